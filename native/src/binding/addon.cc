@@ -1,0 +1,276 @@
+// The N-API surface: one generic kernel entry point (sync and async), tensor transfer in and
+// out of native memory, and introspection. TypeScript validates; this layer converts and dispatches.
+#include <napi.h>
+
+#include <cstring>
+#include <fstream>
+
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+#include "binding/convert.h"
+#include "core/cpu_features.h"
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+namespace {
+
+// Wraps an entry point so that any C++ exception becomes a JS exception with its location.
+template <typename Fn>
+Napi::Value guard(const Napi::CallbackInfo& info, const char* where, Fn fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(e.what()) + " [" + where + "]");
+  }
+}
+#define TFE_ENTRY(info, ...) return guard(info, __FILE__ ":" TFE_STR(__LINE__), [&]() -> Napi::Value __VA_ARGS__)
+
+struct KernelCall {
+  std::string name;
+  const KernelInfo* kernel;
+  Inputs inputs;
+  Attrs attrs;
+};
+
+KernelCall prepare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TFE_ARG_CHECK(env, info.Length() >= 2 && info[0].IsString() && info[1].IsArray(),
+                "expected (kernelName: string, inputs: handle[], attrs?: object)");
+  KernelCall c;
+  c.name = info[0].As<Napi::String>().Utf8Value();
+  c.kernel = findKernel(c.name);
+  TFE_ARG_CHECK(env, c.kernel != nullptr, "unknown kernel '" + c.name + "'");
+  Napi::Array in = info[1].As<Napi::Array>();
+  TFE_ARG_CHECK(env, c.kernel->arity < 0 || static_cast<int>(in.Length()) == c.kernel->arity,
+                c.name + ": expected " + std::to_string(c.kernel->arity) + " inputs, got " + std::to_string(in.Length()));
+  for (uint32_t i = 0; i < in.Length(); ++i) c.inputs.push_back(unwrapTensor(env, in.Get(i), c.name + ": input " + std::to_string(i)));
+  c.attrs = toAttrs(env, info.Length() > 2 ? info[2] : env.Undefined());
+  return c;
+}
+
+Napi::Array describeAll(Napi::Env env, const Outputs& outs) {
+  Napi::Array a = Napi::Array::New(env, outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) a.Set(static_cast<uint32_t>(i), describeTensor(env, outs[i]));
+  return a;
+}
+
+// Runs a kernel on the libuv pool so that the JS thread (and other parties' kernels) keep going.
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  KernelWorker(Napi::Env env, KernelCall call) : Napi::AsyncWorker(env, "tfe.kernel"), call_(std::move(call)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      outputs_ = call_.kernel->fn(call_.inputs, call_.attrs);
+    } catch (const std::exception& e) {
+      SetError(message(e.what()));
+    }
+    call_.inputs.clear();  // drop references to inputs as soon as the kernel is done
+  }
+  void OnOK() override { deferred_.Resolve(describeAll(Env(), outputs_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::string message(const std::string& what) const {
+    // Kernel errors already start with the op name; others get the kernel name prefixed.
+    return what.compare(0, call_.name.size() + 1, call_.name + ":") == 0 ? what : call_.name + ": " + what;
+  }
+  KernelCall call_;
+  Napi::Promise::Deferred deferred_;
+  Outputs outputs_;
+};
+
+Napi::Value Run(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    auto* w = new KernelWorker(info.Env(), prepare(info));
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  });
+}
+
+Napi::Value RunSync(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    KernelCall c = prepare(info);
+    Outputs outs;
+    try {
+      outs = c.kernel->fn(c.inputs, c.attrs);
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      throw Napi::Error::New(info.Env(), what.compare(0, c.name.size() + 1, c.name + ":") == 0 ? what : c.name + ": " + what);
+    }
+    return describeAll(info.Env(), outs);
+  });
+}
+
+// fromBytes(view: ArrayBufferView, shape: number[], dtype: string) -> handle (copies the bytes)
+Napi::Value FromBytes(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 3 && info[0].IsTypedArray(), "expected (data: TypedArray, shape: number[], dtype: string)");
+    Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+    Shape shape = toShape(env, info[1], "shape");
+    TFE_ARG_CHECK(env, info[2].IsString(), "dtype must be a string");
+    DType dt;
+    uint32_t mod;
+    parseDType(info[2].As<Napi::String>().Utf8Value(), &dt, &mod);
+    Tensor t = allocTensor(shape, dt, mod);
+    size_t need = static_cast<size_t>(t.size()) * elemSize(dt);
+    TFE_ARG_CHECK(env, view.ByteLength() == need,
+                  "data holds " + std::to_string(view.ByteLength()) + " bytes but shape " + shapeStr(shape) + " of " +
+                      t.dtypeName() + " needs " + std::to_string(need));
+    const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+    if (need) std::memcpy(t.storage->data(), src, need);
+    if (dt == DType::Field || dt == DType::Bit) {
+      uint32_t m = dt == DType::Field ? mod : 2;
+      const uint8_t* p = t.ptr<uint8_t>();
+      for (size_t i = 0; i < need; ++i)
+        TFE_ARG_CHECK(env, p[i] < m, "element " + std::to_string(i) + " = " + std::to_string(p[i]) + " is not in [0, " + std::to_string(m) + ") for dtype " + t.dtypeName());
+    }
+    return wrapTensor(env, std::move(t));
+  });
+}
+
+// toBytes(handle) -> ArrayBuffer (a copy)
+Napi::Value ToBytes(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 1, "expected (handle)");
+    Tensor t = unwrapTensor(env, info[0], "tensor");
+    size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
+    if (n) std::memcpy(ab.Data(), t.storage->data(), n);
+    return ab;
+  });
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsExternal(), "expected (handle)");
+    Handle* h = info[0].As<Napi::External<Handle>>().Data();
+    h->tensor.storage.reset();
+    h->released = true;
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(Handle::liveCount())));
+  o.Set("storages", Napi::Number::New(info.Env(), static_cast<double>(Storage::liveCount())));
+  o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(Storage::liveBytes())));
+  return o;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("backend", "cpu");
+  o.Set("cpuFeatures", cpuFeatureString());
+  o.Set("matmulKernel", selectMicroKernel("auto").name);
+  o.Set("aes", aesImplName(AesImpl::Auto));
+  o.Set("threads", numThreads());
+#if defined(__clang__)
+  o.Set("compiler", "clang " __clang_version__);
+#elif defined(__GNUC__)
+  o.Set("compiler", "gcc " __VERSION__);
+#endif
+#ifdef TFE_BUILD_SYSTEM
+  o.Set("buildSystem", TFE_BUILD_SYSTEM);
+#endif
+  std::vector<std::string> names = kernelNames();
+  Napi::Array k = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) k.Set(static_cast<uint32_t>(i), names[i]);
+  o.Set("kernels", k);
+  return o;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsNumber(), "expected (threads: number)");
+    int n = info[0].As<Napi::Number>().Int32Value();
+    TFE_ARG_CHECK(info.Env(), n >= 1 && n <= 1024, "threads must be in [1, 1024]");
+    setNumThreads(n);
+    return info.Env().Undefined();
+  });
+}
+
+// randomBytes(n) -> Uint8Array from the OS CSPRNG (getrandom, else /dev/urandom). Never weaker:
+// if neither source works this throws rather than falling back.
+Napi::Value RandomBytes(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 1 && info[0].IsNumber(), "expected (n: number)");
+    int64_t n = info[0].As<Napi::Number>().Int64Value();
+    TFE_ARG_CHECK(env, n >= 0 && n <= (1 << 20), "n must be in [0, 2^20]");
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(n));
+    uint8_t* p = out.Data();
+    size_t got = 0;
+#if defined(__linux__)
+    while (got < static_cast<size_t>(n)) {
+      ssize_t r = getrandom(p + got, n - got, 0);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      got += static_cast<size_t>(r);
+    }
+#endif
+    if (got < static_cast<size_t>(n)) {
+      std::ifstream f("/dev/urandom", std::ios::binary);
+      if (f.read(reinterpret_cast<char*>(p + got), n - got)) got = static_cast<size_t>(n);
+    }
+    if (got < static_cast<size_t>(n)) throw Napi::Error::New(env, "the OS CSPRNG is unavailable (getrandom and /dev/urandom both failed)" TFE_WHERE);
+    return out;
+  });
+}
+
+// aes128Ctr(key: Uint8Array(16), iv: Uint8Array(16), byteOffset: number, n: number, impl?: string)
+// -> Uint8Array keystream. For known-answer tests and the PRG benchmark.
+Napi::Value Aes128Ctr(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() >= 4 && info[0].IsTypedArray() && info[1].IsTypedArray() && info[2].IsNumber() && info[3].IsNumber(),
+                  "expected (key: Uint8Array, iv: Uint8Array, byteOffset: number, n: number, impl?: string)");
+    Napi::Uint8Array key = info[0].As<Napi::Uint8Array>(), iv = info[1].As<Napi::Uint8Array>();
+    TFE_ARG_CHECK(env, key.ElementLength() == 16 && iv.ElementLength() == 16, "key and iv must be 16 bytes each");
+    int64_t off = info[2].As<Napi::Number>().Int64Value(), n = info[3].As<Napi::Number>().Int64Value();
+    TFE_ARG_CHECK(env, off >= 0 && n >= 0 && n <= (int64_t(1) << 31), "byteOffset and n must be non-negative, n <= 2^31");
+    AesImpl impl = parseAesImpl(info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "auto");
+    AesKey k;
+    aesExpandKey(key.Data(), &k);
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(n));
+    aesCtrBytes(k, iv.Data(), static_cast<uint64_t>(off), static_cast<uint64_t>(n), out.Data(), impl);
+    return out;
+  });
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("run", Napi::Function::New(env, Run));
+  exports.Set("runSync", Napi::Function::New(env, RunSync));
+  exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
+  exports.Set("toBytes", Napi::Function::New(env, ToBytes));
+  exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("stats", Napi::Function::New(env, Stats));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("randomBytes", Napi::Function::New(env, RandomBytes));
+  exports.Set("aes128Ctr", Napi::Function::New(env, Aes128Ctr));
+  return exports;
+}
+
+}  // namespace tfe
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tfe::Init(env, exports); }
+
+NODE_API_MODULE(tfe_native, InitModule)

@@ -1,0 +1,102 @@
+#include "binding/convert.h"
+
+#include <atomic>
+#include <cmath>
+
+namespace tfe {
+
+namespace {
+std::atomic<int64_t> g_liveHandles{0};
+constexpr double kMaxSafe = 9007199254740991.0;
+}  // namespace
+
+Handle::Handle() { g_liveHandles.fetch_add(1); }
+Handle::~Handle() { g_liveHandles.fetch_sub(1); }
+int64_t Handle::liveCount() { return g_liveHandles.load(); }
+
+Napi::External<Handle> wrapTensor(Napi::Env env, Tensor t) {
+  auto* h = new Handle();
+  h->tensor = std::move(t);
+  // The finalizer is the GC backstop; explicit dispose() releases the storage earlier.
+  return Napi::External<Handle>::New(env, h, [](Napi::Env, Handle* p) { delete p; });
+}
+
+Tensor unwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  TFE_ARG_CHECK(env, v.IsExternal(), what + " is not a tensor handle");
+  Handle* h = v.As<Napi::External<Handle>>().Data();
+  TFE_ARG_CHECK(env, h != nullptr, what + " is not a tensor handle");
+  if (h->released) throw Napi::Error::New(env, what + " has been disposed" TFE_WHERE);
+  return h->tensor;
+}
+
+Napi::Array fromShape(Napi::Env env, const Shape& s) {
+  Napi::Array a = Napi::Array::New(env, s.size());
+  for (size_t i = 0; i < s.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(s[i])));
+  return a;
+}
+
+Napi::Object describeTensor(Napi::Env env, const Tensor& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", wrapTensor(env, t));
+  o.Set("shape", fromShape(env, t.shape));
+  o.Set("dtype", Napi::String::New(env, t.dtypeName()));
+  return o;
+}
+
+static int64_t toInt(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  TFE_ARG_CHECK(env, v.IsNumber(), what + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  TFE_ARG_CHECK(env, std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= kMaxSafe, what + " must be a safe integer");
+  return static_cast<int64_t>(d);
+}
+
+Shape toShape(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  TFE_ARG_CHECK(env, v.IsArray(), what + " must be an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  Shape s(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) s[i] = toInt(env, a.Get(i), what + "[" + std::to_string(i) + "]");
+  return s;
+}
+
+static AttrValue toAttr(Napi::Env env, const std::string& key, const Napi::Value& v) {
+  const std::string what = "attribute '" + key + "'";
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value();
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= kMaxSafe) return static_cast<int64_t>(d);
+    return d;
+  }
+  if (v.IsBigInt()) {
+    // Any bigint in [-2^63, 2^64) maps to its residue mod 2^64; anything else is refused.
+    bool lossless = false;
+    uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return u;
+    int64_t s = v.As<Napi::BigInt>().Int64Value(&lossless);
+    TFE_ARG_CHECK(env, lossless, what + " is a bigint outside [-2^63, 2^64)");
+    return static_cast<uint64_t>(s);
+  }
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  if (v.IsArray()) return toShape(env, v, what);
+  throw Napi::TypeError::New(env, what + " has an unsupported type" TFE_WHERE);
+}
+
+Attrs toAttrs(Napi::Env env, const Napi::Value& v) {
+  Attrs attrs;
+  if (v.IsUndefined() || v.IsNull()) return attrs;
+  TFE_ARG_CHECK(env, v.IsObject(), "attrs must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value val = o.Get(k);
+    if (val.IsUndefined()) continue;
+    attrs.set(k, toAttr(env, k, val));
+  }
+  return attrs;
+}
+
+}  // namespace tfe

@@ -1,0 +1,16 @@
+// Runtime CPU feature detection for dispatching SIMD kernels from one portable binary.
+#pragma once
+#include <string>
+
+namespace tfe {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool avx512 = false;  // AVX-512F and AVX-512DQ (vpmullq)
+  bool aesni = false;   // AES-NI and SSE4.1
+};
+
+const CpuFeatures& cpuFeatures();
+std::string cpuFeatureString();
+
+}  // namespace tfe

@@ -1,0 +1,147 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tfe {
+
+namespace {
+
+struct Job {
+  const std::function<void(int64_t, int64_t)>* fn;
+  int64_t begin, end, chunks;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::mutex m;
+  std::condition_variable cv;
+  std::exception_ptr error;
+
+  // Runs chunks until none are left. Returns when this thread can take no more.
+  void work() {
+    for (;;) {
+      int64_t c = next.fetch_add(1);
+      if (c >= chunks) return;
+      int64_t n = end - begin;
+      int64_t lo = begin + n * c / chunks, hi = begin + n * (c + 1) / chunks;
+      try {
+        (*fn)(lo, hi);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(m);
+        if (!error) error = std::current_exception();
+      }
+      if (done.fetch_add(1) + 1 == chunks) {
+        std::lock_guard<std::mutex> g(m);
+        cv.notify_all();
+      }
+    }
+  }
+};
+
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(threads) {
+    for (int i = 0; i < threads - 1; ++i) workers_.emplace_back([this] { loop(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  int threads() const { return threads_; }
+
+  void run(const std::shared_ptr<Job>& job) {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      queue_.push_back(job);
+    }
+    cv_.notify_all();
+    job->work();
+    std::unique_lock<std::mutex> lk(job->m);
+    job->cv.wait(lk, [&] { return job->done.load() == job->chunks; });
+    if (job->error) std::rethrow_exception(job->error);
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        job = queue_.front();
+        // Jobs with no chunks left to hand out leave the queue; their owners finish them.
+        if (job->next.load() >= job->chunks) {
+          queue_.pop_front();
+          continue;
+        }
+      }
+      job->work();
+    }
+  }
+
+  int threads_;
+  std::vector<std::thread> workers_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+int defaultThreads() {
+  if (const char* env = std::getenv("TFE_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
+}
+
+std::mutex g_poolMutex;
+std::shared_ptr<Pool> g_pool;
+
+std::shared_ptr<Pool> pool() {
+  std::lock_guard<std::mutex> g(g_poolMutex);
+  if (!g_pool) g_pool = std::make_shared<Pool>(defaultThreads());
+  return g_pool;
+}
+
+}  // namespace
+
+void parallelFor(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (end <= begin) return;
+  auto p = pool();
+  int64_t n = end - begin;
+  int64_t chunks = std::min<int64_t>(p->threads(), (n + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1));
+  if (chunks <= 1) {
+    fn(begin, end);
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->begin = begin;
+  job->end = end;
+  job->chunks = chunks;
+  p->run(job);
+}
+
+int numThreads() { return pool()->threads(); }
+
+void setNumThreads(int n) {
+  if (n < 1) n = 1;
+  std::lock_guard<std::mutex> g(g_poolMutex);
+  g_pool = std::make_shared<Pool>(n);
+}
+
+}  // namespace tfe

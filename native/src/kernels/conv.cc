@@ -1,0 +1,135 @@
+// conv2d in NHWC as im2col + ring matmul, and col2im (the adjoint of im2col, for gradients).
+// Filters are [KH, KW, C, O] as in TensorFlow. Padding follows TensorFlow's SAME/VALID rules.
+#include <algorithm>
+#include <cstring>
+
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "kernels/check.h"
+#include "kernels/matmul.h"
+
+namespace tfe {
+namespace {
+
+struct ConvGeom {
+  int64_t n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft;
+  int64_t patch() const { return kh * kw * c; }
+};
+
+ConvGeom geometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at) {
+  if (x.size() != 4) throw KernelError(op + ": input must be NHWC (rank 4), got shape " + shapeStr(x));
+  std::vector<int64_t> s = at.getInts("strides");
+  if (s.size() == 1) s.push_back(s[0]);
+  if (s.size() != 2 || s[0] < 1 || s[1] < 1) throw KernelError(op + ": strides must be one or two positive integers, got " + shapeStr(s));
+  if (kh < 1 || kw < 1) throw KernelError(op + ": kernel size " + std::to_string(kh) + "x" + std::to_string(kw) + " must be positive");
+  std::string padding = at.getString("padding", "VALID");
+  ConvGeom g{x[0], x[1], x[2], x[3], kh, kw, s[0], s[1], 0, 0, 0, 0};
+  if (padding == "VALID") {
+    if (kh > g.h || kw > g.w)
+      throw KernelError(op + ": kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " is larger than the input " +
+                        shapeStr(x) + " with VALID padding");
+    g.oh = (g.h - kh) / g.sh + 1;
+    g.ow = (g.w - kw) / g.sw + 1;
+  } else if (padding == "SAME") {
+    g.oh = (g.h + g.sh - 1) / g.sh;
+    g.ow = (g.w + g.sw - 1) / g.sw;
+    g.padTop = std::max<int64_t>((g.oh - 1) * g.sh + kh - g.h, 0) / 2;
+    g.padLeft = std::max<int64_t>((g.ow - 1) * g.sw + kw - g.w, 0) / 2;
+  } else {
+    throw KernelError(op + ": padding must be 'SAME' or 'VALID', got '" + padding + "'");
+  }
+  return g;
+}
+
+// Calls fn(row, col, srcOffsetOrMinus1) for every patch entry: row is the output pixel, col the
+// position in the patch (kh, kw, c order), and the source offset is -1 for zero padding.
+template <typename Fn>
+void forPatches(const ConvGeom& g, int64_t pixelLo, int64_t pixelHi, Fn fn) {
+  for (int64_t r = pixelLo; r < pixelHi; ++r) {
+    int64_t b = r / (g.oh * g.ow), oy = (r / g.ow) % g.oh, ox = r % g.ow;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      int64_t y = oy * g.sh + ky - g.padTop;
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        int64_t x = ox * g.sw + kx - g.padLeft;
+        bool inside = y >= 0 && y < g.h && x >= 0 && x < g.w;
+        fn(r, (ky * g.kw + kx) * g.c, inside ? ((b * g.h + y) * g.w + x) * g.c : -1);
+      }
+    }
+  }
+}
+
+void im2colInto(const Tensor& x, const ConvGeom& g, uint64_t* cols) {
+  const uint64_t* src = x.ptr<uint64_t>();
+  int64_t P = g.patch();
+  parallelFor(0, g.n * g.oh * g.ow, std::max<int64_t>(1, 4096 / P), [&](int64_t lo, int64_t hi) {
+    forPatches(g, lo, hi, [&](int64_t r, int64_t col, int64_t off) {
+      uint64_t* dst = cols + r * P + col;
+      if (off < 0) std::memset(dst, 0, g.c * 8);
+      else std::memcpy(dst, src + off, g.c * 8);
+    });
+  });
+}
+
+Outputs im2col(const Inputs& in, const Attrs& at) {
+  requireDType("Im2Col", in[0], DType::Ring64);
+  std::vector<int64_t> ks = at.getInts("kernelSize");
+  if (ks.size() != 2) throw KernelError("Im2Col: kernelSize must be [kh, kw], got " + shapeStr(ks));
+  ConvGeom g = geometry("Im2Col", in[0].shape, ks[0], ks[1], at);
+  Tensor out = allocTensor({g.n, g.oh, g.ow, g.patch()}, DType::Ring64);
+  im2colInto(in[0], g, out.ptr<uint64_t>());
+  return {out};
+}
+
+// Scatter-adds patches back onto the image. Parallel over batch images, which never overlap.
+Outputs col2im(const Inputs& in, const Attrs& at) {
+  requireDType("Col2Im", in[0], DType::Ring64);
+  std::vector<int64_t> xs = at.getInts("inputShape"), ks = at.getInts("kernelSize");
+  if (ks.size() != 2) throw KernelError("Col2Im: kernelSize must be [kh, kw], got " + shapeStr(ks));
+  ConvGeom g = geometry("Col2Im", xs, ks[0], ks[1], at);
+  Shape expect{g.n, g.oh, g.ow, g.patch()};
+  if (in[0].shape != expect)
+    throw KernelError("Col2Im: columns have shape " + shapeStr(in[0].shape) + " but image " + shapeStr(xs) + " needs " + shapeStr(expect));
+  Tensor out = allocTensor(xs, DType::Ring64);
+  uint64_t* dst = out.ptr<uint64_t>();
+  std::memset(dst, 0, out.size() * 8);
+  const uint64_t* cols = in[0].ptr<uint64_t>();
+  int64_t P = g.patch(), per = g.oh * g.ow;
+  parallelFor(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    forPatches(g, lo * per, hi * per, [&](int64_t r, int64_t col, int64_t off) {
+      if (off < 0) return;
+      const uint64_t* s = cols + r * P + col;
+      for (int64_t c = 0; c < g.c; ++c) dst[off + c] += s[c];
+    });
+  });
+  return {out};
+}
+
+Outputs conv2d(const Inputs& in, const Attrs& at) {
+  const Tensor &x = in[0], &f = in[1];
+  requireDType("Conv2D", x, DType::Ring64, "input");
+  requireDType("Conv2D", f, DType::Ring64, "filter");
+  if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
+  ConvGeom g = geometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
+  if (f.shape[2] != g.c)
+    throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
+                      shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));
+  int64_t o = f.shape[3], rows = g.n * g.oh * g.ow;
+  Tensor out = allocTensor({g.n, g.oh, g.ow, o}, DType::Ring64);
+  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"));
+  // 1x1 stride-1 convolutions need no im2col: the input already is the column matrix.
+  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
+    matmul2d(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.c, o, mk);
+    return {out};
+  }
+  Tensor cols = allocTensor({rows, g.patch()}, DType::Ring64);
+  im2colInto(x, g, cols.ptr<uint64_t>());
+  matmul2d(cols.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.patch(), o, mk);
+  return {out};
+}
+
+TFE_REGISTER_KERNEL("Im2Col", 1, im2col);
+TFE_REGISTER_KERNEL("Col2Im", 1, col2im);
+TFE_REGISTER_KERNEL("Conv2D", 2, conv2d);
+
+}  // namespace
+}  // namespace tfe

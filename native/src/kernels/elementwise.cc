@@ -1,0 +1,162 @@
+// Elementwise arithmetic with broadcasting. The same kernel names serve every dtype:
+// ring64 wraps mod 2^64, z<p> reduces mod p, and bit works mod 2 (add = sub = xor, mul = and).
+#include <cstdint>
+
+#include "core/broadcast.h"
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "kernels/check.h"
+
+namespace tfe {
+namespace {
+
+constexpr int64_t kGrain = 1 << 15;
+
+template <typename T, typename Op>
+Tensor binaryBroadcast(const std::string& name, const Tensor& a, const Tensor& b, Op op) {
+  requireSameDType(name, a, b);
+  Shape outShape = broadcastShapes(a.shape, b.shape, name);
+  Tensor out = allocTensor(outShape, a.dtype, a.modulus);
+  if (out.size() == 0) return out;
+  BroadcastPlan plan = planBroadcast(outShape, {&a.shape, &b.shape});
+  const T* pa = a.ptr<T>();
+  const T* pb = b.ptr<T>();
+  T* po = out.ptr<T>();
+  int64_t inner = plan.inner();
+  int64_t rowGrain = std::max<int64_t>(1, kGrain / inner);
+  parallelFor(0, plan.rows(), rowGrain, [&](int64_t lo, int64_t hi) {
+    forEachRow(plan, lo, hi, [&](int64_t row, const int64_t* off) {
+      const T* x = pa + off[0];
+      const T* y = pb + off[1];
+      T* z = po + row * inner;
+      bool sx = plan.strides[0].back() != 0, sy = plan.strides[1].back() != 0;
+      // Separate loops per stride pattern so the compiler vectorises each.
+      if (sx && sy) {
+        for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i], y[i]);
+      } else if (sx) {
+        T c = y[0];
+        for (int64_t i = 0; i < inner; ++i) z[i] = op(x[i], c);
+      } else if (sy) {
+        T c = x[0];
+        for (int64_t i = 0; i < inner; ++i) z[i] = op(c, y[i]);
+      } else {
+        T v = op(x[0], y[0]);
+        for (int64_t i = 0; i < inner; ++i) z[i] = v;
+      }
+    });
+  });
+  return out;
+}
+
+template <typename T, typename Op>
+Tensor unaryMap(const Tensor& a, DType outType, uint32_t modulus, Op op) {
+  Tensor out = allocTensor(a.shape, outType, modulus);
+  const T* x = a.ptr<T>();
+  auto* z = static_cast<decltype(op(T{}))*>(out.storage->data());
+  parallelFor(0, a.size(), kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) z[i] = op(x[i]);
+  });
+  return out;
+}
+
+enum class BinOp { Add, Sub, Mul };
+
+Outputs binary(const std::string& name, BinOp op, const Inputs& in) {
+  const Tensor &a = in[0], &b = in[1];
+  switch (a.dtype) {
+    case DType::Ring64:
+      if (op == BinOp::Add) return {binaryBroadcast<uint64_t>(name, a, b, [](uint64_t x, uint64_t y) { return x + y; })};
+      if (op == BinOp::Sub) return {binaryBroadcast<uint64_t>(name, a, b, [](uint64_t x, uint64_t y) { return x - y; })};
+      return {binaryBroadcast<uint64_t>(name, a, b, [](uint64_t x, uint64_t y) { return x * y; })};
+    case DType::Field: {
+      uint32_t p = a.modulus;
+      // Operands are < p < 256, so sums and products fit in 16 bits before reduction.
+      if (op == BinOp::Add)
+        return {binaryBroadcast<uint8_t>(name, a, b, [p](uint8_t x, uint8_t y) { return uint8_t((unsigned(x) + y) % p); })};
+      if (op == BinOp::Sub)
+        return {binaryBroadcast<uint8_t>(name, a, b, [p](uint8_t x, uint8_t y) { return uint8_t((unsigned(x) + p - y) % p); })};
+      return {binaryBroadcast<uint8_t>(name, a, b, [p](uint8_t x, uint8_t y) { return uint8_t((unsigned(x) * y) % p); })};
+    }
+    case DType::Bit:
+      if (op == BinOp::Mul) return {binaryBroadcast<uint8_t>(name, a, b, [](uint8_t x, uint8_t y) { return uint8_t(x & y); })};
+      return {binaryBroadcast<uint8_t>(name, a, b, [](uint8_t x, uint8_t y) { return uint8_t(x ^ y); })};
+    default:
+      throw KernelError(name + ": dtype " + a.dtypeName() + " is not supported");
+  }
+}
+
+Outputs neg(const Inputs& in, const Attrs&) {
+  const Tensor& a = in[0];
+  switch (a.dtype) {
+    case DType::Ring64: return {unaryMap<uint64_t>(a, a.dtype, 0, [](uint64_t x) { return uint64_t(0) - x; })};
+    case DType::Field: {
+      uint32_t p = a.modulus;
+      return {unaryMap<uint8_t>(a, a.dtype, p, [p](uint8_t x) { return uint8_t((p - x) % p); })};
+    }
+    case DType::Bit: return {unaryMap<uint8_t>(a, a.dtype, 0, [](uint8_t x) { return x; })};
+    default: throw KernelError("Neg: dtype " + a.dtypeName() + " is not supported");
+  }
+}
+
+// Scalar variants: the scalar is a public ring element (bigint, or an integer that wraps mod 2^64).
+// For z<p> and bit tensors it is reduced mod p / mod 2 first.
+Outputs scalarOp(const std::string& name, BinOp op, bool reversed, const Inputs& in, const Attrs& at) {
+  const Tensor& a = in[0];
+  uint64_t s = at.getRing("scalar");
+  if (a.dtype == DType::Ring64) {
+    if (op == BinOp::Add) return {unaryMap<uint64_t>(a, a.dtype, 0, [s](uint64_t x) { return x + s; })};
+    if (op == BinOp::Mul) return {unaryMap<uint64_t>(a, a.dtype, 0, [s](uint64_t x) { return x * s; })};
+    if (reversed) return {unaryMap<uint64_t>(a, a.dtype, 0, [s](uint64_t x) { return s - x; })};
+    return {unaryMap<uint64_t>(a, a.dtype, 0, [s](uint64_t x) { return x - s; })};
+  }
+  uint32_t p = a.dtype == DType::Field ? a.modulus : a.dtype == DType::Bit ? 2 : 0;
+  if (p == 0) throw KernelError(name + ": dtype " + a.dtypeName() + " is not supported");
+  // The scalar attribute is a ring element; a negative integer arrives as 2^64 - |v|.
+  // Reduce it as a signed value so that -1 means p - 1.
+  int64_t sv = static_cast<int64_t>(s);
+  unsigned c = static_cast<unsigned>(((sv % int64_t(p)) + p) % p);
+  if (op == BinOp::Add) return {unaryMap<uint8_t>(a, a.dtype, a.modulus, [p, c](uint8_t x) { return uint8_t((x + c) % p); })};
+  if (op == BinOp::Mul) return {unaryMap<uint8_t>(a, a.dtype, a.modulus, [p, c](uint8_t x) { return uint8_t((x * c) % p); })};
+  if (reversed) return {unaryMap<uint8_t>(a, a.dtype, a.modulus, [p, c](uint8_t x) { return uint8_t((c + p - x) % p); })};
+  return {unaryMap<uint8_t>(a, a.dtype, a.modulus, [p, c](uint8_t x) { return uint8_t((x + p - c) % p); })};
+}
+
+int shiftAmount(const std::string& name, const Attrs& at) {
+  int64_t k = at.getInt("bits");
+  if (k < 0 || k > 63) throw KernelError(name + ": shift of " + std::to_string(k) + " bits is outside [0, 63]");
+  return static_cast<int>(k);
+}
+
+Outputs sar(const Inputs& in, const Attrs& at) {
+  requireDType("ShiftRightArithmetic", in[0], DType::Ring64);
+  int k = shiftAmount("ShiftRightArithmetic", at);
+  return {unaryMap<uint64_t>(in[0], DType::Ring64, 0,
+                             [k](uint64_t x) { return static_cast<uint64_t>(static_cast<int64_t>(x) >> k); })};
+}
+
+Outputs shr(const Inputs& in, const Attrs& at) {
+  requireDType("ShiftRightLogical", in[0], DType::Ring64);
+  int k = shiftAmount("ShiftRightLogical", at);
+  return {unaryMap<uint64_t>(in[0], DType::Ring64, 0, [k](uint64_t x) { return x >> k; })};
+}
+
+Outputs shl(const Inputs& in, const Attrs& at) {
+  requireDType("ShiftLeft", in[0], DType::Ring64);
+  int k = shiftAmount("ShiftLeft", at);
+  return {unaryMap<uint64_t>(in[0], DType::Ring64, 0, [k](uint64_t x) { return x << k; })};
+}
+
+TFE_REGISTER_KERNEL("Add", 2, [](const Inputs& in, const Attrs&) { return binary("Add", BinOp::Add, in); });
+TFE_REGISTER_KERNEL("Sub", 2, [](const Inputs& in, const Attrs&) { return binary("Sub", BinOp::Sub, in); });
+TFE_REGISTER_KERNEL("Mul", 2, [](const Inputs& in, const Attrs&) { return binary("Mul", BinOp::Mul, in); });
+TFE_REGISTER_KERNEL("Neg", 1, neg);
+TFE_REGISTER_KERNEL("AddScalar", 1, [](const Inputs& in, const Attrs& at) { return scalarOp("AddScalar", BinOp::Add, false, in, at); });
+TFE_REGISTER_KERNEL("SubScalar", 1, [](const Inputs& in, const Attrs& at) { return scalarOp("SubScalar", BinOp::Sub, false, in, at); });
+TFE_REGISTER_KERNEL("ScalarSub", 1, [](const Inputs& in, const Attrs& at) { return scalarOp("ScalarSub", BinOp::Sub, true, in, at); });
+TFE_REGISTER_KERNEL("MulScalar", 1, [](const Inputs& in, const Attrs& at) { return scalarOp("MulScalar", BinOp::Mul, false, in, at); });
+TFE_REGISTER_KERNEL("ShiftRightArithmetic", 1, sar);
+TFE_REGISTER_KERNEL("ShiftRightLogical", 1, shr);
+TFE_REGISTER_KERNEL("ShiftLeft", 1, shl);
+
+}  // namespace
+}  // namespace tfe

@@ -1,0 +1,174 @@
+// Ring matmul driver: GotoBLAS-style blocking (pack B into NR-wide panels and A into MR-high
+// strips per KC slice, then sweep micro-tiles), split over the thread pool on a 2-D task grid.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "kernels/check.h"
+
+namespace tfe {
+
+const MicroKernel& selectMicroKernel(const std::string& impl) {
+  const CpuFeatures& f = cpuFeatures();
+  if (impl == "auto") return f.avx512 ? microKernelAvx512() : f.avx2 ? microKernelAvx2() : microKernelGeneric();
+  if (impl == "generic") return microKernelGeneric();
+  if (impl == "avx2") {
+    if (!f.avx2) throw KernelError("MatMul: impl 'avx2' requested but this CPU has no AVX2");
+    return microKernelAvx2();
+  }
+  if (impl == "avx512") {
+    if (!f.avx512) throw KernelError("MatMul: impl 'avx512' requested but this CPU has no AVX-512F/DQ");
+    return microKernelAvx512();
+  }
+  throw KernelError("MatMul: unknown impl '" + impl + "' (auto, generic, avx2 or avx512)");
+}
+
+namespace {
+
+// KC * NR * 8 bytes of B stay in L1 while MC * KC * 8 bytes of A stay in L2.
+constexpr int64_t KC = 256, MC = 96, NC = 3072;
+// Below this many rows packing costs more than it saves: use the row kernel.
+constexpr int64_t kSmallM = 4;
+
+struct Buf {  // 64-byte aligned scratch that grows as needed
+  std::vector<uint64_t> v;
+  uint64_t* get(size_t n) {
+    if (v.size() < n + 8) v.resize(n + 8);
+    auto p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<uint64_t*>((p + 63) & ~uintptr_t(63));
+  }
+};
+
+void packB(const uint64_t* B, int64_t ldb, int64_t kc, int64_t nc, int nr, uint64_t* Bp) {
+  int64_t panels = (nc + nr - 1) / nr;
+  parallelFor(0, panels, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      int64_t j0 = p * nr, w = std::min<int64_t>(nr, nc - j0);
+      uint64_t* dst = Bp + p * nr * kc;
+      for (int64_t k = 0; k < kc; ++k, dst += nr) {
+        std::memcpy(dst, B + k * ldb + j0, w * 8);
+        for (int64_t j = w; j < nr; ++j) dst[j] = 0;
+      }
+    }
+  });
+}
+
+void packA(const uint64_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, uint64_t* Ap) {
+  int64_t strips = (mc + mr - 1) / mr;
+  parallelFor(0, strips, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) {
+      int64_t i0 = s * mr, h = std::min<int64_t>(mr, mc - i0);
+      uint64_t* dst = Ap + s * mr * kc;
+      for (int64_t k = 0; k < kc; ++k, dst += mr) {
+        for (int64_t i = 0; i < h; ++i) dst[i] = A[(i0 + i) * lda + k];
+        for (int64_t i = h; i < mr; ++i) dst[i] = 0;
+      }
+    }
+  });
+}
+
+void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
+  const int mr = mk.mr, nr = mk.nr;
+  static thread_local Buf abuf, bbuf;
+  int threads = numThreads();
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    int64_t nc = std::min(NC, n - jc);
+    int64_t panels = (nc + nr - 1) / nr;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      int64_t kc = std::min(KC, k - pc);
+      bool accumulate = pc > 0;
+      uint64_t* Bp = bbuf.get(panels * nr * kc);
+      uint64_t* Ap = abuf.get(((m + mr - 1) / mr) * mr * kc);
+      packB(B + pc * n + jc, n, kc, nc, nr, Bp);
+      packA(A + pc, k, m, kc, mr, Ap);
+      // Task grid: row blocks of MC x column groups, enough tasks to keep every thread busy.
+      int64_t rowBlocks = (m + MC - 1) / MC;
+      int64_t colGroups = std::max<int64_t>(1, std::min<int64_t>(panels, (2 * threads + rowBlocks - 1) / rowBlocks));
+      int64_t panelsPerGroup = (panels + colGroups - 1) / colGroups;
+      parallelFor(0, rowBlocks * colGroups, 1, [&](int64_t lo, int64_t hi) {
+        alignas(64) uint64_t edge[16 * 32];
+        for (int64_t t = lo; t < hi; ++t) {
+          int64_t ib = t / colGroups, cg = t % colGroups;
+          int64_t i0 = ib * MC, i1 = std::min(m, i0 + MC);
+          int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
+          for (int64_t p = p0; p < p1; ++p) {
+            int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
+            const uint64_t* bp = Bp + p * nr * kc;
+            for (int64_t i = i0; i < i1; i += mr) {
+              int64_t h = std::min<int64_t>(mr, m - i);
+              const uint64_t* ap = Ap + (i / mr) * mr * kc;
+              uint64_t* c = C + i * n + jc + j;
+              if (h == mr && w == nr) {
+                mk.run(kc, ap, bp, c, n, accumulate);
+              } else {
+                mk.run(kc, ap, bp, edge, nr, false);
+                for (int64_t a = 0; a < h; ++a)
+                  for (int64_t b = 0; b < w; ++b) c[a * n + b] = accumulate ? c[a * n + b] + edge[a * nr + b] : edge[a * nr + b];
+              }
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace
+
+void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    std::memset(C, 0, m * n * 8);
+    return;
+  }
+  if (m <= kSmallM) {
+    // Each thread owns a column range; ranges are multiples of 8 to keep vector loops whole.
+    int64_t groups = (n + 7) / 8;
+    parallelFor(0, groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(k * m, 1)), [&](int64_t lo, int64_t hi) {
+      mk.rows(m, k, n, A, B, C, lo * 8, std::min(n, hi * 8));
+    });
+    return;
+  }
+  blocked(A, B, C, m, k, n, mk);
+}
+
+namespace {
+
+// [.., m, k] x [.., k, n] -> [.., m, n]. Batch dims must match, or one side is a plain matrix.
+Outputs matmul(const Inputs& in, const Attrs& at) {
+  const Tensor &a = in[0], &b = in[1];
+  requireDType("MatMul", a, DType::Ring64, "first input");
+  requireDType("MatMul", b, DType::Ring64, "second input");
+  if (a.rank() < 2 || b.rank() < 2)
+    throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": both inputs need rank >= 2");
+  int64_t m = a.shape[a.rank() - 2], k = a.shape[a.rank() - 1];
+  int64_t k2 = b.shape[b.rank() - 2], n = b.shape[b.rank() - 1];
+  if (k != k2)
+    throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": inner dimensions " +
+                      std::to_string(k) + " and " + std::to_string(k2) + " differ");
+  Shape ba(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+  if (!ba.empty() && !bb.empty() && ba != bb)
+    throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": batch dimensions " + shapeStr(ba) +
+                      " and " + shapeStr(bb) + " differ");
+  Shape outShape = ba.empty() ? bb : ba;
+  outShape.push_back(m);
+  outShape.push_back(n);
+  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"));
+  Tensor out = allocTensor(outShape, DType::Ring64);
+  int64_t batch = numel(ba.empty() ? bb : ba);
+  int64_t sa = ba.empty() ? 0 : m * k, sb = bb.empty() ? 0 : k * n;
+  const uint64_t *pa = a.ptr<uint64_t>(), *pb = b.ptr<uint64_t>();
+  uint64_t* pc = out.ptr<uint64_t>();
+  for (int64_t i = 0; i < batch; ++i) matmul2d(pa + i * sa, pb + i * sb, pc + i * m * n, m, k, n, mk);
+  return {out};
+}
+
+TFE_REGISTER_KERNEL("MatMul", 2, matmul);
+
+}  // namespace
+}  // namespace tfe

@@ -1,0 +1,28 @@
+// Ring matmul over Z_2^64 (uint64 wrap-around), shared by MatMul and Conv2D.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace tfe {
+
+// One register-blocked micro-kernel: C[MR x NR] (+)= Ap * Bp over kc steps, where
+// Ap holds A's MR rows interleaved per k (Ap[k*MR + i]) and Bp holds B's NR columns per k.
+struct MicroKernel {
+  const char* name;
+  int mr, nr;
+  void (*run)(int64_t kc, const uint64_t* Ap, const uint64_t* Bp, uint64_t* C, int64_t ldc, bool accumulate);
+  // Small-m path (matrix-vector like): C[m x n] = A[m x k] * B[k x n] for columns [j0, j1).
+  void (*rows)(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t j0, int64_t j1);
+};
+
+const MicroKernel& microKernelGeneric();
+const MicroKernel& microKernelAvx2();    // valid only when the CPU has AVX2
+const MicroKernel& microKernelAvx512();  // valid only when the CPU has AVX-512F and DQ
+
+// "auto" picks the best the CPU supports; "generic", "avx2" and "avx512" force one (error if unsupported).
+const MicroKernel& selectMicroKernel(const std::string& impl);
+
+// C[m x n] = A[m x k] * B[k x n], all row-major and contiguous. Uses the thread pool.
+void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk);
+
+}  // namespace tfe

@@ -1,0 +1,76 @@
+// AVX-512 micro-kernel: vpmullq (AVX-512DQ) gives the low 64 bits of a 64x64 product, which is
+// exactly multiplication in Z_2^64. Only this file's functions are compiled for AVX-512, and they
+// are called only after a CPUID check, so one binary runs on any x86-64.
+#include <immintrin.h>
+
+#include "kernels/matmul.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TFE_HAVE_AVX512_KERNEL 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq")
+
+namespace tfe {
+namespace {
+
+// 8 rows x 24 columns: 24 accumulators + 3 B vectors + 1 broadcast fit in the 32 zmm registers.
+constexpr int MR = 8, NR = 24;
+
+void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate) {
+  __m512i c[MR][3];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_si512();
+  for (int64_t k = 0; k < kc; ++k, A += MR, B += NR) {
+    __m512i b0 = _mm512_load_si512(B), b1 = _mm512_load_si512(B + 8), b2 = _mm512_load_si512(B + 16);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      __m512i a = _mm512_set1_epi64(static_cast<long long>(A[i]));
+      c[i][0] = _mm512_add_epi64(c[i][0], _mm512_mullo_epi64(a, b0));
+      c[i][1] = _mm512_add_epi64(c[i][1], _mm512_mullo_epi64(a, b1));
+      c[i][2] = _mm512_add_epi64(c[i][2], _mm512_mullo_epi64(a, b2));
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    uint64_t* r = C + i * ldc;
+    for (int v = 0; v < 3; ++v) {
+      __m512i x = c[i][v];
+      if (accumulate) x = _mm512_add_epi64(x, _mm512_loadu_si512(r + 8 * v));
+      _mm512_storeu_si512(r + 8 * v, x);
+    }
+  }
+}
+
+void rows(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t j0, int64_t j1) {
+  for (int64_t i = 0; i < m; ++i) {
+    uint64_t* c = C + i * n;
+    for (int64_t j = j0; j < j1; ++j) c[j] = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      __m512i a = _mm512_set1_epi64(static_cast<long long>(A[i * k + p]));
+      const uint64_t* b = B + p * n;
+      int64_t j = j0;
+      for (; j + 8 <= j1; j += 8) {
+        __m512i x = _mm512_add_epi64(_mm512_loadu_si512(c + j), _mm512_mullo_epi64(a, _mm512_loadu_si512(b + j)));
+        _mm512_storeu_si512(c + j, x);
+      }
+      for (; j < j1; ++j) c[j] += A[i * k + p] * b[j];
+    }
+  }
+}
+
+}  // namespace
+
+// The accessor is compiled for the baseline ISA: it may be called before the CPU check.
+#pragma GCC pop_options
+
+const MicroKernel& microKernelAvx512() {
+  static const MicroKernel mk{"avx512", MR, NR, tile, rows};
+  return mk;
+}
+
+}  // namespace tfe
+#else
+namespace tfe {
+const MicroKernel& microKernelAvx512() { return microKernelGeneric(); }
+}  // namespace tfe
+#endif

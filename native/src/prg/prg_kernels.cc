@@ -1,0 +1,130 @@
+// PRG kernels: expand a 128-bit seed into uniform ring elements, bits, or elements mod p.
+//
+// Stream layout (the CUDA backend reproduces it bit for bit): AES-128 keyed with the seed, in CTR
+// mode with counter block nonce (8 bytes, big-endian) || block index (8 bytes, big-endian).
+//   ring64: element j is keystream bytes [8j, 8j + 8) read little-endian.
+//   bit:    element j is bit (j mod 8) of keystream byte floor(j / 8).
+//   z<p>:   element j takes keystream block j + t * 2^56 for the first attempt t = 0, 1, ... whose
+//           block has a byte below 256 - (256 mod p); the first such byte, mod p, is the element.
+//           Rejecting the top 256 mod p byte values removes the modulo bias exactly, and giving each
+//           element its own blocks keeps random access (a block holds 16 tries, so for p = 67 a
+//           second attempt is needed with probability (55/256)^16, about 2^-35).
+// `offset` is the global index of the first element, so slices of one logical tensor can be
+// generated separately (or in parallel) and agree with generating it whole.
+#include <algorithm>
+#include <cstring>
+
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "kernels/check.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+namespace {
+
+constexpr uint64_t kMaxElements = uint64_t(1) << 56;
+
+struct PrgArgs {
+  AesKey key;
+  uint8_t iv[16] = {};
+  uint64_t offset;
+  Shape shape;
+  AesImpl impl;
+};
+
+PrgArgs parseArgs(const std::string& op, const Attrs& at) {
+  PrgArgs a;
+  std::vector<uint8_t> seed = at.getBytes("seed");
+  if (seed.size() != 16) throw KernelError(op + ": seed must be 16 bytes (128 bits), got " + std::to_string(seed.size()));
+  aesExpandKey(seed.data(), &a.key);
+  uint64_t nonce = at.getRing("nonce", 0);
+  for (int b = 0; b < 8; ++b) a.iv[b] = static_cast<uint8_t>(nonce >> (56 - 8 * b));
+  int64_t off = at.getInt("offset", 0);
+  a.shape = at.getInts("shape");
+  uint64_t n = static_cast<uint64_t>(numel(a.shape));
+  if (off < 0 || static_cast<uint64_t>(off) > kMaxElements || n > kMaxElements - static_cast<uint64_t>(off))
+    throw KernelError(op + ": offset " + std::to_string(off) + " plus " + std::to_string(n) + " elements exceeds 2^56");
+  a.offset = static_cast<uint64_t>(off);
+  a.impl = parseAesImpl(at.getString("impl", "auto"));
+  return a;
+}
+
+constexpr int64_t kChunkBytes = 1 << 16;
+
+Outputs prgRing(const Inputs&, const Attrs& at) {
+  PrgArgs a = parseArgs("PrgRing", at);
+  Tensor out = allocTensor(a.shape, DType::Ring64);
+  auto* dst = out.ptr<uint8_t>();
+  int64_t n = out.size();
+  parallelFor(0, n, kChunkBytes / 8, [&](int64_t lo, int64_t hi) {
+    aesCtrBytes(a.key, a.iv, (a.offset + lo) * 8, (hi - lo) * 8, dst + lo * 8, a.impl);
+  });
+  return {out};
+}
+
+Outputs prgBits(const Inputs&, const Attrs& at) {
+  PrgArgs a = parseArgs("PrgBits", at);
+  Tensor out = allocTensor(a.shape, DType::Bit);
+  uint8_t* dst = out.ptr<uint8_t>();
+  int64_t n = out.size();
+  parallelFor(0, n, kChunkBytes, [&](int64_t lo, int64_t hi) {
+    uint8_t buf[4096];
+    for (int64_t s = lo; s < hi;) {
+      uint64_t g = a.offset + s;
+      uint64_t firstByte = g / 8;
+      int64_t count = std::min<int64_t>(hi - s, 8 * 4000);
+      uint64_t lastByte = (g + count - 1) / 8;
+      aesCtrBytes(a.key, a.iv, firstByte, lastByte - firstByte + 1, buf, a.impl);
+      for (int64_t i = 0; i < count; ++i) {
+        uint64_t gi = g + i;
+        dst[s + i] = (buf[gi / 8 - firstByte] >> (gi % 8)) & 1u;
+      }
+      s += count;
+    }
+  });
+  return {out};
+}
+
+Outputs prgField(const Inputs&, const Attrs& at) {
+  PrgArgs a = parseArgs("PrgField", at);
+  int64_t p = at.getInt("modulus");
+  DType dt;
+  uint32_t mod;
+  parseDType("z" + std::to_string(p), &dt, &mod);  // validates that p is a prime in (2, 256)
+  Tensor out = allocTensor(a.shape, DType::Field, mod);
+  uint8_t* dst = out.ptr<uint8_t>();
+  const unsigned limit = 256 - 256 % mod;
+  int64_t n = out.size();
+  parallelFor(0, n, 4096, [&](int64_t lo, int64_t hi) {
+    alignas(16) uint8_t blocks[16 * 256];
+    for (int64_t s = lo; s < hi; s += 256) {
+      int64_t count = std::min<int64_t>(256, hi - s);
+      aesCtrBlocks(a.key, a.iv, a.offset + s, count, blocks, a.impl);
+      for (int64_t i = 0; i < count; ++i) {
+        const uint8_t* b = blocks + 16 * i;
+        uint64_t attempt = 0;
+        alignas(16) uint8_t retry[16];
+        for (;;) {
+          int hit = -1;
+          for (int j = 0; j < 16 && hit < 0; ++j)
+            if (b[j] < limit) hit = j;
+          if (hit >= 0) {
+            dst[s + i] = static_cast<uint8_t>(b[hit] % mod);
+            break;
+          }
+          ++attempt;
+          aesCtrBlocks(a.key, a.iv, a.offset + s + i + (attempt << 56), 1, retry, a.impl);
+          b = retry;
+        }
+      }
+    }
+  });
+  return {out};
+}
+
+TFE_REGISTER_KERNEL("PrgRing", 0, prgRing);
+TFE_REGISTER_KERNEL("PrgBits", 0, prgBits);
+TFE_REGISTER_KERNEL("PrgField", 0, prgField);
+
+}  // namespace
+}  // namespace tfe
