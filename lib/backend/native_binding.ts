@@ -1,0 +1,46 @@
+// The shape of a native backend module (.node). The CPU addon implements it now; the CUDA addon
+// will implement the same surface, so everything above this file is backend-agnostic.
+
+/** An opaque reference to native memory. */
+export type NativeHandle = object & { readonly __nativeHandle: unique symbol };
+
+export interface NativeTensorInfo {
+  handle: NativeHandle;
+  shape: number[];
+  dtype: string;
+}
+
+export type AttrValue = number | bigint | boolean | string | number[] | Uint8Array;
+export type Attrs = Record<string, AttrValue | undefined>;
+
+export interface NativeInfo {
+  backend: string;
+  cpuFeatures: string;
+  matmulKernel: string;
+  aes: string;
+  threads: number;
+  compiler?: string;
+  buildSystem?: string;
+  kernels: string[];
+}
+
+export interface NativeStats {
+  /** JS-visible handles not yet garbage collected. */
+  handles: number;
+  /** Native buffers alive (a reshape shares its input's buffer). */
+  storages: number;
+  bytes: number;
+}
+
+export interface NativeBinding {
+  run(kernel: string, inputs: NativeHandle[], attrs?: Attrs): Promise<NativeTensorInfo[]>;
+  runSync(kernel: string, inputs: NativeHandle[], attrs?: Attrs): NativeTensorInfo[];
+  fromBytes(data: ArrayBufferView, shape: number[], dtype: string): NativeHandle;
+  toBytes(handle: NativeHandle): ArrayBuffer;
+  release(handle: NativeHandle): void;
+  stats(): NativeStats;
+  info(): NativeInfo;
+  setNumThreads(n: number): void;
+  randomBytes(n: number): Uint8Array;
+  aes128Ctr(key: Uint8Array, iv: Uint8Array, byteOffset: number, n: number, impl?: string): Uint8Array;
+}

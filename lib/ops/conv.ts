@@ -1,0 +1,117 @@
+// Convolution in NHWC: conv2d = im2col + ring matmul. Filters are [kh, kw, in, out] as in
+// TensorFlow, and SAME/VALID padding follows TensorFlow's rules.
+import type { RingTensor } from '../tensor/ring_tensor';
+import { shapeString } from '../tensor/shape';
+import * as K from './kernel_names';
+import { reshape } from './layout';
+import type { MatMulImpl } from './linalg';
+import { reduceSum } from './reduce';
+import { runKernel1 } from './run_kernel';
+import { requireDType, requireTensor } from './validate';
+
+export type Padding = 'SAME' | 'VALID';
+
+export interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  channels: number;
+  outH: number;
+  outW: number;
+}
+
+function pair(op: string, v: number | readonly number[] | undefined, what: string, dflt: number): [number, number] {
+  const a = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [...v];
+  if (a.length !== 2 || !a.every((x) => Number.isInteger(x) && x >= 1))
+    throw new RangeError(`${op}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+  return [a[0], a[1]];
+}
+
+/** Output geometry of a kh x kw window over an NHWC input; errors name the input shape. */
+export function convGeometry(op: string, input: readonly number[], kh: number, kw: number, strides: [number, number], padding: Padding): ConvGeometry {
+  if (input.length !== 4) throw new RangeError(`${op}: input must be NHWC (rank 4), got shape ${shapeString(input)}`);
+  const [batch, inH, inW, channels] = input;
+  let outH: number;
+  let outW: number;
+  if (padding === 'VALID') {
+    if (kh > inH || kw > inW)
+      throw new RangeError(`${op}: window ${kh}x${kw} is larger than the input ${shapeString(input)} with VALID padding`);
+    outH = Math.floor((inH - kh) / strides[0]) + 1;
+    outW = Math.floor((inW - kw) / strides[1]) + 1;
+  } else if (padding === 'SAME') {
+    outH = Math.ceil(inH / strides[0]);
+    outW = Math.ceil(inW / strides[1]);
+  } else {
+    throw new TypeError(`${op}: padding must be 'SAME' or 'VALID', got ${JSON.stringify(padding)}`);
+  }
+  return { batch, inH, inW, channels, outH, outW };
+}
+
+export interface Conv2DOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+  impl?: MatMulImpl;
+}
+
+/** [n, h, w, c] conv [kh, kw, c, o] -> [n, oh, ow, o] over Z_2^64. */
+export function conv2d(x: RingTensor, filter: RingTensor, opts: Conv2DOptions = {}): Promise<RingTensor> {
+  requireTensor('conv2d', x, 'input');
+  requireTensor('conv2d', filter, 'filter');
+  requireDType('conv2d', x, 'ring64');
+  requireDType('conv2d', filter, 'ring64');
+  if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);
+  const strides = pair('conv2d', opts.strides, 'strides', 1);
+  const padding = opts.padding ?? 'VALID';
+  const g = convGeometry('conv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
+  if (filter.shape[2] !== g.channels)
+    throw new RangeError(
+      `conv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`,
+    );
+  return runKernel1(K.Conv2D, [x, filter], { strides, padding, impl: opts.impl });
+}
+
+export interface WindowOptions {
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+/** [n, h, w, c] -> [n, oh, ow, kh*kw*c]: each output pixel's patch, in (kh, kw, c) order. */
+export function im2col(x: RingTensor, opts: WindowOptions): Promise<RingTensor> {
+  requireTensor('im2col', x);
+  requireDType('im2col', x, 'ring64');
+  const [kh, kw] = pair('im2col', opts.kernelSize, 'kernelSize', 1);
+  const strides = pair('im2col', opts.strides, 'strides', 1);
+  const padding = opts.padding ?? 'VALID';
+  convGeometry('im2col', x.shape, kh, kw, strides, padding);
+  return runKernel1(K.Im2Col, [x], { kernelSize: [kh, kw], strides, padding });
+}
+
+/** The adjoint of im2col: scatter-adds [n, oh, ow, kh*kw*c] patches back onto an [n, h, w, c] image. */
+export function col2im(cols: RingTensor, opts: WindowOptions & { inputShape: readonly number[] }): Promise<RingTensor> {
+  requireTensor('col2im', cols);
+  requireDType('col2im', cols, 'ring64');
+  const [kh, kw] = pair('col2im', opts.kernelSize, 'kernelSize', 1);
+  const strides = pair('col2im', opts.strides, 'strides', 1);
+  const padding = opts.padding ?? 'VALID';
+  const g = convGeometry('col2im', opts.inputShape, kh, kw, strides, padding);
+  const expect = [g.batch, g.outH, g.outW, kh * kw * g.channels];
+  if (shapeString(cols.shape) !== shapeString(expect))
+    throw new RangeError(`col2im: columns have shape ${shapeString(cols.shape)} but image ${shapeString(opts.inputShape)} needs ${shapeString(expect)}`);
+  return runKernel1(K.Col2Im, [cols], { inputShape: [...opts.inputShape], kernelSize: [kh, kw], strides, padding });
+}
+
+/** Sum pooling as a reduction over im2col patches: [n, h, w, c] -> [n, oh, ow, c]. */
+export async function sumPool2d(x: RingTensor, opts: WindowOptions): Promise<RingTensor> {
+  const [kh, kw] = pair('sumPool2d', opts.kernelSize, 'kernelSize', 1);
+  const strides = pair('sumPool2d', opts.strides ?? [kh, kw], 'strides', 1);
+  const cols = await im2col(x, { kernelSize: [kh, kw], strides, padding: opts.padding });
+  const [n, oh, ow] = cols.shape;
+  const windows = reshape(cols, [n, oh, ow, kh * kw, x.shape[3]]);
+  cols.dispose();
+  try {
+    return await reduceSum(windows, [3]);
+  } finally {
+    windows.dispose();
+  }
+}

@@ -1,0 +1,7 @@
+export * from './arithmetic';
+export * from './bits';
+export * from './conv';
+export * from './layout';
+export * from './linalg';
+export * from './reduce';
+export * as kernelNames from './kernel_names';

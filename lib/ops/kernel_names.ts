@@ -1,0 +1,45 @@
+// Kernel names: the contract between the op layer and every backend (CPU now, CUDA later).
+export const Add = 'Add';
+export const Sub = 'Sub';
+export const Mul = 'Mul';
+export const Neg = 'Neg';
+export const AddScalar = 'AddScalar';
+export const SubScalar = 'SubScalar';
+export const ScalarSub = 'ScalarSub';
+export const MulScalar = 'MulScalar';
+export const ShiftRightArithmetic = 'ShiftRightArithmetic';
+export const ShiftRightLogical = 'ShiftRightLogical';
+export const ShiftLeft = 'ShiftLeft';
+export const BitExtract = 'BitExtract';
+export const BitDecompose = 'BitDecompose';
+export const Xor = 'Xor';
+export const And = 'And';
+export const Cast = 'Cast';
+export const PrefixSumReverseExclusive = 'PrefixSumReverseExclusive';
+export const MatMul = 'MatMul';
+export const Conv2D = 'Conv2D';
+export const Im2Col = 'Im2Col';
+export const Col2Im = 'Col2Im';
+export const Reshape = 'Reshape';
+export const Transpose = 'Transpose';
+export const Slice = 'Slice';
+export const Concat = 'Concat';
+export const Pad = 'Pad';
+export const Gather = 'Gather';
+export const ReduceSum = 'ReduceSum';
+export const EncodeFixedPoint = 'EncodeFixedPoint';
+export const DecodeFixedPoint = 'DecodeFixedPoint';
+export const PrgRing = 'PrgRing';
+export const PrgBits = 'PrgBits';
+export const PrgField = 'PrgField';
+
+export type KernelName =
+  | typeof Add | typeof Sub | typeof Mul | typeof Neg
+  | typeof AddScalar | typeof SubScalar | typeof ScalarSub | typeof MulScalar
+  | typeof ShiftRightArithmetic | typeof ShiftRightLogical | typeof ShiftLeft
+  | typeof BitExtract | typeof BitDecompose | typeof Xor | typeof And | typeof Cast
+  | typeof PrefixSumReverseExclusive
+  | typeof MatMul | typeof Conv2D | typeof Im2Col | typeof Col2Im
+  | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
+  | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
+  | typeof PrgRing | typeof PrgBits | typeof PrgField;
