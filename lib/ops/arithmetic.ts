@@ -6,7 +6,7 @@ import * as K from './kernel_names';
 import { runKernel1 } from './run_kernel';
 import { requireDType, requireInt, requireSameDType, requireTensor, ringScalar } from './validate';
 
-function binary(op: string, kernel: K.KernelName, a: RingTensor, b: RingTensor): Promise<RingTensor> {
+async function binary(op: string, kernel: K.KernelName, a: RingTensor, b: RingTensor): Promise<RingTensor> {
   requireTensor(op, a, 'first input');
   requireTensor(op, b, 'second input');
   requireSameDType(op, a, b);
@@ -18,12 +18,12 @@ export const add = (a: RingTensor, b: RingTensor) => binary('add', K.Add, a, b);
 export const sub = (a: RingTensor, b: RingTensor) => binary('sub', K.Sub, a, b);
 export const mul = (a: RingTensor, b: RingTensor) => binary('mul', K.Mul, a, b);
 
-export function neg(a: RingTensor): Promise<RingTensor> {
+export async function neg(a: RingTensor): Promise<RingTensor> {
   requireTensor('neg', a);
   return runKernel1(K.Neg, [a]);
 }
 
-function scalarOp(op: string, kernel: K.KernelName, a: RingTensor, s: bigint | number): Promise<RingTensor> {
+async function scalarOp(op: string, kernel: K.KernelName, a: RingTensor, s: bigint | number): Promise<RingTensor> {
   requireTensor(op, a);
   return runKernel1(kernel, [a], { scalar: ringScalar(op, s) });
 }
@@ -37,7 +37,7 @@ export const scalarSub = (s: bigint | number, a: RingTensor) => scalarOp('scalar
 /** a * s: multiplication by a public integer (negative integers wrap mod 2^64, or mod p). */
 export const mulScalar = (a: RingTensor, s: bigint | number) => scalarOp('mulScalar', K.MulScalar, a, s);
 
-function shift(op: string, kernel: K.KernelName, a: RingTensor, bits: number): Promise<RingTensor> {
+async function shift(op: string, kernel: K.KernelName, a: RingTensor, bits: number): Promise<RingTensor> {
   requireTensor(op, a);
   requireDType(op, a, 'ring64');
   return runKernel1(kernel, [a], { bits: requireInt(op, bits, 'bits', 0, 63) });

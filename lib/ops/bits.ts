@@ -7,20 +7,20 @@ import { runKernel1 } from './run_kernel';
 import { requireDType, requireInt, requireTensor } from './validate';
 
 /** Bit `bit` (0 = least significant) of every element, as a bit tensor of the same shape. */
-export function bitExtract(a: RingTensor, bit: number): Promise<RingTensor> {
+export async function bitExtract(a: RingTensor, bit: number): Promise<RingTensor> {
   requireTensor('bitExtract', a);
   requireDType('bitExtract', a, 'ring64');
   return runKernel1(K.BitExtract, [a], { bit: requireInt('bitExtract', bit, 'bit', 0, 63) });
 }
 
 /** [...shape] ring64 -> [...shape, 64] bit: the 64 bit-planes, least significant first. */
-export function bitDecompose(a: RingTensor): Promise<RingTensor> {
+export async function bitDecompose(a: RingTensor): Promise<RingTensor> {
   requireTensor('bitDecompose', a);
   requireDType('bitDecompose', a, 'ring64');
   return runKernel1(K.BitDecompose, [a]);
 }
 
-function bitBinary(op: string, kernel: K.KernelName, a: RingTensor, b: RingTensor): Promise<RingTensor> {
+async function bitBinary(op: string, kernel: K.KernelName, a: RingTensor, b: RingTensor): Promise<RingTensor> {
   requireTensor(op, a, 'first input');
   requireTensor(op, b, 'second input');
   requireDType(op, a, 'bit');
@@ -36,7 +36,7 @@ export const and = (a: RingTensor, b: RingTensor) => bitBinary('and', K.And, a, 
  * Converts between dtypes: bit or z<p> -> ring64 (the value), bit -> z<p>, ring64 -> z<p>
  * (the value mod p) and ring64 -> bit (the lowest bit).
  */
-export function cast(a: RingTensor, dtype: DType): Promise<RingTensor> {
+export async function cast(a: RingTensor, dtype: DType): Promise<RingTensor> {
   requireTensor('cast', a);
   const to = assertDType(dtype);
   const ok =
@@ -49,7 +49,7 @@ export function cast(a: RingTensor, dtype: DType): Promise<RingTensor> {
 }
 
 /** out[..., i] = sum of a[..., k] for k > i along the last axis (mod p, or mod 2^64). */
-export function prefixSumReverseExclusive(a: RingTensor): Promise<RingTensor> {
+export async function prefixSumReverseExclusive(a: RingTensor): Promise<RingTensor> {
   requireTensor('prefixSumReverseExclusive', a);
   if (a.dtype === 'bit') throw new TypeError('prefixSumReverseExclusive: dtype bit is not supported (expected ring64 or z<p>)');
   if (a.rank < 1) throw new RangeError('prefixSumReverseExclusive: input must have rank >= 1, got shape []');

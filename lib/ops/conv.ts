@@ -54,7 +54,7 @@ export interface Conv2DOptions {
 }
 
 /** [n, h, w, c] conv [kh, kw, c, o] -> [n, oh, ow, o] over Z_2^64. */
-export function conv2d(x: RingTensor, filter: RingTensor, opts: Conv2DOptions = {}): Promise<RingTensor> {
+export async function conv2d(x: RingTensor, filter: RingTensor, opts: Conv2DOptions = {}): Promise<RingTensor> {
   requireTensor('conv2d', x, 'input');
   requireTensor('conv2d', filter, 'filter');
   requireDType('conv2d', x, 'ring64');
@@ -77,7 +77,7 @@ export interface WindowOptions {
 }
 
 /** [n, h, w, c] -> [n, oh, ow, kh*kw*c]: each output pixel's patch, in (kh, kw, c) order. */
-export function im2col(x: RingTensor, opts: WindowOptions): Promise<RingTensor> {
+export async function im2col(x: RingTensor, opts: WindowOptions): Promise<RingTensor> {
   requireTensor('im2col', x);
   requireDType('im2col', x, 'ring64');
   const [kh, kw] = pair('im2col', opts.kernelSize, 'kernelSize', 1);
@@ -88,7 +88,7 @@ export function im2col(x: RingTensor, opts: WindowOptions): Promise<RingTensor> 
 }
 
 /** The adjoint of im2col: scatter-adds [n, oh, ow, kh*kw*c] patches back onto an [n, h, w, c] image. */
-export function col2im(cols: RingTensor, opts: WindowOptions & { inputShape: readonly number[] }): Promise<RingTensor> {
+export async function col2im(cols: RingTensor, opts: WindowOptions & { inputShape: readonly number[] }): Promise<RingTensor> {
   requireTensor('col2im', cols);
   requireDType('col2im', cols, 'ring64');
   const [kh, kw] = pair('col2im', opts.kernelSize, 'kernelSize', 1);

@@ -32,7 +32,7 @@ export function flatten(a: RingTensor): RingTensor {
 }
 
 /** Permutes axes; the default reverses them. */
-export function transpose(a: RingTensor, perm?: readonly number[]): Promise<RingTensor> {
+export async function transpose(a: RingTensor, perm?: readonly number[]): Promise<RingTensor> {
   requireTensor('transpose', a);
   const p = perm ? requireInts('transpose', perm, 'perm') : [...a.shape.keys()].reverse();
   const sorted = [...p].sort((x, y) => x - y);
@@ -42,7 +42,7 @@ export function transpose(a: RingTensor, perm?: readonly number[]): Promise<Ring
 }
 
 /** a[begin : begin + size] per axis; a size of -1 runs to the end of that axis. */
-export function slice(a: RingTensor, begin: readonly number[], size?: readonly number[]): Promise<RingTensor> {
+export async function slice(a: RingTensor, begin: readonly number[], size?: readonly number[]): Promise<RingTensor> {
   requireTensor('slice', a);
   const b = requireInts('slice', begin, 'begin');
   const s = size ? requireInts('slice', size, 'size') : b.map(() => -1);
@@ -57,7 +57,7 @@ export function slice(a: RingTensor, begin: readonly number[], size?: readonly n
 }
 
 /** Joins tensors along an axis; every other dimension must match. */
-export function concat(tensors: readonly RingTensor[], axis = 0): Promise<RingTensor> {
+export async function concat(tensors: readonly RingTensor[], axis = 0): Promise<RingTensor> {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new RangeError('concat: needs at least one tensor');
   tensors.forEach((t, i) => requireTensor('concat', t, `tensor ${i}`));
   const first = tensors[0];
@@ -71,7 +71,7 @@ export function concat(tensors: readonly RingTensor[], axis = 0): Promise<RingTe
 }
 
 /** Pads with a constant (default 0): paddings[i] = [before, after] for axis i. */
-export function pad(a: RingTensor, paddings: readonly (readonly [number, number])[], value: bigint | number = 0n): Promise<RingTensor> {
+export async function pad(a: RingTensor, paddings: readonly (readonly [number, number])[], value: bigint | number = 0n): Promise<RingTensor> {
   requireTensor('pad', a);
   if (!Array.isArray(paddings) || paddings.length !== a.rank)
     throw new RangeError(`pad: paddings must hold one [before, after] pair per axis of ${shapeString(a.shape)}`);
@@ -82,7 +82,7 @@ export function pad(a: RingTensor, paddings: readonly (readonly [number, number]
 }
 
 /** Selects entries along an axis: out.shape[axis] = indices.length. */
-export function gather(a: RingTensor, indices: readonly number[], axis = 0): Promise<RingTensor> {
+export async function gather(a: RingTensor, indices: readonly number[], axis = 0): Promise<RingTensor> {
   requireTensor('gather', a);
   const idx = requireInts('gather', indices, 'indices');
   const ax = normalizeAxis('gather', axis, a.shape);

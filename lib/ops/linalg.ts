@@ -11,7 +11,7 @@ export type MatMulImpl = 'auto' | 'generic' | 'avx2' | 'avx512';
  * Ring matrix product: [..., m, k] x [..., k, n] -> [..., m, n] mod 2^64. Batch dims must be equal,
  * or one operand is a plain matrix that is applied to every batch entry of the other.
  */
-export function matmul(a: RingTensor, b: RingTensor, opts: { impl?: MatMulImpl } = {}): Promise<RingTensor> {
+export async function matmul(a: RingTensor, b: RingTensor, opts: { impl?: MatMulImpl } = {}): Promise<RingTensor> {
   requireTensor('matmul', a, 'first input');
   requireTensor('matmul', b, 'second input');
   requireDType('matmul', a, 'ring64');

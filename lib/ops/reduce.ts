@@ -5,7 +5,7 @@ import { runKernel1 } from './run_kernel';
 import { requireTensor } from './validate';
 
 /** Sum along axes (default: all) mod 2^64 for ring64, mod p for z<p>, parity for bit. */
-export function reduceSum(a: RingTensor, axes?: number | readonly number[], keepDims = false): Promise<RingTensor> {
+export async function reduceSum(a: RingTensor, axes?: number | readonly number[], keepDims = false): Promise<RingTensor> {
   requireTensor('reduceSum', a);
   const list = axes === undefined ? [...a.shape.keys()] : typeof axes === 'number' ? [axes] : [...axes];
   const norm = list.map((ax) => normalizeAxis('reduceSum', ax, a.shape));

@@ -41,23 +41,23 @@ function attrs(op: string, seed: Uint8Array, shape: readonly number[], o: PrgOpt
 }
 
 /** Uniform elements of Z_2^64. */
-export function prgRing(seed: Uint8Array, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
+export async function prgRing(seed: Uint8Array, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
   return runKernel1(K.PrgRing, [], attrs('prgRing', seed, shape, opts), opts.backend ?? getBackend());
 }
 
 /** Uniform bits. */
-export function prgBits(seed: Uint8Array, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
+export async function prgBits(seed: Uint8Array, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
   return runKernel1(K.PrgBits, [], attrs('prgBits', seed, shape, opts), opts.backend ?? getBackend());
 }
 
 /** Uniform elements of Z_p by rejection sampling (no modulo bias). */
-export function prgField(seed: Uint8Array, modulus: number, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
+export async function prgField(seed: Uint8Array, modulus: number, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
   fieldDType(modulus);
   return runKernel1(K.PrgField, [], { ...attrs('prgField', seed, shape, opts), modulus }, opts.backend ?? getBackend());
 }
 
 /** Uniform ring elements under a fresh seed: one-off randomness that nobody needs to reproduce. */
-export function uniformRing(shape: readonly number[], backend?: Backend): Promise<RingTensor> {
+export async function uniformRing(shape: readonly number[], backend?: Backend): Promise<RingTensor> {
   return prgRing(randomSeed(backend), shape, { backend });
 }
 

@@ -111,6 +111,7 @@ export class RingTensor {
   }
 
   static #fromView(data: ArrayBufferView, shape: Shape, dtype: DType, backend?: Backend): RingTensor {
+    assertDType(dtype);
     const b = backend ?? getBackend();
     const s = assertShape(shape);
     const perElem = bytesPerElement(dtype);

@@ -1,0 +1,98 @@
+import test from 'ava';
+
+import { col2im, conv2d, im2col, type Padding, RingTensor, sumPool2d } from '../lib';
+import { randomU64, sizeOf } from './helpers/random';
+import { conv2dRef, geometry, wrap } from './helpers/reference';
+import { take } from './helpers/tensors';
+
+interface Case { x: number[]; k: [number, number]; o: number; s: [number, number]; p: Padding }
+const CASES: Case[] = [
+  { x: [2, 7, 6, 3], k: [3, 3], o: 4, s: [1, 1], p: 'VALID' },
+  { x: [2, 7, 6, 3], k: [3, 3], o: 4, s: [1, 1], p: 'SAME' },
+  { x: [1, 9, 9, 2], k: [5, 5], o: 3, s: [2, 2], p: 'SAME' },
+  { x: [1, 8, 10, 1], k: [2, 3], o: 5, s: [2, 3], p: 'VALID' },
+  { x: [3, 5, 5, 4], k: [1, 1], o: 6, s: [1, 1], p: 'VALID' },
+  { x: [1, 6, 6, 2], k: [4, 4], o: 2, s: [3, 1], p: 'SAME' },
+  { x: [1, 1, 1, 1], k: [1, 1], o: 1, s: [1, 1], p: 'SAME' },
+  { x: [0, 5, 5, 2], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
+];
+
+/** Patches in (kh, kw, c) order, zeros for padding. */
+function im2colRef(x: bigint[], xs: number[], kh: number, kw: number, s: [number, number], p: Padding): bigint[] {
+  const [n, h, w, c] = xs;
+  const g = geometry(h, w, kh, kw, s[0], s[1], p);
+  const out: bigint[] = [];
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < g.oh; oy++)
+      for (let ox = 0; ox < g.ow; ox++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++)
+            for (let ch = 0; ch < c; ch++) {
+              const y = oy * s[0] + ky - g.padTop;
+              const xx = ox * s[1] + kx - g.padLeft;
+              out.push(y < 0 || y >= h || xx < 0 || xx >= w ? 0n : x[((b * h + y) * w + xx) * c + ch]);
+            }
+  return out;
+}
+
+for (const c of CASES)
+  test(`conv2d ${JSON.stringify(c)} matches a direct BigInt convolution`, async (t) => {
+    const xs = c.x;
+    const fs = [c.k[0], c.k[1], xs[3], c.o];
+    const xv = [...randomU64(sizeOf(xs))];
+    const fv = [...randomU64(sizeOf(fs))];
+    const x = RingTensor.fromBigInts(xv, xs);
+    const f = RingTensor.fromBigInts(fv, fs);
+    const want = conv2dRef(xv, xs, fv, fs, c.s[0], c.s[1], c.p);
+    const y = await conv2d(x, f, { strides: c.s, padding: c.p });
+    t.deepEqual(y.shape, want.shape);
+    t.deepEqual(take(y), want.data);
+    const cols = await im2col(x, { kernelSize: c.k, strides: c.s, padding: c.p });
+    t.deepEqual(take(cols), im2colRef(xv, xs, c.k[0], c.k[1], c.s, c.p));
+    x.dispose();
+    f.dispose();
+  });
+
+test('col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)>', async (t) => {
+  for (const c of CASES.filter((q) => q.x[0] > 0)) {
+    const x = RingTensor.fromBigInts([...randomU64(sizeOf(c.x))], c.x);
+    const cols = await im2col(x, { kernelSize: c.k, strides: c.s, padding: c.p });
+    const yv = [...randomU64(cols.size)];
+    const y = RingTensor.fromBigInts(yv, cols.shape);
+    const back = await col2im(y, { inputShape: c.x, kernelSize: c.k, strides: c.s, padding: c.p });
+    t.deepEqual(back.shape, c.x);
+    const dot = (u: bigint[], v: bigint[]) => wrap(u.reduce((acc, ui, i) => acc + ui * v[i], 0n));
+    t.is(dot(take(cols), yv), dot(x.toBigInts(), take(back)), JSON.stringify(c));
+    x.dispose();
+    y.dispose();
+  }
+});
+
+test('sumPool2d sums each window (2x2 stride 2 and overlapping 3x3 stride 1)', async (t) => {
+  const xs = [2, 6, 6, 3];
+  const xv = [...randomU64(sizeOf(xs))];
+  const x = RingTensor.fromBigInts(xv, xs);
+  for (const [k, s] of [[2, 2], [3, 1]]) {
+    // Sum pooling equals convolution with a per-channel identity filter of ones.
+    const fv: bigint[] = [];
+    for (let i = 0; i < k * k; i++) for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) fv.push(a === b ? 1n : 0n);
+    const want = conv2dRef(xv, xs, fv, [k, k, 3, 3], s, s, 'VALID');
+    const y = await sumPool2d(x, { kernelSize: k, strides: s });
+    t.deepEqual(y.shape, want.shape);
+    t.deepEqual(take(y), want.data);
+  }
+  x.dispose();
+});
+
+test('conv errors name the shapes', async (t) => {
+  const x = RingTensor.fromBigInts(new Array(2 * 5 * 5 * 3).fill(1n), [2, 5, 5, 3]);
+  const f = RingTensor.fromBigInts(new Array(3 * 3 * 2 * 4).fill(1n), [3, 3, 2, 4]);
+  const big = RingTensor.fromBigInts(new Array(6 * 6 * 3).fill(1n), [6, 6, 3, 1]);
+  const flat = RingTensor.fromBigInts(new Array(75).fill(1n), [5, 5, 3]);
+  await t.throwsAsync(() => conv2d(x, f), { message: 'conv2d: input [2,5,5,3] has 3 channels but filter [3,3,2,4] expects 2' });
+  await t.throwsAsync(() => conv2d(x, big), { message: 'conv2d: window 6x6 is larger than the input [2,5,5,3] with VALID padding' });
+  await t.throwsAsync(() => conv2d(flat, f), { message: 'conv2d: input must be NHWC (rank 4), got shape [5,5,3]' });
+  await t.throwsAsync(() => conv2d(x, f, { padding: 'FULL' as Padding }), { message: /padding must be 'SAME' or 'VALID'/ });
+  await t.throwsAsync(() => im2col(x, { kernelSize: [0, 2] }), { message: /kernelSize must be a positive integer/ });
+  for (const z of [x, f, big, flat]) z.dispose();
+});

@@ -1,0 +1,72 @@
+import test from 'ava';
+
+import { info, matmul, type MatMulImpl, RingTensor } from '../lib';
+import { randomU64 } from './helpers/random';
+import { matmulRef } from './helpers/reference';
+import { take } from './helpers/tensors';
+
+// Every micro-kernel this CPU can run is checked against BigInt, not just the one 'auto' picks.
+const features = info().cpuFeatures;
+const IMPLS: MatMulImpl[] = ['auto', 'generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
+
+// Sizes cover the small-m row path (m <= 4), partial micro-tiles in both directions, several
+// KC slices (k > 256) and zero-size dimensions.
+const SIZES: [number, number, number][] = [
+  [1, 1, 1], [1, 784, 13], [3, 5, 7], [4, 9, 33], [5, 3, 2], [8, 24, 24], [17, 300, 29], [37, 513, 50], [96, 64, 97],
+  [0, 4, 5], [3, 0, 5], [3, 4, 0],
+];
+
+for (const impl of IMPLS)
+  test(`matmul (${impl}) matches BigInt on random values with edges`, async (t) => {
+    for (const [m, k, n] of SIZES) {
+      const av = [...randomU64(m * k)];
+      const bv = [...randomU64(k * n)];
+      const a = RingTensor.fromBigInts(av, [m, k]);
+      const b = RingTensor.fromBigInts(bv, [k, n]);
+      const c = await matmul(a, b, { impl });
+      t.deepEqual(c.shape, [m, n]);
+      t.deepEqual(take(c), matmulRef(av, bv, m, k, n), `${m}x${k}x${n}`);
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+test('matmul of all-ones-bits values wraps exactly (2^64-1 squared sums)', async (t) => {
+  const k = 300;
+  const max = (1n << 64n) - 1n;
+  const a = RingTensor.fromBigInts(new Array(2 * k).fill(max), [2, k]);
+  const b = RingTensor.fromBigInts(new Array(k * 3).fill(max), [k, 3]);
+  // (-1) * (-1) summed k times is k mod 2^64.
+  t.deepEqual(take(await matmul(a, b)), new Array(6).fill(BigInt(k)));
+  a.dispose();
+  b.dispose();
+});
+
+test('batched matmul: equal batch dims, and a plain matrix broadcast over a batch', async (t) => {
+  const [batch, m, k, n] = [3, 6, 10, 5];
+  const av = [...randomU64(batch * m * k)];
+  const bv = [...randomU64(batch * k * n)];
+  const wv = [...randomU64(k * n)];
+  const a = RingTensor.fromBigInts(av, [batch, m, k]);
+  const b = RingTensor.fromBigInts(bv, [batch, k, n]);
+  const w = RingTensor.fromBigInts(wv, [k, n]);
+  const want = (bs: (i: number) => bigint[]) =>
+    [...Array(batch).keys()].flatMap((i) => matmulRef(av.slice(i * m * k, (i + 1) * m * k), bs(i), m, k, n));
+  const c1 = await matmul(a, b);
+  t.deepEqual(c1.shape, [batch, m, n]);
+  t.deepEqual(take(c1), want((i) => bv.slice(i * k * n, (i + 1) * k * n)));
+  t.deepEqual(take(await matmul(a, w)), want(() => wv));
+  for (const x of [a, b, w]) x.dispose();
+});
+
+test('matmul shape errors name both shapes', async (t) => {
+  const a = RingTensor.fromBigInts(new Array(6).fill(1n), [2, 3]);
+  const b = RingTensor.fromBigInts(new Array(20).fill(1n), [4, 5]);
+  const v = RingTensor.fromBigInts([1n, 2n, 3n], [3]);
+  const x = RingTensor.fromBigInts(new Array(24).fill(1n), [2, 3, 4]);
+  const y = RingTensor.fromBigInts(new Array(60).fill(1n), [3, 4, 5]);
+  await t.throwsAsync(() => matmul(a, b), { message: 'matmul: [2,3] x [4,5]: inner dimensions 3 and 4 differ' });
+  await t.throwsAsync(() => matmul(a, v), { message: 'matmul: [2,3] x [3]: both inputs need rank >= 2' });
+  await t.throwsAsync(() => matmul(x, y), { message: 'matmul: [2,3,4] x [3,4,5]: batch dimensions [2] and [3] differ' });
+  for (const z of [a, b, v, x, y]) z.dispose();
+});
