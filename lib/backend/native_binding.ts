@@ -30,6 +30,8 @@ export interface NativeStats {
   /** Native buffers alive (a reshape shares its input's buffer). */
   storages: number;
   bytes: number;
+  /** Freed buffers kept for reuse by the caching host allocator (TFE_HOST_CACHE_MB caps it). */
+  cachedBytes: number;
 }
 
 export interface NativeBinding {

@@ -11,6 +11,7 @@
 
 #include "binding/convert.h"
 #include "core/cpu_features.h"
+#include "core/host_allocator.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
@@ -167,6 +168,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(Handle::liveCount())));
   o.Set("storages", Napi::Number::New(info.Env(), static_cast<double>(Storage::liveCount())));
   o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(Storage::liveBytes())));
+  HostCacheStats c = hostCacheStats();
+  o.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(c.cachedBytes)));
   return o;
 }
 

@@ -1,6 +1,8 @@
 #include "core/tensor.h"
 
 #include <cstdlib>
+
+#include "core/host_allocator.h"
 #include <sstream>
 
 namespace tfe {
@@ -29,17 +31,13 @@ int64_t numel(const Shape& s) {
 }
 
 Storage::Storage(size_t bytes) : bytes_(bytes) {
-  // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0.
-  size_t rounded = ((bytes + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  data_ = std::aligned_alloc(64, rounded);
-  if (!data_) throw KernelError("out of memory allocating " + std::to_string(bytes) + " bytes");
+  data_ = hostAlloc(bytes);
   g_liveStorages.fetch_add(1);
   g_liveBytes.fetch_add(static_cast<int64_t>(bytes));
 }
 
 Storage::~Storage() {
-  std::free(data_);
+  hostFree(data_, bytes_);
   g_liveStorages.fetch_sub(1);
   g_liveBytes.fetch_sub(static_cast<int64_t>(bytes_));
 }

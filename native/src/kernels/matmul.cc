@@ -31,7 +31,7 @@ const MicroKernel& selectMicroKernel(const std::string& impl) {
 namespace {
 
 // KC * NR * 8 bytes of B stay in L1 while MC * KC * 8 bytes of A stay in L2.
-constexpr int64_t KC = 256, MC = 96, NC = 3072;
+constexpr int64_t KC = 128, MC = 192, NC = 3072;
 // Below this many rows packing costs more than it saves: use the row kernel.
 constexpr int64_t kSmallM = 4;
 

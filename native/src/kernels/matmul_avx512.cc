@@ -16,29 +16,27 @@ namespace {
 // 8 rows x 24 columns: 24 accumulators + 3 B vectors + 1 broadcast fit in the 32 zmm registers.
 constexpr int MR = 8, NR = 24;
 
+constexpr int NV = NR / 8;
+
 void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate) {
-  __m512i c[MR][3];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_si512();
+  __m512i c[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) c[i][v] = _mm512_setzero_si512();
   for (int64_t k = 0; k < kc; ++k, A += MR, B += NR) {
-    __m512i b0 = _mm512_load_si512(B), b1 = _mm512_load_si512(B + 8), b2 = _mm512_load_si512(B + 16);
-#pragma GCC unroll 8
+    __m512i b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_si512(B + 8 * v);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       __m512i a = _mm512_set1_epi64(static_cast<long long>(A[i]));
-      c[i][0] = _mm512_add_epi64(c[i][0], _mm512_mullo_epi64(a, b0));
-      c[i][1] = _mm512_add_epi64(c[i][1], _mm512_mullo_epi64(a, b1));
-      c[i][2] = _mm512_add_epi64(c[i][2], _mm512_mullo_epi64(a, b2));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm512_add_epi64(c[i][v], _mm512_mullo_epi64(a, b[v]));
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    uint64_t* r = C + i * ldc;
-    for (int v = 0; v < 3; ++v) {
-      __m512i x = c[i][v];
-      if (accumulate) x = _mm512_add_epi64(x, _mm512_loadu_si512(r + 8 * v));
-      _mm512_storeu_si512(r + 8 * v, x);
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) {
+      uint64_t* r = C + i * ldc + 8 * v;
+      _mm512_storeu_si512(r, accumulate ? _mm512_add_epi64(c[i][v], _mm512_loadu_si512(r)) : c[i][v]);
     }
-  }
 }
 
 void rows(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t j0, int64_t j1) {

@@ -1,0 +1,21 @@
+// Caching host allocator. Large buffers are kept on free lists keyed by size instead of being
+// returned to the OS: a fresh mmap'd buffer page-faults on first touch, which costs as much as a
+// small kernel, and MPC protocols allocate the same shapes over and over.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tfe {
+
+void* hostAlloc(size_t bytes);  // 64-byte aligned; throws KernelError when out of memory
+void hostFree(void* p, size_t bytes);
+
+struct HostCacheStats {
+  int64_t cachedBytes;  // held on free lists, ready for reuse
+  int64_t hits, misses;
+};
+HostCacheStats hostCacheStats();
+// Frees every cached buffer (memory pressure, or tests).
+void hostCacheTrim();
+
+}  // namespace tfe
