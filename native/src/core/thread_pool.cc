@@ -136,6 +136,24 @@ void parallelFor(int64_t begin, int64_t end, int64_t grain, const std::function<
   p->run(job);
 }
 
+void parallelForEach(int64_t n, const std::function<void(int64_t)>& fn) {
+  if (n <= 0) return;
+  auto p = pool();
+  if (n == 1 || p->threads() == 1) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::function<void(int64_t, int64_t)> each = [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) fn(i);
+  };
+  auto job = std::make_shared<Job>();
+  job->fn = &each;
+  job->begin = 0;
+  job->end = n;
+  job->chunks = n;
+  p->run(job);
+}
+
 int numThreads() { return pool()->threads(); }
 
 void setNumThreads(int n) {

@@ -86,30 +86,32 @@ void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64
       uint64_t* Ap = abuf.get(((m + mr - 1) / mr) * mr * kc);
       packB(B + pc * n + jc, n, kc, nc, nr, Bp);
       packA(A + pc, k, m, kc, mr, Ap);
-      // Task grid: row blocks of MC x column groups, enough tasks to keep every thread busy.
+      // Task grid: balanced row blocks of at most MC rows x column groups of B panels, at least
+      // four tasks per thread where the shape allows, handed out dynamically.
       int64_t rowBlocks = (m + MC - 1) / MC;
-      int64_t colGroups = std::max<int64_t>(1, std::min<int64_t>(panels, (2 * threads + rowBlocks - 1) / rowBlocks));
+      int64_t mc = ((m + rowBlocks - 1) / rowBlocks + mr - 1) / mr * mr;
+      rowBlocks = (m + mc - 1) / mc;
+      int64_t colGroups = std::max<int64_t>(1, std::min<int64_t>(panels, (4 * threads + rowBlocks - 1) / rowBlocks));
       int64_t panelsPerGroup = (panels + colGroups - 1) / colGroups;
-      parallelFor(0, rowBlocks * colGroups, 1, [&](int64_t lo, int64_t hi) {
+      colGroups = (panels + panelsPerGroup - 1) / panelsPerGroup;
+      parallelForEach(rowBlocks * colGroups, [&](int64_t t) {
         alignas(64) uint64_t edge[16 * 32];
-        for (int64_t t = lo; t < hi; ++t) {
-          int64_t ib = t / colGroups, cg = t % colGroups;
-          int64_t i0 = ib * MC, i1 = std::min(m, i0 + MC);
-          int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
-          for (int64_t p = p0; p < p1; ++p) {
-            int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
-            const uint64_t* bp = Bp + p * nr * kc;
-            for (int64_t i = i0; i < i1; i += mr) {
-              int64_t h = std::min<int64_t>(mr, m - i);
-              const uint64_t* ap = Ap + (i / mr) * mr * kc;
-              uint64_t* c = C + i * n + jc + j;
-              if (h == mr && w == nr) {
-                mk.run(kc, ap, bp, c, n, accumulate);
-              } else {
-                mk.run(kc, ap, bp, edge, nr, false);
-                for (int64_t a = 0; a < h; ++a)
-                  for (int64_t b = 0; b < w; ++b) c[a * n + b] = accumulate ? c[a * n + b] + edge[a * nr + b] : edge[a * nr + b];
-              }
+        int64_t ib = t / colGroups, cg = t % colGroups;
+        int64_t i0 = ib * mc, i1 = std::min(m, i0 + mc);
+        int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
+        for (int64_t p = p0; p < p1; ++p) {
+          int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
+          const uint64_t* bp = Bp + p * nr * kc;
+          for (int64_t i = i0; i < i1; i += mr) {
+            int64_t h = std::min<int64_t>(mr, m - i);
+            const uint64_t* ap = Ap + (i / mr) * mr * kc;
+            uint64_t* c = C + i * n + jc + j;
+            if (h == mr && w == nr) {
+              mk.run(kc, ap, bp, c, n, accumulate);
+            } else {
+              mk.run(kc, ap, bp, edge, nr, false);
+              for (int64_t a = 0; a < h; ++a)
+                for (int64_t b = 0; b < w; ++b) c[a * n + b] = accumulate ? c[a * n + b] + edge[a * nr + b] : edge[a * nr + b];
             }
           }
         }
