@@ -33,7 +33,11 @@ function nodeGypCommand() {
     path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
   ].filter(Boolean);
   const found = candidates.find((c) => fs.existsSync(c));
-  return found ? [process.execPath, [found, 'rebuild']] : ['node-gyp', ['rebuild']];
+  const args = ['rebuild'];
+  // Build against the headers that ship with this Node (offline) unless npm already says where.
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  return found ? [process.execPath, [found, ...args]] : ['node-gyp', args];
 }
 
 let ok;
