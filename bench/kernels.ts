@@ -1,0 +1,177 @@
+// Kernel benchmark (not a test): ring matmul and conv2d throughput, PRG throughput, and two
+// external yardsticks measured in the same run on the same machine: OpenBLAS dgemm for the
+// matmul and `openssl speed` AES-128-CTR for the PRG.
+//
+//   npm run bench:kernels            markdown table
+//   npm run bench:kernels -- --json  one JSON object on stdout, nothing else (notes go to stderr)
+import { randomFillSync } from 'node:crypto';
+
+import { conv2d, info, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib';
+import { runDgemm } from './lib/dgemm';
+import { startInterferenceMeter } from './lib/interference';
+import { machineInfo } from './lib/machine';
+import { runOpensslSpeed } from './lib/openssl_speed';
+import { type BenchResult, type Measured, renderMarkdown, type Row } from './lib/report';
+import { checkConv2dValid, checkMatmul, type ConvDims } from './lib/spot_check';
+import { gmacs, type Timing, timeAsync, type TimingOptions } from './lib/timing';
+
+const WARMUP = 2;
+const MATMUL_SHAPES: [number, number, number][] = [
+  [1, 784, 128], // one MNIST image through a dense layer: latency-bound
+  [128, 784, 128], // a batch through the same layer
+  [128, 800, 500], // LeNet's dense layer (800 = 4*4*50 after the convolutions)
+  [1024, 1024, 1024], // large enough that the micro-kernel, not dispatch, dominates
+];
+const PRG_ELEMENTS = 1 << 24; // 128 MiB of output: well past the caches, so this is steady state
+const BYTES_PER_RING = 8;
+
+// Many short runs for small shapes (the noise is in dispatch), a fixed handful for big ones.
+const SMALL: TimingOptions = { warmup: WARMUP, minRuns: 20, minTotalMs: 300, maxRuns: 500 };
+const LARGE: TimingOptions = { warmup: WARMUP, minRuns: 8, minTotalMs: 0 };
+
+/** Random ring data and its tensor; the host copy is kept for the spot check. */
+function randomRing(shape: number[]): { data: BigUint64Array; t: RingTensor } {
+  const data = new BigUint64Array(shape.reduce((a, b) => a * b, 1));
+  // The kernels' speed does not depend on the values. randomFillSync fills at most 2^31-1
+  // bytes per call; every tensor here is far below that.
+  randomFillSync(new Uint8Array(data.buffer));
+  return { data, t: RingTensor.fromBigUint64Array(data, shape) };
+}
+
+/** Four significant digits: more would only be noise. */
+const sig = (x: number) => Number(x.toPrecision(4));
+const measured = (macs: number, t: Timing): Measured => ({ gmacs: sig(gmacs(macs, t.bestMs)), ms: sig(t.bestMs) });
+
+/** Runs `op` once and spot-checks its result, then times it. Failures become notes. */
+async function checkThenTime(op: () => Promise<RingTensor>, check: (out: BigUint64Array) => string | undefined, opts: TimingOptions, note: (s: string) => void): Promise<Timing> {
+  const out = await op();
+  const failure = check(out.toBigUint64Array());
+  out.dispose();
+  if (failure) note(failure);
+  return timeAsync(async () => (await op()).dispose(), opts);
+}
+
+async function benchMatmul(m: number, k: number, n: number, note: (s: string) => void): Promise<Timing> {
+  const a = randomRing([m, k]);
+  const b = randomRing([k, n]);
+  try {
+    const check = (c: BigUint64Array) => checkMatmul(a.data, b.data, c, m, k, n);
+    return await checkThenTime(() => matmul(a.t, b.t), check, m * k * n > 1e8 ? LARGE : SMALL, note);
+  } finally {
+    a.t.dispose();
+    b.t.dispose();
+  }
+}
+
+const CONV: ConvDims = { n: 128, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 20 };
+
+async function benchConv2d(note: (s: string) => void): Promise<{ t: Timing; macs: number }> {
+  const d = CONV;
+  const x = randomRing([d.n, d.h, d.w, d.c]);
+  const f = randomRing([d.kh, d.kw, d.c, d.o]);
+  // VALID, stride 1: (h-kh+1) x (w-kw+1) outputs per image and filter, each a kh*kw*c dot product.
+  const macs = d.n * (d.h - d.kh + 1) * (d.w - d.kw + 1) * d.o * d.kh * d.kw * d.c;
+  try {
+    const check = (y: BigUint64Array) => checkConv2dValid(x.data, f.data, y, d);
+    const t = await checkThenTime(() => conv2d(x.t, f.t, { strides: 1, padding: 'VALID' }), check, SMALL, note);
+    return { t, macs };
+  } finally {
+    x.t.dispose();
+    f.t.dispose();
+  }
+}
+
+/** Fresh seed per run, as a protocol would use it; allocating the output is part of the cost. */
+const benchPrg = () =>
+  timeAsync(async () => (await prgRing(randomSeed(), [PRG_ELEMENTS])).dispose(), { warmup: WARMUP, minRuns: 6, minTotalMs: 0 });
+const gbps = (t: Timing) => (PRG_ELEMENTS * BYTES_PER_RING) / (t.bestMs / 1e3) / 1e9;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write('usage: node dist/bench/kernels.js [--json]\n');
+    return;
+  }
+  const json = args.includes('--json');
+  const notes: string[] = [];
+  // Notes go to stderr as they happen (so --json stdout stays one object) and into the output.
+  const note = (s: string) => {
+    notes.push(s);
+    process.stderr.write(`note: ${s}\n`);
+  };
+  const machine = machineInfo();
+  const otherLoad = startInterferenceMeter();
+  const threads = info().threads;
+  const rows: Row[] = [];
+
+  const matmulResults: Record<string, Measured> = {};
+  for (const [m, k, n] of MATMUL_SHAPES) {
+    const key = `${m}x${k}x${n}`;
+    const t = await benchMatmul(m, k, n, note);
+    matmulResults[key] = measured(m * k * n, t);
+    rows.push({ kernel: 'matmul', shape: key, bestMs: t.bestMs, medianMs: t.medianMs, runs: t.runs, rate: `${matmulResults[key].gmacs.toFixed(2)} GMAC/s` });
+  }
+
+  const conv = await benchConv2d(note);
+  const convResult = measured(conv.macs, conv.t);
+  rows.push({ kernel: 'conv2d', shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: conv.t.bestMs, medianMs: conv.t.medianMs, runs: conv.t.runs, rate: `${convResult.gmacs.toFixed(2)} GMAC/s` });
+
+  const prgAll = await benchPrg();
+  let prg1: Timing;
+  setNumThreads(1);
+  try {
+    prg1 = await benchPrg();
+  } finally {
+    setNumThreads(threads); // later kernels and any caller in this process get the full pool back
+  }
+  const prgGbps = sig(gbps(prgAll));
+  const prgGbps1 = sig(gbps(prg1));
+  rows.push({ kernel: `prgRing (${threads} threads)`, shape: '2^24 ring elements', bestMs: prgAll.bestMs, medianMs: prgAll.medianMs, runs: prgAll.runs, rate: `${prgGbps.toFixed(2)} GB/s` });
+  rows.push({ kernel: 'prgRing (1 thread)', shape: '2^24 ring elements', bestMs: prg1.bestMs, medianMs: prg1.medianMs, runs: prg1.runs, rate: `${prgGbps1.toFixed(2)} GB/s` });
+
+  // External references last, while no native kernel is running in this process.
+  const dgemm = runDgemm(threads);
+  let dgemmGmacs: number | null = null;
+  if (dgemm.ok) {
+    const d = dgemm.value;
+    dgemmGmacs = sig(d.gmacs);
+    rows.push({ kernel: `OpenBLAS dgemm f64 (${d.threads} threads, ${d.core})`, shape: `${d.n}x${d.n}x${d.n}`, bestMs: d.best_ms, medianMs: d.median_ms, runs: d.runs, rate: `${dgemmGmacs.toFixed(2)} GMAC/s` });
+  } else note(dgemm.note);
+
+  const ossl = runOpensslSpeed();
+  let opensslGbps: number | null = null;
+  if (ossl.ok) {
+    opensslGbps = sig(ossl.value.gbps);
+    rows.push({ kernel: `openssl speed aes-128-ctr (1 thread; ${ossl.value.version.split(' ').slice(0, 2).join(' ')})`, shape: `${ossl.value.blockBytes}-byte blocks`, rate: `${opensslGbps.toFixed(2)} GB/s` });
+  } else note(ossl.note);
+
+  const big = matmulResults['1024x1024x1024'];
+  const others = otherLoad();
+  // 10% of the machine is about one build job's worth on 2 cores for a fifth of the run.
+  if (others !== undefined && others > 0.1)
+    note(`other processes used ${(others * 100).toFixed(0)}% of the CPU during this run; absolute numbers are likely low (ratios measured in the same run are less affected)`);
+  const left = memory().tensors;
+  if (left !== 0) note(`${left} tensors still alive at the end: the benchmark leaks`);
+
+  const result: BenchResult = {
+    machine,
+    statistic: 'best',
+    other_cpu_fraction: others === undefined ? null : sig(others),
+    matmul: matmulResults,
+    conv2d: convResult,
+    dgemm_gmacs: dgemmGmacs,
+    matmul_vs_dgemm: dgemmGmacs === null ? null : sig(big.gmacs / dgemmGmacs),
+    prg_gbps: prgGbps,
+    prg_gbps_1thread: prgGbps1,
+    openssl_gbps: opensslGbps,
+    prg_vs_openssl: opensslGbps === null ? null : sig(prgGbps1 / opensslGbps),
+    prg_vs_openssl_2thread: opensslGbps === null ? null : sig(prgGbps / opensslGbps),
+    notes,
+  };
+  process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${renderMarkdown(result, rows, WARMUP)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:kernels failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});
