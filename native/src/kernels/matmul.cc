@@ -31,7 +31,13 @@ const MicroKernel& selectMicroKernel(const std::string& impl) {
 namespace {
 
 // KC * NR * 8 bytes of B stay in L1 while MC * KC * 8 bytes of A stay in L2.
-constexpr int64_t KC = 128, MC = 192, NC = 3072;
+// Measured on an AVX-512 EPYC (bench/RESULTS.md): KC 384 / MC 144 beat 128..512 / 48..192.
+// Override at build time (-DTFE_MM_KC=...) to tune for another CPU.
+#ifndef TFE_MM_KC
+#define TFE_MM_KC 384
+#define TFE_MM_MC 144
+#endif
+constexpr int64_t KC = TFE_MM_KC, MC = TFE_MM_MC, NC = 3072;
 // Below this many rows packing costs more than it saves: use the row kernel.
 constexpr int64_t kSmallM = 4;
 
@@ -79,8 +85,10 @@ void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64
   for (int64_t jc = 0; jc < n; jc += NC) {
     int64_t nc = std::min(NC, n - jc);
     int64_t panels = (nc + nr - 1) / nr;
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      int64_t kc = std::min(KC, k - pc);
+    // Equal K slices: 784 = 2 x 392, not 384 + 384 + a 16-wide slice that costs a full pass.
+    int64_t slices = (k + KC - 1) / KC, kcStep = (k + slices - 1) / slices;
+    for (int64_t pc = 0; pc < k; pc += kcStep) {
+      int64_t kc = std::min(kcStep, k - pc);
       bool accumulate = pc > 0;
       uint64_t* Bp = bbuf.get(panels * nr * kc);
       uint64_t* Ap = abuf.get(((m + mr - 1) / mr) * mr * kc);
@@ -99,10 +107,11 @@ void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64
         int64_t ib = t / colGroups, cg = t % colGroups;
         int64_t i0 = ib * mc, i1 = std::min(m, i0 + mc);
         int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
+        // Each B panel is reused across the MC rows of A before moving on.
         for (int64_t p = p0; p < p1; ++p) {
-          int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
-          const uint64_t* bp = Bp + p * nr * kc;
           for (int64_t i = i0; i < i1; i += mr) {
+            int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
+            const uint64_t* bp = Bp + p * nr * kc;
             int64_t h = std::min<int64_t>(mr, m - i);
             const uint64_t* ap = Ap + (i / mr) * mr * kc;
             uint64_t* c = C + i * n + jc + j;
