@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { col2im, conv2d, im2col, type Padding, RingTensor, sumPool2d } from '../lib';
+import { col2im, conv2d, im2col, info, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib';
 import { randomU64, sizeOf } from './helpers/random';
 import { conv2dRef, geometry, wrap } from './helpers/reference';
 import { take } from './helpers/tensors';
@@ -49,6 +49,25 @@ for (const c of CASES)
     t.deepEqual(take(y), want.data);
     const cols = await im2col(x, { kernelSize: c.k, strides: c.s, padding: c.p });
     t.deepEqual(take(cols), im2colRef(xv, xs, c.k[0], c.k[1], c.s, c.p));
+    x.dispose();
+    f.dispose();
+  });
+
+const features = info().cpuFeatures;
+const IMPLS: MatMulImpl[] = ['generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
+
+for (const impl of IMPLS)
+  test(`conv2d with the ${impl} micro-kernel, SAME padding and strides, matches BigInt`, async (t) => {
+    const xs = [3, 11, 9, 2];
+    const fs = [3, 4, 2, 27]; // 27 output channels: a full and a partial 24-wide panel
+    const xv = [...randomU64(sizeOf(xs))];
+    const fv = [...randomU64(sizeOf(fs))];
+    const x = RingTensor.fromBigInts(xv, xs);
+    const f = RingTensor.fromBigInts(fv, fs);
+    for (const s of [[1, 1], [2, 3]] as [number, number][]) {
+      const want = conv2dRef(xv, xs, fv, fs, s[0], s[1], 'SAME');
+      t.deepEqual(take(await conv2d(x, f, { strides: s, padding: 'SAME', impl })), want.data, `strides ${s}`);
+    }
     x.dispose();
     f.dispose();
   });

@@ -104,6 +104,39 @@ Outputs col2im(const Inputs& in, const Attrs& at) {
   return {out};
 }
 
+// Packs A strips for conv2d straight from the NHWC image: row r is output pixel r, column q is
+// patch element q in (kh, kw, c) order, and padding reads as zero. Equivalent to im2col followed
+// by packing, without writing and re-reading the n*oh*ow x kh*kw*c column matrix.
+PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
+  return [X, g](int64_t i0, int64_t rows, int64_t pc, int64_t kc, int mr, uint64_t* dst) {
+    constexpr int kMaxMr = 16;
+    if (mr > kMaxMr) throw KernelError("Conv2D: micro-kernel height exceeds the packer's limit");
+    int64_t y0[kMaxMr], x0[kMaxMr], base[kMaxMr];
+    for (int64_t i = 0; i < rows; ++i) {
+      int64_t r = i0 + i, b = r / (g.oh * g.ow), oy = (r / g.ow) % g.oh, ox = r % g.ow;
+      y0[i] = oy * g.sh - g.padTop;
+      x0[i] = ox * g.sw - g.padLeft;
+      base[i] = ((b * g.h + y0[i]) * g.w + x0[i]) * g.c;  // only dereferenced when inside the image
+    }
+    int64_t ky = pc / (g.kw * g.c), kx = (pc / g.c) % g.kw, ch = pc % g.c;
+    for (int64_t kk = 0; kk < kc; ++kk, dst += mr) {
+      int64_t off = (ky * g.w + kx) * g.c + ch;
+      for (int64_t i = 0; i < rows; ++i) {
+        int64_t y = y0[i] + ky, x = x0[i] + kx;
+        dst[i] = (y >= 0 && y < g.h && x >= 0 && x < g.w) ? X[base[i] + off] : 0;
+      }
+      for (int64_t i = rows; i < mr; ++i) dst[i] = 0;
+      if (++ch == g.c) {
+        ch = 0;
+        if (++kx == g.kw) {
+          kx = 0;
+          ++ky;
+        }
+      }
+    }
+  };
+}
+
 Outputs conv2d(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
   requireDType("Conv2D", x, DType::Ring64, "input");
@@ -119,6 +152,10 @@ Outputs conv2d(const Inputs& in, const Attrs& at) {
   // 1x1 stride-1 convolutions need no im2col: the input already is the column matrix.
   if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
     matmul2d(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.c, o, mk);
+    return {out};
+  }
+  if (rows > kSmallM) {
+    matmulPacked(imagePacker(x.ptr<uint64_t>(), g), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.patch(), o, mk);
     return {out};
   }
   Tensor cols = allocTensor({rows, g.patch()}, DType::Ring64);

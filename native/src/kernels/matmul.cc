@@ -38,8 +38,6 @@ namespace {
 #define TFE_MM_MC 144
 #endif
 constexpr int64_t KC = TFE_MM_KC, MC = TFE_MM_MC, NC = 3072;
-// Below this many rows packing costs more than it saves: use the row kernel.
-constexpr int64_t kSmallM = 4;
 
 struct Buf {  // 64-byte aligned scratch that grows as needed
   std::vector<uint64_t> v;
@@ -64,21 +62,17 @@ void packB(const uint64_t* B, int64_t ldb, int64_t kc, int64_t nc, int nr, uint6
   });
 }
 
-void packA(const uint64_t* A, int64_t lda, int64_t mc, int64_t kc, int mr, uint64_t* Ap) {
-  int64_t strips = (mc + mr - 1) / mr;
+void packA(const PackStripFn& packStrip, int64_t m, int64_t pc, int64_t kc, int mr, uint64_t* Ap) {
+  int64_t strips = (m + mr - 1) / mr;
   parallelFor(0, strips, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t s = lo; s < hi; ++s) {
-      int64_t i0 = s * mr, h = std::min<int64_t>(mr, mc - i0);
-      uint64_t* dst = Ap + s * mr * kc;
-      for (int64_t k = 0; k < kc; ++k, dst += mr) {
-        for (int64_t i = 0; i < h; ++i) dst[i] = A[(i0 + i) * lda + k];
-        for (int64_t i = h; i < mr; ++i) dst[i] = 0;
-      }
+      int64_t i0 = s * mr;
+      packStrip(i0, std::min<int64_t>(mr, m - i0), pc, kc, mr, Ap + s * mr * kc);
     }
   });
 }
 
-void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
+void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
   const int mr = mk.mr, nr = mk.nr;
   static thread_local Buf abuf, bbuf;
   int threads = numThreads();
@@ -93,7 +87,7 @@ void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64
       uint64_t* Bp = bbuf.get(panels * nr * kc);
       uint64_t* Ap = abuf.get(((m + mr - 1) / mr) * mr * kc);
       packB(B + pc * n + jc, n, kc, nc, nr, Bp);
-      packA(A + pc, k, m, kc, mr, Ap);
+      packA(packStrip, m, pc, kc, mr, Ap);
       // Task grid: balanced row blocks of at most MC rows x column groups of B panels, at least
       // four tasks per thread where the shape allows, handed out dynamically.
       int64_t rowBlocks = (m + MC - 1) / MC;
@@ -117,6 +111,8 @@ void blocked(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64
             uint64_t* c = C + i * n + jc + j;
             if (h == mr && w == nr) {
               mk.run(kc, ap, bp, c, n, accumulate);
+            } else if (mk.runPartial) {
+              mk.runPartial(kc, ap, bp, c, n, accumulate, h, w);
             } else {
               mk.run(kc, ap, bp, edge, nr, false);
               for (int64_t a = 0; a < h; ++a)
@@ -145,7 +141,24 @@ void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int6
     });
     return;
   }
-  blocked(A, B, C, m, k, n, mk);
+  PackStripFn strip = [A, k](int64_t i0, int64_t rows, int64_t pc, int64_t kc, int mr, uint64_t* dst) {
+    const uint64_t* src = A + i0 * k + pc;
+    for (int64_t kk = 0; kk < kc; ++kk, dst += mr) {
+      for (int64_t i = 0; i < rows; ++i) dst[i] = src[i * k + kk];
+      for (int64_t i = rows; i < mr; ++i) dst[i] = 0;
+    }
+  };
+  blocked(strip, B, C, m, k, n, mk);
+}
+
+void matmulPacked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n,
+                  const MicroKernel& mk) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    std::memset(C, 0, m * n * 8);
+    return;
+  }
+  blocked(packStrip, B, C, m, k, n, mk);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 // Ring matmul over Z_2^64 (uint64 wrap-around), shared by MatMul and Conv2D.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace tfe {
@@ -13,6 +14,10 @@ struct MicroKernel {
   void (*run)(int64_t kc, const uint64_t* Ap, const uint64_t* Bp, uint64_t* C, int64_t ldc, bool accumulate);
   // Small-m path (matrix-vector like): C[m x n] = A[m x k] * B[k x n] for columns [j0, j1).
   void (*rows)(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t j0, int64_t j1);
+  // Optional: like run, but writes only the top-left h x w of the tile. Without it the driver
+  // computes edge tiles into scratch and copies the valid part.
+  void (*runPartial)(int64_t kc, const uint64_t* Ap, const uint64_t* Bp, uint64_t* C, int64_t ldc, bool accumulate,
+                     int64_t h, int64_t w) = nullptr;
 };
 
 const MicroKernel& microKernelGeneric();
@@ -21,6 +26,17 @@ const MicroKernel& microKernelAvx512();  // valid only when the CPU has AVX-512F
 
 // "auto" picks the best the CPU supports; "generic", "avx2" and "avx512" force one (error if unsupported).
 const MicroKernel& selectMicroKernel(const std::string& impl);
+
+// Packs one strip of A: rows [i0, i0 + rows) and columns [pc, pc + kc) into dst[k * mr + i],
+// zero-filling rows rows..mr-1. Lets conv2d pack patches straight from the image (no im2col copy).
+using PackStripFn = std::function<void(int64_t i0, int64_t rows, int64_t pc, int64_t kc, int mr, uint64_t* dst)>;
+
+// C[m x n] = A * B[k x n] where A (m x k) is only seen through packStrip. m must exceed kSmallM.
+void matmulPacked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n,
+                  const MicroKernel& mk);
+
+// Below this many rows packing costs more than it saves: matmul2d uses the row kernel.
+constexpr int64_t kSmallM = 4;
 
 // C[m x n] = A[m x k] * B[k x n], all row-major and contiguous. Uses the thread pool.
 void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk);

@@ -18,7 +18,11 @@ constexpr int MR = 8, NR = 24;
 
 constexpr int NV = NR / 8;
 
-void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate) {
+// Partial = true stores only the top-left h x w corner (edge tiles, and n < NR as in small
+// convolutions), with masked stores instead of a round trip through a scratch tile.
+template <bool Partial>
+inline void tileImpl(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate,
+                     int64_t h, int64_t w) {
   __m512i c[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) c[i][v] = _mm512_setzero_si512();
@@ -32,11 +36,30 @@ void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t
       for (int v = 0; v < NV; ++v) c[i][v] = _mm512_add_epi64(c[i][v], _mm512_mullo_epi64(a, b[v]));
     }
   }
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < MR; ++i) {
+    if (Partial && i >= h) break;
     for (int v = 0; v < NV; ++v) {
       uint64_t* r = C + i * ldc + 8 * v;
-      _mm512_storeu_si512(r, accumulate ? _mm512_add_epi64(c[i][v], _mm512_loadu_si512(r)) : c[i][v]);
+      if (Partial) {
+        int64_t left = w - 8 * v;
+        if (left <= 0) break;
+        __mmask8 mask = left >= 8 ? __mmask8(0xFF) : __mmask8((1u << left) - 1);
+        __m512i x = accumulate ? _mm512_add_epi64(c[i][v], _mm512_maskz_loadu_epi64(mask, r)) : c[i][v];
+        _mm512_mask_storeu_epi64(r, mask, x);
+      } else {
+        _mm512_storeu_si512(r, accumulate ? _mm512_add_epi64(c[i][v], _mm512_loadu_si512(r)) : c[i][v]);
+      }
     }
+  }
+}
+
+void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate) {
+  tileImpl<false>(kc, A, B, C, ldc, accumulate, MR, NR);
+}
+
+void tilePartial(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate, int64_t h,
+                 int64_t w) {
+  tileImpl<true>(kc, A, B, C, ldc, accumulate, h, w);
 }
 
 void rows(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t j0, int64_t j1) {
@@ -62,7 +85,7 @@ void rows(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B,
 #pragma GCC pop_options
 
 const MicroKernel& microKernelAvx512() {
-  static const MicroKernel mk{"avx512", MR, NR, tile, rows};
+  static const MicroKernel mk{"avx512", MR, NR, tile, rows, tilePartial};
   return mk;
 }
 
