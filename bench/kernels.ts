@@ -6,7 +6,7 @@
 //   npm run bench:kernels -- --json  one JSON object on stdout, nothing else (notes go to stderr)
 import { randomFillSync } from 'node:crypto';
 
-import { conv2d, info, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib';
+import { conv2d, info, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
 import { machineInfo } from './lib/machine';

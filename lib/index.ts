@@ -1,9 +1,22 @@
-// tfjs-encrypted: secret-shared tensors on native kernels. This entry point exposes the
-// ring-tensor core; the protocol layer (Pond, SecureNN) builds on it.
-export { getBackend, setBackend, backendNames, registerBackend, type Backend } from './backend/backends';
+// tfjs-encrypted: private machine learning on secret-shared tensors.
+//
+// The top level mirrors tf-encrypted: define private inputs, compute with tfe ops, define
+// outputs. `ring` holds the ring-tensor core the protocols are built on.
+export * as ring from './ring';
+export { RingTensor } from './tensor/ring_tensor';
 export { info, memory, setNumThreads } from './info';
-export * from './ops';
-export * from './prg/prg';
-export { type DType, fieldDType, modulusOf, bytesPerElement } from './tensor/dtype';
-export { RingTensor, DEFAULT_FRAC_BITS } from './tensor/ring_tensor';
-export { type Shape, shapeString, sizeOf } from './tensor/shape';
+export { randomSeed } from './prg/prg';
+
+export { local, getCluster, setProtocol, getProtocol, type ProtocolName } from './api/session';
+export { definePrivateInput, definePrivateVariable, definePublicInput, defineOutput, type Decoded, type Provider } from './api/define';
+export { PrivateTensor, PublicTensor, type AnyTensor } from './api/tensor';
+export type { TensorValue, NestedArray } from './api/values';
+export { add, sub, neg, reshape, flatten, transpose, slice, pad, reduceSum, concat } from './api/ops';
+export { mul, square, matmul, conv2d, avgPool2d, polynomial, relu, sigmoid, tanh, reveal, type Conv2DOptions } from './api/ops_nonlinear';
+export { reluPolynomial, SIGMOID_POLY, TANH_POLY, evalPolynomial, type Polynomial } from './protocol/pond/activations';
+
+export { Cluster, type ClusterOptions, DEFAULT_PLAYERS } from './protocol/cluster';
+export { Party, SERVER0, SERVER1, SERVER2, type FixedPointConfig } from './protocol/party';
+export { SeededProvider, type CorrelatedRandomness } from './protocol/correlated';
+export { Transport, type Payload, type Tag, type TrafficReport, type OpTraffic, type PartyName } from './net/transport';
+export { MemoryTransport } from './net/memory_transport';

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { and, bitDecompose, bitExtract, cast, prefixSumReverseExclusive, RingTensor, xor } from '../lib';
+import { and, bitDecompose, bitExtract, cast, prefixSumReverseExclusive, RingTensor, xor } from '../lib/ring';
 import { randomSmall, randomU64, sizeOf } from './helpers/random';
 import { broadcastMap } from './helpers/reference';
 import { make, take } from './helpers/tensors';

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { matmul, RingTensor } from '../lib';
+import { matmul, RingTensor } from '../lib/ring';
 import { randomU64 } from './helpers/random';
 
 // Three parties in one process each run heavy kernels at once. Kernels run on worker threads,

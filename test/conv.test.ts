@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { col2im, conv2d, im2col, info, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib';
+import { col2im, conv2d, im2col, info, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
 import { randomU64, sizeOf } from './helpers/random';
 import { conv2dRef, geometry, wrap } from './helpers/reference';
 import { take } from './helpers/tensors';

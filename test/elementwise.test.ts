@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { add, addScalar, type DType, mul, mulScalar, neg, RingTensor, scalarSub, shiftLeft, shiftRightArithmetic, shiftRightLogical, sub, subScalar } from '../lib';
+import { add, addScalar, type DType, mul, mulScalar, neg, RingTensor, scalarSub, shiftLeft, shiftRightArithmetic, shiftRightLogical, sub, subScalar } from '../lib/ring';
 import { randomSmall, randomU64, sizeOf } from './helpers/random';
 import { broadcastMap } from './helpers/reference';
 import { make, modOf, randomValues, take } from './helpers/tensors';

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { RingTensor } from '../lib';
+import { RingTensor } from '../lib/ring';
 
 function randomFloats(n: number, scale: number): Float64Array {
   const a = new Float64Array(n);

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { concat, flatten, gather, pad, RingTensor, reshape, slice, transpose } from '../lib';
+import { concat, flatten, gather, pad, RingTensor, reshape, slice, transpose } from '../lib/ring';
 import { randomSmall, randomU64, sizeOf } from './helpers/random';
 import { sliceRef, transposeRef } from './helpers/reference';
 import { make, take } from './helpers/tensors';

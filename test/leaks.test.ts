@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { add, matmul, memory, RingTensor } from '../lib';
+import { add, matmul, memory, RingTensor } from '../lib/ring';
 import { randomU64 } from './helpers/random';
 
 // Alone in its file (ava gives each file its own process), so no other test's tensors count.

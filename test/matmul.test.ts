@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { info, matmul, type MatMulImpl, RingTensor } from '../lib';
+import { info, matmul, type MatMulImpl, RingTensor } from '../lib/ring';
 import { randomU64 } from './helpers/random';
 import { matmulRef } from './helpers/reference';
 import { take } from './helpers/tensors';

@@ -2,7 +2,7 @@ import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
 
 import test from 'ava';
 
-import { aes128CtrKeystream, info, prgBits, prgField, prgRing, randomSeed, setNumThreads } from '../lib';
+import { aes128CtrKeystream, info, prgBits, prgField, prgRing, randomSeed, setNumThreads } from '../lib/ring';
 import { take } from './helpers/tensors';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));

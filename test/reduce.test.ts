@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { type DType, reduceSum } from '../lib';
+import { type DType, reduceSum } from '../lib/ring';
 import { randomSmall, randomU64, sizeOf } from './helpers/random';
 import { reduceSumRef } from './helpers/reference';
 import { make, modOf, randomValues, take } from './helpers/tensors';

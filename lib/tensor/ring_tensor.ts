@@ -82,6 +82,11 @@ export class RingTensor {
     return RingTensor.fromBigUint64Array(a, shape, backend);
   }
 
+  /** From raw little-endian element bytes (8 per ring64 element, 1 otherwise), e.g. off the wire. */
+  static fromBytes(data: Uint8Array, shape: Shape, dtype: DType, backend?: Backend): RingTensor {
+    return RingTensor.#fromView(data, shape, dtype, backend);
+  }
+
   /** Bit or z<p> tensors from one byte per element; values must be below the modulus. */
   static fromUint8Array(data: Uint8Array, shape: Shape, dtype: DType, backend?: Backend): RingTensor {
     if (dtype === 'ring64') throw new TypeError('fromUint8Array: dtype ring64 needs a BigUint64Array');
@@ -129,6 +134,11 @@ export class RingTensor {
   toBigInt64Array(): BigInt64Array {
     this.#requireDType('ring64', 'toBigInt64Array');
     return new BigInt64Array(this.backend.native.toBytes(this.handle));
+  }
+
+  /** The raw element bytes (a copy), as sent on the wire. */
+  toBytes(): Uint8Array {
+    return new Uint8Array(this.backend.native.toBytes(this.handle));
   }
 
   /** Elements of a bit or z<p> tensor. */

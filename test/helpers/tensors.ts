@@ -1,5 +1,5 @@
 // Builds RingTensors from reference data and reads them back, for every dtype.
-import { type DType, modulusOf, RingTensor } from '../../lib';
+import { type DType, modulusOf, RingTensor } from '../../lib/ring';
 
 export function make(values: readonly bigint[], shape: readonly number[], dtype: DType = 'ring64'): RingTensor {
   if (dtype === 'ring64') return RingTensor.fromBigInts(values, shape);

@@ -1,0 +1,233 @@
+// Products (Beaver, with masked operands cached per tensor), pooling, polynomial activations and
+// reveal, plus the chaining methods on tensors.
+import * as R from '../ops';
+import { convGeometry, type Padding } from '../ops/conv';
+import type { Cluster } from '../protocol/cluster';
+import { applyBilinear, type Bilinear } from '../protocol/correlated';
+import type { OpCtx, Party } from '../protocol/party';
+import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
+import { bilinear, type MaskedShare, truncate } from '../protocol/pond/arith';
+import { reveal as revealShares, required, type Share } from '../protocol/pond/share';
+import { RingTensor } from '../tensor/ring_tensor';
+import { broadcastShapes, shapeString } from '../tensor/shape';
+import * as L from './ops';
+import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
+
+type Pub = RingTensor | null;
+
+function sameCluster(op: string, x: AnyTensor, y: AnyTensor): Cluster {
+  for (const t of [x, y])
+    if (!(t instanceof PrivateTensor || t instanceof PublicTensor)) throw new TypeError(`${op}: expected a PrivateTensor or PublicTensor, got ${String(t)}`);
+  if (x.cluster !== y.cluster) throw new Error(`${op}: tensors belong to different clusters`);
+  return x.cluster;
+}
+
+/** Truncates z (2f fractional bits) to f, disposing z. */
+async function truncated(p: Party, op: OpCtx, z: Share): Promise<Share> {
+  try {
+    return await truncate(p, op, z);
+  } finally {
+    z?.dispose();
+  }
+}
+
+async function run<T>(c: Cluster, name: string, deps: Promise<PartyValues<unknown>>[], fn: (p: Party, op: OpCtx, locals: unknown[]) => Promise<T>): Promise<PartyValues<T>> {
+  const op = c.nextOp(name);
+  const ds = await Promise.all(deps);
+  return c.run(op, (p, o) => fn(p, o, ds.map((d) => d.get(p.name))));
+}
+
+/**
+ * A bilinear op (mul, matmul, conv2d) on any mix of private and public operands.
+ * private x private: Beaver with both operands masked (each mask cached on its tensor);
+ * otherwise each server applies f to its share and the public value. Then one truncation.
+ */
+export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor, shape: readonly number[]): AnyTensor {
+  const c = sameCluster(name, x, y);
+  if (x.kind === 'private' && y.kind === 'private') {
+    const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
+      truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape)),
+    );
+    return new PrivateTensor(c, shape, shares);
+  }
+  if (x.kind === 'public' && y.kind === 'public') {
+    const values = run(c, name, [x.values, y.values], async (p, _o, [a, b]) =>
+      p.isCompute ? R.shiftRightArithmetic(await applyBilinear(f, a as RingTensor, b as RingTensor), c.fixed.fracBits) : null,
+    );
+    return new PublicTensor(c, shape, values);
+  }
+  const xDeps = x.kind === 'private' ? x.shares : x.values;
+  const yDeps = y.kind === 'private' ? y.shares : y.values;
+  const shares = run(c, name, [xDeps, yDeps], async (p, o, [a, b]) =>
+    p.isCompute ? truncated(p, o, await applyBilinear(f, required(o, a as Share), required(o, b as Share))) : null,
+  );
+  return new PrivateTensor(c, shape, shares);
+}
+
+export function mul(x: AnyTensor, y: AnyTensor | number): AnyTensor {
+  if (typeof y === 'number') return mulConstant(x, y);
+  return bilinearOp('mul', { kind: 'mul' }, x, y, broadcastShapes('mul', x.shape, y.shape));
+}
+
+/** x * k for a public real k: one local multiplication and truncation, no communication. */
+function mulConstant(x: AnyTensor, k: number): AnyTensor {
+  const c = x.cluster;
+  const enc = Math.round(k * 2 ** c.fixed.fracBits);
+  if (!Number.isFinite(k) || Math.abs(enc) >= 2 ** 52) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
+  if (x.kind === 'public') {
+    const values = run(c, 'mul', [x.values], async (p, _o, [a]) =>
+      p.isCompute ? R.shiftRightArithmetic(await R.mulScalar(a as RingTensor, BigInt(enc)), c.fixed.fracBits) : null,
+    );
+    return new PublicTensor(c, x.shape, values);
+  }
+  const shares = run(c, 'mul', [x.shares], async (p, o, [a]) =>
+    p.isCompute ? truncated(p, o, await R.mulScalar(required(o, a as Share), BigInt(enc))) : null,
+  );
+  return new PrivateTensor(c, x.shape, shares);
+}
+
+export function square(x: AnyTensor): AnyTensor {
+  if (x.kind === 'public') return mul(x, x);
+  const c = x.cluster;
+  // One mask: c = a * a from the provider, z = c + 2 alpha a + alpha^2.
+  const shares = run(c, 'square', [x.masked()], async (p, o, [mx]) =>
+    truncated(p, o, await bilinear(p, c.provider, o, { kind: 'mul' }, mx as MaskedShare, mx as MaskedShare, x.shape)),
+  );
+  return new PrivateTensor(c, x.shape, shares);
+}
+
+export function matmul(x: AnyTensor, y: AnyTensor): AnyTensor {
+  sameCluster('matmul', x, y);
+  const pair = `${shapeString(x.shape)} x ${shapeString(y.shape)}`;
+  if (x.rank !== 2 || y.rank !== 2) throw new RangeError(`matmul: ${pair}: both inputs must be matrices`);
+  if (x.shape[1] !== y.shape[0]) throw new RangeError(`matmul: ${pair}: inner dimensions ${x.shape[1]} and ${y.shape[0]} differ`);
+  return bilinearOp('matmul', { kind: 'matmul' }, x, y, [x.shape[0], y.shape[1]]);
+}
+
+export interface Conv2DOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+function pair(v: number | [number, number] | undefined, d: number): [number, number] {
+  return v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
+}
+
+export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
+  sameCluster('conv2d', x, filter);
+  const strides = pair(opts.strides, 1);
+  const padding = opts.padding ?? 'VALID';
+  if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);
+  const g = convGeometry('conv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
+  if (filter.shape[2] !== g.channels)
+    throw new RangeError(`conv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`);
+  return bilinearOp('conv2d', { kind: 'conv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[3]]);
+}
+
+/**
+ * Average pooling: a local sum over each window, then multiplication by the public reciprocal
+ * of the window size (with SAME padding, of the number of real pixels, as TensorFlow does).
+ */
+export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, number]; strides?: number | [number, number]; padding?: Padding }): AnyTensor {
+  const [kh, kw] = pair(opts.poolSize, 1);
+  const strides = pair(opts.strides, kh);
+  const padding = opts.padding ?? 'VALID';
+  const g = convGeometry('avgPool2d', x.shape, kh, kw, strides, padding);
+  const c = x.cluster;
+  // Count the in-image pixels of each window to get TensorFlow's SAME semantics.
+  const padTop = padding === 'SAME' ? Math.floor(Math.max((g.outH - 1) * strides[0] + kh - g.inH, 0) / 2) : 0;
+  const padLeft = padding === 'SAME' ? Math.floor(Math.max((g.outW - 1) * strides[1] + kw - g.inW, 0) / 2) : 0;
+  const recip: bigint[] = [];
+  for (let oy = 0; oy < g.outH; oy++)
+    for (let ox = 0; ox < g.outW; ox++) {
+      const ys = Math.min(g.inH, oy * strides[0] - padTop + kh) - Math.max(0, oy * strides[0] - padTop);
+      const xs = Math.min(g.inW, ox * strides[1] - padLeft + kw) - Math.max(0, ox * strides[1] - padLeft);
+      recip.push(BigInt(Math.round(2 ** c.fixed.fracBits / (ys * xs))));
+    }
+  const shape = [g.batch, g.outH, g.outW, g.channels];
+  const pool = async (t: RingTensor) => {
+    const summed = await R.sumPool2d(t, { kernelSize: [kh, kw], strides, padding });
+    const r = RingTensor.fromBigInts(recip, [1, g.outH, g.outW, 1]);
+    try {
+      return await R.mul(summed, r);
+    } finally {
+      summed.dispose();
+      r.dispose();
+    }
+  };
+  if (x.kind === 'public') {
+    const values = run(c, 'avgPool2d', [x.values], async (p, _o, [a]) =>
+      p.isCompute ? R.shiftRightArithmetic(await pool(a as RingTensor), c.fixed.fracBits) : null,
+    );
+    return new PublicTensor(c, shape, values);
+  }
+  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => (p.isCompute ? truncated(p, o, await pool(required(o, a as Share))) : null));
+  return new PrivateTensor(c, shape, shares);
+}
+
+/**
+ * sum_i coeffs[i] x^i on a private x. Powers come from Beaver products (x^2: one square,
+ * x^3: one more mul); the weighted sum is formed at 2f fractional bits and truncated once.
+ */
+export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'): PrivateTensor {
+  if (x.kind !== 'private') throw new TypeError(`${name}: expects a private tensor`);
+  const degree = poly.coeffs.length - 1;
+  if (degree < 1 || degree > 3) throw new RangeError(`${name}: degree ${degree} is not supported (1 to 3)`);
+  const c = x.cluster;
+  const f = c.fixed.fracBits;
+  const powers: PrivateTensor[] = [x];
+  if (degree >= 2) powers.push(square(x) as PrivateTensor);
+  if (degree >= 3) powers.push(mul(powers[1], x) as PrivateTensor);
+  const enc = poly.coeffs.map((k) => BigInt(Math.round(k * 2 ** f)));
+  const c0 = BigInt(Math.round(poly.coeffs[0] * 2 ** (2 * f)));
+  const shares = run(c, name, powers.map((t) => t.shares), async (p, o, ps) => {
+    if (!p.isCompute) return null;
+    let acc: RingTensor | undefined;
+    for (let i = 1; i <= degree; i++) {
+      if (enc[i] === 0n) continue;
+      const term = await R.mulScalar(required(o, ps[i - 1] as Share), enc[i]);
+      const next = acc ? await R.add(acc, term) : term;
+      if (acc) {
+        acc.dispose();
+        term.dispose();
+      }
+      acc = next;
+    }
+    if (!acc) acc = await R.mulScalar(required(o, ps[0] as Share), 0n);
+    if (p.role === 0 && c0 !== 0n) {
+      const shifted = await R.addScalar(acc, c0);
+      acc.dispose();
+      acc = shifted;
+    }
+    return truncated(p, o, acc);
+  });
+  for (const t of powers.slice(1)) shares.finally(() => t.dispose()).catch(() => undefined);
+  return new PrivateTensor(c, x.shape, shares);
+}
+
+/** Polynomial ReLU on [-a, a] (default a = 4); see protocol/pond/activations.ts for the error. */
+export const relu = (x: AnyTensor, opts: { interval?: number } = {}) => polynomial(x, reluPolynomial(opts.interval), 'relu');
+export const sigmoid = (x: AnyTensor) => polynomial(x, SIGMOID_POLY, 'sigmoid');
+export const tanh = (x: AnyTensor) => polynomial(x, TANH_POLY, 'tanh');
+
+/** Opens a private tensor to both compute servers. */
+export function reveal(x: AnyTensor): PublicTensor {
+  if (x.kind === 'public') return x;
+  const c = x.cluster;
+  return new PublicTensor(c, x.shape, run(c, 'reveal', [x.shares], (p, o, [a]) => revealShares(p, o, a as Share)));
+}
+
+installChain((self) => ({
+  add: (y) => L.add(self, y),
+  sub: (y) => L.sub(self, y),
+  mul: (y) => mul(self, y),
+  matmul: (y) => matmul(self, y),
+  square: () => square(self),
+  neg: () => L.neg(self),
+  reshape: (s) => L.reshape(self, s),
+  transpose: (perm) => L.transpose(self, perm),
+  reduceSum: (axes, keep) => L.reduceSum(self, axes, keep),
+  relu: () => relu(self),
+  sigmoid: () => sigmoid(self),
+  tanh: () => tanh(self),
+}));

@@ -1,0 +1,115 @@
+// Global-view tensors of the in-process API. Each holds, per party, a promise of its local part:
+// ops return at once (so shapes are checked immediately and programs read like the seed's), and
+// the protocol runs as soon as the inputs are ready, every party concurrently.
+import type { PartyName } from '../net/transport';
+import type { Cluster } from '../protocol/cluster';
+import { disposeMasked, mask, type MaskedShare } from '../protocol/pond/arith';
+import type { Share } from '../protocol/pond/share';
+import type { RingTensor } from '../tensor/ring_tensor';
+
+export type PartyValues<T> = Map<PartyName, T>;
+
+function quiet<T>(p: Promise<T>): Promise<T> {
+  // Failures surface where the value is awaited; never as an unhandled rejection.
+  p.catch(() => undefined);
+  return p;
+}
+
+/** Methods every tensor gets; installed by the ops module (tfjs-style chaining). */
+export interface Chain {
+  add(y: AnyTensor | number): PrivateTensor | PublicTensor;
+  sub(y: AnyTensor | number): PrivateTensor | PublicTensor;
+  mul(y: AnyTensor | number): PrivateTensor | PublicTensor;
+  matmul(y: AnyTensor): PrivateTensor | PublicTensor;
+  square(): PrivateTensor | PublicTensor;
+  neg(): PrivateTensor | PublicTensor;
+  reshape(shape: readonly number[]): PrivateTensor | PublicTensor;
+  transpose(perm?: readonly number[]): PrivateTensor | PublicTensor;
+  reduceSum(axes?: number | readonly number[], keepDims?: boolean): PrivateTensor | PublicTensor;
+  relu(): PrivateTensor;
+  sigmoid(): PrivateTensor;
+  tanh(): PrivateTensor;
+}
+
+let chain: ((self: AnyTensor) => Chain) | undefined;
+export function installChain(f: (self: AnyTensor) => Chain): void {
+  chain = f;
+}
+function ops(self: AnyTensor): Chain {
+  if (!chain) throw new Error('tfjs-encrypted ops are not loaded');
+  return chain(self);
+}
+
+abstract class Base {
+  constructor(readonly cluster: Cluster, readonly shape: readonly number[]) {}
+  get rank(): number {
+    return this.shape.length;
+  }
+  add(y: AnyTensor | number) { return ops(this as unknown as AnyTensor).add(y); }
+  sub(y: AnyTensor | number) { return ops(this as unknown as AnyTensor).sub(y); }
+  mul(y: AnyTensor | number) { return ops(this as unknown as AnyTensor).mul(y); }
+  matmul(y: AnyTensor) { return ops(this as unknown as AnyTensor).matmul(y); }
+  square() { return ops(this as unknown as AnyTensor).square(); }
+  neg() { return ops(this as unknown as AnyTensor).neg(); }
+  reshape(shape: readonly number[]) { return ops(this as unknown as AnyTensor).reshape(shape); }
+  transpose(perm?: readonly number[]) { return ops(this as unknown as AnyTensor).transpose(perm); }
+  reduceSum(axes?: number | readonly number[], keepDims?: boolean) { return ops(this as unknown as AnyTensor).reduceSum(axes, keepDims); }
+  relu() { return ops(this as unknown as AnyTensor).relu(); }
+  sigmoid() { return ops(this as unknown as AnyTensor).sigmoid(); }
+  tanh() { return ops(this as unknown as AnyTensor).tanh(); }
+}
+
+/** Additively shared between server0 and server1; no single server can read it. */
+export class PrivateTensor extends Base {
+  readonly kind = 'private' as const;
+  readonly shares: Promise<PartyValues<Share>>;
+  #masked?: Promise<PartyValues<MaskedShare>>;
+
+  constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>) {
+    super(cluster, Object.freeze([...shape]));
+    this.shares = quiet(shares);
+  }
+
+  /**
+   * The masked form (x - a opened to both servers, shares of a kept), computed once and reused by
+   * every product this tensor takes part in: weights are masked once for all predictions.
+   */
+  masked(): Promise<PartyValues<MaskedShare>> {
+    if (!this.#masked) {
+      const op = this.cluster.nextOp('mask');
+      this.#masked = quiet(
+        this.shares.then((s) => this.cluster.run(op, (p, o) => mask(p, this.cluster.provider, o, 0, s.get(p.name) ?? null, this.shape))),
+      );
+    }
+    return this.#masked;
+  }
+
+  /** Frees the shares (and the cached masked form) on every party. */
+  async dispose(): Promise<void> {
+    const [s, m] = await Promise.allSettled([this.shares, this.#masked ?? Promise.resolve(undefined)]);
+    if (s.status === 'fulfilled') for (const v of s.value.values()) v?.dispose();
+    if (m.status === 'fulfilled' && m.value) for (const v of m.value.values()) disposeMasked(v);
+  }
+}
+
+/** Known to both compute servers (as a fixed-point ring tensor). */
+export class PublicTensor extends Base {
+  readonly kind = 'public' as const;
+  readonly values: Promise<PartyValues<RingTensor | null>>;
+
+  constructor(cluster: Cluster, shape: readonly number[], values: Promise<PartyValues<RingTensor | null>>) {
+    super(cluster, Object.freeze([...shape]));
+    this.values = quiet(values);
+  }
+
+  async dispose(): Promise<void> {
+    const v = await this.values.catch(() => undefined);
+    if (v) for (const t of v.values()) t?.dispose();
+  }
+}
+
+export type AnyTensor = PrivateTensor | PublicTensor;
+
+export function isTensor(v: unknown): v is AnyTensor {
+  return v instanceof PrivateTensor || v instanceof PublicTensor;
+}

@@ -1,0 +1,68 @@
+// A session's parties. In-process, all of them live here and every op runs on all of them at
+// once (each party's kernels on the native thread pool); in the service, each server process
+// holds one Party and runs the same protocol functions.
+import type { PartyName, Transport } from '../net/transport';
+import { MemoryTransport } from '../net/memory_transport';
+import { type CorrelatedRandomness, SeededProvider } from './correlated';
+import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
+
+export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
+
+export interface ClusterOptions {
+  /** Input and output players besides the three servers. */
+  players?: readonly PartyName[];
+  fixedPoint?: Partial<FixedPointConfig>;
+  /** Correlated randomness; default: seed-compressed triples from server2. */
+  provider?: CorrelatedRandomness;
+}
+
+export class Cluster {
+  readonly transport: Transport;
+  readonly parties: ReadonlyMap<PartyName, Party>;
+  readonly fixed: FixedPointConfig;
+  readonly provider: CorrelatedRandomness;
+  #nextOp = 1;
+  #ready: Promise<void>;
+
+  constructor(opts: ClusterOptions = {}) {
+    const players = opts.players ?? DEFAULT_PLAYERS;
+    for (const p of players)
+      if (SERVERS.includes(p)) throw new Error(`player name '${p}' is reserved for a server`);
+    this.fixed = { ...DEFAULT_FIXED_POINT, ...opts.fixedPoint };
+    if (!Number.isInteger(this.fixed.fracBits) || this.fixed.fracBits < 1 || this.fixed.fracBits > 30)
+      throw new RangeError(`fracBits must be an integer in [1, 30], got ${this.fixed.fracBits}`);
+    if (this.fixed.truncation !== 'local' && this.fixed.truncation !== 'interactive')
+      throw new TypeError(`truncation must be 'local' or 'interactive', got ${JSON.stringify(this.fixed.truncation)}`);
+    this.transport = new MemoryTransport([...SERVERS, ...players]);
+    this.parties = new Map(this.transport.parties.map((n) => [n, new Party(n, this.transport, this.fixed)]));
+    this.provider = opts.provider ?? new SeededProvider();
+    this.#ready = Promise.all(SERVERS.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
+    this.#ready.catch(() => undefined);
+  }
+
+  party(name: PartyName): Party {
+    const p = this.parties.get(name);
+    if (!p) throw new Error(`unknown player '${name}' (parties: ${[...this.parties.keys()].join(', ')})`);
+    return p;
+  }
+
+  /** A fresh op context. Ids are handed out in program order, so every party agrees on them. */
+  nextOp(name: string): OpCtx {
+    return { id: this.#nextOp++, name };
+  }
+
+  /**
+   * Runs fn concurrently on the servers (and on every player when `withPlayers`), after setup,
+   * and returns each party's result. Parties left out get no entry.
+   */
+  async run<T>(op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>, withPlayers = false): Promise<Map<PartyName, T>> {
+    await this.#ready;
+    const names = withPlayers ? [...this.parties.keys()] : [...SERVERS];
+    const results = await Promise.all(names.map((n) => fn(this.party(n), op)));
+    return new Map(names.map((n, i) => [n, results[i]]));
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}

@@ -1,0 +1,117 @@
+// Correlated randomness for the compute servers, behind one interface.
+//
+// Seed compression: at setup server2 draws two 128-bit seeds from the OS CSPRNG and gives one to
+// server0 (s02) and one to server1 (s12). A mask `a` is then a0 + a1 with a0 = PRG(s02, nonce) and
+// a1 = PRG(s12, nonce): no message at all. For a product c = f(a, b), server0's share is
+// PRG(s02, nonce_c) and server2 sends server1 only the correction c - c0. So a Beaver triple costs
+// |c| on the wire instead of |a| + |b| + |c| per server.
+import type { Padding } from '../ops/conv';
+import { add, conv2d, matmul, mul, sub } from '../ops';
+import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
+import type { RingTensor } from '../tensor/ring_tensor';
+import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from './party';
+
+/** A mask known by its nonce; its shares are derived from the setup seeds. */
+export interface MaskRef {
+  nonce: bigint;
+  shape: readonly number[];
+}
+
+export type Bilinear =
+  | { kind: 'mul' }
+  | { kind: 'matmul' }
+  | { kind: 'conv2d'; strides: [number, number]; padding: Padding };
+
+/** Evaluates a bilinear map on ring tensors: the same f in the triple and in the online phase. */
+export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promise<RingTensor> {
+  switch (f.kind) {
+    case 'mul':
+      return mul(a, b);
+    case 'matmul':
+      return matmul(a, b);
+    case 'conv2d':
+      return conv2d(a, b, { strides: f.strides, padding: f.padding });
+  }
+}
+
+export interface CorrelatedRandomness {
+  /** Agrees on seeds; run once per session on every server. */
+  setup(p: Party): Promise<void>;
+  /** server0/server1: this server's share of the mask. server2: the whole mask. */
+  mask(p: Party, ref: MaskRef): Promise<RingTensor>;
+  /**
+   * Shares of c = f(a, b) for masks a and b. server0 and server1 get their share; server2
+   * computes c and sends server1's correction, and gets null.
+   */
+  product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null>;
+}
+
+const SETUP: OpCtx = { id: 0, name: 'setup' };
+
+/** Nonce of slot `slot` of op instance `opId`: unique per (op, slot) and the same on every party. */
+export function nonceFor(opId: number, slot: number): bigint {
+  if (slot < 0 || slot >= 1 << 16) throw new RangeError(`nonce slot ${slot} out of range`);
+  return (BigInt(opId) << 16n) | BigInt(slot);
+}
+
+export class SeededProvider implements CorrelatedRandomness {
+  #s02?: Uint8Array;
+  #s12?: Uint8Array;
+
+  async setup(p: Party): Promise<void> {
+    const t = tag(SETUP, 'seeds');
+    if (p.role === 2) {
+      this.#s02 = randomSeed();
+      this.#s12 = randomSeed();
+      await Promise.all([
+        p.transport.send(SERVER2, SERVER0, t, { kind: 'control', data: Buffer.from(this.#s02).toString('base64') }),
+        p.transport.send(SERVER2, SERVER1, t, { kind: 'control', data: Buffer.from(this.#s12).toString('base64') }),
+      ]);
+    } else if (p.isCompute) {
+      const seed = Uint8Array.from(Buffer.from(await p.recvControl<string>(SERVER2, t), 'base64'));
+      if (seed.length !== SEED_BYTES) throw new Error(`setup: server2 sent a ${seed.length}-byte seed`);
+      if (p.role === 0) this.#s02 = seed;
+      else this.#s12 = seed;
+    }
+  }
+
+  #seed(which: '02' | '12'): Uint8Array {
+    const s = which === '02' ? this.#s02 : this.#s12;
+    if (!s) throw new Error('correlated randomness used before setup');
+    return s;
+  }
+
+  #expand(which: '02' | '12', ref: MaskRef): Promise<RingTensor> {
+    return prgRing(this.#seed(which), ref.shape, { nonce: ref.nonce });
+  }
+
+  async mask(p: Party, ref: MaskRef): Promise<RingTensor> {
+    if (p.role === 0) return this.#expand('02', ref);
+    if (p.role === 1) return this.#expand('12', ref);
+    if (p.role !== 2) throw new Error(`${p.name} holds no correlated randomness`);
+    const [a0, a1] = await Promise.all([this.#expand('02', ref), this.#expand('12', ref)]);
+    try {
+      return await add(a0, a1);
+    } finally {
+      a0.dispose();
+      a1.dispose();
+    }
+  }
+
+  async product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null> {
+    const t = tag(op, step);
+    if (p.role === 0) return prgRing(this.#seed('02'), outShape, { nonce });
+    if (p.role === 1) return p.recvTensor(SERVER2, t, outShape);
+    if (p.role !== 2) return null;
+    const [ma, mb, c0] = await Promise.all([this.mask(p, a), this.mask(p, b), prgRing(this.#seed('02'), outShape, { nonce })]);
+    const c = await applyBilinear(f, ma, mb);
+    const c1 = await sub(c, c0);
+    for (const x of [ma, mb, c, c0]) x.dispose();
+    try {
+      await p.sendTensor(SERVER1, t, c1);
+    } finally {
+      c1.dispose();
+    }
+    return null;
+  }
+}

@@ -1,0 +1,78 @@
+// One party's view of a session: its name and role, its messages, and its correlated randomness.
+// Protocol functions take a Party and run on every party (SPMD): the same code runs in the
+// in-process cluster and in one server process per party.
+import type { PartyName, Tag, Transport } from '../net/transport';
+import { RingTensor } from '../tensor/ring_tensor';
+
+export const SERVER0 = 'server0';
+export const SERVER1 = 'server1';
+export const SERVER2 = 'server2';
+export const SERVERS: readonly PartyName[] = [SERVER0, SERVER1, SERVER2];
+
+export type Role = 0 | 1 | 2 | 'player';
+
+export interface FixedPointConfig {
+  /** Fractional bits of every private value (default 16). */
+  fracBits: number;
+  /** 'local': SecureML truncation of each share (default). 'interactive': via a mask from server2. */
+  truncation: 'local' | 'interactive';
+}
+
+export const DEFAULT_FIXED_POINT: FixedPointConfig = { fracBits: 16, truncation: 'local' };
+
+/** One op instance: every party derives the same id and uses it to tag its messages and nonces. */
+export interface OpCtx {
+  id: number;
+  name: string;
+}
+
+export class Party {
+  readonly role: Role;
+
+  constructor(readonly name: PartyName, readonly transport: Transport, readonly fixed: FixedPointConfig) {
+    this.role = name === SERVER0 ? 0 : name === SERVER1 ? 1 : name === SERVER2 ? 2 : 'player';
+  }
+
+  get isCompute(): boolean {
+    return this.role === 0 || this.role === 1;
+  }
+
+  /** The other compute server (only for server0 and server1). */
+  get peer(): PartyName {
+    if (this.role === 0) return SERVER1;
+    if (this.role === 1) return SERVER0;
+    throw new Error(`${this.name} has no compute peer`);
+  }
+
+  sendTensor(to: PartyName, tag: Tag, t: RingTensor): Promise<void> {
+    return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data: t.toBytes() });
+  }
+
+  async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[]): Promise<RingTensor> {
+    const p = await this.transport.recv(this.name, from, tag);
+    if (p.kind !== 'tensor') throw new Error(`${tag.op}/${tag.step}: expected a tensor from ${from}, got a control message`);
+    if (expectShape && (p.shape.length !== expectShape.length || p.shape.some((d, i) => d !== expectShape[i])))
+      throw new Error(`${tag.op}/${tag.step}: ${from} sent shape [${p.shape}] where [${expectShape}] was expected`);
+    return RingTensor.fromBytes(p.data, p.shape, p.dtype);
+  }
+
+  sendControl(to: PartyName, tag: Tag, data: unknown): Promise<void> {
+    return this.transport.send(this.name, to, tag, { kind: 'control', data });
+  }
+
+  async recvControl<T>(from: PartyName, tag: Tag): Promise<T> {
+    const p = await this.transport.recv(this.name, from, tag);
+    if (p.kind !== 'control') throw new Error(`${tag.op}/${tag.step}: expected a control message from ${from}`);
+    return p.data as T;
+  }
+
+  /** Sends `mine` to the peer server and returns what the peer sent: one round for both. */
+  async exchange(tag: Tag, mine: RingTensor): Promise<RingTensor> {
+    const [, theirs] = await Promise.all([this.sendTensor(this.peer, tag, mine), this.recvTensor(this.peer, tag, mine.shape)]);
+    return theirs;
+  }
+}
+
+export function tag(op: OpCtx, step: string, part?: string): Tag {
+  return { opId: op.id, op: op.name, step, part };
+}

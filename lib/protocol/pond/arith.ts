@@ -1,0 +1,119 @@
+// Pond's arithmetic on additive shares over Z_2^64: local linear ops, masking, Beaver products
+// and fixed-point truncation.
+import { add, mulScalar, neg, shiftRightArithmetic, sub } from '../../ops';
+import type { RingTensor } from '../../tensor/ring_tensor';
+import { applyBilinear, type Bilinear, type CorrelatedRandomness, type MaskRef, nonceFor } from '../correlated';
+import { type OpCtx, type Party, tag } from '../party';
+import { required, type Share } from './share';
+
+async function disposing<T>(ts: (RingTensor | null | undefined)[], f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } finally {
+    for (const t of ts) t?.dispose();
+  }
+}
+
+/** x + y, locally. */
+export async function addShares(p: Party, op: OpCtx, x: Share, y: Share): Promise<Share> {
+  return p.isCompute ? add(required(op, x), required(op, y)) : null;
+}
+
+/** x - y, locally. */
+export async function subShares(p: Party, op: OpCtx, x: Share, y: Share): Promise<Share> {
+  return p.isCompute ? sub(required(op, x), required(op, y)) : null;
+}
+
+export async function negShare(p: Party, op: OpCtx, x: Share): Promise<Share> {
+  return p.isCompute ? neg(required(op, x)) : null;
+}
+
+/** x + c for a public c known to both servers: server0 adds c, server1 broadcasts its share. */
+export async function addPublic(p: Party, op: OpCtx, x: Share, c: RingTensor | null): Promise<Share> {
+  if (!p.isCompute) return null;
+  const xs = required(op, x);
+  const cs = required(op, c);
+  if (p.role === 0) return add(xs, cs);
+  const zero = await mulScalar(cs, 0);
+  return disposing([zero], () => add(xs, zero));
+}
+
+/** c - x for a public c. */
+export async function publicSub(p: Party, op: OpCtx, c: RingTensor | null, x: Share): Promise<Share> {
+  const n = await negShare(p, op, x);
+  return disposing([n], () => addPublic(p, op, n, c));
+}
+
+/** x * k for a public integer k (no truncation). */
+export async function mulPublicInt(p: Party, op: OpCtx, x: Share, k: bigint): Promise<Share> {
+  return p.isCompute ? mulScalar(required(op, x), k) : null;
+}
+
+/**
+ * SecureML local truncation by f bits: server0 shifts its share, server1 shifts the negation of
+ * its share and negates back. With |x| < 2^l the result is x / 2^f up to 1 unit in the last
+ * place, except with probability about 2^(l + 1 - 64) (docs/pond.md).
+ */
+export async function truncate(p: Party, op: OpCtx, x: Share, bits = p.fixed.fracBits): Promise<Share> {
+  if (!p.isCompute) return null;
+  const xs = required(op, x);
+  if (p.role === 0) return shiftRightArithmetic(xs, bits);
+  const n = await neg(xs);
+  const s = await disposing([n], () => shiftRightArithmetic(n, bits));
+  return disposing([s], () => neg(s));
+}
+
+/** A masked value: alpha = x - a is public to both servers, and each holds a share of a. */
+export interface MaskedShare {
+  ref: MaskRef;
+  alpha: RingTensor | null;
+  a: RingTensor | null;
+}
+
+export function disposeMasked(m: MaskedShare): void {
+  m.alpha?.dispose();
+  m.a?.dispose();
+}
+
+/**
+ * Masks x with a fresh mask from the provider and opens x - a to both servers.
+ * Several masks of one op share the step 'open', so they travel in one round.
+ */
+export async function mask(p: Party, cr: CorrelatedRandomness, op: OpCtx, slot: number, x: Share, shape: readonly number[]): Promise<MaskedShare> {
+  const ref: MaskRef = { nonce: nonceFor(op.id, slot), shape: [...shape] };
+  if (!p.isCompute) return { ref, alpha: null, a: null };
+  const a = await cr.mask(p, ref);
+  const e = await sub(required(op, x), a);
+  const theirs = await p.exchange(tag(op, 'open', String(slot)), e);
+  const alpha = await disposing([e, theirs], () => add(e, theirs));
+  return { ref, alpha, a };
+}
+
+/**
+ * Beaver evaluation of a bilinear f on masked inputs, without truncation.
+ * With x = a + alpha and y = b + beta, and shares of c = f(a, b) from the provider:
+ *   z_i = c_i + f(alpha, b_i) + f(a_i, beta)  (+ f(alpha, beta) on server0 only).
+ */
+export async function bilinear(p: Party, cr: CorrelatedRandomness, op: OpCtx, f: Bilinear, mx: MaskedShare, my: MaskedShare, outShape: readonly number[], slot = 0xffff): Promise<Share> {
+  const c = await cr.product(p, op, 'triple', f, mx.ref, my.ref, nonceFor(op.id, slot), outShape);
+  if (!p.isCompute) return null;
+  const alpha = required(op, mx.alpha), beta = required(op, my.alpha);
+  const terms = await Promise.all([
+    applyBilinear(f, alpha, required(op, my.a)),
+    applyBilinear(f, required(op, mx.a), beta),
+    ...(p.role === 0 ? [applyBilinear(f, alpha, beta)] : []),
+  ]);
+  return sumAndDispose([required(op, c), ...terms]);
+}
+
+/** Sums tensors, disposing every input and intermediate. */
+async function sumAndDispose(ts: RingTensor[]): Promise<RingTensor> {
+  let acc = ts[0];
+  for (const t of ts.slice(1)) {
+    const next = await add(acc, t);
+    acc.dispose();
+    t.dispose();
+    acc = next;
+  }
+  return acc;
+}

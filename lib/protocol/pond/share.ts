@@ -1,0 +1,82 @@
+// Getting values in and out of shared form.
+import { add, sub } from '../../ops';
+import { prgRing, randomSeed } from '../../prg/prg';
+import type { PartyName } from '../../net/transport';
+import { RingTensor } from '../../tensor/ring_tensor';
+import { type OpCtx, type Party, SERVER0, SERVER1, tag } from '../party';
+
+/** A party's local part of a private value: a share on server0/server1, nothing elsewhere. */
+export type Share = RingTensor | null;
+
+const INPUT_NONCE = 1n;
+
+/**
+ * Secret-shares `value` (held by `owner`) between server0 and server1, seed-compressed.
+ * 1. owner draws a seed from the OS CSPRNG; x0 = PRG(seed).
+ * 2. owner sends the seed to server0 (16 bytes) and x1 = x - x0 to server1.
+ * 3. server0 expands the seed; server1 keeps x1. Nobody else learns anything.
+ */
+export async function shareInput(p: Party, op: OpCtx, owner: PartyName, value?: RingTensor): Promise<Share> {
+  const t = tag(op, 'input');
+  if (p.name === owner) {
+    if (!value) throw new Error(`${op.name}: ${owner} has no value to share`);
+    const seed = randomSeed();
+    const x0 = await prgRing(seed, value.shape, { nonce: INPUT_NONCE });
+    const x1 = await sub(value, x0);
+    x0.dispose();
+    try {
+      await Promise.all([
+        p.transport.send(owner, SERVER0, t, { kind: 'seed', dtype: 'ring64', shape: [...value.shape], seed, nonce: INPUT_NONCE }),
+        p.sendTensor(SERVER1, t, x1),
+      ]);
+    } finally {
+      x1.dispose();
+    }
+    return null;
+  }
+  if (p.role === 0) {
+    const msg = await p.transport.recv(p.name, owner, t);
+    if (msg.kind !== 'seed') throw new Error(`${op.name}: expected a seed from ${owner}`);
+    return prgRing(msg.seed, msg.shape, { nonce: msg.nonce });
+  }
+  if (p.role === 1) return p.recvTensor(owner, t);
+  return null;
+}
+
+/**
+ * Opens a shared value to both compute servers: each sends its share to the other (one round,
+ * 2 x 8n bytes). server2 and players get null.
+ */
+export async function reveal(p: Party, op: OpCtx, x: Share, step = 'reveal'): Promise<RingTensor | null> {
+  if (!p.isCompute) return null;
+  const mine = required(op, x);
+  const theirs = await p.exchange(tag(op, step), mine);
+  try {
+    return await add(mine, theirs);
+  } finally {
+    theirs.dispose();
+  }
+}
+
+/** Sends both shares to `receiver`, who alone reconstructs the value (2 x 8n bytes). */
+export async function output(p: Party, op: OpCtx, x: Share, receiver: PartyName): Promise<RingTensor | null> {
+  const t = tag(op, 'output');
+  if (p.isCompute) {
+    await p.sendTensor(receiver, t, required(op, x));
+    return null;
+  }
+  if (p.name !== receiver) return null;
+  const [x0, x1] = await Promise.all([p.recvTensor(SERVER0, t), p.recvTensor(SERVER1, t)]);
+  try {
+    return await add(x0, x1);
+  } finally {
+    x0.dispose();
+    x1.dispose();
+  }
+}
+
+/** The share a compute server must hold; a missing one is a protocol bug. */
+export function required(op: OpCtx, x: Share): RingTensor {
+  if (!x) throw new Error(`${op.name}: a compute server is missing its share`);
+  return x;
+}
