@@ -1,5 +1,6 @@
 // Kernel names: the contract between the op layer and every backend (CPU now, CUDA later).
 export const Add = 'Add';
+export const AddN = 'AddN';
 export const Sub = 'Sub';
 export const Mul = 'Mul';
 export const Neg = 'Neg';
@@ -34,7 +35,7 @@ export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
 
 export type KernelName =
-  | typeof Add | typeof Sub | typeof Mul | typeof Neg
+  | typeof Add | typeof AddN | typeof Sub | typeof Mul | typeof Neg
   | typeof AddScalar | typeof SubScalar | typeof ScalarSub | typeof MulScalar
   | typeof ShiftRightArithmetic | typeof ShiftRightLogical | typeof ShiftLeft
   | typeof BitExtract | typeof BitDecompose | typeof Xor | typeof And | typeof Cast

@@ -12,11 +12,39 @@ function backendOf(kernel: KernelName, inputs: readonly RingTensor[]): Backend {
   return b;
 }
 
-/** Runs a kernel off the JS thread. Native failures reject with an Error naming the kernel. */
+// Below this many elements a kernel takes a few microseconds, less than the hop to the native
+// thread pool and back (~20-40 us), so it runs on the JS thread. MPC protocols issue many such
+// small kernels (masks, truncations, corrections at batch 1). TFE_SYNC_KERNEL_ELEMENTS=0 disables.
+const SYNC_ELEMENTS = (() => {
+  const v = Number(process.env.TFE_SYNC_KERNEL_ELEMENTS ?? 16384);
+  return Number.isFinite(v) && v >= 0 ? v : 16384;
+})();
+// A matmul of this many multiply-adds takes ~50 us here: still cheaper than a pool round trip.
+const SYNC_MACS = Number(process.env.TFE_SYNC_KERNEL_MACS ?? 8 * SYNC_ELEMENTS);
+
+function isSmall(kernel: KernelName, inputs: readonly RingTensor[], attrs: Attrs): boolean {
+  if (kernel === 'MatMul') {
+    // Work is m*k*n (times the batch), not the input size.
+    const [a, b] = inputs;
+    const n = b.shape[b.rank - 1] ?? 0;
+    return a.size * n <= SYNC_MACS;
+  }
+  // Conv2D's work grows faster than its inputs; be conservative.
+  if (kernel === 'Conv2D') return inputs[0].size * inputs[1].size <= SYNC_MACS;
+  let n = 0;
+  for (const t of inputs) n += t.size;
+  if (inputs.length === 0 && Array.isArray(attrs.shape)) n = (attrs.shape as number[]).reduce((a, b) => a * b, 1);
+  return n <= SYNC_ELEMENTS;
+}
+
+/**
+ * Runs a kernel, off the JS thread unless it is tiny. Native failures reject with an Error naming
+ * the kernel.
+ */
 export async function runKernel(kernel: KernelName, inputs: readonly RingTensor[], attrs: Attrs = {}, backend?: Backend): Promise<RingTensor[]> {
   const b = backend ?? backendOf(kernel, inputs);
   const handles = inputs.map((t) => t.handle);
-  const outs = await b.native.run(kernel, handles, attrs);
+  const outs = isSmall(kernel, inputs, attrs) ? b.native.runSync(kernel, handles, attrs) : await b.native.run(kernel, handles, attrs);
   return outs.map((o) => new RingTensor(o, b));
 }
 

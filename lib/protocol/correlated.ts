@@ -54,9 +54,15 @@ export function nonceFor(opId: number, slot: number): bigint {
   return (BigInt(opId) << 16n) | BigInt(slot);
 }
 
+// server2 keeps recently used masks: a weight's mask takes part in every prediction's triple,
+// and regenerating it (two PRG expansions and an add over the whole weight) would dominate.
+const MASK_CACHE_BYTES = 256 * 2 ** 20;
+
 export class SeededProvider implements CorrelatedRandomness {
   #s02?: Uint8Array;
   #s12?: Uint8Array;
+  #cache = new Map<bigint, RingTensor>(); // insertion order = least recently used first
+  #cachedBytes = 0;
 
   async setup(p: Party): Promise<void> {
     const t = tag(SETUP, 'seeds');
@@ -89,13 +95,35 @@ export class SeededProvider implements CorrelatedRandomness {
     if (p.role === 0) return this.#expand('02', ref);
     if (p.role === 1) return this.#expand('12', ref);
     if (p.role !== 2) throw new Error(`${p.name} holds no correlated randomness`);
-    const [a0, a1] = await Promise.all([this.#expand('02', ref), this.#expand('12', ref)]);
-    try {
-      return await add(a0, a1);
-    } finally {
-      a0.dispose();
-      a1.dispose();
+    return add(...(await this.#bothHalves(ref)));
+  }
+
+  async #bothHalves(ref: MaskRef): Promise<[RingTensor, RingTensor]> {
+    return Promise.all([this.#expand('02', ref), this.#expand('12', ref)]);
+  }
+
+  /** server2's whole mask, from the cache when recently used. The cache owns the tensor. */
+  async #fullMask(ref: MaskRef): Promise<RingTensor> {
+    const hit = this.#cache.get(ref.nonce);
+    if (hit) {
+      this.#cache.delete(ref.nonce);
+      this.#cache.set(ref.nonce, hit);
+      return hit;
     }
+    const [a0, a1] = await this.#bothHalves(ref);
+    const a = await add(a0, a1);
+    a0.dispose();
+    a1.dispose();
+    const bytes = a.size * 8;
+    this.#cache.set(ref.nonce, a);
+    this.#cachedBytes += bytes;
+    for (const [nonce, t] of this.#cache) {
+      if (this.#cachedBytes <= MASK_CACHE_BYTES || nonce === ref.nonce) break;
+      this.#cache.delete(nonce);
+      this.#cachedBytes -= t.size * 8;
+      t.dispose();
+    }
+    return a;
   }
 
   async product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null> {
@@ -103,10 +131,10 @@ export class SeededProvider implements CorrelatedRandomness {
     if (p.role === 0) return prgRing(this.#seed('02'), outShape, { nonce });
     if (p.role === 1) return p.recvTensor(SERVER2, t, outShape);
     if (p.role !== 2) return null;
-    const [ma, mb, c0] = await Promise.all([this.mask(p, a), this.mask(p, b), prgRing(this.#seed('02'), outShape, { nonce })]);
+    const [ma, mb, c0] = await Promise.all([this.#fullMask(a), this.#fullMask(b), prgRing(this.#seed('02'), outShape, { nonce })]);
     const c = await applyBilinear(f, ma, mb);
     const c1 = await sub(c, c0);
-    for (const x of [ma, mb, c, c0]) x.dispose();
+    for (const x of [c, c0]) x.dispose();
     try {
       await p.sendTensor(SERVER1, t, c1);
     } finally {

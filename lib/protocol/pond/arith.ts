@@ -1,6 +1,6 @@
 // Pond's arithmetic on additive shares over Z_2^64: local linear ops, masking, Beaver products
 // and fixed-point truncation.
-import { add, mulScalar, neg, shiftRightArithmetic, sub } from '../../ops';
+import { add, addN, mulScalar, neg, negShiftRightArithmetic, shiftRightArithmetic, sub } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import { applyBilinear, type Bilinear, type CorrelatedRandomness, type MaskRef, nonceFor } from '../correlated';
 import { type OpCtx, type Party, tag } from '../party';
@@ -57,10 +57,7 @@ export async function mulPublicInt(p: Party, op: OpCtx, x: Share, k: bigint): Pr
 export async function truncate(p: Party, op: OpCtx, x: Share, bits = p.fixed.fracBits): Promise<Share> {
   if (!p.isCompute) return null;
   const xs = required(op, x);
-  if (p.role === 0) return shiftRightArithmetic(xs, bits);
-  const n = await neg(xs);
-  const s = await disposing([n], () => shiftRightArithmetic(n, bits));
-  return disposing([s], () => neg(s));
+  return p.role === 0 ? shiftRightArithmetic(xs, bits) : negShiftRightArithmetic(xs, bits);
 }
 
 /** A masked value: alpha = x - a is public to both servers, and each holds a share of a. */
@@ -68,11 +65,14 @@ export interface MaskedShare {
   ref: MaskRef;
   alpha: RingTensor | null;
   a: RingTensor | null;
+  /** server0 only, made on first use: a0 + alpha. */
+  aPlusAlpha?: Promise<RingTensor>;
 }
 
 export function disposeMasked(m: MaskedShare): void {
   m.alpha?.dispose();
   m.a?.dispose();
+  void m.aPlusAlpha?.then((t) => t.dispose(), () => undefined);
 }
 
 /**
@@ -92,28 +92,26 @@ export async function mask(p: Party, cr: CorrelatedRandomness, op: OpCtx, slot: 
 /**
  * Beaver evaluation of a bilinear f on masked inputs, without truncation.
  * With x = a + alpha and y = b + beta, and shares of c = f(a, b) from the provider:
- *   z_i = c_i + f(alpha, b_i) + f(a_i, beta)  (+ f(alpha, beta) on server0 only).
+ *   server0: z0 = c0 + f(alpha, b0 + beta) + f(a0, beta)
+ *   server1: z1 = c1 + f(alpha, b1)        + f(a1, beta)
+ * which sums to f(x, y). b0 + beta is cached on y's masked form, so a weight pays for it once.
  */
 export async function bilinear(p: Party, cr: CorrelatedRandomness, op: OpCtx, f: Bilinear, mx: MaskedShare, my: MaskedShare, outShape: readonly number[], slot = 0xffff): Promise<Share> {
   const c = await cr.product(p, op, 'triple', f, mx.ref, my.ref, nonceFor(op.id, slot), outShape);
   if (!p.isCompute) return null;
   const alpha = required(op, mx.alpha), beta = required(op, my.alpha);
-  const terms = await Promise.all([
-    applyBilinear(f, alpha, required(op, my.a)),
-    applyBilinear(f, required(op, mx.a), beta),
-    ...(p.role === 0 ? [applyBilinear(f, alpha, beta)] : []),
-  ]);
-  return sumAndDispose([required(op, c), ...terms]);
+  const b = p.role === 0 ? await bPlusBeta(op, my) : required(op, my.a);
+  const terms = [applyBilinear(f, alpha, b), applyBilinear(f, required(op, mx.a), beta)];
+  const [t1, t2] = await Promise.all(terms);
+  const cs = required(op, c);
+  try {
+    return await addN([cs, t1, t2]);
+  } finally {
+    for (const t of [cs, t1, t2]) t.dispose();
+  }
 }
 
-/** Sums tensors, disposing every input and intermediate. */
-async function sumAndDispose(ts: RingTensor[]): Promise<RingTensor> {
-  let acc = ts[0];
-  for (const t of ts.slice(1)) {
-    const next = await add(acc, t);
-    acc.dispose();
-    t.dispose();
-    acc = next;
-  }
-  return acc;
+async function bPlusBeta(op: OpCtx, m: MaskedShare): Promise<RingTensor> {
+  m.aPlusAlpha ??= add(required(op, m.a), required(op, m.alpha));
+  return m.aPlusAlpha;
 }

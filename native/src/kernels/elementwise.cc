@@ -1,6 +1,7 @@
 // Elementwise arithmetic with broadcasting. The same kernel names serve every dtype:
 // ring64 wraps mod 2^64, z<p> reduces mod p, and bit works mod 2 (add = sub = xor, mul = and).
 #include <cstdint>
+#include <vector>
 
 #include "core/broadcast.h"
 #include "core/registry.h"
@@ -127,9 +128,14 @@ int shiftAmount(const std::string& name, const Attrs& at) {
   return static_cast<int>(k);
 }
 
+// With negate: -((-x) >> k), server1's half of SecureML truncation, in one pass.
 Outputs sar(const Inputs& in, const Attrs& at) {
   requireDType("ShiftRightArithmetic", in[0], DType::Ring64);
   int k = shiftAmount("ShiftRightArithmetic", at);
+  if (at.getBool("negate", false))
+    return {unaryMap<uint64_t>(in[0], DType::Ring64, 0, [k](uint64_t x) {
+      return uint64_t(0) - static_cast<uint64_t>(static_cast<int64_t>(uint64_t(0) - x) >> k);
+    })};
   return {unaryMap<uint64_t>(in[0], DType::Ring64, 0,
                              [k](uint64_t x) { return static_cast<uint64_t>(static_cast<int64_t>(x) >> k); })};
 }
@@ -146,6 +152,27 @@ Outputs shl(const Inputs& in, const Attrs& at) {
   return {unaryMap<uint64_t>(in[0], DType::Ring64, 0, [k](uint64_t x) { return x << k; })};
 }
 
+// Sum of N same-shape tensors in one pass (Beaver products add three or four terms).
+Outputs addN(const Inputs& in, const Attrs&) {
+  if (in.empty()) throw KernelError("AddN: needs at least one input");
+  for (const Tensor& t : in) {
+    requireSameDType("AddN", in[0], t);
+    if (t.shape != in[0].shape) throw KernelError("AddN: shapes " + shapeStr(in[0].shape) + " and " + shapeStr(t.shape) + " differ");
+  }
+  if (in[0].dtype != DType::Ring64) throw KernelError("AddN: dtype " + in[0].dtypeName() + " is not supported (ring64)");
+  Tensor out = allocTensor(in[0].shape, DType::Ring64);
+  uint64_t* z = out.ptr<uint64_t>();
+  std::vector<const uint64_t*> xs;
+  for (const Tensor& t : in) xs.push_back(t.ptr<uint64_t>());
+  parallelFor(0, out.size(), kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) z[i] = xs[0][i];
+    for (size_t k = 1; k < xs.size(); ++k)
+      for (int64_t i = lo; i < hi; ++i) z[i] += xs[k][i];
+  });
+  return {out};
+}
+
+TFE_REGISTER_KERNEL("AddN", -1, addN);
 TFE_REGISTER_KERNEL("Add", 2, [](const Inputs& in, const Attrs&) { return binary("Add", BinOp::Add, in); });
 TFE_REGISTER_KERNEL("Sub", 2, [](const Inputs& in, const Attrs&) { return binary("Sub", BinOp::Sub, in); });
 TFE_REGISTER_KERNEL("Mul", 2, [](const Inputs& in, const Attrs&) { return binary("Mul", BinOp::Mul, in); });

@@ -1,0 +1,142 @@
+// Pond op benchmark (not a test): per-op latency and bytes, and network A at batch 1 and 128,
+// all parties in this process.
+//
+//   npm run bench:ops            markdown table
+//   npm run bench:ops -- --json  one JSON object on stdout
+import * as tfe from '../lib';
+import { forwardA, networkA, randomImages } from './lib/networks';
+import { nowMs } from './lib/timing';
+
+interface Sample {
+  medianMs: number;
+  p90Ms: number;
+  runs: number;
+  bytes: number;
+  rounds: number;
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/**
+ * Runs `once` `warmup` times (the first run, which masks weights and warms caches, is excluded
+ * with the rest of the warm-up), then `runs` times; traffic is that of the last timed run.
+ */
+async function measure(cluster: tfe.Cluster, once: () => Promise<void>, runs: number, warmup = 5): Promise<Sample> {
+  for (let i = 0; i < warmup; i++) await once();
+  const times: number[] = [];
+  let traffic = cluster.transport.traffic().total;
+  for (let i = 0; i < runs; i++) {
+    cluster.transport.resetTraffic();
+    const t0 = nowMs();
+    await once();
+    times.push(nowMs() - t0);
+    traffic = cluster.transport.traffic().total;
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: percentile(times, 0.5), p90Ms: percentile(times, 0.9), runs, bytes: traffic.bytes, rounds: traffic.rounds };
+}
+
+function privateInput(cluster: tfe.Cluster, shape: number[], scale = 1): tfe.PrivateTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Float64Array.from({ length: n }, () => (Math.random() * 2 - 1) * scale);
+  return tfe.definePrivateInput('input-provider', () => ({ data, shape }), cluster);
+}
+
+async function consume(t: tfe.AnyTensor): Promise<void> {
+  if (t.kind === 'private') await t.shares;
+  else await t.values;
+  await t.dispose();
+}
+
+type OpCase = { name: string; shape: string; run: (c: tfe.Cluster) => () => Promise<void> };
+
+// Fresh private inputs each run (their input sharing is part of the op's cost, as in a query);
+// weights are defined once, so their masked form is reused as in serving.
+const OPS: OpCase[] = [
+  { name: 'mul', shape: '[1000] * [1000]', run: (c) => async () => consume(tfe.mul(privateInput(c, [1000]), privateInput(c, [1000]))) },
+  { name: 'square', shape: '[1000]', run: (c) => async () => consume(tfe.square(privateInput(c, [1000]))) },
+  { name: 'relu (poly)', shape: '[1,128]', run: (c) => async () => consume(tfe.relu(privateInput(c, [1, 128]))) },
+  { name: 'sigmoid (poly)', shape: '[1,128]', run: (c) => async () => consume(tfe.sigmoid(privateInput(c, [1, 128]))) },
+  {
+    name: 'matmul',
+    shape: '[1,784] x [784,128] (weight masked once)',
+    run: (c) => {
+      const w = privateInput(c, [784, 128], 0.05);
+      return async () => consume(tfe.matmul(privateInput(c, [1, 784]), w));
+    },
+  },
+  {
+    name: 'matmul',
+    shape: '[128,784] x [784,128] (weight masked once)',
+    run: (c) => {
+      const w = privateInput(c, [784, 128], 0.05);
+      return async () => consume(tfe.matmul(privateInput(c, [128, 784]), w));
+    },
+  },
+  {
+    name: 'conv2d',
+    shape: '[1,28,28,1] * [5,5,1,16] VALID',
+    run: (c) => {
+      const f = privateInput(c, [5, 5, 1, 16], 0.2);
+      return async () => consume(tfe.conv2d(privateInput(c, [1, 28, 28, 1]), f));
+    },
+  },
+  { name: 'avgPool2d', shape: '[1,24,24,16] 2x2', run: (c) => async () => consume(tfe.avgPool2d(privateInput(c, [1, 24, 24, 16]), { poolSize: 2 })) },
+  { name: 'reveal', shape: '[1000]', run: (c) => async () => consume(tfe.reveal(privateInput(c, [1000]))) },
+];
+
+async function netA(cluster: tfe.Cluster, batch: number, runs: number): Promise<Sample> {
+  const layers = networkA(cluster);
+  const images = randomImages(batch);
+  return measure(
+    cluster,
+    async () => {
+      const x = tfe.definePrivateInput('prediction-client', () => images, cluster);
+      await tfe.defineOutput('prediction-client', forwardA(layers, x));
+      await x.dispose();
+    },
+    runs,
+  );
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const results: { name: string; shape: string; s: Sample }[] = [];
+  for (const op of OPS) {
+    const cluster = new tfe.Cluster();
+    results.push({ name: op.name, shape: op.shape, s: await measure(cluster, op.run(cluster), 50) });
+    await cluster.close();
+  }
+  const c1 = new tfe.Cluster();
+  const b1 = await netA(c1, 1, 200);
+  await c1.close();
+  const c128 = new tfe.Cluster();
+  const b128 = await netA(c128, 128, 20);
+  await c128.close();
+  const info = tfe.info();
+  if (json) {
+    const ops = Object.fromEntries(results.map((r) => [`${r.name} ${r.shape}`, { ms: r.s.medianMs, bytes: r.s.bytes, rounds: r.s.rounds }]));
+    console.log(JSON.stringify({
+      machine: { cpuFeatures: info.cpuFeatures, threads: info.threads, node: process.version, date: new Date().toISOString() },
+      ops,
+      netA_b1_ms: b1.medianMs, netA_b1_p90_ms: b1.p90Ms, netA_b1_bytes: b1.bytes, netA_b1_rounds: b1.rounds,
+      netA_b128_ms: b128.medianMs, netA_b128_per_s: (128 * 1000) / b128.medianMs, netA_b128_bytes: b128.bytes, netA_b128_rounds: b128.rounds,
+    }));
+    return;
+  }
+  console.log(`# Pond ops, in-process (${info.cpuFeatures}, ${info.threads} threads, ${new Date().toISOString()})\n`);
+  console.log('Median (and p90) over the timed runs after 5 warm-up runs; bytes and rounds of one run,');
+  console.log('including the private inputs\' sharing. Fixed point with 16 fractional bits.\n');
+  console.log('| op | shape | median ms | p90 ms | bytes | rounds |\n|---|---|--:|--:|--:|--:|');
+  for (const r of results) console.log(`| ${r.name} | ${r.shape} | ${r.s.medianMs.toFixed(3)} | ${r.s.p90Ms.toFixed(3)} | ${r.s.bytes} | ${r.s.rounds} |`);
+  console.log(`| network A (poly ReLU) | batch 1, ${b1.runs} runs | ${b1.medianMs.toFixed(3)} | ${b1.p90Ms.toFixed(3)} | ${b1.bytes} | ${b1.rounds} |`);
+  console.log(`| network A (poly ReLU) | batch 128, ${b128.runs} runs | ${b128.medianMs.toFixed(3)} | ${b128.p90Ms.toFixed(3)} | ${b128.bytes} | ${b128.rounds} |`);
+  console.log(`\nnetwork A, batch 1: ${b1.medianMs.toFixed(2)} ms (target <= 3 ms; the paper's Pond: 14 ms). Batch 128: ${((128 * 1000) / b128.medianMs).toFixed(0)} predictions/s.`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
