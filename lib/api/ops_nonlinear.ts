@@ -23,9 +23,9 @@ function sameCluster(op: string, x: AnyTensor, y: AnyTensor): Cluster {
 }
 
 /** Truncates z (2f fractional bits) to f, disposing z. */
-async function truncated(p: Party, op: OpCtx, z: Share): Promise<Share> {
+async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[]): Promise<Share> {
   try {
-    return await truncate(p, op, z);
+    return await truncate(p, op, z, shape);
   } finally {
     z?.dispose();
   }
@@ -46,7 +46,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
   const c = sameCluster(name, x, y);
   if (x.kind === 'private' && y.kind === 'private') {
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
-      truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape)),
+      truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
     );
     return new PrivateTensor(c, shape, shares);
   }
@@ -59,7 +59,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
   const xDeps = x.kind === 'private' ? x.shares : x.values;
   const yDeps = y.kind === 'private' ? y.shares : y.values;
   const shares = run(c, name, [xDeps, yDeps], async (p, o, [a, b]) =>
-    p.isCompute ? truncated(p, o, await applyBilinear(f, required(o, a as Share), required(o, b as Share))) : null,
+    truncated(p, o, p.isCompute ? await applyBilinear(f, required(o, a as Share), required(o, b as Share)) : null, shape),
   );
   return new PrivateTensor(c, shape, shares);
 }
@@ -81,7 +81,7 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
     return new PublicTensor(c, x.shape, values);
   }
   const shares = run(c, 'mul', [x.shares], async (p, o, [a]) =>
-    p.isCompute ? truncated(p, o, await R.mulScalar(required(o, a as Share), BigInt(enc))) : null,
+    truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), BigInt(enc)) : null, x.shape),
   );
   return new PrivateTensor(c, x.shape, shares);
 }
@@ -91,7 +91,7 @@ export function square(x: AnyTensor): AnyTensor {
   const c = x.cluster;
   // One mask: c = a * a from the provider, z = c + 2 alpha a + alpha^2.
   const shares = run(c, 'square', [x.masked()], async (p, o, [mx]) =>
-    truncated(p, o, await bilinear(p, c.provider, o, { kind: 'mul' }, mx as MaskedShare, mx as MaskedShare, x.shape)),
+    truncated(p, o, await bilinear(p, c.provider, o, { kind: 'mul' }, mx as MaskedShare, mx as MaskedShare, x.shape), x.shape),
   );
   return new PrivateTensor(c, x.shape, shares);
 }
@@ -161,7 +161,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
     );
     return new PublicTensor(c, shape, values);
   }
-  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => (p.isCompute ? truncated(p, o, await pool(required(o, a as Share))) : null));
+  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape));
   return new PrivateTensor(c, shape, shares);
 }
 
@@ -181,7 +181,7 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
   const enc = poly.coeffs.map((k) => BigInt(Math.round(k * 2 ** f)));
   const c0 = BigInt(Math.round(poly.coeffs[0] * 2 ** (2 * f)));
   const shares = run(c, name, powers.map((t) => t.shares), async (p, o, ps) => {
-    if (!p.isCompute) return null;
+    if (!p.isCompute) return truncated(p, o, null, x.shape); // server2 deals for interactive truncation
     let acc: RingTensor | undefined;
     for (let i = 1; i <= degree; i++) {
       if (enc[i] === 0n) continue;
@@ -199,7 +199,7 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
       acc.dispose();
       acc = shifted;
     }
-    return truncated(p, o, acc);
+    return truncated(p, o, acc, x.shape);
   });
   for (const t of powers.slice(1)) shares.finally(() => t.dispose()).catch(() => undefined);
   return new PrivateTensor(c, x.shape, shares);

@@ -36,6 +36,7 @@ export class Cluster {
     this.transport = new MemoryTransport([...SERVERS, ...players]);
     this.parties = new Map(this.transport.parties.map((n) => [n, new Party(n, this.transport, this.fixed)]));
     this.provider = opts.provider ?? new SeededProvider();
+    for (const s of SERVERS) this.party(s).crypto = this.provider;
     this.#ready = Promise.all(SERVERS.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
     this.#ready.catch(() => undefined);
   }

@@ -6,7 +6,7 @@
 // PRG(s02, nonce_c) and server2 sends server1 only the correction c - c0. So a Beaver triple costs
 // |c| on the wire instead of |a| + |b| + |c| per server.
 import type { Padding } from '../ops/conv';
-import { add, conv2d, matmul, mul, sub } from '../ops';
+import { add, conv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
 import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from './party';
@@ -44,6 +44,11 @@ export interface CorrelatedRandomness {
    * computes c and sends server1's correction, and gets null.
    */
   product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null>;
+  /**
+   * For interactive truncation: shares of r, uniform in [0, 2^rBits), and of r >> shift.
+   * server2 draws r from a seed only it holds and sends server1 both corrections.
+   */
+  truncationPair(p: Party, op: OpCtx, step: string, nonce: bigint, shape: readonly number[], rBits: number, shift: number): Promise<{ r: RingTensor; rHigh: RingTensor } | null>;
 }
 
 const SETUP: OpCtx = { id: 0, name: 'setup' };
@@ -61,6 +66,7 @@ const MASK_CACHE_BYTES = 256 * 2 ** 20;
 export class SeededProvider implements CorrelatedRandomness {
   #s02?: Uint8Array;
   #s12?: Uint8Array;
+  #s2?: Uint8Array; // server2's own seed, never sent
   #cache = new Map<bigint, RingTensor>(); // insertion order = least recently used first
   #cachedBytes = 0;
 
@@ -69,6 +75,7 @@ export class SeededProvider implements CorrelatedRandomness {
     if (p.role === 2) {
       this.#s02 = randomSeed();
       this.#s12 = randomSeed();
+      this.#s2 = randomSeed();
       await Promise.all([
         p.transport.send(SERVER2, SERVER0, t, { kind: 'control', data: Buffer.from(this.#s02).toString('base64') }),
         p.transport.send(SERVER2, SERVER1, t, { kind: 'control', data: Buffer.from(this.#s12).toString('base64') }),
@@ -81,8 +88,8 @@ export class SeededProvider implements CorrelatedRandomness {
     }
   }
 
-  #seed(which: '02' | '12'): Uint8Array {
-    const s = which === '02' ? this.#s02 : this.#s12;
+  #seed(which: '02' | '12' | '2'): Uint8Array {
+    const s = which === '02' ? this.#s02 : which === '12' ? this.#s12 : this.#s2;
     if (!s) throw new Error('correlated randomness used before setup');
     return s;
   }
@@ -139,6 +146,33 @@ export class SeededProvider implements CorrelatedRandomness {
       await p.sendTensor(SERVER1, t, c1);
     } finally {
       c1.dispose();
+    }
+    return null;
+  }
+
+  async truncationPair(p: Party, op: OpCtx, step: string, nonce: bigint, shape: readonly number[], rBits: number, shift: number): Promise<{ r: RingTensor; rHigh: RingTensor } | null> {
+    const t = tag(op, step);
+    const n1 = nonce, n2 = nonce + 1n;
+    if (p.role === 0) {
+      const [r, rHigh] = await Promise.all([prgRing(this.#seed('02'), shape, { nonce: n1 }), prgRing(this.#seed('02'), shape, { nonce: n2 })]);
+      return { r, rHigh };
+    }
+    if (p.role === 1) {
+      const [r, rHigh] = await Promise.all([p.recvTensor(SERVER2, { ...t, part: 'r' }, shape), p.recvTensor(SERVER2, { ...t, part: 'rHigh' }, shape)]);
+      return { r, rHigh };
+    }
+    if (p.role !== 2) return null;
+    const u = await prgRing(this.#seed('2'), shape, { nonce: n1 });
+    const r = await shiftRightLogical(u, 64 - rBits);
+    const rHigh = await shiftRightLogical(r, shift);
+    const [r0, h0] = await Promise.all([prgRing(this.#seed('02'), shape, { nonce: n1 }), prgRing(this.#seed('02'), shape, { nonce: n2 })]);
+    const [r1, h1] = await Promise.all([sub(r, r0), sub(rHigh, h0)]);
+    for (const x of [u, r, rHigh, r0, h0]) x.dispose();
+    try {
+      await Promise.all([p.sendTensor(SERVER1, { ...t, part: 'r' }, r1), p.sendTensor(SERVER1, { ...t, part: 'rHigh' }, h1)]);
+    } finally {
+      r1.dispose();
+      h1.dispose();
     }
     return null;
   }

@@ -28,6 +28,8 @@ export interface OpCtx {
 
 export class Party {
   readonly role: Role;
+  /** The servers' correlated randomness (set by the cluster; players have none). */
+  crypto?: import('./correlated').CorrelatedRandomness;
 
   constructor(readonly name: PartyName, readonly transport: Transport, readonly fixed: FixedPointConfig) {
     this.role = name === SERVER0 ? 0 : name === SERVER1 ? 1 : name === SERVER2 ? 2 : 'player';

@@ -1,6 +1,6 @@
 // Pond's arithmetic on additive shares over Z_2^64: local linear ops, masking, Beaver products
 // and fixed-point truncation.
-import { add, addN, mulScalar, neg, negShiftRightArithmetic, shiftRightArithmetic, sub } from '../../ops';
+import { add, addN, addScalar, mulScalar, neg, negShiftRightArithmetic, shiftRightArithmetic, shiftRightLogical, sub, subScalar } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import { applyBilinear, type Bilinear, type CorrelatedRandomness, type MaskRef, nonceFor } from '../correlated';
 import { type OpCtx, type Party, tag } from '../party';
@@ -49,15 +49,50 @@ export async function mulPublicInt(p: Party, op: OpCtx, x: Share, k: bigint): Pr
   return p.isCompute ? mulScalar(required(op, x), k) : null;
 }
 
+/** Statistical hiding of interactive truncation: the opened value leaks at most 2^-KAPPA. */
+export const TRUNC_KAPPA = 24;
+/** Interactive truncation requires |x| < 2^TRUNC_BOUND_BITS (the product at scale 2^2f). */
+export const TRUNC_BOUND_BITS = 62 - TRUNC_KAPPA;
+
 /**
- * SecureML local truncation by f bits: server0 shifts its share, server1 shifts the negation of
- * its share and negates back. With |x| < 2^l the result is x / 2^f up to 1 unit in the last
- * place, except with probability about 2^(l + 1 - 64) (docs/pond.md).
+ * Divides a shared x by 2^bits, per the cluster's truncation setting. Runs on every server:
+ * server2 takes part in the interactive variant. `shape` is x's shape.
  */
-export async function truncate(p: Party, op: OpCtx, x: Share, bits = p.fixed.fracBits): Promise<Share> {
+export async function truncate(p: Party, op: OpCtx, x: Share, shape: readonly number[], bits = p.fixed.fracBits): Promise<Share> {
+  if (p.fixed.truncation === 'interactive') return truncateInteractive(p, op, x, shape, bits);
   if (!p.isCompute) return null;
   const xs = required(op, x);
+  // SecureML local truncation: server0 shifts its share, server1 shifts the negation of its
+  // share and negates back. With |x| < 2^l the result is x / 2^f up to 1 unit in the last
+  // place, except with probability about 2^(l + 1 - 64) (docs/pond.md).
   return p.role === 0 ? shiftRightArithmetic(xs, bits) : negShiftRightArithmetic(xs, bits);
+}
+
+/**
+ * Interactive truncation with a mask from server2 (Catrina and de Hoogh's probabilistic
+ * truncation), for |x| < 2^L with L = TRUNC_BOUND_BITS:
+ * 1. server2 deals shares of r, uniform in [0, 2^(L + KAPPA)), and of r >> f.
+ * 2. The servers open y = x + 2^L + r: it never wraps, and hides x statistically.
+ * 3. server0: z0 = (y >> f) - 2^(L - f) - (r >> f)_0; server1: z1 = -(r >> f)_1.
+ * The result is x / 2^f rounded down or up (error at most one unit), never a wrap-around error.
+ */
+async function truncateInteractive(p: Party, op: OpCtx, x: Share, shape: readonly number[], bits: number): Promise<Share> {
+  if (!p.crypto) throw new Error(`${op.name}: ${p.name} has no correlated randomness for truncation`);
+  const pair = await p.crypto.truncationPair(p, op, 'truncPair', nonceFor(op.id, 0xfff0), shape, TRUNC_BOUND_BITS + TRUNC_KAPPA, bits);
+  if (!p.isCompute || !pair) return null;
+  const offset = 1n << BigInt(TRUNC_BOUND_BITS);
+  const masked = await add(required(op, x), pair.r);
+  pair.r.dispose();
+  const mine = p.role === 0 ? await disposing([masked], () => addScalar(masked, offset)) : masked;
+  const theirs = await p.exchange(tag(op, 'truncOpen'), mine);
+  const y = await disposing([mine, theirs], () => add(mine, theirs));
+  if (p.role === 1) {
+    y.dispose();
+    return disposing([pair.rHigh], () => neg(pair.rHigh));
+  }
+  const yHigh = await disposing([y], () => shiftRightLogical(y, bits));
+  const shifted = await disposing([yHigh], () => subScalar(yHigh, offset >> BigInt(bits)));
+  return disposing([shifted, pair.rHigh], () => sub(shifted, pair.rHigh));
 }
 
 /** A masked value: alpha = x - a is public to both servers, and each holds a share of a. */

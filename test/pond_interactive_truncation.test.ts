@@ -1,0 +1,43 @@
+import test from 'ava';
+
+import * as tfe from '../lib';
+
+// Interactive truncation (server2 deals r and r >> f, the servers open x + 2^L + r) must give
+// the same results as plaintext within one unit per truncation, and, unlike local truncation,
+// never a wrap-around error, whatever the shares.
+test('interactive truncation: products within one unit per truncation, no wrap-around failures', async (t) => {
+  const cluster = new tfe.Cluster({ fixedPoint: { truncation: 'interactive' } });
+  const n = 20000;
+  const xs = Float64Array.from({ length: n }, () => (Math.random() * 2 - 1) * 8);
+  const ys = Float64Array.from({ length: n }, () => (Math.random() * 2 - 1) * 8);
+  xs[0] = 0;
+  ys[1] = -8;
+  const x = tfe.definePrivateInput('input-provider', () => ({ data: xs, shape: [n] }), cluster);
+  const y = tfe.definePrivateInput('input-provider', () => ({ data: ys, shape: [n] }), cluster);
+  const out = await tfe.defineOutput('output-receiver', tfe.mul(x, y));
+  const u = 2 ** -16;
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    // Encoding error of each operand is at most u/2, so |x~ y~ - x y| <= (|x| + |y|) u/2 + u^2/4,
+    // and the truncation adds at most one unit.
+    const bound = (Math.abs(xs[i]) + Math.abs(ys[i])) * (u / 2) + u * u + u;
+    worst = Math.max(worst, Math.abs(out.data[i] - xs[i] * ys[i]) / bound);
+  }
+  t.true(worst <= 1, `worst error / bound = ${worst}`);
+  await cluster.close();
+});
+
+test('interactive truncation costs one extra round and 2 x 8n opening + 2 x 8n dealing bytes', async (t) => {
+  const cluster = new tfe.Cluster({ fixedPoint: { truncation: 'interactive' } });
+  const n = 100;
+  const x = tfe.definePrivateInput('input-provider', () => ({ data: Float64Array.from({ length: n }, () => Math.random()), shape: [n] }), cluster);
+  await x.shares;
+  await (await x.masked());
+  cluster.transport.resetTraffic();
+  await (tfe.square(x) as tfe.PrivateTensor).shares;
+  const sq = cluster.transport.traffic().byOp.square;
+  // triple correction 8n, truncation pair corrections 2 x 8n, opening of x + 2^L + r 2 x 8n.
+  t.is(sq.bytes, 8 * n + 2 * 8 * n + 2 * 8 * n);
+  t.is(sq.rounds, 3);
+  await cluster.close();
+});
