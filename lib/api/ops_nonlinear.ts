@@ -4,7 +4,7 @@ import * as R from '../ops';
 import { convGeometry, type Padding } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
-import type { OpCtx, Party } from '../protocol/party';
+import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
 import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
 import { bilinear, type MaskedShare, truncate } from '../protocol/pond/arith';
 import { reveal as revealShares, required, type Share } from '../protocol/pond/share';
@@ -31,11 +31,30 @@ async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[]
   }
 }
 
-async function run<T>(c: Cluster, name: string, deps: Promise<PartyValues<unknown>>[], fn: (p: Party, op: OpCtx, locals: unknown[]) => Promise<T>): Promise<PartyValues<T>> {
+/**
+ * Runs an op on the servers once `deps` are ready. With `dealer` and the cluster in precompute
+ * mode, server2 runs `dealer` at once instead (it needs no inputs), and `fn` runs on server0 and
+ * server1 only.
+ */
+function run(c: Cluster, name: string, deps: Promise<PartyValues<unknown>>[], fn: (p: Party, op: OpCtx, locals: unknown[]) => Promise<Share>, dealer?: (p: Party, op: OpCtx) => Promise<Share>): Promise<PartyValues<Share>> {
   const op = c.nextOp(name);
-  const ds = await Promise.all(deps);
-  return c.run(op, (p, o) => fn(p, o, ds.map((d) => d.get(p.name))));
+  const early = dealer && c.precompute ? c.runOn(SERVER2, op, dealer) : undefined;
+  early?.catch(() => undefined);
+  const online = Promise.all(deps).then((ds) =>
+    c.run(op, (p, o) => (early && p.role === 2 ? early : fn(p, o, ds.map((d) => d.get(p.name))))),
+  );
+  return online;
 }
+
+/** server2's part of a product and its truncation: public nonces and shapes only. */
+function dealProduct(c: Cluster, f: Bilinear, x: PrivateTensor, y: PrivateTensor, shape: readonly number[]) {
+  const mx: MaskedShare = { ref: x.maskRef(), alpha: null, a: null };
+  const my: MaskedShare = { ref: y.maskRef(), alpha: null, a: null };
+  return async (p: Party, o: OpCtx): Promise<Share> => truncate(p, o, await bilinear(p, c.provider, o, f, mx, my, shape), shape);
+}
+
+/** server2's part of a truncation alone (it deals only in interactive mode). */
+const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => truncate(p, o, null, shape);
 
 /**
  * A bilinear op (mul, matmul, conv2d) on any mix of private and public operands.
@@ -47,6 +66,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
   if (x.kind === 'private' && y.kind === 'private') {
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
+      dealProduct(c, f, x, y, shape),
     );
     return new PrivateTensor(c, shape, shares);
   }
@@ -60,6 +80,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
   const yDeps = y.kind === 'private' ? y.shares : y.values;
   const shares = run(c, name, [xDeps, yDeps], async (p, o, [a, b]) =>
     truncated(p, o, p.isCompute ? await applyBilinear(f, required(o, a as Share), required(o, b as Share)) : null, shape),
+    dealTruncation(shape),
   );
   return new PrivateTensor(c, shape, shares);
 }
@@ -82,6 +103,7 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
   }
   const shares = run(c, 'mul', [x.shares], async (p, o, [a]) =>
     truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), BigInt(enc)) : null, x.shape),
+    dealTruncation(x.shape),
   );
   return new PrivateTensor(c, x.shape, shares);
 }
@@ -92,6 +114,7 @@ export function square(x: AnyTensor): AnyTensor {
   // One mask: c = a * a from the provider, z = c + 2 alpha a + alpha^2.
   const shares = run(c, 'square', [x.masked()], async (p, o, [mx]) =>
     truncated(p, o, await bilinear(p, c.provider, o, { kind: 'mul' }, mx as MaskedShare, mx as MaskedShare, x.shape), x.shape),
+    dealProduct(c, { kind: 'mul' }, x, x, x.shape),
   );
   return new PrivateTensor(c, x.shape, shares);
 }
@@ -161,7 +184,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
     );
     return new PublicTensor(c, shape, values);
   }
-  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape));
+  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape), dealTruncation(shape));
   return new PrivateTensor(c, shape, shares);
 }
 
@@ -200,7 +223,7 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
       acc = shifted;
     }
     return truncated(p, o, acc, x.shape);
-  });
+  }, dealTruncation(x.shape));
   for (const t of powers.slice(1)) shares.finally(() => t.dispose()).catch(() => undefined);
   return new PrivateTensor(c, x.shape, shares);
 }

@@ -3,6 +3,8 @@
 // the protocol runs as soon as the inputs are ready, every party concurrently.
 import type { PartyName } from '../net/transport';
 import type { Cluster } from '../protocol/cluster';
+import { type MaskRef, nonceFor } from '../protocol/correlated';
+import type { OpCtx } from '../protocol/party';
 import { disposeMasked, mask, type MaskedShare } from '../protocol/pond/arith';
 import type { Share } from '../protocol/pond/share';
 import type { RingTensor } from '../tensor/ring_tensor';
@@ -76,12 +78,22 @@ export class PrivateTensor extends Base {
    */
   masked(): Promise<PartyValues<MaskedShare>> {
     if (!this.#masked) {
-      const op = this.cluster.nextOp('mask');
+      const op = this.#maskOp();
       this.#masked = quiet(
         this.shares.then((s) => this.cluster.run(op, (p, o) => mask(p, this.cluster.provider, o, 0, s.get(p.name) ?? null, this.shape))),
       );
     }
     return this.#masked;
+  }
+
+  #maskOpCtx?: OpCtx;
+  #maskOp(): OpCtx {
+    return (this.#maskOpCtx ??= this.cluster.nextOp('mask'));
+  }
+
+  /** The public description of this tensor's mask (known before the mask exists). */
+  maskRef(): MaskRef {
+    return { nonce: nonceFor(this.#maskOp().id, 0), shape: this.shape };
   }
 
   /** Frees the shares (and the cached masked form) on every party. */

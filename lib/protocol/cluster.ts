@@ -14,6 +14,12 @@ export interface ClusterOptions {
   fixedPoint?: Partial<FixedPointConfig>;
   /** Correlated randomness; default: seed-compressed triples from server2. */
   provider?: CorrelatedRandomness;
+  /**
+   * Precompute mode (default on): server2 deals each op's correlated randomness as soon as the
+   * op is issued, from public information only (nonces and shapes), before its inputs exist, so
+   * triple generation stays off the online path. Off: server2 deals when the inputs are ready.
+   */
+  precompute?: boolean;
 }
 
 export class Cluster {
@@ -21,6 +27,7 @@ export class Cluster {
   readonly parties: ReadonlyMap<PartyName, Party>;
   readonly fixed: FixedPointConfig;
   readonly provider: CorrelatedRandomness;
+  readonly precompute: boolean;
   #nextOp = 1;
   #ready: Promise<void>;
 
@@ -36,6 +43,7 @@ export class Cluster {
     this.transport = new MemoryTransport([...SERVERS, ...players]);
     this.parties = new Map(this.transport.parties.map((n) => [n, new Party(n, this.transport, this.fixed)]));
     this.provider = opts.provider ?? new SeededProvider();
+    this.precompute = opts.precompute ?? true;
     for (const s of SERVERS) this.party(s).crypto = this.provider;
     this.#ready = Promise.all(SERVERS.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
     this.#ready.catch(() => undefined);
@@ -61,6 +69,12 @@ export class Cluster {
     const names = withPlayers ? [...this.parties.keys()] : [...SERVERS];
     const results = await Promise.all(names.map((n) => fn(this.party(n), op)));
     return new Map(names.map((n, i) => [n, results[i]]));
+  }
+
+  /** Runs fn on one party (after setup). */
+  async runOn<T>(name: PartyName, op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>): Promise<T> {
+    await this.#ready;
+    return fn(this.party(name), op);
   }
 
   async close(): Promise<void> {
