@@ -1,5 +1,5 @@
-// Caching host allocator. Large buffers are kept on free lists keyed by size instead of being
-// returned to the OS: a fresh mmap'd buffer page-faults on first touch, which costs as much as a
+// Caching host allocator. Freed buffers are kept on free lists keyed by size instead of being
+// returned to malloc: a fresh mmap'd buffer page-faults on first touch, which costs as much as a
 // small kernel, and MPC protocols allocate the same shapes over and over.
 #pragma once
 #include <cstddef>
