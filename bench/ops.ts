@@ -5,6 +5,7 @@
 //   npm run bench:ops -- --json  one JSON object on stdout
 import * as tfe from '../lib';
 import { forwardA, networkA, randomImages } from './lib/networks';
+import { profileNative, type Profile } from './lib/kernel_profile';
 import { nowMs } from './lib/timing';
 
 interface Sample {
@@ -87,18 +88,17 @@ const OPS: OpCase[] = [
   { name: 'reveal', shape: '[1000]', run: (c) => async () => consume(tfe.reveal(privateInput(c, [1000]))) },
 ];
 
-async function netA(cluster: tfe.Cluster, batch: number, runs: number): Promise<Sample> {
+async function netA(cluster: tfe.Cluster, batch: number, runs: number): Promise<Sample & { profile: Profile }> {
   const layers = networkA(cluster);
   const images = randomImages(batch);
-  return measure(
-    cluster,
-    async () => {
-      const x = tfe.definePrivateInput('prediction-client', () => images, cluster);
-      await tfe.defineOutput('prediction-client', forwardA(layers, x));
-      await x.dispose();
-    },
-    runs,
-  );
+  const once = async () => {
+    const x = tfe.definePrivateInput('prediction-client', () => images, cluster);
+    await tfe.defineOutput('prediction-client', forwardA(layers, x));
+    await x.dispose();
+  };
+  const sample = await measure(cluster, once, runs);
+  // A separate, instrumented pass: how much of a prediction is kernels and wire copies.
+  return { ...sample, profile: await profileNative(Math.min(runs, 50), once) };
 }
 
 async function main(): Promise<void> {
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
       machine: { cpuFeatures: info.cpuFeatures, threads: info.threads, node: process.version, date: new Date().toISOString() },
       ops,
       netA_b1_ms: b1.medianMs, netA_b1_p90_ms: b1.p90Ms, netA_b1_bytes: b1.bytes, netA_b1_rounds: b1.rounds,
+      netA_b1_profile: b1.profile,
       netA_b128_ms: b128.medianMs, netA_b128_per_s: (128 * 1000) / b128.medianMs, netA_b128_bytes: b128.bytes, netA_b128_rounds: b128.rounds,
     }));
     return;
@@ -133,6 +134,11 @@ async function main(): Promise<void> {
   for (const r of results) console.log(`| ${r.name} | ${r.shape} | ${r.s.medianMs.toFixed(3)} | ${r.s.p90Ms.toFixed(3)} | ${r.s.bytes} | ${r.s.rounds} |`);
   console.log(`| network A (poly ReLU) | batch 1, ${b1.runs} runs | ${b1.medianMs.toFixed(3)} | ${b1.p90Ms.toFixed(3)} | ${b1.bytes} | ${b1.rounds} |`);
   console.log(`| network A (poly ReLU) | batch 128, ${b128.runs} runs | ${b128.medianMs.toFixed(3)} | ${b128.p90Ms.toFixed(3)} | ${b128.bytes} | ${b128.rounds} |`);
+  const p = b1.profile;
+  console.log(`\nWhere network A's batch-1 time goes (instrumented pass, per prediction, all three servers together):`);
+  console.log(`${p.kernelCalls.toFixed(0)} kernel calls take ${p.kernelMs.toFixed(2)} ms of wall time (inline calls block the JS thread; pooled ones overlap),`);
+  console.log(`${p.copyCalls.toFixed(0)} wire copies ${p.copyMs.toFixed(2)} ms, and ${b1.rounds} communication steps; the rest is JS scheduling.`);
+  console.log(`Largest: ${p.top.map((t) => `${t.name} ${t.calls.toFixed(0)}x ${t.ms.toFixed(2)} ms`).join(', ')}.`);
   console.log(`\nnetwork A, batch 1: ${b1.medianMs.toFixed(2)} ms (target <= 3 ms; the paper's Pond: 14 ms). Batch 128: ${((128 * 1000) / b128.medianMs).toFixed(0)} predictions/s.`);
 }
 
