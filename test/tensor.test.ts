@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { add, getBackend, matmul, memory, RingTensor } from '../lib/ring';
+import { add, getBackend, matmul, RingTensor } from '../lib/ring';
 import { randomU64 } from './helpers/random';
 
 test('BigUint64Array and BigInt64Array round-trip, including edge values', (t) => {

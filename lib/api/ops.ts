@@ -151,7 +151,7 @@ export function concat(xs: readonly AnyTensor[], axis = 0): AnyTensor {
 
 function zerosLike(t: PublicTensor): PrivateTensor {
   const c = t.cluster;
-  return privateOp(c, 'zeros', t.shape, [t.values], async (p, o, v: Pub) => (p.isCompute ? R.mulScalar(v!, 0) : null));
+  return privateOp(c, 'zeros', t.shape, [t.values], async (p, _o, v: Pub) => (p.isCompute ? R.mulScalar(v!, 0) : null));
 }
 
 export { bilinearOp, conv2d, matmul, mul, square, avgPool2d, polynomial, relu, sigmoid, tanh, reveal } from './ops_nonlinear';

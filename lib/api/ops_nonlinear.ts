@@ -13,7 +13,6 @@ import { broadcastShapes, shapeString } from '../tensor/shape';
 import * as L from './ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
-type Pub = RingTensor | null;
 
 function sameCluster(op: string, x: AnyTensor, y: AnyTensor): Cluster {
   for (const t of [x, y])
