@@ -1,5 +1,6 @@
 // Fixed-point encoding between float64 and Z_2^64: x -> round(x * 2^f) in two's complement.
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -9,6 +10,13 @@
 
 namespace tfe {
 namespace {
+
+// The shortest text that reads back as the same double, as JavaScript prints it.
+std::string shortest(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
 
 int fracBits(const std::string& op, const Attrs& at) {
   int64_t f = at.getInt("fracBits", 16);
@@ -39,12 +47,11 @@ Outputs encode(const Inputs& in, const Attrs& at) {
   });
   if (int64_t i = bad.load(); i < n) {
     std::ostringstream o;
-    o.precision(17);
     o << "EncodeFixedPoint: ";
     if (std::isnan(x[i])) o << "NaN at index " << i << " cannot be encoded";
     else if (std::isinf(x[i])) o << (x[i] > 0 ? "+Infinity" : "-Infinity") << " at index " << i << " cannot be encoded";
     else
-      o << "value " << x[i] << " at index " << i << " is outside the representable range [-2^" << (63 - f) << ", 2^"
+      o << "value " << shortest(x[i]) << " at index " << i << " is outside the representable range [-2^" << (63 - f) << ", 2^"
         << (63 - f) << ") for " << f << " fractional bits";
     throw KernelError(o.str());
   }
