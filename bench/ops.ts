@@ -92,9 +92,9 @@ async function netA(cluster: tfe.Cluster, batch: number, runs: number): Promise<
   const layers = networkA(cluster);
   const images = randomImages(batch);
   const once = async () => {
-    const x = tfe.definePrivateInput('prediction-client', () => images, cluster);
-    await tfe.defineOutput('prediction-client', forwardA(layers, x));
-    await x.dispose();
+    const logits = tfe.tidy(() => forwardA(layers, tfe.definePrivateInput('prediction-client', () => images, cluster)));
+    await tfe.defineOutput('prediction-client', logits);
+    await logits.dispose();
   };
   const sample = await measure(cluster, once, runs);
   // A separate, instrumented pass: how much of a prediction is kernels and wire copies.

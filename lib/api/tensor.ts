@@ -8,6 +8,7 @@ import type { OpCtx } from '../protocol/party';
 import { disposeMasked, mask, type MaskedShare } from '../protocol/pond/arith';
 import type { Share } from '../protocol/pond/share';
 import type { RingTensor } from '../tensor/ring_tensor';
+import { track } from './tidy';
 
 export type PartyValues<T> = Map<PartyName, T>;
 
@@ -70,6 +71,7 @@ export class PrivateTensor extends Base {
   constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>) {
     super(cluster, Object.freeze([...shape]));
     this.shares = quiet(shares);
+    track(this);
   }
 
   /**
@@ -112,6 +114,7 @@ export class PublicTensor extends Base {
   constructor(cluster: Cluster, shape: readonly number[], values: Promise<PartyValues<RingTensor | null>>) {
     super(cluster, Object.freeze([...shape]));
     this.values = quiet(values);
+    track(this);
   }
 
   async dispose(): Promise<void> {

@@ -69,6 +69,7 @@ export class SeededProvider implements CorrelatedRandomness {
   #s2?: Uint8Array; // server2's own seed, never sent
   #cache = new Map<bigint, RingTensor>(); // insertion order = least recently used first
   #cachedBytes = 0;
+  #seen = new Set<bigint>(); // masks requested once: cached if requested again
 
   async setup(p: Party): Promise<void> {
     const t = tag(SETUP, 'seeds');
@@ -109,18 +110,26 @@ export class SeededProvider implements CorrelatedRandomness {
     return Promise.all([this.#expand('02', ref), this.#expand('12', ref)]);
   }
 
-  /** server2's whole mask, from the cache when recently used. The cache owns the tensor. */
-  async #fullMask(ref: MaskRef): Promise<RingTensor> {
+  /**
+   * server2's whole mask. A mask requested a second time (a weight's, used by every prediction)
+   * is kept in an LRU cache that owns it; `owned` says whether the caller must dispose it.
+   */
+  async #fullMask(ref: MaskRef): Promise<{ mask: RingTensor; owned: boolean }> {
     const hit = this.#cache.get(ref.nonce);
     if (hit) {
       this.#cache.delete(ref.nonce);
       this.#cache.set(ref.nonce, hit);
-      return hit;
+      return { mask: hit, owned: false };
     }
     const [a0, a1] = await this.#bothHalves(ref);
     const a = await add(a0, a1);
     a0.dispose();
     a1.dispose();
+    if (!this.#seen.has(ref.nonce)) {
+      this.#seen.add(ref.nonce);
+      if (this.#seen.size > 1 << 16) this.#seen.delete(this.#seen.values().next().value as bigint);
+      return { mask: a, owned: true };
+    }
     const bytes = a.size * 8;
     this.#cache.set(ref.nonce, a);
     this.#cachedBytes += bytes;
@@ -130,7 +139,7 @@ export class SeededProvider implements CorrelatedRandomness {
       this.#cachedBytes -= t.size * 8;
       t.dispose();
     }
-    return a;
+    return { mask: a, owned: false };
   }
 
   async product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null> {
@@ -138,10 +147,14 @@ export class SeededProvider implements CorrelatedRandomness {
     if (p.role === 0) return prgRing(this.#seed('02'), outShape, { nonce });
     if (p.role === 1) return p.recvTensor(SERVER2, t, outShape);
     if (p.role !== 2) return null;
-    const [ma, mb, c0] = await Promise.all([this.#fullMask(a), this.#fullMask(b), prgRing(this.#seed('02'), outShape, { nonce })]);
-    const c = await applyBilinear(f, ma, mb);
+    const same = a.nonce === b.nonce; // square: one mask, fetched once
+    const [ma, mbOwn, c0] = await Promise.all([this.#fullMask(a), same ? undefined : this.#fullMask(b), prgRing(this.#seed('02'), outShape, { nonce })]);
+    const mb = mbOwn ?? { mask: ma.mask, owned: false };
+    const c = await applyBilinear(f, ma.mask, mb.mask);
     const c1 = await sub(c, c0);
     for (const x of [c, c0]) x.dispose();
+    if (ma.owned) ma.mask.dispose();
+    if (mb.owned) mb.mask.dispose();
     try {
       await p.sendTensor(SERVER1, t, c1);
     } finally {
