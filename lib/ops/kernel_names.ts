@@ -33,6 +33,8 @@ export const DecodeFixedPoint = 'DecodeFixedPoint';
 export const PrgRing = 'PrgRing';
 export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
+export const PrgPermutation = 'PrgPermutation';
+export const PermuteLastAxis = 'PermuteLastAxis';
 
 export type KernelName =
   | typeof Add | typeof AddN | typeof Sub | typeof Mul | typeof Neg
@@ -43,4 +45,4 @@ export type KernelName =
   | typeof MatMul | typeof Conv2D | typeof Im2Col | typeof Col2Im
   | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
-  | typeof PrgRing | typeof PrgBits | typeof PrgField;
+  | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis;

@@ -92,3 +92,12 @@ export async function gather(a: RingTensor, indices: readonly number[], axis = 0
   });
   return runKernel1(K.Gather, [a], { indices: idx, axis: ax });
 }
+
+/** out[..., perm[..., i]] = a[..., i]: a per-row permutation of the last axis (perm is ring64). */
+export async function permuteLastAxis(a: RingTensor, perm: RingTensor): Promise<RingTensor> {
+  requireTensor('permuteLastAxis', a);
+  requireTensor('permuteLastAxis', perm, 'permutation');
+  if (shapeString(a.shape) !== shapeString(perm.shape))
+    throw new RangeError(`permuteLastAxis: input ${shapeString(a.shape)} and permutation ${shapeString(perm.shape)} differ`);
+  return runKernel1(K.PermuteLastAxis, [a, perm]);
+}

@@ -50,10 +50,18 @@ export async function prgBits(seed: Uint8Array, shape: readonly number[], opts: 
   return runKernel1(K.PrgBits, [], attrs('prgBits', seed, shape, opts), opts.backend ?? getBackend());
 }
 
-/** Uniform elements of Z_p by rejection sampling (no modulo bias). */
-export async function prgField(seed: Uint8Array, modulus: number, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
+/** Uniform elements of Z_p (or of Z_p* with `nonzero`) by rejection sampling (no modulo bias). */
+export async function prgField(seed: Uint8Array, modulus: number, shape: readonly number[], opts: PrgOptions & { nonzero?: boolean } = {}): Promise<RingTensor> {
   fieldDType(modulus);
-  return runKernel1(K.PrgField, [], { ...attrs('prgField', seed, shape, opts), modulus }, opts.backend ?? getBackend());
+  return runKernel1(K.PrgField, [], { ...attrs('prgField', seed, shape, opts), modulus, nonzero: opts.nonzero }, opts.backend ?? getBackend());
+}
+
+/**
+ * Uniform random permutations of the last axis (length <= 256), one per row: out[..., i] is the
+ * position element i moves to. `offset` counts rows.
+ */
+export async function prgPermutation(seed: Uint8Array, shape: readonly number[], opts: PrgOptions = {}): Promise<RingTensor> {
+  return runKernel1(K.PrgPermutation, [], attrs('prgPermutation', seed, shape, opts), opts.backend ?? getBackend());
 }
 
 /** Uniform ring elements under a fresh seed: one-off randomness that nobody needs to reproduce. */

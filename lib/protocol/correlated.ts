@@ -37,6 +37,11 @@ export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promis
 export interface CorrelatedRandomness {
   /** Agrees on seeds; run once per session on every server. */
   setup(p: Party): Promise<void>;
+  /**
+   * The seed server0 and server1 share and server2 does not know, for common randomness
+   * (SecureNN's blinding factors, permutations and bits).
+   */
+  pairSeed(p: Party): Uint8Array;
   /** server0/server1: this server's share of the mask. server2: the whole mask. */
   mask(p: Party, ref: MaskRef): Promise<RingTensor>;
   /**
@@ -67,6 +72,7 @@ export class SeededProvider implements CorrelatedRandomness {
   #s02?: Uint8Array;
   #s12?: Uint8Array;
   #s2?: Uint8Array; // server2's own seed, never sent
+  #s01?: Uint8Array; // server0 and server1's common seed
   #cache = new Map<bigint, RingTensor>(); // insertion order = least recently used first
   #cachedBytes = 0;
   #seen = new Set<bigint>(); // masks requested once: cached if requested again
@@ -86,7 +92,21 @@ export class SeededProvider implements CorrelatedRandomness {
       if (seed.length !== SEED_BYTES) throw new Error(`setup: server2 sent a ${seed.length}-byte seed`);
       if (p.role === 0) this.#s02 = seed;
       else this.#s12 = seed;
+      // server0 draws the pair seed and gives it to server1; server2 never sees it.
+      const pt = tag(SETUP, 'pairSeed');
+      if (p.role === 0) {
+        this.#s01 = randomSeed();
+        await p.sendControl(SERVER1, pt, Buffer.from(this.#s01).toString('base64'));
+      } else {
+        this.#s01 = Uint8Array.from(Buffer.from(await p.recvControl<string>(SERVER0, pt), 'base64'));
+      }
     }
+  }
+
+  pairSeed(p: Party): Uint8Array {
+    if (!p.isCompute) throw new Error(`${p.name} does not hold the server0/server1 pair seed`);
+    if (!this.#s01) throw new Error('correlated randomness used before setup');
+    return this.#s01;
   }
 
   #seed(which: '02' | '12' | '2'): Uint8Array {

@@ -13,6 +13,7 @@
 // generated separately (or in parallel) and agree with generating it whole.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/registry.h"
 #include "core/thread_pool.h"
@@ -93,7 +94,10 @@ Outputs prgField(const Inputs&, const Attrs& at) {
   parseDType("z" + std::to_string(p), &dt, &mod);  // validates that p is a prime in (2, 256)
   Tensor out = allocTensor(a.shape, DType::Field, mod);
   uint8_t* dst = out.ptr<uint8_t>();
-  const unsigned limit = 256 - 256 % mod;
+  // nonzero: uniform in Z_p* = [1, p-1] (SecureNN's blinding factors), by the same rejection.
+  const bool nonzero = at.getBool("nonzero", false);
+  const unsigned range = nonzero ? mod - 1 : mod, base = nonzero ? 1 : 0;
+  const unsigned limit = 256 - 256 % range;
   int64_t n = out.size();
   parallelFor(0, n, 4096, [&](int64_t lo, int64_t hi) {
     alignas(16) uint8_t blocks[16 * 256];
@@ -109,7 +113,7 @@ Outputs prgField(const Inputs&, const Attrs& at) {
           for (int j = 0; j < 16 && hit < 0; ++j)
             if (b[j] < limit) hit = j;
           if (hit >= 0) {
-            dst[s + i] = static_cast<uint8_t>(b[hit] % mod);
+            dst[s + i] = static_cast<uint8_t>(b[hit] % range + base);
             break;
           }
           ++attempt;
@@ -122,6 +126,74 @@ Outputs prgField(const Inputs&, const Attrs& at) {
   return {out};
 }
 
+// Uniform random permutations of [0, L) for each of the rows of shape [..., L] (L <= 256), by
+// Fisher-Yates with rejection-sampled indices. Row j uses keystream blocks from j * 2^40 on
+// (each row needs far fewer), so rows can be generated independently: offset counts rows.
+// Output ring64 holding the indices: out[..., i] is where element i goes.
+Outputs prgPermutation(const Inputs&, const Attrs& at) {
+  PrgArgs a = parseArgs("PrgPermutation", at);
+  if (a.shape.empty() || a.shape.back() < 1 || a.shape.back() > 256)
+    throw KernelError("PrgPermutation: the last dimension must be in [1, 256], got shape " + shapeStr(a.shape));
+  int64_t len = a.shape.back(), rows = numel(a.shape) / len;
+  if (a.offset + static_cast<uint64_t>(rows) > (uint64_t(1) << 24))
+    throw KernelError("PrgPermutation: row offset plus rows exceeds 2^24");
+  Tensor out = allocTensor(a.shape, DType::Ring64);
+  uint64_t* dst = out.ptr<uint64_t>();
+  parallelFor(0, rows, 64, [&](int64_t lo, int64_t hi) {
+    std::vector<uint8_t> buf;
+    for (int64_t r = lo; r < hi; ++r) {
+      uint64_t block = (a.offset + r) << 40;
+      size_t pos = 0;
+      auto nextByte = [&]() -> unsigned {
+        if (pos == buf.size()) {
+          buf.resize(256);
+          aesCtrBlocks(a.key, a.iv, block, 16, buf.data(), a.impl);
+          block += 16;
+          pos = 0;
+        }
+        return buf[pos++];
+      };
+      uint64_t* p = dst + r * len;
+      for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint64_t>(i);
+      for (int64_t i = len - 1; i > 0; --i) {  // swap p[i] with p[k], k uniform in [0, i]
+        unsigned range = static_cast<unsigned>(i + 1), limit = 256 - 256 % range, b;
+        do b = nextByte(); while (b >= limit);
+        std::swap(p[i], p[b % range]);
+      }
+      buf.clear();
+      pos = 0;
+    }
+  });
+  return {out};
+}
+
+// out[..., perm[..., i]] = x[..., i]: applies a per-row permutation along the last axis.
+Outputs permuteLastAxis(const Inputs& in, const Attrs&) {
+  const Tensor &x = in[0], &perm = in[1];
+  requireDType("PermuteLastAxis", perm, DType::Ring64, "permutation");
+  if (x.shape != perm.shape || x.rank() < 1)
+    throw KernelError("PermuteLastAxis: input " + shapeStr(x.shape) + " and permutation " + shapeStr(perm.shape) + " must have one shape");
+  Tensor out = allocTensor(x.shape, x.dtype, x.modulus);
+  int64_t len = x.shape.back(), rows = len ? x.size() / len : 0;
+  size_t es = elemSize(x.dtype);
+  const char* src = static_cast<const char*>(x.storage->data());
+  char* dst = static_cast<char*>(out.storage->data());
+  const uint64_t* pm = perm.ptr<uint64_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<bool> seen(len, false);
+    for (int64_t i = 0; i < len; ++i) {
+      uint64_t to = pm[r * len + i];
+      if (to >= static_cast<uint64_t>(len) || seen[to])
+        throw KernelError("PermuteLastAxis: row " + std::to_string(r) + " is not a permutation");
+      seen[to] = true;
+      std::memcpy(dst + (r * len + to) * es, src + (r * len + i) * es, es);
+    }
+  }
+  return {out};
+}
+
+TFE_REGISTER_KERNEL("PrgPermutation", 0, prgPermutation);
+TFE_REGISTER_KERNEL("PermuteLastAxis", 2, permuteLastAxis);
 TFE_REGISTER_KERNEL("PrgRing", 0, prgRing);
 TFE_REGISTER_KERNEL("PrgBits", 0, prgBits);
 TFE_REGISTER_KERNEL("PrgField", 0, prgField);
