@@ -5,3 +5,4 @@ export * from './layout';
 export * from './linalg';
 export * from './reduce';
 export * as kernelNames from './kernel_names';
+export * from './odd_ring';

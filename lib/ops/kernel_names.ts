@@ -31,6 +31,8 @@ export const ReduceSum = 'ReduceSum';
 export const EncodeFixedPoint = 'EncodeFixedPoint';
 export const DecodeFixedPoint = 'DecodeFixedPoint';
 export const PrgRing = 'PrgRing';
+export const OddRingAdd = 'OddRingAdd';
+export const OddRingSub = 'OddRingSub';
 export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
 export const PrgPermutation = 'PrgPermutation';
@@ -45,4 +47,5 @@ export type KernelName =
   | typeof MatMul | typeof Conv2D | typeof Im2Col | typeof Col2Im
   | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
+  | typeof OddRingAdd | typeof OddRingSub
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis;

@@ -42,6 +42,10 @@ export interface CorrelatedRandomness {
    * (SecureNN's blinding factors, permutations and bits).
    */
   pairSeed(p: Party): Uint8Array;
+  /** The seed behind server0's dealt shares (s02): server0 and server2 hold it. */
+  dealerSeed(p: Party): Uint8Array;
+  /** server2's own seed, for randomness no other party may know. */
+  ownSeed(p: Party): Uint8Array;
   /** server0/server1: this server's share of the mask. server2: the whole mask. */
   mask(p: Party, ref: MaskRef): Promise<RingTensor>;
   /**
@@ -101,6 +105,16 @@ export class SeededProvider implements CorrelatedRandomness {
         this.#s01 = Uint8Array.from(Buffer.from(await p.recvControl<string>(SERVER0, pt), 'base64'));
       }
     }
+  }
+
+  dealerSeed(p: Party): Uint8Array {
+    if (p.role !== 0 && p.role !== 2) throw new Error(`${p.name} does not hold the dealer seed`);
+    return this.#seed('02');
+  }
+
+  ownSeed(p: Party): Uint8Array {
+    if (p.role !== 2) throw new Error(`${p.name} does not hold server2's own seed`);
+    return this.#seed('2');
   }
 
   pairSeed(p: Party): Uint8Array {

@@ -1,0 +1,53 @@
+// Arithmetic in the odd ring Z_(2^64 - 1) on ring64 storage, for SecureNN's share conversion:
+// there, MSB(a) = LSB(2a) because doubling wraps around an odd modulus. Inputs equal to
+// 2^64 - 1 are read as 0 (the same residue); outputs are always in [0, 2^64 - 2].
+#include "core/broadcast.h"
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "kernels/check.h"
+
+namespace tfe {
+namespace {
+
+constexpr uint64_t M = ~uint64_t(0);  // 2^64 - 1
+inline uint64_t norm(uint64_t a) { return a == M ? 0 : a; }
+inline uint64_t oddAdd(uint64_t a, uint64_t b) {
+  a = norm(a);
+  b = norm(b);
+  uint64_t s = a + b;
+  if (s < a) s += 1;  // 2^64 = 1 (mod 2^64 - 1)
+  return s == M ? 0 : s;
+}
+inline uint64_t oddNeg(uint64_t a) {
+  a = norm(a);
+  return a == 0 ? 0 : M - a;
+}
+
+template <typename Op>
+Tensor oddBinary(const std::string& name, const Tensor& a, const Tensor& b, Op op) {
+  requireDType(name, a, DType::Ring64, "first input");
+  requireDType(name, b, DType::Ring64, "second input");
+  Shape outShape = broadcastShapes(a.shape, b.shape, name);
+  Tensor out = allocTensor(outShape, DType::Ring64);
+  if (out.size() == 0) return out;
+  BroadcastPlan plan = planBroadcast(outShape, {&a.shape, &b.shape});
+  const uint64_t *pa = a.ptr<uint64_t>(), *pb = b.ptr<uint64_t>();
+  uint64_t* po = out.ptr<uint64_t>();
+  int64_t inner = plan.inner(), sa = plan.strides[0].back(), sb = plan.strides[1].back();
+  parallelFor(0, plan.rows(), std::max<int64_t>(1, (1 << 15) / inner), [&](int64_t lo, int64_t hi) {
+    forEachRow(plan, lo, hi, [&](int64_t row, const int64_t* off) {
+      for (int64_t i = 0; i < inner; ++i) po[row * inner + i] = op(pa[off[0] + i * sa], pb[off[1] + i * sb]);
+    });
+  });
+  return out;
+}
+
+TFE_REGISTER_KERNEL("OddRingAdd", 2, [](const Inputs& in, const Attrs&) {
+  return Outputs{oddBinary("OddRingAdd", in[0], in[1], [](uint64_t x, uint64_t y) { return oddAdd(x, y); })};
+});
+TFE_REGISTER_KERNEL("OddRingSub", 2, [](const Inputs& in, const Attrs&) {
+  return Outputs{oddBinary("OddRingSub", in[0], in[1], [](uint64_t x, uint64_t y) { return oddAdd(x, oddNeg(y)); })};
+});
+
+}  // namespace
+}  // namespace tfe
