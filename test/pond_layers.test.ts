@@ -4,7 +4,8 @@ import test from 'ava';
 import * as tfe from '../lib';
 
 const U = 2 ** -16;
-const PROTOCOLS: tfe.ProtocolName[] = ['pond'];
+// The same bodies run under both protocols (SecureNN is Pond plus exact comparisons).
+const PROTOCOLS: tfe.ProtocolName[] = ['pond', 'securenn'];
 
 function rand(n: number, scale: number): Float64Array {
   return Float64Array.from({ length: n }, () => (Math.random() * 2 - 1) * scale || 0.5);
@@ -51,8 +52,7 @@ function conv(x: Float64Array, [n, h, w, ci]: number[], f: Float64Array, [kh, kw
 
 for (const protocol of PROTOCOLS) {
   test(`${protocol}: linear ops on private and public tensors are exact up to encoding`, async (t) => {
-    tfe.setProtocol(protocol);
-    const c = new tfe.Cluster();
+    const c = new tfe.Cluster({ protocol });
     const a = rand(24, 5), b = rand(6, 5);
     const x = input(c, a, [4, 6]);
     const p = tfe.definePublicInput('input-provider', () => ({ data: b, shape: [6] }), c);
@@ -76,8 +76,7 @@ for (const protocol of PROTOCOLS) {
   });
 
   test(`${protocol}: conv2d (VALID and SAME, strides) and avgPool2d (TensorFlow's SAME divisor)`, async (t) => {
-    tfe.setProtocol(protocol);
-    const c = new tfe.Cluster();
+    const c = new tfe.Cluster({ protocol });
     const xs = [2, 7, 6, 2], fs = [3, 3, 2, 4];
     const xa = rand(2 * 7 * 6 * 2, 2), fa = rand(3 * 3 * 2 * 4, 0.5);
     const x = input(c, xa, xs);
@@ -102,16 +101,21 @@ for (const protocol of PROTOCOLS) {
   });
 
   test(`${protocol}: relu, sigmoid and tanh equal their polynomials, which stay within the stated error`, async (t) => {
-    tfe.setProtocol(protocol);
-    const c = new tfe.Cluster();
+    const c = new tfe.Cluster({ protocol });
     const n = 2000;
     const a = rand(n, 3.9);
     a[0] = 0;
     a[1] = -3.9;
     a[2] = 3.9;
     const x = input(c, a, [n]);
+    if (protocol === 'securenn') {
+      // SecureNN's relu is exact: bit-exact with the fixed-point input.
+      const got = await open(tfe.relu(x));
+      const enc = tfe.RingTensor.fromFloat64Array(a).toFloat64Array();
+      close(t, got, enc.map((v) => Math.max(v, 0)), 0, 'exact relu');
+    }
     const cases: [string, tfe.AnyTensor, tfe.Polynomial, (v: number) => number][] = [
-      ['relu', tfe.relu(x), tfe.reluPolynomial(4), (v) => Math.max(v, 0)],
+      ...(protocol === 'pond' ? [['relu', tfe.relu(x), tfe.reluPolynomial(4), (v: number) => Math.max(v, 0)] as [string, tfe.AnyTensor, tfe.Polynomial, (v: number) => number]] : []),
       ['sigmoid', tfe.sigmoid(x), tfe.SIGMOID_POLY, (v) => 1 / (1 + Math.exp(-v))],
       ['tanh', tfe.tanh(x), tfe.TANH_POLY, Math.tanh],
     ];
@@ -126,8 +130,7 @@ for (const protocol of PROTOCOLS) {
   });
 
   test(`${protocol}: reveal opens to both servers, and TensorFlow.js-like providers work`, async (t) => {
-    tfe.setProtocol(protocol);
-    const c = new tfe.Cluster();
+    const c = new tfe.Cluster({ protocol });
     const a = rand(12, 3);
     const tfjsLike = { shape: [3, 4], dataSync: () => Float32Array.from(a) };
     const x = tfe.definePrivateInput('input-provider', () => tfjsLike, c);

@@ -11,6 +11,7 @@ import { reveal as revealShares, required, type Share } from '../protocol/pond/s
 import { RingTensor } from '../tensor/ring_tensor';
 import { broadcastShapes, shapeString } from '../tensor/shape';
 import * as L from './ops';
+import { exactReluOp } from './securenn_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
 
@@ -227,8 +228,13 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
   return new PrivateTensor(c, x.shape, shares);
 }
 
-/** Polynomial ReLU on [-a, a] (default a = 4); see protocol/pond/activations.ts for the error. */
-export const relu = (x: AnyTensor, opts: { interval?: number } = {}) => polynomial(x, reluPolynomial(opts.interval), 'relu');
+/**
+ * ReLU. Under SecureNN (tfe.setProtocol('securenn')) it is exact: x * DReLU(x), bit-exact with
+ * plaintext fixed point. Under Pond it is the polynomial on [-a, a] (default a = 4; see
+ * protocol/pond/activations.ts for its error).
+ */
+export const relu = (x: AnyTensor, opts: { interval?: number } = {}): PrivateTensor =>
+  x.cluster.protocol === 'securenn' && x.kind === 'private' ? exactReluOp(x) : polynomial(x, reluPolynomial(opts.interval), 'relu');
 export const sigmoid = (x: AnyTensor) => polynomial(x, SIGMOID_POLY, 'sigmoid');
 export const tanh = (x: AnyTensor) => polynomial(x, TANH_POLY, 'tanh');
 

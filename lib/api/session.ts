@@ -12,22 +12,26 @@ let protocol: ProtocolName = 'pond';
  */
 export function local(opts: ClusterOptions = {}): Cluster {
   const old = current;
-  current = new Cluster(opts);
+  current = new Cluster({ protocol, ...opts });
   void old?.close();
   return current;
 }
 
 export function getCluster(): Cluster {
-  return (current ??= new Cluster());
+  return (current ??= new Cluster({ protocol }));
 }
 
-/** Selects the protocol for later ops. Pond now; SecureNN arrives with its issue. */
+/**
+ * Selects the protocol of the default cluster and of clusters created afterwards without one:
+ * 'pond' (polynomial activations) or 'securenn' (Pond plus exact comparisons with server2 as
+ * helper: exact relu, maxPool2d, reduceMax, argmax, less...). A cluster can also be given
+ * `{ protocol }` when created.
+ */
 export function setProtocol(name: ProtocolName): void {
-  if (name !== 'pond') {
-    if (name === 'securenn') throw new Error("setProtocol: 'securenn' is not available yet; use 'pond'");
-    throw new TypeError(`setProtocol: unknown protocol ${JSON.stringify(name)} (expected 'pond')`);
-  }
+  if (name !== 'pond' && name !== 'securenn')
+    throw new TypeError(`setProtocol: unknown protocol ${JSON.stringify(name)} (expected 'pond' or 'securenn')`);
   protocol = name;
+  if (current) current.protocol = name;
 }
 
 export function getProtocol(): ProtocolName {

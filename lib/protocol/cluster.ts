@@ -20,6 +20,8 @@ export interface ClusterOptions {
    * triple generation stays off the online path. Off: server2 deals when the inputs are ready.
    */
   precompute?: boolean;
+  /** 'pond' (default) or 'securenn' (Pond plus exact comparisons with server2 as helper). */
+  protocol?: 'pond' | 'securenn';
 }
 
 export class Cluster {
@@ -28,6 +30,8 @@ export class Cluster {
   readonly fixed: FixedPointConfig;
   readonly provider: CorrelatedRandomness;
   readonly precompute: boolean;
+  /** The protocol ops on this cluster's tensors use; tfe.setProtocol changes it. */
+  protocol: 'pond' | 'securenn';
   #nextOp = 1;
   #ready: Promise<void>;
 
@@ -44,6 +48,9 @@ export class Cluster {
     this.parties = new Map(this.transport.parties.map((n) => [n, new Party(n, this.transport, this.fixed)]));
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
+    this.protocol = opts.protocol ?? 'pond';
+    if (this.protocol !== 'pond' && this.protocol !== 'securenn')
+      throw new TypeError(`protocol must be 'pond' or 'securenn', got ${JSON.stringify(this.protocol)}`);
     for (const s of SERVERS) this.party(s).crypto = this.provider;
     this.#ready = Promise.all(SERVERS.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
     this.#ready.catch(() => undefined);

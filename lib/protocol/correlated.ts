@@ -177,7 +177,8 @@ export class SeededProvider implements CorrelatedRandomness {
   }
 
   async product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null> {
-    const t = tag(op, step);
+    // Several products of one op travel in parallel: the nonce's slot tells their messages apart.
+    const t = tag(op, step, String(nonce & 0xffffn));
     if (p.role === 0) return prgRing(this.#seed('02'), outShape, { nonce });
     if (p.role === 1) return p.recvTensor(SERVER2, t, outShape);
     if (p.role !== 2) return null;

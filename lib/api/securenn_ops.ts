@@ -1,0 +1,161 @@
+// Ops that need comparisons: available when SecureNN is the protocol (tfe.setProtocol('securenn')).
+// Comparison results are returned as fixed-point 0.0 / 1.0 private tensors.
+import * as R from '../ops';
+import { convGeometry, type Padding } from '../ops/conv';
+import type { Cluster } from '../protocol/cluster';
+import type { OpCtx, Party } from '../protocol/party';
+import type { Share } from '../protocol/pond/share';
+import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
+import { equalZero as eqZ, negative, nonNegative, relu as exactRelu } from '../protocol/securenn/relu';
+import type { RingTensor } from '../tensor/ring_tensor';
+import { shapeString } from '../tensor/shape';
+import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
+
+export function requireSecureNN(op: string, x: AnyTensor): void {
+  if (x.cluster.protocol !== 'securenn')
+    throw new Error(`${op} needs comparisons: use SecureNN (tfe.setProtocol('securenn'), or a cluster created with { protocol: 'securenn' })`);
+}
+
+function privateOnly(op: string, x: AnyTensor): PrivateTensor {
+  if (x.kind !== 'private') throw new TypeError(`${op}: expects a private tensor`);
+  return x;
+}
+
+function runOp(c: Cluster, name: string, deps: Promise<PartyValues<Share>>[], fn: (p: Party, op: OpCtx, locals: Share[]) => Promise<Share>): Promise<PartyValues<Share>> {
+  const op = c.nextOp(name);
+  return Promise.all(deps).then((ds) => c.run(op, (p, o) => fn(p, o, ds.map((d) => d.get(p.name) ?? null))));
+}
+
+/** Integer bit shares -> fixed-point 0.0/1.0 shares (a local scaling). */
+async function scaleBit(c: Cluster, b: Share): Promise<Share> {
+  if (!b) return null;
+  const out = await R.mulScalar(b, 1n << BigInt(c.fixed.fracBits));
+  b.dispose();
+  return out;
+}
+
+/** Exact ReLU (SecureNN): bit-exact with plaintext fixed point. */
+export function exactReluOp(x: AnyTensor): PrivateTensor {
+  const px = privateOnly('relu', x);
+  const c = px.cluster;
+  return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape)));
+}
+
+function diffOp(name: string, x: AnyTensor, y: AnyTensor): PrivateTensor {
+  const d = (x as PrivateTensor).sub(y);
+  if (d.kind !== 'private') throw new TypeError(`${name}: at least one operand must be private`);
+  return d;
+}
+
+function bitOp(name: string, x: PrivateTensor, f: (p: Party, o: OpCtx, a: Share, shape: readonly number[]) => Promise<Share>): PrivateTensor {
+  const c = x.cluster;
+  return new PrivateTensor(c, x.shape, runOp(c, name, [x.shares], async (p, o, [a]) => scaleBit(c, await f(p, o, a, x.shape))));
+}
+
+/** [x < y] as 0.0/1.0 (the MSB of x - y). */
+export function less(x: AnyTensor, y: AnyTensor): PrivateTensor {
+  requireSecureNN('less', x);
+  return bitOp('less', diffOp('less', x, y), negative);
+}
+
+/** [x > y] as 0.0/1.0. */
+export function greater(x: AnyTensor, y: AnyTensor): PrivateTensor {
+  requireSecureNN('greater', x);
+  return bitOp('greater', diffOp('greater', y, x), negative);
+}
+
+/** [x >= y] as 0.0/1.0 (DReLU of x - y). */
+export function greaterEqual(x: AnyTensor, y: AnyTensor): PrivateTensor {
+  requireSecureNN('greaterEqual', x);
+  return bitOp('greaterEqual', diffOp('greaterEqual', x, y), nonNegative);
+}
+
+/** [x = 0] as 0.0/1.0. */
+export function equalZero(x: AnyTensor): PrivateTensor {
+  requireSecureNN('equalZero', x);
+  const px = privateOnly('equalZero', x);
+  const c = px.cluster;
+  const op2 = c.nextOp('equalZero');
+  return bitOp('equalZero', px, (p, o, a, shape) => eqZ(p, o, op2, a, shape));
+}
+
+/** Runs the comparison tree on [k, rest]-shaped candidates prepared per server by `prep`. */
+function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShape: readonly number[], prep: (s: RingTensor) => Promise<RingTensor>, index: boolean): PrivateTensor {
+  const c = x.cluster;
+  const ops = Array.from({ length: Math.max(1, treeLevels(k)) }, () => c.nextOp(name));
+  const f = c.fixed.fracBits;
+  const shares = x.shares.then((s) =>
+    c.run(ops[0], async (p) => {
+      const local = s.get(p.name) ?? null;
+      const cand = p.isCompute && local ? await prep(local) : null;
+      const { max, index: idx } = await maxTree(p, ops, cand, k, rest, index ? f : undefined);
+      cand?.dispose();
+      const keep = index ? idx : max;
+      (index ? max : idx)?.dispose();
+      if (!keep) return null;
+      const shaped = R.reshape(keep, outShape);
+      keep.dispose();
+      return shaped;
+    }),
+  );
+  return new PrivateTensor(c, outShape, shares);
+}
+
+/** Moves `axis` first and flattens the rest: [k, rest]. */
+async function axisFirst(s: RingTensor, axis: number): Promise<RingTensor> {
+  const perm = [axis, ...[...s.shape.keys()].filter((i) => i !== axis)];
+  const t = await R.transpose(s, perm);
+  const out = R.reshape(t, [s.shape[axis], -1]);
+  t.dispose();
+  return out;
+}
+
+function normAxis(op: string, x: AnyTensor, axis: number): number {
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(axis) || a < 0 || a >= x.rank) throw new RangeError(`${op}: axis ${axis} is out of range for shape ${shapeString(x.shape)}`);
+  return a;
+}
+
+/** Maximum along an axis (SecureNN comparison tree). */
+export function reduceMax(x: AnyTensor, axis = 0): PrivateTensor {
+  requireSecureNN('reduceMax', x);
+  const px = privateOnly('reduceMax', x);
+  const a = normAxis('reduceMax', px, axis);
+  const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
+  return treeOp('reduceMax', px, k, rest, outShape, (s) => axisFirst(s, a), false);
+}
+
+/** Index of the maximum along an axis, as a fixed-point private tensor (ties: the first). */
+export function argmax(x: AnyTensor, axis = 0): PrivateTensor {
+  requireSecureNN('argmax', x);
+  const px = privateOnly('argmax', x);
+  const a = normAxis('argmax', px, axis);
+  const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
+  return treeOp('argmax', px, k, rest, outShape, (s) => axisFirst(s, a), true);
+}
+
+/**
+ * Max pooling over NHWC windows (VALID padding; any window and strides): each window's k = kh*kw
+ * candidates are gathered with im2col and reduced by the comparison tree.
+ */
+export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, number]; strides?: number | [number, number]; padding?: Padding }): PrivateTensor {
+  requireSecureNN('maxPool2d', x);
+  const px = privateOnly('maxPool2d', x);
+  const [kh, kw] = typeof opts.poolSize === 'number' ? [opts.poolSize, opts.poolSize] : opts.poolSize;
+  const strides: [number, number] = opts.strides === undefined ? [kh, kw] : typeof opts.strides === 'number' ? [opts.strides, opts.strides] : opts.strides;
+  const padding = opts.padding ?? 'VALID';
+  if (padding !== 'VALID') throw new Error(`maxPool2d: padding '${padding}' is not supported yet (VALID only)`);
+  const g = convGeometry('maxPool2d', px.shape, kh, kw, strides, padding);
+  const k = kh * kw, rest = g.batch * g.outH * g.outW * g.channels;
+  const outShape = [g.batch, g.outH, g.outW, g.channels];
+  return treeOp('maxPool2d', px, k, rest, outShape, async (s) => {
+    const cols = await R.im2col(s, { kernelSize: [kh, kw], strides, padding });
+    const windows = R.reshape(cols, [g.batch * g.outH * g.outW, k, g.channels]);
+    cols.dispose();
+    const first = await R.transpose(windows, [1, 0, 2]);
+    windows.dispose();
+    const out = R.reshape(first, [k, rest]);
+    first.dispose();
+    return out;
+  }, false);
+}

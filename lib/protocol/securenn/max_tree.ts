@@ -1,0 +1,73 @@
+// Maxima (and their positions) over the leading axis by a comparison tree: SecureNN's MaxPool
+// reduces each window with log2(k) levels, every level one vectorised DReLU over all pairs and one
+// selection, rather than k - 1 sequential comparisons.
+import { concat, reshape, slice, sub } from '../../ops';
+import { RingTensor } from '../../tensor/ring_tensor';
+import type { OpCtx, Party } from '../party';
+import { drelu } from './msb';
+import { selectShare } from './relu';
+
+export function treeLevels(k: number): number {
+  return k <= 1 ? 0 : Math.ceil(Math.log2(k));
+}
+
+/**
+ * x: shares of k candidates per position, shape [k, rest]. `ops` holds one op instance per tree
+ * level (treeLevels(k)). With `fracBits`, also returns shares of the winning index, in fixed
+ * point (ties go to the earlier candidate).
+ */
+export async function maxTree(p: Party, ops: OpCtx[], x: RingTensor | null, k: number, rest: number, fracBits?: number): Promise<{ max: RingTensor | null; index: RingTensor | null }> {
+  const compute = p.isCompute;
+  let vals = compute && x ? reshape(x, [k, rest]) : null;
+  let idx: RingTensor | null = null;
+  if (compute && fracBits !== undefined) {
+    // Public indices, held by server0 as its share (server1 holds zeros).
+    const v = new BigUint64Array(k * rest);
+    if (p.role === 0) for (let i = 0; i < k; i++) v.fill(BigInt(i) << BigInt(fracBits), i * rest, (i + 1) * rest);
+    idx = RingTensor.fromBigUint64Array(v, [k, rest]);
+  }
+  let m = k;
+  for (let level = 0; m > 1; level++) {
+    const op = ops[level];
+    const h = Math.floor(m / 2), n = h * rest;
+    const part = async (t: RingTensor | null, b: number, len: number) => (t ? slice(t, [b, 0], [len, rest]) : null);
+    const [l, r, carry] = await Promise.all([part(vals, 0, h), part(vals, h, h), m % 2 ? part(vals, 2 * h, 1) : null]);
+    const diff = l && r ? await sub(l, r) : null;
+    // g = [left >= right]: keep left on ties, so the earliest maximum wins.
+    const g = await drelu(p, op, diff ? reshape(diff, [n]) : null, n);
+    const flat = (t: RingTensor | null) => (t ? reshape(t, [n]) : null);
+    const chosen = await selectShare(p, op, g, flat(r), flat(l), n, 60);
+    let chosenIdx: RingTensor | null = null;
+    let idxCarry: RingTensor | null = null;
+    if (fracBits !== undefined) {
+      const [il, ir] = await Promise.all([part(idx, 0, h), part(idx, h, h)]);
+      idxCarry = m % 2 ? await part(idx, 2 * h, 1) : null;
+      chosenIdx = await selectShare(p, op, g, flat(ir), flat(il), n, 63);
+      il?.dispose();
+      ir?.dispose();
+    }
+    const next = async (c: RingTensor | null, extra: RingTensor | null) => {
+      if (!c) return null;
+      const shaped = reshape(c, [h, rest]);
+      c.dispose();
+      if (!extra) return shaped;
+      const joined = await concat([shaped, extra], 0);
+      shaped.dispose();
+      extra.dispose();
+      return joined;
+    };
+    for (const t of [l, r, diff, g]) t?.dispose();
+    vals?.dispose();
+    vals = await next(chosen, carry);
+    if (fracBits !== undefined) {
+      idx?.dispose();
+      idx = await next(chosenIdx, idxCarry);
+    }
+    m = h + (m % 2);
+  }
+  const out = (t: RingTensor | null) => (t ? reshape(t, [rest]) : null);
+  const result = { max: out(vals), index: out(idx) };
+  vals?.dispose();
+  idx?.dispose();
+  return result;
+}

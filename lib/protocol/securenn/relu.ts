@@ -1,0 +1,95 @@
+// SecureNN's selection and exact ReLU on top of DReLU, and the comparisons built from it.
+import { add, addScalar, mulScalar, reshape, sub } from '../../ops';
+import type { RingTensor } from '../../tensor/ring_tensor';
+import type { OpCtx, Party } from '../party';
+import { bilinear, mask } from '../pond/arith';
+import { drelu } from './msb';
+
+/** Flat [n] view of a share, or null. */
+function flat(x: RingTensor | null): RingTensor | null {
+  return x ? reshape(x, [x.size]) : null;
+}
+
+/** Shares of a * b for shares a, b (no truncation: one of them is an integer bit). */
+async function product(p: Party, op: OpCtx, a: RingTensor | null, b: RingTensor | null, n: number, slot: number): Promise<RingTensor | null> {
+  const cr = p.crypto!;
+  const [ma, mb] = await Promise.all([mask(p, cr, op, slot, a, [n]), mask(p, cr, op, slot + 1, b, [n])]);
+  const z = await bilinear(p, cr, op, { kind: 'mul' }, ma, mb, [n], slot + 2);
+  for (const m of [ma, mb]) {
+    m.alpha?.dispose();
+    m.a?.dispose();
+  }
+  return z;
+}
+
+/**
+ * SecureNN Algorithm 2 (SelectShare): shares of x if alpha = 0 and of y if alpha = 1, for a shared
+ * bit alpha: x + alpha (y - x), with one Beaver product dealt by server2.
+ */
+export async function selectShare(p: Party, op: OpCtx, alpha: RingTensor | null, x: RingTensor | null, y: RingTensor | null, n: number, slot = 60): Promise<RingTensor | null> {
+  const diff = p.isCompute && x && y ? await sub(y, x) : null;
+  const chosen = await product(p, op, alpha, diff, n, slot);
+  diff?.dispose();
+  if (!p.isCompute || !chosen || !x) return null;
+  const out = await add(x, chosen);
+  chosen.dispose();
+  return out;
+}
+
+/**
+ * SecureNN ReLU (Algorithm 7): relu(a) = a * DReLU(a), exact for |a| < 2^62: the product with a
+ * shared bit needs no truncation, so the result is bit-exact with plaintext fixed point.
+ */
+export async function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  const n = shape.reduce((x, y) => x * y, 1);
+  const af = flat(a);
+  const d = await drelu(p, op, af, n);
+  const z = await product(p, op, af, d, n, 50);
+  d?.dispose();
+  af?.dispose();
+  if (!z) return null;
+  const out = reshape(z, shape);
+  z.dispose();
+  return out;
+}
+
+/** Shares of [a >= 0] (DReLU) in any shape. */
+export async function nonNegative(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  const n = shape.reduce((x, y) => x * y, 1);
+  const af = flat(a);
+  const d = await drelu(p, op, af, n);
+  af?.dispose();
+  if (!d) return null;
+  const out = reshape(d, shape);
+  d.dispose();
+  return out;
+}
+
+/** Shares of [a < 0] = 1 - DReLU(a). */
+export async function negative(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  const d = await nonNegative(p, op, a, shape);
+  if (!d) return null;
+  const negd = await mulScalar(d, -1n);
+  d.dispose();
+  if (p.role !== 0) return negd;
+  const out = await addScalar(negd, 1n);
+  negd.dispose();
+  return out;
+}
+
+/**
+ * Shares of [a = 0] = DReLU(a) * DReLU(-a): both are 1 only at zero. Two DReLUs in parallel (the
+ * second as op instance `op2`, so messages and nonces never collide) and one Beaver product.
+ */
+export async function equalZero(p: Party, op: OpCtx, op2: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  const n = shape.reduce((x, y) => x * y, 1);
+  const af = flat(a);
+  const negA = af ? await mulScalar(af, -1n) : null;
+  const [d1, d2] = await Promise.all([drelu(p, op, af, n), drelu(p, op2, negA, n)]);
+  const z = await product(p, op, d1, d2, n, 70);
+  for (const t of [af, negA, d1, d2]) t?.dispose();
+  if (!z) return null;
+  const out = reshape(z, shape);
+  z.dispose();
+  return out;
+}
