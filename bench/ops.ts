@@ -6,6 +6,7 @@
 import * as tfe from '../lib';
 import { forwardA, networkA, randomImages } from './lib/networks';
 import { profileNative, type Profile } from './lib/kernel_profile';
+import { REFERENCE_MB, secureNNNetworks, secureNNOps } from './lib/securenn_bench';
 import { nowMs } from './lib/timing';
 
 interface Sample {
@@ -115,6 +116,9 @@ async function main(): Promise<void> {
   const c128 = new tfe.Cluster();
   const b128 = await netA(c128, 128, 20);
   await c128.close();
+  const quick = process.argv.includes('--quick');
+  const snnOps = await secureNNOps();
+  const snn = await secureNNNetworks(quick, (m) => process.stderr.write(`${m}\n`));
   const info = tfe.info();
   if (json) {
     const ops = Object.fromEntries(results.map((r) => [`${r.name} ${r.shape}`, { ms: r.s.medianMs, bytes: r.s.bytes, rounds: r.s.rounds }]));
@@ -124,6 +128,8 @@ async function main(): Promise<void> {
       netA_b1_ms: b1.medianMs, netA_b1_p90_ms: b1.p90Ms, netA_b1_bytes: b1.bytes, netA_b1_rounds: b1.rounds,
       netA_b1_profile: b1.profile,
       netA_b128_ms: b128.medianMs, netA_b128_per_s: (128 * 1000) / b128.medianMs, netA_b128_bytes: b128.bytes, netA_b128_rounds: b128.rounds,
+      securenn_ops: snnOps,
+      securenn: snn,
     }));
     return;
   }
@@ -139,6 +145,14 @@ async function main(): Promise<void> {
   console.log(`${p.kernelCalls.toFixed(0)} kernel calls take ${p.kernelMs.toFixed(2)} ms of wall time (inline calls block the JS thread; pooled ones overlap),`);
   console.log(`${p.copyCalls.toFixed(0)} wire copies ${p.copyMs.toFixed(2)} ms, and ${b1.rounds} communication steps; the rest is JS scheduling.`);
   console.log(`Largest: ${p.top.map((t) => `${t.name} ${t.calls.toFixed(0)}x ${t.ms.toFixed(2)} ms`).join(', ')}.`);
+  console.log('\n## SecureNN (exact non-linear layers), in-process\n');
+  console.log('| op | median ms | bytes | rounds |\n|---|--:|--:|--:|');
+  for (const [name, r] of Object.entries(snnOps)) console.log(`| ${name} | ${r.ms.toFixed(2)} | ${r.bytes} | ${r.rounds} |`);
+  console.log('\n| network (max pool) | batch 1 ms | batch 1 bytes | SecureNN C++ reference bytes | rounds | batch 128 ms |\n|---|--:|--:|--:|--:|--:|');
+  for (const k of ['A', 'B', 'C'] as const) {
+    const r = snn[k];
+    console.log(`| ${k} | ${r.b1.ms.toFixed(1)} | ${(r.b1.bytes / 1e6).toFixed(3)} MB | ${REFERENCE_MB[k]} MB | ${r.b1.rounds} | ${r.b128 ? r.b128.ms.toFixed(0) : 'skipped (--quick)'} |`);
+  }
   console.log(`\nnetwork A, batch 1: ${b1.medianMs.toFixed(2)} ms (target <= 3 ms; the paper's Pond: 14 ms). Batch 128: ${((128 * 1000) / b128.medianMs).toFixed(0)} predictions/s.`);
 }
 
