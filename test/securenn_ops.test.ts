@@ -63,6 +63,22 @@ test('maxPool2d: 2x2 stride 2 and 3x3 stride 2 windows, with runs of equal value
   await c.close();
 });
 
+test('maxPool2d with SAME padding ignores the padding, as TensorFlow does (all-negative inputs)', async (t) => {
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  const [h, w] = [5, 5];
+  const data = randomFixed(h * w, 50).map((v) => -Math.abs(v) - 1); // zero padding would win
+  const enc = fixed(data);
+  const got = await run(c, data, [1, h, w, 1], (x) => tfe.maxPool2d(x, { poolSize: 2, strides: 2, padding: 'SAME' }));
+  const want: number[] = [];
+  for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) {
+    let m = -Infinity;
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) if (2 * y + i < h && 2 * x + j < w) m = Math.max(m, enc[(2 * y + i) * w + 2 * x + j]);
+    want.push(m);
+  }
+  t.deepEqual([...got], want);
+  await c.close();
+});
+
 test('reduceMax and argmax along each axis (ties go to the first index)', async (t) => {
   const c = new tfe.Cluster({ protocol: 'securenn' });
   const [r, k] = [6, 9];
@@ -108,7 +124,6 @@ test('comparison ops need SecureNN, and maxPool2d refuses SAME padding, with cle
   await pond.close();
   const c = new tfe.Cluster({ protocol: 'securenn' });
   const img = tfe.definePrivateInput('input-provider', () => ({ data: new Float64Array(16).fill(1), shape: [1, 4, 4, 1] }), c);
-  t.throws(() => tfe.maxPool2d(img, { poolSize: 2, padding: 'SAME' }), { message: "maxPool2d: padding 'SAME' is not supported yet (VALID only)" });
   t.throws(() => tfe.argmax(img, 4), { message: 'argmax: axis 4 is out of range for shape [1,4,4,1]' });
   await c.close();
 });

@@ -80,14 +80,14 @@ export function equalZero(x: AnyTensor): PrivateTensor {
 }
 
 /** Runs the comparison tree on [k, rest]-shaped candidates prepared per server by `prep`. */
-function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShape: readonly number[], prep: (s: RingTensor) => Promise<RingTensor>, index: boolean): PrivateTensor {
+function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShape: readonly number[], prep: (s: RingTensor, p: Party) => Promise<RingTensor>, index: boolean): PrivateTensor {
   const c = x.cluster;
   const ops = Array.from({ length: Math.max(1, treeLevels(k)) }, () => c.nextOp(name));
   const f = c.fixed.fracBits;
   const shares = x.shares.then((s) =>
     c.run(ops[0], async (p) => {
       const local = s.get(p.name) ?? null;
-      const cand = p.isCompute && local ? await prep(local) : null;
+      const cand = p.isCompute && local ? await prep(local, p) : null;
       const { max, index: idx } = await maxTree(p, ops, cand, k, rest, index ? f : undefined);
       cand?.dispose();
       const keep = index ? idx : max;
@@ -144,12 +144,19 @@ export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   const [kh, kw] = typeof opts.poolSize === 'number' ? [opts.poolSize, opts.poolSize] : opts.poolSize;
   const strides: [number, number] = opts.strides === undefined ? [kh, kw] : typeof opts.strides === 'number' ? [opts.strides, opts.strides] : opts.strides;
   const padding = opts.padding ?? 'VALID';
-  if (padding !== 'VALID') throw new Error(`maxPool2d: padding '${padding}' is not supported yet (VALID only)`);
   const g = convGeometry('maxPool2d', px.shape, kh, kw, strides, padding);
   const k = kh * kw, rest = g.batch * g.outH * g.outW * g.channels;
   const outShape = [g.batch, g.outH, g.outW, g.channels];
-  return treeOp('maxPool2d', px, k, rest, outShape, async (s) => {
-    const cols = await R.im2col(s, { kernelSize: [kh, kw], strides, padding });
+  // SAME: pad with -2^45 (below any value in the exact range) instead of zero, as TensorFlow pads
+  // max pooling with -infinity; server0 holds the padding value, server1 zeros.
+  const padH = padding === 'SAME' ? Math.max((g.outH - 1) * strides[0] + kh - g.inH, 0) : 0;
+  const padW = padding === 'SAME' ? Math.max((g.outW - 1) * strides[1] + kw - g.inW, 0) : 0;
+  const pads: [number, number][] = [[0, 0], [Math.floor(padH / 2), padH - Math.floor(padH / 2)], [Math.floor(padW / 2), padW - Math.floor(padW / 2)], [0, 0]];
+  const low = -(1n << BigInt(45 + px.cluster.fixed.fracBits));
+  return treeOp('maxPool2d', px, k, rest, outShape, async (s0, p) => {
+    const s = padding === 'SAME' ? await R.pad(s0, pads, p.role === 0 ? low : 0n) : s0;
+    const cols = await R.im2col(s, { kernelSize: [kh, kw], strides, padding: 'VALID' });
+    if (s !== s0) s.dispose();
     const windows = R.reshape(cols, [g.batch * g.outH * g.outW, k, g.channels]);
     cols.dispose();
     const first = await R.transpose(windows, [1, 0, 2]);
