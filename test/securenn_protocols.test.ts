@@ -1,0 +1,77 @@
+// SecureNN's building blocks, called directly on shares: ShareConvert, ComputeMSB, DReLU and
+// SelectShare, against BigInt.
+import { randomFillSync } from 'node:crypto';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { add, oddAdd, prgRing, randomSeed, sub } from '../lib/ring';
+import { computeMsb, drelu, shareConvert } from '../lib/protocol/securenn/msb';
+import { selectShare } from '../lib/protocol/securenn/relu';
+
+const L = 1n << 64n;
+const M = L - 1n;
+
+function values(n: number): bigint[] {
+  const a = new BigUint64Array(n);
+  randomFillSync(new Uint8Array(a.buffer));
+  return [...a, 0n, 1n, 2n, M - 1n, 1n << 63n, (1n << 63n) - 1n, (1n << 62n) - 1n, L - (1n << 62n)];
+}
+
+async function share(v: bigint[]): Promise<[tfe.RingTensor, tfe.RingTensor]> {
+  const t = tfe.RingTensor.fromBigInts(v);
+  const s0 = await prgRing(randomSeed(), [v.length]);
+  const s1 = await sub(t, s0);
+  t.dispose();
+  return [s0, s1];
+}
+
+async function onServers(c: tfe.Cluster, name: string, fn: (p: tfe.Party, op: { id: number; name: string }) => Promise<tfe.RingTensor | null>): Promise<[tfe.RingTensor, tfe.RingTensor]> {
+  const out = await c.run(c.nextOp(name), fn);
+  return [out.get('server0')!, out.get('server1')!];
+}
+
+test('ShareConvert: shares over Z_(2^64-1) of the same value, for all but 2^64 - 1', async (t) => {
+  const c = new tfe.Cluster();
+  const v = values(300);
+  const [a0, a1] = await share(v);
+  const [y0, y1] = await onServers(c, 'shareConvert', (p, o) => shareConvert(p, o, p.role === 0 ? a0 : p.role === 1 ? a1 : null, v.length));
+  const y = (await oddAdd(y0, y1)).toBigInts();
+  t.deepEqual(y, v.map((x) => x % M));
+  await c.close();
+});
+
+test('ComputeMSB on odd-ring shares and DReLU on ring shares match BigInt', async (t) => {
+  const c = new tfe.Cluster();
+  // ComputeMSB's input lives in Z_(2^64-1): values below 2^64 - 1.
+  const v = values(300).map((x) => x % M);
+  const [a0, a1] = await share(v);
+  a1.dispose();
+  // Re-share over the odd ring: y0 + y1 = v (mod 2^64 - 1).
+  const y0 = a0;
+  const y1 = await (async () => {
+    const neg0 = tfe.RingTensor.fromBigInts(a0.toBigInts().map((x) => (M - (x % M)) % M));
+    const vt = tfe.RingTensor.fromBigInts(v);
+    return oddAdd(vt, neg0);
+  })();
+  const [m0, m1] = await onServers(c, 'msb', (p, o) => computeMsb(p, o, p.role === 0 ? y0 : p.role === 1 ? y1 : null, v.length));
+  t.deepEqual((await add(m0, m1)).toBigInts(), v.map((x) => (x >> 63n) & 1n), 'MSB');
+  const w = values(300).filter((x) => BigInt.asIntN(64, x) < 1n << 62n && BigInt.asIntN(64, x) >= -(1n << 62n));
+  const [b0, b1] = await share(w);
+  const [d0, d1] = await onServers(c, 'drelu', (p, o) => drelu(p, o, p.role === 0 ? b0 : p.role === 1 ? b1 : null, w.length));
+  t.deepEqual((await add(d0, d1)).toBigInts(), w.map((x) => (BigInt.asIntN(64, x) >= 0n ? 1n : 0n)), 'DReLU in |a| < 2^62');
+  await c.close();
+});
+
+test('SelectShare picks x where the shared bit is 0 and y where it is 1', async (t) => {
+  const c = new tfe.Cluster();
+  const n = 200;
+  const x = values(n - 8), y = values(n - 8);
+  const bits = x.map((_, i) => BigInt(i % 3 === 0 ? 1 : 0));
+  const [[x0, x1], [y0, y1], [s0, s1]] = await Promise.all([share(x), share(y), share(bits)]);
+  const [z0, z1] = await onServers(c, 'select', (p, o) =>
+    selectShare(p, o, p.role === 0 ? s0 : p.role === 1 ? s1 : null, p.role === 0 ? x0 : p.role === 1 ? x1 : null, p.role === 0 ? y0 : p.role === 1 ? y1 : null, n),
+  );
+  t.deepEqual((await add(z0, z1)).toBigInts(), x.map((v, i) => (bits[i] ? y[i] : v)));
+  await c.close();
+});
