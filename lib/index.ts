@@ -22,3 +22,5 @@ export { Party, SERVER0, SERVER1, SERVER2, type FixedPointConfig } from './proto
 export { SeededProvider, type CorrelatedRandomness } from './protocol/correlated';
 export { Transport, type Payload, type Tag, type TrafficReport, type OpTraffic, type PartyName } from './net/transport';
 export { MemoryTransport } from './net/memory_transport';
+export { WebSocketTransport } from './net/ws_transport';
+export { WsEndpoint, type WsEndpointOptions, type PeerAddress } from './net/ws_endpoint';

@@ -22,6 +22,8 @@ export interface ClusterOptions {
   precompute?: boolean;
   /** 'pond' (default) or 'securenn' (Pond plus exact comparisons with server2 as helper). */
   protocol?: 'pond' | 'securenn';
+  /** The transport (default: in-memory). It must know the three servers and the players. */
+  transport?: Transport;
 }
 
 export class Cluster {
@@ -44,7 +46,9 @@ export class Cluster {
       throw new RangeError(`fracBits must be an integer in [1, 30], got ${this.fixed.fracBits}`);
     if (this.fixed.truncation !== 'local' && this.fixed.truncation !== 'interactive')
       throw new TypeError(`truncation must be 'local' or 'interactive', got ${JSON.stringify(this.fixed.truncation)}`);
-    this.transport = new MemoryTransport([...SERVERS, ...players]);
+    this.transport = opts.transport ?? new MemoryTransport([...SERVERS, ...players]);
+    for (const s of [...SERVERS, ...players])
+      if (!this.transport.parties.includes(s)) throw new Error(`the transport does not know party '${s}'`);
     this.parties = new Map(this.transport.parties.map((n) => [n, new Party(n, this.transport, this.fixed)]));
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;

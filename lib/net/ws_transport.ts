@@ -1,0 +1,48 @@
+// The Transport interface over WebSockets. Protocol code is unchanged: it sees the same send and
+// recv, and the base class counts bytes and rounds exactly as for the in-memory transport.
+// One process may host several parties' endpoints (tests, `tfe.localWebSocketCluster`), or just one.
+import { type PartyName, type Payload, Transport } from './transport';
+import { type PeerAddress, WsEndpoint, type WsEndpointOptions } from './ws_endpoint';
+
+export class WebSocketTransport extends Transport {
+  readonly session: string;
+  #endpoints: Map<PartyName, WsEndpoint>;
+
+  constructor(parties: readonly PartyName[], endpoints: Map<PartyName, WsEndpoint>, session = 'default') {
+    super(parties);
+    this.#endpoints = endpoints;
+    this.session = session;
+  }
+
+  #local(name: PartyName, what: string): WsEndpoint {
+    const e = this.#endpoints.get(name);
+    if (!e) throw new Error(`${what} '${name}' is not hosted by this process`);
+    return e;
+  }
+
+  protected deliver(from: PartyName, to: PartyName, key: string, payload: Payload): Promise<void> {
+    return this.#local(from, 'sender').send(to, this.session, key, payload);
+  }
+
+  protected receive(to: PartyName, from: PartyName, key: string): Promise<Payload> {
+    return this.#local(to, 'receiver').recv(from, this.session, key);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#endpoints.values()].map((e) => e.close()));
+  }
+
+  /**
+   * Starts an endpoint for every party on loopback and connects them all: every party runs in
+   * this process but every message crosses a real WebSocket.
+   */
+  static async loopback(parties: readonly PartyName[], opts: Omit<WsEndpointOptions, 'me'> = {}): Promise<WebSocketTransport> {
+    const endpoints = new Map(parties.map((p) => [p, new WsEndpoint({ ...opts, me: p })]));
+    await Promise.all([...endpoints.values()].map((e) => e.start(parties.filter((p) => p !== e.me))));
+    const addr = (p: PartyName): PeerAddress => ({ name: p, host: opts.host ?? '127.0.0.1', port: endpoints.get(p)!.port });
+    await Promise.all(
+      parties.flatMap((a) => parties.filter((b) => a < b).map((b) => endpoints.get(a)!.connect(addr(b)))),
+    );
+    return new WebSocketTransport(parties, endpoints);
+  }
+}
