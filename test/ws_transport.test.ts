@@ -1,0 +1,88 @@
+// The WebSocket transport: the same protocol code over real loopback WebSockets, chunking,
+// session isolation, and refusal of malformed frames and unknown peers without crashing.
+import test from 'ava';
+import WebSocket from 'ws';
+
+import * as tfe from '../lib';
+import { CHUNK_BYTES, encodeFrames } from '../lib/net/wire';
+
+const PARTIES = ['server0', 'server1', 'server2', ...tfe.DEFAULT_PLAYERS];
+
+test('Pond and SecureNN over WebSockets give the same results as plaintext', async (t) => {
+  for (const protocol of ['pond', 'securenn'] as const) {
+    const transport = await tfe.WebSocketTransport.loopback(PARTIES, { log: () => undefined });
+    const c = new tfe.Cluster({ transport, protocol });
+    const a = Float64Array.from({ length: 48 }, () => Math.random() * 2 - 1);
+    const w = Float64Array.from({ length: 48 * 5 }, () => Math.random() - 0.5);
+    const x = tfe.definePrivateInput('prediction-client', () => ({ data: a, shape: [1, 48] }), c);
+    const wt = tfe.definePrivateInput('model-owner', () => ({ data: w, shape: [48, 5] }), c);
+    const out = await tfe.defineOutput('prediction-client', tfe.relu(tfe.matmul(x, wt)));
+    for (let j = 0; j < 5; j++) {
+      let z = 0;
+      for (let k = 0; k < 48; k++) z += a[k] * w[k * 5 + j];
+      const want = protocol === 'securenn' ? Math.max(z, 0) : tfe.evalPolynomial(tfe.reluPolynomial(4), z);
+      t.true(Math.abs(out.data[j] - want) < 1e-3, `${protocol} ${j}: ${out.data[j]} vs ${want}`);
+    }
+    t.true(c.transport.traffic().total.bytes > 0);
+    await c.close();
+  }
+});
+
+test('large tensors are chunked and arrive intact; sessions on the same connections never mix', async (t) => {
+  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, log: () => undefined })]));
+  await Promise.all([eps.get('a')!.start(['b']), eps.get('b')!.start(['a'])]);
+  await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port: eps.get('b')!.port });
+  const big = new Uint8Array(3 * CHUNK_BYTES + 12345);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 255;
+  const s1 = new tfe.WebSocketTransport(['a', 'b'], eps, 'session-1');
+  const s2 = new tfe.WebSocketTransport(['a', 'b'], eps, 'session-2');
+  const tag = { opId: 1, op: 'x', step: 's' };
+  const small = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+  await Promise.all([
+    s1.send('a', 'b', tag, { kind: 'tensor', dtype: 'bit', shape: [big.length], data: big.map((v) => v & 1) }),
+    s2.send('a', 'b', tag, { kind: 'tensor', dtype: 'ring64', shape: [1], data: small }),
+  ]);
+  const [r2, r1] = await Promise.all([s2.recv('b', 'a', tag), s1.recv('b', 'a', tag)]);
+  t.is(r1.kind, 'tensor');
+  t.deepEqual(r1.kind === 'tensor' ? r1.data : null, big.map((v) => v & 1));
+  t.deepEqual(r2.kind === 'tensor' ? [...r2.data] : null, [...small]);
+  t.is(s1.traffic().total.bytes, big.length);
+  await s1.close();
+});
+
+test('malformed frames, oversize messages and unknown peers are refused; the endpoint keeps serving', async (t) => {
+  const logs: string[] = [];
+  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, maxMessageBytes: 1 << 20, log: (m) => logs.push(m) })]));
+  await Promise.all([eps.get('a')!.start(['b']), eps.get('b')!.start(['a'])]);
+  const port = eps.get('b')!.port;
+  const dial = (party: string) =>
+    new Promise<{ code: number; reason: string } | 'refused'>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`, { headers: { 'x-tfe-party': party } });
+      ws.on('unexpected-response', () => resolve('refused'));
+      ws.on('error', () => resolve('refused'));
+      ws.on('open', () => {
+        ws.send(Buffer.from([1, 2, 3, 4, 5]), { binary: true });
+        ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      });
+    });
+  t.is(await dial('mallory'), 'refused');
+  t.true(logs.some((l) => l.includes("claiming party 'mallory'")));
+  const bad = await dial('a');
+  t.true(typeof bad === 'object' && bad.code === 1008 && /header length|too short/.test(bad.reason), JSON.stringify(bad));
+  // An oversize message announced by a (re)connected peer closes that connection with a reason.
+  await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port });
+  const tr = new tfe.WebSocketTransport(['a', 'b'], eps);
+  const huge = new Uint8Array((1 << 20) + 8);
+  const tag = { opId: 1, op: 'x', step: 's' };
+  await tr.send('a', 'b', tag, { kind: 'tensor', dtype: 'bit', shape: [huge.length], data: huge });
+  await new Promise((r) => setTimeout(r, 100));
+  t.true(logs.some((l) => l.includes('exceeds the limit')));
+  // Still serving: a fresh connection delivers a normal message.
+  await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port });
+  const ok = new Uint8Array(16).fill(7);
+  await tr.send('a', 'b', { ...tag, opId: 2 }, { kind: 'tensor', dtype: 'ring64', shape: [2], data: ok });
+  const got = await tr.recv('b', 'a', { ...tag, opId: 2 });
+  t.deepEqual(got.kind === 'tensor' ? [...got.data] : null, [...ok]);
+  t.is(encodeFrames('s', 'k', { kind: 'control', data: { hello: 1 } }).length, 1);
+  await tr.close();
+});
