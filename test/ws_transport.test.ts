@@ -44,7 +44,8 @@ test('large tensors are chunked and arrive intact; sessions on the same connecti
   ]);
   const [r2, r1] = await Promise.all([s2.recv('b', 'a', tag), s1.recv('b', 'a', tag)]);
   t.is(r1.kind, 'tensor');
-  t.deepEqual(r1.kind === 'tensor' ? r1.data : null, big.map((v) => v & 1));
+  // Compare as buffers: a structural diff of megabytes would take ava seconds.
+  t.true(r1.kind === 'tensor' && Buffer.from(r1.data).equals(Buffer.from(big.map((v) => v & 1))));
   t.deepEqual(r2.kind === 'tensor' ? [...r2.data] : null, [...small]);
   t.is(s1.traffic().total.bytes, big.length);
   await s1.close();

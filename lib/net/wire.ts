@@ -8,7 +8,7 @@ import type { Payload } from './transport';
 
 export const WIRE_VERSION = 1;
 /** Payload bytes per frame: large tensors are split into chunks of this size. */
-export const CHUNK_BYTES = 1 << 20;
+export const CHUNK_BYTES = 4 << 20;
 /** Largest header accepted; anything bigger is malformed. */
 export const MAX_HEADER_BYTES = 4096;
 /** maxPayload for ws: one chunk plus its header. */
@@ -34,11 +34,14 @@ export function payloadBody(p: Payload): Uint8Array {
   return new Uint8Array(0);
 }
 
-/** Splits a payload into frames. */
-export function encodeFrames(session: string, key: string, p: Payload): Buffer[] {
+/**
+ * Splits a payload into frames, each as [prefix, body]: u32 length + header, then the body as a
+ * view of the payload (no copy). The endpoint sends the two as fragments of one WebSocket message.
+ */
+export function encodeFrames(session: string, key: string, p: Payload): [Buffer, Uint8Array][] {
   const body = payloadBody(p);
   const chunks = Math.max(1, Math.ceil(body.byteLength / CHUNK_BYTES));
-  const frames: Buffer[] = [];
+  const frames: [Buffer, Uint8Array][] = [];
   for (let i = 0; i < chunks; i++) {
     const h: FrameHeader = { v: WIRE_VERSION, session, key, kind: p.kind, chunk: i, chunks, total: body.byteLength };
     if (i === 0) {
@@ -52,11 +55,10 @@ export function encodeFrames(session: string, key: string, p: Payload): Buffer[]
     const head = Buffer.from(JSON.stringify(h));
     if (head.byteLength > MAX_HEADER_BYTES) throw new Error(`message header for ${key} is ${head.byteLength} bytes (max ${MAX_HEADER_BYTES})`);
     const part = body.subarray(i * CHUNK_BYTES, Math.min(body.byteLength, (i + 1) * CHUNK_BYTES));
-    const frame = Buffer.allocUnsafe(4 + head.byteLength + part.byteLength);
-    frame.writeUInt32LE(head.byteLength, 0);
-    head.copy(frame, 4);
-    frame.set(part, 4 + head.byteLength);
-    frames.push(frame);
+    const prefix = Buffer.allocUnsafe(4 + head.byteLength);
+    prefix.writeUInt32LE(head.byteLength, 0);
+    head.copy(prefix, 4);
+    frames.push([prefix, part]);
   }
   return frames;
 }

@@ -165,9 +165,9 @@ export class WsEndpoint {
     if (part.parts.length < part.first.chunks) return;
     this.#partial.delete(id);
     if (part.received !== part.first.total) throw new Error(`message ${header.key} is shorter than announced`);
-    const bodyAll = part.parts.length === 1 ? part.parts[0] : Buffer.concat(part.parts);
-    // Copy out of ws's receive buffer so the payload owns its bytes.
-    this.#deliverLocal(id, toPayload(part.first, new Uint8Array(bodyAll)));
+    // ws hands each message its own buffer, so the body can be used without another copy.
+    const bodyAll = part.parts.length === 1 ? part.parts[0] : Buffer.concat(part.parts, part.received);
+    this.#deliverLocal(id, toPayload(part.first, new Uint8Array(bodyAll.buffer, bodyAll.byteOffset, bodyAll.byteLength)));
   }
 
   #deliverLocal(id: string, payload: Payload): void {
@@ -192,10 +192,14 @@ export class WsEndpoint {
   async send(to: PartyName, session: string, key: string, payload: Payload): Promise<void> {
     if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
     const ws = await this.#socket(to);
-    for (const frame of encodeFrames(session, key, payload)) {
+    for (const [prefix, body] of encodeFrames(session, key, payload)) {
       // Backpressure: when the socket's buffer is full, wait for this frame to be written.
       const wait = ws.bufferedAmount > HIGH_WATER;
-      const sent = new Promise<void>((resolve, reject) => ws.send(frame, { binary: true }, (err) => (err ? reject(err) : resolve())));
+      // Prefix and body go as two fragments of one message: the body is never copied here.
+      ws.send(prefix, { binary: true, fin: body.byteLength === 0 });
+      const sent = body.byteLength === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => ws.send(body, { binary: true, fin: true }, (err) => (err ? reject(err) : resolve())));
       if (wait) await sent;
       else sent.catch((e: Error) => this.#opts.log(`send to ${to} failed: ${e.message}`));
     }

@@ -1,0 +1,50 @@
+// What every protocol suite shares: one fresh cluster per test (ava runs a file's tests
+// concurrently, so nothing relies on the default cluster), inputs, outputs, and what differs
+// between protocols.
+import * as tfe from '../../../lib';
+import { F } from '../fixed';
+
+export type Protocol = tfe.ProtocolName;
+
+/** Where protocols legitimately differ; everything else in the suites is shared. */
+export interface Traits {
+  /** relu is exact (SecureNN: x * DReLU(x)) rather than Pond's degree-2 polynomial. */
+  exactRelu: boolean;
+  /** server2 takes part online (SecureNN's comparisons), receiving blinded values. */
+  server2Online: boolean;
+}
+
+export const TRAITS: Record<Protocol, Traits> = {
+  pond: { exactRelu: false, server2Online: false },
+  securenn: { exactRelu: true, server2Online: true },
+};
+
+export function newCluster(protocol: Protocol, opts: tfe.ClusterOptions = {}): tfe.Cluster {
+  return new tfe.Cluster({ protocol, fixedPoint: { fracBits: F }, ...opts });
+}
+
+/** Runs body on a fresh cluster and closes it even when an assertion throws. */
+export async function withCluster(protocol: Protocol, body: (c: tfe.Cluster) => Promise<void>, opts: tfe.ClusterOptions = {}): Promise<void> {
+  const c = newCluster(protocol, opts);
+  try {
+    await body(c);
+  } finally {
+    await c.close();
+  }
+}
+
+export const priv = (c: tfe.Cluster, data: ArrayLike<number>, shape: readonly number[], player = 'input-provider'): tfe.PrivateTensor =>
+  tfe.definePrivateInput(player, () => ({ data, shape }), c);
+
+export const pub = (c: tfe.Cluster, data: ArrayLike<number>, shape: readonly number[], player = 'input-provider'): tfe.PublicTensor =>
+  tfe.definePublicInput(player, () => ({ data, shape }), c);
+
+/** Decoded value of any tensor, delivered to 'output-receiver'. */
+export async function open(x: tfe.AnyTensor): Promise<Float64Array> {
+  return (await tfe.defineOutput('output-receiver', x)).data;
+}
+
+/** Waits for a private or public tensor's parts on every party. */
+export async function ready(...xs: tfe.AnyTensor[]): Promise<void> {
+  await Promise.all(xs.map((x) => (x.kind === 'private' ? x.shares : x.values)));
+}

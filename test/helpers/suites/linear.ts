@@ -1,0 +1,178 @@
+// Linear ops: each server applies them to its share with no communication, so in Z_2^64 they
+// are exact. The decoded result must therefore equal the same op on the encodings bit for bit
+// (fact 1 in ../fixed.ts), and differ from the float64 result only by the encoding error:
+// U/2 per operand element that enters a result element.
+import test from 'ava';
+
+import * as tfe from '../../../lib';
+import { enc, f64, rand, U, within, withEdges } from '../fixed';
+import { sliceRef, transposeRef } from '../reference';
+import { newCluster, open, priv, type Protocol, pub, withCluster } from './harness';
+
+// Large values stay below 2^36 so that sums of encodings are exact in float64; the rest probe
+// rounding (one unit, half a unit, a value that encodes to zero).
+const EDGES = [U, -U, 0.75 * U, 1e-7, 2 ** 30 + 0.3, -(2 ** 30 + 0.7), 1 - U / 3, -12345.678];
+
+function strides(shape: readonly number[]): number[] {
+  const s = shape.map(() => 1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+function padRef(a: ArrayLike<number>, shape: readonly number[], pads: readonly (readonly [number, number])[]): number[] {
+  const outShape = shape.map((d, i) => d + pads[i][0] + pads[i][1]);
+  const out = new Array<number>(outShape.reduce((x, y) => x * y, 1)).fill(0);
+  const si = strides(shape), so = strides(outShape);
+  for (let i = 0; i < a.length; i++) out[shape.reduce((o, _, d) => o + (Math.floor(i / si[d]) % shape[d] + pads[d][0]) * so[d], 0)] = a[i];
+  return out;
+}
+
+/** Concatenation along `axis` of row-major parts (outer blocks interleaved). */
+function concatRef(parts: { data: ArrayLike<number>; shape: readonly number[] }[], axis: number): number[] {
+  const outer = parts[0].shape.slice(0, axis).reduce((x, y) => x * y, 1);
+  const out: number[] = [];
+  for (let o = 0; o < outer; o++)
+    for (const p of parts) {
+      const block = p.shape.slice(axis).reduce((x, y) => x * y, 1);
+      for (let i = 0; i < block; i++) out.push(p.data[o * block + i]);
+    }
+  return out;
+}
+
+function reduceRef(a: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): number[] {
+  const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out = new Array<number>(outShape.reduce((x, y) => x * y, 1)).fill(0);
+  const si = strides(shape), so = strides(outShape);
+  for (let i = 0; i < a.length; i++) out[shape.reduce((o, d, k) => o + (axes.includes(k) ? 0 : (Math.floor(i / si[k]) % d) * so[k]), 0)] += a[i];
+  return out;
+}
+
+export function linearSuite(protocol: Protocol): void {
+  test(`${protocol}: add, sub and neg on private, public and number operands, with broadcasting`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xa = withEdges(rand(12, 8), EDGES), ya = rand(12, 8), ba = rand(4, 3), pa = rand(4, 1000);
+      const [k, k2] = [-2.75, 0.1]; // 0.1 does not encode exactly
+      const x = priv(c, xa, [3, 4]), y = priv(c, ya, [3, 4], 'model-owner'), b = priv(c, ba, [4]);
+      const p = pub(c, pa, [1, 4]);
+      type V = { x: number; y: number; b: number; p: number; k: number; k2: number };
+      // [name, tensor, the op on scalars, how many encoded operands enter each element]; results
+      // with only public and [4]-shaped operands have shape [1, 4], all others [3, 4].
+      const cases: [string, tfe.AnyTensor, (v: V) => number, number][] = [
+        ['x + y', tfe.add(x, y), (v) => v.x + v.y, 2],
+        ['x + b (broadcast)', tfe.add(x, b), (v) => v.x + v.b, 2],
+        ['b + x (broadcast)', tfe.add(b, x), (v) => v.b + v.x, 2],
+        ['x + public', tfe.add(x, p), (v) => v.x + v.p, 2],
+        ['p + x (public first)', tfe.add(p, x), (v) => v.p + v.x, 2],
+        ['x + number', tfe.add(x, k2), (v) => v.x + v.k2, 2],
+        ['x - y', tfe.sub(x, y), (v) => v.x - v.y, 2],
+        ['x - public', tfe.sub(x, p), (v) => v.x - v.p, 2],
+        ['p - x (public first)', tfe.sub(p, x), (v) => v.p - v.x, 2],
+        ['x - number', tfe.sub(x, k), (v) => v.x - v.k, 1],
+        ['-x', tfe.neg(x), (v) => -v.x, 1],
+        ['public + public', tfe.add(p, tfe.neg(p)).add(p), (v) => v.p - v.p + v.p, 3],
+        ['public - number', tfe.sub(p, k2), (v) => v.p - v.k2, 2],
+        ['chained', x.add(y).sub(p).neg().add(b), (v) => -(v.x + v.y - v.p) + v.b, 4],
+      ];
+      for (const [name, z, f, operands] of cases) {
+        t.deepEqual([...z.shape], name.startsWith('public') ? [1, 4] : [3, 4], name);
+        if (name.startsWith('public')) t.is(z.kind, 'public', name);
+        const got = await open(z);
+        const at = (i: number, e: (v: number) => number): V => ({ x: e(xa[i]), y: e(ya[i]), b: e(ba[i % 4]), p: e(pa[i % 4]), k: e(k), k2: e(k2) });
+        const exact = Array.from(got, (_, i) => f(at(i, enc)));
+        const real = Array.from(got, (_, i) => f(at(i, (v) => v)));
+        within(t, got, exact, 0, `${name} vs the same op on the encodings`);
+        within(t, got, real, (i) => (operands * U) / 2 + f64(Math.abs(real[i]) + 2 ** 31, operands), `${name} vs float64`);
+      }
+    }));
+
+  test(`${protocol}: reshape, flatten, transpose, slice, pad and concat (private with public) move encodings exactly`, (t) =>
+    withCluster(protocol, async (c) => {
+      const shape = [2, 3, 4];
+      const xa = withEdges(rand(24, 50), EDGES), pa = rand(24, 50), qa = rand(8, 50);
+      const x = priv(c, xa, shape), p = pub(c, pa, shape), q = priv(c, qa, [2, 1, 4], 'model-owner');
+      const ex = Array.from(xa, enc), ep = Array.from(pa, enc), eq = Array.from(qa, enc);
+      const pads: [number, number][] = [[1, 0], [0, 2], [1, 1]];
+      const cases: [string, tfe.AnyTensor, number[], number[], number[]][] = [
+        // [name, result, expected shape, expected on encodings, expected on float64]
+        ['reshape [4,-1]', tfe.reshape(x, [4, -1]), [4, 6], ex, [...xa]],
+        ['chained reshape to rank 1', x.reshape([24]), [24], ex, [...xa]],
+        ['flatten', tfe.flatten(x), [2, 12], ex, [...xa]],
+        ['transpose (reversed axes)', tfe.transpose(x), [4, 3, 2], transposeRef(ex, shape, [2, 1, 0]), transposeRef([...xa], shape, [2, 1, 0])],
+        ['transpose [1,0,2]', x.transpose([1, 0, 2]), [3, 2, 4], transposeRef(ex, shape, [1, 0, 2]), transposeRef([...xa], shape, [1, 0, 2])],
+        ['slice with size -1', tfe.slice(x, [1, 1, 2], [-1, 2, 2]), [1, 2, 2], sliceRef(ex, shape, [1, 1, 2], [1, 2, 2]), sliceRef([...xa], shape, [1, 1, 2], [1, 2, 2])],
+        ['pad', tfe.pad(x, pads), [3, 5, 6], padRef(ex, shape, pads), padRef(xa, shape, pads)],
+        ['pad of a public tensor', tfe.pad(p, pads), [3, 5, 6], padRef(ep, shape, pads), padRef(pa, shape, pads)],
+        ['concat private, public, private on axis 1', tfe.concat([x, p, q], 1), [2, 7, 4],
+          concatRef([{ data: ex, shape }, { data: ep, shape }, { data: eq, shape: [2, 1, 4] }], 1),
+          concatRef([{ data: xa, shape }, { data: pa, shape }, { data: qa, shape: [2, 1, 4] }], 1)],
+        ['concat public then private on axis -1', tfe.concat([p, x], -1), [2, 3, 8],
+          concatRef([{ data: ep, shape }, { data: ex, shape }], 2), concatRef([{ data: pa, shape }, { data: xa, shape }], 2)],
+        ['concat of public tensors', tfe.concat([p, p], 0), [4, 3, 4], [...ep, ...ep], [...pa, ...pa]],
+      ];
+      for (const [name, z, zs, exact, real] of cases) {
+        t.deepEqual([...z.shape], zs, name);
+        const got = await open(z);
+        within(t, got, exact, 0, `${name} vs the encodings`);
+        within(t, got, real, U / 2, `${name} vs float64`);
+      }
+      t.is((tfe.concat([p, p], 0) as tfe.AnyTensor).kind, 'public', 'only public parts give a public result');
+      t.is(tfe.concat([p, x], 0).kind, 'private');
+    }));
+
+  test(`${protocol}: reduceSum over all, one, several and negative axes, with keepDims`, (t) =>
+    withCluster(protocol, async (c) => {
+      const shape = [3, 4, 5];
+      const xa = withEdges(rand(60, 20), EDGES.slice(0, 6));
+      const x = priv(c, xa, shape);
+      const cases: [string, tfe.AnyTensor, number[], number[]][] = [
+        ['all axes', tfe.reduceSum(x), [], [0, 1, 2]],
+        ['axis 1', tfe.reduceSum(x, 1), [3, 5], [1]],
+        ['axes [0,2] keepDims', tfe.reduceSum(x, [0, 2], true), [1, 4, 1], [0, 2]],
+        ['axis -1', x.reduceSum(-1), [3, 4], [2]],
+        ['public, axis 0', tfe.reduceSum(tfe.reveal(x), 0), [4, 5], [0]],
+      ];
+      for (const [name, z, zs, axes] of cases) {
+        t.deepEqual([...z.shape], zs, name);
+        const got = await open(z);
+        const terms = axes.reduce((n, a) => n * shape[a], 1);
+        const real = reduceRef(xa, shape, axes);
+        within(t, got, reduceRef(Array.from(xa, enc), shape, axes), 0, `${name} vs the sum of encodings`);
+        // A sum of `terms` encodings is off by at most terms * U/2.
+        within(t, got, real, (terms * U) / 2 + f64(2 ** 31 * terms, terms), `${name} vs float64`);
+      }
+    }));
+
+  test.serial(`${protocol}: the default cluster from tfe.local follows setProtocol, and chaining works on it`, async (t) => {
+    tfe.setProtocol(protocol);
+    const c = tfe.local({ fixedPoint: { fracBits: 16 } });
+    try {
+      t.is(tfe.getProtocol(), protocol);
+      t.is(tfe.getCluster(), c);
+      t.is(c.protocol, protocol);
+      const xa = rand(6, 4), va = rand(6, 4);
+      const x = tfe.definePrivateInput('prediction-client', () => ({ data: xa, shape: [2, 3] }));
+      const v = tfe.definePrivateVariable({ data: va, shape: [2, 3] });
+      t.is(x.cluster, c);
+      t.is(v.cluster, c);
+      const z = x.add(v).reshape([3, 2]).transpose().neg();
+      const got = (await tfe.defineOutput('prediction-client', z)).data;
+      const want = transposeRef(Array.from(xa, (a, i) => -(enc(a) + enc(va[i]))), [3, 2], [1, 0]);
+      within(t, got, want, 0, 'default-cluster chain');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test(`${protocol}: a second cluster is independent of the first`, (t) =>
+    withCluster(protocol, async (c1) => {
+      const c2 = newCluster(protocol);
+      try {
+        const a = rand(5, 3);
+        const [x1, x2] = [priv(c1, a, [5]), priv(c2, a, [5])];
+        within(t, await open(x1.add(x1)), await open(x2.add(x2)), 0, 'same value on two clusters');
+        t.throws(() => tfe.add(x1, x2), { message: 'add: tensors belong to different clusters' });
+      } finally {
+        await c2.close();
+      }
+    }));
+}
