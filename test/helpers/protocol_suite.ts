@@ -5,12 +5,16 @@
 //
 // Bounds are derived, not measured: see the header of ./fixed.ts.
 import type { Protocol } from './suites/harness';
+import { activationSuite } from './suites/activations';
 import { linearSuite } from './suites/linear';
+import { productSuite } from './suites/products';
 
 export { TRAITS, type Protocol, type Traits } from './suites/harness';
-export { linearSuite };
+export { activationSuite, linearSuite, productSuite };
 
 /** Every suite, for a protocol file that wants them all. */
 export function protocolSuite(protocol: Protocol): void {
   linearSuite(protocol);
+  productSuite(protocol);
+  activationSuite(protocol);
 }

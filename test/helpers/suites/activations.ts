@@ -1,0 +1,102 @@
+// Activations. Pond has no comparisons: relu, sigmoid and tanh are polynomials (degree 2 and 3)
+// evaluated on shares. Two separate claims are checked:
+//  - the protocol evaluates the SAME polynomial as tfe.evalPolynomial in float64, within the
+//    fixed-point bound polyBound (../fixed.ts: each power is one more truncated product, the
+//    weighted sum is truncated once);
+//  - the polynomial is within its stated maxError of the true function on its interval (so
+//    the private result is within maxError + polyBound of it there).
+// Where a protocol computes relu exactly (TRAITS.exactRelu), relu must instead equal
+// max(x, 0) on the encoding bit for bit.
+import test, { type ExecutionContext } from 'ava';
+
+import * as tfe from '../../../lib';
+import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
+import { open, priv, type Protocol, TRAITS, withCluster } from './harness';
+
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+const reluF = (v: number) => Math.max(v, 0);
+
+/** n inputs mostly inside [lo, hi], with its endpoints, zero, +-U and a few values outside. */
+function inputs(n: number, [lo, hi]: [number, number]): Float64Array {
+  const a = rand(n, hi);
+  return withEdges(a, [lo, hi, 0, U, -U, lo + U, hi - U, 1.25 * hi, 1.25 * lo, 0.5 * U + 1e-9]);
+}
+
+/** The private result against the float64 polynomial, and the true function on the interval. */
+function checkPoly(t: ExecutionContext, got: Float64Array, xa: Float64Array, poly: tfe.Polynomial, f: (v: number) => number, what: string): void {
+  within(t, got, Array.from(xa, (v) => tfe.evalPolynomial(poly, v)), (i) => polyBound(poly.coeffs, xa[i]), `${what} vs its float64 polynomial`);
+  const [lo, hi] = poly.interval;
+  const inside = [...xa.keys()].filter((i) => xa[i] >= lo && xa[i] <= hi);
+  t.true(inside.length > xa.length / 2, `${what}: most inputs inside the interval`);
+  within(t, inside.map((i) => got[i]), inside.map((i) => f(xa[i])), (j) => poly.maxError + polyBound(poly.coeffs, xa[inside[j]]), `${what} vs the true function on [${lo}, ${hi}]`);
+  // And the polynomial itself, on a dense grid of the interval (not only at random points).
+  let worst = 0;
+  for (let i = 0; i <= 20000; i++) {
+    const v = lo + ((hi - lo) * i) / 20000;
+    worst = Math.max(worst, Math.abs(tfe.evalPolynomial(poly, v) - f(v)));
+  }
+  t.true(worst <= poly.maxError, `${what}: stated maxError ${poly.maxError} < fit error ${worst}`);
+}
+
+export function activationSuite(protocol: Protocol): void {
+  const { exactRelu } = TRAITS[protocol];
+
+  test(`${protocol}: relu ${exactRelu ? 'is exact on the encoding' : 'is the degree-2 polynomial on [-4, 4] within its bounds'}`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xa = inputs(3000, [-4, 4]);
+      const x = priv(c, xa, [30, 100]);
+      for (const [name, z] of [['tfe.relu', tfe.relu(x)], ['x.relu()', x.relu()]] as const) {
+        t.deepEqual([...z.shape], [30, 100]);
+        const got = await open(z);
+        if (exactRelu) within(t, got, Array.from(xa, (v) => Math.max(enc(v), 0)), 0, `${name} vs max(x, 0) on the encoding`);
+        else checkPoly(t, got, xa, tfe.reluPolynomial(), reluF, name);
+      }
+    }));
+
+  if (!exactRelu)
+    test(`${protocol}: relu with a wider interval uses reluPolynomial(interval)`, (t) =>
+      withCluster(protocol, async (c) => {
+        const xa = inputs(2000, [-8, 8]);
+        const got = await open(tfe.relu(priv(c, xa, [2000]), { interval: 8 }));
+        const poly = tfe.reluPolynomial(8);
+        checkPoly(t, got, xa, poly, reluF, 'relu on [-8, 8]');
+        // The default polynomial would be far off at the ends of [-8, 8]: the option matters.
+        const def = tfe.reluPolynomial();
+        t.true(Math.abs(tfe.evalPolynomial(def, 8) - tfe.evalPolynomial(poly, 8)) > 100 * polyBound(poly.coeffs, 8));
+      }));
+
+  test(`${protocol}: sigmoid and tanh are their degree-3 polynomials within their bounds`, (t) =>
+    withCluster(protocol, async (c) => {
+      const cases: [string, (x: tfe.AnyTensor) => tfe.PrivateTensor, tfe.Polynomial, (v: number) => number][] = [
+        ['tfe.sigmoid', tfe.sigmoid, tfe.SIGMOID_POLY, sigmoid],
+        ['x.sigmoid()', (x) => x.sigmoid(), tfe.SIGMOID_POLY, sigmoid],
+        ['tfe.tanh', tfe.tanh, tfe.TANH_POLY, Math.tanh],
+        ['x.tanh()', (x) => x.tanh(), tfe.TANH_POLY, Math.tanh],
+      ];
+      for (const [name, op, poly, f] of cases) {
+        const xa = inputs(3000, poly.interval);
+        const got = await open(op(priv(c, xa, [3000])));
+        checkPoly(t, got, xa, poly, f, name);
+      }
+    }));
+
+  test(`${protocol}: tfe.polynomial of degree 1 to 3, and a composition with a propagated bound`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xa = withEdges(rand(1000, 3), [U, -U, 3, -3]);
+      const x = priv(c, xa, [10, 100]);
+      const polys: tfe.Polynomial[] = [
+        { coeffs: [0.3, -1.2], interval: [-3, 3], maxError: 0 },
+        { coeffs: [-0.7, 0, 0.45], interval: [-3, 3], maxError: 0 },
+        { coeffs: [0.25, -1.1, 0.7, 0.05], interval: [-3, 3], maxError: 0 },
+      ];
+      for (const poly of polys) {
+        const got = await open(tfe.polynomial(x, poly));
+        within(t, got, Array.from(xa, (v) => tfe.evalPolynomial(poly, v)), (i) => polyBound(poly.coeffs, xa[i]), `degree ${poly.coeffs.length - 1}`);
+      }
+      // tanh(sigmoid(x)): the inner result is known within polyBound, which becomes the outer
+      // polynomial's input error.
+      const got = await open(tfe.tanh(tfe.sigmoid(x)));
+      const inner = Array.from(xa, (v) => tfe.evalPolynomial(tfe.SIGMOID_POLY, v));
+      within(t, got, inner.map((v) => tfe.evalPolynomial(tfe.TANH_POLY, v)), (i) => polyBound(tfe.TANH_POLY.coeffs, inner[i], polyBound(tfe.SIGMOID_POLY.coeffs, xa[i])), 'tanh(sigmoid(x))');
+    }));
+}

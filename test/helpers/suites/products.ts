@@ -1,0 +1,142 @@
+// Products: mul, square, matmul, conv2d (Beaver, or local with a public operand) and avgPool2d
+// (a local window sum times a public reciprocal). Each result is one truncated sum of products
+// of encodings, so two checks apply (../fixed.ts):
+//  - against the plaintext fixed-point value sum_p X_p Y_p * U^2 (exact in float64 here: every
+//    |X Y| < 2^42): off by less than one unit, the truncation alone;
+//  - against float64: sum_p (|x_p| + |y_p|) U/2 + k U^2/4 + U for k products (productBound).
+import test, { type ExecutionContext } from 'ava';
+
+import * as tfe from '../../../lib';
+import { conv2dRef, enc, encInt, matmulRef, poolRef, prodErr, productBound, rand, rint, U, within, withEdges, type Padding } from '../fixed';
+import { open, priv, type Protocol, pub, withCluster } from './harness';
+
+// Edge operands: a unit, half-unit rounding, and larger magnitudes (paired with operands below
+// 4, every product stays far below 2^15, so local truncation fails with probability < 2^-16).
+const EDGES = [U, -U, 1.5 * U + 1e-9, 1 - U, -1, 100.3, -77.7, 0.5 + U];
+
+/** Elementwise-product checks: the encodings' product (one unit) and the float64 bound. */
+function checkProduct(t: ExecutionContext, got: Float64Array, a: (i: number) => number, b: (i: number) => number, what: string): void {
+  const n = got.length;
+  const fixed = Array.from({ length: n }, (_, i) => encInt(a(i)) * encInt(b(i)) * U * U);
+  const real = Array.from({ length: n }, (_, i) => a(i) * b(i));
+  within(t, got, fixed, U, `${what} vs the fixed-point product`);
+  within(t, got, real, (i) => productBound(Math.abs(a(i)) + Math.abs(b(i)), 1, Math.abs(real[i])), `${what} vs float64`);
+}
+
+export function productSuite(protocol: Protocol): void {
+  test(`${protocol}: mul (private, public, broadcast, number operands) and square within one unit of fixed point`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xa = withEdges(rand(24, 3), EDGES), ya = rand(24, 3), ba = rand(6, 2), pa = rand(24, 3);
+      const x = priv(c, xa, [4, 6]), y = priv(c, ya, [4, 6], 'model-owner'), b = priv(c, ba, [6]);
+      const p = pub(c, pa, [4, 6]);
+      const k = 1.7; // Math.round(1.7 * 2^16) is not a tie
+      const X = (i: number) => xa[i], Y = (i: number) => ya[i], B = (i: number) => ba[i % 6], P = (i: number) => pa[i];
+      const cases: [string, tfe.AnyTensor, (i: number) => number, (i: number) => number][] = [
+        ['private x private', tfe.mul(x, y), X, Y],
+        ['private x broadcast private', tfe.mul(x, b), X, B],
+        ['broadcast private x private', b.mul(x), B, X],
+        ['private x public', tfe.mul(x, p), X, P],
+        ['public x private', tfe.mul(p, x), P, X],
+        ['public x public', tfe.mul(p, p), P, P],
+        ['private x number', tfe.mul(x, k), X, () => k],
+        ['private x negative number', x.mul(-0.3), X, () => -0.3],
+        ['square', tfe.square(y), Y, Y],
+        ['square reusing the mask of x', x.square(), X, X],
+        ['private x itself', tfe.mul(x, x), X, X],
+      ];
+      for (const [name, z, a, bb] of cases) {
+        t.deepEqual([...z.shape], [4, 6], name);
+        checkProduct(t, await open(z), a, bb, name);
+      }
+    }));
+
+  test(`${protocol}: matmul private x private, with public operands, and with a reused weight`, (t) =>
+    withCluster(protocol, async (c) => {
+      const [m, k, n] = [3, 50, 4];
+      const xa = withEdges(rand(m * k, 2), EDGES.slice(0, 5)), wa = rand(k * n, 0.5);
+      const x = priv(c, xa, [m, k]), w = priv(c, wa, [k, n], 'model-owner');
+      const wPub = pub(c, wa, [k, n], 'model-owner'), xPub = pub(c, xa, [m, k]);
+      const others = [rand(m * k, 2), rand(m * k, 2), rand(m * k, 2)];
+      const cases: [string, tfe.AnyTensor, Float64Array][] = [
+        ['private x private', tfe.matmul(x, w), xa],
+        ['private x public', tfe.matmul(x, wPub), xa],
+        ['public x private', tfe.matmul(xPub, w), xa],
+        ['public x public', xPub.matmul(wPub), xa],
+        // Issued together: the weight's masked form is made once and shared by all three.
+        ...others.map((o, i): [string, tfe.AnyTensor, Float64Array] => [`new input ${i} x the same weight`, priv(c, o, [m, k], 'prediction-client').matmul(w), o]),
+      ];
+      const eW = Array.from(wa, encInt);
+      for (const [name, z, a] of cases) {
+        t.deepEqual([...z.shape], [m, n], name);
+        const got = await open(z);
+        const fixed = matmulRef(Array.from(a, encInt), eW, m, k, n).out.map((v) => v * U * U);
+        const real = matmulRef(a, wa, m, k, n);
+        within(t, got, fixed, U, `${name} vs fixed point`);
+        within(t, got, real.out, (i) => productBound(real.abs[i], k, real.absProd[i]), `${name} vs float64`);
+      }
+      // Degenerate inner dimensions: an outer product (k = 1) and a dot product to [1, 1].
+      const [ua, va] = [rand(5, 3), rand(5, 3)];
+      const u = priv(c, ua, [5, 1]), v = priv(c, va, [1, 5]);
+      const outer = await open(tfe.matmul(u, v));
+      checkProduct(t, outer, (i) => ua[Math.floor(i / 5)], (i) => va[i % 5], 'outer product');
+      const dot = tfe.matmul(v, u);
+      t.deepEqual([...dot.shape], [1, 1]);
+      const ref = matmulRef(va, ua, 1, 5, 1);
+      within(t, await open(dot), ref.out, productBound(ref.abs[0], 5, ref.absProd[0]), 'dot product');
+    }));
+
+  test(`${protocol}: conv2d with VALID and SAME padding, strides, and private or public filters`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xs = [2, 7, 6, 3], fs = [3, 3, 3, 4];
+      const xa = withEdges(rand(2 * 7 * 6 * 3, 2), EDGES.slice(0, 5)), fa = rand(3 * 3 * 3 * 4, 0.5);
+      const x = priv(c, xa, xs), f = priv(c, fa, fs, 'model-owner'), fPub = pub(c, fa, fs, 'model-owner');
+      const eX = Array.from(xa, encInt), eF = Array.from(fa, encInt);
+      const geometries: [Padding, [number, number]][] = [['VALID', [1, 1]], ['VALID', [2, 1]], ['SAME', [1, 1]], ['SAME', [2, 2]], ['SAME', [1, 2]]];
+      for (const [pad, strides] of geometries)
+        for (const [kind, filter] of [['private', f], ['public', fPub]] as const) {
+          const name = `conv2d ${pad} strides ${strides} ${kind} filter`;
+          const z = tfe.conv2d(x, filter, { strides, padding: pad });
+          const real = conv2dRef(xa, xs, fa, fs, strides, pad);
+          t.deepEqual([...z.shape], real.shape, name);
+          const got = await open(z);
+          within(t, got, conv2dRef(eX, xs, eF, fs, strides, pad).out.map((v) => v * U * U), U, `${name} vs fixed point`);
+          // Padding taps add nothing; k is the number of real taps of each output.
+          within(t, got, real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `${name} vs float64`);
+        }
+      // A 1x1 filter is a matmul over channels.
+      const one = rand(3 * 2, 1);
+      const z = tfe.conv2d(x, priv(c, one, [1, 1, 3, 2], 'model-owner'), { strides: 1, padding: 'SAME' });
+      const ref = conv2dRef(xa, xs, one, [1, 1, 3, 2], [1, 1], 'SAME');
+      within(t, await open(z), ref.out, (i) => productBound(ref.abs[i], 3, ref.absProd[i]), '1x1 conv2d');
+    }));
+
+  test(`${protocol}: avgPool2d VALID and SAME, where TensorFlow divides by the count of real pixels`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xs = [2, 7, 5, 2];
+      const xa = withEdges(rand(2 * 7 * 5 * 2, 4), EDGES.slice(0, 6));
+      const x = priv(c, xa, xs);
+      const eX = Array.from(xa, encInt);
+      type Case = [string, tfe.AnyTensor, [number, number], [number, number], Padding];
+      const cases: Case[] = [
+        ['2x2 VALID (strides default to the pool)', tfe.avgPool2d(x, { poolSize: 2 }), [2, 2], [2, 2], 'VALID'],
+        ['3x3 SAME stride 2 (border counts 4 and 6)', tfe.avgPool2d(x, { poolSize: 3, strides: 2, padding: 'SAME' }), [3, 3], [2, 2], 'SAME'],
+        ['3x3 SAME stride 1', tfe.avgPool2d(x, { poolSize: [3, 3], strides: 1, padding: 'SAME' }), [3, 3], [1, 1], 'SAME'],
+        ['2x3 VALID strides [1,2]', tfe.avgPool2d(x, { poolSize: [2, 3], strides: [1, 2] }), [2, 3], [1, 2], 'VALID'],
+        ['public 3x3 SAME stride 2', tfe.avgPool2d(tfe.reveal(x), { poolSize: 3, strides: 2, padding: 'SAME' }), [3, 3], [2, 2], 'SAME'],
+      ];
+      for (const [name, z, k, s, pad] of cases) {
+        const real = poolRef(xa, xs, k, s, pad);
+        const sums = poolRef(eX, xs, k, s, pad).sum;
+        t.deepEqual([...z.shape], real.shape, name);
+        if (pad === 'SAME') t.true(real.count.some((n) => n < k[0] * k[1]), `${name}: some windows overlap the padding`);
+        const got = await open(z);
+        // The ring computes trunc(S * R) with S the window sum of encodings and R = round(2^16 / n):
+        // within one unit of S * R * U^2.
+        within(t, got, sums.map((v, i) => v * rint(2 ** 16 / real.count[i]) * U * U), U, `${name} vs fixed point`);
+        // Against the mean: the sum is off by n U/2, the reciprocal by its encoding error (fact 3),
+        // plus one unit of truncation.
+        const mean = real.sum.map((v, i) => v / real.count[i]);
+        within(t, got, mean, (i) => prodErr(real.sum[i], (real.count[i] * U) / 2, 1 / real.count[i], Math.abs(enc(1 / real.count[i]) - 1 / real.count[i])) + U + 1e-12, `${name} vs float64 mean`);
+      }
+    }));
+}
