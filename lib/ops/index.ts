@@ -6,3 +6,4 @@ export * from './linalg';
 export * from './reduce';
 export * as kernelNames from './kernel_names';
 export * from './odd_ring';
+export * from './securenn_kernels';

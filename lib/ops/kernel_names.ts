@@ -32,6 +32,8 @@ export const EncodeFixedPoint = 'EncodeFixedPoint';
 export const DecodeFixedPoint = 'DecodeFixedPoint';
 export const PrgRing = 'PrgRing';
 export const OddRingAdd = 'OddRingAdd';
+export const PrivateCompareShares = 'PrivateCompareShares';
+export const AnyZeroLastAxis = 'AnyZeroLastAxis';
 export const OddRingSub = 'OddRingSub';
 export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
@@ -47,5 +49,5 @@ export type KernelName =
   | typeof MatMul | typeof Conv2D | typeof Im2Col | typeof Col2Im
   | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
-  | typeof OddRingAdd | typeof OddRingSub
+  | typeof OddRingAdd | typeof OddRingSub | typeof PrivateCompareShares | typeof AnyZeroLastAxis
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis;

@@ -4,11 +4,11 @@
 // mode with counter block nonce (8 bytes, big-endian) || block index (8 bytes, big-endian).
 //   ring64: element j is keystream bytes [8j, 8j + 8) read little-endian.
 //   bit:    element j is bit (j mod 8) of keystream byte floor(j / 8).
-//   z<p>:   element j takes keystream block j + t * 2^56 for the first attempt t = 0, 1, ... whose
-//           block has a byte below 256 - (256 mod p); the first such byte, mod p, is the element.
-//           Rejecting the top 256 mod p byte values removes the modulo bias exactly, and giving each
-//           element its own blocks keeps random access (a block holds 16 tries, so for p = 67 a
-//           second attempt is needed with probability (55/256)^16, about 2^-35).
+//   z<p>:   element j is keystream byte j mod p if that byte is below 256 - (256 mod p);
+//           otherwise the first such byte of block t * 2^56 + j for t = 1, 2, ... (element j's own
+//           retry blocks). Rejecting the top 256 mod p byte values removes the modulo bias exactly,
+//           and per-element retry blocks keep random access. (With `nonzero`, the same over
+//           [1, p-1] with 256 mod (p-1).)
 // `offset` is the global index of the first element, so slices of one logical tensor can be
 // generated separately (or in parallel) and agree with generating it whole.
 #include <algorithm>
@@ -99,26 +99,28 @@ Outputs prgField(const Inputs&, const Attrs& at) {
   const unsigned range = nonzero ? mod - 1 : mod, base = nonzero ? 1 : 0;
   const unsigned limit = 256 - 256 % range;
   int64_t n = out.size();
-  parallelFor(0, n, 4096, [&](int64_t lo, int64_t hi) {
-    alignas(16) uint8_t blocks[16 * 256];
-    for (int64_t s = lo; s < hi; s += 256) {
-      int64_t count = std::min<int64_t>(256, hi - s);
-      aesCtrBlocks(a.key, a.iv, a.offset + s, count, blocks, a.impl);
+  parallelFor(0, n, 1 << 14, [&](int64_t lo, int64_t hi) {
+    alignas(16) uint8_t bytes[4096];
+    alignas(16) uint8_t retry[16];
+    for (int64_t s = lo; s < hi; s += 4096) {
+      int64_t count = std::min<int64_t>(4096, hi - s);
+      // Attempt 0: keystream byte j for element j (16 elements per AES block).
+      aesCtrBytes(a.key, a.iv, a.offset + s, count, bytes, a.impl);
       for (int64_t i = 0; i < count; ++i) {
-        const uint8_t* b = blocks + 16 * i;
-        uint64_t attempt = 0;
-        alignas(16) uint8_t retry[16];
-        for (;;) {
+        if (bytes[i] < limit) {
+          dst[s + i] = static_cast<uint8_t>(bytes[i] % range + base);
+          continue;
+        }
+        // Rejected: element j's own retry blocks, at block index attempt * 2^56 + j.
+        for (uint64_t attempt = 1;; ++attempt) {
+          aesCtrBlocks(a.key, a.iv, (attempt << 56) + a.offset + s + i, 1, retry, a.impl);
           int hit = -1;
-          for (int j = 0; j < 16 && hit < 0; ++j)
-            if (b[j] < limit) hit = j;
+          for (int k = 0; k < 16 && hit < 0; ++k)
+            if (retry[k] < limit) hit = k;
           if (hit >= 0) {
-            dst[s + i] = static_cast<uint8_t>(b[hit] % range + base);
+            dst[s + i] = static_cast<uint8_t>(retry[hit] % range + base);
             break;
           }
-          ++attempt;
-          aesCtrBlocks(a.key, a.iv, a.offset + s + i + (attempt << 56), 1, retry, a.impl);
-          b = retry;
         }
       }
     }
@@ -145,10 +147,10 @@ Outputs prgPermutation(const Inputs&, const Attrs& at) {
       uint64_t block = (a.offset + r) << 40;
       size_t pos = 0;
       auto nextByte = [&]() -> unsigned {
-        if (pos == buf.size()) {
-          buf.resize(256);
-          aesCtrBlocks(a.key, a.iv, block, 16, buf.data(), a.impl);
-          block += 16;
+        if (pos == buf.size()) {  // refill 5 blocks: a row of 64 needs ~63 bytes plus rejections
+          buf.resize(80);
+          aesCtrBlocks(a.key, a.iv, block, 5, buf.data(), a.impl);
+          block += 5;
           pos = 0;
         }
         return buf[pos++];
