@@ -1,9 +1,9 @@
 // Bit-level ops and small-prime field helpers for SecureNN's bit shares.
 import { assertDType, type DType, isField } from '../tensor/dtype';
 import { RingTensor } from '../tensor/ring_tensor';
-import { broadcastShapes } from '../tensor/shape';
 import * as K from './kernel_names';
 import { runKernel1 } from './run_kernel';
+import { typedBinary } from './typed_binary';
 import { requireDType, requireInt, requireTensor } from './validate';
 
 /** Bit `bit` (0 = least significant) of every element, as a bit tensor of the same shape. */
@@ -20,17 +20,9 @@ export async function bitDecompose(a: RingTensor): Promise<RingTensor> {
   return runKernel1(K.BitDecompose, [a]);
 }
 
-async function bitBinary(op: string, kernel: K.KernelName, a: RingTensor, b: RingTensor): Promise<RingTensor> {
-  requireTensor(op, a, 'first input');
-  requireTensor(op, b, 'second input');
-  requireDType(op, a, 'bit');
-  requireDType(op, b, 'bit');
-  broadcastShapes(op, a.shape, b.shape);
-  return runKernel1(kernel, [a, b]);
-}
 
-export const xor = (a: RingTensor, b: RingTensor) => bitBinary('xor', K.Xor, a, b);
-export const and = (a: RingTensor, b: RingTensor) => bitBinary('and', K.And, a, b);
+export const xor = (a: RingTensor, b: RingTensor) => typedBinary('xor', K.Xor, 'bit', a, b);
+export const and = (a: RingTensor, b: RingTensor) => typedBinary('and', K.And, 'bit', a, b);
 
 /**
  * Converts between dtypes: bit or z<p> -> ring64 (the value), bit -> z<p>, ring64 -> z<p>

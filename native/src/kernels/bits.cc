@@ -3,6 +3,7 @@
 #include "core/broadcast.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
+#include "kernels/broadcast_binary.h"
 #include "kernels/check.h"
 
 namespace tfe {
@@ -42,20 +43,7 @@ template <typename Op>
 Tensor bitBinary(const std::string& name, const Tensor& a, const Tensor& b, Op op) {
   requireDType(name, a, DType::Bit, "first input");
   requireDType(name, b, DType::Bit, "second input");
-  Shape outShape = broadcastShapes(a.shape, b.shape, name);
-  Tensor out = allocTensor(outShape, DType::Bit);
-  if (out.size() == 0) return out;
-  BroadcastPlan plan = planBroadcast(outShape, {&a.shape, &b.shape});
-  const uint8_t *pa = a.ptr<uint8_t>(), *pb = b.ptr<uint8_t>();
-  uint8_t* po = out.ptr<uint8_t>();
-  int64_t inner = plan.inner();
-  int64_t sa = plan.strides[0].back(), sb = plan.strides[1].back();
-  parallelFor(0, plan.rows(), std::max<int64_t>(1, kGrain / inner), [&](int64_t lo, int64_t hi) {
-    forEachRow(plan, lo, hi, [&](int64_t row, const int64_t* off) {
-      for (int64_t i = 0; i < inner; ++i) po[row * inner + i] = op(pa[off[0] + i * sa], pb[off[1] + i * sb]);
-    });
-  });
-  return out;
+  return binaryBroadcast<uint8_t>(name, a, b, op);
 }
 
 Outputs castTo(const Inputs& in, const Attrs& at) {

@@ -4,6 +4,7 @@
 #include "core/broadcast.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
+#include "kernels/broadcast_binary.h"
 #include "kernels/check.h"
 
 namespace tfe {
@@ -27,19 +28,7 @@ template <typename Op>
 Tensor oddBinary(const std::string& name, const Tensor& a, const Tensor& b, Op op) {
   requireDType(name, a, DType::Ring64, "first input");
   requireDType(name, b, DType::Ring64, "second input");
-  Shape outShape = broadcastShapes(a.shape, b.shape, name);
-  Tensor out = allocTensor(outShape, DType::Ring64);
-  if (out.size() == 0) return out;
-  BroadcastPlan plan = planBroadcast(outShape, {&a.shape, &b.shape});
-  const uint64_t *pa = a.ptr<uint64_t>(), *pb = b.ptr<uint64_t>();
-  uint64_t* po = out.ptr<uint64_t>();
-  int64_t inner = plan.inner(), sa = plan.strides[0].back(), sb = plan.strides[1].back();
-  parallelFor(0, plan.rows(), std::max<int64_t>(1, (1 << 15) / inner), [&](int64_t lo, int64_t hi) {
-    forEachRow(plan, lo, hi, [&](int64_t row, const int64_t* off) {
-      for (int64_t i = 0; i < inner; ++i) po[row * inner + i] = op(pa[off[0] + i * sa], pb[off[1] + i * sb]);
-    });
-  });
-  return out;
+  return binaryBroadcast<uint64_t>(name, a, b, op);
 }
 
 TFE_REGISTER_KERNEL("OddRingAdd", 2, [](const Inputs& in, const Attrs&) {
