@@ -1,7 +1,7 @@
 // Products (Beaver, with masked operands cached per tensor), pooling, polynomial activations and
 // reveal, plus the chaining methods on tensors.
 import * as R from '../ops';
-import { convGeometry, type Padding } from '../ops/conv';
+import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
@@ -132,13 +132,10 @@ export interface Conv2DOptions {
   padding?: Padding;
 }
 
-function pair(v: number | [number, number] | undefined, d: number): [number, number] {
-  return v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
-}
 
 export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
   sameCluster('conv2d', x, filter);
-  const strides = pair(opts.strides, 1);
+  const strides = positivePair('conv2d', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);
   const g = convGeometry('conv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
@@ -152,8 +149,8 @@ export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}
  * of the window size (with SAME padding, of the number of real pixels, as TensorFlow does).
  */
 export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, number]; strides?: number | [number, number]; padding?: Padding }): AnyTensor {
-  const [kh, kw] = pair(opts.poolSize, 1);
-  const strides = pair(opts.strides, kh);
+  const [kh, kw] = positivePair('avgPool2d', opts.poolSize, 'poolSize', 1);
+  const strides = positivePair('avgPool2d', opts.strides, 'strides', kh);
   const padding = opts.padding ?? 'VALID';
   const g = convGeometry('avgPool2d', x.shape, kh, kw, strides, padding);
   const c = x.cluster;

@@ -1,7 +1,7 @@
 // Ops that need comparisons: available when SecureNN is the protocol (tfe.setProtocol('securenn')).
 // Comparison results are returned as fixed-point 0.0 / 1.0 private tensors.
 import * as R from '../ops';
-import { convGeometry, type Padding } from '../ops/conv';
+import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
@@ -141,8 +141,8 @@ export function argmax(x: AnyTensor, axis = 0): PrivateTensor {
 export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, number]; strides?: number | [number, number]; padding?: Padding }): PrivateTensor {
   requireSecureNN('maxPool2d', x);
   const px = privateOnly('maxPool2d', x);
-  const [kh, kw] = typeof opts.poolSize === 'number' ? [opts.poolSize, opts.poolSize] : opts.poolSize;
-  const strides: [number, number] = opts.strides === undefined ? [kh, kw] : typeof opts.strides === 'number' ? [opts.strides, opts.strides] : opts.strides;
+  const [kh, kw] = positivePair('maxPool2d', opts.poolSize, 'poolSize', 2);
+  const strides = opts.strides === undefined ? ([kh, kw] as [number, number]) : positivePair('maxPool2d', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   const g = convGeometry('maxPool2d', px.shape, kh, kw, strides, padding);
   const k = kh * kw, rest = g.batch * g.outH * g.outW * g.channels;

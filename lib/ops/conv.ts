@@ -20,7 +20,8 @@ export interface ConvGeometry {
   outW: number;
 }
 
-function pair(op: string, v: number | readonly number[] | undefined, what: string, dflt: number): [number, number] {
+/** A positive integer or a pair of them (strides, kernel and pool sizes); errors name the argument. */
+export function positivePair(op: string, v: number | readonly number[] | undefined, what: string, dflt: number): [number, number] {
   const a = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [...v];
   if (a.length !== 2 || !a.every((x) => Number.isInteger(x) && x >= 1))
     throw new RangeError(`${op}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
@@ -60,7 +61,7 @@ export async function conv2d(x: RingTensor, filter: RingTensor, opts: Conv2DOpti
   requireDType('conv2d', x, 'ring64');
   requireDType('conv2d', filter, 'ring64');
   if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);
-  const strides = pair('conv2d', opts.strides, 'strides', 1);
+  const strides = positivePair('conv2d', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   const g = convGeometry('conv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
   if (filter.shape[2] !== g.channels)
@@ -80,8 +81,8 @@ export interface WindowOptions {
 export async function im2col(x: RingTensor, opts: WindowOptions): Promise<RingTensor> {
   requireTensor('im2col', x);
   requireDType('im2col', x, 'ring64');
-  const [kh, kw] = pair('im2col', opts.kernelSize, 'kernelSize', 1);
-  const strides = pair('im2col', opts.strides, 'strides', 1);
+  const [kh, kw] = positivePair('im2col', opts.kernelSize, 'kernelSize', 1);
+  const strides = positivePair('im2col', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   convGeometry('im2col', x.shape, kh, kw, strides, padding);
   return runKernel1(K.Im2Col, [x], { kernelSize: [kh, kw], strides, padding });
@@ -91,8 +92,8 @@ export async function im2col(x: RingTensor, opts: WindowOptions): Promise<RingTe
 export async function col2im(cols: RingTensor, opts: WindowOptions & { inputShape: readonly number[] }): Promise<RingTensor> {
   requireTensor('col2im', cols);
   requireDType('col2im', cols, 'ring64');
-  const [kh, kw] = pair('col2im', opts.kernelSize, 'kernelSize', 1);
-  const strides = pair('col2im', opts.strides, 'strides', 1);
+  const [kh, kw] = positivePair('col2im', opts.kernelSize, 'kernelSize', 1);
+  const strides = positivePair('col2im', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   const g = convGeometry('col2im', opts.inputShape, kh, kw, strides, padding);
   const expect = [g.batch, g.outH, g.outW, kh * kw * g.channels];
@@ -103,8 +104,8 @@ export async function col2im(cols: RingTensor, opts: WindowOptions & { inputShap
 
 /** Sum pooling as a reduction over im2col patches: [n, h, w, c] -> [n, oh, ow, c]. */
 export async function sumPool2d(x: RingTensor, opts: WindowOptions): Promise<RingTensor> {
-  const [kh, kw] = pair('sumPool2d', opts.kernelSize, 'kernelSize', 1);
-  const strides = pair('sumPool2d', opts.strides ?? [kh, kw], 'strides', 1);
+  const [kh, kw] = positivePair('sumPool2d', opts.kernelSize, 'kernelSize', 1);
+  const strides = positivePair('sumPool2d', opts.strides ?? [kh, kw], 'strides', 1);
   const cols = await im2col(x, { kernelSize: [kh, kw], strides, padding: opts.padding });
   const [n, oh, ow] = cols.shape;
   const windows = reshape(cols, [n, oh, ow, kh * kw, x.shape[3]]);

@@ -6,15 +6,27 @@
 // Bounds are derived, not measured: see the header of ./fixed.ts.
 import type { Protocol } from './suites/harness';
 import { activationSuite } from './suites/activations';
+import { errorSuite } from './suites/errors';
+import { ioSuite } from './suites/io';
 import { linearSuite } from './suites/linear';
+import { networkSuite } from './suites/network';
 import { productSuite } from './suites/products';
+import { securitySuite } from './suites/security';
+import { trafficSuite } from './suites/traffic';
+import { truncationSuite } from './suites/truncation';
 
 export { TRAITS, type Protocol, type Traits } from './suites/harness';
-export { activationSuite, linearSuite, productSuite };
+export { activationSuite, errorSuite, ioSuite, linearSuite, networkSuite, productSuite, securitySuite, trafficSuite, truncationSuite };
 
 /** Every suite, for a protocol file that wants them all. */
 export function protocolSuite(protocol: Protocol): void {
   linearSuite(protocol);
   productSuite(protocol);
   activationSuite(protocol);
+  ioSuite(protocol);
+  networkSuite(protocol);
+  trafficSuite(protocol);
+  truncationSuite(protocol);
+  securitySuite(protocol);
+  errorSuite(protocol);
 }

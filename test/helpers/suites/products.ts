@@ -38,6 +38,8 @@ export function productSuite(protocol: Protocol): void {
         ['private x public', tfe.mul(x, p), X, P],
         ['public x private', tfe.mul(p, x), P, X],
         ['public x public', tfe.mul(p, p), P, P],
+        ['public x number', p.mul(k), P, () => k],
+        ['square of a public tensor', tfe.square(p), P, P],
         ['private x number', tfe.mul(x, k), X, () => k],
         ['private x negative number', x.mul(-0.3), X, () => -0.3],
         ['square', tfe.square(y), Y, Y],
@@ -103,6 +105,15 @@ export function productSuite(protocol: Protocol): void {
           // Padding taps add nothing; k is the number of real taps of each output.
           within(t, got, real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `${name} vs float64`);
         }
+      // Even filter sizes: TensorFlow's SAME pads the extra row and column after the image.
+      const ga = rand(2 * 4 * 3 * 2, 0.5), gs = [2, 4, 3, 2];
+      const g = priv(c, ga, gs, 'model-owner');
+      for (const [pad, strides] of [['SAME', [1, 1]], ['SAME', [2, 3]], ['VALID', [3, 2]]] as [Padding, [number, number]][]) {
+        const ref = conv2dRef(xa, xs, ga, gs, strides, pad);
+        const z = tfe.conv2d(x, g, { strides, padding: pad });
+        t.deepEqual([...z.shape], ref.shape);
+        within(t, await open(z), ref.out, (i) => productBound(ref.abs[i], ref.terms[i], ref.absProd[i]), `2x4 filter ${pad} strides ${strides}`);
+      }
       // A 1x1 filter is a matmul over channels.
       const one = rand(3 * 2, 1);
       const z = tfe.conv2d(x, priv(c, one, [1, 1, 3, 2], 'model-owner'), { strides: 1, padding: 'SAME' });
@@ -121,6 +132,7 @@ export function productSuite(protocol: Protocol): void {
         ['2x2 VALID (strides default to the pool)', tfe.avgPool2d(x, { poolSize: 2 }), [2, 2], [2, 2], 'VALID'],
         ['3x3 SAME stride 2 (border counts 4 and 6)', tfe.avgPool2d(x, { poolSize: 3, strides: 2, padding: 'SAME' }), [3, 3], [2, 2], 'SAME'],
         ['3x3 SAME stride 1', tfe.avgPool2d(x, { poolSize: [3, 3], strides: 1, padding: 'SAME' }), [3, 3], [1, 1], 'SAME'],
+        ['2x2 SAME stride 1 (padding after the image)', tfe.avgPool2d(x, { poolSize: 2, strides: 1, padding: 'SAME' }), [2, 2], [1, 1], 'SAME'],
         ['2x3 VALID strides [1,2]', tfe.avgPool2d(x, { poolSize: [2, 3], strides: [1, 2] }), [2, 3], [1, 2], 'VALID'],
         ['public 3x3 SAME stride 2', tfe.avgPool2d(tfe.reveal(x), { poolSize: 3, strides: 2, padding: 'SAME' }), [3, 3], [2, 2], 'SAME'],
       ];

@@ -1,0 +1,104 @@
+// What the parties see. Shares and everything on the wire must look uniform even when the data
+// is constant (a chi-square test over a byte of each ring element, with controls showing that
+// biased data fails the same test), and under Pond server2 receives nothing once the seeds are
+// dealt: it only ever sends triple corrections to server1.
+import { randomFillSync } from 'node:crypto';
+
+import test from 'ava';
+
+import * as tfe from '../../../lib';
+import { rand } from '../fixed';
+import { chiSquareByte, chiSquareCritical, record, setupDone, shareBytes } from '../wire';
+import { priv, type Protocol, TRAITS, withCluster } from './harness';
+
+const CRIT = chiSquareCritical();
+const PLAYERS = new Set<string>(tfe.DEFAULT_PLAYERS);
+
+export function securitySuite(protocol: Protocol): void {
+  test(`${protocol}: shares and masked values of a constant input are uniform (chi-square), biased controls fail`, (t) =>
+    withCluster(protocol, async (c) => {
+      const n = 1 << 16; // 256 expected per bin
+      const x = priv(c, new Float64Array(n).fill(1.25), [n]);
+      const s0 = await shareBytes(x, 'server0'), s1 = await shareBytes(x, 'server1');
+      // The shares really are shares of the constant: x0 + x1 = round(1.25 * 2^16) mod 2^64.
+      const [a0, a1] = [new BigUint64Array(s0.buffer), new BigUint64Array(s1.buffer)];
+      t.true(a0.every((v, i) => BigInt.asUintN(64, v + a1[i]) === 81920n), 'x0 + x1 is the encoding');
+      // The value each server learns when x is masked for a product: its x - a.
+      const masked = await x.masked();
+      const alpha = new Uint8Array(masked.get('server0')!.alpha!.toBigUint64Array().buffer);
+      for (const [name, bytes] of [['server0 share', s0], ['server1 share', s1], ['opened x - a', alpha]] as const) {
+        t.true(chiSquareByte(bytes, 0) < CRIT, `${name}: low byte chi-square ${chiSquareByte(bytes, 0)} >= ${CRIT}`);
+        t.true(chiSquareByte(bytes, 7) < CRIT, `${name}: top byte chi-square ${chiSquareByte(bytes, 7)} >= ${CRIT}`);
+      }
+      // Controls: the same statistic rejects what a broken sharing would produce.
+      const uniform = randomFillSync(new BigUint64Array(n));
+      const controls: [string, BigUint64Array, number][] = [
+        ['the plain encodings', new BigUint64Array(n).fill(81920n), 0],
+        ['63-bit shares (top bit always clear)', uniform.map((v) => v >> 1n), 7],
+        ['even shares (low bit always clear)', uniform.map((v) => v & ~1n), 0],
+        ['shares with one top-byte value twice as likely', uniform.map((v, i) => (i % 256 === 0 ? v & 0x00ffffffffffffffn : v)), 7],
+      ];
+      for (const [name, v, byte] of controls) t.true(chiSquareByte(new Uint8Array(v.buffer), byte) > CRIT, `control fails: ${name}`);
+      t.true(chiSquareByte(new Uint8Array(uniform.buffer), 7) < CRIT, 'control passes: CSPRNG output');
+    }));
+
+  test(`${protocol}: every ring tensor on the wire looks uniform when inputs and weights are constant`, (t) =>
+    withCluster(protocol, async (c) => {
+      await setupDone(c);
+      const seen = record(c);
+      const x = priv(c, new Float64Array(64 * 64).fill(1.25), [64, 64], 'prediction-client');
+      const w = priv(c, new Float64Array(64 * 64).fill(-0.5), [64, 64], 'model-owner');
+      await tfe.defineOutput('prediction-client', tfe.relu(tfe.matmul(x, w)).add(x).mul(x));
+      const tensors = seen.filter((m) => m.payload.kind === 'tensor' && m.payload.dtype === 'ring64');
+      // input share, masks, triple corrections, outputs: each a 4096-element tensor.
+      t.true(tensors.length >= 8, `${tensors.length} tensors seen`);
+      for (const m of tensors) {
+        const data = (m.payload as { data: Uint8Array }).data;
+        const what = `${m.op}/${m.step} ${m.from}>${m.to} (${data.length / 8} elements)`;
+        t.true(data.length >= 8 * 4096, what);
+        // Between servers (and from input players) every element is uniform on Z_2^64. The output
+        // here is a product, whose shares come straight out of local truncation: an arithmetic
+        // shift of a uniform share, i.e. uniform on [-2^47, 2^47) and sign-extended, so only its
+        // bytes below bit 48 are uniform. It tells the player nothing beyond the output: server0's
+        // share is independent of the data, and server1's is the output minus it.
+        const top = m.op === 'output' ? 5 : 7;
+        t.true(chiSquareByte(data, 0) < CRIT && chiSquareByte(data, top) < CRIT, `${what} is not uniform`);
+        if (m.op === 'output') t.true(data.every((b, i) => i % 8 < 6 || b === 0 || b === 0xff), `${what}: sign-extended from 48 bits`);
+      }
+      t.true(tensors.filter((m) => m.op !== 'output').length >= 13, 'inputs, masks and triples were all checked');
+      // Seeds travel only from an input player to server0: 16 bytes of key, no data.
+      for (const m of seen.filter((s) => s.payload.kind === 'seed')) t.true(PLAYERS.has(m.from) && m.to === 'server0', `seed ${m.from}>${m.to}`);
+    }));
+
+  test(`${protocol}: during a full network run server2 ${TRAITS[protocol].server2Online ? 'hears only from the compute servers' : 'receives nothing'} and players only their output`, (t) =>
+    withCluster(protocol, async (c) => {
+      await setupDone(c);
+      const seen = record(c);
+      const dims = [784, 128, 128, 10];
+      const ws = dims.slice(1).map((o, i) => priv(c, rand(dims[i] * o, 0.1), [dims[i], o], 'model-owner'));
+      const bs = dims.slice(1).map((o) => priv(c, rand(o, 0.1), [1, o], 'model-owner'));
+      let h: tfe.AnyTensor = priv(c, rand(784, 1), [1, 784], 'prediction-client');
+      ws.forEach((w, i) => {
+        h = tfe.matmul(h, w).add(bs[i]);
+        if (i < 2) h = tfe.relu(h);
+      });
+      h = tfe.sigmoid(h);
+      await tfe.defineOutput('prediction-client', h);
+      t.true(seen.length > 0);
+      const toServer2 = seen.filter((m) => m.to === 'server2');
+      if (TRAITS[protocol].server2Online) t.true(toServer2.every((m) => m.from === 'server0' || m.from === 'server1'), 'only blinded values from the compute servers');
+      else t.deepEqual(toServer2.map((m) => `${m.from}>${m.to} ${m.op}/${m.step}`), [], 'server2 receives nothing');
+      // server2 deals: one triple correction per product, to server1 only.
+      const fromServer2 = seen.filter((m) => m.from === 'server2');
+      t.deepEqual([...new Set(fromServer2.map((m) => m.to))], ['server1']);
+      if (!TRAITS[protocol].server2Online) {
+        t.deepEqual([...new Set(fromServer2.map((m) => m.step))], ['triple']);
+        // 3 matmuls, 2 relu squares, sigmoid's square and mul.
+        t.is(fromServer2.length, 3 + 2 + 2);
+      }
+      // Players receive only the output, and only the player it is for.
+      t.deepEqual(seen.filter((m) => PLAYERS.has(m.to)).map((m) => `${m.from}>${m.to} ${m.op}`).sort(), ['server0>prediction-client output', 'server1>prediction-client output']);
+      // Input players send only to the compute servers.
+      t.true(seen.filter((m) => PLAYERS.has(m.from)).every((m) => m.to === 'server0' || m.to === 'server1'));
+    }));
+}

@@ -1,0 +1,57 @@
+// Local (SecureML) truncation. server0 shifts its share z0, server1 shifts -z1 and negates.
+// With z0 uniform, the two shifted shares sum to Z / 2^f within one unit unless z0 - Z wraps
+// around the signed range, which happens for exactly |Z| of the 2^64 values of z0: each
+// product fails with probability |Z| / 2^64 (Z = X Y, the product at scale 2^32), and a failure
+// is off by 2^64 / 2^16 = 2^48 units, i.e. 2^32 in value. Two tests: with moderate values no
+// failure may occur, and with huge values failures occur at the predicted rate and are caught.
+import test from 'ava';
+
+import { F, encInt, rand, U, within } from '../fixed';
+import { open, priv, type Protocol, withCluster } from './harness';
+
+/** Expected number of failures: sum of |X Y| / 2^64 over the products. */
+function expectedFailures(xa: Float64Array, ya: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < xa.length; i++) s += Math.abs(encInt(xa[i]) * encInt(ya[i]));
+  return s / 2 ** 64;
+}
+
+export function truncationSuite(protocol: Protocol): void {
+  test(`${protocol}: 200 000 products of values below 4 are all within one unit (no truncation failure)`, (t) =>
+    withCluster(protocol, async (c) => {
+      const n = 200_000;
+      const xa = rand(n, 4), ya = rand(n, 4);
+      // E|x y| = 4 here, so about 200 000 * 4 * 2^32 / 2^64 ~ 2e-4 failures are expected: the test
+      // is not flaky, yet any failure (or any systematic error) shows up as an error >> U.
+      t.true(expectedFailures(xa, ya) < 1e-3);
+      const got = await open(priv(c, xa, [n]).mul(priv(c, ya, [n], 'model-owner')));
+      within(t, got, Array.from(xa, (v, i) => encInt(v) * encInt(ya[i]) * U * U), U, 'elementwise products');
+    }));
+
+  test(`${protocol}: with huge products, truncation fails at the predicted rate and the check catches it`, (t) =>
+    withCluster(protocol, async (c) => {
+      // |x|, |y| < 2^14: |X Y| < 2^60 (no overflow), and each product fails with probability
+      // |X Y| / 2^64, about 1/64 on average.
+      const n = 20_000;
+      const xa = rand(n, 2 ** 14), ya = rand(n, 2 ** 14);
+      const expected = expectedFailures(xa, ya);
+      const got = await open(priv(c, xa, [n]).mul(priv(c, ya, [n], 'model-owner')));
+      let failures = 0;
+      let other = 0;
+      for (let i = 0; i < n; i++) {
+        // In integers at scale 2^32 (X Y reaches 2^60, beyond float64's exact range): the result
+        // R (exact in float64, |R| < 2^45) must satisfy |R 2^16 - X Y| < 2^16, or be off by 2^64.
+        const d = BigInt(got[i] / U) * 65536n - BigInt(encInt(xa[i])) * BigInt(encInt(ya[i]));
+        const abs = d < 0n ? -d : d;
+        if (abs < 65536n) continue;
+        if (abs > (1n << 64n) - 65536n && abs < (1n << 64n) + 65536n) failures++;
+        else other++;
+      }
+      if (process.env.SUITE_LOG) t.log(`${failures} failures, expected ${expected.toFixed(1)}`);
+      t.is(other, 0, 'every result is either right within one unit or a wrap-around failure');
+      // Failures are a sum of independent Bernoulli trials with mean `expected` (~300): six
+      // standard deviations either side.
+      const sd = Math.sqrt(expected);
+      t.true(Math.abs(failures - expected) <= 6 * sd, `${failures} failures, expected ${expected.toFixed(1)} +- ${sd.toFixed(1)}`);
+    }, { fixedPoint: { fracBits: F, truncation: 'local' } }));
+}
