@@ -12,7 +12,8 @@ import { type AnyTensor, type PartyValues, PrivateTensor, PublicTensor } from '.
 
 type Pub = RingTensor | null;
 
-function clusterOf(op: string, ...ts: AnyTensor[]): Cluster {
+/** The cluster all operands belong to; errors name the op. */
+export function clusterOf(op: string, ...ts: AnyTensor[]): Cluster {
   for (const t of ts)
     if (!(t instanceof PrivateTensor || t instanceof PublicTensor)) throw new TypeError(`${op}: expected a PrivateTensor or PublicTensor, got ${String(t)}`);
   const c = ts[0].cluster;

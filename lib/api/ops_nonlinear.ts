@@ -14,14 +14,6 @@ import * as L from './ops';
 import { exactReluOp } from './securenn_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
-
-function sameCluster(op: string, x: AnyTensor, y: AnyTensor): Cluster {
-  for (const t of [x, y])
-    if (!(t instanceof PrivateTensor || t instanceof PublicTensor)) throw new TypeError(`${op}: expected a PrivateTensor or PublicTensor, got ${String(t)}`);
-  if (x.cluster !== y.cluster) throw new Error(`${op}: tensors belong to different clusters`);
-  return x.cluster;
-}
-
 /** Truncates z (2f fractional bits) to f, disposing z. */
 async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[]): Promise<Share> {
   try {
@@ -62,7 +54,7 @@ const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => tru
  * otherwise each server applies f to its share and the public value. Then one truncation.
  */
 export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor, shape: readonly number[]): AnyTensor {
-  const c = sameCluster(name, x, y);
+  const c = L.clusterOf(name, x, y);
   if (x.kind === 'private' && y.kind === 'private') {
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
@@ -120,7 +112,7 @@ export function square(x: AnyTensor): AnyTensor {
 }
 
 export function matmul(x: AnyTensor, y: AnyTensor): AnyTensor {
-  sameCluster('matmul', x, y);
+  L.clusterOf('matmul', x, y);
   const pair = `${shapeString(x.shape)} x ${shapeString(y.shape)}`;
   if (x.rank !== 2 || y.rank !== 2) throw new RangeError(`matmul: ${pair}: both inputs must be matrices`);
   if (x.shape[1] !== y.shape[0]) throw new RangeError(`matmul: ${pair}: inner dimensions ${x.shape[1]} and ${y.shape[0]} differ`);
@@ -134,7 +126,7 @@ export interface Conv2DOptions {
 
 
 export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
-  sameCluster('conv2d', x, filter);
+  L.clusterOf('conv2d', x, filter);
   const strides = positivePair('conv2d', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);

@@ -8,7 +8,7 @@ import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
 import { equalZero as eqZ, negative, nonNegative, relu as exactRelu } from '../protocol/securenn/relu';
 import type { RingTensor } from '../tensor/ring_tensor';
-import { shapeString } from '../tensor/shape';
+import { normalizeAxis } from '../tensor/shape';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
 
 export function requireSecureNN(op: string, x: AnyTensor): void {
@@ -110,29 +110,20 @@ async function axisFirst(s: RingTensor, axis: number): Promise<RingTensor> {
   return out;
 }
 
-function normAxis(op: string, x: AnyTensor, axis: number): number {
-  const a = axis < 0 ? axis + x.rank : axis;
-  if (!Number.isInteger(axis) || a < 0 || a >= x.rank) throw new RangeError(`${op}: axis ${axis} is out of range for shape ${shapeString(x.shape)}`);
-  return a;
+/** The comparison tree along one axis: the maximum, or (with `index`) its position. */
+function alongAxis(name: string, x: AnyTensor, axis: number, index: boolean): PrivateTensor {
+  requireSecureNN(name, x);
+  const px = privateOnly(name, x);
+  const a = normalizeAxis(name, axis, px.shape);
+  const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
+  return treeOp(name, px, k, rest, outShape, (s) => axisFirst(s, a), index);
 }
 
 /** Maximum along an axis (SecureNN comparison tree). */
-export function reduceMax(x: AnyTensor, axis = 0): PrivateTensor {
-  requireSecureNN('reduceMax', x);
-  const px = privateOnly('reduceMax', x);
-  const a = normAxis('reduceMax', px, axis);
-  const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
-  return treeOp('reduceMax', px, k, rest, outShape, (s) => axisFirst(s, a), false);
-}
+export const reduceMax = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('reduceMax', x, axis, false);
 
 /** Index of the maximum along an axis, as a fixed-point private tensor (ties: the first). */
-export function argmax(x: AnyTensor, axis = 0): PrivateTensor {
-  requireSecureNN('argmax', x);
-  const px = privateOnly('argmax', x);
-  const a = normAxis('argmax', px, axis);
-  const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
-  return treeOp('argmax', px, k, rest, outShape, (s) => axisFirst(s, a), true);
-}
+export const argmax = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('argmax', x, axis, true);
 
 /**
  * Max pooling over NHWC windows (VALID padding; any window and strides): each window's k = kh*kw

@@ -5,9 +5,18 @@ import type { OpCtx, Party } from '../party';
 import { bilinear, mask } from '../pond/arith';
 import { drelu } from './msb';
 
-/** Flat [n] view of a share, or null. */
-function flat(x: RingTensor | null): RingTensor | null {
-  return x ? reshape(x, [x.size]) : null;
+/**
+ * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives
+ * its result back the share's shape.
+ */
+async function onFlat(a: RingTensor | null, shape: readonly number[], f: (af: RingTensor | null, n: number) => Promise<RingTensor | null>): Promise<RingTensor | null> {
+  const af = a ? reshape(a, [a.size]) : null;
+  const z = await f(af, shape.reduce((x, y) => x * y, 1));
+  af?.dispose();
+  if (!z) return null;
+  const out = reshape(z, shape);
+  z.dispose();
+  return out;
 }
 
 /** Shares of a * b for shares a, b (no truncation: one of them is an integer bit). */
@@ -40,29 +49,18 @@ export async function selectShare(p: Party, op: OpCtx, alpha: RingTensor | null,
  * SecureNN ReLU (Algorithm 7): relu(a) = a * DReLU(a), exact for |a| < 2^62: the product with a
  * shared bit needs no truncation, so the result is bit-exact with plaintext fixed point.
  */
-export async function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
-  const n = shape.reduce((x, y) => x * y, 1);
-  const af = flat(a);
-  const d = await drelu(p, op, af, n);
-  const z = await product(p, op, af, d, n, 50);
-  d?.dispose();
-  af?.dispose();
-  if (!z) return null;
-  const out = reshape(z, shape);
-  z.dispose();
-  return out;
+export function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  return onFlat(a, shape, async (af, n) => {
+    const d = await drelu(p, op, af, n);
+    const z = await product(p, op, af, d, n, 50);
+    d?.dispose();
+    return z;
+  });
 }
 
 /** Shares of [a >= 0] (DReLU) in any shape. */
-export async function nonNegative(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
-  const n = shape.reduce((x, y) => x * y, 1);
-  const af = flat(a);
-  const d = await drelu(p, op, af, n);
-  af?.dispose();
-  if (!d) return null;
-  const out = reshape(d, shape);
-  d.dispose();
-  return out;
+export function nonNegative(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  return onFlat(a, shape, (af, n) => drelu(p, op, af, n));
 }
 
 /** Shares of [a < 0] = 1 - DReLU(a). */
@@ -81,15 +79,12 @@ export async function negative(p: Party, op: OpCtx, a: RingTensor | null, shape:
  * Shares of [a = 0] = DReLU(a) * DReLU(-a): both are 1 only at zero. Two DReLUs in parallel (the
  * second as op instance `op2`, so messages and nonces never collide) and one Beaver product.
  */
-export async function equalZero(p: Party, op: OpCtx, op2: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
-  const n = shape.reduce((x, y) => x * y, 1);
-  const af = flat(a);
-  const negA = af ? await mulScalar(af, -1n) : null;
-  const [d1, d2] = await Promise.all([drelu(p, op, af, n), drelu(p, op2, negA, n)]);
-  const z = await product(p, op, d1, d2, n, 70);
-  for (const t of [af, negA, d1, d2]) t?.dispose();
-  if (!z) return null;
-  const out = reshape(z, shape);
-  z.dispose();
-  return out;
+export function equalZero(p: Party, op: OpCtx, op2: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  return onFlat(a, shape, async (af, n) => {
+    const negA = af ? await mulScalar(af, -1n) : null;
+    const [d1, d2] = await Promise.all([drelu(p, op, af, n), drelu(p, op2, negA, n)]);
+    const z = await product(p, op, d1, d2, n, 70);
+    for (const t of [negA, d1, d2]) t?.dispose();
+    return z;
+  });
 }
