@@ -30,7 +30,7 @@ async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[]
  */
 function run(c: Cluster, name: string, deps: Promise<PartyValues<unknown>>[], fn: (p: Party, op: OpCtx, locals: unknown[]) => Promise<Share>, dealer?: (p: Party, op: OpCtx) => Promise<Share>): Promise<PartyValues<Share>> {
   const op = c.nextOp(name);
-  const early = dealer && c.precompute ? c.runOn(SERVER2, op, dealer) : undefined;
+  const early = dealer && c.precompute && c.hosted.has(SERVER2) ? c.runOn(SERVER2, op, dealer) : undefined;
   early?.catch(() => undefined);
   const online = Promise.all(deps).then((ds) =>
     c.run(op, (p, o) => (early && p.role === 2 ? early : fn(p, o, ds.map((d) => d.get(p.name))))),

@@ -68,11 +68,21 @@ export class PrivateTensor extends Base {
   readonly shares: Promise<PartyValues<Share>>;
   #masked?: Promise<PartyValues<MaskedShare>>;
 
-  constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>) {
+  /**
+   * `premasked` reuses a masked form made elsewhere: a deployed weight is masked once per cluster
+   * epoch and every query's copy of it shares that mask.
+   */
+  constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>, premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef }) {
     super(cluster, Object.freeze([...shape]));
     this.shares = quiet(shares);
+    if (premasked) {
+      this.#masked = premasked.masked;
+      this.#premaskedRef = premasked.ref;
+    }
     track(this);
   }
+
+  #premaskedRef?: MaskRef;
 
   /**
    * The masked form (x - a opened to both servers, shares of a kept), computed once and reused by
@@ -95,6 +105,7 @@ export class PrivateTensor extends Base {
 
   /** The public description of this tensor's mask (known before the mask exists). */
   maskRef(): MaskRef {
+    if (this.#premaskedRef) return this.#premaskedRef;
     return { nonce: nonceFor(this.#maskOp().id, 0), shape: this.shape };
   }
 

@@ -1,11 +1,20 @@
-// One party's WebSocket endpoint: a server for peers that dial it, connections to the peers it
-// dials (the lexicographically smaller name dials), chunked binary frames with backpressure, and
-// a mailbox per (sender, session, key). Plain ws is accepted only from loopback unless `insecure`.
-import type { IncomingMessage } from 'node:http';
+// One party's WebSocket endpoint. Servers form a mesh (the lexicographically smaller name dials
+// and keeps re-dialing while it runs, so a restarted peer is rejoined without help); clients dial
+// every server and are named `client#N` by each. Frames are chunked binary with backpressure and
+// land in a mailbox per (sender, session, key).
+// Authentication: with TLS material, servers prove their party name with a certificate from the
+// cluster CA (mutual TLS) and clients connect over TLS; without it, plain ws is accepted only from
+// loopback unless `insecure`. Every refusal is logged with its reason; nothing here crashes the
+// process on a bad peer.
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 
 import WebSocket, { WebSocketServer } from 'ws';
 
+import { Mailbox } from './mailbox';
 import type { PartyName, Payload } from './transport';
 import { decodeFrame, encodeFrames, type FrameHeader, MAX_FRAME_BYTES, toPayload } from './wire';
 
@@ -15,25 +24,37 @@ export interface PeerAddress {
   port: number;
 }
 
+/** PEM material: the cluster CA, and this party's certificate and key (CN = party name). */
+export interface TlsMaterial {
+  ca: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
 export interface WsEndpointOptions {
   me: PartyName;
   host?: string;
   /** 0 picks a free port (see `port` after start()). */
   port?: number;
-  /** Allow plain ws from non-loopback peers (there is no TLS yet). */
+  /** TLS (wss): mutual between servers, server-authenticated for clients. */
+  tls?: TlsMaterial;
+  /** Allow plain ws from non-loopback peers. */
   insecure?: boolean;
   /** Largest message (all chunks) accepted from a peer; bigger ones close the connection. */
   maxMessageBytes?: number;
+  /** Largest message accepted from a client (default: maxMessageBytes). */
+  maxClientMessageBytes?: number;
   log?: (msg: string) => void;
 }
 
+/** Session key of a request from a client; delivered as a 'request' event, not to the mailbox. */
+export const REQUEST_KEY = 'req';
+/** Key of an abort notice: the receiver aborts that session locally. */
+export const ABORT_KEY = '__abort';
+
 const HIGH_WATER = 8 << 20;
 const ZERO_MASK = (mask: Buffer) => mask.fill(0); // server-to-server: masking only costs (ws skips all-zero masks)
-
-interface Slot {
-  payload?: Payload;
-  waiter?: { resolve: (p: Payload) => void; reject: (e: Error) => void };
-}
+const CLIENT_PREFIX = 'client#';
 
 interface Partial {
   first: FrameHeader;
@@ -41,90 +62,199 @@ interface Partial {
   received: number;
 }
 
-function isLoopback(addr: string | undefined): boolean {
-  return !!addr && (addr === '::1' || addr.startsWith('127.') || addr === '::ffff:127.0.0.1' || addr.startsWith('::ffff:127.'));
+export function isLoopback(addr: string | undefined): boolean {
+  return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 }
 
-export class WsEndpoint {
+function commonName(cert: PeerCertificate | undefined): string | undefined {
+  const cn = cert?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+export interface WsEndpointEvents {
+  'peer-up': [peer: PartyName];
+  'peer-down': [peer: PartyName, reason: string];
+  request: [peer: PartyName, session: string, payload: Payload];
+  abort: [session: string, reason: string];
+}
+
+export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: Required<Omit<WsEndpointOptions, 'log'>> & { log: (m: string) => void };
+  #opts: Required<Omit<WsEndpointOptions, 'log' | 'tls'>> & { log: (m: string) => void; tls?: TlsMaterial };
+  #http?: http.Server | https.Server;
   #server?: WebSocketServer;
   #sockets = new Map<PartyName, WebSocket>();
   #waitingFor = new Map<PartyName, ((ws: WebSocket) => void)[]>();
-  #slots = new Map<string, Slot>();
+  #mailbox = new Mailbox();
   #partial = new Map<string, Partial>();
   #peers = new Set<PartyName>();
+  #dialing = new Map<PartyName, Promise<void>>();
+  #identity = new Map<PartyName, string | undefined>();
+  #nextClient = 1;
   #closed = false;
 
   constructor(opts: WsEndpointOptions) {
+    super();
     this.me = opts.me;
-    this.#opts = { host: '127.0.0.1', port: 0, insecure: false, maxMessageBytes: 1 << 30, ...opts, log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)) };
+    this.#opts = {
+      host: '127.0.0.1',
+      port: 0,
+      insecure: false,
+      maxMessageBytes: 1 << 30,
+      maxClientMessageBytes: opts.maxMessageBytes ?? 1 << 30,
+      ...opts,
+      log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)),
+    };
   }
 
   get port(): number {
-    return (this.#server?.address() as AddressInfo | undefined)?.port ?? this.#opts.port;
+    return (this.#http?.address() as AddressInfo | null | undefined)?.port ?? this.#opts.port;
+  }
+
+  /** Whether a connection with `peer` is open now. */
+  connected(peer: PartyName): boolean {
+    return this.#sockets.get(peer)?.readyState === WebSocket.OPEN;
+  }
+
+  /** The certificate name a client proved (TLS client certificate), if any. */
+  identityOf(peer: PartyName): string | undefined {
+    return this.#identity.get(peer);
   }
 
   /** Starts listening; resolves once the server is bound. */
   start(expectedPeers: readonly PartyName[]): Promise<void> {
     for (const p of expectedPeers) this.#peers.add(p);
+    const tls = this.#opts.tls;
+    // Client certificates are requested but checked per connection below: servers must present
+    // one, prediction clients need not.
+    this.#http = tls
+      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false })
+      : http.createServer();
+    this.#http.on('tlsClientError', (e) => this.#opts.log(`refused a TLS connection: ${e.message}`));
+    this.#server = new WebSocketServer({
+      server: this.#http,
+      perMessageDeflate: false,
+      maxPayload: MAX_FRAME_BYTES,
+      verifyClient: (info: { req: http.IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
+        const why = this.#refusal(info.req);
+        if (!why) return cb(true);
+        this.#opts.log(`refused a connection from ${info.req.socket.remoteAddress}: ${why}`);
+        cb(false, 401, why);
+      },
+    });
+    this.#server.on('connection', (ws, req) => this.#accepted(ws, req));
+    this.#server.on('error', (e) => this.#opts.log(`server error: ${e.message}`));
     return new Promise((resolve, reject) => {
-      this.#server = new WebSocketServer({
-        host: this.#opts.host,
-        port: this.#opts.port,
-        perMessageDeflate: false,
-        maxPayload: MAX_FRAME_BYTES,
-        verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
-          const peer = String(info.req.headers['x-tfe-party'] ?? '');
-          const addr = info.req.socket.remoteAddress;
-          if (!this.#peers.has(peer) || peer >= this.me) {
-            this.#opts.log(`refused a connection from ${addr} claiming party '${peer}': not a peer that dials ${this.me}`);
-            return cb(false, 401, 'unknown party');
-          }
-          if (!this.#opts.insecure && !isLoopback(addr)) {
-            this.#opts.log(`refused plain ws from ${addr} (${peer}): only loopback without TLS, or --insecure`);
-            return cb(false, 403, 'plain ws only on loopback');
-          }
-          cb(true);
-        },
-      });
-      this.#server.on('connection', (ws, req) => this.#attach(String(req.headers['x-tfe-party']), ws));
-      let listening = false;
-      this.#server.on('error', (e) => (listening ? this.#opts.log(`server error: ${e.message}`) : reject(e)));
-      this.#server.on('listening', () => {
-        listening = true;
+      this.#http!.once('error', reject);
+      this.#http!.listen(this.#opts.port, this.#opts.host, () => {
+        this.#http!.off('error', reject);
+        this.#http!.on('error', (e) => this.#opts.log(`server error: ${e.message}`));
         resolve();
       });
     });
   }
 
-  /** Dials a peer (retrying while it starts), for peers whose name sorts after ours. */
-  async connect(peer: PeerAddress, timeoutMs = 10_000): Promise<void> {
+  /** Why a connection must be refused (undefined: accept). */
+  #refusal(req: http.IncomingMessage): string | undefined {
+    const addr = req.socket.remoteAddress;
+    const party = req.headers['x-tfe-party'];
+    const client = req.headers['x-tfe-client'];
+    const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
+    if (!this.#opts.tls && !this.#opts.insecure && !isLoopback(addr)) return 'plain ws only on loopback (use TLS, or --insecure)';
+    if (typeof party === 'string') {
+      if (!this.#peers.has(party) || party >= this.me) return `unknown party '${party}' (not a peer that dials ${this.me})`;
+      if (tlsSocket) {
+        if (!tlsSocket.authorized) return `party '${party}' has no valid certificate from the cluster CA (${String(tlsSocket.authorizationError ?? 'none sent')})`;
+        const cn = commonName(tlsSocket.getPeerCertificate());
+        if (cn !== party) return `party '${party}' presented a certificate for '${cn}'`;
+      }
+      return undefined;
+    }
+    if (typeof client === 'string') return undefined;
+    return 'no x-tfe-party or x-tfe-client header';
+  }
+
+  #accepted(ws: WebSocket, req: http.IncomingMessage): void {
+    const party = req.headers['x-tfe-party'];
+    if (typeof party === 'string') return this.#attach(party, ws);
+    const name = `${CLIENT_PREFIX}${this.#nextClient++}`;
+    const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
+    this.#identity.set(name, tlsSocket?.authorized ? commonName(tlsSocket.getPeerCertificate()) : undefined);
+    this.#attach(name, ws);
+  }
+
+  /**
+   * Dials a peer and keeps the link up (re-dialing after a drop until close()); resolves once
+   * connected. `asClient` dials as a client (clients dial every server).
+   */
+  connect(peer: PeerAddress, opts: { timeoutMs?: number; asClient?: boolean } = {}): Promise<void> {
     this.#peers.add(peer.name);
+    if (this.connected(peer.name)) return Promise.resolve();
+    const running = this.#dialing.get(peer.name);
+    if (running) return running;
+    const first = this.#dialLoop(peer, opts.timeoutMs ?? 10_000, opts.asClient ?? false);
+    this.#dialing.set(peer.name, first);
+    first.then(
+      () => this.#dialing.delete(peer.name),
+      () => this.#dialing.delete(peer.name),
+    );
+    return first;
+  }
+
+  async #dialLoop(peer: PeerAddress, timeoutMs: number, asClient: boolean): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let delay = 50;
     for (;;) {
+      if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
       try {
-        const ws = await new Promise<WebSocket>((resolve, reject) => {
-          const s = new WebSocket(`ws://${peer.host}:${peer.port}`, {
-            headers: { 'x-tfe-party': this.me },
-            perMessageDeflate: false,
-            maxPayload: MAX_FRAME_BYTES,
-            generateMask: ZERO_MASK,
-          });
-          s.once('open', () => resolve(s));
-          s.once('error', reject);
-        });
+        const ws = await this.#dialOnce(peer, asClient);
         this.#attach(peer.name, ws);
+        // Keep the link: when it drops, dial again (the peer may be restarting).
+        ws.once('close', () => {
+          if (!this.#closed && !this.#dialing.has(peer.name))
+            this.connect(peer, { timeoutMs: Number.POSITIVE_INFINITY, asClient }).catch(() => undefined);
+        });
         return;
       } catch (e) {
         if (Date.now() > deadline) throw new Error(`${this.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(1000, delay * 2);
       }
     }
   }
 
+  #dialOnce(peer: PeerAddress, asClient: boolean): Promise<WebSocket> {
+    const tls = this.#opts.tls;
+    return new Promise<WebSocket>((resolve, reject) => {
+      const s = new WebSocket(`${tls ? 'wss' : 'ws'}://${peer.host}:${peer.port}`, {
+        headers: asClient ? { 'x-tfe-client': this.me } : { 'x-tfe-party': this.me },
+        perMessageDeflate: false,
+        maxPayload: MAX_FRAME_BYTES,
+        generateMask: asClient ? undefined : ZERO_MASK,
+        ...(tls
+          ? {
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              // Identity is the party name in the certificate (from the cluster CA), not the host.
+              checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+                commonName(cert) === peer.name ? undefined : new Error(`${peer.name} presented a certificate for '${commonName(cert)}'`),
+            }
+          : {}),
+      });
+      s.once('open', () => resolve(s));
+      s.once('unexpected-response', (_req, res) => {
+        reject(new Error(`refused by ${peer.name}: ${res.statusCode} ${res.statusMessage ?? ''}`.trim()));
+        s.terminate();
+      });
+      s.once('error', reject);
+    });
+  }
+
   #attach(peer: PartyName, ws: WebSocket): void {
+    const old = this.#sockets.get(peer);
     this.#sockets.set(peer, ws);
+    if (old && old !== ws) old.terminate(); // a reconnect replaces a half-dead link
     for (const w of this.#waitingFor.get(peer) ?? []) w(ws);
     this.#waitingFor.delete(peer);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -138,13 +268,15 @@ export class WsEndpoint {
     });
     ws.on('error', (e) => this.#opts.log(`connection with ${peer}: ${e.message}`));
     ws.on('close', (code, reason) => {
-      if (this.#sockets.get(peer) === ws) this.#sockets.delete(peer);
-      const why = new Error(`connection with ${peer} closed (${code}${reason.length ? `: ${reason}` : ''})`);
-      for (const [id, slot] of this.#slots) if (id.startsWith(`${peer}|`) && slot.waiter) {
-        slot.waiter.reject(why);
-        this.#slots.delete(id);
-      }
+      if (this.#sockets.get(peer) !== ws) return;
+      this.#sockets.delete(peer);
+      if (peer.startsWith(CLIENT_PREFIX)) this.#identity.delete(peer);
+      for (const id of this.#partial.keys()) if (id.startsWith(`${peer}|`)) this.#partial.delete(id);
+      const why = `connection with ${peer} closed (${code}${reason.length ? `: ${reason}` : ''})`;
+      this.#mailbox.failPeer(peer, new Error(why));
+      if (!this.#closed) this.emit('peer-down', peer, why);
     });
+    this.emit('peer-up', peer);
   }
 
   #onFrame(peer: PartyName, frame: Buffer): void {
@@ -153,7 +285,8 @@ export class WsEndpoint {
     let part = this.#partial.get(id);
     if (header.chunk === 0) {
       if (part) throw new Error(`message ${header.key} restarted before it completed`);
-      if (header.total > this.#opts.maxMessageBytes) throw new Error(`message of ${header.total} bytes exceeds the limit of ${this.#opts.maxMessageBytes}`);
+      const limit = peer.startsWith(CLIENT_PREFIX) ? this.#opts.maxClientMessageBytes : this.#opts.maxMessageBytes;
+      if (header.total > limit) throw new Error(`message of ${header.total} bytes exceeds the limit of ${limit}`);
       part = { first: header, parts: [], received: 0 };
       this.#partial.set(id, part);
     } else if (!part || header.chunk !== part.parts.length) {
@@ -167,24 +300,22 @@ export class WsEndpoint {
     if (part.received !== part.first.total) throw new Error(`message ${header.key} is shorter than announced`);
     // ws hands each message its own buffer, so the body can be used without another copy.
     const bodyAll = part.parts.length === 1 ? part.parts[0] : Buffer.concat(part.parts, part.received);
-    this.#deliverLocal(id, toPayload(part.first, new Uint8Array(bodyAll.buffer, bodyAll.byteOffset, bodyAll.byteLength)));
-  }
-
-  #deliverLocal(id: string, payload: Payload): void {
-    const slot = this.#slots.get(id);
-    if (slot?.waiter) {
-      this.#slots.delete(id);
-      slot.waiter.resolve(payload);
-    } else if (slot?.payload) {
-      throw new Error(`duplicate message ${id}`);
+    const payload = toPayload(part.first, new Uint8Array(bodyAll.buffer, bodyAll.byteOffset, bodyAll.byteLength));
+    if (header.key === ABORT_KEY) {
+      const reason = payload.kind === 'control' ? String(payload.data) : 'aborted';
+      this.#mailbox.abort(header.session, `${peer}: ${reason}`);
+      this.emit('abort', header.session, `${peer}: ${reason}`);
+    } else if (header.key === REQUEST_KEY && peer.startsWith(CLIENT_PREFIX)) {
+      this.emit('request', peer, header.session, payload);
     } else {
-      this.#slots.set(id, { payload });
+      this.#mailbox.deliver(peer, header.session, header.key, payload);
     }
   }
 
   async #socket(peer: PartyName): Promise<WebSocket> {
     const s = this.#sockets.get(peer);
     if (s && s.readyState === WebSocket.OPEN) return s;
+    if (peer.startsWith(CLIENT_PREFIX)) throw new Error(`${peer} has disconnected`);
     if (!this.#peers.has(peer)) throw new Error(`${this.me} has no peer '${peer}'`);
     return new Promise((resolve) => this.#waitingFor.set(peer, [...(this.#waitingFor.get(peer) ?? []), resolve]));
   }
@@ -207,20 +338,31 @@ export class WsEndpoint {
 
   recv(from: PartyName, session: string, key: string): Promise<Payload> {
     if (this.#closed) return Promise.reject(new Error(`${this.me}: endpoint is closed`));
-    const id = `${from}|${session}|${key}`;
-    const slot = this.#slots.get(id);
-    if (slot?.payload) {
-      this.#slots.delete(id);
-      return Promise.resolve(slot.payload);
-    }
-    return new Promise((resolve, reject) => this.#slots.set(id, { waiter: { resolve, reject } }));
+    return this.#mailbox.receive(from, session, key);
+  }
+
+  /** Aborts a session here (waiters fail with `reason`) and tells `notify` to do the same. */
+  abortSession(session: string, reason: string, notify: readonly PartyName[] = []): void {
+    this.#mailbox.abort(session, reason);
+    for (const p of notify)
+      if (this.connected(p)) this.send(p, session, ABORT_KEY, { kind: 'control', data: reason }).catch(() => undefined);
+  }
+
+  /** Frees whatever a finished session left behind and drops its stragglers. */
+  endSession(session: string): void {
+    this.#mailbox.end(session);
+  }
+
+  /** Messages and waiters held in the mailbox (for leak checks). */
+  get pending(): number {
+    return this.#mailbox.pending;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const s of this.#slots.values()) s.waiter?.reject(new Error(`${this.me}: endpoint closed while waiting`));
-    this.#slots.clear();
+    this.#mailbox.close(new Error(`${this.me}: endpoint closed while waiting`));
     for (const ws of this.#sockets.values()) ws.terminate();
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+    this.#server?.close();
+    await new Promise<void>((r) => (this.#http ? this.#http.close(() => r()) : r()));
   }
 }

@@ -7,11 +7,17 @@ import { type PeerAddress, WsEndpoint, type WsEndpointOptions } from './ws_endpo
 export class WebSocketTransport extends Transport {
   readonly session: string;
   #endpoints: Map<PartyName, WsEndpoint>;
+  #aliases: ReadonlyMap<PartyName, string>;
 
-  constructor(parties: readonly PartyName[], endpoints: Map<PartyName, WsEndpoint>, session = 'default') {
+  /**
+   * `aliases` maps a party name to the endpoint's name for that connection: a server calls its
+   * client 'client' in the protocol, while its endpoint knows the connection as 'client#7'.
+   */
+  constructor(parties: readonly PartyName[], endpoints: Map<PartyName, WsEndpoint>, session = 'default', aliases: ReadonlyMap<PartyName, string> = new Map()) {
     super(parties);
     this.#endpoints = endpoints;
     this.session = session;
+    this.#aliases = aliases;
   }
 
   #local(name: PartyName, what: string): WsEndpoint {
@@ -21,11 +27,11 @@ export class WebSocketTransport extends Transport {
   }
 
   protected deliver(from: PartyName, to: PartyName, key: string, payload: Payload): Promise<void> {
-    return this.#local(from, 'sender').send(to, this.session, key, payload);
+    return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.session, key, payload);
   }
 
   protected receive(to: PartyName, from: PartyName, key: string): Promise<Payload> {
-    return this.#local(to, 'receiver').recv(from, this.session, key);
+    return this.#local(to, 'receiver').recv(this.#aliases.get(from) ?? from, this.session, key);
   }
 
   async close(): Promise<void> {

@@ -24,7 +24,17 @@ export interface ClusterOptions {
   protocol?: 'pond' | 'securenn';
   /** The transport (default: in-memory). It must know the three servers and the players. */
   transport?: Transport;
+  /**
+   * The parties whose part runs in this process (default: all). A server process hosts just its
+   * own and runs the same protocol functions as its peers do in theirs.
+   */
+  hosted?: readonly PartyName[];
 }
+
+/** Op ids of one session: ids in (base, base + OPS_PER_SESSION) are its own. */
+export const OPS_PER_SESSION = 2 ** 24;
+/** Sessions per setup: op ids (and so nonces) stay below 2^48. */
+export const MAX_SESSIONS = 2 ** 24 - 1;
 
 export class Cluster {
   readonly transport: Transport;
@@ -34,10 +44,12 @@ export class Cluster {
   readonly precompute: boolean;
   /** The protocol ops on this cluster's tensors use; tfe.setProtocol changes it. */
   protocol: 'pond' | 'securenn';
-  #nextOp = 1;
+  readonly hosted: ReadonlySet<PartyName>;
+  #nextOp: number;
+  #lastOp: number;
   #ready: Promise<void>;
 
-  constructor(opts: ClusterOptions = {}) {
+  constructor(opts: ClusterOptions = {}, fork?: { ready: Promise<void>; opBase: number }) {
     const players = opts.players ?? DEFAULT_PLAYERS;
     for (const p of players)
       if (SERVERS.includes(p)) throw new Error(`player name '${p}' is reserved for a server`);
@@ -55,9 +67,33 @@ export class Cluster {
     this.protocol = opts.protocol ?? 'pond';
     if (this.protocol !== 'pond' && this.protocol !== 'securenn')
       throw new TypeError(`protocol must be 'pond' or 'securenn', got ${JSON.stringify(this.protocol)}`);
-    for (const s of SERVERS) this.party(s).crypto = this.provider;
-    this.#ready = Promise.all(SERVERS.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
+    this.hosted = new Set(opts.hosted ?? this.transport.parties);
+    for (const h of this.hosted) this.party(h);
+    const servers = SERVERS.filter((s) => this.hosted.has(s));
+    for (const s of servers) this.party(s).crypto = this.provider;
+    this.#nextOp = (fork?.opBase ?? 0) + 1;
+    this.#lastOp = (fork?.opBase ?? 0) + OPS_PER_SESSION - 1;
+    this.#ready = fork?.ready ?? Promise.all(servers.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
     this.#ready.catch(() => undefined);
+  }
+
+  /**
+   * A session on the same setup (seeds and provider) over another transport: its op ids, and so
+   * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
+   * must give the same session the same index (server0 assigns them).
+   */
+  fork(transport: Transport, index: number, opts: { protocol?: 'pond' | 'securenn'; players?: readonly PartyName[] } = {}): Cluster {
+    if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
+    const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
+    return new Cluster(
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted] },
+      { ready: this.#ready, opBase: index * OPS_PER_SESSION },
+    );
+  }
+
+  /** Resolves once setup (seed exchange) is done. */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   party(name: PartyName): Party {
@@ -68,6 +104,7 @@ export class Cluster {
 
   /** A fresh op context. Ids are handed out in program order, so every party agrees on them. */
   nextOp(name: string): OpCtx {
+    if (this.#nextOp > this.#lastOp) throw new Error(`this session has used all of its ${OPS_PER_SESSION - 1} op ids`);
     return { id: this.#nextOp++, name };
   }
 
@@ -77,13 +114,14 @@ export class Cluster {
    */
   async run<T>(op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>, withPlayers = false): Promise<Map<PartyName, T>> {
     await this.#ready;
-    const names = withPlayers ? [...this.parties.keys()] : [...SERVERS];
+    const names = (withPlayers ? [...this.parties.keys()] : [...SERVERS]).filter((n) => this.hosted.has(n));
     const results = await Promise.all(names.map((n) => fn(this.party(n), op)));
     return new Map(names.map((n, i) => [n, results[i]]));
   }
 
   /** Runs fn on one party (after setup). */
   async runOn<T>(name: PartyName, op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>): Promise<T> {
+    if (!this.hosted.has(name)) throw new Error(`${name} is not hosted by this process`);
     await this.#ready;
     return fn(this.party(name), op);
   }

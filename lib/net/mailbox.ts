@@ -1,0 +1,101 @@
+// Where received messages wait for their recv(), and recv()s wait for their messages: one slot
+// per (sender, session, key). Sessions can be aborted (every waiter fails with the reason, late
+// messages are dropped) and ended (leftovers freed), so a failed query never leaks or hangs.
+import type { PartyName, Payload } from './transport';
+
+interface Slot {
+  payload?: Payload;
+  waiter?: { resolve: (p: Payload) => void; reject: (e: Error) => void };
+}
+
+/** Sessions remembered as finished, so stragglers are dropped instead of piling up. */
+const FINISHED_MEMORY = 4096;
+
+export class Mailbox {
+  // session -> (peer|key -> slot): aborting or ending a session touches only its own slots.
+  #sessions = new Map<string, Map<string, Slot>>();
+  #finished = new Map<string, string>(); // session -> why (insertion order = oldest first)
+
+  #slots(session: string, create: boolean): Map<string, Slot> | undefined {
+    let s = this.#sessions.get(session);
+    if (!s && create) this.#sessions.set(session, (s = new Map()));
+    return s;
+  }
+
+  /** Files a payload; throws on a duplicate (a protocol error of the sender). */
+  deliver(peer: PartyName, session: string, key: string, payload: Payload): void {
+    if (this.#finished.has(session)) return; // the session was aborted or ended: drop stragglers
+    const slots = this.#slots(session, true)!;
+    const id = `${peer}|${key}`;
+    const slot = slots.get(id);
+    if (slot?.waiter) {
+      slots.delete(id);
+      if (slots.size === 0) this.#sessions.delete(session);
+      slot.waiter.resolve(payload);
+    } else if (slot?.payload) {
+      throw new Error(`duplicate message ${key} in session ${session}`);
+    } else {
+      slots.set(id, { payload });
+    }
+  }
+
+  receive(peer: PartyName, session: string, key: string): Promise<Payload> {
+    const why = this.#finished.get(session);
+    if (why !== undefined) return Promise.reject(new Error(`session ${session} was ${why}`));
+    const slots = this.#slots(session, true)!;
+    const id = `${peer}|${key}`;
+    const slot = slots.get(id);
+    if (slot?.payload) {
+      slots.delete(id);
+      if (slots.size === 0) this.#sessions.delete(session);
+      return Promise.resolve(slot.payload);
+    }
+    if (slot?.waiter) return Promise.reject(new Error(`message ${key} from ${peer} is already awaited in session ${session}`));
+    return new Promise((resolve, reject) => slots.set(id, { waiter: { resolve, reject } }));
+  }
+
+  /** Fails every waiter that expects something from `peer` (its connection is gone). */
+  failPeer(peer: PartyName, why: Error): void {
+    for (const [session, slots] of this.#sessions) {
+      for (const [id, slot] of slots)
+        if (id.startsWith(`${peer}|`) && slot.waiter) {
+          slots.delete(id);
+          slot.waiter.reject(why);
+        }
+      if (slots.size === 0) this.#sessions.delete(session);
+    }
+  }
+
+  /** Fails the session's waiters with `reason`, frees what arrived, and drops later arrivals. */
+  abort(session: string, reason: string): void {
+    this.#finish(session, `aborted: ${reason}`);
+  }
+
+  /** Frees whatever the session left behind (normally nothing) and drops later arrivals. */
+  end(session: string): void {
+    this.#finish(session, 'ended');
+  }
+
+  #finish(session: string, why: string): void {
+    const slots = this.#sessions.get(session);
+    this.#sessions.delete(session);
+    if (!this.#finished.has(session)) {
+      this.#finished.set(session, why);
+      if (this.#finished.size > FINISHED_MEMORY) this.#finished.delete(this.#finished.keys().next().value as string);
+    }
+    for (const slot of slots?.values() ?? []) slot.waiter?.reject(new Error(`session ${session} was ${why}`));
+  }
+
+  /** Fails everything (the endpoint is closing). */
+  close(why: Error): void {
+    for (const slots of this.#sessions.values()) for (const s of slots.values()) s.waiter?.reject(why);
+    this.#sessions.clear();
+  }
+
+  /** Messages and waiters held, for leak checks. */
+  get pending(): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) n += s.size;
+    return n;
+  }
+}
