@@ -25,3 +25,8 @@ export { Transport, type Payload, type Tag, type TrafficReport, type OpTraffic, 
 export { MemoryTransport } from './net/memory_transport';
 export { WebSocketTransport } from './net/ws_transport';
 export { WsEndpoint, type WsEndpointOptions, type PeerAddress } from './net/ws_endpoint';
+
+export { PredictionClient, type Prediction, type ClientOptions } from './serve/client';
+export { TfeServer } from './serve/server';
+export { loadClusterConfig, parseClusterConfig, type ClusterConfig } from './serve/config';
+export { writeLocalConfig, spawnCluster, stopCluster } from './serve/local_cluster';

@@ -1,29 +1,11 @@
 // Loading TensorFlow.js LayersModel files (written here by hand in the documented format, so no
 // TensorFlow.js is needed) and predicting privately, against a float64 forward pass.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { rnd, writeModel } from './helpers/model_files';
 
-type W = { name: string; shape: number[]; data: Float32Array };
-
-function writeModel(layers: object[], weights: W[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-model-'));
-  const bin = Buffer.concat(weights.map((w) => Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength)));
-  fs.writeFileSync(path.join(dir, 'group1-shard1of1.bin'), bin);
-  const json = {
-    format: 'layers-model',
-    modelTopology: { class_name: 'Sequential', config: { name: 'seq', layers } },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })) }],
-  };
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
-  return path.join(dir, 'model.json');
-}
-
-const rnd = (n: number, s: number) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * s);
 
 test('a Dense/ReLU/softmax model predicts privately like its float64 forward pass (Pond and SecureNN)', async (t) => {
   const w1 = rnd(20 * 8, 0.4), b1 = rnd(8, 0.1), w2 = rnd(8 * 3, 0.4), b2 = rnd(3, 0.1);

@@ -67,7 +67,7 @@ test('malformed frames, oversize messages and unknown peers are refused; the end
       });
     });
   t.is(await dial('mallory'), 'refused');
-  t.true(logs.some((l) => l.includes("claiming party 'mallory'")));
+  t.true(logs.some((l) => l.includes("unknown party 'mallory'")));
   const bad = await dial('a');
   t.true(typeof bad === 'object' && bad.code === 1008 && /header length|too short/.test(bad.reason), JSON.stringify(bad));
   // An oversize message announced by a (re)connected peer closes that connection with a reason.

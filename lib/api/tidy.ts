@@ -30,3 +30,17 @@ export function tidy<T extends Kept>(fn: () => T): T {
   });
   return result;
 }
+
+/**
+ * Runs `fn` (synchronous) and returns what it returned with every tensor created meanwhile, for
+ * callers that free them all at a moment of their choosing (a served query, when it ends).
+ */
+export function collect<T>(fn: () => T): { result: T; tensors: AnyTensor[] } {
+  const scope = new Set<AnyTensor>();
+  scopes.push(scope);
+  try {
+    return { result: fn(), tensors: [...scope] };
+  } finally {
+    scopes.pop();
+  }
+}

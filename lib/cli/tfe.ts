@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `tfe` command. `info` now; server, cluster, deploy and predict arrive with the service.
+// The `tfe` command: info, and the service (server, cluster, deploy, predict, models).
 import { Command } from 'commander';
 
 import { info, memory } from '../info';
+import { addServiceCommands } from './service_commands';
 
 const program = new Command();
 program.name('tfe').description('tfjs-encrypted: private machine learning on secret-shared tensors');
@@ -26,6 +27,8 @@ program
     console.log(`build          ${i.buildSystem ?? 'unknown'}, ${i.compiler ?? 'unknown compiler'}`);
     console.log(`kernels        ${i.kernels.length}: ${i.kernels.join(' ')}`);
   });
+
+addServiceCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`tfe: ${(e as Error).message}`);

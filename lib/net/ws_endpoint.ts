@@ -47,7 +47,7 @@ export interface WsEndpointOptions {
   log?: (msg: string) => void;
 }
 
-/** Session key of a request from a client; delivered as a 'request' event, not to the mailbox. */
+/** Key of a request (from a client, or a notice between servers): a 'request' event, not mail. */
 export const REQUEST_KEY = 'req';
 /** Key of an abort notice: the receiver aborts that session locally. */
 export const ABORT_KEY = '__abort';
@@ -305,7 +305,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       const reason = payload.kind === 'control' ? String(payload.data) : 'aborted';
       this.#mailbox.abort(header.session, `${peer}: ${reason}`);
       this.emit('abort', header.session, `${peer}: ${reason}`);
-    } else if (header.key === REQUEST_KEY && peer.startsWith(CLIENT_PREFIX)) {
+    } else if (header.key === REQUEST_KEY) {
       this.emit('request', peer, header.session, payload);
     } else {
       this.#mailbox.deliver(peer, header.session, header.key, payload);

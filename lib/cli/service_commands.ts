@@ -1,0 +1,133 @@
+// `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe predict` and `tfe models`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { Command } from 'commander';
+
+import { PredictionClient } from '../serve/client';
+import { loadClusterConfig } from '../serve/config';
+import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
+import { TfeServer } from '../serve/server';
+import { decodePng } from './png';
+
+const DEFAULT_CONFIG = path.join('.tfe-local', 'cluster.json');
+
+/** The inputs of a --input file: a PNG, or JSON ({images, labels}, {data, shape}, or an array). */
+export function readInputs(file: string): { images: Float64Array[]; labels?: number[] } {
+  if (file.toLowerCase().endsWith('.png')) return { images: [decodePng(fs.readFileSync(file), file).gray] };
+  let j: unknown;
+  try {
+    j = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
+  }
+  const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
+  const o = j as { images?: unknown[]; labels?: number[]; data?: unknown };
+  if (o && Array.isArray(o.images)) return { images: o.images.map((im) => Float64Array.from(flat(im))), labels: o.labels };
+  if (o && o.data !== undefined) return { images: [Float64Array.from(flat(o.data))] };
+  if (Array.isArray(j)) return { images: [Float64Array.from(flat(j))] };
+  throw new Error(`input ${file}: expected a PNG, or JSON with an array, {data, shape} or {images, labels}`);
+}
+
+const onSignal = (fn: () => Promise<void>) => {
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      fn().then(() => process.exit(0), (e: Error) => {
+        console.error(`tfe: ${e.message}`);
+        process.exit(1);
+      });
+    });
+};
+
+export function addServiceCommands(program: Command): void {
+  program
+    .command('server')
+    .description('run one server of a cluster (server0, server1 or server2)')
+    .requiredOption('--party <name>', 'server0 | server1 | server2')
+    .option('--config <file>', 'cluster config (JSON)', DEFAULT_CONFIG)
+    .option('--insecure', 'accept plain ws from non-loopback peers (never in production)')
+    .action(async (opts: { party: string; config: string; insecure?: boolean }) => {
+      const config = loadClusterConfig(opts.config);
+      if (opts.insecure) config.insecure = true;
+      const server = new TfeServer(config, opts.party);
+      await server.start();
+      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'})`);
+      // SIGTERM: refuse new queries, let in-flight ones finish, then exit.
+      onSignal(() => server.stop());
+    });
+
+  program
+    .command('cluster')
+    .description('start all three servers as processes on loopback, with throwaway certificates')
+    .requiredOption('--local', 'on this machine (the only mode for now)')
+    .option('--dir <dir>', 'where the config, certificates and shares go', '.tfe-local')
+    .option('--plain', 'plain ws instead of mutual TLS (loopback only)')
+    .action(async (opts: { dir: string; plain?: boolean }) => {
+      const file = await writeLocalConfig(opts.dir, { tls: !opts.plain });
+      const procs = spawnCluster(file);
+      console.error(`tfe: cluster config ${file}; stop with Ctrl-C`);
+      onSignal(() => stopCluster(procs));
+      await Promise.race(procs.map((p) => p.exited));
+      await stopCluster(procs);
+    });
+
+  program
+    .command('deploy')
+    .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
+    .requiredOption('--model <path>', 'model.json of a LayersModel')
+    .option('--name <name>', 'name to deploy under (default: the model directory name)')
+    .option('--protocol <name>', 'pond | securenn (default: securenn if the model max-pools, else pond)')
+    .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
+    .action(async (opts: { model: string; name?: string; protocol?: 'pond' | 'securenn'; config: string }) => {
+      const client = await PredictionClient.connect(opts.config, { asOwner: true });
+      try {
+        const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
+        await client.deploy(opts.model, { name, protocol: opts.protocol });
+        console.log(`deployed '${name}'`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('predict')
+    .description('run encrypted predictions; only this client sees the input and the output')
+    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
+    .requiredOption('--model <name>', 'a deployed model')
+    .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
+    .option('--json', 'print one JSON object per input')
+    .action(async (opts: { input: string; model: string; config: string; json?: boolean }) => {
+      const { images, labels } = readInputs(opts.input);
+      const client = await PredictionClient.connect(opts.config);
+      try {
+        const info = (await client.models()).find((m) => m.name === opts.model);
+        if (!info) throw new Error(`model '${opts.model}' is not deployed`);
+        const n = info.inputShape.reduce((a, b) => a * b, 1);
+        for (const [i, im] of images.entries()) {
+          if (im.length !== n) throw new Error(`input ${i} has ${im.length} values; model '${opts.model}' takes [${info.inputShape}] (${n})`);
+          const p = await client.predict(opts.model, { data: im, shape: [1, ...info.inputShape] });
+          const label = labels?.[i];
+          if (opts.json) console.log(JSON.stringify({ prediction: p.classes[0], label, probabilities: [...p.probabilities], latencyMs: p.latencyMs }));
+          else console.log(`input ${i}: predicted ${p.classes[0]}${label === undefined ? '' : ` (true ${label})`}, p=${p.probabilities[p.classes[0]].toFixed(3)}, ${p.latencyMs.toFixed(1)} ms`);
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('models')
+    .description('list the deployed models')
+    .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
+    .action(async (opts: { config: string }) => {
+      const client = await PredictionClient.connect(opts.config);
+      try {
+        for (const m of await client.models()) console.log(`${m.name}  ${m.protocol}  input [${m.inputShape}]  ${m.layers.join(' > ')}`);
+      } finally {
+        await client.close();
+      }
+    });
+}

@@ -1,0 +1,164 @@
+// Clients of the prediction service. A PredictionClient secret-shares its input (seed-compressed)
+// to server0 and server1, and alone receives and reconstructs the output; the model owner's
+// deploy() secret-shares the weights the same way. Both talk to all three servers over TLS (or
+// plain ws on loopback) on one long-lived connection each; queries are multiplexed by session.
+import { randomUUID } from 'node:crypto';
+
+import { readLayersModel } from '../api/model';
+import { type Decoded } from '../api/define';
+import { toDense, toNested, type TensorValue } from '../api/values';
+import { Party, SERVERS } from '../protocol/party';
+import { output, shareInput } from '../protocol/pond/share';
+import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
+import { WebSocketTransport } from '../net/ws_transport';
+import type { TrafficReport } from '../net/transport';
+import { RingTensor } from '../tensor/ring_tensor';
+import { type ClusterConfig, loadClusterConfig, readPem } from './config';
+import type { ClientRequest, ModelInfo, ProtocolName, Response } from './messages';
+import { RESPONSE_KEY } from './messages';
+import { CLIENT, inputOp, OUTPUT_OP } from './programs';
+
+export interface ClientOptions {
+  /** Present the model owner's certificate from the config (needed to deploy under TLS). */
+  asOwner?: boolean;
+  /** How long to wait for the servers when connecting. */
+  connectTimeoutMs?: number;
+  log?: (m: string) => void;
+}
+
+export interface Prediction extends Decoded {
+  /** softmax over the last axis, computed here: the servers only ever see shares of the logits. */
+  probabilities: Float64Array;
+  /** argmax per row. */
+  classes: number[];
+  latencyMs: number;
+  /** What this query sent and received, as seen from the client. */
+  traffic: TrafficReport;
+}
+
+function softmaxRows(logits: Float64Array, width: number): { probabilities: Float64Array; classes: number[] } {
+  const probabilities = new Float64Array(logits.length);
+  const classes: number[] = [];
+  for (let r = 0; r * width < logits.length; r++) {
+    const row = logits.subarray(r * width, (r + 1) * width);
+    let best = 0;
+    for (let j = 1; j < width; j++) if (row[j] > row[best]) best = j;
+    let sum = 0;
+    for (let j = 0; j < width; j++) sum += (probabilities[r * width + j] = Math.exp(row[j] - row[best]));
+    for (let j = 0; j < width; j++) probabilities[r * width + j] /= sum;
+    classes.push(best);
+  }
+  return { probabilities, classes };
+}
+
+export class PredictionClient {
+  #endpoint: WsEndpoint;
+  #config: ClusterConfig;
+
+  private constructor(config: ClusterConfig, endpoint: WsEndpoint) {
+    this.#config = config;
+    this.#endpoint = endpoint;
+  }
+
+  /** Connects to the three servers named by a cluster config (a path or a parsed config). */
+  static async connect(config: ClusterConfig | string, opts: ClientOptions = {}): Promise<PredictionClient> {
+    const c = typeof config === 'string' ? loadClusterConfig(config) : config;
+    let tls: TlsMaterial | undefined;
+    if (c.ca) {
+      tls = { ca: readPem(c, c.ca, 'CA') };
+      if (opts.asOwner) {
+        if (!c.owner) throw new Error("the cluster config names no 'owner' certificate to deploy with");
+        tls.cert = readPem(c, c.owner.cert, 'owner certificate');
+        tls.key = readPem(c, c.owner.key, 'owner key');
+      }
+    }
+    const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
+    const client = new PredictionClient(c, endpoint);
+    try {
+      await Promise.all(SERVERS.map((s) => {
+        const p = c.parties[s as 'server0'];
+        return endpoint.connect({ name: s, host: p.host === '0.0.0.0' ? '127.0.0.1' : p.host, port: p.port }, { asClient: true, timeoutMs: opts.connectTimeoutMs ?? 10_000 });
+      }));
+    } catch (e) {
+      await endpoint.close();
+      throw e;
+    }
+    return client;
+  }
+
+  /** Sends `req` to every server, runs `body`, and waits for every server's answer. */
+  async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
+    const session = randomUUID();
+    const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
+    const party = new Party(CLIENT, transport, { fracBits: this.#config.fracBits, truncation: 'local' });
+    const answers = SERVERS.map(async (s) => {
+      const p = await this.#endpoint.recv(s, session, RESPONSE_KEY);
+      const res = (p.kind === 'control' ? p.data : { ok: false, error: `${s} sent a malformed response` }) as Response;
+      if (!res.ok) throw new Error(res.error);
+      return res;
+    });
+    try {
+      await Promise.all(SERVERS.map((s) => this.#endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: req })));
+      // The first failure (a server's refusal, a dropped connection) ends the wait at once.
+      const [result, ...responses] = await Promise.all([body(party), ...answers]);
+      return { result: result as T, responses: responses as Response[], traffic: transport.traffic() };
+    } catch (e) {
+      // Prefer a server's stated reason over the local symptom (e.g. "session aborted").
+      const reasons = await Promise.allSettled(answers);
+      const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was aborted|closed/.test(String(r.reason?.message)));
+      this.#endpoint.abortSession(session, 'failed');
+      throw stated ? (stated.reason as Error) : e;
+    } finally {
+      this.#endpoint.endSession(session);
+    }
+  }
+
+  /** Runs an encrypted prediction; only this client ever sees the input and the output. */
+  async predict(model: string, input: TensorValue): Promise<Prediction> {
+    const dense = toDense(input, `predict(${model}) input`);
+    const ring = RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: this.#config.fracBits });
+    const t0 = performance.now();
+    try {
+      const { result, traffic } = await this.#request({ type: 'predict', model, shape: dense.shape }, async (party) => {
+        const [, out] = await Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]);
+        return out!;
+      });
+      const shape = [...result.shape];
+      const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
+      result.dispose();
+      const latencyMs = performance.now() - t0;
+      const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
+      return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic };
+    } finally {
+      ring.dispose();
+    }
+  }
+
+  /**
+   * Deploys a TensorFlow.js LayersModel (path to model.json): the architecture goes to all three
+   * servers, the weights are secret-shared to server0 and server1. Needs the owner certificate
+   * under TLS (connect with `asOwner`).
+   */
+  async deploy(modelPath: string, opts: { name: string; protocol?: ProtocolName }): Promise<void> {
+    const { json, spec, params } = readLayersModel(modelPath);
+    const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
+    const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
+    try {
+      await this.#request({ type: 'deploy', model: opts.name, protocol: opts.protocol ?? (spec.needsSecureNN ? 'securenn' : 'pond'), topology: json.modelTopology, weights }, (party) =>
+        Promise.all(rings.map((r, i) => shareInput(party, inputOp(i), CLIENT, r))),
+      );
+    } finally {
+      for (const r of rings) r.dispose();
+    }
+  }
+
+  /** The models deployed on the cluster (as server0 reports them). */
+  async models(): Promise<ModelInfo[]> {
+    const { responses } = await this.#request({ type: 'models' }, async () => undefined);
+    return (responses[0] as { models?: ModelInfo[] }).models ?? [];
+  }
+
+  async close(): Promise<void> {
+    await this.#endpoint.close();
+  }
+}

@@ -1,0 +1,110 @@
+// The cluster config file: where each server listens, its TLS material, and service limits.
+// Validated field by field so a typo names the field and the file, not a crash at first use.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { SERVERS } from '../protocol/party';
+
+export interface PartyConfig {
+  host: string;
+  port: number;
+  /** PEM certificate (CN = party name) and key, paths relative to the config file. */
+  cert?: string;
+  key?: string;
+}
+
+export interface ClusterConfig {
+  parties: Record<'server0' | 'server1' | 'server2', PartyConfig>;
+  /** The cluster CA (PEM). With it, servers use mutual TLS and clients TLS; without, plain ws. */
+  ca?: string;
+  /** The model owner's client certificate (deploy is refused to anyone else under TLS). */
+  owner?: { cert: string; key: string };
+  /** Where each server persists its shares: <dataDir>/<party>/. */
+  dataDir: string;
+  /** Plain ws from non-loopback peers (never for production). */
+  insecure: boolean;
+  fracBits: number;
+  /** Largest input a client may send, in bytes of shares (inputs and deploys alike). */
+  maxInputBytes: number;
+  /** A query still running after this long is aborted. */
+  queryTimeoutMs: number;
+  /** How many queries' correlated randomness server2 keeps ready per model. */
+  precomputePool: number;
+  /** The directory the file was read from; relative paths resolve against it. */
+  baseDir: string;
+}
+
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, maxInputBytes: 64 << 20, queryTimeoutMs: 120_000, precomputePool: 4 };
+
+function fail(file: string, msg: string): never {
+  throw new Error(`cluster config ${file}: ${msg}`);
+}
+
+/** Validates a parsed config object; `file` and `baseDir` are for messages and relative paths. */
+export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
+  const o = raw as Record<string, unknown>;
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'maxInputBytes', 'queryTimeoutMs', 'precomputePool']);
+  for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
+  const parties = o.parties as Record<string, unknown> | undefined;
+  if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
+  for (const k of Object.keys(parties)) if (!SERVERS.includes(k)) fail(file, `unknown party '${k}' in 'parties' (expected ${SERVERS.join(', ')})`);
+  const out: Record<string, PartyConfig> = {};
+  for (const s of SERVERS) {
+    const p = parties[s] as Record<string, unknown> | undefined;
+    if (!p || typeof p !== 'object') fail(file, `parties.${s} is missing`);
+    if (typeof p.host !== 'string' || !p.host) fail(file, `parties.${s}.host must be a host name or address`);
+    if (!Number.isInteger(p.port) || (p.port as number) < 0 || (p.port as number) > 65535) fail(file, `parties.${s}.port must be an integer in [0, 65535], got ${JSON.stringify(p.port)}`);
+    if ((p.cert === undefined) !== (p.key === undefined)) fail(file, `parties.${s} needs both cert and key, or neither`);
+    for (const f of ['cert', 'key'] as const) if (p[f] !== undefined && typeof p[f] !== 'string') fail(file, `parties.${s}.${f} must be a path`);
+    out[s] = { host: p.host, port: p.port as number, cert: p.cert as string | undefined, key: p.key as string | undefined };
+  }
+  if (o.ca !== undefined && typeof o.ca !== 'string') fail(file, "'ca' must be a path to the cluster CA certificate");
+  if (o.ca !== undefined) for (const s of SERVERS) if (!out[s].cert) fail(file, `with a CA, parties.${s} needs a cert and key (mutual TLS)`);
+  if (o.ca === undefined) for (const s of SERVERS) if (out[s].cert) fail(file, `parties.${s} has a certificate but there is no 'ca' to verify peers with`);
+  const owner = o.owner as Record<string, unknown> | undefined;
+  if (owner !== undefined && (typeof owner !== 'object' || typeof owner.cert !== 'string' || typeof owner.key !== 'string')) fail(file, "'owner' must be { cert, key } paths");
+  const num = (k: keyof typeof DEFAULTS, lo: number, hi: number): number => {
+    const v = o[k] ?? DEFAULTS[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(file, `'${k}' must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (o.insecure !== undefined && typeof o.insecure !== 'boolean') fail(file, "'insecure' must be true or false");
+  if (o.dataDir !== undefined && typeof o.dataDir !== 'string') fail(file, "'dataDir' must be a path");
+  return {
+    parties: out as ClusterConfig['parties'],
+    ca: o.ca as string | undefined,
+    owner: owner as ClusterConfig['owner'],
+    dataDir: (o.dataDir as string | undefined) ?? DEFAULTS.dataDir,
+    insecure: (o.insecure as boolean | undefined) ?? DEFAULTS.insecure,
+    fracBits: num('fracBits', 1, 30),
+    maxInputBytes: num('maxInputBytes', 1024, 2 ** 31),
+    queryTimeoutMs: num('queryTimeoutMs', 100, 86_400_000),
+    precomputePool: num('precomputePool', 0, 1024),
+    baseDir,
+  };
+}
+
+export function loadClusterConfig(file: string): ClusterConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cluster config ${file}: ${(e as Error).message}`);
+  }
+  return parseClusterConfig(raw, file, path.dirname(path.resolve(file)));
+}
+
+/** Resolves a path from the config against the config file's directory. */
+export function configPath(c: ClusterConfig, p: string): string {
+  return path.resolve(c.baseDir, p);
+}
+
+/** Reads a PEM file named by the config; errors name the field's file. */
+export function readPem(c: ClusterConfig, p: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(configPath(c, p));
+  } catch (e) {
+    throw new Error(`cluster config: cannot read ${what} ${p}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,96 @@
+// A local cluster: a config with throwaway certificates and free loopback ports, and the three
+// servers started as separate processes (`tfe server --party ...`). Used by `tfe cluster --local`,
+// `npm start`, the end-to-end tests and the service benchmark.
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+import { SERVERS } from '../protocol/party';
+import { generateCertificates } from './certs';
+
+/** Ports the OS reports free now (a tiny race with other programs is accepted for local use). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface LocalConfigOptions {
+  /** Mutual TLS with generated certificates (default); false: plain ws on loopback. */
+  tls?: boolean;
+  queryTimeoutMs?: number;
+  ports?: number[];
+}
+
+/** Writes <dir>/cluster.json (and <dir>/certs/) for three servers on loopback; returns its path. */
+export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {}): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const ports = opts.ports ?? (await freePorts(3));
+  const tls = opts.tls ?? true;
+  const certs = tls ? generateCertificates(path.join(dir, 'certs'), [...SERVERS, 'model-owner']) : undefined;
+  const rel = (f: string) => path.join('certs', f);
+  const config = {
+    ...(certs ? { ca: rel(certs.ca), owner: { cert: rel(certs.certs['model-owner'].cert), key: rel(certs.certs['model-owner'].key) } } : {}),
+    parties: Object.fromEntries(SERVERS.map((s, i) => [s, {
+      host: '127.0.0.1',
+      port: ports[i],
+      ...(certs ? { cert: rel(certs.certs[s].cert), key: rel(certs.certs[s].key) } : {}),
+    }])),
+    dataDir: 'data',
+    ...(opts.queryTimeoutMs ? { queryTimeoutMs: opts.queryTimeoutMs } : {}),
+  };
+  const file = path.join(dir, 'cluster.json');
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
+
+export interface ServerProcess {
+  party: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+/** The tfe CLI next to this file (compiled). */
+export function tfeCli(): string {
+  return path.join(__dirname, '..', 'cli', 'tfe.js');
+}
+
+/** Starts one server process; its output lines go to `onLine`, prefixed by the party. */
+export function spawnServer(configFile: string, party: string, onLine: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): ServerProcess {
+  const child = spawn(process.execPath, [tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) onLine(l.startsWith('[tfe') ? l : `[tfe ${party}] ${l}`);
+    });
+  }
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { party, child, exited };
+}
+
+/** Starts the three servers as separate processes. */
+export function spawnCluster(configFile: string, onLine?: (line: string) => void): ServerProcess[] {
+  return SERVERS.map((s) => spawnServer(configFile, s, onLine));
+}
+
+/** SIGTERM to every server, then waits (SIGKILL after `graceMs`). */
+export async function stopCluster(procs: readonly ServerProcess[], graceMs = 10_000): Promise<void> {
+  await Promise.all(procs.map(async (p) => {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill('SIGTERM');
+    const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+    await p.exited;
+    clearTimeout(t);
+  }));
+}

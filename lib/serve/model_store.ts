@@ -1,0 +1,124 @@
+// A server's deployed models on disk, so they survive a restart: the public architecture, and on
+// server0/server1 that server's own shares of the weights, each file checksummed (SHA-256).
+// A model is written to a temporary directory and renamed into place, so a crash mid-write never
+// leaves a half model; a share whose checksum fails is refused at load, naming the file.
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { type ModelSpec, parseTopology } from '../api/layers_spec';
+import { RingTensor } from '../tensor/ring_tensor';
+import type { DeployRequest, ModelInfo, ProtocolName } from './messages';
+
+export interface DeployedModel {
+  name: string;
+  protocol: ProtocolName;
+  topology: DeployRequest['topology'];
+  weights: DeployRequest['weights'];
+  spec: ModelSpec;
+  /** Identifies the public part; the servers check they all deployed the same. */
+  digest: string;
+  /** This server's shares of the parameters (null on server2, which holds none). */
+  shares: (RingTensor | null)[];
+}
+
+interface StoredManifest {
+  version: 1;
+  name: string;
+  protocol: ProtocolName;
+  topology: DeployRequest['topology'];
+  weights: DeployRequest['weights'];
+  digest: string;
+  shares: { file: string; shape: number[]; sha256: string }[] | null;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** The spec of a deploy request, checked as the owner's loader checks it (layers, weights). */
+export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'>): ModelSpec {
+  const shapes = new Map(req.weights.map((w) => [w.name, w.shape]));
+  const spec = parseTopology(req.topology, (n) => shapes.get(n));
+  if (spec.needsSecureNN && req.protocol !== 'securenn') throw new Error('MaxPooling2D needs the securenn protocol (Pond cannot compare)');
+  for (const p of spec.params) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const m = shapes.get(p.weight)!.reduce((a, b) => a * b, 1);
+    if (n !== m) throw new Error(`weight '${p.weight}' has shape [${shapes.get(p.weight)}], which cannot be used as [${p.shape}]`);
+  }
+  return spec;
+}
+
+export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'>): string {
+  return sha256(Buffer.from(JSON.stringify({ protocol: req.protocol, topology: req.topology, weights: req.weights })));
+}
+
+export function infoOf(m: DeployedModel): ModelInfo {
+  return { name: m.name, protocol: m.protocol, inputShape: m.spec.inputShape, layers: m.spec.layers };
+}
+
+export class ModelStore {
+  constructor(readonly dir: string, private readonly log: (m: string) => void) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Persists a model atomically (replacing an older one of the same name). */
+  save(m: DeployedModel): void {
+    const final = path.join(this.dir, m.name);
+    const tmp = path.join(this.dir, `.${m.name}.tmp-${randomBytes(4).toString('hex')}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    try {
+      const shares = m.shares.every((s) => s === null)
+        ? null
+        : m.shares.map((s, i) => {
+            const bytes = s!.toBytes();
+            const file = `share-${i}.bin`;
+            fs.writeFileSync(path.join(tmp, file), bytes, { mode: 0o600 });
+            return { file, shape: [...s!.shape], sha256: sha256(bytes) };
+          });
+      const manifest: StoredManifest = { version: 1, name: m.name, protocol: m.protocol, topology: m.topology, weights: m.weights, digest: m.digest, shares };
+      fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(manifest));
+      fs.rmSync(final, { recursive: true, force: true });
+      fs.renameSync(tmp, final);
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Loads every stored model; a damaged one is logged and left out, the rest still load. */
+  loadAll(expectShares: boolean): DeployedModel[] {
+    const out: DeployedModel[] = [];
+    for (const name of fs.readdirSync(this.dir).sort()) {
+      if (name.startsWith('.')) {
+        fs.rmSync(path.join(this.dir, name), { recursive: true, force: true }); // an interrupted save
+        continue;
+      }
+      try {
+        out.push(this.#load(name, expectShares));
+      } catch (e) {
+        this.log(`refusing stored model '${name}': ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  #load(name: string, expectShares: boolean): DeployedModel {
+    const dir = path.join(this.dir, name);
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as StoredManifest;
+    if (m.version !== 1 || m.name !== name) throw new Error('model.json is not a stored model of this name');
+    const spec = specOf(m);
+    if (digestOf(m) !== m.digest) throw new Error('model.json does not match its digest');
+    let shares: (RingTensor | null)[];
+    if (!expectShares) shares = spec.params.map(() => null);
+    else {
+      if (!m.shares || m.shares.length !== spec.params.length) throw new Error('the shares are missing');
+      shares = m.shares.map((s, i) => {
+        const bytes = fs.readFileSync(path.join(dir, s.file));
+        if (sha256(bytes) !== s.sha256) throw new Error(`${s.file} fails its checksum`);
+        const want = spec.params[i].shape;
+        if (s.shape.join() !== want.join() || bytes.byteLength !== 8 * want.reduce((a, b) => a * b, 1)) throw new Error(`${s.file} has the wrong size`);
+        return RingTensor.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), want, 'ring64');
+      });
+    }
+    return { name: m.name, protocol: m.protocol, topology: m.topology, weights: m.weights, spec, digest: m.digest, shares };
+  }
+}

@@ -1,0 +1,88 @@
+// What each server runs for a request: the same functions on every server (each on its own party),
+// as the in-process API runs them on all three at once. The client runs its side with the same
+// fixed op ids for input and output, so it never needs to know the servers' session index.
+import type { ModelSpec } from '../api/layers_spec';
+import type { MaskRef } from '../protocol/correlated';
+import type { Cluster } from '../protocol/cluster';
+import type { OpCtx, Party } from '../protocol/party';
+import type { MaskedShare } from '../protocol/pond/arith';
+import { output, type Share, shareInput } from '../protocol/pond/share';
+import type { PartyName } from '../net/transport';
+import type { RingTensor } from '../tensor/ring_tensor';
+import { PrivateTensor, type PartyValues } from '../api/tensor';
+import { collect } from '../api/tidy';
+
+export const CLIENT: PartyName = 'client';
+/** Input i of a request uses op id 1 + i; the output uses OUTPUT_OP. Below any session's range. */
+export const inputOp = (i: number): OpCtx => ({ id: 1 + i, name: 'input' });
+export const OUTPUT_OP: OpCtx = { id: 1 << 20, name: 'output' };
+
+/** A model's weights masked under one setup: every query's copy of a weight reuses its mask. */
+export interface MaskedWeights {
+  masked: Promise<PartyValues<MaskedShare>>[];
+  refs: MaskRef[];
+}
+
+function wrap(cluster: Cluster, me: PartyName, share: Share, shape: readonly number[], premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef }): PrivateTensor {
+  return new PrivateTensor(cluster, shape, Promise.resolve(new Map([[me, share]])), premasked);
+}
+
+/** Masks each weight once (x - a opened to server0 and server1) in `cluster`'s op range. */
+export async function maskWeights(cluster: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[]): Promise<MaskedWeights> {
+  const ts = spec.params.map((p, i) => wrap(cluster, me, shares[i], p.shape));
+  const masked = ts.map((t) => t.masked());
+  const refs = ts.map((t) => t.maskRef());
+  await Promise.all(masked);
+  return { masked, refs };
+}
+
+/** Receives the client's shared inputs (one per shape). */
+export async function receiveInputs(party: Party, shapes: readonly (readonly number[])[]): Promise<Share[]> {
+  return Promise.all(shapes.map(async (shape, i) => {
+    const s = await shareInput(party, inputOp(i), CLIENT);
+    if (s && s.shape.join() !== shape.join()) {
+      s.dispose();
+      throw new Error(`input ${i} has shape [${s.shape}], the request said [${shape}]`);
+    }
+    return s;
+  }));
+}
+
+/**
+ * One prediction on this server:
+ * 1. receive the client's input share (seed from the client on server0, x - PRG(seed) on server1);
+ * 2. run the model's steps, the weights reusing their masks;
+ * 3. send the output share to the client only.
+ * Every tensor the query made is freed, whether it succeeded or not.
+ */
+export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[]): Promise<number[]> {
+  const party = fork.party(me);
+  const [input] = await receiveInputs(party, [shape]);
+  const weights = spec.params.map((p, i) => wrap(fork, me, shares[i], p.shape, { masked: masks.masked[i], ref: masks.refs[i] }));
+  const { result, tensors } = collect(() => {
+    const x = wrap(fork, me, input, shape);
+    return spec.build(weights).reduce<PrivateTensor>((h, step) => {
+      const y = step(h);
+      if (y.kind !== 'private') throw new Error('the model produced a public value');
+      return y;
+    }, x);
+  });
+  try {
+    const out = await result.shares;
+    await output(party, OUTPUT_OP, out.get(me) ?? null, CLIENT);
+    return [...result.shape];
+  } finally {
+    await Promise.allSettled(tensors.map((t) => t.dispose()));
+  }
+}
+
+/** Receives a deployed model's weights as shares (server2 gets none) and masks them. */
+export async function deployOnServer(fork: Cluster, me: PartyName, spec: ModelSpec): Promise<{ shares: Share[]; masks: MaskedWeights }> {
+  const shares = await receiveInputs(fork.party(me), spec.params.map((p) => p.shape));
+  try {
+    return { shares, masks: await maskWeights(fork, me, spec, shares) };
+  } catch (e) {
+    for (const s of shares) s?.dispose();
+    throw e;
+  }
+}

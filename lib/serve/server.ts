@@ -1,0 +1,278 @@
+// One server of the prediction service (server0, server1 or server2), one per process.
+// Requests: a client sends the same request to all three servers; server0 gives it a session
+// index of the current epoch and tells the others; each server runs its part and answers the
+// client. Faults: a client or server that disconnects aborts the sessions it was part of (the
+// other servers are told, the client gets the reason), a query that runs too long is aborted,
+// and stop() lets in-flight queries finish before closing.
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+
+import { SERVER0, SERVERS } from '../protocol/party';
+import type { PartyName, Payload } from '../net/transport';
+import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
+import { WebSocketTransport } from '../net/ws_transport';
+import { type ClusterConfig, readPem } from './config';
+import { Epoch } from './epoch';
+import { type ClientRequest, type DeployRequest, type EpochNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, validateRequest } from './messages';
+import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
+import { CLIENT, deployOnServer, predictOnServer } from './programs';
+
+const PAIRING_TIMEOUT_MS = 10_000;
+const OWNER = 'model-owner';
+
+interface Pending {
+  client?: { peer: PartyName; req: ClientRequest };
+  notice?: { epoch: string; index: number };
+  timer: NodeJS.Timeout;
+}
+
+export interface ServerOptions {
+  log?: (m: string) => void;
+}
+
+export class TfeServer {
+  readonly me: PartyName;
+  readonly endpoint: WsEndpoint;
+  #config: ClusterConfig;
+  #log: (m: string) => void;
+  #store: ModelStore;
+  #models = new Map<string, DeployedModel>();
+  #deploying = new Set<string>();
+  #epoch?: Epoch;
+  #pending = new Map<string, Pending>();
+  #running = new Map<string, { client: PartyName; done: Promise<void> }>();
+  #stopping = false;
+
+  constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
+    if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
+    this.me = party;
+    this.#config = config;
+    this.#log = opts.log ?? ((m) => console.error(`[tfe ${party}] ${m}`));
+    const mine = config.parties[party as 'server0'];
+    const tls: TlsMaterial | undefined = config.ca
+      ? { ca: readPem(config, config.ca, 'CA'), cert: readPem(config, mine.cert!, 'certificate'), key: readPem(config, mine.key!, 'key') }
+      : undefined;
+    this.endpoint = new WsEndpoint({ me: party, host: mine.host, port: mine.port, tls, insecure: config.insecure, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
+    this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
+  }
+
+  /** Loads the stored models, listens, and joins the mesh (re-joining by itself after drops). */
+  async start(): Promise<void> {
+    for (const m of this.#store.loadAll(this.me !== 'server2')) this.#models.set(m.name, m);
+    if (this.#models.size) this.#log(`loaded ${this.#models.size} deployed model(s): ${[...this.#models.keys()].join(', ')}`);
+    this.endpoint.on('request', (peer, session, payload) => this.#onRequest(peer, session, payload));
+    this.endpoint.on('peer-up', (peer) => this.#onPeerUp(peer));
+    this.endpoint.on('peer-down', (peer, why) => this.#onPeerDown(peer, why));
+    this.endpoint.on('abort', (session, reason) => this.#log(`session ${session} aborted by ${reason}`));
+    await this.endpoint.start(SERVERS.filter((s) => s !== this.me));
+    for (const s of SERVERS)
+      if (s > this.me) {
+        const p = this.#config.parties[s as 'server0'];
+        this.endpoint.connect({ name: s, host: p.host, port: p.port }, { timeoutMs: Number.POSITIVE_INFINITY }).catch(() => undefined);
+      }
+  }
+
+  get port(): number {
+    return this.endpoint.port;
+  }
+
+  /** Resolves once an epoch is set up (all three servers connected and the models masked). */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = this.#epoch;
+      if (e && (await e.ready.then(() => true, () => false)) && e === this.#epoch) return;
+      if (Date.now() > deadline) throw new Error(`${this.me}: the cluster is not set up (waiting for ${SERVERS.filter((s) => s !== this.me && !this.endpoint.connected(s)).join(', ') || 'setup'})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // ---------- the epoch (setup) ----------
+
+  #onPeerUp(peer: PartyName): void {
+    if (this.me !== SERVER0 || !SERVERS.includes(peer)) return;
+    if (SERVERS.every((s) => s === this.me || this.endpoint.connected(s))) this.#announceEpoch();
+  }
+
+  #announceEpoch(): void {
+    const models = [...this.#models.values()].map((m) => ({ name: m.name, digest: m.digest }));
+    const notice: EpochNotice = { type: 'epoch', epoch: randomBytes(8).toString('hex'), models };
+    for (const s of SERVERS) if (s !== this.me) void this.endpoint.send(s, `epoch:${notice.epoch}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+    this.#beginEpoch(notice);
+  }
+
+  #beginEpoch(notice: EpochNotice): void {
+    const models: DeployedModel[] = [];
+    for (const { name, digest } of notice.models) {
+      const m = this.#models.get(name);
+      if (m?.digest === digest) models.push(m);
+      else this.#log(`model '${name}' is deployed on server0 but ${m ? 'differs' : 'missing'} here; it will fail until redeployed`);
+    }
+    const old = this.#epoch;
+    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, models, 30_000);
+    this.#epoch = fresh;
+    if (old) {
+      old.retired = true;
+      old.maybeFree();
+      this.endpoint.endSession(`epoch:${old.id}`);
+    }
+    fresh.ready.then(
+      () => this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`),
+      (e: Error) => this.#log(`cluster setup ${fresh.id} failed: ${e.message}`),
+    );
+  }
+
+  #onPeerDown(peer: PartyName, why: string): void {
+    if (SERVERS.includes(peer)) {
+      this.#log(`lost ${peer}: ${why}; in-flight queries fail, the cluster re-forms when it is back`);
+      for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${peer} disconnected`, this.#others());
+      return;
+    }
+    for (const [session, r] of this.#running) if (r.client === peer) this.endpoint.abortSession(session, 'the client disconnected', this.#others());
+    for (const [session, p] of this.#pending) if (p.client?.peer === peer) this.#dropPending(session);
+  }
+
+  #others(): PartyName[] {
+    return SERVERS.filter((s) => s !== this.me);
+  }
+
+  // ---------- requests ----------
+
+  #onRequest(peer: PartyName, session: string, payload: Payload): void {
+    if (payload.kind !== 'control') return this.#log(`ignored a non-control request from ${peer}`);
+    if (SERVERS.includes(peer)) return this.#onNotice(peer, session, payload.data as ServerNotice);
+    let req: ClientRequest;
+    try {
+      if (this.#stopping) throw new Error(`${this.me} is shutting down`);
+      req = validateRequest(payload.data);
+      this.#check(req, peer);
+    } catch (e) {
+      return this.#respond(peer, session, { ok: false, error: `${this.me}: ${(e as Error).message}` });
+    }
+    if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map(infoOf) });
+    if (this.#running.has(session) || this.#pending.get(session)?.client)
+      return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
+    if (this.me === SERVER0) {
+      const epoch = this.#epoch;
+      if (!epoch) return this.#respond(peer, session, { ok: false, error: `${this.me}: the cluster is not connected yet` });
+      const notice = { type: 'start' as const, epoch: epoch.id, index: epoch.nextIndex() };
+      for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+      return this.#run(session, peer, req, notice);
+    }
+    this.#pair(session, { client: { peer, req } });
+  }
+
+  #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
+    if (peer !== SERVER0 || !n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`);
+    if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
+    if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index } });
+    this.#log(`ignored a malformed notice from ${peer}`);
+  }
+
+  /** Pairs a client's request with server0's notice (either may come first). */
+  #pair(session: string, part: Partial<Pick<Pending, 'client' | 'notice'>>): void {
+    let p = this.#pending.get(session);
+    if (!p) {
+      const timer = setTimeout(() => {
+        const left = this.#pending.get(session);
+        this.#dropPending(session);
+        if (left?.client) this.#respond(left.client.peer, session, { ok: false, error: `${this.me}: server0 did not start this request (is it up?)` });
+      }, PAIRING_TIMEOUT_MS);
+      this.#pending.set(session, (p = { timer }));
+    }
+    Object.assign(p, part);
+    if (p.client && p.notice) {
+      this.#dropPending(session);
+      this.#run(session, p.client.peer, p.client.req as PredictRequest | DeployRequest, p.notice);
+    }
+  }
+
+  #dropPending(session: string): void {
+    clearTimeout(this.#pending.get(session)?.timer);
+    this.#pending.delete(session);
+  }
+
+  /** Refuses what this server can tell is wrong before any work (same checks on every server). */
+  #check(req: ClientRequest, peer: PartyName): void {
+    if (req.type === 'predict') {
+      const m = this.#models.get(req.model);
+      if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${[...this.#models.keys()].join(', ') || 'none'})`);
+      const want = m.spec.inputShape;
+      if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
+        throw new Error(`model '${req.model}' takes inputs of shape [batch, ${want}], got [${req.shape}]`);
+      const bytes = 8 * req.shape.reduce((a, b) => a * b, 1);
+      if (bytes > this.#config.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${bytes} bytes, over the limit of ${this.#config.maxInputBytes}`);
+    } else if (req.type === 'deploy') {
+      if (this.#config.ca && this.endpoint.identityOf(peer) !== OWNER) throw new Error("deploy needs the model owner's certificate");
+      if (this.#models.has(req.model) || this.#deploying.has(req.model)) throw new Error(`model '${req.model}' is already deployed`);
+      specOf(req);
+      const bytes = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+      if (bytes > this.#config.maxInputBytes) throw new Error(`the model's weights are ${bytes} bytes as shares, over the limit of ${this.#config.maxInputBytes}`);
+    }
+  }
+
+  #respond(peer: PartyName, session: string, res: Response): void {
+    this.endpoint.send(peer, session, RESPONSE_KEY, { kind: 'control', data: res }).catch(() => undefined);
+  }
+
+  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: { epoch: string; index: number }): void {
+    const epoch = this.#epoch;
+    if (req.type === 'deploy') this.#deploying.add(req.model);
+    const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
+    if (epoch) epoch.running++;
+    const done = (async () => {
+      try {
+        if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
+        await epoch.ready;
+        const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[this.me, this.endpoint]]), session, new Map([[CLIENT, client]]));
+        if (req.type === 'predict') {
+          const m = this.#models.get(req.model)!;
+          const masks = epoch.masks.get(m.name);
+          if (!masks) throw new Error(`model '${m.name}' is not set up in this epoch`);
+          const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
+          const outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
+          this.#respond(client, session, { ok: true, outputShape });
+        } else {
+          const spec = specOf(req);
+          const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, players: [CLIENT] });
+          const { shares, masks } = await deployOnServer(fork, this.me, spec);
+          const m: DeployedModel = { name: req.model, protocol: req.protocol, topology: req.topology, weights: req.weights, spec, digest: digestOf(req), shares };
+          this.#store.save(m);
+          this.#models.set(m.name, m);
+          epoch.masks.set(m.name, masks);
+          this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`);
+          this.#respond(client, session, { ok: true });
+        }
+      } catch (e) {
+        const msg = (e as Error).message;
+        this.endpoint.abortSession(session, msg, this.#others());
+        this.#respond(client, session, { ok: false, error: `${this.me}: ${msg}` });
+      } finally {
+        clearTimeout(timer);
+        if (req.type === 'deploy') this.#deploying.delete(req.model);
+        this.endpoint.endSession(session);
+        this.#running.delete(session);
+        if (epoch) {
+          epoch.running--;
+          epoch.maybeFree();
+        }
+      }
+    })();
+    this.#running.set(session, { client, done });
+  }
+
+  /** Refuses new requests, lets in-flight ones finish (up to `graceMs`), then closes. */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.#stopping = true;
+    const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
+    for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
+    for (const s of this.#pending.keys()) this.#dropPending(s);
+    await this.endpoint.close();
+  }
+
+  /** In-flight queries and mailbox entries (for leak checks). */
+  stats(): { running: number; pending: number; mailbox: number; models: number } {
+    return { running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size };
+  }
+}
