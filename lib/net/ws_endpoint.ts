@@ -358,9 +358,20 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#mailbox.pending;
   }
 
-  async close(): Promise<void> {
+  /** Closes every connection: with `reason`, peers are told why and queued frames flush first. */
+  async close(reason?: string): Promise<void> {
     this.#closed = true;
     this.#mailbox.close(new Error(`${this.me}: endpoint closed while waiting`));
+    if (reason) {
+      const open = [...this.#sockets.values()].filter((ws) => ws.readyState === WebSocket.OPEN);
+      await Promise.race([
+        Promise.all(open.map((ws) => new Promise((r) => {
+          ws.once('close', r);
+          ws.close(1001, reason.slice(0, 120));
+        }))),
+        new Promise((r) => setTimeout(r, 1000)),
+      ]);
+    }
     for (const ws of this.#sockets.values()) ws.terminate();
     this.#server?.close();
     await new Promise<void>((r) => (this.#http ? this.#http.close(() => r()) : r()));

@@ -14,7 +14,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import type { TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig, readPem } from './config';
-import type { ClientRequest, ModelInfo, ProtocolName, Response } from './messages';
+import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
 
@@ -23,6 +23,8 @@ export interface ClientOptions {
   asOwner?: boolean;
   /** How long to wait for the servers when connecting. */
   connectTimeoutMs?: number;
+  /** How long a request waits for a dropped server link to come back before failing. */
+  reconnectWaitMs?: number;
   log?: (m: string) => void;
 }
 
@@ -55,9 +57,12 @@ export class PredictionClient {
   #endpoint: WsEndpoint;
   #config: ClusterConfig;
 
-  private constructor(config: ClusterConfig, endpoint: WsEndpoint) {
+  #retryMs: number;
+
+  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number) {
     this.#config = config;
     this.#endpoint = endpoint;
+    this.#retryMs = retryMs;
   }
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
@@ -73,7 +78,7 @@ export class PredictionClient {
       }
     }
     const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
-    const client = new PredictionClient(c, endpoint);
+    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000);
     try {
       await Promise.all(SERVERS.map((s) => {
         const p = c.parties[s as 'server0'];
@@ -88,6 +93,7 @@ export class PredictionClient {
 
   /** Sends `req` to every server, runs `body`, and waits for every server's answer. */
   async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
+    await this.#reachable();
     const session = randomUUID();
     const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
     const party = new Party(CLIENT, transport, { fracBits: this.#config.fracBits, truncation: 'local' });
@@ -110,6 +116,17 @@ export class PredictionClient {
       throw stated ? (stated.reason as Error) : e;
     } finally {
       this.#endpoint.endSession(session);
+    }
+  }
+
+  /** Waits briefly for every server link (they re-dial after a drop); fails naming the missing. */
+  async #reachable(): Promise<void> {
+    const deadline = Date.now() + this.#retryMs;
+    for (;;) {
+      const down = SERVERS.filter((s) => !this.#endpoint.connected(s));
+      if (down.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} unreachable`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -156,6 +173,12 @@ export class PredictionClient {
   async models(): Promise<ModelInfo[]> {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     return (responses[0] as { models?: ModelInfo[] }).models ?? [];
+  }
+
+  /** Each server's counters, in server order. */
+  async status(): Promise<ServerStatus[]> {
+    const { responses } = await this.#request({ type: 'status' }, async () => undefined);
+    return responses.map((r) => (r as { status: ServerStatus }).status);
   }
 
   async close(): Promise<void> {

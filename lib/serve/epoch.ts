@@ -13,24 +13,51 @@ import { type MaskedWeights, maskWeights } from './programs';
 export class Epoch {
   readonly root: Cluster;
   readonly masks = new Map<string, MaskedWeights>();
+  /** Why a model could not be set up in this epoch (it then refuses queries with this reason). */
+  readonly failed = new Map<string, string>();
   readonly ready: Promise<void>;
   /** Queries of this epoch still running; its masks are freed when it is replaced and idle. */
   running = 0;
   retired = false;
-  #nextIndex = 1;
+  #nextIndex: number;
 
-  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, models: readonly DeployedModel[], timeoutMs: number) {
-    const transport = new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), `epoch:${id}`);
-    const root = (this.root = new Cluster({ players: [], transport, hosted: [me], fixedPoint: { fracBits } }));
+  /**
+   * `announced` is server0's list of models; `local` this server's. Each model is masked as its
+   * own session (index 1, 2, ...), so one missing or damaged here fails only that model: this
+   * server aborts its session, and the others are told.
+   */
+  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, log: (m: string) => void) {
+    const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
+    const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
+    this.#nextIndex = announced.length + 1;
+    const others = SERVERS.filter((s) => s !== me);
     const setup = (async () => {
       await root.ready();
-      // Every server masks the same models in the same order, so op ids (and nonces) agree.
-      for (const m of models) this.masks.set(m.name, await maskWeights(root, me, m.spec, m.shares));
+      await Promise.all(announced.map(async ({ name, digest }, i) => {
+        const session = `epoch:${id}:model:${name}`;
+        const m = local.get(name);
+        if (m?.digest !== digest) {
+          const why = `model '${name}' is ${m ? 'different' : 'missing'} on ${me}`;
+          log(`${why}; it cannot serve until redeployed`);
+          this.failed.set(name, why);
+          return endpoint.abortSession(session, why, others);
+        }
+        try {
+          this.masks.set(name, await maskWeights(root.fork(transport(session), i + 1), me, m.spec, m.shares));
+        } catch (e) {
+          const why = (e as Error).message.replace(/^session \S+ was aborted: \w+: /, '');
+          this.failed.set(name, why);
+          log(`model '${name}' could not be set up: ${why}`);
+        } finally {
+          endpoint.endSession(session);
+        }
+      }));
     })();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         endpoint.abortSession(`epoch:${id}`, 'setup timed out');
+        for (const { name } of announced) endpoint.abortSession(`epoch:${id}:model:${name}`, 'setup timed out');
         reject(new Error(`cluster setup ${id} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
     });

@@ -25,7 +25,22 @@ export interface ModelsRequest {
   type: 'models';
 }
 
-export type ClientRequest = PredictRequest | DeployRequest | ModelsRequest;
+/** A server's own counters: in-flight work and memory (for operators and leak checks). */
+export interface StatusRequest {
+  type: 'status';
+}
+
+export interface ServerStatus {
+  party: string;
+  epoch?: string;
+  running: number;
+  pending: number;
+  mailbox: number;
+  models: number;
+  rssBytes: number;
+}
+
+export type ClientRequest = PredictRequest | DeployRequest | ModelsRequest | StatusRequest;
 
 /** server0 -> server1, server2: run this client's request as session `index` of `epoch`. */
 export interface StartNotice {
@@ -51,7 +66,7 @@ export interface ModelInfo {
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[] }
+  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus }
   | { ok: false; error: string };
 
 export const RESPONSE_KEY = 'res';
@@ -66,7 +81,7 @@ function isShape(v: unknown): v is number[] {
 export function validateRequest(raw: unknown): ClientRequest {
   if (!raw || typeof raw !== 'object') throw new Error('request must be an object');
   const r = raw as Record<string, unknown>;
-  if (r.type === 'models') return { type: 'models' };
+  if (r.type === 'models' || r.type === 'status') return { type: r.type };
   if (typeof r.model !== 'string' || !MODEL_NAME.test(r.model)) throw new Error(`model name ${JSON.stringify(r.model)} must be 1-64 letters, digits, '_', '.' or '-'`);
   if (r.type === 'predict') {
     if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)} must be a list of positive integers`);

@@ -13,7 +13,7 @@ import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem } from './config';
 import { Epoch } from './epoch';
-import { type ClientRequest, type DeployRequest, type EpochNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type EpochNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 
@@ -102,14 +102,8 @@ export class TfeServer {
   }
 
   #beginEpoch(notice: EpochNotice): void {
-    const models: DeployedModel[] = [];
-    for (const { name, digest } of notice.models) {
-      const m = this.#models.get(name);
-      if (m?.digest === digest) models.push(m);
-      else this.#log(`model '${name}' is deployed on server0 but ${m ? 'differs' : 'missing'} here; it will fail until redeployed`);
-    }
     const old = this.#epoch;
-    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, models, 30_000);
+    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, 30_000, this.#log);
     this.#epoch = fresh;
     if (old) {
       old.retired = true;
@@ -150,6 +144,7 @@ export class TfeServer {
       return this.#respond(peer, session, { ok: false, error: `${this.me}: ${(e as Error).message}` });
     }
     if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map(infoOf) });
+    if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status() });
     if (this.#running.has(session) || this.#pending.get(session)?.client)
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     if (this.me === SERVER0) {
@@ -228,7 +223,7 @@ export class TfeServer {
         if (req.type === 'predict') {
           const m = this.#models.get(req.model)!;
           const masks = epoch.masks.get(m.name);
-          if (!masks) throw new Error(`model '${m.name}' is not set up in this epoch`);
+          if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
           const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
           const outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
           this.#respond(client, session, { ok: true, outputShape });
@@ -268,11 +263,11 @@ export class TfeServer {
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
     for (const s of this.#pending.keys()) this.#dropPending(s);
-    await this.endpoint.close();
+    await this.endpoint.close(`${this.me} is shutting down`);
   }
 
-  /** In-flight queries and mailbox entries (for leak checks). */
-  stats(): { running: number; pending: number; mailbox: number; models: number } {
-    return { running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size };
+  /** In-flight queries, mailbox entries and memory (for operators and leak checks). */
+  status(): ServerStatus {
+    return { party: this.me, epoch: this.#epoch?.id, running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size, rssBytes: process.memoryUsage().rss };
   }
 }

@@ -1,0 +1,66 @@
+// A real local cluster for tests: three server processes over loopback WebSockets (mutual TLS by
+// default), with their log lines kept so tests can check what was refused and why.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import * as tfe from '../../lib';
+import { spawnServer, type ServerProcess } from '../../lib/serve/local_cluster';
+
+export interface TestCluster {
+  config: string;
+  dir: string;
+  procs: Map<string, ServerProcess>;
+  logs: string[];
+  /** Starts a (killed) server again. */
+  restart(party: string): void;
+  /** Waits until all three servers report the same ready epoch. */
+  ready(timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number } = {}): Promise<TestCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cluster-'));
+  const config = await tfe.writeLocalConfig(dir, { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs });
+  const logs: string[] = [];
+  const procs = new Map<string, ServerProcess>();
+  const start = (p: string) => procs.set(p, spawnServer(config, p, (l) => logs.push(l)));
+  for (const p of ['server0', 'server1', 'server2']) start(p);
+  const c: TestCluster = {
+    config,
+    dir,
+    procs,
+    logs,
+    restart: start,
+    async ready(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          const client = await tfe.PredictionClient.connect(config, { connectTimeoutMs: 2000 });
+          try {
+            const st = await client.status();
+            const marks = logs.filter((l) => l.includes('cluster set up'));
+            if (st.every((s) => s.epoch && s.epoch === st[0].epoch) && marks.filter((l) => l.includes(st[0].epoch!)).length === 3) return st[0].epoch!;
+          } finally {
+            await client.close();
+          }
+        } catch {
+          // not up yet
+        }
+        if (Date.now() > deadline) throw new Error(`cluster not ready; logs:\n${logs.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop() {
+      await tfe.stopCluster([...procs.values()]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return c;
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}

@@ -1,0 +1,68 @@
+// The prediction service end to end: three server processes over real loopback WebSockets with
+// mutual TLS, a model owner deploying, clients predicting; private results against plaintext.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { mlp } from './helpers/model_files';
+import { startCluster, type TestCluster } from './helpers/service';
+
+let cluster: TestCluster;
+test.before(async () => {
+  cluster = await startCluster();
+  await cluster.ready();
+});
+test.after.always(async () => cluster?.stop());
+
+const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
+const exactRelu = (z: number) => Math.max(z, 0);
+
+for (const protocol of ['pond', 'securenn'] as const) {
+  test.serial(`${protocol}: a deployed model predicts like its plaintext forward pass, across three processes`, async (t) => {
+    const m = mlp([24, 16, 10]);
+    const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+    await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol });
+    await owner.close();
+    const client = await tfe.PredictionClient.connect(cluster.config);
+    const info = (await client.models()).find((x) => x.name === `mlp-${protocol}`);
+    t.deepEqual(info?.inputShape, [24]);
+    t.is(info?.protocol, protocol);
+    for (const batch of [1, 3]) {
+      const x = Float64Array.from({ length: 24 * batch }, () => Math.random() * 2 - 1);
+      x[0] = 0; // an edge value among fresh random ones
+      const p = await client.predict(`mlp-${protocol}`, { data: x, shape: [batch, 24] });
+      const want = m.forward(x, protocol === 'pond' ? polyRelu : exactRelu);
+      t.deepEqual(p.shape, [batch, 10]);
+      for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${i}: ${p.data[i]} vs ${want[i]}`);
+      // Only the client reconstructs: probabilities are its own softmax of the logits.
+      let s = 0;
+      for (let j = 0; j < 10; j++) s += p.probabilities[j];
+      t.true(Math.abs(s - 1) < 1e-9);
+      t.true(p.traffic.total.bytes > 0);
+    }
+    await client.close();
+  });
+}
+
+test.serial('bad requests are refused with a clear reason and the servers keep serving', async (t) => {
+  const m = mlp([8, 4]);
+  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  await owner.deploy(m.file, { name: 'small', protocol: 'pond' });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'small' }), { message: /model 'small' is already deployed/ });
+  const client = await tfe.PredictionClient.connect(cluster.config);
+  await t.throwsAsync(client.predict('nope', { data: new Float64Array(8).fill(0.5), shape: [1, 8] }), { message: /unknown model 'nope'/ });
+  await t.throwsAsync(client.predict('small', { data: new Float64Array(9).fill(0.5), shape: [1, 9] }), { message: /takes inputs of shape \[batch, 8\], got \[1,9\]/ });
+  await t.throwsAsync(client.predict('small', { data: new Float64Array(8 * 2 ** 21).fill(0.5), shape: [2 ** 21, 8] }), { message: /over the limit/ });
+  // Deploying needs the owner's certificate under TLS.
+  await t.throwsAsync(client.deploy(m.file, { name: 'stolen' }), { message: /owner's certificate/ });
+  // An unsupported layer is refused at deploy time, naming the layer and its class.
+  const { writeModel } = await import('./helpers/model_files');
+  const lstm = writeModel([{ class_name: 'LSTM', config: { name: 'lstm_1', units: 4, batch_input_shape: [null, 3, 2] } }], []);
+  await t.throwsAsync(owner.deploy(lstm, { name: 'lstm' }), { message: /layer 'lstm_1' of class LSTM is not supported/ });
+  // Still serving, and nothing deployed is lost.
+  const x = Float64Array.from({ length: 8 }, () => Math.random());
+  const p = await client.predict('small', { data: x, shape: [1, 8] });
+  const want = m.forward(x, polyRelu);
+  for (let i = 0; i < 4; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3);
+  t.true((await client.models()).some((x) => x.name === 'small'));
+  await Promise.all([client.close(), owner.close()]);
+});
