@@ -18,6 +18,7 @@ export class Epoch {
   readonly ready: Promise<void>;
   /** Queries of this epoch still running; its masks are freed when it is replaced and idle. */
   running = 0;
+  isReady = false;
   retired = false;
   #nextIndex: number;
 
@@ -62,7 +63,7 @@ export class Epoch {
       }, timeoutMs);
     });
     this.ready = Promise.race([setup, timeout]).finally(() => clearTimeout(timer));
-    this.ready.catch(() => undefined);
+    this.ready.then(() => (this.isReady = true), () => undefined);
   }
 
   /** The next session index (server0 hands them out in order; they never repeat in an epoch). */

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 import { SERVERS } from '../protocol/party';
+import { PredictionClient } from './client';
 import { generateCertificates } from './certs';
 
 /** Ports the OS reports free now (a tiny race with other programs is accepted for local use). */
@@ -64,7 +65,10 @@ export function tfeCli(): string {
 
 /** Starts one server process; its output lines go to `onLine`, prefixed by the party. */
 export function spawnServer(configFile: string, party: string, onLine: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): ServerProcess {
-  const child = spawn(process.execPath, [tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Few malloc arenas: kernels run on many threads, and per-thread arenas make a long-running
+  // server's resident memory creep up with fragmentation rather than use.
+  const env = { MALLOC_ARENA_MAX: '2', ...process.env };
+  const child = spawn(process.execPath, [tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
   for (const stream of [child.stdout!, child.stderr!]) {
     let buf = '';
     stream.setEncoding('utf8');
@@ -93,4 +97,26 @@ export async function stopCluster(procs: readonly ServerProcess[], graceMs = 10_
     await p.exited;
     clearTimeout(t);
   }));
+}
+
+/** Waits until all three servers report the same set-up epoch; returns it. */
+export async function waitReady(configFile: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const client = await PredictionClient.connect(configFile, { connectTimeoutMs: 1000 });
+      try {
+        const st = await client.status();
+        if (st.every((s) => s.epoch && s.epoch === st[0].epoch && s.ready)) return st[0].epoch!;
+        last = JSON.stringify(st.map((s) => ({ party: s.party, epoch: s.epoch, ready: s.ready })));
+      } finally {
+        await client.close();
+      }
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`the cluster did not come up in ${timeoutMs} ms (${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

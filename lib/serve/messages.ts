@@ -33,11 +33,17 @@ export interface StatusRequest {
 export interface ServerStatus {
   party: string;
   epoch?: string;
+  /** Whether the epoch's setup has finished. */
+  ready: boolean;
   running: number;
   pending: number;
   mailbox: number;
   models: number;
   rssBytes: number;
+  heapUsedBytes: number;
+  /** Native tensors alive and their bytes (a leak shows here first). */
+  liveTensors: number;
+  tensorBytes: number;
 }
 
 export type ClientRequest = PredictRequest | DeployRequest | ModelsRequest | StatusRequest;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
+import { memory } from '../info';
 import { SERVER0, SERVERS } from '../protocol/party';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
@@ -268,6 +269,7 @@ export class TfeServer {
 
   /** In-flight queries, mailbox entries and memory (for operators and leak checks). */
   status(): ServerStatus {
-    return { party: this.me, epoch: this.#epoch?.id, running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size, rssBytes: process.memoryUsage().rss };
+    const mem = memory();
+    return { party: this.me, epoch: this.#epoch?.id, ready: this.#epoch?.isReady ?? false, running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, liveTensors: mem.tensors, tensorBytes: mem.bytes };
   }
 }

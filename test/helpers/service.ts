@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as tfe from '../../lib';
-import { spawnServer, type ServerProcess } from '../../lib/serve/local_cluster';
+import { spawnServer, type ServerProcess, waitReady } from '../../lib/serve/local_cluster';
 
 export interface TestCluster {
   config: string;
@@ -32,25 +32,7 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
     procs,
     logs,
     restart: start,
-    async ready(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        try {
-          const client = await tfe.PredictionClient.connect(config, { connectTimeoutMs: 2000 });
-          try {
-            const st = await client.status();
-            const marks = logs.filter((l) => l.includes('cluster set up'));
-            if (st.every((s) => s.epoch && s.epoch === st[0].epoch) && marks.filter((l) => l.includes(st[0].epoch!)).length === 3) return st[0].epoch!;
-          } finally {
-            await client.close();
-          }
-        } catch {
-          // not up yet
-        }
-        if (Date.now() > deadline) throw new Error(`cluster not ready; logs:\n${logs.join('\n')}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    ready: (timeoutMs = 30_000) => waitReady(config, timeoutMs),
     async stop() {
       await tfe.stopCluster([...procs.values()]);
       fs.rmSync(dir, { recursive: true, force: true });
