@@ -11,7 +11,7 @@ import { Party, SERVERS } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
 import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
-import type { TrafficReport } from '../net/transport';
+import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig, readPem } from './config';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
@@ -34,8 +34,10 @@ export interface Prediction extends Decoded {
   /** argmax per row. */
   classes: number[];
   latencyMs: number;
-  /** What this query sent and received, as seen from the client. */
+  /** What the client sent (its input shares). */
   traffic: TrafficReport;
+  /** What each server sent for this query (bytes, messages, rounds), in server order. */
+  serverTraffic: OpTraffic[];
 }
 
 function softmaxRows(logits: Float64Array, width: number): { probabilities: Float64Array; classes: number[] } {
@@ -136,7 +138,7 @@ export class PredictionClient {
     const ring = RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: this.#config.fracBits });
     const t0 = performance.now();
     try {
-      const { result, traffic } = await this.#request({ type: 'predict', model, shape: dense.shape }, async (party) => {
+      const { result, traffic, responses } = await this.#request({ type: 'predict', model, shape: dense.shape }, async (party) => {
         const [, out] = await Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]);
         return out!;
       });
@@ -145,7 +147,8 @@ export class PredictionClient {
       result.dispose();
       const latencyMs = performance.now() - t0;
       const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
-      return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic };
+      const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
+      return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic };
     } finally {
       ring.dispose();
     }

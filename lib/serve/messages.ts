@@ -2,6 +2,7 @@
 // 'req', session = a fresh id); server0 then tells server1 and server2 which session index the
 // request gets; each server answers the client with a response (key 'res').
 import type { ModelTopology } from '../api/layers_spec';
+import type { OpTraffic } from '../net/transport';
 
 export type ProtocolName = 'pond' | 'securenn';
 
@@ -72,7 +73,7 @@ export interface ModelInfo {
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus }
+  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic }
   | { ok: false; error: string };
 
 export const RESPONSE_KEY = 'res';

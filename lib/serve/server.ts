@@ -227,7 +227,7 @@ export class TfeServer {
           if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
           const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
           const outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
-          this.#respond(client, session, { ok: true, outputShape });
+          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total });
         } else {
           const spec = specOf(req);
           const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, players: [CLIENT] });

@@ -1,0 +1,78 @@
+// Networks A, B and C over the prediction service: three server processes on loopback (mutual
+// TLS), a client process (this one). Per network and protocol: batch-1 latency p50/p99 over
+// sequential queries, and throughput with 8 concurrent clients.
+//   npm run bench:service                 table
+//   npm run bench:service -- --json       one JSON object on stdout
+//   npm run bench:service -- --quick      fewer queries (smoke)
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { PredictionClient } from '../lib/serve/client';
+import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { type NetName, writeNetwork } from './lib/model_files';
+
+interface Row {
+  network: NetName;
+  protocol: 'pond' | 'securenn';
+  p50_ms: number;
+  p99_ms: number;
+  queries_per_s: number;
+  bytes_per_query: number;
+  rounds_per_query: number;
+}
+
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const quick = process.argv.includes('--quick');
+  const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-service-'));
+  const config = await writeLocalConfig(dir);
+  const procs = spawnCluster(config, () => undefined);
+  const rows: Row[] = [];
+  try {
+    await waitReady(config);
+    const owner = await PredictionClient.connect(config, { asOwner: true });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => PredictionClient.connect(config)));
+    for (const network of ['A', 'B', 'C'] as NetName[]) {
+      for (const protocol of ['pond', 'securenn'] as const) {
+        const name = `${network}-${protocol}`;
+        await owner.deploy(writeNetwork(network), { name, protocol });
+        const shape = network === 'A' ? [1, 784] : [1, 28, 28, 1];
+        const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
+        for (let i = 0; i < 3; i++) await clients[0].predict(name, input()); // warm-up, first run excluded
+        const n = quick ? 10 : network === 'A' ? 200 : 50;
+        const lat: number[] = [];
+        let bytes = 0;
+        let rounds = 0;
+        for (let i = 0; i < n; i++) {
+          const p = await clients[0].predict(name, input());
+          lat.push(p.latencyMs);
+          bytes = p.traffic.total.bytes + p.serverTraffic.reduce((a, t) => a + t.bytes, 0);
+          rounds = Math.max(...p.serverTraffic.map((t) => t.rounds));
+        }
+        const perClient = quick ? 3 : network === 'A' ? 50 : 10;
+        const t0 = performance.now();
+        await Promise.all(clients.map(async (c) => {
+          for (let i = 0; i < perClient; i++) await c.predict(name, input());
+        }));
+        const qps = (clients.length * perClient) / ((performance.now() - t0) / 1000);
+        const row = { network, protocol, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), queries_per_s: qps, bytes_per_query: bytes, rounds_per_query: rounds };
+        rows.push(row);
+        say(`${network} ${protocol.padEnd(8)} p50 ${row.p50_ms.toFixed(1).padStart(7)} ms  p99 ${row.p99_ms.toFixed(1).padStart(7)} ms  ${qps.toFixed(1).padStart(7)} q/s (8 clients)  ${(bytes / 2 ** 20).toFixed(2)} MB/query, ${rounds} rounds (busiest server)`);
+      }
+    }
+    await Promise.all([owner.close(), ...clients.map((c) => c.close())]);
+  } finally {
+    await stopCluster(procs);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (json) console.log(JSON.stringify({ machine: `${os.cpus()[0]?.model} x${os.cpus().length}`, date: new Date().toISOString(), rows }));
+}
+
+main().catch((e: Error) => {
+  console.error(`bench:service: ${e.stack ?? e.message}`);
+  process.exit(1);
+});
