@@ -1,0 +1,107 @@
+// The cluster config is validated field by field with errors naming the field; PNG inputs for
+// `tfe predict` decode exactly; the CLI drives a local cluster end to end.
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { decodePng } from '../lib/cli/png';
+import { tfeCli, waitReady } from '../lib/serve/local_cluster';
+import { mlp } from './helpers/model_files';
+
+const good = () => ({
+  parties: { server0: { host: '127.0.0.1', port: 4100 }, server1: { host: '127.0.0.1', port: 4101 }, server2: { host: '127.0.0.1', port: 4102 } },
+});
+
+test('cluster config: defaults, and clear errors naming the field', (t) => {
+  const c = tfe.parseClusterConfig(good(), 'c.json', '/tmp');
+  t.is(c.fracBits, 16);
+  t.is(c.insecure, false);
+  t.is(c.parties.server1.port, 4101);
+  const bad = (patch: (o: Record<string, unknown>) => void, msg: RegExp) => {
+    const o = good() as unknown as Record<string, unknown>;
+    patch(o);
+    t.throws(() => tfe.parseClusterConfig(o, 'c.json'), { message: msg });
+  };
+  bad((o) => delete (o.parties as Record<string, unknown>).server2, /cluster config c.json: parties.server2 is missing/);
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.port = 70000), /parties.server1.port must be an integer in \[0, 65535\], got 70000/);
+  bad((o) => ((o.parties as Record<string, unknown>).mallory = { host: 'x', port: 1 }), /unknown party 'mallory'/);
+  bad((o) => (o.colour = 'blue'), /unknown field 'colour'/);
+  bad((o) => (o.ca = 'ca.pem'), /with a CA, parties.server0 needs a cert and key/);
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server0.cert = 'x.pem'), /needs both cert and key/);
+  bad((o) => (o.fracBits = 40), /'fracBits' must be an integer in \[1, 30\], got 40/);
+  t.throws(() => tfe.loadClusterConfig('/nonexistent/cluster.json'), { message: /cluster config \/nonexistent\/cluster.json: ENOENT/ });
+});
+
+function png(width: number, height: number, colour: 0 | 2, rows: number[][], filters: number[]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]); // CRC unchecked by the reader
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = colour;
+  const ch = colour === 2 ? 3 : 1;
+  // Encode each row with its filter, from the raw pixels (the encoder side of the PNG spec).
+  const raw: number[] = [];
+  rows.forEach((row, y) => {
+    raw.push(filters[y]);
+    row.forEach((v, x) => {
+      const a = x >= ch ? row[x - ch] : 0, b = y > 0 ? rows[y - 1][x] : 0, c = x >= ch && y > 0 ? rows[y - 1][x - ch] : 0;
+      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filters[y]];
+      raw.push((v - pred) & 255);
+    });
+  });
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.from(raw))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test('PNG inputs decode exactly under every row filter, and bad files are refused', (t) => {
+  const w = 6, h = 5;
+  const rows = Array.from({ length: h }, () => Array.from({ length: w }, () => Math.floor(Math.random() * 256)));
+  const img = decodePng(png(w, h, 0, rows, [0, 1, 2, 3, 4]));
+  t.deepEqual([img.width, img.height], [w, h]);
+  t.deepEqual([...img.gray], rows.flat().map((v) => v / 255));
+  const rgb = rows.map((r) => r.flatMap((v) => [v, 255 - v, 7]));
+  const img2 = decodePng(png(w, h, 2, rgb, [4, 3, 2, 1, 0]));
+  t.deepEqual([...img2.gray].map((g) => Math.round(g * 255 * 3)), rows.flat().map((v) => v + (255 - v) + 7));
+  t.throws(() => decodePng(Buffer.from('not a png'), 'x.png'), { message: 'x.png is not a PNG file' });
+  const p = png(w, h, 0, rows, [0, 0, 0, 0, 0]);
+  t.throws(() => decodePng(p.subarray(0, p.length - 30), 't.png'), { message: /t.png: (chunk IDAT is truncated|image data is (corrupt|truncated))/ });
+});
+
+test('the tfe CLI: cluster --local, deploy, predict and models', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cli-'));
+  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  cluster.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));
+  try {
+    const config = path.join(dir, 'cluster.json');
+    for (let i = 0; i < 100 && !fs.existsSync(config); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitReady(config);
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [tfeCli(), ...args, '--config', config]);
+    const m = mlp([12, 6, 3], path.join(dir, 'tiny'));
+    t.regex((await run(['deploy', '--model', m.file])).stdout, /deployed 'tiny'/);
+    t.regex((await run(['models'])).stdout, /tiny {2}pond {2}input \[12\]/);
+    const x = Array.from({ length: 12 }, () => Math.random());
+    fs.writeFileSync(path.join(dir, 'in.json'), JSON.stringify({ images: [x], labels: [2] }));
+    const out = JSON.parse((await run(['predict', '--model', 'tiny', '--input', path.join(dir, 'in.json'), '--json'])).stdout) as { prediction: number; label: number; probabilities: number[] };
+    const logits = m.forward(Float64Array.from(x), (z) => tfe.evalPolynomial(tfe.reluPolynomial(4), z));
+    t.is(out.prediction, logits.indexOf(Math.max(...logits)));
+    t.is(out.label, 2);
+    await t.throwsAsync(run(['predict', '--model', 'nope', '--input', path.join(dir, 'in.json')]), { message: /model 'nope' is not deployed/ });
+  } finally {
+    cluster.kill('SIGINT');
+    t.is(await exited, 0, log);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
