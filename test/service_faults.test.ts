@@ -152,7 +152,7 @@ test.serial('SIGTERM lets an in-flight query finish, then the server exits clean
     // (server2 may be done already: in precompute mode it deals without waiting for the input.)
     await until(async () => (await client.status()).slice(0, 2).every((s) => s.running === 1), 'the query to start');
     c.procs.get('server0')!.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    await until(async () => c.logs.some((l) => /server0\] shutting down: refusing new requests, 1 in flight/.test(l)), 'server0 to start draining');
     // server0 is draining: the held query still completes, correctly.
     const x = Float64Array.from({ length: 32 }, () => Math.random() - 0.5);
     const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), 'held'), { fracBits: 16, truncation: 'local' });

@@ -53,6 +53,8 @@ export const REQUEST_KEY = 'req';
 export const ABORT_KEY = '__abort';
 
 const HIGH_WATER = 8 << 20;
+/** How long a send waits for a dropped link to come back before it fails. */
+const RECONNECT_WAIT_MS = 10_000;
 const ZERO_MASK = (mask: Buffer) => mask.fill(0); // server-to-server: masking only costs (ws skips all-zero masks)
 const CLIENT_PREFIX = 'client#';
 
@@ -312,12 +314,23 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     }
   }
 
+  /** The open socket to `peer`, waiting up to RECONNECT_WAIT_MS for a dropped link to return. */
   async #socket(peer: PartyName): Promise<WebSocket> {
     const s = this.#sockets.get(peer);
     if (s && s.readyState === WebSocket.OPEN) return s;
     if (peer.startsWith(CLIENT_PREFIX)) throw new Error(`${peer} has disconnected`);
     if (!this.#peers.has(peer)) throw new Error(`${this.me} has no peer '${peer}'`);
-    return new Promise((resolve) => this.#waitingFor.set(peer, [...(this.#waitingFor.get(peer) ?? []), resolve]));
+    return new Promise((resolve, reject) => {
+      const waiter = (ws: WebSocket) => {
+        clearTimeout(timer);
+        resolve(ws);
+      };
+      const timer = setTimeout(() => {
+        this.#waitingFor.set(peer, (this.#waitingFor.get(peer) ?? []).filter((w) => w !== waiter));
+        reject(new Error(`${this.me} is not connected to ${peer}`));
+      }, RECONNECT_WAIT_MS);
+      this.#waitingFor.set(peer, [...(this.#waitingFor.get(peer) ?? []), waiter]);
+    });
   }
 
   async send(to: PartyName, session: string, key: string, payload: Payload): Promise<void> {

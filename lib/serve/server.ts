@@ -260,6 +260,7 @@ export class TfeServer {
   /** Refuses new requests, lets in-flight ones finish (up to `graceMs`), then closes. */
   async stop(graceMs = 30_000): Promise<void> {
     this.#stopping = true;
+    this.#log(`shutting down: refusing new requests, ${this.#running.size} in flight`);
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
