@@ -1,0 +1,79 @@
+// The seed paper's table (Pond vs SecureNN on MNIST networks A, B, C), reproduced over the real
+// service: three server processes, mutual TLS on loopback, the same code path as `npm start`.
+//   npm run bench:table              full 10k test set; prints the table, writes RESULTS.md + SVG
+//   npm run bench:table -- --quick   200 test images (CI smoke)
+//   npm run bench:table -- --json    one JSON object on stdout
+//   npm run bench:table -- --only A,B_max
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { loadMnist } from '../lib/data/mnist';
+import { PredictionClient } from '../lib/serve/client';
+import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { type Entry, type Measured, evaluate } from './lib/table_eval';
+import { markdownTable, writeResults, writeSvg } from './lib/table_report';
+
+const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
+
+export const ENTRIES: Entry[] = [
+  { protocol: 'pond', key: 'A', model: 'A' },
+  { protocol: 'pond', key: 'B', model: 'B' },
+  { protocol: 'pond', key: 'C', model: 'C' },
+  { protocol: 'securenn', key: 'A', model: 'A' },
+  { protocol: 'securenn', key: 'B', model: 'B' },
+  { protocol: 'securenn', key: 'C', model: 'C' },
+  { protocol: 'securenn', key: 'B_max', model: 'B_max' },
+  { protocol: 'securenn', key: 'C_max', model: 'C_max' },
+];
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const quick = argv.includes('--quick');
+  const onlyArg = argv.indexOf('--only');
+  const only = onlyArg >= 0 ? new Set(argv[onlyArg + 1].split(',')) : undefined;
+  const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
+  const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
+  for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key))) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
+  const test = loadMnist('test', { limit: quick ? 200 : undefined });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-table-'));
+  const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000 });
+  const procs = spawnCluster(config, () => undefined);
+  const results: Measured[] = [];
+  try {
+    await waitReady(config);
+    const owner = await PredictionClient.connect(config, { asOwner: true });
+    const client = await PredictionClient.connect(config);
+    for (const e of entries) {
+      const name = `${e.key}-${e.protocol}`;
+      await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol });
+      results.push(await evaluate(client, name, path.join(MODELS, e.model, 'model.json'), e, test, { quick }));
+      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}`);
+    }
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await stopCluster(procs);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
+  const meta = { machine, date: new Date().toISOString().slice(0, 10), images: test.n, command: `npm run bench:table${quick ? ' -- --quick' : ''}` };
+  if (json) {
+    const out: Record<string, Record<string, Omit<Measured, 'protocol' | 'key'>>> = { pond: {}, securenn: {} };
+    for (const { protocol, key, ...rest } of results) out[protocol][key] = rest;
+    console.log(JSON.stringify({ ...out, meta }));
+    return;
+  }
+  say('');
+  say(markdownTable(results, meta));
+  if (!quick && !only) {
+    writeResults(results, meta);
+    writeSvg(results, path.join(__dirname, '..', '..', 'bench', 'table.svg'));
+    say('wrote bench/RESULTS.md (table section) and bench/table.svg');
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`bench:table: ${e.stack ?? e.message}`);
+  process.exit(1);
+});
