@@ -11,6 +11,7 @@ import { buildNetwork, HYPER, inputShape, NETWORKS, type NetworkName } from './t
 import { saveLayersModel } from './train/save';
 import { tf, useWasm } from './train/tf';
 import { registerWasmConvGrad } from './train/wasm_conv_grad';
+import { registerWasmMatMul } from './train/wasm_matmul';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODELS = path.join(ROOT, 'bench', 'models');
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   await useWasm();
   registerWasmConvGrad();
+  registerWasmMatMul();
   const trainSet = loadMnist('train', { limit: args.limit });
   const testSet = loadMnist('test');
   writeSampleDigits(testSet);

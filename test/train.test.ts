@@ -13,6 +13,7 @@ import { buildNetwork, inputShape } from '../scripts/train/networks';
 import { saveLayersModel } from '../scripts/train/save';
 import { type Tensor, tf, useWasm } from '../scripts/train/tf';
 import { registerWasmConvGrad } from '../scripts/train/wasm_conv_grad';
+import { registerWasmMatMul } from '../scripts/train/wasm_matmul';
 
 type Pad = 'valid' | 'same';
 const CASES: { x: number[]; f: number[]; s: number | [number, number]; p: Pad }[] = [
@@ -61,6 +62,34 @@ test.serial('wasm Conv2D filter and input gradients match the cpu backend', asyn
     }
 });
 
+test.serial('wasm BatchMatMul with transposed operands matches the cpu backend', async (t) => {
+  registerWasmMatMul();
+  registerWasmMatMul(); // idempotent
+  const shapes = [
+    { a: [3, 4], b: [4, 5] },
+    { a: [2, 3, 4], b: [2, 4, 5] },
+    { a: [2, 3, 4], b: [1, 4, 5] }, // broadcast batch
+  ];
+  const products = async (backend: string) => {
+    await tf.setBackend(backend);
+    await tf.ready();
+    const out: Float32Array[] = [];
+    for (const [i, s] of shapes.entries())
+      for (const ta of [false, true])
+        for (const tb of [false, true]) {
+          const swap = (sh: number[], yes: boolean) => (yes ? [...sh.slice(0, -2), sh[sh.length - 1], sh[sh.length - 2]] : sh);
+          out.push(tf.matMul(t4(swap(s.a, ta), 10 + i), t4(swap(s.b, tb), 20 + i), ta, tb).dataSync() as Float32Array);
+        }
+    return out;
+  };
+  const want = await products('cpu');
+  const got = await products('wasm');
+  for (const [k, w] of want.entries()) {
+    t.is(got[k].length, w.length);
+    t.true(w.every((v, j) => Math.abs(v - got[k][j]) < 1e-5), `product ${k}`);
+  }
+});
+
 test('seeded permutations are permutations and repeat with the seed', (t) => {
   const p = permutation(1000, mulberry32(7));
   t.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
@@ -71,6 +100,7 @@ test('seeded permutations are permutations and repeat with the seed', (t) => {
 test.serial('a short seeded run of network B on wasm learns, repeats exactly and saves a model our loader reads', async (t) => {
   await useWasm();
   registerWasmConvGrad();
+  registerWasmMatMul();
   const data = loadMnist('train', { limit: 1000 });
   const test500 = loadMnist('test', { limit: 500 });
   const h = { epochs: 2, batchSize: 50, lr: 2e-3, decay: 0.8 };

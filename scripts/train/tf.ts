@@ -98,6 +98,7 @@ export interface TF {
   equal(a: Tensor, b: Tensor): Tensor;
   sum(x: Tensor): Tensor;
   mul(a: Tensor, b: Tensor): Tensor;
+  matMul(a: Tensor, b: Tensor, transposeA?: boolean, transposeB?: boolean): Tensor;
   conv2d(x: Tensor, filter: Tensor, strides: number | [number, number], pad: 'valid' | 'same'): Tensor;
   grad(f: (x: Tensor) => Tensor): (x: Tensor) => Tensor;
   registerKernel(config: KernelConfig): void;
