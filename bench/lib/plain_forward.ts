@@ -2,6 +2,7 @@
 // supports), batched, straight from model.json and the weight files. Returns logits.
 import * as path from 'node:path';
 
+import { POLYNOMIAL_LAYER, polynomialCoeffs } from '../../lib/api/layers_spec';
 import { readModelJson, readWeights } from '../../lib/api/model';
 
 interface T {
@@ -9,13 +10,9 @@ interface T {
   shape: number[];
 }
 
-type Layer = { class_name: string; config: Record<string, unknown> & { name: string } };
+export type Layer = { class_name: string; config: Record<string, unknown> & { name: string } };
 
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
-
-function relu(x: T): T {
-  return { data: x.data.map((v) => (v > 0 ? v : 0)), shape: x.shape };
-}
 
 function dense(x: T, k: Float32Array, b: Float32Array | undefined, units: number): T {
   const [n, m] = [x.shape[0], x.data.length / x.shape[0]];
@@ -94,8 +91,14 @@ function pool(x: T, size: [number, number], strides: [number, number], pad: stri
   return { data: out, shape: [n, oh, ow, c] };
 }
 
-/** Loads a model and returns its plaintext forward pass (inputs: n x inputShape, flattened). */
-export function plainModel(modelPath: string): { inputShape: number[]; forward: (x: Float64Array, n: number) => Float64Array } {
+/** Replaces the ReLU with index `index` (in model order) by something else, e.g. a polynomial. */
+export type ReluHook = (index: number, x: Float64Array) => Float64Array;
+
+/**
+ * Loads a model and returns its plaintext forward pass (inputs: n x inputShape, flattened), and
+ * the number of ReLUs in it (a ReLU layer or a relu activation each count one).
+ */
+export function plainModel(modelPath: string): { inputShape: number[]; relus: number; layers: Layer[]; forward: (x: Float64Array, n: number, hook?: ReluHook) => Float64Array } {
   const json = readModelJson(modelPath);
   const weights = readWeights(json, path.dirname(modelPath));
   const topo = json.modelTopology as { config: { layers: Layer[] } | Layer[] };
@@ -103,8 +106,11 @@ export function plainModel(modelPath: string): { inputShape: number[]; forward: 
   const first = layers[0].config;
   const inputShape = ((first.batch_input_shape ?? first.batchInputShape) as number[]).slice(1).map(Number);
   const w = (l: Layer, n: string) => weights.get(`${l.config.name}/${n}`);
-  const act = (x: T, a: unknown) => (a === 'relu' ? relu(x) : x); // softmax last: logits are compared
-  const forward = (x: Float64Array, n: number): Float64Array => {
+  const relus = layers.filter((l) => l.class_name === 'ReLU' || l.config.activation === 'relu').length;
+  const forward = (x: Float64Array, n: number, hook?: ReluHook): Float64Array => {
+    let reluIndex = 0;
+    const relu = (t: T): T => ({ data: hook ? hook(reluIndex++, t.data) : t.data.map((v) => (v > 0 ? v : 0)), shape: t.shape });
+    const act = (t: T, a: unknown) => (a === 'relu' ? relu(t) : t); // softmax last: logits are compared
     let h: T = { data: x, shape: [n, ...inputShape] };
     for (const l of layers) {
       const c = l.config;
@@ -122,6 +128,11 @@ export function plainModel(modelPath: string): { inputShape: number[]; forward: 
         case 'ReLU':
           h = relu(h);
           break;
+        case POLYNOMIAL_LAYER: {
+          const coeffs = polynomialCoeffs(l);
+          h = { data: h.data.map((v) => coeffs.reduceRight((acc, k) => acc * v + k, 0)), shape: h.shape };
+          break;
+        }
         case 'Activation':
           h = act(h, c.activation);
           break;
@@ -140,5 +151,5 @@ export function plainModel(modelPath: string): { inputShape: number[]; forward: 
     }
     return h.data;
   };
-  return { inputShape, forward };
+  return { inputShape, relus, layers, forward };
 }

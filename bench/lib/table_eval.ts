@@ -10,8 +10,10 @@ export interface Entry {
   protocol: 'pond' | 'securenn';
   /** The table's column: A, B, C, B_max, C_max. */
   key: string;
-  /** The directory under bench/models. */
+  /** The directory under bench/models of the model deployed. */
   model: string;
+  /** The model whose plaintext outputs are the reference (default: `model`). */
+  reference?: string;
 }
 
 export interface Measured {
@@ -52,8 +54,8 @@ function kl(p: Float64Array, q: Float64Array): number {
 
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-export async function evaluate(client: PredictionClient, name: string, modelPath: string, e: Entry, test: MnistData, opts: { quick: boolean }): Promise<Measured> {
-  const plain = plainModel(modelPath);
+export async function evaluate(client: PredictionClient, name: string, referencePath: string, e: Entry, test: MnistData, opts: { quick: boolean }): Promise<Measured> {
+  const plain = plainModel(referencePath);
   const shape = plain.inputShape;
   const image = (i: number, n = 1) => Float64Array.from(test.images.subarray(i * PIXELS, (i + n) * PIXELS));
 

@@ -2,7 +2,7 @@
 // the list of parameters (weights) it needs. The model owner and every server parse the same
 // topology, so they agree on the parameters' order and shapes without any weight leaving the owner.
 import { add, flatten, reshape } from './ops';
-import { avgPool2d, conv2d, matmul, relu } from './ops_nonlinear';
+import { avgPool2d, conv2d, matmul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -30,6 +30,20 @@ export interface LayersModelJson {
 
 export type Step = (x: AnyTensor) => AnyTensor;
 
+/**
+ * tfjs-encrypted's own layer: sum_i coeffs[i] x^i elementwise (degree 1 to 3). A Pond variant of a
+ * model replaces each ReLU by the polynomial fitted to what that ReLU sees (bench/calibrate.ts).
+ */
+export const POLYNOMIAL_LAYER = 'TfePolynomial';
+
+/** The coefficients of a TfePolynomial layer, checked. */
+export function polynomialCoeffs(layer: { config: Record<string, unknown> & { name: string } }): number[] {
+  const c = layer.config.coeffs;
+  if (!Array.isArray(c) || c.length < 2 || c.length > 4 || !c.every((v) => typeof v === 'number' && Number.isFinite(v)))
+    throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) needs coeffs: 2 to 4 finite numbers (degree 1 to 3)`);
+  return c as number[];
+}
+
 /** One private parameter: which weight of the manifest, and the shape it is used with. */
 export interface ParamSpec {
   weight: string;
@@ -48,7 +62,7 @@ export interface ModelSpec {
   build(params: PrivateTensor[]): Step[];
 }
 
-export const SUPPORTED_LAYERS: readonly string[] = ['InputLayer', 'Dense', 'Conv2D', 'AveragePooling2D', 'MaxPooling2D', 'Flatten', 'Reshape', 'ReLU', 'Activation', 'Dropout'];
+export const SUPPORTED_LAYERS: readonly string[] = ['InputLayer', 'Dense', 'Conv2D', 'AveragePooling2D', 'MaxPooling2D', 'Flatten', 'Reshape', 'ReLU', 'Activation', 'Dropout', POLYNOMIAL_LAYER];
 
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined ? [d, d] : [Number(v), Number(v)]);
 const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
@@ -143,6 +157,11 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       case 'ReLU':
         plan.push(() => (x) => relu(x));
         break;
+      case POLYNOMIAL_LAYER: {
+        const coeffs = polynomialCoeffs(l);
+        plan.push(() => (x) => polynomial(x, { coeffs, interval: [-Infinity, Infinity], maxError: Number.NaN }, 'poly'));
+        break;
+      }
       case 'Activation': {
         const a = activation(l, c.activation, isLast);
         if (a) plan.push(() => a);
