@@ -20,8 +20,12 @@ const CASES: { x: number[]; f: number[]; s: number | [number, number]; p: Pad }[
   { x: [2, 7, 6, 3], f: [3, 2, 3, 4], s: 1, p: 'valid' },
   { x: [2, 7, 6, 3], f: [3, 3, 3, 4], s: 1, p: 'same' },
   { x: [1, 8, 8, 1], f: [5, 5, 1, 2], s: 1, p: 'same' },
-  { x: [2, 9, 8, 2], f: [3, 2, 2, 5], s: 2, p: 'same' }, // dx: the backend's own kernel
+  { x: [2, 9, 8, 2], f: [3, 2, 2, 5], s: 2, p: 'same' },
   { x: [3, 9, 8, 2], f: [4, 3, 2, 5], s: [2, 1], p: 'valid' },
+  // 8 or more input channels and stride 1: dx by a conv of the padded dy (fewer: by col2im)
+  { x: [2, 7, 7, 8], f: [3, 3, 8, 4], s: 1, p: 'valid' },
+  { x: [2, 6, 5, 9], f: [3, 2, 9, 3], s: 1, p: 'same' },
+  { x: [2, 9, 9, 8], f: [3, 3, 8, 2], s: 2, p: 'same' },
 ];
 
 function values(n: number, seed: number): Float32Array {

@@ -4,12 +4,15 @@
 // own fast kernels, called directly at the kernel level (not through tf ops, which would allocate
 // tensors the engine tracks while a kernel runs):
 //   dW = im2col(x)^T . dy                    (im2col copied in JS, then BatchMatMul)
-//   dx = conv2d(pad(dy), flip(W)^T)          (Reverse + Transpose + Conv2D; stride 1 only,
-//                                             anything else keeps the backend's own kernel)
+//   dx = conv2d(pad(dy), flip(W)^T)          (Reverse + Transpose + Conv2D; stride 1)
+//   dx = col2im(dy . W^T)                    (BatchMatMul, then a JS scatter-add; strides, or
+//                                             few input channels, where XNNPACK's conv is slow)
 // Only channels-last data and dilation 1 (tfjs's conv2d gradient allows no other) are handled.
-import { type KernelBackend as Backend, type KernelFunc, type TensorInfo as Info, tf } from './tf';
+import { type ConvInfo, type KernelBackend as Backend, type KernelFunc, type TensorInfo as Info, tf } from './tf';
 
 type Attrs = Record<string, unknown>;
+/** Below this many input channels dx is computed by col2im rather than by a conv. */
+const COL2IM_BELOW_CHANNELS = 8;
 type KernelArgs = Parameters<KernelFunc>[0];
 /** The wasm backend's own methods for output allocation and access to its heap. */
 type WasmBackend = Backend & { makeOutput(shape: number[], dtype: string): Info; typedArrayFromHeap(t: Info): Float32Array | Int32Array | Uint8Array };
@@ -77,25 +80,57 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   return out;
 }
 
+/**
+ * dx by col2im: dcols = dy . W^T (one row per output pixel, one column per filter tap), each
+ * entry added back to the input pixel it came from. Any stride or padding; used where XNNPACK's
+ * conv is slow, i.e. few input channels (the first layer, whose dx tfjs computes though unused).
+ */
+function backpropInputCol2im(backend: WasmBackend, dy: Info, filter: Info, c: ConvInfo): Info {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = c;
+  const { top, left } = c.padInfo;
+  const K = KH * KW * CI;
+  const wt = backend.makeOutput([CO, K], 'float32');
+  const f = backend.typedArrayFromHeap(filter), w2 = backend.typedArrayFromHeap(wt);
+  for (let k = 0; k < K; k++) for (let co = 0; co < CO; co++) w2[co * K + k] = f[k * CO + co];
+  const dy2 = run('Reshape', backend, { x: dy }, { shape: [B * OH * OW, CO] });
+  const cols = run('BatchMatMul', backend, { a: dy2, b: wt }, { transposeA: false, transposeB: false });
+  const dx = backend.makeOutput([B, H, W, CI], 'float32');
+  const cs = backend.typedArrayFromHeap(cols), out = backend.typedArrayFromHeap(dx); // after the allocations
+  out.fill(0);
+  for (let b = 0, row = 0; b < B; b++)
+    for (let i = 0; i < OH; i++)
+      for (let j = 0; j < OW; j++, row += K)
+        for (let kh = 0; kh < KH; kh++) {
+          const h = i * sh + kh - top;
+          if (h < 0 || h >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const x = j * sw + kw - left;
+            if (x < 0 || x >= W) continue;
+            const o = ((b * H + h) * W + x) * CI, s = row + (kh * KW + kw) * CI;
+            for (let ci = 0; ci < CI; ci++) out[o + ci] += cs[s + ci];
+          }
+        }
+  free(backend, wt, dy2, cols);
+  return dx;
+}
+
 /** dx = full correlation of dy with the filter flipped in space and with in/out channels swapped. */
-function makeBackpropInput(fallback: KernelFunc) {
-  return (args: KernelArgs): Info => {
-    const { inputs, backend } = args;
-    const { dy, filter } = inputs as { dy: Info; filter: Info };
-    const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-    const c = convInfo(a.inputShape, filter.shape, a);
-    const { filterHeight: KH, filterWidth: KW, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = c;
-    // Padding dy by K-1-pad on the top/left makes a valid conv produce exactly dx's rows; the
-    // bottom/right pads follow from the sizes. Strides would need zeros between dy's pixels.
-    const pt = KH - 1 - c.padInfo.top, pl = KW - 1 - c.padInfo.left;
-    const pb = H + KH - 1 - OH - pt, pr = W + KW - 1 - OW - pl;
-    if (c.strideHeight !== 1 || c.strideWidth !== 1 || Math.min(pt, pl, pb, pr) < 0) return fallback(args) as Info;
-    const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
-    const w = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });
-    const dx = run('Conv2D', backend, { x: dy, filter: w }, { strides: [1, 1], dilations: [1, 1], pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]], dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as Attrs);
-    free(backend, flipped, w);
-    return dx;
-  };
+function conv2dBackpropInput(args: KernelArgs): Info {
+  const backend = args.backend as WasmBackend;
+  const { dy, filter } = args.inputs as { dy: Info; filter: Info };
+  const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  const c = convInfo(a.inputShape, filter.shape, a);
+  const { filterHeight: KH, filterWidth: KW, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = c;
+  // Padding dy by K-1-pad on the top/left makes a valid conv produce exactly dx's rows; the
+  // bottom/right pads follow from the sizes. Strides would need zeros between dy's pixels.
+  const pt = KH - 1 - c.padInfo.top, pl = KW - 1 - c.padInfo.left;
+  const pb = H + KH - 1 - OH - pt, pr = W + KW - 1 - OW - pl;
+  if (c.inChannels < COL2IM_BELOW_CHANNELS || c.strideHeight !== 1 || c.strideWidth !== 1 || Math.min(pt, pl, pb, pr) < 0) return backpropInputCol2im(backend, dy, filter, c);
+  const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
+  const w = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });
+  const dx = run('Conv2D', backend, { x: dy, filter: w }, { strides: [1, 1], dilations: [1, 1], pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]], dataFormat: 'NHWC', dimRoundingMode: undefined });
+  free(backend, flipped, w);
+  return dx;
 }
 
 /**
@@ -108,5 +143,5 @@ export function registerWasmConvGrad(): void {
   const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (!original) throw new Error('wasm backend not loaded: import @tensorflow/tfjs-backend-wasm first');
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: makeBackpropInput(original.kernelFunc) });
+  tf.registerKernel({ ...original, kernelFunc: conv2dBackpropInput });
 }
