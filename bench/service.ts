@@ -4,6 +4,8 @@
 //   npm run bench:service                 table
 //   npm run bench:service -- --json       one JSON object on stdout
 //   npm run bench:service -- --quick      fewer queries (smoke)
+//   npm run bench:service -- --plain      plain ws on loopback instead of mutual TLS
+//   npm run bench:service -- --only A     some networks
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,14 +31,16 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-service-'));
-  const config = await writeLocalConfig(dir);
+  const config = await writeLocalConfig(dir, { tls: !process.argv.includes('--plain') });
+  const onlyAt = process.argv.indexOf('--only');
+  const nets = (onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : ['A', 'B', 'C']) as NetName[];
   const procs = spawnCluster(config, () => undefined);
   const rows: Row[] = [];
   try {
     await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const clients = await Promise.all(Array.from({ length: 8 }, () => PredictionClient.connect(config)));
-    for (const network of ['A', 'B', 'C'] as NetName[]) {
+    for (const network of nets) {
       for (const protocol of ['pond', 'securenn'] as const) {
         const name = `${network}-${protocol}`;
         await owner.deploy(writeNetwork(network), { name, protocol });
