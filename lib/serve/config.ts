@@ -28,11 +28,13 @@ export interface ClusterConfig {
   maxInputBytes: number;
   /** A query still running after this long is aborted. */
   queryTimeoutMs: number;
+  /** Batch-1 queries per model whose server2 side is precomputed ahead (0: none). */
+  precomputePool: number;
   /** The directory the file was read from; relative paths resolve against it. */
   baseDir: string;
 }
 
-const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, maxInputBytes: 64 << 20, queryTimeoutMs: 120_000 };
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, maxInputBytes: 64 << 20, queryTimeoutMs: 120_000, precomputePool: 8 };
 
 function fail(file: string, msg: string): never {
   throw new Error(`cluster config ${file}: ${msg}`);
@@ -42,7 +44,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'maxInputBytes', 'queryTimeoutMs']);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'maxInputBytes', 'queryTimeoutMs', 'precomputePool']);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -78,6 +80,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     fracBits: num('fracBits', 1, 30),
     maxInputBytes: num('maxInputBytes', 1024, 2 ** 31),
     queryTimeoutMs: num('queryTimeoutMs', 100, 86_400_000),
+    precomputePool: num('precomputePool', 0, 1024),
     baseDir,
   };
 }

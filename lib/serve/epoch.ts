@@ -8,6 +8,7 @@ import type { PartyName } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import type { DeployedModel } from './model_store';
+import { PrecomputePool } from './pool';
 import { type MaskedWeights, maskWeights } from './programs';
 
 export class Epoch {
@@ -19,6 +20,10 @@ export class Epoch {
   /** Queries of this epoch still running; its masks are freed when it is replaced and idle. */
   running = 0;
   isReady = false;
+  /** server2: recordings of its side of future queries. */
+  readonly pool: PrecomputePool;
+  /** server0: indices reserved for each model's future batch-1 queries (server2 precomputes them). */
+  readonly reserved = new Map<string, number[]>();
   retired = false;
   #nextIndex: number;
 
@@ -29,6 +34,7 @@ export class Epoch {
    */
   constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, log: (m: string) => void) {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
+    this.pool = new PrecomputePool(log);
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
     this.#nextIndex = announced.length + 1;
     const others = SERVERS.filter((s) => s !== me);

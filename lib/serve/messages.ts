@@ -42,6 +42,8 @@ export interface ServerStatus {
   models: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** server2: queries whose side was precomputed, and how many of those were used. */
+  pool: { recorded: number; replayed: number };
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;
@@ -63,7 +65,15 @@ export interface EpochNotice {
   models: { name: string; digest: string }[];
 }
 
-export type ServerNotice = StartNotice | EpochNotice;
+/** server0 -> server2: indices reserved for `model`'s future batch-1 queries; precompute them. */
+export interface PoolNotice {
+  type: 'pool';
+  epoch: string;
+  model: string;
+  indices: number[];
+}
+
+export type ServerNotice = StartNotice | EpochNotice | PoolNotice;
 
 export interface ModelInfo {
   name: string;

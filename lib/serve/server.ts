@@ -8,13 +8,13 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
 import { memory } from '../info';
-import { SERVER0, SERVERS } from '../protocol/party';
+import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem } from './config';
 import { Epoch } from './epoch';
-import { type ClientRequest, type DeployRequest, type EpochNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 
@@ -112,9 +112,43 @@ export class TfeServer {
       this.endpoint.endSession(`epoch:${old.id}`);
     }
     fresh.ready.then(
-      () => this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`),
+      () => {
+        this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`);
+        if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reserve(fresh, name);
+      },
       (e: Error) => this.#log(`cluster setup ${fresh.id} failed: ${e.message}`),
     );
+  }
+
+  // ---------- the offline phase (see pool.ts) ----------
+
+  /** server0: reserves the next indices for a model's batch-1 queries and tells server2. */
+  #reserve(epoch: Epoch, model: string): void {
+    const n = this.#config.precomputePool;
+    if (n === 0 || epoch.retired) return;
+    const indices = Array.from({ length: n }, () => epoch.nextIndex());
+    epoch.reserved.set(model, [...(epoch.reserved.get(model) ?? []), ...indices]);
+    const notice: PoolNotice = { type: 'pool', epoch: epoch.id, model, indices };
+    void this.endpoint.send(SERVER2, `pool:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+  }
+
+  /** server0: a batch-1 prediction takes a reserved index (refilling the reservation when low). */
+  #indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): number {
+    const reserved = req.type === 'predict' && req.shape[0] === 1 ? epoch.reserved.get(req.model) : undefined;
+    if (!reserved?.length) return epoch.nextIndex();
+    const index = reserved.shift()!;
+    if (reserved.length <= this.#config.precomputePool / 2) this.#reserve(epoch, req.model);
+    return index;
+  }
+
+  /** server2: precomputes its side of the reserved queries. */
+  #precompute(n: PoolNotice): void {
+    const epoch = this.#epoch;
+    if (!epoch || epoch.id !== n.epoch) return;
+    void epoch.ready.then(() => {
+      const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
+      if (m && masks && m.protocol === 'pond') epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices);
+    }, () => undefined);
   }
 
   #onPeerDown(peer: PartyName, why: string): void {
@@ -151,7 +185,7 @@ export class TfeServer {
     if (this.me === SERVER0) {
       const epoch = this.#epoch;
       if (!epoch) return this.#respond(peer, session, { ok: false, error: `${this.me}: the cluster is not connected yet` });
-      const notice = { type: 'start' as const, epoch: epoch.id, index: epoch.nextIndex() };
+      const notice = { type: 'start' as const, epoch: epoch.id, index: this.#indexFor(epoch, req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       return this.#run(session, peer, req, notice);
     }
@@ -162,6 +196,7 @@ export class TfeServer {
     if (peer !== SERVER0 || !n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`);
     if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
     if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index } });
+    if (n.type === 'pool' && this.me === SERVER2 && Array.isArray(n.indices)) return this.#precompute(n);
     this.#log(`ignored a malformed notice from ${peer}`);
   }
 
@@ -225,8 +260,13 @@ export class TfeServer {
           const m = this.#models.get(req.model)!;
           const masks = epoch.masks.get(m.name);
           if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
-          const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
-          const outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
+          const recording = this.me === SERVER2 && req.shape[0] === 1 ? await epoch.pool.take(notice.index) : undefined;
+          let outputShape: number[] | undefined;
+          if (recording) await epoch.pool.replay(recording, transport);
+          else {
+            const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
+            outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
+          }
           this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total });
         } else {
           const spec = specOf(req);
@@ -237,6 +277,7 @@ export class TfeServer {
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);
           this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`);
+          if (this.me === SERVER0) this.#reserve(epoch, m.name);
           this.#respond(client, session, { ok: true });
         }
       } catch (e) {
@@ -271,6 +312,6 @@ export class TfeServer {
   /** In-flight queries, mailbox entries and memory (for operators and leak checks). */
   status(): ServerStatus {
     const mem = memory();
-    return { party: this.me, epoch: this.#epoch?.id, ready: this.#epoch?.isReady ?? false, running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, liveTensors: mem.tensors, tensorBytes: mem.bytes };
+    return { party: this.me, epoch: this.#epoch?.id, ready: this.#epoch?.isReady ?? false, running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, liveTensors: mem.tensors, tensorBytes: mem.bytes, pool: { recorded: this.#epoch?.pool.recorded ?? 0, replayed: this.#epoch?.pool.replayed ?? 0 } };
   }
 }
