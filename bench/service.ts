@@ -36,10 +36,20 @@ async function main(): Promise<void> {
   const nets = (onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : ['A', 'B', 'C']) as NetName[];
   const procs = spawnCluster(config, () => undefined);
   const rows: Row[] = [];
+  let roundTrip = Number.NaN;
   try {
     await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const clients = await Promise.all(Array.from({ length: 8 }, () => PredictionClient.connect(config)));
+    // The floor every round pays: a request to the three servers and their answers (one hop each way).
+    const pings: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      await clients[0].status();
+      if (i >= 5) pings.push(performance.now() - t0);
+    }
+    const ping = (roundTrip = pct(pings, 0.5));
+    say(`round trip client -> servers -> client (status request): p50 ${ping.toFixed(2)} ms`);
     for (const network of nets) {
       for (const protocol of ['pond', 'securenn'] as const) {
         const name = `${network}-${protocol}`;
@@ -73,7 +83,7 @@ async function main(): Promise<void> {
     await stopCluster(procs);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  if (json) console.log(JSON.stringify({ machine: `${os.cpus()[0]?.model} x${os.cpus().length}`, date: new Date().toISOString(), rows }));
+  if (json) console.log(JSON.stringify({ machine: `${os.cpus()[0]?.model} x${os.cpus().length}`, date: new Date().toISOString(), round_trip_ms: roundTrip, rows }));
 }
 
 main().catch((e: Error) => {
