@@ -1,8 +1,12 @@
 // The prediction service end to end: three server processes over real loopback WebSockets with
 // mutual TLS, a model owner deploying, clients predicting; private results against plaintext.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { mlp } from './helpers/model_files';
 import { startCluster, type TestCluster } from './helpers/service';
 
@@ -62,6 +66,14 @@ test.serial('bad requests are refused with a clear reason and the servers keep s
   const { writeModel } = await import('./helpers/model_files');
   const lstm = writeModel([{ class_name: 'LSTM', config: { name: 'lstm_1', units: 4, batch_input_shape: [null, 3, 2] } }], []);
   await t.throwsAsync(owner.deploy(lstm, { name: 'lstm' }), { message: /layer 'lstm_1' of class LSTM is not supported/ });
+  // A session id that is not a random UUID could name a server's own session: refused.
+  const cfg = tfe.loadClusterConfig(cluster.config);
+  const ep = new WsEndpoint({ me: 'client', tls: { ca: fs.readFileSync(path.join(cluster.dir, 'certs', 'ca.pem')) }, log: () => undefined });
+  await ep.connect({ name: 'server1', host: '127.0.0.1', port: cfg.parties.server1.port }, { asClient: true });
+  await ep.send('server1', 'epoch:0123', REQUEST_KEY, { kind: 'control', data: { type: 'models' } });
+  const res = await ep.recv('server1', 'epoch:0123', 'res');
+  t.regex(JSON.stringify(res), /session id \\"epoch:0123\\" is not a UUID/);
+  await ep.close();
   // Still serving, and nothing deployed is lost.
   const x = Float64Array.from({ length: 8 }, () => Math.random());
   const p = await client.predict('small', { data: x, shape: [1, 8] });

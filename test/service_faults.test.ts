@@ -1,6 +1,7 @@
 // Faults with real processes: a client that vanishes mid-query, a server killed mid-query and
 // restarted (the cluster re-forms, the deployed model survives from disk), a damaged share file,
 // malformed frames, and SIGTERM letting in-flight queries finish.
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -17,6 +18,8 @@ import { mlp } from './helpers/model_files';
 import { startCluster, type TestCluster } from './helpers/service';
 
 const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
+const VANISHING = randomUUID();
+const HELD = randomUUID();
 
 async function deployed(c: TestCluster, name: string, sizes = [32, 64, 10]) {
   const m = mlp(sizes);
@@ -50,7 +53,7 @@ test.serial('a client that disconnects mid-query is dropped, its memory freed, a
     const cfg = tfe.loadClusterConfig(c.config);
     const ep = new WsEndpoint({ me: 'client', tls: { ca: fs.readFileSync(path.join(c.dir, 'certs', 'ca.pem')) }, log: () => undefined });
     await Promise.all((['server0', 'server1', 'server2'] as const).map((s) => ep.connect({ name: s, host: '127.0.0.1', port: cfg.parties[s].port }, { asClient: true })));
-    for (const s of ['server0', 'server1', 'server2']) await ep.send(s, 'vanishing', REQUEST_KEY, { kind: 'control', data: { type: 'predict', model: 'm', shape: [1, 32] } });
+    for (const s of ['server0', 'server1', 'server2']) await ep.send(s, VANISHING, REQUEST_KEY, { kind: 'control', data: { type: 'predict', model: 'm', shape: [1, 32] } });
     await new Promise((r) => setTimeout(r, 200));
     await ep.close();
     const client = await tfe.PredictionClient.connect(c.config);
@@ -148,14 +151,14 @@ test.serial('SIGTERM lets an in-flight query finish, then the server exits clean
     const cfg = tfe.loadClusterConfig(c.config);
     const ep = new WsEndpoint({ me: CLIENT, tls: { ca: fs.readFileSync(path.join(c.dir, 'certs', 'ca.pem')) }, log: () => undefined });
     await Promise.all(SERVERS.map((s) => ep.connect({ name: s, host: '127.0.0.1', port: cfg.parties[s as 'server0'].port }, { asClient: true })));
-    for (const s of SERVERS) await ep.send(s, 'held', REQUEST_KEY, { kind: 'control', data: { type: 'predict', model: 'm', shape: [1, 32] } });
+    for (const s of SERVERS) await ep.send(s, HELD, REQUEST_KEY, { kind: 'control', data: { type: 'predict', model: 'm', shape: [1, 32] } });
     // (server2 may be done already: in precompute mode it deals without waiting for the input.)
     await until(async () => (await client.status()).slice(0, 2).every((s) => s.running === 1), 'the query to start');
     c.procs.get('server0')!.child.kill('SIGTERM');
     await until(async () => c.logs.some((l) => /server0\] shutting down: refusing new requests, 1 in flight/.test(l)), 'server0 to start draining');
     // server0 is draining: the held query still completes, correctly.
     const x = Float64Array.from({ length: 32 }, () => Math.random() - 0.5);
-    const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), 'held'), { fracBits: 16, truncation: 'local' });
+    const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), HELD), { fracBits: 16, truncation: 'local' });
     const ring = tfe.RingTensor.fromFloat64Array(x, [1, 32], { fracBits: 16 });
     const [, out] = await Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]);
     const got = out!.toFloat64Array({ fracBits: 16 });

@@ -19,6 +19,7 @@ import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './mode
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 
 const PAIRING_TIMEOUT_MS = 10_000;
+const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const OWNER = 'model-owner';
 
 interface Pending {
@@ -172,6 +173,8 @@ export class TfeServer {
     if (SERVERS.includes(peer)) return this.#onNotice(peer, session, payload.data as ServerNotice);
     let req: ClientRequest;
     try {
+      // Client sessions are random ids; anything else could name a server's own session (epoch:...).
+      if (!CLIENT_SESSION.test(session)) throw new Error(`session id ${JSON.stringify(session.slice(0, 40))} is not a UUID`);
       if (this.#stopping) throw new Error(`${this.me} is shutting down`);
       req = validateRequest(payload.data);
       this.#check(req, peer);
