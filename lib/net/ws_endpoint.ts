@@ -158,6 +158,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
 
   /** Why a connection must be refused (undefined: accept). */
   #refusal(req: http.IncomingMessage): string | undefined {
+    if (this.#closed) return `${this.me} is closing`;
     const addr = req.socket.remoteAddress;
     const party = req.headers['x-tfe-party'];
     const client = req.headers['x-tfe-client'];
@@ -387,6 +388,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     }
     for (const ws of this.#sockets.values()) ws.terminate();
     this.#server?.close();
-    await new Promise<void>((r) => (this.#http ? this.#http.close(() => r()) : r()));
+    // Peers re-dial at once: a handshake caught in flight must not keep the server open.
+    await new Promise<void>((r) => {
+      if (!this.#http) return r();
+      this.#http.close(() => r());
+      this.#http.closeAllConnections();
+    });
   }
 }

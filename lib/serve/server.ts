@@ -185,6 +185,8 @@ export class TfeServer {
     if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status() });
     if (this.#running.has(session) || this.#pending.get(session)?.client)
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
+    const down = this.#others().filter((s) => !this.endpoint.connected(s));
+    if (down.length) return this.#respond(peer, session, { ok: false, error: `${this.me}: cannot reach ${down.join(' and ')}; retry when the cluster has re-formed` });
     if (this.me === SERVER0) {
       const epoch = this.#epoch;
       if (!epoch) return this.#respond(peer, session, { ok: false, error: `${this.me}: the cluster is not connected yet` });
