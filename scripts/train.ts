@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const h = { ...HYPER[name], ...(args.epochs ? { epochs: args.epochs } : {}) };
     const shape = inputShape(name);
     const model = buildNetwork(name, args.seed);
-    console.log(`\n${name}: ${model.countParams()} parameters, ${h.epochs} epochs, batch ${h.batchSize}, Adam lr ${h.lr} x${h.decay}/epoch`);
+    console.log(`\n${name}: ${model.countParams()} parameters, ${h.epochs} epochs, batch ${h.batchSize}, Adam lr ${h.lr} x${h.decay}/epoch${h.shift ? `, random shifts <= ${h.shift} px` : ''}`);
     const xTest = imagesTensor(testSet, shape);
     const fit = await train(model, trainSet, shape, h, args.seed, (l) => console.log(`  ${l}`), () => accuracy(model, xTest, testSet.labels));
     const acc = accuracy(model, xTest, testSet.labels);
@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       epochs: fit.epochs,
       batchSize: h.batchSize,
       optimizer: { name: 'adam', learningRate: h.lr, decayPerEpoch: h.decay },
+      augmentation: h.shift ? `random shifts of up to ${h.shift} pixels per axis` : 'none',
       seed: args.seed,
       trainingExamples: trainSet.n,
       trainingSeconds: Number(fit.seconds.toFixed(1)),

@@ -8,7 +8,7 @@ import test from 'ava';
 
 import { readLayersModel } from '../lib/api/model';
 import { loadMnist } from '../lib/data/mnist';
-import { accuracy, imagesTensor, mulberry32, permutation, train } from '../scripts/train/fit';
+import { accuracy, epochData, imagesTensor, mulberry32, permutation, shiftImage, train } from '../scripts/train/fit';
 import { buildNetwork, inputShape } from '../scripts/train/networks';
 import { saveLayersModel } from '../scripts/train/save';
 import { type Tensor, tf, useWasm } from '../scripts/train/tf';
@@ -101,13 +101,37 @@ test('seeded permutations are permutations and repeat with the seed', (t) => {
   t.notDeepEqual(p, permutation(1000, mulberry32(8)));
 });
 
+test('shiftImage moves a digit with zeros shifted in; epochData orders by the permutation', (t) => {
+  const src = Float32Array.from({ length: 2 * 784 }, (_, i) => (i % 784) + 1); // pixel (r, c) of image 1 = r*28+c+1
+  const dst = new Float32Array(784).fill(-1);
+  shiftImage(src, 1, dst, 0, 1, -2); // down 1, left 2
+  for (let r = 0; r < 28; r++)
+    for (let c = 0; c < 28; c++) {
+      const [sr, sc] = [r - 1, c + 2];
+      const want = sr >= 0 && sc < 28 ? sr * 28 + sc + 1 : 0;
+      if (dst[r * 28 + c] !== want) return t.fail(`pixel (${r}, ${c}) is ${dst[r * 28 + c]}, want ${want}`);
+    }
+  shiftImage(src, 0, dst, 0, 0, 0);
+  t.deepEqual(dst, src.subarray(0, 784));
+  shiftImage(src, 0, dst, 0, -28, 0); // entirely out of the frame
+  t.true(dst.every((v) => v === 0));
+
+  const data = { images: src, labels: Uint8Array.from([3, 8]), n: 2 };
+  const e = epochData(data, Int32Array.from([1, 0]), 0, mulberry32(1));
+  t.deepEqual(Array.from(e.labels), [8, 3]);
+  t.deepEqual(e.images.subarray(0, 784), src.subarray(784));
+  const moved = epochData(data, Int32Array.from([0, 1]), 2, mulberry32(1));
+  t.deepEqual(moved, epochData(data, Int32Array.from([0, 1]), 2, mulberry32(1)));
+  t.notDeepEqual(moved.images, src, 'some image moved');
+});
+
 test.serial('a short seeded run of network B on wasm learns, repeats exactly and saves a model our loader reads', async (t) => {
   await useWasm();
   registerWasmConvGrad();
   registerWasmMatMul();
   const data = loadMnist('train', { limit: 1000 });
   const test500 = loadMnist('test', { limit: 500 });
-  const h = { epochs: 2, batchSize: 50, lr: 2e-3, decay: 0.8 };
+  const h = { epochs: 2, batchSize: 50, lr: 2e-3, decay: 0.8, shift: 1 };
   const dirs: string[] = [];
   try {
     for (let run = 0; run < 2; run++) {

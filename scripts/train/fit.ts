@@ -1,7 +1,7 @@
 // The training loop: Adam on softmax cross-entropy over logits, a learning rate that decays per
-// epoch, and a shuffle we do ourselves from a seeded PRNG so that a run is reproducible (model.fit's
-// own shuffle draws from Math.random).
-import type { MnistData } from '../../lib/data/mnist';
+// epoch, and a shuffle (and optional random shifts of the images) that we draw ourselves from a
+// seeded PRNG so that a run is reproducible (model.fit's own shuffle draws from Math.random).
+import { MNIST_COLS, MNIST_PIXELS, MNIST_ROWS, type MnistData } from '../../lib/data/mnist';
 import type { Hyper } from './networks';
 import { type Sequential, type Tensor, tf } from './tf';
 
@@ -32,6 +32,31 @@ export function imagesTensor(data: MnistData, shape: number[]): Tensor {
   return tf.tensor(data.images, [data.n, ...shape], 'float32');
 }
 
+/** Copies image `i` of `src` to image `k` of `dst`, moved by (dy, dx) pixels with zeros shifted in. */
+export function shiftImage(src: Float32Array, i: number, dst: Float32Array, k: number, dy: number, dx: number): void {
+  const s = i * MNIST_PIXELS, d = k * MNIST_PIXELS;
+  dst.fill(0, d, d + MNIST_PIXELS);
+  const c0 = Math.max(0, dx), c1 = Math.min(MNIST_COLS, MNIST_COLS + dx);
+  for (let r = Math.max(0, dy); r < Math.min(MNIST_ROWS, MNIST_ROWS + dy); r++)
+    dst.set(src.subarray(s + (r - dy) * MNIST_COLS + c0 - dx, s + (r - dy) * MNIST_COLS + c1 - dx), d + r * MNIST_COLS + c0);
+}
+
+/**
+ * One epoch's examples in the order of `perm`, each image moved by a random shift of up to
+ * `shift` pixels per axis when `shift` > 0 (a cheap augmentation: digits are not always centred).
+ */
+export function epochData(data: MnistData, perm: Int32Array, shift: number, rand: () => number): { images: Float32Array; labels: Int32Array } {
+  const images = new Float32Array(perm.length * MNIST_PIXELS);
+  const labels = new Int32Array(perm.length);
+  for (let k = 0; k < perm.length; k++) {
+    const i = perm[k];
+    labels[k] = data.labels[i];
+    if (shift > 0) shiftImage(data.images, i, images, k, Math.floor(rand() * (2 * shift + 1)) - shift, Math.floor(rand() * (2 * shift + 1)) - shift);
+    else images.set(data.images.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS), k * MNIST_PIXELS);
+  }
+  return { images, labels };
+}
+
 /** Top-1 accuracy of the model's logits on `data`. */
 export function accuracy(model: Sequential, x: Tensor, labels: Uint8Array, batchSize = 500): number {
   let correct = 0;
@@ -59,28 +84,26 @@ export interface FitResult {
  * Trains `model` in place. `log` receives one line per epoch; `evaluate`, when given, runs after
  * each epoch (its time is not counted in `seconds`).
  */
-export async function train(model: Sequential, train: MnistData, shape: number[], h: Hyper, seed: number, log: (line: string) => void, evaluate?: () => number): Promise<FitResult> {
+export async function train(model: Sequential, data: MnistData, shape: number[], h: Hyper, seed: number, log: (line: string) => void, evaluate?: () => number): Promise<FitResult> {
   const optimizer = tf.train.adam(h.lr);
   model.compile({ optimizer, loss: (y, logits) => tf.losses.softmaxCrossEntropy(y, logits) });
-  const x = imagesTensor(train, shape);
-  const y = tf.tidy(() => tf.oneHot(tf.tensor(Int32Array.from(train.labels), [train.n], 'int32'), 10));
   const rand = mulberry32(seed);
   const losses: number[] = [];
   let seconds = 0;
   for (let epoch = 0; epoch < h.epochs; epoch++) {
     optimizer.learningRate = h.lr * h.decay ** epoch;
     const t0 = performance.now();
-    const idx = tf.tensor(permutation(train.n, rand), [train.n], 'int32');
-    const [xs, ys] = [tf.gather(x, idx), tf.gather(y, idx)];
+    const e = epochData(data, permutation(data.n, rand), h.shift ?? 0, rand);
+    const xs = tf.tensor(e.images, [data.n, ...shape], 'float32');
+    const ys = tf.tidy(() => tf.oneHot(tf.tensor(e.labels, [data.n], 'int32'), 10));
     const hist = await model.fit(xs, ys, { batchSize: h.batchSize, epochs: 1, shuffle: false, verbose: 0 });
-    for (const t of [idx, xs, ys]) t.dispose();
+    xs.dispose();
+    ys.dispose();
     const dt = (performance.now() - t0) / 1000;
     seconds += dt;
     losses.push(hist.history.loss[0]);
     const acc = evaluate ? `, test accuracy ${(100 * evaluate()).toFixed(2)}%` : '';
     log(`epoch ${epoch + 1}/${h.epochs}: loss ${hist.history.loss[0].toFixed(4)}, lr ${optimizer.learningRate.toExponential(2)}, ${dt.toFixed(1)} s${acc}`);
   }
-  x.dispose();
-  y.dispose();
   return { epochs: h.epochs, seconds, losses };
 }
