@@ -160,11 +160,14 @@ test.serial('SIGTERM lets an in-flight query finish, then the server exits clean
     const x = Float64Array.from({ length: 32 }, () => Math.random() - 0.5);
     const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), HELD), { fracBits: 16, truncation: 'local' });
     const ring = tfe.RingTensor.fromFloat64Array(x, [1, 32], { fracBits: 16 });
-    const [, out] = await Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]);
+    // A server's error answer (or a stall) fails the test with its reason instead of hanging it.
+    const refused = Promise.race(SERVERS.map((s) => ep.recv(s, HELD, 'res').then((r) => (r.kind === 'control' && (r.data as { ok: boolean }).ok ? new Promise<never>(() => undefined) : Promise.reject(new Error(`${s}: ${JSON.stringify(r)}`))))));
+    const stall = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the held query stalled; logs:\n${c.logs.join('\n')}`)), 20_000).unref());
+    const [, out] = await Promise.race([Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]), refused, stall]);
     const got = out!.toFloat64Array({ fracBits: 16 });
     const want = m.forward(x, polyRelu);
     for (let i = 0; i < want.length; i++) t.true(Math.abs(got[i] - want[i]) < 2e-3);
-    t.is(await c.procs.get('server0')!.exited, 0);
+    t.is(await Promise.race([c.procs.get('server0')!.exited, new Promise((r) => setTimeout(() => r(`still running; logs:\n${c.logs.join('\n')}`), 20_000).unref())]), 0);
     await t.throwsAsync(client.predict('m', { data: x, shape: [1, 32] }), { message: /server0 is unreachable|shutting down/ });
     await Promise.all([client.close(), ep.close()]);
   } finally {
