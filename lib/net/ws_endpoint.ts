@@ -389,9 +389,16 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     for (const ws of this.#sockets.values()) ws.terminate();
     this.#server?.close();
     // Peers re-dial at once: a handshake caught in flight must not keep the server open.
+    // A TLS handshake still in flight is not an HTTP connection yet, so close() could wait on it:
+    // after a second, stop waiting (the listening socket is closed already).
     await new Promise<void>((r) => {
       if (!this.#http) return r();
-      this.#http.close(() => r());
+      const t = setTimeout(r, 1000);
+      t.unref();
+      this.#http.close(() => {
+        clearTimeout(t);
+        r();
+      });
       this.#http.closeAllConnections();
     });
   }
