@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
-  const meta = { machine, date: new Date().toISOString().slice(0, 10), images: test.n, command: `npm run bench:table${quick ? ' -- --quick' : ''}` };
+  const meta = { machine, date: new Date().toISOString().slice(0, 10), images: test.n, command: `npm run bench:table${argv.length ? ` -- ${argv.join(' ')}` : ''}` };
   if (json) {
     const out: Record<string, Record<string, Omit<Measured, 'protocol' | 'key'>>> = { pond: {}, securenn: {} };
     for (const { protocol, key, ...rest } of results) out[protocol][key] = rest;
