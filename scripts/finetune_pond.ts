@@ -1,5 +1,5 @@
 // `npm run finetune:pond [-- --only A,B] [--epochs N] [--lr X] [--decay X] [--batch N] [--seed N]
-// [--degree 2|3] [--fixed-coeffs] [--images N]`: Pond variants trained with their polynomial
+// [--degree 2|3] [--fixed-coeffs] [--images N] [--shift N]`: Pond variants trained with their polynomial
 // activations in the loop. Pond has no comparisons, so each ReLU of a trained model becomes a
 // polynomial p(x) = c0 + c1 x + c2 x^2 (a TfePolynomial layer); bench/calibrate.ts only fits p to
 // ReLU, which costs about a point of accuracy. Here the network, starting from the trained
@@ -35,6 +35,8 @@ interface Args {
   degree: number;
   trainCoeffs: boolean;
   images: number;
+  /** Largest random shift of a training image (default: the network's training setting). */
+  shift?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -66,10 +68,14 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--batch') a.batch = int(flag, v);
     else if (flag === '--seed') a.seed = int(flag, v);
     else if (flag === '--images') a.images = int(flag, v);
+    else if (flag === '--shift') {
+      a.shift = Number(v);
+      if (!Number.isInteger(a.shift) || a.shift < 0) throw new Error(`--shift needs an integer >= 0, got '${v}'`);
+    }
     else if (flag === '--degree') {
       a.degree = int(flag, v);
       if (a.degree > 3) throw new Error('--degree is 1, 2 or 3 (a TfePolynomial layer has at most 4 coefficients)');
-    } else throw new Error(`unknown argument '${flag}' (try --only A --epochs N --lr X --decay X --batch N --seed N --degree 2 --fixed-coeffs --images N)`);
+    } else throw new Error(`unknown argument '${flag}' (try --only A --epochs N --lr X --decay X --batch N --seed N --degree 2 --fixed-coeffs --images N --shift N)`);
     i++;
   }
   return a;
@@ -105,7 +111,7 @@ async function finetune(name: NetworkName, args: Args, argv: string[]): Promise<
   const xTest = imagesTensor(testSet, shape);
   const evaluate = () => accuracy(model, xTest, testSet.labels);
   const accStart = evaluate();
-  const h = { epochs: args.epochs, batchSize: args.batch, lr: args.lr, decay: args.decay, shift: HYPER[name].shift ?? 0 };
+  const h = { epochs: args.epochs, batchSize: args.batch, lr: args.lr, decay: args.decay, shift: args.shift ?? HYPER[name].shift ?? 0 };
   console.log(
     `${name}: float32 test accuracy with the fitted polynomials ${pct(accStart)}; fine-tuning ${h.epochs} epochs, batch ${h.batchSize}, Adam lr ${h.lr} x${h.decay}/epoch${h.shift ? `, random shifts <= ${h.shift} px` : ''}, coefficients ${args.trainCoeffs ? 'trained' : 'fixed'}, seed ${args.seed}`,
   );
