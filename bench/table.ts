@@ -4,6 +4,7 @@
 //   npm run bench:table -- --quick   200 test images (CI smoke)
 //   npm run bench:table -- --json    one JSON object on stdout
 //   npm run bench:table -- --only A,B_max
+//   npm run bench:table -- --protocol pond
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,8 +38,10 @@ async function main(): Promise<void> {
   const quick = argv.includes('--quick');
   const onlyArg = argv.indexOf('--only');
   const only = onlyArg >= 0 ? new Set(argv[onlyArg + 1].split(',')) : undefined;
+  const protocolArg = argv.indexOf('--protocol');
+  const protocol = protocolArg >= 0 ? argv[protocolArg + 1] : undefined;
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
-  const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
+  const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key))) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
   const test = loadMnist('test', { limit: quick ? 200 : undefined });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-table-'));
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
   }
   say('');
   say(markdownTable(results, meta));
-  if (!quick && !only) {
+  if (!quick && !only && !protocol) {
     writeResults(results, meta);
     writeSvg(results, path.join(__dirname, '..', '..', 'bench', 'table.svg'));
     say('wrote bench/RESULTS.md (table section) and bench/table.svg');
