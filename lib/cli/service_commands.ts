@@ -57,6 +57,8 @@ export function addServiceCommands(program: Command): void {
       console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'})`);
       // SIGTERM: refuse new queries, let in-flight ones finish, then exit.
       onSignal(() => server.stop());
+      // Started by a local cluster (npm start, tests): stop when that parent goes away.
+      if (process.send) process.once('disconnect', () => void server.stop(5000).then(() => process.exit(0)));
     });
 
   program

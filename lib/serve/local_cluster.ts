@@ -68,7 +68,9 @@ export function spawnServer(configFile: string, party: string, onLine: (line: st
   // Few malloc arenas: kernels run on many threads, and per-thread arenas make a long-running
   // server's resident memory creep up with fragmentation rather than use.
   const env = { MALLOC_ARENA_MAX: '2', ...process.env };
-  const child = spawn(process.execPath, [tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // The IPC channel lets a server notice when the process that started it dies (even by SIGKILL)
+  // and shut down, instead of lingering as an orphan.
+  const child = spawn(process.execPath, [tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
   for (const stream of [child.stdout!, child.stderr!]) {
     let buf = '';
     stream.setEncoding('utf8');
