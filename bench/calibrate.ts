@@ -9,63 +9,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { loadMnist } from '../lib/data/mnist';
-import { POLYNOMIAL_LAYER } from '../lib/api/layers_spec';
-import { type Layer, plainModel, type ReluHook } from './lib/plain_forward';
-import { fitRelu } from './lib/relu_fit';
+import { type Layer, plainModel } from './lib/plain_forward';
+import { initialFits, plainAccuracy, polynomialHook, withPolynomials } from './lib/pond_variant';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 
-const evalPoly = (c: number[], v: number) => c.reduceRight((acc, k) => acc * v + k, 0);
-
-function accuracy(forward: (x: Float64Array, n: number, hook?: ReluHook) => Float64Array, images: Float32Array, labels: Uint8Array, hook?: ReluHook): number {
-  let correct = 0;
-  const n = labels.length;
-  for (let s = 0; s < n; s += 500) {
-    const m = Math.min(500, n - s);
-    const out = forward(Float64Array.from(images.subarray(s * 784, (s + m) * 784)), m, hook);
-    for (let r = 0; r < m; r++) {
-      const row = out.subarray(r * 10, r * 10 + 10);
-      let best = 0;
-      for (let j = 1; j < 10; j++) if (row[j] > row[best]) best = j;
-      if (best === labels[s + r]) correct++;
-    }
-  }
-  return correct / n;
-}
-
-/** The variant's layers: every relu (layer or activation) replaced by a TfePolynomial layer. */
-function withPolynomials(layers: Layer[], fits: number[][]): Layer[] {
-  const out: Layer[] = [];
-  let i = 0;
-  for (const l of layers) {
-    if (l.class_name === 'ReLU') {
-      out.push({ class_name: POLYNOMIAL_LAYER, config: { name: `${l.config.name}_poly`, coeffs: fits[i++] } });
-    } else if (l.config.activation === 'relu') {
-      out.push({ ...l, config: { ...l.config, activation: 'linear' } });
-      out.push({ class_name: POLYNOMIAL_LAYER, config: { name: `${l.config.name}_poly`, coeffs: fits[i++] } });
-    } else out.push(l);
-  }
-  return out;
-}
-
 function calibrate(net: string, images: number, degree: number): void {
   const src = path.join(MODELS, net, 'model.json');
-  const plain = plainModel(src);
   const train = loadMnist('train', { limit: images });
-  const x = Float64Array.from(train.images);
-  const fits: number[][] = [];
-  for (let j = 0; j < plain.relus; j++) {
-    let seen: Float64Array | undefined;
-    plain.forward(x, train.n, (i, v) => {
-      if (i === j) seen = v;
-      return i < j ? v.map((t) => evalPoly(fits[i], t)) : v.map((t) => (t > 0 ? t : 0));
-    });
-    fits.push(fitRelu(seen!, degree));
-  }
+  const fits = initialFits(src, train, degree);
   const test = loadMnist('test');
-  const hook: ReluHook = (i, v) => v.map((t) => evalPoly(fits[i], t));
-  const accPlain = accuracy(plain.forward, test.images, test.labels);
-  const accPoly = accuracy(plain.forward, test.images, test.labels, hook);
+  const { forward } = plainModel(src);
+  const accPlain = plainAccuracy(forward, test);
+  const accPoly = plainAccuracy(forward, test, polynomialHook(fits));
   const dstDir = path.join(MODELS, `${net}_pond`);
   fs.mkdirSync(dstDir, { recursive: true });
   const json = JSON.parse(fs.readFileSync(src, 'utf8')) as { modelTopology: { config: { layers: Layer[] } }; weightsManifest: { paths: string[] }[] };

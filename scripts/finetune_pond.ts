@@ -14,7 +14,8 @@ import * as path from 'node:path';
 
 import { loadMnist } from '../lib/data/mnist';
 import { plainModel } from '../bench/lib/plain_forward';
-import { initialFits, plainAccuracy, readSource, withPolynomials, writeVariant } from './finetune/pond_model';
+import { initialFits, plainAccuracy, withPolynomials } from '../bench/lib/pond_variant';
+import { readSource, writeVariant } from './finetune/pond_model';
 import { TfePolynomial, tfx } from './finetune/poly_layer';
 import { accuracy, imagesTensor, train } from './train/fit';
 import { HYPER, NETWORKS, type NetworkName } from './train/networks';

@@ -1,15 +1,12 @@
-// A trained model's Pond variant on disk and in float64: the topology with each ReLU replaced by a
-// TfePolynomial layer, the initial coefficients (least-squares fits of ReLU to what each ReLU sees,
-// layer by layer, as bench/calibrate.ts does), the variant's files, and plaintext float64 accuracy
-// through bench/lib/plain_forward.ts (what the private evaluation approximates).
+// A trained model's Pond variant on disk: the source files, and the variant written with each ReLU
+// replaced by a TfePolynomial layer (the float64 side, fits and accuracy, is bench/lib/pond_variant.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { POLYNOMIAL_LAYER } from '../../lib/api/layers_spec';
 import { readModelJson, readWeights } from '../../lib/api/model';
-import type { MnistData } from '../../lib/data/mnist';
-import { type Layer, plainModel, type ReluHook } from '../../bench/lib/plain_forward';
-import { fitRelu } from '../../bench/lib/relu_fit';
+import type { Layer } from '../../bench/lib/plain_forward';
+import { withPolynomials } from '../../bench/lib/pond_variant';
+
 
 export const WEIGHTS_FILE = 'weights.bin';
 
@@ -17,59 +14,6 @@ export interface ModelFile {
   modelTopology: { class_name: string; config: { name?: string; layers: Layer[] } };
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype?: string }[] }[];
   [k: string]: unknown;
-}
-
-const evalPoly = (c: number[], v: number) => c.reduceRight((acc, k) => acc * v + k, 0);
-
-/** Top-1 accuracy of a float64 forward pass (logits out) on `data`. */
-export function plainAccuracy(forward: (x: Float64Array, n: number, hook?: ReluHook) => Float64Array, data: MnistData, hook?: ReluHook): number {
-  let correct = 0;
-  for (let s = 0; s < data.n; s += 500) {
-    const m = Math.min(500, data.n - s);
-    const out = forward(Float64Array.from(data.images.subarray(s * 784, (s + m) * 784)), m, hook);
-    for (let r = 0; r < m; r++) {
-      const row = out.subarray(r * 10, r * 10 + 10);
-      let best = 0;
-      for (let j = 1; j < 10; j++) if (row[j] > row[best]) best = j;
-      if (best === data.labels[s + r]) correct++;
-    }
-  }
-  return correct / data.n;
-}
-
-/**
- * Least-squares fits of ReLU, one per ReLU of the model in order, each to the values that ReLU
- * sees on `data` when the ReLUs before it are already replaced by their fits.
- */
-export function initialFits(modelPath: string, data: MnistData, degree: number): number[][] {
-  const plain = plainModel(modelPath);
-  const x = Float64Array.from(data.images);
-  const fits: number[][] = [];
-  for (let j = 0; j < plain.relus; j++) {
-    let seen: Float64Array | undefined;
-    plain.forward(x, data.n, (i, v) => {
-      if (i === j) seen = v;
-      return i < j ? v.map((t) => evalPoly(fits[i], t)) : v.map((t) => (t > 0 ? t : 0));
-    });
-    fits.push(fitRelu(seen!, degree));
-  }
-  return fits;
-}
-
-/** The layers with every relu (a ReLU layer or a relu activation) replaced by a TfePolynomial layer. */
-export function withPolynomials(layers: Layer[], fits: number[][]): Layer[] {
-  const out: Layer[] = [];
-  let i = 0;
-  const poly = (name: string): Layer => ({ class_name: POLYNOMIAL_LAYER, config: { name: `${name}_poly`, coeffs: fits[i++] } });
-  for (const l of layers) {
-    if (l.class_name === 'ReLU') out.push(poly(l.config.name));
-    else if (l.config.activation === 'relu') {
-      out.push({ ...l, config: { ...l.config, activation: 'linear' } });
-      out.push(poly(l.config.name));
-    } else out.push(l);
-  }
-  if (i !== fits.length) throw new Error(`the model has ${i} ReLUs but ${fits.length} fits were given`);
-  return out;
 }
 
 /** The source model's file and float32 weights by manifest name. */
