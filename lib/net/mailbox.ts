@@ -22,6 +22,12 @@ export class Mailbox {
     return s;
   }
 
+  /** Removes a used slot, and the session's map with its last slot. */
+  #drop(session: string, slots: Map<string, Slot>, id: string): void {
+    slots.delete(id);
+    if (slots.size === 0) this.#sessions.delete(session);
+  }
+
   /** Files a payload; throws on a duplicate (a protocol error of the sender). */
   deliver(peer: PartyName, session: string, key: string, payload: Payload): void {
     if (this.#finished.has(session)) return; // the session was aborted or ended: drop stragglers
@@ -29,8 +35,7 @@ export class Mailbox {
     const id = `${peer}|${key}`;
     const slot = slots.get(id);
     if (slot?.waiter) {
-      slots.delete(id);
-      if (slots.size === 0) this.#sessions.delete(session);
+      this.#drop(session, slots, id);
       slot.waiter.resolve(payload);
     } else if (slot?.payload) {
       throw new Error(`duplicate message ${key} in session ${session}`);
@@ -46,8 +51,7 @@ export class Mailbox {
     const id = `${peer}|${key}`;
     const slot = slots.get(id);
     if (slot?.payload) {
-      slots.delete(id);
-      if (slots.size === 0) this.#sessions.delete(session);
+      this.#drop(session, slots, id);
       return Promise.resolve(slot.payload);
     }
     if (slot?.waiter) return Promise.reject(new Error(`message ${key} from ${peer} is already awaited in session ${session}`));
