@@ -8,6 +8,7 @@ import { forwardA, networkA, randomImages } from './lib/networks';
 import { profileNative, type Profile } from './lib/kernel_profile';
 import { REFERENCE_MB, secureNNNetworks, secureNNOps } from './lib/securenn_bench';
 import { nowMs } from './lib/timing';
+import { percentile } from './lib/percentile';
 
 interface Sample {
   medianMs: number;
@@ -15,10 +16,6 @@ interface Sample {
   runs: number;
   bytes: number;
   rounds: number;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /**
@@ -36,7 +33,6 @@ async function measure(cluster: tfe.Cluster, once: () => Promise<void>, runs: nu
     times.push(nowMs() - t0);
     traffic = cluster.transport.traffic().total;
   }
-  times.sort((a, b) => a - b);
   return { medianMs: percentile(times, 0.5), p90Ms: percentile(times, 0.9), runs, bytes: traffic.bytes, rounds: traffic.rounds };
 }
 

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { type NetName, writeNetwork } from './lib/model_files';
+import { percentile } from './lib/percentile';
 
 interface Row {
   network: NetName;
@@ -24,7 +25,6 @@ interface Row {
   rounds_per_query: number;
 }
 
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       await clients[0].status();
       if (i >= 5) pings.push(performance.now() - t0);
     }
-    const ping = (roundTrip = pct(pings, 0.5));
+    const ping = (roundTrip = percentile(pings, 0.5));
     say(`round trip client -> servers -> client (status request): p50 ${ping.toFixed(2)} ms`);
     for (const network of nets) {
       for (const protocol of ['pond', 'securenn'] as const) {
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
           for (let i = 0; i < perClient; i++) await c.predict(name, input());
         }));
         const qps = (clients.length * perClient) / ((performance.now() - t0) / 1000);
-        const row = { network, protocol, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), queries_per_s: qps, bytes_per_query: bytes, rounds_per_query: rounds };
+        const row = { network, protocol, p50_ms: percentile(lat, 0.5), p99_ms: percentile(lat, 0.99), queries_per_s: qps, bytes_per_query: bytes, rounds_per_query: rounds };
         rows.push(row);
         say(`${network} ${protocol.padEnd(8)} p50 ${row.p50_ms.toFixed(1).padStart(7)} ms  p99 ${row.p99_ms.toFixed(1).padStart(7)} ms  ${qps.toFixed(1).padStart(7)} q/s (8 clients)  ${(bytes / 2 ** 20).toFixed(2)} MB/query, ${rounds} rounds (busiest server)`);
       }

@@ -21,7 +21,7 @@ const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 // activations made for Pond, see bench/calibrate.ts), measured against the original's plaintext.
 const pondModel = (net: string) => (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : net);
 
-export const ENTRIES: Entry[] = [
+const ENTRIES: Entry[] = [
   { protocol: 'pond', key: 'A', model: pondModel('A'), reference: 'A' },
   { protocol: 'pond', key: 'B', model: pondModel('B'), reference: 'B' },
   { protocol: 'pond', key: 'C', model: pondModel('C'), reference: 'C' },

@@ -5,6 +5,7 @@ import type { MnistData } from '../../lib/data/mnist';
 import type { PredictionClient } from '../../lib/serve/client';
 import { plainModel } from './plain_forward';
 import { Progress } from './progress';
+import { percentile } from './percentile';
 
 export interface Entry {
   protocol: 'pond' | 'securenn';
@@ -52,7 +53,6 @@ function kl(p: Float64Array, q: Float64Array): number {
   return s;
 }
 
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 export async function evaluate(client: PredictionClient, name: string, referencePath: string, e: Entry, test: MnistData, opts: { quick: boolean }): Promise<Measured> {
   const plain = plainModel(referencePath);
@@ -97,9 +97,9 @@ export async function evaluate(client: PredictionClient, name: string, reference
   return {
     protocol: e.protocol,
     key: e.key,
-    ms_b1_median: pct(lat, 0.5),
-    ms_b1_p90: pct(lat, 0.9),
-    b128_per_s: batchSeconds.length ? 128 / pct(batchSeconds, 0.5) : Number.NaN,
+    ms_b1_median: percentile(lat, 0.5),
+    ms_b1_p90: percentile(lat, 0.9),
+    b128_per_s: batchSeconds.length ? 128 / percentile(batchSeconds, 0.5) : Number.NaN,
     accuracy: correct / test.n,
     tf_accuracy: plainCorrect / test.n,
     kl: klSum / test.n,
