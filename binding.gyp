@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "tfe_native",
-      "sources": ["<!@(node -p \"require('./native/sources.json').cpu.join(' ')\")"],
+      "sources": ["<!@(node -p \"const s = require('./native/sources.json'); [...s.binding, ...s.core, ...s.cpu].join(' ')\")"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "TFE_BUILD_SYSTEM=\"node-gyp\""],
       "cflags!": ["-fno-exceptions"],

@@ -6,7 +6,7 @@
 //   npm run bench:kernels -- --json  one JSON object on stdout, nothing else (notes go to stderr)
 import { randomFillSync } from 'node:crypto';
 
-import { conv2d, info, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
+import { conv2d, cpuInfo, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
 import { machineInfo } from './lib/machine';
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   };
   const machine = machineInfo();
   const otherLoad = startInterferenceMeter();
-  const threads = info().threads;
+  const threads = cpuInfo().threads;
   const rows: Row[] = [];
 
   const matmulResults: Record<string, Measured> = {};

@@ -4,7 +4,7 @@
 // outputs. `ring` holds the ring-tensor core the protocols are built on.
 export * as ring from './ring';
 export { RingTensor } from './tensor/ring_tensor';
-export { info, memory, setNumThreads } from './info';
+export { info, cpuInfo, memory, setNumThreads, type BackendInfo } from './info';
 export { randomSeed } from './prg/prg';
 
 export { local, getCluster, setProtocol, getProtocol, type ProtocolName } from './api/session';

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { col2im, conv2d, im2col, info, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
+import { col2im, conv2d, im2col, cpuInfo, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
 import { randomU64, sizeOf } from './helpers/random';
 import { conv2dRef, geometry, wrap } from './helpers/reference';
 import { take } from './helpers/tensors';
@@ -53,7 +53,7 @@ for (const c of CASES)
     f.dispose();
   });
 
-const features = info().cpuFeatures;
+const features = cpuInfo().cpuFeatures;
 const IMPLS: MatMulImpl[] = ['generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
 
 for (const impl of IMPLS)

@@ -1,12 +1,12 @@
 import test from 'ava';
 
-import { info, matmul, type MatMulImpl, RingTensor } from '../lib/ring';
+import { cpuInfo, matmul, type MatMulImpl, RingTensor } from '../lib/ring';
 import { randomU64 } from './helpers/random';
 import { matmulRef } from './helpers/reference';
 import { take } from './helpers/tensors';
 
 // Every micro-kernel this CPU can run is checked against BigInt, not just the one 'auto' picks.
-const features = info().cpuFeatures;
+const features = cpuInfo().cpuFeatures;
 const IMPLS: MatMulImpl[] = ['auto', 'generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
 
 // Sizes cover the small-m row path (m <= 4), partial micro-tiles in both directions, several

@@ -2,11 +2,11 @@ import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
 
 import test from 'ava';
 
-import { aes128CtrKeystream, info, prgBits, prgField, prgRing, randomSeed, setNumThreads } from '../lib/ring';
+import { aes128CtrKeystream, cpuInfo, prgBits, prgField, prgRing, randomSeed, setNumThreads } from '../lib/ring';
 import { take } from './helpers/tensors';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
-const IMPLS: ('portable' | 'aesni')[] = ['portable', ...(info().aes === 'aes-ni' ? (['aesni'] as const) : [])];
+const IMPLS: ('portable' | 'aesni')[] = ['portable', ...(cpuInfo().aes === 'aes-ni' ? (['aesni'] as const) : [])];
 
 /** OpenSSL's AES-128-CTR through node:crypto: an independent implementation to compare against. */
 function opensslKeystream(key: Uint8Array, iv: Uint8Array, n: number): Uint8Array {
@@ -67,7 +67,7 @@ test('same seed gives the same stream across thread counts, offsets and implemen
   const whole = take(await prgRing(seed, [n], { nonce: 5n }));
   const wholeBits = take(await prgBits(seed, [n], { nonce: 5n }));
   const wholeField = take(await prgField(seed, 67, [n], { nonce: 5n }));
-  const before = info().threads;
+  const before = cpuInfo().threads;
   try {
     for (const threads of [1, 3, 2]) {
       setNumThreads(threads);

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { info } from '../../lib';
+import { cpuInfo } from '../../lib';
 
 export interface MachineInfo {
   cpu: string;
@@ -28,7 +28,7 @@ function cpuModel(): string {
 }
 
 export function machineInfo(): MachineInfo {
-  const i = info();
+  const i = cpuInfo();
   return {
     cpu: cpuModel(),
     cores: os.availableParallelism(),

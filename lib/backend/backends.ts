@@ -1,13 +1,24 @@
 // Backend registry: each backend is a native module exposing the same kernel names. The CPU
-// backend always exists; the CUDA backend (a separate .node, probed safely) registers here later.
+// module always exists; the CUDA module is a separate .node, probed safely (cuda_loader.ts).
 import * as path from 'node:path';
 
+import { contextBackend } from './backend_context';
+import { loadCuda, probeCuda } from './cuda_loader';
 import type { NativeBinding } from './native_binding';
 
 export interface Backend {
+  /** The module: 'cpu' or 'cuda'. */
   readonly name: string;
   readonly native: NativeBinding;
+  /** Whether the module has streams (per-party views via streamBackend). */
+  readonly streams?: boolean;
+  /** The stream this view is bound to (0: the module's default). */
+  readonly stream?: number;
 }
+
+/** What a user asks for: 'auto' picks CUDA when a driver and a device are present. */
+export type DeviceOption = 'auto' | 'cpu' | 'cuda';
+const DEVICE_OPTIONS: readonly string[] = ['auto', 'cpu', 'cuda'];
 
 type Loader = () => NativeBinding;
 
@@ -23,33 +34,52 @@ export function backendNames(): string[] {
   return [...loaders.keys()];
 }
 
-/** Returns the named backend (default: the active one), loading it on first use. */
+/**
+ * Returns the named backend, loading it on first use. Without a name: the backend of the
+ * current party (local mode), else the one chosen with setBackend, else TFE_DEVICE / 'auto'.
+ */
 export function getBackend(name?: string): Backend {
-  const n = name ?? current ?? defaultBackendName();
+  if (name === undefined) {
+    const ctx = contextBackend();
+    if (ctx) return ctx;
+  }
+  const n = name ?? current ?? resolveDevice();
   let b = loaded.get(n);
   if (!b) {
     const loader = loaders.get(n);
     if (!loader) throw new Error(`unknown backend '${n}' (registered: ${backendNames().join(', ')})`);
-    b = { name: n, native: loader() };
+    b = { name: n, native: loader(), streams: n === 'cuda' };
     loaded.set(n, b);
   }
   return b;
 }
 
-/** Selects the backend used by ops that are not told otherwise. */
+/** Selects the backend used by ops that are not told otherwise ('auto' resolves now). */
 export function setBackend(name: string): Backend {
-  const b = getBackend(name);
-  current = name;
+  const n = name === 'auto' ? resolveDevice('auto') : name;
+  const b = getBackend(n);
+  current = n;
   return b;
 }
 
-function defaultBackendName(): string {
+/**
+ * The backend a device option means here. TFE_DEVICE, when set, overrides the option (operators
+ * switch a deployment without code changes). 'cuda' that cannot be had is an error saying why;
+ * 'auto' falls back to the CPU.
+ */
+export function resolveDevice(option: DeviceOption = 'auto'): string {
   const env = process.env.TFE_DEVICE;
-  if (env && env !== 'auto') {
-    if (!loaders.has(env)) throw new Error(`TFE_DEVICE=${env}: no such backend (registered: ${backendNames().join(', ')})`);
-    return env;
+  if (env !== undefined && env !== '' && !DEVICE_OPTIONS.includes(env))
+    throw new Error(`TFE_DEVICE=${env}: expected auto, cpu or cuda`);
+  if (!DEVICE_OPTIONS.includes(option)) throw new TypeError(`device must be 'auto', 'cpu' or 'cuda', got ${JSON.stringify(option)}`);
+  const want = (env || option) as DeviceOption;
+  if (want === 'cpu') return 'cpu';
+  const status = probeCuda(packageRoot);
+  if (want === 'cuda') {
+    if (!status.available) throw new Error(`device 'cuda' was requested${env ? ' (TFE_DEVICE=cuda)' : ''} but the CUDA backend is unavailable: ${status.reason}`);
+    return 'cuda';
   }
-  return 'cpu';
+  return status.available ? 'cuda' : 'cpu';
 }
 
 // The package root holds build/ (source builds) and prebuilds/ (shipped binaries).
@@ -68,3 +98,5 @@ registerBackend('cpu', () => {
     );
   }
 });
+
+registerBackend('cuda', () => loadCuda(packageRoot));

@@ -1,5 +1,5 @@
-// The shape of a native backend module (.node). The CPU addon implements it now; the CUDA addon
-// will implement the same surface, so everything above this file is backend-agnostic.
+// The shape of a native backend module (.node). The CPU addon and the CUDA addon implement the
+// same surface, so everything above this file is backend-agnostic.
 
 /** An opaque reference to native memory. */
 export type NativeHandle = object & { readonly __nativeHandle: unique symbol };
@@ -15,13 +15,27 @@ export type Attrs = Record<string, AttrValue | undefined>;
 
 export interface NativeInfo {
   backend: string;
-  cpuFeatures: string;
-  matmulKernel: string;
-  aes: string;
-  threads: number;
   compiler?: string;
   buildSystem?: string;
   kernels: string[];
+  // CPU module
+  cpuFeatures?: string;
+  matmulKernel?: string;
+  aes?: string;
+  threads?: number;
+  // CUDA module
+  deviceAvailable?: boolean;
+  unavailableReason?: string;
+  deviceName?: string;
+  deviceMemory?: number;
+  computeCapability?: string;
+  multiprocessors?: number;
+  cudaRuntime?: string;
+  cudaDriver?: string;
+  cudaArchitectures?: string;
+  /** Kernels the CUDA module runs on the host between a download and an upload (comma-separated). */
+  hostFallbackKernels?: string;
+  deviceCachedBytes?: number;
 }
 
 export interface NativeStats {
@@ -37,8 +51,10 @@ export interface NativeStats {
 export interface NativeBinding {
   run(kernel: string, inputs: NativeHandle[], attrs?: Attrs): Promise<NativeTensorInfo[]>;
   runSync(kernel: string, inputs: NativeHandle[], attrs?: Attrs): NativeTensorInfo[];
-  fromBytes(data: ArrayBufferView, shape: number[], dtype: string): NativeHandle;
-  toBytes(handle: NativeHandle): ArrayBuffer;
+  /** `stream` (CUDA module): the stream the upload is queued on; 0 when absent. */
+  fromBytes(data: ArrayBufferView, shape: number[], dtype: string, stream?: number): NativeHandle;
+  /** Waits for the value (on a device) and copies it out. */
+  toBytes(handle: NativeHandle, stream?: number): ArrayBuffer;
   release(handle: NativeHandle): void;
   stats(): NativeStats;
   info(): NativeInfo;

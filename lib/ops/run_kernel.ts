@@ -1,15 +1,19 @@
 // Dispatch: validated inputs go to the backend that holds them; results come back as RingTensors.
+import { contextBackend } from '../backend/backend_context';
 import { type Backend, getBackend } from '../backend/backends';
 import type { Attrs } from '../backend/native_binding';
 import { RingTensor } from '../tensor/ring_tensor';
 import type { KernelName } from './kernel_names';
 
+// Inputs must share a module (cpu or cuda); they may come from different streams of it (the
+// device orders that). The kernel runs on the current party's stream when there is one.
 function backendOf(kernel: KernelName, inputs: readonly RingTensor[]): Backend {
-  const b = inputs[0]?.backend ?? getBackend();
+  const first = inputs[0]?.backend ?? getBackend();
   for (const t of inputs)
-    if (t.backend !== b)
-      throw new Error(`${kernel}: inputs live on different backends (${b.name} and ${t.backend.name})`);
-  return b;
+    if (t.backend.name !== first.name)
+      throw new Error(`${kernel}: inputs live on different backends (${first.name} and ${t.backend.name})`);
+  const ctx = contextBackend();
+  return ctx && ctx.name === first.name ? ctx : first;
 }
 
 // Below this many elements a kernel takes a few microseconds, less than the hop to the native

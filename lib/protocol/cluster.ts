@@ -1,6 +1,9 @@
 // A session's parties. In-process, all of them live here and every op runs on all of them at
 // once (each party's kernels on the native thread pool); in the service, each server process
 // holds one Party and runs the same protocol functions.
+import { withBackend } from '../backend/backend_context';
+import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
+import { streamBackend } from '../backend/stream_backend';
 import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
@@ -29,6 +32,12 @@ export interface ClusterOptions {
    * own and runs the same protocol functions as its peers do in theirs.
    */
   hosted?: readonly PartyName[];
+  /**
+   * Where the parties' tensors live: 'auto' (default: CUDA when a driver and a device are
+   * present, else the CPU), 'cpu' or 'cuda' (an error saying why when it cannot be had).
+   * TFE_DEVICE overrides it. On a GPU each party gets its own CUDA stream.
+   */
+  device?: DeviceOption;
 }
 
 /** Op ids of one session: ids in (base, base + OPS_PER_SESSION) are its own. */
@@ -45,6 +54,8 @@ export class Cluster {
   /** The protocol ops on this cluster's tensors use; tfe.setProtocol changes it. */
   protocol: 'pond' | 'securenn';
   readonly hosted: ReadonlySet<PartyName>;
+  /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
+  readonly device: string;
   #nextOp: number;
   #lastOp: number;
   #ready: Promise<void>;
@@ -61,7 +72,13 @@ export class Cluster {
     this.transport = opts.transport ?? new MemoryTransport([...SERVERS, ...players]);
     for (const s of [...SERVERS, ...players])
       if (!this.transport.parties.includes(s)) throw new Error(`the transport does not know party '${s}'`);
-    this.parties = new Map(this.transport.parties.map((n) => [n, new Party(n, this.transport, this.fixed)]));
+    this.device = resolveDevice(opts.device ?? 'auto');
+    const base = getBackend(this.device);
+    // Stream 0 stays the module's default; each party gets its own (servers 1-3, players after).
+    const streamOf = (i: number): number => Math.min(1 + i, 63);
+    this.parties = new Map(
+      this.transport.parties.map((n, i) => [n, new Party(n, this.transport, this.fixed, streamBackend(base, streamOf(i)))]),
+    );
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? 'pond';
@@ -73,7 +90,7 @@ export class Cluster {
     for (const s of servers) this.party(s).crypto = this.provider;
     this.#nextOp = (fork?.opBase ?? 0) + 1;
     this.#lastOp = (fork?.opBase ?? 0) + OPS_PER_SESSION - 1;
-    this.#ready = fork?.ready ?? Promise.all(servers.map((s) => this.provider.setup(this.party(s)))).then(() => undefined);
+    this.#ready = fork?.ready ?? Promise.all(servers.map((s) => this.#onParty(s, () => this.provider.setup(this.party(s))))).then(() => undefined);
     this.#ready.catch(() => undefined);
   }
 
@@ -86,7 +103,7 @@ export class Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted] },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted], device: this.device as DeviceOption },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION },
     );
   }
@@ -115,7 +132,7 @@ export class Cluster {
   async run<T>(op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>, withPlayers = false): Promise<Map<PartyName, T>> {
     await this.#ready;
     const names = (withPlayers ? [...this.parties.keys()] : [...SERVERS]).filter((n) => this.hosted.has(n));
-    const results = await Promise.all(names.map((n) => fn(this.party(n), op)));
+    const results = await Promise.all(names.map((n) => this.#onParty(n, () => fn(this.party(n), op))));
     return new Map(names.map((n, i) => [n, results[i]]));
   }
 
@@ -123,7 +140,12 @@ export class Cluster {
   async runOn<T>(name: PartyName, op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>): Promise<T> {
     if (!this.hosted.has(name)) throw new Error(`${name} is not hosted by this process`);
     await this.#ready;
-    return fn(this.party(name), op);
+    return this.#onParty(name, () => fn(this.party(name), op));
+  }
+
+  // Runs fn with the party's backend as the default, so the tensors it makes land on its stream.
+  #onParty<T>(name: PartyName, fn: () => T): T {
+    return withBackend(this.party(name).backend, fn);
   }
 
   async close(): Promise<void> {

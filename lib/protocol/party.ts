@@ -1,6 +1,7 @@
 // One party's view of a session: its name and role, its messages, and its correlated randomness.
 // Protocol functions take a Party and run on every party (SPMD): the same code runs in the
 // in-process cluster and in one server process per party.
+import type { Backend } from '../backend/backends';
 import type { PartyName, Tag, Transport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 
@@ -31,7 +32,11 @@ export class Party {
   /** The servers' correlated randomness (set by the cluster; players have none). */
   crypto?: import('./correlated').CorrelatedRandomness;
 
-  constructor(readonly name: PartyName, readonly transport: Transport, readonly fixed: FixedPointConfig) {
+  /**
+   * @param backend where this party's tensors live (its own stream on a shared GPU); the
+   *   process default when absent
+   */
+  constructor(readonly name: PartyName, readonly transport: Transport, readonly fixed: FixedPointConfig, readonly backend?: Backend) {
     this.role = name === SERVER0 ? 0 : name === SERVER1 ? 1 : name === SERVER2 ? 2 : 'player';
   }
 

@@ -9,12 +9,11 @@
 #include <sys/random.h>
 #endif
 
+#include "binding/backend.h"
 #include "binding/convert.h"
-#include "core/cpu_features.h"
 #include "core/host_allocator.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
-#include "kernels/matmul.h"
 #include "prg/aes128.h"
 
 namespace tfe {
@@ -46,7 +45,7 @@ KernelCall prepare(const Napi::CallbackInfo& info) {
                 "expected (kernelName: string, inputs: handle[], attrs?: object)");
   KernelCall c;
   c.name = info[0].As<Napi::String>().Utf8Value();
-  c.kernel = findKernel(c.name);
+  c.kernel = resolveKernel(c.name);
   TFE_ARG_CHECK(env, c.kernel != nullptr, "unknown kernel '" + c.name + "'");
   Napi::Array in = info[1].As<Napi::Array>();
   TFE_ARG_CHECK(env, c.kernel->arity < 0 || static_cast<int>(in.Length()) == c.kernel->arity,
@@ -112,43 +111,54 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
   });
 }
 
-// fromBytes(view: ArrayBufferView, shape: number[], dtype: string) -> handle (copies the bytes)
+// The optional trailing stream argument of fromBytes/toBytes (0 when absent).
+int streamArg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined()) return 0;
+  TFE_ARG_CHECK(info.Env(), info[index].IsNumber(), "stream must be a number");
+  int s = info[index].As<Napi::Number>().Int32Value();
+  TFE_ARG_CHECK(info.Env(), s >= 0 && s < 64, "stream must be in [0, 64)");
+  return s;
+}
+
+// fromBytes(view: ArrayBufferView, shape: number[], dtype: string, stream?) -> handle (copies)
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     Napi::Env env = info.Env();
-    TFE_ARG_CHECK(env, info.Length() == 3 && info[0].IsTypedArray(), "expected (data: TypedArray, shape: number[], dtype: string)");
+    TFE_ARG_CHECK(env, (info.Length() == 3 || info.Length() == 4) && info[0].IsTypedArray(),
+                  "expected (data: TypedArray, shape: number[], dtype: string, stream?: number)");
     Napi::TypedArray view = info[0].As<Napi::TypedArray>();
     Shape shape = toShape(env, info[1], "shape");
     TFE_ARG_CHECK(env, info[2].IsString(), "dtype must be a string");
     DType dt;
     uint32_t mod;
     parseDType(info[2].As<Napi::String>().Utf8Value(), &dt, &mod);
-    Tensor t = allocTensor(shape, dt, mod);
-    size_t need = static_cast<size_t>(t.size()) * elemSize(dt);
+    int stream = streamArg(info, 3);
+    size_t need = static_cast<size_t>(numel(shape)) * elemSize(dt);
     TFE_ARG_CHECK(env, view.ByteLength() == need,
                   "data holds " + std::to_string(view.ByteLength()) + " bytes but shape " + shapeStr(shape) + " of " +
-                      t.dtypeName() + " needs " + std::to_string(need));
+                      dtypeToString(dt, mod) + " needs " + std::to_string(need));
     const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-    if (need) std::memcpy(t.storage->data(), src, need);
+    // Checked on the caller's bytes, before they reach (possibly device) memory.
     if (dt == DType::Field || dt == DType::Bit) {
       uint32_t m = dt == DType::Field ? mod : 2;
-      const uint8_t* p = t.ptr<uint8_t>();
       for (size_t i = 0; i < need; ++i)
-        TFE_ARG_CHECK(env, p[i] < m, "element " + std::to_string(i) + " = " + std::to_string(p[i]) + " is not in [0, " + std::to_string(m) + ") for dtype " + t.dtypeName());
+        TFE_ARG_CHECK(env, src[i] < m, "element " + std::to_string(i) + " = " + std::to_string(src[i]) + " is not in [0, " + std::to_string(m) + ") for dtype " + dtypeToString(dt, mod));
     }
+    Tensor t = newTensor(shape, dt, mod, stream);
+    copyFromHost(t, src, need, stream);
     return wrapTensor(env, std::move(t));
   });
 }
 
-// toBytes(handle) -> ArrayBuffer (a copy)
+// toBytes(handle, stream?) -> ArrayBuffer (a copy; on a device this waits for the value)
 Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     Napi::Env env = info.Env();
-    TFE_ARG_CHECK(env, info.Length() == 1, "expected (handle)");
+    TFE_ARG_CHECK(env, info.Length() == 1 || info.Length() == 2, "expected (handle, stream?)");
     Tensor t = unwrapTensor(env, info[0], "tensor");
     size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
-    if (n) std::memcpy(ab.Data(), t.storage->data(), n);
+    copyToHost(t, ab.Data(), n, streamArg(info, 1));
     return ab;
   });
 }
@@ -176,11 +186,12 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("backend", "cpu");
-  o.Set("cpuFeatures", cpuFeatureString());
-  o.Set("matmulKernel", selectMicroKernel("auto").name);
-  o.Set("aes", aesImplName(AesImpl::Auto));
-  o.Set("threads", numThreads());
+  o.Set("backend", backendName());
+  for (const auto& kv : backendInfo()) {
+    if (auto* s = std::get_if<std::string>(&kv.second)) o.Set(kv.first, *s);
+    else if (auto* d = std::get_if<double>(&kv.second)) o.Set(kv.first, *d);
+    else o.Set(kv.first, std::get<bool>(kv.second));
+  }
 #if defined(__clang__)
   o.Set("compiler", "clang " __clang_version__);
 #elif defined(__GNUC__)
@@ -189,7 +200,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 #ifdef TFE_BUILD_SYSTEM
   o.Set("buildSystem", TFE_BUILD_SYSTEM);
 #endif
-  std::vector<std::string> names = kernelNames();
+  std::vector<std::string> names = resolvedKernelNames();
   Napi::Array k = Napi::Array::New(env, names.size());
   for (size_t i = 0; i < names.size(); ++i) k.Set(static_cast<uint32_t>(i), names[i]);
   o.Set("kernels", k);

@@ -5,21 +5,24 @@
 namespace tfe {
 
 // Function-local static: registration runs from other translation units' static initialisers.
-static std::map<std::string, KernelInfo>& table() {
-  static std::map<std::string, KernelInfo> t;
-  return t;
+static std::map<std::string, KernelInfo>& table(KernelDevice d) {
+  static std::map<std::string, KernelInfo> host, cuda;
+  return d == KernelDevice::Cuda ? cuda : host;
 }
 
-void registerKernel(const std::string& name, int arity, KernelFn fn) { table()[name] = KernelInfo{std::move(fn), arity}; }
-
-const KernelInfo* findKernel(const std::string& name) {
-  auto it = table().find(name);
-  return it == table().end() ? nullptr : &it->second;
+void registerKernel(const std::string& name, int arity, KernelFn fn, KernelDevice device) {
+  table(device)[name] = KernelInfo{std::move(fn), arity};
 }
 
-std::vector<std::string> kernelNames() {
+const KernelInfo* findKernel(const std::string& name, KernelDevice device) {
+  auto& t = table(device);
+  auto it = t.find(name);
+  return it == t.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> kernelNames(KernelDevice device) {
   std::vector<std::string> names;
-  for (auto& kv : table()) names.push_back(kv.first);
+  for (auto& kv : table(device)) names.push_back(kv.first);
   return names;
 }
 

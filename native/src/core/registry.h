@@ -19,12 +19,19 @@ struct KernelInfo {
   int arity;  // expected number of inputs; -1 for variadic (concat)
 };
 
-void registerKernel(const std::string& name, int arity, KernelFn fn);
-const KernelInfo* findKernel(const std::string& name);
-std::vector<std::string> kernelNames();
+// Host kernels read and write host memory; CUDA kernels take and return device tensors. Both
+// tables can be linked into one binary (the CUDA module keeps the host kernels for the few
+// kernels it has no device version of, and the test harness compares the two).
+enum class KernelDevice { Host, Cuda };
+
+void registerKernel(const std::string& name, int arity, KernelFn fn, KernelDevice device = KernelDevice::Host);
+const KernelInfo* findKernel(const std::string& name, KernelDevice device = KernelDevice::Host);
+std::vector<std::string> kernelNames(KernelDevice device = KernelDevice::Host);
 
 struct KernelRegistrar {
-  KernelRegistrar(const char* name, int arity, KernelFn fn) { registerKernel(name, arity, std::move(fn)); }
+  KernelRegistrar(const char* name, int arity, KernelFn fn, KernelDevice device = KernelDevice::Host) {
+    registerKernel(name, arity, std::move(fn), device);
+  }
 };
 
 }  // namespace tfe
@@ -34,3 +41,5 @@ struct KernelRegistrar {
 // Registers a kernel at static-initialisation time.
 #define TFE_REGISTER_KERNEL(name, arity, fn) \
   static ::tfe::KernelRegistrar TFE_CONCAT(tfe_kernel_reg_, __LINE__)(name, arity, fn)
+#define TFE_REGISTER_CUDA_KERNEL(name, arity, fn) \
+  static ::tfe::KernelRegistrar TFE_CONCAT(tfe_cuda_kernel_reg_, __LINE__)(name, arity, fn, ::tfe::KernelDevice::Cuda)

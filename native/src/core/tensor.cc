@@ -36,8 +36,17 @@ Storage::Storage(size_t bytes) : bytes_(bytes) {
   g_liveBytes.fetch_add(static_cast<int64_t>(bytes));
 }
 
+Storage::Storage(void* data, size_t bytes, MemSpace space, StorageDeleter deleter)
+    : data_(data), bytes_(bytes), space_(space), deleter_(deleter) {
+  g_liveStorages.fetch_add(1);
+  g_liveBytes.fetch_add(static_cast<int64_t>(bytes));
+}
+
 Storage::~Storage() {
-  hostFree(data_, bytes_);
+  if (deleter_.fn)
+    deleter_.fn(data_, bytes_, deleter_.ctx);
+  else
+    hostFree(data_, bytes_);
   g_liveStorages.fetch_sub(1);
   g_liveBytes.fetch_sub(static_cast<int64_t>(bytes_));
 }

@@ -32,21 +32,38 @@ struct KernelError : std::runtime_error {
 std::string shapeStr(const Shape& s);
 int64_t numel(const Shape& s);  // throws on negative dims or overflow
 
-// Owning, 64-byte aligned host buffer. Live counters let tests prove nothing leaks.
+// Where a storage's bytes live. Host kernels dereference Host storages only; the CUDA backend's
+// kernels take Cuda storages (device memory), and only the binding moves bytes between the two.
+enum class MemSpace : uint8_t { Host, Cuda };
+
+// Returns adopted (non-host-allocator) memory to whoever allocated it, e.g. the CUDA caching
+// allocator; ctx is that allocator's per-block record.
+struct StorageDeleter {
+  void (*fn)(void* data, size_t bytes, void* ctx) = nullptr;
+  void* ctx = nullptr;
+};
+
+// Owning buffer: 64-byte aligned host memory, or adopted device memory with its deleter.
+// Live counters let tests prove nothing leaks.
 class Storage {
  public:
   explicit Storage(size_t bytes);
+  Storage(void* data, size_t bytes, MemSpace space, StorageDeleter deleter);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
+  MemSpace space() const { return space_; }
+  void* deleterContext() const { return deleter_.ctx; }
   static int64_t liveCount();
   static int64_t liveBytes();
 
  private:
   void* data_;
   size_t bytes_;
+  MemSpace space_ = MemSpace::Host;
+  StorageDeleter deleter_;
 };
 
 struct Tensor {

@@ -1,153 +1,46 @@
-// Layout kernels, generic over element size: reshape, transpose, slice, concat, pad, gather.
+// Host instantiation of the layout kernels (kernels/layout_impl.h).
 #include <algorithm>
 #include <cstring>
 
-#include "core/registry.h"
-#include "core/strided.h"
 #include "core/thread_pool.h"
-#include "kernels/check.h"
+#include "kernels/layout_impl.h"
 
 namespace tfe {
 namespace {
 
-char* bytePtr(const Tensor& t) { return static_cast<char*>(t.storage->data()); }
-
-Outputs reshape(const Inputs& in, const Attrs& at) { return {viewAs(in[0], at.getInts("shape"))}; }
-
-Outputs transpose(const Inputs& in, const Attrs& at) {
-  const Tensor& a = in[0];
-  std::vector<int64_t> perm = at.getInts("perm");
-  int64_t r = a.rank();
-  if (static_cast<int64_t>(perm.size()) != r)
-    throw KernelError("Transpose: permutation of length " + std::to_string(perm.size()) + " for shape " + shapeStr(a.shape));
-  std::vector<bool> seen(r, false);
-  Shape outShape(r);
-  std::vector<int64_t> inStrides = contiguousStrides(a.shape), srcStrides(r);
-  for (int64_t i = 0; i < r; ++i) {
-    int64_t p = perm[i];
-    if (p < 0 || p >= r || seen[p]) throw KernelError("Transpose: " + shapeStr(perm) + " is not a permutation of rank " + std::to_string(r));
-    seen[p] = true;
-    outShape[i] = a.shape[p];
-    srcStrides[i] = inStrides[p];
+struct HostMem {
+  static Tensor alloc(const Shape& s, DType d, uint32_t m) { return allocTensor(s, d, m); }
+  static void stridedCopy(const Shape& shape, size_t es, const StridedView& src, const StridedView& dst) {
+    tfe::stridedCopy(shape, es, src, dst);
   }
-  Tensor out = allocTensor(outShape, a.dtype, a.modulus);
-  stridedCopy(outShape, elemSize(a.dtype), {a.storage->data(), srcStrides}, {out.storage->data(), contiguousStrides(outShape)});
-  return {out};
-}
-
-Outputs slice(const Inputs& in, const Attrs& at) {
-  const Tensor& a = in[0];
-  std::vector<int64_t> begin = at.getInts("begin"), size = at.getInts("size");
-  int64_t r = a.rank();
-  if (static_cast<int64_t>(begin.size()) != r || static_cast<int64_t>(size.size()) != r)
-    throw KernelError("Slice: begin " + shapeStr(begin) + " and size " + shapeStr(size) + " must both have rank " + std::to_string(r));
-  Shape outShape(r);
-  std::vector<int64_t> strides = contiguousStrides(a.shape);
-  int64_t offset = 0;
-  for (int64_t i = 0; i < r; ++i) {
-    int64_t b = begin[i], s = size[i] < 0 ? a.shape[i] - b : size[i];
-    if (b < 0 || s < 0 || b + s > a.shape[i])
-      throw KernelError("Slice: begin " + shapeStr(begin) + " size " + shapeStr(size) + " is out of bounds for shape " + shapeStr(a.shape));
-    outShape[i] = s;
-    offset += b * strides[i];
+  template <typename T>
+  static void fill(Tensor& t, T v) {
+    T* p = t.ptr<T>();
+    parallelFor(0, t.size(), 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(p + lo, p + hi, v); });
   }
-  Tensor out = allocTensor(outShape, a.dtype, a.modulus);
-  size_t es = elemSize(a.dtype);
-  stridedCopy(outShape, es, {bytePtr(a) + offset * es, strides}, {out.storage->data(), contiguousStrides(outShape)});
-  return {out};
-}
-
-Outputs concat(const Inputs& in, const Attrs& at) {
-  if (in.empty()) throw KernelError("Concat: needs at least one input");
-  const Tensor& first = in[0];
-  int64_t r = first.rank();
-  if (r == 0) throw KernelError("Concat: cannot concatenate scalars (shape [])");
-  int64_t axis = normAxis("Concat", at.getInt("axis"), r);
-  Shape outShape = first.shape;
-  outShape[axis] = 0;
-  for (const Tensor& t : in) {
-    if (t.dtype != first.dtype || t.modulus != first.modulus)
-      throw KernelError("Concat: dtypes " + first.dtypeName() + " and " + t.dtypeName() + " differ");
-    bool ok = t.rank() == r;
-    for (int64_t i = 0; ok && i < r; ++i) ok = i == axis || t.shape[i] == first.shape[i];
-    if (!ok) throw KernelError("Concat: shapes " + shapeStr(first.shape) + " and " + shapeStr(t.shape) + " differ outside axis " + std::to_string(axis));
-    outShape[axis] += t.shape[axis];
+  static void fill64(Tensor& t, uint64_t v) { fill<uint64_t>(t, v); }
+  static void fill8(Tensor& t, uint8_t v) { fill<uint8_t>(t, v); }
+  // out[o, j, :] = a[o, idx[j], :] for rows of `inner` elements.
+  static void gatherRows(const Tensor& a, Tensor& out, int64_t outer, int64_t dim, int64_t inner, const std::vector<int64_t>& idx) {
+    size_t es = elemSize(a.dtype);
+    int64_t n = static_cast<int64_t>(idx.size());
+    const char* src = layout::bytePtr(a);
+    char* dst = layout::bytePtr(out);
+    parallelFor(0, outer * n, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k) {
+        int64_t o = k / n, j = k % n;
+        std::memcpy(dst + (k * inner) * es, src + ((o * dim + idx[j]) * inner) * es, inner * es);
+      }
+    });
   }
-  Tensor out = allocTensor(outShape, first.dtype, first.modulus);
-  std::vector<int64_t> ds = contiguousStrides(outShape);
-  size_t es = elemSize(first.dtype);
-  int64_t at_ = 0;
-  for (const Tensor& t : in) {
-    stridedCopy(t.shape, es, {t.storage->data(), contiguousStrides(t.shape)}, {bytePtr(out) + at_ * ds[axis] * es, ds});
-    at_ += t.shape[axis];
-  }
-  return {out};
-}
+};
 
-template <typename T>
-void fill(Tensor& t, T v) {
-  T* p = t.ptr<T>();
-  parallelFor(0, t.size(), 1 << 16, [&](int64_t lo, int64_t hi) { std::fill(p + lo, p + hi, v); });
-}
-
-Outputs pad(const Inputs& in, const Attrs& at) {
-  const Tensor& a = in[0];
-  std::vector<int64_t> pads = at.getInts("paddings");
-  int64_t r = a.rank();
-  if (static_cast<int64_t>(pads.size()) != 2 * r)
-    throw KernelError("Pad: paddings must hold [before, after] for each of the " + std::to_string(r) + " dims of " + shapeStr(a.shape));
-  Shape outShape(r);
-  for (int64_t i = 0; i < r; ++i) {
-    if (pads[2 * i] < 0 || pads[2 * i + 1] < 0) throw KernelError("Pad: negative padding in " + shapeStr(pads));
-    outShape[i] = a.shape[i] + pads[2 * i] + pads[2 * i + 1];
-  }
-  Tensor out = allocTensor(outShape, a.dtype, a.modulus);
-  uint64_t v = at.getRing("value", 0);
-  if (elemSize(a.dtype) == 8) fill<uint64_t>(out, v);
-  else fill<uint8_t>(out, static_cast<uint8_t>(a.dtype == DType::Field ? v % a.modulus : a.dtype == DType::Bit ? v & 1 : v));
-  std::vector<int64_t> ds = contiguousStrides(outShape);
-  int64_t offset = 0;
-  for (int64_t i = 0; i < r; ++i) offset += pads[2 * i] * ds[i];
-  size_t es = elemSize(a.dtype);
-  stridedCopy(a.shape, es, {a.storage->data(), contiguousStrides(a.shape)}, {bytePtr(out) + offset * es, ds});
-  return {out};
-}
-
-Outputs gather(const Inputs& in, const Attrs& at) {
-  const Tensor& a = in[0];
-  if (a.rank() == 0) throw KernelError("Gather: cannot gather from a scalar (shape [])");
-  int64_t axis = normAxis("Gather", at.getInt("axis", 0), a.rank());
-  std::vector<int64_t> idx = at.getInts("indices");
-  int64_t dim = a.shape[axis];
-  for (size_t j = 0; j < idx.size(); ++j)
-    if (idx[j] < 0 || idx[j] >= dim)
-      throw KernelError("Gather: index " + std::to_string(idx[j]) + " at position " + std::to_string(j) +
-                        " is out of range [0, " + std::to_string(dim) + ") for axis " + std::to_string(axis) + " of " + shapeStr(a.shape));
-  Shape outShape = a.shape;
-  outShape[axis] = static_cast<int64_t>(idx.size());
-  Tensor out = allocTensor(outShape, a.dtype, a.modulus);
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= a.shape[i];
-  for (int64_t i = axis + 1; i < a.rank(); ++i) inner *= a.shape[i];
-  size_t es = elemSize(a.dtype);
-  int64_t n = static_cast<int64_t>(idx.size());
-  const char* src = bytePtr(a);
-  char* dst = bytePtr(out);
-  parallelFor(0, outer * n, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; ++k) {
-      int64_t o = k / n, j = k % n;
-      std::memcpy(dst + (k * inner) * es, src + ((o * dim + idx[j]) * inner) * es, inner * es);
-    }
-  });
-  return {out};
-}
-
-TFE_REGISTER_KERNEL("Reshape", 1, reshape);
-TFE_REGISTER_KERNEL("Transpose", 1, transpose);
-TFE_REGISTER_KERNEL("Slice", 1, slice);
-TFE_REGISTER_KERNEL("Concat", -1, concat);
-TFE_REGISTER_KERNEL("Pad", 1, pad);
-TFE_REGISTER_KERNEL("Gather", 1, gather);
+TFE_REGISTER_KERNEL("Reshape", 1, layout::reshape);
+TFE_REGISTER_KERNEL("Transpose", 1, layout::transpose<HostMem>);
+TFE_REGISTER_KERNEL("Slice", 1, layout::slice<HostMem>);
+TFE_REGISTER_KERNEL("Concat", -1, layout::concat<HostMem>);
+TFE_REGISTER_KERNEL("Pad", 1, layout::pad<HostMem>);
+TFE_REGISTER_KERNEL("Gather", 1, layout::gather<HostMem>);
 
 }  // namespace
 }  // namespace tfe

@@ -1,0 +1,77 @@
+# Optional CUDA build: only when nvcc is found (TFE_CUDA=OFF skips it). Included from
+# CMakeLists.txt after the CPU module is defined.
+option(TFE_CUDA "Build the CUDA module when a CUDA compiler is found" ON)
+if(NOT TFE_CUDA)
+  return()
+endif()
+
+include(CheckLanguage)
+# The architecture list must be set before enable_language(CUDA), or CMake picks its own default.
+# 75 Turing, 80 A100, 86 Ampere consumer, 89 Ada, 90 Hopper. Override with
+# -DCMAKE_CUDA_ARCHITECTURES=90 (or TFE_CUDA_ARCHS=90 through scripts/build-native.js) for a
+# quicker single-architecture build.
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+  if(DEFINED ENV{TFE_CUDA_ARCHS})
+    set(CMAKE_CUDA_ARCHITECTURES "$ENV{TFE_CUDA_ARCHS}")
+  else()
+    set(CMAKE_CUDA_ARCHITECTURES "75;80;86;89;90")
+  endif()
+endif()
+check_language(CUDA)
+if(NOT CMAKE_CUDA_COMPILER)
+  message(STATUS "tfe: no CUDA compiler found; building the CPU module only")
+  return()
+endif()
+enable_language(CUDA)
+set(CMAKE_CUDA_STANDARD 17)
+set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+find_package(CUDAToolkit REQUIRED)
+message(STATUS "tfe: CUDA ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
+
+# Host code shared by the .node and the harness, compiled once as position-independent objects.
+add_library(tfe_core_pic OBJECT ${TFE_CORE_SOURCES})
+set_target_properties(tfe_core_pic PROPERTIES POSITION_INDEPENDENT_CODE ON)
+target_include_directories(tfe_core_pic PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/native/src")
+target_compile_options(tfe_core_pic PRIVATE -O3 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter)
+
+# The device layer, the CUDA kernels and the CUDA backend of the binding.
+add_library(tfe_cuda_kernels STATIC ${TFE_CUDA_SOURCES})
+set_target_properties(tfe_cuda_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON)
+target_include_directories(tfe_cuda_kernels PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}/native/src" "${CMAKE_CURRENT_SOURCE_DIR}/native")
+target_compile_options(tfe_cuda_kernels PRIVATE
+  $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-relaxed-constexpr -Xcompiler=-fvisibility=hidden>
+  $<$<COMPILE_LANGUAGE:CXX>:-O3 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter>)
+target_compile_definitions(tfe_cuda_kernels PRIVATE
+  TFE_CUDA_ARCHS="${CMAKE_CUDA_ARCHITECTURES}" TFE_CUDA_VERSION="${CMAKE_CUDA_COMPILER_VERSION}")
+# Static cudart: a GPU host needs only the NVIDIA driver (libcuda.so), not a CUDA toolkit.
+target_link_libraries(tfe_cuda_kernels PUBLIC CUDA::cudart_static)
+
+# Kernel registrations are static initialisers: link the whole archive so that none is dropped.
+set(TFE_CUDA_WHOLE -Wl,--whole-archive tfe_cuda_kernels -Wl,--no-whole-archive)
+
+add_library(tfe_cuda SHARED ${TFE_BINDING_SOURCES} $<TARGET_OBJECTS:tfe_core_pic> ${CMAKE_JS_SRC})
+set_target_properties(tfe_cuda PROPERTIES PREFIX "" SUFFIX ".node")
+target_include_directories(tfe_cuda PRIVATE ${CMAKE_JS_INC} "${CMAKE_CURRENT_SOURCE_DIR}/${NODE_ADDON_API_DIR}"
+  "${CMAKE_CURRENT_SOURCE_DIR}/native/src")
+target_compile_definitions(tfe_cuda PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS TFE_BUILD_SYSTEM="cmake-js")
+target_compile_options(tfe_cuda PRIVATE -O3 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter)
+target_link_libraries(tfe_cuda PRIVATE ${TFE_CUDA_WHOLE} ${CMAKE_JS_LIB} pthread)
+
+# Standalone harness (no Node): every CUDA kernel against the CPU kernel, bit for bit, and the
+# GEMM benchmark (`tfe_cuda_test --bench`). Without a device it exits 77, which ctest reports as
+# skipped.
+add_executable(tfe_cuda_test $<TARGET_OBJECTS:tfe_core_pic> ${TFE_CUDA_TEST_SOURCES})
+target_include_directories(tfe_cuda_test PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/native/src" "${CMAKE_CURRENT_SOURCE_DIR}/native")
+target_link_libraries(tfe_cuda_test PRIVATE ${TFE_CUDA_WHOLE} pthread)
+enable_testing()
+add_test(NAME cuda_vs_cpu COMMAND tfe_cuda_test)
+set_tests_properties(cuda_vs_cpu PROPERTIES SKIP_RETURN_CODE 77)
+
+# The kernels' TFE_HD arithmetic compiled for the host and checked against the CPU kernels: runs
+# on any machine, so CI exercises the CUDA arithmetic even without a GPU.
+tfe_sources(cudaHostCheck TFE_CUDA_HOST_CHECK_SOURCES)
+add_executable(tfe_cuda_host_check $<TARGET_OBJECTS:tfe_core_pic> ${TFE_CUDA_HOST_CHECK_SOURCES})
+target_include_directories(tfe_cuda_host_check PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/native/src" "${CMAKE_CURRENT_SOURCE_DIR}/native")
+target_compile_options(tfe_cuda_host_check PRIVATE -O2 -Wall -Wextra -Wno-unused-parameter)
+target_link_libraries(tfe_cuda_host_check PRIVATE pthread)
+add_test(NAME cuda_host_check COMMAND tfe_cuda_host_check)

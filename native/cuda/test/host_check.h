@@ -1,0 +1,20 @@
+// Host checks: the TFE_HD arithmetic of the CUDA kernels, compiled by the host compiler and
+// compared with the CPU kernels. Runs everywhere (no GPU, no CUDA runtime), in CI.
+#pragma once
+#include <functional>
+
+namespace tfe {
+namespace hostcheck {
+struct Registrar {
+  Registrar(const char* name, std::function<bool()> fn);
+};
+}  // namespace hostcheck
+}  // namespace tfe
+
+#define TFE_HC_CONCAT_(a, b) a##b
+#define TFE_HC_CONCAT(a, b) TFE_HC_CONCAT_(a, b)
+// TFE_HOST_CHECK(name) { ...; return ok; }
+#define TFE_HOST_CHECK(name)                                                                              \
+  static bool TFE_HC_CONCAT(hc_, name)();                                                                 \
+  static ::tfe::hostcheck::Registrar TFE_HC_CONCAT(hc_reg_, name)(#name, TFE_HC_CONCAT(hc_, name)); \
+  static bool TFE_HC_CONCAT(hc_, name)()

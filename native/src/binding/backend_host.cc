@@ -1,0 +1,36 @@
+// The CPU module's backend: host kernels on host memory, transfers are memcpy.
+#include <cstring>
+
+#include "binding/backend.h"
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+
+const char* backendName() { return "cpu"; }
+
+const KernelInfo* resolveKernel(const std::string& name) { return findKernel(name); }
+std::vector<std::string> resolvedKernelNames() { return kernelNames(); }
+
+Tensor newTensor(const Shape& shape, DType dtype, uint32_t modulus, int) { return allocTensor(shape, dtype, modulus); }
+
+void copyFromHost(const Tensor& t, const void* src, size_t n, int) {
+  if (n) std::memcpy(t.storage->data(), src, n);
+}
+
+void copyToHost(const Tensor& t, void* dst, size_t n, int) {
+  if (n) std::memcpy(dst, t.storage->data(), n);
+}
+
+std::vector<std::pair<std::string, InfoValue>> backendInfo() {
+  return {
+      {"cpuFeatures", std::string(cpuFeatureString())},
+      {"matmulKernel", std::string(selectMicroKernel("auto").name)},
+      {"aes", std::string(aesImplName(AesImpl::Auto))},
+      {"threads", static_cast<double>(numThreads())},
+  };
+}
+
+}  // namespace tfe
