@@ -1,6 +1,8 @@
 // The seed paper's table (Pond vs SecureNN on MNIST networks A, B, C), reproduced over the real
 // service: three server processes, mutual TLS on loopback, the same code path as `npm start`.
-//   npm run bench:table              full 10k test set; prints the table, writes RESULTS.md + SVG
+//   npm run bench:table              full 10k test set; prints the table, saves each entry in
+//                                    bench/results/table/ and redraws the RESULTS.md section and
+//                                    the SVG from every saved entry (also after --only/--protocol)
 //   npm run bench:table -- --quick   200 test images (CI smoke)
 //   npm run bench:table -- --json    one JSON object on stdout
 //   npm run bench:table -- --only A,B_max
@@ -14,6 +16,7 @@ import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { type Entry, type Measured, evaluate } from './lib/table_eval';
 import { markdownTable, writeResults, writeSvg } from './lib/table_report';
+import { loadEntries, mergedMeta, saveEntries } from './lib/table_store';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 
@@ -74,10 +77,12 @@ async function main(): Promise<void> {
   }
   say('');
   say(markdownTable(results, meta));
-  if (!quick && !only && !protocol) {
-    writeResults(results, meta);
-    writeSvg(results, path.join(__dirname, '..', '..', 'bench', 'table.svg'));
-    say('wrote bench/RESULTS.md (table section) and bench/table.svg');
+  if (!quick) {
+    saveEntries(results, meta);
+    const all = loadEntries();
+    writeResults(all, mergedMeta(all));
+    writeSvg(all, path.join(__dirname, '..', '..', 'bench', 'table.svg'));
+    say(`saved ${results.length} entries in bench/results/table/; redrew bench/RESULTS.md (table section) and bench/table.svg from all ${all.length} saved`);
   }
 }
 

@@ -34,7 +34,8 @@ function provide(fn: string, cluster: Cluster, player: PartyName, provider: Prov
     const what = `${fn}: '${player}' value ${i}`;
     const dense = toDense(t, what);
     try {
-      return { dense, ring: RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: cluster.fixed.fracBits }) };
+      // Encoded where the player's tensors live (its own stream on a GPU).
+      return { dense, ring: cluster.inParty(player, () => RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: cluster.fixed.fracBits })) };
     } catch (e) {
       throw new Error(`${what}: ${(e as Error).message}`);
     }

@@ -1,5 +1,6 @@
 // Backend registry: each backend is a native module exposing the same kernel names. The CPU
 // module always exists; the CUDA module is a separate .node, probed safely (cuda_loader.ts).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { contextBackend } from './backend_context';
@@ -85,12 +86,22 @@ export function resolveDevice(option: DeviceOption = 'auto'): string {
 // The package root holds build/ (source builds) and prebuilds/ (shipped binaries).
 export const packageRoot = path.resolve(__dirname, '..', '..', '..');
 
-registerBackend('cpu', () => {
-  // node-gyp-build picks prebuilds/<platform>-<arch>/ first, then build/Release.
+// As node-gyp-build orders it: a source build (build/Release, then build/Debug) when there is one,
+// else the prebuilt binary node-gyp-build picks from prebuilds/<platform>-<arch>/ (the CUDA
+// prebuild sits in a subfolder it does not scan). build/ itself is not left to node-gyp-build:
+// it takes the first .node there, which can be tfe_cuda.node.
+export function cpuModulePath(root: string = packageRoot): string {
+  const built = ['Release', 'Debug'].map((d) => path.join(root, 'build', d, 'tfe_native.node')).find((f) => fs.existsSync(f));
+  if (built) return built;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+  const ngb = require('node-gyp-build') as { resolve(dir: string): string };
+  return ngb.resolve(root);
+}
+
+registerBackend('cpu', () => {
   try {
-    return load(packageRoot);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(cpuModulePath()) as NativeBinding;
   } catch (e) {
     throw new Error(
       `tfjs-encrypted: the native CPU backend could not be loaded from ${packageRoot} ` +

@@ -2,6 +2,7 @@
 // The `tfe` command: info, and the service (server, cluster, deploy, predict, models).
 import { Command } from 'commander';
 
+import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
 import { info, memory } from '../info';
 import { addServiceCommands } from './service_commands';
 
@@ -10,20 +11,31 @@ program.name('tfe').description('tfjs-encrypted: private machine learning on sec
 
 program
   .command('info')
-  .description('show the backend in use, CPU features, threads and compiled kernels')
+  .description('show the backend in use, its device and memory, how it was built, and whether CUDA is usable here')
+  .option('--device <device>', "auto | cpu | cuda (TFE_DEVICE overrides)", 'auto')
   .option('--json', 'print one JSON object')
-  .action((opts: { json?: boolean }) => {
-    const i = info();
+  .action((opts: { device: DeviceOption; json?: boolean }) => {
+    const backend = getBackend(resolveDevice(opts.device));
+    const i = info(backend);
     if (opts.json) {
-      console.log(JSON.stringify({ ...i, memory: memory() }));
+      console.log(JSON.stringify({ ...i, memory: memory(backend) }));
       return;
     }
+    const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
     console.log(`tfjs-encrypted ${i.version}`);
     console.log(`backend        ${i.backend}`);
-    console.log(`cpu features   ${i.cpuFeatures}`);
-    console.log(`matmul kernel  ${i.matmulKernel}`);
-    console.log(`prg            AES-128-CTR (${i.aes})`);
-    console.log(`threads        ${i.threads}`);
+    console.log(`device         ${i.device} (${gib(i.memoryBytes)})`);
+    if (i.backend === 'cuda') {
+      console.log(`compute        ${i.computeCapability}, ${i.multiprocessors} SMs`);
+      console.log(`cuda           runtime ${i.cudaRuntime} (static), driver ${i.cudaDriver}, built for sm ${i.cudaArchitectures}`);
+      if (i.hostFallbackKernels) console.log(`on the host    ${i.hostFallbackKernels.split(',').join(' ')}`);
+    } else {
+      console.log(`cpu features   ${i.cpuFeatures}`);
+      console.log(`matmul kernel  ${i.matmulKernel}`);
+      console.log(`prg            AES-128-CTR (${i.aes})`);
+      console.log(`threads        ${i.threads}`);
+      console.log(`cuda           ${i.cuda.available ? `available (${i.cuda.modulePath}); use --device cuda or TFE_DEVICE=cuda` : `not used: ${i.cuda.reason}`}`);
+    }
     console.log(`build          ${i.buildSystem ?? 'unknown'}, ${i.compiler ?? 'unknown compiler'}`);
     console.log(`kernels        ${i.kernels.length}: ${i.kernels.join(' ')}`);
   });

@@ -90,7 +90,7 @@ export class Cluster {
     for (const s of servers) this.party(s).crypto = this.provider;
     this.#nextOp = (fork?.opBase ?? 0) + 1;
     this.#lastOp = (fork?.opBase ?? 0) + OPS_PER_SESSION - 1;
-    this.#ready = fork?.ready ?? Promise.all(servers.map((s) => this.#onParty(s, () => this.provider.setup(this.party(s))))).then(() => undefined);
+    this.#ready = fork?.ready ?? Promise.all(servers.map((s) => this.inParty(s, () => this.provider.setup(this.party(s))))).then(() => undefined);
     this.#ready.catch(() => undefined);
   }
 
@@ -132,7 +132,7 @@ export class Cluster {
   async run<T>(op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>, withPlayers = false): Promise<Map<PartyName, T>> {
     await this.#ready;
     const names = (withPlayers ? [...this.parties.keys()] : [...SERVERS]).filter((n) => this.hosted.has(n));
-    const results = await Promise.all(names.map((n) => this.#onParty(n, () => fn(this.party(n), op))));
+    const results = await Promise.all(names.map((n) => this.inParty(n, () => fn(this.party(n), op))));
     return new Map(names.map((n, i) => [n, results[i]]));
   }
 
@@ -140,11 +140,11 @@ export class Cluster {
   async runOn<T>(name: PartyName, op: OpCtx, fn: (p: Party, op: OpCtx) => Promise<T>): Promise<T> {
     if (!this.hosted.has(name)) throw new Error(`${name} is not hosted by this process`);
     await this.#ready;
-    return this.#onParty(name, () => fn(this.party(name), op));
+    return this.inParty(name, () => fn(this.party(name), op));
   }
 
-  // Runs fn with the party's backend as the default, so the tensors it makes land on its stream.
-  #onParty<T>(name: PartyName, fn: () => T): T {
+  /** Runs fn with the party's backend as the default, so the tensors it makes land on its stream. */
+  inParty<T>(name: PartyName, fn: () => T): T {
     return withBackend(this.party(name).backend, fn);
   }
 

@@ -19,8 +19,15 @@ export const TRAITS: Record<Protocol, Traits> = {
   securenn: { exactRelu: true, server2Online: true },
 };
 
+// The device every cluster of this test file runs on: the suite files pin 'cpu', and
+// cuda_suite.test.ts reruns the same suites with 'cuda' (protocol x device).
+let suiteDevice: tfe.DeviceOption = 'cpu';
+export function setSuiteDevice(device: tfe.DeviceOption): void {
+  suiteDevice = device;
+}
+
 export function newCluster(protocol: Protocol, opts: tfe.ClusterOptions = {}): tfe.Cluster {
-  return new tfe.Cluster({ protocol, fixedPoint: { fracBits: F }, ...opts });
+  return new tfe.Cluster({ protocol, fixedPoint: { fracBits: F }, device: suiteDevice, ...opts });
 }
 
 /** Runs body on a fresh cluster and closes it even when an assertion throws. */

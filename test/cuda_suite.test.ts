@@ -1,0 +1,18 @@
+// The protocol suites again on the CUDA backend (protocol x device), with each party on its own
+// stream of the one GPU. Without a usable GPU they are skipped, and the skipped test's title says
+// why (ava prints it).
+import test from 'ava';
+
+import { packageRoot } from '../lib/backend/backends';
+import { probeCuda } from '../lib/backend/cuda_loader';
+import { protocolSuite } from './helpers/protocol_suite';
+import { setSuiteDevice } from './helpers/suites/harness';
+
+const cuda = probeCuda(packageRoot);
+if (cuda.available) {
+  setSuiteDevice('cuda');
+  protocolSuite('pond');
+  protocolSuite('securenn');
+} else {
+  test.skip(`protocol suites on CUDA: skipped, ${cuda.reason}`, () => undefined);
+}
