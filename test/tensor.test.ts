@@ -66,3 +66,17 @@ test('native failures become JS exceptions naming the kernel, and never crash th
   a.dispose();
   b.dispose();
 });
+
+test('toBytesAsync (the send path on a device) returns the same bytes as toBytes', async (t) => {
+  const native = getBackend().native;
+  const ring = RingTensor.fromBigUint64Array(randomU64(1000), [10, 100]);
+  const bits = RingTensor.fromUint8Array(Uint8Array.from({ length: 77 }, () => (Math.random() < 0.5 ? 1 : 0)), [77], 'bit');
+  for (const x of [ring, bits]) {
+    t.deepEqual(new Uint8Array(await native.toBytesAsync(x.handle)), x.toBytes());
+    t.deepEqual(await x.toBytesAsync(), x.toBytes());
+  }
+  const empty = RingTensor.fromBigInts([], [0, 3]);
+  t.is((await native.toBytesAsync(empty.handle)).byteLength, 0);
+  ring.dispose();
+  t.throws(() => ring.handle, { message: /used after dispose/ });
+});

@@ -55,6 +55,8 @@ export interface NativeBinding {
   fromBytes(data: ArrayBufferView, shape: number[], dtype: string, stream?: number): NativeHandle;
   /** Waits for the value (on a device) and copies it out. */
   toBytes(handle: NativeHandle, stream?: number): ArrayBuffer;
+  /** Like toBytes, but the wait for the value happens off the JS thread. */
+  toBytesAsync(handle: NativeHandle, stream?: number): Promise<ArrayBuffer>;
   release(handle: NativeHandle): void;
   stats(): NativeStats;
   info(): NativeInfo;

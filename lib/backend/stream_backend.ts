@@ -22,6 +22,7 @@ export function streamBackend(base: Backend, stream: number): Backend {
       runSync: (kernel, inputs, attrs) => n.runSync(kernel, inputs, withStream(attrs)),
       fromBytes: (data, shape, dtype) => n.fromBytes(data, shape, dtype, stream),
       toBytes: (handle: NativeHandle) => n.toBytes(handle, stream),
+      toBytesAsync: (handle: NativeHandle) => n.toBytesAsync(handle, stream),
     };
     b = { name: base.name, native, streams: true, stream };
     views.set(key, b);

@@ -51,8 +51,9 @@ export class Party {
     throw new Error(`${this.name} has no compute peer`);
   }
 
-  sendTensor(to: PartyName, tag: Tag, t: RingTensor): Promise<void> {
-    return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data: t.toBytes() });
+  async sendTensor(to: PartyName, tag: Tag, t: RingTensor): Promise<void> {
+    const data = await t.toBytesAsync();
+    return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data });
   }
 
   async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[]): Promise<RingTensor> {

@@ -141,6 +141,16 @@ export class RingTensor {
     return new Uint8Array(this.backend.native.toBytes(this.handle));
   }
 
+  /**
+   * toBytes for the send path. On a device the copy overlaps with everything else: the wait for
+   * the value happens off the JS thread, so the other parties keep issuing work meanwhile. On the
+   * CPU the bytes are already in memory and a synchronous copy is cheaper than a thread hop.
+   */
+  async toBytesAsync(): Promise<Uint8Array> {
+    if (!this.backend.streams) return this.toBytes();
+    return new Uint8Array(await this.backend.native.toBytesAsync(this.handle));
+  }
+
   /** Elements of a bit or z<p> tensor. */
   toUint8Array(): Uint8Array {
     if (this.dtype === 'ring64') throw new TypeError('toUint8Array: tensor has dtype ring64; use toBigUint64Array');

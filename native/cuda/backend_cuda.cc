@@ -96,6 +96,16 @@ Tensor newTensor(const Shape& shape, DType dtype, uint32_t modulus, int stream) 
 void copyFromHost(const Tensor& t, const void* src, size_t n, int stream) { cuda::upload(t, src, n, stream); }
 void copyToHost(const Tensor& t, void* dst, size_t n, int stream) { cuda::download(t, dst, n, stream); }
 
+struct PendingDownload {
+  std::unique_ptr<cuda::Download> d;
+};
+
+std::shared_ptr<PendingDownload> startDownload(const Tensor& t, size_t n, int stream) {
+  return std::make_shared<PendingDownload>(PendingDownload{cuda::startDownload(t, n, stream)});
+}
+
+void finishDownload(PendingDownload& p, void* dst) { cuda::finishDownload(*p.d, dst); }
+
 std::vector<std::pair<std::string, InfoValue>> backendInfo() {
   const cuda::DeviceStatus& s = cuda::deviceStatus();
   auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };

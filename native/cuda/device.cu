@@ -361,5 +361,40 @@ void download(const Tensor& t, void* dst, size_t n, int streamId) {
   check(e, "download (cudaMemcpyAsync + cudaStreamSynchronize)", __FILE__, __LINE__);
 }
 
+std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId) {
+  auto d = std::make_unique<Download>();
+  d->t = t;
+  d->n = n;
+  if (n == 0) return d;
+  StreamScope scope(streamId);
+  useOnCurrentStream(t);
+  Staging& st = staging();
+  d->size = roundSize(n);
+  {
+    std::lock_guard<std::mutex> g(st.m);
+    d->pinned = takePinned(st, d->size);
+  }
+  cudaStream_t s = currentStream();
+  TFE_CUDA_CHECK(cudaEventCreateWithFlags(&d->done, cudaEventDisableTiming | cudaEventBlockingSync));
+  TFE_CUDA_CHECK(cudaMemcpyAsync(d->pinned, t.storage->data(), n, cudaMemcpyDeviceToHost, s));
+  TFE_CUDA_CHECK(cudaEventRecord(d->done, s));
+  return d;
+}
+
+void finishDownload(Download& d, void* dst) {
+  if (d.n == 0) return;
+  // Blocking-sync event: the worker thread sleeps instead of spinning while the GPU works.
+  cudaError_t e = cudaEventSynchronize(d.done);
+  if (e == cudaSuccess) std::memcpy(dst, d.pinned, d.n);
+  cudaEventDestroy(d.done);
+  {
+    Staging& st = staging();
+    std::lock_guard<std::mutex> g(st.m);
+    st.free[d.size].push_back(d.pinned);
+  }
+  d.t = Tensor();
+  check(e, "download (cudaEventSynchronize)", __FILE__, __LINE__);
+}
+
 }  // namespace cuda
 }  // namespace tfe

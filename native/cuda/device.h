@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/tensor.h"
@@ -67,6 +68,16 @@ void trimCache();
 // bytes are staged (the copy runs on the stream); download returns once dst holds the value.
 void upload(const Tensor& t, const void* src, size_t n, int streamId);
 void download(const Tensor& t, void* dst, size_t n, int streamId);
+
+// A download in two halves (see binding/backend.h): start on the JS thread, finish on a worker.
+struct Download {
+  Tensor t;  // keeps the source alive until the copy is done
+  void* pinned = nullptr;
+  size_t n = 0, size = 0;
+  cudaEvent_t done = nullptr;
+};
+std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId);
+void finishDownload(Download& d, void* dst);
 
 // Grid size for a grid-stride loop over n items.
 inline unsigned gridFor(int64_t n, unsigned block = 256) {

@@ -163,6 +163,48 @@ Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   });
 }
 
+// Waits for a download on the libuv pool; resolves with the ArrayBuffer it fills.
+class DownloadWorker : public Napi::AsyncWorker {
+ public:
+  DownloadWorker(Napi::Env env, std::shared_ptr<PendingDownload> d, Napi::ArrayBuffer ab)
+      : Napi::AsyncWorker(env, "tfe.download"), d_(std::move(d)), dst_(ab.Data()), deferred_(env) {
+    ab_ = Napi::Persistent(ab);  // keeps the buffer (and so dst_) alive until resolved
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      finishDownload(*d_, dst_);
+    } catch (const std::exception& e) {
+      SetError(std::string("toBytesAsync: ") + e.what());
+    }
+    d_.reset();
+  }
+  void OnOK() override { deferred_.Resolve(ab_.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::shared_ptr<PendingDownload> d_;
+  void* dst_;
+  Napi::Reference<Napi::ArrayBuffer> ab_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// toBytesAsync(handle, stream?) -> Promise<ArrayBuffer>: the copy is queued now; the wait for
+// the value happens off the JS thread.
+Napi::Value ToBytesAsync(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 1 || info.Length() == 2, "expected (handle, stream?)");
+    Tensor t = unwrapTensor(env, info[0], "tensor");
+    size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
+    auto* w = new DownloadWorker(env, startDownload(t, n, streamArg(info, 1)), ab);
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  });
+}
+
 Napi::Value Release(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsExternal(), "expected (handle)");
@@ -274,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runSync", Napi::Function::New(env, RunSync));
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
   exports.Set("toBytes", Napi::Function::New(env, ToBytes));
+  exports.Set("toBytesAsync", Napi::Function::New(env, ToBytesAsync));
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("info", Napi::Function::New(env, Info));

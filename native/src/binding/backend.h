@@ -4,6 +4,7 @@
 // both.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -28,6 +29,13 @@ Tensor newTensor(const Shape& shape, DType dtype, uint32_t modulus, int stream);
 // Copies n bytes of host memory into t, and t out to host memory (waiting for t to be ready).
 void copyFromHost(const Tensor& t, const void* src, size_t n, int stream);
 void copyToHost(const Tensor& t, void* dst, size_t n, int stream);
+
+// A download split in two so that waiting happens off the JS thread: start queues the copy (JS
+// thread), finish waits for it and writes dst (a worker thread). While one party's value is in
+// flight, the event loop keeps issuing the other parties' kernels and messages.
+struct PendingDownload;
+std::shared_ptr<PendingDownload> startDownload(const Tensor& t, size_t n, int stream);
+void finishDownload(PendingDownload& d, void* dst);
 
 using InfoValue = std::variant<std::string, double, bool>;
 std::vector<std::pair<std::string, InfoValue>> backendInfo();

@@ -24,6 +24,18 @@ void copyToHost(const Tensor& t, void* dst, size_t n, int) {
   if (n) std::memcpy(dst, t.storage->data(), n);
 }
 
+// Host tensors are immutable and already in memory: holding the tensor is all the start needs.
+struct PendingDownload {
+  Tensor t;
+  size_t n;
+};
+
+std::shared_ptr<PendingDownload> startDownload(const Tensor& t, size_t n, int) {
+  return std::make_shared<PendingDownload>(PendingDownload{t, n});
+}
+
+void finishDownload(PendingDownload& d, void* dst) { copyToHost(d.t, dst, d.n, 0); }
+
 std::vector<std::pair<std::string, InfoValue>> backendInfo() {
   return {
       {"cpuFeatures", std::string(cpuFeatureString())},
