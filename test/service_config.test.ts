@@ -23,6 +23,8 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   t.is(c.fracBits, 16);
   t.is(c.insecure, false);
   t.is(c.parties.server1.port, 4101);
+  t.is(c.device, 'auto');
+  t.is(tfe.parseClusterConfig({ ...good(), device: 'cpu' }, 'c.json').device, 'cpu');
   const bad = (patch: (o: Record<string, unknown>) => void, msg: RegExp) => {
     const o = good() as unknown as Record<string, unknown>;
     patch(o);
@@ -35,6 +37,7 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => (o.ca = 'ca.pem'), /with a CA, parties.server0 needs a cert and key/);
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server0.cert = 'x.pem'), /needs both cert and key/);
   bad((o) => (o.fracBits = 40), /'fracBits' must be an integer in \[1, 30\], got 40/);
+  bad((o) => (o.device = 'gpu'), /'device' must be "auto", "cpu" or "cuda", got "gpu"/);
   t.throws(() => tfe.loadClusterConfig('/nonexistent/cluster.json'), { message: /cluster config \/nonexistent\/cluster.json: ENOENT/ });
 });
 

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 
 import type { Command } from 'commander';
 
+import type { DeviceOption } from '../backend/backends';
+import { info } from '../info';
 import { PredictionClient } from '../serve/client';
 import { loadClusterConfig } from '../serve/config';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
@@ -49,12 +51,16 @@ export function addServiceCommands(program: Command): void {
     .requiredOption('--party <name>', 'server0 | server1 | server2')
     .option('--config <file>', 'cluster config (JSON)', DEFAULT_CONFIG)
     .option('--insecure', 'accept plain ws from non-loopback peers (never in production)')
-    .action(async (opts: { party: string; config: string; insecure?: boolean }) => {
+    .option('--device <device>', "auto | cpu | cuda (overrides the config's 'device'; TFE_DEVICE overrides both)")
+    .action(async (opts: { party: string; config: string; insecure?: boolean; device?: DeviceOption }) => {
       const config = loadClusterConfig(opts.config);
       if (opts.insecure) config.insecure = true;
+      if (opts.device) config.device = opts.device;
       const server = new TfeServer(config, opts.party);
       await server.start();
-      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'})`);
+      const i = info();
+      const describeDevice = () => `${i.backend} (${i.device})`;
+      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'}, computing on ${describeDevice()})`);
       // SIGTERM: refuse new queries, let in-flight ones finish, then exit.
       onSignal(() => server.stop());
       // Started by a local cluster (npm start, tests): stop when that parent goes away.

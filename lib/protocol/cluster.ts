@@ -33,9 +33,10 @@ export interface ClusterOptions {
    */
   hosted?: readonly PartyName[];
   /**
-   * Where the parties' tensors live: 'auto' (default: CUDA when a driver and a device are
-   * present, else the CPU), 'cpu' or 'cuda' (an error saying why when it cannot be had).
-   * TFE_DEVICE overrides it. On a GPU each party gets its own CUDA stream.
+   * Where the parties' tensors live: 'auto' (CUDA when a driver and a device are present, else
+   * the CPU), 'cpu' or 'cuda' (an error saying why when it cannot be had). TFE_DEVICE overrides
+   * it. Default: the process's backend (setBackend, else TFE_DEVICE, else 'auto'). On a GPU each
+   * party gets its own CUDA stream.
    */
   device?: DeviceOption;
 }
@@ -72,7 +73,9 @@ export class Cluster {
     this.transport = opts.transport ?? new MemoryTransport([...SERVERS, ...players]);
     for (const s of [...SERVERS, ...players])
       if (!this.transport.parties.includes(s)) throw new Error(`the transport does not know party '${s}'`);
-    this.device = resolveDevice(opts.device ?? 'auto');
+    // Without an option, the process's backend (setBackend, TFE_DEVICE or 'auto'), so that a
+    // server's sessions and the tensors it keeps between them live on the same device.
+    this.device = opts.device ? resolveDevice(opts.device) : getBackend().name;
     const base = getBackend(this.device);
     // Stream 0 stays the module's default; each party gets its own (servers 1-3, players after).
     const streamOf = (i: number): number => Math.min(1 + i, 63);

@@ -3,6 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { DeviceOption } from '../backend/backends';
+
 import { SERVERS } from '../protocol/party';
 
 export interface PartyConfig {
@@ -30,6 +32,8 @@ export interface ClusterConfig {
   queryTimeoutMs: number;
   /** Batch-1 queries per model whose server2 side is precomputed ahead (0: none). */
   precomputePool: number;
+  /** Where each server computes: 'auto' (a GPU when one is usable), 'cpu' or 'cuda'. TFE_DEVICE overrides. */
+  device: DeviceOption;
   /** The directory the file was read from; relative paths resolve against it. */
   baseDir: string;
 }
@@ -44,7 +48,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'maxInputBytes', 'queryTimeoutMs', 'precomputePool']);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'maxInputBytes', 'queryTimeoutMs', 'precomputePool', 'device']);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -71,6 +75,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   };
   if (o.insecure !== undefined && typeof o.insecure !== 'boolean') fail(file, "'insecure' must be true or false");
   if (o.dataDir !== undefined && typeof o.dataDir !== 'string') fail(file, "'dataDir' must be a path");
+  if (o.device !== undefined && !['auto', 'cpu', 'cuda'].includes(o.device as string)) fail(file, `'device' must be "auto", "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
   return {
     parties: out as ClusterConfig['parties'],
     ca: o.ca as string | undefined,
@@ -81,6 +86,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     maxInputBytes: num('maxInputBytes', 1024, 2 ** 31),
     queryTimeoutMs: num('queryTimeoutMs', 100, 86_400_000),
     precomputePool: num('precomputePool', 0, 1024),
+    device: (o.device as DeviceOption | undefined) ?? 'auto',
     baseDir,
   };
 }

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
+import { resolveDevice, setBackend } from '../backend/backends';
 import { memory } from '../info';
 import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import type { PartyName, Payload } from '../net/transport';
@@ -49,6 +50,9 @@ export class TfeServer {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
     this.me = party;
     this.#config = config;
+    // Everything this process computes (its party's shares, the deployed models) lives on one
+    // device; a 'cuda' that cannot be had stops the server here, saying why.
+    setBackend(resolveDevice(config.device));
     this.#log = opts.log ?? ((m) => console.error(`[tfe ${party}] ${m}`));
     const mine = config.parties[party as 'server0'];
     const tls: TlsMaterial | undefined = config.ca
