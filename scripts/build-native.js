@@ -16,10 +16,30 @@ function run(cmd, args) {
   return r.status === 0;
 }
 
+// The CPU prebuild decides: the CUDA one (prebuilds/<platform>-<arch>/cuda/tfe_cuda.node) is an
+// optional extra, so a package that ships only the CPU prebuild still installs without compiling.
 const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 if (!force && fs.existsSync(prebuilt) && fs.readdirSync(prebuilt).some((f) => f.endsWith('.node'))) {
-  console.log(`[tfjs-encrypted] using prebuilt binaries in ${path.relative(root, prebuilt)}`);
+  const cuda = fs.existsSync(path.join(prebuilt, 'cuda', 'tfe_cuda.node')) ? ' (with the CUDA module)' : '';
+  console.log(`[tfjs-encrypted] using prebuilt binaries in ${path.relative(root, prebuilt)}${cuda}`);
   process.exit(0);
+}
+
+// CMake options from the environment: TFE_CUDA=ON|OFF builds or skips the CUDA module,
+// TFE_CUDA_ARCHS="90" (or "75;80;86;89;90") sets the CUDA architectures.
+function cmakeDefines() {
+  const defs = [];
+  const cuda = process.env.TFE_CUDA;
+  if (cuda) {
+    const v = cuda.toUpperCase();
+    if (!['ON', 'OFF', '1', '0', 'TRUE', 'FALSE', 'YES', 'NO'].includes(v)) {
+      console.error(`[tfjs-encrypted] TFE_CUDA=${cuda}: expected ON or OFF`);
+      process.exit(1);
+    }
+    defs.push(`--CDTFE_CUDA=${v}`);
+  }
+  if (process.env.TFE_CUDA_ARCHS) defs.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.TFE_CUDA_ARCHS}`);
+  return defs;
 }
 
 function hasCmake() {
@@ -42,7 +62,13 @@ function nodeGypCommand() {
 
 let ok;
 if (hasCmake()) {
-  ok = run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build']);
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const defs = cmakeDefines();
+  // `cmake-js compile` configures only a fresh build directory: re-run the configure step first
+  // so that options given now also reach an existing build/CMakeCache.txt.
+  const reconfigure = defs.length > 0 && fs.existsSync(path.join(root, 'build', 'CMakeCache.txt'));
+  ok = (!reconfigure || run(process.execPath, [cmakeJs, 'configure', '--out', 'build', ...defs])) &&
+    run(process.execPath, [cmakeJs, 'compile', '--out', 'build', ...defs]);
 } else {
   console.warn('[tfjs-encrypted] cmake not found; building with node-gyp instead');
   ok = run(...nodeGypCommand());

@@ -1,0 +1,163 @@
+// CUDA Im2Col, Col2Im and Conv2D, mirroring kernels/conv.cc: NHWC inputs, [KH, KW, C, O] filters,
+// TensorFlow's SAME / VALID padding, patches in (kh, kw, c) order, the same checks and messages.
+// Conv2D is im2col + the ring GEMM (matmul.h), so it takes MatMul's 'impl' attribute.
+#include <algorithm>
+
+#include "core/registry.h"
+#include "cuda/device.h"
+#include "cuda/matmul.h"
+#include "kernels/check.h"
+
+namespace tfe {
+namespace cuda {
+namespace {
+
+struct ConvGeom {
+  int64_t n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft;
+  __host__ __device__ int64_t patch() const { return kh * kw * c; }
+};
+
+// The CPU kernel's geometry (kernels/conv.cc), check for check.
+ConvGeom geometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at) {
+  if (x.size() != 4) throw KernelError(op + ": input must be NHWC (rank 4), got shape " + shapeStr(x));
+  std::vector<int64_t> s = at.getInts("strides");
+  if (s.size() == 1) s.push_back(s[0]);
+  if (s.size() != 2 || s[0] < 1 || s[1] < 1) throw KernelError(op + ": strides must be one or two positive integers, got " + shapeStr(s));
+  if (kh < 1 || kw < 1) throw KernelError(op + ": kernel size " + std::to_string(kh) + "x" + std::to_string(kw) + " must be positive");
+  std::string padding = at.getString("padding", "VALID");
+  ConvGeom g{x[0], x[1], x[2], x[3], kh, kw, s[0], s[1], 0, 0, 0, 0};
+  if (padding == "VALID") {
+    if (kh > g.h || kw > g.w)
+      throw KernelError(op + ": kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " is larger than the input " +
+                        shapeStr(x) + " with VALID padding");
+    g.oh = (g.h - kh) / g.sh + 1;
+    g.ow = (g.w - kw) / g.sw + 1;
+  } else if (padding == "SAME") {
+    g.oh = (g.h + g.sh - 1) / g.sh;
+    g.ow = (g.w + g.sw - 1) / g.sw;
+    g.padTop = std::max<int64_t>((g.oh - 1) * g.sh + kh - g.h, 0) / 2;
+    g.padLeft = std::max<int64_t>((g.ow - 1) * g.sw + kw - g.w, 0) / 2;
+  } else {
+    throw KernelError(op + ": padding must be 'SAME' or 'VALID', got '" + padding + "'");
+  }
+  return g;
+}
+
+// cols[r][q] for output pixels r in [r0, r0 + rows): row r is pixel (b, oy, ox), column q the patch
+// entry (ky, kx, ch); zero where the patch hangs over the padding. One thread per entry, so
+// consecutive threads read consecutive channels.
+__global__ void im2colKernel(const uint64_t* __restrict__ x, uint64_t* __restrict__ cols, ConvGeom g, int64_t r0,
+                             int64_t rows) {
+  const int64_t P = g.patch(), total = rows * P;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t r = r0 + i / P, q = i % P;
+    int64_t b = r / (g.oh * g.ow), oy = (r / g.ow) % g.oh, ox = r % g.ow;
+    int64_t ky = q / (g.kw * g.c), kx = (q / g.c) % g.kw, ch = q % g.c;
+    int64_t y = oy * g.sh + ky - g.padTop, xx = ox * g.sw + kx - g.padLeft;
+    bool inside = y >= 0 && y < g.h && xx >= 0 && xx < g.w;
+    cols[i] = inside ? x[((b * g.h + y) * g.w + xx) * g.c + ch] : 0;
+  }
+}
+
+// The adjoint of im2col as a gather: each image element sums the patch entries that read it, so
+// no two threads write one element (no atomics; the sum order is irrelevant mod 2^64).
+__global__ void col2imKernel(const uint64_t* __restrict__ cols, uint64_t* __restrict__ img, ConvGeom g) {
+  const int64_t P = g.patch(), total = g.n * g.h * g.w * g.c;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t ch = i % g.c, xx = (i / g.c) % g.w, y = (i / (g.c * g.w)) % g.h, b = i / (g.c * g.w * g.h);
+    uint64_t acc = 0;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      int64_t ty = y + g.padTop - ky;  // = oy * sh for the output row that reads (y, ky)
+      if (ty < 0 || ty % g.sh != 0 || ty / g.sh >= g.oh) continue;
+      int64_t oy = ty / g.sh;
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        int64_t tx = xx + g.padLeft - kx;
+        if (tx < 0 || tx % g.sw != 0 || tx / g.sw >= g.ow) continue;
+        int64_t ox = tx / g.sw;
+        acc += cols[((b * g.oh + oy) * g.ow + ox) * P + (ky * g.kw + kx) * g.c + ch];
+      }
+    }
+    img[i] = acc;
+  }
+}
+
+void launchIm2col(const Tensor& x, uint64_t* cols, const ConvGeom& g, int64_t r0, int64_t rows) {
+  int64_t total = rows * g.patch();
+  if (total == 0) return;
+  im2colKernel<<<gridFor(total), 256, 0, currentStream()>>>(devPtr<uint64_t>(x), cols, g, r0, rows);
+  TFE_CUDA_LAUNCHED();
+}
+
+Outputs im2col(const Inputs& in, const Attrs& at) {
+  requireDType("Im2Col", in[0], DType::Ring64);
+  std::vector<int64_t> ks = at.getInts("kernelSize");
+  if (ks.size() != 2) throw KernelError("Im2Col: kernelSize must be [kh, kw], got " + shapeStr(ks));
+  ConvGeom g = geometry("Im2Col", in[0].shape, ks[0], ks[1], at);
+  Tensor out = allocDevice({g.n, g.oh, g.ow, g.patch()}, DType::Ring64);
+  useOnCurrentStream(in[0]);
+  launchIm2col(in[0], devPtr<uint64_t>(out), g, 0, g.n * g.oh * g.ow);
+  return {out};
+}
+
+Outputs col2im(const Inputs& in, const Attrs& at) {
+  requireDType("Col2Im", in[0], DType::Ring64);
+  std::vector<int64_t> xs = at.getInts("inputShape"), ks = at.getInts("kernelSize");
+  if (ks.size() != 2) throw KernelError("Col2Im: kernelSize must be [kh, kw], got " + shapeStr(ks));
+  ConvGeom g = geometry("Col2Im", xs, ks[0], ks[1], at);
+  Shape expect{g.n, g.oh, g.ow, g.patch()};
+  if (in[0].shape != expect)
+    throw KernelError("Col2Im: columns have shape " + shapeStr(in[0].shape) + " but image " + shapeStr(xs) + " needs " + shapeStr(expect));
+  Tensor out = allocDevice(xs, DType::Ring64);
+  useOnCurrentStream(in[0]);
+  int64_t total = out.size();
+  if (total == 0) return {out};
+  col2imKernel<<<gridFor(total), 256, 0, currentStream()>>>(devPtr<uint64_t>(in[0]), devPtr<uint64_t>(out), g);
+  TFE_CUDA_LAUNCHED();
+  return {out};
+}
+
+// At most this many column-matrix elements (256 MiB) exist at once: larger convolutions run as
+// several GEMMs over consecutive blocks of output pixels, reusing one scratch buffer (stream order
+// makes block i + 1's im2col wait for block i's GEMM).
+constexpr int64_t kMaxColumnElems = int64_t(1) << 25;
+
+Outputs conv2d(const Inputs& in, const Attrs& at) {
+  const Tensor &x = in[0], &f = in[1];
+  requireDType("Conv2D", x, DType::Ring64, "input");
+  requireDType("Conv2D", f, DType::Ring64, "filter");
+  if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
+  ConvGeom g = geometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
+  if (f.shape[2] != g.c)
+    throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
+                      shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));
+  int64_t o = f.shape[3], rows = g.n * g.oh * g.ow, P = g.patch();
+  Tensor out = allocDevice({g.n, g.oh, g.ow, o}, DType::Ring64);
+  GemmImpl impl = parseGemmImpl("Conv2D", at.getString("impl", "auto"));
+  useOnCurrentStream(x);
+  useOnCurrentStream(f);
+  const uint64_t* fp = devPtr<uint64_t>(f);
+  uint64_t* op = devPtr<uint64_t>(out);
+  // 1x1 stride-1 convolutions need no im2col: the image already is the column matrix.
+  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
+    ringGemm("Conv2D", GemmArgs{devPtr<uint64_t>(x), fp, op, rows, g.c, o, 1, 0, 0}, impl);
+    return {out};
+  }
+  if (rows == 0 || o == 0) return {out};
+  int64_t block = std::max<int64_t>(1, std::min<int64_t>(rows, kMaxColumnElems / std::max<int64_t>(P, 1)));
+  Tensor cols = allocDevice({block, P}, DType::Ring64);
+  uint64_t* cp = devPtr<uint64_t>(cols);
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    int64_t nr = std::min(block, rows - r0);
+    launchIm2col(x, cp, g, r0, nr);
+    ringGemm("Conv2D", GemmArgs{cp, fp, op + r0 * o, nr, P, o, 1, 0, 0}, impl);
+  }
+  return {out};
+}
+
+TFE_REGISTER_CUDA_KERNEL("Im2Col", 1, im2col);
+TFE_REGISTER_CUDA_KERNEL("Col2Im", 1, col2im);
+TFE_REGISTER_CUDA_KERNEL("Conv2D", 2, conv2d);
+
+}  // namespace
+}  // namespace cuda
+}  // namespace tfe
