@@ -7,6 +7,7 @@
 //   npm run bench:table -- --json    one JSON object on stdout
 //   npm run bench:table -- --only A,B_max
 //   npm run bench:table -- --protocol pond
+//   npm run bench:table -- --redraw  no run: redraw RESULTS.md's section and the SVG from the saved
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,6 +38,7 @@ const ENTRIES: Entry[] = [
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes('--redraw')) return redraw((m) => console.log(m));
   const json = argv.includes('--json');
   const quick = argv.includes('--quick');
   const onlyArg = argv.indexOf('--only');
@@ -79,11 +81,16 @@ async function main(): Promise<void> {
   say(markdownTable(results, meta));
   if (!quick) {
     saveEntries(results, meta);
-    const all = loadEntries();
-    writeResults(all, mergedMeta(all));
-    writeSvg(all, path.join(__dirname, '..', '..', 'bench', 'table.svg'));
-    say(`saved ${results.length} entries in bench/results/table/; redrew bench/RESULTS.md (table section) and bench/table.svg from all ${all.length} saved`);
+    say(`saved ${results.length} entries in bench/results/table/`);
+    redraw(say);
   }
+}
+
+function redraw(say: (m: string) => void): void {
+  const all = loadEntries();
+  writeResults(all, mergedMeta(all));
+  writeSvg(all, path.join(__dirname, '..', '..', 'bench', 'table.svg'));
+  say(`redrew bench/RESULTS.md (table section) and bench/table.svg from the ${all.length} saved entries`);
 }
 
 main().catch((e: Error) => {

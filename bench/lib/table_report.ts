@@ -19,6 +19,8 @@ export interface Meta {
   date: string;
   images: number;
   command: string;
+  /** When the table merges several runs: each command, its date and the entries it measured. */
+  runs?: { command: string; date: string; entries: string[] }[];
 }
 
 const pctStr = (x: number | undefined) => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
@@ -43,7 +45,8 @@ export function markdownTable(rows: Measured[], meta: Meta): string {
     const ref = r.protocol === 'securenn' ? REFERENCE[r.key] : undefined;
     out.push(`| ${r.protocol} | ${r.key} | ${ms(r.ms_b1_median)} | ${ms(r.ms_b1_p90)} | ${r.b128_per_s.toFixed(1)} | ${pctStr(r.accuracy)} | ${pctStr(r.tf_accuracy)} | ${r.kl.toExponential(2)} | ${r.bytes_b1} | ${r.rounds_b1} | ${ref ? `${ref[0]} / ${ref[1]}` : '-'} |`);
   }
-  out.push('', `Command: \`${meta.command}\`.`);
+  if (meta.runs) out.push('', 'Commands:', '', ...meta.runs.map((r) => `- \`${r.command}\` (${r.date}): ${r.entries.join(', ')}`));
+  else out.push('', `Command: \`${meta.command}\`.`);
   return out.join('\n');
 }
 

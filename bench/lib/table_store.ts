@@ -30,13 +30,18 @@ export function loadEntries(dir = RESULTS_DIR): Saved[] {
   return rows.sort((a, b) => rank(a) - rank(b));
 }
 
-/** One Meta for a table drawn from several runs: the machine and latest date, every command. */
+/** One Meta for a table drawn from several runs: the machine, the latest date, every command. */
 export function mergedMeta(rows: Saved[]): Meta {
-  const commands = [...new Set(rows.map((r) => `${r.meta.command} (${r.meta.date}: ${r.protocol} ${r.key})`))];
+  const runs = new Map<string, Saved[]>();
+  for (const r of rows) {
+    const k = `${r.meta.command} ${r.meta.date}`;
+    runs.set(k, [...(runs.get(k) ?? []), r]);
+  }
   return {
     machine: rows[0]?.meta.machine ?? 'unknown',
     date: rows.map((r) => r.meta.date).sort().at(-1) ?? '',
     images: Math.min(...rows.map((r) => r.meta.images)),
-    command: commands.join('`, `'),
+    command: [...runs.values()].map((rs) => rs[0].meta.command).join('; '),
+    runs: [...runs.values()].map((rs) => ({ command: rs[0].meta.command, date: rs[0].meta.date, entries: rs.map((r) => `${r.protocol} ${r.key}`) })),
   };
 }

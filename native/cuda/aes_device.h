@@ -16,7 +16,7 @@
 #pragma once
 #include <cstdint>
 
-#include "cuda/hd.h"
+#include "core/hd.h"
 #include "prg/aes128.h"
 
 namespace tfe {

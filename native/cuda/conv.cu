@@ -7,41 +7,11 @@
 #include "cuda/device.h"
 #include "cuda/matmul.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
 namespace cuda {
 namespace {
-
-struct ConvGeom {
-  int64_t n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft;
-  __host__ __device__ int64_t patch() const { return kh * kw * c; }
-};
-
-// The CPU kernel's geometry (kernels/conv.cc), check for check.
-ConvGeom geometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at) {
-  if (x.size() != 4) throw KernelError(op + ": input must be NHWC (rank 4), got shape " + shapeStr(x));
-  std::vector<int64_t> s = at.getInts("strides");
-  if (s.size() == 1) s.push_back(s[0]);
-  if (s.size() != 2 || s[0] < 1 || s[1] < 1) throw KernelError(op + ": strides must be one or two positive integers, got " + shapeStr(s));
-  if (kh < 1 || kw < 1) throw KernelError(op + ": kernel size " + std::to_string(kh) + "x" + std::to_string(kw) + " must be positive");
-  std::string padding = at.getString("padding", "VALID");
-  ConvGeom g{x[0], x[1], x[2], x[3], kh, kw, s[0], s[1], 0, 0, 0, 0};
-  if (padding == "VALID") {
-    if (kh > g.h || kw > g.w)
-      throw KernelError(op + ": kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " is larger than the input " +
-                        shapeStr(x) + " with VALID padding");
-    g.oh = (g.h - kh) / g.sh + 1;
-    g.ow = (g.w - kw) / g.sw + 1;
-  } else if (padding == "SAME") {
-    g.oh = (g.h + g.sh - 1) / g.sh;
-    g.ow = (g.w + g.sw - 1) / g.sw;
-    g.padTop = std::max<int64_t>((g.oh - 1) * g.sh + kh - g.h, 0) / 2;
-    g.padLeft = std::max<int64_t>((g.ow - 1) * g.sw + kw - g.w, 0) / 2;
-  } else {
-    throw KernelError(op + ": padding must be 'SAME' or 'VALID', got '" + padding + "'");
-  }
-  return g;
-}
 
 // cols[r][q] for output pixels r in [r0, r0 + rows): row r is pixel (b, oy, ox), column q the patch
 // entry (ky, kx, ch); zero where the patch hangs over the padding. One thread per entry, so
@@ -89,10 +59,7 @@ void launchIm2col(const Tensor& x, uint64_t* cols, const ConvGeom& g, int64_t r0
 }
 
 Outputs im2col(const Inputs& in, const Attrs& at) {
-  requireDType("Im2Col", in[0], DType::Ring64);
-  std::vector<int64_t> ks = at.getInts("kernelSize");
-  if (ks.size() != 2) throw KernelError("Im2Col: kernelSize must be [kh, kw], got " + shapeStr(ks));
-  ConvGeom g = geometry("Im2Col", in[0].shape, ks[0], ks[1], at);
+  ConvGeom g = im2colGeometry(in, at);
   Tensor out = allocDevice({g.n, g.oh, g.ow, g.patch()}, DType::Ring64);
   useOnCurrentStream(in[0]);
   launchIm2col(in[0], devPtr<uint64_t>(out), g, 0, g.n * g.oh * g.ow);
@@ -100,13 +67,8 @@ Outputs im2col(const Inputs& in, const Attrs& at) {
 }
 
 Outputs col2im(const Inputs& in, const Attrs& at) {
-  requireDType("Col2Im", in[0], DType::Ring64);
-  std::vector<int64_t> xs = at.getInts("inputShape"), ks = at.getInts("kernelSize");
-  if (ks.size() != 2) throw KernelError("Col2Im: kernelSize must be [kh, kw], got " + shapeStr(ks));
-  ConvGeom g = geometry("Col2Im", xs, ks[0], ks[1], at);
-  Shape expect{g.n, g.oh, g.ow, g.patch()};
-  if (in[0].shape != expect)
-    throw KernelError("Col2Im: columns have shape " + shapeStr(in[0].shape) + " but image " + shapeStr(xs) + " needs " + shapeStr(expect));
+  ConvGeom g = col2imGeometry(in, at);
+  Shape xs{g.n, g.h, g.w, g.c};
   Tensor out = allocDevice(xs, DType::Ring64);
   useOnCurrentStream(in[0]);
   int64_t total = out.size();
@@ -126,7 +88,7 @@ Outputs conv2d(const Inputs& in, const Attrs& at) {
   requireDType("Conv2D", x, DType::Ring64, "input");
   requireDType("Conv2D", f, DType::Ring64, "filter");
   if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
-  ConvGeom g = geometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
+  ConvGeom g = convGeometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
   if (f.shape[2] != g.c)
     throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
                       shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));

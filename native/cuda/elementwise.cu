@@ -4,6 +4,7 @@
 
 #include "core/registry.h"
 #include "cuda/launch.cuh"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
 namespace cuda {
@@ -127,12 +128,7 @@ __global__ void accumulate(uint64_t* __restrict__ z, const uint64_t* __restrict_
 }
 
 Outputs addN(const Inputs& in, const Attrs&) {
-  if (in.empty()) throw KernelError("AddN: needs at least one input");
-  for (const Tensor& t : in) {
-    requireSameDType("AddN", in[0], t);
-    if (t.shape != in[0].shape) throw KernelError("AddN: shapes " + shapeStr(in[0].shape) + " and " + shapeStr(t.shape) + " differ");
-  }
-  if (in[0].dtype != DType::Ring64) throw KernelError("AddN: dtype " + in[0].dtypeName() + " is not supported (ring64)");
+  checkAddN(in);
   int64_t n = in[0].size();
   if (in.size() == 1) return {unaryMap<uint64_t, uint64_t>(in[0], DType::Ring64, 0, RingAdd1{})};
   Tensor out = binaryBroadcast<uint64_t>("AddN", in[0], in[1], RingAdd{});

@@ -14,25 +14,13 @@
 #include "core/registry.h"
 #include "cuda/device.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
 namespace cuda {
 namespace {
 
 constexpr unsigned kThreads = 256;
-
-// The shortest text that reads back as the same double, as JavaScript prints it (as the CPU).
-std::string shortest(double v) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
-int fracBits(const std::string& op, const Attrs& at) {
-  int64_t f = at.getInt("fracBits", 16);
-  if (f < 0 || f > 62) throw KernelError(op + ": fracBits " + std::to_string(f) + " is outside [0, 62]");
-  return static_cast<int>(f);
-}
 
 // Out-of-range values (NaN included, as the comparison is false for it) record their index in
 // *bad; atomicMin keeps the first, the index the CPU reports.
@@ -55,7 +43,7 @@ __global__ void decodeKernel(const uint64_t* x, double* z, int64_t n, double inv
 
 Outputs encode(const Inputs& in, const Attrs& at) {
   requireDType("EncodeFixedPoint", in[0], DType::F64);
-  int f = fracBits("EncodeFixedPoint", at);
+  int f = fixedPointFracBits("EncodeFixedPoint", at);
   Tensor out = allocDevice(in[0].shape, DType::Ring64);
   int64_t n = in[0].size();
   if (n == 0) return {out};
@@ -84,14 +72,14 @@ Outputs encode(const Inputs& in, const Attrs& at) {
   if (std::isnan(xi)) o << "NaN at index " << i << " cannot be encoded";
   else if (std::isinf(xi)) o << (xi > 0 ? "+Infinity" : "-Infinity") << " at index " << i << " cannot be encoded";
   else
-    o << "value " << shortest(xi) << " at index " << i << " is outside the representable range [-2^" << (63 - f) << ", 2^"
+    o << "value " << shortestDouble(xi) << " at index " << i << " is outside the representable range [-2^" << (63 - f) << ", 2^"
       << (63 - f) << ") for " << f << " fractional bits";
   throw KernelError(o.str());
 }
 
 Outputs decode(const Inputs& in, const Attrs& at) {
   requireDType("DecodeFixedPoint", in[0], DType::Ring64);
-  int f = fracBits("DecodeFixedPoint", at);
+  int f = fixedPointFracBits("DecodeFixedPoint", at);
   Tensor out = allocDevice(in[0].shape, DType::F64);
   int64_t n = in[0].size();
   if (n == 0) return {out};

@@ -7,6 +7,7 @@
 #include "core/registry.h"
 #include "cuda/device.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
 namespace cuda {
@@ -77,28 +78,12 @@ namespace {
 
 Outputs matmul(const Inputs& in, const Attrs& at) {
   const Tensor &a = in[0], &b = in[1];
-  requireDType("MatMul", a, DType::Ring64, "first input");
-  requireDType("MatMul", b, DType::Ring64, "second input");
-  if (a.rank() < 2 || b.rank() < 2)
-    throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": both inputs need rank >= 2");
-  int64_t m = a.shape[a.rank() - 2], k = a.shape[a.rank() - 1];
-  int64_t k2 = b.shape[b.rank() - 2], n = b.shape[b.rank() - 1];
-  if (k != k2)
-    throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": inner dimensions " +
-                      std::to_string(k) + " and " + std::to_string(k2) + " differ");
-  Shape ba(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
-  if (!ba.empty() && !bb.empty() && ba != bb)
-    throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": batch dimensions " + shapeStr(ba) +
-                      " and " + shapeStr(bb) + " differ");
-  Shape outShape = ba.empty() ? bb : ba;
-  outShape.push_back(m);
-  outShape.push_back(n);
+  MatMulPlan p = planMatMul(a, b);
   GemmImpl impl = parseGemmImpl("MatMul", at.getString("impl", "auto"));
-  Tensor out = allocDevice(outShape, DType::Ring64);
+  Tensor out = allocDevice(p.out, DType::Ring64);
   useOnCurrentStream(a);
   useOnCurrentStream(b);
-  GemmArgs g{devPtr<uint64_t>(a), devPtr<uint64_t>(b), devPtr<uint64_t>(out), m, k, n, numel(ba.empty() ? bb : ba),
-             ba.empty() ? 0 : m * k, bb.empty() ? 0 : k * n};
+  GemmArgs g{devPtr<uint64_t>(a), devPtr<uint64_t>(b), devPtr<uint64_t>(out), p.m, p.k, p.n, p.batch, p.strideA, p.strideB};
   ringGemm("MatMul", g, impl);
   return {out};
 }

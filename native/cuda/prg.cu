@@ -9,12 +9,12 @@
 #include "cuda/aes_device.h"
 #include "cuda/device.h"
 #include "kernels/check.h"
+#include "prg/prg_args.h"
 
 namespace tfe {
 namespace cuda {
 namespace {
 
-constexpr uint64_t kMaxElements = uint64_t(1) << 56;
 constexpr unsigned kThreads = 256;  // the tiled kernels assume exactly this block size
 constexpr unsigned kPermRows = 128; // rows per block in PrgPermutation (128 x 256 B shared)
 
@@ -29,30 +29,16 @@ __device__ __forceinline__ void loadTable(uint32_t* t0) {
   __syncthreads();
 }
 
-struct PrgArgs {
+// The shared attribute parsing (prg/prg_args.h), with the key schedule in the kernels' form.
+struct DevicePrgArgs {
   AesRoundKeys keys;
   uint64_t nonce, offset;
   Shape shape;
 };
 
-// Mirrors the CPU parseArgs check for check, message for message; `impl` only selects a CPU
-// implementation, but is parsed so that a bad value is refused on both backends.
-PrgArgs parseArgs(const std::string& op, const Attrs& at) {
-  PrgArgs a;
-  std::vector<uint8_t> seed = at.getBytes("seed");
-  if (seed.size() != 16) throw KernelError(op + ": seed must be 16 bytes (128 bits), got " + std::to_string(seed.size()));
-  AesKey key;
-  aesExpandKey(seed.data(), &key);
-  a.keys = toRoundKeys(key);
-  a.nonce = at.getRing("nonce", 0);
-  int64_t off = at.getInt("offset", 0);
-  a.shape = at.getInts("shape");
-  uint64_t n = static_cast<uint64_t>(numel(a.shape));
-  if (off < 0 || static_cast<uint64_t>(off) > kMaxElements || n > kMaxElements - static_cast<uint64_t>(off))
-    throw KernelError(op + ": offset " + std::to_string(off) + " plus " + std::to_string(n) + " elements exceeds 2^56");
-  a.offset = static_cast<uint64_t>(off);
-  (void)parseAesImpl(at.getString("impl", "auto"));
-  return a;
+DevicePrgArgs parseArgs(const std::string& op, const Attrs& at) {
+  PrgArgs c = parsePrgArgs(op, at);
+  return {toRoundKeys(c.key), c.nonce, c.offset, c.shape};
 }
 
 // Element g (global index) is the little-endian word at keystream byte 8g: one thread per AES
@@ -153,7 +139,7 @@ __global__ void prgPermutationKernel(AesRoundKeys k, uint64_t nonce, uint64_t of
 }
 
 Outputs prgRing(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgRing", at);
+  DevicePrgArgs a = parseArgs("PrgRing", at);
   Tensor out = allocDevice(a.shape, DType::Ring64);
   uint64_t n = static_cast<uint64_t>(out.size());
   if (n == 0) return {out};
@@ -165,7 +151,7 @@ Outputs prgRing(const Inputs&, const Attrs& at) {
 }
 
 Outputs prgBits(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgBits", at);
+  DevicePrgArgs a = parseArgs("PrgBits", at);
   Tensor out = allocDevice(a.shape, DType::Bit);
   uint64_t n = static_cast<uint64_t>(out.size());
   if (n == 0) return {out};
@@ -177,7 +163,7 @@ Outputs prgBits(const Inputs&, const Attrs& at) {
 }
 
 Outputs prgField(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgField", at);
+  DevicePrgArgs a = parseArgs("PrgField", at);
   int64_t p = at.getInt("modulus");
   DType dt;
   uint32_t mod;
@@ -198,12 +184,9 @@ Outputs prgField(const Inputs&, const Attrs& at) {
 }
 
 Outputs prgPermutation(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgPermutation", at);
-  if (a.shape.empty() || a.shape.back() < 1 || a.shape.back() > 256)
-    throw KernelError("PrgPermutation: the last dimension must be in [1, 256], got shape " + shapeStr(a.shape));
-  int64_t len = a.shape.back(), rows = numel(a.shape) / len;
-  if (a.offset + static_cast<uint64_t>(rows) > (uint64_t(1) << 24))
-    throw KernelError("PrgPermutation: row offset plus rows exceeds 2^24");
+  PrgArgs c = parsePrgArgs("PrgPermutation", at);
+  int64_t rows = prgPermutationRows(c), len = c.shape.back();
+  DevicePrgArgs a{toRoundKeys(c.key), c.nonce, c.offset, c.shape};
   Tensor out = allocDevice(a.shape, DType::Ring64);
   if (rows == 0) return {out};
   prgPermutationKernel<<<gridFor(rows, kPermRows), kPermRows, 0, currentStream()>>>(

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "cuda/hd.h"
+#include "core/hd.h"
 
 namespace tfe {
 namespace cuda {

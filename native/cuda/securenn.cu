@@ -8,6 +8,7 @@
 #include "core/registry.h"
 #include "cuda/device.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
 namespace cuda {
@@ -142,19 +143,9 @@ __global__ void privateCompareKernel(const uint8_t* xs, const uint64_t* rs, cons
 
 Outputs privateCompareShares(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &r = in[1], &beta = in[2], &s = in[3], &u = in[4], &perm = in[5];
-  if (x.dtype != DType::Field || x.rank() != 2 || x.shape[1] != kBits)
-    throw KernelError("PrivateCompareShares: x must be [n, 64] z<p>, got " + x.dtypeName() + " " + shapeStr(x.shape));
-  const int64_t n = x.shape[0];
+  int64_t j;
+  const int64_t n = checkPrivateCompareShares(in, at, &j);
   const uint32_t p = x.modulus;
-  requireDType("PrivateCompareShares", r, DType::Ring64, "r");
-  requireDType("PrivateCompareShares", beta, DType::Bit, "beta");
-  requireDType("PrivateCompareShares", perm, DType::Ring64, "perm");
-  for (const Tensor* t : {&s, &u})
-    if (t->dtype != DType::Field || t->modulus != p || t->shape != x.shape) throw KernelError("PrivateCompareShares: s and u must match x");
-  if (r.shape != Shape{n} || beta.shape != Shape{n} || perm.shape != x.shape)
-    throw KernelError("PrivateCompareShares: r and beta must be [n] and perm [n, 64] for x " + shapeStr(x.shape));
-  const int64_t j = at.getInt("party");
-  if (j != 0 && j != 1) throw KernelError("PrivateCompareShares: party must be 0 or 1");
   Tensor out = allocDevice(x.shape, DType::Field, p);
   if (n == 0) return {out};
   for (const Tensor* t : {&x, &r, &beta, &s, &u, &perm}) useOnCurrentStream(*t);

@@ -5,12 +5,6 @@ namespace tfe {
 namespace cudatest {
 namespace {
 
-Attrs with(const std::string& k, AttrValue v) {
-  Attrs a;
-  a.set(k, std::move(v));
-  return a;
-}
-
 // Shapes that cover same-shape, scalar, row/column broadcasting, rank 5 and empty tensors.
 const std::vector<std::pair<Shape, Shape>> kPairs = {
     {{1000}, {1000}}, {{7, 13}, {13}}, {{7, 13}, {7, 1}}, {{}, {5, 3}}, {{2, 1, 3, 1, 5}, {4, 1, 6, 5}}, {{0, 4}, {4}}, {{3, 257}, {3, 257}}};
@@ -44,7 +38,7 @@ TFE_CUDA_CASE(neg_and_scalars) {
     if (!compareKernel("Neg", {x})) return false;
     for (const char* op : ops)
       for (uint64_t s : {uint64_t(0), uint64_t(1), ~uint64_t(0), nextRandom()})
-        if (!compareKernel(op, {x}, with("scalar", AttrValue(s)))) return false;
+        if (!compareKernel(op, {x}, attrsWith("scalar", AttrValue(s)))) return false;
   }
   return true;
 }
@@ -52,13 +46,13 @@ TFE_CUDA_CASE(neg_and_scalars) {
 TFE_CUDA_CASE(shifts) {
   Tensor x = randomHost({4097}, DType::Ring64);
   for (int64_t k : {0, 1, 13, 63}) {
-    Attrs a = with("bits", AttrValue(k));
+    Attrs a = attrsWith("bits", AttrValue(k));
     if (!compareKernel("ShiftRightLogical", {x}, a) || !compareKernel("ShiftLeft", {x}, a) || !compareKernel("ShiftRightArithmetic", {x}, a))
       return false;
     a.set("negate", true);
     if (!compareKernel("ShiftRightArithmetic", {x}, a)) return false;
   }
-  return expectBothThrow("ShiftLeft", {x}, with("bits", AttrValue(int64_t(64))));
+  return expectBothThrow("ShiftLeft", {x}, attrsWith("bits", AttrValue(int64_t(64))));
 }
 
 TFE_CUDA_CASE(add_n) {
@@ -72,15 +66,15 @@ TFE_CUDA_CASE(add_n) {
 TFE_CUDA_CASE(bits_and_casts) {
   Tensor x = randomHost({301}, DType::Ring64);
   for (int64_t b : {0, 31, 63})
-    if (!compareKernel("BitExtract", {x}, with("bit", AttrValue(b)))) return false;
+    if (!compareKernel("BitExtract", {x}, attrsWith("bit", AttrValue(b)))) return false;
   if (!compareKernel("BitDecompose", {x}) || !compareKernel("BitDecompose", {randomHost({0, 3}, DType::Ring64)})) return false;
   Tensor bits = randomHost({301}, DType::Bit), field = randomHost({301}, DType::Field, 67);
-  return compareKernel("Cast", {bits}, with("dtype", AttrValue(std::string("ring64")))) &&
-         compareKernel("Cast", {bits}, with("dtype", AttrValue(std::string("z67")))) &&
-         compareKernel("Cast", {field}, with("dtype", AttrValue(std::string("ring64")))) &&
-         compareKernel("Cast", {x}, with("dtype", AttrValue(std::string("z67")))) &&
-         compareKernel("Cast", {x}, with("dtype", AttrValue(std::string("bit")))) &&
-         expectBothThrow("Cast", {field}, with("dtype", AttrValue(std::string("bit"))));
+  return compareKernel("Cast", {bits}, attrsWith("dtype", AttrValue(std::string("ring64")))) &&
+         compareKernel("Cast", {bits}, attrsWith("dtype", AttrValue(std::string("z67")))) &&
+         compareKernel("Cast", {field}, attrsWith("dtype", AttrValue(std::string("ring64")))) &&
+         compareKernel("Cast", {x}, attrsWith("dtype", AttrValue(std::string("z67")))) &&
+         compareKernel("Cast", {x}, attrsWith("dtype", AttrValue(std::string("bit")))) &&
+         expectBothThrow("Cast", {field}, attrsWith("dtype", AttrValue(std::string("bit"))));
 }
 
 TFE_CUDA_CASE(refuses_bad_shapes) {

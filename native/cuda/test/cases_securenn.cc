@@ -16,12 +16,6 @@ namespace tfe {
 namespace cudatest {
 namespace {
 
-Attrs with(const std::string& k, AttrValue v) {
-  Attrs a;
-  a.set(k, std::move(v));
-  return a;
-}
-
 // Both refuse, and the device's message contains the CPU's (the dispatcher may prefix it).
 bool sameError(const std::string& kernel, const std::vector<Tensor>& hostInputs, const Attrs& attrs) {
   std::string want, got;
@@ -111,7 +105,7 @@ TFE_CUDA_CASE(private_compare_shares) {
     for (int64_t party : {0, 1})
       for (int64_t n : {0, 1, 5, 33, 1000, 20001})
         for (bool withMax : {false, true})
-          if (!compareKernel("PrivateCompareShares", pcInputs(n, p, withMax), with("party", party))) {
+          if (!compareKernel("PrivateCompareShares", pcInputs(n, p, withMax), attrsWith("party", party))) {
             std::printf("  (p %u, party %lld, n %lld)\n", p, (long long)party, (long long)n);
             return false;
           }
@@ -121,25 +115,25 @@ TFE_CUDA_CASE(private_compare_shares) {
 TFE_CUDA_CASE(private_compare_shares_refuses) {
   bool ok = true;
   std::vector<Tensor> in = pcInputs(6, 67, false);
-  ok &= sameError("PrivateCompareShares", in, with("party", int64_t(2)));
+  ok &= sameError("PrivateCompareShares", in, attrsWith("party", int64_t(2)));
   ok &= sameError("PrivateCompareShares", in, Attrs());  // no party
   std::vector<Tensor> bad = in;
   bad[0] = randomHost({6, 63}, DType::Field, 67);
-  ok &= sameError("PrivateCompareShares", bad, with("party", int64_t(0)));
+  ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(0)));
   bad = in;
   bad[3] = randomHost({6, 64}, DType::Field, 131);
-  ok &= sameError("PrivateCompareShares", bad, with("party", int64_t(0)));
+  ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(0)));
   bad = in;
   bad[1] = randomHost({5}, DType::Ring64);
-  ok &= sameError("PrivateCompareShares", bad, with("party", int64_t(1)));
+  ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(1)));
   bad = in;
   bad[2] = randomHost({6}, DType::Ring64);
-  ok &= sameError("PrivateCompareShares", bad, with("party", int64_t(1)));
+  ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(1)));
   // Data-dependent: a perm entry out of range, reported back from the device.
   bad = in;
   bad[5] = hostPerm64(6);
   bad[5].ptr<uint64_t>()[4 * 64 + 10] = 64;
-  ok &= sameError("PrivateCompareShares", bad, with("party", int64_t(0)));
+  ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(0)));
   return ok;
 }
 
@@ -184,8 +178,8 @@ TFE_CUDA_CASE(encode_decode_fixed_point) {
                                 std::numeric_limits<double>::denorm_min(), -std::numeric_limits<double>::min(),
                                 -range, std::nextafter(range, 0.0), std::nextafter(-range, 0.0)};
     for (size_t i = 0; i < edge.size(); ++i) v[i * 300] = edge[i];
-    if (!compareKernel("EncodeFixedPoint", {x}, with("fracBits", f))) return false;
-    if (!compareKernel("DecodeFixedPoint", {randomHost({4099}, DType::Ring64)}, with("fracBits", f))) return false;
+    if (!compareKernel("EncodeFixedPoint", {x}, attrsWith("fracBits", f))) return false;
+    if (!compareKernel("DecodeFixedPoint", {randomHost({4099}, DType::Ring64)}, attrsWith("fracBits", f))) return false;
   }
   return compareKernel("EncodeFixedPoint", {randomHost({0, 3}, DType::F64)}) &&
          compareKernel("DecodeFixedPoint", {randomHost({2, 0}, DType::Ring64)}) &&
@@ -202,13 +196,13 @@ TFE_CUDA_CASE(encode_fixed_point_refuses) {
     std::vector<double> v = base;
     v[4321] = 3e299;
     v[777] = bad;
-    ok &= sameError("EncodeFixedPoint", {hostF64(v)}, with("fracBits", int64_t(16)));
+    ok &= sameError("EncodeFixedPoint", {hostF64(v)}, attrsWith("fracBits", int64_t(16)));
   }
-  ok &= sameError("EncodeFixedPoint", {hostF64({0.1, 2.0})}, with("fracBits", int64_t(62)));
-  ok &= sameError("EncodeFixedPoint", {hostF64({0.1})}, with("fracBits", int64_t(63)));
+  ok &= sameError("EncodeFixedPoint", {hostF64({0.1, 2.0})}, attrsWith("fracBits", int64_t(62)));
+  ok &= sameError("EncodeFixedPoint", {hostF64({0.1})}, attrsWith("fracBits", int64_t(63)));
   ok &= sameError("EncodeFixedPoint", {randomHost({3}, DType::Ring64)}, Attrs());
   ok &= sameError("DecodeFixedPoint", {randomHost({3}, DType::F64)}, Attrs());
-  ok &= sameError("DecodeFixedPoint", {randomHost({3}, DType::Ring64)}, with("fracBits", int64_t(-1)));
+  ok &= sameError("DecodeFixedPoint", {randomHost({3}, DType::Ring64)}, attrsWith("fracBits", int64_t(-1)));
   ok &= expectBothThrow("EncodeFixedPoint", {hostF64({nan})});
   return ok;
 }

@@ -21,6 +21,12 @@ uint64_t nextRandom();
 // values 0, 1, 2^63 - 1, 2^63 and 2^64 - 1 at random positions.
 Tensor randomHost(const Shape& shape, DType dtype, uint32_t modulus = 0);
 Tensor toDevice(const Tensor& host);
+// Attrs holding one attribute.
+inline Attrs attrsWith(const std::string& key, AttrValue value) {
+  Attrs a;
+  a.set(key, std::move(value));
+  return a;
+}
 Tensor toHost(const Tensor& device);
 
 // Runs `kernel` on the host and on the device; true when every output matches byte for byte

@@ -2,6 +2,7 @@
 #include "cuda/test/host_check.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,16 @@ static std::vector<std::pair<std::string, std::function<bool()>>>& checks() {
   return c;
 }
 Registrar::Registrar(const char* name, std::function<bool()> fn) { checks().emplace_back(name, std::move(fn)); }
+
+std::mt19937_64& rng() {
+  static std::mt19937_64 r = [] {
+    uint64_t seed = std::random_device{}();
+    if (const char* e = std::getenv("TFE_TEST_SEED")) seed = std::strtoull(e, nullptr, 10);
+    std::printf("host checks: seed %llu (TFE_TEST_SEED replays it)\n", static_cast<unsigned long long>(seed));
+    return std::mt19937_64(seed);
+  }();
+  return r;
+}
 }  // namespace hostcheck
 }  // namespace tfe
 

@@ -2,12 +2,16 @@
 // compared with the CPU kernels. Runs everywhere (no GPU, no CUDA runtime), in CI.
 #pragma once
 #include <functional>
+#include <random>
 
 namespace tfe {
 namespace hostcheck {
 struct Registrar {
   Registrar(const char* name, std::function<bool()> fn);
 };
+// Test inputs (not a cryptographic PRG): seeded from std::random_device and printed once, or
+// from TFE_TEST_SEED to replay a failure.
+std::mt19937_64& rng();
 }  // namespace hostcheck
 }  // namespace tfe
 

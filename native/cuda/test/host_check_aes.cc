@@ -18,15 +18,7 @@ namespace {
 using namespace tfe;
 using namespace tfe::cuda;
 
-std::mt19937_64& rng() {
-  static std::mt19937_64 r = [] {
-    uint64_t seed = std::random_device{}();
-    if (const char* e = std::getenv("TFE_TEST_SEED")) seed = std::strtoull(e, nullptr, 10);
-    std::printf("host_check_aes seed %" PRIu64 " (TFE_TEST_SEED replays it)\n", seed);
-    return std::mt19937_64(seed);
-  }();
-  return r;
-}
+using hostcheck::rng;
 
 std::vector<uint8_t> randomSeed() {
   std::vector<uint8_t> s(16);

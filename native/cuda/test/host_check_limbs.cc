@@ -24,15 +24,7 @@ namespace {
 using namespace tfe;
 using namespace tfe::cuda;
 
-std::mt19937_64& rng() {
-  static std::mt19937_64 r = [] {
-    uint64_t seed = std::random_device{}();
-    if (const char* e = std::getenv("TFE_TEST_SEED")) seed = std::strtoull(e, nullptr, 10);
-    std::printf("host_check_limbs seed %" PRIu64 " (TFE_TEST_SEED replays it)\n", seed);
-    return std::mt19937_64(seed);
-  }();
-  return r;
-}
+using hostcheck::rng;
 
 // Random ring elements with the edge values the harness also plants.
 uint64_t randomRing() {

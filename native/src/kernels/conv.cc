@@ -6,17 +6,12 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 #include "kernels/matmul.h"
 
 namespace tfe {
-namespace {
 
-struct ConvGeom {
-  int64_t n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft;
-  int64_t patch() const { return kh * kw * c; }
-};
-
-ConvGeom geometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at) {
+ConvGeom convGeometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at) {
   if (x.size() != 4) throw KernelError(op + ": input must be NHWC (rank 4), got shape " + shapeStr(x));
   std::vector<int64_t> s = at.getInts("strides");
   if (s.size() == 1) s.push_back(s[0]);
@@ -40,6 +35,27 @@ ConvGeom geometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw,
   }
   return g;
 }
+
+ConvGeom im2colGeometry(const Inputs& in, const Attrs& at) {
+  requireDType("Im2Col", in[0], DType::Ring64);
+  std::vector<int64_t> ks = at.getInts("kernelSize");
+  if (ks.size() != 2) throw KernelError("Im2Col: kernelSize must be [kh, kw], got " + shapeStr(ks));
+  ConvGeom g = convGeometry("Im2Col", in[0].shape, ks[0], ks[1], at);
+  return g;
+}
+
+ConvGeom col2imGeometry(const Inputs& in, const Attrs& at) {
+  requireDType("Col2Im", in[0], DType::Ring64);
+  std::vector<int64_t> xs = at.getInts("inputShape"), ks = at.getInts("kernelSize");
+  if (ks.size() != 2) throw KernelError("Col2Im: kernelSize must be [kh, kw], got " + shapeStr(ks));
+  ConvGeom g = convGeometry("Col2Im", xs, ks[0], ks[1], at);
+  Shape expect{g.n, g.oh, g.ow, g.patch()};
+  if (in[0].shape != expect)
+    throw KernelError("Col2Im: columns have shape " + shapeStr(in[0].shape) + " but image " + shapeStr(xs) + " needs " + shapeStr(expect));
+  return g;
+}
+
+namespace {
 
 // Calls fn(row, col, srcOffsetOrMinus1) for every patch entry: row is the output pixel, col the
 // position in the patch (kh, kw, c order), and the source offset is -1 for zero padding.
@@ -71,10 +87,7 @@ void im2colInto(const Tensor& x, const ConvGeom& g, uint64_t* cols) {
 }
 
 Outputs im2col(const Inputs& in, const Attrs& at) {
-  requireDType("Im2Col", in[0], DType::Ring64);
-  std::vector<int64_t> ks = at.getInts("kernelSize");
-  if (ks.size() != 2) throw KernelError("Im2Col: kernelSize must be [kh, kw], got " + shapeStr(ks));
-  ConvGeom g = geometry("Im2Col", in[0].shape, ks[0], ks[1], at);
+  ConvGeom g = im2colGeometry(in, at);
   Tensor out = allocTensor({g.n, g.oh, g.ow, g.patch()}, DType::Ring64);
   im2colInto(in[0], g, out.ptr<uint64_t>());
   return {out};
@@ -82,13 +95,8 @@ Outputs im2col(const Inputs& in, const Attrs& at) {
 
 // Scatter-adds patches back onto the image. Parallel over batch images, which never overlap.
 Outputs col2im(const Inputs& in, const Attrs& at) {
-  requireDType("Col2Im", in[0], DType::Ring64);
-  std::vector<int64_t> xs = at.getInts("inputShape"), ks = at.getInts("kernelSize");
-  if (ks.size() != 2) throw KernelError("Col2Im: kernelSize must be [kh, kw], got " + shapeStr(ks));
-  ConvGeom g = geometry("Col2Im", xs, ks[0], ks[1], at);
-  Shape expect{g.n, g.oh, g.ow, g.patch()};
-  if (in[0].shape != expect)
-    throw KernelError("Col2Im: columns have shape " + shapeStr(in[0].shape) + " but image " + shapeStr(xs) + " needs " + shapeStr(expect));
+  ConvGeom g = col2imGeometry(in, at);
+  Shape xs{g.n, g.h, g.w, g.c};
   Tensor out = allocTensor(xs, DType::Ring64);
   uint64_t* dst = out.ptr<uint64_t>();
   std::memset(dst, 0, out.size() * 8);
@@ -142,7 +150,7 @@ Outputs conv2d(const Inputs& in, const Attrs& at) {
   requireDType("Conv2D", x, DType::Ring64, "input");
   requireDType("Conv2D", f, DType::Ring64, "filter");
   if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
-  ConvGeom g = geometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
+  ConvGeom g = convGeometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
   if (f.shape[2] != g.c)
     throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
                       shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));

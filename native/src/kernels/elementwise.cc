@@ -8,8 +8,19 @@
 #include "core/thread_pool.h"
 #include "kernels/broadcast_binary.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
+
+void checkAddN(const Inputs& in) {
+  if (in.empty()) throw KernelError("AddN: needs at least one input");
+  for (const Tensor& t : in) {
+    requireSameDType("AddN", in[0], t);
+    if (t.shape != in[0].shape) throw KernelError("AddN: shapes " + shapeStr(in[0].shape) + " and " + shapeStr(t.shape) + " differ");
+  }
+  if (in[0].dtype != DType::Ring64) throw KernelError("AddN: dtype " + in[0].dtypeName() + " is not supported (ring64)");
+}
+
 namespace {
 
 constexpr int64_t kGrain = 1 << 15;
@@ -120,12 +131,7 @@ Outputs shl(const Inputs& in, const Attrs& at) {
 
 // Sum of N same-shape tensors in one pass (Beaver products add three or four terms).
 Outputs addN(const Inputs& in, const Attrs&) {
-  if (in.empty()) throw KernelError("AddN: needs at least one input");
-  for (const Tensor& t : in) {
-    requireSameDType("AddN", in[0], t);
-    if (t.shape != in[0].shape) throw KernelError("AddN: shapes " + shapeStr(in[0].shape) + " and " + shapeStr(t.shape) + " differ");
-  }
-  if (in[0].dtype != DType::Ring64) throw KernelError("AddN: dtype " + in[0].dtypeName() + " is not supported (ring64)");
+  checkAddN(in);
   Tensor out = allocTensor(in[0].shape, DType::Ring64);
   uint64_t* z = out.ptr<uint64_t>();
   std::vector<const uint64_t*> xs;

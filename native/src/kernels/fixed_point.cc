@@ -7,26 +7,27 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
-namespace {
 
-// The shortest text that reads back as the same double, as JavaScript prints it.
-std::string shortest(double v) {
+std::string shortestDouble(double v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
-int fracBits(const std::string& op, const Attrs& at) {
+int fixedPointFracBits(const std::string& op, const Attrs& at) {
   int64_t f = at.getInt("fracBits", 16);
   if (f < 0 || f > 62) throw KernelError(op + ": fracBits " + std::to_string(f) + " is outside [0, 62]");
   return static_cast<int>(f);
 }
 
+namespace {
+
 Outputs encode(const Inputs& in, const Attrs& at) {
   requireDType("EncodeFixedPoint", in[0], DType::F64);
-  int f = fracBits("EncodeFixedPoint", at);
+  int f = fixedPointFracBits("EncodeFixedPoint", at);
   const double* x = in[0].ptr<double>();
   Tensor out = allocTensor(in[0].shape, DType::Ring64);
   uint64_t* z = out.ptr<uint64_t>();
@@ -51,7 +52,7 @@ Outputs encode(const Inputs& in, const Attrs& at) {
     if (std::isnan(x[i])) o << "NaN at index " << i << " cannot be encoded";
     else if (std::isinf(x[i])) o << (x[i] > 0 ? "+Infinity" : "-Infinity") << " at index " << i << " cannot be encoded";
     else
-      o << "value " << shortest(x[i]) << " at index " << i << " is outside the representable range [-2^" << (63 - f) << ", 2^"
+      o << "value " << shortestDouble(x[i]) << " at index " << i << " is outside the representable range [-2^" << (63 - f) << ", 2^"
         << (63 - f) << ") for " << f << " fractional bits";
     throw KernelError(o.str());
   }
@@ -60,7 +61,7 @@ Outputs encode(const Inputs& in, const Attrs& at) {
 
 Outputs decode(const Inputs& in, const Attrs& at) {
   requireDType("DecodeFixedPoint", in[0], DType::Ring64);
-  int f = fracBits("DecodeFixedPoint", at);
+  int f = fixedPointFracBits("DecodeFixedPoint", at);
   const uint64_t* x = in[0].ptr<uint64_t>();
   Tensor out = allocTensor(in[0].shape, DType::F64);
   double* z = out.ptr<double>();

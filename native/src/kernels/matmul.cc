@@ -10,6 +10,7 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
 
@@ -161,11 +162,7 @@ void matmulPacked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, 
   blocked(packStrip, B, C, m, k, n, mk);
 }
 
-namespace {
-
-// [.., m, k] x [.., k, n] -> [.., m, n]. Batch dims must match, or one side is a plain matrix.
-Outputs matmul(const Inputs& in, const Attrs& at) {
-  const Tensor &a = in[0], &b = in[1];
+MatMulPlan planMatMul(const Tensor& a, const Tensor& b) {
   requireDType("MatMul", a, DType::Ring64, "first input");
   requireDType("MatMul", b, DType::Ring64, "second input");
   if (a.rank() < 2 || b.rank() < 2)
@@ -179,16 +176,29 @@ Outputs matmul(const Inputs& in, const Attrs& at) {
   if (!ba.empty() && !bb.empty() && ba != bb)
     throw KernelError("MatMul: " + shapeStr(a.shape) + " x " + shapeStr(b.shape) + ": batch dimensions " + shapeStr(ba) +
                       " and " + shapeStr(bb) + " differ");
-  Shape outShape = ba.empty() ? bb : ba;
-  outShape.push_back(m);
-  outShape.push_back(n);
+  MatMulPlan p;
+  p.out = ba.empty() ? bb : ba;
+  p.batch = numel(p.out);
+  p.out.push_back(m);
+  p.out.push_back(n);
+  p.m = m;
+  p.k = k;
+  p.n = n;
+  p.strideA = ba.empty() ? 0 : m * k;
+  p.strideB = bb.empty() ? 0 : k * n;
+  return p;
+}
+
+namespace {
+
+Outputs matmul(const Inputs& in, const Attrs& at) {
+  const Tensor &a = in[0], &b = in[1];
+  MatMulPlan p = planMatMul(a, b);
   const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"));
-  Tensor out = allocTensor(outShape, DType::Ring64);
-  int64_t batch = numel(ba.empty() ? bb : ba);
-  int64_t sa = ba.empty() ? 0 : m * k, sb = bb.empty() ? 0 : k * n;
+  Tensor out = allocTensor(p.out, DType::Ring64);
   const uint64_t *pa = a.ptr<uint64_t>(), *pb = b.ptr<uint64_t>();
   uint64_t* pc = out.ptr<uint64_t>();
-  for (int64_t i = 0; i < batch; ++i) matmul2d(pa + i * sa, pb + i * sb, pc + i * m * n, m, k, n, mk);
+  for (int64_t i = 0; i < p.batch; ++i) matmul2d(pa + i * p.strideA, pb + i * p.strideB, pc + i * p.m * p.n, p.m, p.k, p.n, mk);
   return {out};
 }
 

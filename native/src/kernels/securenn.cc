@@ -6,8 +6,27 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
+#include "kernels/kernel_checks.h"
 
 namespace tfe {
+
+int64_t checkPrivateCompareShares(const Inputs& in, const Attrs& at, int64_t* party) {
+  const Tensor &x = in[0], &r = in[1], &beta = in[2], &s = in[3], &u = in[4], &perm = in[5];
+  if (x.dtype != DType::Field || x.rank() != 2 || x.shape[1] != 64)
+    throw KernelError("PrivateCompareShares: x must be [n, 64] z<p>, got " + x.dtypeName() + " " + shapeStr(x.shape));
+  const int64_t n = x.shape[0];
+  requireDType("PrivateCompareShares", r, DType::Ring64, "r");
+  requireDType("PrivateCompareShares", beta, DType::Bit, "beta");
+  requireDType("PrivateCompareShares", perm, DType::Ring64, "perm");
+  for (const Tensor* t : {&s, &u})
+    if (t->dtype != DType::Field || t->modulus != x.modulus || t->shape != x.shape) throw KernelError("PrivateCompareShares: s and u must match x");
+  if (r.shape != Shape{n} || beta.shape != Shape{n} || perm.shape != x.shape)
+    throw KernelError("PrivateCompareShares: r and beta must be [n] and perm [n, 64] for x " + shapeStr(x.shape));
+  *party = at.getInt("party");
+  if (*party != 0 && *party != 1) throw KernelError("PrivateCompareShares: party must be 0 or 1");
+  return n;
+}
+
 namespace {
 
 constexpr int kBits = 64;
@@ -17,19 +36,9 @@ constexpr int kBits = 64;
 // Output: d [n,64] z<p>, d[perm[i]] = s_i * c_i with c_i as in the paper.
 Outputs privateCompareShares(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &r = in[1], &beta = in[2], &s = in[3], &u = in[4], &perm = in[5];
-  if (x.dtype != DType::Field || x.rank() != 2 || x.shape[1] != kBits)
-    throw KernelError("PrivateCompareShares: x must be [n, 64] z<p>, got " + x.dtypeName() + " " + shapeStr(x.shape));
-  const int64_t n = x.shape[0];
+  int64_t j;
+  const int64_t n = checkPrivateCompareShares(in, at, &j);
   const uint32_t p = x.modulus;
-  requireDType("PrivateCompareShares", r, DType::Ring64, "r");
-  requireDType("PrivateCompareShares", beta, DType::Bit, "beta");
-  requireDType("PrivateCompareShares", perm, DType::Ring64, "perm");
-  for (const Tensor* t : {&s, &u})
-    if (t->dtype != DType::Field || t->modulus != p || t->shape != x.shape) throw KernelError("PrivateCompareShares: s and u must match x");
-  if (r.shape != Shape{n} || beta.shape != Shape{n} || perm.shape != x.shape)
-    throw KernelError("PrivateCompareShares: r and beta must be [n] and perm [n, 64] for x " + shapeStr(x.shape));
-  const int64_t j = at.getInt("party");
-  if (j != 0 && j != 1) throw KernelError("PrivateCompareShares: party must be 0 or 1");
   Tensor out = allocTensor(x.shape, DType::Field, p);
   const uint8_t *xs = x.ptr<uint8_t>(), *bs = beta.ptr<uint8_t>(), *ss = s.ptr<uint8_t>(), *us = u.ptr<uint8_t>();
   const uint64_t *rs = r.ptr<uint64_t>(), *ps = perm.ptr<uint64_t>();

@@ -19,41 +19,43 @@
 #include "core/thread_pool.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
+#include "prg/prg_args.h"
 
 namespace tfe {
-namespace {
 
-constexpr uint64_t kMaxElements = uint64_t(1) << 56;
-
-struct PrgArgs {
-  AesKey key;
-  uint8_t iv[16] = {};
-  uint64_t offset;
-  Shape shape;
-  AesImpl impl;
-};
-
-PrgArgs parseArgs(const std::string& op, const Attrs& at) {
+PrgArgs parsePrgArgs(const std::string& op, const Attrs& at) {
   PrgArgs a;
   std::vector<uint8_t> seed = at.getBytes("seed");
   if (seed.size() != 16) throw KernelError(op + ": seed must be 16 bytes (128 bits), got " + std::to_string(seed.size()));
   aesExpandKey(seed.data(), &a.key);
-  uint64_t nonce = at.getRing("nonce", 0);
-  for (int b = 0; b < 8; ++b) a.iv[b] = static_cast<uint8_t>(nonce >> (56 - 8 * b));
+  a.nonce = at.getRing("nonce", 0);
+  for (int b = 0; b < 8; ++b) a.iv[b] = static_cast<uint8_t>(a.nonce >> (56 - 8 * b));
   int64_t off = at.getInt("offset", 0);
   a.shape = at.getInts("shape");
   uint64_t n = static_cast<uint64_t>(numel(a.shape));
-  if (off < 0 || static_cast<uint64_t>(off) > kMaxElements || n > kMaxElements - static_cast<uint64_t>(off))
+  if (off < 0 || static_cast<uint64_t>(off) > kMaxPrgElements || n > kMaxPrgElements - static_cast<uint64_t>(off))
     throw KernelError(op + ": offset " + std::to_string(off) + " plus " + std::to_string(n) + " elements exceeds 2^56");
   a.offset = static_cast<uint64_t>(off);
   a.impl = parseAesImpl(at.getString("impl", "auto"));
   return a;
 }
 
+int64_t prgPermutationRows(const PrgArgs& a) {
+  if (a.shape.empty() || a.shape.back() < 1 || a.shape.back() > 256)
+    throw KernelError("PrgPermutation: the last dimension must be in [1, 256], got shape " + shapeStr(a.shape));
+  int64_t rows = numel(a.shape) / a.shape.back();
+  if (a.offset + static_cast<uint64_t>(rows) > (uint64_t(1) << 24))
+    throw KernelError("PrgPermutation: row offset plus rows exceeds 2^24");
+  return rows;
+}
+
+namespace {
+
+
 constexpr int64_t kChunkBytes = 1 << 16;
 
 Outputs prgRing(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgRing", at);
+  PrgArgs a = parsePrgArgs("PrgRing", at);
   Tensor out = allocTensor(a.shape, DType::Ring64);
   auto* dst = out.ptr<uint8_t>();
   int64_t n = out.size();
@@ -64,7 +66,7 @@ Outputs prgRing(const Inputs&, const Attrs& at) {
 }
 
 Outputs prgBits(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgBits", at);
+  PrgArgs a = parsePrgArgs("PrgBits", at);
   Tensor out = allocTensor(a.shape, DType::Bit);
   uint8_t* dst = out.ptr<uint8_t>();
   int64_t n = out.size();
@@ -87,7 +89,7 @@ Outputs prgBits(const Inputs&, const Attrs& at) {
 }
 
 Outputs prgField(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgField", at);
+  PrgArgs a = parsePrgArgs("PrgField", at);
   int64_t p = at.getInt("modulus");
   DType dt;
   uint32_t mod;
@@ -133,12 +135,8 @@ Outputs prgField(const Inputs&, const Attrs& at) {
 // (each row needs far fewer), so rows can be generated independently: offset counts rows.
 // Output ring64 holding the indices: out[..., i] is where element i goes.
 Outputs prgPermutation(const Inputs&, const Attrs& at) {
-  PrgArgs a = parseArgs("PrgPermutation", at);
-  if (a.shape.empty() || a.shape.back() < 1 || a.shape.back() > 256)
-    throw KernelError("PrgPermutation: the last dimension must be in [1, 256], got shape " + shapeStr(a.shape));
-  int64_t len = a.shape.back(), rows = numel(a.shape) / len;
-  if (a.offset + static_cast<uint64_t>(rows) > (uint64_t(1) << 24))
-    throw KernelError("PrgPermutation: row offset plus rows exceeds 2^24");
+  PrgArgs a = parsePrgArgs("PrgPermutation", at);
+  int64_t len = a.shape.back(), rows = prgPermutationRows(a);
   Tensor out = allocTensor(a.shape, DType::Ring64);
   uint64_t* dst = out.ptr<uint64_t>();
   parallelFor(0, rows, 64, [&](int64_t lo, int64_t hi) {
