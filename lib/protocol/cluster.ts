@@ -61,7 +61,7 @@ export class Cluster {
   #lastOp: number;
   #ready: Promise<void>;
 
-  constructor(opts: ClusterOptions = {}, fork?: { ready: Promise<void>; opBase: number }) {
+  constructor(opts: ClusterOptions = {}, fork?: { ready: Promise<void>; opBase: number; device: string }) {
     const players = opts.players ?? DEFAULT_PLAYERS;
     for (const p of players)
       if (SERVERS.includes(p)) throw new Error(`player name '${p}' is reserved for a server`);
@@ -75,7 +75,7 @@ export class Cluster {
       if (!this.transport.parties.includes(s)) throw new Error(`the transport does not know party '${s}'`);
     // Without an option, the process's backend (setBackend, TFE_DEVICE or 'auto'), so that a
     // server's sessions and the tensors it keeps between them live on the same device.
-    this.device = opts.device ? resolveDevice(opts.device) : getBackend().name;
+    this.device = fork?.device ?? (opts.device ? resolveDevice(opts.device) : getBackend().name);
     const base = getBackend(this.device);
     // Stream 0 stays the module's default; each party gets its own (servers 1-3, players after).
     const streamOf = (i: number): number => Math.min(1 + i, 63);
@@ -106,8 +106,8 @@ export class Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted], device: this.device as DeviceOption },
-      { ready: this.#ready, opBase: index * OPS_PER_SESSION },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted] },
+      { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
     );
   }
 
