@@ -51,6 +51,9 @@ class StreamScope {
   int prev_;
 };
 
+// The allocator's size classes: 512-byte steps up to 1 MiB, whole MiB above (staging uses them too).
+size_t roundBlockSize(size_t bytes);
+
 // A device tensor from the caching allocator, owned by the current stream.
 Tensor allocDevice(const Shape& shape, DType dtype, uint32_t modulus = 0);
 // Before a kernel on the current stream reads t: waits for t's producer if t was made on another
