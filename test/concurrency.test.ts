@@ -27,7 +27,10 @@ test('three concurrent matmuls leave the event loop free and give the same resul
   setImmediate(spin);
   const results = await Promise.all(parties.map((p) => matmul(p.a, p.b)));
   running = false;
-  t.true(ticks > 3, `the JS thread ran ${ticks} times while kernels computed`);
+  // Kernels run on the JS thread would finish before the event loop first turns (0 ticks). Off
+  // it, the loop turns while they compute; on a loaded 2-core machine (the whole suite running
+  // alongside) it may turn only once or twice in that time, so one turn is the robust bar.
+  t.true(ticks >= 1, `the JS thread ran ${ticks} times while kernels computed`);
   results.forEach((c, i) => {
     t.deepEqual(c.toBigInts(), alone[i]);
     c.dispose();
