@@ -58,9 +58,8 @@ export function addServiceCommands(program: Command): void {
       if (opts.device) config.device = opts.device;
       const server = new TfeServer(config, opts.party);
       await server.start();
-      const i = info();
-      const describeDevice = () => `${i.backend} (${i.device})`;
-      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'}, computing on ${describeDevice()})`);
+      const { backend, device } = info();
+      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'}, computing on ${backend}: ${device})`);
       // SIGTERM: refuse new queries, let in-flight ones finish, then exit.
       onSignal(() => server.stop());
       // Started by a local cluster (npm start, tests): stop when that parent goes away.
