@@ -1,6 +1,7 @@
 import test from 'ava';
 
-import { col2im, conv2d, im2col, cpuInfo, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
+import { col2im, conv2d, im2col, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
+import { matmulImpls } from './helpers/impls';
 import { randomU64, sizeOf } from './helpers/random';
 import { conv2dRef, geometry, wrap } from './helpers/reference';
 import { take } from './helpers/tensors';
@@ -53,11 +54,10 @@ for (const c of CASES)
     f.dispose();
   });
 
-const features = cpuInfo().cpuFeatures;
-const IMPLS: MatMulImpl[] = ['generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
+const IMPLS: MatMulImpl[] = matmulImpls();
 
 for (const impl of IMPLS)
-  test(`conv2d with the ${impl} micro-kernel, SAME padding and strides, matches BigInt`, async (t) => {
+  test(`conv2d with the ${impl} matmul kernel, SAME padding and strides, matches BigInt`, async (t) => {
     const xs = [3, 11, 9, 2];
     const fs = [3, 4, 2, 27]; // 27 output channels: a full and a partial 24-wide panel
     const xv = [...randomU64(sizeOf(xs))];

@@ -1,13 +1,13 @@
 import test from 'ava';
 
-import { cpuInfo, matmul, type MatMulImpl, RingTensor } from '../lib/ring';
+import { matmul, type MatMulImpl, RingTensor } from '../lib/ring';
+import { matmulImpls } from './helpers/impls';
 import { randomU64 } from './helpers/random';
 import { matmulRef } from './helpers/reference';
 import { take } from './helpers/tensors';
 
-// Every micro-kernel this CPU can run is checked against BigInt, not just the one 'auto' picks.
-const features = cpuInfo().cpuFeatures;
-const IMPLS: MatMulImpl[] = ['auto', 'generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
+// Every kernel the backend has is checked against BigInt, not just the one 'auto' picks.
+const IMPLS: MatMulImpl[] = ['auto', ...matmulImpls()];
 
 // Sizes cover the small-m row path (m <= 4), partial micro-tiles in both directions, several
 // KC slices (k > 256) and zero-size dimensions.

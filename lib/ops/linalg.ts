@@ -5,7 +5,11 @@ import { runKernel1 } from './run_kernel';
 import { requireDType, requireTensor } from './validate';
 
 /** Which CPU micro-kernel to use; 'auto' picks the best the CPU supports. For tests and benchmarks. */
-export type MatMulImpl = 'auto' | 'generic' | 'avx2' | 'avx512';
+/**
+ * Which ring-matmul kernel: 'auto' (the backend picks), the CPU micro-kernels 'generic', 'avx2',
+ * 'avx512', or the CUDA candidates 'uint64', 'fp64', 'int8'. A backend refuses names it lacks.
+ */
+export type MatMulImpl = 'auto' | 'generic' | 'avx2' | 'avx512' | 'uint64' | 'fp64' | 'int8';
 
 /**
  * Ring matrix product: [..., m, k] x [..., k, n] -> [..., m, n] mod 2^64. Batch dims must be equal,
