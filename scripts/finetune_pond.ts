@@ -22,6 +22,7 @@ import { HYPER, NETWORKS, type NetworkName } from './train/networks';
 import { tf, useWasm } from './train/tf';
 import { registerWasmConvGrad } from './train/wasm_conv_grad';
 import { registerWasmMatMul } from './train/wasm_matmul';
+import { positiveInt, positiveNumber } from './flag_values';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODELS = path.join(ROOT, 'bench', 'models');
@@ -42,16 +43,6 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { only: [...NETWORKS], epochs: 10, lr: 5e-4, decay: 0.8, batch: 128, seed: 1, degree: 2, trainCoeffs: true, images: 2000 };
-  const int = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, got '${v}'`);
-    return n;
-  };
-  const real = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got '${v}'`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, v] = [argv[i], argv[i + 1]];
     if (flag === '--fixed-coeffs') {
@@ -63,18 +54,18 @@ function parseArgs(argv: string[]): Args {
       const bad = names.find((n) => !(NETWORKS as readonly string[]).includes(n));
       if (bad !== undefined || names.length === 0) throw new Error(`--only takes a comma-separated list of ${NETWORKS.join(', ')}; got '${v}'`);
       a.only = names as NetworkName[];
-    } else if (flag === '--epochs') a.epochs = int(flag, v);
-    else if (flag === '--lr') a.lr = real(flag, v);
-    else if (flag === '--decay') a.decay = real(flag, v);
-    else if (flag === '--batch') a.batch = int(flag, v);
-    else if (flag === '--seed') a.seed = int(flag, v);
-    else if (flag === '--images') a.images = int(flag, v);
+    } else if (flag === '--epochs') a.epochs = positiveInt(flag, v);
+    else if (flag === '--lr') a.lr = positiveNumber(flag, v);
+    else if (flag === '--decay') a.decay = positiveNumber(flag, v);
+    else if (flag === '--batch') a.batch = positiveInt(flag, v);
+    else if (flag === '--seed') a.seed = positiveInt(flag, v);
+    else if (flag === '--images') a.images = positiveInt(flag, v);
     else if (flag === '--shift') {
       a.shift = Number(v);
       if (!Number.isInteger(a.shift) || a.shift < 0) throw new Error(`--shift needs an integer >= 0, got '${v}'`);
     }
     else if (flag === '--degree') {
-      a.degree = int(flag, v);
+      a.degree = positiveInt(flag, v);
       if (a.degree > 3) throw new Error('--degree is 1, 2 or 3 (a TfePolynomial layer has at most 4 coefficients)');
     } else throw new Error(`unknown argument '${flag}' (try --only A --epochs N --lr X --decay X --batch N --seed N --degree 2 --fixed-coeffs --images N --shift N)`);
     i++;

@@ -12,6 +12,7 @@ import { saveLayersModel } from './train/save';
 import { tf, useWasm } from './train/tf';
 import { registerWasmConvGrad } from './train/wasm_conv_grad';
 import { registerWasmMatMul } from './train/wasm_matmul';
+import { positiveInt } from './flag_values';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODELS = path.join(ROOT, 'bench', 'models');
@@ -25,11 +26,6 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { only: [...NETWORKS], seed: 1 };
-  const num = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, got '${v}'`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, v] = [argv[i], argv[i + 1]];
     if (flag === '--only') {
@@ -37,9 +33,9 @@ function parseArgs(argv: string[]): Args {
       const bad = names.find((n) => !(NETWORKS as readonly string[]).includes(n));
       if (bad !== undefined || names.length === 0) throw new Error(`--only takes a comma-separated list of ${NETWORKS.join(', ')}; got '${v}'`);
       args.only = names as NetworkName[];
-    } else if (flag === '--epochs') args.epochs = num(flag, v);
-    else if (flag === '--limit') args.limit = num(flag, v);
-    else if (flag === '--seed') args.seed = num(flag, v);
+    } else if (flag === '--epochs') args.epochs = positiveInt(flag, v);
+    else if (flag === '--limit') args.limit = positiveInt(flag, v);
+    else if (flag === '--seed') args.seed = positiveInt(flag, v);
     else throw new Error(`unknown argument '${flag}' (try --only A,B --epochs N --limit N --seed N)`);
     i++;
   }

@@ -85,13 +85,7 @@ constexpr int64_t kMaxColumnElems = int64_t(1) << 25;
 
 Outputs conv2d(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
-  requireDType("Conv2D", x, DType::Ring64, "input");
-  requireDType("Conv2D", f, DType::Ring64, "filter");
-  if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
-  ConvGeom g = convGeometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
-  if (f.shape[2] != g.c)
-    throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
-                      shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));
+  ConvGeom g = conv2dGeometry(in, at);
   int64_t o = f.shape[3], rows = g.n * g.oh * g.ow, P = g.patch();
   Tensor out = allocDevice({g.n, g.oh, g.ow, o}, DType::Ring64);
   GemmImpl impl = parseGemmImpl("Conv2D", at.getString("impl", "auto"));

@@ -17,6 +17,7 @@
 #include <climits>
 
 #include "cuda/device.h"
+#include "cuda/gemm_tile.cuh"
 #include "cuda/matmul.h"
 #include "cuda/ring_limbs.h"
 
@@ -66,20 +67,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     const uint64_t* b = B + z * strideB + kBegin * n;
     uint64_t* c = C + z * m * n;
     uint64_t ra[kALoads], rb[kBLoads];
-    auto load = [&](int64_t k0) {
-#pragma unroll
-      for (int p = 0; p < kALoads; ++p) {
-        int idx = t + p * kThreads, kk = idx % BK, mm = idx / BK;
-        int64_t row = m0 + mm, col = k0 + kk;
-        ra[p] = (row < m && col < kLen) ? a[row * k + col] : 0;
-      }
-#pragma unroll
-      for (int p = 0; p < kBLoads; ++p) {
-        int idx = t + p * kThreads, nn = idx % BN, kk = idx / BN;
-        int64_t row = k0 + kk, col = n0 + nn;
-        rb[p] = (row < kLen && col < n) ? b[row * n + col] : 0;
-      }
-    };
+    auto load = [&](int64_t k0) { loadGemmSlice<kThreads, BM, BN, BK>(a, b, m, n, k, kLen, m0, n0, k0, ra, rb); };
     // acc[s][fm][fn][e]: diagonal s of fragment (fm, fn), element e of this lane.
     double acc[kFp64Limbs][2][2][2];
 #pragma unroll

@@ -10,6 +10,7 @@
 #include <climits>
 
 #include "cuda/device.h"
+#include "cuda/gemm_tile.cuh"
 #include "cuda/matmul.h"
 
 namespace tfe {
@@ -42,20 +43,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     uint64_t ra[kALoads], rb[kBLoads];
     // Global -> registers for the slice at k0; out-of-range entries read as 0. A is read along k
     // (8 consecutive elements per row), B along n: both coalesce.
-    auto load = [&](int64_t k0) {
-#pragma unroll
-      for (int p = 0; p < kALoads; ++p) {
-        int idx = t + p * kThreads, kk = idx % BK, mm = idx / BK;
-        int64_t row = m0 + mm, col = k0 + kk;
-        ra[p] = (row < m && col < k) ? a[row * k + col] : 0;
-      }
-#pragma unroll
-      for (int p = 0; p < kBLoads; ++p) {
-        int idx = t + p * kThreads, nn = idx % BN, kk = idx / BN;
-        int64_t row = k0 + kk, col = n0 + nn;
-        rb[p] = (row < k && col < n) ? b[row * n + col] : 0;
-      }
-    };
+    auto load = [&](int64_t k0) { loadGemmSlice<kThreads, BM, BN, BK>(a, b, m, n, k, k, m0, n0, k0, ra, rb); };
     uint64_t acc[TM][TN];
 #pragma unroll
     for (int i = 0; i < TM; ++i)

@@ -69,24 +69,9 @@ void upload(const Tensor& t, const void* src, size_t n, int streamId) {
 }
 
 void download(const Tensor& t, void* dst, size_t n, int streamId) {
-  if (n == 0) return;
-  StreamScope scope(streamId);
-  useOnCurrentStream(t);
-  Staging& st = staging();
-  size_t size = roundBlockSize(n);
-  void* pinned;
-  {
-    std::lock_guard<std::mutex> g(st.m);
-    pinned = takePinned(st, size);
-  }
-  cudaStream_t s = currentStream();
   // The protocol needs this value on the host: the one place a party's stream is waited on.
-  cudaError_t e = cudaMemcpyAsync(pinned, t.storage->data(), n, cudaMemcpyDeviceToHost, s);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(s);
-  if (e == cudaSuccess) std::memcpy(dst, pinned, n);
-  std::lock_guard<std::mutex> g(st.m);
-  st.free[size].push_back(pinned);
-  check(e, "download (cudaMemcpyAsync + cudaStreamSynchronize)", __FILE__, __LINE__);
+  std::unique_ptr<Download> d = startDownload(t, n, streamId);
+  finishDownload(*d, dst);
 }
 
 std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId) {

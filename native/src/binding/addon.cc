@@ -150,12 +150,17 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   });
 }
 
+// The (handle, stream?) arguments of toBytes and toBytesAsync.
+Tensor downloadSource(const Napi::CallbackInfo& info) {
+  TFE_ARG_CHECK(info.Env(), info.Length() == 1 || info.Length() == 2, "expected (handle, stream?)");
+  return unwrapTensor(info.Env(), info[0], "tensor");
+}
+
 // toBytes(handle, stream?) -> ArrayBuffer (a copy; on a device this waits for the value)
 Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     Napi::Env env = info.Env();
-    TFE_ARG_CHECK(env, info.Length() == 1 || info.Length() == 2, "expected (handle, stream?)");
-    Tensor t = unwrapTensor(env, info[0], "tensor");
+    Tensor t = downloadSource(info);
     size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
     copyToHost(t, ab.Data(), n, streamArg(info, 1));
@@ -194,8 +199,7 @@ class DownloadWorker : public Napi::AsyncWorker {
 Napi::Value ToBytesAsync(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     Napi::Env env = info.Env();
-    TFE_ARG_CHECK(env, info.Length() == 1 || info.Length() == 2, "expected (handle, stream?)");
-    Tensor t = unwrapTensor(env, info[0], "tensor");
+    Tensor t = downloadSource(info);
     size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
     auto* w = new DownloadWorker(env, startDownload(t, n, streamArg(info, 1)), ab);

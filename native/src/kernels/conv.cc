@@ -44,6 +44,18 @@ ConvGeom im2colGeometry(const Inputs& in, const Attrs& at) {
   return g;
 }
 
+ConvGeom conv2dGeometry(const Inputs& in, const Attrs& at) {
+  const Tensor &x = in[0], &f = in[1];
+  requireDType("Conv2D", x, DType::Ring64, "input");
+  requireDType("Conv2D", f, DType::Ring64, "filter");
+  if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
+  ConvGeom g = convGeometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
+  if (f.shape[2] != g.c)
+    throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
+                      shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));
+  return g;
+}
+
 ConvGeom col2imGeometry(const Inputs& in, const Attrs& at) {
   requireDType("Col2Im", in[0], DType::Ring64);
   std::vector<int64_t> xs = at.getInts("inputShape"), ks = at.getInts("kernelSize");
@@ -147,13 +159,7 @@ PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
 
 Outputs conv2d(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
-  requireDType("Conv2D", x, DType::Ring64, "input");
-  requireDType("Conv2D", f, DType::Ring64, "filter");
-  if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
-  ConvGeom g = convGeometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
-  if (f.shape[2] != g.c)
-    throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
-                      shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));
+  ConvGeom g = conv2dGeometry(in, at);
   int64_t o = f.shape[3], rows = g.n * g.oh * g.ow;
   Tensor out = allocTensor({g.n, g.oh, g.ow, o}, DType::Ring64);
   const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"));
