@@ -8,6 +8,8 @@
 // on which OpenSSL (or BoringSSL, under Electron) the host Node links; bench/RESULTS.md compares
 // the rate with `openssl speed`. CPUs without AES-NI use the portable table-based fallback, which
 // is correct but slower and, being table-driven, not hardened against cache-timing observers.
+// The key schedule follows the same choice: on the AES-NI path it runs on aeskeygenassist, so no
+// byte of the seed (the key) ever indexes a table; the S-box version is only the fallback.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,7 +24,12 @@ enum class AesImpl { Auto, AesNi, Portable };
 AesImpl parseAesImpl(const std::string& s);  // "auto" | "aesni" | "portable"
 const char* aesImplName(AesImpl impl);       // after resolving Auto
 
-void aesExpandKey(const uint8_t key[16], AesKey* out);
+// The FIPS-197 key expansion. Auto (the default) picks AES-NI's aeskeygenassist when the CPU has it
+// (the same run-time choice as aesCtrBlocks), else the portable S-box version. Both give the same
+// 176 bytes of round keys; the explicit versions exist so tests can compare them.
+void aesExpandKey(const uint8_t key[16], AesKey* out, AesImpl impl = AesImpl::Auto);
+void aesExpandKeyPortable(const uint8_t key[16], AesKey* out);
+void aesExpandKeyNi(const uint8_t key[16], AesKey* out);  // only on a CPU with AES-NI
 
 // Writes the CTR keystream blocks [firstBlock, firstBlock + nblocks) for counter blocks
 // iv + i (a 128-bit big-endian addition, as in NIST SP 800-38A) into out (16 bytes each).

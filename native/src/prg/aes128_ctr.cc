@@ -27,6 +27,14 @@ static AesImpl resolve(AesImpl impl) {
 
 const char* aesImplName(AesImpl impl) { return resolve(impl) == AesImpl::AesNi ? "aes-ni" : "portable"; }
 
+void aesExpandKey(const uint8_t key[16], AesKey* out, AesImpl impl) {
+  // An explicit AesNi is only ever produced by parseAesImpl, which checks the CPU first.
+  if (resolve(impl) == AesImpl::AesNi)
+    aesExpandKeyNi(key, out);
+  else
+    aesExpandKeyPortable(key, out);
+}
+
 static uint64_t loadBE64(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];

@@ -1,4 +1,5 @@
-// AES-NI CTR: eight independent blocks in flight hide the aesenc latency.
+// AES-NI CTR: eight independent blocks in flight hide the aesenc latency. The key schedule runs
+// on aeskeygenassist too, so the seed never indexes a lookup table (no cache-timing leak).
 // Compiled for AES-NI only inside the target region and called only after a CPUID check.
 #include <immintrin.h>
 
@@ -17,7 +18,35 @@ inline __m128i counterBlock(uint64_t hi, uint64_t lo) {
   // Big-endian 128-bit counter: byte 0 is the most significant.
   return _mm_set_epi64x(static_cast<long long>(__builtin_bswap64(lo)), static_cast<long long>(__builtin_bswap64(hi)));
 }
+// One FIPS-197 key-expansion step. aeskeygenassist puts RotWord(SubWord(w3)) ^ rcon in its top
+// dword (dword 3, from the key's last word); broadcast it, then fold the prefix XOR
+// w0, w0^w1, w0^w1^w2, w0^w1^w2^w3 of the previous round key in with three shifted XORs.
+inline __m128i expandStep(__m128i key, __m128i assist) {
+  assist = _mm_shuffle_epi32(assist, 0xff);
+  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
+  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
+  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
+  return _mm_xor_si128(key, assist);
+}
 }  // namespace
+
+void aesExpandKeyNi(const uint8_t key[16], AesKey* out) {
+  __m128i k[11];
+  k[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
+  // The round constant is an immediate operand of aeskeygenassist, hence one line per round.
+  k[1] = expandStep(k[0], _mm_aeskeygenassist_si128(k[0], 0x01));
+  k[2] = expandStep(k[1], _mm_aeskeygenassist_si128(k[1], 0x02));
+  k[3] = expandStep(k[2], _mm_aeskeygenassist_si128(k[2], 0x04));
+  k[4] = expandStep(k[3], _mm_aeskeygenassist_si128(k[3], 0x08));
+  k[5] = expandStep(k[4], _mm_aeskeygenassist_si128(k[4], 0x10));
+  k[6] = expandStep(k[5], _mm_aeskeygenassist_si128(k[5], 0x20));
+  k[7] = expandStep(k[6], _mm_aeskeygenassist_si128(k[6], 0x40));
+  k[8] = expandStep(k[7], _mm_aeskeygenassist_si128(k[7], 0x80));
+  k[9] = expandStep(k[8], _mm_aeskeygenassist_si128(k[8], 0x1b));
+  k[10] = expandStep(k[9], _mm_aeskeygenassist_si128(k[9], 0x36));
+  // Same byte layout as the portable schedule: round key r is bytes 16r..16r+15 of w[0..43].
+  for (int i = 0; i < 11; ++i) _mm_store_si128(reinterpret_cast<__m128i*>(out->roundKeys[i]), k[i]);
+}
 
 void aesCtrBlocksNi(const AesKey& key, uint64_t hi, uint64_t lo, uint64_t nblocks, uint8_t* out) {
   __m128i rk[11];
@@ -46,6 +75,7 @@ void aesCtrBlocksNi(const AesKey& key, uint64_t hi, uint64_t lo, uint64_t nblock
 
 #pragma GCC pop_options
 #else
+void aesExpandKeyNi(const uint8_t*, AesKey*) { throw "unreachable"; }
 void aesCtrBlocksNi(const AesKey&, uint64_t, uint64_t, uint64_t, uint8_t*) { throw "unreachable"; }
 #endif
 

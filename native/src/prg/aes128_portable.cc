@@ -1,4 +1,6 @@
-// Portable AES-128 (FIPS-197), used where the CPU has no AES-NI.
+// Portable AES-128 (FIPS-197), used where the CPU has no AES-NI. Its S-box lookups are indexed by
+// key and state bytes, so on a shared machine the cache lines they touch can leak the key: that
+// is why the AES-NI path (aes128_ni.cc) has its own key schedule and never calls this one.
 #include <cstring>
 
 #include "prg/aes128.h"
@@ -26,7 +28,7 @@ inline uint8_t xtime(uint8_t x) { return static_cast<uint8_t>((x << 1) ^ ((x >> 
 
 }  // namespace
 
-void aesExpandKey(const uint8_t key[16], AesKey* out) {
+void aesExpandKeyPortable(const uint8_t key[16], AesKey* out) {
   static const uint8_t rcon[10] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36};
   uint8_t* w = &out->roundKeys[0][0];
   std::memcpy(w, key, 16);

@@ -27,7 +27,10 @@ PrgArgs parsePrgArgs(const std::string& op, const Attrs& at) {
   PrgArgs a;
   std::vector<uint8_t> seed = at.getBytes("seed");
   if (seed.size() != 16) throw KernelError(op + ": seed must be 16 bytes (128 bits), got " + std::to_string(seed.size()));
-  aesExpandKey(seed.data(), &a.key);
+  // impl picks the key schedule as well as the block function: 'portable' is table-driven
+  // throughout, 'aesni' (and 'auto' on an AES-NI CPU) uses no tables at all.
+  a.impl = parseAesImpl(at.getString("impl", "auto"));
+  aesExpandKey(seed.data(), &a.key, a.impl);
   a.nonce = at.getRing("nonce", 0);
   for (int b = 0; b < 8; ++b) a.iv[b] = static_cast<uint8_t>(a.nonce >> (56 - 8 * b));
   int64_t off = at.getInt("offset", 0);
@@ -36,7 +39,6 @@ PrgArgs parsePrgArgs(const std::string& op, const Attrs& at) {
   if (off < 0 || static_cast<uint64_t>(off) > kMaxPrgElements || n > kMaxPrgElements - static_cast<uint64_t>(off))
     throw KernelError(op + ": offset " + std::to_string(off) + " plus " + std::to_string(n) + " elements exceeds 2^56");
   a.offset = static_cast<uint64_t>(off);
-  a.impl = parseAesImpl(at.getString("impl", "auto"));
   return a;
 }
 
