@@ -1,6 +1,6 @@
 // SecureNN's private comparison (Wagh, Gupta, Chandran: SecureNN, PoPETs 2019, Algorithm 3,
 // "PrivateCompare"), over Z_p with p = 67 and bit shares, vectorised over n comparisons.
-import { add, anyZeroLastAxis, privateCompareShares } from '../../ops';
+import { add, anyZeroLastAxis, privateCompareShares, sub } from '../../ops';
 import { prgField, prgPermutation } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, SERVER2, tag } from '../party';
@@ -8,6 +8,13 @@ import { type OpCtx, type Party, SERVER2, tag } from '../party';
 export const PRIME = 67;
 export const FIELD = `z${PRIME}` as const;
 const BITS = 64;
+
+/**
+ * Test-only switches for the two hiding steps, read as the defaults of privateCompare's opts so
+ * that an attack test can run whole protocols (ReLU, max pooling) with a step off as its control.
+ * Nothing in lib/ changes them; both must stay true in any real run.
+ */
+export const PRIVATE_COMPARE_STEPS = { permute: true, rerandomise: true };
 
 async function using<T>(ts: (RingTensor | undefined)[], f: () => Promise<T>): Promise<T> {
   try {
@@ -30,11 +37,21 @@ async function using<T>(ts: (RingTensor | undefined)[], f: () => Promise<T>): Pr
  * 2. d_i = s_i c_i with s_i uniform in Z_p* (blinding: every nonzero sum looks uniform), then the
  *    positions are shuffled by a uniform permutation pi (so server2 cannot tell where a zero was;
  *    tf-encrypted left this step out). s, u, pi and beta come from server0 and server1's common seed.
- * 3. Each server sends its d to server2, which adds them and outputs beta' = 1 iff some d_i = 0.
+ * 3. Re-randomisation: server0 sends d + z and server1 sends d - z, for z uniform in Z_p per
+ *    element and position, from their common seed. Without it server2 divides the two vectors
+ *    position by position (s cancels), gets c_0 / c_1, and, knowing the bit shares of x it dealt,
+ *    searches out r bit by bit: every comparison input leaks. With it each vector server2 receives
+ *    is uniform on its own, and the pair is a uniform sharing of d (see docs/securenn.md, "What
+ *    each server receives").
+ * 4. server2 adds the two vectors and outputs beta' = 1 iff some d_i = 0.
  * Returns beta' (bits, [n]) on server2 and null elsewhere.
+ *
+ * opts.permute = false and opts.rerandomise = false switch steps 2 (the permutation) and 3 off
+ * (defaults: PRIVATE_COMPARE_STEPS); they exist only so the tests can show what each step hides.
  */
-export async function privateCompare(p: Party, op: OpCtx, step: string, nonce: bigint, xBits: RingTensor | null, r: RingTensor | null, beta: RingTensor | null, n: number, opts: { permute?: boolean } = {}): Promise<RingTensor | null> {
+export async function privateCompare(p: Party, op: OpCtx, step: string, nonce: bigint, xBits: RingTensor | null, r: RingTensor | null, beta: RingTensor | null, n: number, opts: { permute?: boolean; rerandomise?: boolean } = {}): Promise<RingTensor | null> {
   const t = tag(op, step);
+  const permute = opts.permute ?? PRIVATE_COMPARE_STEPS.permute, rerandomise = opts.rerandomise ?? PRIVATE_COMPARE_STEPS.rerandomise;
   if (p.role === 2) {
     const [d0, d1] = await Promise.all([p.recvTensor('server0', t, [n, BITS]), p.recvTensor('server1', t, [n, BITS])]);
     const d = await using([d0, d1], () => add(d0, d1));
@@ -48,21 +65,27 @@ export async function privateCompare(p: Party, op: OpCtx, step: string, nonce: b
   // needs it (both servers see the same public r and beta, so they agree).
   const rv = r.toBigUint64Array(), bv = beta.toUint8Array();
   const needU = rv.some((v, i) => v === 0xffffffffffffffffn && bv[i] === 1);
-  const [s, uOrNull, pi] = await Promise.all([
+  const [s, uOrNull, pi, z] = await Promise.all([
     prgField(seed, PRIME, shape, { nonce, nonzero: true }),
     needU ? prgField(seed, PRIME, shape, { nonce: nonce + 1n, nonzero: true }) : null,
     prgPermutation(seed, shape, { nonce: nonce + 2n }),
+    !rerandomise ? null : prgField(seed, PRIME, shape, { nonce: nonce + 3n }),
   ]);
   const u = uOrNull ?? s; // unused by the kernel when no element takes case 3
-  // Steps 1 and 2 in one native pass (native/src/kernels/securenn.cc). opts.permute = false
-  // (identity permutation) exists only so the tests can show what the permutation hides.
-  const perm = opts.permute === false ? RingTensor.fromBigUint64Array(BigUint64Array.from({ length: n * BITS }, (_, i) => BigInt(i % BITS)), shape) : pi;
+  // Steps 1 and 2 in one native pass (native/src/kernels/securenn.cc).
+  const perm = !permute ? RingTensor.fromBigUint64Array(BigUint64Array.from({ length: n * BITS }, (_, i) => BigInt(i % BITS)), shape) : pi;
   const shuffled = await privateCompareShares(xBits, r, beta, s, u, perm, p.role as 0 | 1);
   for (const x of [s, uOrNull, pi, perm]) x?.dispose();
-  try {
-    await p.sendTensor(SERVER2, t, shuffled);
-  } finally {
+  // Step 3: server0 adds z, server1 subtracts it (a fresh sharing of zero per element and position).
+  const sent = z ? await (p.role === 0 ? add(shuffled, z) : sub(shuffled, z)) : shuffled;
+  if (z) {
+    z.dispose();
     shuffled.dispose();
+  }
+  try {
+    await p.sendTensor(SERVER2, t, sent);
+  } finally {
+    sent.dispose();
   }
   return null;
 }
