@@ -16,6 +16,7 @@ import { PRIME, PRIVATE_COMPARE_STEPS, privateCompare } from '../lib/protocol/se
 import { recoverR } from './helpers/compare_attack';
 import { F } from './helpers/fixed';
 import { newCluster } from './helpers/suites/harness';
+import { compareViews, recordTensors } from './helpers/view_stats';
 
 interface Msg {
   from: string;
@@ -182,4 +183,24 @@ test.serial('the pair server2 receives in PrivateCompare, given the bit shares i
   const [a0, b0] = await withSteps({ rerandomise: false }, run);
   t.is(a0, n, 'control: without re-randomisation the true point is always there');
   t.true(zScore(a0, b0, n) > 5, `control: ${a0} vs ${b0} hits (z ${zScore(a0, b0, n).toFixed(1)})`);
+});
+
+test.serial("the shared suite's view comparison has power on SecureNN: it flags server2's view once the permutation is off", async (t) => {
+  const views = async (x: Float64Array) => {
+    const c = newCluster('securenn');
+    try {
+      const seen = recordTensors(c);
+      const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
+      await tfe.defineOutput('output-receiver', tfe.relu(xs));
+      return seen;
+    } finally {
+      await c.close();
+    }
+  };
+  const constant = new Float64Array(4096).fill(1.25);
+  const spread = Float64Array.from({ length: 4096 }, () => (Math.random() - 0.5) * 2000);
+  const same = compareViews(await views(constant), await views(spread), 'server2');
+  t.deepEqual(same.differ, [], `with every step on: ${same.checked} statistics agree`);
+  const off = await withSteps({ permute: false }, async () => compareViews(await views(constant), await views(spread), 'server2'));
+  t.true(off.differ.some((d) => d.includes('zero columns')), `control: ${off.differ.join('; ') || 'nothing flagged'}`);
 });

@@ -8,11 +8,25 @@ import test from 'ava';
 
 import * as tfe from '../../../lib';
 import { rand } from '../fixed';
+import { compareViews, recordTensors, type Seen } from '../view_stats';
 import { chiSquareByte, chiSquareCritical, record, setupDone, shareBytes } from '../wire';
 import { priv, type Protocol, TRAITS, withCluster } from './harness';
 
 const CRIT = chiSquareCritical();
 const PLAYERS = new Set<string>(tfe.DEFAULT_PLAYERS);
+
+/** Everything the servers receive while a small network runs on input x and weight w. */
+async function serverViews(protocol: Protocol, x: Float64Array, w: Float64Array): Promise<Seen[]> {
+  let seen: Seen[] = [];
+  await withCluster(protocol, async (c) => {
+    await setupDone(c);
+    seen = recordTensors(c);
+    const xs = priv(c, x, [64, 64], 'prediction-client'), ws = priv(c, w, [64, 64], 'model-owner');
+    const h = tfe.relu(tfe.matmul(xs, ws));
+    await tfe.defineOutput('prediction-client', h.add(tfe.mul(h, xs)));
+  });
+  return seen;
+}
 
 export function securitySuite(protocol: Protocol): void {
   test(`${protocol}: shares and masked values of a constant input are uniform (chi-square), biased controls fail`, (t) =>
@@ -41,6 +55,22 @@ export function securitySuite(protocol: Protocol): void {
       for (const [name, v, byte] of controls) t.true(chiSquareByte(new Uint8Array(v.buffer), byte) > CRIT, `control fails: ${name}`);
       t.true(chiSquareByte(new Uint8Array(uniform.buffer), 7) < CRIT, 'control passes: CSPRNG output');
     }));
+
+  test(`${protocol}: each server's whole view (every message, and every pair from different senders in a step) has the same statistics for two different secrets`, async (t) => {
+    // Secret A: constants; secret B: large random values of both signs (relu takes both branches).
+    const a = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
+    const b = await serverViews(protocol, rand(4096, 1000), rand(4096, 3));
+    for (const party of [tfe.SERVER0, tfe.SERVER1, tfe.SERVER2]) {
+      const cmp = compareViews(a, b, party);
+      t.deepEqual(cmp.unmatched, [], `${party}: the same messages arrive for both secrets`);
+      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics`);
+      if (party !== 'server2' || TRAITS[protocol].server2Online) t.true(cmp.checked > 0, `${party} received something to compare`);
+    }
+    // Control: the same comparison flags a message that carries the input's encoding unmasked.
+    const leak = (v: Seen[], x: Float64Array): Seen[] => [...v, { from: 'server0', to: 'server1', key: 'leak', dtype: 'ring64', shape: [4096], data: new Uint8Array(BigInt64Array.from(x, (e) => BigInt(Math.round(e * 2 ** 16))).buffer) }];
+    const ctl = compareViews(leak(a, new Float64Array(4096).fill(1.25)), leak(b, rand(4096, 1000)), 'server1');
+    t.true(ctl.differ.some((d) => d.startsWith('leak')), 'control: an unmasked input is flagged');
+  });
 
   test(`${protocol}: every ring tensor on the wire looks uniform when inputs and weights are constant`, (t) =>
     withCluster(protocol, async (c) => {
