@@ -70,16 +70,68 @@ export function nonceFor(opId: number, slot: number): bigint {
 
 // server2 keeps recently used masks: a weight's mask takes part in every prediction's triple,
 // and regenerating it (two PRG expansions and an add over the whole weight) would dominate.
-const MASK_CACHE_BYTES = 256 * 2 ** 20;
+export const DEFAULT_MASK_CACHE_BYTES = 256 * 2 ** 20;
+
+/**
+ * A borrowed mask: use `mask` until `release()`, then never again. The borrower never disposes the
+ * tensor itself: a cached mask is shared by every product running at the time, and is freed by
+ * whichever comes last of its eviction and its last release.
+ */
+export interface MaskLease {
+  readonly mask: RingTensor;
+  release(): void;
+}
+
+export interface MaskCacheStats {
+  /** Masks in the cache (generated or being generated), one per nonce. */
+  entries: number;
+  /** Their bytes: exactly the sum over the entries, and at most limitBytes once eviction ran. */
+  bytes: number;
+  limitBytes: number;
+  /** Evicted masks still borrowed by running products: freed on their last release. */
+  evictedBorrowed: number;
+  /** Borrows outstanding, cached or not. */
+  leases: number;
+  /** Masks generated since construction (a concurrent miss shares the generation in flight). */
+  generated: number;
+}
+
+// One cache entry per nonce. `mask` is the generation, shared by concurrent misses; `leases`
+// counts borrowers; `cached` turns false when the entry leaves the map (eviction, clear, or a
+// failed generation), after which the last release frees the tensor.
+interface CacheEntry {
+  readonly nonce: bigint;
+  readonly shape: readonly number[];
+  readonly bytes: number;
+  readonly mask: Promise<RingTensor>;
+  tensor?: RingTensor;
+  leases: number;
+  cached: boolean;
+}
+
+export interface SeededProviderOptions {
+  /** server2's mask cache limit in bytes (0: no caching). Default 256 MiB. */
+  maskCacheBytes?: number;
+}
 
 export class SeededProvider implements CorrelatedRandomness {
   #s02?: Uint8Array;
   #s12?: Uint8Array;
   #s2?: Uint8Array; // server2's own seed, never sent
   #s01?: Uint8Array; // server0 and server1's common seed
-  #cache = new Map<bigint, RingTensor>(); // insertion order = least recently used first
-  #cachedBytes = 0;
+  readonly #limit: number;
+  #cache = new Map<bigint, CacheEntry>(); // insertion order = least recently used first
+  #cachedBytes = 0; // sum of bytes over #cache's entries, kept exact on every insert and removal
+  #evictedBorrowed = new Set<CacheEntry>();
+  #leases = 0;
+  #generated = 0;
   #seen = new Set<bigint>(); // masks requested once: cached if requested again
+
+  constructor(opts: SeededProviderOptions = {}) {
+    const limit = opts.maskCacheBytes ?? DEFAULT_MASK_CACHE_BYTES;
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`maskCacheBytes must be a non-negative integer, got ${limit}`);
+    this.#limit = limit;
+  }
 
   async setup(p: Party): Promise<void> {
     const t = tag(SETUP, 'seeds');
@@ -144,36 +196,124 @@ export class SeededProvider implements CorrelatedRandomness {
     return Promise.all([this.#expand('02', ref), this.#expand('12', ref)]);
   }
 
-  /**
-   * server2's whole mask. A mask requested a second time (a weight's, used by every prediction)
-   * is kept in an LRU cache that owns it; `owned` says whether the caller must dispose it.
-   */
-  async #fullMask(ref: MaskRef): Promise<{ mask: RingTensor; owned: boolean }> {
-    const hit = this.#cache.get(ref.nonce);
-    if (hit) {
-      this.#cache.delete(ref.nonce);
-      this.#cache.set(ref.nonce, hit);
-      return { mask: hit, owned: false };
-    }
+  /** server2's mask cache, for tests and operators: sizes, borrows and generations. */
+  maskCacheStats(): MaskCacheStats {
+    return { entries: this.#cache.size, bytes: this.#cachedBytes, limitBytes: this.#limit, evictedBorrowed: this.#evictedBorrowed.size, leases: this.#leases, generated: this.#generated };
+  }
+
+  /** Empties server2's mask cache: idle masks are freed now, borrowed ones on their last release. */
+  clearMaskCache(): void {
+    for (const e of [...this.#cache.values()]) this.#uncache(e);
+  }
+
+  async #generate(ref: MaskRef): Promise<RingTensor> {
+    this.#generated++;
     const [a0, a1] = await this.#bothHalves(ref);
-    const a = await add(a0, a1);
-    a0.dispose();
-    a1.dispose();
-    if (!this.#seen.has(ref.nonce)) {
+    try {
+      return await add(a0, a1);
+    } finally {
+      a0.dispose();
+      a1.dispose();
+    }
+  }
+
+  /**
+   * Borrows server2's whole mask for `ref`. A mask requested a second time (a weight's, used by
+   * every prediction) is kept in an LRU cache of at most the configured bytes. Every borrower,
+   * cached or not, must call release() once it no longer reads the tensor (a product: after
+   * computing f(a, b)); exposed for tests of the cache, not part of the provider interface.
+   */
+  async borrowMask(ref: MaskRef): Promise<MaskLease> {
+    const bytes = 8 * ref.shape.reduce((x, y) => x * y, 1);
+    let e = this.#cache.get(ref.nonce);
+    if (e) {
+      this.#cache.delete(ref.nonce); // move to the most recently used end
+      this.#cache.set(ref.nonce, e);
+    } else if (!this.#seen.has(ref.nonce) || bytes > this.#limit) {
+      // First request (most masks are one-off: a query's own inputs), or too big to ever cache:
+      // the borrower gets its own copy, freed on release.
       this.#seen.add(ref.nonce);
       if (this.#seen.size > 1 << 16) this.#seen.delete(this.#seen.values().next().value as bigint);
-      return { mask: a, owned: true };
+      const t = await this.#generate(ref);
+      this.#leases++;
+      return this.#lease(t, () => {
+        this.#leases--;
+        t.dispose();
+      });
+    } else {
+      // A miss on a mask seen before. The entry (and its bytes) goes in before the generation
+      // starts, so a concurrent miss on the same nonce finds it and waits on the same generation
+      // instead of inserting (and counting) a second copy.
+      const entry: CacheEntry = { nonce: ref.nonce, shape: [...ref.shape], bytes, mask: this.#generate(ref), leases: 0, cached: true };
+      e = entry;
+      this.#cache.set(ref.nonce, entry);
+      this.#cachedBytes += bytes;
+      entry.mask.then(
+        (t) => {
+          entry.tensor = t;
+          // Evicted while generating, and every borrower already gave up: nobody will release it.
+          if (!entry.cached && entry.leases === 0) this.#free(entry);
+        },
+        () => this.#uncache(entry), // a failed generation is not cached; its borrowers see the error
+      );
+      this.#evict(entry);
     }
-    const bytes = a.size * 8;
-    this.#cache.set(ref.nonce, a);
-    this.#cachedBytes += bytes;
-    for (const [nonce, t] of this.#cache) {
-      if (this.#cachedBytes <= MASK_CACHE_BYTES || nonce === ref.nonce) break;
-      this.#cache.delete(nonce);
-      this.#cachedBytes -= t.size * 8;
-      t.dispose();
+    if (!sameShape(e.shape, ref.shape)) throw new Error(`mask nonce ${ref.nonce} requested with shape [${ref.shape}] but cached with [${e.shape}]`);
+    const entry = e;
+    entry.leases++;
+    this.#leases++;
+    let t: RingTensor;
+    try {
+      t = await entry.mask;
+    } catch (err) {
+      this.#release(entry);
+      throw err;
     }
-    return { mask: a, owned: false };
+    entry.tensor = t;
+    return this.#lease(t, () => this.#release(entry));
+  }
+
+  #lease(mask: RingTensor, onRelease: () => void): MaskLease {
+    let released = false;
+    return {
+      mask,
+      release: () => {
+        if (released) return; // idempotent: a double release must not free a mask others hold
+        released = true;
+        onRelease();
+      },
+    };
+  }
+
+  #release(e: CacheEntry): void {
+    e.leases--;
+    this.#leases--;
+    if (!e.cached && e.leases === 0) this.#free(e);
+  }
+
+  /** Takes an entry out of the cache (and its bytes out of the count); frees it unless borrowed. */
+  #uncache(e: CacheEntry): void {
+    if (!e.cached) return;
+    e.cached = false;
+    if (this.#cache.get(e.nonce) === e) this.#cache.delete(e.nonce);
+    this.#cachedBytes -= e.bytes;
+    if (e.leases === 0) this.#free(e);
+    else this.#evictedBorrowed.add(e);
+  }
+
+  #free(e: CacheEntry): void {
+    this.#evictedBorrowed.delete(e);
+    const t = e.tensor;
+    e.tensor = undefined;
+    t?.dispose();
+  }
+
+  /** Evicts least recently used entries, never `keep`, until the cache fits its limit. */
+  #evict(keep: CacheEntry): void {
+    for (const e of [...this.#cache.values()]) {
+      if (this.#cachedBytes <= this.#limit) break;
+      if (e !== keep) this.#uncache(e);
+    }
   }
 
   async product(p: Party, op: OpCtx, step: string, f: Bilinear, a: MaskRef, b: MaskRef, nonce: bigint, outShape: readonly number[]): Promise<RingTensor | null> {
@@ -182,14 +322,25 @@ export class SeededProvider implements CorrelatedRandomness {
     if (p.role === 0) return prgRing(this.#seed('02'), outShape, { nonce });
     if (p.role === 1) return p.recvTensor(SERVER2, t, outShape);
     if (p.role !== 2) return null;
-    const same = a.nonce === b.nonce; // square: one mask, fetched once
-    const [ma, mbOwn, c0] = await Promise.all([this.#fullMask(a), same ? undefined : this.#fullMask(b), prgRing(this.#seed('02'), outShape, { nonce })]);
-    const mb = mbOwn ?? { mask: ma.mask, owned: false };
-    const c = await applyBilinear(f, ma.mask, mb.mask);
-    const c1 = await sub(c, c0);
-    for (const x of [c, c0]) x.dispose();
-    if (ma.owned) ma.mask.dispose();
-    if (mb.owned) mb.mask.dispose();
+    const same = a.nonce === b.nonce; // square: one mask, borrowed once
+    const got = await Promise.allSettled([this.borrowMask(a), same ? undefined : this.borrowMask(b), prgRing(this.#seed('02'), outShape, { nonce })]);
+    const [la, lb, c0] = got.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [MaskLease | undefined, MaskLease | undefined, RingTensor | undefined];
+    let c1: RingTensor;
+    try {
+      const failed = got.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const c = await applyBilinear(f, la!.mask, (lb ?? la!).mask);
+      try {
+        c1 = await sub(c, c0!);
+      } finally {
+        c.dispose();
+      }
+    } finally {
+      // The masks are not read after f(a, b): give them back before the send, which can wait long.
+      la?.release();
+      lb?.release();
+      c0?.dispose();
+    }
     try {
       await p.sendTensor(SERVER1, t, c1);
     } finally {
@@ -224,4 +375,8 @@ export class SeededProvider implements CorrelatedRandomness {
     }
     return null;
   }
+}
+
+function sameShape(x: readonly number[], y: readonly number[]): boolean {
+  return x.length === y.length && x.every((d, i) => d === y[i]);
 }
