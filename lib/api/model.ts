@@ -21,20 +21,99 @@ export function readModelJson(modelPath: string): LayersModelJson {
   }
 }
 
-/** Reads the float32 weights of a model, in manifest order. */
+/** Whether `p` is `root` or inside it (both absolute and normalised). */
+function inside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/**
+ * Opens a weight file named by the manifest, refusing any that is not a regular file inside the
+ * model's folder. model.json may come from someone else (a downloaded or uploaded model), and the
+ * owner secret-shares whatever the manifest names: without this check, paths such as
+ * "../../etc/passwd", "/home/owner/.ssh/id_ed25519" or a symlink to either would be shared with
+ * the servers as "weights" (and decode to floats a client can read back through predictions).
+ */
+function openWeightFile(root: string, name: unknown): { fd: number; file: string; bytes: number } {
+  if (typeof name !== 'string' || name === '' || name.includes('\0'))
+    throw new Error(`weightsManifest names a weight file ${JSON.stringify(name)}: expected a file name relative to the model's folder`);
+  if (path.isAbsolute(name) || path.win32.isAbsolute(name))
+    throw new Error(`weight file '${name}' is an absolute path: weight files must be inside the model's folder ${root}`);
+  const file = path.resolve(root, name);
+  if (!inside(root, file)) throw new Error(`weight file '${name}' is outside the model's folder ${root}`);
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch (e) {
+    throw new Error(`cannot read weight file '${name}': ${(e as Error).message}`);
+  }
+  if (!inside(root, real)) throw new Error(`weight file '${name}' is a link to ${real}, outside the model's folder ${root}`);
+  // O_NOFOLLOW: the last component cannot have become a symlink since the check above.
+  const fd = fs.openSync(real, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  try {
+    // On Linux, what was actually opened: a directory swapped for a link in between is caught too.
+    if (process.platform === 'linux') {
+      const opened = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (!inside(root, opened)) throw new Error(`weight file '${name}' resolves to ${opened}, outside the model's folder ${root}`);
+    }
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`weight file '${name}' is not a regular file`);
+    return { fd, file: name, bytes: st.size };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+/** Reads the float32 weights of a model, in manifest order; weight files must lie in `dir`. */
 export function readWeights(json: LayersModelJson, dir: string): Map<string, { data: Float32Array; shape: number[] }> {
   const out = new Map<string, { data: Float32Array; shape: number[] }>();
-  for (const group of json.weightsManifest) {
-    const bytes = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
-    let offset = 0;
+  if (!Array.isArray(json.weightsManifest)) throw new Error('weightsManifest is missing');
+  let root: string;
+  try {
+    root = fs.realpathSync(dir);
+  } catch (e) {
+    throw new Error(`cannot read the model's folder: ${(e as Error).message}`);
+  }
+  for (const [g, group] of json.weightsManifest.entries()) {
+    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new Error(`weightsManifest group ${g} needs 'paths' and 'weights' arrays`);
+    let declared = 0;
     for (const w of group.weights) {
       if ((w.dtype ?? 'float32') !== 'float32') throw new Error(`weight '${w.name}' has dtype ${w.dtype}; only float32 is supported`);
-      const n = w.shape.reduce((a, b) => a * b, 1);
-      if (offset + 4 * n > bytes.byteLength) throw new Error(`weight files end before '${w.name}' (${bytes.byteLength} bytes)`);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
-      out.set(w.name, { data, shape: w.shape });
-      offset += 4 * n;
+      if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
+      declared += 4 * w.shape.reduce((a, b) => a * b, 1);
+    }
+    // Check every file (and the sizes against the manifest) before reading any: a file of the
+    // wrong size is a corrupt or foreign model, and the check bounds what is read to what the
+    // manifest declares.
+    const files: { fd: number; file: string; bytes: number }[] = [];
+    try {
+      for (const name of group.paths) files.push(openWeightFile(root, name));
+      const total = files.reduce((a, f) => a + f.bytes, 0);
+      if (total !== declared)
+        throw new Error(
+          `weight file${files.length === 1 ? '' : 's'} ${files.map((f) => `'${f.file}' (${f.bytes} bytes)`).join(', ')} hold${files.length === 1 ? 's' : ''} ${total} bytes, but the manifest declares ${declared} bytes of weights (${group.weights.map((w) => w.name).join(', ')})`,
+        );
+      const bytes = Buffer.alloc(total);
+      let at = 0;
+      for (const f of files) {
+        for (let n = 0; n < f.bytes; ) {
+          const got = fs.readSync(f.fd, bytes, at, f.bytes - n, n);
+          if (got === 0) throw new Error(`weight file '${f.file}' shrank while being read`);
+          n += got;
+          at += got;
+        }
+      }
+      let offset = 0;
+      for (const w of group.weights) {
+        const n = w.shape.reduce((a, b) => a * b, 1);
+        const data = new Float32Array(n);
+        for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
+        out.set(w.name, { data, shape: w.shape });
+        offset += 4 * n;
+      }
+    } finally {
+      for (const f of files) fs.closeSync(f.fd);
     }
   }
   return out;
