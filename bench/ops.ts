@@ -102,14 +102,14 @@ async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const results: { name: string; shape: string; s: Sample }[] = [];
   for (const op of OPS) {
-    const cluster = new tfe.Cluster();
+    const cluster = new tfe.Cluster({ protocol: 'pond' });
     results.push({ name: op.name, shape: op.shape, s: await measure(cluster, op.run(cluster), 50) });
     await cluster.close();
   }
-  const c1 = new tfe.Cluster();
+  const c1 = new tfe.Cluster({ protocol: 'pond' });
   const b1 = await netA(c1, 1, 200);
   await c1.close();
-  const c128 = new tfe.Cluster();
+  const c128 = new tfe.Cluster({ protocol: 'pond' });
   const b128 = await netA(c128, 128, 20);
   await c128.close();
   const quick = process.argv.includes('--quick');

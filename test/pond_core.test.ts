@@ -152,7 +152,7 @@ for (const protocol of PROTOCOLS) {
 }
 
 test('shares are uniform: chi-square of server0 and server1 shares of a constant input', async (t) => {
-  const c = new tfe.Cluster();
+  const c = new tfe.Cluster({ protocol: 'pond' });
   const n = 1 << 15;
   const x = input(c, new Float64Array(n).fill(1.25), [n]);
   const shares = await x.shares;
@@ -175,7 +175,7 @@ test('shares are uniform: chi-square of server0 and server1 shares of a constant
 });
 
 test('local truncation: 200 000 products of values below 4 have no wrap-around failure', async (t) => {
-  const c = new tfe.Cluster();
+  const c = new tfe.Cluster({ protocol: 'pond' });
   const n = 200_000;
   const xa = rand(n, 4), ya = rand(n, 4);
   const z = await open(tfe.mul(input(c, xa, [n]), input(c, ya, [n])));
@@ -187,7 +187,7 @@ test('local truncation: 200 000 products of values below 4 have no wrap-around f
 });
 
 test('bad input gives clear errors', async (t) => {
-  const c = new tfe.Cluster();
+  const c = new tfe.Cluster({ protocol: 'pond' });
   const x = input(c, rand(3, 1), [1, 3]);
   const w = input(c, rand(8, 1), [4, 2]);
   t.throws(() => tfe.matmul(x, w), { message: 'matmul: [1,3] x [4,2]: inner dimensions 3 and 4 differ' });

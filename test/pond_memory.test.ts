@@ -6,7 +6,7 @@ import * as tfe from '../lib';
 // prediction with tidy() must not grow native memory: intermediates, masks, and server2's cache
 // of one-off masks are all released.
 test('repeated private predictions inside tidy() keep native memory flat', async (t) => {
-  const c = new tfe.Cluster();
+  const c = new tfe.Cluster({ protocol: 'pond' });
   const w = tfe.definePrivateInput('model-owner', () => ({ data: Float64Array.from({ length: 64 * 8 }, () => Math.random() - 0.5), shape: [64, 8] }), c);
   const image = { data: Float64Array.from({ length: 64 }, () => Math.random()), shape: [1, 64] };
   const predict = async () => {

@@ -130,9 +130,16 @@ export function readLayersModel(modelPath: string): { json: LayersModelJson; spe
 }
 
 export class PrivateModel {
-  constructor(readonly cluster: Cluster, readonly layers: string[], readonly inputShape: number[], private readonly steps: Step[]) {}
+  constructor(
+    readonly cluster: Cluster,
+    readonly layers: string[],
+    readonly inputShape: number[],
+    private readonly steps: Step[],
+    /** A softmax or sigmoid on the output that predict() leaves to the caller (it returns logits). */
+    readonly finalActivation?: 'softmax' | 'sigmoid',
+  ) {}
 
-  /** Runs the model on a private input; returns the private output (logits if softmax was last). */
+  /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */
   predict(x: PrivateTensor): AnyTensor {
     return this.steps.reduce<AnyTensor>((h, step) => step(h), x);
   }
@@ -140,10 +147,11 @@ export class PrivateModel {
 
 /**
  * Loads a TensorFlow.js LayersModel (a path to model.json) as a private model: the weights are
- * secret-shared by `owner` (default 'model-owner'). Supported: InputLayer, Dense, Conv2D,
- * AveragePooling2D, MaxPooling2D (SecureNN), Flatten, Reshape, ReLU, Activation, Dropout
- * (identity at inference); a final softmax is left to the client. Anything else is refused,
- * naming the layer and its class.
+ * secret-shared by `owner` (default 'model-owner'). Sequential and Functional models (one input,
+ * one output, any DAG) with the layers and settings of docs/models.md; a final softmax or sigmoid
+ * is left to the client. Anything else, and any setting that cannot be honoured, is refused,
+ * naming the layer and the setting. A model whose non-linearities only an exact protocol runs
+ * (max pooling, relu6, leaky relu, ...) is refused on a Pond cluster.
  */
 export function loadLayersModel(modelPath: string, opts: { cluster?: Cluster; owner?: string } = {}): PrivateModel {
   const cluster = opts.cluster ?? getCluster();
@@ -154,6 +162,8 @@ export function loadLayersModel(modelPath: string, opts: { cluster?: Cluster; ow
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
   const { spec, params } = model;
+  if (spec.needsSecureNN && cluster.protocol !== 'securenn')
+    throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use a 'securenn' cluster (the default)`);
   const shared = params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : [];
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, spec.build(shared));
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, spec.build(shared), spec.finalActivation);
 }

@@ -4,7 +4,9 @@ import { Cluster, type ClusterOptions } from '../protocol/cluster';
 export type ProtocolName = 'pond' | 'securenn';
 
 let current: Cluster | undefined;
-let protocol: ProtocolName = 'pond';
+// Exact by default: Pond's relu is a polynomial on [-4, 4] and gives wrong answers on ordinary
+// ReLU models; SecureNN runs every Pond op and makes the comparisons exact.
+let protocol: ProtocolName = 'securenn';
 
 /**
  * Starts an in-process cluster (server0, server1, server2 and the players, all in this process)
@@ -23,8 +25,8 @@ export function getCluster(): Cluster {
 
 /**
  * Selects the protocol of the default cluster and of clusters created afterwards without one:
- * 'pond' (polynomial activations) or 'securenn' (Pond plus exact comparisons with server2 as
- * helper: exact relu, maxPool2d, reduceMax, argmax, less...). A cluster can also be given
+ * 'securenn' (the default: Pond plus exact comparisons with server2 as helper: exact relu,
+ * maxPool2d, reduceMax, argmax, less...) or 'pond' (fewer rounds, polynomial activations). A cluster can also be given
  * `{ protocol }` when created.
  */
 export function setProtocol(name: ProtocolName): void {

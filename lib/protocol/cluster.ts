@@ -23,7 +23,10 @@ export interface ClusterOptions {
    * triple generation stays off the online path. Off: server2 deals when the inputs are ready.
    */
   precompute?: boolean;
-  /** 'pond' (default) or 'securenn' (Pond plus exact comparisons with server2 as helper). */
+  /**
+   * 'securenn' (default: Pond plus exact comparisons with server2 as helper, so relu and max
+   * pooling give plaintext's answers) or 'pond' (fewer rounds; relu becomes a polynomial).
+   */
   protocol?: 'pond' | 'securenn';
   /** The transport (default: in-memory). It must know the three servers and the players. */
   transport?: Transport;
@@ -84,7 +87,7 @@ export class Cluster {
     );
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
-    this.protocol = opts.protocol ?? 'pond';
+    this.protocol = opts.protocol ?? 'securenn';
     if (this.protocol !== 'pond' && this.protocol !== 'securenn')
       throw new TypeError(`protocol must be 'pond' or 'securenn', got ${JSON.stringify(this.protocol)}`);
     this.hosted = new Set(opts.hosted ?? this.transport.parties);

@@ -1,0 +1,234 @@
+// Every layer class a private model may contain: which settings it accepts (anything else, or a
+// value it cannot honour, is refused at load time, naming the layer, the setting and the value;
+// a setting silently ignored would give wrong answers), the weights it takes, and the private
+// step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
+import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
+import { avgPool2d, conv2d, matmul, mul, polynomial, relu } from './ops_nonlinear';
+import { maxPool2d } from './securenn_ops';
+import type { LayerConfig } from './layers_graph';
+import type { AnyTensor, PrivateTensor } from './tensor';
+
+export const POLYNOMIAL_LAYER = 'TfePolynomial';
+
+/** A built layer: its step over the shared parameters, and what it needs of the protocol. */
+export interface LayerPlan {
+  step: (params: PrivateTensor[]) => (inputs: AnyTensor[]) => AnyTensor;
+  /** Has comparison-based non-linearities (exact under SecureNN; Pond approximates plain relu). */
+  comparisons: boolean;
+  /** Only an exact protocol can run it (max pooling, relu6, leaky relu...): Pond refuses. */
+  exactOnly: boolean;
+  /** A final softmax or sigmoid left for the client to apply to the logits it receives. */
+  finalActivation?: 'softmax' | 'sigmoid';
+}
+
+export interface LayerContext {
+  /** Takes a weight of this layer from the manifest; returns its index among the parameters. */
+  take(weight: string, shape?: number[]): number;
+  /** The layer produces the model's output. */
+  isOutput: boolean;
+}
+
+type Check = (v: unknown) => boolean;
+const ANY: Check = () => true;
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const ones: Check = (v) => v === undefined || v === null || v === 1 || (Array.isArray(v) && v.every((d) => d === 1));
+const channelsLast: Check = (v) => v === undefined || v === null || v === 'channels_last';
+const padMode: Check = (v) => v === undefined || v === 'valid' || v === 'same';
+const bool: Check = (v) => v === undefined || typeof v === 'boolean';
+const IGNORED = new Set(['name', 'trainable', 'dtype', 'batch_input_shape', 'batchInputShape', 'batch_shape', 'input_dim', 'input_shape', 'sparse', 'ragged', 'seed', 'noise_shape']);
+const trainingOnly = (k: string) => IGNORED.has(k) || /_(initializer|regularizer|constraint)$/.test(k);
+
+function refuse(l: LayerConfig, msg: string): never {
+  throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
+}
+
+/** Refuses every setting not in `allowed`, and every allowed one whose value its check rejects. */
+function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(l.config)) {
+    if (trainingOnly(k)) continue;
+    const ok = allowed[k];
+    if (!ok) refuse(l, `setting '${k}' is not supported`);
+    if (!ok(v)) refuse(l, `${k} = ${JSON.stringify(v)} is not supported`);
+  }
+  return l.config;
+}
+
+const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
+const one = (xs: AnyTensor[]) => xs[0];
+
+/** clip(x, 0, m) = relu(x) - relu(x - m), exact under SecureNN. */
+const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x, m)));
+/** s x + (1 - s) relu(x): leaky relu with slope s below zero. */
+const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
+
+/** An activation by name: its step (undefined: identity) and what it needs. */
+function activation(l: LayerConfig, name: unknown, isOutput: boolean): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor } {
+  const a = String(name ?? 'linear');
+  const exact = (f: (x: AnyTensor) => AnyTensor) => ({ f, comparisons: true, exactOnly: true });
+  switch (a) {
+    case 'linear':
+      return { comparisons: false, exactOnly: false };
+    case 'relu':
+      return { f: (x) => relu(x), comparisons: true, exactOnly: false };
+    case 'relu6':
+      return exact((x) => clipped(x, 6));
+    case 'hard_sigmoid':
+      // tfjs and Keras 2: clip(0.2 x + 0.5, 0, 1).
+      return exact((x) => clipped(add(mul(x, 0.2), 0.5), 1));
+    case 'softmax':
+    case 'sigmoid':
+      // Monotone, and the output is the client's: it applies them to the logits it receives.
+      if (isOutput) return { comparisons: false, exactOnly: false, finalActivation: a };
+  }
+  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (no exact or error-bounded private method yet; supported: linear, relu, relu6, hard_sigmoid, and softmax or sigmoid on the output layer)'}`);
+}
+
+/** A linear step followed by the layer's activation setting. */
+function withActivation(l: LayerConfig, ctx: LayerContext, linear: (p: PrivateTensor[]) => (x: AnyTensor) => AnyTensor): LayerPlan {
+  const a = activation(l, l.config.activation, ctx.isOutput);
+  return { step: (p) => (xs) => (a.f ? a.f(linear(p)(xs[0])) : linear(p)(xs[0])), comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
+}
+
+const simple = (f: (x: AnyTensor) => AnyTensor, comparisons = false, exactOnly = false): LayerPlan => ({ step: () => (xs) => f(one(xs)), comparisons, exactOnly });
+
+/** Dense on any rank: applied to the last axis. */
+function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTensor {
+  const lead = x.shape.slice(0, -1), inner = x.shape[x.rank - 1];
+  const flat = x.rank === 2 ? x : reshape(x, [lead.reduce((a, d) => a * d, 1), inner]);
+  const y = b ? add(matmul(flat, k), b) : matmul(flat, k);
+  return x.rank === 2 ? y : reshape(y, [...lead, k.shape[1]]);
+}
+
+const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
+  InputLayer: (l) => (settings(l, { name: ANY }), simple((x) => x)),
+  Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
+  SpatialDropout1D: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
+  SpatialDropout2D: (l) => (settings(l, { rate: ANY, data_format: channelsLast }), simple((x) => x)),
+  Dense: (l, ctx) => {
+    const c = settings(l, { units: (v) => isNum(v) && v > 0, activation: ANY, use_bias: bool });
+    const k = ctx.take('kernel');
+    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, Number(c.units)]);
+    return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
+  },
+  Conv2D: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: ones, groups: ones, activation: ANY, use_bias: bool });
+    const k = ctx.take('kernel');
+    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, Number(c.filters)]);
+    const strides = pair(c.strides, 1);
+    return withActivation(l, ctx, (p) => (x) => {
+      const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
+      return b < 0 ? y : add(y, p[b]);
+    });
+  },
+  AveragePooling2D: (l) => {
+    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    return simple((x) => avgPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }));
+  },
+  MaxPooling2D: (l) => {
+    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    return simple((x) => maxPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }), true, true);
+  },
+  GlobalAveragePooling2D: (l) => {
+    const c = settings(l, { data_format: channelsLast, keepdims: bool });
+    return simple((x) => {
+      const y = avgPool2d(x, { poolSize: [x.shape[1], x.shape[2]], strides: [1, 1] });
+      return reshape(y, c.keepdims ? y.shape : [x.shape[0], x.shape[3]]);
+    });
+  },
+  GlobalMaxPooling2D: (l) => {
+    const c = settings(l, { data_format: channelsLast, keepdims: bool });
+    return simple((x) => {
+      const y = maxPool2d(x, { poolSize: [x.shape[1], x.shape[2]], strides: [1, 1] });
+      return reshape(y, c.keepdims ? y.shape : [x.shape[0], x.shape[3]]);
+    }, true, true);
+  },
+  ZeroPadding2D: (l) => {
+    const c = settings(l, { padding: ANY, data_format: channelsLast });
+    const v = c.padding ?? 1;
+    const [[t, b], [le, r]] = Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, 1), pair(v, 1)];
+    return simple((x) => pad(x, [[0, 0], [t, b], [le, r], [0, 0]]));
+  },
+  Cropping2D: (l) => {
+    const c = settings(l, { cropping: ANY, data_format: channelsLast });
+    const v = c.cropping ?? 0;
+    const [[t, b], [le, r]] = Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, 0), pair(v, 0)];
+    return simple((x) => slice(x, [0, t, le, 0], [x.shape[0], x.shape[1] - t - b, x.shape[2] - le - r, x.shape[3]]));
+  },
+  Flatten: (l) => (settings(l, { data_format: channelsLast }), simple((x) => flatten(x))),
+  Reshape: (l) => {
+    const c = settings(l, { target_shape: (v) => Array.isArray(v) && v.every((d) => Number.isInteger(d) && (d > 0 || d === -1)) });
+    const target = (c.target_shape as number[]).map(Number);
+    return simple((x) => {
+      const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1);
+      const per = x.shape.slice(1).reduce((a, d) => a * d, 1);
+      return reshape(x, [x.shape[0], ...target.map((d) => (d === -1 ? per / known : d))]);
+    });
+  },
+  Permute: (l) => {
+    const c = settings(l, { dims: (v) => Array.isArray(v) && v.every((d) => Number.isInteger(d) && d >= 1) });
+    return simple((x) => transpose(x, [0, ...(c.dims as number[])]));
+  },
+  ReLU: (l) => {
+    const c = settings(l, { max_value: (v) => v === undefined || v === null || (isNum(v) && v > 0), maxValue: (v) => v === undefined || v === null || (isNum(v) && v > 0), negative_slope: (v) => v === undefined || (isNum(v) && v >= 0), threshold: (v) => v === undefined || v === 0 });
+    const max = (c.max_value ?? c.maxValue ?? null) as number | null, slope = Number(c.negative_slope ?? 0);
+    if (max === null && slope === 0) return simple((x) => relu(x), true);
+    return simple((x) => {
+      const y = slope ? leaky(x, slope) : relu(x);
+      return max === null ? y : sub(y, relu(sub(x, max)));
+    }, true, true);
+  },
+  LeakyReLU: (l) => {
+    const c = settings(l, { alpha: (v) => v === undefined || isNum(v), negative_slope: (v) => v === undefined || isNum(v) });
+    const s = Number(c.alpha ?? c.negative_slope ?? 0.3);
+    return simple((x) => leaky(x, s), true, true);
+  },
+  Activation: (l, ctx) => {
+    settings(l, { activation: ANY });
+    const a = activation(l, l.config.activation, ctx.isOutput);
+    return { step: () => (xs) => (a.f ? a.f(xs[0]) : xs[0]), comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
+  },
+  Add: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => add(a, b), xs[0]), comparisons: false, exactOnly: false }),
+  Subtract: (l) => (settings(l, {}), { step: () => (xs) => (xs.length === 2 ? sub(xs[0], xs[1]) : refuse(l, `takes 2 inputs, got ${xs.length}`)), comparisons: false, exactOnly: false }),
+  Multiply: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => mul(a, b), xs[0]), comparisons: false, exactOnly: false }),
+  Average: (l) => (settings(l, {}), { step: () => (xs) => mul(xs.slice(1).reduce((a, b) => add(a, b), xs[0]), 1 / xs.length), comparisons: false, exactOnly: false }),
+  // max(a, b) = b + relu(a - b); min(a, b) = a - relu(a - b): exact under SecureNN.
+  Maximum: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => add(b, relu(sub(a, b))), xs[0]), comparisons: true, exactOnly: true }),
+  Minimum: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => sub(a, relu(sub(a, b))), xs[0]), comparisons: true, exactOnly: true }),
+  Concatenate: (l) => {
+    const c = settings(l, { axis: (v) => v === undefined || Number.isInteger(v) });
+    const axis = Number(c.axis ?? -1);
+    if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
+    return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
+  },
+  [POLYNOMIAL_LAYER]: (l) => {
+    settings(l, { coeffs: ANY });
+    const coeffs = polynomialCoeffs(l);
+    return simple((x) => polynomial(x, { coeffs, interval: [-Infinity, Infinity], maxError: Number.NaN }, 'poly'));
+  },
+};
+
+export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
+
+/** Layers people ask for that are refused for a stated reason (not merely unknown). */
+const REFUSED: Record<string, string> = {
+  BatchNormalization: 'not supported yet (fold it into the preceding Dense or Conv2D before exporting)',
+  DepthwiseConv2D: 'not supported yet',
+  SeparableConv2D: 'not supported yet',
+  Conv1D: 'not supported yet',
+  PReLU: 'not supported yet',
+};
+
+/** The coefficients of a TfePolynomial layer, checked. */
+export function polynomialCoeffs(layer: { config: Record<string, unknown> & { name: string } }): number[] {
+  const c = layer.config.coeffs;
+  if (!Array.isArray(c) || c.length < 2 || c.length > 4 || !c.every((v) => typeof v === 'number' && Number.isFinite(v)))
+    throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) needs coeffs: 2 to 4 finite numbers (degree 1 to 3)`);
+  return c as number[];
+}
+
+export function planLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const build = BUILDERS[l.class_name];
+  if (!build) throw new Error(`layer '${l.config.name}' of class ${l.class_name} is ${REFUSED[l.class_name] ?? 'not supported'}`);
+  return build(l, ctx);
+}

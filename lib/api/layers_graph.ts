@@ -1,0 +1,146 @@
+// A LayersModel topology as a graph of layer calls: Sequential models are chains; Functional
+// models (tfjs and Keras 2 `inbound_nodes` as nested arrays, Keras 3 as `keras_history` objects)
+// any DAG with one input and one output. Everything outside that is refused here, by name.
+
+export interface LayerConfig {
+  class_name: string;
+  config: Record<string, unknown> & { name: string };
+  inbound_nodes?: unknown;
+}
+
+export interface ModelTopology {
+  class_name?: string;
+  config?: { layers?: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } | LayerConfig[];
+  model_config?: { class_name: string; config: { layers: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } };
+}
+
+/** One layer call: its inputs name the layers whose (single) output it takes. */
+export interface LayerNode {
+  layer: LayerConfig;
+  inputs: string[];
+}
+
+export interface LayerGraph {
+  /** In an order where every node comes after its inputs. */
+  nodes: LayerNode[];
+  /** The input's shape without the batch dimension. */
+  inputShape: number[];
+  /** The node whose output is the model's input (an InputLayer, or '' for a Sequential without one). */
+  input: string;
+  output: string;
+}
+
+const FUNCTIONAL = new Set(['Model', 'Functional']);
+
+function batchShapeOf(c: Record<string, unknown>): unknown {
+  return c.batch_input_shape ?? c.batchInputShape ?? c.batch_shape;
+}
+
+function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
+  const batchShape = batchShapeOf(c) as (number | null)[] | undefined;
+  if (!Array.isArray(batchShape)) throw new Error(`${where} has no batch_input_shape (or batch_shape)`);
+  const shape = batchShape.slice(1).map(Number);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new Error(`input shape [${batchShape.slice(1)}] must be fully known`);
+  return shape;
+}
+
+function checkLayers(layers: unknown): LayerConfig[] {
+  if (!Array.isArray(layers)) throw new Error('the topology has no layer list');
+  if (layers.length === 0) throw new Error('the model has no layers');
+  const seen = new Set<string>();
+  for (const l of layers as LayerConfig[]) {
+    if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config.name !== 'string') throw new Error('a layer lacks class_name or config.name');
+    if (seen.has(l.config.name)) throw new Error(`two layers are named '${l.config.name}'`);
+    seen.add(l.config.name);
+  }
+  return layers as LayerConfig[];
+}
+
+/** The layer names an inbound node refers to, in order (both serialisation formats). */
+function inboundNames(node: unknown, where: string): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      // tfjs / Keras 2: [layerName, nodeIndex, tensorIndex, kwargs]
+      if (typeof v[0] === 'string' && typeof v[1] === 'number') {
+        if (v[1] !== 0 || (v[2] ?? 0) !== 0) throw new Error(`${where}: takes output ${v[2]} of call ${v[1]} of '${v[0]}'; shared layers and multi-output layers are not supported`);
+        out.push(v[0]);
+        return;
+      }
+      for (const e of v) walk(e);
+      return;
+    }
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      const hist = (o.config as Record<string, unknown> | undefined)?.keras_history;
+      if (o.class_name === '__keras_tensor__' && Array.isArray(hist)) {
+        if (hist[1] !== 0 || hist[2] !== 0) throw new Error(`${where}: takes output ${hist[2]} of call ${hist[1]} of '${hist[0]}'; shared layers and multi-output layers are not supported`);
+        out.push(String(hist[0]));
+        return;
+      }
+      if ('args' in o) walk(o.args);
+    }
+  };
+  walk(node);
+  return out;
+}
+
+/** The single [name, 0, 0] of input_layers / output_layers. */
+function endpoint(v: unknown, what: string): string {
+  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : (v as unknown[]);
+  if (!Array.isArray(list) || list.length !== 1 || !Array.isArray(list[0]) || typeof list[0][0] !== 'string')
+    throw new Error(`the model must have exactly one ${what}, got ${JSON.stringify(v)}`);
+  return list[0][0] as string;
+}
+
+export function graphOf(topo: ModelTopology): LayerGraph {
+  if (!topo || typeof topo !== 'object') throw new Error('modelTopology is missing');
+  const cfg = topo.model_config ? topo.model_config.config : topo.config;
+  const cls = topo.model_config?.class_name ?? topo.class_name;
+  if (cls === 'Sequential') {
+    const layers = checkLayers(Array.isArray(cfg) ? cfg : cfg?.layers);
+    const first = layers[0];
+    const inputShape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
+    const nodes = layers.map((layer, i) => ({ layer, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
+    return { nodes, inputShape, input: first.class_name === 'InputLayer' ? first.config.name : '', output: layers[layers.length - 1].config.name };
+  }
+  if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
+  const layers = checkLayers(cfg.layers);
+  const input = endpoint(cfg.input_layers, 'input');
+  const output = endpoint(cfg.output_layers, 'output');
+  const byName = new Map(layers.map((l) => [l.config.name, l]));
+  const inLayer = byName.get(input);
+  if (!inLayer || inLayer.class_name !== 'InputLayer') throw new Error(`the model's input '${input}' is not an InputLayer`);
+  const calls = new Map<string, string[]>();
+  for (const l of layers) {
+    const where = `layer '${l.config.name}' (${l.class_name})`;
+    const inbound = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
+    if (l.class_name === 'InputLayer') {
+      calls.set(l.config.name, []);
+      continue;
+    }
+    if (inbound.length === 0) continue; // never called: not part of the graph
+    if (inbound.length > 1) throw new Error(`${where} is called ${inbound.length} times; shared layers are not supported`);
+    const names = inboundNames(inbound[0], where);
+    for (const n of names) if (!byName.has(n)) throw new Error(`${where} takes the output of '${n}', which is not a layer of the model`);
+    if (names.length === 0) throw new Error(`${where} has no inputs`);
+    calls.set(l.config.name, names);
+  }
+  // Order the nodes the output needs, inputs first; anything else is unused and dropped.
+  const order: LayerNode[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') throw new Error(`the model has a cycle through '${name}'`);
+    const inputs = calls.get(name);
+    if (!inputs) throw new Error(`layer '${name}' is needed for the output but is never called`);
+    state.set(name, 'visiting');
+    for (const i of inputs) visit(i);
+    state.set(name, 'done');
+    order.push({ layer: byName.get(name)!, inputs });
+  };
+  visit(output);
+  const inputs = order.filter((n) => n.layer.class_name === 'InputLayer');
+  if (inputs.length !== 1 || inputs[0].layer.config.name !== input) throw new Error(`the model's output must depend on exactly its one input '${input}'`);
+  return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output };
+}

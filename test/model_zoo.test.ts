@@ -1,0 +1,167 @@
+// Models as TensorFlow.js users build them (Sequential and Functional, the layers and settings
+// people use), saved by tfjs itself, loaded privately with default options, and compared with
+// tfjs's own model.predict on fresh random inputs. And every setting that cannot be honoured is
+// refused at load time with its name and value, never ignored.
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+/** model.json + weights.bin as tfjs writes them (through a save handler: no tfjs-node needed). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function save(model: any): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-zoo-'));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let a: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  await model.save(tf.io.withSaveHandler(async (artifacts: any) => ((a = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  const data = Array.isArray(a.weightData) ? Buffer.concat(a.weightData.map((b: ArrayBuffer) => Buffer.from(b))) : Buffer.from(a.weightData);
+  fs.writeFileSync(path.join(dir, 'weights.bin'), data);
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+  return path.join(dir, 'model.json');
+}
+
+const L = () => tf.layers;
+
+/** Each case: a builder, and the input shape without the batch. */
+const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number }[] = [
+  {
+    name: 'Sequential MLP, fused relu, softmax output',
+    shape: [12],
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [12], units: 16, activation: 'relu' }), L().dense({ units: 8, activation: 'relu' }), L().dense({ units: 5, activation: 'softmax' })] }),
+  },
+  {
+    name: 'ReLU layers with maxValue 6, LeakyReLU, relu6 and hard_sigmoid activations',
+    shape: [10],
+    scale: 20, // so that the clipping at 6 and the saturation of hard_sigmoid are reached
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().dense({ inputShape: [10], units: 12 }),
+          L().reLU({ maxValue: 6 }),
+          L().dense({ units: 12 }),
+          L().leakyReLU({ alpha: 0.1 }),
+          L().dense({ units: 8, activation: 'relu6' }),
+          L().dense({ units: 6, activation: 'hardSigmoid' }),
+          L().dense({ units: 4 }),
+        ],
+      }),
+  },
+  {
+    name: 'Dense on a rank-3 input (applied to the last axis)',
+    shape: [3, 6],
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [3, 6], units: 5, activation: 'relu' }), L().flatten(), L().dense({ units: 3 })] }),
+  },
+  {
+    name: 'Functional chain',
+    shape: [9],
+    build: () => {
+      const x = tf.input({ shape: [9] });
+      const y = L().dense({ units: 4 }).apply(L().dense({ units: 7, activation: 'relu' }).apply(x));
+      return tf.model({ inputs: x, outputs: y });
+    },
+  },
+  {
+    name: 'Functional residual CNN: Conv2D same, Add, GlobalAveragePooling2D',
+    shape: [6, 6, 2],
+    build: () => {
+      const x = tf.input({ shape: [6, 6, 2] });
+      const c1 = L().conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x);
+      const c2 = L().conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(c1);
+      const r = L().reLU().apply(L().add().apply([c1, c2]));
+      const y = L().dense({ units: 3 }).apply(L().globalAveragePooling2d({}).apply(r));
+      return tf.model({ inputs: x, outputs: y });
+    },
+  },
+  {
+    name: 'Functional branches: Concatenate, Maximum, MaxPooling2D, ZeroPadding2D, Cropping2D, GlobalMaxPooling2D',
+    shape: [6, 6, 1],
+    build: () => {
+      const x = tf.input({ shape: [6, 6, 1] });
+      const a = L().conv2d({ filters: 2, kernelSize: 3, padding: 'valid' }).apply(L().zeroPadding2d({ padding: 1 }).apply(x));
+      const b = L().conv2d({ filters: 2, kernelSize: 1 }).apply(x);
+      const m = L().maximum().apply([a, b]);
+      const cat = L().concatenate().apply([m, L().cropping2D({ cropping: 0 }).apply(a)]);
+      const p = L().maxPooling2d({ poolSize: 2 }).apply(cat);
+      const y = L().dense({ units: 3 }).apply(L().globalMaxPooling2d({}).apply(p));
+      return tf.model({ inputs: x, outputs: y });
+    },
+  },
+];
+
+const softmax = (v: number[]): number[] => {
+  const m = Math.max(...v), e = v.map((z) => Math.exp(z - m)), s = e.reduce((a, b) => a + b, 0);
+  return e.map((z) => z / s);
+};
+
+for (const z of ZOO)
+  test(`${z.name}: private predictions with default options match tfjs`, async (t) => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const model: any = z.build();
+    const file = await save(model);
+    const batch = 8, per = z.shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from({ length: batch * per }, () => (Math.random() * 2 - 1) * (z.scale ?? 2));
+    const want: number[][] = model.predict(tf.tensor(x, [batch, ...z.shape])).arraySync();
+    const c = new tfe.Cluster(); // default options: the protocol is chosen by the library
+    try {
+      const m = tfe.loadLayersModel(file, { cluster: c });
+      const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [batch, ...z.shape] }), c);
+      const out = await tfe.defineOutput('prediction-client', m.predict(input));
+      const width = out.data.length / batch;
+      for (let r = 0; r < batch; r++) {
+        let got = Array.from(out.data.subarray(r * width, (r + 1) * width));
+        if (m.finalActivation === 'softmax') got = softmax(got);
+        const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
+        // 16 fractional bits: each product rounds by a unit or so; a few layers stay far below 1e-2.
+        t.true(err < 1e-2, `row ${r}: max |private - tfjs| = ${err} (got ${got.map((v) => v.toFixed(4))}, tfjs ${want[r].map((v) => v.toFixed(4))})`);
+        const am = (v: number[]) => v.indexOf(Math.max(...v));
+        const sorted = [...want[r]].sort((a, b) => b - a);
+        if (sorted[0] - sorted[1] > 2e-2) t.is(am(got), am(want[r]), `row ${r}: argmax`);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+// Settings Keras writes that tfjs's own layers never do are patched into the saved model.json.
+type Layer = { class_name: string; config: Record<string, unknown> };
+const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (layers: Layer[]) => void }[] = [
+  { name: 'Conv2D with dilationRate 2', build: () => tf.sequential({ layers: [L().conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, dilationRate: 2 })] }), message: /\(Conv2D\): dilation_rate = \[2,2\] is not supported/ },
+  {
+    name: 'ReLU with a threshold (Keras)',
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 2 }), L().reLU()] }),
+    patch: (layers) => void (layers[1].config.threshold = 0.5),
+    message: /\(ReLU\): threshold = 0.5 is not supported/,
+  },
+  {
+    name: 'an unknown setting',
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 2 })] }),
+    patch: (layers) => void (layers[0].config.lora_rank = 4),
+    message: /\(Dense\): setting 'lora_rank' is not supported/,
+  },
+  { name: 'a hidden tanh', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'tanh' }), L().dense({ units: 2 })] }), message: /activation 'tanh' is not supported in a hidden layer/ },
+  { name: 'BatchNormalization', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().batchNormalization()] }), message: /of class BatchNormalization is not supported yet/ },
+];
+
+for (const r of REFUSED)
+  test(`refused at load time, naming the setting: ${r.name}`, async (t) => {
+    const file = await save(r.build());
+    if (r.patch) {
+      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      r.patch(json.modelTopology.config.layers);
+      fs.writeFileSync(file, JSON.stringify(json));
+    }
+    const c = new tfe.Cluster();
+    try {
+      t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: r.message });
+    } finally {
+      await c.close();
+    }
+  });
