@@ -27,7 +27,7 @@ test.serial('concurrent predictions on several models next to a SecureNN model, 
   // Three Pond MLPs of 676 KB of weight masks each and a 1.5 MB cache: two fit, three do not, so
   // products run while their masks are evicted, as with a 23 MB model next to others at 256 MB.
   const provider = new tfe.SeededProvider({ maskCacheBytes: 1.5 * 2 ** 20 });
-  const c = new tfe.Cluster({ provider });
+  const c = new tfe.Cluster({ provider, protocol: 'pond' }); // explicit: the reference uses Pond's polynomial relu
   const pond = [0, 1, 2].map(() => mlp([64, 256, 256, 10]));
   const models = pond.map((m) => tfe.loadLayersModel(m.file, { cluster: c }));
   // A SecureNN model in a session forked from the same setup, as the service deploys one: it
