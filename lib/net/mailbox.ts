@@ -1,11 +1,21 @@
 // Where received messages wait for their recv(), and recv()s wait for their messages: one slot
 // per (sender, session, key). Sessions can be aborted (every waiter fails with the reason, late
 // messages are dropped) and ended (leftovers freed), so a failed query never leaks or hangs.
+// Every message held is counted against its sender (bytes and messages), so the endpoint can
+// bound what each peer makes this process hold, and show it.
 import type { PartyName, Payload } from './transport';
 
 interface Slot {
   payload?: Payload;
+  /** Who sent the payload and what it costs (for the accounting). */
+  from?: PartyName;
+  bytes?: number;
   waiter?: { resolve: (p: Payload) => void; reject: (e: Error) => void };
+}
+
+export interface Held {
+  bytes: number;
+  messages: number;
 }
 
 /** Sessions remembered as finished, so stragglers are dropped instead of piling up. */
@@ -15,6 +25,9 @@ export class Mailbox {
   // session -> (peer|key -> slot): aborting or ending a session touches only its own slots.
   #sessions = new Map<string, Map<string, Slot>>();
   #finished = new Map<string, string>(); // session -> why (insertion order = oldest first)
+  #held = new Map<PartyName, Held>(); // sender -> what its undelivered messages hold
+  #total: Held = { bytes: 0, messages: 0 };
+  #waiting = 0;
 
   #slots(session: string, create: boolean): Map<string, Slot> | undefined {
     let s = this.#sessions.get(session);
@@ -22,14 +35,35 @@ export class Mailbox {
     return s;
   }
 
+  #count(peer: PartyName, bytes: number, sign: 1 | -1): void {
+    let h = this.#held.get(peer);
+    if (!h) this.#held.set(peer, (h = { bytes: 0, messages: 0 }));
+    h.bytes += sign * bytes;
+    h.messages += sign;
+    this.#total.bytes += sign * bytes;
+    this.#total.messages += sign;
+    if (h.messages === 0) this.#held.delete(peer);
+  }
+
+  /** Forgets a slot (its payload, if any, is no longer held; a waiter is no longer waiting). */
+  #release(slot: Slot): void {
+    if (slot.payload) this.#count(slot.from!, slot.bytes!, -1);
+    if (slot.waiter) this.#waiting--;
+  }
+
   /** Removes a used slot, and the session's map with its last slot. */
   #drop(session: string, slots: Map<string, Slot>, id: string): void {
+    const slot = slots.get(id);
+    if (slot) this.#release(slot);
     slots.delete(id);
     if (slots.size === 0) this.#sessions.delete(session);
   }
 
-  /** Files a payload; throws on a duplicate (a protocol error of the sender). */
-  deliver(peer: PartyName, session: string, key: string, payload: Payload): void {
+  /**
+   * Files a payload costing `bytes` (its wire size); throws on a duplicate (a protocol error of
+   * the sender). Dropped when the session has finished.
+   */
+  deliver(peer: PartyName, session: string, key: string, payload: Payload, bytes = 0): void {
     if (this.#finished.has(session)) return; // the session was aborted or ended: drop stragglers
     const slots = this.#slots(session, true)!;
     const id = `${peer}|${key}`;
@@ -40,7 +74,8 @@ export class Mailbox {
     } else if (slot?.payload) {
       throw new Error(`duplicate message ${key} in session ${session}`);
     } else {
-      slots.set(id, { payload });
+      slots.set(id, { payload, from: peer, bytes });
+      this.#count(peer, bytes, 1);
     }
   }
 
@@ -55,6 +90,7 @@ export class Mailbox {
       return Promise.resolve(slot.payload);
     }
     if (slot?.waiter) return Promise.reject(new Error(`message ${key} from ${peer} is already awaited in session ${session}`));
+    this.#waiting++;
     return new Promise((resolve, reject) => slots.set(id, { waiter: { resolve, reject } }));
   }
 
@@ -63,6 +99,7 @@ export class Mailbox {
     for (const [session, slots] of this.#sessions) {
       for (const [id, slot] of slots)
         if (id.startsWith(`${peer}|`) && slot.waiter) {
+          this.#release(slot);
           slots.delete(id);
           slot.waiter.reject(why);
         }
@@ -80,6 +117,16 @@ export class Mailbox {
     this.#finish(session, 'ended');
   }
 
+  /** Whether the session was aborted or ended (its stragglers are dropped). */
+  finished(session: string): boolean {
+    return this.#finished.has(session);
+  }
+
+  /** Whether anything (a message or a waiter) is held for the session. */
+  busy(session: string): boolean {
+    return this.#sessions.has(session);
+  }
+
   #finish(session: string, why: string): void {
     const slots = this.#sessions.get(session);
     this.#sessions.delete(session);
@@ -87,19 +134,39 @@ export class Mailbox {
       this.#finished.set(session, why);
       if (this.#finished.size > FINISHED_MEMORY) this.#finished.delete(this.#finished.keys().next().value as string);
     }
-    for (const slot of slots?.values() ?? []) slot.waiter?.reject(new Error(`session ${session} was ${why}`));
+    for (const slot of slots?.values() ?? []) {
+      this.#release(slot);
+      slot.waiter?.reject(new Error(`session ${session} was ${why}`));
+    }
   }
 
   /** Fails everything (the endpoint is closing). */
   close(why: Error): void {
-    for (const slots of this.#sessions.values()) for (const s of slots.values()) s.waiter?.reject(why);
+    for (const slots of this.#sessions.values())
+      for (const s of slots.values()) {
+        this.#release(s);
+        s.waiter?.reject(why);
+      }
     this.#sessions.clear();
+  }
+
+  /** What `peer`'s undelivered messages hold. */
+  heldFrom(peer: PartyName): Held {
+    return this.#held.get(peer) ?? { bytes: 0, messages: 0 };
+  }
+
+  /** Every sender with something held, and what. */
+  holders(): IterableIterator<[PartyName, Held]> {
+    return this.#held.entries();
+  }
+
+  /** Undelivered messages and bytes, and waiting recv()s. */
+  totals(): Held & { waiting: number } {
+    return { ...this.#total, waiting: this.#waiting };
   }
 
   /** Messages and waiters held, for leak checks. */
   get pending(): number {
-    let n = 0;
-    for (const s of this.#sessions.values()) n += s.size;
-    return n;
+    return this.#total.messages + this.#waiting;
   }
 }

@@ -41,7 +41,7 @@ export interface TrafficReport {
 export function payloadBytes(p: Payload): number {
   if (p.kind === 'tensor') return p.data.byteLength;
   if (p.kind === 'seed') return p.seed.byteLength + 8 + 8 * p.shape.length;
-  return Buffer.byteLength(JSON.stringify(p.data));
+  return Buffer.byteLength(JSON.stringify(p.data) ?? '');
 }
 
 function tagKey(t: Tag): string {

@@ -2,36 +2,35 @@
 // and keeps re-dialing while it runs, so a restarted peer is rejoined without help); clients dial
 // every server and are named `client#N` by each. Frames are chunked binary with backpressure and
 // land in a mailbox per (sender, session, key).
-// Authentication: with TLS material, servers prove their party name with a certificate from the
-// cluster CA (mutual TLS) and clients connect over TLS; without it, plain ws is accepted only from
-// loopback unless `insecure`. Every refusal is logged with its reason; nothing here crashes the
-// process on a bad peer.
+// Who may connect: handshake.ts. What a connection may make this process hold: limits.ts, checked
+// here on every frame before anything is kept; a peer over a limit, or breaking the wire format
+// or the client-session namespace (connection.ts), has its connection closed with a code and a
+// reason naming the rule, everything it held is freed, and every other connection is untouched.
+// Every connection is pinged; one that stays silent is dropped. Nothing a peer sends reaches a
+// log unsanitised, and nothing here crashes the process on a bad peer.
 import { EventEmitter } from 'node:events';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 
+import { ClientSessions, Connection } from './connection';
+import { dialOnce, type PeerAddress } from './dialer';
+import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
+import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimitOptions, type WsLimits } from './limits';
+import { Listener } from './listener';
 import { Mailbox } from './mailbox';
+import { closeReason, sanitizeForLog } from './sanitize';
 import type { PartyName, Payload } from './transport';
-import { decodeFrame, encodeFrames, type FrameHeader, MAX_FRAME_BYTES, toPayload } from './wire';
+import { decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
 
-export interface PeerAddress {
-  name: PartyName;
-  host: string;
-  port: number;
-}
+export type { PeerAddress } from './dialer';
+export { isLoopback, type TlsMaterial } from './handshake';
+export { sanitizeForLog } from './sanitize';
+export type { RefusalReason, WsEndpointStats, WsLimitOptions } from './limits';
 
-/** PEM material: the cluster CA, and this party's certificate and key (CN = party name). */
-export interface TlsMaterial {
-  ca: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-}
-
-export interface WsEndpointOptions {
+export interface WsEndpointOptions extends WsLimitOptions {
   me: PartyName;
   host?: string;
   /** 0 picks a free port (see `port` after start()). */
@@ -40,10 +39,8 @@ export interface WsEndpointOptions {
   tls?: TlsMaterial;
   /** Allow plain ws from non-loopback peers. */
   insecure?: boolean;
-  /** Largest message (all chunks) accepted from a peer; bigger ones close the connection. */
-  maxMessageBytes?: number;
-  /** Largest message accepted from a client (default: maxMessageBytes). */
-  maxClientMessageBytes?: number;
+  /** Plain ws: server links send this and must present it to be accepted (ignored under TLS). */
+  clusterSecret?: Buffer | string;
   log?: (msg: string) => void;
 }
 
@@ -52,70 +49,66 @@ export const REQUEST_KEY = 'req';
 /** Key of an abort notice: the receiver aborts that session locally. */
 export const ABORT_KEY = '__abort';
 
-const HIGH_WATER = 8 << 20;
 /** How long a send waits for a dropped link to come back before it fails. */
 const RECONNECT_WAIT_MS = 10_000;
-const ZERO_MASK = (mask: Buffer) => mask.fill(0); // server-to-server: masking only costs (ws skips all-zero masks)
+/** A refused peer that does not finish the close handshake is cut off after this. */
+const REFUSED_GRACE_MS = 1000;
 const CLIENT_PREFIX = 'client#';
-
-interface Partial {
-  first: FrameHeader;
-  parts: Buffer[];
-  received: number;
-}
-
-export function isLoopback(addr: string | undefined): boolean {
-  return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
-}
-
-function commonName(cert: PeerCertificate | undefined): string | undefined {
-  const cn = cert?.subject?.CN;
-  return Array.isArray(cn) ? cn[0] : cn;
-}
 
 export interface WsEndpointEvents {
   'peer-up': [peer: PartyName];
   'peer-down': [peer: PartyName, reason: string];
   request: [peer: PartyName, session: string, payload: Payload];
+  /** `reason` is sanitised (it came from a peer). */
   abort: [session: string, reason: string];
 }
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: Required<Omit<WsEndpointOptions, 'log' | 'tls'>> & { log: (m: string) => void; tls?: TlsMaterial };
-  #http?: http.Server | https.Server;
-  #server?: WebSocketServer;
-  #sockets = new Map<PartyName, WebSocket>();
+  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; log: (m: string) => void };
+  #limits: WsLimits;
+  #listener?: Listener;
+  #conns = new Map<PartyName, Connection>();
   #waitingFor = new Map<PartyName, ((ws: WebSocket) => void)[]>();
   #mailbox = new Mailbox();
-  #partial = new Map<string, Partial>();
+  #sessions: ClientSessions;
   #peers = new Set<PartyName>();
   #dialing = new Map<PartyName, Promise<void>>();
   #identity = new Map<PartyName, string | undefined>();
+  #heartbeat?: NodeJS.Timeout;
+  #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
+  #dropped = 0;
   #nextClient = 1;
   #closed = false;
 
   constructor(opts: WsEndpointOptions) {
     super();
     this.me = opts.me;
+    this.#limits = resolveLimits(opts);
+    if (opts.clusterSecret !== undefined && Buffer.from(opts.clusterSecret).byteLength === 0) throw new Error('clusterSecret must not be empty');
     this.#opts = {
-      host: '127.0.0.1',
-      port: 0,
-      insecure: false,
-      maxMessageBytes: 1 << 30,
-      maxClientMessageBytes: opts.maxMessageBytes ?? 1 << 30,
-      ...opts,
+      host: opts.host ?? '127.0.0.1',
+      port: opts.port ?? 0,
+      insecure: opts.insecure ?? false,
+      tls: opts.tls,
+      clusterSecret: opts.clusterSecret,
       log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)),
     };
+    this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
   }
 
   get port(): number {
-    return (this.#http?.address() as AddressInfo | null | undefined)?.port ?? this.#opts.port;
+    return (this.#listener?.http.address() as AddressInfo | null | undefined)?.port ?? this.#opts.port;
+  }
+
+  /** The limits in force (options with their defaults filled in). */
+  get limits(): Readonly<WsLimits> {
+    return this.#limits;
   }
 
   /** Whether a connection with `peer` is open now. */
   connected(peer: PartyName): boolean {
-    return this.#sockets.get(peer)?.readyState === WebSocket.OPEN;
+    return this.#conns.get(peer)?.ws.readyState === WebSocket.OPEN;
   }
 
   /** The certificate name a client proved (TLS client certificate), if any. */
@@ -126,64 +119,52 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   /** Starts listening; resolves once the server is bound. */
   start(expectedPeers: readonly PartyName[]): Promise<void> {
     for (const p of expectedPeers) this.#peers.add(p);
-    const tls = this.#opts.tls;
-    // Client certificates are requested but checked per connection below: servers must present
-    // one, prediction clients need not.
-    this.#http = tls
-      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false })
-      : http.createServer();
-    this.#http.on('tlsClientError', (e) => this.#opts.log(`refused a TLS connection: ${e.message}`));
-    this.#server = new WebSocketServer({
-      server: this.#http,
-      perMessageDeflate: false,
-      maxPayload: MAX_FRAME_BYTES,
-      verifyClient: (info: { req: http.IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
-        const why = this.#refusal(info.req);
-        if (!why) return cb(true);
-        this.#opts.log(`refused a connection from ${info.req.socket.remoteAddress}: ${why}`);
-        cb(false, 401, why);
-      },
+    const { tls, clusterSecret, host, port, log } = this.#opts;
+    if (!tls && clusterSecret === undefined && expectedPeers.some((p) => p < this.me))
+      log('WARNING: plain ws without a clusterSecret: any process that can reach this port can connect as a server and replace a server link; configure a cluster secret (or TLS)');
+    this.#listener = new Listener({
+      host,
+      port,
+      tls,
+      log,
+      maxConnections: this.#limits.maxConnections,
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      admission: (req) => this.#admission(req),
+      accepted: (ws, req) => this.#accepted(ws, req),
+      refused: (r) => this.#refused[r]++,
     });
-    this.#server.on('connection', (ws, req) => this.#accepted(ws, req));
-    this.#server.on('error', (e) => this.#opts.log(`server error: ${e.message}`));
-    return new Promise((resolve, reject) => {
-      this.#http!.once('error', reject);
-      this.#http!.listen(this.#opts.port, this.#opts.host, () => {
-        this.#http!.off('error', reject);
-        this.#http!.on('error', (e) => this.#opts.log(`server error: ${e.message}`));
-        resolve();
-      });
-    });
+    return this.#listener.listen();
   }
 
-  /** Why a connection must be refused (undefined: accept). */
-  #refusal(req: http.IncomingMessage): string | undefined {
-    if (this.#closed) return `${this.me} is closing`;
-    const addr = req.socket.remoteAddress;
-    const party = req.headers['x-tfe-party'];
-    const client = req.headers['x-tfe-client'];
-    const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
-    if (!this.#opts.tls && !this.#opts.insecure && !isLoopback(addr)) return 'plain ws only on loopback (use TLS, or --insecure)';
-    if (typeof party === 'string') {
-      if (!this.#peers.has(party) || party >= this.me) return `unknown party '${party}' (not a peer that dials ${this.me})`;
-      if (tlsSocket) {
-        if (!tlsSocket.authorized) return `party '${party}' has no valid certificate from the cluster CA (${String(tlsSocket.authorizationError ?? 'none sent')})`;
-        const cn = commonName(tlsSocket.getPeerCertificate());
-        if (cn !== party) return `party '${party}' presented a certificate for '${cn}'`;
-      }
-      return undefined;
-    }
-    if (typeof client === 'string') return undefined;
-    return 'no x-tfe-party or x-tfe-client header';
+  #clientCount(): number {
+    let n = 0;
+    for (const c of this.#conns.values()) if (c.client) n++;
+    return n;
+  }
+
+  /** Why an upgrade must be refused, with its HTTP status (undefined: accept). */
+  #admission(req: http.IncomingMessage): { status: number; why: string; reason: RefusalReason } | undefined {
+    if (this.#closed) return { status: 503, why: `${this.me} is closing`, reason: 'connections' };
+    const why = handshakeRefusal(req, { me: this.me, tls: !!this.#opts.tls, insecure: this.#opts.insecure, peers: this.#peers, clusterSecret: this.#opts.clusterSecret });
+    if (why) return { status: 401, why, reason: 'auth' };
+    if (typeof req.headers[PARTY_HEADER] !== 'string' && this.#clientCount() >= this.#limits.maxClientConnections)
+      return { status: 503, why: `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)`, reason: 'connections' };
+    return undefined;
   }
 
   #accepted(ws: WebSocket, req: http.IncomingMessage): void {
-    const party = req.headers['x-tfe-party'];
-    if (typeof party === 'string') return this.#attach(party, ws);
+    const party = req.headers[PARTY_HEADER];
+    if (typeof party === 'string') return this.#attach(party, ws, false);
+    if (this.#clientCount() >= this.#limits.maxClientConnections) {
+      // Admitted concurrently with others that filled the last places.
+      this.#refused.connections++;
+      ws.close(CLOSE.TRY_LATER, `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)`);
+      return;
+    }
     const name = `${CLIENT_PREFIX}${this.#nextClient++}`;
     const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
     this.#identity.set(name, tlsSocket?.authorized ? commonName(tlsSocket.getPeerCertificate()) : undefined);
-    this.#attach(name, ws);
+    this.#attach(name, ws, true);
   }
 
   /**
@@ -210,8 +191,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     for (;;) {
       if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
       try {
-        const ws = await this.#dialOnce(peer, asClient);
-        this.#attach(peer.name, ws);
+        const { tls, clusterSecret } = this.#opts;
+        const ws = await dialOnce(peer, { me: this.me, asClient, tls, clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs });
+        this.#attach(peer.name, ws, false);
         // Keep the link: when it drops, dial again (the peer may be restarting).
         ws.once('close', () => {
           if (!this.#closed && !this.#dialing.has(peer.name))
@@ -219,112 +201,145 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
         });
         return;
       } catch (e) {
-        if (Date.now() > deadline) throw new Error(`${this.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
+        const fatal = asClient && [401, 403].includes((e as { status?: number }).status ?? 0); // a client's credentials will not improve
+        if (fatal || Date.now() > deadline) throw new Error(`${this.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(1000, delay * 2);
       }
     }
   }
 
-  #dialOnce(peer: PeerAddress, asClient: boolean): Promise<WebSocket> {
-    const tls = this.#opts.tls;
-    return new Promise<WebSocket>((resolve, reject) => {
-      const s = new WebSocket(`${tls ? 'wss' : 'ws'}://${peer.host}:${peer.port}`, {
-        headers: asClient ? { 'x-tfe-client': this.me } : { 'x-tfe-party': this.me },
-        perMessageDeflate: false,
-        maxPayload: MAX_FRAME_BYTES,
-        generateMask: asClient ? undefined : ZERO_MASK,
-        ...(tls
-          ? {
-              ca: tls.ca,
-              cert: tls.cert,
-              key: tls.key,
-              // Identity is the party name in the certificate (from the cluster CA), not the host.
-              checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-                commonName(cert) === peer.name ? undefined : new Error(`${peer.name} presented a certificate for '${commonName(cert)}'`),
-            }
-          : {}),
-      });
-      s.once('open', () => resolve(s));
-      s.once('unexpected-response', (_req, res) => {
-        reject(new Error(`refused by ${peer.name}: ${res.statusCode} ${res.statusMessage ?? ''}`.trim()));
-        s.terminate();
-      });
-      s.once('error', reject);
-    });
-  }
-
-  #attach(peer: PartyName, ws: WebSocket): void {
-    const old = this.#sockets.get(peer);
-    this.#sockets.set(peer, ws);
-    if (old && old !== ws) old.terminate(); // a reconnect replaces a half-dead link
+  #attach(peer: PartyName, ws: WebSocket, client: boolean): void {
+    const conn = new Connection(peer, ws, client);
+    const old = this.#conns.get(peer);
+    this.#conns.set(peer, conn);
+    if (old && old.ws !== ws) old.ws.terminate(); // a reconnect replaces a half-dead link
     for (const w of this.#waitingFor.get(peer) ?? []) w(ws);
     this.#waitingFor.delete(peer);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      try {
-        if (!isBinary) throw new Error('text frames are not accepted');
-        this.#onFrame(peer, data);
-      } catch (e) {
-        this.#opts.log(`closing the connection from ${peer}: ${(e as Error).message}`);
-        ws.close(1008, (e as Error).message.slice(0, 120));
-      }
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(conn, data, isBinary));
+    ws.on('pong', () => (conn.missed = 0));
+    ws.on('ping', () => (conn.missed = 0));
+    ws.on('error', (e: Error & { code?: string }) => {
+      // ws refuses oversize frames and protocol violations itself, then closes.
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#refused.messageBytes++;
+      else if (e.code?.startsWith('WS_ERR_')) this.#refused.malformed++;
+      this.#opts.log(`connection with ${peer}: ${sanitizeForLog(e.message)}`);
     });
-    ws.on('error', (e) => this.#opts.log(`connection with ${peer}: ${e.message}`));
-    ws.on('close', (code, reason) => {
-      if (this.#sockets.get(peer) !== ws) return;
-      this.#sockets.delete(peer);
-      if (peer.startsWith(CLIENT_PREFIX)) this.#identity.delete(peer);
-      for (const id of this.#partial.keys()) if (id.startsWith(`${peer}|`)) this.#partial.delete(id);
-      const why = `connection with ${peer} closed (${code}${reason.length ? `: ${reason}` : ''})`;
-      this.#mailbox.failPeer(peer, new Error(why));
-      if (!this.#closed) this.emit('peer-down', peer, why);
-    });
-    this.emit('peer-up', peer);
+    ws.on('close', (code, reason) => this.#onClose(conn, code, reason));
+    this.#heartbeat ??= setInterval(() => this.#tick(), this.#limits.heartbeatMs).unref();
+    this.#emit('peer-up', peer);
   }
 
-  #onFrame(peer: PartyName, frame: Buffer): void {
-    const { header, body } = decodeFrame(frame);
-    const id = `${peer}|${header.session}|${header.key}`;
-    let part = this.#partial.get(id);
-    if (header.chunk === 0) {
-      if (part) throw new Error(`message ${header.key} restarted before it completed`);
-      const limit = peer.startsWith(CLIENT_PREFIX) ? this.#opts.maxClientMessageBytes : this.#opts.maxMessageBytes;
-      if (header.total > limit) throw new Error(`message of ${header.total} bytes exceeds the limit of ${limit}`);
-      part = { first: header, parts: [], received: 0 };
-      this.#partial.set(id, part);
-    } else if (!part || header.chunk !== part.parts.length) {
-      throw new Error(`chunk ${header.chunk} of ${header.key} arrived out of order`);
+  #onClose(conn: Connection, code: number, reason: Buffer): void {
+    this.#free(conn, `${conn.name} disconnected`);
+    if (this.#conns.get(conn.name) !== conn) return; // replaced by a newer link
+    this.#conns.delete(conn.name);
+    if (conn.client) this.#identity.delete(conn.name);
+    const why = `connection with ${conn.name} closed (${code}${reason.length ? `: ${sanitizeForLog(reason.toString())}` : ''})`;
+    this.#mailbox.failPeer(conn.name, new Error(why));
+    if (!this.#closed) this.#emit('peer-down', conn.name, why);
+  }
+
+  /** Frees what a connection holds: its unfinished messages and, for a client, its sessions. */
+  #free(conn: Connection, why: string): void {
+    conn.free();
+    if (conn.client) for (const s of this.#sessions.releaseAll(conn)) this.#finish(s, why);
+  }
+
+  /** Heartbeat and idle check: every connection is pinged; silence for heartbeatMisses pings drops it. */
+  #tick(): void {
+    for (const c of this.#conns.values()) {
+      const verdict = c.beat(this.#limits);
+      if (verdict === 'idle') this.#refuse(c, new Refusal('idle', CLOSE.GOING_AWAY, `idle for over ${this.#limits.clientIdleMs} ms (clientIdleMs)`));
+      if (verdict !== 'dead') continue;
+      this.#refused.heartbeat++;
+      this.#opts.log(`dropping the connection with ${c.name}: no answer to ${c.missed} pings ${this.#limits.heartbeatMs} ms apart (heartbeatMs x heartbeatMisses)`);
+      this.#free(c, `${c.name} stopped answering`);
+      c.ws.terminate();
     }
-    part.parts.push(body);
-    part.received += body.byteLength;
-    if (part.received > part.first.total) throw new Error(`message ${header.key} is longer than announced`);
-    if (part.parts.length < part.first.chunks) return;
-    this.#partial.delete(id);
-    if (part.received !== part.first.total) throw new Error(`message ${header.key} is shorter than announced`);
-    // ws hands each message its own buffer, so the body can be used without another copy.
-    const bodyAll = part.parts.length === 1 ? part.parts[0] : Buffer.concat(part.parts, part.received);
-    const payload = toPayload(part.first, new Uint8Array(bodyAll.buffer, bodyAll.byteOffset, bodyAll.byteLength));
-    if (header.key === ABORT_KEY) {
-      const reason = payload.kind === 'control' ? String(payload.data) : 'aborted';
-      this.#mailbox.abort(header.session, `${peer}: ${reason}`);
-      this.emit('abort', header.session, `${peer}: ${reason}`);
-    } else if (header.key === REQUEST_KEY) {
-      this.emit('request', peer, header.session, payload);
+  }
+
+  #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
+    if (conn.refused) return; // refused: what is still in flight is ignored
+    conn.lastActive = Date.now();
+    conn.missed = 0; // a link busy sending is alive, pong or not
+    let done: { first: FrameHeader; body: Buffer } | undefined;
+    try {
+      if (!isBinary) throw new WireError('text frames are not accepted');
+      const { header, body } = decodeFrame(data);
+      const verdict = conn.client ? this.#sessions.check(conn, header) : this.#mailbox.finished(header.session) ? 'drop' : 'ok';
+      if (verdict === 'drop') {
+        this.#dropped++; // a straggler of an ended or aborted session (its partial was freed then)
+        return;
+      }
+      if (header.chunk === 0) this.#admit(conn, header);
+      done = conn.add(header, body);
+      if (done) this.#dispatch(conn, done.first, done.body);
+    } catch (e) {
+      const r = e instanceof Refusal ? e : new Refusal('malformed', CLOSE.POLICY, (e as Error).message);
+      this.#refuse(conn, r);
+    }
+  }
+
+  /** Checks a new message against every limit (limits.ts) before anything is held for it. */
+  #admit(conn: Connection, h: FrameHeader): void {
+    const holder = (c: Connection) => ({ client: c.client, unfinishedCount: c.unfinishedCount, heldBytes: this.#mailbox.heldFrom(c.name).bytes + c.reserved });
+    const clients = conn.client ? [...this.#conns.values()].filter((c) => c.client).map(holder) : [];
+    admitMessage(this.#limits, holder(conn), clients, h);
+  }
+
+  #dispatch(conn: Connection, first: FrameHeader, body: Buffer): void {
+    const payload = toPayload(first, new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+    if (first.key === ABORT_KEY) {
+      // Only a server, or the client that opened the session (connection.ts), gets here.
+      const reason = `${conn.name}: ${sanitizeForLog(payload.kind === 'control' && payload.data !== undefined ? payload.data : 'aborted')}`;
+      this.#finish(first.session, reason, true);
+      this.#emit('abort', first.session, reason);
+    } else if (first.key === REQUEST_KEY) {
+      this.#emit('request', conn.name, first.session, payload);
     } else {
-      this.#mailbox.deliver(peer, header.session, header.key, payload);
+      this.#mailbox.deliver(conn.name, first.session, first.key, payload, body.byteLength);
     }
+  }
+
+  /** Listeners' errors are this process's bugs, not the peer's: logged, never a refusal. */
+  #emit<K extends keyof WsEndpointEvents>(event: K, ...args: WsEndpointEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: WsEndpointEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.#opts.log(`a '${event}' handler failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Closes a peer's connection with the refusal's code and reason, freeing what it held first. */
+  #refuse(conn: Connection, r: Refusal): void {
+    if (conn.refused) return;
+    conn.refused = true;
+    this.#refused[r.reason]++;
+    this.#opts.log(`closing the connection from ${conn.name}: ${r.message}`);
+    this.#free(conn, `${conn.name} was refused: ${r.message}`);
+    conn.ws.close(r.code, closeReason(r.message));
+    setTimeout(() => conn.ws.terminate(), REFUSED_GRACE_MS).unref();
+  }
+
+  /** Ends (or aborts, with `abortReason`) a session: the mailbox, unfinished messages, client ownership. */
+  #finish(session: string, abortReason?: string, abort = abortReason !== undefined): void {
+    if (abort) this.#mailbox.abort(session, abortReason ?? 'aborted');
+    else this.#mailbox.end(session);
+    for (const c of this.#conns.values()) c.free(session);
+    this.#sessions.release(session);
   }
 
   /** The open socket to `peer`, waiting up to RECONNECT_WAIT_MS for a dropped link to return. */
-  async #socket(peer: PartyName): Promise<WebSocket> {
-    const s = this.#sockets.get(peer);
-    if (s && s.readyState === WebSocket.OPEN) return s;
+  async #socket(peer: PartyName): Promise<Connection> {
+    const c = this.#conns.get(peer);
+    if (c && c.ws.readyState === WebSocket.OPEN && !c.refused) return c;
     if (peer.startsWith(CLIENT_PREFIX)) throw new Error(`${peer} has disconnected`);
     if (!this.#peers.has(peer)) throw new Error(`${this.me} has no peer '${peer}'`);
-    return new Promise((resolve, reject) => {
-      const waiter = (ws: WebSocket) => {
+    await new Promise<void>((resolve, reject) => {
+      const waiter = () => {
         clearTimeout(timer);
-        resolve(ws);
+        resolve();
       };
       const timer = setTimeout(() => {
         this.#waitingFor.set(peer, (this.#waitingFor.get(peer) ?? []).filter((w) => w !== waiter));
@@ -332,22 +347,24 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       }, RECONNECT_WAIT_MS);
       this.#waitingFor.set(peer, [...(this.#waitingFor.get(peer) ?? []), waiter]);
     });
+    return this.#conns.get(peer)!;
   }
 
   async send(to: PartyName, session: string, key: string, payload: Payload): Promise<void> {
     if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
-    const ws = await this.#socket(to);
-    for (const [prefix, body] of encodeFrames(session, key, payload)) {
-      // Backpressure: when the socket's buffer is full, wait for this frame to be written.
-      const wait = ws.bufferedAmount > HIGH_WATER;
-      // Prefix and body go as two fragments of one message: the body is never copied here.
-      ws.send(prefix, { binary: true, fin: body.byteLength === 0 });
-      const sent = body.byteLength === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve, reject) => ws.send(body, { binary: true, fin: true }, (err) => (err ? reject(err) : resolve())));
-      if (wait) await sent;
-      else sent.catch((e: Error) => this.#opts.log(`send to ${to} failed: ${e.message}`));
+    let frames: [Buffer, Uint8Array][];
+    try {
+      // No size check here: the receiver's limit decides, and a refusal closes the connection
+      // with its reason, which fails every recv() waiting on that peer (nothing hangs).
+      frames = encodeFrames(session, key, payload);
+    } catch (e) {
+      // It can never be sent (a header too long, data JSON cannot encode): fail the session here,
+      // so nothing waits for an answer to it.
+      this.#finish(session, `${this.me} could not send ${key}: ${(e as Error).message}`);
+      throw e;
     }
+    const conn = await this.#socket(to);
+    await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`));
   }
 
   recv(from: PartyName, session: string, key: string): Promise<Payload> {
@@ -355,16 +372,20 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#mailbox.receive(from, session, key);
   }
 
-  /** Aborts a session here (waiters fail with `reason`) and tells `notify` to do the same. */
+  /** Aborts a session here (waiters fail with `reason`, what it held is freed) and tells `notify` to do the same. */
   abortSession(session: string, reason: string, notify: readonly PartyName[] = []): void {
-    this.#mailbox.abort(session, reason);
+    this.#finish(session, reason);
     for (const p of notify)
       if (this.connected(p)) this.send(p, session, ABORT_KEY, { kind: 'control', data: reason }).catch(() => undefined);
   }
 
-  /** Frees whatever a finished session left behind and drops its stragglers. */
+  /**
+   * Frees whatever a session left behind (queued messages, chunked messages in progress, a
+   * client's claim on it) and drops its stragglers. The server layer calls it when a session is
+   * over, refused requests included.
+   */
   endSession(session: string): void {
-    this.#mailbox.end(session);
+    this.#finish(session);
   }
 
   /** Messages and waiters held in the mailbox (for leak checks). */
@@ -372,34 +393,49 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#mailbox.pending;
   }
 
+  /** Counters for operators and leak checks: connections, what peers hold here, refusals. */
+  stats(): WsEndpointStats {
+    let servers = 0, clients = 0, unfinishedMessages = 0, unfinishedBytes = 0;
+    for (const c of this.#conns.values()) {
+      if (c.client) clients++;
+      else servers++;
+      unfinishedMessages += c.unfinishedCount;
+      unfinishedBytes += c.received;
+    }
+    const t = this.#mailbox.totals();
+    return {
+      connections: { servers, clients },
+      sockets: this.#listener?.sockets.size ?? 0,
+      pendingMessages: t.messages,
+      pendingBytes: t.bytes,
+      waiting: t.waiting,
+      unfinishedMessages,
+      unfinishedBytes,
+      clientSessions: this.#sessions.size,
+      droppedFrames: this.#dropped,
+      refused: { ...this.#refused },
+    };
+  }
+
   /** Closes every connection: with `reason`, peers are told why and queued frames flush first. */
   async close(reason?: string): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     this.#mailbox.close(new Error(`${this.me}: endpoint closed while waiting`));
+    const conns = [...this.#conns.values()];
+    for (const c of conns) c.free();
     if (reason) {
-      const open = [...this.#sockets.values()].filter((ws) => ws.readyState === WebSocket.OPEN);
+      const open = conns.filter((c) => c.ws.readyState === WebSocket.OPEN).map((c) => c.ws);
       await Promise.race([
         Promise.all(open.map((ws) => new Promise((r) => {
           ws.once('close', r);
-          ws.close(1001, reason.slice(0, 120));
+          ws.close(1001, closeReason(reason));
         }))),
         new Promise((r) => setTimeout(r, 1000)),
       ]);
     }
-    for (const ws of this.#sockets.values()) ws.terminate();
-    this.#server?.close();
+    for (const c of conns) c.ws.terminate();
     // Peers re-dial at once: a handshake caught in flight must not keep the server open.
-    // A TLS handshake still in flight is not an HTTP connection yet, so close() could wait on it:
-    // after a second, stop waiting (the listening socket is closed already).
-    await new Promise<void>((r) => {
-      if (!this.#http) return r();
-      const t = setTimeout(r, 1000);
-      t.unref();
-      this.#http.close(() => {
-        clearTimeout(t);
-        r();
-      });
-      this.#http.closeAllConnections();
-    });
+    await this.#listener?.close();
   }
 }

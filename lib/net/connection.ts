@@ -1,0 +1,178 @@
+// One connection's state on a WsEndpoint: chunked messages being reassembled (with what they
+// hold, so limits can be checked and everything freed when the connection goes), the client
+// sessions it opened, and its liveness (last activity, missed pings).
+import WebSocket from 'ws';
+
+import type { Mailbox } from './mailbox';
+import { CLOSE, Refusal, type WsLimits } from './limits';
+import type { PartyName } from './transport';
+import { sanitizeForLog } from './sanitize';
+import { type FrameHeader, WireError } from './wire';
+
+/** Above this many bytes buffered in the socket, a send waits for its frame to be written. */
+const HIGH_WATER = 8 << 20;
+
+interface Unfinished {
+  first: FrameHeader;
+  parts: Buffer[];
+  received: number;
+}
+
+export class Connection {
+  readonly #unfinished = new Map<string, Unfinished>();
+  /** Announced bytes of the unfinished messages: what counts against the limits. */
+  reserved = 0;
+  /** Bytes those messages hold so far. */
+  received = 0;
+  /** Client sessions this connection opened, oldest first. */
+  readonly sessions = new Set<string>();
+  lastActive = Date.now();
+  /** Pings sent since the last sign of life. */
+  missed = 0;
+  /** Refused: what still arrives is ignored, and what it held is already freed. */
+  refused = false;
+
+  /** `client`: the peer is a client (this endpoint accepted it as `client#N`). */
+  constructor(readonly name: PartyName, readonly ws: WebSocket, readonly client: boolean) {}
+
+  get unfinishedCount(): number {
+    return this.#unfinished.size;
+  }
+
+  /** Whether a chunked message of `session` is in progress. */
+  receiving(session: string): boolean {
+    for (const u of this.#unfinished.values()) if (u.first.session === session) return true;
+    return false;
+  }
+
+  /** Adds a decoded frame (whose limits were checked at its first chunk); returns the whole message once complete. */
+  add(h: FrameHeader, body: Buffer): { first: FrameHeader; body: Buffer } | undefined {
+    const id = JSON.stringify([h.session, h.key]);
+    let u = this.#unfinished.get(id);
+    const key = sanitizeForLog(h.key, 60);
+    if (h.chunk === 0) {
+      if (u) throw new WireError(`message ${key} restarted before it completed`);
+      if (h.chunks === 1) return { first: h, body };
+      u = { first: h, parts: [], received: 0 };
+      this.#unfinished.set(id, u);
+      this.reserved += h.total;
+    } else if (!u || h.chunk !== u.parts.length) {
+      throw new WireError(`chunk ${h.chunk} of ${key} arrived out of order`);
+    } else if (h.total !== u.first.total || h.kind !== u.first.kind) {
+      throw new WireError(`chunk ${h.chunk} of ${key} contradicts its first chunk`);
+    }
+    u.parts.push(body);
+    u.received += body.byteLength;
+    this.received += body.byteLength;
+    if (u.parts.length < u.first.chunks) return undefined;
+    this.#forget(id, u);
+    return { first: u.first, body: Buffer.concat(u.parts, u.received) };
+  }
+
+  #forget(id: string, u: Unfinished): void {
+    this.#unfinished.delete(id);
+    this.reserved -= u.first.total;
+    this.received -= u.received;
+  }
+
+  /** Sends a message's frames, with backpressure; errors of frames not waited for go to `onError`. */
+  async send(frames: [Buffer, Uint8Array][], onError: (e: Error) => void): Promise<void> {
+    const ws = this.ws;
+    this.lastActive = Date.now();
+    for (const [prefix, body] of frames) {
+      // Backpressure: when the socket's buffer is full, wait for this frame to be written.
+      const wait = ws.bufferedAmount > HIGH_WATER;
+      // Prefix and body go as two fragments of one message: the body is never copied here.
+      ws.send(prefix, { binary: true, fin: body.byteLength === 0 });
+      const sent = body.byteLength === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => ws.send(body, { binary: true, fin: true }, (err) => (err ? reject(err) : resolve())));
+      if (wait) await sent;
+      else sent.catch(onError);
+    }
+  }
+
+  /**
+   * One heartbeat: 'dead' when the last heartbeatMisses pings went unanswered and nothing else
+   * came (pongs are answered by ws even while the peer's event loop is briefly busy, and any
+   * message counts as a sign of life, so only a silent link is dead); 'idle' for a client
+   * silent both ways for clientIdleMs; otherwise pings and says 'ok'.
+   */
+  beat(L: WsLimits): 'ok' | 'dead' | 'idle' {
+    if (this.ws.readyState !== WebSocket.OPEN || this.refused) return 'ok';
+    if (this.missed >= L.heartbeatMisses) return 'dead';
+    if (this.client && Date.now() - this.lastActive > L.clientIdleMs) return 'idle';
+    this.missed++;
+    this.ws.ping();
+    return 'ok';
+  }
+
+  /** Frees the unfinished messages of one session, or all of them. */
+  free(session?: string): void {
+    for (const [id, u] of this.#unfinished) if (session === undefined || u.first.session === session) this.#forget(id, u);
+  }
+}
+
+/** Client session ids: random UUIDs (what PredictionClient uses); server-internal sessions never look like one. */
+export const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The namespace of client sessions. A client opens a session with its request (the first frame
+ * it sends for that session id) and may then send mail and an abort for it, and nothing else: a
+ * frame for a session that is not a UUID, or that another connection opened, or that it never
+ * opened, is refused. So a client cannot reach a server-internal session (`epoch:...`), nor
+ * another client's.
+ */
+export class ClientSessions {
+  #owner = new Map<string, Connection>();
+
+  constructor(private readonly mailbox: Mailbox, private readonly requestKey: string, private readonly maxPerClient: number) {}
+
+  get size(): number {
+    return this.#owner.size;
+  }
+
+  /** Checks a client's frame: 'ok' to process it, 'drop' for a straggler of a finished session; throws a Refusal. */
+  check(conn: Connection, h: FrameHeader): 'ok' | 'drop' {
+    const s = sanitizeForLog(h.session, 60);
+    if (!CLIENT_SESSION.test(h.session)) {
+      // The server layer answers a request with a malformed id itself (it never opens a session).
+      if (h.key === this.requestKey) return 'ok';
+      throw new Refusal('namespace', CLOSE.POLICY, `session '${s}' is not a client session (client session ids are UUIDs)`);
+    }
+    const owner = this.#owner.get(h.session);
+    if (owner && owner !== conn) throw new Refusal('namespace', CLOSE.POLICY, `session ${s} belongs to another connection`);
+    if (this.mailbox.finished(h.session)) return 'drop';
+    if (owner) return 'ok';
+    if (h.key !== this.requestKey || h.chunk !== 0) throw new Refusal('namespace', CLOSE.POLICY, `session ${s} was not opened by this client (its request comes first)`);
+    this.#open(conn, h.session);
+    return 'ok';
+  }
+
+  #open(conn: Connection, session: string): void {
+    if (conn.sessions.size >= this.maxPerClient) {
+      // Sessions the server layer never ended (answered at once, e.g. status) are idle: the
+      // oldest such is forgotten. Only when every one is still busy is the client over the limit.
+      const idle = [...conn.sessions].find((x) => !this.mailbox.busy(x) && !conn.receiving(x));
+      if (idle === undefined) throw new Refusal('sessions', CLOSE.POLICY, `maxSessionsPerClient (${this.maxPerClient}) exceeded: every session of this client is in progress`);
+      this.release(idle);
+    }
+    this.#owner.set(session, conn);
+    conn.sessions.add(session);
+  }
+
+  /** Forgets a session (it ended, was aborted, or is idle). */
+  release(session: string): void {
+    const c = this.#owner.get(session);
+    if (!c) return;
+    c.sessions.delete(session);
+    this.#owner.delete(session);
+  }
+
+  /** Forgets every session of a connection; returns them. */
+  releaseAll(conn: Connection): string[] {
+    const all = [...conn.sessions];
+    for (const s of all) this.release(s);
+    return all;
+  }
+}

@@ -1,0 +1,77 @@
+// Who may open a connection. With TLS material, servers prove their party name with a
+// certificate from the cluster CA (mutual TLS) and clients connect over TLS; without it, plain ws
+// is accepted only from loopback unless `insecure`, and a server link must also present the
+// cluster secret (anyone on the host could otherwise claim `x-tfe-party: server0` and replace the
+// real link). Clients never need the secret: what a client may do is bounded elsewhere.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type * as http from 'node:http';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+
+import type { PartyName } from './transport';
+import { sanitizeForLog } from './sanitize';
+
+/** PEM material: the cluster CA, and this party's certificate and key (CN = party name). */
+export interface TlsMaterial {
+  ca: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+export const PARTY_HEADER = 'x-tfe-party';
+export const CLIENT_HEADER = 'x-tfe-client';
+export const SECRET_HEADER = 'x-tfe-cluster-secret';
+
+export function isLoopback(addr: string | undefined): boolean {
+  return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
+}
+
+export function commonName(cert: PeerCertificate | undefined): string | undefined {
+  const cn = cert?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+/** The header value a server link sends: the secret's bytes, base64url (header-safe). */
+export function secretHeader(secret: Buffer | string): string {
+  return Buffer.from(secret).toString('base64url');
+}
+
+/** Constant-time comparison of a received header with the expected secret (hashed to equal lengths first). */
+export function secretMatches(secret: Buffer | string, got: unknown): boolean {
+  if (typeof got !== 'string') return false;
+  const want = createHash('sha256').update(secretHeader(secret)).digest();
+  return timingSafeEqual(want, createHash('sha256').update(got).digest());
+}
+
+export interface HandshakePolicy {
+  me: PartyName;
+  tls: boolean;
+  insecure: boolean;
+  /** Parties allowed to dial this one (those whose name sorts before it). */
+  peers: ReadonlySet<PartyName>;
+  clusterSecret?: Buffer | string;
+}
+
+/** Why an upgrade request must be refused (undefined: accept); the text goes to the log and the peer. */
+export function handshakeRefusal(req: http.IncomingMessage, p: HandshakePolicy): string | undefined {
+  const addr = req.socket.remoteAddress;
+  const party = req.headers[PARTY_HEADER];
+  const client = req.headers[CLIENT_HEADER];
+  if (!p.tls && !p.insecure && !isLoopback(addr)) return 'plain ws only on loopback (use TLS, or --insecure)';
+  if (typeof party === 'string') {
+    const name = sanitizeForLog(party, 40);
+    if (!p.peers.has(party) || party >= p.me) return `unknown party '${name}' (not a peer that dials ${p.me})`;
+    if (p.tls) {
+      const s = req.socket as TLSSocket;
+      if (!s.authorized) return `party '${name}' has no valid certificate from the cluster CA (${sanitizeForLog(s.authorizationError ?? 'none sent', 80)})`;
+      const cn = commonName(s.getPeerCertificate());
+      if (cn !== party) return `party '${name}' presented a certificate for '${sanitizeForLog(cn, 40)}'`;
+    } else if (p.clusterSecret !== undefined) {
+      const got = req.headers[SECRET_HEADER];
+      if (got === undefined) return `party '${name}' sent no cluster secret (${SECRET_HEADER}); plain-ws server links need it`;
+      if (!secretMatches(p.clusterSecret, got)) return `party '${name}' sent a wrong cluster secret`;
+    }
+    return undefined;
+  }
+  if (typeof client === 'string') return undefined;
+  return `no ${PARTY_HEADER} or ${CLIENT_HEADER} header`;
+}

@@ -1,0 +1,109 @@
+// The accepting side of a WsEndpoint: an http(s) server with a WebSocket server on it. Every raw
+// socket counts against maxConnections from its first byte, and one that has not finished its
+// TLS and HTTP handshake within handshakeTimeoutMs is dropped, so idle or half-open sockets
+// cannot pile up before any WebSocket exists. Whether an upgrade is accepted is the endpoint's
+// call (`admission`).
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Socket } from 'node:net';
+
+import type WebSocket from 'ws';
+import { WebSocketServer } from 'ws';
+
+import type { TlsMaterial } from './handshake';
+import type { RefusalReason } from './limits';
+import { sanitizeForLog } from './sanitize';
+import { MAX_FRAME_BYTES } from './wire';
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  tls?: TlsMaterial;
+  maxConnections: number;
+  handshakeTimeoutMs: number;
+  log: (m: string) => void;
+  /** Why an upgrade must be refused, with its HTTP status (undefined: accept). */
+  admission: (req: http.IncomingMessage) => { status: number; why: string; reason: RefusalReason } | undefined;
+  accepted: (ws: WebSocket, req: http.IncomingMessage) => void;
+  refused: (reason: RefusalReason) => void;
+}
+
+export class Listener {
+  readonly http: http.Server | https.Server;
+  readonly wss: WebSocketServer;
+  readonly sockets = new Set<Socket>();
+  #refusedSockets = 0;
+  #lastLog = 0;
+
+  constructor(private readonly o: ListenerOptions) {
+    const t = o.handshakeTimeoutMs;
+    const tls = o.tls;
+    // Client certificates are requested but checked per connection (handshake.ts): servers must
+    // present one, prediction clients need not.
+    this.http = tls
+      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t })
+      : http.createServer({ headersTimeout: t, requestTimeout: t });
+    this.http.on('connection', (s: Socket) => this.#onSocket(s));
+    this.http.on('tlsClientError', (e) => o.log(`refused a TLS connection: ${sanitizeForLog(e.message)}`));
+    this.wss = new WebSocketServer({
+      server: this.http,
+      perMessageDeflate: false,
+      maxPayload: MAX_FRAME_BYTES,
+      verifyClient: (info: { req: http.IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
+        const no = o.admission(info.req);
+        if (!no) return cb(true);
+        o.refused(no.reason);
+        o.log(`refused a connection from ${info.req.socket.remoteAddress}: ${no.why}`);
+        cb(false, no.status, no.why);
+      },
+    });
+    this.wss.on('connection', (ws, req) => o.accepted(ws, req));
+    this.wss.on('error', (e) => o.log(`server error: ${e.message}`));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.o.port, this.o.host, () => {
+        this.http.off('error', reject);
+        this.http.on('error', (e) => this.o.log(`server error: ${e.message}`));
+        resolve();
+      });
+    });
+  }
+
+  #onSocket(s: Socket): void {
+    if (this.sockets.size < this.o.maxConnections) {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+      return;
+    }
+    this.o.refused('connections');
+    this.#refusedSockets++;
+    const why = `too many connections: the limit is ${this.o.maxConnections} (maxConnections)`;
+    // A flood must not flood the log as well: at most a line a second.
+    if (Date.now() - this.#lastLog > 1000) {
+      this.#lastLog = Date.now();
+      this.o.log(`refused a connection from ${s.remoteAddress}: ${why} (${this.#refusedSockets} so far)`);
+    }
+    // Plain http can still say why; a TLS socket has not even done its handshake.
+    if (this.o.tls) s.destroy();
+    else s.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length}\r\n\r\n${why}`, () => s.destroy());
+  }
+
+  /** Stops listening; after a second, stops waiting for handshakes caught in flight. */
+  async close(): Promise<void> {
+    this.wss.close();
+    // A TLS handshake still in flight is not an HTTP connection yet, so close() could wait on it:
+    // after a second, stop waiting (the listening socket is closed already).
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, 1000);
+      t.unref();
+      this.http.close(() => {
+        clearTimeout(t);
+        r();
+      });
+      this.http.closeAllConnections();
+    });
+  }
+}
