@@ -116,10 +116,10 @@ test('less, greater, greaterEqual and equalZero on edges and random values', asy
   await c.close();
 });
 
-test('comparison ops need SecureNN, and maxPool2d refuses SAME padding, with clear errors', async (t) => {
-  const pond = new tfe.Cluster();
+test('comparison ops need an exact protocol, and maxPool2d refuses SAME padding, with clear errors', async (t) => {
+  const pond = new tfe.Cluster({ protocol: 'pond' });
   const x = tfe.definePrivateInput('input-provider', () => [[1, 2], [3, 4]], pond);
-  t.throws(() => tfe.maxPool2d(x, { poolSize: 2 }), { message: /maxPool2d needs comparisons: use SecureNN/ });
+  t.throws(() => tfe.maxPool2d(x, { poolSize: 2 }), { message: /maxPool2d needs comparisons: use an exact protocol, 'securenn' \(the default\) or 'fss'/ });
   t.throws(() => tfe.less(x, x), { message: /less needs comparisons/ });
   await pond.close();
   const c = new tfe.Cluster({ protocol: 'securenn' });

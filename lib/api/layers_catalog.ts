@@ -6,6 +6,7 @@ import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops
 import { avgPool2d, conv2d, matmul, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { LayerConfig } from './layers_graph';
+import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
@@ -24,6 +25,10 @@ export interface LayerPlan {
 export interface LayerContext {
   /** Takes a weight of this layer from the manifest; returns its index among the parameters. */
   take(weight: string, shape?: number[]): number;
+  /** A manifest weight's shape (refused, naming it, when it is missing). */
+  shapeOf(weight: string): number[];
+  /** A parameter the owner computes from manifest weights (see Derivation). */
+  derived(name: string, shape: number[], d: Derivation): number;
   /** The layer produces the model's output. */
   isOutput: boolean;
 }
@@ -100,7 +105,30 @@ function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTens
   return x.rank === 2 ? y : reshape(y, [...lead, k.shape[1]]);
 }
 
+/**
+ * Inference-time batch normalisation, y = x * scale + shift on the last axis, with the scale and
+ * shift folded by the owner from gamma, beta and the moving statistics before sharing: one
+ * private product per element.
+ */
+function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const lastAxis = (v: unknown) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
+  const c = settings(l, { axis: lastAxis, momentum: ANY, epsilon: (v) => v === undefined || (isNum(v) && v >= 0), center: bool, scale: bool });
+  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
+  const n = l.config.name, epsilon = Number(c.epsilon ?? 1e-3);
+  const gamma = c.scale === false ? undefined : `${n}/gamma`, beta = c.center === false ? undefined : `${n}/beta`;
+  const mean = `${n}/moving_mean`, variance = `${n}/moving_variance`;
+  const channels = ctx.shapeOf(variance);
+  const s = ctx.derived('folded_scale', channels, { kind: 'bnScale', gamma, variance, epsilon });
+  const t = ctx.derived('folded_shift', channels, { kind: 'bnShift', gamma, beta, mean, variance, epsilon });
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
+    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
+    return add(mul(x, p[s]), p[t]);
+  };
+  return { step, comparisons: false, exactOnly: false };
+}
+
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
+  BatchNormalization: batchNorm,
   InputLayer: (l) => (settings(l, { name: ANY }), simple((x) => x)),
   Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   SpatialDropout1D: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
@@ -212,7 +240,6 @@ export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
 
 /** Layers people ask for that are refused for a stated reason (not merely unknown). */
 const REFUSED: Record<string, string> = {
-  BatchNormalization: 'not supported yet (fold it into the preceding Dense or Conv2D before exporting)',
   DepthwiseConv2D: 'not supported yet',
   SeparableConv2D: 'not supported yet',
   Conv1D: 'not supported yet',

@@ -27,6 +27,25 @@ export type Step = (x: AnyTensor) => AnyTensor;
 export interface ParamSpec {
   weight: string;
   shape: number[];
+  /**
+   * A parameter the owner computes from manifest weights before sharing (BatchNormalization's
+   * folded scale and shift); `weight` then names it and is not in the manifest.
+   */
+  derive?: Derivation;
+}
+
+/** y = x * scale + shift per channel, from a BatchNormalization layer's weights. */
+export type Derivation =
+  | { kind: 'bnScale'; gamma?: string; variance: string; epsilon: number }
+  | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number };
+
+/** The owner's side of a derivation, in float64 (weights: manifest name -> values). */
+export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
+  const v = weights(d.variance);
+  const scale = Float64Array.from(v, (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));
+  if (d.kind === 'bnScale') return scale;
+  const m = weights(d.mean);
+  return Float64Array.from(scale, (s, i) => (d.beta ? weights(d.beta)[i] : 0) - m[i] * s);
 }
 
 export interface ModelSpec {
@@ -66,6 +85,21 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         const s = weightShape(weight);
         if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
         return params.push({ weight, shape: shape ?? s }) - 1;
+      },
+      shapeOf: (weight) => {
+        const s = weightShape(weight);
+        if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
+        return s;
+      },
+      derived: (w, shape, d) => {
+        // Every weight it is computed from must be in the manifest with the derived shape.
+        const sources = Object.entries(d).filter(([k, v]) => k !== 'kind' && k !== 'epsilon' && typeof v === 'string').map(([, v]) => v as string);
+        for (const src of sources) {
+          const s = weightShape(src);
+          if (!s) throw new Error(`weight '${src}' is missing from the weights manifest`);
+          if (s.reduce((a, b) => a * b, 1) !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weight '${src}' has shape [${s}], expected [${shape}]`);
+        }
+        return params.push({ weight: `${l.config.name}/${w}`, shape, derive: d }) - 1;
       },
     });
     needsSecureNN ||= plan.exactOnly;

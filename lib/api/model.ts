@@ -5,8 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Cluster } from '../protocol/cluster';
+import { isExact } from '../protocol/protocols';
 import { definePrivateInput } from './define';
-import { type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step } from './layers_spec';
+import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step } from './layers_spec';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -125,7 +126,10 @@ export function readLayersModel(modelPath: string): { json: LayersModelJson; spe
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
   const weights = readWeights(json, path.dirname(modelPath));
-  const params = spec.params.map((p) => ({ data: weights.get(p.weight)!.data, shape: p.shape }));
+  const params = spec.params.map((p) => ({
+    data: p.derive ? Float32Array.from(derive(p.derive, (n) => weights.get(n)!.data)) : weights.get(p.weight)!.data,
+    shape: p.shape,
+  }));
   return { json, spec, params };
 }
 
@@ -162,8 +166,8 @@ export function loadLayersModel(modelPath: string, opts: { cluster?: Cluster; ow
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
   const { spec, params } = model;
-  if (spec.needsSecureNN && cluster.protocol !== 'securenn')
-    throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use a 'securenn' cluster (the default)`);
+  if (spec.needsSecureNN && !isExact(cluster.protocol))
+    throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: 'securenn' (the default) or 'fss'`);
   const shared = params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : [];
   return new PrivateModel(cluster, spec.layers, spec.inputShape, spec.build(shared), spec.finalActivation);
 }

@@ -3,6 +3,7 @@
 import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
+import { isExact } from '../protocol/protocols';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
 import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
@@ -218,12 +219,12 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
 }
 
 /**
- * ReLU. Under SecureNN (tfe.setProtocol('securenn')) it is exact: x * DReLU(x), bit-exact with
+ * ReLU. Under the exact protocols (SecureNN, the default, and FSS) it is x * DReLU(x), bit-exact with
  * plaintext fixed point. Under Pond it is the polynomial on [-a, a] (default a = 4; see
  * protocol/pond/activations.ts for its error).
  */
 export const relu = (x: AnyTensor, opts: { interval?: number } = {}): PrivateTensor =>
-  x.cluster.protocol === 'securenn' && x.kind === 'private' ? exactReluOp(x) : polynomial(x, reluPolynomial(opts.interval), 'relu');
+  isExact(x.cluster.protocol) && x.kind === 'private' ? exactReluOp(x) : polynomial(x, reluPolynomial(opts.interval), 'relu');
 export const sigmoid = (x: AnyTensor) => polynomial(x, SIGMOID_POLY, 'sigmoid');
 export const tanh = (x: AnyTensor) => polynomial(x, TANH_POLY, 'tanh');
 

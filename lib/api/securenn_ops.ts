@@ -1,8 +1,9 @@
-// Ops that need comparisons: available when SecureNN is the protocol (tfe.setProtocol('securenn')).
+// Ops that need comparisons: available under the exact protocols, SecureNN (the default) and FSS.
 // Comparison results are returned as fixed-point 0.0 / 1.0 private tensors.
 import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
+import { isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
@@ -12,8 +13,8 @@ import { normalizeAxis } from '../tensor/shape';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
 
 export function requireSecureNN(op: string, x: AnyTensor): void {
-  if (x.cluster.protocol !== 'securenn')
-    throw new Error(`${op} needs comparisons: use SecureNN (tfe.setProtocol('securenn'), or a cluster created with { protocol: 'securenn' })`);
+  if (!isExact(x.cluster.protocol))
+    throw new Error(`${op} needs comparisons: use an exact protocol, 'securenn' (the default) or 'fss' (tfe.setProtocol, or a cluster created with { protocol })`);
 }
 
 function privateOnly(op: string, x: AnyTensor): PrivateTensor {

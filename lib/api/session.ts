@@ -1,7 +1,8 @@
 // The default in-process cluster and the protocol choice.
 import { Cluster, type ClusterOptions } from '../protocol/cluster';
+import { checkProtocol, type ProtocolName } from '../protocol/protocols';
 
-export type ProtocolName = 'pond' | 'securenn';
+export type { ProtocolName } from '../protocol/protocols';
 
 let current: Cluster | undefined;
 // Exact by default: Pond's relu is a polynomial on [-4, 4] and gives wrong answers on ordinary
@@ -26,13 +27,13 @@ export function getCluster(): Cluster {
 /**
  * Selects the protocol of the default cluster and of clusters created afterwards without one:
  * 'securenn' (the default: Pond plus exact comparisons with server2 as helper: exact relu,
- * maxPool2d, reduceMax, argmax, less...) or 'pond' (fewer rounds, polynomial activations). A cluster can also be given
+ * maxPool2d, reduceMax, argmax, less...), 'fss' (the same exact ops by function secret sharing:
+ * server2 deals DCF keys offline, one online round per comparison) or 'pond' (fewer rounds,
+ * polynomial activations). A cluster can also be given
  * `{ protocol }` when created.
  */
 export function setProtocol(name: ProtocolName): void {
-  if (name !== 'pond' && name !== 'securenn')
-    throw new TypeError(`setProtocol: unknown protocol ${JSON.stringify(name)} (expected 'pond' or 'securenn')`);
-  protocol = name;
+  protocol = checkProtocol(name, 'setProtocol');
   if (current) current.protocol = name;
 }
 

@@ -8,6 +8,7 @@ import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
 import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
+import { checkProtocol, type ProtocolName } from './protocols';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -27,7 +28,7 @@ export interface ClusterOptions {
    * 'securenn' (default: Pond plus exact comparisons with server2 as helper, so relu and max
    * pooling give plaintext's answers) or 'pond' (fewer rounds; relu becomes a polynomial).
    */
-  protocol?: 'pond' | 'securenn';
+  protocol?: ProtocolName;
   /** The transport (default: in-memory). It must know the three servers and the players. */
   transport?: Transport;
   /**
@@ -55,8 +56,7 @@ export class Cluster {
   readonly fixed: FixedPointConfig;
   readonly provider: CorrelatedRandomness;
   readonly precompute: boolean;
-  /** The protocol ops on this cluster's tensors use; tfe.setProtocol changes it. */
-  protocol: 'pond' | 'securenn';
+  #protocol: ProtocolName = 'securenn';
   readonly hosted: ReadonlySet<PartyName>;
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
@@ -88,8 +88,6 @@ export class Cluster {
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? 'securenn';
-    if (this.protocol !== 'pond' && this.protocol !== 'securenn')
-      throw new TypeError(`protocol must be 'pond' or 'securenn', got ${JSON.stringify(this.protocol)}`);
     this.hosted = new Set(opts.hosted ?? this.transport.parties);
     for (const h of this.hosted) this.party(h);
     const servers = SERVERS.filter((s) => this.hosted.has(s));
@@ -105,13 +103,23 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: 'pond' | 'securenn'; players?: readonly PartyName[] } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; players?: readonly PartyName[] } = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
       { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted] },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
     );
+  }
+
+  /** The protocol ops on this cluster's tensors use; tfe.setProtocol changes it. */
+  get protocol(): ProtocolName {
+    return this.#protocol;
+  }
+
+  set protocol(name: ProtocolName) {
+    this.#protocol = checkProtocol(name, 'Cluster');
+    for (const p of this.parties.values()) p.protocol = name;
   }
 
   /** Resolves once setup (seed exchange) is done. */

@@ -4,7 +4,7 @@
 import { concat, reshape, slice, sub } from '../../ops';
 import { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
-import { drelu } from './msb';
+import { drelu } from '../comparison';
 import { selectShare } from './relu';
 
 export function treeLevels(k: number): number {

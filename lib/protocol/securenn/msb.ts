@@ -5,7 +5,8 @@ import { add, addScalar, bitDecompose, bitExtract, cast, mul, mulScalar, oddAdd,
 import { prgBits, prgField, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
-import { type OpCtx, type Party, SERVER1, SERVER2, tag } from '../party';
+import { deal } from '../dealer';
+import { type OpCtx, type Party, SERVER2, tag } from '../party';
 import { bilinear, mask } from '../pond/arith';
 import { PRIME, privateCompare } from './private_compare';
 
@@ -14,21 +15,6 @@ const FIELD = `z${PRIME}` as const;
 async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> {
   for (const t of ts) t?.dispose();
   return v;
-}
-
-/** server2's seed-compressed sharing: server0 expands PRG(s02, nonce); server1 receives value - share0. */
-async function deal(p: Party, op: OpCtx, step: string, slot: number, value: RingTensor | null, make: (seed: Uint8Array, nonce: bigint) => Promise<RingTensor>, sub2: (a: RingTensor, b: RingTensor) => Promise<RingTensor>, shape: readonly number[]): Promise<RingTensor | null> {
-  const seed02 = p.role === 1 ? undefined : p.crypto!.dealerSeed(p);
-  const nonce = nonceFor(op.id, slot);
-  if (p.role === 0) return make(seed02!, nonce);
-  if (p.role === 1) return p.recvTensor(SERVER2, tag(op, step, String(slot)), shape);
-  if (p.role !== 2 || !value) return null;
-  const s0 = await make(seed02!, nonce);
-  const s1 = await sub2(value, s0);
-  s0.dispose();
-  await p.sendTensor(SERVER1, tag(op, step, String(slot)), s1);
-  s1.dispose();
-  return null;
 }
 
 const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgRing(s, shape, { nonce: n });

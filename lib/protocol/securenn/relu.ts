@@ -3,7 +3,7 @@ import { add, addScalar, mulScalar, reshape, sub } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
 import { bilinear, mask } from '../pond/arith';
-import { drelu } from './msb';
+import { drelu } from '../comparison';
 
 /**
  * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives

@@ -17,6 +17,7 @@ export interface Traits {
 export const TRAITS: Record<Protocol, Traits> = {
   pond: { exactRelu: false, server2Online: false },
   securenn: { exactRelu: true, server2Online: true },
+  fss: { exactRelu: true, server2Online: false },
 };
 
 // The device every cluster of this test file runs on: the suite files pin 'cpu', and

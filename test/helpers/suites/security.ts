@@ -118,10 +118,12 @@ export function securitySuite(protocol: Protocol): void {
       const toServer2 = seen.filter((m) => m.to === 'server2');
       if (TRAITS[protocol].server2Online) t.true(toServer2.every((m) => m.from === 'server0' || m.from === 'server1'), 'only blinded values from the compute servers');
       else t.deepEqual(toServer2.map((m) => `${m.from}>${m.to} ${m.op}/${m.step}`), [], 'server2 receives nothing');
-      // server2 deals: one triple correction per product, to server1 only.
+      // server2 deals. Under Pond and SecureNN every dealt value is seed-compressed, so only
+      // server1 receives corrections; FSS's DCF keys go to each compute server.
       const fromServer2 = seen.filter((m) => m.from === 'server2');
-      t.deepEqual([...new Set(fromServer2.map((m) => m.to))], ['server1']);
-      if (!TRAITS[protocol].server2Online) {
+      t.deepEqual([...new Set(fromServer2.map((m) => m.to))].sort(), protocol === 'fss' ? ['server0', 'server1'] : ['server1']);
+      if (protocol === 'fss') t.deepEqual(fromServer2.filter((m) => m.to === 'server0').map((m) => m.step), ['fss.key', 'fss.key'], 'server0 gets only its DCF keys (one per relu)');
+      if (protocol === 'pond') {
         t.deepEqual([...new Set(fromServer2.map((m) => m.step))], ['triple']);
         // 3 matmuls, 2 relu squares, sigmoid's square and mul.
         t.is(fromServer2.length, 3 + 2 + 2);

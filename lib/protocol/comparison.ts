@@ -1,0 +1,19 @@
+// DReLU, the one primitive the exact protocols implement differently: every exact op (relu, max
+// pooling, reduceMax, argmax, comparisons) is built on it and Beaver products, so a new exact
+// protocol supplies a DReLU and gets all of them.
+import type { RingTensor } from '../tensor/ring_tensor';
+import { fssDrelu } from './fss/drelu';
+import type { OpCtx, Party } from './party';
+import { drelu as securennDrelu } from './securenn/msb';
+
+/** Shares over Z_2^64 of [a >= 0] for flat [n] shares a, under the party's protocol. */
+export function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+  switch (p.protocol) {
+    case 'securenn':
+      return securennDrelu(p, op, a, n);
+    case 'fss':
+      return fssDrelu(p, op, a, n);
+    default:
+      throw new Error(`${op.name}: the ${p.protocol} protocol has no exact comparison (use 'securenn' or 'fss')`);
+  }
+}

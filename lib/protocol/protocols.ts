@@ -1,0 +1,29 @@
+// The protocols a cluster can run, and what distinguishes them. Pond is the arithmetic core
+// (masking, Beaver products, truncation) every protocol shares; the exact protocols add
+// comparisons, and differ only in how they compute DReLU (lib/protocol/comparison.ts): SecureNN
+// with server2 as an online helper, FSS with server2 as an offline dealer of DCF keys.
+
+export type ProtocolName = 'pond' | 'securenn' | 'fss';
+
+export const PROTOCOLS: readonly ProtocolName[] = ['pond', 'securenn', 'fss'];
+
+export interface ProtocolTraits {
+  /** relu, max pooling and comparisons are exact (Pond: relu is a polynomial, no comparisons). */
+  exact: boolean;
+  /** server2 receives messages online (SecureNN's comparisons); otherwise it only deals. */
+  server2Online: boolean;
+}
+
+export const PROTOCOL_TRAITS: Record<ProtocolName, ProtocolTraits> = {
+  pond: { exact: false, server2Online: false },
+  securenn: { exact: true, server2Online: true },
+  fss: { exact: true, server2Online: false },
+};
+
+/** Checks a protocol name from a user, naming where it came from. */
+export function checkProtocol(name: unknown, where: string): ProtocolName {
+  if (!PROTOCOLS.includes(name as ProtocolName)) throw new TypeError(`${where}: unknown protocol ${JSON.stringify(name)} (expected ${PROTOCOLS.map((p) => `'${p}'`).join(', ')})`);
+  return name as ProtocolName;
+}
+
+export const isExact = (name: ProtocolName): boolean => PROTOCOL_TRAITS[name].exact;
