@@ -1,8 +1,10 @@
 // A party's view, and whether two views (the same program run on two different secrets) have the
-// same statistics. What is compared, per message the party receives (keyed by sender, op, step,
-// part and occurrence): the histogram of each element (ring64: its low and top byte; z<p>: its
-// value; bits: the bit), and for every two messages it receives in the same step from different
-// senders, the histograms of their sum and difference (the joint view, not only the marginals),
+// same statistics. The view is every message the party receives and every message it sends (what
+// it sent is a function of what it knows, its shares among them). What is compared, per message
+// (keyed by sender, receiver, op, step, part and occurrence): the histogram of each element
+// (ring64: its low and top byte; z<p>: its value; bits: the bit), and for every two messages of
+// the view in the same step from different senders (say, its own share of an opening and the
+// peer's), the histograms of their sum and difference (the joint view, not only the marginals),
 // plus, for [.., 64] field pairs, where in the row their sum is zero (what PrivateCompare's
 // permutation hides). Two-sample chi-square homogeneity, each at a false-alarm rate near 1e-7.
 //
@@ -106,9 +108,9 @@ export interface ViewComparison {
   unmatched: string[];
 }
 
-/** Compares what `party` received in two runs. */
+/** Compares what `party` received and sent in two runs. */
 export function compareViews(a: Seen[], b: Seen[], party: string): ViewComparison {
-  const mine = (v: Seen[]) => new Map(v.filter((m) => m.to === party).map((m) => [m.key, m]));
+  const mine = (v: Seen[]) => new Map(v.filter((m) => m.to === party || m.from === party).map((m) => [m.key, m]));
   const va = mine(a), vb = mine(b);
   const unmatched = [...va.keys()].filter((k) => !vb.has(k)).concat([...vb.keys()].filter((k) => !va.has(k)));
   const differ: string[] = [];
@@ -120,8 +122,8 @@ export function compareViews(a: Seen[], b: Seen[], party: string): ViewCompariso
   };
   const both = [...va.keys()].filter((k) => vb.has(k));
   for (const k of both) for (const [stat, h] of marginals(va.get(k)!)) check(`${k} ${stat}`, h, marginals(vb.get(k)!).get(stat)!);
-  // Joint: pairs from different senders in the same step (same key apart from the sender).
-  const step = (k: string) => k.slice(k.indexOf('>'));
+  // Joint: pairs from different senders in the same step (same key apart from the parties).
+  const step = (k: string) => k.slice(k.indexOf(' '));
   for (const k1 of both)
     for (const k2 of both) {
       const [a1, a2, b1, b2] = [va.get(k1)!, va.get(k2)!, vb.get(k1)!, vb.get(k2)!];

@@ -9,6 +9,12 @@ import { nonceFor } from '../correlated';
 import { deal } from '../dealer';
 import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../party';
 
+/**
+ * Test-only switch: with maskInput false server2 draws r = 0, so the opened x^ is the input
+ * itself; the view tests use it as the control that must fail. Nothing in lib/ changes it.
+ */
+export const FSS_STEPS = { maskInput: true };
+
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (see below). */
 const LOW_BITS = 63;
 
@@ -56,7 +62,7 @@ export async function fssDrelu(p: Party, op: OpCtx, a: RingTensor | null, n: num
   const kt = tag(op, 'fss.key');
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
-    const r = await prgRing(own, shape, { nonce: nonceFor(op.id, 80) });
+    const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
     const b = await shiftRightLogical(r, 63);
     const beta = await oneMinusTwice(b);
     const [k0, k1] = await dcfKeygen(r, beta, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81) });

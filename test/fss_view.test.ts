@@ -1,0 +1,49 @@
+// What each server can learn under FSS, from everything it receives: server2 receives nothing;
+// server0 and server1 receive a DCF key, shares of r and b, and the peer's share of x + r. The
+// generic view comparison (test/helpers/view_stats.ts) runs on a ReLU over two very different
+// secrets, with the input mask switched off as the control that must fail. Serial: FSS_STEPS is
+// process-wide.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { FSS_STEPS } from '../lib/protocol/fss/drelu';
+import { newCluster } from './helpers/suites/harness';
+import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+
+async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> {
+  const c = newCluster('fss');
+  try {
+    const seen = recordTensors(c);
+    const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
+    const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
+    return { seen, out };
+  } finally {
+    await c.close();
+  }
+}
+
+const constant = new Float64Array(4096).fill(-1.25);
+const spread = Float64Array.from({ length: 4096 }, () => (Math.random() - 0.5) * 2e6);
+
+test.serial('FSS relu: every server view has the same statistics for two secrets; server2 receives nothing', async (t) => {
+  const [a, b] = [await reluViews(constant), await reluViews(spread)];
+  t.deepEqual([...b.out], [...spread].map((v) => Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16), 'relu is exact');
+  t.deepEqual(a.seen.filter((m) => m.to === 'server2').map((m) => m.key), [], 'server2 receives nothing');
+  for (const party of ['server0', 'server1']) {
+    const cmp = compareViews(a.seen, b.seen, party);
+    t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+    t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    t.true(cmp.checked >= 8, `${party}: keys, dealt shares and openings were compared`);
+  }
+});
+
+test.serial('FSS relu control: with the input mask off the same comparison flags the opening', async (t) => {
+  FSS_STEPS.maskInput = false;
+  try {
+    const [a, b] = [await reluViews(constant), await reluViews(spread)];
+    const cmp = compareViews(a.seen, b.seen, 'server0');
+    t.true(cmp.differ.some((d) => d.includes('fss.open')), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
+  } finally {
+    FSS_STEPS.maskInput = true;
+  }
+});
