@@ -354,9 +354,18 @@ test('heartbeats drop silent connections (server links too) but not busy ones; i
   } finally {
     await env.close();
   }
-  const idle = await setup({ heartbeatMs: 50, clientIdleMs: 300 });
+  const idle = await setup({ heartbeatMs: 50, clientIdleMs: 300, handshakeTimeoutMs: 400 });
   try {
     const m = await raw(idle.port);
+    // A socket that never finishes its handshake is answered 408 and closed.
+    const silent = await new Promise<string>((r) => {
+      let got = '';
+      const s = net.connect(idle.port, '127.0.0.1');
+      s.on('data', (d) => (got += d.toString()));
+      s.on('close', () => r(got));
+      s.on('error', () => undefined);
+    });
+    t.regex(silent, /^HTTP\/1.1 408/);
     const c = await m.closed;
     t.is(c.code, 1001);
     t.regex(c.reason, /idle for over 300 ms \(clientIdleMs\)/);

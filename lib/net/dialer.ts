@@ -1,6 +1,8 @@
-// Opening one connection to a peer. Servers dial each other as parties (`x-tfe-party`, plus the
-// cluster secret on plain ws); clients dial as clients. A refusal comes back with the reason the
-// peer gave (e.g. the limit that was hit), not just its HTTP status.
+// Dialing peers and keeping the links up. Servers dial each other as parties (`x-tfe-party`, plus
+// the cluster secret on plain ws); clients dial as clients. A refusal comes back with the reason
+// the peer gave (e.g. the limit that was hit), not just its HTTP status. A link that drops is
+// dialed again until the endpoint closes (the peer may be restarting), and a send may wait a
+// while for it to come back.
 import type { PeerCertificate } from 'node:tls';
 
 import WebSocket from 'ws';
@@ -65,4 +67,76 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
     });
     s.once('error', reject);
   });
+}
+
+export interface RedialerOptions {
+  dial: Omit<DialOptions, 'asClient'>;
+  /** Takes a fresh connection into use. */
+  attach: (name: PartyName, ws: WebSocket) => void;
+  connected: (name: PartyName) => boolean;
+  closed: () => boolean;
+}
+
+export class Redialer {
+  #dialing = new Map<PartyName, Promise<void>>();
+  #waiting = new Map<PartyName, (() => void)[]>();
+
+  constructor(private readonly o: RedialerOptions) {}
+
+  /** Dials `peer` unless connected or already dialing; resolves once connected. */
+  connect(peer: PeerAddress, timeoutMs: number, asClient: boolean): Promise<void> {
+    if (this.o.connected(peer.name)) return Promise.resolve();
+    const running = this.#dialing.get(peer.name);
+    if (running) return running;
+    const first = this.#dialLoop(peer, timeoutMs, asClient);
+    this.#dialing.set(peer.name, first);
+    first.then(
+      () => this.#dialing.delete(peer.name),
+      () => this.#dialing.delete(peer.name),
+    );
+    return first;
+  }
+
+  async #dialLoop(peer: PeerAddress, timeoutMs: number, asClient: boolean): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 50;
+    for (;;) {
+      if (this.o.closed()) throw new Error(`${this.o.dial.me}: endpoint is closed`);
+      try {
+        const ws = await dialOnce(peer, { ...this.o.dial, asClient });
+        this.o.attach(peer.name, ws);
+        // Keep the link: when it drops, dial again (the peer may be restarting).
+        ws.once('close', () => {
+          if (!this.o.closed() && !this.#dialing.has(peer.name)) this.connect(peer, Number.POSITIVE_INFINITY, asClient).catch(() => undefined);
+        });
+        return;
+      } catch (e) {
+        const fatal = asClient && [401, 403].includes((e as { status?: number }).status ?? 0); // a client's credentials will not improve
+        if (fatal || Date.now() > deadline) throw new Error(`${this.o.dial.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(1000, delay * 2);
+      }
+    }
+  }
+
+  /** Wakes the sends waiting for `peer`'s link (it is attached again). */
+  attached(peer: PartyName): void {
+    for (const w of this.#waiting.get(peer) ?? []) w();
+    this.#waiting.delete(peer);
+  }
+
+  /** Waits up to `ms` for `peer`'s link to come back. */
+  waitFor(peer: PartyName, ms: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiting.set(peer, (this.#waiting.get(peer) ?? []).filter((w) => w !== waiter));
+        reject(new Error(`${this.o.dial.me} is not connected to ${peer}`));
+      }, ms);
+      this.#waiting.set(peer, [...(this.#waiting.get(peer) ?? []), waiter]);
+    });
+  }
 }

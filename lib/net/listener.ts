@@ -41,8 +41,8 @@ export class Listener {
     // Client certificates are requested but checked per connection (handshake.ts): servers must
     // present one, prediction clients need not.
     this.http = tls
-      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t })
-      : http.createServer({ headersTimeout: t, requestTimeout: t });
+      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) })
+      : http.createServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) });
     this.http.on('connection', (s: Socket) => this.#onSocket(s));
     this.http.on('tlsClientError', (e) => o.log(`refused a TLS connection: ${sanitizeForLog(e.message)}`));
     this.wss = new WebSocketServer({

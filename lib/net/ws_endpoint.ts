@@ -16,7 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 
 import { ClientSessions, Connection } from './connection';
-import { dialOnce, type PeerAddress } from './dialer';
+import { type PeerAddress, Redialer } from './dialer';
 import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
 import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimitOptions, type WsLimits } from './limits';
 import { Listener } from './listener';
@@ -69,11 +69,10 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #limits: WsLimits;
   #listener?: Listener;
   #conns = new Map<PartyName, Connection>();
-  #waitingFor = new Map<PartyName, ((ws: WebSocket) => void)[]>();
   #mailbox = new Mailbox();
   #sessions: ClientSessions;
   #peers = new Set<PartyName>();
-  #dialing = new Map<PartyName, Promise<void>>();
+  #redialer: Redialer;
   #identity = new Map<PartyName, string | undefined>();
   #heartbeat?: NodeJS.Timeout;
   #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
@@ -95,6 +94,12 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)),
     };
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
+    this.#redialer = new Redialer({
+      dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs },
+      attach: (name, ws) => this.#attach(name, ws, false),
+      connected: (name) => this.connected(name),
+      closed: () => this.#closed,
+    });
   }
 
   get port(): number {
@@ -173,40 +178,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
    */
   connect(peer: PeerAddress, opts: { timeoutMs?: number; asClient?: boolean } = {}): Promise<void> {
     this.#peers.add(peer.name);
-    if (this.connected(peer.name)) return Promise.resolve();
-    const running = this.#dialing.get(peer.name);
-    if (running) return running;
-    const first = this.#dialLoop(peer, opts.timeoutMs ?? 10_000, opts.asClient ?? false);
-    this.#dialing.set(peer.name, first);
-    first.then(
-      () => this.#dialing.delete(peer.name),
-      () => this.#dialing.delete(peer.name),
-    );
-    return first;
-  }
-
-  async #dialLoop(peer: PeerAddress, timeoutMs: number, asClient: boolean): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let delay = 50;
-    for (;;) {
-      if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
-      try {
-        const { tls, clusterSecret } = this.#opts;
-        const ws = await dialOnce(peer, { me: this.me, asClient, tls, clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs });
-        this.#attach(peer.name, ws, false);
-        // Keep the link: when it drops, dial again (the peer may be restarting).
-        ws.once('close', () => {
-          if (!this.#closed && !this.#dialing.has(peer.name))
-            this.connect(peer, { timeoutMs: Number.POSITIVE_INFINITY, asClient }).catch(() => undefined);
-        });
-        return;
-      } catch (e) {
-        const fatal = asClient && [401, 403].includes((e as { status?: number }).status ?? 0); // a client's credentials will not improve
-        if (fatal || Date.now() > deadline) throw new Error(`${this.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(1000, delay * 2);
-      }
-    }
+    return this.#redialer.connect(peer, opts.timeoutMs ?? 10_000, opts.asClient ?? false);
   }
 
   #attach(peer: PartyName, ws: WebSocket, client: boolean): void {
@@ -214,8 +186,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     const old = this.#conns.get(peer);
     this.#conns.set(peer, conn);
     if (old && old.ws !== ws) old.ws.terminate(); // a reconnect replaces a half-dead link
-    for (const w of this.#waitingFor.get(peer) ?? []) w(ws);
-    this.#waitingFor.delete(peer);
+    this.#redialer.attached(peer);
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(conn, data, isBinary));
     ws.on('pong', () => (conn.missed = 0));
     ws.on('ping', () => (conn.missed = 0));
@@ -336,17 +307,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (c && c.ws.readyState === WebSocket.OPEN && !c.refused) return c;
     if (peer.startsWith(CLIENT_PREFIX)) throw new Error(`${peer} has disconnected`);
     if (!this.#peers.has(peer)) throw new Error(`${this.me} has no peer '${peer}'`);
-    await new Promise<void>((resolve, reject) => {
-      const waiter = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waitingFor.set(peer, (this.#waitingFor.get(peer) ?? []).filter((w) => w !== waiter));
-        reject(new Error(`${this.me} is not connected to ${peer}`));
-      }, RECONNECT_WAIT_MS);
-      this.#waitingFor.set(peer, [...(this.#waitingFor.get(peer) ?? []), waiter]);
-    });
+    await this.#redialer.waitFor(peer, RECONNECT_WAIT_MS);
     return this.#conns.get(peer)!;
   }
 
