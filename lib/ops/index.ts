@@ -1,6 +1,7 @@
 export * from './arithmetic';
 export * from './bits';
 export * from './conv';
+export * from './fss';
 export * from './layout';
 export * from './linalg';
 export * from './reduce';

@@ -39,6 +39,8 @@ export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
 export const PrgPermutation = 'PrgPermutation';
 export const PermuteLastAxis = 'PermuteLastAxis';
+export const DcfKeygen = 'DcfKeygen';
+export const DcfEval = 'DcfEval';
 
 export type KernelName =
   | typeof Add | typeof AddN | typeof Sub | typeof Mul | typeof Neg
@@ -50,4 +52,5 @@ export type KernelName =
   | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
   | typeof OddRingAdd | typeof OddRingSub | typeof PrivateCompareShares | typeof AnyZeroLastAxis
-  | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis;
+  | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
+  | typeof DcfKeygen | typeof DcfEval;

@@ -1,0 +1,92 @@
+// Function secret sharing: the Distributed Comparison Function (DCF) kernels of
+// native/src/fss (construction, key layout and randomness documented in native/src/fss/dcf.h).
+//
+// dcfKeygen gives two keys per element such that, for public x,
+//   dcfEval(key0, x, party 0) + dcfEval(key1, x, party 1) = beta if (x mod 2^bits) < (alpha mod 2^bits), else 0
+// (mod 2^64, unsigned comparison of bits-bit integers; bits of x and alpha above `bits` are ignored).
+// All randomness of keygen comes from the PRG stream of (seed, nonce): the same pair always gives
+// the same keys, so a nonce must never be reused with one seed for different alphas.
+import { contextBackend } from '../backend/backend_context';
+import type { Backend } from '../backend/backends';
+import type { Attrs } from '../backend/native_binding';
+import { RingTensor } from '../tensor/ring_tensor';
+import * as K from './kernel_names';
+import { requireDType, requireInt, requireTensor } from './validate';
+
+export const DCF_MAX_BITS = 64;
+
+/** uint64 words per DCF key and element: 3 * bits + 4 (1544 bytes for bits = 63). */
+export function dcfKeyWords(bits: number): number {
+  return 3 * requireInt('dcfKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 4;
+}
+
+export interface DcfKeygenOptions {
+  /** Domain bit length, 1..64. */
+  bits: number;
+  /** 16-byte PRG seed: the only source of keygen's randomness (with the nonce). */
+  seed: Uint8Array;
+  /** PRG nonce in [0, 2^64); required, never reused with the same seed. */
+  nonce: bigint;
+  /** Forces the AES implementation (tests); 'auto' uses AES-NI when the CPU has it. */
+  impl?: 'auto' | 'aesni' | 'portable';
+}
+
+export interface DcfEvalOptions {
+  bits: number;
+  party: 0 | 1;
+  impl?: 'auto' | 'aesni' | 'portable';
+}
+
+function requireVector(op: string, t: unknown, what: string): asserts t is RingTensor {
+  requireTensor(op, t, what);
+  requireDType(op, t, 'ring64');
+  if (t.rank !== 1) throw new RangeError(`${op}: ${what} must be a vector [n], got shape [${t.shape.join(', ')}]`);
+}
+
+// The generic rule in run_kernel.ts runs a kernel on the JS thread when it has few elements; a
+// DCF element costs about 6 * bits AES blocks (keygen) or 2 * bits (eval), so the same count is
+// far more work. Below this many element-levels (~100 us) the hop to the pool is not worth it.
+const SYNC_ELEMENT_LEVELS = 2048;
+
+async function runDcf(kernel: K.KernelName, inputs: readonly RingTensor[], attrs: Attrs, work: number): Promise<RingTensor[]> {
+  let b: Backend = inputs[0].backend;
+  for (const t of inputs)
+    if (t.backend.name !== b.name) throw new Error(`${kernel}: inputs live on different backends (${b.name} and ${t.backend.name})`);
+  const ctx = contextBackend();
+  if (ctx && ctx.name === b.name) b = ctx;
+  const handles = inputs.map((t) => t.handle);
+  const outs = work <= SYNC_ELEMENT_LEVELS ? b.native.runSync(kernel, handles, attrs) : await b.native.run(kernel, handles, attrs);
+  return outs.map((o) => new RingTensor(o, b));
+}
+
+/**
+ * The dealer's side: DCF keys for alpha [n] and beta [n] (ring64). Returns [key0, key1], each
+ * [n, dcfKeyWords(bits)] ring64, key0 for server0 and key1 for server1.
+ */
+export async function dcfKeygen(alpha: RingTensor, beta: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  const op = 'dcfKeygen';
+  requireVector(op, alpha, 'alpha');
+  requireVector(op, beta, 'beta');
+  if (beta.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and beta [${beta.shape[0]}] must have one shape`);
+  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
+  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
+  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
+  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
+  const [k0, k1] = await runDcf(K.DcfKeygen, [alpha, beta], { bits, seed, nonce, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  return [k0, k1];
+}
+
+/** One server's share y [n] of beta * [x < alpha] from its keys [n, dcfKeyWords(bits)] and public x [n]. */
+export async function dcfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
+  const op = 'dcfEval';
+  requireTensor(op, key, 'key');
+  requireDType(op, key, 'ring64');
+  requireVector(op, x, 'x');
+  const { bits, party } = opts ?? ({} as DcfEvalOptions);
+  const words = dcfKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS));
+  if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
+  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
+    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 3 * bits + 4) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
+  const [y] = await runDcf(K.DcfEval, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits);
+  return y;
+}

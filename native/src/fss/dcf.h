@@ -1,0 +1,72 @@
+// Distributed Comparison Function (DCF) keys: the layout shared by DcfKeygen (dcf_keygen.cc),
+// DcfEval (dcf_eval.cc) and any later port (CUDA). The construction is Boyle et al., "Function
+// Secret Sharing for Mixed-Mode and Fixed-Point Secure Computation" (Eurocrypt 2021), Fig. 1,
+// without early termination: one seed and control bit per level, per-level seed/control
+// correction words and per-level 64-bit value correction words, output group Z_2^64.
+//
+// Semantics. For alpha, beta in Z_2^64 and a domain of `bits` bits (1..64), keygen gives k0, k1
+// such that Eval(0, k0, x) + Eval(1, k1, x) = beta if (x mod 2^bits) < (alpha mod 2^bits) as
+// unsigned integers, else 0 (mod 2^64). Bits of x and alpha above `bits` are ignored (reduced
+// mod 2^bits) so that callers can pass ring elements whose top bits carry something else.
+// The tree walks x from its most significant domain bit (bit bits-1, level 0) to bit 0.
+//
+// G (fixed_key_aes.h) expands a 128-bit seed s into
+//   left  block H_Left(s):  bit 0 is the control bit t^L, the rest (bit 0 cleared) the seed s^L;
+//   right block H_Right(s): likewise t^R and s^R;
+//   value block H_Value(s): lo = v^L, hi = v^R (the 64-bit value shares of the two children).
+// Seeds therefore have 127 bits of entropy. Convert(final seed) = its hi word.
+//
+// Key layout, K = dcfKeyWords(bits) = 3 * bits + 4 uint64 words per element (row of [n, K]):
+//   [0], [1]          root seed s^(0) (lo, hi); the party's root control bit is the party index.
+//   [2+3i], [3+3i]    level i's seed correction word (lo, hi); bit 0 of the lo word holds the
+//                     left control correction tCW^L (seeds have bit 0 clear, so it is free).
+//   [4+3i]            level i's value correction word VCW (Z_2^64).
+//   [2+3*bits]        the right control corrections: bit i = tCW^R of level i (bits >= `bits` zero).
+//   [3+3*bits]        the final correction word CW^(bits+1) (Z_2^64).
+// So a key is 24.5 bytes per level plus 32: 1544 bytes per element for bits = 63. Both parties'
+// keys share every word except the root seed; seed correction words are pseudorandom except bit 0
+// of word [2+3i] (a control bit, which is uniform too) and the unused high bits of [2+3*bits].
+//
+// Randomness. DcfKeygen's only randomness is the two root seeds, read from the PRG's stream
+// (prg/prg_kernels.cc): AES-128 keyed with `seed`, CTR counter block nonce (8 bytes BE) || block
+// index (8 bytes BE). Element j uses blocks 2j (party 0's root seed) and 2j + 1 (party 1's),
+// i.e. ring words 4j..4j+3 of PrgRing(seed, nonce): the rest of keygen is deterministic.
+//
+// CUDA port (not written yet): the kernels are per-element independent, so one thread per
+// element (keygen: per element, both parties) with the three fixed-key round-key sets in
+// constant memory and the device AES of native/cuda/aes_device.h (which prg.cu uses) reproduces
+// this bit for bit. Keys are row-major [n, K]; a device version wants them read coalesced,
+// e.g. a warp cooperatively loading each level's 3 words for 32 elements, or a [K, n] transpose.
+// The host test dcf.test.ts's layout and determinism checks are the reference for it.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/attrs.h"
+#include "core/tensor.h"
+
+namespace tfe {
+namespace fss {
+
+constexpr int kDcfMaxBits = 64;
+
+inline int64_t dcfKeyWords(int64_t bits) { return 3 * bits + 4; }
+
+// Word offsets inside one key.
+inline int64_t dcfLevelWord(int64_t level) { return 2 + 3 * level; }
+inline int64_t dcfRightControlWord(int64_t bits) { return 2 + 3 * bits; }
+inline int64_t dcfFinalWord(int64_t bits) { return 3 + 3 * bits; }
+
+inline uint64_t dcfDomainMask(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
+
+// The `bits` attribute, checked: an integer in [1, 64].
+inline int parseDcfBits(const std::string& op, const Attrs& at) {
+  if (!at.has("bits")) throw KernelError(op + ": missing attribute 'bits' (the domain bit length, 1..64)");
+  int64_t bits = at.getInt("bits");
+  if (bits < 1 || bits > kDcfMaxBits)
+    throw KernelError(op + ": bits must be in [1, 64], got " + std::to_string(bits));
+  return static_cast<int>(bits);
+}
+
+}  // namespace fss
+}  // namespace tfe

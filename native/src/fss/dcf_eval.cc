@@ -1,0 +1,114 @@
+// DcfEval: one server's share of the comparison (layout and construction in dcf.h).
+//
+// Inputs key [n, dcfKeyWords(bits)] ring64 (this party's keys), x [n] ring64 (public: in the
+// protocol, the masked value both servers open). Attrs: bits (1..64), party (0 or 1), impl
+// (optional, as for DcfKeygen). Output y [n] ring64 with y0 + y1 = beta * [x mod 2^bits <
+// alpha mod 2^bits] (mod 2^64).
+//
+// A thread walks a batch of kBatch elements level by level. Each level needs two expansions per
+// element: the value block and the child that x's bit selects (hashChildren picks the fixed key
+// per block, so the batch stays one pipelined AES pass). x is public, so selecting on its bits
+// leaks nothing; the control bit t is secret-shared state and is applied with masks.
+#include <algorithm>
+
+#include "core/registry.h"
+#include "core/thread_pool.h"
+#include "fss/dcf.h"
+#include "fss/fixed_key_aes.h"
+#include "kernels/check.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+namespace fss {
+namespace {
+
+constexpr int kBatch = 32;
+
+inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }
+
+struct EvalArgs {
+  int bits;
+  uint64_t party;
+  AesImpl impl;
+};
+
+EvalArgs parseEval(const Inputs& in, const Attrs& at) {
+  const std::string op = "DcfEval";
+  const Tensor &key = in[0], &x = in[1];
+  EvalArgs a;
+  a.bits = parseDcfBits(op, at);
+  if (!at.has("party")) throw KernelError(op + ": missing attribute 'party' (0 or 1)");
+  int64_t party = at.getInt("party");
+  if (party != 0 && party != 1) throw KernelError(op + ": party must be 0 or 1, got " + std::to_string(party));
+  a.party = static_cast<uint64_t>(party);
+  a.impl = parseAesImpl(at.getString("impl", "auto"));
+  requireDType(op, key, DType::Ring64, "key");
+  requireDType(op, x, DType::Ring64, "x");
+  requireRank(op, key, 2, "key");
+  requireRank(op, x, 1, "x");
+  const int64_t K = dcfKeyWords(a.bits);
+  if (key.shape[1] != K)
+    throw KernelError(op + ": key has " + std::to_string(key.shape[1]) + " words per element but bits = " +
+                      std::to_string(a.bits) + " needs " + std::to_string(K) + " (3 * bits + 4)");
+  if (x.shape[0] != key.shape[0])
+    throw KernelError(op + ": x " + shapeStr(x.shape) + " and key " + shapeStr(key.shape) + " must have the same number of elements");
+  return a;
+}
+
+void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* y) {
+  const int bits = a.bits;
+  const int64_t K = dcfKeyWords(bits);
+  const uint64_t domain = dcfDomainMask(bits);
+  Block s[kBatch], V[kBatch], child[kBatch];
+  uint8_t dir[kBatch];
+  uint64_t t[kBatch], acc[kBatch], x[kBatch];
+  for (int e = 0; e < count; ++e) {
+    const uint64_t* k = keys + (first + e) * K;
+    s[e] = Block{k[0], k[1]};
+    t[e] = a.party;
+    acc[e] = 0;
+    x[e] = xIn[first + e] & domain;
+  }
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int64_t w = dcfLevelWord(level);
+    for (int e = 0; e < count; ++e) dir[e] = static_cast<uint8_t>(x[e] >> shift & 1);
+    hashBlocks(HashKey::Value, s, V, count, a.impl);
+    hashChildren(s, dir, child, count, a.impl);
+    for (int e = 0; e < count; ++e) {
+      const uint64_t* k = keys + (first + e) * K;
+      const uint64_t tm = maskOf(t[e]);
+      // The correction word for this side: seed CW with that side's control correction in bit 0.
+      const uint64_t tcw = dir[e] ? (k[dcfRightControlWord(bits)] >> level & 1) : (k[w] & 1);
+      const uint64_t cwLo = (k[w] & ~uint64_t(1)) | tcw, cwHi = k[w + 1];
+      const Block c{child[e].lo ^ (cwLo & tm), child[e].hi ^ (cwHi & tm)};
+      acc[e] += (dir[e] ? V[e].hi : V[e].lo) + (k[w + 2] & tm);
+      t[e] = c.lo & 1;
+      s[e] = Block{c.lo & ~uint64_t(1), c.hi};
+    }
+  }
+  const uint64_t pm = maskOf(a.party);
+  for (int e = 0; e < count; ++e) {
+    const uint64_t* k = keys + (first + e) * K;
+    const uint64_t v = acc[e] + s[e].hi + (k[dcfFinalWord(bits)] & maskOf(t[e]));
+    y[first + e] = (v ^ pm) - pm;  // party 1's share is negated: y0 + y1 = V0 - V1
+  }
+}
+
+Outputs dcfEval(const Inputs& in, const Attrs& at) {
+  const EvalArgs a = parseEval(in, at);
+  const int64_t n = in[1].shape[0];
+  Tensor out = allocTensor({n}, DType::Ring64);
+  const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
+  uint64_t* y = out.ptr<uint64_t>();
+  parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
+    for (int64_t e = lo; e < hi; e += kBatch) evalBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
+  });
+  return {out};
+}
+
+TFE_REGISTER_KERNEL("DcfEval", 2, dcfEval);
+
+}  // namespace
+}  // namespace fss
+}  // namespace tfe

@@ -1,0 +1,76 @@
+// The fixed public keys of G and the portable path; the AES-NI path is fixed_key_aes_ni.cc.
+#include "fss/fixed_key_aes.h"
+
+#include <cstring>
+
+#include "core/cpu_features.h"
+
+namespace tfe {
+
+// Defined in prg/aes128_portable.cc: the PRG's own table-based block function (the fallback).
+void aesEncryptBlockPortable(const AesKey& key, const uint8_t in[16], uint8_t out[16]);
+
+namespace fss {
+
+void hashBlocksNi(const AesKey& key, const Block* in, Block* out, size_t n);
+void hashChildrenNi(const AesKey& left, const AesKey& right, const Block* in, const uint8_t* dir, Block* out, size_t n);
+
+namespace {
+
+// Nothing-up-my-sleeve keys: ASCII labels, 16 bytes each. They are public by design; the
+// security of G rests on AES as a fixed random permutation, not on these values.
+const char kKeyLabels[3][17] = {"tfe dcf G left  ", "tfe dcf G right ", "tfe dcf G value "};
+
+struct FixedKeys {
+  AesKey k[3];
+  FixedKeys() {
+    // The key is public, so the table-based schedule leaks nothing; both schedules agree anyway.
+    for (int i = 0; i < 3; ++i) aesExpandKeyPortable(reinterpret_cast<const uint8_t*>(kKeyLabels[i]), &k[i]);
+  }
+};
+
+const FixedKeys& keys() {
+  static const FixedKeys fk;  // C++11 guarantees one thread-safe initialisation
+  return fk;
+}
+
+}  // namespace
+
+const AesKey& fixedKey(HashKey k) { return keys().k[static_cast<int>(k)]; }
+
+bool useAesNi(AesImpl impl) {
+  // An explicit AesNi comes only from parseAesImpl, which has checked the CPU.
+  return impl == AesImpl::AesNi || (impl == AesImpl::Auto && cpuFeatures().aesni);
+}
+
+namespace {
+Block hashPortable(const AesKey& key, Block in) {
+  Block x = sigma(in), y;
+  uint8_t b[16];
+  std::memcpy(b, &x, 16);
+  aesEncryptBlockPortable(key, b, b);
+  std::memcpy(&y, b, 16);
+  return Block{y.lo ^ x.lo, y.hi ^ x.hi};
+}
+}  // namespace
+
+void hashBlocks(HashKey k, const Block* in, Block* out, size_t n, AesImpl impl) {
+  const AesKey& key = fixedKey(k);
+  if (useAesNi(impl)) {
+    hashBlocksNi(key, in, out, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) out[i] = hashPortable(key, in[i]);
+}
+
+void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl) {
+  const AesKey &l = fixedKey(HashKey::Left), &r = fixedKey(HashKey::Right);
+  if (useAesNi(impl)) {
+    hashChildrenNi(l, r, in, right, out, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) out[i] = hashPortable(right[i] ? r : l, in[i]);
+}
+
+}  // namespace fss
+}  // namespace tfe

@@ -1,0 +1,365 @@
+// The DCF kernels (native/src/fss, lib/ops/fss.ts) against a plaintext BigInt reference, their
+// key layout and determinism, a statistical privacy check with a control that it can fail, and
+// refusals of bad arguments at both the TypeScript and the native layer.
+import { randomFillSync } from 'node:crypto';
+
+import test from 'ava';
+
+import { cpuInfo, dcfEval, dcfKeygen, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
+import { make, take } from './helpers/tensors';
+
+const M = 1n << 64n;
+const MAX = M - 1n;
+const IMPLS: ('portable' | 'aesni')[] = ['portable', ...(cpuInfo().aes === 'aes-ni' ? (['aesni'] as const) : [])];
+
+function randomU64(n: number): bigint[] {
+  const a = new BigUint64Array(n);
+  randomFillSync(new Uint8Array(a.buffer));
+  return [...a];
+}
+const randomSeed = () => randomFillSync(new Uint8Array(16));
+const randomNonce = () => randomU64(1)[0];
+
+/** The plaintext function: beta if (x mod 2^bits) < (alpha mod 2^bits) as unsigned integers, else 0. */
+function reference(alpha: bigint, beta: bigint, x: bigint, bits: number): bigint {
+  const mask = (1n << BigInt(bits)) - 1n;
+  return (x & mask) < (alpha & mask) ? beta : 0n;
+}
+
+/** Keys for (alpha, beta), both parties' evaluations at x, and their sum mod 2^64. */
+async function reconstruct(alpha: bigint[], beta: bigint[], x: bigint[], bits: number, impl: 'auto' | 'aesni' | 'portable' = 'auto'): Promise<bigint[]> {
+  const n = alpha.length;
+  const [k0, k1] = await dcfKeygen(make(alpha, [n]), make(beta, [n]), { bits, seed: randomSeed(), nonce: randomNonce(), impl });
+  const xt = make(x, [n]);
+  const y0 = take(await dcfEval(k0, xt, { bits, party: 0, impl }));
+  const y1 = take(await dcfEval(k1, xt, { bits, party: 1, impl }));
+  k0.dispose();
+  k1.dispose();
+  xt.dispose();
+  return y0.map((v, i) => (v + y1[i]) % M);
+}
+
+/** Elements covering the edges: alpha in {0, 1, 2^bits - 1, random, random with high garbage}
+ * times x in {alpha, alpha +- 1, 0, 2^bits - 1, random, x with high garbage}, betas incl. 0 and 2^64 - 1. */
+function edgeCases(bits: number, randomAlphas: number): { alpha: bigint[]; beta: bigint[]; x: bigint[] } {
+  const top = (1n << BigInt(bits)) - 1n;
+  const high = bits < 64 ? MAX ^ top : 0n; // bits above the domain
+  const alphas = [0n, 1n, top, ...randomU64(randomAlphas).map((a) => a & top), ...randomU64(randomAlphas)];
+  const alpha: bigint[] = [], x: bigint[] = [];
+  for (const a of alphas) {
+    const r = randomU64(3);
+    const xs = [a, (a + 1n) & top, (a - 1n) & top, a + 1n, a - 1n, 0n, top, r[0], r[1] & top, (a & top) | (r[2] & high)];
+    for (const v of xs) {
+      alpha.push(a);
+      x.push(((v % M) + M) % M);
+    }
+  }
+  const beta = randomU64(alpha.length);
+  beta[0] = 0n;
+  beta[1] = MAX;
+  for (let i = 2; i < beta.length; i += 7) beta[i] = i % 2 ? MAX : 1n;
+  return { alpha, beta, x };
+}
+
+for (const impl of IMPLS) {
+  for (const bits of [1, 8, 32, 63, 64]) {
+    test(`dcf: x < alpha shares beta, edge values and random inputs (bits ${bits}, ${impl})`, async (t) => {
+      const { alpha, beta, x } = edgeCases(bits, 60);
+      const got = await reconstruct(alpha, beta, x, bits, impl);
+      let bad = 0;
+      for (let i = 0; i < alpha.length; i++) if (got[i] !== reference(alpha[i], beta[i], x[i], bits)) bad++;
+      t.is(bad, 0, `${bad} of ${alpha.length} elements wrong`);
+      // The test is not vacuous: both outcomes occur with nonzero beta.
+      t.true(alpha.some((a, i) => beta[i] !== 0n && reference(a, beta[i], x[i], bits) !== 0n));
+      t.true(alpha.some((a, i) => beta[i] !== 0n && reference(a, beta[i], x[i], bits) === 0n));
+    });
+  }
+}
+
+test('dcf: exhaustive over every alpha and x for bits 1..5', async (t) => {
+  for (let bits = 1; bits <= 5; bits++) {
+    const size = 1n << BigInt(bits);
+    const alpha: bigint[] = [], x: bigint[] = [];
+    for (let a = 0n; a < size; a++)
+      for (let v = 0n; v < size; v++) {
+        alpha.push(a);
+        x.push(v);
+      }
+    const beta = randomU64(alpha.length);
+    const got = await reconstruct(alpha, beta, x, bits);
+    t.deepEqual(got, alpha.map((a, i) => reference(a, beta[i], x[i], bits)), `bits ${bits}`);
+  }
+});
+
+test('dcf: key layout: K = 3 * bits + 4, root seeds from the PRG stream, correction words shared, unused control bits zero', async (t) => {
+  t.is(dcfKeyWords(63), 193);
+  t.is(dcfKeyWords(1), 7);
+  t.is(dcfKeyWords(64), 196);
+  for (const bits of [5, 63, 64]) {
+    const n = 100, K = dcfKeyWords(bits);
+    const seed = randomSeed(), nonce = randomNonce();
+    const [k0, k1] = await dcfKeygen(make(randomU64(n), [n]), make(randomU64(n), [n]), { bits, seed, nonce });
+    t.deepEqual(k0.shape, [n, K]);
+    t.deepEqual(k1.shape, [n, K]);
+    const a = take(k0), b = take(k1);
+    // Element j's root seeds are ring words 4j..4j+1 (party 0) and 4j+2..4j+3 (party 1) of PrgRing(seed, nonce).
+    const stream = take(await prgRing(seed, [4 * n], { nonce }));
+    for (let j = 0; j < n; j++) {
+      t.deepEqual([a[j * K], a[j * K + 1]], [stream[4 * j], stream[4 * j + 1]]);
+      t.deepEqual([b[j * K], b[j * K + 1]], [stream[4 * j + 2], stream[4 * j + 3]]);
+      for (let w = 2; w < K; w++) if (a[j * K + w] !== b[j * K + w]) t.fail(`element ${j} word ${w} differs between the parties`);
+      const tRight = a[j * K + 2 + 3 * bits];
+      if (bits < 64) t.is(tRight >> BigInt(bits), 0n);
+    }
+  }
+});
+
+test('dcf: determinism: the same seed and nonce give the same keys; another nonce or seed gives other keys', async (t) => {
+  const n = 64, bits = 63;
+  const alpha = make(randomU64(n), [n]), beta = make(randomU64(n), [n]);
+  const seed = randomSeed(), nonce = randomNonce();
+  const gen = async (s: Uint8Array, nc: bigint, impl: 'auto' | 'portable' = 'auto') => (await dcfKeygen(alpha, beta, { bits, seed: s, nonce: nc, impl })).map(take);
+  const [a0, a1] = await gen(seed, nonce);
+  const [b0, b1] = await gen(seed, nonce);
+  t.deepEqual(a0, b0);
+  t.deepEqual(a1, b1);
+  const K = dcfKeyWords(bits);
+  const rowsSharingAWord = (u: bigint[], v: bigint[]) => {
+    let same = 0;
+    for (let j = 0; j < n; j++) if (u.slice(j * K, (j + 1) * K).some((w, i) => w === v[j * K + i])) same++;
+    return same;
+  };
+  const [c0] = await gen(seed, nonce ^ 1n);
+  const [d0] = await gen(randomSeed(), nonce);
+  // No word of any element repeats under another nonce or seed (a repeated 64-bit word would
+  // mean shared randomness; the chance of one by accident is about n * K^2 / 2^64).
+  t.is(rowsSharingAWord(a0, c0), 0);
+  t.is(rowsSharingAWord(a0, d0), 0);
+  // The portable AES and AES-NI paths give the same keys bit for bit.
+  const [p0, p1] = await gen(seed, nonce, 'portable');
+  t.deepEqual(p0, a0);
+  t.deepEqual(p1, a1);
+  alpha.dispose();
+  beta.dispose();
+});
+
+test('dcf: results do not depend on batch boundaries or the thread count', async (t) => {
+  const n = 1000, bits = 32;
+  const alpha = randomU64(n), beta = randomU64(n), x = alpha.map((a, i) => (i % 2 ? a : randomU64(1)[0]));
+  const seed = randomSeed(), nonce = randomNonce();
+  const run = async () => {
+    const [k0, k1] = await dcfKeygen(make(alpha, [n]), make(beta, [n]), { bits, seed, nonce });
+    const xt = make(x, [n]);
+    const y = take(await dcfEval(k0, xt, { bits, party: 0 }));
+    xt.dispose();
+    return [take(k0), take(k1), y];
+  };
+  const many = await run();
+  const threads = cpuInfo().threads;
+  setNumThreads(1);
+  try {
+    t.deepEqual(await run(), many);
+  } finally {
+    setNumThreads(threads);
+  }
+  // One element alone (a batch of 1) has the same key as in the batch of 1000.
+  const K = dcfKeyWords(bits);
+  const [k0] = await dcfKeygen(make(alpha.slice(0, 1), [1]), make(beta.slice(0, 1), [1]), { bits, seed, nonce });
+  t.deepEqual(take(k0), many[0].slice(0, K));
+});
+
+// ---- privacy: one party's keys look the same whatever alpha is ----
+
+/** Bytes of one party's keys, leaving out the structurally fixed bits (the unused top control bits for bits < 64). */
+function keyBytes(words: bigint[], bits: number): Uint8Array {
+  const K = dcfKeyWords(bits), n = words.length / K;
+  const raw = new Uint8Array(BigUint64Array.from(words).buffer); // little-endian words
+  const out: number[] = [];
+  const tRight = 2 + 3 * bits;
+  for (let j = 0; j < n; j++)
+    for (let w = 0; w < K; w++) {
+      const usable = w === tRight ? Math.floor(bits / 8) : 8; // whole bytes below bit `bits`
+      for (let b = 0; b < usable; b++) out.push(raw[(j * K + w) * 8 + b]);
+    }
+  return Uint8Array.from(out);
+}
+
+function histogram(bytes: Uint8Array): number[] {
+  const h = new Array<number>(256).fill(0);
+  for (const b of bytes) h[b]++;
+  return h;
+}
+
+/** Two-sample chi-square (homogeneity) of two byte histograms with equal totals, 255 degrees of freedom. */
+function chiSquare2(a: number[], b: number[]): number {
+  let s = 0;
+  for (let i = 0; i < 256; i++) if (a[i] + b[i] > 0) s += (a[i] - b[i]) ** 2 / (a[i] + b[i]);
+  return s;
+}
+
+/** Chi-square goodness of fit against uniform bytes. */
+function chiSquareUniform(h: number[]): number {
+  const total = h.reduce((x, y) => x + y, 0), e = total / 256;
+  return h.reduce((s, c) => s + (c - e) ** 2 / e, 0);
+}
+
+// Wilson-Hilferty: the chi-square(k) quantile at normal quantile z. z = 5.5 is a ~2e-8 false alarm rate.
+const chiCritical = (k: number, z = 5.5) => k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
+
+/** Largest two-proportion z statistic over every bit position of every key word (catches a leak
+ * confined to one field, which the pooled byte histogram would dilute). */
+function maxBitZ(a: bigint[], b: bigint[], bits: number): number {
+  const K = dcfKeyWords(bits), n = a.length / K;
+  const ua = new Uint32Array(BigUint64Array.from(a).buffer), ub = new Uint32Array(BigUint64Array.from(b).buffer);
+  let worst = 0;
+  for (let half = 0; half < 2 * K; half++) // the 32-bit halves of each word
+    for (let bit = 0; bit < 32; bit++) {
+      let ca = 0, cb = 0;
+      for (let j = 0; j < n; j++) {
+        ca += (ua[j * 2 * K + half] >>> bit) & 1;
+        cb += (ub[j * 2 * K + half] >>> bit) & 1;
+      }
+      const p = (ca + cb) / (2 * n);
+      if (p === 0 || p === 1) continue; // a structurally fixed bit, the same under both alphas
+      worst = Math.max(worst, Math.abs(ca - cb) / n / Math.sqrt((2 * p * (1 - p)) / n));
+    }
+  return worst;
+}
+
+test('dcf privacy: one party\'s keys have the same byte and bit statistics for alpha = 0 and alpha = 2^62 + 12345; a leaky variant is caught', async (t) => {
+  const n = 2048, bits = 63;
+  const beta = make(randomU64(n), [n]);
+  const alphaA = new Array<bigint>(n).fill(0n), alphaB = new Array<bigint>(n).fill((1n << 62n) + 12345n);
+  const keys = async (alpha: bigint[]) => (await dcfKeygen(make(alpha, [n]), beta, { bits, seed: randomSeed(), nonce: randomNonce() })).map(take);
+  const [a0, a1] = await keys(alphaA);
+  const [b0, b1] = await keys(alphaB);
+  const critical = chiCritical(255);
+  // Bonferroni over K * 64 bit positions at the same ~2e-8 overall rate.
+  const zCritical = 7.5;
+  for (const [party, a, b] of [[0, a0, b0], [1, a1, b1]] as const) {
+    const ha = histogram(keyBytes(a, bits)), hb = histogram(keyBytes(b, bits));
+    const stat = chiSquare2(ha, hb);
+    t.log(`party ${party}: two-sample chi-square ${stat.toFixed(1)} (critical ${critical.toFixed(1)}), uniform fit ${chiSquareUniform(ha).toFixed(1)} / ${chiSquareUniform(hb).toFixed(1)}, max bit z ${maxBitZ(a, b, bits).toFixed(2)}`);
+    t.true(stat < critical, `party ${party}: key bytes differ between the alphas (chi-square ${stat})`);
+    t.true(chiSquareUniform(ha) < critical && chiSquareUniform(hb) < critical, `party ${party}: key bytes are not uniform`);
+    t.true(maxBitZ(a, b, bits) < zCritical, `party ${party}: some key bit's frequency depends on alpha`);
+  }
+  // Control: the same statistics on a deliberately leaky key (alpha's 8 raw bytes appended) must reject.
+  const leak = (words: bigint[], alpha: bigint) => {
+    const K = dcfKeyWords(bits), out: bigint[] = [];
+    for (let j = 0; j < n; j++) out.push(...words.slice(j * K, (j + 1) * K), alpha);
+    return out;
+  };
+  const la = leak(a0, alphaA[0]), lb = leak(b0, alphaB[0]);
+  const leakyBytes = (w: bigint[]) => {
+    const K = dcfKeyWords(bits) + 1, out: number[] = [];
+    for (let j = 0; j < n; j++) {
+      out.push(...keyBytes(w.slice(j * K, j * K + K - 1), bits));
+      for (let b = 0; b < 8; b++) out.push(Number((w[j * K + K - 1] >> BigInt(8 * b)) & 0xffn));
+    }
+    return Uint8Array.from(out);
+  };
+  const leakyStat = chiSquare2(histogram(leakyBytes(la)), histogram(leakyBytes(lb)));
+  t.log(`leaky control: two-sample chi-square ${leakyStat.toFixed(1)}`);
+  t.true(leakyStat > critical, `the chi-square test failed to catch raw alpha bytes (${leakyStat})`);
+  // A subtler leak: only alpha's lowest bit, hidden in one key word's bit 0 (a uniform-looking byte histogram).
+  const K = dcfKeyWords(bits);
+  const subtle = (w: bigint[], alpha: bigint) => w.map((v, i) => (i % K === K - 1 ? (v & ~1n) | (alpha & 1n) : v));
+  const subtleZ = maxBitZ(subtle(a0, alphaA[0]), subtle(b0, alphaB[0]), bits);
+  t.log(`subtle leak control: max bit z ${subtleZ.toFixed(1)}`);
+  t.true(subtleZ > zCritical, 'the bit test failed to catch one leaked bit');
+  beta.dispose();
+});
+
+// ---- refusals ----
+
+test('dcf refuses bad arguments in TypeScript with clear messages', async (t) => {
+  const v = make([1n, 2n, 3n], [3]);
+  const seed = randomSeed();
+  await t.throwsAsync(dcfKeygen(v, v, { bits: 0, seed, nonce: 1n }), { message: /bits must be an integer in \[1, 64\]/ });
+  await t.throwsAsync(dcfKeygen(v, v, { bits: 65, seed, nonce: 1n }), { message: /bits must be an integer in \[1, 64\]/ });
+  await t.throwsAsync(dcfKeygen(v, v, { bits: 8.5, seed, nonce: 1n }), { message: /bits/ });
+  await t.throwsAsync(dcfKeygen(v, v, { bits: 8, seed: seed.subarray(0, 15), nonce: 1n }), { message: /seed must be a Uint8Array of 16 bytes/ });
+  await t.throwsAsync(dcfKeygen(v, v, { bits: 8, seed } as never), { message: /nonce must be a bigint/ });
+  await t.throwsAsync(dcfKeygen(v, make([1n, 2n], [2]), { bits: 8, seed, nonce: 1n }), { message: /must have one shape/ });
+  await t.throwsAsync(dcfKeygen(make([1n, 2n, 3n, 4n], [2, 2]), make([1n, 2n, 3n, 4n], [2, 2]), { bits: 8, seed, nonce: 1n }), { message: /alpha must be a vector/ });
+  await t.throwsAsync(dcfKeygen(make([1n, 0n, 1n], [3], 'bit'), v, { bits: 8, seed, nonce: 1n }), { message: /dtype bit/ });
+  const [k0] = await dcfKeygen(v, v, { bits: 8, seed, nonce: 1n });
+  await t.throwsAsync(dcfEval(k0, v, { bits: 9, party: 0 }), { message: /key must be \[3, 31\].*got \[3, 28\]/ });
+  await t.throwsAsync(dcfEval(k0, v, { bits: 8, party: 2 as 0 }), { message: /party must be 0 or 1/ });
+  await t.throwsAsync(dcfEval(k0, make([1n, 2n], [2]), { bits: 8, party: 0 }), { message: /key must be \[2, 28\]/ });
+  await t.throwsAsync(dcfEval(k0, v, { bits: 0, party: 0 }), { message: /bits must be an integer/ });
+  t.throws(() => dcfKeyWords(65), { message: /bits must be an integer in \[1, 64\]/ });
+  k0.dispose();
+  v.dispose();
+});
+
+test('dcf refuses bad arguments in the native kernels (KernelError), whatever the caller skips', (t) => {
+  const native = getBackend().native;
+  const v = make([1n, 2n, 3n], [3]);
+  const seed = randomSeed();
+  const keygen = (inputs: RingTensor[], attrs: Record<string, unknown>) => () => native.runSync('DcfKeygen', inputs.map((x) => x.handle), attrs as never);
+  t.throws(keygen([v, v], { bits: 0, seed, nonce: 1n }), { message: /DcfKeygen: bits must be in \[1, 64\], got 0/ });
+  t.throws(keygen([v, v], { bits: 65, seed, nonce: 1n }), { message: /bits must be in \[1, 64\], got 65/ });
+  t.throws(keygen([v, v], { seed, nonce: 1n }), { message: /missing attribute 'bits'/ });
+  t.throws(keygen([v, v], { bits: 8, seed: seed.subarray(0, 8), nonce: 1n }), { message: /seed must be 16 bytes/ });
+  t.throws(keygen([v, v], { bits: 8, nonce: 1n }), { message: /missing attribute 'seed'/ });
+  t.throws(keygen([v, v], { bits: 8, seed }), { message: /missing attribute 'nonce'/ });
+  t.throws(keygen([v, v], { bits: 8, seed, nonce: 1n, impl: 'fast' }), { message: /unknown AES impl 'fast'/ });
+  t.throws(keygen([v, make([1n, 2n], [2])], { bits: 8, seed, nonce: 1n }), { message: /beta \[2\] must have alpha's shape \[3\]/ });
+  t.throws(keygen([make([1n, 2n, 3n, 4n], [2, 2]), make([1n, 2n, 3n, 4n], [2, 2])], { bits: 8, seed, nonce: 1n }), { message: /alpha must have rank 1/ });
+  t.throws(keygen([make([1n, 0n, 1n], [3], 'bit'), v], { bits: 8, seed, nonce: 1n }), { message: /alpha has dtype bit, expected ring64/ });
+  t.throws(() => native.runSync('DcfKeygen', [v.handle], { bits: 8, seed, nonce: 1n }), { message: /DcfKeygen/ });
+
+  const [k0] = native.runSync('DcfKeygen', [v.handle, v.handle], { bits: 8, seed, nonce: 1n });
+  const key = new RingTensor(k0, getBackend());
+  const evalK = (inputs: RingTensor[], attrs: Record<string, unknown>) => () => native.runSync('DcfEval', inputs.map((x) => x.handle), attrs as never);
+  t.throws(evalK([key, v], { bits: 9, party: 0 }), { message: /DcfEval: key has 28 words per element but bits = 9 needs 31 \(3 \* bits \+ 4\)/ });
+  t.throws(evalK([key, v], { bits: 8, party: 2 }), { message: /party must be 0 or 1, got 2/ });
+  t.throws(evalK([key, v], { bits: 8 }), { message: /missing attribute 'party'/ });
+  t.throws(evalK([key, v], { bits: 64 + 1, party: 0 }), { message: /bits must be in \[1, 64\]/ });
+  t.throws(evalK([key, make([1n, 2n], [2])], { bits: 8, party: 0 }), { message: /x \[2\] and key \[3,28\] must have the same number of elements/ });
+  t.throws(evalK([v, v], { bits: 8, party: 0 }), { message: /key must have rank 2/ });
+  t.throws(evalK([key, make([1n, 0n, 1n], [3], 'bit')], { bits: 8, party: 0 }), { message: /x has dtype bit, expected ring64/ });
+  key.dispose();
+  v.dispose();
+});
+
+test('dcf: empty batches give empty keys and outputs', async (t) => {
+  const e = make([], [0]);
+  const [k0, k1] = await dcfKeygen(e, e, { bits: 63, seed: randomSeed(), nonce: 0n });
+  t.deepEqual(k0.shape, [0, 193]);
+  const y = await dcfEval(k1, e, { bits: 63, party: 1 });
+  t.deepEqual(y.shape, [0]);
+  for (const x of [k0, k1, y, e]) x.dispose();
+});
+
+// ---- throughput (printed, not asserted) ----
+
+test.serial('dcf throughput: keygen and eval, n = 2^16, bits = 63, one thread and all threads', async (t) => {
+  const n = 1 << 16, bits = 63;
+  const alpha = make(randomU64(n), [n]), beta = make(randomU64(n), [n]), x = make(randomU64(n), [n]);
+  const threads = cpuInfo().threads;
+  const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+  try {
+    for (const th of [...new Set([1, threads])]) {
+      setNumThreads(th);
+      // A warm-up round so that page faults on the 100 MB of fresh keys are not timed alone.
+      for (let round = 0; round < 2; round++) {
+        let t0 = process.hrtime.bigint();
+        const [k0, k1] = await dcfKeygen(alpha, beta, { bits, seed: randomSeed(), nonce: 1n });
+        const kg = ms(t0);
+        t0 = process.hrtime.bigint();
+        const y = await dcfEval(k0, x, { bits, party: 0 });
+        const ev = ms(t0);
+        if (round === 1)
+          t.log(`threads ${th} (${cpuInfo().aes}): keygen ${kg.toFixed(0)} ms (${((n / kg) * 1e3).toExponential(2)} keys/s), eval ${ev.toFixed(0)} ms (${((n / ev) * 1e3).toExponential(2)} evals/s), key ${dcfKeyWords(bits) * 8} bytes per element and party`);
+        for (const z of [k0, k1, y]) z.dispose();
+      }
+    }
+  } finally {
+    setNumThreads(threads);
+  }
+  for (const z of [alpha, beta, x]) z.dispose();
+  t.pass();
+});
