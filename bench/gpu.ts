@@ -21,6 +21,9 @@ interface Row {
   model: string;
   ms_b1_median: number;
   ms_b1_p90: number;
+  /** Bytes and rounds of one batch-1 prediction, all parties together. */
+  b1_bytes: number;
+  b1_rounds: number;
   batch: number;
   per_s: number;
 }
@@ -42,6 +45,10 @@ async function run(protocol: tfe.ProtocolName, net: string, device: tfe.DeviceOp
   try {
     const m = tfe.loadLayersModel(path.join(MODELS, model, 'model.json'), { cluster });
     for (let i = 0; i < 3; i++) await predictOnce(cluster, m, inputShape(net, 1)); // warm-up: masks, caches, allocator
+    const before = cluster.transport.traffic().total;
+    await predictOnce(cluster, m, inputShape(net, 1));
+    const after = cluster.transport.traffic().total;
+    const b1 = { bytes: after.bytes - before.bytes, rounds: after.rounds - before.rounds };
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = nowMs();
@@ -52,7 +59,7 @@ async function run(protocol: tfe.ProtocolName, net: string, device: tfe.DeviceOp
     const t0 = nowMs();
     await predictOnce(cluster, m, inputShape(net, batch));
     const perS = batch / ((nowMs() - t0) / 1000);
-    return { protocol, net, model, ms_b1_median: percentile(times, 0.5), ms_b1_p90: percentile(times, 0.9), batch, per_s: perS };
+    return { protocol, net, model, ms_b1_median: percentile(times, 0.5), ms_b1_p90: percentile(times, 0.9), b1_bytes: b1.bytes, b1_rounds: b1.rounds, batch, per_s: perS };
   } finally {
     await cluster.close();
   }
@@ -70,7 +77,7 @@ async function main(): Promise<void> {
   say(`device: ${i.backend}, ${i.device}, ${(i.memoryBytes / 2 ** 30).toFixed(1)} GiB${i.computeCapability ? `, compute ${i.computeCapability}` : ''}`);
   const runs = quick ? 5 : 30, batch = quick ? 64 : 1024;
   const rows: Row[] = [];
-  for (const protocol of ['pond', 'securenn'] as const)
+  for (const protocol of ['pond', 'securenn', 'fss'] as const)
     for (const net of ['A', 'B', 'C']) {
       rows.push(await run(protocol, net, device, runs, batch));
       const r = rows.at(-1)!;
@@ -82,9 +89,9 @@ async function main(): Promise<void> {
     return;
   }
   say('');
-  say(`| protocol | net | b1 median ms | b1 p90 ms | batch ${batch} predictions/s |`);
-  say('|---|---|---|---|---|');
-  for (const r of rows) say(`| ${r.protocol} | ${r.net} | ${r.ms_b1_median.toFixed(1)} | ${r.ms_b1_p90.toFixed(1)} | ${r.per_s.toFixed(0)} |`);
+  say(`| protocol | net | b1 median ms | b1 p90 ms | b1 MB | b1 rounds | batch ${batch} predictions/s |`);
+  say('|---|---|---|---|---|---|---|');
+  for (const r of rows) say(`| ${r.protocol} | ${r.net} | ${r.ms_b1_median.toFixed(1)} | ${r.ms_b1_p90.toFixed(1)} | ${(r.b1_bytes / 1e6).toFixed(2)} | ${r.b1_rounds} | ${r.per_s.toFixed(0)} |`);
   say('');
   say(`${meta.backend} (${meta.device}), ${meta.date}, \`${meta.command}\`; all parties in one process${meta.backend === 'cuda' ? ', each on its own stream of the one GPU' : ''}.`);
 }
