@@ -9,6 +9,8 @@ import * as net from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import WebSocket from 'ws';
 
+import { Mailbox } from '../lib/net/mailbox';
+import { throttledLog } from '../lib/net/sanitize';
 import { ABORT_KEY, REQUEST_KEY, sanitizeForLog, WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
 import { CHUNK_BYTES, chunkCount, WIRE_VERSION } from '../lib/net/wire';
 import type { Payload } from '../lib/net/transport';
@@ -239,6 +241,7 @@ test('every size a peer declares is checked before anything is held', async (t) 
       ['a control message that is not JSON', (x) => control(x, '{{{'), 1008, /not valid JSON/],
       ['an old-format frame', (x) => frame({ ...head(x, 'k', 8), v: 1 }, new Uint8Array(8)), 1008, /unsupported frame version/],
       ['a text frame', () => Buffer.alloc(0), 1008, /text frames are not accepted/],
+      ['a chunk index that is not a number (and carries a forged log line)', (x) => frame(head(x, 'k', 8, { chunk: '0\n[tfe server1] forged' }), new Uint8Array(8)), 1008, /frame chunk 0\\n\[tfe server1\] forged\/1 of 8 bytes is inconsistent/],
     ];
     for (const [what, make, code, reason] of probes) {
       const m = await raw(port);
@@ -259,7 +262,8 @@ test('every size a peer declares is checked before anything is held', async (t) 
     m.send(frame({ ...head(s, 'k', CHUNK_BYTES + 8), chunk: 1 }, new Uint8Array(8)));
     t.regex((await m.closed).reason, /contradicts its first chunk/);
     t.is(srv.stats().refused.messageBytes, 2);
-    t.is(srv.stats().refused.malformed, 8);
+    t.is(srv.stats().refused.malformed, 9);
+    t.false(env.logs.some((l) => /[\n\r]/.test(l)), env.logs.join('\n'));
     await stillServing(t, env);
     await atBaseline(t, srv);
   } finally {
@@ -431,4 +435,27 @@ test('sanitizeForLog escapes control characters and caps length', (t) => {
   t.is(sanitizeForLog('x'.repeat(300), 10), 'xxxxxxxxxx...(290 more chars)');
   t.is(sanitizeForLog({ toString: () => { throw new Error('no'); } }), '[unprintable]');
   t.is(sanitizeForLog(`${'a'.repeat(9)}\u{1F600}`, 10), 'aaaaaaaaa...(2 more chars)');
+  // Refusal logs are rate-limited, and say how many lines they left out.
+  const lines: string[] = [];
+  const now = Date.now;
+  let clock = 1_000_000;
+  Date.now = () => clock;
+  try {
+    const log = throttledLog((m) => lines.push(m), 3);
+    for (let i = 0; i < 10; i++) log(`refusal ${i}`);
+    clock += 1000;
+    log('later');
+  } finally {
+    Date.now = now;
+  }
+  t.deepEqual(lines, ['refusal 0', 'refusal 1', 'refusal 2', '(7 more refusals not logged: over 3 a second)', 'later']);
+});
+
+test('clients ending many sessions cannot push out the memory of the servers\' ended sessions', (t) => {
+  const mb = new Mailbox((s) => (s.startsWith('epoch:') ? 'server' : 'client'));
+  mb.end('epoch:old');
+  for (let i = 0; i < 5000; i++) mb.abort(randomUUID(), 'client gone');
+  mb.deliver('server0', 'epoch:old', 'late', tensor(100), 100); // a straggler of the ended session
+  t.true(mb.finished('epoch:old'));
+  t.deepEqual(mb.totals(), { bytes: 0, messages: 0, waiting: 0 });
 });

@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 
 import type { TlsMaterial } from './handshake';
 import type { RefusalReason } from './limits';
-import { sanitizeForLog } from './sanitize';
+import { sanitizeForLog, throttledLog } from './sanitize';
 import { MAX_FRAME_BYTES } from './wire';
 
 export interface ListenerOptions {
@@ -33,9 +33,10 @@ export class Listener {
   readonly wss: WebSocketServer;
   readonly sockets = new Set<Socket>();
   #refusedSockets = 0;
-  #lastLog = 0;
+  #refusals: (m: string) => void;
 
   constructor(private readonly o: ListenerOptions) {
+    this.#refusals = throttledLog(o.log);
     const t = o.handshakeTimeoutMs;
     const tls = o.tls;
     // Client certificates are requested but checked per connection (handshake.ts): servers must
@@ -44,7 +45,7 @@ export class Listener {
       ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) })
       : http.createServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) });
     this.http.on('connection', (s: Socket) => this.#onSocket(s));
-    this.http.on('tlsClientError', (e) => o.log(`refused a TLS connection: ${sanitizeForLog(e.message)}`));
+    this.http.on('tlsClientError', (e) => this.#refusals(`refused a TLS connection: ${sanitizeForLog(e.message)}`));
     this.wss = new WebSocketServer({
       server: this.http,
       perMessageDeflate: false,
@@ -53,7 +54,7 @@ export class Listener {
         const no = o.admission(info.req);
         if (!no) return cb(true);
         o.refused(no.reason);
-        o.log(`refused a connection from ${info.req.socket.remoteAddress}: ${no.why}`);
+        this.#refusals(`refused a connection from ${info.req.socket.remoteAddress}: ${sanitizeForLog(no.why, 300)}`);
         cb(false, no.status, no.why);
       },
     });
@@ -81,11 +82,7 @@ export class Listener {
     this.o.refused('connections');
     this.#refusedSockets++;
     const why = `too many connections: the limit is ${this.o.maxConnections} (maxConnections)`;
-    // A flood must not flood the log as well: at most a line a second.
-    if (Date.now() - this.#lastLog > 1000) {
-      this.#lastLog = Date.now();
-      this.o.log(`refused a connection from ${s.remoteAddress}: ${why} (${this.#refusedSockets} so far)`);
-    }
+    this.#refusals(`refused a connection from ${s.remoteAddress}: ${why} (${this.#refusedSockets} so far)`);
     // Plain http can still say why; a TLS socket has not even done its handshake.
     if (this.o.tls) s.destroy();
     else s.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length}\r\n\r\n${why}`, () => s.destroy());

@@ -25,6 +25,14 @@ export class Mailbox {
   // session -> (peer|key -> slot): aborting or ending a session touches only its own slots.
   #sessions = new Map<string, Map<string, Slot>>();
   #finished = new Map<string, string>(); // session -> why (insertion order = oldest first)
+  /**
+   * Finished sessions are remembered per group (`groupOf`), each group with its own FINISHED_MEMORY:
+   * clients opening and abandoning sessions quickly must not push out the memory of the servers'
+   * own sessions (whose stragglers would then be kept).
+   */
+  #finishedIn = new Map<string, Set<string>>();
+
+  constructor(private readonly groupOf: (session: string) => string = () => '') {}
   #held = new Map<PartyName, Held>(); // sender -> what its undelivered messages hold
   #total: Held = { bytes: 0, messages: 0 };
   #waiting = 0;
@@ -132,7 +140,15 @@ export class Mailbox {
     this.#sessions.delete(session);
     if (!this.#finished.has(session)) {
       this.#finished.set(session, why);
-      if (this.#finished.size > FINISHED_MEMORY) this.#finished.delete(this.#finished.keys().next().value as string);
+      const g = this.groupOf(session);
+      let group = this.#finishedIn.get(g);
+      if (!group) this.#finishedIn.set(g, (group = new Set()));
+      group.add(session);
+      if (group.size > FINISHED_MEMORY) {
+        const oldest = group.values().next().value as string;
+        group.delete(oldest);
+        this.#finished.delete(oldest);
+      }
     }
     for (const slot of slots?.values() ?? []) {
       this.#release(slot);

@@ -40,3 +40,26 @@ export function closeReason(text: string): string {
   while (Buffer.byteLength(s) > 123) s = s.slice(0, -1);
   return s;
 }
+
+/**
+ * A log for refusals: at most `perSecond` lines a second, so a flood of bad peers cannot flood
+ * the log too; lines over the rate are counted, and the count said before the next line.
+ */
+export function throttledLog(log: (m: string) => void, perSecond = 20): (m: string) => void {
+  let windowStart = 0, used = 0, suppressed = 0;
+  return (m) => {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      used = 0;
+    }
+    if (used >= perSecond) {
+      suppressed++;
+      return;
+    }
+    used++;
+    if (suppressed) log(`(${suppressed} more refusals not logged: over ${perSecond} a second)`);
+    suppressed = 0;
+    log(m);
+  };
+}

@@ -15,13 +15,13 @@ import type { TLSSocket } from 'node:tls';
 
 import WebSocket from 'ws';
 
-import { ClientSessions, Connection } from './connection';
+import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
 import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
 import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimitOptions, type WsLimits } from './limits';
 import { Listener } from './listener';
 import { Mailbox } from './mailbox';
-import { closeReason, sanitizeForLog } from './sanitize';
+import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
 import type { PartyName, Payload } from './transport';
 import { decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
 
@@ -66,10 +66,12 @@ export interface WsEndpointEvents {
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
   #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; log: (m: string) => void };
+  #refusalLog: (m: string) => void;
   #limits: WsLimits;
   #listener?: Listener;
   #conns = new Map<PartyName, Connection>();
-  #mailbox = new Mailbox();
+  // Client sessions and the servers' own sessions are remembered apart (see Mailbox).
+  #mailbox = new Mailbox((s) => (CLIENT_SESSION.test(s) ? 'client' : 'server'));
   #sessions: ClientSessions;
   #peers = new Set<PartyName>();
   #redialer: Redialer;
@@ -93,6 +95,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       clusterSecret: opts.clusterSecret,
       log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)),
     };
+    this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
     this.#redialer = new Redialer({
       dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs },
@@ -287,7 +290,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (conn.refused) return;
     conn.refused = true;
     this.#refused[r.reason]++;
-    this.#opts.log(`closing the connection from ${conn.name}: ${r.message}`);
+    this.#refusalLog(`closing the connection from ${conn.name}: ${sanitizeForLog(r.message, 300)}`);
     this.#free(conn, `${conn.name} was refused: ${r.message}`);
     conn.ws.close(r.code, closeReason(r.message));
     setTimeout(() => conn.ws.terminate(), REFUSED_GRACE_MS).unref();
