@@ -1,6 +1,8 @@
 // The Transport interface over WebSockets. Protocol code is unchanged: it sees the same send and
 // recv, and the base class counts bytes and rounds exactly as for the in-memory transport.
 // One process may host several parties' endpoints (tests, `tfe.localWebSocketCluster`), or just one.
+import { randomBytes } from 'node:crypto';
+
 import { type PartyName, type Payload, Transport } from './transport';
 import { type PeerAddress, WsEndpoint, type WsEndpointOptions } from './ws_endpoint';
 
@@ -43,7 +45,10 @@ export class WebSocketTransport extends Transport {
    * this process but every message crosses a real WebSocket.
    */
   static async loopback(parties: readonly PartyName[], opts: Omit<WsEndpointOptions, 'me'> = {}): Promise<WebSocketTransport> {
-    const endpoints = new Map(parties.map((p) => [p, new WsEndpoint({ ...opts, me: p })]));
+    // Every endpoint is in this process: a fresh secret costs nothing and keeps other local
+    // processes from joining as a party.
+    const clusterSecret = opts.clusterSecret ?? randomBytes(32);
+    const endpoints = new Map(parties.map((p) => [p, new WsEndpoint({ ...opts, clusterSecret, me: p })]));
     await Promise.all([...endpoints.values()].map((e) => e.start(parties.filter((p) => p !== e.me))));
     const addr = (p: PartyName): PeerAddress => ({ name: p, host: opts.host ?? '127.0.0.1', port: endpoints.get(p)!.port });
     await Promise.all(
