@@ -177,3 +177,27 @@ for (const r of REFUSED)
       await c.close();
     }
   });
+
+test('a model passed as tfjs artifacts (no files) or as a file:// URL loads and predicts as from its path', async (t) => {
+  const model = tf.sequential({ layers: [L().dense({ inputShape: [6], units: 5, activation: 'relu' }), L().dense({ units: 3 })] });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let artifacts: any;
+  await model.save(tf.io.withSaveHandler(async (a: unknown) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  const file = await save(model);
+  const x = Float32Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+  const want: number[][] = model.predict(tf.tensor(x, [2, 6])).arraySync();
+  for (const source of [artifacts, new URL(`file://${file}`), `file://${file}`]) {
+    const c = new tfe.Cluster();
+    try {
+      const m = tfe.loadLayersModel(source, { cluster: c });
+      const out = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [2, 6] }), c)));
+      t.true([...out.data].every((v, i) => Math.abs(v - want[Math.floor(i / 3)][i % 3]) < 1e-2), `${typeof source === 'string' ? source : source instanceof URL ? 'URL' : 'artifacts'}: ${[...out.data]}`);
+    } finally {
+      await c.close();
+    }
+  }
+  const c = new tfe.Cluster();
+  t.throws(() => tfe.loadLayersModel('https://example.org/model.json', { cluster: c }), { message: /only paths and file:\/\/ URLs are read/ });
+  t.throws(() => tfe.loadLayersModel({ ...artifacts, weightData: new ArrayBuffer(4) }, { cluster: c }), { message: /weightData holds 4 bytes, but weightSpecs declare 212/ });
+  await c.close();
+});

@@ -3,11 +3,12 @@
 // the model owner secret-shares the weights. predict() takes a private input.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
 import { definePrivateInput } from './define';
-import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step } from './layers_spec';
+import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec } from './layers_spec';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -66,6 +67,29 @@ function openWeightFile(root: string, name: unknown): { fd: number; file: string
   }
 }
 
+/** Checks a group's weight specs (float32, sane shapes) and returns the bytes they declare. */
+function declaredBytes(weights: WeightSpec[]): number {
+  let declared = 0;
+  for (const w of weights) {
+    if ((w.dtype ?? 'float32') !== 'float32') throw new Error(`weight '${w.name}' has dtype ${w.dtype}; only float32 is supported`);
+    if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
+    declared += 4 * w.shape.reduce((a, b) => a * b, 1);
+  }
+  return declared;
+}
+
+/** Little-endian float32 weights laid out one after another, as the manifest lists them. */
+function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { data: Float32Array; shape: number[] }>): void {
+  let offset = 0;
+  for (const w of weights) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
+    out.set(w.name, { data, shape: w.shape });
+    offset += 4 * n;
+  }
+}
+
 /** Reads the float32 weights of a model, in manifest order; weight files must lie in `dir`. */
 export function readWeights(json: LayersModelJson, dir: string): Map<string, { data: Float32Array; shape: number[] }> {
   const out = new Map<string, { data: Float32Array; shape: number[] }>();
@@ -78,12 +102,7 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
   }
   for (const [g, group] of json.weightsManifest.entries()) {
     if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new Error(`weightsManifest group ${g} needs 'paths' and 'weights' arrays`);
-    let declared = 0;
-    for (const w of group.weights) {
-      if ((w.dtype ?? 'float32') !== 'float32') throw new Error(`weight '${w.name}' has dtype ${w.dtype}; only float32 is supported`);
-      if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
-      declared += 4 * w.shape.reduce((a, b) => a * b, 1);
-    }
+    const declared = declaredBytes(group.weights);
     // Check every file (and the sizes against the manifest) before reading any: a file of the
     // wrong size is a corrupt or foreign model, and the check bounds what is read to what the
     // manifest declares.
@@ -105,14 +124,7 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
           at += got;
         }
       }
-      let offset = 0;
-      for (const w of group.weights) {
-        const n = w.shape.reduce((a, b) => a * b, 1);
-        const data = new Float32Array(n);
-        for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
-        out.set(w.name, { data, shape: w.shape });
-        offset += 4 * n;
-      }
+      decodeWeights(group.weights, bytes, out);
     } finally {
       for (const f of files) fs.closeSync(f.fd);
     }
@@ -120,12 +132,51 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
   return out;
 }
 
-/** A parsed model file: its spec, and the plaintext parameters in the spec's order (owner only). */
-export function readLayersModel(modelPath: string): { json: LayersModelJson; spec: ModelSpec; params: { data: Float32Array; shape: number[] }[] } {
-  const json = readModelJson(modelPath);
+/**
+ * A model in memory, as TensorFlow.js hands it to a save handler (`tf.io.withSaveHandler`):
+ * a tfjs user can pass a model without writing files.
+ */
+export interface ModelArtifacts {
+  modelTopology: LayersModelJson['modelTopology'];
+  weightSpecs: WeightSpec[];
+  weightData: ArrayBuffer | ArrayBuffer[] | Uint8Array;
+}
+
+/** Where a model comes from: a path to model.json, a file:// URL to it, or artifacts in memory. */
+export type ModelSource = string | URL | ModelArtifacts;
+
+function modelPathOf(source: string | URL): string {
+  if (source instanceof URL || source.startsWith('file://')) {
+    const url = source instanceof URL ? source : new URL(source);
+    if (url.protocol !== 'file:') throw new Error(`cannot load a model from ${url.href}: only paths and file:// URLs are read (fetch it and pass its artifacts)`);
+    return fileURLToPath(url);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) throw new Error(`cannot load a model from ${source}: only paths and file:// URLs are read (fetch it and pass its artifacts)`);
+  return source;
+}
+
+function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map<string, { data: Float32Array; shape: number[] }> } {
+  if (!a || typeof a !== 'object' || !a.modelTopology || !Array.isArray(a.weightSpecs) || !a.weightData)
+    throw new Error('model artifacts need modelTopology, weightSpecs and weightData (what tf.io.withSaveHandler receives)');
+  const parts = Array.isArray(a.weightData) ? a.weightData : [a.weightData];
+  const bytes = Buffer.concat(parts.map((b) => (b instanceof Uint8Array ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b))));
+  const declared = declaredBytes(a.weightSpecs);
+  if (bytes.length !== declared) throw new Error(`weightData holds ${bytes.length} bytes, but weightSpecs declare ${declared}`);
+  const weights = new Map<string, { data: Float32Array; shape: number[] }>();
+  decodeWeights(a.weightSpecs, bytes, weights);
+  return { json: { modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] }, weights };
+}
+
+/** A parsed model: its spec, and the plaintext parameters in the spec's order (owner only). */
+export function readLayersModel(source: ModelSource): { json: LayersModelJson; spec: ModelSpec; params: { data: Float32Array; shape: number[] }[] } {
+  let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
+  if (typeof source === 'string' || source instanceof URL) {
+    const modelPath = modelPathOf(source);
+    json = readModelJson(modelPath);
+    weights = readWeights(json, path.dirname(modelPath));
+  } else ({ json, weights } = fromArtifacts(source));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
-  const weights = readWeights(json, path.dirname(modelPath));
   const params = spec.params.map((p) => ({
     data: p.derive ? Float32Array.from(derive(p.derive, (n) => weights.get(n)!.data)) : weights.get(p.weight)!.data,
     shape: p.shape,
@@ -150,18 +201,19 @@ export class PrivateModel {
 }
 
 /**
- * Loads a TensorFlow.js LayersModel (a path to model.json) as a private model: the weights are
+ * Loads a TensorFlow.js LayersModel (a path or file:// URL to model.json, or the artifacts
+ * tf.io.withSaveHandler gives) as a private model: the weights are
  * secret-shared by `owner` (default 'model-owner'). Sequential and Functional models (one input,
  * one output, any DAG) with the layers and settings of docs/models.md; a final softmax or sigmoid
  * is left to the client. Anything else, and any setting that cannot be honoured, is refused,
  * naming the layer and the setting. A model whose non-linearities only an exact protocol runs
  * (max pooling, relu6, leaky relu, ...) is refused on a Pond cluster.
  */
-export function loadLayersModel(modelPath: string, opts: { cluster?: Cluster; owner?: string } = {}): PrivateModel {
+export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; owner?: string } = {}): PrivateModel {
   const cluster = opts.cluster ?? getCluster();
   let model: ReturnType<typeof readLayersModel>;
   try {
-    model = readLayersModel(modelPath);
+    model = readLayersModel(source);
   } catch (e) {
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
