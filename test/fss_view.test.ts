@@ -6,6 +6,7 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { dcfKeyWords } from '../lib/ops/fss';
 import { FSS_STEPS } from '../lib/protocol/fss/drelu';
 import { newCluster } from './helpers/suites/harness';
 import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
@@ -45,5 +46,24 @@ test.serial('FSS relu control: with the input mask off the same comparison flags
     t.true(cmp.differ.some((d) => d.includes('fss.open')), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
   } finally {
     FSS_STEPS.maskInput = true;
+  }
+});
+
+test.serial('FSS relu traffic: two DCF keys, two dealt corrections, one opening and one Beaver product per element', async (t) => {
+  const c = newCluster('fss');
+  try {
+    const n = 100;
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
+    await x.shares;
+    await tfe.relu(x).shares;
+    const relu = c.transport.traffic().byOp.relu;
+    const key = 8 * dcfKeyWords(63);
+    // keys to server0 and server1; corrections of r and b to server1; the opening of x + r both
+    // ways; the product's two masks opened both ways and its triple correction.
+    t.is(relu.bytes, n * (2 * key + 2 * 8 + 2 * 8 + 2 * 2 * 8 + 8));
+    t.is(relu.messages, 2 + 2 + 2 + 4 + 1);
+    t.is(key, 1544, 'a 63-bit DCF key is 193 words');
+  } finally {
+    await c.close();
   }
 });

@@ -55,6 +55,15 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    name: 'hidden sigmoid and tanh (Dense and Activation layers), sigmoid output',
+    shape: [8],
+    scale: 6,
+    build: () =>
+      tf.sequential({
+        layers: [L().dense({ inputShape: [8], units: 10, activation: 'sigmoid' }), L().dense({ units: 10 }), L().activation({ activation: 'tanh' }), L().dense({ units: 3, activation: 'sigmoid' })],
+      }),
+  },
+  {
     name: 'Dense on a rank-3 input (applied to the last axis)',
     shape: [3, 6],
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [3, 6], units: 5, activation: 'relu' }), L().flatten(), L().dense({ units: 3 })] }),
@@ -130,6 +139,7 @@ for (const z of ZOO)
       for (let r = 0; r < batch; r++) {
         let got = Array.from(out.data.subarray(r * width, (r + 1) * width));
         if (m.finalActivation === 'softmax') got = softmax(got);
+        if (m.finalActivation === 'sigmoid') got = got.map((v) => 1 / (1 + Math.exp(-v)));
         const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
         // 16 fractional bits: each product rounds by a unit or so; a few layers stay far below 1e-2.
         t.true(err < 1e-2, `row ${r}: max |private - tfjs| = ${err} (got ${got.map((v) => v.toFixed(4))}, tfjs ${want[r].map((v) => v.toFixed(4))})`);
@@ -158,7 +168,7 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     patch: (layers) => void (layers[0].config.lora_rank = 4),
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
-  { name: 'a hidden tanh', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'tanh' }), L().dense({ units: 2 })] }), message: /activation 'tanh' is not supported in a hidden layer/ },
+  { name: 'a hidden elu', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'elu' }), L().dense({ units: 2 })] }), message: /activation 'elu' is not supported in a hidden layer/ },
   { name: 'DepthwiseConv2D', build: () => tf.sequential({ layers: [L().depthwiseConv2d({ inputShape: [5, 5, 2], kernelSize: 3 })] }), message: /of class DepthwiseConv2D is not supported yet/ },
 ];
 

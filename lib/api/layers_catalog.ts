@@ -3,7 +3,7 @@
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, conv2d, matmul, mul, polynomial, relu } from './ops_nonlinear';
+import { avgPool2d, conv2d, matmul, mul, polynomial, relu, sigmoid, tanh } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { LayerConfig } from './layers_graph';
 import type { Derivation } from './layers_spec';
@@ -83,10 +83,15 @@ function activation(l: LayerConfig, name: unknown, isOutput: boolean): Pick<Laye
       return exact((x) => clipped(add(mul(x, 0.2), 0.5), 1));
     case 'softmax':
     case 'sigmoid':
-      // Monotone, and the output is the client's: it applies them to the logits it receives.
-      if (isOutput) return { comparisons: false, exactOnly: false, finalActivation: a };
+    case 'tanh':
+      // Monotone, and the output is the client's: softmax and sigmoid on the output are applied by
+      // the client to the logits it receives.
+      if (isOutput && a !== 'tanh') return { comparisons: false, exactOnly: false, finalActivation: a };
+      // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
+      // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); Pond refuses.
+      if (a !== 'softmax') return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));
   }
-  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (no exact or error-bounded private method yet; supported: linear, relu, relu6, hard_sigmoid, and softmax or sigmoid on the output layer)'}`);
+  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (supported: linear, relu, relu6, hard_sigmoid, sigmoid, tanh, and softmax on the output layer)'}`);
 }
 
 /** A linear step followed by the layer's activation setting. */

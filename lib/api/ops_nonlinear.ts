@@ -4,6 +4,7 @@ import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
+import { piecewiseSigmoid, piecewiseTanh } from './ops_smooth';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
 import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
@@ -225,8 +226,12 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
  */
 export const relu = (x: AnyTensor, opts: { interval?: number } = {}): PrivateTensor =>
   isExact(x.cluster.protocol) && x.kind === 'private' ? exactReluOp(x) : polynomial(x, reluPolynomial(opts.interval), 'relu');
-export const sigmoid = (x: AnyTensor) => polynomial(x, SIGMOID_POLY, 'sigmoid');
-export const tanh = (x: AnyTensor) => polynomial(x, TANH_POLY, 'tanh');
+/**
+ * Under the exact protocols, piecewise cubics selected by exact comparisons (ops_smooth.ts: error
+ * bounded on the whole line); under Pond, a single polynomial fitted on [-4, 4].
+ */
+export const sigmoid = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.protocol) && x.kind === 'private' ? piecewiseSigmoid(x) : polynomial(x, SIGMOID_POLY, 'sigmoid'));
+export const tanh = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.protocol) && x.kind === 'private' ? piecewiseTanh(x) : polynomial(x, TANH_POLY, 'tanh'));
 
 /** Opens a private tensor to both compute servers. */
 export function reveal(x: AnyTensor): PublicTensor {

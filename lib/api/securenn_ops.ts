@@ -71,6 +71,12 @@ export function greaterEqual(x: AnyTensor, y: AnyTensor): PrivateTensor {
   return bitOp('greaterEqual', diffOp('greaterEqual', x, y), nonNegative);
 }
 
+/** [x >= 0] as 0.0/1.0 for a private x (DReLU). */
+export function nonNegativeOp(x: AnyTensor): PrivateTensor {
+  requireSecureNN('nonNegative', x);
+  return bitOp('nonNegative', privateOnly('nonNegative', x), nonNegative);
+}
+
 /** [x = 0] as 0.0/1.0. */
 export function equalZero(x: AnyTensor): PrivateTensor {
   requireSecureNN('equalZero', x);

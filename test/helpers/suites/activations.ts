@@ -6,10 +6,12 @@
 //  - the polynomial is within its stated maxError of the true function on its interval (so
 //    the private result is within maxError + polyBound of it there).
 // Where a protocol computes relu exactly (TRAITS.exactRelu), relu must instead equal
-// max(x, 0) on the encoding bit for bit.
+// max(x, 0) on the encoding bit for bit, and sigmoid and tanh are piecewise cubics selected by
+// exact comparisons, within their stated bound of the true function on the whole line.
 import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
+import { sigmoidErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
 import { open, priv, type Protocol, TRAITS, withCluster } from './harness';
 
@@ -65,6 +67,23 @@ export function activationSuite(protocol: Protocol): void {
         t.true(Math.abs(tfe.evalPolynomial(def, 8) - tfe.evalPolynomial(poly, 8)) > 100 * polyBound(poly.coeffs, 8));
       }));
 
+  if (exactRelu)
+    test(`${protocol}: sigmoid and tanh are within their stated bound of the true functions on the whole line`, (t) =>
+      withCluster(protocol, async (c) => {
+        // Mostly [-12, 12] (every piece and both signs), the knots and their neighbours, and far out.
+        const knots = [0, 1, 2, 3, 4.5, 6.5, 10].flatMap((k) => [k, -k, k + U, k - U, -k + U, -k - U]);
+        const xa = withEdges(rand(4000, 12), [...knots, 1e3, -1e3, 1e6, -1e6, 2 ** 40, -(2 ** 40)]);
+        for (const [name, op, f, bound] of [
+          ['tfe.sigmoid', tfe.sigmoid, sigmoid, sigmoidErrorBound(16)],
+          ['x.tanh()', (x: tfe.AnyTensor) => x.tanh(), Math.tanh, tanhErrorBound(16)],
+        ] as const) {
+          const got = await open(op(priv(c, xa, [xa.length])));
+          within(t, got, Array.from(xa, f), bound, `${name} vs the true function`);
+        }
+        t.true(sigmoidErrorBound(16) < 5e-4, `the bound itself is useful: ${sigmoidErrorBound(16)}`);
+      }));
+
+  if (!exactRelu)
   test(`${protocol}: sigmoid and tanh are their degree-3 polynomials within their bounds`, (t) =>
     withCluster(protocol, async (c) => {
       const cases: [string, (x: tfe.AnyTensor) => tfe.PrivateTensor, tfe.Polynomial, (v: number) => number][] = [
@@ -94,8 +113,12 @@ export function activationSuite(protocol: Protocol): void {
         within(t, got, Array.from(xa, (v) => tfe.evalPolynomial(poly, v)), (i) => polyBound(poly.coeffs, xa[i]), `degree ${poly.coeffs.length - 1}`);
       }
       // tanh(sigmoid(x)): the inner result is known within polyBound, which becomes the outer
-      // polynomial's input error.
+      // polynomial's input error. Under exact protocols each is within its own bound (tanh' <= 1).
       const got = await open(tfe.tanh(tfe.sigmoid(x)));
+      if (exactRelu) {
+        within(t, got, Array.from(xa, (v) => Math.tanh(sigmoid(v))), tanhErrorBound(16) + sigmoidErrorBound(16), 'tanh(sigmoid(x))');
+        return;
+      }
       const inner = Array.from(xa, (v) => tfe.evalPolynomial(tfe.SIGMOID_POLY, v));
       within(t, got, inner.map((v) => tfe.evalPolynomial(tfe.TANH_POLY, v)), (i) => polyBound(tfe.TANH_POLY.coeffs, inner[i], polyBound(tfe.SIGMOID_POLY.coeffs, xa[i])), 'tanh(sigmoid(x))');
     }));
