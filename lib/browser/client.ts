@@ -1,0 +1,256 @@
+// The prediction client for web pages: the browser secret-shares its input with WebCrypto
+// (seed-compressed, as lib/protocol/pond/share.ts shareInput: a fresh seed to server0, which
+// expands x0 = PRG(seed); x1 = x - x0 to server1), and alone receives both output shares and adds
+// them. It speaks the servers' wire protocol directly (lib/browser/wire.ts), one WebSocket per
+// server, and mirrors lib/serve/client.ts request for request: the same messages, session ids,
+// keys, timeouts and errors. Every call settles: a refusal, a dropped link or silent servers
+// reject it with a message, and the servers are told to drop the session.
+import { type NestedArray, toNested } from '../api/values';
+import { type BrowserInput, needsInputShape, toInput } from './input';
+import { ServerLink } from './link';
+import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
+import { prgRing, randomSeed } from './prg';
+import { add, decodeFixed, encodeFixed, fromBytes, softmaxRows, sub, toBytes } from './ring';
+import type { Message } from './wire';
+
+export const SERVERS = ['server0', 'server1', 'server2'] as const;
+export type ServerName = (typeof SERVERS)[number];
+
+// Message keys, as the Node side spells them (lib/net/ws_endpoint.ts, lib/serve/messages.ts, and
+// Transport's op/step keys for inputOp(0) and OUTPUT_OP of lib/serve/programs.ts);
+// test/browser_wire.test.ts checks each against the Node code.
+export const REQUEST_KEY = 'req';
+export const RESPONSE_KEY = 'res';
+export const ABORT_KEY = '__abort';
+export const INPUT_KEY = '1/input/input/';
+export const OUTPUT_KEY = '1048576/output/output/';
+/** shareInput's nonce for the input seed. */
+export const INPUT_NONCE = 1n;
+
+export interface ConnectOptions {
+  /** Fractional bits of the fixed-point encoding: must equal the cluster's fracBits (default 16). */
+  fracBits?: number;
+  /** How long opening each server's socket may take (default 10 s). */
+  connectTimeoutMs?: number;
+  /** How long a request may take in all (default 130 s: the servers' default query timeout plus 10 s, so theirs is heard first). */
+  requestTimeoutMs?: number;
+  /** Opens sockets; default: the browser's WebSocket. Node tests pass the `ws` package's. */
+  socket?: SocketFactory;
+}
+
+export interface ModelInfo {
+  name: string;
+  protocol: string;
+  /** One example's shape (no batch axis). */
+  inputShape: number[];
+  layers: string[];
+}
+
+export interface OpTraffic {
+  bytes: number;
+  messages: number;
+  rounds: number;
+}
+
+export interface BrowserPrediction {
+  /** The model's output (logits), decoded from fixed point, row-major. */
+  data: Float64Array;
+  shape: number[];
+  toArray(): NestedArray;
+  /** softmax over the last axis, computed here: the servers only ever hold shares of the logits. */
+  probabilities: Float64Array;
+  /** argmax per row. */
+  classes: number[];
+  latencyMs: number;
+  /** What each server sent for this query, in server order. */
+  serverTraffic: OpTraffic[];
+  /**
+   * The first bytes of what server0 and server1 received for this input: server0 the 16-byte
+   * seed, server1 x - PRG(seed). Either alone is uniformly random (shown by the demo page).
+   */
+  sent: { server0: Uint8Array; server1: Uint8Array };
+}
+
+type Response = { ok: true; models?: ModelInfo[]; traffic?: OpTraffic } | { ok: false; error: string };
+type Request = { type: 'models' } | { type: 'predict'; model: string; shape: number[] };
+
+/** A v4 UUID (the servers accept only UUIDs as client session ids). */
+function uuid(): string {
+  const b = randomSeed();
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function endpointList(endpoints: readonly string[] | Record<ServerName, string>): string[] {
+  const list = Array.isArray(endpoints) ? [...endpoints] : SERVERS.map((s) => (endpoints as Record<string, string>)[s]);
+  if (list.length !== 3) throw new Error(`connect: give the three servers' URLs (server0, server1, server2), got ${list.length}`);
+  list.forEach((u, i) => {
+    let url: URL;
+    try {
+      url = new URL(String(u));
+    } catch {
+      throw new Error(`connect: ${SERVERS[i]}'s address ${JSON.stringify(u)} is not a URL (expected wss://host:port)`);
+    }
+    if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new Error(`connect: ${SERVERS[i]}'s address ${u} must start with wss:// (or ws:// on loopback)`);
+  });
+  return list;
+}
+
+export class BrowserClient {
+  readonly fracBits: number;
+  #links: ServerLink[];
+  #connectMs: number;
+  #timeoutMs: number;
+  #shapes = new Map<string, number[]>();
+  #closed = false;
+
+  private constructor(links: ServerLink[], o: Required<Omit<ConnectOptions, 'socket'>>) {
+    this.#links = links;
+    this.fracBits = o.fracBits;
+    this.#connectMs = o.connectTimeoutMs;
+    this.#timeoutMs = o.requestTimeoutMs;
+  }
+
+  /** Opens a connection to each of the three servers; rejects naming the server that failed. */
+  static async connect(endpoints: readonly string[] | Record<ServerName, string>, opts: ConnectOptions = {}): Promise<BrowserClient> {
+    const urls = endpointList(endpoints);
+    const fracBits = opts.fracBits ?? 16;
+    if (!Number.isInteger(fracBits) || fracBits < 1 || fracBits > 30) throw new Error(`connect: fracBits must be an integer in [1, 30], got ${fracBits}`);
+    for (const k of ['connectTimeoutMs', 'requestTimeoutMs'] as const)
+      if (opts[k] !== undefined && !(Number.isFinite(opts[k]) && opts[k]! > 0)) throw new Error(`connect: ${k} must be a positive number of milliseconds`);
+    if (!platformCrypto()?.subtle) throw new Error('WebCrypto (crypto.subtle) is unavailable: serve the page over https (or from localhost)');
+    const factory = opts.socket ?? defaultSocketFactory();
+    const links = SERVERS.map((s, i) => new ServerLink(s, urls[i], factory));
+    const client = new BrowserClient(links, { fracBits, connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, requestTimeoutMs: opts.requestTimeoutMs ?? 130_000 });
+    const opened = await Promise.allSettled(links.map((l) => l.connect(client.#connectMs)));
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      client.close();
+      throw failed.reason as Error;
+    }
+    return client;
+  }
+
+  /**
+   * Sends `req` to every server, runs `body`, waits for every server's answer. Settles within the
+   * request timeout; on failure the servers are told to abort the session, and a server's stated
+   * reason is preferred over the local symptom.
+   */
+  async #request<T>(req: Request, body: (session: string) => Promise<T>): Promise<{ result: T; responses: Response[] }> {
+    if (this.#closed) throw new Error('the client is closed');
+    await Promise.all(this.#links.map((l) => l.connect(this.#connectMs))); // re-opens a dropped link
+    const session = uuid();
+    for (const l of this.#links) l.begin(session);
+    const answered = new Set<string>();
+    const answers = this.#links.map(async (l) => {
+      const m = await l.recv(session, RESPONSE_KEY);
+      answered.add(l.name);
+      const res = (m.kind === 'control' ? m.data : undefined) as Response | undefined;
+      if (!res || typeof res !== 'object' || (!res.ok && typeof res.error !== 'string')) throw new Error(`${l.name} sent a malformed response`);
+      if (!res.ok) throw new Error(res.error);
+      return res;
+    });
+    for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const silent = SERVERS.filter((s) => !answered.has(s));
+        reject(new Error(`no answer from ${silent.join(', ') || 'the servers'} within ${this.#timeoutMs} ms (${req.type}); the request was abandoned`));
+      }, this.#timeoutMs);
+    });
+    try {
+      for (const l of this.#links) {
+        try {
+          l.send(session, REQUEST_KEY, { kind: 'control', data: req });
+        } catch (e) {
+          throw new Error(`could not send the ${req.type} request to ${l.name}: ${(e as Error).message}`);
+        }
+      }
+      const work = body(session);
+      work.catch(() => undefined);
+      const [result, ...responses] = await Promise.race([Promise.all([work, ...answers]), timeout]);
+      return { result: result as T, responses: responses as Response[] };
+    } catch (e) {
+      // A server's refusal usually explains the local symptom: give the answers a moment.
+      await Promise.race([Promise.allSettled(answers), new Promise((r) => setTimeout(r, 500))]);
+      const reason = `the client gave up: ${(e as Error).message.slice(0, 200)}`;
+      for (const l of this.#links) {
+        try {
+          if (l.open) l.send(session, ABORT_KEY, { kind: 'control', data: reason });
+        } catch {
+          // the link is gone: nothing to tell
+        }
+        l.end(session, `session ${session} was aborted`);
+      }
+      const reasons = await Promise.allSettled(answers);
+      const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up|not connected/.test(String((r.reason as Error)?.message)));
+      throw stated ? (stated.reason as Error) : e;
+    } finally {
+      clearTimeout(timer);
+      for (const l of this.#links) l.end(session);
+    }
+  }
+
+  /** The models deployed on the cluster (as server0 reports them). */
+  async models(): Promise<ModelInfo[]> {
+    const { responses } = await this.#request({ type: 'models' }, async () => undefined);
+    const models = responses[0].ok ? responses[0].models ?? [] : [];
+    for (const m of models) this.#shapes.set(m.name, [...m.inputShape]);
+    return models;
+  }
+
+  async #inputShape(model: string): Promise<number[]> {
+    if (!this.#shapes.has(model)) await this.models();
+    const s = this.#shapes.get(model);
+    if (!s) throw new Error(`model '${model}' is not deployed`);
+    return s;
+  }
+
+  /**
+   * An encrypted prediction: only this page ever sees the input and the output. `input`: nested
+   * arrays or {data, shape} (taken as given, batch axis included), a TensorFlow.js tensor, a typed
+   * array of whole examples, or an ImageData/canvas of the model's size (gray levels as the Node
+   * client reads a PNG).
+   */
+  async predict(model: string, input: BrowserInput): Promise<BrowserPrediction> {
+    const what = `predict(${model}) input`;
+    const dense = toInput(input, what, needsInputShape(input) ? await this.#inputShape(model) : undefined);
+    const x = encodeFixed(dense.data, this.fracBits);
+    const t0 = performance.now();
+    const seed = randomSeed();
+    const x1 = sub(x, await prgRing(seed, x.length, INPUT_NONCE));
+    const x1Bytes = toBytes(x1);
+    const [s0, s1] = this.#links;
+    const { result, responses } = await this.#request({ type: 'predict', model, shape: dense.shape }, async (session) => {
+      const outs = [s0, s1].map((l) => l.recv(session, OUTPUT_KEY));
+      for (const o of outs) o.catch(() => undefined); // awaited below
+      s0.send(session, INPUT_KEY, { kind: 'seed', dtype: 'ring64', shape: dense.shape, seed, nonce: INPUT_NONCE });
+      s1.send(session, INPUT_KEY, { kind: 'tensor', dtype: 'ring64', shape: dense.shape, data: x1Bytes });
+      const [a, b] = await Promise.all(outs);
+      return { y0: outputShare(a, 'server0'), y1: outputShare(b, 'server1') };
+    });
+    const { y0, y1 } = result;
+    if (y0.shape.join() !== y1.shape.join()) throw new Error(`the output shares disagree in shape: [${y0.shape}] from server0, [${y1.shape}] from server1`);
+    const data = decodeFixed(add(y0.values, y1.values), this.fracBits);
+    const latencyMs = performance.now() - t0;
+    const shape = y0.shape;
+    const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
+    const serverTraffic = responses.map((r) => (r.ok && r.traffic) || { bytes: 0, messages: 0, rounds: 0 });
+    return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };
+  }
+
+  /** Closes the three sockets; pending calls reject, later ones are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const l of this.#links) l.close();
+  }
+}
+
+function outputShare(m: Message, from: string): { shape: number[]; values: BigUint64Array } {
+  if (m.kind !== 'tensor' || m.dtype !== 'ring64') throw new Error(`${from} sent a ${m.kind} message where an output share (ring64 tensor) was expected`);
+  const values = fromBytes(m.data);
+  if (values.length !== m.shape.reduce((a, b) => a * b, 1)) throw new Error(`${from}'s output share does not match its shape [${m.shape}]`);
+  return { shape: m.shape, values };
+}

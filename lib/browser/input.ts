@@ -1,0 +1,63 @@
+// A prediction's input as the Node client takes it (nested arrays, {data, shape}, TensorFlow.js
+// tensors: lib/api/values.ts, shared), plus what a page has: a typed array holding whole examples,
+// or an image (ImageData or a canvas) for an image model, turned into gray levels exactly as the
+// Node client's PNG path does (lib/cli/png.ts: the mean of R, G and B over 255, alpha ignored).
+import { type Dense, toDense, type TensorValue } from '../api/values';
+import type { CanvasLike, ImageDataLike } from './platform';
+
+export type BrowserInput = TensorValue | ArrayLike<number> | ImageDataLike | CanvasLike;
+
+function isImageData(v: unknown): v is ImageDataLike {
+  const o = v as ImageDataLike;
+  return typeof v === 'object' && v !== null && Number.isInteger(o.width) && Number.isInteger(o.height) && (o.data instanceof Uint8ClampedArray || o.data instanceof Uint8Array) && o.data.length === o.width * o.height * 4;
+}
+
+function isCanvas(v: unknown): v is CanvasLike {
+  const o = v as CanvasLike;
+  return typeof v === 'object' && v !== null && typeof o.getContext === 'function' && Number.isInteger(o.width) && Number.isInteger(o.height);
+}
+
+function isTypedArray(v: unknown): v is ArrayLike<number> {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
+}
+
+/** Gray levels in [0, 1] of an RGBA image, row by row, as decodePng computes them for RGBA. */
+export function imageToGray(img: ImageDataLike): Float64Array {
+  const gray = new Float64Array(img.width * img.height);
+  const d = img.data;
+  for (let i = 0; i < gray.length; i++) gray[i] = (d[4 * i] + d[4 * i + 1] + d[4 * i + 2]) / 3 / 255;
+  return gray;
+}
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Whether `v` needs the model's input shape to become a tensor (an image or a bare typed array). */
+export function needsInputShape(v: unknown): boolean {
+  return isImageData(v) || isCanvas(v) || isTypedArray(v);
+}
+
+/**
+ * The input as float64 data and a shape. Images and bare typed arrays are whole examples of the
+ * model's input shape (`inputShape`, without the batch axis): [k, ...inputShape].
+ */
+export function toInput(v: BrowserInput, what: string, inputShape?: readonly number[]): Dense {
+  if (!needsInputShape(v)) return toDense(v as TensorValue, what);
+  if (!inputShape) throw new Error(`${what}: the model's input shape is unknown`);
+  const one = size(inputShape);
+  if (isImageData(v) || isCanvas(v)) {
+    let img: ImageDataLike;
+    if (isImageData(v)) img = v;
+    else {
+      const ctx = v.getContext('2d');
+      if (!ctx) throw new Error(`${what}: the canvas has no 2D context (is it a WebGL canvas?)`);
+      img = ctx.getImageData(0, 0, v.width, v.height);
+    }
+    if (img.width * img.height !== one)
+      throw new Error(`${what}: the image is ${img.width}x${img.height} (${img.width * img.height} pixels), the model takes [${inputShape.join(',')}] (${one} values): scale the image to the model's size first`);
+    return { data: imageToGray(img), shape: [1, ...inputShape] };
+  }
+  const a = v as ArrayLike<number>;
+  if (a.length === 0 || a.length % one !== 0)
+    throw new Error(`${what}: ${a.length} values are not whole examples of the model's input shape [${inputShape.join(',')}] (${one} values each)`);
+  return { data: Float64Array.from(a), shape: [a.length / one, ...inputShape] };
+}
