@@ -3,6 +3,10 @@
 // is accepted only from loopback unless `insecure`, and a server link must also present the
 // cluster secret (anyone on the host could otherwise claim `x-tfe-party: server0` and replace the
 // real link). Clients never need the secret: what a client may do is bounded elsewhere.
+// Browsers cannot set headers: a browser client offers the 'tfe-client' subprotocol instead, and
+// always sends an Origin, which must be in the allow-list (none by default), so a page the
+// operator did not list cannot use its visitors' browsers as clients. A server link never comes
+// from a browser: one with an Origin is refused, whatever else it presents.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
@@ -20,6 +24,8 @@ export interface TlsMaterial {
 export const PARTY_HEADER = 'x-tfe-party';
 export const CLIENT_HEADER = 'x-tfe-client';
 export const SECRET_HEADER = 'x-tfe-cluster-secret';
+/** The WebSocket subprotocol by which a browser says it is a client (it cannot send CLIENT_HEADER). */
+export const CLIENT_PROTOCOL = 'tfe-client';
 
 export function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
@@ -49,6 +55,18 @@ export interface HandshakePolicy {
   /** Parties allowed to dial this one (those whose name sorts before it). */
   peers: ReadonlySet<PartyName>;
   clusterSecret?: Buffer | string;
+  /** Origins (scheme://host[:port]) whose pages may connect as clients; '*' any. Default: none. */
+  allowedOrigins?: readonly string[];
+}
+
+/** Whether a browser page from `origin` may connect. */
+export function originAllowed(origin: string, allowed: readonly string[] = []): boolean {
+  return allowed.includes('*') || allowed.includes(origin);
+}
+
+function offersClientProtocol(req: http.IncomingMessage): boolean {
+  const offered = req.headers['sec-websocket-protocol'];
+  return typeof offered === 'string' && offered.split(',').some((p) => p.trim() === CLIENT_PROTOCOL);
 }
 
 /** Why an upgrade request must be refused (undefined: accept); the text goes to the log and the peer. */
@@ -57,6 +75,12 @@ export function handshakeRefusal(req: http.IncomingMessage, p: HandshakePolicy):
   const party = req.headers[PARTY_HEADER];
   const client = req.headers[CLIENT_HEADER];
   if (!p.tls && !p.insecure && !isLoopback(addr)) return 'plain ws only on loopback (use TLS, or --insecure)';
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const o = sanitizeForLog(origin, 100);
+    if (typeof party === 'string') return `a browser page (origin ${o}) cannot connect as a server`;
+    if (!originAllowed(origin, p.allowedOrigins)) return `origin ${o} is not allowed (allowedOrigins in cluster.json)`;
+  }
   if (typeof party === 'string') {
     const name = sanitizeForLog(party, 40);
     if (!p.peers.has(party) || party >= p.me) return `unknown party '${name}' (not a peer that dials ${p.me})`;
@@ -72,6 +96,6 @@ export function handshakeRefusal(req: http.IncomingMessage, p: HandshakePolicy):
     }
     return undefined;
   }
-  if (typeof client === 'string') return undefined;
-  return `no ${PARTY_HEADER} or ${CLIENT_HEADER} header`;
+  if (typeof client === 'string' || offersClientProtocol(req)) return undefined;
+  return `no ${PARTY_HEADER} or ${CLIENT_HEADER} header (or '${CLIENT_PROTOCOL}' subprotocol)`;
 }
