@@ -1,4 +1,5 @@
-// `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe predict` and `tfe models`.
+// `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
+// and `tfe status`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -8,6 +9,7 @@ import type { DeviceOption } from '../backend/backends';
 import { info } from '../info';
 import { PredictionClient } from '../serve/client';
 import { loadClusterConfig } from '../serve/config';
+import { checkModelName } from '../serve/messages';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
 import { decodePng } from './png';
@@ -85,15 +87,50 @@ export function addServiceCommands(program: Command): void {
     .command('deploy')
     .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
     .requiredOption('--model <path>', 'model.json of a LayersModel')
-    .option('--name <name>', 'name to deploy under (default: the model directory name)')
-    .option('--protocol <name>', 'pond | securenn (default: securenn if the model max-pools, else pond)')
+    .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
+    .option('--protocol <name>', 'pond | securenn (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without: polynomial activations or none)')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .action(async (opts: { model: string; name?: string; protocol?: 'pond' | 'securenn'; config: string }) => {
+      const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
+      try {
+        checkModelName(name);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}${opts.name ? '' : ' (it is the model directory name; choose one with --name)'}`);
+      }
       const client = await PredictionClient.connect(opts.config, { asOwner: true });
       try {
-        const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
         await client.deploy(opts.model, { name, protocol: opts.protocol });
         console.log(`deployed '${name}'`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('undeploy')
+    .description('remove a deployed model from all three servers (as the model owner); a server without it is fine, so a partial deploy or a model lost on one server can be removed and deployed again')
+    .argument('<model>', 'the deployed model name')
+    .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
+    .action(async (model: string, opts: { config: string }) => {
+      checkModelName(model);
+      const client = await PredictionClient.connect(opts.config, { asOwner: true });
+      try {
+        const had = await client.undeploy(model);
+        console.log(had.length ? `undeployed '${model}' (it was on ${had.join(', ')})` : `'${model}' was not deployed on any server`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description("each server's status: ready and models for anyone; counters and memory for the operator (--operator: present the owner certificate under TLS)")
+    .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
+    .option('--operator', "present the owner's certificate (TLS) to get the counters")
+    .action(async (opts: { config: string; operator?: boolean }) => {
+      const client = await PredictionClient.connect(opts.config, { asOwner: opts.operator });
+      try {
+        for (const s of await client.status()) console.log(JSON.stringify(s));
       } finally {
         await client.close();
       }
@@ -107,6 +144,7 @@ export function addServiceCommands(program: Command): void {
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--json', 'print one JSON object per input')
     .action(async (opts: { input: string; model: string; config: string; json?: boolean }) => {
+      checkModelName(opts.model);
       const { images, labels } = readInputs(opts.input);
       const client = await PredictionClient.connect(opts.config);
       try {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `tfe` command: info, and the service (server, cluster, deploy, predict, models).
+// The `tfe` command: info, and the service (server, cluster, deploy, undeploy, predict, models, status).
 import { Command } from 'commander';
 
 import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';

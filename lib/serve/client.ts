@@ -15,7 +15,7 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig, readPem } from './config';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
-import { RESPONSE_KEY } from './messages';
+import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
 
 export interface ClientOptions {
@@ -25,6 +25,11 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** How long a request waits for a dropped server link to come back before failing. */
   reconnectWaitMs?: number;
+  /**
+   * How long a request may take in all before it fails, naming the servers that did not answer
+   * (default: the config's queryTimeoutMs plus 10 s, so a server's own timeout is heard first).
+   */
+  requestTimeoutMs?: number;
   log?: (m: string) => void;
 }
 
@@ -60,11 +65,13 @@ export class PredictionClient {
   #config: ClusterConfig;
 
   #retryMs: number;
+  #timeoutMs: number;
 
-  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number) {
+  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number) {
     this.#config = config;
     this.#endpoint = endpoint;
     this.#retryMs = retryMs;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
@@ -80,7 +87,7 @@ export class PredictionClient {
       }
     }
     const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
-    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000);
+    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000);
     try {
       await Promise.all(SERVERS.map((s) => {
         const p = c.parties[s as 'server0'];
@@ -93,30 +100,51 @@ export class PredictionClient {
     return client;
   }
 
-  /** Sends `req` to every server, runs `body`, and waits for every server's answer. */
+  /**
+   * Sends `req` to every server, runs `body`, and waits for every server's answer. Always settles
+   * within the request timeout: a failed send, a refusal, a dropped link or silent servers end it
+   * with an error, the servers are told to drop the session, and its leftovers are freed here.
+   */
   async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
     await this.#reachable();
     const session = randomUUID();
     const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
     const party = new Party(CLIENT, transport, { fracBits: this.#config.fracBits, truncation: 'local' });
+    const answered = new Set<string>();
     const answers = SERVERS.map(async (s) => {
       const p = await this.#endpoint.recv(s, session, RESPONSE_KEY);
+      answered.add(s);
       const res = (p.kind === 'control' ? p.data : { ok: false, error: `${s} sent a malformed response` }) as Response;
+      if (!res || typeof res !== 'object' || (!res.ok && typeof res.error !== 'string')) throw new Error(`${s} sent a malformed response`);
       if (!res.ok) throw new Error(res.error);
       return res;
     });
+    for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const silent = SERVERS.filter((s) => !answered.has(s));
+        reject(new Error(`no answer from ${silent.join(', ') || 'the servers'} within ${this.#timeoutMs} ms (${req.type}); the request was abandoned`));
+      }, this.#timeoutMs);
+    });
     try {
-      await Promise.all(SERVERS.map((s) => this.#endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: req })));
+      const sent = Promise.all(SERVERS.map((s) => this.#endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: req }).catch((e: Error) => {
+        throw new Error(`could not send the ${req.type} request to ${s}: ${e.message}`);
+      })));
+      await Promise.race([sent, timeout]);
       // The first failure (a server's refusal, a dropped connection) ends the wait at once.
-      const [result, ...responses] = await Promise.all([body(party), ...answers]);
+      const [result, ...responses] = await Promise.race([Promise.all([body(party), ...answers]), timeout]);
       return { result: result as T, responses: responses as Response[], traffic: transport.traffic() };
     } catch (e) {
-      // Prefer a server's stated reason over the local symptom (e.g. "session aborted").
+      // Prefer a server's stated reason over the local symptom (e.g. "session aborted"): give the
+      // other answers a moment, then stop waiting (the abort fails whatever is still waited for).
+      await Promise.race([Promise.allSettled(answers), new Promise((r) => setTimeout(r, 500))]);
+      this.#endpoint.abortSession(session, `the client gave up: ${(e as Error).message.slice(0, 200)}`, SERVERS.filter((s) => this.#endpoint.connected(s)));
       const reasons = await Promise.allSettled(answers);
-      const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was aborted|closed/.test(String(r.reason?.message)));
-      this.#endpoint.abortSession(session, 'failed');
+      const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up/.test(String(r.reason?.message)));
       throw stated ? (stated.reason as Error) : e;
     } finally {
+      clearTimeout(timer);
       this.#endpoint.endSession(session);
     }
   }
@@ -160,15 +188,50 @@ export class PredictionClient {
    * under TLS (connect with `asOwner`).
    */
   async deploy(modelPath: string, opts: { name: string; protocol?: ProtocolName }): Promise<void> {
+    checkModelName(opts.name);
     const { json, spec, params } = readLayersModel(modelPath);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {
-      await this.#request({ type: 'deploy', model: opts.name, protocol: opts.protocol ?? (spec.needsSecureNN ? 'securenn' : 'pond'), topology: json.modelTopology, weights }, (party) =>
+      await this.#request({ type: 'deploy', model: opts.name, protocol: opts.protocol ?? (spec.comparisons ? 'securenn' : 'pond'), topology: json.modelTopology, weights }, (party) =>
         Promise.all(rings.map((r, i) => shareInput(party, inputOp(i), CLIENT, r))),
       );
+    } catch (e) {
+      // A deploy is kept only once every server has it (the servers' commit step); a server that
+      // failed after that (its disk) leaves the others with the model: take it back off them,
+      // unless the failure says the name was taken before this deploy.
+      const msg = (e as Error).message;
+      if (/already deployed|being deployed|owner's certificate|not allowed|limit|busy|unreachable|cannot reach/.test(msg)) throw e;
+      const back = await this.#rollback(opts.name).catch((u: Error) => {
+        throw new Error(`${msg}; ${u.message}`);
+      });
+      throw new Error(back ? `${msg} (rolled back on ${back.join(' and ')})` : msg);
     } finally {
       for (const r of rings) r.dispose();
+    }
+  }
+
+  /**
+   * Removes a model from every server (the owner's certificate is needed under TLS, as for
+   * deploy). Idempotent per server: returns the servers that had it; a server without it is fine,
+   * so a model lost on some servers, or a partial deploy, can be removed and deployed again.
+   */
+  async undeploy(name: string): Promise<string[]> {
+    checkModelName(name);
+    const { responses } = await this.#request({ type: 'undeploy', model: name }, async () => undefined);
+    return SERVERS.filter((_, i) => (responses[i] as { removed?: boolean }).removed);
+  }
+
+  /** Undeploys after a failed deploy (retrying while the servers finish it); the servers that had it. */
+  async #rollback(name: string): Promise<string[] | undefined> {
+    for (let i = 0; ; i++) {
+      try {
+        const removed = await this.undeploy(name);
+        return removed.length ? removed : undefined;
+      } catch (e) {
+        if (i >= 10 || !/being deployed|in flight/.test((e as Error).message)) throw new Error(`the deploy failed and so did its rollback (${(e as Error).message}); run tfe undeploy ${name}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
   }
 
@@ -178,7 +241,10 @@ export class PredictionClient {
     return (responses[0] as { models?: ModelInfo[] }).models ?? [];
   }
 
-  /** Each server's counters, in server order. */
+  /**
+   * Each server's status, in server order: ready and the model names for anyone; the counters,
+   * memory and limits in use only for the operator (see docs/service.md, "Status").
+   */
   async status(): Promise<ServerStatus[]> {
     const { responses } = await this.#request({ type: 'status' }, async () => undefined);
     return responses.map((r) => (r as { status: ServerStatus }).status);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { DeviceOption } from '../backend/backends';
+import { DEFAULT_LIMITS, LIMIT_RANGES, type ServiceLimits } from './limits';
 
 import { SERVERS } from '../protocol/party';
 
@@ -15,7 +16,7 @@ export interface PartyConfig {
   key?: string;
 }
 
-export interface ClusterConfig {
+export interface ClusterConfig extends ServiceLimits {
   parties: Record<'server0' | 'server1' | 'server2', PartyConfig>;
   /** The cluster CA (PEM). With it, servers use mutual TLS and clients TLS; without, plain ws. */
   ca?: string;
@@ -26,19 +27,20 @@ export interface ClusterConfig {
   /** Plain ws from non-loopback peers (never for production). */
   insecure: boolean;
   fracBits: number;
-  /** Largest input a client may send, in bytes of shares (inputs and deploys alike). */
-  maxInputBytes: number;
   /** A query still running after this long is aborted. */
   queryTimeoutMs: number;
   /** Batch-1 queries per model whose server2 side is precomputed ahead (0: none). */
   precomputePool: number;
   /** Where each server computes: 'auto' (a GPU when one is usable), 'cpu' or 'cuda'. TFE_DEVICE overrides. */
   device: DeviceOption;
+  /** Origins (scheme://host[:port]) of web pages allowed to connect as clients; '*' any; default none (docs/browser.md). */
+  allowedOrigins: string[];
   /** The directory the file was read from; relative paths resolve against it. */
   baseDir: string;
 }
 
-const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, maxInputBytes: 64 << 20, queryTimeoutMs: 120_000, precomputePool: 8 };
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, precomputePool: 8, ...DEFAULT_LIMITS };
+const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
 
 function fail(file: string, msg: string): never {
   throw new Error(`cluster config ${file}: ${msg}`);
@@ -48,7 +50,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'maxInputBytes', 'queryTimeoutMs', 'precomputePool', 'device']);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', ...LIMIT_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -76,17 +78,32 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   if (o.insecure !== undefined && typeof o.insecure !== 'boolean') fail(file, "'insecure' must be true or false");
   if (o.dataDir !== undefined && typeof o.dataDir !== 'string') fail(file, "'dataDir' must be a path");
   if (o.device !== undefined && !['auto', 'cpu', 'cuda'].includes(o.device as string)) fail(file, `'device' must be "auto", "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
+  const origins = o.allowedOrigins ?? [];
+  if (!Array.isArray(origins)) fail(file, "'allowedOrigins' must be a list of origins such as \"https://example.com\" (or \"*\")");
+  for (const x of origins) {
+    let ok = false;
+    try {
+      ok = typeof x === 'string' && (x === '*' || new URL(x).origin === x);
+    } catch {
+      // not a URL
+    }
+    if (!ok) fail(file, `allowedOrigins: ${JSON.stringify(x)} is not an origin (scheme://host[:port], no path or trailing slash, or "*")`);
+  }
+  const limits = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, num(k, ...LIMIT_RANGES[k])])) as unknown as ServiceLimits;
+  if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
+  if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);
   return {
+    ...limits,
     parties: out as ClusterConfig['parties'],
     ca: o.ca as string | undefined,
     owner: owner as ClusterConfig['owner'],
     dataDir: (o.dataDir as string | undefined) ?? DEFAULTS.dataDir,
     insecure: (o.insecure as boolean | undefined) ?? DEFAULTS.insecure,
     fracBits: num('fracBits', 1, 30),
-    maxInputBytes: num('maxInputBytes', 1024, 2 ** 31),
     queryTimeoutMs: num('queryTimeoutMs', 100, 86_400_000),
     precomputePool: num('precomputePool', 0, 1024),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
+    allowedOrigins: origins as string[],
     baseDir,
   };
 }

@@ -32,9 +32,9 @@ export class Epoch {
    * own session (index 1, 2, ...), so one missing or damaged here fails only that model: this
    * server aborts its session, and the others are told.
    */
-  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, log: (m: string) => void) {
+  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: (m: string) => void) {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
-    this.pool = new PrecomputePool(log);
+    this.pool = new PrecomputePool(log, poolMax);
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
     this.#nextIndex = announced.length + 1;
     const others = SERVERS.filter((s) => s !== me);
@@ -81,8 +81,24 @@ export class Epoch {
   /** Frees the masked weights once nothing uses them. */
   maybeFree(): void {
     if (!this.retired || this.running > 0) return;
-    for (const m of this.masks.values())
-      for (const p of m.masked) void p.then((v) => v.forEach((s) => disposeMasked(s)), () => undefined);
+    for (const m of this.masks.values()) freeMasks(m);
     this.masks.clear();
   }
+
+  /**
+   * Forgets a removed model: its reservations and recordings, and its masks (freed here when
+   * `free`; server2's background precomputations may still hold them, so it leaves them to GC).
+   */
+  removeModel(name: string, free: boolean): void {
+    const m = this.masks.get(name);
+    this.masks.delete(name);
+    this.failed.delete(name);
+    this.reserved.delete(name);
+    this.pool.discardModel(name);
+    if (m && free) freeMasks(m);
+  }
+}
+
+function freeMasks(m: MaskedWeights): void {
+  for (const p of m.masked) void p.then((v) => v.forEach((s) => disposeMasked(s)), () => undefined);
 }

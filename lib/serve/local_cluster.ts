@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import { SERVERS } from '../protocol/party';
 import { PredictionClient } from './client';
+import { loadClusterConfig } from './config';
 import { generateCertificates } from './certs';
 
 /** Ports the OS reports free now (a tiny race with other programs is accepted for local use). */
@@ -27,6 +28,8 @@ export interface LocalConfigOptions {
   tls?: boolean;
   queryTimeoutMs?: number;
   ports?: number[];
+  /** Extra cluster.json fields (limits, precomputePool, ...). */
+  extra?: Record<string, unknown>;
 }
 
 /** Writes <dir>/cluster.json (and <dir>/certs/) for three servers on loopback; returns its path. */
@@ -45,6 +48,7 @@ export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {
     }])),
     dataDir: 'data',
     ...(opts.queryTimeoutMs ? { queryTimeoutMs: opts.queryTimeoutMs } : {}),
+    ...opts.extra,
   };
   const file = path.join(dir, 'cluster.json');
   fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
@@ -107,7 +111,8 @@ export async function waitReady(configFile: string, timeoutMs = 30_000): Promise
   let last = 'no answer';
   for (;;) {
     try {
-      const client = await PredictionClient.connect(configFile, { connectTimeoutMs: 1000 });
+      // The epoch is an operator's counter: under TLS, ask with the owner's certificate.
+      const client = await PredictionClient.connect(configFile, { connectTimeoutMs: 1000, asOwner: !!loadClusterConfig(configFile).owner });
       try {
         const st = await client.status();
         if (st.every((s) => s.epoch && s.epoch === st[0].epoch && s.ready)) return st[0].epoch!;

@@ -26,30 +26,48 @@ export interface ModelsRequest {
   type: 'models';
 }
 
-/** A server's own counters: in-flight work and memory (for operators and leak checks). */
+/** The model owner removes a model from a server (idempotent: a server without it says so). */
+export interface UndeployRequest {
+  type: 'undeploy';
+  model: string;
+}
+
+/** Whether the cluster serves, and which models; the operator also gets the counters. */
 export interface StatusRequest {
   type: 'status';
 }
 
-export interface ServerStatus {
+/** What any client is told: whether the server is set up, and the model names. */
+export interface PublicStatus {
   party: string;
-  epoch?: string;
   /** Whether the epoch's setup has finished. */
   ready: boolean;
+  models: string[];
+}
+
+/** The operator's view (see docs/service.md, "Status"): in-flight work, memory, limits in use. */
+export interface OperatorCounters {
+  epoch?: string;
   running: number;
   pending: number;
+  /** Messages and waiters held by the endpoint's mailbox. */
   mailbox: number;
-  models: number;
   rssBytes: number;
   heapUsedBytes: number;
-  /** server2: queries whose side was precomputed, and how many of those were used. */
-  pool: { recorded: number; replayed: number };
+  /** server2: recordings made, used, held now and dropped unused. */
+  pool: { recorded: number; replayed: number; held: number; discarded: number };
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;
+  /** Requests admitted (running or waiting), their estimated memory, refusals since start. */
+  sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };
+  /** The endpoint's own counters, when the net layer offers them. */
+  endpoint?: unknown;
 }
 
-export type ClientRequest = PredictRequest | DeployRequest | ModelsRequest | StatusRequest;
+export type ServerStatus = PublicStatus & Partial<OperatorCounters> & { operator: boolean };
+
+export type ClientRequest = PredictRequest | DeployRequest | UndeployRequest | ModelsRequest | StatusRequest;
 
 /** server0 -> server1, server2: run this client's request as session `index` of `epoch`. */
 export interface StartNotice {
@@ -83,12 +101,20 @@ export interface ModelInfo {
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic }
+  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean }
   | { ok: false; error: string };
 
 export const RESPONSE_KEY = 'res';
 
-const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Model names: a letter or digit, then letters, digits, '_' or '-' (64 at most): never a path. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Throws, naming the rule, unless `name` is a valid model name. */
+export function checkModelName(name: unknown): string {
+  if (typeof name !== 'string' || !MODEL_NAME.test(name))
+    throw new Error(`model name ${JSON.stringify(typeof name === 'string' ? name.slice(0, 80) : name)} is not allowed: use 1-64 letters, digits, '_' or '-', starting with a letter or digit`);
+  return name;
+}
 
 function isShape(v: unknown): v is number[] {
   return Array.isArray(v) && v.length > 0 && v.length <= 8 && v.every((d) => Number.isSafeInteger(d) && d > 0);
@@ -99,17 +125,17 @@ export function validateRequest(raw: unknown): ClientRequest {
   if (!raw || typeof raw !== 'object') throw new Error('request must be an object');
   const r = raw as Record<string, unknown>;
   if (r.type === 'models' || r.type === 'status') return { type: r.type };
-  if (typeof r.model !== 'string' || !MODEL_NAME.test(r.model)) throw new Error(`model name ${JSON.stringify(r.model)} must be 1-64 letters, digits, '_', '.' or '-'`);
+  if (!['predict', 'deploy', 'undeploy'].includes(r.type as string))
+    throw new Error(`unknown request type ${JSON.stringify(typeof r.type === 'string' ? r.type.slice(0, 40) : r.type)}`);
+  const model = checkModelName(r.model);
+  if (r.type === 'undeploy') return { type: 'undeploy', model };
   if (r.type === 'predict') {
-    if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)} must be a list of positive integers`);
-    return { type: 'predict', model: r.model, shape: r.shape };
+    if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)?.slice(0, 80)} must be a list of positive integers`);
+    return { type: 'predict', model, shape: r.shape };
   }
-  if (r.type === 'deploy') {
-    if (r.protocol !== 'pond' && r.protocol !== 'securenn') throw new Error(`protocol ${JSON.stringify(r.protocol)} must be 'pond' or 'securenn'`);
-    if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
-    if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape)))
-      throw new Error('deploy: weights must be a list of { name, shape }');
-    return { type: 'deploy', model: r.model, protocol: r.protocol, topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
-  }
-  throw new Error(`unknown request type ${JSON.stringify(r.type)}`);
+  if (r.protocol !== 'pond' && r.protocol !== 'securenn') throw new Error(`protocol ${JSON.stringify(r.protocol)?.slice(0, 40)} must be 'pond' or 'securenn'`);
+  if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
+  if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape)))
+    throw new Error('deploy: weights must be a list of { name, shape }');
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
 }

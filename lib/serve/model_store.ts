@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import { type ModelSpec, parseTopology } from '../api/layers_spec';
 import { RingTensor } from '../tensor/ring_tensor';
-import type { DeployRequest, ModelInfo, ProtocolName } from './messages';
+import { checkModelName, type DeployRequest, type ModelInfo, type ProtocolName } from './messages';
 
 export interface DeployedModel {
   name: string;
@@ -38,8 +38,9 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'>): ModelSpec {
   const shapes = new Map(req.weights.map((w) => [w.name, w.shape]));
   const spec = parseTopology(req.topology, (n) => shapes.get(n));
-  if (spec.needsSecureNN && req.protocol !== 'securenn') throw new Error('MaxPooling2D needs the securenn protocol (Pond cannot compare)');
+  if (spec.needsSecureNN && req.protocol !== 'securenn') throw new Error('the model compares values (max pooling, relu6, leaky relu, ...), which only the securenn protocol does exactly');
   for (const p of spec.params) {
+    if (p.derive) continue; // computed by the owner; its sources were checked by parseTopology
     const n = p.shape.reduce((a, b) => a * b, 1);
     const m = shapes.get(p.weight)!.reduce((a, b) => a * b, 1);
     if (n !== m) throw new Error(`weight '${p.weight}' has shape [${shapes.get(p.weight)}], which cannot be used as [${p.shape}]`);
@@ -60,10 +61,18 @@ export class ModelStore {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
+  /** The directory of model `name`: refused unless the name is valid and the path inside the store. */
+  #pathOf(name: string, prefix = ''): string {
+    checkModelName(name);
+    const p = path.resolve(this.dir, `${prefix}${name}`);
+    if (path.dirname(p) !== path.resolve(this.dir)) throw new Error(`model name '${name}' points outside the model store`);
+    return p;
+  }
+
   /** Persists a model atomically (replacing an older one of the same name). */
   save(m: DeployedModel): void {
-    const final = path.join(this.dir, m.name);
-    const tmp = path.join(this.dir, `.${m.name}.tmp-${randomBytes(4).toString('hex')}`);
+    const final = this.#pathOf(m.name);
+    const tmp = this.#pathOf(m.name, `.tmp-${randomBytes(4).toString('hex')}-`);
     fs.mkdirSync(tmp, { mode: 0o700 });
     try {
       const shares = m.shares.every((s) => s === null)
@@ -84,15 +93,27 @@ export class ModelStore {
     }
   }
 
+  /** Removes a stored model (renamed aside first, so a crash never leaves half of one); false if absent. */
+  remove(name: string): boolean {
+    const final = this.#pathOf(name);
+    if (!fs.existsSync(final)) return false;
+    const aside = this.#pathOf(name, `.removed-${randomBytes(4).toString('hex')}-`);
+    fs.renameSync(final, aside);
+    fs.rmSync(aside, { recursive: true, force: true });
+    return true;
+  }
+
   /** Loads every stored model; a damaged one is logged and left out, the rest still load. */
   loadAll(expectShares: boolean): DeployedModel[] {
     const out: DeployedModel[] = [];
     for (const name of fs.readdirSync(this.dir).sort()) {
-      if (name.startsWith('.')) {
-        fs.rmSync(path.join(this.dir, name), { recursive: true, force: true }); // an interrupted save
+      // An interrupted save or removal (this version's names, and older versions' '.<name>.tmp-').
+      if (/^\.(?:tmp-[0-9a-f]{8}-|removed-[0-9a-f]{8}-|.+\.tmp-[0-9a-f]{8}$)/.test(name)) {
+        fs.rmSync(path.join(this.dir, name), { recursive: true, force: true });
         continue;
       }
       try {
+        checkModelName(name);
         out.push(this.#load(name, expectShares));
       } catch (e) {
         this.log(`refusing stored model '${name}': ${(e as Error).message}`);
@@ -102,7 +123,7 @@ export class ModelStore {
   }
 
   #load(name: string, expectShares: boolean): DeployedModel {
-    const dir = path.join(this.dir, name);
+    const dir = this.#pathOf(name);
     const m = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as StoredManifest;
     if (m.version !== 1 || m.name !== name) throw new Error('model.json is not a stored model of this name');
     const spec = specOf(m);

@@ -35,19 +35,29 @@ class RecordingTransport extends Transport {
 
 export type Recording = RecordingTransport['sent'];
 
-/** server2's recordings, by session index, for one epoch. */
+/** server2's recordings, by session index, for one epoch (at most `max` held at once). */
 export class PrecomputePool {
-  #ready = new Map<number, Promise<Recording | undefined>>();
+  #ready = new Map<number, { model: string; run: Promise<Recording | undefined> }>();
   #unpoolable = new Set<string>();
   recorded = 0;
   replayed = 0;
+  /** Recordings dropped unused (their query never came, or the model was removed). */
+  discarded = 0;
 
-  constructor(private readonly log: (m: string) => void) {}
+  constructor(private readonly log: (m: string) => void, private readonly max: number) {}
 
-  /** Runs server2's side of a batch-1 query of `model` for each index, in the background. */
+  /** Recordings held (made or being made). */
+  get held(): number {
+    return this.#ready.size;
+  }
+
+  /**
+   * Runs server2's side of a batch-1 query of `model` for each index, in the background. Indices
+   * beyond the `max` held are not prepared: their queries run online.
+   */
   prepare(root: Cluster, me: PartyName, model: { name: string; protocol: 'pond' | 'securenn'; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[]): void {
     for (const index of indices) {
-      if (this.#unpoolable.has(model.name)) return;
+      if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
       const run = (async () => {
         const transport = new RecordingTransport([...SERVERS, CLIENT]);
         const fork = root.fork(transport, index, { protocol: model.protocol, players: [CLIENT] });
@@ -59,7 +69,7 @@ export class PrecomputePool {
         this.#unpoolable.add(model.name);
         return undefined;
       });
-      this.#ready.set(index, run);
+      this.#ready.set(index, { model: model.name, run });
     }
   }
 
@@ -67,7 +77,18 @@ export class PrecomputePool {
   async take(index: number): Promise<Recording | undefined> {
     const r = this.#ready.get(index);
     this.#ready.delete(index);
-    return r;
+    return r?.run;
+  }
+
+  /** Drops the recording for `index` (its query will never run here). */
+  discard(index: number): void {
+    if (this.#ready.delete(index)) this.discarded++;
+  }
+
+  /** Drops every recording of `model` (it was removed). */
+  discardModel(model: string): void {
+    for (const [index, r] of this.#ready) if (r.model === model) this.discard(index);
+    this.#unpoolable.delete(model);
   }
 
   /** Sends a recording over the query's real transport, as the online run would have. */

@@ -4,9 +4,10 @@
 import type { ModelSpec } from '../api/layers_spec';
 import type { MaskRef } from '../protocol/correlated';
 import type { Cluster } from '../protocol/cluster';
-import type { OpCtx, Party } from '../protocol/party';
+import { type OpCtx, type Party, tag } from '../protocol/party';
+import { prgRing } from '../prg/prg';
 import type { MaskedShare } from '../protocol/pond/arith';
-import { output, type Share, shareInput } from '../protocol/pond/share';
+import { output, type Share } from '../protocol/pond/share';
 import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { PrivateTensor, type PartyValues } from '../api/tensor';
@@ -16,6 +17,8 @@ export const CLIENT: PartyName = 'client';
 /** Input i of a request uses op id 1 + i; the output uses OUTPUT_OP. Below any session's range. */
 export const inputOp = (i: number): OpCtx => ({ id: 1 + i, name: 'input' });
 export const OUTPUT_OP: OpCtx = { id: 1 << 20, name: 'output' };
+/** A client's input seed (see shareInput). */
+const SEED_BYTES = 16;
 
 /** A model's weights masked under one setup: every query's copy of a weight reuses its mask. */
 export interface MaskedWeights {
@@ -36,15 +39,23 @@ export async function maskWeights(cluster: Cluster, me: PartyName, spec: ModelSp
   return { masked, refs };
 }
 
-/** Receives the client's shared inputs (one per shape). */
+/**
+ * Receives the client's shared inputs (one per shape), as shareInput() does on a server, but
+ * checking what each message declares against the request's shape BEFORE anything is built: a
+ * 16-byte seed declaring a huge shape is refused, never expanded.
+ */
 export async function receiveInputs(party: Party, shapes: readonly (readonly number[])[]): Promise<Share[]> {
-  return Promise.all(shapes.map(async (shape, i) => {
-    const s = await shareInput(party, inputOp(i), CLIENT);
-    if (s && s.shape.join() !== shape.join()) {
-      s.dispose();
-      throw new Error(`input ${i} has shape [${s.shape}], the request said [${shape}]`);
-    }
-    return s;
+  return Promise.all(shapes.map(async (shape, i): Promise<Share> => {
+    const t = tag(inputOp(i), 'input');
+    if (party.role === 1) return party.recvTensor(CLIENT, t, shape);
+    if (party.role !== 0) return null;
+    const msg = await party.transport.recv(party.name, CLIENT, t);
+    if (msg.kind !== 'seed') throw new Error(`input ${i}: expected a seed from the client, got a ${msg.kind} message`);
+    if (msg.dtype !== 'ring64' || msg.seed.byteLength !== SEED_BYTES)
+      throw new Error(`input ${i}: the seed must be ${SEED_BYTES} bytes for ring64, got ${msg.seed.byteLength} bytes for ${String(msg.dtype).slice(0, 16)}`);
+    if (msg.shape.length !== shape.length || msg.shape.some((d, j) => d !== shape[j]))
+      throw new Error(`input ${i}: the seed declares shape [${msg.shape.slice(0, 8)}${msg.shape.length > 8 ? ',...' : ''}], the request said [${shape}]`);
+    return prgRing(msg.seed, shape, { nonce: msg.nonce });
   }));
 }
 

@@ -15,13 +15,16 @@ import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem } from './config';
 import { Epoch } from './epoch';
-import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, validateRequest } from './messages';
+import { checkQuerySize, estimateQueryBytes, forClient, SessionAccounting } from './limits';
+import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 
 const PAIRING_TIMEOUT_MS = 10_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const OWNER = 'model-owner';
+/** The servers' go-ahead to keep a deployed model (a deploy that failed anywhere is kept nowhere). */
+const COMMIT_KEY = 'deploy-commit';
 
 interface Pending {
   client?: { peer: PartyName; req: ClientRequest };
@@ -41,9 +44,12 @@ export class TfeServer {
   #store: ModelStore;
   #models = new Map<string, DeployedModel>();
   #deploying = new Set<string>();
+  /** server2: pool notices for a model whose deploy is finishing here. */
+  #poolWaiting = new Map<string, PoolNotice[]>();
   #epoch?: Epoch;
   #pending = new Map<string, Pending>();
-  #running = new Map<string, { client: PartyName; done: Promise<void> }>();
+  #running = new Map<string, { client: PartyName; model: string; done: Promise<void> }>();
+  #sessions: SessionAccounting;
   #stopping = false;
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
@@ -58,8 +64,9 @@ export class TfeServer {
     const tls: TlsMaterial | undefined = config.ca
       ? { ca: readPem(config, config.ca, 'CA'), cert: readPem(config, mine.cert!, 'certificate'), key: readPem(config, mine.key!, 'key') }
       : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.host, port: mine.port, tls, insecure: config.insecure, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
+    this.endpoint = new WsEndpoint({ me: party, host: mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
+    this.#sessions = new SessionAccounting(config);
   }
 
   /** Loads the stored models, listens, and joins the mesh (re-joining by itself after drops). */
@@ -69,7 +76,7 @@ export class TfeServer {
     this.endpoint.on('request', (peer, session, payload) => this.#onRequest(peer, session, payload));
     this.endpoint.on('peer-up', (peer) => this.#onPeerUp(peer));
     this.endpoint.on('peer-down', (peer, why) => this.#onPeerDown(peer, why));
-    this.endpoint.on('abort', (session, reason) => this.#log(`session ${session} aborted by ${reason}`));
+    this.endpoint.on('abort', (session, reason) => this.#onAbort(session, reason));
     await this.endpoint.start(SERVERS.filter((s) => s !== this.me));
     for (const s of SERVERS)
       if (s > this.me) {
@@ -109,7 +116,7 @@ export class TfeServer {
 
   #beginEpoch(notice: EpochNotice): void {
     const old = this.#epoch;
-    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, 30_000, this.#log);
+    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, 30_000, this.#config.maxPoolRecordings, this.#log);
     this.#epoch = fresh;
     if (old) {
       old.retired = true;
@@ -150,6 +157,8 @@ export class TfeServer {
   #precompute(n: PoolNotice): void {
     const epoch = this.#epoch;
     if (!epoch || epoch.id !== n.epoch) return;
+    // server0 may reserve before this server has finished saving a fresh deploy: wait for it.
+    if (this.#deploying.has(n.model)) return void this.#poolWaiting.set(n.model, [...(this.#poolWaiting.get(n.model) ?? []), n]);
     void epoch.ready.then(() => {
       const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
       if (m && masks && m.protocol === 'pond') epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices);
@@ -163,7 +172,13 @@ export class TfeServer {
       return;
     }
     for (const [session, r] of this.#running) if (r.client === peer) this.endpoint.abortSession(session, 'the client disconnected', this.#others());
-    for (const [session, p] of this.#pending) if (p.client?.peer === peer) this.#dropPending(session);
+    for (const [session, p] of this.#pending) if (p.client?.peer === peer) this.#dropPending(session, true);
+  }
+
+  /** Another party aborted a session: a request still waiting for its other half is dropped. */
+  #onAbort(session: string, reason: string): void {
+    this.#log(`session ${session} aborted by ${reason}`);
+    if (this.#pending.has(session)) this.#dropPending(session, true);
   }
 
   #others(): PartyName[] {
@@ -181,24 +196,42 @@ export class TfeServer {
       if (!CLIENT_SESSION.test(session)) throw new Error(`session id ${JSON.stringify(session.slice(0, 40))} is not a UUID`);
       if (this.#stopping) throw new Error(`${this.me} is shutting down`);
       req = validateRequest(payload.data);
-      this.#check(req, peer);
     } catch (e) {
-      return this.#respond(peer, session, { ok: false, error: `${this.me}: ${(e as Error).message}` });
+      return this.#refuse(peer, session, e as Error);
     }
     if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map(infoOf) });
-    if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status() });
-    if (this.#running.has(session) || this.#pending.get(session)?.client)
+    if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(this.#isOperator(peer)) });
+    if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
-    const down = this.#others().filter((s) => !this.endpoint.connected(s));
-    if (down.length) return this.#respond(peer, session, { ok: false, error: `${this.me}: cannot reach ${down.join(' and ')}; retry when the cluster has re-formed` });
+    try {
+      if (req.type === 'undeploy') return this.#respond(peer, session, { ok: true, removed: this.#undeploy(req, peer) });
+      const bytes = this.#check(req, peer);
+      const down = this.#others().filter((s) => !this.endpoint.connected(s));
+      if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
+      if (this.me === SERVER0 && !this.#epoch) throw new Error('the cluster is not connected yet');
+      this.#sessions.admit(session, peer, bytes, this.me !== SERVER0 && !this.#pending.get(session)?.notice);
+    } catch (e) {
+      return this.#refuse(peer, session, e as Error);
+    }
     if (this.me === SERVER0) {
-      const epoch = this.#epoch;
-      if (!epoch) return this.#respond(peer, session, { ok: false, error: `${this.me}: the cluster is not connected yet` });
+      const epoch = this.#epoch!;
       const notice = { type: 'start' as const, epoch: epoch.id, index: this.#indexFor(epoch, req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       return this.#run(session, peer, req, notice);
     }
     this.#pair(session, { client: { peer, req } });
+  }
+
+  /**
+   * Answers a refused request, and frees what its client uploaded for it. The other servers are
+   * not told (a session aborted there would drop the client's request to them unanswered): the
+   * client aborts the session everywhere when it fails, and a request that server0 never starts
+   * waits at most PAIRING_TIMEOUT_MS (bounded by maxPendingRequests).
+   */
+  #refuse(peer: PartyName, session: string, e: Error): void {
+    this.#log(`refused a request from ${peer}: ${e.message}`);
+    this.#respond(peer, session, { ok: false, error: `${this.me}: ${forClient(e.message)}` });
+    if (CLIENT_SESSION.test(session)) this.endpoint.endSession(session);
   }
 
   #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
@@ -215,40 +248,88 @@ export class TfeServer {
     if (!p) {
       const timer = setTimeout(() => {
         const left = this.#pending.get(session);
-        this.#dropPending(session);
+        this.#dropPending(session, true);
         if (left?.client) this.#respond(left.client.peer, session, { ok: false, error: `${this.me}: server0 did not start this request (is it up?)` });
+        // server0 started it but the client never asked here: server0 and the other stop waiting.
+        else this.endpoint.abortSession(session, `the client's request never reached ${this.me}`, this.#others());
       }, PAIRING_TIMEOUT_MS);
       this.#pending.set(session, (p = { timer }));
     }
     Object.assign(p, part);
     if (p.client && p.notice) {
-      this.#dropPending(session);
+      this.#dropPending(session, false);
+      this.#sessions.started(session);
       this.#run(session, p.client.peer, p.client.req as PredictRequest | DeployRequest, p.notice);
     }
   }
 
-  #dropPending(session: string): void {
-    clearTimeout(this.#pending.get(session)?.timer);
+  /** Forgets a waiting request; `unused`: it will never run, so its uploads and recording go too. */
+  #dropPending(session: string, unused: boolean): void {
+    const p = this.#pending.get(session);
+    if (!p) return;
+    clearTimeout(p.timer);
     this.#pending.delete(session);
+    if (!unused) return;
+    this.#sessions.release(session);
+    this.endpoint.endSession(session);
+    if (p.notice && this.me === SERVER2 && this.#epoch?.id === p.notice.epoch) this.#epoch.pool.discard(p.notice.index);
   }
 
-  /** Refuses what this server can tell is wrong before any work (same checks on every server). */
-  #check(req: ClientRequest, peer: PartyName): void {
+  /**
+   * Refuses what this server can tell is wrong before any work (same checks on every server), from
+   * what the request declares; returns the estimated bytes the request will need here.
+   */
+  #check(req: PredictRequest | DeployRequest, peer: PartyName): number {
+    const limits = this.#config;
     if (req.type === 'predict') {
       const m = this.#models.get(req.model);
       if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${[...this.#models.keys()].join(', ') || 'none'})`);
       const want = m.spec.inputShape;
       if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
         throw new Error(`model '${req.model}' takes inputs of shape [batch, ${want}], got [${req.shape}]`);
-      const bytes = 8 * req.shape.reduce((a, b) => a * b, 1);
-      if (bytes > this.#config.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${bytes} bytes, over the limit of ${this.#config.maxInputBytes}`);
-    } else if (req.type === 'deploy') {
-      if (this.#config.ca && this.endpoint.identityOf(peer) !== OWNER) throw new Error("deploy needs the model owner's certificate");
-      if (this.#models.has(req.model) || this.#deploying.has(req.model)) throw new Error(`model '${req.model}' is already deployed`);
-      specOf(req);
-      const bytes = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-      if (bytes > this.#config.maxInputBytes) throw new Error(`the model's weights are ${bytes} bytes as shares, over the limit of ${this.#config.maxInputBytes}`);
+      const input = 8 * req.shape.reduce((a, b) => a * b, 1);
+      if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+      const bytes = estimateQueryBytes({ ...m, inputShape: want }, req.shape[0]);
+      checkQuerySize(limits, req.model, bytes, req.shape[0]);
+      return bytes;
     }
+    this.#checkOwner(peer, 'deploy');
+    if (this.#models.has(req.model) || this.#deploying.has(req.model))
+      throw new Error(`model '${req.model}' is already deployed${this.#models.has(req.model) ? ' (tfe undeploy removes it)' : ''}`);
+    const spec = specOf(req);
+    const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+    const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, inputShape: spec.inputShape }, 1);
+    if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${(one / 2 ** 20).toFixed(0)} MiB per server, over the limit of ${(limits.maxQueryBytes / 2 ** 20).toFixed(0)} MiB (maxQueryBytes)`);
+    return 3 * weights;
+  }
+
+  /** Under TLS, only the model owner's certificate may change the models. */
+  #checkOwner(peer: PartyName, what: string): void {
+    if (this.#config.ca && this.endpoint.identityOf(peer) !== OWNER) throw new Error(`${what} needs the model owner's certificate`);
+  }
+
+  /**
+   * The operator: under TLS a client presenting the owner's certificate; in plain mode every
+   * client while plain ws is loopback-only, nobody when `insecure` lets other hosts in.
+   */
+  #isOperator(peer: PartyName): boolean {
+    return this.#config.ca ? this.endpoint.identityOf(peer) === OWNER : !this.#config.insecure;
+  }
+
+  /** Removes a model here (true) or says it was not here (false); refused while it is in use. */
+  #undeploy(req: UndeployRequest, peer: PartyName): boolean {
+    this.#checkOwner(peer, 'undeploy');
+    if (this.#deploying.has(req.model)) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
+    const busy = [...this.#running.values()].filter((r) => r.model === req.model).length;
+    if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
+    const m = this.#models.get(req.model);
+    this.#models.delete(req.model);
+    this.#epoch?.removeModel(req.model, this.me !== SERVER2);
+    const stored = this.#store.remove(req.model);
+    for (const s of m?.shares ?? []) s?.dispose();
+    if (m || stored) this.#log(`undeployed model '${req.model}'`);
+    return !!m || stored;
   }
 
   #respond(peer: PartyName, session: string, res: Response): void {
@@ -281,7 +362,14 @@ export class TfeServer {
           const spec = specOf(req);
           const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, players: [CLIENT] });
           const { shares, masks } = await deployOnServer(fork, this.me, spec);
-          const m: DeployedModel = { name: req.model, protocol: req.protocol, topology: req.topology, weights: req.weights, spec, digest: digestOf(req), shares };
+          const digest = digestOf(req);
+          try {
+            await this.#commit(session, digest);
+          } catch (e) {
+            for (const s of shares) s?.dispose();
+            throw e;
+          }
+          const m: DeployedModel = { name: req.model, protocol: req.protocol, topology: req.topology, weights: req.weights, spec, digest, shares };
           this.#store.save(m);
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);
@@ -291,11 +379,18 @@ export class TfeServer {
         }
       } catch (e) {
         const msg = (e as Error).message;
-        this.endpoint.abortSession(session, msg, this.#others());
-        this.#respond(client, session, { ok: false, error: `${this.me}: ${msg}` });
+        this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`);
+        this.endpoint.abortSession(session, forClient(msg), this.#others());
+        this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
         clearTimeout(timer);
-        if (req.type === 'deploy') this.#deploying.delete(req.model);
+        this.#sessions.release(session);
+        if (req.type === 'deploy') {
+          this.#deploying.delete(req.model);
+          const waiting = this.#poolWaiting.get(req.model) ?? [];
+          this.#poolWaiting.delete(req.model);
+          for (const n of waiting) this.#precompute(n);
+        }
         this.endpoint.endSession(session);
         this.#running.delete(session);
         if (epoch) {
@@ -304,7 +399,15 @@ export class TfeServer {
         }
       }
     })();
-    this.#running.set(session, { client, done });
+    this.#running.set(session, { client, model: req.model, done });
+  }
+
+  /** Every server has the model's shares and masks: only then does any keep it. */
+  async #commit(session: string, digest: string): Promise<void> {
+    const others = this.#others();
+    await Promise.all(others.map((s) => this.endpoint.send(s, session, COMMIT_KEY, { kind: 'control', data: digest })));
+    for (const p of await Promise.all(others.map((s) => this.endpoint.recv(s, session, COMMIT_KEY))))
+      if (p.kind !== 'control' || p.data !== digest) throw new Error('the servers received different models');
   }
 
   /** Refuses new requests, lets in-flight ones finish (up to `graceMs`), then closes. */
@@ -314,13 +417,29 @@ export class TfeServer {
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
-    for (const s of this.#pending.keys()) this.#dropPending(s);
+    for (const s of this.#pending.keys()) this.#dropPending(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
   }
 
-  /** In-flight queries, mailbox entries and memory (for operators and leak checks). */
-  status(): ServerStatus {
-    const mem = memory();
-    return { party: this.me, epoch: this.#epoch?.id, ready: this.#epoch?.isReady ?? false, running: this.#running.size, pending: this.#pending.size, mailbox: this.endpoint.pending, models: this.#models.size, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, liveTensors: mem.tensors, tensorBytes: mem.bytes, pool: { recorded: this.#epoch?.pool.recorded ?? 0, replayed: this.#epoch?.pool.replayed ?? 0 } };
+  /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
+  status(operator = true): ServerStatus {
+    const pub = { party: this.me, ready: this.#epoch?.isReady ?? false, models: [...this.#models.keys()], operator };
+    if (!operator) return pub;
+    const mem = memory(), pool = this.#epoch?.pool;
+    const stats = (this.endpoint as unknown as { stats?: () => unknown }).stats?.();
+    return {
+      ...pub,
+      epoch: this.#epoch?.id,
+      running: this.#running.size,
+      pending: this.#pending.size,
+      mailbox: this.endpoint.pending,
+      rssBytes: process.memoryUsage().rss,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      liveTensors: mem.tensors,
+      tensorBytes: mem.bytes,
+      pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, discarded: pool?.discarded ?? 0 },
+      sessions: this.#sessions.counters(),
+      ...(stats === undefined ? {} : { endpoint: stats }),
+    };
   }
 }

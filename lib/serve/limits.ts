@@ -1,0 +1,230 @@
+// What one server lets clients use, checked before any work is done for them: the size of what a
+// request declares (shapes, batch, an estimate of the memory the query will need), how many of
+// its requests run or wait at once (per client connection and in total), and what error text
+// reaches a client (no server paths). The counters are also what the operator's status shows.
+import type { ModelTopology } from '../api/layers_spec';
+import type { PartyName } from '../net/transport';
+import type { ProtocolName } from './messages';
+
+/** The limits of cluster.json (see docs/service.md, "Limits"). */
+export interface ServiceLimits {
+  /** Largest input or deploy a client may send, in bytes of shares. */
+  maxInputBytes: number;
+  /** Largest batch (first dimension) of one prediction. */
+  maxBatch: number;
+  /** Largest estimated memory one query may need on a server. */
+  maxQueryBytes: number;
+  /** Estimated memory of all the queries a server runs at once. */
+  maxTotalQueryBytes: number;
+  /** Requests running or waiting on one server, from all clients together. */
+  maxSessions: number;
+  /** Requests running or waiting on one server from one client connection. */
+  maxSessionsPerClient: number;
+  /** Requests whose other half (server0's go-ahead, or the client's request) has not come. */
+  maxPendingRequests: number;
+  /** server2: precomputed query recordings held, over all models. */
+  maxPoolRecordings: number;
+}
+
+export const DEFAULT_LIMITS: ServiceLimits = {
+  maxInputBytes: 64 << 20,
+  maxBatch: 1024,
+  maxQueryBytes: 1 << 30,
+  maxTotalQueryBytes: 4 * 2 ** 30,
+  maxSessions: 64,
+  maxSessionsPerClient: 8,
+  maxPendingRequests: 32,
+  maxPoolRecordings: 64,
+};
+
+/** [min, max] accepted for each limit in cluster.json. */
+export const LIMIT_RANGES: Record<keyof ServiceLimits, [number, number]> = {
+  maxInputBytes: [1024, 2 ** 31],
+  maxBatch: [1, 1 << 20],
+  maxQueryBytes: [1 << 20, 2 ** 40],
+  maxTotalQueryBytes: [1 << 20, 2 ** 42],
+  maxSessions: [1, 100_000],
+  maxSessionsPerClient: [1, 100_000],
+  maxPendingRequests: [1, 100_000],
+  maxPoolRecordings: [0, 100_000],
+};
+
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0)} MiB`;
+const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+// ---------- the memory a query needs ----------
+
+/*
+ * Every tensor a query makes lives until its answer is sent (programs.ts frees them together), so
+ * a query's memory is about the sum over its layers of what each makes, per sample, times the
+ * batch. Per element of a layer's output (8-byte ring elements, this server's share):
+ *  - a product (Dense, Conv2D) keeps its output share, the masked operands and the triple parts;
+ *    Conv2D also lays its input out as im2col patches (outH x outW x kh x kw x cin);
+ *  - a polynomial keeps its powers and their products; under SecureNN a ReLU or a max-pool
+ *    comparison works on the 64 bits of each element.
+ * The factors are calibrated against measured server peaks (bench/RESULTS.md, "Hostile clients")
+ * and err on the high side: an estimate refuses a query, it never lets one through that is known
+ * not to fit.
+ */
+const PER_INPUT = 6;
+const PER_PRODUCT = 4;
+const PER_IM2COL = 2;
+const PER_POLY = 6;
+const PER_LINEAR = 2;
+const PER_SECURENN_COMPARE = 200;
+/** What any query costs besides its tensors (buffers, V8's heap steps). */
+const PER_QUERY = 24 << 20;
+
+interface LayerCfg {
+  class_name: string;
+  config: Record<string, unknown>;
+}
+
+function layersOf(topo: ModelTopology): LayerCfg[] {
+  const cfg = topo.model_config ? topo.model_config.config : topo.config;
+  const layers = Array.isArray(cfg) ? cfg : cfg?.layers;
+  return (layers ?? []) as unknown as LayerCfg[];
+}
+
+const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+
+function window(s: number[], size: [number, number], strides: [number, number], padding: unknown): [number, number] {
+  const same = String(padding ?? 'valid').toLowerCase() === 'same';
+  const out = (n: number, k: number, st: number) => Math.max(1, same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
+  return [out(s[0], size[0], strides[0]), out(s[1], size[1], strides[1])];
+}
+
+/**
+ * Estimated bytes one server needs for a query of `batch` samples of a model (see above). The
+ * model's own shares are not counted: they are resident whether or not anyone asks.
+ */
+export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; inputShape: readonly number[] }, batch: number): number {
+  let s = [...m.inputShape];
+  let elements = PER_INPUT * count(s); // received bytes, the share, its masked copies
+  const nonlinear = (n: number) => (m.protocol === 'securenn' ? PER_SECURENN_COMPARE : PER_POLY) * n;
+  const activation = (a: unknown) => {
+    if (a === 'relu') elements += nonlinear(count(s));
+  };
+  for (const { class_name: cls, config: c } of layersOf(m.topology)) {
+    switch (cls) {
+      case 'Dense':
+        s = [...s.slice(0, -1), Number(c.units)];
+        elements += PER_PRODUCT * count(s);
+        activation(c.activation);
+        break;
+      case 'Conv2D': {
+        const k = pair(c.kernel_size, 1);
+        const cin = s[2] ?? 1;
+        const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
+        s = [oh, ow, Number(c.filters)];
+        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
+        activation(c.activation);
+        break;
+      }
+      case 'AveragePooling2D':
+      case 'MaxPooling2D': {
+        const size = pair(c.pool_size, 2);
+        const before = count(s);
+        const [oh, ow] = window(s, size, pair(c.strides ?? c.pool_size, 2), c.padding);
+        s = [oh, ow, s[2] ?? 1];
+        elements += cls === 'MaxPooling2D' ? nonlinear(before) : PER_LINEAR * before;
+        break;
+      }
+      case 'Flatten':
+        s = [count(s)];
+        break;
+      case 'Reshape':
+        s = (c.target_shape as number[]).map(Number);
+        break;
+      case 'ReLU':
+        elements += nonlinear(count(s));
+        break;
+      case 'Activation':
+        activation(c.activation);
+        break;
+      case 'TfePolynomial':
+        elements += PER_POLY * count(s);
+        break;
+      default:
+        elements += PER_LINEAR * count(s);
+    }
+  }
+  return PER_QUERY + 8 * batch * elements;
+}
+
+// ---------- sessions a server holds for clients ----------
+
+interface Held {
+  client: PartyName;
+  bytes: number;
+}
+
+/** Counts what each client has running or waiting here, and refuses what would exceed a limit. */
+export class SessionAccounting {
+  #held = new Map<string, Held>();
+  #pending = new Set<string>();
+  #refused = 0;
+
+  constructor(private readonly limits: ServiceLimits) {}
+
+  /**
+   * Admits a session (throws, naming the limit, when it cannot be): `bytes` is its estimated
+   * memory; `pending` marks a request still waiting for its other half.
+   */
+  admit(session: string, client: PartyName, bytes: number, pending: boolean): void {
+    const l = this.limits;
+    const fail = (msg: string) => {
+      this.#refused++;
+      throw new Error(msg);
+    };
+    if (this.#held.size >= l.maxSessions) fail(`the server is busy: ${this.#held.size} requests in flight (limit maxSessions = ${l.maxSessions}); retry later`);
+    let mine = 0;
+    for (const h of this.#held.values()) if (h.client === client) mine++;
+    if (mine >= l.maxSessionsPerClient) fail(`this client already has ${mine} requests in flight (limit maxSessionsPerClient = ${l.maxSessionsPerClient}); wait for one to finish`);
+    if (pending && this.#pending.size >= l.maxPendingRequests) fail(`the server is busy: ${this.#pending.size} requests are waiting to start (limit maxPendingRequests = ${l.maxPendingRequests}); retry later`);
+    const inUse = this.bytes;
+    if (bytes > 0 && inUse + bytes > l.maxTotalQueryBytes)
+      fail(`the server is busy: this query needs about ${MiB(bytes)} and ${MiB(inUse)} of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes) are in use; retry later`);
+    this.#held.set(session, { client, bytes });
+    if (pending) this.#pending.add(session);
+  }
+
+  /** The session's other half came: it runs now. */
+  started(session: string): void {
+    this.#pending.delete(session);
+  }
+
+  release(session: string): void {
+    this.#held.delete(session);
+    this.#pending.delete(session);
+  }
+
+  has(session: string): boolean {
+    return this.#held.has(session);
+  }
+
+  /** Estimated bytes of everything admitted. */
+  get bytes(): number {
+    let n = 0;
+    for (const h of this.#held.values()) n += h.bytes;
+    return n;
+  }
+
+  counters(): { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number } {
+    return { sessions: this.#held.size, pending: this.#pending.size, clients: new Set([...this.#held.values()].map((h) => h.client)).size, estimatedBytes: this.bytes, refused: this.#refused };
+  }
+}
+
+// ---------- checks of what a request declares ----------
+
+/** Refuses a prediction whose batch or estimated memory is over the limits, naming both. */
+export function checkQuerySize(limits: ServiceLimits, model: string, bytes: number, batch: number): void {
+  if (batch > limits.maxBatch) throw new Error(`a batch of ${batch} is over the limit of ${limits.maxBatch} (maxBatch); split it into smaller queries`);
+  if (bytes > limits.maxQueryBytes)
+    throw new Error(`a batch of ${batch} on model '${model}' needs about ${MiB(bytes)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes); use a smaller batch`);
+}
+
+/** A message fit for a client: absolute server paths replaced (the operator's log keeps them). */
+export function forClient(message: string): string {
+  return message.replace(/(^|[\s'"`(=])(?:[A-Za-z]:\\|\/)(?:[^\s'"`,;:()[\]/\\]+[/\\])+[^\s'"`,;:()[\]]*/g, '$1<server path>');
+}
