@@ -49,7 +49,7 @@ test.serial('FSS relu control: with the input mask off the same comparison flags
   }
 });
 
-test.serial('FSS relu traffic: two DCF keys, two dealt corrections, one opening and one Beaver product per element', async (t) => {
+test.serial('FSS relu traffic: two DCF key pairs, three dealt corrections and one opening per element, in one online round', async (t) => {
   const c = newCluster('fss');
   try {
     const n = 100;
@@ -58,10 +58,13 @@ test.serial('FSS relu traffic: two DCF keys, two dealt corrections, one opening 
     await tfe.relu(x).shares;
     const relu = c.transport.traffic().byOp.relu;
     const key = 8 * dcfKeyWords(63);
-    // keys to server0 and server1; corrections of r and b to server1; the opening of x + r both
-    // ways; the product's two masks opened both ways and its triple correction.
-    t.is(relu.bytes, n * (2 * key + 2 * 8 + 2 * 8 + 2 * 2 * 8 + 8));
-    t.is(relu.messages, 2 + 2 + 2 + 4 + 1);
+    // two key pairs (server0 and server1 get one key of each); corrections of r, b and r b to
+    // server1; the opening of x + r both ways. Nothing else: the ReLU gate needs no product.
+    t.is(relu.bytes, n * (4 * key + 3 * 8 + 2 * 8));
+    t.is(relu.messages, 4 + 3 + 2);
+    // Rounds count distinct steps: keys and corrections (offline, from server2, in parallel)
+    // and the opening, the one online round between server0 and server1.
+    t.deepEqual(relu.rounds, 3);
     t.is(key, 1544, 'a 63-bit DCF key is 193 words');
   } finally {
     await c.close();

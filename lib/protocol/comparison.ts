@@ -2,7 +2,7 @@
 // pooling, reduceMax, argmax, comparisons) is built on it and Beaver products, so a new exact
 // protocol supplies a DReLU and gets all of them.
 import type { RingTensor } from '../tensor/ring_tensor';
-import { fssDrelu } from './fss/drelu';
+import { fssDrelu, fssRelu } from './fss/drelu';
 import type { OpCtx, Party } from './party';
 import { drelu as securennDrelu } from './securenn/msb';
 
@@ -16,4 +16,12 @@ export function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Pro
     default:
       throw new Error(`${op.name}: the ${p.protocol} protocol has no exact comparison (use 'securenn' or 'fss')`);
   }
+}
+
+/**
+ * relu(a) in one piece where the protocol has a gate for it (FSS: one online round instead of
+ * DReLU and a Beaver product); null where relu is DReLU times a.
+ */
+export function fusedRelu(p: Party): ((p: Party, op: OpCtx, a: RingTensor | null, n: number) => Promise<RingTensor | null>) | null {
+  return p.protocol === 'fss' ? fssRelu : null;
 }

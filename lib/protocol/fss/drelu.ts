@@ -36,66 +36,99 @@ async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>):
 
 /**
  * Shares over Z_2^64 of DReLU(a) = [a >= 0] for a read as a signed 64-bit integer: exact on the
- * whole ring (SecureNN's needs |a| < 2^62).
+ * whole ring (SecureNN's needs |a| < 2^62). With `relu`, shares of relu(a) = a DReLU(a) instead,
+ * still in the one online round (the ReLU gate of the same paper).
  *
  * Offline, server2 (its own seed, so neither compute server knows r):
  * 1. draws r uniform on Z_2^64; b = MSB(r);
  * 2. deals additive shares of r and of b (seed-compressed: server0 expands, server1 receives
- *    the corrections);
- * 3. makes DCF keys (k0, k1) for x -> (1 - 2b) [x < r mod 2^63] on 63-bit inputs, and sends k0 to
- *    server0 and k1 to server1.
+ *    the corrections), and for relu of r b;
+ * 3. makes DCF keys for x -> (1 - 2b) [x < r mod 2^63] on 63-bit inputs, and for relu a second
+ *    pair for x -> r (1 - 2b) [x < r mod 2^63]; server0 gets the k0s, server1 the k1s.
  * Online, server0 and server1:
  * 4. open x^ = a + r (each sends its share of it to the other: one round);
- * 5. c_j = DCF_kj(x^ mod 2^63), so c0 + c1 = (1 - 2b) [x^_low < r_low]; y_j = c_j + b_j is a
- *    sharing of y = b xor [x^_low < r_low];
- * 6. with A = MSB(x^) public, MSB(a) = A xor y = A + y - 2 A y (server0 adds A), and
- *    DReLU = 1 - MSB(a).
+ * 5. c_j = DCF_kj(x^ mod 2^63), so c0 + c1 = (1 - 2b) [x^_low < r_low]; z_j = c_j + b_j is a
+ *    sharing of z = b xor [x^_low < r_low];
+ * 6. with A = MSB(x^) public, MSB(a) = A xor z = A + z (1 - 2A), and
+ *    d = DReLU(a) = 1 - MSB(a): d_j = [j = 0](1 - A) - z_j (1 - 2A).
+ * 7. relu only: r z = r b + r (1 - 2b) c has shares (rb)_j + e_j (e from the second keys), so
+ *    r d = r (1 - A) - (1 - 2A) r z is local too, and relu(a) = (x^ - r) d = x^ d - r d: x^ is
+ *    public, so every term is a local product with a public value (no truncation: d is 0 or 1).
  * Why MSB(a) = MSB(x^) xor MSB(r) xor [x^_low < r_low]: x^ - r = 2^63 (A - b) + (x^_low - r_low),
  * and the low difference borrows from bit 63 exactly when x^_low < r_low.
- * What each party receives: server0 and server1 a DCF key (pseudorandom on its own: it hides r
- * and b), shares of r and b (uniform: server0's from s02, server1's corrections against s02 it
- * lacks), and the peer's share of x^ (uniform: r is uniform and unknown to both); server2 nothing.
+ * What each party receives: server0 and server1 DCF keys (pseudorandom on their own: they hide
+ * r and b), shares of r, b and r b (uniform: server0's from s02, server1's corrections against s02
+ * it lacks), and the peer's share of x^ (uniform: r is uniform and unknown to both); server2
+ * nothing.
  */
-export async function fssDrelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
   const shape = [n];
   const keyShape = [n, dcfKeyWords(LOW_BITS)];
-  const kt = tag(op, 'fss.key');
+  const keyTag = (k: number) => tag(op, 'fss.key', String(k));
+  const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
     const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
     const b = await shiftRightLogical(r, 63);
     const beta = await oneMinusTwice(b);
-    const [k0, k1] = await dcfKeygen(r, beta, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81) });
+    const keys = [await dcfKeygen(r, beta, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81) })];
+    const extra: RingTensor[] = [];
+    if (opts.relu) {
+      const rBeta = await mul(r, beta);
+      keys.push(await dcfKeygen(r, rBeta, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 84) }));
+      extra.push(rBeta, await mul(r, b));
+    }
     await Promise.all([
-      p.sendTensor(SERVER0, kt, k0),
-      p.sendTensor(SERVER1, kt, k1),
-      deal(p, op, 'fss.deal', 82, r, ringPrg(shape), sub, shape),
-      deal(p, op, 'fss.deal', 83, b, ringPrg(shape), sub, shape),
+      ...keys.flatMap(([k0, k1], i) => [p.sendTensor(SERVER0, keyTag(i), k0), p.sendTensor(SERVER1, keyTag(i), k1)]),
+      dealRing(82, r),
+      dealRing(83, b),
+      opts.relu ? dealRing(85, extra[1]) : null,
     ]);
-    for (const t of [r, b, beta, k0, k1]) t.dispose();
+    for (const t of [r, b, beta, ...keys.flat(), ...extra]) t.dispose();
     return null;
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
-  const [key, rj, bj] = await Promise.all([
-    p.recvTensor(SERVER2, kt, keyShape),
-    deal(p, op, 'fss.deal', 82, null, ringPrg(shape), sub, shape),
-    deal(p, op, 'fss.deal', 83, null, ringPrg(shape), sub, shape),
+  const [k1, k2, rj, bj, rbj] = await Promise.all([
+    p.recvTensor(SERVER2, keyTag(0), keyShape),
+    opts.relu ? p.recvTensor(SERVER2, keyTag(1), keyShape) : null,
+    dealRing(82, null),
+    dealRing(83, null),
+    opts.relu ? dealRing(85, null) : null,
   ]);
-  // Step 4: open x^ = a + r.
-  const mine = await add(a, rj!);
-  const theirs = await p.exchange(tag(op, 'fss.open'), mine);
-  const xHat = await freeing([mine, theirs], add(mine, theirs));
-  // Step 5.
-  const c = await dcfEval(key, xHat, { bits: LOW_BITS, party: j });
-  const y = await freeing([c], add(c, bj!));
-  // Step 6: msb_j = y_j (1 - 2A) + [j = 0] A; drelu_j = [j = 0] - msb_j.
-  const top = await shiftRightLogical(xHat, 63);
-  const flip = await oneMinusTwice(top);
-  const yFlip = await freeing([y, flip], mul(y, flip));
-  const msb = j === 0 ? await freeing([yFlip], add(yFlip, top)) : yFlip;
-  const one = RingTensor.fromBigInts([1n], [1]);
-  const out = j === 0 ? await freeing([msb, one], sub(one, msb)) : await freeing([msb, one], mulScalar(msb, -1n));
-  for (const t of [key, rj, bj, xHat, top]) t?.dispose();
-  return out;
+  const held: (RingTensor | null)[] = [k1, k2, rj, bj, rbj];
+  const keep = async (t: Promise<RingTensor>) => {
+    const v = await t;
+    held.push(v);
+    return v;
+  };
+  try {
+    // Step 4: open x^ = a + r.
+    const mine = await keep(add(a, rj!));
+    const xHat = await keep(add(mine, await keep(p.exchange(tag(op, 'fss.open'), mine))));
+    // Steps 5 and 6.
+    const z = await keep(add(await keep(dcfEval(k1, xHat, { bits: LOW_BITS, party: j })), bj!));
+    const top = await keep(shiftRightLogical(xHat, 63));
+    const flip = await keep(oneMinusTwice(top));
+    const one = await keep(Promise.resolve(RingTensor.fromBigInts([1n], [1])));
+    const notTop = await keep(sub(one, top));
+    const zFlip = await keep(mul(z, flip));
+    const d = j === 0 ? await keep(sub(notTop, zFlip)) : await keep(mulScalar(zFlip, -1n));
+    if (!opts.relu) {
+      held.splice(held.indexOf(d), 1);
+      return d;
+    }
+    // Step 7: relu_j = x^ d_j - (r_j (1 - A) - (1 - 2A) ((rb)_j + e_j)).
+    const rz = await keep(add(rbj!, await keep(dcfEval(k2!, xHat, { bits: LOW_BITS, party: j }))));
+    const rd = await keep(sub(await keep(mul(rj!, notTop)), await keep(mul(rz, flip))));
+    return sub(await keep(mul(xHat, d)), rd);
+  } finally {
+    for (const t of held) t?.dispose();
+  }
 }
+
+/** Shares of [a >= 0]: see fssSign. */
+export const fssDrelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n);
+
+/** Shares of relu(a) = a [a >= 0] in one online round: see fssSign. */
+export const fssRelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true });

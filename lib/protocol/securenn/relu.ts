@@ -3,7 +3,7 @@ import { add, addScalar, mulScalar, reshape, sub } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
 import { bilinear, mask } from '../pond/arith';
-import { drelu } from '../comparison';
+import { drelu, fusedRelu } from '../comparison';
 
 /**
  * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives
@@ -51,6 +51,8 @@ export async function selectShare(p: Party, op: OpCtx, alpha: RingTensor | null,
  */
 export function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
   return onFlat(a, shape, async (af, n) => {
+    const gate = fusedRelu(p);
+    if (gate) return gate(p, op, af, n);
     const d = await drelu(p, op, af, n);
     const z = await product(p, op, af, d, n, 50);
     d?.dispose();
