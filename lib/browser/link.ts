@@ -67,7 +67,7 @@ export class ServerLink {
       };
       ws.onclose = (ev) =>
         fail(detail
-          ? `${detail} (the server's log names the reason)`
+          ? `${detail}${/server response/i.test(detail) ? " (refused: the server's log names the reason)" : ''}`
           : `the connection was refused or dropped before it opened (code ${ev.code}). A browser does not say why; the usual causes: this page's origin is not in the cluster's allowedOrigins${this.url.startsWith('wss:') ? `, the browser does not trust the server's certificate (open ${this.url.replace(/^wss:/, 'https:')} once to see)` : ''}, or the server is down. The server's log names the reason.`);
       ws.onopen = () => {
         if (settled) return;
