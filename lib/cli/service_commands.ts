@@ -10,6 +10,7 @@ import { info } from '../info';
 import { PredictionClient } from '../serve/client';
 import { loadClusterConfig } from '../serve/config';
 import { checkModelName } from '../serve/messages';
+import type { ProtocolName } from '../protocol/protocols';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
 import { decodePng } from './png';
@@ -88,9 +89,9 @@ export function addServiceCommands(program: Command): void {
     .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
     .requiredOption('--model <path>', 'model.json of a LayersModel')
     .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
-    .option('--protocol <name>', 'pond | securenn (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without: polynomial activations or none)')
+    .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .action(async (opts: { model: string; name?: string; protocol?: 'pond' | 'securenn'; config: string }) => {
+    .action(async (opts: { model: string; name?: string; protocol?: ProtocolName; config: string }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);

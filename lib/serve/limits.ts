@@ -72,6 +72,8 @@ const PER_IM2COL = 2;
 const PER_POLY = 6;
 const PER_LINEAR = 2;
 const PER_SECURENN_COMPARE = 200;
+/** FSS: two DCF key pairs of 193 words per relu element, and the evaluation's temporaries. */
+const PER_FSS_COMPARE = 2 * 193 + 24;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
 const PER_QUERY = 24 << 20;
 
@@ -101,7 +103,7 @@ function window(s: number[], size: [number, number], strides: [number, number], 
 export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; inputShape: readonly number[] }, batch: number): number {
   let s = [...m.inputShape];
   let elements = PER_INPUT * count(s); // received bytes, the share, its masked copies
-  const nonlinear = (n: number) => (m.protocol === 'securenn' ? PER_SECURENN_COMPARE : PER_POLY) * n;
+  const nonlinear = (n: number) => (m.protocol === 'securenn' ? PER_SECURENN_COMPARE : m.protocol === 'fss' ? PER_FSS_COMPARE : PER_POLY) * n;
   const activation = (a: unknown) => {
     if (a === 'relu') elements += nonlinear(count(s));
   };

@@ -3,8 +3,9 @@
 // request gets; each server answers the client with a response (key 'res').
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
+import { checkProtocol, type ProtocolName } from '../protocol/protocols';
 
-export type ProtocolName = 'pond' | 'securenn';
+export type { ProtocolName } from '../protocol/protocols';
 
 export interface PredictRequest {
   type: 'predict';
@@ -133,7 +134,7 @@ export function validateRequest(raw: unknown): ClientRequest {
     if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)?.slice(0, 80)} must be a list of positive integers`);
     return { type: 'predict', model, shape: r.shape };
   }
-  if (r.protocol !== 'pond' && r.protocol !== 'securenn') throw new Error(`protocol ${JSON.stringify(r.protocol)?.slice(0, 40)} must be 'pond' or 'securenn'`);
+  checkProtocol(typeof r.protocol === 'string' ? r.protocol.slice(0, 40) : r.protocol, 'deploy');
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
   if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape)))
     throw new Error('deploy: weights must be a list of { name, shape }');

@@ -1,13 +1,15 @@
 // The offline phase: server2 runs its side of future batch-1 queries ahead of time. server0
 // reserves session indices per model and tells server2, which runs the model's program for each
 // index against a recording transport: in Pond, server2 only deals (masks, triple corrections,
-// from nonces and shapes), so its whole part of the query is computed before the query exists.
+// from nonces and shapes; in FSS, DCF keys and dealt shares likewise), so its whole part of the
+// query is computed before the query exists.
 // When a query gets a reserved index, server2 just sends what it recorded. The recording is the
 // very message sequence an online run would produce (same op ids, same nonces), so a query whose
 // recording is missing or unfinished simply runs online with the same result. Models whose
 // server2 side needs messages (SecureNN's comparisons) are not pooled.
 import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
+import type { ProtocolName } from '../protocol/protocols';
 import { SERVERS } from '../protocol/party';
 import { type PartyName, type Payload, type Tag, Transport } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
@@ -55,7 +57,7 @@ export class PrecomputePool {
    * Runs server2's side of a batch-1 query of `model` for each index, in the background. Indices
    * beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: 'pond' | 'securenn'; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[]): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[]): void {
     for (const index of indices) {
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
       const run = (async () => {

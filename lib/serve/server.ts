@@ -4,6 +4,7 @@
 // client. Faults: a client or server that disconnects aborts the sessions it was part of (the
 // other servers are told, the client gets the reason), a query that runs too long is aborted,
 // and stop() lets in-flight queries finish before closing.
+import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
@@ -161,7 +162,7 @@ export class TfeServer {
     if (this.#deploying.has(n.model)) return void this.#poolWaiting.set(n.model, [...(this.#poolWaiting.get(n.model) ?? []), n]);
     void epoch.ready.then(() => {
       const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
-      if (m && masks && m.protocol === 'pond') epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices);
+      if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices);
     }, () => undefined);
   }
 
