@@ -51,7 +51,9 @@ export class ServerLink {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+        // No-op handlers, not null: closing a socket still connecting reports an error (an
+        // EventEmitter error with no listener would throw in Node's ws).
+        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = () => undefined;
         try {
           ws.close();
         } catch {
@@ -77,7 +79,7 @@ export class ServerLink {
         this.#socket = ws;
         this.#reassembler = new Reassembler();
         ws.onmessage = (e) => this.#onMessage(e.data);
-        ws.onerror = null;
+        ws.onerror = () => undefined; // the close that follows carries the news
         ws.onclose = (e) => this.#onClose(ws, `connection with ${this.name} closed (${e.code}${e.reason ? `: ${e.reason}` : ''})`);
         resolve();
       };
@@ -115,7 +117,7 @@ export class ServerLink {
   #onClose(ws: SocketLike, why: string): void {
     if (this.#socket !== ws) return;
     this.#socket = undefined;
-    ws.onmessage = ws.onclose = null;
+    ws.onmessage = ws.onclose = () => undefined;
     const err = new Error(why);
     for (const w of this.#waiters.values()) w.reject(err);
     this.#waiters.clear();
