@@ -35,9 +35,38 @@ export interface ClusterConfig extends ServiceLimits {
   device: DeviceOption;
   /** Origins (scheme://host[:port]) of web pages allowed to connect as clients; '*' any; default none (docs/browser.md). */
   allowedOrigins: string[];
+  /**
+   * Plain ws only: a file (0600) holding the secret server links present to each other, so a
+   * local process cannot pose as a server by its header alone. `tfe cluster --local --plain`
+   * writes one. Ignored under TLS, where certificates identify the servers.
+   */
+  clusterSecret?: string;
+  /** Connection-level bounds of each server's endpoint (lib/net/limits.ts); absent: its defaults. */
+  net: NetLimits;
   /** The directory the file was read from; relative paths resolve against it. */
   baseDir: string;
 }
+
+/** The endpoint bounds an operator may set in cluster.json, with their accepted ranges. */
+export interface NetLimits {
+  maxConnections?: number;
+  maxClientConnections?: number;
+  maxPendingBytesPerClient?: number;
+  handshakeTimeoutMs?: number;
+  heartbeatMs?: number;
+  /** A client silent this long is closed; always above queryTimeoutMs (a query sends nothing to its client while it runs). */
+  clientIdleMs: number;
+}
+
+const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
+  maxConnections: [2, 1_000_000],
+  maxClientConnections: [1, 1_000_000],
+  maxPendingBytesPerClient: [1 << 16, 2 ** 40],
+  handshakeTimeoutMs: [100, 600_000],
+  heartbeatMs: [100, 600_000],
+  clientIdleMs: [1000, 86_400_000 * 2],
+};
+const NET_FIELDS = Object.keys(NET_RANGES) as (keyof NetLimits)[];
 
 const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, precomputePool: 8, ...DEFAULT_LIMITS };
 const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
@@ -50,7 +79,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', ...LIMIT_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', 'clusterSecret', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -90,6 +119,18 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     if (!ok) fail(file, `allowedOrigins: ${JSON.stringify(x)} is not an origin (scheme://host[:port], no path or trailing slash, or "*")`);
   }
   const limits = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, num(k, ...LIMIT_RANGES[k])])) as unknown as ServiceLimits;
+  if (o.clusterSecret !== undefined && (typeof o.clusterSecret !== 'string' || !o.clusterSecret)) fail(file, "'clusterSecret' must be a path to the file holding the cluster secret (plain ws)");
+  const queryTimeoutMs = num('queryTimeoutMs', 100, 86_400_000);
+  const net: Partial<NetLimits> = {};
+  for (const k of NET_FIELDS) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const [lo, hi] = NET_RANGES[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(file, `'${k}' must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    net[k] = v;
+  }
+  net.clientIdleMs ??= Math.max(300_000, queryTimeoutMs + 60_000);
+  if (net.clientIdleMs <= queryTimeoutMs) fail(file, `'clientIdleMs' (${net.clientIdleMs}) must exceed 'queryTimeoutMs' (${queryTimeoutMs}): a client waiting for a long query hears nothing meanwhile`);
   if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
   if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);
   return {
@@ -100,10 +141,12 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     dataDir: (o.dataDir as string | undefined) ?? DEFAULTS.dataDir,
     insecure: (o.insecure as boolean | undefined) ?? DEFAULTS.insecure,
     fracBits: num('fracBits', 1, 30),
-    queryTimeoutMs: num('queryTimeoutMs', 100, 86_400_000),
+    queryTimeoutMs,
     precomputePool: num('precomputePool', 0, 1024),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
     allowedOrigins: origins as string[],
+    clusterSecret: o.clusterSecret as string | undefined,
+    net: net as NetLimits,
     baseDir,
   };
 }

@@ -1,6 +1,7 @@
 // A local cluster: a config with throwaway certificates and free loopback ports, and the three
 // servers started as separate processes (`tfe server --party ...`). Used by `tfe cluster --local`,
 // `npm start`, the end-to-end tests and the service benchmark.
+import { randomBytes } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -32,6 +33,14 @@ export interface LocalConfigOptions {
   extra?: Record<string, unknown>;
 }
 
+/** Writes a fresh random cluster secret to <dir>/cluster.secret (0600); returns its relative path. */
+function writeClusterSecret(dir: string): string {
+  const file = path.join(dir, 'cluster.secret');
+  fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  return 'cluster.secret';
+}
+
 /** Writes <dir>/cluster.json (and <dir>/certs/) for three servers on loopback; returns its path. */
 export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {}): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
@@ -47,6 +56,7 @@ export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {
       ...(certs ? { cert: rel(certs.certs[s].cert), key: rel(certs.certs[s].key) } : {}),
     }])),
     dataDir: 'data',
+    ...(tls ? {} : { clusterSecret: writeClusterSecret(dir) }),
     ...(opts.queryTimeoutMs ? { queryTimeoutMs: opts.queryTimeoutMs } : {}),
     ...opts.extra,
   };

@@ -65,7 +65,9 @@ export class TfeServer {
     const tls: TlsMaterial | undefined = config.ca
       ? { ca: readPem(config, config.ca, 'CA'), cert: readPem(config, mine.cert!, 'certificate'), key: readPem(config, mine.key!, 'key') }
       : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
+    // Plain ws: server links prove membership with the cluster secret (under TLS, certificates do).
+    const clusterSecret = !tls && config.clusterSecret ? readPem(config, config.clusterSecret, 'cluster secret').toString('utf8').trim() : undefined;
+    this.endpoint = new WsEndpoint({ me: party, host: mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
   }
