@@ -34,6 +34,11 @@ const ENTRIES: Entry[] = [
   { protocol: 'securenn', key: 'C', model: 'C' },
   { protocol: 'securenn', key: 'B_max', model: 'B_max' },
   { protocol: 'securenn', key: 'C_max', model: 'C_max' },
+  { protocol: 'fss', key: 'A', model: 'A' },
+  { protocol: 'fss', key: 'B', model: 'B' },
+  { protocol: 'fss', key: 'C', model: 'C' },
+  { protocol: 'fss', key: 'B_max', model: 'B_max' },
+  { protocol: 'fss', key: 'C_max', model: 'C_max' },
 ];
 
 async function main(): Promise<void> {
@@ -47,10 +52,12 @@ async function main(): Promise<void> {
   const protocol = protocolArg >= 0 ? argv[protocolArg + 1] : undefined;
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
-  for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key))) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
+  for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
   const test = loadMnist('test', { limit: quick ? 200 : undefined });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-table-'));
-  const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000 });
+  // Batch 128 under FSS holds two DCF key pairs per relu element (about 1.2 GiB per server for B
+  // and C, estimated 5 GiB for B_max): above the default maxQueryBytes, so the benchmark allows 8 GiB.
+  const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30 } });
   const procs = spawnCluster(config, () => undefined);
   const results: Measured[] = [];
   try {
@@ -72,7 +79,7 @@ async function main(): Promise<void> {
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
   const meta = { machine, date: new Date().toISOString().slice(0, 10), images: test.n, command: `npm run bench:table${argv.length ? ` -- ${argv.join(' ')}` : ''}` };
   if (json) {
-    const out: Record<string, Record<string, Omit<Measured, 'protocol' | 'key'>>> = { pond: {}, securenn: {} };
+    const out: Record<string, Record<string, Omit<Measured, 'protocol' | 'key'>>> = { pond: {}, securenn: {}, fss: {} };
     for (const { protocol, key, ...rest } of results) out[protocol][key] = rest;
     console.log(JSON.stringify({ ...out, meta }));
     return;

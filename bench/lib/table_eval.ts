@@ -8,7 +8,7 @@ import { Progress } from './progress';
 import { percentile } from './percentile';
 
 export interface Entry {
-  protocol: 'pond' | 'securenn';
+  protocol: 'pond' | 'securenn' | 'fss';
   /** The table's column: A, B, C, B_max, C_max. */
   key: string;
   /** The directory under bench/models of the model deployed. */
@@ -18,7 +18,7 @@ export interface Entry {
 }
 
 export interface Measured {
-  protocol: 'pond' | 'securenn';
+  protocol: 'pond' | 'securenn' | 'fss';
   key: string;
   ms_b1_median: number;
   ms_b1_p90: number;

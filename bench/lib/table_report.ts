@@ -31,14 +31,14 @@ export function markdownTable(rows: Measured[], meta: Meta): string {
   const out = [
     `Over the service (3 processes, mutual TLS on loopback), ${meta.images} test images, ${meta.machine}, ${meta.date}. Ours (paper).`,
     '',
-    '| | Pond ms | SecNN ms | TF acc | Pond acc | SecNN acc | Pond KL | SecNN KL |',
-    '|---|---|---|---|---|---|---|---|',
+    '| | Pond ms | SecNN ms | FSS ms (ours only) | TF acc | Pond acc | SecNN acc | FSS acc | Pond KL | SecNN KL | FSS KL |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const k of ['A', 'B', 'C']) {
     const [pp, ps, pt, pa, sa, pk, sk] = PAPER[k];
-    const p = get('pond', k), s = get('securenn', k);
-    const tf = s?.tf_accuracy ?? p?.tf_accuracy;
-    out.push(`| ${k} | ${ms(p?.ms_b1_median)} (${pp}) | ${ms(s?.ms_b1_median)} (${ps}) | ${pctStr(tf)} (${pt}%) | ${pctStr(p?.accuracy)} (${pa}%) | ${pctStr(s?.accuracy)} (${sa}%) | ${p ? p.kl.toFixed(4) : '-'} (${pk}) | ${s ? s.kl.toExponential(1) : '-'} (${sk}) |`);
+    const p = get('pond', k), s = get('securenn', k), f = get('fss', k);
+    const tf = s?.tf_accuracy ?? p?.tf_accuracy ?? f?.tf_accuracy;
+    out.push(`| ${k} | ${ms(p?.ms_b1_median)} (${pp}) | ${ms(s?.ms_b1_median)} (${ps}) | ${ms(f?.ms_b1_median)} | ${pctStr(tf)} (${pt}%) | ${pctStr(p?.accuracy)} (${pa}%) | ${pctStr(s?.accuracy)} (${sa}%) | ${pctStr(f?.accuracy)} | ${p ? p.kl.toFixed(4) : '-'} (${pk}) | ${s ? s.kl.toExponential(1) : '-'} (${sk}) | ${f ? f.kl.toExponential(1) : '-'} |`);
   }
   out.push('', '| protocol | net | b1 median ms | b1 p90 ms | batch 128 images/s | accuracy | plaintext | KL | bytes b1 | rounds b1 | C++ reference b1 ms / b128 s |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
@@ -69,8 +69,9 @@ export function writeSvg(rows: Measured[], file: string): void {
     { label: 'Pond (paper)', colour: '#aec7e8', value: (k) => PAPER[k][0] },
     { label: 'SecureNN (ours)', colour: '#d62728', value: (k) => rows.find((r) => r.protocol === 'securenn' && r.key === k)?.ms_b1_median },
     { label: 'SecureNN (paper)', colour: '#ff9896', value: (k) => PAPER[k][1] },
+    { label: 'FSS (ours)', colour: '#2ca02c', value: (k) => rows.find((r) => r.protocol === 'fss' && r.key === k)?.ms_b1_median },
   ];
-  const W = 640, H = 360, left = 60, bottom = 300, top = 30;
+  const W = 780, H = 360, left = 60, bottom = 300, top = 30;
   const y = (v: number) => bottom - ((Math.log10(Math.max(v, 0.1)) + 1) / 4) * (bottom - top); // 0.1 ms .. 1000 ms
   const bw = 30, gw = series.length * bw + 40;
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<text x="${left}" y="18" font-size="14">Batch-1 latency per prediction (ms, log scale)</text>`];
