@@ -132,6 +132,8 @@ serial(`a page from an origin the cluster does not allow shows the refusal${why}
     const s = await waitFor(page, (x) => x.state === 'error', 'the refusal');
     t.regex(s.error!, /cannot connect to server\d at ws:\/\/127\.0\.0\.1:\d+: the connection was refused .*allowedOrigins/);
     t.regex((await page.locator('#error').textContent()) ?? '', /The prediction failed: cannot connect/);
+    // Server log lines come through the child's stderr pipe: give them a moment.
+    for (let i = 0; i < 60 && !logs.some((l) => l.includes(`origin ${origin} is not allowed`)); i++) await new Promise((r) => setTimeout(r, 50));
     t.true(logs.some((l) => l.includes(`origin ${origin} is not allowed`)), 'the server log names the origin');
   } finally {
     await page.close();

@@ -32,6 +32,15 @@ test.before(async () => {
 });
 test.after.always(async () => cluster?.stop());
 
+/** Whether a server logs a line matching `re` within 3 s (log lines come through the child's stderr pipe). */
+async function logged(re: RegExp): Promise<boolean> {
+  for (let i = 0; i < 60; i++) {
+    if (logs.some((l) => re.test(l))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 const digits = JSON.parse(fs.readFileSync(DIGITS, 'utf8')) as { images: number[][]; labels: number[] };
 
 /** Largest difference between two logit vectors (fresh shares and truncation each time: not bit-equal). */
@@ -116,11 +125,12 @@ test.serial('an image predicts as the same PNG does through the Node client', as
 test.serial('a page from an origin not in allowedOrigins is refused; a Node client without Origin is not', async (t) => {
   const err = await t.throwsAsync(connect(cluster.endpoints, { socket: sockets('http://evil.example'), connectTimeoutMs: 5000 }));
   t.regex(err!.message, /cannot connect to server\d at wss:\/\/127\.0\.0\.1:\d+: .*401/);
-  t.true(logs.some((l) => /origin http:\/\/evil\.example is not allowed \(allowedOrigins/.test(l)), 'the server log names the reason');
+  t.true(await logged(/origin http:\/\/evil\.example is not allowed \(allowedOrigins/), 'the server log names the reason');
   // A server link never comes from a page.
   const fake = new WebSocket(cluster.endpoints[1], { ca, origin: ORIGIN, headers: { 'x-tfe-party': 'server0' } });
   const code = await new Promise<string>((r) => fake.on('error', (e) => r(e.message)).on('open', () => r('open')));
-  t.regex(code, /401/); // (the log line is throttled to one a second: not checked here)
+  t.regex(code, /401/);
+  t.true(await logged(/a browser page \(origin http:\/\/127\.0\.0\.1:8123\) cannot connect as a server/));
   const node = await PredictionClient.connect(cluster.config);
   t.true((await node.models()).some((m) => m.name === MODEL_NAME));
   await node.close();

@@ -46,7 +46,8 @@ export async function startWebCluster(o: WebClusterOptions): Promise<WebCluster>
   for (const p of ['server0', 'server1', 'server2']) procs.set(p, spawnServer(config, p, o.log));
   const stop = () => stopCluster([...procs.values()]);
   try {
-    await waitReady(config);
+    // Generous: on a loaded machine (CI runs test files in parallel) the servers' set-up is slow.
+    await waitReady(config, 120_000);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     try {
       await owner.deploy(MODEL, { name: MODEL_NAME, protocol: 'pond' });
