@@ -41,6 +41,8 @@ export interface WsEndpointOptions extends WsLimitOptions {
   insecure?: boolean;
   /** Plain ws: server links send this and must present it to be accepted (ignored under TLS). */
   clusterSecret?: Buffer | string;
+  /** Origins whose browser pages may connect as clients (handshake.ts); default none. */
+  allowedOrigins?: readonly string[];
   log?: (msg: string) => void;
 }
 
@@ -65,7 +67,7 @@ export interface WsEndpointEvents {
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; log: (m: string) => void };
+  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: (m: string) => void };
   #refusalLog: (m: string) => void;
   #limits: WsLimits;
   #listener?: Listener;
@@ -93,6 +95,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       insecure: opts.insecure ?? false,
       tls: opts.tls,
       clusterSecret: opts.clusterSecret,
+      allowedOrigins: opts.allowedOrigins,
       log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)),
     };
     this.#refusalLog = throttledLog(this.#opts.log);
@@ -153,7 +156,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   /** Why an upgrade must be refused, with its HTTP status (undefined: accept). */
   #admission(req: http.IncomingMessage): { status: number; why: string; reason: RefusalReason } | undefined {
     if (this.#closed) return { status: 503, why: `${this.me} is closing`, reason: 'connections' };
-    const why = handshakeRefusal(req, { me: this.me, tls: !!this.#opts.tls, insecure: this.#opts.insecure, peers: this.#peers, clusterSecret: this.#opts.clusterSecret });
+    const why = handshakeRefusal(req, { me: this.me, tls: !!this.#opts.tls, insecure: this.#opts.insecure, peers: this.#peers, clusterSecret: this.#opts.clusterSecret, allowedOrigins: this.#opts.allowedOrigins });
     if (why) return { status: 401, why, reason: 'auth' };
     if (typeof req.headers[PARTY_HEADER] !== 'string' && this.#clientCount() >= this.#limits.maxClientConnections)
       return { status: 503, why: `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)`, reason: 'connections' };
