@@ -24,6 +24,15 @@ if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     endif()
   endif()
 endif()
+# Accept "75;80", "75,80" or "75 80" (the environment and npm scripts are easier with commas).
+string(REGEX REPLACE "[, ]+" ";" CMAKE_CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
+list(REMOVE_ITEM CMAKE_CUDA_ARCHITECTURES "")
+foreach(tfe_arch IN LISTS CMAKE_CUDA_ARCHITECTURES)
+  if(NOT tfe_arch MATCHES "^([0-9]+[a-z]?(-real|-virtual)?|native|all|all-major)$")
+    message(FATAL_ERROR "tfe: CUDA architecture '${tfe_arch}' in '${CMAKE_CUDA_ARCHITECTURES}' is not valid: "
+      "expected numbers such as 75;80;86;89;90 (TFE_CUDA_ARCHS or -DCMAKE_CUDA_ARCHITECTURES)")
+  endif()
+endforeach()
 check_language(CUDA)
 if(NOT CMAKE_CUDA_COMPILER)
   message(STATUS "tfe: no CUDA compiler found; building the CPU module only")
@@ -48,8 +57,11 @@ target_include_directories(tfe_cuda_kernels PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}/
 target_compile_options(tfe_cuda_kernels PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-relaxed-constexpr -Xcompiler=-fvisibility=hidden>
   $<$<COMPILE_LANGUAGE:CXX>:-O3 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter>)
+# One string for info(): the list joined with commas. A CMake list (semicolons) inside a compile
+# definition is split into several -D options and leaves an unterminated quote on the command line.
+string(JOIN "," TFE_CUDA_ARCHS_STRING ${CMAKE_CUDA_ARCHITECTURES})
 target_compile_definitions(tfe_cuda_kernels PRIVATE
-  TFE_CUDA_ARCHS="${CMAKE_CUDA_ARCHITECTURES}" TFE_CUDA_VERSION="${CMAKE_CUDA_COMPILER_VERSION}")
+  TFE_CUDA_ARCHS="${TFE_CUDA_ARCHS_STRING}" TFE_CUDA_VERSION="${CMAKE_CUDA_COMPILER_VERSION}")
 # Static cudart: a GPU host needs only the NVIDIA driver (libcuda.so), not a CUDA toolkit.
 target_link_libraries(tfe_cuda_kernels PUBLIC CUDA::cudart_static)
 
@@ -63,6 +75,17 @@ target_include_directories(tfe_cuda PRIVATE ${CMAKE_JS_INC} "${CMAKE_CURRENT_SOU
 target_compile_definitions(tfe_cuda PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS TFE_BUILD_SYSTEM="cmake-js")
 target_compile_options(tfe_cuda PRIVATE -O3 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter)
 target_link_libraries(tfe_cuda PRIVATE ${TFE_CUDA_WHOLE} ${CMAKE_JS_LIB} pthread)
+
+# The test programs below are for checkouts (npm install, CI, GPU hosts); release builds skip them
+# (scripts/prebuild.js sets TFE_CUDA_TESTS=OFF: an eighth less to compile, nothing shipped).
+option(TFE_CUDA_TESTS "Build tfe_cuda_test and tfe_cuda_host_check" ON)
+if(DEFINED ENV{TFE_CUDA_TESTS})
+  set(TFE_CUDA_TESTS "$ENV{TFE_CUDA_TESTS}")
+endif()
+if(NOT TFE_CUDA_TESTS)
+  message(STATUS "tfe: TFE_CUDA_TESTS=${TFE_CUDA_TESTS}: not building tfe_cuda_test and tfe_cuda_host_check")
+  return()
+endif()
 
 # Standalone harness (no Node): every CUDA kernel against the CPU kernel, bit for bit, and the
 # GEMM benchmark (`tfe_cuda_test --bench`). Without a device it exits 77, which ctest reports as

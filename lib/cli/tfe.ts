@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 
 import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
-import { info, memory } from '../info';
+import { describeBinary, info, memory } from '../info';
 import { addServiceCommands } from './service_commands';
 
 const program = new Command();
@@ -37,6 +37,7 @@ program
       console.log(`cuda           ${i.cuda.available ? `available (${i.cuda.modulePath}); use --device cuda or TFE_DEVICE=cuda` : `not used: ${i.cuda.reason}`}`);
     }
     console.log(`build          ${i.buildSystem ?? 'unknown'}, ${i.compiler ?? 'unknown compiler'}`);
+    console.log(`binary         ${describeBinary(i.binary, i.buildSystem)}`);
     console.log(`kernels        ${i.kernels.length}: ${i.kernels.join(' ')}`);
   });
 
