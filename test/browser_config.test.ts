@@ -1,10 +1,14 @@
 // The server side of browser clients: allowedOrigins in cluster.json, and the handshake rules
 // (lib/net/handshake.ts) for requests with an Origin or the 'tfe-client' subprotocol.
+import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
 
 import test from 'ava';
+import WebSocket from 'ws';
 
 import { CLIENT_PROTOCOL, handshakeRefusal, type HandshakePolicy } from '../lib/net/handshake';
+import { encodeFrames } from '../lib/net/wire';
+import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { parseClusterConfig } from '../lib/serve/config';
 
 const parties = { server0: { host: '127.0.0.1', port: 1 }, server1: { host: '127.0.0.1', port: 2 }, server2: { host: '127.0.0.1', port: 3 } };
@@ -32,4 +36,28 @@ test('handshake: a page is a client by subprotocol, admitted only from an allowe
   t.regex(handshakeRefusal(req({ 'sec-websocket-protocol': 'chat, superchat' }), policy())!, /no x-tfe-party/);
   // A server link never comes from a page, even from an allowed origin.
   t.regex(handshakeRefusal(req({ origin: 'https://a.example', 'x-tfe-party': 'server0' }), policy(['*']))!, /cannot connect as a server/);
+});
+
+test('the endpoint marks clients that came from a page (so the server never takes them for the owner or operator)', async (t) => {
+  const server = new WsEndpoint({ me: 'server1', port: 0, allowedOrigins: ['https://a.example'], log: () => undefined });
+  const seen = new Map<string, boolean>();
+  server.on('request', (peer) => seen.set(peer, server.fromPage(peer)));
+  await server.start([]);
+  try {
+    const send = (opts: WebSocket.ClientOptions, protocols?: string) =>
+      new Promise<void>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}`, protocols ? [protocols] : [], opts);
+        ws.on('open', () => {
+          const [[prefix, body]] = encodeFrames(randomUUID(), REQUEST_KEY, { kind: 'control', data: { type: 'models' } });
+          ws.send(Buffer.concat([prefix, body]));
+          setTimeout(() => (ws.close(), resolve()), 100);
+        });
+        ws.on('error', reject);
+      });
+    await send({ origin: 'https://a.example' }, CLIENT_PROTOCOL);
+    await send({ headers: { 'x-tfe-client': '1' } });
+    t.deepEqual([...seen.values()].sort(), [false, true], 'one request from a page, one from a Node client');
+  } finally {
+    await server.close('done');
+  }
 });

@@ -78,6 +78,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #peers = new Set<PartyName>();
   #redialer: Redialer;
   #identity = new Map<PartyName, string | undefined>();
+  /** Clients that connected from a browser page (they sent an Origin). */
+  #fromPage = new Set<PartyName>();
   #heartbeat?: NodeJS.Timeout;
   #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   #dropped = 0;
@@ -120,6 +122,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   /** Whether a connection with `peer` is open now. */
   connected(peer: PartyName): boolean {
     return this.#conns.get(peer)?.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Whether a client connected from a browser page (its handshake carried an Origin). */
+  fromPage(peer: PartyName): boolean {
+    return this.#fromPage.has(peer);
   }
 
   /** The certificate name a client proved (TLS client certificate), if any. */
@@ -175,6 +182,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     const name = `${CLIENT_PREFIX}${this.#nextClient++}`;
     const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
     this.#identity.set(name, tlsSocket?.authorized ? commonName(tlsSocket.getPeerCertificate()) : undefined);
+    if (req.headers.origin !== undefined) this.#fromPage.add(name);
     this.#attach(name, ws, true);
   }
 
@@ -211,7 +219,10 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#free(conn, `${conn.name} disconnected`);
     if (this.#conns.get(conn.name) !== conn) return; // replaced by a newer link
     this.#conns.delete(conn.name);
-    if (conn.client) this.#identity.delete(conn.name);
+    if (conn.client) {
+      this.#identity.delete(conn.name);
+      this.#fromPage.delete(conn.name);
+    }
     const why = `connection with ${conn.name} closed (${code}${reason.length ? `: ${sanitizeForLog(reason.toString())}` : ''})`;
     this.#mailbox.failPeer(conn.name, new Error(why));
     if (!this.#closed) this.#emit('peer-down', conn.name, why);

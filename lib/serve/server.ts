@@ -307,8 +307,12 @@ export class TfeServer {
     return 3 * weights;
   }
 
-  /** Under TLS, only the model owner's certificate may change the models. */
+  /**
+   * Under TLS, only the model owner's certificate may change the models. A browser page never may:
+   * in plain mode any local client is the owner, but a page from an allowed origin is not local.
+   */
   #checkOwner(peer: PartyName, what: string): void {
+    if (this.endpoint.fromPage(peer)) throw new Error(`${what} is not allowed from a browser page`);
     if (this.#config.ca && this.endpoint.identityOf(peer) !== OWNER) throw new Error(`${what} needs the model owner's certificate`);
   }
 
@@ -317,6 +321,7 @@ export class TfeServer {
    * client while plain ws is loopback-only, nobody when `insecure` lets other hosts in.
    */
   #isOperator(peer: PartyName): boolean {
+    if (this.endpoint.fromPage(peer)) return false;
     return this.#config.ca ? this.endpoint.identityOf(peer) === OWNER : !this.#config.insecure;
   }
 
