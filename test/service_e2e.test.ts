@@ -50,6 +50,13 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
       for (let j = 0; j < 10; j++) s += p.probabilities[j];
       t.true(Math.abs(s - 1) < 1e-9);
       t.true(p.traffic.total.bytes > 0);
+      // Pond and FSS: server2 only deals, so a batch-1 query's share of its work was shipped ahead
+      // (offline) and it sends nothing while the query runs.
+      if (batch === 1 && protocol !== 'securenn') {
+        t.true(p.offlineBytes > 0, `${protocol}: server2 shipped ${p.offlineBytes} bytes ahead`);
+        t.is(p.serverTraffic[2].bytes, 0, `${protocol}: server2 sends nothing online`);
+      }
+      if (protocol === 'securenn') t.is(p.offlineBytes, 0);
     }
     // Pond's and FSS's batch-1 queries use server2's precomputed side (the same messages: triple
     // corrections, DCF keys, sent ahead); SecureNN's server2 must interact, so it runs online.

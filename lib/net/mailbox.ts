@@ -125,6 +125,26 @@ export class Mailbox {
     this.#finish(session, 'ended');
   }
 
+  /** Undelivered messages and bytes in the sessions named `prefix...` (and waiters there). */
+  heldWithPrefix(prefix: string): Held & { waiting: number } {
+    const out = { bytes: 0, messages: 0, waiting: 0 };
+    for (const [s, slots] of this.#sessions)
+      if (s.startsWith(prefix))
+        for (const slot of slots.values()) {
+          if (slot.payload) {
+            out.messages++;
+            out.bytes += slot.bytes ?? 0;
+          }
+          if (slot.waiter) out.waiting++;
+        }
+    return out;
+  }
+
+  /** The sessions named `prefix...` that hold something now. */
+  sessionsWithPrefix(prefix: string): string[] {
+    return [...this.#sessions.keys()].filter((s) => s.startsWith(prefix));
+  }
+
   /** Whether the session was aborted or ended (its stragglers are dropped). */
   finished(session: string): boolean {
     return this.#finished.has(session);

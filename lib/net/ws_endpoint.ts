@@ -366,6 +366,16 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#finish(session);
   }
 
+  /** Ends every session named `prefix...` that holds something (a retired setup's pooled material). */
+  endSessionsWithPrefix(prefix: string): void {
+    for (const s of this.#mailbox.sessionsWithPrefix(prefix)) this.#finish(s);
+  }
+
+  /** Messages, bytes and waiters held in the sessions named `prefix...`. */
+  heldWithPrefix(prefix: string): { bytes: number; messages: number; waiting: number } {
+    return this.#mailbox.heldWithPrefix(prefix);
+  }
+
   /** Messages and waiters held in the mailbox (for leak checks). */
   get pending(): number {
     return this.#mailbox.pending;

@@ -28,12 +28,21 @@ export class WebSocketTransport extends Transport {
     return e;
   }
 
+  /**
+   * The endpoint session the messages between `a` and `b` travel in: this transport's session,
+   * unless a subclass routes some pairs elsewhere (the service sends server2's dealt material for
+   * a pooled query ahead of time, in a session of its own).
+   */
+  protected sessionFor(_a: PartyName, _b: PartyName): string {
+    return this.session;
+  }
+
   protected deliver(from: PartyName, to: PartyName, key: string, payload: Payload): Promise<void> {
-    return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.session, key, payload);
+    return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.sessionFor(from, to), key, payload);
   }
 
   protected receive(to: PartyName, from: PartyName, key: string): Promise<Payload> {
-    return this.#local(to, 'receiver').recv(this.#aliases.get(from) ?? from, this.session, key);
+    return this.#local(to, 'receiver').recv(this.#aliases.get(from) ?? from, this.sessionFor(to, from), key);
   }
 
   async close(): Promise<void> {

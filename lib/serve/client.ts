@@ -41,8 +41,10 @@ export interface Prediction extends Decoded {
   latencyMs: number;
   /** What the client sent (its input shares). */
   traffic: TrafficReport;
-  /** What each server sent for this query (bytes, messages, rounds), in server order. */
+  /** What each server sent for this query while it ran (bytes, messages, rounds), in server order. */
   serverTraffic: OpTraffic[];
+  /** What server2 sent ahead of the query, from its offline pool (0 when it ran online). */
+  offlineBytes: number;
 }
 
 function softmaxRows(logits: Float64Array, width: number): { probabilities: Float64Array; classes: number[] } {
@@ -176,7 +178,8 @@ export class PredictionClient {
       const latencyMs = performance.now() - t0;
       const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
       const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
-      return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic };
+      const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
+      return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       ring.dispose();
     }

@@ -51,12 +51,15 @@ export interface OperatorCounters {
   epoch?: string;
   running: number;
   pending: number;
-  /** Messages and waiters held by the endpoint's mailbox. */
+  /** Messages and waiters held by the endpoint's mailbox, apart from `prefetched` (0 when idle). */
   mailbox: number;
+  /** server0/server1: server2's side of future pooled queries, shipped ahead and held until they come. */
+  prefetched: { messages: number; bytes: number };
   rssBytes: number;
   heapUsedBytes: number;
   /** server2: recordings made, used, held now and dropped unused. */
-  pool: { recorded: number; replayed: number; held: number; discarded: number };
+  /** server2's offline phase: queries recorded, served from the pool, held, dropped unused; bytes shipped ahead. */
+  pool: { recorded: number; replayed: number; held: number; discarded: number; offlineBytes: number };
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;
@@ -75,6 +78,8 @@ export interface StartNotice {
   type: 'start';
   epoch: string;
   index: number;
+  /** The index was reserved for the pool: server2's side travels in its pool session (pool.ts). */
+  pooled?: boolean;
 }
 
 /** server0 -> server1, server2: a new setup (after the cluster (re)connects). */
@@ -102,7 +107,7 @@ export interface ModelInfo {
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean }
+  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number }
   | { ok: false; error: string };
 
 export const RESPONSE_KEY = 'res';

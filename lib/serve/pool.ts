@@ -1,17 +1,22 @@
-// The offline phase: server2 runs its side of future batch-1 queries ahead of time. server0
-// reserves session indices per model and tells server2, which runs the model's program for each
-// index against a recording transport: in Pond, server2 only deals (masks, triple corrections,
-// from nonces and shapes; in FSS, DCF keys and dealt shares likewise), so its whole part of the
-// query is computed before the query exists.
-// When a query gets a reserved index, server2 just sends what it recorded. The recording is the
-// very message sequence an online run would produce (same op ids, same nonces), so a query whose
-// recording is missing or unfinished simply runs online with the same result. Models whose
-// server2 side needs messages (SecureNN's comparisons) are not pooled.
+// The offline phase: server2 runs its side of future batch-1 queries ahead of time and ships it
+// to server0 and server1 before the queries exist. server0 reserves session indices per model and
+// tells server2, which runs the model's program for each index against a recording transport: in
+// Pond and FSS server2 only deals (masks, triple corrections, DCF keys, from nonces and shapes),
+// so its whole part of the query is known in advance. It then sends what it recorded at once, in
+// the index's own session `pool:<epoch>:<index>`, where the compute servers' mailboxes keep it.
+// A query that gets a reserved index reads server2's messages from that session
+// (PooledTransport): online, only server0 and server1 (and the client) exchange anything. The
+// recording is the very message sequence an online run would produce (same op ids, same nonces),
+// so a reserved index whose recording is missing runs server2's side online into the same
+// session with the same result. Models whose server2 side needs messages (SecureNN's
+// comparisons) are not reserved.
 import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
 import type { ProtocolName } from '../protocol/protocols';
-import { SERVERS } from '../protocol/party';
+import { SERVER2, SERVERS } from '../protocol/party';
 import { type PartyName, type Payload, type Tag, Transport } from '../net/transport';
+import type { WsEndpoint } from '../net/ws_endpoint';
+import { WebSocketTransport } from '../net/ws_transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 
@@ -35,16 +40,21 @@ class RecordingTransport extends Transport {
   }
 }
 
-export type Recording = RecordingTransport['sent'];
+/** What was sent ahead for one query. */
+export interface Shipped {
+  bytes: number;
+}
 
 /** server2's recordings, by session index, for one epoch (at most `max` held at once). */
 export class PrecomputePool {
-  #ready = new Map<number, { model: string; run: Promise<Recording | undefined> }>();
+  #ready = new Map<number, { model: string; run: Promise<Shipped | undefined> }>();
   #unpoolable = new Set<string>();
   recorded = 0;
   replayed = 0;
   /** Recordings dropped unused (their query never came, or the model was removed). */
   discarded = 0;
+  /** Bytes shipped ahead of queries (server2's whole side of each pooled query). */
+  offlineBytes = 0;
 
   constructor(private readonly log: (m: string) => void, private readonly max: number) {}
 
@@ -57,7 +67,7 @@ export class PrecomputePool {
    * Runs server2's side of a batch-1 query of `model` for each index, in the background. Indices
    * beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[]): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[], ship: (index: number) => Transport): void {
     for (const index of indices) {
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
       const run = (async () => {
@@ -65,7 +75,12 @@ export class PrecomputePool {
         const fork = root.fork(transport, index, { protocol: model.protocol, players: [CLIENT] });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [1, ...model.spec.inputShape]);
         this.recorded++;
-        return transport.sent;
+        // Ship it now: the compute servers hold it until the query with this index comes.
+        const out = ship(index);
+        await Promise.all(transport.sent.map((m) => out.send(m.from, m.to, m.tag, m.payload)));
+        const { bytes } = out.traffic().total;
+        this.offlineBytes += bytes;
+        return { bytes };
       })().catch((e: Error) => {
         if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`);
         this.#unpoolable.add(model.name);
@@ -75,11 +90,16 @@ export class PrecomputePool {
     }
   }
 
-  /** The recording for `index` (waiting for it if it is still being made), taken out of the pool. */
-  async take(index: number): Promise<Recording | undefined> {
+  /**
+   * Whether server2's side of the query with `index` was shipped ahead (waiting for it if it is
+   * still being made or sent), taken out of the pool; undefined: run it online.
+   */
+  async take(index: number): Promise<Shipped | undefined> {
     const r = this.#ready.get(index);
     this.#ready.delete(index);
-    return r?.run;
+    const shipped = await r?.run;
+    if (shipped) this.replayed++;
+    return shipped;
   }
 
   /** Drops the recording for `index` (its query will never run here). */
@@ -93,9 +113,33 @@ export class PrecomputePool {
     this.#unpoolable.delete(model);
   }
 
-  /** Sends a recording over the query's real transport, as the online run would have. */
-  async replay(rec: Recording, transport: Transport): Promise<void> {
-    await Promise.all(rec.map((m) => transport.send(m.from, m.to, m.tag, m.payload)));
-    this.replayed++;
+  /** Drops every recording (the setup is retired): what was shipped is freed by the receivers. */
+  clear(): void {
+    this.discarded += this.#ready.size;
+    this.#ready.clear();
+  }
+}
+
+/** The prefix of a setup's pool sessions. */
+export const poolSessionPrefix = (epoch: string): string => `pool:${epoch}:`;
+
+/** The session server2's side of the pooled query with `index` travels in. */
+export const poolSession = (epoch: string, index: number): string => `${poolSessionPrefix(epoch)}${index}`;
+
+/**
+ * A pooled query's transport: everything to or from server2 travels in the index's pool session
+ * (shipped ahead, or sent online into the same session when there was no recording); everything
+ * else in the query's own session.
+ */
+export class PooledTransport extends WebSocketTransport {
+  readonly #dealerSession: string;
+
+  constructor(parties: readonly PartyName[], endpoints: Map<PartyName, WsEndpoint>, session: string, aliases: ReadonlyMap<PartyName, string>, dealerSession: string) {
+    super(parties, endpoints, session, aliases);
+    this.#dealerSession = dealerSession;
+  }
+
+  protected override sessionFor(a: PartyName, b: PartyName): string {
+    return a === SERVER2 || b === SERVER2 ? this.#dealerSession : this.session;
   }
 }

@@ -20,6 +20,7 @@ import { checkQuerySize, estimateQueryBytes, forClient, SessionAccounting } from
 import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
+import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
 
 const PAIRING_TIMEOUT_MS = 10_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -27,9 +28,16 @@ const OWNER = 'model-owner';
 /** The servers' go-ahead to keep a deployed model (a deploy that failed anywhere is kept nowhere). */
 const COMMIT_KEY = 'deploy-commit';
 
+/** server0's go-ahead for a request: its session index, and whether it was reserved for the pool. */
+interface Notice {
+  epoch: string;
+  index: number;
+  pooled: boolean;
+}
+
 interface Pending {
   client?: { peer: PartyName; req: ClientRequest };
-  notice?: { epoch: string; index: number };
+  notice?: Notice;
   timer: NodeJS.Timeout;
 }
 
@@ -125,6 +133,9 @@ export class TfeServer {
       old.retired = true;
       old.maybeFree();
       this.endpoint.endSession(`epoch:${old.id}`);
+      // What server2 shipped ahead for the old setup's unused indices.
+      old.pool.clear();
+      this.endpoint.endSessionsWithPrefix(poolSessionPrefix(old.id));
     }
     fresh.ready.then(
       () => {
@@ -140,7 +151,9 @@ export class TfeServer {
   /** server0: reserves the next indices for a model's batch-1 queries and tells server2. */
   #reserve(epoch: Epoch, model: string): void {
     const n = this.#config.precomputePool;
-    if (n === 0 || epoch.retired) return;
+    const m = this.#models.get(model);
+    // server2 must only deal for a pooled index: SecureNN's comparisons need it online.
+    if (n === 0 || epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
     const indices = Array.from({ length: n }, () => epoch.nextIndex());
     epoch.reserved.set(model, [...(epoch.reserved.get(model) ?? []), ...indices]);
     const notice: PoolNotice = { type: 'pool', epoch: epoch.id, model, indices };
@@ -148,12 +161,12 @@ export class TfeServer {
   }
 
   /** server0: a batch-1 prediction takes a reserved index (refilling the reservation when low). */
-  #indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): number {
+  #indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): { index: number; pooled: boolean } {
     const reserved = req.type === 'predict' && req.shape[0] === 1 ? epoch.reserved.get(req.model) : undefined;
-    if (!reserved?.length) return epoch.nextIndex();
+    if (!reserved?.length) return { index: epoch.nextIndex(), pooled: false };
     const index = reserved.shift()!;
     if (reserved.length <= this.#config.precomputePool / 2) this.#reserve(epoch, req.model);
-    return index;
+    return { index, pooled: true };
   }
 
   /** server2: precomputes its side of the reserved queries. */
@@ -164,7 +177,8 @@ export class TfeServer {
     if (this.#deploying.has(n.model)) return void this.#poolWaiting.set(n.model, [...(this.#poolWaiting.get(n.model) ?? []), n]);
     void epoch.ready.then(() => {
       const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
-      if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices);
+      const ship = (index: number) => new WebSocketTransport([...SERVERS, CLIENT], new Map([[this.me, this.endpoint]]), poolSession(epoch.id, index));
+      if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices, ship);
     }, () => undefined);
   }
 
@@ -218,7 +232,7 @@ export class TfeServer {
     }
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
-      const notice = { type: 'start' as const, epoch: epoch.id, index: this.#indexFor(epoch, req) };
+      const notice = { type: 'start' as const, epoch: epoch.id, ...this.#indexFor(epoch, req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       return this.#run(session, peer, req, notice);
     }
@@ -240,7 +254,7 @@ export class TfeServer {
   #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
     if (peer !== SERVER0 || !n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`);
     if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
-    if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index } });
+    if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
     if (n.type === 'pool' && this.me === SERVER2 && Array.isArray(n.indices)) return this.#precompute(n);
     this.#log(`ignored a malformed notice from ${peer}`);
   }
@@ -276,6 +290,8 @@ export class TfeServer {
     this.#sessions.release(session);
     this.endpoint.endSession(session);
     if (p.notice && this.me === SERVER2 && this.#epoch?.id === p.notice.epoch) this.#epoch.pool.discard(p.notice.index);
+    // What server2 shipped ahead for it (the compute servers hold it in the pool session).
+    if (p.notice?.pooled) this.endpoint.endSession(poolSession(p.notice.epoch, p.notice.index));
   }
 
   /**
@@ -344,7 +360,7 @@ export class TfeServer {
     this.endpoint.send(peer, session, RESPONSE_KEY, { kind: 'control', data: res }).catch(() => undefined);
   }
 
-  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: { epoch: string; index: number }): void {
+  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice): void {
     const epoch = this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
     const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
@@ -353,19 +369,22 @@ export class TfeServer {
       try {
         if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
         await epoch.ready;
-        const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[this.me, this.endpoint]]), session, new Map([[CLIENT, client]]));
+        const parties = [...SERVERS, CLIENT], endpoints = new Map([[this.me, this.endpoint]]), aliases = new Map([[CLIENT, client]]);
+        const transport = notice.pooled
+          ? new PooledTransport(parties, endpoints, session, aliases, poolSession(notice.epoch, notice.index))
+          : new WebSocketTransport(parties, endpoints, session, aliases);
         if (req.type === 'predict') {
           const m = this.#models.get(req.model)!;
           const masks = epoch.masks.get(m.name);
           if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
-          const recording = this.me === SERVER2 && req.shape[0] === 1 ? await epoch.pool.take(notice.index) : undefined;
+          // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
+          const shipped = this.me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index) : undefined;
           let outputShape: number[] | undefined;
-          if (recording) await epoch.pool.replay(recording, transport);
-          else {
+          if (!shipped) {
             const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
             outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
           }
-          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total });
+          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes: shipped?.bytes });
         } else {
           const spec = specOf(req);
           const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, players: [CLIENT] });
@@ -400,6 +419,7 @@ export class TfeServer {
           for (const n of waiting) this.#precompute(n);
         }
         this.endpoint.endSession(session);
+        if (notice.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
         this.#running.delete(session);
         if (epoch) {
           epoch.running--;
@@ -435,17 +455,20 @@ export class TfeServer {
     if (!operator) return pub;
     const mem = memory(), pool = this.#epoch?.pool;
     const stats = (this.endpoint as unknown as { stats?: () => unknown }).stats?.();
+    // What server2 shipped ahead for future pooled queries is held on purpose, apart from leaks.
+    const prefetched = this.#epoch ? this.endpoint.heldWithPrefix(poolSessionPrefix(this.#epoch.id)) : { bytes: 0, messages: 0, waiting: 0 };
     return {
       ...pub,
       epoch: this.#epoch?.id,
       running: this.#running.size,
       pending: this.#pending.size,
-      mailbox: this.endpoint.pending,
+      mailbox: this.endpoint.pending - prefetched.messages,
+      prefetched: { messages: prefetched.messages, bytes: prefetched.bytes },
       rssBytes: process.memoryUsage().rss,
       heapUsedBytes: process.memoryUsage().heapUsed,
       liveTensors: mem.tensors,
       tensorBytes: mem.bytes,
-      pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, discarded: pool?.discarded ?? 0 },
+      pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0 },
       sessions: this.#sessions.counters(),
       ...(stats === undefined ? {} : { endpoint: stats }),
     };
