@@ -11,7 +11,9 @@ export { local, getCluster, setProtocol, getProtocol, type ProtocolName } from '
 export { definePrivateInput, definePrivateVariable, definePublicInput, defineOutput, type Decoded, type Provider } from './api/define';
 export { PrivateTensor, PublicTensor, type AnyTensor } from './api/tensor';
 export { tidy } from './api/tidy';
-export { loadLayersModel, PrivateModel, type LayersModelJson, type ModelArtifacts, type ModelSource } from './api/model';
+export { loadLayersModel, loadPlainModel, PrivateModel, type LayersModelJson, type ModelArtifacts, type ModelSource } from './api/model';
+export { plainModel, applyFinal, type PlainModel, type PlainTensor } from './api/plain_forward';
+export { compareOutputs, rangeCheck, type Samples, type VerifyOptions, type VerifyReport, type LayerRange } from './api/verify';
 export type { TensorValue, NestedArray } from './api/values';
 export { add, sub, neg, reshape, flatten, transpose, slice, pad, reduceSum, concat } from './api/ops';
 export { mul, square, matmul, conv2d, avgPool2d, polynomial, relu, sigmoid, tanh, reveal, type Conv2DOptions } from './api/ops_nonlinear';

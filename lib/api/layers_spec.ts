@@ -63,8 +63,11 @@ export interface ModelSpec {
   comparisons: boolean;
   /** A softmax or sigmoid on the output, left to the client (predict returns the logits). */
   finalActivation?: 'softmax' | 'sigmoid';
-  /** The steps of predict() over the shared parameters (in `params` order). */
-  build(params: PrivateTensor[]): Step[];
+  /**
+   * The steps of predict() over the shared parameters (in `params` order). `observe`, when given,
+   * sees each layer's output ('Class:name') as it is issued (PrivateModel.verify's debug ranges).
+   */
+  build(params: PrivateTensor[], observe?: (layer: string, out: AnyTensor) => void): Step[];
 }
 
 /**
@@ -114,7 +117,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     needsSecureNN,
     comparisons,
     finalActivation,
-    build: (shared) => {
+    build: (shared, observe) => {
       if (shared.length !== params.length) throw new Error(`${shared.length} parameters given, ${params.length} expected`);
       const steps = plans.map(({ node, plan }) => ({ node, run: plan.step(shared) }));
       // One step that walks the graph: a chain and a DAG run the same way.
@@ -123,7 +126,9 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
           const out = new Map<string, AnyTensor>([['', x]]);
           for (const { node, run } of steps) {
             const name = node.layer.config.name;
-            out.set(name, node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!)));
+            const y = node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!));
+            out.set(name, y);
+            observe?.(`${node.layer.class_name}:${name}`, y);
           }
           return out.get(graph.output)!;
         },

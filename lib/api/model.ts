@@ -9,8 +9,10 @@ import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
 import { definePrivateInput } from './define';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec } from './layers_spec';
+import { plainModel, type PlainModel } from './plain_forward';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
+import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
 export type { LayersModelJson } from './layers_spec';
 
@@ -167,8 +169,16 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   return { json: { modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] }, weights };
 }
 
-/** A parsed model: its spec, and the plaintext parameters in the spec's order (owner only). */
-export function readLayersModel(source: ModelSource): { json: LayersModelJson; spec: ModelSpec; params: { data: Float32Array; shape: number[] }[] } {
+/**
+ * A parsed model: its spec, the plaintext parameters in the spec's order, and the manifest's
+ * weights by name (owner only).
+ */
+export function readLayersModel(source: ModelSource): {
+  json: LayersModelJson;
+  spec: ModelSpec;
+  params: { data: Float32Array; shape: number[] }[];
+  weights: Map<string, { data: Float32Array; shape: number[] }>;
+} {
   let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
   if (typeof source === 'string' || source instanceof URL) {
     const modelPath = modelPathOf(source);
@@ -181,7 +191,16 @@ export function readLayersModel(source: ModelSource): { json: LayersModelJson; s
     data: p.derive ? Float32Array.from(derive(p.derive, (n) => weights.get(n)!.data)) : weights.get(p.weight)!.data,
     shape: p.shape,
   }));
-  return { json, spec, params };
+  return { json, spec, params, weights };
+}
+
+/**
+ * The float64 plaintext of a model (plain_forward.ts): the same graph and parameters as the
+ * private model, no TensorFlow.js. What `verify` compares the private model with.
+ */
+export function loadPlainModel(source: ModelSource): PlainModel {
+  const { json, weights } = readLayersModel(source);
+  return plainModel(json, weights);
 }
 
 export class PrivateModel {
@@ -192,11 +211,29 @@ export class PrivateModel {
     private readonly steps: Step[],
     /** A softmax or sigmoid on the output that predict() leaves to the caller (it returns logits). */
     readonly finalActivation?: 'softmax' | 'sigmoid',
+    /**
+     * The owner's side, when the model was loaded in this process: its plaintext twin and a
+     * predict that shows each layer's output to an observer (for verify).
+     */
+    private readonly owner?: { plain: PlainModel; trace: (x: PrivateTensor, observe: (layer: string, out: AnyTensor) => void) => AnyTensor },
   ) {}
 
   /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */
   predict(x: PrivateTensor): AnyTensor {
     return this.steps.reduce<AnyTensor>((h, step) => step(h), x);
+  }
+
+  /**
+   * Runs `samples` privately and through the float64 plaintext of the same model, side by side,
+   * and reports argmax agreement, the largest |logit difference| and the KL divergence (see
+   * VerifyReport). `debugRanges` also reveals each layer's largest |value| to the client (only
+   * when asked) and warns when it nears the ring's limit for the cluster's fracBits. Needs the
+   * model loaded in this process by loadLayersModel (the plaintext weights).
+   */
+  verify(samples: Samples, opts: VerifyOptions = {}): Promise<VerifyReport> {
+    const owner = this.owner;
+    if (!owner) return Promise.reject(new Error('verify needs the plaintext model: load it in this process with loadLayersModel'));
+    return verifyPrivate(this.cluster, owner.plain, { predict: (x) => this.predict(x), trace: owner.trace }, samples, opts);
   }
 }
 
@@ -217,9 +254,19 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
   } catch (e) {
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
-  const { spec, params } = model;
+  const { spec, params, json, weights } = model;
   if (spec.needsSecureNN && !isExact(cluster.protocol))
     throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: 'securenn' (the default) or 'fss'`);
   const shared = params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : [];
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, spec.build(shared), spec.finalActivation);
+  let observer: ((layer: string, out: AnyTensor) => void) | undefined;
+  const traced = spec.build(shared, (layer, out) => observer?.(layer, out));
+  const trace = (x: PrivateTensor, observe: (layer: string, out: AnyTensor) => void): AnyTensor => {
+    observer = observe;
+    try {
+      return traced.reduce<AnyTensor>((h, step) => step(h), x);
+    } finally {
+      observer = undefined;
+    }
+  };
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, traced, spec.finalActivation, { plain: plainModel(json, weights), trace });
 }

@@ -1,5 +1,7 @@
 // A small PNG reader for `tfe predict --input digit.png`: 8-bit grayscale, gray+alpha, RGB and RGBA,
-// non-interlaced (what image editors and MNIST exporters write). Returns gray levels in [0, 1].
+// non-interlaced (what image editors and MNIST exporters write). Returns gray levels in [0, 1] (the
+// mean of R, G and B) and the RGB values in [0, 1] (gray repeated for grayscale images); alpha is
+// ignored. lib/cli/inputs.ts fits an image to a model's input shape (channels, resizing).
 //
 // The file may come from anyone, so every length is checked before it is used: chunk lengths
 // against the file, IHDR's size, the declared dimensions against MAX_PIXELS, and the inflated
@@ -41,7 +43,7 @@ function parseIhdr(data: Buffer, name: string): Header {
   return { width, height, channels };
 }
 
-export function decodePng(buf: Buffer, name = 'image'): { width: number; height: number; gray: Float64Array } {
+export function decodePng(buf: Buffer, name = 'image'): { width: number; height: number; gray: Float64Array; rgb: Float64Array } {
   if (buf.byteLength < 8 || !buf.subarray(0, 8).equals(SIGNATURE)) throw new Error(`${name} is not a PNG file`);
   let off = 8;
   let header: Header | undefined;
@@ -98,11 +100,13 @@ export function decodePng(buf: Buffer, name = 'image'): { width: number; height:
     }
   }
   const gray = new Float64Array(width * height);
+  const rgb = new Float64Array(width * height * 3);
   const colourChannels = channels >= 3 ? 3 : 1;
   for (let i = 0; i < width * height; i++) {
     let s = 0;
     for (let k = 0; k < colourChannels; k++) s += px[i * channels + k];
     gray[i] = s / colourChannels / 255;
+    for (let k = 0; k < 3; k++) rgb[i * 3 + k] = px[i * channels + (colourChannels === 3 ? k : 0)] / 255;
   }
-  return { width, height, gray };
+  return { width, height, gray, rgb };
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// The `tfe` command: info, and the service (server, cluster, deploy, undeploy, predict, models, status).
+// The `tfe` command: info, verify, and the service (server, cluster, deploy, undeploy, predict,
+// models, status). Every command is listed with an example in docs/cli.md.
 import { Command } from 'commander';
 
 import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
 import { describeBinary, info, memory } from '../info';
 import { addServiceCommands } from './service_commands';
+import { packageVersion, quietOnEpipe } from './term';
+import { addVerifyCommand } from './verify_command';
 
+quietOnEpipe();
 const program = new Command();
-program.name('tfe').description('tfjs-encrypted: private machine learning on secret-shared tensors');
+program.name('tfe').description('tfjs-encrypted: private machine learning on secret-shared tensors').version(packageVersion(), '-V, --version', 'print the version');
 
 program
   .command('info')
@@ -42,6 +46,7 @@ program
   });
 
 addServiceCommands(program);
+addVerifyCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`tfe: ${(e as Error).message}`);

@@ -1,0 +1,383 @@
+// The plaintext twin of a private model: the same graph (layers_graph.ts), the same accepted
+// layers and settings (the topology goes through parseTopology first, so anything the private
+// model refuses is refused here too) and the same parameters (BatchNormalization folded by the
+// owner's `derive`, in float64 here), evaluated in float64 with no TensorFlow.js. `tfe verify` and
+// PrivateModel.verify compare the private model with it; nothing here is secret-shared.
+//
+// Semantics are TensorFlow.js's (channels-last, TensorFlow's SAME padding), with the true
+// functions where the private model approximates (sigmoid, tanh) or where Pond replaces ReLU by a
+// polynomial: the differences are what verify measures. `forward` returns what the private model
+// returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
+// activation, giving what tfjs's model.predict gives.
+import { graphOf, type LayerConfig } from './layers_graph';
+import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
+import { polynomialCoeffs, POLYNOMIAL_LAYER } from './layers_catalog';
+
+export interface PlainTensor {
+  data: Float64Array;
+  /** With the batch dimension first. */
+  shape: number[];
+}
+
+export interface PlainModel {
+  spec: ModelSpec;
+  /** 'Class:name' per layer, as ModelSpec.layers. */
+  layers: string[];
+  inputShape: number[];
+  finalActivation?: 'softmax' | 'sigmoid';
+  /** The output before a final softmax or sigmoid: what the private model returns. `observe` sees every layer's output. */
+  forward(x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor;
+  /** The final activation applied: what tfjs's model.predict returns. */
+  predict(x: PlainTensor): PlainTensor;
+}
+
+type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
+type Run = (xs: PlainTensor[]) => PlainTensor;
+type Ctx = { w: (name: string) => Float64Array; isOutput: boolean };
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
+
+function fail(l: LayerConfig, msg: string): never {
+  throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
+}
+
+// The same readings of the settings as layers_catalog.ts.
+const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+const same = (v: unknown) => String(v ?? 'valid').toLowerCase() === 'same';
+const sides = (v: unknown, d: number): [[number, number], [number, number]] =>
+  (Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, d), pair(v, d)]) as [[number, number], [number, number]];
+
+export const sigmoidF = (v: number) => 1 / (1 + Math.exp(-v));
+
+/** An activation by name, as a function on numbers (undefined: identity, or the client's final activation). */
+function activation(l: LayerConfig, name: unknown, isOutput: boolean): ((v: number) => number) | undefined {
+  const a = String(name ?? 'linear');
+  switch (a) {
+    case 'linear':
+      return undefined;
+    case 'relu':
+      return (v) => Math.max(v, 0);
+    case 'relu6':
+      return (v) => Math.min(Math.max(v, 0), 6);
+    case 'hard_sigmoid':
+      return (v) => Math.min(Math.max(0.2 * v + 0.5, 0), 1);
+    case 'tanh':
+      return Math.tanh;
+    case 'sigmoid':
+      return isOutput ? undefined : sigmoidF;
+    case 'softmax':
+      if (isOutput) return undefined;
+  }
+  return fail(l, `activation '${a}' has no plaintext evaluation`);
+}
+
+function denseOp(x: PlainTensor, k: Float64Array, kShape: number[], b?: Float64Array): PlainTensor {
+  const [inner, units] = kShape;
+  if (x.shape[x.shape.length - 1] !== inner) throw new Error(`Dense: input's last axis is ${x.shape[x.shape.length - 1]}, the kernel takes ${inner}`);
+  const rows = x.data.length / inner;
+  const out = new Float64Array(rows * units);
+  for (let r = 0; r < rows; r++) {
+    const o = out.subarray(r * units, (r + 1) * units);
+    if (b) o.set(b);
+    for (let i = 0; i < inner; i++) {
+      const xv = x.data[r * inner + i];
+      if (xv === 0) continue;
+      const krow = i * units;
+      for (let j = 0; j < units; j++) o[j] += xv * k[krow + j];
+    }
+  }
+  return { data: out, shape: [...x.shape.slice(0, -1), units] };
+}
+
+/** TensorFlow's output size and leading pad for one spatial axis. */
+function geometry(n: number, k: number, s: number, isSame: boolean): { out: number; before: number } {
+  if (isSame) {
+    const out = Math.ceil(n / s);
+    return { out, before: Math.floor(Math.max((out - 1) * s + k - n, 0) / 2) };
+  }
+  if (n < k) throw new Error(`a window of ${k} does not fit an axis of ${n}`);
+  return { out: Math.floor((n - k) / s) + 1, before: 0 };
+}
+
+function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  const [kh, kw, kc, f] = kShape;
+  if (x.shape.length !== 4 || c !== kc) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]`);
+  const gy = geometry(h, kh, strides[0], isSame), gx = geometry(w, kw, strides[1], isSame);
+  const out = new Float64Array(n * gy.out * gx.out * f);
+  for (let bi = 0; bi < n; bi++)
+    for (let oy = 0; oy < gy.out; oy++)
+      for (let ox = 0; ox < gx.out; ox++) {
+        const o = out.subarray(((bi * gy.out + oy) * gx.out + ox) * f, ((bi * gy.out + oy) * gx.out + ox + 1) * f);
+        if (b) o.set(b);
+        for (let dy = 0; dy < kh; dy++) {
+          const iy = oy * strides[0] - gy.before + dy;
+          if (iy < 0 || iy >= h) continue;
+          for (let dx = 0; dx < kw; dx++) {
+            const ix = ox * strides[1] - gx.before + dx;
+            if (ix < 0 || ix >= w) continue;
+            const xo = ((bi * h + iy) * w + ix) * c, ko = (dy * kw + dx) * c * f;
+            for (let ci = 0; ci < c; ci++) {
+              const xv = x.data[xo + ci];
+              if (xv === 0) continue;
+              for (let j = 0; j < f; j++) o[j] += xv * k[ko + ci * f + j];
+            }
+          }
+        }
+      }
+  return { data: out, shape: [n, gy.out, gx.out, f] };
+}
+
+/** Average (over the in-image pixels, as TensorFlow does with SAME) or maximum (padding ignored) of each window. */
+function pool2d(x: PlainTensor, kind: 'avg' | 'max', pool: [number, number], strides: [number, number], isSame: boolean): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  if (x.shape.length !== 4) throw new Error(`pooling takes a rank-4 input, got [${x.shape}]`);
+  const gy = geometry(h, pool[0], strides[0], isSame), gx = geometry(w, pool[1], strides[1], isSame);
+  const out = new Float64Array(n * gy.out * gx.out * c);
+  for (let bi = 0; bi < n; bi++)
+    for (let oy = 0; oy < gy.out; oy++)
+      for (let ox = 0; ox < gx.out; ox++)
+        for (let ci = 0; ci < c; ci++) {
+          let acc = kind === 'max' ? -Infinity : 0, count = 0;
+          for (let dy = 0; dy < pool[0]; dy++) {
+            const iy = oy * strides[0] - gy.before + dy;
+            if (iy < 0 || iy >= h) continue;
+            for (let dx = 0; dx < pool[1]; dx++) {
+              const ix = ox * strides[1] - gx.before + dx;
+              if (ix < 0 || ix >= w) continue;
+              const v = x.data[((bi * h + iy) * w + ix) * c + ci];
+              acc = kind === 'max' ? Math.max(acc, v) : acc + v;
+              count++;
+            }
+          }
+          out[((bi * gy.out + oy) * gx.out + ox) * c + ci] = kind === 'max' ? acc : acc / count;
+        }
+  return { data: out, shape: [n, gy.out, gx.out, c] };
+}
+
+function transposeOp(x: PlainTensor, perm: number[]): PlainTensor {
+  const shape = perm.map((p) => x.shape[p]);
+  const inStrides = x.shape.map((_, i) => size(x.shape.slice(i + 1)));
+  const out = new Float64Array(x.data.length);
+  const idx = new Array(shape.length).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let d = 0; d < shape.length; d++) src += idx[d] * inStrides[perm[d]];
+    out[o] = x.data[src];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return { data: out, shape };
+}
+
+/** Copies the [h0, h0 + oh) x [w0, w0 + ow) window of x into an [n, oh, ow, c] tensor placed at (y0, x0) of zeros. */
+function window2d(x: PlainTensor, oh: number, ow: number, h0: number, w0: number, y0: number, x0: number, hh: number, ww: number): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  const out = new Float64Array(n * oh * ow * c);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < hh; y++)
+      for (let xx = 0; xx < ww; xx++) {
+        const src = ((b * h + h0 + y) * w + w0 + xx) * c;
+        out.set(x.data.subarray(src, src + c), ((b * oh + y0 + y) * ow + x0 + xx) * c);
+      }
+  return { data: out, shape: [n, oh, ow, c] };
+}
+
+function sameShapes(l: LayerConfig, xs: PlainTensor[]): void {
+  for (const x of xs) if (x.shape.join() !== xs[0].shape.join()) fail(l, `inputs of shapes [${xs[0].shape}] and [${x.shape}] differ`);
+}
+
+function elementwise(l: LayerConfig, xs: PlainTensor[], f: (a: number, b: number) => number, finish?: (v: number) => number): PlainTensor {
+  sameShapes(l, xs);
+  const out = Float64Array.from(xs[0].data);
+  for (const x of xs.slice(1)) for (let i = 0; i < out.length; i++) out[i] = f(out[i], x.data[i]);
+  return { data: finish ? out.map(finish) : out, shape: xs[0].shape };
+}
+
+function concatOp(l: LayerConfig, xs: PlainTensor[], axisSetting: number): PlainTensor {
+  const rank = xs[0].shape.length;
+  const axis = axisSetting < 0 ? rank + axisSetting : axisSetting;
+  if (axis <= 0 || axis >= rank) fail(l, `axis ${axisSetting} is out of range for rank ${rank}`);
+  for (const x of xs)
+    if (x.shape.length !== rank || x.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) fail(l, `inputs of shapes [${xs[0].shape}] and [${x.shape}] cannot be concatenated on axis ${axisSetting}`);
+  const outer = size(xs[0].shape.slice(0, axis));
+  const inners = xs.map((x) => size(x.shape.slice(axis)));
+  const total = inners.reduce((a, b) => a + b, 0);
+  const out = new Float64Array(outer * total);
+  for (let o = 0; o < outer; o++) {
+    let at = o * total;
+    xs.forEach((x, i) => {
+      out.set(x.data.subarray(o * inners[i], (o + 1) * inners[i]), at);
+      at += inners[i];
+    });
+  }
+  const shape = [...xs[0].shape];
+  shape[axis] = xs.reduce((a, x) => a + x.shape[axis], 0);
+  return { data: out, shape };
+}
+
+const one = (f: (x: PlainTensor) => PlainTensor): Run => (xs) => f(xs[0]);
+
+const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
+  InputLayer: () => one((x) => x),
+  Dropout: () => one((x) => x),
+  SpatialDropout1D: () => one((x) => x),
+  SpatialDropout2D: () => one((x) => x),
+  Dense: (l, { w, isOutput }) => {
+    const n = l.config.name, f = activation(l, l.config.activation, isOutput);
+    const k = w(`${n}/kernel`), kShape = [k.length / Number(l.config.units), Number(l.config.units)];
+    const b = l.config.use_bias === false ? undefined : w(`${n}/bias`);
+    return one((x) => {
+      const y = denseOp(x, k, kShape, b);
+      return f ? map(y, f) : y;
+    });
+  },
+  Conv2D: (l, { w, isOutput }) => {
+    const c = l.config, n = c.name, f = activation(l, c.activation, isOutput);
+    const [kh, kw] = pair(c.kernel_size, 1);
+    const k = w(`${n}/kernel`), filters = Number(c.filters);
+    const b = c.use_bias === false ? undefined : w(`${n}/bias`);
+    return one((x) => {
+      const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * filters), filters], pair(c.strides, 1), same(c.padding), b);
+      return f ? map(y, f) : y;
+    });
+  },
+  BatchNormalization: (l, { w }) => {
+    const n = l.config.name, s = w(`${n}/folded_scale`), t = w(`${n}/folded_shift`);
+    const axis = Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
+    return one((x) => {
+      if (axis !== -1 && axis !== x.shape.length - 1) fail(l, `axis = ${axis} is not the last axis of its rank-${x.shape.length} input`);
+      const ch = s.length;
+      return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
+    });
+  },
+  AveragePooling2D: (l) => {
+    const c = l.config;
+    return one((x) => pool2d(x, 'avg', pair(c.pool_size, 2), pair(c.strides ?? c.pool_size, 2), same(c.padding)));
+  },
+  MaxPooling2D: (l) => {
+    const c = l.config;
+    return one((x) => pool2d(x, 'max', pair(c.pool_size, 2), pair(c.strides ?? c.pool_size, 2), same(c.padding)));
+  },
+  GlobalAveragePooling2D: (l) =>
+    one((x) => {
+      const y = pool2d(x, 'avg', [x.shape[1], x.shape[2]], [1, 1], false);
+      return l.config.keepdims ? y : { data: y.data, shape: [x.shape[0], x.shape[3]] };
+    }),
+  GlobalMaxPooling2D: (l) =>
+    one((x) => {
+      const y = pool2d(x, 'max', [x.shape[1], x.shape[2]], [1, 1], false);
+      return l.config.keepdims ? y : { data: y.data, shape: [x.shape[0], x.shape[3]] };
+    }),
+  ZeroPadding2D: (l) => {
+    const [[t, b], [le, r]] = sides(l.config.padding ?? 1, 1);
+    return one((x) => window2d(x, x.shape[1] + t + b, x.shape[2] + le + r, 0, 0, t, le, x.shape[1], x.shape[2]));
+  },
+  Cropping2D: (l) => {
+    const [[t, b], [le, r]] = sides(l.config.cropping ?? 0, 0);
+    return one((x) => {
+      const oh = x.shape[1] - t - b, ow = x.shape[2] - le - r;
+      return window2d(x, oh, ow, t, le, 0, 0, oh, ow);
+    });
+  },
+  Flatten: () => one((x) => ({ data: x.data, shape: [x.shape[0], size(x.shape.slice(1))] })),
+  Reshape: (l) => {
+    const target = (l.config.target_shape as number[]).map(Number);
+    return one((x) => {
+      const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1), per = size(x.shape.slice(1));
+      return { data: x.data, shape: [x.shape[0], ...target.map((d) => (d === -1 ? per / known : d))] };
+    });
+  },
+  Permute: (l) => one((x) => transposeOp(x, [0, ...(l.config.dims as number[])])),
+  ReLU: (l) => {
+    const c = l.config;
+    const max = (c.max_value ?? c.maxValue ?? null) as number | null, slope = Number(c.negative_slope ?? 0);
+    return one((x) => map(x, (v) => (v < 0 ? slope * v : max === null ? v : Math.min(v, max))));
+  },
+  LeakyReLU: (l) => {
+    const s = Number(l.config.alpha ?? l.config.negative_slope ?? 0.3);
+    return one((x) => map(x, (v) => (v < 0 ? s * v : v)));
+  },
+  Activation: (l, { isOutput }) => {
+    const f = activation(l, l.config.activation, isOutput);
+    return one((x) => (f ? map(x, f) : x));
+  },
+  Add: (l) => (xs) => elementwise(l, xs, (a, b) => a + b),
+  Subtract: (l) => (xs) => (xs.length === 2 ? elementwise(l, xs, (a, b) => a - b) : fail(l, `takes 2 inputs, got ${xs.length}`)),
+  Multiply: (l) => (xs) => elementwise(l, xs, (a, b) => a * b),
+  Average: (l) => (xs) => elementwise(l, xs, (a, b) => a + b, (v) => v / xs.length),
+  Maximum: (l) => (xs) => elementwise(l, xs, Math.max),
+  Minimum: (l) => (xs) => elementwise(l, xs, Math.min),
+  Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
+  [POLYNOMIAL_LAYER]: (l) => {
+    const coeffs = polynomialCoeffs(l);
+    return one((x) => map(x, (v) => coeffs.reduceRight((acc, c) => acc * v + c, 0)));
+  },
+};
+
+/** The layer classes the plaintext executor evaluates (every class layers_catalog.ts accepts). */
+export const PLAIN_LAYERS: readonly string[] = Object.keys(PLAIN);
+
+/** softmax over the last axis, or an element-wise sigmoid. */
+export function applyFinal(x: PlainTensor, f: 'softmax' | 'sigmoid' | undefined): PlainTensor {
+  if (f === 'sigmoid') return map(x, sigmoidF);
+  if (f !== 'softmax') return x;
+  const width = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length);
+  for (let r = 0; r * width < out.length; r++) {
+    let m = -Infinity, s = 0;
+    for (let j = 0; j < width; j++) m = Math.max(m, x.data[r * width + j]);
+    for (let j = 0; j < width; j++) s += out[r * width + j] = Math.exp(x.data[r * width + j] - m);
+    for (let j = 0; j < width; j++) out[r * width + j] /= s;
+  }
+  return { data: out, shape: x.shape };
+}
+
+/**
+ * The float64 model of a LayersModel: `json` its model.json, `weights` the manifest's weights by
+ * name (as readLayersModel reads them). Refuses what the private model refuses, with the same
+ * messages.
+ */
+export function plainModel(json: LayersModelJson, weights: Weights): PlainModel {
+  const shapes = manifestShapes(json);
+  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
+  const graph = graphOf(json.modelTopology);
+  const values = new Map<string, Float64Array>();
+  const raw = (n: string) => {
+    const w = weights.get(n);
+    if (!w) throw new Error(`weight '${n}' is missing`);
+    return w.data;
+  };
+  for (const p of spec.params) values.set(p.weight, p.derive ? derive(p.derive, raw) : Float64Array.from(raw(p.weight)));
+  const w = (n: string) => {
+    const v = values.get(n);
+    if (!v) throw new Error(`parameter '${n}' is missing`);
+    return v;
+  };
+  const runs = graph.nodes.map((node) => {
+    const build = PLAIN[node.layer.class_name];
+    if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
+    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output }) };
+  });
+  const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
+    if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))
+      throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes [batch, ${spec.inputShape}]`);
+    const out = new Map<string, PlainTensor>([['', x]]);
+    for (const { node, run } of runs) {
+      const y = node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!));
+      out.set(node.layer.config.name, y);
+      observe?.(`${node.layer.class_name}:${node.layer.config.name}`, y);
+    }
+    return out.get(graph.output)!;
+  };
+  return {
+    spec,
+    layers: spec.layers,
+    inputShape: spec.inputShape,
+    finalActivation: spec.finalActivation,
+    forward,
+    predict: (x) => applyFinal(forward(x), spec.finalActivation),
+  };
+}

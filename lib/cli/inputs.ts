@@ -1,0 +1,118 @@
+// The inputs of `tfe predict` and `tfe verify` (--input): a PNG, fitted to the model's input
+// shape, or JSON ({images, labels}, {data, shape}, or an array).
+//
+// A PNG is fitted to the model: its input shape [h, w, c] (or [h, w], or a flat [h*w] or
+// [h*w*3] with a square image) gives the size and the channels. One channel takes the gray level
+// (the mean of R, G and B), three take R, G and B; values are in [0, 1]; alpha is ignored. An
+// image of another size is resized by area averaging: each output pixel is the mean of the input
+// area it covers (exact for integer factors, e.g. a 280x280 drawing to 28x28; when enlarging, the
+// nearest pixel's value).
+import * as fs from 'node:fs';
+
+import { decodePng } from './png';
+
+export interface Inputs {
+  images: Float64Array[];
+  labels?: number[];
+  /** How a PNG was fitted, for the user ("280x280 RGB -> 28x28x1"). */
+  note?: string;
+}
+
+/** The image geometry a model input shape asks for: height, width, channels. */
+export function imageGeometry(inputShape: readonly number[]): { h: number; w: number; c: number } {
+  const s = inputShape;
+  if (s.length === 3 && (s[2] === 1 || s[2] === 3)) return { h: s[0], w: s[1], c: s[2] };
+  if (s.length === 2) return { h: s[0], w: s[1], c: 1 };
+  if (s.length === 1) {
+    const side = Math.round(Math.sqrt(s[0])), side3 = Math.round(Math.sqrt(s[0] / 3));
+    if (side * side === s[0]) return { h: side, w: side, c: 1 };
+    if (3 * side3 * side3 === s[0]) return { h: side3, w: side3, c: 3 };
+  }
+  throw new Error(`the model's input [${s}] is not an image (expected [h, w, 1 or 3], [h, w], or a flat square [h*w] or [h*w*3]); give the input as JSON`);
+}
+
+/** For each output index, the input indices it covers and their weights (summing to 1). */
+function areaWeights(inN: number, outN: number): { j: number; w: number }[][] {
+  const scale = inN / outN;
+  return Array.from({ length: outN }, (_, i) => {
+    const start = i * scale, end = (i + 1) * scale;
+    const out: { j: number; w: number }[] = [];
+    for (let j = Math.floor(start); j < Math.min(Math.ceil(end), inN); j++) {
+      const overlap = Math.min(end, j + 1) - Math.max(start, j);
+      if (overlap > 1e-12) out.push({ j, w: overlap / scale });
+    }
+    return out;
+  });
+}
+
+/** Resizes an [h, w, c] image (row-major, channels last) to [oh, ow, c] by area averaging. */
+export function resizeArea(data: Float64Array, h: number, w: number, c: number, oh: number, ow: number): Float64Array {
+  if (h === oh && w === ow) return data;
+  const ys = areaWeights(h, oh), xs = areaWeights(w, ow);
+  const out = new Float64Array(oh * ow * c);
+  for (let oy = 0; oy < oh; oy++)
+    for (let ox = 0; ox < ow; ox++)
+      for (const { j: iy, w: wy } of ys[oy])
+        for (const { j: ix, w: wx } of xs[ox])
+          for (let k = 0; k < c; k++) out[(oy * ow + ox) * c + k] += wy * wx * data[(iy * w + ix) * c + k];
+  return out;
+}
+
+/** A PNG fitted to `inputShape` (see the file's comment). */
+export function pngInput(buf: Buffer, name: string, inputShape: readonly number[]): { image: Float64Array; note: string } {
+  const img = decodePng(buf, name);
+  const { h, w, c } = imageGeometry(inputShape);
+  const src = c === 1 ? img.gray : img.rgb;
+  const image = resizeArea(src, img.height, img.width, c, h, w);
+  const note = `${name}: ${img.width}x${img.height} -> ${w}x${h}, ${c === 1 ? 'gray' : 'RGB'}${img.width !== w || img.height !== h ? ' (resized by area averaging)' : ''}`;
+  return { image, note };
+}
+
+/** Reads --input: a PNG (fitted to `inputShape`) or JSON: {images, labels}, {data, shape} or an array. */
+export function readInputs(file: string, inputShape: readonly number[]): Inputs {
+  if (file.toLowerCase().endsWith('.png')) {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
+    }
+    const { image, note } = pngInput(buf, file, inputShape);
+    return { images: [image], note };
+  }
+  let j: unknown;
+  try {
+    j = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
+  }
+  const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  const o = j as { images?: unknown[]; labels?: unknown; data?: unknown; shape?: unknown };
+  let images: Float64Array[];
+  let labels: number[] | undefined;
+  if (o && Array.isArray(o.images)) {
+    images = o.images.map((im) => Float64Array.from(flat(im)));
+    if (o.labels !== undefined) {
+      if (!Array.isArray(o.labels) || o.labels.length !== images.length) throw new Error(`input ${file}: 'labels' must be an array with one label per image (${images.length})`);
+      labels = o.labels.map(Number);
+    }
+  } else if (o && !Array.isArray(o) && o.data !== undefined) {
+    // {data, shape}: the shape's leading axis is the batch when it has one more axis than the model's input.
+    const data = Float64Array.from(flat(o.data));
+    images = [];
+    for (let at = 0; at < data.length; at += per) images.push(data.subarray(at, at + per));
+    if (Array.isArray(o.shape) && o.shape.reduce((a: number, b) => a * Number(b), 1) !== data.length)
+      throw new Error(`input ${file}: 'shape' [${o.shape}] does not match the ${data.length} values of 'data'`);
+  } else if (Array.isArray(j)) {
+    // One input, or several: an array whose elements each hold one input's values.
+    const all = Float64Array.from(flat(j));
+    images = j.length > 1 && Array.isArray(j[0]) && flat(j[0]).length === per && all.length === per * j.length ? j.map((e) => Float64Array.from(flat(e))) : [all];
+  } else throw new Error(`input ${file}: expected a PNG, or JSON with an array, {data, shape} or {images, labels}`);
+  images.forEach((im, i) => {
+    if (im.length !== per) throw new Error(`input ${i} of ${file} has ${im.length} values; the model takes [${inputShape}] (${per})`);
+    if (!im.every(Number.isFinite)) throw new Error(`input ${i} of ${file} has a value that is not a finite number`);
+  });
+  if (!images.length) throw new Error(`input ${file} holds no inputs`);
+  return { images, labels };
+}

@@ -1,0 +1,90 @@
+// Terminal manners for `tfe`: colour only on a terminal (and never with NO_COLOR), progress only
+// on a terminal, a closed pipe (`tfe ... | head`) ends the command quietly, and the package's
+// version.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+import type { ClusterConfig } from '../serve/config';
+import { SERVERS } from '../protocol/party';
+
+/** Colours text for `stream` when it is a terminal and NO_COLOR is unset; plain text otherwise. */
+export function paint(stream: NodeJS.WriteStream, code: 'yellow' | 'red' | 'green' | 'dim', text: string): string {
+  if (!stream.isTTY || process.env.NO_COLOR !== undefined || process.env.TERM === 'dumb') return text;
+  const n = { yellow: 33, red: 31, green: 32, dim: 2 }[code];
+  return `\x1b[${n}m${text}\x1b[0m`;
+}
+
+/** A one-line progress counter on stderr, drawn only when stderr is a terminal (and `enabled`). */
+export function progress(label: string, enabled = true): { update(done: number, total: number): void; end(): void } {
+  const tty = enabled && process.stderr.isTTY === true;
+  let drawn = false;
+  return {
+    update(done, total) {
+      if (!tty) return;
+      process.stderr.write(`\r${label} ${done}/${total}`);
+      drawn = true;
+    },
+    end() {
+      if (drawn) process.stderr.write('\r\x1b[K');
+      drawn = false;
+    },
+  };
+}
+
+/** A reader that closed its end of stdout (`| head`) ends the command quietly, with status 0. */
+export function quietOnEpipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+}
+
+/** The version in the package's package.json (dist/lib/cli -> the package root). */
+export function packageVersion(): string {
+  for (const dir of [path.join(__dirname, '..', '..', '..'), path.join(__dirname, '..', '..')]) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tfjs-encrypted' && pkg.version) return pkg.version;
+    } catch {
+      // try the next
+    }
+  }
+  return 'unknown';
+}
+
+/** Refuses a missing cluster config with how to make one. */
+export function requireConfig(file: string): void {
+  if (fs.existsSync(file)) return;
+  throw new Error(
+    `no cluster config at ${file}: start a local cluster with 'tfe cluster --local' (it writes .tfe-local/cluster.json and keeps the three servers running), ` +
+      `or pass --config <file> with your cluster's config (its format: docs/service.md)`,
+  );
+}
+
+/**
+ * Checks that something listens at each server's client address, in parallel and within
+ * `timeoutMs`: a cluster that is down fails at once, naming every address tried, instead of
+ * after the client's connect timeout.
+ */
+export async function probeCluster(config: ClusterConfig, timeoutMs = 3000): Promise<void> {
+  const tries = SERVERS.map((s) => {
+    const p = config.parties[s as 'server0'];
+    const host = p.host === '0.0.0.0' ? '127.0.0.1' : p.host;
+    return new Promise<string | null>((resolve) => {
+      const sock = net.connect({ host, port: p.port });
+      const done = (why: string | null) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(why === null ? null : `${s} at ${host}:${p.port} (${why})`);
+      };
+      const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+      sock.once('connect', () => done(null));
+      sock.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.code ?? e.message));
+    });
+  });
+  const down = (await Promise.all(tries)).filter((d): d is string => d !== null);
+  if (down.length)
+    throw new Error(`cannot reach the cluster: ${down.join(', ')}; is it running? (tfe cluster --local, or tfe server --party <name> on each host; check the addresses in the config)`);
+}

@@ -1,0 +1,106 @@
+// `tfe verify`: the model owner runs a model privately (three parties in this process, the
+// protocol and fracBits the cluster would use) and in float64 plaintext side by side, on inputs
+// of their choice, before deploying it. Reports argmax agreement, max |Δlogit| and KL; with
+// --debug-ranges, each layer's largest |value| (revealed to this client only) against the ring's
+// limit for fracBits.
+import * as fs from 'node:fs';
+
+import type { Command } from 'commander';
+
+import { loadLayersModel, readLayersModel } from '../api/model';
+import type { VerifyReport } from '../api/verify';
+import { Cluster } from '../protocol/cluster';
+import { checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { loadClusterConfig } from '../serve/config';
+import { readInputs } from './inputs';
+import { paint, progress } from './term';
+
+const DEFAULT_CONFIG = '.tfe-local/cluster.json';
+
+interface Opts {
+  model: string;
+  input: string;
+  protocol?: string;
+  fracBits?: string;
+  config?: string;
+  batchSize: string;
+  debugRanges?: boolean;
+  warnBits: string;
+  minAgreement?: string;
+  json?: boolean;
+}
+
+const int = (v: string, what: string, lo: number, hi: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`${what} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** fracBits: the flag, else the cluster config's (--config, or the local cluster's when there is one), else 16. */
+function fracBitsOf(opts: Opts): { fracBits: number; from: string } {
+  if (opts.fracBits !== undefined) return { fracBits: int(opts.fracBits, '--frac-bits', 1, 30), from: '--frac-bits' };
+  const file = opts.config ?? (fs.existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  if (file) return { fracBits: loadClusterConfig(file).fracBits, from: file };
+  return { fracBits: 16, from: 'the default' };
+}
+
+export function printReport(r: VerifyReport, from: string): void {
+  const out = process.stdout;
+  const pct = (r.agreement.fraction * 100).toFixed(r.agreement.fraction === 1 ? 0 : 2);
+  console.log(`${r.samples} inputs, ${r.protocol}, fracBits ${r.fracBits} (from ${from}), ${r.seconds.toFixed(1)} s`);
+  console.log(`argmax agreement  ${r.agreement.agreed}/${r.agreement.rows} (${r.agreement.fraction === 1 ? paint(out, 'green', `${pct}%`) : paint(out, 'red', `${pct}%`)})`);
+  console.log(`max |Δlogit|      ${r.maxAbsLogitDiff.toExponential(2)} (mean ${r.meanAbsLogitDiff.toExponential(2)})`);
+  console.log(`KL(plain||priv)   mean ${r.kl.mean.toExponential(2)}, max ${r.kl.max.toExponential(2)} (over the ${r.kl.over})`);
+  if (r.ranges) {
+    console.log('layer ranges (max |value|: private, plaintext; bits left below the ring\'s limit)');
+    const w = Math.max(...r.ranges.map((l) => l.layer.length));
+    for (const l of r.ranges) {
+      const line = `  ${l.layer.padEnd(w)}  ${l.maxAbs.toExponential(2).padStart(9)}  ${l.plainMaxAbs.toExponential(2).padStart(9)}  ${Number.isFinite(l.bitsLeft) ? l.bitsLeft.toFixed(1).padStart(5) : '  inf'}`;
+      console.log(l.warning ? paint(out, 'yellow', line) : line);
+    }
+  }
+  for (const w of r.warnings) console.error(paint(process.stderr, 'yellow', `warning: ${w}`));
+}
+
+export function addVerifyCommand(program: Command): void {
+  program
+    .command('verify')
+    .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
+    .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
+    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
+    .option('--protocol <name>', 'securenn | fss | pond (default: what tfe deploy picks: securenn for any model with a comparison, pond otherwise)')
+    .option('--frac-bits <n>', "fixed-point fractional bits (default: the cluster config's fracBits, from --config or .tfe-local/cluster.json, else 16)")
+    .option('--config <file>', 'the cluster config whose fracBits to use')
+    .option('--batch-size <n>', 'inputs per private run', '16')
+    .option('--debug-ranges', "reveal each layer's largest |value| to this client and warn near the ring's limit (exact protocols)")
+    .option('--warn-bits <n>', 'with --debug-ranges: warn when fewer bits than this are left', '20')
+    .option('--min-agreement <fraction>', 'exit with status 1 when the argmax agreement is below this (0 to 1)')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (opts: Opts) => {
+      const { spec } = readLayersModel(opts.model);
+      const protocol: ProtocolName = opts.protocol ? (checkProtocol(opts.protocol, '--protocol'), opts.protocol as ProtocolName) : spec.comparisons ? 'securenn' : 'pond';
+      const { fracBits, from } = fracBitsOf(opts);
+      const batchSize = int(opts.batchSize, '--batch-size', 1, 4096);
+      const warnBits = int(opts.warnBits, '--warn-bits', 1, 63);
+      const minAgreement = opts.minAgreement === undefined ? undefined : Number(opts.minAgreement);
+      if (minAgreement !== undefined && !(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`--min-agreement must be a number in [0, 1], got ${JSON.stringify(opts.minAgreement)}`);
+      if (!opts.debugRanges && opts.warnBits !== '20') throw new Error('--warn-bits only applies with --debug-ranges');
+      const { images } = readInputs(opts.input, spec.inputShape);
+      const cluster = new Cluster({ protocol, fixedPoint: { fracBits } });
+      const bar = progress('verifying');
+      try {
+        const model = loadLayersModel(opts.model, { cluster });
+        const report = await model.verify(images, { batchSize, debugRanges: opts.debugRanges, warnBits, onProgress: (d, n) => bar.update(d, n) });
+        bar.end();
+        if (opts.json) console.log(JSON.stringify({ model: opts.model, fracBitsFrom: from, ...report }));
+        else printReport(report, from);
+        if (minAgreement !== undefined && report.agreement.fraction < minAgreement) {
+          console.error(`tfe: argmax agreement ${report.agreement.fraction} is below --min-agreement ${minAgreement}`);
+          process.exitCode = 1;
+        }
+      } finally {
+        bar.end();
+        await cluster.close();
+      }
+    });
+}
