@@ -1,38 +1,43 @@
 // `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
 // and `tfe status`.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Command } from 'commander';
 
 import type { DeviceOption } from '../backend/backends';
 import { info } from '../info';
-import { PredictionClient } from '../serve/client';
+import { type ClientOptions, PredictionClient } from '../serve/client';
 import { loadClusterConfig } from '../serve/config';
-import { checkModelName } from '../serve/messages';
+import { checkModelName, type ModelInfo } from '../serve/messages';
 import type { ProtocolName } from '../protocol/protocols';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
-import { decodePng } from './png';
+import { toNested } from '../api/values';
+import { readInputs } from './inputs';
+import { paint, probeCluster, progress, requireConfig } from './term';
 
 const DEFAULT_CONFIG = path.join('.tfe-local', 'cluster.json');
 
-/** The inputs of a --input file: a PNG, or JSON ({images, labels}, {data, shape}, or an array). */
-export function readInputs(file: string): { images: Float64Array[]; labels?: number[] } {
-  if (file.toLowerCase().endsWith('.png')) return { images: [decodePng(fs.readFileSync(file), file).gray] };
-  let j: unknown;
-  try {
-    j = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
-  }
-  const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
-  const o = j as { images?: unknown[]; labels?: number[]; data?: unknown };
-  if (o && Array.isArray(o.images)) return { images: o.images.map((im) => Float64Array.from(flat(im))), labels: o.labels };
-  if (o && o.data !== undefined) return { images: [Float64Array.from(flat(o.data))] };
-  if (Array.isArray(j)) return { images: [Float64Array.from(flat(j))] };
-  throw new Error(`input ${file}: expected a PNG, or JSON with an array, {data, shape} or {images, labels}`);
+/** Connects the CLI's client: a missing config says how to make one, a cluster that is down fails at once naming the addresses. */
+async function connect(file: string, opts: ClientOptions = {}): Promise<PredictionClient> {
+  requireConfig(file);
+  const config = loadClusterConfig(file);
+  await probeCluster(config);
+  return PredictionClient.connect(config, opts);
 }
+
+/** What tfjs's model.predict returns from the logits: the model's final softmax or sigmoid applied. */
+function finalOutputs(logits: Float64Array, width: number, final: ModelInfo['finalActivation'], softmax: Float64Array): Float64Array {
+  if (final === 'softmax') return softmax;
+  if (final === 'sigmoid') return logits.map((v) => 1 / (1 + Math.exp(-v)));
+  return logits;
+}
+
+const positiveInt = (v: string, what: string): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+};
 
 const onSignal = (fn: () => Promise<void>) => {
   let stopping = false;
@@ -56,6 +61,7 @@ export function addServiceCommands(program: Command): void {
     .option('--insecure', 'accept plain ws from non-loopback peers (never in production)')
     .option('--device <device>', "auto | cpu | cuda (overrides the config's 'device'; TFE_DEVICE overrides both)")
     .action(async (opts: { party: string; config: string; insecure?: boolean; device?: DeviceOption }) => {
+      requireConfig(opts.config);
       const config = loadClusterConfig(opts.config);
       if (opts.insecure) config.insecure = true;
       if (opts.device) config.device = opts.device;
@@ -91,18 +97,25 @@ export function addServiceCommands(program: Command): void {
     .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
     .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .action(async (opts: { model: string; name?: string; protocol?: ProtocolName; config: string }) => {
+    .option('--json', 'print one JSON object: the model as the cluster lists it')
+    .action(async (opts: { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);
       } catch (e) {
         throw new Error(`${(e as Error).message}${opts.name ? '' : ' (it is the model directory name; choose one with --name)'}`);
       }
-      const client = await PredictionClient.connect(opts.config, { asOwner: true });
+      const client = await connect(opts.config, { asOwner: true });
+      const bar = progress(`deploying '${name}' (sharing the weights)...`);
       try {
+        bar.update();
         await client.deploy(opts.model, { name, protocol: opts.protocol });
-        console.log(`deployed '${name}'`);
+        bar.end();
+        const m = (await client.models()).find((x) => x.name === name);
+        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m }));
+        else console.log(`deployed '${name}'${m ? ` (${m.protocol}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
       } finally {
+        bar.end();
         await client.close();
       }
     });
@@ -114,7 +127,7 @@ export function addServiceCommands(program: Command): void {
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .action(async (model: string, opts: { config: string }) => {
       checkModelName(model);
-      const client = await PredictionClient.connect(opts.config, { asOwner: true });
+      const client = await connect(opts.config, { asOwner: true });
       try {
         const had = await client.undeploy(model);
         console.log(had.length ? `undeployed '${model}' (it was on ${had.join(', ')})` : `'${model}' was not deployed on any server`);
@@ -128,10 +141,18 @@ export function addServiceCommands(program: Command): void {
     .description("each server's status: ready and models for anyone; counters and memory for the operator (--operator: present the owner certificate under TLS)")
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--operator', "present the owner's certificate (TLS) to get the counters")
-    .action(async (opts: { config: string; operator?: boolean }) => {
-      const client = await PredictionClient.connect(opts.config, { asOwner: opts.operator });
+    .option('--json', 'print one JSON object: {servers: [each server\'s status]}')
+    .action(async (opts: { config: string; operator?: boolean; json?: boolean }) => {
+      const client = await connect(opts.config, { asOwner: opts.operator });
       try {
-        for (const s of await client.status()) console.log(JSON.stringify(s));
+        const all = await client.status();
+        if (opts.json) console.log(JSON.stringify({ servers: all }));
+        else
+          for (const s of all) {
+            const mib = (b?: number) => (b === undefined ? '?' : `${(b / 2 ** 20).toFixed(0)} MiB`);
+            const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)})` : '';
+            console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
+          }
       } finally {
         await client.close();
       }
@@ -143,22 +164,42 @@ export function addServiceCommands(program: Command): void {
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
     .requiredOption('--model <name>', 'a deployed model')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object per input')
-    .action(async (opts: { input: string; model: string; config: string; json?: boolean }) => {
+    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs')
+    .option('--batch <n>', 'inputs per query: N inputs are shared and predicted as one batch', '1')
+    .action(async (opts: { input: string; model: string; config: string; json?: boolean; batch: string }) => {
       checkModelName(opts.model);
-      const { images, labels } = readInputs(opts.input);
-      const client = await PredictionClient.connect(opts.config);
+      const batch = positiveInt(opts.batch, '--batch');
+      const client = await connect(opts.config);
       try {
         const info = (await client.models()).find((m) => m.name === opts.model);
         if (!info) throw new Error(`model '${opts.model}' is not deployed`);
+        const { images, labels, note } = readInputs(opts.input, info.inputShape);
+        if (note && !opts.json) console.error(`tfe: ${note}`);
         const n = info.inputShape.reduce((a, b) => a * b, 1);
-        for (const [i, im] of images.entries()) {
-          if (im.length !== n) throw new Error(`input ${i} has ${im.length} values; model '${opts.model}' takes [${info.inputShape}] (${n})`);
-          const p = await client.predict(opts.model, { data: im, shape: [1, ...info.inputShape] });
-          const label = labels?.[i];
-          if (opts.json) console.log(JSON.stringify({ prediction: p.classes[0], label, probabilities: [...p.probabilities], latencyMs: p.latencyMs }));
-          else console.log(`input ${i}: predicted ${p.classes[0]}${label === undefined ? '' : ` (true ${label})`}, p=${p.probabilities[p.classes[0]].toFixed(3)}, ${p.latencyMs.toFixed(1)} ms`);
+        // Progress only when the results go elsewhere (a file, a pipe) and stderr is a terminal.
+        const bar = progress('predicting', !process.stdout.isTTY);
+        for (let at = 0; at < images.length; at += batch) {
+          const m = Math.min(batch, images.length - at);
+          const data = new Float64Array(m * n);
+          for (let k = 0; k < m; k++) data.set(images[at + k], k * n);
+          const p = await client.predict(opts.model, { data, shape: [m, ...info.inputShape] });
+          bar.end();
+          const per = p.data.length / m, width = p.shape[p.shape.length - 1], rows = per / width;
+          const outputs = finalOutputs(p.data, width, info.finalActivation, p.probabilities);
+          for (let k = 0; k < m; k++) {
+            const i = at + k, label = labels?.[i];
+            const classes = p.classes.slice(k * rows, (k + 1) * rows);
+            const prediction = rows === 1 ? classes[0] : classes;
+            const slice = (v: Float64Array) => toNested(v.subarray(k * per, (k + 1) * per), p.shape.slice(1));
+            if (opts.json) console.log(JSON.stringify({ input: i, prediction, label, probabilities: slice(p.probabilities), outputs: slice(outputs), latencyMs: p.latencyMs, batch: m }));
+            else {
+              const shown = info.finalActivation === 'sigmoid' || rows > 1 ? `outputs ${JSON.stringify(slice(outputs))}` : `p=${p.probabilities[k * per + classes[0]].toFixed(3)}`;
+              console.log(`input ${i}: predicted ${JSON.stringify(prediction)}${label === undefined ? '' : ` (true ${label})`}, ${shown}, ${p.latencyMs.toFixed(1)} ms${m > 1 ? ` (batch of ${m})` : ''}`);
+            }
+          }
+          bar.update(at + m, images.length);
         }
+        bar.end();
       } finally {
         await client.close();
       }
@@ -168,10 +209,13 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .action(async (opts: { config: string }) => {
-      const client = await PredictionClient.connect(opts.config);
+    .option('--json', 'print one JSON object: {models: [{name, protocol, inputShape, layers, finalActivation}]}')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const client = await connect(opts.config);
       try {
-        for (const m of await client.models()) console.log(`${m.name}  ${m.protocol}  input [${m.inputShape}]  ${m.layers.join(' > ')}`);
+        const models = await client.models();
+        if (opts.json) console.log(JSON.stringify({ models }));
+        else for (const m of models) console.log(`${m.name}  ${m.protocol}  input [${m.inputShape}]  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();
       }

@@ -16,13 +16,13 @@ export function paint(stream: NodeJS.WriteStream, code: 'yellow' | 'red' | 'gree
 }
 
 /** A one-line progress counter on stderr, drawn only when stderr is a terminal (and `enabled`). */
-export function progress(label: string, enabled = true): { update(done: number, total: number): void; end(): void } {
+export function progress(label: string, enabled = true): { update(done?: number, total?: number): void; end(): void } {
   const tty = enabled && process.stderr.isTTY === true;
   let drawn = false;
   return {
     update(done, total) {
       if (!tty) return;
-      process.stderr.write(`\r${label} ${done}/${total}`);
+      process.stderr.write(done === undefined ? `\r${label}` : `\r${label} ${done}/${total}`);
       drawn = true;
     },
     end() {

@@ -104,6 +104,8 @@ export interface ModelInfo {
   protocol: ProtocolName;
   inputShape: number[];
   layers: string[];
+  /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
+  finalActivation?: 'softmax' | 'sigmoid';
 }
 
 export type Response =

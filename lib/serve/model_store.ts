@@ -54,7 +54,7 @@ export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'prot
 }
 
 export function infoOf(m: DeployedModel): ModelInfo {
-  return { name: m.name, protocol: m.protocol, inputShape: m.spec.inputShape, layers: m.spec.layers };
+  return { name: m.name, protocol: m.protocol, inputShape: m.spec.inputShape, layers: m.spec.layers, finalActivation: m.spec.finalActivation };
 }
 
 export class ModelStore {

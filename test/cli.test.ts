@@ -1,0 +1,158 @@
+// The tfe CLI as a user meets it: --version, a missing config, a cluster that is down, and on a
+// local cluster: deploy/models/status --json, predict --json `outputs` equal to tfjs's
+// model.predict (sigmoid and softmax models), --batch as one query, a PNG fitted to the model
+// (RGB, resized), no colour codes in a pipe, a closed pipe ending quietly, and tfe verify.
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+
+import test from 'ava';
+
+import { imageGeometry, resizeArea } from '../lib/cli/inputs';
+import { tfeCli, waitReady } from '../lib/serve/local_cluster';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+const L = () => tf.layers;
+const ROOT = path.resolve(__dirname, '..', '..');
+const cli = (args: string[]) => promisify(execFile)(process.execPath, [tfeCli(), ...args], { env: { ...process.env, FORCE_COLOR: '1' } });
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function save(model: any, dir: string): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let a: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  await model.save(tf.io.withSaveHandler(async (artifacts: any) => ((a = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData));
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+  return path.join(dir, 'model.json');
+}
+
+/** An 8-bit PNG (colour type 2: RGB, 6: RGBA), rows unfiltered. */
+function png(width: number, height: number, colour: 2 | 6, px: number[]): Buffer {
+  const ch = colour === 2 ? 3 : 4;
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = colour;
+  const raw: number[] = [];
+  for (let y = 0; y < height; y++) raw.push(0, ...px.slice(y * width * ch, (y + 1) * width * ch));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.from(raw))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+test('tfe --version prints the package version', async (t) => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  t.is((await cli(['--version'])).stdout.trim(), pkg.version);
+});
+
+test('a missing config says how to make one; a cluster that is down fails at once, naming the addresses', async (t) => {
+  await t.throwsAsync(cli(['models', '--config', '/nonexistent/cluster.json']), { message: /no cluster config at \/nonexistent\/cluster.json: start a local cluster with 'tfe cluster --local'/ });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-down-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ parties: Object.fromEntries(ports.map((port, i) => [`server${i}`, { host: '127.0.0.1', port }])) }));
+  const t0 = Date.now();
+  await t.throwsAsync(cli(['status', '--config', path.join(dir, 'cluster.json')]), { message: new RegExp(`cannot reach the cluster: server0 at 127.0.0.1:${ports[0]} \\(connection refused\\)`) });
+  t.true(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+});
+
+test('image inputs: geometry from the input shape, area resizing', (t) => {
+  t.deepEqual(imageGeometry([784]), { h: 28, w: 28, c: 1 });
+  t.deepEqual(imageGeometry([32, 32, 3]), { h: 32, w: 32, c: 3 });
+  t.deepEqual(imageGeometry([5, 7]), { h: 5, w: 7, c: 1 });
+  t.throws(() => imageGeometry([10]), { message: /the model's input \[10\] is not an image/ });
+  // 4x4 -> 2x2: each output is the mean of a 2x2 block; 3 -> 2 splits the middle pixel.
+  t.deepEqual([...resizeArea(Float64Array.from({ length: 16 }, (_, i) => i), 4, 4, 1, 2, 2)], [2.5, 4.5, 10.5, 12.5]);
+  t.deepEqual([...resizeArea(Float64Array.from([0, 3, 6]), 1, 3, 1, 1, 2)].map((v) => +v.toFixed(9)), [1, 5]);
+});
+
+test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --batch, PNG, pipes, verify', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cli-'));
+  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  cluster.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));
+  try {
+    const config = path.join(dir, 'cluster.json');
+    for (let i = 0; i < 100 && !fs.existsSync(config); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitReady(config);
+    const run = async (args: string[]) => {
+      const r = await cli([...args, '--config', config]);
+      t.false(r.stdout.includes('\x1b'), `colour codes in a pipe: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+      return r.stdout;
+    };
+    const sig = tf.sequential({ layers: [L().dense({ inputShape: [6], units: 8, activation: 'relu' }), L().dense({ units: 3, activation: 'sigmoid' })] });
+    const cnn = tf.sequential({ layers: [L().conv2d({ inputShape: [4, 4, 3], filters: 2, kernelSize: 2, activation: 'relu' }), L().flatten(), L().dense({ units: 4, activation: 'softmax' })] });
+    const sigFile = await save(sig, path.join(dir, 'sig')), cnnFile = await save(cnn, path.join(dir, 'cnn'));
+    const dep = JSON.parse(await run(['deploy', '--model', sigFile, '--json']));
+    t.like(dep, { deployed: 'sig', protocol: 'securenn', inputShape: [6], finalActivation: 'sigmoid' });
+    t.regex(await run(['deploy', '--model', cnnFile]), /deployed 'cnn' \(securenn, input \[4,4,3\], 3 layers\)/);
+    const models = JSON.parse(await run(['models', '--json'])).models as { name: string; finalActivation?: string }[];
+    t.deepEqual(models.map((m) => [m.name, m.finalActivation]).sort(), [['cnn', 'softmax'], ['sig', 'sigmoid']]);
+    const status = JSON.parse(await run(['status', '--json'])).servers as { party: string; ready: boolean; models: string[] }[];
+    t.deepEqual(status.map((s) => [s.party, s.ready, [...s.models].sort()]), ['server0', 'server1', 'server2'].map((p) => [p, true, ['cnn', 'sig']]));
+    t.regex(await run(['status']), /^server0 {2}ready {2}models: (cnn, sig|sig, cnn)$/m);
+
+    // --json outputs: tfjs's model.predict (sigmoid applied); --batch 2 over 5 inputs: 3 queries.
+    const xs = Array.from({ length: 5 }, () => Array.from({ length: 6 }, () => Math.random() * 4 - 2));
+    fs.writeFileSync(path.join(dir, 'in.json'), JSON.stringify({ images: xs }));
+    const lines = (await run(['predict', '--model', 'sig', '--input', path.join(dir, 'in.json'), '--json', '--batch', '2'])).trim().split('\n').map((l) => JSON.parse(l));
+    const want: number[][] = sig.predict(tf.tensor(xs)).arraySync();
+    t.deepEqual(lines.map((l) => l.batch), [2, 2, 2, 2, 1]);
+    t.deepEqual(lines.map((l) => l.input), [0, 1, 2, 3, 4]);
+    t.is(lines[0].latencyMs, lines[1].latencyMs); // one query for both
+    for (const [i, l] of lines.entries()) {
+      t.true((l.outputs as number[]).every((v, j) => Math.abs(v - want[i][j]) < 1e-3), `input ${i}: outputs ${l.outputs} vs tfjs ${want[i]}`);
+      t.is(l.prediction, want[i].indexOf(Math.max(...want[i])));
+    }
+
+    // A 8x8 RGBA PNG for a [4, 4, 3] model: RGB kept, 2x2 blocks averaged, alpha ignored.
+    const px = Array.from({ length: 8 * 8 * 4 }, () => Math.floor(Math.random() * 256));
+    fs.writeFileSync(path.join(dir, 'img.png'), png(8, 8, 6, px));
+    const rgb = Float64Array.from({ length: 64 * 3 }, (_, i) => px[Math.floor(i / 3) * 4 + (i % 3)] / 255);
+    const x = resizeArea(rgb, 8, 8, 3, 4, 4);
+    const pngOut = JSON.parse(await run(['predict', '--model', 'cnn', '--input', path.join(dir, 'img.png'), '--json']));
+    const wantPng: number[] = cnn.predict(tf.tensor(Float32Array.from(x), [1, 4, 4, 3])).arraySync()[0];
+    t.true((pngOut.outputs as number[]).every((v, j) => Math.abs(v - wantPng[j]) < 1e-3), `PNG outputs ${pngOut.outputs} vs tfjs ${wantPng}`);
+    const human = await cli(['predict', '--model', 'cnn', '--input', path.join(dir, 'img.png'), '--config', config]);
+    t.regex(human.stderr, /img.png: 8x8 -> 4x4, RGB \(resized by area averaging\)/);
+
+    // A reader that goes away (| head): quiet, status 0.
+    const child = spawn(process.execPath, [tfeCli(), 'predict', '--model', 'sig', '--input', path.join(dir, 'in.json'), '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy();
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    t.is(code, 0, err);
+    t.is(err, '');
+
+    // tfe verify on the owner's file: agreement, and the debug ranges one line per layer.
+    const v = JSON.parse((await cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--json', '--debug-ranges'])).stdout);
+    t.like(v, { samples: 5, protocol: 'securenn', fracBits: 16, agreement: { fraction: 1 }, kl: { over: 'sigmoid' } });
+    t.is(v.ranges.length, 2);
+    t.true(v.maxAbsLogitDiff < 1e-2);
+  } finally {
+    cluster.kill('SIGINT');
+    t.is(await exited, 0, log);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
