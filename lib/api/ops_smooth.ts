@@ -14,6 +14,7 @@
 // The cubics are least-squares fits computed at load time; SIGMOID_ERROR_BOUND adds their
 // measured fit error to the fixed-point error derived below, and test/smooth_activations.test.ts
 // checks it against Math.exp on random and edge inputs.
+import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, reshape, slice, sub } from './ops';
 import { mul, relu } from './ops_nonlinear';
 import { nonNegativeOp } from './securenn_ops';
@@ -26,34 +27,10 @@ const CENTRES = KNOTS.slice(0, -1).map((lo, k) => (lo + KNOTS[k + 1]) / 2);
 
 const sigmoidRef = (x: number): number => 1 / (1 + Math.exp(-x));
 
-/** Least-squares cubic in u = x - m of f on [lo, hi] (normal equations on 2001 points). */
+/** Least-squares cubic in u = x - m of f on [lo, hi] (2001 points). */
 function fitCubic(f: (x: number) => number, lo: number, hi: number, m: number): number[] {
-  const n = 4, ata = Array.from({ length: n }, () => new Array(n).fill(0)), atb = new Array(n).fill(0);
-  for (let i = 0; i <= 2000; i++) {
-    const x = lo + ((hi - lo) * i) / 2000, u = x - m, pw = [1, u, u * u, u * u * u];
-    for (let r = 0; r < n; r++) {
-      atb[r] += pw[r] * f(x);
-      for (let c = 0; c < n; c++) ata[r][c] += pw[r] * pw[c];
-    }
-  }
-  for (let c = 0; c < n; c++) {
-    let piv = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(ata[r][c]) > Math.abs(ata[piv][c])) piv = r;
-    [ata[c], ata[piv]] = [ata[piv], ata[c]];
-    [atb[c], atb[piv]] = [atb[piv], atb[c]];
-    for (let r = c + 1; r < n; r++) {
-      const k = ata[r][c] / ata[c][c];
-      for (let q = c; q < n; q++) ata[r][q] -= k * ata[c][q];
-      atb[r] -= k * atb[c];
-    }
-  }
-  const out = new Array(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let v = atb[r];
-    for (let q = r + 1; q < n; q++) v -= ata[r][q] * out[q];
-    out[r] = v / ata[r][r];
-  }
-  return out;
+  const xs = Float64Array.from({ length: 2001 }, (_, i) => lo + ((hi - lo) * i) / 2000);
+  return fitPolynomial(xs.map((x) => x - m), xs.map(f), 3);
 }
 
 /** Per interval [KNOTS[k], KNOTS[k+1]): the cubic's coefficients in u = x - CENTRES[k]. */

@@ -17,6 +17,7 @@ import { type ClusterConfig, loadClusterConfig, readPem } from './config';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
+import { softmaxRows } from '../browser/ring';
 
 export interface ClientOptions {
   /** Present the model owner's certificate from the config (needed to deploy under TLS). */
@@ -45,21 +46,6 @@ export interface Prediction extends Decoded {
   serverTraffic: OpTraffic[];
   /** What server2 sent ahead of the query, from its offline pool (0 when it ran online). */
   offlineBytes: number;
-}
-
-function softmaxRows(logits: Float64Array, width: number): { probabilities: Float64Array; classes: number[] } {
-  const probabilities = new Float64Array(logits.length);
-  const classes: number[] = [];
-  for (let r = 0; r * width < logits.length; r++) {
-    const row = logits.subarray(r * width, (r + 1) * width);
-    let best = 0;
-    for (let j = 1; j < width; j++) if (row[j] > row[best]) best = j;
-    let sum = 0;
-    for (let j = 0; j < width; j++) sum += (probabilities[r * width + j] = Math.exp(row[j] - row[best]));
-    for (let j = 0; j < width; j++) probabilities[r * width + j] /= sum;
-    classes.push(best);
-  }
-  return { probabilities, classes };
 }
 
 export class PredictionClient {
