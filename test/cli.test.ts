@@ -87,7 +87,8 @@ test('image inputs: geometry from the input shape, area resizing', (t) => {
 
 test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --batch, PNG, pipes, verify', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cli-'));
-  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A relative --dir (as the default .tfe-local is).
+  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', path.basename(dir)], { stdio: ['ignore', 'ignore', 'pipe'], cwd: path.dirname(dir) });
   let log = '';
   cluster.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));

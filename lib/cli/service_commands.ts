@@ -82,7 +82,7 @@ export function addServiceCommands(program: Command): void {
     .option('--dir <dir>', 'where the config, certificates and shares go', '.tfe-local')
     .option('--plain', 'plain ws instead of mutual TLS (loopback only)')
     .action(async (opts: { dir: string; plain?: boolean }) => {
-      const file = await writeLocalConfig(opts.dir, { tls: !opts.plain });
+      const file = await writeLocalConfig(path.resolve(opts.dir), { tls: !opts.plain }); // openssl runs inside the folder: absolute paths
       const procs = spawnCluster(file);
       console.error(`tfe: cluster config ${file}; stop with Ctrl-C`);
       onSignal(() => stopCluster(procs));
