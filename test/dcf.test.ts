@@ -5,7 +5,7 @@ import { randomFillSync } from 'node:crypto';
 
 import test from 'ava';
 
-import { cpuInfo, dcfEval, dcfKeygen, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
+import { cpuInfo, dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
 import { make, take } from './helpers/tensors';
 
 const M = 1n << 64n;
@@ -362,4 +362,47 @@ test.serial('dcf throughput: keygen and eval, n = 2^16, bits = 63, one thread an
   }
   for (const z of [alpha, beta, x]) z.dispose();
   t.pass();
+});
+
+for (const impl of IMPLS)
+  test(`dcf with two payloads: one tree shares beta0 [x < alpha] and beta1 [x < alpha] (bits 1, 8, 63, 64; ${impl})`, async (t) => {
+    for (const bits of [1, 8, 63, 64]) {
+      const { alpha, beta, x } = edgeCases(bits, 40);
+      const n = alpha.length;
+      const beta1 = randomU64(n);
+      beta1[2] = 0n;
+      beta1[3] = MAX;
+      const [k0, k1] = await dcfKeygen2(make(alpha, [n]), make(beta, [n]), make(beta1, [n]), { bits, seed: randomSeed(), nonce: randomNonce(), impl });
+      t.deepEqual([...k0.shape], [n, 4 * bits + 5]);
+      const xt = make(x, [n]);
+      const [a0, a1] = (await dcfEval2(k0, xt, { bits, party: 0, impl })).map(take);
+      const [b0, b1] = (await dcfEval2(k1, xt, { bits, party: 1, impl })).map(take);
+      for (const k of [k0, k1, xt]) k.dispose();
+      let bad = 0;
+      for (let i = 0; i < n; i++) {
+        if ((a0[i] + b0[i]) % M !== reference(alpha[i], beta[i], x[i], bits)) bad++;
+        if ((a1[i] + b1[i]) % M !== reference(alpha[i], beta1[i], x[i], bits)) bad++;
+      }
+      t.is(bad, 0, `bits ${bits}: ${bad} of ${2 * n} outputs wrong`);
+    }
+    // Exhaustive on a small domain.
+    const bits = 4, alpha: bigint[] = [], x: bigint[] = [];
+    for (let a = 0n; a < 16n; a++) for (let v = 0n; v < 16n; v++) (alpha.push(a), x.push(v));
+    const b0v = randomU64(alpha.length), b1v = randomU64(alpha.length);
+    const [k0, k1] = await dcfKeygen2(make(alpha, [256]), make(b0v, [256]), make(b1v, [256]), { bits, seed: randomSeed(), nonce: randomNonce(), impl });
+    const xt = make(x, [256]);
+    const [p0, p1] = [(await dcfEval2(k0, xt, { bits, party: 0, impl })).map(take), (await dcfEval2(k1, xt, { bits, party: 1, impl })).map(take)];
+    for (const k of [k0, k1, xt]) k.dispose();
+    t.true(alpha.every((a, i) => (p0[0][i] + p1[0][i]) % M === reference(a, b0v[i], x[i], bits) && (p0[1][i] + p1[1][i]) % M === reference(a, b1v[i], x[i], bits)), 'exhaustive bits 4');
+  });
+
+test('dcf with two payloads: key size and refusals', async (t) => {
+  t.is(dcfKeyWords(63, 2), 257);
+  t.is(8 * dcfKeyWords(63, 2), 2056, 'bytes per element for the 63-bit domain (two single-payload keys: 3088)');
+  const v = make([1n, 2n], [2]);
+  const [k0] = await dcfKeygen2(v, v, v, { bits: 8, seed: randomSeed(), nonce: 1n });
+  await t.throwsAsync(dcfEval(k0, v, { bits: 8, party: 0 }), { message: /key must be \[2, 28\]/ }, 'a two-payload key is not a one-payload key');
+  await t.throwsAsync(dcfKeygen2(v, v, make([1n], [1]), { bits: 8, seed: randomSeed(), nonce: 1n }), { message: /alpha \[2\] and beta1 \[1\] must have one shape/ });
+  k0.dispose();
+  v.dispose();
 });

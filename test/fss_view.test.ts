@@ -49,7 +49,7 @@ test.serial('FSS relu control: with the input mask off the same comparison flags
   }
 });
 
-test.serial('FSS relu traffic: two DCF key pairs, three dealt corrections and one opening per element, in one online round', async (t) => {
+test.serial('FSS relu traffic: one two-payload DCF key pair, three dealt corrections and one opening per element, in one online round', async (t) => {
   const c = newCluster('fss');
   try {
     const n = 100;
@@ -57,15 +57,15 @@ test.serial('FSS relu traffic: two DCF key pairs, three dealt corrections and on
     await x.shares;
     await tfe.relu(x).shares;
     const relu = c.transport.traffic().byOp.relu;
-    const key = 8 * dcfKeyWords(63);
-    // two key pairs (server0 and server1 get one key of each); corrections of r, b and r b to
-    // server1; the opening of x + r both ways. Nothing else: the ReLU gate needs no product.
-    t.is(relu.bytes, n * (4 * key + 3 * 8 + 2 * 8));
-    t.is(relu.messages, 4 + 3 + 2);
+    const key = 8 * dcfKeyWords(63, 2);
+    // a key to server0 and one to server1; corrections of r, b and r b to server1; the opening
+    // of x + r both ways. Nothing else: the ReLU gate needs no product.
+    t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8));
+    t.is(relu.messages, 2 + 3 + 2);
     // Rounds count distinct steps: keys and corrections (offline, from server2, in parallel)
     // and the opening, the one online round between server0 and server1.
     t.deepEqual(relu.rounds, 3);
-    t.is(key, 1544, 'a 63-bit DCF key is 193 words');
+    t.is(key, 2056, 'a two-payload 63-bit DCF key is 257 words');
   } finally {
     await c.close();
   }

@@ -15,9 +15,12 @@ import { requireDType, requireInt, requireTensor } from './validate';
 
 export const DCF_MAX_BITS = 64;
 
-/** uint64 words per DCF key and element: 3 * bits + 4 (1544 bytes for bits = 63). */
-export function dcfKeyWords(bits: number): number {
-  return 3 * requireInt('dcfKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 4;
+/**
+ * uint64 words per DCF key and element: 3 * bits + 4 (1544 bytes for bits = 63); with two
+ * payloads (dcfKeygen2), 4 * bits + 5 (2056 bytes).
+ */
+export function dcfKeyWords(bits: number, payloads: 1 | 2 = 1): number {
+  return (2 + payloads) * requireInt('dcfKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 3 + payloads;
 }
 
 export interface DcfKeygenOptions {
@@ -89,4 +92,38 @@ export async function dcfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptio
     throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 3 * bits + 4) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
   const [y] = await runDcf(K.DcfEval, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits);
   return y;
+}
+
+/**
+ * Keys of a two-payload DCF: one tree gives shares of beta0 [x < alpha] and beta1 [x < alpha]
+ * (native/src/fss/dcf.h). Returns [key0, key1], each [n, dcfKeyWords(bits, 2)].
+ */
+export async function dcfKeygen2(alpha: RingTensor, beta0: RingTensor, beta1: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  const op = 'dcfKeygen2';
+  requireVector(op, alpha, 'alpha');
+  for (const [b, name] of [[beta0, 'beta0'], [beta1, 'beta1']] as const) {
+    requireVector(op, b, name);
+    if (b.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and ${name} [${b.shape[0]}] must have one shape`);
+  }
+  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
+  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
+  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
+  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
+  const [k0, k1] = await runDcf(K.DcfKeygen2, [alpha, beta0, beta1], { bits, seed, nonce, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  return [k0, k1];
+}
+
+/** One server's shares [y0, y1] of both payloads of a dcfKeygen2 key at public x. */
+export async function dcfEval2(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<[RingTensor, RingTensor]> {
+  const op = 'dcfEval2';
+  requireTensor(op, key, 'key');
+  requireDType(op, key, 'ring64');
+  requireVector(op, x, 'x');
+  const { bits, party } = opts ?? ({} as DcfEvalOptions);
+  const words = dcfKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS), 2);
+  if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
+  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
+    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 4 * bits + 5) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
+  const [y0, y1] = await runDcf(K.DcfEval2, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits);
+  return [y0, y1];
 }

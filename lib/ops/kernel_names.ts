@@ -41,6 +41,8 @@ export const PrgPermutation = 'PrgPermutation';
 export const PermuteLastAxis = 'PermuteLastAxis';
 export const DcfKeygen = 'DcfKeygen';
 export const DcfEval = 'DcfEval';
+export const DcfKeygen2 = 'DcfKeygen2';
+export const DcfEval2 = 'DcfEval2';
 
 export type KernelName =
   | typeof Add | typeof AddN | typeof Sub | typeof Mul | typeof Neg
@@ -53,4 +55,4 @@ export type KernelName =
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
   | typeof OddRingAdd | typeof OddRingSub | typeof PrivateCompareShares | typeof AnyZeroLastAxis
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
-  | typeof DcfKeygen | typeof DcfEval;
+  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2;

@@ -72,8 +72,8 @@ const PER_IM2COL = 2;
 const PER_POLY = 6;
 const PER_LINEAR = 2;
 const PER_SECURENN_COMPARE = 200;
-/** FSS: two DCF key pairs of 193 words per relu element, and the evaluation's temporaries. */
-const PER_FSS_COMPARE = 2 * 193 + 24;
+/** FSS: a two-payload DCF key of 257 words per relu element, and the evaluation's temporaries. */
+const PER_FSS_COMPARE = 257 + 24;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
 const PER_QUERY = 24 << 20;
 

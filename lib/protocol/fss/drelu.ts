@@ -2,7 +2,7 @@
 // Gilboa, Gupta, Ishai, Kumar, Rathee, Eurocrypt 2021, as AriaNN and Orca use it): one round
 // online between server0 and server1, and server2 receives nothing.
 import { add, addScalar, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
-import { dcfEval, dcfKeygen, dcfKeyWords } from '../../ops/fss';
+import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
@@ -43,15 +43,15 @@ async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>):
  * 1. draws r uniform on Z_2^64; b = MSB(r);
  * 2. deals additive shares of r and of b (seed-compressed: server0 expands, server1 receives
  *    the corrections), and for relu of r b;
- * 3. makes DCF keys for x -> (1 - 2b) [x < r mod 2^63] on 63-bit inputs, and for relu a second
- *    pair for x -> r (1 - 2b) [x < r mod 2^63]; server0 gets the k0s, server1 the k1s.
+ * 3. makes DCF keys for x -> (1 - 2b) [x < r mod 2^63] on 63-bit inputs (for relu, one tree with
+ *    a second payload, x -> r (1 - 2b) [x < r mod 2^63]); server0 gets k0, server1 k1.
  * Online, server0 and server1:
  * 4. open x^ = a + r (each sends its share of it to the other: one round);
  * 5. c_j = DCF_kj(x^ mod 2^63), so c0 + c1 = (1 - 2b) [x^_low < r_low]; z_j = c_j + b_j is a
  *    sharing of z = b xor [x^_low < r_low];
  * 6. with A = MSB(x^) public, MSB(a) = A xor z = A + z (1 - 2A), and
  *    d = DReLU(a) = 1 - MSB(a): d_j = [j = 0](1 - A) - z_j (1 - 2A).
- * 7. relu only: r z = r b + r (1 - 2b) c has shares (rb)_j + e_j (e from the second keys), so
+ * 7. relu only: r z = r b + r (1 - 2b) c has shares (rb)_j + e_j (e, the second payload), so
  *    r d = r (1 - A) - (1 - 2A) r z is local too, and relu(a) = (x^ - r) d = x^ d - r d: x^ is
  *    public, so every term is a local product with a public value (no truncation: d is 0 or 1).
  * Why MSB(a) = MSB(x^) xor MSB(r) xor [x^_low < r_low]: x^ - r = 2^63 (A - b) + (x^_low - r_low),
@@ -63,40 +63,41 @@ async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>):
  */
 export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
   const shape = [n];
-  const keyShape = [n, dcfKeyWords(LOW_BITS)];
-  const keyTag = (k: number) => tag(op, 'fss.key', String(k));
+  const keyShape = [n, dcfKeyWords(LOW_BITS, opts.relu ? 2 : 1)];
+  const keyTag = tag(op, 'fss.key');
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
     const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
     const b = await shiftRightLogical(r, 63);
     const beta = await oneMinusTwice(b);
-    const keys = [await dcfKeygen(r, beta, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81) })];
     const extra: RingTensor[] = [];
+    const keygen = { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81) };
+    let keys: [RingTensor, RingTensor];
     if (opts.relu) {
       const rBeta = await mul(r, beta);
-      keys.push(await dcfKeygen(r, rBeta, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 84) }));
       extra.push(rBeta, await mul(r, b));
-    }
+      keys = await dcfKeygen2(r, beta, rBeta, keygen);
+    } else keys = await dcfKeygen(r, beta, keygen);
     await Promise.all([
-      ...keys.flatMap(([k0, k1], i) => [p.sendTensor(SERVER0, keyTag(i), k0), p.sendTensor(SERVER1, keyTag(i), k1)]),
+      p.sendTensor(SERVER0, keyTag, keys[0]),
+      p.sendTensor(SERVER1, keyTag, keys[1]),
       dealRing(82, r),
       dealRing(83, b),
       opts.relu ? dealRing(85, extra[1]) : null,
     ]);
-    for (const t of [r, b, beta, ...keys.flat(), ...extra]) t.dispose();
+    for (const t of [r, b, beta, ...keys, ...extra]) t.dispose();
     return null;
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
-  const [k1, k2, rj, bj, rbj] = await Promise.all([
-    p.recvTensor(SERVER2, keyTag(0), keyShape),
-    opts.relu ? p.recvTensor(SERVER2, keyTag(1), keyShape) : null,
+  const [key, rj, bj, rbj] = await Promise.all([
+    p.recvTensor(SERVER2, keyTag, keyShape),
     dealRing(82, null),
     dealRing(83, null),
     opts.relu ? dealRing(85, null) : null,
   ]);
-  const held: (RingTensor | null)[] = [k1, k2, rj, bj, rbj];
+  const held: (RingTensor | null)[] = [key, rj, bj, rbj];
   const keep = async (t: Promise<RingTensor>) => {
     const v = await t;
     held.push(v);
@@ -106,8 +107,10 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
     // Step 4: open x^ = a + r.
     const mine = await keep(add(a, rj!));
     const xHat = await keep(add(mine, await keep(p.exchange(tag(op, 'fss.open'), mine))));
-    // Steps 5 and 6.
-    const z = await keep(add(await keep(dcfEval(k1, xHat, { bits: LOW_BITS, party: j })), bj!));
+    // Steps 5 and 6 (for relu, both payloads come from one walk of the tree).
+    const evals = opts.relu ? await dcfEval2(key, xHat, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xHat, { bits: LOW_BITS, party: j })];
+    for (const e of evals) held.push(e);
+    const z = await keep(add(evals[0], bj!));
     const top = await keep(shiftRightLogical(xHat, 63));
     const flip = await keep(oneMinusTwice(top));
     const one = await keep(Promise.resolve(RingTensor.fromBigInts([1n], [1])));
@@ -119,7 +122,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
       return d;
     }
     // Step 7: relu_j = x^ d_j - (r_j (1 - A) - (1 - 2A) ((rb)_j + e_j)).
-    const rz = await keep(add(rbj!, await keep(dcfEval(k2!, xHat, { bits: LOW_BITS, party: j }))));
+    const rz = await keep(add(rbj!, evals[1]));
     const rd = await keep(sub(await keep(mul(rj!, notTop)), await keep(mul(rz, flip))));
     return sub(await keep(mul(xHat, d)), rd);
   } finally {

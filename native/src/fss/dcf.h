@@ -16,6 +16,11 @@
 //   value block H_Value(s): lo = v^L, hi = v^R (the 64-bit value shares of the two children).
 // Seeds therefore have 127 bits of entropy. Convert(final seed) = its hi word.
 //
+// Two payloads (DcfKeygen2 / DcfEval2): the same tree gives shares of beta_p [x < alpha] for
+// p = 0, 1 at one extra hash per level (H_Value2 gives the second payload's v^L, v^R, and
+// Convert_1(final seed) = H_Value2(final seed).lo): K = 4 * bits + 5, level i's words are
+// seed CW (2), VCW_0, VCW_1; then the right control word and the final words CW_0, CW_1.
+//
 // Key layout, K = dcfKeyWords(bits) = 3 * bits + 4 uint64 words per element (row of [n, K]):
 //   [0], [1]          root seed s^(0) (lo, hi); the party's root control bit is the party index.
 //   [2+3i], [3+3i]    level i's seed correction word (lo, hi); bit 0 of the lo word holds the
@@ -50,12 +55,14 @@ namespace fss {
 
 constexpr int kDcfMaxBits = 64;
 
-inline int64_t dcfKeyWords(int64_t bits) { return 3 * bits + 4; }
+// P payloads (1 or 2): one tree, one seed/control correction per level, and per payload a value
+// correction word per level and a final correction word.
+inline int64_t dcfKeyWords(int64_t bits, int payloads = 1) { return (2 + payloads) * bits + 3 + payloads; }
 
 // Word offsets inside one key.
-inline int64_t dcfLevelWord(int64_t level) { return 2 + 3 * level; }
-inline int64_t dcfRightControlWord(int64_t bits) { return 2 + 3 * bits; }
-inline int64_t dcfFinalWord(int64_t bits) { return 3 + 3 * bits; }
+inline int64_t dcfLevelWord(int64_t level, int payloads = 1) { return 2 + (2 + payloads) * level; }
+inline int64_t dcfRightControlWord(int64_t bits, int payloads = 1) { return 2 + (2 + payloads) * bits; }
+inline int64_t dcfFinalWord(int64_t bits, int payloads = 1, int payload = 0) { return 3 + (2 + payloads) * bits + payload; }
 
 inline uint64_t dcfDomainMask(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
 

@@ -32,8 +32,7 @@ struct EvalArgs {
   AesImpl impl;
 };
 
-EvalArgs parseEval(const Inputs& in, const Attrs& at) {
-  const std::string op = "DcfEval";
+EvalArgs parseEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at) {
   const Tensor &key = in[0], &x = in[1];
   EvalArgs a;
   a.bits = parseDcfBits(op, at);
@@ -46,68 +45,85 @@ EvalArgs parseEval(const Inputs& in, const Attrs& at) {
   requireDType(op, x, DType::Ring64, "x");
   requireRank(op, key, 2, "key");
   requireRank(op, x, 1, "x");
-  const int64_t K = dcfKeyWords(a.bits);
+  const int64_t K = dcfKeyWords(a.bits, payloads);
   if (key.shape[1] != K)
     throw KernelError(op + ": key has " + std::to_string(key.shape[1]) + " words per element but bits = " +
-                      std::to_string(a.bits) + " needs " + std::to_string(K) + " (3 * bits + 4)");
+                      std::to_string(a.bits) + " needs " + std::to_string(K) + (payloads == 1 ? " (3 * bits + 4)" : " (4 * bits + 5)"));
   if (x.shape[0] != key.shape[0])
     throw KernelError(op + ": x " + shapeStr(x.shape) + " and key " + shapeStr(key.shape) + " must have the same number of elements");
   return a;
 }
 
-void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* y) {
+template <int P>
+void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* const* y) {
   const int bits = a.bits;
-  const int64_t K = dcfKeyWords(bits);
+  const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
-  Block s[kBatch], V[kBatch], child[kBatch];
+  const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
+  Block s[kBatch], V[P][kBatch], child[kBatch];
   uint8_t dir[kBatch];
-  uint64_t t[kBatch], acc[kBatch], x[kBatch];
+  uint64_t t[kBatch], acc[P][kBatch], x[kBatch];
   for (int e = 0; e < count; ++e) {
     const uint64_t* k = keys + (first + e) * K;
     s[e] = Block{k[0], k[1]};
     t[e] = a.party;
-    acc[e] = 0;
+    for (int p = 0; p < P; ++p) acc[p][e] = 0;
     x[e] = xIn[first + e] & domain;
   }
   for (int level = 0; level < bits; ++level) {
     const int shift = bits - 1 - level;
-    const int64_t w = dcfLevelWord(level);
+    const int64_t w = dcfLevelWord(level, P);
     for (int e = 0; e < count; ++e) dir[e] = static_cast<uint8_t>(x[e] >> shift & 1);
-    hashBlocks(HashKey::Value, s, V, count, a.impl);
+    for (int p = 0; p < P; ++p) hashBlocks(valueKey[p], s, V[p], count, a.impl);
     hashChildren(s, dir, child, count, a.impl);
     for (int e = 0; e < count; ++e) {
       const uint64_t* k = keys + (first + e) * K;
       const uint64_t tm = maskOf(t[e]);
       // The correction word for this side: seed CW with that side's control correction in bit 0.
-      const uint64_t tcw = dir[e] ? (k[dcfRightControlWord(bits)] >> level & 1) : (k[w] & 1);
+      const uint64_t tcw = dir[e] ? (k[dcfRightControlWord(bits, P)] >> level & 1) : (k[w] & 1);
       const uint64_t cwLo = (k[w] & ~uint64_t(1)) | tcw, cwHi = k[w + 1];
       const Block c{child[e].lo ^ (cwLo & tm), child[e].hi ^ (cwHi & tm)};
-      acc[e] += (dir[e] ? V[e].hi : V[e].lo) + (k[w + 2] & tm);
+      for (int p = 0; p < P; ++p) acc[p][e] += (dir[e] ? V[p][e].hi : V[p][e].lo) + (k[w + 2 + p] & tm);
       t[e] = c.lo & 1;
       s[e] = Block{c.lo & ~uint64_t(1), c.hi};
     }
   }
+  // Convert_0(seed) = its hi word; Convert_1(seed) = H_Value2(seed).lo (dcf.h).
+  if (P > 1) hashBlocks(HashKey::Value2, s, V[P - 1], count, a.impl);
   const uint64_t pm = maskOf(a.party);
   for (int e = 0; e < count; ++e) {
     const uint64_t* k = keys + (first + e) * K;
-    const uint64_t v = acc[e] + s[e].hi + (k[dcfFinalWord(bits)] & maskOf(t[e]));
-    y[first + e] = (v ^ pm) - pm;  // party 1's share is negated: y0 + y1 = V0 - V1
+    for (int p = 0; p < P; ++p) {
+      const uint64_t conv = p == 0 ? s[e].hi : V[P - 1][e].lo;
+      const uint64_t v = acc[p][e] + conv + (k[dcfFinalWord(bits, P, p)] & maskOf(t[e]));
+      y[p][first + e] = (v ^ pm) - pm;  // party 1's share is negated: y0 + y1 = V0 - V1
+    }
   }
 }
 
-Outputs dcfEval(const Inputs& in, const Attrs& at) {
-  const EvalArgs a = parseEval(in, at);
+template <int P>
+Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
+  const EvalArgs a = parseEval(P == 1 ? "DcfEval" : "DcfEval2", P, in, at);
   const int64_t n = in[1].shape[0];
-  Tensor out = allocTensor({n}, DType::Ring64);
+  Outputs outs;
+  uint64_t* y[P];
+  for (int p = 0; p < P; ++p) {
+    outs.push_back(allocTensor({n}, DType::Ring64));
+    y[p] = outs.back().ptr<uint64_t>();
+  }
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
-  uint64_t* y = out.ptr<uint64_t>();
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) evalBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
+    for (int64_t e = lo; e < hi; e += kBatch) evalBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
   });
-  return {out};
+  return outs;
 }
 
+Outputs dcfEval(const Inputs& in, const Attrs& at) { return dcfEvalP<1>(in, at); }
+Outputs dcfEval2(const Inputs& in, const Attrs& at) { return dcfEvalP<2>(in, at); }
+
 TFE_REGISTER_KERNEL("DcfEval", 2, dcfEval);
+// Both payloads' shares from one walk of a DcfKeygen2 key: outputs y0, y1 (see dcf.h).
+TFE_REGISTER_KERNEL("DcfEval2", 2, dcfEval2);
 
 }  // namespace
 }  // namespace fss

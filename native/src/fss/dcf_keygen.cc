@@ -39,14 +39,16 @@ struct KeygenArgs {
   AesImpl impl;
 };
 
-KeygenArgs parseKeygen(const Inputs& in, const Attrs& at) {
-  const std::string op = "DcfKeygen";
-  const Tensor &alpha = in[0], &beta = in[1];
+KeygenArgs parseKeygen(const std::string& op, const Inputs& in, const Attrs& at) {
+  const Tensor& alpha = in[0];
   requireDType(op, alpha, DType::Ring64, "alpha");
-  requireDType(op, beta, DType::Ring64, "beta");
   requireRank(op, alpha, 1, "alpha");
-  if (beta.shape != alpha.shape)
-    throw KernelError(op + ": beta " + shapeStr(beta.shape) + " must have alpha's shape " + shapeStr(alpha.shape));
+  for (size_t p = 1; p < in.size(); ++p) {
+    const std::string what = in.size() > 2 ? "beta" + std::to_string(p - 1) : "beta";
+    requireDType(op, in[p], DType::Ring64, what.c_str());
+    if (in[p].shape != alpha.shape)
+      throw KernelError(op + ": " + what + " " + shapeStr(in[p].shape) + " must have alpha's shape " + shapeStr(alpha.shape));
+  }
   KeygenArgs a;
   a.bits = parseDcfBits(op, at);
   if (!at.has("seed")) throw KernelError(op + ": missing attribute 'seed' (16 bytes)");
@@ -60,16 +62,18 @@ KeygenArgs parseKeygen(const Inputs& in, const Attrs& at) {
   return a;
 }
 
-// Keys for elements [first, first + count), count <= kBatch.
-void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* betaIn,
+// Keys for elements [first, first + count), count <= kBatch, with P payloads (betaIn[p]).
+template <int P>
+void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* const* betaIn,
                  uint64_t* key0, uint64_t* key1) {
   const int bits = a.bits;
-  const int64_t K = dcfKeyWords(bits);
+  const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
   // Seeds of both parties interleaved (party 0 at 2e, party 1 at 2e + 1), as the PRG stream
   // lays out the root seeds and as one hash call per level wants them.
-  Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch], V[2 * kBatch];
-  uint64_t t[2 * kBatch], valpha[kBatch], tRight[kBatch];
+  Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch], V[P][2 * kBatch];
+  uint64_t t[2 * kBatch], valpha[P][kBatch], tRight[kBatch];
+  const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
   aesCtrBlocks(a.prgKey, a.iv, 2 * static_cast<uint64_t>(first), 2 * static_cast<uint64_t>(count),
                reinterpret_cast<uint8_t*>(s), a.impl);
   for (int e = 0; e < count; ++e) {
@@ -77,19 +81,19 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
     k0[0] = s[2 * e].lo, k0[1] = s[2 * e].hi;
     k1[0] = s[2 * e + 1].lo, k1[1] = s[2 * e + 1].hi;
     t[2 * e] = 0, t[2 * e + 1] = 1;
-    valpha[e] = 0, tRight[e] = 0;
+    tRight[e] = 0;
+    for (int p = 0; p < P; ++p) valpha[p][e] = 0;
   }
   for (int level = 0; level < bits; ++level) {
     hashBlocks(HashKey::Left, s, L, 2 * count, a.impl);
     hashBlocks(HashKey::Right, s, R, 2 * count, a.impl);
-    hashBlocks(HashKey::Value, s, V, 2 * count, a.impl);
+    for (int p = 0; p < P; ++p) hashBlocks(valueKey[p], s, V[p], 2 * count, a.impl);
     const int shift = bits - 1 - level;
-    const int64_t w = dcfLevelWord(level);
+    const int64_t w = dcfLevelWord(level, P);
     for (int e = 0; e < count; ++e) {
       const uint64_t abit = (alphaIn[first + e] & domain) >> shift & 1, am = maskOf(abit);
-      const uint64_t beta = betaIn[first + e];
       Block sL[2], sR[2], sKeep[2], sLose[2];
-      uint64_t tL[2], tR[2], vKeep[2], vLose[2];
+      uint64_t tL[2], tR[2];
       for (int b = 0; b < 2; ++b) {
         const int j = 2 * e + b;
         tL[b] = L[j].lo & 1, tR[b] = R[j].lo & 1;
@@ -98,22 +102,25 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
         // Keep is the child on alpha's path: left when alpha's bit is 0.
         sKeep[b] = select(am, sL[b], sR[b]);
         sLose[b] = select(am, sR[b], sL[b]);
-        vKeep[b] = select(am, V[j].lo, V[j].hi);
-        vLose[b] = select(am, V[j].hi, V[j].lo);
       }
       const Block sCW{sLose[0].lo ^ sLose[1].lo, sLose[0].hi ^ sLose[1].hi};
       // The corrected control bits must differ on alpha's path and agree off it.
       const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
       const uint64_t t1 = t[2 * e + 1];
-      // The lost child's value shares must sum to beta when it lies left of alpha (x < alpha
-      // leaves the path to the left) and to 0 when right, given what the path has added so far.
-      uint64_t vcw = signBy(t1, vLose[1] - vLose[0] - valpha[e]);
-      vcw += signBy(t1, beta) & am;  // Lose = Left exactly when alpha's bit is 1
-      valpha[e] = valpha[e] - vKeep[1] + vKeep[0] + signBy(t1, vcw);
       uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
       k0[w] = k1[w] = sCW.lo | tCWL;
       k0[w + 1] = k1[w + 1] = sCW.hi;
-      k0[w + 2] = k1[w + 2] = vcw;
+      for (int p = 0; p < P; ++p) {
+        const Block* Vp = V[p];
+        const uint64_t vKeep0 = select(am, Vp[2 * e].lo, Vp[2 * e].hi), vKeep1 = select(am, Vp[2 * e + 1].lo, Vp[2 * e + 1].hi);
+        const uint64_t vLose0 = select(am, Vp[2 * e].hi, Vp[2 * e].lo), vLose1 = select(am, Vp[2 * e + 1].hi, Vp[2 * e + 1].lo);
+        // The lost child's value shares must sum to beta when it lies left of alpha (x < alpha
+        // leaves the path to the left) and to 0 when right, given what the path has added so far.
+        uint64_t vcw = signBy(t1, vLose1 - vLose0 - valpha[p][e]);
+        vcw += signBy(t1, betaIn[p][first + e]) & am;  // Lose = Left exactly when alpha's bit is 1
+        valpha[p][e] = valpha[p][e] - vKeep1 + vKeep0 + signBy(t1, vcw);
+        k0[w + 2 + p] = k1[w + 2 + p] = vcw;
+      }
       tRight[e] |= tCWR << level;
       const uint64_t tCWKeep = select(am, tCWL, tCWR);
       for (int b = 0; b < 2; ++b) {
@@ -125,33 +132,45 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
       }
     }
   }
+  // Convert_0(seed) = hi word (the lo word's bit 0 was cleared for the control bit);
+  // Convert_1(seed) = H_Value2(seed).lo.
+  if (P > 1) hashBlocks(HashKey::Value2, s, V[P - 1], 2 * count, a.impl);
   for (int e = 0; e < count; ++e) {
     uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
-    // Convert(seed) = hi word: the lo word's bit 0 was cleared for the control bit.
-    const uint64_t fin = signBy(t[2 * e + 1], s[2 * e + 1].hi - s[2 * e].hi - valpha[e]);
-    k0[dcfRightControlWord(bits)] = k1[dcfRightControlWord(bits)] = tRight[e];
-    k0[dcfFinalWord(bits)] = k1[dcfFinalWord(bits)] = fin;
+    k0[dcfRightControlWord(bits, P)] = k1[dcfRightControlWord(bits, P)] = tRight[e];
+    for (int p = 0; p < P; ++p) {
+      const uint64_t c0 = p == 0 ? s[2 * e].hi : V[P - 1][2 * e].lo, c1 = p == 0 ? s[2 * e + 1].hi : V[P - 1][2 * e + 1].lo;
+      k0[dcfFinalWord(bits, P, p)] = k1[dcfFinalWord(bits, P, p)] = signBy(t[2 * e + 1], c1 - c0 - valpha[p][e]);
+    }
   }
   // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
   volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(s);
   for (size_t i = 0; i < sizeof(s) / 8; ++i) wipe[i] = 0;
 }
 
-Outputs dcfKeygen(const Inputs& in, const Attrs& at) {
-  const KeygenArgs a = parseKeygen(in, at);
-  const int64_t n = in[0].shape[0], K = dcfKeyWords(a.bits);
+template <int P>
+Outputs dcfKeygenP(const Inputs& in, const Attrs& at) {
+  const KeygenArgs a = parseKeygen(P == 1 ? "DcfKeygen" : "DcfKeygen2", in, at);
+  const int64_t n = in[0].shape[0], K = dcfKeyWords(a.bits, P);
   Tensor key0 = allocTensor({n, K}, DType::Ring64), key1 = allocTensor({n, K}, DType::Ring64);
-  const uint64_t *alpha = in[0].ptr<uint64_t>(), *beta = in[1].ptr<uint64_t>();
+  const uint64_t* alpha = in[0].ptr<uint64_t>();
+  const uint64_t* betas[P];
+  for (int p = 0; p < P; ++p) betas[p] = in[1 + p].ptr<uint64_t>();
   uint64_t *k0 = key0.ptr<uint64_t>(), *k1 = key1.ptr<uint64_t>();
   // A grain of a few batches: ~6 * 63 * 64 AES blocks, far above the pool's hand-off cost.
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
     for (int64_t e = lo; e < hi; e += kBatch)
-      keygenBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, beta, k0, k1);
+      keygenBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, betas, k0, k1);
   });
   return {key0, key1};
 }
 
+Outputs dcfKeygen(const Inputs& in, const Attrs& at) { return dcfKeygenP<1>(in, at); }
+Outputs dcfKeygen2(const Inputs& in, const Attrs& at) { return dcfKeygenP<2>(in, at); }
+
 TFE_REGISTER_KERNEL("DcfKeygen", 2, dcfKeygen);
+// Two payloads from one tree: inputs alpha, beta0, beta1 (see dcf.h).
+TFE_REGISTER_KERNEL("DcfKeygen2", 3, dcfKeygen2);
 
 }  // namespace
 }  // namespace fss

@@ -19,13 +19,13 @@ namespace {
 
 // Nothing-up-my-sleeve keys: ASCII labels, 16 bytes each. They are public by design; the
 // security of G rests on AES as a fixed random permutation, not on these values.
-const char kKeyLabels[3][17] = {"tfe dcf G left  ", "tfe dcf G right ", "tfe dcf G value "};
+const char kKeyLabels[4][17] = {"tfe dcf G left  ", "tfe dcf G right ", "tfe dcf G value ", "tfe dcf G value2"};
 
 struct FixedKeys {
-  AesKey k[3];
+  AesKey k[4];
   FixedKeys() {
     // The key is public, so the table-based schedule leaks nothing; both schedules agree anyway.
-    for (int i = 0; i < 3; ++i) aesExpandKeyPortable(reinterpret_cast<const uint8_t*>(kKeyLabels[i]), &k[i]);
+    for (int i = 0; i < 4; ++i) aesExpandKeyPortable(reinterpret_cast<const uint8_t*>(kKeyLabels[i]), &k[i]);
   }
 };
 

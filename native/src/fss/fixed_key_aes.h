@@ -29,8 +29,9 @@ struct alignas(16) Block {
   uint64_t lo, hi;
 };
 
-// The public keys of G: one per expansion so the three outputs are independent hashes.
-enum class HashKey : int { Left = 0, Right = 1, Value = 2 };
+// The public keys of G: one per expansion so the outputs are independent hashes. Value2 gives a
+// second payload's value shares (and its final conversion) in the two-payload DCF (dcf.h).
+enum class HashKey : int { Left = 0, Right = 1, Value = 2, Value2 = 3 };
 
 // Round keys of the fixed public keys (expanded once, on first use, thread-safe).
 const AesKey& fixedKey(HashKey k);
