@@ -34,7 +34,9 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.port = 70000), /parties.server1.port must be an integer in \[0, 65535\], got 70000/);
   bad((o) => ((o.parties as Record<string, unknown>).mallory = { host: 'x', port: 1 }), /unknown party 'mallory'/);
   bad((o) => (o.colour = 'blue'), /unknown field 'colour'/);
-  bad((o) => (o.ca = 'ca.pem'), /with a CA, parties.server0 needs a cert and key/);
+  // A CA alone is a client's config (real hosts: only a server's own host has its key; the server checks it has one).
+  t.is(tfe.parseClusterConfig({ ...good(), ca: 'ca.pem' }, 'c.json').ca, 'ca.pem');
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server0.cert = 'x.pem') && ((o.parties as Record<string, Record<string, unknown>>).server0.key = 'x.key'), /parties.server0 has a certificate but there is neither a 'ca' nor pinned fingerprints/);
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server0.cert = 'x.pem'), /needs both cert and key/);
   bad((o) => (o.fracBits = 40), /'fracBits' must be an integer in \[1, 30\], got 40/);
   bad((o) => (o.device = 'gpu'), /'device' must be "auto", "cpu" or "cuda", got "gpu"/);

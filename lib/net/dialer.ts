@@ -3,11 +3,17 @@
 // the peer gave (e.g. the limit that was hit), not just its HTTP status. A link that drops is
 // dialed again until the endpoint closes (the peer may be restarting), and a send may wait a
 // while for it to come back.
-import type { PeerCertificate } from 'node:tls';
+// Under TLS the peer's certificate is judged (peer_trust.ts: the CA and/or its pin, and the name
+// dialed) as soon as the TLS handshake is done, before the WebSocket upgrade is sent; a peer that
+// fails is cut off and the dial fails saying why (and the TLS material's log hears it, since a
+// server re-dials its peers without end and would otherwise fail silently).
+import * as net from 'node:net';
+import * as nodeTls from 'node:tls';
 
 import WebSocket from 'ws';
 
-import { CLIENT_HEADER, commonName, PARTY_HEADER, SECRET_HEADER, secretHeader, type TlsMaterial } from './handshake';
+import { CLIENT_HEADER, PARTY_HEADER, SECRET_HEADER, secretHeader, type TlsMaterial } from './handshake';
+import { judgeSocket } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName } from './transport';
 import { MAX_FRAME_BYTES } from './wire';
@@ -45,9 +51,22 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
             ca: tls.ca,
             cert: tls.cert,
             key: tls.key,
-            // Identity is the party name in the certificate (from the cluster CA), not the host.
-            checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-              commonName(cert) === peer.name ? undefined : new Error(`${peer.name} presented a certificate for '${sanitizeForLog(commonName(cert), 40)}'`),
+            // Identity is the party name in a certificate the cluster trusts (its CA and/or its
+            // pin), not the host name: judged below, not by OpenSSL's host check.
+            rejectUnauthorized: false,
+            createConnection: ((o: unknown) => {
+              const opts = o as nodeTls.ConnectionOptions & { host?: string };
+              const socket = nodeTls.connect({ ...opts, servername: opts.servername || (net.isIP(opts.host ?? '') ? '' : opts.host), checkServerIdentity: () => undefined });
+              socket.once('secureConnect', () => {
+                const v = judgeSocket(tls, socket);
+                const why = v.why ?? (v.name === peer.name ? undefined : `it presented a certificate for '${v.name}'`);
+                if (!why) return;
+                const msg = `${peer.name} at ${peer.host}:${peer.port} is not trusted: ${why}`;
+                reportRefusal(tls, msg);
+                socket.destroy(new Error(msg));
+              });
+              return socket;
+            }) as unknown as typeof net.createConnection,
           }
         : {}),
     });
@@ -58,7 +77,7 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body = (body + c).slice(0, 512)));
       const done = () => {
-        reject(Object.assign(new Error(`refused by ${peer.name}: ${res.statusCode} ${sanitizeForLog(body.trim() || res.statusMessage || '')}`.trim()), { status: res.statusCode }));
+        reject(Object.assign(new Error(`refused by ${peer.name}: ${res.statusCode} ${sanitizeForLog(body.trim() || res.statusMessage || '', 512)}`.trim()), { status: res.statusCode }));
         s.terminate();
       };
       res.once('end', done);
@@ -67,6 +86,20 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
     });
     s.once('error', reject);
   });
+}
+
+const lastReported = new WeakMap<TlsMaterial, Map<string, number>>();
+
+/** Logs an identity refusal through the TLS material's log: each distinct message at most once a minute. */
+function reportRefusal(t: TlsMaterial, msg: string): void {
+  if (!t.log) return;
+  const seen = lastReported.get(t) ?? new Map<string, number>();
+  lastReported.set(t, seen);
+  const now = Date.now();
+  if ((seen.get(msg) ?? 0) > now - 60_000) return;
+  seen.set(msg, now);
+  if (seen.size > 100) seen.clear();
+  t.log(`refusing to connect: ${msg}`);
 }
 
 export interface RedialerOptions {

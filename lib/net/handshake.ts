@@ -1,5 +1,6 @@
 // Who may open a connection. With TLS material, servers prove their party name with a
-// certificate from the cluster CA (mutual TLS) and clients connect over TLS; without it, plain ws
+// certificate the cluster trusts (mutual TLS: from the cluster CA, or matching its pin in
+// cluster.json, or both; peer_trust.ts) and clients connect over TLS; without it, plain ws
 // is accepted only from loopback unless `insecure`, and a server link must also present the
 // cluster secret (anyone on the host could otherwise claim `x-tfe-party: server0` and replace the
 // real link). Clients never need the secret: what a client may do is bounded elsewhere.
@@ -12,13 +13,23 @@ import type * as http from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
 import type { PartyName } from './transport';
+import type { TrustAnchors } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
 
-/** PEM material: the cluster CA, and this party's certificate and key (CN = party name). */
-export interface TlsMaterial {
-  ca: string | Buffer;
+/**
+ * PEM material: the cluster CA and/or the pinned fingerprints (peer_trust.ts), and this party's
+ * certificate and key (CN = party name). The object may change in place (a certificate rotated
+ * without restart): its owner then calls the functions given to `subscribe`, so the listener
+ * serves the new certificate to new connections (links already up keep theirs) and the next dial
+ * presents it.
+ */
+export interface TlsMaterial extends TrustAnchors {
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** Registers a function to call after the material changed in place; returns its removal. */
+  subscribe?: (changed: () => void) => () => void;
+  /** Where a dial refused for the peer's identity is reported (the accepting side logs its own refusals). */
+  log?: (msg: string) => void;
 }
 
 export const PARTY_HEADER = 'x-tfe-party';
@@ -86,7 +97,8 @@ export function handshakeRefusal(req: http.IncomingMessage, p: HandshakePolicy):
     if (!p.peers.has(party) || party >= p.me) return `unknown party '${name}' (not a peer that dials ${p.me})`;
     if (p.tls) {
       const s = req.socket as TLSSocket;
-      if (!s.authorized) return `party '${name}' has no valid certificate from the cluster CA (${sanitizeForLog(s.authorizationError ?? 'none sent', 80)})`;
+      // The listener judged the certificate (CA and/or pin) when the TLS connection was made.
+      if (!s.authorized) return `party '${name}' has no valid certificate: ${sanitizeForLog(String(s.authorizationError ?? 'none sent'), 300)}`;
       const cn = commonName(s.getPeerCertificate());
       if (cn !== party) return `party '${name}' presented a certificate for '${sanitizeForLog(cn, 40)}'`;
     } else if (p.clusterSecret !== undefined) {

@@ -3,15 +3,21 @@
 // TLS and HTTP handshake within handshakeTimeoutMs is dropped, so idle or half-open sockets
 // cannot pile up before any WebSocket exists. Whether an upgrade is accepted is the endpoint's
 // call (`admission`).
+// Under TLS, each connection's certificate is judged as the connection is made (peer_trust.ts:
+// the CA and/or the pins) and the verdict is recorded on the socket for the handshake rules; when
+// the TLS material changes in place (a rotated certificate), new connections get the new
+// certificate and connections already up are left alone.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 
 import type { TlsMaterial } from './handshake';
 import type { RefusalReason } from './limits';
+import { judgeSocket } from './peer_trust';
 import { sanitizeForLog, throttledLog } from './sanitize';
 import { MAX_FRAME_BYTES } from './wire';
 
@@ -34,6 +40,7 @@ export class Listener {
   readonly sockets = new Set<Socket>();
   #refusedSockets = 0;
   #refusals: (m: string) => void;
+  #unsubscribe?: () => void;
 
   constructor(private readonly o: ListenerOptions) {
     this.#refusals = throttledLog(o.log);
@@ -45,6 +52,22 @@ export class Listener {
       ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) })
       : http.createServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) });
     this.http.on('connection', (s: Socket) => this.#onSocket(s));
+    if (tls) {
+      // Client certificates are not rejected by OpenSSL (clients need none); the verdict that
+      // counts is ours, recorded where the handshake rules and the endpoint read it.
+      this.http.on('secureConnection', (s: TLSSocket) => {
+        const v = judgeSocket(tls, s);
+        s.authorized = !v.why;
+        s.authorizationError = (v.why ?? null) as unknown as Error;
+      });
+      this.#unsubscribe = tls.subscribe?.(() => {
+        try {
+          (this.http as https.Server).setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+        } catch (e) {
+          o.log(`could not take the new TLS material into use (new connections still get the previous certificate): ${(e as Error).message}`);
+        }
+      });
+    }
     this.http.on('tlsClientError', (e) => this.#refusals(`refused a TLS connection: ${sanitizeForLog(e.message)}`));
     this.wss = new WebSocketServer({
       server: this.http,
@@ -90,6 +113,7 @@ export class Listener {
 
   /** Stops listening; after a second, stops waiting for handshakes caught in flight. */
   async close(): Promise<void> {
+    this.#unsubscribe?.();
     this.wss.close();
     // A TLS handshake still in flight is not an HTTP connection yet, so close() could wait on it:
     // after a second, stop waiting (the listening socket is closed already).

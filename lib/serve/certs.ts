@@ -1,18 +1,20 @@
 // Throwaway TLS material for a local cluster: a CA, one certificate per server (CN = party name,
 // usable as client and server certificate for mutual TLS) and one for the model owner.
 // Uses the openssl command line (present wherever Node's own OpenSSL is packaged); the keys are
-// P-256 and never leave the directory given.
+// P-256 and never leave the directory given. Certificates for real hosts, made by each operator
+// on its own host: provision.ts.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-function openssl(args: string[], cwd: string): void {
+/** Runs the openssl command line in `cwd`; returns its standard output. Errors say what failed. */
+export function openssl(args: string[], cwd: string): string {
   try {
-    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    return execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
     if (err.code === 'ENOENT') throw new Error('generating certificates needs the openssl command (apt install openssl), or give a config with your own certificates');
-    throw new Error(`openssl ${args[0]} failed: ${err.stderr?.toString().trim() ?? err.message}`);
+    throw new Error(`openssl ${args[0]} failed: ${err.stderr?.toString().trim().split('\n')[0] ?? err.message}`);
   }
 }
 

@@ -4,24 +4,43 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { DeviceOption } from '../backend/backends';
+import { normalizeFingerprint } from '../net/peer_trust';
 import { DEFAULT_LIMITS, LIMIT_RANGES, type ServiceLimits } from './limits';
 
 import { SERVERS } from '../protocol/party';
 
 export interface PartyConfig {
+  /** Where the others reach this party (a host name or address its certificate covers). */
   host: string;
   port: number;
-  /** PEM certificate (CN = party name) and key, paths relative to the config file. */
+  /** The address this party binds (default: host); e.g. 0.0.0.0 behind NAT, where `host` is not an interface's. */
+  listen?: string;
+  /**
+   * PEM certificate (CN = party name) and key, paths relative to the config file. On a real
+   * deployment only the host that runs the party has them; a server needs its own under TLS.
+   */
   cert?: string;
   key?: string;
+  /** Pinned SHA-256 fingerprints of the party's certificate (normalized hex; more than one while rotating). */
+  fingerprint?: string[];
+}
+
+/** The model owner: its certificate and key (on the owner's host) and/or its pinned fingerprints. */
+export interface OwnerConfig {
+  cert?: string;
+  key?: string;
+  fingerprint?: string[];
 }
 
 export interface ClusterConfig extends ServiceLimits {
   parties: Record<'server0' | 'server1' | 'server2', PartyConfig>;
-  /** The cluster CA (PEM). With it, servers use mutual TLS and clients TLS; without, plain ws. */
+  /**
+   * The cluster CA (PEM). With it or with pinned fingerprints (parties.<s>.fingerprint), servers
+   * use mutual TLS and clients TLS; with neither, plain ws. See usesTls() and docs/operators.md.
+   */
   ca?: string;
-  /** The model owner's client certificate (deploy is refused to anyone else under TLS). */
-  owner?: { cert: string; key: string };
+  /** The model owner's client certificate (deploy is refused to anyone else under TLS) and/or its pin. */
+  owner?: OwnerConfig;
   /** Where each server persists its shares: <dataDir>/<party>/. */
   dataDir: string;
   /** Plain ws from non-loopback peers (never for production). */
@@ -45,6 +64,43 @@ export interface ClusterConfig extends ServiceLimits {
   net: NetLimits;
   /** The directory the file was read from; relative paths resolve against it. */
   baseDir: string;
+  /** The file it was read from (a server re-reads it to reload its TLS material). */
+  file?: string;
+}
+
+/** Whether the cluster runs over TLS: a CA, pinned fingerprints, or both. */
+export function usesTls(c: Pick<ClusterConfig, 'ca' | 'parties'>): boolean {
+  return c.ca !== undefined || SERVERS.some((s) => c.parties[s as 'server0'].fingerprint !== undefined);
+}
+
+/** The pinned fingerprints by name (server0.., model-owner), or undefined when nothing is pinned. */
+export function pinsOf(c: Pick<ClusterConfig, 'parties' | 'owner'>): Record<string, string[]> | undefined {
+  const pins: Record<string, string[]> = {};
+  for (const s of SERVERS) {
+    const f = c.parties[s as 'server0'].fingerprint;
+    if (f) pins[s] = f;
+  }
+  if (c.owner?.fingerprint) pins['model-owner'] = c.owner.fingerprint;
+  return Object.keys(pins).length ? pins : undefined;
+}
+
+/** A fingerprint field: one fingerprint or a list (old and new while rotating); normalized hex. */
+function parseFingerprints(file: string, field: string, v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0) fail(file, `${field} must be a SHA-256 fingerprint (as \`tfe certs fingerprint\` prints it) or a list of them`);
+  return list.map((x, i) => {
+    const hex = typeof x === 'string' ? normalizeFingerprint(x) : undefined;
+    if (!hex) fail(file, `${field}${Array.isArray(v) ? `[${i}]` : ''}: ${JSON.stringify(x)} is not a SHA-256 fingerprint (64 hex digits, colons allowed; \`tfe certs fingerprint <cert.pem>\` prints it)`);
+    return hex;
+  });
+}
+
+/** A host field that still holds a `tfe cluster --init` placeholder, or is not a host at all. */
+function checkHost(file: string, field: string, v: unknown): string {
+  if (typeof v !== 'string' || !v) fail(file, `${field} must be a host name or address`);
+  if (/[<>\s/]/.test(v)) fail(file, `${field} is ${JSON.stringify(v)}: not a host name or address${v.includes('<') ? ' (fill in the placeholder)' : ''}`);
+  return v;
 }
 
 /** The endpoint bounds an operator may set in cluster.json, with their accepted ranges. */
@@ -88,17 +144,30 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   for (const s of SERVERS) {
     const p = parties[s] as Record<string, unknown> | undefined;
     if (!p || typeof p !== 'object') fail(file, `parties.${s} is missing`);
-    if (typeof p.host !== 'string' || !p.host) fail(file, `parties.${s}.host must be a host name or address`);
+    for (const k of Object.keys(p)) if (!['host', 'port', 'listen', 'cert', 'key', 'fingerprint'].includes(k)) fail(file, `unknown field parties.${s}.${k} (known: host, port, listen, cert, key, fingerprint)`);
+    const host = checkHost(file, `parties.${s}.host`, p.host);
     if (!Number.isInteger(p.port) || (p.port as number) < 0 || (p.port as number) > 65535) fail(file, `parties.${s}.port must be an integer in [0, 65535], got ${JSON.stringify(p.port)}`);
     if ((p.cert === undefined) !== (p.key === undefined)) fail(file, `parties.${s} needs both cert and key, or neither`);
-    for (const f of ['cert', 'key'] as const) if (p[f] !== undefined && typeof p[f] !== 'string') fail(file, `parties.${s}.${f} must be a path`);
-    out[s] = { host: p.host, port: p.port as number, cert: p.cert as string | undefined, key: p.key as string | undefined };
+    for (const f of ['cert', 'key'] as const) if (p[f] !== undefined && (typeof p[f] !== 'string' || !p[f])) fail(file, `parties.${s}.${f} must be a path`);
+    const listen = p.listen === undefined ? undefined : checkHost(file, `parties.${s}.listen`, p.listen);
+    out[s] = { host, port: p.port as number, listen, cert: p.cert as string | undefined, key: p.key as string | undefined, fingerprint: parseFingerprints(file, `parties.${s}.fingerprint`, p.fingerprint) };
   }
-  if (o.ca !== undefined && typeof o.ca !== 'string') fail(file, "'ca' must be a path to the cluster CA certificate");
-  if (o.ca !== undefined) for (const s of SERVERS) if (!out[s].cert) fail(file, `with a CA, parties.${s} needs a cert and key (mutual TLS)`);
-  if (o.ca === undefined) for (const s of SERVERS) if (out[s].cert) fail(file, `parties.${s} has a certificate but there is no 'ca' to verify peers with`);
+  if (o.ca !== undefined && (typeof o.ca !== 'string' || !o.ca)) fail(file, "'ca' must be a path to the cluster CA certificate");
+  const pinned = SERVERS.filter((s) => out[s].fingerprint);
+  if (pinned.length && pinned.length < 3) fail(file, `parties.${SERVERS.find((s) => !out[s].fingerprint)}.fingerprint is missing: pin all three servers or none (${pinned.join(', ')} ${pinned.length > 1 ? 'are' : 'is'} pinned)`);
+  if (o.ca === undefined && !pinned.length) for (const s of SERVERS) if (out[s].cert) fail(file, `parties.${s} has a certificate but there is neither a 'ca' nor pinned fingerprints (parties.*.fingerprint) to verify peers with`);
   const owner = o.owner as Record<string, unknown> | undefined;
-  if (owner !== undefined && (typeof owner !== 'object' || typeof owner.cert !== 'string' || typeof owner.key !== 'string')) fail(file, "'owner' must be { cert, key } paths");
+  if (owner !== undefined) {
+    if (!owner || typeof owner !== 'object' || Array.isArray(owner)) fail(file, "'owner' must be an object: { cert, key } paths (on the owner's host) and/or a fingerprint");
+    for (const k of Object.keys(owner)) if (!['cert', 'key', 'fingerprint'].includes(k)) fail(file, `unknown field owner.${k} (known: cert, key, fingerprint)`);
+    if ((owner.cert === undefined) !== (owner.key === undefined)) fail(file, 'owner needs both cert and key, or neither');
+    for (const f of ['cert', 'key'] as const) if (owner[f] !== undefined && (typeof owner[f] !== 'string' || !owner[f])) fail(file, `owner.${f} must be a path`);
+    if (owner.cert === undefined && owner.fingerprint === undefined) fail(file, "'owner' must name a cert and key, or a fingerprint, or both");
+  }
+  const ownerPins = parseFingerprints(file, 'owner.fingerprint', owner?.fingerprint);
+  if (ownerPins && !pinned.length) fail(file, 'owner.fingerprint is set but no server is pinned (parties.*.fingerprint): pin all or nothing');
+  if (pinned.length && o.ca === undefined && !ownerPins)
+    fail(file, "owner.fingerprint is missing: without a CA the servers know the model owner only by its pinned fingerprint (tfe certs fingerprint <owner cert>), and nobody could deploy");
   const num = (k: keyof typeof DEFAULTS, lo: number, hi: number): number => {
     const v = o[k] ?? DEFAULTS[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(file, `'${k}' must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
@@ -137,7 +206,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     ...limits,
     parties: out as ClusterConfig['parties'],
     ca: o.ca as string | undefined,
-    owner: owner as ClusterConfig['owner'],
+    owner: owner === undefined ? undefined : { cert: owner.cert as string | undefined, key: owner.key as string | undefined, fingerprint: ownerPins },
     dataDir: (o.dataDir as string | undefined) ?? DEFAULTS.dataDir,
     insecure: (o.insecure as boolean | undefined) ?? DEFAULTS.insecure,
     fracBits: num('fracBits', 1, 30),
@@ -158,7 +227,7 @@ export function loadClusterConfig(file: string): ClusterConfig {
   } catch (e) {
     throw new Error(`cluster config ${file}: ${(e as Error).message}`);
   }
-  return parseClusterConfig(raw, file, path.dirname(path.resolve(file)));
+  return { ...parseClusterConfig(raw, file, path.dirname(path.resolve(file))), file: path.resolve(file) };
 }
 
 /** Resolves a path from the config against the config file's directory. */
@@ -167,7 +236,8 @@ export function configPath(c: ClusterConfig, p: string): string {
 }
 
 /** Reads a PEM file named by the config; errors name the field's file. */
-export function readPem(c: ClusterConfig, p: string, what: string): Buffer {
+export function readPem(c: ClusterConfig, p: string | undefined, what: string): Buffer {
+  if (p === undefined) throw new Error(`cluster config ${c.file ?? ''}: no ${what} is configured`.replace('  ', ' '));
   try {
     return fs.readFileSync(configPath(c, p));
   } catch (e) {

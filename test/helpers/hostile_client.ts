@@ -42,7 +42,7 @@ export async function startLimitedCluster(extra: Record<string, unknown>): Promi
 export async function rawClient(c: TestCluster, owner = false): Promise<WsEndpoint> {
   const cfg = tfe.loadClusterConfig(c.config);
   const pem = (f: string) => fs.readFileSync(path.join(c.dir, f));
-  const tls = { ca: pem(cfg.ca!), ...(owner ? { cert: pem(cfg.owner!.cert), key: pem(cfg.owner!.key) } : {}) };
+  const tls = { ca: pem(cfg.ca!), ...(owner ? { cert: pem(cfg.owner!.cert!), key: pem(cfg.owner!.key!) } : {}) };
   const ep = new WsEndpoint({ me: CLIENT, tls, log: () => undefined });
   await Promise.all(SERVERS.map((s) => ep.connect({ name: s, host: '127.0.0.1', port: cfg.parties[s as 'server0'].port }, { asClient: true })));
   return ep;
