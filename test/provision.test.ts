@@ -25,6 +25,9 @@ const run = promisify(execFile);
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-provision-'));
 const fp = (file: string) => describeCertificate(fs.readFileSync(file)).fingerprint;
 const pem = (file: string) => fs.readFileSync(file);
+/** A promise, or a failure naming `what` after `ms` (a lost message must fail the test, not hang it). */
+const within = <T>(p: Promise<T>, what: string, ms = 5000): Promise<T> =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms).unref())]);
 
 test('certs request: a 0600 key and a CSR naming the party and its hosts; never over an existing key', (t) => {
   const dir = tmp();
@@ -154,6 +157,14 @@ test('pinning without a CA: matching pins connect; a wrong pin is refused on eit
   t.true(wrong0.log1.some((l) => /refused a connection from .*: party 'server0' has no valid certificate: .*parties\.server0\.fingerprint/.test(l)), wrong0.log1.join('\n'));
   await wrong0.close();
 
+  // A client with a wrong pin for the server fails at once (it will not improve), saying why.
+  const lone = await link(m('server0'), m('server1'));
+  const c = new WsEndpoint({ me: 'client', tls: { pins: { ...pins, server1: [fp(other.server1.cert)] } }, log: () => undefined });
+  const t0 = Date.now();
+  await t.throwsAsync(c.connect({ name: 'server1', host: '127.0.0.1', port: lone.ep1.port }, { asClient: true, timeoutMs: 10_000 }), { message: /client could not connect to server1 .*is not trusted: .*does not match the pin for it \(parties\.server1\.fingerprint/ });
+  t.true(Date.now() - t0 < 5000, `failed after ${Date.now() - t0} ms`);
+  await Promise.all([c.close(), lone.close()]);
+
   // A name with no pin and no CA: refused.
   const { server0: _drop, ...noPin0 } = pins;
   const unpinned = await link(m('server0'), m('server1', noPin0));
@@ -260,9 +271,9 @@ test('rotation without restart: new connections get the new certificate, the lin
   // The link made before the rotation still carries messages both ways.
   t.true(ep0.connected('server1'));
   await ep0.send('server1', 's', 'k', { kind: 'control', data: 'after rotation' });
-  t.deepEqual(await ep1.recv('server0', 's', 'k'), { kind: 'control', data: 'after rotation' });
+  t.deepEqual(await within(ep1.recv('server0', 's', 'k'), 'server1 receiving over the old link'), { kind: 'control', data: 'after rotation' });
   await ep1.send('server0', 's', 'k2', { kind: 'control', data: 'back' });
-  t.deepEqual(await ep0.recv('server1', 's', 'k2'), { kind: 'control', data: 'back' });
+  t.deepEqual(await within(ep0.recv('server1', 's', 'k2'), 'server0 receiving over the old link'), { kind: 'control', data: 'back' });
   // A server0 that pins only the old certificate can no longer make a new link.
   const stale = new WsEndpoint({ me: 'server0', tls: { cert: pem(ids.server0.cert), key: pem(ids.server0.key), pins }, log: () => undefined });
   await stale.start(['server1']);

@@ -63,7 +63,7 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
                 if (!why) return;
                 const msg = `${peer.name} at ${peer.host}:${peer.port} is not trusted: ${why}`;
                 reportRefusal(tls, msg);
-                socket.destroy(new Error(msg));
+                socket.destroy(Object.assign(new Error(msg), { untrusted: true }));
               });
               return socket;
             }) as unknown as typeof net.createConnection,
@@ -144,7 +144,9 @@ export class Redialer {
         });
         return;
       } catch (e) {
-        const fatal = asClient && [401, 403].includes((e as { status?: number }).status ?? 0); // a client's credentials will not improve
+        // A client's credentials will not improve, nor will a server it does not trust (a server
+        // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged).
+        const fatal = asClient && ([401, 403].includes((e as { status?: number }).status ?? 0) || (e as { untrusted?: boolean }).untrusted === true);
         if (fatal || Date.now() > deadline) throw new Error(`${this.o.dial.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(1000, delay * 2);

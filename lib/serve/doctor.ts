@@ -37,7 +37,10 @@ export function probeTls(host: string, port: number, material: TlsMaterial, time
     const timer = setTimeout(() => done({ error: `no TLS answer within ${timeoutMs} ms (a firewall dropping packets, or not a TLS port)` }), timeoutMs);
     const done = (r: ProbeResult) => {
       clearTimeout(timer);
-      s.destroy();
+      // end(), not destroy(): the peer finishes its side of the handshake and sees a clean close
+      // (a socket cut mid-handshake is logged there as a refused TLS connection).
+      s.end();
+      setTimeout(() => s.destroy(), 1000).unref();
       resolve(r);
     };
     s.once('secureConnect', () => {
