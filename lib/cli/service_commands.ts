@@ -7,7 +7,9 @@ import type { Command } from 'commander';
 import type { DeviceOption } from '../backend/backends';
 import { info } from '../info';
 import { type ClientOptions, PredictionClient } from '../serve/client';
-import { loadClusterConfig } from '../serve/config';
+import { loadClusterConfig, pinsOf, usesTls } from '../serve/config';
+import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
+import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
 import type { ProtocolName } from '../protocol/protocols';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
@@ -68,7 +70,10 @@ export function addServiceCommands(program: Command): void {
       const server = new TfeServer(config, opts.party);
       await server.start();
       const { backend, device } = info();
-      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].host}:${server.port} (${config.ca ? 'mutual TLS' : 'plain ws'}, computing on ${backend}: ${device})`);
+      const trust = config.ca && pinsOf(config) ? 'mutual TLS, CA and pins' : config.ca ? 'mutual TLS, cluster CA' : usesTls(config) ? 'mutual TLS, pinned fingerprints' : 'plain ws';
+      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].listen ?? config.parties[opts.party as 'server0'].host}:${server.port} (${trust}, computing on ${backend}: ${device})`);
+      // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
+      process.on('SIGHUP', () => reloadAllTls('SIGHUP'));
       // SIGTERM: refuse new queries, let in-flight ones finish, then exit.
       onSignal(() => server.stop());
       // Started by a local cluster (npm start, tests): stop when that parent goes away.
@@ -77,11 +82,22 @@ export function addServiceCommands(program: Command): void {
 
   program
     .command('cluster')
-    .description('start all three servers as processes on loopback, with throwaway certificates')
-    .requiredOption('--local', 'on this machine (the only mode for now)')
+    .description('--local: start all three servers as processes on loopback, with throwaway certificates; --init: write a cluster.json skeleton for three hosts (docs/operators.md)')
+    .option('--local', 'on this machine')
     .option('--dir <dir>', 'where the config, certificates and shares go', '.tfe-local')
     .option('--plain', 'plain ws instead of mutual TLS (loopback only)')
-    .action(async (opts: { dir: string; plain?: boolean }) => {
+    .option('--init', 'write a cluster.json skeleton for three hosts run by three operators')
+    .option('--out <file>', '--init: the file to write', 'cluster.json')
+    .option('--trust <mode>', '--init: pin (each certificate pinned, no CA), ca (a cluster CA), both', 'pin')
+    .option('--party <name>', "--init: this host's party (its cert and key paths are filled in)")
+    .option('--port <n>', '--init: first port (server i listens on port + i) where a host gives none', '7400')
+    .option('--server0 <host[:port]>', '--init: where server0 is reached')
+    .option('--server1 <host[:port]>', '--init: where server1 is reached')
+    .option('--server2 <host[:port]>', '--init: where server2 is reached')
+    .option('--force', '--init: overwrite an existing file')
+    .action(async (opts: { dir: string; plain?: boolean; local?: boolean; init?: boolean; out: string; trust: string; party?: string; port: string; server0?: string; server1?: string; server2?: string; force?: boolean }) => {
+      if (opts.init) return clusterInit({ ...opts, mode: opts.trust });
+      if (!opts.local) throw new Error('tfe cluster needs --local (three servers on this machine) or --init (a config for three hosts)');
       const file = await writeLocalConfig(path.resolve(opts.dir), { tls: !opts.plain }); // openssl runs inside the folder: absolute paths
       const procs = spawnCluster(file);
       console.error(`tfe: cluster config ${file}; stop with Ctrl-C`);
@@ -153,6 +169,8 @@ export function addServiceCommands(program: Command): void {
             const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)})` : '';
             console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
           }
+        // Each server's certificate as a new connection gets it, and days to its expiry (TLS only).
+        if (!opts.json) for (const l of await certificateLines(opts.config, EXPIRY_WARN_DAYS, opts.operator)) console.log(l);
       } finally {
         await client.close();
       }

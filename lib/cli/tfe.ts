@@ -5,6 +5,7 @@ import { Command } from 'commander';
 
 import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
 import { describeBinary, info, memory } from '../info';
+import { addProvisionCommands } from './provision_commands';
 import { addServiceCommands } from './service_commands';
 import { packageVersion, quietOnEpipe } from './term';
 import { addVerifyCommand } from './verify_command';
@@ -46,6 +47,7 @@ program
   });
 
 addServiceCommands(program);
+addProvisionCommands(program);
 addVerifyCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -9,11 +9,12 @@ import { type Decoded } from '../api/define';
 import { toDense, toNested, type TensorValue } from '../api/values';
 import { Party, SERVERS } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
-import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
+import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
-import { type ClusterConfig, loadClusterConfig, readPem } from './config';
+import { type ClusterConfig, loadClusterConfig } from './config';
+import { clientTls } from './provision_tls';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
@@ -65,15 +66,8 @@ export class PredictionClient {
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
   static async connect(config: ClusterConfig | string, opts: ClientOptions = {}): Promise<PredictionClient> {
     const c = typeof config === 'string' ? loadClusterConfig(config) : config;
-    let tls: TlsMaterial | undefined;
-    if (c.ca) {
-      tls = { ca: readPem(c, c.ca, 'CA') };
-      if (opts.asOwner) {
-        if (!c.owner) throw new Error("the cluster config names no 'owner' certificate to deploy with");
-        tls.cert = readPem(c, c.owner.cert, 'owner certificate');
-        tls.key = readPem(c, c.owner.key, 'owner key');
-      }
-    }
+    // Under TLS: the CA and/or the pinned fingerprints the servers are checked against (provision_tls.ts).
+    const tls = clientTls(c, opts.asOwner);
     const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
     const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000);
     try {

@@ -12,9 +12,10 @@ import { resolveDevice, setBackend } from '../backend/backends';
 import { memory } from '../info';
 import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import type { PartyName, Payload } from '../net/transport';
-import { REQUEST_KEY, type TlsMaterial, WsEndpoint } from '../net/ws_endpoint';
+import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
-import { type ClusterConfig, readPem } from './config';
+import { type ClusterConfig, readPem, usesTls } from './config';
+import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
 import { checkQuerySize, estimateQueryBytes, forClient, SessionAccounting } from './limits';
 import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
@@ -70,12 +71,12 @@ export class TfeServer {
     setBackend(resolveDevice(config.device));
     this.#log = opts.log ?? ((m) => console.error(`[tfe ${party}] ${m}`));
     const mine = config.parties[party as 'server0'];
-    const tls: TlsMaterial | undefined = config.ca
-      ? { ca: readPem(config, config.ca, 'CA'), cert: readPem(config, mine.cert!, 'certificate'), key: readPem(config, mine.key!, 'key') }
-      : undefined;
+    // The CA and/or pins, and this server's own certificate, checked (provision_tls.ts); reloaded on
+    // SIGHUP or when the files change.
+    const tls = serverTls(config, party, this.#log);
     // Plain ws: server links prove membership with the cluster secret (under TLS, certificates do).
     const clusterSecret = !tls && config.clusterSecret ? readPem(config, config.clusterSecret, 'cluster secret').toString('utf8').trim() : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
+    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
   }
@@ -324,12 +325,12 @@ export class TfeServer {
   }
 
   /**
-   * Under TLS, only the model owner's certificate may change the models. A browser page never may:
+   * Under TLS (a CA or pins), only the model owner's certificate may change the models. A browser page never may:
    * in plain mode any local client is the owner, but a page from an allowed origin is not local.
    */
   #checkOwner(peer: PartyName, what: string): void {
     if (this.endpoint.fromPage(peer)) throw new Error(`${what} is not allowed from a browser page`);
-    if (this.#config.ca && this.endpoint.identityOf(peer) !== OWNER) throw new Error(`${what} needs the model owner's certificate`);
+    if (usesTls(this.#config) && this.endpoint.identityOf(peer) !== OWNER) throw new Error(`${what} needs the model owner's certificate`);
   }
 
   /**
@@ -338,7 +339,7 @@ export class TfeServer {
    */
   #isOperator(peer: PartyName): boolean {
     if (this.endpoint.fromPage(peer)) return false;
-    return this.#config.ca ? this.endpoint.identityOf(peer) === OWNER : !this.#config.insecure;
+    return usesTls(this.#config) ? this.endpoint.identityOf(peer) === OWNER : !this.#config.insecure;
   }
 
   /** Removes a model here (true) or says it was not here (false); refused while it is in use. */
