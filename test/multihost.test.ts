@@ -5,7 +5,8 @@
 // (`tfe certs request --self-signed`), writes its cluster.json from `tfe cluster --init` with the
 // others' fingerprints pinned, and `tfe doctor` checks a host; then the owner deploys one model
 // per protocol, the client predicts, a server is killed and restarted in its namespace, and the
-// models survive. Skips, saying why, where namespaces cannot be made (not root, no `ip`).
+// models survive; last, server2's certificate is rotated without a restart (SIGHUP) and the
+// cluster keeps serving on the links it had. Skips, saying why, where namespaces cannot be made (not root, no `ip`).
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -103,7 +104,7 @@ if (why) {
   test.skip(`multihost: three servers in three network namespaces (skipped: ${why})`, () => undefined);
   console.log(`multihost.test: skipped: ${why}`);
 } else {
-  test('multihost: three operators, three namespaces, pinned certificates; deploy and predict under every protocol; a server killed and restarted keeps its models', async (t) => {
+  test('multihost: three operators, three namespaces, pinned certificates; deploy and predict under every protocol; a server killed and restarted keeps its models; a certificate rotated by SIGHUP without a restart', async (t) => {
     t.timeout(150_000);
     const t0 = Date.now();
     const hostDirs = [0, 1, 2].map((i) => path.join(dir, `host${i}`));
@@ -159,6 +160,36 @@ if (why) {
     // `tfe status` from the client's namespace reports each server's certificate expiry.
     const st = await tfe(HOSTS[3], ['status', '--config', path.join(dir, 'hostc', 'cluster.json')]);
     for (const s of SERVERS) t.regex(st.stdout, new RegExp(`${s} certificate expires \\d{4}-\\d\\d-\\d\\d \\(in 36[45] days\\); sha256`));
+    // 6. Rotate server2's certificate without a restart: everyone pins old and new (SIGHUP), then
+    // server2 switches to the new files (SIGHUP). New connections get the new certificate; the
+    // links already up carry on (the cluster is not set up again: same epoch).
+    const fresh = await tfe(undefined, ['certs', 'request', '--party', 'server2', '--host', ADDR[2], '--out', path.join(hostDirs[2], 'next'), '--self-signed']);
+    const next = /fingerprint to pin \(.*\): ([0-9A-F:]{95})/.exec(fresh.stdout)![1];
+    const edit = (d: string, f: (c: { parties: Record<string, Record<string, unknown>> }) => void) => {
+      const file = path.join(d, 'cluster.json');
+      const c = JSON.parse(fs.readFileSync(file, 'utf8'));
+      f(c);
+      fs.writeFileSync(file, JSON.stringify(c, null, 2));
+    };
+    const reloaded = async (i: number, re: RegExp, from: number) => {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) if (logs.slice(from).some((l) => l.startsWith(`[ns ${i}]`) && re.test(l))) return true;
+      return false;
+    };
+    let mark = logs.length;
+    for (const d of [...hostDirs, path.join(dir, 'hostc')]) edit(d, (c) => (c.parties.server2.fingerprint = [pins[2], next]));
+    for (const s of SERVERS) procs.get(s)!.child.kill('SIGHUP');
+    for (const i of [0, 1, 2]) t.true(await reloaded(i, /TLS reloaded \(.*\): new connections use certificate .*and the new pins/, mark), `server${i} took the new pins\n${logs.join('\n')}`);
+    mark = logs.length;
+    edit(hostDirs[2], (c) => Object.assign(c.parties.server2, { cert: 'next/server2.pem', key: 'next/server2.key' }));
+    procs.get('server2')!.child.kill('SIGHUP');
+    t.true(await reloaded(2, new RegExp(`TLS reloaded \\(.*\\): new connections use certificate sha256 ${next}`), mark), logs.join('\n'));
+    const rotated = await client('predict');
+    t.true(rotated.ok, `${rotated.error}\n${logs.join('\n')}`);
+    t.is(rotated.epoch, again.epoch, 'the servers kept their links through the rotation');
+    for (const r of rotated.results ?? []) t.true(r.maxError < 2e-3, `${r.protocol} after the rotation: off by ${r.maxError}`);
+    const st2 = await tfe(HOSTS[3], ['status', '--config', path.join(dir, 'hostc', 'cluster.json')]);
+    t.regex(st2.stdout, new RegExp(`server2 certificate expires .*; sha256 ${next}`));
+    t.false(logs.some((l) => /refus/.test(l) && /not trusted|no valid certificate/.test(l)), logs.join('\n'));
     t.log(`multihost: ${((Date.now() - t0) / 1000).toFixed(1)} s; latency ${first.results.map((r) => `${r.protocol} ${r.latencyMs.toFixed(0)} ms`).join(', ')}`);
     await Promise.all([...procs.values()].map(async (p) => {
       p.child.kill('SIGTERM');
