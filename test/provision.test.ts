@@ -22,7 +22,15 @@ import { describeCertificate, initClusterConfig, makeCa, readCsr, requestCertifi
 import { loadOwnIdentity, reloadAllTls, serverTls } from '../lib/serve/provision_tls';
 
 const run = promisify(execFile);
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-provision-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-provision-'));
+  made.push(d);
+  return d;
+};
+test.after.always(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 const fp = (file: string) => describeCertificate(fs.readFileSync(file)).fingerprint;
 const pem = (file: string) => fs.readFileSync(file);
 /** A promise, or a failure naming `what` after `ms` (a lost message must fail the test, not hang it). */
