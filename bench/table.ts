@@ -7,6 +7,9 @@
 //   npm run bench:table -- --json    one JSON object on stdout
 //   npm run bench:table -- --only A,B_max
 //   npm run bench:table -- --protocol pond
+//   npm run bench:table -- --net lan|wan   links through an emulating proxy (bench/lib/net_proxy.ts):
+//                                    lan 0.2 ms RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s; or
+//                                    --rtt MS --rate MBIT. Prints the proxy's measured delay; saves nothing
 //   npm run bench:table -- --redraw  no run: redraw RESULTS.md's section and the SVG from the saved
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +18,7 @@ import * as path from 'node:path';
 import { loadMnist } from '../lib/data/mnist';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { describeCheck, type EmulatedNetwork, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { type Entry, type Measured, evaluate } from './lib/table_eval';
 import { markdownTable, writeResults, writeSvg } from './lib/table_report';
 import { loadEntries, mergedMeta, saveEntries } from './lib/table_store';
@@ -50,6 +54,7 @@ async function main(): Promise<void> {
   const only = onlyArg >= 0 ? new Set(argv[onlyArg + 1].split(',')) : undefined;
   const protocolArg = argv.indexOf('--protocol');
   const protocol = protocolArg >= 0 ? argv[protocolArg + 1] : undefined;
+  const netSetting = parseNetArgs(argv);
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
@@ -58,6 +63,11 @@ async function main(): Promise<void> {
   // Batch 128 under FSS holds two DCF key pairs per relu element (about 1.2 GiB per server for B
   // and C, estimated 5 GiB for B_max): above the default maxQueryBytes, so the benchmark allows 8 GiB.
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30 } });
+  let emulated: EmulatedNetwork | undefined;
+  if (netSetting) {
+    emulated = await emulateNetwork(config, netSetting);
+    say(describeCheck(netSetting.name, emulated.check));
+  }
   const procs = spawnCluster(config, () => undefined);
   const results: Measured[] = [];
   try {
@@ -69,11 +79,12 @@ async function main(): Promise<void> {
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
       await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol });
       results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick }));
-      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}`);
+      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
     await Promise.all([owner.close(), client.close()]);
   } finally {
     await stopCluster(procs);
+    emulated?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
@@ -81,12 +92,12 @@ async function main(): Promise<void> {
   if (json) {
     const out: Record<string, Record<string, Omit<Measured, 'protocol' | 'key'>>> = { pond: {}, securenn: {}, fss: {} };
     for (const { protocol, key, ...rest } of results) out[protocol][key] = rest;
-    console.log(JSON.stringify({ ...out, meta }));
+    console.log(JSON.stringify({ ...out, meta, ...(emulated ? { network: emulated.check } : {}) }));
     return;
   }
   say('');
   say(markdownTable(results, meta));
-  if (!quick) {
+  if (!quick && !netSetting) {
     saveEntries(results, meta);
     say(`saved ${results.length} entries in bench/results/table/`);
     redraw(say);
