@@ -68,7 +68,12 @@ export class Listener {
         }
       });
     }
-    this.http.on('tlsClientError', (e) => this.#refusals(`refused a TLS connection: ${sanitizeForLog(e.message)}`));
+    // A peer that opens a socket and closes it before saying anything (a reachability probe such as
+    // the CLI's, a port scanner) is not a refusal worth a log line; failed handshakes are.
+    this.http.on('tlsClientError', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNRESET' && /socket hang up/.test(e.message)) return;
+      this.#refusals(`refused a TLS connection: ${sanitizeForLog(e.message)}`);
+    });
     this.wss = new WebSocketServer({
       server: this.http,
       perMessageDeflate: false,
