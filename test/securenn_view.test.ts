@@ -204,3 +204,28 @@ test.serial("the shared suite's view comparison has power on SecureNN: it flags 
   const off = await withSteps({ permute: false }, async () => compareViews(await views(constant), await views(spread), 'server2'));
   t.true(off.differ.some((d) => d.includes('zero columns')), `control: ${off.differ.join('; ') || 'nothing flagged'}`);
 });
+
+test.serial('SecureNN relu traffic: 536 bytes per element, of which the re-randomisation adds none', async (t) => {
+  const run = async () => {
+    const c = newCluster('securenn');
+    try {
+      const n = 100;
+      const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
+      await x.shares;
+      await tfe.relu(x).shares;
+      return c.transport.traffic().byOp.relu;
+    } finally {
+      await c.close();
+    }
+  };
+  const on = await run();
+  // Per element: ShareConvert (masked 2x8, dealt bits 64 and delta 8, compare 2x64, eta 8),
+  // ComputeMSB (dealt x 8, bits 64, lsb 8, open 2x8, compare 2x64, beta' 8), the XOR's Beaver
+  // product (two masks opened both ways 2x2x8, triple 8) and relu's product (the same).
+  const perElement = 16 + 64 + 8 + 128 + 8 + (8 + 64 + 8 + 16 + 128 + 8) + (32 + 8) + (32 + 8);
+  t.is(perElement, 536);
+  t.is(on.bytes, 100 * perElement);
+  t.is(on.messages, 25);
+  const off = await withSteps({ rerandomise: false }, run);
+  t.is(off.bytes, on.bytes, 'the sharing of zero is drawn from the common seed: no bytes');
+});

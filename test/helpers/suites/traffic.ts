@@ -88,8 +88,8 @@ export function trafficSuite(protocol: Protocol): void {
       t.is(tr.total.messages, 0);
     }));
 
-  // Pond's polynomial activations. The exact protocols compute them differently (FSS's relu
-  // traffic: test/fss_view.test.ts).
+  // Pond's polynomial activations. The exact protocols compute them differently (their relu
+  // traffic: test/securenn_view.test.ts and test/fss_view.test.ts).
   if (!TRAITS[protocol].exactRelu)
   test(`${protocol}: polynomial activations cost their masks and products (relu: one mask and one square)`, (t) =>
     withCluster(protocol, async (c) => {
