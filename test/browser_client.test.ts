@@ -91,6 +91,18 @@ function rgbaPng(w: number, h: number, rgba: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+test.serial('a page encoding with another fracBits than the cluster is told so, instead of getting wrong numbers', async (t) => {
+  const other = cluster.fracBits === 12 ? 14 : 12;
+  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: other });
+  try {
+    t.is((await browser.models()).find((m) => m.name === MODEL_NAME)?.fracBits, cluster.fracBits, 'models() announces the cluster\'s fracBits');
+    const input = { data: Float64Array.from(digits.images[0]), shape: [1, 784] };
+    await t.throwsAsync(browser.predict(MODEL_NAME, input), { message: new RegExp(`computes with fracBits ${cluster.fracBits}, this page encoded with ${other}: connect with \\{ fracBits: ${cluster.fracBits} \\}`) });
+  } finally {
+    browser.close();
+  }
+});
+
 test.serial('an image predicts as the same PNG does through the Node client', async (t) => {
   // A coloured, partly transparent rendering of a digit: the gray level is the RGB mean, alpha ignored.
   const rgba = new Uint8Array(784 * 4);

@@ -25,6 +25,10 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   t.is(c.parties.server1.port, 4101);
   t.is(c.device, 'auto');
   t.is(tfe.parseClusterConfig({ ...good(), device: 'cpu' }, 'c.json').device, 'cpu');
+  // A query the limits admit must fit through one server link (its dealt material travels there).
+  t.throws(() => tfe.parseClusterConfig({ ...good(), maxQueryBytes: 2 ** 33, maxTotalQueryBytes: 2 ** 34 }, 'c.json'), { message: /'maxQueryBytes' \(8589934592\) must not exceed 'maxPendingBytesPerServer' \(4294967296, the default when unset\)/ });
+  t.is(tfe.parseClusterConfig({ ...good(), maxQueryBytes: 2 ** 33, maxTotalQueryBytes: 2 ** 34, maxPendingBytesPerServer: 2 ** 34 }, 'c.json').net.maxPendingBytesPerServer, 2 ** 34);
+  t.true(tfe.parseClusterConfig(good(), 'c.json').net.clientIdleMs > tfe.parseClusterConfig(good(), 'c.json').queryTimeoutMs, 'idle clients outlive the longest query');
   const bad = (patch: (o: Record<string, unknown>) => void, msg: RegExp) => {
     const o = good() as unknown as Record<string, unknown>;
     patch(o);

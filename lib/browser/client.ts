@@ -44,6 +44,8 @@ export interface ModelInfo {
   /** One example's shape (no batch axis). */
   inputShape: number[];
   layers: string[];
+  /** The cluster's fixed-point fractional bits (connect with the same). */
+  fracBits?: number;
 }
 
 export interface OpTraffic {
@@ -71,7 +73,7 @@ export interface BrowserPrediction {
   sent: { server0: Uint8Array; server1: Uint8Array };
 }
 
-type Response = { ok: true; models?: ModelInfo[]; traffic?: OpTraffic } | { ok: false; error: string };
+type Response = { ok: true; models?: ModelInfo[]; traffic?: OpTraffic; fracBits?: number } | { ok: false; error: string };
 type Request = { type: 'models' } | { type: 'predict'; model: string; shape: number[] };
 
 /** A v4 UUID (the servers accept only UUIDs as client session ids). */
@@ -232,6 +234,9 @@ export class BrowserClient {
       return { y0: outputShare(a, 'server0'), y1: outputShare(b, 'server1') };
     });
     const { y0, y1 } = result;
+    // The servers say which encoding they computed in: a mismatch would decode to wrong numbers.
+    const theirs = responses.map((r) => (r.ok ? r.fracBits : undefined)).find((f) => f !== undefined && f !== this.fracBits);
+    if (theirs !== undefined) throw new Error(`the cluster computes with fracBits ${theirs}, this page encoded with ${this.fracBits}: connect with { fracBits: ${theirs} }`);
     if (y0.shape.join() !== y1.shape.join()) throw new Error(`the output shares disagree in shape: [${y0.shape}] from server0, [${y1.shape}] from server1`);
     const data = decodeFixed(add(y0.values, y1.values), this.fracBits);
     const latencyMs = performance.now() - t0;

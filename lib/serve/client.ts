@@ -159,6 +159,8 @@ export class PredictionClient {
       const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
       const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
+      const theirs = responses.map((r) => (r as { fracBits?: number }).fracBits).find((f) => f !== undefined && f !== this.#config.fracBits);
+      if (theirs !== undefined) throw new Error(`the servers compute with fracBits ${theirs}, but this client's config says ${this.#config.fracBits}: use the cluster's config file`);
       return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       ring.dispose();

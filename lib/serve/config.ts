@@ -108,6 +108,8 @@ export interface NetLimits {
   maxConnections?: number;
   maxClientConnections?: number;
   maxPendingBytesPerClient?: number;
+  /** What one server link may make this server hold undelivered (server2's dealt material included). */
+  maxPendingBytesPerServer?: number;
   handshakeTimeoutMs?: number;
   heartbeatMs?: number;
   /** A client silent this long is closed; always above queryTimeoutMs (a query sends nothing to its client while it runs). */
@@ -118,6 +120,7 @@ const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
   maxConnections: [2, 1_000_000],
   maxClientConnections: [1, 1_000_000],
   maxPendingBytesPerClient: [1 << 16, 2 ** 40],
+  maxPendingBytesPerServer: [1 << 20, 2 ** 42],
   handshakeTimeoutMs: [100, 600_000],
   heartbeatMs: [100, 600_000],
   clientIdleMs: [1000, 86_400_000 * 2],
@@ -199,6 +202,10 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     net[k] = v;
   }
   net.clientIdleMs ??= Math.max(300_000, queryTimeoutMs + 60_000);
+  // A query's dealt material travels on one server link: a query the limits admit must not be cut
+  // by that link's own bound (4 GiB unless set).
+  if (limits.maxQueryBytes > (net.maxPendingBytesPerServer ?? 4 * 2 ** 30))
+    fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxPendingBytesPerServer' (${net.maxPendingBytesPerServer ?? 4 * 2 ** 30}, the default when unset): raise both`);
   if (net.clientIdleMs <= queryTimeoutMs) fail(file, `'clientIdleMs' (${net.clientIdleMs}) must exceed 'queryTimeoutMs' (${queryTimeoutMs}): a client waiting for a long query hears nothing meanwhile`);
   if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
   if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);

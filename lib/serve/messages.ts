@@ -106,10 +106,12 @@ export interface ModelInfo {
   layers: string[];
   /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
   finalActivation?: 'softmax' | 'sigmoid';
+  /** The cluster's fixed-point fractional bits: a client must encode with the same. */
+  fracBits?: number;
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number }
+  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number; fracBits?: number }
   | { ok: false; error: string };
 
 export const RESPONSE_KEY = 'res';

@@ -217,7 +217,7 @@ export class TfeServer {
     } catch (e) {
       return this.#refuse(peer, session, e as Error);
     }
-    if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map(infoOf) });
+    if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map((m) => ({ ...infoOf(m), fracBits: this.#config.fracBits })) });
     if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(this.#isOperator(peer)) });
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
@@ -385,7 +385,7 @@ export class TfeServer {
             const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
             outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
           }
-          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes: shipped?.bytes });
+          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes: shipped?.bytes, fracBits: this.#config.fracBits });
         } else {
           const spec = specOf(req);
           const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, players: [CLIENT] });
