@@ -2,40 +2,21 @@
 // with no input, seeds declaring any shape, aborts of sessions it does not own), a local cluster
 // with chosen limits, and silent servers that accept connections and never answer.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as tfe from '../../lib';
 import { REQUEST_KEY, WsEndpoint } from '../../lib/net/ws_endpoint';
 import { WebSocketTransport } from '../../lib/net/ws_transport';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/serve/config';
-import { spawnServer, type ServerProcess, waitReady } from '../../lib/serve/local_cluster';
 import { CLIENT } from '../../lib/serve/programs';
 import { SERVERS, tag, type OpCtx } from '../../lib/protocol/party';
 import type { Payload } from '../../lib/net/transport';
 import type { Response } from '../../lib/serve/messages';
-import type { TestCluster } from './service';
+import { startCluster, type TestCluster } from './service';
 
 /** A TLS cluster of three processes whose cluster.json carries `extra` fields (limits). */
-export async function startLimitedCluster(extra: Record<string, unknown>): Promise<TestCluster> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-hostile-'));
-  const config = await tfe.writeLocalConfig(dir, { tls: true, extra });
-  const logs: string[] = [];
-  const procs = new Map<string, ServerProcess>();
-  const start = (p: string) => procs.set(p, spawnServer(config, p, (l) => logs.push(l)));
-  for (const p of SERVERS) start(p);
-  return {
-    config,
-    dir,
-    procs,
-    logs,
-    restart: start,
-    ready: (timeoutMs = 30_000) => waitReady(config, timeoutMs),
-    async stop() {
-      await tfe.stopCluster([...procs.values()]);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+export function startLimitedCluster(extra: Record<string, unknown>): Promise<TestCluster> {
+  return startCluster({ tls: true, extra });
 }
 
 /** A raw client connection to all three servers (the owner's certificate when `owner`). */

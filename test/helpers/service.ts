@@ -19,9 +19,10 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number } = {}): Promise<TestCluster> {
+/** Three server processes on loopback; `extra`: more cluster.json fields (limits, ...). */
+export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number; extra?: Record<string, unknown> } = {}): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cluster-'));
-  const config = await tfe.writeLocalConfig(dir, { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs });
+  const config = await tfe.writeLocalConfig(dir, { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs, extra: opts.extra });
   const logs: string[] = [];
   const procs = new Map<string, ServerProcess>();
   const start = (p: string) => procs.set(p, spawnServer(config, p, (l) => logs.push(l)));
