@@ -226,6 +226,34 @@ export function checkQuerySize(limits: ServiceLimits, model: string, bytes: numb
     throw new Error(`a batch of ${batch} on model '${model}' needs about ${MiB(bytes)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes); use a smaller batch`);
 }
 
+/**
+ * A prediction, from what it declares: the model exists, the input shape fits it, the input and
+ * the query's estimated memory are within the limits. Returns the estimated bytes.
+ */
+export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; spec: { inputShape: number[] } } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
+  if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${deployed().join(', ') || 'none'})`);
+  const want = m.spec.inputShape;
+  if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
+    throw new Error(`model '${req.model}' takes inputs of shape [batch, ${want}], got [${req.shape}]`);
+  const input = 8 * req.shape.reduce((a, b) => a * b, 1);
+  if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+  const bytes = estimateQueryBytes({ ...m, inputShape: want }, req.shape[0]);
+  checkQuerySize(limits, req.model, bytes, req.shape[0]);
+  return bytes;
+}
+
+/**
+ * A deploy's size, from what it declares: its shares within maxInputBytes, one prediction of it
+ * within maxQueryBytes. Returns the bytes the deploy will hold here.
+ */
+export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; weights: { shape: number[] }[] }, inputShape: number[]): number {
+  const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+  if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, inputShape }, 1);
+  if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${MiB(one)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes)`);
+  return 3 * weights;
+}
+
 /** A message fit for a client: absolute server paths replaced (the operator's log keeps them). */
 export function forClient(message: string): string {
   return message.replace(/(^|[\s'"`(=])(?:[A-Za-z]:\\|\/)(?:[^\s'"`,;:()[\]/\\]+[/\\])+[^\s'"`,;:()[\]]*/g, '$1<server path>');

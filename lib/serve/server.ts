@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
 import { resolveDevice, setBackend } from '../backend/backends';
-import { memory } from '../info';
 import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -17,11 +16,12 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem, usesTls } from './config';
 import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
-import { checkQuerySize, estimateQueryBytes, forClient, SessionAccounting } from './limits';
+import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
+import { serverStatus } from './status';
 
 const PAIRING_TIMEOUT_MS = 10_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -300,28 +300,11 @@ export class TfeServer {
    * what the request declares; returns the estimated bytes the request will need here.
    */
   #check(req: PredictRequest | DeployRequest, peer: PartyName): number {
-    const limits = this.#config;
-    if (req.type === 'predict') {
-      const m = this.#models.get(req.model);
-      if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${[...this.#models.keys()].join(', ') || 'none'})`);
-      const want = m.spec.inputShape;
-      if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
-        throw new Error(`model '${req.model}' takes inputs of shape [batch, ${want}], got [${req.shape}]`);
-      const input = 8 * req.shape.reduce((a, b) => a * b, 1);
-      if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
-      const bytes = estimateQueryBytes({ ...m, inputShape: want }, req.shape[0]);
-      checkQuerySize(limits, req.model, bytes, req.shape[0]);
-      return bytes;
-    }
+    if (req.type === 'predict') return checkPredictRequest(this.#config, this.#models.get(req.model), req, () => [...this.#models.keys()]);
     this.#checkOwner(peer, 'deploy');
     if (this.#models.has(req.model) || this.#deploying.has(req.model))
       throw new Error(`model '${req.model}' is already deployed${this.#models.has(req.model) ? ' (tfe undeploy removes it)' : ''}`);
-    const spec = specOf(req);
-    const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-    if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
-    const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, inputShape: spec.inputShape }, 1);
-    if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${(one / 2 ** 20).toFixed(0)} MiB per server, over the limit of ${(limits.maxQueryBytes / 2 ** 20).toFixed(0)} MiB (maxQueryBytes)`);
-    return 3 * weights;
+    return checkDeploySize(this.#config, req, specOf(req).inputShape);
   }
 
   /**
@@ -452,26 +435,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    const pub = { party: this.me, ready: this.#epoch?.isReady ?? false, models: [...this.#models.keys()], operator };
-    if (!operator) return pub;
-    const mem = memory(), pool = this.#epoch?.pool;
-    const stats = (this.endpoint as unknown as { stats?: () => unknown }).stats?.();
-    // What server2 shipped ahead for future pooled queries is held on purpose, apart from leaks.
-    const prefetched = this.#epoch ? this.endpoint.heldWithPrefix(poolSessionPrefix(this.#epoch.id)) : { bytes: 0, messages: 0, waiting: 0 };
-    return {
-      ...pub,
-      epoch: this.#epoch?.id,
-      running: this.#running.size,
-      pending: this.#pending.size,
-      mailbox: this.endpoint.pending - prefetched.messages,
-      prefetched: { messages: prefetched.messages, bytes: prefetched.bytes },
-      rssBytes: process.memoryUsage().rss,
-      heapUsedBytes: process.memoryUsage().heapUsed,
-      liveTensors: mem.tensors,
-      tensorBytes: mem.bytes,
-      pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0 },
-      sessions: this.#sessions.counters(),
-      ...(stats === undefined ? {} : { endpoint: stats }),
-    };
+    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions }, operator);
   }
 }

@@ -1,0 +1,43 @@
+// What a server's `status` answers. Anyone gets what a client needs (readiness, model names);
+// the operator also gets the counters that make a leak or a flood visible (docs/service.md,
+// "Status").
+import { memory } from '../info';
+import type { PartyName } from '../net/transport';
+import type { WsEndpoint } from '../net/ws_endpoint';
+import type { Epoch } from './epoch';
+import type { SessionAccounting } from './limits';
+import type { ServerStatus } from './messages';
+import { poolSessionPrefix } from './pool';
+
+export interface StatusSources {
+  me: PartyName;
+  epoch?: Epoch;
+  models: string[];
+  running: number;
+  pending: number;
+  endpoint: WsEndpoint;
+  sessions: SessionAccounting;
+}
+
+export function serverStatus(s: StatusSources, operator: boolean): ServerStatus {
+  const pub = { party: s.me, ready: s.epoch?.isReady ?? false, models: s.models, operator };
+  if (!operator) return pub;
+  const mem = memory(), pool = s.epoch?.pool;
+  // What server2 shipped ahead for future pooled queries is held on purpose, apart from leaks.
+  const prefetched = s.epoch ? s.endpoint.heldWithPrefix(poolSessionPrefix(s.epoch.id)) : { bytes: 0, messages: 0, waiting: 0 };
+  return {
+    ...pub,
+    epoch: s.epoch?.id,
+    running: s.running,
+    pending: s.pending,
+    mailbox: s.endpoint.pending - prefetched.messages,
+    prefetched: { messages: prefetched.messages, bytes: prefetched.bytes },
+    rssBytes: process.memoryUsage().rss,
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    liveTensors: mem.tensors,
+    tensorBytes: mem.bytes,
+    pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0 },
+    sessions: s.sessions.counters(),
+    endpoint: s.endpoint.stats(),
+  };
+}
