@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   // A fresh cluster each time: new certificates, no shares left from an earlier run.
   fs.rmSync(DIR, { recursive: true, force: true });
   const config = await writeLocalConfig(DIR);
-  procs = spawnCluster(config, (line) => process.stderr.write(`\x1b[2m${line}\x1b[0m\n`));
+  // Server log lines dimmed on a terminal; plain when stderr is a pipe or a file.
+  const dim = process.stderr.isTTY ? (l: string) => `\x1b[2m${l}\x1b[0m` : (l: string) => l;
+  procs = spawnCluster(config, (line) => process.stderr.write(`${dim(line)}\n`));
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   for (const p of procs)

@@ -80,7 +80,7 @@ export async function startDemo(o: { port?: number; dir?: string; log?: (line: s
 }
 
 if (require.main === module) {
-  const dim = (l: string) => process.stderr.write(`\x1b[2m${l}\x1b[0m\n`);
+  const dim = (l: string) => process.stderr.write(process.stderr.isTTY ? `\x1b[2m${l}\x1b[0m\n` : `${l}\n`);
   startDemo({ port: Number(process.env.PORT ?? 8080), log: dim }).then(
     (d) => {
       console.log(`browser bundle: ${d.bundleBytes} bytes; three servers up, '${MODEL_NAME}' deployed (the servers hold shares of its weights)`);
