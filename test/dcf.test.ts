@@ -171,11 +171,11 @@ test('dcf: results do not depend on batch boundaries or the thread count', async
 // ---- privacy: one party's keys look the same whatever alpha is ----
 
 /** Bytes of one party's keys, leaving out the structurally fixed bits (the unused top control bits for bits < 64). */
-function keyBytes(words: bigint[], bits: number): Uint8Array {
-  const K = dcfKeyWords(bits), n = words.length / K;
+function keyBytes(words: bigint[], bits: number, payloads: 1 | 2 = 1): Uint8Array {
+  const K = dcfKeyWords(bits, payloads), n = words.length / K;
   const raw = new Uint8Array(BigUint64Array.from(words).buffer); // little-endian words
   const out: number[] = [];
-  const tRight = 2 + 3 * bits;
+  const tRight = 2 + (2 + payloads) * bits;
   for (let j = 0; j < n; j++)
     for (let w = 0; w < K; w++) {
       const usable = w === tRight ? Math.floor(bits / 8) : 8; // whole bytes below bit `bits`
@@ -208,8 +208,8 @@ const chiCritical = (k: number, z = 5.5) => k * (1 - 2 / (9 * k) + z * Math.sqrt
 
 /** Largest two-proportion z statistic over every bit position of every key word (catches a leak
  * confined to one field, which the pooled byte histogram would dilute). */
-function maxBitZ(a: bigint[], b: bigint[], bits: number): number {
-  const K = dcfKeyWords(bits), n = a.length / K;
+function maxBitZ(a: bigint[], b: bigint[], bits: number, payloads: 1 | 2 = 1): number {
+  const K = dcfKeyWords(bits, payloads), n = a.length / K;
   const ua = new Uint32Array(BigUint64Array.from(a).buffer), ub = new Uint32Array(BigUint64Array.from(b).buffer);
   let worst = 0;
   for (let half = 0; half < 2 * K; half++) // the 32-bit halves of each word
@@ -269,6 +269,28 @@ test('dcf privacy: one party\'s keys have the same byte and bit statistics for a
   t.log(`subtle leak control: max bit z ${subtleZ.toFixed(1)}`);
   t.true(subtleZ > zCritical, 'the bit test failed to catch one leaked bit');
   beta.dispose();
+});
+
+test('dcf privacy, two payloads: one party\'s keys have the same statistics for two alphas whose second payload depends on alpha (as the ReLU gate\'s r (1 - 2b) does)', async (t) => {
+  const n = 2048, bits = 63;
+  const keys = async (a: bigint) => {
+    const alpha = make(new Array<bigint>(n).fill(a), [n]);
+    const beta0 = make(new Array<bigint>(n).fill(1n), [n]);
+    const k = (await dcfKeygen2(alpha, beta0, alpha, { bits, seed: randomSeed(), nonce: randomNonce() })).map(take);
+    for (const x of [alpha, beta0]) x.dispose();
+    return k;
+  };
+  const [a0, a1] = await keys(0n), [b0, b1] = await keys((1n << 62n) + 12345n);
+  const critical = chiCritical(255);
+  for (const [party, a, b] of [[0, a0, b0], [1, a1, b1]] as const) {
+    const stat = chiSquare2(histogram(keyBytes(a, bits, 2)), histogram(keyBytes(b, bits, 2)));
+    t.true(stat < critical, `party ${party}: key bytes differ between the alphas (chi-square ${stat.toFixed(1)} >= ${critical.toFixed(1)})`);
+    t.true(maxBitZ(a, b, bits, 2) < 7.5, `party ${party}: some key bit's frequency depends on alpha`);
+  }
+  // Control: the bit test catches alpha's lowest bit hidden in a final correction word.
+  const K = dcfKeyWords(bits, 2);
+  const subtle = (w: bigint[], alpha: bigint) => w.map((v, i) => (i % K === K - 1 ? (v & ~1n) | (alpha & 1n) : v));
+  t.true(maxBitZ(subtle(a0, 0n), subtle(b0, (1n << 62n) + 12345n), bits, 2) > 7.5, 'the bit test failed to catch one leaked bit');
 });
 
 // ---- refusals ----
