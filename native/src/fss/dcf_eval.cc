@@ -60,7 +60,8 @@ void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys
   const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
   const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
-  Block s[kBatch], V[P][kBatch], child[kBatch];
+  // Zero-initialised: only the first `count` entries are used, which the compiler cannot see.
+  Block s[kBatch] = {}, V[P][kBatch], child[kBatch];
   uint8_t dir[kBatch];
   uint64_t t[kBatch], acc[P][kBatch], x[kBatch];
   for (int e = 0; e < count; ++e) {
