@@ -60,6 +60,8 @@ export interface ClusterConfig extends ServiceLimits {
    * writes one. Ignored under TLS, where certificates identify the servers.
    */
   clusterSecret?: string;
+  /** How long one setup (seeds, every model's masks) may take before it fails and server0 retries. */
+  setupTimeoutMs: number;
   /** Connection-level bounds of each server's endpoint (lib/net/limits.ts); absent: its defaults. */
   net: NetLimits;
   /** The directory the file was read from; relative paths resolve against it. */
@@ -127,7 +129,7 @@ const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
 };
 const NET_FIELDS = Object.keys(NET_RANGES) as (keyof NetLimits)[];
 
-const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, precomputePool: 8, ...DEFAULT_LIMITS };
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, setupTimeoutMs: 30_000, precomputePool: 8, ...DEFAULT_LIMITS };
 const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
 
 function fail(file: string, msg: string): never {
@@ -138,7 +140,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', 'clusterSecret', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', 'clusterSecret', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -218,6 +220,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     insecure: (o.insecure as boolean | undefined) ?? DEFAULTS.insecure,
     fracBits: num('fracBits', 1, 30),
     queryTimeoutMs,
+    setupTimeoutMs: num('setupTimeoutMs', 100, 600_000),
     precomputePool: num('precomputePool', 0, 1024),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
     allowedOrigins: origins as string[],

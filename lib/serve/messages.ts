@@ -97,7 +97,13 @@ export interface PoolNotice {
   indices: number[];
 }
 
-export type ServerNotice = StartNotice | EpochNotice | PoolNotice;
+/** server1, server2 -> server0: this server's setup of `epoch` failed (server0 sets the cluster up again). */
+export interface SetupFailedNotice {
+  type: 'setup-failed';
+  epoch: string;
+}
+
+export type ServerNotice = StartNotice | EpochNotice | PoolNotice | SetupFailedNotice;
 
 export interface ModelInfo {
   name: string;

@@ -24,6 +24,8 @@ import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
 import { serverStatus } from './status';
 
 const PAIRING_TIMEOUT_MS = 10_000;
+/** A failed setup is retried by server0 at most this often. */
+const SETUP_RETRY_MS = 5_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const OWNER = 'model-owner';
 /** The servers' go-ahead to keep a deployed model (a deploy that failed anywhere is kept nowhere). */
@@ -61,6 +63,8 @@ export class TfeServer {
   #running = new Map<string, { client: PartyName; model: string; done: Promise<void> }>();
   #sessions: SessionAccounting;
   #stopping = false;
+  #retryTimer?: NodeJS.Timeout;
+  #lastRetry = 0;
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
@@ -128,7 +132,7 @@ export class TfeServer {
 
   #beginEpoch(notice: EpochNotice): void {
     const old = this.#epoch;
-    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, 30_000, this.#config.maxPoolRecordings, this.#log);
+    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, this.#config.setupTimeoutMs, this.#config.maxPoolRecordings, this.#log);
     this.#epoch = fresh;
     if (old) {
       old.retired = true;
@@ -143,8 +147,28 @@ export class TfeServer {
         this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`);
         if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reserve(fresh, name);
       },
-      (e: Error) => this.#log(`cluster setup ${fresh.id} failed: ${e.message}`),
+      (e: Error) => {
+        this.#log(`cluster setup ${fresh.id} failed: ${e.message}`);
+        // A setup that fails here (a timeout under load, a dropped message) must not leave this
+        // server unready until a peer reconnects: server0 sets the cluster up again.
+        if (this.me === SERVER0) this.#setUpAgain(fresh.id);
+        else if (this.#epoch === fresh) void this.endpoint.send(SERVER0, `epoch:${fresh.id}`, REQUEST_KEY, { kind: 'control', data: { type: 'setup-failed', epoch: fresh.id } }).catch(() => undefined);
+      },
     );
+  }
+
+  /** server0: announces a fresh epoch after `failed` failed somewhere, at most once per SETUP_RETRY_MS. */
+  #setUpAgain(failed: string): void {
+    if (this.#epoch?.id !== failed || this.#retryTimer || this.#stopping) return;
+    const wait = Math.max(0, this.#lastRetry + SETUP_RETRY_MS - Date.now());
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#lastRetry = Date.now();
+      if (this.#epoch?.id !== failed || this.#stopping || !SERVERS.every((s) => s === this.me || this.endpoint.connected(s))) return;
+      this.#log(`setting the cluster up again (epoch ${failed} failed)`);
+      this.#announceEpoch();
+    }, wait);
+    this.#retryTimer.unref();
   }
 
   // ---------- the offline phase (see pool.ts) ----------
@@ -253,11 +277,21 @@ export class TfeServer {
   }
 
   #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
-    if (peer !== SERVER0 || !n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`);
+    if (peer !== SERVER0) return this.#onPeerNotice(peer, n);
+    if (!n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`);
     if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
     if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
     if (n.type === 'pool' && this.me === SERVER2 && Array.isArray(n.indices)) return this.#precompute(n);
     this.#log(`ignored a malformed notice from ${peer}`);
+  }
+
+  /** server0: a notice from server1 or server2 (only setup failures go that way). */
+  #onPeerNotice(peer: PartyName, n: ServerNotice): void {
+    if (this.me === SERVER0 && n && typeof n === 'object' && n.type === 'setup-failed' && typeof n.epoch === 'string') {
+      this.#log(`${peer} could not set up epoch ${n.epoch.slice(0, 16)}`);
+      return this.#setUpAgain(n.epoch);
+    }
+    this.#log(`ignored a notice from ${peer}`);
   }
 
   /** Pairs a client's request with server0's notice (either may come first). */

@@ -1,0 +1,42 @@
+// A setup that fails (here: server1 paused while the cluster sets itself up again, so every
+// server's setup times out) must not leave the cluster unready until someone reconnects: the
+// servers tell server0, which sets the cluster up again, and it serves. Without the retry all
+// three would stay unready.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { mlp } from './helpers/model_files';
+import { startCluster } from './helpers/service';
+
+test('a failed setup is retried by server0 and the cluster serves again', async (t) => {
+  const c = await startCluster({ extra: { setupTimeoutMs: 1500 } });
+  try {
+    const first = await c.ready();
+    const m = mlp([8, 6, 3]);
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    await owner.deploy(m.file, { name: 'm' });
+    await owner.close();
+    // Pause server1, then make server0 set the cluster up again by restarting server2.
+    const s1 = c.procs.get('server1')!.child;
+    s1.kill('SIGSTOP');
+    const s2 = c.procs.get('server2')!;
+    s2.child.kill('SIGKILL');
+    await s2.exited;
+    c.restart('server2');
+    // Long enough for the setup that runs meanwhile to time out on server0 and server2.
+    await new Promise((r) => setTimeout(r, 4000));
+    s1.kill('SIGCONT');
+    const again = await c.ready(60_000);
+    t.not(again, first, 'a new setup');
+    t.true(c.logs.some((l) => /setup .* failed|could not set up epoch|setting the cluster up again/.test(l)), 'a failure was seen and acted on');
+    const client = await tfe.PredictionClient.connect(c.config);
+    const x = Float64Array.from({ length: 8 }, () => Math.random());
+    const p = await client.predict('m', { data: x, shape: [1, 8] });
+    const want = m.forward(x, (z) => Math.max(z, 0));
+    t.true([...p.data].every((v, i) => Math.abs(v - want[i]) < 1e-3), 'and it predicts correctly');
+    await client.close();
+  } finally {
+    c.procs.get('server1')?.child.kill('SIGCONT');
+    await c.stop();
+  }
+});
