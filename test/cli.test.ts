@@ -14,7 +14,8 @@ import * as zlib from 'node:zlib';
 import test from 'ava';
 
 import { imageGeometry, resizeArea } from '../lib/cli/inputs';
-import { tfeCli, waitReady } from '../lib/serve/local_cluster';
+import { tfeCli } from '../lib/serve/local_cluster';
+import { startCliCluster } from './helpers/service';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -88,14 +89,9 @@ test('image inputs: geometry from the input shape, area resizing', (t) => {
 test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --batch, PNG, pipes, verify', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cli-'));
   // A relative --dir (as the default .tfe-local is).
-  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', path.basename(dir)], { stdio: ['ignore', 'ignore', 'pipe'], cwd: path.dirname(dir) });
-  let log = '';
-  cluster.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));
+  const cluster = await startCliCluster(dir, path.dirname(dir));
+  const { config } = cluster;
   try {
-    const config = path.join(dir, 'cluster.json');
-    for (let i = 0; i < 100 && !fs.existsSync(config); i++) await new Promise((r) => setTimeout(r, 100));
-    await waitReady(config);
     const run = async (args: string[]) => {
       const r = await cli([...args, '--config', config]);
       t.false(r.stdout.includes('\x1b'), `colour codes in a pipe: ${JSON.stringify(r.stdout.slice(0, 200))}`);
@@ -152,8 +148,7 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     t.is(v.ranges.length, 2);
     t.true(v.maxAbsLogitDiff < 1e-2);
   } finally {
-    cluster.kill('SIGINT');
-    t.is(await exited, 0, log);
+    t.is(await cluster.stop(), 0, cluster.log());
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

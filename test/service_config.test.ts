@@ -1,6 +1,6 @@
 // The cluster config is validated field by field with errors naming the field; PNG inputs for
 // `tfe predict` decode exactly; the CLI drives a local cluster end to end.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,8 +11,9 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { decodePng } from '../lib/cli/png';
-import { tfeCli, waitReady } from '../lib/serve/local_cluster';
+import { tfeCli } from '../lib/serve/local_cluster';
 import { mlp } from './helpers/model_files';
+import { startCliCluster } from './helpers/service';
 
 const good = () => ({
   parties: { server0: { host: '127.0.0.1', port: 4100 }, server1: { host: '127.0.0.1', port: 4101 }, server2: { host: '127.0.0.1', port: 4102 } },
@@ -89,14 +90,9 @@ test('PNG inputs decode exactly under every row filter, and bad files are refuse
 
 test('the tfe CLI: cluster --local, deploy, predict and models', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cli-'));
-  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  cluster.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));
+  const cluster = await startCliCluster(dir);
+  const { config } = cluster;
   try {
-    const config = path.join(dir, 'cluster.json');
-    for (let i = 0; i < 100 && !fs.existsSync(config); i++) await new Promise((r) => setTimeout(r, 100));
-    await waitReady(config);
     const run = (args: string[]) => promisify(execFile)(process.execPath, [tfeCli(), ...args, '--config', config]);
     const m = mlp([12, 6, 3], path.join(dir, 'tiny'));
     t.regex((await run(['deploy', '--model', m.file])).stdout, /deployed 'tiny'/);
@@ -113,8 +109,7 @@ test('the tfe CLI: cluster --local, deploy, predict and models', async (t) => {
     t.is(out.label, 2);
     await t.throwsAsync(run(['predict', '--model', 'nope', '--input', path.join(dir, 'in.json')]), { message: /model 'nope' is not deployed/ });
   } finally {
-    cluster.kill('SIGINT');
-    t.is(await exited, 0, log);
+    t.is(await cluster.stop(), 0, cluster.log());
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -12,6 +12,7 @@ import { defaultSocketFactory, platformCrypto, type SocketFactory } from './plat
 import { prgRing, randomSeed } from './prg';
 import { add, decodeFixed, encodeFixed, fromBytes, softmaxRows, sub, toBytes } from './ring';
 import type { Message } from './wire';
+import { answerDeadline } from './deadline';
 
 export const SERVERS = ['server0', 'server1', 'server2'] as const;
 export type ServerName = (typeof SERVERS)[number];
@@ -155,13 +156,8 @@ export class BrowserClient {
       return res;
     });
     for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const silent = SERVERS.filter((s) => !answered.has(s));
-        reject(new Error(`no answer from ${silent.join(', ') || 'the servers'} within ${this.#timeoutMs} ms (${req.type}); the request was abandoned`));
-      }, this.#timeoutMs);
-    });
+    const deadline = answerDeadline(this.#timeoutMs, req.type, SERVERS, answered);
+    const timeout = deadline.expired;
     try {
       for (const l of this.#links) {
         try {
@@ -190,7 +186,7 @@ export class BrowserClient {
       const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up|not connected/.test(String((r.reason as Error)?.message)));
       throw stated ? (stated.reason as Error) : e;
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
       for (const l of this.#links) l.end(session);
     }
   }

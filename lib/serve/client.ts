@@ -18,6 +18,7 @@ import { clientTls } from './provision_tls';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
+import { answerDeadline } from '../browser/deadline';
 import { softmaxRows } from '../browser/ring';
 
 export interface ClientOptions {
@@ -102,13 +103,8 @@ export class PredictionClient {
       return res;
     });
     for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const silent = SERVERS.filter((s) => !answered.has(s));
-        reject(new Error(`no answer from ${silent.join(', ') || 'the servers'} within ${this.#timeoutMs} ms (${req.type}); the request was abandoned`));
-      }, this.#timeoutMs);
-    });
+    const deadline = answerDeadline(this.#timeoutMs, req.type, SERVERS, answered);
+    const timeout = deadline.expired;
     try {
       const sent = Promise.all(SERVERS.map((s) => this.#endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: req }).catch((e: Error) => {
         throw new Error(`could not send the ${req.type} request to ${s}: ${e.message}`);
@@ -126,7 +122,7 @@ export class PredictionClient {
       const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up/.test(String(r.reason?.message)));
       throw stated ? (stated.reason as Error) : e;
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
       this.#endpoint.endSession(session);
     }
   }

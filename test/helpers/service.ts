@@ -1,11 +1,12 @@
 // A real local cluster for tests: three server processes over loopback WebSockets (mutual TLS by
 // default), with their log lines kept so tests can check what was refused and why.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as tfe from '../../lib';
-import { spawnServer, type ServerProcess, waitReady } from '../../lib/serve/local_cluster';
+import { spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
 
 export interface TestCluster {
   config: string;
@@ -46,4 +47,16 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
 export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** `tfe cluster --local --dir <dir>` as a child process (run from `cwd`), ready to serve. */
+export async function startCliCluster(dir: string, cwd?: string): Promise<{ config: string; log: () => string; stop(): Promise<number | null> }> {
+  const cluster = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--dir', cwd ? path.relative(cwd, dir) : dir], { stdio: ['ignore', 'ignore', 'pipe'], cwd });
+  let log = '';
+  cluster.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => cluster.once('exit', (code) => r(code)));
+  const config = path.join(dir, 'cluster.json');
+  for (let i = 0; i < 100 && !fs.existsSync(config); i++) await new Promise((r) => setTimeout(r, 100));
+  await waitReady(config);
+  return { config, log: () => log, stop: () => (cluster.kill('SIGINT'), exited) };
 }
