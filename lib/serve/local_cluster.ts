@@ -116,7 +116,8 @@ export async function stopCluster(procs: readonly ServerProcess[], graceMs = 10_
 }
 
 /** Waits until all three servers report the same set-up epoch; returns it. */
-export async function waitReady(configFile: string, timeoutMs = 30_000): Promise<string> {
+// The default outlasts one failed setup (setupTimeoutMs, 30 s by default) and server0's retry.
+export async function waitReady(configFile: string, timeoutMs = 90_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   for (;;) {

@@ -34,7 +34,8 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
     procs,
     logs,
     restart: start,
-    ready: (timeoutMs = 30_000) => waitReady(config, timeoutMs),
+    // Long enough for a failed first setup (setupTimeoutMs, 30 s) to be retried by server0.
+    ready: (timeoutMs = 90_000) => waitReady(config, timeoutMs),
     async stop() {
       await tfe.stopCluster([...procs.values()]);
       fs.rmSync(dir, { recursive: true, force: true });
