@@ -362,7 +362,10 @@ export class TfeServer {
   /** Removes a model here (true) or says it was not here (false); refused while it is in use. */
   #undeploy(req: UndeployRequest, peer: PartyName): boolean {
     this.#checkOwner(peer, 'undeploy');
-    if (this.#deploying.has(req.model)) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
+    // Being deployed: running, or still waiting for server0's go-ahead (a client's undeploy can
+    // arrive while this server's half of the deploy has not started yet).
+    const waiting = [...this.#pending.values()].some((p) => p.client?.req.type === 'deploy' && p.client.req.model === req.model);
+    if (this.#deploying.has(req.model) || waiting) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
     const busy = [...this.#running.values()].filter((r) => r.model === req.model).length;
     if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
     const m = this.#models.get(req.model);
