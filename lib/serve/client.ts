@@ -88,7 +88,7 @@ export class PredictionClient {
    * within the request timeout: a failed send, a refusal, a dropped link or silent servers end it
    * with an error, the servers are told to drop the session, and its leftovers are freed here.
    */
-  async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
+  async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>, onAnswer?: (server: string, res: Response) => void): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
     await this.#reachable();
     const session = randomUUID();
     const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
@@ -100,6 +100,7 @@ export class PredictionClient {
       const res = (p.kind === 'control' ? p.data : { ok: false, error: `${s} sent a malformed response` }) as Response;
       if (!res || typeof res !== 'object' || (!res.ok && typeof res.error !== 'string')) throw new Error(`${s} sent a malformed response`);
       if (!res.ok) throw new Error(res.error);
+      onAnswer?.(s, res);
       return res;
     });
     for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
@@ -203,12 +204,20 @@ export class PredictionClient {
     return SERVERS.filter((_, i) => (responses[i] as { removed?: boolean }).removed);
   }
 
-  /** Undeploys after a failed deploy (retrying while the servers finish it); the servers that had it. */
+  /**
+   * Undeploys after a failed deploy (retrying while the servers finish it); the servers that had
+   * it. A server that removed it in an attempt another server refused (still finishing its half)
+   * is remembered: the retry finds it gone there, and the report must still name it.
+   */
   async #rollback(name: string): Promise<string[] | undefined> {
+    const removed = new Set<string>();
+    const note = (s: string, res: Response) => {
+      if ((res as { removed?: boolean }).removed) removed.add(s);
+    };
     for (let i = 0; ; i++) {
       try {
-        const removed = await this.undeploy(name);
-        return removed.length ? removed : undefined;
+        await this.#request({ type: 'undeploy', model: name }, async () => undefined, note);
+        return removed.size ? SERVERS.filter((s) => removed.has(s)) : undefined;
       } catch (e) {
         if (i >= 10 || !/being deployed|in flight/.test((e as Error).message)) throw new Error(`the deploy failed and so did its rollback (${(e as Error).message}); run tfe undeploy ${name}`);
         await new Promise((r) => setTimeout(r, 200));
