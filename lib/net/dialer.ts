@@ -99,7 +99,7 @@ function reportRefusal(t: TlsMaterial, msg: string): void {
   if ((seen.get(msg) ?? 0) > now - 60_000) return;
   seen.set(msg, now);
   if (seen.size > 100) seen.clear();
-  t.log(`refusing to connect: ${msg}`);
+  t.log(`refusing to connect: ${msg}`, 'dial-refused', { reason: msg });
 }
 
 export interface RedialerOptions {

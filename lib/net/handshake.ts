@@ -15,6 +15,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { PartyName } from './transport';
 import type { TrustAnchors } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
+import type { Log } from '../log';
 
 /**
  * PEM material: the cluster CA and/or the pinned fingerprints (peer_trust.ts), and this party's
@@ -29,7 +30,7 @@ export interface TlsMaterial extends TrustAnchors {
   /** Registers a function to call after the material changed in place; returns its removal. */
   subscribe?: (changed: () => void) => () => void;
   /** Where a dial refused for the peer's identity is reported (the accepting side logs its own refusals). */
-  log?: (msg: string) => void;
+  log?: Log;
 }
 
 export const PARTY_HEADER = 'x-tfe-party';

@@ -125,6 +125,8 @@ export interface WsEndpointStats {
   clientSessions: number;
   /** Frames dropped because their session had ended or been aborted (stragglers). */
   droppedFrames: number;
+  /** Wire bytes sent to and received from server links and clients (frame headers included), since start. */
+  bytes: { sent: { servers: number; clients: number }; received: { servers: number; clients: number } };
   /** Connections refused or closed, per reason (since the endpoint was created). */
   refused: Record<RefusalReason, number>;
 }

@@ -20,6 +20,7 @@ import type { RefusalReason } from './limits';
 import { judgeSocket } from './peer_trust';
 import { sanitizeForLog, throttledLog } from './sanitize';
 import { MAX_FRAME_BYTES } from './wire';
+import type { Log } from '../log';
 
 export interface ListenerOptions {
   host: string;
@@ -27,7 +28,7 @@ export interface ListenerOptions {
   tls?: TlsMaterial;
   maxConnections: number;
   handshakeTimeoutMs: number;
-  log: (m: string) => void;
+  log: Log;
   /** Why an upgrade must be refused, with its HTTP status (undefined: accept). */
   admission: (req: http.IncomingMessage) => { status: number; why: string; reason: RefusalReason } | undefined;
   accepted: (ws: WebSocket, req: http.IncomingMessage) => void;
@@ -39,7 +40,7 @@ export class Listener {
   readonly wss: WebSocketServer;
   readonly sockets = new Set<Socket>();
   #refusedSockets = 0;
-  #refusals: (m: string) => void;
+  #refusals: Log;
   #unsubscribe?: () => void;
 
   constructor(private readonly o: ListenerOptions) {
@@ -64,15 +65,15 @@ export class Listener {
         try {
           (this.http as https.Server).setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
         } catch (e) {
-          o.log(`could not take the new TLS material into use (new connections still get the previous certificate): ${(e as Error).message}`);
+          o.log(`could not take the new TLS material into use (new connections still get the previous certificate): ${(e as Error).message}`, 'tls-reload-failed', { reason: (e as Error).message });
         }
       });
     }
     // A peer that opens a socket and closes it before saying anything (a reachability probe such as
     // the CLI's, a port scanner) is not a refusal worth a log line; failed handshakes are.
-    this.http.on('tlsClientError', (e: NodeJS.ErrnoException) => {
+    this.http.on('tlsClientError', (e: NodeJS.ErrnoException, s: TLSSocket) => {
       if (e.code === 'ECONNRESET' && /socket hang up/.test(e.message)) return;
-      this.#refusals(`refused a TLS connection: ${sanitizeForLog(e.message)}`);
+      this.#refusals(`refused a TLS connection: ${sanitizeForLog(e.message)}`, 'connection-refused', { address: s.remoteAddress, reason: e.message });
     });
     this.wss = new WebSocketServer({
       server: this.http,
@@ -82,12 +83,12 @@ export class Listener {
         const no = o.admission(info.req);
         if (!no) return cb(true);
         o.refused(no.reason);
-        this.#refusals(`refused a connection from ${info.req.socket.remoteAddress}: ${sanitizeForLog(no.why, 300)}`);
+        this.#refusals(`refused a connection from ${info.req.socket.remoteAddress}: ${sanitizeForLog(no.why, 300)}`, 'connection-refused', { address: info.req.socket.remoteAddress, rule: no.reason, reason: no.why });
         cb(false, no.status, no.why);
       },
     });
     this.wss.on('connection', (ws, req) => o.accepted(ws, req));
-    this.wss.on('error', (e) => o.log(`server error: ${e.message}`));
+    this.wss.on('error', (e) => o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message }));
   }
 
   listen(): Promise<void> {
@@ -95,7 +96,7 @@ export class Listener {
       this.http.once('error', reject);
       this.http.listen(this.o.port, this.o.host, () => {
         this.http.off('error', reject);
-        this.http.on('error', (e) => this.o.log(`server error: ${e.message}`));
+        this.http.on('error', (e) => this.o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message }));
         resolve();
       });
     });
@@ -110,7 +111,7 @@ export class Listener {
     this.o.refused('connections');
     this.#refusedSockets++;
     const why = `too many connections: the limit is ${this.o.maxConnections} (maxConnections)`;
-    this.#refusals(`refused a connection from ${s.remoteAddress}: ${why} (${this.#refusedSockets} so far)`);
+    this.#refusals(`refused a connection from ${s.remoteAddress}: ${why} (${this.#refusedSockets} so far)`, 'connection-refused', { address: s.remoteAddress, rule: 'connections', reason: why });
     // Plain http can still say why; a TLS socket has not even done its handshake.
     if (this.o.tls) s.destroy();
     else s.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length}\r\n\r\n${why}`, () => s.destroy());

@@ -1,6 +1,7 @@
 // Text that came from a peer (abort and close reasons, session ids, header values, certificate
 // names) reaches a log only through sanitizeForLog: a peer must not be able to forge log lines
 // (newlines), rewrite a terminal (escape sequences, bidi overrides) or flood the log (length).
+import type { Log } from '../log';
 
 /** C0/C1 controls, DEL, Unicode line/paragraph separators and bidi controls. */
 // eslint-disable-next-line no-control-regex
@@ -45,9 +46,9 @@ export function closeReason(text: string): string {
  * A log for refusals: at most `perSecond` lines a second, so a flood of bad peers cannot flood
  * the log too; lines over the rate are counted, and the count said before the next line.
  */
-export function throttledLog(log: (m: string) => void, perSecond = 20): (m: string) => void {
+export function throttledLog(log: Log, perSecond = 20): Log {
   let windowStart = 0, used = 0, suppressed = 0;
-  return (m) => {
+  return (m, event, fields) => {
     const now = Date.now();
     if (now - windowStart >= 1000) {
       windowStart = now;
@@ -58,8 +59,8 @@ export function throttledLog(log: (m: string) => void, perSecond = 20): (m: stri
       return;
     }
     used++;
-    if (suppressed) log(`(${suppressed} more refusals not logged: over ${perSecond} a second)`);
+    if (suppressed) log(`(${suppressed} more refusals not logged: over ${perSecond} a second)`, 'log-suppressed', { count: suppressed });
     suppressed = 0;
-    log(m);
+    log(m, event, fields);
   };
 }

@@ -24,6 +24,7 @@ import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
 import type { PartyName, Payload } from './transport';
 import { decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
+import { createLogger, type Log } from '../log';
 
 export type { PeerAddress } from './dialer';
 export { isLoopback, type TlsMaterial } from './handshake';
@@ -43,7 +44,7 @@ export interface WsEndpointOptions extends WsLimitOptions {
   clusterSecret?: Buffer | string;
   /** Origins whose browser pages may connect as clients (handshake.ts); default none. */
   allowedOrigins?: readonly string[];
-  log?: (msg: string) => void;
+  log?: Log;
 }
 
 /** Key of a request (from a client, or a notice between servers): a 'request' event, not mail. */
@@ -67,8 +68,8 @@ export interface WsEndpointEvents {
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: (m: string) => void };
-  #refusalLog: (m: string) => void;
+  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log };
+  #refusalLog: Log;
   #limits: WsLimits;
   #listener?: Listener;
   #conns = new Map<PartyName, Connection>();
@@ -83,6 +84,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #heartbeat?: NodeJS.Timeout;
   #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   #dropped = 0;
+  /** Wire bytes (frames as sent and received, headers included) by kind of peer, since creation. */
+  #bytes = { sent: { servers: 0, clients: 0 }, received: { servers: 0, clients: 0 } };
   #nextClient = 1;
   #closed = false;
 
@@ -98,7 +101,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       tls: opts.tls,
       clusterSecret: opts.clusterSecret,
       allowedOrigins: opts.allowedOrigins,
-      log: opts.log ?? ((m) => console.error(`[tfe ${opts.me}] ${m}`)),
+      log: opts.log ?? createLogger({ party: opts.me }),
     };
     this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
@@ -139,7 +142,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     for (const p of expectedPeers) this.#peers.add(p);
     const { tls, clusterSecret, host, port, log } = this.#opts;
     if (!tls && clusterSecret === undefined && expectedPeers.some((p) => p < this.me))
-      log('WARNING: plain ws without a clusterSecret: any process that can reach this port can connect as a server and replace a server link; configure a cluster secret (or TLS)');
+      log('WARNING: plain ws without a clusterSecret: any process that can reach this port can connect as a server and replace a server link; configure a cluster secret (or TLS)', 'insecure-transport');
     this.#listener = new Listener({
       host,
       port,
@@ -208,7 +211,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       // ws refuses oversize frames and protocol violations itself, then closes.
       if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#refused.messageBytes++;
       else if (e.code?.startsWith('WS_ERR_')) this.#refused.malformed++;
-      this.#opts.log(`connection with ${peer}: ${sanitizeForLog(e.message)}`);
+      this.#opts.log(`connection with ${peer}: ${sanitizeForLog(e.message)}`, 'connection-error', { peer, reason: e.message });
     });
     ws.on('close', (code, reason) => this.#onClose(conn, code, reason));
     this.#heartbeat ??= setInterval(() => this.#tick(), this.#limits.heartbeatMs).unref();
@@ -241,13 +244,14 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       if (verdict === 'idle') this.#refuse(c, new Refusal('idle', CLOSE.GOING_AWAY, `idle for over ${this.#limits.clientIdleMs} ms (clientIdleMs)`));
       if (verdict !== 'dead') continue;
       this.#refused.heartbeat++;
-      this.#opts.log(`dropping the connection with ${c.name}: no answer to ${c.missed} pings ${this.#limits.heartbeatMs} ms apart (heartbeatMs x heartbeatMisses)`);
+      this.#opts.log(`dropping the connection with ${c.name}: no answer to ${c.missed} pings ${this.#limits.heartbeatMs} ms apart (heartbeatMs x heartbeatMisses)`, 'connection-dead', { peer: c.name, missed: c.missed });
       this.#free(c, `${c.name} stopped answering`);
       c.ws.terminate();
     }
   }
 
   #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
+    this.#bytes.received[conn.client ? 'clients' : 'servers'] += data.byteLength;
     if (conn.refused) return; // refused: what is still in flight is ignored
     conn.lastActive = Date.now();
     conn.missed = 0; // a link busy sending is alive, pong or not
@@ -295,7 +299,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     try {
       (this.emit as (e: K, ...a: WsEndpointEvents[K]) => boolean)(event, ...args);
     } catch (e) {
-      this.#opts.log(`a '${event}' handler failed: ${(e as Error).message}`);
+      this.#opts.log(`a '${event}' handler failed: ${(e as Error).message}`, 'handler-failed', { handler: event, reason: (e as Error).message });
     }
   }
 
@@ -304,7 +308,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (conn.refused) return;
     conn.refused = true;
     this.#refused[r.reason]++;
-    this.#refusalLog(`closing the connection from ${conn.name}: ${sanitizeForLog(r.message, 300)}`);
+    this.#refusalLog(`closing the connection from ${conn.name}: ${sanitizeForLog(r.message, 300)}`, 'connection-refused', { peer: conn.name, rule: r.reason, reason: r.message });
     this.#free(conn, `${conn.name} was refused: ${r.message}`);
     conn.ws.close(r.code, closeReason(r.message));
     setTimeout(() => conn.ws.terminate(), REFUSED_GRACE_MS).unref();
@@ -342,7 +346,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       throw e;
     }
     const conn = await this.#socket(to);
-    await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`));
+    for (const [prefix, body] of frames) this.#bytes.sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
+    await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }));
   }
 
   recv(from: PartyName, session: string, key: string): Promise<Payload> {
@@ -401,6 +406,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       unfinishedBytes,
       clientSessions: this.#sessions.size,
       droppedFrames: this.#dropped,
+      bytes: { sent: { ...this.#bytes.sent }, received: { ...this.#bytes.received } },
       refused: { ...this.#refused },
     };
   }

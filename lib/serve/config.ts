@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { DeviceOption } from '../backend/backends';
 import { normalizeFingerprint } from '../net/peer_trust';
 import { DEFAULT_LIMITS, LIMIT_RANGES, type ServiceLimits } from './limits';
+import { type OpsConfig, parseOpsConfig } from './ops_config';
 
 import { SERVERS } from '../protocol/party';
 
@@ -32,7 +33,8 @@ export interface OwnerConfig {
   fingerprint?: string[];
 }
 
-export interface ClusterConfig extends ServiceLimits {
+/** `log` (format) and `metrics` (where each server's /metrics and /healthz listen): ops_config.ts. */
+export interface ClusterConfig extends ServiceLimits, OpsConfig {
   parties: Record<'server0' | 'server1' | 'server2', PartyConfig>;
   /**
    * The cluster CA (PEM). With it or with pinned fingerprints (parties.<s>.fingerprint), servers
@@ -140,7 +142,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', 'clusterSecret', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -211,8 +213,10 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   if (net.clientIdleMs <= queryTimeoutMs) fail(file, `'clientIdleMs' (${net.clientIdleMs}) must exceed 'queryTimeoutMs' (${queryTimeoutMs}): a client waiting for a long query hears nothing meanwhile`);
   if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
   if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);
+  const ops = parseOpsConfig(o, (msg) => fail(file, msg));
   return {
     ...limits,
+    ...ops,
     parties: out as ClusterConfig['parties'],
     ca: o.ca as string | undefined,
     owner: owner === undefined ? undefined : { cert: owner.cert as string | undefined, key: owner.key as string | undefined, fingerprint: ownerPins },

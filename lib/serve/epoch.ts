@@ -10,6 +10,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import type { DeployedModel } from './model_store';
 import { PrecomputePool } from './pool';
 import { type MaskedWeights, maskWeights } from './programs';
+import type { Log } from '../log';
 
 export class Epoch {
   readonly root: Cluster;
@@ -32,7 +33,7 @@ export class Epoch {
    * own session (index 1, 2, ...), so one missing or damaged here fails only that model: this
    * server aborts its session, and the others are told.
    */
-  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: (m: string) => void) {
+  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log) {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
     this.pool = new PrecomputePool(log, poolMax);
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
@@ -45,7 +46,7 @@ export class Epoch {
         const m = local.get(name);
         if (m?.digest !== digest) {
           const why = `model '${name}' is ${m ? 'different' : 'missing'} on ${me}`;
-          log(`${why}; it cannot serve until redeployed`);
+          log(`${why}; it cannot serve until redeployed`, 'model-unavailable', { model: name, reason: why });
           this.failed.set(name, why);
           return endpoint.abortSession(session, why, others);
         }
@@ -54,7 +55,7 @@ export class Epoch {
         } catch (e) {
           const why = (e as Error).message.replace(/^session \S+ was aborted: \w+: /, '');
           this.failed.set(name, why);
-          log(`model '${name}' could not be set up: ${why}`);
+          log(`model '${name}' could not be set up: ${why}`, 'model-unavailable', { model: name, reason: why });
         } finally {
           endpoint.endSession(session);
         }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { type ModelSpec, parseTopology } from '../api/layers_spec';
 import { RingTensor } from '../tensor/ring_tensor';
 import { checkModelName, type DeployRequest, type ModelInfo, type ProtocolName } from './messages';
+import type { Log } from '../log';
 
 export interface DeployedModel {
   name: string;
@@ -58,7 +59,7 @@ export function infoOf(m: DeployedModel): ModelInfo {
 }
 
 export class ModelStore {
-  constructor(readonly dir: string, private readonly log: (m: string) => void) {
+  constructor(readonly dir: string, private readonly log: Log) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -117,7 +118,7 @@ export class ModelStore {
         checkModelName(name);
         out.push(this.#load(name, expectShares));
       } catch (e) {
-        this.log(`refusing stored model '${name}': ${(e as Error).message}`);
+        this.log(`refusing stored model '${name}': ${(e as Error).message}`, 'stored-model-refused', { model: name, reason: (e as Error).message });
       }
     }
     return out;

@@ -19,6 +19,7 @@ import type { WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
+import type { Log } from '../log';
 
 class RecordingTransport extends Transport {
   readonly sent: { from: PartyName; to: PartyName; tag: Tag; payload: Payload }[] = [];
@@ -56,7 +57,7 @@ export class PrecomputePool {
   /** Bytes shipped ahead of queries (server2's whole side of each pooled query). */
   offlineBytes = 0;
 
-  constructor(private readonly log: (m: string) => void, private readonly max: number) {}
+  constructor(private readonly log: Log, private readonly max: number) {}
 
   /** Recordings held (made or being made). */
   get held(): number {
@@ -82,7 +83,7 @@ export class PrecomputePool {
         this.offlineBytes += bytes;
         return { bytes };
       })().catch((e: Error) => {
-        if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`);
+        if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`, 'pool-disabled', { model: model.name, reason: e.message });
         this.#unpoolable.add(model.name);
         return undefined;
       });

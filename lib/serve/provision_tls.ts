@@ -13,6 +13,7 @@ import type { TlsMaterial } from '../net/handshake';
 import { showFingerprint } from '../net/peer_trust';
 import { type ClusterConfig, configPath, loadClusterConfig, pinsOf, readPem, usesTls } from './config';
 import { describeCertificate } from './provision';
+import type { Log } from '../log';
 
 /** How often a server looks at its TLS files for changes (TFE_TLS_WATCH_MS overrides). */
 const WATCH_MS = Number(process.env.TFE_TLS_WATCH_MS) > 0 ? Number(process.env.TFE_TLS_WATCH_MS) : 2000;
@@ -112,14 +113,14 @@ export class ServerTls implements TlsMaterial {
   /** The certificate in use. */
   fingerprint = '';
   notAfter = new Date(0);
-  readonly log: (m: string) => void;
+  readonly log: Log;
   #config: ClusterConfig;
   #party: string;
   #subscribers = new Set<() => void>();
   #watched = new Set<string>();
   #timer?: NodeJS.Timeout;
 
-  constructor(config: ClusterConfig, party: string, log: (m: string) => void) {
+  constructor(config: ClusterConfig, party: string, log: Log) {
     this.#config = config;
     this.#party = party;
     this.log = log;
@@ -129,7 +130,7 @@ export class ServerTls implements TlsMaterial {
   /** Checks the material the config names and takes it into use (throws, naming the file, if it fails). */
   #apply(c: ClusterConfig): void {
     const own = loadOwnIdentity(c, this.#party);
-    for (const w of own.warnings) this.log(`WARNING: ${w}`);
+    for (const w of own.warnings) this.log(`WARNING: ${w}`, 'tls-warning', { reason: w });
     this.ca = c.ca ? readPem(c, c.ca, 'CA') : undefined;
     this.pins = pinsOf(c);
     this.cert = own.cert;
@@ -183,26 +184,26 @@ export class ServerTls implements TlsMaterial {
       const c = this.#config.file ? loadClusterConfig(this.#config.file) : this.#config;
       const old = this.#config;
       const moved = (['server0', 'server1', 'server2'] as const).filter((s) => old.parties[s].host !== c.parties[s].host || old.parties[s].port !== c.parties[s].port || old.parties[s].listen !== c.parties[s].listen);
-      if (moved.length) this.log(`TLS reload (${why}): the address of ${moved.join(', ')} changed in ${c.file}; addresses are read at start only: restart to use them (not applied)`);
+      if (moved.length) this.log(`TLS reload (${why}): the address of ${moved.join(', ')} changed in ${c.file}; addresses are read at start only: restart to use them (not applied)`, 'tls-address-changed', { trigger: why, parties: moved.join(',') });
       if (usesTls(c) !== true) throw new Error(`${c.file}: TLS is off in the new config (no 'ca' and no pins); switching modes needs a restart`);
       this.#apply(c);
     } catch (e) {
-      this.log(`TLS reload (${why}) failed; still using the previous certificate (sha256 ${showFingerprint(this.fingerprint)}): ${(e as Error).message}`);
+      this.log(`TLS reload (${why}) failed; still using the previous certificate (sha256 ${showFingerprint(this.fingerprint)}): ${(e as Error).message}`, 'tls-reload-failed', { trigger: why, fingerprint: showFingerprint(this.fingerprint), reason: (e as Error).message });
       return false;
     }
     const changed = before.fingerprint !== this.fingerprint || before.pins !== JSON.stringify(this.pins) || before.ca !== this.ca?.toString();
     if (!changed) {
-      this.log(`TLS reload (${why}): nothing changed`);
+      this.log(`TLS reload (${why}): nothing changed`, 'tls-unchanged', { trigger: why });
       return true;
     }
     for (const s of this.#subscribers) s();
     const days = Math.floor((this.notAfter.getTime() - Date.now()) / 86_400_000);
-    this.log(`TLS reloaded (${why}): new connections use certificate sha256 ${showFingerprint(this.fingerprint)} (expires ${this.notAfter.toISOString()}, in ${days} days)${before.pins !== JSON.stringify(this.pins) ? ', and the new pins' : ''}${before.ca !== this.ca?.toString() ? ', and the new CA' : ''}; links already up keep working`);
+    this.log(`TLS reloaded (${why}): new connections use certificate sha256 ${showFingerprint(this.fingerprint)} (expires ${this.notAfter.toISOString()}, in ${days} days)${before.pins !== JSON.stringify(this.pins) ? ', and the new pins' : ''}${before.ca !== this.ca?.toString() ? ', and the new CA' : ''}; links already up keep working`, 'tls-reloaded', { trigger: why, fingerprint: showFingerprint(this.fingerprint), notAfter: this.notAfter.toISOString(), daysLeft: days });
     return true;
   }
 }
 
 /** A server's TLS material (undefined: plain ws), checked now; errors name the field and file. */
-export function serverTls(c: ClusterConfig, party: string, log: (m: string) => void): ServerTls | undefined {
+export function serverTls(c: ClusterConfig, party: string, log: Log): ServerTls | undefined {
   return usesTls(c) ? new ServerTls(c, party, log) : undefined;
 }

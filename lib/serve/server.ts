@@ -22,6 +22,8 @@ import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './mode
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
 import { serverStatus } from './status';
+import { createLogger, type Log } from '../log';
+import { ServerMetrics } from './metrics';
 
 const PAIRING_TIMEOUT_MS = 10_000;
 /** A failed setup is retried by server0 at most this often. */
@@ -45,14 +47,17 @@ interface Pending {
 }
 
 export interface ServerOptions {
-  log?: (m: string) => void;
+  /** Default: the format cluster.json's `log` names, on stderr (lib/log.ts). */
+  log?: Log;
 }
 
 export class TfeServer {
   readonly me: PartyName;
   readonly endpoint: WsEndpoint;
   #config: ClusterConfig;
-  #log: (m: string) => void;
+  #log: Log;
+  /** What /metrics adds to the status counters (metrics.ts, ops_http.ts). */
+  readonly metrics = new ServerMetrics();
   #store: ModelStore;
   #models = new Map<string, DeployedModel>();
   #deploying = new Set<string>();
@@ -73,7 +78,7 @@ export class TfeServer {
     // Everything this process computes (its party's shares, the deployed models) lives on one
     // device; a 'cuda' that cannot be had stops the server here, saying why.
     setBackend(resolveDevice(config.device));
-    this.#log = opts.log ?? ((m) => console.error(`[tfe ${party}] ${m}`));
+    this.#log = opts.log ?? createLogger({ party, format: config.log.format });
     const mine = config.parties[party as 'server0'];
     // The CA and/or pins, and this server's own certificate, checked (provision_tls.ts); reloaded on
     // SIGHUP or when the files change.
@@ -88,7 +93,7 @@ export class TfeServer {
   /** Loads the stored models, listens, and joins the mesh (re-joining by itself after drops). */
   async start(): Promise<void> {
     for (const m of this.#store.loadAll(this.me !== 'server2')) this.#models.set(m.name, m);
-    if (this.#models.size) this.#log(`loaded ${this.#models.size} deployed model(s): ${[...this.#models.keys()].join(', ')}`);
+    if (this.#models.size) this.#log(`loaded ${this.#models.size} deployed model(s): ${[...this.#models.keys()].join(', ')}`, 'models-loaded', { count: this.#models.size, models: [...this.#models.keys()].join(',') });
     this.endpoint.on('request', (peer, session, payload) => this.#onRequest(peer, session, payload));
     this.endpoint.on('peer-up', (peer) => this.#onPeerUp(peer));
     this.endpoint.on('peer-down', (peer, why) => this.#onPeerDown(peer, why));
@@ -144,11 +149,11 @@ export class TfeServer {
     }
     fresh.ready.then(
       () => {
-        this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`);
+        this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`, 'cluster-ready', { models: fresh.masks.size });
         if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reserve(fresh, name);
       },
       (e: Error) => {
-        this.#log(`cluster setup ${fresh.id} failed: ${e.message}`);
+        this.#log(`cluster setup ${fresh.id} failed: ${e.message}`, 'setup-failed', { reason: e.message });
         // A setup that fails here (a timeout under load, a dropped message) must not leave this
         // server unready until a peer reconnects: server0 sets the cluster up again.
         if (this.me === SERVER0) this.#setUpAgain(fresh.id);
@@ -165,7 +170,7 @@ export class TfeServer {
       this.#retryTimer = undefined;
       this.#lastRetry = Date.now();
       if (this.#epoch?.id !== failed || this.#stopping || !SERVERS.every((s) => s === this.me || this.endpoint.connected(s))) return;
-      this.#log(`setting the cluster up again (epoch ${failed} failed)`);
+      this.#log(`setting the cluster up again (epoch ${failed} failed)`, 'setup-retry');
       this.#announceEpoch();
     }, wait);
     this.#retryTimer.unref();
@@ -209,7 +214,7 @@ export class TfeServer {
 
   #onPeerDown(peer: PartyName, why: string): void {
     if (SERVERS.includes(peer)) {
-      this.#log(`lost ${peer}: ${why}; in-flight queries fail, the cluster re-forms when it is back`);
+      this.#log(`lost ${peer}: ${why}; in-flight queries fail, the cluster re-forms when it is back`, 'peer-down', { peer, reason: why, running: this.#running.size });
       for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${peer} disconnected`, this.#others());
       return;
     }
@@ -219,7 +224,7 @@ export class TfeServer {
 
   /** Another party aborted a session: a request still waiting for its other half is dropped. */
   #onAbort(session: string, reason: string): void {
-    this.#log(`session ${session} aborted by ${reason}`);
+    this.#log(`session ${session} aborted by ${reason}`, 'session-aborted', { session, reason });
     if (this.#pending.has(session)) this.#dropPending(session, true);
   }
 
@@ -230,7 +235,7 @@ export class TfeServer {
   // ---------- requests ----------
 
   #onRequest(peer: PartyName, session: string, payload: Payload): void {
-    if (payload.kind !== 'control') return this.#log(`ignored a non-control request from ${peer}`);
+    if (payload.kind !== 'control') return this.#log(`ignored a non-control request from ${peer}`, 'request-ignored', { peer });
     if (SERVERS.includes(peer)) return this.#onNotice(peer, session, payload.data as ServerNotice);
     let req: ClientRequest;
     try {
@@ -271,27 +276,28 @@ export class TfeServer {
    * waits at most PAIRING_TIMEOUT_MS (bounded by maxPendingRequests).
    */
   #refuse(peer: PartyName, session: string, e: Error): void {
-    this.#log(`refused a request from ${peer}: ${e.message}`);
+    this.#log(`refused a request from ${peer}: ${e.message}`, 'request-refused', { peer, reason: e.message });
+    this.metrics.refused++;
     this.#respond(peer, session, { ok: false, error: `${this.me}: ${forClient(e.message)}` });
     if (CLIENT_SESSION.test(session)) this.endpoint.endSession(session);
   }
 
   #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
     if (peer !== SERVER0) return this.#onPeerNotice(peer, n);
-    if (!n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`);
+    if (!n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
     if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
     if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
     if (n.type === 'pool' && this.me === SERVER2 && Array.isArray(n.indices)) return this.#precompute(n);
-    this.#log(`ignored a malformed notice from ${peer}`);
+    this.#log(`ignored a malformed notice from ${peer}`, 'notice-ignored', { peer });
   }
 
   /** server0: a notice from server1 or server2 (only setup failures go that way). */
   #onPeerNotice(peer: PartyName, n: ServerNotice): void {
     if (this.me === SERVER0 && n && typeof n === 'object' && n.type === 'setup-failed' && typeof n.epoch === 'string') {
-      this.#log(`${peer} could not set up epoch ${n.epoch.slice(0, 16)}`);
+      this.#log(`${peer} could not set up epoch ${n.epoch.slice(0, 16)}`, 'peer-setup-failed', { peer });
       return this.#setUpAgain(n.epoch);
     }
-    this.#log(`ignored a notice from ${peer}`);
+    this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
   }
 
   /** Pairs a client's request with server0's notice (either may come first). */
@@ -373,7 +379,7 @@ export class TfeServer {
     this.#epoch?.removeModel(req.model, this.me !== SERVER2);
     const stored = this.#store.remove(req.model);
     for (const s of m?.shares ?? []) s?.dispose();
-    if (m || stored) this.#log(`undeployed model '${req.model}'`);
+    if (m || stored) this.#log(`undeployed model '${req.model}'`, 'model-undeployed', { model: req.model });
     return !!m || stored;
   }
 
@@ -386,6 +392,7 @@ export class TfeServer {
     if (req.type === 'deploy') this.#deploying.add(req.model);
     const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
     if (epoch) epoch.running++;
+    const meter = this.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : this.#models.get(req.model)?.protocol ?? 'unknown');
     const done = (async () => {
       try {
         if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
@@ -394,6 +401,7 @@ export class TfeServer {
         const transport = notice.pooled
           ? new PooledTransport(parties, endpoints, session, aliases, poolSession(notice.epoch, notice.index))
           : new WebSocketTransport(parties, endpoints, session, aliases);
+        meter.watch(transport);
         if (req.type === 'predict') {
           const m = this.#models.get(req.model)!;
           const masks = epoch.masks.get(m.name);
@@ -421,16 +429,18 @@ export class TfeServer {
           this.#store.save(m);
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);
-          this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`);
+          this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: spec.layers.length });
           if (this.me === SERVER0) this.#reserve(epoch, m.name);
           this.#respond(client, session, { ok: true });
         }
       } catch (e) {
         const msg = (e as Error).message;
-        this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`);
+        this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
+        meter.failed(msg);
         this.endpoint.abortSession(session, forClient(msg), this.#others());
         this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
+        meter.end();
         clearTimeout(timer);
         this.#sessions.release(session);
         if (req.type === 'deploy') {
@@ -459,10 +469,15 @@ export class TfeServer {
       if (p.kind !== 'control' || p.data !== digest) throw new Error('the servers received different models');
   }
 
+  /** Whether stop() was called (health says so while in-flight queries finish). */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   /** Refuses new requests, lets in-flight ones finish (up to `graceMs`), then closes. */
   async stop(graceMs = 30_000): Promise<void> {
     this.#stopping = true;
-    this.#log(`shutting down: refusing new requests, ${this.#running.size} in flight`);
+    this.#log(`shutting down: refusing new requests, ${this.#running.size} in flight`, 'shutdown', { running: this.#running.size });
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
