@@ -15,6 +15,7 @@ import test from 'ava';
 
 import { imageGeometry, resizeArea } from '../lib/cli/inputs';
 import { tfeCli } from '../lib/serve/local_cluster';
+import { mlp } from './helpers/model_files';
 import { startCliCluster } from './helpers/service';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -74,6 +75,26 @@ test('a missing config says how to make one; a cluster that is down fails at onc
   const t0 = Date.now();
   await t.throwsAsync(cli(['status', '--config', path.join(dir, 'cluster.json')]), { message: new RegExp(`cannot reach the cluster: server0 at 127.0.0.1:${ports[0]} \\(connection refused\\)`) });
   t.true(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+});
+
+test('tfe calibrate writes a Pond-ready model with its report; refuses a bad --min-agreement, an existing model.json and stray flags', async (t) => {
+  const m = mlp([6, 12, 3]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cal-'));
+  const inputs = path.join(dir, 'inputs.json');
+  fs.writeFileSync(inputs, JSON.stringify(Array.from({ length: 100 }, () => Array.from({ length: 6 }, () => (Math.random() * 2 - 1) * 10))));
+  const out = path.join(dir, 'cal');
+  const { stdout } = await cli(['calibrate', '--model', m.file, '--input', inputs, '--out', out, '--min-agreement', '0', '--json']);
+  const report = JSON.parse(stdout);
+  t.is(report.relus.length, 1);
+  t.is(report.fitInputs, 80);
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
+  const poly = saved.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'TfePolynomial');
+  t.deepEqual(poly.config.coeffs, report.relus[0].coeffs);
+  t.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'calibration.json'), 'utf8')).relus, report.relus);
+  t.is(fs.statSync(path.join(out, 'weights.bin')).size, fs.statSync(path.join(path.dirname(m.file), 'group1-shard1of1.bin')).size);
+  await t.throwsAsync(cli(['calibrate', '--model', m.file, '--input', inputs, '--out', out, '--min-agreement', '0']), { message: /model\.json exists: choose an empty --out directory/ });
+  await t.throwsAsync(cli(['calibrate', '--model', m.file, '--input', inputs, '--out', path.join(dir, 'x'), '--min-agreement', '1.5']), { message: /--min-agreement must be a number in \[0, 1\], got "1\.5"/ });
+  await t.throwsAsync(cli(['deploy', '--model', m.file, '--degree', '3']), { message: /--degree only applies with --calibrate/ });
 });
 
 test('image inputs: geometry from the input shape, area resizing', (t) => {

@@ -54,8 +54,8 @@ test.before(async () => {
   await c.ready();
   m = mlp([32, 64, 10]);
   operator = await tfe.PredictionClient.connect(c.config, { asOwner: true });
-  await operator.deploy(m.file, { name: 'm', protocol: 'pond' });
-  await operator.deploy(CONV, { name: 'conv', protocol: 'pond' });
+  await operator.deploy(m.file, { name: 'm', protocol: 'pond', uncalibrated: true });
+  await operator.deploy(CONV, { name: 'conv', protocol: 'pond', uncalibrated: true });
   await servesCorrectly({ true: (v, msg) => { if (!v) throw new Error(msg); } });
   baseline = await idle();
 });
@@ -203,20 +203,20 @@ test.serial("a client cannot abort the servers' own sessions", async (t) => {
 
 test.serial('a model lost on one server: deploy says so, undeploy (owner only, idempotent) clears it, redeploy serves', async (t) => {
   const lost = mlp([32, 8]);
-  await operator.deploy(lost.file, { name: 'lost', protocol: 'pond' });
+  await operator.deploy(lost.file, { name: 'lost', protocol: 'pond', uncalibrated: true });
   c.procs.get('server1')!.child.kill('SIGKILL');
   await c.procs.get('server1')!.exited;
   fs.rmSync(path.join(c.dir, 'data', 'server1', 'models', 'lost'), { recursive: true });
   c.restart('server1');
   await c.ready();
-  await t.throwsAsync(operator.deploy(lost.file, { name: 'lost', protocol: 'pond' }), { message: /model 'lost' is already deployed \(tfe undeploy removes it\)/ });
+  await t.throwsAsync(operator.deploy(lost.file, { name: 'lost', protocol: 'pond', uncalibrated: true }), { message: /model 'lost' is already deployed \(tfe undeploy removes it\)/ });
   const anon = await tfe.PredictionClient.connect(c.config);
   await t.throwsAsync(anon.predict('lost', { data: new Float64Array(32), shape: [1, 32] }), { message: /model 'lost' is missing on server1/ });
   await t.throwsAsync(anon.undeploy('lost'), { message: /undeploy needs the model owner's certificate/ });
   await anon.close();
   t.deepEqual(await operator.undeploy('lost'), ['server0', 'server2']);
   t.deepEqual(await operator.undeploy('lost'), []);
-  await operator.deploy(lost.file, { name: 'lost', protocol: 'pond' });
+  await operator.deploy(lost.file, { name: 'lost', protocol: 'pond', uncalibrated: true });
   const x = Float64Array.from({ length: 32 }, () => Math.random() - 0.5);
   const p = await operator.predict('lost', { data: x, shape: [1, 32] });
   t.true(lost.forward(x, polyRelu).every((w, i) => Math.abs(p.data[i] - w) < 2e-3));
@@ -225,7 +225,7 @@ test.serial('a model lost on one server: deploy says so, undeploy (owner only, i
   const models1 = path.join(c.dir, 'data', 'server1', 'models');
   fs.renameSync(models1, `${models1}.aside`);
   fs.writeFileSync(models1, 'not a directory');
-  const err = await t.throwsAsync(operator.deploy(lost.file, { name: 'again', protocol: 'pond' }));
+  const err = await t.throwsAsync(operator.deploy(lost.file, { name: 'again', protocol: 'pond', uncalibrated: true }));
   fs.rmSync(models1);
   fs.renameSync(`${models1}.aside`, models1);
   // server0 always keeps its half before server1 fails (it has every commit by then); server2

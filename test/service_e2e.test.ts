@@ -31,7 +31,7 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
   test.serial(`${protocol}: a deployed model predicts like its plaintext forward pass, across three processes`, async (t) => {
     const m = mlp([24, 16, 10]);
     const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
-    await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol });
+    await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(protocol === 'pond' ? { uncalibrated: true } : {}) });
     await owner.close();
     const client = await tfe.PredictionClient.connect(cluster.config);
     const info = (await client.models()).find((x) => x.name === `mlp-${protocol}`);
@@ -66,10 +66,29 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
   });
 }
 
+test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner's inputs, it predicts like the calibrated plaintext", async (t) => {
+  const m = mlp([8, 16, 4]);
+  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'raw', protocol: 'pond' }), { message: /the model has relu \(dense\), and Pond replaces relu by a polynomial/ });
+  const wide = () => Float64Array.from({ length: 8 }, () => (Math.random() * 2 - 1) * 10);
+  const { calibration } = await owner.deploy(m.file, { name: 'cal', protocol: 'pond', calibrate: { inputs: Array.from({ length: 100 }, wide), minAgreement: 0 } });
+  await owner.close();
+  t.is(calibration!.relus.length, 1);
+  const c = calibration!.relus[0].coeffs;
+  const client = await tfe.PredictionClient.connect(cluster.config);
+  for (let i = 0; i < 3; i++) {
+    const x = wide();
+    const p = await client.predict('cal', { data: x, shape: [1, 8] });
+    const want = m.forward(x, [(v) => c.reduceRight((a, k) => a * v + k, 0)]);
+    for (let j = 0; j < 4; j++) t.true(Math.abs(p.data[j] - want[j]) < 1e-2 * (1 + Math.abs(want[j])), `${j}: ${p.data[j]} vs ${want[j]}`);
+  }
+  await client.close();
+});
+
 test.serial('bad requests are refused with a clear reason and the servers keep serving', async (t) => {
   const m = mlp([8, 4]);
   const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
-  await owner.deploy(m.file, { name: 'small', protocol: 'pond' });
+  await owner.deploy(m.file, { name: 'small', protocol: 'pond', uncalibrated: true });
   await t.throwsAsync(owner.deploy(m.file, { name: 'small' }), { message: /model 'small' is already deployed/ });
   const client = await tfe.PredictionClient.connect(cluster.config);
   await t.throwsAsync(client.predict('nope', { data: new Float64Array(8).fill(0.5), shape: [1, 8] }), { message: /unknown model 'nope'/ });

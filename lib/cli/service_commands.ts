@@ -15,6 +15,7 @@ import type { ProtocolName } from '../protocol/protocols';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
 import { toNested } from '../api/values';
+import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
 import { paint, probeCluster, progress, requireConfig } from './term';
 
@@ -106,29 +107,35 @@ export function addServiceCommands(program: Command): void {
       await stopCluster(procs);
     });
 
-  program
-    .command('deploy')
-    .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
-    .requiredOption('--model <path>', 'model.json of a LayersModel')
-    .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
-    .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
+  addCalibrationOptions(
+    program
+      .command('deploy')
+      .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
+      .requiredOption('--model <path>', 'model.json of a LayersModel')
+      .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
+      .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
+      .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")
+      .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
+  )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--json', 'print one JSON object: the model as the cluster lists it')
-    .action(async (opts: { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean }) => {
+    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);
       } catch (e) {
         throw new Error(`${(e as Error).message}${opts.name ? '' : ' (it is the model directory name; choose one with --name)'}`);
       }
+      const pond = pondOptions(opts, opts.model);
       const client = await connect(opts.config, { asOwner: true });
-      const bar = progress(`deploying '${name}' (sharing the weights)...`);
+      const bar = progress(`deploying '${name}' (${pond.calibrate ? 'calibrating, then ' : ''}sharing the weights)...`);
       try {
         bar.update();
-        await client.deploy(opts.model, { name, protocol: opts.protocol });
+        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...pond }).catch(reportRefusal);
         bar.end();
+        if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
-        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m }));
+        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}) }));
         else console.log(`deployed '${name}'${m ? ` (${m.protocol}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
       } finally {
         bar.end();

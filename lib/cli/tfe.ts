@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The `tfe` command: info, verify, and the service (server, cluster, deploy, undeploy, predict,
+// The `tfe` command: info, verify, calibrate, and the service (server, cluster, deploy, undeploy, predict,
 // models, status). Every command is listed with an example in docs/cli.md.
 import { Command } from 'commander';
 
 import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
 import { describeBinary, info, memory } from '../info';
+import { addCalibrateCommand } from './calibrate_command';
 import { addProvisionCommands } from './provision_commands';
 import { addServiceCommands } from './service_commands';
 import { packageVersion, quietOnEpipe } from './term';
@@ -49,6 +50,7 @@ program
 addServiceCommands(program);
 addProvisionCommands(program);
 addVerifyCommand(program);
+addCalibrateCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`tfe: ${(e as Error).message}`);

@@ -4,7 +4,8 @@
 // plain ws on loopback) on one long-lived connection each; queries are multiplexed by session.
 import { randomUUID } from 'node:crypto';
 
-import { readLayersModel } from '../api/model';
+import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
+import { type ModelSource, readLayersModel } from '../api/model';
 import { type Decoded } from '../api/define';
 import { toDense, toNested, type TensorValue } from '../api/values';
 import { Party, SERVERS } from '../protocol/party';
@@ -165,17 +166,21 @@ export class PredictionClient {
   }
 
   /**
-   * Deploys a TensorFlow.js LayersModel (path to model.json): the architecture goes to all three
-   * servers, the weights are secret-shared to server0 and server1. Needs the owner certificate
-   * under TLS (connect with `asOwner`).
+   * Deploys a TensorFlow.js LayersModel (a path to model.json, a file:// URL or artifacts in
+   * memory): the architecture goes to all three servers, the weights are secret-shared to server0
+   * and server1. Needs the owner certificate under TLS (connect with `asOwner`). Under Pond a
+   * model with relus must be calibrated on the owner's inputs (`calibrate`; the report comes
+   * back) or accepted with the default polynomial (`uncalibrated`).
    */
-  async deploy(modelPath: string, opts: { name: string; protocol?: ProtocolName }): Promise<void> {
+  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
-    const { json, spec, params } = readLayersModel(modelPath);
+    const protocol = opts.protocol ?? (readLayersModel(model).spec.comparisons ? 'securenn' : 'pond');
+    const { source, calibration } = prepareDeploy(model, protocol, opts);
+    const { json, params } = readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {
-      await this.#request({ type: 'deploy', model: opts.name, protocol: opts.protocol ?? (spec.comparisons ? 'securenn' : 'pond'), topology: json.modelTopology, weights }, (party) =>
+      await this.#request({ type: 'deploy', model: opts.name, protocol, topology: json.modelTopology, weights }, (party) =>
         Promise.all(rings.map((r, i) => shareInput(party, inputOp(i), CLIENT, r))),
       );
     } catch (e) {
@@ -191,6 +196,7 @@ export class PredictionClient {
     } finally {
       for (const r of rings) r.dispose();
     }
+    return { calibration };
   }
 
   /**

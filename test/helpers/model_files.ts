@@ -21,8 +21,11 @@ export function writeModel(layers: object[], weights: W[], dir = fs.mkdtempSync(
 
 export const rnd = (n: number, s: number) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * s);
 
+/** A hidden layer's activation in the reference: one for all, or one per hidden layer. */
+type Acts = ((z: number) => number) | ((z: number) => number)[];
+
 /** A Dense-ReLU-...-Dense MLP with random weights, and its float64 forward pass. */
-export function mlp(sizes: number[], dir?: string): { file: string; forward: (x: Float64Array, relu: (z: number) => number) => Float64Array } {
+export function mlp(sizes: number[], dir?: string): { file: string; forward: (x: Float64Array, relu: Acts) => Float64Array } {
   const layers: object[] = [];
   const weights: W[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
@@ -33,12 +36,12 @@ export function mlp(sizes: number[], dir?: string): { file: string; forward: (x:
     weights.push({ name: `${name}/bias`, shape: [sizes[i + 1]], data: rnd(sizes[i + 1], 0.1) });
   }
   const file = writeModel(layers, weights, dir);
-  const forward = (x: Float64Array, relu: (z: number) => number) => {
+  const forward = (x: Float64Array, acts: Acts) => {
     let h = x;
     const batch = x.length / sizes[0];
     for (let i = 0; i + 1 < sizes.length; i++) {
       const [k, b] = [weights[2 * i].data, weights[2 * i + 1].data];
-      const m = sizes[i], n = sizes[i + 1];
+      const m = sizes[i], n = sizes[i + 1], relu = Array.isArray(acts) ? acts[i] : acts;
       const out = new Float64Array(batch * n);
       for (let r = 0; r < batch; r++)
         for (let j = 0; j < n; j++) {

@@ -1,0 +1,181 @@
+// Pond calibration: Pond has no comparisons, so each relu of a model must become a polynomial,
+// and a polynomial only tracks relu on the values it is fitted to. This fits, by least squares,
+// one polynomial per relu to the values that relu sees on the owner's own inputs, in graph order,
+// each on values computed through the polynomials already chosen upstream (so the compounding of
+// errors is what gets fitted), then measures on held-out inputs how often the calibrated model's
+// argmax agrees with the original's (float64 plaintext both; `tfe verify` adds fixed point).
+// Steps:
+//   1. every fused relu activation (Dense(activation: 'relu'), ...) becomes its own layer;
+//   2. for each relu layer in order: run the partly calibrated model on the fit inputs, collect
+//      what the relu receives, fit, replace the relu by a TfePolynomial layer of the same name;
+//   3. compare original and calibrated outputs on the check inputs.
+// Nothing here is secret-shared: it runs on the owner's machine with the owner's weights.
+import { fitPolynomial } from '../math/poly_fit';
+import { POLYNOMIAL_LAYER } from './layers_catalog';
+import { graphOf, type LayerConfig, type ModelTopology } from './layers_graph';
+import type { LayersModelJson } from './layers_spec';
+import { type ModelArtifacts, type ModelSource, readLayersModel } from './model';
+import { plainModel, type PlainTensor } from './plain_forward';
+import { compareOutputs, type Samples, samplesTensor } from './verify';
+import { cloneTopology, replaceLayer, splitActivation } from './topology_edit';
+
+export interface CalibrateOptions {
+  /** Degree of each polynomial: 2 (default; cheapest under Pond) or 3. */
+  degree?: number;
+  /** Fraction of the inputs kept out of the fit to measure agreement on (default 0.2; 0: measure on the fit inputs). */
+  holdout?: number;
+}
+
+export interface CalibrationReport {
+  degree: number;
+  fitInputs: number;
+  checkInputs: number;
+  /** Whether agreement was measured on inputs the fit never saw. */
+  heldOut: boolean;
+  /** Per relu, in order: the layer, the range of values it saw on the fit inputs, the polynomial (coeffs[i] multiplies x^i). */
+  relus: { layer: string; range: [number, number]; coeffs: number[]; maxFitError: number }[];
+  /** Argmax agreement of the calibrated model with the original, float64 plaintext, on the check inputs. */
+  agreement: { agreed: number; rows: number; fraction: number };
+  maxAbsLogitDiff: number;
+}
+
+export interface Calibrated {
+  /** The calibrated model, ready for deploy (or loadLayersModel) under Pond. */
+  artifacts: ModelArtifacts;
+  /** The same as a model.json that expects its weights in `weights.bin`. */
+  modelJson: LayersModelJson;
+  report: CalibrationReport;
+}
+
+const isPlainRelu = (l: LayerConfig) =>
+  (l.class_name === 'ReLU' && ['max_value', 'maxValue', 'negative_slope', 'threshold'].every((k) => !l.config[k])) ||
+  (l.class_name === 'Activation' && l.config.activation === 'relu');
+
+const MAX_FIT_POINTS = 400_000;
+
+/** Up to MAX_FIT_POINTS of `v`, evenly strided (the fit is a 3-5 column least squares: more adds nothing). */
+function thin(v: Float64Array): Float64Array {
+  if (v.length <= MAX_FIT_POINTS) return v;
+  const step = v.length / MAX_FIT_POINTS, out = new Float64Array(MAX_FIT_POINTS);
+  for (let i = 0; i < out.length; i++) out[i] = v[Math.floor(i * step)];
+  return out;
+}
+
+const rows = (x: PlainTensor, from: number, to: number): PlainTensor => {
+  const per = x.data.length / x.shape[0];
+  return { data: x.data.subarray(from * per, to * per), shape: [to - from, ...x.shape.slice(1)] };
+};
+
+/**
+ * Fits each relu of the model at `source` to the owner's `inputs` (see the file comment). The
+ * model must have at least one plain relu and nothing Pond cannot run; refuses otherwise.
+ */
+export function calibrateForPond(source: ModelSource, inputs: Samples, opts: CalibrateOptions = {}): Calibrated {
+  const degree = opts.degree ?? 2;
+  if (degree !== 2 && degree !== 3) throw new Error(`degree must be 2 or 3, got ${degree}`);
+  const holdout = opts.holdout ?? 0.2;
+  if (!(holdout >= 0 && holdout < 1)) throw new Error(`holdout must be in [0, 1), got ${holdout}`);
+  const { json, spec, weights } = readLayersModel(source);
+  if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.layers.join(', ')}); Pond cannot run it, calibrated or not`);
+  const x = samplesTensor(inputs, spec.inputShape);
+  const n = x.shape[0];
+  const check = holdout > 0 ? Math.floor(n * holdout) : 0;
+  if (n - check < 2 || (holdout > 0 && check < 1)) throw new Error(`calibration needs more inputs: got ${n}, with ${Math.round(holdout * 100)}% held out to check the fit`);
+  const fitX = rows(x, 0, n - check), checkX = check ? rows(x, n - check, n) : fitX;
+
+  const topo: ModelTopology = cloneTopology(json.modelTopology);
+  for (const node of graphOf(topo).nodes) if (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu') splitActivation(topo, node.layer.config.name);
+  const targets = graphOf(topo).nodes.filter((node) => isPlainRelu(node.layer));
+  if (targets.length === 0) throw new Error('the model has no relu to calibrate: Pond runs it as it is');
+
+  const current = (): LayersModelJson => ({ modelTopology: topo, weightsManifest: json.weightsManifest });
+  const relus: CalibrationReport['relus'] = [];
+  for (const t of targets) {
+    const from = t.inputs[0];
+    let seen: Float64Array | undefined;
+    plainModel(current(), weights).forward(fitX, (layer, out) => {
+      if (layer.slice(layer.indexOf(':') + 1) === from) seen = out.data;
+    });
+    seen ??= fitX.data; // a relu straight on the model input ('' in a Sequential without InputLayer)
+    const xs = thin(seen);
+    const coeffs = fitPolynomial(xs, xs.map((v) => Math.max(v, 0)), degree);
+    let lo = Infinity, hi = -Infinity, err = 0;
+    for (const v of xs) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+      err = Math.max(err, Math.abs(coeffs.reduceRight((a, c) => a * v + c, 0) - Math.max(v, 0)));
+    }
+    relus.push({ layer: t.layer.config.name, range: [lo, hi], coeffs, maxFitError: err });
+    replaceLayer(topo, t.layer.config.name, { class_name: POLYNOMIAL_LAYER, config: { coeffs, trainable: false } });
+  }
+
+  const original = plainModel(json, weights).forward(checkX);
+  const calibrated = plainModel(current(), weights).forward(checkX);
+  const cmp = compareOutputs(original, calibrated, spec.finalActivation);
+  const specs = json.weightsManifest.flatMap((g) => g.weights).map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const }));
+  const data = Buffer.concat(specs.map((s) => Buffer.from(weights.get(s.name)!.data.buffer, weights.get(s.name)!.data.byteOffset, weights.get(s.name)!.data.byteLength)));
+  return {
+    artifacts: { modelTopology: topo, weightSpecs: specs, weightData: new Uint8Array(data) },
+    modelJson: { modelTopology: topo, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] },
+    report: { degree, fitInputs: n - check, checkInputs: checkX.shape[0], heldOut: check > 0, relus, agreement: cmp.agreement, maxAbsLogitDiff: cmp.maxAbsLogitDiff },
+  };
+}
+
+/**
+ * The model's relu layers if it would run under Pond with relu's default polynomial (on [-4, 4],
+ * wrong outside): deploying such a model needs calibration. Empty when Pond computes it as given.
+ */
+export function uncalibratedRelus(source: ModelSource): string[] {
+  const { json } = readLayersModel(source);
+  return graphOf(json.modelTopology)
+    .nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu'))
+    .map((node) => node.layer.config.name);
+}
+
+/** What deploying under Pond may add: calibration on the owner's inputs, or explicit consent to the default polynomial. */
+export interface PondDeployOptions {
+  /** Fit each relu to these inputs (calibrateForPond) and deploy the calibrated model. */
+  calibrate?: CalibrateOptions & {
+    inputs: Samples;
+    /** The least argmax agreement with the original model on the check inputs (default 0.99). */
+    minAgreement?: number;
+    /** Deploy even below minAgreement. */
+    force?: boolean;
+  };
+  /** Accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it). */
+  uncalibrated?: boolean;
+}
+
+/** A calibration whose agreement was below the threshold; carries the report. */
+export class CalibrationRefused extends Error {
+  constructor(readonly report: CalibrationReport, minAgreement: number) {
+    super(`calibration reached argmax agreement ${report.agreement.agreed}/${report.agreement.rows} (${(100 * report.agreement.fraction).toFixed(1)}%) with the original model, below the minimum ${(100 * minAgreement).toFixed(1)}%: not deployed (more or more typical inputs, degree 3, an exact protocol, or force)`);
+  }
+}
+
+/**
+ * The model to deploy under `protocol`: as given, or calibrated for Pond. A model with relus is
+ * refused under Pond unless calibrated (or `uncalibrated` is set); the Pond options are refused
+ * under the exact protocols, which compute relu exactly.
+ */
+export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDeployOptions): { source: ModelSource; calibration?: CalibrationReport } {
+  if (protocol !== 'pond') {
+    if (opts.calibrate || opts.uncalibrated) throw new Error(`${opts.calibrate ? 'calibration' : 'uncalibrated'} applies to Pond only: ${protocol} computes relu exactly`);
+    return { source: model };
+  }
+  if (opts.calibrate && opts.uncalibrated) throw new Error('choose calibrate or uncalibrated, not both');
+  if (opts.calibrate) {
+    const { inputs, minAgreement = 0.99, force, ...fit } = opts.calibrate;
+    if (!(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`minAgreement must be in [0, 1], got ${minAgreement}`);
+    const c = calibrateForPond(model, inputs, fit);
+    if (c.report.agreement.fraction < minAgreement && !force) throw new CalibrationRefused(c.report, minAgreement);
+    return { source: c.artifacts, calibration: c.report };
+  }
+  const relus = uncalibratedRelus(model);
+  if (relus.length && !opts.uncalibrated)
+    throw new Error(
+      `the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ` +
+        'calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (securenn, the default, or fss)',
+    );
+  return { source: model };
+}
