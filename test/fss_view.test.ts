@@ -70,3 +70,21 @@ test.serial('FSS relu traffic: one two-payload DCF key pair, three dealt correct
     await c.close();
   }
 });
+
+test.serial('FSS relu in key chunks (a large query): exact, keys in chunks of FSS_STEPS.chunk elements, the same view statistics for two secrets', async (t) => {
+  const chunk = FSS_STEPS.chunk;
+  FSS_STEPS.chunk = 1000; // 4096 elements: five key messages per server (the last one short)
+  try {
+    const [a, b] = [await reluViews(constant), await reluViews(spread)];
+    t.deepEqual([...b.out], [...spread].map((v) => Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16), 'relu is exact');
+    const keys = b.seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key'));
+    t.deepEqual(keys.map((m) => m.shape), [[1000, 257], [1000, 257], [1000, 257], [1000, 257], [96, 257]], 'keys travel in chunks');
+    for (const party of ['server0', 'server1']) {
+      const cmp = compareViews(a.seen, b.seen, party);
+      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    }
+  } finally {
+    FSS_STEPS.chunk = chunk;
+  }
+});

@@ -30,6 +30,11 @@ export interface DcfKeygenOptions {
   seed: Uint8Array;
   /** PRG nonce in [0, 2^64); required, never reused with the same seed. */
   nonce: bigint;
+  /**
+   * Index of alpha[0] in a longer vector whose keys are made in chunks (default 0): chunk keys
+   * with their offsets under one nonce equal the keys of one call on the whole vector.
+   */
+  first?: number;
   /** Forces the AES implementation (tests); 'auto' uses AES-NI when the CPU has it. */
   impl?: 'auto' | 'aesni' | 'portable';
 }
@@ -75,7 +80,8 @@ export async function dcfKeygen(alpha: RingTensor, beta: RingTensor, opts: DcfKe
   requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
   if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
   if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
-  const [k0, k1] = await runDcf(K.DcfKeygen, [alpha, beta], { bits, seed, nonce, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
+  const [k0, k1] = await runDcf(K.DcfKeygen, [alpha, beta], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
   return [k0, k1];
 }
 
@@ -109,7 +115,8 @@ export async function dcfKeygen2(alpha: RingTensor, beta0: RingTensor, beta1: Ri
   requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
   if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
   if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
-  const [k0, k1] = await runDcf(K.DcfKeygen2, [alpha, beta0, beta1], { bits, seed, nonce, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
+  const [k0, k1] = await runDcf(K.DcfKeygen2, [alpha, beta0, beta1], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
   return [k0, k1];
 }
 

@@ -1,7 +1,7 @@
 // DReLU by function secret sharing with server2 as the dealer (the sign gate of Boyle, Chandran,
 // Gilboa, Gupta, Ishai, Kumar, Rathee, Eurocrypt 2021, as AriaNN and Orca use it): one round
 // online between server0 and server1, and server2 receives nothing.
-import { add, addScalar, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
+import { add, addScalar, concat, mul, mulScalar, shiftRightLogical, slice, sub } from '../../ops';
 import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
@@ -10,10 +10,12 @@ import { deal } from '../dealer';
 import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../party';
 
 /**
- * Test-only switch: with maskInput false server2 draws r = 0, so the opened x^ is the input
- * itself; the view tests use it as the control that must fail. Nothing in lib/ changes it.
+ * Test-only switches. With maskInput false server2 draws r = 0, so the opened x^ is the input
+ * itself; the view tests use it as the control that must fail. `chunk` is the number of elements
+ * per key message (32768: 67 MB of relu keys per server), which tests lower to run many chunks;
+ * server2 and the compute servers must agree on it. Nothing in lib/ changes them.
  */
-export const FSS_STEPS = { maskInput: true };
+export const FSS_STEPS = { maskInput: true, chunk: 1 << 15 };
 
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (see below). */
 const LOW_BITS = 63;
@@ -63,41 +65,30 @@ async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>):
  */
 export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
   const shape = [n];
-  const keyShape = [n, dcfKeyWords(LOW_BITS, opts.relu ? 2 : 1)];
-  const keyTag = tag(op, 'fss.key');
+  const payloads = opts.relu ? 2 : 1;
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
+  const parts = keyChunks(n);
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
     const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
     const b = await shiftRightLogical(r, 63);
     const beta = await oneMinusTwice(b);
-    const extra: RingTensor[] = [];
-    const keygen = { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81) };
-    let keys: [RingTensor, RingTensor];
-    if (opts.relu) {
-      const rBeta = await mul(r, beta);
-      extra.push(rBeta, await mul(r, b));
-      keys = await dcfKeygen2(r, beta, rBeta, keygen);
-    } else keys = await dcfKeygen(r, beta, keygen);
-    await Promise.all([
-      p.sendTensor(SERVER0, keyTag, keys[0]),
-      p.sendTensor(SERVER1, keyTag, keys[1]),
-      dealRing(82, r),
-      dealRing(83, b),
-      opts.relu ? dealRing(85, extra[1]) : null,
-    ]);
-    for (const t of [r, b, beta, ...keys, ...extra]) t.dispose();
+    const rBeta = opts.relu ? await mul(r, beta) : null;
+    const rb = opts.relu ? await mul(r, b) : null;
+    try {
+      // The dealt shares first: the compute servers open x^ with them while the keys are made.
+      const dealt = Promise.all([dealRing(82, r), dealRing(83, b), rb ? dealRing(85, rb) : null]);
+      await dealKeys(p, op, parts, r, beta, rBeta, own);
+      await dealt;
+    } finally {
+      for (const t of [r, b, beta, rBeta, rb]) t?.dispose();
+    }
     return null;
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
-  const [key, rj, bj, rbj] = await Promise.all([
-    p.recvTensor(SERVER2, keyTag, keyShape),
-    dealRing(82, null),
-    dealRing(83, null),
-    opts.relu ? dealRing(85, null) : null,
-  ]);
-  const held: (RingTensor | null)[] = [key, rj, bj, rbj];
+  const [rj, bj, rbj] = await Promise.all([dealRing(82, null), dealRing(83, null), opts.relu ? dealRing(85, null) : null]);
+  const held: (RingTensor | null)[] = [rj, bj, rbj];
   const keep = async (t: Promise<RingTensor>) => {
     const v = await t;
     held.push(v);
@@ -107,8 +98,9 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
     // Step 4: open x^ = a + r.
     const mine = await keep(add(a, rj!));
     const xHat = await keep(add(mine, await keep(p.exchange(tag(op, 'fss.open'), mine))));
-    // Steps 5 and 6 (for relu, both payloads come from one walk of the tree).
-    const evals = opts.relu ? await dcfEval2(key, xHat, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xHat, { bits: LOW_BITS, party: j })];
+    // Steps 5 and 6 (for relu, both payloads come from one walk of the tree), chunk by chunk as
+    // the keys arrive.
+    const evals = await evalKeys(p, op, parts, xHat, payloads, j);
     for (const e of evals) held.push(e);
     const z = await keep(add(evals[0], bj!));
     const top = await keep(shiftRightLogical(xHat, 63));
@@ -127,6 +119,77 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
     return sub(await keep(mul(xHat, d)), rd);
   } finally {
     for (const t of held) t?.dispose();
+  }
+}
+
+/** [first, length] of each key message: FSS_STEPS.chunk elements each (at least one chunk). */
+function keyChunks(n: number): [number, number][] {
+  const c = FSS_STEPS.chunk;
+  const out: [number, number][] = [];
+  for (let lo = 0; lo < n || out.length === 0; lo += c) out.push([lo, Math.min(c, n - lo)]);
+  return out;
+}
+
+async function part(t: RingTensor, chunks: number, [lo, len]: [number, number]): Promise<RingTensor> {
+  return chunks === 1 ? t : slice(t, [lo], [len]);
+}
+
+/**
+ * server2: the DCF keys chunk by chunk, the PRG stream position of each chunk given by its first
+ * element (so the chunks' keys are those of one call on the whole vector); a chunk's keys are
+ * made while the previous chunk's are on their way, and at most one chunk is in flight.
+ */
+async function dealKeys(p: Party, op: OpCtx, parts: [number, number][], r: RingTensor, beta: RingTensor, rBeta: RingTensor | null, own: Uint8Array): Promise<void> {
+  let inflight: Promise<unknown> = Promise.resolve();
+  try {
+    for (let c = 0; c < parts.length; c++) {
+      const cut = (t: RingTensor) => part(t, parts.length, parts[c]);
+      const [rc, betac, rBetac] = await Promise.all([cut(r), cut(beta), rBeta ? cut(rBeta) : null]);
+      const keygen = { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81), first: parts[c][0] };
+      let keys: [RingTensor, RingTensor];
+      try {
+        keys = rBetac ? await dcfKeygen2(rc, betac, rBetac, keygen) : await dcfKeygen(rc, betac, keygen);
+      } finally {
+        if (parts.length > 1) for (const t of [rc, betac, rBetac]) t?.dispose();
+      }
+      try {
+        await inflight;
+      } catch (e) {
+        for (const k of keys) k.dispose();
+        throw e;
+      }
+      const keyTag = tag(op, 'fss.key', String(c));
+      inflight = Promise.all([p.sendTensor(SERVER0, keyTag, keys[0]), p.sendTensor(SERVER1, keyTag, keys[1])]).finally(() => {
+        keys[0].dispose();
+        keys[1].dispose();
+      });
+    }
+  } finally {
+    await inflight;
+  }
+}
+
+/** server0 and server1: each chunk's DCF outputs as its keys arrive, joined into [n] per payload. */
+async function evalKeys(p: Party, op: OpCtx, parts: [number, number][], xHat: RingTensor, payloads: 1 | 2, j: 0 | 1): Promise<RingTensor[]> {
+  const words = dcfKeyWords(LOW_BITS, payloads);
+  const outs: RingTensor[][] = Array.from({ length: payloads }, () => []);
+  try {
+    for (let c = 0; c < parts.length; c++) {
+      // The key's shape is checked before it is read (recvTensor): a peer declares nothing else.
+      const key = await p.recvTensor(SERVER2, tag(op, 'fss.key', String(c)), [parts[c][1], words]);
+      const xc = await part(xHat, parts.length, parts[c]);
+      try {
+        const ys = payloads === 2 ? await dcfEval2(key, xc, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xc, { bits: LOW_BITS, party: j })];
+        ys.forEach((y, i) => outs[i].push(y));
+      } finally {
+        key.dispose();
+        if (parts.length > 1) xc.dispose();
+      }
+    }
+    if (parts.length === 1) return outs.map((o) => o[0]);
+    return await Promise.all(outs.map((o) => concat(o, 0)));
+  } finally {
+    if (parts.length > 1) for (const o of outs) for (const t of o) t.dispose();
   }
 }
 

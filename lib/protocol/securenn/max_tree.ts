@@ -1,10 +1,10 @@
 // Maxima (and their positions) over the leading axis by a comparison tree: SecureNN's MaxPool
 // reduces each window with log2(k) levels, every level one vectorised DReLU over all pairs and one
 // selection, rather than k - 1 sequential comparisons.
-import { concat, reshape, slice, sub } from '../../ops';
+import { add, concat, reshape, slice, sub } from '../../ops';
 import { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
-import { drelu } from '../comparison';
+import { drelu, fusedRelu } from '../comparison';
 import { selectShare } from './relu';
 
 export function treeLevels(k: number): number {
@@ -33,10 +33,14 @@ export async function maxTree(p: Party, ops: OpCtx[], x: RingTensor | null, k: n
     const part = async (t: RingTensor | null, b: number, len: number) => (t ? slice(t, [b, 0], [len, rest]) : null);
     const [l, r, carry] = await Promise.all([part(vals, 0, h), part(vals, h, h), m % 2 ? part(vals, 2 * h, 1) : null]);
     const diff = l && r ? await sub(l, r) : null;
-    // g = [left >= right]: keep left on ties, so the earliest maximum wins.
-    const g = await drelu(p, op, diff ? reshape(diff, [n]) : null, n);
     const flat = (t: RingTensor | null) => (t ? reshape(t, [n]) : null);
-    const chosen = await selectShare(p, op, g, flat(r), flat(l), n, 60);
+    // Without indices, a protocol with a relu gate (FSS) takes max(l, r) = r + relu(l - r): one
+    // gate per level instead of DReLU then a selection product (one online round, not two). It
+    // is exact wherever the comparison is: both read the sign of l - r.
+    const gate = fracBits === undefined ? fusedRelu(p) : null;
+    // g = [left >= right]: keep left on ties, so the earliest maximum wins.
+    const g = gate ? null : await drelu(p, op, diff ? reshape(diff, [n]) : null, n);
+    const chosen = gate ? await gatedMax(gate, p, op, diff, flat(r), n) : await selectShare(p, op, g, flat(r), flat(l), n, 60);
     let chosenIdx: RingTensor | null = null;
     let idxCarry: RingTensor | null = null;
     if (fracBits !== undefined) {
@@ -70,4 +74,19 @@ export async function maxTree(p: Party, ops: OpCtx[], x: RingTensor | null, k: n
   vals?.dispose();
   idx?.dispose();
   return result;
+}
+
+/** r + relu(l - r) for flat [n] shares: the maximum of l and r through a relu gate. */
+async function gatedMax(gate: NonNullable<ReturnType<typeof fusedRelu>>, p: Party, op: OpCtx, diff: RingTensor | null, r: RingTensor | null, n: number): Promise<RingTensor | null> {
+  const flatDiff = diff ? reshape(diff, [n]) : null;
+  const rel = await gate(p, op, flatDiff, n);
+  flatDiff?.dispose();
+  if (!rel || !r) {
+    r?.dispose();
+    return null;
+  }
+  const out = await add(rel, r);
+  rel.dispose();
+  r.dispose();
+  return out;
 }

@@ -35,7 +35,9 @@
 // Randomness. DcfKeygen's only randomness is the two root seeds, read from the PRG's stream
 // (prg/prg_kernels.cc): AES-128 keyed with `seed`, CTR counter block nonce (8 bytes BE) || block
 // index (8 bytes BE). Element j uses blocks 2j (party 0's root seed) and 2j + 1 (party 1's),
-// i.e. ring words 4j..4j+3 of PrgRing(seed, nonce): the rest of keygen is deterministic.
+// i.e. ring words 4j..4j+3 of PrgRing(seed, nonce): the rest of keygen is deterministic. With the
+// attribute first = f, element j is stream element f + j (blocks 2(f + j), 2(f + j) + 1), so keys
+// made in chunks of one vector, each with its offset, equal the keys of one call.
 //
 // CUDA port (not written yet): the kernels are per-element independent, so one thread per
 // element (keygen: per element, both parties) with the three fixed-key round-key sets in

@@ -1,8 +1,10 @@
 // DcfKeygen: the dealer's side of the DCF (layout and construction in dcf.h).
 //
 // Inputs alpha [n] ring64, beta [n] ring64. Attrs: bits (1..64), seed (16 bytes), nonce (bigint,
-// required: a nonce reused with the same seed would reuse root seeds), impl (optional: auto,
-// aesni or portable, for tests). Outputs key0, key1: [n, dcfKeyWords(bits)] ring64.
+// required: a nonce reused with the same seed would reuse root seeds), first (optional bigint,
+// default 0: the index of alpha[0] in a longer vector whose keys are made in chunks, so that the
+// chunks read disjoint parts of the PRG stream and together equal one call on the whole vector),
+// impl (optional: auto, aesni or portable, for tests). Outputs key0, key1: [n, dcfKeyWords(bits)].
 //
 // Elements are independent; a thread takes a range of them and walks the tree for a batch of
 // kBatch elements level by level, so that each level's 6 * kBatch AES calls (3 expansions of
@@ -36,6 +38,7 @@ struct KeygenArgs {
   int bits;
   AesKey prgKey;
   uint8_t iv[16] = {};
+  uint64_t first = 0;  // stream position of element 0 (in elements)
   AesImpl impl;
 };
 
@@ -56,6 +59,11 @@ KeygenArgs parseKeygen(const std::string& op, const Inputs& in, const Attrs& at)
   if (seed.size() != 16) throw KernelError(op + ": seed must be 16 bytes (128 bits), got " + std::to_string(seed.size()));
   if (!at.has("nonce")) throw KernelError(op + ": missing attribute 'nonce' (a bigint; never reuse one with the same seed)");
   uint64_t nonce = at.getRing("nonce");
+  a.first = at.getRing("first", 0);
+  // Element j reads stream blocks 2 (first + j) and 2 (first + j) + 1: they must not wrap.
+  const uint64_t n = static_cast<uint64_t>(alpha.shape[0]);
+  if (a.first > (~uint64_t(0) >> 1) - n)
+    throw KernelError(op + ": first + n must stay below 2^63 (first = " + std::to_string(a.first) + ", n = " + std::to_string(n) + ")");
   a.impl = parseAesImpl(at.getString("impl", "auto"));
   aesExpandKey(seed.data(), &a.prgKey, a.impl);
   for (int b = 0; b < 8; ++b) a.iv[b] = static_cast<uint8_t>(nonce >> (56 - 8 * b));
@@ -74,7 +82,7 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
   Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch], V[P][2 * kBatch];
   uint64_t t[2 * kBatch], valpha[P][kBatch], tRight[kBatch];
   const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
-  aesCtrBlocks(a.prgKey, a.iv, 2 * static_cast<uint64_t>(first), 2 * static_cast<uint64_t>(count),
+  aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
                reinterpret_cast<uint8_t*>(s), a.impl);
   for (int e = 0; e < count; ++e) {
     uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
