@@ -1,0 +1,112 @@
+// CIFAR-10 ResNet-20 (bench/models/resnet20, trained by scripts/train_resnet20.ts) over the real
+// service: three server processes, mutual TLS on loopback, the path `tfe deploy` + `tfe predict`
+// take. Per exact protocol: batch-1 latency, online bytes and rounds (and FSS's keys dealt
+// ahead), throughput at --batch, and agreement of the private argmax with the float64 plaintext
+// forward pass (lib/api/plain_forward.ts) on the committed sample of CIFAR-10 test images.
+//   npm run bench:resnet20                                   securenn and fss, 1000 images, batch 64
+//   npm run bench:resnet20 -- --protocol fss --images 64 --batch 8 --b1-runs 5
+//   npm run bench:resnet20 -- --json                         one JSON object on stdout
+// Results are saved in bench/results/resnet20/<protocol>.json (not with --no-save).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { PredictionClient } from '../lib/serve/client';
+import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { loadCifarSample, toFloat } from '../scripts/resnet20/cifar';
+import { machineInfo } from './lib/machine';
+import { measureResnet20, type Resnet20Measured } from './lib/resnet20_eval';
+import { plainLogits } from './lib/resnet20_plain';
+
+const ROOT = path.join(__dirname, '..', '..');
+const RESULTS = path.join(ROOT, 'bench', 'results', 'resnet20');
+const PROTOCOLS = ['securenn', 'fss'] as const;
+
+interface Args {
+  protocols: string[];
+  images: number;
+  batch: number;
+  b1Runs: number;
+  pool: number;
+  model: string;
+  json: boolean;
+  save: boolean;
+}
+
+function int(flag: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} takes an integer >= ${min}; got '${v}'`);
+  return n;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { protocols: [...PROTOCOLS], images: 1000, batch: 64, b1Runs: 10, pool: 2, model: path.join(ROOT, 'bench', 'models', 'resnet20', 'model.json'), json: false, save: true };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, v] = [argv[i], argv[i + 1]];
+    if (flag === '--json') a.json = true;
+    else if (flag === '--no-save') a.save = false;
+    else {
+      i++;
+      if (flag === '--protocol') {
+        a.protocols = (v ?? '').split(',').filter(Boolean);
+        const bad = a.protocols.find((p) => !(PROTOCOLS as readonly string[]).includes(p));
+        if (bad !== undefined || !a.protocols.length) throw new Error(`--protocol takes a comma-separated list of ${PROTOCOLS.join(', ')} (exact protocols only); got '${v}'`);
+      } else if (flag === '--images') a.images = int(flag, v, 1);
+      else if (flag === '--batch') a.batch = int(flag, v, 1);
+      else if (flag === '--b1-runs') a.b1Runs = int(flag, v, 1);
+      else if (flag === '--pool') a.pool = int(flag, v, 0);
+      else if (flag === '--model') a.model = path.resolve(v ?? '');
+      else throw new Error(`unknown argument '${flag}' (try --protocol securenn,fss --images N --batch B --b1-runs R --pool N --model model.json --json --no-save)`);
+    }
+  }
+  return a;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const say = (m: string) => (args.json ? process.stderr : process.stdout).write(`${m}\n`);
+  const sample = loadCifarSample(args.images);
+  if (sample.n < args.images) throw new Error(`--images ${args.images}: the committed sample has ${sample.n}`);
+  const pixels = Float64Array.from(toFloat(sample.images));
+  const plain = plainLogits(args.model, pixels, sample.n, say);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-resnet20-'));
+  // Large queries: under FSS a batch-b query holds b x 188,416 relu keys of about 2 KB per
+  // compute server; the limits are raised as bench:table raises them. The offline pool keeps
+  // `--pool` batch-1 key sets per model ahead (about 0.4 GB per server each for ResNet-20).
+  const config = await writeLocalConfig(dir, {
+    queryTimeoutMs: 3_600_000,
+    extra: { maxQueryBytes: 12 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30, precomputePool: args.pool },
+  });
+  const procs = spawnCluster(config, () => undefined);
+  const results: Resnet20Measured[] = [];
+  try {
+    await waitReady(config);
+    const owner = await PredictionClient.connect(config, { asOwner: true });
+    const client = await PredictionClient.connect(config);
+    for (const protocol of args.protocols) {
+      const name = `resnet20-${protocol}`;
+      const t0 = performance.now();
+      await owner.deploy(args.model, { name, protocol: protocol as 'securenn' | 'fss' });
+      say(`${protocol}: deployed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      results.push(await measureResnet20(client, name, protocol, pixels, plain, sample.labels, { b1Runs: args.b1Runs, batch: args.batch, images: args.images }, say));
+      await owner.undeploy(name);
+    }
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await stopCluster(procs);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const meta = { machine: machineInfo(), command: `npm run bench:resnet20${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, model: path.relative(ROOT, args.model), pool: args.pool };
+  if (args.save) {
+    fs.mkdirSync(RESULTS, { recursive: true });
+    for (const r of results) fs.writeFileSync(path.join(RESULTS, `${r.protocol}.json`), `${JSON.stringify({ ...r, meta }, null, 2)}\n`);
+    say(`saved ${results.map((r) => `bench/results/resnet20/${r.protocol}.json`).join(', ')}`);
+  }
+  if (args.json) console.log(JSON.stringify({ results, meta }));
+  else for (const r of results) say(JSON.stringify(r));
+}
+
+main().catch((e: Error) => {
+  console.error(`bench:resnet20: ${e.stack ?? e.message}`);
+  process.exit(1);
+});
