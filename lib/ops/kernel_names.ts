@@ -34,6 +34,10 @@ export const PrgRing = 'PrgRing';
 export const OddRingAdd = 'OddRingAdd';
 export const PrivateCompareShares = 'PrivateCompareShares';
 export const AnyZeroLastAxis = 'AnyZeroLastAxis';
+export const PrivateCompareMasked = 'PrivateCompareMasked';
+export const PrivateCompareReveal = 'PrivateCompareReveal';
+export const BitsMinusPrgField = 'BitsMinusPrgField';
+export const WrapBit = 'WrapBit';
 export const OddRingSub = 'OddRingSub';
 export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
@@ -54,5 +58,6 @@ export type KernelName =
   | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
   | typeof OddRingAdd | typeof OddRingSub | typeof PrivateCompareShares | typeof AnyZeroLastAxis
+  | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
   | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2;

@@ -1,12 +1,12 @@
 // SecureNN (Wagh, Gupta, Chandran, ePrint 2018/442): share conversion to the odd ring, MSB and
 // DReLU, vectorised over the n elements of flat [n] ring64 shares. server0 and server1 hold
 // shares; server2 deals correlated randomness and learns only blinded, permuted comparison data.
-import { add, addScalar, bitDecompose, bitExtract, cast, mul, mulScalar, oddAdd, oddSub, sub } from '../../ops';
+import { add, addScalar, bitDecompose, bitExtract, bitsMinusPrgField, cast, mul, mulScalar, oddAdd, oddSub, sub, wrapBit } from '../../ops';
 import { prgBits, prgField, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
 import { deal } from '../dealer';
-import { type OpCtx, type Party, SERVER2, tag } from '../party';
+import { type OpCtx, type Party, SERVER1, SERVER2, tag } from '../party';
 import { bilinear, mask } from '../pond/arith';
 import { PRIME, privateCompare } from './private_compare';
 
@@ -19,6 +19,27 @@ async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> 
 
 const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgRing(s, shape, { nonce: n });
 const fieldPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgField(s, PRIME, shape, { nonce: n });
+
+/**
+ * server2's half of deal() for the bits of x ([n] ring64) over Z_p ([n, 64]): the same message
+ * (tag, slot, value bits(x) - PRG(s02)) as deal(p, op, step, slot, bits(x), fieldPrg, sub). On the
+ * CPU one native pass (bitsMinusPrgField) replaces BitDecompose, Cast, PrgField and Sub.
+ */
+async function dealBits(p: Party, op: OpCtx, step: string, slot: number, x: RingTensor, n: number): Promise<void> {
+  if (x.backend.name !== 'cpu') {
+    const bits = await bitDecompose(x);
+    const fieldBits = await cast(bits, FIELD);
+    await deal(p, op, step, slot, fieldBits, fieldPrg([n, 64]), sub, [n, 64]);
+    await done([bits, fieldBits], null);
+    return;
+  }
+  const s1 = await bitsMinusPrgField(x, p.crypto!.dealerSeed(p)!, PRIME, nonceFor(op.id, slot));
+  try {
+    await p.sendTensor(SERVER1, tag(op, step, String(slot)), s1);
+  } finally {
+    s1.dispose();
+  }
+}
 
 /** Public 0/1 bits as a ring64 tensor. */
 async function bitsAsRing(b: RingTensor): Promise<RingTensor> {
@@ -43,17 +64,15 @@ export async function shareConvert(p: Party, op: OpCtx, a: RingTensor | null, n:
   if (p.role === 2) {
     const [m0, m1] = await Promise.all([p.recvTensor('server0', t, shape), p.recvTensor('server1', t, shape)]);
     const x = await add(m0, m1);
-    const xv = x.toBigUint64Array(), m0v = m0.toBigUint64Array();
-    const delta = RingTensor.fromBigUint64Array(BigUint64Array.from(xv, (v, i) => (v < m0v[i] ? 1n : 0n)));
-    const xBits = await cast(await bitDecompose(x), FIELD);
+    const delta = await wrapBit(m0, m1); // x < m0: the sum wrapped
     await Promise.all([
-      deal(p, op, 'sc.deal', 5, xBits, fieldPrg([n, 64]), sub, [n, 64]),
+      dealBits(p, op, 'sc.deal', 5, x, n),
       deal(p, op, 'sc.deal', 6, delta, ringPrg(shape), oddSub, shape),
     ]);
     const etaP = await privateCompare(p, op, 'sc.compare', nonceFor(op.id, 8), null, null, null, n);
     const etaPRing = await bitsAsRing(etaP!);
     await deal(p, op, 'sc.eta', 7, etaPRing, ringPrg(shape), oddSub, shape);
-    return done([m0, m1, x, delta, xBits, etaP, etaPRing], null);
+    return done([m0, m1, x, delta, etaP, etaPRing], null);
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
@@ -65,11 +84,9 @@ export async function shareConvert(p: Party, op: OpCtx, a: RingTensor | null, n:
   ]);
   const r1 = await sub(r, r0);
   const rj = j === 0 ? r0 : r1;
-  const rv = r.toBigUint64Array(), r0v = r0.toBigUint64Array();
-  const alpha = RingTensor.fromBigUint64Array(BigUint64Array.from(rv, (v, i) => (v < r0v[i] ? 1n : 0n)));
+  const alpha = await wrapBit(r0, r1); // r < r0
   const masked = await add(a, rj);
-  const av = a.toBigUint64Array(), mv = masked.toBigUint64Array();
-  const beta = RingTensor.fromBigUint64Array(BigUint64Array.from(mv, (v, i) => (v < av[i] ? 1n : 0n)));
+  const beta = await wrapBit(a, rj); // masked < a
   await p.sendTensor(SERVER2, t, masked);
   const [xBits, delta] = await Promise.all([
     deal(p, op, 'sc.deal', 5, null, fieldPrg([n, 64]), sub, [n, 64]),
@@ -109,18 +126,17 @@ export async function computeMsb(p: Party, op: OpCtx, y: RingTensor | null, n: n
   if (p.role === 2) {
     const xRaw = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
     const x = await oddAdd(xRaw, RingTensor.fromBigInts([0n], [1])); // reduce 2^64-1 to 0
-    const xBits = await cast(await bitDecompose(x), FIELD);
     const lsb = await cast(await bitExtract(x, 0), 'ring64');
     await Promise.all([
       deal(p, op, 'msb.deal', 21, x, ringPrg(shape), oddSub, shape),
-      deal(p, op, 'msb.deal', 22, xBits, fieldPrg([n, 64]), sub, [n, 64]),
+      dealBits(p, op, 'msb.deal', 22, x, n),
       deal(p, op, 'msb.deal', 23, lsb, ringPrg(shape), sub, shape),
     ]);
     const betaP = await privateCompare(p, op, 'msb.compare', nonceFor(op.id, 26), null, null, null, n);
     const betaPRing = await bitsAsRing(betaP!);
     await deal(p, op, 'msb.beta', 24, betaPRing, ringPrg(shape), sub, shape);
     await xorShares(p, op, null, null, n);
-    return done([xRaw, x, xBits, lsb, betaP, betaPRing], null);
+    return done([xRaw, x, lsb, betaP, betaPRing], null);
   }
   if (!p.isCompute || !y) return null;
   const j = p.role as 0 | 1;

@@ -1,6 +1,6 @@
 // SecureNN's private comparison (Wagh, Gupta, Chandran: SecureNN, PoPETs 2019, Algorithm 3,
 // "PrivateCompare"), over Z_p with p = 67 and bit shares, vectorised over n comparisons.
-import { add, anyZeroLastAxis, privateCompareShares, sub } from '../../ops';
+import { add, anyZeroLastAxis, privateCompareMasked, privateCompareReveal, privateCompareShares, sub } from '../../ops';
 import { prgField, prgPermutation } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, SERVER2, tag } from '../party';
@@ -15,6 +15,13 @@ const BITS = 64;
  * Nothing in lib/ changes them; both must stay true in any real run.
  */
 export const PRIVATE_COMPARE_STEPS = { permute: true, rerandomise: true };
+
+/**
+ * Whether to take the fused kernels (native/src/kernels/securenn_fused.cc): on the CPU backend.
+ * The CUDA module keeps the separate PRG and PrivateCompareShares kernels it has on the device;
+ * both paths give the same messages bit for bit, so a CPU server and a CUDA server still agree.
+ */
+const fused = (t: RingTensor) => t.backend.name === 'cpu';
 
 async function using<T>(ts: (RingTensor | undefined)[], f: () => Promise<T>): Promise<T> {
   try {
@@ -54,12 +61,23 @@ export async function privateCompare(p: Party, op: OpCtx, step: string, nonce: b
   const permute = opts.permute ?? PRIVATE_COMPARE_STEPS.permute, rerandomise = opts.rerandomise ?? PRIVATE_COMPARE_STEPS.rerandomise;
   if (p.role === 2) {
     const [d0, d1] = await Promise.all([p.recvTensor('server0', t, [n, BITS]), p.recvTensor('server1', t, [n, BITS])]);
+    if (fused(d0)) return using([d0, d1], () => privateCompareReveal(d0, d1));
     const d = await using([d0, d1], () => add(d0, d1));
     return using([d], () => anyZeroLastAxis(d));
   }
   if (!p.isCompute) return null;
   if (!xBits || !r || !beta || !p.crypto) throw new Error(`${op.name}: ${p.name} lacks its inputs to PrivateCompare`);
   const seed = p.crypto.pairSeed(p);
+  if (fused(xBits)) {
+    // Steps 1-3 in one native pass that draws s, u, pi and z itself (same streams as below).
+    const sent = await privateCompareMasked(xBits, r, beta, { seed, nonce, party: p.role as 0 | 1, permute, rerandomise });
+    try {
+      await p.sendTensor(SERVER2, t, sent);
+    } finally {
+      sent.dispose();
+    }
+    return null;
+  }
   const shape = [n, BITS];
   // u only enters when beta = 1 and r = 2^64 - 1 (case 3); skip expanding it when no element
   // needs it (both servers see the same public r and beta, so they agree).

@@ -36,6 +36,9 @@ void aesExpandKeyNi(const uint8_t key[16], AesKey* out);  // only on a CPU with 
 void aesCtrBlocks(const AesKey& key, const uint8_t iv[16], uint64_t firstBlock, uint64_t nblocks, uint8_t* out,
                   AesImpl impl);
 
+// Keystream blocks at block indices idx[0..n) (each as firstBlock above), into out (16 bytes each).
+void aesCtrBlocksAt(const AesKey& key, const uint8_t iv[16], const uint64_t* idx, uint64_t n, uint8_t* out, AesImpl impl);
+
 // Keystream bytes [byteOffset, byteOffset + nbytes), any alignment.
 void aesCtrBytes(const AesKey& key, const uint8_t iv[16], uint64_t byteOffset, uint64_t nbytes, uint8_t* out,
                  AesImpl impl);

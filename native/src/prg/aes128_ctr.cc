@@ -9,6 +9,7 @@ namespace tfe {
 
 void aesEncryptBlockPortable(const AesKey& key, const uint8_t in[16], uint8_t out[16]);
 void aesCtrBlocksNi(const AesKey& key, uint64_t hi, uint64_t lo, uint64_t nblocks, uint8_t* out);
+void aesCtrBlocksAtNi(const AesKey& key, uint64_t hi, uint64_t lo, const uint64_t* idx, uint64_t n, uint8_t* out);
 
 AesImpl parseAesImpl(const std::string& s) {
   if (s == "auto") return AesImpl::Auto;
@@ -60,6 +61,15 @@ void aesCtrBlocks(const AesKey& key, const uint8_t iv[16], uint64_t firstBlock, 
     aesEncryptBlockPortable(key, ctr, out + 16 * i);
     hi += ++lo == 0;
   }
+}
+
+void aesCtrBlocksAt(const AesKey& key, const uint8_t iv[16], const uint64_t* idx, uint64_t n, uint8_t* out, AesImpl impl) {
+  const uint64_t hi = loadBE64(iv), lo = loadBE64(iv + 8);
+  if (resolve(impl) == AesImpl::AesNi) {
+    aesCtrBlocksAtNi(key, hi, lo, idx, n, out);
+    return;
+  }
+  for (uint64_t k = 0; k < n; ++k) aesCtrBlocks(key, iv, idx[k], 1, out + 16 * k, impl);
 }
 
 void aesCtrBytes(const AesKey& key, const uint8_t iv[16], uint64_t byteOffset, uint64_t nbytes, uint8_t* out,

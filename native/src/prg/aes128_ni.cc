@@ -73,10 +73,35 @@ void aesCtrBlocksNi(const AesKey& key, uint64_t hi, uint64_t lo, uint64_t nblock
   }
 }
 
+// Keystream blocks at arbitrary block indices (iv's counter plus idx[k]), eight in flight: the
+// field PRG's retry blocks and the permutations' refills are scattered, not consecutive.
+void aesCtrBlocksAtNi(const AesKey& key, uint64_t hi, uint64_t lo, const uint64_t* idx, uint64_t n, uint8_t* out) {
+  __m128i rk[11];
+  for (int i = 0; i < 11; ++i) rk[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(key.roundKeys[i]));
+  auto block = [&](uint64_t k) {
+    uint64_t l = lo + idx[k];
+    return _mm_xor_si128(counterBlock(hi + (l < lo), l), rk[0]);
+  };
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i b[8];
+    for (int j = 0; j < 8; ++j) b[j] = block(i + j);
+    for (int r = 1; r < 10; ++r)
+      for (int j = 0; j < 8; ++j) b[j] = _mm_aesenc_si128(b[j], rk[r]);
+    for (int j = 0; j < 8; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * (i + j)), _mm_aesenclast_si128(b[j], rk[10]));
+  }
+  for (; i < n; ++i) {
+    __m128i b = block(i);
+    for (int r = 1; r < 10; ++r) b = _mm_aesenc_si128(b, rk[r]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * i), _mm_aesenclast_si128(b, rk[10]));
+  }
+}
+
 #pragma GCC pop_options
 #else
 void aesExpandKeyNi(const uint8_t*, AesKey*) { throw "unreachable"; }
 void aesCtrBlocksNi(const AesKey&, uint64_t, uint64_t, uint64_t, uint8_t*) { throw "unreachable"; }
+void aesCtrBlocksAtNi(const AesKey&, uint64_t, uint64_t, const uint64_t*, uint64_t, uint8_t*) { throw "unreachable"; }
 #endif
 
 }  // namespace tfe

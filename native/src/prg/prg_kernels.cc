@@ -20,6 +20,7 @@
 #include "kernels/check.h"
 #include "prg/aes128.h"
 #include "prg/prg_args.h"
+#include "prg/streams.h"
 
 namespace tfe {
 
@@ -99,36 +100,8 @@ Outputs prgField(const Inputs&, const Attrs& at) {
   Tensor out = allocTensor(a.shape, DType::Field, mod);
   uint8_t* dst = out.ptr<uint8_t>();
   // nonzero: uniform in Z_p* = [1, p-1] (SecureNN's blinding factors), by the same rejection.
-  const bool nonzero = at.getBool("nonzero", false);
-  const unsigned range = nonzero ? mod - 1 : mod, base = nonzero ? 1 : 0;
-  const unsigned limit = 256 - 256 % range;
-  int64_t n = out.size();
-  parallelFor(0, n, 1 << 14, [&](int64_t lo, int64_t hi) {
-    alignas(16) uint8_t bytes[4096];
-    alignas(16) uint8_t retry[16];
-    for (int64_t s = lo; s < hi; s += 4096) {
-      int64_t count = std::min<int64_t>(4096, hi - s);
-      // Attempt 0: keystream byte j for element j (16 elements per AES block).
-      aesCtrBytes(a.key, a.iv, a.offset + s, count, bytes, a.impl);
-      for (int64_t i = 0; i < count; ++i) {
-        if (bytes[i] < limit) {
-          dst[s + i] = static_cast<uint8_t>(bytes[i] % range + base);
-          continue;
-        }
-        // Rejected: element j's own retry blocks, at block index attempt * 2^56 + j.
-        for (uint64_t attempt = 1;; ++attempt) {
-          aesCtrBlocks(a.key, a.iv, (attempt << 56) + a.offset + s + i, 1, retry, a.impl);
-          int hit = -1;
-          for (int k = 0; k < 16 && hit < 0; ++k)
-            if (retry[k] < limit) hit = k;
-          if (hit >= 0) {
-            dst[s + i] = static_cast<uint8_t>(retry[hit] % range + base);
-            break;
-          }
-        }
-      }
-    }
-  });
+  const FieldSampler fs(mod, at.getBool("nonzero", false));
+  parallelFor(0, out.size(), 1 << 14, [&](int64_t lo, int64_t hi) { sampleField(a.key, a.iv, a.impl, fs, a.offset + lo, hi - lo, dst + lo); });
   return {out};
 }
 
@@ -142,29 +115,9 @@ Outputs prgPermutation(const Inputs&, const Attrs& at) {
   Tensor out = allocTensor(a.shape, DType::Ring64);
   uint64_t* dst = out.ptr<uint64_t>();
   parallelFor(0, rows, 64, [&](int64_t lo, int64_t hi) {
-    std::vector<uint8_t> buf;
-    for (int64_t r = lo; r < hi; ++r) {
-      uint64_t block = (a.offset + r) << 40;
-      size_t pos = 0;
-      auto nextByte = [&]() -> unsigned {
-        if (pos == buf.size()) {  // refill 5 blocks: a row of 64 needs ~63 bytes plus rejections
-          buf.resize(80);
-          aesCtrBlocks(a.key, a.iv, block, 5, buf.data(), a.impl);
-          block += 5;
-          pos = 0;
-        }
-        return buf[pos++];
-      };
-      uint64_t* p = dst + r * len;
-      for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint64_t>(i);
-      for (int64_t i = len - 1; i > 0; --i) {  // swap p[i] with p[k], k uniform in [0, i]
-        unsigned range = static_cast<unsigned>(i + 1), limit = 256 - 256 % range, b;
-        do b = nextByte(); while (b >= limit);
-        std::swap(p[i], p[b % range]);
-      }
-      buf.clear();
-      pos = 0;
-    }
+    std::vector<uint8_t> p(static_cast<size_t>((hi - lo) * len));
+    samplePermutations(a.key, a.iv, a.impl, a.offset + lo, hi - lo, len, p.data());
+    std::copy(p.begin(), p.end(), dst + lo * len);
   });
   return {out};
 }

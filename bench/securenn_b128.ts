@@ -1,0 +1,77 @@
+// SecureNN at batch 128 over the service (issue 16): three server processes on loopback with
+// mutual TLS, as bench:table runs them, timing only batch-128 predictions of A, B_max and C_max
+// (bench:table also measures batch 1 and accuracy over the test set, which takes much longer).
+//   node dist/bench/securenn_b128.js                 3 timed batches per model (after one warm-up)
+//   node dist/bench/securenn_b128.js --runs 5 --only C_max --protocol securenn --json
+// Profiling the servers: NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" (inherited by them).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { loadMnist } from '../lib/data/mnist';
+import { PredictionClient } from '../lib/serve/client';
+import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { percentile } from './lib/percentile';
+import { plainModel } from './lib/plain_forward';
+
+const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
+const PIXELS = 784;
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const known = new Set(['--runs', '--only', '--protocol', '--json']);
+  for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(', ')})`);
+  const runs = Number(arg(argv, '--runs') ?? 3);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+  const only = (arg(argv, '--only') ?? 'A,B_max,C_max').split(',');
+  const protocol = arg(argv, '--protocol') ?? 'securenn';
+  if (!['securenn', 'pond', 'fss'].includes(protocol)) throw new Error(`--protocol ${protocol}: securenn, pond or fss`);
+  for (const m of only) if (!fs.existsSync(path.join(MODELS, m, 'model.json'))) throw new Error(`bench/models/${m} is missing (npm run train)`);
+  const json = argv.includes('--json');
+  const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
+
+  const test = loadMnist('test', { limit: 128 * (runs + 1) });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b128-'));
+  const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 } });
+  const procs = spawnCluster(config, () => undefined);
+  const out: Record<string, { seconds: number[]; median: number }> = {};
+  try {
+    await waitReady(config);
+    const owner = await PredictionClient.connect(config, { asOwner: true });
+    const client = await PredictionClient.connect(config);
+    for (const m of only) {
+      const name = `${m}-${protocol}`;
+      await owner.deploy(path.join(MODELS, m, 'model.json'), { name, protocol: protocol as 'securenn' });
+      const shape = plainModel(path.join(MODELS, m, 'model.json')).inputShape;
+      const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
+      await client.predict(name, batch(0)); // warm-up: masks the weights, warms caches
+      const seconds: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const t0 = performance.now();
+        await client.predict(name, batch(r + 1));
+        seconds.push((performance.now() - t0) / 1000);
+      }
+      out[m] = { seconds, median: percentile(seconds, 0.5) };
+      say(`${protocol} ${m} batch 128: median ${out[m].median.toFixed(3)} s (${seconds.map((s) => s.toFixed(3)).join(', ')})`);
+    }
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await stopCluster(procs);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
+  if (json) console.log(JSON.stringify({ protocol, results: out, machine, date: new Date().toISOString() }));
+}
+
+main().catch((e: Error) => {
+  console.error(`securenn_b128: ${e.stack ?? e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+// The PRG's z<p> and permutation streams (layout in prg_kernels.cc), generated in batches: the
+// PrgField and PrgPermutation kernels and the fused SecureNN kernels (kernels/securenn_fused.cc)
+// share these, so a fused kernel draws exactly the values the separate PRG kernels would.
+#pragma once
+#include <cstdint>
+
+#include "prg/aes128.h"
+
+namespace tfe {
+
+// Rejection sampling of bytes into [base, base + range): byte b is accepted when b < limit =
+// 256 - 256 mod range (no modulo bias) and maps to b mod range + base.
+struct FieldSampler {
+  FieldSampler(unsigned modulus, bool nonzero);
+  unsigned range, base, limit;
+  uint8_t table[256];  // b -> its element, or kRejected
+  static constexpr uint8_t kRejected = 0xff;
+};
+
+// Elements [first, first + count) of the z<p> stream under (key, iv) into dst. Rejected bytes
+// take element j's retry blocks (attempt * 2^56 + j), computed eight at a time.
+void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const FieldSampler& fs, uint64_t first,
+                 int64_t count, uint8_t* dst);
+
+// Permutation rows [firstRow, firstRow + rows) of length len (1..256): dst[r * len + i] is where
+// element i of row r goes. Row g draws Fisher-Yates indices from blocks g * 2^40 on, five blocks at
+// a time; the first five blocks of eight rows are computed together.
+void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
+                        int64_t len, uint8_t* dst);
+
+}  // namespace tfe
