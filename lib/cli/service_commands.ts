@@ -14,6 +14,9 @@ import { checkModelName, type ModelInfo } from '../serve/messages';
 import type { ProtocolName } from '../protocol/protocols';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
+import { checkLogFormat, createLogger, type LogFormat } from '../log';
+import { parseListenAddress, showAddress } from '../serve/ops_config';
+import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
@@ -63,22 +66,39 @@ export function addServiceCommands(program: Command): void {
     .option('--config <file>', 'cluster config (JSON)', DEFAULT_CONFIG)
     .option('--insecure', 'accept plain ws from non-loopback peers (never in production)')
     .option('--device <device>', "auto | cpu | cuda (overrides the config's 'device'; TFE_DEVICE overrides both)")
-    .action(async (opts: { party: string; config: string; insecure?: boolean; device?: DeviceOption }) => {
+    .option('--log-format <format>', "text (default) | json: one JSON object a line (time, level, party, event, msg, fields); overrides the config's log.format")
+    .option('--metrics <[host:]port>', "serve GET /metrics (Prometheus) and GET /healthz over plain HTTP at this address (a bare port: 127.0.0.1); overrides the config's metrics.listen")
+    .addHelpText('after', '\nLogs go to stderr; metrics and health are off unless --metrics or metrics.listen is set (docs/operators.md, "Logs, health and metrics").')
+    .action(async (opts: { party: string; config: string; insecure?: boolean; device?: DeviceOption; logFormat?: string; metrics?: string }) => {
+      // Flags are checked before anything starts, so a typo fails at once, naming the flag.
+      const format: LogFormat | undefined = opts.logFormat === undefined ? undefined : checkLogFormat(opts.logFormat, '--log-format');
+      const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
       requireConfig(opts.config);
       const config = loadClusterConfig(opts.config);
       if (opts.insecure) config.insecure = true;
       if (opts.device) config.device = opts.device;
-      const server = new TfeServer(config, opts.party);
+      if (format) config.log = { format };
+      const log = createLogger({ party: opts.party, format: config.log.format });
+      const server = new TfeServer(config, opts.party, { log });
+      const at = metricsAt ?? config.metrics?.listen[opts.party as 'server0'];
+      // Bound before the server joins the cluster: a metrics address that cannot be had stops it here.
+      let ops: OpsServer | undefined;
+      if (at) ops = await startOpsServer(server, at, log);
       await server.start();
       const { backend, device } = info();
       const trust = config.ca && pinsOf(config) ? 'mutual TLS, CA and pins' : config.ca ? 'mutual TLS, cluster CA' : usesTls(config) ? 'mutual TLS, pinned fingerprints' : 'plain ws';
-      console.error(`[tfe ${opts.party}] listening on ${config.parties[opts.party as 'server0'].listen ?? config.parties[opts.party as 'server0'].host}:${server.port} (${trust}, computing on ${backend}: ${device})`);
+      const host = config.parties[opts.party as 'server0'].listen ?? config.parties[opts.party as 'server0'].host;
+      log(`listening on ${host}:${server.port} (${trust}, computing on ${backend}: ${device})`, 'listening', { address: showAddress({ host, port: server.port }), trust, backend, device, metrics: ops ? showAddress(ops.address) : undefined });
       // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
       process.on('SIGHUP', () => reloadAllTls('SIGHUP'));
-      // SIGTERM: refuse new queries, let in-flight ones finish, then exit.
-      onSignal(() => server.stop());
+      // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit.
+      const stop = async (graceMs?: number) => {
+        await server.stop(graceMs);
+        await ops?.close();
+      };
+      onSignal(() => stop());
       // Started by a local cluster (npm start, tests): stop when that parent goes away.
-      if (process.send) process.once('disconnect', () => void server.stop(5000).then(() => process.exit(0)));
+      if (process.send) process.once('disconnect', () => void stop(5000).then(() => process.exit(0)));
     });
 
   program

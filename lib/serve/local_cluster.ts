@@ -92,7 +92,8 @@ export function spawnServer(configFile: string, party: string, onLine: (line: st
       buf += d;
       const lines = buf.split('\n');
       buf = lines.pop()!;
-      for (const l of lines) onLine(l.startsWith('[tfe') ? l : `[tfe ${party}] ${l}`);
+      // Text lines name their party already, and so do JSON lines (log.format json): the rest get it.
+      for (const l of lines) onLine(l.startsWith('[tfe') || l.startsWith('{"time"') ? l : `[tfe ${party}] ${l}`);
     });
   }
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));

@@ -98,7 +98,7 @@ export class ServerMetrics {
     out.add('tfe_query_sent_bytes_total', 'counter', 'Payload bytes this server sent in the predictions (to the other servers and the client).', series.map((s) => ({ labels: labels(s), value: s.sent.bytes })));
     out.add('tfe_query_sent_messages_total', 'counter', 'Messages this server sent in the predictions.', series.map((s) => ({ labels: labels(s), value: s.sent.messages })));
     out.add('tfe_deploys_total', 'counter', 'Deploys this server took part in, by protocol and outcome.', [...this.#deploys.values()].map((d) => ({ labels: { protocol: d.protocol, outcome: d.outcome }, value: d.n })));
-    out.add('tfe_requests_refused_total', 'counter', 'Requests refused before they ran (malformed, over a limit, an unknown model, not the owner).', this.refused);
+    out.add('tfe_requests_refused_total', 'counter', 'Requests refused before they ran, for any reason (malformed, over a limit, an unknown model, not the owner; tfe_sessions_refused_total counts the admission limits among them).', this.refused);
   }
 }
 
