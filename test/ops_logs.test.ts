@@ -1,6 +1,9 @@
 // The servers' logs and the operations config: JSON lines that parse and carry time, level, party,
 // event and fields; peer text sanitised in both formats; listen addresses and the cluster.json
 // `log`/`metrics` fields refused with a clear error; the Prometheus text writer's escaping.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import test from 'ava';
 
 import { createLogger, LOG_EVENTS, type LogEvent, type LogRecord } from '../lib/log';
@@ -158,4 +161,14 @@ test('prometheus text: label values escaped, histograms cumulative, names checke
   // The reader used on the servers' pages rejects what is not the format (its own control).
   t.throws(() => parsePromText('# TYPE a counter\n# HELP a h\na{x="1} 2\n'), { message: /bad labels|not a HELP/ });
   t.throws(() => parsePromText('b 1\n'), { message: /no TYPE line/ });
+});
+
+test("docs/operators.md lists every server event at its level, and nothing else", (t) => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'operators.md'), 'utf8');
+  const listed = new Map<string, string>();
+  for (const row of doc.split('\n').filter((l) => /^\| (info|warn|error) \|/.test(l)))
+    for (const m of row.matchAll(/`([a-z-]+)`/g)) listed.set(m[1], row.split('|')[1].trim());
+  // 'message' is a line from an embedder's plain callback: servers never log one (test/ops_metrics).
+  const events = Object.entries(LOG_EVENTS).filter(([e]) => e !== 'message');
+  t.deepEqual(Object.fromEntries([...listed].sort()), Object.fromEntries(events.sort()));
 });
