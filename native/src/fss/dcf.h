@@ -17,9 +17,13 @@
 // Seeds therefore have 127 bits of entropy. Convert(final seed) = its hi word.
 //
 // Two payloads (DcfKeygen2 / DcfEval2): the same tree gives shares of beta_p [x < alpha] for
-// p = 0, 1 at one extra hash per level (H_Value2 gives the second payload's v^L, v^R, and
-// Convert_1(final seed) = H_Value2(final seed).lo): K = 4 * bits + 5, level i's words are
-// seed CW (2), VCW_0, VCW_1; then the right control word and the final words CW_0, CW_1.
+// p = 0, 1. The value blocks are split by child rather than by payload: H_Value(s) = (v^L_0,
+// v^L_1) holds both payloads' shares for the left child and H_Value2(s) = (v^R_0, v^R_1) for the
+// right one (lo, hi), so an evaluation, which follows one child per level, hashes one value block
+// (the one x's bit selects, as for the seed) and walks at two AES calls per level like the
+// one-payload DCF; keygen hashes both. Convert_1(final seed) = H_Value2(final seed).lo. K = 4 *
+// bits + 5, level i's words are seed CW (2), VCW_0, VCW_1; then the right control word and the
+// final words CW_0, CW_1.
 //
 // Key layout, K = dcfKeyWords(bits) = 3 * bits + 4 uint64 words per element (row of [n, K]):
 //   [0], [1]          root seed s^(0) (lo, hi); the party's root control bit is the party index.

@@ -59,7 +59,6 @@ void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
-  const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
   // Zero-initialised: only the first `count` entries are used, which the compiler cannot see.
   Block s[kBatch] = {}, V[P][kBatch], child[kBatch];
   uint8_t dir[kBatch];
@@ -75,7 +74,10 @@ void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys
     const int shift = bits - 1 - level;
     const int64_t w = dcfLevelWord(level, P);
     for (int e = 0; e < count; ++e) dir[e] = static_cast<uint8_t>(x[e] >> shift & 1);
-    for (int p = 0; p < P; ++p) hashBlocks(valueKey[p], s, V[p], count, a.impl);
+    // One payload: H_Value holds both children's value shares; two payloads: the value block of
+    // the child x takes (H_Value left, H_Value2 right) holds both payloads' (dcf.h).
+    if (P == 1) hashBlocks(HashKey::Value, s, V[0], count, a.impl);
+    else hashEither(HashKey::Value, HashKey::Value2, s, dir, V[0], count, a.impl);
     hashChildren(s, dir, child, count, a.impl);
     for (int e = 0; e < count; ++e) {
       const uint64_t* k = keys + (first + e) * K;
@@ -84,7 +86,10 @@ void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys
       const uint64_t tcw = dir[e] ? (k[dcfRightControlWord(bits, P)] >> level & 1) : (k[w] & 1);
       const uint64_t cwLo = (k[w] & ~uint64_t(1)) | tcw, cwHi = k[w + 1];
       const Block c{child[e].lo ^ (cwLo & tm), child[e].hi ^ (cwHi & tm)};
-      for (int p = 0; p < P; ++p) acc[p][e] += (dir[e] ? V[p][e].hi : V[p][e].lo) + (k[w + 2 + p] & tm);
+      for (int p = 0; p < P; ++p) {
+        const uint64_t v = P == 1 ? (dir[e] ? V[0][e].hi : V[0][e].lo) : (p ? V[0][e].hi : V[0][e].lo);
+        acc[p][e] += v + (k[w + 2 + p] & tm);
+      }
       t[e] = c.lo & 1;
       s[e] = Block{c.lo & ~uint64_t(1), c.hi};
     }

@@ -82,6 +82,15 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
   Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch], V[P][2 * kBatch];
   uint64_t t[2 * kBatch], valpha[P][kBatch], tRight[kBatch];
   const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
+  // Value share of payload p for block j's left (side 0) or right (side 1) child (dcf.h): one
+  // payload, V[0] = H_Value holds both children (lo, hi); two payloads, V[side] = H_Value (left
+  // child) or H_Value2 (right child) holds both payloads (lo, hi), so that an evaluation, which
+  // follows one child, hashes one value block per level instead of two.
+  auto childValue = [&](int p, uint64_t side, int j) -> uint64_t {
+    if (P == 1) return side ? V[0][j].hi : V[0][j].lo;
+    const Block& b = V[side][j];
+    return p ? b.hi : b.lo;
+  };
   aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
                reinterpret_cast<uint8_t*>(s), a.impl);
   for (int e = 0; e < count; ++e) {
@@ -119,9 +128,11 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
       k0[w] = k1[w] = sCW.lo | tCWL;
       k0[w + 1] = k1[w + 1] = sCW.hi;
       for (int p = 0; p < P; ++p) {
-        const Block* Vp = V[p];
-        const uint64_t vKeep0 = select(am, Vp[2 * e].lo, Vp[2 * e].hi), vKeep1 = select(am, Vp[2 * e + 1].lo, Vp[2 * e + 1].hi);
-        const uint64_t vLose0 = select(am, Vp[2 * e].hi, Vp[2 * e].lo), vLose1 = select(am, Vp[2 * e + 1].hi, Vp[2 * e + 1].lo);
+        // Keep is the right child (side 1) when alpha's bit is 1.
+        const uint64_t vKeep0 = select(am, childValue(p, 0, 2 * e), childValue(p, 1, 2 * e));
+        const uint64_t vKeep1 = select(am, childValue(p, 0, 2 * e + 1), childValue(p, 1, 2 * e + 1));
+        const uint64_t vLose0 = select(am, childValue(p, 1, 2 * e), childValue(p, 0, 2 * e));
+        const uint64_t vLose1 = select(am, childValue(p, 1, 2 * e + 1), childValue(p, 0, 2 * e + 1));
         // The lost child's value shares must sum to beta when it lies left of alpha (x < alpha
         // leaves the path to the left) and to 0 when right, given what the path has added so far.
         uint64_t vcw = signBy(t1, vLose1 - vLose0 - valpha[p][e]);

@@ -64,7 +64,11 @@ void hashBlocks(HashKey k, const Block* in, Block* out, size_t n, AesImpl impl) 
 }
 
 void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl) {
-  const AesKey &l = fixedKey(HashKey::Left), &r = fixedKey(HashKey::Right);
+  hashEither(HashKey::Left, HashKey::Right, in, right, out, n, impl);
+}
+
+void hashEither(HashKey onLeft, HashKey onRight, const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl) {
+  const AesKey &l = fixedKey(onLeft), &r = fixedKey(onRight);
   if (useAesNi(impl)) {
     hashChildrenNi(l, r, in, right, out, n);
     return;

@@ -47,6 +47,10 @@ void hashBlocks(HashKey k, const Block* in, Block* out, size_t n, AesImpl impl);
 // child each element's (public) path bit selects, in one pipelined pass.
 void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl);
 
+// As hashChildren with other keys: out[i] = H_onRight(in[i]) where right[i] is 1, else
+// H_onLeft(in[i]) (the two-payload DCF's value blocks of the child on x's path, dcf.h).
+void hashEither(HashKey onLeft, HashKey onRight, const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl);
+
 // The orthomorphism, exposed for the portable path and for tests.
 inline Block sigma(Block x) { return Block{x.hi, x.hi ^ x.lo}; }
 
