@@ -105,6 +105,15 @@ test.serial('/metrics is valid Prometheus text whose counters move with a predic
     t.true(value(after[i].samples, 'tfe_query_rounds_total', model) > value(before[i].samples, 'tfe_query_rounds_total', model), `${PARTIES[i]}: rounds`);
     t.true(value(after[i].samples, 'tfe_query_sent_bytes_total', model) > value(before[i].samples, 'tfe_query_sent_bytes_total', model));
   }
+  // Prometheus's own checker, where it is installed (Debian's prometheus package has it): no error, no lint warning.
+  const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+  if (promtool.error) t.log(`promtool not found (${promtool.error.message}): only this file's reader checked the format`);
+  else
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync('promtool', ['check', 'metrics'], { input: after[i].text, encoding: 'utf8' });
+      t.is(r.status, 0, `promtool on ${PARTIES[i]}: ${r.stdout}${r.stderr}`);
+      t.is(`${r.stdout}${r.stderr}`.trim(), '', `promtool's lint on ${PARTIES[i]}`);
+    }
   await until(async () => value((await scrape(2)).samples, 'tfe_pool_recorded_total') > 0, "server2's pool");
   t.true(value((await scrape(2)).samples, 'tfe_pool_replayed_total') >= 1, 'the batch-1 query used the pool');
 });
