@@ -14,6 +14,9 @@ namespace fss {
 
 void hashBlocksNi(const AesKey& key, const Block* in, Block* out, size_t n);
 void hashChildrenNi(const AesKey& left, const AesKey& right, const Block* in, const uint8_t* dir, Block* out, size_t n);
+bool hasVaes();
+void hashBlocksVaes(const AesKey& key, const Block* in, Block* out, size_t n);
+void hashChildrenVaes(const AesKey& left, const AesKey& right, const Block* in, const uint8_t* dir, Block* out, size_t n);
 
 namespace {
 
@@ -43,6 +46,11 @@ bool useAesNi(AesImpl impl) {
   return impl == AesImpl::AesNi || (impl == AesImpl::Auto && cpuFeatures().aesni);
 }
 
+bool useVaes(AesImpl impl) {
+  // Only under auto: an explicit aesni keeps the 128-bit loops, so tests can compare the paths.
+  return impl == AesImpl::Auto && cpuFeatures().aesni && hasVaes();
+}
+
 namespace {
 Block hashPortable(const AesKey& key, Block in) {
   Block x = sigma(in), y;
@@ -56,6 +64,10 @@ Block hashPortable(const AesKey& key, Block in) {
 
 void hashBlocks(HashKey k, const Block* in, Block* out, size_t n, AesImpl impl) {
   const AesKey& key = fixedKey(k);
+  if (useVaes(impl)) {
+    hashBlocksVaes(key, in, out, n);
+    return;
+  }
   if (useAesNi(impl)) {
     hashBlocksNi(key, in, out, n);
     return;
@@ -69,6 +81,10 @@ void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, A
 
 void hashEither(HashKey onLeft, HashKey onRight, const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl) {
   const AesKey &l = fixedKey(onLeft), &r = fixedKey(onRight);
+  if (useVaes(impl)) {
+    hashChildrenVaes(l, r, in, right, out, n);
+    return;
+  }
   if (useAesNi(impl)) {
     hashChildrenNi(l, r, in, right, out, n);
     return;

@@ -39,6 +39,8 @@ const AesKey& fixedKey(HashKey k);
 // AES-NI when the CPU has it (or when impl says so), else the portable block function; resolved
 // like the PRG's impl attribute (auto, aesni, portable).
 bool useAesNi(AesImpl impl);
+// The VAES (AVX-512) loops: under auto, when the CPU has them; the same function as AES-NI's.
+bool useVaes(AesImpl impl);
 
 // out[i] = H_k(in[i]) for i < n. in and out may alias.
 void hashBlocks(HashKey k, const Block* in, Block* out, size_t n, AesImpl impl);

@@ -1,5 +1,6 @@
 // AES-NI path of G (fixed_key_aes.h): eight independent blocks in flight, like the PRG's CTR
-// code (prg/aes128_ni.cc), since callers batch a tree level across elements. Compiled for AES-NI
+// code (prg/aes128_ni.cc), since callers batch a tree level across elements; and a VAES path
+// (AVX-512) with sixteen. Compiled for AES-NI
 // only inside the target region and reached only after the CPUID check in useAesNi.
 #include <immintrin.h>
 
@@ -73,9 +74,84 @@ void hashChildrenNi(const AesKey& left, const AesKey& right, const Block* in, co
 }
 
 #pragma GCC pop_options
+
+// VAES with AVX-512: four blocks per instruction, sixteen in flight (four zmm registers), which
+// doubles the AES throughput of cores whose vector AES units are wider than 128 bits (Zen 4, Ice
+// Lake and later). Same function as the AES-NI loops above, block for block; the remainder
+// (fewer than 16 blocks) goes to them.
+#pragma GCC push_options
+#pragma GCC target("aes,sse4.1,avx2,avx512f,vaes")
+
+bool hasVaes() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("aes");
+  return ok;
+}
+
+namespace {
+constexpr size_t kLanes = 4, kRegs = 4, kWide = kLanes * kRegs;
+
+inline __m512i sigmaWide(__m512i x) {
+  const __m512i highHalf = _mm512_set_epi64(-1, 0, -1, 0, -1, 0, -1, 0);
+  // The maskz forms: GCC 12's unmasked ones read an "undefined" register and warn.
+  return _mm512_xor_si512(_mm512_maskz_shuffle_epi32(0xFFFF, x, _MM_PERM_BADC), _mm512_and_si512(x, highHalf));
+}
+
+// The 11 round keys of each of two keys, broadcast to all four lanes.
+struct WideKeys {
+  __m512i k[2][11];
+  WideKeys(const AesKey& a, const AesKey& b) {
+    for (int r = 0; r < 11; ++r) {
+      k[0][r] = _mm512_maskz_broadcast_i32x4(0xFFFF, _mm_load_si128(reinterpret_cast<const __m128i*>(a.roundKeys[r])));
+      k[1][r] = _mm512_maskz_broadcast_i32x4(0xFFFF, _mm_load_si128(reinterpret_cast<const __m128i*>(b.roundKeys[r])));
+    }
+  }
+};
+
+// Blocks [i, i + 16): lane j of register g is block i + 4g + j; lane masks m[g] pick key 1
+// (two mask bits, one per 64-bit half, per lane).
+inline void wideRounds(const WideKeys& wk, const Block* in, Block* out, const __mmask8* m) {
+  __m512i x[kRegs], b[kRegs];
+  for (size_t g = 0; g < kRegs; ++g) {
+    x[g] = sigmaWide(_mm512_loadu_si512(in + kLanes * g));
+    b[g] = _mm512_xor_si512(x[g], _mm512_mask_blend_epi64(m[g], wk.k[0][0], wk.k[1][0]));
+  }
+  for (int r = 1; r < 10; ++r)
+    for (size_t g = 0; g < kRegs; ++g) b[g] = _mm512_aesenc_epi128(b[g], _mm512_mask_blend_epi64(m[g], wk.k[0][r], wk.k[1][r]));
+  for (size_t g = 0; g < kRegs; ++g)
+    _mm512_storeu_si512(out + kLanes * g, _mm512_xor_si512(_mm512_aesenclast_epi128(b[g], _mm512_mask_blend_epi64(m[g], wk.k[0][10], wk.k[1][10])), x[g]));
+}
+}  // namespace
+
+void hashBlocksVaes(const AesKey& key, const Block* in, Block* out, size_t n) {
+  const WideKeys wk(key, key);
+  const __mmask8 none[kRegs] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + kWide <= n; i += kWide) wideRounds(wk, in + i, out + i, none);
+  if (i < n) hashBlocksNi(key, in + i, out + i, n - i);
+}
+
+void hashChildrenVaes(const AesKey& left, const AesKey& right, const Block* in, const uint8_t* dir, Block* out, size_t n) {
+  const WideKeys wk(left, right);
+  size_t i = 0;
+  for (; i + kWide <= n; i += kWide) {
+    __mmask8 m[kRegs];
+    for (size_t g = 0; g < kRegs; ++g) {
+      unsigned bits = 0;
+      for (size_t j = 0; j < kLanes; ++j) bits |= (dir[i + kLanes * g + j] & 1u) * (3u << (2 * j));
+      m[g] = static_cast<__mmask8>(bits);
+    }
+    wideRounds(wk, in + i, out + i, m);
+  }
+  if (i < n) hashChildrenNi(left, right, in + i, dir + i, out + i, n - i);
+}
+
+#pragma GCC pop_options
 #else
 void hashBlocksNi(const AesKey&, const Block*, Block*, size_t) { throw "unreachable"; }
 void hashChildrenNi(const AesKey&, const AesKey&, const Block*, const uint8_t*, Block*, size_t) { throw "unreachable"; }
+bool hasVaes() { return false; }
+void hashBlocksVaes(const AesKey&, const Block*, Block*, size_t) { throw "unreachable"; }
+void hashChildrenVaes(const AesKey&, const AesKey&, const Block*, const uint8_t*, Block*, size_t) { throw "unreachable"; }
 #endif
 
 }  // namespace fss
