@@ -10,6 +10,7 @@
 //   npm run bench:table -- --net lan|wan   links through an emulating proxy (bench/lib/net_proxy.ts):
 //                                    lan 0.2 ms RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s; or
 //                                    --rtt MS --rate MBIT. Prints the proxy's measured delay; saves nothing
+//   npm run bench:table -- --no-leases   clients do not lease session indices ahead (the plain path)
 //   npm run bench:table -- --redraw  no run: redraw RESULTS.md's section and the SVG from the saved
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   try {
     await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
-    const client = await PredictionClient.connect(config);
+    const client = await PredictionClient.connect(config, { leases: !argv.includes('--no-leases') });
     for (const e of entries) {
       const name = `${e.key}-${e.protocol}`;
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);

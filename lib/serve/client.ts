@@ -19,6 +19,8 @@ import { clientTls } from './provision_tls';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
+import { ClientLeases, isLeaseFailure } from './client_leases';
+import type { LeaseRef } from './leases';
 import { answerDeadline } from '../browser/deadline';
 import { softmaxRows } from '../browser/ring';
 
@@ -34,6 +36,11 @@ export interface ClientOptions {
    * (default: the config's queryTimeoutMs plus 10 s, so a server's own timeout is heard first).
    */
   requestTimeoutMs?: number;
+  /**
+   * Take the session index of the next batch-1 query on a model ahead of time (default true), so
+   * that no server waits for another's notice when it comes (a hop off every query; leases.ts).
+   */
+  leases?: boolean;
   log?: (m: string) => void;
 }
 
@@ -57,12 +64,17 @@ export class PredictionClient {
 
   #retryMs: number;
   #timeoutMs: number;
+  #leases: ClientLeases;
 
-  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number) {
+  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number, leases: boolean) {
     this.#config = config;
     this.#endpoint = endpoint;
     this.#retryMs = retryMs;
     this.#timeoutMs = timeoutMs;
+    this.#leases = new ClientLeases(leases, async (model) => {
+      const { responses } = await this.#request({ type: 'lease', model }, async () => undefined);
+      return (responses[0] as { lease?: LeaseRef & { ttlMs: number } }).lease;
+    });
   }
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
@@ -71,7 +83,7 @@ export class PredictionClient {
     // Under TLS: the CA and/or the pinned fingerprints the servers are checked against (provision_tls.ts).
     const tls = clientTls(c, opts.asOwner);
     const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
-    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000);
+    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000, opts.leases ?? true);
     try {
       await Promise.all(SERVERS.map((s) => {
         const p = c.parties[s as 'server0'];
@@ -145,10 +157,21 @@ export class PredictionClient {
     const dense = toDense(input, `predict(${model}) input`);
     const ring = RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: this.#config.fracBits });
     const t0 = performance.now();
-    try {
-      const { result, traffic, responses } = await this.#request({ type: 'predict', model, shape: dense.shape }, async (party) => {
+    const batch1 = dense.shape[0] === 1;
+    const ask = (lease?: LeaseRef) =>
+      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease } : {}) }, async (party) => {
         const [, out] = await Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]);
         return out!;
+      });
+    try {
+      const lease = batch1 ? this.#leases.take(model) : undefined;
+      // Holding one, the next query's lease is asked for now, beside this one, so back-to-back
+      // queries find it; else after this query succeeds (a failing one leases nothing).
+      if (lease) this.#leases.renew(model);
+      // A lease the servers no longer know (expired, a new setup) only costs the plain path.
+      const { result, traffic, responses } = await ask(lease).catch((e: unknown) => {
+        if (lease && isLeaseFailure(e)) return ask();
+        throw e;
       });
       const shape = [...result.shape];
       const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
@@ -159,6 +182,7 @@ export class PredictionClient {
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
       const theirs = responses.map((r) => (r as { fracBits?: number }).fracBits).find((f) => f !== undefined && f !== this.#config.fracBits);
       if (theirs !== undefined) throw new Error(`the servers compute with fracBits ${theirs}, but this client's config says ${this.#config.fracBits}: use the cluster's config file`);
+      if (batch1) this.#leases.renew(model);
       return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       ring.dispose();
@@ -247,6 +271,7 @@ export class PredictionClient {
   }
 
   async close(): Promise<void> {
+    await this.#leases.settle();
     await this.#endpoint.close();
   }
 }

@@ -52,6 +52,8 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
   queryTimeoutMs: number;
   /** Batch-1 queries per model whose server2 side is precomputed ahead (0: none). */
   precomputePool: number;
+  /** How long a session-index lease a client took ahead stays valid unused (leases.ts; 0: no leases). */
+  leaseTtlMs: number;
   /** Where each server computes: 'auto' (a GPU when one is usable), 'cpu' or 'cuda'. TFE_DEVICE overrides. */
   device: DeviceOption;
   /** Origins (scheme://host[:port]) of web pages allowed to connect as clients; '*' any; default none (docs/browser.md). */
@@ -131,7 +133,7 @@ const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
 };
 const NET_FIELDS = Object.keys(NET_RANGES) as (keyof NetLimits)[];
 
-const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, setupTimeoutMs: 30_000, precomputePool: 8, ...DEFAULT_LIMITS };
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, setupTimeoutMs: 30_000, precomputePool: 8, leaseTtlMs: 30_000, ...DEFAULT_LIMITS };
 const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
 
 function fail(file: string, msg: string): never {
@@ -142,7 +144,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -178,6 +180,11 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   const num = (k: keyof typeof DEFAULTS, lo: number, hi: number): number => {
     const v = o[k] ?? DEFAULTS[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(file, `'${k}' must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const leaseTtl = () => {
+    const v = o.leaseTtlMs ?? DEFAULTS.leaseTtlMs;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1000 || v > 600_000) fail(file, `'leaseTtlMs' must be 0 (no leases) or an integer in [1000, 600000], got ${JSON.stringify(v)}`);
     return v;
   };
   if (o.insecure !== undefined && typeof o.insecure !== 'boolean') fail(file, "'insecure' must be true or false");
@@ -226,6 +233,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     queryTimeoutMs,
     setupTimeoutMs: num('setupTimeoutMs', 100, 600_000),
     precomputePool: num('precomputePool', 0, 1024),
+    leaseTtlMs: o.leaseTtlMs === 0 ? 0 : leaseTtl(),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
     allowedOrigins: origins as string[],
     clusterSecret: o.clusterSecret as string | undefined,

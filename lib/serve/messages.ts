@@ -4,6 +4,7 @@
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
 import { checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { LEASE_ID, type LeaseRef } from './leases';
 
 export type { ProtocolName } from '../protocol/protocols';
 
@@ -12,6 +13,14 @@ export interface PredictRequest {
   model: string;
   /** The input's shape, batch dimension first. */
   shape: number[];
+  /** Batch 1 only: the session index leased ahead (leases.ts), so no server waits for server0's notice. */
+  lease?: LeaseRef;
+}
+
+/** Take the session index of the next batch-1 query on `model` ahead of time (leases.ts). */
+export interface LeaseRequest {
+  type: 'lease';
+  model: string;
 }
 
 export interface DeployRequest {
@@ -65,13 +74,15 @@ export interface OperatorCounters {
   tensorBytes: number;
   /** Requests admitted (running or waiting), their estimated memory, refusals since start. */
   sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };
+  /** Session-index leases (leases.ts): held now; granted (server0) or announced (others), used, expired or voided unused. */
+  leases: { held: number; granted: number; used: number; expired: number };
   /** The endpoint's own counters, when the net layer offers them. */
   endpoint?: unknown;
 }
 
 export type ServerStatus = PublicStatus & Partial<OperatorCounters> & { operator: boolean };
 
-export type ClientRequest = PredictRequest | DeployRequest | UndeployRequest | ModelsRequest | StatusRequest;
+export type ClientRequest = PredictRequest | DeployRequest | UndeployRequest | ModelsRequest | StatusRequest | LeaseRequest;
 
 /** server0 -> server1, server2: run this client's request as session `index` of `epoch`. */
 export interface StartNotice {
@@ -103,7 +114,18 @@ export interface SetupFailedNotice {
   epoch: string;
 }
 
-export type ServerNotice = StartNotice | EpochNotice | PoolNotice | SetupFailedNotice;
+/** server0 -> server1, server2: lease `id` holds `index` of `epoch` for a batch-1 query on `model`. */
+export interface LeaseNotice {
+  type: 'lease';
+  epoch: string;
+  id: string;
+  model: string;
+  index: number;
+  pooled: boolean;
+  ttlMs: number;
+}
+
+export type ServerNotice = StartNotice | EpochNotice | PoolNotice | SetupFailedNotice | LeaseNotice;
 
 export interface ModelInfo {
   name: string;
@@ -117,7 +139,7 @@ export interface ModelInfo {
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number; fracBits?: number }
+  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number; fracBits?: number; lease?: LeaseRef & { ttlMs: number } }
   | { ok: false; error: string };
 
 export const RESPONSE_KEY = 'res';
@@ -141,13 +163,18 @@ export function validateRequest(raw: unknown): ClientRequest {
   if (!raw || typeof raw !== 'object') throw new Error('request must be an object');
   const r = raw as Record<string, unknown>;
   if (r.type === 'models' || r.type === 'status') return { type: r.type };
-  if (!['predict', 'deploy', 'undeploy'].includes(r.type as string))
+  if (!['predict', 'deploy', 'undeploy', 'lease'].includes(r.type as string))
     throw new Error(`unknown request type ${JSON.stringify(typeof r.type === 'string' ? r.type.slice(0, 40) : r.type)}`);
   const model = checkModelName(r.model);
-  if (r.type === 'undeploy') return { type: 'undeploy', model };
+  if (r.type === 'undeploy' || r.type === 'lease') return { type: r.type, model };
   if (r.type === 'predict') {
     if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)?.slice(0, 80)} must be a list of positive integers`);
-    return { type: 'predict', model, shape: r.shape };
+    if (r.lease === undefined) return { type: 'predict', model, shape: r.shape };
+    const l = r.lease as Record<string, unknown> | null;
+    if (!l || typeof l !== 'object' || typeof l.id !== 'string' || !LEASE_ID.test(l.id) || !Number.isSafeInteger(l.index) || (l.index as number) < 1)
+      throw new Error('lease must be { id: a lease id, index: a positive integer }');
+    if (r.shape[0] !== 1) throw new Error(`a lease is for a batch-1 query; this one has batch ${r.shape[0]}`);
+    return { type: 'predict', model, shape: r.shape, lease: { id: l.id, index: l.index as number } };
   }
   checkProtocol(typeof r.protocol === 'string' ? r.protocol.slice(0, 40) : r.protocol, 'deploy');
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');

@@ -17,7 +17,8 @@ import { type ClusterConfig, readPem, usesTls } from './config';
 import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
-import { type ClientRequest, type DeployRequest, type EpochNotice, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
+import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
+import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
@@ -70,6 +71,10 @@ export class TfeServer {
   #stopping = false;
   #retryTimer?: NodeJS.Timeout;
   #lastRetry = 0;
+  /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
+  #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
+  /** server1/server2: leased requests that came before server0's lease notice, by lease id. */
+  #waitingLease = new Map<string, string>();
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
@@ -137,12 +142,14 @@ export class TfeServer {
 
   #beginEpoch(notice: EpochNotice): void {
     const old = this.#epoch;
+    this.#leases.clear();
     const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, this.#config.setupTimeoutMs, this.#config.maxPoolRecordings, this.#log);
     this.#epoch = fresh;
     if (old) {
       old.retired = true;
       old.maybeFree();
       this.endpoint.endSession(`epoch:${old.id}`);
+      this.endpoint.endSession(`lease:${old.id}`);
       // What server2 shipped ahead for the old setup's unused indices.
       old.pool.clear();
       this.endpoint.endSessionsWithPrefix(poolSessionPrefix(old.id));
@@ -248,6 +255,7 @@ export class TfeServer {
     }
     if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map((m) => ({ ...infoOf(m), fracBits: this.#config.fracBits })) });
     if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(this.#isOperator(peer)) });
+    if (req.type === 'lease') return this.#lease(peer, session, req);
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     try {
@@ -256,17 +264,87 @@ export class TfeServer {
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
       if (this.me === SERVER0 && !this.#epoch) throw new Error('the cluster is not connected yet');
-      this.#sessions.admit(session, peer, bytes, this.me !== SERVER0 && !this.#pending.get(session)?.notice);
+      const lease = req.type === 'predict' ? req.lease : undefined;
+      if (lease && this.me === SERVER0 && !this.#leases.has(lease.id)) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
+      const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.has(lease.id));
+      this.#sessions.admit(session, peer, bytes, waits);
     } catch (e) {
+      return this.#refuse(peer, session, e as Error);
+    }
+    const lease = req.type === 'predict' ? req.lease : undefined;
+    let leased: Notice | undefined;
+    try {
+      const entry = lease ? this.#leases.take(lease, req.model) : undefined;
+      if (entry) leased = { epoch: entry.epoch, index: entry.index, pooled: entry.pooled };
+    } catch (e) {
+      this.#sessions.release(session);
       return this.#refuse(peer, session, e as Error);
     }
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
+      // A leased index was announced with the lease: no notice, nobody waits for server0.
+      if (leased) return this.#run(session, peer, req, leased);
       const notice = { type: 'start' as const, epoch: epoch.id, ...this.#indexFor(epoch, req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       return this.#run(session, peer, req, notice);
     }
-    this.#pair(session, { client: { peer, req } });
+    // server1/server2: a lease whose notice is still on its way waits for it, as for server0's notice.
+    if (lease && !leased) this.#waitingLease.set(lease.id, session);
+    this.#pair(session, { client: { peer, req }, ...(leased ? { notice: leased } : {}) });
+  }
+
+  /**
+   * A client takes the session index of its next batch-1 query on a model (leases.ts). server0
+   * grants it and tells server1 and server2 before answering; they answer at once.
+   */
+  #lease(peer: PartyName, session: string, req: LeaseRequest): void {
+    try {
+      if (this.me !== SERVER0) return this.#respond(peer, session, { ok: true });
+      const epoch = this.#epoch, ttlMs = this.#config.leaseTtlMs;
+      if (ttlMs === 0) throw new Error('this cluster grants no leases (leaseTtlMs is 0)');
+      if (this.#stopping) throw new Error(`${this.me} is shutting down`);
+      if (!epoch?.isReady) throw new Error('the cluster is not set up yet');
+      if (!this.#models.has(req.model) || !epoch.masks.has(req.model)) throw new Error(`unknown model '${req.model}'`);
+      const down = this.#others().filter((s) => !this.endpoint.connected(s));
+      if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
+      const mine = this.#leases.countFor(peer);
+      if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
+      if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
+      const entry = { epoch: epoch.id, model: req.model, ...this.#indexFor(epoch, { type: 'predict', model: req.model, shape: [1] }) };
+      const id = this.#leases.grant(entry, peer, ttlMs);
+      const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
+      for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+      this.#respond(peer, session, { ok: true, lease: { id, index: entry.index, ttlMs } });
+    } catch (e) {
+      this.#refuse(peer, session, e as Error);
+    }
+  }
+
+  /** server1/server2: server0 leased an index; a request that named it already is paired now. */
+  #onLeaseNotice(n: LeaseNotice): void {
+    if (n.epoch !== this.#epoch?.id) return;
+    this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true }, n.ttlMs + EXPIRY_SLACK_MS);
+    const session = this.#waitingLease.get(n.id);
+    if (!session) return;
+    this.#waitingLease.delete(n.id);
+    const p = this.#pending.get(session), req = p?.client?.req;
+    if (!p || req?.type !== 'predict' || !req.lease) return;
+    try {
+      const e = this.#leases.take(req.lease, req.model)!;
+      this.#pair(session, { notice: { epoch: e.epoch, index: e.index, pooled: e.pooled } });
+    } catch (e) {
+      const peer = p.client!.peer;
+      this.#dropPending(session, true);
+      this.#refuse(peer, session, e as Error);
+    }
+  }
+
+  /** An index that will never run here: what server2 recorded or shipped for it is freed. */
+  #freeIndex(epochId: string, index: number, pooled: boolean): void {
+    const epoch = this.#epoch;
+    if (!epoch || epoch.id !== epochId) return; // a past epoch's pool went with it
+    if (this.me === SERVER2) epoch.pool.discard(index);
+    if (pooled) this.endpoint.endSession(poolSession(epochId, index));
   }
 
   /**
@@ -288,6 +366,8 @@ export class TfeServer {
     if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
     if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
     if (n.type === 'pool' && this.me === SERVER2 && Array.isArray(n.indices)) return this.#precompute(n);
+    if (n.type === 'lease' && typeof n.epoch === 'string' && typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && n.ttlMs > 0)
+      return this.#onLeaseNotice(n);
     this.#log(`ignored a malformed notice from ${peer}`, 'notice-ignored', { peer });
   }
 
@@ -327,6 +407,8 @@ export class TfeServer {
     if (!p) return;
     clearTimeout(p.timer);
     this.#pending.delete(session);
+    const req = p.client?.req;
+    if (req?.type === 'predict' && req.lease && this.#waitingLease.get(req.lease.id) === session) this.#waitingLease.delete(req.lease.id);
     if (!unused) return;
     this.#sessions.release(session);
     this.endpoint.endSession(session);
@@ -487,6 +569,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
   }
 }

@@ -5,6 +5,7 @@ import { memory } from '../info';
 import type { PartyName } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
 import type { Epoch } from './epoch';
+import type { LeaseBook } from './leases';
 import type { SessionAccounting } from './limits';
 import type { ServerStatus } from './messages';
 import { poolSessionPrefix } from './pool';
@@ -17,6 +18,7 @@ export interface StatusSources {
   pending: number;
   endpoint: WsEndpoint;
   sessions: SessionAccounting;
+  leases: LeaseBook;
 }
 
 export function serverStatus(s: StatusSources, operator: boolean): ServerStatus {
@@ -38,6 +40,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     tensorBytes: mem.bytes,
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0 },
     sessions: s.sessions.counters(),
+    leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired },
     endpoint: s.endpoint.stats(),
   };
 }
