@@ -3,7 +3,8 @@
 // (bench:table also measures batch 1 and accuracy over the test set, which takes much longer).
 //   node dist/bench/securenn_b128.js                 3 timed batches per model (after one warm-up)
 //   node dist/bench/securenn_b128.js --runs 5 --only C_max --protocol securenn --json
-// Profiling the servers: NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" (inherited by them).
+// Also prints each server's CPU seconds per batch (from /proc), which other load on a shared machine
+// moves far less than wall time.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +16,18 @@ import { percentile } from './lib/percentile';
 import { plainModel } from './lib/plain_forward';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/** CPU seconds (user + system, all threads) a process has used so far; NaN where /proc is absent. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime (fields 14 and 15)
+  } catch {
+    return Number.NaN;
+  }
+}
 const PIXELS = 784;
 
 function arg(argv: string[], name: string): string | undefined {
@@ -42,7 +55,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b128-'));
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 } });
   const procs = spawnCluster(config, () => undefined);
-  const out: Record<string, { seconds: number[]; median: number }> = {};
+  const out: Record<string, { seconds: number[]; median: number; cpuSeconds: Record<string, number> }> = {};
   try {
     await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
@@ -54,13 +67,16 @@ async function main(): Promise<void> {
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
       await client.predict(name, batch(0)); // warm-up: masks the weights, warms caches
       const seconds: number[] = [];
+      const cpu0 = procs.map((pr) => cpuSeconds(pr.child.pid));
       for (let r = 0; r < runs; r++) {
         const t0 = performance.now();
         await client.predict(name, batch(r + 1));
         seconds.push((performance.now() - t0) / 1000);
       }
-      out[m] = { seconds, median: percentile(seconds, 0.5) };
-      say(`${protocol} ${m} batch 128: median ${out[m].median.toFixed(3)} s (${seconds.map((s) => s.toFixed(3)).join(', ')})`);
+      // CPU time per batch on each server: unlike wall time, barely moved by other load on the machine.
+      const cpu = Object.fromEntries(procs.map((pr, i) => [pr.party, (cpuSeconds(pr.child.pid) - cpu0[i]) / runs]));
+      out[m] = { seconds, median: percentile(seconds, 0.5), cpuSeconds: cpu };
+      say(`${protocol} ${m} batch 128: median ${out[m].median.toFixed(3)} s (${seconds.map((s) => s.toFixed(3)).join(', ')}); CPU s per batch ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     }
     await Promise.all([owner.close(), client.close()]);
   } finally {

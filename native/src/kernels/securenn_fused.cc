@@ -86,7 +86,8 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
   const uint64_t* rs = r.ptr<uint64_t>();
   uint8_t* d = out.ptr<uint8_t>();
   const unsigned j = static_cast<unsigned>(party);
-  parallelFor(0, n, 64, [&](int64_t lo, int64_t hi) {
+  parallelFor(0, n, 64, [&, j, rerandomise](int64_t lo, int64_t hi) {
+    // j and rerandomise by value: read through the closure, they would block vectorisation.
     std::vector<uint8_t> s(kRowBlock * kBits), z(kRowBlock * kBits, 0), pi(kRowBlock * kBits), u(kBits);
     for (int64_t e0 = lo; e0 < hi; e0 += kRowBlock) {
       const int64_t m = std::min(kRowBlock, hi - e0);
@@ -132,11 +133,14 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
         }
         // d_{pi(i)} = s_i c_i, then + z (server0) or - z (server1) at each output position.
         for (int i = 0; i < kBits; ++i) de[pe[i]] = static_cast<uint8_t>(t[i]);
-        if (rerandomise)
+        if (rerandomise) {
+          // In byte lanes: d + z <= 132 (server0) or d + p - z <= 133 (server1), then one conditional subtract.
+          const uint8_t sign = j == 0 ? 0 : 0xff, pp = j == 0 ? 0 : kP;
           for (int i = 0; i < kBits; ++i) {
-            const uint16_t zz = static_cast<uint16_t>(j == 0 ? ze[i] : kP - ze[i]);
-            de[i] = static_cast<uint8_t>((de[i] + zz) % kP);
+            const uint8_t v = static_cast<uint8_t>(de[i] + pp + ((ze[i] ^ sign) - sign));
+            de[i] = v >= kP ? static_cast<uint8_t>(v - kP) : v;
           }
+        }
       }
     }
   });
@@ -193,11 +197,16 @@ Outputs bitsMinusPrgField(const Inputs& in, const Attrs& at) {
       const int64_t m = std::min(kRowBlock, hi - e0);
       uint8_t* de = d + e0 * kBits;
       sampleField(st.key, st.iv, st.impl, uniform, static_cast<uint64_t>(e0) * kBits, m * kBits, de);
-      for (int64_t k = 0; k < m; ++k)
-        for (int i = 0; i < kBits; ++i) {
-          const unsigned bit = static_cast<unsigned>(xs[e0 + k] >> i) & 1u, s = de[k * kBits + i];
-          de[k * kBits + i] = static_cast<uint8_t>(bit >= s ? bit - s : bit + mod - s);
+      const uint8_t md = static_cast<uint8_t>(mod);
+      for (int64_t k = 0; k < m; ++k) {
+        alignas(16) uint8_t bit[kBits];
+        for (int q = 0; q < 8; ++q) std::memcpy(bit + 8 * q, &kSpread[(xs[e0 + k] >> (8 * q)) & 0xff], 8);
+        uint8_t* row = de + k * kBits;
+        for (int i = 0; i < kBits; ++i) {  // bit - s mod p in byte lanes: bit + p - s <= 252, then one conditional subtract
+          const uint8_t t = static_cast<uint8_t>(bit[i] + md - row[i]);
+          row[i] = t >= md ? static_cast<uint8_t>(t - md) : t;
         }
+      }
     }
   });
   return {out};

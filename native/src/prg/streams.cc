@@ -59,6 +59,21 @@ size_t findRejected(const uint8_t* dst, int64_t n, uint32_t add, uint32_t* out, 
   return m;
 }
 
+// The element of the first accepted byte of a 16-byte retry block, or kRejected if none is.
+inline uint8_t firstAccepted(const FieldSampler& fs, const uint8_t* blk) {
+#if defined(__SSE2__)
+  // b < limit, unsigned, in byte lanes: min(b, limit - 1) == b (limit >= 2).
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+  const __m128i top = _mm_set1_epi8(static_cast<char>(fs.limit - 1));
+  const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(b, top), b)));
+  return ok ? fs.table[blk[__builtin_ctz(ok)]] : FieldSampler::kRejected;
+#else
+  for (int t = 0; t < 16; ++t)
+    if (fs.table[blk[t]] != FieldSampler::kRejected) return fs.table[blk[t]];
+  return FieldSampler::kRejected;
+#endif
+}
+
 }  // namespace
 
 void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const FieldSampler& fs, uint64_t first,
@@ -82,9 +97,7 @@ void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const Fi
         for (size_t k = 0; k < m; ++k) idx[k] = (attempt << 56) + first + s + pending[b + k];
         aesCtrBlocksAt(key, iv, idx, m, blocks, impl);
         for (size_t k = 0; k < m; ++k) {
-          const uint8_t* blk = blocks + 16 * k;
-          uint8_t v = FieldSampler::kRejected;
-          for (int t = 0; t < 16 && v == FieldSampler::kRejected; ++t) v = fs.table[blk[t]];
+          const uint8_t v = firstAccepted(fs, blocks + 16 * k);
           if (v == FieldSampler::kRejected)
             next[nn++] = pending[b + k];
           else
@@ -110,6 +123,7 @@ void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, u
     limit[r] = static_cast<uint16_t>(256 - 256 % r);
     recip[r] = ((uint64_t(1) << 32) + static_cast<uint64_t>(r) - 1) / static_cast<uint64_t>(r);
   }
+  uint8_t ks[256];
   for (int64_t g = 0; g < rows; g += kRows) {
     const int64_t m = std::min<int64_t>(kRows, rows - g);
     for (int64_t k = 0; k < m; ++k)
@@ -119,11 +133,9 @@ void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, u
       uint8_t* bytes = buf + k * kBytes;
       uint64_t block = ((firstRow + g + k) << 40) + kBlocks;
       int pos = 0;
-      uint8_t* p = dst + (g + k) * len;
-      for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint8_t>(i);
-      for (int64_t i = len - 1; i > 0; --i) {  // swap p[i] with p[k], k uniform in [0, i]
-        const unsigned range = static_cast<unsigned>(i + 1);
-        const unsigned lim = limit[range];
+      // Fisher-Yates from the top: ks[i] uniform in [0, i] by rejection, then swap(p[i], p[ks[i]]).
+      for (int64_t i = len - 1; i > 0; --i) {
+        const unsigned range = static_cast<unsigned>(i + 1), lim = limit[range];
         unsigned b;
         do {
           if (pos == kBytes) {  // the row's next five blocks
@@ -133,9 +145,11 @@ void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, u
           }
           b = bytes[pos++];
         } while (b >= lim);
-        const unsigned q = static_cast<unsigned>((b * recip[range]) >> 32);
-        std::swap(p[i], p[b - q * range]);
+        ks[i] = static_cast<uint8_t>(b - static_cast<unsigned>((b * recip[range]) >> 32) * range);
       }
+      uint8_t* p = dst + (g + k) * len;
+      for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint8_t>(i);
+      for (int64_t i = len - 1; i > 0; --i) std::swap(p[i], p[ks[i]]);
     }
   }
 }
