@@ -12,10 +12,14 @@ import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../party
 /**
  * Test-only switches. With maskInput false server2 draws r = 0, so the opened x^ is the input
  * itself; the view tests use it as the control that must fail. `chunk` is the number of elements
- * per key message (32768: 67 MB of relu keys per server), which tests lower to run many chunks;
- * server2 and the compute servers must agree on it. Nothing in lib/ changes them.
+ * per key message (2048: 4.2 MB of relu keys per server), which tests lower to run many chunks;
+ * server2 and the compute servers must agree on it. Nothing in lib/ changes them. Why so small:
+ * each message is copied into fresh buffers (toBytes, the socket's reassembly), and buffers above
+ * glibc's 32 MB mmap threshold are new pages every time, faulted in at about 0.2 GB/s on the
+ * benchmark VM, where heap-sized ones are reused; in-process network A at batch 128 took about
+ * 1 s with 32768-element chunks and 0.2 s with 1024 to 4096.
  */
-export const FSS_STEPS = { maskInput: true, chunk: 1 << 15 };
+export const FSS_STEPS = { maskInput: true, chunk: 1 << 11 };
 
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (see below). */
 const LOW_BITS = 63;
