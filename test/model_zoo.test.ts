@@ -64,6 +64,41 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    name: 'DepthwiseConv2D (depth multiplier 2, strides 2, same, relu) and SeparableConv2D (dilation 2)',
+    shape: [9, 9, 3],
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().depthwiseConv2d({ inputShape: [9, 9, 3], kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu', depthwiseInitializer: 'glorotUniform', biasInitializer: 'randomNormal' }),
+          L().separableConv2d({ filters: 4, kernelSize: 3, dilationRate: 2, padding: 'same', depthMultiplier: 2, biasInitializer: 'randomNormal' }),
+          L().flatten(),
+          L().dense({ units: 3 }),
+        ],
+      }),
+  },
+  {
+    name: 'Conv2D with dilationRate 2 (valid), then a depthwise layer without bias',
+    shape: [10, 10, 2],
+    build: () =>
+      tf.sequential({
+        layers: [L().conv2d({ inputShape: [10, 10, 2], filters: 3, kernelSize: 3, dilationRate: 2, activation: 'relu' }), L().depthwiseConv2d({ kernelSize: 2, useBias: false }), L().flatten(), L().dense({ units: 2 })],
+      }),
+  },
+  {
+    name: 'Conv1D (dilated; strided with same padding) and PReLU',
+    shape: [16, 3],
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().conv1d({ inputShape: [16, 3], filters: 4, kernelSize: 3, dilationRate: 2, activation: 'relu', biasInitializer: 'randomNormal' }),
+          L().conv1d({ filters: 5, kernelSize: 2, strides: 2, padding: 'same' }),
+          L().prelu({ alphaInitializer: tf.initializers.randomUniform({ minval: 0.1, maxval: 0.6 }) }),
+          L().flatten(),
+          L().dense({ units: 3 }),
+        ],
+      }),
+  },
+  {
     name: 'Dense on a rank-3 input (applied to the last axis)',
     shape: [3, 6],
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [3, 6], units: 5, activation: 'relu' }), L().flatten(), L().dense({ units: 3 })] }),
@@ -155,7 +190,19 @@ for (const z of ZOO)
 // Settings Keras writes that tfjs's own layers never do are patched into the saved model.json.
 type Layer = { class_name: string; config: Record<string, unknown> };
 const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (layers: Layer[]) => void }[] = [
-  { name: 'Conv2D with dilationRate 2', build: () => tf.sequential({ layers: [L().conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, dilationRate: 2 })] }), message: /\(Conv2D\): dilation_rate = \[2,2\] is not supported/ },
+  {
+    name: 'Conv2D with dilation and strides above 1 together (Keras)',
+    build: () => tf.sequential({ layers: [L().conv2d({ inputShape: [9, 9, 1], filters: 2, kernelSize: 3, dilationRate: 2 })] }),
+    patch: (layers) => void (layers[0].config.strides = [2, 2]),
+    message: /\(Conv2D\): dilation_rate \[2,2\] with strides \[2,2\]: TensorFlow allows one of them above 1, not both/,
+  },
+  { name: 'Conv1D with causal padding', build: () => tf.sequential({ layers: [L().conv1d({ inputShape: [8, 2], filters: 2, kernelSize: 3, padding: 'causal' })] }), message: /\(Conv1D\): padding = "causal" is not supported/ },
+  {
+    name: 'PReLU with shared axes',
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().prelu()] }),
+    patch: (layers) => void (layers[1].config.shared_axes = [1]),
+    message: /\(PReLU\): shared_axes = \[1\] is not supported/,
+  },
   {
     name: 'ReLU with a threshold (Keras)',
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 2 }), L().reLU()] }),
@@ -169,7 +216,7 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
   { name: 'a hidden elu', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'elu' }), L().dense({ units: 2 })] }), message: /activation 'elu' is not supported in a hidden layer/ },
-  { name: 'DepthwiseConv2D', build: () => tf.sequential({ layers: [L().depthwiseConv2d({ inputShape: [5, 5, 2], kernelSize: 3 })] }), message: /of class DepthwiseConv2D is not supported yet/ },
+  { name: 'a layer class not in the catalog (LSTM)', build: () => tf.sequential({ layers: [L().lstm({ inputShape: [3, 2], units: 2 })] }), message: /of class LSTM is not supported/ },
 ];
 
 for (const r of REFUSED)

@@ -6,6 +6,7 @@ import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops
 import { avgPool2d, conv2d, matmul, mul, polynomial, relu, sigmoid, tanh } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { LayerConfig } from './layers_graph';
+import { dilatedShape } from './conv_kernels';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -94,6 +95,26 @@ function activation(l: LayerConfig, name: unknown, isOutput: boolean): Pick<Laye
   return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (supported: linear, relu, relu6, hard_sigmoid, sigmoid, tanh, and softmax on the output layer)'}`);
 }
 
+const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
+const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
+
+/** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
+function dilationOf(l: LayerConfig, c: Record<string, unknown>): [number, number] {
+  const d = pair(c.dilation_rate, 1), s = pair(c.strides, 1);
+  if (Math.max(...d) > 1 && Math.max(...s) > 1) refuse(l, `dilation_rate [${d}] with strides [${s}]: TensorFlow allows one of them above 1, not both`);
+  return d;
+}
+
+/** A Conv2D on kernel parameter `k` (taken or expanded by the owner), its bias and activation. */
+function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, outChannels: number): LayerPlan {
+  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, outChannels]);
+  const strides = pair(c.strides, 1);
+  return withActivation(l, ctx, (p) => (x) => {
+    const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
+    return b < 0 ? y : add(y, p[b]);
+  });
+}
+
 /** A linear step followed by the layer's activation setting. */
 function withActivation(l: LayerConfig, ctx: LayerContext, linear: (p: PrivateTensor[]) => (x: AnyTensor) => AnyTensor): LayerPlan {
   const a = activation(l, l.config.activation, ctx.isOutput);
@@ -145,14 +166,50 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
   },
   Conv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: ones, groups: ones, activation: ANY, use_bias: bool });
-    const k = ctx.take('kernel');
-    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, Number(c.filters)]);
-    const strides = pair(c.strides, 1);
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: ones, activation: ANY, use_bias: bool });
+    const dilation = dilationOf(l, c);
+    const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+    const k = dilation[0] * dilation[1] === 1 ? ctx.take('kernel') : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation });
+    return convPlan(l, ctx, c, k, Number(c.filters));
+  },
+  DepthwiseConv2D: (l, ctx) => {
+    const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool });
+    const dilation = dilationOf(l, c);
+    const shape = ctx.shapeOf(`${l.config.name}/depthwise_kernel`);
+    const [kh, kw, ch, m] = shape;
+    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/depthwise_kernel`, shape, depthwise: true, dilation });
+    return convPlan(l, ctx, c, k, ch * m);
+  },
+  SeparableConv2D: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool });
+    const dilation = dilationOf(l, c);
+    const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
+    const [kh, kw, ch, m] = shape, f = Number(c.filters);
+    if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
+    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
+    return convPlan(l, ctx, c, k, f);
+  },
+  Conv1D: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: ones, activation: ANY, use_bias: bool });
+    const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
+    const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
+    if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);
+    const [kl, ch, f] = ctx.shapeOf(`${l.config.name}/kernel`);
+    // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
+    const k = d === 1 ? ctx.take('kernel', [1, kl, ch, f]) : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d] });
+    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
     return withActivation(l, ctx, (p) => (x) => {
-      const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
-      return b < 0 ? y : add(y, p[b]);
+      if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
+      const y = conv2d(reshape(x, [x.shape[0], 1, x.shape[1], x.shape[2]]), p[k], { strides: [1, s1], padding: padding(c.padding) });
+      const z = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
+      return b < 0 ? z : add(z, p[b]);
     });
+  },
+  PReLU: (l, ctx) => {
+    settings(l, { shared_axes: (v) => v === undefined || v === null });
+    const a = ctx.take('alpha');
+    // prelu(x) = relu(x) - alpha relu(-x), alpha a private weight per element (broadcast over the batch).
+    return { step: (p) => ([x]) => sub(relu(x), mul(relu(mul(x, -1)), p[a])), comparisons: true, exactOnly: true };
   },
   AveragePooling2D: (l) => {
     const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
@@ -244,12 +301,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
 export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
 
 /** Layers people ask for that are refused for a stated reason (not merely unknown). */
-const REFUSED: Record<string, string> = {
-  DepthwiseConv2D: 'not supported yet',
-  SeparableConv2D: 'not supported yet',
-  Conv1D: 'not supported yet',
-  PReLU: 'not supported yet',
-};
+const REFUSED: Record<string, string> = {};
 
 /** The coefficients of a TfePolynomial layer, checked. */
 export function polynomialCoeffs(layer: { config: Record<string, unknown> & { name: string } }): number[] {

@@ -5,6 +5,7 @@
 // from layers_catalog.ts.
 import { graphOf, type ModelTopology } from './layers_graph';
 import { planLayer } from './layers_catalog';
+import { depthwiseKernel, dilateKernel, separableKernel } from './conv_kernels';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 export { POLYNOMIAL_LAYER, polynomialCoeffs, SUPPORTED_LAYERS } from './layers_catalog';
@@ -34,13 +35,28 @@ export interface ParamSpec {
   derive?: Derivation;
 }
 
-/** y = x * scale + shift per channel, from a BatchNormalization layer's weights. */
+/**
+ * BatchNormalization's y = x * scale + shift per channel, folded from its weights; a convolution
+ * kernel expanded to an ordinary Conv2D's (conv_kernels.ts): dilated, depthwise, or depthwise and
+ * pointwise folded into one.
+ */
 export type Derivation =
   | { kind: 'bnScale'; gamma?: string; variance: string; epsilon: number }
-  | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number };
+  | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
+  | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number] }
+  | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] };
 
 /** The owner's side of a derivation, in float64 (weights: manifest name -> values). */
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
+  if (d.kind === 'convKernel') {
+    const [kh, kw, c, m] = d.shape;
+    const k = d.depthwise ? depthwiseKernel(weights(d.kernel), d.shape) : weights(d.kernel);
+    return dilateKernel(k, d.depthwise ? [kh, kw, c, c * m] : d.shape, d.dilation);
+  }
+  if (d.kind === 'separableKernel') {
+    const [kh, kw, c] = d.shape;
+    return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
+  }
   const v = weights(d.variance);
   const scale = Float64Array.from(v, (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));
   if (d.kind === 'bnScale') return scale;
@@ -95,7 +111,9 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         return s;
       },
       derived: (w, shape, d) => {
-        // Every weight it is computed from must be in the manifest with the derived shape.
+        // Every weight it is computed from must be in the manifest with the derived shape (a
+        // convolution kernel's sources were checked by its builder, which knows their shapes).
+        if (d.kind === 'convKernel' || d.kind === 'separableKernel') return params.push({ weight: `${l.config.name}/${w}`, shape, derive: d }) - 1;
         const sources = Object.entries(d).filter(([k, v]) => k !== 'kind' && k !== 'epsilon' && typeof v === 'string').map(([, v]) => v as string);
         for (const src of sources) {
           const s = weightShape(src);

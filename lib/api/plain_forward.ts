@@ -221,6 +221,23 @@ function concatOp(l: LayerConfig, xs: PlainTensor[], axisSetting: number): Plain
 
 const one = (f: (x: PlainTensor) => PlainTensor): Run => (xs) => f(xs[0]);
 
+/** The kernel size with dilation applied: (k - 1) d + 1 per axis. */
+const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, number] => {
+  const [kh, kw] = pair(l.config.kernel_size, 1);
+  return [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+};
+
+/** A Conv2D with parameter `kernel` ([kh, kw, in, out]), the bias and the activation of layer l. */
+function conv(l: LayerConfig, { w, isOutput }: Ctx, kernel: string, [kh, kw]: [number, number], out: number): Run {
+  const c = l.config, f = activation(l, c.activation, isOutput);
+  const k = w(`${c.name}/${kernel}`);
+  const b = c.use_bias === false ? undefined : w(`${c.name}/bias`);
+  return one((x) => {
+    const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * out), out], pair(c.strides, 1), same(c.padding), b);
+    return f ? map(y, f) : y;
+  });
+}
+
 const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   InputLayer: () => one((x) => x),
   Dropout: () => one((x) => x),
@@ -235,15 +252,32 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return f ? map(y, f) : y;
     });
   },
-  Conv2D: (l, { w, isOutput }) => {
-    const c = l.config, n = c.name, f = activation(l, c.activation, isOutput);
-    const [kh, kw] = pair(c.kernel_size, 1);
-    const k = w(`${n}/kernel`), filters = Number(c.filters);
+  // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
+  // private model uses them: the derived parameter and its shape.
+  Conv2D: (l, ctx) => {
+    const dil = pair(l.config.dilation_rate, 1);
+    return dil[0] * dil[1] === 1 ? conv(l, ctx, 'kernel', pair(l.config.kernel_size, 1), Number(l.config.filters)) : conv(l, ctx, 'dilated_kernel', dilatedSize(l, dil), Number(l.config.filters));
+  },
+  DepthwiseConv2D: (l, ctx) => {
+    const m = Number(l.config.depth_multiplier ?? 1), k = ctx.w(`${l.config.name}/full_kernel`), [kh, kw] = dilatedSize(l, pair(l.config.dilation_rate, 1));
+    return conv(l, ctx, 'full_kernel', [kh, kw], Math.round(Math.sqrt((k.length / (kh * kw)) * m)));
+  },
+  SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
+  Conv1D: (l, { w, isOutput }) => {
+    const c = l.config, n = c.name, f = activation(l, c.activation, isOutput), filters = Number(c.filters);
+    const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
+    const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
+    const k = w(`${n}/${d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     const b = c.use_bias === false ? undefined : w(`${n}/bias`);
     return one((x) => {
-      const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * filters), filters], pair(c.strides, 1), same(c.padding), b);
-      return f ? map(y, f) : y;
+      const y = conv2dOp({ data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] }, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b);
+      const z = { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
+      return f ? map(z, f) : z;
     });
+  },
+  PReLU: (l, { w }) => {
+    const a = w(`${l.config.name}/alpha`);
+    return one((x) => ({ data: x.data.map((v, i) => (v < 0 ? a[i % a.length] * v : v)), shape: x.shape }));
   },
   BatchNormalization: (l, { w }) => {
     const n = l.config.name, s = w(`${n}/folded_scale`), t = w(`${n}/folded_shift`);

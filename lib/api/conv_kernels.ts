@@ -1,0 +1,41 @@
+// Kernels the model owner expands before sharing, so that DepthwiseConv2D, SeparableConv2D and
+// dilated convolutions run as one ordinary private Conv2D (exact: only zeros and owner-side float64
+// products are added; the servers see shares of the expanded kernel, never which taps are zero).
+// Cost: a depthwise layer does C times the multiply-adds of its plaintext (zeros included), a
+// dilated one ((k-1)d+1)^2 / k^2 times. Layouts are TensorFlow's: [kh, kw, in, out].
+
+const at = (s: readonly number[], ...i: number[]) => i.reduce((a, v, d) => a * s[d] + v, 0);
+
+/** [kh, kw, c, f] -> [(kh-1)dh+1, (kw-1)dw+1, c, f], the taps spread out with zeros between. */
+export function dilateKernel(k: ArrayLike<number>, shape: readonly number[], [dh, dw]: readonly [number, number]): Float64Array {
+  const [kh, kw, c, f] = shape;
+  const out = [(kh - 1) * dh + 1, (kw - 1) * dw + 1, c, f];
+  const o = new Float64Array(out[0] * out[1] * c * f);
+  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let i = 0; i < c * f; i++) o[at(out, y * dh, x * dw, 0, 0) + i] = k[at(shape, y, x, 0, 0) + i];
+  return o;
+}
+
+export const dilatedShape = (shape: readonly number[], [dh, dw]: readonly [number, number]): number[] => [(shape[0] - 1) * dh + 1, (shape[1] - 1) * dw + 1, shape[2], shape[3]];
+
+/** Depthwise [kh, kw, c, m] -> full [kh, kw, c, c*m]: output channel c*m + j reads input channel c only (TensorFlow's order). */
+export function depthwiseKernel(k: ArrayLike<number>, [kh, kw, c, m]: readonly number[]): Float64Array {
+  const out = [kh, kw, c, c * m];
+  const o = new Float64Array(kh * kw * c * c * m);
+  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < c; ci++) for (let j = 0; j < m; j++) o[at(out, y, x, ci, ci * m + j)] = k[at([kh, kw, c, m], y, x, ci, j)];
+  return o;
+}
+
+/** Depthwise [kh, kw, c, m] then pointwise [1, 1, c*m, f], folded: full[y, x, c, o] = sum_j d[y, x, c, j] p[c*m + j, o]. */
+export function separableKernel(d: ArrayLike<number>, [kh, kw, c, m]: readonly number[], p: ArrayLike<number>, f: number): Float64Array {
+  const o = new Float64Array(kh * kw * c * f);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let ci = 0; ci < c; ci++)
+        for (let j = 0; j < m; j++) {
+          const dv = d[at([kh, kw, c, m], y, x, ci, j)];
+          if (dv === 0) continue;
+          const row = (ci * m + j) * f, base = at([kh, kw, c, f], y, x, ci, 0);
+          for (let q = 0; q < f; q++) o[base + q] += dv * p[row + q];
+        }
+  return o;
+}
