@@ -121,7 +121,21 @@ export async function shareConvert(p: Party, op: OpCtx, a: RingTensor | null, n:
  * 4. gamma = beta' xor beta (= x > r, i.e. the addition wrapped) and delta = x[0] xor r[0].
  * 5. MSB = gamma xor delta = gamma + delta - 2 gamma delta, with one Beaver multiplication.
  */
-export async function computeMsb(p: Party, op: OpCtx, y: RingTensor | null, n: number): Promise<RingTensor | null> {
+/**
+ * A compute server's shares of what server2 deals for ComputeMSB (x, its bits, its LSB): nothing
+ * here depends on the input, so DReLU starts it before ShareConvert (server0 expands its shares,
+ * server1 takes server2's messages, while the ShareConvert rounds run).
+ */
+function msbDeals(p: Party, op: OpCtx, n: number): Promise<[RingTensor | null, RingTensor | null, RingTensor | null]> {
+  const shape = [n];
+  return Promise.all([
+    deal(p, op, 'msb.deal', 21, null, ringPrg(shape), oddSub, shape),
+    deal(p, op, 'msb.deal', 22, null, fieldPrg([n, 64]), sub, [n, 64]),
+    deal(p, op, 'msb.deal', 23, null, ringPrg(shape), sub, shape),
+  ]);
+}
+
+export async function computeMsb(p: Party, op: OpCtx, y: RingTensor | null, n: number, dealt?: ReturnType<typeof msbDeals>): Promise<RingTensor | null> {
   const shape = [n];
   if (p.role === 2) {
     const xRaw = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
@@ -140,11 +154,7 @@ export async function computeMsb(p: Party, op: OpCtx, y: RingTensor | null, n: n
   }
   if (!p.isCompute || !y) return null;
   const j = p.role as 0 | 1;
-  const [xj, xBits, lsbJ] = await Promise.all([
-    deal(p, op, 'msb.deal', 21, null, ringPrg(shape), oddSub, shape),
-    deal(p, op, 'msb.deal', 22, null, fieldPrg([n, 64]), sub, [n, 64]),
-    deal(p, op, 'msb.deal', 23, null, ringPrg(shape), sub, shape),
-  ]);
+  const [xj, xBits, lsbJ] = await (dealt ?? msbDeals(p, op, n));
   const rj = await oddAdd(await oddAdd(y, y), xj!);
   const theirs = await p.exchange(tag(op, 'msb.open'), rj);
   const r = await oddAdd(rj, theirs);
@@ -187,10 +197,19 @@ async function xorShares(p: Party, op: OpCtx, a: RingTensor | null, b: RingTenso
  * ShareConvert(c), then ComputeMSB, then 1 - MSB.
  */
 export async function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+  // ComputeMSB's dealt values do not depend on the input: server2 deals them while ShareConvert
+  // runs, and the compute servers take them up meanwhile (same messages, earlier; tags keep them apart).
+  if (p.role === 2) {
+    await Promise.all([shareConvert(p, op, null, n), computeMsb(p, op, null, n)]);
+    return null;
+  }
+  const dealt = p.isCompute && a ? msbDeals(p, op, n) : undefined;
+  // If ShareConvert fails, the early deals' rejections are reported there, not as unhandled.
+  dealt?.catch(() => undefined);
   const c = p.isCompute && a ? await mulScalar(a, 2n) : null;
   const y = await shareConvert(p, op, c, n);
   c?.dispose();
-  const msb = await computeMsb(p, op, y, n);
+  const msb = await computeMsb(p, op, y, n, dealt);
   y?.dispose();
   if (!p.isCompute || !msb) return null;
   return done([msb], p.role === 0 ? await sub(RingTensor.fromBigInts([1n], [1]), msb) : await mulScalar(msb, -1n));
