@@ -23,7 +23,11 @@ async function serverViews(protocol: Protocol, x: Float64Array, w: Float64Array)
     seen = recordTensors(c);
     const xs = priv(c, x, [64, 64], 'prediction-client'), ws = priv(c, w, [64, 64], 'model-owner');
     const h = tfe.relu(tfe.matmul(xs, ws));
-    await tfe.defineOutput('prediction-client', h.add(tfe.mul(h, xs)));
+    const outs = [tfe.defineOutput('prediction-client', h.add(tfe.mul(h, xs)))];
+    // Exact protocols also run a comparison tree (row maxima of the matmul: max pooling's path;
+    // under FSS each tree level is a relu gate on l - r).
+    if (TRAITS[protocol].exactRelu) outs.push(tfe.defineOutput('prediction-client', tfe.reduceMax(tfe.matmul(xs, ws), 1)));
+    await Promise.all(outs);
   });
   return seen;
 }
@@ -57,7 +61,8 @@ export function securitySuite(protocol: Protocol): void {
     }));
 
   test(`${protocol}: each server's whole view (every message, and every pair from different senders in a step) has the same statistics for two different secrets`, async (t) => {
-    // Secret A: constants; secret B: large random values of both signs (relu takes both branches).
+    // Secret A: constants; secret B: large random values of both signs (relu and the maxima's
+    // comparisons take both branches).
     const a = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
     const b = await serverViews(protocol, rand(4096, 1000), rand(4096, 3));
     for (const party of [tfe.SERVER0, tfe.SERVER1, tfe.SERVER2]) {
