@@ -99,6 +99,22 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    name: 'hidden swish, softplus and elu activations and an ELU layer',
+    shape: [8],
+    scale: 6,
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().dense({ inputShape: [8], units: 10, activation: 'swish' }),
+          L().dense({ units: 10, activation: 'softplus' }),
+          L().dense({ units: 10, activation: 'elu' }),
+          L().dense({ units: 8 }),
+          L().elu(),
+          L().dense({ units: 4 }),
+        ],
+      }),
+  },
+  {
     name: 'Dense on a rank-3 input (applied to the last axis)',
     shape: [3, 6],
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [3, 6], units: 5, activation: 'relu' }), L().flatten(), L().dense({ units: 3 })] }),
@@ -215,7 +231,7 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     patch: (layers) => void (layers[0].config.lora_rank = 4),
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
-  { name: 'a hidden elu', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'elu' }), L().dense({ units: 2 })] }), message: /activation 'elu' is not supported in a hidden layer/ },
+  { name: 'a hidden selu', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'selu' }), L().dense({ units: 2 })] }), message: /activation 'selu' is not supported in a hidden layer/ },
   { name: 'a layer class not in the catalog (LSTM)', build: () => tf.sequential({ layers: [L().lstm({ inputShape: [3, 2], units: 2 })] }), message: /of class LSTM is not supported/ },
 ];
 

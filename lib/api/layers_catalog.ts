@@ -3,7 +3,7 @@
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, conv2d, matmul, mul, polynomial, relu, sigmoid, tanh } from './ops_nonlinear';
+import { avgPool2d, conv2d, elu, matmul, mul, polynomial, relu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { LayerConfig } from './layers_graph';
 import { dilatedShape } from './conv_kernels';
@@ -91,8 +91,16 @@ function activation(l: LayerConfig, name: unknown, isOutput: boolean): Pick<Laye
       // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
       // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); Pond refuses.
       if (a !== 'softmax') return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));
+      break;
+    case 'swish':
+    case 'silu':
+      return exact(swish);
+    case 'softplus':
+      return exact(softplus);
+    case 'elu':
+      return exact((x) => elu(x));
   }
-  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (supported: linear, relu, relu6, hard_sigmoid, sigmoid, tanh, and softmax on the output layer)'}`);
+  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (supported: linear, relu, relu6, hard_sigmoid, sigmoid, tanh, swish/silu, softplus, elu, and softmax on the output layer)'}`);
 }
 
 const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
@@ -267,6 +275,11 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       const y = slope ? leaky(x, slope) : relu(x);
       return max === null ? y : sub(y, relu(sub(x, max)));
     }, true, true);
+  },
+  ELU: (l) => {
+    const c = settings(l, { alpha: (v) => v === undefined || isNum(v) });
+    const alpha = Number(c.alpha ?? 1);
+    return simple((x) => elu(x, alpha), true, true);
   },
   LeakyReLU: (l) => {
     const c = settings(l, { alpha: (v) => v === undefined || isNum(v), negative_slope: (v) => v === undefined || isNum(v) });

@@ -4,7 +4,7 @@ import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
-import { piecewiseSigmoid, piecewiseTanh } from './ops_smooth';
+import { piecewiseElu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
 import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
@@ -232,6 +232,19 @@ export const relu = (x: AnyTensor, opts: { interval?: number } = {}): PrivateTen
  */
 export const sigmoid = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.protocol) && x.kind === 'private' ? piecewiseSigmoid(x) : polynomial(x, SIGMOID_POLY, 'sigmoid'));
 export const tanh = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.protocol) && x.kind === 'private' ? piecewiseTanh(x) : polynomial(x, TANH_POLY, 'tanh'));
+
+/** Only the exact protocols have these: piecewise cubics selected by comparisons (ops_smooth.ts). */
+function exactSmooth(name: string, x: AnyTensor, f: (x: PrivateTensor) => PrivateTensor): PrivateTensor {
+  if (!isExact(x.cluster.protocol)) throw new Error(`${name} needs an exact protocol (securenn or fss): its piecewise method selects pieces by comparisons, which ${x.cluster.protocol} does not have`);
+  if (x.kind !== 'private') throw new Error(`${name} takes a private tensor`);
+  return f(x);
+}
+/** swish / silu, x sigmoid(x), within swishErrorBound on the whole line. */
+export const swish = (x: AnyTensor): PrivateTensor => exactSmooth('swish', x, piecewiseSwish);
+/** softplus, log(1 + e^x), within softplusErrorBound on the whole line. */
+export const softplus = (x: AnyTensor): PrivateTensor => exactSmooth('softplus', x, piecewiseSoftplus);
+/** elu: x above 0, alpha (e^x - 1) below, within eluErrorBound on the whole line. */
+export const elu = (x: AnyTensor, alpha = 1): PrivateTensor => exactSmooth('elu', x, (p) => piecewiseElu(p, alpha));
 
 /** Opens a private tensor to both compute servers. */
 export function reveal(x: AnyTensor): PublicTensor {

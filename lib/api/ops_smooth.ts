@@ -1,6 +1,8 @@
-// Sigmoid and tanh under the exact protocols: piecewise cubics on intervals chosen by exact
-// comparisons, with an error bound that holds on the whole line (Pond's single polynomial is only
-// good on [-4, 4] and explodes outside). tanh(x) = 2 sigmoid(2x) - 1.
+// Sigmoid, tanh, swish, softplus and elu under the exact protocols: piecewise cubics on intervals
+// chosen by exact comparisons, with an error bound that holds on the whole line (Pond's single
+// polynomial is only good on [-4, 4] and explodes outside). tanh(x) = 2 sigmoid(2x) - 1; the others
+// are relu(x) plus a bounded function of |x| fitted the same way (swish, softplus), or times the
+// sign bit (elu).
 //
 // Method, for a private x (sigmoid(-a) = 1 - sigmoid(a), so only a = |x| is fitted):
 // 1. s = [x >= 0], a = 2 relu(x) - x = |x| (exact: relu multiplies by a bit, no truncation),
@@ -9,7 +11,7 @@
 // 3. Piece k is a cubic in u_k = c - m_k, m_k its interval's centre, so |u_k| stays small and
 //    rounding the public coefficients to fixed point costs little; its powers are two products.
 // 4. f = p_0 + sum_k b_k (p_k - p_{k-1}): the pieces telescope to the selected one (each
-//    product with a 0/1 bit errs by one unit at most). The last piece is the constant 1.
+//    product with a 0/1 bit errs by one unit at most). Beyond the last knot, f = h(T).
 // 5. sigmoid(x) = 1 - f + s (2f - 1).
 // The cubics are least-squares fits computed at load time; SIGMOID_ERROR_BOUND adds their
 // measured fit error to the fixed-point error derived below, and test/smooth_activations.test.ts
@@ -33,36 +35,72 @@ function fitCubic(f: (x: number) => number, lo: number, hi: number, m: number): 
   return fitPolynomial(xs.map((x) => x - m), xs.map(f), 3);
 }
 
-/** Per interval [KNOTS[k], KNOTS[k+1]): the cubic's coefficients in u = x - CENTRES[k]. */
-export const SIGMOID_PIECES: readonly number[][] = CENTRES.map((m, k) => fitCubic(sigmoidRef, KNOTS[k], KNOTS[k + 1], m));
-
-/** The fit's own worst error on the whole line, measured on a fine grid at load time. */
-const FIT_ERROR = (() => {
-  let worst = 1 - sigmoidRef(KNOTS[KNOTS.length - 1]);
-  SIGMOID_PIECES.forEach((c, k) => {
-    for (let i = 0; i <= 4000; i++) {
-      const x = KNOTS[k] + ((KNOTS[k + 1] - KNOTS[k]) * i) / 4000, u = x - CENTRES[k];
-      worst = Math.max(worst, Math.abs(c[0] + u * (c[1] + u * (c[2] + u * c[3])) - sigmoidRef(x)));
-    }
-  });
-  return worst;
-})();
-
-/**
- * Worst error of the private sigmoid, in units of the fixed-point unit U = 2^-fracBits, beyond
- * the fit error. With |u| <= h (the largest half-width, 1.75): u^2 errs by U, u^3 by U + h U;
- * each product with a public coefficient adds one U of truncation and |power| U / 2 of
- * coefficient rounding; the telescoping sum adds one U per inner knot; the final mix three U.
- */
-function fixedPointUnits(): number {
-  const h = Math.max(...KNOTS.slice(1).map((t, k) => (t - KNOTS[k]) / 2));
-  const piece = (c: number[]) => 0.5 + (1 + (h / 2)) + (Math.abs(c[2]) + 1 + (h * h) / 2) + (Math.abs(c[3]) * (1 + h) + 1 + (h * h * h) / 2);
-  return Math.max(...SIGMOID_PIECES.map(piece)) + (KNOTS.length - 2) + 3;
+/** A function of a = |x| as cubic pieces on [KNOTS[k], KNOTS[k+1]) in u = a - CENTRES[k], constant beyond the last knot. */
+export interface AbsFit {
+  pieces: number[][];
+  /** Worst |fit - h| on the whole half-line: the pieces' error, and beyond the last knot |h(a) - h(T)| up to h's limit. */
+  fitError: number;
+  /** The fixed-point error of evaluating it, in units of 2^-fracBits (see fixedPointUnits). */
+  units: number;
 }
 
-/** |private sigmoid(x) - sigmoid(x)| <= this, for every x the protocol compares exactly. */
+/**
+ * Fits h on [0, T] piece by piece; `limit` is h's value at infinity (h must be monotone beyond T,
+ * so its values there lie between h(T) and the limit, which bounds the tail error).
+ */
+function fitOnAbs(h: (a: number) => number, limit: number): AbsFit {
+  const pieces = CENTRES.map((m, k) => fitCubic(h, KNOTS[k], KNOTS[k + 1], m));
+  const T = KNOTS[KNOTS.length - 1];
+  let worst = Math.abs(h(T) - limit);
+  pieces.forEach((c, k) => {
+    for (let i = 0; i <= 4000; i++) {
+      const x = KNOTS[k] + ((KNOTS[k + 1] - KNOTS[k]) * i) / 4000, u = x - CENTRES[k];
+      worst = Math.max(worst, Math.abs(c[0] + u * (c[1] + u * (c[2] + u * c[3])) - h(x)));
+    }
+  });
+  return { pieces, fitError: worst, units: fixedPointUnits(pieces) };
+}
+
+/**
+ * Worst error of a private evaluation, in units of the fixed-point unit U = 2^-fracBits, beyond
+ * the fit error. With |u| <= h (the largest half-width, 1.75): u^2 errs by U, u^3 by U + h U;
+ * each product with a public coefficient adds one U of truncation and |power| U / 2 of
+ * coefficient rounding; the telescoping sum adds one U per inner knot.
+ */
+function fixedPointUnits(pieces: number[][]): number {
+  const h = Math.max(...KNOTS.slice(1).map((t, k) => (t - KNOTS[k]) / 2));
+  const piece = (c: number[]) => 0.5 + (1 + (h / 2)) + (Math.abs(c[2]) + 1 + (h * h) / 2) + (Math.abs(c[3]) * (1 + h) + 1 + (h * h * h) / 2);
+  return Math.max(...pieces.map(piece)) + (KNOTS.length - 2);
+}
+
+/** sigmoid(|x|), 1 beyond the last knot (1 - sigmoid(10) = 4.5e-5). */
+const SIGMOID_FIT = fitOnAbs(sigmoidRef, 1);
+/** Per interval [KNOTS[k], KNOTS[k+1]): the cubic's coefficients in u = x - CENTRES[k]. */
+export const SIGMOID_PIECES: readonly number[][] = SIGMOID_FIT.pieces;
+/** swish(x) = relu(x) - |x| sigmoid(-|x|): the second term peaks at 0.28 and is 4.5e-4 at 10. */
+const SWISH_FIT = fitOnAbs((a) => a * sigmoidRef(-a), 0);
+/** softplus(x) = relu(x) + log(1 + e^-|x|). */
+const SOFTPLUS_FIT = fitOnAbs((a) => Math.log1p(Math.exp(-a)), 0);
+/** elu(x) = relu(x) + alpha [x < 0] (e^-|x| - 1). */
+const ELU_FIT = fitOnAbs((a) => Math.expm1(-a), -1);
+
+/** |private sigmoid(x) - sigmoid(x)| <= this, for every x the protocol compares exactly (the final mix adds three U). */
 export function sigmoidErrorBound(fracBits: number): number {
-  return FIT_ERROR + fixedPointUnits() * 2 ** -fracBits;
+  return SIGMOID_FIT.fitError + (SIGMOID_FIT.units + 3) * 2 ** -fracBits;
+}
+
+/** |private swish(x) - x sigmoid(x)| <= this (relu is exact; one subtraction). */
+export function swishErrorBound(fracBits: number): number {
+  return SWISH_FIT.fitError + SWISH_FIT.units * 2 ** -fracBits;
+}
+
+export function softplusErrorBound(fracBits: number): number {
+  return SOFTPLUS_FIT.fitError + SOFTPLUS_FIT.units * 2 ** -fracBits;
+}
+
+/** elu with `alpha`: alpha times (the fit, its evaluation and one U for the product with the bit), plus one U for the product with alpha. */
+export function eluErrorBound(fracBits: number, alpha = 1): number {
+  return Math.abs(alpha) * (ELU_FIT.fitError + (ELU_FIT.units + 1) * 2 ** -fracBits) + 2 ** -fracBits;
 }
 
 /** The cubic with coefficients c in u, given u, u^2, u^3. */
@@ -72,29 +110,41 @@ function cubic(c: readonly number[], u: AnyTensor, u2: AnyTensor, u3: AnyTensor)
 
 const sizeOf = (t: AnyTensor) => t.shape.reduce((a, b) => a * b, 1);
 
-/** sigmoid(x) on a private x under an exact protocol (see the header for the method). */
-export function piecewiseSigmoid(x: PrivateTensor): PrivateTensor {
+/** What every function of |x| needs (steps 1-2 of the header): s = [x >= 0], relu(x), c = min(|x|, T), the knot bits. */
+function absParts(x: PrivateTensor): { s: AnyTensor; r: AnyTensor; c: AnyTensor; bits: AnyTensor } {
   const n = sizeOf(x), last = KNOTS[KNOTS.length - 1];
   const s = nonNegativeOp(x);
   // Additions only: a product with the constant 2 would overflow for |x| >= 2^31.
   const r = relu(x);
   const a = sub(add(r, r), x);
   const c = sub(a, relu(sub(a, last)));
-  const inner = KNOTS.slice(1, -1);
   const flat = reshape(c, [1, n]);
-  const bits = nonNegativeOp(concat(inner.map((t) => sub(flat, t)), 0));
+  const bits = nonNegativeOp(concat(KNOTS.slice(1, -1).map((t) => sub(flat, t)), 0));
+  return { s, r, c, bits };
+}
+
+/** Steps 3-4: the fitted function of |x|, the pieces telescoping to the selected one. */
+function onAbs(fit: AbsFit, { c, bits }: { c: AnyTensor; bits: AnyTensor }, shape: readonly number[]): AnyTensor {
+  const n = sizeOf(c);
   const pieces = CENTRES.map((m, k) => {
     const u = sub(c, m);
     const u2 = mul(u, u);
-    return cubic(SIGMOID_PIECES[k], u, u2, mul(u2, u));
+    return cubic(fit.pieces[k], u, u2, mul(u2, u));
   });
   let f = pieces[0];
-  inner.forEach((_, k) => {
-    const bk = reshape(slice(bits, [k, 0], [1, n]), x.shape);
+  KNOTS.slice(1, -1).forEach((_, k) => {
+    const bk = reshape(slice(bits, [k, 0], [1, n]), shape);
     f = add(f, mul(bk, sub(pieces[k + 1], pieces[k])));
   });
-  // Beyond the last knot sigmoid is 1: the last piece's cubic already is (to the fit error).
-  return add(add(mul(f, -1), 1), mul(s, sub(mul(f, 2), 1))) as PrivateTensor;
+  // Beyond the last knot c = T: the last piece gives h(T), the constant the fit takes there.
+  return f;
+}
+
+/** sigmoid(x) on a private x under an exact protocol (see the header for the method). */
+export function piecewiseSigmoid(x: PrivateTensor): PrivateTensor {
+  const p = absParts(x);
+  const f = onAbs(SIGMOID_FIT, p, x.shape);
+  return add(add(mul(f, -1), 1), mul(p.s, sub(mul(f, 2), 1))) as PrivateTensor;
 }
 
 export const piecewiseTanh = (x: PrivateTensor): PrivateTensor => {
@@ -105,4 +155,23 @@ export const piecewiseTanh = (x: PrivateTensor): PrivateTensor => {
 /** |private tanh(x) - tanh(x)| <= this (twice the sigmoid's at 2x; the doublings are exact). */
 export function tanhErrorBound(fracBits: number): number {
   return 2 * sigmoidErrorBound(fracBits);
+}
+
+/** swish / silu: x sigmoid(x) = relu(x) - |x| sigmoid(-|x|), bounded on the whole line. */
+export function piecewiseSwish(x: PrivateTensor): PrivateTensor {
+  const p = absParts(x);
+  return sub(p.r, onAbs(SWISH_FIT, p, x.shape)) as PrivateTensor;
+}
+
+/** softplus: log(1 + e^x) = relu(x) + log(1 + e^-|x|). */
+export function piecewiseSoftplus(x: PrivateTensor): PrivateTensor {
+  const p = absParts(x);
+  return add(p.r, onAbs(SOFTPLUS_FIT, p, x.shape)) as PrivateTensor;
+}
+
+/** elu: x for x > 0, alpha (e^x - 1) below: relu(x) + alpha [x < 0] (e^-|x| - 1). */
+export function piecewiseElu(x: PrivateTensor, alpha = 1): PrivateTensor {
+  const p = absParts(x);
+  const neg = mul(add(mul(p.s, -1), 1), onAbs(ELU_FIT, p, x.shape));
+  return add(p.r, alpha === 1 ? neg : mul(neg, alpha)) as PrivateTensor;
 }

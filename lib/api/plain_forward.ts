@@ -64,6 +64,13 @@ function activation(l: LayerConfig, name: unknown, isOutput: boolean): ((v: numb
       return (v) => Math.min(Math.max(0.2 * v + 0.5, 0), 1);
     case 'tanh':
       return Math.tanh;
+    case 'swish':
+    case 'silu':
+      return (v) => v * sigmoidF(v);
+    case 'softplus':
+      return (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+    case 'elu':
+      return (v) => (v > 0 ? v : Math.expm1(v));
     case 'sigmoid':
       return isOutput ? undefined : sigmoidF;
     case 'softmax':
@@ -330,6 +337,10 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const c = l.config;
     const max = (c.max_value ?? c.maxValue ?? null) as number | null, slope = Number(c.negative_slope ?? 0);
     return one((x) => map(x, (v) => (v < 0 ? slope * v : max === null ? v : Math.min(v, max))));
+  },
+  ELU: (l) => {
+    const a = Number(l.config.alpha ?? 1);
+    return one((x) => map(x, (v) => (v > 0 ? v : a * Math.expm1(v))));
   },
   LeakyReLU: (l) => {
     const s = Number(l.config.alpha ?? l.config.negative_slope ?? 0.3);

@@ -11,7 +11,7 @@
 import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
-import { sigmoidErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
+import { eluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
 import { open, priv, type Protocol, TRAITS, withCluster } from './harness';
 
@@ -81,6 +81,31 @@ export function activationSuite(protocol: Protocol): void {
           within(t, got, Array.from(xa, f), bound, `${name} vs the true function`);
         }
         t.true(sigmoidErrorBound(16) < 5e-4, `the bound itself is useful: ${sigmoidErrorBound(16)}`);
+      }));
+
+  if (exactRelu)
+    test(`${protocol}: swish, softplus and elu are within their stated bounds of the true functions on the whole line`, (t) =>
+      withCluster(protocol, async (c) => {
+        const knots = [0, 1, 2, 3, 4.5, 6.5, 10].flatMap((k) => [k, -k, k + U, k - U, -k + U, -k - U]);
+        const xa = withEdges(rand(3000, 14), [...knots, 1e3, -1e3, 1e6, -1e6]);
+        const cases = [
+          ['tfe.swish', (x: tfe.AnyTensor) => tfe.swish(x), (v: number) => v * sigmoid(v), swishErrorBound(16)],
+          ['tfe.softplus', (x: tfe.AnyTensor) => tfe.softplus(x), (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), softplusErrorBound(16)],
+          ['tfe.elu', (x: tfe.AnyTensor) => tfe.elu(x), (v: number) => (v > 0 ? v : Math.expm1(v)), eluErrorBound(16)],
+          ['tfe.elu alpha 0.3', (x: tfe.AnyTensor) => tfe.elu(x, 0.3), (v: number) => (v > 0 ? v : 0.3 * Math.expm1(v)), eluErrorBound(16, 0.3)],
+        ] as const;
+        for (const [name, op, f, bound] of cases) {
+          const got = await open(op(priv(c, xa, [xa.length])));
+          within(t, got, Array.from(xa, f), bound, `${name} vs the true function`);
+          t.true(bound < 1e-3, `${name}: the bound itself is useful: ${bound}`);
+        }
+      }));
+
+  if (!exactRelu)
+    test(`${protocol}: swish, softplus and elu are refused: they need comparisons`, (t) =>
+      withCluster(protocol, async (c) => {
+        const x = priv(c, Float64Array.of(1, -1), [2]);
+        for (const op of [tfe.swish, tfe.softplus, tfe.elu]) t.throws(() => op(x), { message: /needs an exact protocol \(securenn or fss\)/ });
       }));
 
   if (!exactRelu)
