@@ -110,20 +110,61 @@ void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const Fi
   }
 }
 
+namespace {
+
+// Fisher-Yates draws for a row, in acceptance order: ksA[a] is uniform in [0, len - 1 - a] (the
+// index that position len - 1 - a swaps with), from the row's bytes by rejection: byte b is taken
+// for range r when b < limit(r) = 256 - 256 mod r, as b mod r. tables[a] holds, per draw a,
+// limit - 1 (as a byte), ceil(2^16 / r) and r.
+struct DrawTables {
+  uint8_t limM1[256 + 16] = {};
+  uint16_t recip[256 + 16] = {}, range[256 + 16] = {};
+  explicit DrawTables(int64_t len) {
+    for (int64_t a = 0; a + 1 < len; ++a) {
+      const unsigned r = static_cast<unsigned>(len - a);
+      limM1[a] = static_cast<uint8_t>(256 - 256 % r - 1);
+      recip[a] = static_cast<uint16_t>((65536 + r - 1) / r);  // r >= 2; floor(b * recip / 2^16) = floor(b / r) for b < 256
+      range[a] = static_cast<uint16_t>(r);
+    }
+  }
+};
+
+#if defined(__SSE2__)
+// Sixteen bytes at a time while they last: the leading accepted bytes become draws, a rejected
+// byte is skipped, and the next sixteen start after it. Stops at `last` draws or at `avail` bytes.
+void drawSixteen(const DrawTables& t, const uint8_t* bytes, int avail, int* pos, int64_t* a, int64_t last, uint8_t* ksA) {
+  const __m128i zero = _mm_setzero_si128();
+  while (*a < last && *pos + 16 <= avail) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + *pos));
+    const __m128i lim = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.limM1 + *a));
+    const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(b, lim), b)));
+    const int accepted = __builtin_ctz(~ok | 0x10000u);
+    const __m128i lo = _mm_unpacklo_epi8(b, zero), hi = _mm_unpackhi_epi8(b, zero);
+    const __m128i qlo = _mm_mulhi_epu16(lo, _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.recip + *a)));
+    const __m128i qhi = _mm_mulhi_epu16(hi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.recip + *a + 8)));
+    const __m128i klo = _mm_sub_epi16(lo, _mm_mullo_epi16(qlo, _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.range + *a))));
+    const __m128i khi = _mm_sub_epi16(hi, _mm_mullo_epi16(qhi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.range + *a + 8))));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(ksA + *a), _mm_packus_epi16(klo, khi));
+    const int take = static_cast<int>(std::min<int64_t>(accepted, last - *a));
+    *a += take;
+    *pos += take;
+    if (take == accepted && accepted < 16) ++*pos;  // the rejected byte
+  }
+}
+#endif
+
+}  // namespace
+
 void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
                         int64_t len, uint8_t* dst) {
-  constexpr int kRows = 8, kBlocks = 5, kBytes = 16 * kBlocks;
+  // A row of 64 takes about 67 bytes; ten blocks per row (computed for eight rows at once) almost
+  // always suffice, and the row's later blocks follow five at a time as needed.
+  constexpr int kRows = 8, kBlocks = 10, kBytes = 16 * kBlocks, kRefill = 5;
   alignas(16) uint8_t buf[kRows * kBytes];
   uint64_t idx[kRows * kBlocks];
-  // Per range: the acceptance limit, and ceil(2^32 / range), so that b mod range is a multiply
-  // (floor(b * M / 2^32) = floor(b / range) exactly for b < 256) instead of a division per swap.
-  uint16_t limit[257];
-  uint64_t recip[257];
-  for (int64_t r = 1; r <= len; ++r) {
-    limit[r] = static_cast<uint16_t>(256 - 256 % r);
-    recip[r] = ((uint64_t(1) << 32) + static_cast<uint64_t>(r) - 1) / static_cast<uint64_t>(r);
-  }
-  uint8_t ks[256];
+  const DrawTables t(len);
+  uint8_t ksA[256 + 16];
+  const int64_t last = len - 1;
   for (int64_t g = 0; g < rows; g += kRows) {
     const int64_t m = std::min<int64_t>(kRows, rows - g);
     for (int64_t k = 0; k < m; ++k)
@@ -132,24 +173,27 @@ void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, u
     for (int64_t k = 0; k < m; ++k) {
       uint8_t* bytes = buf + k * kBytes;
       uint64_t block = ((firstRow + g + k) << 40) + kBlocks;
-      int pos = 0;
-      // Fisher-Yates from the top: ks[i] uniform in [0, i] by rejection, then swap(p[i], p[ks[i]]).
-      for (int64_t i = len - 1; i > 0; --i) {
-        const unsigned range = static_cast<unsigned>(i + 1), lim = limit[range];
-        unsigned b;
-        do {
-          if (pos == kBytes) {  // the row's next five blocks
-            aesCtrBlocks(key, iv, block, kBlocks, bytes, impl);
-            block += kBlocks;
-            pos = 0;
-          }
-          b = bytes[pos++];
-        } while (b >= lim);
-        ks[i] = static_cast<uint8_t>(b - static_cast<unsigned>((b * recip[range]) >> 32) * range);
+      int pos = 0, avail = kBytes;
+      int64_t a = 0;
+#if defined(__SSE2__)
+      drawSixteen(t, bytes, avail, &pos, &a, last, ksA);
+#endif
+      while (a < last) {  // one byte at a time: the tail, and rows that need more blocks
+        if (pos == avail) {
+          aesCtrBlocks(key, iv, block, kRefill, bytes, impl);
+          block += kRefill;
+          pos = 0;
+          avail = 16 * kRefill;
+        }
+        const unsigned b = bytes[pos++];
+        if (b <= t.limM1[a]) {
+          ksA[a] = static_cast<uint8_t>(b - ((b * t.recip[a]) >> 16) * t.range[a]);
+          ++a;
+        }
       }
       uint8_t* p = dst + (g + k) * len;
       for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint8_t>(i);
-      for (int64_t i = len - 1; i > 0; --i) std::swap(p[i], p[ks[i]]);
+      for (int64_t d = 0; d < last; ++d) std::swap(p[last - d], p[ksA[d]]);
     }
   }
 }
