@@ -9,6 +9,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
@@ -32,6 +36,30 @@ struct SpreadTable {
   const uint64_t& operator[](uint64_t i) const { return v[i]; }
 };
 constexpr SpreadTable kSpread;
+
+// out[i] = sum of w[k] for k > i, over 64 uint16 lanes. With SSE2: a log-step scan inside each
+// group of eight lanes, plus the running total of the groups above (a scalar loop here would
+// reload each lane just stored by the vector code, a store-forwarding stall per element).
+inline void suffixSumExclusive64(const uint16_t* w, uint16_t* out) {
+#if defined(__SSE2__)
+  __m128i carry = _mm_setzero_si128();  // total of the groups above, in every lane
+  for (int g = kBits / 8 - 1; g >= 0; --g) {
+    const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(w + 8 * g));
+    __m128i s = _mm_add_epi16(v, _mm_srli_si128(v, 2));  // lane k: w[k] + w[k+1]
+    s = _mm_add_epi16(s, _mm_srli_si128(s, 4));
+    s = _mm_add_epi16(s, _mm_srli_si128(s, 8));  // lane k: sum of lanes k..7 of this group
+    _mm_store_si128(reinterpret_cast<__m128i*>(out + 8 * g), _mm_add_epi16(_mm_sub_epi16(s, v), carry));
+    carry = _mm_add_epi16(carry, _mm_shufflelo_epi16(_mm_unpacklo_epi16(s, s), 0));  // lane 0 (the group total), broadcast
+    carry = _mm_unpacklo_epi64(carry, carry);
+  }
+#else
+  uint16_t acc = 0;
+  for (int i = kBits - 1; i >= 0; --i) {
+    out[i] = acc;
+    acc = static_cast<uint16_t>(acc + w[i]);
+  }
+#endif
+}
 
 struct Stream {
   AesKey key;
@@ -124,11 +152,7 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
             core[i] = static_cast<uint16_t>(b ? xi + kP - jb : jb + kP - xi);
           }
           // sumW[i] = sum of w_k over more significant bits k > i (at most 63 * 133: no reduction).
-          uint16_t acc = 0;
-          for (int i = kBits - 1; i >= 0; --i) {
-            sumW[i] = acc;
-            acc = static_cast<uint16_t>(acc + w[i]);
-          }
+          suffixSumExclusive64(w, sumW);
           for (int i = 0; i < kBits; ++i) t[i] = static_cast<uint16_t>((core[i] + jj + sumW[i]) % kP * se[i] % kP);
         }
         // d_{pi(i)} = s_i c_i, then + z (server0) or - z (server1) at each output position.
