@@ -7,6 +7,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { dcfKeyWords } from '../lib/ops/fss';
+import { CHUNK_BYTES } from '../lib/net/wire';
 import { FSS_STEPS } from '../lib/protocol/fss/drelu';
 import { newCluster } from './helpers/suites/harness';
 import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
@@ -71,9 +72,9 @@ test.serial('FSS relu traffic: one two-payload DCF key pair, three dealt correct
   }
 });
 
-test.serial('FSS relu in key chunks (a large query): exact, keys in chunks of FSS_STEPS.chunk elements, the same view statistics for two secrets', async (t) => {
-  const chunk = FSS_STEPS.chunk;
-  FSS_STEPS.chunk = 1000; // 4096 elements: five key messages per server (the last one short)
+test.serial('FSS relu in key chunks (a large query): exact, keys in chunks of at most FSS_STEPS.chunkBytes, the same view statistics for two secrets', async (t) => {
+  const chunkBytes = FSS_STEPS.chunkBytes;
+  FSS_STEPS.chunkBytes = 1000 * 8 * dcfKeyWords(63, 2) + 100; // 1000 relu keys: five messages for 4096 elements
   try {
     const [a, b] = [await reluViews(constant), await reluViews(spread)];
     t.deepEqual([...b.out], [...spread].map((v) => Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16), 'relu is exact');
@@ -85,6 +86,21 @@ test.serial('FSS relu in key chunks (a large query): exact, keys in chunks of FS
       t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
     }
   } finally {
-    FSS_STEPS.chunk = chunk;
+    FSS_STEPS.chunkBytes = chunkBytes;
+  }
+});
+
+test.serial('FSS key messages fit in one wire chunk by default (no reassembly on the compute servers)', async (t) => {
+  const c = newCluster('fss');
+  try {
+    const seen = recordTensors(c);
+    const n = 5000;
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
+    await tfe.relu(x).shares;
+    const keys = seen.filter((m) => m.to === 'server1' && m.key.includes('relu/fss.key'));
+    t.deepEqual(keys.map((m) => m.shape), [[2040, 257], [2040, 257], [920, 257]]);
+    t.true(keys.every((m) => m.data.byteLength <= CHUNK_BYTES), 'each message is at most one wire chunk');
+  } finally {
+    await c.close();
   }
 });

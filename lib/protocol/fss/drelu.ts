@@ -7,19 +7,20 @@ import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
 import { deal } from '../dealer';
+import { CHUNK_BYTES } from '../../net/wire';
 import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../party';
 
 /**
  * Test-only switches. With maskInput false server2 draws r = 0, so the opened x^ is the input
- * itself; the view tests use it as the control that must fail. `chunk` is the number of elements
- * per key message (2048: 4.2 MB of relu keys per server), which tests lower to run many chunks;
- * server2 and the compute servers must agree on it. Nothing in lib/ changes them. Why so small:
- * each message is copied into fresh buffers (toBytes, the socket's reassembly), and buffers above
- * glibc's 32 MB mmap threshold are new pages every time, faulted in at about 0.2 GB/s on the
- * benchmark VM, where heap-sized ones are reused; in-process network A at batch 128 took about
- * 1 s with 32768-element chunks and 0.2 s with 1024 to 4096.
+ * itself; the view tests use it as the control that must fail. `chunkBytes` bounds one key
+ * message (tests lower it to run many chunks; server2 and the compute servers must agree on it).
+ * Nothing in lib/ changes them. Why one wire chunk (CHUNK_BYTES, 4 MiB: 2040 relu keys, 2716
+ * DReLU keys): a message of one chunk reaches the mailbox without being reassembled (one copy
+ * fewer on the compute servers), and buffers stay below glibc's 32 MB mmap threshold, so they are
+ * reused rather than fresh pages (faulted in at about 0.2 GB/s on the benchmark VM); in-process
+ * network A at batch 128 took about 1 s with 32768-element chunks and 0.2 s with 1024 to 4096.
  */
-export const FSS_STEPS = { maskInput: true, chunk: 1 << 11 };
+export const FSS_STEPS = { maskInput: true, chunkBytes: CHUNK_BYTES };
 
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (see below). */
 const LOW_BITS = 63;
@@ -71,7 +72,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
-  const parts = keyChunks(n);
+  const parts = keyChunks(n, dcfKeyWords(LOW_BITS, payloads));
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
     const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
@@ -126,9 +127,9 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   }
 }
 
-/** [first, length] of each key message: FSS_STEPS.chunk elements each (at least one chunk). */
-function keyChunks(n: number): [number, number][] {
-  const c = FSS_STEPS.chunk;
+/** [first, length] of each key message: at most FSS_STEPS.chunkBytes of keys each (at least one chunk). */
+function keyChunks(n: number, words: number): [number, number][] {
+  const c = Math.max(1, Math.floor(FSS_STEPS.chunkBytes / (8 * words)));
   const out: [number, number][] = [];
   for (let lo = 0; lo < n || out.length === 0; lo += c) out.push([lo, Math.min(c, n - lo)]);
   return out;
