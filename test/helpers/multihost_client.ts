@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     try {
       for (const protocol of PROTOCOLS) {
         const m = mlp([24, 16, 10]);
-        await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol });
+        await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(protocol === 'pond' ? { uncalibrated: true } : {}) });
         want[protocol] = [...m.forward(Float64Array.from(inputs), protocol === 'pond' ? polyRelu : exactRelu)];
       }
     } finally {
