@@ -7,8 +7,9 @@ import { createCipheriv, randomBytes, randomFillSync, randomInt } from 'node:cry
 import test from 'ava';
 
 import {
-  add, anyZeroLastAxis, bitDecompose, bitsMinusPrgField, cast, cpuInfo, prgField, prgPermutation, privateCompareMasked,
-  privateCompareReveal, privateCompareShares, randomSeed, RingTensor, setNumThreads, sub, wrapBit,
+  add, addScalar, anyZeroLastAxis, bitDecompose, bitExtract, bitsMinusPrgField, cast, cpuInfo, msbUnmask, mul, mulScalar, oddAdd, oddSub,
+  prgField, prgPermutation, privateCompareMasked, privateCompareReveal, privateCompareShares, randomSeed, RingTensor, setNumThreads,
+  shareConvertFinish, sub, wrapBit,
 } from '../lib/ring';
 import { take } from './helpers/tensors';
 
@@ -217,4 +218,62 @@ test('privateCompareMasked refuses bad inputs with errors that name them', async
   await t.throwsAsync(() => privateCompareMasked(xb, RingTensor.fromBigInts([1n], [1]), beta, { seed, nonce: 0n, party: 0 }), { message: /r and beta must be \[n\]/ });
   await t.throwsAsync(async () => privateCompareMasked(await prgField(seed, 5, [4, 64]), r, beta, { seed, nonce: 0n, party: 0 }), { message: /must be z67/ });
   await t.throwsAsync(async () => privateCompareMasked(await prgField(seed, P, [4, 32]), r, beta, { seed, nonce: 0n, party: 0 }), { message: /\[n, 64\]/ });
+});
+
+/** Random ring64 values with the odd ring's edges (0, 1, 2^64 - 2, 2^64 - 1, which reads as 0). */
+function ringWithEdges(n: number): bigint[] {
+  const v = randomU64(n);
+  const edges = [0n, 1n, 2n, MAX - 1n, MAX, 1n << 63n];
+  for (let i = 0; i < v.length; i += 7) v[i] = edges[(i / 7) % edges.length];
+  return v;
+}
+
+const ring = (v: bigint[]) => RingTensor.fromBigInts(v, [v.length]);
+const bits = (n: number) => RingTensor.fromUint8Array(Uint8Array.from({ length: n }, () => randomInt(2)), [n], 'bit');
+
+test('shareConvertFinish equals ShareConvert\'s separate odd-ring steps, and BigInt, for both servers', async (t) => {
+  const n = 600;
+  const [a, etaP, beta, delta, alpha, u] = [ringWithEdges(n), ringWithEdges(n), ringWithEdges(n).map((v) => v & 1n), ringWithEdges(n), ringWithEdges(n).map((v) => v & 1n), ringWithEdges(n)];
+  const etaPP = bits(n);
+  const epp = [...etaPP.toUint8Array()];
+  const O = MAX; // the odd modulus 2^64 - 1
+  const m = (v: bigint) => ((v % O) + O) % O;
+  for (const j of [0, 1] as const) {
+    const got = take(await shareConvertFinish(ring(a), ring(etaP), etaPP, ring(beta), ring(delta), ring(alpha), ring(u), j));
+    // The unfused ops, as lib/protocol/securenn/msb.ts runs them on other backends.
+    const twoEta = await oddAdd(ring(etaP), ring(etaP));
+    const flip = await oddSub(RingTensor.fromBigInts([BigInt(1 - j)], [1]), twoEta);
+    const eta = await oddAdd(ring(etaP), await mul(await cast(etaPP, 'ring64'), flip));
+    let theta = await oddAdd(await oddAdd(ring(beta), ring(delta)), eta);
+    if (j === 0) theta = await oddSub(theta, await addScalar(ring(alpha), 1n));
+    const y0 = await oddSub(ring(a), theta);
+    t.deepEqual(got, take(j === 0 ? await oddAdd(y0, ring(u)) : await oddSub(y0, ring(u))), `server${j}`);
+    // BigInt over Z_(2^64 - 1).
+    const want = a.map((_, i) => {
+      const e = m(etaP[i] + BigInt(epp[i]) * (BigInt(1 - j) - 2n * etaP[i]));
+      const th = m(beta[i] + delta[i] + e - BigInt(1 - j) * (alpha[i] + 1n));
+      return m(a[i] - th + (j === 0 ? u[i] : -u[i]));
+    });
+    t.deepEqual(got, want);
+  }
+  await t.throwsAsync(() => shareConvertFinish(ring(a), ring(etaP.slice(1)), etaPP, ring(beta), ring(delta), ring(alpha), ring(u), 0), { message: /eta' must have shape/ });
+  await t.throwsAsync(() => shareConvertFinish(ring(a), ring(etaP), ring(a), ring(beta), ring(delta), ring(alpha), ring(u), 0), { message: /bit/ });
+});
+
+test('msbUnmask equals ComputeMSB\'s separate Z_2^64 steps, and BigInt, for both servers', async (t) => {
+  const n = 600;
+  const [betaP, x0, r] = [ringWithEdges(n), ringWithEdges(n), ringWithEdges(n)];
+  const beta = bits(n);
+  const bv = [...beta.toUint8Array()];
+  const M64 = 1n << 64n;
+  for (const j of [0, 1] as const) {
+    const [g, d] = await msbUnmask(ring(betaP), beta, ring(x0), ring(r), j);
+    const unmask = async (share: RingTensor, bit: RingTensor) => add(share, await mul(bit, await sub(RingTensor.fromBigInts([BigInt(j)], [1]), await mulScalar(share, 2n))));
+    const gv = take(g), dv = take(d);
+    t.deepEqual(gv, take(await unmask(ring(betaP), await cast(beta, 'ring64'))));
+    t.deepEqual(dv, take(await unmask(ring(x0), await cast(await bitExtract(ring(r), 0), 'ring64'))));
+    t.deepEqual(gv, betaP.map((v, i) => (((v + BigInt(bv[i]) * (BigInt(j) - 2n * v)) % M64) + M64) % M64));
+    t.deepEqual(dv, x0.map((v, i) => (((v + (r[i] & 1n) * (BigInt(j) - 2n * v)) % M64) + M64) % M64));
+  }
+  await t.throwsAsync(() => msbUnmask(ring(betaP), beta, ring(x0), ring(r), 3 as 0), { message: /party must be 0 or 1/ });
 });

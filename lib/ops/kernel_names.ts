@@ -38,6 +38,8 @@ export const PrivateCompareMasked = 'PrivateCompareMasked';
 export const PrivateCompareReveal = 'PrivateCompareReveal';
 export const BitsMinusPrgField = 'BitsMinusPrgField';
 export const WrapBit = 'WrapBit';
+export const ShareConvertFinish = 'ShareConvertFinish';
+export const MsbUnmask = 'MsbUnmask';
 export const OddRingSub = 'OddRingSub';
 export const PrgBits = 'PrgBits';
 export const PrgField = 'PrgField';
@@ -59,5 +61,6 @@ export type KernelName =
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
   | typeof OddRingAdd | typeof OddRingSub | typeof PrivateCompareShares | typeof AnyZeroLastAxis
   | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
+  | typeof ShareConvertFinish | typeof MsbUnmask
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
   | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2;

@@ -2,7 +2,7 @@
 // lives in lib/protocol/securenn.
 import type { RingTensor } from '../tensor/ring_tensor';
 import * as K from './kernel_names';
-import { runKernel1 } from './run_kernel';
+import { runKernel, runKernel1 } from './run_kernel';
 
 /** One server's blinded, permuted PrivateCompare vector d [n, 64] (Algorithm 3, steps 1-2). */
 export function privateCompareShares(xBits: RingTensor, r: RingTensor, beta: RingTensor, s: RingTensor, u: RingTensor, perm: RingTensor, party: 0 | 1): Promise<RingTensor> {
@@ -62,4 +62,22 @@ export async function bitsMinusPrgField(x: RingTensor, seed: Uint8Array, modulus
 /** The carry of a + b over Z_2^64 as ring64 0/1 (a and b of one shape): 1 when a + b wraps. */
 export function wrapBit(a: RingTensor, b: RingTensor): Promise<RingTensor> {
   return runKernel1(K.WrapBit, [a, b]);
+}
+
+/**
+ * ShareConvert's last step for compute server `party` over the odd ring Z_(2^64-1), all [n]:
+ * eta = etaP + etaPP ((1 - j) - 2 etaP), theta = beta + delta + eta - (1 - j)(alpha + 1),
+ * y = a - theta + u (party 0) or - u (party 1). etaPP is bits; the rest ring64.
+ */
+export function shareConvertFinish(a: RingTensor, etaP: RingTensor, etaPP: RingTensor, beta: RingTensor, delta: RingTensor, alpha: RingTensor, u: RingTensor, party: 0 | 1): Promise<RingTensor> {
+  return runKernel1(K.ShareConvertFinish, [a, etaP, etaPP, beta, delta, alpha, u], { party });
+}
+
+/**
+ * ComputeMSB's unmasking for compute server `party` over Z_2^64, all [n]: gamma = betaP + beta
+ * (j - 2 betaP) and delta = x0 + lsb(r) (j - 2 x0). beta is bits; the rest ring64.
+ */
+export async function msbUnmask(betaP: RingTensor, beta: RingTensor, x0: RingTensor, r: RingTensor, party: 0 | 1): Promise<[RingTensor, RingTensor]> {
+  const [gamma, delta] = await runKernel(K.MsbUnmask, [betaP, beta, x0, r], { party });
+  return [gamma, delta];
 }

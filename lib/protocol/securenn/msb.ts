@@ -1,7 +1,7 @@
 // SecureNN (Wagh, Gupta, Chandran, ePrint 2018/442): share conversion to the odd ring, MSB and
 // DReLU, vectorised over the n elements of flat [n] ring64 shares. server0 and server1 hold
 // shares; server2 deals correlated randomness and learns only blinded, permuted comparison data.
-import { add, addScalar, bitDecompose, bitExtract, bitsMinusPrgField, cast, mul, mulScalar, oddAdd, oddSub, sub, wrapBit } from '../../ops';
+import { add, addScalar, bitDecompose, bitExtract, bitsMinusPrgField, cast, msbUnmask, mul, mulScalar, oddAdd, oddSub, shareConvertFinish, sub, wrapBit } from '../../ops';
 import { prgBits, prgField, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
@@ -26,7 +26,7 @@ const fieldPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prg
  * CPU one native pass (bitsMinusPrgField) replaces BitDecompose, Cast, PrgField and Sub.
  */
 async function dealBits(p: Party, op: OpCtx, step: string, slot: number, x: RingTensor, n: number): Promise<void> {
-  if (x.backend.name !== 'cpu') {
+  if (!onCpu(x)) {
     const bits = await bitDecompose(x);
     const fieldBits = await cast(bits, FIELD);
     await deal(p, op, step, slot, fieldBits, fieldPrg([n, 64]), sub, [n, 64]);
@@ -40,6 +40,12 @@ async function dealBits(p: Party, op: OpCtx, step: string, slot: number, x: Ring
     s1.dispose();
   }
 }
+
+/**
+ * Whether to take the fused [n] kernels (ShareConvertFinish, MsbUnmask): on the CPU backend; the
+ * CUDA module keeps the separate kernels it runs on the device. Same values either way.
+ */
+const onCpu = (t: RingTensor) => t.backend.name === 'cpu';
 
 /** Public 0/1 bits as a ring64 tensor. */
 async function bitsAsRing(b: RingTensor): Promise<RingTensor> {
@@ -95,6 +101,13 @@ export async function shareConvert(p: Party, op: OpCtx, a: RingTensor | null, n:
   const rMinus1 = await addScalar(r, -1n);
   await privateCompare(p, op, 'sc.compare', nonceFor(op.id, 8), xBits, rMinus1, etaPP, n);
   const etaP = (await deal(p, op, 'sc.eta', 7, null, ringPrg(shape), oddSub, shape))!;
+  // A fresh sharing of zero (u, -u) re-randomises the output shares.
+  const u = await prgRing(pair, shape, { nonce: nonceFor(op.id, 4) });
+  if (onCpu(a)) {
+    // The steps below in one native pass (native/src/kernels/securenn_fused.cc).
+    const y = await shareConvertFinish(a, etaP, etaPP, beta, delta!, alpha, u, j);
+    return done([etaPP, r, r0, r1, alpha, masked, beta, xBits, delta, rMinus1, etaP, u], y);
+  }
   // eta_j = eta'_j + eta'' ((1 - j) - 2 eta'_j) over the odd ring (eta'' is a public 0/1).
   const etaPPr = await bitsAsRing(etaPP);
   const twoEta = await oddAdd(etaP, etaP);
@@ -105,8 +118,6 @@ export async function shareConvert(p: Party, op: OpCtx, a: RingTensor | null, n:
   // theta_j = beta_j + delta_j + eta_j - (1 - j)(alpha + 1)
   let theta = await oddAdd(await oddAdd(beta, delta!), eta);
   if (j === 0) theta = await oddSub(theta, await addScalar(alpha, 1n));
-  // A fresh sharing of zero (u, -u) re-randomises the output shares.
-  const u = await prgRing(pair, shape, { nonce: nonceFor(op.id, 4) });
   const y0 = await oddSub(a, theta);
   const y = j === 0 ? await oddAdd(y0, u) : await oddSub(y0, u);
   return done([etaPP, r, r0, r1, alpha, masked, beta, xBits, delta, rMinus1, etaP, etaPPr, twoEta, oneMinusJ, flip, masked2, eta, theta, u, y0], y);
@@ -162,6 +173,11 @@ export async function computeMsb(p: Party, op: OpCtx, y: RingTensor | null, n: n
   await privateCompare(p, op, 'msb.compare', nonceFor(op.id, 26), xBits, r, beta, n);
   const betaP = (await deal(p, op, 'msb.beta', 24, null, ringPrg(shape), sub, shape))!;
   // gamma_j = beta'_j + beta (j - 2 beta'_j); delta_j = x0_j + r0 (j - 2 x0_j)   (public 0/1 multipliers)
+  if (onCpu(y)) {
+    const [gamma, delta] = await msbUnmask(betaP, beta, lsbJ!, r, j);
+    const msb = await xorShares(p, op, gamma, delta, n);
+    return done([xj, xBits, lsbJ, rj, theirs, r, beta, betaP, gamma, delta], msb);
+  }
   const unmask = async (share: RingTensor, bit: RingTensor) => {
     const twice = await mulScalar(share, 2n);
     const flip = await sub(RingTensor.fromBigInts([BigInt(j)], [1]), twice);

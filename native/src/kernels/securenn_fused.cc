@@ -252,7 +252,92 @@ Outputs wrapBit(const Inputs& in, const Attrs&) {
   return {out};
 }
 
+// Odd-ring arithmetic as in odd_ring.cc: 2^64 - 1 reads as 0; results in [0, 2^64 - 2].
+constexpr uint64_t kOdd = ~uint64_t(0);
+inline uint64_t oddNorm(uint64_t a) { return a == kOdd ? 0 : a; }
+inline uint64_t oddAdd(uint64_t a, uint64_t b) {
+  a = oddNorm(a);
+  b = oddNorm(b);
+  uint64_t s = a + b;
+  if (s < a) s += 1;  // 2^64 = 1 (mod 2^64 - 1)
+  return s == kOdd ? 0 : s;
+}
+inline uint64_t oddSub(uint64_t a, uint64_t b) {
+  b = oddNorm(b);
+  return oddAdd(a, b == 0 ? 0 : kOdd - b);
+}
+
+void requireRingVector(const std::string& op, const Tensor& t, const std::string& what, const Shape& shape, DType d = DType::Ring64) {
+  requireDType(op, t, d, what.c_str());
+  if (t.shape != shape) throw KernelError(op + ": " + what + " must have shape " + shapeStr(shape) + ", got " + shapeStr(t.shape));
+}
+
+// ShareConvert's last step for one compute server (lib/protocol/securenn/msb.ts), in one pass over
+// the odd ring: eta = eta' + eta'' ((1 - j) - 2 eta'), theta = beta + delta + eta - (1 - j)(alpha + 1),
+// y = a - theta + u (server0) or - u (server1). Inputs a, eta', eta'' (bit), beta, delta, alpha, u,
+// all [n]; attr party.
+Outputs shareConvertFinish(const Inputs& in, const Attrs& at) {
+  const std::string op = "ShareConvertFinish";
+  const Tensor& a = in[0];
+  requireDType(op, a, DType::Ring64, "a");
+  const Shape& sh = a.shape;
+  requireRingVector(op, in[1], "eta'", sh);
+  requireRingVector(op, in[2], "eta''", sh, DType::Bit);
+  requireRingVector(op, in[3], "beta", sh);
+  requireRingVector(op, in[4], "delta", sh);
+  requireRingVector(op, in[5], "alpha", sh);
+  requireRingVector(op, in[6], "u", sh);
+  const int64_t party = at.getInt("party");
+  if (party != 0 && party != 1) throw KernelError(op + ": party must be 0 or 1, got " + std::to_string(party));
+  const uint64_t *av = a.ptr<uint64_t>(), *ep = in[1].ptr<uint64_t>(), *be = in[3].ptr<uint64_t>(), *de = in[4].ptr<uint64_t>();
+  const uint64_t *al = in[5].ptr<uint64_t>(), *uv = in[6].ptr<uint64_t>();
+  const uint8_t* epp = in[2].ptr<uint8_t>();
+  Tensor out = allocTensor(sh, DType::Ring64);
+  uint64_t* y = out.ptr<uint64_t>();
+  const bool j0 = party == 0;
+  parallelFor(0, a.size(), 1 << 14, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const uint64_t flip = oddSub(j0 ? 1 : 0, oddAdd(ep[i], ep[i]));
+      const uint64_t eta = oddAdd(ep[i], epp[i] ? flip : 0);
+      uint64_t theta = oddAdd(oddAdd(be[i], de[i]), eta);
+      if (j0) theta = oddSub(theta, al[i] + 1);
+      const uint64_t y0 = oddSub(av[i], theta);
+      y[i] = j0 ? oddAdd(y0, uv[i]) : oddSub(y0, uv[i]);
+    }
+  });
+  return {out};
+}
+
+// ComputeMSB's unmasking before the XOR (lib/protocol/securenn/msb.ts), over Z_2^64:
+// gamma_j = beta'_j + beta (j - 2 beta'_j) and delta_j = x0_j + r0 (j - 2 x0_j), r0 the LSB of the
+// opened r. Inputs beta' share, beta (bit), x0 share, r, all [n]; attr party. Outputs gamma, delta.
+Outputs msbUnmask(const Inputs& in, const Attrs& at) {
+  const std::string op = "MsbUnmask";
+  const Tensor& bp = in[0];
+  requireDType(op, bp, DType::Ring64, "beta'");
+  const Shape& sh = bp.shape;
+  requireRingVector(op, in[1], "beta", sh, DType::Bit);
+  requireRingVector(op, in[2], "x0", sh);
+  requireRingVector(op, in[3], "r", sh);
+  const int64_t party = at.getInt("party");
+  if (party != 0 && party != 1) throw KernelError(op + ": party must be 0 or 1, got " + std::to_string(party));
+  const uint64_t j = static_cast<uint64_t>(party);
+  const uint64_t *b = bp.ptr<uint64_t>(), *x0 = in[2].ptr<uint64_t>(), *r = in[3].ptr<uint64_t>();
+  const uint8_t* beta = in[1].ptr<uint8_t>();
+  Tensor gamma = allocTensor(sh, DType::Ring64), delta = allocTensor(sh, DType::Ring64);
+  uint64_t *g = gamma.ptr<uint64_t>(), *d = delta.ptr<uint64_t>();
+  parallelFor(0, bp.size(), 1 << 14, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      g[i] = b[i] + (beta[i] ? j - 2 * b[i] : 0);
+      d[i] = x0[i] + ((r[i] & 1) ? j - 2 * x0[i] : 0);
+    }
+  });
+  return {gamma, delta};
+}
+
 TFE_REGISTER_KERNEL("PrivateCompareMasked", 3, privateCompareMasked);
+TFE_REGISTER_KERNEL("ShareConvertFinish", 7, shareConvertFinish);
+TFE_REGISTER_KERNEL("MsbUnmask", 4, msbUnmask);
 TFE_REGISTER_KERNEL("WrapBit", 2, wrapBit);
 TFE_REGISTER_KERNEL("PrivateCompareReveal", 2, privateCompareReveal);
 TFE_REGISTER_KERNEL("BitsMinusPrgField", 1, bitsMinusPrgField);
