@@ -14,7 +14,8 @@ import * as tfe from '../lib';
 import { LOG_EVENTS, type LogRecord } from '../lib/log';
 import { tfeCli } from '../lib/serve/local_cluster';
 import { mlp } from './helpers/model_files';
-import { freePorts, httpGet, parsePromText, type Sample, sampleKey } from './helpers/prom';
+import { freePorts } from '../lib/serve/local_cluster';
+import { httpGet, parsePromText, type Sample, sampleKey } from './helpers/prom';
 import { startCluster, type TestCluster } from './helpers/service';
 
 const PARTIES = ['server0', 'server1', 'server2'] as const;

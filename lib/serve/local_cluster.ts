@@ -13,7 +13,7 @@ import { loadClusterConfig } from './config';
 import { generateCertificates } from './certs';
 
 /** Ports the OS reports free now (a tiny race with other programs is accepted for local use). */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

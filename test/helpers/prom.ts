@@ -3,7 +3,6 @@
 // a histogram's buckets are cumulative and its +Inf bucket equals its _count. Throws naming the
 // line otherwise; returns the samples by `name{label="v",...}` (labels sorted).
 import * as http from 'node:http';
-import * as net from 'node:net';
 
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const VALUE = /^(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]Inf)$/;
@@ -102,14 +101,3 @@ export function httpGet(host: string, port: number, path: string, method = 'GET'
   });
 }
 
-/** Loopback ports free now. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
