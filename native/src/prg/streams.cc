@@ -39,16 +39,38 @@ void mapBytes(const FieldSampler& fs, const uint8_t* src, int64_t n, uint8_t* ds
   }
 }
 
-// Positions of kRejected in dst[0, n) (plus `add`) appended to out; returns the new count.
+// kOffsets[mask]: the positions of mask's set bits, then zeros (eight per mask), and how many:
+// the branch-free compaction in findRejected.
+struct OffsetTable {
+  alignas(16) uint32_t pos[256][8];
+  uint8_t count[256];
+  constexpr OffsetTable() : pos(), count() {
+    for (int m = 0; m < 256; ++m) {
+      int c = 0;
+      for (int b = 0; b < 8; ++b)
+        if (m >> b & 1) pos[m][c++] = static_cast<uint32_t>(b);
+      count[m] = static_cast<uint8_t>(c);
+    }
+  }
+};
+constexpr OffsetTable kOffsets;
+
+// Positions of kRejected in dst[0, n) (plus `add`) appended to out, which has room for 8 more
+// entries than it can receive; returns the new count.
 size_t findRejected(const uint8_t* dst, int64_t n, uint32_t add, uint32_t* out, size_t m) {
   int64_t i = 0;
 #if defined(__SSE2__)
+  // Sixteen bytes to a mask, each half of it to up to eight positions by one table row, stored
+  // whole and advanced by its count (no branch per rejected byte).
   const __m128i ff = _mm_set1_epi8(static_cast<char>(FieldSampler::kRejected));
   for (; i + 16 <= n; i += 16) {
-    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst + i)), ff)));
-    while (mask) {
-      out[m++] = add + static_cast<uint32_t>(i + __builtin_ctz(mask));
-      mask &= mask - 1;
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst + i)), ff)));
+    for (int h = 0; h < 2; ++h) {
+      const unsigned mk = (mask >> (8 * h)) & 0xff;
+      const __m128i base = _mm_set1_epi32(static_cast<int>(add + static_cast<uint32_t>(i + 8 * h)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + m), _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kOffsets.pos[mk])), base));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + m + 4), _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kOffsets.pos[mk] + 4)), base));
+      m += kOffsets.count[mk];
     }
   }
 #endif
@@ -82,7 +104,7 @@ void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const Fi
   alignas(16) uint8_t bytes[kChunk];
   alignas(16) uint8_t blocks[16 * kBatch];
   uint64_t idx[kBatch];
-  uint32_t pendingBuf[kChunk], nextBuf[kChunk];
+  uint32_t pendingBuf[kChunk + 8], nextBuf[kChunk + 8];
   for (int64_t s = 0; s < count; s += kChunk) {
     const int64_t n = std::min(kChunk, count - s);
     aesCtrBytes(key, iv, first + s, n, bytes, impl);
