@@ -179,9 +179,9 @@ void drawSixteen(const DrawTables& t, const uint8_t* bytes, int avail, int* pos,
 
 void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
                         int64_t len, uint8_t* dst) {
-  // A row of 64 takes about 67 bytes; ten blocks per row (computed for eight rows at once) almost
+  // A row of 64 takes about 67 bytes: five blocks per row (computed for eight rows at once) almost
   // always suffice, and the row's later blocks follow five at a time as needed.
-  constexpr int kRows = 8, kBlocks = 10, kBytes = 16 * kBlocks, kRefill = 5;
+  constexpr int kRows = 8, kBlocks = 5, kBytes = 16 * kBlocks, kRefill = 5;
   alignas(16) uint8_t buf[kRows * kBytes];
   uint64_t idx[kRows * kBlocks];
   const DrawTables t(len);
