@@ -7,6 +7,7 @@
 // server using these and a server using the separate kernels (the CUDA module) still agree.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -121,10 +122,7 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
       const int64_t m = std::min(kRowBlock, hi - e0);
       sampleField(sS.key, sS.iv, impl, nonzero, static_cast<uint64_t>(e0) * kBits, m * kBits, s.data());
       if (rerandomise) sampleField(sZ.key, sZ.iv, impl, uniform, static_cast<uint64_t>(e0) * kBits, m * kBits, z.data());
-      if (permute)
-        samplePermutations(sPi.key, sPi.iv, impl, static_cast<uint64_t>(e0), m, kBits, pi.data());
-      else
-        for (int64_t k = 0; k < m * kBits; ++k) pi[k] = static_cast<uint8_t>(k % kBits);
+      if (permute) samplePermutationDraws(sPi.key, sPi.iv, impl, static_cast<uint64_t>(e0), m, kBits, pi.data());
       for (int64_t k = 0; k < m; ++k) {
         const int64_t e = e0 + k;
         const uint8_t* xe = xs + e * kBits;
@@ -155,8 +153,11 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
           suffixSumExclusive64(w, sumW);
           for (int i = 0; i < kBits; ++i) t[i] = static_cast<uint16_t>((core[i] + jj + sumW[i]) % kP * se[i] % kP);
         }
-        // d_{pi(i)} = s_i c_i, then + z (server0) or - z (server1) at each output position.
-        for (int i = 0; i < kBits; ++i) de[pe[i]] = static_cast<uint8_t>(t[i]);
+        // d_{pi(i)} = s_i c_i: the Fisher-Yates swaps applied to s c in reverse order move element i
+        // to pi(i) (prg/streams.h); then + z (server0) or - z (server1) at each output position.
+        for (int i = 0; i < kBits; ++i) de[i] = static_cast<uint8_t>(t[i]);
+        if (permute)
+          for (int i = 1; i < kBits; ++i) std::swap(de[i], de[pe[kBits - 1 - i]]);
         if (rerandomise) {
           // In byte lanes: d + z <= 132 (server0) or d + p - z <= 133 (server1), then one conditional subtract.
           const uint8_t sign = j == 0 ? 0 : 0xff, pp = j == 0 ? 0 : kP;

@@ -5,7 +5,9 @@
 #include "prg/streams.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -177,15 +179,15 @@ void drawSixteen(const DrawTables& t, const uint8_t* bytes, int avail, int* pos,
 
 }  // namespace
 
-void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
-                        int64_t len, uint8_t* dst) {
+void samplePermutationDraws(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
+                            int64_t len, uint8_t* draws) {
   // A row of 64 takes about 67 bytes: five blocks per row (computed for eight rows at once) almost
   // always suffice, and the row's later blocks follow five at a time as needed.
   constexpr int kRows = 8, kBlocks = 5, kBytes = 16 * kBlocks, kRefill = 5;
   alignas(16) uint8_t buf[kRows * kBytes];
   uint64_t idx[kRows * kBlocks];
   const DrawTables t(len);
-  uint8_t ksA[256 + 16];
+  uint8_t ksA[256 + 16];  // room for drawSixteen's whole-vector stores
   const int64_t last = len - 1;
   for (int64_t g = 0; g < rows; g += kRows) {
     const int64_t m = std::min<int64_t>(kRows, rows - g);
@@ -213,10 +215,22 @@ void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, u
           ++a;
         }
       }
-      uint8_t* p = dst + (g + k) * len;
-      for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint8_t>(i);
-      for (int64_t d = 0; d < last; ++d) std::swap(p[last - d], p[ksA[d]]);
+      uint8_t* out = draws + (g + k) * len;
+      std::memcpy(out, ksA, static_cast<size_t>(last));
+      out[last] = 0;
     }
+  }
+}
+
+void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
+                        int64_t len, uint8_t* dst) {
+  samplePermutationDraws(key, iv, impl, firstRow, rows, len, dst);
+  std::vector<uint8_t> ks(static_cast<size_t>(len));
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* p = dst + r * len;
+    std::memcpy(ks.data(), p, static_cast<size_t>(len));
+    for (int64_t i = 0; i < len; ++i) p[i] = static_cast<uint8_t>(i);
+    for (int64_t d = 0; d + 1 < len; ++d) std::swap(p[len - 1 - d], p[ks[d]]);
   }
 }
 

@@ -28,4 +28,12 @@ void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const Fi
 void samplePermutations(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
                         int64_t len, uint8_t* dst);
 
+// The same rows' Fisher-Yates draws instead of the permutations: draws[r * len + d] for d < len - 1
+// is the index position len - 1 - d swaps with (uniform in [0, len - 1 - d]); draws[r * len + len - 1]
+// is 0. The permutation is identity followed by swap(p[len - 1 - d], p[draw_d]) for d = 0, 1, ...;
+// applying those swaps to a vector v in the opposite order (d = len - 2 down to 0) moves v[i] to
+// position p[i], which is how the fused PrivateCompare kernel permutes without building p.
+void samplePermutationDraws(const AesKey& key, const uint8_t iv[16], AesImpl impl, uint64_t firstRow, int64_t rows,
+                            int64_t len, uint8_t* draws);
+
 }  // namespace tfe
