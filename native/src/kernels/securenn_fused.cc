@@ -126,7 +126,7 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
       for (int64_t k = 0; k < m; ++k) {
         const int64_t e = e0 + k;
         const uint8_t* xe = xs + e * kBits;
-        const uint8_t *se = s.data() + k * kBits, *ze = z.data() + k * kBits, *pe = pi.data() + k * kBits;
+        const uint8_t* se = s.data() + k * kBits;
         uint8_t* de = d + e * kBits;
         const uint64_t rv = rs[e];
         const bool b = bs[e] != 0;
@@ -153,18 +153,34 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
           suffixSumExclusive64(w, sumW);
           for (int i = 0; i < kBits; ++i) t[i] = static_cast<uint16_t>((core[i] + jj + sumW[i]) % kP * se[i] % kP);
         }
-        // d_{pi(i)} = s_i c_i: the Fisher-Yates swaps applied to s c in reverse order move element i
-        // to pi(i) (prg/streams.h); then + z (server0) or - z (server1) at each output position.
         for (int i = 0; i < kBits; ++i) de[i] = static_cast<uint8_t>(t[i]);
-        if (permute)
-          for (int i = 1; i < kBits; ++i) std::swap(de[i], de[pe[kBits - 1 - i]]);
-        if (rerandomise) {
-          // In byte lanes: d + z <= 132 (server0) or d + p - z <= 133 (server1), then one conditional subtract.
-          const uint8_t sign = j == 0 ? 0 : 0xff, pp = j == 0 ? 0 : kP;
-          for (int i = 0; i < kBits; ++i) {
-            const uint8_t v = static_cast<uint8_t>(de[i] + pp + ((ze[i] ^ sign) - sign));
-            de[i] = v >= kP ? static_cast<uint8_t>(v - kP) : v;
+      }
+      // d_{pi(i)} = s_i c_i: the Fisher-Yates swaps applied to s c in reverse order move element i
+      // to pi(i) (prg/streams.h). Two rows at a time: each row's swaps are a chain through memory.
+      if (permute) {
+        int64_t k = 0;
+        for (; k + 2 <= m; k += 2) {
+          uint8_t *da = d + (e0 + k) * kBits, *db = da + kBits;
+          const uint8_t *pa = pi.data() + k * kBits, *pb = pa + kBits;
+          for (int i = 1; i < kBits; ++i) {
+            std::swap(da[i], da[pa[kBits - 1 - i]]);
+            std::swap(db[i], db[pb[kBits - 1 - i]]);
           }
+        }
+        for (; k < m; ++k) {
+          uint8_t* da = d + (e0 + k) * kBits;
+          const uint8_t* pa = pi.data() + k * kBits;
+          for (int i = 1; i < kBits; ++i) std::swap(da[i], da[pa[kBits - 1 - i]]);
+        }
+      }
+      if (rerandomise) {
+        // Then + z (server0) or - z (server1) at each output position, in byte lanes: d + z <= 132
+        // or d + p - z <= 133, then one conditional subtract.
+        const uint8_t sign = j == 0 ? 0 : 0xff, pp = j == 0 ? 0 : kP;
+        uint8_t* db = d + e0 * kBits;
+        for (int64_t i = 0; i < m * kBits; ++i) {
+          const uint8_t v = static_cast<uint8_t>(db[i] + pp + ((z[i] ^ sign) - sign));
+          db[i] = v >= kP ? static_cast<uint8_t>(v - kP) : v;
         }
       }
     }
