@@ -5,8 +5,9 @@
 // forward pass (lib/api/plain_forward.ts) on the committed sample of CIFAR-10 test images.
 //   npm run bench:resnet20                                   securenn and fss, 1000 images, batch 64
 //   npm run bench:resnet20 -- --protocol fss --images 64 --batch 8 --b1-runs 5
+//   npm run bench:resnet20 -- --protocol fss --pool 8 --b1-gap-ms 45000   batch 1 with the dealer idle
 //   npm run bench:resnet20 -- --json                         one JSON object on stdout
-// Results are saved in bench/results/resnet20/<protocol>.json (not with --no-save).
+// Results are saved in bench/results/resnet20/<protocol>[-<tag>].json (not with --no-save).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,10 +28,13 @@ interface Args {
   images: number;
   batch: number;
   b1Runs: number;
+  b1GapMs: number;
   pool: number;
   model: string;
   json: boolean;
   save: boolean;
+  /** Saved as <protocol>-<tag>.json when set. */
+  tag?: string;
 }
 
 function int(flag: string, v: string | undefined, min: number): number {
@@ -40,7 +44,7 @@ function int(flag: string, v: string | undefined, min: number): number {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { protocols: [...PROTOCOLS], images: 1000, batch: 64, b1Runs: 10, pool: 2, model: path.join(ROOT, 'bench', 'models', 'resnet20', 'model.json'), json: false, save: true };
+  const a: Args = { protocols: [...PROTOCOLS], images: 1000, batch: 64, b1Runs: 10, b1GapMs: 0, pool: 2, model: path.join(ROOT, 'bench', 'models', 'resnet20', 'model.json'), json: false, save: true };
   for (let i = 0; i < argv.length; i++) {
     const [flag, v] = [argv[i], argv[i + 1]];
     if (flag === '--json') a.json = true;
@@ -54,9 +58,14 @@ function parseArgs(argv: string[]): Args {
       } else if (flag === '--images') a.images = int(flag, v, 1);
       else if (flag === '--batch') a.batch = int(flag, v, 1);
       else if (flag === '--b1-runs') a.b1Runs = int(flag, v, 1);
+      else if (flag === '--b1-gap-ms') a.b1GapMs = int(flag, v, 0);
       else if (flag === '--pool') a.pool = int(flag, v, 0);
+      else if (flag === '--tag') {
+        if (!/^[a-z0-9_-]+$/i.test(v ?? '')) throw new Error(`--tag takes letters, digits, '-' and '_'; got '${v}'`);
+        a.tag = v;
+      }
       else if (flag === '--model') a.model = path.resolve(v ?? '');
-      else throw new Error(`unknown argument '${flag}' (try --protocol securenn,fss --images N --batch B --b1-runs R --pool N --model model.json --json --no-save)`);
+      else throw new Error(`unknown argument '${flag}' (try --protocol securenn,fss --images N --batch B --b1-runs R --b1-gap-ms MS --pool N --model model.json --tag NAME --json --no-save)`);
     }
   }
   return a;
@@ -90,7 +99,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await owner.deploy(args.model, { name, protocol: protocol as 'securenn' | 'fss' });
       say(`${protocol}: deployed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      results.push(await measureResnet20(client, name, protocol, pixels, plain, sample.labels, { b1Runs: args.b1Runs, batch: args.batch, images: args.images }, say));
+      results.push(await measureResnet20(client, name, protocol, pixels, plain, sample.labels, { b1Runs: args.b1Runs, b1GapMs: args.b1GapMs, batch: args.batch, images: args.images }, say));
       await owner.undeploy(name);
     }
     await Promise.all([owner.close(), client.close()]);
@@ -101,8 +110,9 @@ async function main(): Promise<void> {
   const meta = { machine: machineInfo(), command: `npm run bench:resnet20${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, model: path.relative(ROOT, args.model), pool: args.pool };
   if (args.save) {
     fs.mkdirSync(RESULTS, { recursive: true });
-    for (const r of results) fs.writeFileSync(path.join(RESULTS, `${r.protocol}.json`), `${JSON.stringify({ ...r, meta }, null, 2)}\n`);
-    say(`saved ${results.map((r) => `bench/results/resnet20/${r.protocol}.json`).join(', ')}`);
+    const file = (r: Resnet20Measured) => `${r.protocol}${args.tag ? `-${args.tag}` : ''}.json`;
+    for (const r of results) fs.writeFileSync(path.join(RESULTS, file(r)), `${JSON.stringify({ ...r, meta }, null, 2)}\n`);
+    say(`saved ${results.map((r) => `bench/results/resnet20/${file(r)}`).join(', ')}`);
   }
   if (args.json) console.log(JSON.stringify({ results, meta }));
   else for (const r of results) say(JSON.stringify(r));
