@@ -6,23 +6,10 @@
 #include "core/thread_pool.h"
 #include "kernels/broadcast_binary.h"
 #include "kernels/check.h"
+#include "kernels/odd_ring_math.h"
 
 namespace tfe {
 namespace {
-
-constexpr uint64_t M = ~uint64_t(0);  // 2^64 - 1
-inline uint64_t norm(uint64_t a) { return a == M ? 0 : a; }
-inline uint64_t oddAdd(uint64_t a, uint64_t b) {
-  a = norm(a);
-  b = norm(b);
-  uint64_t s = a + b;
-  if (s < a) s += 1;  // 2^64 = 1 (mod 2^64 - 1)
-  return s == M ? 0 : s;
-}
-inline uint64_t oddNeg(uint64_t a) {
-  a = norm(a);
-  return a == 0 ? 0 : M - a;
-}
 
 template <typename Op>
 Tensor oddBinary(const std::string& name, const Tensor& a, const Tensor& b, Op op) {
@@ -32,10 +19,10 @@ Tensor oddBinary(const std::string& name, const Tensor& a, const Tensor& b, Op o
 }
 
 TFE_REGISTER_KERNEL("OddRingAdd", 2, [](const Inputs& in, const Attrs&) {
-  return Outputs{oddBinary("OddRingAdd", in[0], in[1], [](uint64_t x, uint64_t y) { return oddAdd(x, y); })};
+  return Outputs{oddBinary("OddRingAdd", in[0], in[1], [](uint64_t x, uint64_t y) { return odd::add(x, y); })};
 });
 TFE_REGISTER_KERNEL("OddRingSub", 2, [](const Inputs& in, const Attrs&) {
-  return Outputs{oddBinary("OddRingSub", in[0], in[1], [](uint64_t x, uint64_t y) { return oddAdd(x, oddNeg(y)); })};
+  return Outputs{oddBinary("OddRingSub", in[0], in[1], [](uint64_t x, uint64_t y) { return odd::sub(x, y); })};
 });
 
 }  // namespace

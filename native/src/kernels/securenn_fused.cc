@@ -17,6 +17,7 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
+#include "kernels/odd_ring_math.h"
 #include "prg/aes128.h"
 #include "prg/streams.h"
 
@@ -269,21 +270,6 @@ Outputs wrapBit(const Inputs& in, const Attrs&) {
   return {out};
 }
 
-// Odd-ring arithmetic as in odd_ring.cc: 2^64 - 1 reads as 0; results in [0, 2^64 - 2].
-constexpr uint64_t kOdd = ~uint64_t(0);
-inline uint64_t oddNorm(uint64_t a) { return a == kOdd ? 0 : a; }
-inline uint64_t oddAdd(uint64_t a, uint64_t b) {
-  a = oddNorm(a);
-  b = oddNorm(b);
-  uint64_t s = a + b;
-  if (s < a) s += 1;  // 2^64 = 1 (mod 2^64 - 1)
-  return s == kOdd ? 0 : s;
-}
-inline uint64_t oddSub(uint64_t a, uint64_t b) {
-  b = oddNorm(b);
-  return oddAdd(a, b == 0 ? 0 : kOdd - b);
-}
-
 void requireRingVector(const std::string& op, const Tensor& t, const std::string& what, const Shape& shape, DType d = DType::Ring64) {
   requireDType(op, t, d, what.c_str());
   if (t.shape != shape) throw KernelError(op + ": " + what + " must have shape " + shapeStr(shape) + ", got " + shapeStr(t.shape));
@@ -314,12 +300,12 @@ Outputs shareConvertFinish(const Inputs& in, const Attrs& at) {
   const bool j0 = party == 0;
   parallelFor(0, a.size(), 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const uint64_t flip = oddSub(j0 ? 1 : 0, oddAdd(ep[i], ep[i]));
-      const uint64_t eta = oddAdd(ep[i], epp[i] ? flip : 0);
-      uint64_t theta = oddAdd(oddAdd(be[i], de[i]), eta);
-      if (j0) theta = oddSub(theta, al[i] + 1);
-      const uint64_t y0 = oddSub(av[i], theta);
-      y[i] = j0 ? oddAdd(y0, uv[i]) : oddSub(y0, uv[i]);
+      const uint64_t flip = odd::sub(j0 ? 1 : 0, odd::add(ep[i], ep[i]));
+      const uint64_t eta = odd::add(ep[i], epp[i] ? flip : 0);
+      uint64_t theta = odd::add(odd::add(be[i], de[i]), eta);
+      if (j0) theta = odd::sub(theta, al[i] + 1);
+      const uint64_t y0 = odd::sub(av[i], theta);
+      y[i] = j0 ? odd::add(y0, uv[i]) : odd::sub(y0, uv[i]);
     }
   });
   return {out};
