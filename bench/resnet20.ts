@@ -4,6 +4,7 @@
 // ahead), throughput at --batch, and agreement of the private argmax with the float64 plaintext
 // forward pass (lib/api/plain_forward.ts) on the committed sample of CIFAR-10 test images.
 //   npm run bench:resnet20                                   securenn and fss, 1000 images, batch 64
+//                                                            (about 1 h on 2 cores: FSS ships 0.8 GB of keys per image)
 //   npm run bench:resnet20 -- --protocol fss --images 64 --batch 8 --b1-runs 5
 //   npm run bench:resnet20 -- --protocol fss --pool 8 --b1-gap-ms 45000   batch 1 with the dealer idle
 //   npm run bench:resnet20 -- --json                         one JSON object on stdout
