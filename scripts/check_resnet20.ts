@@ -3,7 +3,9 @@
 // TensorFlow.js's own predict (float32, wasm backend), the library's float64 plaintext forward
 // pass (lib/api/plain_forward.ts, what `tfe verify` and bench:resnet20 compare the private model
 // with), and the labels. Prints both accuracies, their argmax agreement and the largest
-// probability difference, and records them in the model's meta.json under `sample`.
+// probability difference, and records them in the model's meta.json under `sample`. Also writes
+// the model's sample-images.json (the first ten images, {images, labels}, pixels / 255 to six
+// decimals) for `tfe verify --input` and `tfe predict --input`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -57,6 +59,8 @@ async function main(): Promise<void> {
     tfjsVsFloat64MaxAbsProbabilityDiff: Number(maxDiff.toExponential(2)),
   };
   console.log(JSON.stringify(result, null, 2));
+  const images = Array.from({ length: 10 }, (_, r) => Array.from(x.subarray(r * 3072, (r + 1) * 3072), (v) => Math.round(v * 1e6) / 1e6));
+  fs.writeFileSync(path.join(dir, 'sample-images.json'), `${JSON.stringify({ images, labels: Array.from(sample.labels.subarray(0, 10)) })}\n`);
   const metaFile = path.join(dir, 'meta.json');
   if (fs.existsSync(metaFile)) {
     const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
