@@ -16,7 +16,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem, usesTls } from './config';
 import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
-import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
+import { checkDeploySize, checkPredictRequest, forClient, poolDepth, SessionAccounting } from './limits';
 import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
 import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
@@ -187,10 +187,12 @@ export class TfeServer {
 
   /** server0: reserves the next indices for a model's batch-1 queries and tells server2. */
   #reserve(epoch: Epoch, model: string): void {
-    const n = this.#config.precomputePool;
     const m = this.#models.get(model);
     // server2 must only deal for a pooled index: SecureNN's comparisons need it online.
-    if (n === 0 || epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
+    if (epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
+    // Up to the depth whose material fits maxQueryBytes, counting what is reserved already.
+    const n = this.#poolDepth(m) - (epoch.reserved.get(model)?.length ?? 0);
+    if (n <= 0) return;
     const indices = Array.from({ length: n }, () => epoch.nextIndex());
     epoch.reserved.set(model, [...(epoch.reserved.get(model) ?? []), ...indices]);
     const notice: PoolNotice = { type: 'pool', epoch: epoch.id, model, indices };
@@ -202,8 +204,13 @@ export class TfeServer {
     const reserved = req.type === 'predict' && req.shape[0] === 1 ? epoch.reserved.get(req.model) : undefined;
     if (!reserved?.length) return { index: epoch.nextIndex(), pooled: false };
     const index = reserved.shift()!;
-    if (reserved.length <= this.#config.precomputePool / 2) this.#reserve(epoch, req.model);
+    const m = this.#models.get(req.model);
+    if (m && reserved.length <= this.#poolDepth(m) / 2) this.#reserve(epoch, req.model);
     return { index, pooled: true };
+  }
+
+  #poolDepth(m: DeployedModel): number {
+    return poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, inputShape: m.spec.inputShape });
   }
 
   /** server2: precomputes its side of the reserved queries. */

@@ -1,0 +1,64 @@
+// The offline pool's depth is bounded by bytes, not only by count: a model whose pooled queries
+// hold large dealt material (FSS's DCF keys) gets fewer of them ahead, so the pool cannot take a
+// server past maxQueryBytes; a small model keeps precomputePool. Unit checks of poolDepth against
+// the estimate, then a cluster where server2's pool stays within the bound and queries still run.
+import * as fs from 'node:fs';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth } from '../lib/serve/limits';
+import { startLimitedCluster, until } from './helpers/hostile_client';
+import { mlp } from './helpers/model_files';
+
+const dense = (units: number[], input: number) => ({
+  class_name: 'Sequential',
+  config: { layers: units.map((u, i) => ({ class_name: 'Dense', config: { name: `d${i}`, units: u, activation: i + 1 < units.length ? 'relu' : 'linear', ...(i === 0 ? { batch_input_shape: [null, input] } : {}) } })) },
+});
+
+test('poolDepth: precomputePool for small models, fewer when their pooled material would pass maxQueryBytes', (t) => {
+  const limits = { ...DEFAULT_LIMITS, precomputePool: 8 };
+  const small = { topology: dense([32, 10], 16), protocol: 'fss' as const, inputShape: [16] };
+  t.is(poolDepth(limits, small), 8);
+  const big = { topology: dense([65536, 10], 64), protocol: 'fss' as const, inputShape: [64] };
+  const each = estimateQueryBytes(big, 1) - estimateQueryBytes({ ...big, topology: { class_name: 'Sequential', config: { layers: [] } } }, 1);
+  t.true(each > limits.maxQueryBytes / 8, `${each}`);
+  t.is(poolDepth(limits, big), Math.floor(limits.maxQueryBytes / (estimateQueryBytes(big, 1) - (24 << 20))));
+  t.true(poolDepth(limits, big) < 8);
+  t.is(poolDepth({ ...limits, maxQueryBytes: 1 << 20 }, big), 0, 'nothing pooled when one query does not fit');
+  t.is(poolDepth({ ...limits, precomputePool: 0 }, small), 0);
+});
+
+test('a cluster pools only what fits: server2 holds at most the bounded depth, and queries run', async (t) => {
+  // An FSS MLP whose batch-1 keys are about 7 MB: maxQueryBytes 32 MiB lets a few ahead, not 8.
+  const maxQueryBytes = 32 << 20;
+  const m = mlp([64, 3000, 10]);
+  const topology = JSON.parse(fs.readFileSync(m.file, 'utf8')).modelTopology;
+  const depth = poolDepth({ ...DEFAULT_LIMITS, maxQueryBytes, precomputePool: 8 }, { topology, protocol: 'fss', inputShape: [64] });
+  t.true(depth > 0 && depth < 8, `depth ${depth}`);
+  const c = await startLimitedCluster({ maxQueryBytes });
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    await owner.deploy(m.file, { name: 'wide', protocol: 'fss' });
+    await until(async () => (await owner.status())[2].pool!.recorded >= depth, 'the pool to fill');
+    await new Promise((r) => setTimeout(r, 500));
+    const st = await owner.status();
+    t.is(st[2].pool!.held, depth, JSON.stringify(st[2].pool));
+    const client = await tfe.PredictionClient.connect(c.config);
+    for (let i = 0; i < 3; i++) {
+      const x = Float64Array.from({ length: 64 }, () => Math.random() * 2 - 1);
+      const p = await client.predict('wide', { data: x, shape: [1, 64] });
+      const want = m.forward(x, (z) => Math.max(z, 0));
+      t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 1e-3));
+      // The reservation is topped up to the depth; the client's lease on its next query holds one
+      // pooled index besides (leases are bounded per client by maxSessionsPerClient).
+      const held = (await owner.status())[2].pool!.held;
+      t.true(held <= depth + 1, `held ${held}, depth ${depth}`);
+    }
+    await client.close();
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
