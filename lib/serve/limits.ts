@@ -103,7 +103,16 @@ function window(s: number[], size: [number, number], strides: [number, number], 
 export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; inputShape: readonly number[] }, batch: number): number {
   let s = [...m.inputShape];
   let elements = PER_INPUT * count(s); // received bytes, the share, its masked copies
-  const nonlinear = (n: number) => (m.protocol === 'securenn' ? PER_SECURENN_COMPARE : m.protocol === 'fss' ? PER_FSS_COMPARE : PER_POLY) * n;
+  // SecureNN's comparisons run one layer at a time with server2 in the loop, and each frees its
+  // bit-level temporaries before the next: the largest counts, not their sum (a 19-relu CIFAR
+  // ResNet-20 was estimated 7x its measured peak by the sum). FSS keys are summed: server2 deals
+  // ahead, so the compute servers may hold several layers' keys at once.
+  let compareMax = 0;
+  const nonlinear = (n: number): number => {
+    if (m.protocol !== 'securenn') return (m.protocol === 'fss' ? PER_FSS_COMPARE : PER_POLY) * n;
+    compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
+    return 0;
+  };
   const activation = (a: unknown) => {
     if (a === 'relu') elements += nonlinear(count(s));
   };
@@ -151,7 +160,7 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
         elements += PER_LINEAR * count(s);
     }
   }
-  return PER_QUERY + 8 * batch * elements;
+  return PER_QUERY + 8 * batch * (elements + compareMax);
 }
 
 /**
