@@ -23,7 +23,7 @@ test('poolDepth: precomputePool for small models, fewer when their pooled materi
   const big = { topology: dense([65536, 10], 64), protocol: 'fss' as const, inputShape: [64] };
   const each = estimateQueryBytes(big, 1) - estimateQueryBytes({ ...big, topology: { class_name: 'Sequential', config: { layers: [] } } }, 1);
   t.true(each > limits.maxQueryBytes / 8, `${each}`);
-  t.is(poolDepth(limits, big), Math.floor(limits.maxQueryBytes / (estimateQueryBytes(big, 1) - (24 << 20))));
+  t.is(poolDepth(limits, big), Math.floor(limits.maxQueryBytes / (2 * (estimateQueryBytes(big, 1) - (24 << 20)))));
   t.true(poolDepth(limits, big) < 8);
   t.is(poolDepth({ ...limits, maxQueryBytes: 1 << 20 }, big), 0, 'nothing pooled when one query does not fit');
   t.is(poolDepth({ ...limits, precomputePool: 0 }, small), 0);

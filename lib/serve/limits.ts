@@ -165,13 +165,14 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
 
 /**
  * How many batch-1 queries of a model the offline pool may hold ahead: `precomputePool`, but no
- * more than fit in `maxQueryBytes` together. What a pooled query holds before it runs (server2's
+ * more than fit in `maxQueryBytes` together on server2, which records both compute servers' side. What a pooled query holds before it runs (server2's
  * recording; its dealt side in the compute servers' mailboxes) is about its estimate without the
  * per-query overhead: FSS's DCF keys make that large (about 0.75 GiB per CIFAR ResNet-20 query),
  * where MNIST-sized models keep the full depth.
  */
 export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: { topology: ModelTopology; protocol: ProtocolName; inputShape: readonly number[] }): number {
-  const each = Math.max(1, estimateQueryBytes(m, 1) - PER_QUERY);
+  // server2's recording holds what it deals to both compute servers: twice one server's share.
+  const each = Math.max(1, 2 * (estimateQueryBytes(m, 1) - PER_QUERY));
   return Math.min(limits.precomputePool, Math.floor(limits.maxQueryBytes / each));
 }
 
