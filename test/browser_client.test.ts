@@ -6,12 +6,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 
 import test from 'ava';
 import WebSocket from 'ws';
 
 import { decodePng } from '../lib/cli/png';
+import { pngFile } from './helpers/png_file';
 import { connect, type SocketFactory } from '../lib/browser';
 import { PredictionClient } from '../lib/serve/client';
 import { loadClusterConfig, readPem } from '../lib/serve/config';
@@ -76,21 +76,6 @@ test.serial('a browser-client prediction equals the Node client\'s for the same 
   }
 });
 
-/** An RGBA PNG with zero CRCs (decodePng does not check them), filter 0 on every row. */
-function rgbaPng(w: number, h: number, rgba: Uint8Array): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.byteLength);
-    return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 6, 0, 0, 0], 8);
-  const rows = Buffer.concat(Array.from({ length: h }, (_, y) => Buffer.concat([Buffer.of(0), Buffer.from(rgba.subarray(y * w * 4, (y + 1) * w * 4))])));
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
-
 test.serial('a page encoding with another fracBits than the cluster is told so, instead of getting wrong numbers', async (t) => {
   const other = cluster.fracBits === 12 ? 14 : 12;
   const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: other });
@@ -108,7 +93,7 @@ test.serial('an image predicts as the same PNG does through the Node client', as
   const rgba = new Uint8Array(784 * 4);
   digits.images[3].forEach((v, i) => rgba.set([Math.round(v * 255), Math.round(v * 250), Math.round(v * 240), 100 + (i % 100)], 4 * i));
   const image = { width: 28, height: 28, data: new Uint8ClampedArray(rgba) };
-  const gray = decodePng(rgbaPng(28, 28, rgba)).gray;
+  const gray = decodePng(pngFile(28, 28, 6, rgba)).gray;
   const { imageToGray } = await import('../lib/browser');
   t.deepEqual([...imageToGray(image)], [...gray]); // the same preprocessing, bit for bit
 

@@ -5,17 +5,16 @@
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
 
 import test from 'ava';
 
 import { imageGeometry, resizeArea } from '../lib/cli/inputs';
-import { tfeCli } from '../lib/serve/local_cluster';
+import { freePorts, tfeCli } from '../lib/serve/local_cluster';
 import { mlp } from './helpers/model_files';
+import { pngFile } from './helpers/png_file';
 import { startCliCluster } from './helpers/service';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -36,32 +35,6 @@ async function save(model: any, dir: string): Promise<string> {
   return path.join(dir, 'model.json');
 }
 
-/** An 8-bit PNG (colour type 2: RGB, 6: RGBA), rows unfiltered. */
-function png(width: number, height: number, colour: 2 | 6, px: number[]): Buffer {
-  const ch = colour === 2 ? 3 : 4;
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = colour;
-  const raw: number[] = [];
-  for (let y = 0; y < height; y++) raw.push(0, ...px.slice(y * width * ch, (y + 1) * width * ch));
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.from(raw))), chunk('IEND', Buffer.alloc(0))]);
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-
 test('tfe --version prints the package version', async (t) => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   t.is((await cli(['--version'])).stdout.trim(), pkg.version);
@@ -70,7 +43,7 @@ test('tfe --version prints the package version', async (t) => {
 test('a missing config says how to make one; a cluster that is down fails at once, naming the addresses', async (t) => {
   await t.throwsAsync(cli(['models', '--config', '/nonexistent/cluster.json']), { message: /no cluster config at \/nonexistent\/cluster.json: start a local cluster with 'tfe cluster --local'/ });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-down-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports = await freePorts(3);
   fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ parties: Object.fromEntries(ports.map((port, i) => [`server${i}`, { host: '127.0.0.1', port }])) }));
   const t0 = Date.now();
   await t.throwsAsync(cli(['status', '--config', path.join(dir, 'cluster.json')]), { message: new RegExp(`cannot reach the cluster: server0 at 127.0.0.1:${ports[0]} \\(connection refused\\)`) });
@@ -145,7 +118,7 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
 
     // A 8x8 RGBA PNG for a [4, 4, 3] model: RGB kept, 2x2 blocks averaged, alpha ignored.
     const px = Array.from({ length: 8 * 8 * 4 }, () => Math.floor(Math.random() * 256));
-    fs.writeFileSync(path.join(dir, 'img.png'), png(8, 8, 6, px));
+    fs.writeFileSync(path.join(dir, 'img.png'), pngFile(8, 8, 6, px));
     const rgb = Float64Array.from({ length: 64 * 3 }, (_, i) => px[Math.floor(i / 3) * 4 + (i % 3)] / 255);
     const x = resizeArea(rgb, 8, 8, 3, 4, 4);
     const pngOut = JSON.parse(await run(['predict', '--model', 'cnn', '--input', path.join(dir, 'img.png'), '--json']));
