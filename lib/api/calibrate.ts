@@ -70,12 +70,15 @@ const rows = (x: PlainTensor, from: number, to: number): PlainTensor => {
  * Fits each relu of the model at `source` to the owner's `inputs` (see the file comment). The
  * model must have at least one plain relu and nothing Pond cannot run; refuses otherwise.
  */
-export function calibrateForPond(source: ModelSource, inputs: Samples, opts: CalibrateOptions = {}): Calibrated {
+/** A model as readLayersModel read it: callers that have one pass it, so the files are read once. */
+type Loaded = ReturnType<typeof readLayersModel>;
+
+export function calibrateForPond(source: ModelSource, inputs: Samples, opts: CalibrateOptions = {}, loaded?: Loaded): Calibrated {
   const degree = opts.degree ?? 2;
   if (degree !== 2 && degree !== 3) throw new Error(`degree must be 2 or 3, got ${degree}`);
   const holdout = opts.holdout ?? 0.2;
   if (!(holdout >= 0 && holdout < 1)) throw new Error(`holdout must be in [0, 1), got ${holdout}`);
-  const { json, spec, weights } = readLayersModel(source);
+  const { json, spec, weights } = loaded ?? readLayersModel(source);
   if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.layers.join(', ')}); Pond cannot run it, calibrated or not`);
   const x = samplesTensor(inputs, spec.inputShape);
   const n = x.shape[0];
@@ -125,8 +128,8 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
  * The model's relu layers if it would run under Pond with relu's default polynomial (on [-4, 4],
  * wrong outside): deploying such a model needs calibration. Empty when Pond computes it as given.
  */
-export function uncalibratedRelus(source: ModelSource): string[] {
-  const { json } = readLayersModel(source);
+export function uncalibratedRelus(source: ModelSource, loaded?: Loaded): string[] {
+  const { json } = loaded ?? readLayersModel(source);
   return graphOf(json.modelTopology)
     .nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu'))
     .map((node) => node.layer.config.name);
@@ -158,7 +161,7 @@ export class CalibrationRefused extends Error {
  * refused under Pond unless calibrated (or `uncalibrated` is set); the Pond options are refused
  * under the exact protocols, which compute relu exactly.
  */
-export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDeployOptions): { source: ModelSource; calibration?: CalibrationReport } {
+export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDeployOptions, loaded?: Loaded): { source: ModelSource; calibration?: CalibrationReport } {
   if (protocol !== 'pond') {
     if (opts.calibrate || opts.uncalibrated) throw new Error(`${opts.calibrate ? 'calibration' : 'uncalibrated'} applies to Pond only: ${protocol} computes relu exactly`);
     return { source: model };
@@ -167,11 +170,11 @@ export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDe
   if (opts.calibrate) {
     const { inputs, minAgreement = 0.99, force, ...fit } = opts.calibrate;
     if (!(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`minAgreement must be in [0, 1], got ${minAgreement}`);
-    const c = calibrateForPond(model, inputs, fit);
+    const c = calibrateForPond(model, inputs, fit, loaded);
     if (c.report.agreement.fraction < minAgreement && !force) throw new CalibrationRefused(c.report, minAgreement);
     return { source: c.artifacts, calibration: c.report };
   }
-  const relus = uncalibratedRelus(model);
+  const relus = uncalibratedRelus(model, loaded);
   if (relus.length && !opts.uncalibrated)
     throw new Error(
       `the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ` +

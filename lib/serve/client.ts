@@ -198,9 +198,10 @@ export class PredictionClient {
    */
   async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
-    const protocol = opts.protocol ?? (readLayersModel(model).spec.comparisons ? 'securenn' : 'pond');
-    const { source, calibration } = prepareDeploy(model, protocol, opts);
-    const { json, params } = readLayersModel(source);
+    const loaded = readLayersModel(model);
+    const protocol = opts.protocol ?? (loaded.spec.comparisons ? 'securenn' : 'pond');
+    const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
+    const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {

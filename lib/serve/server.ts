@@ -75,6 +75,7 @@ export class TfeServer {
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
   /** server1/server2: leased requests that came before server0's lease notice, by lease id. */
   #waitingLease = new Map<string, string>();
+  #poolDepths = new WeakMap<DeployedModel, number>();
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
@@ -209,8 +210,11 @@ export class TfeServer {
     return { index, pooled: true };
   }
 
+  /** The model's pool depth (limits.ts), computed once per deployed model: it is read on every batch-1 query. */
   #poolDepth(m: DeployedModel): number {
-    return poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, inputShape: m.spec.inputShape });
+    let d = this.#poolDepths.get(m);
+    if (d === undefined) this.#poolDepths.set(m, (d = poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, inputShape: m.spec.inputShape })));
+    return d;
   }
 
   /** server2: precomputes its side of the reserved queries. */
@@ -265,20 +269,19 @@ export class TfeServer {
     if (req.type === 'lease') return this.#lease(peer, session, req);
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
+    const lease = req.type === 'predict' ? req.lease : undefined;
     try {
       if (req.type === 'undeploy') return this.#respond(peer, session, { ok: true, removed: this.#undeploy(req, peer) });
       const bytes = this.#check(req, peer);
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
       if (this.me === SERVER0 && !this.#epoch) throw new Error('the cluster is not connected yet');
-      const lease = req.type === 'predict' ? req.lease : undefined;
       if (lease && this.me === SERVER0 && !this.#leases.has(lease.id)) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.has(lease.id));
       this.#sessions.admit(session, peer, bytes, waits);
     } catch (e) {
       return this.#refuse(peer, session, e as Error);
     }
-    const lease = req.type === 'predict' ? req.lease : undefined;
     let leased: Notice | undefined;
     try {
       const entry = lease ? this.#leases.take(lease, req.model) : undefined;
