@@ -266,8 +266,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return dil[0] * dil[1] === 1 ? conv(l, ctx, 'kernel', pair(l.config.kernel_size, 1), Number(l.config.filters)) : conv(l, ctx, 'dilated_kernel', dilatedSize(l, dil), Number(l.config.filters));
   },
   DepthwiseConv2D: (l, ctx) => {
-    const m = Number(l.config.depth_multiplier ?? 1), k = ctx.w(`${l.config.name}/full_kernel`), [kh, kw] = dilatedSize(l, pair(l.config.dilation_rate, 1));
-    return conv(l, ctx, 'full_kernel', [kh, kw], Math.round(Math.sqrt((k.length / (kh * kw)) * m)));
+    // The expanded kernel has C x depth_multiplier output channels, C the input's channels.
+    const m = Number(l.config.depth_multiplier ?? 1), size = dilatedSize(l, pair(l.config.dilation_rate, 1));
+    return (xs) => conv(l, ctx, 'full_kernel', size, xs[0].shape[3] * m)(xs);
   },
   SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
   Conv1D: (l, { w, isOutput }) => {
