@@ -1,5 +1,5 @@
 // WebSocket transport throughput against a raw TCP socket (node:net) on loopback, same run:
-// 256 MiB in 8 MiB tensor messages (chunked into 1 MiB frames by the transport).
+// 256 MiB in 8 MiB tensor messages (chunked into 4 MiB frames by the transport).
 //
 //   npm run bench:ws            table
 //   npm run bench:ws -- --json  one JSON object

@@ -4,7 +4,7 @@ import test from 'ava';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
-import { CHUNK_BYTES, encodeFrames } from '../lib/net/wire';
+import { CHUNK_BYTES, decodeFrame, encodeFrames } from '../lib/net/wire';
 
 const PARTIES = ['server0', 'server1', 'server2', ...tfe.DEFAULT_PLAYERS];
 
@@ -87,4 +87,26 @@ test('malformed frames, oversize messages and unknown peers are refused; the end
   t.deepEqual(got.kind === 'tensor' ? [...got.data] : null, [...ok]);
   t.is(encodeFrames('s', 'k', { kind: 'control', data: { hello: 1 } }).length, 1);
   await tr.close();
+});
+
+test('a frame decodes the same from one buffer, from its [prefix, body] fragments (no copy) and from any other split', (t) => {
+  const data = Uint8Array.from({ length: 4096 }, () => Math.floor(Math.random() * 256));
+  const [[prefix, body]] = encodeFrames('s', 'k', { kind: 'tensor', dtype: 'ring64', shape: [512], data });
+  const joined = Buffer.concat([prefix, body]);
+  const bodyBuf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const whole = decodeFrame(joined);
+  const frags = decodeFrame([prefix, bodyBuf]);
+  t.deepEqual(frags.header, whole.header);
+  t.deepEqual([...frags.body], [...data]);
+  t.is(frags.body.buffer, bodyBuf.buffer, 'the body fragment is used as it is');
+  // A browser sends one piece; a peer may split anywhere: both are joined and checked as usual.
+  t.deepEqual([...decodeFrame([joined]).body], [...data]);
+  const cut = prefix.byteLength - 3;
+  t.deepEqual([...decodeFrame([joined.subarray(0, cut), joined.subarray(cut, cut + 100), joined.subarray(cut + 100)]).body], [...data]);
+  // Fragments are checked like a buffer: a short body, a lying header length, an empty message.
+  t.throws(() => decodeFrame([prefix, bodyBuf.subarray(8)]), { message: /carries 4088 bytes, not the 4096/ });
+  const liar = Buffer.from(prefix);
+  liar.writeUInt32LE(5000, 0);
+  t.throws(() => decodeFrame([liar, bodyBuf]), { message: /header length 5000 is invalid/ });
+  t.throws(() => decodeFrame([]), { message: /too short/ });
 });

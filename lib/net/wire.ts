@@ -90,14 +90,31 @@ export function encodeFrames(session: string, key: string, p: Payload): [Buffer,
   return frames;
 }
 
-/** Parses and validates one frame; throws a WireError naming what is malformed. */
-export function decodeFrame(frame: Buffer): { header: FrameHeader; body: Buffer } {
+/**
+ * Parses and validates one frame; throws a WireError naming what is malformed. The frame is one
+ * buffer or the fragments of its WebSocket message as ws hands them over (binaryType
+ * 'fragments'): our own senders send [prefix, body] (encodeFrames), whose body is taken as it is,
+ * with no copy; any other split (a browser sends one piece) is joined first.
+ */
+export function decodeFrame(frame: Buffer | Buffer[]): { header: FrameHeader; body: Buffer } {
+  if (Array.isArray(frame)) {
+    const [prefix, body] = frame;
+    if (frame.length === 2 && prefix.byteLength >= 4 && prefix.readUInt32LE(0) + 4 === prefix.byteLength) return decodeParts(prefix, body);
+    frame = frame.length === 1 ? frame[0] : Buffer.concat(frame);
+  }
   if (frame.byteLength < 4) throw new WireError(`frame of ${frame.byteLength} bytes is too short`);
   const len = frame.readUInt32LE(0);
   if (len > MAX_HEADER_BYTES || 4 + len > frame.byteLength) throw new WireError(`frame header length ${len} is invalid (max ${MAX_HEADER_BYTES})`);
+  return decodeParts(frame.subarray(0, 4 + len), frame.subarray(4 + len));
+}
+
+/** A frame as its prefix (u32 length + header, lengths already consistent) and its body. */
+function decodeParts(prefix: Buffer, body: Buffer): { header: FrameHeader; body: Buffer } {
+  const len = prefix.byteLength - 4;
+  if (len > MAX_HEADER_BYTES) throw new WireError(`frame header length ${len} is invalid (max ${MAX_HEADER_BYTES})`);
   let h: FrameHeader;
   try {
-    h = JSON.parse(frame.subarray(4, 4 + len).toString('utf8')) as FrameHeader;
+    h = JSON.parse(prefix.subarray(4).toString('utf8')) as FrameHeader;
   } catch {
     throw new WireError('frame header is not valid JSON');
   }
@@ -107,7 +124,6 @@ export function decodeFrame(frame: Buffer): { header: FrameHeader; body: Buffer 
   const ints = [h.chunk, h.chunks, h.total];
   if (!ints.every((x) => Number.isSafeInteger(x) && x >= 0) || h.chunk >= h.chunks || h.chunks !== chunkCount(h.total))
     throw new WireError(`frame chunk ${String(h.chunk)}/${String(h.chunks)} of ${String(h.total)} bytes is inconsistent`);
-  const body = frame.subarray(4 + len);
   const want = Math.min(CHUNK_BYTES, h.total - h.chunk * CHUNK_BYTES);
   if (body.byteLength !== want) throw new WireError(`chunk ${h.chunk} carries ${body.byteLength} bytes, not the ${want} its header announces`);
   if (h.chunk === 0 && (h.kind === 'tensor' || h.kind === 'seed')) {

@@ -204,7 +204,10 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#conns.set(peer, conn);
     if (old && old.ws !== ws) old.ws.terminate(); // a reconnect replaces a half-dead link
     this.#redialer.attached(peer);
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(conn, data, isBinary));
+    // Binary messages arrive as their fragments: a chunk's body is then ws's own buffer of it,
+    // not a second copy joined with the header (wire.ts decodeFrame).
+    ws.binaryType = 'fragments';
+    ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => this.#onMessage(conn, data, isBinary));
     ws.on('pong', () => (conn.missed = 0));
     ws.on('ping', () => (conn.missed = 0));
     ws.on('error', (e: Error & { code?: string }) => {
@@ -250,8 +253,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     }
   }
 
-  #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
-    this.#bytes.received[conn.client ? 'clients' : 'servers'] += data.byteLength;
+  #onMessage(conn: Connection, data: Buffer | Buffer[], isBinary: boolean): void {
+    this.#bytes.received[conn.client ? 'clients' : 'servers'] += Array.isArray(data) ? data.reduce((a, d) => a + d.byteLength, 0) : data.byteLength;
     if (conn.refused) return; // refused: what is still in flight is ignored
     conn.lastActive = Date.now();
     conn.missed = 0; // a link busy sending is alive, pong or not
