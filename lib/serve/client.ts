@@ -239,19 +239,27 @@ export class PredictionClient {
    * Undeploys after a failed deploy (retrying while the servers finish it); the servers that had
    * it. A server that removed it in an attempt another server refused (still finishing its half)
    * is remembered: the retry finds it gone there, and the report must still name it.
+   *
+   * How long to retry: a server still running its half answers "being deployed" until that half
+   * ends, which a loaded server may take seconds to reach (it waits for the others' commits, or
+   * for its own timer: every server aborts a deploy after queryTimeoutMs). So the retries last up
+   * to this client's request timeout (queryTimeoutMs + 10 s by default), backing off to 1 s, not a
+   * fixed count: giving up early leaves the model on the servers that kept it.
    */
   async #rollback(name: string): Promise<string[] | undefined> {
     const removed = new Set<string>();
     const note = (s: string, res: Response) => {
       if ((res as { removed?: boolean }).removed) removed.add(s);
     };
-    for (let i = 0; ; i++) {
+    const deadline = Date.now() + this.#timeoutMs;
+    for (let wait = 100; ; wait = Math.min(1000, wait * 2)) {
       try {
         await this.#request({ type: 'undeploy', model: name }, async () => undefined, note);
         return removed.size ? SERVERS.filter((s) => removed.has(s)) : undefined;
       } catch (e) {
-        if (i >= 10 || !/being deployed|in flight/.test((e as Error).message)) throw new Error(`the deploy failed and so did its rollback (${(e as Error).message}); run tfe undeploy ${name}`);
-        await new Promise((r) => setTimeout(r, 200));
+        if (Date.now() + wait > deadline || !/being deployed|in flight/.test((e as Error).message))
+          throw new Error(`the deploy failed and so did its rollback (${(e as Error).message}); run tfe undeploy ${name}`);
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   }
