@@ -3,7 +3,8 @@
 # internet: builds the CUDA harness for one architecture, runs every kernel bit for bit against the
 # CPU kernel (tfe_cuda_test), the host-side checks (tfe_cuda_host_check), then the benchmarks
 # (tfe_cuda_test --bench: ring GEMM per candidate with the device's fp64/int8 rates from the same
-# run), and prints a short table last. Logs go to $OUT (default ./gpu-check-out).
+# run; DCF keygen and eval in elements/s beside the CPU kernels'), and prints a short table last.
+# Logs go to $OUT (default ./gpu-check-out).
 #   scripts/gpu-check.sh                 # sm_90 (H100/H200)
 #   TFE_CUDA_ARCHS=80 scripts/gpu-check.sh
 #   GPU_CHECK_SKIP_RUN=1 scripts/gpu-check.sh   # dry run on a machine without a GPU: build only
@@ -55,8 +56,9 @@ if step "configure (sm_${ARCHS})" configure.log cmake -S . -B "$BUILD" -DCMAKE_B
     step "host checks" host_check.log "$BUILD/tfe_cuda_host_check"
     step "kernels vs CPU (bit exact)" cuda_test.log "$BUILD/tfe_cuda_test"
     step "benchmarks" cuda_bench.log "$BUILD/tfe_cuda_test" --bench
-    # The GEMM table (impl, T-MAC/s, ceiling) and the peaks line, as tfe_cuda_test --bench prints them.
-    grep -E 'ring GEMM|^  (impl|uint64|fp64|int8|auto|peaks)' "$OUT/cuda_bench.log" >"$OUT/bench_lines.txt" 2>/dev/null || true
+    # The GEMM table (impl, T-MAC/s, ceiling), the peaks line and the DCF rates, as
+    # tfe_cuda_test --bench prints them.
+    grep -E 'ring GEMM|^  (impl|uint64|fp64|int8|auto|peaks)|^DCF at|^  dcf ' "$OUT/cuda_bench.log" >"$OUT/bench_lines.txt" 2>/dev/null || true
   fi
 fi
 

@@ -16,26 +16,6 @@ namespace tfe {
 namespace cudatest {
 namespace {
 
-// Both refuse, and the device's message contains the CPU's (the dispatcher may prefix it).
-bool sameError(const std::string& kernel, const std::vector<Tensor>& hostInputs, const Attrs& attrs) {
-  std::string want, got;
-  try {
-    findKernel(kernel, KernelDevice::Host)->fn(hostInputs, attrs);
-  } catch (const std::exception& e) {
-    want = e.what();
-  }
-  try {
-    std::vector<Tensor> devIn;
-    for (const Tensor& t : hostInputs) devIn.push_back(toDevice(t));
-    resolveKernel(kernel)->fn(devIn, attrs);
-  } catch (const std::exception& e) {
-    got = e.what();
-  }
-  bool ok = !want.empty() && got.find(want) != std::string::npos;
-  if (!ok) std::printf("  %s: CPU says \"%s\", device says \"%s\"\n", kernel.c_str(), want.c_str(), got.c_str());
-  return ok;
-}
-
 Tensor hostRing(const std::vector<uint64_t>& v) {
   Tensor t = allocTensor({static_cast<int64_t>(v.size())}, DType::Ring64);
   for (size_t i = 0; i < v.size(); ++i) t.ptr<uint64_t>()[i] = v[i];

@@ -140,6 +140,25 @@ bool expectBothThrow(const std::string& kernel, const std::vector<Tensor>& hostI
   return hostThrew && devThrew;
 }
 
+bool sameError(const std::string& kernel, const std::vector<Tensor>& hostInputs, const Attrs& attrs) {
+  std::string want, got;
+  try {
+    findKernel(kernel, KernelDevice::Host)->fn(hostInputs, attrs);
+  } catch (const std::exception& e) {
+    want = e.what();
+  }
+  try {
+    std::vector<Tensor> devIn;
+    for (const Tensor& t : hostInputs) devIn.push_back(toDevice(t));
+    resolveKernel(kernel)->fn(devIn, attrs);
+  } catch (const std::exception& e) {
+    got = e.what();
+  }
+  bool ok = !want.empty() && got.find(want) != std::string::npos;
+  if (!ok) std::printf("  %s: CPU says \"%s\", device says \"%s\"\n", kernel.c_str(), want.c_str(), got.c_str());
+  return ok;
+}
+
 }  // namespace cudatest
 }  // namespace tfe
 

@@ -36,6 +36,8 @@ bool compareKernel(const std::string& kernel, const std::vector<Tensor>& hostInp
                    const Attrs* deviceAttrs = nullptr);
 // Same, but expects both to throw (bad shapes must be refused by the device kernel too).
 bool expectBothThrow(const std::string& kernel, const std::vector<Tensor>& hostInputs, const Attrs& attrs = Attrs());
+// Both refuse, and the device's message contains the CPU's (the dispatcher may prefix it).
+bool sameError(const std::string& kernel, const std::vector<Tensor>& hostInputs, const Attrs& attrs);
 
 using CaseFn = std::function<bool()>;
 struct CaseRegistrar {

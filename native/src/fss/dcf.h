@@ -43,12 +43,19 @@
 // attribute first = f, element j is stream element f + j (blocks 2(f + j), 2(f + j) + 1), so keys
 // made in chunks of one vector, each with its offset, equal the keys of one call.
 //
-// CUDA port (not written yet): the kernels are per-element independent, so one thread per
-// element (keygen: per element, both parties) with the three fixed-key round-key sets in
-// constant memory and the device AES of native/cuda/aes_device.h (which prg.cu uses) reproduces
-// this bit for bit. Keys are row-major [n, K]; a device version wants them read coalesced,
-// e.g. a warp cooperatively loading each level's 3 words for 32 elements, or a [K, n] transpose.
-// The host test dcf.test.ts's layout and determinism checks are the reference for it.
+// CUDA port: native/cuda/fss_dcf.cu registers DcfKeygen, DcfKeygen2, DcfEval and DcfEval2 for
+// the CUDA backend, one thread per element (a keygen thread walks both parties' trees), with the
+// same checks and messages (fss/dcf_args.h). The walk is native/cuda/dcf_device.h: TFE_HD
+// functions over the device's T-table AES (native/cuda/aes_device.h), keyed with the round keys
+// of fss::fixedKey (converted, never re-typed), the root seeds read from the PRG stream as above.
+// `impl` is checked but picks a CPU path only. Checked bit for bit against the CPU kernels here:
+// without a GPU by tfe_cuda_host_check (native/cuda/test/host_check_dcf.cc: dcf_device.h compiled
+// by g++; bits 1, 2, 17, 63, 64, one and two payloads, offsets `first` up to 2^63 - 1 - n, edge
+// alphas and xs, and Eval(0) + Eval(1) = beta [x < alpha] computed by the check itself), on a GPU
+// by tfe_cuda_test (native/cuda/test/cases_fss.cc; scripts/gpu-check.sh runs it and the
+// throughput benchmark). Keys stay row-major [n, K] on the device, so a warp's accesses to one
+// key word are K words apart and do not coalesce: a [K, n] layout or warp-cooperative staging
+// through shared memory is the first thing to measure on a GPU.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -14,27 +14,17 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "fss/dcf.h"
+#include "fss/dcf_args.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
 
 namespace tfe {
 namespace fss {
-namespace {
 
-constexpr int kBatch = 32;
-
-inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }
-
-struct EvalArgs {
-  int bits;
-  uint64_t party;
-  AesImpl impl;
-};
-
-EvalArgs parseEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at) {
+DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at) {
   const Tensor &key = in[0], &x = in[1];
-  EvalArgs a;
+  DcfEvalArgs a;
   a.bits = parseDcfBits(op, at);
   if (!at.has("party")) throw KernelError(op + ": missing attribute 'party' (0 or 1)");
   int64_t party = at.getInt("party");
@@ -54,8 +44,14 @@ EvalArgs parseEval(const std::string& op, int payloads, const Inputs& in, const 
   return a;
 }
 
+namespace {
+
+constexpr int kBatch = 32;
+
+inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }
+
 template <int P>
-void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* const* y) {
+void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* const* y) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
@@ -109,7 +105,7 @@ void evalBatch(const EvalArgs& a, int64_t first, int count, const uint64_t* keys
 
 template <int P>
 Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
-  const EvalArgs a = parseEval(P == 1 ? "DcfEval" : "DcfEval2", P, in, at);
+  const DcfEvalArgs a = parseDcfEval(P == 1 ? "DcfEval" : "DcfEval2", P, in, at);
   const int64_t n = in[1].shape[0];
   Outputs outs;
   uint64_t* y[P];

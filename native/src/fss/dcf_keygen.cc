@@ -18,31 +18,15 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "fss/dcf.h"
+#include "fss/dcf_args.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
 
 namespace tfe {
 namespace fss {
-namespace {
 
-constexpr int kBatch = 32;
-
-inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
-inline Block select(uint64_t m, Block a, Block b) { return Block{(a.lo & ~m) | (b.lo & m), (a.hi & ~m) | (b.hi & m)}; }
-inline uint64_t select(uint64_t m, uint64_t a, uint64_t b) { return (a & ~m) | (b & m); }
-// (-1)^t * v in Z_2^64, branch-free.
-inline uint64_t signBy(uint64_t t, uint64_t v) { uint64_t m = maskOf(t); return (v ^ m) - m; }
-
-struct KeygenArgs {
-  int bits;
-  AesKey prgKey;
-  uint8_t iv[16] = {};
-  uint64_t first = 0;  // stream position of element 0 (in elements)
-  AesImpl impl;
-};
-
-KeygenArgs parseKeygen(const std::string& op, const Inputs& in, const Attrs& at) {
+DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at) {
   const Tensor& alpha = in[0];
   requireDType(op, alpha, DType::Ring64, "alpha");
   requireRank(op, alpha, 1, "alpha");
@@ -52,13 +36,14 @@ KeygenArgs parseKeygen(const std::string& op, const Inputs& in, const Attrs& at)
     if (in[p].shape != alpha.shape)
       throw KernelError(op + ": " + what + " " + shapeStr(in[p].shape) + " must have alpha's shape " + shapeStr(alpha.shape));
   }
-  KeygenArgs a;
+  DcfKeygenArgs a;
   a.bits = parseDcfBits(op, at);
   if (!at.has("seed")) throw KernelError(op + ": missing attribute 'seed' (16 bytes)");
   std::vector<uint8_t> seed = at.getBytes("seed");
   if (seed.size() != 16) throw KernelError(op + ": seed must be 16 bytes (128 bits), got " + std::to_string(seed.size()));
   if (!at.has("nonce")) throw KernelError(op + ": missing attribute 'nonce' (a bigint; never reuse one with the same seed)");
-  uint64_t nonce = at.getRing("nonce");
+  const uint64_t nonce = at.getRing("nonce");
+  a.nonce = nonce;
   a.first = at.getRing("first", 0);
   // Element j reads stream blocks 2 (first + j) and 2 (first + j) + 1: they must not wrap.
   const uint64_t n = static_cast<uint64_t>(alpha.shape[0]);
@@ -70,9 +55,19 @@ KeygenArgs parseKeygen(const std::string& op, const Inputs& in, const Attrs& at)
   return a;
 }
 
+namespace {
+
+constexpr int kBatch = 32;
+
+inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
+inline Block select(uint64_t m, Block a, Block b) { return Block{(a.lo & ~m) | (b.lo & m), (a.hi & ~m) | (b.hi & m)}; }
+inline uint64_t select(uint64_t m, uint64_t a, uint64_t b) { return (a & ~m) | (b & m); }
+// (-1)^t * v in Z_2^64, branch-free.
+inline uint64_t signBy(uint64_t t, uint64_t v) { uint64_t m = maskOf(t); return (v ^ m) - m; }
+
 // Keys for elements [first, first + count), count <= kBatch, with P payloads (betaIn[p]).
 template <int P>
-void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* const* betaIn,
+void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* const* betaIn,
                  uint64_t* key0, uint64_t* key1) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
@@ -169,7 +164,7 @@ void keygenBatch(const KeygenArgs& a, int64_t first, int count, const uint64_t* 
 
 template <int P>
 Outputs dcfKeygenP(const Inputs& in, const Attrs& at) {
-  const KeygenArgs a = parseKeygen(P == 1 ? "DcfKeygen" : "DcfKeygen2", in, at);
+  const DcfKeygenArgs a = parseDcfKeygen(P == 1 ? "DcfKeygen" : "DcfKeygen2", in, at);
   const int64_t n = in[0].shape[0], K = dcfKeyWords(a.bits, P);
   Tensor key0 = allocTensor({n, K}, DType::Ring64), key1 = allocTensor({n, K}, DType::Ring64);
   const uint64_t* alpha = in[0].ptr<uint64_t>();

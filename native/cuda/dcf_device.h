@@ -1,0 +1,225 @@
+// The DCF's per-element work (native/src/fss/dcf.h: construction, key layout, randomness) as
+// TFE_HD functions: the CUDA kernels (fss_dcf.cu) run them one thread per element, and the host
+// check (test/host_check_dcf.cc) compiles them with g++ and compares them bit for bit with the
+// CPU kernels (dcf_keygen.cc, dcf_eval.cc), so the arithmetic is tested on machines without a GPU.
+//
+// The code follows the CPU kernels step for step; the CPU batches a tree level across elements
+// for the AES pipeline, a thread here walks one element's whole tree (a GPU hides the AES
+// latency with other threads instead). G is the fixed-key hash of fss/fixed_key_aes.h,
+// H_k(x) = AES_k(sigma(x)) xor sigma(x), on the T-table AES of aes_device.h with the round keys
+// of the CPU's fixed keys (fss::fixedKey, converted by dcfFixedKeys), so the two cannot diverge.
+//
+// Secrets: the dealer's walk (keygen) selects with masks, not branches, on alpha's bits, as on
+// the CPU; evaluation branches on x's bits only (public, the opened masked value). The T-table
+// lookups are indexed by seeds, with the caveat of aes_device.h (no untrusted code on the GPU).
+// The walk's state lives in registers and is not wiped (the CPU wipes its stack buffers).
+#pragma once
+#include <cstdint>
+
+#include "core/hd.h"
+#include "cuda/aes_device.h"
+#include "fss/fixed_key_aes.h"
+
+namespace tfe {
+namespace cuda {
+
+// A 128-bit block as fss::Block: lo = bytes 0..7, hi = bytes 8..15, each little-endian.
+struct DcfBlock {
+  uint64_t lo, hi;
+};
+
+// Indices into the fixed-key round key sets, in fss::HashKey's order.
+enum DcfHashKey : int { kDcfLeft = 0, kDcfRight = 1, kDcfValue = 2, kDcfValue2 = 3 };
+constexpr int kDcfHashKeys = 4;
+static_assert(static_cast<int>(fss::HashKey::Left) == kDcfLeft && static_cast<int>(fss::HashKey::Right) == kDcfRight &&
+                  static_cast<int>(fss::HashKey::Value) == kDcfValue && static_cast<int>(fss::HashKey::Value2) == kDcfValue2,
+              "DcfHashKey must follow fss::HashKey");
+
+// The round keys of G's four fixed keys, from the CPU's key schedule (host side; the kernels
+// take them by value and stage them in shared memory).
+struct DcfFixedKeys {
+  AesRoundKeys k[kDcfHashKeys];
+};
+inline DcfFixedKeys dcfFixedKeys() {
+  DcfFixedKeys f{};
+  for (int i = 0; i < kDcfHashKeys; ++i) f.k[i] = toRoundKeys(fss::fixedKey(static_cast<fss::HashKey>(i)));
+  return f;
+}
+
+// Word offsets inside a key (dcf.h's dcfLevelWord etc., repeated here as TFE_HD functions).
+TFE_HD int dcfKeyWordsHd(int bits, int payloads) { return (2 + payloads) * bits + 3 + payloads; }
+TFE_HD int dcfLevelWordHd(int level, int payloads) { return 2 + (2 + payloads) * level; }
+TFE_HD int dcfRightControlWordHd(int bits, int payloads) { return 2 + (2 + payloads) * bits; }
+TFE_HD int dcfFinalWordHd(int bits, int payloads, int payload) { return 3 + (2 + payloads) * bits + payload; }
+TFE_HD uint64_t dcfDomainMaskHd(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
+
+// The walks' small loops (2 parties, P payloads) unrolled on the device keep their arrays in
+// registers instead of the stack; the host compiler would warn about the unknown pragma.
+#if defined(__CUDA_ARCH__)
+#define TFE_DCF_UNROLL _Pragma("unroll")
+#else
+#define TFE_DCF_UNROLL
+#endif
+
+TFE_HD uint64_t dcfMaskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
+TFE_HD uint64_t dcfSelect(uint64_t m, uint64_t a, uint64_t b) { return (a & ~m) | (b & m); }
+TFE_HD DcfBlock dcfSelect(uint64_t m, DcfBlock a, DcfBlock b) {
+  return DcfBlock{dcfSelect(m, a.lo, b.lo), dcfSelect(m, a.hi, b.hi)};
+}
+// (-1)^t * v in Z_2^64, branch-free.
+TFE_HD uint64_t dcfSignBy(uint64_t t, uint64_t v) {
+  const uint64_t m = dcfMaskOf(t);
+  return (v ^ m) - m;
+}
+
+// H_k(x) with k = keys[which]. sigma(hi || lo) = (hi xor lo) || hi, i.e. Block{hi, hi ^ lo}. The
+// device AES takes the state as big-endian words, and a Block's bytes are little-endian words:
+// hence the byte swaps in (aesEncryptBlock's first argument is bytes 0..7) and out (blockRing).
+TFE_HD DcfBlock dcfHash(const AesRoundKeys* keys, int which, const uint32_t* t0, DcfBlock in) {
+  const DcfBlock x{in.hi, in.hi ^ in.lo};
+  uint32_t w[4];
+  aesEncryptBlock(keys[which], t0, bswap64(x.lo), bswap64(x.hi), w);
+  return DcfBlock{blockRing(w, 0) ^ x.lo, blockRing(w, 1) ^ x.hi};
+}
+
+// Element e's two root seeds (party 0's, party 1's): PRG stream blocks 2e and 2e + 1 of
+// AES-128-CTR keyed by `seed` with counter nonce || block (dcf.h, "Randomness"); e = first + j
+// stays below 2^63, so 2e + 1 does not wrap.
+TFE_HD void dcfRootSeeds(const AesRoundKeys& prg, const uint32_t* t0, uint64_t nonce, uint64_t e, DcfBlock* s0,
+                         DcfBlock* s1) {
+  uint32_t w[4];
+  aesCtrBlock(prg, t0, nonce, 2 * e, w);
+  *s0 = DcfBlock{blockRing(w, 0), blockRing(w, 1)};
+  aesCtrBlock(prg, t0, nonce, 2 * e + 1, w);
+  *s1 = DcfBlock{blockRing(w, 0), blockRing(w, 1)};
+}
+
+// Value share of payload p for a seed's left (side 0) or right (side 1) child, from its value
+// blocks v[0] = H_Value(s) and (two payloads) v[1] = H_Value2(s): one payload, v[0] holds both
+// children (lo, hi); two payloads, v[side] holds both payloads (lo, hi) (dcf.h).
+template <int P>
+TFE_HD uint64_t dcfChildValue(const DcfBlock* v, int p, uint64_t side) {
+  if (P == 1) return side ? v[0].hi : v[0].lo;
+  const DcfBlock b = side ? v[1] : v[0];
+  return p ? b.hi : b.lo;
+}
+
+// Both parties' keys for one element with P payloads (beta[p]) into k0 and k1 (one row of
+// dcfKeyWords(bits, P) words each): the root seeds s0, s1 in words 0, 1, then the corrections.
+// The steps and their order are keygenBatch's (dcf_keygen.cc); the comments there say why each
+// correction word is what it is.
+template <int P>
+TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t alpha, const uint64_t* beta,
+                             DcfBlock s0, DcfBlock s1, uint64_t* k0, uint64_t* k1) {
+  const uint64_t domain = dcfDomainMaskHd(bits);
+  k0[0] = s0.lo, k0[1] = s0.hi;
+  k1[0] = s1.lo, k1[1] = s1.hi;
+  DcfBlock s[2] = {s0, s1};
+  uint64_t t[2] = {0, 1}, valpha[P], tRight = 0;
+  TFE_DCF_UNROLL
+  for (int p = 0; p < P; ++p) valpha[p] = 0;
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int w = dcfLevelWordHd(level, P);
+    const uint64_t abit = (alpha & domain) >> shift & 1, am = dcfMaskOf(abit);
+    DcfBlock sKeep[2], sLose[2], V[2][2];  // V[b]: party b's value blocks (H_Value, H_Value2)
+    uint64_t tL[2], tR[2];
+    TFE_DCF_UNROLL
+    for (int b = 0; b < 2; ++b) {
+      const DcfBlock L = dcfHash(fk, kDcfLeft, t0, s[b]), R = dcfHash(fk, kDcfRight, t0, s[b]);
+      TFE_DCF_UNROLL
+      for (int q = 0; q < P; ++q) V[b][q] = dcfHash(fk, kDcfValue + q, t0, s[b]);
+      tL[b] = L.lo & 1, tR[b] = R.lo & 1;
+      const DcfBlock sL{L.lo & ~uint64_t(1), L.hi}, sR{R.lo & ~uint64_t(1), R.hi};
+      // Keep is the child on alpha's path: left when alpha's bit is 0.
+      sKeep[b] = dcfSelect(am, sL, sR);
+      sLose[b] = dcfSelect(am, sR, sL);
+    }
+    const DcfBlock sCW{sLose[0].lo ^ sLose[1].lo, sLose[0].hi ^ sLose[1].hi};
+    // The corrected control bits must differ on alpha's path and agree off it.
+    const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
+    const uint64_t t1 = t[1];
+    k0[w] = k1[w] = sCW.lo | tCWL;
+    k0[w + 1] = k1[w + 1] = sCW.hi;
+    TFE_DCF_UNROLL
+    for (int p = 0; p < P; ++p) {
+      const uint64_t vKeep0 = dcfSelect(am, dcfChildValue<P>(V[0], p, 0), dcfChildValue<P>(V[0], p, 1));
+      const uint64_t vKeep1 = dcfSelect(am, dcfChildValue<P>(V[1], p, 0), dcfChildValue<P>(V[1], p, 1));
+      const uint64_t vLose0 = dcfSelect(am, dcfChildValue<P>(V[0], p, 1), dcfChildValue<P>(V[0], p, 0));
+      const uint64_t vLose1 = dcfSelect(am, dcfChildValue<P>(V[1], p, 1), dcfChildValue<P>(V[1], p, 0));
+      uint64_t vcw = dcfSignBy(t1, vLose1 - vLose0 - valpha[p]);
+      vcw += dcfSignBy(t1, beta[p]) & am;  // Lose = Left exactly when alpha's bit is 1
+      valpha[p] = valpha[p] - vKeep1 + vKeep0 + dcfSignBy(t1, vcw);
+      k0[w + 2 + p] = k1[w + 2 + p] = vcw;
+    }
+    tRight |= tCWR << level;
+    const uint64_t tCWKeep = dcfSelect(am, tCWL, tCWR);
+    TFE_DCF_UNROLL
+    for (int b = 0; b < 2; ++b) {
+      const uint64_t tm = dcfMaskOf(t[b]);
+      s[b] = DcfBlock{sKeep[b].lo ^ (sCW.lo & tm), sKeep[b].hi ^ (sCW.hi & tm)};
+      const uint64_t tKeep = dcfSelect(am, tL[b], tR[b]);
+      t[b] = tKeep ^ (t[b] & tCWKeep);
+    }
+  }
+  const int rc = dcfRightControlWordHd(bits, P);
+  k0[rc] = k1[rc] = tRight;
+  // Convert_0(seed) = its hi word; Convert_1(seed) = H_Value2(seed).lo.
+  DcfBlock c2[2] = {s[0], s[1]};
+  if (P > 1) {
+    TFE_DCF_UNROLL
+    for (int b = 0; b < 2; ++b) c2[b] = dcfHash(fk, kDcfValue2, t0, s[b]);
+  }
+  TFE_DCF_UNROLL
+  for (int p = 0; p < P; ++p) {
+    const uint64_t c0 = p == 0 ? s[0].hi : c2[0].lo, c1 = p == 0 ? s[1].hi : c2[1].lo;
+    const int f = dcfFinalWordHd(bits, P, p);
+    k0[f] = k1[f] = dcfSignBy(t[1], c1 - c0 - valpha[p]);
+  }
+}
+
+// One party's shares y[p] of beta_p [x mod 2^bits < alpha mod 2^bits] from its key k (one row of
+// dcfKeyWords(bits, P) words): evalBatch's steps (dcf_eval.cc). x is public, so the walk
+// branches on its bits; the control bit t (secret-shared state) is applied with masks.
+template <int P>
+TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t party, const uint64_t* k,
+                           uint64_t x, uint64_t* y) {
+  x &= dcfDomainMaskHd(bits);
+  DcfBlock s{k[0], k[1]};
+  uint64_t t = party, acc[P];
+  TFE_DCF_UNROLL
+  for (int p = 0; p < P; ++p) acc[p] = 0;
+  const uint64_t tRightWord = k[dcfRightControlWordHd(bits, P)];
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int w = dcfLevelWordHd(level, P);
+    const uint64_t dir = x >> shift & 1;
+    // One payload: H_Value holds both children's value shares; two payloads: the value block of
+    // the child x takes (H_Value left, H_Value2 right) holds both payloads'.
+    const DcfBlock V = dcfHash(fk, P == 1 ? kDcfValue : (dir ? kDcfValue2 : kDcfValue), t0, s);
+    const DcfBlock child = dcfHash(fk, dir ? kDcfRight : kDcfLeft, t0, s);
+    const uint64_t tm = dcfMaskOf(t);
+    // The correction word for this side: seed CW with that side's control correction in bit 0.
+    const uint64_t tcw = dir ? (tRightWord >> level & 1) : (k[w] & 1);
+    const uint64_t cwLo = (k[w] & ~uint64_t(1)) | tcw, cwHi = k[w + 1];
+    const DcfBlock c{child.lo ^ (cwLo & tm), child.hi ^ (cwHi & tm)};
+    TFE_DCF_UNROLL
+    for (int p = 0; p < P; ++p) {
+      const uint64_t v = P == 1 ? (dir ? V.hi : V.lo) : (p ? V.hi : V.lo);
+      acc[p] += v + (k[w + 2 + p] & tm);
+    }
+    t = c.lo & 1;
+    s = DcfBlock{c.lo & ~uint64_t(1), c.hi};
+  }
+  const uint64_t pm = dcfMaskOf(party), tm = dcfMaskOf(t);
+  const uint64_t conv1 = P > 1 ? dcfHash(fk, kDcfValue2, t0, s).lo : 0;
+  TFE_DCF_UNROLL
+  for (int p = 0; p < P; ++p) {
+    const uint64_t conv = p == 0 ? s.hi : conv1;
+    const uint64_t v = acc[p] + conv + (k[dcfFinalWordHd(bits, P, p)] & tm);
+    y[p] = (v ^ pm) - pm;  // party 1's share is negated: y0 + y1 = V0 - V1
+  }
+}
+
+}  // namespace cuda
+}  // namespace tfe

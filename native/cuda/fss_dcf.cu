@@ -1,0 +1,123 @@
+// CUDA versions of the DCF kernels, bit-identical to the CPU ones (native/src/fss/dcf_keygen.cc,
+// dcf_eval.cc; construction and key layout in fss/dcf.h): DcfKeygen, DcfKeygen2, DcfEval,
+// DcfEval2. The inputs and attributes go through the same checks as on the CPU (fss/dcf_args.h),
+// so both refuse the same inputs with the same messages. The per-element work is the TFE_HD code
+// of dcf_device.h, which test/host_check_dcf.cc compares with the CPU kernels without a GPU.
+//
+// One thread per element (grid-stride): a keygen thread walks both parties' trees for its
+// element, an eval thread its party's path. Elements are independent, so nothing synchronises
+// after the tables are staged. Each block stages the AES T-table and the round keys of G's four
+// fixed keys in shared memory (the key set an eval thread hashes with depends on its x, so the
+// index diverges within a warp: shared memory serves that without the serialisation constant
+// memory would add).
+//
+// Memory layout: keys stay row-major [n, K] as on the CPU, so keys move between backends and
+// over the wire unchanged. A thread reads and writes its own row, so a warp's accesses to one key
+// word are K * 8 bytes apart and do not coalesce; the walk is AES-bound (2 to 8 T-table AES
+// blocks per level and element against 3 to 4 key words), so this is left for later: a warp
+// staging 32 rows through shared memory, or a [K, n] device layout, would coalesce them.
+#include <string>
+
+#include "core/registry.h"
+#include "cuda/dcf_device.h"
+#include "cuda/device.h"
+#include "fss/dcf.h"
+#include "fss/dcf_args.h"
+
+namespace tfe {
+namespace cuda {
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+__device__ const AesTable kDcfAesTable = makeAesTable();
+
+// Every thread of the block must call this (it synchronises). keys[kDcfHashKeys] gets `prg` when
+// given (keygen's PRG key: a kernel parameter passed by reference would be copied to the stack).
+__device__ __forceinline__ void loadTables(const DcfFixedKeys& fk, const AesRoundKeys* prg, uint32_t* t0, AesRoundKeys* keys) {
+  for (unsigned i = threadIdx.x; i < 256; i += blockDim.x) t0[i] = kDcfAesTable.t0[i];
+  for (unsigned i = threadIdx.x; i < kDcfHashKeys * 44; i += blockDim.x) keys[i / 44].w[i % 44] = fk.k[i / 44].w[i % 44];
+  if (prg)
+    for (unsigned i = threadIdx.x; i < 44; i += blockDim.x) keys[kDcfHashKeys].w[i] = prg->w[i];
+  __syncthreads();
+}
+
+// G's round keys from the CPU's fixed keys (expanded once).
+const DcfFixedKeys& fixedKeys() {
+  static const DcfFixedKeys fk = dcfFixedKeys();
+  return fk;
+}
+
+template <int P>
+__global__ void __launch_bounds__(kThreads)
+    dcfKeygenKernel(DcfFixedKeys fk, AesRoundKeys prg, uint64_t nonce, uint64_t first, int bits, int64_t n,
+                    const uint64_t* __restrict__ alpha, const uint64_t* __restrict__ beta0,
+                    const uint64_t* __restrict__ beta1, uint64_t* __restrict__ key0, uint64_t* __restrict__ key1) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
+  loadTables(fk, &prg, t0, keys);
+  const int64_t K = dcfKeyWordsHd(bits, P);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    DcfBlock s0, s1;
+    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &s0, &s1);
+    const uint64_t beta[2] = {beta0[j], P > 1 ? beta1[j] : 0};
+    dcfKeygenElement<P>(keys, t0, bits, alpha[j], beta, s0, s1, key0 + j * K, key1 + j * K);
+  }
+}
+
+template <int P>
+__global__ void __launch_bounds__(kThreads)
+    dcfEvalKernel(DcfFixedKeys fk, int bits, uint64_t party, int64_t n, const uint64_t* __restrict__ key,
+                  const uint64_t* __restrict__ x, uint64_t* __restrict__ y0, uint64_t* __restrict__ y1) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys];
+  loadTables(fk, nullptr, t0, keys);
+  const int64_t K = dcfKeyWordsHd(bits, P);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    uint64_t y[2];
+    dcfEvalElement<P>(keys, t0, bits, party, key + j * K, x[j], y);
+    y0[j] = y[0];
+    if (P > 1) y1[j] = y[1];
+  }
+}
+
+// Inputs alpha, beta (P = 1) or alpha, beta0, beta1 (P = 2); outputs key0, key1 [n, K].
+template <int P>
+Outputs dcfKeygen(const Inputs& in, const Attrs& at) {
+  const fss::DcfKeygenArgs a = fss::parseDcfKeygen(P == 1 ? "DcfKeygen" : "DcfKeygen2", in, at);
+  const int64_t n = in[0].shape[0], K = fss::dcfKeyWords(a.bits, P);
+  Tensor key0 = allocDevice({n, K}, DType::Ring64), key1 = allocDevice({n, K}, DType::Ring64);
+  if (n == 0) return {key0, key1};
+  for (const Tensor& t : in) useOnCurrentStream(t);
+  dcfKeygenKernel<P><<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(
+      fixedKeys(), toRoundKeys(a.prgKey), a.nonce, a.first, a.bits, n, devPtr<uint64_t>(in[0]), devPtr<uint64_t>(in[1]),
+      P > 1 ? devPtr<uint64_t>(in[P]) : nullptr, devPtr<uint64_t>(key0), devPtr<uint64_t>(key1));
+  TFE_CUDA_LAUNCHED();
+  return {key0, key1};
+}
+
+// Inputs key [n, K], x [n]; outputs y (P = 1) or y0, y1 (P = 2).
+template <int P>
+Outputs dcfEval(const Inputs& in, const Attrs& at) {
+  const fss::DcfEvalArgs a = fss::parseDcfEval(P == 1 ? "DcfEval" : "DcfEval2", P, in, at);
+  const int64_t n = in[1].shape[0];
+  Outputs outs;
+  for (int p = 0; p < P; ++p) outs.push_back(allocDevice({n}, DType::Ring64));
+  if (n == 0) return outs;
+  useOnCurrentStream(in[0]);
+  useOnCurrentStream(in[1]);
+  dcfEvalKernel<P><<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(
+      fixedKeys(), a.bits, a.party, n, devPtr<uint64_t>(in[0]), devPtr<uint64_t>(in[1]), devPtr<uint64_t>(outs[0]),
+      P > 1 ? devPtr<uint64_t>(outs[P - 1]) : nullptr);
+  TFE_CUDA_LAUNCHED();
+  return outs;
+}
+
+TFE_REGISTER_CUDA_KERNEL("DcfKeygen", 2, dcfKeygen<1>);
+TFE_REGISTER_CUDA_KERNEL("DcfKeygen2", 3, dcfKeygen<2>);
+TFE_REGISTER_CUDA_KERNEL("DcfEval", 2, dcfEval<1>);
+TFE_REGISTER_CUDA_KERNEL("DcfEval2", 2, dcfEval<2>);
+
+}  // namespace
+}  // namespace cuda
+}  // namespace tfe

@@ -1,0 +1,249 @@
+// Harness cases for the DCF kernels (fss_dcf.cu): keys and shares bit for bit against the CPU
+// kernels for every domain size class, both payload counts, stream offsets up to the largest
+// allowed and sizes around the 256-thread block; bad inputs refused with the CPU's messages. And
+// the DCF benchmark (--bench): keygen and eval throughput on the GPU beside the CPU kernels'.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "binding/backend.h"
+#include "core/registry.h"
+#include "cuda/device.h"
+#include "cuda/test/harness.h"
+#include "fss/dcf.h"
+
+namespace tfe {
+namespace cudatest {
+namespace {
+
+const int kBits[] = {1, 2, 17, 63, 64};
+// Empty, one, around the block size (256), a non-multiple of it, and several blocks' worth.
+const int64_t kSizes[] = {0, 1, 255, 256, 257, 1000, 5003};
+
+std::vector<uint8_t> seedBytes(size_t n = 16) {
+  std::vector<uint8_t> s(n);
+  for (auto& b : s) b = static_cast<uint8_t>(nextRandom());
+  return s;
+}
+
+Attrs keygenAttrs(int bits, uint64_t first, std::vector<uint8_t> seed = seedBytes()) {
+  Attrs a;
+  a.set("bits", int64_t(bits));
+  a.set("seed", std::move(seed));
+  a.set("nonce", nextRandom());
+  a.set("first", first);
+  return a;
+}
+
+Attrs evalAttrs(int bits, int64_t party) {
+  Attrs a;
+  a.set("bits", int64_t(bits));
+  a.set("party", party);
+  return a;
+}
+
+const char* keygenName(int P) { return P == 1 ? "DcfKeygen" : "DcfKeygen2"; }
+const char* evalName(int P) { return P == 1 ? "DcfEval" : "DcfEval2"; }
+
+Inputs keygenInputs(int P, int64_t n) {
+  Inputs in;
+  for (int i = 0; i <= P; ++i) in.push_back(randomHost({n}, DType::Ring64));
+  return in;
+}
+
+// x for the keys of alpha: a third equal to alpha (the boundary), a third alpha - 1, the rest random.
+Tensor xNear(const Tensor& alpha) {
+  Tensor x = randomHost(alpha.shape, DType::Ring64);
+  for (int64_t j = 0; j < x.size(); ++j) {
+    const uint64_t r = nextRandom() % 3;
+    if (r < 2) x.ptr<uint64_t>()[j] = alpha.ptr<uint64_t>()[j] - r;
+  }
+  return x;
+}
+
+}  // namespace
+
+TFE_CUDA_CASE(dcf_keygen_eval) {
+  for (int bits : kBits)
+    for (int P = 1; P <= 2; ++P)
+      for (int64_t n : kSizes) {
+        // Stream offsets: none, a random one, and the largest allowed (first + n = 2^63 - 1).
+        const uint64_t firsts[] = {0, nextRandom() >> 20, (~uint64_t(0) >> 1) - static_cast<uint64_t>(n)};
+        for (uint64_t first : firsts) {
+          Inputs in = keygenInputs(P, n);
+          Attrs at = keygenAttrs(bits, first);
+          if (!compareKernel(keygenName(P), in, at)) {
+            std::printf("  (bits %d, n %lld, first %llu)\n", bits, (long long)n, (unsigned long long)first);
+            return false;
+          }
+          // Shares of the CPU's keys (equal to the GPU's, as just checked), for both parties.
+          Outputs keys = findKernel(keygenName(P), KernelDevice::Host)->fn(in, at);
+          Tensor x = xNear(in[0]);
+          for (int64_t party = 0; party < 2; ++party)
+            if (!compareKernel(evalName(P), {keys[party], x}, evalAttrs(bits, party))) {
+              std::printf("  (bits %d, n %lld, party %lld)\n", bits, (long long)n, (long long)party);
+              return false;
+            }
+        }
+      }
+  return true;
+}
+
+// Evaluation reads any words the same way, not only keygen's (every control bit set, odd seeds).
+TFE_CUDA_CASE(dcf_eval_random_words) {
+  for (int bits : kBits)
+    for (int P = 1; P <= 2; ++P) {
+      const int64_t n = 777;
+      Tensor key = randomHost({n, fss::dcfKeyWords(bits, P)}, DType::Ring64), x = randomHost({n}, DType::Ring64);
+      for (int64_t party = 0; party < 2; ++party)
+        if (!compareKernel(evalName(P), {key, x}, evalAttrs(bits, party))) return false;
+    }
+  return true;
+}
+
+// A large vector: many grid-stride rounds' worth of blocks, the 63-bit domain the protocol uses.
+TFE_CUDA_CASE(dcf_large) {
+  const int64_t n = 200003;
+  for (int P = 1; P <= 2; ++P) {
+    Inputs in = keygenInputs(P, n);
+    Attrs at = keygenAttrs(63, nextRandom() >> 8);
+    if (!compareKernel(keygenName(P), in, at)) return false;
+    Outputs keys = findKernel(keygenName(P), KernelDevice::Host)->fn(in, at);
+    if (!compareKernel(evalName(P), {keys[1], xNear(in[0])}, evalAttrs(63, 1))) return false;
+  }
+  return true;
+}
+
+TFE_CUDA_CASE(dcf_refuses_with_cpu_messages) {
+  bool ok = true;
+  for (int P = 1; P <= 2; ++P) {
+    const std::string kg = keygenName(P), ev = evalName(P);
+    Inputs in = keygenInputs(P, 8);
+    for (int64_t bits : {0, 65}) {
+      Attrs a = keygenAttrs(8, 0);
+      a.set("bits", bits);
+      ok &= sameError(kg, in, a);
+    }
+    Attrs noBits;
+    noBits.set("seed", seedBytes());
+    noBits.set("nonce", uint64_t(1));
+    ok &= sameError(kg, in, noBits);
+    ok &= sameError(kg, in, keygenAttrs(8, 0, seedBytes(15)));
+    Attrs noNonce;
+    noNonce.set("bits", int64_t(8));
+    noNonce.set("seed", seedBytes());
+    ok &= sameError(kg, in, noNonce);
+    ok &= sameError(kg, in, keygenAttrs(8, (~uint64_t(0) >> 1) - 7));  // first + n reaches 2^63
+    Attrs badImpl = keygenAttrs(8, 0);
+    badImpl.set("impl", std::string("bogus"));
+    ok &= sameError(kg, in, badImpl);
+    Inputs shortBeta = in;
+    shortBeta[P] = randomHost({7}, DType::Ring64);
+    ok &= sameError(kg, shortBeta, keygenAttrs(8, 0));
+    Inputs fieldAlpha = in;
+    fieldAlpha[0] = randomHost({8}, DType::Field, 67);
+    ok &= sameError(kg, fieldAlpha, keygenAttrs(8, 0));
+    Inputs matrixAlpha = in;
+    matrixAlpha[0] = randomHost({2, 4}, DType::Ring64);
+    ok &= sameError(kg, matrixAlpha, keygenAttrs(8, 0));
+
+    Tensor key = randomHost({8, fss::dcfKeyWords(8, P)}, DType::Ring64), x = randomHost({8}, DType::Ring64);
+    ok &= sameError(ev, {key, x}, evalAttrs(9, 0));                                    // key width
+    ok &= sameError(ev, {key, x}, evalAttrs(8, 2));                                    // party
+    ok &= sameError(ev, {key, x}, attrsWith("bits", int64_t(8)));                      // no party
+    ok &= sameError(ev, {key, randomHost({9}, DType::Ring64)}, evalAttrs(8, 0));       // counts
+    ok &= sameError(ev, {randomHost({8}, DType::Ring64), x}, evalAttrs(8, 0));         // key rank
+    ok &= sameError(ev, {key, randomHost({8}, DType::Bit)}, evalAttrs(8, 0));          // x dtype
+  }
+  return ok;
+}
+
+namespace {
+
+// Best of `reps` runs of fn (launches on the current stream), in milliseconds, after one warm-up.
+template <typename Fn>
+double timeMs(Fn fn, int reps) {
+  cudaStream_t s = cuda::currentStream();
+  cudaEvent_t e0, e1;
+  TFE_CUDA_CHECK(cudaEventCreate(&e0));
+  TFE_CUDA_CHECK(cudaEventCreate(&e1));
+  fn();
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    TFE_CUDA_CHECK(cudaEventRecord(e0, s));
+    fn();
+    TFE_CUDA_CHECK(cudaEventRecord(e1, s));
+    TFE_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    TFE_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    if (ms < best) best = ms;
+  }
+  TFE_CUDA_CHECK(cudaEventDestroy(e0));
+  TFE_CUDA_CHECK(cudaEventDestroy(e1));
+  return best;
+}
+
+// Elements per second of the CPU kernel on n elements (one run after a warm-up, wall clock).
+template <typename Fn>
+double cpuRate(Fn fn, int64_t n) {
+  fn();
+  auto t0 = std::chrono::steady_clock::now();
+  fn();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return double(n) / s;
+}
+
+}  // namespace
+
+// Keygen and eval throughput at the 63-bit domain, 2^20 elements on the GPU (2^16 on the CPU,
+// all its threads). The first 4096 GPU keys are checked against the CPU's, so a fast wrong
+// kernel is flagged here too.
+TFE_CUDA_BENCH(dcf_throughput) {
+  const int bits = 63;
+  const int64_t n = int64_t(1) << 20, nCpu = int64_t(1) << 16, nCheck = 4096;
+  const cuda::DeviceStatus& st = cuda::deviceStatus();
+  std::printf("DCF at bits = %d, %lld elements on %s (sm_%d%d); CPU: %lld elements\n", bits, (long long)n, st.name.c_str(),
+              st.computeMajor, st.computeMinor, (long long)nCpu);
+  bool ok = true;
+  for (int P = 1; P <= 2; ++P) {
+    Inputs in = keygenInputs(P, n), din;
+    for (const Tensor& t : in) din.push_back(toDevice(t));
+    Attrs at = keygenAttrs(bits, 0);
+    const KernelInfo* kg = resolveKernel(keygenName(P));
+    const KernelInfo* ev = resolveKernel(evalName(P));
+    Outputs dkeys;
+    const double kgMs = timeMs([&] { dkeys = kg->fn(din, at); }, 3);
+    Tensor dx = toDevice(xNear(in[0]));
+    const double evMs = timeMs([&] { ev->fn({dkeys[0], dx}, evalAttrs(bits, 0)); }, 3);
+
+    // The CPU on a prefix (element j's key depends only on j and the inputs at j).
+    Inputs cin;
+    for (const Tensor& t : in) {
+      Tensor c = allocTensor({nCpu}, DType::Ring64);
+      std::copy(t.ptr<uint64_t>(), t.ptr<uint64_t>() + nCpu, c.ptr<uint64_t>());
+      cin.push_back(c);
+    }
+    const KernelInfo* ckg = findKernel(keygenName(P), KernelDevice::Host);
+    const KernelInfo* cev = findKernel(evalName(P), KernelDevice::Host);
+    Outputs ckeys;
+    const double cpuKg = cpuRate([&] { ckeys = ckg->fn(cin, at); }, nCpu);
+    Tensor cx = randomHost({nCpu}, DType::Ring64);
+    const double cpuEv = cpuRate([&] { cev->fn({ckeys[0], cx}, evalAttrs(bits, 0)); }, nCpu);
+
+    const int64_t K = fss::dcfKeyWords(bits, P);
+    std::vector<uint64_t> head(static_cast<size_t>(nCheck * K));
+    cuda::download(dkeys[1], head.data(), head.size() * 8, cuda::currentStreamId());
+    const bool same = std::equal(head.begin(), head.end(), ckeys[1].ptr<uint64_t>());
+    ok &= same;
+    std::printf("  dcf keygen  %d payload%s %12.4g elements/s  (CPU %.4g)  %s\n", P, P > 1 ? "s" : " ",
+                double(n) / (kgMs * 1e-3), cpuKg, same ? "keys = CPU's" : "KEYS DIFFER FROM THE CPU'S");
+    std::printf("  dcf eval    %d payload%s %12.4g elements/s  (CPU %.4g)\n", P, P > 1 ? "s" : " ", double(n) / (evMs * 1e-3),
+                cpuEv);
+  }
+  return ok;
+}
+
+}  // namespace cudatest
+}  // namespace tfe

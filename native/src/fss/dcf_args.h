@@ -1,0 +1,39 @@
+// The inputs and attributes of the DCF kernels, parsed and checked once for the CPU kernels
+// (dcf_keygen.cc, dcf_eval.cc, which define these) and the CUDA ones (native/cuda/fss_dcf.cu), so
+// that both backends refuse the same inputs with the same messages, in the same order.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/attrs.h"
+#include "core/registry.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+namespace fss {
+
+struct DcfKeygenArgs {
+  int bits = 0;
+  AesKey prgKey;           // the PRG key expanded from the 16-byte `seed`
+  uint64_t nonce = 0;
+  uint8_t iv[16] = {};     // nonce (8 bytes, big-endian) || block index 0
+  uint64_t first = 0;      // stream position of element 0 (in elements)
+  AesImpl impl = AesImpl::Auto;
+};
+
+// DcfKeygen (inputs alpha, beta) and DcfKeygen2 (alpha, beta0, beta1): dtypes and shapes, bits,
+// seed, nonce, first (first + n below 2^63), impl.
+DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at);
+
+struct DcfEvalArgs {
+  int bits = 0;
+  uint64_t party = 0;
+  AesImpl impl = AesImpl::Auto;
+};
+
+// DcfEval / DcfEval2 (inputs key [n, dcfKeyWords(bits, payloads)], x [n]): bits, party, impl,
+// dtypes, ranks, the key's width and the element counts.
+DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at);
+
+}  // namespace fss
+}  // namespace tfe
