@@ -134,6 +134,20 @@ int64_t firstDiff(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b
   return -1;
 }
 
+// The DCF's meaning, computed here: the first element j (with payload p) whose shares y0 + y1 are
+// not beta_p[j] [x[j] mod 2^bits < alpha[j] mod 2^bits], or -1.
+int64_t sumMismatch(int bits, const std::vector<uint64_t>& alpha, const std::vector<std::vector<uint64_t>>& beta,
+                    const std::vector<uint64_t>& x, const std::vector<std::vector<uint64_t>>& y0,
+                    const std::vector<std::vector<uint64_t>>& y1) {
+  const uint64_t m = domainOf(bits);
+  for (size_t j = 0; j < x.size(); ++j) {
+    const bool less = (x[j] & m) < (alpha[j] & m);
+    for (size_t p = 0; p < beta.size(); ++p)
+      if (y0[p][j] + y1[p][j] != (less ? beta[p][j] : 0)) return static_cast<int64_t>(j);
+  }
+  return -1;
+}
+
 }  // namespace
 
 // G itself: the TFE_HD hash under each fixed key equals fss::hashBlocks on the CPU's paths.
@@ -214,17 +228,12 @@ TFE_HOST_CHECK(dcf_keygen_eval_match_cpu) {
               }
             }
           }
-          const uint64_t m = domainOf(bits);
-          for (size_t j = 0; j < n; ++j) {
-            const bool less = (x[j] & m) < (alpha[j] & m);
-            (less ? lessSeen : notLessSeen) += 1;
-            for (int p = 0; p < P; ++p)
-              if (y[0][p][j] + y[1][p][j] != (less ? beta[p][j] : 0)) {
-                std::printf("  bits %d, %d payload(s), element %zu: shares of payload %d sum to %" PRIu64 ", want %" PRIu64
-                            " (x %" PRIu64 ", alpha %" PRIu64 ")\n", bits, P, j, p, y[0][p][j] + y[1][p][j],
-                            less ? beta[p][j] : 0, x[j], alpha[j]);
-                return false;
-              }
+          for (size_t j = 0; j < n; ++j) ((x[j] & domainOf(bits)) < (alpha[j] & domainOf(bits)) ? lessSeen : notLessSeen) += 1;
+          const int64_t bad = sumMismatch(bits, alpha, beta, x, y[0], y[1]);
+          if (bad >= 0) {
+            std::printf("  bits %d, %d payload(s): the shares of element %" PRId64 " do not sum to beta [x < alpha]\n", bits, P,
+                        bad);
+            return false;
           }
         }
       }
@@ -252,6 +261,34 @@ TFE_HOST_CHECK(dcf_eval_random_words_match_cpu) {
             std::printf("  bits %d, %d payload(s), party %d: shares of random key words differ\n", bits, P, party);
             return false;
           }
+      }
+    }
+  return true;
+}
+
+// The sum check can fail: keys with one wrong control correction (bit 0 of level 0's seed
+// correction word flipped in both keys, what a slip in tCW^L would deal) must be caught.
+TFE_HOST_CHECK(dcf_sum_check_catches_a_wrong_correction) {
+  for (int bits : {17, 64})
+    for (int P = 1; P <= 2; ++P) {
+      const size_t n = 64;
+      std::vector<uint64_t> alpha(n), x(n);
+      std::vector<std::vector<uint64_t>> beta(P, std::vector<uint64_t>(n));
+      for (size_t j = 0; j < n; ++j) {
+        alpha[j] = rng()();
+        x[j] = j % 2 ? alpha[j] : rng()();
+        for (int p = 0; p < P; ++p) beta[p][j] = rng()() | 1;  // nonzero, so a wrong sum shows
+      }
+      Keys k = hdKeygen(P, bits, randomSeed(), rng()(), 0, alpha, beta);
+      if (sumMismatch(bits, alpha, beta, x, hdEval(P, bits, 0, k.k0, x), hdEval(P, bits, 1, k.k1, x)) >= 0) {
+        std::printf("  bits %d, %d payload(s): the correct keys already fail the sum check\n", bits, P);
+        return false;
+      }
+      const int64_t K = fss::dcfKeyWords(bits, P), w = fss::dcfLevelWord(0, P);
+      for (size_t j = 0; j < n; ++j) k.k0[j * K + w] ^= 1, k.k1[j * K + w] ^= 1;
+      if (sumMismatch(bits, alpha, beta, x, hdEval(P, bits, 0, k.k0, x), hdEval(P, bits, 1, k.k1, x)) < 0) {
+        std::printf("  bits %d, %d payload(s): a flipped control correction went unnoticed\n", bits, P);
+        return false;
       }
     }
   return true;
