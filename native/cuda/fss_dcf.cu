@@ -33,7 +33,7 @@ constexpr unsigned kThreads = 256;
 __device__ const AesTable kDcfAesTable = makeAesTable();
 
 // Every thread of the block must call this (it synchronises). keys[kDcfHashKeys] gets `prg` when
-// given (keygen's PRG key: a kernel parameter passed by reference would be copied to the stack).
+// given (keygen's PRG key, staged beside G's keys so that the walk reads all of them alike).
 __device__ __forceinline__ void loadTables(const DcfFixedKeys& fk, const AesRoundKeys* prg, uint32_t* t0, AesRoundKeys* keys) {
   for (unsigned i = threadIdx.x; i < 256; i += blockDim.x) t0[i] = kDcfAesTable.t0[i];
   for (unsigned i = threadIdx.x; i < kDcfHashKeys * 44; i += blockDim.x) keys[i / 44].w[i % 44] = fk.k[i / 44].w[i % 44];
