@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
       await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol });
       results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick }));
-      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
+      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
     await Promise.all([owner.close(), client.close()]);
   } finally {

@@ -13,6 +13,7 @@ if (cuda.available) {
   setSuiteDevice('cuda');
   protocolSuite('pond');
   protocolSuite('securenn');
+  protocolSuite('fss'); // its DCF keygen and evaluation run on the device (native/cuda/fss_dcf.cu)
 } else {
   test.skip(`protocol suites on CUDA: skipped, ${cuda.reason}`, () => undefined);
 }

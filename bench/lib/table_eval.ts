@@ -28,6 +28,12 @@ export interface Measured {
   kl: number;
   bytes_b1: number;
   rounds_b1: number;
+  /**
+   * Of the timed batch-1 queries, the fraction that found server2's side shipped ahead by the
+   * offline pool (the rest were dealt on the spot): whether the pool keeps up with back-to-back
+   * queries. Absent in entries saved before it was measured.
+   */
+  b1_pooled?: number;
 }
 
 const PIXELS = 784;
@@ -62,12 +68,13 @@ export async function evaluate(client: PredictionClient, name: string, reference
   // Batch-1 latency: warm-up (first runs excluded), then at least 100 predictions.
   const runs = opts.quick ? 20 : 100;
   const lat: number[] = [];
-  let bytes = 0, rounds = 0;
+  let bytes = 0, rounds = 0, pooled = 0;
   const p1 = new Progress(`${e.protocol} ${e.key} batch 1`, runs);
   for (let i = 0; i < 3; i++) await client.predict(name, { data: image(i), shape: [1, ...shape] });
   for (let i = 0; i < runs; i++) {
     const p = await client.predict(name, { data: image(i % test.n), shape: [1, ...shape] });
     lat.push(p.latencyMs);
+    if (p.offlineBytes > 0) pooled++;
     bytes = p.traffic.total.bytes + p.serverTraffic.reduce((a, t) => a + t.bytes, 0);
     rounds = Math.max(...p.serverTraffic.map((t) => t.rounds));
     p1.tick(i + 1);
@@ -105,5 +112,6 @@ export async function evaluate(client: PredictionClient, name: string, reference
     kl: klSum / test.n,
     bytes_b1: bytes,
     rounds_b1: rounds,
+    b1_pooled: pooled / runs,
   };
 }
