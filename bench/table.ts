@@ -11,6 +11,9 @@
 //                                    lan 0.2 ms RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s; or
 //                                    --rtt MS --rate MBIT. Prints the proxy's measured delay; saves nothing
 //   npm run bench:table -- --no-leases   clients do not lease session indices ahead (the plain path)
+//   npm run bench:table -- --b1-gap MS   wait MS between batch-1 queries (light load: the offline
+//                                    pool refills between them, so the latency is the online
+//                                    phase's alone); saves nothing
 //   npm run bench:table -- --redraw  no run: redraw RESULTS.md's section and the SVG from the saved
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -56,6 +59,9 @@ async function main(): Promise<void> {
   const protocolArg = argv.indexOf('--protocol');
   const protocol = protocolArg >= 0 ? argv[protocolArg + 1] : undefined;
   const netSetting = parseNetArgs(argv);
+  const gapArg = argv.indexOf('--b1-gap');
+  const b1GapMs = gapArg >= 0 ? Number(argv[gapArg + 1]) : 0;
+  if (!(Number.isFinite(b1GapMs) && b1GapMs >= 0)) throw new Error(`--b1-gap wants milliseconds >= 0, got ${argv[gapArg + 1]}`);
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
@@ -80,7 +86,7 @@ async function main(): Promise<void> {
       const name = `${e.key}-${e.protocol}`;
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
       await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol });
-      results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick }));
+      results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs }));
       say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
     await Promise.all([owner.close(), client.close()]);
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
   }
   say('');
   say(markdownTable(results, meta));
-  if (!quick && !netSetting) {
+  if (!quick && !netSetting && !b1GapMs) {
     saveEntries(results, meta);
     say(`saved ${results.length} entries in bench/results/table/`);
     redraw(say);
