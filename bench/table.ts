@@ -11,7 +11,7 @@
 //                                    lan 0.2 ms RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s; or
 //                                    --rtt MS --rate MBIT. Prints the proxy's measured delay; saves nothing
 //   npm run bench:table -- --no-leases   clients do not lease session indices ahead (the plain path)
-//   npm run bench:table -- --b1-gap MS   wait MS between batch-1 queries (light load: the offline
+//   npm run bench:table -- --b1-gap-ms MS   wait MS between batch-1 queries (light load: the offline
 //                                    pool refills between them, so the latency is the online
 //                                    phase's alone); saves nothing
 //   npm run bench:table -- --redraw  no run: redraw RESULTS.md's section and the SVG from the saved
@@ -59,9 +59,9 @@ async function main(): Promise<void> {
   const protocolArg = argv.indexOf('--protocol');
   const protocol = protocolArg >= 0 ? argv[protocolArg + 1] : undefined;
   const netSetting = parseNetArgs(argv);
-  const gapArg = argv.indexOf('--b1-gap');
+  const gapArg = argv.indexOf('--b1-gap-ms');
   const b1GapMs = gapArg >= 0 ? Number(argv[gapArg + 1]) : 0;
-  if (!(Number.isFinite(b1GapMs) && b1GapMs >= 0)) throw new Error(`--b1-gap wants milliseconds >= 0, got ${argv[gapArg + 1]}`);
+  if (!(Number.isFinite(b1GapMs) && b1GapMs >= 0)) throw new Error(`--b1-gap-ms wants milliseconds >= 0, got ${argv[gapArg + 1]}`);
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
