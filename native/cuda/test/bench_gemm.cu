@@ -12,6 +12,7 @@
 
 #include "cuda/device.h"
 #include "cuda/matmul.h"
+#include "cuda/test/gpu_timing.h"
 #include "cuda/test/harness.h"
 
 namespace tfe {
@@ -98,29 +99,6 @@ __global__ void immaLoop(int iters, int seed, int* sink) {
     for (int e = 0; e < acc[c].num_elements; ++e) s ^= acc[c].x[e];
   if (s == 12345) *sink = s;
 #endif
-}
-
-// Milliseconds for `fn` (which launches on the current stream), best of `reps` after one warm-up.
-template <typename Fn>
-double timeMs(Fn fn, int reps) {
-  cudaStream_t s = cuda::currentStream();
-  cudaEvent_t e0, e1;
-  TFE_CUDA_CHECK(cudaEventCreate(&e0));
-  TFE_CUDA_CHECK(cudaEventCreate(&e1));
-  fn();
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    TFE_CUDA_CHECK(cudaEventRecord(e0, s));
-    fn();
-    TFE_CUDA_CHECK(cudaEventRecord(e1, s));
-    TFE_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    TFE_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    if (ms < best) best = ms;
-  }
-  TFE_CUDA_CHECK(cudaEventDestroy(e0));
-  TFE_CUDA_CHECK(cudaEventDestroy(e1));
-  return best;
 }
 
 // Operations per second (in units of 1e12) of a peak loop: `perIter` operations per warp per

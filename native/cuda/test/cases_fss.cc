@@ -11,6 +11,7 @@
 #include "binding/backend.h"
 #include "core/registry.h"
 #include "cuda/device.h"
+#include "cuda/test/gpu_timing.h"
 #include "cuda/test/harness.h"
 #include "fss/dcf.h"
 
@@ -161,29 +162,6 @@ TFE_CUDA_CASE(dcf_refuses_with_cpu_messages) {
 }
 
 namespace {
-
-// Best of `reps` runs of fn (launches on the current stream), in milliseconds, after one warm-up.
-template <typename Fn>
-double timeMs(Fn fn, int reps) {
-  cudaStream_t s = cuda::currentStream();
-  cudaEvent_t e0, e1;
-  TFE_CUDA_CHECK(cudaEventCreate(&e0));
-  TFE_CUDA_CHECK(cudaEventCreate(&e1));
-  fn();
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    TFE_CUDA_CHECK(cudaEventRecord(e0, s));
-    fn();
-    TFE_CUDA_CHECK(cudaEventRecord(e1, s));
-    TFE_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    TFE_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    if (ms < best) best = ms;
-  }
-  TFE_CUDA_CHECK(cudaEventDestroy(e0));
-  TFE_CUDA_CHECK(cudaEventDestroy(e1));
-  return best;
-}
 
 // Elements per second of the CPU kernel on n elements (one run after a warm-up, wall clock).
 template <typename Fn>
