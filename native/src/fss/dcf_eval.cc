@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
+#include "fss/dcf_eval_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
@@ -46,7 +47,7 @@ DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, 
 
 namespace {
 
-constexpr int kBatch = 32;
+constexpr int kBatch = kDcfEvalBatch;
 
 inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }
 
@@ -114,8 +115,14 @@ Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
     y[p] = outs.back().ptr<uint64_t>();
   }
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
+  // Full batches take the AVX-512 walk where the CPU has it (dcf_eval_avx512.cc), the same
+  // function; a short last batch, and CPUs without it, the scalar one.
+  const bool wide = dcfEvalWideAvailable();
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) evalBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
+    for (int64_t e = lo; e < hi; e += kBatch) {
+      if (wide && hi - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y);
+      else evalBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
+    }
   });
   return outs;
 }
