@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
+#include "fss/dcf_keygen_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
@@ -57,7 +58,7 @@ DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attr
 
 namespace {
 
-constexpr int kBatch = 32;
+constexpr int kBatch = kDcfKeygenBatch;
 
 inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
 inline Block select(uint64_t m, Block a, Block b) { return Block{(a.lo & ~m) | (b.lo & m), (a.hi & ~m) | (b.hi & m)}; }
@@ -172,9 +173,14 @@ Outputs dcfKeygenP(const Inputs& in, const Attrs& at) {
   for (int p = 0; p < P; ++p) betas[p] = in[1 + p].ptr<uint64_t>();
   uint64_t *k0 = key0.ptr<uint64_t>(), *k1 = key1.ptr<uint64_t>();
   // A grain of a few batches: ~6 * 63 * 64 AES blocks, far above the pool's hand-off cost.
+  // Full batches take the AVX-512 walk where the CPU has it (dcf_keygen_avx512.cc: the same
+  // keys); a short last batch, and CPUs without it, the scalar one.
+  const bool wide = dcfKeygenWideAvailable();
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch)
-      keygenBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, betas, k0, k1);
+    for (int64_t e = lo; e < hi; e += kBatch) {
+      if (wide && hi - e >= kBatch) dcfKeygenBatchWide<P>(a, e, alpha, betas, k0, k1);
+      else keygenBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, betas, k0, k1);
+    }
   });
   return {key0, key1};
 }

@@ -1,0 +1,206 @@
+// AVX-512 version of the DCF key generation's walk (dcf_keygen.cc). The AES expansions stay in
+// the fixed-key hash; what this vectorises is the rest of each level (the children's split into
+// seed and control bit, the selections on alpha's bit, the correction words, the value
+// bookkeeping), which was over half of key generation as scalar code. Eight elements per
+// register, both parties' seeds side by side; a level's correction words go to a staging buffer
+// and are copied into the key rows (row-major [n, K]) once the walk is done, party 1's row being
+// party 0's but for the root seed. Selections stay masks, as in the scalar walk: the dealer's
+// timing does not depend on alpha.
+#include "fss/dcf_keygen_avx512.h"
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "fss/dcf.h"
+#include "fss/fixed_key_aes.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+namespace fss {
+
+bool dcfKeygenWideAvailable() { return cpuFeatures().avx512; }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+
+namespace {
+
+constexpr int kLanes = 8, kGroups = kDcfKeygenBatch / kLanes;
+
+// Both parties' blocks of eight elements (blocks 2e + party, as the walk lays them out) as four
+// word vectors: party 0's lo and hi words, party 1's lo and hi words.
+struct Pair {
+  __m512i lo0, hi0, lo1, hi1;
+};
+
+inline Pair split(const Block* b) {
+  // Words of element j: 4j + (0: p0.lo, 1: p0.hi, 2: p1.lo, 3: p1.hi).
+  const __m512i q01 = _mm512_set_epi64(13, 9, 5, 1, 12, 8, 4, 0), q23 = _mm512_set_epi64(15, 11, 7, 3, 14, 10, 6, 2);
+  const __m512i z0 = _mm512_loadu_si512(b), z1 = _mm512_loadu_si512(b + 4), z2 = _mm512_loadu_si512(b + 8), z3 = _mm512_loadu_si512(b + 12);
+  const __m512i a = _mm512_permutex2var_epi64(z0, q01, z1), c = _mm512_permutex2var_epi64(z2, q01, z3);  // p0.lo x4, p0.hi x4
+  const __m512i bb = _mm512_permutex2var_epi64(z0, q23, z1), d = _mm512_permutex2var_epi64(z2, q23, z3);  // p1.lo x4, p1.hi x4
+  return Pair{_mm512_maskz_shuffle_i64x2(0xFF, a, c, 0x44), _mm512_maskz_shuffle_i64x2(0xFF, a, c, 0xEE), _mm512_maskz_shuffle_i64x2(0xFF, bb, d, 0x44), _mm512_maskz_shuffle_i64x2(0xFF, bb, d, 0xEE)};
+}
+
+inline void join(Block* b, __m512i lo0, __m512i hi0, __m512i lo1, __m512i hi1) {
+  // Inverse of split: elements 0..3 from the low halves, 4..7 from the high halves.
+  const __m512i a = _mm512_maskz_shuffle_i64x2(0xFF, lo0, hi0, 0x44), c = _mm512_maskz_shuffle_i64x2(0xFF, lo0, hi0, 0xEE);  // p0 lo x4 | hi x4
+  const __m512i bb = _mm512_maskz_shuffle_i64x2(0xFF, lo1, hi1, 0x44), d = _mm512_maskz_shuffle_i64x2(0xFF, lo1, hi1, 0xEE);
+  const __m512i first = _mm512_set_epi64(13, 9, 5, 1, 12, 8, 4, 0), second = _mm512_set_epi64(15, 11, 7, 3, 14, 10, 6, 2);
+  _mm512_storeu_si512(b, _mm512_permutex2var_epi64(a, first, bb));
+  _mm512_storeu_si512(b + 4, _mm512_permutex2var_epi64(a, second, bb));
+  _mm512_storeu_si512(b + 8, _mm512_permutex2var_epi64(c, first, d));
+  _mm512_storeu_si512(b + 12, _mm512_permutex2var_epi64(c, second, d));
+}
+
+// dst[0, words) = src[0, words): non-temporal 64-byte stores where dst is aligned to 64 bytes
+// (the rows of a key tensor are 8-byte aligned), plain ones at the ends.
+inline void streamRow(uint64_t* dst, const uint64_t* src, int64_t words) {
+  int64_t i = 0;
+  for (; i < words && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
+  for (; i + 8 <= words; i += 8) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
+  for (; i < words; ++i) dst[i] = src[i];
+}
+
+// (-1)^t * v, t in {0, 1} per lane.
+inline __m512i signBy(__m512i t, __m512i v) {
+  const __m512i m = _mm512_sub_epi64(_mm512_setzero_si512(), t);
+  return _mm512_sub_epi64(_mm512_xor_si512(v, m), m);
+}
+
+}  // namespace
+
+template <int P>
+void dcfKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* alphaIn, const uint64_t* const* betaIn, uint64_t* key0,
+                        uint64_t* key1) {
+  constexpr int N = kDcfKeygenBatch;
+  const int bits = a.bits;
+  const int64_t K = dcfKeyWords(bits, P);
+  const int W = 2 + P;  // words per level
+  const __m512i one = _mm512_set1_epi64(1), notOne = _mm512_set1_epi64(~1LL), zero = _mm512_setzero_si512();
+  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
+  alignas(64) Block s[2 * N], L[2 * N], R[2 * N], V[P][2 * N];
+  // The levels' words, [level][word][element of the batch], copied into the key rows at the end.
+  alignas(64) uint64_t stage[kDcfMaxBits][4][N];
+  __m512i t0[kGroups], t1[kGroups], alpha[kGroups], valpha[P][kGroups], tRight[kGroups];
+  const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
+  alignas(64) Block roots[2 * N];
+  aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * N, reinterpret_cast<uint8_t*>(s), a.impl);
+  std::memcpy(roots, s, sizeof(roots));
+  for (int g = 0; g < kGroups; ++g) {
+    t0[g] = zero, t1[g] = one, tRight[g] = zero;
+    alpha[g] = _mm512_and_si512(_mm512_loadu_si512(alphaIn + first + g * kLanes), domain);
+    for (int p = 0; p < P; ++p) valpha[p][g] = zero;
+  }
+  for (int level = 0; level < bits; ++level) {
+    hashBlocks(HashKey::Left, s, L, 2 * N, a.impl);
+    hashBlocks(HashKey::Right, s, R, 2 * N, a.impl);
+    for (int p = 0; p < P; ++p) hashBlocks(valueKey[p], s, V[p], 2 * N, a.impl);
+    const int shift = bits - 1 - level;
+    const __m512i shiftV = _mm512_set1_epi64(shift), levelV = _mm512_set1_epi64(level);
+    for (int g = 0; g < kGroups; ++g) {
+      const int o = 2 * g * kLanes;  // first block of the group
+      const __m512i abit = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, alpha[g], shiftV), one);
+      const __mmask8 am = _mm512_test_epi64_mask(abit, one);  // set: alpha's bit is 1, keep is the right child
+      const Pair l = split(L + o), r = split(R + o);
+      const __m512i tL0 = _mm512_and_si512(l.lo0, one), tL1 = _mm512_and_si512(l.lo1, one);
+      const __m512i tR0 = _mm512_and_si512(r.lo0, one), tR1 = _mm512_and_si512(r.lo1, one);
+      const __m512i sL0 = _mm512_and_si512(l.lo0, notOne), sL1 = _mm512_and_si512(l.lo1, notOne);
+      const __m512i sR0 = _mm512_and_si512(r.lo0, notOne), sR1 = _mm512_and_si512(r.lo1, notOne);
+      // Keep (alpha's path) and lose, per party: lo and hi words.
+      const __m512i kLo0 = _mm512_mask_blend_epi64(am, sL0, sR0), kHi0 = _mm512_mask_blend_epi64(am, l.hi0, r.hi0);
+      const __m512i kLo1 = _mm512_mask_blend_epi64(am, sL1, sR1), kHi1 = _mm512_mask_blend_epi64(am, l.hi1, r.hi1);
+      const __m512i xLo0 = _mm512_mask_blend_epi64(am, sR0, sL0), xHi0 = _mm512_mask_blend_epi64(am, r.hi0, l.hi0);
+      const __m512i xLo1 = _mm512_mask_blend_epi64(am, sR1, sL1), xHi1 = _mm512_mask_blend_epi64(am, r.hi1, l.hi1);
+      const __m512i cwLo = _mm512_xor_si512(xLo0, xLo1), cwHi = _mm512_xor_si512(xHi0, xHi1);
+      // The corrected control bits must differ on alpha's path and agree off it.
+      const __m512i tCWL = _mm512_xor_si512(_mm512_xor_si512(tL0, tL1), _mm512_xor_si512(abit, one));
+      const __m512i tCWR = _mm512_xor_si512(_mm512_xor_si512(tR0, tR1), abit);
+      _mm512_storeu_si512(&stage[level][0][g * kLanes], _mm512_or_si512(cwLo, tCWL));
+      _mm512_storeu_si512(&stage[level][1][g * kLanes], cwHi);
+      // Child values: one payload, V[0] = (left, right) of the child pair; two, V[side] =
+      // (payload 0, payload 1) of that side's child (dcf.h).
+      Pair v[P];
+      for (int p = 0; p < P; ++p) v[p] = split(V[p] + o);
+      for (int p = 0; p < P; ++p) {
+        __m512i left0, right0, left1, right1;
+        if (P == 1) left0 = v[0].lo0, right0 = v[0].hi0, left1 = v[0].lo1, right1 = v[0].hi1;
+        else if (p == 0) left0 = v[0].lo0, right0 = v[1].lo0, left1 = v[0].lo1, right1 = v[1].lo1;
+        else left0 = v[0].hi0, right0 = v[1].hi0, left1 = v[0].hi1, right1 = v[1].hi1;
+        const __m512i keep0 = _mm512_mask_blend_epi64(am, left0, right0), keep1 = _mm512_mask_blend_epi64(am, left1, right1);
+        const __m512i lose0 = _mm512_mask_blend_epi64(am, right0, left0), lose1 = _mm512_mask_blend_epi64(am, right1, left1);
+        // The lost child's shares must sum to beta when it lies left of alpha, to 0 when right.
+        __m512i vcw = signBy(t1[g], _mm512_sub_epi64(_mm512_sub_epi64(lose1, lose0), valpha[p][g]));
+        const __m512i beta = _mm512_loadu_si512(betaIn[p] + first + g * kLanes);
+        vcw = _mm512_add_epi64(vcw, _mm512_maskz_mov_epi64(am, signBy(t1[g], beta)));
+        valpha[p][g] = _mm512_add_epi64(_mm512_sub_epi64(valpha[p][g], keep1), _mm512_add_epi64(keep0, signBy(t1[g], vcw)));
+        _mm512_storeu_si512(&stage[level][2 + p][g * kLanes], vcw);
+      }
+      tRight[g] = _mm512_or_si512(tRight[g], _mm512_maskz_sllv_epi64(0xFF, tCWR, levelV));
+      const __m512i tCWKeep = _mm512_mask_blend_epi64(am, tCWL, tCWR);
+      const __m512i m0 = _mm512_sub_epi64(zero, t0[g]), m1 = _mm512_sub_epi64(zero, t1[g]);
+      join(s + o, _mm512_xor_si512(kLo0, _mm512_and_si512(cwLo, m0)), _mm512_xor_si512(kHi0, _mm512_and_si512(cwHi, m0)),
+           _mm512_xor_si512(kLo1, _mm512_and_si512(cwLo, m1)), _mm512_xor_si512(kHi1, _mm512_and_si512(cwHi, m1)));
+      t0[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL0, tR0), _mm512_and_si512(t0[g], tCWKeep));
+      t1[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL1, tR1), _mm512_and_si512(t1[g], tCWKeep));
+    }
+  }
+  // Convert_0(seed) = hi word (the lo word's bit 0 was cleared for the control bit);
+  // Convert_1(seed) = H_Value2(seed).lo.
+  if (P > 1) hashBlocks(HashKey::Value2, s, V[P - 1], 2 * N, a.impl);
+  alignas(64) uint64_t rightWord[N], finals[P][N];
+  for (int g = 0; g < kGroups; ++g) {
+    const int o = 2 * g * kLanes;
+    const Pair sp = split(s + o);
+    Pair vp{};
+    if (P > 1) vp = split(V[P - 1] + o);
+    _mm512_storeu_si512(rightWord + g * kLanes, tRight[g]);
+    for (int p = 0; p < P; ++p) {
+      const __m512i c0 = p == 0 ? sp.hi0 : vp.lo0, c1 = p == 0 ? sp.hi1 : vp.lo1;
+      _mm512_storeu_si512(finals[p] + g * kLanes, signBy(t1[g], _mm512_sub_epi64(_mm512_sub_epi64(c1, c0), valpha[p][g])));
+    }
+  }
+  // The rows: assembled in L1, then streamed to both keys (party 1's differs only in its root
+  // seed). A batch's keys are far larger than the caches at the sizes that matter (a batch-128
+  // query's are gigabytes), and plain stores would read every line before writing it.
+  alignas(64) uint64_t row[(2 + 2) * kDcfMaxBits + 5];
+  for (int e = 0; e < N; ++e) {
+    for (int level = 0; level < bits; ++level)
+      for (int q = 0; q < W; ++q) row[dcfLevelWord(level, P) + q] = stage[level][q][e];
+    row[dcfRightControlWord(bits, P)] = rightWord[e];
+    for (int p = 0; p < P; ++p) row[dcfFinalWord(bits, P, p)] = finals[p][e];
+    row[0] = roots[2 * e].lo, row[1] = roots[2 * e].hi;
+    streamRow(key0 + (first + e) * K, row, K);
+    row[0] = roots[2 * e + 1].lo, row[1] = roots[2 * e + 1].hi;
+    streamRow(key1 + (first + e) * K, row, K);
+  }
+  _mm_sfence();
+  for (uint64_t& w : row) w = 0;
+  // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
+  for (Block* b : {s, roots}) {
+    volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(b);
+    for (size_t i = 0; i < 4 * static_cast<size_t>(N); ++i) wipe[i] = 0;
+  }
+}
+
+// Instantiated inside the target region (outside it, the intrinsics would not inline).
+template void dcfKeygenBatchWide<1>(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t* const*, uint64_t*, uint64_t*);
+template void dcfKeygenBatchWide<2>(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t* const*, uint64_t*, uint64_t*);
+
+#pragma GCC pop_options
+
+#else
+template <int P>
+void dcfKeygenBatchWide(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t* const*, uint64_t*, uint64_t*) {
+  throw "unreachable";
+}
+template void dcfKeygenBatchWide<1>(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t* const*, uint64_t*, uint64_t*);
+template void dcfKeygenBatchWide<2>(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t* const*, uint64_t*, uint64_t*);
+#endif
+
+}  // namespace fss
+}  // namespace tfe
