@@ -1,4 +1,5 @@
-// Kernel benchmark (not a test): ring matmul and conv2d throughput, PRG throughput, and two
+// Kernel benchmark (not a test): ring matmul and conv2d throughput, PRG throughput, the FSS
+// protocol's DCF key generation and evaluation (bench/lib/dcf_bench.ts), and two
 // external yardsticks measured in the same run on the same machine: OpenBLAS dgemm for the
 // matmul and `openssl speed` AES-128-CTR for the PRG.
 //
@@ -7,6 +8,7 @@
 import { randomFillSync } from 'node:crypto';
 
 import { conv2d, cpuInfo, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
+import { benchDcf } from './lib/dcf_bench';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
 import { machineInfo } from './lib/machine';
@@ -129,6 +131,11 @@ async function main(): Promise<void> {
   rows.push({ kernel: `prgRing (${threads} threads)`, shape: '2^24 ring elements', bestMs: prgAll.bestMs, medianMs: prgAll.medianMs, runs: prgAll.runs, rate: `${prgGbps.toFixed(2)} GB/s` });
   rows.push({ kernel: 'prgRing (1 thread)', shape: '2^24 ring elements', bestMs: prg1.bestMs, medianMs: prg1.medianMs, runs: prg1.runs, rate: `${prgGbps1.toFixed(2)} GB/s` });
 
+  const dcf = await benchDcf(threads, note);
+  const perS = (t: Timing) => sig((dcf.n / t.bestMs) * 1e3);
+  rows.push({ kernel: 'dcfKeygen2 (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.keygen.bestMs, medianMs: dcf.keygen.medianMs, runs: dcf.keygen.runs, rate: `${(perS(dcf.keygen) / 1e6).toFixed(2)} M keys/s` });
+  rows.push({ kernel: 'dcfEval2 (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.evaluation.bestMs, medianMs: dcf.evaluation.medianMs, runs: dcf.evaluation.runs, rate: `${(perS(dcf.evaluation) / 1e6).toFixed(2)} M evals/s` });
+
   // External references last, while no native kernel is running in this process.
   const dgemm = runDgemm(threads);
   let dgemmGmacs: number | null = null;
@@ -166,6 +173,8 @@ async function main(): Promise<void> {
     openssl_gbps: opensslGbps,
     prg_vs_openssl: opensslGbps === null ? null : sig(prgGbps1 / opensslGbps),
     prg_vs_openssl_2thread: opensslGbps === null ? null : sig(prgGbps / opensslGbps),
+    dcf_keygen2_per_s: perS(dcf.keygen),
+    dcf_eval2_per_s: perS(dcf.evaluation),
     notes,
   };
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${renderMarkdown(result, rows, WARMUP)}\n`);

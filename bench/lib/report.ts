@@ -22,6 +22,9 @@ export interface BenchResult {
   openssl_gbps: number | null;
   prg_vs_openssl: number | null;
   prg_vs_openssl_2thread: number | null;
+  /** DcfKeygen2 and DcfEval2 elements per second, one thread, 63 bits. */
+  dcf_keygen2_per_s: number;
+  dcf_eval2_per_s: number;
   notes: string[];
 }
 

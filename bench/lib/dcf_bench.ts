@@ -1,0 +1,57 @@
+// The FSS protocol's DCF kernels for bench:kernels: two-payload key generation (server2, per
+// relu gate) and evaluation (server0 and server1), n = 2^16 elements on the 63-bit domain the
+// ReLU gate uses, one thread. The result is spot-checked against the plaintext comparison first.
+import { randomFillSync } from 'node:crypto';
+
+import { dcfEval2, dcfKeygen2 } from '../../lib/ops/fss';
+import { randomSeed } from '../../lib/prg/prg';
+import { RingTensor } from '../../lib/tensor/ring_tensor';
+import { setNumThreads } from '../../lib/ring';
+import { type Timing, timeAsync } from './timing';
+
+const N = 1 << 16;
+const BITS = 63;
+const DOMAIN = (1n << BigInt(BITS)) - 1n;
+
+function random(n: number): BigUint64Array {
+  const a = new BigUint64Array(n);
+  randomFillSync(new Uint8Array(a.buffer));
+  return a;
+}
+
+/** Keygen and eval timings (one thread, restored to `threads` after); a failed spot check is a note. */
+export async function benchDcf(threads: number, note: (s: string) => void): Promise<{ keygen: Timing; evaluation: Timing; n: number }> {
+  const alpha = random(N), beta0 = random(N), beta1 = random(N), x = random(N);
+  for (let i = 0; i < N; i += 7) x[i] = alpha[i]; // the boundary, x = alpha, among the checked
+  const [a, b0, b1, xs] = [alpha, beta0, beta1, x].map((v) => RingTensor.fromBigUint64Array(v, [N]));
+  let nonce = 1n;
+  const keygen = () => dcfKeygen2(a, b0, b1, { bits: BITS, seed: randomSeed(), nonce: nonce++ });
+  setNumThreads(1);
+  try {
+    const [k0, k1] = await keygen();
+    const host = (ts: RingTensor[]) => ts.map((t) => {
+      const v = t.toBigUint64Array();
+      t.dispose();
+      return v;
+    });
+    const [y0, z0] = host(await dcfEval2(k0, xs, { bits: BITS, party: 0 }));
+    const [y1, z1] = host(await dcfEval2(k1, xs, { bits: BITS, party: 1 }));
+    const mask = (1n << 64n) - 1n;
+    for (let i = 0; i < N; i += 97) {
+      const less = (x[i] & DOMAIN) < (alpha[i] & DOMAIN);
+      const want0 = less ? beta0[i] : 0n, want1 = less ? beta1[i] : 0n;
+      if (((y0[i] + y1[i]) & mask) !== want0 || ((z0[i] + z1[i]) & mask) !== want1) {
+        note(`DcfEval2 spot check failed at element ${i}`);
+        break;
+      }
+    }
+    const keygenT = await timeAsync(async () => (await keygen()).forEach((k) => k.dispose()), { warmup: 1, minRuns: 5, minTotalMs: 0 });
+    const evaluation = await timeAsync(async () => (await dcfEval2(k0, xs, { bits: BITS, party: 0 })).forEach((y) => y.dispose()), { warmup: 1, minRuns: 5, minTotalMs: 0 });
+    k0.dispose();
+    k1.dispose();
+    return { keygen: keygenT, evaluation, n: N };
+  } finally {
+    setNumThreads(threads);
+    for (const t of [a, b0, b1, xs]) t.dispose();
+  }
+}
