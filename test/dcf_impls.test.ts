@@ -1,5 +1,6 @@
-// The DCF's AES paths agree bit for bit: 'auto' (VAES with AVX-512 where the CPU has it, sixteen
-// blocks at a time, the rest through AES-NI), 'aesni' (eight at a time) and 'portable' (tables).
+// The DCF's paths agree bit for bit: 'auto' (VAES and the AVX-512 walk where the CPU has them, sixteen
+// blocks at a time, the rest through AES-NI), 'aesni' (eight at a time) and 'portable' (tables, the
+// scalar walk).
 // Sizes around the wide loop's 16 blocks and the kernels' batches of 32 elements exercise every
 // tail; keys and both parties' outputs must be identical, and correct against the plaintext.
 import { randomFillSync } from 'node:crypto';

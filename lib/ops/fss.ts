@@ -35,7 +35,10 @@ export interface DcfKeygenOptions {
    * with their offsets under one nonce equal the keys of one call on the whole vector.
    */
   first?: number;
-  /** Forces the AES implementation (tests); 'auto' uses AES-NI when the CPU has it. */
+  /**
+   * Forces the implementation (tests): 'auto' uses VAES/AES-NI and the AVX-512 walk where the CPU
+   * has them, 'aesni' the AES-NI loops, 'portable' table AES and the scalar walk.
+   */
   impl?: 'auto' | 'aesni' | 'portable';
 }
 

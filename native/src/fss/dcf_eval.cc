@@ -117,7 +117,8 @@ Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   // Full batches take the AVX-512 walk where the CPU has it (dcf_eval_avx512.cc), the same
   // function; a short last batch, and CPUs without it, the scalar one.
-  const bool wide = dcfEvalWideAvailable();
+  // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
+  const bool wide = dcfEvalWideAvailable() && a.impl != AesImpl::Portable;
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
     for (int64_t e = lo; e < hi; e += kBatch) {
       if (wide && hi - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y);

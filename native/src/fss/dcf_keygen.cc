@@ -175,7 +175,8 @@ Outputs dcfKeygenP(const Inputs& in, const Attrs& at) {
   // A grain of a few batches: ~6 * 63 * 64 AES blocks, far above the pool's hand-off cost.
   // Full batches take the AVX-512 walk where the CPU has it (dcf_keygen_avx512.cc: the same
   // keys); a short last batch, and CPUs without it, the scalar one.
-  const bool wide = dcfKeygenWideAvailable();
+  // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
+  const bool wide = dcfKeygenWideAvailable() && a.impl != AesImpl::Portable;
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
     for (int64_t e = lo; e < hi; e += kBatch) {
       if (wide && hi - e >= kBatch) dcfKeygenBatchWide<P>(a, e, alpha, betas, k0, k1);
