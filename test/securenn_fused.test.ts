@@ -31,24 +31,30 @@ function block(seed: Uint8Array, nonce: bigint, index: bigint): Uint8Array {
   return Uint8Array.from(c.update(Buffer.alloc(16)));
 }
 
-/** The documented z<p> stream (prg_kernels.cc), element by element, from OpenSSL blocks. */
-function referenceField(seed: Uint8Array, nonce: bigint, p: number, n: number, nonzero: boolean): number[] {
-  const range = nonzero ? p - 1 : p, base = nonzero ? 1 : 0, limit = 256 - (256 % range);
+/**
+ * The documented z<p> stream (prg_kernels.cc), element by element, from OpenSSL blocks: element j
+ * is the little-endian 16-bit word j mod range if it is below 2^16 - 2^16 mod range, else the first
+ * such word of its retry blocks attempt * 2^56 + j. `retries` counts the elements that took one.
+ */
+function referenceField(seed: Uint8Array, nonce: bigint, p: number, n: number, nonzero: boolean, offset = 0, retries = { n: 0 }): number[] {
+  const range = nonzero ? p - 1 : p, base = nonzero ? 1 : 0, limit = 65536 - (65536 % range);
+  const word = (b: Uint8Array, i: number) => b[2 * i] | (b[2 * i + 1] << 8);
   const out: number[] = [];
   let cur = -1n;
   let bytes: Uint8Array = new Uint8Array(16);
-  for (let j = 0; j < n; j++) {
-    const bi = BigInt(j >> 4);
+  for (let j = offset; j < offset + n; j++) {
+    const bi = BigInt(j >> 3);
     if (bi !== cur) {
       bytes = block(seed, nonce, bi);
       cur = bi;
     }
-    let b = bytes[j & 15];
-    for (let attempt = 1n; b >= limit; attempt++) {
+    let w = word(bytes, j & 7);
+    if (w >= limit) retries.n++;
+    for (let attempt = 1n; w >= limit; attempt++) {
       const retry = block(seed, nonce, (attempt << 56n) + BigInt(j));
-      b = retry.find((v) => v < limit) ?? 256;
+      w = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => word(retry, i)).find((v) => v < limit) ?? 65536;
     }
-    out.push((b % range) + base);
+    out.push((w % range) + base);
   }
   return out;
 }
@@ -76,8 +82,13 @@ function referencePermutation(seed: Uint8Array, nonce: bigint, row: number, len:
 for (const impl of IMPLS) {
   test(`prgField follows the documented stream, retry blocks included (${impl})`, async (t) => {
     const seed = randomSeed(), nonce = BigInt(randomInt(2 ** 40)) << 20n;
-    // 3 and 5: the table path; 67 and 251: the vectorised one (range >= 64). 1000 elements of Z_67
-    // reject about 215 bytes, so retries are exercised; offsets start mid-block.
+    // Words are rejected rarely (z67*: 64 in 65536, z67: 10, z3: 1), so the first window is long
+    // enough for z67* to take about 20 retries, asserted below; the others check the mapping
+    // (3 and 5 small ranges, 251 the largest) and offsets that start mid-block.
+    const retries = { n: 0 };
+    const long = referenceField(seed, nonce, 67, 20_000, true, 0, retries);
+    t.deepEqual(take(await prgField(seed, 67, [20_000], { nonce, nonzero: true, impl })).map(Number), long, 'z67* long');
+    t.true(retries.n > 0, 'the window took retry blocks');
     for (const [p, nonzero] of [[67, false], [67, true], [3, false], [5, true], [251, false]] as const) {
       const want = referenceField(seed, nonce, p, 1000, nonzero);
       t.deepEqual(take(await prgField(seed, p, [1000], { nonce, nonzero, impl })).map(Number), want, `z${p}${nonzero ? '*' : ''}`);

@@ -141,24 +141,29 @@ TFE_HD uint64_t blockRing(const uint32_t w[4], unsigned half) {
   return bswap64(be);
 }
 
-// PrgField's rejection parameters: values in [base, base + range), bytes accepted below limit.
+// PrgField's rejection parameters: values in [base, base + range), 16-bit words accepted below limit.
 struct FieldParams {
   unsigned range, base, limit;
 };
 
-// PrgField's first attempt for an element: its value, or -1 when the byte is rejected.
-TFE_HD int prgFieldFromByte(uint32_t byte, FieldParams f) {
-  return byte < f.limit ? static_cast<int>(byte % f.range + f.base) : -1;
+// Little-endian 16-bit word i (0..7) of a keystream block: bytes 2i and 2i + 1.
+TFE_HD uint32_t blockWord16(const uint32_t w[4], unsigned i) {
+  return blockByte(w, 2 * i) | blockByte(w, 2 * i + 1) << 8;
 }
 
-// PrgField element g whose first-attempt byte (keystream byte g) was rejected: the first accepted
-// byte of its retry blocks (attempt << 56) + g, attempt = 1, 2, ... (uint64 wrap as on the CPU).
+// PrgField's first attempt for an element: its value, or -1 when the word is rejected.
+TFE_HD int prgFieldFromWord(uint32_t word, FieldParams f) {
+  return word < f.limit ? static_cast<int>(word % f.range + f.base) : -1;
+}
+
+// PrgField element g whose first-attempt word (keystream word g) was rejected: the first accepted
+// word of its retry blocks (attempt << 56) + g, attempt = 1, 2, ... (uint64 wrap as on the CPU).
 TFE_HD uint8_t prgFieldRetry(const AesRoundKeys& k, const uint32_t* t0, uint64_t nonce, uint64_t g, FieldParams f) {
   for (uint64_t attempt = 1;; ++attempt) {
     uint32_t w[4];
     aesCtrBlock(k, t0, nonce, (attempt << 56) + g, w);
-    for (unsigned i = 0; i < 16; ++i) {
-      int v = prgFieldFromByte(blockByte(w, i), f);
+    for (unsigned i = 0; i < 8; ++i) {
+      int v = prgFieldFromWord(blockWord16(w, i), f);
       if (v >= 0) return static_cast<uint8_t>(v);
     }
   }

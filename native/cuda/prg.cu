@@ -85,37 +85,37 @@ __global__ void prgBitsKernel(AesRoundKeys k, uint64_t nonce, uint64_t offset, u
   }
 }
 
-// The first attempt for element g is keystream byte g; rejected elements run their own retry
-// blocks in the thread that found them (rare enough that the divergence is cheap).
+// The first attempt for element g is keystream word g (eight per block); rejected elements run
+// their own retry blocks in the thread that found them (rare enough that the divergence is cheap).
 __global__ void prgFieldKernel(AesRoundKeys k, uint64_t nonce, uint64_t offset, uint64_t n, FieldParams f,
                                uint8_t* out) {
   __shared__ uint32_t t0[256];
-  __shared__ uint8_t vals[16 * kThreads];
+  __shared__ uint8_t vals[8 * kThreads];
   loadTable(t0);
-  const uint64_t first = offset / 16, nblocks = (offset + n - 1) / 16 - first + 1;
+  const uint64_t first = offset / 8, nblocks = (offset + n - 1) / 8 - first + 1;
   const uint64_t tiles = (nblocks + kThreads - 1) / kThreads;
   for (uint64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     const uint64_t b0 = first + tile * kThreads, b = b0 + threadIdx.x;
     if (b < first + nblocks) {
       uint32_t w[4];
       aesCtrBlock(k, t0, nonce, b, w);
-      unsigned rejected = 0;  // bit i: byte i of this block was rejected
+      unsigned rejected = 0;  // bit i: word i of this block was rejected
 #pragma unroll
-      for (unsigned i = 0; i < 16; ++i) {
-        int v = prgFieldFromByte(blockByte(w, i), f);
-        vals[16 * threadIdx.x + i] = static_cast<uint8_t>(v);
+      for (unsigned i = 0; i < 8; ++i) {
+        int v = prgFieldFromWord(blockWord16(w, i), f);
+        vals[8 * threadIdx.x + i] = static_cast<uint8_t>(v);
         if (v < 0) rejected |= 1u << i;
       }
       // One (not unrolled) retry path keeps a single inlined copy of the retry loop's AES.
       for (; rejected; rejected &= rejected - 1) {
         unsigned i = __ffs(rejected) - 1;
-        uint64_t g = 16 * b + i;
-        if (g >= offset && g < offset + n) vals[16 * threadIdx.x + i] = prgFieldRetry(k, t0, nonce, g, f);
+        uint64_t g = 8 * b + i;
+        if (g >= offset && g < offset + n) vals[8 * threadIdx.x + i] = prgFieldRetry(k, t0, nonce, g, f);
       }
     }
     __syncthreads();
-    const uint64_t lo = umax64(b0 * 16, offset), hi = umin64((b0 + kThreads) * 16, offset + n);
-    for (uint64_t g = lo + threadIdx.x; g < hi; g += kThreads) out[g - offset] = vals[g - b0 * 16];
+    const uint64_t lo = umax64(b0 * 8, offset), hi = umin64((b0 + kThreads) * 8, offset + n);
+    for (uint64_t g = lo + threadIdx.x; g < hi; g += kThreads) out[g - offset] = vals[g - b0 * 8];
     __syncthreads();
   }
 }
@@ -173,10 +173,10 @@ Outputs prgField(const Inputs&, const Attrs& at) {
   FieldParams f;
   f.range = nonzero ? mod - 1 : mod;
   f.base = nonzero ? 1 : 0;
-  f.limit = 256 - 256 % f.range;
+  f.limit = 65536 - 65536 % f.range;
   uint64_t n = static_cast<uint64_t>(out.size());
   if (n == 0) return {out};
-  uint64_t nblocks = (a.offset + n - 1) / 16 - a.offset / 16 + 1;
+  uint64_t nblocks = (a.offset + n - 1) / 8 - a.offset / 8 + 1;
   prgFieldKernel<<<gridFor(static_cast<int64_t>(nblocks), kThreads), kThreads, 0, currentStream()>>>(
       a.keys, a.nonce, a.offset, n, f, devPtr<uint8_t>(out));
   TFE_CUDA_LAUNCHED();

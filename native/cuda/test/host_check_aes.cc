@@ -139,7 +139,9 @@ TFE_HOST_CHECK(prg_field_rejection_matches_cpu) {
     std::vector<uint8_t> seed = randomSeed();
     AesRoundKeys k = keysOf(seed);
     uint64_t nonce = rng()();
-    int64_t n = static_cast<int64_t>(rng()() % 3000);
+    // Words are rejected at most 2^-10 of the time (p = 3: 1 in 65536), so sizes reach 20000 for
+    // the retry path to be taken (about 100 times over the 56 trials).
+    int64_t n = static_cast<int64_t>(rng()() % 20000);
     int64_t offs[] = {static_cast<int64_t>(rng()() % 100), (int64_t(1) << 40) - static_cast<int64_t>(rng()() % 2000),
                       static_cast<int64_t>((uint64_t(1) << 56) - n)};
     int64_t off = offs[(trial / 14) % 3];
@@ -147,11 +149,11 @@ TFE_HOST_CHECK(prg_field_rejection_matches_cpu) {
     FieldParams f;
     f.range = static_cast<unsigned>(nonzero ? p - 1 : p);
     f.base = nonzero ? 1 : 0;
-    f.limit = 256 - 256 % f.range;
-    std::vector<uint8_t> bytes = hdCtrBytes(k, nonce, static_cast<uint64_t>(off), static_cast<uint64_t>(n));
+    f.limit = 65536 - 65536 % f.range;
+    std::vector<uint8_t> bytes = hdCtrBytes(k, nonce, 2 * static_cast<uint64_t>(off), 2 * static_cast<uint64_t>(n));
     for (int64_t j = 0; j < n; ++j) {
       uint64_t g = static_cast<uint64_t>(off + j);
-      int v = prgFieldFromByte(bytes[j], f);
+      int v = prgFieldFromWord(bytes[2 * j] | bytes[2 * j + 1] << 8, f);
       if (v < 0) {
         v = prgFieldRetry(k, hostAesTable(), nonce, g, f);
         ++retries;

@@ -4,11 +4,13 @@
 // mode with counter block nonce (8 bytes, big-endian) || block index (8 bytes, big-endian).
 //   ring64: element j is keystream bytes [8j, 8j + 8) read little-endian.
 //   bit:    element j is bit (j mod 8) of keystream byte floor(j / 8).
-//   z<p>:   element j is keystream byte j mod p if that byte is below 256 - (256 mod p);
-//           otherwise the first such byte of block t * 2^56 + j for t = 1, 2, ... (element j's own
-//           retry blocks). Rejecting the top 256 mod p byte values removes the modulo bias exactly,
-//           and per-element retry blocks keep random access. (With `nonzero`, the same over
-//           [1, p-1] with 256 mod (p-1).)
+//   z<p>:   element j is keystream bytes [2j, 2j + 2) read little-endian as a 16-bit word w,
+//           mod p, if w is below 2^16 - (2^16 mod p); otherwise the first such word of block
+//           t * 2^56 + j for t = 1, 2, ... (element j's own retry blocks, eight little-endian words
+//           each). Rejecting the top 2^16 mod p word values removes the modulo bias exactly; words
+//           rather than bytes make rejection rare (10 in 65536 for p = 67, against 55 in 256 for a
+//           byte), and per-element retry blocks keep random access. (With `nonzero`, the same over
+//           [1, p-1] with 2^16 mod (p-1).)
 // `offset` is the global index of the first element, so slices of one logical tensor can be
 // generated separately (or in parallel) and agree with generating it whole.
 #include <algorithm>

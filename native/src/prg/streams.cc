@@ -16,120 +16,96 @@
 namespace tfe {
 
 FieldSampler::FieldSampler(unsigned modulus, bool nonzero)
-    : range(nonzero ? modulus - 1 : modulus), base(nonzero ? 1 : 0), limit(256 - 256 % range) {
-  for (unsigned b = 0; b < 256; ++b) table[b] = b < limit ? static_cast<uint8_t>(b % range + base) : kRejected;
+    : range(nonzero ? modulus - 1 : modulus),
+      base(nonzero ? 1 : 0),
+      limit(65536 - 65536 % range),
+      recip(65536 / range) {}
+
+uint8_t FieldSampler::element(uint32_t word) const {
+  return word < limit ? static_cast<uint8_t>(word % range + base) : kRejected;
 }
 
 namespace {
 
-// dst[i] = the element of byte src[i], or kRejected. For range >= 64 (Z_67 and Z_67*: at most three
-// subtractions reduce a byte below limit) a branch-free form the compiler vectorises; else the table.
-void mapBytes(const FieldSampler& fs, const uint8_t* src, int64_t n, uint8_t* dst) {
-  if (fs.range < 64) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = fs.table[src[i]];
-    return;
-  }
-  const uint8_t r = static_cast<uint8_t>(fs.range), base = static_cast<uint8_t>(fs.base);
-  const unsigned limit = fs.limit;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint8_t b = src[i];
-    uint8_t v = b;
-    v = v >= r ? v - r : v;
-    v = v >= r ? v - r : v;
-    v = v >= r ? v - r : v;
-    dst[i] = b < limit ? static_cast<uint8_t>(v + base) : FieldSampler::kRejected;
-  }
-}
-
-// kOffsets[mask]: the positions of mask's set bits, then zeros (eight per mask), and how many:
-// the branch-free compaction in findRejected.
-struct OffsetTable {
-  alignas(16) uint32_t pos[256][8];
-  uint8_t count[256];
-  constexpr OffsetTable() : pos(), count() {
-    for (int m = 0; m < 256; ++m) {
-      int c = 0;
-      for (int b = 0; b < 8; ++b)
-        if (m >> b & 1) pos[m][c++] = static_cast<uint32_t>(b);
-      count[m] = static_cast<uint8_t>(c);
-    }
-  }
-};
-constexpr OffsetTable kOffsets;
-
-// Positions of kRejected in dst[0, n) (plus `add`) appended to out, which has room for 8 more
-// entries than it can receive; returns the new count.
-size_t findRejected(const uint8_t* dst, int64_t n, uint32_t add, uint32_t* out, size_t m) {
+// dst[i] = the element of the little-endian 16-bit word src[2i, 2i + 2), or kRejected. Branch-free,
+// in 16-bit arithmetic the compiler vectorises: q = floor(w * floor(2^16 / range) / 2^16) is
+// floor(w / range) or one less (range <= 255 < 2^16), so w - q * range is below 2 * range < 2^9 and
+// one conditional subtraction finishes the remainder.
+void mapWords(const FieldSampler& fs, const uint8_t* src, int64_t n, uint8_t* dst) {
+  const uint16_t r = static_cast<uint16_t>(fs.range), m = static_cast<uint16_t>(fs.recip);
+  const uint16_t base = static_cast<uint16_t>(fs.base), top = static_cast<uint16_t>(fs.limit - 1);
   int64_t i = 0;
 #if defined(__SSE2__)
-  // Sixteen bytes to a mask, each half of it to up to eight positions by one table row, stored
-  // whole and advanced by its count (no branch per rejected byte).
-  const __m128i ff = _mm_set1_epi8(static_cast<char>(FieldSampler::kRejected));
+  // Eight words per vector: pmulhuw is the quotient estimate; "w <= top" is saturating w - top == 0;
+  // v < 2 * range < 2^9, so a signed compare decides the subtraction.
+  const __m128i vr = _mm_set1_epi16(static_cast<short>(r)), vm = _mm_set1_epi16(static_cast<short>(m));
+  const __m128i vb = _mm_set1_epi16(static_cast<short>(base)), vt = _mm_set1_epi16(static_cast<short>(top));
+  const __m128i rm1 = _mm_set1_epi16(static_cast<short>(r - 1)), rej = _mm_set1_epi16(FieldSampler::kRejected);
+  const __m128i zero = _mm_setzero_si128();
+  auto map8 = [&](__m128i w) {
+    const __m128i q = _mm_mulhi_epu16(w, vm);
+    __m128i v = _mm_sub_epi16(w, _mm_mullo_epi16(q, vr));
+    v = _mm_sub_epi16(v, _mm_and_si128(_mm_cmpgt_epi16(v, rm1), vr));
+    const __m128i bad = _mm_cmpgt_epi16(_mm_subs_epu16(w, vt), zero);  // w - top > 0 (fits: < 2^15)
+    return _mm_or_si128(_mm_andnot_si128(bad, _mm_add_epi16(v, vb)), _mm_and_si128(bad, rej));
+  };
   for (; i + 16 <= n; i += 16) {
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst + i)), ff)));
-    for (int h = 0; h < 2; ++h) {
-      const unsigned mk = (mask >> (8 * h)) & 0xff;
-      const __m128i base = _mm_set1_epi32(static_cast<int>(add + static_cast<uint32_t>(i + 8 * h)));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + m), _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kOffsets.pos[mk])), base));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + m + 4), _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kOffsets.pos[mk] + 4)), base));
-      m += kOffsets.count[mk];
-    }
+    const __m128i lo = map8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+    const __m128i hi = map8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i + 16)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_packus_epi16(lo, hi));
   }
 #endif
   for (; i < n; ++i) {
-    out[m] = add + static_cast<uint32_t>(i);
-    m += dst[i] == FieldSampler::kRejected;
+    const uint16_t w = static_cast<uint16_t>(src[2 * i] | src[2 * i + 1] << 8);
+    const uint16_t q = static_cast<uint16_t>((static_cast<uint32_t>(w) * m) >> 16);
+    uint16_t v = static_cast<uint16_t>(w - q * r);
+    v = v >= r ? static_cast<uint16_t>(v - r) : v;
+    dst[i] = w <= top ? static_cast<uint8_t>(v + base) : FieldSampler::kRejected;
   }
-  return m;
 }
 
-// The element of the first accepted byte of a 16-byte retry block, or kRejected if none is.
-inline uint8_t firstAccepted(const FieldSampler& fs, const uint8_t* blk) {
+// Positions of kRejected in dst[0, n), in order; rejection is rare (at most 2^-10 per element for
+// any p < 256, about 10 in 65536 for Z_67), so sixteen bytes are tested at once and only a hit
+// looks closer.
+void findRejected(const uint8_t* dst, int64_t n, std::vector<uint32_t>* out) {
+  out->clear();
+  int64_t i = 0;
 #if defined(__SSE2__)
-  // b < limit, unsigned, in byte lanes: min(b, limit - 1) == b (limit >= 2).
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
-  const __m128i top = _mm_set1_epi8(static_cast<char>(fs.limit - 1));
-  const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(b, top), b)));
-  return ok ? fs.table[blk[__builtin_ctz(ok)]] : FieldSampler::kRejected;
-#else
-  for (int t = 0; t < 16; ++t)
-    if (fs.table[blk[t]] != FieldSampler::kRejected) return fs.table[blk[t]];
-  return FieldSampler::kRejected;
+  const __m128i ff = _mm_set1_epi8(static_cast<char>(FieldSampler::kRejected));
+  for (; i + 16 <= n; i += 16) {
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst + i)), ff)));
+    for (; mask; mask &= mask - 1) out->push_back(static_cast<uint32_t>(i + __builtin_ctz(mask)));
+  }
 #endif
+  for (; i < n; ++i)
+    if (dst[i] == FieldSampler::kRejected) out->push_back(static_cast<uint32_t>(i));
 }
 
 }  // namespace
 
 void sampleField(const AesKey& key, const uint8_t iv[16], AesImpl impl, const FieldSampler& fs, uint64_t first,
                  int64_t count, uint8_t* dst) {
-  constexpr int64_t kChunk = 4096, kBatch = 256;
-  alignas(16) uint8_t bytes[kChunk];
-  alignas(16) uint8_t blocks[16 * kBatch];
-  uint64_t idx[kBatch];
-  uint32_t pendingBuf[kChunk + 8], nextBuf[kChunk + 8];
+  constexpr int64_t kChunk = 4096;
+  alignas(16) uint8_t bytes[2 * kChunk];
+  std::vector<uint32_t> pending;
   for (int64_t s = 0; s < count; s += kChunk) {
     const int64_t n = std::min(kChunk, count - s);
-    aesCtrBytes(key, iv, first + s, n, bytes, impl);
-    mapBytes(fs, bytes, n, dst + s);
-    uint32_t *pending = pendingBuf, *next = nextBuf;
-    size_t np = findRejected(dst + s, n, 0, pending, 0);
-    // Each rejected element tries its own blocks attempt * 2^56 + j, attempt = 1, 2, ...
-    for (uint64_t attempt = 1; np > 0; ++attempt) {
-      size_t nn = 0;
-      for (size_t b = 0; b < np; b += kBatch) {
-        const size_t m = std::min<size_t>(kBatch, np - b);
-        for (size_t k = 0; k < m; ++k) idx[k] = (attempt << 56) + first + s + pending[b + k];
-        aesCtrBlocksAt(key, iv, idx, m, blocks, impl);
-        for (size_t k = 0; k < m; ++k) {
-          const uint8_t v = firstAccepted(fs, blocks + 16 * k);
-          if (v == FieldSampler::kRejected)
-            next[nn++] = pending[b + k];
-          else
-            dst[s + pending[b + k]] = v;
-        }
+    aesCtrBytes(key, iv, 2 * (first + s), static_cast<uint64_t>(2 * n), bytes, impl);
+    mapWords(fs, bytes, n, dst + s);
+    // A rejected element j reads its own retry blocks attempt * 2^56 + j, attempt = 1, 2, ..., as
+    // eight little-endian words each, and takes the first accepted one. (The main stream of 2^56
+    // elements ends at block 2^53, below every retry block.)
+    findRejected(dst + s, n, &pending);
+    for (uint32_t k : pending) {
+      const uint64_t j = first + static_cast<uint64_t>(s) + k;
+      uint8_t v = FieldSampler::kRejected;
+      for (uint64_t attempt = 1; v == FieldSampler::kRejected; ++attempt) {
+        alignas(16) uint8_t blk[16];
+        const uint64_t idx = (attempt << 56) + j;
+        aesCtrBlocksAt(key, iv, &idx, 1, blk, impl);
+        for (int t = 0; t < 8 && v == FieldSampler::kRejected; ++t) v = fs.element(blk[2 * t] | blk[2 * t + 1] << 8);
       }
-      std::swap(pending, next);
-      np = nn;
+      dst[s + k] = v;
     }
   }
 }
