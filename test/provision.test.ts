@@ -6,8 +6,10 @@
 // `tfe cluster --init`.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import type * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 
 import test from 'ava';
@@ -178,6 +180,22 @@ test('pinning without a CA: matching pins connect; a wrong pin is refused on eit
   const unpinned = await link(m('server0'), m('server1', noPin0));
   t.regex(unpinned.error ?? '', /no pin for 'server0' in cluster\.json \(parties\.server0\.fingerprint\) and no CA to vouch for it/);
   await unpinned.close();
+});
+
+test("TLS 1.3 with AES-128-GCM: the accepting server's order decides, over a client preferring AES-256", async (t) => {
+  const dir = tmp();
+  const ids = selfSigned(dir);
+  const m = (n: string): TlsMaterial => ({ cert: pem(ids[n].cert), key: pem(ids[n].key), pins: pinsOf(ids) });
+  const ok = await link(m('server0'), m('server1'));
+  t.is(ok.error, undefined);
+  // probeTls connects with Node's default suites (AES-256-GCM first), as a browser may prefer it.
+  t.is((await probeTls('127.0.0.1', ok.ep1.port, m('server0'))).cipher, 'TLSv1.3, TLS_AES_128_GCM_SHA256');
+  await ok.close();
+  // Control: a TLS server with Node's defaults gives the same client AES-256-GCM.
+  const plain = tls.createServer({ cert: pem(ids.server1.cert), key: pem(ids.server1.key) }, (s) => s.end());
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  t.is((await probeTls('127.0.0.1', (plain.address() as net.AddressInfo).port, m('server0'))).cipher, 'TLSv1.3, TLS_AES_256_GCM_SHA384');
+  await new Promise((r) => plain.close(r));
 });
 
 test('the model owner is known by its pin; another certificate claiming the name is an anonymous client', async (t) => {

@@ -18,6 +18,7 @@ import { WebSocketServer } from 'ws';
 import type { TlsMaterial } from './handshake';
 import type { RefusalReason } from './limits';
 import { judgeSocket } from './peer_trust';
+import { TLS_CIPHERS } from './tls_suites';
 import { sanitizeForLog, throttledLog } from './sanitize';
 import { MAX_FRAME_BYTES } from './wire';
 import type { Log } from '../log';
@@ -50,7 +51,7 @@ export class Listener {
     // Client certificates are requested but checked per connection (handshake.ts): servers must
     // present one, prediction clients need not.
     this.http = tls
-      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) })
+      ? https.createServer({ ca: tls.ca, cert: tls.cert, key: tls.key, ciphers: TLS_CIPHERS, honorCipherOrder: true, requestCert: true, rejectUnauthorized: false, handshakeTimeout: t, headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) })
       : http.createServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(30_000, Math.max(50, t / 4)) });
     this.http.on('connection', (s: Socket) => this.#onSocket(s));
     if (tls) {
@@ -63,7 +64,7 @@ export class Listener {
       });
       this.#unsubscribe = tls.subscribe?.(() => {
         try {
-          (this.http as https.Server).setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+          (this.http as https.Server).setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key, ciphers: TLS_CIPHERS, honorCipherOrder: true });
         } catch (e) {
           o.log(`could not take the new TLS material into use (new connections still get the previous certificate): ${(e as Error).message}`, 'tls-reload-failed', { reason: (e as Error).message });
         }

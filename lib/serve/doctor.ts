@@ -28,6 +28,8 @@ export interface ProbeResult {
   error?: string;
   verdict?: Verdict;
   info?: CertificateInfo;
+  /** The protocol and cipher suite negotiated, as "TLSv1.3, TLS_AES_128_GCM_SHA256". */
+  cipher?: string;
 }
 
 /** Opens a TLS connection to host:port presenting `material`'s certificate (if any) and judges the peer's certificate as a dialing server would. */
@@ -51,7 +53,8 @@ export function probeTls(host: string, port: number, material: TlsMaterial, time
       } catch {
         info = undefined;
       }
-      done({ verdict, info });
+      const c = s.getCipher();
+      done({ verdict, info, cipher: `${c.version}, ${c.standardName}` });
     });
     s.once('error', (e: NodeJS.ErrnoException) => {
       const hint = e.code === 'ECONNREFUSED' ? ' (nothing listens there: is the server running, is the port right?)'
@@ -179,7 +182,7 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
       add('FAIL', `peer ${s}`, `${at} is unreachable: ${r.error}`);
       continue;
     }
-    add('ok', `peer ${s}`, `${at} is reachable over TLS`);
+    add('ok', `peer ${s}`, `${at} is reachable over TLS (${r.cipher})`);
     const v = r.verdict!;
     const fp = r.info ? `sha256 ${showFingerprint(r.info.fingerprint)}` : 'no certificate';
     if (v.why || v.name !== s) add('FAIL', `peer ${s} identity`, `${at}: ${v.why ?? `presented a certificate for '${v.name}'`}`);
