@@ -9,10 +9,12 @@ import { take } from './helpers/tensors';
 // Every kernel the backend has is checked against BigInt, not just the one 'auto' picks.
 const IMPLS: MatMulImpl[] = ['auto', ...matmulImpls()];
 
-// Sizes cover the small-m row path (m <= 4), partial micro-tiles in both directions, several
-// KC slices (k > 256) and zero-size dimensions.
+// Sizes cover the small-m row path (m <= 4: for each m, column blocks of every width the AVX-512
+// row kernel uses, 128 down to 8, and a masked edge), partial micro-tiles in both directions,
+// several KC slices (k > 256) and zero-size dimensions.
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [1, 784, 13], [3, 5, 7], [4, 9, 33], [5, 3, 2], [8, 24, 24], [17, 300, 29], [37, 513, 50], [96, 64, 97],
+  [1, 1, 1], [1, 784, 13], [1, 7, 255], [1, 3, 128], [2, 5, 127], [2, 2, 64], [3, 5, 7], [3, 4, 199], [4, 9, 33], [4, 3, 57],
+  [5, 3, 2], [8, 24, 24], [17, 300, 29], [37, 513, 50], [96, 64, 97],
   [0, 4, 5], [3, 0, 5], [3, 4, 0],
 ];
 

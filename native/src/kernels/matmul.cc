@@ -135,9 +135,14 @@ void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int6
     return;
   }
   if (m <= kSmallM) {
-    // Each thread owns a column range; ranges are multiples of 8 to keep vector loops whole.
+    // Each thread owns a column range; ranges are multiples of 8 to keep vector loops whole, and
+    // of 16 such groups where they can be (the AVX-512 row kernel's block for one row). A range
+    // is at least 2^18 multiply-adds (about 10 us): waking a pool thread costs that much here, so
+    // the batch-1 shapes (1x784x128: 100k) stay on one thread.
     int64_t groups = (n + 7) / 8;
-    parallelFor(0, groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(k * m, 1)), [&](int64_t lo, int64_t hi) {
+    int64_t grain = std::max<int64_t>(1, (int64_t(1) << 18) / std::max<int64_t>(8 * k * m, 1));
+    grain = std::min(groups, (grain + 15) / 16 * 16);
+    parallelFor(0, groups, grain, [&](int64_t lo, int64_t hi) {
       mk.rows(m, k, n, A, B, C, lo * 8, std::min(n, hi * 8));
     });
     return;
