@@ -121,7 +121,7 @@ Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
   const bool wide = dcfEvalWideAvailable() && a.impl != AesImpl::Portable;
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
     for (int64_t e = lo; e < hi; e += kBatch) {
-      if (wide && hi - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y);
+      if (wide && hi - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, hi);
       else evalBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
     }
   });

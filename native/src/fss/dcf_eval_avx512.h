@@ -14,9 +14,11 @@ constexpr int kDcfEvalBatch = 32;
 // Whether the CPU runs the wide walk (AVX-512F, checked at run time).
 bool dcfEvalWideAvailable();
 
-// Evaluates elements [first, first + kDcfEvalBatch) with P (1 or 2) payloads, as evalBatch<P>.
+// Evaluates elements [first, first + kDcfEvalBatch) with P (1 or 2) payloads, as evalBatch<P>,
+// and prefetches the key rows of the next batch (up to row `end`) into L2 as it goes.
 template <int P>
-void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint64_t* const* y);
+void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint64_t* const* y,
+                      int64_t end);
 
 }  // namespace fss
 }  // namespace tfe
