@@ -33,7 +33,7 @@ export function machineInfo(): MachineInfo {
     cpu: cpuModel(),
     cores: os.availableParallelism(),
     cpuFeatures: i.cpuFeatures,
-    matmulKernel: i.matmulKernel,
+    matmulKernel: i.matmulRates ? `${i.matmulKernel} (${i.matmulRates})` : i.matmulKernel,
     aes: i.aes,
     threads: i.threads,
     compiler: i.compiler,

@@ -37,7 +37,7 @@ program
       if (i.hostFallbackKernels) console.log(`on the host    ${i.hostFallbackKernels.split(',').join(' ')}`);
     } else {
       console.log(`cpu features   ${i.cpuFeatures}`);
-      console.log(`matmul kernel  ${i.matmulKernel}`);
+      console.log(`matmul kernel  ${i.matmulKernel}${i.matmulRates ? ` (fastest measured here: ${i.matmulRates})` : ''}`);
       console.log(`prg            AES-128-CTR (${i.aes})`);
       console.log(`threads        ${i.threads}`);
       console.log(`cuda           ${i.cuda.available ? `available (${i.cuda.modulePath}); use --device cuda or TFE_DEVICE=cuda` : `not used: ${i.cuda.reason}`}`);

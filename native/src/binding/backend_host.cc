@@ -40,6 +40,7 @@ std::vector<std::pair<std::string, InfoValue>> backendInfo() {
   return {
       {"cpuFeatures", std::string(cpuFeatureString())},
       {"matmulKernel", std::string(selectMicroKernel("auto").name)},
+      {"matmulRates", autoMicroKernelRates()},
       {"aes", std::string(aesImplName(AesImpl::Auto))},
       {"threads", static_cast<double>(numThreads())},
   };
