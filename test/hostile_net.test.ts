@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import WebSocket from 'ws';
 
+import { COMPUTE_VERSION } from '../lib/compute_version';
 import { Mailbox } from '../lib/net/mailbox';
 import { throttledLog } from '../lib/net/sanitize';
 import { ABORT_KEY, REQUEST_KEY, sanitizeForLog, WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
@@ -336,12 +337,12 @@ test('heartbeats drop silent connections (server links too) but not busy ones; i
     const downs: string[] = [];
     srv.on('peer-down', (p) => downs.push(p));
     // A server link that has died silently (it answers no ping): detected and dropped.
-    const dead = await raw(port, { 'x-tfe-party': 'server0b', 'x-tfe-cluster-secret': Buffer.from(SECRET).toString('base64url') }, { autoPong: false });
+    const dead = await raw(port, { 'x-tfe-party': 'server0b', 'x-tfe-cluster-secret': Buffer.from(SECRET).toString('base64url'), 'x-tfe-compute': String(COMPUTE_VERSION) }, { autoPong: false });
     await dead.closed;
     await until(() => downs.includes('server0b'), 'the dead link to be reported down');
     t.is(srv.stats().refused.heartbeat, 1);
     // A link that answers no ping but keeps sending is busy, not dead: it outlives 10 heartbeats.
-    const busy = await raw(port, { 'x-tfe-party': 'server0b', 'x-tfe-cluster-secret': Buffer.from(SECRET).toString('base64url') }, { autoPong: false });
+    const busy = await raw(port, { 'x-tfe-party': 'server0b', 'x-tfe-cluster-secret': Buffer.from(SECRET).toString('base64url'), 'x-tfe-compute': String(COMPUTE_VERSION) }, { autoPong: false });
     for (let i = 0; i < 25; i++) {
       busy.send(frame(head('epoch:busy', `k${i}`, 8), new Uint8Array(8)));
       await new Promise((r) => setTimeout(r, 40));

@@ -4,6 +4,7 @@ import test from 'ava';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
+import { COMPUTE_VERSION } from '../lib/compute_version';
 import { CHUNK_BYTES, decodeFrame, encodeFrames } from '../lib/net/wire';
 
 const PARTIES = ['server0', 'server1', 'server2', ...tfe.DEFAULT_PLAYERS];
@@ -58,7 +59,7 @@ test('malformed frames, oversize messages and unknown peers are refused; the end
   const port = eps.get('b')!.port;
   const dial = (party: string) =>
     new Promise<{ code: number; reason: string } | 'refused'>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}`, { headers: { 'x-tfe-party': party } });
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`, { headers: { 'x-tfe-party': party, 'x-tfe-compute': String(COMPUTE_VERSION) } });
       ws.on('unexpected-response', () => resolve('refused'));
       ws.on('error', () => resolve('refused'));
       ws.on('open', () => {

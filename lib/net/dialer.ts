@@ -12,7 +12,8 @@ import * as nodeTls from 'node:tls';
 
 import WebSocket from 'ws';
 
-import { CLIENT_HEADER, PARTY_HEADER, SECRET_HEADER, secretHeader, type TlsMaterial } from './handshake';
+import { COMPUTE_VERSION, computeMismatch } from '../compute_version';
+import { CLIENT_HEADER, COMPUTE_HEADER, PARTY_HEADER, SECRET_HEADER, secretHeader, type TlsMaterial } from './handshake';
 import { judgeSocket } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName } from './transport';
@@ -39,6 +40,7 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
   const { tls, clusterSecret, asClient } = o;
   const headers: Record<string, string> = asClient ? { [CLIENT_HEADER]: o.me } : { [PARTY_HEADER]: o.me };
   if (!asClient && !tls && clusterSecret !== undefined) headers[SECRET_HEADER] = secretHeader(clusterSecret);
+  if (!asClient) headers[COMPUTE_HEADER] = String(COMPUTE_VERSION);
   return new Promise<WebSocket>((resolve, reject) => {
     const s = new WebSocket(`${tls ? 'wss' : 'ws'}://${peer.host}:${peer.port}`, {
       headers,
@@ -70,6 +72,15 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
           }
         : {}),
     });
+    // A server answers with its compute version; one that differs (or an older release, which
+    // states none) is refused here as well, so a mismatch shows whichever side dials.
+    if (!asClient)
+      s.once('upgrade', (res) => {
+        const v = res.headers[COMPUTE_HEADER];
+        if (v === String(COMPUTE_VERSION)) return;
+        reject(Object.assign(new Error(computeMismatch(`${peer.name} at ${peer.host}:${peer.port}`, typeof v === 'string' ? sanitizeForLog(v, 20) : undefined)), { status: 426 }));
+        s.terminate();
+      });
     s.once('open', () => resolve(s));
     s.once('unexpected-response', (_req, res) => {
       // The refusal's reason is in the body (e.g. which limit was hit): say it.

@@ -12,6 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
+import { COMPUTE_VERSION, computeMismatch } from '../compute_version';
 import type { PartyName } from './transport';
 import type { TrustAnchors } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
@@ -36,6 +37,8 @@ export interface TlsMaterial extends TrustAnchors {
 export const PARTY_HEADER = 'x-tfe-party';
 export const CLIENT_HEADER = 'x-tfe-client';
 export const SECRET_HEADER = 'x-tfe-cluster-secret';
+/** A server link's compute version (lib/compute_version.ts): sent by the dialing server, answered by the accepting one. */
+export const COMPUTE_HEADER = 'x-tfe-compute';
 /** The WebSocket subprotocol by which a browser says it is a client (it cannot send CLIENT_HEADER). */
 export const CLIENT_PROTOCOL = 'tfe-client';
 
@@ -107,6 +110,8 @@ export function handshakeRefusal(req: http.IncomingMessage, p: HandshakePolicy):
       if (got === undefined) return `party '${name}' sent no cluster secret (${SECRET_HEADER}); plain-ws server links need it`;
       if (!secretMatches(p.clusterSecret, got)) return `party '${name}' sent a wrong cluster secret`;
     }
+    const v = req.headers[COMPUTE_HEADER];
+    if (v !== String(COMPUTE_VERSION)) return computeMismatch(`party '${name}'`, typeof v === 'string' ? sanitizeForLog(v, 20) : undefined);
     return undefined;
   }
   if (typeof client === 'string' || offersClientProtocol(req)) return undefined;

@@ -15,7 +15,8 @@ import type { TLSSocket } from 'node:tls';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 
-import type { TlsMaterial } from './handshake';
+import { COMPUTE_VERSION } from '../compute_version';
+import { COMPUTE_HEADER, type TlsMaterial } from './handshake';
 import type { RefusalReason } from './limits';
 import { judgeSocket } from './peer_trust';
 import { TLS_CIPHERS } from './tls_suites';
@@ -88,6 +89,8 @@ export class Listener {
         cb(false, no.status, no.why);
       },
     });
+    // Every upgrade answers with this server's compute version; dialing servers check it (dialer.ts).
+    this.wss.on('headers', (headers) => headers.push(`${COMPUTE_HEADER}: ${COMPUTE_VERSION}`));
     this.wss.on('connection', (ws, req) => o.accepted(ws, req));
     this.wss.on('error', (e) => o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message }));
   }

@@ -1,0 +1,15 @@
+// The version of what the three servers compute together: the PRG streams' layouts (ring, bits,
+// z<p>, permutations), the DCF key layout, and the order and content of the messages the
+// protocols' steps exchange. Two servers that differ in any of these give wrong answers without
+// any error, and operators upgrade their servers one at a time, so every server link states it
+// both ways (lib/net/handshake.ts for the accepting side, lib/net/dialer.ts for the dialing side)
+// and a mismatch is refused, naming both versions. Bump it with any such change.
+//   1: releases before 2026-11-30 (they send no version).
+//   2: z<p> streams from 16-bit words (native/src/prg/streams.cc).
+export const COMPUTE_VERSION = 2;
+
+/** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
+export function computeMismatch(peer: string, theirs: string | undefined): string {
+  const v = theirs === undefined ? '1 or older (it states none)' : JSON.stringify(theirs.slice(0, 20));
+  return `${peer} runs compute version ${v} and this server ${COMPUTE_VERSION} (PRG stream and DCF key layouts, protocol messages): the three servers must run releases of one compute version; upgrade them together`;
+}
