@@ -8,6 +8,7 @@ import test from 'ava';
 import WebSocket, { WebSocketServer } from 'ws';
 
 import { COMPUTE_VERSION } from '../lib/compute_version';
+import { dialOnce } from '../lib/net/dialer';
 import { handshakeRefusal } from '../lib/net/handshake';
 import { WsEndpoint } from '../lib/net/ws_endpoint';
 
@@ -42,6 +43,13 @@ test('end to end: a link between two current servers forms; an older acceptor is
     message: new RegExp(`server1 at 127\\.0\\.0\\.1:${oldPort} runs compute version 1 or older \\(it states none\\) and this server ${COMPUTE_VERSION}`),
   });
   await s0b.close();
+  // What tfe doctor reads, dialing as a client (never refused for it): the version each answers with.
+  const seen: (string | undefined)[] = [];
+  for (const port of [s1.port, oldPort]) {
+    const ws = await dialOnce({ name: 'server1', host: '127.0.0.1', port }, { me: 'doctor', asClient: true, handshakeTimeoutMs: 2000, onComputeVersion: (v) => seen.push(v) });
+    ws.terminate();
+  }
+  t.deepEqual(seen, [String(COMPUTE_VERSION), undefined]);
   await new Promise((r) => old.close(r));
 
   // An older release as the dialing side: the current acceptor refuses it (401) and logs why.

@@ -33,6 +33,8 @@ export interface DialOptions {
   tls?: TlsMaterial;
   clusterSecret?: Buffer | string;
   handshakeTimeoutMs: number;
+  /** Called with the compute version the peer answered with (undefined: none, an older release). */
+  onComputeVersion?: (v: string | undefined) => void;
 }
 
 /** Dials once; rejects with an Error carrying the HTTP `status` when the peer refused. */
@@ -74,13 +76,13 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
     });
     // A server answers with its compute version; one that differs (or an older release, which
     // states none) is refused here as well, so a mismatch shows whichever side dials.
-    if (!asClient)
-      s.once('upgrade', (res) => {
-        const v = res.headers[COMPUTE_HEADER];
-        if (v === String(COMPUTE_VERSION)) return;
-        reject(Object.assign(new Error(computeMismatch(`${peer.name} at ${peer.host}:${peer.port}`, typeof v === 'string' ? sanitizeForLog(v, 20) : undefined)), { status: 426 }));
-        s.terminate();
-      });
+    s.once('upgrade', (res) => {
+      const v = res.headers[COMPUTE_HEADER];
+      o.onComputeVersion?.(typeof v === 'string' ? v : undefined);
+      if (asClient || v === String(COMPUTE_VERSION)) return;
+      reject(Object.assign(new Error(computeMismatch(`${peer.name} at ${peer.host}:${peer.port}`, typeof v === 'string' ? sanitizeForLog(v, 20) : undefined)), { status: 426 }));
+      s.terminate();
+    });
     s.once('open', () => resolve(s));
     s.once('unexpected-response', (_req, res) => {
       // The refusal's reason is in the body (e.g. which limit was hit): say it.

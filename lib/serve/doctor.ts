@@ -7,9 +7,11 @@
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 
+import { COMPUTE_VERSION, computeMismatch } from '../compute_version';
 import { dialOnce } from '../net/dialer';
 import type { TlsMaterial } from '../net/handshake';
 import { judgeSocket, pinField, showFingerprint, type Verdict } from '../net/peer_trust';
+import { sanitizeForLog } from '../net/sanitize';
 import { SERVERS } from '../protocol/party';
 import { type ClusterConfig, configPath, loadClusterConfig, pinsOf, readPem, usesTls } from './config';
 import { type CertificateInfo, covers, describeCertificate } from './provision';
@@ -190,9 +192,12 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
     if (r.info) out.push(expiryCheck(`peer ${s} expiry`, r.info, warnDays));
     if (!v.why && v.name === s) {
       try {
-        const ws = await dialOnce({ name: s, host: p.host, port: p.port }, { me: 'doctor', asClient: true, tls: material, handshakeTimeoutMs: o.timeoutMs ?? 5000 });
+        let theirs: string | undefined;
+        const ws = await dialOnce({ name: s, host: p.host, port: p.port }, { me: 'doctor', asClient: true, tls: material, handshakeTimeoutMs: o.timeoutMs ?? 5000, onComputeVersion: (v) => (theirs = v) });
         ws.terminate();
-        add('ok', `peer ${s} service`, `${at} answers as a tfe server`);
+        // This host's release against the peer's (lib/compute_version.ts): a mismatch would be refused when the servers link.
+        if (theirs === String(COMPUTE_VERSION)) add('ok', `peer ${s} service`, `${at} answers as a tfe server (compute version ${theirs}, as this release)`);
+        else add('FAIL', `peer ${s} service`, computeMismatch(at, theirs === undefined ? undefined : sanitizeForLog(theirs, 20)).replace('this server', 'this release'));
       } catch (e) {
         add('FAIL', `peer ${s} service`, `${at}: ${(e as Error).message}`);
       }
