@@ -19,8 +19,8 @@ import { COMPUTE_VERSION } from '../compute_version';
 import { COMPUTE_HEADER, type TlsMaterial } from './handshake';
 import type { RefusalReason } from './limits';
 import { judgeSocket } from './peer_trust';
-import { TLS_CIPHERS } from './tls_suites';
 import { sanitizeForLog, throttledLog } from './sanitize';
+import { TLS_CIPHERS } from './tls_suites';
 import { MAX_FRAME_BYTES } from './wire';
 import type { Log } from '../log';
 

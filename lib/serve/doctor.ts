@@ -2,8 +2,8 @@
 // its peers, one line per check: the config, this party's certificate and key (they match each
 // other and the config, the CN, the hosts it covers, its dates, the CA or the pin), then each
 // peer (reachable, its certificate trusted by the CA and/or its pin, its dates, and that it
-// answers as a tfe server of this release's compute version). Nothing here changes anything; a peer is only dialed as a client
-// would (a server link would replace the real one).
+// answers as a tfe server of this release's compute version). Nothing here changes anything; a
+// peer is only dialed as a client would (a server link would replace the real one).
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 

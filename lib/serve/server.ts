@@ -208,10 +208,10 @@ export class TfeServer {
     if (!reserved?.length) return { index: epoch.nextIndex(), pooled: false };
     const index = reserved.shift()!;
     const m = this.#models.get(req.model);
-    // Low: topped up when a query ends, not now. A lease is taken as the previous query starts,
-    // so a top-up here would have server2 deal (and the compute servers receive) half a pool's
-    // keys while that query runs: on shared cores it slowed every few queries by a third or more.
-    // Empty: now, since the next query would run online anyway.
+    // Low: topped up when a query ends, not now. A client takes its next query's lease as its
+    // current query starts, so a top-up here would have server2 deal (and the compute servers
+    // receive) half a pool's keys while that query runs: on shared cores it slowed every few
+    // queries by a third or more. Empty: now, since the next query would run online anyway.
     if (m && reserved.length <= this.#poolDepth(m) / 2) {
       if (reserved.length === 0) this.#reserve(epoch, req.model);
       else this.#topUps.add(req.model);
