@@ -1,7 +1,7 @@
-// Batched generation of the z<p> and permutation streams. The stream layout is fixed by
-// prg_kernels.cc (and reproduced by native/cuda/prg.cu); this file only changes how many AES
-// blocks are in flight at once: the scalar version computed each retry block alone, which made
-// the ~21% rejected bytes of Z_67 cost more than the whole main stream.
+// Batched generation of the z<p> and permutation streams. The stream layouts are fixed by
+// prg_kernels.cc (and reproduced by native/cuda/prg.cu). z<p> reads 16-bit words, so rejections
+// (and their retry blocks, one AES block each) are rare; the permutation rows' draws take the
+// keystream bytes of eight rows at once.
 #include "prg/streams.h"
 
 #include <algorithm>
@@ -27,10 +27,10 @@ uint8_t FieldSampler::element(uint32_t word) const {
 
 namespace {
 
-// dst[i] = the element of the little-endian 16-bit word src[2i, 2i + 2), or kRejected. Branch-free,
-// in 16-bit arithmetic the compiler vectorises: q = floor(w * floor(2^16 / range) / 2^16) is
-// floor(w / range) or one less (range <= 255 < 2^16), so w - q * range is below 2 * range < 2^9 and
-// one conditional subtraction finishes the remainder.
+// dst[i] = the element of the little-endian 16-bit word src[2i, 2i + 2), or kRejected. Branch-free
+// 16-bit arithmetic (eight words per SSE2 vector): q = floor(w * floor(2^16 / range) / 2^16) is
+// floor(w / range) or one less (2 <= range <= 255, so the reciprocal fits 16 bits), so
+// w - q * range is below 2 * range < 2^9 and one conditional subtraction finishes the remainder.
 void mapWords(const FieldSampler& fs, const uint8_t* src, int64_t n, uint8_t* dst) {
   const uint16_t r = static_cast<uint16_t>(fs.range), m = static_cast<uint16_t>(fs.recip);
   const uint16_t base = static_cast<uint16_t>(fs.base), top = static_cast<uint16_t>(fs.limit - 1);
