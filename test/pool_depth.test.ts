@@ -62,3 +62,38 @@ test('a cluster pools only what fits: server2 holds at most the bounded depth, a
     await c.stop();
   }
 });
+
+test('back to back batch-1 queries stay pooled: the reservation is topped up as each query ends', async (t) => {
+  // A small FSS MLP pools the default depth (8); top-ups wait for the query that ran the
+  // reservation low to end (server.ts #indexFor). Without them the pool would drain after about
+  // eight queries and the rest would run online (offlineBytes 0).
+  const m = mlp([16, 32, 10]);
+  const c = await startLimitedCluster({});
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    await owner.deploy(m.file, { name: 'small', protocol: 'fss' });
+    await until(async () => (await owner.status())[2].pool!.recorded >= 8, 'the pool to fill');
+    const client = await tfe.PredictionClient.connect(c.config);
+    const pooled: boolean[] = [];
+    for (let i = 0; i < 24; i++) {
+      const x = Float64Array.from({ length: 16 }, () => Math.random() * 2 - 1);
+      const p = await client.predict('small', { data: x, shape: [1, 16] });
+      const want = m.forward(x, (z) => Math.max(z, 0));
+      t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 1e-3), `query ${i}`);
+      pooled.push(p.offlineBytes > 0);
+      // Topped up once the query has ended: server2 holds at least half the depth again (without
+      // the top-ups the level would run down to 0 before refilling).
+      await until(async () => (await owner.status())[2].pool!.held >= 4, `the top-up after query ${i}`, 3000);
+    }
+    t.deepEqual(pooled, pooled.map(() => true));
+    const pool = (await owner.status())[2].pool!;
+    t.is(pool.replayed, 24);
+    // The client holds a lease on its next query; the rest is the reservation, back at or near the depth.
+    t.true(pool.held >= 4 && pool.held <= 9, JSON.stringify(pool));
+    await client.close();
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
