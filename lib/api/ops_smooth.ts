@@ -73,34 +73,39 @@ function fixedPointUnits(pieces: number[][]): number {
   return Math.max(...pieces.map(piece)) + (KNOTS.length - 2);
 }
 
+/** f's value, computed on first use: the four fits take about 40 ms, which every process that
+ * loads the library (the CLI, each server, each test worker) paid at start-up when they ran at import. */
+function once<T>(f: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= f());
+}
+
 /** sigmoid(|x|), 1 beyond the last knot (1 - sigmoid(10) = 4.5e-5). */
-const SIGMOID_FIT = fitOnAbs(sigmoidRef, 1);
-/** Per interval [KNOTS[k], KNOTS[k+1]): the cubic's coefficients in u = x - CENTRES[k]. */
-export const SIGMOID_PIECES: readonly number[][] = SIGMOID_FIT.pieces;
+const sigmoidFit = once(() => fitOnAbs(sigmoidRef, 1));
 /** swish(x) = relu(x) - |x| sigmoid(-|x|): the second term peaks at 0.28 and is 4.5e-4 at 10. */
-const SWISH_FIT = fitOnAbs((a) => a * sigmoidRef(-a), 0);
+const swishFit = once(() => fitOnAbs((a) => a * sigmoidRef(-a), 0));
 /** softplus(x) = relu(x) + log(1 + e^-|x|). */
-const SOFTPLUS_FIT = fitOnAbs((a) => Math.log1p(Math.exp(-a)), 0);
+const softplusFit = once(() => fitOnAbs((a) => Math.log1p(Math.exp(-a)), 0));
 /** elu(x) = relu(x) + alpha [x < 0] (e^-|x| - 1). */
-const ELU_FIT = fitOnAbs((a) => Math.expm1(-a), -1);
+const eluFit = once(() => fitOnAbs((a) => Math.expm1(-a), -1));
 
 /** |private sigmoid(x) - sigmoid(x)| <= this, for every x the protocol compares exactly (the final mix adds three U). */
 export function sigmoidErrorBound(fracBits: number): number {
-  return SIGMOID_FIT.fitError + (SIGMOID_FIT.units + 3) * 2 ** -fracBits;
+  return sigmoidFit().fitError + (sigmoidFit().units + 3) * 2 ** -fracBits;
 }
 
 /** |private swish(x) - x sigmoid(x)| <= this (relu is exact; one subtraction). */
 export function swishErrorBound(fracBits: number): number {
-  return SWISH_FIT.fitError + SWISH_FIT.units * 2 ** -fracBits;
+  return swishFit().fitError + swishFit().units * 2 ** -fracBits;
 }
 
 export function softplusErrorBound(fracBits: number): number {
-  return SOFTPLUS_FIT.fitError + SOFTPLUS_FIT.units * 2 ** -fracBits;
+  return softplusFit().fitError + softplusFit().units * 2 ** -fracBits;
 }
 
 /** elu with `alpha`: alpha times (the fit, its evaluation and one U for the product with the bit), plus one U for the product with alpha. */
 export function eluErrorBound(fracBits: number, alpha = 1): number {
-  return Math.abs(alpha) * (ELU_FIT.fitError + (ELU_FIT.units + 1) * 2 ** -fracBits) + 2 ** -fracBits;
+  return Math.abs(alpha) * (eluFit().fitError + (eluFit().units + 1) * 2 ** -fracBits) + 2 ** -fracBits;
 }
 
 /** The cubic with coefficients c in u, given u, u^2, u^3. */
@@ -143,7 +148,7 @@ function onAbs(fit: AbsFit, { c, bits }: { c: AnyTensor; bits: AnyTensor }, shap
 /** sigmoid(x) on a private x under an exact protocol (see the header for the method). */
 export function piecewiseSigmoid(x: PrivateTensor): PrivateTensor {
   const p = absParts(x);
-  const f = onAbs(SIGMOID_FIT, p, x.shape);
+  const f = onAbs(sigmoidFit(), p, x.shape);
   return add(add(mul(f, -1), 1), mul(p.s, sub(mul(f, 2), 1))) as PrivateTensor;
 }
 
@@ -160,18 +165,18 @@ export function tanhErrorBound(fracBits: number): number {
 /** swish / silu: x sigmoid(x) = relu(x) - |x| sigmoid(-|x|), bounded on the whole line. */
 export function piecewiseSwish(x: PrivateTensor): PrivateTensor {
   const p = absParts(x);
-  return sub(p.r, onAbs(SWISH_FIT, p, x.shape)) as PrivateTensor;
+  return sub(p.r, onAbs(swishFit(), p, x.shape)) as PrivateTensor;
 }
 
 /** softplus: log(1 + e^x) = relu(x) + log(1 + e^-|x|). */
 export function piecewiseSoftplus(x: PrivateTensor): PrivateTensor {
   const p = absParts(x);
-  return add(p.r, onAbs(SOFTPLUS_FIT, p, x.shape)) as PrivateTensor;
+  return add(p.r, onAbs(softplusFit(), p, x.shape)) as PrivateTensor;
 }
 
 /** elu: x for x > 0, alpha (e^x - 1) below: relu(x) + alpha [x < 0] (e^-|x| - 1). */
 export function piecewiseElu(x: PrivateTensor, alpha = 1): PrivateTensor {
   const p = absParts(x);
-  const neg = mul(add(mul(p.s, -1), 1), onAbs(ELU_FIT, p, x.shape));
+  const neg = mul(add(mul(p.s, -1), 1), onAbs(eluFit(), p, x.shape));
   return add(p.r, alpha === 1 ? neg : mul(neg, alpha)) as PrivateTensor;
 }
