@@ -50,8 +50,6 @@ export interface Shipped {
 export class PrecomputePool {
   #ready = new Map<number, { model: string; run: Promise<Shipped | undefined> }>();
   #unpoolable = new Set<string>();
-  /** Per model, the recording made last: the model's next one starts when it is done (never rejects). */
-  #last = new Map<string, Promise<unknown>>();
   recorded = 0;
   replayed = 0;
   /** Recordings dropped unused (their query never came, or the model was removed). */
@@ -73,13 +71,7 @@ export class PrecomputePool {
   prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[], ship: (index: number) => Transport): void {
     for (const index of indices) {
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      // One recording at a time per model, in the order the indices will be used: the first is
-      // ready soonest, and a top-up's work is spread out instead of competing with itself and
-      // with the queries running beside it. Models do not wait for each other (a large model's
-      // recordings would hold up a small one's).
-      const before = this.#last.get(model.name);
       const run = (async () => {
-        await before;
         const transport = new RecordingTransport([...SERVERS, CLIENT]);
         const fork = root.fork(transport, index, { protocol: model.protocol, players: [CLIENT] });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [1, ...model.spec.inputShape]);
@@ -96,10 +88,6 @@ export class PrecomputePool {
         return undefined;
       });
       this.#ready.set(index, { model: model.name, run });
-      this.#last.set(model.name, run);
-      void run.then(() => {
-        if (this.#last.get(model.name) === run) this.#last.delete(model.name);
-      });
     }
   }
 
