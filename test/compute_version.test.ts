@@ -37,11 +37,14 @@ test('end to end: a link between two current servers forms; an older acceptor is
   const old = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((r) => old.once('listening', r));
   const oldPort = (old.address() as { port: number }).port;
-  const s0b = new WsEndpoint({ me: 'server0', log: () => undefined });
+  const dialLogs: string[] = [];
+  const s0b = new WsEndpoint({ me: 'server0', log: (m) => dialLogs.push(m) });
   await s0b.start(['server1']);
   await t.throwsAsync(s0b.connect({ name: 'server1', host: '127.0.0.1', port: oldPort }, { timeoutMs: 600 }), {
     message: new RegExp(`server1 at 127\\.0\\.0\\.1:${oldPort} runs compute version 1 or older \\(it states none\\) and this server ${COMPUTE_VERSION}`),
   });
+  // A server keeps re-dialing (the peer may be upgraded next); it says why once, not at every try.
+  t.is(dialLogs.filter((l) => /^refusing to connect: server1 at .* runs compute version 1 or older/.test(l)).length, 1, dialLogs.join('\n'));
   await s0b.close();
   // What tfe doctor reads, dialing as a client (never refused for it): the version each answers with.
   const seen: (string | undefined)[] = [];

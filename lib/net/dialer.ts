@@ -18,6 +18,7 @@ import { judgeSocket } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName } from './transport';
 import { MAX_FRAME_BYTES } from './wire';
+import type { Log } from '../log';
 
 export interface PeerAddress {
   name: PartyName;
@@ -35,6 +36,8 @@ export interface DialOptions {
   handshakeTimeoutMs: number;
   /** Called with the compute version the peer answered with (undefined: none, an older release). */
   onComputeVersion?: (v: string | undefined) => void;
+  /** Where a server link refused for the peer's compute version is reported (each message once a minute). */
+  log?: Log;
 }
 
 /** Dials once; rejects with an Error carrying the HTTP `status` when the peer refused. */
@@ -66,7 +69,7 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
                 const why = v.why ?? (v.name === peer.name ? undefined : `it presented a certificate for '${v.name}'`);
                 if (!why) return;
                 const msg = `${peer.name} at ${peer.host}:${peer.port} is not trusted: ${why}`;
-                reportRefusal(tls, msg);
+                reportRefusal(tls.log, msg);
                 socket.destroy(Object.assign(new Error(msg), { untrusted: true }));
               });
               return socket;
@@ -80,7 +83,10 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
       const v = res.headers[COMPUTE_HEADER];
       o.onComputeVersion?.(typeof v === 'string' ? v : undefined);
       if (asClient || v === String(COMPUTE_VERSION)) return;
-      reject(Object.assign(new Error(computeMismatch(`${peer.name} at ${peer.host}:${peer.port}`, typeof v === 'string' ? sanitizeForLog(v, 20) : undefined)), { status: 426 }));
+      // Not fatal: a server keeps re-dialing (its peer may be upgraded next), and says why here.
+      const msg = computeMismatch(`${peer.name} at ${peer.host}:${peer.port}`, typeof v === 'string' ? sanitizeForLog(v, 20) : undefined);
+      reportRefusal(o.log ?? tls?.log, msg);
+      reject(Object.assign(new Error(msg), { status: 426 }));
       s.terminate();
     });
     s.once('open', () => resolve(s));
@@ -101,18 +107,18 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
   });
 }
 
-const lastReported = new WeakMap<TlsMaterial, Map<string, number>>();
+const lastReported = new WeakMap<Log, Map<string, number>>();
 
-/** Logs an identity refusal through the TLS material's log: each distinct message at most once a minute. */
-function reportRefusal(t: TlsMaterial, msg: string): void {
-  if (!t.log) return;
-  const seen = lastReported.get(t) ?? new Map<string, number>();
-  lastReported.set(t, seen);
+/** Logs a refused dial (the peer's identity or compute version): each distinct message at most once a minute per log. */
+function reportRefusal(log: Log | undefined, msg: string): void {
+  if (!log) return;
+  const seen = lastReported.get(log) ?? new Map<string, number>();
+  lastReported.set(log, seen);
   const now = Date.now();
   if ((seen.get(msg) ?? 0) > now - 60_000) return;
   seen.set(msg, now);
   if (seen.size > 100) seen.clear();
-  t.log(`refusing to connect: ${msg}`, 'dial-refused', { reason: msg });
+  log(`refusing to connect: ${msg}`, 'dial-refused', { reason: msg });
 }
 
 export interface RedialerOptions {

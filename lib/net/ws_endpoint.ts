@@ -106,7 +106,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
     this.#redialer = new Redialer({
-      dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs },
+      dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs, log: opts.log },
       attach: (name, ws) => this.#attach(name, ws, false),
       connected: (name) => this.connected(name),
       closed: () => this.#closed,
