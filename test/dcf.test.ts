@@ -6,6 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import test from 'ava';
 
 import { cpuInfo, dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
+import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ as maxBitZRows } from './helpers/key_stats';
 import { make, take } from './helpers/tensors';
 
 const M = 1n << 64n;
@@ -184,47 +185,8 @@ function keyBytes(words: bigint[], bits: number, payloads: 1 | 2 = 1): Uint8Arra
   return Uint8Array.from(out);
 }
 
-function histogram(bytes: Uint8Array): number[] {
-  const h = new Array<number>(256).fill(0);
-  for (const b of bytes) h[b]++;
-  return h;
-}
-
-/** Two-sample chi-square (homogeneity) of two byte histograms with equal totals, 255 degrees of freedom. */
-function chiSquare2(a: number[], b: number[]): number {
-  let s = 0;
-  for (let i = 0; i < 256; i++) if (a[i] + b[i] > 0) s += (a[i] - b[i]) ** 2 / (a[i] + b[i]);
-  return s;
-}
-
-/** Chi-square goodness of fit against uniform bytes. */
-function chiSquareUniform(h: number[]): number {
-  const total = h.reduce((x, y) => x + y, 0), e = total / 256;
-  return h.reduce((s, c) => s + (c - e) ** 2 / e, 0);
-}
-
-// Wilson-Hilferty: the chi-square(k) quantile at normal quantile z. z = 5.5 is a ~2e-8 false alarm rate.
-const chiCritical = (k: number, z = 5.5) => k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
-
-/** Largest two-proportion z statistic over every bit position of every key word (catches a leak
- * confined to one field, which the pooled byte histogram would dilute). */
-function maxBitZ(a: bigint[], b: bigint[], bits: number, payloads: 1 | 2 = 1): number {
-  const K = dcfKeyWords(bits, payloads), n = a.length / K;
-  const ua = new Uint32Array(BigUint64Array.from(a).buffer), ub = new Uint32Array(BigUint64Array.from(b).buffer);
-  let worst = 0;
-  for (let half = 0; half < 2 * K; half++) // the 32-bit halves of each word
-    for (let bit = 0; bit < 32; bit++) {
-      let ca = 0, cb = 0;
-      for (let j = 0; j < n; j++) {
-        ca += (ua[j * 2 * K + half] >>> bit) & 1;
-        cb += (ub[j * 2 * K + half] >>> bit) & 1;
-      }
-      const p = (ca + cb) / (2 * n);
-      if (p === 0 || p === 1) continue; // a structurally fixed bit, the same under both alphas
-      worst = Math.max(worst, Math.abs(ca - cb) / n / Math.sqrt((2 * p * (1 - p)) / n));
-    }
-  return worst;
-}
+/** maxBitZ over rows of this DCF's keys. */
+const maxBitZ = (a: bigint[], b: bigint[], bits: number, payloads: 1 | 2 = 1) => maxBitZRows(a, b, dcfKeyWords(bits, payloads));
 
 test('dcf privacy: one party\'s keys have the same byte and bit statistics for alpha = 0 and alpha = 2^62 + 12345; a leaky variant is caught', async (t) => {
   const n = 2048, bits = 63;

@@ -137,3 +137,42 @@ export async function dcfEval2(key: RingTensor, x: RingTensor, opts: DcfEvalOpti
   const [y0, y1] = await runDcf(K.DcfEval2, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits);
   return [y0, y1];
 }
+
+/** uint64 words per one-bit DCF key and element: 2 * bits + 4 (1040 bytes for bits = 63). */
+export function dcfBitKeyWords(bits: number): number {
+  return 2 * requireInt('dcfBitKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 4;
+}
+
+/**
+ * Keys of the one-bit DCF (native/src/fss/dcf_bit.h): dcfBitEval(key0, x, party 0) xor
+ * dcfBitEval(key1, x, party 1) = [x mod 2^bits < alpha mod 2^bits] xor offset, per element.
+ * `offset` [n] ring64 holds 0 or 1 per element. Returns [key0, key1], each [n, dcfBitKeyWords(bits)].
+ */
+export async function dcfBitKeygen(alpha: RingTensor, offset: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  const op = 'dcfBitKeygen';
+  requireVector(op, alpha, 'alpha');
+  requireVector(op, offset, 'offset');
+  if (offset.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and offset [${offset.shape[0]}] must have one shape`);
+  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
+  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
+  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
+  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
+  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
+  const [k0, k1] = await runDcf(K.DcfBitKeygen, [alpha, offset], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  return [k0, k1];
+}
+
+/** One server's share y [n] (dtype bit) of [x < alpha] xor offset from its one-bit DCF keys and public x [n]. */
+export async function dcfBitEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
+  const op = 'dcfBitEval';
+  requireTensor(op, key, 'key');
+  requireDType(op, key, 'ring64');
+  requireVector(op, x, 'x');
+  const { bits, party } = opts ?? ({} as DcfEvalOptions);
+  const words = dcfBitKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS));
+  if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
+  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
+    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 2 * bits + 4) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
+  const [y] = await runDcf(K.DcfBitEval, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, (x.size * bits) >> 1);
+  return y;
+}

@@ -49,6 +49,8 @@ export const DcfKeygen = 'DcfKeygen';
 export const DcfEval = 'DcfEval';
 export const DcfKeygen2 = 'DcfKeygen2';
 export const DcfEval2 = 'DcfEval2';
+export const DcfBitKeygen = 'DcfBitKeygen';
+export const DcfBitEval = 'DcfBitEval';
 
 export type KernelName =
   | typeof Add | typeof AddN | typeof Sub | typeof Mul | typeof Neg
@@ -63,4 +65,4 @@ export type KernelName =
   | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
   | typeof ShareConvertFinish | typeof MsbUnmask
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
-  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2;
+  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfBitKeygen | typeof DcfBitEval;

@@ -21,9 +21,10 @@ struct DcfKeygenArgs {
   AesImpl impl = AesImpl::Auto;
 };
 
-// DcfKeygen (inputs alpha, beta) and DcfKeygen2 (alpha, beta0, beta1): dtypes and shapes, bits,
-// seed, nonce, first (first + n below 2^63), impl.
-DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at);
+// DcfKeygen (inputs alpha, beta), DcfKeygen2 (alpha, beta0, beta1) and DcfBitKeygen (alpha,
+// offset: pass secondName "offset"): dtypes and shapes, bits, seed, nonce, first (first + n below
+// 2^63), impl.
+DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at, const char* secondName = nullptr);
 
 struct DcfEvalArgs {
   int bits = 0;
@@ -31,8 +32,12 @@ struct DcfEvalArgs {
   AesImpl impl = AesImpl::Auto;
 };
 
-// DcfEval / DcfEval2 (inputs key [n, dcfKeyWords(bits, payloads)], x [n]): bits, party, impl,
-// dtypes, ranks, the key's width and the element counts.
+// The `payloads` of the one-bit DCF (dcf_bit.h) for parseDcfEval: its keys are 2 * bits + 4 words.
+constexpr int kDcfBitForm = 0;
+
+// DcfEval / DcfEval2 / DcfBitEval (inputs key [n, dcfKeyWords(bits, payloads)] or, for
+// kDcfBitForm, [n, dcfBitKeyWords(bits)], x [n]): bits, party, impl, dtypes, ranks, the key's width
+// and the element counts.
 DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at);
 
 }  // namespace fss

@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
+#include "fss/dcf_bit.h"
 #include "fss/dcf_eval_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
@@ -36,10 +37,11 @@ DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, 
   requireDType(op, x, DType::Ring64, "x");
   requireRank(op, key, 2, "key");
   requireRank(op, x, 1, "x");
-  const int64_t K = dcfKeyWords(a.bits, payloads);
+  const int64_t K = payloads == kDcfBitForm ? dcfBitKeyWords(a.bits) : dcfKeyWords(a.bits, payloads);
+  const char* formula = payloads == kDcfBitForm ? " (2 * bits + 4)" : payloads == 1 ? " (3 * bits + 4)" : " (4 * bits + 5)";
   if (key.shape[1] != K)
     throw KernelError(op + ": key has " + std::to_string(key.shape[1]) + " words per element but bits = " +
-                      std::to_string(a.bits) + " needs " + std::to_string(K) + (payloads == 1 ? " (3 * bits + 4)" : " (4 * bits + 5)"));
+                      std::to_string(a.bits) + " needs " + std::to_string(K) + formula);
   if (x.shape[0] != key.shape[0])
     throw KernelError(op + ": x " + shapeStr(x.shape) + " and key " + shapeStr(key.shape) + " must have the same number of elements");
   return a;

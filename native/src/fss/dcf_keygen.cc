@@ -27,12 +27,12 @@
 namespace tfe {
 namespace fss {
 
-DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at) {
+DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at, const char* secondName) {
   const Tensor& alpha = in[0];
   requireDType(op, alpha, DType::Ring64, "alpha");
   requireRank(op, alpha, 1, "alpha");
   for (size_t p = 1; p < in.size(); ++p) {
-    const std::string what = in.size() > 2 ? "beta" + std::to_string(p - 1) : "beta";
+    const std::string what = secondName ? secondName : in.size() > 2 ? "beta" + std::to_string(p - 1) : "beta";
     requireDType(op, in[p], DType::Ring64, what.c_str());
     if (in[p].shape != alpha.shape)
       throw KernelError(op + ": " + what + " " + shapeStr(in[p].shape) + " must have alpha's shape " + shapeStr(alpha.shape));

@@ -1,0 +1,140 @@
+// The one-bit DCF: XOR shares of [x < alpha] from a key of 2 * bits + 4 words (1040 bytes for
+// the 63-bit domain, against 2056 for the two-payload DCF of dcf.h). The compact ReLU gate
+// (lib/protocol/fss/drelu.ts) uses it where key bytes, not rounds, bound a query: it pays a second
+// online round (a masked bit per element) for keys half the size and one AES call per level.
+//
+// Construction: Boyle et al., "Function Secret Sharing for Mixed-Mode and Fixed-Point Secure
+// Computation" (Eurocrypt 2021), Fig. 1, with output group Z_2 (where every sign (-1)^t of the
+// figure is +1) and payload beta = 1, as Orca's DReLU key (Jawalkar et al., S&P 2024) uses it.
+// Semantics: for alpha in Z_2^64, an offset bit w and a domain of `bits` bits, keygen gives k0, k1
+// with Eval(0, k0, x) xor Eval(1, k1, x) = [(x mod 2^bits) < (alpha mod 2^bits)] xor w. The tree
+// walks x from bit bits-1 (level 0) down to bit 0, as the DCF of dcf.h.
+//
+// G expands a seed s with the same fixed-key hash (fixed_key_aes.h), one block per child:
+//   H_Left(s):  bit 0 = the control bit t^L, bit 1 = the value bit v^L, bits 2..127 = seed s^L;
+//   H_Right(s): likewise t^R, v^R, s^R.
+// So an evaluation hashes one block per level (the child x's bit selects) where the 64-bit DCF
+// hashes two, and keygen four (two children, two parties) where it hashes six. Seeds have 126
+// bits. Convert(final seed) = bit 0 of its hi word.
+//
+// Key layout, K = dcfBitKeyWords(bits) = 2 * bits + 4 uint64 words per element (row of [n, K]):
+//   [0], [1]        root seed (lo, hi) with bits 0..1 of lo clear for the seed; bit 0 of [0] is the
+//                   party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 zero.
+//   [2+2i], [3+2i]  level i's seed correction (lo, hi); bit 0 of lo = tCW^L, bit 1 = tCW^R.
+//   [2+2*bits]      the value corrections: bit i = level i's (bits >= `bits` zero).
+//   [3+2*bits]      bit 0: the final correction CW^(bits+1); other bits zero.
+// The two parties' keys differ only in words 0 and 1.
+//
+// Randomness: as dcf.h. The only randomness is the root blocks of the PRG stream of (seed, nonce):
+// element j reads blocks 2 (first + j) (party 0's root and w_0 = its bit 0) and 2 (first + j) + 1
+// (party 1's root); the rest of keygen is deterministic.
+//
+// The per-element steps below are TFE_HD: the CPU kernels (dcf_bit.cc) batch them across
+// elements around the pipelined AES, and a CUDA port runs them one thread per element with the
+// device AES, so both compute the same keys by construction.
+#pragma once
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace tfe {
+namespace fss {
+
+TFE_HD int64_t dcfBitKeyWords(int64_t bits) { return 2 * bits + 4; }
+TFE_HD int64_t dcfBitLevelWord(int64_t level) { return 2 + 2 * level; }
+TFE_HD int64_t dcfBitValueWord(int64_t bits) { return 2 + 2 * bits; }
+TFE_HD int64_t dcfBitFinalWord(int64_t bits) { return 3 + 2 * bits; }
+
+constexpr uint64_t kDcfBitSeedMask = ~uint64_t(3);  // the seed bits of a block's lo word
+
+TFE_HD uint64_t dcfBitMask(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
+TFE_HD uint64_t dcfBitSelect(uint64_t m, uint64_t a, uint64_t b) { return (a & ~m) | (b & m); }
+
+// The dealer's state for one element: both parties' seeds and control bits, and the XOR of the
+// two parties' value bits along alpha's path so far.
+struct DcfBitDealer {
+  uint64_t sLo[2], sHi[2], t[2], vAlpha;
+};
+
+// Starts the walk from the two drawn root blocks (d0 party 0's, d1 party 1's) and the offset bit
+// w: writes the root words of both keys.
+TFE_HD void dcfBitKeygenRoot(DcfBitDealer& st, uint64_t d0Lo, uint64_t d0Hi, uint64_t d1Lo, uint64_t d1Hi, uint64_t w, uint64_t* k0,
+                             uint64_t* k1) {
+  st.sLo[0] = d0Lo & kDcfBitSeedMask, st.sHi[0] = d0Hi;
+  st.sLo[1] = d1Lo & kDcfBitSeedMask, st.sHi[1] = d1Hi;
+  st.t[0] = 0, st.t[1] = 1, st.vAlpha = 0;
+  const uint64_t w0 = d0Lo & 1;
+  k0[0] = st.sLo[0] | w0, k0[1] = st.sHi[0];
+  k1[0] = st.sLo[1] | ((w ^ w0) & 1), k1[1] = st.sHi[1];
+}
+
+// One level: L[b], R[b] are H_Left and H_Right of party b's current seed, abit alpha's bit at this
+// level. Returns the level's seed words (cwLo with tCW^L, tCW^R in bits 0, 1; cwHi) and its value
+// correction bit, and moves both parties to the child on alpha's path. Masks, not branches, on
+// abit: the dealer's timing must not depend on alpha.
+TFE_HD void dcfBitKeygenLevel(DcfBitDealer& st, const uint64_t Llo[2], const uint64_t Lhi[2], const uint64_t Rlo[2], const uint64_t Rhi[2],
+                              uint64_t abit, uint64_t& cwLo, uint64_t& cwHi, uint64_t& vcw) {
+  abit &= 1;
+  const uint64_t am = dcfBitMask(abit);
+  uint64_t keepLo[2], keepHi[2], tKeep[2], vKeep[2], loseLo[2], loseHi[2], vLose[2], tL[2], tR[2];
+  for (int b = 0; b < 2; ++b) {
+    tL[b] = Llo[b] & 1, tR[b] = Rlo[b] & 1;
+    const uint64_t vL = Llo[b] >> 1 & 1, vR = Rlo[b] >> 1 & 1;
+    const uint64_t sLlo = Llo[b] & kDcfBitSeedMask, sRlo = Rlo[b] & kDcfBitSeedMask;
+    // Keep is the child on alpha's path: left when alpha's bit is 0.
+    keepLo[b] = dcfBitSelect(am, sLlo, sRlo), keepHi[b] = dcfBitSelect(am, Lhi[b], Rhi[b]);
+    loseLo[b] = dcfBitSelect(am, sRlo, sLlo), loseHi[b] = dcfBitSelect(am, Rhi[b], Lhi[b]);
+    tKeep[b] = dcfBitSelect(am, tL[b], tR[b]);
+    vKeep[b] = dcfBitSelect(am, vL, vR), vLose[b] = dcfBitSelect(am, vR, vL);
+  }
+  const uint64_t sCWlo = loseLo[0] ^ loseLo[1], sCWhi = loseHi[0] ^ loseHi[1];
+  // The corrected control bits must differ on alpha's path and agree off it.
+  const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
+  // Off the path the two value bits must XOR to 1 when the lost child lies left of alpha (every
+  // x below it is < alpha: alpha's bit is 1) and to 0 when right, given what the path added.
+  vcw = vLose[0] ^ vLose[1] ^ st.vAlpha ^ abit;
+  // On the path exactly one party's control bit is set, so exactly one adds vcw.
+  st.vAlpha ^= vKeep[0] ^ vKeep[1] ^ vcw;
+  cwLo = sCWlo | tCWL | tCWR << 1, cwHi = sCWhi;
+  const uint64_t tCWKeep = dcfBitSelect(am, tCWL, tCWR);
+  for (int b = 0; b < 2; ++b) {
+    const uint64_t tm = dcfBitMask(st.t[b]);
+    st.sLo[b] = keepLo[b] ^ (sCWlo & tm), st.sHi[b] = keepHi[b] ^ (sCWhi & tm);
+    st.t[b] = tKeep[b] ^ (st.t[b] & tCWKeep);
+  }
+}
+
+// The final correction bit, after the last level.
+TFE_HD uint64_t dcfBitKeygenFinal(const DcfBitDealer& st) { return (st.sHi[0] ^ st.sHi[1] ^ st.vAlpha) & 1; }
+
+// One party's walk state for one element.
+struct DcfBitWalker {
+  uint64_t sLo, sHi, t, v;
+};
+
+TFE_HD void dcfBitEvalRoot(DcfBitWalker& st, const uint64_t* key, uint64_t party) {
+  st.sLo = key[0] & kDcfBitSeedMask, st.sHi = key[1];
+  st.t = party & 1, st.v = key[0] & 1;  // the output starts at the party's offset share
+}
+
+// One level: child = H_Left or H_Right (x's bit `dir`, public) of the current seed.
+TFE_HD void dcfBitEvalLevel(DcfBitWalker& st, const uint64_t* key, int64_t bits, int64_t level, uint64_t dir, uint64_t childLo,
+                            uint64_t childHi) {
+  const int64_t w = dcfBitLevelWord(level);
+  const uint64_t tm = dcfBitMask(st.t);
+  const uint64_t cwLo = key[w], cwHi = key[w + 1];
+  const uint64_t tcw = cwLo >> (dir & 1) & 1;
+  const uint64_t vcw = key[dcfBitValueWord(bits)] >> level & 1;
+  const uint64_t lo = childLo ^ (cwLo & kDcfBitSeedMask & tm), hi = childHi ^ (cwHi & tm);
+  st.v ^= (childLo >> 1 & 1) ^ (vcw & st.t);
+  st.t = (childLo & 1) ^ (tcw & st.t);
+  st.sLo = lo & kDcfBitSeedMask, st.sHi = hi;
+}
+
+// The party's output bit after the last level.
+TFE_HD uint64_t dcfBitEvalFinal(const DcfBitWalker& st, const uint64_t* key, int64_t bits) {
+  return (st.v ^ st.sHi ^ (key[dcfBitFinalWord(bits)] & st.t)) & 1;
+}
+
+}  // namespace fss
+}  // namespace tfe
