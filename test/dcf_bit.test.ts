@@ -105,9 +105,9 @@ test('dcf bit: edge and random values for bits 17, 63 and 64, against the plaint
   }
 });
 
-test('dcf bit: layout: K = 2 * bits + 4, roots from the PRG stream carrying the offset shares, corrections shared, unused bits zero', async (t) => {
+test('dcf bit: layout: K = 2 * bits + 3, roots from the PRG stream carrying the offset shares and the final bit, corrections shared, unused bits zero', async (t) => {
   const n = 300, bits = 63, K = dcfBitKeyWords(bits);
-  t.is(K, 130);
+  t.is(K, 129);
   const seed = randomSeed(), nonce = randomNonce(), first = 777;
   const alpha = randomU64(n), w = randomBits(n);
   const [k0, k1] = await keys(alpha, w, bits, { seed, nonce, first });
@@ -120,10 +120,9 @@ test('dcf bit: layout: K = 2 * bits + 4, roots from the PRG stream carrying the 
     t.is(r1[0] & ~3n, s[2] & ~3n, 'party 1 root lo');
     t.is(r1[1], s[3], 'party 1 root hi');
     t.is(r0[0] & 1n, s[0] & 1n, 'party 0 offset share = its drawn bit');
-    t.is((r0[0] ^ r1[0]) & 3n, w[j], 'the offset shares XOR to w; bit 1 clear');
+    t.is((r0[0] ^ r1[0]) & 3n, w[j], 'the offset shares XOR to w; the final bit (bit 1) is shared');
     t.deepEqual(r0.slice(2), r1.slice(2), 'every correction word is shared');
     t.is(r0[2 + 2 * bits] >> BigInt(bits), 0n, 'value corrections above the domain are zero');
-    t.is(r0[3 + 2 * bits] >> 1n, 0n, 'the final correction is one bit');
     if (j >= 8) break;
   }
 });
@@ -155,12 +154,12 @@ test('dcf bit privacy: one party\'s keys have the same statistics for two alphas
   const n = 2048, bits = 63, K = dcfBitKeyWords(bits);
   const [a0, a1] = await keys(new Array<bigint>(n).fill(0n), new Array<bigint>(n).fill(0n), bits);
   const [b0, b1] = await keys(new Array<bigint>(n).fill((1n << 62n) + 12345n), new Array<bigint>(n).fill(1n), bits);
-  // Bytes below the structurally zero bits: the value word's low `bits` bits, the final word's bit 0.
+  // Bytes below the structurally zero bits (the value word's, at and above `bits`).
   const keyBytes = (words: bigint[]) => {
     const raw = new Uint8Array(BigUint64Array.from(words).buffer), out: number[] = [];
     for (let j = 0; j < n; j++)
-      for (let w = 0; w < K - 1; w++) {
-        const usable = w === K - 2 ? Math.floor(bits / 8) : 8;
+      for (let w = 0; w < K; w++) {
+        const usable = w === K - 1 ? Math.floor(bits / 8) : 8;
         for (let b = 0; b < usable; b++) out.push(raw[(j * K + w) * 8 + b]);
       }
     return Uint8Array.from(out);
@@ -174,9 +173,9 @@ test('dcf bit privacy: one party\'s keys have the same statistics for two alphas
     t.true(chiSquareUniform(ha) < critical && chiSquareUniform(hb) < critical, `party ${party}: key bytes are not uniform`);
     t.true(z < 7.5, `party ${party}: some key bit's frequency depends on the secret`);
   }
-  // Controls: the bit test catches alpha's lowest bit in the final word, and the offset w itself
-  // (not its share) in party 1's root bit.
-  const subtle = (words: bigint[], bit: bigint) => words.map((v, i) => (i % K === K - 1 ? (v & ~2n) | (bit << 1n) : v));
+  // Controls: the bit test catches alpha's lowest bit in the value word's top bit, and the offset
+  // w itself (not its share) in party 1's root bit.
+  const subtle = (words: bigint[], bit: bigint) => words.map((v, i) => (i % K === K - 1 ? (v & ~(1n << 63n)) | (bit << 63n) : v));
   t.true(maxBitZ(subtle(a0, 0n), subtle(b0, 1n), K) > 7.5, 'the bit test failed to catch one leaked bit');
   const plainOffset = (words: bigint[], w: bigint) => words.map((v, i) => (i % K === 0 ? (v & ~1n) | w : v));
   t.true(maxBitZ(plainOffset(a1, 0n), plainOffset(b1, 1n), K) > 7.5, 'the bit test failed to catch an unshared offset');
@@ -189,10 +188,10 @@ test('dcf bit refuses bad arguments, in TypeScript and in the kernel', async (t)
   await t.throwsAsync(dcfBitKeygen(v, make([0n, 2n, 1n], [3]), opts), { message: /offset must be 0 or 1 in every element, got 2 at 1/ });
   await t.throwsAsync(dcfBitKeygen(v, make([0n, 0n, 1n], [3]), { ...opts, bits: 65 }), { message: /bits/ });
   const [k0] = await dcfBitKeygen(v, make([0n, 0n, 1n], [3]), opts);
-  await t.throwsAsync(dcfBitEval(k0, v, { bits: 62, party: 0 }), { message: /key must be \[3, 128\] \(n, 2 \* bits \+ 4\)/ });
+  await t.throwsAsync(dcfBitEval(k0, v, { bits: 62, party: 0 }), { message: /key must be \[3, 127\] \(n, 2 \* bits \+ 3\)/ });
   await t.throwsAsync(dcfBitEval(k0, v, { bits: 63, party: 2 as 0 }), { message: /party must be 0 or 1/ });
-  await t.throwsAsync(dcfBitEval(k0, make([1n, 2n], [2]), { bits: 63, party: 0 }), { message: /key must be \[2, 130\]/ });
+  await t.throwsAsync(dcfBitEval(k0, make([1n, 2n], [2]), { bits: 63, party: 0 }), { message: /key must be \[2, 129\]/ });
   const empty = await dcfBitKeygen(make([], [0]), make([], [0]), opts);
-  t.deepEqual(empty.map((k) => k.shape), [[0, 130], [0, 130]]);
+  t.deepEqual(empty.map((k) => k.shape), [[0, 129], [0, 129]]);
   t.deepEqual((await dcfBitEval(empty[0], make([], [0]), { bits: 63, party: 0 })).shape, [0]);
 });

@@ -138,9 +138,9 @@ export async function dcfEval2(key: RingTensor, x: RingTensor, opts: DcfEvalOpti
   return [y0, y1];
 }
 
-/** uint64 words per one-bit DCF key and element: 2 * bits + 4 (1040 bytes for bits = 63). */
+/** uint64 words per one-bit DCF key and element: 2 * bits + 3 (1032 bytes for bits = 63). */
 export function dcfBitKeyWords(bits: number): number {
-  return 2 * requireInt('dcfBitKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 4;
+  return 2 * requireInt('dcfBitKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 3;
 }
 
 /**
@@ -172,7 +172,7 @@ export async function dcfBitEval(key: RingTensor, x: RingTensor, opts: DcfEvalOp
   const words = dcfBitKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS));
   if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
   if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
-    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 2 * bits + 4) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
+    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 2 * bits + 3) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
   const [y] = await runDcf(K.DcfBitEval, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, (x.size * bits) >> 1);
   return y;
 }

@@ -2,8 +2,8 @@
 //
 // DcfBitKeygen: inputs alpha [n] ring64, offset [n] ring64 (each 0 or 1: the bit w XORed into the
 // output); attrs bits, seed, nonce, first, impl as DcfKeygen's (dcf_keygen.cc). Outputs key0,
-// key1 [n, 2 * bits + 4].
-// DcfBitEval: inputs key [n, 2 * bits + 4] ring64, x [n] ring64 (public); attrs bits, party,
+// key1 [n, 2 * bits + 3].
+// DcfBitEval: inputs key [n, 2 * bits + 3] ring64, x [n] ring64 (public); attrs bits, party,
 // impl. Output y [n] bit, with y0 xor y1 = [x mod 2^bits < alpha mod 2^bits] xor w.
 //
 // As in the 64-bit DCF, a thread walks a batch of kBatch elements level by level so that a
@@ -68,7 +68,8 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   for (int e = 0; e < count; ++e) {
     uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
     k0[dcfBitValueWord(bits)] = k1[dcfBitValueWord(bits)] = vcws[e];
-    k0[dcfBitFinalWord(bits)] = k1[dcfBitFinalWord(bits)] = dcfBitKeygenFinal(st[e]);
+    const uint64_t fin = dcfBitKeygenFinal(st[e]) << 1;
+    k0[0] |= fin, k1[0] |= fin;
   }
   // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
   volatile uint64_t* ws = reinterpret_cast<volatile uint64_t*>(s);
@@ -99,7 +100,7 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
       s[e] = Block{st[e].sLo, st[e].sHi};
     }
   }
-  for (int e = 0; e < count; ++e) y[first + e] = static_cast<uint8_t>(dcfBitEvalFinal(st[e], keys + (first + e) * K, bits));
+  for (int e = 0; e < count; ++e) y[first + e] = static_cast<uint8_t>(dcfBitEvalFinal(st[e], keys + (first + e) * K));
 }
 
 Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {

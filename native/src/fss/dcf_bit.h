@@ -1,4 +1,4 @@
-// The one-bit DCF: XOR shares of [x < alpha] from a key of 2 * bits + 4 words (1040 bytes for
+// The one-bit DCF: XOR shares of [x < alpha] from a key of 2 * bits + 3 words (1032 bytes for
 // the 63-bit domain, against 2056 for the two-payload DCF of dcf.h). The compact ReLU gate
 // (lib/protocol/fss/drelu.ts) uses it where key bytes, not rounds, bound a query: it pays a second
 // online round (a masked bit per element) for keys half the size and one AES call per level.
@@ -17,13 +17,15 @@
 // hashes two, and keygen four (two children, two parties) where it hashes six. Seeds have 126
 // bits. Convert(final seed) = bit 0 of its hi word.
 //
-// Key layout, K = dcfBitKeyWords(bits) = 2 * bits + 4 uint64 words per element (row of [n, K]):
-//   [0], [1]        root seed (lo, hi) with bits 0..1 of lo clear for the seed; bit 0 of [0] is the
-//                   party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 zero.
+// Key layout, K = dcfBitKeyWords(bits) = 2 * bits + 3 uint64 words per element (row of [n, K]):
+//   [0], [1]        root seed (lo, hi), whose bits 0..1 of lo are not seed bits: bit 0 of [0] is
+//                   the party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 the
+//                   final correction CW^(bits+1) (the same in both keys).
 //   [2+2i], [3+2i]  level i's seed correction (lo, hi); bit 0 of lo = tCW^L, bit 1 = tCW^R.
 //   [2+2*bits]      the value corrections: bit i = level i's (bits >= `bits` zero).
-//   [3+2*bits]      bit 0: the final correction CW^(bits+1); other bits zero.
-// The two parties' keys differ only in words 0 and 1.
+// The two parties' keys differ only in words 0 and 1. No word is constant (the final bit shares
+// the root word instead of a word of its own), so a key looks like uniform words but for the
+// value word's bits at and above `bits`.
 //
 // Randomness: as dcf.h. The only randomness is the root blocks of the PRG stream of (seed, nonce):
 // element j reads blocks 2 (first + j) (party 0's root and w_0 = its bit 0) and 2 (first + j) + 1
@@ -40,10 +42,9 @@
 namespace tfe {
 namespace fss {
 
-TFE_HD int64_t dcfBitKeyWords(int64_t bits) { return 2 * bits + 4; }
+TFE_HD int64_t dcfBitKeyWords(int64_t bits) { return 2 * bits + 3; }
 TFE_HD int64_t dcfBitLevelWord(int64_t level) { return 2 + 2 * level; }
 TFE_HD int64_t dcfBitValueWord(int64_t bits) { return 2 + 2 * bits; }
-TFE_HD int64_t dcfBitFinalWord(int64_t bits) { return 3 + 2 * bits; }
 
 constexpr uint64_t kDcfBitSeedMask = ~uint64_t(3);  // the seed bits of a block's lo word
 
@@ -104,7 +105,7 @@ TFE_HD void dcfBitKeygenLevel(DcfBitDealer& st, const uint64_t Llo[2], const uin
   }
 }
 
-// The final correction bit, after the last level.
+// The final correction bit, after the last level (bit 1 of both keys' word 0).
 TFE_HD uint64_t dcfBitKeygenFinal(const DcfBitDealer& st) { return (st.sHi[0] ^ st.sHi[1] ^ st.vAlpha) & 1; }
 
 // One party's walk state for one element.
@@ -132,8 +133,8 @@ TFE_HD void dcfBitEvalLevel(DcfBitWalker& st, const uint64_t* key, int64_t bits,
 }
 
 // The party's output bit after the last level.
-TFE_HD uint64_t dcfBitEvalFinal(const DcfBitWalker& st, const uint64_t* key, int64_t bits) {
-  return (st.v ^ st.sHi ^ (key[dcfBitFinalWord(bits)] & st.t)) & 1;
+TFE_HD uint64_t dcfBitEvalFinal(const DcfBitWalker& st, const uint64_t* key) {
+  return (st.v ^ st.sHi ^ (key[0] >> 1 & st.t)) & 1;
 }
 
 }  // namespace fss

@@ -1,0 +1,124 @@
+// The compact form of the FSS sign and ReLU gates: a one-bit DCF key (1032 bytes against the
+// one-round gate's 2056 for relu) and one AES call per level in evaluation, for a second online
+// round in which each compute server sends one masked bit per element. FSS_STEPS.compactFrom
+// decides which form a gate takes (steps.ts); this is the DReLU-from-a-one-bit-DCF-plus-select
+// structure of Orca's two-round ReLU (Jawalkar et al., S&P 2024), on our dealer and wire.
+import { add, addScalar, bitExtract, cast, mul, shiftRightLogical, sub, xor } from '../../ops';
+import { dcfBitEval, dcfBitKeygen, dcfBitKeyWords } from '../../ops/fss';
+import { prgRing } from '../../prg/prg';
+import { RingTensor } from '../../tensor/ring_tensor';
+import { nonceFor } from '../correlated';
+import { deal } from '../dealer';
+import { type OpCtx, type Party, tag } from '../party';
+import { LOW_BITS, oneMinusTwice, ringPrg } from './gate_common';
+import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
+import { FSS_STEPS } from './steps';
+
+/**
+ * Shares over Z_2^64 of DReLU(a) = [a >= 0] (a read as a signed 64-bit integer, exact on the whole
+ * ring), or with `relu` of relu(a) = a DReLU(a), in two online rounds.
+ *
+ * Offline, server2 (its own seed, so neither compute server knows r or m):
+ * 1. draws r uniform on Z_2^64 and a bit m uniform; b = MSB(r), w = b xor m;
+ * 2. deals additive shares of r and m, and for relu of r m (seed-compressed, as drelu.ts);
+ * 3. makes one-bit DCF keys for x -> [x < r mod 2^63] xor w on 63-bit inputs: k0 to server0, k1 to
+ *    server1; each key carries its party's XOR share of w (dcf_bit.h).
+ * Online, server0 and server1:
+ * 4. open x^ = a + r (round 1);
+ * 5. y_j = DCF_kj(x^ mod 2^63), so y0 xor y1 = [x^_low < r_low] xor b xor m = MSB(a) xor A xor m
+ *    with A = MSB(x^) public (drelu.ts gives why); e_0 = y_0 xor 1 xor A, e_1 = y_1 share
+ *    e = DReLU(a) xor m;
+ * 6. open e (round 2: one bit per element each way);
+ * 7. d = e xor m = e + (1 - 2e) m: d_j = [j = 0] e + (1 - 2e) m_j;
+ * 8. relu only: relu(a) = (x^ - r) d = x^ d - (e r + (1 - 2e) r m), every term a public value times
+ *    a share: relu_j = x^ d_j - e r_j - (1 - 2e) (rm)_j.
+ * What each party receives: server0 and server1 their one-bit DCF key (pseudorandom on its own: it
+ * hides r, and its offset share hides w), server1 the corrections of r, m and r m (uniform: it lacks
+ * s02), each the peer's share of x^ (x^ is uniform: r is uniform and unknown to both) and of e (e
+ * is uniform and independent of everything else either holds: m is a fresh uniform bit known to
+ * server2 alone, and a party's shares of m, r m and w are uniform on their own); server2 nothing.
+ */
+export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
+  const shape = [n];
+  const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
+  const parts = keyChunks(n, dcfBitKeyWords(LOW_BITS));
+  const zeros = () => RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
+  if (p.role === 2) {
+    const own = p.crypto!.ownSeed(p);
+    const held: (RingTensor | null)[] = [];
+    const keep = async <T extends RingTensor | null>(t: Promise<T> | T) => {
+      const v = await t;
+      held.push(v);
+      return v;
+    };
+    try {
+      const r = await keep(FSS_STEPS.maskInput ? prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : zeros());
+      const draw = await keep(prgRing(own, shape, { nonce: nonceFor(op.id, 88) }));
+      const m = await keep(FSS_STEPS.maskInput && FSS_STEPS.maskBit ? shiftRightLogical(draw, 63) : zeros());
+      const b = await keep(shiftRightLogical(r, 63));
+      // w = b xor m = b + m - 2 b m on bits.
+      const bm = await keep(mul(b, m));
+      const w = await keep(sub(await keep(add(b, m)), await keep(add(bm, bm))));
+      const rm = opts.relu ? await keep(mul(r, m)) : null;
+      // The dealt shares first: the compute servers open x^ with them while the keys are made.
+      const dealt = Promise.all([dealRing(82, r), dealRing(86, m), rm ? dealRing(87, rm) : null]);
+      await dealKeys(p, op, parts, async (chunk) => {
+        const [rc, wc] = await Promise.all([part(r, parts.length, chunk), part(w, parts.length, chunk)]);
+        try {
+          return await dcfBitKeygen(rc, wc, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 89), first: chunk[0] });
+        } finally {
+          if (parts.length > 1) for (const t of [rc, wc]) t.dispose();
+        }
+      });
+      await dealt;
+    } finally {
+      for (const t of held) t?.dispose();
+    }
+    return null;
+  }
+  if (!p.isCompute || !a) return null;
+  const j = p.role as 0 | 1;
+  const [rj, mj, rmj] = await Promise.all([dealRing(82, null), dealRing(86, null), opts.relu ? dealRing(87, null) : null]);
+  const held: (RingTensor | null)[] = [rj, mj, rmj];
+  const keep = async (t: Promise<RingTensor> | RingTensor) => {
+    const v = await t;
+    held.push(v);
+    return v;
+  };
+  try {
+    // Step 4: open x^ = a + r.
+    const mine = await keep(add(a, rj!));
+    const xHat = await keep(add(mine, await keep(p.exchange(tag(op, 'fss.open'), mine))));
+    // Step 5, chunk by chunk as the keys arrive.
+    const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(LOW_BITS), 1, async (key, chunk) => {
+      const xc = await part(xHat, parts.length, chunk);
+      try {
+        return [await dcfBitEval(key, xc, { bits: LOW_BITS, party: j })];
+      } finally {
+        if (parts.length > 1) xc.dispose();
+      }
+    });
+    held.push(y);
+    let ej = y;
+    if (j === 0) {
+      // 1 xor A is the top bit of x^ + 2^63.
+      const notTop = await keep(bitExtract(await keep(addScalar(xHat, 1n << 63n)), 63));
+      ej = await keep(xor(y, notTop));
+    }
+    // Step 6: open e = DReLU(a) xor m.
+    const e = await keep(cast(await keep(xor(ej, await keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64'));
+    // Step 7.
+    const flip = await keep(oneMinusTwice(e));
+    const fm = await keep(mul(flip, mj!));
+    const d = j === 0 ? await keep(add(e, fm)) : fm;
+    if (!opts.relu) {
+      held.splice(held.lastIndexOf(d), 1);
+      return d;
+    }
+    // Step 8.
+    const rd = await keep(add(await keep(mul(e, rj!)), await keep(mul(flip, rmj!))));
+    return sub(await keep(mul(xHat, d)), rd);
+  } finally {
+    for (const t of held) t?.dispose();
+  }
+}

@@ -1,0 +1,139 @@
+// What each server can learn from the compact FSS gate (lib/protocol/fss/compact_gate.ts), from
+// everything it receives: a one-bit DCF key, shares of r, m and r m, the peer's share of x + r and
+// the peer's share of the masked bit e = DReLU xor m. The view comparison runs on a ReLU over two
+// very different secrets; the controls switch off the input mask and, alone, the bit mask m, and
+// an attack from server0's recorded messages reads the sign of the input only when m is off.
+// Serial: FSS_STEPS is process-wide.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { dcfBitKeyWords } from '../lib/ops/fss';
+import { FSS_STEPS } from '../lib/protocol/fss/steps';
+import { newCluster } from './helpers/suites/harness';
+import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+
+FSS_STEPS.compactFrom = 0;
+
+async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> {
+  const c = newCluster('fss');
+  try {
+    const seen = recordTensors(c);
+    const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
+    const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
+    return { seen, out };
+  } finally {
+    await c.close();
+  }
+}
+
+const constant = new Float64Array(4096).fill(-1.25);
+const spread = Float64Array.from({ length: 4096 }, () => (Math.random() - 0.5) * 2e6);
+const exact = (x: Float64Array) => [...x].map((v) => (Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16));
+
+test.serial('FSS compact relu: exact, and every server view has the same statistics for two secrets; server2 receives nothing', async (t) => {
+  const [a, b] = [await reluViews(constant), await reluViews(spread)];
+  t.deepEqual([...b.out], exact(spread), 'relu is exact');
+  t.deepEqual([...a.out], exact(constant), 'relu is exact');
+  t.deepEqual(a.seen.filter((m) => m.to === 'server2').map((m) => m.key), [], 'server2 receives nothing');
+  for (const party of ['server0', 'server1']) {
+    const cmp = compareViews(a.seen, b.seen, party);
+    t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+    t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    t.true(a.seen.some((m) => m.to === party && m.key.includes('relu/fss.bit')), `${party} received the masked bit`);
+  }
+});
+
+test.serial('FSS compact relu controls: the input mask off flags the opening; the bit mask alone off flags the bit', async (t) => {
+  for (const [switchOff, step] of [['maskInput', 'fss.open'], ['maskBit', 'fss.bit']] as const) {
+    FSS_STEPS[switchOff] = false;
+    try {
+      const [a, b] = [await reluViews(constant), await reluViews(spread)];
+      const cmp = compareViews(a.seen, b.seen, 'server0');
+      t.true(cmp.differ.some((d) => d.includes(step)), `${switchOff} off: ${step} flagged (${cmp.differ.join('; ') || 'nothing'})`);
+      if (switchOff === 'maskBit') t.false(cmp.differ.some((d) => d.includes('fss.open')), 'with r on, the opening still looks the same');
+    } finally {
+      FSS_STEPS[switchOff] = true;
+    }
+  }
+});
+
+test.serial('FSS compact relu attack: server0 guesses each input\'s sign from the bits it sent and received; right half the time, always right without m', async (t) => {
+  const rate = async () => {
+    const { seen } = await reluViews(spread);
+    const bitsOf = (from: string, to: string) => seen.find((m) => m.from === from && m.to === to && m.key.includes('relu/fss.bit'))!.data;
+    const [mine, theirs] = [bitsOf('server0', 'server1'), bitsOf('server1', 'server0')];
+    let right = 0;
+    for (let i = 0; i < spread.length; i++) right += ((mine[i] ^ theirs[i]) === (spread[i] >= 0 ? 1 : 0) ? 1 : 0);
+    return right / spread.length;
+  };
+  const masked = await rate();
+  FSS_STEPS.maskBit = false;
+  let unmasked: number;
+  try {
+    unmasked = await rate();
+  } finally {
+    FSS_STEPS.maskBit = true;
+  }
+  t.log(`server0 guesses the sign right: ${(100 * masked).toFixed(1)}% with m, ${(100 * unmasked).toFixed(1)}% without`);
+  t.true(Math.abs(masked - 0.5) < 0.05, `with m the guess is a coin toss (${masked})`);
+  t.is(unmasked, 1, 'the attack works when the bit is not masked');
+});
+
+test.serial('FSS compact relu traffic: one one-bit key pair, three corrections, one opening and one bit each way per element, two online rounds', async (t) => {
+  const c = newCluster('fss');
+  try {
+    const n = 100;
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
+    await x.shares;
+    await tfe.relu(x).shares;
+    const relu = c.transport.traffic().byOp.relu;
+    const key = 8 * dcfBitKeyWords(63);
+    t.is(key, 1032, 'a one-bit 63-bit DCF key is 129 words');
+    // keys to server0 and server1; corrections of r, m and r m to server1; the opening of x + r
+    // both ways (8 bytes each); the masked bit both ways (one byte each).
+    t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8 + 2 * 1));
+    t.is(relu.messages, 2 + 3 + 2 + 2);
+    // Rounds count distinct steps: keys and corrections (offline, in parallel), the opening and the bit.
+    t.is(relu.rounds, 4);
+  } finally {
+    await c.close();
+  }
+});
+
+test.serial('FSS compact relu in key chunks: exact, keys in chunks of at most FSS_STEPS.chunkBytes, the same view statistics', async (t) => {
+  const chunkBytes = FSS_STEPS.chunkBytes;
+  FSS_STEPS.chunkBytes = 1000 * 8 * dcfBitKeyWords(63) + 100;
+  try {
+    const [a, b] = [await reluViews(constant), await reluViews(spread)];
+    t.deepEqual([...b.out], exact(spread), 'relu is exact');
+    const keys = b.seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key'));
+    t.deepEqual(keys.map((m) => m.shape), [[1000, 129], [1000, 129], [1000, 129], [1000, 129], [96, 129]], 'keys travel in chunks');
+    for (const party of ['server0', 'server1']) {
+      const cmp = compareViews(a.seen, b.seen, party);
+      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    }
+  } finally {
+    FSS_STEPS.chunkBytes = chunkBytes;
+  }
+});
+
+test.serial('FSS gate form follows FSS_STEPS.compactFrom: below it one round, at it two', async (t) => {
+  const from = FSS_STEPS.compactFrom;
+  try {
+    for (const [threshold, rounds] of [[101, 3], [100, 4]] as const) {
+      FSS_STEPS.compactFrom = threshold;
+      const c = newCluster('fss');
+      try {
+        const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: 100 }, () => Math.random() - 0.5), shape: [100] }), c);
+        await x.shares;
+        await tfe.relu(x).shares;
+        t.is(c.transport.traffic().byOp.relu.rounds, rounds, `compactFrom ${threshold}`);
+      } finally {
+        await c.close();
+      }
+    }
+  } finally {
+    FSS_STEPS.compactFrom = from;
+  }
+});
