@@ -135,6 +135,8 @@ async function main(): Promise<void> {
   const perS = (t: Timing) => sig((dcf.n / t.bestMs) * 1e3);
   rows.push({ kernel: 'dcfKeygen2 (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.keygen.bestMs, medianMs: dcf.keygen.medianMs, runs: dcf.keygen.runs, rate: `${(perS(dcf.keygen) / 1e6).toFixed(2)} M keys/s` });
   rows.push({ kernel: 'dcfEval2 (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.evaluation.bestMs, medianMs: dcf.evaluation.medianMs, runs: dcf.evaluation.runs, rate: `${(perS(dcf.evaluation) / 1e6).toFixed(2)} M evals/s` });
+  rows.push({ kernel: 'dcfBitKeygen (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitKeygen.bestMs, medianMs: dcf.bitKeygen.medianMs, runs: dcf.bitKeygen.runs, rate: `${(perS(dcf.bitKeygen) / 1e6).toFixed(2)} M keys/s` });
+  rows.push({ kernel: 'dcfBitEval (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitEvaluation.bestMs, medianMs: dcf.bitEvaluation.medianMs, runs: dcf.bitEvaluation.runs, rate: `${(perS(dcf.bitEvaluation) / 1e6).toFixed(2)} M evals/s` });
 
   // External references last, while no native kernel is running in this process.
   const dgemm = runDgemm(threads);
@@ -175,6 +177,8 @@ async function main(): Promise<void> {
     prg_vs_openssl_2thread: opensslGbps === null ? null : sig(prgGbps / opensslGbps),
     dcf_keygen2_per_s: perS(dcf.keygen),
     dcf_eval2_per_s: perS(dcf.evaluation),
+    dcf_bit_keygen_per_s: perS(dcf.bitKeygen),
+    dcf_bit_eval_per_s: perS(dcf.bitEvaluation),
     notes,
   };
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${renderMarkdown(result, rows, WARMUP)}\n`);

@@ -105,6 +105,20 @@ test('dcf bit: edge and random values for bits 17, 63 and 64, against the plaint
   }
 });
 
+test('dcf bit: every implementation makes the same keys and outputs, word for word (full and short batches)', async (t) => {
+  for (const n of [1000, 37]) {
+    const bits = 63, seed = randomSeed(), nonce = randomNonce(), alpha = randomU64(n), w = randomBits(n), x = randomU64(n);
+    const [ref0, ref1] = await keys(alpha, w, bits, { seed, nonce, impl: 'portable' });
+    const want = await evalBits(ref1, x, bits, 1, 'portable');
+    for (const impl of IMPLS) {
+      const [k0, k1] = await keys(alpha, w, bits, { seed, nonce, impl });
+      t.deepEqual(k0, ref0, `${impl}: party 0's keys`);
+      t.deepEqual(k1, ref1, `${impl}: party 1's keys`);
+      t.deepEqual(await evalBits(ref1, x, bits, 1, impl), want, `${impl}: outputs`);
+    }
+  }
+});
+
 test('dcf bit: layout: K = 2 * bits + 3, roots from the PRG stream carrying the offset shares and the final bit, corrections shared, unused bits zero', async (t) => {
   const n = 300, bits = 63, K = dcfBitKeyWords(bits);
   t.is(K, 129);

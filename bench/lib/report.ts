@@ -25,6 +25,8 @@ export interface BenchResult {
   /** DcfKeygen2 and DcfEval2 elements per second, one thread, 63 bits. */
   dcf_keygen2_per_s: number;
   dcf_eval2_per_s: number;
+  dcf_bit_keygen_per_s: number;
+  dcf_bit_eval_per_s: number;
   notes: string[];
 }
 

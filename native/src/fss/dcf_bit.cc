@@ -18,6 +18,7 @@
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
 #include "fss/dcf_bit.h"
+#include "fss/dcf_bit_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
@@ -26,7 +27,7 @@ namespace tfe {
 namespace fss {
 namespace {
 
-constexpr int kBatch = 32;
+constexpr int kBatch = kDcfBitBatch;
 
 void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* offsetIn, uint64_t* key0,
                  uint64_t* key1) {
@@ -111,8 +112,14 @@ Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
     if (offset[i] > 1) throw KernelError("DcfBitKeygen: offset must be 0 or 1 in every element, got " + std::to_string(offset[i]) + " at " + std::to_string(i));
   Tensor key0 = allocTensor({n, K}, DType::Ring64), key1 = allocTensor({n, K}, DType::Ring64);
   uint64_t *k0 = key0.ptr<uint64_t>(), *k1 = key1.ptr<uint64_t>();
+  // Full batches take the AVX-512 walk where the CPU has it (dcf_bit_avx512.cc: the same keys);
+  // a short last batch, CPUs without it and impl 'portable' (tests compare the two), the scalar one.
+  const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) keygenBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, offset, k0, k1);
+    for (int64_t e = lo; e < hi; e += kBatch) {
+      if (wide && hi - e >= kBatch) dcfBitKeygenBatchWide(a, e, alpha, offset, k0, k1);
+      else keygenBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, offset, k0, k1);
+    }
   });
   return {key0, key1};
 }
@@ -123,8 +130,12 @@ Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
   Tensor y = allocTensor({n}, DType::Bit);
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint8_t* out = y.ptr<uint8_t>();
+  const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
   parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) evalBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, out);
+    for (int64_t e = lo; e < hi; e += kBatch) {
+      if (wide && hi - e >= kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, hi);
+      else evalBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, out);
+    }
   });
   return {y};
 }

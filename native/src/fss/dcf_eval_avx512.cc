@@ -22,29 +22,11 @@ bool dcfEvalWideAvailable() { return cpuFeatures().avx512; }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#include "fss/avx512_blocks.h"
 
 namespace {
 
-constexpr int kLanes = 8, kGroups = kDcfEvalBatch / kLanes;
-
-// Blocks [0, 8) of `b` (16 words, lo and hi interleaved) as their lo and hi words.
-inline void splitBlocks(const Block* b, __m512i& lo, __m512i& hi) {
-  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-  const __m512i p = _mm512_loadu_si512(b), q = _mm512_loadu_si512(b + 4);
-  lo = _mm512_permutex2var_epi64(p, even, q);
-  hi = _mm512_permutex2var_epi64(p, odd, q);
-}
-
-inline void joinBlocks(Block* b, __m512i lo, __m512i hi) {
-  const __m512i first = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), second = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-  _mm512_storeu_si512(b, _mm512_permutex2var_epi64(lo, first, hi));
-  _mm512_storeu_si512(b + 4, _mm512_permutex2var_epi64(lo, second, hi));
-}
-
-// The masked forms throughout: GCC 12's unmasked ones read an "undefined" register and warn.
-inline __m512i gather(const uint64_t* keys, __m512i row, int64_t word) {
-  return _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), 0xFF, _mm512_add_epi64(row, _mm512_set1_epi64(word)), reinterpret_cast<const long long*>(keys), 8);
-}
+constexpr int kGroups = kDcfEvalBatch / kLanes;
 
 }  // namespace
 

@@ -26,45 +26,11 @@ bool dcfKeygenWideAvailable() { return cpuFeatures().avx512; }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#include "fss/avx512_blocks.h"
 
 namespace {
 
-constexpr int kLanes = 8, kGroups = kDcfKeygenBatch / kLanes;
-
-// Both parties' blocks of eight elements (blocks 2e + party, as the walk lays them out) as four
-// word vectors: party 0's lo and hi words, party 1's lo and hi words.
-struct Pair {
-  __m512i lo0, hi0, lo1, hi1;
-};
-
-inline Pair split(const Block* b) {
-  // Words of element j: 4j + (0: p0.lo, 1: p0.hi, 2: p1.lo, 3: p1.hi).
-  const __m512i q01 = _mm512_set_epi64(13, 9, 5, 1, 12, 8, 4, 0), q23 = _mm512_set_epi64(15, 11, 7, 3, 14, 10, 6, 2);
-  const __m512i z0 = _mm512_loadu_si512(b), z1 = _mm512_loadu_si512(b + 4), z2 = _mm512_loadu_si512(b + 8), z3 = _mm512_loadu_si512(b + 12);
-  const __m512i a = _mm512_permutex2var_epi64(z0, q01, z1), c = _mm512_permutex2var_epi64(z2, q01, z3);  // p0.lo x4, p0.hi x4
-  const __m512i bb = _mm512_permutex2var_epi64(z0, q23, z1), d = _mm512_permutex2var_epi64(z2, q23, z3);  // p1.lo x4, p1.hi x4
-  return Pair{_mm512_maskz_shuffle_i64x2(0xFF, a, c, 0x44), _mm512_maskz_shuffle_i64x2(0xFF, a, c, 0xEE), _mm512_maskz_shuffle_i64x2(0xFF, bb, d, 0x44), _mm512_maskz_shuffle_i64x2(0xFF, bb, d, 0xEE)};
-}
-
-inline void join(Block* b, __m512i lo0, __m512i hi0, __m512i lo1, __m512i hi1) {
-  // Inverse of split: elements 0..3 from the low halves, 4..7 from the high halves.
-  const __m512i a = _mm512_maskz_shuffle_i64x2(0xFF, lo0, hi0, 0x44), c = _mm512_maskz_shuffle_i64x2(0xFF, lo0, hi0, 0xEE);  // p0 lo x4 | hi x4
-  const __m512i bb = _mm512_maskz_shuffle_i64x2(0xFF, lo1, hi1, 0x44), d = _mm512_maskz_shuffle_i64x2(0xFF, lo1, hi1, 0xEE);
-  const __m512i first = _mm512_set_epi64(13, 9, 5, 1, 12, 8, 4, 0), second = _mm512_set_epi64(15, 11, 7, 3, 14, 10, 6, 2);
-  _mm512_storeu_si512(b, _mm512_permutex2var_epi64(a, first, bb));
-  _mm512_storeu_si512(b + 4, _mm512_permutex2var_epi64(a, second, bb));
-  _mm512_storeu_si512(b + 8, _mm512_permutex2var_epi64(c, first, d));
-  _mm512_storeu_si512(b + 12, _mm512_permutex2var_epi64(c, second, d));
-}
-
-// dst[0, words) = src[0, words): non-temporal 64-byte stores where dst is aligned to 64 bytes
-// (the rows of a key tensor are 8-byte aligned), plain ones at the ends.
-inline void streamRow(uint64_t* dst, const uint64_t* src, int64_t words) {
-  int64_t i = 0;
-  for (; i < words && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
-  for (; i + 8 <= words; i += 8) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
-  for (; i < words; ++i) dst[i] = src[i];
-}
+constexpr int kGroups = kDcfKeygenBatch / kLanes;
 
 // (-1)^t * v, t in {0, 1} per lane.
 inline __m512i signBy(__m512i t, __m512i v) {

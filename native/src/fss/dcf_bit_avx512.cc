@@ -1,0 +1,197 @@
+// AVX-512 versions of the one-bit DCF's walks (dcf_bit.cc, layout in dcf_bit.h). As in the 64-bit
+// DCF's wide walks (dcf_eval_avx512.cc, dcf_keygen_avx512.cc), the AES stays in the fixed-key
+// hash and what runs eight lanes wide is the rest of each level: the children's split into seed,
+// control and value bits, the selections on alpha's bit (masks, not branches: the dealer's timing
+// does not depend on alpha), the correction words; keygen stages a level's words and streams the
+// key rows at the end, evaluation gathers a level's words from eight key rows.
+#include "fss/dcf_bit_avx512.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "fss/dcf.h"
+#include "fss/dcf_bit.h"
+#include "fss/fixed_key_aes.h"
+#include "prg/aes128.h"
+
+namespace tfe {
+namespace fss {
+
+bool dcfBitWideAvailable() { return cpuFeatures().avx512; }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#include "fss/avx512_blocks.h"
+
+namespace {
+constexpr int kGroups = kDcfBitBatch / kLanes;
+}  // namespace
+
+void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* alphaIn, const uint64_t* offsetIn, uint64_t* key0,
+                           uint64_t* key1) {
+  constexpr int N = kDcfBitBatch;
+  const int bits = a.bits;
+  const int64_t K = dcfBitKeyWords(bits);
+  const __m512i one = _mm512_set1_epi64(1), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask)), zero = _mm512_setzero_si512();
+  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
+  alignas(64) Block s[2 * N], L[2 * N], R[2 * N], roots[2 * N];
+  // The levels' seed words, [level][lo/hi][element of the batch], copied into the rows at the end.
+  alignas(64) uint64_t stage[kDcfMaxBits][2][N];
+  __m512i t0[kGroups], t1[kGroups], alpha[kGroups], vAlpha[kGroups], vcws[kGroups];
+  aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * N, reinterpret_cast<uint8_t*>(roots), a.impl);
+  for (int g = 0; g < kGroups; ++g) {
+    const int o = 2 * g * kLanes;
+    const Pair r = split(roots + o);
+    join(s + o, _mm512_and_si512(r.lo0, seedMask), r.hi0, _mm512_and_si512(r.lo1, seedMask), r.hi1);
+    t0[g] = zero, t1[g] = one, vAlpha[g] = zero, vcws[g] = zero;
+    alpha[g] = _mm512_and_si512(_mm512_loadu_si512(alphaIn + first + g * kLanes), domain);
+  }
+  for (int level = 0; level < bits; ++level) {
+    hashBlocks(HashKey::Left, s, L, 2 * N, a.impl);
+    hashBlocks(HashKey::Right, s, R, 2 * N, a.impl);
+    const __m512i shiftV = _mm512_set1_epi64(bits - 1 - level), levelV = _mm512_set1_epi64(level);
+    for (int g = 0; g < kGroups; ++g) {
+      const int o = 2 * g * kLanes;
+      const __m512i abit = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, alpha[g], shiftV), one);
+      const __mmask8 am = _mm512_test_epi64_mask(abit, one);  // set: alpha's bit is 1, keep is the right child
+      const Pair l = split(L + o), r = split(R + o);
+      const __m512i tL0 = _mm512_and_si512(l.lo0, one), tL1 = _mm512_and_si512(l.lo1, one);
+      const __m512i tR0 = _mm512_and_si512(r.lo0, one), tR1 = _mm512_and_si512(r.lo1, one);
+      const __m512i vL0 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, l.lo0, 1), one), vL1 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, l.lo1, 1), one);
+      const __m512i vR0 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, r.lo0, 1), one), vR1 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, r.lo1, 1), one);
+      const __m512i sL0 = _mm512_and_si512(l.lo0, seedMask), sL1 = _mm512_and_si512(l.lo1, seedMask);
+      const __m512i sR0 = _mm512_and_si512(r.lo0, seedMask), sR1 = _mm512_and_si512(r.lo1, seedMask);
+      // Keep (alpha's path) and lose, per party.
+      const __m512i kLo0 = _mm512_mask_blend_epi64(am, sL0, sR0), kHi0 = _mm512_mask_blend_epi64(am, l.hi0, r.hi0);
+      const __m512i kLo1 = _mm512_mask_blend_epi64(am, sL1, sR1), kHi1 = _mm512_mask_blend_epi64(am, l.hi1, r.hi1);
+      const __m512i xLo0 = _mm512_mask_blend_epi64(am, sR0, sL0), xHi0 = _mm512_mask_blend_epi64(am, r.hi0, l.hi0);
+      const __m512i xLo1 = _mm512_mask_blend_epi64(am, sR1, sL1), xHi1 = _mm512_mask_blend_epi64(am, r.hi1, l.hi1);
+      const __m512i cwLo = _mm512_xor_si512(xLo0, xLo1), cwHi = _mm512_xor_si512(xHi0, xHi1);
+      const __m512i tCWL = _mm512_xor_si512(_mm512_xor_si512(tL0, tL1), _mm512_xor_si512(abit, one));
+      const __m512i tCWR = _mm512_xor_si512(_mm512_xor_si512(tR0, tR1), abit);
+      _mm512_storeu_si512(&stage[level][0][g * kLanes], _mm512_or_si512(cwLo, _mm512_or_si512(tCWL, _mm512_maskz_slli_epi64(0xFF, tCWR, 1))));
+      _mm512_storeu_si512(&stage[level][1][g * kLanes], cwHi);
+      // The value correction (dcf_bit.h's dcfBitKeygenLevel).
+      const __m512i vKeep = _mm512_mask_blend_epi64(am, _mm512_xor_si512(vL0, vL1), _mm512_xor_si512(vR0, vR1));
+      const __m512i vLose = _mm512_mask_blend_epi64(am, _mm512_xor_si512(vR0, vR1), _mm512_xor_si512(vL0, vL1));
+      const __m512i vcw = _mm512_xor_si512(_mm512_xor_si512(vLose, vAlpha[g]), abit);
+      vAlpha[g] = _mm512_xor_si512(vAlpha[g], _mm512_xor_si512(vKeep, vcw));
+      vcws[g] = _mm512_or_si512(vcws[g], _mm512_maskz_sllv_epi64(0xFF, vcw, levelV));
+      const __m512i tCWKeep = _mm512_mask_blend_epi64(am, tCWL, tCWR);
+      const __m512i m0 = _mm512_sub_epi64(zero, t0[g]), m1 = _mm512_sub_epi64(zero, t1[g]);
+      join(s + o, _mm512_xor_si512(kLo0, _mm512_and_si512(cwLo, m0)), _mm512_xor_si512(kHi0, _mm512_and_si512(cwHi, m0)),
+           _mm512_xor_si512(kLo1, _mm512_and_si512(cwLo, m1)), _mm512_xor_si512(kHi1, _mm512_and_si512(cwHi, m1)));
+      t0[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL0, tR0), _mm512_and_si512(t0[g], tCWKeep));
+      t1[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL1, tR1), _mm512_and_si512(t1[g], tCWKeep));
+    }
+  }
+  // Root words: seed bits, the offset share in bit 0 (party 0: its drawn bit; party 1: w xor it),
+  // the final correction in bit 1.
+  alignas(64) uint64_t root0[N], root1[N], valueWord[N];
+  for (int g = 0; g < kGroups; ++g) {
+    const int o = 2 * g * kLanes;
+    const Pair sp = split(s + o), r = split(roots + o);
+    const __m512i fin = _mm512_maskz_slli_epi64(0xFF, _mm512_and_si512(_mm512_xor_si512(_mm512_xor_si512(sp.hi0, sp.hi1), vAlpha[g]), one), 1);
+    const __m512i w0 = _mm512_and_si512(r.lo0, one), w = _mm512_and_si512(_mm512_loadu_si512(offsetIn + first + g * kLanes), one);
+    _mm512_storeu_si512(root0 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo0, seedMask), _mm512_or_si512(w0, fin)));
+    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo1, seedMask), _mm512_or_si512(_mm512_xor_si512(w, w0), fin)));
+    _mm512_storeu_si512(valueWord + g * kLanes, vcws[g]);
+  }
+  // The rows, assembled in L1 and streamed to both keys (see dcf_keygen_avx512.cc for why).
+  alignas(64) uint64_t row[2 * kDcfMaxBits + 3];
+  for (int e = 0; e < N; ++e) {
+    for (int level = 0; level < bits; ++level) {
+      row[dcfBitLevelWord(level)] = stage[level][0][e];
+      row[dcfBitLevelWord(level) + 1] = stage[level][1][e];
+    }
+    row[dcfBitValueWord(bits)] = valueWord[e];
+    row[0] = root0[e], row[1] = roots[2 * e].hi;
+    streamRow(key0 + (first + e) * K, row, K);
+    row[0] = root1[e], row[1] = roots[2 * e + 1].hi;
+    streamRow(key1 + (first + e) * K, row, K);
+  }
+  _mm_sfence();
+  for (uint64_t& w : row) w = 0;
+  // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
+  for (Block* b : {s, roots}) {
+    volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(b);
+    for (size_t i = 0; i < 4 * static_cast<size_t>(N); ++i) wipe[i] = 0;
+  }
+}
+
+void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint8_t* y, int64_t end) {
+  const int bits = a.bits;
+  const int64_t K = dcfBitKeyWords(bits);
+  // The next batch's rows, a level's line at a time (dcf_eval_avx512.cc gives why).
+  const uint64_t* next = keys + (first + kDcfBitBatch) * K;
+  const int nextRows = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(kDcfBitBatch, end - first - kDcfBitBatch)));
+  const auto prefetchNext = [&](int64_t word) {
+    for (int r = 0; r < nextRows; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * K + word), _MM_HINT_T1);
+  };
+  prefetchNext(0);
+  prefetchNext(dcfBitValueWord(bits));
+  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
+  alignas(64) Block s[kDcfBitBatch], child[kDcfBitBatch];
+  alignas(64) uint8_t dir[kDcfBitBatch];
+  __m512i row[kGroups], x[kGroups], t[kGroups], v[kGroups], root[kGroups], vw[kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    alignas(64) int64_t r[kLanes];
+    for (int j = 0; j < kLanes; ++j) r[j] = (first + g * kLanes + j) * K;
+    row[g] = _mm512_load_si512(r);
+    root[g] = gather(keys, row[g], 0);
+    joinBlocks(s + g * kLanes, _mm512_and_si512(root[g], seedMask), gather(keys, row[g], 1));
+    t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
+    v[g] = _mm512_and_si512(root[g], one);  // the output starts at the party's offset share
+    x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
+    vw[g] = gather(keys, row[g], dcfBitValueWord(bits));
+  }
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int64_t w = dcfBitLevelWord(level);
+    prefetchNext(w + 2);  // the line holding the next level's words
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift)), levelV = _mm512_set1_epi64(level);
+    for (int g = 0; g < kGroups; ++g)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dir + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, _mm512_maskz_srlv_epi64(0xFF, _mm512_and_si512(x[g], bit), _mm512_set1_epi64(shift))));
+    hashChildren(s, dir, child, kDcfBitBatch, a.impl);
+    for (int g = 0; g < kGroups; ++g) {
+      const __mmask8 right = _mm512_test_epi64_mask(x[g], bit);
+      const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+      const __m512i cw0 = gather(keys, row[g], w), cw1 = gather(keys, row[g], w + 1);
+      // This side's control correction: bit 0 (left) or bit 1 (right) of the level's lo word.
+      const __m512i tcw = _mm512_and_si512(_mm512_mask_srli_epi64(cw0, right, cw0, 1), one);
+      const __m512i vcw = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, vw[g], levelV), one);
+      __m512i chLo, chHi;
+      splitBlocks(child + g * kLanes, chLo, chHi);
+      v[g] = _mm512_xor_si512(v[g], _mm512_xor_si512(_mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, chLo, 1), one), _mm512_and_si512(vcw, t[g])));
+      const __m512i tNext = _mm512_xor_si512(_mm512_and_si512(chLo, one), _mm512_and_si512(tcw, t[g]));
+      const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(_mm512_and_si512(cw0, seedMask), tm));
+      const __m512i cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
+      t[g] = tNext;
+      joinBlocks(s + g * kLanes, _mm512_and_si512(cLo, seedMask), cHi);
+    }
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    __m512i sLo, sHi;
+    splitBlocks(s + g * kLanes, sLo, sHi);
+    // The final correction is bit 1 of the root word.
+    const __m512i fin = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, root[g], 1), t[g]);
+    const __m512i out = _mm512_and_si512(_mm512_xor_si512(_mm512_xor_si512(v[g], sHi), fin), one);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + first + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, out));
+  }
+}
+
+#pragma GCC pop_options
+
+#else
+void dcfBitKeygenBatchWide(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t*, uint64_t*) { throw "unreachable"; }
+void dcfBitEvalBatchWide(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint8_t*, int64_t) { throw "unreachable"; }
+#endif
+
+}  // namespace fss
+}  // namespace tfe
