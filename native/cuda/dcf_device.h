@@ -18,6 +18,7 @@
 
 #include "core/hd.h"
 #include "cuda/aes_device.h"
+#include "fss/dcf_bit.h"
 #include "fss/fixed_key_aes.h"
 
 namespace tfe {
@@ -219,6 +220,49 @@ TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits,
     const uint64_t v = acc[p] + conv + (k[dcfFinalWordHd(bits, P, p)] & tm);
     y[p] = (v ^ pm) - pm;  // party 1's share is negated: y0 + y1 = V0 - V1
   }
+}
+
+// The one-bit DCF (fss/dcf_bit.h) for one element: both parties' keys from the drawn root blocks
+// d0, d1 (dcfRootSeeds) and the offset bit w, the per-level steps being dcf_bit.h's own TFE_HD
+// functions, so the CPU kernels (dcf_bit.cc) and this walk share every line but the hashing.
+TFE_HD void dcfBitKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t alpha, uint64_t w, DcfBlock d0,
+                                DcfBlock d1, uint64_t* k0, uint64_t* k1) {
+  const uint64_t domain = dcfDomainMaskHd(bits);
+  fss::DcfBitDealer st;
+  fss::dcfBitKeygenRoot(st, d0.lo, d0.hi, d1.lo, d1.hi, w, k0, k1);
+  uint64_t vcws = 0;
+  for (int level = 0; level < bits; ++level) {
+    uint64_t Llo[2], Lhi[2], Rlo[2], Rhi[2];
+    TFE_DCF_UNROLL
+    for (int b = 0; b < 2; ++b) {
+      const DcfBlock s{st.sLo[b], st.sHi[b]};
+      const DcfBlock L = dcfHash(fk, kDcfLeft, t0, s), R = dcfHash(fk, kDcfRight, t0, s);
+      Llo[b] = L.lo, Lhi[b] = L.hi, Rlo[b] = R.lo, Rhi[b] = R.hi;
+    }
+    uint64_t cwLo, cwHi, vcw;
+    fss::dcfBitKeygenLevel(st, Llo, Lhi, Rlo, Rhi, (alpha & domain) >> (bits - 1 - level) & 1, cwLo, cwHi, vcw);
+    const int64_t lw = fss::dcfBitLevelWord(level);
+    k0[lw] = k1[lw] = cwLo;
+    k0[lw + 1] = k1[lw + 1] = cwHi;
+    vcws |= vcw << level;
+  }
+  const int64_t vw = fss::dcfBitValueWord(bits);
+  k0[vw] = k1[vw] = vcws;
+  const uint64_t fin = fss::dcfBitKeygenFinal(st) << 1;
+  k0[0] |= fin, k1[0] |= fin;
+}
+
+// One party's output bit of the one-bit DCF at public x (dcf_bit.cc's evalBatch, one element).
+TFE_HD uint8_t dcfBitEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t party, const uint64_t* k, uint64_t x) {
+  x &= dcfDomainMaskHd(bits);
+  fss::DcfBitWalker st;
+  fss::dcfBitEvalRoot(st, k, party);
+  for (int level = 0; level < bits; ++level) {
+    const uint64_t dir = x >> (bits - 1 - level) & 1;
+    const DcfBlock child = dcfHash(fk, dir ? kDcfRight : kDcfLeft, t0, DcfBlock{st.sLo, st.sHi});
+    fss::dcfBitEvalLevel(st, k, bits, level, dir, child.lo, child.hi);
+  }
+  return static_cast<uint8_t>(fss::dcfBitEvalFinal(st, k));
 }
 
 }  // namespace cuda

@@ -1,6 +1,6 @@
 // CUDA versions of the DCF kernels, bit-identical to the CPU ones (native/src/fss/dcf_keygen.cc,
-// dcf_eval.cc; construction and key layout in fss/dcf.h): DcfKeygen, DcfKeygen2, DcfEval,
-// DcfEval2. The inputs and attributes go through the same checks as on the CPU (fss/dcf_args.h),
+// dcf_eval.cc, dcf_bit.cc; construction and key layout in fss/dcf.h and fss/dcf_bit.h): DcfKeygen,
+// DcfKeygen2, DcfEval, DcfEval2, DcfBitKeygen, DcfBitEval. The inputs and attributes go through the same checks as on the CPU (fss/dcf_args.h),
 // so both refuse the same inputs with the same messages. The per-element work is the TFE_HD code
 // of dcf_device.h, which test/host_check_dcf.cc compares with the CPU kernels without a GPU.
 //
@@ -81,6 +81,57 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+__global__ void firstNonBitKernel(const uint64_t* v, int64_t n, unsigned long long* bad) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    if (v[i] > 1) atomicMin(bad, static_cast<unsigned long long>(i));
+}
+
+// Refuses offsets other than 0 and 1 with the CPU kernel's message. The one synchronisation of
+// key generation (only the device knows whether there is one); keygen is the dealer's bulk work,
+// so one wait per call costs little against it.
+void checkBitOffsets(const Tensor& offset) {
+  const int64_t n = offset.shape[0];
+  cudaStream_t s = currentStream();
+  Tensor bad = allocDevice({1}, DType::Ring64);
+  TFE_CUDA_CHECK(cudaMemsetAsync(devPtr<uint64_t>(bad), 0xff, 8, s));
+  firstNonBitKernel<<<gridFor(n, kThreads), kThreads, 0, s>>>(devPtr<uint64_t>(offset), n,
+                                                              reinterpret_cast<unsigned long long*>(devPtr<uint64_t>(bad)));
+  TFE_CUDA_LAUNCHED();
+  uint64_t first = 0;
+  download(bad, &first, 8, currentStreamId());
+  if (first >= static_cast<uint64_t>(n)) return;
+  uint64_t v = 0;
+  TFE_CUDA_CHECK(cudaMemcpyAsync(&v, devPtr<uint64_t>(offset) + first, sizeof v, cudaMemcpyDeviceToHost, s));
+  TFE_CUDA_CHECK(cudaStreamSynchronize(s));
+  throw KernelError("DcfBitKeygen: offset must be 0 or 1 in every element, got " + std::to_string(v) + " at " + std::to_string(first));
+}
+
+__global__ void __launch_bounds__(kThreads)
+    dcfBitKeygenKernel(DcfFixedKeys fk, AesRoundKeys prg, uint64_t nonce, uint64_t first, int bits, int64_t n,
+                       const uint64_t* __restrict__ alpha, const uint64_t* __restrict__ offset, uint64_t* __restrict__ key0,
+                       uint64_t* __restrict__ key1) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
+  loadTables(fk, &prg, t0, keys);
+  const int64_t K = fss::dcfBitKeyWords(bits);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    DcfBlock d0, d1;
+    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &d0, &d1);
+    dcfBitKeygenElement(keys, t0, bits, alpha[j], offset[j], d0, d1, key0 + j * K, key1 + j * K);
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    dcfBitEvalKernel(DcfFixedKeys fk, int bits, uint64_t party, int64_t n, const uint64_t* __restrict__ key,
+                     const uint64_t* __restrict__ x, uint8_t* __restrict__ y) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys];
+  loadTables(fk, nullptr, t0, keys);
+  const int64_t K = fss::dcfBitKeyWords(bits);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
+    y[j] = dcfBitEvalElement(keys, t0, bits, party, key + j * K, x[j]);
+}
+
 // Inputs alpha, beta (P = 1) or alpha, beta0, beta1 (P = 2); outputs key0, key1 [n, K].
 template <int P>
 Outputs dcfKeygen(const Inputs& in, const Attrs& at) {
@@ -113,10 +164,42 @@ Outputs dcfEval(const Inputs& in, const Attrs& at) {
   return outs;
 }
 
+// Inputs alpha, offset (each 0 or 1, checked on the host: the offsets are read back first);
+// outputs key0, key1 [n, 2 * bits + 3].
+Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
+  const fss::DcfKeygenArgs a = fss::parseDcfKeygen("DcfBitKeygen", in, at, "offset");
+  const int64_t n = in[0].shape[0], K = fss::dcfBitKeyWords(a.bits);
+  Tensor key0 = allocDevice({n, K}, DType::Ring64), key1 = allocDevice({n, K}, DType::Ring64);
+  if (n == 0) return {key0, key1};
+  for (const Tensor& t : in) useOnCurrentStream(t);
+  checkBitOffsets(in[1]);
+  dcfBitKeygenKernel<<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), toRoundKeys(a.prgKey), a.nonce, a.first, a.bits, n,
+                                                                               devPtr<uint64_t>(in[0]), devPtr<uint64_t>(in[1]),
+                                                                               devPtr<uint64_t>(key0), devPtr<uint64_t>(key1));
+  TFE_CUDA_LAUNCHED();
+  return {key0, key1};
+}
+
+// Inputs key [n, 2 * bits + 3], x [n]; output y [n] bit.
+Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
+  const fss::DcfEvalArgs a = fss::parseDcfEval("DcfBitEval", fss::kDcfBitForm, in, at);
+  const int64_t n = in[1].shape[0];
+  Tensor y = allocDevice({n}, DType::Bit);
+  if (n == 0) return {y};
+  useOnCurrentStream(in[0]);
+  useOnCurrentStream(in[1]);
+  dcfBitEvalKernel<<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), a.bits, a.party, n, devPtr<uint64_t>(in[0]),
+                                                                             devPtr<uint64_t>(in[1]), devPtr<uint8_t>(y));
+  TFE_CUDA_LAUNCHED();
+  return {y};
+}
+
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen", 2, dcfKeygen<1>);
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen2", 3, dcfKeygen<2>);
 TFE_REGISTER_CUDA_KERNEL("DcfEval", 2, dcfEval<1>);
 TFE_REGISTER_CUDA_KERNEL("DcfEval2", 2, dcfEval<2>);
+TFE_REGISTER_CUDA_KERNEL("DcfBitKeygen", 2, dcfBitKeygen);
+TFE_REGISTER_CUDA_KERNEL("DcfBitEval", 2, dcfBitEval);
 
 }  // namespace
 }  // namespace cuda

@@ -1,5 +1,5 @@
 // Harness cases for the DCF kernels (fss_dcf.cu): keys and shares bit for bit against the CPU
-// kernels for every domain size class, both payload counts, stream offsets up to the largest
+// kernels for every domain size class, both payload counts and the one-bit DCF, stream offsets up to the largest
 // allowed and sizes around the 256-thread block; bad inputs refused with the CPU's messages. And
 // the DCF benchmark (--bench): keygen and eval throughput on the GPU beside the CPU kernels'.
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "cuda/test/gpu_timing.h"
 #include "cuda/test/harness.h"
 #include "fss/dcf.h"
+#include "fss/dcf_bit.h"
 
 namespace tfe {
 namespace cudatest {
@@ -45,12 +46,17 @@ Attrs evalAttrs(int bits, int64_t party) {
   return a;
 }
 
-const char* keygenName(int P) { return P == 1 ? "DcfKeygen" : "DcfKeygen2"; }
-const char* evalName(int P) { return P == 1 ? "DcfEval" : "DcfEval2"; }
+// P: payloads, 1 or 2, or 0 for the one-bit DCF (fss/dcf_bit.h).
+const char* keygenName(int P) { return P == 0 ? "DcfBitKeygen" : P == 1 ? "DcfKeygen" : "DcfKeygen2"; }
+const char* evalName(int P) { return P == 0 ? "DcfBitEval" : P == 1 ? "DcfEval" : "DcfEval2"; }
+int64_t keyWords(int bits, int P) { return P == 0 ? fss::dcfBitKeyWords(bits) : fss::dcfKeyWords(bits, P); }
 
+// alpha and the betas, or for the one-bit DCF alpha and the offsets (0 or 1).
 Inputs keygenInputs(int P, int64_t n) {
   Inputs in;
-  for (int i = 0; i <= P; ++i) in.push_back(randomHost({n}, DType::Ring64));
+  for (int i = 0; i <= std::max(P, 1); ++i) in.push_back(randomHost({n}, DType::Ring64));
+  if (P == 0)
+    for (int64_t j = 0; j < n; ++j) in[1].ptr<uint64_t>()[j] &= 1;
   return in;
 }
 
@@ -68,7 +74,7 @@ Tensor xNear(const Tensor& alpha) {
 
 TFE_CUDA_CASE(dcf_keygen_eval) {
   for (int bits : kBits)
-    for (int P = 1; P <= 2; ++P)
+    for (int P = 0; P <= 2; ++P)
       for (int64_t n : kSizes) {
         // Stream offsets: none, a random one, and the largest allowed (first + n = 2^63 - 1).
         const uint64_t firsts[] = {0, nextRandom() >> 20, (~uint64_t(0) >> 1) - static_cast<uint64_t>(n)};
@@ -95,9 +101,9 @@ TFE_CUDA_CASE(dcf_keygen_eval) {
 // Evaluation reads any words the same way, not only keygen's (every control bit set, odd seeds).
 TFE_CUDA_CASE(dcf_eval_random_words) {
   for (int bits : kBits)
-    for (int P = 1; P <= 2; ++P) {
+    for (int P = 0; P <= 2; ++P) {
       const int64_t n = 777;
-      Tensor key = randomHost({n, fss::dcfKeyWords(bits, P)}, DType::Ring64), x = randomHost({n}, DType::Ring64);
+      Tensor key = randomHost({n, keyWords(bits, P)}, DType::Ring64), x = randomHost({n}, DType::Ring64);
       for (int64_t party = 0; party < 2; ++party)
         if (!compareKernel(evalName(P), {key, x}, evalAttrs(bits, party))) return false;
     }
@@ -107,7 +113,7 @@ TFE_CUDA_CASE(dcf_eval_random_words) {
 // A large vector: many grid-stride rounds' worth of blocks, the 63-bit domain the protocol uses.
 TFE_CUDA_CASE(dcf_large) {
   const int64_t n = 200003;
-  for (int P = 1; P <= 2; ++P) {
+  for (int P = 0; P <= 2; ++P) {
     Inputs in = keygenInputs(P, n);
     Attrs at = keygenAttrs(63, nextRandom() >> 8);
     if (!compareKernel(keygenName(P), in, at)) return false;
@@ -119,7 +125,7 @@ TFE_CUDA_CASE(dcf_large) {
 
 TFE_CUDA_CASE(dcf_refuses_with_cpu_messages) {
   bool ok = true;
-  for (int P = 1; P <= 2; ++P) {
+  for (int P = 0; P <= 2; ++P) {
     const std::string kg = keygenName(P), ev = evalName(P);
     Inputs in = keygenInputs(P, 8);
     for (int64_t bits : {0, 65}) {
@@ -141,7 +147,7 @@ TFE_CUDA_CASE(dcf_refuses_with_cpu_messages) {
     badImpl.set("impl", std::string("bogus"));
     ok &= sameError(kg, in, badImpl);
     Inputs shortBeta = in;
-    shortBeta[P] = randomHost({7}, DType::Ring64);
+    shortBeta[std::max(P, 1)] = randomHost({7}, DType::Ring64);
     ok &= sameError(kg, shortBeta, keygenAttrs(8, 0));
     Inputs fieldAlpha = in;
     fieldAlpha[0] = randomHost({8}, DType::Field, 67);
@@ -150,7 +156,12 @@ TFE_CUDA_CASE(dcf_refuses_with_cpu_messages) {
     matrixAlpha[0] = randomHost({2, 4}, DType::Ring64);
     ok &= sameError(kg, matrixAlpha, keygenAttrs(8, 0));
 
-    Tensor key = randomHost({8, fss::dcfKeyWords(8, P)}, DType::Ring64), x = randomHost({8}, DType::Ring64);
+    if (P == 0) {
+      Inputs notBit = in;
+      notBit[1].ptr<uint64_t>()[3] = 2;  // an offset that is not a bit: found on the device
+      ok &= sameError(kg, notBit, keygenAttrs(8, 0));
+    }
+    Tensor key = randomHost({8, keyWords(8, P)}, DType::Ring64), x = randomHost({8}, DType::Ring64);
     ok &= sameError(ev, {key, x}, evalAttrs(9, 0));                                    // key width
     ok &= sameError(ev, {key, x}, evalAttrs(8, 2));                                    // party
     ok &= sameError(ev, {key, x}, attrsWith("bits", int64_t(8)));                      // no party
@@ -185,7 +196,7 @@ TFE_CUDA_BENCH(dcf_throughput) {
   std::printf("DCF at bits = %d, %lld elements on %s (sm_%d%d); CPU: %lld elements\n", bits, (long long)n, st.name.c_str(),
               st.computeMajor, st.computeMinor, (long long)nCpu);
   bool ok = true;
-  for (int P = 1; P <= 2; ++P) {
+  for (int P : {1, 2, 0}) {
     Inputs in = keygenInputs(P, n), din;
     for (const Tensor& t : in) din.push_back(toDevice(t));
     Attrs at = keygenAttrs(bits, 0);
@@ -210,15 +221,15 @@ TFE_CUDA_BENCH(dcf_throughput) {
     Tensor cx = randomHost({nCpu}, DType::Ring64);
     const double cpuEv = cpuRate([&] { cev->fn({ckeys[0], cx}, evalAttrs(bits, 0)); }, nCpu);
 
-    const int64_t K = fss::dcfKeyWords(bits, P);
+    const int64_t K = keyWords(bits, P);
     std::vector<uint64_t> head(static_cast<size_t>(nCheck * K));
     cuda::download(dkeys[1], head.data(), head.size() * 8, cuda::currentStreamId());
     const bool same = std::equal(head.begin(), head.end(), ckeys[1].ptr<uint64_t>());
     ok &= same;
-    std::printf("  dcf keygen  %d payload%s %12.4g elements/s  (CPU %.4g)  %s\n", P, P > 1 ? "s" : " ",
-                double(n) / (kgMs * 1e-3), cpuKg, same ? "keys = CPU's" : "KEYS DIFFER FROM THE CPU'S");
-    std::printf("  dcf eval    %d payload%s %12.4g elements/s  (CPU %.4g)\n", P, P > 1 ? "s" : " ", double(n) / (evMs * 1e-3),
-                cpuEv);
+    const char* form = P == 0 ? "one-bit   " : P == 1 ? "1 payload " : "2 payloads";
+    std::printf("  dcf keygen  %s %12.4g elements/s  (CPU %.4g)  %s\n", form, double(n) / (kgMs * 1e-3), cpuKg,
+                same ? "keys = CPU's" : "KEYS DIFFER FROM THE CPU'S");
+    std::printf("  dcf eval    %s %12.4g elements/s  (CPU %.4g)\n", form, double(n) / (evMs * 1e-3), cpuEv);
   }
   return ok;
 }
