@@ -1,6 +1,8 @@
 // DReLU by function secret sharing with server2 as the dealer (the sign gate of Boyle, Chandran,
 // Gilboa, Gupta, Ishai, Kumar, Rathee, Eurocrypt 2021, as AriaNN and Orca use it): one round
-// online between server0 and server1, and server2 receives nothing.
+// online between server0 and server1, and server2 receives nothing. Gates of
+// FSS_STEPS.compactFrom elements or more take the compact two-round form instead (compact_gate.ts:
+// keys half the size; docs/fss.md "Two gate forms").
 import { add, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
 import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
