@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth } from '../lib/serve/limits';
 import { startLimitedCluster, until } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
@@ -27,6 +28,15 @@ test('poolDepth: precomputePool for small models, fewer when their pooled materi
   t.true(poolDepth(limits, big) < 8);
   t.is(poolDepth({ ...limits, maxQueryBytes: 1 << 20 }, big), 0, 'nothing pooled when one query does not fit');
   t.is(poolDepth({ ...limits, precomputePool: 0 }, small), 0);
+});
+
+test('the FSS memory estimate follows the gate form: one-round keys below FSS_STEPS.compactFrom elements per gate, compact keys from there on', (t) => {
+  const relu = { topology: dense([1000, 10], 16), protocol: 'fss' as const, inputShape: [16] };
+  const linear = { ...relu, topology: { class_name: 'Sequential', config: { layers: dense([1000, 10], 16).config.layers.map((l) => ({ ...l, config: { ...l.config, activation: 'linear' } })) } } };
+  const perElement = (batch: number) => (estimateQueryBytes(relu, batch) - estimateQueryBytes(linear, batch)) / (8 * batch * 1000);
+  t.is(FSS_STEPS.compactFrom, 16384);
+  t.is(perElement(16), 257 + 24, '16000 elements: the one-round gate (two-payload keys)');
+  t.is(perElement(17), 129 + 24, '17000 elements: the compact gate (one-bit keys)');
 });
 
 test('a cluster pools only what fits: server2 holds at most the bounded depth, and queries run', async (t) => {

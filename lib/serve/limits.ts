@@ -3,6 +3,7 @@
 // its requests run or wait at once (per client connection and in total), and what error text
 // reaches a client (no server paths). The counters are also what the operator's status shows.
 import type { ModelTopology } from '../api/layers_spec';
+import { FSS_STEPS } from '../protocol/fss/steps';
 import type { PartyName } from '../net/transport';
 import type { ProtocolName } from './messages';
 
@@ -72,8 +73,13 @@ const PER_IM2COL = 2;
 const PER_POLY = 6;
 const PER_LINEAR = 2;
 const PER_SECURENN_COMPARE = 200;
-/** FSS: a two-payload DCF key of 257 words per relu element, and the evaluation's temporaries. */
+/**
+ * FSS: a DCF key per relu element, and the evaluation's temporaries: the one-round gate's
+ * two-payload key (257 words) below FSS_STEPS.compactFrom elements per gate, the compact gate's
+ * one-bit key (129 words) from there on (lib/protocol/fss/steps.ts).
+ */
 const PER_FSS_COMPARE = 257 + 24;
+const PER_FSS_COMPACT = 129 + 24;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
 const PER_QUERY = 24 << 20;
 
@@ -109,7 +115,8 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
   // ahead, so the compute servers may hold several layers' keys at once.
   let compareMax = 0;
   const nonlinear = (n: number): number => {
-    if (m.protocol !== 'securenn') return (m.protocol === 'fss' ? PER_FSS_COMPARE : PER_POLY) * n;
+    if (m.protocol === 'fss') return (n * batch >= FSS_STEPS.compactFrom ? PER_FSS_COMPACT : PER_FSS_COMPARE) * n;
+    if (m.protocol !== 'securenn') return PER_POLY * n;
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
