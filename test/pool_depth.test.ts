@@ -21,7 +21,7 @@ test('poolDepth: precomputePool for small models, fewer when their pooled materi
   const limits = { ...DEFAULT_LIMITS, precomputePool: 8 };
   const small = { topology: dense([32, 10], 16), protocol: 'fss' as const, inputShape: [16] };
   t.is(poolDepth(limits, small), 8);
-  const big = { topology: dense([65536, 10], 64), protocol: 'fss' as const, inputShape: [64] };
+  const big = { topology: dense([131072, 10], 64), protocol: 'fss' as const, inputShape: [64] };
   const each = estimateQueryBytes(big, 1) - estimateQueryBytes({ ...big, topology: { class_name: 'Sequential', config: { layers: [] } } }, 1);
   t.true(each > limits.maxQueryBytes / 8, `${each}`);
   t.is(poolDepth(limits, big), Math.floor(limits.maxQueryBytes / (2 * (estimateQueryBytes(big, 1) - (24 << 20)))));
