@@ -6,6 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import test from 'ava';
 
 import { cpuInfo, dcfBitEval, dcfBitKeygen, dcfBitKeyWords, prgRing, type RingTensor, setNumThreads } from '../lib/ring';
+import { randomU64 } from './helpers/random';
 import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ } from './helpers/key_stats';
 import { make, take } from './helpers/tensors';
 
@@ -13,14 +14,10 @@ const M = 1n << 64n;
 type Impl = 'auto' | 'aesni' | 'portable';
 const IMPLS: Impl[] = ['auto', 'portable', ...(cpuInfo().aes === 'aes-ni' ? (['aesni'] as const) : [])];
 
-function randomU64(n: number): bigint[] {
-  const a = new BigUint64Array(n);
-  randomFillSync(new Uint8Array(a.buffer));
-  return [...a];
-}
+const u64 = (n: number) => [...randomU64(n, false)];
 const randomSeed = () => randomFillSync(new Uint8Array(16));
-const randomNonce = () => randomU64(1)[0];
-const randomBits = (n: number) => randomU64(n).map((v) => v & 1n);
+const randomNonce = () => u64(1)[0];
+const randomBits = (n: number) => u64(n).map((v) => v & 1n);
 
 /** The plaintext function: [(x mod 2^bits) < (alpha mod 2^bits)] xor w. */
 function reference(alpha: bigint, w: bigint, x: bigint, bits: number): bigint {
@@ -60,10 +57,10 @@ function assertBit(y: RingTensor): void {
  * at random and with garbage above the domain. */
 function edgeCases(bits: number, randomAlphas: number): { alpha: bigint[]; x: bigint[] } {
   const top = (1n << BigInt(bits)) - 1n, high = bits < 64 ? (M - 1n) ^ top : 0n;
-  const alphas = [0n, 1n, top, top - 1n, ...randomU64(randomAlphas).map((a) => a & top), ...randomU64(randomAlphas)];
+  const alphas = [0n, 1n, top, top - 1n, ...u64(randomAlphas).map((a) => a & top), ...u64(randomAlphas)];
   const alpha: bigint[] = [], x: bigint[] = [];
   for (const a of alphas) {
-    const r = randomU64(3);
+    const r = u64(3);
     for (const v of [a, a + 1n, a - 1n, (a + 1n) & top, (a - 1n) & top, 0n, top, r[0], r[1] & top, (a & top) | (r[2] & high)]) {
       alpha.push(a);
       x.push(((v % M) + M) % M);
@@ -107,7 +104,7 @@ test('dcf bit: edge and random values for bits 17, 63 and 64, against the plaint
 
 test('dcf bit: every implementation makes the same keys and outputs, word for word (full and short batches)', async (t) => {
   for (const n of [1000, 37]) {
-    const bits = 63, seed = randomSeed(), nonce = randomNonce(), alpha = randomU64(n), w = randomBits(n), x = randomU64(n);
+    const bits = 63, seed = randomSeed(), nonce = randomNonce(), alpha = u64(n), w = randomBits(n), x = u64(n);
     const [ref0, ref1] = await keys(alpha, w, bits, { seed, nonce, impl: 'portable' });
     const want = await evalBits(ref1, x, bits, 1, 'portable');
     for (const impl of IMPLS) {
@@ -123,7 +120,7 @@ test('dcf bit: layout: K = 2 * bits + 3, roots from the PRG stream carrying the 
   const n = 300, bits = 63, K = dcfBitKeyWords(bits);
   t.is(K, 129);
   const seed = randomSeed(), nonce = randomNonce(), first = 777;
-  const alpha = randomU64(n), w = randomBits(n);
+  const alpha = u64(n), w = randomBits(n);
   const [k0, k1] = await keys(alpha, w, bits, { seed, nonce, first });
   const stream = take(await prgRing(seed, [4 * (first + n)], { nonce }));
   for (let j = 0; j < n; j++) {
@@ -143,7 +140,7 @@ test('dcf bit: layout: K = 2 * bits + 3, roots from the PRG stream carrying the 
 
 test('dcf bit: keys made in chunks with `first` equal one call; thread count and batch edges do not matter', async (t) => {
   const n = 1000, bits = 63, K = dcfBitKeyWords(bits), seed = randomSeed(), nonce = randomNonce();
-  const alpha = randomU64(n), w = randomBits(n);
+  const alpha = u64(n), w = randomBits(n);
   const whole = await keys(alpha, w, bits, { seed, nonce });
   const cuts = [0, 1, 33, 100, 257, 1000];
   for (let c = 0; c + 1 < cuts.length; c++) {
@@ -152,7 +149,7 @@ test('dcf bit: keys made in chunks with `first` equal one call; thread count and
     t.deepEqual(part[0], whole[0].slice(lo * K, hi * K), `chunk [${lo}, ${hi}) party 0`);
     t.deepEqual(part[1], whole[1].slice(lo * K, hi * K), `chunk [${lo}, ${hi}) party 1`);
   }
-  const x = randomU64(n);
+  const x = u64(n);
   const many = await evalBits(whole[0], x, bits, 0);
   const threads = cpuInfo().threads;
   setNumThreads(1);

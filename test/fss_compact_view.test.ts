@@ -10,30 +10,15 @@ import * as tfe from '../lib';
 import { dcfBitKeyWords } from '../lib/ops/fss';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { newCluster } from './helpers/suites/harness';
-import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+import { constant, exactRelu, reluViews, spread } from './helpers/relu_views';
+import { compareViews } from './helpers/view_stats';
 
 FSS_STEPS.compactFrom = 0;
 
-async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> {
-  const c = newCluster('fss');
-  try {
-    const seen = recordTensors(c);
-    const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
-    const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
-    return { seen, out };
-  } finally {
-    await c.close();
-  }
-}
-
-const constant = new Float64Array(4096).fill(-1.25);
-const spread = Float64Array.from({ length: 4096 }, () => (Math.random() - 0.5) * 2e6);
-const exact = (x: Float64Array) => [...x].map((v) => (Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16));
-
 test.serial('FSS compact relu: exact, and every server view has the same statistics for two secrets; server2 receives nothing', async (t) => {
   const [a, b] = [await reluViews(constant), await reluViews(spread)];
-  t.deepEqual([...b.out], exact(spread), 'relu is exact');
-  t.deepEqual([...a.out], exact(constant), 'relu is exact');
+  t.deepEqual([...b.out], exactRelu(spread), 'relu is exact');
+  t.deepEqual([...a.out], exactRelu(constant), 'relu is exact');
   t.deepEqual(a.seen.filter((m) => m.to === 'server2').map((m) => m.key), [], 'server2 receives nothing');
   for (const party of ['server0', 'server1']) {
     const cmp = compareViews(a.seen, b.seen, party);
@@ -105,7 +90,7 @@ test.serial('FSS compact relu in key chunks: exact, keys in chunks of at most FS
   FSS_STEPS.chunkBytes = 1000 * 8 * dcfBitKeyWords(63) + 100;
   try {
     const [a, b] = [await reluViews(constant), await reluViews(spread)];
-    t.deepEqual([...b.out], exact(spread), 'relu is exact');
+    t.deepEqual([...b.out], exactRelu(spread), 'relu is exact');
     const keys = b.seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key'));
     t.deepEqual(keys.map((m) => m.shape), [[1000, 129], [1000, 129], [1000, 129], [1000, 129], [96, 129]], 'keys travel in chunks');
     for (const party of ['server0', 'server1']) {

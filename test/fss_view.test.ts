@@ -10,26 +10,12 @@ import { dcfKeyWords } from '../lib/ops/fss';
 import { CHUNK_BYTES } from '../lib/net/wire';
 import { FSS_STEPS } from '../lib/protocol/fss/drelu';
 import { newCluster } from './helpers/suites/harness';
-import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
-
-async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> {
-  const c = newCluster('fss');
-  try {
-    const seen = recordTensors(c);
-    const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
-    const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
-    return { seen, out };
-  } finally {
-    await c.close();
-  }
-}
-
-const constant = new Float64Array(4096).fill(-1.25);
-const spread = Float64Array.from({ length: 4096 }, () => (Math.random() - 0.5) * 2e6);
+import { constant, exactRelu, reluViews, spread } from './helpers/relu_views';
+import { compareViews, recordTensors } from './helpers/view_stats';
 
 test.serial('FSS relu: every server view has the same statistics for two secrets; server2 receives nothing', async (t) => {
   const [a, b] = [await reluViews(constant), await reluViews(spread)];
-  t.deepEqual([...b.out], [...spread].map((v) => Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16), 'relu is exact');
+  t.deepEqual([...b.out], exactRelu(spread), 'relu is exact');
   t.deepEqual(a.seen.filter((m) => m.to === 'server2').map((m) => m.key), [], 'server2 receives nothing');
   for (const party of ['server0', 'server1']) {
     const cmp = compareViews(a.seen, b.seen, party);
@@ -77,7 +63,7 @@ test.serial('FSS relu in key chunks (a large query): exact, keys in chunks of at
   FSS_STEPS.chunkBytes = 1000 * 8 * dcfKeyWords(63, 2) + 100; // 1000 relu keys: five messages for 4096 elements
   try {
     const [a, b] = [await reluViews(constant), await reluViews(spread)];
-    t.deepEqual([...b.out], [...spread].map((v) => Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16), 'relu is exact');
+    t.deepEqual([...b.out], exactRelu(spread), 'relu is exact');
     const keys = b.seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key'));
     t.deepEqual(keys.map((m) => m.shape), [[1000, 257], [1000, 257], [1000, 257], [1000, 257], [96, 257]], 'keys travel in chunks');
     for (const party of ['server0', 'server1']) {

@@ -71,35 +71,51 @@ async function runDcf(kernel: K.KernelName, inputs: readonly RingTensor[], attrs
 }
 
 /**
- * The dealer's side: DCF keys for alpha [n] and beta [n] (ring64). Returns [key0, key1], each
- * [n, dcfKeyWords(bits)] ring64, key0 for server0 and key1 for server1.
+ * The keygen kernels' common path: alpha and the other inputs are [n] ring64 vectors (each named
+ * for its messages), the options are checked, and the kernel runs with them.
  */
-export async function dcfKeygen(alpha: RingTensor, beta: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
-  const op = 'dcfKeygen';
+async function keygen(op: string, kernel: K.KernelName, alpha: RingTensor, others: [RingTensor, string][], opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
   requireVector(op, alpha, 'alpha');
-  requireVector(op, beta, 'beta');
-  if (beta.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and beta [${beta.shape[0]}] must have one shape`);
+  for (const [t, name] of others) {
+    requireVector(op, t, name);
+    if (t.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and ${name} [${t.shape[0]}] must have one shape`);
+  }
   const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
   requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
   if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
   if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
   const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
-  const [k0, k1] = await runDcf(K.DcfKeygen, [alpha, beta], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  const [k0, k1] = await runDcf(kernel, [alpha, ...others.map(([t]) => t)], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
   return [k0, k1];
 }
 
-/** One server's share y [n] of beta * [x < alpha] from its keys [n, dcfKeyWords(bits)] and public x [n]. */
-export async function dcfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
-  const op = 'dcfEval';
+/**
+ * The evaluation kernels' common path: key [n, words(bits)] ring64 and public x [n] ring64, the
+ * options checked; `formula` names the key width in messages. `work` scales the element-levels.
+ */
+async function evaluate(op: string, kernel: K.KernelName, key: RingTensor, x: RingTensor, opts: DcfEvalOptions, words: (bits: number) => number, formula: string, work = 1): Promise<RingTensor[]> {
   requireTensor(op, key, 'key');
   requireDType(op, key, 'ring64');
   requireVector(op, x, 'x');
   const { bits, party } = opts ?? ({} as DcfEvalOptions);
-  const words = dcfKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS));
+  const K = words(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS));
   if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
-  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
-    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 3 * bits + 4) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
-  const [y] = await runDcf(K.DcfEval, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits);
+  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== K)
+    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${K}] (n, ${formula}) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
+  return runDcf(kernel, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits * work);
+}
+
+/**
+ * The dealer's side: DCF keys for alpha [n] and beta [n] (ring64). Returns [key0, key1], each
+ * [n, dcfKeyWords(bits)] ring64, key0 for server0 and key1 for server1.
+ */
+export function dcfKeygen(alpha: RingTensor, beta: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  return keygen('dcfKeygen', K.DcfKeygen, alpha, [[beta, 'beta']], opts);
+}
+
+/** One server's share y [n] of beta * [x < alpha] from its keys [n, dcfKeyWords(bits)] and public x [n]. */
+export async function dcfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
+  const [y] = await evaluate('dcfEval', K.DcfEval, key, x, opts, (b) => dcfKeyWords(b), '3 * bits + 4');
   return y;
 }
 
@@ -107,34 +123,13 @@ export async function dcfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptio
  * Keys of a two-payload DCF: one tree gives shares of beta0 [x < alpha] and beta1 [x < alpha]
  * (native/src/fss/dcf.h). Returns [key0, key1], each [n, dcfKeyWords(bits, 2)].
  */
-export async function dcfKeygen2(alpha: RingTensor, beta0: RingTensor, beta1: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
-  const op = 'dcfKeygen2';
-  requireVector(op, alpha, 'alpha');
-  for (const [b, name] of [[beta0, 'beta0'], [beta1, 'beta1']] as const) {
-    requireVector(op, b, name);
-    if (b.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and ${name} [${b.shape[0]}] must have one shape`);
-  }
-  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
-  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
-  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
-  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
-  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
-  const [k0, k1] = await runDcf(K.DcfKeygen2, [alpha, beta0, beta1], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
-  return [k0, k1];
+export function dcfKeygen2(alpha: RingTensor, beta0: RingTensor, beta1: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  return keygen('dcfKeygen2', K.DcfKeygen2, alpha, [[beta0, 'beta0'], [beta1, 'beta1']], opts);
 }
 
 /** One server's shares [y0, y1] of both payloads of a dcfKeygen2 key at public x. */
 export async function dcfEval2(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<[RingTensor, RingTensor]> {
-  const op = 'dcfEval2';
-  requireTensor(op, key, 'key');
-  requireDType(op, key, 'ring64');
-  requireVector(op, x, 'x');
-  const { bits, party } = opts ?? ({} as DcfEvalOptions);
-  const words = dcfKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS), 2);
-  if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
-  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
-    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 4 * bits + 5) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
-  const [y0, y1] = await runDcf(K.DcfEval2, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits);
+  const [y0, y1] = await evaluate('dcfEval2', K.DcfEval2, key, x, opts, (b) => dcfKeyWords(b, 2), '4 * bits + 5');
   return [y0, y1];
 }
 
@@ -148,31 +143,13 @@ export function dcfBitKeyWords(bits: number): number {
  * dcfBitEval(key1, x, party 1) = [x mod 2^bits < alpha mod 2^bits] xor offset, per element.
  * `offset` [n] ring64 holds 0 or 1 per element. Returns [key0, key1], each [n, dcfBitKeyWords(bits)].
  */
-export async function dcfBitKeygen(alpha: RingTensor, offset: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
-  const op = 'dcfBitKeygen';
-  requireVector(op, alpha, 'alpha');
-  requireVector(op, offset, 'offset');
-  if (offset.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and offset [${offset.shape[0]}] must have one shape`);
-  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
-  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
-  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
-  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
-  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
-  const [k0, k1] = await runDcf(K.DcfBitKeygen, [alpha, offset], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
-  return [k0, k1];
+export function dcfBitKeygen(alpha: RingTensor, offset: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  return keygen('dcfBitKeygen', K.DcfBitKeygen, alpha, [[offset, 'offset']], opts);
 }
 
 /** One server's share y [n] (dtype bit) of [x < alpha] xor offset from its one-bit DCF keys and public x [n]. */
 export async function dcfBitEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
-  const op = 'dcfBitEval';
-  requireTensor(op, key, 'key');
-  requireDType(op, key, 'ring64');
-  requireVector(op, x, 'x');
-  const { bits, party } = opts ?? ({} as DcfEvalOptions);
-  const words = dcfBitKeyWords(requireInt(op, bits, 'bits', 1, DCF_MAX_BITS));
-  if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
-  if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== words)
-    throw new RangeError(`${op}: key must be [${x.shape[0]}, ${words}] (n, 2 * bits + 3) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
-  const [y] = await runDcf(K.DcfBitEval, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, (x.size * bits) >> 1);
+  // One hash per level against the 64-bit DCF's two: half the work per element-level.
+  const [y] = await evaluate('dcfBitEval', K.DcfBitEval, key, x, opts, dcfBitKeyWords, '2 * bits + 3', 0.5);
   return y;
 }

@@ -10,7 +10,7 @@ import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
 import { deal } from '../dealer';
 import { type OpCtx, type Party, tag } from '../party';
-import { LOW_BITS, oneMinusTwice, ringPrg } from './gate_common';
+import { Held, LOW_BITS, oneMinusTwice, openMasked, ringPrg } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 import { FSS_STEPS } from './steps';
 
@@ -45,21 +45,16 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
   const zeros = () => RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
-    const held: (RingTensor | null)[] = [];
-    const keep = async <T extends RingTensor | null>(t: Promise<T> | T) => {
-      const v = await t;
-      held.push(v);
-      return v;
-    };
+    const held = new Held();
     try {
-      const r = await keep(FSS_STEPS.maskInput ? prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : zeros());
-      const draw = await keep(prgRing(own, shape, { nonce: nonceFor(op.id, 88) }));
-      const m = await keep(FSS_STEPS.maskInput && FSS_STEPS.maskBit ? shiftRightLogical(draw, 63) : zeros());
-      const b = await keep(shiftRightLogical(r, 63));
+      const r = await held.keep(FSS_STEPS.maskInput ? prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : zeros());
+      const draw = await held.keep(prgRing(own, shape, { nonce: nonceFor(op.id, 88) }));
+      const m = await held.keep(FSS_STEPS.maskInput && FSS_STEPS.maskBit ? shiftRightLogical(draw, 63) : zeros());
+      const b = await held.keep(shiftRightLogical(r, 63));
       // w = b xor m = b + m - 2 b m on bits.
-      const bm = await keep(mul(b, m));
-      const w = await keep(sub(await keep(add(b, m)), await keep(add(bm, bm))));
-      const rm = opts.relu ? await keep(mul(r, m)) : null;
+      const bm = await held.keep(mul(b, m));
+      const w = await held.keep(sub(await held.keep(add(b, m)), await held.keep(add(bm, bm))));
+      const rm = opts.relu ? await held.keep(mul(r, m)) : null;
       // The dealt shares first: the compute servers open x^ with them while the keys are made.
       const dealt = Promise.all([dealRing(82, r), dealRing(86, m), rm ? dealRing(87, rm) : null]);
       await dealKeys(p, op, parts, async (chunk) => {
@@ -72,53 +67,33 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
       });
       await dealt;
     } finally {
-      for (const t of held) t?.dispose();
+      held.dispose();
     }
     return null;
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
-  const [rj, mj, rmj] = await Promise.all([dealRing(82, null), dealRing(86, null), opts.relu ? dealRing(87, null) : null]);
-  const held: (RingTensor | null)[] = [rj, mj, rmj];
-  const keep = async (t: Promise<RingTensor> | RingTensor) => {
-    const v = await t;
-    held.push(v);
-    return v;
-  };
+  const held = new Held();
+  const [rj, mj, rmj] = await Promise.all([dealRing(82, null), dealRing(86, null), opts.relu ? dealRing(87, null) : null].map((t) => held.keep(t)));
   try {
     // Step 4: open x^ = a + r.
-    const mine = await keep(add(a, rj!));
-    const xHat = await keep(add(mine, await keep(p.exchange(tag(op, 'fss.open'), mine))));
+    const xHat = await held.keep(openMasked(p, op, a, rj!));
     // Step 5, chunk by chunk as the keys arrive.
-    const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(LOW_BITS), 1, async (key, chunk) => {
-      const xc = await part(xHat, parts.length, chunk);
-      try {
-        return [await dcfBitEval(key, xc, { bits: LOW_BITS, party: j })];
-      } finally {
-        if (parts.length > 1) xc.dispose();
-      }
-    });
-    held.push(y);
-    let ej = y;
-    if (j === 0) {
-      // 1 xor A is the top bit of x^ + 2^63.
-      const notTop = await keep(bitExtract(await keep(addScalar(xHat, 1n << 63n)), 63));
-      ej = await keep(xor(y, notTop));
-    }
+    const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(LOW_BITS), 1, xHat, async (key, xc) => [await dcfBitEval(key, xc, { bits: LOW_BITS, party: j })]);
+    let ej = await held.keep(y);
+    // 1 xor A is the top bit of x^ + 2^63.
+    if (j === 0) ej = await held.keep(xor(y, await held.keep(bitExtract(await held.keep(addScalar(xHat, 1n << 63n)), 63))));
     // Step 6: open e = DReLU(a) xor m.
-    const e = await keep(cast(await keep(xor(ej, await keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64'));
+    const e = await held.keep(cast(await held.keep(xor(ej, await held.keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64'));
     // Step 7.
-    const flip = await keep(oneMinusTwice(e));
-    const fm = await keep(mul(flip, mj!));
-    const d = j === 0 ? await keep(add(e, fm)) : fm;
-    if (!opts.relu) {
-      held.splice(held.lastIndexOf(d), 1);
-      return d;
-    }
+    const flip = await held.keep(oneMinusTwice(e));
+    const fm = await held.keep(mul(flip, mj!));
+    const d = j === 0 ? await held.keep(add(e, fm)) : fm;
+    if (!opts.relu) return held.release(d);
     // Step 8.
-    const rd = await keep(add(await keep(mul(e, rj!)), await keep(mul(flip, rmj!))));
-    return sub(await keep(mul(xHat, d)), rd);
+    const rd = await held.keep(add(await held.keep(mul(e, rj!)), await held.keep(mul(flip, rmj!))));
+    return await sub(await held.keep(mul(xHat, d)), rd);
   } finally {
-    for (const t of held) t?.dispose();
+    held.dispose();
   }
 }

@@ -9,10 +9,10 @@ import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
 import { deal } from '../dealer';
-import { type OpCtx, type Party, tag } from '../party';
+import type { OpCtx, Party } from '../party';
 import { compactSign } from './compact_gate';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
-import { LOW_BITS, oneMinusTwice, ringPrg } from './gate_common';
+import { Held, LOW_BITS, oneMinusTwice, openMasked, ringPrg } from './gate_common';
 import { FSS_STEPS } from './steps';
 
 export { FSS_STEPS } from './steps';
@@ -78,45 +78,31 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
-  const [rj, bj, rbj] = await Promise.all([dealRing(82, null), dealRing(83, null), opts.relu ? dealRing(85, null) : null]);
-  const held: (RingTensor | null)[] = [rj, bj, rbj];
-  const keep = async (t: Promise<RingTensor>) => {
-    const v = await t;
-    held.push(v);
-    return v;
-  };
+  const held = new Held();
+  const [rj, bj, rbj] = await Promise.all([dealRing(82, null), dealRing(83, null), opts.relu ? dealRing(85, null) : null].map((t) => held.keep(t)));
   try {
     // Step 4: open x^ = a + r.
-    const mine = await keep(add(a, rj!));
-    const xHat = await keep(add(mine, await keep(p.exchange(tag(op, 'fss.open'), mine))));
+    const xHat = await held.keep(openMasked(p, op, a, rj!));
     // Steps 5 and 6 (for relu, both payloads come from one walk of the tree), chunk by chunk as
     // the keys arrive.
-    const evals = await evalKeys(p, op, parts, dcfKeyWords(LOW_BITS, payloads), payloads, async (key, chunk) => {
-      const xc = await part(xHat, parts.length, chunk);
-      try {
-        return payloads === 2 ? await dcfEval2(key, xc, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xc, { bits: LOW_BITS, party: j })];
-      } finally {
-        if (parts.length > 1) xc.dispose();
-      }
-    });
-    for (const e of evals) held.push(e);
-    const z = await keep(add(evals[0], bj!));
-    const top = await keep(shiftRightLogical(xHat, 63));
-    const flip = await keep(oneMinusTwice(top));
-    const one = await keep(Promise.resolve(RingTensor.fromBigInts([1n], [1])));
-    const notTop = await keep(sub(one, top));
-    const zFlip = await keep(mul(z, flip));
-    const d = j === 0 ? await keep(sub(notTop, zFlip)) : await keep(mulScalar(zFlip, -1n));
-    if (!opts.relu) {
-      held.splice(held.indexOf(d), 1);
-      return d;
-    }
+    const evals = await evalKeys(p, op, parts, dcfKeyWords(LOW_BITS, payloads), payloads, xHat, async (key, xc) =>
+      payloads === 2 ? dcfEval2(key, xc, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xc, { bits: LOW_BITS, party: j })],
+    );
+    for (const e of evals) await held.keep(e);
+    const z = await held.keep(add(evals[0], bj!));
+    const top = await held.keep(shiftRightLogical(xHat, 63));
+    const flip = await held.keep(oneMinusTwice(top));
+    const one = await held.keep(RingTensor.fromBigInts([1n], [1]));
+    const notTop = await held.keep(sub(one, top));
+    const zFlip = await held.keep(mul(z, flip));
+    const d = await held.keep(j === 0 ? sub(notTop, zFlip) : mulScalar(zFlip, -1n));
+    if (!opts.relu) return held.release(d);
     // Step 7: relu_j = x^ d_j - (r_j (1 - A) - (1 - 2A) ((rb)_j + e_j)).
-    const rz = await keep(add(rbj!, evals[1]));
-    const rd = await keep(sub(await keep(mul(rj!, notTop)), await keep(mul(rz, flip))));
-    return sub(await keep(mul(xHat, d)), rd);
+    const rz = await held.keep(add(rbj!, evals[1]));
+    const rd = await held.keep(sub(await held.keep(mul(rj!, notTop)), await held.keep(mul(rz, flip))));
+    return await sub(await held.keep(mul(xHat, d)), rd);
   } finally {
-    for (const t of held) t?.dispose();
+    held.dispose();
   }
 }
 

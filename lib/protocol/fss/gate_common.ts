@@ -1,7 +1,8 @@
 // What both FSS gate forms (drelu.ts, compact_gate.ts) share.
-import { addScalar, mulScalar } from '../../ops';
+import { add, addScalar, mulScalar } from '../../ops';
 import { prgRing } from '../../prg/prg';
 import type { RingTensor } from '../../tensor/ring_tensor';
+import { type OpCtx, type Party, tag } from '../party';
 
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (fssSign, drelu.ts). */
 export const LOW_BITS = 63;
@@ -22,3 +23,39 @@ async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>):
   }
 }
 
+
+/** The tensors a gate makes on its way, disposed together when it ends (what it returns taken out first). */
+export class Held {
+  readonly #all: (RingTensor | null)[] = [];
+
+  async keep<T extends RingTensor | null>(t: Promise<T> | T): Promise<T> {
+    const v = await t;
+    this.#all.push(v);
+    return v;
+  }
+
+  /** Takes t out of the set (the gate returns it). */
+  release(t: RingTensor): RingTensor {
+    this.#all.splice(this.#all.lastIndexOf(t), 1);
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.#all) t?.dispose();
+  }
+}
+
+/** server0 and server1: open x^ = a + r, each sending its share to the other (one round). */
+export async function openMasked(p: Party, op: OpCtx, a: RingTensor, rj: RingTensor): Promise<RingTensor> {
+  const mine = await add(a, rj);
+  try {
+    const theirs = await p.exchange(tag(op, 'fss.open'), mine);
+    try {
+      return await add(mine, theirs);
+    } finally {
+      theirs.dispose();
+    }
+  } finally {
+    mine.dispose();
+  }
+}

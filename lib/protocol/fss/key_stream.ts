@@ -48,19 +48,21 @@ export async function dealKeys(p: Party, op: OpCtx, parts: [number, number][], m
 }
 
 /**
- * server0 and server1: `evaluate(key, chunk)` on each chunk's keys [length, words] as they arrive,
- * joined into [n] per output.
+ * server0 and server1: `evaluate(key, x)` on each chunk's keys [length, words] as they arrive,
+ * with the chunk's elements of x, joined into [n] per output.
  */
-export async function evalKeys(p: Party, op: OpCtx, parts: [number, number][], words: number, outputs: number, evaluate: (key: RingTensor, chunk: [number, number]) => Promise<RingTensor[]>): Promise<RingTensor[]> {
+export async function evalKeys(p: Party, op: OpCtx, parts: [number, number][], words: number, outputs: number, x: RingTensor, evaluate: (key: RingTensor, x: RingTensor) => Promise<RingTensor[]>): Promise<RingTensor[]> {
   const outs: RingTensor[][] = Array.from({ length: outputs }, () => []);
   try {
     for (let c = 0; c < parts.length; c++) {
       // The key's shape is checked before it is read (recvTensor): a peer declares nothing else.
       const key = await p.recvTensor(SERVER2, tag(op, 'fss.key', String(c)), [parts[c][1], words]);
+      const xc = await part(x, parts.length, parts[c]);
       try {
-        (await evaluate(key, parts[c])).forEach((y, i) => outs[i].push(y));
+        (await evaluate(key, xc)).forEach((y, i) => outs[i].push(y));
       } finally {
         key.dispose();
+        if (parts.length > 1) xc.dispose();
       }
     }
     if (parts.length === 1) return outs.map((o) => o[0]);

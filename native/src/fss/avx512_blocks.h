@@ -1,6 +1,6 @@
 // Helpers shared by the AVX-512 DCF walks (dcf_eval_avx512.cc, dcf_keygen_avx512.cc,
 // dcf_bit_avx512.cc): moving blocks between the hash's array layout and word vectors, gathering
-// key words, streaming key rows. Include it inside namespace tfe::fss, after a
+// key words, streaming key rows, and the seed part of a keygen level. Include it inside namespace tfe::fss, after a
 // `#pragma GCC target("avx512f")` (so the helpers compile for AVX-512F, in files reached only when
 // the CPU has it) and after <immintrin.h> and fss/fixed_key_aes.h; it opens an anonymous namespace.
 #pragma once
@@ -61,6 +61,41 @@ inline void streamRow(uint64_t* dst, const uint64_t* src, int64_t words) {
   for (; i < words && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
   for (; i + 8 <= words; i += 8) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
   for (; i < words; ++i) dst[i] = src[i];
+}
+
+// One level of both parties' walks toward alpha's child, the part the 64-bit and one-bit DCF key
+// generations share (Boyle et al., Eurocrypt 2021, Fig. 1): from the children l = H_Left and
+// r = H_Right of both parties' seeds of eight elements (control bit in bit 0, seed in the bits of
+// seedMask), alpha's bit per lane (abit, and am as a mask), returns the level's seed correction
+// (cwLo, its control bits clear; cwHi) and control corrections, and moves the seeds at s (the
+// group's blocks) and control bits t0, t1 to the child on alpha's path. Masks, not branches.
+struct SeedStep {
+  __m512i cwLo, cwHi, tCWL, tCWR;
+};
+
+inline SeedStep seedStep(const Pair& l, const Pair& r, __m512i abit, __mmask8 am, __m512i seedMask, Block* s, __m512i& t0, __m512i& t1) {
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const __m512i tL0 = _mm512_and_si512(l.lo0, one), tL1 = _mm512_and_si512(l.lo1, one);
+  const __m512i tR0 = _mm512_and_si512(r.lo0, one), tR1 = _mm512_and_si512(r.lo1, one);
+  const __m512i sL0 = _mm512_and_si512(l.lo0, seedMask), sL1 = _mm512_and_si512(l.lo1, seedMask);
+  const __m512i sR0 = _mm512_and_si512(r.lo0, seedMask), sR1 = _mm512_and_si512(r.lo1, seedMask);
+  // Keep (alpha's path) and lose, per party: lo and hi words.
+  const __m512i kLo0 = _mm512_mask_blend_epi64(am, sL0, sR0), kHi0 = _mm512_mask_blend_epi64(am, l.hi0, r.hi0);
+  const __m512i kLo1 = _mm512_mask_blend_epi64(am, sL1, sR1), kHi1 = _mm512_mask_blend_epi64(am, l.hi1, r.hi1);
+  const __m512i xLo0 = _mm512_mask_blend_epi64(am, sR0, sL0), xHi0 = _mm512_mask_blend_epi64(am, r.hi0, l.hi0);
+  const __m512i xLo1 = _mm512_mask_blend_epi64(am, sR1, sL1), xHi1 = _mm512_mask_blend_epi64(am, r.hi1, l.hi1);
+  SeedStep st;
+  st.cwLo = _mm512_xor_si512(xLo0, xLo1), st.cwHi = _mm512_xor_si512(xHi0, xHi1);
+  // The corrected control bits must differ on alpha's path and agree off it.
+  st.tCWL = _mm512_xor_si512(_mm512_xor_si512(tL0, tL1), _mm512_xor_si512(abit, one));
+  st.tCWR = _mm512_xor_si512(_mm512_xor_si512(tR0, tR1), abit);
+  const __m512i tCWKeep = _mm512_mask_blend_epi64(am, st.tCWL, st.tCWR);
+  const __m512i m0 = _mm512_sub_epi64(zero, t0), m1 = _mm512_sub_epi64(zero, t1);
+  join(s, _mm512_xor_si512(kLo0, _mm512_and_si512(st.cwLo, m0)), _mm512_xor_si512(kHi0, _mm512_and_si512(st.cwHi, m0)),
+       _mm512_xor_si512(kLo1, _mm512_and_si512(st.cwLo, m1)), _mm512_xor_si512(kHi1, _mm512_and_si512(st.cwHi, m1)));
+  t0 = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL0, tR0), _mm512_and_si512(t0, tCWKeep));
+  t1 = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL1, tR1), _mm512_and_si512(t1, tCWKeep));
+  return st;
 }
 
 }  // namespace

@@ -60,34 +60,16 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
       const __m512i abit = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, alpha[g], shiftV), one);
       const __mmask8 am = _mm512_test_epi64_mask(abit, one);  // set: alpha's bit is 1, keep is the right child
       const Pair l = split(L + o), r = split(R + o);
-      const __m512i tL0 = _mm512_and_si512(l.lo0, one), tL1 = _mm512_and_si512(l.lo1, one);
-      const __m512i tR0 = _mm512_and_si512(r.lo0, one), tR1 = _mm512_and_si512(r.lo1, one);
-      const __m512i vL0 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, l.lo0, 1), one), vL1 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, l.lo1, 1), one);
-      const __m512i vR0 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, r.lo0, 1), one), vR1 = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, r.lo1, 1), one);
-      const __m512i sL0 = _mm512_and_si512(l.lo0, seedMask), sL1 = _mm512_and_si512(l.lo1, seedMask);
-      const __m512i sR0 = _mm512_and_si512(r.lo0, seedMask), sR1 = _mm512_and_si512(r.lo1, seedMask);
-      // Keep (alpha's path) and lose, per party.
-      const __m512i kLo0 = _mm512_mask_blend_epi64(am, sL0, sR0), kHi0 = _mm512_mask_blend_epi64(am, l.hi0, r.hi0);
-      const __m512i kLo1 = _mm512_mask_blend_epi64(am, sL1, sR1), kHi1 = _mm512_mask_blend_epi64(am, l.hi1, r.hi1);
-      const __m512i xLo0 = _mm512_mask_blend_epi64(am, sR0, sL0), xHi0 = _mm512_mask_blend_epi64(am, r.hi0, l.hi0);
-      const __m512i xLo1 = _mm512_mask_blend_epi64(am, sR1, sL1), xHi1 = _mm512_mask_blend_epi64(am, r.hi1, l.hi1);
-      const __m512i cwLo = _mm512_xor_si512(xLo0, xLo1), cwHi = _mm512_xor_si512(xHi0, xHi1);
-      const __m512i tCWL = _mm512_xor_si512(_mm512_xor_si512(tL0, tL1), _mm512_xor_si512(abit, one));
-      const __m512i tCWR = _mm512_xor_si512(_mm512_xor_si512(tR0, tR1), abit);
-      _mm512_storeu_si512(&stage[level][0][g * kLanes], _mm512_or_si512(cwLo, _mm512_or_si512(tCWL, _mm512_maskz_slli_epi64(0xFF, tCWR, 1))));
-      _mm512_storeu_si512(&stage[level][1][g * kLanes], cwHi);
-      // The value correction (dcf_bit.h's dcfBitKeygenLevel).
-      const __m512i vKeep = _mm512_mask_blend_epi64(am, _mm512_xor_si512(vL0, vL1), _mm512_xor_si512(vR0, vR1));
-      const __m512i vLose = _mm512_mask_blend_epi64(am, _mm512_xor_si512(vR0, vR1), _mm512_xor_si512(vL0, vL1));
+      // The value correction (dcf_bit.h's dcfBitKeygenLevel): value bits are bit 1 of each child.
+      const __m512i vL = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, _mm512_xor_si512(l.lo0, l.lo1), 1), one);
+      const __m512i vR = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, _mm512_xor_si512(r.lo0, r.lo1), 1), one);
+      const __m512i vKeep = _mm512_mask_blend_epi64(am, vL, vR), vLose = _mm512_mask_blend_epi64(am, vR, vL);
       const __m512i vcw = _mm512_xor_si512(_mm512_xor_si512(vLose, vAlpha[g]), abit);
       vAlpha[g] = _mm512_xor_si512(vAlpha[g], _mm512_xor_si512(vKeep, vcw));
       vcws[g] = _mm512_or_si512(vcws[g], _mm512_maskz_sllv_epi64(0xFF, vcw, levelV));
-      const __m512i tCWKeep = _mm512_mask_blend_epi64(am, tCWL, tCWR);
-      const __m512i m0 = _mm512_sub_epi64(zero, t0[g]), m1 = _mm512_sub_epi64(zero, t1[g]);
-      join(s + o, _mm512_xor_si512(kLo0, _mm512_and_si512(cwLo, m0)), _mm512_xor_si512(kHi0, _mm512_and_si512(cwHi, m0)),
-           _mm512_xor_si512(kLo1, _mm512_and_si512(cwLo, m1)), _mm512_xor_si512(kHi1, _mm512_and_si512(cwHi, m1)));
-      t0[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL0, tR0), _mm512_and_si512(t0[g], tCWKeep));
-      t1[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL1, tR1), _mm512_and_si512(t1[g], tCWKeep));
+      const SeedStep st = seedStep(l, r, abit, am, seedMask, s + o, t0[g], t1[g]);
+      _mm512_storeu_si512(&stage[level][0][g * kLanes], _mm512_or_si512(st.cwLo, _mm512_or_si512(st.tCWL, _mm512_maskz_slli_epi64(0xFF, st.tCWR, 1))));
+      _mm512_storeu_si512(&stage[level][1][g * kLanes], st.cwHi);
     }
   }
   // Root words: seed bits, the offset share in bit 0 (party 0: its drawn bit; party 1: w xor it),

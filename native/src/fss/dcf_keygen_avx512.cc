@@ -73,21 +73,6 @@ void dcfKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* a
       const __m512i abit = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, alpha[g], shiftV), one);
       const __mmask8 am = _mm512_test_epi64_mask(abit, one);  // set: alpha's bit is 1, keep is the right child
       const Pair l = split(L + o), r = split(R + o);
-      const __m512i tL0 = _mm512_and_si512(l.lo0, one), tL1 = _mm512_and_si512(l.lo1, one);
-      const __m512i tR0 = _mm512_and_si512(r.lo0, one), tR1 = _mm512_and_si512(r.lo1, one);
-      const __m512i sL0 = _mm512_and_si512(l.lo0, notOne), sL1 = _mm512_and_si512(l.lo1, notOne);
-      const __m512i sR0 = _mm512_and_si512(r.lo0, notOne), sR1 = _mm512_and_si512(r.lo1, notOne);
-      // Keep (alpha's path) and lose, per party: lo and hi words.
-      const __m512i kLo0 = _mm512_mask_blend_epi64(am, sL0, sR0), kHi0 = _mm512_mask_blend_epi64(am, l.hi0, r.hi0);
-      const __m512i kLo1 = _mm512_mask_blend_epi64(am, sL1, sR1), kHi1 = _mm512_mask_blend_epi64(am, l.hi1, r.hi1);
-      const __m512i xLo0 = _mm512_mask_blend_epi64(am, sR0, sL0), xHi0 = _mm512_mask_blend_epi64(am, r.hi0, l.hi0);
-      const __m512i xLo1 = _mm512_mask_blend_epi64(am, sR1, sL1), xHi1 = _mm512_mask_blend_epi64(am, r.hi1, l.hi1);
-      const __m512i cwLo = _mm512_xor_si512(xLo0, xLo1), cwHi = _mm512_xor_si512(xHi0, xHi1);
-      // The corrected control bits must differ on alpha's path and agree off it.
-      const __m512i tCWL = _mm512_xor_si512(_mm512_xor_si512(tL0, tL1), _mm512_xor_si512(abit, one));
-      const __m512i tCWR = _mm512_xor_si512(_mm512_xor_si512(tR0, tR1), abit);
-      _mm512_storeu_si512(&stage[level][0][g * kLanes], _mm512_or_si512(cwLo, tCWL));
-      _mm512_storeu_si512(&stage[level][1][g * kLanes], cwHi);
       // Child values: one payload, V[0] = (left, right) of the child pair; two, V[side] =
       // (payload 0, payload 1) of that side's child (dcf.h).
       Pair v[P];
@@ -106,13 +91,11 @@ void dcfKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* a
         valpha[p][g] = _mm512_add_epi64(_mm512_sub_epi64(valpha[p][g], keep1), _mm512_add_epi64(keep0, signBy(t1[g], vcw)));
         _mm512_storeu_si512(&stage[level][2 + p][g * kLanes], vcw);
       }
-      tRight[g] = _mm512_or_si512(tRight[g], _mm512_maskz_sllv_epi64(0xFF, tCWR, levelV));
-      const __m512i tCWKeep = _mm512_mask_blend_epi64(am, tCWL, tCWR);
-      const __m512i m0 = _mm512_sub_epi64(zero, t0[g]), m1 = _mm512_sub_epi64(zero, t1[g]);
-      join(s + o, _mm512_xor_si512(kLo0, _mm512_and_si512(cwLo, m0)), _mm512_xor_si512(kHi0, _mm512_and_si512(cwHi, m0)),
-           _mm512_xor_si512(kLo1, _mm512_and_si512(cwLo, m1)), _mm512_xor_si512(kHi1, _mm512_and_si512(cwHi, m1)));
-      t0[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL0, tR0), _mm512_and_si512(t0[g], tCWKeep));
-      t1[g] = _mm512_xor_si512(_mm512_mask_blend_epi64(am, tL1, tR1), _mm512_and_si512(t1[g], tCWKeep));
+      // The seeds move after the values: those used the control bit t1 of this level.
+      const SeedStep st = seedStep(l, r, abit, am, notOne, s + o, t0[g], t1[g]);
+      _mm512_storeu_si512(&stage[level][0][g * kLanes], _mm512_or_si512(st.cwLo, st.tCWL));
+      _mm512_storeu_si512(&stage[level][1][g * kLanes], st.cwHi);
+      tRight[g] = _mm512_or_si512(tRight[g], _mm512_maskz_sllv_epi64(0xFF, st.tCWR, levelV));
     }
   }
   // Convert_0(seed) = hi word (the lo word's bit 0 was cleared for the control bit);
