@@ -1,8 +1,11 @@
 // Every tensor message of one private ReLU under FSS, recorded: the view tests of both gate forms
 // (test/fss_view.test.ts, test/fss_compact_view.test.ts) compare these for two secrets.
+import type { ExecutionContext } from 'ava';
+
 import * as tfe from '../../lib';
+import { FSS_STEPS } from '../../lib/protocol/fss/steps';
 import { newCluster } from './suites/harness';
-import { recordTensors, type Seen } from './view_stats';
+import { compareViews, recordTensors, type Seen } from './view_stats';
 
 export async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> {
   const c = newCluster('fss');
@@ -22,3 +25,25 @@ export const spread = Float64Array.from({ length: 4096 }, () => (Math.random() -
 
 /** relu in 16-bit fixed point, computed in plaintext. */
 export const exactRelu = (x: Float64Array) => [...x].map((v) => (Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16));
+
+/**
+ * A ReLU over 4096 elements with keys of `words` words in chunks of 1000: exact, the keys travel
+ * in five messages, and both compute servers' views have the same statistics for two secrets.
+ */
+export async function checkChunkedRelu(t: ExecutionContext, words: number): Promise<void> {
+  const chunkBytes = FSS_STEPS.chunkBytes;
+  FSS_STEPS.chunkBytes = 1000 * 8 * words + 100;
+  try {
+    const [a, b] = [await reluViews(constant), await reluViews(spread)];
+    t.deepEqual([...b.out], exactRelu(spread), 'relu is exact');
+    const keys = b.seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key'));
+    t.deepEqual(keys.map((m) => m.shape), [[1000, words], [1000, words], [1000, words], [1000, words], [96, words]], 'keys travel in chunks');
+    for (const party of ['server0', 'server1']) {
+      const cmp = compareViews(a.seen, b.seen, party);
+      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    }
+  } finally {
+    FSS_STEPS.chunkBytes = chunkBytes;
+  }
+}
