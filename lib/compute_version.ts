@@ -6,7 +6,9 @@
 // and a mismatch is refused, naming both versions. Bump it with any such change.
 //   1: releases before 2026-11-30 (they send no version).
 //   2: z<p> streams from 16-bit words (native/src/prg/streams.cc).
-export const COMPUTE_VERSION = 2;
+//   3: FSS gates of FSS_STEPS.compactFrom elements or more in the compact form (one-bit DCF keys
+//      and a second opening; lib/protocol/fss/compact_gate.ts).
+export const COMPUTE_VERSION = 3;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {
