@@ -11,6 +11,8 @@
 //                                    lan 0.2 ms RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s; or
 //                                    --rtt MS --rate MBIT. Prints the proxy's measured delay; saves nothing
 //   npm run bench:table -- --no-leases   clients do not lease session indices ahead (the plain path)
+//   npm run bench:table -- --fss-gate compact   deploy the FSS models with this gate form
+//                                    (auto | one-round | compact; docs/fss.md); saves nothing
 //   npm run bench:table -- --b1-gap-ms MS   wait MS between batch-1 queries (light load: the offline
 //                                    pool refills between them, so the latency is the online
 //                                    phase's alone); saves nothing
@@ -20,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadMnist } from '../lib/data/mnist';
+import { checkFssGate } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { describeCheck, type EmulatedNetwork, emulateNetwork, parseNetArgs } from './lib/net_cluster';
@@ -62,6 +65,8 @@ async function main(): Promise<void> {
   const gapArg = argv.indexOf('--b1-gap-ms');
   const b1GapMs = gapArg >= 0 ? Number(argv[gapArg + 1]) : 0;
   if (!(Number.isFinite(b1GapMs) && b1GapMs >= 0)) throw new Error(`--b1-gap-ms wants milliseconds >= 0, got ${argv[gapArg + 1]}`);
+  const gateArg = argv.indexOf('--fss-gate');
+  const fssGate = gateArg >= 0 ? checkFssGate(argv[gateArg + 1], '--fss-gate') : undefined;
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
     for (const e of entries) {
       const name = `${e.key}-${e.protocol}`;
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
-      await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol });
+      await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol, ...(fssGate && e.protocol === 'fss' ? { fssGate } : {}) });
       results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs }));
       say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
@@ -105,7 +110,7 @@ async function main(): Promise<void> {
   }
   say('');
   say(markdownTable(results, meta));
-  if (!quick && !netSetting && !b1GapMs) {
+  if (!quick && !netSetting && !b1GapMs && !fssGate) {
     saveEntries(results, meta);
     say(`saved ${results.length} entries in bench/results/table/`);
     redraw(say);

@@ -66,6 +66,34 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
   });
 }
 
+test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys', async (t) => {
+  const m = mlp([24, 16, 10]);
+  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  for (const gate of ['one-round', 'compact'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact'\)/ });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'gate-pond', protocol: 'securenn', fssGate: 'compact' }), { message: /fssGate applies to the fss protocol, not securenn/ });
+  await owner.close();
+  const client = await tfe.PredictionClient.connect(cluster.config);
+  const models = await client.models();
+  t.is(models.find((x) => x.name === 'gate-compact')?.fssGate, 'compact');
+  t.is(models.find((x) => x.name === 'gate-one-round')?.fssGate, 'one-round');
+  t.is(models.find((x) => x.name === 'mlp-fss')?.fssGate, 'auto', 'the default');
+  t.is(models.find((x) => x.name === 'mlp-securenn')?.fssGate, undefined, 'only fss models have one');
+  const x = Float64Array.from({ length: 24 }, () => Math.random() * 2 - 1);
+  const want = m.forward(x, exactRelu);
+  const runs: Record<string, { rounds: number; offline: number }> = {};
+  for (const gate of ['one-round', 'compact']) {
+    const p = await client.predict(`gate-${gate}`, { data: x, shape: [1, 24] });
+    for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${gate} ${i}: ${p.data[i]} vs ${want[i]}`);
+    runs[gate] = { rounds: Math.max(...p.serverTraffic.map((s) => s.rounds)), offline: p.offlineBytes };
+  }
+  t.log(runs);
+  t.is(runs.compact.rounds, runs['one-round'].rounds + 1, 'one relu layer: one more round');
+  // 16 relu elements: keys of 129 against 257 words to each compute server, the rest alike.
+  t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (257 - 129));
+  await client.close();
+});
+
 test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner's inputs, it predicts like the calibrated plaintext", async (t) => {
   const m = mlp([8, 16, 4]);
   const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });

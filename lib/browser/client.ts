@@ -42,6 +42,8 @@ export interface ConnectOptions {
 export interface ModelInfo {
   name: string;
   protocol: string;
+  /** Under 'fss', the form of its gates ('auto', 'one-round' or 'compact'). */
+  fssGate?: string;
   /** One example's shape (no batch axis). */
   inputShape: number[];
   layers: string[];

@@ -11,7 +11,7 @@ import { loadClusterConfig, pinsOf, usesTls } from '../serve/config';
 import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
-import type { ProtocolName } from '../protocol/protocols';
+import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
 import { checkLogFormat, createLogger, type LogFormat } from '../log';
@@ -134,12 +134,13 @@ export function addServiceCommands(program: Command): void {
       .requiredOption('--model <path>', 'model.json of a LayersModel')
       .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
       .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
+      .option('--fss-gate <form>', "fss: auto | one-round | compact (default auto: one round per relu for gates under 16384 elements, the compact form above; compact: relu keys of 1032 bytes instead of 2056 for a second round, for deployments whose key traffic, not rounds, limits them)")
       .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--json', 'print one JSON object: the model as the cluster lists it')
-    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean }) => {
+    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; fssGate?: FssGate; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);
@@ -151,12 +152,13 @@ export function addServiceCommands(program: Command): void {
       const bar = progress(`deploying '${name}' (${pond.calibrate ? 'calibrating, then ' : ''}sharing the weights)...`);
       try {
         bar.update();
-        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...pond }).catch(reportRefusal);
+        const gate = opts.fssGate === undefined ? {} : { fssGate: opts.fssGate };
+        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...gate, ...pond }).catch(reportRefusal);
         bar.end();
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}) }));
-        else console.log(`deployed '${name}'${m ? ` (${m.protocol}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
+        else console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
       } finally {
         bar.end();
         await client.close();
@@ -254,13 +256,13 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object: {models: [{name, protocol, inputShape, layers, finalActivation}]}')
+    .option('--json', 'print one JSON object: {models: [{name, protocol, fssGate (fss only), inputShape, layers, finalActivation}]}')
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
         const models = await client.models();
         if (opts.json) console.log(JSON.stringify({ models }));
-        else for (const m of models) console.log(`${m.name}  ${m.protocol}  input [${m.inputShape}]  ${m.layers.join(' > ')}`);
+        else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates)` : ''}  input [${m.inputShape}]  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();
       }

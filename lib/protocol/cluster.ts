@@ -8,7 +8,7 @@ import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
 import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
-import { checkProtocol, type ProtocolName } from './protocols';
+import { checkFssGate, checkProtocol, type FssGate, type ProtocolName } from './protocols';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -29,6 +29,11 @@ export interface ClusterOptions {
    * pooling give plaintext's answers) or 'pond' (fewer rounds; relu becomes a polynomial).
    */
   protocol?: ProtocolName;
+  /**
+   * Under 'fss', the form of the sign and ReLU gates: 'auto' (default: one round for gates under
+   * 16384 elements, the compact form for larger ones), 'one-round' or 'compact' (docs/fss.md).
+   */
+  fssGate?: FssGate;
   /** The transport (default: in-memory). It must know the three servers and the players. */
   transport?: Transport;
   /**
@@ -57,6 +62,7 @@ export class Cluster {
   readonly provider: CorrelatedRandomness;
   readonly precompute: boolean;
   #protocol: ProtocolName = 'securenn';
+  #fssGate: FssGate = 'auto';
   readonly hosted: ReadonlySet<PartyName>;
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
@@ -88,6 +94,7 @@ export class Cluster {
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? 'securenn';
+    this.fssGate = opts.fssGate ?? 'auto';
     this.hosted = new Set(opts.hosted ?? this.transport.parties);
     for (const h of this.hosted) this.party(h);
     const servers = SERVERS.filter((s) => this.hosted.has(s));
@@ -103,11 +110,11 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; players?: readonly PartyName[] } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; players?: readonly PartyName[] } = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, transport, hosted: [...this.hosted] },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, transport, hosted: [...this.hosted] },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
     );
   }
@@ -120,6 +127,16 @@ export class Cluster {
   set protocol(name: ProtocolName) {
     this.#protocol = checkProtocol(name, 'Cluster');
     for (const p of this.parties.values()) p.protocol = name;
+  }
+
+  /** The form of FSS's gates (ClusterOptions.fssGate). */
+  get fssGate(): FssGate {
+    return this.#fssGate;
+  }
+
+  set fssGate(form: FssGate) {
+    this.#fssGate = checkFssGate(form, 'Cluster');
+    for (const p of this.parties.values()) p.fssGate = form;
   }
 
   /** Resolves once setup (seed exchange) is done. */

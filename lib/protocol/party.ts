@@ -3,7 +3,7 @@
 // in-process cluster and in one server process per party.
 import type { Backend } from '../backend/backends';
 import type { PartyName, Tag, Transport } from '../net/transport';
-import type { ProtocolName } from './protocols';
+import type { FssGate, ProtocolName } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
 
 export const SERVER0 = 'server0';
@@ -32,6 +32,8 @@ export class Party {
   readonly role: Role;
   /** The protocol of the cluster this party runs in (the cluster keeps it in step). */
   protocol: ProtocolName = 'securenn';
+  /** The form of FSS's gates (the cluster keeps it in step; see FssGate). */
+  fssGate: FssGate = 'auto';
   /** The servers' correlated randomness (set by the cluster; players have none). */
   crypto?: import('./correlated').CorrelatedRandomness;
 

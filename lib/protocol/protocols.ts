@@ -20,6 +20,23 @@ export const PROTOCOL_TRAITS: Record<ProtocolName, ProtocolTraits> = {
   fss: { exact: true, server2Online: false },
 };
 
+/**
+ * Which form FSS's sign and ReLU gates take (docs/fss.md, "Two gate forms"): 'auto' (the default)
+ * picks per gate by its size, one round below FSS_STEPS.compactFrom elements and the compact form
+ * from there on; 'one-round' always takes one online round (2056-byte relu keys); 'compact'
+ * always takes the compact form (1032-byte keys, a second round of one masked bit per element),
+ * for deployments that serve many queries and whose key traffic, not rounds, limits them.
+ */
+export type FssGate = 'auto' | 'one-round' | 'compact';
+
+export const FSS_GATES: readonly FssGate[] = ['auto', 'one-round', 'compact'];
+
+/** Checks an FSS gate form from a user, naming where it came from. */
+export function checkFssGate(v: unknown, where: string): FssGate {
+  if (!FSS_GATES.includes(v as FssGate)) throw new TypeError(`${where}: unknown FSS gate form ${JSON.stringify(typeof v === 'string' ? v.slice(0, 40) : v)} (expected ${FSS_GATES.map((g) => `'${g}'`).join(', ')})`);
+  return v as FssGate;
+}
+
 /** Checks a protocol name from a user, naming where it came from. */
 export function checkProtocol(name: unknown, where: string): ProtocolName {
   if (!PROTOCOLS.includes(name as ProtocolName)) throw new TypeError(`${where}: unknown protocol ${JSON.stringify(name)} (expected ${PROTOCOLS.map((p) => `'${p}'`).join(', ')})`);

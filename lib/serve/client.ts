@@ -16,6 +16,7 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
+import { checkFssGate, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
@@ -194,18 +195,25 @@ export class PredictionClient {
    * memory): the architecture goes to all three servers, the weights are secret-shared to server0
    * and server1. Needs the owner certificate under TLS (connect with `asOwner`). Under Pond a
    * model with relus must be calibrated on the owner's inputs (`calibrate`; the report comes
-   * back) or accepted with the default polynomial (`uncalibrated`).
+   * back) or accepted with the default polynomial (`uncalibrated`). Under FSS, `fssGate` picks
+   * the form of the gates (FssGate: 'auto' by default; 'compact' halves the keys a query needs,
+   * for a second round per gate; docs/fss.md "Two gate forms").
    */
-  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
+  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; fssGate?: FssGate } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
     const protocol = opts.protocol ?? (loaded.spec.comparisons ? 'securenn' : 'pond');
+    if (opts.fssGate !== undefined) {
+      checkFssGate(opts.fssGate, 'deploy');
+      if (protocol !== 'fss') throw new Error(`deploy: fssGate applies to the fss protocol, not ${protocol}`);
+    }
+    const gate = opts.fssGate === undefined ? {} : { fssGate: opts.fssGate };
     const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {
-      await this.#request({ type: 'deploy', model: opts.name, protocol, topology: json.modelTopology, weights }, (party) =>
+      await this.#request({ type: 'deploy', model: opts.name, protocol, ...gate, topology: json.modelTopology, weights }, (party) =>
         Promise.all(rings.map((r, i) => shareInput(party, inputOp(i), CLIENT, r))),
       );
     } catch (e) {

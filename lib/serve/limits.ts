@@ -3,7 +3,8 @@
 // its requests run or wait at once (per client connection and in total), and what error text
 // reaches a client (no server paths). The counters are also what the operator's status shows.
 import type { ModelTopology } from '../api/layers_spec';
-import { FSS_STEPS } from '../protocol/fss/steps';
+import { takesCompactForm } from '../protocol/fss/steps';
+import type { FssGate } from '../protocol/protocols';
 import type { PartyName } from '../net/transport';
 import type { ProtocolName } from './messages';
 
@@ -75,8 +76,8 @@ const PER_LINEAR = 2;
 const PER_SECURENN_COMPARE = 200;
 /**
  * FSS: a DCF key per relu element, and the evaluation's temporaries: the one-round gate's
- * two-payload key (257 words) below FSS_STEPS.compactFrom elements per gate, the compact gate's
- * one-bit key (129 words) from there on (lib/protocol/fss/steps.ts).
+ * two-payload key (257 words) or the compact gate's one-bit key (129 words), as the model's gate
+ * form picks for the gate's size (takesCompactForm in lib/protocol/fss/steps.ts).
  */
 const PER_FSS_COMPARE = 257 + 24;
 const PER_FSS_COMPACT = 129 + 24;
@@ -106,7 +107,7 @@ function window(s: number[], size: [number, number], strides: [number, number], 
  * Estimated bytes one server needs for a query of `batch` samples of a model (see above). The
  * model's own shares are not counted: they are resident whether or not anyone asks.
  */
-export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; inputShape: readonly number[] }, batch: number): number {
+export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch: number): number {
   let s = [...m.inputShape];
   let elements = PER_INPUT * count(s); // received bytes, the share, its masked copies
   // SecureNN's comparisons run one layer at a time with server2 in the loop, and each frees its
@@ -115,7 +116,7 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
   // ahead, so the compute servers may hold several layers' keys at once.
   let compareMax = 0;
   const nonlinear = (n: number): number => {
-    if (m.protocol === 'fss') return (n * batch >= FSS_STEPS.compactFrom ? PER_FSS_COMPACT : PER_FSS_COMPARE) * n;
+    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch) ? PER_FSS_COMPACT : PER_FSS_COMPARE) * n;
     if (m.protocol !== 'securenn') return PER_POLY * n;
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
@@ -177,7 +178,7 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
  * per-query overhead: FSS's DCF keys make that large (about 0.75 GiB per CIFAR ResNet-20 query),
  * where MNIST-sized models keep the full depth.
  */
-export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: { topology: ModelTopology; protocol: ProtocolName; inputShape: readonly number[] }): number {
+export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }): number {
   // server2's recording holds what it deals to both compute servers: twice one server's share.
   const each = Math.max(1, 2 * (estimateQueryBytes(m, 1) - PER_QUERY));
   return Math.min(limits.precomputePool, Math.floor(limits.maxQueryBytes / each));
@@ -259,7 +260,7 @@ export function checkQuerySize(limits: ServiceLimits, model: string, bytes: numb
  * A prediction, from what it declares: the model exists, the input shape fits it, the input and
  * the query's estimated memory are within the limits. Returns the estimated bytes.
  */
-export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; spec: { inputShape: number[] } } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
+export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; spec: { inputShape: number[] } } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
   if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${deployed().join(', ') || 'none'})`);
   const want = m.spec.inputShape;
   if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
@@ -275,10 +276,10 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
  * A deploy's size, from what it declares: its shares within maxInputBytes, one prediction of it
  * within maxQueryBytes. Returns the bytes the deploy will hold here.
  */
-export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; weights: { shape: number[] }[] }, inputShape: number[]): number {
+export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; weights: { shape: number[] }[] }, inputShape: number[]): number {
   const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
   if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
-  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, inputShape }, 1);
+  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: req.fssGate, inputShape }, 1);
   if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${MiB(one)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes)`);
   return 3 * weights;
 }

@@ -3,7 +3,7 @@
 // request gets; each server answers the client with a response (key 'res').
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
-import { checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { checkFssGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
 import { LEASE_ID, type LeaseRef } from './leases';
 
 export type { ProtocolName } from '../protocol/protocols';
@@ -27,6 +27,8 @@ export interface DeployRequest {
   type: 'deploy';
   model: string;
   protocol: ProtocolName;
+  /** Under 'fss', the form of the gates (FssGate; absent: 'auto'). */
+  fssGate?: FssGate;
   topology: ModelTopology;
   /** The manifest's weight names and shapes (the values never leave the owner in the clear). */
   weights: { name: string; shape: number[] }[];
@@ -130,6 +132,8 @@ export type ServerNotice = StartNotice | EpochNotice | PoolNotice | SetupFailedN
 export interface ModelInfo {
   name: string;
   protocol: ProtocolName;
+  /** Under 'fss', the form of the gates it was deployed with. */
+  fssGate?: FssGate;
   inputShape: number[];
   layers: string[];
   /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
@@ -180,5 +184,10 @@ export function validateRequest(raw: unknown): ClientRequest {
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
   if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape)))
     throw new Error('deploy: weights must be a list of { name, shape }');
-  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
+  if (r.fssGate !== undefined) {
+    checkFssGate(r.fssGate, 'deploy');
+    if (r.protocol !== 'fss') throw new Error(`deploy: fssGate applies to the fss protocol, not ${String(r.protocol)}`);
+  }
+  const fssGate = r.fssGate === undefined ? {} : { fssGate: r.fssGate as FssGate };
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...fssGate, topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
 }

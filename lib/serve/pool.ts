@@ -12,7 +12,7 @@
 // comparisons) are not reserved.
 import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
-import type { ProtocolName } from '../protocol/protocols';
+import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { SERVER2, SERVERS } from '../protocol/party';
 import { type PartyName, type Payload, type Tag, Transport } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
@@ -68,12 +68,12 @@ export class PrecomputePool {
    * Runs server2's side of a batch-1 query of `model` for each index, in the background. Indices
    * beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[], ship: (index: number) => Transport): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[], ship: (index: number) => Transport): void {
     for (const index of indices) {
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
       const run = (async () => {
         const transport = new RecordingTransport([...SERVERS, CLIENT]);
-        const fork = root.fork(transport, index, { protocol: model.protocol, players: [CLIENT] });
+        const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [1, ...model.spec.inputShape]);
         this.recorded++;
         // Ship it now: the compute servers hold it until the query with this index comes.

@@ -222,7 +222,7 @@ export class TfeServer {
   /** The model's pool depth (limits.ts), computed once per deployed model: it is read on every batch-1 query. */
   #poolDepth(m: DeployedModel): number {
     let d = this.#poolDepths.get(m);
-    if (d === undefined) this.#poolDepths.set(m, (d = poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, inputShape: m.spec.inputShape })));
+    if (d === undefined) this.#poolDepths.set(m, (d = poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape })));
     return d;
   }
 
@@ -511,13 +511,13 @@ export class TfeServer {
           const shipped = this.me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index) : undefined;
           let outputShape: number[] | undefined;
           if (!shipped) {
-            const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, players: [CLIENT] });
+            const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
             outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
           }
           this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes: shipped?.bytes, fracBits: this.#config.fracBits });
         } else {
           const spec = specOf(req);
-          const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, players: [CLIENT] });
+          const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate: req.fssGate ?? 'auto', players: [CLIENT] });
           const { shares, masks } = await deployOnServer(fork, this.me, spec);
           const digest = digestOf(req);
           try {
@@ -526,7 +526,7 @@ export class TfeServer {
             for (const s of shares) s?.dispose();
             throw e;
           }
-          const m: DeployedModel = { name: req.model, protocol: req.protocol, topology: req.topology, weights: req.weights, spec, digest, shares };
+          const m: DeployedModel = { name: req.model, protocol: req.protocol, fssGate: req.fssGate ?? 'auto', topology: req.topology, weights: req.weights, spec, digest, shares };
           this.#store.save(m);
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);

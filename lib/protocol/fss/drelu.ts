@@ -13,7 +13,7 @@ import type { OpCtx, Party } from '../party';
 import { compactSign } from './compact_gate';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 import { Held, LOW_BITS, oneMinusTwice, openMasked, ringPrg } from './gate_common';
-import { FSS_STEPS } from './steps';
+import { FSS_STEPS, takesCompactForm } from './steps';
 
 export { FSS_STEPS } from './steps';
 
@@ -45,7 +45,7 @@ export { FSS_STEPS } from './steps';
  * nothing.
  */
 export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
-  if (n >= FSS_STEPS.compactFrom) return compactSign(p, op, a, n, opts);
+  if (takesCompactForm(p.fssGate, n)) return compactSign(p, op, a, n, opts);
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);

@@ -1,5 +1,6 @@
 // The FSS gates' process-wide switches (lib/protocol/fss/drelu.ts, compact_gate.ts).
 import { CHUNK_BYTES } from '../../net/wire';
+import type { FssGate } from '../protocols';
 
 /**
  * Test-only switches, except `compactFrom`. With maskInput false server2 draws r = 0 (and the
@@ -13,7 +14,8 @@ import { CHUNK_BYTES } from '../../net/wire';
  * 0.2 GB/s on the benchmark VM); in-process network A at batch 128 took about 1 s with
  * 32768-element chunks and 0.2 s with 1024 to 4096.
  *
- * `compactFrom`: a gate over at least this many elements takes the compact two-round form
+ * `compactFrom`: under the 'auto' gate form (the default; FssGate in protocols.ts), a gate over
+ * at least this many elements takes the compact two-round form
  * (compact_gate.ts: 1032-byte keys, half the dealing and hashing) instead of the one-round gate
  * (2056 bytes for relu). Small gates, where rounds decide the latency, keep one round; every
  * gate of a batch-1 query of the paper's networks is below it (the largest, C_max's first relu,
@@ -21,3 +23,8 @@ import { CHUNK_BYTES } from '../../net/wire';
  * server2 and the compute servers must agree on it (it is not negotiated).
  */
 export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384 };
+
+/** Whether a gate over n elements takes the compact form under `form` (server2 and the compute servers decide alike). */
+export function takesCompactForm(form: FssGate, n: number): boolean {
+  return form === 'compact' || (form === 'auto' && n >= FSS_STEPS.compactFrom);
+}
