@@ -6,11 +6,10 @@
 // Serial: FSS_STEPS is process-wide.
 import test from 'ava';
 
-import * as tfe from '../lib';
 import { dcfBitKeyWords } from '../lib/ops/fss';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { newCluster } from './helpers/suites/harness';
-import { checkChunkedRelu, constant, exactRelu, reluViews, spread } from './helpers/relu_views';
+import { checkChunkedRelu, constant, exactRelu, reluTraffic, reluViews, spread } from './helpers/relu_views';
 import { compareViews } from './helpers/view_stats';
 
 FSS_STEPS.compactFrom = 0;
@@ -65,43 +64,31 @@ test.serial('FSS compact relu attack: server0 guesses each input\'s sign from th
 });
 
 test.serial('FSS compact relu traffic: one one-bit key pair, three corrections, one opening and one bit each way per element, two online rounds', async (t) => {
-  const c = newCluster('fss');
-  try {
-    const n = 100;
-    const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
-    await x.shares;
-    await tfe.relu(x).shares;
-    const relu = c.transport.traffic().byOp.relu;
-    const key = 8 * dcfBitKeyWords(63);
-    t.is(key, 1032, 'a one-bit 63-bit DCF key is 129 words');
-    // keys to server0 and server1; corrections of r, m and r m to server1; the opening of x + r
-    // both ways (8 bytes each); the masked bit both ways (one byte each).
-    t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8 + 2 * 1));
-    t.is(relu.messages, 2 + 3 + 2 + 2);
-    // Rounds count distinct steps: keys and corrections (offline, in parallel), the opening and the bit.
-    t.is(relu.rounds, 4);
-  } finally {
-    await c.close();
-  }
+  const n = 100;
+  const relu = await reluTraffic(n);
+  const key = 8 * dcfBitKeyWords(63);
+  t.is(key, 1032, 'a one-bit 63-bit DCF key is 129 words');
+  // keys to server0 and server1; corrections of r, m and r m to server1; the opening of x + r
+  // both ways (8 bytes each); the masked bit both ways (one byte each).
+  t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8 + 2 * 1));
+  t.is(relu.messages, 2 + 3 + 2 + 2);
+  // Rounds count distinct steps: keys and corrections (offline, in parallel), the opening and the bit.
+  t.is(relu.rounds, 4);
 });
 
 test.serial('FSS compact relu in key chunks: exact, keys in chunks of at most FSS_STEPS.chunkBytes, the same view statistics', (t) => checkChunkedRelu(t, dcfBitKeyWords(63)));
 
-test.serial('FSS gate form follows FSS_STEPS.compactFrom: below it one round, at it two', async (t) => {
+test.serial("FSS gate form: 'auto' follows FSS_STEPS.compactFrom (below it one round, at it two); the Cluster's fssGate overrides it either way", async (t) => {
   const from = FSS_STEPS.compactFrom;
   try {
     for (const [threshold, rounds] of [[101, 3], [100, 4]] as const) {
       FSS_STEPS.compactFrom = threshold;
-      const c = newCluster('fss');
-      try {
-        const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: 100 }, () => Math.random() - 0.5), shape: [100] }), c);
-        await x.shares;
-        await tfe.relu(x).shares;
-        t.is(c.transport.traffic().byOp.relu.rounds, rounds, `compactFrom ${threshold}`);
-      } finally {
-        await c.close();
-      }
+      t.is((await reluTraffic(100)).rounds, rounds, `compactFrom ${threshold}`);
     }
+    FSS_STEPS.compactFrom = 16384;
+    t.is((await reluTraffic(100, { fssGate: 'compact' })).rounds, 4, "'compact' below the threshold");
+    t.is((await reluTraffic(20000, { fssGate: 'one-round' })).rounds, 3, "'one-round' above it");
+    t.throws(() => newCluster('fss', { fssGate: 'fast' as 'auto' }), { message: /Cluster: unknown FSS gate form "fast"/ });
   } finally {
     FSS_STEPS.compactFrom = from;
   }

@@ -10,7 +10,7 @@ import { dcfKeyWords } from '../lib/ops/fss';
 import { CHUNK_BYTES } from '../lib/net/wire';
 import { FSS_STEPS } from '../lib/protocol/fss/drelu';
 import { newCluster } from './helpers/suites/harness';
-import { checkChunkedRelu, constant, exactRelu, reluViews, spread } from './helpers/relu_views';
+import { checkChunkedRelu, constant, exactRelu, reluTraffic, reluViews, spread } from './helpers/relu_views';
 import { compareViews, recordTensors } from './helpers/view_stats';
 
 test.serial('FSS relu: every server view has the same statistics for two secrets; server2 receives nothing', async (t) => {
@@ -37,25 +37,17 @@ test.serial('FSS relu control: with the input mask off the same comparison flags
 });
 
 test.serial('FSS relu traffic: one two-payload DCF key pair, three dealt corrections and one opening per element, in one online round', async (t) => {
-  const c = newCluster('fss');
-  try {
-    const n = 100;
-    const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
-    await x.shares;
-    await tfe.relu(x).shares;
-    const relu = c.transport.traffic().byOp.relu;
-    const key = 8 * dcfKeyWords(63, 2);
-    // a key to server0 and one to server1; corrections of r, b and r b to server1; the opening
-    // of x + r both ways. Nothing else: the ReLU gate needs no product.
-    t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8));
-    t.is(relu.messages, 2 + 3 + 2);
-    // Rounds count distinct steps: keys and corrections (offline, from server2, in parallel)
-    // and the opening, the one online round between server0 and server1.
-    t.deepEqual(relu.rounds, 3);
-    t.is(key, 2056, 'a two-payload 63-bit DCF key is 257 words');
-  } finally {
-    await c.close();
-  }
+  const n = 100;
+  const relu = await reluTraffic(n);
+  const key = 8 * dcfKeyWords(63, 2);
+  // a key to server0 and one to server1; corrections of r, b and r b to server1; the opening
+  // of x + r both ways. Nothing else: the ReLU gate needs no product.
+  t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8));
+  t.is(relu.messages, 2 + 3 + 2);
+  // Rounds count distinct steps: keys and corrections (offline, from server2, in parallel)
+  // and the opening, the one online round between server0 and server1.
+  t.deepEqual(relu.rounds, 3);
+  t.is(key, 2056, 'a two-payload 63-bit DCF key is 257 words');
 });
 
 test.serial('FSS relu in key chunks (a large query): exact, keys in chunks of at most FSS_STEPS.chunkBytes, the same view statistics for two secrets', (t) => checkChunkedRelu(t, dcfKeyWords(63, 2)));

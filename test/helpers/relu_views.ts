@@ -47,3 +47,16 @@ export async function checkChunkedRelu(t: ExecutionContext, words: number): Prom
     FSS_STEPS.chunkBytes = chunkBytes;
   }
 }
+
+/** What one private ReLU over n random values sends, under FSS with these cluster options. */
+export async function reluTraffic(n: number, opts: tfe.ClusterOptions = {}): Promise<{ bytes: number; messages: number; rounds: number }> {
+  const c = newCluster('fss', opts);
+  try {
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
+    await x.shares;
+    await tfe.relu(x).shares;
+    return c.transport.traffic().byOp.relu;
+  } finally {
+    await c.close();
+  }
+}
