@@ -23,7 +23,6 @@ async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>):
   }
 }
 
-
 /** The tensors a gate makes on its way, disposed together when it ends (what it returns taken out first). */
 export class Held {
   readonly #all: (RingTensor | null)[] = [];
