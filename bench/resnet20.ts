@@ -81,8 +81,8 @@ async function main(): Promise<void> {
   const plain = plainLogits(args.model, pixels, sample.n, say);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-resnet20-'));
   // Large queries: the service's memory estimate (lib/serve/limits.ts) for one batch-64 query is
-  // 3.1 GiB per server under SecureNN and 11.4 GiB under FSS (a batch-b FSS query also ships
-  // b x 188,416 relu keys, about 1 KB each in the compact form, to each compute server), so the limits are raised past
+  // 3.1 GiB per server under SecureNN and 10.7 GiB under FSS (a batch-b FSS query also ships
+  // b x 188,416 relu keys, 936 bytes each in the compact form, to each compute server), so the limits are raised past
   // them; measured server RSS is far lower (bench/RESULTS.md). The offline pool keeps `--pool`
   // batch-1 key sets per model ahead (about 0.37 GB per compute server each).
   const config = await writeLocalConfig(dir, {

@@ -72,8 +72,8 @@ async function main(): Promise<void> {
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
   const test = loadMnist('test', { limit: quick ? 200 : undefined });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-table-'));
-  // Batch 128 under FSS holds a DCF key of about 1 KB per relu element (the compact gate: about
-  // 0.5 GiB per server for B and C, 1.3-1.8 GiB for B_max and C_max): above the default
+  // Batch 128 under FSS holds a DCF key of 936 bytes per relu element (the compact gate: about
+  // 0.5 GiB per server for B and C, 1.2-1.7 GiB for B_max and C_max): above the default
   // maxQueryBytes, so the benchmark allows 8 GiB (and a server link 16 GiB).
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 } });
   let emulated: EmulatedNetwork | undefined;

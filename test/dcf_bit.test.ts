@@ -69,9 +69,9 @@ function edgeCases(bits: number, randomAlphas: number): { alpha: bigint[]; x: bi
   return { alpha, x };
 }
 
-test('dcf bit: exhaustive over every alpha, x and offset for bits 1..4, every implementation', async (t) => {
+test('dcf bit: exhaustive over every alpha, x and offset for bits 1..4 (one leaf block) and 8 (a level above it), every implementation', async (t) => {
   for (const impl of IMPLS)
-    for (let bits = 1; bits <= 4; bits++) {
+    for (const bits of [1, 2, 3, 4, 8]) {
       const alpha: bigint[] = [], x: bigint[] = [], w: bigint[] = [];
       for (let a = 0n; a < 1n << BigInt(bits); a++) for (let v = 0n; v < 1n << BigInt(bits); v++) for (const o of [0n, 1n]) {
         alpha.push(a);
@@ -116,9 +116,10 @@ test('dcf bit: every implementation makes the same keys and outputs, word for wo
   }
 });
 
-test('dcf bit: layout: K = 2 * bits + 3, roots from the PRG stream carrying the offset shares and the final bit, corrections shared, unused bits zero', async (t) => {
-  const n = 300, bits = 63, K = dcfBitKeyWords(bits);
-  t.is(K, 129);
+test('dcf bit: layout: K = 2 (bits - 7) + 5, roots from the PRG stream carrying the offset shares, corrections shared, unused bits zero', async (t) => {
+  const n = 300, bits = 63, K = dcfBitKeyWords(bits), L = bits - 7;
+  t.is(K, 117);
+  t.deepEqual([1, 7, 8, 64].map(dcfBitKeyWords), [5, 5, 7, 119], 'domains of 7 bits or fewer are one leaf block');
   const seed = randomSeed(), nonce = randomNonce(), first = 777;
   const alpha = u64(n), w = randomBits(n);
   const [k0, k1] = await keys(alpha, w, bits, { seed, nonce, first });
@@ -131,9 +132,10 @@ test('dcf bit: layout: K = 2 * bits + 3, roots from the PRG stream carrying the 
     t.is(r1[0] & ~3n, s[2] & ~3n, 'party 1 root lo');
     t.is(r1[1], s[3], 'party 1 root hi');
     t.is(r0[0] & 1n, s[0] & 1n, 'party 0 offset share = its drawn bit');
-    t.is((r0[0] ^ r1[0]) & 3n, w[j], 'the offset shares XOR to w; the final bit (bit 1) is shared');
+    t.is((r0[0] ^ r1[0]) & 1n, w[j], 'the offset shares XOR to w');
+    t.is((r0[0] | r1[0]) & 2n, 0n, 'bit 1 of the root words is zero');
     t.deepEqual(r0.slice(2), r1.slice(2), 'every correction word is shared');
-    t.is(r0[2 + 2 * bits] >> BigInt(bits), 0n, 'value corrections above the domain are zero');
+    t.is(r0[2 + 2 * L] >> BigInt(L), 0n, 'value corrections above the last level are zero');
     if (j >= 8) break;
   }
 });
@@ -165,12 +167,12 @@ test('dcf bit privacy: one party\'s keys have the same statistics for two alphas
   const n = 2048, bits = 63, K = dcfBitKeyWords(bits);
   const [a0, a1] = await keys(new Array<bigint>(n).fill(0n), new Array<bigint>(n).fill(0n), bits);
   const [b0, b1] = await keys(new Array<bigint>(n).fill((1n << 62n) + 12345n), new Array<bigint>(n).fill(1n), bits);
-  // Bytes below the structurally zero bits (the value word's, at and above `bits`).
+  // Bytes below the structurally zero bits (the value word's, K - 3, at and above the 56 levels).
   const keyBytes = (words: bigint[]) => {
     const raw = new Uint8Array(BigUint64Array.from(words).buffer), out: number[] = [];
     for (let j = 0; j < n; j++)
       for (let w = 0; w < K; w++) {
-        const usable = w === K - 1 ? Math.floor(bits / 8) : 8;
+        const usable = w === K - 3 ? Math.floor((bits - 7) / 8) : 8;
         for (let b = 0; b < usable; b++) out.push(raw[(j * K + w) * 8 + b]);
       }
     return Uint8Array.from(out);
@@ -184,9 +186,9 @@ test('dcf bit privacy: one party\'s keys have the same statistics for two alphas
     t.true(chiSquareUniform(ha) < critical && chiSquareUniform(hb) < critical, `party ${party}: key bytes are not uniform`);
     t.true(z < 7.5, `party ${party}: some key bit's frequency depends on the secret`);
   }
-  // Controls: the bit test catches alpha's lowest bit in the value word's top bit, and the offset
+  // Controls: the bit test catches alpha's lowest bit in the value word's (unused) top bit, and the offset
   // w itself (not its share) in party 1's root bit.
-  const subtle = (words: bigint[], bit: bigint) => words.map((v, i) => (i % K === K - 1 ? (v & ~(1n << 63n)) | (bit << 63n) : v));
+  const subtle = (words: bigint[], bit: bigint) => words.map((v, i) => (i % K === K - 3 ? (v & ~(1n << 63n)) | (bit << 63n) : v));
   t.true(maxBitZ(subtle(a0, 0n), subtle(b0, 1n), K) > 7.5, 'the bit test failed to catch one leaked bit');
   const plainOffset = (words: bigint[], w: bigint) => words.map((v, i) => (i % K === 0 ? (v & ~1n) | w : v));
   t.true(maxBitZ(plainOffset(a1, 0n), plainOffset(b1, 1n), K) > 7.5, 'the bit test failed to catch an unshared offset');
@@ -199,10 +201,10 @@ test('dcf bit refuses bad arguments, in TypeScript and in the kernel', async (t)
   await t.throwsAsync(dcfBitKeygen(v, make([0n, 2n, 1n], [3]), opts), { message: /offset must be 0 or 1 in every element, got 2 at 1/ });
   await t.throwsAsync(dcfBitKeygen(v, make([0n, 0n, 1n], [3]), { ...opts, bits: 65 }), { message: /bits/ });
   const [k0] = await dcfBitKeygen(v, make([0n, 0n, 1n], [3]), opts);
-  await t.throwsAsync(dcfBitEval(k0, v, { bits: 62, party: 0 }), { message: /key must be \[3, 127\] \(n, 2 \* bits \+ 3\)/ });
+  await t.throwsAsync(dcfBitEval(k0, v, { bits: 62, party: 0 }), { message: /key must be \[3, 115\] \(n, 2 \* max\(bits - 7, 0\) \+ 5\)/ });
   await t.throwsAsync(dcfBitEval(k0, v, { bits: 63, party: 2 as 0 }), { message: /party must be 0 or 1/ });
-  await t.throwsAsync(dcfBitEval(k0, make([1n, 2n], [2]), { bits: 63, party: 0 }), { message: /key must be \[2, 129\]/ });
+  await t.throwsAsync(dcfBitEval(k0, make([1n, 2n], [2]), { bits: 63, party: 0 }), { message: /key must be \[2, 117\]/ });
   const empty = await dcfBitKeygen(make([], [0]), make([], [0]), opts);
-  t.deepEqual(empty.map((k) => k.shape), [[0, 129], [0, 129]]);
+  t.deepEqual(empty.map((k) => k.shape), [[0, 117], [0, 117]]);
   t.deepEqual((await dcfBitEval(empty[0], make([], [0]), { bits: 63, party: 0 })).shape, [0]);
 });

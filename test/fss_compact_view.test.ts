@@ -67,7 +67,7 @@ test.serial('FSS compact relu traffic: one one-bit key pair, three corrections, 
   const n = 100;
   const relu = await reluTraffic(n);
   const key = 8 * dcfBitKeyWords(63);
-  t.is(key, 1032, 'a one-bit 63-bit DCF key is 129 words');
+  t.is(key, 936, 'a one-bit 63-bit DCF key is 117 words');
   // keys to server0 and server1; corrections of r, m and r m to server1; the opening of x + r
   // both ways (8 bytes each); the masked bit both ways (one byte each).
   t.is(relu.bytes, n * (2 * key + 3 * 8 + 2 * 8 + 2 * 1));

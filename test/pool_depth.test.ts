@@ -36,7 +36,7 @@ test('the FSS memory estimate follows the gate form: one-round keys below FSS_ST
   const perElement = (batch: number) => (estimateQueryBytes(relu, batch) - estimateQueryBytes(linear, batch)) / (8 * batch * 1000);
   t.is(FSS_STEPS.compactFrom, 16384);
   t.is(perElement(16), 257 + 24, '16000 elements: the one-round gate (two-payload keys)');
-  t.is(perElement(17), 129 + 24, '17000 elements: the compact gate (one-bit keys)');
+  t.is(perElement(17), 117 + 24, '17000 elements: the compact gate (one-bit keys)');
 });
 
 test('a cluster pools only what fits: server2 holds at most the bounded depth, and queries run', async (t) => {

@@ -89,8 +89,8 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   }
   t.log(runs);
   t.is(runs.compact.rounds, runs['one-round'].rounds + 1, 'one relu layer: one more round');
-  // 16 relu elements: keys of 129 against 257 words to each compute server, the rest alike.
-  t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (257 - 129));
+  // 16 relu elements: keys of 117 against 257 words to each compute server, the rest alike.
+  t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (257 - 117));
   await client.close();
 });
 

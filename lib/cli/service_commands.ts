@@ -134,7 +134,7 @@ export function addServiceCommands(program: Command): void {
       .requiredOption('--model <path>', 'model.json of a LayersModel')
       .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
       .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
-      .option('--fss-gate <form>', "fss: auto | one-round | compact (default auto: one round per relu for gates under 16384 elements, the compact form above; compact: relu keys of 1032 bytes instead of 2056 for a second round, for deployments whose key traffic, not rounds, limits them)")
+      .option('--fss-gate <form>', "fss: auto | one-round | compact (default auto: one round per relu for gates under 16384 elements, the compact form above; compact: relu keys of 936 bytes instead of 2056 for a second round, for deployments whose key traffic, not rounds, limits them)")
       .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )

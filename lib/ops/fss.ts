@@ -133,9 +133,12 @@ export async function dcfEval2(key: RingTensor, x: RingTensor, opts: DcfEvalOpti
   return [y0, y1];
 }
 
-/** uint64 words per one-bit DCF key and element: 2 * bits + 3 (1032 bytes for bits = 63). */
+/**
+ * uint64 words per one-bit DCF key and element: 2 * max(bits - 7, 0) + 5 (936 bytes for bits = 63;
+ * the last 7 levels end early in a 128-bit leaf block, native/src/fss/dcf_bit.h).
+ */
 export function dcfBitKeyWords(bits: number): number {
-  return 2 * requireInt('dcfBitKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 3;
+  return 2 * Math.max(requireInt('dcfBitKeyWords', bits, 'bits', 1, DCF_MAX_BITS) - 7, 0) + 5;
 }
 
 /**
@@ -150,6 +153,6 @@ export function dcfBitKeygen(alpha: RingTensor, offset: RingTensor, opts: DcfKey
 /** One server's share y [n] (dtype bit) of [x < alpha] xor offset from its one-bit DCF keys and public x [n]. */
 export async function dcfBitEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
   // One hash per level against the 64-bit DCF's two: half the work per element-level.
-  const [y] = await evaluate('dcfBitEval', K.DcfBitEval, key, x, opts, dcfBitKeyWords, '2 * bits + 3', 0.5);
+  const [y] = await evaluate('dcfBitEval', K.DcfBitEval, key, x, opts, dcfBitKeyWords, '2 * max(bits - 7, 0) + 5', 0.5);
   return y;
 }

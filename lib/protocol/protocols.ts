@@ -24,7 +24,7 @@ export const PROTOCOL_TRAITS: Record<ProtocolName, ProtocolTraits> = {
  * Which form FSS's sign and ReLU gates take (docs/fss.md, "Two gate forms"): 'auto' (the default)
  * picks per gate by its size, one round below FSS_STEPS.compactFrom elements and the compact form
  * from there on; 'one-round' always takes one online round (2056-byte relu keys); 'compact'
- * always takes the compact form (1032-byte keys, a second round of one masked bit per element),
+ * always takes the compact form (936-byte keys, a second round of one masked bit per element),
  * for deployments that serve many queries and whose key traffic, not rounds, limits them.
  */
 export type FssGate = 'auto' | 'one-round' | 'compact';

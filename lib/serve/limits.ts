@@ -76,11 +76,11 @@ const PER_LINEAR = 2;
 const PER_SECURENN_COMPARE = 200;
 /**
  * FSS: a DCF key per relu element, and the evaluation's temporaries: the one-round gate's
- * two-payload key (257 words) or the compact gate's one-bit key (129 words), as the model's gate
+ * two-payload key (257 words) or the compact gate's one-bit key (117 words), as the model's gate
  * form picks for the gate's size (takesCompactForm in lib/protocol/fss/steps.ts).
  */
 const PER_FSS_COMPARE = 257 + 24;
-const PER_FSS_COMPACT = 129 + 24;
+const PER_FSS_COMPACT = 117 + 24;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
 const PER_QUERY = 24 << 20;
 

@@ -223,15 +223,16 @@ TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits,
 }
 
 // The one-bit DCF (fss/dcf_bit.h) for one element: both parties' keys from the drawn root blocks
-// d0, d1 (dcfRootSeeds) and the offset bit w, the per-level steps being dcf_bit.h's own TFE_HD
-// functions, so the CPU kernels (dcf_bit.cc) and this walk share every line but the hashing.
+// d0, d1 (dcfRootSeeds) and the offset bit w, the per-level and leaf steps being dcf_bit.h's own
+// TFE_HD functions, so the CPU kernels (dcf_bit.cc) and this walk share every line but the hashing.
 TFE_HD void dcfBitKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t alpha, uint64_t w, DcfBlock d0,
                                 DcfBlock d1, uint64_t* k0, uint64_t* k1) {
   const uint64_t domain = dcfDomainMaskHd(bits);
   fss::DcfBitDealer st;
   fss::dcfBitKeygenRoot(st, d0.lo, d0.hi, d1.lo, d1.hi, w, k0, k1);
   uint64_t vcws = 0;
-  for (int level = 0; level < bits; ++level) {
+  const int levels = static_cast<int>(fss::dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
     uint64_t Llo[2], Lhi[2], Rlo[2], Rhi[2];
     TFE_DCF_UNROLL
     for (int b = 0; b < 2; ++b) {
@@ -246,10 +247,14 @@ TFE_HD void dcfBitKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int 
     k0[lw + 1] = k1[lw + 1] = cwHi;
     vcws |= vcw << level;
   }
-  const int64_t vw = fss::dcfBitValueWord(bits);
+  const int64_t vw = fss::dcfBitValueWord(bits), leafW = fss::dcfBitLeafWord(bits);
   k0[vw] = k1[vw] = vcws;
-  const uint64_t fin = fss::dcfBitKeygenFinal(st) << 1;
-  k0[0] |= fin, k1[0] |= fin;
+  const DcfBlock h0 = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo[0], st.sHi[0]});
+  const DcfBlock h1 = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo[1], st.sHi[1]});
+  uint64_t cwLo, cwHi;
+  fss::dcfBitKeygenLeaf(st, h0.lo, h0.hi, h1.lo, h1.hi, alpha & ((uint64_t(1) << fss::dcfBitLeafBits(bits)) - 1), cwLo, cwHi);
+  k0[leafW] = k1[leafW] = cwLo;
+  k0[leafW + 1] = k1[leafW + 1] = cwHi;
 }
 
 // One party's output bit of the one-bit DCF at public x (dcf_bit.cc's evalBatch, one element).
@@ -257,12 +262,14 @@ TFE_HD uint8_t dcfBitEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int
   x &= dcfDomainMaskHd(bits);
   fss::DcfBitWalker st;
   fss::dcfBitEvalRoot(st, k, party);
-  for (int level = 0; level < bits; ++level) {
+  const int levels = static_cast<int>(fss::dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
     const uint64_t dir = x >> (bits - 1 - level) & 1;
     const DcfBlock child = dcfHash(fk, dir ? kDcfRight : kDcfLeft, t0, DcfBlock{st.sLo, st.sHi});
     fss::dcfBitEvalLevel(st, k, bits, level, dir, child.lo, child.hi);
   }
-  return static_cast<uint8_t>(fss::dcfBitEvalFinal(st, k));
+  const DcfBlock h = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo, st.sHi});
+  return static_cast<uint8_t>(fss::dcfBitEvalLeaf(st, k, bits, h.lo, h.hi, x & ((uint64_t(1) << fss::dcfBitLeafBits(bits)) - 1)));
 }
 
 }  // namespace cuda

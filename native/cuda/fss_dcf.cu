@@ -165,7 +165,7 @@ Outputs dcfEval(const Inputs& in, const Attrs& at) {
 }
 
 // Inputs alpha, offset (each 0 or 1, checked on the host: the offsets are read back first);
-// outputs key0, key1 [n, 2 * bits + 3].
+// outputs key0, key1 [n, dcfBitKeyWords(bits)].
 Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
   const fss::DcfKeygenArgs a = fss::parseDcfKeygen("DcfBitKeygen", in, at, "offset");
   const int64_t n = in[0].shape[0], K = fss::dcfBitKeyWords(a.bits);
@@ -180,7 +180,7 @@ Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
   return {key0, key1};
 }
 
-// Inputs key [n, 2 * bits + 3], x [n]; output y [n] bit.
+// Inputs key [n, dcfBitKeyWords(bits)], x [n]; output y [n] bit.
 Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
   const fss::DcfEvalArgs a = fss::parseDcfEval("DcfBitEval", fss::kDcfBitForm, in, at);
   const int64_t n = in[1].shape[0];

@@ -1,4 +1,4 @@
-// The compact form of the FSS sign and ReLU gates: a one-bit DCF key (1032 bytes against the
+// The compact form of the FSS sign and ReLU gates: a one-bit DCF key (936 bytes against the
 // one-round gate's 2056 for relu) and one AES call per level in evaluation, for a second online
 // round in which each compute server sends one masked bit per element. FSS_STEPS.compactFrom
 // decides which form a gate takes (steps.ts); this is the DReLU-from-a-one-bit-DCF-plus-select

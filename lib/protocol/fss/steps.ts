@@ -8,7 +8,7 @@ import type { FssGate } from '../protocols';
  * m is 0, so the compact gate's second opening is DReLU itself. The view tests use them as the
  * controls that must fail. `chunkBytes` bounds one key message (tests lower it to run many chunks;
  * server2 and the compute servers must agree on it). Why one wire chunk (CHUNK_BYTES, 4 MiB: 2040
- * relu keys, 2716 DReLU keys, 4064 compact keys): a message of one chunk reaches the mailbox
+ * relu keys, 2716 DReLU keys, 4481 compact keys): a message of one chunk reaches the mailbox
  * without being reassembled (one copy fewer on the compute servers), and buffers stay below
  * glibc's 32 MB mmap threshold, so they are reused rather than fresh pages (faulted in at about
  * 0.2 GB/s on the benchmark VM); in-process network A at batch 128 took about 1 s with
@@ -16,7 +16,7 @@ import type { FssGate } from '../protocols';
  *
  * `compactFrom`: under the 'auto' gate form (the default; FssGate in protocols.ts), a gate over
  * at least this many elements takes the compact two-round form
- * (compact_gate.ts: 1032-byte keys, half the dealing and hashing) instead of the one-round gate
+ * (compact_gate.ts: 936-byte keys, under half the dealing and hashing) instead of the one-round gate
  * (2056 bytes for relu). Small gates, where rounds decide the latency, keep one round; every
  * gate of a batch-1 query of the paper's networks is below it (the largest, C_max's first relu,
  * has 11520 elements). docs/fss.md "Two gate forms" gives the measurements behind the value.

@@ -32,7 +32,7 @@ struct DcfEvalArgs {
   AesImpl impl = AesImpl::Auto;
 };
 
-// The `payloads` of the one-bit DCF (dcf_bit.h) for parseDcfEval: its keys are 2 * bits + 4 words.
+// The `payloads` of the one-bit DCF (dcf_bit.h) for parseDcfEval: its keys are dcfBitKeyWords(bits) words.
 constexpr int kDcfBitForm = 0;
 
 // DcfEval / DcfEval2 / DcfBitEval (inputs key [n, dcfKeyWords(bits, payloads)] or, for

@@ -2,14 +2,14 @@
 //
 // DcfBitKeygen: inputs alpha [n] ring64, offset [n] ring64 (each 0 or 1: the bit w XORed into the
 // output); attrs bits, seed, nonce, first, impl as DcfKeygen's (dcf_keygen.cc). Outputs key0,
-// key1 [n, 2 * bits + 3].
-// DcfBitEval: inputs key [n, 2 * bits + 3] ring64, x [n] ring64 (public); attrs bits, party,
+// key1 [n, dcfBitKeyWords(bits)].
+// DcfBitEval: inputs key [n, dcfBitKeyWords(bits)] ring64, x [n] ring64 (public); attrs bits, party,
 // impl. Output y [n] bit, with y0 xor y1 = [x mod 2^bits < alpha mod 2^bits] xor w.
 //
 // As in the 64-bit DCF, a thread walks a batch of kBatch elements level by level so that a
 // level's hashes go to the pipelined AES together (keygen: 4 * kBatch blocks, two children of
-// both parties' seeds; evaluation: kBatch, the child x's bit selects), and the per-element steps
-// between are dcf_bit.h's.
+// both parties' seeds; evaluation: kBatch, the child x's bit selects), then hashes the leaf
+// blocks; the per-element steps between are dcf_bit.h's.
 #include <algorithm>
 #include <cstring>
 
@@ -48,7 +48,8 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
     s[2 * e + 1] = Block{st[e].sLo[1], st[e].sHi[1]};
     vcws[e] = 0;
   }
-  for (int level = 0; level < bits; ++level) {
+  const int levels = static_cast<int>(dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
     hashBlocks(HashKey::Left, s, L, 2 * count, a.impl);
     hashBlocks(HashKey::Right, s, R, 2 * count, a.impl);
     const int shift = bits - 1 - level;
@@ -66,11 +67,17 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
       s[2 * e + 1] = Block{st[e].sLo[1], st[e].sHi[1]};
     }
   }
+  // The leaf blocks of both parties' final seeds (L is free again).
+  hashBlocks(HashKey::Value, s, L, 2 * count, a.impl);
+  const uint64_t leafMask = (uint64_t(1) << dcfBitLeafBits(bits)) - 1;
   for (int e = 0; e < count; ++e) {
     uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
     k0[dcfBitValueWord(bits)] = k1[dcfBitValueWord(bits)] = vcws[e];
-    const uint64_t fin = dcfBitKeygenFinal(st[e]) << 1;
-    k0[0] |= fin, k1[0] |= fin;
+    uint64_t cwLo, cwHi;
+    dcfBitKeygenLeaf(st[e], L[2 * e].lo, L[2 * e].hi, L[2 * e + 1].lo, L[2 * e + 1].hi, alphaIn[first + e] & leafMask, cwLo, cwHi);
+    const int64_t lw = dcfBitLeafWord(bits);
+    k0[lw] = k1[lw] = cwLo;
+    k0[lw + 1] = k1[lw + 1] = cwHi;
   }
   // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
   volatile uint64_t* ws = reinterpret_cast<volatile uint64_t*>(s);
@@ -92,7 +99,8 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
     s[e] = Block{st[e].sLo, st[e].sHi};
     x[e] = xIn[first + e] & domain;
   }
-  for (int level = 0; level < bits; ++level) {
+  const int levels = static_cast<int>(dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
     const int shift = bits - 1 - level;
     for (int e = 0; e < count; ++e) dir[e] = static_cast<uint8_t>(x[e] >> shift & 1);
     hashChildren(s, dir, child, count, a.impl);
@@ -101,7 +109,10 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
       s[e] = Block{st[e].sLo, st[e].sHi};
     }
   }
-  for (int e = 0; e < count; ++e) y[first + e] = static_cast<uint8_t>(dcfBitEvalFinal(st[e], keys + (first + e) * K));
+  hashBlocks(HashKey::Value, s, child, count, a.impl);
+  const uint64_t leafMask = (uint64_t(1) << dcfBitLeafBits(bits)) - 1;
+  for (int e = 0; e < count; ++e)
+    y[first + e] = static_cast<uint8_t>(dcfBitEvalLeaf(st[e], keys + (first + e) * K, bits, child[e].lo, child[e].hi, x[e] & leafMask));
 }
 
 Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {

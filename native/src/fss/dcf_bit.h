@@ -1,38 +1,42 @@
-// The one-bit DCF: XOR shares of [x < alpha] from a key of 2 * bits + 3 words (1032 bytes for
+// The one-bit DCF: XOR shares of [x < alpha] from a key of 2 * (bits - 7) + 5 words (936 bytes for
 // the 63-bit domain, against 2056 for the two-payload DCF of dcf.h). The compact ReLU gate
-// (lib/protocol/fss/drelu.ts) uses it where key bytes, not rounds, bound a query: it pays a second
-// online round (a masked bit per element) for keys half the size and one AES call per level.
+// (lib/protocol/fss/compact_gate.ts) uses it where key bytes, not rounds, bound a query: it pays a
+// second online round (a masked bit per element) for keys under half the size and one AES call per
+// level.
 //
 // Construction: Boyle et al., "Function Secret Sharing for Mixed-Mode and Fixed-Point Secure
 // Computation" (Eurocrypt 2021), Fig. 1, with output group Z_2 (where every sign (-1)^t of the
-// figure is +1) and payload beta = 1, as Orca's DReLU key (Jawalkar et al., S&P 2024) uses it.
+// figure is +1) and payload beta = 1, as Orca's DReLU key (Jawalkar et al., S&P 2024) uses it,
+// with early termination: the tree stops LEAF_BITS = min(7, bits) levels above the leaves, and one
+// 128-bit block per node there holds the outputs of its 2^LEAF_BITS leaves.
 // Semantics: for alpha in Z_2^64, an offset bit w and a domain of `bits` bits, keygen gives k0, k1
 // with Eval(0, k0, x) xor Eval(1, k1, x) = [(x mod 2^bits) < (alpha mod 2^bits)] xor w. The tree
-// walks x from bit bits-1 (level 0) down to bit 0, as the DCF of dcf.h.
+// walks x from bit bits-1 (level 0) down to bit LEAF_BITS (level L - 1, L = bits - LEAF_BITS);
+// x's low LEAF_BITS bits pick the output bit in the leaf block.
 //
-// G expands a seed s with the same fixed-key hash (fixed_key_aes.h), one block per child:
+// G expands a seed s with the fixed-key hash (fixed_key_aes.h), one block per child:
 //   H_Left(s):  bit 0 = the control bit t^L, bit 1 = the value bit v^L, bits 2..127 = seed s^L;
-//   H_Right(s): likewise t^R, v^R, s^R.
-// So an evaluation hashes one block per level (the child x's bit selects) where the 64-bit DCF
-// hashes two, and keygen four (two children, two parties) where it hashes six. Seeds have 126
-// bits. Convert(final seed) = bit 0 of its hi word.
+//   H_Right(s): likewise t^R, v^R, s^R;
+//   H_Value(s): at the end of the walk, the 128 output bits of the node's leaves (bit i of lo for
+//               i < 64, bit i - 64 of hi above).
+// So an evaluation hashes one block per level (the child x's bit selects) and one leaf block, where
+// the 64-bit DCF hashes two per level, and keygen four per level (two children, two parties).
+// Seeds have 126 bits.
 //
-// Key layout, K = dcfBitKeyWords(bits) = 2 * bits + 3 uint64 words per element (row of [n, K]):
+// Key layout, K = dcfBitKeyWords(bits) = 2 L + 5 uint64 words per element (row of [n, K]):
 //   [0], [1]        root seed (lo, hi), whose bits 0..1 of lo are not seed bits: bit 0 of [0] is
-//                   the party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 the
-//                   final correction CW^(bits+1) (the same in both keys).
-//   [2+2i], [3+2i]  level i's seed correction (lo, hi); bit 0 of lo = tCW^L, bit 1 = tCW^R.
-//   [2+2*bits]      the value corrections: bit i = level i's (bits >= `bits` zero).
-// The two parties' keys differ only in words 0 and 1. No word is constant (the final bit shares
-// the root word instead of a word of its own), so a key looks like uniform words but for the
-// value word's bits at and above `bits`.
+//                   the party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 zero.
+//   [2+2i], [3+2i]  level i's seed correction (lo, hi), i < L; bit 0 of lo = tCW^L, bit 1 = tCW^R.
+//   [2+2L]          the value corrections: bit i = level i's (bits >= L zero).
+//   [3+2L], [4+2L]  the leaf correction (lo, hi): 128 bits.
+// The two parties' keys differ only in words 0 and 1.
 //
 // Randomness: as dcf.h. The only randomness is the root blocks of the PRG stream of (seed, nonce):
 // element j reads blocks 2 (first + j) (party 0's root and w_0 = its bit 0) and 2 (first + j) + 1
 // (party 1's root); the rest of keygen is deterministic.
 //
 // The per-element steps below are TFE_HD: the CPU kernels (dcf_bit.cc) batch them across
-// elements around the pipelined AES, and a CUDA port runs them one thread per element with the
+// elements around the pipelined AES, and the CUDA kernels run them one thread per element with the
 // device AES, so both compute the same keys by construction.
 #pragma once
 #include <cstdint>
@@ -42,9 +46,14 @@
 namespace tfe {
 namespace fss {
 
-TFE_HD int64_t dcfBitKeyWords(int64_t bits) { return 2 * bits + 3; }
+constexpr int kDcfBitMaxLeafBits = 7;  // a 128-bit leaf block
+
+TFE_HD int64_t dcfBitLeafBits(int64_t bits) { return bits < kDcfBitMaxLeafBits ? bits : kDcfBitMaxLeafBits; }
+TFE_HD int64_t dcfBitLevels(int64_t bits) { return bits - dcfBitLeafBits(bits); }
+TFE_HD int64_t dcfBitKeyWords(int64_t bits) { return 2 * dcfBitLevels(bits) + 5; }
 TFE_HD int64_t dcfBitLevelWord(int64_t level) { return 2 + 2 * level; }
-TFE_HD int64_t dcfBitValueWord(int64_t bits) { return 2 + 2 * bits; }
+TFE_HD int64_t dcfBitValueWord(int64_t bits) { return 2 + 2 * dcfBitLevels(bits); }
+TFE_HD int64_t dcfBitLeafWord(int64_t bits) { return 3 + 2 * dcfBitLevels(bits); }
 
 constexpr uint64_t kDcfBitSeedMask = ~uint64_t(3);  // the seed bits of a block's lo word
 
@@ -105,8 +114,17 @@ TFE_HD void dcfBitKeygenLevel(DcfBitDealer& st, const uint64_t Llo[2], const uin
   }
 }
 
-// The final correction bit, after the last level (bit 1 of both keys' word 0).
-TFE_HD uint64_t dcfBitKeygenFinal(const DcfBitDealer& st) { return (st.sHi[0] ^ st.sHi[1] ^ st.vAlpha) & 1; }
+// The leaf correction after the last level: h0, h1 = H_Value of the two parties' seeds, aLow =
+// alpha's low leafBits bits. On alpha's path the parties' leaf blocks must XOR to the leaves'
+// outputs [i < aLow] given what the path added (vAlpha); off it they are equal and cancel.
+TFE_HD void dcfBitKeygenLeaf(const DcfBitDealer& st, uint64_t h0Lo, uint64_t h0Hi, uint64_t h1Lo, uint64_t h1Hi, uint64_t aLow,
+                             uint64_t& cwLo, uint64_t& cwHi) {
+  const uint64_t lessLo = aLow >= 64 ? ~uint64_t(0) : (uint64_t(1) << aLow) - 1;
+  const uint64_t lessHi = aLow > 64 ? (uint64_t(1) << (aLow - 64)) - 1 : 0;
+  const uint64_t v = dcfBitMask(st.vAlpha);
+  cwLo = h0Lo ^ h1Lo ^ lessLo ^ v;
+  cwHi = h0Hi ^ h1Hi ^ lessHi ^ v;
+}
 
 // One party's walk state for one element.
 struct DcfBitWalker {
@@ -132,9 +150,14 @@ TFE_HD void dcfBitEvalLevel(DcfBitWalker& st, const uint64_t* key, int64_t bits,
   st.sLo = lo & kDcfBitSeedMask, st.sHi = hi;
 }
 
-// The party's output bit after the last level.
-TFE_HD uint64_t dcfBitEvalFinal(const DcfBitWalker& st, const uint64_t* key) {
-  return (st.v ^ st.sHi ^ (key[0] >> 1 & st.t)) & 1;
+// The party's output bit: the leaf block h = H_Value of its final seed, corrected where its control
+// bit is set, at x's low leafBits bits (xLow).
+TFE_HD uint64_t dcfBitEvalLeaf(const DcfBitWalker& st, const uint64_t* key, int64_t bits, uint64_t hLo, uint64_t hHi, uint64_t xLow) {
+  const int64_t lw = dcfBitLeafWord(bits);
+  const uint64_t tm = dcfBitMask(st.t);
+  const uint64_t lo = hLo ^ (key[lw] & tm), hi = hHi ^ (key[lw + 1] & tm);
+  const uint64_t leaf = xLow >= 64 ? hi >> (xLow - 64) : lo >> xLow;
+  return (st.v ^ leaf) & 1;
 }
 
 }  // namespace fss

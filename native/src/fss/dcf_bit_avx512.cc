@@ -51,7 +51,8 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
     t0[g] = zero, t1[g] = one, vAlpha[g] = zero, vcws[g] = zero;
     alpha[g] = _mm512_and_si512(_mm512_loadu_si512(alphaIn + first + g * kLanes), domain);
   }
-  for (int level = 0; level < bits; ++level) {
+  const int levels = static_cast<int>(dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
     hashBlocks(HashKey::Left, s, L, 2 * N, a.impl);
     hashBlocks(HashKey::Right, s, R, 2 * N, a.impl);
     const __m512i shiftV = _mm512_set1_epi64(bits - 1 - level), levelV = _mm512_set1_epi64(level);
@@ -72,26 +73,39 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
       _mm512_storeu_si512(&stage[level][1][g * kLanes], st.cwHi);
     }
   }
-  // Root words: seed bits, the offset share in bit 0 (party 0: its drawn bit; party 1: w xor it),
-  // the final correction in bit 1.
-  alignas(64) uint64_t root0[N], root1[N], valueWord[N];
+  // The leaf corrections (dcf_bit.h's dcfBitKeygenLeaf) from both parties' leaf blocks (into L),
+  // and the root words: seed bits and the offset share in bit 0 (party 0: its drawn bit; party 1:
+  // w xor it).
+  hashBlocks(HashKey::Value, s, L, 2 * N, a.impl);
+  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>((uint64_t(1) << dcfBitLeafBits(bits)) - 1));
+  const __m512i s64 = _mm512_set1_epi64(64), ones = _mm512_set1_epi64(-1);
+  alignas(64) uint64_t root0[N], root1[N], valueWord[N], leafLo[N], leafHi[N];
   for (int g = 0; g < kGroups; ++g) {
     const int o = 2 * g * kLanes;
-    const Pair sp = split(s + o), r = split(roots + o);
-    const __m512i fin = _mm512_maskz_slli_epi64(0xFF, _mm512_and_si512(_mm512_xor_si512(_mm512_xor_si512(sp.hi0, sp.hi1), vAlpha[g]), one), 1);
+    const Pair h = split(L + o), r = split(roots + o);
+    // [i < aLow] for i < 64 (lo) and 64 <= i < 128 (hi): a shift by 64 or more gives 0, so lo is
+    // all ones from aLow = 64 on; hi is zero up to aLow = 64.
+    const __m512i aLow = _mm512_and_si512(alpha[g], leafMask);
+    const __m512i lessLo = _mm512_sub_epi64(_mm512_maskz_sllv_epi64(0xFF, one, aLow), one);
+    const __mmask8 upper = _mm512_cmpge_epu64_mask(aLow, s64);
+    const __m512i lessHi = _mm512_maskz_sub_epi64(upper, _mm512_maskz_sllv_epi64(0xFF, one, _mm512_sub_epi64(aLow, s64)), one);
+    const __m512i v = _mm512_maskz_mov_epi64(_mm512_test_epi64_mask(vAlpha[g], one), ones);
+    _mm512_storeu_si512(leafLo + g * kLanes, _mm512_xor_si512(_mm512_xor_si512(h.lo0, h.lo1), _mm512_xor_si512(lessLo, v)));
+    _mm512_storeu_si512(leafHi + g * kLanes, _mm512_xor_si512(_mm512_xor_si512(h.hi0, h.hi1), _mm512_xor_si512(lessHi, v)));
     const __m512i w0 = _mm512_and_si512(r.lo0, one), w = _mm512_and_si512(_mm512_loadu_si512(offsetIn + first + g * kLanes), one);
-    _mm512_storeu_si512(root0 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo0, seedMask), _mm512_or_si512(w0, fin)));
-    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo1, seedMask), _mm512_or_si512(_mm512_xor_si512(w, w0), fin)));
+    _mm512_storeu_si512(root0 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo0, seedMask), w0));
+    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo1, seedMask), _mm512_xor_si512(w, w0)));
     _mm512_storeu_si512(valueWord + g * kLanes, vcws[g]);
   }
   // The rows, assembled in L1 and streamed to both keys (see dcf_keygen_avx512.cc for why).
-  alignas(64) uint64_t row[2 * kDcfMaxBits + 3];
+  alignas(64) uint64_t row[2 * kDcfMaxBits + 5];
   for (int e = 0; e < N; ++e) {
-    for (int level = 0; level < bits; ++level) {
+    for (int level = 0; level < levels; ++level) {
       row[dcfBitLevelWord(level)] = stage[level][0][e];
       row[dcfBitLevelWord(level) + 1] = stage[level][1][e];
     }
     row[dcfBitValueWord(bits)] = valueWord[e];
+    row[dcfBitLeafWord(bits)] = leafLo[e], row[dcfBitLeafWord(bits) + 1] = leafHi[e];
     row[0] = root0[e], row[1] = roots[2 * e].hi;
     streamRow(key0 + (first + e) * K, row, K);
     row[0] = root1[e], row[1] = roots[2 * e + 1].hi;
@@ -133,7 +147,8 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
     x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
     vw[g] = gather(keys, row[g], dcfBitValueWord(bits));
   }
-  for (int level = 0; level < bits; ++level) {
+  const int levels = static_cast<int>(dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
     const int shift = bits - 1 - level;
     const int64_t w = dcfBitLevelWord(level);
     prefetchNext(w + 2);  // the line holding the next level's words
@@ -158,12 +173,20 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
       joinBlocks(s + g * kLanes, _mm512_and_si512(cLo, seedMask), cHi);
     }
   }
+  // The leaf blocks (into child), corrected where the control bit is set, at x's low bits.
+  hashBlocks(HashKey::Value, s, child, kDcfBitBatch, a.impl);
+  const int64_t lw = dcfBitLeafWord(bits);
+  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>((uint64_t(1) << dcfBitLeafBits(bits)) - 1)), s64 = _mm512_set1_epi64(64);
   for (int g = 0; g < kGroups; ++g) {
-    __m512i sLo, sHi;
-    splitBlocks(s + g * kLanes, sLo, sHi);
-    // The final correction is bit 1 of the root word.
-    const __m512i fin = _mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, root[g], 1), t[g]);
-    const __m512i out = _mm512_and_si512(_mm512_xor_si512(_mm512_xor_si512(v[g], sHi), fin), one);
+    __m512i hLo, hHi;
+    splitBlocks(child + g * kLanes, hLo, hHi);
+    const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+    const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(gather(keys, row[g], lw), tm));
+    const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(gather(keys, row[g], lw + 1), tm));
+    const __m512i i = _mm512_and_si512(x[g], leafMask);
+    const __mmask8 upper = _mm512_cmpge_epu64_mask(i, s64);
+    const __m512i leaf = _mm512_mask_blend_epi64(upper, _mm512_maskz_srlv_epi64(0xFF, lo, i), _mm512_maskz_srlv_epi64(0xFF, hi, _mm512_sub_epi64(i, s64)));
+    const __m512i out = _mm512_and_si512(_mm512_xor_si512(v[g], leaf), one);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(y + first + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, out));
   }
 }
