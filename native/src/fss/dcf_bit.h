@@ -119,8 +119,9 @@ TFE_HD void dcfBitKeygenLevel(DcfBitDealer& st, const uint64_t Llo[2], const uin
 // outputs [i < aLow] given what the path added (vAlpha); off it they are equal and cancel.
 TFE_HD void dcfBitKeygenLeaf(const DcfBitDealer& st, uint64_t h0Lo, uint64_t h0Hi, uint64_t h1Lo, uint64_t h1Hi, uint64_t aLow,
                              uint64_t& cwLo, uint64_t& cwHi) {
-  const uint64_t lessLo = aLow >= 64 ? ~uint64_t(0) : (uint64_t(1) << aLow) - 1;
-  const uint64_t lessHi = aLow > 64 ? (uint64_t(1) << (aLow - 64)) - 1 : 0;
+  // [i < aLow] for i < 64 (lo) and i - 64 (hi), with masks rather than branches on alpha.
+  const uint64_t below = (uint64_t(1) << (aLow & 63)) - 1, upper = dcfBitMask(aLow >> 6);
+  const uint64_t lessLo = below | upper, lessHi = below & upper;
   const uint64_t v = dcfBitMask(st.vAlpha);
   cwLo = h0Lo ^ h1Lo ^ lessLo ^ v;
   cwHi = h0Hi ^ h1Hi ^ lessHi ^ v;
