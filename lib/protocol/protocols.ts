@@ -37,6 +37,14 @@ export function checkFssGate(v: unknown, where: string): FssGate {
   return v as FssGate;
 }
 
+/** Checks a deploy's FSS gate form (absent: nothing to check): a form, and only for 'fss'. */
+export function checkDeployGate(protocol: ProtocolName, fssGate: unknown): FssGate | undefined {
+  if (fssGate === undefined) return undefined;
+  checkFssGate(fssGate, 'deploy');
+  if (protocol !== 'fss') throw new Error(`deploy: fssGate applies to the fss protocol, not ${protocol}`);
+  return fssGate as FssGate;
+}
+
 /** Checks a protocol name from a user, naming where it came from. */
 export function checkProtocol(name: unknown, where: string): ProtocolName {
   if (!PROTOCOLS.includes(name as ProtocolName)) throw new TypeError(`${where}: unknown protocol ${JSON.stringify(name)} (expected ${PROTOCOLS.map((p) => `'${p}'`).join(', ')})`);

@@ -16,7 +16,7 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
-import { checkFssGate, type FssGate } from '../protocol/protocols';
+import { checkDeployGate, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
@@ -203,11 +203,8 @@ export class PredictionClient {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
     const protocol = opts.protocol ?? (loaded.spec.comparisons ? 'securenn' : 'pond');
-    if (opts.fssGate !== undefined) {
-      checkFssGate(opts.fssGate, 'deploy');
-      if (protocol !== 'fss') throw new Error(`deploy: fssGate applies to the fss protocol, not ${protocol}`);
-    }
-    const gate = opts.fssGate === undefined ? {} : { fssGate: opts.fssGate };
+    const fssGate = checkDeployGate(protocol, opts.fssGate);
+    const gate = fssGate ? { fssGate } : {};
     const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));

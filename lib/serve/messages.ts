@@ -3,7 +3,7 @@
 // request gets; each server answers the client with a response (key 'res').
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
-import { checkFssGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
+import { checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
 import { LEASE_ID, type LeaseRef } from './leases';
 
 export type { ProtocolName } from '../protocol/protocols';
@@ -184,10 +184,6 @@ export function validateRequest(raw: unknown): ClientRequest {
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
   if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape)))
     throw new Error('deploy: weights must be a list of { name, shape }');
-  if (r.fssGate !== undefined) {
-    checkFssGate(r.fssGate, 'deploy');
-    if (r.protocol !== 'fss') throw new Error(`deploy: fssGate applies to the fss protocol, not ${String(r.protocol)}`);
-  }
-  const fssGate = r.fssGate === undefined ? {} : { fssGate: r.fssGate as FssGate };
-  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...fssGate, topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
+  const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
 }

@@ -517,7 +517,8 @@ export class TfeServer {
           this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes: shipped?.bytes, fracBits: this.#config.fracBits });
         } else {
           const spec = specOf(req);
-          const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate: req.fssGate ?? 'auto', players: [CLIENT] });
+          const fssGate = req.fssGate ?? 'auto';
+          const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate, players: [CLIENT] });
           const { shares, masks } = await deployOnServer(fork, this.me, spec);
           const digest = digestOf(req);
           try {
@@ -526,7 +527,7 @@ export class TfeServer {
             for (const s of shares) s?.dispose();
             throw e;
           }
-          const m: DeployedModel = { name: req.model, protocol: req.protocol, fssGate: req.fssGate ?? 'auto', topology: req.topology, weights: req.weights, spec, digest, shares };
+          const m: DeployedModel = { name: req.model, protocol: req.protocol, fssGate, topology: req.topology, weights: req.weights, spec, digest, shares };
           this.#store.save(m);
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);

@@ -252,7 +252,7 @@ TFE_HD void dcfBitKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int 
   const DcfBlock h0 = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo[0], st.sHi[0]});
   const DcfBlock h1 = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo[1], st.sHi[1]});
   uint64_t cwLo, cwHi;
-  fss::dcfBitKeygenLeaf(st, h0.lo, h0.hi, h1.lo, h1.hi, alpha & ((uint64_t(1) << fss::dcfBitLeafBits(bits)) - 1), cwLo, cwHi);
+  fss::dcfBitKeygenLeaf(st, h0.lo, h0.hi, h1.lo, h1.hi, alpha & fss::dcfBitLeafMask(bits), cwLo, cwHi);
   k0[leafW] = k1[leafW] = cwLo;
   k0[leafW + 1] = k1[leafW + 1] = cwHi;
 }
@@ -269,7 +269,7 @@ TFE_HD uint8_t dcfBitEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int
     fss::dcfBitEvalLevel(st, k, bits, level, dir, child.lo, child.hi);
   }
   const DcfBlock h = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo, st.sHi});
-  return static_cast<uint8_t>(fss::dcfBitEvalLeaf(st, k, bits, h.lo, h.hi, x & ((uint64_t(1) << fss::dcfBitLeafBits(bits)) - 1)));
+  return static_cast<uint8_t>(fss::dcfBitEvalLeaf(st, k, bits, h.lo, h.hi, x & fss::dcfBitLeafMask(bits)));
 }
 
 }  // namespace cuda

@@ -69,7 +69,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   }
   // The leaf blocks of both parties' final seeds (L is free again).
   hashBlocks(HashKey::Value, s, L, 2 * count, a.impl);
-  const uint64_t leafMask = (uint64_t(1) << dcfBitLeafBits(bits)) - 1;
+  const uint64_t leafMask = dcfBitLeafMask(bits);
   for (int e = 0; e < count; ++e) {
     uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
     k0[dcfBitValueWord(bits)] = k1[dcfBitValueWord(bits)] = vcws[e];
@@ -110,7 +110,7 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
     }
   }
   hashBlocks(HashKey::Value, s, child, count, a.impl);
-  const uint64_t leafMask = (uint64_t(1) << dcfBitLeafBits(bits)) - 1;
+  const uint64_t leafMask = dcfBitLeafMask(bits);
   for (int e = 0; e < count; ++e)
     y[first + e] = static_cast<uint8_t>(dcfBitEvalLeaf(st[e], keys + (first + e) * K, bits, child[e].lo, child[e].hi, x[e] & leafMask));
 }

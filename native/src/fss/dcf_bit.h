@@ -54,6 +54,8 @@ TFE_HD int64_t dcfBitKeyWords(int64_t bits) { return 2 * dcfBitLevels(bits) + 5;
 TFE_HD int64_t dcfBitLevelWord(int64_t level) { return 2 + 2 * level; }
 TFE_HD int64_t dcfBitValueWord(int64_t bits) { return 2 + 2 * dcfBitLevels(bits); }
 TFE_HD int64_t dcfBitLeafWord(int64_t bits) { return 3 + 2 * dcfBitLevels(bits); }
+// The low bits of x (and alpha) that pick a leaf in the leaf block.
+TFE_HD uint64_t dcfBitLeafMask(int64_t bits) { return (uint64_t(1) << dcfBitLeafBits(bits)) - 1; }
 
 constexpr uint64_t kDcfBitSeedMask = ~uint64_t(3);  // the seed bits of a block's lo word
 

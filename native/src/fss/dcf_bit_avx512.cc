@@ -77,7 +77,7 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
   // and the root words: seed bits and the offset share in bit 0 (party 0: its drawn bit; party 1:
   // w xor it).
   hashBlocks(HashKey::Value, s, L, 2 * N, a.impl);
-  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>((uint64_t(1) << dcfBitLeafBits(bits)) - 1));
+  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(bits)));
   const __m512i s64 = _mm512_set1_epi64(64), ones = _mm512_set1_epi64(-1);
   alignas(64) uint64_t root0[N], root1[N], valueWord[N], leafLo[N], leafHi[N];
   for (int g = 0; g < kGroups; ++g) {
@@ -135,15 +135,15 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
   alignas(64) Block s[kDcfBitBatch], child[kDcfBitBatch];
   alignas(64) uint8_t dir[kDcfBitBatch];
-  __m512i row[kGroups], x[kGroups], t[kGroups], v[kGroups], root[kGroups], vw[kGroups];
+  __m512i row[kGroups], x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
   for (int g = 0; g < kGroups; ++g) {
     alignas(64) int64_t r[kLanes];
     for (int j = 0; j < kLanes; ++j) r[j] = (first + g * kLanes + j) * K;
     row[g] = _mm512_load_si512(r);
-    root[g] = gather(keys, row[g], 0);
-    joinBlocks(s + g * kLanes, _mm512_and_si512(root[g], seedMask), gather(keys, row[g], 1));
+    const __m512i root = gather(keys, row[g], 0);
+    joinBlocks(s + g * kLanes, _mm512_and_si512(root, seedMask), gather(keys, row[g], 1));
     t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
-    v[g] = _mm512_and_si512(root[g], one);  // the output starts at the party's offset share
+    v[g] = _mm512_and_si512(root, one);  // the output starts at the party's offset share
     x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
     vw[g] = gather(keys, row[g], dcfBitValueWord(bits));
   }
@@ -176,7 +176,7 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
   // The leaf blocks (into child), corrected where the control bit is set, at x's low bits.
   hashBlocks(HashKey::Value, s, child, kDcfBitBatch, a.impl);
   const int64_t lw = dcfBitLeafWord(bits);
-  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>((uint64_t(1) << dcfBitLeafBits(bits)) - 1)), s64 = _mm512_set1_epi64(64);
+  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(bits))), s64 = _mm512_set1_epi64(64);
   for (int g = 0; g < kGroups; ++g) {
     __m512i hLo, hHi;
     splitBlocks(child + g * kLanes, hLo, hHi);

@@ -31,11 +31,12 @@ namespace {
 // 16-bit arithmetic (eight words per SSE2 vector): q = floor(w * floor(2^16 / range) / 2^16) is
 // floor(w / range) or one less (2 <= range <= 255, so the reciprocal fits 16 bits), so
 // w - q * range is below 2 * range < 2^9 and one conditional subtraction finishes the remainder.
+// The tail (and builds without SSE2) take FieldSampler::element, the same function.
 void mapWords(const FieldSampler& fs, const uint8_t* src, int64_t n, uint8_t* dst) {
-  const uint16_t r = static_cast<uint16_t>(fs.range), m = static_cast<uint16_t>(fs.recip);
-  const uint16_t base = static_cast<uint16_t>(fs.base), top = static_cast<uint16_t>(fs.limit - 1);
   int64_t i = 0;
 #if defined(__SSE2__)
+  const uint16_t r = static_cast<uint16_t>(fs.range), m = static_cast<uint16_t>(fs.recip);
+  const uint16_t base = static_cast<uint16_t>(fs.base), top = static_cast<uint16_t>(fs.limit - 1);
   // Eight words per vector: pmulhuw is the quotient estimate; "w <= top" is saturating w - top == 0;
   // v < 2 * range < 2^9, so a signed compare decides the subtraction.
   const __m128i vr = _mm_set1_epi16(static_cast<short>(r)), vm = _mm_set1_epi16(static_cast<short>(m));
@@ -55,13 +56,7 @@ void mapWords(const FieldSampler& fs, const uint8_t* src, int64_t n, uint8_t* ds
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_packus_epi16(lo, hi));
   }
 #endif
-  for (; i < n; ++i) {
-    const uint16_t w = static_cast<uint16_t>(src[2 * i] | src[2 * i + 1] << 8);
-    const uint16_t q = static_cast<uint16_t>((static_cast<uint32_t>(w) * m) >> 16);
-    uint16_t v = static_cast<uint16_t>(w - q * r);
-    v = v >= r ? static_cast<uint16_t>(v - r) : v;
-    dst[i] = w <= top ? static_cast<uint8_t>(v + base) : FieldSampler::kRejected;
-  }
+  for (; i < n; ++i) dst[i] = fs.element(src[2 * i] | src[2 * i + 1] << 8);
 }
 
 // Positions of kRejected in dst[0, n), in order; rejection is rare (at most 2^-10 per element for
