@@ -3,6 +3,8 @@
 // (bench:table also measures batch 1 and accuracy over the test set, which takes much longer).
 //   node dist/bench/securenn_b128.js                 3 timed batches per model (after one warm-up)
 //   node dist/bench/securenn_b128.js --runs 5 --only C_max --protocol securenn --json
+//   node dist/bench/securenn_b128.js --protocol fss --pooled   online time: each batch waits until
+//     server2's side of it was shipped ahead (the offline pool, lib/serve/pool.ts; Pond and FSS)
 // Also prints each server's CPU seconds per batch (from /proc), which other load on a shared machine
 // moves far less than wall time.
 import * as fs from 'node:fs';
@@ -40,7 +42,7 @@ function arg(argv: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const known = new Set(['--runs', '--only', '--protocol', '--json']);
+  const known = new Set(['--runs', '--only', '--protocol', '--json', '--pooled']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(', ')})`);
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
@@ -49,13 +51,15 @@ async function main(): Promise<void> {
   if (!['securenn', 'pond', 'fss'].includes(protocol)) throw new Error(`--protocol ${protocol}: securenn, pond or fss`);
   for (const m of only) if (!fs.existsSync(path.join(MODELS, m, 'model.json'))) throw new Error(`bench/models/${m} is missing (npm run train)`);
   const json = argv.includes('--json');
+  const pooled = argv.includes('--pooled');
+  if (pooled && protocol === 'securenn') throw new Error("--pooled: SecureNN's server2 works online, nothing is pooled");
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
 
   const test = loadMnist('test', { limit: 128 * (runs + 1) });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b128-'));
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 } });
   const procs = spawnCluster(config, () => undefined);
-  const out: Record<string, { seconds: number[]; median: number; cpuSeconds: Record<string, number> }> = {};
+  const out: Record<string, { seconds: number[]; median: number; cpuSeconds: Record<string, number>; onlineBytes: number; offlineBytes: number }> = {};
   try {
     await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
@@ -65,18 +69,27 @@ async function main(): Promise<void> {
       await owner.deploy(path.join(MODELS, m, 'model.json'), { name, protocol: protocol as 'securenn' });
       const shape = plainModel(path.join(MODELS, m, 'model.json')).inputShape;
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
+      let shipped = await shippedSoFar(owner);
       await client.predict(name, batch(0)); // warm-up: masks the weights, warms caches
       const seconds: number[] = [];
-      const cpu0 = procs.map((pr) => cpuSeconds(pr.child.pid));
+      const cpu = Object.fromEntries(procs.map((pr) => [pr.party, 0]));
+      let onlineBytes = 0, offlineBytes = 0;
       for (let r = 0; r < runs; r++) {
+        if (pooled) await untilShipped(owner, shipped);
+        const cpu0 = procs.map((pr) => cpuSeconds(pr.child.pid));
         const t0 = performance.now();
-        await client.predict(name, batch(r + 1));
+        const p = await client.predict(name, batch(r + 1));
         seconds.push((performance.now() - t0) / 1000);
+        if (pooled) shipped = await shippedSoFar(owner);
+        procs.forEach((pr, i) => (cpu[pr.party] += (cpuSeconds(pr.child.pid) - cpu0[i]) / runs));
+        if (pooled && !(p.offlineBytes > 0)) throw new Error(`${name}: batch ${r + 1} was not pooled (is its recording over maxQueryBytes?)`);
+        onlineBytes += p.serverTraffic.reduce((a, s) => a + s.bytes, 0) / runs;
+        offlineBytes += p.offlineBytes / runs;
       }
       // CPU time per batch on each server: unlike wall time, barely moved by other load on the machine.
-      const cpu = Object.fromEntries(procs.map((pr, i) => [pr.party, (cpuSeconds(pr.child.pid) - cpu0[i]) / runs]));
-      out[m] = { seconds, median: percentile(seconds, 0.5), cpuSeconds: cpu };
-      say(`${protocol} ${m} batch 128: median ${out[m].median.toFixed(3)} s (${seconds.map((s) => s.toFixed(3)).join(', ')}); CPU s per batch ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+      out[m] = { seconds, median: percentile(seconds, 0.5), cpuSeconds: cpu, onlineBytes, offlineBytes };
+      const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+      say(`${protocol} ${m} batch 128${pooled ? ' (pooled: online time)' : ''}: median ${out[m].median.toFixed(3)} s (${seconds.map((s) => s.toFixed(3)).join(', ')}); CPU s per batch ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}; servers sent ${mb(onlineBytes)} online, ${mb(offlineBytes)} ahead`);
     }
     await Promise.all([owner.close(), client.close()]);
   } finally {
@@ -85,6 +98,27 @@ async function main(): Promise<void> {
   }
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
   if (json) console.log(JSON.stringify({ protocol, results: out, machine, date: new Date().toISOString() }));
+}
+
+/** What server2 has shipped ahead so far (its pool counter). */
+const shippedSoFar = async (owner: PredictionClient): Promise<number> => (await owner.status())[2].pool!.offlineBytes;
+
+/**
+ * Waits until server2 has shipped more than `before` bytes ahead (the recording of the next
+ * batch, made once the previous batch ended) and the compute servers hold all of it: what they
+ * hold ahead stops growing.
+ */
+async function untilShipped(owner: PredictionClient, before: number): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  let last = -1;
+  for (;;) {
+    const st = await owner.status();
+    const held = st[0].prefetched!.bytes + st[1].prefetched!.bytes;
+    if (st[2].pool!.offlineBytes > before && st[2].pool!.making === 0 && held === last) return;
+    if (Date.now() > deadline) throw new Error('the pool did not fill within 10 minutes');
+    last = held;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 main().catch((e: Error) => {

@@ -23,8 +23,10 @@ export class Epoch {
   isReady = false;
   /** server2: recordings of its side of future queries. */
   readonly pool: PrecomputePool;
-  /** server0: indices reserved for each model's future batch-1 queries (server2 precomputes them). */
-  readonly reserved = new Map<string, number[]>();
+  /** server0: indices reserved for each model's future queries, by batch size (server2 precomputes them). */
+  readonly reserved = new Map<string, Map<number, number[]>>();
+  /** server0: the batch size above 1 each model's queries are pooled for (the one a client last used). */
+  readonly pooledBatch = new Map<string, number>();
   retired = false;
   #nextIndex: number;
 
@@ -79,6 +81,15 @@ export class Epoch {
     return this.#nextIndex++;
   }
 
+  /** server0: the indices reserved for `model`'s queries of `batch` rows (a live list). */
+  reservedFor(model: string, batch: number): number[] {
+    let byBatch = this.reserved.get(model);
+    if (!byBatch) this.reserved.set(model, (byBatch = new Map()));
+    let list = byBatch.get(batch);
+    if (!list) byBatch.set(batch, (list = []));
+    return list;
+  }
+
   /** Frees the masked weights once nothing uses them. */
   maybeFree(): void {
     if (!this.retired || this.running > 0) return;
@@ -95,6 +106,7 @@ export class Epoch {
     this.masks.delete(name);
     this.failed.delete(name);
     this.reserved.delete(name);
+    this.pooledBatch.delete(name);
     this.pool.discardModel(name);
     if (m && free) freeMasks(m);
   }

@@ -172,16 +172,21 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
 }
 
 /**
- * How many batch-1 queries of a model the offline pool may hold ahead: `precomputePool`, but no
- * more than fit in `maxQueryBytes` together on server2, which records both compute servers' side. What a pooled query holds before it runs (server2's
- * recording; its dealt side in the compute servers' mailboxes) is about its estimate without the
- * per-query overhead: FSS's DCF keys make that large (about 0.75 GiB per CIFAR ResNet-20 query),
- * where MNIST-sized models keep the full depth.
+ * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
+ * `precomputePool`. A larger batch: one, the next query of the batch size a client last used
+ * (server.ts), so a client's query never has server2 record more than one query ahead. Either
+ * way no more than fit in `maxQueryBytes` together on server2, which records both compute
+ * servers' side. What a pooled query holds before it runs (server2's recording; its dealt side
+ * in the compute servers' mailboxes) is about its estimate without the per-query overhead: FSS's
+ * DCF keys make that large (about 0.75 GiB per CIFAR ResNet-20 query, 1.7 GiB per server for a
+ * batch of 128 MNIST images through network C_max), where MNIST-sized batch-1 queries keep the
+ * full depth. 0: that batch size is not pooled.
  */
-export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }): number {
+export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch = 1): number {
   // server2's recording holds what it deals to both compute servers: twice one server's share.
-  const each = Math.max(1, 2 * (estimateQueryBytes(m, 1) - PER_QUERY));
-  return Math.min(limits.precomputePool, Math.floor(limits.maxQueryBytes / each));
+  const each = Math.max(1, 2 * (estimateQueryBytes(m, batch) - PER_QUERY));
+  const depth = batch === 1 ? limits.precomputePool : Math.min(1, limits.precomputePool);
+  return Math.min(depth, Math.floor(limits.maxQueryBytes / each));
 }
 
 // ---------- sessions a server holds for clients ----------

@@ -68,9 +68,8 @@ export interface OperatorCounters {
   prefetched: { messages: number; bytes: number };
   rssBytes: number;
   heapUsedBytes: number;
-  /** server2: recordings made, used, held now and dropped unused. */
-  /** server2's offline phase: queries recorded, served from the pool, held, dropped unused; bytes shipped ahead. */
-  pool: { recorded: number; replayed: number; held: number; discarded: number; offlineBytes: number };
+  /** server2's offline phase: queries recorded, served from the pool, held, being recorded or shipped now, dropped unused; bytes shipped ahead. */
+  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number };
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;
@@ -102,11 +101,19 @@ export interface EpochNotice {
   models: { name: string; digest: string }[];
 }
 
-/** server0 -> server2: indices reserved for `model`'s future batch-1 queries; precompute them. */
+/** server0 -> server2: indices reserved for `model`'s future queries of `batch` rows (absent: 1); precompute them. */
 export interface PoolNotice {
   type: 'pool';
   epoch: string;
   model: string;
+  batch?: number;
+  indices: number[];
+}
+
+/** server0 -> server1, server2: reserved indices no query will take (their batch size is no longer pooled); free them. */
+export interface UnpoolNotice {
+  type: 'unpool';
+  epoch: string;
   indices: number[];
 }
 
@@ -127,7 +134,7 @@ export interface LeaseNotice {
   ttlMs: number;
 }
 
-export type ServerNotice = StartNotice | EpochNotice | PoolNotice | SetupFailedNotice | LeaseNotice;
+export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | SetupFailedNotice | LeaseNotice;
 
 export interface ModelInfo {
   name: string;

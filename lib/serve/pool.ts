@@ -1,6 +1,7 @@
-// The offline phase: server2 runs its side of future batch-1 queries ahead of time and ships it
+// The offline phase: server2 runs its side of future queries ahead of time and ships it
 // to server0 and server1 before the queries exist. server0 reserves session indices per model and
-// tells server2, which runs the model's program for each index against a recording transport: in
+// batch size (batch 1, and the larger batch a client last used: server.ts) and tells server2,
+// which runs the model's program for each index against a recording transport: in
 // Pond and FSS server2 only deals (masks, triple corrections, DCF keys, from nonces and shapes),
 // so its whole part of the query is known in advance. It then sends what it recorded at once, in
 // the index's own session `pool:<epoch>:<index>`, where the compute servers' mailboxes keep it.
@@ -46,9 +47,20 @@ export interface Shipped {
   bytes: number;
 }
 
+interface Recording {
+  model: string;
+  /** The batch size it was recorded for. */
+  batch: number;
+  run: Promise<Shipped | undefined>;
+  /** Discarded while being made: it is not shipped. */
+  dropped: boolean;
+}
+
 /** server2's recordings, by session index, for one epoch (at most `max` held at once). */
 export class PrecomputePool {
-  #ready = new Map<number, { model: string; run: Promise<Shipped | undefined> }>();
+  #ready = new Map<number, Recording>();
+  /** Indices freed before their pool notice was acted on (a deploy or setup still finishing). */
+  #freed = new Set<number>();
   #unpoolable = new Set<string>();
   recorded = 0;
   replayed = 0;
@@ -56,6 +68,8 @@ export class PrecomputePool {
   discarded = 0;
   /** Bytes shipped ahead of queries (server2's whole side of each pooled query). */
   offlineBytes = 0;
+  /** Recordings being made or shipped now. */
+  making = 0;
 
   constructor(private readonly log: Log, private readonly max: number) {}
 
@@ -65,17 +79,21 @@ export class PrecomputePool {
   }
 
   /**
-   * Runs server2's side of a batch-1 query of `model` for each index, in the background. Indices
-   * beyond the `max` held are not prepared: their queries run online.
+   * Runs server2's side of a query of `batch` rows of `model` for each index, in the background.
+   * Indices beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, indices: number[], ship: (index: number) => Transport): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
     for (const index of indices) {
+      if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      const run = (async () => {
+      const rec: Recording = { model: model.name, batch, run: Promise.resolve(undefined), dropped: false };
+      this.making++;
+      rec.run = (async () => {
         const transport = new RecordingTransport([...SERVERS, CLIENT]);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
-        await predictOnServer(fork, me, model.spec, model.shares, masks, [1, ...model.spec.inputShape]);
+        await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...model.spec.inputShape]);
         this.recorded++;
+        if (rec.dropped) return undefined;
         // Ship it now: the compute servers hold it until the query with this index comes.
         const out = ship(index);
         await Promise.all(transport.sent.map((m) => out.send(m.from, m.to, m.tag, m.payload)));
@@ -86,26 +104,36 @@ export class PrecomputePool {
         if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`, 'pool-disabled', { model: model.name, reason: e.message });
         this.#unpoolable.add(model.name);
         return undefined;
-      });
-      this.#ready.set(index, { model: model.name, run });
+      }).finally(() => this.making--);
+      this.#ready.set(index, rec);
     }
   }
 
   /**
-   * Whether server2's side of the query with `index` was shipped ahead (waiting for it if it is
-   * still being made or sent), taken out of the pool; undefined: run it online.
+   * Whether server2's side of the query with `index`, of `batch` rows, was shipped ahead (waiting
+   * for it if it is still being made or sent), taken out of the pool; undefined: run it online.
+   * A recording of another batch size is server0's bug, not the client's: the query fails.
    */
-  async take(index: number): Promise<Shipped | undefined> {
+  async take(index: number, batch: number): Promise<Shipped | undefined> {
     const r = this.#ready.get(index);
     this.#ready.delete(index);
+    if (r && r.batch !== batch) {
+      r.dropped = true;
+      this.discarded++;
+      throw new Error(`pool index ${index} was recorded for batch ${r.batch}, the query has batch ${batch}`);
+    }
     const shipped = await r?.run;
     if (shipped) this.replayed++;
     return shipped;
   }
 
-  /** Drops the recording for `index` (its query will never run here). */
+  /** Drops the recording for `index` (its query will never run here), or the notice still to come for it. */
   discard(index: number): void {
-    if (this.#ready.delete(index)) this.discarded++;
+    const r = this.#ready.get(index);
+    if (!r) return void this.#freed.add(index);
+    r.dropped = true;
+    this.#ready.delete(index);
+    this.discarded++;
   }
 
   /** Drops every recording of `model` (it was removed). */
@@ -117,7 +145,9 @@ export class PrecomputePool {
   /** Drops every recording (the setup is retired): what was shipped is freed by the receivers. */
   clear(): void {
     this.discarded += this.#ready.size;
+    for (const r of this.#ready.values()) r.dropped = true;
     this.#ready.clear();
+    this.#freed.clear();
   }
 }
 

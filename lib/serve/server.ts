@@ -18,7 +18,7 @@ import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
 import { checkDeploySize, checkPredictRequest, forClient, poolDepth, SessionAccounting } from './limits';
 import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
-import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
 import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
@@ -75,9 +75,9 @@ export class TfeServer {
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
   /** server1/server2: leased requests that came before server0's lease notice, by lease id. */
   #waitingLease = new Map<string, string>();
-  #poolDepths = new WeakMap<DeployedModel, number>();
-  /** server0: models whose reservation ran low, topped up when a query ends (see #indexFor). */
-  #topUps = new Set<string>();
+  #poolDepths = new WeakMap<DeployedModel, Map<number, number>>();
+  /** server0: models' batch sizes whose reservation ran low, topped up when a query ends (see #indexFor). */
+  #topUps = new Map<string, Set<number>>();
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
@@ -160,7 +160,7 @@ export class TfeServer {
     fresh.ready.then(
       () => {
         this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`, 'cluster-ready', { models: fresh.masks.size });
-        if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reserve(fresh, name);
+        if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reserve(fresh, name, 1);
       },
       (e: Error) => {
         this.#log(`cluster setup ${fresh.id} failed: ${e.message}`, 'setup-failed', { reason: e.message });
@@ -188,41 +188,77 @@ export class TfeServer {
 
   // ---------- the offline phase (see pool.ts) ----------
 
-  /** server0: reserves the next indices for a model's batch-1 queries and tells server2. */
-  #reserve(epoch: Epoch, model: string): void {
+  /** server0: reserves the next indices for a model's queries of `batch` rows and tells server2. */
+  #reserve(epoch: Epoch, model: string, batch: number): void {
     const m = this.#models.get(model);
     // server2 must only deal for a pooled index: SecureNN's comparisons need it online.
     if (epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
+    if (batch > 1 && epoch.pooledBatch.get(model) !== batch) return; // another size took its place meanwhile
     // Up to the depth whose material fits maxQueryBytes, counting what is reserved already.
-    const n = this.#poolDepth(m) - (epoch.reserved.get(model)?.length ?? 0);
+    const reserved = epoch.reservedFor(model, batch);
+    const n = this.#poolDepth(m, batch) - reserved.length;
     if (n <= 0) return;
     const indices = Array.from({ length: n }, () => epoch.nextIndex());
-    epoch.reserved.set(model, [...(epoch.reserved.get(model) ?? []), ...indices]);
-    const notice: PoolNotice = { type: 'pool', epoch: epoch.id, model, indices };
+    reserved.push(...indices);
+    const notice: PoolNotice = { type: 'pool', epoch: epoch.id, model, ...(batch === 1 ? {} : { batch }), indices };
     void this.endpoint.send(SERVER2, `pool:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
   }
 
-  /** server0: a batch-1 prediction takes a reserved index (refilling the reservation when low). */
+  /** server0: frees reserved indices no query will take, here and on server1 and server2 (which drops its recordings). */
+  #unreserve(epoch: Epoch, indices: number[]): void {
+    if (!indices.length) return;
+    for (const i of indices) this.endpoint.endSession(poolSession(epoch.id, i));
+    const notice: UnpoolNotice = { type: 'unpool', epoch: epoch.id, indices };
+    // The pool notice's session: server2 reads the two in the order they were sent.
+    for (const s of this.#others()) void this.endpoint.send(s, `pool:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+  }
+
+  /**
+   * server0: a prediction takes a reserved index of its batch size (refilling the reservation
+   * when low). Batch 1 is always pooled; of larger batches, the size a client last used: a query
+   * of another size moves the pool to that size, and the old size's reservation is freed.
+   */
   #indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): { index: number; pooled: boolean } {
-    const reserved = req.type === 'predict' && req.shape[0] === 1 ? epoch.reserved.get(req.model) : undefined;
-    if (!reserved?.length) return { index: epoch.nextIndex(), pooled: false };
+    if (req.type !== 'predict') return { index: epoch.nextIndex(), pooled: false };
+    const batch = req.shape[0], m = this.#models.get(req.model);
+    if (batch > 1 && m && epoch.pooledBatch.get(req.model) !== batch && this.#poolDepth(m, batch) > 0) {
+      const old = epoch.pooledBatch.get(req.model);
+      epoch.pooledBatch.set(req.model, batch);
+      if (old !== undefined) {
+        this.#unreserve(epoch, epoch.reservedFor(req.model, old));
+        epoch.reserved.get(req.model)?.delete(old);
+      }
+    }
+    const reserved = epoch.reserved.get(req.model)?.get(batch);
+    const pooledSize = batch === 1 || epoch.pooledBatch.get(req.model) === batch;
+    if (!reserved?.length) {
+      // A pooled larger batch is reserved as this query ends, so the next one finds it.
+      if (m && pooledSize && batch > 1) this.#topUp(req.model, batch);
+      return { index: epoch.nextIndex(), pooled: false };
+    }
     const index = reserved.shift()!;
-    const m = this.#models.get(req.model);
     // Low: topped up when a query ends, not now. A client takes its next query's lease as its
     // current query starts, so a top-up here would have server2 deal (and the compute servers
     // receive) half a pool's keys while that query runs: on shared cores it slowed every few
-    // queries by a third or more. Empty: now, since the next query would run online anyway.
-    if (m && reserved.length <= this.#poolDepth(m) / 2) {
-      if (reserved.length === 0) this.#reserve(epoch, req.model);
-      else this.#topUps.add(req.model);
+    // queries by a third or more. Empty (batch 1): now, since the next query would run online anyway.
+    if (m && reserved.length <= this.#poolDepth(m, batch) / 2) {
+      if (reserved.length === 0 && batch === 1) this.#reserve(epoch, req.model, 1);
+      else this.#topUp(req.model, batch);
     }
     return { index, pooled: true };
   }
 
-  /** The model's pool depth (limits.ts), computed once per deployed model: it is read on every batch-1 query. */
-  #poolDepth(m: DeployedModel): number {
-    let d = this.#poolDepths.get(m);
-    if (d === undefined) this.#poolDepths.set(m, (d = poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape })));
+  #topUp(model: string, batch: number): void {
+    const sizes = this.#topUps.get(model) ?? new Set<number>();
+    this.#topUps.set(model, sizes.add(batch));
+  }
+
+  /** The model's pool depth for a batch size (limits.ts), computed once per deployed model and size: it is read on every query. */
+  #poolDepth(m: DeployedModel, batch: number): number {
+    let byBatch = this.#poolDepths.get(m);
+    if (!byBatch) this.#poolDepths.set(m, (byBatch = new Map()));
+    let d = byBatch.get(batch);
+    if (d === undefined) byBatch.set(batch, (d = poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape }, batch)));
     return d;
   }
 
@@ -235,8 +271,18 @@ export class TfeServer {
     void epoch.ready.then(() => {
       const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
       const ship = (index: number) => new WebSocketTransport([...SERVERS, CLIENT], new Map([[this.me, this.endpoint]]), poolSession(epoch.id, index));
-      if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.indices, ship);
+      if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.batch ?? 1, n.indices, ship);
     }, () => undefined);
+  }
+
+  /** server1/server2: server0 freed reserved indices: what server2 recorded or shipped for them goes. */
+  #unpool(n: UnpoolNotice): void {
+    const epoch = this.#epoch;
+    if (!epoch || epoch.id !== n.epoch) return;
+    for (const i of n.indices) {
+      if (this.me === SERVER2) epoch.pool.discard(i);
+      this.endpoint.endSession(poolSession(epoch.id, i));
+    }
   }
 
   #onPeerDown(peer: PartyName, why: string): void {
@@ -384,7 +430,9 @@ export class TfeServer {
     if (!n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
     if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
     if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
-    if (n.type === 'pool' && this.me === SERVER2 && Array.isArray(n.indices)) return this.#precompute(n);
+    const indices = (v: unknown): v is number[] => Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i > 0);
+    if (n.type === 'pool' && this.me === SERVER2 && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && n.batch >= 1 && n.batch <= this.#config.maxBatch))) return this.#precompute(n);
+    if (n.type === 'unpool' && typeof n.epoch === 'string' && indices(n.indices)) return this.#unpool(n);
     if (n.type === 'lease' && typeof n.epoch === 'string' && typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && n.ttlMs > 0)
       return this.#onLeaseNotice(n);
     this.#log(`ignored a malformed notice from ${peer}`, 'notice-ignored', { peer });
@@ -477,7 +525,10 @@ export class TfeServer {
     if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
     const m = this.#models.get(req.model);
     this.#models.delete(req.model);
-    this.#epoch?.removeModel(req.model, this.me !== SERVER2);
+    // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere.
+    const epoch = this.#epoch;
+    if (epoch && this.me === SERVER0) this.#unreserve(epoch, [...(epoch.reserved.get(req.model)?.values() ?? [])].flat());
+    epoch?.removeModel(req.model, this.me !== SERVER2);
     const stored = this.#store.remove(req.model);
     for (const s of m?.shares ?? []) s?.dispose();
     if (m || stored) this.#log(`undeployed model '${req.model}'`, 'model-undeployed', { model: req.model });
@@ -508,7 +559,7 @@ export class TfeServer {
           const masks = epoch.masks.get(m.name);
           if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
           // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
-          const shipped = this.me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index) : undefined;
+          const shipped = this.me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
           let outputShape: number[] | undefined;
           if (!shipped) {
             const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
@@ -532,7 +583,7 @@ export class TfeServer {
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);
           this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: spec.layers.length });
-          if (this.me === SERVER0) this.#reserve(epoch, m.name);
+          if (this.me === SERVER0) this.#reserve(epoch, m.name, 1);
           this.#respond(client, session, { ok: true });
         }
       } catch (e) {
@@ -559,7 +610,7 @@ export class TfeServer {
           epoch.maybeFree();
         }
         if (this.me === SERVER0 && epoch && epoch === this.#epoch) {
-          for (const model of this.#topUps) this.#reserve(epoch, model);
+          for (const [model, sizes] of this.#topUps) for (const batch of sizes) this.#reserve(epoch, model, batch);
           this.#topUps.clear();
         }
       }

@@ -1,0 +1,85 @@
+// The offline pool beyond batch 1: server0 pools one query ahead of the batch size a client last
+// used (server.ts #indexFor), so a client that sends batches of the same size finds server2's side
+// shipped ahead, exactly as batch-1 queries do. A query of another size moves the pool to that
+// size and frees the old size's recording everywhere (server2 drops it, the compute servers end
+// its pool session), so a client cycling through sizes cannot pile recordings up.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth } from '../lib/serve/limits';
+import { startLimitedCluster, until } from './helpers/hostile_client';
+import { mlp } from './helpers/model_files';
+
+const dense = (units: number[], input: number) => ({
+  class_name: 'Sequential',
+  config: { layers: units.map((u, i) => ({ class_name: 'Dense', config: { name: `d${i}`, units: u, activation: i + 1 < units.length ? 'relu' : 'linear', ...(i === 0 ? { batch_input_shape: [null, input] } : {}) } })) },
+});
+
+test('poolDepth for a batch above 1: one query ahead when its material fits maxQueryBytes, none when it does not', (t) => {
+  const limits = { ...DEFAULT_LIMITS, precomputePool: 8 };
+  const m = { topology: dense([32, 10], 16), protocol: 'fss' as const, inputShape: [16] };
+  t.is(poolDepth(limits, m), 8);
+  t.is(poolDepth(limits, m, 4), 1);
+  t.is(poolDepth(limits, m, 128), 1);
+  // Just below what a recording of 1000 rows holds on server2 (both compute servers' side).
+  const each = 2 * (estimateQueryBytes(m, 1000) - (24 << 20));
+  t.is(poolDepth({ ...limits, maxQueryBytes: each }, m, 1000), 1);
+  t.is(poolDepth({ ...limits, maxQueryBytes: each - 1 }, m, 1000), 0);
+  t.is(poolDepth({ ...limits, precomputePool: 0 }, m, 4), 0, 'precomputePool 0 pools nothing');
+});
+
+test('batches of one size are pooled one ahead; another size moves the pool and frees the old recording on all three servers', async (t) => {
+  const m = mlp([16, 32, 10]);
+  const c = await startLimitedCluster({});
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    await owner.deploy(m.file, { name: 'small', protocol: 'fss' });
+    const status = () => owner.status();
+    await until(async () => (await status())[2].pool!.recorded >= 8, 'the batch-1 pool to fill');
+    await until(async () => (await status())[0].prefetched!.messages > 0 && (await status())[1].prefetched!.messages > 0, 'the batch-1 pool to arrive');
+    await new Promise((r) => setTimeout(r, 300));
+    const base = (await status())[0].prefetched!.bytes;
+    const client = await tfe.PredictionClient.connect(c.config);
+    const ask = async (batch: number) => {
+      const x = Float64Array.from({ length: 16 * batch }, () => Math.random() * 2 - 1);
+      x[0] = 0;
+      const p = await client.predict('small', { data: x, shape: [batch, 16] });
+      const want = m.forward(x, (z) => Math.max(z, 0));
+      t.is(p.data.length, want.length);
+      t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 1e-3), `batch ${batch}`);
+      return p;
+    };
+    // The first query of a size runs online (server2 deals while it runs) ...
+    const first = await ask(4);
+    t.is(first.offlineBytes, 0);
+    t.true(first.serverTraffic[2].bytes > 0);
+    // ... and has the next one of that size pooled: server2 sends nothing online, and what it
+    // shipped ahead is byte for byte what it sent online the first time.
+    const second = await ask(4);
+    t.is(second.serverTraffic[2].bytes, 0, 'server2 sends nothing online');
+    t.is(second.offlineBytes, first.serverTraffic[2].bytes);
+    t.is(second.serverTraffic[0].bytes, first.serverTraffic[0].bytes, "server0's online traffic is the same either way");
+    // The recording after the second query is made; a query of another size then drops it.
+    await until(async () => (await status())[2].pool!.recorded >= 10, 'the next batch-4 recording');
+    const before = (await status())[2].pool!;
+    t.is((await ask(3)).offlineBytes, 0, 'a new size runs online once');
+    await until(async () => (await status())[2].pool!.discarded > before.discarded, "server2 to drop the batch-4 recording");
+    t.true((await ask(3)).offlineBytes > 0, 'then it is pooled');
+    // A client cycling through sizes: each size is pooled once and dropped by the next, so what
+    // the compute servers hold stays the batch-1 pool (plus the client's lease) and one recording.
+    for (let b = 2; b <= 9; b++) await ask(b);
+    const last = await ask(9);
+    t.true(last.offlineBytes > 0);
+    await until(async () => (await status())[2].pool!.recorded >= before.recorded + 11, 'the last top-up');
+    await new Promise((r) => setTimeout(r, 500));
+    const st = await status();
+    t.log({ base, held: st.map((s) => s.prefetched), pool: st[2].pool, batch9: last.offlineBytes });
+    for (const s of [st[0], st[1]]) t.true(s.prefetched!.bytes <= base + base / 8 + last.offlineBytes / 2 + 4096, `${s.party} holds ${s.prefetched!.bytes} bytes ahead`);
+    t.true(st[2].pool!.held <= 8 + 1 + 1, JSON.stringify(st[2].pool));
+    await client.close();
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
