@@ -131,6 +131,8 @@ export interface RedialerOptions {
 
 export class Redialer {
   #dialing = new Map<PartyName, Promise<void>>();
+  /** Re-dial loops sleeping between attempts, by peer: hurry() ends the sleep. */
+  #sleeping = new Map<PartyName, () => void>();
   #waiting = new Map<PartyName, (() => void)[]>();
 
   constructor(private readonly o: RedialerOptions) {}
@@ -167,10 +169,22 @@ export class Redialer {
         // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged).
         const fatal = asClient && ([401, 403].includes((e as { status?: number }).status ?? 0) || (e as { untrusted?: boolean }).untrusted === true);
         if (fatal || Date.now() > deadline) throw new Error(`${this.o.dial.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, delay);
+          this.#sleeping.set(peer.name, () => (clearTimeout(timer), r()));
+        });
+        this.#sleeping.delete(peer.name);
         delay = Math.min(1000, delay * 2);
       }
     }
+  }
+
+  /**
+   * Dials `peer` now if its re-dial loop is waiting out a back-off (up to a second): someone wants
+   * the link, and the peer may be back already (a restarted server).
+   */
+  hurry(peer: PartyName): void {
+    this.#sleeping.get(peer)?.();
   }
 
   /** Wakes the sends waiting for `peer`'s link (it is attached again). */

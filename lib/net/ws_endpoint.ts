@@ -358,6 +358,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#mailbox.receive(from, session, key);
   }
 
+  /** Re-dials `peer` now if its link is down and its re-dial loop is backing off (dialer.ts). */
+  hurry(peer: PartyName): void {
+    this.#redialer.hurry(peer);
+  }
+
   /** Aborts a session here (waiters fail with `reason`, what it held is freed) and tells `notify` to do the same. */
   abortSession(session: string, reason: string, notify: readonly PartyName[] = []): void {
     this.#finish(session, reason);

@@ -145,6 +145,8 @@ export class PredictionClient {
   /** Waits briefly for every server link (they re-dial after a drop); fails naming the missing. */
   async #reachable(): Promise<void> {
     const deadline = Date.now() + this.#retryMs;
+    // A link that dropped is re-dialed with a back-off of up to a second: a query dials now.
+    for (const s of SERVERS) if (!this.#endpoint.connected(s)) this.#endpoint.hurry(s);
     for (;;) {
       const down = SERVERS.filter((s) => !this.#endpoint.connected(s));
       if (down.length === 0) return;

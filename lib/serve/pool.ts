@@ -3,13 +3,14 @@
 // batch size (batch 1, and the larger batch a client last used: server.ts) and tells server2,
 // which runs the model's program for each index against a recording transport: in
 // Pond and FSS server2 only deals (masks, triple corrections, DCF keys, from nonces and shapes),
-// so its whole part of the query is known in advance. It then sends what it recorded at once, in
-// the index's own session `pool:<epoch>:<index>`, where the compute servers' mailboxes keep it.
+// so its whole part of the query is known in advance. It sends each message as it is made, in
+// the index's own session `pool:<epoch>:<index>`, where the compute servers' mailboxes keep it
+// (nothing of a large batch's dealing piles up on server2).
 // A query that gets a reserved index reads server2's messages from that session
 // (PooledTransport): online, only server0 and server1 (and the client) exchange anything. The
 // recording is the very message sequence an online run would produce (same op ids, same nonces),
-// so a reserved index whose recording is missing runs server2's side online into the same
-// session with the same result. Models whose server2 side needs messages (SecureNN's
+// so a reserved index whose recording is missing (or failed before sending anything) runs
+// server2's side online into the same session with the same result. Models whose server2 side needs messages (SecureNN's
 // comparisons) are not reserved.
 import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
@@ -22,11 +23,21 @@ import type { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import type { Log } from '../log';
 
-class RecordingTransport extends Transport {
-  readonly sent: { from: PartyName; to: PartyName; tag: Tag; payload: Payload }[] = [];
+/** Thrown into a run ahead whose recording was discarded: it stops dealing. */
+class Dropped extends Error {}
+
+/**
+ * server2's side of a future query: every message goes straight to the index's pool session (so
+ * nothing of a large batch's dealing piles up here), and nothing can be received.
+ */
+class AheadTransport extends Transport {
+  constructor(parties: readonly PartyName[], private readonly out: Transport, private readonly dropped: () => boolean) {
+    super(parties);
+  }
 
   override async send(from: PartyName, to: PartyName, tag: Tag, payload: Payload): Promise<void> {
-    this.sent.push({ from, to, tag, payload });
+    if (this.dropped()) throw new Dropped('discarded');
+    await this.out.send(from, to, tag, payload);
   }
 
   protected deliver(): Promise<void> {
@@ -47,11 +58,17 @@ export interface Shipped {
   bytes: number;
 }
 
+/**
+ * How a run ahead ended: shipped; discarded; or failed, before anything was shipped (its query
+ * runs server2's side online) or part way (it cannot: the session holds part of a run).
+ */
+type Outcome = Shipped | { dropped: true } | { failed: string; partWay: boolean };
+
 interface Recording {
   model: string;
   /** The batch size it was recorded for. */
   batch: number;
-  run: Promise<Shipped | undefined>;
+  run: Promise<Outcome>;
   /** Discarded while being made: it is not shipped. */
   dropped: boolean;
 }
@@ -86,24 +103,23 @@ export class PrecomputePool {
     for (const index of indices) {
       if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      const rec: Recording = { model: model.name, batch, run: Promise.resolve(undefined), dropped: false };
+      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false };
       this.making++;
-      rec.run = (async () => {
-        const transport = new RecordingTransport([...SERVERS, CLIENT]);
+      // Shipped as it is made: the compute servers hold it until the query with this index comes.
+      const out = ship(index);
+      rec.run = (async (): Promise<Outcome> => {
+        const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...model.spec.inputShape]);
         this.recorded++;
-        if (rec.dropped) return undefined;
-        // Ship it now: the compute servers hold it until the query with this index comes.
-        const out = ship(index);
-        await Promise.all(transport.sent.map((m) => out.send(m.from, m.to, m.tag, m.payload)));
         const { bytes } = out.traffic().total;
         this.offlineBytes += bytes;
         return { bytes };
-      })().catch((e: Error) => {
+      })().catch((e: Error): Outcome => {
+        if (e instanceof Dropped || rec.dropped) return { dropped: true };
         if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`, 'pool-disabled', { model: model.name, reason: e.message });
         this.#unpoolable.add(model.name);
-        return undefined;
+        return { failed: e.message, partWay: out.traffic().total.messages > 0 };
       }).finally(() => this.making--);
       this.#ready.set(index, rec);
     }
@@ -111,8 +127,10 @@ export class PrecomputePool {
 
   /**
    * Whether server2's side of the query with `index`, of `batch` rows, was shipped ahead (waiting
-   * for it if it is still being made or sent), taken out of the pool; undefined: run it online.
-   * A recording of another batch size is server0's bug, not the client's: the query fails.
+   * for it if it is still being made or sent), taken out of the pool; undefined: run it online
+   * (nothing was prepared for it). A run ahead that failed part way fails the query (what it did
+   * ship is in the session), as does a recording of another batch size (server0's bug, not the
+   * client's).
    */
   async take(index: number, batch: number): Promise<Shipped | undefined> {
     const r = this.#ready.get(index);
@@ -122,9 +140,15 @@ export class PrecomputePool {
       this.discarded++;
       throw new Error(`pool index ${index} was recorded for batch ${r.batch}, the query has batch ${batch}`);
     }
-    const shipped = await r?.run;
-    if (shipped) this.replayed++;
-    return shipped;
+    if (!r) return undefined;
+    const outcome = await r.run;
+    if ('failed' in outcome) {
+      if (!outcome.partWay) return undefined;
+      throw new Error(`server2's side of this query, dealt ahead, failed part way: ${outcome.failed}`);
+    }
+    if ('dropped' in outcome) throw new Error(`server2's side of this query was discarded (pool index ${index})`);
+    this.replayed++;
+    return outcome;
   }
 
   /** Drops the recording for `index` (its query will never run here), or the notice still to come for it. */
