@@ -111,3 +111,34 @@ test('a frame decodes the same from one buffer, from its [prefix, body] fragment
   t.throws(() => decodeFrame([liar, bodyBuf]), { message: /header length 5000 is invalid/ });
   t.throws(() => decodeFrame([]), { message: /too short/ });
 });
+
+test("a link whose re-dial is backing off is dialed at once when hurried (a client's query wants it); left alone it waits out the back-off", async (t) => {
+  // A plain TCP server on the port counts each dial and drops it, until the real endpoint takes
+  // the port right after one: the re-dial loop's next try is then about a second away.
+  const net = await import('node:net');
+  const run = async (hurry: boolean): Promise<number> => {
+    const attempts: number[] = [];
+    const raw = net.createServer((s) => (attempts.push(Date.now()), s.destroy()));
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const port = (raw.address() as { port: number }).port;
+    const a = new tfe.WsEndpoint({ me: 'a', log: () => undefined });
+    await a.start([]);
+    const linked = a.connect({ name: 'b', host: '127.0.0.1', port }, { timeoutMs: 30_000 });
+    // Back-offs of 50, 100, 200, 400 and 800 ms: after the sixth try the loop sleeps a second.
+    while (attempts.length < 6) await new Promise((r) => setTimeout(r, 10));
+    await new Promise<void>((r) => raw.close(() => r()));
+    const b = new tfe.WsEndpoint({ me: 'b', port, log: () => undefined });
+    await b.start(['a']);
+    const t0 = Date.now();
+    if (hurry) a.hurry('b');
+    await linked;
+    const ms = Date.now() - t0;
+    await Promise.all([a.close('done'), b.close('done')]);
+    return ms;
+  };
+  const hurried = await run(true);
+  const waited = await run(false);
+  t.log({ hurried, waited });
+  t.true(hurried < 400, `hurried: linked after ${hurried} ms`);
+  t.true(waited > 500, `left alone: linked after ${waited} ms (the back-off)`);
+});
