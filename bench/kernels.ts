@@ -83,6 +83,20 @@ async function benchConv2d(note: (s: string) => void): Promise<{ t: Timing; macs
   }
 }
 
+/**
+ * What moving a kernel's bytes costs here: reading its inputs' bytes (copied into a buffer that
+ * stays warm, as the kernel's inputs are) and writing its output's bytes into a fresh buffer (the
+ * kernels allocate their outputs too); best of many runs. The yardstick for shapes bound by
+ * memory rather than arithmetic (issue 16: within 2x of it).
+ */
+async function benchCopy(inBytes: number, outBytes: number): Promise<Timing> {
+  const src = Buffer.alloc(inBytes, 7), sink = Buffer.alloc(inBytes), out = Buffer.alloc(outBytes, 9);
+  return timeAsync(async () => {
+    src.copy(sink);
+    out.copy(Buffer.allocUnsafeSlow(outBytes));
+  }, SMALL);
+}
+
 /** Fresh seed per run, as a protocol would use it; allocating the output is part of the cost. */
 const benchPrg = () =>
   timeAsync(async () => (await prgRing(randomSeed(), [PRG_ELEMENTS])).dispose(), { warmup: WARMUP, minRuns: 6, minTotalMs: 0 });
@@ -117,6 +131,20 @@ async function main(): Promise<void> {
   const conv = await benchConv2d(note);
   const convResult = measured(conv.macs, conv.t);
   rows.push({ kernel: 'conv2d', shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: conv.t.bestMs, medianMs: conv.t.medianMs, runs: conv.t.runs, rate: `${convResult.gmacs.toFixed(2)} GMAC/s` });
+
+  // The shapes bound by memory, against copying the bytes they move.
+  const d = CONV, ohw = d.h - d.kh + 1, ow = d.w - d.kw + 1;
+  const moved: [string, number, number, number][] = [
+    ['matmul 1x784x128', 8 * (784 + 784 * 128), 8 * 128, matmulResults['1x784x128'].ms],
+    ['conv2d 128x28x28x1 ⊛ 5x5x1x20', 8 * (d.n * d.h * d.w * d.c + d.kh * d.kw * d.c * d.o), 8 * d.n * ohw * ow * d.o, convResult.ms],
+  ];
+  const vsCopy: Record<string, number> = {};
+  for (const [what, inBytes, outBytes, ms] of moved) {
+    const t = await benchCopy(inBytes, outBytes);
+    vsCopy[what] = sig(ms / t.bestMs);
+    const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+    rows.push({ kernel: `memcpy of ${what}'s bytes (inputs warm, output fresh)`, shape: `${mib(inBytes)} + ${mib(outBytes)} MiB`, bestMs: t.bestMs, medianMs: t.medianMs, runs: t.runs, rate: `${((inBytes + outBytes) / t.bestMs / 1e6).toFixed(2)} GB/s` });
+  }
 
   const prgAll = await benchPrg();
   let prg1: Timing;
@@ -179,6 +207,7 @@ async function main(): Promise<void> {
     dcf_eval2_per_s: perS(dcf.evaluation),
     dcf_bit_keygen_per_s: perS(dcf.bitKeygen),
     dcf_bit_eval_per_s: perS(dcf.bitEvaluation),
+    vs_copy: vsCopy,
     notes,
   };
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${renderMarkdown(result, rows, WARMUP)}\n`);

@@ -15,6 +15,12 @@ const CASES: Case[] = [
   { x: [3, 5, 5, 4], k: [1, 1], o: 6, s: [1, 1], p: 'VALID' },
   { x: [1, 6, 6, 2], k: [4, 4], o: 2, s: [3, 1], p: 'SAME' },
   { x: [1, 1, 1, 1], k: [1, 1], o: 1, s: [1, 1], p: 'SAME' },
+  // The image packer's paths (conv.cc): one channel, stride 1, with strips of 8 output pixels on
+  // one output row (copied) and across rows (gathered), a last short strip, and SAME borders
+  // read as zero; three channels along one row (strided).
+  { x: [2, 9, 11, 1], k: [3, 3], o: 5, s: [1, 1], p: 'VALID' },
+  { x: [2, 10, 8, 1], k: [3, 3], o: 4, s: [1, 1], p: 'SAME' },
+  { x: [1, 6, 12, 3], k: [2, 2], o: 3, s: [1, 1], p: 'VALID' },
   { x: [0, 5, 5, 2], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
 ];
 

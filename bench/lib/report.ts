@@ -27,6 +27,12 @@ export interface BenchResult {
   dcf_eval2_per_s: number;
   dcf_bit_keygen_per_s: number;
   dcf_bit_eval_per_s: number;
+  /**
+   * The memory-bound shapes against moving their bytes: the kernel's best time over the best time
+   * of copying its inputs' bytes (warm) and its output's bytes into a fresh buffer (as the kernel
+   * writes a fresh output), in the same run. 1 = as fast as memcpy moves the same bytes.
+   */
+  vs_copy: Record<string, number>;
   notes: string[];
 }
 
@@ -73,6 +79,7 @@ export function renderMarkdown(r: BenchResult, rows: Row[], warmup: number): str
   out.push(`| ring matmul / OpenBLAS dgemm at 1024³ (same thread count) | ${ratio(r.matmul_vs_dgemm)} |`);
   out.push(`| PRG 1 thread / openssl 1 thread (the fair ratio) | ${ratio(r.prg_vs_openssl)} |`);
   out.push(`| PRG ${m.threads} threads / openssl 1 thread | ${ratio(r.prg_vs_openssl_2thread)} |`);
+  for (const [shape, v] of Object.entries(r.vs_copy)) out.push(`| ${shape} / copying its bytes (inputs warm, output fresh) | ${ratio(v)} |`);
   if (r.notes.length) {
     out.push('', 'Notes:');
     for (const n of r.notes) out.push(`- ${n}`);

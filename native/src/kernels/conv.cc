@@ -132,18 +132,43 @@ PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
     constexpr int kMaxMr = 16;
     if (mr > kMaxMr) throw KernelError("Conv2D: micro-kernel height exceeds the packer's limit");
     int64_t y0[kMaxMr], x0[kMaxMr], base[kMaxMr];
+    // Whether every row's whole window lies inside the image (no padding to read as zero), and
+    // whether the rows' windows start `step` words apart (output pixels along one output row).
+    bool inside = true, even = true;
+    const int64_t step = g.sw * g.c;
+    // Output pixel i0 by division, the rest by stepping (three divisions per row cost more than
+    // packing the row).
+    int64_t b = i0 / (g.oh * g.ow), oy = (i0 / g.ow) % g.oh, ox = i0 % g.ow;
     for (int64_t i = 0; i < rows; ++i) {
-      int64_t r = i0 + i, b = r / (g.oh * g.ow), oy = (r / g.ow) % g.oh, ox = r % g.ow;
+      if (i > 0 && ++ox == g.ow) {
+        ox = 0;
+        if (++oy == g.oh) {
+          oy = 0;
+          ++b;
+        }
+      }
       y0[i] = oy * g.sh - g.padTop;
       x0[i] = ox * g.sw - g.padLeft;
       base[i] = ((b * g.h + y0[i]) * g.w + x0[i]) * g.c;  // only dereferenced when inside the image
+      inside = inside && y0[i] >= 0 && y0[i] + g.kh <= g.h && x0[i] >= 0 && x0[i] + g.kw <= g.w;
+      even = even && base[i] == base[0] + i * step;
     }
     int64_t ky = pc / (g.kw * g.c), kx = (pc / g.c) % g.kw, ch = pc % g.c;
     for (int64_t kk = 0; kk < kc; ++kk, dst += mr) {
       int64_t off = (ky * g.w + kx) * g.c + ch;
-      for (int64_t i = 0; i < rows; ++i) {
-        int64_t y = y0[i] + ky, x = x0[i] + kx;
-        dst[i] = (y >= 0 && y < g.h && x >= 0 && x < g.w) ? X[base[i] + off] : 0;
+      if (inside && even) {
+        // The common case (VALID, or SAME away from the border): a strided row of the image.
+        const uint64_t* src = X + base[0] + off;
+        if (step == 1 && rows == 8) std::memcpy(dst, src, 8 * sizeof(uint64_t));  // inlined: the AVX-512 kernel's strip
+        else if (step == 1) std::memcpy(dst, src, rows * sizeof(uint64_t));  // one channel, stride 1
+        else for (int64_t i = 0; i < rows; ++i) dst[i] = src[i * step];
+      } else if (inside) {
+        for (int64_t i = 0; i < rows; ++i) dst[i] = X[base[i] + off];
+      } else {
+        for (int64_t i = 0; i < rows; ++i) {
+          int64_t y = y0[i] + ky, x = x0[i] + kx;
+          dst[i] = (y >= 0 && y < g.h && x >= 0 && x < g.w) ? X[base[i] + off] : 0;
+        }
       }
       for (int64_t i = rows; i < mr; ++i) dst[i] = 0;
       if (++ch == g.c) {

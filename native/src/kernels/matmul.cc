@@ -148,9 +148,7 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
       int64_t kc = std::min(kcStep, k - pc);
       bool accumulate = pc > 0;
       uint64_t* Bp = bbuf.get(panels * nr * kc);
-      uint64_t* Ap = abuf.get(((m + mr - 1) / mr) * mr * kc);
       packB(B + pc * n + jc, n, kc, nc, nr, Bp);
-      packA(packStrip, m, pc, kc, mr, Ap);
       // Task grid: balanced row blocks of at most MC rows x column groups of B panels, at least
       // four tasks per thread where the shape allows, handed out dynamically.
       int64_t rowBlocks = (m + MC - 1) / MC;
@@ -159,18 +157,32 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
       int64_t colGroups = std::max<int64_t>(1, std::min<int64_t>(panels, (4 * threads + rowBlocks - 1) / rowBlocks));
       int64_t panelsPerGroup = (panels + colGroups - 1) / colGroups;
       colGroups = (panels + panelsPerGroup - 1) / panelsPerGroup;
+      // A row block that only one task reads is packed by that task into its own cache-sized
+      // buffer (MC x KC words), just before use. Packing all of A first would write and re-read
+      // m x kc words: for conv2d's implicit im2col that is the whole column matrix (14.7 MB for
+      // a batch of 128 MNIST images through a 5x5 convolution), which cost more than the products.
+      bool ownA = colGroups == 1;
+      uint64_t* Ap = ownA ? nullptr : abuf.get(((m + mr - 1) / mr) * mr * kc);
+      if (!ownA) packA(packStrip, m, pc, kc, mr, Ap);
       parallelForEach(rowBlocks * colGroups, [&](int64_t t) {
         alignas(64) uint64_t edge[16 * 32];
+        static thread_local Buf blockBuf;
         int64_t ib = t / colGroups, cg = t % colGroups;
         int64_t i0 = ib * mc, i1 = std::min(m, i0 + mc);
         int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
+        const uint64_t* Ablock = ownA ? nullptr : Ap + (i0 / mr) * mr * kc;
+        if (ownA) {
+          uint64_t* dst = blockBuf.get(mc * kc);
+          for (int64_t i = i0; i < i1; i += mr) packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, dst + ((i - i0) / mr) * mr * kc);
+          Ablock = dst;
+        }
         // Each B panel is reused across the MC rows of A before moving on.
         for (int64_t p = p0; p < p1; ++p) {
           for (int64_t i = i0; i < i1; i += mr) {
             int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
             const uint64_t* bp = Bp + p * nr * kc;
             int64_t h = std::min<int64_t>(mr, m - i);
-            const uint64_t* ap = Ap + (i / mr) * mr * kc;
+            const uint64_t* ap = Ablock + ((i - i0) / mr) * mr * kc;
             uint64_t* c = C + i * n + jc + j;
             if (h == mr && w == nr) {
               mk.run(kc, ap, bp, c, n, accumulate);
