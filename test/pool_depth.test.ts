@@ -45,7 +45,7 @@ test('a cluster pools only what fits: server2 holds at most the bounded depth, a
   const m = mlp([64, 3000, 10]);
   const topology = JSON.parse(fs.readFileSync(m.file, 'utf8')).modelTopology;
   const depth = poolDepth({ ...DEFAULT_LIMITS, maxQueryBytes, precomputePool: 8 }, { topology, protocol: 'fss', inputShape: [64] });
-  t.true(depth > 0 && depth < 8, `depth ${depth}`);
+  t.true(depth > 1 && depth < 8, `depth ${depth}`);
   const c = await startLimitedCluster({ maxQueryBytes });
   try {
     await c.ready();
@@ -66,6 +66,15 @@ test('a cluster pools only what fits: server2 holds at most the bounded depth, a
       const held = (await owner.status())[2].pool!.held;
       t.true(held <= depth + 1, `held ${held}, depth ${depth}`);
     }
+    // A second model of the same size: the pool as a whole stays within maxQueryBytes, so the
+    // first model's reservation leaves it at most what a lease took out; it still answers exactly.
+    await owner.deploy(m.file, { name: 'wide2', protocol: 'fss' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = (await owner.status())[2].pool!;
+    t.true(after.held <= depth + 1, `two models hold ${after.held} recordings, depth ${depth}`);
+    const x = Float64Array.from({ length: 64 }, () => Math.random() * 2 - 1);
+    const p = await client.predict('wide2', { data: x, shape: [1, 64] });
+    t.true(m.forward(x, (z) => Math.max(z, 0)).every((w, j) => Math.abs(p.data[j] - w) < 1e-3));
     await client.close();
     await owner.close();
   } finally {

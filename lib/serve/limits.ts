@@ -171,6 +171,8 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
   return PER_QUERY + 8 * batch * (elements + compareMax);
 }
 
+type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] };
+
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
  * `precomputePool`. A larger batch: one, the next query of the batch size a client last used
@@ -182,11 +184,18 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
  * batch of 128 MNIST images through network C_max), where MNIST-sized batch-1 queries keep the
  * full depth. 0: that batch size is not pooled.
  */
-export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch = 1): number {
-  // server2's recording holds what it deals to both compute servers: twice one server's share.
-  const each = Math.max(1, 2 * (estimateQueryBytes(m, batch) - PER_QUERY));
+export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: PooledModel, batch = 1): number {
   const depth = batch === 1 ? limits.precomputePool : Math.min(1, limits.precomputePool);
-  return Math.min(depth, Math.floor(limits.maxQueryBytes / each));
+  return Math.min(depth, Math.floor(limits.maxQueryBytes / pooledBytes(m, batch)));
+}
+
+/**
+ * What one pooled query of `batch` rows holds ahead, counted as server2's whole side: twice one
+ * compute server's share of the dealing. The pool as a whole, every model and batch size
+ * together, holds at most `maxQueryBytes` of it (server.ts #reserve).
+ */
+export function pooledBytes(m: PooledModel, batch: number): number {
+  return Math.max(1, 2 * (estimateQueryBytes(m, batch) - PER_QUERY));
 }
 
 // ---------- sessions a server holds for clients ----------

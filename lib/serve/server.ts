@@ -16,7 +16,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem, usesTls } from './config';
 import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
-import { checkDeploySize, checkPredictRequest, forClient, poolDepth, SessionAccounting } from './limits';
+import { checkDeploySize, checkPredictRequest, forClient, poolDepth, pooledBytes, SessionAccounting } from './limits';
 import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
 import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
@@ -75,7 +75,7 @@ export class TfeServer {
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
   /** server1/server2: leased requests that came before server0's lease notice, by lease id. */
   #waitingLease = new Map<string, string>();
-  #poolDepths = new WeakMap<DeployedModel, Map<number, number>>();
+  #poolPlans = new WeakMap<DeployedModel, Map<number, { depth: number; bytes: number }>>();
   /** server0: models' batch sizes whose reservation ran low, topped up when a query ends (see #indexFor). */
   #topUps = new Map<string, Set<number>>();
 
@@ -194,9 +194,12 @@ export class TfeServer {
     // server2 must only deal for a pooled index: SecureNN's comparisons need it online.
     if (epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
     if (batch > 1 && epoch.pooledBatch.get(model) !== batch) return; // another size took its place meanwhile
-    // Up to the depth whose material fits maxQueryBytes, counting what is reserved already.
+    // Up to the depth whose material fits maxQueryBytes, counting what is reserved already, and
+    // within maxQueryBytes for the whole pool: every model's and batch size's reservations.
     const reserved = epoch.reservedFor(model, batch);
-    const n = this.#poolDepth(m, batch) - reserved.length;
+    const { depth, bytes } = this.#poolPlan(m, batch);
+    const room = Math.floor((this.#config.maxQueryBytes - this.#pooledBytes(epoch)) / bytes);
+    const n = Math.min(depth - reserved.length, room);
     if (n <= 0) return;
     const indices = Array.from({ length: n }, () => epoch.nextIndex());
     reserved.push(...indices);
@@ -253,13 +256,30 @@ export class TfeServer {
     this.#topUps.set(model, sizes.add(batch));
   }
 
-  /** The model's pool depth for a batch size (limits.ts), computed once per deployed model and size: it is read on every query. */
+  /** The model's pool depth for a batch size, and what one of its pooled queries holds (limits.ts): computed once per deployed model and size, as they are read on every query. */
+  #poolPlan(m: DeployedModel, batch: number): { depth: number; bytes: number } {
+    let byBatch = this.#poolPlans.get(m);
+    if (!byBatch) this.#poolPlans.set(m, (byBatch = new Map()));
+    let plan = byBatch.get(batch);
+    if (!plan) {
+      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape };
+      byBatch.set(batch, (plan = { depth: poolDepth(this.#config, pm, batch), bytes: pooledBytes(pm, batch) }));
+    }
+    return plan;
+  }
+
   #poolDepth(m: DeployedModel, batch: number): number {
-    let byBatch = this.#poolDepths.get(m);
-    if (!byBatch) this.#poolDepths.set(m, (byBatch = new Map()));
-    let d = byBatch.get(batch);
-    if (d === undefined) byBatch.set(batch, (d = poolDepth(this.#config, { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape }, batch)));
-    return d;
+    return this.#poolPlan(m, batch).depth;
+  }
+
+  /** server0: what every reservation of the epoch holds ahead (recorded, or to be). */
+  #pooledBytes(epoch: Epoch): number {
+    let total = 0;
+    for (const [model, byBatch] of epoch.reserved) {
+      const m = this.#models.get(model);
+      if (m) for (const [batch, list] of byBatch) total += list.length * this.#poolPlan(m, batch).bytes;
+    }
+    return total;
   }
 
   /** server2: precomputes its side of the reserved queries. */
