@@ -84,3 +84,31 @@ test('batches of one size are pooled one ahead; another size moves the pool and 
     await c.stop();
   }
 });
+
+test("pond: a batch size is pooled the same way (server2's triples and masks shipped ahead), and answers as the polynomial forward pass", async (t) => {
+  const m = mlp([12, 16, 6]);
+  const c = await startLimitedCluster({});
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    await owner.deploy(m.file, { name: 'p', protocol: 'pond', uncalibrated: true });
+    const client = await tfe.PredictionClient.connect(c.config);
+    const poly = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
+    const ask = async () => {
+      const x = Float64Array.from({ length: 12 * 5 }, () => Math.random() * 2 - 1);
+      const p = await client.predict('p', { data: x, shape: [5, 12] });
+      const want = m.forward(x, poly);
+      t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 2e-3));
+      return p;
+    };
+    const first = await ask();
+    const second = await ask();
+    t.is(first.offlineBytes, 0);
+    t.is(second.serverTraffic[2].bytes, 0, 'server2 sends nothing online');
+    t.is(second.offlineBytes, first.serverTraffic[2].bytes);
+    await client.close();
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
