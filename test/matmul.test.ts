@@ -15,6 +15,8 @@ const IMPLS: MatMulImpl[] = ['auto', ...matmulImpls()];
 const SIZES: [number, number, number][] = [
   [1, 1, 1], [1, 784, 13], [1, 7, 255], [1, 3, 128], [2, 5, 127], [2, 2, 64], [3, 5, 7], [3, 4, 199], [4, 9, 33], [4, 3, 57],
   [5, 3, 2], [8, 24, 24], [17, 300, 29], [37, 513, 50], [96, 64, 97],
+  // Edge panels 13, 16 and 20 columns wide: the AVX-512 partial tile computes 2, 2 and 3 vectors.
+  [9, 40, 13], [12, 30, 40], [10, 20, 20],
   [0, 4, 5], [3, 0, 5], [3, 4, 0],
 ];
 

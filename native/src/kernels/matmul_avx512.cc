@@ -21,26 +21,28 @@ constexpr int MR = 8, NR = 24;
 constexpr int NV = NR / 8;
 
 // Partial = true stores only the top-left h x w corner (edge tiles, and n < NR as in small
-// convolutions), with masked stores instead of a round trip through a scratch tile.
-template <bool Partial>
+// convolutions), with masked stores instead of a round trip through a scratch tile. V: the vectors
+// of 8 columns computed, ceil(w / 8): a last panel 2 columns wide (50 filters = 24 + 24 + 2) costs
+// one vector of products per row, not three.
+template <bool Partial, int V = NV>
 inline void tileImpl(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate,
                      int64_t h, int64_t w) {
-  __m512i c[MR][NV];
+  __m512i c[MR][V];
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < NV; ++v) c[i][v] = _mm512_setzero_si512();
+    for (int v = 0; v < V; ++v) c[i][v] = _mm512_setzero_si512();
   for (int64_t k = 0; k < kc; ++k, A += MR, B += NR) {
-    __m512i b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_si512(B + 8 * v);
+    __m512i b[V];
+    for (int v = 0; v < V; ++v) b[v] = _mm512_load_si512(B + 8 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       __m512i a = _mm512_set1_epi64(static_cast<long long>(A[i]));
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) c[i][v] = _mm512_add_epi64(c[i][v], _mm512_mullo_epi64(a, b[v]));
+      for (int v = 0; v < V; ++v) c[i][v] = _mm512_add_epi64(c[i][v], _mm512_mullo_epi64(a, b[v]));
     }
   }
   for (int i = 0; i < MR; ++i) {
     if (Partial && i >= h) break;
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < V; ++v) {
       uint64_t* r = C + i * ldc + 8 * v;
       if (Partial) {
         int64_t left = w - 8 * v;
@@ -61,7 +63,10 @@ void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t
 
 void tilePartial(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate, int64_t h,
                  int64_t w) {
-  tileImpl<true>(kc, A, B, C, ldc, accumulate, h, w);
+  static_assert(NV == 3, "tilePartial dispatches on 1, 2 or 3 vectors");
+  if (w <= 8) return tileImpl<true, 1>(kc, A, B, C, ldc, accumulate, h, w);
+  if (w <= 16) return tileImpl<true, 2>(kc, A, B, C, ldc, accumulate, h, w);
+  tileImpl<true, 3>(kc, A, B, C, ldc, accumulate, h, w);
 }
 
 // Small m (the batch-1 shapes): R rows of C over V vectors of 8 columns, accumulated in registers
