@@ -8,12 +8,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth } from '../lib/serve/limits';
 import { startLimitedCluster, until } from './helpers/hostile_client';
-import { mlp } from './helpers/model_files';
-
-const dense = (units: number[], input: number) => ({
-  class_name: 'Sequential',
-  config: { layers: units.map((u, i) => ({ class_name: 'Dense', config: { name: `d${i}`, units: u, activation: i + 1 < units.length ? 'relu' : 'linear', ...(i === 0 ? { batch_input_shape: [null, input] } : {}) } })) },
-});
+import { denseTopology as dense, mlp } from './helpers/model_files';
 
 test('poolDepth for a batch above 1: one query ahead when its material fits maxQueryBytes, none when it does not', (t) => {
   const limits = { ...DEFAULT_LIMITS, precomputePool: 8 };
@@ -106,6 +101,39 @@ test("pond: a batch size is pooled the same way (server2's triples and masks shi
     t.is(first.offlineBytes, 0);
     t.is(second.serverTraffic[2].bytes, 0, 'server2 sends nothing online');
     t.is(second.offlineBytes, first.serverTraffic[2].bytes);
+    await client.close();
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
+
+test("a larger batch of one model gives way to another model's when the pool's budget holds only one; batch-1 reservations stay", async (t) => {
+  // Two FSS models whose batch-5 recording is about 22 MiB and batch-1 recording about 4.4 MiB
+  // (pooledBytes): with one batch-1 query ahead each, 48 MiB holds both batch-1 reservations and
+  // one batch-5 reservation, not two.
+  const m = mlp([64, 1000, 10]);
+  const c = await startLimitedCluster({ maxQueryBytes: 48 << 20, precomputePool: 1 });
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    for (const name of ['x', 'y']) await owner.deploy(m.file, { name, protocol: 'fss' });
+    await until(async () => (await owner.status())[2].pool!.recorded >= 2, 'the batch-1 pools');
+    const client = await tfe.PredictionClient.connect(c.config, { leases: false });
+    const ask = async (name: string) => {
+      const x = Float64Array.from({ length: 64 * 5 }, () => Math.random() * 2 - 1);
+      const p = await client.predict(name, { data: x, shape: [5, 64] });
+      t.true(m.forward(x, (z) => Math.max(z, 0)).every((w, j) => Math.abs(p.data[j] - w) < 1e-3), name);
+      return p.offlineBytes > 0;
+    };
+    t.deepEqual([await ask('x'), await ask('x')], [false, true], "x's batch of 5 is pooled after its first");
+    const discarded = (await owner.status())[2].pool!.discarded;
+    t.deepEqual([await ask('y'), await ask('y')], [false, true], "y's takes x's place");
+    t.true((await owner.status())[2].pool!.discarded > discarded, "x's recording was dropped");
+    t.false(await ask('x'), 'x runs online again');
+    // The batch-1 reservations were left alone.
+    const one = Float64Array.from({ length: 64 }, () => Math.random() * 2 - 1);
+    for (const name of ['x', 'y']) t.true((await client.predict(name, { data: one, shape: [1, 64] })).offlineBytes > 0, `${name} batch 1`);
     await client.close();
     await owner.close();
   } finally {

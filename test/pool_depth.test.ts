@@ -10,12 +10,7 @@ import * as tfe from '../lib';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth } from '../lib/serve/limits';
 import { startLimitedCluster, until } from './helpers/hostile_client';
-import { mlp } from './helpers/model_files';
-
-const dense = (units: number[], input: number) => ({
-  class_name: 'Sequential',
-  config: { layers: units.map((u, i) => ({ class_name: 'Dense', config: { name: `d${i}`, units: u, activation: i + 1 < units.length ? 'relu' : 'linear', ...(i === 0 ? { batch_input_shape: [null, input] } : {}) } })) },
-});
+import { denseTopology as dense, mlp } from './helpers/model_files';
 
 test('poolDepth: precomputePool for small models, fewer when their pooled material would pass maxQueryBytes', (t) => {
   const limits = { ...DEFAULT_LIMITS, precomputePool: 8 };

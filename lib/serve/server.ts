@@ -198,8 +198,16 @@ export class TfeServer {
     // within maxQueryBytes for the whole pool: every model's and batch size's reservations.
     const reserved = epoch.reservedFor(model, batch);
     const { depth, bytes } = this.#poolPlan(m, batch);
-    const room = Math.floor((this.#config.maxQueryBytes - this.#pooledBytes(epoch)) / bytes);
-    const n = Math.min(depth - reserved.length, room);
+    const want = depth - reserved.length;
+    if (want <= 0) return;
+    const room = () => Math.floor((this.#config.maxQueryBytes - this.#pooledBytes(epoch)) / bytes);
+    // Other models' larger batches (one query ahead of a size a client used last, perhaps long
+    // ago) give way; batch-1 reservations never do.
+    for (const other of [...epoch.pooledBatch.keys()]) {
+      if (room() >= want) break;
+      if (other !== model) this.#unpoolBatch(epoch, other);
+    }
+    const n = Math.min(want, room());
     if (n <= 0) return;
     const indices = Array.from({ length: n }, () => epoch.nextIndex());
     reserved.push(...indices);
@@ -225,12 +233,8 @@ export class TfeServer {
     if (req.type !== 'predict') return { index: epoch.nextIndex(), pooled: false };
     const batch = req.shape[0], m = this.#models.get(req.model);
     if (batch > 1 && m && epoch.pooledBatch.get(req.model) !== batch && this.#poolDepth(m, batch) > 0) {
-      const old = epoch.pooledBatch.get(req.model);
+      this.#unpoolBatch(epoch, req.model);
       epoch.pooledBatch.set(req.model, batch);
-      if (old !== undefined) {
-        this.#unreserve(epoch, epoch.reservedFor(req.model, old));
-        epoch.reserved.get(req.model)?.delete(old);
-      }
     }
     const reserved = epoch.reserved.get(req.model)?.get(batch);
     const pooledSize = batch === 1 || epoch.pooledBatch.get(req.model) === batch;
@@ -249,6 +253,15 @@ export class TfeServer {
       else this.#topUp(req.model, batch);
     }
     return { index, pooled: true };
+  }
+
+  /** server0: stops pooling `model`'s larger batch size, freeing its reservation everywhere. */
+  #unpoolBatch(epoch: Epoch, model: string): void {
+    const batch = epoch.pooledBatch.get(model);
+    if (batch === undefined) return;
+    epoch.pooledBatch.delete(model);
+    this.#unreserve(epoch, epoch.reservedFor(model, batch));
+    epoch.reserved.get(model)?.delete(batch);
   }
 
   #topUp(model: string, batch: number): void {

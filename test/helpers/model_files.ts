@@ -55,3 +55,9 @@ export function mlp(sizes: number[], dir?: string): { file: string; forward: (x:
   };
   return { file, forward };
 }
+
+/** A Sequential topology of Dense layers (relu between them), for the memory estimates: no weights. */
+export const denseTopology = (units: number[], input: number) => ({
+  class_name: 'Sequential',
+  config: { layers: units.map((u, i) => ({ class_name: 'Dense', config: { name: `d${i}`, units: u, activation: i + 1 < units.length ? 'relu' : 'linear', ...(i === 0 ? { batch_input_shape: [null, input] } : {}) } })) },
+});
