@@ -1,17 +1,17 @@
 // The offline phase: server2 runs its side of future queries ahead of time and ships it
 // to server0 and server1 before the queries exist. server0 reserves session indices per model and
 // batch size (batch 1, and the larger batch a client last used: server.ts) and tells server2,
-// which runs the model's program for each index against a recording transport: in
-// Pond and FSS server2 only deals (masks, triple corrections, DCF keys, from nonces and shapes),
-// so its whole part of the query is known in advance. It sends each message as it is made, in
-// the index's own session `pool:<epoch>:<index>`, where the compute servers' mailboxes keep it
-// (nothing of a large batch's dealing piles up on server2).
+// which runs the model's program for each index ahead of its query: in Pond and FSS server2 only
+// deals (masks, triple corrections, DCF keys, from nonces and shapes), so its whole part of the
+// query is known in advance. It sends each message as it is made, in the index's own session
+// `pool:<epoch>:<index>`, where the compute servers' mailboxes keep it (nothing of a large
+// batch's dealing piles up on server2).
 // A query that gets a reserved index reads server2's messages from that session
 // (PooledTransport): online, only server0 and server1 (and the client) exchange anything. The
 // recording is the very message sequence an online run would produce (same op ids, same nonces),
 // so a reserved index whose recording is missing (or failed before sending anything) runs
-// server2's side online into the same session with the same result. Models whose server2 side needs messages (SecureNN's
-// comparisons) are not reserved.
+// server2's side online into the same session with the same result. Models whose server2 side
+// needs messages (SecureNN's comparisons) are not reserved.
 import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
@@ -151,13 +151,19 @@ export class PrecomputePool {
     return outcome;
   }
 
-  /** Drops the recording for `index` (its query will never run here), or the notice still to come for it. */
+  /** Drops the recording for `index` (its query will never run here). */
   discard(index: number): void {
     const r = this.#ready.get(index);
-    if (!r) return void this.#freed.add(index);
+    if (!r) return;
     r.dropped = true;
     this.#ready.delete(index);
     this.discarded++;
+  }
+
+  /** server0 freed a reserved index: its recording goes, or the pool notice still to come skips it. */
+  unreserved(index: number): void {
+    if (this.#ready.has(index)) this.discard(index);
+    else this.#freed.add(index);
   }
 
   /** Drops every recording of `model` (it was removed). */

@@ -313,7 +313,7 @@ export class TfeServer {
     const epoch = this.#epoch;
     if (!epoch || epoch.id !== n.epoch) return;
     for (const i of n.indices) {
-      if (this.me === SERVER2) epoch.pool.discard(i);
+      if (this.me === SERVER2) epoch.pool.unreserved(i);
       this.endpoint.endSession(poolSession(epoch.id, i));
     }
   }

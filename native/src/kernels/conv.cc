@@ -128,9 +128,6 @@ Outputs col2im(const Inputs& in, const Attrs& at) {
   return {out};
 }
 
-// Packs A strips for conv2d straight from the NHWC image: row r is output pixel r, column q is
-// patch element q in (kh, kw, c) order, and padding reads as zero. Equivalent to im2col followed
-// by packing, without writing and re-reading the n*oh*ow x kh*kw*c column matrix.
 #if defined(__x86_64__)
 // The packer's common strip with AVX-512 (one 64-byte load and store per tap instead of four of
 // each): eight output pixels along one output row of a one-channel, stride-1 image, every window
@@ -150,6 +147,9 @@ __attribute__((target("avx512f"))) void packRow8Avx512(const uint64_t* src, cons
 }
 #endif
 
+// Packs A strips for conv2d straight from the NHWC image: row r is output pixel r, column q is
+// patch element q in (kh, kw, c) order, and padding reads as zero. Equivalent to im2col followed
+// by packing, without writing and re-reading the n*oh*ow x kh*kw*c column matrix.
 PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
 #if defined(__x86_64__)
   const bool avx512 = cpuFeatures().avx512;
