@@ -140,3 +140,21 @@ test("a larger batch of one model gives way to another model's when the pool's b
     await c.stop();
   }
 });
+
+test("undeploying a model frees what server2 shipped ahead for it on the compute servers", async (t) => {
+  const m = mlp([16, 32, 10]);
+  const c = await startLimitedCluster({});
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    await owner.deploy(m.file, { name: 'gone', protocol: 'fss' });
+    await until(async () => (await owner.status())[2].pool!.recorded >= 8 && (await owner.status())[2].pool!.making === 0, 'the pool to fill');
+    await until(async () => (await owner.status()).slice(0, 2).every((s) => s.prefetched!.bytes > 0), 'the pool to arrive');
+    await owner.undeploy('gone');
+    await until(async () => (await owner.status()).slice(0, 2).every((s) => s.prefetched!.bytes === 0 && s.prefetched!.messages === 0), 'the shipped material to be freed');
+    t.is((await owner.status())[2].pool!.held, 0);
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
