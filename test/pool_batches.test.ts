@@ -7,7 +7,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth } from '../lib/serve/limits';
-import { startLimitedCluster, until } from './helpers/hostile_client';
+import { until, withOwnerCluster } from './helpers/hostile_client';
 import { denseTopology as dense, mlp } from './helpers/model_files';
 
 test('poolDepth for a batch above 1: one query ahead when its material fits maxQueryBytes, none when it does not', (t) => {
@@ -25,10 +25,7 @@ test('poolDepth for a batch above 1: one query ahead when its material fits maxQ
 
 test('batches of one size are pooled one ahead; another size moves the pool and frees the old recording on all three servers', async (t) => {
   const m = mlp([16, 32, 10]);
-  const c = await startLimitedCluster({});
-  try {
-    await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  await withOwnerCluster({}, async (c, owner) => {
     await owner.deploy(m.file, { name: 'small', protocol: 'fss' });
     const status = () => owner.status();
     await until(async () => (await status())[2].pool!.recorded >= 8, 'the batch-1 pool to fill');
@@ -74,18 +71,12 @@ test('batches of one size are pooled one ahead; another size moves the pool and 
     for (const s of [st[0], st[1]]) t.true(s.prefetched!.bytes <= base + base / 8 + last.offlineBytes / 2 + 4096, `${s.party} holds ${s.prefetched!.bytes} bytes ahead`);
     t.true(st[2].pool!.held <= 8 + 1 + 1, JSON.stringify(st[2].pool));
     await client.close();
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
+  });
 });
 
 test("pond: a batch size is pooled the same way (server2's triples and masks shipped ahead), and answers as the polynomial forward pass", async (t) => {
   const m = mlp([12, 16, 6]);
-  const c = await startLimitedCluster({});
-  try {
-    await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  await withOwnerCluster({}, async (c, owner) => {
     await owner.deploy(m.file, { name: 'p', protocol: 'pond', uncalibrated: true });
     const client = await tfe.PredictionClient.connect(c.config);
     const poly = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
@@ -102,10 +93,7 @@ test("pond: a batch size is pooled the same way (server2's triples and masks shi
     t.is(second.serverTraffic[2].bytes, 0, 'server2 sends nothing online');
     t.is(second.offlineBytes, first.serverTraffic[2].bytes);
     await client.close();
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
+  });
 });
 
 test("a larger batch of one model gives way to another model's when the pool's budget holds only one; batch-1 reservations stay", async (t) => {
@@ -113,10 +101,7 @@ test("a larger batch of one model gives way to another model's when the pool's b
   // (pooledBytes): with one batch-1 query ahead each, 48 MiB holds both batch-1 reservations and
   // one batch-5 reservation, not two.
   const m = mlp([64, 1000, 10]);
-  const c = await startLimitedCluster({ maxQueryBytes: 48 << 20, precomputePool: 1 });
-  try {
-    await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  await withOwnerCluster({ maxQueryBytes: 48 << 20, precomputePool: 1 }, async (c, owner) => {
     for (const name of ['x', 'y']) await owner.deploy(m.file, { name, protocol: 'fss' });
     await until(async () => (await owner.status())[2].pool!.recorded >= 2, 'the batch-1 pools');
     const client = await tfe.PredictionClient.connect(c.config, { leases: false });
@@ -135,26 +120,17 @@ test("a larger batch of one model gives way to another model's when the pool's b
     const one = Float64Array.from({ length: 64 }, () => Math.random() * 2 - 1);
     for (const name of ['x', 'y']) t.true((await client.predict(name, { data: one, shape: [1, 64] })).offlineBytes > 0, `${name} batch 1`);
     await client.close();
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
+  });
 });
 
 test("undeploying a model frees what server2 shipped ahead for it on the compute servers", async (t) => {
   const m = mlp([16, 32, 10]);
-  const c = await startLimitedCluster({});
-  try {
-    await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  await withOwnerCluster({}, async (c, owner) => {
     await owner.deploy(m.file, { name: 'gone', protocol: 'fss' });
     await until(async () => (await owner.status())[2].pool!.recorded >= 8 && (await owner.status())[2].pool!.making === 0, 'the pool to fill');
     await until(async () => (await owner.status()).slice(0, 2).every((s) => s.prefetched!.bytes > 0), 'the pool to arrive');
     await owner.undeploy('gone');
     await until(async () => (await owner.status()).slice(0, 2).every((s) => s.prefetched!.bytes === 0 && s.prefetched!.messages === 0), 'the shipped material to be freed');
     t.is((await owner.status())[2].pool!.held, 0);
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
+  });
 });

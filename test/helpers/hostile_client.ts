@@ -19,6 +19,25 @@ export function startLimitedCluster(extra: Record<string, unknown>): Promise<Tes
   return startCluster({ tls: true, extra });
 }
 
+/**
+ * Runs `body` on a fresh limited cluster, set up and with an operator (owner) connection, and
+ * stops both afterwards whatever happens.
+ */
+export async function withOwnerCluster(extra: Record<string, unknown>, body: (c: TestCluster, owner: tfe.PredictionClient) => Promise<void>): Promise<void> {
+  const c = await startLimitedCluster(extra);
+  try {
+    await c.ready();
+    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    try {
+      await body(c, owner);
+    } finally {
+      await owner.close();
+    }
+  } finally {
+    await c.stop();
+  }
+}
+
 /** A raw client connection to all three servers (the owner's certificate when `owner`). */
 export async function rawClient(c: TestCluster, owner = false): Promise<WsEndpoint> {
   const cfg = tfe.loadClusterConfig(c.config);
