@@ -15,6 +15,7 @@ import { nonceFor } from '../lib/protocol/correlated';
 import { PRIME, PRIVATE_COMPARE_STEPS, privateCompare } from '../lib/protocol/securenn/private_compare';
 import { recoverR } from './helpers/compare_attack';
 import { F } from './helpers/fixed';
+import { recordedRelu, reluTraffic } from './helpers/relu_views';
 import { newCluster } from './helpers/suites/harness';
 import { compareViews, recordTensors } from './helpers/view_stats';
 
@@ -86,15 +87,8 @@ function attackRelu(view: Msg[], n: number): number[] {
 const INPUTS = [-3.25, 1.5, 1000.125, -0.0078125, 42, -31337.5, ...Array.from({ length: 26 }, () => Math.round((Math.random() - 0.5) * 2 ** 20) / 2 ** 8)];
 
 async function reluView(): Promise<{ view: Msg[]; out: Float64Array }> {
-  const c = newCluster('securenn');
-  try {
-    const view = recordServer2(c);
-    const x = tfe.definePrivateInput('input-provider', () => ({ data: INPUTS, shape: [INPUTS.length] }), c);
-    const out = (await tfe.defineOutput('output-receiver', tfe.relu(x))).data;
-    return { view, out };
-  } finally {
-    await c.close();
-  }
+  const { seen: view, out } = await recordedRelu('securenn', INPUTS, recordServer2);
+  return { view, out };
 }
 
 test.serial("server2's attack on ReLU: recovers every input without the re-randomisation (control), none with it", async (t) => {
@@ -206,18 +200,7 @@ test.serial("the shared suite's view comparison has power on SecureNN: it flags 
 });
 
 test.serial('SecureNN relu traffic: 536 bytes per element, of which the re-randomisation adds none', async (t) => {
-  const run = async () => {
-    const c = newCluster('securenn');
-    try {
-      const n = 100;
-      const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
-      await x.shares;
-      await tfe.relu(x).shares;
-      return c.transport.traffic().byOp.relu;
-    } finally {
-      await c.close();
-    }
-  };
+  const run = () => reluTraffic(100, {}, 'securenn');
   const on = await run();
   // Per element: ShareConvert (masked 2x8, dealt bits 64 and delta 8, compare 2x64, eta 8),
   // ComputeMSB (dealt x 8, bits 64, lsb 8, open 2x8, compare 2x64, beta' 8), the XOR's Beaver

@@ -4,13 +4,14 @@ import type { ExecutionContext } from 'ava';
 
 import * as tfe from '../../lib';
 import { FSS_STEPS } from '../../lib/protocol/fss/steps';
-import { newCluster } from './suites/harness';
+import { newCluster, type Protocol } from './suites/harness';
 import { compareViews, recordTensors, type Seen } from './view_stats';
 
-export async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> {
-  const c = newCluster('fss');
+/** One private ReLU of `x` under `protocol`, with what `record` starts recording before it runs. */
+export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, record: (c: tfe.Cluster) => T): Promise<{ seen: T; out: Float64Array }> {
+  const c = newCluster(protocol);
   try {
-    const seen = recordTensors(c);
+    const seen = record(c);
     const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
     const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
     return { seen, out };
@@ -18,6 +19,8 @@ export async function reluViews(x: Float64Array): Promise<{ seen: Seen[]; out: F
     await c.close();
   }
 }
+
+export const reluViews = (x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> => recordedRelu('fss', x, recordTensors);
 
 /** The two secrets: a constant, and values of both signs spread over +-10^6. */
 export const constant = new Float64Array(4096).fill(-1.25);
@@ -48,9 +51,9 @@ export async function checkChunkedRelu(t: ExecutionContext, words: number): Prom
   }
 }
 
-/** What one private ReLU over n random values sends, under FSS with these cluster options. */
-export async function reluTraffic(n: number, opts: tfe.ClusterOptions = {}): Promise<{ bytes: number; messages: number; rounds: number }> {
-  const c = newCluster('fss', opts);
+/** What one private ReLU over n random values sends, under `protocol` (FSS) with these cluster options. */
+export async function reluTraffic(n: number, opts: tfe.ClusterOptions = {}, protocol: Protocol = 'fss'): Promise<{ bytes: number; messages: number; rounds: number }> {
+  const c = newCluster(protocol, opts);
   try {
     const x = tfe.definePrivateInput('input-provider', () => ({ data: Array.from({ length: n }, () => Math.random() - 0.5), shape: [n] }), c);
     await x.shares;
