@@ -21,6 +21,15 @@ export interface LayerPlan {
   exactOnly: boolean;
   /** A final softmax or sigmoid left for the client to apply to the logits it receives. */
   finalActivation?: 'softmax' | 'sigmoid';
+  /**
+   * The step as a linear part followed by an activation that is exact and non-decreasing (relu,
+   * relu6, ReLU with max_value): step = act(linear). Such an activation commutes with max pooling,
+   * relu(max(a, b)) = max(relu(a), relu(b)), so the graph may apply it after a pool instead
+   * (layers_spec.ts).
+   */
+  monotone?: { linear: (params: PrivateTensor[]) => (inputs: AnyTensor[]) => AnyTensor; act: (x: AnyTensor) => AnyTensor };
+  /** Takes maxima over windows (then reshapes): commutes with a `monotone` activation. */
+  maxPool?: boolean;
 }
 
 export interface LayerContext {
@@ -69,16 +78,21 @@ const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x,
 const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
 /** An activation by name: its step (undefined: identity) and what it needs. */
-function activation(l: LayerConfig, name: unknown, isOutput: boolean): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor } {
+function activation(
+  l: LayerConfig,
+  name: unknown,
+  isOutput: boolean,
+): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor; monotone?: boolean } {
   const a = String(name ?? 'linear');
   const exact = (f: (x: AnyTensor) => AnyTensor) => ({ f, comparisons: true, exactOnly: true });
   switch (a) {
     case 'linear':
       return { comparisons: false, exactOnly: false };
     case 'relu':
-      return { f: (x) => relu(x), comparisons: true, exactOnly: false };
+      return { f: (x) => relu(x), comparisons: true, exactOnly: false, monotone: true };
     case 'relu6':
-      return exact((x) => clipped(x, 6));
+      // Both relus and the public shift are exact, so the clip is monotone bit for bit.
+      return { ...exact((x) => clipped(x, 6)), monotone: true };
     case 'hard_sigmoid':
       // tfjs and Keras 2: clip(0.2 x + 0.5, 0, 1).
       return exact((x) => clipped(add(mul(x, 0.2), 0.5), 1));
@@ -126,7 +140,18 @@ function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>,
 /** A linear step followed by the layer's activation setting. */
 function withActivation(l: LayerConfig, ctx: LayerContext, linear: (p: PrivateTensor[]) => (x: AnyTensor) => AnyTensor): LayerPlan {
   const a = activation(l, l.config.activation, ctx.isOutput);
-  return { step: (p) => (xs) => (a.f ? a.f(linear(p)(xs[0])) : linear(p)(xs[0])), comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
+  return {
+    step: (p) => (xs) => (a.f ? a.f(linear(p)(xs[0])) : linear(p)(xs[0])),
+    comparisons: a.comparisons,
+    exactOnly: a.exactOnly,
+    finalActivation: a.finalActivation,
+    ...(a.f && a.monotone ? { monotone: { linear: (p: PrivateTensor[]) => (xs: AnyTensor[]) => linear(p)(xs[0]), act: a.f } } : {}),
+  };
+}
+
+/** An activation-only layer (its linear part is the identity). */
+function activationOnly(f: (x: AnyTensor) => AnyTensor, exactOnly: boolean, monotone: boolean): LayerPlan {
+  return { ...simple(f, true, exactOnly), ...(monotone ? { monotone: { linear: () => one, act: f } } : {}) };
 }
 
 const simple = (f: (x: AnyTensor) => AnyTensor, comparisons = false, exactOnly = false): LayerPlan => ({ step: () => (xs) => f(one(xs)), comparisons, exactOnly });
@@ -225,7 +250,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   },
   MaxPooling2D: (l) => {
     const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
-    return simple((x) => maxPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }), true, true);
+    return { ...simple((x) => maxPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }), true, true), maxPool: true };
   },
   GlobalAveragePooling2D: (l) => {
     const c = settings(l, { data_format: channelsLast, keepdims: bool });
@@ -236,10 +261,13 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   },
   GlobalMaxPooling2D: (l) => {
     const c = settings(l, { data_format: channelsLast, keepdims: bool });
-    return simple((x) => {
-      const y = maxPool2d(x, { poolSize: [x.shape[1], x.shape[2]], strides: [1, 1] });
-      return reshape(y, c.keepdims ? y.shape : [x.shape[0], x.shape[3]]);
-    }, true, true);
+    return {
+      ...simple((x) => {
+        const y = maxPool2d(x, { poolSize: [x.shape[1], x.shape[2]], strides: [1, 1] });
+        return reshape(y, c.keepdims ? y.shape : [x.shape[0], x.shape[3]]);
+      }, true, true),
+      maxPool: true,
+    };
   },
   ZeroPadding2D: (l) => {
     const c = settings(l, { padding: ANY, data_format: channelsLast });
@@ -270,11 +298,13 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   ReLU: (l) => {
     const c = settings(l, { max_value: (v) => v === undefined || v === null || (isNum(v) && v > 0), maxValue: (v) => v === undefined || v === null || (isNum(v) && v > 0), negative_slope: (v) => v === undefined || (isNum(v) && v >= 0), threshold: (v) => v === undefined || v === 0 });
     const max = (c.max_value ?? c.maxValue ?? null) as number | null, slope = Number(c.negative_slope ?? 0);
-    if (max === null && slope === 0) return simple((x) => relu(x), true);
-    return simple((x) => {
+    if (max === null && slope === 0) return activationOnly((x) => relu(x), false, true);
+    // A leaky slope multiplies by a public fraction (a rounded product), so only the clip without
+    // one is exactly monotone.
+    return activationOnly((x) => {
       const y = slope ? leaky(x, slope) : relu(x);
       return max === null ? y : sub(y, relu(sub(x, max)));
-    }, true, true);
+    }, true, slope === 0);
   },
   ELU: (l) => {
     const c = settings(l, { alpha: (v) => v === undefined || isNum(v) });
@@ -289,6 +319,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Activation: (l, ctx) => {
     settings(l, { activation: ANY });
     const a = activation(l, l.config.activation, ctx.isOutput);
+    if (a.f && a.monotone) return activationOnly(a.f, a.exactOnly, true);
     return { step: () => (xs) => (a.f ? a.f(xs[0]) : xs[0]), comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
   },
   Add: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => add(a, b), xs[0]), comparisons: false, exactOnly: false }),

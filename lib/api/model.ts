@@ -258,6 +258,9 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
   if (spec.needsSecureNN && !isExact(cluster.protocol))
     throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: 'securenn' (the default) or 'fss'`);
   const shared = params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : [];
+  // predict's steps may apply an activation after the max pool it feeds (ModelSpec.poolFirst);
+  // verify's trace runs every layer in the model's order, to compare each with plaintext's.
+  const steps = spec.build(shared);
   let observer: ((layer: string, out: AnyTensor) => void) | undefined;
   const traced = spec.build(shared, (layer, out) => observer?.(layer, out));
   const trace = (x: PrivateTensor, observe: (layer: string, out: AnyTensor) => void): AnyTensor => {
@@ -268,5 +271,5 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
       observer = undefined;
     }
   };
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, traced, spec.finalActivation, { plain: plainModel(json, weights), trace });
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain: plainModel(json, weights), trace });
 }
