@@ -8,7 +8,9 @@
 //   2: z<p> streams from 16-bit words (native/src/prg/streams.cc).
 //   3: FSS gates of FSS_STEPS.compactFrom elements or more in the compact form (one-bit DCF keys
 //      and a second opening; lib/protocol/fss/compact_gate.ts).
-export const COMPUTE_VERSION = 3;
+//   4: a relu or relu6 that feeds only a max pool runs after it (lib/api/layers_spec.ts,
+//      poolFirst): such models' op sequence changed.
+export const COMPUTE_VERSION = 4;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {
