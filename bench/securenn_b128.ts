@@ -5,6 +5,8 @@
 //   node dist/bench/securenn_b128.js --runs 5 --only C_max --protocol securenn --json
 //   node dist/bench/securenn_b128.js --protocol fss --pooled   online time: each batch waits until
 //     server2's side of it was shipped ahead (the offline pool, lib/serve/pool.ts; Pond and FSS)
+//   node dist/bench/securenn_b128.js --keras-order   the models with each ReLU moved before the
+//     MaxPooling2D it follows (Keras's usual Conv2D(relu) then pool), same weights
 // Also prints each server's CPU seconds per batch (from /proc), which other load on a shared machine
 // moves far less than wall time.
 import * as fs from 'node:fs';
@@ -42,7 +44,7 @@ function arg(argv: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const known = new Set(['--runs', '--only', '--protocol', '--json', '--pooled']);
+  const known = new Set(['--runs', '--only', '--protocol', '--json', '--pooled', '--keras-order']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(', ')})`);
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
 
   const test = loadMnist('test', { limit: 128 * (runs + 1) });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b128-'));
+  const modelFile = (m: string) => (argv.includes('--keras-order') ? kerasOrder(path.join(MODELS, m), path.join(dir, m)) : path.join(MODELS, m, 'model.json'));
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 } });
   const procs = spawnCluster(config, () => undefined);
   const out: Record<string, { seconds: number[]; median: number; cpuSeconds: Record<string, number>; onlineBytes: number; offlineBytes: number }> = {};
@@ -66,8 +69,9 @@ async function main(): Promise<void> {
     const client = await PredictionClient.connect(config);
     for (const m of only) {
       const name = `${m}-${protocol}`;
-      await owner.deploy(path.join(MODELS, m, 'model.json'), { name, protocol: protocol as 'securenn' });
-      const shape = plainModel(path.join(MODELS, m, 'model.json')).inputShape;
+      const file = modelFile(m);
+      await owner.deploy(file, { name, protocol: protocol as 'securenn' });
+      const shape = plainModel(file).inputShape;
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
       let shipped = await shippedSoFar(owner);
       await client.predict(name, batch(0)); // warm-up: masks the weights, warms caches
@@ -98,6 +102,22 @@ async function main(): Promise<void> {
   }
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPUs`;
   if (json) console.log(JSON.stringify({ protocol, results: out, machine, date: new Date().toISOString() }));
+}
+
+/**
+ * A copy of model directory `src` in `dst` with every ReLU layer that follows a MaxPooling2D moved
+ * before it (the weights are the same files); returns its model.json.
+ */
+function kerasOrder(src: string, dst: string): string {
+  fs.mkdirSync(dst, { recursive: true });
+  for (const f of fs.readdirSync(src)) if (f !== 'model.json') fs.copyFileSync(path.join(src, f), path.join(dst, f));
+  const json = JSON.parse(fs.readFileSync(path.join(src, 'model.json'), 'utf8'));
+  const topo = json.modelTopology.model_config ?? json.modelTopology;
+  const layers: { class_name: string }[] = Array.isArray(topo.config) ? topo.config : topo.config.layers;
+  for (let i = 0; i + 1 < layers.length; i++)
+    if (layers[i].class_name === 'MaxPooling2D' && layers[i + 1].class_name === 'ReLU') [layers[i], layers[i + 1]] = [layers[i + 1], layers[i]];
+  fs.writeFileSync(path.join(dst, 'model.json'), JSON.stringify(json));
+  return path.join(dst, 'model.json');
 }
 
 /** What server2 has shipped ahead so far (its pool counter). */
