@@ -98,6 +98,19 @@ const KINDS: { name: string; shape: number[]; build: () => unknown; scale?: numb
     },
   },
   {
+    name: 'Conv1D, MaxPooling1D and AveragePooling1D (valid and same), GlobalMax/AveragePooling1D',
+    shape: [15, 2],
+    build: () => {
+      const x = tf.input({ shape: [15, 2] });
+      const a = L().maxPooling1d({ poolSize: 2 }).apply(L().conv1d({ filters: 3, kernelSize: 3, activation: 'relu' }).apply(x));
+      const b = L().averagePooling1d({ poolSize: 3, strides: 2, padding: 'same' }).apply(a);
+      const c = L().maxPooling1d({ poolSize: 2, strides: 1, padding: 'same' }).apply(b);
+      const g = L().concatenate().apply([L().globalMaxPooling1d({}).apply(c), L().globalAveragePooling1d({}).apply(b)]);
+      const k = L().flatten().apply(L().averagePooling1d({ poolSize: 2 }).apply(c));
+      return tf.model({ inputs: x, outputs: L().dense({ units: 4 }).apply(L().concatenate().apply([g, k])) });
+    },
+  },
+  {
     name: 'Reshape, Permute and Dense on a rank-3 input',
     shape: [4, 6],
     build: () =>

@@ -166,6 +166,18 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       return tf.model({ inputs: x, outputs: y });
     },
   },
+  {
+    name: 'Conv1D blocks: MaxPooling1D after a fused relu, AveragePooling1D (SAME), GlobalMaxPooling1D and GlobalAveragePooling1D',
+    shape: [16, 3],
+    build: () => {
+      const x = tf.input({ shape: [16, 3] });
+      const a = L().maxPooling1d({ poolSize: 2 }).apply(L().conv1d({ filters: 4, kernelSize: 3, activation: 'relu' }).apply(x));
+      const b = L().averagePooling1d({ poolSize: 3, strides: 1, padding: 'same' }).apply(L().conv1d({ filters: 4, kernelSize: 2, padding: 'same' }).apply(a));
+      const c = L().maxPooling1d({ poolSize: 3, strides: 2, padding: 'same' }).apply(L().reLU().apply(b));
+      const y = L().concatenate().apply([L().globalMaxPooling1d({}).apply(c), L().globalAveragePooling1d({}).apply(b)]);
+      return tf.model({ inputs: x, outputs: L().dense({ units: 3 }).apply(y) });
+    },
+  },
 ];
 
 const softmax = (v: number[]): number[] => {

@@ -156,6 +156,26 @@ function activationOnly(f: (x: AnyTensor) => AnyTensor, exactOnly: boolean, mono
 
 const simple = (f: (x: AnyTensor) => AnyTensor, comparisons = false, exactOnly = false): LayerPlan => ({ step: () => (xs) => f(one(xs)), comparisons, exactOnly });
 
+/** A 1-D pool's window and stride (an integer or a one-element list; the stride defaults to the window). */
+function poolWindow1d(l: LayerConfig, c: Record<string, unknown>): [number, number] {
+  const int = (v: unknown) => (Array.isArray(v) && v.length === 1 ? v[0] : v);
+  const k = int(c.pool_size ?? 2), s = int(c.strides ?? k);
+  for (const [name, v] of [['pool_size', k], ['strides', s]] as const) if (!Number.isInteger(v) || (v as number) < 1) refuse(l, `${name} = ${JSON.stringify(v)} is not a positive integer`);
+  return [k as number, s as number];
+}
+
+/**
+ * A 1-D layer as a 2-D one over a height-1 image: [n, steps, C] -> [n, 1, steps, C], back to
+ * [n, steps', C] (or [n, C] when `squeeze`, the global pools without keepdims).
+ */
+function over1d(l: LayerConfig, f: (x: AnyTensor) => AnyTensor, squeeze = false): (x: AnyTensor) => AnyTensor {
+  return (x) => {
+    if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
+    const y = f(reshape(x, [x.shape[0], 1, x.shape[1], x.shape[2]]));
+    return reshape(y, squeeze ? [y.shape[0], y.shape[3]] : [y.shape[0], y.shape[2], y.shape[3]]);
+  };
+}
+
 /** Dense on any rank: applied to the last axis. */
 function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTensor {
   const lead = x.shape.slice(0, -1), inner = x.shape[x.rank - 1];
@@ -251,6 +271,25 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   MaxPooling2D: (l) => {
     const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
     return { ...simple((x) => maxPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }), true, true), maxPool: true };
+  },
+  // 1-D pools run as 2-D ones over a height-1 image, as Conv1D does.
+  AveragePooling1D: (l) => {
+    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    const [k, s] = poolWindow1d(l, c);
+    return simple(over1d(l, (x) => avgPool2d(x, { poolSize: [1, k], strides: [1, s], padding: padding(c.padding) })));
+  },
+  MaxPooling1D: (l) => {
+    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    const [k, s] = poolWindow1d(l, c);
+    return { ...simple(over1d(l, (x) => maxPool2d(x, { poolSize: [1, k], strides: [1, s], padding: padding(c.padding) })), true, true), maxPool: true };
+  },
+  GlobalAveragePooling1D: (l) => {
+    const c = settings(l, { data_format: channelsLast, keepdims: bool });
+    return simple(over1d(l, (x) => avgPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims));
+  },
+  GlobalMaxPooling1D: (l) => {
+    const c = settings(l, { data_format: channelsLast, keepdims: bool });
+    return { ...simple(over1d(l, (x) => maxPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims), true, true), maxPool: true };
   },
   GlobalAveragePooling2D: (l) => {
     const c = settings(l, { data_format: channelsLast, keepdims: bool });

@@ -228,6 +228,23 @@ function concatOp(l: LayerConfig, xs: PlainTensor[], axisSetting: number): Plain
 
 const one = (f: (x: PlainTensor) => PlainTensor): Run => (xs) => f(xs[0]);
 
+/** A 1-D pool: a 2-D one over [n, 1, steps, C]. */
+function pool1d(l: LayerConfig, kind: 'avg' | 'max'): (x: PlainTensor) => PlainTensor {
+  const int = (v: unknown) => Number(Array.isArray(v) ? v[0] : v);
+  const k = int(l.config.pool_size ?? 2), s = int(l.config.strides ?? k);
+  return (x) => {
+    const y = pool2d({ data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] }, kind, [1, k], [1, s], same(l.config.padding));
+    return { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
+  };
+}
+
+function globalPool1d(l: LayerConfig, kind: 'avg' | 'max'): (x: PlainTensor) => PlainTensor {
+  return (x) => {
+    const y = pool2d({ data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] }, kind, [1, x.shape[1]], [1, 1], false);
+    return { data: y.data, shape: l.config.keepdims ? [y.shape[0], 1, y.shape[3]] : [y.shape[0], y.shape[3]] };
+  };
+}
+
 /** The kernel size with dilation applied: (k - 1) d + 1 per axis. */
 const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, number] => {
   const [kh, kw] = pair(l.config.kernel_size, 1);
@@ -304,6 +321,10 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const c = l.config;
     return one((x) => pool2d(x, 'max', pair(c.pool_size, 2), pair(c.strides ?? c.pool_size, 2), same(c.padding)));
   },
+  AveragePooling1D: (l) => one(pool1d(l, 'avg')),
+  MaxPooling1D: (l) => one(pool1d(l, 'max')),
+  GlobalAveragePooling1D: (l) => one(globalPool1d(l, 'avg')),
+  GlobalMaxPooling1D: (l) => one(globalPool1d(l, 'max')),
   GlobalAveragePooling2D: (l) =>
     one((x) => {
       const y = pool2d(x, 'avg', [x.shape[1], x.shape[2]], [1, 1], false);
