@@ -12,6 +12,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
+import { estimateQueryBytes } from '../lib/serve/limits';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -137,3 +138,22 @@ for (const protocol of ['securenn', 'fss'] as const) {
     }
   });
 }
+
+test("the service's memory estimate counts a moved activation on the pooled shape, and only where the rewrite applies", (t) => {
+  const conv = (name: string, activation = 'linear') => ({ class_name: 'Conv2D', config: { name, filters: 8, kernel_size: [3, 3], activation } });
+  const pool = (name: string) => ({ class_name: 'MaxPooling2D', config: { name, pool_size: [2, 2] } });
+  const relu = (name: string) => ({ class_name: 'ReLU', config: { name } });
+  const seq = (layers: object[]) => ({ class_name: 'Sequential', config: { layers } }) as never;
+  const est = (topology: never, protocol: 'securenn' | 'fss' = 'fss') => estimateQueryBytes({ topology, protocol, inputShape: [12, 12, 1] }, 4);
+  const poolThenRelu = est(seq([conv('c'), pool('p'), relu('r')]));
+  t.is(est(seq([conv('c', 'relu'), pool('p')])), poolThenRelu, 'fused relu before the pool');
+  t.is(est(seq([conv('c'), relu('r'), pool('p')])), poolThenRelu, 'ReLU layer before the pool');
+  t.is(est(seq([conv('c'), pool('p'), relu('r')]), 'securenn'), est(seq([conv('c', 'relu'), pool('p')]), 'securenn'));
+  // Not moved, so counted on the unpooled shape: a leaky slope, or a Functional graph (the
+  // estimate does not follow its edges, so it assumes the relu has other readers).
+  t.true(est(seq([conv('c'), { class_name: 'ReLU', config: { name: 'r', negative_slope: 0.1 } }, pool('p')])) > poolThenRelu);
+  const functional = { class_name: 'Model', config: { layers: [conv('c', 'relu'), pool('p')] } } as never;
+  t.true(est(functional) > poolThenRelu);
+  // relu6 is two relus.
+  t.true(est(seq([conv('c', 'relu6'), { class_name: 'Flatten', config: { name: 'f' } }])) > est(seq([conv('c', 'relu'), { class_name: 'Flatten', config: { name: 'f' } }])));
+});

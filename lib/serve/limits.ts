@@ -89,18 +89,36 @@ interface LayerCfg {
   config: Record<string, unknown>;
 }
 
-function layersOf(topo: ModelTopology): LayerCfg[] {
+function layersOf(topo: ModelTopology): { layers: LayerCfg[]; chain: boolean } {
   const cfg = topo.model_config ? topo.model_config.config : topo.config;
   const layers = Array.isArray(cfg) ? cfg : cfg?.layers;
-  return (layers ?? []) as unknown as LayerCfg[];
+  // A Sequential model is a chain: each layer's only reader is the next one.
+  const chain = Array.isArray(cfg) || (topo.model_config?.class_name ?? topo.class_name) === 'Sequential';
+  return { layers: (layers ?? []) as unknown as LayerCfg[], chain };
 }
 
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+const int1d = (v: unknown, d: number): number => Number(Array.isArray(v) ? v[0] : (v ?? d));
 
 function window(s: number[], size: [number, number], strides: [number, number], padding: unknown): [number, number] {
   const same = String(padding ?? 'valid').toLowerCase() === 'same';
   const out = (n: number, k: number, st: number) => Math.max(1, same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
   return [out(s[0], size[0], strides[0]), out(s[1], size[1], strides[1])];
+}
+
+const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling1D']);
+
+/** Comparison gates per element of a layer's activation setting (relu6: two relus), 0 for none. */
+function gatesOf(cls: string, c: Record<string, unknown>): number {
+  if (cls === 'ReLU') return c.max_value ?? c.maxValue ? 2 : 1;
+  const a = c.activation;
+  return a === 'relu' ? 1 : a === 'relu6' || a === 'hard_sigmoid' ? 2 : 0;
+}
+
+/** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
+function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
+  if (cls === 'ReLU') return !Number(c.negative_slope ?? 0);
+  return c.activation === 'relu' || c.activation === 'relu6';
 }
 
 /**
@@ -121,15 +139,23 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
-  const activation = (a: unknown) => {
-    if (a === 'relu') elements += nonlinear(count(s));
+  const { layers, chain } = layersOf(m.topology);
+  // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
+  let deferred = 0;
+  const activation = (i: number) => {
+    const { class_name: cls, config: c } = layers[i];
+    const gates = gatesOf(cls, c);
+    if (!gates) return;
+    if (chain && MAX_POOLS.has(layers[i + 1]?.class_name) && movesPastPool(cls, c)) deferred = gates;
+    else for (let g = 0; g < gates; g++) elements += nonlinear(count(s));
   };
-  for (const { class_name: cls, config: c } of layersOf(m.topology)) {
+  for (let i = 0; i < layers.length; i++) {
+    const { class_name: cls, config: c } = layers[i];
     switch (cls) {
       case 'Dense':
         s = [...s.slice(0, -1), Number(c.units)];
         elements += PER_PRODUCT * count(s);
-        activation(c.activation);
+        activation(i);
         break;
       case 'Conv2D': {
         const k = pair(c.kernel_size, 1);
@@ -137,16 +163,36 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
         const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
         s = [oh, ow, Number(c.filters)];
         elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
-        activation(c.activation);
+        activation(i);
+        break;
+      }
+      case 'Conv1D': {
+        const k = int1d(c.kernel_size, 1), cin = s[1] ?? 1;
+        const [, ol] = window([1, s[0]], [1, k], [1, int1d(c.strides, 1)], c.padding);
+        s = [ol, Number(c.filters)];
+        elements += PER_IM2COL * ol * k * cin + PER_PRODUCT * count(s);
+        activation(i);
         break;
       }
       case 'AveragePooling2D':
-      case 'MaxPooling2D': {
-        const size = pair(c.pool_size, 2);
-        const before = count(s);
-        const [oh, ow] = window(s, size, pair(c.strides ?? c.pool_size, 2), c.padding);
-        s = [oh, ow, s[2] ?? 1];
-        elements += cls === 'MaxPooling2D' ? nonlinear(before) : PER_LINEAR * before;
+      case 'MaxPooling2D':
+      case 'AveragePooling1D':
+      case 'MaxPooling1D':
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D':
+      case 'GlobalAveragePooling1D':
+      case 'GlobalMaxPooling1D': {
+        const before = count(s), ch = s[s.length - 1] ?? 1;
+        if (cls.startsWith('Global')) s = [ch];
+        else if (cls.endsWith('1D')) {
+          const k = int1d(c.pool_size, 2);
+          s = [window([1, s[0]], [1, k], [1, int1d(c.strides, k)], c.padding)[1], ch];
+        } else {
+          const size = pair(c.pool_size, 2);
+          s = [...window(s, size, pair(c.strides ?? c.pool_size, 2), c.padding), ch];
+        }
+        elements += MAX_POOLS.has(cls) ? nonlinear(before) : PER_LINEAR * before;
+        for (; deferred > 0; deferred--) elements += nonlinear(count(s));
         break;
       }
       case 'Flatten':
@@ -156,10 +202,8 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
         s = (c.target_shape as number[]).map(Number);
         break;
       case 'ReLU':
-        elements += nonlinear(count(s));
-        break;
       case 'Activation':
-        activation(c.activation);
+        activation(i);
         break;
       case 'TfePolynomial':
         elements += PER_POLY * count(s);
