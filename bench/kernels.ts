@@ -7,7 +7,7 @@
 //   npm run bench:kernels -- --json  one JSON object on stdout, nothing else (notes go to stderr)
 import { randomFillSync } from 'node:crypto';
 
-import { conv2d, cpuInfo, matmul, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
+import { conv2d, cpuInfo, matmul, type MatMulImpl, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
 import { benchDcf } from './lib/dcf_bench';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
@@ -53,12 +53,12 @@ async function checkThenTime(op: () => Promise<RingTensor>, check: (out: BigUint
   return timeAsync(async () => (await op()).dispose(), opts);
 }
 
-async function benchMatmul(m: number, k: number, n: number, note: (s: string) => void): Promise<Timing> {
+async function benchMatmul(m: number, k: number, n: number, note: (s: string) => void, impl: MatMulImpl = 'auto'): Promise<Timing> {
   const a = randomRing([m, k]);
   const b = randomRing([k, n]);
   try {
     const check = (c: BigUint64Array) => checkMatmul(a.data, b.data, c, m, k, n);
-    return await checkThenTime(() => matmul(a.t, b.t), check, m * k * n > 1e8 ? LARGE : SMALL, note);
+    return await checkThenTime(() => matmul(a.t, b.t, { impl }), check, m * k * n > 1e8 ? LARGE : SMALL, note);
   } finally {
     a.t.dispose();
     b.t.dispose();
@@ -126,6 +126,14 @@ async function main(): Promise<void> {
     const t = await benchMatmul(m, k, n, note);
     matmulResults[key] = measured(m * k * n, t);
     rows.push({ kernel: 'matmul', shape: key, bestMs: t.bestMs, medianMs: t.medianMs, runs: t.runs, rate: `${matmulResults[key].gmacs.toFixed(2)} GMAC/s` });
+  }
+
+  // Each micro-kernel 'auto' chose among, at the large shape: on another CPU another one may win.
+  const byKernel: Record<string, Measured> = {};
+  for (const name of cpuInfo().matmulRates?.match(/[a-z0-9]+(?= [0-9.]+)/g) ?? []) {
+    const t = await benchMatmul(1024, 1024, 1024, note, name as MatMulImpl);
+    byKernel[name] = measured(1024 ** 3, t);
+    rows.push({ kernel: `matmul (${name})`, shape: '1024x1024x1024', bestMs: t.bestMs, medianMs: t.medianMs, runs: t.runs, rate: `${byKernel[name].gmacs.toFixed(2)} GMAC/s` });
   }
 
   const conv = await benchConv2d(note);
@@ -198,6 +206,7 @@ async function main(): Promise<void> {
     conv2d: convResult,
     dgemm_gmacs: dgemmGmacs,
     matmul_vs_dgemm: dgemmGmacs === null ? null : sig(big.gmacs / dgemmGmacs),
+    matmul_by_kernel_vs_dgemm: dgemmGmacs === null ? null : Object.fromEntries(Object.entries(byKernel).map(([k, v]) => [k, sig(v.gmacs / dgemmGmacs)])),
     prg_gbps: prgGbps,
     prg_gbps_1thread: prgGbps1,
     openssl_gbps: opensslGbps,

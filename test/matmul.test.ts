@@ -35,15 +35,19 @@ for (const impl of IMPLS)
     }
   });
 
-test('matmul of all-ones-bits values wraps exactly (2^64-1 squared sums)', async (t) => {
-  const k = 300;
+test('matmul of all-ones-bits values wraps exactly (2^64-1 squared sums), with every kernel', async (t) => {
+  // Also the IFMA kernel's worst case: every 52-bit limb and 12-bit part at its maximum. m = 9
+  // takes the packed path (m = 2, the row kernel), and k = 1000 several KC slices.
   const max = (1n << 64n) - 1n;
-  const a = RingTensor.fromBigInts(new Array(2 * k).fill(max), [2, k]);
-  const b = RingTensor.fromBigInts(new Array(k * 3).fill(max), [k, 3]);
-  // (-1) * (-1) summed k times is k mod 2^64.
-  t.deepEqual(take(await matmul(a, b)), new Array(6).fill(BigInt(k)));
-  a.dispose();
-  b.dispose();
+  for (const impl of IMPLS)
+    for (const [m, k, n] of [[2, 300, 3], [9, 1000, 17]]) {
+      const a = RingTensor.fromBigInts(new Array(m * k).fill(max), [m, k]);
+      const b = RingTensor.fromBigInts(new Array(k * n).fill(max), [k, n]);
+      // (-1) * (-1) summed k times is k mod 2^64.
+      t.deepEqual(take(await matmul(a, b, { impl })), new Array(m * n).fill(BigInt(k)), `${impl} ${m}x${k}x${n}`);
+      a.dispose();
+      b.dispose();
+    }
 });
 
 test('batched matmul: equal batch dims, and a plain matrix broadcast over a batch', async (t) => {

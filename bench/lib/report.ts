@@ -17,6 +17,8 @@ export interface BenchResult {
   conv2d: Measured;
   dgemm_gmacs: number | null;
   matmul_vs_dgemm: number | null;
+  /** Each CPU micro-kernel 'auto' measured, forced, at 1024³ over dgemm (null without dgemm). */
+  matmul_by_kernel_vs_dgemm: Record<string, number> | null;
   prg_gbps: number;
   prg_gbps_1thread: number;
   openssl_gbps: number | null;
@@ -77,6 +79,7 @@ export function renderMarkdown(r: BenchResult, rows: Row[], warmup: number): str
     out.push(`| ${row.kernel} | ${row.shape} | ${fmt(row.bestMs)} | ${fmt(row.medianMs)} | ${row.runs ?? dash} | ${row.rate} |`);
   out.push('', '| ratio | value |', '|---|--:|');
   out.push(`| ring matmul / OpenBLAS dgemm at 1024³ (same thread count) | ${ratio(r.matmul_vs_dgemm)} |`);
+  for (const [k, v] of Object.entries(r.matmul_by_kernel_vs_dgemm ?? {})) out.push(`| ring matmul, ${k} kernel / dgemm at 1024³ | ${ratio(v)} |`);
   out.push(`| PRG 1 thread / openssl 1 thread (the fair ratio) | ${ratio(r.prg_vs_openssl)} |`);
   out.push(`| PRG ${m.threads} threads / openssl 1 thread | ${ratio(r.prg_vs_openssl_2thread)} |`);
   for (const [shape, v] of Object.entries(r.vs_copy)) out.push(`| ${shape} / copying its bytes (inputs warm, output fresh) | ${ratio(v)} |`);

@@ -6,5 +6,10 @@ import { cpuInfo, getBackend, type MatMulImpl } from '../../lib/ring';
 export function matmulImpls(): MatMulImpl[] {
   if (getBackend().name === 'cuda') return ['uint64', 'fp64', 'int8'];
   const features = cpuInfo().cpuFeatures;
-  return ['generic', ...(features.includes('avx2') ? ['avx2' as const] : []), ...(features.includes('avx512') ? ['avx512' as const] : [])];
+  return [
+    'generic',
+    ...(features.includes('avx2') ? ['avx2' as const] : []),
+    ...(features.includes('avx512f') ? ['avx512' as const] : []),
+    ...(features.includes('avx512ifma') ? ['ifma' as const] : []),
+  ];
 }

@@ -12,6 +12,7 @@ const CpuFeatures& cpuFeatures() {
     __builtin_cpu_init();
     c.avx2 = __builtin_cpu_supports("avx2");
     c.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    c.ifma = __builtin_cpu_supports("avx512ifma");
     c.aesni = __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1");
 #endif
     // TFE_CPU_BASELINE=1 pretends to be a plain x86-64, to exercise the portable fallbacks.
@@ -26,6 +27,7 @@ std::string cpuFeatureString() {
   std::string s;
   if (f.avx2) s += "avx2 ";
   if (f.avx512) s += "avx512f avx512dq ";
+  if (f.ifma) s += "avx512ifma ";
   if (f.aesni) s += "aes-ni ";
   if (s.empty()) return "baseline";
   s.pop_back();

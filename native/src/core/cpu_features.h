@@ -7,6 +7,7 @@ namespace tfe {
 struct CpuFeatures {
   bool avx2 = false;
   bool avx512 = false;  // AVX-512F and AVX-512DQ (vpmullq)
+  bool ifma = false;    // AVX-512 IFMA (vpmadd52luq/huq)
   bool aesni = false;   // AES-NI and SSE4.1
 };
 

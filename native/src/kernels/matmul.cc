@@ -25,9 +25,9 @@ namespace {
 // Calls repeat until 200 us have passed.
 double tileRate(const MicroKernel& mk) {
   constexpr int64_t kc = 256;
-  const size_t words = static_cast<size_t>((mk.mr + mk.nr) * kc + mk.mr * mk.nr);
+  const size_t words = static_cast<size_t>((mk.mr + mk.nr) * kc * mk.limbs + mk.mr * mk.nr);
   uint64_t* buf = static_cast<uint64_t*>(hostAlloc(words * 8));  // 64-byte aligned, as the tiles' B loads need
-  uint64_t *ap = buf, *bp = buf + mk.mr * kc, *c = bp + mk.nr * kc;
+  uint64_t *ap = buf, *bp = buf + mk.mr * kc * mk.limbs, *c = bp + mk.nr * kc * mk.limbs;
   for (size_t i = 0; i < words; ++i) buf[i] = 0x9E3779B97F4A7C15ull * (i + 1);
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -46,7 +46,7 @@ double tileRate(const MicroKernel& mk) {
 // three micro-ops on Intel, so the fastest kernel differs between x86 servers.
 struct AutoKernel {
   const MicroKernel* kernel;
-  std::string rates;  // "avx512 41.2, avx2 12.1, generic 3.4 GMAC/s per thread"
+  std::string rates;  // "avx512 41.2, ifma 8.3, avx2 12.1, generic 3.4 GMAC/s per thread"
 };
 
 const AutoKernel& autoKernel() {
@@ -54,6 +54,7 @@ const AutoKernel& autoKernel() {
     const CpuFeatures& f = cpuFeatures();
     std::vector<const MicroKernel*> cands;
     if (f.avx512) cands.push_back(&microKernelAvx512());
+    if (f.avx512 && f.ifma) cands.push_back(&microKernelIfma());
     if (f.avx2) cands.push_back(&microKernelAvx2());
     cands.push_back(&microKernelGeneric());
     std::vector<double> best(cands.size(), 0);
@@ -88,7 +89,11 @@ const MicroKernel& selectMicroKernel(const std::string& impl) {
     if (!f.avx512) throw KernelError("MatMul: impl 'avx512' requested but this CPU has no AVX-512F/DQ");
     return microKernelAvx512();
   }
-  throw KernelError("MatMul: unknown impl '" + impl + "' (auto, generic, avx2 or avx512)");
+  if (impl == "ifma") {
+    if (!f.avx512 || !f.ifma) throw KernelError("MatMul: impl 'ifma' requested but this CPU has no AVX-512 IFMA");
+    return microKernelIfma();
+  }
+  throw KernelError("MatMul: unknown impl '" + impl + "' (auto, generic, avx2, avx512 or ifma)");
 }
 
 namespace {
@@ -137,7 +142,7 @@ void packA(const PackStripFn& packStrip, int64_t m, int64_t pc, int64_t kc, int 
 
 void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
   const int mr = mk.mr, nr = mk.nr;
-  static thread_local Buf abuf, bbuf;
+  static thread_local Buf abuf, bbuf, axbuf, bxbuf;
   int threads = numThreads();
   for (int64_t jc = 0; jc < n; jc += NC) {
     int64_t nc = std::min(NC, n - jc);
@@ -149,6 +154,14 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
       bool accumulate = pc > 0;
       uint64_t* Bp = bbuf.get(panels * nr * kc);
       packB(B + pc * n + jc, n, kc, nc, nr, Bp);
+      const int limbs = mk.limbs;
+      if (mk.expand) {  // the kernel's own form of each panel (limbs words per element)
+        uint64_t* Bx = bxbuf.get(panels * nr * kc * limbs);
+        parallelFor(0, panels, 16, [&](int64_t lo, int64_t hi) {
+          for (int64_t p = lo; p < hi; ++p) mk.expand(kc, nr, Bp + p * nr * kc, Bx + p * nr * kc * limbs);
+        });
+        Bp = Bx;
+      }
       // Task grid: balanced row blocks of at most MC rows x column groups of B panels, at least
       // four tasks per thread where the shape allows, handed out dynamically.
       int64_t rowBlocks = (m + MC - 1) / MC;
@@ -164,25 +177,38 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
       bool ownA = colGroups == 1;
       uint64_t* Ap = ownA ? nullptr : abuf.get(((m + mr - 1) / mr) * mr * kc);
       if (!ownA) packA(packStrip, m, pc, kc, mr, Ap);
+      if (!ownA && mk.expand) {
+        int64_t strips = (m + mr - 1) / mr;
+        uint64_t* Ax = axbuf.get(strips * mr * kc * limbs);
+        parallelFor(0, strips, 16, [&](int64_t lo, int64_t hi) {
+          for (int64_t s = lo; s < hi; ++s) mk.expand(kc, mr, Ap + s * mr * kc, Ax + s * mr * kc * limbs);
+        });
+        Ap = Ax;
+      }
       parallelForEach(rowBlocks * colGroups, [&](int64_t t) {
         alignas(64) uint64_t edge[16 * 32];
-        static thread_local Buf blockBuf;
+        static thread_local Buf blockBuf, blockXBuf;
         int64_t ib = t / colGroups, cg = t % colGroups;
         int64_t i0 = ib * mc, i1 = std::min(m, i0 + mc);
         int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
-        const uint64_t* Ablock = ownA ? nullptr : Ap + (i0 / mr) * mr * kc;
+        const uint64_t* Ablock = ownA ? nullptr : Ap + (i0 / mr) * mr * kc * limbs;
         if (ownA) {
           uint64_t* dst = blockBuf.get(mc * kc);
-          for (int64_t i = i0; i < i1; i += mr) packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, dst + ((i - i0) / mr) * mr * kc);
-          Ablock = dst;
+          uint64_t* x = mk.expand ? blockXBuf.get(mc * kc * limbs) : nullptr;
+          for (int64_t i = i0; i < i1; i += mr) {
+            uint64_t* strip = dst + ((i - i0) / mr) * mr * kc;
+            packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, strip);
+            if (x) mk.expand(kc, mr, strip, x + ((i - i0) / mr) * mr * kc * limbs);
+          }
+          Ablock = x ? x : dst;
         }
         // Each B panel is reused across the MC rows of A before moving on.
         for (int64_t p = p0; p < p1; ++p) {
           for (int64_t i = i0; i < i1; i += mr) {
             int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
-            const uint64_t* bp = Bp + p * nr * kc;
+            const uint64_t* bp = Bp + p * nr * kc * limbs;
             int64_t h = std::min<int64_t>(mr, m - i);
-            const uint64_t* ap = Ablock + ((i - i0) / mr) * mr * kc;
+            const uint64_t* ap = Ablock + ((i - i0) / mr) * mr * kc * limbs;
             uint64_t* c = C + i * n + jc + j;
             if (h == mr && w == nr) {
               mk.run(kc, ap, bp, c, n, accumulate);

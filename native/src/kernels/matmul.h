@@ -18,17 +18,22 @@ struct MicroKernel {
   // computes edge tiles into scratch and copies the valid part.
   void (*runPartial)(int64_t kc, const uint64_t* Ap, const uint64_t* Bp, uint64_t* C, int64_t ldc, bool accumulate,
                      int64_t h, int64_t w) = nullptr;
+  // Optional: run and runPartial read A and B in the kernel's own form, `limbs` words per element,
+  // which `expand` makes from a packed strip or panel (`width` words per k) once per KC slice.
+  int limbs = 1;
+  void (*expand)(int64_t kc, int width, const uint64_t* packed, uint64_t* out) = nullptr;
 };
 
 const MicroKernel& microKernelGeneric();
 const MicroKernel& microKernelAvx2();    // valid only when the CPU has AVX2
 const MicroKernel& microKernelAvx512();  // valid only when the CPU has AVX-512F and DQ
+const MicroKernel& microKernelIfma();    // valid only when the CPU has AVX-512F, DQ and IFMA
 
-// "auto" picks the fastest the CPU runs, measured on first use (matmul.cc); "generic", "avx2" and
-// "avx512" force one (error if unsupported).
+// "auto" picks the fastest the CPU runs, measured on first use (matmul.cc); "generic", "avx2",
+// "avx512" and "ifma" force one (error if unsupported).
 const MicroKernel& selectMicroKernel(const std::string& impl);
 
-// What "auto" measured: each candidate's rate, as "avx512 41.2, avx2 12.1, generic 3.4 GMAC/s per thread".
+// What "auto" measured: each candidate's rate, as "avx512 41.2, ifma 8.3, avx2 12.1, generic 3.4 GMAC/s per thread".
 std::string autoMicroKernelRates();
 
 // Packs one strip of A: rows [i0, i0 + rows) and columns [pc, pc + kc) into dst[k * mr + i],
