@@ -41,6 +41,11 @@ export interface LayerContext {
   derived(name: string, shape: number[], d: Derivation): number;
   /** The layer produces the model's output. */
   isOutput: boolean;
+  /**
+   * BatchNormalization only: its scale is folded into the layer before it (layers_spec.ts,
+   * foldBatchNorms), so it only adds its shift.
+   */
+  scaleFolded?: boolean;
 }
 
 type Check = (v: unknown) => boolean;
@@ -187,7 +192,8 @@ function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTens
 /**
  * Inference-time batch normalisation, y = x * scale + shift on the last axis, with the scale and
  * shift folded by the owner from gamma, beta and the moving statistics before sharing: one
- * private product per element.
+ * private product per element, or none where the scale is folded into the layer before
+ * (ctx.scaleFolded): then only the shift is added, locally.
  */
 function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const lastAxis = (v: unknown) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
@@ -197,11 +203,11 @@ function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const gamma = c.scale === false ? undefined : `${n}/gamma`, beta = c.center === false ? undefined : `${n}/beta`;
   const mean = `${n}/moving_mean`, variance = `${n}/moving_variance`;
   const channels = ctx.shapeOf(variance);
-  const s = ctx.derived('folded_scale', channels, { kind: 'bnScale', gamma, variance, epsilon });
+  const s = ctx.scaleFolded ? -1 : ctx.derived('folded_scale', channels, { kind: 'bnScale', gamma, variance, epsilon });
   const t = ctx.derived('folded_shift', channels, { kind: 'bnShift', gamma, beta, mean, variance, epsilon });
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
-    return add(mul(x, p[s]), p[t]);
+    return add(s < 0 ? x : mul(x, p[s]), p[t]);
   };
   return { step, comparisons: false, exactOnly: false };
 }

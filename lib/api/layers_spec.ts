@@ -3,7 +3,7 @@
 // topology, so they agree on the parameters' order and shapes without any weight leaving the owner.
 // The graph (Sequential or Functional) comes from layers_graph.ts, each layer's settings and step
 // from layers_catalog.ts.
-import { graphOf, type LayerNode, type ModelTopology } from './layers_graph';
+import { graphOf, type LayerConfig, type LayerNode, type ModelTopology } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, separableKernel } from './conv_kernels';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -42,6 +42,8 @@ export interface ParamSpec {
  */
 export type Derivation =
   | { kind: 'bnScale'; gamma?: string; variance: string; epsilon: number }
+  /** A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale on its last axis. */
+  | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
   | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number] }
   | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] };
@@ -60,6 +62,11 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
   const v = weights(d.variance);
   const scale = Float64Array.from(v, (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));
   if (d.kind === 'bnScale') return scale;
+  if (d.kind === 'bnScaled') {
+    const base = typeof d.base === 'string' ? weights(d.base) : derive(d.base, weights);
+    if (base.length % scale.length) throw new Error(`a BatchNormalization of ${scale.length} channels cannot scale a parameter of ${base.length} values`);
+    return Float64Array.from(base, (b, i) => b * scale[i % scale.length]);
+  }
   const m = weights(d.mean);
   return Float64Array.from(scale, (s, i) => (d.beta ? weights(d.beta)[i] : 0) - m[i] * s);
 }
@@ -85,11 +92,46 @@ export interface ModelSpec {
    */
   poolFirst: { activation: string; pool: string }[];
   /**
+   * BatchNormalizations whose scale the owner folds into the kernel and bias of the layer before
+   * them (see foldBatchNorms): 'Class:name' of each, and of that layer.
+   */
+  foldedBatchNorms: { batchNorm: string; into: string }[];
+  /**
    * The steps of predict() over the shared parameters (in `params` order). `observe`, when given,
    * sees each layer's output ('Class:name') as it is issued (PrivateModel.verify's debug ranges);
    * the layers then run in the model's own order, each activation before its pool.
    */
   build(params: PrivateTensor[], observe?: (layer: string, out: AnyTensor) => void): Step[];
+}
+
+/** Layers whose kernel's last axis (and bias) are their output channels, and which a BatchNormalization's scale can be folded into. */
+const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D', 'SeparableConv2D']);
+
+/**
+ * A BatchNormalization right after a linear layer (no activation) that nothing else reads:
+ * BN(W x + b) = (W s) x + (b s) + t per output channel, so the owner scales the layer's kernel
+ * and bias by s before sharing, and the BatchNormalization only adds t. Exact in real arithmetic;
+ * in fixed point it drops a private product and its rounding: one round and its bytes per such
+ * layer (a CIFAR ResNet-20 has 21). Only where the normalised axis is certainly the channels
+ * (-1, or the convolutions' last). Returns the BatchNormalization layer per layer folded into.
+ */
+function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }): Map<string, LayerConfig> {
+  const uses = new Map<string, number>([[graph.output, 1]]);
+  for (const node of graph.nodes) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  const byName = new Map(graph.nodes.map((n) => [n.layer.config.name, n.layer]));
+  const folds = new Map<string, LayerConfig>();
+  for (const node of graph.nodes) {
+    const bn = node.layer;
+    if (bn.class_name !== 'BatchNormalization' || node.inputs.length !== 1) continue;
+    const src = byName.get(node.inputs[0]);
+    if (!src || !FOLDS_BATCH_NORM.has(src.class_name) || uses.get(node.inputs[0]) !== 1) continue;
+    if (String(src.config.activation ?? 'linear') !== 'linear') continue;
+    const a = bn.config.axis, axis = Number(Array.isArray(a) ? a[0] : (a ?? -1));
+    const last = src.class_name === 'Dense' ? -1 : src.class_name === 'Conv1D' ? 2 : 3;
+    if (axis !== -1 && axis !== last) continue;
+    folds.set(src.config.name, bn);
+  }
+  return folds;
 }
 
 /**
@@ -122,14 +164,39 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const params: ParamSpec[] = [];
   let needsSecureNN = false, comparisons = false;
   let finalActivation: ModelSpec['finalActivation'];
+  const folds = foldBatchNorms(graph);
+  const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
   const plans = graph.nodes.map((node) => {
     const l = node.layer;
+    // Folding a BatchNormalization into this layer: its kernel and bias become their product with
+    // the BatchNormalization's scale (computed by the owner).
+    const bn = folds.get(l.config.name);
+    const scaled = (base: string | Derivation): Derivation => {
+      const b = bn!.config, n = b.name, gamma = b.scale === false ? undefined : `${n}/gamma`;
+      return { kind: 'bnScaled', base, gamma, variance: `${n}/moving_variance`, epsilon: Number(b.epsilon ?? 1e-3) };
+    };
+    const checkScaleSources = (d: Derivation, shape: number[]) => {
+      if (d.kind !== 'bnScaled') return;
+      const channels = shape[shape.length - 1];
+      for (const src of [d.gamma, d.variance]) {
+        if (src === undefined) continue;
+        const s = weightShape(src);
+        if (!s) throw new Error(`weight '${src}' is missing from the weights manifest`);
+        if (s.reduce((a, b) => a * b, 1) !== channels) throw new Error(`weight '${src}' has shape [${s}], expected [${channels}] (the channels of '${l.config.name}')`);
+      }
+    };
     const plan = planLayer(l, {
       isOutput: l.config.name === graph.output,
+      scaleFolded: foldedBns.has(l.config.name),
       take: (w, shape) => {
         const weight = `${l.config.name}/${w}`;
         const s = weightShape(weight);
         if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
+        if (bn && (w === 'kernel' || w === 'bias')) {
+          const d = scaled(weight);
+          checkScaleSources(d, shape ?? s);
+          return params.push({ weight, shape: shape ?? s, derive: d }) - 1;
+        }
         return params.push({ weight, shape: shape ?? s }) - 1;
       },
       shapeOf: (weight) => {
@@ -140,7 +207,11 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       derived: (w, shape, d) => {
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
-        if (d.kind === 'convKernel' || d.kind === 'separableKernel') return params.push({ weight: `${l.config.name}/${w}`, shape, derive: d }) - 1;
+        if (d.kind === 'convKernel' || d.kind === 'separableKernel') {
+          const full = bn ? scaled(d) : d;
+          checkScaleSources(full, shape);
+          return params.push({ weight: `${l.config.name}/${w}`, shape, derive: full }) - 1;
+        }
         const sources = Object.entries(d).filter(([k, v]) => k !== 'kind' && k !== 'epsilon' && typeof v === 'string').map(([, v]) => v as string);
         for (const src of sources) {
           const s = weightShape(src);
@@ -168,6 +239,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     comparisons,
     finalActivation,
     poolFirst: [...moved].map(([a, p]) => ({ activation: label(a), pool: label(p) })),
+    foldedBatchNorms: [...folds].map(([into, bn]) => ({ batchNorm: label(bn.config.name), into: label(into) })),
     build: (shared, observe) => {
       if (shared.length !== params.length) throw new Error(`${shared.length} parameters given, ${params.length} expected`);
       // Observed, every layer's output is its own (verify compares them with plaintext's).

@@ -33,7 +33,8 @@ export interface PlainModel {
 
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
-type Ctx = { w: (name: string) => Float64Array; isOutput: boolean };
+/** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
+type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; scaleFolded?: boolean };
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
@@ -304,8 +305,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const a = w(`${l.config.name}/alpha`);
     return one((x) => ({ data: x.data.map((v, i) => (v < 0 ? a[i % a.length] * v : v)), shape: x.shape }));
   },
-  BatchNormalization: (l, { w }) => {
-    const n = l.config.name, s = w(`${n}/folded_scale`), t = w(`${n}/folded_shift`);
+  BatchNormalization: (l, { w, scaleFolded }) => {
+    // A folded scale is in the previous layer's kernel and bias (layers_spec.ts, foldBatchNorms).
+    const n = l.config.name, t = w(`${n}/folded_shift`), s = scaleFolded ? new Float64Array(t.length).fill(1) : w(`${n}/folded_scale`);
     const axis = Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
     return one((x) => {
       if (axis !== -1 && axis !== x.shape.length - 1) fail(l, `axis = ${axis} is not the last axis of its rank-${x.shape.length} input`);
@@ -426,7 +428,8 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
   const runs = graph.nodes.map((node) => {
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
-    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output }) };
+    const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === `${node.layer.class_name}:${node.layer.config.name}`);
+    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, scaleFolded }) };
   });
   const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
     if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))
