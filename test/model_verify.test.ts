@@ -111,6 +111,23 @@ const KINDS: { name: string; shape: number[]; build: () => unknown; scale?: numb
     },
   },
   {
+    name: 'Rescaling, GaussianNoise, GaussianDropout, AlphaDropout, Softmax layer output',
+    shape: [6],
+    scale: 50,
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().rescaling({ inputShape: [6], scale: 0.02, offset: 0.5 }),
+          L().gaussianNoise({ stddev: 1 }),
+          L().dense({ units: 5 }),
+          L().gaussianDropout({ rate: 0.5 }),
+          L().alphaDropout({ rate: 0.5 }),
+          L().dense({ units: 3 }),
+          L().softmax(),
+        ],
+      }),
+  },
+  {
     name: 'Reshape, Permute and Dense on a rank-3 input',
     shape: [4, 6],
     build: () =>

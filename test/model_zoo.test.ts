@@ -178,6 +178,24 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       return tf.model({ inputs: x, outputs: L().dense({ units: 3 }).apply(y) });
     },
   },
+  {
+    name: 'Rescaling (scale and offset), GaussianNoise, GaussianDropout, AlphaDropout, a Softmax layer on the output',
+    shape: [10],
+    scale: 100, // pixel-like inputs, rescaled to about [-1, 1]
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().rescaling({ inputShape: [10], scale: 1 / 127.5, offset: -1 }),
+          L().dense({ units: 8, activation: 'relu' }),
+          L().gaussianNoise({ stddev: 0.3 }),
+          L().dense({ units: 6 }),
+          L().gaussianDropout({ rate: 0.2 }),
+          L().alphaDropout({ rate: 0.1 }),
+          L().dense({ units: 4 }),
+          L().softmax(),
+        ],
+      }),
+  },
 ];
 
 const softmax = (v: number[]): number[] => {
@@ -242,6 +260,13 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 2 })] }),
     patch: (layers) => void (layers[0].config.lora_rank = 4),
     message: /\(Dense\): setting 'lora_rank' is not supported/,
+  },
+  { name: 'a hidden Softmax layer', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().softmax(), L().dense({ units: 2 })] }), message: /\(Softmax\): activation 'softmax' is not supported in a hidden layer/ },
+  {
+    name: 'Rescaling with a per-channel scale (Keras 3)',
+    build: () => tf.sequential({ layers: [L().rescaling({ inputShape: [4, 4, 2], scale: 0.5 }), L().flatten()] }),
+    patch: (layers) => void (layers[0].config.scale = [0.5, 0.25]),
+    message: /\(Rescaling\): scale = \[0.5,0.25\] is not supported/,
   },
   { name: 'a hidden selu', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'selu' }), L().dense({ units: 2 })] }), message: /activation 'selu' is not supported in a hidden layer/ },
   { name: 'a layer class not in the catalog (LSTM)', build: () => tf.sequential({ layers: [L().lstm({ inputShape: [3, 2], units: 2 })] }), message: /of class LSTM is not supported/ },

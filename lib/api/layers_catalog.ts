@@ -216,6 +216,31 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   BatchNormalization: batchNorm,
   InputLayer: (l) => (settings(l, { name: ANY }), simple((x) => x)),
   Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
+  // Training-time noise: the identity at inference.
+  GaussianNoise: (l) => (settings(l, { stddev: ANY }), simple((x) => x)),
+  GaussianDropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
+  AlphaDropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
+  Rescaling: (l) => {
+    // y = x * scale + offset with public numbers (one per model; Keras 3's per-channel lists are
+    // refused unless all their entries are equal).
+    const scalar = (v: unknown) => v === undefined || isNum(v) || (Array.isArray(v) && v.length > 0 && v.every((e) => isNum(e) && e === v[0]));
+    const c = settings(l, { scale: scalar, offset: scalar });
+    const num = (v: unknown, d: number) => Number(Array.isArray(v) ? v[0] : (v ?? d));
+    const scale = num(c.scale, 1), offset = num(c.offset, 0);
+    return simple((x) => {
+      const y = scale === 1 ? x : mul(x, scale);
+      return offset === 0 ? y : add(y, offset);
+    });
+  },
+  Softmax: (l, ctx) => {
+    const c = settings(l, { axis: (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0])) });
+    const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
+    // As a softmax activation: left to the client on the output layer (over its last axis, which
+    // tfjs writes as a positive number), refused in a hidden one.
+    const a = activation(l, 'softmax', ctx.isOutput);
+    const step = () => ([x]: AnyTensor[]) => (axis === -1 || axis === x.rank - 1 ? x : refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`));
+    return { step, comparisons: false, exactOnly: false, finalActivation: a.finalActivation };
+  },
   SpatialDropout1D: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   SpatialDropout2D: (l) => (settings(l, { rate: ANY, data_format: channelsLast }), simple((x) => x)),
   Dense: (l, ctx) => {

@@ -266,6 +266,15 @@ function conv(l: LayerConfig, { w, isOutput }: Ctx, kernel: string, [kh, kw]: [n
 const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   InputLayer: () => one((x) => x),
   Dropout: () => one((x) => x),
+  GaussianNoise: () => one((x) => x),
+  GaussianDropout: () => one((x) => x),
+  AlphaDropout: () => one((x) => x),
+  Rescaling: (l) => {
+    const num = (v: unknown, d: number) => Number(Array.isArray(v) ? v[0] : (v ?? d));
+    const scale = num(l.config.scale, 1), offset = num(l.config.offset, 0);
+    return one((x) => map(x, (v) => v * scale + offset));
+  },
+  Softmax: (l, { isOutput }) => (activation(l, 'softmax', isOutput), one((x) => x)),
   SpatialDropout1D: () => one((x) => x),
   SpatialDropout2D: () => one((x) => x),
   Dense: (l, { w, isOutput }) => {
