@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     emulated = await emulateNetwork(config, netSetting);
     say(describeCheck(netSetting.name, emulated.check));
   }
-  const procs = spawnCluster(config, () => undefined);
+  const procs = spawnCluster(config, (l) => { if (process.env.TFE_BENCH_SERVER_LOG) process.stderr.write(`${l}\n`); });
   const results: Measured[] = [];
   try {
     await waitReady(config);

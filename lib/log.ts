@@ -47,6 +47,8 @@ export const LOG_EVENTS = {
   'dial-refused': 'warn',
   'send-failed': 'warn',
   'handler-failed': 'error',
+  /** A failure nothing awaited (a bug): logged with its stack, and the server keeps serving. */
+  'internal-error': 'error',
   'listener-error': 'error',
   'log-suppressed': 'warn',
 } as const satisfies Record<string, LogLevel>;

@@ -74,6 +74,29 @@ test('batches of one size are pooled one ahead; another size moves the pool and 
   });
 });
 
+test('a recording discarded while server2 is still dealing it stops quietly: server2 keeps serving', async (t) => {
+  // A batch of 64 through a 512-unit layer: 32768 gates, keys in several chunks, so the run ahead
+  // that follows each batch-64 query is still dealing when the batch-3 query moves the pool and
+  // discards it. A dealt message then failed with nothing yet awaiting it, and the unhandled
+  // rejection ended server2's process (bench:table's FSS B at batch 128 then 72).
+  const m = mlp([16, 512, 10]);
+  await withOwnerCluster({}, async (c, owner) => {
+    await owner.deploy(m.file, { name: 'wide', protocol: 'fss' });
+    const client = await tfe.PredictionClient.connect(c.config);
+    for (let round = 0; round < 3; round++)
+      for (const batch of [64, 3]) {
+        const x = Float64Array.from({ length: 16 * batch }, () => Math.random() * 2 - 1);
+        const p = await client.predict('wide', { data: x, shape: [batch, 16] });
+        const want = m.forward(x, (z) => Math.max(z, 0));
+        t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 1e-3), `round ${round}, batch ${batch}`);
+      }
+    const st = await owner.status();
+    t.true(st[2].pool!.discarded >= 3, JSON.stringify(st[2].pool));
+    t.false(c.logs.some((l) => /Dropped|unhandled|exited|Node\.js v/.test(l)), c.logs.filter((l) => /server2/.test(l)).slice(-5).join(' | '));
+    await client.close();
+  });
+});
+
 test("pond: a batch size is pooled the same way (server2's triples and masks shipped ahead), and answers as the polynomial forward pass", async (t) => {
   const m = mlp([12, 16, 6]);
   await withOwnerCluster({}, async (c, owner) => {

@@ -9,14 +9,12 @@ import { disposeMasked, mask, type MaskedShare } from '../protocol/pond/arith';
 import type { Share } from '../protocol/pond/share';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { track } from './tidy';
+import { awaitedLater } from '../awaited_later';
 
 export type PartyValues<T> = Map<PartyName, T>;
 
-function quiet<T>(p: Promise<T>): Promise<T> {
-  // Failures surface where the value is awaited; never as an unhandled rejection.
-  p.catch(() => undefined);
-  return p;
-}
+// Failures surface where the value is awaited; never as an unhandled rejection.
+const quiet = awaitedLater;
 
 /** Methods every tensor gets; installed by the ops module (tfjs-style chaining). */
 export interface Chain {

@@ -79,6 +79,9 @@ export function addServiceCommands(program: Command): void {
       if (opts.device) config.device = opts.device;
       if (format) config.log = { format };
       const log = createLogger({ party: opts.party, format: config.log.format });
+      // A rejection nothing awaits is a bug; Node would end the process, and with it every other
+      // client's query. Logged, with its stack, and the server goes on.
+      process.on('unhandledRejection', (e) => log(`internal error: a failure nothing awaited: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 'internal-error'));
       const server = new TfeServer(config, opts.party, { log });
       const at = metricsAt ?? config.metrics?.listen[opts.party as 'server0'];
       // Bound before the server joins the cluster: a metrics address that cannot be had stops it here.

@@ -3,6 +3,7 @@
 // round in which each compute server sends one masked bit per element. FSS_STEPS.compactFrom
 // decides which form a gate takes (steps.ts); this is the DReLU-from-a-one-bit-DCF-plus-select
 // structure of Orca's two-round ReLU (Jawalkar et al., S&P 2024), on our dealer and wire.
+import { awaitedLater } from '../../awaited_later';
 import { add, addScalar, bitExtract, cast, mul, shiftRightLogical, sub, xor } from '../../ops';
 import { dcfBitEval, dcfBitKeygen, dcfBitKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
@@ -56,7 +57,7 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
       const w = await held.keep(sub(await held.keep(add(b, m)), await held.keep(add(bm, bm))));
       const rm = opts.relu ? await held.keep(mul(r, m)) : null;
       // The dealt shares first: the compute servers open x^ with them while the keys are made.
-      const dealt = Promise.all([dealRing(82, r), dealRing(86, m), rm ? dealRing(87, rm) : null]);
+      const dealt = awaitedLater(Promise.all([dealRing(82, r), dealRing(86, m), rm ? dealRing(87, rm) : null]));
       await dealKeys(p, op, parts, async (chunk) => {
         const [rc, wc] = await Promise.all([part(r, parts.length, chunk), part(w, parts.length, chunk)]);
         try {

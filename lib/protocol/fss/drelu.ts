@@ -3,6 +3,7 @@
 // online between server0 and server1, and server2 receives nothing. Gates of
 // FSS_STEPS.compactFrom elements or more take the compact two-round form instead (compact_gate.ts:
 // keys half the size; docs/fss.md "Two gate forms").
+import { awaitedLater } from '../../awaited_later';
 import { add, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
 import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
@@ -59,7 +60,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
     const rb = opts.relu ? await mul(r, b) : null;
     try {
       // The dealt shares first: the compute servers open x^ with them while the keys are made.
-      const dealt = Promise.all([dealRing(82, r), dealRing(83, b), rb ? dealRing(85, rb) : null]);
+      const dealt = awaitedLater(Promise.all([dealRing(82, r), dealRing(83, b), rb ? dealRing(85, rb) : null]));
       await dealKeys(p, op, parts, async (chunk) => {
         const cut = (t: RingTensor) => part(t, parts.length, chunk);
         const [rc, betac, rBetac] = await Promise.all([cut(r), cut(beta), rBeta ? cut(rBeta) : null]);

@@ -1,6 +1,7 @@
 // DCF keys dealt in chunks: server2 makes chunk c + 1 while chunk c is on its way, and the compute
 // servers evaluate each chunk as it arrives (docs/fss.md "Large queries: keys in chunks"). Shared
 // by both gate forms (drelu.ts, compact_gate.ts); what a key is, is theirs.
+import { awaitedLater } from '../../awaited_later';
 import { concat, slice } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../party';
@@ -37,10 +38,13 @@ export async function dealKeys(p: Party, op: OpCtx, parts: [number, number][], m
         throw e;
       }
       const keyTag = tag(op, 'fss.key', String(c));
-      inflight = Promise.all([p.sendTensor(SERVER0, keyTag, keys[0]), p.sendTensor(SERVER1, keyTag, keys[1])]).finally(() => {
-        keys[0].dispose();
-        keys[1].dispose();
-      });
+      // Awaited once the next chunk is made: a send may fail meanwhile (a peer gone, a run ahead discarded).
+      inflight = awaitedLater(
+        Promise.all([p.sendTensor(SERVER0, keyTag, keys[0]), p.sendTensor(SERVER1, keyTag, keys[1])]).finally(() => {
+          keys[0].dispose();
+          keys[1].dispose();
+        }),
+      );
     }
   } finally {
     await inflight;
