@@ -16,8 +16,8 @@ test('poolDepth for a batch above 1: one query ahead when its material fits maxQ
   t.is(poolDepth(limits, m), 8);
   t.is(poolDepth(limits, m, 4), 1);
   t.is(poolDepth(limits, m, 128), 1);
-  // Just below what a recording of 1000 rows holds on server2 (both compute servers' side).
-  const each = 2 * (estimateQueryBytes(m, 1000) - (24 << 20));
+  // Just below what a recording of 1000 rows holds on each compute server.
+  const each = estimateQueryBytes(m, 1000) - (24 << 20);
   t.is(poolDepth({ ...limits, maxQueryBytes: each }, m, 1000), 1);
   t.is(poolDepth({ ...limits, maxQueryBytes: each - 1 }, m, 1000), 0);
   t.is(poolDepth({ ...limits, precomputePool: 0 }, m, 4), 0, 'precomputePool 0 pools nothing');
@@ -120,21 +120,22 @@ test("pond: a batch size is pooled the same way (server2's triples and masks shi
 });
 
 test("a larger batch of one model gives way to another model's when the pool's budget holds only one; batch-1 reservations stay", async (t) => {
-  // Two FSS models whose batch-5 recording is about 22 MiB and batch-1 recording about 4.4 MiB
-  // (pooledBytes): with one batch-1 query ahead each, 48 MiB holds both batch-1 reservations and
-  // one batch-5 reservation, not two.
+  // Two FSS models whose batch-12 recording holds about 26 MiB on each compute server and whose
+  // batch-1 recording about 2.2 MiB (pooledBytes): with one batch-1 query ahead each, 52 MiB
+  // holds both batch-1 reservations and one batch-12 reservation, not two (and a batch-12 query's
+  // own estimate, 50 MiB, fits).
   const m = mlp([64, 1000, 10]);
-  await withOwnerCluster({ maxQueryBytes: 48 << 20, precomputePool: 1 }, async (c, owner) => {
+  await withOwnerCluster({ maxQueryBytes: 52 << 20, precomputePool: 1 }, async (c, owner) => {
     for (const name of ['x', 'y']) await owner.deploy(m.file, { name, protocol: 'fss' });
     await until(async () => (await owner.status())[2].pool!.recorded >= 2, 'the batch-1 pools');
     const client = await tfe.PredictionClient.connect(c.config, { leases: false });
     const ask = async (name: string) => {
-      const x = Float64Array.from({ length: 64 * 5 }, () => Math.random() * 2 - 1);
-      const p = await client.predict(name, { data: x, shape: [5, 64] });
+      const x = Float64Array.from({ length: 64 * 12 }, () => Math.random() * 2 - 1);
+      const p = await client.predict(name, { data: x, shape: [12, 64] });
       t.true(m.forward(x, (z) => Math.max(z, 0)).every((w, j) => Math.abs(p.data[j] - w) < 1e-3), name);
       return p.offlineBytes > 0;
     };
-    t.deepEqual([await ask('x'), await ask('x')], [false, true], "x's batch of 5 is pooled after its first");
+    t.deepEqual([await ask('x'), await ask('x')], [false, true], "x's batch of 12 is pooled after its first");
     const discarded = (await owner.status())[2].pool!.discarded;
     t.deepEqual([await ask('y'), await ask('y')], [false, true], "y's takes x's place");
     t.true((await owner.status())[2].pool!.discarded > discarded, "x's recording was dropped");

@@ -220,13 +220,13 @@ type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: 
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
  * `precomputePool`. A larger batch: one, the next query of the batch size a client last used
- * (server.ts), so a client's query never has server2 record more than one query ahead. Either
- * way no more than fit in `maxQueryBytes` together on server2, which records both compute
- * servers' side. What a pooled query holds before it runs (server2's recording; its dealt side
- * in the compute servers' mailboxes) is about its estimate without the per-query overhead: FSS's
- * DCF keys make that large (about 0.75 GiB per CIFAR ResNet-20 query, 1.7 GiB per server for a
- * batch of 128 MNIST images through network C_max), where MNIST-sized batch-1 queries keep the
- * full depth. 0: that batch size is not pooled.
+ * (server.ts), so a client's query never has server2 deal more than one query ahead. Either way
+ * no more than fit in `maxQueryBytes` together on each compute server, whose mailbox holds its
+ * side of every pooled query (server2 sends each message as it deals it and keeps none). What a
+ * pooled query holds there before it runs is less than its estimate without the per-query
+ * overhead: FSS's DCF keys make that large (about 0.2 GiB per CIFAR ResNet-20 query, 1.7 GiB
+ * for a batch of 128 MNIST images through network C_max), where MNIST-sized batch-1 queries
+ * keep the full depth. 0: that batch size is not pooled.
  */
 export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m: PooledModel, batch = 1): number {
   const depth = batch === 1 ? limits.precomputePool : Math.min(1, limits.precomputePool);
@@ -234,12 +234,13 @@ export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m:
 }
 
 /**
- * What one pooled query of `batch` rows holds ahead, counted as server2's whole side: twice one
- * compute server's share of the dealing. The pool as a whole, every model and batch size
- * together, holds at most `maxQueryBytes` of it (server.ts #reserve).
+ * What one pooled query of `batch` rows holds ahead on each compute server, bounded above by its
+ * estimate without the per-query overhead (which also counts the query's own tensors). The pool
+ * as a whole, every model and batch size together, holds at most `maxQueryBytes` of it on each
+ * compute server (server.ts #reserve).
  */
 export function pooledBytes(m: PooledModel, batch: number): number {
-  return Math.max(1, 2 * (estimateQueryBytes(m, batch) - PER_QUERY));
+  return Math.max(1, estimateQueryBytes(m, batch) - PER_QUERY);
 }
 
 // ---------- sessions a server holds for clients ----------
