@@ -24,7 +24,10 @@ export interface ServiceLimits {
   maxSessionsPerClient: number;
   /** Requests whose other half (server0's go-ahead, or the client's request) has not come. */
   maxPendingRequests: number;
-  /** server2: precomputed query recordings held, over all models. */
+  /**
+   * Queries dealt ahead (reserved by server0, dealt and shipped by server2), over all models and
+   * batch sizes. Their bytes are bounded by maxQueryBytes; this bounds their number.
+   */
   maxPoolRecordings: number;
 }
 
@@ -36,7 +39,9 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   maxSessions: 64,
   maxSessionsPerClient: 8,
   maxPendingRequests: 32,
-  maxPoolRecordings: 64,
+  // server2 keeps nothing of a run ahead once shipped, so the count only bounds bookkeeping: room
+  // for 64 models at the default depth of 8 (64 had the ninth model deployed find none).
+  maxPoolRecordings: 512,
 };
 
 /** [min, max] accepted for each limit in cluster.json. */

@@ -200,7 +200,9 @@ export class TfeServer {
     const { depth, bytes } = this.#poolPlan(m, batch);
     const want = depth - reserved.length;
     if (want <= 0) return;
-    const room = () => Math.floor((this.#config.maxQueryBytes - this.#pooledBytes(epoch)) / bytes);
+    // server2 prepares at most maxPoolRecordings: reserving more would only have queries that
+    // expect their dealing done run it online.
+    const room = () => Math.min(Math.floor((this.#config.maxQueryBytes - this.#pooledBytes(epoch)) / bytes), this.#config.maxPoolRecordings - this.#reservedCount(epoch));
     // Other models' larger batches (one query ahead of a size a client used last, perhaps long
     // ago) give way; batch-1 reservations never do.
     for (const other of [...epoch.pooledBatch.keys()]) {
@@ -283,6 +285,13 @@ export class TfeServer {
 
   #poolDepth(m: DeployedModel, batch: number): number {
     return this.#poolPlan(m, batch).depth;
+  }
+
+  /** server0: the indices reserved in the epoch, all models and batch sizes. */
+  #reservedCount(epoch: Epoch): number {
+    let n = 0;
+    for (const byBatch of epoch.reserved.values()) for (const list of byBatch.values()) n += list.length;
+    return n;
   }
 
   /** server0: what every reservation of the epoch holds ahead (recorded, or to be). */
