@@ -5,6 +5,7 @@
 //   node dist/bench/securenn_b128.js --runs 5 --only C_max --protocol securenn --json
 //   node dist/bench/securenn_b128.js --protocol fss --pooled   online time: each batch waits until
 //     server2's side of it was shipped ahead (the offline pool, lib/serve/pool.ts; Pond and FSS)
+//   node dist/bench/securenn_b128.js --protocol fss --fss-gate one-round   deploy with that FSS gate form
 //   node dist/bench/securenn_b128.js --keras-order   the models with each ReLU moved before the
 //     MaxPooling2D it follows (Keras's usual Conv2D(relu) then pool), same weights
 // Also prints each server's CPU seconds per batch (from /proc), which other load on a shared machine
@@ -44,7 +45,7 @@ function arg(argv: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const known = new Set(['--runs', '--only', '--protocol', '--json', '--pooled', '--keras-order']);
+  const known = new Set(['--runs', '--only', '--protocol', '--json', '--pooled', '--keras-order', '--fss-gate']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(', ')})`);
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
   for (const m of only) if (!fs.existsSync(path.join(MODELS, m, 'model.json'))) throw new Error(`bench/models/${m} is missing (npm run train)`);
   const json = argv.includes('--json');
   const pooled = argv.includes('--pooled');
+  const fssGate = arg(argv, '--fss-gate');
+  if (fssGate !== undefined && !['auto', 'one-round', 'compact'].includes(fssGate)) throw new Error(`--fss-gate ${fssGate}: auto, one-round or compact`);
   if (pooled && protocol === 'securenn') throw new Error("--pooled: SecureNN's server2 works online, nothing is pooled");
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
 
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     for (const m of only) {
       const name = `${m}-${protocol}`;
       const file = modelFile(m);
-      await owner.deploy(file, { name, protocol: protocol as 'securenn' });
+      await owner.deploy(file, { name, protocol: protocol as 'securenn', ...(fssGate ? { fssGate: fssGate as 'auto' } : {}) });
       const shape = plainModel(file).inputShape;
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
       let shipped = await shippedSoFar(owner);
