@@ -3,31 +3,20 @@
 // Checked: which layers fold and which must not; private answers against tfjs under every
 // protocol on fresh random inputs and random BatchNormalization statistics; and the rounds and
 // bytes saved, against the same model with the fold prevented.
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
+import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = () => tf.layers;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function save(model: any): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bnfold-'));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let a: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  await model.save(tf.io.withSaveHandler(async (artifacts: any) => ((a = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData));
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
-  return path.join(dir, 'model.json');
-}
+const save = (model: any) => saveTfjsModel(tf, model, 'tfe-bnfold-');
 
 /** A BatchNormalization with statistics that matter (fresh layers have gamma 1, beta 0, mean 0, variance 1). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

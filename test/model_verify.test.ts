@@ -3,7 +3,6 @@
 // debug ranges revealed only when asked.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import test from 'ava';
@@ -12,24 +11,15 @@ import * as tfe from '../lib';
 import { SUPPORTED_LAYERS } from '../lib/api/layers_spec';
 import { PLAIN_LAYERS } from '../lib/api/plain_forward';
 import { rangeCheck } from '../lib/api/verify';
+import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = () => tf.layers;
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** model.json + weights.bin as tfjs writes them (through a save handler). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function save(model: any): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-verify-'));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let a: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  await model.save(tf.io.withSaveHandler(async (artifacts: any) => ((a = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData));
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
-  return path.join(dir, 'model.json');
-}
+const save = (model: any) => saveTfjsModel(tf, model, 'tfe-verify-');
 
 /** Model kinds covering every layer class and the settings that change arithmetic. */
 const KINDS: { name: string; shape: number[]; build: () => unknown; scale?: number }[] = [

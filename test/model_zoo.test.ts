@@ -4,29 +4,17 @@
 // refused at load time with its name and value, never ignored.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 
-/** model.json + weights.bin as tfjs writes them (through a save handler: no tfjs-node needed). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function save(model: any): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-zoo-'));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let a: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  await model.save(tf.io.withSaveHandler(async (artifacts: any) => ((a = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  const data = Array.isArray(a.weightData) ? Buffer.concat(a.weightData.map((b: ArrayBuffer) => Buffer.from(b))) : Buffer.from(a.weightData);
-  fs.writeFileSync(path.join(dir, 'weights.bin'), data);
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
-  return path.join(dir, 'model.json');
-}
+const save = (model: any) => saveTfjsModel(tf, model, 'tfe-zoo-');
 
 const L = () => tf.layers;
 

@@ -3,33 +3,21 @@
 // tensor. Checked under both exact protocols on fresh random inputs: against the model run in its
 // own layer order (the path verify traces) for equality, against tfjs for meaning, and on the
 // bytes the activation's comparisons cost; and the cases that must not move are listed.
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
 import { estimateQueryBytes } from '../lib/serve/limits';
+import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = () => tf.layers;
 
-/** model.json + weights.bin as tfjs writes them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function save(model: any): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-poolfirst-'));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let a: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  await model.save(tf.io.withSaveHandler(async (artifacts: any) => ((a = artifacts), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData));
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
-  return path.join(dir, 'model.json');
-}
+const save = (model: any) => saveTfjsModel(tf, model, 'tfe-poolfirst-');
 
 /** Keras's usual blocks: a fused relu, a ReLU layer with maxValue (relu6), and an Activation, each before a max pool. */
 const cnn = () =>

@@ -25,6 +25,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512ifma")
 
+#include "kernels/avx512_tile_store.h"
+
 namespace tfe {
 namespace {
 
@@ -85,21 +87,7 @@ inline void tileImpl(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t*
     for (int i = 0; i < MR; ++i)
       for (int v = 0; v < V; ++v) sum[i][v] = _mm512_add_epi64(sum[i][v], combine(lo[i][v], hi[i][v], cr[i][v]));
   }
-  for (int i = 0; i < MR; ++i) {
-    if (Partial && i >= h) break;
-    for (int v = 0; v < V; ++v) {
-      uint64_t* r = C + i * ldc + 8 * v;
-      if (Partial) {
-        int64_t left = w - 8 * v;
-        if (left <= 0) break;
-        __mmask8 mask = left >= 8 ? __mmask8(0xFF) : __mmask8((1u << left) - 1);
-        __m512i x = accumulate ? _mm512_add_epi64(sum[i][v], _mm512_maskz_loadu_epi64(mask, r)) : sum[i][v];
-        _mm512_mask_storeu_epi64(r, mask, x);
-      } else {
-        _mm512_storeu_si512(r, accumulate ? _mm512_add_epi64(sum[i][v], _mm512_loadu_si512(r)) : sum[i][v]);
-      }
-    }
-  }
+  storeTile<Partial>(sum, C, ldc, accumulate, h, w);
 }
 
 void tile(int64_t kc, const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t ldc, bool accumulate) {
