@@ -18,6 +18,8 @@ import { checkLogFormat, createLogger, type LogFormat } from '../log';
 import { parseListenAddress, showAddress } from '../serve/ops_config';
 import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
+import type { ModelSpec } from '../api/layers_spec';
+import { readLayersModel } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
 import { paint, probeCluster, progress, requireConfig } from './term';
@@ -57,6 +59,21 @@ const onSignal = (fn: () => Promise<void>) => {
       });
     });
 };
+
+/** What predict runs differently from the model's own layer order (docs/models.md), read from the model file. */
+function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
+  const { spec } = readLayersModel(file);
+  return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };
+}
+
+function describeRewrites(r: Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'>): string | undefined {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  const parts = [
+    r.foldedBatchNorms.length ? `${n(r.foldedBatchNorms.length, 'BatchNormalization', 'BatchNormalizations')} folded into the layer before (no product)` : '',
+    r.poolFirst.length ? `${n(r.poolFirst.length, 'activation runs', 'activations run')} after the max pool it feeds (fewer comparisons)` : '',
+  ].filter(Boolean);
+  return parts.length ? `${parts.join('; ')}: docs/models.md` : undefined;
+}
 
 export function addServiceCommands(program: Command): void {
   program
@@ -160,8 +177,13 @@ export function addServiceCommands(program: Command): void {
         bar.end();
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
-        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}) }));
-        else console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
+        const rewrites = graphRewrites(opts.model);
+        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites }));
+        else {
+          console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
+          const said = describeRewrites(rewrites);
+          if (said) console.log(`  ${said}`);
+        }
       } finally {
         bar.end();
         await client.close();
