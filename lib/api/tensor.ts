@@ -13,9 +13,6 @@ import { awaitedLater } from '../awaited_later';
 
 export type PartyValues<T> = Map<PartyName, T>;
 
-// Failures surface where the value is awaited; never as an unhandled rejection.
-const quiet = awaitedLater;
-
 /** Methods every tensor gets; installed by the ops module (tfjs-style chaining). */
 export interface Chain {
   add(y: AnyTensor | number): PrivateTensor | PublicTensor;
@@ -72,7 +69,7 @@ export class PrivateTensor extends Base {
    */
   constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>, premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef }) {
     super(cluster, Object.freeze([...shape]));
-    this.shares = quiet(shares);
+    this.shares = awaitedLater(shares);
     if (premasked) {
       this.#masked = premasked.masked;
       this.#premaskedRef = premasked.ref;
@@ -89,7 +86,7 @@ export class PrivateTensor extends Base {
   masked(): Promise<PartyValues<MaskedShare>> {
     if (!this.#masked) {
       const op = this.#maskOp();
-      this.#masked = quiet(
+      this.#masked = awaitedLater(
         this.shares.then((s) => this.cluster.run(op, (p, o) => mask(p, this.cluster.provider, o, 0, s.get(p.name) ?? null, this.shape))),
       );
     }
@@ -122,7 +119,7 @@ export class PublicTensor extends Base {
 
   constructor(cluster: Cluster, shape: readonly number[], values: Promise<PartyValues<RingTensor | null>>) {
     super(cluster, Object.freeze([...shape]));
-    this.values = quiet(values);
+    this.values = awaitedLater(values);
     track(this);
   }
 
