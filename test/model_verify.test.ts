@@ -101,6 +101,11 @@ const KINDS: { name: string; shape: number[]; build: () => unknown; scale?: numb
     },
   },
   {
+    name: 'UpSampling2D (nearest)',
+    shape: [3, 2, 2],
+    build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [3, 2, 2], size: [2, 3] }), L().conv2d({ filters: 2, kernelSize: 2 }), L().flatten()] }),
+  },
+  {
     name: 'Rescaling, GaussianNoise, GaussianDropout, AlphaDropout, Softmax layer output',
     shape: [6],
     scale: 50,

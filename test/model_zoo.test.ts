@@ -167,6 +167,20 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
     },
   },
   {
+    name: 'UpSampling2D (nearest, 2x2 and 1x3) between convolutions',
+    shape: [3, 4, 2],
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().upSampling2d({ inputShape: [3, 4, 2], size: [2, 2] }),
+          L().conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }),
+          L().upSampling2d({ size: [1, 3] }),
+          L().flatten(),
+          L().dense({ units: 4 }),
+        ],
+      }),
+  },
+  {
     name: 'Rescaling (scale and offset), GaussianNoise, GaussianDropout, AlphaDropout, a Softmax layer on the output',
     shape: [10],
     scale: 100, // pixel-like inputs, rescaled to about [-1, 1]
@@ -249,6 +263,7 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     patch: (layers) => void (layers[0].config.lora_rank = 4),
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
+  { name: 'UpSampling2D with bilinear interpolation', build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }), L().flatten()] }), message: /\(UpSampling2D\): interpolation = "bilinear" is not supported/ },
   { name: 'a hidden Softmax layer', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().softmax(), L().dense({ units: 2 })] }), message: /\(Softmax\): activation 'softmax' is not supported in a hidden layer/ },
   {
     name: 'Rescaling with a per-channel scale (Keras 3)',

@@ -339,6 +339,19 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       maxPool: true,
     };
   },
+  UpSampling2D: (l) => {
+    // Nearest neighbour only: each pixel repeated size[0] x size[1] times, by copies (no arithmetic,
+    // so exact under every protocol). Bilinear would weigh neighbours: refused.
+    const c = settings(l, { size: ANY, data_format: channelsLast, interpolation: (v) => v === undefined || v === 'nearest' });
+    const [sh, sw] = pair(c.size, 2);
+    if (![sh, sw].every((v) => Number.isInteger(v) && v >= 1)) refuse(l, `size = ${JSON.stringify(c.size)} is not positive integers`);
+    return simple((x) => {
+      if (x.rank !== 4) refuse(l, `takes a rank-4 input [batch, height, width, channels], got [${x.shape}]`);
+      const [n, h, w, ch] = x.shape;
+      const rows = reshape(concat(Array(sh).fill(reshape(x, [n, h, 1, w, ch])), 2), [n, h * sh, w, ch]);
+      return reshape(concat(Array(sw).fill(reshape(rows, [n, h * sh, w, 1, ch])), 3), [n, h * sh, w * sw, ch]);
+    });
+  },
   ZeroPadding2D: (l) => {
     const c = settings(l, { padding: ANY, data_format: channelsLast });
     const v = c.padding ?? 1;

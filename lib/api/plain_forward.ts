@@ -332,6 +332,19 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const c = l.config;
     return one((x) => pool2d(x, 'max', pair(c.pool_size, 2), pair(c.strides ?? c.pool_size, 2), same(c.padding)));
   },
+  UpSampling2D: (l) => {
+    const [sh, sw] = pair(l.config.size, 2);
+    return one((x) => {
+      const [n, h, w, c] = x.shape, out = new Float64Array(n * h * sh * w * sw * c);
+      for (let b = 0; b < n; b++)
+        for (let i = 0; i < h * sh; i++)
+          for (let j = 0; j < w * sw; j++) {
+            const src = ((b * h + Math.floor(i / sh)) * w + Math.floor(j / sw)) * c, dst = ((b * h * sh + i) * w * sw + j) * c;
+            for (let k = 0; k < c; k++) out[dst + k] = x.data[src + k];
+          }
+      return { data: out, shape: [n, h * sh, w * sw, c] };
+    });
+  },
   AveragePooling1D: (l) => one(pool1d(l, 'avg')),
   MaxPooling1D: (l) => one(pool1d(l, 'max')),
   GlobalAveragePooling1D: (l) => one(globalPool1d(l, 'avg')),

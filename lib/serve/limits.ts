@@ -200,6 +200,12 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
         for (; deferred > 0; deferred--) elements += nonlinear(count(s));
         break;
       }
+      case 'UpSampling2D': {
+        const [sh, sw] = pair(c.size, 2);
+        s = [(s[0] ?? 1) * sh, (s[1] ?? 1) * sw, s[2] ?? 1];
+        elements += PER_LINEAR * count(s);
+        break;
+      }
       case 'Flatten':
         s = [count(s)];
         break;
