@@ -147,6 +147,7 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     t.true(v.maxAbsLogitDiff < 1e-2);
   } finally {
     t.is(await cluster.stop(), 0, cluster.log());
+    t.false(cluster.log().includes('internal error:'), cluster.log());
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
