@@ -29,7 +29,7 @@ const cnn = () =>
       L().reLU({ maxValue: 6 }),
       L().maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
       L().conv2d({ filters: 3, kernelSize: 1 }),
-      L().activation({ activation: 'relu' }),
+      L().leakyReLU({ alpha: 0.2 }),
       L().globalMaxPooling2d({}),
       L().dense({ units: 4 }),
     ],
@@ -39,17 +39,16 @@ test('the activations that feed only a max pool are the ones moved after it', as
   const { spec } = readLayersModel(await save(cnn()));
   t.deepEqual(
     spec.poolFirst.map((m) => `${m.activation.split(':')[0]} -> ${m.pool.split(':')[0]}`),
-    ['Conv2D -> MaxPooling2D', 'ReLU -> MaxPooling2D', 'Activation -> GlobalMaxPooling2D'],
+    ['Conv2D -> MaxPooling2D', 'ReLU -> MaxPooling2D', 'LeakyReLU -> GlobalMaxPooling2D'],
   );
 
-  // Not moved: a leaky slope (a rounded product, not exactly monotone), a sigmoid (an
-  // approximation), an average pool, a relu whose output is also read elsewhere, and a relu
-  // feeding the model's output.
+  // Not moved: a negative leaky slope (decreasing below zero), a sigmoid (an approximation), an
+  // average pool, a relu whose output is also read elsewhere, and a relu feeding the model's output.
   const x = tf.input({ shape: [6, 6, 1] });
   const a = L().conv2d({ filters: 2, kernelSize: 1, activation: 'relu' }).apply(x);
   const branchA = L().maxPooling2d({ poolSize: 2 }).apply(a);
   const branchB = L().averagePooling2d({ poolSize: 2 }).apply(a); // a second reader of the relu
-  const leaky = L().maxPooling2d({ poolSize: 2 }).apply(L().leakyReLU({ alpha: 0.1 }).apply(L().conv2d({ filters: 2, kernelSize: 1 }).apply(x)));
+  const leaky = L().maxPooling2d({ poolSize: 2 }).apply(L().leakyReLU({ alpha: -0.1 }).apply(L().conv2d({ filters: 2, kernelSize: 1 }).apply(x)));
   const sig = L().maxPooling2d({ poolSize: 2 }).apply(L().conv2d({ filters: 2, kernelSize: 1, activation: 'sigmoid' }).apply(x));
   const avg = L().averagePooling2d({ poolSize: 2 }).apply(L().conv2d({ filters: 2, kernelSize: 1, activation: 'relu' }).apply(x));
   const cat = L().concatenate().apply([branchA, branchB, leaky, sig, avg]);
@@ -118,7 +117,7 @@ for (const protocol of ['securenn', 'fss'] as const) {
       const want: number[][] = model.predict(tf.tensor(x, shape)).arraySync();
       const err = Math.max(...want.flatMap((row, r) => row.map((v, j) => Math.abs(v - a.out[r * 4 + j]))));
       t.true(err < 1e-2, `max |private - tfjs| = ${err}`);
-      // Each block's activation runs on its pool's output: 8x8x3 relus become 4x4x3, 5x5x4 clips 3x3x4, 3x3x3 relus 1x1x3.
+      // Each block's activation runs on its pool's output: 8x8x3 relus become 4x4x3, 5x5x4 clips 3x3x4, 3x3x3 leaky relus 1x1x3.
       t.log(`bytes: pool first ${a.bytes}, layer order ${b.bytes}`);
       t.true(a.bytes < b.bytes * 0.75, `bytes: pool first ${a.bytes}, layer order ${b.bytes}`);
     } finally {
@@ -137,9 +136,10 @@ test("the service's memory estimate counts a moved activation on the pooled shap
   t.is(est(seq([conv('c', 'relu'), pool('p')])), poolThenRelu, 'fused relu before the pool');
   t.is(est(seq([conv('c'), relu('r'), pool('p')])), poolThenRelu, 'ReLU layer before the pool');
   t.is(est(seq([conv('c'), pool('p'), relu('r')]), 'securenn'), est(seq([conv('c', 'relu'), pool('p')]), 'securenn'));
-  // Not moved, so counted on the unpooled shape: a leaky slope, or a Functional graph (the
+  t.is(est(seq([conv('c'), { class_name: 'LeakyReLU', config: { name: 'r', alpha: 0.1 } }, pool('p')])), poolThenRelu, 'a leaky slope >= 0 moves too');
+  // Not moved, so counted on the unpooled shape: a negative slope, or a Functional graph (the
   // estimate does not follow its edges, so it assumes the relu has other readers).
-  t.true(est(seq([conv('c'), { class_name: 'ReLU', config: { name: 'r', negative_slope: 0.1 } }, pool('p')])) > poolThenRelu);
+  t.true(est(seq([conv('c'), { class_name: 'LeakyReLU', config: { name: 'r', alpha: -0.1 } }, pool('p')])) > poolThenRelu);
   const functional = { class_name: 'Model', config: { layers: [conv('c', 'relu'), pool('p')] } } as never;
   t.true(est(functional) > poolThenRelu);
   // relu6 is two relus.

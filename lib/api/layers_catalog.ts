@@ -22,10 +22,10 @@ export interface LayerPlan {
   /** A final softmax or sigmoid left for the client to apply to the logits it receives. */
   finalActivation?: 'softmax' | 'sigmoid';
   /**
-   * The step as a linear part followed by an activation that is exact and non-decreasing (relu,
-   * relu6, ReLU with max_value): step = act(linear). Such an activation commutes with max pooling,
-   * relu(max(a, b)) = max(relu(a), relu(b)), so the graph may apply it after a pool instead
-   * (layers_spec.ts).
+   * The step as a linear part followed by a non-decreasing activation (relu, relu6, ReLU with
+   * max_value, exact; a leaky slope >= 0, up to the rounding of its product): step = act(linear).
+   * Such an activation commutes with max pooling, relu(max(a, b)) = max(relu(a), relu(b)), so
+   * the graph may apply it after a pool instead (layers_spec.ts).
    */
   monotone?: { linear: (params: PrivateTensor[]) => (inputs: AnyTensor[]) => AnyTensor; act: (x: AnyTensor) => AnyTensor };
   /** Takes maxima over windows (then reshapes): commutes with a `monotone` activation. */
@@ -382,12 +382,12 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const c = settings(l, { max_value: (v) => v === undefined || v === null || (isNum(v) && v > 0), maxValue: (v) => v === undefined || v === null || (isNum(v) && v > 0), negative_slope: (v) => v === undefined || (isNum(v) && v >= 0), threshold: (v) => v === undefined || v === 0 });
     const max = (c.max_value ?? c.maxValue ?? null) as number | null, slope = Number(c.negative_slope ?? 0);
     if (max === null && slope === 0) return activationOnly((x) => relu(x), false, true);
-    // A leaky slope multiplies by a public fraction (a rounded product), so only the clip without
-    // one is exactly monotone.
+    // Non-decreasing for every slope >= 0 (negative ones are refused above). A slope's product
+    // rounds once either side of the pool (layers_spec.ts, poolFirst).
     return activationOnly((x) => {
       const y = slope ? leaky(x, slope) : relu(x);
       return max === null ? y : sub(y, relu(sub(x, max)));
-    }, true, slope === 0);
+    }, true, true);
   },
   ELU: (l) => {
     const c = settings(l, { alpha: (v) => v === undefined || isNum(v) });
@@ -397,7 +397,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   LeakyReLU: (l) => {
     const c = settings(l, { alpha: (v) => v === undefined || isNum(v), negative_slope: (v) => v === undefined || isNum(v) });
     const s = Number(c.alpha ?? c.negative_slope ?? 0.3);
-    return simple((x) => leaky(x, s), true, true);
+    // Non-decreasing when the slope is >= 0, so it may run after a max pool it feeds.
+    return activationOnly((x) => leaky(x, s), true, s >= 0);
   },
   Activation: (l, ctx) => {
     settings(l, { activation: ANY });

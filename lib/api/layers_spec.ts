@@ -135,12 +135,13 @@ function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }): Map<stri
 }
 
 /**
- * Where an exact non-decreasing activation (relu, relu6) feeds nothing but a max pool, the pool
- * can run first: relu(max(a, b)) = max(relu(a), relu(b)) exactly, for every window, also with SAME
- * padding (the pool pads below every value). The answer is unchanged bit for bit and the
- * activation runs on the pooled tensor: a 2x2 pool gives it 4x fewer elements, which under SecureNN
- * and FSS are 4x fewer comparisons (Keras's usual Conv2D(activation='relu') then MaxPooling2D).
- * Returns, per activation layer so moved, the name of the pool that applies it.
+ * Where a non-decreasing activation feeds nothing but a max pool, the pool can run first:
+ * relu(max(a, b)) = max(relu(a), relu(b)) for every window, also with SAME padding (the pool pads
+ * below every value). For relu and relu6, which are exact, the answer is unchanged bit for bit; a
+ * leaky slope's product rounds once either way. The activation runs on the pooled tensor: a 2x2
+ * pool gives it 4x fewer elements, which under SecureNN and FSS are 4x fewer comparisons (Keras's
+ * usual Conv2D(activation='relu') then MaxPooling2D). Returns, per activation layer so moved, the
+ * name of the pool that applies it.
  */
 function poolFirst(plans: { node: LayerNode; plan: LayerPlan }[], output: string): Map<string, string> {
   const uses = new Map<string, number>([[output, 1]]);

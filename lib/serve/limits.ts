@@ -113,16 +113,32 @@ function window(s: number[], size: [number, number], strides: [number, number], 
 
 const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling1D']);
 
-/** Comparison gates per element of a layer's activation setting (relu6: two relus), 0 for none. */
+/**
+ * Piecewise sigmoid, tanh, swish, softplus and elu (lib/api/ops_smooth.ts): |x| from a relu, the
+ * clamp at the last knot, and one comparison per inner knot.
+ */
+const SMOOTH_GATES = 7;
+
+/**
+ * Comparison gates per element of a layer's activation (relu6: two relus), 0 for none. A softmax
+ * or sigmoid on the output is the client's, but the walk does not know which layer is the output:
+ * counted, on the high side.
+ */
 function gatesOf(cls: string, c: Record<string, unknown>): number {
   if (cls === 'ReLU') return c.max_value ?? c.maxValue ? 2 : 1;
+  if (cls === 'LeakyReLU') return 1;
+  if (cls === 'PReLU') return 2;
+  if (cls === 'ELU') return SMOOTH_GATES;
   const a = c.activation;
-  return a === 'relu' ? 1 : a === 'relu6' || a === 'hard_sigmoid' ? 2 : 0;
+  if (a === 'relu') return 1;
+  if (a === 'relu6' || a === 'hard_sigmoid') return 2;
+  return ['sigmoid', 'tanh', 'swish', 'silu', 'softplus', 'elu'].includes(String(a)) ? SMOOTH_GATES : 0;
 }
 
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
 function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
-  if (cls === 'ReLU') return !Number(c.negative_slope ?? 0);
+  if (cls === 'ReLU') return true; // its negative_slope is >= 0 (others are refused)
+  if (cls === 'LeakyReLU') return Number(c.alpha ?? c.negative_slope ?? 0.3) >= 0;
   return c.activation === 'relu' || c.activation === 'relu6';
 }
 
@@ -213,8 +229,16 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
         s = (c.target_shape as number[]).map(Number);
         break;
       case 'ReLU':
+      case 'LeakyReLU':
+      case 'PReLU':
+      case 'ELU':
       case 'Activation':
         activation(i);
+        break;
+      case 'Maximum':
+      case 'Minimum':
+        // max(a, b) = b + relu(a - b) per pair: at least one comparison per element.
+        elements += nonlinear(count(s));
         break;
       case 'TfePolynomial':
         elements += PER_POLY * count(s);
