@@ -8,7 +8,7 @@
 //   2: z<p> streams from 16-bit words (native/src/prg/streams.cc).
 //   3: FSS gates of FSS_STEPS.compactFrom elements or more in the compact form (one-bit DCF keys
 //      and a second opening; lib/protocol/fss/compact_gate.ts).
-//   4: a relu or relu6 that feeds only a max pool runs after it, and a BatchNormalization right
+//   4: a relu, relu6 or leaky relu that feeds only a max pool runs after it, and a BatchNormalization right
 //      after a linear layer has its scale folded into that layer (lib/api/layers_spec.ts,
 //      poolFirst and foldBatchNorms): such models' parameters and op sequence changed.
 export const COMPUTE_VERSION = 4;
