@@ -116,33 +116,49 @@ struct Buf {  // 64-byte aligned scratch that grows as needed
   }
 };
 
-void packB(const uint64_t* B, int64_t ldb, int64_t kc, int64_t nc, int nr, uint64_t* Bp) {
+// Packs one strip of A or panel of B (`width` words per k) into `dst` with `pack`, in the
+// micro-kernel's own form where it has one (MicroKernel::expand): packed into a scratch that is
+// still in cache when it is expanded, so the form costs no pass of its own over memory.
+template <class Pack>
+void packFor(const MicroKernel& mk, int64_t kc, int width, uint64_t* dst, Pack&& pack) {
+  if (!mk.expand) return pack(dst);
+  static thread_local Buf scratch;
+  uint64_t* tmp = scratch.get(static_cast<size_t>(width) * kc);
+  pack(tmp);
+  mk.expand(kc, width, tmp, dst);
+}
+
+void packB(const uint64_t* B, int64_t ldb, int64_t kc, int64_t nc, const MicroKernel& mk, uint64_t* Bp) {
+  const int nr = mk.nr;
   int64_t panels = (nc + nr - 1) / nr;
   parallelFor(0, panels, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
       int64_t j0 = p * nr, w = std::min<int64_t>(nr, nc - j0);
-      uint64_t* dst = Bp + p * nr * kc;
-      for (int64_t k = 0; k < kc; ++k, dst += nr) {
-        std::memcpy(dst, B + k * ldb + j0, w * 8);
-        for (int64_t j = w; j < nr; ++j) dst[j] = 0;
-      }
+      packFor(mk, kc, nr, Bp + p * nr * kc * mk.limbs, [&](uint64_t* dst) {
+        for (int64_t k = 0; k < kc; ++k, dst += nr) {
+          std::memcpy(dst, B + k * ldb + j0, w * 8);
+          for (int64_t j = w; j < nr; ++j) dst[j] = 0;
+        }
+      });
     }
   });
 }
 
-void packA(const PackStripFn& packStrip, int64_t m, int64_t pc, int64_t kc, int mr, uint64_t* Ap) {
+void packA(const PackStripFn& packStrip, int64_t m, int64_t pc, int64_t kc, const MicroKernel& mk, uint64_t* Ap) {
+  const int mr = mk.mr;
   int64_t strips = (m + mr - 1) / mr;
   parallelFor(0, strips, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t s = lo; s < hi; ++s) {
       int64_t i0 = s * mr;
-      packStrip(i0, std::min<int64_t>(mr, m - i0), pc, kc, mr, Ap + s * mr * kc);
+      packFor(mk, kc, mr, Ap + s * mr * kc * mk.limbs, [&](uint64_t* dst) { packStrip(i0, std::min<int64_t>(mr, m - i0), pc, kc, mr, dst); });
     }
   });
 }
 
 void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
   const int mr = mk.mr, nr = mk.nr;
-  static thread_local Buf abuf, bbuf, axbuf, bxbuf;
+  static thread_local Buf abuf, bbuf;
+  const int limbs = mk.limbs;
   int threads = numThreads();
   for (int64_t jc = 0; jc < n; jc += NC) {
     int64_t nc = std::min(NC, n - jc);
@@ -152,16 +168,8 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
     for (int64_t pc = 0; pc < k; pc += kcStep) {
       int64_t kc = std::min(kcStep, k - pc);
       bool accumulate = pc > 0;
-      uint64_t* Bp = bbuf.get(panels * nr * kc);
-      packB(B + pc * n + jc, n, kc, nc, nr, Bp);
-      const int limbs = mk.limbs;
-      if (mk.expand) {  // the kernel's own form of each panel (limbs words per element)
-        uint64_t* Bx = bxbuf.get(panels * nr * kc * limbs);
-        parallelFor(0, panels, 16, [&](int64_t lo, int64_t hi) {
-          for (int64_t p = lo; p < hi; ++p) mk.expand(kc, nr, Bp + p * nr * kc, Bx + p * nr * kc * limbs);
-        });
-        Bp = Bx;
-      }
+      uint64_t* Bp = bbuf.get(panels * nr * kc * limbs);
+      packB(B + pc * n + jc, n, kc, nc, mk, Bp);
       // Task grid: balanced row blocks of at most MC rows x column groups of B panels, at least
       // four tasks per thread where the shape allows, handed out dynamically.
       int64_t rowBlocks = (m + MC - 1) / MC;
@@ -175,32 +183,20 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
       // m x kc words: for conv2d's implicit im2col that is the whole column matrix (14.7 MB for
       // a batch of 128 MNIST images through a 5x5 convolution), which cost more than the products.
       bool ownA = colGroups == 1;
-      uint64_t* Ap = ownA ? nullptr : abuf.get(((m + mr - 1) / mr) * mr * kc);
-      if (!ownA) packA(packStrip, m, pc, kc, mr, Ap);
-      if (!ownA && mk.expand) {
-        int64_t strips = (m + mr - 1) / mr;
-        uint64_t* Ax = axbuf.get(strips * mr * kc * limbs);
-        parallelFor(0, strips, 16, [&](int64_t lo, int64_t hi) {
-          for (int64_t s = lo; s < hi; ++s) mk.expand(kc, mr, Ap + s * mr * kc, Ax + s * mr * kc * limbs);
-        });
-        Ap = Ax;
-      }
+      uint64_t* Ap = ownA ? nullptr : abuf.get(((m + mr - 1) / mr) * mr * kc * limbs);
+      if (!ownA) packA(packStrip, m, pc, kc, mk, Ap);
       parallelForEach(rowBlocks * colGroups, [&](int64_t t) {
         alignas(64) uint64_t edge[16 * 32];
-        static thread_local Buf blockBuf, blockXBuf;
+        static thread_local Buf blockBuf;
         int64_t ib = t / colGroups, cg = t % colGroups;
         int64_t i0 = ib * mc, i1 = std::min(m, i0 + mc);
         int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
         const uint64_t* Ablock = ownA ? nullptr : Ap + (i0 / mr) * mr * kc * limbs;
         if (ownA) {
-          uint64_t* dst = blockBuf.get(mc * kc);
-          uint64_t* x = mk.expand ? blockXBuf.get(mc * kc * limbs) : nullptr;
-          for (int64_t i = i0; i < i1; i += mr) {
-            uint64_t* strip = dst + ((i - i0) / mr) * mr * kc;
-            packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, strip);
-            if (x) mk.expand(kc, mr, strip, x + ((i - i0) / mr) * mr * kc * limbs);
-          }
-          Ablock = x ? x : dst;
+          uint64_t* dst = blockBuf.get(mc * kc * limbs);
+          for (int64_t i = i0; i < i1; i += mr)
+            packFor(mk, kc, mr, dst + ((i - i0) / mr) * mr * kc * limbs, [&](uint64_t* strip) { packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, strip); });
+          Ablock = dst;
         }
         // Each B panel is reused across the MC rows of A before moving on.
         for (int64_t p = p0; p < p1; ++p) {
