@@ -104,6 +104,13 @@ export interface ModelSpec {
   build(params: PrivateTensor[], observe?: (layer: string, out: AnyTensor) => void): Step[];
 }
 
+/** How many layers read each layer's output (the model's output counts as one reader). */
+function readers(graph: { nodes: LayerNode[]; output: string }): Map<string, number> {
+  const uses = new Map<string, number>([[graph.output, 1]]);
+  for (const node of graph.nodes) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  return uses;
+}
+
 /** Layers whose kernel's last axis (and bias) are their output channels, and which a BatchNormalization's scale can be folded into. */
 const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D', 'SeparableConv2D']);
 
@@ -115,9 +122,7 @@ const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D'
  * layer (a CIFAR ResNet-20 has 21). Only where the normalised axis is certainly the channels
  * (-1, or the convolutions' last). Returns the BatchNormalization layer per layer folded into.
  */
-function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }): Map<string, LayerConfig> {
-  const uses = new Map<string, number>([[graph.output, 1]]);
-  for (const node of graph.nodes) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }, uses: Map<string, number>): Map<string, LayerConfig> {
   const byName = new Map(graph.nodes.map((n) => [n.layer.config.name, n.layer]));
   const folds = new Map<string, LayerConfig>();
   for (const node of graph.nodes) {
@@ -143,9 +148,7 @@ function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }): Map<stri
  * usual Conv2D(activation='relu') then MaxPooling2D). Returns, per activation layer so moved, the
  * name of the pool that applies it.
  */
-function poolFirst(plans: { node: LayerNode; plan: LayerPlan }[], output: string): Map<string, string> {
-  const uses = new Map<string, number>([[output, 1]]);
-  for (const { node } of plans) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+function poolFirst(plans: { node: LayerNode; plan: LayerPlan }[], uses: Map<string, number>): Map<string, string> {
   const byName = new Map(plans.map((p) => [p.node.layer.config.name, p]));
   const moved = new Map<string, string>();
   for (const { node, plan } of plans) {
@@ -165,7 +168,8 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const params: ParamSpec[] = [];
   let needsSecureNN = false, comparisons = false;
   let finalActivation: ModelSpec['finalActivation'];
-  const folds = foldBatchNorms(graph);
+  const uses = readers(graph);
+  const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
   const plans = graph.nodes.map((node) => {
     const l = node.layer;
@@ -227,7 +231,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     if (l.config.name === graph.output) finalActivation = plan.finalActivation;
     return { node, plan };
   });
-  const moved = poolFirst(plans, graph.output);
+  const moved = poolFirst(plans, uses);
   const label = (name: string) => {
     const l = plans.find((p) => p.node.layer.config.name === name)!.node.layer;
     return `${l.class_name}:${name}`;
