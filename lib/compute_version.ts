@@ -11,7 +11,9 @@
 //   4: a relu, relu6 or leaky relu that feeds only a max pool runs after it, and a BatchNormalization right
 //      after a linear layer has its scale folded into that layer (lib/api/layers_spec.ts,
 //      poolFirst and foldBatchNorms): such models' parameters and op sequence changed.
-export const COMPUTE_VERSION = 4;
+//   5: SecureNN's DReLU takes one PrivateCompare (lib/protocol/securenn/drelu_one_compare.ts)
+//      instead of ShareConvert and ComputeMSB: other messages in another order.
+export const COMPUTE_VERSION = 5;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -21,7 +21,7 @@ export { less, greater, greaterEqual, equalZero, reduceMax, argmax, maxPool2d } 
 export { reluPolynomial, SIGMOID_POLY, TANH_POLY, evalPolynomial, type Polynomial } from './protocol/pond/activations';
 
 export { Cluster, type ClusterOptions, DEFAULT_PLAYERS } from './protocol/cluster';
-export type { FssGate } from './protocol/protocols';
+export type { FssGate, SecureNNDrelu } from './protocol/protocols';
 export { type DeviceOption, resolveDevice } from './backend/backends';
 export { Party, SERVER0, SERVER1, SERVER2, type FixedPointConfig } from './protocol/party';
 export { SeededProvider, type CorrelatedRandomness } from './protocol/correlated';

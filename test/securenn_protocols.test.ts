@@ -1,5 +1,5 @@
-// SecureNN's building blocks, called directly on shares: ShareConvert, ComputeMSB, DReLU and
-// SelectShare, against BigInt.
+// SecureNN's building blocks, called directly on shares: ShareConvert, ComputeMSB, both DReLU
+// forms and SelectShare, against BigInt.
 import { randomFillSync } from 'node:crypto';
 
 import test from 'ava';
@@ -7,6 +7,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { add, oddAdd, prgRing, randomSeed, sub } from '../lib/ring';
 import { computeMsb, drelu, shareConvert } from '../lib/protocol/securenn/msb';
+import { dreluOneCompare } from '../lib/protocol/securenn/drelu_one_compare';
 import { selectShare } from '../lib/protocol/securenn/relu';
 
 const L = 1n << 64n;
@@ -61,6 +62,35 @@ test('ComputeMSB on odd-ring shares and DReLU on ring shares match BigInt', asyn
   const [d0, d1] = await onServers(c, 'drelu', (p, o) => drelu(p, o, p.role === 0 ? b0 : p.role === 1 ? b1 : null, w.length));
   t.deepEqual((await add(d0, d1)).toBigInts(), w.map((x) => (BigInt.asIntN(64, x) >= 0n ? 1n : 0n)), 'DReLU in |a| < 2^62');
   await c.close();
+});
+
+test('one-compare DReLU matches BigInt on the whole ring: random values and the edges around 0, 2^62 and 2^63', async (t) => {
+  const c = new tfe.Cluster();
+  // Every value, not just |a| < 2^62: the carry out of the low 63 bits decides bit 63 exactly.
+  const edges = [0n, 1n, M, M - 1n, 1n << 62n, (1n << 62n) - 1n, L - (1n << 62n), L - (1n << 62n) - 1n, 1n << 63n, (1n << 63n) - 1n, (1n << 63n) + 1n];
+  const v = [...values(2000), ...edges];
+  const [a0, a1] = await share(v);
+  const [d0, d1] = await onServers(c, 'dreluOneCompare', (p, o) => dreluOneCompare(p, o, p.role === 0 ? a0 : p.role === 1 ? a1 : null, v.length));
+  t.deepEqual((await add(d0, d1)).toBigInts(), v.map((x) => (BigInt.asIntN(64, x) >= 0n ? 1n : 0n)));
+  await c.close();
+});
+
+test("the paper's DReLU form on a whole relu gives the default form's bits; an unknown form is refused by name", async (t) => {
+  const x = Float64Array.from([...values(500)].map((v) => Number(BigInt.asIntN(64, v) >> 20n) / 2 ** 16));
+  const run = async (securennDrelu: tfe.SecureNNDrelu) => {
+    const c = new tfe.Cluster({ securennDrelu });
+    try {
+      t.is(c.fork(c.transport, 1).securennDrelu, securennDrelu, 'sessions keep the form');
+      const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
+      return [...(await tfe.defineOutput('output-receiver', tfe.relu(xs))).data];
+    } finally {
+      await c.close();
+    }
+  };
+  const expected = [...x].map((v) => Math.max(v, 0));
+  t.deepEqual(await run('paper'), expected);
+  t.deepEqual(await run('one-compare'), expected);
+  t.throws(() => new tfe.Cluster({ securennDrelu: 'fast' as 'paper' }), { message: /Cluster: unknown SecureNN DReLU form "fast" \(expected 'one-compare', 'paper'\)/ });
 });
 
 test('SelectShare picks x where the shared bit is 0 and y where it is 1', async (t) => {

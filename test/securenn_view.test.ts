@@ -1,4 +1,5 @@
-// What server2 can learn in SecureNN from everything it receives together with what it dealt.
+// What server2 can learn in SecureNN from everything it receives together with what it dealt,
+// under both DReLU forms (the default one-compare form and the paper's ShareConvert/ComputeMSB).
 // The issue this guards against: server0 and server1 once sent server2 their shares of
 // PrivateCompare's d blinded by the same s and shuffled by the same permutation, so server2 could
 // divide them position by position and search out every comparison input. The tests attack
@@ -10,7 +11,7 @@ import { randomFillSync, randomInt } from 'node:crypto';
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { bitDecompose, cast, prgField, randomSeed, sub } from '../lib/ring';
+import { bitDecompose, cast, prgField, prgRing, randomSeed, sub } from '../lib/ring';
 import { nonceFor } from '../lib/protocol/correlated';
 import { PRIME, PRIVATE_COMPARE_STEPS, privateCompare } from '../lib/protocol/securenn/private_compare';
 import { recoverR } from './helpers/compare_attack';
@@ -52,21 +53,22 @@ async function withSteps<T>(steps: Partial<typeof PRIVATE_COMPARE_STEPS>, f: () 
 
 const u64 = (b: Uint8Array): BigUint64Array => new BigUint64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 
+const one = (view: Msg[], from: string, to: string, step: string, part?: string) => {
+  const m = view.find((v) => v.from === from && v.to === to && v.step === step && (part === undefined || v.part === part));
+  if (!m?.data) throw new Error(`no ${step} message ${from}>${to} in server2's view`);
+  return m;
+};
+
 /**
- * server2's attack on ShareConvert inside ReLU: x = a~0 + a~1 is the masked (doubled) input it
+ * server2's attack on the paper's ShareConvert inside ReLU: x = a~0 + a~1 is the masked (doubled) input it
  * reconstructs, x1's bit shares are what it dealt to server1 (x0 = bits(x) - x1), and the
  * comparison of x with r - 1 gives r. Then 2a = x - r. Returns the recovered inputs (NaN where
  * the attack found no unique answer).
  */
-function attackRelu(view: Msg[], n: number): number[] {
-  const one = (from: string, to: string, step: string, part?: string) => {
-    const m = view.find((v) => v.from === from && v.to === to && v.step === step && (part === undefined || v.part === part));
-    if (!m?.data) throw new Error(`no ${step} message ${from}>${to} in server2's view`);
-    return m.data;
-  };
-  const m0 = u64(one('server0', 'server2', 'sc.masked')), m1 = u64(one('server1', 'server2', 'sc.masked'));
-  const x1 = one('server2', 'server1', 'sc.deal', '5');
-  const d0 = one('server0', 'server2', 'sc.compare'), d1 = one('server1', 'server2', 'sc.compare');
+function attackPaperRelu(view: Msg[], n: number): number[] {
+  const m0 = u64(one(view, 'server0', 'server2', 'sc.masked').data!), m1 = u64(one(view, 'server1', 'server2', 'sc.masked').data!);
+  const x1 = one(view, 'server2', 'server1', 'sc.deal', '5').data!;
+  const d0 = one(view, 'server0', 'server2', 'sc.compare').data!, d1 = one(view, 'server1', 'server2', 'sc.compare').data!;
   const out: number[] = [];
   for (let e = 0; e < n; e++) {
     const x = BigInt.asUintN(64, m0[e] + m1[e]);
@@ -83,25 +85,69 @@ function attackRelu(view: Msg[], n: number): number[] {
   return out;
 }
 
+/**
+ * server2's attack on the one-compare DReLU inside ReLU: it drew r from its own seed and dealt
+ * the bit shares of r' = r mod 2^63 (x1 went to server1, x0 = bits(r') - x1), and the comparison
+ * of r' with the opened x' = (a + r) mod 2^63 gives x'. Then a's low 63 bits are x' - r', which
+ * fix a for |a| < 2^62. Returns the recovered inputs (NaN where the attack found no unique answer).
+ */
+async function attackOneCompareRelu(c: tfe.Cluster, view: Msg[], n: number): Promise<number[]> {
+  const dealt = one(view, 'server2', 'server1', 'dr.deal', '22');
+  const s2 = c.party('server2');
+  const r = (await prgRing(s2.crypto!.ownSeed(s2), [n], { nonce: nonceFor(dealt.opId, 20) })).toBigInts();
+  const d0 = one(view, 'server0', 'server2', 'dr.compare').data!, d1 = one(view, 'server1', 'server2', 'dr.compare').data!;
+  const low = (v: bigint) => BigInt.asUintN(63, v);
+  return r.map((re, e) => {
+    const x1e = dealt.data!.subarray(e * 64, e * 64 + 64);
+    const x0e = Array.from(x1e, (v, i) => (Number((low(re) >> BigInt(i)) & 1n) - v + PRIME) % PRIME);
+    const xLow = recoverR(x0e, x1e, d0.subarray(e * 64, e * 64 + 64), d1.subarray(e * 64, e * 64 + 64));
+    if (xLow === null) return Number.NaN;
+    const a = low(xLow - low(re));
+    return Number(a >= 1n << 62n ? a - (1n << 63n) : a) / 2 ** F;
+  });
+}
+
 // The inputs the review recovered exactly, and random ones.
 const INPUTS = [-3.25, 1.5, 1000.125, -0.0078125, 42, -31337.5, ...Array.from({ length: 26 }, () => Math.round((Math.random() - 0.5) * 2 ** 20) / 2 ** 8)];
 
 async function reluView(): Promise<{ view: Msg[]; out: Float64Array }> {
-  const { seen: view, out } = await recordedRelu('securenn', INPUTS, recordServer2);
+  const { seen: view, out } = await recordedRelu('securenn', INPUTS, recordServer2, { securennDrelu: 'paper' });
   return { view, out };
 }
 
-test.serial("server2's attack on ReLU: recovers every input without the re-randomisation (control), none with it", async (t) => {
+test.serial("server2's attack on ReLU, the paper's DReLU: recovers every input without the re-randomisation (control), none with it", async (t) => {
   const broken = await withSteps({ rerandomise: false }, reluView);
-  const got = attackRelu(broken.view, INPUTS.length);
+  const got = attackPaperRelu(broken.view, INPUTS.length);
   // The search gives up on an element now and then (two consistent answers, or its node budget).
   const right = got.filter((v, i) => v === INPUTS[i]).length;
   t.true(right >= 0.9 * INPUTS.length, `control: the attack recovers ${right} of ${INPUTS.length} inputs without re-randomisation`);
   t.true(got.every((v, i) => Number.isNaN(v) || v === INPUTS[i]), 'control: and never a wrong one');
   const fixed = await reluView();
   t.deepEqual([...fixed.out], INPUTS.map((v) => Math.max(v, 0)), 'relu is still exact');
-  const leaked = attackRelu(fixed.view, INPUTS.length).filter((v, i) => v === INPUTS[i]);
+  const leaked = attackPaperRelu(fixed.view, INPUTS.length).filter((v, i) => v === INPUTS[i]);
   t.deepEqual(leaked, [], 'no input recovered from server2 view');
+});
+
+test.serial("server2's attack on ReLU, the one-compare DReLU: recovers every input without the re-randomisation (control), none with it", async (t) => {
+  // The cluster stays open until the attack has drawn r from server2's seed.
+  const attack = async () => {
+    const c = newCluster('securenn');
+    try {
+      const view = recordServer2(c);
+      const xs = tfe.definePrivateInput('input-provider', () => ({ data: INPUTS, shape: [INPUTS.length] }), c);
+      const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
+      return { out, got: await attackOneCompareRelu(c, view, INPUTS.length) };
+    } finally {
+      await c.close();
+    }
+  };
+  const broken = await withSteps({ rerandomise: false }, attack);
+  const right = broken.got.filter((v, i) => v === INPUTS[i]).length;
+  t.true(right >= 0.9 * INPUTS.length, `control: the attack recovers ${right} of ${INPUTS.length} inputs without re-randomisation`);
+  t.true(broken.got.every((v, i) => Number.isNaN(v) || v === INPUTS[i]), 'control: and never a wrong one');
+  const fixed = await attack();
+  t.deepEqual([...fixed.out], INPUTS.map((v) => Math.max(v, 0)), 'relu is still exact');
+  t.deepEqual(fixed.got.filter((v, i) => v === INPUTS[i]), [], 'no input recovered from server2 view');
 });
 
 /** Shares of the bits of x over Z_67 as server2 would deal them. */
@@ -199,8 +245,22 @@ test.serial("the shared suite's view comparison has power on SecureNN: it flags 
   t.true(off.differ.some((d) => d.includes('zero columns')), `control: ${off.differ.join('; ') || 'nothing flagged'}`);
 });
 
-test.serial('SecureNN relu traffic: 536 bytes per element, of which the re-randomisation adds none', async (t) => {
+test.serial('SecureNN relu traffic, one-compare DReLU: 264 bytes per element, of which the re-randomisation adds none', async (t) => {
   const run = () => reluTraffic(100, {}, 'securenn');
+  const on = await run();
+  // Per element: the dealt r (8) and bits of r' (64), the opening both ways (2x8), the compare
+  // (2x64) and the dealt z (8), then relu's Beaver product (two masks opened both ways 2x2x8,
+  // triple 8). Messages: 2 dealt, 2 opened, 2 compared, 1 dealt, and 5 for the product.
+  const perElement = 8 + 64 + 16 + 128 + 8 + (32 + 8);
+  t.is(perElement, 264);
+  t.is(on.bytes, 100 * perElement);
+  t.is(on.messages, 2 + 2 + 2 + 1 + 5);
+  const off = await withSteps({ rerandomise: false }, run);
+  t.is(off.bytes, on.bytes, 'the sharing of zero is drawn from the common seed: no bytes');
+});
+
+test.serial("SecureNN relu traffic, the paper's DReLU: 536 bytes per element, of which the re-randomisation adds none", async (t) => {
+  const run = () => reluTraffic(100, { securennDrelu: 'paper' }, 'securenn');
   const on = await run();
   // Per element: ShareConvert (masked 2x8, dealt bits 64 and delta 8, compare 2x64, eta 8),
   // ComputeMSB (dealt x 8, bits 64, lsb 8, open 2x8, compare 2x64, beta' 8), the XOR's Beaver

@@ -8,7 +8,7 @@ import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
 import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
-import { checkFssGate, checkProtocol, type FssGate, type ProtocolName } from './protocols';
+import { checkFssGate, checkProtocol, checkSecureNNDrelu, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -34,6 +34,11 @@ export interface ClusterOptions {
    * 16384 elements, the compact form for larger ones), 'one-round' or 'compact' (docs/fss.md).
    */
   fssGate?: FssGate;
+  /**
+   * Under 'securenn', how DReLU is computed: 'one-compare' (default: one PrivateCompare) or
+   * 'paper' (SecureNN's ShareConvert then ComputeMSB; docs/securenn.md).
+   */
+  securennDrelu?: SecureNNDrelu;
   /** The transport (default: in-memory). It must know the three servers and the players. */
   transport?: Transport;
   /**
@@ -63,6 +68,7 @@ export class Cluster {
   readonly precompute: boolean;
   #protocol: ProtocolName = 'securenn';
   #fssGate: FssGate = 'auto';
+  #securennDrelu: SecureNNDrelu = 'one-compare';
   readonly hosted: ReadonlySet<PartyName>;
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
@@ -95,6 +101,7 @@ export class Cluster {
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? 'securenn';
     this.fssGate = opts.fssGate ?? 'auto';
+    this.securennDrelu = opts.securennDrelu ?? 'one-compare';
     this.hosted = new Set(opts.hosted ?? this.transport.parties);
     for (const h of this.hosted) this.party(h);
     const servers = SERVERS.filter((s) => this.hosted.has(s));
@@ -110,11 +117,11 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; players?: readonly PartyName[] } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[] } = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, transport, hosted: [...this.hosted] },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
     );
   }
@@ -137,6 +144,16 @@ export class Cluster {
   set fssGate(form: FssGate) {
     this.#fssGate = checkFssGate(form, 'Cluster');
     for (const p of this.parties.values()) p.fssGate = form;
+  }
+
+  /** How SecureNN computes DReLU (ClusterOptions.securennDrelu). */
+  get securennDrelu(): SecureNNDrelu {
+    return this.#securennDrelu;
+  }
+
+  set securennDrelu(form: SecureNNDrelu) {
+    this.#securennDrelu = checkSecureNNDrelu(form, 'Cluster');
+    for (const p of this.parties.values()) p.securennDrelu = form;
   }
 
   /** Resolves once setup (seed exchange) is done. */

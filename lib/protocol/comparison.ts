@@ -4,13 +4,14 @@
 import type { RingTensor } from '../tensor/ring_tensor';
 import { fssDrelu, fssRelu } from './fss/drelu';
 import type { OpCtx, Party } from './party';
-import { drelu as securennDrelu } from './securenn/msb';
+import { dreluOneCompare } from './securenn/drelu_one_compare';
+import { drelu as dreluPaper } from './securenn/msb';
 
 /** Shares over Z_2^64 of [a >= 0] for flat [n] shares a, under the party's protocol. */
 export function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
   switch (p.protocol) {
     case 'securenn':
-      return securennDrelu(p, op, a, n);
+      return p.securennDrelu === 'paper' ? dreluPaper(p, op, a, n) : dreluOneCompare(p, op, a, n);
     case 'fss':
       return fssDrelu(p, op, a, n);
     default:

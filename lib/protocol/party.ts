@@ -3,7 +3,7 @@
 // in-process cluster and in one server process per party.
 import type { Backend } from '../backend/backends';
 import type { PartyName, Tag, Transport } from '../net/transport';
-import type { FssGate, ProtocolName } from './protocols';
+import type { FssGate, ProtocolName, SecureNNDrelu } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
 
 export const SERVER0 = 'server0';
@@ -34,6 +34,8 @@ export class Party {
   protocol: ProtocolName = 'securenn';
   /** The form of FSS's gates (the cluster keeps it in step; see FssGate). */
   fssGate: FssGate = 'auto';
+  /** How SecureNN computes DReLU (the cluster keeps it in step; see SecureNNDrelu). */
+  securennDrelu: SecureNNDrelu = 'one-compare';
   /** The servers' correlated randomness (set by the cluster; players have none). */
   crypto?: import('./correlated').CorrelatedRandomness;
 

@@ -37,6 +37,22 @@ export function checkFssGate(v: unknown, where: string): FssGate {
   return v as FssGate;
 }
 
+/**
+ * How SecureNN computes DReLU (docs/securenn.md, "DReLU"): 'one-compare' (the default: the MSB
+ * from the carry of a masked opening's low 63 bits, one PrivateCompare, as Falcon does) or
+ * 'paper' (SecureNN's own ShareConvert then ComputeMSB: two PrivateCompares, about twice the
+ * bytes and rounds, kept to compare against). Both are exact and give the same bits.
+ */
+export type SecureNNDrelu = 'one-compare' | 'paper';
+
+export const SECURENN_DRELUS: readonly SecureNNDrelu[] = ['one-compare', 'paper'];
+
+/** Checks a SecureNN DReLU form from a user, naming where it came from. */
+export function checkSecureNNDrelu(v: unknown, where: string): SecureNNDrelu {
+  if (!SECURENN_DRELUS.includes(v as SecureNNDrelu)) throw new TypeError(`${where}: unknown SecureNN DReLU form ${JSON.stringify(typeof v === 'string' ? v.slice(0, 40) : v)} (expected ${SECURENN_DRELUS.map((g) => `'${g}'`).join(', ')})`);
+  return v as SecureNNDrelu;
+}
+
 /** Checks a deploy's FSS gate form (absent: nothing to check): a form, and only for 'fss'. */
 export function checkDeployGate(protocol: ProtocolName, fssGate: unknown): FssGate | undefined {
   if (fssGate === undefined) return undefined;

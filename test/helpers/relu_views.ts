@@ -7,9 +7,9 @@ import { FSS_STEPS } from '../../lib/protocol/fss/steps';
 import { newCluster, type Protocol } from './suites/harness';
 import { compareViews, recordTensors, type Seen } from './view_stats';
 
-/** One private ReLU of `x` under `protocol`, with what `record` starts recording before it runs. */
-export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, record: (c: tfe.Cluster) => T): Promise<{ seen: T; out: Float64Array }> {
-  const c = newCluster(protocol);
+/** One private ReLU of `x` under `protocol` (and these cluster options), with what `record` starts recording before it runs. */
+export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, record: (c: tfe.Cluster) => T, opts: tfe.ClusterOptions = {}): Promise<{ seen: T; out: Float64Array }> {
+  const c = newCluster(protocol, opts);
   try {
     const seen = record(c);
     const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);

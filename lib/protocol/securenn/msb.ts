@@ -1,5 +1,6 @@
 // SecureNN (Wagh, Gupta, Chandran, ePrint 2018/442): share conversion to the odd ring, MSB and
-// DReLU, vectorised over the n elements of flat [n] ring64 shares. server0 and server1 hold
+// DReLU, vectorised over the n elements of flat [n] ring64 shares. This is the paper's DReLU
+// (securennDrelu: 'paper'); the default takes one PrivateCompare (drelu_one_compare.ts). server0 and server1 hold
 // shares; server2 deals correlated randomness and learns only blinded, permuted comparison data.
 import { add, addScalar, bitDecompose, bitExtract, bitsMinusPrgField, cast, msbUnmask, mul, mulScalar, oddAdd, oddSub, shareConvertFinish, sub, wrapBit } from '../../ops';
 import { prgBits, prgField, prgRing } from '../../prg/prg';
@@ -17,15 +18,15 @@ async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> 
   return v;
 }
 
-const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgRing(s, shape, { nonce: n });
-const fieldPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgField(s, PRIME, shape, { nonce: n });
+export const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgRing(s, shape, { nonce: n });
+export const fieldPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgField(s, PRIME, shape, { nonce: n });
 
 /**
  * server2's half of deal() for the bits of x ([n] ring64) over Z_p ([n, 64]): the same message
  * (tag, slot, value bits(x) - PRG(s02)) as deal(p, op, step, slot, bits(x), fieldPrg, sub). On the
  * CPU one native pass (bitsMinusPrgField) replaces BitDecompose, Cast, PrgField and Sub.
  */
-async function dealBits(p: Party, op: OpCtx, step: string, slot: number, x: RingTensor, n: number): Promise<void> {
+export async function dealBits(p: Party, op: OpCtx, step: string, slot: number, x: RingTensor, n: number): Promise<void> {
   if (!onCpu(x)) {
     const bits = await bitDecompose(x);
     const fieldBits = await cast(bits, FIELD);

@@ -1,0 +1,80 @@
+// DReLU with one PrivateCompare: the MSB from the carry out of the low 63 bits of a masked
+// opening, as in Falcon (Wagh, Tople, Benhamouda, Kushilevitz, Mittal, Rabin; PoPETs 2021), here
+// in SecureNN's setting of two share holders and server2 as dealer and comparison helper. The
+// paper's SecureNN DReLU (msb.ts: ShareConvert, then ComputeMSB) runs two PrivateCompares and
+// twice the traffic for the same bit.
+import { add, bitExtract, cast, mul, mulScalar, shiftLeft, shiftRightLogical, sub, xor } from '../../ops';
+import { prgBits, prgRing } from '../../prg/prg';
+import { RingTensor } from '../../tensor/ring_tensor';
+import { nonceFor } from '../correlated';
+import { deal } from '../dealer';
+import { type OpCtx, type Party, tag } from '../party';
+import { dealBits, fieldPrg, ringPrg } from './msb';
+import { privateCompare } from './private_compare';
+
+async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> {
+  for (const t of ts) t?.dispose();
+  return v;
+}
+
+/** x mod 2^63: the top bit cleared. */
+async function low63(x: RingTensor): Promise<RingTensor> {
+  const up = await shiftLeft(x, 1);
+  return done([up], await shiftRightLogical(up, 1));
+}
+
+/**
+ * Shares over Z_2^64 of [a >= 0] (1 - MSB(a)) for flat [n] ring64 shares a; exact for every a.
+ * With x = a + r, x' = x mod 2^63, r' = r mod 2^63:  MSB(a) = x_63 xor r_63 xor [r' > x'],
+ * since a's low 63 bits are x' - r', and borrowing 2^63 flips bit 63 exactly when r' > x'.
+ * 1. server2 draws r uniform in Z_2^64 and deals shares of r over Z_2^64 and of the 64 bits of r'
+ *    over Z_p (bit 63 is 0). Nothing here depends on the input, so it is sent at once.
+ * 2. server0 and server1 open x = a + r between themselves.
+ * 3. PrivateCompare(bits of r', x', beta) with beta a random bit from their common seed: server2
+ *    learns beta' = beta xor [r' > x'].
+ * 4. server2 deals shares over Z_2^64 of the bit z = r_63 xor beta'.
+ * 5. With the public bit c = x_63 xor beta, MSB(a) = z xor c, a linear function of z's shares:
+ *    msb_j = z_j (1 - 2c) + j c; DReLU_j = (1 - j) - msb_j.
+ * What each party receives: server0 nothing from server2 (its shares are its PRG stream with
+ * server2); server1 r - PRG, bits - PRG (mod p) and z - PRG, each uniform because it lacks the
+ * stream; each of them the other's a_j + r_j, uniform because r is uniform and unknown to both;
+ * server2 only PrivateCompare's two vectors, whose view is uniform given beta' (private_compare.ts),
+ * and beta' is uniform because beta is. server2 knows r' but nothing of x.
+ */
+export async function dreluOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+  const shape = [n];
+  if (p.role === 2) {
+    const r = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
+    const rLow = await low63(r);
+    await Promise.all([deal(p, op, 'dr.deal', 21, r, ringPrg(shape), sub, shape), dealBits(p, op, 'dr.deal', 22, rLow, n)]);
+    const betaP = (await privateCompare(p, op, 'dr.compare', nonceFor(op.id, 26), null, null, null, n))!;
+    const r63 = await bitExtract(r, 63);
+    const z = await xor(r63, betaP);
+    const zRing = await cast(z, 'ring64');
+    await deal(p, op, 'dr.z', 24, zRing, ringPrg(shape), sub, shape);
+    return done([r, rLow, betaP, r63, z, zRing], null);
+  }
+  if (!p.isCompute || !a) return null;
+  const j = p.role as 0 | 1;
+  const dealt = Promise.all([
+    deal(p, op, 'dr.deal', 21, null, ringPrg(shape), sub, shape),
+    deal(p, op, 'dr.deal', 22, null, fieldPrg([n, 64]), sub, [n, 64]),
+  ]);
+  const [rj, rBits] = await dealt;
+  const mine = await add(a, rj!);
+  const theirs = await p.exchange(tag(op, 'dr.open'), mine);
+  const x = await add(mine, theirs);
+  const xLow = await low63(x);
+  const beta = await prgBits(p.crypto!.pairSeed(p), shape, { nonce: nonceFor(op.id, 25) });
+  await privateCompare(p, op, 'dr.compare', nonceFor(op.id, 26), rBits, xLow, beta, n);
+  const zj = (await deal(p, op, 'dr.z', 24, null, ringPrg(shape), sub, shape))!;
+  const c = await xor(await bitExtract(x, 63), beta);
+  const cRing = await cast(c, 'ring64');
+  // msb_j = z_j + c (j - 2 z_j); DReLU_j = (1 - j) - msb_j.
+  const twice = await mulScalar(zj, 2n);
+  const flip = await sub(RingTensor.fromBigInts([BigInt(j)], [1]), twice);
+  const sel = await mul(cRing, flip);
+  const msb = await add(zj, sel);
+  const out = j === 0 ? await sub(RingTensor.fromBigInts([1n], [1]), msb) : await mulScalar(msb, -1n);
+  return done([rj, rBits, mine, theirs, x, xLow, beta, zj, c, cRing, twice, flip, sel, msb], out);
+}
