@@ -26,7 +26,11 @@ export interface PeerAddress {
   port: number;
 }
 
-const ZERO_MASK = (mask: Buffer) => mask.fill(0); // server-to-server: masking only costs (ws skips all-zero masks)
+// RFC 6455's client masking keeps script-chosen bytes from poisoning proxy caches; this dialer
+// (servers, and the Node client, whose frames carry only shares and our framing) sends no such
+// bytes, while an unmasking pass costs the receiving server a JS loop over every byte. ws skips
+// all-zero masks on both sides. (Browsers always mask: lib/browser/client.ts has no say.)
+const ZERO_MASK = (mask: Buffer) => mask.fill(0);
 
 export interface DialOptions {
   me: PartyName;
@@ -52,7 +56,7 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: o.handshakeTimeoutMs,
-      generateMask: asClient ? undefined : ZERO_MASK,
+      generateMask: ZERO_MASK,
       ...(tls
         ? {
             ca: tls.ca,
