@@ -11,8 +11,9 @@
 //   4: a relu, relu6 or leaky relu that feeds only a max pool runs after it, and a BatchNormalization right
 //      after a linear layer has its scale folded into that layer (lib/api/layers_spec.ts,
 //      poolFirst and foldBatchNorms): such models' parameters and op sequence changed.
-//   5: SecureNN's DReLU takes one PrivateCompare (lib/protocol/securenn/drelu_one_compare.ts)
-//      instead of ShareConvert and ComputeMSB: other messages in another order.
+//   5: SecureNN's DReLU takes one PrivateCompare, and its relu no Beaver product
+//      (lib/protocol/securenn/drelu_one_compare.ts), instead of ShareConvert and ComputeMSB: other
+//      messages in another order.
 export const COMPUTE_VERSION = 5;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */

@@ -7,7 +7,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { add, oddAdd, prgRing, randomSeed, sub } from '../lib/ring';
 import { computeMsb, drelu, shareConvert } from '../lib/protocol/securenn/msb';
-import { dreluOneCompare } from '../lib/protocol/securenn/drelu_one_compare';
+import { dreluOneCompare, reluOneCompare } from '../lib/protocol/securenn/drelu_one_compare';
 import { selectShare } from '../lib/protocol/securenn/relu';
 
 const L = 1n << 64n;
@@ -64,7 +64,7 @@ test('ComputeMSB on odd-ring shares and DReLU on ring shares match BigInt', asyn
   await c.close();
 });
 
-test('one-compare DReLU matches BigInt on the whole ring: random values and the edges around 0, 2^62 and 2^63', async (t) => {
+test('one-compare DReLU and relu match BigInt on the whole ring: random values and the edges around 0, 2^62 and 2^63', async (t) => {
   const c = new tfe.Cluster();
   // Every value, not just |a| < 2^62: the carry out of the low 63 bits decides bit 63 exactly.
   const edges = [0n, 1n, M, M - 1n, 1n << 62n, (1n << 62n) - 1n, L - (1n << 62n), L - (1n << 62n) - 1n, 1n << 63n, (1n << 63n) - 1n, (1n << 63n) + 1n];
@@ -72,6 +72,8 @@ test('one-compare DReLU matches BigInt on the whole ring: random values and the 
   const [a0, a1] = await share(v);
   const [d0, d1] = await onServers(c, 'dreluOneCompare', (p, o) => dreluOneCompare(p, o, p.role === 0 ? a0 : p.role === 1 ? a1 : null, v.length));
   t.deepEqual((await add(d0, d1)).toBigInts(), v.map((x) => (BigInt.asIntN(64, x) >= 0n ? 1n : 0n)));
+  const [r0, r1] = await onServers(c, 'reluOneCompare', (p, o) => reluOneCompare(p, o, p.role === 0 ? a0 : p.role === 1 ? a1 : null, v.length));
+  t.deepEqual((await add(r0, r1)).toBigInts(), v.map((x) => (BigInt.asIntN(64, x) >= 0n ? x : 0n)), 'relu, as the signed value or 0');
   await c.close();
 });
 

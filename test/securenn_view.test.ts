@@ -245,16 +245,17 @@ test.serial("the shared suite's view comparison has power on SecureNN: it flags 
   t.true(off.differ.some((d) => d.includes('zero columns')), `control: ${off.differ.join('; ') || 'nothing flagged'}`);
 });
 
-test.serial('SecureNN relu traffic, one-compare DReLU: 264 bytes per element, of which the re-randomisation adds none', async (t) => {
+test.serial('SecureNN relu traffic, one-compare form: 232 bytes per element in 4 steps, of which the re-randomisation adds none', async (t) => {
   const run = () => reluTraffic(100, {}, 'securenn');
   const on = await run();
   // Per element: the dealt r (8) and bits of r' (64), the opening both ways (2x8), the compare
-  // (2x64) and the dealt z (8), then relu's Beaver product (two masks opened both ways 2x2x8,
-  // triple 8). Messages: 2 dealt, 2 opened, 2 compared, 1 dealt, and 5 for the product.
-  const perElement = 8 + 64 + 16 + 128 + 8 + (32 + 8);
-  t.is(perElement, 264);
+  // (2x64), and the dealt z and r z (2x8); no Beaver product. Messages: 2 dealt, 2 opened,
+  // 2 compared, 2 dealt; steps: deal, open, compare, deal.
+  const perElement = 8 + 64 + 16 + 128 + 16;
+  t.is(perElement, 232);
   t.is(on.bytes, 100 * perElement);
-  t.is(on.messages, 2 + 2 + 2 + 1 + 5);
+  t.is(on.messages, 2 + 2 + 2 + 2);
+  t.is(on.rounds, 4);
   const off = await withSteps({ rerandomise: false }, run);
   t.is(off.bytes, on.bytes, 'the sharing of zero is drawn from the common seed: no bytes');
 });

@@ -35,8 +35,8 @@ export interface ClusterOptions {
    */
   fssGate?: FssGate;
   /**
-   * Under 'securenn', how DReLU is computed: 'one-compare' (default: one PrivateCompare) or
-   * 'paper' (SecureNN's ShareConvert then ComputeMSB; docs/securenn.md).
+   * Under 'securenn', how DReLU is computed: 'one-compare' (default: one PrivateCompare, and relu
+   * without a Beaver product) or 'paper' (SecureNN's ShareConvert then ComputeMSB; docs/securenn.md).
    */
   securennDrelu?: SecureNNDrelu;
   /** The transport (default: in-memory). It must know the three servers and the players. */

@@ -4,7 +4,7 @@
 import type { RingTensor } from '../tensor/ring_tensor';
 import { fssDrelu, fssRelu } from './fss/drelu';
 import type { OpCtx, Party } from './party';
-import { dreluOneCompare } from './securenn/drelu_one_compare';
+import { dreluOneCompare, reluOneCompare } from './securenn/drelu_one_compare';
 import { drelu as dreluPaper } from './securenn/msb';
 
 /** Shares over Z_2^64 of [a >= 0] for flat [n] shares a, under the party's protocol. */
@@ -21,8 +21,10 @@ export function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Pro
 
 /**
  * relu(a) in one piece where the protocol has a gate for it (FSS: one online round instead of
- * DReLU and a Beaver product); null where relu is DReLU times a.
+ * DReLU and a Beaver product; SecureNN's one-compare form: server2's last deal carries r z, so no
+ * Beaver product either); null where relu is DReLU times a.
  */
 export function fusedRelu(p: Party): ((p: Party, op: OpCtx, a: RingTensor | null, n: number) => Promise<RingTensor | null>) | null {
-  return p.protocol === 'fss' ? fssRelu : null;
+  if (p.protocol === 'fss') return fssRelu;
+  return p.protocol === 'securenn' && p.securennDrelu === 'one-compare' ? reluOneCompare : null;
 }

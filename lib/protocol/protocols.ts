@@ -39,9 +39,10 @@ export function checkFssGate(v: unknown, where: string): FssGate {
 
 /**
  * How SecureNN computes DReLU (docs/securenn.md, "DReLU"): 'one-compare' (the default: the MSB
- * from the carry of a masked opening's low 63 bits, one PrivateCompare, as Falcon does) or
- * 'paper' (SecureNN's own ShareConvert then ComputeMSB: two PrivateCompares, about twice the
- * bytes and rounds, kept to compare against). Both are exact and give the same bits.
+ * from the carry of a masked opening's low 63 bits, one PrivateCompare, as Falcon does, and relu
+ * without a Beaver product) or 'paper' (SecureNN's own ShareConvert then ComputeMSB: two
+ * PrivateCompares, about twice the bytes and rounds, kept to compare against). They give the same
+ * bits wherever the paper's form is exact (|a| < 2^62); the one-compare form is exact everywhere.
  */
 export type SecureNNDrelu = 'one-compare' | 'paper';
 

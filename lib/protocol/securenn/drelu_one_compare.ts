@@ -32,16 +32,28 @@ async function low63(x: RingTensor): Promise<RingTensor> {
  * 2. server0 and server1 open x = a + r between themselves.
  * 3. PrivateCompare(bits of r', x', beta) with beta a random bit from their common seed: server2
  *    learns beta' = beta xor [r' > x'].
- * 4. server2 deals shares over Z_2^64 of the bit z = r_63 xor beta'.
- * 5. With the public bit c = x_63 xor beta, MSB(a) = z xor c, a linear function of z's shares:
- *    msb_j = z_j (1 - 2c) + j c; DReLU_j = (1 - j) - msb_j.
+ * 4. server2 deals shares over Z_2^64 of the bit z = r_63 xor beta' (and, for relu, of r z).
+ * 5. With the public bit c = x_63 xor beta, MSB(a) = z xor c = z (1 - 2c) + c, linear in z's
+ *    shares: DReLU_j = [j = 0] (1 - c) - z_j (1 - 2c).
+ * 6. relu only: relu(a) = (x - r) DReLU(a), and r DReLU(a) = r (1 - c) - (1 - 2c) r z has shares
+ *    r_j (1 - c) - (1 - 2c) (r z)_j: every term is a share times a public value (x, c), so relu
+ *    needs no Beaver product (the ReLU gate of the FSS protocol, lib/protocol/fss/drelu.ts).
  * What each party receives: server0 nothing from server2 (its shares are its PRG stream with
- * server2); server1 r - PRG, bits - PRG (mod p) and z - PRG, each uniform because it lacks the
- * stream; each of them the other's a_j + r_j, uniform because r is uniform and unknown to both;
- * server2 only PrivateCompare's two vectors, whose view is uniform given beta' (private_compare.ts),
- * and beta' is uniform because beta is. server2 knows r' but nothing of x.
+ * server2); server1 r - PRG, bits - PRG (mod p), z - PRG and r z - PRG, each uniform because it
+ * lacks the stream; each of them the other's a_j + r_j, uniform because r is uniform and unknown
+ * to both; server2 only PrivateCompare's two vectors, whose view is uniform given beta'
+ * (private_compare.ts), and beta' is uniform because beta is. server2 knows r' but nothing of x.
  */
-export async function dreluOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+export function dreluOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+  return oneCompare(p, op, a, n, false);
+}
+
+/** Shares of relu(a) for flat [n] shares a by the same steps (step 6): no Beaver product. */
+export function reluOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+  return oneCompare(p, op, a, n, true);
+}
+
+async function oneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number, relu: boolean): Promise<RingTensor | null> {
   const shape = [n];
   if (p.role === 2) {
     const r = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
@@ -51,30 +63,44 @@ export async function dreluOneCompare(p: Party, op: OpCtx, a: RingTensor | null,
     const r63 = await bitExtract(r, 63);
     const z = await xor(r63, betaP);
     const zRing = await cast(z, 'ring64');
-    await deal(p, op, 'dr.z', 24, zRing, ringPrg(shape), sub, shape);
-    return done([r, rLow, betaP, r63, z, zRing], null);
+    const rz = relu ? await mul(r, zRing) : null;
+    await Promise.all([
+      deal(p, op, 'dr.z', 24, zRing, ringPrg(shape), sub, shape),
+      rz ? deal(p, op, 'dr.z', 27, rz, ringPrg(shape), sub, shape) : null,
+    ]);
+    return done([r, rLow, betaP, r63, z, zRing, rz], null);
   }
   if (!p.isCompute || !a) return null;
   const j = p.role as 0 | 1;
-  const dealt = Promise.all([
+  const [rj, rBits] = await Promise.all([
     deal(p, op, 'dr.deal', 21, null, ringPrg(shape), sub, shape),
     deal(p, op, 'dr.deal', 22, null, fieldPrg([n, 64]), sub, [n, 64]),
   ]);
-  const [rj, rBits] = await dealt;
   const mine = await add(a, rj!);
   const theirs = await p.exchange(tag(op, 'dr.open'), mine);
   const x = await add(mine, theirs);
   const xLow = await low63(x);
   const beta = await prgBits(p.crypto!.pairSeed(p), shape, { nonce: nonceFor(op.id, 25) });
   await privateCompare(p, op, 'dr.compare', nonceFor(op.id, 26), rBits, xLow, beta, n);
-  const zj = (await deal(p, op, 'dr.z', 24, null, ringPrg(shape), sub, shape))!;
-  const c = await xor(await bitExtract(x, 63), beta);
+  const [zj, rzj] = await Promise.all([
+    deal(p, op, 'dr.z', 24, null, ringPrg(shape), sub, shape),
+    relu ? deal(p, op, 'dr.z', 27, null, ringPrg(shape), sub, shape) : null,
+  ]);
+  const x63 = await bitExtract(x, 63);
+  const c = await xor(x63, beta);
   const cRing = await cast(c, 'ring64');
-  // msb_j = z_j + c (j - 2 z_j); DReLU_j = (1 - j) - msb_j.
-  const twice = await mulScalar(zj, 2n);
-  const flip = await sub(RingTensor.fromBigInts([BigInt(j)], [1]), twice);
-  const sel = await mul(cRing, flip);
-  const msb = await add(zj, sel);
-  const out = j === 0 ? await sub(RingTensor.fromBigInts([1n], [1]), msb) : await mulScalar(msb, -1n);
-  return done([rj, rBits, mine, theirs, x, xLow, beta, zj, c, cRing, twice, flip, sel, msb], out);
+  const one = RingTensor.fromBigInts([1n], [1]);
+  const oneMinusC = await sub(one, cRing);
+  const twoC = await mulScalar(cRing, 2n);
+  const sign = await sub(one, twoC); // 1 - 2c
+  const zs = await mul(zj!, sign);
+  const d = j === 0 ? await sub(oneMinusC, zs) : await mulScalar(zs, -1n);
+  const temps = [rj, rBits, mine, theirs, xLow, beta, zj, x63, c, cRing, one, twoC, zs];
+  if (!relu) return done([...temps, x, oneMinusC, sign, rzj], d);
+  // relu_j = x d_j - r_j (1 - c) + (1 - 2c) (r z)_j
+  const xd = await mul(x, d);
+  const rc = await mul(rj!, oneMinusC);
+  const rzs = await mul(rzj!, sign);
+  const lhs = await sub(xd, rc);
+  return done([...temps, x, oneMinusC, sign, rzj, d, xd, rc, rzs, lhs], await add(lhs, rzs));
 }
