@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       const name = `${e.key}-${e.protocol}`;
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
       await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol, ...(fssGate && e.protocol === 'fss' ? { fssGate } : {}) });
-      results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs }));
+      results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs, settle: () => poolIdle(owner) }));
       say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
     await Promise.all([owner.close(), client.close()]);
@@ -114,6 +114,15 @@ async function main(): Promise<void> {
     saveEntries(results, meta);
     say(`saved ${results.length} entries in bench/results/table/`);
     redraw(say);
+  }
+}
+
+/** Waits until server2 has had no pooled recording in the making for 200 ms (at most a minute). */
+async function poolIdle(owner: PredictionClient): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let idle = 0; idle < 4 && Date.now() < deadline; ) {
+    idle = ((await owner.status())[2].pool?.making ?? 0) > 0 ? 0 : idle + 1;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -60,7 +60,7 @@ function kl(p: Float64Array, q: Float64Array): number {
 }
 
 
-export async function evaluate(client: PredictionClient, name: string, referencePath: string, e: Entry, test: MnistData, opts: { quick: boolean; b1GapMs?: number }): Promise<Measured> {
+export async function evaluate(client: PredictionClient, name: string, referencePath: string, e: Entry, test: MnistData, opts: { quick: boolean; b1GapMs?: number; settle?: () => Promise<void> }): Promise<Measured> {
   const plain = plainModel(referencePath);
   const shape = plain.inputShape;
   const image = (i: number, n = 1) => Float64Array.from(test.images.subarray(i * PIXELS, (i + n) * PIXELS));
@@ -71,6 +71,9 @@ export async function evaluate(client: PredictionClient, name: string, reference
   let bytes = 0, rounds = 0, pooled = 0;
   const p1 = new Progress(`${e.protocol} ${e.key} batch 1`, runs);
   for (let i = 0; i < 3; i++) await client.predict(name, { data: image(i), shape: [1, ...shape] });
+  // With gaps, time queries against a full pool: right after a deploy, server2 is still making
+  // the pool's first recordings, which the first timed queries would otherwise compete with.
+  if (opts.b1GapMs) await opts.settle?.();
   for (let i = 0; i < runs; i++) {
     if (opts.b1GapMs) await new Promise((r) => setTimeout(r, opts.b1GapMs));
     const p = await client.predict(name, { data: image(i % test.n), shape: [1, ...shape] });
