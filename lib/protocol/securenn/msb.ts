@@ -1,7 +1,8 @@
 // SecureNN (Wagh, Gupta, Chandran, ePrint 2018/442): share conversion to the odd ring, MSB and
 // DReLU, vectorised over the n elements of flat [n] ring64 shares. This is the paper's DReLU
-// (securennDrelu: 'paper'); the default takes one PrivateCompare (drelu_one_compare.ts). server0 and server1 hold
-// shares; server2 deals correlated randomness and learns only blinded, permuted comparison data.
+// (securennDrelu: 'paper'); the default takes one PrivateCompare (drelu_one_compare.ts).
+// server0 and server1 hold shares; server2 deals correlated randomness and learns only blinded,
+// permuted comparison data.
 import { add, addScalar, bitDecompose, bitExtract, bitsMinusPrgField, cast, msbUnmask, mul, mulScalar, oddAdd, oddSub, shareConvertFinish, sub, wrapBit } from '../../ops';
 import { prgBits, prgField, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
