@@ -9,13 +9,8 @@ import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
 import { deal } from '../dealer';
 import { type OpCtx, type Party, tag } from '../party';
-import { dealBits, fieldPrg, ringPrg } from './msb';
+import { dealBits, done, fieldPrg, ringPrg } from './msb';
 import { privateCompare } from './private_compare';
-
-async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> {
-  for (const t of ts) t?.dispose();
-  return v;
-}
 
 /** x mod 2^63: the top bit cleared. */
 async function low63(x: RingTensor): Promise<RingTensor> {

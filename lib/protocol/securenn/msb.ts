@@ -14,7 +14,8 @@ import { PRIME, privateCompare } from './private_compare';
 
 const FIELD = `z${PRIME}` as const;
 
-async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> {
+/** Disposes the temporaries `ts` and returns `v`. */
+export async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Promise<T> {
   for (const t of ts) t?.dispose();
   return v;
 }
