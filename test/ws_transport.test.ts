@@ -112,33 +112,60 @@ test('a frame decodes the same from one buffer, from its [prefix, body] fragment
   t.throws(() => decodeFrame([]), { message: /too short/ });
 });
 
-test("a link whose re-dial is backing off is dialed at once when hurried (a client's query wants it); left alone it waits out the back-off", async (t) => {
+test("a link whose re-dial is backing off is dialed at once when hurried (a client's query wants it), even mid-attempt; left alone it waits out the back-off", async (t) => {
   // A plain TCP server on the port counts each dial and drops it, until the real endpoint takes
   // the port right after one: the re-dial loop's next try is then about a second away.
+  // 'sleeping': hurried once the sixth attempt has been dropped (the loop is in or near its sleep);
+  // 'in-flight': hurried while the sixth attempt is still open, before the dialer sees it fail
+  // (the hurry must not be lost); 'alone': never hurried.
   const net = await import('node:net');
-  const run = async (hurry: boolean): Promise<number> => {
+  const run = async (mode: 'sleeping' | 'in-flight' | 'alone'): Promise<number> => {
     const attempts: number[] = [];
-    const raw = net.createServer((s) => (attempts.push(Date.now()), s.destroy()));
+    let sixth: (s: import('node:net').Socket) => void = (s) => s.destroy();
+    const raw = net.createServer((s) => (attempts.push(Date.now()), attempts.length === 6 ? sixth(s) : s.destroy()));
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
     const port = (raw.address() as { port: number }).port;
     const a = new tfe.WsEndpoint({ me: 'a', log: () => undefined });
     await a.start([]);
-    const linked = a.connect({ name: 'b', host: '127.0.0.1', port }, { timeoutMs: 30_000 });
+    let b: InstanceType<typeof tfe.WsEndpoint> | undefined;
+    const takePort = async () => {
+      // close() stops listening at once; its callback waits for open sockets (the held sixth).
+      const closed = new Promise<void>((r) => raw.close(() => r()));
+      if (mode !== 'in-flight') await closed;
+      b = new tfe.WsEndpoint({ me: 'b', port, log: () => undefined });
+      await b.start(['a']);
+    };
+    let t0 = 0;
+    const inFlight = new Promise<void>((resolve) => {
+      if (mode === 'in-flight')
+        sixth = (s) => {
+          void takePort().then(() => {
+            t0 = Date.now();
+            a.hurry('b');
+            s.destroy();
+            resolve();
+          });
+        };
+    });
     // Back-offs of 50, 100, 200, 400 and 800 ms: after the sixth try the loop sleeps a second.
-    while (attempts.length < 6) await new Promise((r) => setTimeout(r, 10));
-    await new Promise<void>((r) => raw.close(() => r()));
-    const b = new tfe.WsEndpoint({ me: 'b', port, log: () => undefined });
-    await b.start(['a']);
-    const t0 = Date.now();
-    if (hurry) a.hurry('b');
+    const linked = a.connect({ name: 'b', host: '127.0.0.1', port }, { timeoutMs: 30_000 });
+    if (mode === 'in-flight') await inFlight;
+    else {
+      while (attempts.length < 6) await new Promise((r) => setTimeout(r, 10));
+      await takePort();
+      t0 = Date.now();
+      if (mode === 'sleeping') a.hurry('b');
+    }
     await linked;
     const ms = Date.now() - t0;
-    await Promise.all([a.close('done'), b.close('done')]);
+    await Promise.all([a.close('done'), b!.close('done')]);
     return ms;
   };
-  const hurried = await run(true);
-  const waited = await run(false);
-  t.log({ hurried, waited });
-  t.true(hurried < 400, `hurried: linked after ${hurried} ms`);
-  t.true(waited > 500, `left alone: linked after ${waited} ms (the back-off)`);
+  const sleeping = await run('sleeping');
+  const inFlight = await run('in-flight');
+  const alone = await run('alone');
+  t.log({ sleeping, inFlight, alone });
+  t.true(sleeping < 400, `hurried: linked after ${sleeping} ms`);
+  t.true(inFlight < 400, `hurried mid-attempt: linked after ${inFlight} ms`);
+  t.true(alone > 500, `left alone: linked after ${alone} ms (the back-off)`);
 });

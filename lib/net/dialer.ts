@@ -137,6 +137,8 @@ export class Redialer {
   #dialing = new Map<PartyName, Promise<void>>();
   /** Re-dial loops sleeping between attempts, by peer: hurry() ends the sleep. */
   #sleeping = new Map<PartyName, () => void>();
+  /** Loops hurried while an attempt was in flight: their next back-off is skipped. */
+  #hurried = new Set<PartyName>();
   #waiting = new Map<PartyName, (() => void)[]>();
 
   constructor(private readonly o: RedialerOptions) {}
@@ -148,10 +150,8 @@ export class Redialer {
     if (running) return running;
     const first = this.#dialLoop(peer, timeoutMs, asClient);
     this.#dialing.set(peer.name, first);
-    first.then(
-      () => this.#dialing.delete(peer.name),
-      () => this.#dialing.delete(peer.name),
-    );
+    const done = () => (this.#dialing.delete(peer.name), this.#hurried.delete(peer.name));
+    first.then(done, done);
     return first;
   }
 
@@ -173,6 +173,8 @@ export class Redialer {
         // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged).
         const fatal = asClient && ([401, 403].includes((e as { status?: number }).status ?? 0) || (e as { untrusted?: boolean }).untrusted === true);
         if (fatal || Date.now() > deadline) throw new Error(`${this.o.dial.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
+        // A hurry() that came while this attempt was in flight still counts: dial again at once.
+        if (this.#hurried.delete(peer.name)) continue;
         await new Promise<void>((r) => {
           const timer = setTimeout(r, delay);
           this.#sleeping.set(peer.name, () => (clearTimeout(timer), r()));
@@ -188,7 +190,9 @@ export class Redialer {
    * the link, and the peer may be back already (a restarted server).
    */
   hurry(peer: PartyName): void {
-    this.#sleeping.get(peer)?.();
+    const wake = this.#sleeping.get(peer);
+    if (wake) wake();
+    else if (this.#dialing.has(peer)) this.#hurried.add(peer);
   }
 
   /** Wakes the sends waiting for `peer`'s link (it is attached again). */
