@@ -21,6 +21,7 @@ import type { WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
+import { SerialLanes } from './serial_lanes';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -79,6 +80,8 @@ export class PrecomputePool {
   /** Indices freed before their pool notice was acted on (a deploy or setup still finishing). */
   #freed = new Set<number>();
   #unpoolable = new Set<string>();
+  /** One lane per model and batch size: its recordings are made one after another. */
+  #lanes = new SerialLanes();
   recorded = 0;
   replayed = 0;
   /** Recordings dropped unused (their query never came, or the model was removed). */
@@ -107,7 +110,12 @@ export class PrecomputePool {
       this.making++;
       // Shipped as it is made: the compute servers hold it until the query with this index comes.
       const out = ship(index);
-      rec.run = (async (): Promise<Outcome> => {
+      // One model's recordings of one batch size are made one after another, in index order (the
+      // order server0 hands the indices out): run side by side they would share the links and all
+      // finish together, so a query that finds the pool drained would wait for the whole refill
+      // (at 300 Mbit/s, FSS C_max: about 3.4 s for four recordings, against 0.84 s for its own).
+      rec.run = this.#lanes.run(`${model.name}\u0000${batch}`, async (): Promise<Outcome> => {
+        if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...model.spec.inputShape]);
@@ -115,7 +123,7 @@ export class PrecomputePool {
         const { bytes } = out.traffic().total;
         this.offlineBytes += bytes;
         return { bytes };
-      })().catch((e: Error): Outcome => {
+      }).catch((e: Error): Outcome => {
         if (e instanceof Dropped || rec.dropped) return { dropped: true };
         if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`, 'pool-disabled', { model: model.name, reason: e.message });
         this.#unpoolable.add(model.name);
