@@ -140,6 +140,19 @@ export class Mailbox {
     return out;
   }
 
+  /** The messages that recv()s in the sessions named `prefix...` still wait for: sender, key, session. */
+  awaitedWithPrefix(prefix: string): { peer: PartyName; key: string; session: string }[] {
+    const out: { peer: PartyName; key: string; session: string }[] = [];
+    for (const [session, slots] of this.#sessions)
+      if (session.startsWith(prefix))
+        for (const [id, slot] of slots)
+          if (slot.waiter) {
+            const bar = id.indexOf('|');
+            out.push({ peer: id.slice(0, bar), key: id.slice(bar + 1), session });
+          }
+    return out;
+  }
+
   /** The sessions named `prefix...` that hold something now. */
   sessionsWithPrefix(prefix: string): string[] {
     return [...this.#sessions.keys()].filter((s) => s.startsWith(prefix));

@@ -389,6 +389,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#mailbox.heldWithPrefix(prefix);
   }
 
+  /** The messages still awaited in the sessions named `prefix...` (what a stalled setup waits for). */
+  awaitedWithPrefix(prefix: string): { peer: PartyName; key: string; session: string }[] {
+    return this.#mailbox.awaitedWithPrefix(prefix);
+  }
+
   /** Messages and waiters held in the mailbox (for leak checks). */
   get pending(): number {
     return this.#mailbox.pending;

@@ -66,9 +66,11 @@ export class Epoch {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        // Which peer it waited for, before the aborts fail those waits: a stalled link or server.
+        const awaited = describeAwaited(endpoint.awaitedWithPrefix(`epoch:${id}`));
         endpoint.abortSession(`epoch:${id}`, 'setup timed out');
         for (const { name } of announced) endpoint.abortSession(`epoch:${id}:model:${name}`, 'setup timed out');
-        reject(new Error(`cluster setup ${id} timed out after ${timeoutMs} ms`));
+        reject(new Error(`cluster setup ${id} timed out after ${timeoutMs} ms (${awaited})`));
       }, timeoutMs);
     });
     this.ready = Promise.race([setup, timeout]).finally(() => clearTimeout(timer));
@@ -114,4 +116,13 @@ export class Epoch {
 
 function freeMasks(m: MaskedWeights): void {
   for (const p of m.masked) void p.then((v) => v.forEach((s) => disposeMasked(s)), () => undefined);
+}
+
+/** 'waiting for server1: 2 messages (first: <key> in <session>)', per peer, or that none was awaited. */
+export function describeAwaited(awaited: readonly { peer: PartyName; key: string; session: string }[]): string {
+  if (awaited.length === 0) return 'no message awaited: its own sends or work were still pending';
+  const byPeer = new Map<PartyName, { key: string; session: string }[]>();
+  for (const a of awaited) byPeer.set(a.peer, [...(byPeer.get(a.peer) ?? []), a]);
+  const parts = [...byPeer].map(([peer, list]) => `${peer}: ${list.length} message${list.length === 1 ? '' : 's'} (first: ${list[0].key} in ${list[0].session})`);
+  return `waiting for ${parts.join('; ')}`;
 }
