@@ -140,7 +140,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_sessions_refused_total', 'counter', 'Requests refused for the admission limits (maxSessions, maxSessionsPerClient, maxTotalQueryBytes, maxPendingRequests).', sessions.refused);
   const pool = st.pool ?? { recorded: 0, replayed: 0, held: 0, making: 0, discarded: 0, offlineBytes: 0 };
   out.add('tfe_pool_held', 'gauge', "server2: recordings of its side of future queries held now (the offline pool's level).", pool.held);
-  out.add('tfe_pool_making', 'gauge', 'server2: recordings being made or shipped now.', pool.making);
+  out.add('tfe_pool_making', 'gauge', 'server2: recordings not finished yet (being made or shipped, or queued behind one that is).', pool.making);
   out.add('tfe_pool_recorded_total', 'counter', 'server2: queries recorded ahead, in the current setup.', pool.recorded);
   out.add('tfe_pool_replayed_total', 'counter', 'server2: queries served from the pool, in the current setup.', pool.replayed);
   out.add('tfe_pool_discarded_total', 'counter', 'server2: recordings dropped unused, in the current setup.', pool.discarded);

@@ -88,7 +88,7 @@ export class PrecomputePool {
   discarded = 0;
   /** Bytes shipped ahead of queries (server2's whole side of each pooled query). */
   offlineBytes = 0;
-  /** Recordings being made or shipped now. */
+  /** Recordings not finished yet: being made or shipped, or queued in their lane behind one that is. */
   making = 0;
 
   constructor(private readonly log: Log, private readonly max: number) {}
