@@ -131,7 +131,9 @@ test("a link whose re-dial is backing off is dialed at once when hurried (a clie
     const takePort = async () => {
       // close() stops listening at once; its callback waits for open sockets (the held sixth).
       const closed = new Promise<void>((r) => raw.close(() => r()));
+      // The listening socket itself is closed on the loop's next turns: give it those.
       if (mode !== 'in-flight') await closed;
+      else await new Promise((r) => setTimeout(r, 20));
       b = new tfe.WsEndpoint({ me: 'b', port, log: () => undefined });
       await b.start(['a']);
     };
