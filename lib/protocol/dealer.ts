@@ -1,9 +1,13 @@
 // server2 dealing a value to server0 and server1 with seed compression: server0 expands its share
 // from the seed it shares with server2 (s02), and server1 receives only value - share0. server1
 // lacks s02, so what it receives is uniform; server0 receives nothing.
+import { prgRing } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { nonceFor } from './correlated';
 import { type OpCtx, type Party, SERVER1, SERVER2, tag } from './party';
+
+/** deal()'s `make` for a share over Z_2^64 of `shape`. */
+export const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint): Promise<RingTensor> => prgRing(s, shape, { nonce: n });
 
 /**
  * Runs on every party. `value` is server2's (null elsewhere); `make` expands a share from a seed

@@ -9,9 +9,10 @@ import { dcfBitEval, dcfBitKeygen, dcfBitKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
-import { deal } from '../dealer';
+import { deal, ringPrg } from '../dealer';
 import { type OpCtx, type Party, tag } from '../party';
-import { Held, LOW_BITS, oneMinusTwice, openMasked, ringPrg } from './gate_common';
+import { oneMinusTwice } from '../sign_arith';
+import { Held, LOW_BITS, openMasked } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 import { FSS_STEPS } from './steps';
 

@@ -9,11 +9,12 @@ import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
-import { deal } from '../dealer';
+import { deal, ringPrg } from '../dealer';
 import type { OpCtx, Party } from '../party';
+import { oneMinusTwice } from '../sign_arith';
 import { compactSign } from './compact_gate';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
-import { Held, LOW_BITS, oneMinusTwice, openMasked, ringPrg } from './gate_common';
+import { Held, LOW_BITS, openMasked } from './gate_common';
 import { FSS_STEPS, takesCompactForm } from './steps';
 
 export { FSS_STEPS } from './steps';

@@ -1,27 +1,10 @@
 // What both FSS gate forms (drelu.ts, compact_gate.ts) share.
-import { add, addScalar, mulScalar } from '../../ops';
-import { prgRing } from '../../prg/prg';
+import { add } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, tag } from '../party';
 
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (fssSign, drelu.ts). */
 export const LOW_BITS = 63;
-
-export const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgRing(s, shape, { nonce: n });
-
-/** 1 - 2t, elementwise. */
-export async function oneMinusTwice(t: RingTensor): Promise<RingTensor> {
-  const d = await mulScalar(t, -2n);
-  return freeing([d], addScalar(d, 1n));
-}
-
-async function freeing<T>(ts: (RingTensor | null | undefined)[], v: Promise<T>): Promise<T> {
-  try {
-    return await v;
-  } finally {
-    for (const t of ts) t?.dispose();
-  }
-}
 
 /** The tensors a gate makes on its way, disposed together when it ends (what it returns taken out first). */
 export class Held {

@@ -7,9 +7,10 @@ import { add, bitExtract, cast, mul, mulScalar, shiftLeft, shiftRightLogical, su
 import { prgBits, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
-import { deal } from '../dealer';
+import { deal, ringPrg } from '../dealer';
 import { type OpCtx, type Party, tag } from '../party';
-import { dealBits, done, fieldPrg, ringPrg } from './msb';
+import { oneMinusTwice } from '../sign_arith';
+import { dealBits, done, fieldPrg } from './msb';
 import { privateCompare } from './private_compare';
 
 /** x mod 2^63: the top bit cleared. */
@@ -86,11 +87,10 @@ async function oneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number, 
   const cRing = await cast(c, 'ring64');
   const one = RingTensor.fromBigInts([1n], [1]);
   const oneMinusC = await sub(one, cRing);
-  const twoC = await mulScalar(cRing, 2n);
-  const sign = await sub(one, twoC); // 1 - 2c
+  const sign = await oneMinusTwice(cRing);
   const zs = await mul(zj!, sign);
   const d = j === 0 ? await sub(oneMinusC, zs) : await mulScalar(zs, -1n);
-  const temps = [rj, rBits, mine, theirs, xLow, beta, zj, x63, c, cRing, one, twoC, zs];
+  const temps = [rj, rBits, mine, theirs, xLow, beta, zj, x63, c, cRing, one, zs];
   if (!relu) return done([...temps, x, oneMinusC, sign, rzj], d);
   // relu_j = x d_j - r_j (1 - c) + (1 - 2c) (r z)_j
   const xd = await mul(x, d);

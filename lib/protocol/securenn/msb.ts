@@ -7,7 +7,7 @@ import { add, addScalar, bitDecompose, bitExtract, bitsMinusPrgField, cast, msbU
 import { prgBits, prgField, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
-import { deal } from '../dealer';
+import { deal, ringPrg } from '../dealer';
 import { type OpCtx, type Party, SERVER1, SERVER2, tag } from '../party';
 import { bilinear, mask } from '../pond/arith';
 import { PRIME, privateCompare } from './private_compare';
@@ -20,7 +20,6 @@ export async function done<T>(ts: (RingTensor | null | undefined)[], v: T): Prom
   return v;
 }
 
-export const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgRing(s, shape, { nonce: n });
 export const fieldPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint) => prgField(s, PRIME, shape, { nonce: n });
 
 /**
