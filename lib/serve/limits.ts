@@ -255,7 +255,7 @@ type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: 
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
  * `precomputePool`. A larger batch: one, the next query of the batch size a client last used
- * (server.ts), so a client's query never has server2 deal more than one query ahead. Either way
+ * (reservations.ts), so a client's query never has server2 deal more than one query ahead. Either way
  * no more than fit in `maxQueryBytes` together on each compute server, whose mailbox holds its
  * side of every pooled query (server2 sends each message as it deals it and keeps none). What a
  * pooled query holds there before it runs is less than its estimate without the per-query
@@ -272,7 +272,7 @@ export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m:
  * What one pooled query of `batch` rows holds ahead on each compute server, bounded above by its
  * estimate without the per-query overhead (which also counts the query's own tensors). The pool
  * as a whole, every model and batch size together, holds at most `maxQueryBytes` of it on each
- * compute server (server.ts #reserve).
+ * compute server (PoolReservations.reserve in reservations.ts).
  */
 export function pooledBytes(m: PooledModel, batch: number): number {
   return Math.max(1, estimateQueryBytes(m, batch) - PER_QUERY);

@@ -16,7 +16,8 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { type ClusterConfig, readPem, usesTls } from './config';
 import { serverTls } from './provision_tls';
 import { Epoch } from './epoch';
-import { checkDeploySize, checkPredictRequest, forClient, poolDepth, pooledBytes, SessionAccounting } from './limits';
+import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
+import { PoolReservations } from './reservations';
 import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
 import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
@@ -75,14 +76,22 @@ export class TfeServer {
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
   /** server1/server2: leased requests that came before server0's lease notice, by lease id. */
   #waitingLease = new Map<string, string>();
-  #poolPlans = new WeakMap<DeployedModel, Map<number, { depth: number; bytes: number }>>();
-  /** server0: models' batch sizes whose reservation ran low, topped up when a query ends (see #indexFor). */
-  #topUps = new Map<string, Set<number>>();
+  /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
+  #reservations: PoolReservations;
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
     this.me = party;
     this.#config = config;
+    this.#reservations = new PoolReservations({
+      config,
+      model: (name) => this.#models.get(name),
+      notify: (notice) => {
+        const to = notice.type === 'pool' ? [SERVER2] : this.#others();
+        for (const s of to) void this.endpoint.send(s, `pool:${notice.epoch}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+      },
+      endPoolSession: (epoch, index) => this.endpoint.endSession(poolSession(epoch.id, index)),
+    });
     // Everything this process computes (its party's shares, the deployed models) lives on one
     // device; a 'cuda' that cannot be had stops the server here, saying why.
     setBackend(resolveDevice(config.device));
@@ -160,7 +169,7 @@ export class TfeServer {
     fresh.ready.then(
       () => {
         this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`, 'cluster-ready', { models: fresh.masks.size });
-        if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reserve(fresh, name, 1);
+        if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reservations.reserve(fresh, name, 1);
       },
       (e: Error) => {
         this.#log(`cluster setup ${fresh.id} failed: ${e.message}`, 'setup-failed', { reason: e.message });
@@ -186,123 +195,7 @@ export class TfeServer {
     this.#retryTimer.unref();
   }
 
-  // ---------- the offline phase (see pool.ts) ----------
-
-  /** server0: reserves the next indices for a model's queries of `batch` rows and tells server2. */
-  #reserve(epoch: Epoch, model: string, batch: number): void {
-    const m = this.#models.get(model);
-    // server2 must only deal for a pooled index: SecureNN's comparisons need it online.
-    if (epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
-    if (batch > 1 && epoch.pooledBatch.get(model) !== batch) return; // another size took its place meanwhile
-    // Up to the depth whose material fits maxQueryBytes, counting what is reserved already, and
-    // within maxQueryBytes for the whole pool: every model's and batch size's reservations.
-    const reserved = epoch.reservedFor(model, batch);
-    const { depth, bytes } = this.#poolPlan(m, batch);
-    const want = depth - reserved.length;
-    if (want <= 0) return;
-    // server2 prepares at most maxPoolRecordings: reserving more would only have queries that
-    // expect their dealing done run it online.
-    const room = () => Math.min(Math.floor((this.#config.maxQueryBytes - this.#pooledBytes(epoch)) / bytes), this.#config.maxPoolRecordings - this.#reservedCount(epoch));
-    // Other models' larger batches (one query ahead of a size a client used last, perhaps long
-    // ago) give way; batch-1 reservations never do.
-    for (const other of [...epoch.pooledBatch.keys()]) {
-      if (room() >= want) break;
-      if (other !== model) this.#unpoolBatch(epoch, other);
-    }
-    const n = Math.min(want, room());
-    if (n <= 0) return;
-    const indices = Array.from({ length: n }, () => epoch.nextIndex());
-    reserved.push(...indices);
-    const notice: PoolNotice = { type: 'pool', epoch: epoch.id, model, ...(batch === 1 ? {} : { batch }), indices };
-    void this.endpoint.send(SERVER2, `pool:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-  }
-
-  /** server0: frees reserved indices no query will take, here and on server1 and server2 (which drops its recordings). */
-  #unreserve(epoch: Epoch, indices: number[]): void {
-    if (!indices.length) return;
-    for (const i of indices) this.endpoint.endSession(poolSession(epoch.id, i));
-    const notice: UnpoolNotice = { type: 'unpool', epoch: epoch.id, indices };
-    // The pool notice's session: server2 reads the two in the order they were sent.
-    for (const s of this.#others()) void this.endpoint.send(s, `pool:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-  }
-
-  /**
-   * server0: a prediction takes a reserved index of its batch size (refilling the reservation
-   * when low). Batch 1 is always pooled; of larger batches, the size a client last used: a query
-   * of another size moves the pool to that size, and the old size's reservation is freed.
-   */
-  #indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): { index: number; pooled: boolean } {
-    if (req.type !== 'predict') return { index: epoch.nextIndex(), pooled: false };
-    const batch = req.shape[0], m = this.#models.get(req.model);
-    if (batch > 1 && m && epoch.pooledBatch.get(req.model) !== batch && this.#poolDepth(m, batch) > 0) {
-      this.#unpoolBatch(epoch, req.model);
-      epoch.pooledBatch.set(req.model, batch);
-    }
-    const reserved = epoch.reserved.get(req.model)?.get(batch);
-    const pooledSize = batch === 1 || epoch.pooledBatch.get(req.model) === batch;
-    if (!reserved?.length) {
-      // A pooled larger batch is reserved as this query ends, so the next one finds it.
-      if (m && pooledSize && batch > 1) this.#topUp(req.model, batch);
-      return { index: epoch.nextIndex(), pooled: false };
-    }
-    const index = reserved.shift()!;
-    // Low: topped up when a query ends, not now. A client takes its next query's lease as its
-    // current query starts, so a top-up here would have server2 deal (and the compute servers
-    // receive) half a pool's keys while that query runs: on shared cores it slowed every few
-    // queries by a third or more. Empty (batch 1): now, since the next query would run online anyway.
-    if (m && reserved.length <= this.#poolDepth(m, batch) / 2) {
-      if (reserved.length === 0 && batch === 1) this.#reserve(epoch, req.model, 1);
-      else this.#topUp(req.model, batch);
-    }
-    return { index, pooled: true };
-  }
-
-  /** server0: stops pooling `model`'s larger batch size, freeing its reservation everywhere. */
-  #unpoolBatch(epoch: Epoch, model: string): void {
-    const batch = epoch.pooledBatch.get(model);
-    if (batch === undefined) return;
-    epoch.pooledBatch.delete(model);
-    this.#unreserve(epoch, epoch.reservedFor(model, batch));
-    epoch.reserved.get(model)?.delete(batch);
-  }
-
-  #topUp(model: string, batch: number): void {
-    const sizes = this.#topUps.get(model) ?? new Set<number>();
-    this.#topUps.set(model, sizes.add(batch));
-  }
-
-  /** The model's pool depth for a batch size, and what one of its pooled queries holds (limits.ts): computed once per deployed model and size, as they are read on every query. */
-  #poolPlan(m: DeployedModel, batch: number): { depth: number; bytes: number } {
-    let byBatch = this.#poolPlans.get(m);
-    if (!byBatch) this.#poolPlans.set(m, (byBatch = new Map()));
-    let plan = byBatch.get(batch);
-    if (!plan) {
-      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape };
-      byBatch.set(batch, (plan = { depth: poolDepth(this.#config, pm, batch), bytes: pooledBytes(pm, batch) }));
-    }
-    return plan;
-  }
-
-  #poolDepth(m: DeployedModel, batch: number): number {
-    return this.#poolPlan(m, batch).depth;
-  }
-
-  /** server0: the indices reserved in the epoch, all models and batch sizes. */
-  #reservedCount(epoch: Epoch): number {
-    let n = 0;
-    for (const byBatch of epoch.reserved.values()) for (const list of byBatch.values()) n += list.length;
-    return n;
-  }
-
-  /** server0: what every reservation of the epoch holds ahead (recorded, or to be). */
-  #pooledBytes(epoch: Epoch): number {
-    let total = 0;
-    for (const [model, byBatch] of epoch.reserved) {
-      const m = this.#models.get(model);
-      if (m) for (const [batch, list] of byBatch) total += list.length * this.#poolPlan(m, batch).bytes;
-    }
-    return total;
-  }
+  // ---------- the offline phase: server2's side (pool.ts; server0 reserves in reservations.ts) ----------
 
   /** server2: precomputes its side of the reserved queries. */
   #precompute(n: PoolNotice): void {
@@ -391,7 +284,7 @@ export class TfeServer {
       const epoch = this.#epoch!;
       // A leased index was announced with the lease: no notice, nobody waits for server0.
       if (leased) return this.#run(session, peer, req, leased);
-      const notice = { type: 'start' as const, epoch: epoch.id, ...this.#indexFor(epoch, req) };
+      const notice = { type: 'start' as const, epoch: epoch.id, ...this.#reservations.indexFor(epoch, req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       return this.#run(session, peer, req, notice);
     }
@@ -417,7 +310,7 @@ export class TfeServer {
       const mine = this.#leases.countFor(peer);
       if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
       if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
-      const entry = { epoch: epoch.id, model: req.model, ...this.#indexFor(epoch, { type: 'predict', model: req.model, shape: [1] }) };
+      const entry = { epoch: epoch.id, model: req.model, ...this.#reservations.indexFor(epoch, { type: 'predict', model: req.model, shape: [1] }) };
       const id = this.#leases.grant(entry, peer, ttlMs);
       const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
       for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
@@ -569,7 +462,7 @@ export class TfeServer {
     this.#models.delete(req.model);
     // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere.
     const epoch = this.#epoch;
-    if (epoch && this.me === SERVER0) this.#unreserve(epoch, [...(epoch.reserved.get(req.model)?.values() ?? [])].flat());
+    if (epoch && this.me === SERVER0) this.#reservations.unreserveModel(epoch, req.model);
     epoch?.removeModel(req.model, this.me !== SERVER2);
     const stored = this.#store.remove(req.model);
     for (const s of m?.shares ?? []) s?.dispose();
@@ -625,7 +518,7 @@ export class TfeServer {
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);
           this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: spec.layers.length });
-          if (this.me === SERVER0) this.#reserve(epoch, m.name, 1);
+          if (this.me === SERVER0) this.#reservations.reserve(epoch, m.name, 1);
           this.#respond(client, session, { ok: true });
         }
       } catch (e) {
@@ -651,10 +544,7 @@ export class TfeServer {
           epoch.running--;
           epoch.maybeFree();
         }
-        if (this.me === SERVER0 && epoch && epoch === this.#epoch) {
-          for (const [model, sizes] of this.#topUps) for (const batch of sizes) this.#reserve(epoch, model, batch);
-          this.#topUps.clear();
-        }
+        if (this.me === SERVER0 && epoch && epoch === this.#epoch) this.#reservations.topUpAfterQuery(epoch);
       }
     })();
     this.#running.set(session, { client, model: req.model, done });

@@ -1,0 +1,150 @@
+// server0's side of the offline pool: which session indices are reserved ahead for which model and
+// batch size, within which budget, and when they are topped up or freed (docs/service.md,
+// "Offline phase" and "Larger batches"). server2 precomputes its side of each reserved index
+// (pool.ts); this class only decides the indices and sends the notices.
+import { PROTOCOL_TRAITS } from '../protocol/protocols';
+import type { ClusterConfig } from './config';
+import type { Epoch } from './epoch';
+import { poolDepth, pooledBytes } from './limits';
+import type { DeployRequest, PoolNotice, PredictRequest, UnpoolNotice } from './messages';
+import type { DeployedModel } from './model_store';
+
+/** What the reservations need from their server. */
+export interface ReservationHost {
+  config: ClusterConfig;
+  model(name: string): DeployedModel | undefined;
+  /** Sends a notice in the epoch's pool session: a pool notice to server2, an unpool notice to server1 and server2. */
+  notify(notice: PoolNotice | UnpoolNotice): void;
+  /** Frees this server's side of a pooled index that no query will take. */
+  endPoolSession(epoch: Epoch, index: number): void;
+}
+
+export class PoolReservations {
+  #plans = new WeakMap<DeployedModel, Map<number, { depth: number; bytes: number }>>();
+  /** Models' batch sizes whose reservation ran low, topped up when a query ends (see indexFor). */
+  #topUps = new Map<string, Set<number>>();
+
+  constructor(readonly host: ReservationHost) {}
+
+  /** Reserves the next indices for a model's queries of `batch` rows and tells server2. */
+  reserve(epoch: Epoch, model: string, batch: number): void {
+    const m = this.host.model(model);
+    // server2 must only deal for a pooled index: SecureNN's comparisons need it online.
+    if (epoch.retired || !m || PROTOCOL_TRAITS[m.protocol].server2Online) return;
+    if (batch > 1 && epoch.pooledBatch.get(model) !== batch) return; // another size took its place meanwhile
+    // Up to the depth whose material fits maxQueryBytes, counting what is reserved already, and
+    // within maxQueryBytes for the whole pool: every model's and batch size's reservations.
+    const reserved = epoch.reservedFor(model, batch);
+    const { depth, bytes } = this.#plan(m, batch);
+    const want = depth - reserved.length;
+    if (want <= 0) return;
+    const { maxQueryBytes, maxPoolRecordings } = this.host.config;
+    // server2 prepares at most maxPoolRecordings: reserving more would only have queries that
+    // expect their dealing done run it online.
+    const room = () => Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch)) / bytes), maxPoolRecordings - reservedCount(epoch));
+    // Other models' larger batches (one query ahead of a size a client used last, perhaps long
+    // ago) give way; batch-1 reservations never do.
+    for (const other of [...epoch.pooledBatch.keys()]) {
+      if (room() >= want) break;
+      if (other !== model) this.#unpoolBatch(epoch, other);
+    }
+    const n = Math.min(want, room());
+    if (n <= 0) return;
+    const indices = Array.from({ length: n }, () => epoch.nextIndex());
+    reserved.push(...indices);
+    this.host.notify({ type: 'pool', epoch: epoch.id, model, ...(batch === 1 ? {} : { batch }), indices });
+  }
+
+  /**
+   * A prediction takes a reserved index of its batch size (refilling the reservation when low).
+   * Batch 1 is always pooled; of larger batches, the size a client last used: a query of another
+   * size moves the pool to that size, and the old size's reservation is freed.
+   */
+  indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): { index: number; pooled: boolean } {
+    if (req.type !== 'predict') return { index: epoch.nextIndex(), pooled: false };
+    const batch = req.shape[0], m = this.host.model(req.model);
+    if (batch > 1 && m && epoch.pooledBatch.get(req.model) !== batch && this.#plan(m, batch).depth > 0) {
+      this.#unpoolBatch(epoch, req.model);
+      epoch.pooledBatch.set(req.model, batch);
+    }
+    const reserved = epoch.reserved.get(req.model)?.get(batch);
+    const pooledSize = batch === 1 || epoch.pooledBatch.get(req.model) === batch;
+    if (!reserved?.length) {
+      // A pooled larger batch is reserved as this query ends, so the next one finds it.
+      if (m && pooledSize && batch > 1) this.#topUp(req.model, batch);
+      return { index: epoch.nextIndex(), pooled: false };
+    }
+    const index = reserved.shift()!;
+    // Low: topped up when a query ends, not now. A client takes its next query's lease as its
+    // current query starts, so a top-up here would have server2 deal (and the compute servers
+    // receive) half a pool's keys while that query runs: on shared cores it slowed every few
+    // queries by a third or more. Empty (batch 1): now, since the next query would run online anyway.
+    if (m && reserved.length <= this.#plan(m, batch).depth / 2) {
+      if (reserved.length === 0 && batch === 1) this.reserve(epoch, req.model, 1);
+      else this.#topUp(req.model, batch);
+    }
+    return { index, pooled: true };
+  }
+
+  /** A query ended: the reservations that ran low during it are topped up. */
+  topUpAfterQuery(epoch: Epoch): void {
+    for (const [model, sizes] of this.#topUps) for (const batch of sizes) this.reserve(epoch, model, batch);
+    this.#topUps.clear();
+  }
+
+  /** The model is gone: every index reserved for it is freed, here and on server1 and server2. */
+  unreserveModel(epoch: Epoch, model: string): void {
+    this.#unreserve(epoch, [...(epoch.reserved.get(model)?.values() ?? [])].flat());
+  }
+
+  /** Frees reserved indices no query will take, here and on server1 and server2 (which drops its recordings). */
+  #unreserve(epoch: Epoch, indices: number[]): void {
+    if (!indices.length) return;
+    for (const i of indices) this.host.endPoolSession(epoch, i);
+    this.host.notify({ type: 'unpool', epoch: epoch.id, indices });
+  }
+
+  /** Stops pooling `model`'s larger batch size, freeing its reservation everywhere. */
+  #unpoolBatch(epoch: Epoch, model: string): void {
+    const batch = epoch.pooledBatch.get(model);
+    if (batch === undefined) return;
+    epoch.pooledBatch.delete(model);
+    this.#unreserve(epoch, epoch.reservedFor(model, batch));
+    epoch.reserved.get(model)?.delete(batch);
+  }
+
+  #topUp(model: string, batch: number): void {
+    const sizes = this.#topUps.get(model) ?? new Set<number>();
+    this.#topUps.set(model, sizes.add(batch));
+  }
+
+  /** The model's pool depth for a batch size, and what one of its pooled queries holds (limits.ts): computed once per deployed model and size, as they are read on every query. */
+  #plan(m: DeployedModel, batch: number): { depth: number; bytes: number } {
+    let byBatch = this.#plans.get(m);
+    if (!byBatch) this.#plans.set(m, (byBatch = new Map()));
+    let plan = byBatch.get(batch);
+    if (!plan) {
+      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape };
+      byBatch.set(batch, (plan = { depth: poolDepth(this.host.config, pm, batch), bytes: pooledBytes(pm, batch) }));
+    }
+    return plan;
+  }
+
+  /** What every reservation of the epoch holds ahead (recorded, or to be). */
+  #pooledBytes(epoch: Epoch): number {
+    let total = 0;
+    for (const [model, byBatch] of epoch.reserved) {
+      const m = this.host.model(model);
+      if (m) for (const [batch, list] of byBatch) total += list.length * this.#plan(m, batch).bytes;
+    }
+    return total;
+  }
+}
+
+/** The indices reserved in the epoch, all models and batch sizes. */
+function reservedCount(epoch: Epoch): number {
+  let n = 0;
+  for (const byBatch of epoch.reserved.values()) for (const list of byBatch.values()) n += list.length;
+  return n;
+}
+
