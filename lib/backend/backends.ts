@@ -55,7 +55,10 @@ export function getBackend(name?: string): Backend {
   return b;
 }
 
-/** Selects the backend used by ops that are not told otherwise ('auto' resolves now). */
+/**
+ * Selects the backend used by ops that are not told otherwise ('auto' resolves now). Call it
+ * before computing, not while a computation on the old backend is in flight (backend_context.ts).
+ */
 export function setBackend(name: string): Backend {
   const n = name === 'auto' ? resolveDevice('auto') : name;
   const b = getBackend(n);
