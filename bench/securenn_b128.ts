@@ -18,21 +18,10 @@ import { loadMnist } from '../lib/data/mnist';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { percentile } from './lib/percentile';
+import { cpuSeconds } from './lib/proc_cpu';
 import { plainModel } from './lib/plain_forward';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
-const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
-
-/** CPU seconds (user + system, all threads) a process has used so far; NaN where /proc is absent. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime (fields 14 and 15)
-  } catch {
-    return Number.NaN;
-  }
-}
 const PIXELS = 784;
 
 function arg(argv: string[], name: string): string | undefined {

@@ -26,6 +26,7 @@ import { checkFssGate } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { describeCheck, type EmulatedNetwork, emulateNetwork, parseNetArgs } from './lib/net_cluster';
+import { cpuSeconds } from './lib/proc_cpu';
 import { type Entry, type Measured, evaluate } from './lib/table_eval';
 import { markdownTable, writeResults, writeSvg } from './lib/table_report';
 import { loadEntries, mergedMeta, saveEntries } from './lib/table_store';
@@ -91,8 +92,8 @@ async function main(): Promise<void> {
       const name = `${e.key}-${e.protocol}`;
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
       await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol, ...(fssGate && e.protocol === 'fss' ? { fssGate } : {}) });
-      results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs, settle: () => poolIdle(owner) }));
-      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
+      results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs, settle: () => poolIdle(owner), cpu: () => procs.map((pr) => cpuSeconds(pr.child.pid)) }));
+      say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, CPU ms/query ${results.at(-1)!.cpu_ms_b1?.map((v) => v.toFixed(1)).join('/') ?? '-'} (server0/1/2), b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
     await Promise.all([owner.close(), client.close()]);
   } finally {

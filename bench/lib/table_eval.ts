@@ -34,6 +34,8 @@ export interface Measured {
    * queries. Absent in entries saved before it was measured.
    */
   b1_pooled?: number;
+  /** Each server's CPU milliseconds per batch-1 query (server0, server1, server2), from /proc. */
+  cpu_ms_b1?: number[];
 }
 
 const PIXELS = 784;
@@ -60,7 +62,7 @@ function kl(p: Float64Array, q: Float64Array): number {
 }
 
 
-export async function evaluate(client: PredictionClient, name: string, referencePath: string, e: Entry, test: MnistData, opts: { quick: boolean; b1GapMs?: number; settle?: () => Promise<void> }): Promise<Measured> {
+export async function evaluate(client: PredictionClient, name: string, referencePath: string, e: Entry, test: MnistData, opts: { quick: boolean; b1GapMs?: number; settle?: () => Promise<void>; cpu?: () => number[] }): Promise<Measured> {
   const plain = plainModel(referencePath);
   const shape = plain.inputShape;
   const image = (i: number, n = 1) => Float64Array.from(test.images.subarray(i * PIXELS, (i + n) * PIXELS));
@@ -74,6 +76,7 @@ export async function evaluate(client: PredictionClient, name: string, reference
   // With gaps, time queries against a full pool: right after a deploy, server2 is still making
   // the pool's first recordings, which the first timed queries would otherwise compete with.
   if (opts.b1GapMs) await opts.settle?.();
+  const cpu0 = opts.cpu?.();
   for (let i = 0; i < runs; i++) {
     if (opts.b1GapMs) await new Promise((r) => setTimeout(r, opts.b1GapMs));
     const p = await client.predict(name, { data: image(i % test.n), shape: [1, ...shape] });
@@ -83,6 +86,8 @@ export async function evaluate(client: PredictionClient, name: string, reference
     rounds = Math.max(...p.serverTraffic.map((t) => t.rounds));
     p1.tick(i + 1);
   }
+  // Each server's CPU per query, with what the queries had server2 deal for the pool meanwhile.
+  const cpu = cpu0 && opts.cpu!().map((s, i) => (1000 * (s - cpu0[i])) / runs);
 
   // Accuracy and KL over the test set in batches of 128; full batches also give throughput.
   let correct = 0, plainCorrect = 0, klSum = 0;
@@ -117,5 +122,6 @@ export async function evaluate(client: PredictionClient, name: string, reference
     bytes_b1: bytes,
     rounds_b1: rounds,
     b1_pooled: pooled / runs,
+    ...(cpu && cpu.every(Number.isFinite) ? { cpu_ms_b1: cpu } : {}),
   };
 }

@@ -84,7 +84,10 @@ export function spawnServer(configFile: string, party: string, onLine: (line: st
   const env = { MALLOC_ARENA_MAX: '2', ...process.env };
   // The IPC channel lets a server notice when the process that started it dies (even by SIGKILL)
   // and shut down, instead of lingering as an orphan.
-  const child = spawn(process.execPath, [tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
+  // Node flags for the server processes only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile
+  // a benchmark's servers (NODE_OPTIONS refuses --cpu-prof, and would reach the client too).
+  const nodeArgs = (process.env.TFE_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
   for (const stream of [child.stdout!, child.stderr!]) {
     let buf = '';
     stream.setEncoding('utf8');
