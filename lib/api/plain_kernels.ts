@@ -1,0 +1,124 @@
+// The float64 kernels of the plaintext twin (plain_forward.ts): dense, conv2d, pooling, transpose
+// and windows, channels-last with TensorFlow's SAME padding. Nothing here is secret-shared.
+
+export interface PlainTensor {
+  data: Float64Array;
+  /** With the batch dimension first. */
+  shape: number[];
+}
+
+export const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+export function denseOp(x: PlainTensor, k: Float64Array, kShape: number[], b?: Float64Array): PlainTensor {
+  const [inner, units] = kShape;
+  if (x.shape[x.shape.length - 1] !== inner) throw new Error(`Dense: input's last axis is ${x.shape[x.shape.length - 1]}, the kernel takes ${inner}`);
+  const rows = x.data.length / inner;
+  const out = new Float64Array(rows * units);
+  for (let r = 0; r < rows; r++) {
+    const o = out.subarray(r * units, (r + 1) * units);
+    if (b) o.set(b);
+    for (let i = 0; i < inner; i++) {
+      const xv = x.data[r * inner + i];
+      if (xv === 0) continue;
+      const krow = i * units;
+      for (let j = 0; j < units; j++) o[j] += xv * k[krow + j];
+    }
+  }
+  return { data: out, shape: [...x.shape.slice(0, -1), units] };
+}
+
+/** TensorFlow's output size and leading pad for one spatial axis. */
+function geometry(n: number, k: number, s: number, isSame: boolean): { out: number; before: number } {
+  if (isSame) {
+    const out = Math.ceil(n / s);
+    return { out, before: Math.floor(Math.max((out - 1) * s + k - n, 0) / 2) };
+  }
+  if (n < k) throw new Error(`a window of ${k} does not fit an axis of ${n}`);
+  return { out: Math.floor((n - k) / s) + 1, before: 0 };
+}
+
+export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  const [kh, kw, kc, f] = kShape;
+  if (x.shape.length !== 4 || c !== kc) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]`);
+  const gy = geometry(h, kh, strides[0], isSame), gx = geometry(w, kw, strides[1], isSame);
+  const out = new Float64Array(n * gy.out * gx.out * f);
+  for (let bi = 0; bi < n; bi++)
+    for (let oy = 0; oy < gy.out; oy++)
+      for (let ox = 0; ox < gx.out; ox++) {
+        const o = out.subarray(((bi * gy.out + oy) * gx.out + ox) * f, ((bi * gy.out + oy) * gx.out + ox + 1) * f);
+        if (b) o.set(b);
+        for (let dy = 0; dy < kh; dy++) {
+          const iy = oy * strides[0] - gy.before + dy;
+          if (iy < 0 || iy >= h) continue;
+          for (let dx = 0; dx < kw; dx++) {
+            const ix = ox * strides[1] - gx.before + dx;
+            if (ix < 0 || ix >= w) continue;
+            const xo = ((bi * h + iy) * w + ix) * c, ko = (dy * kw + dx) * c * f;
+            for (let ci = 0; ci < c; ci++) {
+              const xv = x.data[xo + ci];
+              if (xv === 0) continue;
+              for (let j = 0; j < f; j++) o[j] += xv * k[ko + ci * f + j];
+            }
+          }
+        }
+      }
+  return { data: out, shape: [n, gy.out, gx.out, f] };
+}
+
+/** Average (over the in-image pixels, as TensorFlow does with SAME) or maximum (padding ignored) of each window. */
+export function pool2d(x: PlainTensor, kind: 'avg' | 'max', pool: [number, number], strides: [number, number], isSame: boolean): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  if (x.shape.length !== 4) throw new Error(`pooling takes a rank-4 input, got [${x.shape}]`);
+  const gy = geometry(h, pool[0], strides[0], isSame), gx = geometry(w, pool[1], strides[1], isSame);
+  const out = new Float64Array(n * gy.out * gx.out * c);
+  for (let bi = 0; bi < n; bi++)
+    for (let oy = 0; oy < gy.out; oy++)
+      for (let ox = 0; ox < gx.out; ox++)
+        for (let ci = 0; ci < c; ci++) {
+          let acc = kind === 'max' ? -Infinity : 0, count = 0;
+          for (let dy = 0; dy < pool[0]; dy++) {
+            const iy = oy * strides[0] - gy.before + dy;
+            if (iy < 0 || iy >= h) continue;
+            for (let dx = 0; dx < pool[1]; dx++) {
+              const ix = ox * strides[1] - gx.before + dx;
+              if (ix < 0 || ix >= w) continue;
+              const v = x.data[((bi * h + iy) * w + ix) * c + ci];
+              acc = kind === 'max' ? Math.max(acc, v) : acc + v;
+              count++;
+            }
+          }
+          out[((bi * gy.out + oy) * gx.out + ox) * c + ci] = kind === 'max' ? acc : acc / count;
+        }
+  return { data: out, shape: [n, gy.out, gx.out, c] };
+}
+
+export function transposeOp(x: PlainTensor, perm: number[]): PlainTensor {
+  const shape = perm.map((p) => x.shape[p]);
+  const inStrides = x.shape.map((_, i) => size(x.shape.slice(i + 1)));
+  const out = new Float64Array(x.data.length);
+  const idx = new Array(shape.length).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let d = 0; d < shape.length; d++) src += idx[d] * inStrides[perm[d]];
+    out[o] = x.data[src];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return { data: out, shape };
+}
+
+/** Copies the [h0, h0 + oh) x [w0, w0 + ow) window of x into an [n, oh, ow, c] tensor placed at (y0, x0) of zeros. */
+export function window2d(x: PlainTensor, oh: number, ow: number, h0: number, w0: number, y0: number, x0: number, hh: number, ww: number): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  const out = new Float64Array(n * oh * ow * c);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < hh; y++)
+      for (let xx = 0; xx < ww; xx++) {
+        const src = ((b * h + h0 + y) * w + w0 + xx) * c;
+        out.set(x.data.subarray(src, src + c), ((b * oh + y0 + y) * ow + x0 + xx) * c);
+      }
+  return { data: out, shape: [n, oh, ow, c] };
+}
