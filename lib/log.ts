@@ -46,6 +46,8 @@ export const LOG_EVENTS = {
   'connection-dead': 'warn',
   'dial-refused': 'warn',
   'send-failed': 'warn',
+  /** A server's message kept in its wire form, as it came (WsEndpointOptions.adopt failed on it: out of memory, say). */
+  'adopt-failed': 'warn',
   'handler-failed': 'error',
   /** A failure nothing awaited (a bug): logged with its stack, and the server keeps serving. */
   'internal-error': 'error',

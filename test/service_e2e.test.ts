@@ -66,6 +66,36 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
   });
 }
 
+test.serial("fss: the pool's keys wait in the compute servers' native memory, not in JavaScript buffers, and an undeploy frees them", async (t) => {
+  const operator = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  // Until server2 has had nothing in the making for a while (every pool full) and server0 holds what it shipped.
+  const settled = async () => {
+    for (let quiet = 0, i = 0; quiet < 4 && i < 400; i++) {
+      quiet = (await operator.status())[2].pool!.making > 0 ? 0 : quiet + 1;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // The operator's fields (the owner's certificate under TLS).
+    return (await operator.status()).slice(0, 2).map((s) => ({ prefetched: s.prefetched!.bytes, liveTensors: s.liveTensors!, tensorBytes: s.tensorBytes! }));
+  };
+  const before = await settled();
+  await operator.deploy(mlp([24, 16, 10]).file, { name: 'held-fss', protocol: 'fss' });
+  const full = await settled();
+  for (const [i, s] of full.entries()) {
+    const shipped = s.prefetched - before[i].prefetched;
+    t.true(shipped > 100_000, `server${i}: the pool holds ${shipped} bytes of keys and corrections`);
+    // Held as native tensors (the model's own shares are a few KB more).
+    t.true(s.tensorBytes - before[i].tensorBytes >= shipped, `server${i}: native tensors grew by ${s.tensorBytes - before[i].tensorBytes} bytes for ${shipped} shipped`);
+  }
+  t.deepEqual((await operator.undeploy('held-fss')).length, 3);
+  const after = await settled();
+  for (const [i, s] of after.entries()) {
+    t.is(s.prefetched, before[i].prefetched, `server${i}: the model's pool sessions are gone`);
+    t.is(s.liveTensors, before[i].liveTensors, `server${i}: every held tensor was freed`);
+    t.is(s.tensorBytes, before[i].tensorBytes);
+  }
+  await operator.close();
+});
+
 test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys', async (t) => {
   const m = mlp([24, 16, 10]);
   const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });

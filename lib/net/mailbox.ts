@@ -3,14 +3,14 @@
 // messages are dropped) and ended (leftovers freed), so a failed query never leaks or hangs.
 // Every message held is counted against its sender (bytes and messages), so the endpoint can
 // bound what each peer makes this process hold, and show it.
-import type { PartyName, Payload } from './transport';
+import { disposeReceived, type PartyName, type Received } from './transport';
 
 interface Slot {
-  payload?: Payload;
+  payload?: Received;
   /** Who sent the payload and what it costs (for the accounting). */
   from?: PartyName;
   bytes?: number;
-  waiter?: { resolve: (p: Payload) => void; reject: (e: Error) => void };
+  waiter?: { resolve: (p: Received) => void; reject: (e: Error) => void };
 }
 
 export interface Held {
@@ -69,10 +69,11 @@ export class Mailbox {
 
   /**
    * Files a payload costing `bytes` (its wire size); throws on a duplicate (a protocol error of
-   * the sender). Dropped when the session has finished.
+   * the sender). Dropped when the session has finished. A payload dropped here, or left when its
+   * session finishes, is disposed (a held tensor's memory is freed then, not at some later GC).
    */
-  deliver(peer: PartyName, session: string, key: string, payload: Payload, bytes = 0): void {
-    if (this.#finished.has(session)) return; // the session was aborted or ended: drop stragglers
+  deliver(peer: PartyName, session: string, key: string, payload: Received, bytes = 0): void {
+    if (this.#finished.has(session)) return disposeReceived(payload); // the session was aborted or ended: drop stragglers
     const slots = this.#slots(session, true)!;
     const id = `${peer}|${key}`;
     const slot = slots.get(id);
@@ -80,6 +81,7 @@ export class Mailbox {
       this.#drop(session, slots, id);
       slot.waiter.resolve(payload);
     } else if (slot?.payload) {
+      disposeReceived(payload);
       throw new Error(`duplicate message ${key} in session ${session}`);
     } else {
       slots.set(id, { payload, from: peer, bytes });
@@ -87,7 +89,7 @@ export class Mailbox {
     }
   }
 
-  receive(peer: PartyName, session: string, key: string): Promise<Payload> {
+  receive(peer: PartyName, session: string, key: string): Promise<Received> {
     const why = this.#finished.get(session);
     if (why !== undefined) return Promise.reject(new Error(`session ${session} was ${why}`));
     const slots = this.#slots(session, true)!;
@@ -185,6 +187,7 @@ export class Mailbox {
     }
     for (const slot of slots?.values() ?? []) {
       this.#release(slot);
+      disposeReceived(slot.payload);
       slot.waiter?.reject(new Error(`session ${session} was ${why}`));
     }
   }
@@ -194,6 +197,7 @@ export class Mailbox {
     for (const slots of this.#sessions.values())
       for (const s of slots.values()) {
         this.#release(s);
+        disposeReceived(s.payload);
         s.waiter?.reject(why);
       }
     this.#sessions.clear();

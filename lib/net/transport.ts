@@ -11,6 +11,27 @@ export type Payload =
   | { kind: 'seed'; dtype: DType; shape: number[]; seed: Uint8Array; nonce: bigint }
   | { kind: 'control'; data: unknown };
 
+/**
+ * A received tensor this process already holds in its own (native) memory: a message the endpoint
+ * took out of the wire's buffer as it arrived (WsEndpointOptions.adopt), so that what waits in
+ * the mailbox is not a JavaScript buffer. Never sent. Whoever receives it owns it; a message
+ * nobody receives is disposed with its session.
+ */
+export interface HeldPayload {
+  kind: 'held';
+  dtype: DType;
+  shape: number[];
+  tensor: { dispose(): void };
+}
+
+/** What a receiver gets: a payload as sent, or one held on arrival. */
+export type Received = Payload | HeldPayload;
+
+/** Frees what a received payload holds outside the JavaScript heap (a message that will never be read). */
+export function disposeReceived(p: Received | undefined): void {
+  if (p?.kind === 'held') p.tensor.dispose();
+}
+
 /** Identifies one message: which op instance sent it, and which step of that op. */
 export interface Tag {
   /** Unique per op instance within a session; every party derives the same id. */
@@ -76,7 +97,7 @@ export abstract class Transport {
   }
 
   /** Waits for the payload `from` sent to `to` under `tag`. */
-  recv(to: PartyName, from: PartyName, tag: Tag): Promise<Payload> {
+  recv(to: PartyName, from: PartyName, tag: Tag): Promise<Received> {
     this.requireParty(from, 'sender');
     this.requireParty(to, 'receiver');
     return this.receive(to, from, tagKey(tag));
@@ -110,7 +131,7 @@ export abstract class Transport {
 
   abstract close(): Promise<void>;
   protected abstract deliver(from: PartyName, to: PartyName, key: string, payload: Payload): Promise<void>;
-  protected abstract receive(to: PartyName, from: PartyName, key: string): Promise<Payload>;
+  protected abstract receive(to: PartyName, from: PartyName, key: string): Promise<Received>;
 
   protected requireParty(name: PartyName, what: string): void {
     if (!this.parties.includes(name)) throw new Error(`unknown ${what} '${name}' (parties: ${this.parties.join(', ')})`);

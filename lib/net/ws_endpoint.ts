@@ -22,7 +22,7 @@ import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, reso
 import { Listener } from './listener';
 import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
-import type { PartyName, Payload } from './transport';
+import type { PartyName, Payload, Received } from './transport';
 import { decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
 import { createLogger, type Log } from '../log';
 
@@ -45,6 +45,13 @@ export interface WsEndpointOptions extends WsLimitOptions {
   /** Origins whose browser pages may connect as clients (handshake.ts); default none. */
   allowedOrigins?: readonly string[];
   log?: Log;
+  /**
+   * Called on each message from a server as it arrives, before the mailbox files it: may return
+   * it in another form, e.g. a tensor copied into native memory (HeldPayload), so that a message
+   * that waits long (the offline pool's) does not sit in a JavaScript buffer. If it throws, the
+   * message is filed as it came.
+   */
+  adopt?: (session: string, payload: Payload) => Received;
 }
 
 /** Key of a request (from a client, or a notice between servers): a 'request' event, not mail. */
@@ -68,7 +75,7 @@ export interface WsEndpointEvents {
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log };
+  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt'] };
   #refusalLog: Log;
   #limits: WsLimits;
   #listener?: Listener;
@@ -102,6 +109,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       clusterSecret: opts.clusterSecret,
       allowedOrigins: opts.allowedOrigins,
       log: opts.log ?? createLogger({ party: opts.me }),
+      adopt: opts.adopt,
     };
     this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
@@ -293,7 +301,19 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     } else if (first.key === REQUEST_KEY) {
       this.#emit('request', conn.name, first.session, payload);
     } else {
-      this.#mailbox.deliver(conn.name, first.session, first.key, payload, body.byteLength);
+      this.#mailbox.deliver(conn.name, first.session, first.key, this.#adopted(conn, first.session, payload), body.byteLength);
+    }
+  }
+
+  /** A server's message in the form `adopt` gives it (clients' messages are filed as they came). */
+  #adopted(conn: Connection, session: string, payload: Payload): Received {
+    const adopt = this.#opts.adopt;
+    if (!adopt || conn.client) return payload;
+    try {
+      return adopt(session, payload);
+    } catch (e) {
+      this.#opts.log(`kept a message of ${session.slice(0, 60)} as it came: ${(e as Error).message}`, 'adopt-failed', { reason: (e as Error).message });
+      return payload;
     }
   }
 
@@ -353,7 +373,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }));
   }
 
-  recv(from: PartyName, session: string, key: string): Promise<Payload> {
+  recv(from: PartyName, session: string, key: string): Promise<Received> {
     if (this.#closed) return Promise.reject(new Error(`${this.me}: endpoint is closed`));
     return this.#mailbox.receive(from, session, key);
   }

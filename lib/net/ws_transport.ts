@@ -3,7 +3,7 @@
 // One process may host several parties' endpoints (tests, `tfe.localWebSocketCluster`), or just one.
 import { randomBytes } from 'node:crypto';
 
-import { type PartyName, type Payload, Transport } from './transport';
+import { type PartyName, type Payload, type Received, Transport } from './transport';
 import { type PeerAddress, WsEndpoint, type WsEndpointOptions } from './ws_endpoint';
 
 export class WebSocketTransport extends Transport {
@@ -41,7 +41,7 @@ export class WebSocketTransport extends Transport {
     return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.sessionFor(from, to), key, payload);
   }
 
-  protected receive(to: PartyName, from: PartyName, key: string): Promise<Payload> {
+  protected receive(to: PartyName, from: PartyName, key: string): Promise<Received> {
     return this.#local(to, 'receiver').recv(this.#aliases.get(from) ?? from, this.sessionFor(to, from), key);
   }
 

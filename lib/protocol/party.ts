@@ -2,7 +2,7 @@
 // Protocol functions take a Party and run on every party (SPMD): the same code runs in the
 // in-process cluster and in one server process per party.
 import type { Backend } from '../backend/backends';
-import type { PartyName, Tag, Transport } from '../net/transport';
+import { disposeReceived, type PartyName, type Tag, type Transport } from '../net/transport';
 import type { FssGate, ProtocolName, SecureNNDrelu } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
 
@@ -65,10 +65,15 @@ export class Party {
 
   async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[]): Promise<RingTensor> {
     const p = await this.transport.recv(this.name, from, tag);
-    if (p.kind !== 'tensor') throw new Error(`${tag.op}/${tag.step}: expected a tensor from ${from}, got a control message`);
-    if (expectShape && (p.shape.length !== expectShape.length || p.shape.some((d, i) => d !== expectShape[i])))
+    if (p.kind !== 'tensor' && p.kind !== 'held') throw new Error(`${tag.op}/${tag.step}: expected a tensor from ${from}, got a ${p.kind} message`);
+    if (expectShape && (p.shape.length !== expectShape.length || p.shape.some((d, i) => d !== expectShape[i]))) {
+      disposeReceived(p);
       throw new Error(`${tag.op}/${tag.step}: ${from} sent shape [${p.shape}] where [${expectShape}] was expected`);
-    return RingTensor.fromBytes(p.data, p.shape, p.dtype);
+    }
+    if (p.kind === 'tensor') return RingTensor.fromBytes(p.data, p.shape, p.dtype);
+    // Copied into native memory as it arrived (an endpoint's adopt, e.g. the offline pool's).
+    if (!(p.tensor instanceof RingTensor)) throw new Error(`${tag.op}/${tag.step}: a message from ${from} was held as something other than a tensor`);
+    return p.tensor;
   }
 
   sendControl(to: PartyName, tag: Tag, data: unknown): Promise<void> {

@@ -22,7 +22,7 @@ import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
 import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
 import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT, deployOnServer, predictOnServer } from './programs';
-import { PooledTransport, poolSession, poolSessionPrefix } from './pool';
+import { adoptPooled, PooledTransport, poolSession, poolSessionPrefix } from './pool';
 import { serverStatus } from './status';
 import { createLogger, type Log } from '../log';
 import { ServerMetrics } from './metrics';
@@ -102,7 +102,7 @@ export class TfeServer {
     const tls = serverTls(config, party, this.#log);
     // Plain ws: server links prove membership with the cluster secret (under TLS, certificates do).
     const clusterSecret = !tls && config.clusterSecret ? readPem(config, config.clusterSecret, 'cluster secret').toString('utf8').trim() : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log });
+    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log, ...(party === SERVER2 ? {} : { adopt: adoptPooled }) });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
   }

@@ -10,7 +10,7 @@ import { WebSocketTransport } from '../../lib/net/ws_transport';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/serve/config';
 import { CLIENT } from '../../lib/serve/programs';
 import { SERVERS, tag, type OpCtx } from '../../lib/protocol/party';
-import type { Payload } from '../../lib/net/transport';
+import type { Payload, Received } from '../../lib/net/transport';
 import type { Response } from '../../lib/serve/messages';
 import { startCluster, type TestCluster } from './service';
 
@@ -51,7 +51,7 @@ export async function rawClient(c: TestCluster, owner = false): Promise<WsEndpoi
 /** Sends a request to `to` and resolves with its answer (or the reason the link closed). */
 export async function ask(ep: WsEndpoint, to: readonly string[], session: string, request: unknown, timeoutMs = 20_000): Promise<Response[]> {
   const answers = to.map((s) => ep.recv(s, session, 'res').then(
-    (p: Payload) => (p.kind === 'control' ? (p.data as Response) : { ok: false as const, error: 'malformed' }),
+    (p: Received) => (p.kind === 'control' ? (p.data as Response) : { ok: false as const, error: 'malformed' }),
     (e: Error) => ({ ok: false as const, error: `no answer: ${e.message}` }),
   ));
   await Promise.all(to.map((s) => ep.send(s, session, REQUEST_KEY, { kind: 'control', data: request })));
