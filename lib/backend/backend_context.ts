@@ -14,7 +14,7 @@ const storage = new AsyncLocalStorage<Backend>();
  * one code falls back to (the process's, on the CPU, where parties have no streams: every server
  * process, and in-process clusters on the default device) runs fn as it is. The first
  * AsyncLocalStorage.run turns Node's promise hooks on for every promise of the process, which
- * cost a server 3-7% of its CPU on the protocol's many small awaits (bench/RESULTS.md, tenth session).
+ * cost a server 4-10% of its CPU on the protocol's many small awaits (bench/RESULTS.md, tenth session).
  * So changing the process's backend (setBackend) while a computation on the old one is in flight
  * is not supported: its later tensors would be made on the new one, and kernels refuse to mix them.
  */
