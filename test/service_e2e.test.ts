@@ -21,7 +21,7 @@ const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
 const exactRelu = (z: number) => Math.max(z, 0);
 
 const replayed = async () => {
-  const operator = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const operator = await cluster.connect({ asOwner: true });
   const server2 = (await operator.status())[2];
   await operator.close();
   return server2.pool!.replayed;
@@ -30,10 +30,10 @@ const replayed = async () => {
 for (const protocol of ['pond', 'securenn', 'fss'] as const) {
   test.serial(`${protocol}: a deployed model predicts like its plaintext forward pass, across three processes`, async (t) => {
     const m = mlp([24, 16, 10]);
-    const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+    const owner = await cluster.connect({ asOwner: true });
     await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(protocol === 'pond' ? { uncalibrated: true } : {}) });
     await owner.close();
-    const client = await tfe.PredictionClient.connect(cluster.config);
+    const client = await cluster.connect();
     const info = (await client.models()).find((x) => x.name === `mlp-${protocol}`);
     t.deepEqual(info?.inputShape, [24]);
     t.is(info?.protocol, protocol);
@@ -67,7 +67,7 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
 }
 
 test.serial("fss: the pool's keys wait in the compute servers' native memory, not in JavaScript buffers, and an undeploy frees them", async (t) => {
-  const operator = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const operator = await cluster.connect({ asOwner: true });
   // Until server2 has had nothing in the making for a while (every pool full) and server0 holds what it shipped.
   const settled = async () => {
     for (let quiet = 0, i = 0; quiet < 4 && i < 400; i++) {
@@ -98,12 +98,12 @@ test.serial("fss: the pool's keys wait in the compute servers' native memory, no
 
 test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys', async (t) => {
   const m = mlp([24, 16, 10]);
-  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const owner = await cluster.connect({ asOwner: true });
   for (const gate of ['one-round', 'compact'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
   await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact'\)/ });
   await t.throwsAsync(owner.deploy(m.file, { name: 'gate-pond', protocol: 'securenn', fssGate: 'compact' }), { message: /fssGate applies to the fss protocol, not securenn/ });
   await owner.close();
-  const client = await tfe.PredictionClient.connect(cluster.config);
+  const client = await cluster.connect();
   const models = await client.models();
   t.is(models.find((x) => x.name === 'gate-compact')?.fssGate, 'compact');
   t.is(models.find((x) => x.name === 'gate-one-round')?.fssGate, 'one-round');
@@ -126,14 +126,14 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
 
 test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner's inputs, it predicts like the calibrated plaintext", async (t) => {
   const m = mlp([8, 16, 4]);
-  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const owner = await cluster.connect({ asOwner: true });
   await t.throwsAsync(owner.deploy(m.file, { name: 'raw', protocol: 'pond' }), { message: /the model has relu \(dense\), and Pond replaces relu by a polynomial/ });
   const wide = () => Float64Array.from({ length: 8 }, () => (Math.random() * 2 - 1) * 10);
   const { calibration } = await owner.deploy(m.file, { name: 'cal', protocol: 'pond', calibrate: { inputs: Array.from({ length: 100 }, wide), minAgreement: 0 } });
   await owner.close();
   t.is(calibration!.relus.length, 1);
   const c = calibration!.relus[0].coeffs;
-  const client = await tfe.PredictionClient.connect(cluster.config);
+  const client = await cluster.connect();
   for (let i = 0; i < 3; i++) {
     const x = wide();
     const p = await client.predict('cal', { data: x, shape: [1, 8] });
@@ -145,10 +145,10 @@ test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner
 
 test.serial('bad requests are refused with a clear reason and the servers keep serving', async (t) => {
   const m = mlp([8, 4]);
-  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const owner = await cluster.connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'small', protocol: 'pond', uncalibrated: true });
   await t.throwsAsync(owner.deploy(m.file, { name: 'small' }), { message: /model 'small' is already deployed/ });
-  const client = await tfe.PredictionClient.connect(cluster.config);
+  const client = await cluster.connect();
   await t.throwsAsync(client.predict('nope', { data: new Float64Array(8).fill(0.5), shape: [1, 8] }), { message: /unknown model 'nope'/ });
   await t.throwsAsync(client.predict('small', { data: new Float64Array(9).fill(0.5), shape: [1, 9] }), { message: /takes inputs of shape \[batch, 8\], got \[1,9\]/ });
   await t.throwsAsync(client.predict('small', { data: new Float64Array(8 * 2 ** 21).fill(0.5), shape: [2 ** 21, 8] }), { message: /over the limit/ });

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as tfe from '../../lib';
+import type { ClientOptions } from '../../lib/serve/client';
 import { spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
 
 export interface TestCluster {
@@ -17,6 +18,12 @@ export interface TestCluster {
   restart(party: string): void;
   /** Waits until all three servers report the same ready epoch. */
   ready(timeoutMs?: number): Promise<string>;
+  /**
+   * A client of this cluster that stop() closes if the test did not: a failed assertion throws
+   * past the test's own close(), and an open client re-dials the stopped servers, keeping the
+   * worker alive until ava's timeout.
+   */
+  connect(opts?: ClientOptions): Promise<tfe.PredictionClient>;
   stop(): Promise<void>;
 }
 
@@ -25,6 +32,7 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cluster-'));
   const config = await tfe.writeLocalConfig(dir, { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs, extra: opts.extra });
   const logs: string[] = [];
+  const clients: tfe.PredictionClient[] = [];
   const procs = new Map<string, ServerProcess>();
   const start = (p: string) => procs.set(p, spawnServer(config, p, (l) => logs.push(l)));
   for (const p of ['server0', 'server1', 'server2']) start(p);
@@ -36,7 +44,13 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
     restart: start,
     // Long enough for a failed first setup (setupTimeoutMs, 30 s) to be retried by server0.
     ready: (timeoutMs = 90_000) => waitReady(config, timeoutMs),
+    async connect(opts) {
+      const client = await tfe.PredictionClient.connect(config, opts);
+      clients.push(client);
+      return client;
+    },
     async stop() {
+      await Promise.allSettled(clients.map((cl) => cl.close()));
       await tfe.stopCluster([...procs.values()]);
       fs.rmSync(dir, { recursive: true, force: true });
       // A failure nothing awaited is a server bug whatever the test checks (it used to end the
