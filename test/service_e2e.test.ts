@@ -8,7 +8,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { mlp } from './helpers/model_files';
-import { startCluster, type TestCluster } from './helpers/service';
+import { poolSettled, startCluster, type TestCluster } from './helpers/service';
 
 let cluster: TestCluster;
 test.before(async () => {
@@ -68,15 +68,9 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
 
 test.serial("fss: the pool's keys wait in the compute servers' native memory, not in JavaScript buffers, and an undeploy frees them", async (t) => {
   const operator = await cluster.connect({ asOwner: true });
-  // Until server2 has had nothing in the making for a while (every pool full) and server0 holds what it shipped.
-  const settled = async () => {
-    for (let quiet = 0, i = 0; quiet < 4 && i < 400; i++) {
-      quiet = (await operator.status())[2].pool!.making > 0 ? 0 : quiet + 1;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    // The operator's fields (the owner's certificate under TLS).
-    return (await operator.status()).slice(0, 2).map((s) => ({ prefetched: s.prefetched!.bytes, liveTensors: s.liveTensors!, tensorBytes: s.tensorBytes! }));
-  };
+  // The compute servers' counters once the pool is at rest (the operator's fields: the owner's certificate under TLS).
+  const settled = async () =>
+    (await poolSettled(operator)).slice(0, 2).map((s) => ({ prefetched: s.prefetched!.bytes, liveTensors: s.liveTensors!, tensorBytes: s.tensorBytes! }));
   const before = await settled();
   await operator.deploy(mlp([24, 16, 10]).file, { name: 'held-fss', protocol: 'fss' });
   const full = await settled();

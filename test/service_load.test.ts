@@ -5,7 +5,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { mlp } from './helpers/model_files';
-import { rssOf, startCluster } from './helpers/service';
+import { poolSettled, rssOf, startCluster } from './helpers/service';
 
 const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
 
@@ -33,19 +33,6 @@ test('8 clients x 50 queries: all correct, and server RSS stays flat across roun
           if (want.some((w, i) => Math.abs(p.data[i] - w) > 2e-3)) wrong++;
         }
       }));
-    // The offline pool refills as a round ends, and what server2 ships ahead waits on the compute
-    // servers as native tensors (pool.ts, adoptPooled): read the counters once it is full again.
-    const settled = async () => {
-      let last = '';
-      for (let same = 0, i = 0; same < 4 && i < 400; i++) {
-        const st = await clients[0].status();
-        const now = st.map((s) => `${s.pool?.making ?? 0}/${s.prefetched?.messages}`).join();
-        same = now === last && (st[2].pool?.making ?? 0) === 0 ? same + 1 : 0;
-        last = now;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      return clients[0].status();
-    };
     const rss: number[][] = [];
     const native: string[][] = [];
     for (let r = 0; r < 5; r++) {
@@ -53,7 +40,7 @@ test('8 clients x 50 queries: all correct, and server RSS stays flat across roun
       rss.push([...c.procs.values()].map((p) => rssOf(p.child.pid!)));
       // Besides what the pool holds: how many pooled queries are held when a round ends depends on
       // when the clients took their leases, and each held message is one tensor of its wire size.
-      native.push((await settled()).map((s) => `${s.liveTensors! - s.prefetched!.messages} tensors, ${s.tensorBytes! - s.prefetched!.bytes} bytes`));
+      native.push((await poolSettled(clients[0])).map((s) => `${s.liveTensors! - s.prefetched!.messages} tensors, ${s.tensorBytes! - s.prefetched!.bytes} bytes`));
     }
     t.is(wrong, 0);
     // Native memory is exact: after warm-up, every round ends with the same tensors alive.

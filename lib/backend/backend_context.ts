@@ -19,7 +19,8 @@ const storage = new AsyncLocalStorage<Backend>();
  * is not supported: its later tensors would be made on the new one, and kernels refuse to mix them.
  */
 export function withBackend<T>(backend: Backend | undefined, fn: () => T): T {
-  if (!backend || backend === (storage.getStore() ?? getBackend())) return fn();
+  // getBackend(): the enclosing context's backend, else the process's.
+  if (!backend || backend === getBackend()) return fn();
   return storage.run(backend, fn);
 }
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import * as tfe from '../../lib';
 import type { ClientOptions } from '../../lib/serve/client';
+import type { ServerStatus } from '../../lib/serve/messages';
 import { spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
 
 export interface TestCluster {
@@ -78,4 +79,21 @@ export async function startCliCluster(dir: string, cwd?: string): Promise<{ conf
   for (let i = 0; i < 100 && !fs.existsSync(config); i++) await new Promise((r) => setTimeout(r, 100));
   await waitReady(config);
   return { config, log: () => log, stop: () => (cluster.kill('SIGINT'), exited) };
+}
+
+/**
+ * The servers' status once the offline pool is at rest: server2 has nothing in the making and
+ * what the compute servers hold ahead has stopped changing, for four polls in a row (at most
+ * 10 s). `operator` must see the counters (the owner's certificate under TLS).
+ */
+export async function poolSettled(operator: tfe.PredictionClient): Promise<ServerStatus[]> {
+  let last = '';
+  for (let same = 0, i = 0; same < 4 && i < 400; i++) {
+    const st = await operator.status();
+    const now = st.map((s) => `${s.pool?.making ?? 0}/${s.prefetched?.messages}`).join();
+    same = now === last && (st[2].pool?.making ?? 0) === 0 ? same + 1 : 0;
+    last = now;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return operator.status();
 }
