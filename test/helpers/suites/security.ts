@@ -70,7 +70,9 @@ export function securitySuite(protocol: Protocol): void {
         ['the plain encodings', new BigUint64Array(n).fill(81920n), 0],
         ['63-bit shares (top bit always clear)', uniform.map((v) => v >> 1n), 7],
         ['even shares (low bit always clear)', uniform.map((v) => v & ~1n), 0],
-        ['shares with one top-byte value twice as likely', uniform.map((v, i) => (i % 256 === 0 ? v & 0x00ffffffffffffffn : v)), 7],
+        // One top-byte value three times as likely: about 1280 against the critical 390, where twice as
+        // likely (about 513, standard deviation 39) stayed under it once in about 1200 runs.
+        ['shares with one top-byte value three times as likely', uniform.map((v, i) => (i % 128 === 0 ? v & 0x00ffffffffffffffn : v)), 7],
       ];
       for (const [name, v, byte] of controls) t.true(chiSquareByte(new Uint8Array(v.buffer), byte) > CRIT, `control fails: ${name}`);
       t.true(chiSquareByte(new Uint8Array(uniform.buffer), 7) < CRIT, 'control passes: CSPRNG output');
