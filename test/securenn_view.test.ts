@@ -14,7 +14,7 @@ import * as tfe from '../lib';
 import { bitDecompose, cast, prgField, prgRing, randomSeed, sub } from '../lib/ring';
 import { nonceFor } from '../lib/protocol/correlated';
 import { PRIME, PRIVATE_COMPARE_STEPS, privateCompare } from '../lib/protocol/securenn/private_compare';
-import { recoverR } from './helpers/compare_attack';
+import { candidatesR, recoverR } from './helpers/compare_attack';
 import { F } from './helpers/fixed';
 import { recordedRelu, reluTraffic } from './helpers/relu_views';
 import { newCluster } from './helpers/suites/harness';
@@ -74,7 +74,9 @@ function attackPaperRelu(view: Msg[], n: number): number[] {
     const x = BigInt.asUintN(64, m0[e] + m1[e]);
     const x1e = x1.subarray(e * 64, e * 64 + 64);
     const x0e = Array.from(x1e, (v, i) => (Number((x >> BigInt(i)) & 1n) - v + PRIME) % PRIME);
-    const rMinus1 = recoverR(x0e, x1e, d0.subarray(e * 64, e * 64 + 64), d1.subarray(e * 64, e * 64 + 64));
+    // x - r = 2a is even, which settles the odd time two adjacent values of r - 1 both fit.
+    const fits = candidatesR(x0e, x1e, d0.subarray(e * 64, e * 64 + 64), d1.subarray(e * 64, e * 64 + 64)).filter((c) => ((x - c - 1n) & 1n) === 0n);
+    const rMinus1 = fits.length === 1 ? fits[0] : null;
     if (rMinus1 === null) {
       out.push(Number.NaN);
       continue;
@@ -110,6 +112,16 @@ async function attackOneCompareRelu(c: tfe.Cluster, view: Msg[], n: number): Pro
 // The inputs the review recovered exactly, and random ones.
 const INPUTS = [-3.25, 1.5, 1000.125, -0.0078125, 42, -31337.5, ...Array.from({ length: 26 }, () => Math.round((Math.random() - 0.5) * 2 ** 20) / 2 ** 8)];
 
+/**
+ * The share of inputs the control attack must recover. The search gives up on an element now and
+ * then: two adjacent values fit (beta = 0 with v and beta = 1 with v + 1; ShareConvert's parity
+ * settles it for the paper's form, nothing does for the one-compare form) or the node budget runs
+ * out. Measured over 4 x 512 inputs (2026-11-30): 0.2-1% of elements for the paper's form, 1-3.5%
+ * for the one-compare form. At 3.5%, 9 or more failures of 32 have probability about 1e-6; at the
+ * old 90% (4 failures) it was about 1 in 40, and CI met it.
+ */
+const CONTROL_SHARE = 0.75;
+
 async function reluView(): Promise<{ view: Msg[]; out: Float64Array }> {
   const { seen: view, out } = await recordedRelu('securenn', INPUTS, recordServer2, { securennDrelu: 'paper' });
   return { view, out };
@@ -118,9 +130,8 @@ async function reluView(): Promise<{ view: Msg[]; out: Float64Array }> {
 test.serial("server2's attack on ReLU, the paper's DReLU: recovers every input without the re-randomisation (control), none with it", async (t) => {
   const broken = await withSteps({ rerandomise: false }, reluView);
   const got = attackPaperRelu(broken.view, INPUTS.length);
-  // The search gives up on an element now and then (two consistent answers, or its node budget).
   const right = got.filter((v, i) => v === INPUTS[i]).length;
-  t.true(right >= 0.9 * INPUTS.length, `control: the attack recovers ${right} of ${INPUTS.length} inputs without re-randomisation`);
+  t.true(right >= CONTROL_SHARE * INPUTS.length, `control: the attack recovers ${right} of ${INPUTS.length} inputs without re-randomisation`);
   t.true(got.every((v, i) => Number.isNaN(v) || v === INPUTS[i]), 'control: and never a wrong one');
   const fixed = await reluView();
   t.deepEqual([...fixed.out], INPUTS.map((v) => Math.max(v, 0)), 'relu is still exact');
@@ -143,7 +154,7 @@ test.serial("server2's attack on ReLU, the one-compare DReLU: recovers every inp
   };
   const broken = await withSteps({ rerandomise: false }, attack);
   const right = broken.got.filter((v, i) => v === INPUTS[i]).length;
-  t.true(right >= 0.9 * INPUTS.length, `control: the attack recovers ${right} of ${INPUTS.length} inputs without re-randomisation`);
+  t.true(right >= CONTROL_SHARE * INPUTS.length, `control: the attack recovers ${right} of ${INPUTS.length} inputs without re-randomisation`);
   t.true(broken.got.every((v, i) => Number.isNaN(v) || v === INPUTS[i]), 'control: and never a wrong one');
   const fixed = await attack();
   t.deepEqual([...fixed.out], INPUTS.map((v) => Math.max(v, 0)), 'relu is still exact');

@@ -12,18 +12,24 @@ const BITS = 64;
 const mod = (v: number): number => ((v % PRIME) + PRIME) % PRIME;
 
 /**
- * The public comparison value `cmp` (r when beta = 0, r + 1 when beta = 1) consistent with one
- * element's view, for both beta; null unless exactly one value of r is consistent.
- * x0, x1: the 64 bit shares of x server2 dealt (least significant first); d0, d1: the 64 values
- * each server sent it. Returns r.
+ * The values of r (the public comparison value `cmp` is r when beta = 0, r + 1 when beta = 1)
+ * consistent with one element's view, for both beta; empty when the search gave up. Now and then
+ * beta = 0 with r and beta = 1 with r + 1 both fit: the caller may know which (ShareConvert's x - r
+ * is even). x0, x1: the 64 bit shares of x server2 dealt (least significant first); d0, d1: the
+ * 64 values each server sent it.
  */
-export function recoverR(x0: ArrayLike<number>, x1: ArrayLike<number>, d0: ArrayLike<number>, d1: ArrayLike<number>, budget = 200_000): bigint | null {
+export function candidatesR(x0: ArrayLike<number>, x1: ArrayLike<number>, d0: ArrayLike<number>, d1: ArrayLike<number>, budget = 200_000): bigint[] {
   const found = new Set<bigint>();
   for (const beta of [0, 1]) {
     for (const cmp of search(x0, x1, d0, d1, beta, budget)) found.add(beta ? BigInt.asUintN(64, cmp - 1n) : cmp);
-    if (found.size > 1) return null;
   }
-  return found.size === 1 ? [...found][0] : null;
+  return [...found];
+}
+
+/** The one value of r consistent with one element's view (see candidatesR); null unless exactly one is. */
+export function recoverR(x0: ArrayLike<number>, x1: ArrayLike<number>, d0: ArrayLike<number>, d1: ArrayLike<number>, budget = 200_000): bigint | null {
+  const found = candidatesR(x0, x1, d0, d1, budget);
+  return found.length === 1 ? found[0] : null;
 }
 
 function search(x0: ArrayLike<number>, x1: ArrayLike<number>, d0: ArrayLike<number>, d1: ArrayLike<number>, beta: number, budget: number): bigint[] {
