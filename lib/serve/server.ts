@@ -4,49 +4,36 @@
 // client. Faults: a client or server that disconnects aborts the sessions it was part of (the
 // other servers are told, the client gets the reason), a query that runs too long is aborted,
 // and stop() lets in-flight queries finish before closing.
-import { PROTOCOL_TRAITS } from '../protocol/protocols';
-import { randomBytes } from 'node:crypto';
+// Here: admission and the requests' life. Elsewhere: the setup (epoch_setup.ts, epoch.ts), the
+// pairing of a request with server0's notice (pairing.ts), the computation (run_request.ts), who
+// may change the models (access.ts), the pool (reservations.ts, pool.ts), leases (leases.ts).
 import * as path from 'node:path';
 
 import { resolveDevice, setBackend } from '../backend/backends';
 import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
+import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
-import { type ClusterConfig, readPem, usesTls } from './config';
+import { checkOwner, isOperator } from './access';
+import { type ClusterConfig, readPem } from './config';
 import { serverTls } from './provision_tls';
-import { Epoch } from './epoch';
+import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
 import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
-import { type ClientRequest, type DeployRequest, type EpochNotice, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
-import { type DeployedModel, digestOf, infoOf, ModelStore, specOf } from './model_store';
-import { CLIENT, deployOnServer, predictOnServer } from './programs';
-import { adoptPooled, PooledTransport, poolSession, poolSessionPrefix } from './pool';
+import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
+import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
+import { CLIENT } from './programs';
+import { type Notice, RequestPairing } from './pairing';
+import { adoptPooled, poolSession } from './pool';
+import { deployHere, predictHere, sessionTransport } from './run_request';
 import { serverStatus } from './status';
 import { createLogger, type Log } from '../log';
 import { ServerMetrics } from './metrics';
 
 const PAIRING_TIMEOUT_MS = 10_000;
-/** A failed setup is retried by server0 at most this often. */
-const SETUP_RETRY_MS = 5_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const OWNER = 'model-owner';
-/** The servers' go-ahead to keep a deployed model (a deploy that failed anywhere is kept nowhere). */
-const COMMIT_KEY = 'deploy-commit';
-
-/** server0's go-ahead for a request: its session index, and whether it was reserved for the pool. */
-interface Notice {
-  epoch: string;
-  index: number;
-  pooled: boolean;
-}
-
-interface Pending {
-  client?: { peer: PartyName; req: ClientRequest };
-  notice?: Notice;
-  timer: NodeJS.Timeout;
-}
 
 export interface ServerOptions {
   /** Default: the format cluster.json's `log` names, on stderr (lib/log.ts). */
@@ -65,17 +52,14 @@ export class TfeServer {
   #deploying = new Set<string>();
   /** server2: pool notices for a model whose deploy is finishing here. */
   #poolWaiting = new Map<string, PoolNotice[]>();
-  #epoch?: Epoch;
-  #pending = new Map<string, Pending>();
+  #setup: EpochSetup;
+  /** server1/server2: client requests and server0's notices waiting for their other half. */
+  #pending: RequestPairing;
   #running = new Map<string, { client: PartyName; model: string; done: Promise<void> }>();
   #sessions: SessionAccounting;
   #stopping = false;
-  #retryTimer?: NodeJS.Timeout;
-  #lastRetry = 0;
   /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
-  /** server1/server2: leased requests that came before server0's lease notice, by lease id. */
-  #waitingLease = new Map<string, string>();
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
 
@@ -105,6 +89,41 @@ export class TfeServer {
     this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log, ...(party === SERVER2 ? {} : { adopt: adoptPooled }) });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
+    this.#setup = new EpochSetup({
+      me: party,
+      endpoint: this.endpoint,
+      config,
+      log: this.#log,
+      models: this.#models,
+      replacing: () => this.#leases.clear(),
+      ready: (epoch) => {
+        if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
+      },
+      stopping: () => this.#stopping,
+    });
+    this.#pending = new RequestPairing(PAIRING_TIMEOUT_MS, {
+      paired: (session, client, notice) => {
+        this.#sessions.started(session);
+        this.#run(session, client.peer, client.req as PredictRequest | DeployRequest, notice);
+      },
+      unused: (session, { notice }) => {
+        this.#sessions.release(session);
+        this.endpoint.endSession(session);
+        if (notice && this.me === SERVER2 && this.#epoch?.id === notice.epoch) this.#epoch.pool.discard(notice.index);
+        // What server2 shipped ahead for it (the compute servers hold it in the pool session).
+        if (notice?.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
+      },
+      timedOut: (session, { client }) => {
+        if (client) this.#respond(client.peer, session, { ok: false, error: `${this.me}: server0 did not start this request (is it up?)` });
+        // server0 started it but the client never asked here: server0 and the other stop waiting.
+        else this.endpoint.abortSession(session, `the client's request never reached ${this.me}`, this.#others());
+      },
+    });
+  }
+
+  /** The setup queries run in. */
+  get #epoch() {
+    return this.#setup.current;
   }
 
   /** Loads the stored models, listens, and joins the mesh (re-joining by itself after drops). */
@@ -112,7 +131,7 @@ export class TfeServer {
     for (const m of this.#store.loadAll(this.me !== 'server2')) this.#models.set(m.name, m);
     if (this.#models.size) this.#log(`loaded ${this.#models.size} deployed model(s): ${[...this.#models.keys()].join(', ')}`, 'models-loaded', { count: this.#models.size, models: [...this.#models.keys()].join(',') });
     this.endpoint.on('request', (peer, session, payload) => this.#onRequest(peer, session, payload));
-    this.endpoint.on('peer-up', (peer) => this.#onPeerUp(peer));
+    this.endpoint.on('peer-up', (peer) => this.#setup.peerUp(peer));
     this.endpoint.on('peer-down', (peer, why) => this.#onPeerDown(peer, why));
     this.endpoint.on('abort', (session, reason) => this.#onAbort(session, reason));
     await this.endpoint.start(SERVERS.filter((s) => s !== this.me));
@@ -136,63 +155,6 @@ export class TfeServer {
       if (Date.now() > deadline) throw new Error(`${this.me}: the cluster is not set up (waiting for ${SERVERS.filter((s) => s !== this.me && !this.endpoint.connected(s)).join(', ') || 'setup'})`);
       await new Promise((r) => setTimeout(r, 50));
     }
-  }
-
-  // ---------- the epoch (setup) ----------
-
-  #onPeerUp(peer: PartyName): void {
-    if (this.me !== SERVER0 || !SERVERS.includes(peer)) return;
-    if (SERVERS.every((s) => s === this.me || this.endpoint.connected(s))) this.#announceEpoch();
-  }
-
-  #announceEpoch(): void {
-    const models = [...this.#models.values()].map((m) => ({ name: m.name, digest: m.digest }));
-    const notice: EpochNotice = { type: 'epoch', epoch: randomBytes(8).toString('hex'), models };
-    for (const s of SERVERS) if (s !== this.me) void this.endpoint.send(s, `epoch:${notice.epoch}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-    this.#beginEpoch(notice);
-  }
-
-  #beginEpoch(notice: EpochNotice): void {
-    const old = this.#epoch;
-    this.#leases.clear();
-    const fresh = new Epoch(notice.epoch, this.me, this.endpoint, this.#config.fracBits, notice.models, this.#models, this.#config.setupTimeoutMs, this.#config.maxPoolRecordings, this.#log);
-    this.#epoch = fresh;
-    if (old) {
-      old.retired = true;
-      old.maybeFree();
-      this.endpoint.endSession(`epoch:${old.id}`);
-      this.endpoint.endSession(`lease:${old.id}`);
-      // What server2 shipped ahead for the old setup's unused indices.
-      old.pool.clear();
-      this.endpoint.endSessionsWithPrefix(poolSessionPrefix(old.id));
-    }
-    fresh.ready.then(
-      () => {
-        this.#log(`cluster set up (epoch ${fresh.id}, ${fresh.masks.size} model(s) ready)`, 'cluster-ready', { models: fresh.masks.size });
-        if (this.me === SERVER0) for (const name of fresh.masks.keys()) this.#reservations.reserve(fresh, name, 1);
-      },
-      (e: Error) => {
-        this.#log(`cluster setup ${fresh.id} failed: ${e.message}`, 'setup-failed', { reason: e.message });
-        // A setup that fails here (a timeout under load, a dropped message) must not leave this
-        // server unready until a peer reconnects: server0 sets the cluster up again.
-        if (this.me === SERVER0) this.#setUpAgain(fresh.id);
-        else if (this.#epoch === fresh) void this.endpoint.send(SERVER0, `epoch:${fresh.id}`, REQUEST_KEY, { kind: 'control', data: { type: 'setup-failed', epoch: fresh.id } }).catch(() => undefined);
-      },
-    );
-  }
-
-  /** server0: announces a fresh epoch after `failed` failed somewhere, at most once per SETUP_RETRY_MS. */
-  #setUpAgain(failed: string): void {
-    if (this.#epoch?.id !== failed || this.#retryTimer || this.#stopping) return;
-    const wait = Math.max(0, this.#lastRetry + SETUP_RETRY_MS - Date.now());
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#lastRetry = Date.now();
-      if (this.#epoch?.id !== failed || this.#stopping || !SERVERS.every((s) => s === this.me || this.endpoint.connected(s))) return;
-      this.#log(`setting the cluster up again (epoch ${failed} failed)`, 'setup-retry');
-      this.#announceEpoch();
-    }, wait);
-    this.#retryTimer.unref();
   }
 
   // ---------- the offline phase: server2's side (pool.ts; server0 reserves in reservations.ts) ----------
@@ -227,13 +189,13 @@ export class TfeServer {
       return;
     }
     for (const [session, r] of this.#running) if (r.client === peer) this.endpoint.abortSession(session, 'the client disconnected', this.#others());
-    for (const [session, p] of this.#pending) if (p.client?.peer === peer) this.#dropPending(session, true);
+    for (const session of this.#pending.sessions()) if (this.#pending.get(session)?.client?.peer === peer) this.#pending.drop(session, true);
   }
 
   /** Another party aborted a session: a request still waiting for its other half is dropped. */
   #onAbort(session: string, reason: string): void {
     this.#log(`session ${session} aborted by ${reason}`, 'session-aborted', { session, reason });
-    if (this.#pending.has(session)) this.#dropPending(session, true);
+    this.#pending.drop(session, true);
   }
 
   #others(): PartyName[] {
@@ -255,7 +217,7 @@ export class TfeServer {
       return this.#refuse(peer, session, e as Error);
     }
     if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map((m) => ({ ...infoOf(m), fracBits: this.#config.fracBits })) });
-    if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(this.#isOperator(peer)) });
+    if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(isOperator(this.#config, this.endpoint, peer)) });
     if (req.type === 'lease') return this.#lease(peer, session, req);
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
@@ -289,8 +251,8 @@ export class TfeServer {
       return this.#run(session, peer, req, notice);
     }
     // server1/server2: a lease whose notice is still on its way waits for it, as for server0's notice.
-    if (lease && !leased) this.#waitingLease.set(lease.id, session);
-    this.#pair(session, { client: { peer, req }, ...(leased ? { notice: leased } : {}) });
+    if (lease && !leased) this.#pending.awaitLease(lease.id, session);
+    this.#pending.pair(session, { client: { peer, req }, ...(leased ? { notice: leased } : {}) });
   }
 
   /**
@@ -324,17 +286,16 @@ export class TfeServer {
   #onLeaseNotice(n: LeaseNotice): void {
     if (n.epoch !== this.#epoch?.id) return;
     this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true }, n.ttlMs + EXPIRY_SLACK_MS);
-    const session = this.#waitingLease.get(n.id);
+    const session = this.#pending.takeLeaseWaiter(n.id);
     if (!session) return;
-    this.#waitingLease.delete(n.id);
     const p = this.#pending.get(session), req = p?.client?.req;
     if (!p || req?.type !== 'predict' || !req.lease) return;
     try {
       const e = this.#leases.take(req.lease, req.model)!;
-      this.#pair(session, { notice: { epoch: e.epoch, index: e.index, pooled: e.pooled } });
+      this.#pending.pair(session, { notice: { epoch: e.epoch, index: e.index, pooled: e.pooled } });
     } catch (e) {
       const peer = p.client!.peer;
-      this.#dropPending(session, true);
+      this.#pending.drop(session, true);
       this.#refuse(peer, session, e as Error);
     }
   }
@@ -363,8 +324,8 @@ export class TfeServer {
   #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
     if (peer !== SERVER0) return this.#onPeerNotice(peer, n);
     if (!n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
-    if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#beginEpoch(n);
-    if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
+    if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#setup.begin(n);
+    if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pending.pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
     const indices = (v: unknown): v is number[] => Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i > 0);
     if (n.type === 'pool' && this.me === SERVER2 && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && n.batch >= 1 && n.batch <= this.#config.maxBatch))) return this.#precompute(n);
     if (n.type === 'unpool' && typeof n.epoch === 'string' && indices(n.indices)) return this.#unpool(n);
@@ -377,46 +338,9 @@ export class TfeServer {
   #onPeerNotice(peer: PartyName, n: ServerNotice): void {
     if (this.me === SERVER0 && n && typeof n === 'object' && n.type === 'setup-failed' && typeof n.epoch === 'string') {
       this.#log(`${peer} could not set up epoch ${n.epoch.slice(0, 16)}`, 'peer-setup-failed', { peer });
-      return this.#setUpAgain(n.epoch);
+      return this.#setup.setUpAgain(n.epoch);
     }
     this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
-  }
-
-  /** Pairs a client's request with server0's notice (either may come first). */
-  #pair(session: string, part: Partial<Pick<Pending, 'client' | 'notice'>>): void {
-    let p = this.#pending.get(session);
-    if (!p) {
-      const timer = setTimeout(() => {
-        const left = this.#pending.get(session);
-        this.#dropPending(session, true);
-        if (left?.client) this.#respond(left.client.peer, session, { ok: false, error: `${this.me}: server0 did not start this request (is it up?)` });
-        // server0 started it but the client never asked here: server0 and the other stop waiting.
-        else this.endpoint.abortSession(session, `the client's request never reached ${this.me}`, this.#others());
-      }, PAIRING_TIMEOUT_MS);
-      this.#pending.set(session, (p = { timer }));
-    }
-    Object.assign(p, part);
-    if (p.client && p.notice) {
-      this.#dropPending(session, false);
-      this.#sessions.started(session);
-      this.#run(session, p.client.peer, p.client.req as PredictRequest | DeployRequest, p.notice);
-    }
-  }
-
-  /** Forgets a waiting request; `unused`: it will never run, so its uploads and recording go too. */
-  #dropPending(session: string, unused: boolean): void {
-    const p = this.#pending.get(session);
-    if (!p) return;
-    clearTimeout(p.timer);
-    this.#pending.delete(session);
-    const req = p.client?.req;
-    if (req?.type === 'predict' && req.lease && this.#waitingLease.get(req.lease.id) === session) this.#waitingLease.delete(req.lease.id);
-    if (!unused) return;
-    this.#sessions.release(session);
-    this.endpoint.endSession(session);
-    if (p.notice && this.me === SERVER2 && this.#epoch?.id === p.notice.epoch) this.#epoch.pool.discard(p.notice.index);
-    // What server2 shipped ahead for it (the compute servers hold it in the pool session).
-    if (p.notice?.pooled) this.endpoint.endSession(poolSession(p.notice.epoch, p.notice.index));
   }
 
   /**
@@ -425,36 +349,18 @@ export class TfeServer {
    */
   #check(req: PredictRequest | DeployRequest, peer: PartyName): number {
     if (req.type === 'predict') return checkPredictRequest(this.#config, this.#models.get(req.model), req, () => [...this.#models.keys()]);
-    this.#checkOwner(peer, 'deploy');
+    checkOwner(this.#config, this.endpoint, peer, 'deploy');
     if (this.#models.has(req.model) || this.#deploying.has(req.model))
       throw new Error(`model '${req.model}' is already deployed${this.#models.has(req.model) ? ' (tfe undeploy removes it)' : ''}`);
     return checkDeploySize(this.#config, req, specOf(req).inputShape);
   }
 
-  /**
-   * Under TLS (a CA or pins), only the model owner's certificate may change the models. A browser page never may:
-   * in plain mode any local client is the owner, but a page from an allowed origin is not local.
-   */
-  #checkOwner(peer: PartyName, what: string): void {
-    if (this.endpoint.fromPage(peer)) throw new Error(`${what} is not allowed from a browser page`);
-    if (usesTls(this.#config) && this.endpoint.identityOf(peer) !== OWNER) throw new Error(`${what} needs the model owner's certificate`);
-  }
-
-  /**
-   * The operator: under TLS a client presenting the owner's certificate; in plain mode every
-   * client while plain ws is loopback-only, nobody when `insecure` lets other hosts in.
-   */
-  #isOperator(peer: PartyName): boolean {
-    if (this.endpoint.fromPage(peer)) return false;
-    return usesTls(this.#config) ? this.endpoint.identityOf(peer) === OWNER : !this.#config.insecure;
-  }
-
   /** Removes a model here (true) or says it was not here (false); refused while it is in use. */
   #undeploy(req: UndeployRequest, peer: PartyName): boolean {
-    this.#checkOwner(peer, 'undeploy');
+    checkOwner(this.#config, this.endpoint, peer, 'undeploy');
     // Being deployed: running, or still waiting for server0's go-ahead (a client's undeploy can
     // arrive while this server's half of the deploy has not started yet).
-    const waiting = [...this.#pending.values()].some((p) => p.client?.req.type === 'deploy' && p.client.req.model === req.model);
+    const waiting = this.#pending.someClient((c) => c.req.type === 'deploy' && c.req.model === req.model);
     if (this.#deploying.has(req.model) || waiting) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
     const busy = [...this.#running.values()].filter((r) => r.model === req.model).length;
     if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
@@ -484,40 +390,17 @@ export class TfeServer {
       try {
         if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
         await epoch.ready;
-        const parties = [...SERVERS, CLIENT], endpoints = new Map([[this.me, this.endpoint]]), aliases = new Map([[CLIENT, client]]);
-        const transport = notice.pooled
-          ? new PooledTransport(parties, endpoints, session, aliases, poolSession(notice.epoch, notice.index))
-          : new WebSocketTransport(parties, endpoints, session, aliases);
+        const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
-          const m = this.#models.get(req.model)!;
-          const masks = epoch.masks.get(m.name);
-          if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
-          // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
-          const shipped = this.me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
-          let outputShape: number[] | undefined;
-          if (!shipped) {
-            const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
-            outputShape = await predictOnServer(fork, this.me, m.spec, m.shares, masks, req.shape);
-          }
-          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes: shipped?.bytes, fracBits: this.#config.fracBits });
+          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport);
+          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits });
         } else {
-          const spec = specOf(req);
-          const fssGate = req.fssGate ?? 'auto';
-          const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate, players: [CLIENT] });
-          const { shares, masks } = await deployOnServer(fork, this.me, spec);
-          const digest = digestOf(req);
-          try {
-            await this.#commit(session, digest);
-          } catch (e) {
-            for (const s of shares) s?.dispose();
-            throw e;
-          }
-          const m: DeployedModel = { name: req.model, protocol: req.protocol, fssGate, topology: req.topology, weights: req.weights, spec, digest, shares };
+          const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
           this.#store.save(m);
           this.#models.set(m.name, m);
           epoch.masks.set(m.name, masks);
-          this.#log(`deployed model '${m.name}' (${req.protocol}, ${spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: spec.layers.length });
+          this.#log(`deployed model '${m.name}' (${req.protocol}, ${m.spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: m.spec.layers.length });
           if (this.me === SERVER0) this.#reservations.reserve(epoch, m.name, 1);
           this.#respond(client, session, { ok: true });
         }
@@ -550,14 +433,6 @@ export class TfeServer {
     this.#running.set(session, { client, model: req.model, done });
   }
 
-  /** Every server has the model's shares and masks: only then does any keep it. */
-  async #commit(session: string, digest: string): Promise<void> {
-    const others = this.#others();
-    await Promise.all(others.map((s) => this.endpoint.send(s, session, COMMIT_KEY, { kind: 'control', data: digest })));
-    for (const p of await Promise.all(others.map((s) => this.endpoint.recv(s, session, COMMIT_KEY))))
-      if (p.kind !== 'control' || p.data !== digest) throw new Error('the servers received different models');
-  }
-
   /** Whether stop() was called (health says so while in-flight queries finish). */
   get stopping(): boolean {
     return this.#stopping;
@@ -570,7 +445,7 @@ export class TfeServer {
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
-    for (const s of this.#pending.keys()) this.#dropPending(s, true);
+    for (const s of this.#pending.sessions()) this.#pending.drop(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
   }
 
