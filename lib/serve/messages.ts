@@ -194,3 +194,34 @@ export function validateRequest(raw: unknown): ClientRequest {
   const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
   return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
 }
+
+/**
+ * A notice from another server if it is well formed, else undefined (the caller logs and ignores
+ * it: servers are trusted to follow the protocol, not to be bug-free). Whether its sender may send
+ * it is the caller's to check.
+ */
+export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const n = raw as Record<string, unknown>;
+  if (typeof n.epoch !== 'string') return undefined;
+  const indices = (v: unknown): v is number[] => Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i > 0);
+  const ok = (() => {
+    switch (n.type) {
+      case 'epoch':
+        return Array.isArray(n.models) && n.models.every((m) => m && typeof m === 'object' && typeof m.name === 'string' && typeof m.digest === 'string');
+      case 'start':
+        return Number.isSafeInteger(n.index);
+      case 'pool':
+        return typeof n.model === 'string' && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && (n.batch as number) >= 1 && (n.batch as number) <= maxBatch));
+      case 'unpool':
+        return indices(n.indices);
+      case 'setup-failed':
+        return true;
+      case 'lease':
+        return typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && (n.ttlMs as number) > 0;
+      default:
+        return false;
+    }
+  })();
+  return ok ? (raw as ServerNotice) : undefined;
+}

@@ -21,8 +21,8 @@ import { serverTls } from './provision_tls';
 import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
-import { EXPIRY_SLACK_MS, LEASE_ID, LeaseBook } from './leases';
-import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerNotice, type ServerStatus, type UndeployRequest, validateRequest } from './messages';
+import { EXPIRY_SLACK_MS, LeaseBook } from './leases';
+import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type Notice, RequestPairing } from './pairing';
@@ -206,7 +206,7 @@ export class TfeServer {
 
   #onRequest(peer: PartyName, session: string, payload: Payload): void {
     if (payload.kind !== 'control') return this.#log(`ignored a non-control request from ${peer}`, 'request-ignored', { peer });
-    if (SERVERS.includes(peer)) return this.#onNotice(peer, session, payload.data as ServerNotice);
+    if (SERVERS.includes(peer)) return this.#onNotice(peer, session, payload.data);
     let req: ClientRequest;
     try {
       // Client sessions are random ids; anything else could name a server's own session (epoch:...).
@@ -321,26 +321,21 @@ export class TfeServer {
     if (CLIENT_SESSION.test(session)) this.endpoint.endSession(session);
   }
 
-  #onNotice(peer: PartyName, session: string, n: ServerNotice): void {
-    if (peer !== SERVER0) return this.#onPeerNotice(peer, n);
-    if (!n || typeof n !== 'object') return this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
-    if (n.type === 'epoch' && typeof n.epoch === 'string' && Array.isArray(n.models)) return this.#setup.begin(n);
-    if (n.type === 'start' && typeof n.epoch === 'string' && Number.isInteger(n.index)) return this.#pending.pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
-    const indices = (v: unknown): v is number[] => Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i > 0);
-    if (n.type === 'pool' && this.me === SERVER2 && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && n.batch >= 1 && n.batch <= this.#config.maxBatch))) return this.#precompute(n);
-    if (n.type === 'unpool' && typeof n.epoch === 'string' && indices(n.indices)) return this.#unpool(n);
-    if (n.type === 'lease' && typeof n.epoch === 'string' && typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && n.ttlMs > 0)
-      return this.#onLeaseNotice(n);
-    this.#log(`ignored a malformed notice from ${peer}`, 'notice-ignored', { peer });
-  }
-
-  /** server0: a notice from server1 or server2 (only setup failures go that way). */
-  #onPeerNotice(peer: PartyName, n: ServerNotice): void {
-    if (this.me === SERVER0 && n && typeof n === 'object' && n.type === 'setup-failed' && typeof n.epoch === 'string') {
+  /** A notice from another server: server0 directs the others; they only tell server0 of a failed setup. */
+  #onNotice(peer: PartyName, session: string, raw: unknown): void {
+    const n = validateNotice(raw, this.#config.maxBatch);
+    if (!n) return this.#log(`ignored a malformed notice from ${peer}`, 'notice-ignored', { peer });
+    if (peer !== SERVER0) {
+      if (this.me !== SERVER0 || n.type !== 'setup-failed') return this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
       this.#log(`${peer} could not set up epoch ${n.epoch.slice(0, 16)}`, 'peer-setup-failed', { peer });
       return this.#setup.setUpAgain(n.epoch);
     }
-    this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
+    if (n.type === 'epoch') return this.#setup.begin(n);
+    if (n.type === 'start') return this.#pending.pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
+    if (n.type === 'pool' && this.me === SERVER2) return this.#precompute(n);
+    if (n.type === 'unpool') return this.#unpool(n);
+    if (n.type === 'lease') return this.#onLeaseNotice(n);
+    this.#log(`ignored a ${n.type} notice from ${peer}`, 'notice-ignored', { peer });
   }
 
   /**

@@ -1,0 +1,64 @@
+// The forms the servers accept (lib/serve/messages.ts): a client's request is refused naming the
+// problem; a malformed notice from another server is recognised as such (and ignored, logged).
+import test from 'ava';
+
+import { validateNotice, validateRequest } from '../lib/serve/messages';
+
+const LEASE = '0123abcd-0000-4000-8000-00000000beef'; // a lease id is a UUID
+
+test('well-formed notices of every type pass as they are', (t) => {
+  const good = [
+    { type: 'epoch', epoch: 'e1', models: [{ name: 'm', digest: 'd' }] },
+    { type: 'epoch', epoch: 'e1', models: [] },
+    { type: 'start', epoch: 'e1', index: 3 },
+    { type: 'start', epoch: 'e1', index: 3, pooled: true },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: [4, 5] },
+    { type: 'pool', epoch: 'e1', model: 'm', batch: 16, indices: [4] },
+    { type: 'unpool', epoch: 'e1', indices: [4] },
+    { type: 'setup-failed', epoch: 'e1' },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: false, ttlMs: 5000 },
+  ];
+  for (const n of good) t.is(validateNotice(n, 128), n as never, JSON.stringify(n));
+});
+
+test('malformed notices are recognised: wrong types, missing fields, out-of-range numbers', (t) => {
+  const bad: unknown[] = [
+    null,
+    'start',
+    [],
+    { type: 'start', index: 3 },
+    { type: 'start', epoch: 'e1', index: 1.5 },
+    { type: 'start', epoch: 'e1', index: '3' },
+    { type: 'epoch', epoch: 'e1', models: 'm' },
+    { type: 'epoch', epoch: 'e1', models: [{ name: 'm' }] },
+    { type: 'epoch', epoch: 'e1', models: [null] },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: [0] },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: [4], batch: 129 },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: [4], batch: 0 },
+    { type: 'pool', epoch: 'e1', indices: [4] },
+    { type: 'unpool', epoch: 'e1', indices: [-1] },
+    { type: 'unpool', epoch: 'e1', indices: 4 },
+    { type: 'lease', epoch: 'e1', id: 'short', model: 'm', index: 9, ttlMs: 5000 },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, ttlMs: 0 },
+    { type: 'teardown', epoch: 'e1' },
+    { epoch: 'e1' },
+  ];
+  for (const n of bad) t.is(validateNotice(n, 128), undefined, JSON.stringify(n));
+});
+
+test('a client request is refused naming what is wrong with it', (t) => {
+  t.deepEqual(validateRequest({ type: 'predict', model: 'm', shape: [1, 4] }), { type: 'predict', model: 'm', shape: [1, 4] });
+  t.deepEqual(validateRequest({ type: 'status', extra: 1 }), { type: 'status' });
+  const refusals: [unknown, RegExp][] = [
+    [null, /must be an object/],
+    [{ type: 'drop-tables' }, /unknown request type "drop-tables"/],
+    [{ type: 'predict', model: '../etc', shape: [1] }, /model name "..\/etc" is not allowed/],
+    [{ type: 'predict', model: 'm', shape: [1, -4] }, /input shape \[1,-4\] must be a list of positive integers/],
+    [{ type: 'predict', model: 'm', shape: [2, 4], lease: { id: LEASE, index: 3 } }, /a lease is for a batch-1 query; this one has batch 2/],
+    [{ type: 'predict', model: 'm', shape: [1, 4], lease: { id: 'x', index: 3 } }, /lease must be/],
+    [{ type: 'deploy', model: 'm', protocol: 'magic', topology: {}, weights: [] }, /magic/],
+    [{ type: 'deploy', model: 'm', protocol: 'pond', weights: [] }, /topology is missing/],
+    [{ type: 'deploy', model: 'm', protocol: 'pond', topology: {}, weights: [{ name: 'w' }] }, /weights must be a list of \{ name, shape \}/],
+  ];
+  for (const [raw, why] of refusals) t.throws(() => validateRequest(raw), { message: why }, JSON.stringify(raw));
+});
