@@ -32,7 +32,7 @@ let baseline: ServerStatus[];
 
 const status = () => operator.status();
 async function servesCorrectly(t: { true: (v: boolean, msg?: string) => void }): Promise<void> {
-  const client = await tfe.PredictionClient.connect(c.config);
+  const client = await c.connect();
   try {
     const x = Float64Array.from({ length: 32 }, () => Math.random() * 2 - 1);
     const p = await client.predict('m', { data: x, shape: [1, 32] });
@@ -54,7 +54,7 @@ test.before(async () => {
   c = await startLimitedCluster(LIMITS);
   await c.ready();
   m = mlp([32, 64, 10]);
-  operator = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  operator = await c.connect({ asOwner: true });
   await operator.deploy(m.file, { name: 'm', protocol: 'pond', uncalibrated: true });
   await operator.deploy(CONV, { name: 'conv', protocol: 'pond', uncalibrated: true });
   await servesCorrectly({ true: (v, msg) => { if (!v) throw new Error(msg); } });
@@ -66,7 +66,7 @@ test.after.always(async () => {
 });
 
 test.serial('status: an anonymous client learns only readiness and model names; the operator gets the counters', async (t) => {
-  const anon = await tfe.PredictionClient.connect(c.config);
+  const anon = await c.connect();
   const st = await anon.status();
   await anon.close();
   for (const s of st) t.deepEqual(Object.keys(s).sort(), ['models', 'operator', 'party', 'ready']);
@@ -211,7 +211,7 @@ test.serial('a model lost on one server: deploy says so, undeploy (owner only, i
   c.restart('server1');
   await c.ready();
   await t.throwsAsync(operator.deploy(lost.file, { name: 'lost', protocol: 'pond', uncalibrated: true }), { message: /model 'lost' is already deployed \(tfe undeploy removes it\)/ });
-  const anon = await tfe.PredictionClient.connect(c.config);
+  const anon = await c.connect();
   await t.throwsAsync(anon.predict('lost', { data: new Float64Array(32), shape: [1, 32] }), { message: /model 'lost' is missing on server1/ });
   await t.throwsAsync(anon.undeploy('lost'), { message: /undeploy needs the model owner's certificate/ });
   await anon.close();

@@ -62,11 +62,11 @@ test.serial('/healthz says ready on every server; other paths and methods are re
 
 test.serial('/metrics is valid Prometheus text whose counters move with a prediction, and shows no epoch or client text', async (t) => {
   const m = mlp([12, 8, 4]);
-  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const owner = await cluster.connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'ops-mlp', protocol: 'pond', uncalibrated: true });
   await owner.close();
   const before = await Promise.all([0, 1, 2].map(scrape));
-  const client = await tfe.PredictionClient.connect(cluster.config);
+  const client = await cluster.connect();
   const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
   const p = await client.predict('ops-mlp', { data: x, shape: [1, 12] });
   const want = m.forward(x, (z) => tfe.evalPolynomial(tfe.reluPolynomial(4), z));
@@ -163,7 +163,7 @@ test.serial('/healthz turns 503 with the reason when a peer goes, and 200 when i
 test.serial('a query that runs past queryTimeoutMs counts as outcome="timeout" on every server', async (t) => {
   // Deployed under the usual timeout, then the cluster restarts with a 100 ms one (models persist).
   const m = mlp([64, 64, 10]);
-  const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+  const owner = await cluster.connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'ops-slow', protocol: 'securenn' });
   await owner.close();
   const config = JSON.parse(fs.readFileSync(cluster.config, 'utf8')) as Record<string, unknown>;
@@ -174,7 +174,7 @@ test.serial('a query that runs past queryTimeoutMs counts as outcome="timeout" o
   }
   for (const p of PARTIES) cluster.restart(p);
   await cluster.ready();
-  const client = await tfe.PredictionClient.connect(cluster.config);
+  const client = await cluster.connect();
   // 1024 x 64 exact ReLUs take far longer than 100 ms on any CPU.
   await t.throwsAsync(client.predict('ops-slow', { data: Float64Array.from({ length: 1024 * 64 }, () => Math.random() - 0.5), shape: [1024, 64] }), { message: /timed out after 100 ms/ });
   await client.close();

@@ -32,7 +32,7 @@ test('batches of one size are pooled one ahead; another size moves the pool and 
     await until(async () => (await status())[0].prefetched!.messages > 0 && (await status())[1].prefetched!.messages > 0, 'the batch-1 pool to arrive');
     await new Promise((r) => setTimeout(r, 300));
     const base = (await status())[0].prefetched!.bytes;
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     const ask = async (batch: number) => {
       const x = Float64Array.from({ length: 16 * batch }, () => Math.random() * 2 - 1);
       x[0] = 0;
@@ -82,7 +82,7 @@ test('a recording discarded while server2 is still dealing it stops quietly: ser
   const m = mlp([16, 512, 10]);
   await withOwnerCluster({}, async (c, owner) => {
     await owner.deploy(m.file, { name: 'wide', protocol: 'fss' });
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     for (let round = 0; round < 3; round++)
       for (const batch of [64, 3]) {
         const x = Float64Array.from({ length: 16 * batch }, () => Math.random() * 2 - 1);
@@ -101,7 +101,7 @@ test("pond: a batch size is pooled the same way (server2's triples and masks shi
   const m = mlp([12, 16, 6]);
   await withOwnerCluster({}, async (c, owner) => {
     await owner.deploy(m.file, { name: 'p', protocol: 'pond', uncalibrated: true });
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     const poly = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
     const ask = async () => {
       const x = Float64Array.from({ length: 12 * 5 }, () => Math.random() * 2 - 1);
@@ -128,7 +128,7 @@ test("a larger batch of one model gives way to another model's when the pool's b
   await withOwnerCluster({ maxQueryBytes: 52 << 20, precomputePool: 1 }, async (c, owner) => {
     for (const name of ['x', 'y']) await owner.deploy(m.file, { name, protocol: 'fss' });
     await until(async () => (await owner.status())[2].pool!.recorded >= 2, 'the batch-1 pools');
-    const client = await tfe.PredictionClient.connect(c.config, { leases: false });
+    const client = await c.connect({ leases: false });
     const ask = async (name: string) => {
       const x = Float64Array.from({ length: 64 * 12 }, () => Math.random() * 2 - 1);
       const p = await client.predict(name, { data: x, shape: [12, 64] });

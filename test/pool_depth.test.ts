@@ -7,7 +7,6 @@ import * as path from 'node:path';
 
 import test from 'ava';
 
-import * as tfe from '../lib';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { DEFAULT_LIMITS, estimateQueryBytes, poolDepth, pooledBytes } from '../lib/serve/limits';
 import { startLimitedCluster, until } from './helpers/hostile_client';
@@ -45,13 +44,13 @@ test('a cluster pools only what fits: server2 holds at most the bounded depth, a
   const c = await startLimitedCluster({ maxQueryBytes });
   try {
     await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    const owner = await c.connect({ asOwner: true });
     await owner.deploy(m.file, { name: 'wide', protocol: 'fss' });
     await until(async () => (await owner.status())[2].pool!.recorded >= depth, 'the pool to fill');
     await new Promise((r) => setTimeout(r, 500));
     const st = await owner.status();
     t.is(st[2].pool!.held, depth, JSON.stringify(st[2].pool));
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     for (let i = 0; i < 3; i++) {
       const x = Float64Array.from({ length: 64 }, () => Math.random() * 2 - 1);
       const p = await client.predict('wide', { data: x, shape: [1, 64] });
@@ -86,10 +85,10 @@ test('back to back batch-1 queries stay pooled: the reservation is topped up as 
   const c = await startLimitedCluster({});
   try {
     await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    const owner = await c.connect({ asOwner: true });
     await owner.deploy(m.file, { name: 'small', protocol: 'fss' });
     await until(async () => (await owner.status())[2].pool!.recorded >= 8, 'the pool to fill');
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     const pooled: boolean[] = [];
     for (let i = 0; i < 24; i++) {
       const x = Float64Array.from({ length: 16 }, () => Math.random() * 2 - 1);

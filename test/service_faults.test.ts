@@ -23,7 +23,7 @@ const HELD = randomUUID();
 
 async function deployed(c: TestCluster, name: string, sizes = [32, 64, 10]) {
   const m = mlp(sizes);
-  const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  const owner = await c.connect({ asOwner: true });
   await owner.deploy(m.file, { name, protocol: 'pond', uncalibrated: true });
   await owner.close();
   return m;
@@ -57,7 +57,7 @@ test.serial('a client that disconnects mid-query is dropped, its memory freed, a
     await new Promise((r) => setTimeout(r, 200));
     await ep.close();
     // The counters are the operator's (the owner's certificate under TLS).
-    const client = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    const client = await c.connect({ asOwner: true });
     await until(async () => (await client.status()).every((s) => s.running === 0 && s.pending === 0 && s.mailbox === 0), 'the dropped query to be freed');
     // (the servers abort it, or the endpoint does when the client's connection drops)
     t.true(c.logs.some((l) => /aborted by server\d: the client disconnected|aborted: client#\d+ disconnected/.test(l)), c.logs.join('\n'));
@@ -73,7 +73,7 @@ test.serial('a server killed mid-query: in-flight queries fail clearly; after a 
   try {
     const epoch1 = await c.ready();
     const m = await deployed(c, 'big', [256, 512, 10]);
-    const client = await tfe.PredictionClient.connect(c.config, { reconnectWaitMs: 500 });
+    const client = await c.connect({ reconnectWaitMs: 500 });
     // Keep queries in flight, then kill server1 with no chance to clean up.
     const errors: string[] = [];
     let stop = false;
@@ -132,7 +132,7 @@ test.serial('a damaged share file is refused at load, naming it; malformed frame
     c.restart('server1');
     await c.ready();
     t.true(c.logs.some((l) => /refusing stored model 'm': share-0.bin fails its checksum/.test(l)), c.logs.join('\n'));
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     await t.throwsAsync(checkPrediction(t, client, 'm', m, 32), { message: /model 'm' is missing on server1/ });
     // The other model is intact.
     const p = await client.predict('other', { data: new Float64Array(32).fill(0.2), shape: [1, 32] });
@@ -148,7 +148,7 @@ test.serial('SIGTERM lets an in-flight query finish, then the server exits clean
   try {
     await c.ready();
     const m = await deployed(c, 'm');
-    const client = await tfe.PredictionClient.connect(c.config, { reconnectWaitMs: 200, asOwner: true });
+    const client = await c.connect({ reconnectWaitMs: 200, asOwner: true });
     // A query held in flight: the request is in, the input is not sent yet.
     const cfg = tfe.loadClusterConfig(c.config);
     const ep = new WsEndpoint({ me: CLIENT, tls: { ca: fs.readFileSync(path.join(c.dir, 'certs', 'ca.pem')) }, log: () => undefined });

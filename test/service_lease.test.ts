@@ -22,7 +22,7 @@ const nets = { fss: mlp([12, 16, 4]), securenn: mlp([12, 8, 3]) };
 test.before(async () => {
   c = await startLimitedCluster({ maxSessionsPerClient: 4, maxSessions: 8, leaseTtlMs: TTL });
   await c.ready();
-  owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+  owner = await c.connect({ asOwner: true });
   for (const [protocol, m] of Object.entries(nets)) await owner.deploy(m.file, { name: `m-${protocol}`, protocol: protocol as 'fss' });
 });
 
@@ -43,7 +43,7 @@ async function predictsExactly(t: { true: (v: boolean, m?: string) => void }, cl
 
 test.serial('leased batch-1 queries are exact, and every server takes each lease', async (t) => {
   const before = await status();
-  const client = await tfe.PredictionClient.connect(c.config);
+  const client = await c.connect();
   for (const protocol of ['fss', 'securenn'] as const) {
     const held = (await status())[0].leases!.held; // what the loop before left unused
     for (let i = 0; i < 5; i++) {
@@ -127,7 +127,7 @@ test.serial('an unused lease expires everywhere and its pooled side is freed', a
 });
 
 test.serial('a lease the servers forgot (the cluster was set up again) costs only the plain path', async (t) => {
-  const client = await tfe.PredictionClient.connect(c.config);
+  const client = await c.connect();
   await predictsExactly(t, client, 'fss'); // and leases the next
   await until(async () => (await status())[0].leases!.held > 0, 'the lease');
   const epoch = (await status())[0].epoch;

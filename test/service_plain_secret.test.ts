@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import test from 'ava';
 import WebSocket from 'ws';
 
-import * as tfe from '../lib';
 import { loadClusterConfig } from '../lib/serve/config';
 import { mlp } from './helpers/model_files';
 import { startCluster } from './helpers/service';
@@ -36,10 +35,10 @@ test('plain ws: the local config carries a 0600 cluster secret, and a server lin
     }
     // The real links were not replaced: a prediction still runs across the three servers.
     const m = mlp([6, 4, 3]);
-    const owner = await tfe.PredictionClient.connect(cluster.config, { asOwner: true });
+    const owner = await cluster.connect({ asOwner: true });
     await owner.deploy(m.file, { name: 'plain' });
     await owner.close();
-    const client = await tfe.PredictionClient.connect(cluster.config);
+    const client = await cluster.connect();
     const x = Float64Array.from({ length: 6 }, () => Math.random());
     const p = await client.predict('plain', { data: x, shape: [1, 6] });
     const want = m.forward(x, (z) => Math.max(z, 0));

@@ -4,7 +4,6 @@
 // three would stay unready.
 import test from 'ava';
 
-import * as tfe from '../lib';
 import { mlp } from './helpers/model_files';
 import { startCluster } from './helpers/service';
 
@@ -13,7 +12,7 @@ test('a failed setup is retried by server0 and the cluster serves again', async 
   try {
     const first = await c.ready();
     const m = mlp([8, 6, 3]);
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    const owner = await c.connect({ asOwner: true });
     await owner.deploy(m.file, { name: 'm' });
     await owner.close();
     // Pause server1, then make server0 set the cluster up again by restarting server2.
@@ -36,7 +35,7 @@ test('a failed setup is retried by server0 and the cluster serves again', async 
     t.true(timedOut.length > 0, 'a setup timed out');
     t.log(timedOut[0]);
     t.true(timedOut.some((l) => /\(waiting for (?:.*; )?server1: \d+ messages? \(first: \S+ in epoch:/.test(l)), timedOut.join('\n'));
-    const client = await tfe.PredictionClient.connect(c.config);
+    const client = await c.connect();
     const x = Float64Array.from({ length: 8 }, () => Math.random());
     const p = await client.predict('m', { data: x, shape: [1, 8] });
     const want = m.forward(x, (z) => Math.max(z, 0));

@@ -27,7 +27,7 @@ export async function withOwnerCluster(extra: Record<string, unknown>, body: (c:
   const c = await startLimitedCluster(extra);
   try {
     await c.ready();
-    const owner = await tfe.PredictionClient.connect(c.config, { asOwner: true });
+    const owner = await c.connect({ asOwner: true });
     try {
       await body(c, owner);
     } finally {
