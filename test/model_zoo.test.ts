@@ -103,6 +103,21 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    name: 'hidden gelu, gelu_new (tanh form), mish and selu activations',
+    shape: [8],
+    scale: 5,
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().dense({ inputShape: [8], units: 10, activation: 'gelu', biasInitializer: 'randomNormal' }),
+          L().dense({ units: 10, activation: 'gelu_new', biasInitializer: 'randomNormal' }),
+          L().dense({ units: 10, activation: 'mish', biasInitializer: 'randomNormal' }),
+          L().dense({ units: 8, activation: 'selu', biasInitializer: 'randomNormal' }),
+          L().dense({ units: 4 }),
+        ],
+      }),
+  },
+  {
     name: 'Dense on a rank-3 input (applied to the last axis)',
     shape: [3, 6],
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [3, 6], units: 5, activation: 'relu' }), L().flatten(), L().dense({ units: 3 })] }),
@@ -271,7 +286,7 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     patch: (layers) => void (layers[0].config.scale = [0.5, 0.25]),
     message: /\(Rescaling\): scale = \[0.5,0.25\] is not supported/,
   },
-  { name: 'a hidden selu', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'selu' }), L().dense({ units: 2 })] }), message: /activation 'selu' is not supported in a hidden layer/ },
+  { name: 'a hidden softsign', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'softsign' }), L().dense({ units: 2 })] }), message: /activation 'softsign' is not supported in a hidden layer \(supported: .*gelu, gelu_new, mish/ },
   { name: 'a layer class not in the catalog (LSTM)', build: () => tf.sequential({ layers: [L().lstm({ inputShape: [3, 2], units: 2 })] }), message: /of class LSTM is not supported/ },
 ];
 

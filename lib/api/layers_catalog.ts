@@ -3,7 +3,7 @@
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, conv2d, elu, matmul, mul, polynomial, relu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
+import { avgPool2d, conv2d, elu, gelu, matmul, mish, mul, polynomial, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { LayerConfig } from './layers_graph';
 import { dilatedShape } from './conv_kernels';
@@ -41,6 +41,8 @@ export interface LayerContext {
   derived(name: string, shape: number[], d: Derivation): number;
   /** The layer produces the model's output. */
   isOutput: boolean;
+  /** Keras 3 saved the model (layers_graph.ts: some activation names mean other functions there). */
+  keras3?: boolean;
   /**
    * BatchNormalization only: its scale is folded into the layer before it (layers_spec.ts,
    * foldBatchNorms), so it only adds its shift.
@@ -82,11 +84,17 @@ const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x,
 /** s x + (1 - s) relu(x): leaky relu with slope s below zero. */
 const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
+/** Every activation name a hidden layer may have (the refusal lists them). */
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, sigmoid, tanh, swish/silu, softplus, elu, selu, gelu, gelu_new, mish';
+
+/** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
+const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
+
 /** An activation by name: its step (undefined: identity) and what it needs. */
 function activation(
   l: LayerConfig,
   name: unknown,
-  isOutput: boolean,
+  { isOutput, keras3 = false }: Pick<LayerContext, 'isOutput' | 'keras3'>,
 ): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor; monotone?: boolean } {
   const a = String(name ?? 'linear');
   const exact = (f: (x: AnyTensor) => AnyTensor) => ({ f, comparisons: true, exactOnly: true });
@@ -99,8 +107,14 @@ function activation(
       // Both relus and the public shift are exact, so the clip is monotone bit for bit.
       return { ...exact((x) => clipped(x, 6)), monotone: true };
     case 'hard_sigmoid':
-      // tfjs and Keras 2: clip(0.2 x + 0.5, 0, 1).
-      return exact((x) => clipped(add(mul(x, 0.2), 0.5), 1));
+      return exact((x) => hardSigmoid(x, keras3));
+    case 'hard_silu':
+    case 'hard_swish':
+      // Keras 3 only: x relu6(x + 3) / 6. The product is exact where the clip is 0 or 1 (|x| >= 3).
+      return exact((x) => mul(x, hardSigmoid(x, true)));
+    case 'leaky_relu':
+      // Keras 3's activation function, its default negative_slope 0.2 (the layer has its own setting).
+      return { ...exact((x) => leaky(x, 0.2)), monotone: true };
     case 'softmax':
     case 'sigmoid':
     case 'tanh':
@@ -118,8 +132,16 @@ function activation(
       return exact(softplus);
     case 'elu':
       return exact((x) => elu(x));
+    case 'selu':
+      return exact(selu);
+    case 'gelu':
+      return exact((x) => gelu(x));
+    case 'gelu_new':
+      return exact((x) => gelu(x, { approximate: true }));
+    case 'mish':
+      return exact(mish);
   }
-  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ' in a hidden layer (supported: linear, relu, relu6, hard_sigmoid, sigmoid, tanh, swish/silu, softplus, elu, and softmax on the output layer)'}`);
+  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax on the output layer)`}`);
 }
 
 const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
@@ -144,7 +166,7 @@ function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>,
 
 /** A linear step followed by the layer's activation setting. */
 function withActivation(l: LayerConfig, ctx: LayerContext, linear: (p: PrivateTensor[]) => (x: AnyTensor) => AnyTensor): LayerPlan {
-  const a = activation(l, l.config.activation, ctx.isOutput);
+  const a = activation(l, l.config.activation, ctx);
   return {
     step: (p) => (xs) => (a.f ? a.f(linear(p)(xs[0])) : linear(p)(xs[0])),
     comparisons: a.comparisons,
@@ -237,7 +259,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
     // As a softmax activation: left to the client on the output layer (over its last axis, which
     // tfjs writes as a positive number), refused in a hidden one.
-    const a = activation(l, 'softmax', ctx.isOutput);
+    const a = activation(l, 'softmax', ctx);
     const step = () => ([x]: AnyTensor[]) => (axis === -1 || axis === x.rank - 1 ? x : refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`));
     return { step, comparisons: false, exactOnly: false, finalActivation: a.finalActivation };
   },
@@ -402,7 +424,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   },
   Activation: (l, ctx) => {
     settings(l, { activation: ANY });
-    const a = activation(l, l.config.activation, ctx.isOutput);
+    const a = activation(l, l.config.activation, ctx);
     if (a.f && a.monotone) return activationOnly(a.f, a.exactOnly, true);
     return { step: () => (xs) => (a.f ? a.f(xs[0]) : xs[0]), comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
   },

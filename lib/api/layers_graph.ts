@@ -9,6 +9,8 @@ export interface LayerConfig {
 }
 
 export interface ModelTopology {
+  /** 'tfjs-layers 4.22.0', '2.15.0', '3.5.0'... (what saved it; Keras 3 changed hard_sigmoid). */
+  keras_version?: unknown;
   class_name?: string;
   config?: { layers?: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } | LayerConfig[];
   model_config?: { class_name: string; config: { layers: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } };
@@ -28,6 +30,11 @@ export interface LayerGraph {
   /** The node whose output is the model's input (an InputLayer, or '' for a Sequential without one). */
   input: string;
   output: string;
+  /**
+   * Saved by Keras 3 (its keras_version, or its `keras_history` form of layer calls): some names
+   * mean other functions there (hard_sigmoid is relu6(x + 3) / 6, not clip(0.2 x + 0.5, 0, 1)).
+   */
+  keras3: boolean;
 }
 
 const FUNCTIONAL = new Set(['Model', 'Functional']);
@@ -93,6 +100,13 @@ function endpoint(v: unknown, what: string): string {
   return list[0][0] as string;
 }
 
+/** Whether Keras 3 saved the model: its version says so, or a layer call is in Keras 3's form. */
+function isKeras3(topo: ModelTopology, layers: LayerConfig[]): boolean {
+  const major = /^(\d+)\./.exec(typeof topo.keras_version === 'string' ? topo.keras_version : '');
+  if (major) return Number(major[1]) >= 3;
+  return JSON.stringify(layers.map((l) => l.inbound_nodes ?? null)).includes('"keras_history"');
+}
+
 export function graphOf(topo: ModelTopology): LayerGraph {
   if (!topo || typeof topo !== 'object') throw new Error('modelTopology is missing');
   const cfg = topo.model_config ? topo.model_config.config : topo.config;
@@ -102,7 +116,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     const first = layers[0];
     const inputShape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
     const nodes = layers.map((layer, i) => ({ layer, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
-    return { nodes, inputShape, input: first.class_name === 'InputLayer' ? first.config.name : '', output: layers[layers.length - 1].config.name };
+    return { nodes, inputShape, input: first.class_name === 'InputLayer' ? first.config.name : '', output: layers[layers.length - 1].config.name, keras3: isKeras3(topo, layers) };
   }
   if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
   const layers = checkLayers(cfg.layers);
@@ -142,5 +156,5 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   visit(output);
   const inputs = order.filter((n) => n.layer.class_name === 'InputLayer');
   if (inputs.length !== 1 || inputs[0].layer.config.name !== input) throw new Error(`the model's output must depend on exactly its one input '${input}'`);
-  return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output };
+  return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output, keras3: isKeras3(topo, layers) };
 }

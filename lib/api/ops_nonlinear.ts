@@ -4,7 +4,7 @@ import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
-import { piecewiseElu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
+import { piecewiseElu, piecewiseGelu, piecewiseMish, piecewiseSelu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
 import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
@@ -245,6 +245,12 @@ export const swish = (x: AnyTensor): PrivateTensor => exactSmooth('swish', x, pi
 export const softplus = (x: AnyTensor): PrivateTensor => exactSmooth('softplus', x, piecewiseSoftplus);
 /** elu: x above 0, alpha (e^x - 1) below, within eluErrorBound on the whole line. */
 export const elu = (x: AnyTensor, alpha = 1): PrivateTensor => exactSmooth('elu', x, (p) => piecewiseElu(p, alpha));
+/** selu: 1.0507 elu with alpha 1.6733 (Keras's and tfjs's constants), within seluErrorBound on the whole line. */
+export const selu = (x: AnyTensor): PrivateTensor => exactSmooth('selu', x, piecewiseSelu);
+/** gelu, x Phi(x) (Phi the normal CDF); `approximate`: the tanh form (tfjs's gelu_new). Within geluErrorBound on the whole line. */
+export const gelu = (x: AnyTensor, opts: { approximate?: boolean } = {}): PrivateTensor => exactSmooth('gelu', x, (p) => piecewiseGelu(p, opts.approximate === true));
+/** mish, x tanh(softplus(x)), within mishErrorBound on the whole line. */
+export const mish = (x: AnyTensor): PrivateTensor => exactSmooth('mish', x, piecewiseMish);
 
 /** Opens a private tensor to both compute servers. */
 export function reveal(x: AnyTensor): PublicTensor {

@@ -1,8 +1,8 @@
-// Sigmoid, tanh, swish, softplus and elu under the exact protocols: piecewise cubics on intervals
-// chosen by exact comparisons, with an error bound that holds on the whole line (Pond's single
-// polynomial is only good on [-4, 4] and explodes outside). tanh(x) = 2 sigmoid(2x) - 1; the others
-// are relu(x) plus a bounded function of |x| fitted the same way (swish, softplus), or times the
-// sign bit (elu).
+// Sigmoid, tanh, swish, softplus, elu, selu, gelu and mish under the exact protocols: piecewise
+// cubics on intervals chosen by exact comparisons, with an error bound that holds on the whole
+// line (Pond's single polynomial is only good on [-4, 4] and explodes outside). tanh(x) =
+// 2 sigmoid(2x) - 1; the others are relu(x) plus a bounded function of |x| fitted the same way
+// (swish, softplus, gelu), or times the sign bit (elu, selu), or one of each (mish).
 //
 // Method, for a private x (sigmoid(-a) = 1 - sigmoid(a), so only a = |x| is fitted):
 // 1. s = [x >= 0], a = 2 relu(x) - x = |x| (exact: relu multiplies by a bit, no truncation),
@@ -16,6 +16,7 @@
 // The cubics are least-squares fits computed at load time; SIGMOID_ERROR_BOUND adds their
 // measured fit error to the fixed-point error derived below, and test/smooth_activations.test.ts
 // checks it against Math.exp on random and edge inputs.
+import { erfc } from '../math/erf';
 import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, reshape, slice, sub } from './ops';
 import { mul, relu } from './ops_nonlinear';
@@ -89,6 +90,23 @@ const softplusFit = once(() => fitOnAbs((a) => Math.log1p(Math.exp(-a)), 0));
 /** elu(x) = relu(x) + alpha [x < 0] (e^-|x| - 1). */
 const eluFit = once(() => fitOnAbs((a) => Math.expm1(-a), -1));
 
+/** gelu(x) = x Phi(x) = relu(x) - |x| Phi(-|x|): the second term peaks at 0.17 and is 7.6e-23 at 10. */
+const geluFit = once(() => fitOnAbs((a) => (a * erfc(a / Math.SQRT2)) / 2, 0));
+/** tfjs's gelu_new, x S(x) with S(x) = (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2; S(-a) = 1 - S(a), so the same form. */
+export const geluTanhS = (x: number): number => 0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+const geluTanhFit = once(() => fitOnAbs((a) => a * geluTanhS(-a), 0));
+/**
+ * mish(x) = x tanh(softplus(x)) = relu(x) - n(|x|) - [x >= 0] (p(|x|) - n(|x|)), where for x < 0 it is
+ * -n(a) = -a tanh(log(1 + e^-a)) and for x >= 0 it is a - p(a), p(a) = a (1 - tanh(softplus(a))) =
+ * 2a / ((1 + e^a)^2 + 1). Both vanish at infinity (n(10) = 4.5e-4, p(10) = 4e-8).
+ */
+const mishN = (a: number) => a * Math.tanh(Math.log1p(Math.exp(-a)));
+const mishP = (a: number) => (2 * a) / ((1 + Math.exp(a)) ** 2 + 1);
+const mishNFit = once(() => fitOnAbs(mishN, 0));
+const mishDFit = once(() => fitOnAbs((a) => mishP(a) - mishN(a), 0));
+/** selu's constants (Klambauer et al. 2017), as Keras and tfjs use them. */
+export const SELU_ALPHA = 1.6732632423543772, SELU_SCALE = 1.0507009873554805;
+
 /** |private sigmoid(x) - sigmoid(x)| <= this, for every x the protocol compares exactly (the final mix adds three U). */
 export function sigmoidErrorBound(fracBits: number): number {
   return sigmoidFit().fitError + (sigmoidFit().units + 3) * 2 ** -fracBits;
@@ -106,6 +124,26 @@ export function softplusErrorBound(fracBits: number): number {
 /** elu with `alpha`: alpha times (the fit, its evaluation and one U for the product with the bit), plus one U for the product with alpha. */
 export function eluErrorBound(fracBits: number, alpha = 1): number {
   return Math.abs(alpha) * (eluFit().fitError + (eluFit().units + 1) * 2 ** -fracBits) + 2 ** -fracBits;
+}
+
+/** gelu (`tanhForm`: tfjs's gelu_new): the fit, its evaluation and one subtraction from the exact relu. */
+export function geluErrorBound(fracBits: number, tanhForm = false): number {
+  const fit = tanhForm ? geluTanhFit() : geluFit();
+  return fit.fitError + fit.units * 2 ** -fracBits;
+}
+
+/** mish: two fits and their evaluations, and one U for the product of the second with the sign bit. */
+export function mishErrorBound(fracBits: number): number {
+  return mishNFit().fitError + mishDFit().fitError + (mishNFit().units + mishDFit().units + 1) * 2 ** -fracBits;
+}
+
+/**
+ * selu = scale elu(alpha) at x: scale times elu's bound, one U for the product with scale, and
+ * scale's own rounding to fixed point (at most 2^-(fracBits+1)) times |elu(x)| <= max(|x|, alpha).
+ * So the bound grows with |x|, as any product with a public constant does: 7.6e-3 at x = 1000.
+ */
+export function seluErrorBound(fracBits: number, x = 0): number {
+  return SELU_SCALE * eluErrorBound(fracBits, SELU_ALPHA) + 2 ** -fracBits + 2 ** -(fracBits + 1) * Math.max(Math.abs(x), SELU_ALPHA);
 }
 
 /** The cubic with coefficients c in u, given u, u^2, u^3. */
@@ -180,3 +218,19 @@ export function piecewiseElu(x: PrivateTensor, alpha = 1): PrivateTensor {
   const neg = mul(add(mul(p.s, -1), 1), onAbs(eluFit(), p, x.shape));
   return add(p.r, alpha === 1 ? neg : mul(neg, alpha)) as PrivateTensor;
 }
+
+/** gelu: x Phi(x) = relu(x) - |x| Phi(-|x|); `tanhForm`: tfjs's gelu_new, its tanh approximation. */
+export function piecewiseGelu(x: PrivateTensor, tanhForm = false): PrivateTensor {
+  const p = absParts(x);
+  return sub(p.r, onAbs(tanhForm ? geluTanhFit() : geluFit(), p, x.shape)) as PrivateTensor;
+}
+
+/** mish: x tanh(softplus(x)) = relu(x) - n(|x|) - [x >= 0] (p(|x|) - n(|x|)) (see mishN, mishP). */
+export function piecewiseMish(x: PrivateTensor): PrivateTensor {
+  const p = absParts(x);
+  const n = onAbs(mishNFit(), p, x.shape), d = onAbs(mishDFit(), p, x.shape);
+  return sub(sub(p.r, n), mul(p.s, d)) as PrivateTensor;
+}
+
+/** selu: scale (x for x > 0, alpha (e^x - 1) below). */
+export const piecewiseSelu = (x: PrivateTensor): PrivateTensor => mul(piecewiseElu(x, SELU_ALPHA), SELU_SCALE) as PrivateTensor;

@@ -9,6 +9,8 @@
 // polynomial: the differences are what verify measures. `forward` returns what the private model
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
+import { normalCdf } from '../math/erf';
+import { geluTanhS, SELU_ALPHA, SELU_SCALE } from './ops_smooth';
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialCoeffs, POLYNOMIAL_LAYER } from './layers_catalog';
@@ -31,7 +33,7 @@ export interface PlainModel {
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; scaleFolded?: boolean };
+type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; scaleFolded?: boolean };
 
 const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
 
@@ -48,8 +50,9 @@ const sides = (v: unknown, d: number): [[number, number], [number, number]] =>
 export const sigmoidF = (v: number) => 1 / (1 + Math.exp(-v));
 
 /** An activation by name, as a function on numbers (undefined: identity, or the client's final activation). */
-function activation(l: LayerConfig, name: unknown, isOutput: boolean): ((v: number) => number) | undefined {
+function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ctx, 'isOutput' | 'keras3'>): ((v: number) => number) | undefined {
   const a = String(name ?? 'linear');
+  const hardSigmoid = (v: number) => Math.min(Math.max((keras3 ? v / 6 : 0.2 * v) + 0.5, 0), 1);
   switch (a) {
     case 'linear':
       return undefined;
@@ -58,7 +61,12 @@ function activation(l: LayerConfig, name: unknown, isOutput: boolean): ((v: numb
     case 'relu6':
       return (v) => Math.min(Math.max(v, 0), 6);
     case 'hard_sigmoid':
-      return (v) => Math.min(Math.max(0.2 * v + 0.5, 0), 1);
+      return hardSigmoid;
+    case 'hard_silu':
+    case 'hard_swish':
+      return (v) => v * Math.min(Math.max(v / 6 + 0.5, 0), 1);
+    case 'leaky_relu':
+      return (v) => (v >= 0 ? v : 0.2 * v);
     case 'tanh':
       return Math.tanh;
     case 'swish':
@@ -68,6 +76,14 @@ function activation(l: LayerConfig, name: unknown, isOutput: boolean): ((v: numb
       return (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
     case 'elu':
       return (v) => (v > 0 ? v : Math.expm1(v));
+    case 'selu':
+      return (v) => SELU_SCALE * (v > 0 ? v : SELU_ALPHA * Math.expm1(v));
+    case 'gelu':
+      return (v) => v * normalCdf(v);
+    case 'gelu_new':
+      return (v) => v * geluTanhS(v);
+    case 'mish':
+      return (v) => v * Math.tanh(Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))));
     case 'sigmoid':
       return isOutput ? undefined : sigmoidF;
     case 'softmax':
@@ -135,8 +151,8 @@ const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, numbe
 };
 
 /** A Conv2D with parameter `kernel` ([kh, kw, in, out]), the bias and the activation of layer l. */
-function conv(l: LayerConfig, { w, isOutput }: Ctx, kernel: string, [kh, kw]: [number, number], out: number): Run {
-  const c = l.config, f = activation(l, c.activation, isOutput);
+function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, number], out: number): Run {
+  const { w } = ctx, c = l.config, f = activation(l, c.activation, ctx);
   const k = w(`${c.name}/${kernel}`);
   const b = c.use_bias === false ? undefined : w(`${c.name}/bias`);
   return one((x) => {
@@ -156,11 +172,11 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const scale = num(l.config.scale, 1), offset = num(l.config.offset, 0);
     return one((x) => map(x, (v) => v * scale + offset));
   },
-  Softmax: (l, { isOutput }) => (activation(l, 'softmax', isOutput), one((x) => x)),
+  Softmax: (l, ctx) => (activation(l, 'softmax', ctx), one((x) => x)),
   SpatialDropout1D: () => one((x) => x),
   SpatialDropout2D: () => one((x) => x),
-  Dense: (l, { w, isOutput }) => {
-    const n = l.config.name, f = activation(l, l.config.activation, isOutput);
+  Dense: (l, ctx) => {
+    const { w } = ctx, n = l.config.name, f = activation(l, l.config.activation, ctx);
     const k = w(`${n}/kernel`), kShape = [k.length / Number(l.config.units), Number(l.config.units)];
     const b = l.config.use_bias === false ? undefined : w(`${n}/bias`);
     return one((x) => {
@@ -180,8 +196,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return (xs) => conv(l, ctx, 'full_kernel', size, xs[0].shape[3] * m)(xs);
   },
   SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
-  Conv1D: (l, { w, isOutput }) => {
-    const c = l.config, n = c.name, f = activation(l, c.activation, isOutput), filters = Number(c.filters);
+  Conv1D: (l, ctx) => {
+    const { w } = ctx, c = l.config, n = c.name, f = activation(l, c.activation, ctx), filters = Number(c.filters);
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
     const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
     const k = w(`${n}/${d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
@@ -274,8 +290,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const s = Number(l.config.alpha ?? l.config.negative_slope ?? 0.3);
     return one((x) => map(x, (v) => (v < 0 ? s * v : v)));
   },
-  Activation: (l, { isOutput }) => {
-    const f = activation(l, l.config.activation, isOutput);
+  Activation: (l, ctx) => {
+    const f = activation(l, l.config.activation, ctx);
     return one((x) => (f ? map(x, f) : x));
   },
   Add: (l) => (xs) => elementwise(l, xs, (a, b) => a + b),
@@ -333,7 +349,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === `${node.layer.class_name}:${node.layer.config.name}`);
-    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, scaleFolded }) };
+    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded }) };
   });
   const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
     if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))

@@ -114,8 +114,8 @@ function window(s: number[], size: [number, number], strides: [number, number], 
 const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling1D']);
 
 /**
- * Piecewise sigmoid, tanh, swish, softplus and elu (lib/api/ops_smooth.ts): |x| from a relu, the
- * clamp at the last knot, and one comparison per inner knot.
+ * Piecewise sigmoid, tanh, swish, softplus, elu, selu, gelu and mish (lib/api/ops_smooth.ts): |x|
+ * from a relu, the clamp at the last knot, and one comparison per inner knot.
  */
 const SMOOTH_GATES = 7;
 
@@ -130,16 +130,16 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
   if (cls === 'PReLU') return 2;
   if (cls === 'ELU') return SMOOTH_GATES;
   const a = c.activation;
-  if (a === 'relu') return 1;
-  if (a === 'relu6' || a === 'hard_sigmoid') return 2;
-  return ['sigmoid', 'tanh', 'swish', 'silu', 'softplus', 'elu'].includes(String(a)) ? SMOOTH_GATES : 0;
+  if (a === 'relu' || a === 'leaky_relu') return 1;
+  if (a === 'relu6' || a === 'hard_sigmoid' || a === 'hard_silu' || a === 'hard_swish') return 2;
+  return ['sigmoid', 'tanh', 'swish', 'silu', 'softplus', 'elu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
 }
 
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
 function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
   if (cls === 'ReLU') return true; // its negative_slope is >= 0 (others are refused)
   if (cls === 'LeakyReLU') return Number(c.alpha ?? c.negative_slope ?? 0.3) >= 0;
-  return c.activation === 'relu' || c.activation === 'relu6';
+  return c.activation === 'relu' || c.activation === 'relu6' || c.activation === 'leaky_relu';
 }
 
 /**

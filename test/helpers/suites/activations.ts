@@ -11,7 +11,8 @@
 import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
-import { eluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
+import { eluErrorBound, geluErrorBound, mishErrorBound, seluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
+import { normalCdf } from '../../../lib/math/erf';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
 import { open, priv, type Protocol, TRAITS, withCluster } from './harness';
 
@@ -101,11 +102,43 @@ export function activationSuite(protocol: Protocol): void {
         }
       }));
 
+  if (exactRelu)
+    test(`${protocol}: selu, gelu (both forms) and mish are within their stated bounds of the true functions on the whole line`, (t) =>
+      withCluster(protocol, async (c) => {
+        const knots = [0, 1, 2, 3, 4.5, 6.5, 10].flatMap((k) => [k, -k, k + U, k - U, -k + U, -k - U]);
+        // Where the two gelu forms differ most (3.5e-4 to 4.7e-4): each must be near its own form.
+        const apart = Float64Array.from({ length: 400 }, (_, i) => (i % 2 ? -1 : 1) * (2.45 + Math.random() * 0.7));
+        const xa = withEdges(Float64Array.of(...rand(3000, 14), ...apart), [...knots, 1e3, -1e3, 1e6, -1e6]);
+        const geluExact = (v: number) => v * normalCdf(v);
+        const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+        const softplusF = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+        const cases = [
+          // (selu's bound grows with |x|: its scale is rounded to fixed point.)
+          ['tfe.selu', tfe.selu, (v: number) => 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * Math.expm1(v)), (i: number) => seluErrorBound(16, xa[i]), 1.5e-3],
+          ['tfe.gelu', (x: tfe.AnyTensor) => tfe.gelu(x), geluExact, geluErrorBound(16), 1e-3],
+          ['tfe.gelu approximate', (x: tfe.AnyTensor) => tfe.gelu(x, { approximate: true }), geluTanh, geluErrorBound(16, true), 1e-3],
+          ['tfe.mish', tfe.mish, (v: number) => v * Math.tanh(softplusF(v)), mishErrorBound(16), 1.5e-3],
+        ] as const;
+        const meanAbs = (xs: number[]) => xs.reduce((a, b) => a + Math.abs(b), 0) / xs.length;
+        const apartIdx = [...xa.keys()].filter((i) => Math.abs(Math.abs(xa[i]) - 2.8) <= 0.35);
+        for (const [name, op, f, bound, useful] of cases) {
+          const got = await open(op(priv(c, xa, [xa.length])));
+          within(t, got, Array.from(xa, f), bound, `${name} vs the true function`);
+          const near = typeof bound === 'number' ? bound : bound(xa.indexOf(1));
+          t.true(near < useful, `${name}: the bound itself is useful: ${near} (at x = 1)`);
+          if (name.startsWith('tfe.gelu')) {
+            const other = name === 'tfe.gelu' ? geluTanh : geluExact;
+            const own = meanAbs(apartIdx.map((i) => got[i] - f(xa[i]))), gap = meanAbs(apartIdx.map((i) => f(xa[i]) - other(xa[i])));
+            t.true(own < gap / 4, `${name}: mean error ${own} where the forms differ by ${gap} on average`);
+          }
+        }
+      }));
+
   if (!exactRelu)
-    test(`${protocol}: swish, softplus and elu are refused: they need comparisons`, (t) =>
+    test(`${protocol}: swish, softplus, elu, selu, gelu and mish are refused: they need comparisons`, (t) =>
       withCluster(protocol, async (c) => {
         const x = priv(c, Float64Array.of(1, -1), [2]);
-        for (const op of [tfe.swish, tfe.softplus, tfe.elu]) t.throws(() => op(x), { message: /needs an exact protocol \(securenn or fss\)/ });
+        for (const op of [tfe.swish, tfe.softplus, tfe.elu, tfe.selu, tfe.gelu, tfe.mish]) t.throws(() => op(x), { message: /needs an exact protocol \(securenn or fss\)/ });
       }));
 
   if (!exactRelu)

@@ -1,0 +1,111 @@
+// Activation names whose function depends on what saved the model, and the names only Keras 3
+// writes. Keras 3 changed hard_sigmoid from clip(0.2 x + 0.5, 0, 1) (tfjs, Keras 2) to
+// relu6(x + 3) / 6: a model is run with the function its own Keras computed, known from
+// modelTopology.keras_version or, without one, from Keras 3's `keras_history` form of layer
+// calls. References are the formulas written here, in float64.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { erf, erfc } from '../lib/math/erf';
+import { rnd } from './helpers/model_files';
+
+type F = (v: number) => number;
+const clip01 = (v: number) => Math.min(Math.max(v, 0), 1);
+const HARD_TFJS: F = (v) => clip01(0.2 * v + 0.5);
+const HARD_K3: F = (v) => clip01(v / 6 + 0.5);
+
+const IN = 6, HID = 16, OUT = 3;
+const k1 = rnd(IN * HID, 1.5), b1 = rnd(HID, 1), k2 = rnd(HID * OUT, 0.5), b2 = rnd(OUT, 0.2);
+const dense = (x: number[], k: Float32Array, b: Float32Array, n: number) => Array.from({ length: n }, (_, j) => x.reduce((a, v, q) => a + v * k[q * n + j], b[j]));
+const forward = (x: number[], f: F) => dense(dense(x, k1, b1, HID).map(f), k2, b2, OUT);
+
+/** in(6) -> Dense(16, `activation`) -> Dense(3), Sequential or (keras3Calls) Functional in Keras 3's call form. */
+function artifacts(activation: string, topo: { kerasVersion?: string; keras3Calls?: boolean }): tfe.ModelArtifacts {
+  const weightSpecs = [
+    { name: 'h/kernel', shape: [IN, HID], dtype: 'float32' as const },
+    { name: 'h/bias', shape: [HID], dtype: 'float32' as const },
+    { name: 'o/kernel', shape: [HID, OUT], dtype: 'float32' as const },
+    { name: 'o/bias', shape: [OUT], dtype: 'float32' as const },
+  ];
+  const data = new Float32Array([...k1, ...b1, ...k2, ...b2]);
+  const version = topo.kerasVersion === undefined ? {} : { keras_version: topo.kerasVersion };
+  const call = (n: string) => [{ args: [{ class_name: '__keras_tensor__', config: { shape: [null, IN], dtype: 'float32', keras_history: [n, 0, 0] } }], kwargs: {} }];
+  const modelTopology = topo.keras3Calls
+    ? {
+        class_name: 'Functional',
+        ...version,
+        config: {
+          name: 'f',
+          layers: [
+            { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN] }, inbound_nodes: [] },
+            { class_name: 'Dense', config: { name: 'h', units: HID, activation }, inbound_nodes: call('in') },
+            { class_name: 'Dense', config: { name: 'o', units: OUT, activation: 'linear' }, inbound_nodes: call('h') },
+          ],
+          input_layers: [['in', 0, 0]],
+          output_layers: [['o', 0, 0]],
+        },
+      }
+    : {
+        class_name: 'Sequential',
+        ...version,
+        config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'h', units: HID, activation, batch_input_shape: [null, IN] } }, { class_name: 'Dense', config: { name: 'o', units: OUT } }] },
+      };
+  return { modelTopology, weightSpecs, weightData: data.buffer } as unknown as tfe.ModelArtifacts;
+}
+
+/** The private prediction of 16 random rows against `f`'s forward pass (SecureNN, the default). */
+async function check(t: import('ava').ExecutionContext, a: tfe.ModelArtifacts, f: F, what: string): Promise<void> {
+  const x = Array.from({ length: 16 * IN }, () => Math.random() * 4 - 2);
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(a, { cluster: c });
+    const out = (await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [16, IN] }), c)))).data;
+    let worst = 0;
+    for (let r = 0; r < 16; r++) {
+      const want = forward(x.slice(r * IN, (r + 1) * IN), f);
+      for (let j = 0; j < OUT; j++) worst = Math.max(worst, Math.abs(out[r * OUT + j] - want[j]));
+    }
+    t.true(worst < 3e-3, `${what}: max |private - reference| = ${worst}`);
+    // And the plaintext model the library itself uses for verify agrees with the same formula.
+    const plain = tfe.loadPlainModel(a).forward({ data: Float64Array.from(x), shape: [16, IN] });
+    let plainWorst = 0;
+    for (let r = 0; r < 16; r++) forward(x.slice(r * IN, (r + 1) * IN), f).forEach((v, j) => (plainWorst = Math.max(plainWorst, Math.abs(plain.data[r * OUT + j] - v))));
+    t.true(plainWorst < 1e-4, `${what}: plaintext model differs by ${plainWorst}`);
+  } finally {
+    await c.close();
+  }
+}
+
+test('hard_sigmoid is clip(0.2 x + 0.5) for tfjs and Keras 2 models, and for a model that does not say', async (t) => {
+  await check(t, artifacts('hard_sigmoid', { kerasVersion: 'tfjs-layers 4.22.0' }), HARD_TFJS, 'tfjs');
+  await check(t, artifacts('hard_sigmoid', { kerasVersion: '2.15.0' }), HARD_TFJS, 'Keras 2.15');
+  await check(t, artifacts('hard_sigmoid', {}), HARD_TFJS, 'no keras_version, Sequential');
+});
+
+test("hard_sigmoid is relu6(x + 3) / 6 for Keras 3 models: by keras_version, or by Keras 3's form of layer calls", async (t) => {
+  await check(t, artifacts('hard_sigmoid', { kerasVersion: '3.5.0' }), HARD_K3, 'Keras 3.5');
+  await check(t, artifacts('hard_sigmoid', { keras3Calls: true }), HARD_K3, 'no keras_version, keras_history calls');
+  await check(t, artifacts('hard_sigmoid', { keras3Calls: true, kerasVersion: '3.10.0' }), HARD_K3, 'Keras 3.10, functional');
+});
+
+test("Keras 3's hard_silu (hard_swish) and leaky_relu activations", async (t) => {
+  await check(t, artifacts('hard_silu', { kerasVersion: '3.5.0' }), (v) => v * HARD_K3(v), 'hard_silu');
+  await check(t, artifacts('hard_swish', { kerasVersion: '3.5.0' }), (v) => v * HARD_K3(v), 'hard_swish');
+  await check(t, artifacts('leaky_relu', { kerasVersion: '3.5.0' }), (v) => (v >= 0 ? v : 0.2 * v), 'leaky_relu');
+});
+
+test('erf and erfc against tabulated values, and their symmetries', (t) => {
+  // Abramowitz and Stegun, table 7.1, and erfc's asymptotic tail.
+  const table: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014]];
+  for (const [x, v] of table) {
+    t.true(Math.abs(erf(x) - v) < 1e-15, `erf(${x}) = ${erf(x)}, table ${v}`);
+    t.is(erf(-x), -erf(x));
+    t.true(Math.abs(erfc(-x) - (1 + v)) < 1e-15);
+  }
+  const tails: [number, number][] = [[2, 4.677734981047266e-3], [3, 2.209049699858544e-5], [5, 1.5374597944280349e-12], [10, 2.088487583762545e-45]];
+  for (const [x, v] of tails) t.true(Math.abs(erfc(x) / v - 1) < 1e-13, `erfc(${x}) = ${erfc(x)}, table ${v}`);
+  t.is(erf(0), 0);
+  t.true(Number.isNaN(erf(Number.NaN)) && Number.isNaN(erfc(Number.NaN)));
+  t.is(erfc(40), 0);
+  t.is(erf(40), 1);
+});
