@@ -94,6 +94,17 @@ test("Keras 3's hard_silu (hard_swish) and leaky_relu activations", async (t) =>
   await check(t, artifacts('leaky_relu', { kerasVersion: '3.5.0' }), (v) => (v >= 0 ? v : 0.2 * v), 'leaky_relu');
 });
 
+test("Keras 3's piecewise-linear activations: hard_tanh and soft_shrink", async (t) => {
+  await check(t, artifacts('hard_tanh', { kerasVersion: '3.5.0' }), (v) => Math.min(Math.max(v, -1), 1), 'hard_tanh');
+  await check(t, artifacts('soft_shrink', { kerasVersion: '3.5.0' }), (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0), 'soft_shrink');
+});
+
+test("Keras 3's smooth activations built on the fitted ones: celu (alpha 1), log_sigmoid, tanh_shrink", async (t) => {
+  await check(t, artifacts('celu', { kerasVersion: '3.5.0' }), (v) => Math.max(v, 0) + Math.min(0, Math.expm1(v)), 'celu');
+  await check(t, artifacts('log_sigmoid', { kerasVersion: '3.5.0' }), (v) => Math.log(1 / (1 + Math.exp(-v))), 'log_sigmoid');
+  await check(t, artifacts('tanh_shrink', { kerasVersion: '3.5.0' }), (v) => v - Math.tanh(v), 'tanh_shrink');
+});
+
 test('erf and erfc against tabulated values, and their symmetries', (t) => {
   // Abramowitz and Stegun, table 7.1, and erfc's asymptotic tail.
   const table: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014]];

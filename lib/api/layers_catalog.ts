@@ -2,7 +2,7 @@
 // value it cannot honour, is refused at load time, naming the layer, the setting and the value;
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
-import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
+import { add, concat, flatten, neg, pad, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, conv2d, elu, gelu, matmul, mish, mul, polynomial, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import type { LayerConfig } from './layers_graph';
@@ -85,7 +85,7 @@ const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x,
 const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
 /** Every activation name a hidden layer may have (the refusal lists them). */
-export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, sigmoid, tanh, swish/silu, softplus, elu, selu, gelu, gelu_new, mish';
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, elu, celu, selu, gelu, gelu_new, mish';
 
 /** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
 const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
@@ -112,6 +112,12 @@ function activation(
     case 'hard_swish':
       // Keras 3 only: x relu6(x + 3) / 6. The product is exact where the clip is 0 or 1 (|x| >= 3).
       return exact((x) => mul(x, hardSigmoid(x, true)));
+    case 'hard_tanh':
+      // Keras 3: clip(x, -1, 1), exact.
+      return exact((x) => add(clipped(add(x, 1), 2), -1));
+    case 'soft_shrink':
+      // Keras 3, threshold 0.5: x - 0.5 above 0.5, x + 0.5 below -0.5, 0 between; exact.
+      return exact((x) => sub(relu(add(x, -0.5)), relu(add(neg(x), -0.5))));
     case 'leaky_relu':
       // Keras 3's activation function, its default negative_slope 0.2 (the layer has its own setting).
       return { ...exact((x) => leaky(x, 0.2)), monotone: true };
@@ -131,7 +137,15 @@ function activation(
     case 'softplus':
       return exact(softplus);
     case 'elu':
+    case 'celu':
+      // (Keras 3's celu with its default alpha 1 is elu.)
       return exact((x) => elu(x));
+    case 'log_sigmoid':
+      // Keras 3: log(sigmoid(x)) = -softplus(-x).
+      return exact((x) => neg(softplus(neg(x))));
+    case 'tanh_shrink':
+      // Keras 3: x - tanh(x).
+      return exact((x) => sub(x, tanh(x)));
     case 'selu':
       return exact(selu);
     case 'gelu':

@@ -65,6 +65,14 @@ function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ct
     case 'hard_silu':
     case 'hard_swish':
       return (v) => v * Math.min(Math.max(v / 6 + 0.5, 0), 1);
+    case 'hard_tanh':
+      return (v) => Math.min(Math.max(v, -1), 1);
+    case 'soft_shrink':
+      return (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0);
+    case 'log_sigmoid':
+      return (v) => -(Math.max(-v, 0) + Math.log1p(Math.exp(-Math.abs(v))));
+    case 'tanh_shrink':
+      return (v) => v - Math.tanh(v);
     case 'leaky_relu':
       return (v) => (v >= 0 ? v : 0.2 * v);
     case 'tanh':
@@ -75,6 +83,7 @@ function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ct
     case 'softplus':
       return (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
     case 'elu':
+    case 'celu':
       return (v) => (v > 0 ? v : Math.expm1(v));
     case 'selu':
       return (v) => SELU_SCALE * (v > 0 ? v : SELU_ALPHA * Math.expm1(v));

@@ -131,8 +131,8 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
   if (cls === 'ELU') return SMOOTH_GATES;
   const a = c.activation;
   if (a === 'relu' || a === 'leaky_relu') return 1;
-  if (a === 'relu6' || a === 'hard_sigmoid' || a === 'hard_silu' || a === 'hard_swish') return 2;
-  return ['sigmoid', 'tanh', 'swish', 'silu', 'softplus', 'elu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
+  if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink'].includes(String(a))) return 2;
+  return ['sigmoid', 'tanh', 'tanh_shrink', 'log_sigmoid', 'swish', 'silu', 'softplus', 'elu', 'celu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
 }
 
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
