@@ -105,6 +105,32 @@ test("Keras 3's smooth activations built on the fitted ones: celu (alpha 1), log
   await check(t, artifacts('tanh_shrink', { kerasVersion: '3.5.0' }), (v) => v - Math.tanh(v), 'tanh_shrink');
 });
 
+test("a Keras 3 BatchNormalization (synchronized, renorm settings) loads and normalises with its moving statistics", async (t) => {
+  const gamma = rnd(HID, 1).map((v) => v + 1.5), beta = rnd(HID, 0.5), mean = rnd(HID, 1), variance = rnd(HID, 1).map((v) => v + 1.2);
+  const bn = { name: 'bn', axis: -1, momentum: 0.99, epsilon: 0.001, center: true, scale: true, synchronized: false, renorm: false, renorm_clipping: null, renorm_momentum: 0.99, beta_initializer: { module: 'keras.initializers', class_name: 'Zeros', config: {}, registered_name: null } };
+  const modelTopology = {
+    class_name: 'Sequential',
+    keras_version: '3.10.0',
+    config: { name: 's', layers: [{ class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN] } }, { class_name: 'Dense', config: { name: 'h', units: HID } }, { class_name: 'BatchNormalization', config: bn }, { class_name: 'Activation', config: { name: 'a', activation: 'relu' } }, { class_name: 'Dense', config: { name: 'o', units: OUT } }] },
+  };
+  const specs = [['h/kernel', [IN, HID]], ['h/bias', [HID]], ['bn/gamma', [HID]], ['bn/beta', [HID]], ['bn/moving_mean', [HID]], ['bn/moving_variance', [HID]], ['o/kernel', [HID, OUT]], ['o/bias', [OUT]]] as const;
+  const data = new Float32Array([...k1, ...b1, ...gamma, ...beta, ...mean, ...variance, ...k2, ...b2]);
+  const a = { modelTopology, weightSpecs: specs.map(([name, shape]) => ({ name, shape: [...shape], dtype: 'float32' })), weightData: data.buffer } as unknown as tfe.ModelArtifacts;
+  const norm = (h: number[]) => h.map((v, j) => Math.max(0, (gamma[j] * (v - mean[j])) / Math.sqrt(variance[j] + 0.001) + beta[j]));
+  const x = Array.from({ length: 8 * IN }, () => Math.random() * 4 - 2);
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(a, { cluster: c });
+    const out = (await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [8, IN] }), c)))).data;
+    for (let r = 0; r < 8; r++) {
+      const want = dense(norm(dense(x.slice(r * IN, (r + 1) * IN), k1, b1, HID)), k2, b2, OUT);
+      for (let j = 0; j < OUT; j++) t.true(Math.abs(out[r * OUT + j] - want[j]) < 3e-3, `[${r}, ${j}]: ${out[r * OUT + j]} vs ${want[j]}`);
+    }
+  } finally {
+    await c.close();
+  }
+});
+
 test('erf and erfc against tabulated values, and their symmetries', (t) => {
   // Abramowitz and Stegun, table 7.1, and erfc's asymptotic tail.
   const table: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014]];

@@ -233,7 +233,9 @@ function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTens
  */
 function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const lastAxis = (v: unknown) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
-  const c = settings(l, { axis: lastAxis, momentum: ANY, epsilon: (v) => v === undefined || (isNum(v) && v >= 0), center: bool, scale: bool });
+  // synchronized (Keras 2.12+ and 3) and renorm's settings (Keras 3) change only training: inference
+  // uses the moving statistics either way.
+  const c = settings(l, { axis: lastAxis, momentum: ANY, epsilon: (v) => v === undefined || (isNum(v) && v >= 0), center: bool, scale: bool, synchronized: bool, renorm: bool, renorm_clipping: ANY, renorm_momentum: ANY });
   const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
   const n = l.config.name, epsilon = Number(c.epsilon ?? 1e-3);
   const gamma = c.scale === false ? undefined : `${n}/gamma`, beta = c.center === false ? undefined : `${n}/beta`;
