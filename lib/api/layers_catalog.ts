@@ -2,10 +2,12 @@
 // value it cannot honour, is refused at load time, naming the layer, the setting and the value;
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
-import { add, concat, flatten, neg, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, conv2d, elu, gelu, matmul, mish, mul, polynomial, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
+// Activations by name: layers_activations.ts.
+import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
+import { avgPool2d, conv2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
-import type { LayerConfig } from './layers_graph';
+import { type LayerConfig, refuse } from './layers_graph';
+import { activation, leaky } from './layers_activations';
 import { dilatedShape } from './conv_kernels';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -60,10 +62,6 @@ const bool: Check = (v) => v === undefined || typeof v === 'boolean';
 const IGNORED = new Set(['name', 'trainable', 'dtype', 'batch_input_shape', 'batchInputShape', 'batch_shape', 'input_dim', 'input_shape', 'sparse', 'ragged', 'seed', 'noise_shape']);
 const trainingOnly = (k: string) => IGNORED.has(k) || /_(initializer|regularizer|constraint)$/.test(k);
 
-function refuse(l: LayerConfig, msg: string): never {
-  throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
-}
-
 /** Refuses every setting not in `allowed`, and every allowed one whose value its check rejects. */
 function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string, unknown> {
   for (const [k, v] of Object.entries(l.config)) {
@@ -78,85 +76,6 @@ function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
 const one = (xs: AnyTensor[]) => xs[0];
-
-/** clip(x, 0, m) = relu(x) - relu(x - m), exact under SecureNN. */
-const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x, m)));
-/** s x + (1 - s) relu(x): leaky relu with slope s below zero. */
-const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
-
-/** Every activation name a hidden layer may have (the refusal lists them). */
-export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, elu, celu, selu, gelu, gelu_new, mish';
-
-/** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
-const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
-
-/** An activation by name: its step (undefined: identity) and what it needs. */
-function activation(
-  l: LayerConfig,
-  name: unknown,
-  { isOutput, keras3 = false }: Pick<LayerContext, 'isOutput' | 'keras3'>,
-): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor; monotone?: boolean } {
-  const a = String(name ?? 'linear');
-  const exact = (f: (x: AnyTensor) => AnyTensor) => ({ f, comparisons: true, exactOnly: true });
-  switch (a) {
-    case 'linear':
-      return { comparisons: false, exactOnly: false };
-    case 'relu':
-      return { f: (x) => relu(x), comparisons: true, exactOnly: false, monotone: true };
-    case 'relu6':
-      // Both relus and the public shift are exact, so the clip is monotone bit for bit.
-      return { ...exact((x) => clipped(x, 6)), monotone: true };
-    case 'hard_sigmoid':
-      return exact((x) => hardSigmoid(x, keras3));
-    case 'hard_silu':
-    case 'hard_swish':
-      // Keras 3 only: x relu6(x + 3) / 6. The product is exact where the clip is 0 or 1 (|x| >= 3).
-      return exact((x) => mul(x, hardSigmoid(x, true)));
-    case 'hard_tanh':
-      // Keras 3: clip(x, -1, 1), exact.
-      return exact((x) => add(clipped(add(x, 1), 2), -1));
-    case 'soft_shrink':
-      // Keras 3, threshold 0.5: x - 0.5 above 0.5, x + 0.5 below -0.5, 0 between; exact.
-      return exact((x) => sub(relu(add(x, -0.5)), relu(add(neg(x), -0.5))));
-    case 'leaky_relu':
-      // Keras 3's activation function, its default negative_slope 0.2 (the layer has its own setting).
-      return { ...exact((x) => leaky(x, 0.2)), monotone: true };
-    case 'softmax':
-    case 'sigmoid':
-    case 'tanh':
-      // Monotone, and the output is the client's: softmax and sigmoid on the output are applied by
-      // the client to the logits it receives.
-      if (isOutput && a !== 'tanh') return { comparisons: false, exactOnly: false, finalActivation: a };
-      // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
-      // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); Pond refuses.
-      if (a !== 'softmax') return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));
-      break;
-    case 'swish':
-    case 'silu':
-      return exact(swish);
-    case 'softplus':
-      return exact(softplus);
-    case 'elu':
-    case 'celu':
-      // (Keras 3's celu with its default alpha 1 is elu.)
-      return exact((x) => elu(x));
-    case 'log_sigmoid':
-      // Keras 3: log(sigmoid(x)) = -softplus(-x).
-      return exact((x) => neg(softplus(neg(x))));
-    case 'tanh_shrink':
-      // Keras 3: x - tanh(x).
-      return exact((x) => sub(x, tanh(x)));
-    case 'selu':
-      return exact(selu);
-    case 'gelu':
-      return exact((x) => gelu(x));
-    case 'gelu_new':
-      return exact((x) => gelu(x, { approximate: true }));
-    case 'mish':
-      return exact(mish);
-  }
-  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax on the output layer)`}`);
-}
 
 const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
 const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));

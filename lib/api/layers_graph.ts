@@ -8,6 +8,11 @@ export interface LayerConfig {
   inbound_nodes?: unknown;
 }
 
+/** Refuses a layer: the message names it and its class. */
+export function refuse(l: LayerConfig, msg: string): never {
+  throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
+}
+
 export interface ModelTopology {
   /** 'tfjs-layers 4.22.0', '2.15.0', '3.5.0'... (what saved it; Keras 3 changed hard_sigmoid). */
   keras_version?: unknown;

@@ -1,0 +1,87 @@
+// The activations a layer may name (its `activation` setting, an Activation layer), each as a
+// private step and what it needs of the protocol; names this does not know are refused, listing
+// the ones it does. Some names mean other functions depending on who saved the model (keras3).
+import { add, neg, sub } from './ops';
+import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
+import type { LayerContext, LayerPlan } from './layers_catalog';
+import { type LayerConfig, refuse } from './layers_graph';
+import type { AnyTensor } from './tensor';
+
+/** clip(x, 0, m) = relu(x) - relu(x - m), exact under SecureNN. */
+export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x, m)));
+/** s x + (1 - s) relu(x): leaky relu with slope s below zero. */
+export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
+
+/** Every activation name a hidden layer may have (the refusal lists them). */
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, elu, celu, selu, gelu, gelu_new, mish';
+
+/** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
+const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
+
+/** An activation by name: its step (undefined: identity) and what it needs. */
+export function activation(
+  l: LayerConfig,
+  name: unknown,
+  { isOutput, keras3 = false }: Pick<LayerContext, 'isOutput' | 'keras3'>,
+): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor; monotone?: boolean } {
+  const a = String(name ?? 'linear');
+  const exact = (f: (x: AnyTensor) => AnyTensor) => ({ f, comparisons: true, exactOnly: true });
+  switch (a) {
+    case 'linear':
+      return { comparisons: false, exactOnly: false };
+    case 'relu':
+      return { f: (x) => relu(x), comparisons: true, exactOnly: false, monotone: true };
+    case 'relu6':
+      // Both relus and the public shift are exact, so the clip is monotone bit for bit.
+      return { ...exact((x) => clipped(x, 6)), monotone: true };
+    case 'hard_sigmoid':
+      return exact((x) => hardSigmoid(x, keras3));
+    case 'hard_silu':
+    case 'hard_swish':
+      // Keras 3 only: x relu6(x + 3) / 6. The product is exact where the clip is 0 or 1 (|x| >= 3).
+      return exact((x) => mul(x, hardSigmoid(x, true)));
+    case 'hard_tanh':
+      // Keras 3: clip(x, -1, 1), exact.
+      return exact((x) => add(clipped(add(x, 1), 2), -1));
+    case 'soft_shrink':
+      // Keras 3, threshold 0.5: x - 0.5 above 0.5, x + 0.5 below -0.5, 0 between; exact.
+      return exact((x) => sub(relu(add(x, -0.5)), relu(add(neg(x), -0.5))));
+    case 'leaky_relu':
+      // Keras 3's activation function, its default negative_slope 0.2 (the layer has its own setting).
+      return { ...exact((x) => leaky(x, 0.2)), monotone: true };
+    case 'softmax':
+    case 'sigmoid':
+    case 'tanh':
+      // Monotone, and the output is the client's: softmax and sigmoid on the output are applied by
+      // the client to the logits it receives.
+      if (isOutput && a !== 'tanh') return { comparisons: false, exactOnly: false, finalActivation: a };
+      // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
+      // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); Pond refuses.
+      if (a !== 'softmax') return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));
+      break;
+    case 'swish':
+    case 'silu':
+      return exact(swish);
+    case 'softplus':
+      return exact(softplus);
+    case 'elu':
+    case 'celu':
+      // (Keras 3's celu with its default alpha 1 is elu.)
+      return exact((x) => elu(x));
+    case 'log_sigmoid':
+      // Keras 3: log(sigmoid(x)) = -softplus(-x).
+      return exact((x) => neg(softplus(neg(x))));
+    case 'tanh_shrink':
+      // Keras 3: x - tanh(x).
+      return exact((x) => sub(x, tanh(x)));
+    case 'selu':
+      return exact(selu);
+    case 'gelu':
+      return exact((x) => gelu(x));
+    case 'gelu_new':
+      return exact((x) => gelu(x, { approximate: true }));
+    case 'mish':
+      return exact(mish);
+  }
+  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax on the output layer)`}`);
+}
