@@ -131,6 +131,80 @@ test("a Keras 3 BatchNormalization (synchronized, renorm settings) loads and nor
   }
 });
 
+/** A Sequential of `layers` with these weights (name, shape, values), as in-memory artifacts. */
+function seq(layers: object[], weights: [string, number[], Float32Array][], kerasVersion = '3.13.0'): tfe.ModelArtifacts {
+  const data = new Float32Array(weights.flatMap(([, , v]) => [...v]));
+  return { modelTopology: { class_name: 'Sequential', keras_version: kerasVersion, config: { name: 's', layers } }, weightSpecs: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })), weightData: data.buffer } as unknown as tfe.ModelArtifacts;
+}
+
+const POLICY = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
+const denseWeights: [string, number[], Float32Array][] = [['h/kernel', [IN, HID], k1], ['h/bias', [HID], b1], ['o/kernel', [HID, OUT], k2], ['o/bias', [OUT], b2]];
+
+test("Keras 3.13's always-written defaults load (InputLayer optional: false, Dense quantization_config: null, a float DTypePolicy) and compute the float model", async (t) => {
+  const layers = [
+    { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN], dtype: 'float32', sparse: false, ragged: false, optional: false } },
+    { class_name: 'Dense', config: { name: 'h', units: HID, activation: 'relu', use_bias: true, dtype: POLICY, quantization_config: null } },
+    { class_name: 'Dense', config: { name: 'o', units: OUT, dtype: POLICY, quantization_config: null } },
+  ];
+  await check(t, seq(layers, denseWeights), (v) => Math.max(v, 0), 'Keras 3.13 MLP');
+});
+
+test('quantized layers and optional inputs are refused, naming the setting', (t) => {
+  const input = (extra: object) => ({ class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN], ...extra } });
+  const dense = (extra: object) => ({ class_name: 'Dense', config: { name: 'h', units: HID, ...extra } });
+  const out = { class_name: 'Dense', config: { name: 'o', units: OUT } };
+  const cases: [object[], RegExp][] = [
+    [[input({}), dense({ quantization_config: { mode: 'int8' } }), out], /layer 'h' \(Dense\): quantization_config = \{"mode":"int8"\} is not supported/],
+    [[input({}), dense({ dtype: { module: 'keras', class_name: 'QuantizedDTypePolicy', config: { name: 'int8_from_float32', source_name: 'float32' } } }), out], /layer 'h' \(Dense\): dtype policy 'int8_from_float32' quantizes the layer/],
+    [[input({}), dense({ dtype: 'int4_from_float32' }), out], /dtype policy 'int4_from_float32' quantizes the layer/],
+    [[input({ optional: true }), dense({}), out], /layer 'in' \(InputLayer\): optional = true is not supported/],
+  ];
+  for (const [layers, message] of cases) t.throws(() => tfe.loadPlainModel(seq(layers, denseWeights)), { message });
+  // Mixed precision only changes Keras's rounding: accepted.
+  t.notThrows(() => tfe.loadPlainModel(seq([input({}), dense({ dtype: { module: 'keras', class_name: 'DTypePolicy', config: { name: 'mixed_float16' } } }), out], denseWeights)));
+});
+
+test("Rescaling's scale and offset as Keras 3 writes NumPy values ('__numpy__'), and a per-channel list that is not one number refused", async (t) => {
+  const numpy = (value: unknown) => ({ class_name: '__numpy__', config: { value, dtype: 'float32' } });
+  const layers = (scale: unknown, offset: unknown) => [
+    { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN] } },
+    { class_name: 'Rescaling', config: { name: 'r', scale, offset } },
+    { class_name: 'Dense', config: { name: 'h', units: HID, activation: 'relu' } },
+    { class_name: 'Dense', config: { name: 'o', units: OUT } },
+  ];
+  // Rescaling by 0.5 then + 0.25 ahead of the same MLP: the reference rescales the input itself.
+  const a = seq(layers(numpy([[0.5, 0.5, 0.5]]), numpy(0.25)), denseWeights);
+  const x = Array.from({ length: 4 * IN }, () => Math.random() * 4 - 2);
+  const got = tfe.loadPlainModel(a).forward({ data: Float64Array.from(x), shape: [4, IN] }).data;
+  for (let r = 0; r < 4; r++) forward(x.slice(r * IN, (r + 1) * IN).map((v) => v * 0.5 + 0.25), (v) => Math.max(v, 0)).forEach((v, j) => t.true(Math.abs(got[r * OUT + j] - v) < 1e-9));
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(a, { cluster: c });
+    const out = (await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [4, IN] }), c)))).data;
+    for (let i = 0; i < out.length; i++) t.true(Math.abs(out[i] - got[i]) < 3e-3, `${out[i]} vs ${got[i]}`);
+  } finally {
+    await c.close();
+  }
+  t.throws(() => tfe.loadPlainModel(seq(layers(numpy([0.5, 0.25]), 0), denseWeights)), { message: /layer 'r' \(Rescaling\): scale = .* is not supported/ });
+});
+
+test("tf-keras's DepthwiseConv2D and SeparableConv2D with groups: 1 load and compute as without it; other groups are refused", (t) => {
+  const dw = rnd(3 * 3 * 2 * 2, 0.5), pw = rnd(4 * 3, 0.5), bias = rnd(3, 0.2);
+  const topo = (cls: string, extra: object) => [
+    { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 6, 6, 2] } },
+    { class_name: cls, config: { name: 'c', kernel_size: [3, 3], depth_multiplier: 2, padding: 'valid', ...(cls === 'SeparableConv2D' ? { filters: 3 } : {}), use_bias: cls === 'SeparableConv2D', ...extra } },
+  ];
+  const weights = (cls: string): [string, number[], Float32Array][] =>
+    cls === 'SeparableConv2D' ? [['c/depthwise_kernel', [3, 3, 2, 2], dw], ['c/pointwise_kernel', [1, 1, 4, 3], pw], ['c/bias', [3], bias]] : [['c/depthwise_kernel', [3, 3, 2, 2], dw]];
+  const x = { data: Float64Array.from({ length: 2 * 72 }, () => Math.random() * 2 - 1), shape: [2, 6, 6, 2] };
+  for (const cls of ['DepthwiseConv2D', 'SeparableConv2D']) {
+    const plain = tfe.loadPlainModel(seq(topo(cls, {}), weights(cls), '2.15.0')).forward(x).data;
+    const grouped = tfe.loadPlainModel(seq(topo(cls, { groups: 1 }), weights(cls), '2.15.0')).forward(x).data;
+    t.deepEqual([...grouped], [...plain], cls);
+    t.throws(() => tfe.loadPlainModel(seq(topo(cls, { groups: 2 }), weights(cls), '2.15.0')), { message: new RegExp(`layer 'c' \\(${cls}\\): groups = 2 is not supported`) });
+  }
+});
+
 test('erf and erfc against tabulated values, and their symmetries', (t) => {
   // Abramowitz and Stegun, table 7.1, and erfc's asymptotic tail.
   const table: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014]];

@@ -62,8 +62,21 @@ const bool: Check = (v) => v === undefined || typeof v === 'boolean';
 const IGNORED = new Set(['name', 'trainable', 'dtype', 'batch_input_shape', 'batchInputShape', 'batch_shape', 'input_dim', 'input_shape', 'sparse', 'ragged', 'seed', 'noise_shape']);
 const trainingOnly = (k: string) => IGNORED.has(k) || /_(initializer|regularizer|constraint)$/.test(k);
 
+/**
+ * A Keras 3 dtype policy that quantizes the layer (int8, int4, float8, GPTQ): its weights and
+ * products are not the float ones the model's weights describe. Others (float32, mixed precision)
+ * only change Keras's own rounding.
+ */
+function quantizedPolicy(v: unknown): string | undefined {
+  const o = v && typeof v === 'object' ? (v as { class_name?: unknown; config?: { name?: unknown } }) : undefined;
+  const name = String(o ? (o.config?.name ?? o.class_name ?? '') : (v ?? ''));
+  return /^(int8|int4|float8|gptq)|quantized|gptq|int4/i.test(`${name} ${o ? String(o.class_name ?? '') : ''}`) ? name : undefined;
+}
+
 /** Refuses every setting not in `allowed`, and every allowed one whose value its check rejects. */
 function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string, unknown> {
+  const q = quantizedPolicy(l.config.dtype);
+  if (q !== undefined) refuse(l, `dtype policy '${q}' quantizes the layer; only float models are supported`);
   for (const [k, v] of Object.entries(l.config)) {
     if (trainingOnly(k)) continue;
     const ok = allowed[k];
@@ -76,6 +89,29 @@ function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
 const one = (xs: AnyTensor[]) => xs[0];
+
+/**
+ * A Rescaling layer's public scale and offset: numbers, or per-channel lists whose entries are all
+ * equal (others refused). Keras 3 writes a NumPy array or tensor setting as { class_name:
+ * '__numpy__', config: { value } }.
+ */
+export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
+  const unwrap = (v: unknown): unknown => {
+    const o = v as { class_name?: unknown; config?: { value?: unknown } } | null;
+    const inner = o && typeof o === 'object' && !Array.isArray(o) && (o.class_name === '__numpy__' || o.class_name === '__tensor__') ? o.config?.value : v;
+    return Array.isArray(inner) ? inner.flat(Infinity) : inner;
+  };
+  const scalar = (w: unknown) => {
+    const v = unwrap(w);
+    return v === undefined || isNum(v) || (Array.isArray(v) && v.length > 0 && v.every((e) => isNum(e) && e === v[0]));
+  };
+  const c = settings(l, { scale: scalar, offset: scalar });
+  const num = (w: unknown, d: number) => {
+    const v = unwrap(w);
+    return Number(Array.isArray(v) ? v[0] : (v ?? d));
+  };
+  return { scale: num(c.scale, 1), offset: num(c.offset, 0) };
+}
 
 const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
 const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
@@ -171,19 +207,15 @@ function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
 
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   BatchNormalization: batchNorm,
-  InputLayer: (l) => (settings(l, { name: ANY }), simple((x) => x)),
+  // optional: Keras 3.13+ writes false (true: the input may be absent).
+  InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),
   Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   // Training-time noise: the identity at inference.
   GaussianNoise: (l) => (settings(l, { stddev: ANY }), simple((x) => x)),
   GaussianDropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   AlphaDropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   Rescaling: (l) => {
-    // y = x * scale + offset with public numbers (one per model; Keras 3's per-channel lists are
-    // refused unless all their entries are equal).
-    const scalar = (v: unknown) => v === undefined || isNum(v) || (Array.isArray(v) && v.length > 0 && v.every((e) => isNum(e) && e === v[0]));
-    const c = settings(l, { scale: scalar, offset: scalar });
-    const num = (v: unknown, d: number) => Number(Array.isArray(v) ? v[0] : (v ?? d));
-    const scale = num(c.scale, 1), offset = num(c.offset, 0);
+    const { scale, offset } = rescalingOf(l);
     return simple((x) => {
       const y = scale === 1 ? x : mul(x, scale);
       return offset === 0 ? y : add(y, offset);
@@ -201,7 +233,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   SpatialDropout1D: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   SpatialDropout2D: (l) => (settings(l, { rate: ANY, data_format: channelsLast }), simple((x) => x)),
   Dense: (l, ctx) => {
-    const c = settings(l, { units: (v) => isNum(v) && v > 0, activation: ANY, use_bias: bool });
+    // quantization_config: Keras 3.13+ writes null (set: a quantized layer, refused).
+    const c = settings(l, { units: (v) => isNum(v) && v > 0, activation: ANY, use_bias: bool, quantization_config: (v) => v === undefined || v === null });
     const k = ctx.take('kernel');
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, Number(c.units)]);
     return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
@@ -214,7 +247,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return convPlan(l, ctx, c, k, Number(c.filters));
   },
   DepthwiseConv2D: (l, ctx) => {
-    const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool });
+    // groups: tf-keras (Keras 2) writes 1 from its base convolution.
+    const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
     const shape = ctx.shapeOf(`${l.config.name}/depthwise_kernel`);
     const [kh, kw, ch, m] = shape;
@@ -222,7 +256,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return convPlan(l, ctx, c, k, ch * m);
   },
   SeparableConv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool });
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
     const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
     const [kh, kw, ch, m] = shape, f = Number(c.filters);

@@ -13,7 +13,7 @@ import { normalCdf } from '../math/erf';
 import { geluTanhS, SELU_ALPHA, SELU_SCALE } from './ops_smooth';
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
-import { polynomialCoeffs, POLYNOMIAL_LAYER } from './layers_catalog';
+import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { conv2dOp, denseOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
 
 export type { PlainTensor } from './plain_kernels';
@@ -177,8 +177,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   GaussianDropout: () => one((x) => x),
   AlphaDropout: () => one((x) => x),
   Rescaling: (l) => {
-    const num = (v: unknown, d: number) => Number(Array.isArray(v) ? v[0] : (v ?? d));
-    const scale = num(l.config.scale, 1), offset = num(l.config.offset, 0);
+    const { scale, offset } = rescalingOf(l);
     return one((x) => map(x, (v) => v * scale + offset));
   },
   Softmax: (l, ctx) => (activation(l, 'softmax', ctx), one((x) => x)),
