@@ -205,6 +205,51 @@ test("tf-keras's DepthwiseConv2D and SeparableConv2D with groups: 1 load and com
   }
 });
 
+test("Keras's grouped convolutions (Conv2D and Conv1D groups > 1) against a direct convolution; filters that do not split are refused", async (t) => {
+  /** Direct grouped convolution, VALID, stride 1: x [n, h, w, c], k [kh, kw, c/g, f]. */
+  const grouped = (x: number[], [n, h, w, c]: number[], k: Float32Array, [kh, kw, cg, f]: number[], bias: Float32Array, g: number) => {
+    const oh = h - kh + 1, ow = w - kw + 1, fg = f / g, out: number[] = [];
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < oh; y++)
+        for (let z = 0; z < ow; z++)
+          for (let o = 0; o < f; o++) {
+            const q = Math.floor(o / fg);
+            let acc = bias[o];
+            for (let dy = 0; dy < kh; dy++) for (let dz = 0; dz < kw; dz++) for (let i = 0; i < cg; i++) acc += x[((b * h + y + dy) * w + z + dz) * c + q * cg + i] * k[((dy * kw + dz) * cg + i) * f + o];
+            out.push(acc);
+          }
+    return out;
+  };
+  const cases = [
+    { cls: 'Conv2D', input: [2, 5, 5, 4], kshape: [3, 3, 2, 6], groups: 2, config: { kernel_size: [3, 3], filters: 6 } },
+    { cls: 'Conv1D', input: [2, 1, 7, 6], kshape: [1, 2, 2, 3], groups: 3, config: { kernel_size: [2], filters: 3 } },
+  ];
+  for (const { cls, input, kshape, groups, config } of cases) {
+    const k = rnd(kshape.reduce((a, b) => a * b, 1), 0.6), bias = rnd(kshape[3], 0.3);
+    const inShape = cls === 'Conv1D' ? [input[2], input[3]] : input.slice(1);
+    const layers = (g: number) => [
+      { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, ...inShape] } },
+      { class_name: cls, config: { name: 'c', padding: 'valid', groups: g, use_bias: true, ...config } },
+    ];
+    const kernelShape = cls === 'Conv1D' ? kshape.slice(1) : kshape;
+    const a = seq(layers(groups), [['c/kernel', kernelShape, k], ['c/bias', [kshape[3]], bias]]);
+    const x = Array.from({ length: input.reduce((p, q) => p * q, 1) }, () => Math.random() * 2 - 1);
+    const want = grouped(x, input, k, kshape, bias, groups);
+    const c = new tfe.Cluster();
+    try {
+      const m = tfe.loadLayersModel(a, { cluster: c });
+      const out = (await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [input[0], ...inShape] }), c)))).data;
+      t.is(out.length, want.length, cls);
+      t.true(want.every((v, i) => Math.abs(out[i] - v) < 2e-3), `${cls}: private vs direct`);
+      const plain = tfe.loadPlainModel(a).forward({ data: Float64Array.from(x), shape: [input[0], ...inShape] }).data;
+      t.true(want.every((v, i) => Math.abs(plain[i] - v) < 1e-9), `${cls}: plaintext model vs direct`);
+    } finally {
+      await c.close();
+    }
+    t.throws(() => tfe.loadPlainModel(seq(layers(4), [['c/kernel', kernelShape, k], ['c/bias', [kshape[3]], bias]])), { message: new RegExp(`layer 'c' \\(${cls}\\): groups = 4 does not divide its ${kshape[3]} filters`) });
+  }
+});
+
 test('erf and erfc against tabulated values, and their symmetries', (t) => {
   // Abramowitz and Stegun, table 7.1, and erfc's asymptotic tail.
   const table: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014]];

@@ -161,13 +161,15 @@ test.serial('/healthz turns 503 with the reason when a peer goes, and 200 when i
 });
 
 test.serial('a query that runs past queryTimeoutMs counts as outcome="timeout" on every server', async (t) => {
-  // Deployed under the usual timeout, then the cluster restarts with a 100 ms one (models persist).
-  const m = mlp([64, 64, 10]);
+  // Deployed under the usual timeout, then the cluster restarts with a 1 s one (models persist).
+  // Long enough that every server has started the query when it times out: with 100 ms, a loaded
+  // machine let server0's abort reach server2 before the query did, and server2 counted nothing.
+  const m = mlp([64, 512, 512, 10]);
   const owner = await cluster.connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'ops-slow', protocol: 'securenn' });
   await owner.close();
   const config = JSON.parse(fs.readFileSync(cluster.config, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(cluster.config, JSON.stringify({ ...config, queryTimeoutMs: 100 }));
+  fs.writeFileSync(cluster.config, JSON.stringify({ ...config, queryTimeoutMs: 1000 }));
   for (const p of PARTIES) {
     cluster.procs.get(p)!.child.kill('SIGTERM');
     await cluster.procs.get(p)!.exited;
@@ -175,8 +177,8 @@ test.serial('a query that runs past queryTimeoutMs counts as outcome="timeout" o
   for (const p of PARTIES) cluster.restart(p);
   await cluster.ready();
   const client = await cluster.connect();
-  // 1024 x 64 exact ReLUs take far longer than 100 ms on any CPU.
-  await t.throwsAsync(client.predict('ops-slow', { data: Float64Array.from({ length: 1024 * 64 }, () => Math.random() - 0.5), shape: [1024, 64] }), { message: /timed out after 100 ms/ });
+  // 1024 x 1024 exact ReLUs take far longer than 1 s on any CPU (about 3 s on 2 idle cores here).
+  await t.throwsAsync(client.predict('ops-slow', { data: Float64Array.from({ length: 1024 * 64 }, () => Math.random() - 0.5), shape: [1024, 64] }), { message: /timed out after 1000 ms/ });
   await client.close();
   const slow = { model: 'ops-slow', protocol: 'securenn' };
   for (let i = 0; i < 3; i++)

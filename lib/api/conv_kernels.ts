@@ -1,8 +1,8 @@
-// Kernels the model owner expands before sharing, so that DepthwiseConv2D, SeparableConv2D and
-// dilated convolutions run as one ordinary private Conv2D (exact: only zeros and owner-side float64
+// Kernels the model owner expands before sharing, so that DepthwiseConv2D, SeparableConv2D, grouped
+// and dilated convolutions run as one ordinary private Conv2D (exact: only zeros and owner-side float64
 // products are added; the servers see shares of the expanded kernel, never which taps are zero).
 // Cost: a depthwise layer does C times the multiply-adds of its plaintext (zeros included), a
-// dilated one ((k-1)d+1)^2 / k^2 times. Layouts are TensorFlow's: [kh, kw, in, out].
+// grouped one `groups` times, a dilated one ((k-1)d+1)^2 / k^2 times. Layouts are TensorFlow's: [kh, kw, in, out].
 
 const at = (s: readonly number[], ...i: number[]) => i.reduce((a, v, d) => a * s[d] + v, 0);
 
@@ -16,6 +16,22 @@ export function dilateKernel(k: ArrayLike<number>, shape: readonly number[], [dh
 }
 
 export const dilatedShape = (shape: readonly number[], [dh, dw]: readonly [number, number]): number[] => [(shape[0] - 1) * dh + 1, (shape[1] - 1) * dw + 1, shape[2], shape[3]];
+
+/**
+ * Grouped [kh, kw, c/g, f] -> full [kh, kw, c, f]: group q (output channels q f/g .. (q+1) f/g - 1)
+ * reads input channels q c/g .. (q+1) c/g - 1 only (Keras's `groups`), zeros elsewhere.
+ */
+export function groupedKernel(k: ArrayLike<number>, [kh, kw, cg, f]: readonly number[], groups: number): Float64Array {
+  const c = cg * groups, fg = f / groups, out = [kh, kw, c, f];
+  const o = new Float64Array(kh * kw * c * f);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let ci = 0; ci < c; ci++) {
+        const q = Math.floor(ci / cg);
+        for (let j = q * fg; j < (q + 1) * fg; j++) o[at(out, y, x, ci, j)] = k[at([kh, kw, cg, f], y, x, ci % cg, j)];
+      }
+  return o;
+}
 
 /** Depthwise [kh, kw, c, m] -> full [kh, kw, c, c*m]: output channel c*m + j reads input channel c only (TensorFlow's order). */
 export function depthwiseKernel(k: ArrayLike<number>, [kh, kw, c, m]: readonly number[]): Float64Array {

@@ -114,6 +114,13 @@ export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
 }
 
 const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
+
+/** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
+function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): number {
+  const g = Number(c.groups ?? 1);
+  if (filters % g !== 0) refuse(l, `groups = ${g} does not divide its ${filters} filters`);
+  return g;
+}
 const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
 
 /** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
@@ -240,10 +247,17 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
   },
   Conv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: ones, activation: ANY, use_bias: bool });
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
     const dilation = dilationOf(l, c);
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
-    const k = dilation[0] * dilation[1] === 1 ? ctx.take('kernel') : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation });
+    const groups = groupsOf(l, c, shape[3]);
+    // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
+    const k =
+      groups > 1
+        ? ctx.derived('full_kernel', dilatedShape([shape[0], shape[1], shape[2] * groups, shape[3]], dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation, groups })
+        : dilation[0] * dilation[1] === 1
+          ? ctx.take('kernel')
+          : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation });
     return convPlan(l, ctx, c, k, Number(c.filters));
   },
   DepthwiseConv2D: (l, ctx) => {
@@ -265,13 +279,19 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return convPlan(l, ctx, c, k, f);
   },
   Conv1D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: ones, activation: ANY, use_bias: bool });
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
     const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);
     const [kl, ch, f] = ctx.shapeOf(`${l.config.name}/kernel`);
+    const groups = groupsOf(l, c, f);
     // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
-    const k = d === 1 ? ctx.take('kernel', [1, kl, ch, f]) : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d] });
+    const k =
+      groups > 1
+        ? ctx.derived('full_kernel', [1, (kl - 1) * d + 1, ch * groups, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d], groups })
+        : d === 1
+          ? ctx.take('kernel', [1, kl, ch, f])
+          : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d] });
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
     return withActivation(l, ctx, (p) => (x) => {
       if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);

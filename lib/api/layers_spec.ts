@@ -5,7 +5,7 @@
 // from layers_catalog.ts.
 import { graphOf, type LayerConfig, type LayerNode, type ModelTopology } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
-import { depthwiseKernel, dilateKernel, separableKernel } from './conv_kernels';
+import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel } from './conv_kernels';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 export { POLYNOMIAL_LAYER, polynomialCoeffs, SUPPORTED_LAYERS } from './layers_catalog';
@@ -45,15 +45,15 @@ export type Derivation =
   /** A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale on its last axis. */
   | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
-  | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number] }
+  | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number]; groups?: number }
   | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] };
 
 /** The owner's side of a derivation, in float64 (weights: manifest name -> values). */
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
   if (d.kind === 'convKernel') {
-    const [kh, kw, c, m] = d.shape;
-    const k = d.depthwise ? depthwiseKernel(weights(d.kernel), d.shape) : weights(d.kernel);
-    return dilateKernel(k, d.depthwise ? [kh, kw, c, c * m] : d.shape, d.dilation);
+    const [kh, kw, c, m] = d.shape, g = d.groups ?? 1;
+    const k = d.depthwise ? depthwiseKernel(weights(d.kernel), d.shape) : g > 1 ? groupedKernel(weights(d.kernel), d.shape, g) : weights(d.kernel);
+    return dilateKernel(k, d.depthwise ? [kh, kw, c, c * m] : [kh, kw, c * g, m], d.dilation);
   }
   if (d.kind === 'separableKernel') {
     const [kh, kw, c] = d.shape;

@@ -195,8 +195,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.
   Conv2D: (l, ctx) => {
-    const dil = pair(l.config.dilation_rate, 1);
-    return dil[0] * dil[1] === 1 ? conv(l, ctx, 'kernel', pair(l.config.kernel_size, 1), Number(l.config.filters)) : conv(l, ctx, 'dilated_kernel', dilatedSize(l, dil), Number(l.config.filters));
+    const dil = pair(l.config.dilation_rate, 1), filters = Number(l.config.filters);
+    if (Number(l.config.groups ?? 1) > 1) return conv(l, ctx, 'full_kernel', dilatedSize(l, dil), filters);
+    return dil[0] * dil[1] === 1 ? conv(l, ctx, 'kernel', pair(l.config.kernel_size, 1), filters) : conv(l, ctx, 'dilated_kernel', dilatedSize(l, dil), filters);
   },
   DepthwiseConv2D: (l, ctx) => {
     // The expanded kernel has C x depth_multiplier output channels, C the input's channels.
@@ -208,7 +209,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const { w } = ctx, c = l.config, n = c.name, f = activation(l, c.activation, ctx), filters = Number(c.filters);
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
     const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
-    const k = w(`${n}/${d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
+    const k = w(`${n}/${Number(c.groups ?? 1) > 1 ? 'full_kernel' : d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     const b = c.use_bias === false ? undefined : w(`${n}/bias`);
     return one((x) => {
       const y = conv2dOp({ data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] }, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b);
