@@ -250,6 +250,40 @@ test("Keras's grouped convolutions (Conv2D and Conv1D groups > 1) against a dire
   }
 });
 
+test("Keras's Normalization layer (after adapt: mean and variance are weights) normalises, or with invert undoes it; values in the config are refused", async (t) => {
+  const mean = rnd(IN, 2), variance = Float32Array.from(rnd(IN, 1), (v) => Math.abs(v) + 0.2);
+  const count = new Float32Array([1000]);
+  const layers = (extra: object) => [
+    { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN] } },
+    { class_name: 'Normalization', config: { name: 'norm', axis: -1, invert: false, mean: null, variance: null, ...extra } },
+    { class_name: 'Dense', config: { name: 'h', units: HID, activation: 'relu' } },
+    { class_name: 'Dense', config: { name: 'o', units: OUT } },
+  ];
+  const weights: [string, number[], Float32Array][] = [['norm/mean', [IN], mean], ['norm/variance', [IN], variance], ['norm/count', [], count], ...denseWeights];
+  for (const invert of [false, true]) {
+    const sd = (i: number) => Math.max(Math.sqrt(variance[i]), 1e-7);
+    const pre = (v: number, i: number) => (invert ? v * sd(i) + mean[i] : (v - mean[i]) / sd(i));
+    const a = seq(layers({ invert }), weights);
+    const x = Array.from({ length: 8 * IN }, () => Math.random() * 4 - 2);
+    const want = (r: number) => forward(x.slice(r * IN, (r + 1) * IN).map(pre), (v) => Math.max(v, 0));
+    const plain = tfe.loadPlainModel(a).forward({ data: Float64Array.from(x), shape: [8, IN] }).data;
+    for (let r = 0; r < 8; r++) want(r).forEach((v, j) => t.true(Math.abs(plain[r * OUT + j] - v) < 1e-6 * Math.max(1, Math.abs(v)), `plain invert=${invert}`));
+    const c = new tfe.Cluster();
+    try {
+      const m = tfe.loadLayersModel(a, { cluster: c });
+      const out = (await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [8, IN] }), c)))).data;
+      for (let r = 0; r < 8; r++) want(r).forEach((v, j) => t.true(Math.abs(out[r * OUT + j] - v) < 5e-3, `private invert=${invert} [${r}, ${j}]: ${out[r * OUT + j]} vs ${v}`));
+    } finally {
+      await c.close();
+    }
+  }
+  t.throws(() => tfe.loadPlainModel(seq(layers({ mean: [0, 0, 0, 0, 0, 0] }), weights)), { message: /layer 'norm' \(Normalization\): mean = \[0,0,0,0,0,0\] is not supported/ });
+  t.throws(() => tfe.loadPlainModel(seq(layers({ axis: null }), weights)), { message: /layer 'norm' \(Normalization\): axis = null is not supported/ });
+  // A constant feature (variance 0): Keras divides by 1e-7, which fixed point cannot follow.
+  const flat: [string, number[], Float32Array][] = weights.map(([n, s, v]) => [n, s, n === 'norm/variance' ? Float32Array.from(v, (e, i) => (i === 2 ? 0 : e)) : v]);
+  t.throws(() => tfe.loadPlainModel(seq(layers({}), flat)), { message: /norm\/variance: feature 2 has standard deviation 1.00e-7 \(a constant feature\?\)/ });
+});
+
 test('erf and erfc against tabulated values, and their symmetries', (t) => {
   // Abramowitz and Stegun, table 7.1, and erfc's asymptotic tail.
   const table: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014]];

@@ -212,8 +212,31 @@ function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   return { step, comparisons: false, exactOnly: false };
 }
 
+/**
+ * Keras's Normalization (preprocessing) layer after adapt(): (x - mean) / max(sqrt(variance), 1e-7)
+ * per channel of the last axis, or its inverse, folded by the owner into a private scale and shift.
+ * Mean and variance given in the config instead would travel in the topology, which the servers
+ * read: refused.
+ */
+function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const lastAxis = (v: unknown) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
+  const weightsOnly = (v: unknown) => v === undefined || v === null;
+  const c = settings(l, { axis: lastAxis, invert: bool, mean: weightsOnly, variance: weightsOnly });
+  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
+  const n = l.config.name, mean = `${n}/mean`, variance = `${n}/variance`, invert = c.invert === true;
+  const channels = ctx.shapeOf(variance);
+  const s = ctx.derived('folded_scale', channels, { kind: 'normScale', variance, invert });
+  const t = ctx.derived('folded_shift', channels, { kind: 'normShift', mean, variance, invert });
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
+    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
+    return add(mul(x, p[s]), p[t]);
+  };
+  return { step, comparisons: false, exactOnly: false };
+}
+
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   BatchNormalization: batchNorm,
+  Normalization: normalization,
   // optional: Keras 3.13+ writes false (true: the input may be absent).
   InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),
   Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),

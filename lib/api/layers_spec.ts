@@ -46,7 +46,13 @@ export type Derivation =
   | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
   | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number]; groups?: number }
-  | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] };
+  | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] }
+  /** Keras's Normalization layer, (x - mean) / max(sqrt(variance), 1e-7) (invert: x max(...) + mean), as a scale and a shift. */
+  | { kind: 'normScale'; variance: string; invert: boolean }
+  | { kind: 'normShift'; mean: string; variance: string; invert: boolean };
+
+/** Keras's backend epsilon, the floor of Normalization's standard deviation. */
+const KERAS_EPSILON = 1e-7;
 
 /** The owner's side of a derivation, in float64 (weights: manifest name -> values). */
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
@@ -58,6 +64,17 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
   if (d.kind === 'separableKernel') {
     const [kh, kw, c] = d.shape;
     return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
+  }
+  if (d.kind === 'normScale' || d.kind === 'normShift') {
+    const sd = Float64Array.from(weights(d.variance), (v) => Math.max(Math.sqrt(v), KERAS_EPSILON));
+    // A feature whose spread is below one fixed-point unit (2^-16), typically a constant one Keras
+    // divides by 1e-7, cannot be normalised in fixed point: its input's rounding alone would be
+    // multiplied by up to 1e7. Refused, naming it, rather than answered wrong.
+    const flat = sd.findIndex((s) => s < 2 ** -16);
+    if (flat >= 0) throw new Error(`${d.variance}: feature ${flat} has standard deviation ${sd[flat].toExponential(2)} (a constant feature?); scaling by ${(1 / sd[flat]).toExponential(2)} is beyond fixed point's precision: drop the feature or give it a spread`);
+    if (d.kind === 'normScale') return d.invert ? sd : sd.map((s) => 1 / s);
+    const mean = weights(d.mean);
+    return Float64Array.from(sd, (s, i) => (d.invert ? mean[i] : -mean[i] / s));
   }
   const v = weights(d.variance);
   const scale = Float64Array.from(v, (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));

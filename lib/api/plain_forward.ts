@@ -221,6 +221,14 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const a = w(`${l.config.name}/alpha`);
     return one((x) => ({ data: x.data.map((v, i) => (v < 0 ? a[i % a.length] * v : v)), shape: x.shape }));
   },
+  Normalization: (l, { w }) => {
+    const n = l.config.name, s = w(`${n}/folded_scale`), t = w(`${n}/folded_shift`), ch = s.length;
+    const axis = Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
+    return one((x) => {
+      if (axis !== -1 && axis !== x.shape.length - 1) fail(l, `axis = ${axis} is not the last axis of its rank-${x.shape.length} input`);
+      return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
+    });
+  },
   BatchNormalization: (l, { w, scaleFolded }) => {
     // A folded scale is in the previous layer's kernel and bias (layers_spec.ts, foldBatchNorms).
     const n = l.config.name, t = w(`${n}/folded_shift`), s = scaleFolded ? new Float64Array(t.length).fill(1) : w(`${n}/folded_scale`);
