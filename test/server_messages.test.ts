@@ -49,6 +49,9 @@ test('malformed notices are recognised: wrong types, missing fields, out-of-rang
 test('a client request is refused naming what is wrong with it', (t) => {
   t.deepEqual(validateRequest({ type: 'predict', model: 'm', shape: [1, 4] }), { type: 'predict', model: 'm', shape: [1, 4] });
   t.deepEqual(validateRequest({ type: 'status', extra: 1 }), { type: 'status' });
+  // A scalar weight (Keras's Normalization keeps its count as shape []) is a weight like any other.
+  const deploy = { type: 'deploy', model: 'm', protocol: 'securenn', topology: {}, weights: [{ name: 'n/count', shape: [] }, { name: 'd/kernel', shape: [3, 2] }] };
+  t.deepEqual(validateRequest(deploy), deploy);
   const refusals: [unknown, RegExp][] = [
     [null, /must be an object/],
     [{ type: 'drop-tables' }, /unknown request type "drop-tables"/],
@@ -59,6 +62,7 @@ test('a client request is refused naming what is wrong with it', (t) => {
     [{ type: 'deploy', model: 'm', protocol: 'magic', topology: {}, weights: [] }, /magic/],
     [{ type: 'deploy', model: 'm', protocol: 'pond', weights: [] }, /topology is missing/],
     [{ type: 'deploy', model: 'm', protocol: 'pond', topology: {}, weights: [{ name: 'w' }] }, /weights must be a list of \{ name, shape \}/],
+    [{ type: 'deploy', model: 'm', protocol: 'pond', topology: {}, weights: [{ name: 'w', shape: [0] }] }, /weights must be a list of \{ name, shape \}/],
   ];
   for (const [raw, why] of refusals) t.throws(() => validateRequest(raw), { message: why }, JSON.stringify(raw));
 });

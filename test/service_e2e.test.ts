@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { erf } from '../lib/math/erf';
 import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { mlp } from './helpers/model_files';
 import { poolSettled, startCluster, type TestCluster } from './helpers/service';
@@ -134,6 +135,46 @@ test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner
     const want = m.forward(x, [(v) => c.reduceRight((a, k) => a * v + k, 0)]);
     for (let j = 0; j < 4; j++) t.true(Math.abs(p.data[j] - want[j]) < 1e-2 * (1 + Math.abs(want[j])), `${j}: ${p.data[j]} vs ${want[j]}`);
   }
+  await client.close();
+});
+
+test.serial("a Keras 3 model (Normalization, Keras 3's hard_sigmoid, gelu) deploys and predicts like its formulas: the servers read the model's dialect from the topology the owner sent", async (t) => {
+  const IN = 5, H = 8, OUT = 3;
+  const r = (n: number, s: number) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * s);
+  const mean = r(IN, 2), variance = Float32Array.from(r(IN, 1), (v) => Math.abs(v) + 0.3);
+  const k1 = r(IN * H, 1.5), b1 = r(H, 1), k2 = r(H * H, 0.8), b2 = r(H, 0.5), k3 = r(H * OUT, 0.6), b3 = r(OUT, 0.2);
+  const weights: [string, number[], Float32Array][] = [['n/mean', [IN], mean], ['n/variance', [IN], variance], ['n/count', [], new Float32Array([100])], ['h/kernel', [IN, H], k1], ['h/bias', [H], b1], ['g/kernel', [H, H], k2], ['g/bias', [H], b2], ['o/kernel', [H, OUT], k3], ['o/bias', [OUT], b3]];
+  const modelTopology = {
+    class_name: 'Sequential',
+    keras_version: '3.13.0',
+    config: {
+      name: 'k3',
+      layers: [
+        { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN], optional: false } },
+        { class_name: 'Normalization', config: { name: 'n', axis: -1, invert: false, mean: null, variance: null } },
+        { class_name: 'Dense', config: { name: 'h', units: H, activation: 'hard_sigmoid', quantization_config: null } },
+        { class_name: 'Dense', config: { name: 'g', units: H, activation: 'gelu', quantization_config: null } },
+        { class_name: 'Dense', config: { name: 'o', units: OUT, quantization_config: null } },
+      ],
+    },
+  };
+  const artifacts = { modelTopology, weightSpecs: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })), weightData: new Float32Array(weights.flatMap(([, , v]) => [...v])).buffer } as unknown as tfe.ModelArtifacts;
+  const dense = (x: number[], k: Float32Array, b: Float32Array, n: number) => Array.from({ length: n }, (_, j) => x.reduce((a, v, q) => a + v * k[q * n + j], b[j]));
+  const phi = (v: number) => 0.5 * (1 + erf(v / Math.SQRT2));
+  const forward = (x: number[]) => {
+    const z = x.map((v, i) => (v - mean[i]) / Math.sqrt(variance[i]));
+    const h = dense(z, k1, b1, H).map((v) => Math.min(Math.max(v / 6 + 0.5, 0), 1));
+    const g = dense(h, k2, b2, H).map((v) => v * phi(v));
+    return dense(g, k3, b3, OUT);
+  };
+  const owner = await cluster.connect({ asOwner: true });
+  await owner.deploy(artifacts, { name: 'keras3' });
+  await owner.close();
+  const client = await cluster.connect();
+  t.is((await client.models()).find((m) => m.name === 'keras3')?.protocol, 'securenn', 'exact by default');
+  const x = Array.from({ length: 4 * IN }, () => Math.random() * 6 - 3);
+  const p = await client.predict('keras3', { data: Float64Array.from(x), shape: [4, IN] });
+  for (let row = 0; row < 4; row++) forward(x.slice(row * IN, (row + 1) * IN)).forEach((v, j) => t.true(Math.abs(p.data[row * OUT + j] - v) < 5e-3, `[${row}, ${j}]: ${p.data[row * OUT + j]} vs ${v}`));
   await client.close();
 });
 

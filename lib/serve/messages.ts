@@ -189,7 +189,8 @@ export function validateRequest(raw: unknown): ClientRequest {
   }
   checkProtocol(typeof r.protocol === 'string' ? r.protocol.slice(0, 40) : r.protocol, 'deploy');
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
-  if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape)))
+  // A weight may be a scalar (shape []), as Keras's Normalization keeps its count.
+  if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && (isShape(w.shape) || (Array.isArray(w.shape) && w.shape.length === 0))))
     throw new Error('deploy: weights must be a list of { name, shape }');
   const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
   return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
