@@ -113,6 +113,8 @@ export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
   return { scale: num(c.scale, 1), offset: num(c.offset, 0) };
 }
 
+/** One axis (checked against the input's rank when the layer runs: only the last is supported). */
+const lastAxis: Check = (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
 const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
 
 /** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
@@ -194,7 +196,6 @@ function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTens
  * (ctx.scaleFolded): then only the shift is added, locally.
  */
 function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const lastAxis = (v: unknown) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
   // synchronized (Keras 2.12+ and 3) and renorm's settings (Keras 3) change only training: inference
   // uses the moving statistics either way.
   const c = settings(l, { axis: lastAxis, momentum: ANY, epsilon: (v) => v === undefined || (isNum(v) && v >= 0), center: bool, scale: bool, synchronized: bool, renorm: bool, renorm_clipping: ANY, renorm_momentum: ANY });
@@ -219,7 +220,6 @@ function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
  * read: refused.
  */
 function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const lastAxis = (v: unknown) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
   const weightsOnly = (v: unknown) => v === undefined || v === null;
   const c = settings(l, { axis: lastAxis, invert: bool, mean: weightsOnly, variance: weightsOnly });
   const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
