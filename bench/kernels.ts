@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   rows.push({ kernel: 'dcfBitEval (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitEvaluation.bestMs, medianMs: dcf.bitEvaluation.medianMs, runs: dcf.bitEvaluation.runs, rate: `${(perS(dcf.bitEvaluation) / 1e6).toFixed(2)} M evals/s` });
 
   // External references last, while no native kernel is running in this process.
-  const dgemm = runDgemm(threads);
+  const dgemm = runDgemm(threads, 1024, 10, cpuInfo().cpuFeatures);
   let dgemmGmacs: number | null = null;
   if (dgemm.ok) {
     const d = dgemm.value;

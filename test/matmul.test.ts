@@ -17,6 +17,9 @@ const SIZES: [number, number, number][] = [
   [5, 3, 2], [8, 24, 24], [17, 300, 29], [37, 513, 50], [96, 64, 97],
   // Edge panels 13, 16 and 20 columns wide: the AVX-512 partial tile computes 2, 2 and 3 vectors.
   [9, 40, 13], [12, 30, 40], [10, 20, 20],
+  // The AMX kernel's 32 x 32 tiles: whole ones with k one 64-byte step, then edges in both
+  // directions over three K slices of 367 (padded to 384), and a k short of one step.
+  [64, 64, 64], [70, 1100, 65], [33, 5, 40],
   [0, 4, 5], [3, 0, 5], [3, 4, 0],
 ];
 
@@ -36,11 +39,12 @@ for (const impl of IMPLS)
   });
 
 test('matmul of all-ones-bits values wraps exactly (2^64-1 squared sums), with every kernel', async (t) => {
-  // Also the IFMA kernel's worst case: every 52-bit limb and 12-bit part at its maximum. m = 9
-  // takes the packed path (m = 2, the row kernel), and k = 1000 several KC slices.
+  // Also the IFMA kernel's worst case: every 52-bit limb and 12-bit part at its maximum, and the
+  // AMX kernel's (every byte 255: its 32-bit sums at their largest). m = 9 takes the packed path
+  // (m = 2, the row kernel), and k = 1000 several KC slices.
   const max = (1n << 64n) - 1n;
   for (const impl of IMPLS)
-    for (const [m, k, n] of [[2, 300, 3], [9, 1000, 17]]) {
+    for (const [m, k, n] of [[2, 300, 3], [9, 1000, 17], [40, 1100, 33]]) {
       const a = RingTensor.fromBigInts(new Array(m * k).fill(max), [m, k]);
       const b = RingTensor.fromBigInts(new Array(k * n).fill(max), [k, n]);
       // (-1) * (-1) summed k times is k mod 2^64.

@@ -7,10 +7,10 @@ import { requireDType, requireTensor } from './validate';
 /**
  * Which ring-matmul kernel: 'auto' (the backend picks the fastest it measured), the CPU
  * micro-kernels 'generic', 'avx2', 'avx512' (vpmullq), 'ifma' (AVX-512 IFMA: three 52-bit
- * multiply-adds per product), or the CUDA candidates 'uint64', 'fp64', 'int8'. A backend refuses
+ * multiply-adds per product), 'amx' (AMX-INT8 tiles over 8-bit limbs), or the CUDA candidates 'uint64', 'fp64', 'int8'. A backend refuses
  * names it lacks. For tests and benchmarks.
  */
-export type MatMulImpl = 'auto' | 'generic' | 'avx2' | 'avx512' | 'ifma' | 'uint64' | 'fp64' | 'int8';
+export type MatMulImpl = 'auto' | 'generic' | 'avx2' | 'avx512' | 'ifma' | 'amx' | 'uint64' | 'fp64' | 'int8';
 
 /**
  * Ring matrix product: [..., m, k] x [..., k, n] -> [..., m, n] mod 2^64. Batch dims must be equal,

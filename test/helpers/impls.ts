@@ -11,5 +11,6 @@ export function matmulImpls(): MatMulImpl[] {
     ...(features.includes('avx2') ? ['avx2' as const] : []),
     ...(features.includes('avx512f') ? ['avx512' as const] : []),
     ...(features.includes('avx512ifma') ? ['ifma' as const] : []),
+    ...(features.includes('amx-int8') ? ['amx' as const] : []),
   ];
 }

@@ -157,7 +157,7 @@ PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
   const bool avx512 = false;
 #endif
   return [X, g, avx512](int64_t i0, int64_t rows, int64_t pc, int64_t kc, int mr, uint64_t* dst) {
-    constexpr int kMaxMr = 16;
+    constexpr int kMaxMr = 32;  // the AMX kernel's strips
     if (mr > kMaxMr) throw KernelError("Conv2D: micro-kernel height exceeds the packer's limit");
     int64_t y0[kMaxMr], x0[kMaxMr], base[kMaxMr];
     // Whether every row's whole window lies inside the image (no padding to read as zero), and
@@ -218,7 +218,7 @@ Outputs conv2d(const Inputs& in, const Attrs& at) {
   ConvGeom g = conv2dGeometry(in, at);
   int64_t o = f.shape[3], rows = g.n * g.oh * g.ow;
   Tensor out = allocTensor({g.n, g.oh, g.ow, o}, DType::Ring64);
-  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"));
+  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"), rows, g.patch(), o);
   // 1x1 stride-1 convolutions need no im2col: the input already is the column matrix.
   if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
     matmul2d(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.c, o, mk);

@@ -25,9 +25,10 @@ namespace {
 // Calls repeat until 200 us have passed.
 double tileRate(const MicroKernel& mk) {
   constexpr int64_t kc = 256;
-  const size_t words = static_cast<size_t>((mk.mr + mk.nr) * kc * mk.limbs + mk.mr * mk.nr);
+  const size_t aWords = formWordsOf(mk, kc, mk.mr), bWords = formWordsOf(mk, kc, mk.nr);
+  const size_t words = aWords + bWords + static_cast<size_t>(mk.mr * mk.nr);
   uint64_t* buf = static_cast<uint64_t*>(hostAlloc(words * 8));  // 64-byte aligned, as the tiles' B loads need
-  uint64_t *ap = buf, *bp = buf + mk.mr * kc * mk.limbs, *c = bp + mk.nr * kc * mk.limbs;
+  uint64_t *ap = buf, *bp = buf + aWords, *c = bp + bWords;
   for (size_t i = 0; i < words; ++i) buf[i] = 0x9E3779B97F4A7C15ull * (i + 1);
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -47,6 +48,8 @@ double tileRate(const MicroKernel& mk) {
 struct AutoKernel {
   const MicroKernel* kernel;
   std::string rates;  // "avx512 41.2, ifma 8.3, avx2 12.1, generic 3.4 GMAC/s per thread"
+  std::vector<const MicroKernel*> candidates;
+  std::vector<double> measured;  // multiply-adds per second, per candidate
 };
 
 const AutoKernel& autoKernel() {
@@ -54,6 +57,7 @@ const AutoKernel& autoKernel() {
     const CpuFeatures& f = cpuFeatures();
     std::vector<const MicroKernel*> cands;
     if (f.avx512) cands.push_back(&microKernelAvx512());
+    if (f.amx) cands.push_back(&microKernelAmx());
     if (f.avx512 && f.ifma) cands.push_back(&microKernelIfma());
     if (f.avx2) cands.push_back(&microKernelAvx2());
     cands.push_back(&microKernelGeneric());
@@ -68,7 +72,7 @@ const AutoKernel& autoKernel() {
       std::snprintf(b, sizeof b, "%s%s %.1f", i ? ", " : "", cands[i]->name, best[i] / 1e9);
       rates += b;
     }
-    return AutoKernel{cands[pick], rates + " GMAC/s per thread"};
+    return AutoKernel{cands[pick], rates + " GMAC/s per thread", cands, best};
   }();
   return choice;
 }
@@ -93,7 +97,11 @@ const MicroKernel& selectMicroKernel(const std::string& impl) {
     if (!f.avx512 || !f.ifma) throw KernelError("MatMul: impl 'ifma' requested but this CPU has no AVX-512 IFMA");
     return microKernelIfma();
   }
-  throw KernelError("MatMul: unknown impl '" + impl + "' (auto, generic, avx2, avx512 or ifma)");
+  if (impl == "amx") {
+    if (!f.amx) throw KernelError("MatMul: impl 'amx' requested but this CPU (or its OS) offers no AMX-INT8 tiles");
+    return microKernelAmx();
+  }
+  throw KernelError("MatMul: unknown impl '" + impl + "' (auto, generic, avx2, avx512, ifma or amx)");
 }
 
 namespace {
@@ -120,12 +128,13 @@ struct Buf {  // 64-byte aligned scratch that grows as needed
 // micro-kernel's own form where it has one (MicroKernel::expand): packed into a scratch that is
 // still in cache when it is expanded, so the form costs no pass of its own over memory.
 template <class Pack>
-void packFor(const MicroKernel& mk, int64_t kc, int width, uint64_t* dst, Pack&& pack) {
-  if (!mk.expand) return pack(dst);
+void packFor(const MicroKernel& mk, bool isB, int64_t kc, int width, uint64_t* dst, Pack&& pack) {
+  auto expand = isB && mk.expandB ? mk.expandB : mk.expand;
+  if (!expand) return pack(dst);
   static thread_local Buf scratch;
   uint64_t* tmp = scratch.get(static_cast<size_t>(width) * kc);
   pack(tmp);
-  mk.expand(kc, width, tmp, dst);
+  expand(kc, width, tmp, dst);
 }
 
 void packB(const uint64_t* B, int64_t ldb, int64_t kc, int64_t nc, const MicroKernel& mk, uint64_t* Bp) {
@@ -134,7 +143,7 @@ void packB(const uint64_t* B, int64_t ldb, int64_t kc, int64_t nc, const MicroKe
   parallelFor(0, panels, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
       int64_t j0 = p * nr, w = std::min<int64_t>(nr, nc - j0);
-      packFor(mk, kc, nr, Bp + p * nr * kc * mk.limbs, [&](uint64_t* dst) {
+      packFor(mk, true, kc, nr, Bp + p * formWordsOf(mk, kc, nr), [&](uint64_t* dst) {
         for (int64_t k = 0; k < kc; ++k, dst += nr) {
           std::memcpy(dst, B + k * ldb + j0, w * 8);
           for (int64_t j = w; j < nr; ++j) dst[j] = 0;
@@ -150,7 +159,7 @@ void packA(const PackStripFn& packStrip, int64_t m, int64_t pc, int64_t kc, cons
   parallelFor(0, strips, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t s = lo; s < hi; ++s) {
       int64_t i0 = s * mr;
-      packFor(mk, kc, mr, Ap + s * mr * kc * mk.limbs, [&](uint64_t* dst) { packStrip(i0, std::min<int64_t>(mr, m - i0), pc, kc, mr, dst); });
+      packFor(mk, false, kc, mr, Ap + s * formWordsOf(mk, kc, mr), [&](uint64_t* dst) { packStrip(i0, std::min<int64_t>(mr, m - i0), pc, kc, mr, dst); });
     }
   });
 }
@@ -158,17 +167,18 @@ void packA(const PackStripFn& packStrip, int64_t m, int64_t pc, int64_t kc, cons
 void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
   const int mr = mk.mr, nr = mk.nr;
   static thread_local Buf abuf, bbuf;
-  const int limbs = mk.limbs;
   int threads = numThreads();
+  const int64_t kcMax = mk.kcBlock ? mk.kcBlock : KC;
   for (int64_t jc = 0; jc < n; jc += NC) {
     int64_t nc = std::min(NC, n - jc);
     int64_t panels = (nc + nr - 1) / nr;
     // Equal K slices: 784 = 2 x 392, not 384 + 384 + a 16-wide slice that costs a full pass.
-    int64_t slices = (k + KC - 1) / KC, kcStep = (k + slices - 1) / slices;
+    int64_t slices = (k + kcMax - 1) / kcMax, kcStep = (k + slices - 1) / slices;
     for (int64_t pc = 0; pc < k; pc += kcStep) {
       int64_t kc = std::min(kcStep, k - pc);
       bool accumulate = pc > 0;
-      uint64_t* Bp = bbuf.get(panels * nr * kc * limbs);
+      const int64_t stripWords = formWordsOf(mk, kc, mr), panelWords = formWordsOf(mk, kc, nr);
+      uint64_t* Bp = bbuf.get(panels * panelWords);
       packB(B + pc * n + jc, n, kc, nc, mk, Bp);
       // Task grid: balanced row blocks of at most MC rows x column groups of B panels, at least
       // four tasks per thread where the shape allows, handed out dynamically.
@@ -183,28 +193,28 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
       // m x kc words: for conv2d's implicit im2col that is the whole column matrix (14.7 MB for
       // a batch of 128 MNIST images through a 5x5 convolution), which cost more than the products.
       bool ownA = colGroups == 1;
-      uint64_t* Ap = ownA ? nullptr : abuf.get(((m + mr - 1) / mr) * mr * kc * limbs);
+      uint64_t* Ap = ownA ? nullptr : abuf.get(((m + mr - 1) / mr) * stripWords);
       if (!ownA) packA(packStrip, m, pc, kc, mk, Ap);
       parallelForEach(rowBlocks * colGroups, [&](int64_t t) {
-        alignas(64) uint64_t edge[16 * 32];
+        alignas(64) uint64_t edge[32 * 32];  // the largest tile a kernel without runPartial may have
         static thread_local Buf blockBuf;
         int64_t ib = t / colGroups, cg = t % colGroups;
         int64_t i0 = ib * mc, i1 = std::min(m, i0 + mc);
         int64_t p0 = cg * panelsPerGroup, p1 = std::min(panels, p0 + panelsPerGroup);
-        const uint64_t* Ablock = ownA ? nullptr : Ap + (i0 / mr) * mr * kc * limbs;
+        const uint64_t* Ablock = ownA ? nullptr : Ap + (i0 / mr) * stripWords;
         if (ownA) {
-          uint64_t* dst = blockBuf.get(mc * kc * limbs);
+          uint64_t* dst = blockBuf.get(mc / mr * stripWords);
           for (int64_t i = i0; i < i1; i += mr)
-            packFor(mk, kc, mr, dst + ((i - i0) / mr) * mr * kc * limbs, [&](uint64_t* strip) { packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, strip); });
+            packFor(mk, false, kc, mr, dst + ((i - i0) / mr) * stripWords, [&](uint64_t* strip) { packStrip(i, std::min<int64_t>(mr, i1 - i), pc, kc, mr, strip); });
           Ablock = dst;
         }
         // Each B panel is reused across the MC rows of A before moving on.
         for (int64_t p = p0; p < p1; ++p) {
           for (int64_t i = i0; i < i1; i += mr) {
             int64_t j = p * nr, w = std::min<int64_t>(nr, nc - j);
-            const uint64_t* bp = Bp + p * nr * kc * limbs;
+            const uint64_t* bp = Bp + p * panelWords;
             int64_t h = std::min<int64_t>(mr, m - i);
-            const uint64_t* ap = Ablock + ((i - i0) / mr) * mr * kc * limbs;
+            const uint64_t* ap = Ablock + ((i - i0) / mr) * stripWords;
             uint64_t* c = C + i * n + jc + j;
             if (h == mr && w == nr) {
               mk.run(kc, ap, bp, c, n, accumulate);
@@ -222,7 +232,31 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
   }
 }
 
+// The share of a kernel's tile work that is useful for m x k x n: rows and columns of its edge
+// tiles, and the zero padding its form adds to each K slice.
+double usefulShare(const MicroKernel& mk, int64_t m, int64_t k, int64_t n) {
+  auto share = [](int64_t x, int64_t multiple) { return static_cast<double>(x) / ((x + multiple - 1) / multiple * multiple); };
+  const int64_t kcMax = mk.kcBlock ? mk.kcBlock : KC;
+  const int64_t slices = (k + kcMax - 1) / kcMax, kc = (k + slices - 1) / slices;
+  return share(m, mk.mr) * share(n, mk.nr) * share(kc, mk.kAlign);
+}
+
 }  // namespace
+
+const MicroKernel& selectMicroKernel(const std::string& impl, int64_t m, int64_t k, int64_t n) {
+  if (impl != "auto" || m <= kSmallM || k == 0) return selectMicroKernel(impl);
+  const AutoKernel& a = autoKernel();
+  size_t pick = 0;
+  double bestRate = 0;
+  for (size_t i = 0; i < a.candidates.size(); ++i) {
+    const double rate = a.measured[i] * usefulShare(*a.candidates[i], m, k, n);
+    if (rate > bestRate) {
+      bestRate = rate;
+      pick = i;
+    }
+  }
+  return *a.candidates[pick];
+}
 
 void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n, const MicroKernel& mk) {
   if (m == 0 || n == 0) return;
@@ -295,7 +329,7 @@ namespace {
 Outputs matmul(const Inputs& in, const Attrs& at) {
   const Tensor &a = in[0], &b = in[1];
   MatMulPlan p = planMatMul(a, b);
-  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"));
+  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"), p.m, p.k, p.n);
   Tensor out = allocTensor(p.out, DType::Ring64);
   const uint64_t *pa = a.ptr<uint64_t>(), *pb = b.ptr<uint64_t>();
   uint64_t* pc = out.ptr<uint64_t>();

@@ -22,16 +22,36 @@ struct MicroKernel {
   // which `expand` makes from a packed strip or panel (`width` words per k) once per KC slice.
   int limbs = 1;
   void (*expand)(int64_t kc, int width, const uint64_t* packed, uint64_t* out) = nullptr;
+  // Optional, for forms that are not `limbs` words per element: B panels get their own form
+  // (expandB; expand then makes only A strips), and formWords gives the words one strip or panel
+  // of kc steps takes (replacing width * kc * limbs).
+  void (*expandB)(int64_t kc, int width, const uint64_t* packed, uint64_t* out) = nullptr;
+  int64_t (*formWords)(int64_t kc, int width) = nullptr;
+  // Optional: the K slice this kernel wants (0: the driver's default, TFE_MM_KC), and the multiple
+  // its form rounds each slice up to (zero padding that costs products).
+  int64_t kcBlock = 0;
+  int kAlign = 1;
 };
+
+// Words one strip of A (width mr) or panel of B (width nr) of kc steps takes in mk's form.
+inline int64_t formWordsOf(const MicroKernel& mk, int64_t kc, int width) {
+  return mk.formWords ? mk.formWords(kc, width) : static_cast<int64_t>(width) * kc * mk.limbs;
+}
 
 const MicroKernel& microKernelGeneric();
 const MicroKernel& microKernelAvx2();    // valid only when the CPU has AVX2
 const MicroKernel& microKernelAvx512();  // valid only when the CPU has AVX-512F and DQ
 const MicroKernel& microKernelIfma();    // valid only when the CPU has AVX-512F, DQ and IFMA
+const MicroKernel& microKernelAmx();     // valid only when cpuFeatures().amx
 
 // "auto" picks the fastest the CPU runs, measured on first use (matmul.cc); "generic", "avx2",
-// "avx512" and "ifma" force one (error if unsupported).
+// "avx512", "ifma" and "amx" force one (error if unsupported).
 const MicroKernel& selectMicroKernel(const std::string& impl);
+
+// As above, but "auto" weighs each measured candidate by the share of its tiles' work that is
+// useful for an m x k x n product (edge tiles, K padding): a 25-deep, 20-wide convolution uses
+// 24% of the AMX kernel's 32x32 tiles and 64-byte K steps, and runs faster on vpmullq.
+const MicroKernel& selectMicroKernel(const std::string& impl, int64_t m, int64_t k, int64_t n);
 
 // What "auto" measured: each candidate's rate, as "avx512 41.2, ifma 8.3, avx2 12.1, generic 3.4 GMAC/s per thread".
 std::string autoMicroKernelRates();
