@@ -47,6 +47,7 @@ const CpuFeatures& cpuFeatures() {
     c.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
     c.ifma = __builtin_cpu_supports("avx512ifma");
     c.aesni = __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1");
+    c.vaes = c.aesni && c.avx512 && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512bw");
     // Only under TFE_CPU_BASELINE unset: the request below changes the process's signal frames.
     if (const char* e = std::getenv("TFE_CPU_BASELINE"); !(e && std::strcmp(e, "1") == 0)) c.amx = c.avx512 && amxUsable();
 #endif
@@ -64,6 +65,7 @@ std::string cpuFeatureString() {
   if (f.avx512) s += "avx512f avx512dq ";
   if (f.ifma) s += "avx512ifma ";
   if (f.aesni) s += "aes-ni ";
+  if (f.vaes) s += "vaes ";
   if (f.amx) s += "amx-int8 ";
   if (s.empty()) return "baseline";
   s.pop_back();

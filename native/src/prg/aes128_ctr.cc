@@ -11,6 +11,7 @@ void aesEncryptBlockPortable(const AesKey& key, const uint8_t in[16], uint8_t ou
 void aesCtrBlocksNi(const AesKey& key, uint64_t hi, uint64_t lo, uint64_t nblocks, uint8_t* out);
 void aesCtrBlocksAtNi(const AesKey& key, uint64_t hi, uint64_t lo, const uint64_t* idx, uint64_t n, uint8_t* out);
 void aesCtrBlocksAtVaes(const AesKey& key, uint64_t hi, uint64_t lo, const uint64_t* idx, uint64_t n, uint8_t* out);
+void aesCtrBlocksVaes(const AesKey& key, uint64_t hi, uint64_t lo, uint64_t n, uint8_t* out);
 bool aesVaesAvailable();
 
 AesImpl parseAesImpl(const std::string& s) {
@@ -22,6 +23,10 @@ AesImpl parseAesImpl(const std::string& s) {
   if (s == "portable") return AesImpl::Portable;
   throw KernelError("unknown AES impl '" + s + "' (auto, aesni or portable)");
 }
+
+// Shorter contiguous runs stay on 128-bit AES-NI (eight blocks in flight): the 512-bit loop's 32
+// blocks would leave most of a short run to the tail anyway.
+constexpr uint64_t kVaesMinBlocks = 64;
 
 static AesImpl resolve(AesImpl impl) {
   if (impl == AesImpl::Auto) return cpuFeatures().aesni ? AesImpl::AesNi : AesImpl::Portable;
@@ -51,7 +56,11 @@ void aesCtrBlocks(const AesKey& key, const uint8_t iv[16], uint64_t firstBlock, 
   hi += nlo < lo;
   lo = nlo;
   if (resolve(impl) == AesImpl::AesNi) {
-    aesCtrBlocksNi(key, hi, lo, nblocks, out);
+    // VAES for runs of 64 blocks or more that do not carry into the high half (as above).
+    if (nblocks >= kVaesMinBlocks && lo + nblocks >= lo && aesVaesAvailable())
+      aesCtrBlocksVaes(key, hi, lo, nblocks, out);
+    else
+      aesCtrBlocksNi(key, hi, lo, nblocks, out);
     return;
   }
   for (uint64_t i = 0; i < nblocks; ++i) {
@@ -68,10 +77,10 @@ void aesCtrBlocks(const AesKey& key, const uint8_t iv[16], uint64_t firstBlock, 
 void aesCtrBlocksAt(const AesKey& key, const uint8_t iv[16], const uint64_t* idx, uint64_t n, uint8_t* out, AesImpl impl) {
   const uint64_t hi = loadBE64(iv), lo = loadBE64(iv + 8);
   if (resolve(impl) == AesImpl::AesNi) {
-    // VAES where the CPU has it (not under TFE_CPU_BASELINE=1, which clears cpuFeatures().avx512)
+    // VAES where the CPU has it (not under TFE_CPU_BASELINE=1, which clears cpuFeatures())
     // and no counter carries into the high half (the PRG's counter blocks start at nonce || 0);
     // measured here: a little faster for the field PRG's retry batches, slower for short calls.
-    if (lo == 0 && n >= 64 && cpuFeatures().avx512 && aesVaesAvailable())
+    if (lo == 0 && n >= 64 && aesVaesAvailable())
       aesCtrBlocksAtVaes(key, hi, lo, idx, n, out);
     else
       aesCtrBlocksAtNi(key, hi, lo, idx, n, out);
