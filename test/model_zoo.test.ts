@@ -118,6 +118,18 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    name: 'LayerNormalization between Dense layers, with learned gamma and beta',
+    shape: [8],
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().dense({ inputShape: [8], units: 12, biasInitializer: 'randomNormal' }),
+          L().layerNormalization({ gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' }),
+          L().dense({ units: 4 }),
+        ],
+      }),
+  },
+  {
     name: 'Dense on a rank-3 input (applied to the last axis)',
     shape: [3, 6],
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [3, 6], units: 5, activation: 'relu' }), L().flatten(), L().dense({ units: 3 })] }),
@@ -285,6 +297,12 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
     build: () => tf.sequential({ layers: [L().rescaling({ inputShape: [4, 4, 2], scale: 0.5 }), L().flatten()] }),
     patch: (layers) => void (layers[0].config.scale = [0.5, 0.25]),
     message: /\(Rescaling\): scale = \[0.5,0.25\] is not supported/,
+  },
+  {
+    name: "Keras 3's LayerNormalization with rms_scaling",
+    build: () => tf.sequential({ layers: [L().layerNormalization({ inputShape: [4] })] }),
+    patch: (layers) => void (layers[0].config.rms_scaling = true),
+    message: /\(LayerNormalization\): rms_scaling = true is not supported/,
   },
   { name: 'a hidden softsign', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'softsign' }), L().dense({ units: 2 })] }), message: /activation 'softsign' is not supported in a hidden layer \(supported: .*gelu, gelu_new, mish/ },
   { name: 'a layer class not in the catalog (LSTM)', build: () => tf.sequential({ layers: [L().lstm({ inputShape: [3, 2], units: 2 })] }), message: /of class LSTM is not supported/ },

@@ -6,6 +6,7 @@
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, conv2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
+import { layerNormOp } from './ops_norm';
 import { type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky } from './layers_activations';
 import { dilatedShape } from './conv_kernels';
@@ -234,8 +235,25 @@ function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   return { step, comparisons: false, exactOnly: false };
 }
 
+/**
+ * LayerNormalization over the last axis, gamma and beta the model's private weights: no private
+ * division (ops_norm.ts: a power-of-two scale chosen by comparisons, then a fitted 1/sqrt), so
+ * exact protocols only. Keras 3's rms_scaling is refused.
+ */
+function layerNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const c = settings(l, { axis: lastAxis, epsilon: (v) => v === undefined || (isNum(v) && v > 0), center: bool, scale: bool, rms_scaling: (v) => v === undefined || v === false });
+  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1)), epsilon = Number(c.epsilon ?? 1e-3);
+  const g = c.scale === false ? -1 : ctx.take('gamma'), b = c.center === false ? -1 : ctx.take('beta');
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
+    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`);
+    return layerNormOp(x, { epsilon, gamma: g < 0 ? undefined : p[g], beta: b < 0 ? undefined : p[b] });
+  };
+  return { step, comparisons: true, exactOnly: true };
+}
+
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
   Normalization: normalization,
   // optional: Keras 3.13+ writes false (true: the input may be absent).
   InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),

@@ -229,6 +229,20 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
     });
   },
+  LayerNormalization: (l, { w }) => {
+    const n = l.config.name, eps = Number(l.config.epsilon ?? 1e-3);
+    const g = l.config.scale === false ? null : w(`${n}/gamma`), b = l.config.center === false ? null : w(`${n}/beta`);
+    return one((x) => {
+      const ch = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length);
+      for (let r = 0; r < x.data.length; r += ch) {
+        const row = x.data.subarray(r, r + ch);
+        const mean = row.reduce((a, v) => a + v, 0) / ch;
+        const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / ch;
+        for (let i = 0; i < ch; i++) out[r + i] = ((row[i] - mean) / Math.sqrt(variance + eps)) * (g ? g[i] : 1) + (b ? b[i] : 0);
+      }
+      return { data: out, shape: x.shape };
+    });
+  },
   BatchNormalization: (l, { w, scaleFolded }) => {
     // A folded scale is in the previous layer's kernel and bias (layers_spec.ts, foldBatchNorms).
     const n = l.config.name, t = w(`${n}/folded_shift`), s = scaleFolded ? new Float64Array(t.length).fill(1) : w(`${n}/folded_scale`);

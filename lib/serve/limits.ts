@@ -243,6 +243,13 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
       case 'TfePolynomial':
         elements += PER_POLY * count(s);
         break;
+      case 'LayerNormalization': {
+        // Per row: 22 comparisons for the power-of-two scale and two clamps (lib/api/ops_norm.ts);
+        // per element about ten products.
+        const rows = count(s) / (s[s.length - 1] || 1);
+        elements += nonlinear(24 * rows) + 10 * PER_LINEAR * count(s);
+        break;
+      }
       default:
         elements += PER_LINEAR * count(s);
     }

@@ -1,0 +1,57 @@
+// LayerNormalization under the exact protocols (lib/api/ops_norm.ts): rows whose spread differs by
+// five orders of magnitude, against tfjs's own layer on fresh random inputs, and Pond's refusal.
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { saveTfjsModel } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+const WIDTH = 10;
+/** Row standard deviations from 0.02 to 2000: the scale the comparisons pick spans 2^-6 .. 2^11. */
+const SPREADS = [0.02, 0.3, 1, 4, 70, 2000];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function model(): any {
+  return tf.sequential({ layers: [tf.layers.layerNormalization({ inputShape: [WIDTH], epsilon: 1e-3, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' })] });
+}
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization matches tfjs on rows whose spread ranges from 0.02 to 2000`, async (t) => {
+    const m = model();
+    const file = await saveTfjsModel(tf, m, 'tfe-ln-');
+    const rows = SPREADS.length * 2;
+    const x = Float32Array.from({ length: rows * WIDTH }, (_, i) => {
+      const r = Math.floor(i / WIDTH), spread = SPREADS[r % SPREADS.length];
+      return (r < SPREADS.length ? 0 : 50 * (Math.random() * 2 - 1)) + spread * (Math.random() * 2 - 1) * Math.sqrt(3);
+    });
+    const want: number[][] = m.predict(tf.tensor(x, [rows, WIDTH])).arraySync();
+    const c = new tfe.Cluster({ protocol });
+    try {
+      const lm = tfe.loadLayersModel(file, { cluster: c });
+      const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, WIDTH] }), c);
+      const out = await tfe.defineOutput('prediction-client', lm.predict(input));
+      for (let r = 0; r < rows; r++) {
+        const got = Array.from(out.data.subarray(r * WIDTH, (r + 1) * WIDTH));
+        const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
+        // The normalised values are O(1); the inputs' rounding (2^-16) over the smallest spread
+        // (0.02) is 8e-4 of it, the fitted 1/sqrt after two Newton steps far below.
+        t.true(err < 5e-3, `row ${r} (spread ${SPREADS[r % SPREADS.length]}): max |private - tfjs| = ${err}`);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+test('Pond refuses a LayerNormalization model at load time, naming the layer', async (t) => {
+  const file = await saveTfjsModel(tf, model(), 'tfe-ln-');
+  const c = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: /compares values \(.*LayerNormalization.*\).*use an exact protocol/ });
+  } finally {
+    await c.close();
+  }
+});
