@@ -6,12 +6,13 @@
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, conv2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
-import { layerNormOp } from './ops_norm';
 import { type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky } from './layers_activations';
 import { dilatedShape } from './conv_kernels';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
+import { ANY, bool, type Check, channelsLast, isNum, ones, padMode, posInt, settings } from './layers_settings';
+import { batchNorm, layerNorm, normalization } from './layers_norm';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -53,40 +54,6 @@ export interface LayerContext {
   scaleFolded?: boolean;
 }
 
-type Check = (v: unknown) => boolean;
-const ANY: Check = () => true;
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const ones: Check = (v) => v === undefined || v === null || v === 1 || (Array.isArray(v) && v.every((d) => d === 1));
-const channelsLast: Check = (v) => v === undefined || v === null || v === 'channels_last';
-const padMode: Check = (v) => v === undefined || v === 'valid' || v === 'same';
-const bool: Check = (v) => v === undefined || typeof v === 'boolean';
-const IGNORED = new Set(['name', 'trainable', 'dtype', 'batch_input_shape', 'batchInputShape', 'batch_shape', 'input_dim', 'input_shape', 'sparse', 'ragged', 'seed', 'noise_shape']);
-const trainingOnly = (k: string) => IGNORED.has(k) || /_(initializer|regularizer|constraint)$/.test(k);
-
-/**
- * A Keras 3 dtype policy that quantizes the layer (int8, int4, float8, GPTQ): its weights and
- * products are not the float ones the model's weights describe. Others (float32, mixed precision)
- * only change Keras's own rounding.
- */
-function quantizedPolicy(v: unknown): string | undefined {
-  const o = v && typeof v === 'object' ? (v as { class_name?: unknown; config?: { name?: unknown } }) : undefined;
-  const name = String(o ? (o.config?.name ?? o.class_name ?? '') : (v ?? ''));
-  return /^(int8|int4|float8|gptq)|quantized|gptq|int4/i.test(`${name} ${o ? String(o.class_name ?? '') : ''}`) ? name : undefined;
-}
-
-/** Refuses every setting not in `allowed`, and every allowed one whose value its check rejects. */
-function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string, unknown> {
-  const q = quantizedPolicy(l.config.dtype);
-  if (q !== undefined) refuse(l, `dtype policy '${q}' quantizes the layer; only float models are supported`);
-  for (const [k, v] of Object.entries(l.config)) {
-    if (trainingOnly(k)) continue;
-    const ok = allowed[k];
-    if (!ok) refuse(l, `setting '${k}' is not supported`);
-    if (!ok(v)) refuse(l, `${k} = ${JSON.stringify(v)} is not supported`);
-  }
-  return l.config;
-}
-
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
 const one = (xs: AnyTensor[]) => xs[0];
@@ -114,9 +81,6 @@ export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
   return { scale: num(c.scale, 1), offset: num(c.offset, 0) };
 }
 
-/** One axis (checked against the input's rank when the layer runs: only the last is supported). */
-const lastAxis: Check = (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
-const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
 
 /** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
 function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): number {
@@ -188,67 +152,6 @@ function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTens
   const flat = x.rank === 2 ? x : reshape(x, [lead.reduce((a, d) => a * d, 1), inner]);
   const y = b ? add(matmul(flat, k), b) : matmul(flat, k);
   return x.rank === 2 ? y : reshape(y, [...lead, k.shape[1]]);
-}
-
-/**
- * Inference-time batch normalisation, y = x * scale + shift on the last axis, with the scale and
- * shift folded by the owner from gamma, beta and the moving statistics before sharing: one
- * private product per element, or none where the scale is folded into the layer before
- * (ctx.scaleFolded): then only the shift is added, locally.
- */
-function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  // synchronized (Keras 2.12+ and 3) and renorm's settings (Keras 3) change only training: inference
-  // uses the moving statistics either way.
-  const c = settings(l, { axis: lastAxis, momentum: ANY, epsilon: (v) => v === undefined || (isNum(v) && v >= 0), center: bool, scale: bool, synchronized: bool, renorm: bool, renorm_clipping: ANY, renorm_momentum: ANY });
-  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
-  const n = l.config.name, epsilon = Number(c.epsilon ?? 1e-3);
-  const gamma = c.scale === false ? undefined : `${n}/gamma`, beta = c.center === false ? undefined : `${n}/beta`;
-  const mean = `${n}/moving_mean`, variance = `${n}/moving_variance`;
-  const channels = ctx.shapeOf(variance);
-  const s = ctx.scaleFolded ? -1 : ctx.derived('folded_scale', channels, { kind: 'bnScale', gamma, variance, epsilon });
-  const t = ctx.derived('folded_shift', channels, { kind: 'bnShift', gamma, beta, mean, variance, epsilon });
-  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
-    return add(s < 0 ? x : mul(x, p[s]), p[t]);
-  };
-  return { step, comparisons: false, exactOnly: false };
-}
-
-/**
- * Keras's Normalization (preprocessing) layer after adapt(): (x - mean) / max(sqrt(variance), 1e-7)
- * per channel of the last axis, or its inverse, folded by the owner into a private scale and shift.
- * Mean and variance given in the config instead would travel in the topology, which the servers
- * read: refused.
- */
-function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const weightsOnly = (v: unknown) => v === undefined || v === null;
-  const c = settings(l, { axis: lastAxis, invert: bool, mean: weightsOnly, variance: weightsOnly });
-  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
-  const n = l.config.name, mean = `${n}/mean`, variance = `${n}/variance`, invert = c.invert === true;
-  const channels = ctx.shapeOf(variance);
-  const s = ctx.derived('folded_scale', channels, { kind: 'normScale', variance, invert });
-  const t = ctx.derived('folded_shift', channels, { kind: 'normShift', mean, variance, invert });
-  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
-    return add(mul(x, p[s]), p[t]);
-  };
-  return { step, comparisons: false, exactOnly: false };
-}
-
-/**
- * LayerNormalization over the last axis, gamma and beta the model's private weights: no private
- * division (ops_norm.ts: a power-of-two scale chosen by comparisons, then a fitted 1/sqrt), so
- * exact protocols only. Keras 3's rms_scaling is refused.
- */
-function layerNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const c = settings(l, { axis: lastAxis, epsilon: (v) => v === undefined || (isNum(v) && v > 0), center: bool, scale: bool, rms_scaling: (v) => v === undefined || v === false });
-  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1)), epsilon = Number(c.epsilon ?? 1e-3);
-  const g = c.scale === false ? -1 : ctx.take('gamma'), b = c.center === false ? -1 : ctx.take('beta');
-  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`);
-    return layerNormOp(x, { epsilon, gamma: g < 0 ? undefined : p[g], beta: b < 0 ? undefined : p[b] });
-  };
-  return { step, comparisons: true, exactOnly: true };
 }
 
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {

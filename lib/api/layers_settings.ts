@@ -1,0 +1,42 @@
+// Checking a layer's settings against what the catalog supports: every key is either known to
+// only matter for training, or has a check; anything else is refused by name (layers_catalog.ts,
+// layers_norm.ts).
+import { type LayerConfig, refuse } from './layers_graph';
+
+export type Check = (v: unknown) => boolean;
+export const ANY: Check = () => true;
+export const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+export const ones: Check = (v) => v === undefined || v === null || v === 1 || (Array.isArray(v) && v.every((d) => d === 1));
+export const channelsLast: Check = (v) => v === undefined || v === null || v === 'channels_last';
+export const padMode: Check = (v) => v === undefined || v === 'valid' || v === 'same';
+export const bool: Check = (v) => v === undefined || typeof v === 'boolean';
+const IGNORED = new Set(['name', 'trainable', 'dtype', 'batch_input_shape', 'batchInputShape', 'batch_shape', 'input_dim', 'input_shape', 'sparse', 'ragged', 'seed', 'noise_shape']);
+const trainingOnly = (k: string) => IGNORED.has(k) || /_(initializer|regularizer|constraint)$/.test(k);
+
+/**
+ * A Keras 3 dtype policy that quantizes the layer (int8, int4, float8, GPTQ): its weights and
+ * products are not the float ones the model's weights describe. Others (float32, mixed precision)
+ * only change Keras's own rounding.
+ */
+function quantizedPolicy(v: unknown): string | undefined {
+  const o = v && typeof v === 'object' ? (v as { class_name?: unknown; config?: { name?: unknown } }) : undefined;
+  const name = String(o ? (o.config?.name ?? o.class_name ?? '') : (v ?? ''));
+  return /^(int8|int4|float8|gptq)|quantized|gptq|int4/i.test(`${name} ${o ? String(o.class_name ?? '') : ''}`) ? name : undefined;
+}
+
+/** Refuses every setting not in `allowed`, and every allowed one whose value its check rejects. */
+export function settings(l: LayerConfig, allowed: Record<string, Check>): Record<string, unknown> {
+  const q = quantizedPolicy(l.config.dtype);
+  if (q !== undefined) refuse(l, `dtype policy '${q}' quantizes the layer; only float models are supported`);
+  for (const [k, v] of Object.entries(l.config)) {
+    if (trainingOnly(k)) continue;
+    const ok = allowed[k];
+    if (!ok) refuse(l, `setting '${k}' is not supported`);
+    if (!ok(v)) refuse(l, `${k} = ${JSON.stringify(v)} is not supported`);
+  }
+  return l.config;
+}
+
+/** One axis (checked against the input's rank when the layer runs: only the last is supported). */
+export const lastAxis: Check = (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
+export const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
