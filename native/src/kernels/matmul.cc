@@ -233,12 +233,24 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
 }
 
 // The share of a kernel's tile work that is useful for m x k x n: rows and columns of its edge
-// tiles, and the zero padding its form adds to each K slice.
+// tiles, the zero padding its form adds to each K slice, and the cost of making that form for A,
+// which is made once per strip and used by every panel of B: with few panels (n near nr) it is not
+// amortised. The cost of writing one word of the form is about kFormWordMacs multiply-adds
+// (measured on the Intel Xeon of 2026-12-01: IFMA's two-word form on a 73728x25x20 product ran at
+// 0.77x vpmullq where the tile rates and edges alone predicted 0.97x).
+constexpr double kFormWordMacs = 4;
+
 double usefulShare(const MicroKernel& mk, int64_t m, int64_t k, int64_t n) {
   auto share = [](int64_t x, int64_t multiple) { return static_cast<double>(x) / ((x + multiple - 1) / multiple * multiple); };
   const int64_t kcMax = mk.kcBlock ? mk.kcBlock : KC;
   const int64_t slices = (k + kcMax - 1) / kcMax, kc = (k + slices - 1) / slices;
-  return share(m, mk.mr) * share(n, mk.nr) * share(kc, mk.kAlign);
+  double form = 1;
+  if (mk.expand) {
+    const double wordsPerElement = static_cast<double>(formWordsOf(mk, kc, mk.mr)) / (static_cast<double>(mk.mr) * kc);
+    const double panels = static_cast<double>((n + mk.nr - 1) / mk.nr);
+    form = 1 / (1 + kFormWordMacs * wordsPerElement / (mk.nr * panels));
+  }
+  return share(m, mk.mr) * share(n, mk.nr) * share(kc, mk.kAlign) * form;
 }
 
 }  // namespace
