@@ -55,3 +55,13 @@ test('Pond refuses a LayerNormalization model at load time, naming the layer', a
     await c.close();
   }
 });
+
+test("the plain float64 forward (loadPlainModel, verify's reference) matches tfjs's LayerNormalization", async (t) => {
+  const m = model();
+  const file = await saveTfjsModel(tf, m, 'tfe-ln-');
+  const x = Float32Array.from({ length: 6 * WIDTH }, (_, i) => SPREADS[Math.floor(i / WIDTH)] * (Math.random() * 2 - 1));
+  const want: number[] = m.predict(tf.tensor(x, [6, WIDTH])).arraySync().flat();
+  const got = tfe.loadPlainModel(file).predict({ data: Float64Array.from(x), shape: [6, WIDTH] });
+  const err = Math.max(...Array.from(got.data, (g, i) => Math.abs(g - want[i])));
+  t.true(err < 1e-4, `max |plain - tfjs| = ${err}`);
+});
