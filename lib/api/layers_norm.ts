@@ -8,6 +8,14 @@ import type { LayerContext, LayerPlan } from './layers_catalog';
 import { ANY, bool, isNum, lastAxis, settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
+/** The layer's axis setting (-1, n or [n]), checked when it runs: only the input's last axis is supported. */
+function lastAxisOnly(l: LayerConfig, setting: unknown): (x: AnyTensor) => void {
+  const axis = Number(Array.isArray(setting) ? setting[0] : (setting ?? -1));
+  return (x) => {
+    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last (channel) axis is supported`);
+  };
+}
+
 /**
  * Inference-time batch normalisation, y = x * scale + shift on the last axis, with the scale and
  * shift folded by the owner from gamma, beta and the moving statistics before sharing: one
@@ -18,7 +26,7 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   // synchronized (Keras 2.12+ and 3) and renorm's settings (Keras 3) change only training: inference
   // uses the moving statistics either way.
   const c = settings(l, { axis: lastAxis, momentum: ANY, epsilon: (v) => v === undefined || (isNum(v) && v >= 0), center: bool, scale: bool, synchronized: bool, renorm: bool, renorm_clipping: ANY, renorm_momentum: ANY });
-  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
+  const checkAxis = lastAxisOnly(l, c.axis);
   const n = l.config.name, epsilon = Number(c.epsilon ?? 1e-3);
   const gamma = c.scale === false ? undefined : `${n}/gamma`, beta = c.center === false ? undefined : `${n}/beta`;
   const mean = `${n}/moving_mean`, variance = `${n}/moving_variance`;
@@ -26,7 +34,7 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const s = ctx.scaleFolded ? -1 : ctx.derived('folded_scale', channels, { kind: 'bnScale', gamma, variance, epsilon });
   const t = ctx.derived('folded_shift', channels, { kind: 'bnShift', gamma, beta, mean, variance, epsilon });
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
+    checkAxis(x);
     return add(s < 0 ? x : mul(x, p[s]), p[t]);
   };
   return { step, comparisons: false, exactOnly: false };
@@ -41,13 +49,13 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
 export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const weightsOnly = (v: unknown) => v === undefined || v === null;
   const c = settings(l, { axis: lastAxis, invert: bool, mean: weightsOnly, variance: weightsOnly });
-  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
+  const checkAxis = lastAxisOnly(l, c.axis);
   const n = l.config.name, mean = `${n}/mean`, variance = `${n}/variance`, invert = c.invert === true;
   const channels = ctx.shapeOf(variance);
   const s = ctx.derived('folded_scale', channels, { kind: 'normScale', variance, invert });
   const t = ctx.derived('folded_shift', channels, { kind: 'normShift', mean, variance, invert });
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the channel (last) axis is supported`);
+    checkAxis(x);
     return add(mul(x, p[s]), p[t]);
   };
   return { step, comparisons: false, exactOnly: false };
@@ -60,10 +68,10 @@ export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
  */
 export function layerNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const c = settings(l, { axis: lastAxis, epsilon: (v) => v === undefined || (isNum(v) && v > 0), center: bool, scale: bool, rms_scaling: (v) => v === undefined || v === false });
-  const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1)), epsilon = Number(c.epsilon ?? 1e-3);
+  const checkAxis = lastAxisOnly(l, c.axis), epsilon = Number(c.epsilon ?? 1e-3);
   const g = c.scale === false ? -1 : ctx.take('gamma'), b = c.center === false ? -1 : ctx.take('beta');
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`);
+    checkAxis(x);
     return layerNormOp(x, { epsilon, gamma: g < 0 ? undefined : p[g], beta: b < 0 ? undefined : p[b] });
   };
   return { step, comparisons: true, exactOnly: true };

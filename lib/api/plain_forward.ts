@@ -48,6 +48,8 @@ const sides = (v: unknown, d: number): [[number, number], [number, number]] =>
   (Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, d), pair(v, d)]) as [[number, number], [number, number]];
 
 export const sigmoidF = (v: number) => 1 / (1 + Math.exp(-v));
+/** log(1 + e^v), without overflow for large |v|. */
+const softplusF = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
 
 /** An activation by name, as a function on numbers (undefined: identity, or the client's final activation). */
 function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ctx, 'isOutput' | 'keras3'>): ((v: number) => number) | undefined {
@@ -70,7 +72,7 @@ function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ct
     case 'soft_shrink':
       return (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0);
     case 'log_sigmoid':
-      return (v) => -(Math.max(-v, 0) + Math.log1p(Math.exp(-Math.abs(v))));
+      return (v) => -softplusF(-v);
     case 'tanh_shrink':
       return (v) => v - Math.tanh(v);
     case 'leaky_relu':
@@ -81,7 +83,7 @@ function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ct
     case 'silu':
       return (v) => v * sigmoidF(v);
     case 'softplus':
-      return (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+      return softplusF;
     case 'elu':
     case 'celu':
       return (v) => (v > 0 ? v : Math.expm1(v));
@@ -92,7 +94,7 @@ function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ct
     case 'gelu_new':
       return (v) => v * geluTanhS(v);
     case 'mish':
-      return (v) => v * Math.tanh(Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))));
+      return (v) => v * Math.tanh(softplusF(v));
     case 'sigmoid':
       return isOutput ? undefined : sigmoidF;
     case 'softmax':

@@ -165,8 +165,9 @@ export function checkModelName(name: unknown): string {
   return name;
 }
 
-function isShape(v: unknown): v is number[] {
-  return Array.isArray(v) && v.length > 0 && v.length <= 8 && v.every((d) => Number.isSafeInteger(d) && d > 0);
+/** A list of at most 8 positive integers, of at least minRank of them (0: a scalar's [] too). */
+function isShape(v: unknown, minRank = 1): v is number[] {
+  return Array.isArray(v) && v.length >= minRank && v.length <= 8 && v.every((d) => Number.isSafeInteger(d) && d > 0);
 }
 
 /** Checks a request's form (not whether the model exists); throws naming the problem. */
@@ -190,7 +191,7 @@ export function validateRequest(raw: unknown): ClientRequest {
   checkProtocol(typeof r.protocol === 'string' ? r.protocol.slice(0, 40) : r.protocol, 'deploy');
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
   // A weight may be a scalar (shape []), as Keras's Normalization keeps its count.
-  if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && (isShape(w.shape) || (Array.isArray(w.shape) && w.shape.length === 0))))
+  if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape, 0)))
     throw new Error('deploy: weights must be a list of { name, shape }');
   const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
   return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };

@@ -100,17 +100,22 @@ void aesCtrBlocksAtNi(const AesKey& key, uint64_t hi, uint64_t lo, const uint64_
 
 #pragma GCC pop_options
 
+// The 11 round keys, each in all four 128-bit lanes of a zmm (for the VAES loops below).
+__attribute__((target("avx512f"))) static inline void roundKeysX4(const AesKey& key, __m512i rk[11]) {
+  for (int r = 0; r < 11; ++r) {
+    alignas(64) uint8_t four[64];
+    for (int k = 0; k < 4; ++k) std::memcpy(four + 16 * k, key.roundKeys[r], 16);
+    rk[r] = _mm512_load_si512(four);
+  }
+}
+
 // aesCtrBlocksAtNi on VAES with AVX-512: four blocks per zmm, sixteen in flight, counter blocks
 // built in registers. Requires lo + idx[k] < 2^64 for every k (no carry into hi: the caller
 // checks) and a CPU with VAES, AVX-512F and AVX-512BW (aesVaesAvailable).
 __attribute__((target("aes,sse4.1,avx512f,avx512bw,vaes"))) void aesCtrBlocksAtVaes(const AesKey& key, uint64_t hi, uint64_t lo,
                                                                                    const uint64_t* idx, uint64_t n, uint8_t* out) {
   __m512i rk[11];
-  for (int r = 0; r < 11; ++r) {
-    alignas(64) uint8_t four[64];
-    for (int k = 0; k < 4; ++k) std::memcpy(four + 16 * k, key.roundKeys[r], 16);
-    rk[r] = _mm512_load_si512(four);
-  }
+  roundKeysX4(key, rk);
   // Qword lanes [hi, lo + i0, hi, lo + i1, ...], then each qword byte-reversed (big-endian blocks).
   const __m512i spread = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
   const __m512i hiv = _mm512_set1_epi64(static_cast<long long>(hi)), lov = _mm512_set1_epi64(static_cast<long long>(lo));
@@ -138,11 +143,7 @@ __attribute__((target("aes,sse4.1,avx512f,avx512bw,vaes"))) void aesCtrBlocksVae
                                                                                  uint8_t* out) {
   constexpr int kVecs = 8;
   __m512i rk[11];
-  for (int r = 0; r < 11; ++r) {
-    alignas(64) uint8_t four[64];
-    for (int k = 0; k < 4; ++k) std::memcpy(four + 16 * k, key.roundKeys[r], 16);
-    rk[r] = _mm512_load_si512(four);
-  }
+  roundKeysX4(key, rk);
   // Qword lanes [hi, lo, hi, lo + 1, hi, lo + 2, hi, lo + 3], each byte-reversed when used.
   __m512i ctr = _mm512_set_epi64(static_cast<long long>(lo + 3), static_cast<long long>(hi), static_cast<long long>(lo + 2),
                                  static_cast<long long>(hi), static_cast<long long>(lo + 1), static_cast<long long>(hi),
