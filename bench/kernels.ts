@@ -22,6 +22,7 @@ const MATMUL_SHAPES: [number, number, number][] = [
   [1, 784, 128], // one MNIST image through a dense layer: latency-bound
   [128, 784, 128], // a batch through the same layer
   [128, 800, 500], // LeNet's dense layer (800 = 4*4*50 after the convolutions)
+  [128, 500, 10], // LeNet's classifier head: narrow (n <= 12), C computed transposed
   [1024, 1024, 1024], // large enough that the micro-kernel, not dispatch, dominates
 ];
 const PRG_ELEMENTS = 1 << 24; // 128 MiB of output: well past the caches, so this is steady state

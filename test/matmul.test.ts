@@ -20,6 +20,11 @@ const SIZES: [number, number, number][] = [
   // The AMX kernel's 32 x 32 tiles: whole ones with k one 64-byte step, then edges in both
   // directions over three K slices of 367 (padded to 384), and a k short of one step.
   [64, 64, 64], [70, 1100, 65], [33, 5, 40],
+  // Narrow products (n <= 12: the AVX-512 kernel computes C transposed, R strips of 8 rows at a
+  // time): widths 1 to 12 across their strip counts (8 down to 1), a last tile with fewer strips
+  // and a part-filled strip, k from 1 to past a KC slice (narrow tiles take all of k at once).
+  [9, 17, 1], [70, 33, 2], [31, 1, 3], [200, 7, 4], [41, 25, 5], [57, 60, 7], [65, 25, 8], [129, 100, 10],
+  [24, 300, 11], [23, 513, 12],
   [0, 4, 5], [3, 0, 5], [3, 4, 0],
 ];
 
@@ -41,10 +46,10 @@ for (const impl of IMPLS)
 test('matmul of all-ones-bits values wraps exactly (2^64-1 squared sums), with every kernel', async (t) => {
   // Also the IFMA kernel's worst case: every 52-bit limb and 12-bit part at its maximum, and the
   // AMX kernel's (every byte 255: its 32-bit sums at their largest). m = 9 takes the packed path
-  // (m = 2, the row kernel), and k = 1000 several KC slices.
+  // (m = 2, the row kernel), k = 1000 several KC slices, and n = 10 the narrow tiles.
   const max = (1n << 64n) - 1n;
   for (const impl of IMPLS)
-    for (const [m, k, n] of [[2, 300, 3], [9, 1000, 17], [40, 1100, 33]]) {
+    for (const [m, k, n] of [[2, 300, 3], [9, 1000, 17], [40, 1100, 33], [41, 1100, 10]]) {
       const a = RingTensor.fromBigInts(new Array(m * k).fill(max), [m, k]);
       const b = RingTensor.fromBigInts(new Array(k * n).fill(max), [k, n]);
       // (-1) * (-1) summed k times is k mod 2^64.

@@ -232,6 +232,30 @@ void blocked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64
   }
 }
 
+// Whether mk computes this product with its narrow tiles (C transposed: MicroKernel::narrow).
+bool useNarrow(const MicroKernel& mk, int64_t n) { return mk.narrow && n <= kNarrowMaxN && mk.narrow(n); }
+
+// The narrow form of the product: tiles of R strips of 8 rows (R = mk.narrowStrips(n)) over all
+// of k, each packed by the task that computes it, B read in place (k x n is small: n < 24).
+void narrowProduct(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, int64_t m, int64_t k, int64_t n,
+                   const MicroKernel& mk) {
+  const NarrowTileFn tile = mk.narrow(n);
+  const int R = mk.narrowStrips(n);
+  const int64_t rowsPerTile = 8 * R, tiles = (m + rowsPerTile - 1) / rowsPerTile;
+  // At least 2^18 multiply-adds per task (about 10 us): waking a pool thread costs that much.
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 18) / std::max<int64_t>(rowsPerTile * k * n, 1));
+  parallelFor(0, tiles, grain, [&](int64_t lo, int64_t hi) {
+    static thread_local Buf stripBuf;
+    uint64_t* Ap = stripBuf.get(static_cast<size_t>(R) * 8 * k);
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t i0 = t * rowsPerTile, h = std::min(rowsPerTile, m - i0);
+      const int strips = static_cast<int>((h + 7) / 8);
+      for (int s = 0; s < strips; ++s) packStrip(i0 + 8 * s, std::min<int64_t>(8, h - 8 * s), 0, k, 8, Ap + s * 8 * k);
+      tile(k, Ap, strips, B, C + i0 * n, h);
+    }
+  });
+}
+
 // The share of a kernel's tile work that is useful for m x k x n: rows and columns of its edge
 // tiles, the zero padding its form adds to each K slice, and the cost of making that form for A,
 // which is made once per strip and used by every panel of B: with few panels (n near nr) it is not
@@ -242,6 +266,9 @@ constexpr double kFormWordMacs = 4;
 
 double usefulShare(const MicroKernel& mk, int64_t m, int64_t k, int64_t n) {
   auto share = [](int64_t x, int64_t multiple) { return static_cast<double>(x) / ((x + multiple - 1) / multiple * multiple); };
+  // Narrow tiles fill every lane, but each strip vector loaded feeds only n products: measured
+  // against the tile rate, about n / (n + 2) (0.83 at n = 10, a third at n = 1: load-bound).
+  if (useNarrow(mk, n)) return share(m, 8) * n / (n + 2.0);
   const int64_t kcMax = mk.kcBlock ? mk.kcBlock : KC;
   const int64_t slices = (k + kcMax - 1) / kcMax, kc = (k + slices - 1) / slices;
   double form = 1;
@@ -296,6 +323,7 @@ void matmul2d(const uint64_t* A, const uint64_t* B, uint64_t* C, int64_t m, int6
       for (int64_t i = rows; i < mr; ++i) dst[i] = 0;
     }
   };
+  if (useNarrow(mk, n)) return narrowProduct(strip, B, C, m, k, n, mk);
   blocked(strip, B, C, m, k, n, mk);
 }
 
@@ -306,6 +334,7 @@ void matmulPacked(const PackStripFn& packStrip, const uint64_t* B, uint64_t* C, 
     std::memset(C, 0, m * n * 8);
     return;
   }
+  if (useNarrow(mk, n)) return narrowProduct(packStrip, B, C, m, k, n, mk);
   blocked(packStrip, B, C, m, k, n, mk);
 }
 

@@ -6,6 +6,16 @@
 
 namespace tfe {
 
+// A narrow product's tile (matmul_narrow_avx512.cc): C[h x n] = A * B for `strips` packed strips
+// of A (8 rows, 8 k words each, consecutive), B k x n row-major, C's rows n apart; n is the
+// function's own (one function per width).
+using NarrowTileFn = void (*)(int64_t k, const uint64_t* Ap, int strips, const uint64_t* B, uint64_t* C, int64_t h);
+// Up to 12 columns narrow tiles win; from about 14 the 8 x 24 tiles do as well or better (their
+// waste is at most 4 lanes in 24, and the narrow tile's transposes cost as much). Measured on the
+// Intel Xeon of 2026-12-01, 2048 x 256 x n on one thread, narrow / tiles: n = 1: 0.59, 4: 0.80,
+// 8: 0.93, 10: 0.77, 12: 0.85, 13: 0.95, 14: 0.92-0.99, 16: 1.05-1.10, 20: 0.97, 23: 1.06.
+constexpr int64_t kNarrowMaxN = 12;
+
 // One register-blocked micro-kernel: C[MR x NR] (+)= Ap * Bp over kc steps, where
 // Ap holds A's MR rows interleaved per k (Ap[k*MR + i]) and Bp holds B's NR columns per k.
 struct MicroKernel {
@@ -31,7 +41,15 @@ struct MicroKernel {
   // its form rounds each slice up to (zero padding that costs products).
   int64_t kcBlock = 0;
   int kAlign = 1;
+  // Optional: products with n <= kNarrowMaxN columns, C computed transposed (8 rows of C in the
+  // lanes, a register per column), whole k at once: narrow(n) gives the tile function for width n
+  // and narrowStrips(n) how many 8-row strips of A it takes at once.
+  NarrowTileFn (*narrow)(int64_t n) = nullptr;
+  int (*narrowStrips)(int64_t n) = nullptr;
 };
+
+NarrowTileFn narrowTileAvx512(int64_t n);  // valid only when the CPU has AVX-512F and DQ
+int narrowStripsAvx512(int64_t n);
 
 // Words one strip of A (width mr) or panel of B (width nr) of kc steps takes in mk's form.
 inline int64_t formWordsOf(const MicroKernel& mk, int64_t kc, int width) {

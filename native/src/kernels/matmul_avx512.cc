@@ -120,7 +120,12 @@ void rows(int64_t m, int64_t k, int64_t n, const uint64_t* A, const uint64_t* B,
 #pragma GCC pop_options
 
 const MicroKernel& microKernelAvx512() {
-  static const MicroKernel mk{"avx512", MR, NR, tile, rows, tilePartial};
+  static const MicroKernel mk = [] {
+    MicroKernel k{"avx512", MR, NR, tile, rows, tilePartial};
+    k.narrow = narrowTileAvx512;
+    k.narrowStrips = narrowStripsAvx512;
+    return k;
+  }();
   return mk;
 }
 
