@@ -1,5 +1,8 @@
 // Loading TensorFlow.js LayersModel files (written here by hand in the documented format, so no
 // TensorFlow.js is needed) and predicting privately, against a float64 forward pass.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import test from 'ava';
 
@@ -81,12 +84,21 @@ test('unsupported layers are refused at load time, naming the layer and its clas
   const file = writeModel(
     [
       { class_name: 'Dense', config: { name: 'dense', units: 2, batch_input_shape: [null, 2] } },
-      { class_name: 'LSTM', config: { name: 'lstm_7', units: 2 } },
+      { class_name: 'Bidirectional', config: { name: 'bidirectional_7', merge_mode: 'concat', layer: { class_name: 'LSTM', config: { name: 'lstm', units: 2 } } } },
     ],
     [{ name: 'dense/kernel', shape: [2, 2], data: rnd(4, 1) }, { name: 'dense/bias', shape: [2], data: rnd(2, 1) }],
   );
   const c = new tfe.Cluster();
-  t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: "loadLayersModel: layer 'lstm_7' of class LSTM is not supported" });
+  t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: "loadLayersModel: layer 'bidirectional_7' of class Bidirectional is not supported" });
   t.throws(() => tfe.loadLayersModel('/nonexistent/model.json', { cluster: c }), { message: /cannot read \/nonexistent\/model.json/ });
   void c.close();
+});
+
+test('a GraphModel (converted from a SavedModel) is refused with what to convert instead', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-graph-model-'));
+  const file = path.join(dir, 'model.json');
+  // The shape tensorflowjs_converter writes for a SavedModel: a GraphDef's op nodes.
+  const topology = { node: [{ name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' } } }, { name: 'Identity', op: 'Identity', input: ['x'] }], library: {}, versions: { producer: 1395 } };
+  fs.writeFileSync(file, JSON.stringify({ format: 'graph-model', generatedBy: '2.15.0', convertedBy: 'TensorFlow.js Converter v4.17.0', modelTopology: topology, weightsManifest: [] }));
+  t.throws(() => tfe.loadPlainModel(file), { message: /this is a TensorFlow\.js GraphModel .*only LayersModels load\. Convert the Keras model with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model`/ });
 });

@@ -13,6 +13,8 @@ import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, isNum, ones, padMode, posInt, settings } from './layers_settings';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
+import { embedding } from './layers_embedding';
+import { RECURRENT_BUILDERS } from './layers_recurrent';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -80,7 +82,6 @@ export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
   };
   return { scale: num(c.scale, 1), offset: num(c.offset, 0) };
 }
-
 
 /** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
 function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): number {
@@ -158,6 +159,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   BatchNormalization: batchNorm,
   LayerNormalization: layerNorm,
   Normalization: normalization,
+  Embedding: embedding,
+  ...RECURRENT_BUILDERS,
   // optional: Keras 3.13+ writes false (true: the input may be absent).
   InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),
   Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),

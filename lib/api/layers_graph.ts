@@ -114,6 +114,9 @@ function isKeras3(topo: ModelTopology, layers: LayerConfig[]): boolean {
 
 export function graphOf(topo: ModelTopology): LayerGraph {
   if (!topo || typeof topo !== 'object') throw new Error('modelTopology is missing');
+  // A GraphModel's topology is a TensorFlow GraphDef (a list of op nodes), not Keras layers.
+  if (Array.isArray((topo as { node?: unknown }).node))
+    throw new Error("this is a TensorFlow.js GraphModel (a TensorFlow graph of ops, converted from a SavedModel or frozen graph), not a LayersModel: only LayersModels load. Convert the Keras model with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model` (or keras_saved_model for a Keras SavedModel), or save it from TensorFlow.js with model.save()");
   const cfg = topo.model_config ? topo.model_config.config : topo.config;
   const cls = topo.model_config?.class_name ?? topo.class_name;
   if (cls === 'Sequential') {

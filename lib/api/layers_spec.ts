@@ -6,6 +6,8 @@
 import { graphOf, type LayerConfig, type LayerNode, type ModelTopology } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel } from './conv_kernels';
+import { inputEncodingOf } from './layers_embedding';
+import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 export { POLYNOMIAL_LAYER, polynomialCoeffs, SUPPORTED_LAYERS } from './layers_catalog';
@@ -93,6 +95,12 @@ export interface ModelSpec {
   layers: string[];
   /** The input shape without the batch dimension. */
   inputShape: number[];
+  /**
+   * Set when Embeddings read the input: it holds token ids, which whoever supplies it one-hot
+   * encodes over `oneHot` values before sharing (input_encoding.ts), so the shared input is
+   * [batch, ...inputShape, oneHot].
+   */
+  inputEncoding?: InputEncoding;
   params: ParamSpec[];
   /** Uses non-linearities only an exact protocol runs (max pooling, relu6, leaky relu...): Pond refuses the model. */
   needsSecureNN: boolean;
@@ -250,6 +258,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     return { node, plan };
   });
   const moved = poolFirst(plans, uses);
+  const inputEncoding = inputEncodingOf(graph);
   const label = (name: string) => {
     const l = plans.find((p) => p.node.layer.config.name === name)!.node.layer;
     return `${l.class_name}:${name}`;
@@ -257,6 +266,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   return {
     layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.layer.config.name}`),
     inputShape: graph.inputShape,
+    ...(inputEncoding ? { inputEncoding } : {}),
     params,
     needsSecureNN,
     comparisons,

@@ -5,13 +5,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { PartyName } from '../net/transport';
 import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
 import { definePrivateInput } from './define';
+import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
+import { toDense, type TensorValue } from './values';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
 export type { LayersModelJson } from './layers_spec';
@@ -216,10 +219,27 @@ export class PrivateModel {
      * predict that shows each layer's output to an observer (for verify).
      */
     private readonly owner?: { plain: PlainModel; trace: (x: PrivateTensor, observe: (layer: string, out: AnyTensor) => void) => AnyTensor },
+    /** Set when the model starts with Embeddings: its input is token ids, shared one-hot over `oneHot` (see defineInput). */
+    readonly inputEncoding?: InputEncoding,
   ) {}
+
+  /**
+   * `player` secret-shares its input for this model (what `provider` returns, [batch,
+   * ...inputShape]): token ids one-hot encoded first when the model starts with an Embedding
+   * (input_encoding.ts, as the service's clients do), anything else as given.
+   */
+  defineInput(player: PartyName, provider: () => TensorValue): PrivateTensor {
+    const what = `${player}'s input`;
+    return definePrivateInput(player, () => encodeInput(toDense(provider(), what), this, what), this.cluster);
+  }
 
   /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */
   predict(x: PrivateTensor): AnyTensor {
+    // Token ids shared as they are (definePrivateInput, not defineInput) would be multiplied into
+    // the table as if they were a one-hot: refused by shape.
+    const want = this.inputEncoding && sharedInputShape(this);
+    if (want && (x.shape.length !== want.length + 1 || want.some((d, i) => d !== x.shape[i + 1])))
+      throw new Error(`predict: the model takes ${describeInput(this)}, got a private input of shape [${x.shape}]; share the ids with model.defineInput, which one-hot encodes them`);
     return this.steps.reduce<AnyTensor>((h, step) => step(h), x);
   }
 
@@ -271,5 +291,5 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
       observer = undefined;
     }
   };
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain: plainModel(json, weights), trace });
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain: plainModel(json, weights), trace }, spec.inputEncoding);
 }

@@ -14,7 +14,8 @@ import { geluTanhS, SELU_ALPHA, SELU_SCALE } from './ops_smooth';
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
-import { conv2dOp, denseOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
+import { plainRecurrentLayers } from './plain_recurrent';
+import { conv2dOp, denseOp, gatherOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
 
 export type { PlainTensor } from './plain_kernels';
 
@@ -194,6 +195,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return f ? map(y, f) : y;
     });
   },
+  ...plainRecurrentLayers(activation),
+  Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.
   Conv2D: (l, ctx) => {

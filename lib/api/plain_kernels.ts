@@ -1,5 +1,6 @@
 // The float64 kernels of the plaintext twin (plain_forward.ts): dense, conv2d, pooling, transpose
 // and windows, channels-last with TensorFlow's SAME padding. Nothing here is secret-shared.
+import { checkTokenIds } from './input_encoding';
 
 export interface PlainTensor {
   data: Float64Array;
@@ -121,4 +122,15 @@ export function window2d(x: PlainTensor, oh: number, ow: number, h0: number, w0:
         out.set(x.data.subarray(src, src + c), ((b * oh + y0 + y) * ow + x0 + xx) * c);
       }
   return { data: out, shape: [n, oh, ow, c] };
+}
+
+/**
+ * An Embedding as tfjs computes it: row ids[i] of the table [vocab, d] per id, [..., d]. The ids
+ * are checked as the input owner checks them before one-hot encoding (input_encoding.ts).
+ */
+export function gatherOp(ids: PlainTensor, table: Float64Array, vocab: number, what: string): PlainTensor {
+  checkTokenIds(ids.data, ids.shape, vocab, what);
+  const d = table.length / vocab, out = new Float64Array(ids.data.length * d);
+  for (let i = 0; i < ids.data.length; i++) out.set(table.subarray(ids.data[i] * d, (ids.data[i] + 1) * d), i * d);
+  return { data: out, shape: [...ids.shape, d] };
 }

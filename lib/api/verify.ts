@@ -5,6 +5,7 @@
 // then checked against what the ring holds at the cluster's fracBits.
 import type { PartyName } from '../net/transport';
 import { defineOutput, definePrivateInput } from './define';
+import { encodeInput } from './input_encoding';
 import { concat, neg, reshape } from './ops';
 import { applyFinal, type PlainModel, type PlainTensor } from './plain_forward';
 import { reduceMax } from './securenn_ops';
@@ -182,7 +183,8 @@ export async function verifyPrivate(
     const m = Math.min(batch, n - at);
     const data = x.data.subarray(at * per, (at + m) * per);
     const { result, tensors } = collect(() => {
-      const input = definePrivateInput(player, () => ({ data, shape: [m, ...plain.inputShape] }), cluster);
+      // Token ids are shared one-hot, as every input owner shares them (input_encoding.ts).
+      const input = definePrivateInput(player, () => encodeInput({ data, shape: [m, ...plain.inputShape] }, plain.spec, 'verify samples'), cluster);
       if (!opts.debugRanges) return { out: run.predict(input), maxima: [] as { layer: string; t: PrivateTensor }[] };
       const maxima: { layer: string; t: PrivateTensor }[] = [];
       const out = run.trace(input, (layer, t) => maxima.push({ layer, t: maxAbsOf(t) }));

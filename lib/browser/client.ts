@@ -5,7 +5,8 @@
 // server, and mirrors lib/serve/client.ts request for request: the same messages, session ids,
 // keys, timeouts and errors. Every call settles: a refusal, a dropped link or silent servers
 // reject it with a message, and the servers are told to drop the session.
-import { type NestedArray, toNested } from '../api/values';
+import { encodeInput, type InputSpec, sameInput } from '../api/input_encoding';
+import { type Dense, type NestedArray, toNested } from '../api/values';
 import { type BrowserInput, needsInputShape, toInput } from './input';
 import { ServerLink } from './link';
 import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
@@ -46,6 +47,8 @@ export interface ModelInfo {
   fssGate?: string;
   /** One example's shape (no batch axis). */
   inputShape: number[];
+  /** Set when the model starts with Embeddings: it takes token ids, which predict() one-hot encodes over `oneHot` values. */
+  inputEncoding?: { oneHot: number };
   layers: string[];
   /** The cluster's fixed-point fractional bits (connect with the same). */
   fracBits?: number;
@@ -108,7 +111,8 @@ export class BrowserClient {
   #links: ServerLink[];
   #connectMs: number;
   #timeoutMs: number;
-  #shapes = new Map<string, number[]>();
+  /** Each model's input as the servers last described it (models()): what predict encodes for. */
+  #inputs = new Map<string, InputSpec>();
   #closed = false;
 
   private constructor(links: ServerLink[], o: Required<Omit<ConnectOptions, 'socket'>>) {
@@ -197,26 +201,49 @@ export class BrowserClient {
   async models(): Promise<ModelInfo[]> {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = responses[0].ok ? responses[0].models ?? [] : [];
-    for (const m of models) this.#shapes.set(m.name, [...m.inputShape]);
+    this.#inputs.clear();
+    for (const m of models) this.#inputs.set(m.name, { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) });
     return models;
   }
 
-  async #inputShape(model: string): Promise<number[]> {
-    if (!this.#shapes.has(model)) await this.models();
-    const s = this.#shapes.get(model);
-    if (!s) throw new Error(`model '${model}' is not deployed`);
-    return s;
+  /** The model's input as the servers describe it (asked once per model); undefined: not deployed. */
+  async #inputOf(model: string): Promise<InputSpec | undefined> {
+    if (!this.#inputs.has(model)) await this.models();
+    return this.#inputs.get(model);
+  }
+
+  /** `input` as the tensor to share for `m`: whole examples of its shape, token ids one-hot (lib/api/input_encoding.ts). */
+  #encode(model: string, input: BrowserInput, m: InputSpec | undefined): Dense {
+    const what = `predict(${model}) input`;
+    if (!m && needsInputShape(input)) throw new Error(`model '${model}' is not deployed`);
+    const dense = toInput(input, what, m?.inputShape);
+    // Unknown to the servers: sent as given, and their refusal names the model.
+    return m ? encodeInput(dense, m, what) : dense;
   }
 
   /**
    * An encrypted prediction: only this page ever sees the input and the output. `input`: nested
    * arrays or {data, shape} (taken as given, batch axis included), a TensorFlow.js tensor, a typed
    * array of whole examples, or an ImageData/canvas of the model's size (gray levels as the Node
-   * client reads a PNG).
+   * client reads a PNG). A model that starts with an Embedding takes token ids, one-hot encoded
+   * here before sharing.
    */
   async predict(model: string, input: BrowserInput): Promise<BrowserPrediction> {
-    const what = `predict(${model}) input`;
-    const dense = toInput(input, what, needsInputShape(input) ? await this.#inputShape(model) : undefined);
+    const known = await this.#inputOf(model);
+    const dense = this.#encode(model, input, known);
+    try {
+      return await this.#predict(model, dense);
+    } catch (e) {
+      // Redeployed with another input since it was looked up: look again, and retry once.
+      if (!/takes (inputs of shape|token ids)/.test((e as Error).message)) throw e;
+      this.#inputs.delete(model);
+      const fresh = await this.#inputOf(model);
+      if (!fresh || (known && sameInput(fresh, known))) throw e;
+      return this.#predict(model, this.#encode(model, input, fresh));
+    }
+  }
+
+  async #predict(model: string, dense: Dense): Promise<BrowserPrediction> {
     const x = encodeFixed(dense.data, this.fracBits);
     const t0 = performance.now();
     const seed = randomSeed();

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
 import { type ModelSource, readLayersModel } from '../api/model';
 import { type Decoded } from '../api/define';
-import { toDense, toNested, type TensorValue } from '../api/values';
+import { encodeInput, type InputSpec, sameInput } from '../api/input_encoding';
+import { type Dense, toDense, toNested, type TensorValue } from '../api/values';
 import { Party, SERVERS } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -66,6 +67,8 @@ export class PredictionClient {
   #retryMs: number;
   #timeoutMs: number;
   #leases: ClientLeases;
+  /** Each model's input as the servers last described it (models()): what predict encodes for. */
+  #inputs = new Map<string, InputSpec>();
 
   private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number, leases: boolean) {
     this.#config = config;
@@ -155,9 +158,36 @@ export class PredictionClient {
     }
   }
 
-  /** Runs an encrypted prediction; only this client ever sees the input and the output. */
+  /** The model's input as the servers describe it (asked once per model); undefined: not deployed. */
+  async #inputOf(model: string): Promise<InputSpec | undefined> {
+    if (!this.#inputs.has(model)) await this.models();
+    return this.#inputs.get(model);
+  }
+
+  /**
+   * Runs an encrypted prediction; only this client ever sees the input and the output. A model
+   * that starts with an Embedding takes token ids, which are one-hot encoded here before sharing
+   * (lib/api/input_encoding.ts).
+   */
   async predict(model: string, input: TensorValue): Promise<Prediction> {
-    const dense = toDense(input, `predict(${model}) input`);
+    const what = `predict(${model}) input`;
+    const given = toDense(input, what);
+    // Unknown to the servers: sent as given, and their refusal names the model.
+    const known = await this.#inputOf(model);
+    const dense = known ? encodeInput(given, known, what) : given;
+    try {
+      return await this.#predict(model, dense);
+    } catch (e) {
+      // Redeployed with another input since it was looked up: look again, and retry once.
+      if (!/takes (inputs of shape|token ids)/.test((e as Error).message)) throw e;
+      this.#inputs.delete(model);
+      const fresh = await this.#inputOf(model);
+      if (!fresh || (known && sameInput(fresh, known))) throw e;
+      return this.#predict(model, encodeInput(given, fresh, what));
+    }
+  }
+
+  async #predict(model: string, dense: Dense): Promise<Prediction> {
     const ring = RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: this.#config.fracBits });
     const t0 = performance.now();
     const batch1 = dense.shape[0] === 1;
@@ -274,7 +304,10 @@ export class PredictionClient {
   /** The models deployed on the cluster (as server0 reports them). */
   async models(): Promise<ModelInfo[]> {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
-    return (responses[0] as { models?: ModelInfo[] }).models ?? [];
+    const models = (responses[0] as { models?: ModelInfo[] }).models ?? [];
+    this.#inputs.clear();
+    for (const m of models) this.#inputs.set(m.name, { inputShape: m.inputShape, ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) });
+    return models;
   }
 
   /**

@@ -2,6 +2,7 @@
 // request declares (shapes, batch, an estimate of the memory the query will need), how many of
 // its requests run or wait at once (per client connection and in total), and what error text
 // reaches a client (no server paths). The counters are also what the operator's status shows.
+import { describeInput, type InputSpec, sharedInputShape } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import { takesCompactForm } from '../protocol/fss/steps';
 import type { FssGate } from '../protocol/protocols';
@@ -144,7 +145,8 @@ function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
 
 /**
  * Estimated bytes one server needs for a query of `batch` samples of a model (see above). The
- * model's own shares are not counted: they are resident whether or not anyone asks.
+ * model's own shares are not counted: they are resident whether or not anyone asks. `inputShape`
+ * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
  */
 export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch: number): number {
   let s = [...m.inputShape];
@@ -173,8 +175,10 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
   for (let i = 0; i < layers.length; i++) {
     const { class_name: cls, config: c } = layers[i];
     switch (cls) {
+      // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
+      case 'Embedding':
       case 'Dense':
-        s = [...s.slice(0, -1), Number(c.units)];
+        s = [...s.slice(0, -1), Number(cls === 'Embedding' ? c.output_dim : c.units)];
         elements += PER_PRODUCT * count(s);
         activation(i);
         break;
@@ -243,6 +247,21 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
       case 'TfePolynomial':
         elements += PER_POLY * count(s);
         break;
+      case 'SimpleRNN':
+      case 'LSTM':
+      case 'GRU': {
+        // lib/api/layers_recurrent.ts, per step: G u products of the state (and the gates' own on
+        // u each), G u gate activations (LSTM and GRU) and one or two u-wide activations.
+        const steps = s[0] ?? 1, u = Number(c.units), G = cls === 'LSTM' ? 4 : cls === 'GRU' ? 3 : 1;
+        const gates = (a: unknown, n: number) => {
+          for (let g = gatesOf('Activation', { activation: a ?? 'tanh' }); g > 0; g--) elements += nonlinear(n);
+        };
+        elements += PER_PRODUCT * steps * (2 * G * u + 3 * u);
+        gates(c.activation, steps * (cls === 'LSTM' ? 2 : 1) * u);
+        if (cls !== 'SimpleRNN') gates(c.recurrent_activation ?? 'hard_sigmoid', steps * (G - 1) * u);
+        s = c.return_sequences === true ? [steps, u] : [u];
+        break;
+      }
       case 'LayerNormalization': {
         // Per row: 22 comparisons for the power-of-two scale and two clamps (lib/api/ops_norm.ts);
         // per element about ten products.
@@ -361,11 +380,13 @@ export function checkQuerySize(limits: ServiceLimits, model: string, bytes: numb
  * A prediction, from what it declares: the model exists, the input shape fits it, the input and
  * the query's estimated memory are within the limits. Returns the estimated bytes.
  */
-export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; spec: { inputShape: number[] } } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
+export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; spec: InputSpec } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
   if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${deployed().join(', ') || 'none'})`);
-  const want = m.spec.inputShape;
+  // What the client shares: token ids arrive one-hot, [batch, T, V]; nothing is allocated for an
+  // input until its shares are checked against this shape (programs.ts, receiveInputs).
+  const want = sharedInputShape(m.spec);
   if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
-    throw new Error(`model '${req.model}' takes inputs of shape [batch, ${want}], got [${req.shape}]`);
+    throw new Error(`model '${req.model}' takes ${m.spec.inputEncoding ? describeInput(m.spec) : `inputs of shape ${describeInput(m.spec)}`}, got [${req.shape}]`);
   const input = 8 * req.shape.reduce((a, b) => a * b, 1);
   if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
   const bytes = estimateQueryBytes({ ...m, inputShape: want }, req.shape[0]);
@@ -377,9 +398,14 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
  * A deploy's size, from what it declares: its shares within maxInputBytes, one prediction of it
  * within maxQueryBytes. Returns the bytes the deploy will hold here.
  */
-export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; weights: { shape: number[] }[] }, inputShape: number[]): number {
+export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; weights: { shape: number[] }[] }, spec: InputSpec): number {
   const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
   if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+  // A model no client could send one example to (a vocabulary of V costs V values per token) is
+  // refused now, not at every query.
+  const inputShape = sharedInputShape(spec), input = 8 * count(inputShape);
+  if (input > limits.maxInputBytes)
+    throw new Error(`one example of this model's input, ${describeInput(spec)}, is ${input} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)${spec.inputEncoding ? ': the one-hot costs V values per token; use a smaller vocabulary or shorter sequences' : ''}`);
   const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: req.fssGate, inputShape }, 1);
   if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${MiB(one)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes)`);
   return 3 * weights;

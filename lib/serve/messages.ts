@@ -1,6 +1,7 @@
 // The service's control messages. A client sends the same request to all three servers (key
 // 'req', session = a fresh id); server0 then tells server1 and server2 which session index the
 // request gets; each server answers the client with a response (key 'res').
+import type { InputEncoding } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
 import { checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
@@ -11,7 +12,7 @@ export type { ProtocolName } from '../protocol/protocols';
 export interface PredictRequest {
   type: 'predict';
   model: string;
-  /** The input's shape, batch dimension first. */
+  /** The shape of the shared input, batch dimension first (token ids come one-hot: ModelInfo.inputEncoding). */
   shape: number[];
   /** Batch 1 only: the session index leased ahead (leases.ts), so no server waits for server0's notice. */
   lease?: LeaseRef;
@@ -142,6 +143,11 @@ export interface ModelInfo {
   /** Under 'fss', the form of the gates it was deployed with. */
   fssGate?: FssGate;
   inputShape: number[];
+  /**
+   * Set when the model starts with Embeddings: the input is token ids, which the client one-hot
+   * encodes over `oneHot` values before sharing (lib/api/input_encoding.ts).
+   */
+  inputEncoding?: InputEncoding;
   layers: string[];
   /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
   finalActivation?: 'softmax' | 'sigmoid';

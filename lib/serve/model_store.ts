@@ -62,7 +62,7 @@ export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'prot
 }
 
 export function infoOf(m: DeployedModel): ModelInfo {
-  return { name: m.name, protocol: m.protocol, ...(m.protocol === 'fss' ? { fssGate: m.fssGate } : {}), inputShape: m.spec.inputShape, layers: m.spec.layers, finalActivation: m.spec.finalActivation };
+  return { name: m.name, protocol: m.protocol, ...(m.protocol === 'fss' ? { fssGate: m.fssGate } : {}), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
 }
 
 export class ModelStore {

@@ -12,6 +12,7 @@
 // so a reserved index whose recording is missing (or failed before sending anything) runs
 // server2's side online into the same session with the same result. Models whose server2 side
 // needs messages (SecureNN's comparisons) are not reserved.
+import { sharedInputShape } from '../api/input_encoding';
 import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
@@ -118,7 +119,7 @@ export class PrecomputePool {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
-        await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...model.spec.inputShape]);
+        await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)]);
         this.recorded++;
         const { bytes } = out.traffic().total;
         this.offlineBytes += bytes;

@@ -2,6 +2,7 @@
 // batch size, within which budget, and when they are topped up or freed (docs/service.md,
 // "Offline phase" and "Larger batches"). server2 precomputes its side of each reserved index
 // (pool.ts); this class only decides the indices and sends the notices.
+import { sharedInputShape } from '../api/input_encoding';
 import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { ClusterConfig } from './config';
 import type { Epoch } from './epoch';
@@ -124,7 +125,7 @@ export class PoolReservations {
     if (!byBatch) this.#plans.set(m, (byBatch = new Map()));
     let plan = byBatch.get(batch);
     if (!plan) {
-      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: m.spec.inputShape };
+      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: sharedInputShape(m.spec) };
       byBatch.set(batch, (plan = { depth: poolDepth(this.host.config, pm, batch), bytes: pooledBytes(pm, batch) }));
     }
     return plan;

@@ -347,7 +347,7 @@ export class TfeServer {
     checkOwner(this.#config, this.endpoint, peer, 'deploy');
     if (this.#models.has(req.model) || this.#deploying.has(req.model))
       throw new Error(`model '${req.model}' is already deployed${this.#models.has(req.model) ? ' (tfe undeploy removes it)' : ''}`);
-    return checkDeploySize(this.#config, req, specOf(req).inputShape);
+    return checkDeploySize(this.#config, req, specOf(req));
   }
 
   /** Removes a model here (true) or says it was not here (false); refused while it is in use. */

@@ -1,0 +1,79 @@
+// Keras's Embedding (text models): a table [V, d] whose row t is token t's vector. Gathering rows
+// by a private id would need a private lookup; instead the input owner one-hot encodes the ids
+// before sharing (input_encoding.ts), and the layer is a private product of the shared one-hot
+// [batch, ..., V] with the shared table. The servers see shares of a one-hot tensor and run an
+// ordinary product (what they learn is what any private matmul shows them), and the answer is
+// exact: a one-hot row times the table selects the row's fixed-point encoding, and that product
+// (2^f times a fixed-point value) truncates without rounding. The price is the upload and the
+// product: V values per token.
+import { reshape } from './ops';
+import { matmul } from './ops_nonlinear';
+import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
+import type { LayerContext, LayerPlan } from './layers_catalog';
+import { ANY, posInt, settings } from './layers_settings';
+import type { InputEncoding } from './input_encoding';
+import type { AnyTensor, PrivateTensor } from './tensor';
+
+const isNull = (v: unknown) => v === undefined || v === null;
+
+export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  // Refused before the generic check, to say why: a mask makes the layers after it skip the
+  // padding positions (pooling, recurrent layers), which the private model would not do.
+  if (!isNull(l.config.mask_zero) && l.config.mask_zero !== false)
+    refuse(l, `mask_zero = ${JSON.stringify(l.config.mask_zero)} is not supported: a mask changes what the layers after it compute (they skip the positions of id 0), which the private model does not do; use mask_zero false`);
+  // input_dim and sparse are skipped by settings() (other layers carry them as input hints), but
+  // here they are the vocabulary and Keras 3's sparse output: checked here.
+  const vocab = l.config.input_dim;
+  if (!Number.isSafeInteger(vocab) || (vocab as number) < 1) refuse(l, `input_dim = ${JSON.stringify(vocab)} is not a positive integer`);
+  if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense embeddings`);
+  // input_length (tfjs, Keras 2) is checked against the model's input by inputEncodingOf;
+  // quantization_config: Keras 3.13+ writes null (set: a quantized layer, refused, as for Dense).
+  const c = settings(l, {
+    output_dim: (v) => v !== undefined && posInt(v),
+    mask_zero: ANY,
+    input_length: (v) => isNull(v) || Number.isInteger(v) || (Array.isArray(v) && v.every((d) => isNull(d) || Number.isInteger(d))),
+    quantization_config: isNull,
+  });
+  const v = vocab as number, d = Number(c.output_dim);
+  const table = ctx.shapeOf(`${l.config.name}/embeddings`);
+  if (table.join() !== [v, d].join()) refuse(l, `weight embeddings has shape [${table}], expected [${v},${d}] (input_dim, output_dim)`);
+  const k = ctx.take('embeddings');
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
+    // predict() is given the shared input as it is: in process, a caller may share the ids
+    // themselves instead of their one-hot (PrivateModel.defineInput encodes them).
+    if (x.rank < 2 || x.shape[x.rank - 1] !== v)
+      refuse(l, `takes the one-hot encoding [batch, ..., ${v}] of its token ids, got a tensor of shape [${x.shape}]; share the ids with model.defineInput (or a client), which encodes them`);
+    const lead = x.shape.slice(0, -1);
+    const y = matmul(x.rank === 2 ? x : reshape(x, [lead.reduce((a, b) => a * b, 1), v]), p[k]);
+    return x.rank === 2 ? y : reshape(y, [...lead, d]);
+  };
+  return { step, comparisons: false, exactOnly: false };
+}
+
+/**
+ * The model's input encoding: one-hot over the vocabulary when Embeddings read the input, after
+ * checking that they read it directly (the one-hot exists only there), that nothing else reads it
+ * (another layer would get the one-hot, not the ids), that they agree on the vocabulary, and that
+ * an input_length matches the input's shape.
+ */
+export function inputEncodingOf(graph: LayerGraph): InputEncoding | undefined {
+  const embeddings = graph.nodes.filter((n) => n.layer.class_name === 'Embedding');
+  if (embeddings.length === 0) return undefined;
+  for (const { layer, inputs } of embeddings)
+    if (inputs.length !== 1 || inputs[0] !== graph.input)
+      refuse(layer, `reads '${inputs.join("', '")}', not the model's input: an Embedding must read the model's input directly (the input owner one-hot encodes the token ids before sharing them)`);
+  const first = embeddings[0].layer, vocab = Number(first.config.input_dim);
+  for (const { layer } of embeddings) {
+    if (Number(layer.config.input_dim) !== vocab)
+      refuse(layer, `input_dim = ${layer.config.input_dim} differs from the ${vocab} of Embedding '${first.config.name}', which reads the same input: the input is one-hot encoded over one vocabulary`);
+    const il = layer.config.input_length;
+    if (isNull(il)) continue;
+    const lengths = Array.isArray(il) ? il : [il];
+    if (lengths.length !== graph.inputShape.length || lengths.some((n, i) => !isNull(n) && n !== graph.inputShape[i]))
+      refuse(layer, `input_length = ${JSON.stringify(il)} does not match the model's input shape [${graph.inputShape}]`);
+  }
+  for (const { layer, inputs } of graph.nodes)
+    if (layer.class_name !== 'Embedding' && inputs.includes(graph.input))
+      refuse(layer, `reads the model's input, which holds token ids for Embedding '${first.config.name}' (shared one-hot): only Embedding layers may read it`);
+  return { oneHot: vocab };
+}

@@ -1,0 +1,175 @@
+// The recurrent layers: SimpleRNN, LSTM and GRU, run step by step over the sequence under the exact
+// protocols (their gates are sigmoids, hard sigmoids and tanhs, which Pond only approximates on
+// [-4, 4]). The input's projection x W + b is one private product for all steps; each step then
+// adds h U (a private product with the previous state), applies the gates' activations and
+// multiplies them with the state. The state starts at zero, as in Keras and tfjs, so the first
+// step has no recurrent product. Weights and gate order are Keras's: kernel [d, G u],
+// recurrent_kernel [u, G u], bias [G u] (GRU with reset_after: [2, 3 u], the input's and the
+// recurrent bias), gates i, f, c, o (LSTM) and z, r, h (GRU).
+import { add, concat, neg, reshape, slice } from './ops';
+import { matmul, mul } from './ops_nonlinear';
+import { type LayerConfig, refuse } from './layers_graph';
+import type { LayerContext, LayerPlan } from './layers_catalog';
+import { activation } from './layers_activations';
+import { ANY, bool, isNum, settings } from './layers_settings';
+import type { AnyTensor, PrivateTensor } from './tensor';
+
+export type RecurrentKind = 'SimpleRNN' | 'LSTM' | 'GRU';
+
+/** Gates per kind: the columns of the kernels are G blocks of `units`. */
+export const GATES: Record<RecurrentKind, number> = { SimpleRNN: 1, LSTM: 4, GRU: 3 };
+
+const falseOnly = (v: unknown) => v === undefined || v === null || v === false;
+
+/** The settings every recurrent layer shares, checked; and what they mean for the run. */
+export interface RecurrentSettings {
+  units: number;
+  activation: string;
+  /** LSTM and GRU: the gates' activation (tfjs and Keras 2 before TF 2: hard_sigmoid). */
+  recurrentActivation: string;
+  useBias: boolean;
+  returnSequences: boolean;
+  goBackwards: boolean;
+  /** GRU only: Keras's reset_after (the reset gate applied after the recurrent product). */
+  resetAfter: boolean;
+}
+
+/**
+ * Checks a recurrent layer's settings (refusing stateful, return_state, time_major and masks, which
+ * change what the layer computes or returns) and gives their values with the defaults of whoever
+ * saved the model: recurrent_activation is written by every saver, but where absent it is tfjs's
+ * hard_sigmoid, or Keras 3's sigmoid.
+ */
+export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: boolean): RecurrentSettings {
+  const c = settings(l, {
+    units: (v) => Number.isInteger(v) && (v as number) >= 1,
+    activation: ANY,
+    ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: ANY }),
+    use_bias: bool,
+    // Dropout is training-time noise; unroll and implementation change how, not what, is computed.
+    dropout: (v) => v === undefined || v === null || isNum(v),
+    recurrent_dropout: (v) => v === undefined || v === null || isNum(v),
+    unroll: ANY,
+    implementation: ANY,
+    return_sequences: bool,
+    go_backwards: bool,
+    return_state: falseOnly,
+    stateful: falseOnly,
+    time_major: falseOnly,
+    zero_output_for_mask: ANY, // Keras 2 writes it; no mask reaches this layer (Masking and mask_zero are refused)
+    use_cudnn: ANY, // Keras 3: which kernel runs the same math
+    ...(kind === 'LSTM' ? { unit_forget_bias: ANY } : {}), // initialisation only
+    ...(kind === 'GRU' ? { reset_after: bool } : {}),
+  });
+  return {
+    units: Number(c.units),
+    activation: String(c.activation ?? 'tanh'),
+    recurrentActivation: String(c.recurrent_activation ?? (keras3 ? 'sigmoid' : 'hard_sigmoid')),
+    useBias: c.use_bias !== false,
+    returnSequences: c.return_sequences === true,
+    goBackwards: c.go_backwards === true,
+    // Keras 2.x and 3 default to reset_after = true; tfjs has only false and writes it.
+    resetAfter: kind === 'GRU' && c.reset_after !== false,
+  };
+}
+
+/** A layer's activation as a private function (identity for linear); refused by name like any other. */
+function stepActivation(l: LayerConfig, name: string, ctx: LayerContext): (x: AnyTensor) => AnyTensor {
+  // isOutput false: a sigmoid inside the cell is never the client's final activation.
+  const a = activation(l, name, { isOutput: false, keras3: ctx.keras3 });
+  return a.f ?? ((x) => x);
+}
+
+/** Columns [from, from + n) of the last axis. */
+const cols = (x: AnyTensor, from: number, n: number): AnyTensor => slice(x, [...x.shape.slice(0, -1).map(() => 0), from], [...x.shape.slice(0, -1), n]);
+
+/**
+ * SimpleRNN, LSTM or GRU over an input [batch, steps, features]: [batch, units], or [batch, steps,
+ * units] with return_sequences (in the order the steps ran: reversed with go_backwards, as Keras).
+ * Exact protocols only: each step's gates are comparisons-based piecewise functions.
+ */
+export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const s = recurrentSettings(kind, l, ctx.keras3 === true);
+  const u = s.units, G = GATES[kind];
+  const act = stepActivation(l, s.activation, ctx);
+  const gate = stepActivation(l, s.recurrentActivation, ctx);
+  const name = l.config.name;
+  const [inDim, kCols] = ctx.shapeOf(`${name}/kernel`);
+  if (kCols !== G * u) refuse(l, `kernel has ${kCols} columns; ${kind} with ${u} units needs ${G * u}`);
+  const k = ctx.take('kernel', [inDim, G * u]);
+  const r = ctx.take('recurrent_kernel', [u, G * u]);
+  // GRU with reset_after: row 0 the input's bias, row 1 the recurrent one (added to h U before the reset gate).
+  const b = !s.useBias ? -1 : ctx.take('bias', s.resetAfter ? [2, G * u] : [1, G * u]);
+
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]): AnyTensor => {
+    if (x.rank !== 3) refuse(l, `input ${JSON.stringify(x.shape)} is not [batch, steps, features]`);
+    const [n, steps, d] = x.shape;
+    if (d !== inDim) refuse(l, `input has ${d} features; the kernel takes ${inDim}`);
+    if (steps < 1) refuse(l, 'input has no steps');
+    // Biases as [1, G u] rows, broadcast over the batch.
+    const inBias = b < 0 ? undefined : s.resetAfter ? slice(p[b], [0, 0], [1, G * u]) : p[b];
+    const recBias = b >= 0 && s.resetAfter ? slice(p[b], [1, 0], [1, G * u]) : undefined;
+    // x W + b for every step at once: [n * steps, G u].
+    const xw0 = matmul(reshape(x, [n * steps, d]), p[k]);
+    const xw = reshape(inBias ? add(xw0, inBias) : xw0, [n, steps, G * u]);
+    const at = (t: number) => reshape(slice(xw, [0, t, 0], [n, 1, G * u]), [n, G * u]);
+    let h: AnyTensor | undefined, c: AnyTensor | undefined;
+    const outputs: AnyTensor[] = [];
+    for (let i = 0; i < steps; i++) {
+      const xt = at(s.goBackwards ? steps - 1 - i : i);
+      if (kind === 'SimpleRNN') h = act(h ? add(xt, matmul(h, p[r])) : xt);
+      else if (kind === 'LSTM') {
+        const z = h ? add(xt, matmul(h, p[r])) : xt;
+        // i, f and o in one call: [i f o] from z's [i f c o] (slices and concat are local).
+        const g = gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u)], 1));
+        const ig = mul(cols(g, 0, u), act(cols(z, 2 * u, u)));
+        c = c ? add(mul(cols(g, u, u), c), ig) : ig;
+        h = mul(cols(g, 2 * u, u), act(c));
+      } else h = gruStep(xt, h, p[r], recBias, { u, act, gate, resetAfter: s.resetAfter });
+      if (s.returnSequences) outputs.push(reshape(h, [n, 1, u]));
+    }
+    return s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
+  };
+  return { step, comparisons: true, exactOnly: true };
+}
+
+/** The builders layers_catalog.ts registers. */
+export const RECURRENT_BUILDERS = {
+  SimpleRNN: (l: LayerConfig, ctx: LayerContext) => recurrentLayer('SimpleRNN', l, ctx),
+  LSTM: (l: LayerConfig, ctx: LayerContext) => recurrentLayer('LSTM', l, ctx),
+  GRU: (l: LayerConfig, ctx: LayerContext) => recurrentLayer('GRU', l, ctx),
+};
+
+/**
+ * One GRU step (h undefined: the zero state). z and r from x and h U's first 2u columns; then
+ * hh = act(x_h + (r h) U_h) (reset_after false, tfjs) or act(x_h + r (h U_h + b_h)) (true, Keras's
+ * default); h' = z h + (1 - z) hh.
+ */
+function gruStep(
+  xt: AnyTensor,
+  h: AnyTensor | undefined,
+  U: PrivateTensor,
+  recBias: AnyTensor | undefined,
+  o: { u: number; act: (x: AnyTensor) => AnyTensor; gate: (x: AnyTensor) => AnyTensor; resetAfter: boolean },
+): AnyTensor {
+  const { u } = o;
+  let zr: AnyTensor, xh = cols(xt, 2 * u, u);
+  let candidate: AnyTensor;
+  if (o.resetAfter) {
+    // h U + b_rec over all 3u columns (with h = 0: b_rec alone).
+    const inner = h ? (recBias ? add(matmul(h, U), recBias) : matmul(h, U)) : recBias;
+    zr = inner ? add(cols(xt, 0, 2 * u), cols(inner, 0, 2 * u)) : cols(xt, 0, 2 * u);
+    const g = o.gate(zr);
+    candidate = inner ? add(xh, mul(cols(g, u, u), cols(inner, 2 * u, u))) : xh;
+    return blend(cols(g, 0, u), h, o.act(candidate));
+  }
+  zr = h ? add(cols(xt, 0, 2 * u), matmul(h, cols(U, 0, 2 * u))) : cols(xt, 0, 2 * u);
+  const g = o.gate(zr);
+  if (h) xh = add(xh, matmul(mul(cols(g, u, u), h), cols(U, 2 * u, u)));
+  return blend(cols(g, 0, u), h, o.act(xh));
+}
+
+/** z h + (1 - z) hh = hh + z (h - hh); with h = 0: hh - z hh. */
+function blend(z: AnyTensor, h: AnyTensor | undefined, hh: AnyTensor): AnyTensor {
+  return h ? add(hh, mul(z, add(h, neg(hh)))) : add(hh, neg(mul(z, hh)));
+}

@@ -1,0 +1,86 @@
+// SimpleRNN, LSTM and GRU in float64: the plaintext twin of layers_recurrent.ts (the same settings,
+// read by recurrentSettings), with the true activations. TensorFlow.js's and Keras's equations.
+import type { LayerConfig } from './layers_graph';
+import { GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings } from './layers_recurrent';
+import type { PlainTensor } from './plain_kernels';
+
+type Activation = (l: LayerConfig, name: unknown, o: { isOutput: boolean; keras3: boolean }) => ((v: number) => number) | undefined;
+type Ctx = { w: (name: string) => Float64Array; keras3: boolean };
+
+/** plain_forward.ts's entries for the three layers, given its activations by name. */
+export function plainRecurrentLayers(activation: Activation): Record<RecurrentKind, (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
+  const build = (kind: RecurrentKind) => (l: LayerConfig, { w, keras3 }: Ctx) => {
+    const s = recurrentSettings(kind, l, keras3), n = l.config.name;
+    // Inside the cell no activation is the client's final one (isOutput false).
+    const f = (name: string) => activation(l, name, { isOutput: false, keras3 }) ?? ((v: number) => v);
+    const weights = { kernel: w(`${n}/kernel`), recurrent: w(`${n}/recurrent_kernel`), ...(s.useBias ? { bias: w(`${n}/bias`) } : {}) };
+    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation));
+  };
+  return { SimpleRNN: build('SimpleRNN'), LSTM: build('LSTM'), GRU: build('GRU') };
+}
+
+export interface RecurrentWeights {
+  kernel: Float64Array; // [d, G u]
+  recurrent: Float64Array; // [u, G u]
+  bias?: Float64Array; // [G u], or [2, G u] for a GRU with reset_after
+}
+
+/** y[G u] = bias + v W for v of length `rows` and W [rows, G u] (y accumulated in place). */
+function addProduct(y: Float64Array, v: ArrayLike<number>, W: Float64Array, rows: number): void {
+  const width = y.length;
+  for (let i = 0; i < rows; i++) {
+    const vi = v[i];
+    if (vi === 0) continue;
+    for (let j = 0; j < width; j++) y[j] += vi * W[i * width + j];
+  }
+}
+
+export function recurrentForward(
+  kind: RecurrentKind,
+  s: RecurrentSettings,
+  w: RecurrentWeights,
+  x: PlainTensor,
+  act: (v: number) => number,
+  gate: (v: number) => number,
+): PlainTensor {
+  const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
+  const out = new Float64Array(n * (s.returnSequences ? steps : 1) * u);
+  for (let b = 0; b < n; b++) {
+    const h = new Float64Array(u), c = new Float64Array(u);
+    for (let i = 0; i < steps; i++) {
+      const t = s.goBackwards ? steps - 1 - i : i;
+      const xz = new Float64Array(width);
+      if (w.bias) for (let j = 0; j < width; j++) xz[j] = w.bias[j];
+      addProduct(xz, x.data.subarray((b * steps + t) * d, (b * steps + t + 1) * d), w.kernel, d);
+      if (kind === 'SimpleRNN') {
+        addProduct(xz, h, w.recurrent, u);
+        for (let j = 0; j < u; j++) h[j] = act(xz[j]);
+      } else if (kind === 'LSTM') {
+        addProduct(xz, h, w.recurrent, u);
+        for (let j = 0; j < u; j++) {
+          c[j] = gate(xz[u + j]) * c[j] + gate(xz[j]) * act(xz[2 * u + j]);
+          h[j] = gate(xz[3 * u + j]) * act(c[j]);
+        }
+      } else {
+        // inner = h U (+ the recurrent bias with reset_after).
+        const inner = new Float64Array(width);
+        if (s.resetAfter && w.bias) for (let j = 0; j < width; j++) inner[j] = w.bias[width + j];
+        addProduct(inner, h, w.recurrent, u);
+        const z = Float64Array.from({ length: u }, (_, j) => gate(xz[j] + inner[j]));
+        const r = Float64Array.from({ length: u }, (_, j) => gate(xz[u + j] + inner[u + j]));
+        const hh = new Float64Array(u);
+        if (s.resetAfter) for (let j = 0; j < u; j++) hh[j] = act(xz[2 * u + j] + r[j] * inner[2 * u + j]);
+        else {
+          // (r h) U_h: U's last u columns.
+          for (let j = 0; j < u; j++) hh[j] = xz[2 * u + j];
+          for (let q = 0; q < u; q++) for (let j = 0; j < u; j++) hh[j] += r[q] * h[q] * w.recurrent[q * width + 2 * u + j];
+          for (let j = 0; j < u; j++) hh[j] = act(hh[j]);
+        }
+        for (let j = 0; j < u; j++) h[j] = z[j] * h[j] + (1 - z[j]) * hh[j];
+      }
+      if (s.returnSequences) out.set(h, (b * steps + i) * u);
+    }
+    if (!s.returnSequences) out.set(h, b * u);
+  }
+  return { data: out, shape: s.returnSequences ? [n, steps, u] : [n, u] };
+}

@@ -1,0 +1,80 @@
+// A text model through the service: the owner deploys a tfjs Embedding model, and clients (the
+// Node client and the browser client's code, run in Node) send token ids, which they one-hot
+// encode before sharing, as the model list tells them (ModelInfo.inputEncoding). Private answers
+// against the float64 plaintext of the same model; the servers refuse ids sent without their
+// one-hot, from the shape alone.
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+import WebSocket from 'ws';
+
+import * as tfe from '../lib';
+import { connect } from '../lib/browser';
+import { SERVERS } from '../lib/protocol/party';
+import { ask, rawClient } from './helpers/hostile_client';
+import { startCluster, type TestCluster } from './helpers/service';
+import { saveTfjsModel } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+const V = 40, T = 10;
+
+let cluster: TestCluster;
+test.before(async () => {
+  cluster = await startCluster();
+  await cluster.ready();
+});
+test.after.always(async () => cluster?.stop());
+
+test.serial('an Embedding model deployed to the cluster predicts token ids like its plaintext, through the Node and browser clients', async (t) => {
+  const L = tf.layers;
+  const model = tf.sequential({ layers: [L.embedding({ inputDim: V, outputDim: 8, inputLength: T }), L.globalAveragePooling1d({}), L.dense({ units: 12, activation: 'relu' }), L.dense({ units: 3 })] });
+  const file = await saveTfjsModel(tf, model, 'tfe-embedding-svc-');
+  const owner = await cluster.connect({ asOwner: true });
+  await owner.deploy(file, { name: 'text' }); // relu: SecureNN by default
+  await owner.close();
+  const plain = tfe.loadPlainModel(file);
+  const batch = 3;
+  const x = Float64Array.from({ length: batch * T }, () => Math.floor(Math.random() * V));
+  x[0] = 0;
+  x[1] = V - 1;
+  const want = plain.forward({ data: x, shape: [batch, T] });
+  const close = (got: Float64Array, who: string) => got.forEach((v, i) => t.true(Math.abs(v - want.data[i]) < 1e-2, `${who} [${i}]: ${v} vs ${want.data[i]}`));
+
+  // A fresh client: predict learns the input's encoding from the model list by itself.
+  const client = await cluster.connect();
+  const p = await client.predict('text', { data: x, shape: [batch, T] });
+  t.deepEqual(p.shape, [batch, 3]);
+  close(p.data, 'node client');
+  const info = (await client.models()).find((m) => m.name === 'text');
+  t.deepEqual(info?.inputShape, [T]);
+  t.deepEqual(info?.inputEncoding, { oneHot: V });
+  // The client refuses a bad id before sharing anything, naming it.
+  await t.throwsAsync(client.predict('text', { data: Float64Array.from({ length: T }, (_, i) => (i === 7 ? V : 1)), shape: [1, T] }), { message: /predict\(text\) input: the value at index \[0, 7\] is 40, out of range: token ids must be in \[0, 40\)/ });
+  await t.throwsAsync(client.predict('text', { data: new Float64Array(T).fill(0.5), shape: [1, T] }), { message: /the value at index \[0, 0\] is 0.5, not an integer/ });
+  await client.close();
+
+  // The browser client's code: the same encoding (lib/api/input_encoding.ts), over wss.
+  const cfg = tfe.loadClusterConfig(cluster.config);
+  const ca = fs.readFileSync(path.isAbsolute(cfg.ca!) ? cfg.ca! : path.join(cluster.dir, cfg.ca!));
+  const browser = await connect(SERVERS.map((s) => `wss://127.0.0.1:${cfg.parties[s as 'server0'].port}`), { socket: (url, protocols) => new WebSocket(url, protocols, { ca }) as never, fracBits: cfg.fracBits });
+  try {
+    const b = await browser.predict('text', { data: x, shape: [batch, T] });
+    close(b.data, 'browser client');
+    await t.throwsAsync(browser.predict('text', [[...new Array(T - 1).fill(1), -3]]), { message: /the value at index \[0, 9\] is -3, out of range/ });
+  } finally {
+    browser.close();
+  }
+
+  // Ids sent as they are (a client that skips the encoding): every server refuses the shape.
+  const ep = await rawClient(cluster);
+  try {
+    const answers = await ask(ep, SERVERS, randomUUID(), { type: 'predict', model: 'text', shape: [1, T] });
+    for (const a of answers) t.regex(a.ok ? '' : a.error, new RegExp(`model 'text' takes token ids \\[batch, ${T}\\] \\(integers in \\[0, ${V}\\)\\), shared one-hot as \\[batch, ${T},${V}\\], got \\[1,${T}\\]`));
+  } finally {
+    await ep.close();
+  }
+});

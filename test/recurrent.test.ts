@@ -1,0 +1,137 @@
+// SimpleRNN, LSTM and GRU under the exact protocols (lib/api/layers_recurrent.ts), against
+// TensorFlow.js's own layers on fresh random sequences; Keras's GRU with reset_after (which tfjs
+// cannot build) against the equations written out here; the plain float64 twin; refusals.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { saveTfjsModel } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+const STEPS = 5, FEATURES = 3, BATCH = 4;
+
+/** Each case: a tfjs model over [STEPS, FEATURES], and what it exercises. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const CASES: [string, () => any][] = [
+  // tfjs's defaults: tanh, recurrent hard_sigmoid; the last state only.
+  ['LSTM (tfjs defaults) -> Dense', () => tf.sequential({ layers: [tf.layers.lstm({ units: 6, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.dense({ units: 3 })] })],
+  // Sigmoid gates, every state, processed backwards.
+  ['LSTM (sigmoid, return_sequences, go_backwards) -> Flatten -> Dense', () =>
+    tf.sequential({ layers: [tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences: true, goBackwards: true, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] })],
+  ['GRU (tfjs: reset_after false) -> Dense(relu) -> Dense', () =>
+    tf.sequential({ layers: [tf.layers.gru({ units: 5, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.dense({ units: 4, activation: 'relu' }), tf.layers.dense({ units: 2 })] })],
+  ['SimpleRNN (return_sequences) -> SimpleRNN (relu, no bias)', () =>
+    tf.sequential({ layers: [tf.layers.simpleRNN({ units: 4, returnSequences: true, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.simpleRNN({ units: 3, activation: 'relu', useBias: false })] })],
+];
+
+const input = () => Float32Array.from({ length: BATCH * STEPS * FEATURES }, () => 4 * Math.random() - 2);
+
+for (const protocol of ['securenn', 'fss'] as const)
+  for (const [name, build] of CASES)
+    test(`${protocol}: ${name} matches tfjs`, async (t) => {
+      const m = build();
+      const file = await saveTfjsModel(tf, m, 'tfe-rnn-');
+      const x = input();
+      const want: number[] = m.predict(tf.tensor(x, [BATCH, STEPS, FEATURES])).arraySync().flat(2);
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const lm = tfe.loadLayersModel(file, { cluster: c });
+        const inp = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [BATCH, STEPS, FEATURES] }), c);
+        const out = await tfe.defineOutput('prediction-client', lm.predict(inp));
+        t.is(out.data.length, want.length);
+        const err = Math.max(...Array.from(out.data, (g, i) => Math.abs(g - want[i])));
+        // Each tanh and sigmoid is within 6.4e-4 and 3.2e-4 of the true function, hard_sigmoid
+        // exact up to the rounding of 0.2 x; five steps compound that through the state (measured
+        // 2e-5 to 2.3e-4). Swapping two LSTM gates gives 0.04 to 0.13.
+        t.true(err < 5e-3, `max |private - tfjs| = ${err}`);
+        // The plain float64 twin (verify's reference) has the true functions.
+        const plain = tfe.loadPlainModel(file).predict({ data: Float64Array.from(x), shape: [BATCH, STEPS, FEATURES] });
+        const perr = Math.max(...Array.from(plain.data, (g, i) => Math.abs(g - want[i])));
+        t.true(perr < 1e-4, `max |plain - tfjs| = ${perr}`);
+      } finally {
+        await c.close();
+      }
+    });
+
+/** Keras's GRU with reset_after (its default since TF 2), which tfjs cannot build: written by hand. */
+function kerasGruModel(units: number): { file: string; k: Float32Array; r: Float32Array; b: Float32Array } {
+  const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+  const k = rnd(FEATURES * 3 * units), r = rnd(units * 3 * units), b = rnd(2 * 3 * units);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-gru-'));
+  const layer = { class_name: 'GRU', config: { name: 'gru', units, activation: 'tanh', recurrent_activation: 'sigmoid', use_bias: true, reset_after: true, return_sequences: false, return_state: false, go_backwards: false, stateful: false, unroll: false, dropout: 0, recurrent_dropout: 0, batch_input_shape: [null, STEPS, FEATURES] } };
+  const topology = { class_name: 'Sequential', config: { name: 'seq', layers: [layer] }, keras_version: '2.15.0', backend: 'tensorflow' };
+  const weights = [
+    { name: 'gru/kernel', shape: [FEATURES, 3 * units], dtype: 'float32' },
+    { name: 'gru/recurrent_kernel', shape: [units, 3 * units], dtype: 'float32' },
+    { name: 'gru/bias', shape: [2, 3 * units], dtype: 'float32' },
+  ];
+  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat([k, r, b].map((a) => Buffer.from(a.buffer))));
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: topology, weightsManifest: [{ paths: ['weights.bin'], weights }] }));
+  return { file: path.join(dir, 'model.json'), k, r, b };
+}
+
+/** Keras's GRUCell with reset_after, from its documented equations (not the library's code). */
+function kerasGru(x: Float32Array, u: number, k: Float32Array, r: Float32Array, b: Float32Array): number[] {
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const out: number[] = [];
+  for (let n = 0; n < BATCH; n++) {
+    let h = new Array(u).fill(0);
+    for (let t = 0; t < STEPS; t++) {
+      const xt = Array.from(x.subarray((n * STEPS + t) * FEATURES, (n * STEPS + t + 1) * FEATURES));
+      const mx = (j: number) => b[j] + xt.reduce((a, v, i) => a + v * k[i * 3 * u + j], 0);
+      const mh = (j: number) => b[3 * u + j] + h.reduce((a, v, i) => a + v * r[i * 3 * u + j], 0);
+      const z = h.map((_, j) => sig(mx(j) + mh(j)));
+      const rr = h.map((_, j) => sig(mx(u + j) + mh(u + j)));
+      const hh = h.map((_, j) => Math.tanh(mx(2 * u + j) + rr[j] * mh(2 * u + j)));
+      h = h.map((hv, j) => z[j] * hv + (1 - z[j]) * hh[j]);
+    }
+    out.push(...h);
+  }
+  return out;
+}
+
+test("Keras's GRU with reset_after (bias [2, 3u]) matches its equations, private and plain", async (t) => {
+  const u = 4;
+  const { file, k, r, b } = kerasGruModel(u);
+  const x = input();
+  const want = kerasGru(x, u, k, r, b);
+  const plain = tfe.loadPlainModel(file).predict({ data: Float64Array.from(x), shape: [BATCH, STEPS, FEATURES] });
+  t.true(Math.max(...Array.from(plain.data, (g, i) => Math.abs(g - want[i]))) < 1e-5);
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    const lm = tfe.loadLayersModel(file, { cluster: c });
+    const inp = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [BATCH, STEPS, FEATURES] }), c);
+    const out = await tfe.defineOutput('prediction-client', lm.predict(inp));
+    const err = Math.max(...Array.from(out.data, (g, i) => Math.abs(g - want[i])));
+    t.true(err < 5e-3, `max |private - equations| = ${err}`);
+  } finally {
+    await c.close();
+  }
+});
+
+test('recurrent layers: Pond and unsupported settings are refused at load, naming the layer and setting', async (t) => {
+  const lstm = await saveTfjsModel(tf, tf.sequential({ layers: [tf.layers.lstm({ units: 2, inputShape: [STEPS, FEATURES] })] }), 'tfe-rnn-');
+  const pond = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    t.throws(() => tfe.loadLayersModel(lstm, { cluster: pond }), { message: /compares values \(.*LSTM.*\).*use an exact protocol/ });
+  } finally {
+    await pond.close();
+  }
+  const edited = (edit: (cfg: Record<string, unknown>) => void) => {
+    const json = JSON.parse(fs.readFileSync(lstm, 'utf8'));
+    edit(json.modelTopology.config.layers[0].config);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-rnn-')), 'model.json');
+    fs.copyFileSync(path.join(path.dirname(lstm), 'weights.bin'), path.join(path.dirname(file), 'weights.bin'));
+    fs.writeFileSync(file, JSON.stringify(json));
+    return file;
+  };
+  for (const [setting, value] of [['stateful', true], ['return_state', true], ['time_major', true]] as const)
+    t.throws(() => tfe.loadPlainModel(edited((c) => (c[setting] = value))), { message: new RegExp(`\\(LSTM\\): ${setting} = true is not supported`) });
+  t.throws(() => tfe.loadPlainModel(edited((c) => (c.recurrent_activation = 'softsign'))), { message: /\(LSTM\): activation 'softsign' is not supported/ });
+});
