@@ -291,7 +291,7 @@ export function addServiceCommands(program: Command): void {
       try {
         const models = await client.models();
         if (opts.json) console.log(JSON.stringify({ models }));
-        else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates)` : ''}  input [${m.inputShape}]  ${m.layers.join(' > ')}`);
+        else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates)` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();
       }
