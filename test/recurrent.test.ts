@@ -135,3 +135,22 @@ test('recurrent layers: Pond and unsupported settings are refused at load, namin
     t.throws(() => tfe.loadPlainModel(edited((c) => (c[setting] = value))), { message: new RegExp(`\\(LSTM\\): ${setting} = true is not supported`) });
   t.throws(() => tfe.loadPlainModel(edited((c) => (c.recurrent_activation = 'softsign'))), { message: /\(LSTM\): activation 'softsign' is not supported/ });
 });
+
+test("Keras's recurrent weight names (layer/cell/weight, TF 2.2+) load as tfjs loads them", async (t) => {
+  const m = tf.sequential({ layers: [tf.layers.lstm({ units: 3, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' })] });
+  const file = await saveTfjsModel(tf, m, 'tfe-rnn-');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const layer = json.modelTopology.config.layers[0].config.name;
+  // What tensorflowjs_converter writes for a Keras LSTM: lstm/lstm_cell/kernel.
+  for (const w of json.weightsManifest[0].weights) w.name = w.name.replace(`${layer}/`, `${layer}/lstm_cell/`);
+  fs.writeFileSync(file, JSON.stringify(json));
+  const x = input();
+  const want: number[] = m.predict(tf.tensor(x, [BATCH, STEPS, FEATURES])).arraySync().flat();
+  const got = tfe.loadPlainModel(file).predict({ data: Float64Array.from(x), shape: [BATCH, STEPS, FEATURES] });
+  t.true(Math.max(...Array.from(got.data, (g, i) => Math.abs(g - want[i]))) < 1e-4);
+  // tfjs itself loads the renamed file the same way (its loader drops the cell part).
+  const bin = fs.readFileSync(path.join(path.dirname(file), 'weights.bin'));
+  const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
+  const again = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+  t.deepEqual(again.predict(tf.tensor(x, [BATCH, STEPS, FEATURES])).arraySync().flat(), want);
+});

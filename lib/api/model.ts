@@ -10,7 +10,7 @@ import type { Cluster } from '../protocol/cluster';
 import { isExact } from '../protocol/protocols';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
-import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec } from './layers_spec';
+import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, withoutCellNames } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -168,8 +168,9 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   const declared = declaredBytes(a.weightSpecs);
   if (bytes.length !== declared) throw new Error(`weightData holds ${bytes.length} bytes, but weightSpecs declare ${declared}`);
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
-  decodeWeights(a.weightSpecs, bytes, weights);
-  return { json: { modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] }, weights };
+  const json = withoutCellNames({ modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] });
+  decodeWeights(json.weightsManifest[0].weights, bytes, weights);
+  return { json, weights };
 }
 
 /**
@@ -185,7 +186,7 @@ export function readLayersModel(source: ModelSource): {
   let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
   if (typeof source === 'string' || source instanceof URL) {
     const modelPath = modelPathOf(source);
-    json = readModelJson(modelPath);
+    json = withoutCellNames(readModelJson(modelPath));
     weights = readWeights(json, path.dirname(modelPath));
   } else ({ json, weights } = fromArtifacts(source));
   const shapes = manifestShapes(json);

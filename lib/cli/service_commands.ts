@@ -18,7 +18,7 @@ import { checkLogFormat, createLogger, type LogFormat } from '../log';
 import { parseListenAddress, showAddress } from '../serve/ops_config';
 import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
-import { manifestShapes, type ModelSpec, parseTopology } from '../api/layers_spec';
+import { manifestShapes, type ModelSpec, parseTopology, withoutCellNames } from '../api/layers_spec';
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
@@ -62,7 +62,7 @@ const onSignal = (fn: () => Promise<void>) => {
 
 /** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone, no weights read. */
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
-  const json = readModelJson(file);
+  const json = withoutCellNames(readModelJson(file));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
   return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };
