@@ -26,6 +26,12 @@ const CASES: [string, () => any][] = [
     tf.sequential({ layers: [tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences: true, goBackwards: true, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] })],
   ['GRU (tfjs: reset_after false) -> Dense(relu) -> Dense', () =>
     tf.sequential({ layers: [tf.layers.gru({ units: 5, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.dense({ units: 4, activation: 'relu' }), tf.layers.dense({ units: 2 })] })],
+  // Bidirectional: both halves' weights, the backward outputs back in time order, each merge.
+  ['Bidirectional(LSTM, return_sequences, concat) -> Flatten -> Dense', () =>
+    tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3, returnSequences: true, biasInitializer: 'randomNormal' }), inputShape: [STEPS, FEATURES] }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] })],
+  ['Bidirectional(GRU, sum) and Bidirectional(SimpleRNN, return_sequences, ave)', () =>
+    tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, returnSequences: true }), mergeMode: 'ave', inputShape: [STEPS, FEATURES] }), tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2 }), mergeMode: 'sum' })] })],
+  ['Bidirectional(SimpleRNN, mul)', () => tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, biasInitializer: 'randomNormal' }), mergeMode: 'mul', inputShape: [STEPS, FEATURES] })] })],
   ['SimpleRNN (return_sequences) -> SimpleRNN (relu, no bias)', () =>
     tf.sequential({ layers: [tf.layers.simpleRNN({ units: 4, returnSequences: true, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.simpleRNN({ units: 3, activation: 'relu', useBias: false })] })],
 ];
@@ -134,6 +140,18 @@ test('recurrent layers: Pond and unsupported settings are refused at load, namin
   for (const [setting, value] of [['stateful', true], ['return_state', true], ['time_major', true]] as const)
     t.throws(() => tfe.loadPlainModel(edited((c) => (c[setting] = value))), { message: new RegExp(`\\(LSTM\\): ${setting} = true is not supported`) });
   t.throws(() => tfe.loadPlainModel(edited((c) => (c.recurrent_activation = 'softsign'))), { message: /\(LSTM\): activation 'softsign' is not supported/ });
+  const bidi = await saveTfjsModel(tf, tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }), inputShape: [STEPS, FEATURES] })] }), 'tfe-rnn-');
+  const bidiEdited = (edit: (cfg: Record<string, unknown>) => void) => {
+    const json = JSON.parse(fs.readFileSync(bidi, 'utf8'));
+    edit(json.modelTopology.config.layers[0].config);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-rnn-')), 'model.json');
+    fs.copyFileSync(path.join(path.dirname(bidi), 'weights.bin'), path.join(path.dirname(file), 'weights.bin'));
+    fs.writeFileSync(file, JSON.stringify(json));
+    return file;
+  };
+  t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.merge_mode = null))), { message: /\(Bidirectional\): merge_mode = null is not supported/ });
+  t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.layer = { class_name: 'Dense', config: { name: 'd', units: 2 } }))), { message: /\(Bidirectional\): wraps "Dense"; only SimpleRNN, LSTM and GRU are supported inside Bidirectional/ });
+  t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.backward_layer = { class_name: 'LSTM', config: { name: 'backward_x', units: 3, go_backwards: true } }))), { message: /a backward_layer other than the layer itself run backwards is not supported/ });
 });
 
 test("Keras's recurrent weight names (layer/cell/weight, TF 2.2+) load as tfjs loads them", async (t) => {

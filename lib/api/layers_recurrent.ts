@@ -88,18 +88,18 @@ const cols = (x: AnyTensor, from: number, n: number): AnyTensor => slice(x, [...
  * units] with return_sequences (in the order the steps ran: reversed with go_backwards, as Keras).
  * Exact protocols only: each step's gates are comparisons-based piecewise functions.
  */
-export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerContext): LayerPlan {
+export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerContext, wiring: Wiring = { prefix: '', timeOrder: false }): LayerPlan {
   const s = recurrentSettings(kind, l, ctx.keras3 === true);
   const u = s.units, G = GATES[kind];
   const act = stepActivation(l, s.activation, ctx);
   const gate = stepActivation(l, s.recurrentActivation, ctx);
-  const name = l.config.name;
-  const [inDim, kCols] = ctx.shapeOf(`${name}/kernel`);
+  const { prefix } = wiring;
+  const [inDim, kCols] = ctx.shapeOf(`${wiring.layer ?? l.config.name}/${prefix}kernel`);
   if (kCols !== G * u) refuse(l, `kernel has ${kCols} columns; ${kind} with ${u} units needs ${G * u}`);
-  const k = ctx.take('kernel', [inDim, G * u]);
-  const r = ctx.take('recurrent_kernel', [u, G * u]);
+  const k = ctx.take(`${prefix}kernel`, [inDim, G * u]);
+  const r = ctx.take(`${prefix}recurrent_kernel`, [u, G * u]);
   // GRU with reset_after: row 0 the input's bias, row 1 the recurrent one (added to h U before the reset gate).
-  const b = !s.useBias ? -1 : ctx.take('bias', s.resetAfter ? [2, G * u] : [1, G * u]);
+  const b = !s.useBias ? -1 : ctx.take(`${prefix}bias`, s.resetAfter ? [2, G * u] : [1, G * u]);
 
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]): AnyTensor => {
     if (x.rank !== 3) refuse(l, `input ${JSON.stringify(x.shape)} is not [batch, steps, features]`);
@@ -128,7 +128,75 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
       } else h = gruStep(xt, h, p[r], recBias, { u, act, gate, resetAfter: s.resetAfter });
       if (s.returnSequences) outputs.push(reshape(h, [n, 1, u]));
     }
+    // Keras's order is the steps' (reversed with go_backwards); Bidirectional's backward half
+    // wants the input's time order, to line up with the forward half's.
+    if (wiring.timeOrder && s.goBackwards) outputs.reverse();
     return s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
+  };
+  return { step, comparisons: true, exactOnly: true };
+}
+
+/**
+ * Where a recurrent layer's weights are and how it orders its outputs: `prefix` inside `layer`'s
+ * weights (a Bidirectional's forward_lstm/), and `timeOrder`, every step's output in the input's
+ * time order even when the steps run backwards.
+ */
+export interface Wiring {
+  prefix: string;
+  timeOrder: boolean;
+  /** The layer whose weights these are, when not the config's own name (Bidirectional). */
+  layer?: string;
+}
+
+const isRecurrent = (c: unknown): c is RecurrentKind => c === 'SimpleRNN' || c === 'LSTM' || c === 'GRU';
+
+/** A Bidirectional's two halves and merge, as both the private and the plain model run them. */
+export interface BidirectionalParts {
+  kind: RecurrentKind;
+  /** Each half's config (the backward one with go_backwards flipped) and where its weights are. */
+  halves: { cfg: LayerConfig; wiring: Wiring }[];
+  mode: 'concat' | 'sum' | 'mul' | 'ave';
+}
+
+/**
+ * Bidirectional(layer): the layer over the sequence and a copy of it over the reversed sequence
+ * (go_backwards flipped), each with its own weights (forward_<name>/..., backward_<name>/...), the
+ * backward outputs put back in time order, then merged: concat (Keras's default) on the last
+ * axis, sum, mul or ave. merge_mode null (two outputs) is refused, and so is a backward_layer
+ * (Keras 3 writes it out) other than the layer run backwards.
+ */
+export function bidirectionalParts(l: LayerConfig): BidirectionalParts {
+  const c = settings(l, { layer: ANY, merge_mode: (v) => v === undefined || ['concat', 'sum', 'mul', 'ave'].includes(v as string), backward_layer: ANY });
+  const inner = c.layer as LayerConfig | undefined;
+  if (!inner || typeof inner !== 'object' || !isRecurrent(inner.class_name) || !inner.config || typeof inner.config.name !== 'string')
+    refuse(l, `wraps ${JSON.stringify(inner?.class_name ?? inner)}; only SimpleRNN, LSTM and GRU are supported inside Bidirectional`);
+  const kind = inner.class_name as RecurrentKind, innerName = inner.config.name as string;
+  // Keras 3's backward layer is named backward_<name>, and its weights are under that name;
+  // tfjs's and Keras 2's under backward_<name> too, derived from the layer's.
+  const back = c.backward_layer as LayerConfig | null | undefined;
+  if (back !== undefined && back !== null) {
+    const same = (a: Record<string, unknown>) => JSON.stringify({ ...a, name: '', go_backwards: a.go_backwards === true });
+    if (back.class_name !== kind || !back.config || same(back.config) !== same({ ...inner.config, go_backwards: inner.config.go_backwards !== true }))
+      refuse(l, 'a backward_layer other than the layer itself run backwards is not supported');
+  }
+  const dirName = (dir: 'forward' | 'backward') => (dir === 'backward' && back ? String(back.config.name) : innerName.startsWith(`${dir}_`) ? innerName : `${dir}_${innerName}`);
+  const halves = (['forward', 'backward'] as const).map((dir) => {
+    const cfg: LayerConfig = { class_name: kind, config: { ...inner.config, name: `${l.config.name}/${dirName(dir)}` } };
+    if (dir === 'backward') cfg.config.go_backwards = inner.config.go_backwards !== true;
+    return { cfg, wiring: { prefix: `${dirName(dir)}/`, timeOrder: true, layer: l.config.name } };
+  });
+  return { kind, halves, mode: (c.merge_mode ?? 'concat') as BidirectionalParts['mode'] };
+}
+
+function bidirectional(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const { kind, halves, mode } = bidirectionalParts(l);
+  const [f, b] = halves.map((h) => recurrentLayer(kind, h.cfg, ctx, h.wiring));
+  const step = (p: PrivateTensor[]) => (xs: AnyTensor[]): AnyTensor => {
+    const y = f.step(p)(xs), z = b.step(p)(xs);
+    if (mode === 'concat') return concat([y, z], y.rank - 1);
+    if (mode === 'sum') return add(y, z);
+    if (mode === 'mul') return mul(y, z);
+    return mul(add(y, z), 0.5);
   };
   return { step, comparisons: true, exactOnly: true };
 }
@@ -138,6 +206,7 @@ export const RECURRENT_BUILDERS = {
   SimpleRNN: (l: LayerConfig, ctx: LayerContext) => recurrentLayer('SimpleRNN', l, ctx),
   LSTM: (l: LayerConfig, ctx: LayerContext) => recurrentLayer('LSTM', l, ctx),
   GRU: (l: LayerConfig, ctx: LayerContext) => recurrentLayer('GRU', l, ctx),
+  Bidirectional: bidirectional,
 };
 
 /**

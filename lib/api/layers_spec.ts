@@ -306,17 +306,18 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
 /** The weight shapes a manifest declares. */
 /**
  * The manifest with TensorFlow 2.2+'s recurrent weight names shortened: Keras writes an RNN layer's
- * weights as layer/cell/weight (lstm/lstm_cell/kernel), tfjs as layer/weight, and tfjs's loader
- * drops the cell part of a name that is not the model's own. Every name this library looks up is
- * layer/weight (layer names hold no '/'), so a longer name is shortened the same way, unless the
- * short name is in the manifest already.
+ * weights as layer/cell/weight (lstm/lstm_cell/kernel; in a Bidirectional,
+ * bidirectional/forward_lstm/lstm_cell/kernel), tfjs as layer/weight, and tfjs's loader drops the
+ * cell part of a name that is not the model's own. Here the part dropped is a Keras cell's name
+ * (lstm_cell, gru_cell, simple_rnn_cell, with Keras's _1, _2 suffixes), unless the short name is
+ * in the manifest already.
  */
 export function withoutCellNames(json: LayersModelJson): LayersModelJson {
   if (!Array.isArray(json.weightsManifest)) return json;
   const names = new Set(json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
   const short = (n: string) => {
     const p = typeof n === 'string' ? n.split('/') : [];
-    if (p.length < 3) return n;
+    if (p.length < 3 || !/_cell(_\d+)?$/.test(p[p.length - 2])) return n;
     const s = [...p.slice(0, -2), p[p.length - 1]].join('/');
     return names.has(s) ? n : s;
   };

@@ -1,22 +1,36 @@
 // SimpleRNN, LSTM and GRU in float64: the plaintext twin of layers_recurrent.ts (the same settings,
 // read by recurrentSettings), with the true activations. TensorFlow.js's and Keras's equations.
 import type { LayerConfig } from './layers_graph';
-import { GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings } from './layers_recurrent';
+import { bidirectionalParts, GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
 import type { PlainTensor } from './plain_kernels';
 
 type Activation = (l: LayerConfig, name: unknown, o: { isOutput: boolean; keras3: boolean }) => ((v: number) => number) | undefined;
 type Ctx = { w: (name: string) => Float64Array; keras3: boolean };
 
 /** plain_forward.ts's entries for the three layers, given its activations by name. */
-export function plainRecurrentLayers(activation: Activation): Record<RecurrentKind, (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
-  const build = (kind: RecurrentKind) => (l: LayerConfig, { w, keras3 }: Ctx) => {
-    const s = recurrentSettings(kind, l, keras3), n = l.config.name;
+export function plainRecurrentLayers(activation: Activation): Record<RecurrentKind | 'Bidirectional', (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
+  const build = (kind: RecurrentKind, wiring?: Wiring) => (l: LayerConfig, { w, keras3 }: Ctx) => {
+    const s = recurrentSettings(kind, l, keras3), at = `${wiring?.layer ?? l.config.name}/${wiring?.prefix ?? ''}`;
     // Inside the cell no activation is the client's final one (isOutput false).
     const f = (name: string) => activation(l, name, { isOutput: false, keras3 }) ?? ((v: number) => v);
-    const weights = { kernel: w(`${n}/kernel`), recurrent: w(`${n}/recurrent_kernel`), ...(s.useBias ? { bias: w(`${n}/bias`) } : {}) };
-    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation));
+    const weights = { kernel: w(`${at}kernel`), recurrent: w(`${at}recurrent_kernel`), ...(s.useBias ? { bias: w(`${at}bias`) } : {}) };
+    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.timeOrder === true);
   };
-  return { SimpleRNN: build('SimpleRNN'), LSTM: build('LSTM'), GRU: build('GRU') };
+  const bidirectional = (l: LayerConfig, ctx: Ctx) => {
+    const { kind, halves, mode } = bidirectionalParts(l);
+    const [fw, bw] = halves.map((h) => build(kind, h.wiring)(h.cfg, ctx));
+    return (xs: PlainTensor[]): PlainTensor => {
+      const y = fw(xs), z = bw(xs);
+      if (mode !== 'concat') return { data: y.data.map((v, i) => (mode === 'sum' ? v + z.data[i] : mode === 'mul' ? v * z.data[i] : (v + z.data[i]) / 2)), shape: y.shape };
+      const u = y.shape[y.shape.length - 1], rows = y.data.length / u, out = new Float64Array(2 * y.data.length);
+      for (let r = 0; r < rows; r++) {
+        out.set(y.data.subarray(r * u, (r + 1) * u), 2 * r * u);
+        out.set(z.data.subarray(r * u, (r + 1) * u), (2 * r + 1) * u);
+      }
+      return { data: out, shape: [...y.shape.slice(0, -1), 2 * u] };
+    };
+  };
+  return { SimpleRNN: build('SimpleRNN'), LSTM: build('LSTM'), GRU: build('GRU'), Bidirectional: bidirectional };
 }
 
 export interface RecurrentWeights {
@@ -42,6 +56,7 @@ export function recurrentForward(
   x: PlainTensor,
   act: (v: number) => number,
   gate: (v: number) => number,
+  timeOrder = false,
 ): PlainTensor {
   const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
   const out = new Float64Array(n * (s.returnSequences ? steps : 1) * u);
@@ -78,7 +93,8 @@ export function recurrentForward(
         }
         for (let j = 0; j < u; j++) h[j] = z[j] * h[j] + (1 - z[j]) * hh[j];
       }
-      if (s.returnSequences) out.set(h, (b * steps + i) * u);
+      // Keras's order is the steps' (reversed with go_backwards), unless asked for the input's.
+      if (s.returnSequences) out.set(h, (b * steps + (timeOrder ? t : i)) * u);
     }
     if (!s.returnSequences) out.set(h, b * u);
   }

@@ -1,0 +1,230 @@
+// The memory one query of a model needs on a server, estimated from the model's topology before
+// any work is done for it (limits.ts checks it against maxQueryBytes; the offline pool sizes its
+// depth with it). Split from limits.ts, which holds the limits and the checks.
+import type { ModelTopology } from '../api/layers_spec';
+import { takesCompactForm } from '../protocol/fss/steps';
+import type { FssGate } from '../protocol/protocols';
+import type { ProtocolName } from './messages';
+
+const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/*
+ * Every tensor a query makes lives until its answer is sent (programs.ts frees them together), so
+ * a query's memory is about the sum over its layers of what each makes, per sample, times the
+ * batch. Per element of a layer's output (8-byte ring elements, this server's share):
+ *  - a product (Dense, Conv2D) keeps its output share, the masked operands and the triple parts;
+ *    Conv2D also lays its input out as im2col patches (outH x outW x kh x kw x cin);
+ *  - a polynomial keeps its powers and their products; under SecureNN a ReLU or a max-pool
+ *    comparison works on the 64 bits of each element.
+ * The factors are calibrated against measured server peaks (bench/RESULTS.md, "Hostile clients")
+ * and err on the high side: an estimate refuses a query, it never lets one through that is known
+ * not to fit.
+ */
+const PER_INPUT = 6;
+const PER_PRODUCT = 4;
+const PER_IM2COL = 2;
+const PER_POLY = 6;
+const PER_LINEAR = 2;
+const PER_SECURENN_COMPARE = 200;
+/**
+ * FSS: a DCF key per relu element, and the evaluation's temporaries: the one-round gate's
+ * two-payload key (257 words) or the compact gate's one-bit key (117 words), as the model's gate
+ * form picks for the gate's size (takesCompactForm in lib/protocol/fss/steps.ts).
+ */
+const PER_FSS_COMPARE = 257 + 24;
+const PER_FSS_COMPACT = 117 + 24;
+/** What any query costs besides its tensors (buffers, V8's heap steps). */
+export const PER_QUERY = 24 << 20;
+
+interface LayerCfg {
+  class_name: string;
+  config: Record<string, unknown>;
+}
+
+function layersOf(topo: ModelTopology): { layers: LayerCfg[]; chain: boolean } {
+  const cfg = topo.model_config ? topo.model_config.config : topo.config;
+  const layers = Array.isArray(cfg) ? cfg : cfg?.layers;
+  // A Sequential model is a chain: each layer's only reader is the next one.
+  const chain = Array.isArray(cfg) || (topo.model_config?.class_name ?? topo.class_name) === 'Sequential';
+  return { layers: (layers ?? []) as unknown as LayerCfg[], chain };
+}
+
+const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+const int1d = (v: unknown, d: number): number => Number(Array.isArray(v) ? v[0] : (v ?? d));
+
+function window(s: number[], size: [number, number], strides: [number, number], padding: unknown): [number, number] {
+  const same = String(padding ?? 'valid').toLowerCase() === 'same';
+  const out = (n: number, k: number, st: number) => Math.max(1, same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
+  return [out(s[0], size[0], strides[0]), out(s[1], size[1], strides[1])];
+}
+
+const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling1D']);
+
+/**
+ * Piecewise sigmoid, tanh, swish, softplus, elu, selu, gelu and mish (lib/api/ops_smooth.ts): |x|
+ * from a relu, the clamp at the last knot, and one comparison per inner knot.
+ */
+const SMOOTH_GATES = 7;
+
+/**
+ * Comparison gates per element of a layer's activation (relu6: two relus), 0 for none. A softmax
+ * or sigmoid on the output is the client's, but the walk does not know which layer is the output:
+ * counted, on the high side.
+ */
+function gatesOf(cls: string, c: Record<string, unknown>): number {
+  if (cls === 'ReLU') return c.max_value ?? c.maxValue ? 2 : 1;
+  if (cls === 'LeakyReLU') return 1;
+  if (cls === 'PReLU') return 2;
+  if (cls === 'ELU') return SMOOTH_GATES;
+  const a = c.activation;
+  if (a === 'relu' || a === 'leaky_relu') return 1;
+  if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink'].includes(String(a))) return 2;
+  return ['sigmoid', 'tanh', 'tanh_shrink', 'log_sigmoid', 'swish', 'silu', 'softplus', 'elu', 'celu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
+}
+
+/** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
+function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
+  if (cls === 'ReLU') return true; // its negative_slope is >= 0 (others are refused)
+  if (cls === 'LeakyReLU') return Number(c.alpha ?? c.negative_slope ?? 0.3) >= 0;
+  return c.activation === 'relu' || c.activation === 'relu6' || c.activation === 'leaky_relu';
+}
+
+/**
+ * Estimated bytes one server needs for a query of `batch` samples of a model (see above). The
+ * model's own shares are not counted: they are resident whether or not anyone asks. `inputShape`
+ * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
+ */
+export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch: number): number {
+  let s = [...m.inputShape];
+  let elements = PER_INPUT * count(s); // received bytes, the share, its masked copies
+  // SecureNN's comparisons run one layer at a time with server2 in the loop, and each frees its
+  // bit-level temporaries before the next: the largest counts, not their sum (a 19-relu CIFAR
+  // ResNet-20 was estimated 7x its measured peak by the sum). FSS keys are summed: server2 deals
+  // ahead, so the compute servers may hold several layers' keys at once.
+  let compareMax = 0;
+  const nonlinear = (n: number): number => {
+    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch) ? PER_FSS_COMPACT : PER_FSS_COMPARE) * n;
+    if (m.protocol !== 'securenn') return PER_POLY * n;
+    compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
+    return 0;
+  };
+  const { layers, chain } = layersOf(m.topology);
+  // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
+  let deferred = 0;
+  const activation = (i: number) => {
+    const { class_name: cls, config: c } = layers[i];
+    const gates = gatesOf(cls, c);
+    if (!gates) return;
+    if (chain && MAX_POOLS.has(layers[i + 1]?.class_name) && movesPastPool(cls, c)) deferred = gates;
+    else for (let g = 0; g < gates; g++) elements += nonlinear(count(s));
+  };
+  for (let i = 0; i < layers.length; i++) {
+    const { class_name: cls, config: c } = layers[i];
+    switch (cls) {
+      // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
+      case 'Embedding':
+      case 'Dense':
+        s = [...s.slice(0, -1), Number(cls === 'Embedding' ? c.output_dim : c.units)];
+        elements += PER_PRODUCT * count(s);
+        activation(i);
+        break;
+      case 'Conv2D': {
+        const k = pair(c.kernel_size, 1);
+        const cin = s[2] ?? 1;
+        const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
+        s = [oh, ow, Number(c.filters)];
+        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
+        activation(i);
+        break;
+      }
+      case 'Conv1D': {
+        const k = int1d(c.kernel_size, 1), cin = s[1] ?? 1;
+        const [, ol] = window([1, s[0]], [1, k], [1, int1d(c.strides, 1)], c.padding);
+        s = [ol, Number(c.filters)];
+        elements += PER_IM2COL * ol * k * cin + PER_PRODUCT * count(s);
+        activation(i);
+        break;
+      }
+      case 'AveragePooling2D':
+      case 'MaxPooling2D':
+      case 'AveragePooling1D':
+      case 'MaxPooling1D':
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D':
+      case 'GlobalAveragePooling1D':
+      case 'GlobalMaxPooling1D': {
+        const before = count(s), ch = s[s.length - 1] ?? 1;
+        if (cls.startsWith('Global')) s = [ch];
+        else if (cls.endsWith('1D')) {
+          const k = int1d(c.pool_size, 2);
+          s = [window([1, s[0]], [1, k], [1, int1d(c.strides, k)], c.padding)[1], ch];
+        } else {
+          const size = pair(c.pool_size, 2);
+          s = [...window(s, size, pair(c.strides ?? c.pool_size, 2), c.padding), ch];
+        }
+        elements += MAX_POOLS.has(cls) ? nonlinear(before) : PER_LINEAR * before;
+        for (; deferred > 0; deferred--) elements += nonlinear(count(s));
+        break;
+      }
+      case 'UpSampling2D': {
+        const [sh, sw] = pair(c.size, 2);
+        s = [(s[0] ?? 1) * sh, (s[1] ?? 1) * sw, s[2] ?? 1];
+        elements += PER_LINEAR * count(s);
+        break;
+      }
+      case 'Flatten':
+        s = [count(s)];
+        break;
+      case 'Reshape':
+        s = (c.target_shape as number[]).map(Number);
+        break;
+      case 'ReLU':
+      case 'LeakyReLU':
+      case 'PReLU':
+      case 'ELU':
+      case 'Activation':
+        activation(i);
+        break;
+      case 'Maximum':
+      case 'Minimum':
+        // max(a, b) = b + relu(a - b) per pair: at least one comparison per element.
+        elements += nonlinear(count(s));
+        break;
+      case 'TfePolynomial':
+        elements += PER_POLY * count(s);
+        break;
+      case 'SimpleRNN':
+      case 'LSTM':
+      case 'GRU':
+      case 'Bidirectional': {
+        // lib/api/layers_recurrent.ts, per step: G u products of the state (and the gates' own on
+        // u each), G u gate activations (LSTM and GRU) and one or two u-wide activations. A
+        // Bidirectional runs its layer twice.
+        const inner = cls === 'Bidirectional' ? ((c.layer ?? {}) as { class_name?: string; config?: Record<string, unknown> }) : { class_name: cls, config: c };
+        const ic = inner.config ?? {}, halves = cls === 'Bidirectional' ? 2 : 1;
+        const steps = s[0] ?? 1, u = Number(ic.units), G = inner.class_name === 'LSTM' ? 4 : inner.class_name === 'GRU' ? 3 : 1;
+        const gates = (a: unknown, n: number) => {
+          for (let g = gatesOf('Activation', { activation: a ?? 'tanh' }); g > 0; g--) elements += nonlinear(n);
+        };
+        for (let h = 0; h < halves; h++) {
+          elements += PER_PRODUCT * steps * (2 * G * u + 3 * u);
+          gates(ic.activation, steps * (G === 4 ? 2 : 1) * u);
+          if (G > 1) gates(ic.recurrent_activation ?? 'hard_sigmoid', steps * (G - 1) * u);
+        }
+        const width = cls === 'Bidirectional' && (c.merge_mode ?? 'concat') === 'concat' ? 2 * u : u;
+        s = ic.return_sequences === true ? [steps, width] : [width];
+        break;
+      }
+      case 'LayerNormalization': {
+        // Per row: 22 comparisons for the power-of-two scale and two clamps (lib/api/ops_norm.ts);
+        // per element about ten products.
+        const rows = count(s) / (s[s.length - 1] || 1);
+        elements += nonlinear(24 * rows) + 10 * PER_LINEAR * count(s);
+        break;
+      }
+      default:
+        elements += PER_LINEAR * count(s);
+    }
+  }
+  return PER_QUERY + 8 * batch * (elements + compareMax);
+}
