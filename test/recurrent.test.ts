@@ -172,3 +172,33 @@ test("Keras's recurrent weight names (layer/cell/weight, TF 2.2+) load as tfjs l
   const again = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
   t.deepEqual(again.predict(tf.tensor(x, [BATCH, STEPS, FEATURES])).arraySync().flat(), want);
 });
+
+test('TimeDistributed(Dense, Conv2D) after an LSTM and on image sequences matches tfjs, private and plain', async (t) => {
+  const L = tf.layers;
+  const models: [number[], () => unknown][] = [
+    [[STEPS, FEATURES], () => tf.sequential({ layers: [L.lstm({ units: 4, returnSequences: true, inputShape: [STEPS, FEATURES] }), L.timeDistributed({ layer: L.dense({ units: 3, activation: 'relu' }) }), L.flatten(), L.dense({ units: 2 })] })],
+    // A short video: each frame through the same convolution.
+    [[3, 6, 6, 2], () => tf.sequential({ layers: [L.timeDistributed({ layer: L.conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }), inputShape: [3, 6, 6, 2] }), L.flatten(), L.dense({ units: 2 })] })],
+  ];
+  for (const [shape, build] of models) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const m: any = build();
+    const file = await saveTfjsModel(tf, m, 'tfe-td-');
+    const n = 3, x = Float32Array.from({ length: n * shape.reduce((a, b) => a * b, 1) }, () => 2 * Math.random() - 1);
+    const want: number[] = m.predict(tf.tensor(x, [n, ...shape])).arraySync().flat();
+    const plain = tfe.loadPlainModel(file).predict({ data: Float64Array.from(x), shape: [n, ...shape] });
+    t.true(Math.max(...Array.from(plain.data, (g, i) => Math.abs(g - want[i]))) < 1e-4);
+    const c = new tfe.Cluster({ protocol: 'securenn' });
+    try {
+      const lm = tfe.loadLayersModel(file, { cluster: c });
+      const inp = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [n, ...shape] }), c);
+      const out = await tfe.defineOutput('prediction-client', lm.predict(inp));
+      const err = Math.max(...Array.from(out.data, (g, i) => Math.abs(g - want[i])));
+      t.true(err < 5e-3, `max |private - tfjs| = ${err}`);
+    } finally {
+      await c.close();
+    }
+  }
+  const bad = await saveTfjsModel(tf, tf.sequential({ layers: [L.timeDistributed({ layer: L.lstm({ units: 2 }), inputShape: [2, STEPS, FEATURES] })] }), 'tfe-td-');
+  t.throws(() => tfe.loadPlainModel(bad), { message: /\(TimeDistributed\): wraps a LSTM, which is not applied step by step/ });
+});

@@ -15,6 +15,7 @@ import { ANY, bool, type Check, channelsLast, isNum, ones, padMode, posInt, sett
 import { batchNorm, layerNorm, normalization } from './layers_norm';
 import { embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
+import { timeDistributed } from './layers_wrappers';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -161,6 +162,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Normalization: normalization,
   Embedding: embedding,
   ...RECURRENT_BUILDERS,
+  // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).
+  TimeDistributed: (l, ctx) => timeDistributed(l, ctx),
   // optional: Keras 3.13+ writes false (true: the input may be absent).
   InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),
   Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),

@@ -15,6 +15,7 @@ import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { plainRecurrentLayers } from './plain_recurrent';
+import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, denseOp, gatherOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
 
 export type { PlainTensor } from './plain_kernels';
@@ -196,6 +197,12 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     });
   },
   ...plainRecurrentLayers(activation),
+  TimeDistributed: (l, ctx) => {
+    const inner = timeDistributedInner(l), build = PLAIN[inner.class_name];
+    if (!build) fail(l, `wraps a ${inner.class_name}, which has no plaintext evaluation`);
+    const run = build(inner, ctx);
+    return one((x) => perStep(x, (v, shape) => ({ data: v.data, shape }), (v) => run([v])));
+  },
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.

@@ -95,8 +95,18 @@ function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
  * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
  */
 export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch: number): number {
-  let s = [...m.inputShape];
-  let elements = PER_INPUT * count(s); // received bytes, the share, its masked copies
+  const { layers, chain } = layersOf(m.topology);
+  const w = walk(m, batch, layers, chain, m.inputShape);
+  // PER_INPUT: received bytes, the share, its masked copies.
+  return PER_QUERY + 8 * batch * (PER_INPUT * count(m.inputShape) + w.elements + w.compareMax);
+}
+
+type Protocol = { protocol: ProtocolName; fssGate?: FssGate };
+
+/** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
+function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
+  let s = [...inputShape];
+  let elements = 0;
   // SecureNN's comparisons run one layer at a time with server2 in the loop, and each frees its
   // bit-level temporaries before the next: the largest counts, not their sum (a 19-relu CIFAR
   // ResNet-20 was estimated 7x its measured peak by the sum). FSS keys are summed: server2 deals
@@ -108,7 +118,6 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
-  const { layers, chain } = layersOf(m.topology);
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
   const activation = (i: number) => {
@@ -193,6 +202,15 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
       case 'TfePolynomial':
         elements += PER_POLY * count(s);
         break;
+      case 'TimeDistributed': {
+        // The wrapped layer over every step, as a batch of steps (lib/api/layers_wrappers.ts).
+        const steps = s[0] ?? 1, inner = (c.layer ?? { class_name: '', config: {} }) as LayerCfg;
+        const r = walk(m, batch * steps, [inner], true, s.slice(1));
+        elements += steps * r.elements;
+        compareMax = Math.max(compareMax, steps * r.compareMax);
+        s = [steps, ...r.shape];
+        break;
+      }
       case 'SimpleRNN':
       case 'LSTM':
       case 'GRU':
@@ -226,5 +244,5 @@ export function estimateQueryBytes(m: { topology: ModelTopology; protocol: Proto
         elements += PER_LINEAR * count(s);
     }
   }
-  return PER_QUERY + 8 * batch * (elements + compareMax);
+  return { elements, compareMax, shape: s };
 }
