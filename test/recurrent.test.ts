@@ -31,6 +31,9 @@ const CASES: [string, () => any][] = [
     tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3, returnSequences: true, biasInitializer: 'randomNormal' }), inputShape: [STEPS, FEATURES] }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] })],
   ['Bidirectional(GRU, sum) and Bidirectional(SimpleRNN, return_sequences, ave)', () =>
     tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, returnSequences: true }), mergeMode: 'ave', inputShape: [STEPS, FEATURES] }), tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2 }), mergeMode: 'sum' })] })],
+  // The wrapped layer itself going backwards: its copy runs forwards, and only that copy's outputs are reversed.
+  ['Bidirectional(SimpleRNN go_backwards, return_sequences) -> Flatten', () =>
+    tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 2, returnSequences: true, goBackwards: true, biasInitializer: 'randomNormal' }), inputShape: [STEPS, FEATURES] }), tf.layers.flatten()] })],
   ['Bidirectional(SimpleRNN, mul)', () => tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, biasInitializer: 'randomNormal' }), mergeMode: 'mul', inputShape: [STEPS, FEATURES] })] })],
   ['SimpleRNN (return_sequences) -> SimpleRNN (relu, no bias)', () =>
     tf.sequential({ layers: [tf.layers.simpleRNN({ units: 4, returnSequences: true, inputShape: [STEPS, FEATURES], biasInitializer: 'randomNormal' }), tf.layers.simpleRNN({ units: 3, activation: 'relu', useBias: false })] })],

@@ -88,7 +88,7 @@ const cols = (x: AnyTensor, from: number, n: number): AnyTensor => slice(x, [...
  * units] with return_sequences (in the order the steps ran: reversed with go_backwards, as Keras).
  * Exact protocols only: each step's gates are comparisons-based piecewise functions.
  */
-export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerContext, wiring: Wiring = { prefix: '', timeOrder: false }): LayerPlan {
+export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerContext, wiring: Wiring = { prefix: '', reverseOutputs: false }): LayerPlan {
   const s = recurrentSettings(kind, l, ctx.keras3 === true);
   const u = s.units, G = GATES[kind];
   const act = stepActivation(l, s.activation, ctx);
@@ -128,9 +128,9 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
       } else h = gruStep(xt, h, p[r], recBias, { u, act, gate, resetAfter: s.resetAfter });
       if (s.returnSequences) outputs.push(reshape(h, [n, 1, u]));
     }
-    // Keras's order is the steps' (reversed with go_backwards); Bidirectional's backward half
-    // wants the input's time order, to line up with the forward half's.
-    if (wiring.timeOrder && s.goBackwards) outputs.reverse();
+    // Keras's order is the steps' (reversed with go_backwards); Bidirectional reverses its
+    // backward half's, to line them up with the forward half's.
+    if (wiring.reverseOutputs) outputs.reverse();
     return s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
   };
   return { step, comparisons: true, exactOnly: true };
@@ -138,12 +138,12 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
 
 /**
  * Where a recurrent layer's weights are and how it orders its outputs: `prefix` inside `layer`'s
- * weights (a Bidirectional's forward_lstm/), and `timeOrder`, every step's output in the input's
- * time order even when the steps run backwards.
+ * weights (a Bidirectional's forward_lstm/), and `reverseOutputs`, the steps' outputs in reverse
+ * order (a Bidirectional's backward half, as Keras reverses it).
  */
 export interface Wiring {
   prefix: string;
-  timeOrder: boolean;
+  reverseOutputs: boolean;
   /** The layer whose weights these are, when not the config's own name (Bidirectional). */
   layer?: string;
 }
@@ -183,7 +183,7 @@ export function bidirectionalParts(l: LayerConfig): BidirectionalParts {
   const halves = (['forward', 'backward'] as const).map((dir) => {
     const cfg: LayerConfig = { class_name: kind, config: { ...inner.config, name: `${l.config.name}/${dirName(dir)}` } };
     if (dir === 'backward') cfg.config.go_backwards = inner.config.go_backwards !== true;
-    return { cfg, wiring: { prefix: `${dirName(dir)}/`, timeOrder: true, layer: l.config.name } };
+    return { cfg, wiring: { prefix: `${dirName(dir)}/`, reverseOutputs: dir === 'backward', layer: l.config.name } };
   });
   return { kind, halves, mode: (c.merge_mode ?? 'concat') as BidirectionalParts['mode'] };
 }

@@ -14,7 +14,7 @@ export function plainRecurrentLayers(activation: Activation): Record<RecurrentKi
     // Inside the cell no activation is the client's final one (isOutput false).
     const f = (name: string) => activation(l, name, { isOutput: false, keras3 }) ?? ((v: number) => v);
     const weights = { kernel: w(`${at}kernel`), recurrent: w(`${at}recurrent_kernel`), ...(s.useBias ? { bias: w(`${at}bias`) } : {}) };
-    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.timeOrder === true);
+    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true);
   };
   const bidirectional = (l: LayerConfig, ctx: Ctx) => {
     const { kind, halves, mode } = bidirectionalParts(l);
@@ -56,7 +56,7 @@ export function recurrentForward(
   x: PlainTensor,
   act: (v: number) => number,
   gate: (v: number) => number,
-  timeOrder = false,
+  reverseOutputs = false,
 ): PlainTensor {
   const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
   const out = new Float64Array(n * (s.returnSequences ? steps : 1) * u);
@@ -93,8 +93,8 @@ export function recurrentForward(
         }
         for (let j = 0; j < u; j++) h[j] = z[j] * h[j] + (1 - z[j]) * hh[j];
       }
-      // Keras's order is the steps' (reversed with go_backwards), unless asked for the input's.
-      if (s.returnSequences) out.set(h, (b * steps + (timeOrder ? t : i)) * u);
+      // Keras's order is the steps' (reversed with go_backwards); a Bidirectional's backward half reversed.
+      if (s.returnSequences) out.set(h, (b * steps + (reverseOutputs ? steps - 1 - i : i)) * u);
     }
     if (!s.returnSequences) out.set(h, b * u);
   }
