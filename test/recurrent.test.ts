@@ -124,6 +124,16 @@ test("Keras's GRU with reset_after (bias [2, 3u]) matches its equations, private
   }
 });
 
+/** A copy of a saved model (its weights too) with its first layer's config edited. */
+function editedCopy(model: string, edit: (cfg: Record<string, unknown>) => void): string {
+  const json = JSON.parse(fs.readFileSync(model, 'utf8'));
+  edit(json.modelTopology.config.layers[0].config);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-rnn-')), 'model.json');
+  fs.copyFileSync(path.join(path.dirname(model), 'weights.bin'), path.join(path.dirname(file), 'weights.bin'));
+  fs.writeFileSync(file, JSON.stringify(json));
+  return file;
+}
+
 test('recurrent layers: Pond and unsupported settings are refused at load, naming the layer and setting', async (t) => {
   const lstm = await saveTfjsModel(tf, tf.sequential({ layers: [tf.layers.lstm({ units: 2, inputShape: [STEPS, FEATURES] })] }), 'tfe-rnn-');
   const pond = new tfe.Cluster({ protocol: 'pond' });
@@ -132,26 +142,12 @@ test('recurrent layers: Pond and unsupported settings are refused at load, namin
   } finally {
     await pond.close();
   }
-  const edited = (edit: (cfg: Record<string, unknown>) => void) => {
-    const json = JSON.parse(fs.readFileSync(lstm, 'utf8'));
-    edit(json.modelTopology.config.layers[0].config);
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-rnn-')), 'model.json');
-    fs.copyFileSync(path.join(path.dirname(lstm), 'weights.bin'), path.join(path.dirname(file), 'weights.bin'));
-    fs.writeFileSync(file, JSON.stringify(json));
-    return file;
-  };
+  const edited = (edit: (cfg: Record<string, unknown>) => void) => editedCopy(lstm, edit);
   for (const [setting, value] of [['stateful', true], ['return_state', true], ['time_major', true]] as const)
     t.throws(() => tfe.loadPlainModel(edited((c) => (c[setting] = value))), { message: new RegExp(`\\(LSTM\\): ${setting} = true is not supported`) });
   t.throws(() => tfe.loadPlainModel(edited((c) => (c.recurrent_activation = 'softsign'))), { message: /\(LSTM\): activation 'softsign' is not supported/ });
   const bidi = await saveTfjsModel(tf, tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }), inputShape: [STEPS, FEATURES] })] }), 'tfe-rnn-');
-  const bidiEdited = (edit: (cfg: Record<string, unknown>) => void) => {
-    const json = JSON.parse(fs.readFileSync(bidi, 'utf8'));
-    edit(json.modelTopology.config.layers[0].config);
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-rnn-')), 'model.json');
-    fs.copyFileSync(path.join(path.dirname(bidi), 'weights.bin'), path.join(path.dirname(file), 'weights.bin'));
-    fs.writeFileSync(file, JSON.stringify(json));
-    return file;
-  };
+  const bidiEdited = (edit: (cfg: Record<string, unknown>) => void) => editedCopy(bidi, edit);
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.merge_mode = null))), { message: /\(Bidirectional\): merge_mode = null is not supported/ });
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.layer = { class_name: 'Dense', config: { name: 'd', units: 2 } }))), { message: /\(Bidirectional\): wraps "Dense"; only SimpleRNN, LSTM and GRU are supported inside Bidirectional/ });
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.backward_layer = { class_name: 'LSTM', config: { name: 'backward_x', units: 3, go_backwards: true } }))), { message: /a backward_layer other than the layer itself run backwards is not supported/ });

@@ -85,3 +85,22 @@ export function encodeInput(x: Dense, m: InputSpec, what: string): Dense {
   for (let i = 0; i < x.data.length; i++) out[i * v + x.data[i]] = 1;
   return { data: out, shape: [...x.shape, v] };
 }
+
+/**
+ * A client's predict: `run` on the input encoded for the model as last looked up (`lookup(false)`;
+ * undefined: not known to the servers, sent as given for them to refuse by name). When the servers
+ * refuse its shape because the model was redeployed with another input since, looks it up again
+ * (`lookup(true)`) and retries once. The Node and browser clients share this.
+ */
+export async function predictEncoded<P>(lookup: (again: boolean) => Promise<InputSpec | undefined>, encode: (m: InputSpec | undefined) => Dense, run: (x: Dense) => Promise<P>): Promise<P> {
+  const known = await lookup(false);
+  const dense = encode(known);
+  try {
+    return await run(dense);
+  } catch (e) {
+    if (!/takes (inputs of shape|token ids)/.test((e as Error).message)) throw e;
+    const fresh = await lookup(true);
+    if (!fresh || (known && sameInput(fresh, known))) throw e;
+    return run(encode(fresh));
+  }
+}

@@ -5,7 +5,7 @@
 // server, and mirrors lib/serve/client.ts request for request: the same messages, session ids,
 // keys, timeouts and errors. Every call settles: a refusal, a dropped link or silent servers
 // reject it with a message, and the servers are told to drop the session.
-import { encodeInput, type InputSpec, sameInput } from '../api/input_encoding';
+import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, type NestedArray, toNested } from '../api/values';
 import { type BrowserInput, needsInputShape, toInput } from './input';
 import { ServerLink } from './link';
@@ -229,18 +229,14 @@ export class BrowserClient {
    * here before sharing.
    */
   async predict(model: string, input: BrowserInput): Promise<BrowserPrediction> {
-    const known = await this.#inputOf(model);
-    const dense = this.#encode(model, input, known);
-    try {
-      return await this.#predict(model, dense);
-    } catch (e) {
-      // Redeployed with another input since it was looked up: look again, and retry once.
-      if (!/takes (inputs of shape|token ids)/.test((e as Error).message)) throw e;
-      this.#inputs.delete(model);
-      const fresh = await this.#inputOf(model);
-      if (!fresh || (known && sameInput(fresh, known))) throw e;
-      return this.#predict(model, this.#encode(model, input, fresh));
-    }
+    return predictEncoded(
+      async (again) => {
+        if (again) this.#inputs.delete(model); // redeployed since: ask the servers again
+        return this.#inputOf(model);
+      },
+      (m) => this.#encode(model, input, m),
+      (dense) => this.#predict(model, dense),
+    );
   }
 
   async #predict(model: string, dense: Dense): Promise<BrowserPrediction> {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
 import { type ModelSource, readLayersModel } from '../api/model';
 import { type Decoded } from '../api/define';
-import { encodeInput, type InputSpec, sameInput } from '../api/input_encoding';
+import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, toDense, toNested, type TensorValue } from '../api/values';
 import { Party, SERVERS } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
@@ -172,19 +172,14 @@ export class PredictionClient {
   async predict(model: string, input: TensorValue): Promise<Prediction> {
     const what = `predict(${model}) input`;
     const given = toDense(input, what);
-    // Unknown to the servers: sent as given, and their refusal names the model.
-    const known = await this.#inputOf(model);
-    const dense = known ? encodeInput(given, known, what) : given;
-    try {
-      return await this.#predict(model, dense);
-    } catch (e) {
-      // Redeployed with another input since it was looked up: look again, and retry once.
-      if (!/takes (inputs of shape|token ids)/.test((e as Error).message)) throw e;
-      this.#inputs.delete(model);
-      const fresh = await this.#inputOf(model);
-      if (!fresh || (known && sameInput(fresh, known))) throw e;
-      return this.#predict(model, encodeInput(given, fresh, what));
-    }
+    return predictEncoded(
+      async (again) => {
+        if (again) this.#inputs.delete(model); // redeployed since: ask the servers again
+        return this.#inputOf(model);
+      },
+      (m) => (m ? encodeInput(given, m, what) : given),
+      (dense) => this.#predict(model, dense),
+    );
   }
 
   async #predict(model: string, dense: Dense): Promise<Prediction> {
