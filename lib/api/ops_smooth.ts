@@ -7,15 +7,17 @@
 // Method, for a private x (sigmoid(-a) = 1 - sigmoid(a), so only a = |x| is fitted):
 // 1. s = [x >= 0], a = 2 relu(x) - x = |x| (exact: relu multiplies by a bit, no truncation),
 //    and c = a - relu(a - T) = min(a, T) for the last knot T (keeps every power small).
-// 2. b_k = [c >= t_k] for the inner knots, in one batched comparison.
+// 2. b_k = [c >= t_k] for the inner knots, in one batched comparison. (Taken from a instead,
+//    the same bits alongside the clamp, an Embedding -> LSTM query got 10-40% slower over the
+//    service, 2026-12-01: the servers' CPU, not the rounds, bounds it on loopback.)
 // 3. Piece k is a cubic in u_k = c - m_k, m_k its interval's centre, so |u_k| stays small and
 //    rounding the public coefficients to fixed point costs little; its powers are two products.
 // 4. f = p_0 + sum_k b_k (p_k - p_{k-1}): the pieces telescope to the selected one (each
 //    product with a 0/1 bit errs by one unit at most). Beyond the last knot, f = h(T).
 // 5. sigmoid(x) = 1 - f + s (2f - 1).
 // The cubics are least-squares fits computed at load time; SIGMOID_ERROR_BOUND adds their
-// measured fit error to the fixed-point error derived below, and test/smooth_activations.test.ts
-// checks it against Math.exp on random and edge inputs.
+// measured fit error to the fixed-point error derived below, and the protocol suites
+// (test/helpers/suites/activations.ts) check it against Math.exp on random and edge inputs.
 import { erfc } from '../math/erf';
 import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, reshape, slice, sub } from './ops';
