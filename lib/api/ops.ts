@@ -46,8 +46,14 @@ function encodeScalar(c: Cluster, v: number, op: string): bigint {
 }
 
 function scalarTensor(c: Cluster, v: number, op: string): PublicTensor {
-  const enc = encodeScalar(c, v, op);
-  return new PublicTensor(c, [], c.run(c.nextOp('constant'), async (p) => (p.isCompute ? RingTensor.fromBigInts([enc], []) : null)));
+  return constantTensor(c, [v], [], op);
+}
+
+/** Public constants every party knows (fixed-point encoded), of `shape`: one per row, say, to broadcast. */
+export function constantTensor(c: Cluster, values: readonly number[], shape: readonly number[], op = 'constant'): PublicTensor {
+  if (values.length !== shape.reduce((a, b) => a * b, 1)) throw new RangeError(`${op}: ${values.length} values do not fill shape ${shapeString(shape)}`);
+  const enc = values.map((v) => encodeScalar(c, v, op));
+  return new PublicTensor(c, shape, c.run(c.nextOp('constant'), async (p) => (p.isCompute ? RingTensor.fromBigInts(enc, shape) : null)));
 }
 
 // ---------- linear ops ----------
