@@ -3,7 +3,6 @@
 // among them). The input owner one-hot encodes the ids before sharing (lib/api/input_encoding.ts)
 // and the Embedding is a private product with the table, under every protocol that runs the rest
 // of the model. Every setting that cannot be honoured is refused, naming the layer.
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 import test from 'ava';
@@ -12,6 +11,7 @@ import * as tfe from '../lib';
 import { describeInput, encodeInput, sharedInputShape } from '../lib/api/input_encoding';
 import { readLayersModel } from '../lib/api/model';
 import { checkDeploySize, checkPredictRequest, DEFAULT_LIMITS, estimateQueryBytes } from '../lib/serve/limits';
+import { expectRefused, type Refusal } from './helpers/refusals';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -171,9 +171,8 @@ test('encodeInput, the one encoding every input owner uses (in process, Node cli
 
 // Settings and graphs that cannot be honoured, patched into tfjs's own model.json where tfjs
 // cannot write them (Keras 3's sparse, dtype policies; an input_length that disagrees).
-type Layer = { class_name: string; config: Record<string, unknown> };
 const emb = (extra: object = {}) => L().embedding({ inputDim: V, outputDim: 4, inputLength: T, ...extra });
-const REFUSED: { name: string; build: () => unknown; patch?: (layers: Layer[]) => void; message: RegExp }[] = [
+const REFUSED: Refusal[] = [
   { name: 'mask_zero true', build: () => tf.sequential({ layers: [emb({ maskZero: true }), L().globalAveragePooling1d({}), L().dense({ units: 2 })] }), message: /\(Embedding\): mask_zero = true is not supported: a mask changes what the layers after it compute/ },
   {
     name: 'an Embedding not fed by the input',
@@ -213,22 +212,7 @@ const REFUSED: { name: string; build: () => unknown; patch?: (layers: Layer[]) =
   { name: 'an unknown setting (LoRA)', build: () => tf.sequential({ layers: [emb(), L().flatten()] }), patch: (ls) => void (ls[0].config.lora_rank = 4), message: /\(Embedding\): setting 'lora_rank' is not supported/ },
 ];
 
-for (const r of REFUSED)
-  test(`refused at load time, naming the layer: ${r.name}`, async (t) => {
-    const file = await save(r.build());
-    if (r.patch) {
-      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
-      r.patch(json.modelTopology.config.layers);
-      fs.writeFileSync(file, JSON.stringify(json));
-    }
-    const c = new tfe.Cluster();
-    try {
-      t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: r.message });
-      t.throws(() => tfe.loadPlainModel(file), { message: r.message });
-    } finally {
-      await c.close();
-    }
-  });
+for (const r of REFUSED) test(`refused at load time, naming the layer: ${r.name}`, (t) => expectRefused(t, r, save, { plain: true }));
 
 test('the service limits count the one-hot: a huge vocabulary is refused at deploy, and the servers check the encoded shape', (t) => {
   const topology = (vocab: number, length: number) => ({

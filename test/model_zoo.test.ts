@@ -2,12 +2,12 @@
 // people use), saved by tfjs itself, loaded privately with default options, and compared with
 // tfjs's own model.predict on fresh random inputs. And every setting that cannot be honoured is
 // refused at load time with its name and value, never ignored.
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { expectRefused, type Refusal } from './helpers/refusals';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -263,8 +263,7 @@ for (const z of ZOO)
   });
 
 // Settings Keras writes that tfjs's own layers never do are patched into the saved model.json.
-type Layer = { class_name: string; config: Record<string, unknown> };
-const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (layers: Layer[]) => void }[] = [
+const REFUSED: Refusal[] = [
   {
     name: 'Conv2D with dilation and strides above 1 together (Keras)',
     build: () => tf.sequential({ layers: [L().conv2d({ inputShape: [9, 9, 1], filters: 2, kernelSize: 3, dilationRate: 2 })] }),
@@ -308,21 +307,7 @@ const REFUSED: { name: string; build: () => unknown; message: RegExp; patch?: (l
   { name: 'a layer class not in the catalog (Conv3D)', build: () => tf.sequential({ layers: [L().conv3d({ filters: 2, kernelSize: 2, inputShape: [3, 3, 3, 1] })] }), message: /of class Conv3D is not supported/ },
 ];
 
-for (const r of REFUSED)
-  test(`refused at load time, naming the setting: ${r.name}`, async (t) => {
-    const file = await save(r.build());
-    if (r.patch) {
-      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
-      r.patch(json.modelTopology.config.layers);
-      fs.writeFileSync(file, JSON.stringify(json));
-    }
-    const c = new tfe.Cluster();
-    try {
-      t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: r.message });
-    } finally {
-      await c.close();
-    }
-  });
+for (const r of REFUSED) test(`refused at load time, naming the setting: ${r.name}`, (t) => expectRefused(t, r, save));
 
 test('a model passed as tfjs artifacts (no files) or as a file:// URL loads and predicts as from its path', async (t) => {
   const model = tf.sequential({ layers: [L().dense({ inputShape: [6], units: 5, activation: 'relu' }), L().dense({ units: 3 })] });
