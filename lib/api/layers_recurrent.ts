@@ -6,7 +6,7 @@
 // step has no recurrent product. Weights and gate order are Keras's: kernel [d, G u],
 // recurrent_kernel [u, G u], bias [G u] (GRU with reset_after: [2, 3 u], the input's and the
 // recurrent bias), gates i, f, c, o (LSTM) and z, r, h (GRU).
-import { add, concat, neg, reshape, slice } from './ops';
+import { add, concat, neg, reshape, slice, sub } from './ops';
 import { matmul, mul } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
@@ -94,6 +94,7 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
   const act = stepActivation(l, s.activation, ctx);
   const gate = stepActivation(l, s.recurrentActivation, ctx);
   const { prefix } = wiring;
+  const sigmoidTanh = kind === 'LSTM' && s.recurrentActivation === 'sigmoid' && s.activation === 'tanh';
   const [inDim, kCols] = ctx.shapeOf(`${wiring.layer ?? l.config.name}/${prefix}kernel`);
   if (kCols !== G * u) refuse(l, `kernel has ${kCols} columns; ${kind} with ${u} units needs ${G * u}`);
   const k = ctx.take(`${prefix}kernel`, [inDim, G * u]);
@@ -120,9 +121,14 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
       if (kind === 'SimpleRNN') h = act(h ? add(xt, matmul(h, p[r])) : xt);
       else if (kind === 'LSTM') {
         const z = h ? add(xt, matmul(h, p[r])) : xt;
-        // i, f and o in one call: [i f o] from z's [i f c o] (slices and concat are local).
-        const g = gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u)], 1));
-        const ig = mul(cols(g, 0, u), act(cols(z, 2 * u, u)));
+        // i, f and o in one call: [i f o] from z's [i f c o] (slices and concat are local). With
+        // Keras's sigmoid gates and tanh cell, the cell's tanh joins that call: tanh(v) =
+        // 2 sigmoid(2v) - 1, which is how the exact tanh is computed anyway (ops_smooth.ts).
+        const zc = cols(z, 2 * u, u);
+        const joint = sigmoidTanh && gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u), add(zc, zc)], 1));
+        const g = joint || gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u)], 1));
+        const gc = joint ? sub(add(cols(joint, 3 * u, u), cols(joint, 3 * u, u)), 1) : act(zc);
+        const ig = mul(cols(g, 0, u), gc);
         c = c ? add(mul(cols(g, u, u), c), ig) : ig;
         h = mul(cols(g, 2 * u, u), act(c));
       } else h = gruStep(xt, h, p[r], recBias, { u, act, gate, resetAfter: s.resetAfter });
