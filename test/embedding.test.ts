@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { calibrateForPond } from '../lib/api/calibrate';
 import { describeInput, encodeInput, sharedInputShape } from '../lib/api/input_encoding';
 import { readLayersModel } from '../lib/api/model';
 import { checkDeploySize, checkPredictRequest, DEFAULT_LIMITS, estimateQueryBytes } from '../lib/serve/limits';
@@ -236,4 +237,22 @@ test('the service limits count the one-hot: a huge vocabulary is refused at depl
   // Ids sent without their one-hot, or a one-hot of another vocabulary: refused before anything is allocated.
   for (const shape of [[2, 20], [2, 20, 999]])
     t.throws(() => checkPredictRequest(DEFAULT_LIMITS, m, { model: 'txt', shape }, () => ['txt']), { message: new RegExp(`model 'txt' takes token ids \\[batch, 20\\] \\(integers in \\[0, 1000\\)\\), shared one-hot as \\[batch, 20,1000\\], got \\[${shape}\\]`) });
+});
+
+test('Pond calibration fits the relus of an Embedding model on token ids, and the calibrated model runs privately like its plaintext', async (t) => {
+  const L = tf.layers, v = 50, steps = 8;
+  const file = await save(tf.sequential({ layers: [L.embedding({ inputDim: v, outputDim: 8, inputLength: steps }), L.globalAveragePooling1d({}), L.dense({ units: 16, activation: 'relu' }), L.dense({ units: 3 })] }));
+  const n = 100, data = Float64Array.from({ length: n * steps }, () => Math.floor(Math.random() * v));
+  const { artifacts, report } = calibrateForPond(file, { data, shape: [n, steps] });
+  t.is(report.relus.length, 1);
+  const c = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    const lm = tfe.loadLayersModel(artifacts, { cluster: c });
+    t.deepEqual(lm.inputEncoding, { oneHot: v });
+    // verify shares the ids one-hot (encodeInput) and compares with the calibrated model's float64 twin.
+    const rep = await lm.verify({ data: data.subarray(0, 10 * steps), shape: [10, steps] });
+    t.true(rep.maxAbsLogitDiff < 1e-2, `max |private - plain| = ${rep.maxAbsLogitDiff}`);
+  } finally {
+    await c.close();
+  }
 });
