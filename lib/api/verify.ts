@@ -214,6 +214,8 @@ export async function verifyPrivate(
     plain.forward(x, (layer, t) => {
       let mx = 0;
       for (const v of t.data) mx = Math.max(mx, Math.abs(v));
+      // Token ids: the servers hold their one-hot, whose largest value is 1, not the largest id.
+      if (t === x && plain.spec.inputEncoding) mx = Math.min(mx, 1);
       plainMax.set(layer, mx);
     });
     report.ranges = plain.layers.map((layer) => rangeCheck(layer, privMax.get(layer) ?? NaN, plainMax.get(layer) ?? 0, cluster.fixed.fracBits, opts.warnBits));
