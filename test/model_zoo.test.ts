@@ -8,6 +8,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { expectRefused, type Refusal } from './helpers/refusals';
+import { expectRowsMatch } from './helpers/tfjs_compare';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -227,11 +228,6 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
   },
 ];
 
-const softmax = (v: number[]): number[] => {
-  const m = Math.max(...v), e = v.map((z) => Math.exp(z - m)), s = e.reduce((a, b) => a + b, 0);
-  return e.map((z) => z / s);
-};
-
 for (const z of ZOO)
   test(`${z.name}: private predictions with default options match tfjs`, async (t) => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -245,18 +241,8 @@ for (const z of ZOO)
       const m = tfe.loadLayersModel(file, { cluster: c });
       const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [batch, ...z.shape] }), c);
       const out = await tfe.defineOutput('prediction-client', m.predict(input));
-      const width = out.data.length / batch;
-      for (let r = 0; r < batch; r++) {
-        let got = Array.from(out.data.subarray(r * width, (r + 1) * width));
-        if (m.finalActivation === 'softmax') got = softmax(got);
-        if (m.finalActivation === 'sigmoid') got = got.map((v) => 1 / (1 + Math.exp(-v)));
-        const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
-        // 16 fractional bits: each product rounds by a unit or so; a few layers stay far below 1e-2.
-        t.true(err < 1e-2, `row ${r}: max |private - tfjs| = ${err} (got ${got.map((v) => v.toFixed(4))}, tfjs ${want[r].map((v) => v.toFixed(4))})`);
-        const am = (v: number[]) => v.indexOf(Math.max(...v));
-        const sorted = [...want[r]].sort((a, b) => b - a);
-        if (sorted[0] - sorted[1] > 2e-2) t.is(am(got), am(want[r]), `row ${r}: argmax`);
-      }
+      // 16 fractional bits: each product rounds by a unit or so; a few layers stay far below 1e-2.
+      expectRowsMatch(t, out.data, want, m.finalActivation);
     } finally {
       await c.close();
     }
