@@ -151,6 +151,13 @@ test('recurrent layers: Pond and unsupported settings are refused at load, namin
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.merge_mode = null))), { message: /\(Bidirectional\): merge_mode = null is not supported/ });
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.layer = { class_name: 'Dense', config: { name: 'd', units: 2 } }))), { message: /\(Bidirectional\): wraps "Dense"; only SimpleRNN, LSTM and GRU are supported inside Bidirectional/ });
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.backward_layer = { class_name: 'LSTM', config: { name: 'backward_x', units: 3, go_backwards: true } }))), { message: /a backward_layer other than the layer itself run backwards is not supported/ });
+  // Keras 3 writes the backward layer out: the layer reversed (its keys in any order) is accepted.
+  const accepted = bidiEdited((c) => {
+    const inner = (c.layer as { config: Record<string, unknown> }).config;
+    const reversed = Object.fromEntries(Object.entries({ ...inner, go_backwards: true }).reverse());
+    c.backward_layer = { class_name: 'LSTM', config: { ...reversed, name: `backward_${String(inner.name)}` } };
+  });
+  t.notThrows(() => tfe.loadPlainModel(accepted));
 });
 
 test("Keras's recurrent weight names (layer/cell/weight, TF 2.2+) load as tfjs loads them", async (t) => {

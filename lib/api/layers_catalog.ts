@@ -390,7 +390,12 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
 export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
 
 /** Layers people ask for that are refused for a stated reason (not merely unknown). */
-const REFUSED: Record<string, string> = {};
+/** Why some layers people often have are refused (the message after "is"). */
+const REFUSED: Record<string, string> = {
+  Masking: 'not supported: a mask changes what the layers after it compute (they skip the masked steps), which the private model does not do',
+  MultiHeadAttention: 'not supported: attention needs a softmax inside the model (a private exponential and division), which the protocols here do not run',
+  Attention: 'not supported: attention needs a softmax inside the model (a private exponential and division), which the protocols here do not run',
+};
 
 /** The coefficients of a TfePolynomial layer, checked. */
 export function polynomialCoeffs(layer: { config: Record<string, unknown> & { name: string } }): number[] {

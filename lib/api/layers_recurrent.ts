@@ -181,7 +181,10 @@ export function bidirectionalParts(l: LayerConfig): BidirectionalParts {
   // tfjs's and Keras 2's under backward_<name> too, derived from the layer's.
   const back = c.backward_layer as LayerConfig | null | undefined;
   if (back !== undefined && back !== null) {
-    const same = (a: Record<string, unknown>) => JSON.stringify({ ...a, name: '', go_backwards: a.go_backwards === true });
+    // Key order is the saver's: compared with sorted keys.
+    const canon = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+    const same = (a: Record<string, unknown>) => JSON.stringify(canon({ ...a, name: '', go_backwards: a.go_backwards === true }));
     if (back.class_name !== kind || !back.config || same(back.config) !== same({ ...inner.config, go_backwards: inner.config.go_backwards !== true }))
       refuse(l, 'a backward_layer other than the layer itself run backwards is not supported');
   }
