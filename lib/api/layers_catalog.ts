@@ -4,7 +4,7 @@
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, conv2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
+import { avgPool2d, conv2d, elu, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import { type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky } from './layers_activations';
@@ -13,6 +13,7 @@ import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, isNum, ones, padMode, posInt, settings } from './layers_settings';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
+import { dense } from './layers_dense';
 import { embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
@@ -149,12 +150,6 @@ function over1d(l: LayerConfig, f: (x: AnyTensor) => AnyTensor, squeeze = false)
 }
 
 /** Dense on any rank: applied to the last axis. */
-function dense(x: AnyTensor, k: PrivateTensor, b: PrivateTensor | null): AnyTensor {
-  const lead = x.shape.slice(0, -1), inner = x.shape[x.rank - 1];
-  const flat = x.rank === 2 ? x : reshape(x, [lead.reduce((a, d) => a * d, 1), inner]);
-  const y = b ? add(matmul(flat, k), b) : matmul(flat, k);
-  return x.rank === 2 ? y : reshape(y, [...lead, k.shape[1]]);
-}
 
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   BatchNormalization: batchNorm,

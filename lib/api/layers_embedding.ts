@@ -6,10 +6,9 @@
 // exact: a one-hot row times the table selects the row's fixed-point encoding, and that product
 // (2^f times a fixed-point value) truncates without rounding. The price is the upload and the
 // product: V values per token.
-import { reshape } from './ops';
-import { matmul } from './ops_nonlinear';
 import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
+import { dense } from './layers_dense';
 import { ANY, posInt, settings } from './layers_settings';
 import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -43,9 +42,7 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
     // themselves instead of their one-hot (PrivateModel.defineInput encodes them).
     if (x.rank < 2 || x.shape[x.rank - 1] !== v)
       refuse(l, `takes the one-hot encoding [batch, ..., ${v}] of its token ids, got a tensor of shape [${x.shape}]; share the ids with model.defineInput (or a client), which encodes them`);
-    const lead = x.shape.slice(0, -1);
-    const y = matmul(x.rank === 2 ? x : reshape(x, [lead.reduce((a, b) => a * b, 1), v]), p[k]);
-    return x.rank === 2 ? y : reshape(y, [...lead, d]);
+    return dense(x, p[k], null);
   };
   return { step, comparisons: false, exactOnly: false };
 }

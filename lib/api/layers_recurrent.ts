@@ -6,11 +6,13 @@
 // step has no recurrent product. Weights and gate order are Keras's: kernel [d, G u],
 // recurrent_kernel [u, G u], bias [G u] (GRU with reset_after: [2, 3 u], the input's and the
 // recurrent bias), gates i, f, c, o (LSTM) and z, r, h (GRU).
-import { add, concat, neg, reshape, slice, sub } from './ops';
+import { add, concat, neg, reshape, slice } from './ops';
 import { matmul, mul } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
+import { dense } from './layers_dense';
 import { activation } from './layers_activations';
+import { tanhFromSigmoid } from './ops_smooth';
 import { ANY, bool, isNum, settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -110,9 +112,8 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
     // Biases as [1, G u] rows, broadcast over the batch.
     const inBias = b < 0 ? undefined : s.resetAfter ? slice(p[b], [0, 0], [1, G * u]) : p[b];
     const recBias = b >= 0 && s.resetAfter ? slice(p[b], [1, 0], [1, G * u]) : undefined;
-    // x W + b for every step at once: [n * steps, G u].
-    const xw0 = matmul(reshape(x, [n * steps, d]), p[k]);
-    const xw = reshape(inBias ? add(xw0, inBias) : xw0, [n, steps, G * u]);
+    // x W + b for every step at once: [n, steps, G u].
+    const xw = dense(x, p[k], inBias ?? null);
     const at = (t: number) => reshape(slice(xw, [0, t, 0], [n, 1, G * u]), [n, G * u]);
     let h: AnyTensor | undefined, c: AnyTensor | undefined;
     const outputs: AnyTensor[] = [];
@@ -127,7 +128,7 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
         const zc = cols(z, 2 * u, u);
         const joint = sigmoidTanh && gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u), add(zc, zc)], 1));
         const g = joint || gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u)], 1));
-        const gc = joint ? sub(add(cols(joint, 3 * u, u), cols(joint, 3 * u, u)), 1) : act(zc);
+        const gc = joint ? tanhFromSigmoid(cols(joint, 3 * u, u)) : act(zc);
         const ig = mul(cols(g, 0, u), gc);
         c = c ? add(mul(cols(g, u, u), c), ig) : ig;
         h = mul(cols(g, 2 * u, u), act(c));

@@ -192,10 +192,10 @@ export function piecewiseSigmoid(x: PrivateTensor): PrivateTensor {
   return add(add(mul(f, -1), 1), mul(p.s, sub(mul(f, 2), 1))) as PrivateTensor;
 }
 
-export const piecewiseTanh = (x: PrivateTensor): PrivateTensor => {
-  const y = piecewiseSigmoid(add(x, x) as PrivateTensor);
-  return sub(add(y, y), 1) as PrivateTensor;
-};
+/** tanh(x) = 2 sigmoid(2x) - 1, given y = sigmoid(2x) (doubling and the shift are exact). */
+export const tanhFromSigmoid = (y: AnyTensor): AnyTensor => sub(add(y, y), 1);
+
+export const piecewiseTanh = (x: PrivateTensor): PrivateTensor => tanhFromSigmoid(piecewiseSigmoid(add(x, x) as PrivateTensor)) as PrivateTensor;
 
 /** |private tanh(x) - tanh(x)| <= this (twice the sigmoid's at 2x; the doublings are exact). */
 export function tanhErrorBound(fracBits: number): number {

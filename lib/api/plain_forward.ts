@@ -196,7 +196,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return f ? map(y, f) : y;
     });
   },
-  ...plainRecurrentLayers(activation),
+  ...plainRecurrentLayers(activation, (l, mode, ys) =>
+    mode === 'concat' ? concatOp(l, ys, -1) : elementwise(l, ys, mode === 'mul' ? (a, b) => a * b : (a, b) => a + b, mode === 'ave' ? (v) => v / 2 : undefined),
+  ),
   TimeDistributed: (l, ctx) => {
     const inner = timeDistributedInner(l), build = PLAIN[inner.class_name];
     if (!build) fail(l, `wraps a ${inner.class_name}, which has no plaintext evaluation`);

@@ -1,14 +1,17 @@
 // SimpleRNN, LSTM and GRU in float64: the plaintext twin of layers_recurrent.ts (the same settings,
 // read by recurrentSettings), with the true activations. TensorFlow.js's and Keras's equations.
 import type { LayerConfig } from './layers_graph';
-import { bidirectionalParts, GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
+import { type BidirectionalParts, bidirectionalParts, GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
 import type { PlainTensor } from './plain_kernels';
 
 type Activation = (l: LayerConfig, name: unknown, o: { isOutput: boolean; keras3: boolean }) => ((v: number) => number) | undefined;
 type Ctx = { w: (name: string) => Float64Array; keras3: boolean };
 
 /** plain_forward.ts's entries for the three layers, given its activations by name. */
-export function plainRecurrentLayers(activation: Activation): Record<RecurrentKind | 'Bidirectional', (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
+/** Merges a Bidirectional's halves as the merge layers do (plain_forward.ts's Concatenate, Add, Multiply, Average). */
+type Merge = (l: LayerConfig, mode: BidirectionalParts['mode'], halves: PlainTensor[]) => PlainTensor;
+
+export function plainRecurrentLayers(activation: Activation, merge: Merge): Record<RecurrentKind | 'Bidirectional', (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
   const build = (kind: RecurrentKind, wiring?: Wiring) => (l: LayerConfig, { w, keras3 }: Ctx) => {
     const s = recurrentSettings(kind, l, keras3), at = `${wiring?.layer ?? l.config.name}/${wiring?.prefix ?? ''}`;
     // Inside the cell no activation is the client's final one (isOutput false).
@@ -19,16 +22,7 @@ export function plainRecurrentLayers(activation: Activation): Record<RecurrentKi
   const bidirectional = (l: LayerConfig, ctx: Ctx) => {
     const { kind, halves, mode } = bidirectionalParts(l);
     const [fw, bw] = halves.map((h) => build(kind, h.wiring)(h.cfg, ctx));
-    return (xs: PlainTensor[]): PlainTensor => {
-      const y = fw(xs), z = bw(xs);
-      if (mode !== 'concat') return { data: y.data.map((v, i) => (mode === 'sum' ? v + z.data[i] : mode === 'mul' ? v * z.data[i] : (v + z.data[i]) / 2)), shape: y.shape };
-      const u = y.shape[y.shape.length - 1], rows = y.data.length / u, out = new Float64Array(2 * y.data.length);
-      for (let r = 0; r < rows; r++) {
-        out.set(y.data.subarray(r * u, (r + 1) * u), 2 * r * u);
-        out.set(z.data.subarray(r * u, (r + 1) * u), (2 * r + 1) * u);
-      }
-      return { data: out, shape: [...y.shape.slice(0, -1), 2 * u] };
-    };
+    return (xs: PlainTensor[]): PlainTensor => merge(l, mode, [fw(xs), bw(xs)]);
   };
   return { SimpleRNN: build('SimpleRNN'), LSTM: build('LSTM'), GRU: build('GRU'), Bidirectional: bidirectional };
 }
