@@ -7,7 +7,7 @@
 //   npm run bench:kernels -- --json  one JSON object on stdout, nothing else (notes go to stderr)
 import { randomFillSync } from 'node:crypto';
 
-import { conv2d, cpuInfo, matmul, type MatMulImpl, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
+import { conv2d, type ConvImpl, cpuInfo, matmul, type MatMulImpl, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
 import { benchDcf } from './lib/dcf_bench';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
@@ -72,7 +72,7 @@ async function benchMatmul(m: number, k: number, n: number, note: (s: string) =>
 
 const CONV: ConvDims = { n: 128, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 20 };
 
-async function benchConv2d(note: (s: string) => void): Promise<{ t: Timing; macs: number }> {
+async function benchConv2d(note: (s: string) => void, impl: ConvImpl = 'auto'): Promise<{ t: Timing; macs: number }> {
   const d = CONV;
   const x = randomRing([d.n, d.h, d.w, d.c]);
   const f = randomRing([d.kh, d.kw, d.c, d.o]);
@@ -80,7 +80,7 @@ async function benchConv2d(note: (s: string) => void): Promise<{ t: Timing; macs
   const macs = d.n * (d.h - d.kh + 1) * (d.w - d.kw + 1) * d.o * d.kh * d.kw * d.c;
   try {
     const check = (y: BigUint64Array) => checkConv2dValid(x.data, f.data, y, d);
-    const t = await checkThenTime(() => conv2d(x.t, f.t, { strides: 1, padding: 'VALID' }), check, SMALL, note);
+    const t = await checkThenTime(() => conv2d(x.t, f.t, { strides: 1, padding: 'VALID', impl }), check, SMALL, note);
     return { t, macs };
   } finally {
     x.t.dispose();
@@ -144,6 +144,14 @@ async function main(): Promise<void> {
   const conv = await benchConv2d(note);
   const convResult = measured(conv.macs, conv.t);
   rows.push({ kernel: 'conv2d', shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: conv.t.bestMs, medianMs: conv.t.medianMs, runs: conv.t.runs, rate: `${convResult.gmacs.toFixed(2)} GMAC/s` });
+  // What 'auto' chose between for it: the direct kernel (AVX-512) and im2col + the vpmullq tiles.
+  const convByKernel: Record<string, Measured> = {};
+  if (cpuInfo().convDirectRate)
+    for (const impl of ['direct', 'avx512'] as const) {
+      const c = await benchConv2d(note, impl);
+      convByKernel[impl] = measured(c.macs, c.t);
+      rows.push({ kernel: `conv2d (${impl === 'direct' ? 'direct' : 'im2col + avx512'})`, shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: c.t.bestMs, medianMs: c.t.medianMs, runs: c.t.runs, rate: `${convByKernel[impl].gmacs.toFixed(2)} GMAC/s` });
+    }
 
   // The shapes bound by memory, against copying the bytes they move.
   const d = CONV, ohw = d.h - d.kh + 1, ow = d.w - d.kw + 1;
@@ -212,6 +220,7 @@ async function main(): Promise<void> {
     other_cpu_fraction: others === undefined ? null : sig(others),
     matmul: matmulResults,
     conv2d: convResult,
+    conv2d_by_kernel: convByKernel,
     dgemm_gmacs: dgemmGmacs,
     matmul_vs_dgemm: dgemmGmacs === null ? null : sig(big.gmacs / dgemmGmacs),
     matmul_by_kernel_vs_dgemm: dgemmGmacs === null ? null : Object.fromEntries(Object.entries(byKernel).map(([k, v]) => [k, sig(v.gmacs / dgemmGmacs)])),

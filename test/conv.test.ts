@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { col2im, conv2d, im2col, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
+import { col2im, conv2d, type ConvImpl, cpuInfo, getBackend, im2col, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
 import { matmulImpls } from './helpers/impls';
 import { randomU64, sizeOf } from './helpers/random';
 import { conv2dRef, geometry, wrap } from './helpers/reference';
@@ -77,6 +77,52 @@ for (const impl of IMPLS)
     x.dispose();
     f.dispose();
   });
+
+// The direct kernel (conv_direct_avx512.cc) on the paths it has: one channel read in place
+// (VALID) or copied into padded planes (SAME), several channels, output rows whose last vector is
+// part-filled (ow 5, 13) or exactly full (24), vectors grouped across rows and images, filter
+// blocks of 1 to 8 and balanced blocks above 8 (9, 20, 27), a 1x1 kernel, an empty batch, and a
+// wide many-channel image whose segments are one output row each.
+const DIRECT_CASES: Case[] = [
+  { x: [2, 28, 28, 1], k: [5, 5], o: 20, s: [1, 1], p: 'VALID' },
+  { x: [3, 9, 9, 1], k: [5, 5], o: 1, s: [1, 1], p: 'VALID' },
+  { x: [2, 7, 13, 1], k: [3, 3], o: 8, s: [1, 1], p: 'SAME' },
+  { x: [2, 6, 6, 3], k: [3, 3], o: 9, s: [1, 1], p: 'SAME' },
+  { x: [1, 5, 17, 2], k: [2, 4], o: 27, s: [1, 1], p: 'VALID' },
+  { x: [2, 4, 4, 5], k: [1, 1], o: 7, s: [1, 1], p: 'VALID' },
+  { x: [1, 3, 10, 4], k: [3, 3], o: 3, s: [1, 1], p: 'SAME' },
+  { x: [0, 5, 5, 1], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
+  { x: [1, 4, 300, 40], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
+];
+
+const hasDirect = getBackend().name === 'cpu' && cpuInfo().cpuFeatures.includes('avx512f');
+for (const c of DIRECT_CASES)
+  (hasDirect ? test : test.skip)(`conv2d with the direct kernel ${JSON.stringify(c)} matches BigInt`, async (t) => {
+    const fs = [c.k[0], c.k[1], c.x[3], c.o];
+    const xv = [...randomU64(sizeOf(c.x))];
+    const fv = [...randomU64(sizeOf(fs))];
+    const x = RingTensor.fromBigInts(xv, c.x);
+    const f = RingTensor.fromBigInts(fv, fs);
+    const want = conv2dRef(xv, c.x, fv, fs, 1, 1, c.p);
+    const y = await conv2d(x, f, { padding: c.p, impl: 'direct' });
+    t.deepEqual(y.shape, want.shape);
+    t.deepEqual(take(y), want.data);
+    x.dispose();
+    f.dispose();
+  });
+
+(hasDirect ? test : test.skip)('conv2d refuses the direct kernel for strides other than 1, and unknown kernels', async (t) => {
+  const x = RingTensor.fromBigInts(new Array(2 * 6 * 6).fill(1n), [2, 6, 6, 1]);
+  const f = RingTensor.fromBigInts(new Array(9).fill(1n), [3, 3, 1, 1]);
+  await t.throwsAsync(() => conv2d(x, f, { strides: [1, 2], impl: 'direct' }), {
+    message: "Conv2D: impl 'direct' computes stride-1 convolutions only, got strides 1x2",
+  });
+  await t.throwsAsync(() => conv2d(x, f, { impl: 'fast' as ConvImpl }), {
+    message: "Conv2D: unknown impl 'fast' (auto, direct, generic, avx2, avx512, ifma or amx)",
+  });
+  x.dispose();
+  f.dispose();
+});
 
 test('col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)>', async (t) => {
   for (const c of CASES.filter((q) => q.x[0] > 0)) {

@@ -15,6 +15,8 @@ export interface BenchResult {
   other_cpu_fraction: number | null;
   matmul: Record<string, Measured>;
   conv2d: Measured;
+  /** The same convolution with each kernel 'auto' chooses between, where the CPU has the direct one. */
+  conv2d_by_kernel: Record<string, Measured>;
   dgemm_gmacs: number | null;
   matmul_vs_dgemm: number | null;
   /** Each CPU micro-kernel 'auto' measured, forced, at 1024³ over dgemm (null without dgemm). */

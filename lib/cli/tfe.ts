@@ -38,6 +38,9 @@ program
     } else {
       console.log(`cpu features   ${i.cpuFeatures}`);
       console.log(`matmul kernel  ${i.matmulKernel}${i.matmulRates ? ` (fastest measured here: ${i.matmulRates})` : ''}`);
+      console.log(
+        `conv2d         im2col + matmul${i.convDirectRate ? `, or without im2col where faster (stride 1; ${i.convDirectRate})` : ''}`,
+      );
       console.log(`prg            AES-128-CTR (${i.aes})`);
       console.log(`threads        ${i.threads}`);
       console.log(`cuda           ${i.cuda.available ? `available (${i.cuda.modulePath}); use --device cuda or TFE_DEVICE=cuda` : `not used: ${i.cuda.reason}`}`);

@@ -48,10 +48,17 @@ export function convGeometry(op: string, input: readonly number[], kh: number, k
   return { batch, inH, inW, channels, outH, outW };
 }
 
+/**
+ * The CPU kernel for conv2d: 'auto' (measured: the direct kernel or im2col + one of the matmul
+ * kernels), 'direct' (stride 1, AVX-512: output pixels in the vector lanes, no im2col), or a
+ * matmul kernel for im2col + matmul.
+ */
+export type ConvImpl = MatMulImpl | 'direct';
+
 export interface Conv2DOptions {
   strides?: number | [number, number];
   padding?: Padding;
-  impl?: MatMulImpl;
+  impl?: ConvImpl;
 }
 
 /** [n, h, w, c] conv [kh, kw, c, o] -> [n, oh, ow, o] over Z_2^64. */

@@ -1,9 +1,11 @@
 // The CPU module's backend: host kernels on host memory, transfers are memcpy.
+#include <cstdio>
 #include <cstring>
 
 #include "binding/backend.h"
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernels/conv_direct.h"
 #include "kernels/matmul.h"
 #include "prg/aes128.h"
 
@@ -37,13 +39,19 @@ std::shared_ptr<PendingDownload> startDownload(const Tensor& t, size_t n, int) {
 void finishDownload(PendingDownload& d, void* dst) { copyToHost(d.t, dst, d.n, 0); }
 
 std::vector<std::pair<std::string, InfoValue>> backendInfo() {
-  return {
+  std::vector<std::pair<std::string, InfoValue>> info{
       {"cpuFeatures", std::string(cpuFeatureString())},
       {"matmulKernel", std::string(selectMicroKernel("auto").name)},
       {"matmulRates", autoMicroKernelRates()},
       {"aes", std::string(aesImplName(AesImpl::Auto))},
       {"threads", static_cast<double>(numThreads())},
   };
+  if (cpuFeatures().avx512) {
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "direct %.1f GMAC/s per thread", convDirectRate() / 1e9);
+    info.push_back({"convDirectRate", std::string(rate)});
+  }
+  return info;
 }
 
 }  // namespace tfe

@@ -10,6 +10,7 @@
 #include "core/registry.h"
 #include "core/thread_pool.h"
 #include "kernels/check.h"
+#include "kernels/conv_direct.h"
 #include "kernels/kernel_checks.h"
 #include "kernels/matmul.h"
 
@@ -213,12 +214,44 @@ PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
   };
 }
 
+// Packing a GEMM's A strips from the image costs about kPackWordMacs multiply-adds per word
+// packed, and each word feeds n products: measured on the Intel Xeon of 2026-12-01 (the direct
+// kernel against the avx512 GEMM on 128x28x28x1 conv 5x5x1x20 and 128x32x32x16 conv 3x3x16x16,
+// whose tile rates are alike: 1.26x and 1.6x the direct time, tiles' lane shares 0.83 and 0.67).
+constexpr double kPackWordMacs = 1;
+
+// 'auto' for a convolution: the direct kernel where the CPU has it, the stride is 1 and its
+// measured tile rate times its lane share beats the best GEMM kernel's expected rate with the
+// packing above (1x1 stride-1 convolutions pack nothing).
+bool useDirect(const std::string& impl, const ConvGeom& g, int64_t o, const MicroKernel& mk) {
+  if (impl == "direct") {
+    if (g.sh != 1 || g.sw != 1)
+      throw KernelError("Conv2D: impl 'direct' computes stride-1 convolutions only, got strides " + std::to_string(g.sh) + "x" +
+                        std::to_string(g.sw));
+    return true;
+  }
+  if (impl != "auto" || !cpuFeatures().avx512 || g.sh != 1 || g.sw != 1) return false;
+  const int64_t rows = g.n * g.oh * g.ow;
+  const bool packs = !(g.kh == 1 && g.kw == 1);
+  const double gemm = expectedRate(mk, rows, g.patch(), o) / (packs ? 1 + kPackWordMacs / static_cast<double>(o) : 1);
+  return convDirectRate() * convDirectShare(g, o) >= gemm;
+}
+
 Outputs conv2d(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
   ConvGeom g = conv2dGeometry(in, at);
   int64_t o = f.shape[3], rows = g.n * g.oh * g.ow;
   Tensor out = allocTensor({g.n, g.oh, g.ow, o}, DType::Ring64);
-  const MicroKernel& mk = selectMicroKernel(at.getString("impl", "auto"), rows, g.patch(), o);
+  const std::string impl = at.getString("impl", "auto");
+  static const char* const kImpls[] = {"auto", "direct", "generic", "avx2", "avx512", "ifma", "amx"};
+  if (std::find(std::begin(kImpls), std::end(kImpls), impl) == std::end(kImpls))
+    throw KernelError("Conv2D: unknown impl '" + impl + "' (auto, direct, generic, avx2, avx512, ifma or amx)");
+  if (impl == "direct" && !cpuFeatures().avx512) throw KernelError("Conv2D: impl 'direct' requested but this CPU has no AVX-512F/DQ");
+  const MicroKernel& mk = selectMicroKernel(impl == "direct" ? "auto" : impl, rows, g.patch(), o);
+  if (useDirect(impl, g, o, mk)) {
+    convDirectAvx512(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), g, o);
+    return {out};
+  }
   // 1x1 stride-1 convolutions need no im2col: the input already is the column matrix.
   if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
     matmul2d(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.c, o, mk);
