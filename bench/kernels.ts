@@ -144,14 +144,14 @@ async function main(): Promise<void> {
   const conv = await benchConv2d(note);
   const convResult = measured(conv.macs, conv.t);
   rows.push({ kernel: 'conv2d', shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: conv.t.bestMs, medianMs: conv.t.medianMs, runs: conv.t.runs, rate: `${convResult.gmacs.toFixed(2)} GMAC/s` });
-  // What 'auto' chose between for it: the direct kernel (AVX-512) and im2col + the vpmullq tiles.
+  // What 'auto' chose between for it: the direct kernel's forms (AVX-512) and im2col + vpmullq tiles.
   const convByKernel: Record<string, Measured> = {};
-  if (cpuInfo().convDirectRate)
-    for (const impl of ['direct', 'avx512'] as const) {
-      const c = await benchConv2d(note, impl);
-      convByKernel[impl] = measured(c.macs, c.t);
-      rows.push({ kernel: `conv2d (${impl === 'direct' ? 'direct' : 'im2col + avx512'})`, shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: c.t.bestMs, medianMs: c.t.medianMs, runs: c.t.runs, rate: `${convByKernel[impl].gmacs.toFixed(2)} GMAC/s` });
-    }
+  const directForms = cpuInfo().convDirectRates?.match(/[a-z0-9]+(?= [0-9.]+)/g) ?? [];
+  for (const impl of [...directForms.map((f) => `direct-${f}` as ConvImpl), ...(directForms.length ? ['avx512' as const] : [])]) {
+    const c = await benchConv2d(note, impl);
+    convByKernel[impl] = measured(c.macs, c.t);
+    rows.push({ kernel: `conv2d (${impl.startsWith('direct') ? impl : `im2col + ${impl}`})`, shape: '128x28x28x1 ⊛ 5x5x1x20 VALID', bestMs: c.t.bestMs, medianMs: c.t.medianMs, runs: c.t.runs, rate: `${convByKernel[impl].gmacs.toFixed(2)} GMAC/s` });
+  }
 
   // The shapes bound by memory, against copying the bytes they move.
   const d = CONV, ohw = d.h - d.kh + 1, ow = d.w - d.kw + 1;

@@ -95,21 +95,61 @@ const DIRECT_CASES: Case[] = [
   { x: [1, 4, 300, 40], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
 ];
 
-const hasDirect = getBackend().name === 'cpu' && cpuInfo().cpuFeatures.includes('avx512f');
-for (const c of DIRECT_CASES)
-  (hasDirect ? test : test.skip)(`conv2d with the direct kernel ${JSON.stringify(c)} matches BigInt`, async (t) => {
-    const fs = [c.k[0], c.k[1], c.x[3], c.o];
-    const xv = [...randomU64(sizeOf(c.x))];
+const onCpu = getBackend().name === 'cpu';
+const DIRECT_FORMS: ConvImpl[] = [
+  ...(onCpu && cpuInfo().cpuFeatures.includes('avx512f') ? ['direct-avx512' as const] : []),
+  ...(onCpu && cpuInfo().cpuFeatures.includes('avx512ifma') ? ['direct-ifma' as const] : []),
+];
+const hasDirect = DIRECT_FORMS.length > 0;
+for (const impl of DIRECT_FORMS)
+  test(`conv2d with ${impl} matches BigInt over the direct kernel's paths`, async (t) => {
+    for (const c of DIRECT_CASES) {
+      const fs = [c.k[0], c.k[1], c.x[3], c.o];
+      const xv = [...randomU64(sizeOf(c.x))];
+      // All-ones words too: the IFMA form's 52-bit halves and cross sums at their largest.
+      const fv = [...randomU64(sizeOf(fs))].map((v, i) => (i % 7 === 0 ? (1n << 64n) - 1n : v));
+      const x = RingTensor.fromBigInts(xv.map((v, i) => (i % 5 === 0 ? (1n << 64n) - 1n : v)), c.x);
+      const f = RingTensor.fromBigInts(fv, fs);
+      const want = conv2dRef(x.toBigInts(), c.x, fv, fs, 1, 1, c.p);
+      const y = await conv2d(x, f, { padding: c.p, impl });
+      t.deepEqual(y.shape, want.shape, JSON.stringify(c));
+      t.deepEqual(take(y), want.data, JSON.stringify(c));
+      x.dispose();
+      f.dispose();
+    }
+  });
+
+test("conv2d 'auto' matches BigInt on every call: while it times the direct kernel and im2col + matmul on a shape, and after", async (t) => {
+  // A shape of its own (the plan is per shape), stride 1 and SAME; seven calls with fresh inputs.
+  const xs = [2, 9, 10, 3];
+  const fs = [3, 3, 3, 11];
+  for (let call = 0; call < 7; call++) {
+    const xv = [...randomU64(sizeOf(xs))];
     const fv = [...randomU64(sizeOf(fs))];
-    const x = RingTensor.fromBigInts(xv, c.x);
+    const x = RingTensor.fromBigInts(xv, xs);
     const f = RingTensor.fromBigInts(fv, fs);
-    const want = conv2dRef(xv, c.x, fv, fs, 1, 1, c.p);
-    const y = await conv2d(x, f, { padding: c.p, impl: 'direct' });
-    t.deepEqual(y.shape, want.shape);
-    t.deepEqual(take(y), want.data);
+    t.deepEqual(take(await conv2d(x, f, { padding: 'SAME' })), conv2dRef(xv, xs, fv, fs, 1, 1, 'SAME').data, `call ${call}`);
     x.dispose();
     f.dispose();
-  });
+  }
+});
+
+(DIRECT_FORMS.includes('direct-ifma') ? test : test.skip)('direct-ifma sums up to 4095 taps exactly, and refuses more', async (t) => {
+  // 4095 taps of all-ones words: every cross-form sum at its largest (a0' b0' = (2^12 - 1)^2 per tap).
+  const ones = (n: number) => new Array<bigint>(n).fill((1n << 64n) - 1n);
+  const xs = [1, 1, 8, 4095];
+  const fs = [1, 1, 4095, 2];
+  const x = RingTensor.fromBigInts(ones(8 * 4095), xs);
+  const f = RingTensor.fromBigInts(ones(4095 * 2), fs);
+  const want = conv2dRef(x.toBigInts(), xs, f.toBigInts(), fs, 1, 1, 'VALID');
+  t.deepEqual(take(await conv2d(x, f, { impl: 'direct-ifma' })), want.data);
+  const x2 = RingTensor.fromBigInts(ones(8 * 4096), [1, 1, 8, 4096]);
+  const f2 = RingTensor.fromBigInts(ones(4096), [1, 1, 4096, 1]);
+  await t.throwsAsync(() => conv2d(x2, f2, { impl: 'direct-ifma' }), { message: "Conv2D: impl 'direct-ifma' takes at most 4095 taps (kh*kw*c), got 4096" });
+  // 'direct' takes the vpmullq form there instead.
+  t.deepEqual(take(await conv2d(x2, f2, { impl: 'direct' })), conv2dRef(x2.toBigInts(), [1, 1, 8, 4096], f2.toBigInts(), [1, 1, 4096, 1], 1, 1, 'VALID').data);
+  for (const z of [x, f, x2, f2]) z.dispose();
+});
 
 (hasDirect ? test : test.skip)('conv2d refuses the direct kernel for strides other than 1, and unknown kernels', async (t) => {
   const x = RingTensor.fromBigInts(new Array(2 * 6 * 6).fill(1n), [2, 6, 6, 1]);
@@ -118,7 +158,7 @@ for (const c of DIRECT_CASES)
     message: "Conv2D: impl 'direct' computes stride-1 convolutions only, got strides 1x2",
   });
   await t.throwsAsync(() => conv2d(x, f, { impl: 'fast' as ConvImpl }), {
-    message: "Conv2D: unknown impl 'fast' (auto, direct, generic, avx2, avx512, ifma or amx)",
+    message: "Conv2D: unknown impl 'fast' (auto, direct, direct-avx512, direct-ifma, generic, avx2, avx512, ifma or amx)",
   });
   x.dispose();
   f.dispose();

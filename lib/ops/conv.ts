@@ -50,10 +50,11 @@ export function convGeometry(op: string, input: readonly number[], kh: number, k
 
 /**
  * The CPU kernel for conv2d: 'auto' (measured: the direct kernel or im2col + one of the matmul
- * kernels), 'direct' (stride 1, AVX-512: output pixels in the vector lanes, no im2col), or a
- * matmul kernel for im2col + matmul.
+ * kernels); 'direct' (stride 1, AVX-512: output pixels in the vector lanes, no im2col; in the form
+ * measured fastest here), or one of its forms, 'direct-avx512' (vpmullq) and 'direct-ifma' (52-bit
+ * multiply-adds, at most 4095 taps); or a matmul kernel for im2col + matmul.
  */
-export type ConvImpl = MatMulImpl | 'direct';
+export type ConvImpl = MatMulImpl | 'direct' | 'direct-avx512' | 'direct-ifma';
 
 export interface Conv2DOptions {
   strides?: number | [number, number];

@@ -1,7 +1,13 @@
 // conv2d in NHWC as im2col + ring matmul, and col2im (the adjoint of im2col, for gradients).
 // Filters are [KH, KW, C, O] as in TensorFlow. Padding follows TensorFlow's SAME/VALID rules.
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <utility>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -214,56 +220,92 @@ PackStripFn imagePacker(const uint64_t* X, const ConvGeom& g) {
   };
 }
 
-// Packing a GEMM's A strips from the image costs about kPackWordMacs multiply-adds per word
-// packed, and each word feeds n products: measured on the Intel Xeon of 2026-12-01 (the direct
-// kernel against the avx512 GEMM on 128x28x28x1 conv 5x5x1x20 and 128x32x32x16 conv 3x3x16x16,
-// whose tile rates are alike: 1.26x and 1.6x the direct time, tiles' lane shares 0.83 and 0.67).
-constexpr double kPackWordMacs = 1;
-
-// 'auto' for a convolution: the direct kernel where the CPU has it, the stride is 1 and its
-// measured tile rate times its lane share beats the best GEMM kernel's expected rate with the
-// packing above (1x1 stride-1 convolutions pack nothing).
-bool useDirect(const std::string& impl, const ConvGeom& g, int64_t o, const MicroKernel& mk) {
-  if (impl == "direct") {
-    if (g.sh != 1 || g.sw != 1)
-      throw KernelError("Conv2D: impl 'direct' computes stride-1 convolutions only, got strides " + std::to_string(g.sh) + "x" +
-                        std::to_string(g.sw));
-    return true;
-  }
-  if (impl != "auto" || !cpuFeatures().avx512 || g.sh != 1 || g.sw != 1) return false;
+// im2col + ring matmul with mk (the image packed straight into the GEMM's strips).
+void convGemm(const Tensor& x, const Tensor& f, const ConvGeom& g, int64_t o, const MicroKernel& mk, uint64_t* out) {
   const int64_t rows = g.n * g.oh * g.ow;
-  const bool packs = !(g.kh == 1 && g.kw == 1);
-  const double gemm = expectedRate(mk, rows, g.patch(), o) / (packs ? 1 + kPackWordMacs / static_cast<double>(o) : 1);
-  return convDirectRate() * convDirectShare(g, o) >= gemm;
+  // 1x1 stride-1 convolutions need no im2col: the input already is the column matrix.
+  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) return matmul2d(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out, rows, g.c, o, mk);
+  if (rows > kSmallM) return matmulPacked(imagePacker(x.ptr<uint64_t>(), g), f.ptr<uint64_t>(), out, rows, g.patch(), o, mk);
+  Tensor cols = allocTensor({rows, g.patch()}, DType::Ring64);
+  im2colInto(x, g, cols.ptr<uint64_t>());
+  matmul2d(cols.ptr<uint64_t>(), f.ptr<uint64_t>(), out, rows, g.patch(), o, mk);
+}
+
+// 'auto' between the direct kernel and im2col + the matmul kernel 'auto' picks, per convolution
+// shape, by timing both on the shape itself. Tile rates alone mispredict here: on the Intel Xeon
+// of 2026-12-01 AMX achieved 36-45% of its tile rate on convolutions and the direct kernel 71-90%
+// of its own (bench/RESULTS.md, "Direct convolution"), so AMX won one 3x3 shape and lost the next.
+// The first kTrials calls of a shape alternate between the two, each timed; later calls take the
+// one with the lower best time. Both give the same result, so only time depends on the choice.
+class ConvPlans {
+ public:
+  using Key = std::array<int64_t, 10>;
+  static constexpr int kTrials = 4;
+  static constexpr size_t kMaxShapes = 4096;  // beyond this many shapes, no trials: direct
+
+  // Whether this call runs the direct kernel, and whether it is a timed trial.
+  std::pair<bool, bool> choose(const Key& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      if (plans_.size() >= kMaxShapes) return {true, false};
+      it = plans_.emplace(key, Plan{}).first;
+    }
+    Plan& p = it->second;
+    if (p.started >= kTrials) return {p.best[1] <= p.best[0], false};
+    return {p.started++ % 2 == 0, true};
+  }
+
+  void record(const Key& key, bool direct, double seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    double& best = plans_[key].best[direct ? 1 : 0];
+    best = std::min(best, seconds);
+  }
+
+ private:
+  struct Plan {
+    double best[2] = {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()};  // im2col, direct
+    int started = 0;
+  };
+  std::mutex mu_;
+  std::map<Key, Plan> plans_;
+};
+
+ConvPlans& convPlans() {
+  static ConvPlans plans;
+  return plans;
 }
 
 Outputs conv2d(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
   ConvGeom g = conv2dGeometry(in, at);
-  int64_t o = f.shape[3], rows = g.n * g.oh * g.ow;
+  const int64_t o = f.shape[3], rows = g.n * g.oh * g.ow;
   Tensor out = allocTensor({g.n, g.oh, g.ow, o}, DType::Ring64);
+  uint64_t* y = out.ptr<uint64_t>();
   const std::string impl = at.getString("impl", "auto");
-  static const char* const kImpls[] = {"auto", "direct", "generic", "avx2", "avx512", "ifma", "amx"};
+  static const char* const kImpls[] = {"auto", "direct", "direct-avx512", "direct-ifma", "generic", "avx2", "avx512", "ifma", "amx"};
   if (std::find(std::begin(kImpls), std::end(kImpls), impl) == std::end(kImpls))
-    throw KernelError("Conv2D: unknown impl '" + impl + "' (auto, direct, generic, avx2, avx512, ifma or amx)");
-  if (impl == "direct" && !cpuFeatures().avx512) throw KernelError("Conv2D: impl 'direct' requested but this CPU has no AVX-512F/DQ");
-  const MicroKernel& mk = selectMicroKernel(impl == "direct" ? "auto" : impl, rows, g.patch(), o);
-  if (useDirect(impl, g, o, mk)) {
-    convDirectAvx512(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), g, o);
+    throw KernelError("Conv2D: unknown impl '" + impl + "' (auto, direct, direct-avx512, direct-ifma, generic, avx2, avx512, ifma or amx)");
+  const bool stride1 = g.sh == 1 && g.sw == 1;
+  if (impl.compare(0, 6, "direct") == 0) {
+    if (!cpuFeatures().avx512) throw KernelError("Conv2D: impl '" + impl + "' requested but this CPU has no AVX-512F/DQ");
+    if (!stride1)
+      throw KernelError("Conv2D: impl '" + impl + "' computes stride-1 convolutions only, got strides " + std::to_string(g.sh) + "x" +
+                        std::to_string(g.sw));
+    convDirectAvx512(impl, x.ptr<uint64_t>(), f.ptr<uint64_t>(), y, g, o);
     return {out};
   }
-  // 1x1 stride-1 convolutions need no im2col: the input already is the column matrix.
-  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
-    matmul2d(x.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.c, o, mk);
+  const MicroKernel& mk = selectMicroKernel(impl, rows, g.patch(), o);
+  if (impl != "auto" || !cpuFeatures().avx512 || !stride1 || rows == 0 || o == 0) {
+    convGemm(x, f, g, o, mk, y);
     return {out};
   }
-  if (rows > kSmallM) {
-    matmulPacked(imagePacker(x.ptr<uint64_t>(), g), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.patch(), o, mk);
-    return {out};
-  }
-  Tensor cols = allocTensor({rows, g.patch()}, DType::Ring64);
-  im2colInto(x, g, cols.ptr<uint64_t>());
-  matmul2d(cols.ptr<uint64_t>(), f.ptr<uint64_t>(), out.ptr<uint64_t>(), rows, g.patch(), o, mk);
+  const ConvPlans::Key key{g.n, g.h, g.w, g.c, g.kh, g.kw, g.padTop, g.padLeft, o, numThreads()};
+  const auto [direct, timed] = convPlans().choose(key);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (direct) convDirectAvx512("direct", x.ptr<uint64_t>(), f.ptr<uint64_t>(), y, g, o);
+  else convGemm(x, f, g, o, mk, y);
+  if (timed) convPlans().record(key, direct, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return {out};
 }
 

@@ -282,13 +282,6 @@ double usefulShare(const MicroKernel& mk, int64_t m, int64_t k, int64_t n) {
 
 }  // namespace
 
-double expectedRate(const MicroKernel& mk, int64_t m, int64_t k, int64_t n) {
-  const AutoKernel& a = autoKernel();
-  for (size_t i = 0; i < a.candidates.size(); ++i)
-    if (a.candidates[i] == &mk) return a.measured[i] * usefulShare(mk, m, k, n);
-  return 0;
-}
-
 const MicroKernel& selectMicroKernel(const std::string& impl, int64_t m, int64_t k, int64_t n) {
   if (impl != "auto" || m <= kSmallM || k == 0) return selectMicroKernel(impl);
   const AutoKernel& a = autoKernel();

@@ -71,11 +71,6 @@ const MicroKernel& selectMicroKernel(const std::string& impl);
 // 24% of the AMX kernel's 32x32 tiles and 64-byte K steps, and runs faster on vpmullq.
 const MicroKernel& selectMicroKernel(const std::string& impl, int64_t m, int64_t k, int64_t n);
 
-// What "auto" expects of mk on an m x k x n product: its measured tile rate (multiply-adds per
-// second on one thread) times the share of its tiles' work that is useful; 0 if mk is not one of
-// this CPU's candidates.
-double expectedRate(const MicroKernel& mk, int64_t m, int64_t k, int64_t n);
-
 // What "auto" measured: each candidate's rate, as "avx512 41.2, ifma 8.3, avx2 12.1, generic 3.4 GMAC/s per thread".
 std::string autoMicroKernelRates();
 
