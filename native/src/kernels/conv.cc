@@ -235,15 +235,18 @@ void convGemm(const Tensor& x, const Tensor& f, const ConvGeom& g, int64_t o, co
 // shape, by timing both on the shape itself. Tile rates alone mispredict here: on the Intel Xeon
 // of 2026-12-01 AMX achieved 36-45% of its tile rate on convolutions and the direct kernel 71-90%
 // of its own (bench/RESULTS.md, "Direct convolution"), so AMX won one 3x3 shape and lost the next.
-// The first kTrials calls of a shape alternate between the two, each timed; later calls take the
-// one with the lower best time. Both give the same result, so only time depends on the choice.
+// Every call is timed and each path keeps its best time. The first kTrials calls of a shape
+// alternate between the two; later calls take the one with the lower best time, except every
+// kRetry-th, which runs the other: a host busy during the trials (a time only ever too long) can
+// make the wrong one look faster, and the retries undo that. Both give the same result, so only
+// time depends on the choice.
 class ConvPlans {
  public:
   using Key = std::array<int64_t, 10>;
-  static constexpr int kTrials = 4;
-  static constexpr size_t kMaxShapes = 4096;  // beyond this many shapes, no trials: direct
+  static constexpr int64_t kTrials = 6, kRetry = 32;
+  static constexpr size_t kMaxShapes = 4096;  // beyond this many shapes, no more plans: direct
 
-  // Whether this call runs the direct kernel, and whether it is a timed trial.
+  // Whether this call runs the direct kernel, and whether to time it.
   std::pair<bool, bool> choose(const Key& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = plans_.find(key);
@@ -252,8 +255,10 @@ class ConvPlans {
       it = plans_.emplace(key, Plan{}).first;
     }
     Plan& p = it->second;
-    if (p.started >= kTrials) return {p.best[1] <= p.best[0], false};
-    return {p.started++ % 2 == 0, true};
+    const int64_t call = p.calls++;
+    if (call < kTrials) return {call % 2 == 0, true};
+    const bool faster = p.best[1] <= p.best[0];
+    return {call % kRetry == 0 ? !faster : faster, true};
   }
 
   void record(const Key& key, bool direct, double seconds) {
@@ -265,7 +270,7 @@ class ConvPlans {
  private:
   struct Plan {
     double best[2] = {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()};  // im2col, direct
-    int started = 0;
+    int64_t calls = 0;
   };
   std::mutex mu_;
   std::map<Key, Plan> plans_;
