@@ -256,7 +256,6 @@ const REFUSED: Refusal[] = [
     patch: (layers) => void (layers[0].config.strides = [2, 2]),
     message: /\(Conv2D\): dilation_rate \[2,2\] with strides \[2,2\]: TensorFlow allows one of them above 1, not both/,
   },
-  { name: 'Conv1D with causal padding', build: () => tf.sequential({ layers: [L().conv1d({ inputShape: [8, 2], filters: 2, kernelSize: 3, padding: 'causal' })] }), message: /\(Conv1D\): padding = "causal" is not supported/ },
   {
     name: 'PReLU with shared axes',
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().prelu()] }),

@@ -5,7 +5,7 @@ import { add, neg, sub } from './ops';
 import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { type LayerConfig, refuse } from './layers_graph';
-import type { AnyTensor } from './tensor';
+import type { AnyTensor, PrivateTensor } from './tensor';
 
 /** clip(x, 0, m) = relu(x) - relu(x - m), exact under SecureNN. */
 export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x, m)));
@@ -84,4 +84,16 @@ export function activation(
       return exact(mish);
   }
   return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax on the output layer)`}`);
+}
+
+/** A linear step followed by the layer's activation setting. */
+export function withActivation(l: LayerConfig, ctx: LayerContext, linear: (p: PrivateTensor[]) => (x: AnyTensor) => AnyTensor): LayerPlan {
+  const a = activation(l, l.config.activation, ctx);
+  return {
+    step: (p) => (xs) => (a.f ? a.f(linear(p)(xs[0])) : linear(p)(xs[0])),
+    comparisons: a.comparisons,
+    exactOnly: a.exactOnly,
+    finalActivation: a.finalActivation,
+    ...(a.f && a.monotone ? { monotone: { linear: (p: PrivateTensor[]) => (xs: AnyTensor[]) => linear(p)(xs[0]), act: a.f } } : {}),
+  };
 }

@@ -4,14 +4,14 @@
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, conv2d, elu, mul, polynomial, relu } from './ops_nonlinear';
+import { avgPool2d, elu, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import { type LayerConfig, refuse } from './layers_graph';
-import { activation, leaky } from './layers_activations';
-import { dilatedShape } from './conv_kernels';
+import { activation, leaky, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, type Check, channelsLast, isNum, ones, padMode, posInt, settings } from './layers_settings';
+import { ANY, bool, channelsLast, isNum, padding, padMode, pair, settings } from './layers_settings';
+import { CONV_BUILDERS } from './layers_conv';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
 import { dense } from './layers_dense';
 import { embedding } from './layers_embedding';
@@ -58,8 +58,6 @@ export interface LayerContext {
   scaleFolded?: boolean;
 }
 
-const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
-const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
 const one = (xs: AnyTensor[]) => xs[0];
 
 /**
@@ -83,43 +81,6 @@ export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
     return Number(Array.isArray(v) ? v[0] : (v ?? d));
   };
   return { scale: num(c.scale, 1), offset: num(c.offset, 0) };
-}
-
-/** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
-function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): number {
-  const g = Number(c.groups ?? 1);
-  if (filters % g !== 0) refuse(l, `groups = ${g} does not divide its ${filters} filters`);
-  return g;
-}
-const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
-
-/** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
-function dilationOf(l: LayerConfig, c: Record<string, unknown>): [number, number] {
-  const d = pair(c.dilation_rate, 1), s = pair(c.strides, 1);
-  if (Math.max(...d) > 1 && Math.max(...s) > 1) refuse(l, `dilation_rate [${d}] with strides [${s}]: TensorFlow allows one of them above 1, not both`);
-  return d;
-}
-
-/** A Conv2D on kernel parameter `k` (taken or expanded by the owner), its bias and activation. */
-function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, outChannels: number): LayerPlan {
-  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, outChannels]);
-  const strides = pair(c.strides, 1);
-  return withActivation(l, ctx, (p) => (x) => {
-    const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
-    return b < 0 ? y : add(y, p[b]);
-  });
-}
-
-/** A linear step followed by the layer's activation setting. */
-function withActivation(l: LayerConfig, ctx: LayerContext, linear: (p: PrivateTensor[]) => (x: AnyTensor) => AnyTensor): LayerPlan {
-  const a = activation(l, l.config.activation, ctx);
-  return {
-    step: (p) => (xs) => (a.f ? a.f(linear(p)(xs[0])) : linear(p)(xs[0])),
-    comparisons: a.comparisons,
-    exactOnly: a.exactOnly,
-    finalActivation: a.finalActivation,
-    ...(a.f && a.monotone ? { monotone: { linear: (p: PrivateTensor[]) => (xs: AnyTensor[]) => linear(p)(xs[0]), act: a.f } } : {}),
-  };
 }
 
 /** An activation-only layer (its linear part is the identity). */
@@ -191,60 +152,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, Number(c.units)]);
     return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
   },
-  Conv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
-    const dilation = dilationOf(l, c);
-    const shape = ctx.shapeOf(`${l.config.name}/kernel`);
-    const groups = groupsOf(l, c, shape[3]);
-    // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
-    const k =
-      groups > 1
-        ? ctx.derived('full_kernel', dilatedShape([shape[0], shape[1], shape[2] * groups, shape[3]], dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation, groups })
-        : dilation[0] * dilation[1] === 1
-          ? ctx.take('kernel')
-          : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation });
-    return convPlan(l, ctx, c, k, Number(c.filters));
-  },
-  DepthwiseConv2D: (l, ctx) => {
-    // groups: tf-keras (Keras 2) writes 1 from its base convolution.
-    const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
-    const dilation = dilationOf(l, c);
-    const shape = ctx.shapeOf(`${l.config.name}/depthwise_kernel`);
-    const [kh, kw, ch, m] = shape;
-    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/depthwise_kernel`, shape, depthwise: true, dilation });
-    return convPlan(l, ctx, c, k, ch * m);
-  },
-  SeparableConv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
-    const dilation = dilationOf(l, c);
-    const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
-    const [kh, kw, ch, m] = shape, f = Number(c.filters);
-    if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
-    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
-    return convPlan(l, ctx, c, k, f);
-  },
-  Conv1D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
-    const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
-    const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
-    if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);
-    const [kl, ch, f] = ctx.shapeOf(`${l.config.name}/kernel`);
-    const groups = groupsOf(l, c, f);
-    // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
-    const k =
-      groups > 1
-        ? ctx.derived('full_kernel', [1, (kl - 1) * d + 1, ch * groups, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d], groups })
-        : d === 1
-          ? ctx.take('kernel', [1, kl, ch, f])
-          : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d] });
-    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
-    return withActivation(l, ctx, (p) => (x) => {
-      if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
-      const y = conv2d(reshape(x, [x.shape[0], 1, x.shape[1], x.shape[2]]), p[k], { strides: [1, s1], padding: padding(c.padding) });
-      const z = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
-      return b < 0 ? z : add(z, p[b]);
-    });
-  },
+  ...CONV_BUILDERS,
   PReLU: (l, ctx) => {
     settings(l, { shared_axes: (v) => v === undefined || v === null });
     const a = ctx.take('alpha');

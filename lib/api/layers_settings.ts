@@ -40,3 +40,7 @@ export function settings(l: LayerConfig, allowed: Record<string, Check>): Record
 /** One axis (checked against the input's rank when the layer runs: only the last is supported). */
 export const lastAxis: Check = (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
 export const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
+/** A 2-D setting (kernel_size, strides, pool_size...): a number for both, or a pair; `d` when absent. */
+export const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+/** A padding setting as the ops take it. */
+export const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');

@@ -225,8 +225,12 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
     const k = w(`${n}/${Number(c.groups ?? 1) > 1 ? 'full_kernel' : d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     const b = c.use_bias === false ? undefined : w(`${n}/bias`);
+    // Causal: (kl - 1) d zeros before the first step, then VALID.
+    const left = c.padding === 'causal' ? klD - 1 : 0;
     return one((x) => {
-      const y = conv2dOp({ data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] }, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b);
+      const [n, steps, ch] = x.shape;
+      const x4 = window2d({ data: x.data, shape: [n, 1, steps, ch] }, 1, steps + left, 0, 0, 0, left, 1, steps);
+      const y = conv2dOp(x4, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b);
       const z = { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
       return f ? map(z, f) : z;
     });

@@ -53,7 +53,8 @@ const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [N
 const int1d = (v: unknown, d: number): number => Number(Array.isArray(v) ? v[0] : (v ?? d));
 
 function window(s: number[], size: [number, number], strides: [number, number], padding: unknown): [number, number] {
-  const same = String(padding ?? 'valid').toLowerCase() === 'same';
+  // Conv1D's causal padding gives SAME's length (its zeros all go before the first step).
+  const same = ['same', 'causal'].includes(String(padding ?? 'valid').toLowerCase());
   const out = (n: number, k: number, st: number) => Math.max(1, same ? Math.ceil(n / st) : Math.floor((n - k) / st) + 1);
   return [out(s[0], size[0], strides[0]), out(s[1], size[1], strides[1])];
 }

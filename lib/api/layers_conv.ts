@@ -1,0 +1,96 @@
+// The convolution layers: Conv2D (grouped, dilated), DepthwiseConv2D and SeparableConv2D (their
+// kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), and Conv1D (a Conv2D
+// over a height-1 image; causal padding as zeros before the first step).
+import { add, pad, reshape } from './ops';
+import { conv2d } from './ops_nonlinear';
+import { type LayerConfig, refuse } from './layers_graph';
+import { withActivation } from './layers_activations';
+import { dilatedShape } from './conv_kernels';
+import type { LayerContext, LayerPlan } from './layers_catalog';
+import { ANY, bool, type Check, channelsLast, ones, padding, padMode, pair, posInt, settings } from './layers_settings';
+
+/** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
+function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): number {
+  const g = Number(c.groups ?? 1);
+  if (filters % g !== 0) refuse(l, `groups = ${g} does not divide its ${filters} filters`);
+  return g;
+}
+const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
+
+/** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
+function dilationOf(l: LayerConfig, c: Record<string, unknown>): [number, number] {
+  const d = pair(c.dilation_rate, 1), s = pair(c.strides, 1);
+  if (Math.max(...d) > 1 && Math.max(...s) > 1) refuse(l, `dilation_rate [${d}] with strides [${s}]: TensorFlow allows one of them above 1, not both`);
+  return d;
+}
+
+/** A Conv2D on kernel parameter `k` (taken or expanded by the owner), its bias and activation. */
+function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, outChannels: number): LayerPlan {
+  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, outChannels]);
+  const strides = pair(c.strides, 1);
+  return withActivation(l, ctx, (p) => (x) => {
+    const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
+    return b < 0 ? y : add(y, p[b]);
+  });
+}
+
+export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
+  Conv2D: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
+    const dilation = dilationOf(l, c);
+    const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+    const groups = groupsOf(l, c, shape[3]);
+    // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
+    const k =
+      groups > 1
+        ? ctx.derived('full_kernel', dilatedShape([shape[0], shape[1], shape[2] * groups, shape[3]], dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation, groups })
+        : dilation[0] * dilation[1] === 1
+          ? ctx.take('kernel')
+          : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation });
+    return convPlan(l, ctx, c, k, Number(c.filters));
+  },
+  DepthwiseConv2D: (l, ctx) => {
+    // groups: tf-keras (Keras 2) writes 1 from its base convolution.
+    const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
+    const dilation = dilationOf(l, c);
+    const shape = ctx.shapeOf(`${l.config.name}/depthwise_kernel`);
+    const [kh, kw, ch, m] = shape;
+    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/depthwise_kernel`, shape, depthwise: true, dilation });
+    return convPlan(l, ctx, c, k, ch * m);
+  },
+  SeparableConv2D: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
+    const dilation = dilationOf(l, c);
+    const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
+    const [kh, kw, ch, m] = shape, f = Number(c.filters);
+    if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
+    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
+    return convPlan(l, ctx, c, k, f);
+  },
+  Conv1D: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: (v) => padMode(v) || v === 'causal', data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
+    const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
+    const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
+    if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);
+    const [kl, ch, f] = ctx.shapeOf(`${l.config.name}/kernel`);
+    const groups = groupsOf(l, c, f);
+    // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
+    const k =
+      groups > 1
+        ? ctx.derived('full_kernel', [1, (kl - 1) * d + 1, ch * groups, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d], groups })
+        : d === 1
+          ? ctx.take('kernel', [1, kl, ch, f])
+          : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d] });
+    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
+    // Causal: (kl - 1) d zeros before the first step, then VALID (Keras's definition), so that
+    // output t reads steps t - (kl - 1) d .. t only.
+    const causal = c.padding === 'causal';
+    return withActivation(l, ctx, (p) => (x) => {
+      if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
+      const xp = causal ? pad(x, [[0, 0], [(kl - 1) * d, 0], [0, 0]]) : x;
+      const y = conv2d(reshape(xp, [xp.shape[0], 1, xp.shape[1], xp.shape[2]]), p[k], { strides: [1, s1], padding: causal ? 'VALID' : padding(c.padding) });
+      const z = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
+      return b < 0 ? z : add(z, p[b]);
+    });
+  },
+};
