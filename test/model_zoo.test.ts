@@ -88,6 +88,22 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    // An autoencoder's decoder: strided transposed convolutions, SAME (even and odd kernels) and
+    // VALID (a kernel narrower than its stride along one axis: zeros between the copies).
+    name: 'Conv2DTranspose: strides 2 SAME (kernels 4 and 3, relu), strides [2,3] VALID with kernel [3,2], no bias',
+    shape: [4, 3, 2],
+    build: () =>
+      tf.sequential({
+        layers: [
+          L().conv2dTranspose({ inputShape: [4, 3, 2], filters: 3, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', biasInitializer: 'randomNormal' }),
+          L().conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', biasInitializer: 'randomNormal' }),
+          L().conv2dTranspose({ filters: 2, kernelSize: [3, 2], strides: [2, 3], padding: 'valid', useBias: false }),
+          L().flatten(),
+          L().dense({ units: 3 }),
+        ],
+      }),
+  },
+  {
     name: 'hidden swish, softplus and elu activations and an ELU layer',
     shape: [8],
     scale: 6,

@@ -55,3 +55,36 @@ export function separableKernel(d: ArrayLike<number>, [kh, kw, c, m]: readonly n
         }
   return o;
 }
+
+/**
+ * Conv2DTranspose's kernel [kh, kw, f, c] (Keras's layout: filters before input channels) as an
+ * ordinary Conv2D's [kh, kw, c, f], turned half a turn: the transposed convolution of x is the
+ * VALID convolution, with this kernel, of x spread out by the strides and padded (transposeAxis).
+ */
+export function transposedKernel(k: ArrayLike<number>, [kh, kw, f, c]: readonly number[]): Float64Array {
+  const out = [kh, kw, c, f];
+  const o = new Float64Array(kh * kw * c * f);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let ci = 0; ci < c; ci++) for (let j = 0; j < f; j++) o[at(out, kh - 1 - y, kw - 1 - x, ci, j)] = k[at([kh, kw, f, c], y, x, j, ci)];
+  return o;
+}
+
+/**
+ * One axis of a transposed convolution (Conv2DTranspose), as Keras and TensorFlow compute it:
+ * `out` the output length (Keras's deconv_output_length), `top` the zeros TensorFlow's
+ * conv2d_transpose drops before the first output (SAME: half of the forward convolution's
+ * padding), and, for the gather form, the zeros `before` the input spread out by the stride
+ * (input i at i s, length len s) and after it (`after`: negative = drop that many).
+ * Throws when output_padding gives a length whose forward convolution is not `len` long (TensorFlow refuses those too).
+ */
+export function transposeAxis(len: number, k: number, s: number, same: boolean, outputPadding: number | null): { out: number; top: number; before: number; after: number } {
+  const out =
+    outputPadding === null ? (same ? len * s : len * s + Math.max(k - s, 0)) : (len - 1) * s + k - 2 * (same ? Math.floor(k / 2) : 0) + outputPadding;
+  const forward = same ? Math.ceil(out / s) : Math.floor((out - k) / s) + 1;
+  if (out < 1 || forward !== len)
+    throw new RangeError(`output_padding ${outputPadding} gives ${out} outputs, whose ${same ? 'SAME' : 'VALID'} convolution (kernel ${k}, stride ${s}) has ${forward} not ${len}`);
+  const top = same ? Math.floor(Math.max((len - 1) * s + k - out, 0) / 2) : 0;
+  const before = k - 1 - top;
+  return { out, top, before, after: out + k - 1 - before - len * s };
+}

@@ -1,12 +1,14 @@
 // The convolution layers: Conv2D (grouped, dilated), DepthwiseConv2D and SeparableConv2D (their
 // kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), and Conv1D (a Conv2D
-// over a height-1 image; causal padding as zeros before the first step).
-import { add, pad, reshape } from './ops';
+// over a height-1 image; causal padding as zeros before the first step), and Conv2DTranspose (a
+// Conv2D of the input spread out by the strides, with the kernel turned half a turn).
+import { add, pad, reshape, slice } from './ops';
 import { conv2d } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
 import { withActivation } from './layers_activations';
-import { dilatedShape } from './conv_kernels';
+import { dilatedShape, transposeAxis } from './conv_kernels';
 import type { LayerContext, LayerPlan } from './layers_catalog';
+import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, ones, padding, padMode, pair, posInt, settings } from './layers_settings';
 
 /** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
@@ -32,6 +34,36 @@ function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>,
     const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
     return b < 0 ? y : add(y, p[b]);
   });
+}
+
+/** A Conv2DTranspose's output_padding: null, or a non-negative integer (or pair) below the strides. */
+function outputPaddingOf(l: LayerConfig, v: unknown, strides: [number, number]): [number, number] | null {
+  if (v === undefined || v === null) return null;
+  const op = pair(v, 0);
+  if (op.some((p, i) => !Number.isInteger(p) || p < 0 || p >= strides[i])) refuse(l, `output_padding ${JSON.stringify(v)} must be non-negative integers below the strides [${strides}]`);
+  return op;
+}
+
+/**
+ * The transposed convolution of x [n, h, w, c] with kernel k (already turned: conv_kernels.ts
+ * transposedKernel): x spread out by the strides (input pixel i at i s, zeros between), the zeros
+ * transposeAxis gives around it, then a VALID stride-1 Conv2D. All but the product is local.
+ */
+function transposedConv(l: LayerConfig, x: AnyTensor, k: PrivateTensor, size: [number, number], s: [number, number], same: boolean, op: [number, number] | null): AnyTensor {
+  if (x.rank !== 4) refuse(l, `takes a rank-4 input [batch, height, width, channels], got [${x.shape}]`);
+  const [n, h, w, c] = x.shape;
+  const axis = (len: number, i: number) => {
+    try {
+      return transposeAxis(len, size[i], s[i], same, op ? op[i] : null);
+    } catch (e) {
+      return refuse(l, (e as Error).message);
+    }
+  };
+  const gy = axis(h, 0), gx = axis(w, 1);
+  let z = s[0] * s[1] === 1 ? x : reshape(pad(reshape(x, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, s[0] - 1], [0, 0], [0, s[1] - 1], [0, 0]]), [n, h * s[0], w * s[1], c]);
+  if (gy.after < 0 || gx.after < 0) z = slice(z, [0, 0, 0, 0], [n, h * s[0] + Math.min(gy.after, 0), w * s[1] + Math.min(gx.after, 0), c]);
+  z = pad(z, [[0, 0], [gy.before, Math.max(gy.after, 0)], [gx.before, Math.max(gx.after, 0)], [0, 0]]);
+  return conv2d(z, k, { strides: [1, 1], padding: 'VALID' });
 }
 
 export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
@@ -66,6 +98,22 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
     const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
     return convPlan(l, ctx, c, k, f);
+  },
+  Conv2DTranspose: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool });
+    // TensorFlow.js ignores a transposed convolution's dilation and Keras applies it: what such a
+    // model computes depends on where it runs, so it is refused rather than guessed.
+    if (pair(c.dilation_rate, 1).some((d) => d !== 1)) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: TensorFlow.js ignores it and Keras applies it, so the model's own output is ambiguous; only 1 is supported`);
+    const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+    const [kh, kw, f, ch] = shape;
+    if (f !== Number(c.filters)) refuse(l, `kernel has shape [${shape}] but filters = ${c.filters}`);
+    const strides = pair(c.strides, 1), op = outputPaddingOf(l, c.output_padding, strides);
+    const k = ctx.derived('transposed_kernel', [kh, kw, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation: [1, 1], transposed: true });
+    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, f]);
+    return withActivation(l, ctx, (p) => (x) => {
+      const y = transposedConv(l, x, p[k], [kh, kw], strides, c.padding === 'same', op);
+      return b < 0 ? y : add(y, p[b]);
+    });
   },
   Conv1D: (l, ctx) => {
     const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: (v) => padMode(v) || v === 'causal', data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });

@@ -9,14 +9,14 @@
 // polynomial: the differences are what verify measures. `forward` returns what the private model
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
-import { normalCdf } from '../math/erf';
-import { geluTanhS, SELU_ALPHA, SELU_SCALE } from './ops_smooth';
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
-import { conv2dOp, denseOp, gatherOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
+import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
+import { transposeAxis } from './conv_kernels';
+import { activation, fail, sigmoidF } from './plain_activations';
 
 export type { PlainTensor } from './plain_kernels';
 
@@ -39,71 +39,11 @@ type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boole
 
 const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
 
-function fail(l: LayerConfig, msg: string): never {
-  throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
-}
-
 // The same readings of the settings as layers_catalog.ts.
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 const same = (v: unknown) => String(v ?? 'valid').toLowerCase() === 'same';
 const sides = (v: unknown, d: number): [[number, number], [number, number]] =>
   (Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, d), pair(v, d)]) as [[number, number], [number, number]];
-
-export const sigmoidF = (v: number) => 1 / (1 + Math.exp(-v));
-/** log(1 + e^v), without overflow for large |v|. */
-const softplusF = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
-
-/** An activation by name, as a function on numbers (undefined: identity, or the client's final activation). */
-function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: Pick<Ctx, 'isOutput' | 'keras3'>): ((v: number) => number) | undefined {
-  const a = String(name ?? 'linear');
-  const hardSigmoid = (v: number) => Math.min(Math.max((keras3 ? v / 6 : 0.2 * v) + 0.5, 0), 1);
-  switch (a) {
-    case 'linear':
-      return undefined;
-    case 'relu':
-      return (v) => Math.max(v, 0);
-    case 'relu6':
-      return (v) => Math.min(Math.max(v, 0), 6);
-    case 'hard_sigmoid':
-      return hardSigmoid;
-    case 'hard_silu':
-    case 'hard_swish':
-      return (v) => v * Math.min(Math.max(v / 6 + 0.5, 0), 1);
-    case 'hard_tanh':
-      return (v) => Math.min(Math.max(v, -1), 1);
-    case 'soft_shrink':
-      return (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0);
-    case 'log_sigmoid':
-      return (v) => -softplusF(-v);
-    case 'tanh_shrink':
-      return (v) => v - Math.tanh(v);
-    case 'leaky_relu':
-      return (v) => (v >= 0 ? v : 0.2 * v);
-    case 'tanh':
-      return Math.tanh;
-    case 'swish':
-    case 'silu':
-      return (v) => v * sigmoidF(v);
-    case 'softplus':
-      return softplusF;
-    case 'elu':
-    case 'celu':
-      return (v) => (v > 0 ? v : Math.expm1(v));
-    case 'selu':
-      return (v) => SELU_SCALE * (v > 0 ? v : SELU_ALPHA * Math.expm1(v));
-    case 'gelu':
-      return (v) => v * normalCdf(v);
-    case 'gelu_new':
-      return (v) => v * geluTanhS(v);
-    case 'mish':
-      return (v) => v * Math.tanh(softplusF(v));
-    case 'sigmoid':
-      return isOutput ? undefined : sigmoidF;
-    case 'softmax':
-      if (isOutput) return undefined;
-  }
-  return fail(l, `activation '${a}' has no plaintext evaluation`);
-}
 
 function sameShapes(l: LayerConfig, xs: PlainTensor[]): void {
   for (const x of xs) if (x.shape.join() !== xs[0].shape.join()) fail(l, `inputs of shapes [${xs[0].shape}] and [${x.shape}] differ`);
@@ -219,6 +159,15 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return (xs) => conv(l, ctx, 'full_kernel', size, xs[0].shape[3] * m)(xs);
   },
   SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
+  Conv2DTranspose: (l, ctx) => {
+    const c = l.config, f = activation(l, c.activation, ctx), k = ctx.w(`${c.name}/transposed_kernel`), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
+    const [kh, kw] = pair(c.kernel_size, 1), s = pair(c.strides, 1), filters = Number(c.filters), op = c.output_padding == null ? null : pair(c.output_padding, 0);
+    return one((x) => {
+      const geo = [0, 1].map((i) => transposeAxis(x.shape[1 + i], [kh, kw][i], s[i], same(c.padding), op ? op[i] : null)) as [ReturnType<typeof transposeAxis>, ReturnType<typeof transposeAxis>];
+      const y = conv2dTransposeOp(x, k, [kh, kw, k.length / (kh * kw * filters), filters], s, geo, b);
+      return f ? map(y, f) : y;
+    });
+  },
   Conv1D: (l, ctx) => {
     const { w } = ctx, c = l.config, n = c.name, f = activation(l, c.activation, ctx), filters = Number(c.filters);
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));

@@ -67,6 +67,37 @@ export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], stri
   return { data: out, shape: [n, gy.out, gx.out, f] };
 }
 
+/**
+ * A transposed convolution in its scatter form, input pixel (iy, ix) adding its kernel-weighted
+ * copy at (iy sy - top, ix sx - left): independent of the private model's gather form. `turned`
+ * is the kernel the private model uses, [kh, kw, c, f] turned half a turn (conv_kernels.ts), so
+ * Keras's W[ky, kx, f, c] is turned[kh - 1 - ky, kw - 1 - kx, c, f]. `out` and `top` per axis.
+ */
+export function conv2dTransposeOp(x: PlainTensor, turned: Float64Array, [kh, kw, c, f]: number[], strides: [number, number], geo: [{ out: number; top: number }, { out: number; top: number }], b?: Float64Array): PlainTensor {
+  const [n, h, w] = x.shape;
+  if (x.shape.length !== 4 || x.shape[3] !== c) throw new Error(`Conv2DTranspose: input [${x.shape}] does not fit kernel [${kh},${kw},${c},${f}]`);
+  const [oh, ow] = [geo[0].out, geo[1].out];
+  const out = new Float64Array(n * oh * ow * f);
+  if (b) for (let i = 0; i < n * oh * ow; i++) out.set(b, i * f);
+  for (let bi = 0; bi < n; bi++)
+    for (let iy = 0; iy < h; iy++)
+      for (let ix = 0; ix < w; ix++)
+        for (let ky = 0; ky < kh; ky++) {
+          const oy = iy * strides[0] + ky - geo[0].top;
+          if (oy < 0 || oy >= oh) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ox = ix * strides[1] + kx - geo[1].top;
+            if (ox < 0 || ox >= ow) continue;
+            const o = ((bi * oh + oy) * ow + ox) * f, t = ((kh - 1 - ky) * kw + (kw - 1 - kx)) * c * f;
+            for (let ci = 0; ci < c; ci++) {
+              const xv = x.data[((bi * h + iy) * w + ix) * c + ci];
+              for (let j = 0; j < f; j++) out[o + j] += xv * turned[t + ci * f + j];
+            }
+          }
+        }
+  return { data: out, shape: [n, oh, ow, f] };
+}
+
 /** Average (over the in-image pixels, as TensorFlow does with SAME) or maximum (padding ignored) of each window. */
 export function pool2d(x: PlainTensor, kind: 'avg' | 'max', pool: [number, number], strides: [number, number], isSame: boolean): PlainTensor {
   const [n, h, w, c] = x.shape;

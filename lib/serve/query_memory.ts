@@ -1,6 +1,7 @@
 // The memory one query of a model needs on a server, estimated from the model's topology before
 // any work is done for it (limits.ts checks it against maxQueryBytes; the offline pool sizes its
 // depth with it). Split from limits.ts, which holds the limits and the checks.
+import { transposeAxis } from '../api/conv_kernels';
 import type { ModelTopology } from '../api/layers_spec';
 import { takesCompactForm } from '../protocol/fss/steps';
 import type { FssGate } from '../protocol/protocols';
@@ -144,6 +145,23 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
         s = [oh, ow, Number(c.filters)];
         elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
+        activation(i);
+        break;
+      }
+      case 'Conv2DTranspose': {
+        // A Conv2D over the input spread out by the strides and padded: about (h s + k) x (w s + k).
+        const k = pair(c.kernel_size, 1), st = pair(c.strides, 1), cin = s[2] ?? 1, op = c.output_padding == null ? null : pair(c.output_padding, 0);
+        // Its lengths as the layer computes them (an output_padding the layer refuses: the largest it allows).
+        const out = (n: number, i: number) => {
+          try {
+            return transposeAxis(n, k[i], st[i], c.padding === 'same', op ? op[i] : null).out;
+          } catch {
+            return n * st[i] + k[i];
+          }
+        };
+        const [oh, ow] = [out(s[0] ?? 1, 0), out(s[1] ?? 1, 1)];
+        s = [oh, ow, Number(c.filters)];
+        elements += PER_LINEAR * (oh + k[0]) * (ow + k[1]) * cin + PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
         activation(i);
         break;
       }
