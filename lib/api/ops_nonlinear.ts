@@ -113,12 +113,20 @@ export function square(x: AnyTensor): AnyTensor {
   return new PrivateTensor(c, x.shape, shares);
 }
 
+/**
+ * [.., m, k] x [.., k, n] -> [.., m, n]: matrices, or stacks of them with equal leading (batch)
+ * dimensions, or a stack times one matrix (attention's per-example products: Q K^T, then by V).
+ */
 export function matmul(x: AnyTensor, y: AnyTensor): AnyTensor {
   L.clusterOf('matmul', x, y);
   const pair = `${shapeString(x.shape)} x ${shapeString(y.shape)}`;
-  if (x.rank !== 2 || y.rank !== 2) throw new RangeError(`matmul: ${pair}: both inputs must be matrices`);
-  if (x.shape[1] !== y.shape[0]) throw new RangeError(`matmul: ${pair}: inner dimensions ${x.shape[1]} and ${y.shape[0]} differ`);
-  return bilinearOp('matmul', { kind: 'matmul' }, x, y, [x.shape[0], y.shape[1]]);
+  if (x.rank < 2 || y.rank < 2) throw new RangeError(`matmul: ${pair}: both inputs must be matrices or stacks of them`);
+  const bx = x.shape.slice(0, -2), by = y.shape.slice(0, -2);
+  if (bx.length && by.length && shapeString(bx) !== shapeString(by))
+    throw new RangeError(`matmul: ${pair}: batch dimensions ${shapeString(bx)} and ${shapeString(by)} differ`);
+  const k = x.shape[x.rank - 1];
+  if (k !== y.shape[y.rank - 2]) throw new RangeError(`matmul: ${pair}: inner dimensions ${k} and ${y.shape[y.rank - 2]} differ`);
+  return bilinearOp('matmul', { kind: 'matmul' }, x, y, [...(bx.length ? bx : by), x.shape[x.rank - 2], y.shape[y.rank - 1]]);
 }
 
 export interface Conv2DOptions {

@@ -27,8 +27,6 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 
 /** Knots on |x|; beyond the last one sigmoid is taken as 1 (1 - sigmoid(10) = 4.5e-5). */
 const KNOTS = [0, 1, 2, 3, 4.5, 6.5, 10];
-/** Interval centres, exact in fixed point. */
-const CENTRES = KNOTS.slice(0, -1).map((lo, k) => (lo + KNOTS[k + 1]) / 2);
 
 const sigmoidRef = (x: number): number => 1 / (1 + Math.exp(-x));
 
@@ -38,8 +36,10 @@ function fitCubic(f: (x: number) => number, lo: number, hi: number, m: number): 
   return fitPolynomial(xs.map((x) => x - m), xs.map(f), 3);
 }
 
-/** A function of a = |x| as cubic pieces on [KNOTS[k], KNOTS[k+1]) in u = a - CENTRES[k], constant beyond the last knot. */
+/** A function of a = |x| as cubic pieces on [knots[k], knots[k+1]) in u = a - centres[k], constant beyond the last knot. */
 export interface AbsFit {
+  knots: readonly number[];
+  centres: readonly number[];
   pieces: number[][];
   /** Worst |fit - h| on the whole half-line: the pieces' error, and beyond the last knot |h(a) - h(T)| up to h's limit. */
   fitError: number;
@@ -51,17 +51,18 @@ export interface AbsFit {
  * Fits h on [0, T] piece by piece; `limit` is h's value at infinity (h must be monotone beyond T,
  * so its values there lie between h(T) and the limit, which bounds the tail error).
  */
-function fitOnAbs(h: (a: number) => number, limit: number): AbsFit {
-  const pieces = CENTRES.map((m, k) => fitCubic(h, KNOTS[k], KNOTS[k + 1], m));
-  const T = KNOTS[KNOTS.length - 1];
+function fitOnAbs(h: (a: number) => number, limit: number, knots: readonly number[] = KNOTS): AbsFit {
+  const centres = knots.slice(0, -1).map((lo, k) => (lo + knots[k + 1]) / 2);
+  const pieces = centres.map((m, k) => fitCubic(h, knots[k], knots[k + 1], m));
+  const T = knots[knots.length - 1];
   let worst = Math.abs(h(T) - limit);
   pieces.forEach((c, k) => {
     for (let i = 0; i <= 4000; i++) {
-      const x = KNOTS[k] + ((KNOTS[k + 1] - KNOTS[k]) * i) / 4000, u = x - CENTRES[k];
+      const x = knots[k] + ((knots[k + 1] - knots[k]) * i) / 4000, u = x - centres[k];
       worst = Math.max(worst, Math.abs(c[0] + u * (c[1] + u * (c[2] + u * c[3])) - h(x)));
     }
   });
-  return { pieces, fitError: worst, units: fixedPointUnits(pieces) };
+  return { knots, centres, pieces, fitError: worst, units: fixedPointUnits(pieces, knots) };
 }
 
 /**
@@ -70,10 +71,10 @@ function fitOnAbs(h: (a: number) => number, limit: number): AbsFit {
  * each product with a public coefficient adds one U of truncation and |power| U / 2 of
  * coefficient rounding; the telescoping sum adds one U per inner knot.
  */
-function fixedPointUnits(pieces: number[][]): number {
-  const h = Math.max(...KNOTS.slice(1).map((t, k) => (t - KNOTS[k]) / 2));
+function fixedPointUnits(pieces: number[][], knots: readonly number[]): number {
+  const h = Math.max(...knots.slice(1).map((t, k) => (t - knots[k]) / 2));
   const piece = (c: number[]) => 0.5 + (1 + (h / 2)) + (Math.abs(c[2]) + 1 + (h * h) / 2) + (Math.abs(c[3]) * (1 + h) + 1 + (h * h * h) / 2);
-  return Math.max(...pieces.map(piece)) + (KNOTS.length - 2);
+  return Math.max(...pieces.map(piece)) + (knots.length - 2);
 }
 
 /** f's value, computed on first use: the four fits take about 40 ms, which every process that
@@ -91,6 +92,12 @@ const swishFit = once(() => fitOnAbs((a) => a * sigmoidRef(-a), 0));
 const softplusFit = once(() => fitOnAbs((a) => Math.log1p(Math.exp(-a)), 0));
 /** elu(x) = relu(x) + alpha [x < 0] (e^-|x| - 1). */
 const eluFit = once(() => fitOnAbs((a) => Math.expm1(-a), -1));
+/**
+ * e^-a - 1 again for softmax, on finer pieces near 0 where a row's largest terms are: fit error
+ * 7.9e-5 against elu's 3.9e-4 (its [0, 1] piece), for two more comparisons per element.
+ */
+const EXP_KNOTS = [0, 0.5, 1, 1.5, 2, 3, 4.5, 6.5, 10];
+const expFit = once(() => fitOnAbs((a) => Math.expm1(-a), -1, EXP_KNOTS));
 
 /** gelu(x) = x Phi(x) = relu(x) - |x| Phi(-|x|): the second term peaks at 0.17 and is 7.6e-23 at 10. */
 const geluFit = once(() => fitOnAbs((a) => (a * erfc(a / Math.SQRT2)) / 2, 0));
@@ -153,19 +160,39 @@ const column = (x: AnyTensor, values: readonly number[]) => constantTensor(x.clu
 
 const sizeOf = (t: AnyTensor) => t.shape.reduce((a, b) => a * b, 1);
 
+/** Step 1's clamp and step 2 for an a >= 0: c = min(a, T) and the knot bits [c >= t_k]. */
+function clampedKnots(a: AnyTensor, knots: readonly number[] = KNOTS): { c: AnyTensor; bits: AnyTensor } {
+  const n = sizeOf(a), last = knots[knots.length - 1];
+  const c = sub(a, relu(sub(a, last)));
+  const flat = reshape(c, [1, n]);
+  const inner = knots.slice(1, -1);
+  // One row per inner knot: [c - t_k], [knots, n], in one subtraction and one comparison.
+  const bits = nonNegativeOp(sub(concat(inner.map(() => flat), 0), column(c, inner)));
+  return { c, bits };
+}
+
 /** What every function of |x| needs (steps 1-2 of the header): s = [x >= 0], relu(x), c = min(|x|, T), the knot bits. */
 function absParts(x: PrivateTensor): { s: AnyTensor; r: AnyTensor; c: AnyTensor; bits: AnyTensor } {
-  const n = sizeOf(x), last = KNOTS[KNOTS.length - 1];
   const s = nonNegativeOp(x);
   // Additions only: a product with the constant 2 would overflow for |x| >= 2^31.
   const r = relu(x);
   const a = sub(add(r, r), x);
-  const c = sub(a, relu(sub(a, last)));
-  const flat = reshape(c, [1, n]);
-  const inner = KNOTS.slice(1, -1);
-  // One row per inner knot: [c - t_k], [knots, n], in one subtraction and one comparison.
-  const bits = nonNegativeOp(sub(concat(inner.map(() => flat), 0), column(c, inner)));
-  return { s, r, c, bits };
+  return { s, r, ...clampedKnots(a) };
+}
+
+/**
+ * e^-a for a private a known to be >= 0 (softmax's exponentials of x - max(x)): elu's fit of
+ * e^-a - 1, plus 1. No sign to take: steps 2-4 of the header on a itself. Beyond the last knot
+ * it is e^-10 = 4.5e-5 (counted in the fit's error).
+ */
+export function piecewiseExpNeg(a: PrivateTensor): PrivateTensor {
+  const fit = expFit();
+  return add(onAbs(fit, clampedKnots(a, fit.knots), a.shape), 1) as PrivateTensor;
+}
+
+/** |private e^-a - e^-a| <= this for a >= 0: the fit and its evaluation (the added 1 is exact). */
+export function expNegErrorBound(fracBits: number): number {
+  return expFit().fitError + expFit().units * 2 ** -fracBits;
 }
 
 /**
@@ -174,9 +201,9 @@ function absParts(x: PrivateTensor): { s: AnyTensor; r: AnyTensor; c: AnyTensor;
  * ops instead of some thirty (at batch 1 a step's cost is the ops', not the elements').
  */
 function onAbs(fit: AbsFit, { c, bits }: { c: AnyTensor; bits: AnyTensor }, shape: readonly number[]): AnyTensor {
-  const n = sizeOf(c), k = CENTRES.length;
+  const n = sizeOf(c), k = fit.centres.length;
   const flat = reshape(c, [1, n]);
-  const u = sub(concat(CENTRES.map(() => flat), 0), column(c, CENTRES)); // u_k = c - m_k
+  const u = sub(concat(fit.centres.map(() => flat), 0), column(c, fit.centres)); // u_k = c - m_k
   const u2 = mul(u, u);
   const coef = (j: number) => column(c, fit.pieces.map((p) => p[j]));
   const pieces = add(add(add(mul(u, coef(1)), mul(u2, coef(2))), mul(mul(u2, u), coef(3))), coef(0));

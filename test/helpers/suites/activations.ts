@@ -11,6 +11,7 @@
 import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
+import { softmaxErrorBound } from '../../../lib/api/ops_softmax';
 import { eluErrorBound, geluErrorBound, mishErrorBound, seluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
 import { normalCdf } from '../../../lib/math/erf';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
@@ -132,6 +133,36 @@ export function activationSuite(protocol: Protocol): void {
             t.true(own < gap / 4, `${name}: mean error ${own} where the forms differ by ${gap} on average`);
           }
         }
+      }));
+
+  if (exactRelu)
+    test(`${protocol}: softmax over the last axis is within its stated bound, on flat, spread and far-apart rows`, (t) =>
+      withCluster(protocol, async (c) => {
+        // Rows of 9: equal values, one far above the rest, spreads from 0.1 to 40, and values
+        // near 2^20; then rows of 1 (softmax 1) and a rank-3 input (rows along the last axis).
+        const n = 9, rows: number[][] = [new Array(n).fill(3), [30, ...new Array(n - 1).fill(-5)], [1e6, 1e6 - 0.5, ...new Array(n - 2).fill(1e6 - 2)]];
+        for (const spread of [0.1, 1, 4, 12, 40]) for (let r = 0; r < 3; r++) rows.push(Array.from(rand(n, spread)));
+        const ref = (row: number[]) => {
+          const m = Math.max(...row), e = row.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
+          return e.map((v) => v / s);
+        };
+        const xa = Float64Array.from(rows.flat());
+        const got = await open(tfe.softmax(priv(c, xa, [rows.length, n])));
+        const want = rows.flatMap(ref);
+        within(t, got, want, (i) => softmaxErrorBound(n, want[i], 16), 'softmax vs float64');
+        t.true(softmaxErrorBound(n, 1 / n, 16) < 2e-3, `the bound itself is useful: ${softmaxErrorBound(n, 1 / n, 16)}`);
+        const single = await open(tfe.softmax(priv(c, Float64Array.of(-7, 0, 12), [3, 1])));
+        within(t, single, [1, 1, 1], softmaxErrorBound(1, 1, 16), 'rows of one');
+        const cube = Float64Array.from(rand(2 * 3 * 4, 3));
+        const got3 = await open(tfe.softmax(priv(c, cube, [2, 3, 4])));
+        const want3 = Array.from({ length: 6 }, (_, r) => ref(Array.from(cube.subarray(4 * r, 4 * r + 4)))).flat();
+        within(t, got3, want3, (i) => softmaxErrorBound(4, want3[i], 16), 'rank 3');
+      }));
+
+  if (!exactRelu)
+    test(`${protocol}: softmax is refused: it needs comparisons`, (t) =>
+      withCluster(protocol, async (c) => {
+        t.throws(() => tfe.softmax(priv(c, Float64Array.of(1, -1), [1, 2])), { message: /softmax needs comparisons: use an exact protocol/ });
       }));
 
   if (!exactRelu)

@@ -16,7 +16,7 @@ export function errorSuite(protocol: Protocol): void {
       const img = priv(c, rand(2 * 5 * 5 * 3, 1), [2, 5, 5, 3]), f = priv(c, rand(3 * 3 * 2 * 4, 1), [3, 3, 2, 4]);
       t.throws(() => tfe.matmul(x, w), { message: 'matmul: [1,3] x [4,2]: inner dimensions 3 and 4 differ' });
       t.throws(() => x.matmul(w), { message: 'matmul: [1,3] x [4,2]: inner dimensions 3 and 4 differ' });
-      t.throws(() => tfe.matmul(x, v), { message: 'matmul: [1,3] x [4]: both inputs must be matrices' });
+      t.throws(() => tfe.matmul(x, v), { message: 'matmul: [1,3] x [4]: both inputs must be matrices or stacks of them' });
       t.throws(() => tfe.add(x, w), { message: /^add: shapes \[1,3\] and \[4,2\] cannot be broadcast/ });
       t.throws(() => tfe.sub(w, x), { message: /^sub: shapes \[4,2\] and \[1,3\] cannot be broadcast/ });
       t.throws(() => tfe.mul(x, v), { message: /^mul: shapes \[1,3\] and \[4\] cannot be broadcast/ });

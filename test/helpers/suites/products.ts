@@ -87,6 +87,30 @@ export function productSuite(protocol: Protocol): void {
       within(t, await open(dot), ref.out, productBound(ref.abs[0], 5, ref.absProd[0]), 'dot product');
     }));
 
+  test(`${protocol}: batched matmul: stacks of matrices (private x private, private x public), and a stack times one matrix`, (t) =>
+    withCluster(protocol, async (c) => {
+      const [b, m, k, n] = [3, 2, 7, 4];
+      const xa = withEdges(rand(b * m * k, 2), EDGES.slice(0, 5)), ya = rand(b * k * n, 1), wa = rand(k * n, 1);
+      const x = priv(c, xa, [b, m, k]), y = priv(c, ya, [b, k, n]), w = priv(c, wa, [k, n], 'model-owner');
+      const cases: [string, tfe.AnyTensor, (i: number) => Float64Array][] = [
+        ['stack x stack, private', tfe.matmul(x, y), (i) => ya.subarray(i * k * n, (i + 1) * k * n)],
+        ['stack x stack, public right', tfe.matmul(x, pub(c, ya, [b, k, n])), (i) => ya.subarray(i * k * n, (i + 1) * k * n)],
+        ['stack x one matrix, private', tfe.matmul(x, w), () => wa],
+      ];
+      for (const [name, z, right] of cases) {
+        t.deepEqual([...z.shape], [b, m, n], name);
+        const got = await open(z);
+        for (let i = 0; i < b; i++) {
+          const a = xa.subarray(i * m * k, (i + 1) * m * k), r = right(i), slice = got.subarray(i * m * n, (i + 1) * m * n);
+          const fixed = matmulRef(Array.from(a, encInt), Array.from(r, encInt), m, k, n).out.map((v) => v * U * U);
+          const real = matmulRef(a, r, m, k, n);
+          within(t, slice, fixed, U, `${name}, matrix ${i} vs fixed point`);
+          within(t, slice, real.out, (j) => productBound(real.abs[j], k, real.absProd[j]), `${name}, matrix ${i} vs float64`);
+        }
+      }
+      t.throws(() => tfe.matmul(x, priv(c, rand(2 * k * n, 1), [2, k, n])), { message: 'matmul: [3,2,7] x [2,7,4]: batch dimensions [3] and [2] differ' });
+    }));
+
   test(`${protocol}: conv2d with VALID and SAME padding, strides, and private or public filters`, (t) =>
     withCluster(protocol, async (c) => {
       const xs = [2, 7, 6, 3], fs = [3, 3, 3, 4];

@@ -1,0 +1,60 @@
+// Softmax over the last axis under the exact protocols (attention's weights inside a model), with
+// no private exponential or division beyond fitted pieces and products.
+//
+// Steps, per row of the last axis (n values):
+// 1. m = max(x), a tree of exact comparisons (max pooling over the row).
+// 2. a = m - x >= 0 and e = e^-a (ops_smooth.ts piecewiseExpNeg: five knot comparisons and cubic
+//    pieces; e^-10 for every a >= 10). The row's maximum gives e = 1 (up to the fit's error).
+// 3. S = sum(e), in [1, n] up to that error.
+// 4. s = 2^-k with 4^k <= S < 4^(k+1) (powerOfFourScale: one batched comparison per row, the sum
+//    local), exact in fixed point, so S' = S s lies in [1, 4).
+// 5. r = 1/S' from a cubic fitted on [1, 4] and three Newton steps r <- r (2 - S' r).
+// 6. y = (e r) s: e r keeps e's relative precision (r is in (1/4, 1]); s then shifts exactly.
+// Nothing here is a new protocol step: comparisons (DReLU) and Beaver products as everywhere
+// else. What each server receives is what those ops send (docs/securenn.md, docs/fss.md).
+import { fitPolynomial } from '../math/poly_fit';
+import { add, reduceSum, reshape, sub } from './ops';
+import { mul, square } from './ops_nonlinear';
+import { expNegErrorBound, piecewiseExpNeg } from './ops_smooth';
+import { maxPool2d, powerOfFourScale, requireSecureNN } from './securenn_ops';
+import type { AnyTensor, PrivateTensor } from './tensor';
+
+/** The cubic in u = v - 2.5 for 1/v on [1, 4], fitted once. */
+let reciprocalCubic: number[] | undefined;
+function cubic(): number[] {
+  if (reciprocalCubic) return reciprocalCubic;
+  const xs = Float64Array.from({ length: 3001 }, (_, i) => 1 + (3 * i) / 3000);
+  return (reciprocalCubic = fitPolynomial(xs.map((x) => x - 2.5), xs.map((x) => 1 / x), 3));
+}
+
+/**
+ * |private softmax - softmax| <= this for an output y of a row of n: each e errs by at most
+ * eps = expNegErrorBound, so e / S errs by eps (1 + n y) / (1 - n eps) (S >= 1 - eps); the
+ * reciprocal's Newton steps and the two products add a few units (2^-fracBits) of rounding.
+ */
+export function softmaxErrorBound(n: number, y: number, fracBits: number): number {
+  const eps = expNegErrorBound(fracBits), u = 2 ** -fracBits;
+  return (eps * (1 + n * y)) / (1 - n * eps) + 8 * u;
+}
+
+/** softmax over the last axis of a private x (see the header for the method). */
+export function softmax(x: AnyTensor): PrivateTensor {
+  requireSecureNN('softmax', x);
+  if (x.kind !== 'private') throw new TypeError('softmax: expects a private tensor');
+  if (x.rank < 1) throw new RangeError('softmax: needs at least one axis');
+  const n = x.shape[x.rank - 1], rows = x.shape.reduce((a, b) => a * b, 1) / n;
+  if (n === 0) return x;
+  const flat = reshape(x, [rows, n]);
+  const m = reshape(maxPool2d(reshape(flat, [rows, 1, n, 1]), { poolSize: [1, n], strides: [1, 1] }), [rows, 1]);
+  const e = piecewiseExpNeg(sub(m, flat) as PrivateTensor);
+  const total = reduceSum(e, 1, true);
+  // S >= 1 up to the fit's error (the maximum's own term), so k >= -1; at most n.
+  const kMax = Math.max(1, Math.ceil(Math.log(n + 1) / Math.log(4)));
+  const s = powerOfFourScale(total, -1, kMax);
+  const sp = mul(total, s);
+  const [c0, c1, c2, c3] = cubic();
+  const u = sub(sp, 2.5), u2 = square(u);
+  let r = add(add(add(mul(u, c1), mul(u2, c2)), mul(mul(u2, u), c3)), c0);
+  for (let i = 0; i < 3; i++) r = mul(r, add(mul(mul(sp, r), -1), 2));
+  return reshape(mul(mul(e, r), s), x.shape) as PrivateTensor;
+}
