@@ -12,6 +12,7 @@ import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, channelsLast, isNum, padding, padMode, pair, settings } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
+import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
 import { dense } from './layers_dense';
 import { embedding } from './layers_embedding';
@@ -153,6 +154,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
   },
   ...CONV_BUILDERS,
+  ...ATTENTION_BUILDERS,
   PReLU: (l, ctx) => {
     settings(l, { shared_axes: (v) => v === undefined || v === null });
     const a = ctx.take('alpha');
@@ -296,8 +298,6 @@ export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
 /** Why some layers people often have are refused (the message after "is"). */
 const REFUSED: Record<string, string> = {
   Masking: 'not supported: a mask changes what the layers after it compute (they skip the masked steps), which the private model does not do',
-  MultiHeadAttention: 'not supported: attention needs a softmax inside the model (a private exponential and division), which the protocols here do not run',
-  Attention: 'not supported: attention needs a softmax inside the model (a private exponential and division), which the protocols here do not run',
 };
 
 /** The coefficients of a TfePolynomial layer, checked. */

@@ -6,7 +6,15 @@ export interface LayerConfig {
   class_name: string;
   config: Record<string, unknown> & { name: string };
   inbound_nodes?: unknown;
+  /**
+   * Set by graphOf: the call's keyword arguments that are not tensors (attention's
+   * use_causal_mask, return_attention_scores, training...), for the layers that read them.
+   */
+  callArgs?: Record<string, unknown>;
 }
+
+/** Tensor arguments a layer call may pass by keyword, appended to its inputs in this order (attention's value and key). */
+const TENSOR_KWARGS = ['value', 'key'];
 
 /** Refuses a layer: the message names it and its class. */
 export function refuse(l: LayerConfig, msg: string): never {
@@ -68,33 +76,59 @@ function checkLayers(layers: unknown): LayerConfig[] {
   return layers as LayerConfig[];
 }
 
-/** The layer names an inbound node refers to, in order (both serialisation formats). */
-function inboundNames(node: unknown, where: string): string[] {
+/** A tensor reference in either format ([name, node, index] or Keras 3's __keras_tensor__), or undefined. */
+function tensorRef(v: unknown, where: string): string | undefined {
+  if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number') {
+    if (v[1] !== 0 || (v[2] ?? 0) !== 0) throw new Error(`${where}: takes output ${v[2]} of call ${v[1]} of '${v[0]}'; shared layers and multi-output layers are not supported`);
+    return v[0];
+  }
+  const o = v as Record<string, unknown> | null;
+  const hist = o && typeof o === 'object' ? (o.config as Record<string, unknown> | undefined)?.keras_history : undefined;
+  if (o && o.class_name === '__keras_tensor__' && Array.isArray(hist)) {
+    if (hist[1] !== 0 || hist[2] !== 0) throw new Error(`${where}: takes output ${hist[2]} of call ${hist[1]} of '${hist[0]}'; shared layers and multi-output layers are not supported`);
+    return String(hist[0]);
+  }
+  return undefined;
+}
+
+/**
+ * The layer names an inbound node refers to, in order (both serialisation formats), then the
+ * tensors passed by keyword (TENSOR_KWARGS; any other tensor keyword, a mask, is refused), and
+ * the call's other keyword arguments.
+ */
+function inboundCall(node: unknown, where: string): { names: string[]; kwargs: Record<string, unknown> } {
   const out: string[] = [];
+  const kwargs: Record<string, unknown> = {};
+  const takeKwargs = (k: unknown): void => {
+    if (!k || typeof k !== 'object' || Array.isArray(k)) return;
+    const byKey = new Map<string, string>();
+    for (const [key, v] of Object.entries(k as Record<string, unknown>)) {
+      const t = tensorRef(v, where);
+      if (t === undefined) kwargs[key] = v;
+      else if (TENSOR_KWARGS.includes(key)) byKey.set(key, t);
+      else throw new Error(`${where}: is called with a tensor as '${key}'; masks and other tensor arguments are not supported`);
+    }
+    for (const key of TENSOR_KWARGS) if (byKey.has(key)) out.push(byKey.get(key)!);
+  };
   const walk = (v: unknown): void => {
-    if (Array.isArray(v)) {
+    const t = tensorRef(v, where);
+    if (t !== undefined) {
+      out.push(t);
       // tfjs / Keras 2: [layerName, nodeIndex, tensorIndex, kwargs]
-      if (typeof v[0] === 'string' && typeof v[1] === 'number') {
-        if (v[1] !== 0 || (v[2] ?? 0) !== 0) throw new Error(`${where}: takes output ${v[2]} of call ${v[1]} of '${v[0]}'; shared layers and multi-output layers are not supported`);
-        out.push(v[0]);
-        return;
-      }
+      if (Array.isArray(v)) takeKwargs(v[3]);
+      return;
+    }
+    if (Array.isArray(v)) {
       for (const e of v) walk(e);
       return;
     }
-    if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      const hist = (o.config as Record<string, unknown> | undefined)?.keras_history;
-      if (o.class_name === '__keras_tensor__' && Array.isArray(hist)) {
-        if (hist[1] !== 0 || hist[2] !== 0) throw new Error(`${where}: takes output ${hist[2]} of call ${hist[1]} of '${hist[0]}'; shared layers and multi-output layers are not supported`);
-        out.push(String(hist[0]));
-        return;
-      }
-      if ('args' in o) walk(o.args);
+    if (v && typeof v === 'object' && 'args' in (v as object)) {
+      walk((v as { args: unknown }).args);
+      takeKwargs((v as { kwargs?: unknown }).kwargs);
     }
   };
   walk(node);
-  return out;
+  return { names: out, kwargs };
 }
 
 /** The single [name, 0, 0] of input_layers / output_layers. */
@@ -143,7 +177,8 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     }
     if (inbound.length === 0) continue; // never called: not part of the graph
     if (inbound.length > 1) throw new Error(`${where} is called ${inbound.length} times; shared layers are not supported`);
-    const names = inboundNames(inbound[0], where);
+    const { names, kwargs } = inboundCall(inbound[0], where);
+    if (Object.keys(kwargs).length) l.callArgs = kwargs;
     for (const n of names) if (!byName.has(n)) throw new Error(`${where} takes the output of '${n}', which is not a layer of the model`);
     if (names.length === 0) throw new Error(`${where} has no inputs`);
     calls.set(l.config.name, names);

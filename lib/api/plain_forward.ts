@@ -17,6 +17,7 @@ import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
+import { plainAttention, plainMultiHeadAttention } from './plain_attention';
 
 export type { PlainTensor } from './plain_kernels';
 
@@ -145,6 +146,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const run = build(inner, ctx);
     return one((x) => perStep(x, (v, shape) => ({ data: v.data, shape }), (v) => run([v])));
   },
+  Attention: (l, { w }) => plainAttention(l, w),
+  MultiHeadAttention: (l, { w }) => plainMultiHeadAttention(l, w),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.

@@ -67,6 +67,8 @@ const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D',
  * from a relu, the clamp at the last knot, and one comparison per inner knot.
  */
 const SMOOTH_GATES = 7;
+/** softmax (ops_softmax.ts): the row's max (about one comparison per element), the exponential's clamp and seven knots. */
+const SOFTMAX_GATES = 9;
 
 /**
  * Comparison gates per element of a layer's activation (relu6: two relus), 0 for none. A softmax
@@ -146,6 +148,19 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         s = [oh, ow, Number(c.filters)];
         elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
         activation(i);
+        break;
+      }
+      // Self-attention over [T, d] (the walk follows one path: the query's shape): per head, the
+      // projections and the T x T scores, their softmax (a max tree, the exponential's gates and the
+      // reciprocal's scale per row), and the weighted values.
+      case 'MultiHeadAttention':
+      case 'Attention': {
+        const steps = s[0] ?? 1, d = s[s.length - 1] ?? 1;
+        const heads = cls === 'MultiHeadAttention' ? Number(c.num_heads) : 1;
+        const kd = cls === 'MultiHeadAttention' ? Number(c.key_dim) : d;
+        const scores = heads * steps * steps;
+        elements += PER_PRODUCT * (3 * heads * steps * kd + 2 * scores + heads * steps * kd + count(s));
+        for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(scores);
         break;
       }
       case 'Conv2DTranspose': {

@@ -1,0 +1,110 @@
+// Attention layers as Keras computes them, under the exact protocols (their softmax compares:
+// ops_softmax.ts). Called with query and value, and optionally key (the value otherwise), by
+// position or by keyword (layers_graph.ts puts them in that order).
+//
+// Attention (Luong, score_mode 'dot'): scores = q k^T (times the learned `scale` when
+// use_scale), w = softmax(scores) over the value steps, out = w v.
+// MultiHeadAttention: per head h, Q_h = q Wq_h + bq_h scaled by 1/sqrt(key_dim), K_h and V_h
+// alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product.
+// Every product is a private one (Beaver), every reshape and transpose local: no new protocol step.
+import { reshape, transpose } from './ops';
+import { matmul, mul } from './ops_nonlinear';
+import { softmax } from './ops_softmax';
+import { dense } from './layers_dense';
+import { type LayerConfig, refuse } from './layers_graph';
+import type { LayerContext, LayerPlan } from './layers_catalog';
+import { bool, isNum, settings } from './layers_settings';
+import type { AnyTensor } from './tensor';
+
+const nullish = (v: unknown) => v === undefined || v === null;
+
+/** The call's keyword arguments: masks and returned scores are not supported; training is moot at inference. */
+function checkCall(l: LayerConfig): void {
+  for (const [k, v] of Object.entries(l.callArgs ?? {})) {
+    if (k === 'training') continue;
+    if ((k === 'use_causal_mask' || k === 'return_attention_scores') && (v === false || v === null)) continue;
+    if (k === 'use_causal_mask') refuse(l, 'is called with use_causal_mask = true; causal masks are not supported');
+    if (k === 'return_attention_scores') refuse(l, 'is called with return_attention_scores = true: two outputs, which are not supported');
+    refuse(l, `is called with ${k} = ${JSON.stringify(v)}, which is not supported`);
+  }
+}
+
+/** [query, value, key] from the layer's inputs; each rank 3, [batch, steps, features]. */
+function qvk(l: LayerConfig, xs: AnyTensor[]): [AnyTensor, AnyTensor, AnyTensor] {
+  if (xs.length < 2 || xs.length > 3) refuse(l, `takes query, value and optionally key; got ${xs.length} inputs`);
+  for (const x of xs) if (x.rank !== 3) refuse(l, `takes rank-3 inputs [batch, steps, features], got [${x.shape}]`);
+  const [q, v, k = v] = xs;
+  if (k.shape[1] !== v.shape[1]) refuse(l, `key has ${k.shape[1]} steps but value has ${v.shape[1]}`);
+  return [q, v, k];
+}
+
+/** Keras's Attention layer (dot scores). */
+function attention(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  // causal: Keras 2.x's config form of use_causal_mask (false only).
+  const c = settings(l, { use_scale: bool, score_mode: (v) => v === undefined || v === 'dot', dropout: (v) => v === undefined || isNum(v), causal: (v) => v === undefined || v === false });
+  checkCall(l);
+  const scale = c.use_scale ? ctx.take('scale', [1, 1, 1]) : -1;
+  return {
+    step: (p) => (xs) => {
+      const [q, v, k] = qvk(l, xs);
+      if (q.shape[2] !== k.shape[2]) refuse(l, `query has ${q.shape[2]} features but key has ${k.shape[2]}`);
+      const scores = matmul(q, transpose(k, [0, 2, 1]));
+      return matmul(softmax(scale < 0 ? scores : mul(scores, p[scale])), v);
+    },
+    comparisons: true,
+    exactOnly: true,
+  };
+}
+
+/** Keras's MultiHeadAttention over the steps of rank-3 inputs. */
+function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
+  const c = settings(l, {
+    num_heads: posInt,
+    key_dim: posInt,
+    value_dim: (v) => nullish(v) || posInt(v),
+    dropout: (v) => v === undefined || isNum(v),
+    use_bias: bool,
+    // Another output width or other attention axes change the weights' layout: not supported.
+    output_shape: nullish,
+    attention_axes: (v) => nullish(v) || (Array.isArray(v) && v.length === 1 && v[0] === 1),
+    // Keras 3: how attention is computed on a GPU, not what (null or false only).
+    flash_attention: (v) => nullish(v) || v === false,
+  });
+  checkCall(l);
+  const heads = Number(c.num_heads), kd = Number(c.key_dim), vd = nullish(c.value_dim) ? kd : Number(c.value_dim);
+  const bias = c.use_bias !== false;
+  const n = l.config.name;
+  const proj = (part: string, width: number) => {
+    const s = ctx.shapeOf(`${n}/${part}/kernel`);
+    if (s.length !== 3 || s[1] !== heads || s[2] !== width) refuse(l, `${part}/kernel has shape [${s}], expected [features, ${heads}, ${width}]`);
+    return { k: ctx.take(`${part}/kernel`, [s[0], heads * width]), b: bias ? ctx.take(`${part}/bias`, [1, heads * width]) : -1, inDim: s[0] };
+  };
+  const pq = proj('query', kd), pk = proj('key', kd), pv = proj('value', vd);
+  const os = ctx.shapeOf(`${n}/attention_output/kernel`);
+  if (os.length !== 3 || os[0] !== heads || os[1] !== vd) refuse(l, `attention_output/kernel has shape [${os}], expected [${heads}, ${vd}, features]`);
+  const out = { k: ctx.take('attention_output/kernel', [heads * vd, os[2]]), b: bias ? ctx.take('attention_output/bias', [1, os[2]]) : -1 };
+  return {
+    step: (p) => (xs) => {
+      const [q, v, k] = qvk(l, xs);
+      for (const [x, pr, what] of [[q, pq, 'query'], [k, pk, 'key'], [v, pv, 'value']] as const)
+        if (x.shape[2] !== pr.inDim) refuse(l, `${what} has ${x.shape[2]} features but ${what}/kernel takes ${pr.inDim}`);
+      // [batch, steps, heads * width] -> [batch, heads, steps, width]
+      const split = (x: AnyTensor, pr: { k: number; b: number }, width: number) => {
+        const y = dense(x, p[pr.k], pr.b < 0 ? null : p[pr.b]);
+        return transpose(reshape(y, [x.shape[0], x.shape[1], heads, width]), [0, 2, 1, 3]);
+      };
+      const Q = mul(split(q, pq, kd), 1 / Math.sqrt(kd)), K = split(k, pk, kd), V = split(v, pv, vd);
+      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2]))); // [batch, heads, Tq, Tv]
+      const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
+      return dense(reshape(o, [q.shape[0], q.shape[1], heads * vd]), p[out.k], out.b < 0 ? null : p[out.b]);
+    },
+    comparisons: true,
+    exactOnly: true,
+  };
+}
+
+export const ATTENTION_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
+  Attention: attention,
+  MultiHeadAttention: multiHeadAttention,
+};

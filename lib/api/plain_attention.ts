@@ -1,0 +1,95 @@
+// The attention layers of the float64 plaintext model (plain_forward.ts), written out as loops
+// from Keras's definitions (layers_attention.ts computes them privately).
+import type { LayerConfig } from './layers_graph';
+import type { PlainTensor } from './plain_kernels';
+import { fail } from './plain_activations';
+
+type W = (name: string) => Float64Array;
+
+/** Row-wise softmax of a [rows, n] array, in place. */
+function softmaxRows(a: Float64Array, n: number): void {
+  for (let r = 0; r < a.length / n; r++) {
+    const row = a.subarray(r * n, (r + 1) * n);
+    const m = Math.max(...row);
+    let s = 0;
+    for (let j = 0; j < n; j++) s += row[j] = Math.exp(row[j] - m);
+    for (let j = 0; j < n; j++) row[j] /= s;
+  }
+}
+
+function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, PlainTensor] {
+  if (xs.length < 2 || xs.length > 3 || xs.some((x) => x.shape.length !== 3)) fail(l, 'takes rank-3 query, value and optionally key');
+  return [xs[0], xs[1], xs[2] ?? xs[1]];
+}
+
+/** out[b, i] = sum_j softmax_j(scale q_i . k_j) v_j. */
+export function plainAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => PlainTensor {
+  const scale = l.config.use_scale ? w(`${l.config.name}/scale`)[0] : 1;
+  return (xs) => {
+    const [q, v, k] = inputs(l, xs);
+    const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
+    const out = new Float64Array(B * Tq * Dv);
+    for (let b = 0; b < B; b++) {
+      const s = new Float64Array(Tq * Tv);
+      for (let i = 0; i < Tq; i++)
+        for (let j = 0; j < Tv; j++) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q.data[(b * Tq + i) * D + d] * k.data[(b * Tv + j) * D + d];
+          s[i * Tv + j] = scale * dot;
+        }
+      softmaxRows(s, Tv);
+      for (let i = 0; i < Tq; i++)
+        for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
+    }
+    return { data: out, shape: [B, Tq, Dv] };
+  };
+}
+
+/** Keras's MultiHeadAttention: projections per head, scaled dot products, softmax, the output projection. */
+export function plainMultiHeadAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => PlainTensor {
+  const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
+  const vd = l.config.value_dim == null ? kd : Number(l.config.value_dim), bias = l.config.use_bias !== false;
+  const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
+  // x [B, T, D] times kernel [D, H, width] (+ bias [H, width]) -> [B, T, H, width]
+  const project = (x: PlainTensor, part: string, width: number): Float64Array => {
+    const [B, T, D] = x.shape, k = weight(part, 'kernel'), bv = bias ? weight(part, 'bias') : undefined;
+    const y = new Float64Array(B * T * H * width);
+    for (let r = 0; r < B * T; r++)
+      for (let o = 0; o < H * width; o++) {
+        let acc = bv ? bv[o] : 0;
+        for (let d = 0; d < D; d++) acc += x.data[r * D + d] * k[d * H * width + o];
+        y[r * H * width + o] = acc;
+      }
+    return y;
+  };
+  return (xs) => {
+    const [q, v, k] = inputs(l, xs);
+    const [B, Tq] = q.shape, Tv = v.shape[1];
+    const Q = project(q, 'query', kd), K = project(k, 'key', kd), V = project(v, 'value', vd);
+    const heads = new Float64Array(B * Tq * H * vd);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++) {
+        const s = new Float64Array(Tq * Tv);
+        for (let i = 0; i < Tq; i++)
+          for (let j = 0; j < Tv; j++) {
+            let dot = 0;
+            for (let d = 0; d < kd; d++) dot += Q[((b * Tq + i) * H + h) * kd + d] * K[((b * Tv + j) * H + h) * kd + d];
+            s[i * Tv + j] = dot / Math.sqrt(kd);
+          }
+        softmaxRows(s, Tv);
+        for (let i = 0; i < Tq; i++)
+          for (let j = 0; j < Tv; j++)
+            for (let d = 0; d < vd; d++) heads[((b * Tq + i) * H + h) * vd + d] += s[i * Tv + j] * V[((b * Tv + j) * H + h) * vd + d];
+      }
+    const ko = weight('attention_output', 'kernel'), bo = bias ? weight('attention_output', 'bias') : undefined;
+    const O = ko.length / (H * vd);
+    const out = new Float64Array(B * Tq * O);
+    for (let r = 0; r < B * Tq; r++)
+      for (let o = 0; o < O; o++) {
+        let acc = bo ? bo[o] : 0;
+        for (let e = 0; e < H * vd; e++) acc += heads[r * H * vd + e] * ko[e * O + o];
+        out[r * O + o] = acc;
+      }
+    return { data: out, shape: [B, Tq, O] };
+  };
+}
