@@ -6,7 +6,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { expectRowsMatch } from './helpers/tfjs_compare';
-import { artifactsOf, block, D, linear, softmaxRow, T, type W } from './helpers/attention_models';
+import { artifactsOf, block, D, H, KD, layerNormRef, linear, mhaRef, softmaxRow, T, type W } from './helpers/attention_models';
 import { rnd } from './helpers/model_files';
 
 async function checkModel(t: import('ava').ExecutionContext, a: tfe.ModelArtifacts, ref: (x: number[][]) => number[], shape: [number, number], protocol: 'securenn' | 'fss') {
@@ -14,7 +14,7 @@ async function checkModel(t: import('ava').ExecutionContext, a: tfe.ModelArtifac
   const x = Float32Array.from({ length: batch * shape[0] * shape[1] }, () => Math.random() * 3 - 1.5);
   const rows = (b: number) => Array.from({ length: shape[0] }, (_, i) => Array.from(x.subarray((b * shape[0] + i) * shape[1], (b * shape[0] + i + 1) * shape[1])));
   const want = Array.from({ length: batch }, (_, b) => ref(rows(b)));
-  const plain = tfe.loadPlainModel(a).forward({ data: Float64Array.from(x), shape: [batch, ...shape] });
+  const plain = tfe.loadPlainModel(a).predict({ data: Float64Array.from(x), shape: [batch, ...shape] }); // with the final activation, as Keras predicts
   const width = want[0].length;
   for (let b = 0; b < batch; b++) t.true(want[b].every((v, j) => Math.abs(plain.data[b * width + j] - v) < 1e-9), `plain row ${b}`);
   const c = new tfe.Cluster({ protocol });
@@ -62,6 +62,63 @@ test("Keras 3's form: Attention with use_scale between a projected query and the
     return linear([att.flat()], w.get('out/kernel')!, w.get('out/bias')!, 2)[0];
   };
   await checkModel(t, a, ref, [Tq, Dm], 'securenn');
+});
+
+test("Keras's timeseries Transformer example (pre-norm block, Conv1D feed-forward, channels_first average over each step's features) computes its equations", async (t) => {
+  // keras.io/examples/timeseries/timeseries_classification_transformer, one block, in Keras 2's form.
+  const FF = 8, CL = 2;
+  const weights: W[] = [];
+  const add = (name: string, shape: number[], s: number) => weights.push({ name, shape, data: rnd(shape.reduce((a, b) => a * b, 1), s) });
+  add('ln1/gamma', [D], 1);
+  add('ln1/beta', [D], 0.3);
+  for (const part of ['query', 'key', 'value']) {
+    add(`mha/${part}/kernel`, [D, H, KD], 0.8);
+    add(`mha/${part}/bias`, [H, KD], 0.2);
+  }
+  add('mha/attention_output/kernel', [H, KD, D], 0.6);
+  add('mha/attention_output/bias', [D], 0.1);
+  add('ln2/gamma', [D], 1);
+  add('ln2/beta', [D], 0.3);
+  add('ff1/kernel', [1, D, FF], 0.6);
+  add('ff1/bias', [FF], 0.2);
+  add('ff2/kernel', [1, FF, D], 0.5);
+  add('ff2/bias', [D], 0.1);
+  add('hid/kernel', [T, 6], 0.7);
+  add('hid/bias', [6], 0.1);
+  add('cls/kernel', [6, CL], 0.7);
+  add('cls/bias', [CL], 0.1);
+  const node = (...ins: string[]) => [ins.map((n) => [n, 0, 0, {}])];
+  const layers = [
+    { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, T, D] }, inbound_nodes: [] },
+    { class_name: 'LayerNormalization', config: { name: 'ln1', axis: [2], epsilon: 1e-6 }, inbound_nodes: node('in') },
+    { class_name: 'MultiHeadAttention', config: { name: 'mha', num_heads: H, key_dim: KD, dropout: 0.25 }, inbound_nodes: [[['ln1', 0, 0, { value: ['ln1', 0, 0] }]]] },
+    { class_name: 'Dropout', config: { name: 'd1', rate: 0.25 }, inbound_nodes: node('mha') },
+    { class_name: 'Add', config: { name: 'res1' }, inbound_nodes: node('d1', 'in') },
+    { class_name: 'LayerNormalization', config: { name: 'ln2', axis: [2], epsilon: 1e-6 }, inbound_nodes: node('res1') },
+    { class_name: 'Conv1D', config: { name: 'ff1', filters: FF, kernel_size: [1], activation: 'relu' }, inbound_nodes: node('ln2') },
+    { class_name: 'Dropout', config: { name: 'd2', rate: 0.25 }, inbound_nodes: node('ff1') },
+    { class_name: 'Conv1D', config: { name: 'ff2', filters: D, kernel_size: [1] }, inbound_nodes: node('d2') },
+    { class_name: 'Add', config: { name: 'res2' }, inbound_nodes: node('ff2', 'res1') },
+    { class_name: 'GlobalAveragePooling1D', config: { name: 'pool', data_format: 'channels_first' }, inbound_nodes: node('res2') },
+    { class_name: 'Dense', config: { name: 'hid', units: 6, activation: 'relu' }, inbound_nodes: node('pool') },
+    { class_name: 'Dropout', config: { name: 'd3', rate: 0.4 }, inbound_nodes: node('hid') },
+    { class_name: 'Dense', config: { name: 'cls', units: CL, activation: 'softmax' }, inbound_nodes: node('d3') },
+  ];
+  const a = artifactsOf({ class_name: 'Functional', keras_version: '2.15.0', config: { name: 'ts', layers, input_layers: [['in', 0, 0]], output_layers: [['cls', 0, 0]] } }, weights);
+  const w = new Map(weights.map((x) => [x.name, x.data]));
+  const relu = (r: number[][]) => r.map((row) => row.map((v) => Math.max(v, 0)));
+  const ref = (x: number[][]) => {
+    const n1 = x.map((r) => layerNormRef(r, w.get('ln1/gamma')!, w.get('ln1/beta')!, 1e-6));
+    const m = mhaRef(n1, w);
+    const r1 = x.map((r, i) => r.map((v, d) => v + m[i][d]));
+    const n2 = r1.map((r) => layerNormRef(r, w.get('ln2/gamma')!, w.get('ln2/beta')!, 1e-6));
+    const f = linear(relu(linear(n2, w.get('ff1/kernel')!, w.get('ff1/bias')!, FF)), w.get('ff2/kernel')!, w.get('ff2/bias')!, D);
+    const r2 = r1.map((r, i) => r.map((v, d) => v + f[i][d]));
+    const pooled = r2.map((r) => r.reduce((acc, v) => acc + v, 0) / D); // channels_first: each step's mean
+    const logits = linear(relu(linear([pooled], w.get('hid/kernel')!, w.get('hid/bias')!, 6)), w.get('cls/kernel')!, w.get('cls/bias')!, CL)[0];
+    return softmaxRow(logits);
+  };
+  await checkModel(t, a, ref, [T, D], 'securenn');
 });
 
 test('attention: masks, causal masks, returned scores, concat scores and other output shapes are refused, naming them; Pond refuses attention', async (t) => {

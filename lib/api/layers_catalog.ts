@@ -10,7 +10,7 @@ import { type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, channelsLast, isNum, padding, padMode, pair, settings } from './layers_settings';
+import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, settings } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
@@ -99,6 +99,21 @@ function poolWindow1d(l: LayerConfig, c: Record<string, unknown>): [number, numb
   return [k as number, s as number];
 }
 
+const anyFormat: Check = (v) => v === undefined || v === null || v === 'channels_last' || v === 'channels_first';
+
+/**
+ * A global 1-D pool with data_format 'channels_first' pools [batch, channels, steps] over its last
+ * axis (Keras's timeseries Transformer example uses it to average each step's features): the
+ * channels_last pool `f` of the transposed input, its keepdims axis moved back to the end.
+ */
+function channelsFirst1d(c: Record<string, unknown>, f: (x: AnyTensor) => AnyTensor): (x: AnyTensor) => AnyTensor {
+  if (c.data_format !== 'channels_first') return f;
+  return (x) => {
+    const y = f(x.rank === 3 ? transpose(x, [0, 2, 1]) : x);
+    return c.keepdims ? reshape(y, [y.shape[0], y.shape[2], 1]) : y;
+  };
+}
+
 /**
  * A 1-D layer as a 2-D one over a height-1 image: [n, steps, C] -> [n, 1, steps, C], back to
  * [n, steps', C] (or [n, C] when `squeeze`, the global pools without keepdims).
@@ -181,12 +196,12 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return { ...simple(over1d(l, (x) => maxPool2d(x, { poolSize: [1, k], strides: [1, s], padding: padding(c.padding) })), true, true), maxPool: true };
   },
   GlobalAveragePooling1D: (l) => {
-    const c = settings(l, { data_format: channelsLast, keepdims: bool });
-    return simple(over1d(l, (x) => avgPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims));
+    const c = settings(l, { data_format: anyFormat, keepdims: bool });
+    return simple(channelsFirst1d(c, over1d(l, (x) => avgPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims)));
   },
   GlobalMaxPooling1D: (l) => {
-    const c = settings(l, { data_format: channelsLast, keepdims: bool });
-    return { ...simple(over1d(l, (x) => maxPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims), true, true), maxPool: true };
+    const c = settings(l, { data_format: anyFormat, keepdims: bool });
+    return { ...simple(channelsFirst1d(c, over1d(l, (x) => maxPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims)), true, true), maxPool: true };
   },
   GlobalAveragePooling2D: (l) => {
     const c = settings(l, { data_format: channelsLast, keepdims: bool });

@@ -92,9 +92,12 @@ function pool1d(l: LayerConfig, kind: 'avg' | 'max'): (x: PlainTensor) => PlainT
 }
 
 function globalPool1d(l: LayerConfig, kind: 'avg' | 'max'): (x: PlainTensor) => PlainTensor {
-  return (x) => {
+  // channels_first: [batch, channels, steps], pooled over the last axis.
+  const first = l.config.data_format === 'channels_first';
+  return (x0) => {
+    const x = first ? transposeOp(x0, [0, 2, 1]) : x0;
     const y = pool2d({ data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] }, kind, [1, x.shape[1]], [1, 1], false);
-    return { data: y.data, shape: l.config.keepdims ? [y.shape[0], 1, y.shape[3]] : [y.shape[0], y.shape[3]] };
+    return { data: y.data, shape: l.config.keepdims ? (first ? [y.shape[0], y.shape[3], 1] : [y.shape[0], 1, y.shape[3]]) : [y.shape[0], y.shape[3]] };
   };
 }
 

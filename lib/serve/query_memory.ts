@@ -197,7 +197,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
       case 'GlobalAveragePooling1D':
       case 'GlobalMaxPooling1D': {
         const before = count(s), ch = s[s.length - 1] ?? 1;
-        if (cls.startsWith('Global')) s = [ch];
+        if (cls.startsWith('Global')) s = [cls.endsWith('1D') && c.data_format === 'channels_first' ? (s[0] ?? 1) : ch];
         else if (cls.endsWith('1D')) {
           const k = int1d(c.pool_size, 2);
           s = [window([1, s[0]], [1, k], [1, int1d(c.strides, k)], c.padding)[1], ch];

@@ -25,7 +25,8 @@ export const softmaxRow = (r: number[]) => {
 };
 /** x [T, Din] (row-major) times k [Din, ...out] plus b: [T, out]. */
 export const linear = (x: number[][], k: Float32Array, b: Float32Array | null, out: number) => x.map((row) => Array.from({ length: out }, (_, o) => row.reduce((a, v, d) => a + v * k[d * out + o], b ? b[o] : 0)));
-function mhaRef(x: number[][], w: Map<string, Float32Array>, mask?: (i: number, j: number) => boolean): number[][] {
+/** Keras's MultiHeadAttention self-attention (H heads of KD) of x [T, D], weights under `mha/`. */
+export function mhaRef(x: number[][], w: Map<string, Float32Array>, mask?: (i: number, j: number) => boolean): number[][] {
   const proj = (part: string) => linear(x, w.get(`mha/${part}/kernel`)!, w.get(`mha/${part}/bias`)!, H * KD); // [T, H * KD]
   const q = proj('query'), k = proj('key'), v = proj('value');
   const heads = x.map(() => new Array<number>(H * KD).fill(0));
@@ -36,9 +37,9 @@ function mhaRef(x: number[][], w: Map<string, Float32Array>, mask?: (i: number, 
     }
   return linear(heads, w.get('mha/attention_output/kernel')!, w.get('mha/attention_output/bias')!, D);
 }
-const layerNormRef = (r: number[], g: Float32Array, b: Float32Array) => {
+export const layerNormRef = (r: number[], g: Float32Array, b: Float32Array, epsilon = 1e-3) => {
   const m = r.reduce((a, v) => a + v, 0) / r.length, v = r.reduce((a, x) => a + (x - m) ** 2, 0) / r.length;
-  return r.map((x, i) => ((x - m) / Math.sqrt(v + 1e-3)) * g[i] + b[i]);
+  return r.map((x, i) => ((x - m) / Math.sqrt(v + epsilon)) * g[i] + b[i]);
 };
 
 // ---------- a transformer block in Keras 2's form (tf.keras, as tensorflowjs_converter writes it) ----------

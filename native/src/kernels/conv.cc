@@ -1,5 +1,7 @@
-// conv2d in NHWC as im2col + ring matmul, and col2im (the adjoint of im2col, for gradients).
-// Filters are [KH, KW, C, O] as in TensorFlow. Padding follows TensorFlow's SAME/VALID rules.
+// conv2d in NHWC as im2col + ring matmul or, stride 1 on AVX-512, the direct kernel
+// (conv_direct_avx512.cc), whichever is timed faster on the shape; and col2im (the adjoint of
+// im2col, for gradients). Filters are [KH, KW, C, O] as in TensorFlow. Padding follows
+// TensorFlow's SAME/VALID rules.
 #include <algorithm>
 #include <array>
 #include <chrono>

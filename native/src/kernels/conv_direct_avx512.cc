@@ -319,8 +319,8 @@ const Measured& measured() {
     const double mullo = measureTileRate(kMullo);
     const double ifma = cpuFeatures().ifma ? measureTileRate(kIfma) : 0;
     char b[96];
-    if (cpuFeatures().ifma) std::snprintf(b, sizeof b, "avx512 %.1f, ifma %.1f GMAC/s per thread", mullo / 1e9, ifma / 1e9);
-    else std::snprintf(b, sizeof b, "avx512 %.1f GMAC/s per thread", mullo / 1e9);
+    if (cpuFeatures().ifma) std::snprintf(b, sizeof b, "%s %.1f, %s %.1f GMAC/s per thread", kMullo.name, mullo / 1e9, kIfma.name, ifma / 1e9);
+    else std::snprintf(b, sizeof b, "%s %.1f GMAC/s per thread", kMullo.name, mullo / 1e9);
     return Measured{ifma > mullo ? &kIfma : &kMullo, b};
   }();
   return m;
