@@ -104,6 +104,15 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    // A mixture-of-experts style gate: softmax weights inside the model, then more layers.
+    name: 'hidden softmax: a Softmax layer and a Dense softmax activation before more layers',
+    shape: [6],
+    build: () =>
+      tf.sequential({
+        layers: [L().dense({ inputShape: [6], units: 5, biasInitializer: 'randomNormal' }), L().softmax(), L().dense({ units: 4, activation: 'softmax' }), L().dense({ units: 3 })],
+      }),
+  },
+  {
     name: 'hidden swish, softplus and elu activations and an ELU layer',
     shape: [8],
     scale: 6,
@@ -291,7 +300,6 @@ const REFUSED: Refusal[] = [
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
   { name: 'UpSampling2D with bilinear interpolation', build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }), L().flatten()] }), message: /\(UpSampling2D\): interpolation = "bilinear" is not supported/ },
-  { name: 'a hidden Softmax layer', build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().softmax(), L().dense({ units: 2 })] }), message: /\(Softmax\): activation 'softmax' is not supported in a hidden layer/ },
   {
     name: 'Rescaling with a per-channel scale (Keras 3)',
     build: () => tf.sequential({ layers: [L().rescaling({ inputShape: [4, 4, 2], scale: 0.5 }), L().flatten()] }),

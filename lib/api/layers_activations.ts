@@ -2,6 +2,7 @@
 // private step and what it needs of the protocol; names this does not know are refused, listing
 // the ones it does. Some names mean other functions depending on who saved the model (keras3).
 import { add, neg, sub } from './ops';
+import { softmax } from './ops_softmax';
 import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { type LayerConfig, refuse } from './layers_graph';
@@ -13,7 +14,7 @@ export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu
 export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
 /** Every activation name a hidden layer may have (the refusal lists them). */
-export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, elu, celu, selu, gelu, gelu_new, mish';
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
 
 /** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
 const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
@@ -56,9 +57,10 @@ export function activation(
       // the client to the logits it receives.
       if (isOutput && a !== 'tanh') return { comparisons: false, exactOnly: false, finalActivation: a };
       // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
-      // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); Pond refuses.
-      if (a !== 'softmax') return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));
-      break;
+      // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); a hidden softmax over
+      // the last axis by comparisons, pieces and Newton steps (ops_softmax.ts). Pond refuses them.
+      if (a === 'softmax') return exact((x) => softmax(x));
+      return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));
     case 'swish':
     case 'silu':
       return exact(swish);

@@ -154,10 +154,13 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const c = settings(l, { axis: (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0])) });
     const axis = Number(Array.isArray(c.axis) ? c.axis[0] : (c.axis ?? -1));
     // As a softmax activation: left to the client on the output layer (over its last axis, which
-    // tfjs writes as a positive number), refused in a hidden one.
+    // tfjs writes as a positive number); in a hidden one computed privately (exact protocols).
     const a = activation(l, 'softmax', ctx);
-    const step = () => ([x]: AnyTensor[]) => (axis === -1 || axis === x.rank - 1 ? x : refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`));
-    return { step, comparisons: false, exactOnly: false, finalActivation: a.finalActivation };
+    const step = () => ([x]: AnyTensor[]) => {
+      if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`);
+      return a.f ? a.f(x) : x;
+    };
+    return { step, comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
   },
   SpatialDropout1D: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
   SpatialDropout2D: (l) => (settings(l, { rate: ANY, data_format: channelsLast }), simple((x) => x)),

@@ -1,21 +1,10 @@
 // The attention layers of the float64 plaintext model (plain_forward.ts), written out as loops
 // from Keras's definitions (layers_attention.ts computes them privately).
 import type { LayerConfig } from './layers_graph';
-import type { PlainTensor } from './plain_kernels';
+import { type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
 
 type W = (name: string) => Float64Array;
-
-/** Row-wise softmax of a [rows, n] array, in place. */
-function softmaxRows(a: Float64Array, n: number): void {
-  for (let r = 0; r < a.length / n; r++) {
-    const row = a.subarray(r * n, (r + 1) * n);
-    const m = Math.max(...row);
-    let s = 0;
-    for (let j = 0; j < n; j++) s += row[j] = Math.exp(row[j] - m);
-    for (let j = 0; j < n; j++) row[j] /= s;
-  }
-}
 
 function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, PlainTensor] {
   if (xs.length < 2 || xs.length > 3 || xs.some((x) => x.shape.length !== 3)) fail(l, 'takes rank-3 query, value and optionally key');

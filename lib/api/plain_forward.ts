@@ -14,7 +14,7 @@ import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopo
 import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
-import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, transposeOp, window2d } from './plain_kernels';
+import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
@@ -107,14 +107,29 @@ const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, numbe
   return [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
 };
 
+/**
+ * A layer's activation as a step on tensors: elementwise (plain_activations.ts), or a hidden
+ * softmax over the last axis; undefined for none (or the client's final one).
+ */
+function act(l: LayerConfig, name: unknown, ctx: Pick<Ctx, 'isOutput' | 'keras3'>): ((x: PlainTensor) => PlainTensor) | undefined {
+  if (name === 'softmax' && !ctx.isOutput)
+    return (x) => {
+      const data = Float64Array.from(x.data);
+      softmaxRows(data, x.shape[x.shape.length - 1]);
+      return { data, shape: x.shape };
+    };
+  const f = activation(l, name, ctx);
+  return f ? (x) => map(x, f) : undefined;
+}
+
 /** A Conv2D with parameter `kernel` ([kh, kw, in, out]), the bias and the activation of layer l. */
 function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, number], out: number): Run {
-  const { w } = ctx, c = l.config, f = activation(l, c.activation, ctx);
+  const { w } = ctx, c = l.config, f = act(l, c.activation, ctx);
   const k = w(`${c.name}/${kernel}`);
   const b = c.use_bias === false ? undefined : w(`${c.name}/bias`);
   return one((x) => {
     const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * out), out], pair(c.strides, 1), same(c.padding), b);
-    return f ? map(y, f) : y;
+    return f ? f(y) : y;
   });
 }
 
@@ -128,16 +143,16 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const { scale, offset } = rescalingOf(l);
     return one((x) => map(x, (v) => v * scale + offset));
   },
-  Softmax: (l, ctx) => (activation(l, 'softmax', ctx), one((x) => x)),
+  Softmax: (l, ctx) => one(act(l, 'softmax', ctx) ?? ((x) => x)),
   SpatialDropout1D: () => one((x) => x),
   SpatialDropout2D: () => one((x) => x),
   Dense: (l, ctx) => {
-    const { w } = ctx, n = l.config.name, f = activation(l, l.config.activation, ctx);
+    const { w } = ctx, n = l.config.name, f = act(l, l.config.activation, ctx);
     const k = w(`${n}/kernel`), kShape = [k.length / Number(l.config.units), Number(l.config.units)];
     const b = l.config.use_bias === false ? undefined : w(`${n}/bias`);
     return one((x) => {
       const y = denseOp(x, k, kShape, b);
-      return f ? map(y, f) : y;
+      return f ? f(y) : y;
     });
   },
   ...plainRecurrentLayers(activation, (l, mode, ys) =>
@@ -166,16 +181,16 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
   Conv2DTranspose: (l, ctx) => {
-    const c = l.config, f = activation(l, c.activation, ctx), k = ctx.w(`${c.name}/transposed_kernel`), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
+    const c = l.config, f = act(l, c.activation, ctx), k = ctx.w(`${c.name}/transposed_kernel`), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
     const [kh, kw] = pair(c.kernel_size, 1), s = pair(c.strides, 1), filters = Number(c.filters), op = c.output_padding == null ? null : pair(c.output_padding, 0);
     return one((x) => {
       const geo = [0, 1].map((i) => transposeAxis(x.shape[1 + i], [kh, kw][i], s[i], same(c.padding), op ? op[i] : null)) as [ReturnType<typeof transposeAxis>, ReturnType<typeof transposeAxis>];
       const y = conv2dTransposeOp(x, k, [kh, kw, k.length / (kh * kw * filters), filters], s, geo, b);
-      return f ? map(y, f) : y;
+      return f ? f(y) : y;
     });
   },
   Conv1D: (l, ctx) => {
-    const { w } = ctx, c = l.config, n = c.name, f = activation(l, c.activation, ctx), filters = Number(c.filters);
+    const { w } = ctx, c = l.config, n = c.name, f = act(l, c.activation, ctx), filters = Number(c.filters);
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
     const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
     const k = w(`${n}/${Number(c.groups ?? 1) > 1 ? 'full_kernel' : d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
@@ -187,7 +202,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       const x4 = window2d({ data: x.data, shape: [n, 1, steps, ch] }, 1, steps + left, 0, 0, 0, left, 1, steps);
       const y = conv2dOp(x4, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b);
       const z = { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
-      return f ? map(z, f) : z;
+      return f ? f(z) : z;
     });
   },
   PReLU: (l, { w }) => {
@@ -295,8 +310,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => map(x, (v) => (v < 0 ? s * v : v)));
   },
   Activation: (l, ctx) => {
-    const f = activation(l, l.config.activation, ctx);
-    return one((x) => (f ? map(x, f) : x));
+    const f = act(l, l.config.activation, ctx);
+    return one((x) => (f ? f(x) : x));
   },
   Add: (l) => (xs) => elementwise(l, xs, (a, b) => a + b),
   Subtract: (l) => (xs) => (xs.length === 2 ? elementwise(l, xs, (a, b) => a - b) : fail(l, `takes 2 inputs, got ${xs.length}`)),

@@ -165,3 +165,14 @@ export function gatherOp(ids: PlainTensor, table: Float64Array, vocab: number, w
   for (let i = 0; i < ids.data.length; i++) out.set(table.subarray(ids.data[i] * d, (ids.data[i] + 1) * d), i * d);
   return { data: out, shape: [...ids.shape, d] };
 }
+
+/** Row-wise softmax of a [rows, n] array, in place. */
+export function softmaxRows(a: Float64Array, n: number): void {
+  for (let r = 0; r < a.length / n; r++) {
+    const row = a.subarray(r * n, (r + 1) * n);
+    const m = Math.max(...row);
+    let s = 0;
+    for (let j = 0; j < n; j++) s += row[j] = Math.exp(row[j] - m);
+    for (let j = 0; j < n; j++) row[j] /= s;
+  }
+}
