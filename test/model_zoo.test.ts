@@ -113,6 +113,22 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    // A pairwise-interaction head: dot products between two projections of one input, and RepeatVector.
+    name: 'Dot (axes 2, axes 1, [1, 1], and rank-2 axes -1) between branches, and RepeatVector',
+    shape: [4, 3],
+    build: () => {
+      const x = tf.input({ shape: [4, 3] });
+      const p = L().dense({ units: 3 }).apply(x), q = L().dense({ units: 2 }).apply(x);
+      const d2 = L().dot({ axes: 2 }).apply([p, x]); // [4, 4]
+      const d1 = L().dot({ axes: 1 }).apply([x, q]); // [3, 2]
+      const v = L().flatten().apply(d1), u = L().dense({ units: 6 }).apply(v);
+      const d0 = L().dot({ axes: -1 }).apply([u, L().dense({ units: 6 }).apply(v)]); // [1]
+      const d3 = L().dot({ axes: [1, 1] }).apply([q, x]); // [2, 3]
+      const rep = L().flatten().apply(L().repeatVector({ n: 2 }).apply(L().concatenate().apply([d0, L().flatten().apply(d2), L().flatten().apply(d3)])));
+      return tf.model({ inputs: x, outputs: L().dense({ units: 3 }).apply(rep) });
+    },
+  },
+  {
     name: 'hidden swish, softplus and elu activations and an ELU layer',
     shape: [8],
     scale: 6,

@@ -4,7 +4,7 @@
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, elu, mul, polynomial, relu } from './ops_nonlinear';
+import { avgPool2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import { type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, withActivation } from './layers_activations';
@@ -297,6 +297,31 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   // max(a, b) = b + relu(a - b); min(a, b) = a - relu(a - b): exact under SecureNN.
   Maximum: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => add(b, relu(sub(a, b))), xs[0]), comparisons: true, exactOnly: true }),
   Minimum: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => sub(a, relu(sub(a, b))), xs[0]), comparisons: true, exactOnly: true }),
+  // Copies of a [batch, d] input: [batch, n, d] (local).
+  RepeatVector: (l) => {
+    const c = settings(l, { n: (v) => Number.isInteger(v) && (v as number) >= 1 });
+    return simple((x) => {
+      if (x.rank !== 2) refuse(l, `takes a rank-2 input [batch, features], got [${x.shape}]`);
+      const row = reshape(x, [x.shape[0], 1, x.shape[1]]);
+      return concat(new Array<AnyTensor>(Number(c.n)).fill(row), 1);
+    });
+  },
+  // Batched dot products of two inputs along `axes` (rank 2 or 3): one batched private product.
+  Dot: (l) => {
+    const c = settings(l, { axes: (v) => Number.isInteger(v) || (Array.isArray(v) && v.length === 2 && v.every(Number.isInteger)), normalize: (v) => v === undefined || v === false });
+    const step = () => (xs: AnyTensor[]) => {
+      if (xs.length !== 2) refuse(l, `takes 2 inputs, got ${xs.length}`);
+      const [a, b] = xs;
+      if (a.rank !== b.rank || a.rank < 2 || a.rank > 3) refuse(l, `takes two inputs of rank 2 or 3, got [${a.shape}] and [${b.shape}]`);
+      const ax = (Array.isArray(c.axes) ? c.axes : [c.axes, c.axes]).map((v, i) => ((v as number) < 0 ? (v as number) + xs[i].rank : (v as number)));
+      if (ax.some((v) => v < 1 || v >= a.rank)) refuse(l, `axes ${JSON.stringify(c.axes)} must name non-batch axes of rank-${a.rank} inputs`);
+      if (a.shape[ax[0]] !== b.shape[ax[1]]) refuse(l, `axis ${ax[0]} of [${a.shape}] and axis ${ax[1]} of [${b.shape}] differ`);
+      if (a.rank === 2) return reshape(matmul(reshape(a, [a.shape[0], 1, a.shape[1]]), reshape(b, [b.shape[0], b.shape[1], 1])), [a.shape[0], 1]);
+      // [batch, m, k] x [batch, k, n]: the first input's contracted axis last, the second's first.
+      return matmul(ax[0] === 2 ? a : transpose(a, [0, 2, 1]), ax[1] === 1 ? b : transpose(b, [0, 2, 1]));
+    };
+    return { step, comparisons: false, exactOnly: false };
+  },
   Concatenate: (l) => {
     const c = settings(l, { axis: (v) => v === undefined || Number.isInteger(v) });
     const axis = Number(c.axis ?? -1);

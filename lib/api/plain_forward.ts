@@ -319,6 +319,24 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Average: (l) => (xs) => elementwise(l, xs, (a, b) => a + b, (v) => v / xs.length),
   Maximum: (l) => (xs) => elementwise(l, xs, Math.max),
   Minimum: (l) => (xs) => elementwise(l, xs, Math.min),
+  RepeatVector: (l) =>
+    one((x) => {
+      const n = Number(l.config.n), d = x.shape[1], out = new Float64Array(x.shape[0] * n * d);
+      for (let b = 0; b < x.shape[0]; b++) for (let i = 0; i < n; i++) out.set(x.data.subarray(b * d, (b + 1) * d), (b * n + i) * d);
+      return { data: out, shape: [x.shape[0], n, d] };
+    }),
+  Dot: (l) => (xs) => {
+    const [a, b] = xs, axes = l.config.axes, r = a.shape.length;
+    const ax = (Array.isArray(axes) ? axes : [axes, axes]).map((v) => (Number(v) < 0 ? Number(v) + r : Number(v)));
+    // out[n, i, j] = sum_t a[n, .., t, ..] b[n, .., t, ..]: the free axis of each (none for rank 2).
+    const free = (s: number[], axis: number) => (r === 2 ? 1 : s[3 - axis]);
+    const [m, q, k] = [free(a.shape, ax[0]), free(b.shape, ax[1]), a.shape[ax[0]]];
+    const at = (t: PlainTensor, n: number, f: number, c: number, axis: number) => t.data[r === 2 ? n * k + c : axis === 2 ? (n * t.shape[1] + f) * k + c : (n * k + c) * t.shape[2] + f];
+    const out = new Float64Array(a.shape[0] * m * q);
+    for (let n = 0; n < a.shape[0]; n++)
+      for (let i = 0; i < m; i++) for (let j = 0; j < q; j++) for (let c = 0; c < k; c++) out[(n * m + i) * q + j] += at(a, n, i, c, ax[0]) * at(b, n, j, c, ax[1]);
+    return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
+  },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
   [POLYNOMIAL_LAYER]: (l) => {
     const coeffs = polynomialCoeffs(l);

@@ -163,6 +163,14 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(scores);
         break;
       }
+      case 'RepeatVector':
+        s = [Number(c.n), ...s];
+        elements += PER_LINEAR * count(s);
+        break;
+      // (The walk follows one input: the product's operands and output, counted on its shape.)
+      case 'Dot':
+        elements += 2 * PER_PRODUCT * count(s);
+        break;
       case 'Conv2DTranspose': {
         // A Conv2D over the input spread out by the strides and padded: about (h s + k) x (w s + k).
         const k = pair(c.kernel_size, 1), st = pair(c.strides, 1), cin = s[2] ?? 1, op = c.output_padding == null ? null : pair(c.output_padding, 0);
