@@ -6,7 +6,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { expectRowsMatch } from './helpers/tfjs_compare';
-import { artifactsOf, block, D, H, KD, layerNormRef, linear, mhaRef, softmaxRow, T, type W } from './helpers/attention_models';
+import { addMhaWeights, artifactsOf, block, D, H, KD, layerNormRef, linear, mhaRef, softmaxRow, T, type W, weightList } from './helpers/attention_models';
 import { rnd } from './helpers/model_files';
 
 async function checkModel(t: import('ava').ExecutionContext, a: tfe.ModelArtifacts, ref: (x: number[][]) => number[], shape: [number, number], protocol: 'securenn' | 'fss') {
@@ -67,16 +67,10 @@ test("Keras 3's form: Attention with use_scale between a projected query and the
 test("Keras's timeseries Transformer example (pre-norm block, Conv1D feed-forward, channels_first average over each step's features) computes its equations", async (t) => {
   // keras.io/examples/timeseries/timeseries_classification_transformer, one block, in Keras 2's form.
   const FF = 8, CL = 2;
-  const weights: W[] = [];
-  const add = (name: string, shape: number[], s: number) => weights.push({ name, shape, data: rnd(shape.reduce((a, b) => a * b, 1), s) });
+  const { weights, add } = weightList();
   add('ln1/gamma', [D], 1);
   add('ln1/beta', [D], 0.3);
-  for (const part of ['query', 'key', 'value']) {
-    add(`mha/${part}/kernel`, [D, H, KD], 0.8);
-    add(`mha/${part}/bias`, [H, KD], 0.2);
-  }
-  add('mha/attention_output/kernel', [H, KD, D], 0.6);
-  add('mha/attention_output/bias', [D], 0.1);
+  addMhaWeights(add);
   add('ln2/gamma', [D], 1);
   add('ln2/beta', [D], 0.3);
   add('ff1/kernel', [1, D, FF], 0.6);

@@ -42,16 +42,26 @@ export const layerNormRef = (r: number[], g: Float32Array, b: Float32Array, epsi
   return r.map((x, i) => ((x - m) / Math.sqrt(v + epsilon)) * g[i] + b[i]);
 };
 
-// ---------- a transformer block in Keras 2's form (tf.keras, as tensorflowjs_converter writes it) ----------
-export function block(mhaConfig: Record<string, unknown> = {}, mhaCall: Record<string, unknown> = { value: ['in', 0, 0] }): { a: tfe.ModelArtifacts; ref: (x: number[][]) => number[] } {
+/** A list of random weights and the function that adds one (name, shape, scale). */
+export function weightList(): { weights: W[]; add: (name: string, shape: number[], s: number) => void } {
   const weights: W[] = [];
-  const add = (name: string, shape: number[], s: number) => weights.push({ name, shape, data: rnd(shape.reduce((a, b) => a * b, 1), s) });
+  return { weights, add: (name, shape, s) => void weights.push({ name, shape, data: rnd(shape.reduce((a, b) => a * b, 1), s) }) };
+}
+
+/** MultiHeadAttention 'mha' (H heads of KD over D features): its weights as tf.keras names them. */
+export function addMhaWeights(add: (name: string, shape: number[], s: number) => void): void {
   for (const part of ['query', 'key', 'value']) {
     add(`mha/${part}/kernel`, [D, H, KD], 0.8);
     add(`mha/${part}/bias`, [H, KD], 0.2);
   }
   add('mha/attention_output/kernel', [H, KD, D], 0.6);
   add('mha/attention_output/bias', [D], 0.1);
+}
+
+// ---------- a transformer block in Keras 2's form (tf.keras, as tensorflowjs_converter writes it) ----------
+export function block(mhaConfig: Record<string, unknown> = {}, mhaCall: Record<string, unknown> = { value: ['in', 0, 0] }): { a: tfe.ModelArtifacts; ref: (x: number[][]) => number[] } {
+  const { weights, add } = weightList();
+  addMhaWeights(add);
   add('ln/gamma', [D], 1);
   add('ln/beta', [D], 0.3);
   add('out/kernel', [D, OUT], 0.7);
