@@ -153,6 +153,11 @@ export function activationSuite(protocol: Protocol): void {
         t.true(softmaxErrorBound(n, 1 / n, 16) < 2e-3, `the bound itself is useful: ${softmaxErrorBound(n, 1 / n, 16)}`);
         const single = await open(tfe.softmax(priv(c, Float64Array.of(-7, 0, 12), [3, 1])));
         within(t, single, [1, 1, 1], softmaxErrorBound(1, 1, 16), 'rows of one');
+        // Long rows: the sum reaches 300 (a flat row) and the scale s = 2^-4.
+        const long = Float64Array.of(...new Array(300).fill(0.5), ...rand(300, 3));
+        const gotLong = await open(tfe.softmax(priv(c, long, [2, 300])));
+        const wantLong = [...ref(Array.from(long.subarray(0, 300))), ...ref(Array.from(long.subarray(300)))];
+        within(t, gotLong, wantLong, (i) => softmaxErrorBound(300, wantLong[i], 16), 'rows of 300');
         const cube = Float64Array.from(rand(2 * 3 * 4, 3));
         const got3 = await open(tfe.softmax(priv(c, cube, [2, 3, 4])));
         const want3 = Array.from({ length: 6 }, (_, r) => ref(Array.from(cube.subarray(4 * r, 4 * r + 4)))).flat();
