@@ -115,6 +115,25 @@ test("Keras's timeseries Transformer example (pre-norm block, Conv1D feed-forwar
   await checkModel(t, a, ref, [T, D], 'securenn');
 });
 
+test('self-attention over 40 steps: softmax rows whose exponentials sum far above 4 (scaled into the reciprocal\'s interval)', async (t) => {
+  // Inputs in [-1.5, 1.5] (checkModel): each row's exponentials sum well above 4.
+  const n = 40, d = 3;
+  const layers = [
+    { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, n, d] }, inbound_nodes: [] },
+    { class_name: 'Attention', config: { name: 'att' }, inbound_nodes: [[['in', 0, 0, {}], ['in', 0, 0, {}]]] },
+    { class_name: 'GlobalAveragePooling1D', config: { name: 'pool' }, inbound_nodes: [[['att', 0, 0, {}]]] },
+  ];
+  const a = artifactsOf({ class_name: 'Functional', keras_version: '2.15.0', config: { name: 'long', layers, input_layers: [['in', 0, 0]], output_layers: [['pool', 0, 0]] } }, []);
+  const ref = (x: number[][]) => {
+    const att = x.map((qi) => {
+      const w = softmaxRow(x.map((kj) => qi.reduce((acc, v, c) => acc + v * kj[c], 0)));
+      return Array.from({ length: d }, (_, c) => w.reduce((acc, wj, j) => acc + wj * x[j][c], 0));
+    });
+    return Array.from({ length: d }, (_, c) => att.reduce((acc, r) => acc + r[c], 0) / n);
+  };
+  await checkModel(t, a, ref, [n, d], 'securenn');
+});
+
 test('attention: masks, causal masks, returned scores, concat scores and other output shapes are refused, naming them; Pond refuses attention', async (t) => {
   const cases: [ReturnType<typeof block>, RegExp][] = [
     [block({}, { value: ['in', 0, 0], attention_mask: ['in', 0, 0] }), /layer 'mha' \(MultiHeadAttention\): is called with a tensor as 'attention_mask'; masks and other tensor arguments are not supported/],
