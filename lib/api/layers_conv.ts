@@ -1,7 +1,7 @@
 // The convolution layers: Conv2D (grouped, dilated), DepthwiseConv2D and SeparableConv2D (their
-// kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), and Conv1D (a Conv2D
-// over a height-1 image; causal padding as zeros before the first step), and Conv2DTranspose (a
-// Conv2D of the input spread out by the strides, with the kernel turned half a turn).
+// kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), Conv1D (a Conv2D over
+// a height-1 image; causal padding as zeros before the first step) and Conv2DTranspose (a Conv2D
+// of the input spread out by the strides, with the kernel turned half a turn).
 import { add, pad, reshape, slice } from './ops';
 import { conv2d } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
@@ -100,7 +100,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     return convPlan(l, ctx, c, k, f);
   },
   Conv2DTranspose: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool });
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool });
     // TensorFlow.js ignores a transposed convolution's dilation and Keras applies it: what such a
     // model computes depends on where it runs, so it is refused rather than guessed.
     if (pair(c.dilation_rate, 1).some((d) => d !== 1)) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: TensorFlow.js ignores it and Keras applies it, so the model's own output is ambiguous; only 1 is supported`);
