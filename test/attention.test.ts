@@ -143,6 +143,23 @@ test('attention: masks, causal masks, returned scores, concat scores and other o
     [block({ attention_axes: [1, 2] }), /layer 'mha' \(MultiHeadAttention\): attention_axes = \[1,2\] is not supported/],
   ];
   for (const [{ a }, message] of cases) t.throws(() => tfe.loadPlainModel(a), { message }, String(message));
+  // Any layer called with a tensor by keyword other than attention's value and key (an RNN's
+  // initial_state, a mask) is refused; before, such arguments were ignored.
+  const dense = (kwargs: Record<string, unknown>) => ({
+    class_name: 'Functional',
+    config: {
+      name: 'f',
+      layers: [
+        { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 4] }, inbound_nodes: [] },
+        { class_name: 'Dense', config: { name: 'd', units: 2 }, inbound_nodes: [[['in', 0, 0, kwargs]]] },
+      ],
+      input_layers: [['in', 0, 0]],
+      output_layers: [['d', 0, 0]],
+    },
+  });
+  const dw = [{ name: 'd/kernel', shape: [4, 2], data: rnd(8, 1) }, { name: 'd/bias', shape: [2], data: rnd(2, 1) }];
+  t.throws(() => tfe.loadPlainModel(artifactsOf(dense({ mask: ['in', 0, 0] }), dw)), { message: /layer 'd' \(Dense\): is called with a tensor as 'mask'; masks and other tensor arguments are not supported/ });
+  t.notThrows(() => tfe.loadPlainModel(artifactsOf(dense({ training: false }), dw)), 'a non-tensor keyword argument such as training is not a tensor input');
   const concat = { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Attention', config: { name: 'att', score_mode: 'concat', batch_input_shape: [null, 4, 5] } }] } };
   t.throws(() => tfe.loadPlainModel(artifactsOf(concat, [])), { message: /layer 'att' \(Attention\): score_mode = "concat" is not supported/ });
   const c = new tfe.Cluster({ protocol: 'pond' });
