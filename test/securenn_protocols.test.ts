@@ -5,6 +5,7 @@ import { randomFillSync } from 'node:crypto';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { reluAndBitOp } from '../lib/api/securenn_ops';
 import { add, oddAdd, prgRing, randomSeed, sub } from '../lib/ring';
 import { computeMsb, drelu, shareConvert } from '../lib/protocol/securenn/msb';
 import { dreluOneCompare, reluOneCompare } from '../lib/protocol/securenn/drelu_one_compare';
@@ -84,12 +85,14 @@ test("the paper's DReLU form on a whole relu gives the default form's bits; an u
     try {
       t.is(c.fork(c.transport, 1).securennDrelu, securennDrelu, 'sessions keep the form');
       const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
-      return [...(await tfe.defineOutput('output-receiver', tfe.relu(xs))).data];
+      // relu, and relu with its sign bit from one comparison (the smooth activations' form).
+      const both = reluAndBitOp(xs);
+      return await Promise.all([tfe.relu(xs), both.relu, both.bit].map(async (z) => [...(await tfe.defineOutput('output-receiver', z)).data]));
     } finally {
       await c.close();
     }
   };
-  const expected = [...x].map((v) => Math.max(v, 0));
+  const expected = [[...x].map((v) => Math.max(v, 0)), [...x].map((v) => Math.max(v, 0)), [...x].map((v) => (v >= 0 ? 1 : 0))];
   t.deepEqual(await run('paper'), expected);
   t.deepEqual(await run('one-compare'), expected);
   t.throws(() => new tfe.Cluster({ securennDrelu: 'fast' as 'paper' }), { message: /Cluster: unknown SecureNN DReLU form "fast" \(expected 'one-compare', 'paper'\)/ });

@@ -5,7 +5,8 @@
 // (swish, softplus, gelu), or times the sign bit (elu, selu), or one of each (mish).
 //
 // Method, for a private x (sigmoid(-a) = 1 - sigmoid(a), so only a = |x| is fitted):
-// 1. s = [x >= 0], a = 2 relu(x) - x = |x| (exact: relu multiplies by a bit, no truncation),
+// 1. s = [x >= 0] and relu(x) from one comparison (relu computes the bit on the way:
+//    reluAndBitOp), a = 2 relu(x) - x = |x| (exact: relu multiplies by a bit, no truncation),
 //    and c = a - relu(a - T) = min(a, T) for the last knot T (keeps every power small).
 // 2. b_k = [c >= t_k] for the inner knots, in one batched comparison. (Taken from a instead,
 //    the same bits alongside the clamp, an Embedding -> LSTM query got 10-40% slower over the
@@ -22,7 +23,7 @@ import { erfc } from '../math/erf';
 import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, constantTensor, reduceSum, reshape, slice, sub } from './ops';
 import { mul, relu } from './ops_nonlinear';
-import { nonNegativeOp } from './securenn_ops';
+import { nonNegativeOp, reluAndBitOp } from './securenn_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 /** Knots on |x|; beyond the last one sigmoid is taken as 1 (1 - sigmoid(10) = 4.5e-5). */
@@ -173,9 +174,9 @@ function clampedKnots(a: AnyTensor, knots: readonly number[] = KNOTS): { c: AnyT
 
 /** What every function of |x| needs (steps 1-2 of the header): s = [x >= 0], relu(x), c = min(|x|, T), the knot bits. */
 function absParts(x: PrivateTensor): { s: AnyTensor; r: AnyTensor; c: AnyTensor; bits: AnyTensor } {
-  const s = nonNegativeOp(x);
+  // The sign bit and relu from one comparison (relu computes the bit on the way).
+  const { bit: s, relu: r } = reluAndBitOp(x);
   // Additions only: a product with the constant 2 would overflow for |x| >= 2^31.
-  const r = relu(x);
   const a = sub(add(r, r), x);
   return { s, r, ...clampedKnots(a) };
 }

@@ -7,7 +7,7 @@ import { isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
-import { equalZero as eqZ, negative, nonNegative, relu as exactRelu } from '../protocol/securenn/relu';
+import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit } from '../protocol/securenn/relu';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { normalizeAxis } from '../tensor/shape';
 import * as L from './ops';
@@ -41,6 +41,36 @@ export function exactReluOp(x: AnyTensor): PrivateTensor {
   const px = privateOnly('relu', x);
   const c = px.cluster;
   return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape)));
+}
+
+/**
+ * relu(x) and [x >= 0] (0.0/1.0) from one exact comparison: the relu's, which computes the bit on
+ * the way (protocol/securenn/relu.ts reluWithBit). Both bit-exact with plaintext fixed point.
+ */
+export function reluAndBitOp(x: AnyTensor): { relu: PrivateTensor; bit: PrivateTensor } {
+  requireSecureNN('relu', x);
+  const px = privateOnly('relu', x);
+  const c = px.cluster, n = px.shape.reduce((a, b) => a * b, 1);
+  const both = new PrivateTensor(
+    c,
+    [2, ...px.shape],
+    runOp(c, 'reluAndBit', [px.shares], async (p, o, [a]) => {
+      const s = await reluWithBit(p, o, a, px.shape);
+      if (!s) return null;
+      // The bit half as fixed-point 0.0/1.0; the relu half as it is.
+      const flat = R.reshape(s, [2, n]);
+      s.dispose();
+      const [r, b] = await Promise.all([R.slice(flat, [0, 0], [1, n]), R.slice(flat, [1, 0], [1, n])]);
+      flat.dispose();
+      const scaled = await scaleBit(c, b);
+      const out = await R.concat([r, scaled!], 0);
+      r.dispose();
+      scaled!.dispose();
+      return R.reshape(out, [2, ...px.shape]);
+    }),
+  );
+  const half = (i: number) => L.reshape(L.slice(both, [i, ...px.shape.map(() => 0)], [1, ...px.shape]), px.shape) as PrivateTensor;
+  return { relu: half(0), bit: half(1) };
 }
 
 function diffOp(name: string, x: AnyTensor, y: AnyTensor): PrivateTensor {

@@ -2,9 +2,9 @@
 // pooling, reduceMax, argmax, comparisons) is built on it and Beaver products, so a new exact
 // protocol supplies a DReLU and gets all of them.
 import type { RingTensor } from '../tensor/ring_tensor';
-import { fssDrelu, fssRelu } from './fss/drelu';
+import { fssDrelu, fssRelu, fssReluBit } from './fss/drelu';
 import type { OpCtx, Party } from './party';
-import { dreluOneCompare, reluOneCompare } from './securenn/drelu_one_compare';
+import { dreluOneCompare, reluBitOneCompare, reluOneCompare } from './securenn/drelu_one_compare';
 import { drelu as dreluPaper } from './securenn/msb';
 
 /** Shares over Z_2^64 of [a >= 0] for flat [n] shares a, under the party's protocol. */
@@ -27,4 +27,14 @@ export function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Pro
 export function fusedRelu(p: Party): ((p: Party, op: OpCtx, a: RingTensor | null, n: number) => Promise<RingTensor | null>) | null {
   if (p.protocol === 'fss') return fssRelu;
   return p.protocol === 'securenn' && p.securennDrelu === 'one-compare' ? reluOneCompare : null;
+}
+
+/**
+ * relu(a) and DReLU(a) from one gate, [relu; d] as a flat [2n] share, where the relu gate computes
+ * d on the way (FSS, SecureNN's one-compare form): the same messages as fusedRelu's; null where
+ * relu is DReLU times a (then d is at hand anyway).
+ */
+export function fusedReluBit(p: Party): ((p: Party, op: OpCtx, a: RingTensor | null, n: number) => Promise<RingTensor | null>) | null {
+  if (p.protocol === 'fss') return fssReluBit;
+  return p.protocol === 'securenn' && p.securennDrelu === 'one-compare' ? reluBitOneCompare : null;
 }

@@ -4,7 +4,7 @@
 // decides which form a gate takes (steps.ts); this is the DReLU-from-a-one-bit-DCF-plus-select
 // structure of Orca's two-round ReLU (Jawalkar et al., S&P 2024), on our dealer and wire.
 import { awaitedLater } from '../../awaited_later';
-import { add, addScalar, bitExtract, cast, mul, shiftRightLogical, sub, xor } from '../../ops';
+import { add, addScalar, bitExtract, cast, concat, mul, shiftRightLogical, sub, xor } from '../../ops';
 import { dcfBitEval, dcfBitKeygen, dcfBitKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
@@ -40,7 +40,7 @@ import { FSS_STEPS } from './steps';
  * is uniform and independent of everything else either holds: m is a fresh uniform bit known to
  * server2 alone, and a party's shares of m, r m and w are uniform on their own); server2 nothing.
  */
-export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
+export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean } = {}): Promise<RingTensor | null> {
   const shape = [n];
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
   const parts = keyChunks(n, dcfBitKeyWords(LOW_BITS));
@@ -94,7 +94,9 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
     if (!opts.relu) return held.release(d);
     // Step 8.
     const rd = await held.keep(add(await held.keep(mul(e, rj!)), await held.keep(mul(flip, rmj!))));
-    return await sub(await held.keep(mul(xHat, d)), rd);
+    if (!opts.bit) return await sub(await held.keep(mul(xHat, d)), rd);
+    // [relu; d]: d was computed on the way (nothing more is sent).
+    return await concat([await held.keep(sub(await held.keep(mul(xHat, d)), rd)), d]);
   } finally {
     held.dispose();
   }

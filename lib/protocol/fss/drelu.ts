@@ -4,7 +4,7 @@
 // FSS_STEPS.compactFrom elements or more take the compact two-round form instead (compact_gate.ts:
 // keys half the size; docs/fss.md "Two gate forms").
 import { awaitedLater } from '../../awaited_later';
-import { add, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
+import { add, concat, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
 import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
@@ -46,7 +46,7 @@ export { FSS_STEPS } from './steps';
  * it lacks), and the peer's share of x^ (uniform: r is uniform and unknown to both); server2
  * nothing.
  */
-export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean } = {}): Promise<RingTensor | null> {
+export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean } = {}): Promise<RingTensor | null> {
   if (takesCompactForm(p.fssGate, n)) return compactSign(p, op, a, n, opts);
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
@@ -102,11 +102,16 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
     // Step 7: relu_j = x^ d_j - (r_j (1 - A) - (1 - 2A) ((rb)_j + e_j)).
     const rz = await held.keep(add(rbj!, evals[1]));
     const rd = await held.keep(sub(await held.keep(mul(rj!, notTop)), await held.keep(mul(rz, flip))));
-    return await sub(await held.keep(mul(xHat, d)), rd);
+    if (!opts.bit) return await sub(await held.keep(mul(xHat, d)), rd);
+    // [relu; d]: d was computed on the way (nothing more is sent).
+    return await concat([await held.keep(sub(await held.keep(mul(xHat, d)), rd)), d]);
   } finally {
     held.dispose();
   }
 }
+
+/** Shares of relu(a) and [a >= 0] together, [relu; d] flat [2n]: the relu gate's own steps. */
+export const fssReluBit = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true, bit: true });
 
 /** Shares of [a >= 0]: see fssSign. */
 export const fssDrelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n);

@@ -3,7 +3,7 @@
 // in SecureNN's setting of two share holders and server2 as dealer and comparison helper. The
 // paper's SecureNN DReLU (msb.ts: ShareConvert, then ComputeMSB) runs two PrivateCompares and
 // twice the traffic for the same bit.
-import { add, bitExtract, cast, mul, mulScalar, shiftLeft, shiftRightLogical, sub, xor } from '../../ops';
+import { add, bitExtract, cast, concat, mul, mulScalar, shiftLeft, shiftRightLogical, sub, xor } from '../../ops';
 import { prgBits, prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
@@ -49,7 +49,15 @@ export function reluOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: num
   return oneCompare(p, op, a, n, true);
 }
 
-async function oneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number, relu: boolean): Promise<RingTensor | null> {
+/**
+ * relu(a) and DReLU(a) together, [relu; d] as one flat [2n] share: the relu's own steps, which
+ * compute d on the way (the same messages as reluOneCompare; d is kept, not sent).
+ */
+export function reluBitOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> {
+  return oneCompare(p, op, a, n, true, true);
+}
+
+async function oneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number, relu: boolean, withBit = false): Promise<RingTensor | null> {
   const shape = [n];
   if (p.role === 2) {
     const r = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
@@ -97,5 +105,7 @@ async function oneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number, 
   const rc = await mul(rj!, oneMinusC);
   const rzs = await mul(rzj!, sign);
   const lhs = await sub(xd, rc);
-  return done([...temps, x, oneMinusC, sign, rzj, d, xd, rc, rzs, lhs], await add(lhs, rzs));
+  const r = await add(lhs, rzs);
+  if (!withBit) return done([...temps, x, oneMinusC, sign, rzj, d, xd, rc, rzs, lhs], r);
+  return done([...temps, x, oneMinusC, sign, rzj, d, xd, rc, rzs, lhs, r], await concat([r, d]));
 }

@@ -1,9 +1,9 @@
 // SecureNN's selection and exact ReLU on top of DReLU, and the comparisons built from it.
-import { add, addScalar, mulScalar, reshape, sub } from '../../ops';
+import { add, addScalar, concat, mulScalar, reshape, sub } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
 import { bilinear, mask } from '../pond/arith';
-import { drelu, fusedRelu } from '../comparison';
+import { drelu, fusedRelu, fusedReluBit } from '../comparison';
 
 /**
  * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives
@@ -58,6 +58,34 @@ export function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly 
     d?.dispose();
     return z;
   });
+}
+
+/**
+ * relu(a) and DReLU(a) as one share of shape [2, ...shape] ([relu; bit], the bit as an integer 0
+ * or 1): what relu computes anyway, so a caller that needs both (the smooth activations' sign and
+ * relu, ops_smooth.ts) runs one comparison instead of two. Sends what relu sends.
+ */
+export async function reluWithBit(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  const n = shape.reduce((x, y) => x * y, 1);
+  const af = a ? reshape(a, [n]) : null;
+  try {
+    const gate = fusedReluBit(p);
+    let both: RingTensor | null;
+    if (gate) both = await gate(p, op, af, n);
+    else {
+      const d = await drelu(p, op, af, n);
+      const z = await product(p, op, af, d, n, 50);
+      both = z && d ? await concat([z, d]) : null;
+      z?.dispose();
+      d?.dispose();
+    }
+    if (!both) return null;
+    const out = reshape(both, [2, ...shape]);
+    both.dispose();
+    return out;
+  } finally {
+    af?.dispose();
+  }
 }
 
 /** Shares of [a >= 0] (DReLU) in any shape. */

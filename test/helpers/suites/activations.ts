@@ -12,6 +12,7 @@ import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
 import { softmaxErrorBound } from '../../../lib/api/ops_softmax';
+import { reluAndBitOp } from '../../../lib/api/securenn_ops';
 import { eluErrorBound, geluErrorBound, mishErrorBound, seluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
 import { normalCdf } from '../../../lib/math/erf';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
@@ -67,6 +68,31 @@ export function activationSuite(protocol: Protocol): void {
         // The default polynomial would be far off at the ends of [-8, 8]: the option matters.
         const def = tfe.reluPolynomial();
         t.true(Math.abs(tfe.evalPolynomial(def, 8) - tfe.evalPolynomial(poly, 8)) > 100 * polyBound(poly.coeffs, 8));
+      }));
+
+  if (exactRelu)
+    test(`${protocol}: relu and its sign bit from one comparison: both bit-exact, and no more traffic than relu alone`, (t) =>
+      withCluster(protocol, async (c) => {
+        // Both signs, zero, one unit either side of it, and far out.
+        const xa = withEdges(rand(600, 50), [0, U, -U, 2 * U, -2 * U, 1e6, -1e6, 2 ** 40, -(2 ** 40)]);
+        const { relu, bit } = reluAndBitOp(priv(c, xa, [20, 30]));
+        const [r, b] = [await open(relu), await open(bit)];
+        const fixed = Array.from(xa, enc);
+        t.deepEqual(Array.from(r), fixed.map((v) => Math.max(v, 0)), 'relu, bit for bit');
+        t.deepEqual(Array.from(b), fixed.map((v) => (v >= 0 ? 1 : 0)), 'the bit, [x >= 0]');
+        const traffic = async (f: () => Promise<unknown>) => {
+          c.transport.resetTraffic();
+          await f();
+          const { bytes, messages, rounds } = c.transport.traffic().total;
+          return { bytes, messages, rounds };
+        };
+        const alone = await traffic(() => open(tfe.relu(priv(c, rand(600, 50), [20, 30]))));
+        const both = await traffic(async () => {
+          const o = reluAndBitOp(priv(c, rand(600, 50), [20, 30]));
+          return Promise.all([open(o.relu), open(o.bit)]);
+        });
+        // The same relu messages; opening the bit adds one output's bytes (2 shares of 600 words).
+        t.deepEqual(both, { bytes: alone.bytes + 2 * 8 * 600, messages: alone.messages + 2, rounds: alone.rounds + 1 }, 'traffic');
       }));
 
   if (exactRelu)
