@@ -182,9 +182,9 @@ function absParts(x: PrivateTensor): { s: AnyTensor; r: AnyTensor; c: AnyTensor;
 }
 
 /**
- * e^-a for a private a known to be >= 0 (softmax's exponentials of x - max(x)): elu's fit of
- * e^-a - 1, plus 1. No sign to take: steps 2-4 of the header on a itself. Beyond the last knot
- * it is e^-10 = 4.5e-5 (counted in the fit's error).
+ * e^-a for a private a known to be >= 0 (softmax's exponentials of x - max(x)): the fit of
+ * e^-a - 1 on EXP_KNOTS, plus 1. No sign to take: steps 2-4 of the header on a itself. Beyond the
+ * last knot it is e^-10 = 4.5e-5 (counted in the fit's error).
  */
 export function piecewiseExpNeg(a: PrivateTensor): PrivateTensor {
   const fit = expFit();
