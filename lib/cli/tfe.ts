@@ -39,7 +39,7 @@ program
       console.log(`cpu features   ${i.cpuFeatures}`);
       console.log(`matmul kernel  ${i.matmulKernel}${i.matmulRates ? ` (fastest measured here: ${i.matmulRates})` : ''}`);
       console.log(
-        `conv2d         im2col + matmul${i.convDirectRates ? `, or direct (stride 1, no im2col; timed against it per shape) with the faster form measured here: ${i.convDirectRates}` : ''}`,
+        `conv2d         im2col + matmul${i.convDirectRates ? `, or direct (stride 1, no im2col), each form timed against it per shape; tile rates here: ${i.convDirectRates}` : ''}`,
       );
       console.log(`prg            AES-128-CTR (${i.aes})`);
       console.log(`threads        ${i.threads}`);

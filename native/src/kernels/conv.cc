@@ -233,45 +233,53 @@ void convGemm(const Tensor& x, const Tensor& f, const ConvGeom& g, int64_t o, co
   matmul2d(cols.ptr<uint64_t>(), f.ptr<uint64_t>(), out, rows, g.patch(), o, mk);
 }
 
-// 'auto' between the direct kernel and im2col + the matmul kernel 'auto' picks, per convolution
-// shape, by timing both on the shape itself. Tile rates alone mispredict here: on the Intel Xeon
-// of 2026-12-01 AMX achieved 36-45% of its tile rate on convolutions and the direct kernel 71-90%
-// of its own (bench/RESULTS.md, "Direct convolution"), so AMX won one 3x3 shape and lost the next.
-// Every call is timed and each path keeps its best time. The first kTrials calls of a shape
-// alternate between the two; later calls take the one with the lower best time, except every
-// kRetry-th, which runs the other: a host busy during the trials (a time only ever too long) can
-// make the wrong one look faster, and the retries undo that. Both give the same result, so only
-// time depends on the choice.
+// 'auto' among im2col + the matmul kernel 'auto' picks and the direct kernel's forms (vpmullq, and
+// IFMA where the CPU has it and the patch fits its 4095 taps), per convolution shape, by timing
+// them on the shape itself. Tile rates alone mispredict here: on the Intel Xeon of 2026-12-01 AMX
+// achieved 36-45% of its tile rate on convolutions and the direct kernel 71-90% of its own
+// (bench/RESULTS.md, "Direct convolution"), so AMX won one 3x3 shape and lost the next, and the
+// IFMA form's higher tile rate did not carry over to LeNet's convolution. Every call is timed and
+// each candidate keeps its best time. The first kRounds x candidates calls of a shape take them
+// in turn; later calls take the one with the lowest best time, except every kRetry-th, which runs
+// another in rotation: a host busy during the trials (a time only ever too long) can make the
+// wrong one look faster, and the retries undo that. All give the same result, so only time
+// depends on the choice.
 class ConvPlans {
  public:
   using Key = std::array<int64_t, 10>;
-  static constexpr int64_t kTrials = 6, kRetry = 32;
-  static constexpr size_t kMaxShapes = 4096;  // beyond this many shapes, no more plans: direct
+  static constexpr int64_t kRounds = 3, kRetry = 32;
+  static constexpr size_t kMaxShapes = 4096;  // beyond this many shapes, no more plans: the first candidate
 
-  // Whether this call runs the direct kernel, and whether to time it.
-  std::pair<bool, bool> choose(const Key& key) {
+  // Which of `count` candidates this call runs, and whether to time it.
+  std::pair<int, bool> choose(const Key& key, int count) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = plans_.find(key);
     if (it == plans_.end()) {
-      if (plans_.size() >= kMaxShapes) return {true, false};
+      if (plans_.size() >= kMaxShapes) return {0, false};
       it = plans_.emplace(key, Plan{}).first;
     }
     Plan& p = it->second;
     const int64_t call = p.calls++;
-    if (call < kTrials) return {call % 2 == 0, true};
-    const bool faster = p.best[1] <= p.best[0];
-    return {call % kRetry == 0 ? !faster : faster, true};
+    if (call < kRounds * count) return {static_cast<int>(call % count), true};
+    int fastest = 0;
+    for (int i = 1; i < count; ++i)
+      if (p.best[i] < p.best[fastest]) fastest = i;
+    if (call % kRetry != 0) return {fastest, true};
+    // The retries visit the others in turn.
+    const int other = static_cast<int>((call / kRetry) % (count - 1));
+    return {other < fastest ? other : other + 1, true};
   }
 
-  void record(const Key& key, bool direct, double seconds) {
+  void record(const Key& key, int candidate, double seconds) {
     std::lock_guard<std::mutex> lock(mu_);
-    double& best = plans_[key].best[direct ? 1 : 0];
+    double& best = plans_[key].best[candidate];
     best = std::min(best, seconds);
   }
 
  private:
   struct Plan {
-    double best[2] = {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()};  // im2col, direct
+    std::array<double, 3> best{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(),
+                               std::numeric_limits<double>::infinity()};
     int64_t calls = 0;
   };
   std::mutex mu_;
@@ -307,12 +315,15 @@ Outputs conv2d(const Inputs& in, const Attrs& at) {
     convGemm(x, f, g, o, mk, y);
     return {out};
   }
+  // The candidates: the direct kernel's forms first (the one taken beyond kMaxShapes), then im2col.
+  static const char* const kDirect[] = {"direct-avx512", "direct-ifma"};
+  const int forms = cpuFeatures().ifma && g.patch() <= kDirectIfmaMaxTaps ? 2 : 1;
   const ConvPlans::Key key{g.n, g.h, g.w, g.c, g.kh, g.kw, g.padTop, g.padLeft, o, numThreads()};
-  const auto [direct, timed] = convPlans().choose(key);
+  const auto [pick, timed] = convPlans().choose(key, forms + 1);
   const auto t0 = std::chrono::steady_clock::now();
-  if (direct) convDirectAvx512("direct", x.ptr<uint64_t>(), f.ptr<uint64_t>(), y, g, o);
+  if (pick < forms) convDirectAvx512(kDirect[pick], x.ptr<uint64_t>(), f.ptr<uint64_t>(), y, g, o);
   else convGemm(x, f, g, o, mk, y);
-  if (timed) convPlans().record(key, direct, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (timed) convPlans().record(key, pick, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return {out};
 }
 

@@ -15,6 +15,9 @@ namespace tfe {
 void convDirectAvx512(const std::string& impl, const uint64_t* x, const uint64_t* f, uint64_t* out, const ConvGeom& g,
                       int64_t o);
 
+// The IFMA form sums its cross forms exactly up to this many taps (kh * kw * c) per output.
+constexpr int64_t kDirectIfmaMaxTaps = 4095;
+
 // Each form's tile rate (multiply-adds per second on one thread), measured on first use:
 // "avx512 7.8, ifma 9.9 GMAC/s per thread". 'direct' takes the faster form.
 std::string convDirectRates();

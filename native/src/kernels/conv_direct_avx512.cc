@@ -149,7 +149,7 @@ void tileIfma(const PixelVec* vec, const Taps& taps) {
 }
 
 // The cross forms' sums hold a0' b0' terms below bit 36: at most this many taps.
-constexpr int64_t kIfmaMaxTaps = 4095;
+constexpr int64_t kIfmaMaxTaps = kDirectIfmaMaxTaps;
 
 using TileFn = void (*)(const PixelVec*, const Taps&);
 
