@@ -88,3 +88,22 @@ export function transposeAxis(len: number, k: number, s: number, same: boolean, 
   const before = k - 1 - top;
   return { out, top, before, after: out + k - 1 - before - len * s };
 }
+
+/** Taps of a transposed convolution's kernel of size k that output phase p (of stride s) uses: k = p + m s. */
+export const phaseTaps = (k: number, s: number, p: number): number => (p < k ? Math.ceil((k - p) / s) : 0);
+
+/**
+ * The sub-pixel form of a transposed convolution: output phase (ph, pw) (outputs o with o + top
+ * = q s + p) is an ordinary VALID convolution of the input with the taps k = p + m s of Keras's
+ * kernel [kh, kw, f, c], turned half a turn: [Mh, Mw, c, f] with entry [j, i] = W[ph + (Mh - 1 - j)
+ * sh, pw + (Mw - 1 - i) sw]. No zeros between the input pixels, so s^2 fewer multiply-adds.
+ */
+export function phaseKernel(k: ArrayLike<number>, [kh, kw, f, c]: readonly number[], [sh, sw]: readonly [number, number], [ph, pw]: readonly [number, number]): Float64Array {
+  const mh = phaseTaps(kh, sh, ph), mw = phaseTaps(kw, sw, pw);
+  const o = new Float64Array(mh * mw * c * f);
+  for (let j = 0; j < mh; j++)
+    for (let i = 0; i < mw; i++)
+      for (let ci = 0; ci < c; ci++)
+        for (let fo = 0; fo < f; fo++) o[at([mh, mw, c, f], j, i, ci, fo)] = k[at([kh, kw, f, c], ph + (mh - 1 - j) * sh, pw + (mw - 1 - i) * sw, fo, ci)];
+  return o;
+}

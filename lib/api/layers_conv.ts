@@ -2,11 +2,11 @@
 // kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), Conv1D (a Conv2D over
 // a height-1 image; causal padding as zeros before the first step) and Conv2DTranspose (a Conv2D
 // of the input spread out by the strides, with the kernel turned half a turn).
-import { add, pad, reshape, slice } from './ops';
+import { add, concat, pad, reshape, slice } from './ops';
 import { conv2d } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
 import { withActivation } from './layers_activations';
-import { dilatedShape, transposeAxis } from './conv_kernels';
+import { dilatedShape, phaseTaps, transposeAxis } from './conv_kernels';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, ones, padding, padMode, pair, posInt, settings } from './layers_settings';
@@ -66,6 +66,51 @@ function transposedConv(l: LayerConfig, x: AnyTensor, k: PrivateTensor, size: [n
   return conv2d(z, k, { strides: [1, 1], padding: 'VALID' });
 }
 
+/** Every output phase (ph, pw) of strides [sh, sw], row by row. */
+export const subPixelPhases = ([sh, sw]: [number, number]): [number, number][] => Array.from({ length: sh * sw }, (_, i) => [Math.floor(i / sw), i % sw]);
+
+/**
+ * A transposed convolution in its sub-pixel form (conv_kernels.ts phaseKernel): per axis, output
+ * o with o + top = q s + p comes from phase p at q, and phase p is a VALID convolution of the
+ * input window [q - M_p + 1, q] (zeros outside the input) with its M_p taps. Every phase is
+ * computed for q in [Q0, Q1], the q of the outputs wanted; the phases are interleaved (local
+ * reshapes and concatenations) and the outputs cropped. s^2 products of the input's size, not
+ * one of s^2 times its size.
+ */
+function subPixelConv(l: LayerConfig, x: AnyTensor, phases: { phase: [number, number]; k: PrivateTensor }[], size: [number, number], s: [number, number], same: boolean, op: [number, number] | null): AnyTensor {
+  if (x.rank !== 4) refuse(l, `takes a rank-4 input [batch, height, width, channels], got [${x.shape}]`);
+  const [n, h, w, c] = x.shape;
+  const axis = (len: number, i: number) => {
+    try {
+      const g = transposeAxis(len, size[i], s[i], same, op ? op[i] : null);
+      const q0 = Math.floor(g.top / s[i]), q1 = Math.floor((g.top + g.out - 1) / s[i]);
+      return { ...g, len, q0, count: q1 - q0 + 1 };
+    } catch (e) {
+      return refuse(l, (e as Error).message);
+    }
+  };
+  const gy = axis(h, 0), gx = axis(w, 1);
+  // The input rows (or columns) [q0 - m + 1, q1] that phase with m taps reads, zeros outside.
+  const window = (g: typeof gy, m: number): { from: number; to: number; before: number; after: number } => {
+    const start = g.q0 - m + 1, end = g.q0 + g.count - 1;
+    return { from: Math.max(start, 0), to: Math.min(end, g.len - 1), before: Math.max(0, -start), after: Math.max(0, end - (g.len - 1)) };
+  };
+  const z = new Map<string, AnyTensor>();
+  for (const { phase: [ph, pw], k } of phases) {
+    const wy = window(gy, k.shape[0]), wx = window(gx, k.shape[1]);
+    let xs = slice(x, [0, wy.from, wx.from, 0], [n, Math.max(0, wy.to - wy.from + 1), Math.max(0, wx.to - wx.from + 1), c]);
+    if (wy.before + wy.after + wx.before + wx.after > 0) xs = pad(xs, [[0, 0], [wy.before, wy.after], [wx.before, wx.after], [0, 0]]);
+    z.set(`${ph},${pw}`, conv2d(xs, k, { strides: [1, 1], padding: 'VALID' })); // [n, count_y, count_x, f]
+  }
+  const f = phases[0].k.shape[3];
+  // [n, qy, ph, qx, pw, f] -> [n, qy s_h + ph, qx s_w + pw, f]: o + top - q0 s in that order.
+  const rows = Array.from({ length: s[0] }, (_, ph) =>
+    reshape(concat(Array.from({ length: s[1] }, (_, pw) => reshape(z.get(`${ph},${pw}`)!, [n, gy.count, gx.count, 1, f])), 3), [n, gy.count, 1, gx.count, s[1], f]),
+  );
+  const all = reshape(concat(rows, 2), [n, gy.count * s[0], gx.count * s[1], f]);
+  return slice(all, [0, gy.top - gy.q0 * s[0], gx.top - gx.q0 * s[1], 0], [n, gy.out, gx.out, f]);
+}
+
 export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   Conv2D: (l, ctx) => {
     const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
@@ -108,10 +153,23 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const [kh, kw, f, ch] = shape;
     if (f !== Number(c.filters)) refuse(l, `kernel has shape [${shape}] but filters = ${c.filters}`);
     const strides = pair(c.strides, 1), op = outputPaddingOf(l, c.output_padding, strides);
-    const k = ctx.derived('transposed_kernel', [kh, kw, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation: [1, 1], transposed: true });
+    const kernel = `${l.config.name}/kernel`, same = c.padding === 'same';
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, f]);
+    // The sub-pixel form where every output phase has taps (kernel at least the stride); else the
+    // input spread out by the strides.
+    if (kh >= strides[0] && kw >= strides[1]) {
+      const phases = subPixelPhases(strides).map((phase) => ({
+        phase,
+        k: ctx.derived(`transposed_kernel_${phase.join('_')}`, [phaseTaps(kh, strides[0], phase[0]), phaseTaps(kw, strides[1], phase[1]), ch, f], { kind: 'phaseKernel', kernel, shape, strides, phase }),
+      }));
+      return withActivation(l, ctx, (p) => (x) => {
+        const y = subPixelConv(l, x, phases.map((q) => ({ phase: q.phase, k: p[q.k] })), [kh, kw], strides, same, op);
+        return b < 0 ? y : add(y, p[b]);
+      });
+    }
+    const k = ctx.derived('transposed_kernel', [kh, kw, ch, f], { kind: 'convKernel', kernel, shape, depthwise: false, dilation: [1, 1], transposed: true });
     return withActivation(l, ctx, (p) => (x) => {
-      const y = transposedConv(l, x, p[k], [kh, kw], strides, c.padding === 'same', op);
+      const y = transposedConv(l, x, p[k], [kh, kw], strides, same, op);
       return b < 0 ? y : add(y, p[b]);
     });
   },

@@ -15,7 +15,7 @@ import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalo
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
-import { transposeAxis } from './conv_kernels';
+import { phaseTaps, transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
 
@@ -108,6 +108,23 @@ const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, numbe
 };
 
 /**
+ * A Conv2DTranspose's kernel turned half a turn ([kh, kw, c, f], conv_kernels.ts transposedKernel)
+ * from its sub-pixel phases: tap k = p + m s of Keras's kernel is entry M_p - 1 - m of phase p's.
+ */
+function turnedFromPhases(name: string, w: Ctx['w'], [kh, kw]: [number, number], [sh, sw]: [number, number], f: number): Float64Array {
+  const first = w(`${name}/transposed_kernel_0_0`);
+  const c = first.length / (phaseTaps(kh, sh, 0) * phaseTaps(kw, sw, 0) * f);
+  const out = new Float64Array(kh * kw * c * f);
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++) {
+      const [ph, pw] = [ky % sh, kx % sw], [mh, mw] = [phaseTaps(kh, sh, ph), phaseTaps(kw, sw, pw)];
+      const u = w(`${name}/transposed_kernel_${ph}_${pw}`), [j, i] = [mh - 1 - Math.floor(ky / sh), mw - 1 - Math.floor(kx / sw)];
+      out.set(u.subarray((j * mw + i) * c * f, (j * mw + i + 1) * c * f), ((kh - 1 - ky) * kw + (kw - 1 - kx)) * c * f);
+    }
+  return out;
+}
+
+/**
  * A layer's activation as a step on tensors: elementwise (plain_activations.ts), or a hidden
  * softmax over the last axis; undefined for none (or the client's final one).
  */
@@ -181,8 +198,10 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
   Conv2DTranspose: (l, ctx) => {
-    const c = l.config, f = act(l, c.activation, ctx), k = ctx.w(`${c.name}/transposed_kernel`), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
+    const c = l.config, f = act(l, c.activation, ctx), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
     const [kh, kw] = pair(c.kernel_size, 1), s = pair(c.strides, 1), filters = Number(c.filters), op = c.output_padding == null ? null : pair(c.output_padding, 0);
+    // The turned kernel, or (the private model's sub-pixel form) put back together from its phases.
+    const k = kh >= s[0] && kw >= s[1] ? turnedFromPhases(c.name, ctx.w, [kh, kw], s, filters) : ctx.w(`${c.name}/transposed_kernel`);
     return one((x) => {
       const geo = [0, 1].map((i) => transposeAxis(x.shape[1 + i], [kh, kw][i], s[i], same(c.padding), op ? op[i] : null)) as [ReturnType<typeof transposeAxis>, ReturnType<typeof transposeAxis>];
       const y = conv2dTransposeOp(x, k, [kh, kw, k.length / (kh * kw * filters), filters], s, geo, b);
