@@ -90,12 +90,16 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
   {
     // An autoencoder's decoder: strided transposed convolutions, SAME (even and odd kernels) and
     // VALID (a kernel narrower than its stride along one axis: zeros between the copies).
-    name: 'Conv2DTranspose: strides 2 SAME (kernels 4 and 3, relu), strides [2,3] VALID with kernel [3,2], no bias',
+    // Sub-pixel forms (kernel >= stride; kernel 5 at stride 2 crops one output first, stride 1 is
+    // one phase) and the spread form (kernel 2 < stride 3).
+    name: 'Conv2DTranspose: strides 2 SAME (kernels 4, 5 and 3, relu), stride 1 VALID, strides [2,3] VALID with kernel [3,2], no bias',
     shape: [4, 3, 2],
     build: () =>
       tf.sequential({
         layers: [
           L().conv2dTranspose({ inputShape: [4, 3, 2], filters: 3, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', biasInitializer: 'randomNormal' }),
+          L().conv2dTranspose({ filters: 2, kernelSize: 5, strides: 2, padding: 'same', biasInitializer: 'randomNormal' }),
+          L().conv2dTranspose({ filters: 2, kernelSize: 2, strides: 1, padding: 'valid' }),
           L().conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', biasInitializer: 'randomNormal' }),
           L().conv2dTranspose({ filters: 2, kernelSize: [3, 2], strides: [2, 3], padding: 'valid', useBias: false }),
           L().flatten(),
