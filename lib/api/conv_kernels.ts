@@ -57,53 +57,38 @@ export function separableKernel(d: ArrayLike<number>, [kh, kw, c, m]: readonly n
 }
 
 /**
- * Conv2DTranspose's kernel [kh, kw, f, c] (Keras's layout: filters before input channels) as an
- * ordinary Conv2D's [kh, kw, c, f], turned half a turn: the transposed convolution of x is the
- * VALID convolution, with this kernel, of x spread out by the strides and padded (transposeAxis).
- */
-export function transposedKernel(k: ArrayLike<number>, [kh, kw, f, c]: readonly number[]): Float64Array {
-  const out = [kh, kw, c, f];
-  const o = new Float64Array(kh * kw * c * f);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let ci = 0; ci < c; ci++) for (let j = 0; j < f; j++) o[at(out, kh - 1 - y, kw - 1 - x, ci, j)] = k[at([kh, kw, f, c], y, x, j, ci)];
-  return o;
-}
-
-/**
  * One axis of a transposed convolution (Conv2DTranspose), as Keras and TensorFlow compute it:
- * `out` the output length (Keras's deconv_output_length), `top` the zeros TensorFlow's
- * conv2d_transpose drops before the first output (SAME: half of the forward convolution's
- * padding), and, for the gather form, the zeros `before` the input spread out by the stride
- * (input i at i s, length len s) and after it (`after`: negative = drop that many).
- * Throws when output_padding gives a length whose forward convolution is not `len` long (TensorFlow refuses those too).
+ * `out` the output length (Keras's deconv_output_length) and `top` the outputs TensorFlow's
+ * conv2d_transpose drops before the first (SAME: half of the forward convolution's padding).
+ * Throws when output_padding gives a length whose forward convolution is not `len` long
+ * (TensorFlow refuses those too).
  */
-export function transposeAxis(len: number, k: number, s: number, same: boolean, outputPadding: number | null): { out: number; top: number; before: number; after: number } {
+export function transposeAxis(len: number, k: number, s: number, same: boolean, outputPadding: number | null): { out: number; top: number } {
   const out =
     outputPadding === null ? (same ? len * s : len * s + Math.max(k - s, 0)) : (len - 1) * s + k - 2 * (same ? Math.floor(k / 2) : 0) + outputPadding;
   const forward = same ? Math.ceil(out / s) : Math.floor((out - k) / s) + 1;
   if (out < 1 || forward !== len)
     throw new RangeError(`output_padding ${outputPadding} gives ${out} outputs, whose ${same ? 'SAME' : 'VALID'} convolution (kernel ${k}, stride ${s}) has ${forward} not ${len}`);
-  const top = same ? Math.floor(Math.max((len - 1) * s + k - out, 0) / 2) : 0;
-  const before = k - 1 - top;
-  return { out, top, before, after: out + k - 1 - before - len * s };
+  return { out, top: same ? Math.floor(Math.max((len - 1) * s + k - out, 0) / 2) : 0 };
 }
 
-/** Taps of a transposed convolution's kernel of size k that output phase p (of stride s) uses: k = p + m s. */
-export const phaseTaps = (k: number, s: number, p: number): number => (p < k ? Math.ceil((k - p) / s) : 0);
-
 /**
- * The sub-pixel form of a transposed convolution: output phase (ph, pw) (outputs o with o + top
- * = q s + p) is an ordinary VALID convolution of the input with the taps k = p + m s of Keras's
- * kernel [kh, kw, f, c], turned half a turn: [Mh, Mw, c, f] with entry [j, i] = W[ph + (Mh - 1 - j)
- * sh, pw + (Mw - 1 - i) sw]. No zeros between the input pixels, so s^2 fewer multiply-adds.
+ * A transposed convolution's kernel in its sub-pixel form: one ordinary VALID convolution whose
+ * sh sw f output channels are the output phases (ph, pw), phase-major, each f filters wide. Output
+ * o with o + top = q s + p (per axis) is phase p at q, the sum over taps k = p + m s of Keras's
+ * kernel [kh, kw, f, c] times input q - m: in a window of M = ceil(k / s) inputs ending at q, tap
+ * m sits at M - 1 - m; a phase with fewer taps has zeros before them. Result [Mh, Mw, c, sh sw f].
+ * No zeros between the input pixels: about s^2 fewer multiply-adds than spreading the input.
  */
-export function phaseKernel(k: ArrayLike<number>, [kh, kw, f, c]: readonly number[], [sh, sw]: readonly [number, number], [ph, pw]: readonly [number, number]): Float64Array {
-  const mh = phaseTaps(kh, sh, ph), mw = phaseTaps(kw, sw, pw);
-  const o = new Float64Array(mh * mw * c * f);
-  for (let j = 0; j < mh; j++)
-    for (let i = 0; i < mw; i++)
+export function subPixelKernel(k: ArrayLike<number>, [kh, kw, f, c]: readonly number[], [sh, sw]: readonly [number, number]): Float64Array {
+  const mh = Math.ceil(kh / sh), mw = Math.ceil(kw / sw), out = [mh, mw, c, sh * sw * f];
+  const o = new Float64Array(mh * mw * c * sh * sw * f);
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
       for (let ci = 0; ci < c; ci++)
-        for (let fo = 0; fo < f; fo++) o[at([mh, mw, c, f], j, i, ci, fo)] = k[at([kh, kw, f, c], ph + (mh - 1 - j) * sh, pw + (mw - 1 - i) * sw, fo, ci)];
+        for (let fo = 0; fo < f; fo++) {
+          const phase = (ky % sh) * sw + (kx % sw);
+          o[at(out, mh - 1 - Math.floor(ky / sh), mw - 1 - Math.floor(kx / sw), ci, phase * f + fo)] = k[at([kh, kw, f, c], ky, kx, fo, ci)];
+        }
   return o;
 }

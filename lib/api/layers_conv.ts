@@ -1,12 +1,12 @@
 // The convolution layers: Conv2D (grouped, dilated), DepthwiseConv2D and SeparableConv2D (their
 // kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), Conv1D (a Conv2D over
-// a height-1 image; causal padding as zeros before the first step) and Conv2DTranspose (a Conv2D
-// of the input spread out by the strides, with the kernel turned half a turn).
-import { add, concat, pad, reshape, slice } from './ops';
+// a height-1 image; causal padding as zeros before the first step) and Conv2DTranspose (one Conv2D
+// whose channels are the output phases, then a depth-to-space: the sub-pixel form).
+import { add, pad, reshape, slice, transpose } from './ops';
 import { conv2d } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
 import { withActivation } from './layers_activations';
-import { dilatedShape, phaseTaps, transposeAxis } from './conv_kernels';
+import { dilatedShape, transposeAxis } from './conv_kernels';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, ones, padding, padMode, pair, posInt, settings } from './layers_settings';
@@ -45,69 +45,34 @@ function outputPaddingOf(l: LayerConfig, v: unknown, strides: [number, number]):
 }
 
 /**
- * The transposed convolution of x [n, h, w, c] with kernel k (already turned: conv_kernels.ts
- * transposedKernel): x spread out by the strides (input pixel i at i s, zeros between), the zeros
- * transposeAxis gives around it, then a VALID stride-1 Conv2D. All but the product is local.
+ * A transposed convolution in its sub-pixel form (conv_kernels.ts subPixelKernel): per axis, output
+ * o with o + top = q s + p is output phase p at q, for q in [q0, q1] (the outputs wanted); one
+ * VALID convolution of the input window [q0 - M + 1, q1] (zeros outside the input) gives every
+ * phase as its own f channels; a depth-to-space (local reshapes and a transpose) interleaves them
+ * and the outputs are cropped. One private product of about the input's size.
  */
-function transposedConv(l: LayerConfig, x: AnyTensor, k: PrivateTensor, size: [number, number], s: [number, number], same: boolean, op: [number, number] | null): AnyTensor {
+function subPixelConv(l: LayerConfig, x: AnyTensor, k: PrivateTensor, size: [number, number], s: [number, number], same: boolean, op: [number, number] | null): AnyTensor {
   if (x.rank !== 4) refuse(l, `takes a rank-4 input [batch, height, width, channels], got [${x.shape}]`);
   const [n, h, w, c] = x.shape;
-  const axis = (len: number, i: number) => {
-    try {
-      return transposeAxis(len, size[i], s[i], same, op ? op[i] : null);
-    } catch (e) {
-      return refuse(l, (e as Error).message);
-    }
-  };
-  const gy = axis(h, 0), gx = axis(w, 1);
-  let z = s[0] * s[1] === 1 ? x : reshape(pad(reshape(x, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, s[0] - 1], [0, 0], [0, s[1] - 1], [0, 0]]), [n, h * s[0], w * s[1], c]);
-  if (gy.after < 0 || gx.after < 0) z = slice(z, [0, 0, 0, 0], [n, h * s[0] + Math.min(gy.after, 0), w * s[1] + Math.min(gx.after, 0), c]);
-  z = pad(z, [[0, 0], [gy.before, Math.max(gy.after, 0)], [gx.before, Math.max(gx.after, 0)], [0, 0]]);
-  return conv2d(z, k, { strides: [1, 1], padding: 'VALID' });
-}
-
-/** Every output phase (ph, pw) of strides [sh, sw], row by row. */
-export const subPixelPhases = ([sh, sw]: [number, number]): [number, number][] => Array.from({ length: sh * sw }, (_, i) => [Math.floor(i / sw), i % sw]);
-
-/**
- * A transposed convolution in its sub-pixel form (conv_kernels.ts phaseKernel): per axis, output
- * o with o + top = q s + p comes from phase p at q, and phase p is a VALID convolution of the
- * input window [q - M_p + 1, q] (zeros outside the input) with its M_p taps. Every phase is
- * computed for q in [Q0, Q1], the q of the outputs wanted; the phases are interleaved (local
- * reshapes and concatenations) and the outputs cropped. s^2 products of the input's size, not
- * one of s^2 times its size.
- */
-function subPixelConv(l: LayerConfig, x: AnyTensor, phases: { phase: [number, number]; k: PrivateTensor }[], size: [number, number], s: [number, number], same: boolean, op: [number, number] | null): AnyTensor {
-  if (x.rank !== 4) refuse(l, `takes a rank-4 input [batch, height, width, channels], got [${x.shape}]`);
-  const [n, h, w, c] = x.shape;
+  const f = k.shape[3] / (s[0] * s[1]);
   const axis = (len: number, i: number) => {
     try {
       const g = transposeAxis(len, size[i], s[i], same, op ? op[i] : null);
-      const q0 = Math.floor(g.top / s[i]), q1 = Math.floor((g.top + g.out - 1) / s[i]);
-      return { ...g, len, q0, count: q1 - q0 + 1 };
+      const q0 = Math.floor(g.top / s[i]), q1 = Math.floor((g.top + g.out - 1) / s[i]), m = k.shape[i];
+      // The input window [q0 - m + 1, q1], clipped to the input, and the zeros around it.
+      const start = q0 - m + 1;
+      return { ...g, q0, count: q1 - q0 + 1, from: Math.max(start, 0), to: Math.min(q1, len - 1), before: Math.max(0, -start), after: Math.max(0, q1 - (len - 1)) };
     } catch (e) {
       return refuse(l, (e as Error).message);
     }
   };
   const gy = axis(h, 0), gx = axis(w, 1);
-  // The input rows (or columns) [q0 - m + 1, q1] that phase with m taps reads, zeros outside.
-  const window = (g: typeof gy, m: number): { from: number; to: number; before: number; after: number } => {
-    const start = g.q0 - m + 1, end = g.q0 + g.count - 1;
-    return { from: Math.max(start, 0), to: Math.min(end, g.len - 1), before: Math.max(0, -start), after: Math.max(0, end - (g.len - 1)) };
-  };
-  const z = new Map<string, AnyTensor>();
-  for (const { phase: [ph, pw], k } of phases) {
-    const wy = window(gy, k.shape[0]), wx = window(gx, k.shape[1]);
-    let xs = slice(x, [0, wy.from, wx.from, 0], [n, Math.max(0, wy.to - wy.from + 1), Math.max(0, wx.to - wx.from + 1), c]);
-    if (wy.before + wy.after + wx.before + wx.after > 0) xs = pad(xs, [[0, 0], [wy.before, wy.after], [wx.before, wx.after], [0, 0]]);
-    z.set(`${ph},${pw}`, conv2d(xs, k, { strides: [1, 1], padding: 'VALID' })); // [n, count_y, count_x, f]
-  }
-  const f = phases[0].k.shape[3];
-  // [n, qy, ph, qx, pw, f] -> [n, qy s_h + ph, qx s_w + pw, f]: o + top - q0 s in that order.
-  const rows = Array.from({ length: s[0] }, (_, ph) =>
-    reshape(concat(Array.from({ length: s[1] }, (_, pw) => reshape(z.get(`${ph},${pw}`)!, [n, gy.count, gx.count, 1, f])), 3), [n, gy.count, 1, gx.count, s[1], f]),
-  );
-  const all = reshape(concat(rows, 2), [n, gy.count * s[0], gx.count * s[1], f]);
+  let xs = slice(x, [0, gy.from, gx.from, 0], [n, Math.max(0, gy.to - gy.from + 1), Math.max(0, gx.to - gx.from + 1), c]);
+  if (gy.before + gy.after + gx.before + gx.after > 0) xs = pad(xs, [[0, 0], [gy.before, gy.after], [gx.before, gx.after], [0, 0]]);
+  const z = conv2d(xs, k, { strides: [1, 1], padding: 'VALID' }); // [n, qy, qx, (ph sw + pw) f + fo]
+  // [n, qy, qx, ph, pw, f] -> [n, qy, ph, qx, pw, f] -> [n, qy sh + ph, qx sw + pw, f]: o + top - q0 s.
+  const phases = transpose(reshape(z, [n, gy.count, gx.count, s[0], s[1], f]), [0, 1, 3, 2, 4, 5]);
+  const all = reshape(phases, [n, gy.count * s[0], gx.count * s[1], f]);
   return slice(all, [0, gy.top - gy.q0 * s[0], gx.top - gx.q0 * s[1], 0], [n, gy.out, gx.out, f]);
 }
 
@@ -153,23 +118,11 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const [kh, kw, f, ch] = shape;
     if (f !== Number(c.filters)) refuse(l, `kernel has shape [${shape}] but filters = ${c.filters}`);
     const strides = pair(c.strides, 1), op = outputPaddingOf(l, c.output_padding, strides);
-    const kernel = `${l.config.name}/kernel`, same = c.padding === 'same';
+    const same = c.padding === 'same';
+    const k = ctx.derived('subpixel_kernel', [Math.ceil(kh / strides[0]), Math.ceil(kw / strides[1]), ch, strides[0] * strides[1] * f], { kind: 'subPixelKernel', kernel: `${l.config.name}/kernel`, shape, strides });
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, f]);
-    // The sub-pixel form where every output phase has taps (kernel at least the stride); else the
-    // input spread out by the strides.
-    if (kh >= strides[0] && kw >= strides[1]) {
-      const phases = subPixelPhases(strides).map((phase) => ({
-        phase,
-        k: ctx.derived(`transposed_kernel_${phase.join('_')}`, [phaseTaps(kh, strides[0], phase[0]), phaseTaps(kw, strides[1], phase[1]), ch, f], { kind: 'phaseKernel', kernel, shape, strides, phase }),
-      }));
-      return withActivation(l, ctx, (p) => (x) => {
-        const y = subPixelConv(l, x, phases.map((q) => ({ phase: q.phase, k: p[q.k] })), [kh, kw], strides, same, op);
-        return b < 0 ? y : add(y, p[b]);
-      });
-    }
-    const k = ctx.derived('transposed_kernel', [kh, kw, ch, f], { kind: 'convKernel', kernel, shape, depthwise: false, dilation: [1, 1], transposed: true });
     return withActivation(l, ctx, (p) => (x) => {
-      const y = transposedConv(l, x, p[k], [kh, kw], strides, same, op);
+      const y = subPixelConv(l, x, p[k], [kh, kw], strides, same, op);
       return b < 0 ? y : add(y, p[b]);
     });
   },

@@ -5,7 +5,7 @@
 // from layers_catalog.ts.
 import { graphOf, type LayerConfig, type LayerNode, type ModelTopology } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
-import { depthwiseKernel, dilateKernel, groupedKernel, phaseKernel, separableKernel, transposedKernel } from './conv_kernels';
+import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingOf } from './layers_embedding';
 import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -47,10 +47,9 @@ export type Derivation =
   /** A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale on its last axis. */
   | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
-  /** transposed: a Conv2DTranspose kernel [kh, kw, f, c] turned into a Conv2D's (conv_kernels.ts transposedKernel). */
-  | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number]; groups?: number; transposed?: boolean }
-  /** One output phase of a Conv2DTranspose in its sub-pixel form (conv_kernels.ts phaseKernel). */
-  | { kind: 'phaseKernel'; kernel: string; shape: number[]; strides: [number, number]; phase: [number, number] }
+  | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number]; groups?: number }
+  /** A Conv2DTranspose kernel [kh, kw, f, c] in its sub-pixel form (conv_kernels.ts subPixelKernel). */
+  | { kind: 'subPixelKernel'; kernel: string; shape: number[]; strides: [number, number] }
   | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] }
   /** Keras's Normalization layer, (x - mean) / max(sqrt(variance), 1e-7) (invert: x max(...) + mean), as a scale and a shift. */
   | { kind: 'normScale'; variance: string; invert: boolean }
@@ -61,8 +60,7 @@ const KERAS_EPSILON = 1e-7;
 
 /** The owner's side of a derivation, in float64 (weights: manifest name -> values). */
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
-  if (d.kind === 'convKernel' && d.transposed) return transposedKernel(weights(d.kernel), d.shape);
-  if (d.kind === 'phaseKernel') return phaseKernel(weights(d.kernel), d.shape, d.strides, d.phase);
+  if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
   if (d.kind === 'convKernel') {
     const [kh, kw, c, m] = d.shape, g = d.groups ?? 1;
     const k = d.depthwise ? depthwiseKernel(weights(d.kernel), d.shape) : g > 1 ? groupedKernel(weights(d.kernel), d.shape, g) : weights(d.kernel);
@@ -243,7 +241,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       derived: (w, shape, d) => {
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
-        if (d.kind === 'convKernel' || d.kind === 'separableKernel' || d.kind === 'phaseKernel') {
+        if (d.kind === 'convKernel' || d.kind === 'separableKernel' || d.kind === 'subPixelKernel') {
           const full = bn ? scaled(d) : d;
           checkScaleSources(full, shape);
           return params.push({ weight: `${l.config.name}/${w}`, shape, derive: full }) - 1;

@@ -15,7 +15,7 @@ import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalo
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
-import { phaseTaps, transposeAxis } from './conv_kernels';
+import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
 
@@ -108,18 +108,18 @@ const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, numbe
 };
 
 /**
- * A Conv2DTranspose's kernel turned half a turn ([kh, kw, c, f], conv_kernels.ts transposedKernel)
- * from its sub-pixel phases: tap k = p + m s of Keras's kernel is entry M_p - 1 - m of phase p's.
+ * A Conv2DTranspose's kernel turned half a turn ([kh, kw, c, f]: turned[kh-1-ky, kw-1-kx] = Keras's
+ * W[ky, kx]) from the private model's sub-pixel kernel [Mh, Mw, c, sh sw f] (conv_kernels.ts
+ * subPixelKernel: tap (ky, kx) at [Mh-1-ky/sh, Mw-1-kx/sw], phase (ky mod sh, kx mod sw)).
  */
-function turnedFromPhases(name: string, w: Ctx['w'], [kh, kw]: [number, number], [sh, sw]: [number, number], f: number): Float64Array {
-  const first = w(`${name}/transposed_kernel_0_0`);
-  const c = first.length / (phaseTaps(kh, sh, 0) * phaseTaps(kw, sw, 0) * f);
+function turnedFromSubPixel(u: Float64Array, [kh, kw]: [number, number], [sh, sw]: [number, number], f: number): Float64Array {
+  const mh = Math.ceil(kh / sh), mw = Math.ceil(kw / sw), c = u.length / (mh * mw * sh * sw * f), wide = sh * sw * f;
   const out = new Float64Array(kh * kw * c * f);
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++) {
-      const [ph, pw] = [ky % sh, kx % sw], [mh, mw] = [phaseTaps(kh, sh, ph), phaseTaps(kw, sw, pw)];
-      const u = w(`${name}/transposed_kernel_${ph}_${pw}`), [j, i] = [mh - 1 - Math.floor(ky / sh), mw - 1 - Math.floor(kx / sw)];
-      out.set(u.subarray((j * mw + i) * c * f, (j * mw + i + 1) * c * f), ((kh - 1 - ky) * kw + (kw - 1 - kx)) * c * f);
+      const cell = ((mh - 1 - Math.floor(ky / sh)) * mw + (mw - 1 - Math.floor(kx / sw))) * c, phase = ((ky % sh) * sw + (kx % sw)) * f;
+      for (let ci = 0; ci < c; ci++)
+        out.set(u.subarray((cell + ci) * wide + phase, (cell + ci) * wide + phase + f), (((kh - 1 - ky) * kw + (kw - 1 - kx)) * c + ci) * f);
     }
   return out;
 }
@@ -200,8 +200,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Conv2DTranspose: (l, ctx) => {
     const c = l.config, f = act(l, c.activation, ctx), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
     const [kh, kw] = pair(c.kernel_size, 1), s = pair(c.strides, 1), filters = Number(c.filters), op = c.output_padding == null ? null : pair(c.output_padding, 0);
-    // The turned kernel, or (the private model's sub-pixel form) put back together from its phases.
-    const k = kh >= s[0] && kw >= s[1] ? turnedFromPhases(c.name, ctx.w, [kh, kw], s, filters) : ctx.w(`${c.name}/transposed_kernel`);
+    // Keras's kernel turned, put back together from the private model's sub-pixel kernel.
+    const k = turnedFromSubPixel(ctx.w(`${c.name}/subpixel_kernel`), [kh, kw], s, filters);
     return one((x) => {
       const geo = [0, 1].map((i) => transposeAxis(x.shape[1 + i], [kh, kw][i], s[i], same(c.padding), op ? op[i] : null)) as [ReturnType<typeof transposeAxis>, ReturnType<typeof transposeAxis>];
       const y = conv2dTransposeOp(x, k, [kh, kw, k.length / (kh * kw * filters), filters], s, geo, b);
