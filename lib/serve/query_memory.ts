@@ -172,7 +172,8 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         elements += 2 * PER_PRODUCT * count(s);
         break;
       case 'Conv2DTranspose': {
-        // A Conv2D over the input spread out by the strides and padded: about (h s + k) x (w s + k).
+        // Counted as a Conv2D over the input spread out by the strides (about (h s + k) x (w s + k)):
+        // an upper bound for the sub-pixel form the layer runs (one Conv2D of the input's size).
         const k = pair(c.kernel_size, 1), st = pair(c.strides, 1), cin = s[2] ?? 1, op = c.output_padding == null ? null : pair(c.output_padding, 0);
         // Its lengths as the layer computes them (an output_padding the layer refuses: the largest it allows).
         const out = (n: number, i: number) => {
