@@ -8,7 +8,7 @@ import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
 import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit } from '../protocol/securenn/relu';
-import type { RingTensor } from '../tensor/ring_tensor';
+import { RingTensor } from '../tensor/ring_tensor';
 import { normalizeAxis } from '../tensor/shape';
 import * as L from './ops';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
@@ -57,16 +57,14 @@ export function reluAndBitOp(x: AnyTensor): { relu: PrivateTensor; bit: PrivateT
     runOp(c, 'reluAndBit', [px.shares], async (p, o, [a]) => {
       const s = await reluWithBit(p, o, a, px.shape);
       if (!s) return null;
-      // The bit half as fixed-point 0.0/1.0; the relu half as it is.
+      // The bit half as fixed-point 0.0/1.0 (times 2^f), the relu half as it is (times 1).
       const flat = R.reshape(s, [2, n]);
       s.dispose();
-      const [r, b] = await Promise.all([R.slice(flat, [0, 0], [1, n]), R.slice(flat, [1, 0], [1, n])]);
-      flat.dispose();
-      const scaled = await scaleBit(c, b);
-      const out = await R.concat([r, scaled!], 0);
-      r.dispose();
-      scaled!.dispose();
-      return R.reshape(out, [2, ...px.shape]);
+      const scale = RingTensor.fromBigInts([1n, 1n << BigInt(c.fixed.fracBits)], [2, 1]);
+      const out = await R.mul(flat, scale);
+      const shaped = R.reshape(out, [2, ...px.shape]);
+      for (const t of [flat, scale, out]) t.dispose();
+      return shaped;
     }),
   );
   const half = (i: number) => L.reshape(L.slice(both, [i, ...px.shape.map(() => 0)], [1, ...px.shape]), px.shape) as PrivateTensor;

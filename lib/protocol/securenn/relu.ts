@@ -7,14 +7,14 @@ import { drelu, fusedRelu, fusedReluBit } from '../comparison';
 
 /**
  * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives
- * its result back the share's shape.
+ * its result the share's shape (or `outShape`).
  */
-async function onFlat(a: RingTensor | null, shape: readonly number[], f: (af: RingTensor | null, n: number) => Promise<RingTensor | null>): Promise<RingTensor | null> {
+async function onFlat(a: RingTensor | null, shape: readonly number[], f: (af: RingTensor | null, n: number) => Promise<RingTensor | null>, outShape: readonly number[] = shape): Promise<RingTensor | null> {
   const af = a ? reshape(a, [a.size]) : null;
   const z = await f(af, shape.reduce((x, y) => x * y, 1));
   af?.dispose();
   if (!z) return null;
-  const out = reshape(z, shape);
+  const out = reshape(z, outShape);
   z.dispose();
   return out;
 }
@@ -46,18 +46,27 @@ export async function selectShare(p: Party, op: OpCtx, alpha: RingTensor | null,
 }
 
 /**
+ * relu(a) = a * DReLU(a) for flat [n] shares, from the protocol's relu gate where it has one, else
+ * DReLU and a Beaver product; `withBit`: [relu; DReLU] as one [2n] share (the gate computes the
+ * bit on the way and sends nothing more for it).
+ */
+async function reluFlat(p: Party, op: OpCtx, af: RingTensor | null, n: number, withBit: boolean): Promise<RingTensor | null> {
+  const gate = withBit ? fusedReluBit(p) : fusedRelu(p);
+  if (gate) return gate(p, op, af, n);
+  const d = await drelu(p, op, af, n);
+  const z = await product(p, op, af, d, n, 50);
+  const out = withBit && z && d ? await concat([z, d]) : z;
+  if (out !== z) z?.dispose();
+  d?.dispose();
+  return out;
+}
+
+/**
  * SecureNN ReLU (Algorithm 7): relu(a) = a * DReLU(a), exact for |a| < 2^62: the product with a
  * shared bit needs no truncation, so the result is bit-exact with plaintext fixed point.
  */
 export function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
-  return onFlat(a, shape, async (af, n) => {
-    const gate = fusedRelu(p);
-    if (gate) return gate(p, op, af, n);
-    const d = await drelu(p, op, af, n);
-    const z = await product(p, op, af, d, n, 50);
-    d?.dispose();
-    return z;
-  });
+  return onFlat(a, shape, (af, n) => reluFlat(p, op, af, n, false));
 }
 
 /**
@@ -65,27 +74,8 @@ export function relu(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly 
  * or 1): what relu computes anyway, so a caller that needs both (the smooth activations' sign and
  * relu, ops_smooth.ts) runs one comparison instead of two. Sends what relu sends.
  */
-export async function reluWithBit(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
-  const n = shape.reduce((x, y) => x * y, 1);
-  const af = a ? reshape(a, [n]) : null;
-  try {
-    const gate = fusedReluBit(p);
-    let both: RingTensor | null;
-    if (gate) both = await gate(p, op, af, n);
-    else {
-      const d = await drelu(p, op, af, n);
-      const z = await product(p, op, af, d, n, 50);
-      both = z && d ? await concat([z, d]) : null;
-      z?.dispose();
-      d?.dispose();
-    }
-    if (!both) return null;
-    const out = reshape(both, [2, ...shape]);
-    both.dispose();
-    return out;
-  } finally {
-    af?.dispose();
-  }
+export function reluWithBit(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+  return onFlat(a, shape, (af, n) => reluFlat(p, op, af, n, true), [2, ...shape]);
 }
 
 /** Shares of [a >= 0] (DReLU) in any shape. */
