@@ -24,13 +24,23 @@ import type { AnyTensor } from './tensor';
 /** The scaled variance's range: 4^K_MIN = 6.1e-5 (four fixed-point units at 16 bits) to 4^(K_MAX+1) = 4.3e9. */
 export const K_MIN = -7, K_MAX = 15;
 
-/** The cubic in u = v' - 2.5 for 1/sqrt(v') on [1, 4], fitted once. */
-let rsqrtCubic: number[] | undefined;
-function cubic(): number[] {
-  if (rsqrtCubic) return rsqrtCubic;
+/** The cubic in u = v - 2.5 fitted to g on [1, 4] (least squares on 3001 points). */
+function cubicOn1to4(g: (v: number) => number): number[] {
   const xs = Float64Array.from({ length: 3001 }, (_, i) => 1 + (3 * i) / 3000);
-  return (rsqrtCubic = fitPolynomial(xs.map((x) => x - 2.5), xs.map((x) => 1 / Math.sqrt(x)), 3));
+  return fitPolynomial(xs.map((x) => x - 2.5), xs.map(g), 3);
 }
+
+/**
+ * g(v) for a private v in [1, 4] from its cubic fitted there (`fitted` memoises it): the starting
+ * point of the Newton steps of LayerNormalization's 1/sqrt and softmax's 1/S. Two products deep.
+ */
+export function cubicOn1to4At(v: AnyTensor, fitted: { coeffs?: number[]; g: (v: number) => number }): AnyTensor {
+  const [c0, c1, c2, c3] = (fitted.coeffs ??= cubicOn1to4(fitted.g));
+  const u = sub(v, 2.5), u2 = square(u);
+  return add(add(add(mul(u, c1), mul(u2, c2)), mul(mul(u2, u), c3)), c0);
+}
+
+const RSQRT: { coeffs?: number[]; g: (v: number) => number } = { g: (v) => 1 / Math.sqrt(v) };
 
 export interface LayerNormOptions {
   epsilon: number;
@@ -50,9 +60,7 @@ export function layerNormOp(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   const vp = add(mul(reduceSum(square(dp), keep, true), inv), mul(square(s), eps));
   const low = add(relu(sub(vp, 1)), 1);
   const vc = sub(low, relu(sub(low, 4)));
-  const [c0, c1, c2, c3] = cubic();
-  const u = sub(vc, 2.5), u2 = square(u);
-  let r = add(add(add(mul(u, c1), mul(u2, c2)), mul(mul(u2, u), c3)), c0);
+  let r = cubicOn1to4At(vc, RSQRT);
   for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(mul(vc, 0.5), square(r)), -1), 1.5));
   let y = mul(dp, r);
   if (opts.gamma) y = mul(y, opts.gamma);

@@ -14,20 +14,14 @@
 //    times (a power of two, so each product rounds once).
 // Nothing here is a new protocol step: comparisons (DReLU) and Beaver products as everywhere
 // else. What each server receives is what those ops send (docs/securenn.md, docs/fss.md).
-import { fitPolynomial } from '../math/poly_fit';
 import { add, reduceSum, reshape, sub } from './ops';
-import { mul, square } from './ops_nonlinear';
+import { mul } from './ops_nonlinear';
+import { cubicOn1to4At } from './ops_norm';
 import { expNegErrorBound, piecewiseExpNeg } from './ops_smooth';
 import { maxPool2d, powerOfFourScale, requireSecureNN } from './securenn_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
-/** The cubic in u = v - 2.5 for 1/v on [1, 4], fitted once. */
-let reciprocalCubic: number[] | undefined;
-function cubic(): number[] {
-  if (reciprocalCubic) return reciprocalCubic;
-  const xs = Float64Array.from({ length: 3001 }, (_, i) => 1 + (3 * i) / 3000);
-  return (reciprocalCubic = fitPolynomial(xs.map((x) => x - 2.5), xs.map((x) => 1 / x), 3));
-}
+const RECIPROCAL: { coeffs?: number[]; g: (v: number) => number } = { g: (v) => 1 / v };
 
 /**
  * |private softmax - softmax| <= this for an output y of a row of n: each e errs by at most
@@ -56,9 +50,7 @@ export function softmax(x: AnyTensor): PrivateTensor {
   const s = powerOfFourScale(total, -1, kMax);
   // S s^2 in [1, 4) (s = 2^-k, 4^k <= S: the scale squared, as LayerNormalization's).
   const sp = mul(mul(total, s), s);
-  const [c0, c1, c2, c3] = cubic();
-  const u = sub(sp, 2.5), u2 = square(u);
-  let r = add(add(add(mul(u, c1), mul(u2, c2)), mul(mul(u2, u), c3)), c0);
+  let r = cubicOn1to4At(sp, RECIPROCAL);
   for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(sp, r), -1), 2));
   return reshape(mul(mul(mul(e, r), s), s), x.shape) as PrivateTensor;
 }
