@@ -4,19 +4,14 @@
 import test from 'ava';
 
 import { block, D, T, writeArtifacts } from './helpers/attention_models';
-import { startCluster, type TestCluster } from './helpers/service';
+import { clusterForFile } from './helpers/service';
 
-let cluster: TestCluster;
-test.before(async () => {
-  cluster = await startCluster();
-  await cluster.ready();
-});
-test.after.always(async () => cluster?.stop());
+const cluster = clusterForFile(test);
 
 test.serial('a MultiHeadAttention block deployed with default options (and under fss) predicts Keras\'s equations', async (t) => {
   const { a, ref } = block();
   const file = writeArtifacts(a);
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(file, { name: 'mha' });
   await owner.deploy(file, { name: 'mha-fss', protocol: 'fss' });
   await owner.close();
@@ -24,7 +19,7 @@ test.serial('a MultiHeadAttention block deployed with default options (and under
   const x = Float64Array.from({ length: batch * T * D }, () => Math.random() * 3 - 1.5);
   const rows = (b: number) => Array.from({ length: T }, (_, i) => Array.from(x.subarray((b * T + i) * D, (b * T + i + 1) * D)));
   const want = [0, 1].flatMap((b) => ref(rows(b)));
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   try {
     t.is((await client.models()).find((m) => m.name === 'mha')?.protocol, 'securenn');
     for (const name of ['mha', 'mha-fss']) {

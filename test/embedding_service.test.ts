@@ -15,25 +15,20 @@ import * as tfe from '../lib';
 import { connect } from '../lib/browser';
 import { SERVERS } from '../lib/protocol/party';
 import { ask, rawClient } from './helpers/hostile_client';
-import { startCluster, type TestCluster } from './helpers/service';
+import { clusterForFile } from './helpers/service';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const V = 40, T = 10;
 
-let cluster: TestCluster;
-test.before(async () => {
-  cluster = await startCluster();
-  await cluster.ready();
-});
-test.after.always(async () => cluster?.stop());
+const cluster = clusterForFile(test);
 
 test.serial('an Embedding model deployed to the cluster predicts token ids like its plaintext, through the Node and browser clients', async (t) => {
   const L = tf.layers;
   const model = tf.sequential({ layers: [L.embedding({ inputDim: V, outputDim: 8, inputLength: T }), L.globalAveragePooling1d({}), L.dense({ units: 12, activation: 'relu' }), L.dense({ units: 3 })] });
   const file = await saveTfjsModel(tf, model, 'tfe-embedding-svc-');
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(file, { name: 'text' }); // relu: SecureNN by default
   await owner.close();
   const plain = tfe.loadPlainModel(file);
@@ -45,7 +40,7 @@ test.serial('an Embedding model deployed to the cluster predicts token ids like 
   const close = (got: Float64Array, who: string) => got.forEach((v, i) => t.true(Math.abs(v - want.data[i]) < 1e-2, `${who} [${i}]: ${v} vs ${want.data[i]}`));
 
   // A fresh client: predict learns the input's encoding from the model list by itself.
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   const p = await client.predict('text', { data: x, shape: [batch, T] });
   t.deepEqual(p.shape, [batch, 3]);
   close(p.data, 'node client');
@@ -58,8 +53,8 @@ test.serial('an Embedding model deployed to the cluster predicts token ids like 
   await client.close();
 
   // The browser client's code: the same encoding (lib/api/input_encoding.ts), over wss.
-  const cfg = tfe.loadClusterConfig(cluster.config);
-  const ca = fs.readFileSync(path.isAbsolute(cfg.ca!) ? cfg.ca! : path.join(cluster.dir, cfg.ca!));
+  const cfg = tfe.loadClusterConfig(cluster().config);
+  const ca = fs.readFileSync(path.isAbsolute(cfg.ca!) ? cfg.ca! : path.join(cluster().dir, cfg.ca!));
   const browser = await connect(SERVERS.map((s) => `wss://127.0.0.1:${cfg.parties[s as 'server0'].port}`), { socket: (url, protocols) => new WebSocket(url, protocols, { ca }) as never, fracBits: cfg.fracBits });
   try {
     const b = await browser.predict('text', { data: x, shape: [batch, T] });
@@ -70,7 +65,7 @@ test.serial('an Embedding model deployed to the cluster predicts token ids like 
   }
 
   // Ids sent as they are (a client that skips the encoding): every server refuses the shape.
-  const ep = await rawClient(cluster);
+  const ep = await rawClient(cluster());
   try {
     const answers = await ask(ep, SERVERS, randomUUID(), { type: 'predict', model: 'text', shape: [1, T] });
     for (const a of answers) t.regex(a.ok ? '' : a.error, new RegExp(`model 'text' takes token ids \\[batch, ${T}\\] \\(integers in \\[0, ${V}\\)\\), shared one-hot as \\[batch, ${T},${V}\\], got \\[1,${T}\\]`));

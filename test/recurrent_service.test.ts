@@ -5,32 +5,27 @@ import { createRequire } from 'node:module';
 
 import test from 'ava';
 
-import { startCluster, type TestCluster } from './helpers/service';
+import { clusterForFile } from './helpers/service';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const V = 30, T = 6;
 
-let cluster: TestCluster;
-test.before(async () => {
-  cluster = await startCluster();
-  await cluster.ready();
-});
-test.after.always(async () => cluster?.stop());
+const cluster = clusterForFile(test);
 
 test.serial('Embedding -> LSTM -> Dense deployed with default options (and under fss) predicts like its plaintext', async (t) => {
   const L = tf.layers;
   const model = tf.sequential({ layers: [L.embedding({ inputDim: V, outputDim: 5, inputLength: T }), L.lstm({ units: 6, biasInitializer: 'randomNormal' }), L.dense({ units: 3, activation: 'softmax' })] });
   const file = await saveTfjsModel(tf, model, 'tfe-lstm-svc-');
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(file, { name: 'lstm' });
   await owner.deploy(file, { name: 'lstm-fss', protocol: 'fss' });
   await owner.close();
   const batch = 2;
   const x = Float64Array.from({ length: batch * T }, () => Math.floor(Math.random() * V));
   const want: number[] = model.predict(tf.tensor(Int32Array.from(x), [batch, T], 'int32')).arraySync().flat();
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   try {
     t.is((await client.models()).find((m) => m.name === 'lstm')?.protocol, 'securenn');
     for (const name of ['lstm', 'lstm-fss']) {

@@ -9,20 +9,15 @@ import * as tfe from '../lib';
 import { erf } from '../lib/math/erf';
 import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { mlp } from './helpers/model_files';
-import { poolSettled, startCluster, type TestCluster } from './helpers/service';
+import { clusterForFile, poolSettled } from './helpers/service';
 
-let cluster: TestCluster;
-test.before(async () => {
-  cluster = await startCluster();
-  await cluster.ready();
-});
-test.after.always(async () => cluster?.stop());
+const cluster = clusterForFile(test);
 
 const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
 const exactRelu = (z: number) => Math.max(z, 0);
 
 const replayed = async () => {
-  const operator = await cluster.connect({ asOwner: true });
+  const operator = await cluster().connect({ asOwner: true });
   const server2 = (await operator.status())[2];
   await operator.close();
   return server2.pool!.replayed;
@@ -31,10 +26,10 @@ const replayed = async () => {
 for (const protocol of ['pond', 'securenn', 'fss'] as const) {
   test.serial(`${protocol}: a deployed model predicts like its plaintext forward pass, across three processes`, async (t) => {
     const m = mlp([24, 16, 10]);
-    const owner = await cluster.connect({ asOwner: true });
+    const owner = await cluster().connect({ asOwner: true });
     await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(protocol === 'pond' ? { uncalibrated: true } : {}) });
     await owner.close();
-    const client = await cluster.connect();
+    const client = await cluster().connect();
     const info = (await client.models()).find((x) => x.name === `mlp-${protocol}`);
     t.deepEqual(info?.inputShape, [24]);
     t.is(info?.protocol, protocol);
@@ -68,7 +63,7 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
 }
 
 test.serial("fss: the pool's keys wait in the compute servers' native memory, not in JavaScript buffers, and an undeploy frees them", async (t) => {
-  const operator = await cluster.connect({ asOwner: true });
+  const operator = await cluster().connect({ asOwner: true });
   // The compute servers' counters once the pool is at rest (the operator's fields: the owner's certificate under TLS).
   const settled = async () =>
     (await poolSettled(operator)).slice(0, 2).map((s) => ({ prefetched: s.prefetched!.bytes, liveTensors: s.liveTensors!, tensorBytes: s.tensorBytes! }));
@@ -93,12 +88,12 @@ test.serial("fss: the pool's keys wait in the compute servers' native memory, no
 
 test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys', async (t) => {
   const m = mlp([24, 16, 10]);
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   for (const gate of ['one-round', 'compact'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
   await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact'\)/ });
   await t.throwsAsync(owner.deploy(m.file, { name: 'gate-pond', protocol: 'securenn', fssGate: 'compact' }), { message: /fssGate applies to the fss protocol, not securenn/ });
   await owner.close();
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   const models = await client.models();
   t.is(models.find((x) => x.name === 'gate-compact')?.fssGate, 'compact');
   t.is(models.find((x) => x.name === 'gate-one-round')?.fssGate, 'one-round');
@@ -121,14 +116,14 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
 
 test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner's inputs, it predicts like the calibrated plaintext", async (t) => {
   const m = mlp([8, 16, 4]);
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   await t.throwsAsync(owner.deploy(m.file, { name: 'raw', protocol: 'pond' }), { message: /the model has relu \(dense\), and Pond replaces relu by a polynomial/ });
   const wide = () => Float64Array.from({ length: 8 }, () => (Math.random() * 2 - 1) * 10);
   const { calibration } = await owner.deploy(m.file, { name: 'cal', protocol: 'pond', calibrate: { inputs: Array.from({ length: 100 }, wide), minAgreement: 0 } });
   await owner.close();
   t.is(calibration!.relus.length, 1);
   const c = calibration!.relus[0].coeffs;
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   for (let i = 0; i < 3; i++) {
     const x = wide();
     const p = await client.predict('cal', { data: x, shape: [1, 8] });
@@ -167,10 +162,10 @@ test.serial("a Keras 3 model (Normalization, Keras 3's hard_sigmoid, gelu) deplo
     const g = dense(h, k2, b2, H).map((v) => v * phi(v));
     return dense(g, k3, b3, OUT);
   };
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(artifacts, { name: 'keras3' });
   await owner.close();
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   t.is((await client.models()).find((m) => m.name === 'keras3')?.protocol, 'securenn', 'exact by default');
   const x = Array.from({ length: 4 * IN }, () => Math.random() * 6 - 3);
   const p = await client.predict('keras3', { data: Float64Array.from(x), shape: [4, IN] });
@@ -180,10 +175,10 @@ test.serial("a Keras 3 model (Normalization, Keras 3's hard_sigmoid, gelu) deplo
 
 test.serial('bad requests are refused with a clear reason and the servers keep serving', async (t) => {
   const m = mlp([8, 4]);
-  const owner = await cluster.connect({ asOwner: true });
+  const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'small', protocol: 'pond', uncalibrated: true });
   await t.throwsAsync(owner.deploy(m.file, { name: 'small' }), { message: /model 'small' is already deployed/ });
-  const client = await cluster.connect();
+  const client = await cluster().connect();
   await t.throwsAsync(client.predict('nope', { data: new Float64Array(8).fill(0.5), shape: [1, 8] }), { message: /unknown model 'nope'/ });
   await t.throwsAsync(client.predict('small', { data: new Float64Array(9).fill(0.5), shape: [1, 9] }), { message: /takes inputs of shape \[batch, 8\], got \[1,9\]/ });
   await t.throwsAsync(client.predict('small', { data: new Float64Array(8 * 2 ** 21).fill(0.5), shape: [2 ** 21, 8] }), { message: /over the limit/ });
@@ -194,8 +189,8 @@ test.serial('bad requests are refused with a clear reason and the servers keep s
   const conv3d = writeModel([{ class_name: 'Conv3D', config: { name: 'conv3d_1', filters: 2, kernel_size: [1, 1, 1], batch_input_shape: [null, 3, 3, 3, 1] } }], []);
   await t.throwsAsync(owner.deploy(conv3d, { name: 'conv3d' }), { message: /layer 'conv3d_1' of class Conv3D is not supported/ });
   // A session id that is not a random UUID could name a server's own session: refused.
-  const cfg = tfe.loadClusterConfig(cluster.config);
-  const ep = new WsEndpoint({ me: 'client', tls: { ca: fs.readFileSync(path.join(cluster.dir, 'certs', 'ca.pem')) }, log: () => undefined });
+  const cfg = tfe.loadClusterConfig(cluster().config);
+  const ep = new WsEndpoint({ me: 'client', tls: { ca: fs.readFileSync(path.join(cluster().dir, 'certs', 'ca.pem')) }, log: () => undefined });
   await ep.connect({ name: 'server1', host: '127.0.0.1', port: cfg.parties.server1.port }, { asClient: true });
   await ep.send('server1', 'epoch:0123', REQUEST_KEY, { kind: 'control', data: { type: 'models' } });
   const res = await ep.recv('server1', 'epoch:0123', 'res');

@@ -97,3 +97,20 @@ export async function poolSettled(operator: tfe.PredictionClient): Promise<Serve
   }
   return operator.status();
 }
+
+/**
+ * One cluster for a whole test file: started before its tests (and ready), stopped after them
+ * even when one fails. Returns the cluster; the hooks are registered on `t` (ava's test).
+ */
+export function clusterForFile(t: { before: (f: () => Promise<void>) => void; after: { always: (f: () => Promise<void>) => void } }): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  t.before(async () => {
+    cluster = await startCluster();
+    await cluster.ready();
+  });
+  t.after.always(async () => cluster?.stop());
+  return () => {
+    if (!cluster) throw new Error('the cluster has not started');
+    return cluster;
+  };
+}
