@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { PredictionClient } from '../lib/serve/client';
-import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 import { loadCifarSample, toFloat } from '../scripts/resnet20/cifar';
 import { machineInfo } from './lib/machine';
 import { measureResnet20, type Resnet20Measured } from './lib/resnet20_eval';
@@ -85,14 +85,13 @@ async function main(): Promise<void> {
   // b x 188,416 relu keys, 936 bytes each in the compact form, to each compute server), so the limits are raised past
   // them; measured server RSS is far lower (bench/RESULTS.md). The offline pool keeps `--pool`
   // batch-1 key sets per model ahead (about 0.37 GB per compute server each).
-  const config = await writeLocalConfig(dir, {
+  const { config, procs } = await startLocalCluster(dir, {
     queryTimeoutMs: 3_600_000,
     extra: { maxQueryBytes: 20 * 2 ** 30, maxTotalQueryBytes: 24 * 2 ** 30, maxPendingBytesPerServer: 24 * 2 ** 30, precomputePool: args.pool },
+    onLine: () => undefined,
   });
-  const procs = spawnCluster(config, () => undefined);
   const results: Resnet20Measured[] = [];
   try {
-    await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config);
     for (const protocol of args.protocols) {

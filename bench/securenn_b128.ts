@@ -16,7 +16,7 @@ import * as path from 'node:path';
 
 import { loadMnist } from '../lib/data/mnist';
 import { PredictionClient } from '../lib/serve/client';
-import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 import { percentile } from './lib/percentile';
 import { cpuSeconds } from './lib/proc_cpu';
 import { plainModel } from './lib/plain_forward';
@@ -52,11 +52,9 @@ async function main(): Promise<void> {
   const test = loadMnist('test', { limit: 128 * (runs + 1) });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b128-'));
   const modelFile = (m: string) => (argv.includes('--keras-order') ? kerasOrder(path.join(MODELS, m), path.join(dir, m)) : path.join(MODELS, m, 'model.json'));
-  const config = await writeLocalConfig(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 } });
-  const procs = spawnCluster(config, () => undefined);
+  const { config, procs } = await startLocalCluster(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 }, onLine: () => undefined });
   const out: Record<string, { seconds: number[]; median: number; cpuSeconds: Record<string, number>; onlineBytes: number; offlineBytes: number }> = {};
   try {
-    await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config);
     for (const m of only) {

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { PredictionClient } from '../lib/serve/client';
-import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 import { type NetName, writeNetwork } from './lib/model_files';
 import { percentile } from './lib/percentile';
 
@@ -31,14 +31,12 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-service-'));
-  const config = await writeLocalConfig(dir, { tls: !process.argv.includes('--plain') });
   const onlyAt = process.argv.indexOf('--only');
   const nets = (onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : ['A', 'B', 'C']) as NetName[];
-  const procs = spawnCluster(config, () => undefined);
+  const { config, procs } = await startLocalCluster(dir, { tls: !process.argv.includes('--plain'), onLine: () => undefined });
   const rows: Row[] = [];
   let roundTrip = Number.NaN;
   try {
-    await waitReady(config);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const clients = await Promise.all(Array.from({ length: 8 }, () => PredictionClient.connect(config)));
     // The floor every round pays: a request to the three servers and their answers (one hop each way).

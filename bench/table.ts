@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const procs = spawnCluster(config, (l) => { if (process.env.TFE_BENCH_SERVER_LOG) process.stderr.write(`${l}\n`); });
   const results: Measured[] = [];
   try {
-    await waitReady(config);
+    await waitReady(config, undefined, procs);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config, { leases: !argv.includes('--no-leases') });
     for (const e of entries) {

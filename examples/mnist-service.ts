@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { PredictionClient } from '../lib/serve/client';
-import { type ServerProcess, spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { type ServerProcess, startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIR = path.join(ROOT, '.tfe-local');
@@ -31,12 +31,13 @@ async function stop(code = 0): Promise<void> {
 async function main(): Promise<void> {
   // A fresh cluster each time: new certificates, no shares left from an earlier run.
   fs.rmSync(DIR, { recursive: true, force: true });
-  const config = await writeLocalConfig(DIR);
   // Server log lines dimmed on a terminal; plain when stderr is a pipe or a file.
   const dim = process.stderr.isTTY ? (l: string) => `\x1b[2m${l}\x1b[0m` : (l: string) => l;
-  procs = spawnCluster(config, (line) => process.stderr.write(`${dim(line)}\n`));
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+  const cluster = await startLocalCluster(DIR, { onLine: (line) => process.stderr.write(`${dim(line)}\n`) });
+  const config = cluster.config;
+  procs = cluster.procs;
   for (const p of procs)
     void p.exited.then((code) => {
       if (!stopping) {
@@ -44,8 +45,6 @@ async function main(): Promise<void> {
         void stop(1);
       }
     });
-
-  await waitReady(config);
   console.log(`three servers up (mutual TLS on loopback), config ${path.relative(process.cwd(), config)}`);
 
   const owner = await PredictionClient.connect(config, { asOwner: true });

@@ -34,4 +34,5 @@ export { WsEndpoint, type WsEndpointOptions, type PeerAddress } from './net/ws_e
 export { PredictionClient, type Prediction, type ClientOptions } from './serve/client';
 export { TfeServer } from './serve/server';
 export { loadClusterConfig, parseClusterConfig, type ClusterConfig } from './serve/config';
-export { writeLocalConfig, spawnCluster, stopCluster } from './serve/local_cluster';
+export { writeLocalConfig, spawnCluster, stopCluster, startLocalCluster, waitReady, ServerExitedError } from './serve/local_cluster';
+export type { LocalCluster, LocalClusterOptions, ServerProcess } from './serve/local_cluster';

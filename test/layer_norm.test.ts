@@ -11,8 +11,12 @@ import { saveTfjsModel } from './helpers/tfjs_save';
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 
 const WIDTH = 10;
-/** Row standard deviations from 0.02 to 2000: the scale the comparisons pick spans 2^-6 .. 2^11. */
-const SPREADS = [0.02, 0.3, 1, 4, 70, 2000];
+/**
+ * Row standard deviations from 0.02 to 20 000: the scale the comparisons pick spans 2^-6 .. 2^14.
+ * At 20 000 a single square at scale 2^32 fails its local truncation with probability ~0.1 per
+ * element (its value is ~2^60), so a variance taken that way is wrong in most runs.
+ */
+const SPREADS = [0.02, 0.3, 1, 4, 70, 2000, 20000];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function model(): any {
@@ -20,7 +24,7 @@ function model(): any {
 }
 
 for (const protocol of ['securenn', 'fss'] as const)
-  test(`${protocol}: LayerNormalization matches tfjs on rows whose spread ranges from 0.02 to 2000`, async (t) => {
+  test(`${protocol}: LayerNormalization matches tfjs on rows whose spread ranges from 0.02 to 20 000`, async (t) => {
     const m = model();
     const file = await saveTfjsModel(tf, m, 'tfe-ln-');
     const rows = SPREADS.length * 2;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 
 import { PredictionClient } from '../../lib/serve/client';
 import { loadClusterConfig } from '../../lib/serve/config';
-import { type ServerProcess, spawnServer, stopCluster, waitReady, writeLocalConfig } from '../../lib/serve/local_cluster';
+import { type ServerProcess, startLocalCluster, stopCluster } from '../../lib/serve/local_cluster';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
 /** The Pond variant of model A, as examples/mnist-service.ts (`npm start`) deploys it. */
@@ -37,17 +37,14 @@ export interface WebClusterOptions {
 /** Starts the servers and deploys MODEL as MODEL_NAME. */
 export async function startWebCluster(o: WebClusterOptions): Promise<WebCluster> {
   fs.rmSync(o.dir, { recursive: true, force: true });
-  const config = await writeLocalConfig(o.dir, { tls: o.tls ?? false, queryTimeoutMs: o.queryTimeoutMs });
-  // allowedOrigins is added to the written file: it is the operator's one change for browsers.
-  const json = JSON.parse(fs.readFileSync(config, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(config, `${JSON.stringify({ ...json, allowedOrigins: o.allowedOrigins }, null, 2)}\n`);
+  // allowedOrigins is the operator's one change for browsers. Generous: on a loaded machine (CI
+  // runs test files in parallel) the servers' set-up is slow.
+  const started = await startLocalCluster(o.dir, { tls: o.tls ?? false, queryTimeoutMs: o.queryTimeoutMs, extra: { allowedOrigins: o.allowedOrigins }, onLine: o.log, readyTimeoutMs: 120_000 });
+  const config = started.config;
   const c = loadClusterConfig(config);
-  const procs = new Map<string, ServerProcess>();
-  for (const p of ['server0', 'server1', 'server2']) procs.set(p, spawnServer(config, p, o.log));
+  const procs = new Map<string, ServerProcess>(started.procs.map((p) => [p.party, p]));
   const stop = () => stopCluster([...procs.values()]);
   try {
-    // Generous: on a loaded machine (CI runs test files in parallel) the servers' set-up is slow.
-    await waitReady(config, 120_000);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     try {
       await owner.deploy(MODEL, { name: MODEL_NAME, protocol: 'pond' });

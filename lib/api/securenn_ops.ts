@@ -195,22 +195,25 @@ export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
 }
 
 /**
- * s = 2^-e for a private v, where 4^e <= v < 4^(e+1) and e is clamped to [kMin, kMax]: exact in
- * fixed point (the integer 2^(fracBits - e)), so that v s^2 lies in [1, 4) with no loss of
- * relative precision however large or small v is (layerNorm's scaling, ops_norm.ts).
+ * s = 2^(outExp - e) for a private v, where 4^e <= v < 4^(e+1) and e is clamped to [kMin, kMax]:
+ * exact in fixed point (the integer 2^(fracBits + outExp - e)), so that v s^2 lies in
+ * [4^outExp, 4^(outExp+1)) with no loss of relative precision however large or small v is
+ * (layerNorm's scaling, ops_norm.ts; softmax's 1/S, ops_softmax.ts).
  *
  * Steps: b_k = [v - 4^k >= 0] for k = kMin+1 .. kMax, as integer bit shares, in one batched DReLU
  * (the thresholds are public powers of two, exact in fixed point for k >= -fracBits/2); then,
- * locally, s = 2^(F-kMin) - sum_k b_k 2^(F-k), which telescopes to 2^(F-e) since the bits are 1
- * exactly for k <= e. Each server receives only what DReLU's own messages are (docs/securenn.md,
- * docs/fss.md); the sum is local.
+ * locally, s = 2^(F+outExp-kMin) - sum_k b_k 2^(F+outExp-k), which telescopes to 2^(F+outExp-e)
+ * since the bits are 1 exactly for k <= e. Each server receives only what DReLU's own messages
+ * are (docs/securenn.md, docs/fss.md); the sum is local.
  */
-export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): PrivateTensor {
+export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number, outExp = 0): PrivateTensor {
   requireSecureNN('powerOfFourScale', v);
   const pv = privateOnly('powerOfFourScale', v);
   const c = pv.cluster, f = c.fixed.fracBits;
   if (!Number.isInteger(kMin) || !Number.isInteger(kMax) || kMin >= kMax || kMax > f || 2 * (kMin + 1) < -f)
     throw new RangeError(`powerOfFourScale: exponents [${kMin}, ${kMax}] do not fit ${f} fractional bits (need -${f / 2} <= kMin + 1 and kMax <= ${f})`);
+  if (!Number.isInteger(outExp) || f + outExp - kMax < 0 || f + outExp - kMin > 62)
+    throw new RangeError(`powerOfFourScale: 2^(${outExp} - e) for e in [${kMin}, ${kMax}] is not an integer at ${f} fractional bits below 2^62`);
   const n = pv.shape.reduce((a, b) => a * b, 1);
   const ks = Array.from({ length: kMax - kMin }, (_, i) => kMin + 1 + i);
   const row = L.reshape(pv, [1, n]);
@@ -223,14 +226,14 @@ export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): Priv
       if (!bits) return null;
       const terms = await Promise.all(ks.map(async (k, i) => {
         const b = await R.slice(bits, [i * n], [n]);
-        const t = await R.mulScalar(b, -(1n << BigInt(f - k)));
+        const t = await R.mulScalar(b, -(1n << BigInt(f + outExp - k)));
         b.dispose();
         return t;
       }));
       bits.dispose();
       const sum = await R.addN(terms);
       for (const t of terms) t.dispose();
-      const shifted = p.role === 0 ? await R.addScalar(sum, 1n << BigInt(f - kMin)) : sum;
+      const shifted = p.role === 0 ? await R.addScalar(sum, 1n << BigInt(f + outExp - kMin)) : sum;
       if (shifted !== sum) sum.dispose();
       const out = R.reshape(shifted, pv.shape);
       shifted.dispose();

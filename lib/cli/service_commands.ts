@@ -12,7 +12,7 @@ import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
-import { spawnCluster, stopCluster, writeLocalConfig } from '../serve/local_cluster';
+import { startLocalCluster, stopCluster } from '../serve/local_cluster';
 import { TfeServer } from '../serve/server';
 import { checkLogFormat, createLogger, type LogFormat } from '../log';
 import { parseListenAddress, showAddress } from '../serve/ops_config';
@@ -141,9 +141,9 @@ export function addServiceCommands(program: Command): void {
     .action(async (opts: { dir: string; plain?: boolean; local?: boolean; init?: boolean; out: string; trust: string; party?: string; port: string; server0?: string; server1?: string; server2?: string; force?: boolean }) => {
       if (opts.init) return clusterInit({ ...opts, mode: opts.trust });
       if (!opts.local) throw new Error('tfe cluster needs --local (three servers on this machine) or --init (a config for three hosts)');
-      const file = await writeLocalConfig(path.resolve(opts.dir), { tls: !opts.plain }); // openssl runs inside the folder: absolute paths
-      const procs = spawnCluster(file);
-      console.error(`tfe: cluster config ${file}; stop with Ctrl-C`);
+      // openssl runs inside the folder: absolute paths
+      const { config: file, procs } = await startLocalCluster(path.resolve(opts.dir), { tls: !opts.plain });
+      console.error(`tfe: cluster ready, config ${file}; stop with Ctrl-C`);
       onSignal(() => stopCluster(procs));
       await Promise.race(procs.map((p) => p.exited));
       await stopCluster(procs);

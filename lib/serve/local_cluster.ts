@@ -70,7 +70,11 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Resolves with the exit code (or signal) when the process ends. */
   exited: Promise<number | string>;
+  /** Its last output lines (at most RECENT_LINES), to say why it ended. */
+  recent: string[];
 }
+
+const RECENT_LINES = 20;
 
 /** The tfe CLI next to this file (compiled). */
 export function tfeCli(): string {
@@ -88,6 +92,7 @@ export function spawnServer(configFile: string, party: string, onLine: (line: st
   // a benchmark's servers (NODE_OPTIONS refuses --cpu-prof, and would reach the client too).
   const nodeArgs = (process.env.TFE_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
+  const recent: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     let buf = '';
     stream.setEncoding('utf8');
@@ -96,11 +101,14 @@ export function spawnServer(configFile: string, party: string, onLine: (line: st
       const lines = buf.split('\n');
       buf = lines.pop()!;
       // Text lines name their party already, and so do JSON lines (log.format json): the rest get it.
-      for (const l of lines) onLine(l.startsWith('[tfe') || l.startsWith('{"time"') ? l : `[tfe ${party}] ${l}`);
+      for (const l of lines) {
+        if (recent.push(l) > RECENT_LINES) recent.shift();
+        onLine(l.startsWith('[tfe') || l.startsWith('{"time"') ? l : `[tfe ${party}] ${l}`);
+      }
     });
   }
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  return { party, child, exited };
+  return { party, child, exited, recent };
 }
 
 /** Starts the three servers as separate processes. */
@@ -119,12 +127,38 @@ export async function stopCluster(procs: readonly ServerProcess[], graceMs = 10_
   }));
 }
 
-/** Waits until all three servers report the same set-up epoch; returns it. */
+/** A server process ended before the cluster came up: its party, exit code and last words. */
+export class ServerExitedError extends Error {
+  constructor(readonly party: string, readonly code: number | string, readonly lastLines: readonly string[]) {
+    super(`${party} exited (${code}) before the cluster came up${lastLines.length ? `: ${lastLines.slice(-3).join(' | ')}` : ''}`);
+  }
+
+  /**
+   * Whether it could not listen because its port was taken: freePorts' ports are free when
+   * chosen, and any program on the machine may bind or dial from one before the server listens.
+   */
+  get portTaken(): boolean {
+    return this.lastLines.some((l) => l.includes('EADDRINUSE'));
+  }
+}
+
+function exitedServer(procs: readonly ServerProcess[]): ServerExitedError | undefined {
+  const p = procs.find((q) => q.child.exitCode !== null || q.child.signalCode !== null);
+  return p && new ServerExitedError(p.party, p.child.exitCode ?? p.child.signalCode ?? -1, p.recent);
+}
+
+/**
+ * Waits until all three servers report the same set-up epoch; returns it. Given the server
+ * processes, fails at once (ServerExitedError) when one of them has ended, rather than waiting
+ * out the timeout.
+ */
 // The default outlasts one failed setup (setupTimeoutMs, 30 s by default) and server0's retry.
-export async function waitReady(configFile: string, timeoutMs = 90_000): Promise<string> {
+export async function waitReady(configFile: string, timeoutMs = 90_000, procs: readonly ServerProcess[] = []): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   for (;;) {
+    const gone = exitedServer(procs);
+    if (gone) throw gone;
     try {
       // The epoch is an operator's counter: under TLS, ask with the owner's certificate.
       const client = await PredictionClient.connect(configFile, { connectTimeoutMs: 1000, asOwner: !!loadClusterConfig(configFile).owner });
@@ -140,5 +174,44 @@ export async function waitReady(configFile: string, timeoutMs = 90_000): Promise
     }
     if (Date.now() > deadline) throw new Error(`the cluster did not come up in ${timeoutMs} ms (${last})`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** How many times a local cluster is started on fresh ports when one was taken meanwhile. */
+export const PORT_ATTEMPTS = 4;
+
+export interface LocalClusterOptions extends LocalConfigOptions {
+  /** Each server output line (default: to stderr). */
+  onLine?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface LocalCluster {
+  config: string;
+  procs: ServerProcess[];
+}
+
+/**
+ * Writes a local config into `dir`, starts the three servers and waits until they are ready. When
+ * a server cannot listen because its port was taken between freePorts and its start, all three
+ * are stopped and started again on fresh ports (up to PORT_ATTEMPTS in all; never with
+ * `opts.ports`, which the caller chose).
+ */
+export function startLocalCluster(dir: string, opts: LocalClusterOptions = {}): Promise<LocalCluster> {
+  return startLocalClusterOn(dir, opts, opts.ports ? undefined : () => freePorts(3));
+}
+
+/** startLocalCluster with the ports of each attempt from `pick` (none: opts.ports, once). */
+export async function startLocalClusterOn(dir: string, opts: LocalClusterOptions, pick?: (attempt: number) => Promise<number[]>): Promise<LocalCluster> {
+  for (let attempt = 1; ; attempt++) {
+    const config = await writeLocalConfig(dir, { ...opts, ports: pick ? await pick(attempt) : opts.ports });
+    const procs = spawnCluster(config, opts.onLine);
+    try {
+      await waitReady(config, opts.readyTimeoutMs, procs);
+      return { config, procs };
+    } catch (e) {
+      await stopCluster(procs);
+      if (!(e instanceof ServerExitedError && e.portTaken && pick && attempt < PORT_ATTEMPTS)) throw e;
+    }
   }
 }

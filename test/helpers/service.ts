@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import * as tfe from '../../lib';
 import type { ClientOptions } from '../../lib/serve/client';
 import type { ServerStatus } from '../../lib/serve/messages';
-import { spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
+import { SERVERS } from '../../lib/protocol/party';
+import { PORT_ATTEMPTS, ServerExitedError, spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
 
 export interface TestCluster {
   config: string;
@@ -31,20 +32,37 @@ export interface TestCluster {
 /** Three server processes on loopback; `extra`: more cluster.json fields (limits, ...). */
 export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number; extra?: Record<string, unknown> } = {}): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cluster-'));
-  const config = await tfe.writeLocalConfig(dir, { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs, extra: opts.extra });
+  const configOpts = { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs, extra: opts.extra };
+  const config = await tfe.writeLocalConfig(dir, configOpts);
   const logs: string[] = [];
   const clients: tfe.PredictionClient[] = [];
   const procs = new Map<string, ServerProcess>();
   const start = (p: string) => procs.set(p, spawnServer(config, p, (l) => logs.push(l)));
-  for (const p of ['server0', 'server1', 'server2']) start(p);
+  for (const p of SERVERS) start(p);
+  let cameUp = false;
   const c: TestCluster = {
     config,
     dir,
     procs,
     logs,
     restart: start,
-    // Long enough for a failed first setup (setupTimeoutMs, 30 s) to be retried by server0.
-    ready: (timeoutMs = 90_000) => waitReady(config, timeoutMs),
+    // Long enough for a failed first setup (setupTimeoutMs, 30 s) to be retried by server0. A
+    // server whose port was taken before it listened (test files run in parallel, each dialing
+    // from ephemeral ports) ends at once: the first time, all three start again on fresh ports.
+    async ready(timeoutMs = 90_000) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const epoch = await waitReady(config, timeoutMs, [...procs.values()]);
+          cameUp = true;
+          return epoch;
+        } catch (e) {
+          if (cameUp || !(e instanceof ServerExitedError && e.portTaken) || attempt >= PORT_ATTEMPTS) throw e;
+          await tfe.stopCluster([...procs.values()]);
+          await tfe.writeLocalConfig(dir, configOpts);
+          for (const p of SERVERS) start(p);
+        }
+      }
+    },
     async connect(opts) {
       const client = await tfe.PredictionClient.connect(config, opts);
       clients.push(client);

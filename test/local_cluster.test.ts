@@ -1,0 +1,60 @@
+// Starting a local cluster (lib/serve/local_cluster.ts): a server that cannot listen ends the wait
+// at once with its reason, and a port taken between choosing it and listening on it (any program
+// may bind or dial from it meanwhile) is answered by starting again on fresh ports.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import { freePorts, ServerExitedError, startLocalCluster, startLocalClusterOn, stopCluster } from '../lib/serve/local_cluster';
+import { loadClusterConfig } from '../lib/serve/config';
+
+/** A listener holding one free loopback port, as a racing program would (it drops whoever dials). */
+async function takenPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const s = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { port: (s.address() as net.AddressInfo).port, release: () => new Promise((r) => s.close(() => r())) };
+}
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-local-cluster-'));
+
+test('a server whose port is taken ends the wait at once, named with its reason; ports the caller chose are not replaced', async (t) => {
+  const taken = await takenPort();
+  const [a, c] = await freePorts(2);
+  const dir = tempDir();
+  try {
+    // A wait of ten minutes: only the server's exit can end it within the test's timeout.
+    const e = await t.throwsAsync(startLocalCluster(dir, { ports: [a, taken.port, c], tls: false, onLine: () => undefined, readyTimeoutMs: 600_000 }), { instanceOf: ServerExitedError });
+    t.is((e as ServerExitedError).party, 'server1');
+    t.true((e as ServerExitedError).portTaken);
+    t.regex(e!.message, /server1 exited \(1\) before the cluster came up: .*EADDRINUSE/);
+  } finally {
+    await taken.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a port taken before its server listens: the cluster starts again on fresh ports and serves', async (t) => {
+  const taken = await takenPort();
+  const dir = tempDir();
+  const picked: number[][] = [];
+  try {
+    const cluster = await startLocalClusterOn(dir, { tls: false, onLine: () => undefined }, async (attempt) => {
+      const ports = attempt === 1 ? [...(await freePorts(2)), taken.port] : await freePorts(3);
+      picked.push(ports);
+      return ports;
+    });
+    try {
+      t.is(picked.length, 2, 'one more attempt');
+      t.is(loadClusterConfig(cluster.config).parties.server2.port, picked[1][2], 'the config names the fresh ports');
+      t.true(cluster.procs.every((p) => p.child.exitCode === null), 'all three running');
+    } finally {
+      await stopCluster(cluster.procs);
+    }
+  } finally {
+    await taken.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
