@@ -50,6 +50,39 @@ for (const protocol of ['securenn', 'fss'] as const)
     }
   });
 
+/**
+ * Rows whose variance sits within 5% of a threshold 4^k, where the comparisons decide between two
+ * scales: from 4^2 up they read the coarse estimate (resolution 1 in the variance), which can
+ * decide either way there, so the scaled variance must be right on both sides.
+ */
+const NEAR_THRESHOLDS = [-4, -3, 0, 1, 2, 3, 5, 9, 14].flatMap((k) => [-0.05, -0.01, -0.003, 0, 0.003, 0.01, 0.05].map((r) => 4 ** k * (1 + r)));
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization is right on rows whose variance is within 5% of a power of four, where the scale changes`, async (t) => {
+    const m = model();
+    const file = await saveTfjsModel(tf, m, 'tfe-ln-');
+    const rows = NEAR_THRESHOLDS.length;
+    // c + sigma, c - sigma, ... : the variance is sigma^2 exactly, the mean c a random offset.
+    const x = Float32Array.from({ length: rows * WIDTH }, (_, i) => {
+      const r = Math.floor(i / WIDTH), sigma = Math.sqrt(NEAR_THRESHOLDS[r] - 1e-3);
+      return ((r * 7) % 11) - 5 + (i % 2 ? sigma : -sigma);
+    });
+    const want: number[][] = m.predict(tf.tensor(x, [rows, WIDTH])).arraySync();
+    const c = new tfe.Cluster({ protocol });
+    try {
+      const lm = tfe.loadLayersModel(file, { cluster: c });
+      const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, WIDTH] }), c);
+      const out = await tfe.defineOutput('prediction-client', lm.predict(input));
+      for (let r = 0; r < rows; r++) {
+        const got = Array.from(out.data.subarray(r * WIDTH, (r + 1) * WIDTH));
+        const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
+        t.true(err < 5e-3, `row ${r} (variance + epsilon ${NEAR_THRESHOLDS[r]}): max |private - tfjs| = ${err}`);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
 test('Pond refuses a LayerNormalization model at load time, naming the layer', async (t) => {
   const file = await saveTfjsModel(tf, model(), 'tfe-ln-');
   const c = new tfe.Cluster({ protocol: 'pond' });

@@ -16,12 +16,12 @@
 // else. What each server receives is what those ops send (docs/securenn.md, docs/fss.md).
 import { add, reduceSum, reshape, sub } from './ops';
 import { mul } from './ops_nonlinear';
-import { cubicOn1to4At } from './ops_norm';
+import { type Fitted, fittedCubicAt } from './ops_norm';
 import { expNegErrorBound, piecewiseExpNeg } from './ops_smooth';
 import { maxPool2d, powerOfFourScale, requireSecureNN } from './securenn_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
-const RECIPROCAL: { coeffs?: number[]; g: (v: number) => number } = { g: (v) => 1 / v };
+const RECIPROCAL: Fitted = { g: (v) => 1 / v, lo: 1, hi: 4 };
 
 /**
  * |private softmax - softmax| <= this for an output y of a row of n: each e errs by at most
@@ -50,7 +50,7 @@ export function softmax(x: AnyTensor): PrivateTensor {
   const s = powerOfFourScale(total, -1, kMax);
   // S s^2 in [1, 4) (s = 2^-k, 4^k <= S: the scale squared, as LayerNormalization's).
   const sp = mul(mul(total, s), s);
-  let r = cubicOn1to4At(sp, RECIPROCAL);
+  let r = fittedCubicAt(sp, RECIPROCAL);
   for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(sp, r), -1), 2));
   return reshape(mul(mul(mul(e, r), s), s), x.shape) as PrivateTensor;
 }

@@ -7,7 +7,7 @@ import { isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
-import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit } from '../protocol/securenn/relu';
+import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
 import { RingTensor } from '../tensor/ring_tensor';
 import { normalizeAxis } from '../tensor/shape';
 import * as L from './ops';
@@ -194,50 +194,109 @@ export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   }, false);
 }
 
+/** Thresholds 4^k for kMin < k <= kMax are exact in fixed point, and every 2^(f - k) an integer. */
+function checkExponents(op: string, f: number, kMin: number, kMax: number): void {
+  if (!Number.isInteger(kMin) || !Number.isInteger(kMax) || kMin >= kMax || kMax > f || 2 * (kMin + 1) < -f)
+    throw new RangeError(`${op}: exponents [${kMin}, ${kMax}] do not fit ${f} fractional bits (need -${f / 2} <= kMin + 1 and kMax <= ${f})`);
+}
+
+/** [rows, n] of x - thresholds[i] in row i, x flattened to [1, n]. */
+function minusEach(x: PrivateTensor, thresholds: number[]): PrivateTensor {
+  const row = L.reshape(x, [1, count(x)]);
+  return L.concat(thresholds.map((t) => L.sub(row, t)), 0) as PrivateTensor;
+}
+
 /**
- * s = 2^(outExp - e) for a private v, where 4^e <= v < 4^(e+1) and e is clamped to [kMin, kMax]:
- * exact in fixed point (the integer 2^(fracBits + outExp - e)), so that v s^2 lies in
- * [4^outExp, 4^(outExp+1)) with no loss of relative precision however large or small v is
- * (layerNorm's scaling, ops_norm.ts; softmax's 1/S, ops_softmax.ts).
+ * Locally, 2^(f - kLow) - sum_i b_i 2^(f - k_i) for the bits b_i of thresholds 4^k_i, the [n]
+ * slices of `bits` from slice `first` on: 2^(f - e) for the integer e in [kLow, max k_i] that the
+ * bits say (they are 1 exactly for k_i <= e, and the sum telescopes).
+ */
+async function telescope(p: Party, bits: RingTensor, first: number, ks: number[], n: number, f: number, kLow: number): Promise<RingTensor> {
+  const terms = await Promise.all(ks.map(async (k, i) => {
+    const b = await R.slice(bits, [(first + i) * n], [n]);
+    const t = await R.mulScalar(b, -(1n << BigInt(f - k)));
+    b.dispose();
+    return t;
+  }));
+  const sum = await R.addN(terms);
+  for (const t of terms) t.dispose();
+  if (p.role !== 0) return sum;
+  const out = await R.addScalar(sum, 1n << BigInt(f - kLow));
+  sum.dispose();
+  return out;
+}
+
+const count = (t: AnyTensor) => t.shape.reduce((a, b) => a * b, 1);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/**
+ * s = 2^-e for a private v, where 4^e <= v < 4^(e+1) and e is clamped to [kMin, kMax]: exact in
+ * fixed point (the integer 2^(fracBits - e)), so that v s^2 lies in [1, 4) with no loss of
+ * relative precision however large or small v is (softmax's 1/S, ops_softmax.ts).
  *
  * Steps: b_k = [v - 4^k >= 0] for k = kMin+1 .. kMax, as integer bit shares, in one batched DReLU
  * (the thresholds are public powers of two, exact in fixed point for k >= -fracBits/2); then,
- * locally, s = 2^(F+outExp-kMin) - sum_k b_k 2^(F+outExp-k), which telescopes to 2^(F+outExp-e)
- * since the bits are 1 exactly for k <= e. Each server receives only what DReLU's own messages
- * are (docs/securenn.md, docs/fss.md); the sum is local.
+ * locally, s = 2^(F-kMin) - sum_k b_k 2^(F-k), which telescopes to 2^(F-e) since the bits are 1
+ * exactly for k <= e. Each server receives only what DReLU's own messages are (docs/securenn.md,
+ * docs/fss.md); the sum is local.
  */
-export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number, outExp = 0): PrivateTensor {
+export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): PrivateTensor {
   requireSecureNN('powerOfFourScale', v);
   const pv = privateOnly('powerOfFourScale', v);
   const c = pv.cluster, f = c.fixed.fracBits;
-  if (!Number.isInteger(kMin) || !Number.isInteger(kMax) || kMin >= kMax || kMax > f || 2 * (kMin + 1) < -f)
-    throw new RangeError(`powerOfFourScale: exponents [${kMin}, ${kMax}] do not fit ${f} fractional bits (need -${f / 2} <= kMin + 1 and kMax <= ${f})`);
-  if (!Number.isInteger(outExp) || f + outExp - kMax < 0 || f + outExp - kMin > 62)
-    throw new RangeError(`powerOfFourScale: 2^(${outExp} - e) for e in [${kMin}, ${kMax}] is not an integer at ${f} fractional bits below 2^62`);
-  const n = pv.shape.reduce((a, b) => a * b, 1);
-  const ks = Array.from({ length: kMax - kMin }, (_, i) => kMin + 1 + i);
-  const row = L.reshape(pv, [1, n]);
-  const diffs = L.concat(ks.map((k) => L.sub(row, 4 ** k)), 0) as PrivateTensor;
-  return new PrivateTensor(
-    c,
-    pv.shape,
-    runOp(c, 'powerOfFourScale', [diffs.shares], async (p, o, [a]) => {
-      const bits = await nonNegative(p, o, a, [ks.length * n]);
-      if (!bits) return null;
-      const terms = await Promise.all(ks.map(async (k, i) => {
-        const b = await R.slice(bits, [i * n], [n]);
-        const t = await R.mulScalar(b, -(1n << BigInt(f + outExp - k)));
-        b.dispose();
-        return t;
-      }));
-      bits.dispose();
-      const sum = await R.addN(terms);
-      for (const t of terms) t.dispose();
-      const shifted = p.role === 0 ? await R.addScalar(sum, 1n << BigInt(f + outExp - kMin)) : sum;
-      if (shifted !== sum) sum.dispose();
-      const out = R.reshape(shifted, pv.shape);
-      shifted.dispose();
-      return out;
-    }),
-  );
+  checkExponents('powerOfFourScale', f, kMin, kMax);
+  const n = count(pv), ks = range(kMin + 1, kMax);
+  const diffs = minusEach(pv, ks.map((k) => 4 ** k));
+  return new PrivateTensor(c, pv.shape, runOp(c, 'powerOfFourScale', [diffs.shares], async (p, o, [a]) => {
+    const bits = await nonNegative(p, o, a, [ks.length * n]);
+    if (!bits) return null;
+    const s = await telescope(p, bits, 0, ks, n, f, kMin);
+    bits.dispose();
+    const out = R.reshape(s, pv.shape);
+    s.dispose();
+    return out;
+  }));
+}
+
+/**
+ * powerOfFourScale for a v known two ways: `fine` = v, right where v is small (LayerNormalization's
+ * mean of d^2, whose squares' local truncation fails where d is large), and `coarse` = v 4^-shift,
+ * right everywhere but with the resolution 4^shift 2^-F (the mean of (d 2^-shift)^2). e comes
+ * from `fine` below 4^(kSplit+1) and from `coarse` from there up.
+ *
+ * Steps, with the same messages as powerOfFourScale's plus one Beaver product:
+ * 1. One batched DReLU: b_k = [fine >= 4^k] for k = kMin+1 .. kSplit and
+ *    c_k = [coarse >= 4^(k - shift)] for k = kSplit+1 .. kMax (integer bit shares).
+ * 2. Locally: s_f = 2^-clamp(e, kMin, kSplit) from the b_k and s_c = 2^-max(e, kSplit) from the
+ *    c_k (telescoping sums, as in powerOfFourScale).
+ * 3. s = s_f + c_(kSplit+1) (s_c - s_f): SecureNN's SelectShare, a Beaver product with the integer
+ *    bit, exact in the ring, so s is s_f or s_c to the last bit (whatever s_f is where fine was
+ *    wrong).
+ * Near a threshold 4^k with k > kSplit, coarse may decide either way: then v s^2 is outside
+ * [1, 4) by up to delta = 4^shift 2^-F / 4^(kSplit+1) relatively, within [1 - delta, 4 (1 + delta)).
+ * The caller must accept that range (layerNorm fits its 1/sqrt on [0.9, 4.4]).
+ */
+export function powerOfFourScaleWide(fine: AnyTensor, coarse: AnyTensor, shift: number, kMin: number, kSplit: number, kMax: number): PrivateTensor {
+  requireSecureNN('powerOfFourScale', fine);
+  const pf = privateOnly('powerOfFourScale', fine), pc = privateOnly('powerOfFourScale', coarse);
+  const c = pf.cluster, f = c.fixed.fracBits;
+  checkExponents('powerOfFourScale', f, kMin, kSplit);
+  checkExponents('powerOfFourScale', f, kSplit - shift, kMax - shift);
+  if (!Number.isInteger(shift) || shift < 0) throw new RangeError(`powerOfFourScale: the coarse estimate's shift must be a non-negative integer, got ${shift}`);
+  if (count(pc) !== count(pf)) throw new RangeError(`powerOfFourScale: the two estimates' shapes differ: [${pf.shape}] and [${pc.shape}]`);
+  const n = count(pf), low = range(kMin + 1, kSplit), high = range(kSplit + 1, kMax);
+  const diffs = L.concat([minusEach(pf, low.map((k) => 4 ** k)), minusEach(pc, high.map((k) => 4 ** (k - shift)))], 0) as PrivateTensor;
+  return new PrivateTensor(c, pf.shape, runOp(c, 'powerOfFourScale', [diffs.shares], async (p, o, [a]) => {
+    const bits = await nonNegative(p, o, a, [(low.length + high.length) * n]);
+    const [sf, sc, pick] = bits
+      ? await Promise.all([telescope(p, bits, 0, low, n, f, kMin), telescope(p, bits, low.length, high, n, f, kSplit), R.slice(bits, [low.length * n], [n])])
+      : [null, null, null];
+    bits?.dispose();
+    const s = await selectShare(p, o, pick, sf, sc, n);
+    for (const t of [sf, sc, pick]) t?.dispose();
+    if (!s) return null;
+    const out = R.reshape(s, pf.shape);
+    s.dispose();
+    return out;
+  }));
 }

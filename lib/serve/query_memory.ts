@@ -277,10 +277,10 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         break;
       }
       case 'LayerNormalization': {
-        // Per row: 23 comparisons for the power-of-two scales and two clamps (lib/api/ops_norm.ts);
-        // per element about twelve products.
+        // Per row: 22 comparisons for the power-of-two scale and two clamps (lib/api/ops_norm.ts);
+        // per element about eleven products (both variance estimates' squares among them).
         const rows = count(s) / (s[s.length - 1] || 1);
-        elements += nonlinear(25 * rows) + 12 * PER_LINEAR * count(s);
+        elements += nonlinear(24 * rows) + 11 * PER_LINEAR * count(s);
         break;
       }
       default:

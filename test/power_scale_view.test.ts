@@ -1,0 +1,75 @@
+// The power-of-four scale from two estimates (powerOfFourScaleWide, LayerNormalization's scale):
+// one batched DReLU and one Beaver product selecting between two local sums. What each server
+// receives: DReLU's messages (the input masked, as in relu; server2 under SecureNN only masked
+// or permuted values) and the selection's openings of the bit and the difference, each masked by
+// a dealt Beaver share unknown to its receiver. So each server's whole view must have the same
+// statistics for two very different secrets, under every gate form; the control (FSS's input mask
+// off) flags the opening. The scale itself is checked against plaintext. Serial: FSS_STEPS is
+// process-wide.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { powerOfFourScaleWide } from '../lib/api/securenn_ops';
+import { FSS_STEPS } from '../lib/protocol/fss/drelu';
+import { newCluster, type Protocol } from './helpers/suites/harness';
+import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+
+const N = 2048, SHIFT = 7, K_MIN = -7, SPLIT = 1, K_MAX = 15;
+
+/** e = clamp(floor(log4 v), K_MIN, K_MAX) and 2^-e, in plaintext. */
+const scaleOf = (v: number) => 2 ** -Math.min(K_MAX, Math.max(K_MIN, Math.floor(Math.log(v) / Math.log(4))));
+
+/** Two secrets: every v the same small value, and v spread over the whole range (log-uniform). */
+const constant = new Float64Array(N).fill(0.3);
+const spread = Float64Array.from({ length: N }, () => 4 ** (K_MIN + 0.05 + Math.random() * (K_MAX - K_MIN + 0.9)));
+
+/** Every tensor message of the op on v (fine = v, coarse = v 4^-SHIFT), and the opened scale. */
+async function views(protocol: Protocol, opts: tfe.ClusterOptions, v: Float64Array): Promise<{ seen: Seen[]; s: Float64Array }> {
+  const c = newCluster(protocol, opts);
+  try {
+    const seen = recordTensors(c);
+    const fine = tfe.definePrivateInput('input-provider', () => ({ data: v, shape: [N] }), c);
+    const coarse = tfe.definePrivateInput('input-provider', () => ({ data: v.map((x) => x * 4 ** -SHIFT), shape: [N] }), c);
+    const s = powerOfFourScaleWide(fine, coarse, SHIFT, K_MIN, SPLIT, K_MAX);
+    await s.shares;
+    const recorded = [...seen]; // the op's messages, before the scale is opened
+    return { seen: recorded, s: (await tfe.defineOutput('output-receiver', s)).data };
+  } finally {
+    await c.close();
+  }
+}
+
+const FORMS: [string, Protocol, tfe.ClusterOptions, string[]][] = [
+  ['FSS one-round gate', 'fss', { fssGate: 'one-round' }, ['server0', 'server1']],
+  ['FSS compact gate', 'fss', { fssGate: 'compact' }, ['server0', 'server1']],
+  ['SecureNN one-compare', 'securenn', {}, ['server0', 'server1', 'server2']],
+  ["SecureNN paper's DReLU", 'securenn', { securennDrelu: 'paper' }, ['server0', 'server1', 'server2']],
+];
+
+for (const [name, protocol, opts, parties] of FORMS)
+  test.serial(`${name}: the scale from two estimates is exact, and every server's view has the same statistics for two secrets`, async (t) => {
+    const [a, b] = [await views(protocol, opts, constant), await views(protocol, opts, spread)];
+    t.deepEqual([...a.s], [...constant].map(scaleOf), 'constant: 2^-e exactly');
+    // Away from a threshold (the inputs' rounding and the coarse resolution decide within one):
+    // the coarse estimate's resolution is 4^SHIFT 2^-16 = 0.25, so within 4% of 4^k for k > SPLIT.
+    const near = (v: number) => Math.abs(Math.log(v) / Math.log(4) - Math.round(Math.log(v) / Math.log(4))) < 0.03;
+    const wrong = [...spread].map((v, i) => (near(v) || b.s[i] === scaleOf(v) ? -1 : i)).filter((i) => i >= 0);
+    t.deepEqual(wrong.slice(0, 5).map((i) => [spread[i], b.s[i]]), [], 'spread: 2^-e exactly');
+    t.true([...spread].every((v, i) => !near(v) || [1, 2, 0.5].includes(b.s[i] / scaleOf(v))), 'near a threshold: within one power of two');
+    for (const party of parties) {
+      const cmp = compareViews(a.seen, b.seen, party);
+      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    }
+  });
+
+test.serial('the scale from two estimates, control: with the FSS input mask off the same comparison flags the opening', async (t) => {
+  FSS_STEPS.maskInput = false;
+  try {
+    const [a, b] = [await views('fss', { fssGate: 'one-round' }, constant), await views('fss', { fssGate: 'one-round' }, spread)];
+    const cmp = compareViews(a.seen, b.seen, 'server0');
+    t.true(cmp.differ.some((d) => d.includes('fss.open')), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
+  } finally {
+    FSS_STEPS.maskInput = true;
+  }
+});
