@@ -2,7 +2,7 @@
 // five orders of magnitude, against tfjs's own layer on fresh random inputs, and Pond's refusal.
 import { createRequire } from 'node:module';
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../lib';
 import { saveTfjsModel } from './helpers/tfjs_save';
@@ -23,64 +23,56 @@ function model(): any {
   return tf.sequential({ layers: [tf.layers.layerNormalization({ inputShape: [WIDTH], epsilon: 1e-3, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' })] });
 }
 
+/**
+ * A fresh LayerNormalization model run privately under `protocol` on `rows` rows of x, each row
+ * within 5e-3 of tfjs's own output; `label(r)` says what row r is. The normalised values are O(1);
+ * the inputs' rounding (2^-16) over the smallest spread (0.02) is 8e-4 of it, the fitted 1/sqrt
+ * after two Newton steps far below.
+ */
+async function matchesTfjs(t: ExecutionContext, protocol: 'securenn' | 'fss', x: Float32Array, label: (r: number) => string): Promise<void> {
+  const m = model();
+  const file = await saveTfjsModel(tf, m, 'tfe-ln-');
+  const rows = x.length / WIDTH;
+  const want: number[][] = m.predict(tf.tensor(x, [rows, WIDTH])).arraySync();
+  const c = new tfe.Cluster({ protocol });
+  try {
+    const lm = tfe.loadLayersModel(file, { cluster: c });
+    const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, WIDTH] }), c);
+    const out = await tfe.defineOutput('prediction-client', lm.predict(input));
+    for (let r = 0; r < rows; r++) {
+      const got = Array.from(out.data.subarray(r * WIDTH, (r + 1) * WIDTH));
+      const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
+      t.true(err < 5e-3, `row ${r} (${label(r)}): max |private - tfjs| = ${err}`);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
 for (const protocol of ['securenn', 'fss'] as const)
   test(`${protocol}: LayerNormalization matches tfjs on rows whose spread ranges from 0.02 to 20 000`, async (t) => {
-    const m = model();
-    const file = await saveTfjsModel(tf, m, 'tfe-ln-');
-    const rows = SPREADS.length * 2;
-    const x = Float32Array.from({ length: rows * WIDTH }, (_, i) => {
+    const x = Float32Array.from({ length: SPREADS.length * 2 * WIDTH }, (_, i) => {
       const r = Math.floor(i / WIDTH), spread = SPREADS[r % SPREADS.length];
       return (r < SPREADS.length ? 0 : 50 * (Math.random() * 2 - 1)) + spread * (Math.random() * 2 - 1) * Math.sqrt(3);
     });
-    const want: number[][] = m.predict(tf.tensor(x, [rows, WIDTH])).arraySync();
-    const c = new tfe.Cluster({ protocol });
-    try {
-      const lm = tfe.loadLayersModel(file, { cluster: c });
-      const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, WIDTH] }), c);
-      const out = await tfe.defineOutput('prediction-client', lm.predict(input));
-      for (let r = 0; r < rows; r++) {
-        const got = Array.from(out.data.subarray(r * WIDTH, (r + 1) * WIDTH));
-        const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
-        // The normalised values are O(1); the inputs' rounding (2^-16) over the smallest spread
-        // (0.02) is 8e-4 of it, the fitted 1/sqrt after two Newton steps far below.
-        t.true(err < 5e-3, `row ${r} (spread ${SPREADS[r % SPREADS.length]}): max |private - tfjs| = ${err}`);
-      }
-    } finally {
-      await c.close();
-    }
+    await matchesTfjs(t, protocol, x, (r) => `spread ${SPREADS[r % SPREADS.length]}`);
   });
 
 /**
  * Rows whose variance sits within 5% of a threshold 4^k, where the comparisons decide between two
- * scales: from 4^2 up they read the coarse estimate (resolution 1 in the variance), which can
+ * scales: from 4^2 up they read the coarse estimate (resolution 0.25 in the variance), which can
  * decide either way there, so the scaled variance must be right on both sides.
  */
 const NEAR_THRESHOLDS = [-4, -3, 0, 1, 2, 3, 5, 9, 14].flatMap((k) => [-0.05, -0.01, -0.003, 0, 0.003, 0.01, 0.05].map((r) => 4 ** k * (1 + r)));
 
 for (const protocol of ['securenn', 'fss'] as const)
   test(`${protocol}: LayerNormalization is right on rows whose variance is within 5% of a power of four, where the scale changes`, async (t) => {
-    const m = model();
-    const file = await saveTfjsModel(tf, m, 'tfe-ln-');
-    const rows = NEAR_THRESHOLDS.length;
-    // c + sigma, c - sigma, ... : the variance is sigma^2 exactly, the mean c a random offset.
-    const x = Float32Array.from({ length: rows * WIDTH }, (_, i) => {
+    // c + sigma, c - sigma, ... : the variance is sigma^2 exactly, the mean c an offset.
+    const x = Float32Array.from({ length: NEAR_THRESHOLDS.length * WIDTH }, (_, i) => {
       const r = Math.floor(i / WIDTH), sigma = Math.sqrt(NEAR_THRESHOLDS[r] - 1e-3);
       return ((r * 7) % 11) - 5 + (i % 2 ? sigma : -sigma);
     });
-    const want: number[][] = m.predict(tf.tensor(x, [rows, WIDTH])).arraySync();
-    const c = new tfe.Cluster({ protocol });
-    try {
-      const lm = tfe.loadLayersModel(file, { cluster: c });
-      const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, WIDTH] }), c);
-      const out = await tfe.defineOutput('prediction-client', lm.predict(input));
-      for (let r = 0; r < rows; r++) {
-        const got = Array.from(out.data.subarray(r * WIDTH, (r + 1) * WIDTH));
-        const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
-        t.true(err < 5e-3, `row ${r} (variance + epsilon ${NEAR_THRESHOLDS[r]}): max |private - tfjs| = ${err}`);
-      }
-    } finally {
-      await c.close();
-    }
+    await matchesTfjs(t, protocol, x, (r) => `variance + epsilon ${NEAR_THRESHOLDS[r]}`);
   });
 
 test('Pond refuses a LayerNormalization model at load time, naming the layer', async (t) => {

@@ -11,8 +11,9 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { powerOfFourScaleWide } from '../lib/api/securenn_ops';
 import { FSS_STEPS } from '../lib/protocol/fss/drelu';
+import { GATE_FORMS } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
-import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
 const N = 2048, SHIFT = 7, K_MIN = -7, SPLIT = 1, K_MAX = 15;
 
@@ -39,14 +40,7 @@ async function views(protocol: Protocol, opts: tfe.ClusterOptions, v: Float64Arr
   }
 }
 
-const FORMS: [string, Protocol, tfe.ClusterOptions, string[]][] = [
-  ['FSS one-round gate', 'fss', { fssGate: 'one-round' }, ['server0', 'server1']],
-  ['FSS compact gate', 'fss', { fssGate: 'compact' }, ['server0', 'server1']],
-  ['SecureNN one-compare', 'securenn', {}, ['server0', 'server1', 'server2']],
-  ["SecureNN paper's DReLU", 'securenn', { securennDrelu: 'paper' }, ['server0', 'server1', 'server2']],
-];
-
-for (const [name, protocol, opts, parties] of FORMS)
+for (const [name, protocol, opts, parties] of GATE_FORMS)
   test.serial(`${name}: the scale from two estimates is exact, and every server's view has the same statistics for two secrets`, async (t) => {
     const [a, b] = [await views(protocol, opts, constant), await views(protocol, opts, spread)];
     t.deepEqual([...a.s], [...constant].map(scaleOf), 'constant: 2^-e exactly');
@@ -56,11 +50,7 @@ for (const [name, protocol, opts, parties] of FORMS)
     const wrong = [...spread].map((v, i) => (near(v) || b.s[i] === scaleOf(v) ? -1 : i)).filter((i) => i >= 0);
     t.deepEqual(wrong.slice(0, 5).map((i) => [spread[i], b.s[i]]), [], 'spread: 2^-e exactly');
     t.true([...spread].every((v, i) => !near(v) || [1, 2, 0.5].includes(b.s[i] / scaleOf(v))), 'near a threshold: within one power of two');
-    for (const party of parties) {
-      const cmp = compareViews(a.seen, b.seen, party);
-      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
-      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
-    }
+    sameViewStatistics(t, a.seen, b.seen, parties);
   });
 
 test.serial('the scale from two estimates, control: with the FSS input mask off the same comparison flags the opening', async (t) => {

@@ -9,9 +9,9 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { reluAndBitOp } from '../lib/api/securenn_ops';
 import { FSS_STEPS } from '../lib/protocol/fss/drelu';
-import { constant, exactRelu, spread } from './helpers/relu_views';
+import { constant, exactRelu, GATE_FORMS, spread } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
-import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
 /** Every tensor message of one op on x (reluAndBit, or relu alone), and the opened outputs. */
 async function views(protocol: Protocol, opts: tfe.ClusterOptions, x: Float64Array, withBit: boolean): Promise<{ seen: Seen[]; relu: Float64Array; bit?: Float64Array }> {
@@ -33,14 +33,7 @@ async function views(protocol: Protocol, opts: tfe.ClusterOptions, x: Float64Arr
 /** A message's place in the protocol, without the op's name and number. */
 const step = (m: Seen) => `${m.from}>${m.to} ${m.key.split(' ')[1].split('/').slice(1).join('/')} [${m.shape}]`;
 
-const FORMS: [string, Protocol, tfe.ClusterOptions, string[]][] = [
-  ['FSS one-round gate', 'fss', { fssGate: 'one-round' }, ['server0', 'server1']],
-  ['FSS compact gate', 'fss', { fssGate: 'compact' }, ['server0', 'server1']],
-  ['SecureNN one-compare', 'securenn', {}, ['server0', 'server1', 'server2']],
-  ["SecureNN paper's DReLU", 'securenn', { securennDrelu: 'paper' }, ['server0', 'server1', 'server2']],
-];
-
-for (const [name, protocol, opts, parties] of FORMS)
+for (const [name, protocol, opts, parties] of GATE_FORMS)
   test.serial(`${name}: relu with its bit sends relu's messages, and every server's view has the same statistics for two secrets`, async (t) => {
     const [a, b] = [await views(protocol, opts, constant, true), await views(protocol, opts, spread, true)];
     t.deepEqual([...b.relu], exactRelu(spread), 'relu is exact');
@@ -48,11 +41,7 @@ for (const [name, protocol, opts, parties] of FORMS)
     const alone = await views(protocol, opts, spread, false);
     const opMessages = (v: Seen[]) => v.filter((m) => !m.key.includes(' input') && !m.key.includes(' output'));
     t.deepEqual(opMessages(b.seen).map(step).sort(), opMessages(alone.seen).map(step).sort(), "relu's messages, no more");
-    for (const party of parties) {
-      const cmp = compareViews(a.seen, b.seen, party);
-      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
-      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
-    }
+    sameViewStatistics(t, a.seen, b.seen, parties);
   });
 
 test.serial('relu with its bit, control: with the FSS input mask off the same comparison flags the opening', async (t) => {

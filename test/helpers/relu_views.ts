@@ -5,7 +5,7 @@ import type { ExecutionContext } from 'ava';
 import * as tfe from '../../lib';
 import { FSS_STEPS } from '../../lib/protocol/fss/steps';
 import { newCluster, type Protocol } from './suites/harness';
-import { compareViews, recordTensors, type Seen } from './view_stats';
+import { recordTensors, sameViewStatistics, type Seen } from './view_stats';
 
 /** One private ReLU of `x` under `protocol` (and these cluster options), with what `record` starts recording before it runs. */
 export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, record: (c: tfe.Cluster) => T, opts: tfe.ClusterOptions = {}): Promise<{ seen: T; out: Float64Array }> {
@@ -21,6 +21,14 @@ export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, 
 }
 
 export const reluViews = (x: Float64Array): Promise<{ seen: Seen[]; out: Float64Array }> => recordedRelu('fss', x, recordTensors);
+
+/** The comparison gate forms, with the servers whose views each test compares: FSS's two gates, SecureNN's two DReLUs. */
+export const GATE_FORMS: [string, Protocol, tfe.ClusterOptions, string[]][] = [
+  ['FSS one-round gate', 'fss', { fssGate: 'one-round' }, ['server0', 'server1']],
+  ['FSS compact gate', 'fss', { fssGate: 'compact' }, ['server0', 'server1']],
+  ['SecureNN one-compare', 'securenn', {}, ['server0', 'server1', 'server2']],
+  ["SecureNN paper's DReLU", 'securenn', { securennDrelu: 'paper' }, ['server0', 'server1', 'server2']],
+];
 
 /** The two secrets: a constant, and values of both signs spread over +-10^6. */
 export const constant = new Float64Array(4096).fill(-1.25);
@@ -41,11 +49,7 @@ export async function checkChunkedRelu(t: ExecutionContext, words: number): Prom
     t.deepEqual([...b.out], exactRelu(spread), 'relu is exact');
     const keys = b.seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key'));
     t.deepEqual(keys.map((m) => m.shape), [[1000, words], [1000, words], [1000, words], [1000, words], [96, words]], 'keys travel in chunks');
-    for (const party of ['server0', 'server1']) {
-      const cmp = compareViews(a.seen, b.seen, party);
-      t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
-      t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
-    }
+    sameViewStatistics(t, a.seen, b.seen, ['server0', 'server1']);
   } finally {
     FSS_STEPS.chunkBytes = chunkBytes;
   }

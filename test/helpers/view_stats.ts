@@ -10,6 +10,8 @@
 //
 // These statistics do not condition on what the party itself dealt or holds; the attacks that do
 // live beside the protocol (test/securenn_view.test.ts).
+import type { ExecutionContext } from 'ava';
+
 import * as tfe from '../../lib';
 
 export interface Seen {
@@ -135,4 +137,13 @@ export function compareViews(a: Seen[], b: Seen[], party: string): ViewCompariso
       }
     }
   return { checked, differ, unmatched };
+}
+
+/** Asserts that each of `parties` saw the same messages, with the same statistics, in two runs on different secrets. */
+export function sameViewStatistics(t: ExecutionContext, a: Seen[], b: Seen[], parties: readonly string[]): void {
+  for (const party of parties) {
+    const cmp = compareViews(a, b, party);
+    t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+    t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+  }
 }
