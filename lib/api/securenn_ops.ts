@@ -273,7 +273,8 @@ export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): Priv
  *    bit, exact in the ring, so s is s_f or s_c to the last bit (whatever s_f is where fine was
  *    wrong).
  * Near a threshold 4^k with k > kSplit, coarse may decide either way: then v s^2 is outside
- * [1, 4) by up to delta = 4^shift 2^-F / 4^(kSplit+1) relatively, within [1 - delta, 4 (1 + delta)).
+ * [1, 4) by a few times delta = 4^shift 2^-F / 4^(kSplit+1) relatively (its resolution and the
+ * truncations that made it), within [1 - 3 delta, 4 (1 + 3 delta)), say.
  * The caller must accept that range (layerNorm fits its 1/sqrt on [0.9, 4.4]).
  */
 export function powerOfFourScaleWide(fine: AnyTensor, coarse: AnyTensor, shift: number, kMin: number, kSplit: number, kMax: number): PrivateTensor {
@@ -281,6 +282,7 @@ export function powerOfFourScaleWide(fine: AnyTensor, coarse: AnyTensor, shift: 
   const pf = privateOnly('powerOfFourScale', fine), pc = privateOnly('powerOfFourScale', coarse);
   const c = pf.cluster, f = c.fixed.fracBits;
   checkExponents('powerOfFourScale', f, kMin, kSplit);
+  checkExponents('powerOfFourScale', f, kSplit, kMax);
   checkExponents('powerOfFourScale', f, kSplit - shift, kMax - shift);
   if (!Number.isInteger(shift) || shift < 0) throw new RangeError(`powerOfFourScale: the coarse estimate's shift must be a non-negative integer, got ${shift}`);
   if (count(pc) !== count(pf)) throw new RangeError(`powerOfFourScale: the two estimates' shapes differ: [${pf.shape}] and [${pc.shape}]`);
