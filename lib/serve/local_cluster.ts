@@ -180,6 +180,11 @@ export async function waitReady(configFile: string, timeoutMs = 90_000, procs: r
 /** How many times a local cluster is started on fresh ports when one was taken meanwhile. */
 export const PORT_ATTEMPTS = 4;
 
+/** Whether attempt `attempt` failed only because a port was taken, and another may follow. */
+export function retryOnFreshPorts(e: unknown, attempt: number): boolean {
+  return e instanceof ServerExitedError && e.portTaken && attempt < PORT_ATTEMPTS;
+}
+
 export interface LocalClusterOptions extends LocalConfigOptions {
   /** Each server output line (default: to stderr). */
   onLine?: (line: string) => void;
@@ -211,7 +216,7 @@ export async function startLocalClusterOn(dir: string, opts: LocalClusterOptions
       return { config, procs };
     } catch (e) {
       await stopCluster(procs);
-      if (!(e instanceof ServerExitedError && e.portTaken && pick && attempt < PORT_ATTEMPTS)) throw e;
+      if (!pick || !retryOnFreshPorts(e, attempt)) throw e;
     }
   }
 }

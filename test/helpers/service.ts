@@ -9,7 +9,7 @@ import * as tfe from '../../lib';
 import type { ClientOptions } from '../../lib/serve/client';
 import type { ServerStatus } from '../../lib/serve/messages';
 import { SERVERS } from '../../lib/protocol/party';
-import { PORT_ATTEMPTS, ServerExitedError, spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
+import { retryOnFreshPorts, spawnServer, type ServerProcess, tfeCli, waitReady } from '../../lib/serve/local_cluster';
 
 export interface TestCluster {
   config: string;
@@ -56,7 +56,7 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
           cameUp = true;
           return epoch;
         } catch (e) {
-          if (cameUp || !(e instanceof ServerExitedError && e.portTaken) || attempt >= PORT_ATTEMPTS) throw e;
+          if (cameUp || !retryOnFreshPorts(e, attempt)) throw e;
           await tfe.stopCluster([...procs.values()]);
           await tfe.writeLocalConfig(dir, configOpts);
           for (const p of SERVERS) start(p);
