@@ -7,6 +7,7 @@ import test from 'ava';
 
 import { cpuInfo, dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
 import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ as maxBitZRows } from './helpers/key_stats';
+import { keyRows } from './helpers/dcf_rows';
 import { make, take } from './helpers/tensors';
 
 const M = 1n << 64n;
@@ -102,7 +103,7 @@ test('dcf: key layout: K = 3 * bits + 4, root seeds from the PRG stream, correct
     const [k0, k1] = await dcfKeygen(make(randomU64(n), [n]), make(randomU64(n), [n]), { bits, seed, nonce });
     t.deepEqual(k0.shape, [n, K]);
     t.deepEqual(k1.shape, [n, K]);
-    const a = take(k0), b = take(k1);
+    const a = keyRows(take(k0), K), b = keyRows(take(k1), K);
     // Element j's root seeds are ring words 4j..4j+1 (party 0) and 4j+2..4j+3 (party 1) of PrgRing(seed, nonce).
     const stream = take(await prgRing(seed, [4 * n], { nonce }));
     for (let j = 0; j < n; j++) {
@@ -119,7 +120,7 @@ test('dcf: determinism: the same seed and nonce give the same keys; another nonc
   const n = 64, bits = 63;
   const alpha = make(randomU64(n), [n]), beta = make(randomU64(n), [n]);
   const seed = randomSeed(), nonce = randomNonce();
-  const gen = async (s: Uint8Array, nc: bigint, impl: 'auto' | 'portable' = 'auto') => (await dcfKeygen(alpha, beta, { bits, seed: s, nonce: nc, impl })).map(take);
+  const gen = async (s: Uint8Array, nc: bigint, impl: 'auto' | 'portable' = 'auto') => (await dcfKeygen(alpha, beta, { bits, seed: s, nonce: nc, impl })).map((k) => keyRows(take(k), dcfKeyWords(bits)));
   const [a0, a1] = await gen(seed, nonce);
   const [b0, b1] = await gen(seed, nonce);
   t.deepEqual(a0, b0);
@@ -153,7 +154,7 @@ test('dcf: results do not depend on batch boundaries or the thread count', async
     const xt = make(x, [n]);
     const y = take(await dcfEval(k0, xt, { bits, party: 0 }));
     xt.dispose();
-    return [take(k0), take(k1), y];
+    return [keyRows(take(k0), dcfKeyWords(bits)), keyRows(take(k1), dcfKeyWords(bits)), y];
   };
   const many = await run();
   const threads = cpuInfo().threads;
@@ -167,6 +168,9 @@ test('dcf: results do not depend on batch boundaries or the thread count', async
   const K = dcfKeyWords(bits);
   const [k0] = await dcfKeygen(make(alpha.slice(0, 1), [1]), make(beta.slice(0, 1), [1]), { bits, seed, nonce });
   t.deepEqual(take(k0), many[0].slice(0, K));
+  // The same element as the last of a tile of 3 (the last tile of a key may be short).
+  const [k3] = await dcfKeygen(make(alpha.slice(0, 3), [3]), make(beta.slice(0, 3), [3]), { bits, seed, nonce });
+  t.deepEqual(keyRows(take(k3), K), many[0].slice(0, 3 * K));
 });
 
 // ---- privacy: one party's keys look the same whatever alpha is ----
@@ -192,7 +196,7 @@ test('dcf privacy: one party\'s keys have the same byte and bit statistics for a
   const n = 2048, bits = 63;
   const beta = make(randomU64(n), [n]);
   const alphaA = new Array<bigint>(n).fill(0n), alphaB = new Array<bigint>(n).fill((1n << 62n) + 12345n);
-  const keys = async (alpha: bigint[]) => (await dcfKeygen(make(alpha, [n]), beta, { bits, seed: randomSeed(), nonce: randomNonce() })).map(take);
+  const keys = async (alpha: bigint[]) => (await dcfKeygen(make(alpha, [n]), beta, { bits, seed: randomSeed(), nonce: randomNonce() })).map((k) => keyRows(take(k), dcfKeyWords(bits)));
   const [a0, a1] = await keys(alphaA);
   const [b0, b1] = await keys(alphaB);
   const critical = chiCritical(255);
@@ -238,7 +242,7 @@ test('dcf privacy, two payloads: one party\'s keys have the same statistics for 
   const keys = async (a: bigint) => {
     const alpha = make(new Array<bigint>(n).fill(a), [n]);
     const beta0 = make(new Array<bigint>(n).fill(1n), [n]);
-    const k = (await dcfKeygen2(alpha, beta0, alpha, { bits, seed: randomSeed(), nonce: randomNonce() })).map(take);
+    const k = (await dcfKeygen2(alpha, beta0, alpha, { bits, seed: randomSeed(), nonce: randomNonce() })).map((key) => keyRows(take(key), dcfKeyWords(bits, 2)));
     for (const x of [alpha, beta0]) x.dispose();
     return k;
   };

@@ -7,6 +7,7 @@ import { randomFillSync } from 'node:crypto';
 import test from 'ava';
 
 import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, getBackend, RingTensor } from '../lib/ring';
+import { keyRows } from './helpers/dcf_rows';
 import { make, take } from './helpers/tensors';
 
 const M = 1n << 64n;
@@ -18,7 +19,7 @@ function randomU64(n: number): bigint[] {
 }
 const randomSeed = () => randomFillSync(new Uint8Array(16));
 
-/** Rows [lo, lo + len) of a row-major [n, K] key read as bigints. */
+/** Rows [lo, lo + len) of a key read as rows (keyRows). */
 const rows = (k: bigint[], K: number, lo: number, len: number) => k.slice(lo * K, (lo + len) * K);
 
 // Uneven chunks that cross the kernel's batches of 32 and its thread grain, and one empty chunk.
@@ -37,7 +38,9 @@ for (const payloads of [1, 2] as const) {
       const opts = { bits, seed, nonce, ...(first === undefined ? {} : { first }) };
       const keys = payloads === 1 ? await dcfKeygen(cut(alpha), cut(beta0), opts) : await dcfKeygen2(cut(alpha), cut(beta0), cut(beta1), opts);
       const K = keys[0].shape[1];
-      return { K, k: keys.map(take) };
+      // As rows: a chunk is tiled from its own first element (native/src/fss/dcf.h "Tiles").
+      const tiled = keys.map(take);
+      return { K, k: tiled.map((k) => keyRows(k, K)), tiled };
     };
     const whole = await gen(0, n);
     const K = whole.K;
@@ -52,7 +55,7 @@ for (const payloads of [1, 2] as const) {
       if (len === 0) continue;
       const xs = make(x.slice(lo, lo + len), [len]);
       const ev = async (party: 0 | 1) => {
-        const key = RingTensor.fromBigInts(chunk.k[party], [len, K]);
+        const key = RingTensor.fromBigInts(chunk.tiled[party], [len, K]);
         const y = payloads === 1 ? [await dcfEval(key, xs, { bits, party })] : await dcfEval2(key, xs, { bits, party });
         key.dispose();
         return y.map(take);

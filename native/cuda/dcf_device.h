@@ -52,6 +52,9 @@ TFE_HD int dcfKeyWordsHd(int bits, int payloads) { return (2 + payloads) * bits 
 TFE_HD int dcfLevelWordHd(int level, int payloads) { return 2 + (2 + payloads) * level; }
 TFE_HD int dcfRightControlWordHd(int bits, int payloads) { return 2 + (2 + payloads) * bits; }
 TFE_HD int dcfFinalWordHd(int bits, int payloads, int payload) { return 3 + (2 + payloads) * bits + payload; }
+// Key tiles (dcf.h "Tiles"): element e's word 0 and the stride between its words.
+TFE_HD int64_t dcfKeyOffsetHd(int64_t K, int64_t e) { return e / 8 * 8 * K + e % 8; }
+TFE_HD int64_t dcfTileRowsHd(int64_t n, int64_t e) { return n - e / 8 * 8 < 8 ? n - e / 8 * 8 : 8; }
 TFE_HD uint64_t dcfDomainMaskHd(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
 
 // The walks' small loops (2 parties, P payloads) unrolled on the device keep their arrays in
@@ -105,16 +108,17 @@ TFE_HD uint64_t dcfChildValue(const DcfBlock* v, int p, uint64_t side) {
   return p ? b.hi : b.lo;
 }
 
-// Both parties' keys for one element with P payloads (beta[p]) into k0 and k1 (one row of
-// dcfKeyWords(bits, P) words each): the root seeds s0, s1 in words 0, 1, then the corrections.
+// Both parties' keys for one element with P payloads (beta[p]) into k0 and k1 (its dcfKeyWords(bits,
+// P) words each, word w at k[w * stride]: dcf.h "Tiles"): the root seeds s0, s1 in words 0, 1,
+// then the corrections.
 // The steps and their order are keygenBatch's (dcf_keygen.cc); the comments there say why each
 // correction word is what it is.
 template <int P>
 TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t alpha, const uint64_t* beta,
-                             DcfBlock s0, DcfBlock s1, uint64_t* k0, uint64_t* k1) {
+                             DcfBlock s0, DcfBlock s1, uint64_t* k0, uint64_t* k1, int64_t stride) {
   const uint64_t domain = dcfDomainMaskHd(bits);
-  k0[0] = s0.lo, k0[1] = s0.hi;
-  k1[0] = s1.lo, k1[1] = s1.hi;
+  k0[0] = s0.lo, k0[stride] = s0.hi;
+  k1[0] = s1.lo, k1[stride] = s1.hi;
   DcfBlock s[2] = {s0, s1};
   uint64_t t[2] = {0, 1}, valpha[P], tRight = 0;
   TFE_DCF_UNROLL
@@ -140,8 +144,8 @@ TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bit
     // The corrected control bits must differ on alpha's path and agree off it.
     const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
     const uint64_t t1 = t[1];
-    k0[w] = k1[w] = sCW.lo | tCWL;
-    k0[w + 1] = k1[w + 1] = sCW.hi;
+    k0[w * stride] = k1[w * stride] = sCW.lo | tCWL;
+    k0[(w + 1) * stride] = k1[(w + 1) * stride] = sCW.hi;
     TFE_DCF_UNROLL
     for (int p = 0; p < P; ++p) {
       const uint64_t vKeep0 = dcfSelect(am, dcfChildValue<P>(V[0], p, 0), dcfChildValue<P>(V[0], p, 1));
@@ -151,7 +155,7 @@ TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bit
       uint64_t vcw = dcfSignBy(t1, vLose1 - vLose0 - valpha[p]);
       vcw += dcfSignBy(t1, beta[p]) & am;  // Lose = Left exactly when alpha's bit is 1
       valpha[p] = valpha[p] - vKeep1 + vKeep0 + dcfSignBy(t1, vcw);
-      k0[w + 2 + p] = k1[w + 2 + p] = vcw;
+      k0[(w + 2 + p) * stride] = k1[(w + 2 + p) * stride] = vcw;
     }
     tRight |= tCWR << level;
     const uint64_t tCWKeep = dcfSelect(am, tCWL, tCWR);
@@ -164,7 +168,7 @@ TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bit
     }
   }
   const int rc = dcfRightControlWordHd(bits, P);
-  k0[rc] = k1[rc] = tRight;
+  k0[rc * stride] = k1[rc * stride] = tRight;
   // Convert_0(seed) = its hi word; Convert_1(seed) = H_Value2(seed).lo.
   DcfBlock c2[2] = {s[0], s[1]};
   if (P > 1) {
@@ -175,22 +179,22 @@ TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bit
   for (int p = 0; p < P; ++p) {
     const uint64_t c0 = p == 0 ? s[0].hi : c2[0].lo, c1 = p == 0 ? s[1].hi : c2[1].lo;
     const int f = dcfFinalWordHd(bits, P, p);
-    k0[f] = k1[f] = dcfSignBy(t[1], c1 - c0 - valpha[p]);
+    k0[f * stride] = k1[f * stride] = dcfSignBy(t[1], c1 - c0 - valpha[p]);
   }
 }
 
-// One party's shares y[p] of beta_p [x mod 2^bits < alpha mod 2^bits] from its key k (one row of
-// dcfKeyWords(bits, P) words): evalBatch's steps (dcf_eval.cc). x is public, so the walk
+// One party's shares y[p] of beta_p [x mod 2^bits < alpha mod 2^bits] from its key k (its
+// dcfKeyWords(bits, P) words, word w at k[w * stride]): evalBatch's steps (dcf_eval.cc). x is public, so the walk
 // branches on its bits; the control bit t (secret-shared state) is applied with masks.
 template <int P>
 TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t party, const uint64_t* k,
-                           uint64_t x, uint64_t* y) {
+                           int64_t stride, uint64_t x, uint64_t* y) {
   x &= dcfDomainMaskHd(bits);
-  DcfBlock s{k[0], k[1]};
+  DcfBlock s{k[0], k[stride]};
   uint64_t t = party, acc[P];
   TFE_DCF_UNROLL
   for (int p = 0; p < P; ++p) acc[p] = 0;
-  const uint64_t tRightWord = k[dcfRightControlWordHd(bits, P)];
+  const uint64_t tRightWord = k[dcfRightControlWordHd(bits, P) * stride];
   for (int level = 0; level < bits; ++level) {
     const int shift = bits - 1 - level;
     const int w = dcfLevelWordHd(level, P);
@@ -201,13 +205,13 @@ TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits,
     const DcfBlock child = dcfHash(fk, dir ? kDcfRight : kDcfLeft, t0, s);
     const uint64_t tm = dcfMaskOf(t);
     // The correction word for this side: seed CW with that side's control correction in bit 0.
-    const uint64_t tcw = dir ? (tRightWord >> level & 1) : (k[w] & 1);
-    const uint64_t cwLo = (k[w] & ~uint64_t(1)) | tcw, cwHi = k[w + 1];
+    const uint64_t tcw = dir ? (tRightWord >> level & 1) : (k[w * stride] & 1);
+    const uint64_t cwLo = (k[w * stride] & ~uint64_t(1)) | tcw, cwHi = k[(w + 1) * stride];
     const DcfBlock c{child.lo ^ (cwLo & tm), child.hi ^ (cwHi & tm)};
     TFE_DCF_UNROLL
     for (int p = 0; p < P; ++p) {
       const uint64_t v = P == 1 ? (dir ? V.hi : V.lo) : (p ? V.hi : V.lo);
-      acc[p] += v + (k[w + 2 + p] & tm);
+      acc[p] += v + (k[(w + 2 + p) * stride] & tm);
     }
     t = c.lo & 1;
     s = DcfBlock{c.lo & ~uint64_t(1), c.hi};
@@ -217,7 +221,7 @@ TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits,
   TFE_DCF_UNROLL
   for (int p = 0; p < P; ++p) {
     const uint64_t conv = p == 0 ? s.hi : conv1;
-    const uint64_t v = acc[p] + conv + (k[dcfFinalWordHd(bits, P, p)] & tm);
+    const uint64_t v = acc[p] + conv + (k[dcfFinalWordHd(bits, P, p) * stride] & tm);
     y[p] = (v ^ pm) - pm;  // party 1's share is negated: y0 + y1 = V0 - V1
   }
 }

@@ -61,7 +61,8 @@ __global__ void __launch_bounds__(kThreads)
     DcfBlock s0, s1;
     dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &s0, &s1);
     const uint64_t beta[2] = {beta0[j], P > 1 ? beta1[j] : 0};
-    dcfKeygenElement<P>(keys, t0, bits, alpha[j], beta, s0, s1, key0 + j * K, key1 + j * K);
+    const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+    dcfKeygenElement<P>(keys, t0, bits, alpha[j], beta, s0, s1, key0 + at, key1 + at, stride);
   }
 }
 
@@ -75,7 +76,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t K = dcfKeyWordsHd(bits, P);
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
     uint64_t y[2];
-    dcfEvalElement<P>(keys, t0, bits, party, key + j * K, x[j], y);
+    dcfEvalElement<P>(keys, t0, bits, party, key + dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j), x[j], y);
     y0[j] = y[0];
     if (P > 1) y1[j] = y[1];
   }

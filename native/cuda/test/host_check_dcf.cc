@@ -2,6 +2,7 @@
 // compiled here for the CPU and compared bit for bit with the registered CPU kernels DcfKeygen,
 // DcfKeygen2, DcfEval and DcfEval2 (portable and AES-NI paths), plus the DCF's meaning checked
 // by this file's own arithmetic: Eval(0) + Eval(1) = beta [x mod 2^bits < alpha mod 2^bits].
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -89,8 +90,9 @@ Keys hdKeygen(int P, int bits, const std::vector<uint8_t>& seed, uint64_t nonce,
     DcfBlock s0, s1;
     dcfRootSeeds(prg, hostAesTable(), nonce, first + j, &s0, &s1);
     uint64_t b[2] = {beta[0][j], P > 1 ? beta[1][j] : 0};
-    if (P == 1) dcfKeygenElement<1>(fk.k, hostAesTable(), bits, alpha[j], b, s0, s1, &out.k0[j * K], &out.k1[j * K]);
-    else dcfKeygenElement<2>(fk.k, hostAesTable(), bits, alpha[j], b, s0, s1, &out.k0[j * K], &out.k1[j * K]);
+    const int64_t n = static_cast<int64_t>(alpha.size()), at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+    if (P == 1) dcfKeygenElement<1>(fk.k, hostAesTable(), bits, alpha[j], b, s0, s1, &out.k0[at], &out.k1[at], stride);
+    else dcfKeygenElement<2>(fk.k, hostAesTable(), bits, alpha[j], b, s0, s1, &out.k0[at], &out.k1[at], stride);
   }
   return out;
 }
@@ -102,8 +104,9 @@ std::vector<std::vector<uint64_t>> hdEval(int P, int bits, uint64_t party, const
   std::vector<std::vector<uint64_t>> y(P, std::vector<uint64_t>(x.size()));
   for (size_t j = 0; j < x.size(); ++j) {
     uint64_t v[2];
-    if (P == 1) dcfEvalElement<1>(fk.k, hostAesTable(), bits, party, &keys[j * K], x[j], v);
-    else dcfEvalElement<2>(fk.k, hostAesTable(), bits, party, &keys[j * K], x[j], v);
+    const int64_t n = static_cast<int64_t>(x.size()), at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+    if (P == 1) dcfEvalElement<1>(fk.k, hostAesTable(), bits, party, &keys[at], stride, x[j], v);
+    else dcfEvalElement<2>(fk.k, hostAesTable(), bits, party, &keys[at], stride, x[j], v);
     for (int p = 0; p < P; ++p) y[p][j] = v[p];
   }
   return y;
@@ -207,8 +210,10 @@ TFE_HOST_CHECK(dcf_keygen_eval_match_cpu) {
         for (int party = 0; party < 2; ++party) {
           const int64_t d = firstDiff(party ? hd.k1 : hd.k0, party ? c1 : c0);
           if (d >= 0) {
+            // Tiled keys (dcf.h "Tiles"): the tile, then the word and element within it.
+            const int64_t n = static_cast<int64_t>(alpha.size()), tile = d / (8 * K), r = std::min<int64_t>(8, n - 8 * tile), in = d % (8 * K);
             std::printf("  bits %d, %d payload(s), first %" PRIu64 " (%s): party %d's key, element %" PRId64 " word %" PRId64
-                        " differs\n", bits, P, first, impl, party, d / K, d % K);
+                        " differs\n", bits, P, first, impl, party, 8 * tile + in % r, in / r);
             return false;
           }
         }
@@ -285,7 +290,10 @@ TFE_HOST_CHECK(dcf_sum_check_catches_a_wrong_correction) {
         return false;
       }
       const int64_t K = fss::dcfKeyWords(bits, P), w = fss::dcfLevelWord(0, P);
-      for (size_t j = 0; j < n; ++j) k.k0[j * K + w] ^= 1, k.k1[j * K + w] ^= 1;
+      for (size_t j = 0; j < n; ++j) {
+        const int64_t at = dcfKeyOffsetHd(K, j) + w * dcfTileRowsHd(static_cast<int64_t>(n), j);
+        k.k0[at] ^= 1, k.k1[at] ^= 1;
+      }
       if (sumMismatch(bits, alpha, beta, x, hdEval(P, bits, 0, k.k0, x), hdEval(P, bits, 1, k.k1, x)) < 0) {
         std::printf("  bits %d, %d payload(s): a flipped control correction went unnoticed\n", bits, P);
         return false;

@@ -25,7 +25,8 @@
 // bits + 5, level i's words are seed CW (2), VCW_0, VCW_1; then the right control word and the
 // final words CW_0, CW_1.
 //
-// Key layout, K = dcfKeyWords(bits) = 3 * bits + 4 uint64 words per element (row of [n, K]):
+// Key layout, K = dcfKeyWords(bits) = 3 * bits + 4 uint64 words per element; "word w" below is
+// the element's w-th word, stored tiled (see "Tiles" after the list):
 //   [0], [1]          root seed s^(0) (lo, hi); the party's root control bit is the party index.
 //   [2+3i], [3+3i]    level i's seed correction word (lo, hi); bit 0 of the lo word holds the
 //                     left control correction tCW^L (seeds have bit 0 clear, so it is free).
@@ -35,6 +36,14 @@
 // So a key is 24.5 bytes per level plus 32: 1544 bytes per element for bits = 63. Both parties'
 // keys share every word except the root seed; seed correction words are pseudorandom except bit 0
 // of word [2+3i] (a control bit, which is uniform too) and the unused high bits of [2+3*bits].
+//
+// Tiles. A key tensor [n, K] holds its elements in tiles of kDcfTile = 8 consecutive elements
+// (the last tile has n mod 8 if that is not 0): tile i starts at word 8 K i, and in a tile of r
+// elements word w of its j-th element is at w r + j (dcfKeyOffset, KeyRow). So a level's words of
+// eight elements are one 64-byte line, loaded as one vector by the AVX-512 walks (and read
+// coalesced by a GPU's threads), where the row-major layout of earlier releases needed a gather
+// of eight lines per word (a quarter of an evaluation's time on Zen 5). The tensor's shape stays
+// [n, K]; a chunk of keys made separately (`first`) is tiled from its own first element.
 //
 // Randomness. DcfKeygen's only randomness is the two root seeds, read from the PRG's stream
 // (prg/prg_kernels.cc): AES-128 keyed with `seed`, CTR counter block nonce (8 bytes BE) || block
@@ -53,10 +62,10 @@
 // by g++; bits 1, 2, 17, 63, 64, one and two payloads, offsets `first` up to 2^63 - 1 - n, edge
 // alphas and xs, and Eval(0) + Eval(1) = beta [x < alpha] computed by the check itself), on a GPU
 // by tfe_cuda_test (native/cuda/test/cases_fss.cc; scripts/gpu-check.sh runs it and the
-// throughput benchmark). Keys stay row-major [n, K] on the device, so a warp's accesses to one
-// key word are K words apart and do not coalesce: a [K, n] layout or warp-cooperative staging
-// through shared memory is the first thing to measure on a GPU.
+// throughput benchmark). Keys are tiled on the device too, so eight consecutive threads read one
+// line per key word (see "Tiles").
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -76,6 +85,29 @@ inline int64_t dcfKeyWords(int64_t bits, int payloads = 1) { return (2 + payload
 inline int64_t dcfLevelWord(int64_t level, int payloads = 1) { return 2 + (2 + payloads) * level; }
 inline int64_t dcfRightControlWord(int64_t bits, int payloads = 1) { return 2 + (2 + payloads) * bits; }
 inline int64_t dcfFinalWord(int64_t bits, int payloads = 1, int payload = 0) { return 3 + (2 + payloads) * bits + payload; }
+
+// Elements per key tile (see "Tiles" above).
+constexpr int64_t kDcfTile = 8;
+
+// Elements in element e's tile of a key of n elements.
+inline int64_t dcfTileRows(int64_t n, int64_t e) { return std::min<int64_t>(kDcfTile, n - e / kDcfTile * kDcfTile); }
+// Offset of element e's word 0 in a key of K words per element; its word w is w * dcfTileRows further.
+inline int64_t dcfKeyOffset(int64_t K, int64_t e) {
+  const int64_t tile = e / kDcfTile;
+  return tile * kDcfTile * K + (e - tile * kDcfTile);
+}
+
+// One element's words in a tiled key: k[w] is its word w.
+template <typename Word>
+struct KeyRow {
+  Word* p;
+  int64_t stride;
+  Word& operator[](int64_t w) const { return p[w * stride]; }
+};
+template <typename Word>
+inline KeyRow<Word> keyRow(Word* keys, int64_t n, int64_t K, int64_t e) {
+  return KeyRow<Word>{keys + dcfKeyOffset(K, e), dcfTileRows(n, e)};
+}
 
 inline uint64_t dcfDomainMask(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
 

@@ -50,11 +50,12 @@ DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, 
 namespace {
 
 constexpr int kBatch = kDcfEvalBatch;
+static_assert(kBatch % kDcfTile == 0, "a batch is whole key tiles");
 
 inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }
 
 template <int P>
-void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* const* y) {
+void evalBatch(const DcfEvalArgs& a, int64_t n, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* const* y) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
@@ -63,7 +64,7 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
   uint8_t dir[kBatch];
   uint64_t t[kBatch], acc[P][kBatch], x[kBatch];
   for (int e = 0; e < count; ++e) {
-    const uint64_t* k = keys + (first + e) * K;
+    const KeyRow<const uint64_t> k = keyRow(keys, n, K, first + e);
     s[e] = Block{k[0], k[1]};
     t[e] = a.party;
     for (int p = 0; p < P; ++p) acc[p][e] = 0;
@@ -79,7 +80,7 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
     else hashEither(HashKey::Value, HashKey::Value2, s, dir, V[0], count, a.impl);
     hashChildren(s, dir, child, count, a.impl);
     for (int e = 0; e < count; ++e) {
-      const uint64_t* k = keys + (first + e) * K;
+      const KeyRow<const uint64_t> k = keyRow(keys, n, K, first + e);
       const uint64_t tm = maskOf(t[e]);
       // The correction word for this side: seed CW with that side's control correction in bit 0.
       const uint64_t tcw = dir[e] ? (k[dcfRightControlWord(bits, P)] >> level & 1) : (k[w] & 1);
@@ -97,7 +98,7 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
   if (P > 1) hashBlocks(HashKey::Value2, s, V[P - 1], count, a.impl);
   const uint64_t pm = maskOf(a.party);
   for (int e = 0; e < count; ++e) {
-    const uint64_t* k = keys + (first + e) * K;
+    const KeyRow<const uint64_t> k = keyRow(keys, n, K, first + e);
     for (int p = 0; p < P; ++p) {
       const uint64_t conv = p == 0 ? s[e].hi : V[P - 1][e].lo;
       const uint64_t v = acc[p][e] + conv + (k[dcfFinalWord(bits, P, p)] & maskOf(t[e]));
@@ -121,10 +122,12 @@ Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
   // function; a short last batch, and CPUs without it, the scalar one.
   // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
   const bool wide = dcfEvalWideAvailable() && a.impl != AesImpl::Portable;
-  parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) {
-      if (wide && hi - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, hi);
-      else evalBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, y);
+  // Split by whole batches, so that every batch starts on a key tile (dcf.h "Tiles").
+  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
+    const int64_t end = std::min(n, hi * kBatch);
+    for (int64_t e = lo * kBatch; e < end; e += kBatch) {
+      if (wide && n - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, end);
+      else evalBatch<P>(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), keys, x, y);
     }
   });
   return outs;

@@ -2,7 +2,7 @@
 // fixed-key hash (fixed_key_aes_ni.cc); what this vectorises is the rest of each level, which
 // took over half of an evaluation as scalar code (about 40 instructions per element and level:
 // the correction-word loads, the control-bit masks, the value accumulators). Eight elements per
-// register; the key words of a level are gathered from the eight key rows (row-major [n, K]).
+// register, one key tile (dcf.h) per register: a key word of eight elements is one load.
 // Compiled for AVX-512F only inside the target region, reached only when the CPU has it.
 #include "fss/dcf_eval_avx512.h"
 
@@ -35,35 +35,40 @@ void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys,
                       int64_t end) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
-  // The next batch's rows, a level's words at a time: a level reads 8P + 16 bytes from each of 32
-  // rows 8K bytes apart, more streams than the hardware prefetcher follows, so keys that arrived
-  // long before (the offline pool's) were read at DRAM latency (about 1.7x the time of warm keys).
-  const uint64_t* next = keys + (first + kDcfEvalBatch) * K;
-  const int nextRows = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(kDcfEvalBatch, end - first - kDcfEvalBatch)));
-  const auto prefetchNext = [&](int64_t word) {
-    for (int r = 0; r < nextRows; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * K + word), _MM_HINT_T1);
+  // A full batch is whole key tiles (dcf.h "Tiles"): group g's tile starts at its first element's
+  // K words and holds a key word of its eight elements in one 64-byte line, so a level reads
+  // 2 + P lines per group, one after another. Four such streams per batch are what the hardware
+  // prefetcher follows; the next batch's first lines are fetched while this one runs.
+  const uint64_t* tile[kGroups];
+  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
+  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
+  // Keys from the offline pool arrive long before they are read, so they come from DRAM: each
+  // level fetches the lines kAhead levels on (past the tile's end, the next batch's first ones).
+  const bool hasNext = first + 2 * kDcfEvalBatch <= end;
+  const auto prefetchAhead = [&](int64_t w) {
+    for (int g = 0; g < kGroups; ++g)
+      for (int64_t q = w; q < w + 2 + P; ++q) {
+        if (q < K) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + q * kLanes), _MM_HINT_T0);
+        else if (hasNext) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + (kDcfEvalBatch * K + (q - K) * kLanes)), _MM_HINT_T0);
+      }
   };
-  prefetchNext(0);
-  prefetchNext(dcfRightControlWord(bits, P));
+  constexpr int kAhead = 4;
   const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), notOne = _mm512_set1_epi64(~1LL);
   alignas(64) Block s[kDcfEvalBatch], V[kDcfEvalBatch], child[kDcfEvalBatch];
   alignas(64) uint8_t dir[kDcfEvalBatch];
-  __m512i row[kGroups], x[kGroups], t[kGroups], rc[kGroups], acc[P][kGroups];
+  __m512i x[kGroups], t[kGroups], rc[kGroups], acc[P][kGroups];
   for (int g = 0; g < kGroups; ++g) {
-    alignas(64) int64_t r[kLanes];
-    for (int j = 0; j < kLanes; ++j) r[j] = (first + g * kLanes + j) * K;
-    row[g] = _mm512_load_si512(r);
-    joinBlocks(s + g * kLanes, gather(keys, row[g], 0), gather(keys, row[g], 1));
+    joinBlocks(s + g * kLanes, word(g, 0), word(g, 1));
     t[g] = _mm512_set1_epi64(static_cast<long long>(a.party));
     x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
-    rc[g] = gather(keys, row[g], dcfRightControlWord(bits, P));
+    rc[g] = word(g, dcfRightControlWord(bits, P));
     for (int p = 0; p < P; ++p) acc[p][g] = zero;
   }
   for (int level = 0; level < bits; ++level) {
     const int shift = bits - 1 - level;
     const int64_t w = dcfLevelWord(level, P);
-    prefetchNext(w + 2 + P);  // the line holding the next level's words
+    prefetchAhead(w + kAhead * (2 + P));
     const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift));
     for (int g = 0; g < kGroups; ++g)
       _mm_storel_epi64(reinterpret_cast<__m128i*>(dir + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, _mm512_maskz_srlv_epi64(0xFF, _mm512_and_si512(x[g], bit), _mm512_set1_epi64(shift))));
@@ -73,7 +78,7 @@ void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys,
     for (int g = 0; g < kGroups; ++g) {
       const __mmask8 right = _mm512_test_epi64_mask(x[g], bit);
       const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-      const __m512i cw0 = gather(keys, row[g], w), cw1 = gather(keys, row[g], w + 1);
+      const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
       // This side's control correction: bit `level` of the right control word, or bit 0 of cw0.
       const __m512i tcw = _mm512_mask_blend_epi64(right, _mm512_and_si512(cw0, one), _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, rc[g], _mm512_set1_epi64(level)), one));
       const __m512i cwLo = _mm512_or_si512(_mm512_and_si512(cw0, notOne), tcw);
@@ -83,10 +88,10 @@ void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys,
       const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(cwLo, tm)), cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
       if (P == 1) {
         const __m512i v = _mm512_mask_blend_epi64(right, vLo, vHi);
-        acc[0][g] = _mm512_add_epi64(acc[0][g], _mm512_add_epi64(v, _mm512_and_si512(gather(keys, row[g], w + 2), tm)));
+        acc[0][g] = _mm512_add_epi64(acc[0][g], _mm512_add_epi64(v, _mm512_and_si512(word(g, w + 2), tm)));
       } else {
-        acc[0][g] = _mm512_add_epi64(acc[0][g], _mm512_add_epi64(vLo, _mm512_and_si512(gather(keys, row[g], w + 2), tm)));
-        acc[P - 1][g] = _mm512_add_epi64(acc[P - 1][g], _mm512_add_epi64(vHi, _mm512_and_si512(gather(keys, row[g], w + 3), tm)));
+        acc[0][g] = _mm512_add_epi64(acc[0][g], _mm512_add_epi64(vLo, _mm512_and_si512(word(g, w + 2), tm)));
+        acc[P - 1][g] = _mm512_add_epi64(acc[P - 1][g], _mm512_add_epi64(vHi, _mm512_and_si512(word(g, w + 3), tm)));
       }
       t[g] = _mm512_and_si512(cLo, one);
       joinBlocks(s + g * kLanes, _mm512_and_si512(cLo, notOne), cHi);
@@ -102,7 +107,7 @@ void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys,
     const __m512i tm = _mm512_sub_epi64(zero, t[g]);
     for (int p = 0; p < P; ++p) {
       const __m512i conv = p == 0 ? sHi : vLo;
-      const __m512i v = _mm512_add_epi64(_mm512_add_epi64(acc[p][g], conv), _mm512_and_si512(gather(keys, row[g], dcfFinalWord(bits, P, p)), tm));
+      const __m512i v = _mm512_add_epi64(_mm512_add_epi64(acc[p][g], conv), _mm512_and_si512(word(g, dcfFinalWord(bits, P, p)), tm));
       // Party 1's share is negated: y0 + y1 = V0 - V1.
       _mm512_storeu_si512(y[p] + first + g * kLanes, _mm512_sub_epi64(_mm512_xor_si512(v, pm), pm));
     }

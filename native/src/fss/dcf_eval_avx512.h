@@ -15,7 +15,7 @@ constexpr int kDcfEvalBatch = 32;
 bool dcfEvalWideAvailable();
 
 // Evaluates elements [first, first + kDcfEvalBatch) with P (1 or 2) payloads, as evalBatch<P>,
-// and prefetches the key rows of the next batch (up to row `end`) into L2 as it goes.
+// and prefetches the first lines of the next batch's key tiles (when it ends by `end`).
 template <int P>
 void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint64_t* const* y,
                       int64_t end);

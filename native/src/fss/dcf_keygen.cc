@@ -59,6 +59,7 @@ DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attr
 namespace {
 
 constexpr int kBatch = kDcfKeygenBatch;
+static_assert(kBatch % kDcfTile == 0, "a batch is whole key tiles");
 
 inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
 inline Block select(uint64_t m, Block a, Block b) { return Block{(a.lo & ~m) | (b.lo & m), (a.hi & ~m) | (b.hi & m)}; }
@@ -68,7 +69,7 @@ inline uint64_t signBy(uint64_t t, uint64_t v) { uint64_t m = maskOf(t); return 
 
 // Keys for elements [first, first + count), count <= kBatch, with P payloads (betaIn[p]).
 template <int P>
-void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* const* betaIn,
+void keygenBatch(const DcfKeygenArgs& a, int64_t n, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* const* betaIn,
                  uint64_t* key0, uint64_t* key1) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
@@ -90,7 +91,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
                reinterpret_cast<uint8_t*>(s), a.impl);
   for (int e = 0; e < count; ++e) {
-    uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
+    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
     k0[0] = s[2 * e].lo, k0[1] = s[2 * e].hi;
     k1[0] = s[2 * e + 1].lo, k1[1] = s[2 * e + 1].hi;
     t[2 * e] = 0, t[2 * e + 1] = 1;
@@ -120,7 +121,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
       // The corrected control bits must differ on alpha's path and agree off it.
       const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
       const uint64_t t1 = t[2 * e + 1];
-      uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
+      const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
       k0[w] = k1[w] = sCW.lo | tCWL;
       k0[w + 1] = k1[w + 1] = sCW.hi;
       for (int p = 0; p < P; ++p) {
@@ -151,7 +152,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   // Convert_1(seed) = H_Value2(seed).lo.
   if (P > 1) hashBlocks(HashKey::Value2, s, V[P - 1], 2 * count, a.impl);
   for (int e = 0; e < count; ++e) {
-    uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
+    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
     k0[dcfRightControlWord(bits, P)] = k1[dcfRightControlWord(bits, P)] = tRight[e];
     for (int p = 0; p < P; ++p) {
       const uint64_t c0 = p == 0 ? s[2 * e].hi : V[P - 1][2 * e].lo, c1 = p == 0 ? s[2 * e + 1].hi : V[P - 1][2 * e + 1].lo;
@@ -177,10 +178,11 @@ Outputs dcfKeygenP(const Inputs& in, const Attrs& at) {
   // keys); a short last batch, and CPUs without it, the scalar one.
   // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
   const bool wide = dcfKeygenWideAvailable() && a.impl != AesImpl::Portable;
-  parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) {
-      if (wide && hi - e >= kBatch) dcfKeygenBatchWide<P>(a, e, alpha, betas, k0, k1);
-      else keygenBatch<P>(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, betas, k0, k1);
+  // Split by whole batches, so that every batch starts on a key tile (dcf.h "Tiles").
+  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
+    for (int64_t e = lo * kBatch; e < std::min(n, hi * kBatch); e += kBatch) {
+      if (wide && n - e >= kBatch) dcfKeygenBatchWide<P>(a, e, alpha, betas, k0, k1);
+      else keygenBatch<P>(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), alpha, betas, k0, k1);
     }
   });
   return {key0, key1};

@@ -3,8 +3,8 @@
 // seed and control bit, the selections on alpha's bit, the correction words, the value
 // bookkeeping), which was over half of key generation as scalar code. Eight elements per
 // register, both parties' seeds side by side; a level's correction words go to a staging buffer
-// and are copied into the key rows (row-major [n, K]) once the walk is done, party 1's row being
-// party 0's but for the root seed. Selections stay masks, as in the scalar walk: the dealer's
+// and are streamed into the key tiles (dcf.h "Tiles": one 64-byte line per word of eight
+// elements) once the walk is done, party 1's tiles being party 0's but for the root seeds. Selections stay masks, as in the scalar walk: the dealer's
 // timing does not depend on alpha.
 #include "fss/dcf_keygen_avx512.h"
 
@@ -50,7 +50,7 @@ void dcfKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* a
   const __m512i one = _mm512_set1_epi64(1), notOne = _mm512_set1_epi64(~1LL), zero = _mm512_setzero_si512();
   const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
   alignas(64) Block s[2 * N], L[2 * N], R[2 * N], V[P][2 * N];
-  // The levels' words, [level][word][element of the batch], copied into the key rows at the end.
+  // The levels' words, [level][word][element of the batch], streamed into the key tiles at the end.
   alignas(64) uint64_t stage[kDcfMaxBits][4][N];
   __m512i t0[kGroups], t1[kGroups], alpha[kGroups], valpha[P][kGroups], tRight[kGroups];
   const HashKey valueKey[2] = {HashKey::Value, HashKey::Value2};
@@ -113,22 +113,33 @@ void dcfKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* a
       _mm512_storeu_si512(finals[p] + g * kLanes, signBy(t1[g], _mm512_sub_epi64(_mm512_sub_epi64(c1, c0), valpha[p][g])));
     }
   }
-  // The rows: assembled in L1, then streamed to both keys (party 1's differs only in its root
-  // seed). A batch's keys are far larger than the caches at the sizes that matter (a batch-128
-  // query's are gigabytes), and plain stores would read every line before writing it.
-  alignas(64) uint64_t row[(2 + 2) * kDcfMaxBits + 5];
-  for (int e = 0; e < N; ++e) {
+  // The tiles (dcf.h "Tiles"): a full batch is four whole tiles, and each key word of a tile is
+  // one 64-byte line, streamed to both keys (party 1's differ only in the root seed words). A
+  // batch's keys are far larger than the caches at the sizes that matter (a batch-128 query's are
+  // gigabytes), and plain stores would read every line before writing it.
+  const auto put = [](uint64_t* dst, __m512i v) {
+    if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), v);
+    else _mm512_storeu_si512(dst, v);
+  };
+  for (int g = 0; g < kGroups; ++g) {
+    uint64_t *t0w = key0 + (first + g * kLanes) * K, *t1w = key1 + (first + g * kLanes) * K;
+    const Pair root = split(roots + 2 * g * kLanes);
+    put(t0w, root.lo0), put(t0w + kLanes, root.hi0);
+    put(t1w, root.lo1), put(t1w + kLanes, root.hi1);
     for (int level = 0; level < bits; ++level)
-      for (int q = 0; q < W; ++q) row[dcfLevelWord(level, P) + q] = stage[level][q][e];
-    row[dcfRightControlWord(bits, P)] = rightWord[e];
-    for (int p = 0; p < P; ++p) row[dcfFinalWord(bits, P, p)] = finals[p][e];
-    row[0] = roots[2 * e].lo, row[1] = roots[2 * e].hi;
-    streamRow(key0 + (first + e) * K, row, K);
-    row[0] = roots[2 * e + 1].lo, row[1] = roots[2 * e + 1].hi;
-    streamRow(key1 + (first + e) * K, row, K);
+      for (int q = 0; q < W; ++q) {
+        const __m512i v = _mm512_load_si512(&stage[level][q][g * kLanes]);
+        const int64_t at = (dcfLevelWord(level, P) + q) * kLanes;
+        put(t0w + at, v), put(t1w + at, v);
+      }
+    const __m512i rw = _mm512_load_si512(rightWord + g * kLanes);
+    put(t0w + dcfRightControlWord(bits, P) * kLanes, rw), put(t1w + dcfRightControlWord(bits, P) * kLanes, rw);
+    for (int p = 0; p < P; ++p) {
+      const __m512i f = _mm512_load_si512(finals[p] + g * kLanes);
+      put(t0w + dcfFinalWord(bits, P, p) * kLanes, f), put(t1w + dcfFinalWord(bits, P, p) * kLanes, f);
+    }
   }
   _mm_sfence();
-  for (uint64_t& w : row) w = 0;
   // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
   for (Block* b : {s, roots}) {
     volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(b);
