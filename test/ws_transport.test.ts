@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 
 import * as tfe from '../lib';
 import { COMPUTE_VERSION } from '../lib/compute_version';
+import { Connection, JOIN_BODY_BYTES } from '../lib/net/connection';
 import { CHUNK_BYTES, decodeFrame, encodeFrames } from '../lib/net/wire';
 
 const PARTIES = ['server0', 'server1', 'server2', ...tfe.DEFAULT_PLAYERS];
@@ -170,4 +171,29 @@ test("a link whose re-dial is backing off is dialed at once when hurried (a clie
   t.true(sleeping < 400, `hurried: linked after ${sleeping} ms`);
   t.true(inFlight < 400, `hurried mid-attempt: linked after ${inFlight} ms`);
   t.true(alone > 500, `left alone: linked after ${alone} ms (the back-off)`);
+});
+
+test('a connection sends a small message as one frame (one socket write) and a large body as its own fragment, uncopied', async (t) => {
+  const sends: { data: Buffer; fin: boolean }[] = [];
+  const fake = {
+    bufferedAmount: 0,
+    send(data: Buffer, opts: { fin: boolean }, cb?: (err?: Error) => void) {
+      sends.push({ data, fin: opts.fin });
+      cb?.();
+    },
+  };
+  const conn = new Connection('server1', fake as unknown as WebSocket, false);
+  const small = Uint8Array.from({ length: 1024 }, (_, i) => i & 0xff);
+  await conn.send(encodeFrames('s', 'k', { kind: 'tensor', dtype: 'ring64', shape: [128], data: small }), () => undefined);
+  t.is(sends.length, 1);
+  t.true(sends[0].fin);
+  const one = decodeFrame([sends[0].data]);
+  t.deepEqual([...one.body], [...small]);
+  t.is(one.header.key, 'k');
+  sends.length = 0;
+  const large = new Uint8Array(JOIN_BODY_BYTES + 8).fill(9);
+  await conn.send(encodeFrames('s', 'k', { kind: 'tensor', dtype: 'ring64', shape: [(JOIN_BODY_BYTES + 8) / 8], data: large }), () => undefined);
+  t.deepEqual(sends.map((s) => s.fin), [false, true]);
+  t.is(sends[1].data.buffer, large.buffer, 'the large body is sent as it is');
+  t.deepEqual([...decodeFrame([sends[0].data, sends[1].data]).body.subarray(0, 4)], [9, 9, 9, 9]);
 });

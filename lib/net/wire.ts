@@ -64,7 +64,8 @@ export function messageCost(first: FrameHeader): number {
 
 /**
  * Splits a payload into frames, each as [prefix, body]: u32 length + header, then the body as a
- * view of the payload (no copy). The endpoint sends the two as fragments of one WebSocket message.
+ * view of the payload (no copy). The connection sends a small body joined to its prefix as one
+ * WebSocket frame, and a large one as the second fragment of the prefix's message (connection.ts).
  * Throws (before anything is sent) when a header would be too long (an over-long session id, key
  * or shape) or a control payload cannot be encoded as JSON.
  */
@@ -93,8 +94,9 @@ export function encodeFrames(session: string, key: string, p: Payload): [Buffer,
 /**
  * Parses and validates one frame; throws a WireError naming what is malformed. The frame is one
  * buffer or the fragments of its WebSocket message as ws hands them over (binaryType
- * 'fragments'): our own senders send [prefix, body] (encodeFrames), whose body is taken as it is,
- * with no copy; any other split (a browser sends one piece) is joined first.
+ * 'fragments'): a large body sent as its own fragment (connection.ts) is taken as it is, with no
+ * copy; one piece (a small message, or any browser's) is read in place; any other split is joined
+ * first.
  */
 export function decodeFrame(frame: Buffer | Buffer[]): { header: FrameHeader; body: Buffer } {
   if (Array.isArray(frame)) {
