@@ -11,6 +11,7 @@ import type { Backend } from '../backend/backends';
 import type { Attrs } from '../backend/native_binding';
 import { RingTensor } from '../tensor/ring_tensor';
 import * as K from './kernel_names';
+import { runKernel1 } from './run_kernel';
 import { requireDType, requireInt, requireTensor } from './validate';
 
 export const DCF_MAX_BITS = 64;
@@ -155,4 +156,29 @@ export async function dcfBitEval(key: RingTensor, x: RingTensor, opts: DcfEvalOp
   // One hash per level against the 64-bit DCF's two: half the work per element-level.
   const [y] = await evaluate('dcfBitEval', K.DcfBitEval, key, x, opts, dcfBitKeyWords, '2 * max(bits - 7, 0) + 5', 0.5);
   return y;
+}
+
+/** The relu gate's extra inputs of fssSignFinish: this party's shares of the second payload, r and r b. */
+export interface SignFinishRelu {
+  e: RingTensor;
+  r: RingTensor;
+  rb: RingTensor;
+  /** [relu; d] [2n] instead of relu [n]. */
+  bit?: boolean;
+}
+
+/**
+ * The one-round FSS sign gate's local steps after its DCF evaluation (lib/protocol/fss/drelu.ts,
+ * steps 5-7) in one kernel: from the opened x^, this party's share c of the first payload and
+ * its share of b = MSB(r), its share of DReLU(a); with `relu`, of relu(a) (or [relu; DReLU]).
+ * Every input is a ring64 vector [n].
+ */
+export async function fssSignFinish(xHat: RingTensor, c: RingTensor, b: RingTensor, party: 0 | 1, relu?: SignFinishRelu): Promise<RingTensor> {
+  const inputs: [RingTensor, string][] = [[xHat, 'xhat'], [c, 'c'], [b, 'b'], ...(relu ? ([[relu.e, 'e'], [relu.r, 'r'], [relu.rb, 'rb']] as [RingTensor, string][]) : [])];
+  for (const [t, name] of inputs) {
+    requireVector('fssSignFinish', t, name);
+    if (t.shape[0] !== xHat.shape[0]) throw new RangeError(`fssSignFinish: ${name} [${t.shape[0]}] and xhat [${xHat.shape[0]}] must have one shape`);
+  }
+  if (party !== 0 && party !== 1) throw new RangeError(`fssSignFinish: party must be 0 or 1, got ${String(party)}`);
+  return runKernel1(K.FssSignFinish, inputs.map(([t]) => t), { party, relu: relu ? 1 : 0, bit: relu?.bit ? 1 : 0 });
 }

@@ -51,6 +51,7 @@ export const DcfKeygen2 = 'DcfKeygen2';
 export const DcfEval2 = 'DcfEval2';
 export const DcfBitKeygen = 'DcfBitKeygen';
 export const DcfBitEval = 'DcfBitEval';
+export const FssSignFinish = 'FssSignFinish';
 
 export type KernelName =
   | typeof Add | typeof AddN | typeof Sub | typeof Mul | typeof Neg
@@ -65,4 +66,5 @@ export type KernelName =
   | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
   | typeof ShareConvertFinish | typeof MsbUnmask
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
-  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfBitKeygen | typeof DcfBitEval;
+  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfBitKeygen | typeof DcfBitEval
+  | typeof FssSignFinish;

@@ -4,8 +4,8 @@
 // FSS_STEPS.compactFrom elements or more take the compact two-round form instead (compact_gate.ts:
 // keys half the size; docs/fss.md "Two gate forms").
 import { awaitedLater } from '../../awaited_later';
-import { add, concat, mul, mulScalar, shiftRightLogical, sub } from '../../ops';
-import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
+import { mul, shiftRightLogical, sub } from '../../ops';
+import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, fssSignFinish } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
@@ -91,20 +91,10 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
       payloads === 2 ? dcfEval2(key, xc, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xc, { bits: LOW_BITS, party: j })],
     );
     for (const e of evals) await held.keep(e);
-    const z = await held.keep(add(evals[0], bj!));
-    const top = await held.keep(shiftRightLogical(xHat, 63));
-    const flip = await held.keep(oneMinusTwice(top));
-    const one = await held.keep(RingTensor.fromBigInts([1n], [1]));
-    const notTop = await held.keep(sub(one, top));
-    const zFlip = await held.keep(mul(z, flip));
-    const d = await held.keep(j === 0 ? sub(notTop, zFlip) : mulScalar(zFlip, -1n));
-    if (!opts.relu) return held.release(d);
-    // Step 7: relu_j = x^ d_j - (r_j (1 - A) - (1 - 2A) ((rb)_j + e_j)).
-    const rz = await held.keep(add(rbj!, evals[1]));
-    const rd = await held.keep(sub(await held.keep(mul(rj!, notTop)), await held.keep(mul(rz, flip))));
-    if (!opts.bit) return await sub(await held.keep(mul(xHat, d)), rd);
-    // [relu; d]: d was computed on the way (nothing more is sent).
-    return await concat([await held.keep(sub(await held.keep(mul(xHat, d)), rd)), d]);
+    // Steps 5-7 in one kernel (FssSignFinish, native/src/fss/sign_gate.cc): a dozen ring ops on
+    // a few hundred elements at batch 1, each paying the op layer's fixed cost between two
+    // openings, as one pass. For relu with bit, [relu; d]: d is computed on the way.
+    return await fssSignFinish(xHat, evals[0], bj!, j, opts.relu ? { e: evals[1], r: rj!, rb: rbj!, bit: opts.bit } : undefined);
   } finally {
     held.dispose();
   }
