@@ -57,8 +57,10 @@ function requireVector(op: string, t: unknown, what: string): asserts t is RingT
 
 // The generic rule in run_kernel.ts runs a kernel on the JS thread when it has few elements; a
 // DCF element costs about 6 * bits AES blocks (keygen) or 2 * bits (eval), so the same count is
-// far more work. Below this many element-levels (~100 us) the hop to the pool is not worth it.
-const SYNC_ELEMENT_LEVELS = 2048;
+// far more work. Below this many element-levels of evaluation (5 ns each on Zen 5 since the keys'
+// tiles; keygen counts twice) the hop to the thread pool and back, which a batch-1 query pays
+// between two openings, costs about what the work does: a 128-element ReLU gate (8064) runs here.
+const SYNC_ELEMENT_LEVELS = 16384;
 
 async function runDcf(kernel: K.KernelName, inputs: readonly RingTensor[], attrs: Attrs, work: number): Promise<RingTensor[]> {
   let b: Backend = inputs[0].backend;
@@ -86,7 +88,7 @@ async function keygen(op: string, kernel: K.KernelName, alpha: RingTensor, other
   if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
   if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
   const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
-  const [k0, k1] = await runDcf(kernel, [alpha, ...others.map(([t]) => t)], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits);
+  const [k0, k1] = await runDcf(kernel, [alpha, ...others.map(([t]) => t)], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, 2 * alpha.size * bits);
   return [k0, k1];
 }
 
