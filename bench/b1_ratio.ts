@@ -1,0 +1,124 @@
+// Batch-1 latency ratios over the service, measured paired: one cluster (three server processes,
+// mutual TLS on loopback), each network deployed under every protocol, and the protocols' queries
+// interleaved in a fresh random order each round, so that a slow stretch of a shared machine
+// falls on all of them alike. The table (bench/table.ts) times one protocol after another, minutes
+// apart; on the benchmark VMs its batch-1 ratios moved by 10-30% between runs.
+//   npm run bench:b1                    networks A, B, C, B_max, C_max; 40 rounds, 400 ms apart
+//   npm run bench:b1 -- --only A,C_max --rounds 80 --gap-ms 600
+//   npm run bench:b1 -- --json          one JSON object on stdout
+// A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
+// it, so their latency is the online phase's). Reported per network: each protocol's median and
+// p90, and FSS / SecureNN and FSS / Pond as the ratio of the medians and as the median of the
+// rounds' own ratios (issue 14's targets: <= 0.5 and <= 1.5).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import type { ProtocolName as Protocol } from '../lib/protocol/protocols';
+import { PredictionClient } from '../lib/serve/client';
+import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
+import { percentile } from './lib/percentile';
+
+const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
+const NETS = ['A', 'B', 'C', 'B_max', 'C_max'];
+// Pond runs its own variant of a model where there is one (polynomial activations, bench/calibrate.ts);
+// the max-pool nets have none (Pond has no exact max).
+const model = (net: string, protocol: Protocol) => (protocol === 'pond' ? (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : undefined) : net);
+
+function arg(argv: string[], name: string, dflt: number): number {
+  const i = argv.indexOf(name);
+  if (i < 0) return dflt;
+  const v = Number(argv[i + 1]);
+  if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${name} wants a number >= 0, got ${argv[i + 1]}`);
+  return v;
+}
+
+function shuffled<T>(xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+interface NetResult {
+  network: string;
+  rounds: number;
+  median_ms: Partial<Record<Protocol, number>>;
+  p90_ms: Partial<Record<Protocol, number>>;
+  fss_over_securenn: { of_medians: number; median_of_rounds: number };
+  fss_over_pond?: { of_medians: number; median_of_rounds: number };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
+  const onlyAt = argv.indexOf('--only');
+  const nets = onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS;
+  for (const n of nets) if (!NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${NETS.join(', ')})`);
+  const rounds = arg(argv, '--rounds', 40), gapMs = arg(argv, '--gap-ms', 400);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
+  const { config, procs } = await startLocalCluster(dir, { onLine: () => undefined });
+  const results: NetResult[] = [];
+  try {
+    const owner = await PredictionClient.connect(config, { asOwner: true });
+    const client = await PredictionClient.connect(config);
+    for (const net of nets) {
+      if (!fs.existsSync(path.join(MODELS, net, 'model.json'))) {
+        say(`(skipping ${net}: bench/models/${net} is missing; run npm run train)`);
+        continue;
+      }
+      const protocols = (['securenn', 'fss', 'pond'] as Protocol[]).filter((p) => model(net, p));
+      for (const p of protocols) await owner.deploy(path.join(MODELS, model(net, p)!, 'model.json'), { name: `${net}-${p}`, protocol: p });
+      const shape = net === 'A' ? [1, 784] : [1, 28, 28, 1];
+      const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
+      const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));
+      const pause = () => new Promise((r) => setTimeout(r, gapMs));
+      for (const p of protocols) for (let i = 0; i < 3; i++) { await client.predict(`${net}-${p}`, input()); await pause(); } // warm-up
+      for (let r = 0; r < rounds; r++) {
+        for (const p of shuffled(protocols)) {
+          lat[p].push((await client.predict(`${net}-${p}`, input())).latencyMs);
+          await pause();
+        }
+      }
+      const ratio = (a: Protocol, b: Protocol) => ({
+        of_medians: percentile(lat[a], 0.5) / percentile(lat[b], 0.5),
+        median_of_rounds: percentile(lat[a].map((v, i) => v / lat[b][i]), 0.5),
+      });
+      const res: NetResult = {
+        network: net,
+        rounds,
+        median_ms: Object.fromEntries(protocols.map((p) => [p, percentile(lat[p], 0.5)])),
+        p90_ms: Object.fromEntries(protocols.map((p) => [p, percentile(lat[p], 0.9)])),
+        fss_over_securenn: ratio('fss', 'securenn'),
+        ...(protocols.includes('pond') ? { fss_over_pond: ratio('fss', 'pond') } : {}),
+      };
+      results.push(res);
+      const ms = (p: Protocol) => (res.median_ms[p] === undefined ? '-' : `${res.median_ms[p]!.toFixed(1)} (${res.p90_ms[p]!.toFixed(1)})`);
+      const r2 = (x?: { of_medians: number; median_of_rounds: number }) => (x ? `${x.of_medians.toFixed(2)} / ${x.median_of_rounds.toFixed(2)}` : '-');
+      say(`${net.padEnd(5)} SecureNN ${ms('securenn')}  FSS ${ms('fss')}  Pond ${ms('pond')} ms;  FSS/SecureNN ${r2(res.fss_over_securenn)}  FSS/Pond ${r2(res.fss_over_pond)} (of medians / median of rounds)`);
+    }
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await stopCluster(procs);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, results })}\n`);
+  else {
+    say('\n| net | SecureNN ms | FSS ms | Pond ms | FSS / SecureNN (<= 0.5) | FSS / Pond (<= 1.5) |');
+    say('|---|---|---|---|---|---|');
+    for (const r of results) {
+      const f = (p: Protocol) => (r.median_ms[p] === undefined ? '-' : `${r.median_ms[p]!.toFixed(1)} (${r.p90_ms[p]!.toFixed(1)})`);
+      const q = (x?: { of_medians: number; median_of_rounds: number }) => (x ? `${x.of_medians.toFixed(2)} (${x.median_of_rounds.toFixed(2)})` : '-');
+      say(`| ${r.network} | ${f('securenn')} | ${f('fss')} | ${f('pond')} | ${q(r.fss_over_securenn)} | ${q(r.fss_over_pond)} |`);
+    }
+    say(`\nMedians (p90), ${rounds} paired rounds ${gapMs} ms apart; ratios of the medians (median of the rounds' ratios). Command: \`npm run bench:b1 -- ${argv.join(' ')}\`.`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
