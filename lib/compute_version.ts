@@ -14,8 +14,8 @@
 //   5: SecureNN's DReLU takes one PrivateCompare, and its relu no Beaver product
 //      (lib/protocol/securenn/drelu_one_compare.ts), instead of ShareConvert and ComputeMSB: other
 //      messages in another order.
-//   6: DCF keys stored in tiles of eight elements (native/src/fss/dcf.h "Tiles") instead of
-//      row-major.
+//   6: DCF keys, 64-bit and one-bit, stored in tiles of eight elements (native/src/fss/dcf.h
+//      "Tiles") instead of row-major.
 export const COMPUTE_VERSION = 6;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */

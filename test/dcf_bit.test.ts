@@ -8,6 +8,7 @@ import test from 'ava';
 import { cpuInfo, dcfBitEval, dcfBitKeygen, dcfBitKeyWords, prgRing, type RingTensor, setNumThreads } from '../lib/ring';
 import { randomU64 } from './helpers/random';
 import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ } from './helpers/key_stats';
+import { keyRows, tileRows } from './helpers/dcf_rows';
 import { make, take } from './helpers/tensors';
 
 const M = 1n << 64n;
@@ -30,7 +31,9 @@ async function keys(alpha: bigint[], w: bigint[], bits: number, o: { seed?: Uint
   const [a, b] = [make(alpha, [n]), make(w, [n])];
   try {
     const [k0, k1] = await dcfBitKeygen(a, b, { bits, seed: o.seed ?? randomSeed(), nonce: o.nonce ?? randomNonce(), first: o.first, impl: o.impl });
-    return [take(k0), take(k1)];
+    // As rows (keys are stored tiled: native/src/fss/dcf.h "Tiles"); evalBits tiles them back.
+    const K = dcfBitKeyWords(bits);
+    return [keyRows(take(k0), K), keyRows(take(k1), K)];
   } finally {
     a.dispose();
     b.dispose();
@@ -39,7 +42,7 @@ async function keys(alpha: bigint[], w: bigint[], bits: number, o: { seed?: Uint
 
 async function evalBits(key: bigint[], x: bigint[], bits: number, party: 0 | 1, impl: Impl = 'auto'): Promise<bigint[]> {
   const n = x.length;
-  const [k, xt] = [make(key, [n, dcfBitKeyWords(bits)]), make(x, [n])];
+  const [k, xt] = [make(tileRows(key, dcfBitKeyWords(bits)), [n, dcfBitKeyWords(bits)]), make(x, [n])];
   try {
     const y = await dcfBitEval(k, xt, { bits, party, impl });
     assertBit(y);

@@ -227,13 +227,14 @@ TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits,
 }
 
 // The one-bit DCF (fss/dcf_bit.h) for one element: both parties' keys from the drawn root blocks
-// d0, d1 (dcfRootSeeds) and the offset bit w, the per-level and leaf steps being dcf_bit.h's own
+// d0, d1 (dcfRootSeeds) and the offset bit w (word w of a key at k[w * stride], dcf.h "Tiles"),
+// the per-level and leaf steps being dcf_bit.h's own
 // TFE_HD functions, so the CPU kernels (dcf_bit.cc) and this walk share every line but the hashing.
 TFE_HD void dcfBitKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t alpha, uint64_t w, DcfBlock d0,
-                                DcfBlock d1, uint64_t* k0, uint64_t* k1) {
+                                DcfBlock d1, uint64_t* k0, uint64_t* k1, int64_t stride) {
   const uint64_t domain = dcfDomainMaskHd(bits);
   fss::DcfBitDealer st;
-  fss::dcfBitKeygenRoot(st, d0.lo, d0.hi, d1.lo, d1.hi, w, k0, k1);
+  fss::dcfBitKeygenRoot(st, d0.lo, d0.hi, d1.lo, d1.hi, w, k0, k1, stride);
   uint64_t vcws = 0;
   const int levels = static_cast<int>(fss::dcfBitLevels(bits));
   for (int level = 0; level < levels; ++level) {
@@ -247,33 +248,34 @@ TFE_HD void dcfBitKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int 
     uint64_t cwLo, cwHi, vcw;
     fss::dcfBitKeygenLevel(st, Llo, Lhi, Rlo, Rhi, (alpha & domain) >> (bits - 1 - level) & 1, cwLo, cwHi, vcw);
     const int64_t lw = fss::dcfBitLevelWord(level);
-    k0[lw] = k1[lw] = cwLo;
-    k0[lw + 1] = k1[lw + 1] = cwHi;
+    k0[lw * stride] = k1[lw * stride] = cwLo;
+    k0[(lw + 1) * stride] = k1[(lw + 1) * stride] = cwHi;
     vcws |= vcw << level;
   }
   const int64_t vw = fss::dcfBitValueWord(bits), leafW = fss::dcfBitLeafWord(bits);
-  k0[vw] = k1[vw] = vcws;
+  k0[vw * stride] = k1[vw * stride] = vcws;
   const DcfBlock h0 = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo[0], st.sHi[0]});
   const DcfBlock h1 = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo[1], st.sHi[1]});
   uint64_t cwLo, cwHi;
   fss::dcfBitKeygenLeaf(st, h0.lo, h0.hi, h1.lo, h1.hi, alpha & fss::dcfBitLeafMask(bits), cwLo, cwHi);
-  k0[leafW] = k1[leafW] = cwLo;
-  k0[leafW + 1] = k1[leafW + 1] = cwHi;
+  k0[leafW * stride] = k1[leafW * stride] = cwLo;
+  k0[(leafW + 1) * stride] = k1[(leafW + 1) * stride] = cwHi;
 }
 
 // One party's output bit of the one-bit DCF at public x (dcf_bit.cc's evalBatch, one element).
-TFE_HD uint8_t dcfBitEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t party, const uint64_t* k, uint64_t x) {
+TFE_HD uint8_t dcfBitEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, uint64_t party, const uint64_t* k, int64_t stride,
+                                 uint64_t x) {
   x &= dcfDomainMaskHd(bits);
   fss::DcfBitWalker st;
-  fss::dcfBitEvalRoot(st, k, party);
+  fss::dcfBitEvalRoot(st, k, stride, party);
   const int levels = static_cast<int>(fss::dcfBitLevels(bits));
   for (int level = 0; level < levels; ++level) {
     const uint64_t dir = x >> (bits - 1 - level) & 1;
     const DcfBlock child = dcfHash(fk, dir ? kDcfRight : kDcfLeft, t0, DcfBlock{st.sLo, st.sHi});
-    fss::dcfBitEvalLevel(st, k, bits, level, dir, child.lo, child.hi);
+    fss::dcfBitEvalLevel(st, k, stride, bits, level, dir, child.lo, child.hi);
   }
   const DcfBlock h = dcfHash(fk, kDcfValue, t0, DcfBlock{st.sLo, st.sHi});
-  return static_cast<uint8_t>(fss::dcfBitEvalLeaf(st, k, bits, h.lo, h.hi, x & fss::dcfBitLeafMask(bits)));
+  return static_cast<uint8_t>(fss::dcfBitEvalLeaf(st, k, stride, bits, h.lo, h.hi, x & fss::dcfBitLeafMask(bits)));
 }
 
 }  // namespace cuda

@@ -118,7 +118,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
     DcfBlock d0, d1;
     dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &d0, &d1);
-    dcfBitKeygenElement(keys, t0, bits, alpha[j], offset[j], d0, d1, key0 + j * K, key1 + j * K);
+    const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+    dcfBitKeygenElement(keys, t0, bits, alpha[j], offset[j], d0, d1, key0 + at, key1 + at, stride);
   }
 }
 
@@ -130,7 +131,7 @@ __global__ void __launch_bounds__(kThreads)
   loadTables(fk, nullptr, t0, keys);
   const int64_t K = fss::dcfBitKeyWords(bits);
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
-    y[j] = dcfBitEvalElement(keys, t0, bits, party, key + j * K, x[j]);
+    y[j] = dcfBitEvalElement(keys, t0, bits, party, key + dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j), x[j]);
 }
 
 // Inputs alpha, beta (P = 1) or alpha, beta0, beta1 (P = 2); outputs key0, key1 [n, K].

@@ -28,3 +28,19 @@ export function tileRows(rows: readonly bigint[], K: number): bigint[] {
   }
   return tiled;
 }
+
+/** keyRows on a key's bytes (8 per word, as the wire carries them). */
+export function keyRowsBytes(tiled: Uint8Array, K: number): Uint8Array {
+  const n = tiled.length / (8 * K);
+  if (!Number.isInteger(n)) throw new Error(`keyRowsBytes: ${tiled.length} bytes are not whole keys of ${K} words`);
+  const rows = new Uint8Array(tiled.length);
+  for (let base = 0; base < n; base += TILE) {
+    const r = Math.min(TILE, n - base);
+    for (let j = 0; j < r; j++)
+      for (let w = 0; w < K; w++) {
+        const from = (base * K + w * r + j) * 8, to = ((base + j) * K + w) * 8;
+        rows.set(tiled.subarray(from, from + 8), to);
+      }
+  }
+  return rows;
+}

@@ -58,7 +58,8 @@ void hdKeys(const Case& c, std::vector<uint64_t>& k0, std::vector<uint64_t>& k1)
   for (size_t j = 0; j < c.alpha.size(); ++j) {
     DcfBlock d0, d1;
     dcfRootSeeds(prg, hostAesTable(), c.nonce, c.first + j, &d0, &d1);
-    dcfBitKeygenElement(fk.k, hostAesTable(), c.bits, c.alpha[j], c.w[j], d0, d1, &k0[j * K], &k1[j * K]);
+    const int64_t n = static_cast<int64_t>(c.alpha.size()), at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+    dcfBitKeygenElement(fk.k, hostAesTable(), c.bits, c.alpha[j], c.w[j], d0, d1, &k0[at], &k1[at], stride);
   }
 }
 
@@ -105,7 +106,7 @@ TFE_HOST_CHECK(dcf_bit_keygen_eval_match_cpu) {
         Outputs o = findKernel("DcfBitEval")->fn({cpu[party], ringTensor(x)}, ea);
         const std::vector<uint64_t>& k = party ? h1 : h0;
         for (int64_t j = 0; j < n; ++j) {
-          y[party][j] = dcfBitEvalElement(fk.k, hostAesTable(), bits, party, &k[j * K], x[j]);
+          y[party][j] = dcfBitEvalElement(fk.k, hostAesTable(), bits, party, &k[dcfKeyOffsetHd(K, j)], dcfTileRowsHd(n, j), x[j]);
           if (y[party][j] != o[0].ptr<uint8_t>()[j]) {
             std::printf("  bits %d (%s): party %d's output bit %" PRId64 " differs from the CPU's\n", bits, impl, party, j);
             return false;
@@ -131,13 +132,14 @@ TFE_HOST_CHECK(dcf_bit_check_catches_a_wrong_correction) {
   std::vector<uint64_t> k0, k1;
   hdKeys(c, k0, k1);
   const DcfFixedKeys fk = dcfFixedKeys();
-  const int64_t K = fss::dcfBitKeyWords(63), vw = fss::dcfBitValueWord(63);
+  const int64_t K = fss::dcfBitKeyWords(63), vw = fss::dcfBitValueWord(63), n = static_cast<int64_t>(c.alpha.size());
   auto wrong = [&]() {
     int bad = 0;
     for (size_t j = 0; j < c.alpha.size(); ++j) {
       // x differs from alpha in its top bit: the walk leaves alpha's path at level 0.
       const uint64_t x = c.alpha[j] ^ (uint64_t(1) << 62);
-      const uint8_t y = dcfBitEvalElement(fk.k, hostAesTable(), 63, 0, &k0[j * K], x) ^ dcfBitEvalElement(fk.k, hostAesTable(), 63, 1, &k1[j * K], x);
+      const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+      const uint8_t y = dcfBitEvalElement(fk.k, hostAesTable(), 63, 0, &k0[at], stride, x) ^ dcfBitEvalElement(fk.k, hostAesTable(), 63, 1, &k1[at], stride, x);
       bad += y != (((x & domainOf(63)) < (c.alpha[j] & domainOf(63))) ^ c.w[j]);
     }
     return bad;
@@ -146,7 +148,10 @@ TFE_HOST_CHECK(dcf_bit_check_catches_a_wrong_correction) {
     std::printf("  the correct keys already fail the check\n");
     return false;
   }
-  for (size_t j = 0; j < c.alpha.size(); ++j) k0[j * K + vw] ^= 1, k1[j * K + vw] ^= 1;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t at = dcfKeyOffsetHd(K, j) + vw * dcfTileRowsHd(n, j);
+    k0[at] ^= 1, k1[at] ^= 1;
+  }
   if (wrong() == 0) {
     std::printf("  a flipped value correction went unnoticed\n");
     return false;

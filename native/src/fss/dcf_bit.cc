@@ -28,9 +28,10 @@ namespace fss {
 namespace {
 
 constexpr int kBatch = kDcfBitBatch;
+static_assert(kBatch % kDcfTile == 0, "a batch is whole key tiles");
 
-void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* offsetIn, uint64_t* key0,
-                 uint64_t* key1) {
+void keygenBatch(const DcfKeygenArgs& a, int64_t n, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* offsetIn,
+                 uint64_t* key0, uint64_t* key1) {
   const int bits = a.bits;
   const int64_t K = dcfBitKeyWords(bits);
   const uint64_t domain = dcfDomainMask(bits);
@@ -42,8 +43,8 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
                reinterpret_cast<uint8_t*>(s), a.impl);
   for (int e = 0; e < count; ++e) {
-    uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
-    dcfBitKeygenRoot(st[e], s[2 * e].lo, s[2 * e].hi, s[2 * e + 1].lo, s[2 * e + 1].hi, offsetIn[first + e], k0, k1);
+    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
+    dcfBitKeygenRoot(st[e], s[2 * e].lo, s[2 * e].hi, s[2 * e + 1].lo, s[2 * e + 1].hi, offsetIn[first + e], k0.p, k1.p, k0.stride);
     s[2 * e] = Block{st[e].sLo[0], st[e].sHi[0]};
     s[2 * e + 1] = Block{st[e].sLo[1], st[e].sHi[1]};
     vcws[e] = 0;
@@ -59,7 +60,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
       const uint64_t Rlo[2] = {R[2 * e].lo, R[2 * e + 1].lo}, Rhi[2] = {R[2 * e].hi, R[2 * e + 1].hi};
       uint64_t cwLo, cwHi, vcw;
       dcfBitKeygenLevel(st[e], Llo, Lhi, Rlo, Rhi, (alphaIn[first + e] & domain) >> shift & 1, cwLo, cwHi, vcw);
-      uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
+      const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
       k0[w] = k1[w] = cwLo;
       k0[w + 1] = k1[w + 1] = cwHi;
       vcws[e] |= vcw << level;
@@ -71,7 +72,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   hashBlocks(HashKey::Value, s, L, 2 * count, a.impl);
   const uint64_t leafMask = dcfBitLeafMask(bits);
   for (int e = 0; e < count; ++e) {
-    uint64_t *k0 = key0 + (first + e) * K, *k1 = key1 + (first + e) * K;
+    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
     k0[dcfBitValueWord(bits)] = k1[dcfBitValueWord(bits)] = vcws[e];
     uint64_t cwLo, cwHi;
     dcfBitKeygenLeaf(st[e], L[2 * e].lo, L[2 * e].hi, L[2 * e + 1].lo, L[2 * e + 1].hi, alphaIn[first + e] & leafMask, cwLo, cwHi);
@@ -86,7 +87,7 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t first, int count, const uint64_
   for (size_t i = 0; i < sizeof(st) / 8; ++i) wst[i] = 0;
 }
 
-void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint8_t* y) {
+void evalBatch(const DcfEvalArgs& a, int64_t n, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint8_t* y) {
   const int bits = a.bits;
   const int64_t K = dcfBitKeyWords(bits);
   const uint64_t domain = dcfDomainMask(bits);
@@ -95,7 +96,7 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
   DcfBitWalker st[kBatch];
   uint64_t x[kBatch];
   for (int e = 0; e < count; ++e) {
-    dcfBitEvalRoot(st[e], keys + (first + e) * K, a.party);
+    dcfBitEvalRoot(st[e], keys + dcfKeyOffset(K, first + e), dcfTileRows(n, first + e), a.party);
     s[e] = Block{st[e].sLo, st[e].sHi};
     x[e] = xIn[first + e] & domain;
   }
@@ -105,14 +106,15 @@ void evalBatch(const DcfEvalArgs& a, int64_t first, int count, const uint64_t* k
     for (int e = 0; e < count; ++e) dir[e] = static_cast<uint8_t>(x[e] >> shift & 1);
     hashChildren(s, dir, child, count, a.impl);
     for (int e = 0; e < count; ++e) {
-      dcfBitEvalLevel(st[e], keys + (first + e) * K, bits, level, dir[e], child[e].lo, child[e].hi);
+      dcfBitEvalLevel(st[e], keys + dcfKeyOffset(K, first + e), dcfTileRows(n, first + e), bits, level, dir[e], child[e].lo, child[e].hi);
       s[e] = Block{st[e].sLo, st[e].sHi};
     }
   }
   hashBlocks(HashKey::Value, s, child, count, a.impl);
   const uint64_t leafMask = dcfBitLeafMask(bits);
   for (int e = 0; e < count; ++e)
-    y[first + e] = static_cast<uint8_t>(dcfBitEvalLeaf(st[e], keys + (first + e) * K, bits, child[e].lo, child[e].hi, x[e] & leafMask));
+    y[first + e] = static_cast<uint8_t>(dcfBitEvalLeaf(st[e], keys + dcfKeyOffset(K, first + e), dcfTileRows(n, first + e), bits, child[e].lo,
+                                                       child[e].hi, x[e] & leafMask));
 }
 
 Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
@@ -126,10 +128,11 @@ Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
   // Full batches take the AVX-512 walk where the CPU has it (dcf_bit_avx512.cc: the same keys);
   // a short last batch, CPUs without it and impl 'portable' (tests compare the two), the scalar one.
   const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
-  parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) {
-      if (wide && hi - e >= kBatch) dcfBitKeygenBatchWide(a, e, alpha, offset, k0, k1);
-      else keygenBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), alpha, offset, k0, k1);
+  // Split by whole batches, so that every batch starts on a key tile (dcf.h "Tiles").
+  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
+    for (int64_t e = lo * kBatch; e < std::min(n, hi * kBatch); e += kBatch) {
+      if (wide && n - e >= kBatch) dcfBitKeygenBatchWide(a, e, alpha, offset, k0, k1);
+      else keygenBatch(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), alpha, offset, k0, k1);
     }
   });
   return {key0, key1};
@@ -142,10 +145,11 @@ Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint8_t* out = y.ptr<uint8_t>();
   const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
-  parallelFor(0, n, 2 * kBatch, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e += kBatch) {
-      if (wide && hi - e >= kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, hi);
-      else evalBatch(a, e, static_cast<int>(std::min<int64_t>(kBatch, hi - e)), keys, x, out);
+  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
+    const int64_t end = std::min(n, hi * kBatch);
+    for (int64_t e = lo * kBatch; e < end; e += kBatch) {
+      if (wide && n - e >= kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, end);
+      else evalBatch(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), keys, x, out);
     }
   });
   return {y};

@@ -23,7 +23,9 @@
 // the 64-bit DCF hashes two per level, and keygen four per level (two children, two parties).
 // Seeds have 126 bits.
 //
-// Key layout, K = dcfBitKeyWords(bits) = 2 L + 5 uint64 words per element (row of [n, K]):
+// Key layout, K = dcfBitKeyWords(bits) = 2 L + 5 uint64 words per element, stored in tiles of
+// eight elements as dcf.h's keys ("Tiles": word w of a tile's j-th element at w r + j in a tile of
+// r elements; the functions below take an element's word 0 and that stride):
 //   [0], [1]        root seed (lo, hi), whose bits 0..1 of lo are not seed bits: bit 0 of [0] is
 //                   the party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 zero.
 //   [2+2i], [3+2i]  level i's seed correction (lo, hi), i < L; bit 0 of lo = tCW^L, bit 1 = tCW^R.
@@ -71,13 +73,13 @@ struct DcfBitDealer {
 // Starts the walk from the two drawn root blocks (d0 party 0's, d1 party 1's) and the offset bit
 // w: writes the root words of both keys.
 TFE_HD void dcfBitKeygenRoot(DcfBitDealer& st, uint64_t d0Lo, uint64_t d0Hi, uint64_t d1Lo, uint64_t d1Hi, uint64_t w, uint64_t* k0,
-                             uint64_t* k1) {
+                             uint64_t* k1, int64_t stride) {
   st.sLo[0] = d0Lo & kDcfBitSeedMask, st.sHi[0] = d0Hi;
   st.sLo[1] = d1Lo & kDcfBitSeedMask, st.sHi[1] = d1Hi;
   st.t[0] = 0, st.t[1] = 1, st.vAlpha = 0;
   const uint64_t w0 = d0Lo & 1;
-  k0[0] = st.sLo[0] | w0, k0[1] = st.sHi[0];
-  k1[0] = st.sLo[1] | ((w ^ w0) & 1), k1[1] = st.sHi[1];
+  k0[0] = st.sLo[0] | w0, k0[stride] = st.sHi[0];
+  k1[0] = st.sLo[1] | ((w ^ w0) & 1), k1[stride] = st.sHi[1];
 }
 
 // One level: L[b], R[b] are H_Left and H_Right of party b's current seed, abit alpha's bit at this
@@ -134,19 +136,19 @@ struct DcfBitWalker {
   uint64_t sLo, sHi, t, v;
 };
 
-TFE_HD void dcfBitEvalRoot(DcfBitWalker& st, const uint64_t* key, uint64_t party) {
-  st.sLo = key[0] & kDcfBitSeedMask, st.sHi = key[1];
+TFE_HD void dcfBitEvalRoot(DcfBitWalker& st, const uint64_t* key, int64_t stride, uint64_t party) {
+  st.sLo = key[0] & kDcfBitSeedMask, st.sHi = key[stride];
   st.t = party & 1, st.v = key[0] & 1;  // the output starts at the party's offset share
 }
 
 // One level: child = H_Left or H_Right (x's bit `dir`, public) of the current seed.
-TFE_HD void dcfBitEvalLevel(DcfBitWalker& st, const uint64_t* key, int64_t bits, int64_t level, uint64_t dir, uint64_t childLo,
-                            uint64_t childHi) {
+TFE_HD void dcfBitEvalLevel(DcfBitWalker& st, const uint64_t* key, int64_t stride, int64_t bits, int64_t level, uint64_t dir,
+                            uint64_t childLo, uint64_t childHi) {
   const int64_t w = dcfBitLevelWord(level);
   const uint64_t tm = dcfBitMask(st.t);
-  const uint64_t cwLo = key[w], cwHi = key[w + 1];
+  const uint64_t cwLo = key[w * stride], cwHi = key[(w + 1) * stride];
   const uint64_t tcw = cwLo >> (dir & 1) & 1;
-  const uint64_t vcw = key[dcfBitValueWord(bits)] >> level & 1;
+  const uint64_t vcw = key[dcfBitValueWord(bits) * stride] >> level & 1;
   const uint64_t lo = childLo ^ (cwLo & kDcfBitSeedMask & tm), hi = childHi ^ (cwHi & tm);
   st.v ^= (childLo >> 1 & 1) ^ (vcw & st.t);
   st.t = (childLo & 1) ^ (tcw & st.t);
@@ -155,10 +157,11 @@ TFE_HD void dcfBitEvalLevel(DcfBitWalker& st, const uint64_t* key, int64_t bits,
 
 // The party's output bit: the leaf block h = H_Value of its final seed, corrected where its control
 // bit is set, at x's low leafBits bits (xLow).
-TFE_HD uint64_t dcfBitEvalLeaf(const DcfBitWalker& st, const uint64_t* key, int64_t bits, uint64_t hLo, uint64_t hHi, uint64_t xLow) {
+TFE_HD uint64_t dcfBitEvalLeaf(const DcfBitWalker& st, const uint64_t* key, int64_t stride, int64_t bits, uint64_t hLo, uint64_t hHi,
+                               uint64_t xLow) {
   const int64_t lw = dcfBitLeafWord(bits);
   const uint64_t tm = dcfBitMask(st.t);
-  const uint64_t lo = hLo ^ (key[lw] & tm), hi = hHi ^ (key[lw + 1] & tm);
+  const uint64_t lo = hLo ^ (key[lw * stride] & tm), hi = hHi ^ (key[(lw + 1) * stride] & tm);
   const uint64_t leaf = xLow >= 64 ? hi >> (xLow - 64) : lo >> xLow;
   return (st.v ^ leaf) & 1;
 }

@@ -3,7 +3,8 @@
 // hash and what runs eight lanes wide is the rest of each level: the children's split into seed,
 // control and value bits, the selections on alpha's bit (masks, not branches: the dealer's timing
 // does not depend on alpha), the correction words; keygen stages a level's words and streams the
-// key rows at the end, evaluation gathers a level's words from eight key rows.
+// key tiles at the end (dcf.h "Tiles"), evaluation loads a level's words of eight elements as one
+// line each.
 #include "fss/dcf_bit_avx512.h"
 
 #include <immintrin.h>
@@ -40,7 +41,7 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
   const __m512i one = _mm512_set1_epi64(1), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask)), zero = _mm512_setzero_si512();
   const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
   alignas(64) Block s[2 * N], L[2 * N], R[2 * N], roots[2 * N];
-  // The levels' seed words, [level][lo/hi][element of the batch], copied into the rows at the end.
+  // The levels' seed words, [level][lo/hi][element of the batch], streamed into the tiles at the end.
   alignas(64) uint64_t stage[kDcfMaxBits][2][N];
   __m512i t0[kGroups], t1[kGroups], alpha[kGroups], vAlpha[kGroups], vcws[kGroups];
   aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * N, reinterpret_cast<uint8_t*>(roots), a.impl);
@@ -97,22 +98,33 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
     _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo1, seedMask), _mm512_xor_si512(w, w0)));
     _mm512_storeu_si512(valueWord + g * kLanes, vcws[g]);
   }
-  // The rows, assembled in L1 and streamed to both keys (see dcf_keygen_avx512.cc for why).
-  alignas(64) uint64_t row[2 * kDcfMaxBits + 5];
-  for (int e = 0; e < N; ++e) {
-    for (int level = 0; level < levels; ++level) {
-      row[dcfBitLevelWord(level)] = stage[level][0][e];
-      row[dcfBitLevelWord(level) + 1] = stage[level][1][e];
-    }
-    row[dcfBitValueWord(bits)] = valueWord[e];
-    row[dcfBitLeafWord(bits)] = leafLo[e], row[dcfBitLeafWord(bits) + 1] = leafHi[e];
-    row[0] = root0[e], row[1] = roots[2 * e].hi;
-    streamRow(key0 + (first + e) * K, row, K);
-    row[0] = root1[e], row[1] = roots[2 * e + 1].hi;
-    streamRow(key1 + (first + e) * K, row, K);
+  // The tiles (dcf.h "Tiles"), streamed to both keys a 64-byte line at a time (see
+  // dcf_keygen_avx512.cc for why); party 1's differ only in the root words.
+  const auto put = [](uint64_t* dst, __m512i v) {
+    if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), v);
+    else _mm512_storeu_si512(dst, v);
+  };
+  for (int g = 0; g < kGroups; ++g) {
+    uint64_t *t0w = key0 + (first + g * kLanes) * K, *t1w = key1 + (first + g * kLanes) * K;
+    const Pair r = split(roots + 2 * g * kLanes);
+    put(t0w, _mm512_load_si512(root0 + g * kLanes)), put(t0w + kLanes, r.hi0);
+    put(t1w, _mm512_load_si512(root1 + g * kLanes)), put(t1w + kLanes, r.hi1);
+    for (int level = 0; level < levels; ++level)
+      for (int q = 0; q < 2; ++q) {
+        const __m512i v = _mm512_load_si512(&stage[level][q][g * kLanes]);
+        const int64_t at = (dcfBitLevelWord(level) + q) * kLanes;
+        put(t0w + at, v), put(t1w + at, v);
+      }
+    const __m512i vw = _mm512_load_si512(valueWord + g * kLanes), lo = _mm512_load_si512(leafLo + g * kLanes), hi = _mm512_load_si512(leafHi + g * kLanes);
+    put(t0w + dcfBitValueWord(bits) * kLanes, vw), put(t1w + dcfBitValueWord(bits) * kLanes, vw);
+    put(t0w + dcfBitLeafWord(bits) * kLanes, lo), put(t1w + dcfBitLeafWord(bits) * kLanes, lo);
+    put(t0w + (dcfBitLeafWord(bits) + 1) * kLanes, hi), put(t1w + (dcfBitLeafWord(bits) + 1) * kLanes, hi);
   }
   _mm_sfence();
-  for (uint64_t& w : row) w = 0;
+  for (uint64_t* b : {root0, root1}) {
+    volatile uint64_t* wipe = b;
+    for (int i = 0; i < N; ++i) wipe[i] = 0;
+  }
   // Wipe the walk's secrets from the stack (the dealer's alpha path is in them).
   for (Block* b : {s, roots}) {
     volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(b);
@@ -123,35 +135,39 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
 void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint8_t* y, int64_t end) {
   const int bits = a.bits;
   const int64_t K = dcfBitKeyWords(bits);
-  // The next batch's rows, a level's line at a time (dcf_eval_avx512.cc gives why).
-  const uint64_t* next = keys + (first + kDcfBitBatch) * K;
-  const int nextRows = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(kDcfBitBatch, end - first - kDcfBitBatch)));
-  const auto prefetchNext = [&](int64_t word) {
-    for (int r = 0; r < nextRows; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * K + word), _MM_HINT_T1);
+  // Whole key tiles (dcf.h "Tiles"): group g's words are lines of eight elements; each level
+  // fetches the lines kAhead levels on (past the tile's end, the next batch's first ones), as
+  // dcf_eval_avx512.cc does.
+  const uint64_t* tile[kGroups];
+  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
+  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
+  const bool hasNext = first + 2 * kDcfBitBatch <= end;
+  const auto prefetchAhead = [&](int64_t w) {
+    for (int g = 0; g < kGroups; ++g)
+      for (int64_t q = w; q < w + 2; ++q) {
+        if (q < K) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + q * kLanes), _MM_HINT_T0);
+        else if (hasNext) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + (kDcfBitBatch * K + (q - K) * kLanes)), _MM_HINT_T0);
+      }
   };
-  prefetchNext(0);
-  prefetchNext(dcfBitValueWord(bits));
+  constexpr int kAhead = 8;
   const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
   alignas(64) Block s[kDcfBitBatch], child[kDcfBitBatch];
   alignas(64) uint8_t dir[kDcfBitBatch];
-  __m512i row[kGroups], x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
+  __m512i x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
   for (int g = 0; g < kGroups; ++g) {
-    alignas(64) int64_t r[kLanes];
-    for (int j = 0; j < kLanes; ++j) r[j] = (first + g * kLanes + j) * K;
-    row[g] = _mm512_load_si512(r);
-    const __m512i root = gather(keys, row[g], 0);
-    joinBlocks(s + g * kLanes, _mm512_and_si512(root, seedMask), gather(keys, row[g], 1));
+    const __m512i root = word(g, 0);
+    joinBlocks(s + g * kLanes, _mm512_and_si512(root, seedMask), word(g, 1));
     t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
     v[g] = _mm512_and_si512(root, one);  // the output starts at the party's offset share
     x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
-    vw[g] = gather(keys, row[g], dcfBitValueWord(bits));
+    vw[g] = word(g, dcfBitValueWord(bits));
   }
   const int levels = static_cast<int>(dcfBitLevels(bits));
   for (int level = 0; level < levels; ++level) {
     const int shift = bits - 1 - level;
     const int64_t w = dcfBitLevelWord(level);
-    prefetchNext(w + 2);  // the line holding the next level's words
+    prefetchAhead(w + 2 * kAhead);
     const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift)), levelV = _mm512_set1_epi64(level);
     for (int g = 0; g < kGroups; ++g)
       _mm_storel_epi64(reinterpret_cast<__m128i*>(dir + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, _mm512_maskz_srlv_epi64(0xFF, _mm512_and_si512(x[g], bit), _mm512_set1_epi64(shift))));
@@ -159,7 +175,7 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
     for (int g = 0; g < kGroups; ++g) {
       const __mmask8 right = _mm512_test_epi64_mask(x[g], bit);
       const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-      const __m512i cw0 = gather(keys, row[g], w), cw1 = gather(keys, row[g], w + 1);
+      const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
       // This side's control correction: bit 0 (left) or bit 1 (right) of the level's lo word.
       const __m512i tcw = _mm512_and_si512(_mm512_mask_srli_epi64(cw0, right, cw0, 1), one);
       const __m512i vcw = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, vw[g], levelV), one);
@@ -181,8 +197,8 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
     __m512i hLo, hHi;
     splitBlocks(child + g * kLanes, hLo, hHi);
     const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-    const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(gather(keys, row[g], lw), tm));
-    const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(gather(keys, row[g], lw + 1), tm));
+    const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(word(g, lw), tm));
+    const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(word(g, lw + 1), tm));
     const __m512i i = _mm512_and_si512(x[g], leafMask);
     const __mmask8 upper = _mm512_cmpge_epu64_mask(i, s64);
     const __m512i leaf = _mm512_mask_blend_epi64(upper, _mm512_maskz_srlv_epi64(0xFF, lo, i), _mm512_maskz_srlv_epi64(0xFF, hi, _mm512_sub_epi64(i, s64)));

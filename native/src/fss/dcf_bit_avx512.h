@@ -18,8 +18,8 @@ bool dcfBitWideAvailable();
 void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* alpha, const uint64_t* offset, uint64_t* key0,
                            uint64_t* key1);
 
-// Outputs of elements [first, first + kDcfBitBatch), as dcf_bit.cc's evalBatch, prefetching the
-// key rows of the next batch (up to row `end`) into L2 as it goes.
+// Outputs of elements [first, first + kDcfBitBatch), as dcf_bit.cc's evalBatch, prefetching key
+// lines a few levels ahead (into the next batch's tiles when it ends by `end`).
 void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint8_t* y, int64_t end);
 
 }  // namespace fss

@@ -8,6 +8,7 @@ import test from 'ava';
 
 import * as tfe from '../../../lib';
 import { dcfBitKeyWords, dcfKeyWords } from '../../../lib/ops/fss';
+import { keyRowsBytes } from '../dcf_rows';
 import { rand } from '../fixed';
 import { compareViews, recordTensors, type Seen } from '../view_stats';
 import { chiSquareByte, chiSquareCritical, record, setupDone, shareBytes } from '../wire';
@@ -109,7 +110,8 @@ export function securitySuite(protocol: Protocol): void {
         const { data: raw, shape } = m.payload as { data: Uint8Array; shape: number[] };
         // DCF keys have one word with structurally zero high bits (a packed bit field, documented
         // with each key layout): leave it out, the rest must look uniform.
-        const data = m.step === 'fss.key' ? withoutWord(raw, shape[1], structuredKeyWord(shape[1])) : raw;
+        // Keys travel tiled (native/src/fss/dcf.h "Tiles"): read as rows to find that word.
+        const data = m.step === 'fss.key' ? withoutWord(keyRowsBytes(raw, shape[1]), shape[1], structuredKeyWord(shape[1])) : raw;
         const what = `${m.op}/${m.step} ${m.from}>${m.to} (${raw.length / 8} elements)`;
         t.true(data.length >= 8 * 4096, what);
         // Between servers (and from input players) every element is uniform on Z_2^64. The output
