@@ -186,15 +186,25 @@ for (const k of [KINDS[0], KINDS[2], KINDS[3]])
       t.deepEqual(progress, [4, 8, 10]);
       t.is(r.samples, n);
       t.is(r.protocol, 'securenn');
-      t.is(r.agreement.fraction, 1, JSON.stringify(r));
       t.true(r.maxAbsLogitDiff < 1e-2 && r.maxAbsLogitDiff > 0, `max |Δlogit| ${r.maxAbsLogitDiff}`);
       t.true(r.kl.mean >= 0 && r.kl.max < 1e-4, `KL ${JSON.stringify(r.kl)}`);
       t.is(r.ranges, undefined); // nothing revealed unless asked
-      t.deepEqual(r.warnings, []);
       // The plaintext side is tfjs's answer.
       const want: Float32Array = model.predict(tf.tensor(x, [n, ...k.shape])).dataSync();
       const plain = tfe.loadPlainModel(file).predict({ data: Float64Array.from(x), shape: [n, ...k.shape] });
       t.true(plain.data.every((v, i) => Math.abs(v - want[i]) < 1e-5));
+      // The argmax agrees on every sample but a near tie: where plaintext's two largest outputs
+      // are within 1e-3, fixed point (off by up to maxAbsLogitDiff) may break the tie the other
+      // way (random weights made one such sample in a CI run). Any other disagreement is a bug.
+      const classes = plain.shape[plain.shape.length - 1];
+      const top2Gap = (i: number) => {
+        const row = [...plain.data.subarray(i * classes, (i + 1) * classes)].sort((a, b) => b - a);
+        return row[0] - row[1];
+      };
+      for (const i of r.disagreements) t.true(top2Gap(i) < 1e-3, `sample ${i} disagrees with plaintext, whose top two outputs are ${top2Gap(i)} apart: ${JSON.stringify(r)}`);
+      t.is(r.agreement.fraction, (n - r.disagreements.length) / n);
+      if (r.disagreements.length === 0) t.deepEqual(r.warnings, []);
+      else t.regex(r.warnings.join('\n'), /have a different argmax than plaintext/);
     } finally {
       await c.close();
     }
