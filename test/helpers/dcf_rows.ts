@@ -5,42 +5,37 @@
 
 const TILE = 8;
 
-/** A tiled key's words [n * K] as rows: element e's word w at e * K + w. */
-export function keyRows(tiled: readonly bigint[], K: number): bigint[] {
-  const n = tiled.length / K;
-  if (!Number.isInteger(n)) throw new Error(`keyRows: ${tiled.length} words are not whole keys of ${K} words`);
-  const rows = new Array<bigint>(tiled.length);
+/** Element e's word w: its index in rows (e K + w) and in tiles. */
+function* wordPlaces(n: number, K: number): Generator<[number, number]> {
   for (let base = 0; base < n; base += TILE) {
     const r = Math.min(TILE, n - base);
-    for (let j = 0; j < r; j++) for (let w = 0; w < K; w++) rows[(base + j) * K + w] = tiled[base * K + w * r + j];
+    for (let j = 0; j < r; j++) for (let w = 0; w < K; w++) yield [(base + j) * K + w, base * K + w * r + j];
   }
+}
+
+function wholeKeys(words: number, K: number, what: string): number {
+  const n = words / K;
+  if (!Number.isInteger(n)) throw new Error(`${what}: ${words} words are not whole keys of ${K} words`);
+  return n;
+}
+
+/** A tiled key's words [n * K] as rows: element e's word w at e * K + w. */
+export function keyRows(tiled: readonly bigint[], K: number): bigint[] {
+  const rows = new Array<bigint>(tiled.length);
+  for (const [row, tile] of wordPlaces(wholeKeys(tiled.length, K, 'keyRows'), K)) rows[row] = tiled[tile];
   return rows;
 }
 
 /** The inverse of keyRows: rows [n * K] back to the tiled layout the kernels read. */
 export function tileRows(rows: readonly bigint[], K: number): bigint[] {
-  const n = rows.length / K;
-  if (!Number.isInteger(n)) throw new Error(`tileRows: ${rows.length} words are not whole keys of ${K} words`);
   const tiled = new Array<bigint>(rows.length);
-  for (let base = 0; base < n; base += TILE) {
-    const r = Math.min(TILE, n - base);
-    for (let j = 0; j < r; j++) for (let w = 0; w < K; w++) tiled[base * K + w * r + j] = rows[(base + j) * K + w];
-  }
+  for (const [row, tile] of wordPlaces(wholeKeys(rows.length, K, 'tileRows'), K)) tiled[tile] = rows[row];
   return tiled;
 }
 
 /** keyRows on a key's bytes (8 per word, as the wire carries them). */
 export function keyRowsBytes(tiled: Uint8Array, K: number): Uint8Array {
-  const n = tiled.length / (8 * K);
-  if (!Number.isInteger(n)) throw new Error(`keyRowsBytes: ${tiled.length} bytes are not whole keys of ${K} words`);
   const rows = new Uint8Array(tiled.length);
-  for (let base = 0; base < n; base += TILE) {
-    const r = Math.min(TILE, n - base);
-    for (let j = 0; j < r; j++)
-      for (let w = 0; w < K; w++) {
-        const from = (base * K + w * r + j) * 8, to = ((base + j) * K + w) * 8;
-        rows.set(tiled.subarray(from, from + 8), to);
-      }
-  }
+  for (const [row, tile] of wordPlaces(wholeKeys(tiled.length / 8, K, 'keyRowsBytes'), K)) rows.set(tiled.subarray(tile * 8, tile * 8 + 8), row * 8);
   return rows;
 }

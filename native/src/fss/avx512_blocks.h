@@ -54,6 +54,25 @@ inline void join(Block* b, __m512i lo0, __m512i hi0, __m512i lo1, __m512i hi1) {
   _mm512_storeu_si512(b + 12, _mm512_permutex2var_epi64(c, second, d));
 }
 
+// One 64-byte line of a key tile (dcf.h "Tiles"): a non-temporal store where dst is aligned (it
+// is for tensors this process allocated), a plain one otherwise.
+inline void putLine(uint64_t* dst, __m512i v) {
+  if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), v);
+  else _mm512_storeu_si512(dst, v);
+}
+
+// Prefetches words [w, w + count) of the kGroups tiles starting at tile[g] (K words per element,
+// so batchWords = batch * K words from a batch's first tile to the next batch's): words past a
+// tile's end K are the next batch's first ones, fetched only when there is a next batch.
+template <int kGroups>
+inline void prefetchTileWords(const uint64_t* const* tile, int64_t K, int64_t batchWords, bool hasNext, int64_t w, int count) {
+  for (int g = 0; g < kGroups; ++g)
+    for (int64_t q = w; q < w + count; ++q) {
+      if (q < K) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + q * kLanes), _MM_HINT_T0);
+      else if (hasNext) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + batchWords + (q - K) * kLanes), _MM_HINT_T0);
+    }
+}
+
 // dst[0, words) = src[0, words): non-temporal 64-byte stores where dst is aligned to 64 bytes
 // (the rows of a key tensor are 8-byte aligned), plain ones at the ends.
 inline void streamRow(uint64_t* dst, const uint64_t* src, int64_t words) {

@@ -100,25 +100,21 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
   }
   // The tiles (dcf.h "Tiles"), streamed to both keys a 64-byte line at a time (see
   // dcf_keygen_avx512.cc for why); party 1's differ only in the root words.
-  const auto put = [](uint64_t* dst, __m512i v) {
-    if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), v);
-    else _mm512_storeu_si512(dst, v);
-  };
   for (int g = 0; g < kGroups; ++g) {
     uint64_t *t0w = key0 + (first + g * kLanes) * K, *t1w = key1 + (first + g * kLanes) * K;
     const Pair r = split(roots + 2 * g * kLanes);
-    put(t0w, _mm512_load_si512(root0 + g * kLanes)), put(t0w + kLanes, r.hi0);
-    put(t1w, _mm512_load_si512(root1 + g * kLanes)), put(t1w + kLanes, r.hi1);
+    putLine(t0w, _mm512_load_si512(root0 + g * kLanes)), putLine(t0w + kLanes, r.hi0);
+    putLine(t1w, _mm512_load_si512(root1 + g * kLanes)), putLine(t1w + kLanes, r.hi1);
     for (int level = 0; level < levels; ++level)
       for (int q = 0; q < 2; ++q) {
         const __m512i v = _mm512_load_si512(&stage[level][q][g * kLanes]);
         const int64_t at = (dcfBitLevelWord(level) + q) * kLanes;
-        put(t0w + at, v), put(t1w + at, v);
+        putLine(t0w + at, v), putLine(t1w + at, v);
       }
     const __m512i vw = _mm512_load_si512(valueWord + g * kLanes), lo = _mm512_load_si512(leafLo + g * kLanes), hi = _mm512_load_si512(leafHi + g * kLanes);
-    put(t0w + dcfBitValueWord(bits) * kLanes, vw), put(t1w + dcfBitValueWord(bits) * kLanes, vw);
-    put(t0w + dcfBitLeafWord(bits) * kLanes, lo), put(t1w + dcfBitLeafWord(bits) * kLanes, lo);
-    put(t0w + (dcfBitLeafWord(bits) + 1) * kLanes, hi), put(t1w + (dcfBitLeafWord(bits) + 1) * kLanes, hi);
+    putLine(t0w + dcfBitValueWord(bits) * kLanes, vw), putLine(t1w + dcfBitValueWord(bits) * kLanes, vw);
+    putLine(t0w + dcfBitLeafWord(bits) * kLanes, lo), putLine(t1w + dcfBitLeafWord(bits) * kLanes, lo);
+    putLine(t0w + (dcfBitLeafWord(bits) + 1) * kLanes, hi), putLine(t1w + (dcfBitLeafWord(bits) + 1) * kLanes, hi);
   }
   _mm_sfence();
   for (uint64_t* b : {root0, root1}) {
@@ -142,13 +138,7 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
   for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
   const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
   const bool hasNext = first + 2 * kDcfBitBatch <= end;
-  const auto prefetchAhead = [&](int64_t w) {
-    for (int g = 0; g < kGroups; ++g)
-      for (int64_t q = w; q < w + 2; ++q) {
-        if (q < K) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + q * kLanes), _MM_HINT_T0);
-        else if (hasNext) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + (kDcfBitBatch * K + (q - K) * kLanes)), _MM_HINT_T0);
-      }
-  };
+  const auto prefetchAhead = [&](int64_t w) { prefetchTileWords<kGroups>(tile, K, kDcfBitBatch * K, hasNext, w, 2); };
   constexpr int kAhead = 8;
   const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));

@@ -45,13 +45,7 @@ void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys,
   // Keys from the offline pool arrive long before they are read, so they come from DRAM: each
   // level fetches the lines kAhead levels on (past the tile's end, the next batch's first ones).
   const bool hasNext = first + 2 * kDcfEvalBatch <= end;
-  const auto prefetchAhead = [&](int64_t w) {
-    for (int g = 0; g < kGroups; ++g)
-      for (int64_t q = w; q < w + 2 + P; ++q) {
-        if (q < K) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + q * kLanes), _MM_HINT_T0);
-        else if (hasNext) _mm_prefetch(reinterpret_cast<const char*>(tile[g] + (kDcfEvalBatch * K + (q - K) * kLanes)), _MM_HINT_T0);
-      }
-  };
+  const auto prefetchAhead = [&](int64_t w) { prefetchTileWords<kGroups>(tile, K, kDcfEvalBatch * K, hasNext, w, 2 + P); };
   constexpr int kAhead = 4;
   const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), notOne = _mm512_set1_epi64(~1LL);

@@ -117,26 +117,22 @@ void dcfKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* a
   // one 64-byte line, streamed to both keys (party 1's differ only in the root seed words). A
   // batch's keys are far larger than the caches at the sizes that matter (a batch-128 query's are
   // gigabytes), and plain stores would read every line before writing it.
-  const auto put = [](uint64_t* dst, __m512i v) {
-    if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), v);
-    else _mm512_storeu_si512(dst, v);
-  };
   for (int g = 0; g < kGroups; ++g) {
     uint64_t *t0w = key0 + (first + g * kLanes) * K, *t1w = key1 + (first + g * kLanes) * K;
     const Pair root = split(roots + 2 * g * kLanes);
-    put(t0w, root.lo0), put(t0w + kLanes, root.hi0);
-    put(t1w, root.lo1), put(t1w + kLanes, root.hi1);
+    putLine(t0w, root.lo0), putLine(t0w + kLanes, root.hi0);
+    putLine(t1w, root.lo1), putLine(t1w + kLanes, root.hi1);
     for (int level = 0; level < bits; ++level)
       for (int q = 0; q < W; ++q) {
         const __m512i v = _mm512_load_si512(&stage[level][q][g * kLanes]);
         const int64_t at = (dcfLevelWord(level, P) + q) * kLanes;
-        put(t0w + at, v), put(t1w + at, v);
+        putLine(t0w + at, v), putLine(t1w + at, v);
       }
     const __m512i rw = _mm512_load_si512(rightWord + g * kLanes);
-    put(t0w + dcfRightControlWord(bits, P) * kLanes, rw), put(t1w + dcfRightControlWord(bits, P) * kLanes, rw);
+    putLine(t0w + dcfRightControlWord(bits, P) * kLanes, rw), putLine(t1w + dcfRightControlWord(bits, P) * kLanes, rw);
     for (int p = 0; p < P; ++p) {
       const __m512i f = _mm512_load_si512(finals[p] + g * kLanes);
-      put(t0w + dcfFinalWord(bits, P, p) * kLanes, f), put(t1w + dcfFinalWord(bits, P, p) * kLanes, f);
+      putLine(t0w + dcfFinalWord(bits, P, p) * kLanes, f), putLine(t1w + dcfFinalWord(bits, P, p) * kLanes, f);
     }
   }
   _mm_sfence();
