@@ -6,6 +6,8 @@
 //   npm run bench:b1                    networks A, B, C, B_max, C_max; 40 rounds, 400 ms apart
 //   npm run bench:b1 -- --only A,C_max --rounds 80 --gap-ms 600
 //   npm run bench:b1 -- --json          one JSON object on stdout
+//   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
+//                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
 // it, so their latency is the online phase's). Reported per network: each protocol's median and
 // p90, and FSS / SecureNN and FSS / Pond as the ratio of the medians and as the median of the
@@ -16,7 +18,8 @@ import * as path from 'node:path';
 
 import type { ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
-import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
+import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
@@ -60,9 +63,14 @@ async function main(): Promise<void> {
   for (const n of nets) if (!NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${NETS.join(', ')})`);
   const rounds = arg(argv, '--rounds', 40), gapMs = arg(argv, '--gap-ms', 400);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
-  const { config, procs } = await startLocalCluster(dir, { onLine: () => undefined });
+  const netSetting = parseNetArgs(argv);
+  const config = await writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
+  const emulated = netSetting ? await emulateNetwork(config, netSetting) : undefined;
+  if (netSetting && emulated) say(describeCheck(netSetting.name, emulated.check));
+  const procs = spawnCluster(config, () => undefined);
   const results: NetResult[] = [];
   try {
+    await waitReady(config, undefined, procs);
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config);
     for (const net of nets) {
@@ -103,9 +111,10 @@ async function main(): Promise<void> {
     await Promise.all([owner.close(), client.close()]);
   } finally {
     await stopCluster(procs);
+    emulated?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, results })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, ...(emulated ? { network: emulated.check } : {}), results })}\n`);
   else {
     say('\n| net | SecureNN ms | FSS ms | Pond ms | FSS / SecureNN (<= 0.5) | FSS / Pond (<= 1.5) |');
     say('|---|---|---|---|---|---|');
