@@ -25,6 +25,7 @@ import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
 import type { PartyName, Payload, Received } from './transport';
 import { decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
 import { createLogger, type Log } from '../log';
+import { traceEvent, traceLabel, tracing } from '../trace';
 
 export type { PeerAddress } from './dialer';
 export { isLoopback, type TlsMaterial } from './handshake';
@@ -99,6 +100,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   constructor(opts: WsEndpointOptions) {
     super();
     this.me = opts.me;
+    if (tracing) traceLabel(opts.me);
     this.#limits = resolveLimits(opts);
     if (opts.clusterSecret !== undefined && Buffer.from(opts.clusterSecret).byteLength === 0) throw new Error('clusterSecret must not be empty');
     this.#opts = {
@@ -292,6 +294,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   }
 
   #dispatch(conn: Connection, first: FrameHeader, body: Buffer): void {
+    if (tracing) traceEvent('recv', `${conn.name} ${first.key}`, body.byteLength);
     const payload = toPayload(first, new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
     if (first.key === ABORT_KEY) {
       // Only a server, or the client that opened the session (connection.ts), gets here.
@@ -370,6 +373,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     }
     const conn = await this.#socket(to);
     for (const [prefix, body] of frames) this.#bytes.sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
+    if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
     await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }));
   }
 

@@ -11,7 +11,8 @@ import type { Backend } from '../backend/backends';
 import type { Attrs } from '../backend/native_binding';
 import { RingTensor } from '../tensor/ring_tensor';
 import * as K from './kernel_names';
-import { runKernel1 } from './run_kernel';
+import { traceNow, tracing } from '../trace';
+import { runKernel1, traceKernel } from './run_kernel';
 import { requireDType, requireInt, requireTensor } from './validate';
 
 export const DCF_MAX_BITS = 64;
@@ -69,7 +70,10 @@ async function runDcf(kernel: K.KernelName, inputs: readonly RingTensor[], attrs
   const ctx = contextBackend();
   if (ctx && ctx.name === b.name) b = ctx;
   const handles = inputs.map((t) => t.handle);
-  const outs = work <= SYNC_ELEMENT_LEVELS ? b.native.runSync(kernel, handles, attrs) : await b.native.run(kernel, handles, attrs);
+  const t0 = tracing ? traceNow() : 0;
+  const small = work <= SYNC_ELEMENT_LEVELS;
+  const outs = small ? b.native.runSync(kernel, handles, attrs) : await b.native.run(kernel, handles, attrs);
+  if (tracing) traceKernel(kernel, inputs, small, t0);
   return outs.map((o) => new RingTensor(o, b));
 }
 

@@ -3,6 +3,7 @@ import { contextBackend } from '../backend/backend_context';
 import { type Backend, getBackend } from '../backend/backends';
 import type { Attrs } from '../backend/native_binding';
 import { RingTensor } from '../tensor/ring_tensor';
+import { traceEvent, traceNow, tracing } from '../trace';
 import type { KernelName } from './kernel_names';
 
 // Inputs must share a module (cpu or cuda); they may come from different streams of it (the
@@ -48,8 +49,16 @@ function isSmall(kernel: KernelName, inputs: readonly RingTensor[], attrs: Attrs
 export async function runKernel(kernel: KernelName, inputs: readonly RingTensor[], attrs: Attrs = {}, backend?: Backend): Promise<RingTensor[]> {
   const b = backend ?? backendOf(kernel, inputs);
   const handles = inputs.map((t) => t.handle);
-  const outs = isSmall(kernel, inputs, attrs) ? b.native.runSync(kernel, handles, attrs) : await b.native.run(kernel, handles, attrs);
+  const t0 = tracing ? traceNow() : 0;
+  const small = isSmall(kernel, inputs, attrs);
+  const outs = small ? b.native.runSync(kernel, handles, attrs) : await b.native.run(kernel, handles, attrs);
+  if (tracing) traceKernel(kernel, inputs, small, t0);
   return outs.map((o) => new RingTensor(o, b));
+}
+
+/** A kernel call for the trace (lib/trace.ts): name and input shapes, where it ran, how long from t0. */
+export function traceKernel(kernel: string, inputs: readonly RingTensor[], onJsThread: boolean, t0: number): void {
+  traceEvent(onJsThread ? 'kernel' : 'kernel-pool', `${kernel} ${inputs.map((t) => t.shape.join('x')).join(',')}`, traceNow() - t0, t0);
 }
 
 /** Runs a cheap kernel (no compute, e.g. reshape) on the JS thread. */
