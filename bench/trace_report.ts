@@ -20,6 +20,10 @@ interface Stamped {
   value: number;
 }
 
+/** Events with a duration (kernels, collections) rather than an instant (messages). */
+const lasts = (e: Stamped) => e.kind.startsWith('kernel') || e.kind === 'gc';
+const endOf = (e: Stamped) => (lasts(e) ? e.at + e.value : e.at);
+
 function option(argv: string[], name: string, dflt: number): number {
   const i = argv.indexOf(name);
   if (i < 0) return dflt;
@@ -45,14 +49,15 @@ function main(): void {
   for (const e of all) {
     if (e.at - prev > splitMs) queries.push([]);
     queries[queries.length - 1].push(e);
-    prev = Math.max(prev, e.kind.startsWith('kernel') ? e.at + e.value : e.at);
+    prev = Math.max(prev, endOf(e));
   }
   for (const q of queries.slice(-last)) {
-    const t0 = q[0].at, end = Math.max(...q.map((e) => (e.kind.startsWith('kernel') ? e.at + e.value : e.at)));
+    const t0 = q[0].at, end = Math.max(...q.map(endOf));
     const kernelMs = new Map<string, number>();
     for (const e of q) if (e.kind.startsWith('kernel')) kernelMs.set(e.who, (kernelMs.get(e.who) ?? 0) + e.value);
     const busy = [...kernelMs].map(([w, ms]) => `${w} ${ms.toFixed(2)}`).join(', ');
-    console.log(`query at ${new Date(t0).toISOString()}: ${(end - t0).toFixed(2)} ms, ${q.length} events; kernel ms: ${busy || 'none'}`);
+    const gcMs = q.filter((e) => e.kind === 'gc').reduce((a, e) => a + e.value, 0);
+    console.log(`query at ${new Date(t0).toISOString()}: ${(end - t0).toFixed(2)} ms, ${q.length} events; kernel ms: ${busy || 'none'}; gc ms: ${gcMs.toFixed(2)}`);
     let doneAt = t0;
     for (let i = 0; i < q.length; i++) {
       const e = q[i];
@@ -60,8 +65,8 @@ function main(): void {
         const b = q[i - 1];
         console.log(`  ${(doneAt - t0).toFixed(2).padStart(8)} +${(e.at - doneAt).toFixed(2)} ms nothing traced, after ${b.who} ${b.kind} ${b.what.slice(0, 60)}, before ${e.who} ${e.kind} ${e.what.slice(0, 60)}`);
       }
-      if (showEvents) console.log(`  ${(e.at - t0).toFixed(3).padStart(8)} ${e.who.padEnd(20)} ${e.kind.padEnd(11)} ${e.what.slice(0, 90)} ${e.kind.startsWith('kernel') ? `${e.value.toFixed(3)} ms` : `${e.value} B`}`);
-      doneAt = Math.max(doneAt, e.kind.startsWith('kernel') ? e.at + e.value : e.at);
+      if (showEvents) console.log(`  ${(e.at - t0).toFixed(3).padStart(8)} ${e.who.padEnd(20)} ${e.kind.padEnd(11)} ${e.what.slice(0, 90)} ${lasts(e) ? `${e.value.toFixed(3)} ms` : `${e.value} B`}`);
+      doneAt = Math.max(doneAt, endOf(e));
     }
   }
 }

@@ -1,12 +1,14 @@
 // An opt-in timeline of one process, for finding where a query's time goes: with
 // TFE_TRACE_DIR=<dir> in the environment, every kernel call (its name, input shapes, duration and
-// whether it ran on the JS thread) and every message sent or dispatched (peer, key, bytes) is
+// whether it ran on the JS thread), every message sent or dispatched (peer, key, bytes) and every
+// garbage collection (its V8 kind and duration) is
 // stamped with the wall clock in ms (performance.timeOrigin + performance.now(): comparable across
 // the processes of one host) and written to <dir>/<label>-<pid>.json when the process exits.
 // `npm run trace:report -- <dir>` (bench/trace_report.ts) merges the files into per-query
 // timelines. Off by default: each hook costs one boolean test.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 const DIR = typeof process !== 'undefined' ? process.env?.TFE_TRACE_DIR : undefined;
 
@@ -37,6 +39,10 @@ export function traceLabel(name: string): void {
 }
 
 if (tracing) {
+  // Garbage collections too: a collection of a few ms on a compute server stalls the query.
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) traceEvent('gc', String(((e as unknown as { detail?: { kind?: number } }).detail)?.kind ?? ''), e.duration, performance.timeOrigin + e.startTime);
+  }).observe({ entryTypes: ['gc'] });
   process.on('exit', () => {
     try {
       fs.mkdirSync(DIR!, { recursive: true });
