@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import type { ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { numberOption } from './lib/args';
 import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
 
@@ -27,14 +28,6 @@ const NETS = ['A', 'B', 'C', 'B_max', 'C_max'];
 // Pond runs its own variant of a model where there is one (polynomial activations, bench/calibrate.ts);
 // the max-pool nets have none (Pond has no exact max).
 const model = (net: string, protocol: Protocol) => (protocol === 'pond' ? (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : undefined) : net);
-
-function arg(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(argv[i + 1]);
-  if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${name} wants a number >= 0, got ${argv[i + 1]}`);
-  return v;
-}
 
 function shuffled<T>(xs: readonly T[]): T[] {
   const a = [...xs];
@@ -45,14 +38,24 @@ function shuffled<T>(xs: readonly T[]): T[] {
   return a;
 }
 
+interface Ratio {
+  of_medians: number;
+  median_of_rounds: number;
+}
+
 interface NetResult {
   network: string;
   rounds: number;
   median_ms: Partial<Record<Protocol, number>>;
   p90_ms: Partial<Record<Protocol, number>>;
-  fss_over_securenn: { of_medians: number; median_of_rounds: number };
-  fss_over_pond?: { of_medians: number; median_of_rounds: number };
+  fss_over_securenn: Ratio;
+  fss_over_pond?: Ratio;
 }
+
+/** "median (p90)" of one protocol, or '-' where it did not run. */
+const latency = (r: NetResult, p: Protocol) => (r.median_ms[p] === undefined ? '-' : `${r.median_ms[p]!.toFixed(1)} (${r.p90_ms[p]!.toFixed(1)})`);
+/** "ratio of the medians (median of the rounds' ratios)". */
+const ratioText = (x?: Ratio) => (x ? `${x.of_medians.toFixed(2)} (${x.median_of_rounds.toFixed(2)})` : '-');
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
   const onlyAt = argv.indexOf('--only');
   const nets = onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS;
   for (const n of nets) if (!NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${NETS.join(', ')})`);
-  const rounds = arg(argv, '--rounds', 40), gapMs = arg(argv, '--gap-ms', 400);
+  const rounds = numberOption(argv, '--rounds', 40), gapMs = numberOption(argv, '--gap-ms', 400);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
   const netSetting = parseNetArgs(argv);
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
@@ -104,9 +107,7 @@ async function main(): Promise<void> {
         ...(protocols.includes('pond') ? { fss_over_pond: ratio('fss', 'pond') } : {}),
       };
       results.push(res);
-      const ms = (p: Protocol) => (res.median_ms[p] === undefined ? '-' : `${res.median_ms[p]!.toFixed(1)} (${res.p90_ms[p]!.toFixed(1)})`);
-      const r2 = (x?: { of_medians: number; median_of_rounds: number }) => (x ? `${x.of_medians.toFixed(2)} / ${x.median_of_rounds.toFixed(2)}` : '-');
-      say(`${net.padEnd(5)} SecureNN ${ms('securenn')}  FSS ${ms('fss')}  Pond ${ms('pond')} ms;  FSS/SecureNN ${r2(res.fss_over_securenn)}  FSS/Pond ${r2(res.fss_over_pond)} (of medians / median of rounds)`);
+      say(`${net.padEnd(5)} SecureNN ${latency(res, 'securenn')}  FSS ${latency(res, 'fss')}  Pond ${latency(res, 'pond')} ms;  FSS/SecureNN ${ratioText(res.fss_over_securenn)}  FSS/Pond ${ratioText(res.fss_over_pond)}`);
     }
     await Promise.all([owner.close(), client.close()]);
   } finally {
@@ -118,11 +119,7 @@ async function main(): Promise<void> {
   else {
     say('\n| net | SecureNN ms | FSS ms | Pond ms | FSS / SecureNN (<= 0.5) | FSS / Pond (<= 1.5) |');
     say('|---|---|---|---|---|---|');
-    for (const r of results) {
-      const f = (p: Protocol) => (r.median_ms[p] === undefined ? '-' : `${r.median_ms[p]!.toFixed(1)} (${r.p90_ms[p]!.toFixed(1)})`);
-      const q = (x?: { of_medians: number; median_of_rounds: number }) => (x ? `${x.of_medians.toFixed(2)} (${x.median_of_rounds.toFixed(2)})` : '-');
-      say(`| ${r.network} | ${f('securenn')} | ${f('fss')} | ${f('pond')} | ${q(r.fss_over_securenn)} | ${q(r.fss_over_pond)} |`);
-    }
+    for (const r of results) say(`| ${r.network} | ${latency(r, 'securenn')} | ${latency(r, 'fss')} | ${latency(r, 'pond')} | ${ratioText(r.fss_over_securenn)} | ${ratioText(r.fss_over_pond)} |`);
     say(`\nMedians (p90), ${rounds} paired rounds ${gapMs} ms apart; ratios of the medians (median of the rounds' ratios). Command: \`npm run bench:b1 -- ${argv.join(' ')}\`.`);
   }
 }

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { TraceEvent } from '../lib/trace';
+import { numberOption } from './lib/args';
 
 interface Stamped {
   at: number;
@@ -24,19 +25,11 @@ interface Stamped {
 const lasts = (e: Stamped) => e.kind.startsWith('kernel') || e.kind === 'gc';
 const endOf = (e: Stamped) => (lasts(e) ? e.at + e.value : e.at);
 
-function option(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(argv[i + 1]);
-  if (!(v > 0)) throw new Error(`${name} wants a number > 0, got ${argv[i + 1]}`);
-  return v;
-}
-
 function main(): void {
   const argv = process.argv.slice(2);
   const dir = argv[0];
   if (!dir || dir.startsWith('--') || !fs.existsSync(dir)) throw new Error('usage: npm run trace:report -- <TFE_TRACE_DIR> [--last N] [--events] [--split-ms MS]');
-  const last = option(argv, '--last', 3), splitMs = option(argv, '--split-ms', 20), showEvents = argv.includes('--events');
+  const last = numberOption(argv, '--last', 3, 1), splitMs = numberOption(argv, '--split-ms', 20, 0.001), showEvents = argv.includes('--events');
   const all: Stamped[] = [];
   for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json'))) {
     const who = f.replace(/\.json$/, '');

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 
-const DIR = typeof process !== 'undefined' ? process.env?.TFE_TRACE_DIR : undefined;
+const DIR = process.env.TFE_TRACE_DIR;
 
 /** Whether this process records a trace (TFE_TRACE_DIR is set). */
 export const tracing = Boolean(DIR);

@@ -71,6 +71,7 @@
 
 #include "core/attrs.h"
 #include "core/tensor.h"
+#include "core/thread_pool.h"
 
 namespace tfe {
 namespace fss {
@@ -107,6 +108,17 @@ struct KeyRow {
 template <typename Word>
 inline KeyRow<Word> keyRow(Word* keys, int64_t n, int64_t K, int64_t e) {
   return KeyRow<Word>{keys + dcfKeyOffset(K, e), dcfTileRows(n, e)};
+}
+
+// Runs walk(first, count, end) over [0, n) in batches of `batch` elements (a multiple of
+// kDcfTile), split across the thread pool by whole batches so that every batch starts on a key
+// tile; `end` is where the calling thread's share stops (what a walk may prefetch up to).
+template <typename Walk>
+inline void forEachKeyBatch(int64_t n, int batch, const Walk& walk) {
+  parallelFor(0, (n + batch - 1) / batch, 2, [&](int64_t lo, int64_t hi) {
+    const int64_t end = std::min(n, hi * batch);
+    for (int64_t e = lo * batch; e < end; e += batch) walk(e, static_cast<int>(std::min<int64_t>(batch, n - e)), end);
+  });
 }
 
 inline uint64_t dcfDomainMask(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }

@@ -128,12 +128,9 @@ Outputs dcfBitKeygen(const Inputs& in, const Attrs& at) {
   // Full batches take the AVX-512 walk where the CPU has it (dcf_bit_avx512.cc: the same keys);
   // a short last batch, CPUs without it and impl 'portable' (tests compare the two), the scalar one.
   const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
-  // Split by whole batches, so that every batch starts on a key tile (dcf.h "Tiles").
-  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo * kBatch; e < std::min(n, hi * kBatch); e += kBatch) {
-      if (wide && n - e >= kBatch) dcfBitKeygenBatchWide(a, e, alpha, offset, k0, k1);
-      else keygenBatch(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), alpha, offset, k0, k1);
-    }
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) {
+    if (wide && count == kBatch) dcfBitKeygenBatchWide(a, e, alpha, offset, k0, k1);
+    else keygenBatch(a, n, e, count, alpha, offset, k0, k1);
   });
   return {key0, key1};
 }
@@ -145,12 +142,9 @@ Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint8_t* out = y.ptr<uint8_t>();
   const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
-  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
-    const int64_t end = std::min(n, hi * kBatch);
-    for (int64_t e = lo * kBatch; e < end; e += kBatch) {
-      if (wide && n - e >= kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, end);
-      else evalBatch(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), keys, x, out);
-    }
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t end) {
+    if (wide && count == kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, end);
+    else evalBatch(a, n, e, count, keys, x, out);
   });
   return {y};
 }

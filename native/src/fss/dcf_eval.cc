@@ -122,13 +122,9 @@ Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
   // function; a short last batch, and CPUs without it, the scalar one.
   // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
   const bool wide = dcfEvalWideAvailable() && a.impl != AesImpl::Portable;
-  // Split by whole batches, so that every batch starts on a key tile (dcf.h "Tiles").
-  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
-    const int64_t end = std::min(n, hi * kBatch);
-    for (int64_t e = lo * kBatch; e < end; e += kBatch) {
-      if (wide && n - e >= kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, end);
-      else evalBatch<P>(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), keys, x, y);
-    }
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t end) {
+    if (wide && count == kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, end);
+    else evalBatch<P>(a, n, e, count, keys, x, y);
   });
   return outs;
 }

@@ -178,12 +178,9 @@ Outputs dcfKeygenP(const Inputs& in, const Attrs& at) {
   // keys); a short last batch, and CPUs without it, the scalar one.
   // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
   const bool wide = dcfKeygenWideAvailable() && a.impl != AesImpl::Portable;
-  // Split by whole batches, so that every batch starts on a key tile (dcf.h "Tiles").
-  parallelFor(0, (n + kBatch - 1) / kBatch, 2, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo * kBatch; e < std::min(n, hi * kBatch); e += kBatch) {
-      if (wide && n - e >= kBatch) dcfKeygenBatchWide<P>(a, e, alpha, betas, k0, k1);
-      else keygenBatch<P>(a, n, e, static_cast<int>(std::min<int64_t>(kBatch, n - e)), alpha, betas, k0, k1);
-    }
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) {
+    if (wide && count == kBatch) dcfKeygenBatchWide<P>(a, e, alpha, betas, k0, k1);
+    else keygenBatch<P>(a, n, e, count, alpha, betas, k0, k1);
   });
   return {key0, key1};
 }
