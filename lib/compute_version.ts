@@ -16,7 +16,9 @@
 //      messages in another order.
 //   6: DCF keys, 64-bit and one-bit, stored in tiles of eight elements (native/src/fss/dcf.h
 //      "Tiles") instead of row-major.
-export const COMPUTE_VERSION = 6;
+//   7: every query's session reserves its first op for the input's mask, and a leased query may
+//      send its input masked (lib/serve/input_mask.ts): op ids shift, new messages.
+export const COMPUTE_VERSION = 7;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -8,7 +8,10 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { SERVER0, SERVER1, SERVERS } from '../lib/protocol/party';
+import { WebSocketTransport } from '../lib/net/ws_transport';
+import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
+import { leaseMaskTag } from '../lib/serve/input_mask';
+import { CLIENT, inputOp, OUTPUT_OP } from '../lib/serve/programs';
 import type { ServerStatus } from '../lib/serve/messages';
 import { ask, rawClient, startLimitedCluster, until } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
@@ -94,7 +97,7 @@ test.serial('leases are used once, for their model and batch 1, bounded per clie
     t.regex(err(await predict0({ model: 'm-fss', lease: { id: 'not-an-id', index: 7 } })), /lease must be \{ id: a lease id, index: a positive integer \}/);
     const a = await lease();
     t.regex(err(await predict0({ model: 'm-fss', shape: [2, 12], lease: a })), /a lease is for a batch-1 query; this one has batch 2/);
-    t.regex(err(await predict0({ model: 'm-securenn', lease: a })), /does not match this query \(another model or index\); it is void now/);
+    t.regex(err(await predict0({ model: 'm-securenn', lease: a })), /does not match this query \(another model, index, or masked input shape\); it is void now/);
     t.regex(err(await predict0({ model: 'm-fss', lease: a })), /is unknown or expired/, 'a voided lease stays void');
     // Bounded per client connection (maxSessionsPerClient = 4).
     const held = await Promise.all([0, 1, 2, 3].map(() => lease()));
@@ -103,6 +106,64 @@ test.serial('leases are used once, for their model and batch 1, bounded per clie
     t.regex(err(fifth), /this client holds 4 unused leases \(maxSessionsPerClient\)/);
     const [unknown] = await ask(ep, SERVERS, randomUUID(), { type: 'lease', model: 'nope' });
     t.regex(err(unknown), /unknown model 'nope'/);
+  } finally {
+    await ep.close();
+  }
+});
+
+test.serial('a leased query sends its input masked: exact, one round fewer on each compute server', async (t) => {
+  for (const protocol of ['fss', 'securenn'] as const) {
+    const client = await c.connect();
+    const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+    const want = nets[protocol].forward(x, relu);
+    const maskedBefore = (await status())[2].leaseMasks!.served;
+    const plain = await client.predict(`m-${protocol}`, { data: x, shape: [1, 12] }); // the first: no lease yet
+    await until(async () => (await status())[2].leaseMasks!.served > maskedBefore, 'server2 to send the next query its input mask');
+    const masked = await client.predict(`m-${protocol}`, { data: x, shape: [1, 12] });
+    for (const p of [plain, masked]) t.true(want.every((w, i) => Math.abs(p.data[i] - w) < 1e-3), `${protocol}: ${Array.from(p.data)} vs ${Array.from(want)}`);
+    // server0 and server1 no longer open the input for the first product (input_mask.ts).
+    for (const i of [0, 1]) t.is(masked.serverTraffic[i].rounds, plain.serverTraffic[i].rounds - 1, `${protocol} server${i}: ${JSON.stringify([plain.serverTraffic[i], masked.serverTraffic[i]])}`);
+    await client.close();
+  }
+});
+
+test.serial('a client that sends server0 and server1 different masked inputs gets a pseudorandom output', async (t) => {
+  const ep = await rawClient(c);
+  const fb = 16;
+  const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+  const want = nets.fss.forward(x, relu);
+  try {
+    // One leased query whose masked input is m to server0 and m + d to server1 (d = 0: honest).
+    const query = async (d: bigint): Promise<number[]> => {
+      const ls = randomUUID(), lt = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), ls);
+      const maskMsg = lt.recv(CLIENT, SERVER2, leaseMaskTag());
+      const [r] = await ask(ep, SERVERS, ls, { type: 'lease', model: 'm-fss', shape: [1, 12] });
+      const got = await maskMsg;
+      if (!r.ok || !r.lease || got.kind !== 'tensor') throw new Error(`no lease with a mask: ${JSON.stringify(r)}, ${got.kind}`);
+      const a = new BigInt64Array(got.data.buffer.slice(got.data.byteOffset, got.data.byteOffset + got.data.byteLength));
+      const m = BigInt64Array.from(x, (v, i) => BigInt.asIntN(64, BigInt(Math.round(v * 2 ** fb)) - a[i]));
+      const m1 = BigInt64Array.from(m, (v, i) => (i === 3 ? BigInt.asIntN(64, v + d) : v));
+      const qs = randomUUID(), qt = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), qs);
+      const outs = [SERVER0, SERVER1].map((s) => qt.recv(CLIENT, s, tag(OUTPUT_OP, 'output')));
+      const answers = ask(ep, SERVERS, qs, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: { id: r.lease.id, index: r.lease.index }, maskedInput: true });
+      const send = (s: string, v: BigInt64Array) => qt.send(CLIENT, s, tag(inputOp(0), 'input'), { kind: 'tensor', dtype: 'ring64', shape: [1, 12], data: new Uint8Array(v.buffer) });
+      await Promise.all([send(SERVER0, m), send(SERVER1, m1)]);
+      const [o0, o1] = await Promise.all(outs);
+      t.true((await answers).every((res) => res.ok), JSON.stringify(await answers));
+      const words = (p: typeof o0) => (p.kind === 'tensor' ? new BigInt64Array(p.data.buffer.slice(p.data.byteOffset, p.data.byteOffset + p.data.byteLength)) : new BigInt64Array(0));
+      const [w0, w1] = [words(o0), words(o1)];
+      return Array.from(w0, (v, i) => Number(BigInt.asIntN(64, v + w1[i])) / 2 ** fb);
+    };
+    const honest = await query(0n);
+    t.true(want.every((w, i) => Math.abs(honest[i] - w) < 1e-3), `consistent masked inputs: ${honest} vs ${Array.from(want)}`);
+    // A difference of one unit in one element: without the check (step 4) the output would move a
+    // little; with it, every output is a pseudorandom ring element (|y| < 2^20 for all four has
+    // probability about 2^-108), and a second try gives another.
+    for (const d of [1n, 1n << 40n]) {
+      const [y1, y2] = [await query(d), await query(d)];
+      t.true(y1.every((v) => Math.abs(v) > 2 ** 20), `d = ${d}: ${y1}`);
+      t.true(y1.every((v, i) => v !== y2[i]), `d = ${d}: two tries gave ${y1} and ${y2}`);
+    }
   } finally {
     await ep.close();
   }

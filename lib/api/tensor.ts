@@ -65,12 +65,15 @@ export class PrivateTensor extends Base {
 
   /**
    * `premasked` reuses a masked form made elsewhere: a deployed weight is masked once per cluster
-   * epoch and every query's copy of it shares that mask.
+   * epoch and every query's copy of it shares that mask, and a leased query's input comes masked.
+   * `{ maskOp }` instead names the op whose mask this tensor takes when it is first masked (a
+   * query's input: the op its session reserved, lib/serve/input_mask.ts).
    */
-  constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>, premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef }) {
+  constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>, premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef } | { maskOp: OpCtx }) {
     super(cluster, Object.freeze([...shape]));
     this.shares = awaitedLater(shares);
-    if (premasked) {
+    if (premasked && 'maskOp' in premasked) this.#maskOpCtx = premasked.maskOp;
+    else if (premasked) {
       this.#masked = premasked.masked;
       this.#premaskedRef = premasked.ref;
     }

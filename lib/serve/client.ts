@@ -9,7 +9,7 @@ import { type ModelSource, readLayersModel } from '../api/model';
 import { type Decoded } from '../api/define';
 import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, toDense, toNested, type TensorValue } from '../api/values';
-import { Party, SERVERS } from '../protocol/party';
+import { Party, SERVERS, tag } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
@@ -21,7 +21,8 @@ import { checkDeployGate, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
-import { ClientLeases, isLeaseFailure } from './client_leases';
+import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
+import { receiveLeaseMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
 import { answerDeadline } from '../browser/deadline';
 import { softmaxRows } from '../browser/ring';
@@ -75,9 +76,20 @@ export class PredictionClient {
     this.#endpoint = endpoint;
     this.#retryMs = retryMs;
     this.#timeoutMs = timeoutMs;
-    this.#leases = new ClientLeases(leases, async (model) => {
-      const { responses } = await this.#request({ type: 'lease', model }, async () => undefined);
-      return (responses[0] as { lease?: LeaseRef & { ttlMs: number } }).lease;
+    this.#leases = new ClientLeases(leases, async (model, shape) => {
+      // server2 sends the leased query's input mask before it answers (input_mask.ts).
+      let mask: RingTensor | undefined;
+      try {
+        const { responses } = await this.#request({ type: 'lease', model, shape: [...shape] }, async (party) => {
+          mask = await receiveLeaseMask(party, shape);
+        });
+        const lease = (responses[0] as { lease?: LeaseRef & { ttlMs: number } }).lease;
+        if (!lease) mask?.dispose();
+        return lease && { ...lease, ...(mask ? { mask } : {}) };
+      } catch (e) {
+        mask?.dispose();
+        throw e;
+      }
     });
   }
 
@@ -186,16 +198,19 @@ export class PredictionClient {
     const ring = RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: this.#config.fracBits });
     const t0 = performance.now();
     const batch1 = dense.shape[0] === 1;
-    const ask = (lease?: LeaseRef) =>
-      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease } : {}) }, async (party) => {
-        const [, out] = await Promise.all([shareInput(party, inputOp(0), CLIENT, ring), output(party, OUTPUT_OP, null, CLIENT)]);
+    // With a lease's input mask, the input goes masked (m = x - a to server0 and server1), so the
+    // servers need not open it for the first product (input_mask.ts); else it is secret-shared.
+    const ask = (lease?: HeldLease) =>
+      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}) }, async (party) => {
+        const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
+        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT)]);
         return out!;
       });
+    const lease = batch1 ? this.#leases.take(model, dense.shape) : undefined;
     try {
-      const lease = batch1 ? this.#leases.take(model) : undefined;
       // Holding one, the next query's lease is asked for now, beside this one, so back-to-back
       // queries find it; else after this query succeeds (a failing one leases nothing).
-      if (lease) this.#leases.renew(model);
+      if (lease) this.#leases.renew(model, dense.shape);
       // A lease the servers no longer know (expired, a new setup) only costs the plain path.
       const { result, traffic, responses } = await ask(lease).catch((e: unknown) => {
         if (lease && isLeaseFailure(e)) return ask();
@@ -210,10 +225,11 @@ export class PredictionClient {
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
       const theirs = responses.map((r) => (r as { fracBits?: number }).fracBits).find((f) => f !== undefined && f !== this.#config.fracBits);
       if (theirs !== undefined) throw new Error(`the servers compute with fracBits ${theirs}, but this client's config says ${this.#config.fracBits}: use the cluster's config file`);
-      if (batch1) this.#leases.renew(model);
+      if (batch1) this.#leases.renew(model, dense.shape);
       return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       ring.dispose();
+      lease?.mask?.dispose(); // one query's mask: never used again
     }
   }
 

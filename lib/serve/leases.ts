@@ -23,6 +23,8 @@ export interface LeaseEntry {
   model: string;
   index: number;
   pooled: boolean;
+  /** The input shape the client asked a mask for (input_mask.ts); only a query of this shape may send its input masked. */
+  shape?: number[];
 }
 
 /** server1/server2 keep an entry this much longer than server0. */
@@ -89,15 +91,18 @@ export class LeaseBook {
   }
 
   /**
-   * Takes the entry `ref` names if it matches the query (model, epoch); undefined when the id is
+   * Takes the entry `ref` names if it matches the query (model, epoch, and for a masked input
+   * `maskedShape`, the shape the mask was dealt for); undefined when the id is
    * unknown here (expired, used, or its notice not here yet). A mismatch throws (and keeps nothing).
    */
-  take(ref: LeaseRef, model: string): LeaseEntry | undefined {
+  take(ref: LeaseRef, model: string, maskedShape?: readonly number[]): LeaseEntry | undefined {
     const h = this.#held.get(ref.id);
     if (!h) return undefined;
-    if (h.entry.index !== ref.index || h.entry.model !== model) {
+    const s = h.entry.shape;
+    const shapeOk = !maskedShape || (!!s && s.length === maskedShape.length && s.every((d, i) => d === maskedShape[i]));
+    if (h.entry.index !== ref.index || h.entry.model !== model || !shapeOk) {
       this.#drop(ref.id, h);
-      throw new Error(`lease ${ref.id.slice(0, 8)} does not match this query (another model or index); it is void now`);
+      throw new Error(`lease ${ref.id.slice(0, 8)} does not match this query (another model, index, or masked input shape); it is void now`);
     }
     clearTimeout(h.timer);
     this.#held.delete(ref.id);

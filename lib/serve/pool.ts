@@ -119,7 +119,7 @@ export class PrecomputePool {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
-        await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)]);
+        await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)], { index, maskedInput: false });
         this.recorded++;
         const { bytes } = out.traffic().total;
         this.offlineBytes += bytes;

@@ -12,6 +12,7 @@ import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { PrivateTensor, type PartyValues } from '../api/tensor';
 import { collect } from '../api/tidy';
+import { checkedOutputShare, maskedInputShares, reserveInputMaskOp } from './input_mask';
 
 export const CLIENT: PartyName = 'client';
 /** Input i of a request uses op id 1 + i; the output uses OUTPUT_OP. Below any session's range. */
@@ -26,7 +27,7 @@ export interface MaskedWeights {
   refs: MaskRef[];
 }
 
-function wrap(cluster: Cluster, me: PartyName, share: Share, shape: readonly number[], premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef }): PrivateTensor {
+function wrap(cluster: Cluster, me: PartyName, share: Share, shape: readonly number[], premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef } | { maskOp: OpCtx }): PrivateTensor {
   return new PrivateTensor(cluster, shape, Promise.resolve(new Map([[me, share]])), premasked);
 }
 
@@ -60,18 +61,23 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
 }
 
 /**
- * One prediction on this server:
- * 1. receive the client's input share (seed from the client on server0, x - PRG(seed) on server1);
- * 2. run the model's steps, the weights reusing their masks;
- * 3. send the output share to the client only.
+ * One prediction on this server (session `index` of its epoch):
+ * 1. reserve the session's first op for the input's mask (input_mask.ts), masked or not;
+ * 2. receive the client's input: plain, a share (seed from the client on server0, x - PRG(seed)
+ *    on server1); `maskedInput` (a leased query), m = x - a on both, so x comes masked;
+ * 3. run the model's steps, the weights reusing their masks;
+ * 4. send the output share to the client only (with the masked input's check applied).
  * Every tensor the query made is freed, whether it succeeded or not.
  */
-export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[]): Promise<number[]> {
+export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean }): Promise<number[]> {
   const party = fork.party(me);
-  const [input] = await receiveInputs(party, [shape]);
+  const maskOp = reserveInputMaskOp(fork, query.index);
+  const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
+  const [input] = received ? [received.share] : await receiveInputs(party, [shape]);
   const weights = spec.params.map((p, i) => wrap(fork, me, shares[i], p.shape, { masked: masks.masked[i], ref: masks.refs[i] }));
   const { result, tensors } = collect(() => {
-    const x = wrap(fork, me, input, shape);
+    const premasked = received ? { masked: Promise.resolve(new Map([[me, received.masked]])), ref: received.masked.ref } : { maskOp: maskOp };
+    const x = wrap(fork, me, input, shape, premasked);
     return spec.build(weights).reduce<PrivateTensor>((h, step) => {
       const y = step(h);
       if (y.kind !== 'private') throw new Error('the model produced a public value');
@@ -79,11 +85,27 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
     }, x);
   });
   try {
-    const out = await result.shares;
-    await output(party, OUTPUT_OP, out.get(me) ?? null, CLIENT);
+    const out = (await result.shares).get(me) ?? null;
+    const checked = received && out ? await checkedOutputShare(party, fork.provider, query.index, received.masked.alpha!, out) : out;
+    try {
+      await output(party, OUTPUT_OP, checked, CLIENT);
+    } finally {
+      if (checked !== out) checked?.dispose();
+    }
     return [...result.shape];
   } finally {
     await Promise.allSettled(tensors.map((t) => t.dispose()));
+  }
+}
+
+/** server0/server1: m = x - a from the client (its shape checked before anything is built), as a share and a masked form. */
+async function receiveMaskedInput(party: Party, fork: Cluster, index: number, shape: readonly number[]): Promise<{ share: RingTensor; masked: MaskedShare }> {
+  const m = await party.recvTensor(CLIENT, tag(inputOp(0), 'input'), shape);
+  try {
+    return await maskedInputShares(party, fork.provider, index, m);
+  } catch (e) {
+    m.dispose();
+    throw e;
   }
 }
 

@@ -35,7 +35,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
   const shipped = me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
   if (shipped) return { offlineBytes: shipped.bytes };
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
-  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape) };
+  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true }) };
 }
 
 /**

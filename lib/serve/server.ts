@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 
 import { resolveDevice, setBackend } from '../backend/backends';
-import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
+import { SERVER0, SERVER1, SERVER2, SERVERS } from '../protocol/party';
 import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -21,6 +21,8 @@ import { serverTls } from './provision_tls';
 import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
+import { dealInputMask, LEASE_MASK_OP, leaseMaskTag } from './input_mask';
+import { LeaseMasks } from './lease_masks';
 import { EXPIRY_SLACK_MS, LeaseBook } from './leases';
 import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
@@ -60,6 +62,8 @@ export class TfeServer {
   #stopping = false;
   /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
+  /** server2: lease requests that asked for an input mask and server0's notices of them (lease_masks.ts). */
+  #leaseMasks: LeaseMasks;
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
 
@@ -95,11 +99,18 @@ export class TfeServer {
       config,
       log: this.#log,
       models: this.#models,
-      replacing: () => this.#leases.clear(),
+      replacing: () => {
+        this.#leases.clear();
+        this.#leaseMasks.clear();
+      },
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
       },
       stopping: () => this.#stopping,
+    });
+    this.#leaseMasks = new LeaseMasks(PAIRING_TIMEOUT_MS, this.#config.maxPendingRequests, {
+      serve: (peer, session, index, shape) => void this.#sendInputMask(peer, session, index, shape),
+      decline: (peer, session, why) => this.#declineInputMask(peer, session, why),
     });
     this.#pending = new RequestPairing(PAIRING_TIMEOUT_MS, {
       paired: (session, client, notice) => {
@@ -236,7 +247,7 @@ export class TfeServer {
     }
     let leased: Notice | undefined;
     try {
-      const entry = lease ? this.#leases.take(lease, req.model) : undefined;
+      const entry = lease ? this.#leases.take(lease, req.model, req.type === 'predict' && req.maskedInput ? req.shape : undefined) : undefined;
       if (entry) leased = { epoch: entry.epoch, index: entry.index, pooled: entry.pooled };
     } catch (e) {
       this.#sessions.release(session);
@@ -257,24 +268,29 @@ export class TfeServer {
 
   /**
    * A client takes the session index of its next batch-1 query on a model (leases.ts). server0
-   * grants it and tells server1 and server2 before answering; they answer at once.
+   * grants it and tells server1 and server2 before answering; server1 answers at once; server2
+   * too, unless the request names an input shape: then it answers once it has sent that index's
+   * input mask (input_mask.ts, lease_masks.ts).
    */
   #lease(peer: PartyName, session: string, req: LeaseRequest): void {
     try {
-      if (this.me !== SERVER0) return this.#respond(peer, session, { ok: true });
+      if (this.me === SERVER1 || (this.me === SERVER2 && !req.shape)) return this.#respond(peer, session, { ok: true });
       const epoch = this.#epoch, ttlMs = this.#config.leaseTtlMs;
       if (ttlMs === 0) throw new Error('this cluster grants no leases (leaseTtlMs is 0)');
       if (this.#stopping) throw new Error(`${this.me} is shutting down`);
       if (!epoch?.isReady) throw new Error('the cluster is not set up yet');
       if (!this.#models.has(req.model) || !epoch.masks.has(req.model)) throw new Error(`unknown model '${req.model}'`);
+      // The mask's shape is checked as the query's would be, before server2 generates anything.
+      if (req.shape) checkPredictRequest(this.#config, this.#models.get(req.model), { model: req.model, shape: req.shape }, () => [...this.#models.keys()]);
+      if (this.me === SERVER2) return this.#leaseMasks.request(peer, session, req.model, req.shape!);
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
       const mine = this.#leases.countFor(peer);
       if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
       if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
-      const entry = { epoch: epoch.id, model: req.model, ...this.#reservations.indexFor(epoch, { type: 'predict', model: req.model, shape: [1] }) };
+      const entry = { epoch: epoch.id, model: req.model, ...this.#reservations.indexFor(epoch, { type: 'predict', model: req.model, shape: [1] }), ...(req.shape ? { shape: req.shape } : {}) };
       const id = this.#leases.grant(entry, peer, ttlMs);
-      const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
+      const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs, ...(req.shape ? { session } : {}) };
       for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       this.#respond(peer, session, { ok: true, lease: { id, index: entry.index, ttlMs } });
     } catch (e) {
@@ -282,16 +298,42 @@ export class TfeServer {
     }
   }
 
+  /** server2: sends a lease's input mask to the client that asked (LeaseMasks.serve), then answers. */
+  async #sendInputMask(peer: PartyName, session: string, index: number, shape: number[]): Promise<void> {
+    const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[SERVER2, this.endpoint]]), session, new Map([[CLIENT, peer]]));
+    try {
+      const epoch = this.#epoch;
+      if (!epoch?.isReady) throw new Error('the cluster is being set up again');
+      const a = await epoch.root.runOn(SERVER2, LEASE_MASK_OP, (p) => dealInputMask(p, epoch.root.provider, index, shape));
+      try {
+        await transport.send(SERVER2, CLIENT, leaseMaskTag(), { kind: 'tensor', dtype: a.dtype, shape: [...a.shape], data: await a.toBytesAsync() });
+      } finally {
+        a.dispose();
+      }
+      this.#respond(peer, session, { ok: true });
+    } catch (e) {
+      this.#declineInputMask(peer, session, (e as Error).message);
+    }
+  }
+
+  /** server2: answers a lease request without a mask (the lease itself is server0's and stands). */
+  #declineInputMask(peer: PartyName, session: string, why: string): void {
+    const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[SERVER2, this.endpoint]]), session, new Map([[CLIENT, peer]]));
+    void transport.send(SERVER2, CLIENT, leaseMaskTag(), { kind: 'control', data: { none: forClient(why) } }).catch(() => undefined);
+    this.#respond(peer, session, { ok: true });
+  }
+
   /** server1/server2: server0 leased an index; a request that named it already is paired now. */
   #onLeaseNotice(n: LeaseNotice): void {
     if (n.epoch !== this.#epoch?.id) return;
-    this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true }, n.ttlMs + EXPIRY_SLACK_MS);
+    this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape ? { shape: n.shape } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
+    if (this.me === SERVER2) this.#leaseMasks.notice(n);
     const session = this.#pending.takeLeaseWaiter(n.id);
     if (!session) return;
     const p = this.#pending.get(session), req = p?.client?.req;
     if (!p || req?.type !== 'predict' || !req.lease) return;
     try {
-      const e = this.#leases.take(req.lease, req.model)!;
+      const e = this.#leases.take(req.lease, req.model, req.maskedInput ? req.shape : undefined)!;
       this.#pending.pair(session, { notice: { epoch: e.epoch, index: e.index, pooled: e.pooled } });
     } catch (e) {
       const peer = p.client!.peer;
@@ -446,6 +488,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases, leaseMasks: this.#leaseMasks }, operator);
   }
 }

@@ -1,0 +1,114 @@
+// Masked inputs for leased batch-1 queries: the client sends its input already masked, so the
+// first product needs no opening (one round off every such query, in every protocol).
+//
+// Without it, a query's first product opens x - a between server0 and server1: the client shares
+// x (a seed to server0, x - PRG(seed) to server1), the servers mask it with a from server2's seeds
+// and exchange their halves of x - a. With a lease the session index is known ahead, and so is the
+// input's mask: a = PRG(s02, n) + PRG(s12, n) for the nonce n of the session's first op, which
+// every server reserves for it (reserveInputMaskOp). Steps:
+//   1. the lease request names the input shape; server0 announces the lease (with the client's
+//      session id) to server2, which computes a for that index and shape and sends it to the
+//      client alone (in the background, after the previous query);
+//   2. the client's leased query sends m = x - a to server0 and to server1 (no seed);
+//   3. server0 holds x0 = m + a0, server1 x1 = a1, both with the masked form {alpha: m, a_i}: the
+//      first product of x is a Beaver product with nothing to open;
+//   4. the output shares carry a check: server0 adds R(m0) and server1 subtracts R(m1), with R a
+//      pseudorandom tensor keyed by HMAC(s01, index, m_i). Equal m's cancel; a client that sent
+//      server0 and server1 different m's gets a pseudorandom output and nothing else.
+//
+// Views. server0 receives m = x - a, where a1 = PRG(s12, n) is unknown to it: m is uniform given
+// everything server0 holds, and it is exactly the alpha that server1 used to send it in the
+// opening, so server0's view is the old one less the seed. server1: likewise with a0. server2
+// receives the lease request (a model name and a shape) and sends a; it never sees x. The client
+// learns its own input's mask, used by this query only (an index runs once on every server), and
+// as before only output shares masked by the last product's triple. Without step 4 a client that
+// sent m to server0 and m + d to server1 would get f(d, b1) added to the first layer (b1 server1's
+// share of the weight's mask): more than the model's answers; with it, a pseudorandom output.
+import { createHmac } from 'node:crypto';
+
+import { add, sub } from '../ops';
+import { prgRing, SEED_BYTES } from '../prg/prg';
+import { OPS_PER_SESSION, type Cluster } from '../protocol/cluster';
+import { type CorrelatedRandomness, type MaskRef, nonceFor } from '../protocol/correlated';
+import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
+import type { Tag } from '../net/transport';
+import type { MaskedShare } from '../protocol/pond/arith';
+import { RingTensor } from '../tensor/ring_tensor';
+
+/** The op every query's session reserves first, whose slot-0 mask is its input's. */
+export const INPUT_MASK_OP_NAME = 'input-mask';
+/** server2 -> client, in the lease's session: the input mask (a tensor) or why there is none (control). */
+export const LEASE_MASK_OP: OpCtx = { id: 2 << 20, name: 'lease-mask' };
+export const leaseMaskTag = () => tag(LEASE_MASK_OP, 'mask');
+
+/** The mask of session `index`'s input of `shape`: slot 0 of the session's first op. */
+export function inputMaskRef(index: number, shape: readonly number[]): MaskRef {
+  return { nonce: nonceFor(index * OPS_PER_SESSION + 1, 0), shape: [...shape] };
+}
+
+/**
+ * Reserves the session's first op for its input's mask, on every server and whether or not the
+ * query came masked, so op ids (and so every later nonce) agree with what server2 dealt ahead.
+ */
+export function reserveInputMaskOp(fork: Cluster, index: number): OpCtx {
+  const op = fork.nextOp(INPUT_MASK_OP_NAME);
+  if (op.id !== index * OPS_PER_SESSION + 1) throw new Error(`the input mask's op must be session ${index}'s first (got op id ${op.id})`);
+  return op;
+}
+
+/** server2: the whole input mask of session `index` (a0 + a1), for the client that leased it. */
+export function dealInputMask(server2: Party, cr: CorrelatedRandomness, index: number, shape: readonly number[]): Promise<RingTensor> {
+  if (server2.role !== 2) throw new Error(`${server2.name} does not deal input masks`);
+  return cr.mask(server2, inputMaskRef(index, shape));
+}
+
+/**
+ * server0/server1: this server's share of x and x's masked form, from m = x - a as the client sent
+ * it (already received, its shape checked). server0: x0 = m + a0; server1: x1 = a1.
+ */
+export async function maskedInputShares(p: Party, cr: CorrelatedRandomness, index: number, m: RingTensor): Promise<{ share: RingTensor; masked: MaskedShare }> {
+  if (!p.isCompute) throw new Error(`${p.name} holds no input share`);
+  const ref = inputMaskRef(index, m.shape);
+  const a = await cr.mask(p, ref);
+  // The share and the masked form's a are freed separately: server1 gets its own copy.
+  const share = p.role === 0 ? await add(m, a) : await cr.mask(p, ref);
+  return { share, masked: { ref, alpha: m, a } };
+}
+
+/**
+ * server0/server1: the output share with the check of step 4 applied (server0 adds R(m), server1
+ * subtracts it). `m` is the masked input this server received.
+ */
+export async function checkedOutputShare(p: Party, cr: CorrelatedRandomness, index: number, m: RingTensor, out: RingTensor): Promise<RingTensor> {
+  const key = createHmac('sha256', cr.pairSeed(p))
+    .update(`tfe input-mask check v1 ${index} [${m.shape.join(',')}]`)
+    .update(m.toBytes())
+    .digest()
+    .subarray(0, SEED_BYTES);
+  const r = await prgRing(new Uint8Array(key), out.shape, { nonce: 1n });
+  try {
+    return p.role === 0 ? await add(out, r) : await sub(out, r);
+  } finally {
+    r.dispose();
+  }
+}
+
+/** The client: the mask server2 sent in a lease's session, its shape checked first; undefined when server2 sent none. */
+export async function receiveLeaseMask(client: Party, shape: readonly number[]): Promise<RingTensor | undefined> {
+  const t = leaseMaskTag();
+  const msg = await client.transport.recv(client.name, SERVER2, t);
+  if (msg.kind === 'control') return undefined;
+  if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`server2 sent an input mask as a ${msg.kind} message`);
+  if (msg.shape.length !== shape.length || msg.shape.some((d, i) => d !== shape[i])) throw new Error(`server2 sent an input mask of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
+  return RingTensor.fromBytes(msg.data, msg.shape, msg.dtype);
+}
+
+/** The client: sends m = x - a to server0 and server1 under `t` (step 2). */
+export async function sendMaskedInput(client: Party, t: Tag, x: RingTensor, a: RingTensor): Promise<void> {
+  const m = await sub(x, a);
+  try {
+    await Promise.all([client.sendTensor(SERVER0, t, m), client.sendTensor(SERVER1, t, m)]);
+  } finally {
+    m.dispose();
+  }
+}

@@ -1,0 +1,122 @@
+// Masked inputs for leased queries (lib/serve/input_mask.ts, lib/serve/lease_masks.ts), in one
+// process: the shares they give sum to the input; what server0 receives (m = x - a) has the same
+// statistics for two different inputs and does not give the input back from server0's own share
+// of the mask, while a mask that were server0's share alone (the control) gives it back at once;
+// the output check cancels for equal masked inputs and not otherwise; server2 pairs a lease
+// request with server0's notice in either order, and declines mismatches, strays and floods.
+import test from 'ava';
+
+import { add } from '../lib/ops';
+import { Cluster } from '../lib/protocol/cluster';
+import { SERVER0, SERVER1, SERVER2 } from '../lib/protocol/party';
+import { RingTensor } from '../lib/tensor/ring_tensor';
+import { checkedOutputShare, dealInputMask, inputMaskRef, maskedInputShares } from '../lib/serve/input_mask';
+import { LeaseMasks } from '../lib/serve/lease_masks';
+import type { LeaseNotice } from '../lib/serve/messages';
+
+const INDEX = 77;
+const SHAPE = [1, 4096];
+const OP = { id: 5, name: 'test' };
+
+async function setup(): Promise<Cluster> {
+  const c = new Cluster();
+  await c.ready();
+  return c;
+}
+
+const ring = (v: bigint[] | BigInt64Array, shape = SHAPE) => RingTensor.fromBigInt64Array(BigInt64Array.from(v), shape);
+const words = (t: RingTensor) => Array.from(t.toBigInt64Array());
+
+/** Fraction of set bits at each of the 64 positions over all elements. */
+function bitRates(v: bigint[]): number[] {
+  return Array.from({ length: 64 }, (_, b) => v.filter((w) => (BigInt.asUintN(64, w) >> BigInt(b)) & 1n).length / v.length);
+}
+
+test('the masked input gives shares of x; server0 cannot unmask it with its own share, and its statistics do not depend on x', async (t) => {
+  const c = await setup();
+  const n = SHAPE[1];
+  const secrets = [Array.from({ length: n }, () => 0n), Array.from({ length: n }, (_, i) => BigInt(i % 7) << 40n)];
+  const a = await c.runOn(SERVER2, OP, (p) => dealInputMask(p, c.provider, INDEX, SHAPE));
+  const a0 = await c.runOn(SERVER0, OP, (p) => c.provider.mask(p, inputMaskRef(INDEX, SHAPE)));
+  for (const mask of [a, a0]) {
+    const control = mask === a0; // a mask that were server0's own share: no masking left for server0
+    const ms = secrets.map((x) => words(ringSub(ring(x), mask)));
+    // server0's attack: add its own share of the mask to what it received.
+    const recovered = ms.map((m) => m.map((w, i) => BigInt.asIntN(64, w + words(a0)[i])));
+    const hits = recovered.map((r, k) => r.filter((w, i) => w === secrets[k][i]).length);
+    // What server0 can compute from everything it holds: m and m + a0 (= x - a1 with the real mask).
+    const rates = [...ms, ...recovered].map(bitRates);
+    const worst = Math.max(...rates.flatMap((r) => r.map((q) => Math.abs(q - 0.5))));
+    if (control) {
+      t.true(hits.every((h) => h === n), 'the control: a mask known to server0 gives x back');
+      t.true(worst > 0.4, `the control's statistics show x (max bit bias ${worst})`);
+    } else {
+      t.true(hits.every((h) => h < 3), `server0 recovered ${hits} of ${n} elements`);
+      // 4096 samples per bit position: a fair bit is within 0.05 of 1/2 but with probability ~1e-10.
+      t.true(worst < 0.05, `bit bias ${worst} for two different inputs`);
+    }
+  }
+  // The shares made from m = x - a sum to x, and the masked form is {alpha: m, a_i}.
+  const x = ring(secrets[1]);
+  const m = ringSub(x, a);
+  const [s0, s1] = await Promise.all([SERVER0, SERVER1].map((s) => c.runOn(s, OP, (p) => maskedInputShares(p, c.provider, INDEX, m))));
+  t.deepEqual(words(await add(s0.share, s1.share)), secrets[1]);
+  t.deepEqual(words(await add(s0.masked.a!, s1.masked.a!)), words(a));
+  t.deepEqual(words(s0.masked.alpha!), words(m));
+  await c.close();
+});
+
+function ringSub(x: RingTensor, y: RingTensor): RingTensor {
+  const xs = x.toBigInt64Array(), ys = y.toBigInt64Array();
+  return RingTensor.fromBigInt64Array(xs.map((v, i) => BigInt.asIntN(64, v - ys[i])), x.shape);
+}
+
+test('the output check cancels for equal masked inputs and leaves a pseudorandom output otherwise', async (t) => {
+  const c = await setup();
+  const out = ring([5n, -3n, 1n << 20n], [1, 3]);
+  const m = ring(Array.from({ length: 8 }, (_, i) => BigInt(i)), [1, 8]);
+  const m2 = ring(Array.from({ length: 8 }, (_, i) => BigInt(i + (i === 2 ? 1 : 0))), [1, 8]);
+  const zero = ring([0n, 0n, 0n], [1, 3]);
+  const check = (s: string, mm: RingTensor, o: RingTensor, index = INDEX) => c.runOn(s, OP, (p) => checkedOutputShare(p, c.provider, index, mm, o));
+  const [c0, c1] = [await check(SERVER0, m, out), await check(SERVER1, m, zero)];
+  t.deepEqual(words(await add(c0, c1)), words(out), 'equal masked inputs: the output is untouched');
+  const bad = words(await add(c0, await check(SERVER1, m2, zero)));
+  t.true(bad.every((w, i) => w !== words(out)[i]), `different masked inputs: ${bad}`);
+  const otherIndex = words(await add(await check(SERVER0, m, out, INDEX + 1), c1));
+  t.true(otherIndex.every((w, i) => w !== words(out)[i]), 'the check is bound to the session index');
+  await c.close();
+});
+
+test("server2 pairs a lease request with server0's notice in either order, and declines mismatches, strays and floods", async (t) => {
+  const served: string[] = [], declined: string[] = [];
+  const lm = new LeaseMasks(200, 2, {
+    serve: (_p, session, index, shape) => served.push(`${session}:${index}:${shape}`),
+    decline: (_p, session, why) => declined.push(`${session}: ${why}`),
+  });
+  const notice = (session: string, index: number, shape = [1, 4], model = 'm'): LeaseNotice => ({ type: 'lease', epoch: 'e', id: 'x', model, index, pooled: false, ttlMs: 1000, shape, session });
+  lm.request('client', 's1', 'm', [1, 4]);
+  lm.notice(notice('s1', 10));
+  lm.notice(notice('s2', 11));
+  lm.request('client', 's2', 'm', [1, 4]);
+  t.deepEqual(served, ['s1:10:1,4', 's2:11:1,4']);
+  lm.request('client', 's3', 'm', [1, 5]);
+  lm.notice(notice('s3', 12));
+  lm.notice(notice('s4', 13, [1, 4], 'other'));
+  lm.request('client', 's4', 'm', [1, 4]);
+  t.is(declined.length, 2);
+  t.true(declined.every((d) => /another model or shape/.test(d)), declined.join('; '));
+  // At most `max` requests wait; one whose notice never comes is declined after the timeout.
+  lm.request('client', 'w1', 'm', [1, 4]);
+  lm.request('client', 'w2', 'm', [1, 4]);
+  lm.request('client', 'w3', 'm', [1, 4]);
+  t.regex(declined[2], /^w3: 2 mask requests are waiting/);
+  t.is(lm.waiting, 2);
+  await new Promise((r) => setTimeout(r, 300));
+  t.true(declined.slice(3).every((d) => /notice of the lease did not come/.test(d)) && declined.length === 5, declined.join('; '));
+  // A notice whose request never comes is forgotten.
+  lm.notice(notice('n1', 20));
+  t.is(lm.waiting, 1);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(lm.waiting, 0);
+  t.is(served.length, 2);
+});
