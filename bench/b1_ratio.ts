@@ -6,6 +6,7 @@
 //   npm run bench:b1                    networks A, B, C, B_max, C_max; 40 rounds, 400 ms apart
 //   npm run bench:b1 -- --only A,C_max --rounds 80 --gap-ms 600
 //   npm run bench:b1 -- --json          one JSON object on stdout
+//   npm run bench:b1 -- --cpu           also each process's CPU time per query (client, server0-2)
 //   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
 //                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
@@ -22,6 +23,7 @@ import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/s
 import { numberOption } from './lib/args';
 import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
+import { cpuNs } from './lib/proc_cpu';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 const NETS = ['A', 'B', 'C', 'B_max', 'C_max'];
@@ -50,6 +52,8 @@ interface NetResult {
   p90_ms: Partial<Record<Protocol, number>>;
   fss_over_securenn: Ratio;
   fss_over_pond?: Ratio;
+  /** --cpu: mean CPU ms per query while it ran, per process (client, server0, server1, server2). */
+  cpu_ms?: Partial<Record<Protocol, number[]>>;
 }
 
 /** "median (p90)" of one protocol, or '-' where it did not run. */
@@ -59,7 +63,7 @@ const ratioText = (x?: Ratio) => (x ? `${x.of_medians.toFixed(2)} (${x.median_of
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const json = argv.includes('--json');
+  const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const onlyAt = argv.indexOf('--only');
   const nets = onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS;
@@ -86,11 +90,16 @@ async function main(): Promise<void> {
       const shape = net === 'A' ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));
+      const pids = [process.pid, ...procs.map((p) => p.child.pid!)];
+      const cpuNow = () => pids.map(cpuNs);
+      const cpu: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, pids.map(() => 0)]));
       const pause = () => new Promise((r) => setTimeout(r, gapMs));
       for (const p of protocols) for (let i = 0; i < 3; i++) { await client.predict(`${net}-${p}`, input()); await pause(); } // warm-up
       for (let r = 0; r < rounds; r++) {
         for (const p of shuffled(protocols)) {
+          const c0 = withCpu ? cpuNow() : [];
           lat[p].push((await client.predict(`${net}-${p}`, input())).latencyMs);
+          if (withCpu) cpuNow().forEach((v, i) => (cpu[p][i] += (v - c0[i]) / 1e6 / rounds));
           await pause();
         }
       }
@@ -105,6 +114,7 @@ async function main(): Promise<void> {
         p90_ms: Object.fromEntries(protocols.map((p) => [p, percentile(lat[p], 0.9)])),
         fss_over_securenn: ratio('fss', 'securenn'),
         ...(protocols.includes('pond') ? { fss_over_pond: ratio('fss', 'pond') } : {}),
+        ...(withCpu ? { cpu_ms: cpu } : {}),
       };
       results.push(res);
       say(`${net.padEnd(5)} SecureNN ${latency(res, 'securenn')}  FSS ${latency(res, 'fss')}  Pond ${latency(res, 'pond')} ms;  FSS/SecureNN ${ratioText(res.fss_over_securenn)}  FSS/Pond ${ratioText(res.fss_over_pond)}`);
@@ -120,6 +130,13 @@ async function main(): Promise<void> {
     say('\n| net | SecureNN ms | FSS ms | Pond ms | FSS / SecureNN (<= 0.5) | FSS / Pond (<= 1.5) |');
     say('|---|---|---|---|---|---|');
     for (const r of results) say(`| ${r.network} | ${latency(r, 'securenn')} | ${latency(r, 'fss')} | ${latency(r, 'pond')} | ${ratioText(r.fss_over_securenn)} | ${ratioText(r.fss_over_pond)} |`);
+    if (withCpu) {
+      say('\nCPU ms per query while it ran (all threads), client / server0 / server1 / server2 = total:\n');
+      say('| net | SecureNN | FSS | Pond |');
+      say('|---|---|---|---|');
+      const cell = (r: NetResult, p: Protocol) => (r.cpu_ms?.[p] ? `${r.cpu_ms[p]!.map((v) => v.toFixed(1)).join(' / ')} = ${r.cpu_ms[p]!.reduce((a, b) => a + b, 0).toFixed(1)}` : '-');
+      for (const r of results) say(`| ${r.network} | ${cell(r, 'securenn')} | ${cell(r, 'fss')} | ${cell(r, 'pond')} |`);
+    }
     say(`\nMedians (p90), ${rounds} paired rounds ${gapMs} ms apart; ratios of the medians (median of the rounds' ratios). Command: \`npm run bench:b1 -- ${argv.join(' ')}\`.`);
   }
 }

@@ -2,17 +2,14 @@
 // process: the shares they give sum to the input; what server0 receives (m = x - a) has the same
 // statistics for two different inputs and does not give the input back from server0's own share
 // of the mask, while a mask that were server0's share alone (the control) gives it back at once;
-// the output check cancels for equal masked inputs and not otherwise; server2 pairs a lease
-// request with server0's notice in either order, and declines mismatches, strays and floods.
+// the output check cancels for equal masked inputs and not otherwise.
 import test from 'ava';
 
 import { add } from '../lib/ops';
 import { Cluster } from '../lib/protocol/cluster';
 import { SERVER0, SERVER1, SERVER2 } from '../lib/protocol/party';
 import { RingTensor } from '../lib/tensor/ring_tensor';
-import { checkedOutputShare, dealInputMask, inputMaskRef, maskedInputShares } from '../lib/serve/input_mask';
-import { LeaseMasks } from '../lib/serve/lease_masks';
-import type { LeaseNotice } from '../lib/serve/messages';
+import { checkedOutputShare, inputMaskRef, maskedInputShares } from '../lib/serve/input_mask';
 
 const INDEX = 77;
 const SHAPE = [1, 4096];
@@ -36,8 +33,11 @@ test('the masked input gives shares of x; server0 cannot unmask it with its own 
   const c = await setup();
   const n = SHAPE[1];
   const secrets = [Array.from({ length: n }, () => 0n), Array.from({ length: n }, (_, i) => BigInt(i % 7) << 40n)];
-  const a = await c.runOn(SERVER2, OP, (p) => dealInputMask(p, c.provider, INDEX, SHAPE));
-  const a0 = await c.runOn(SERVER0, OP, (p) => c.provider.mask(p, inputMaskRef(INDEX, SHAPE)));
+  // What the client gets: server0's and server1's shares of the mask, as each derives it.
+  const [a0, a1] = await Promise.all([SERVER0, SERVER1].map((s) => c.runOn(s, OP, (p) => c.provider.mask(p, inputMaskRef(INDEX, SHAPE)))));
+  const a = await add(a0, a1);
+  // The mask server2 deals products against is the same one (else the first product would be wrong).
+  t.deepEqual(words(await c.runOn(SERVER2, OP, (p) => c.provider.mask(p, inputMaskRef(INDEX, SHAPE)))), words(a));
   for (const mask of [a, a0]) {
     const control = mask === a0; // a mask that were server0's own share: no masking left for server0
     const ms = secrets.map((x) => words(ringSub(ring(x), mask)));
@@ -85,38 +85,4 @@ test('the output check cancels for equal masked inputs and leaves a pseudorandom
   const otherIndex = words(await add(await check(SERVER0, m, out, INDEX + 1), c1));
   t.true(otherIndex.every((w, i) => w !== words(out)[i]), 'the check is bound to the session index');
   await c.close();
-});
-
-test("server2 pairs a lease request with server0's notice in either order, and declines mismatches, strays and floods", async (t) => {
-  const served: string[] = [], declined: string[] = [];
-  const lm = new LeaseMasks(200, 2, {
-    serve: (_p, session, index, shape) => served.push(`${session}:${index}:${shape}`),
-    decline: (_p, session, why) => declined.push(`${session}: ${why}`),
-  });
-  const notice = (session: string, index: number, shape = [1, 4], model = 'm'): LeaseNotice => ({ type: 'lease', epoch: 'e', id: 'x', model, index, pooled: false, ttlMs: 1000, shape, session });
-  lm.request('client', 's1', 'm', [1, 4]);
-  lm.notice(notice('s1', 10));
-  lm.notice(notice('s2', 11));
-  lm.request('client', 's2', 'm', [1, 4]);
-  t.deepEqual(served, ['s1:10:1,4', 's2:11:1,4']);
-  lm.request('client', 's3', 'm', [1, 5]);
-  lm.notice(notice('s3', 12));
-  lm.notice(notice('s4', 13, [1, 4], 'other'));
-  lm.request('client', 's4', 'm', [1, 4]);
-  t.is(declined.length, 2);
-  t.true(declined.every((d) => /another model or shape/.test(d)), declined.join('; '));
-  // At most `max` requests wait; one whose notice never comes is declined after the timeout.
-  lm.request('client', 'w1', 'm', [1, 4]);
-  lm.request('client', 'w2', 'm', [1, 4]);
-  lm.request('client', 'w3', 'm', [1, 4]);
-  t.regex(declined[2], /^w3: 2 mask requests are waiting/);
-  t.is(lm.waiting, 2);
-  await new Promise((r) => setTimeout(r, 300));
-  t.true(declined.slice(3).every((d) => /notice of the lease did not come/.test(d)) && declined.length === 5, declined.join('; '));
-  // A notice whose request never comes is forgotten.
-  lm.notice(notice('n1', 20));
-  t.is(lm.waiting, 1);
-  await new Promise((r) => setTimeout(r, 300));
-  t.is(lm.waiting, 0);
-  t.is(served.length, 2);
 });

@@ -1,16 +1,20 @@
-// Session-index leases (lib/serve/leases.ts) on a real three-process cluster: leased batch-1
-// queries are exact and every server takes its lease; a leased request starts on server1 with no
-// notice from server0 (the hop leases remove), where a plain one waits; leases are bearer tokens
-// used once, for their model and batch 1 only, bounded per client; an unused one expires and its
-// pooled side is freed; a lease the servers forgot (a new setup) costs only the plain path.
+// Session-index leases (lib/serve/leases.ts) and masked inputs (lib/serve/input_mask.ts) on a real
+// three-process cluster: leased batch-1 queries are exact and every server takes its lease; a
+// leased request starts on server1 with no notice from server0 (the hop leases remove), where a
+// plain one waits; leases are bearer tokens used once, for their model and batch 1 only, bounded
+// per client; a leased query's input comes masked (one round fewer), and a client that sends the
+// two servers different masked inputs gets noise; an unused lease expires and its pooled side is
+// freed; a lease the servers forgot (a new setup) costs only the plain path.
 import { randomUUID } from 'node:crypto';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { WebSocketTransport } from '../lib/net/ws_transport';
-import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
-import { leaseMaskTag } from '../lib/serve/input_mask';
+import { Party, SERVER0, SERVER1, SERVERS, tag } from '../lib/protocol/party';
+import { output, shareInput } from '../lib/protocol/pond/share';
+import { receiveNextMask } from '../lib/serve/input_mask';
+import { RingTensor } from '../lib/tensor/ring_tensor';
 import { CLIENT, inputOp, OUTPUT_OP } from '../lib/serve/programs';
 import type { ServerStatus } from '../lib/serve/messages';
 import { ask, rawClient, startLimitedCluster, until } from './helpers/hostile_client';
@@ -23,7 +27,7 @@ let owner: tfe.PredictionClient;
 const nets = { fss: mlp([12, 16, 4]), securenn: mlp([12, 8, 3]) };
 
 test.before(async () => {
-  c = await startLimitedCluster({ maxSessionsPerClient: 4, maxSessions: 8, leaseTtlMs: TTL });
+  c = await startLimitedCluster({ maxSessionsPerClient: 4, maxSessions: 32, leaseTtlMs: TTL });
   await c.ready();
   owner = await c.connect({ asOwner: true });
   for (const [protocol, m] of Object.entries(nets)) await owner.deploy(m.file, { name: `m-${protocol}`, protocol: protocol as 'fss' });
@@ -116,9 +120,7 @@ test.serial('a leased query sends its input masked: exact, one round fewer on ea
     const client = await c.connect();
     const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
     const want = nets[protocol].forward(x, relu);
-    const maskedBefore = (await status())[2].leaseMasks!.served;
-    const plain = await client.predict(`m-${protocol}`, { data: x, shape: [1, 12] }); // the first: no lease yet
-    await until(async () => (await status())[2].leaseMasks!.served > maskedBefore, 'server2 to send the next query its input mask');
+    const plain = await client.predict(`m-${protocol}`, { data: x, shape: [1, 12] }); // the first: no lease yet; it brings the next
     const masked = await client.predict(`m-${protocol}`, { data: x, shape: [1, 12] });
     for (const p of [plain, masked]) t.true(want.every((w, i) => Math.abs(p.data[i] - w) < 1e-3), `${protocol}: ${Array.from(p.data)} vs ${Array.from(want)}`);
     // server0 and server1 no longer open the input for the first product (input_mask.ts).
@@ -132,27 +134,35 @@ test.serial('a client that sends server0 and server1 different masked inputs get
   const fb = 16;
   const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
   const want = nets.fss.forward(x, relu);
+  const session = () => {
+    const id = randomUUID();
+    return { id, party: new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), id), { fracBits: fb, truncation: 'local' }) };
+  };
+  const decode = (t: RingTensor) => Array.from(t.toBigInt64Array(), (v) => Number(v) / 2 ** fb);
   try {
-    // One leased query whose masked input is m to server0 and m + d to server1 (d = 0: honest).
+    // A plain query that asks for the next lease and its mask, then that leased query with the
+    // masked input m sent to server0 and m + d to server1 (d = 0: honest).
     const query = async (d: bigint): Promise<number[]> => {
-      const ls = randomUUID(), lt = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), ls);
-      const maskMsg = lt.recv(CLIENT, SERVER2, leaseMaskTag());
-      const [r] = await ask(ep, SERVERS, ls, { type: 'lease', model: 'm-fss', shape: [1, 12] });
-      const got = await maskMsg;
-      if (!r.ok || !r.lease || got.kind !== 'tensor') throw new Error(`no lease with a mask: ${JSON.stringify(r)}, ${got.kind}`);
-      const a = new BigInt64Array(got.data.buffer.slice(got.data.byteOffset, got.data.byteOffset + got.data.byteLength));
-      const m = BigInt64Array.from(x, (v, i) => BigInt.asIntN(64, BigInt(Math.round(v * 2 ** fb)) - a[i]));
+      const first = session(), ring = RingTensor.fromFloat64Array(x, [1, 12], { fracBits: fb });
+      const [answers1, , , mask] = await Promise.all([
+        ask(ep, SERVERS, first.id, { type: 'predict', model: 'm-fss', shape: [1, 12], leaseNext: true }),
+        shareInput(first.party, inputOp(0), CLIENT, ring),
+        output(first.party, OUTPUT_OP, null, CLIENT),
+        receiveNextMask(first.party, [1, 12]),
+      ]);
+      const lease = answers1[0].ok ? answers1[0].lease : undefined;
+      if (!lease || !mask) throw new Error(`no lease with a mask: ${JSON.stringify(answers1[0])}`);
+      const m = BigInt64Array.from(ring.toBigInt64Array(), (v, i) => BigInt.asIntN(64, v - mask.toBigInt64Array()[i]));
       const m1 = BigInt64Array.from(m, (v, i) => (i === 3 ? BigInt.asIntN(64, v + d) : v));
-      const qs = randomUUID(), qt = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), qs);
-      const outs = [SERVER0, SERVER1].map((s) => qt.recv(CLIENT, s, tag(OUTPUT_OP, 'output')));
-      const answers = ask(ep, SERVERS, qs, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: { id: r.lease.id, index: r.lease.index }, maskedInput: true });
-      const send = (s: string, v: BigInt64Array) => qt.send(CLIENT, s, tag(inputOp(0), 'input'), { kind: 'tensor', dtype: 'ring64', shape: [1, 12], data: new Uint8Array(v.buffer) });
-      await Promise.all([send(SERVER0, m), send(SERVER1, m1)]);
-      const [o0, o1] = await Promise.all(outs);
-      t.true((await answers).every((res) => res.ok), JSON.stringify(await answers));
-      const words = (p: typeof o0) => (p.kind === 'tensor' ? new BigInt64Array(p.data.buffer.slice(p.data.byteOffset, p.data.byteOffset + p.data.byteLength)) : new BigInt64Array(0));
-      const [w0, w1] = [words(o0), words(o1)];
-      return Array.from(w0, (v, i) => Number(BigInt.asIntN(64, v + w1[i])) / 2 ** fb);
+      const q = session();
+      const [answers2, , , y] = await Promise.all([
+        ask(ep, SERVERS, q.id, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: { id: lease.id, index: lease.index }, maskedInput: true }),
+        q.party.sendTensor(SERVER0, tag(inputOp(0), 'input'), RingTensor.fromBigInt64Array(m, [1, 12])),
+        q.party.sendTensor(SERVER1, tag(inputOp(0), 'input'), RingTensor.fromBigInt64Array(m1, [1, 12])),
+        output(q.party, OUTPUT_OP, null, CLIENT),
+      ]);
+      t.true(answers2.every((res) => res.ok), JSON.stringify(answers2));
+      return decode(y!);
     };
     const honest = await query(0n);
     t.true(want.every((w, i) => Math.abs(honest[i] - w) < 1e-3), `consistent masked inputs: ${honest} vs ${Array.from(want)}`);

@@ -14,3 +14,17 @@ export function cpuSeconds(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/**
+ * CPU nanoseconds a process has run, from each thread's schedstat: nanosecond resolution, where
+ * /proc/<pid>/stat counts 10 ms ticks (too coarse for one batch-1 query). NaN where absent.
+ */
+export function cpuNs(pid: number | undefined): number {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns;
+  } catch {
+    return Number.NaN;
+  }
+}

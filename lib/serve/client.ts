@@ -22,7 +22,7 @@ import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } f
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, OUTPUT_OP } from './programs';
 import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
-import { receiveLeaseMask, sendMaskedInput } from './input_mask';
+import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
 import { answerDeadline } from '../browser/deadline';
 import { softmaxRows } from '../browser/ring';
@@ -40,8 +40,10 @@ export interface ClientOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * Take the session index of the next batch-1 query on a model ahead of time (default true), so
-   * that no server waits for another's notice when it comes (a hop off every query; leases.ts).
+   * Take the session index of the next batch-1 query on a model ahead of time, with each batch-1
+   * query (default true), so that no server waits for another's notice when it comes, and its
+   * input goes masked so that its first product opens nothing (a hop and a round off every such
+   * query; leases.ts, input_mask.ts).
    */
   leases?: boolean;
   log?: (m: string) => void;
@@ -76,21 +78,7 @@ export class PredictionClient {
     this.#endpoint = endpoint;
     this.#retryMs = retryMs;
     this.#timeoutMs = timeoutMs;
-    this.#leases = new ClientLeases(leases, async (model, shape) => {
-      // server2 sends the leased query's input mask before it answers (input_mask.ts).
-      let mask: RingTensor | undefined;
-      try {
-        const { responses } = await this.#request({ type: 'lease', model, shape: [...shape] }, async (party) => {
-          mask = await receiveLeaseMask(party, shape);
-        });
-        const lease = (responses[0] as { lease?: LeaseRef & { ttlMs: number } }).lease;
-        if (!lease) mask?.dispose();
-        return lease && { ...lease, ...(mask ? { mask } : {}) };
-      } catch (e) {
-        mask?.dispose();
-        throw e;
-      }
-    });
+    this.#leases = new ClientLeases(leases);
   }
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
@@ -200,21 +188,24 @@ export class PredictionClient {
     const batch1 = dense.shape[0] === 1;
     // With a lease's input mask, the input goes masked (m = x - a to server0 and server1), so the
     // servers need not open it for the first product (input_mask.ts); else it is secret-shared.
+    // A batch-1 query also asks for the next one's lease and mask (leaseNext), which come back with it.
+    const leaseNext = batch1 && this.#leases.enabled;
+    let nextMask: RingTensor | undefined;
     const ask = (lease?: HeldLease) =>
-      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}) }, async (party) => {
+      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
         const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
-        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT)]);
+        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, dense.shape).then((m) => void (nextMask = m))]);
         return out!;
       });
     const lease = batch1 ? this.#leases.take(model, dense.shape) : undefined;
+    const askedAt = Date.now();
     try {
-      // Holding one, the next query's lease is asked for now, beside this one, so back-to-back
-      // queries find it; else after this query succeeds (a failing one leases nothing).
-      if (lease) this.#leases.renew(model, dense.shape);
       // A lease the servers no longer know (expired, a new setup) only costs the plain path.
       const { result, traffic, responses } = await ask(lease).catch((e: unknown) => {
-        if (lease && isLeaseFailure(e)) return ask();
-        throw e;
+        if (!lease || !isLeaseFailure(e)) throw e;
+        nextMask?.dispose();
+        nextMask = undefined;
+        return ask();
       });
       const shape = [...result.shape];
       const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
@@ -225,11 +216,16 @@ export class PredictionClient {
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
       const theirs = responses.map((r) => (r as { fracBits?: number }).fracBits).find((f) => f !== undefined && f !== this.#config.fracBits);
       if (theirs !== undefined) throw new Error(`the servers compute with fracBits ${theirs}, but this client's config says ${this.#config.fracBits}: use the cluster's config file`);
-      if (batch1) this.#leases.renew(model, dense.shape);
+      const granted = (responses[0] as { lease?: LeaseRef & { ttlMs: number } }).lease;
+      if (granted) {
+        this.#leases.put(model, { ...granted, ...(nextMask ? { mask: nextMask } : {}) }, askedAt);
+        nextMask = undefined;
+      }
       return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       ring.dispose();
       lease?.mask?.dispose(); // one query's mask: never used again
+      nextMask?.dispose(); // came without a lease, or the query failed
     }
   }
 
@@ -331,7 +327,7 @@ export class PredictionClient {
   }
 
   async close(): Promise<void> {
-    await this.#leases.settle();
+    this.#leases.clear();
     await this.#endpoint.close();
   }
 }

@@ -1,18 +1,18 @@
-// The client's side of session-index leases (leases.ts): after a batch-1 query on a model it asks
-// for the next query's index in the background, and its next batch-1 query on that model presents
-// it, so server1 and server2 need not wait for server0's notice. A lease refused, expired or
-// unknown costs nothing but the plain path: the query is sent again without it. A lease asked for
-// with an input shape comes with that query's input mask (input_mask.ts), used by one query only.
+// The client's side of session-index leases (leases.ts): each batch-1 query on a model asks for the
+// next query's lease (leaseNext) and comes back with it, and the next batch-1 query on that model
+// presents it, so server1 and server2 need not wait for server0's notice. A lease comes with its
+// query's input mask (input_mask.ts), used by one query only. A lease refused, expired or unknown
+// costs nothing but the plain path: the query is sent again without it.
 import type { RingTensor } from '../tensor/ring_tensor';
 import type { LeaseRef } from './leases';
 
-/** A granted lease: its reference, and the input mask server2 sent for it (if any). */
+/** A granted lease: its reference, and the next input's mask from server0's and server1's shares (if both came). */
 export interface Granted extends LeaseRef {
   ttlMs: number;
   mask?: RingTensor;
 }
 
-/** A lease to use: its reference, and its input mask when the query's shape is the one it was dealt for. */
+/** A lease to use: its reference, and its input mask when the query's shape is the one it was made for. */
 export interface HeldLease {
   ref: LeaseRef;
   mask?: RingTensor;
@@ -23,17 +23,12 @@ const marginMs = (ttlMs: number) => Math.min(2_000, ttlMs / 4);
 
 export class ClientLeases {
   #held = new Map<string, { ref: LeaseRef; expiresAt: number; mask?: RingTensor }>();
-  #asking = new Map<string, Promise<void>>();
-  #enabled: boolean;
 
-  /** `ask`: one lease request to the cluster for an input of `shape` (undefined: granted nothing). */
-  constructor(enabled: boolean, private readonly ask: (model: string, shape: readonly number[]) => Promise<Granted | undefined>) {
-    this.#enabled = enabled;
-  }
+  constructor(readonly enabled: boolean) {}
 
   /**
    * The lease for `model`'s next batch-1 query, if one is held and fresh (it is used up), with its
-   * input mask if that was dealt for `shape` (a mask of another shape is freed: never used twice).
+   * input mask if that was made for `shape` (a mask of another shape is freed: never used twice).
    */
   take(model: string, shape: readonly number[]): HeldLease | undefined {
     const l = this.#held.get(model);
@@ -47,27 +42,14 @@ export class ClientLeases {
     return { ref: l.ref, ...(fits ? { mask: l.mask } : {}) };
   }
 
-  /** Asks for the next lease on `model`, with the mask of an input of `shape`, in the background (at most one request at a time per model). */
-  renew(model: string, shape: readonly number[]): void {
-    if (!this.#enabled || this.#held.has(model) || this.#asking.has(model)) return;
-    const t0 = Date.now();
-    const p = this.ask(model, shape)
-      .then((l) => {
-        if (l && this.#enabled) this.#held.set(model, { ref: { id: l.id, index: l.index }, expiresAt: t0 + l.ttlMs - marginMs(l.ttlMs), ...(l.mask ? { mask: l.mask } : {}) });
-        else l?.mask?.dispose();
-      })
-      .catch((e: Error) => {
-        // A cluster that grants none: stop asking. Anything else (busy, a limit): the plain path.
-        if (/grants no leases/.test(e.message)) this.#enabled = false;
-      })
-      .finally(() => this.#asking.delete(model));
-    this.#asking.set(model, p);
+  /** Keeps the lease a query on `model` came back with (asked for at `askedAt`, Date.now()), replacing any held. */
+  put(model: string, l: Granted, askedAt: number): void {
+    this.#held.get(model)?.mask?.dispose();
+    this.#held.set(model, { ref: { id: l.id, index: l.index }, expiresAt: askedAt + l.ttlMs - marginMs(l.ttlMs), ...(l.mask ? { mask: l.mask } : {}) });
   }
 
-  /** Lease requests still on their way (close waits for them). */
-  async settle(): Promise<void> {
-    this.#enabled = false;
-    await Promise.allSettled([...this.#asking.values()]);
+  /** Frees every held mask (the client closes). */
+  clear(): void {
     for (const l of this.#held.values()) l.mask?.dispose();
     this.#held.clear();
   }

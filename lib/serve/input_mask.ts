@@ -6,10 +6,11 @@
 // and exchange their halves of x - a. With a lease the session index is known ahead, and so is the
 // input's mask: a = PRG(s02, n) + PRG(s12, n) for the nonce n of the session's first op, which
 // every server reserves for it (reserveInputMaskOp). Steps:
-//   1. the lease request names the input shape; server0 announces the lease (with the client's
-//      session id) to server2, which computes a for that index and shape and sends it to the
-//      client alone (in the background, after the previous query);
-//   2. the client's leased query sends m = x - a to server0 and to server1 (no seed);
+//   1. a batch-1 query asks for the next query's lease (leaseNext): server0 grants it as the query
+//      starts and tells server1 (and server2) which query asked; after their output shares,
+//      server0 sends the client a0 = PRG(s02, n) and server1 a1 = PRG(s12, n) for the leased
+//      index n and this query's input shape (or, each, that it has none);
+//   2. the client's next query, leased, sends m = x - a (a = a0 + a1) to server0 and to server1;
 //   3. server0 holds x0 = m + a0, server1 x1 = a1, both with the masked form {alpha: m, a_i}: the
 //      first product of x is a Beaver product with nothing to open;
 //   4. the output shares carry a check: server0 adds R(m0) and server1 subtracts R(m1), with R a
@@ -19,27 +20,35 @@
 // Views. server0 receives m = x - a, where a1 = PRG(s12, n) is unknown to it: m is uniform given
 // everything server0 holds, and it is exactly the alpha that server1 used to send it in the
 // opening, so server0's view is the old one less the seed. server1: likewise with a0. server2
-// receives the lease request (a model name and a shape) and sends a; it never sees x. The client
-// learns its own input's mask, used by this query only (an index runs once on every server), and
-// as before only output shares masked by the last product's triple. Without step 4 a client that
-// sent m to server0 and m + d to server1 would get f(d, b1) added to the first layer (b1 server1's
-// share of the weight's mask): more than the model's answers; with it, a pseudorandom output.
+// receives nothing new. The client learns its own next input's mask, used by that query only (an
+// index runs once on every server), and as before only output shares masked by the last
+// product's triple. Without step 4 a client that sent m to server0 and m + d to server1 would get
+// f(d, b1) added to the first layer (b1 server1's share of the weight's mask): more than the
+// model's answers; with it, a pseudorandom output.
 import { createHmac } from 'node:crypto';
 
 import { add, sub } from '../ops';
 import { prgRing, SEED_BYTES } from '../prg/prg';
 import { OPS_PER_SESSION, type Cluster } from '../protocol/cluster';
 import { type CorrelatedRandomness, type MaskRef, nonceFor } from '../protocol/correlated';
-import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
+import { type OpCtx, type Party, SERVER0, SERVER1, tag } from '../protocol/party';
 import type { Tag } from '../net/transport';
 import type { MaskedShare } from '../protocol/pond/arith';
 import { RingTensor } from '../tensor/ring_tensor';
 
 /** The op every query's session reserves first, whose slot-0 mask is its input's. */
 export const INPUT_MASK_OP_NAME = 'input-mask';
-/** server2 -> client, in the lease's session: the input mask (a tensor) or why there is none (control). */
+/** The client's seat in a query's session (programs.ts's CLIENT, not imported: programs.ts imports this file). */
+const CLIENT_PLAYER = 'client';
+/** server0, server1 -> client, after the output: its share of the next query's input mask (a tensor), or that it has none (control). */
 export const LEASE_MASK_OP: OpCtx = { id: 2 << 20, name: 'lease-mask' };
-export const leaseMaskTag = () => tag(LEASE_MASK_OP, 'mask');
+export const leaseMaskTag = () => tag(LEASE_MASK_OP, 'share');
+
+/** The next query's lease as a compute server knows it: its index and input shape. */
+export interface NextLease {
+  index: number;
+  shape: readonly number[];
+}
 
 /** The mask of session `index`'s input of `shape`: slot 0 of the session's first op. */
 export function inputMaskRef(index: number, shape: readonly number[]): MaskRef {
@@ -54,12 +63,6 @@ export function reserveInputMaskOp(fork: Cluster, index: number): OpCtx {
   const op = fork.nextOp(INPUT_MASK_OP_NAME);
   if (op.id !== index * OPS_PER_SESSION + 1) throw new Error(`the input mask's op must be session ${index}'s first (got op id ${op.id})`);
   return op;
-}
-
-/** server2: the whole input mask of session `index` (a0 + a1), for the client that leased it. */
-export function dealInputMask(server2: Party, cr: CorrelatedRandomness, index: number, shape: readonly number[]): Promise<RingTensor> {
-  if (server2.role !== 2) throw new Error(`${server2.name} does not deal input masks`);
-  return cr.mask(server2, inputMaskRef(index, shape));
 }
 
 /**
@@ -93,14 +96,37 @@ export async function checkedOutputShare(p: Party, cr: CorrelatedRandomness, ind
   }
 }
 
-/** The client: the mask server2 sent in a lease's session, its shape checked first; undefined when server2 sent none. */
-export async function receiveLeaseMask(client: Party, shape: readonly number[]): Promise<RingTensor | undefined> {
-  const t = leaseMaskTag();
-  const msg = await client.transport.recv(client.name, SERVER2, t);
-  if (msg.kind === 'control') return undefined;
-  if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`server2 sent an input mask as a ${msg.kind} message`);
-  if (msg.shape.length !== shape.length || msg.shape.some((d, i) => d !== shape[i])) throw new Error(`server2 sent an input mask of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
-  return RingTensor.fromBytes(msg.data, msg.shape, msg.dtype);
+/** server0/server1, after its output share (step 1): its share of the next query's input mask, or that it has none. */
+export async function sendNextMaskShare(p: Party, cr: CorrelatedRandomness, next: NextLease | undefined): Promise<void> {
+  if (!p.isCompute) return;
+  if (!next) return p.sendControl(CLIENT_PLAYER, leaseMaskTag(), { none: true });
+  const share = await cr.mask(p, inputMaskRef(next.index, next.shape));
+  try {
+    await p.sendTensor(CLIENT_PLAYER, leaseMaskTag(), share);
+  } finally {
+    share.dispose();
+  }
+}
+
+/**
+ * The client: the next query's input mask from server0's and server1's shares, each checked
+ * against `shape` before it is built; undefined when either has none.
+ */
+export async function receiveNextMask(client: Party, shape: readonly number[]): Promise<RingTensor | undefined> {
+  const shares = await Promise.all([SERVER0, SERVER1].map(async (s) => {
+    const msg = await client.transport.recv(client.name, s, leaseMaskTag());
+    if (msg.kind === 'control') return undefined;
+    if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`${s} sent an input mask share as a ${msg.kind} message`);
+    if (msg.shape.length !== shape.length || msg.shape.some((d, i) => d !== shape[i])) throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
+    return RingTensor.fromBytes(msg.data, msg.shape, msg.dtype);
+  }));
+  const [a0, a1] = shares;
+  try {
+    return a0 && a1 ? await add(a0, a1) : undefined;
+  } finally {
+    a0?.dispose();
+    a1?.dispose();
+  }
 }
 
 /** The client: sends m = x - a to server0 and server1 under `t` (step 2). */

@@ -3,10 +3,12 @@
 // start notice (one hop off the critical path: on a 60 ms WAN about 30 ms of every query).
 //
 // Steps:
-//   1. the client asks for a lease on a model (request 'lease', all three servers, answered at once);
+//   1. the client asks for a lease on a model: with a batch-1 query (leaseNext, so the lease comes
+//      back with the query's answer, with its input mask: input_mask.ts), or alone (request 'lease',
+//      all three servers, answered at once);
 //   2. server0 takes the next index (a pooled one when the model has them, as a batch-1 query would),
 //      names the lease with a random 128-bit id, and tells server1 and server2 (notice 'lease') before
-//      answering the client with {id, epoch, index};
+//      answering the client with {id, epoch, index} (a query's leaseNext: before its start notice);
 //   3. the client's next batch-1 query on that model names {id, index}; each server takes that entry
 //      from its book (once: a second use is refused) and runs the query as session `index`.
 // Leases are bearer tokens sent only over the client's own links: another client cannot guess one,
@@ -23,8 +25,10 @@ export interface LeaseEntry {
   model: string;
   index: number;
   pooled: boolean;
-  /** The input shape the client asked a mask for (input_mask.ts); only a query of this shape may send its input masked. */
+  /** The input shape its mask was made for (input_mask.ts); only a query of this shape may send its input masked. */
   shape?: number[];
+  /** The client session of the query that asked for it (leaseNext): that query's compute servers send the mask's shares. */
+  session?: string;
 }
 
 /** server1/server2 keep an entry this much longer than server0. */
@@ -108,6 +112,12 @@ export class LeaseBook {
     this.#held.delete(ref.id);
     this.used++;
     return h.entry;
+  }
+
+  /** The lease the query in client session `session` asked for (leaseNext), if it is held here. */
+  forSession(session: string): LeaseEntry | undefined {
+    for (const h of this.#held.values()) if (h.entry.session === session) return h.entry;
+    return undefined;
   }
 
   /** A new epoch (or shutdown): every lease is void. */

@@ -18,14 +18,14 @@ export interface PredictRequest {
   lease?: LeaseRef;
   /** With a lease that came with an input mask: the input is sent as m = x - a to server0 and server1 (input_mask.ts). */
   maskedInput?: true;
+  /** Batch 1 only: lease the next query on this model, for an input of this shape, with its input mask's shares (input_mask.ts). */
+  leaseNext?: true;
 }
 
 /** Take the session index of the next batch-1 query on `model` ahead of time (leases.ts). */
 export interface LeaseRequest {
   type: 'lease';
   model: string;
-  /** The next query's input shape (batch 1): server2 then sends that query's input mask (input_mask.ts). */
-  shape?: number[];
 }
 
 export interface DeployRequest {
@@ -82,8 +82,6 @@ export interface OperatorCounters {
   sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };
   /** Session-index leases (leases.ts): held now; granted (server0) or announced (others), used, expired or voided unused. */
   leases: { held: number; granted: number; used: number; expired: number };
-  /** server2 (zeros elsewhere): leases' input masks sent, lease requests answered without one, requests and notices waiting for each other (input_mask.ts). */
-  leaseMasks: { served: number; declined: number; waiting: number };
   /** The endpoint's own counters, when the net layer offers them. */
   endpoint?: unknown;
 }
@@ -139,7 +137,7 @@ export interface LeaseNotice {
   index: number;
   pooled: boolean;
   ttlMs: number;
-  /** The client asked for an input mask of this shape, in this session of its own (server2 sends it). */
+  /** Leased by the query in client session `session` (leaseNext), for inputs of `shape`: its compute servers send the input mask's shares. */
   shape?: number[];
   session?: string;
 }
@@ -193,22 +191,18 @@ export function validateRequest(raw: unknown): ClientRequest {
   if (!['predict', 'deploy', 'undeploy', 'lease'].includes(r.type as string))
     throw new Error(`unknown request type ${JSON.stringify(typeof r.type === 'string' ? r.type.slice(0, 40) : r.type)}`);
   const model = checkModelName(r.model);
-  if (r.type === 'undeploy') return { type: r.type, model };
-  if (r.type === 'lease') {
-    if (r.shape === undefined) return { type: r.type, model };
-    if (!isShape(r.shape)) throw new Error(`lease: input shape ${JSON.stringify(r.shape)?.slice(0, 80)} must be a list of positive integers`);
-    if (r.shape[0] !== 1) throw new Error(`a lease is for a batch-1 query; its input shape has batch ${r.shape[0]}`);
-    return { type: r.type, model, shape: r.shape };
-  }
+  if (r.type === 'undeploy' || r.type === 'lease') return { type: r.type, model };
   if (r.type === 'predict') {
     if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)?.slice(0, 80)} must be a list of positive integers`);
     if (r.maskedInput !== undefined && (r.maskedInput !== true || r.lease === undefined)) throw new Error('maskedInput must be true, and only with a lease');
-    if (r.lease === undefined) return { type: 'predict', model, shape: r.shape };
+    if (r.leaseNext !== undefined && (r.leaseNext !== true || r.shape[0] !== 1)) throw new Error('leaseNext must be true, and only for a batch-1 query');
+    const next = r.leaseNext ? { leaseNext: true as const } : {};
+    if (r.lease === undefined) return { type: 'predict', model, shape: r.shape, ...next };
     const l = r.lease as Record<string, unknown> | null;
     if (!l || typeof l !== 'object' || typeof l.id !== 'string' || !LEASE_ID.test(l.id) || !Number.isSafeInteger(l.index) || (l.index as number) < 1)
       throw new Error('lease must be { id: a lease id, index: a positive integer }');
     if (r.shape[0] !== 1) throw new Error(`a lease is for a batch-1 query; this one has batch ${r.shape[0]}`);
-    return { type: 'predict', model, shape: r.shape, lease: { id: l.id, index: l.index as number }, ...(r.maskedInput ? { maskedInput: true as const } : {}) };
+    return { type: 'predict', model, shape: r.shape, lease: { id: l.id, index: l.index as number }, ...(r.maskedInput ? { maskedInput: true as const } : {}), ...next };
   }
   checkProtocol(typeof r.protocol === 'string' ? r.protocol.slice(0, 40) : r.protocol, 'deploy');
   if (!r.topology || typeof r.topology !== 'object') throw new Error('deploy: the model topology is missing');
@@ -244,7 +238,7 @@ export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | u
       case 'lease':
         return (
           typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && (n.ttlMs as number) > 0 &&
-          (n.shape === undefined || (isShape(n.shape) && typeof n.session === 'string' && LEASE_ID.test(n.session)))
+          (n.shape === undefined || isShape(n.shape)) && (n.session === undefined || (typeof n.session === 'string' && LEASE_ID.test(n.session)))
         );
       default:
         return false;

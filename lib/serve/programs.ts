@@ -12,7 +12,7 @@ import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { PrivateTensor, type PartyValues } from '../api/tensor';
 import { collect } from '../api/tidy';
-import { checkedOutputShare, maskedInputShares, reserveInputMaskOp } from './input_mask';
+import { checkedOutputShare, maskedInputShares, type NextLease, reserveInputMaskOp, sendNextMaskShare } from './input_mask';
 
 export const CLIENT: PartyName = 'client';
 /** Input i of a request uses op id 1 + i; the output uses OUTPUT_OP. Below any session's range. */
@@ -66,10 +66,12 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
  * 2. receive the client's input: plain, a share (seed from the client on server0, x - PRG(seed)
  *    on server1); `maskedInput` (a leased query), m = x - a on both, so x comes masked;
  * 3. run the model's steps, the weights reusing their masks;
- * 4. send the output share to the client only (with the masked input's check applied).
+ * 4. send the output share to the client only (with the masked input's check applied);
+ * 5. `leaseNext` (the client asked for its next query's lease): send the client this server's
+ *    share of that query's input mask, or that it has none (input_mask.ts).
  * Every tensor the query made is freed, whether it succeeded or not.
  */
-export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean }): Promise<number[]> {
+export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => NextLease | undefined }): Promise<number[]> {
   const party = fork.party(me);
   const maskOp = reserveInputMaskOp(fork, query.index);
   const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
@@ -92,6 +94,7 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
     } finally {
       if (checked !== out) checked?.dispose();
     }
+    if (query.leaseNext) await sendNextMaskShare(party, fork.provider, query.leaseNext());
     return [...result.shape];
   } finally {
     await Promise.allSettled(tensors.map((t) => t.dispose()));

@@ -11,6 +11,7 @@ import type { DeployRequest, PredictRequest } from './messages';
 import { type DeployedModel, digestOf, specOf } from './model_store';
 import type { Notice } from './pairing';
 import { PooledTransport, poolSession } from './pool';
+import type { NextLease } from './input_mask';
 import { CLIENT, deployOnServer, type MaskedWeights, predictOnServer } from './programs';
 
 /** The servers' go-ahead to keep a deployed model (a deploy that failed anywhere is kept nowhere). */
@@ -25,17 +26,18 @@ export function sessionTransport(me: PartyName, endpoint: WsEndpoint, session: s
 }
 
 /**
- * This server's part of a prediction of `m`. Returns the output shape (the compute servers) and,
+ * This server's part of a prediction of `m` (`nextLease`: the lease its leaseNext took, if any).
+ * Returns the output shape (the compute servers) and,
  * for server2 when its side was shipped ahead into the pool, the bytes it had shipped.
  */
-export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
+export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => NextLease | undefined): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
   const masks = epoch.masks.get(m.name);
   if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
   // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
   const shipped = me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
   if (shipped) return { offlineBytes: shipped.bytes };
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
-  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true }) };
+  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}) }) };
 }
 
 /**

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 
 import { resolveDevice, setBackend } from '../backend/backends';
-import { SERVER0, SERVER1, SERVER2, SERVERS } from '../protocol/party';
+import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -21,9 +21,8 @@ import { serverTls } from './provision_tls';
 import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
-import { dealInputMask, LEASE_MASK_OP, leaseMaskTag } from './input_mask';
-import { LeaseMasks } from './lease_masks';
-import { EXPIRY_SLACK_MS, LeaseBook } from './leases';
+import type { NextLease } from './input_mask';
+import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef } from './leases';
 import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
@@ -62,8 +61,8 @@ export class TfeServer {
   #stopping = false;
   /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
-  /** server2: lease requests that asked for an input mask and server0's notices of them (lease_masks.ts). */
-  #leaseMasks: LeaseMasks;
+  /** server0: the next query's lease each running query asked for (leaseNext), sent with its answer. */
+  #nextLeases = new Map<string, LeaseRef & { ttlMs: number }>();
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
 
@@ -99,18 +98,11 @@ export class TfeServer {
       config,
       log: this.#log,
       models: this.#models,
-      replacing: () => {
-        this.#leases.clear();
-        this.#leaseMasks.clear();
-      },
+      replacing: () => this.#leases.clear(),
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
       },
       stopping: () => this.#stopping,
-    });
-    this.#leaseMasks = new LeaseMasks(PAIRING_TIMEOUT_MS, this.#config.maxPendingRequests, {
-      serve: (peer, session, index, shape) => void this.#sendInputMask(peer, session, index, shape),
-      decline: (peer, session, why) => this.#declineInputMask(peer, session, why),
     });
     this.#pending = new RequestPairing(PAIRING_TIMEOUT_MS, {
       paired: (session, client, notice) => {
@@ -255,6 +247,15 @@ export class TfeServer {
     }
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
+      // The next query's lease, announced before this query's start notice (the same link, so
+      // server1 knows it before this query ends): this query's compute servers send its mask.
+      if (req.type === 'predict' && req.leaseNext) {
+        try {
+          this.#nextLeases.set(session, this.#grantLease(peer, req.model, req.shape, session));
+        } catch {
+          // No lease (limits, no leases here): the client's next query goes the plain way.
+        }
+      }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
       if (leased) return this.#run(session, peer, req, leased);
       const notice = { type: 'start' as const, epoch: epoch.id, ...this.#reservations.indexFor(epoch, req) };
@@ -268,66 +269,55 @@ export class TfeServer {
 
   /**
    * A client takes the session index of its next batch-1 query on a model (leases.ts). server0
-   * grants it and tells server1 and server2 before answering; server1 answers at once; server2
-   * too, unless the request names an input shape: then it answers once it has sent that index's
-   * input mask (input_mask.ts, lease_masks.ts).
+   * grants it and tells server1 and server2 before answering; they answer at once. (A query's
+   * `leaseNext` takes one too, with its input mask: input_mask.ts.)
    */
   #lease(peer: PartyName, session: string, req: LeaseRequest): void {
     try {
-      if (this.me === SERVER1 || (this.me === SERVER2 && !req.shape)) return this.#respond(peer, session, { ok: true });
-      const epoch = this.#epoch, ttlMs = this.#config.leaseTtlMs;
-      if (ttlMs === 0) throw new Error('this cluster grants no leases (leaseTtlMs is 0)');
-      if (this.#stopping) throw new Error(`${this.me} is shutting down`);
-      if (!epoch?.isReady) throw new Error('the cluster is not set up yet');
-      if (!this.#models.has(req.model) || !epoch.masks.has(req.model)) throw new Error(`unknown model '${req.model}'`);
-      // The mask's shape is checked as the query's would be, before server2 generates anything.
-      if (req.shape) checkPredictRequest(this.#config, this.#models.get(req.model), { model: req.model, shape: req.shape }, () => [...this.#models.keys()]);
-      if (this.me === SERVER2) return this.#leaseMasks.request(peer, session, req.model, req.shape!);
-      const down = this.#others().filter((s) => !this.endpoint.connected(s));
-      if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
-      const mine = this.#leases.countFor(peer);
-      if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
-      if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
-      const entry = { epoch: epoch.id, model: req.model, ...this.#reservations.indexFor(epoch, { type: 'predict', model: req.model, shape: [1] }), ...(req.shape ? { shape: req.shape } : {}) };
-      const id = this.#leases.grant(entry, peer, ttlMs);
-      const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs, ...(req.shape ? { session } : {}) };
-      for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-      this.#respond(peer, session, { ok: true, lease: { id, index: entry.index, ttlMs } });
+      if (this.me !== SERVER0) return this.#respond(peer, session, { ok: true });
+      this.#respond(peer, session, { ok: true, lease: this.#grantLease(peer, req.model) });
     } catch (e) {
       this.#refuse(peer, session, e as Error);
     }
   }
 
-  /** server2: sends a lease's input mask to the client that asked (LeaseMasks.serve), then answers. */
-  async #sendInputMask(peer: PartyName, session: string, index: number, shape: number[]): Promise<void> {
-    const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[SERVER2, this.endpoint]]), session, new Map([[CLIENT, peer]]));
-    try {
-      const epoch = this.#epoch;
-      if (!epoch?.isReady) throw new Error('the cluster is being set up again');
-      const a = await epoch.root.runOn(SERVER2, LEASE_MASK_OP, (p) => dealInputMask(p, epoch.root.provider, index, shape));
-      try {
-        await transport.send(SERVER2, CLIENT, leaseMaskTag(), { kind: 'tensor', dtype: a.dtype, shape: [...a.shape], data: await a.toBytesAsync() });
-      } finally {
-        a.dispose();
-      }
-      this.#respond(peer, session, { ok: true });
-    } catch (e) {
-      this.#declineInputMask(peer, session, (e as Error).message);
-    }
+  /**
+   * server0: a lease on `model` for `peer`, within the limits, announced to server1 and server2.
+   * With `shape` and `forSession` (a query's leaseNext), the query running in `forSession` sends
+   * the lease's input mask for inputs of `shape`, and only such a query may send its input masked.
+   */
+  #grantLease(peer: PartyName, model: string, shape?: number[], forSession?: string): LeaseRef & { ttlMs: number } {
+    const epoch = this.#epoch, ttlMs = this.#config.leaseTtlMs;
+    if (ttlMs === 0) throw new Error('this cluster grants no leases (leaseTtlMs is 0)');
+    if (this.#stopping) throw new Error(`${this.me} is shutting down`);
+    if (!epoch?.isReady) throw new Error('the cluster is not set up yet');
+    if (!this.#models.has(model) || !epoch.masks.has(model)) throw new Error(`unknown model '${model}'`);
+    const down = this.#others().filter((s) => !this.endpoint.connected(s));
+    if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
+    const mine = this.#leases.countFor(peer);
+    if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
+    if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
+    const entry = { epoch: epoch.id, model, ...this.#reservations.indexFor(epoch, { type: 'predict', model, shape: [1] }), ...(shape && forSession ? { shape, session: forSession } : {}) };
+    const id = this.#leases.grant(entry, peer, ttlMs);
+    const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
+    for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+    return { id, index: entry.index, ttlMs };
   }
 
-  /** server2: answers a lease request without a mask (the lease itself is server0's and stands). */
-  #declineInputMask(peer: PartyName, session: string, why: string): void {
-    const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[SERVER2, this.endpoint]]), session, new Map([[CLIENT, peer]]));
-    void transport.send(SERVER2, CLIENT, leaseMaskTag(), { kind: 'control', data: { none: forClient(why) } }).catch(() => undefined);
-    this.#respond(peer, session, { ok: true });
+  /** The lease the query in `session` asked for (leaseNext), as this compute server knows it: index and input shape. */
+  #nextLease(session: string, shape: number[]): NextLease | undefined {
+    if (this.me === SERVER0) {
+      const l = this.#nextLeases.get(session);
+      return l && { index: l.index, shape };
+    }
+    const e = this.#leases.forSession(session);
+    return e?.shape ? { index: e.index, shape: e.shape } : undefined;
   }
 
   /** server1/server2: server0 leased an index; a request that named it already is paired now. */
   #onLeaseNotice(n: LeaseNotice): void {
     if (n.epoch !== this.#epoch?.id) return;
-    this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape ? { shape: n.shape } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
-    if (this.me === SERVER2) this.#leaseMasks.notice(n);
+    this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
     const session = this.#pending.takeLeaseWaiter(n.id);
     if (!session) return;
     const p = this.#pending.get(session), req = p?.client?.req;
@@ -430,8 +420,9 @@ export class TfeServer {
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
-          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport);
-          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits });
+          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session, req.shape));
+          const lease = this.#nextLeases.get(session);
+          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
         } else {
           const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
           this.#store.save(m);
@@ -460,6 +451,7 @@ export class TfeServer {
         this.endpoint.endSession(session);
         if (notice.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
         this.#running.delete(session);
+        this.#nextLeases.delete(session);
         if (epoch) {
           epoch.running--;
           epoch.maybeFree();
@@ -488,6 +480,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases, leaseMasks: this.#leaseMasks }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
   }
 }

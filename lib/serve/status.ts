@@ -5,7 +5,6 @@ import { memory } from '../info';
 import type { PartyName } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
 import type { Epoch } from './epoch';
-import type { LeaseMasks } from './lease_masks';
 import type { LeaseBook } from './leases';
 import type { SessionAccounting } from './limits';
 import type { ServerStatus } from './messages';
@@ -20,7 +19,6 @@ export interface StatusSources {
   endpoint: WsEndpoint;
   sessions: SessionAccounting;
   leases: LeaseBook;
-  leaseMasks: LeaseMasks;
 }
 
 export function serverStatus(s: StatusSources, operator: boolean): ServerStatus {
@@ -43,7 +41,6 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, making: pool?.making ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0 },
     sessions: s.sessions.counters(),
     leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired },
-    leaseMasks: { served: s.leaseMasks.served, declined: s.leaseMasks.declined, waiting: s.leaseMasks.waiting },
     endpoint: s.endpoint.stats(),
   };
 }
