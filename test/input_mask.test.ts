@@ -1,4 +1,4 @@
-// Masked inputs for leased queries (lib/serve/input_mask.ts, lib/serve/lease_masks.ts), in one
+// Masked inputs for leased queries (lib/serve/input_mask.ts), in one
 // process: the shares they give sum to the input; what server0 receives (m = x - a) has the same
 // statistics for two different inputs and does not give the input back from server0's own share
 // of the mask, while a mask that were server0's share alone (the control) gives it back at once;
