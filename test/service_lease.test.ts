@@ -103,6 +103,10 @@ test.serial('leases are used once, for their model and batch 1, bounded per clie
     t.regex(err(await predict0({ model: 'm-fss', shape: [2, 12], lease: a })), /a lease is for a batch-1 query; this one has batch 2/);
     t.regex(err(await predict0({ model: 'm-securenn', lease: a })), /does not match this query \(another model, index, or masked input shape\); it is void now/);
     t.regex(err(await predict0({ model: 'm-fss', lease: a })), /is unknown or expired/, 'a voided lease stays void');
+    // A masked input needs a lease made with a mask for its shape (a query's leaseNext), not a bare one.
+    t.regex(err(await predict0({ model: 'm-fss', lease: await lease(), maskedInput: true })), /does not match this query/);
+    t.regex(err(await predict0({ model: 'm-fss', maskedInput: true })), /maskedInput must be true, and only with a lease/);
+    t.regex(err(await predict0({ model: 'm-fss', shape: [2, 12], leaseNext: true })), /leaseNext must be true, and only for a batch-1 query/);
     // Bounded per client connection (maxSessionsPerClient = 4).
     const held = await Promise.all([0, 1, 2, 3].map(() => lease()));
     t.is(new Set(held.map((l) => l.index)).size, 4, 'every lease has its own index');
