@@ -113,15 +113,17 @@ export async function sendNextMaskShare(p: Party, cr: CorrelatedRandomness, next
  * against `shape` before it is built; undefined when either has none.
  */
 export async function receiveNextMask(client: Party, shape: readonly number[]): Promise<RingTensor | undefined> {
-  const shares = await Promise.all([SERVER0, SERVER1].map(async (s) => {
+  const got = await Promise.allSettled([SERVER0, SERVER1].map(async (s) => {
     const msg = await client.transport.recv(client.name, s, leaseMaskTag());
     if (msg.kind === 'control') return undefined;
     if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`${s} sent an input mask share as a ${msg.kind} message`);
     if (msg.shape.length !== shape.length || msg.shape.some((d, i) => d !== shape[i])) throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
     return RingTensor.fromBytes(msg.data, msg.shape, msg.dtype);
   }));
-  const [a0, a1] = shares;
+  const [a0, a1] = got.map((g) => (g.status === 'fulfilled' ? g.value : undefined));
   try {
+    const failed = got.find((g): g is PromiseRejectedResult => g.status === 'rejected');
+    if (failed) throw failed.reason;
     return a0 && a1 ? await add(a0, a1) : undefined;
   } finally {
     a0?.dispose();

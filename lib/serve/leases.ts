@@ -52,6 +52,8 @@ interface Held {
 /** One server's leases, keyed by id (one entry per lease). */
 export class LeaseBook {
   #held = new Map<string, Held>();
+  /** Lease ids by the client session whose query asked for them (leaseNext). */
+  #bySession = new Map<string, string>();
   granted = 0;
   used = 0;
   expired = 0;
@@ -84,13 +86,14 @@ export class LeaseBook {
   add(id: string, entry: LeaseEntry, ttlMs: number, owner?: string): void {
     if (this.#held.has(id)) return;
     const timer = setTimeout(() => {
-      if (this.#held.delete(id)) {
+      if (this.#remove(id)) {
         this.expired++;
         this.onExpire(entry);
       }
     }, ttlMs);
     timer.unref();
     this.#held.set(id, { entry, owner, timer });
+    if (entry.session) this.#bySession.set(entry.session, id);
     this.granted++;
   }
 
@@ -109,15 +112,15 @@ export class LeaseBook {
       throw new Error(`lease ${ref.id.slice(0, 8)} does not match this query (another model, index, or masked input shape); it is void now`);
     }
     clearTimeout(h.timer);
-    this.#held.delete(ref.id);
+    this.#remove(ref.id);
     this.used++;
     return h.entry;
   }
 
   /** The lease the query in client session `session` asked for (leaseNext), if it is held here. */
   forSession(session: string): LeaseEntry | undefined {
-    for (const h of this.#held.values()) if (h.entry.session === session) return h.entry;
-    return undefined;
+    const id = this.#bySession.get(session);
+    return id === undefined ? undefined : this.#held.get(id)?.entry;
   }
 
   /** A new epoch (or shutdown): every lease is void. */
@@ -125,9 +128,16 @@ export class LeaseBook {
     for (const [id, h] of [...this.#held]) this.#drop(id, h);
   }
 
+  /** Forgets lease `id` (false: it was not held). */
+  #remove(id: string): boolean {
+    const session = this.#held.get(id)?.entry.session;
+    if (session && this.#bySession.get(session) === id) this.#bySession.delete(session);
+    return this.#held.delete(id);
+  }
+
   #drop(id: string, h: Held): void {
     clearTimeout(h.timer);
-    this.#held.delete(id);
+    this.#remove(id);
     this.expired++;
     this.onExpire(h.entry);
   }
