@@ -15,7 +15,7 @@ import { Party, SERVER0, SERVER1, SERVERS, tag } from '../lib/protocol/party';
 import { output, shareInput } from '../lib/protocol/pond/share';
 import { receiveNextMask } from '../lib/serve/input_mask';
 import { RingTensor } from '../lib/tensor/ring_tensor';
-import { CLIENT, inputOp, OUTPUT_OP } from '../lib/serve/programs';
+import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from '../lib/serve/programs';
 import type { ServerStatus } from '../lib/serve/messages';
 import { ask, rawClient, startLimitedCluster, until } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
@@ -152,7 +152,7 @@ test.serial('a client that sends server0 and server1 different masked inputs get
         ask(ep, SERVERS, first.id, { type: 'predict', model: 'm-fss', shape: [1, 12], leaseNext: true }),
         shareInput(first.party, inputOp(0), CLIENT, ring),
         output(first.party, OUTPUT_OP, null, CLIENT),
-        receiveNextMask(first.party, [1, 12]),
+        receiveNextMask(first.party, nextMaskTag(), [1, 12]),
       ]);
       const lease = answers1[0].ok ? answers1[0].lease : undefined;
       if (!lease || !mask) throw new Error(`no lease with a mask: ${JSON.stringify(answers1[0])}`);

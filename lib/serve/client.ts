@@ -20,7 +20,7 @@ import { clientTls } from './provision_tls';
 import { checkDeployGate, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
-import { CLIENT, inputOp, OUTPUT_OP } from './programs';
+import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
 import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
 import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
@@ -194,7 +194,7 @@ export class PredictionClient {
     const ask = (lease?: HeldLease) =>
       this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
         const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
-        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, dense.shape).then((m) => void (nextMask = m))]);
+        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
         return out!;
       });
     const lease = batch1 ? this.#leases.take(model, dense.shape) : undefined;

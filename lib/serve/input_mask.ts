@@ -31,18 +31,13 @@ import { add, sub } from '../ops';
 import { prgRing, SEED_BYTES } from '../prg/prg';
 import { OPS_PER_SESSION, type Cluster } from '../protocol/cluster';
 import { type CorrelatedRandomness, type MaskRef, nonceFor } from '../protocol/correlated';
-import { type OpCtx, type Party, SERVER0, SERVER1, tag } from '../protocol/party';
+import { type OpCtx, type Party, SERVER0, SERVER1 } from '../protocol/party';
 import type { Tag } from '../net/transport';
 import type { MaskedShare } from '../protocol/pond/arith';
 import { RingTensor } from '../tensor/ring_tensor';
 
 /** The op every query's session reserves first, whose slot-0 mask is its input's. */
 export const INPUT_MASK_OP_NAME = 'input-mask';
-/** The client's seat in a query's session (programs.ts's CLIENT, not imported: programs.ts imports this file). */
-const CLIENT_PLAYER = 'client';
-/** server0, server1 -> client, after the output: its share of the next query's input mask (a tensor), or that it has none (control). */
-export const LEASE_MASK_OP: OpCtx = { id: 2 << 20, name: 'lease-mask' };
-export const leaseMaskTag = () => tag(LEASE_MASK_OP, 'share');
 
 /** The next query's lease as a compute server knows it: its index and input shape. */
 export interface NextLease {
@@ -96,25 +91,28 @@ export async function checkedOutputShare(p: Party, cr: CorrelatedRandomness, ind
   }
 }
 
-/** server0/server1, after its output share (step 1): its share of the next query's input mask, or that it has none. */
-export async function sendNextMaskShare(p: Party, cr: CorrelatedRandomness, next: NextLease | undefined): Promise<void> {
+/**
+ * server0/server1, after its output share (step 1): its share of the next query's input mask, or
+ * that it has none, to `client` under `t` (a part of the output's step: the same round).
+ */
+export async function sendNextMaskShare(p: Party, cr: CorrelatedRandomness, next: NextLease | undefined, client: string, t: Tag): Promise<void> {
   if (!p.isCompute) return;
-  if (!next) return p.sendControl(CLIENT_PLAYER, leaseMaskTag(), { none: true });
+  if (!next) return p.sendControl(client, t, { none: true });
   const share = await cr.mask(p, inputMaskRef(next.index, next.shape));
   try {
-    await p.sendTensor(CLIENT_PLAYER, leaseMaskTag(), share);
+    await p.sendTensor(client, t, share);
   } finally {
     share.dispose();
   }
 }
 
 /**
- * The client: the next query's input mask from server0's and server1's shares, each checked
- * against `shape` before it is built; undefined when either has none.
+ * The client: the next query's input mask from server0's and server1's shares (under `t`), each
+ * checked against `shape` before it is built; undefined when either has none.
  */
-export async function receiveNextMask(client: Party, shape: readonly number[]): Promise<RingTensor | undefined> {
+export async function receiveNextMask(client: Party, t: Tag, shape: readonly number[]): Promise<RingTensor | undefined> {
   const got = await Promise.allSettled([SERVER0, SERVER1].map(async (s) => {
-    const msg = await client.transport.recv(client.name, s, leaseMaskTag());
+    const msg = await client.transport.recv(client.name, s, t);
     if (msg.kind === 'control') return undefined;
     if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`${s} sent an input mask share as a ${msg.kind} message`);
     if (msg.shape.length !== shape.length || msg.shape.some((d, i) => d !== shape[i])) throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);

@@ -18,6 +18,8 @@ export const CLIENT: PartyName = 'client';
 /** Input i of a request uses op id 1 + i; the output uses OUTPUT_OP. Below any session's range. */
 export const inputOp = (i: number): OpCtx => ({ id: 1 + i, name: 'input' });
 export const OUTPUT_OP: OpCtx = { id: 1 << 20, name: 'output' };
+/** server0, server1 -> client with the output (leaseNext): its share of the next query's input mask (input_mask.ts). */
+export const nextMaskTag = () => tag(OUTPUT_OP, 'output', 'next-mask');
 /** A client's input seed (see shareInput). */
 const SEED_BYTES = 16;
 
@@ -94,7 +96,7 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
     } finally {
       if (checked !== out) checked?.dispose();
     }
-    if (query.leaseNext) await sendNextMaskShare(party, fork.provider, query.leaseNext());
+    if (query.leaseNext) await sendNextMaskShare(party, fork.provider, query.leaseNext(), CLIENT, nextMaskTag());
     return [...result.shape];
   } finally {
     await Promise.allSettled(tensors.map((t) => t.dispose()));
