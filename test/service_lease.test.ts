@@ -133,6 +133,21 @@ test.serial('a leased query sends its input masked: exact, one round fewer on ea
   }
 });
 
+test.serial("a client's last query ({ last: true }) takes no lease, and still uses the one it holds", async (t) => {
+  const client = await c.connect();
+  const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+  const granted = async () => (await status())[0].leases!.granted;
+  const g0 = await granted();
+  await client.predict('m-fss', { data: x, shape: [1, 12] }); // takes the next one's lease
+  t.is(await granted(), g0 + 1);
+  const used = (await status())[0].leases!.used;
+  const last = await client.predict('m-fss', { data: x, shape: [1, 12] }, { last: true });
+  t.is(await granted(), g0 + 1, 'the last query leased nothing');
+  t.is((await status())[0].leases!.used, used + 1, 'and used the lease it held');
+  t.true(nets.fss.forward(x, relu).every((w, i) => Math.abs(last.data[i] - w) < 1e-3));
+  await client.close();
+});
+
 test.serial('a client that sends server0 and server1 different masked inputs gets a pseudorandom output', async (t) => {
   const ep = await rawClient(c);
   const fb = 16;

@@ -258,7 +258,8 @@ export function addServiceCommands(program: Command): void {
           const m = Math.min(batch, images.length - at);
           const data = new Float64Array(m * n);
           for (let k = 0; k < m; k++) data.set(images[at + k], k * n);
-          const p = await client.predict(opts.model, { data, shape: [m, ...info.inputShape] });
+          // The last query leases nothing: a lease no query uses costs the servers a pooled recording.
+          const p = await client.predict(opts.model, { data, shape: [m, ...info.inputShape] }, { last: at + batch >= images.length });
           bar.end();
           const per = p.data.length / m, width = p.shape[p.shape.length - 1], rows = per / width;
           const outputs = finalOutputs(p.data, width, info.finalActivation, p.probabilities);

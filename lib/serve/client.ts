@@ -167,9 +167,11 @@ export class PredictionClient {
   /**
    * Runs an encrypted prediction; only this client ever sees the input and the output. A model
    * that starts with an Embedding takes token ids, which are one-hot encoded here before sharing
-   * (lib/api/input_encoding.ts).
+   * (lib/api/input_encoding.ts). A batch-1 query takes the next one's lease (ClientOptions.leases);
+   * `{ last: true }` says no query on this model follows, so none is taken: an unused lease holds
+   * one of the servers' pooled recordings until it expires, and then that work is lost.
    */
-  async predict(model: string, input: TensorValue): Promise<Prediction> {
+  async predict(model: string, input: TensorValue, opts: { last?: boolean } = {}): Promise<Prediction> {
     const what = `predict(${model}) input`;
     const given = toDense(input, what);
     return predictEncoded(
@@ -178,18 +180,18 @@ export class PredictionClient {
         return this.#inputOf(model);
       },
       (m) => (m ? encodeInput(given, m, what) : given),
-      (dense) => this.#predict(model, dense),
+      (dense) => this.#predict(model, dense, opts.last === true),
     );
   }
 
-  async #predict(model: string, dense: Dense): Promise<Prediction> {
+  async #predict(model: string, dense: Dense, last: boolean): Promise<Prediction> {
     const ring = RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: this.#config.fracBits });
     const t0 = performance.now();
     const batch1 = dense.shape[0] === 1;
     // With a lease's input mask, the input goes masked (m = x - a to server0 and server1), so the
     // servers need not open it for the first product (input_mask.ts); else it is secret-shared.
     // A batch-1 query also asks for the next one's lease and mask (leaseNext), which come back with it.
-    const leaseNext = batch1 && this.#leases.enabled;
+    const leaseNext = batch1 && this.#leases.enabled && !last;
     let nextMask: RingTensor | undefined;
     const ask = (lease?: HeldLease) =>
       this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
