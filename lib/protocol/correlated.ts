@@ -9,6 +9,7 @@ import type { Padding } from '../ops/conv';
 import { add, conv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
 import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
+import { sameShape } from '../tensor/shape';
 import { type OpCtx, type Party, SERVER0, SERVER1, SERVER2, tag } from './party';
 
 /** A mask known by its nonce; its shares are derived from the setup seeds. */
@@ -375,8 +376,4 @@ export class SeededProvider implements CorrelatedRandomness {
     }
     return null;
   }
-}
-
-function sameShape(x: readonly number[], y: readonly number[]): boolean {
-  return x.length === y.length && x.every((d, i) => d === y[i]);
 }

@@ -5,6 +5,7 @@ import type { Backend } from '../backend/backends';
 import { disposeReceived, type PartyName, type Tag, type Transport } from '../net/transport';
 import type { FssGate, ProtocolName, SecureNNDrelu } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
+import { sameShape } from '../tensor/shape';
 
 export const SERVER0 = 'server0';
 export const SERVER1 = 'server1';
@@ -66,7 +67,7 @@ export class Party {
   async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[]): Promise<RingTensor> {
     const p = await this.transport.recv(this.name, from, tag);
     if (p.kind !== 'tensor' && p.kind !== 'held') throw new Error(`${tag.op}/${tag.step}: expected a tensor from ${from}, got a ${p.kind} message`);
-    if (expectShape && (p.shape.length !== expectShape.length || p.shape.some((d, i) => d !== expectShape[i]))) {
+    if (expectShape && !sameShape(p.shape, expectShape)) {
       disposeReceived(p);
       throw new Error(`${tag.op}/${tag.step}: ${from} sent shape [${p.shape}] where [${expectShape}] was expected`);
     }

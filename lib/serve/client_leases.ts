@@ -4,6 +4,7 @@
 // query's input mask (input_mask.ts), used by one query only. A lease refused, expired or unknown
 // costs nothing but the plain path: the query is sent again without it.
 import type { RingTensor } from '../tensor/ring_tensor';
+import { sameShape } from '../tensor/shape';
 import type { LeaseRef } from './leases';
 
 /** A granted lease: its reference, and the next input's mask from server0's and server1's shares (if both came). */
@@ -37,7 +38,7 @@ export class ClientLeases {
       l?.mask?.dispose();
       return undefined;
     }
-    const fits = l.mask && l.mask.shape.length === shape.length && l.mask.shape.every((d, i) => d === shape[i]);
+    const fits = l.mask && sameShape(l.mask.shape, shape);
     if (!fits) l.mask?.dispose();
     return { ref: l.ref, ...(fits ? { mask: l.mask } : {}) };
   }

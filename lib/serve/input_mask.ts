@@ -35,9 +35,10 @@ import { type OpCtx, type Party, SERVER0, SERVER1 } from '../protocol/party';
 import type { Tag } from '../net/transport';
 import type { MaskedShare } from '../protocol/pond/arith';
 import { RingTensor } from '../tensor/ring_tensor';
+import { sameShape } from '../tensor/shape';
 
 /** The op every query's session reserves first, whose slot-0 mask is its input's. */
-export const INPUT_MASK_OP_NAME = 'input-mask';
+const INPUT_MASK_OP_NAME = 'input-mask';
 
 /** The next query's lease as a compute server knows it: its index and input shape. */
 export interface NextLease {
@@ -115,7 +116,7 @@ export async function receiveNextMask(client: Party, t: Tag, shape: readonly num
     const msg = await client.transport.recv(client.name, s, t);
     if (msg.kind === 'control') return undefined;
     if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`${s} sent an input mask share as a ${msg.kind} message`);
-    if (msg.shape.length !== shape.length || msg.shape.some((d, i) => d !== shape[i])) throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
+    if (!sameShape(msg.shape, shape)) throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
     return RingTensor.fromBytes(msg.data, msg.shape, msg.dtype);
   }));
   const [a0, a1] = got.map((g) => (g.status === 'fulfilled' ? g.value : undefined));

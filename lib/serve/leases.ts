@@ -20,6 +20,8 @@
 // (maxSessions), like sessions.
 import { randomUUID } from 'node:crypto';
 
+import { sameShape } from '../tensor/shape';
+
 export interface LeaseEntry {
   epoch: string;
   model: string;
@@ -106,7 +108,7 @@ export class LeaseBook {
     const h = this.#held.get(ref.id);
     if (!h) return undefined;
     const s = h.entry.shape;
-    const shapeOk = !maskedShape || (!!s && s.length === maskedShape.length && s.every((d, i) => d === maskedShape[i]));
+    const shapeOk = !maskedShape || (!!s && sameShape(s, maskedShape));
     if (h.entry.index !== ref.index || h.entry.model !== model || !shapeOk) {
       this.#drop(ref.id, h);
       throw new Error(`lease ${ref.id.slice(0, 8)} does not match this query (another model, index, or masked input shape); it is void now`);
@@ -117,10 +119,11 @@ export class LeaseBook {
     return h.entry;
   }
 
-  /** The lease the query in client session `session` asked for (leaseNext), if it is held here. */
-  forSession(session: string): LeaseEntry | undefined {
+  /** The lease the query in client session `session` asked for (leaseNext), if it is held here: its id and entry. */
+  forSession(session: string): { id: string; entry: LeaseEntry } | undefined {
     const id = this.#bySession.get(session);
-    return id === undefined ? undefined : this.#held.get(id)?.entry;
+    const h = id === undefined ? undefined : this.#held.get(id);
+    return h && { id: id!, entry: h.entry };
   }
 
   /** A new epoch (or shutdown): every lease is void. */

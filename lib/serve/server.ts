@@ -61,8 +61,6 @@ export class TfeServer {
   #stopping = false;
   /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
-  /** server0: the next query's lease each running query asked for (leaseNext), sent with its answer. */
-  #nextLeases = new Map<string, LeaseRef & { ttlMs: number }>();
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
 
@@ -248,10 +246,11 @@ export class TfeServer {
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
       // The next query's lease, announced before this query's start notice (the same link, so
-      // server1 knows it before this query ends): this query's compute servers send its mask.
+      // server1 knows it before this query ends): this query's compute servers send its mask, and
+      // server0 its reference with the answer (#nextLease finds it by this session).
       if (req.type === 'predict' && req.leaseNext) {
         try {
-          this.#nextLeases.set(session, this.#grantLease(peer, req.model, req.shape, session));
+          this.#grantLease(peer, req.model, req.shape, session);
         } catch {
           // No lease (limits, no leases here): the client's next query goes the plain way.
         }
@@ -304,13 +303,9 @@ export class TfeServer {
     return { id, index: entry.index, ttlMs };
   }
 
-  /** The lease the query in `session` asked for (leaseNext), as this compute server knows it: index and input shape. */
-  #nextLease(session: string, shape: number[]): NextLease | undefined {
-    if (this.me === SERVER0) {
-      const l = this.#nextLeases.get(session);
-      return l && { index: l.index, shape };
-    }
-    const e = this.#leases.forSession(session);
+  /** The lease the query in `session` asked for (leaseNext) and this server holds: index and input shape. */
+  #nextLease(session: string): NextLease | undefined {
+    const e = this.#leases.forSession(session)?.entry;
     return e?.shape ? { index: e.index, shape: e.shape } : undefined;
   }
 
@@ -420,8 +415,10 @@ export class TfeServer {
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
-          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session, req.shape));
-          const lease = this.#nextLeases.get(session);
+          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session));
+          // server0: the reference of the lease this query took for the next one (leaseNext).
+          const next = this.me === SERVER0 && req.leaseNext ? this.#leases.forSession(session) : undefined;
+          const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
           this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
         } else {
           const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
@@ -451,7 +448,6 @@ export class TfeServer {
         this.endpoint.endSession(session);
         if (notice.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
         this.#running.delete(session);
-        this.#nextLeases.delete(session);
         if (epoch) {
           epoch.running--;
           epoch.maybeFree();

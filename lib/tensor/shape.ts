@@ -6,6 +6,11 @@ export function shapeString(s: Shape): string {
   return `[${s.join(',')}]`;
 }
 
+/** Whether two shapes are the same, dimension by dimension. */
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function sizeOf(s: Shape): number {
   let n = 1;
   for (const d of s) n *= d;
