@@ -1,7 +1,7 @@
 // Masked inputs for leased queries (lib/serve/input_mask.ts), in one
-// process: the shares they give sum to the input; what server0 receives (m = x - a) has the same
-// statistics for two different inputs and does not give the input back from server0's own share
-// of the mask, while a mask that were server0's share alone (the control) gives it back at once;
+// process: the shares they give sum to the input; what server0 and server1 receive (m = x - a) has the same
+// statistics for two different inputs and does not give the input back from either server's own
+// share of the mask, while a mask that were that share alone (the control) gives it back at once;
 // the output check cancels for equal masked inputs and not otherwise.
 import test from 'ava';
 
@@ -29,7 +29,7 @@ function bitRates(v: bigint[]): number[] {
   return Array.from({ length: 64 }, (_, b) => v.filter((w) => (BigInt.asUintN(64, w) >> BigInt(b)) & 1n).length / v.length);
 }
 
-test('the masked input gives shares of x; server0 cannot unmask it with its own share, and its statistics do not depend on x', async (t) => {
+test('the masked input gives shares of x; neither server can unmask it with its own share, and its statistics do not depend on x', async (t) => {
   const c = await setup();
   const n = SHAPE[1];
   const secrets = [Array.from({ length: n }, () => 0n), Array.from({ length: n }, (_, i) => BigInt(i % 7) << 40n)];
@@ -38,22 +38,24 @@ test('the masked input gives shares of x; server0 cannot unmask it with its own 
   const a = await add(a0, a1);
   // The mask server2 deals products against is the same one (else the first product would be wrong).
   t.deepEqual(words(await c.runOn(SERVER2, OP, (p) => c.provider.mask(p, inputMaskRef(INDEX, SHAPE)))), words(a));
-  for (const mask of [a, a0]) {
-    const control = mask === a0; // a mask that were server0's own share: no masking left for server0
-    const ms = secrets.map((x) => words(ringSub(ring(x), mask)));
-    // server0's attack: add its own share of the mask to what it received.
-    const recovered = ms.map((m) => m.map((w, i) => BigInt.asIntN(64, w + words(a0)[i])));
-    const hits = recovered.map((r, k) => r.filter((w, i) => w === secrets[k][i]).length);
-    // What server0 can compute from everything it holds: m and m + a0 (= x - a1 with the real mask).
-    const rates = [...ms, ...recovered].map(bitRates);
-    const worst = Math.max(...rates.flatMap((r) => r.map((q) => Math.abs(q - 0.5))));
-    if (control) {
-      t.true(hits.every((h) => h === n), 'the control: a mask known to server0 gives x back');
-      t.true(worst > 0.4, `the control's statistics show x (max bit bias ${worst})`);
-    } else {
-      t.true(hits.every((h) => h < 3), `server0 recovered ${hits} of ${n} elements`);
-      // 4096 samples per bit position: a fair bit is within 0.05 of 1/2 but with probability ~1e-10.
-      t.true(worst < 0.05, `bit bias ${worst} for two different inputs`);
+  for (const [who, own] of [['server0', a0], ['server1', a1]] as const) {
+    for (const mask of [a, own]) {
+      const control = mask === own; // a mask that were this server's own share: no masking left for it
+      const ms = secrets.map((x) => words(ringSub(ring(x), mask)));
+      // The server's attack: add its own share of the mask to what it received.
+      const recovered = ms.map((m) => m.map((w, i) => BigInt.asIntN(64, w + words(own)[i])));
+      const hits = recovered.map((r, k) => r.filter((w, i) => w === secrets[k][i]).length);
+      // What it can compute from everything it holds: m and m + its share (x minus the other share).
+      const rates = [...ms, ...recovered].map(bitRates);
+      const worst = Math.max(...rates.flatMap((r) => r.map((q) => Math.abs(q - 0.5))));
+      if (control) {
+        t.true(hits.every((h) => h === n), `the control: a mask known to ${who} gives x back`);
+        t.true(worst > 0.4, `the control's statistics show x to ${who} (max bit bias ${worst})`);
+      } else {
+        t.true(hits.every((h) => h < 3), `${who} recovered ${hits} of ${n} elements`);
+        // 4096 samples per bit position: a fair bit is within 0.05 of 1/2 but with probability ~1e-10.
+        t.true(worst < 0.05, `${who}: bit bias ${worst} for two different inputs`);
+      }
     }
   }
   // The shares made from m = x - a sum to x, and the masked form is {alpha: m, a_i}.
