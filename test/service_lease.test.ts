@@ -25,12 +25,15 @@ const TTL = 8000;
 let c: TestCluster;
 let owner: tfe.PredictionClient;
 const nets = { fss: mlp([12, 16, 4]), securenn: mlp([12, 8, 3]) };
+/** One Dense layer: no round between server0 and server1 before the output. */
+const linear = mlp([12, 5]);
 
 test.before(async () => {
   c = await startLimitedCluster({ maxSessionsPerClient: 4, maxSessions: 32, leaseTtlMs: TTL });
   await c.ready();
   owner = await c.connect({ asOwner: true });
   for (const [protocol, m] of Object.entries(nets)) await owner.deploy(m.file, { name: `m-${protocol}`, protocol: protocol as 'fss' });
+  for (const protocol of ['fss', 'securenn', 'pond'] as const) await owner.deploy(linear.file, { name: `lin-${protocol}`, protocol });
 });
 
 test.after.always(async () => {
@@ -130,6 +133,27 @@ test.serial('a leased query sends its input masked: exact, one round fewer on ea
     // server0 and server1 no longer open the input for the first product (input_mask.ts).
     for (const i of [0, 1]) t.is(masked.serverTraffic[i].rounds, plain.serverTraffic[i].rounds - 1, `${protocol} server${i}: ${JSON.stringify([plain.serverTraffic[i], masked.serverTraffic[i]])}`);
     await client.close();
+  }
+});
+
+test.serial('a linear model (no round before the output) gets every leased query masked', async (t) => {
+  // server1 sends its share of the next query's mask only once server0 has told it whether it
+  // granted the lease: with no message from server0 before the output, server1 used to look for
+  // the lease before its notice had arrived, and the next query went unmasked, at random.
+  for (const protocol of ['fss', 'securenn', 'pond'] as const) {
+    const client = await c.connect();
+    const rounds: number[][] = [];
+    for (let i = 0; i < 8; i++) {
+      const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+      const p = await client.predict(`lin-${protocol}`, { data: x, shape: [1, 12] });
+      const want = linear.forward(x, relu);
+      t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 1e-3), `${protocol}: ${Array.from(p.data)} vs ${Array.from(want)}`);
+      rounds.push([0, 1].map((s) => p.serverTraffic[s].rounds));
+    }
+    await client.close();
+    // The first query goes plain (no lease yet); each later one opens nothing for the product.
+    const [first, ...leased] = rounds;
+    for (const r of leased) t.deepEqual(r, first.map((n) => n - 1), `${protocol}: rounds per query ${JSON.stringify(rounds)}`);
   }
 });
 

@@ -142,6 +142,13 @@ export interface LeaseNotice {
   session?: string;
 }
 
+/**
+ * server0 -> server1 in a query's session, for a query that asked for the next one's lease
+ * (leaseNext): the lease granted (its notice went first, on the same link), or none.
+ */
+export type NextLeaseDecision = { id: string; none?: undefined } | { none: true; id?: undefined };
+export const NEXT_LEASE_KEY = 'next-lease';
+
 export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | SetupFailedNotice | LeaseNotice;
 
 export interface ModelInfo {

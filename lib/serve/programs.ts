@@ -73,7 +73,7 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
  *    share of that query's input mask, or that it has none (input_mask.ts).
  * Every tensor the query made is freed, whether it succeeded or not.
  */
-export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => NextLease | undefined }): Promise<number[]> {
+export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => Promise<NextLease | undefined> }): Promise<number[]> {
   const party = fork.party(me);
   const maskOp = reserveInputMaskOp(fork, query.index);
   const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
@@ -96,7 +96,7 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
     } finally {
       if (checked !== out) checked?.dispose();
     }
-    if (query.leaseNext) await sendNextMaskShare(party, fork.provider, query.leaseNext(), CLIENT, nextMaskTag());
+    if (query.leaseNext && party.isCompute) await sendNextMaskShare(party, fork.provider, await query.leaseNext(), CLIENT, nextMaskTag());
     return [...result.shape];
   } finally {
     await Promise.allSettled(tensors.map((t) => t.dispose()));

@@ -30,7 +30,7 @@ export function sessionTransport(me: PartyName, endpoint: WsEndpoint, session: s
  * Returns the output shape (the compute servers) and,
  * for server2 when its side was shipped ahead into the pool, the bytes it had shipped.
  */
-export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => NextLease | undefined): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
+export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
   const masks = epoch.masks.get(m.name);
   if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
   // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 
 import { resolveDevice, setBackend } from '../backend/backends';
-import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
+import { SERVER0, SERVER1, SERVER2, SERVERS } from '../protocol/party';
 import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -23,7 +23,7 @@ import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } fr
 import { PoolReservations } from './reservations';
 import type { NextLease } from './input_mask';
 import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef } from './leases';
-import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NextLeaseDecision, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type Notice, RequestPairing } from './pairing';
@@ -249,11 +249,17 @@ export class TfeServer {
       // server1 knows it before this query ends): this query's compute servers send its mask, and
       // server0 its reference with the answer (#nextLease finds it by this session).
       if (req.type === 'predict' && req.leaseNext) {
+        let id: string | undefined;
         try {
-          this.#grantLease(peer, req.model, req.shape, session);
+          id = this.#grantLease(peer, req.model, req.shape, session).id;
         } catch {
           // No lease (limits, no leases here): the client's next query goes the plain way.
         }
+        // server1 sends the client its mask share only once it knows whether there is a lease: a
+        // leased query has no start notice, and one with no round before its output (a linear
+        // model) would otherwise race the lease notice (this goes after it, on the same link).
+        const decision: NextLeaseDecision = id ? { id } : { none: true };
+        void this.endpoint.send(SERVER1, session, NEXT_LEASE_KEY, { kind: 'control', data: decision }).catch(() => undefined);
       }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
       if (leased) return this.#run(session, peer, req, leased);
@@ -303,8 +309,19 @@ export class TfeServer {
     return { id, index: entry.index, ttlMs };
   }
 
-  /** The lease the query in `session` asked for (leaseNext) and this server holds: index and input shape. */
-  #nextLease(session: string): NextLease | undefined {
+  /**
+   * The lease the query in `session` asked for (leaseNext) and this server holds: index and input
+   * shape. server1 first waits for server0's decision (sent as the query started, after the lease
+   * notice itself).
+   */
+  async #nextLease(session: string): Promise<NextLease | undefined> {
+    if (this.me === SERVER1) {
+      const p = await this.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY);
+      const d = p.kind === 'control' ? (p.data as NextLeaseDecision | null) : null;
+      if (!d || typeof d !== 'object' || (d.none !== true && typeof d.id !== 'string')) throw new Error('server0 sent a malformed lease decision');
+      if (d.none) return undefined;
+      if (this.#leases.forSession(session)?.id !== d.id) return undefined; // expired meanwhile: no mask, the next query goes plain
+    }
     const e = this.#leases.forSession(session)?.entry;
     return e?.shape ? { index: e.index, shape: e.shape } : undefined;
   }
