@@ -18,9 +18,9 @@
 //      "Tiles") instead of row-major.
 //   7: every query's session reserves its first op for the input's mask, and a leased query may
 //      send its input masked (lib/serve/input_mask.ts): op ids shift, new messages.
-//   8: a query that asks for the next one's lease (leaseNext) has server0 tell server1 its decision
-//      in the query's session (lib/serve/server.ts, NEXT_LEASE_KEY), which server1 waits for
-//      before it sends its mask share: a new message.
+//   8: server1 waits for the lease a query asked for (leaseNext) before it sends its mask share,
+//      and server0 says in the query's session when it granted none (lib/serve/server.ts,
+//      NEXT_LEASE_KEY): a new message.
 export const COMPUTE_VERSION = 8;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */

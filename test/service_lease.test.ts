@@ -157,6 +157,31 @@ test.serial('a linear model (no round before the output) gets every leased query
   }
 });
 
+test.serial('a query whose next lease is refused (its client holds its limit) answers at once, and the next goes plain', async (t) => {
+  // maxSessionsPerClient is 4: one query on each of five models leaves the client four unused
+  // leases, so server0 grants the fifth query's none, and tells server1, which waits for a lease
+  // notice before its mask share otherwise.
+  const client = await c.connect();
+  const granted = async () => (await status())[0].leases!.granted;
+  const before = await granted();
+  for (const protocol of ['fss', 'securenn'] as const) await predictsExactly(t, client, protocol);
+  for (const protocol of ['securenn', 'pond'] as const) await client.predict(`lin-${protocol}`, { data: new Float64Array(12), shape: [1, 12] });
+  t.is(await granted(), before + 4);
+  const rounds: number[][] = [];
+  for (let i = 0; i < 2; i++) {
+    const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+    const t0 = Date.now();
+    const p = await client.predict('lin-fss', { data: x, shape: [1, 12] });
+    t.true(Date.now() - t0 < 5000, `answered in ${Date.now() - t0} ms`);
+    const want = linear.forward(x, relu);
+    t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 1e-3), `${Array.from(p.data)} vs ${Array.from(want)}`);
+    rounds.push([0, 1].map((s) => p.serverTraffic[s].rounds));
+  }
+  t.is(await granted(), before + 4, 'the client held its limit: no lease for lin-fss');
+  t.deepEqual(rounds[1], rounds[0], 'without a lease the second query goes plain, as the first');
+  await client.close();
+});
+
 test.serial("a client's last query ({ last: true }) takes no lease, and still uses the one it holds", async (t) => {
   const client = await c.connect();
   const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);

@@ -144,9 +144,11 @@ export interface LeaseNotice {
 
 /**
  * server0 -> server1 in a query's session, for a query that asked for the next one's lease
- * (leaseNext): the lease granted (its notice went first, on the same link), or none.
+ * (leaseNext) when server0 granted none (a granted one's notice says so itself).
  */
-export type NextLeaseDecision = { id: string; none?: undefined } | { none: true; id?: undefined };
+export interface NoNextLease {
+  none: true;
+}
 export const NEXT_LEASE_KEY = 'next-lease';
 
 export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | SetupFailedNotice | LeaseNotice;

@@ -23,7 +23,7 @@ import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } fr
 import { PoolReservations } from './reservations';
 import type { NextLease } from './input_mask';
 import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef } from './leases';
-import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NextLeaseDecision, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type Notice, RequestPairing } from './pairing';
@@ -63,6 +63,8 @@ export class TfeServer {
   #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
+  /** server1: queries at their output, waiting for the notice of the lease they asked for (#nextLease). */
+  #leaseWaiters = new Map<string, () => void>();
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
@@ -249,17 +251,14 @@ export class TfeServer {
       // server1 knows it before this query ends): this query's compute servers send its mask, and
       // server0 its reference with the answer (#nextLease finds it by this session).
       if (req.type === 'predict' && req.leaseNext) {
-        let id: string | undefined;
         try {
-          id = this.#grantLease(peer, req.model, req.shape, session).id;
+          this.#grantLease(peer, req.model, req.shape, session);
         } catch {
-          // No lease (limits, no leases here): the client's next query goes the plain way.
+          // No lease (limits, no leases here): the client's next query goes the plain way. server1
+          // waits for the lease's notice before its mask share (#nextLease): tell it none comes.
+          const none: NoNextLease = { none: true };
+          void this.endpoint.send(SERVER1, session, NEXT_LEASE_KEY, { kind: 'control', data: none }).catch(() => undefined);
         }
-        // server1 sends the client its mask share only once it knows whether there is a lease: a
-        // leased query has no start notice, and one with no round before its output (a linear
-        // model) would otherwise race the lease notice (this goes after it, on the same link).
-        const decision: NextLeaseDecision = id ? { id } : { none: true };
-        void this.endpoint.send(SERVER1, session, NEXT_LEASE_KEY, { kind: 'control', data: decision }).catch(() => undefined);
       }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
       if (leased) return this.#run(session, peer, req, leased);
@@ -311,16 +310,20 @@ export class TfeServer {
 
   /**
    * The lease the query in `session` asked for (leaseNext) and this server holds: index and input
-   * shape. server1 first waits for server0's decision (sent as the query started, after the lease
-   * notice itself).
+   * shape. server1 waits for it: server0 sends its notice before anything of the query, but a
+   * leased query has no start notice, so one with no round before its output (a linear model)
+   * would otherwise race it, and its next query go unmasked at random. When server0 grants none,
+   * it says so in the query's session.
    */
   async #nextLease(session: string): Promise<NextLease | undefined> {
-    if (this.me === SERVER1) {
-      const p = await this.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY);
-      const d = p.kind === 'control' ? (p.data as NextLeaseDecision | null) : null;
-      if (!d || typeof d !== 'object' || (d.none !== true && typeof d.id !== 'string')) throw new Error('server0 sent a malformed lease decision');
-      if (d.none) return undefined;
-      if (this.#leases.forSession(session)?.id !== d.id) return undefined; // expired meanwhile: no mask, the next query goes plain
+    if (this.me === SERVER1 && !this.#leases.forSession(session)) {
+      await new Promise<void>((resolve, reject) => {
+        this.#leaseWaiters.set(session, resolve);
+        this.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY).then((p) => {
+          if (p.kind !== 'control' || (p.data as NoNextLease | null)?.none !== true) reject(new Error('server0 sent a malformed lease decision'));
+          resolve();
+        }, reject);
+      }).finally(() => this.#leaseWaiters.delete(session));
     }
     const e = this.#leases.forSession(session)?.entry;
     return e?.shape ? { index: e.index, shape: e.shape } : undefined;
@@ -330,6 +333,7 @@ export class TfeServer {
   #onLeaseNotice(n: LeaseNotice): void {
     if (n.epoch !== this.#epoch?.id) return;
     this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
+    if (n.session) this.#leaseWaiters.get(n.session)?.();
     const session = this.#pending.takeLeaseWaiter(n.id);
     if (!session) return;
     const p = this.#pending.get(session), req = p?.client?.req;
