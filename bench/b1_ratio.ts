@@ -7,6 +7,9 @@
 //   npm run bench:b1 -- --only A,C_max --rounds 80 --gap-ms 600
 //   npm run bench:b1 -- --json          one JSON object on stdout
 //   npm run bench:b1 -- --cpu           also each process's CPU time per query (client, server0-2)
+//   npm run bench:b1 -- --floor         first A1 and A1R: network A's first layer alone (no round
+//                                       between the servers: the fixed cost of a query) and with its
+//                                       ReLU (one gate), random weights (bench/lib/model_files.ts)
 //   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
 //                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
@@ -24,9 +27,21 @@ import { numberOption } from './lib/args';
 import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
 import { cpuNs } from './lib/proc_cpu';
+import { type NetName, writeNetwork } from './lib/model_files';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 const NETS = ['A', 'B', 'C', 'B_max', 'C_max'];
+const FLOOR_NETS = ['A1', 'A1R'];
+const floorFiles = new Map<string, string>();
+/** The model.json a network runs under `protocol` (undefined: none for that protocol). */
+function modelFile(net: string, protocol: Protocol): string | undefined {
+  if (FLOOR_NETS.includes(net)) {
+    if (!floorFiles.has(net)) floorFiles.set(net, writeNetwork(net as NetName));
+    return floorFiles.get(net);
+  }
+  const m = model(net, protocol);
+  return m && path.join(MODELS, m, 'model.json');
+}
 // Pond runs its own variant of a model where there is one (polynomial activations, bench/calibrate.ts);
 // the max-pool nets have none (Pond has no exact max).
 const model = (net: string, protocol: Protocol) => (protocol === 'pond' ? (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : undefined) : net);
@@ -66,8 +81,8 @@ async function main(): Promise<void> {
   const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const onlyAt = argv.indexOf('--only');
-  const nets = onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS;
-  for (const n of nets) if (!NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${NETS.join(', ')})`);
+  const nets = [...(argv.includes('--floor') ? FLOOR_NETS : []), ...(onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS)];
+  for (const n of nets) if (!NETS.includes(n) && !FLOOR_NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${[...NETS, ...FLOOR_NETS].join(', ')})`);
   const rounds = numberOption(argv, '--rounds', 40), gapMs = numberOption(argv, '--gap-ms', 400);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
   const netSetting = parseNetArgs(argv);
@@ -81,13 +96,13 @@ async function main(): Promise<void> {
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config);
     for (const net of nets) {
-      if (!fs.existsSync(path.join(MODELS, net, 'model.json'))) {
+      if (!FLOOR_NETS.includes(net) && !fs.existsSync(path.join(MODELS, net, 'model.json'))) {
         say(`(skipping ${net}: bench/models/${net} is missing; run npm run train)`);
         continue;
       }
-      const protocols = (['securenn', 'fss', 'pond'] as Protocol[]).filter((p) => model(net, p));
-      for (const p of protocols) await owner.deploy(path.join(MODELS, model(net, p)!, 'model.json'), { name: `${net}-${p}`, protocol: p });
-      const shape = net === 'A' ? [1, 784] : [1, 28, 28, 1];
+      const protocols = (['securenn', 'fss', 'pond'] as Protocol[]).filter((p) => modelFile(net, p));
+      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}) });
+      const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));
       const pids = [process.pid, ...procs.map((p) => p.child.pid!)];
@@ -124,6 +139,7 @@ async function main(): Promise<void> {
     await stopCluster(procs);
     emulated?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    for (const f of floorFiles.values()) fs.rmSync(path.dirname(f), { recursive: true, force: true });
   }
   if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, ...(emulated ? { network: emulated.check } : {}), results })}\n`);
   else {

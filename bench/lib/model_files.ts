@@ -1,10 +1,12 @@
 // Networks A, B and C as TensorFlow.js LayersModel files with random (Glorot-scaled) weights, for
-// benchmarks that only need the architecture: the trained models live in bench/models/.
+// benchmarks that only need the architecture: the trained models live in bench/models/. Also A's
+// first layer alone (A1: no round between the servers, so its latency is the service's fixed cost
+// per query) and with its ReLU (A1R: that plus one gate).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type NetName = 'A' | 'B' | 'C';
+export type NetName = 'A' | 'B' | 'C' | 'A1' | 'A1R';
 export type Pool = 'avg' | 'max';
 
 interface Layer {
@@ -26,7 +28,9 @@ export function writeNetwork(net: NetName, pool: Pool = 'avg'): string {
     layers.push({ class_name: 'Dense', config: { name, units: o, activation: act, use_bias: true, ...(first ? { batch_input_shape: [null, i] } : {}) } });
     weights.push({ name: `${name}/kernel`, shape: [i, o], data: glorot([i, o], i, o) }, { name: `${name}/bias`, shape: [o], data: glorot([o], o, o).map((v) => v * 0.1) });
   };
-  if (net === 'A') {
+  if (net === 'A1' || net === 'A1R') {
+    dense('dense_1', 784, 128, net === 'A1R' ? 'relu' : 'linear', true);
+  } else if (net === 'A') {
     dense('dense_1', 784, 128, 'relu', true);
     dense('dense_2', 128, 128, 'relu');
     dense('dense_3', 128, 10, 'linear');
