@@ -331,9 +331,10 @@ export class TfeServer {
 
   /** server1/server2: server0 leased an index; a request that named it already is paired now. */
   #onLeaseNotice(n: LeaseNotice): void {
+    // The query that asked for it goes on either way: a lease of another setup is no lease here.
+    if (n.session) this.#leaseWaiters.get(n.session)?.();
     if (n.epoch !== this.#epoch?.id) return;
     this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
-    if (n.session) this.#leaseWaiters.get(n.session)?.();
     const session = this.#pending.takeLeaseWaiter(n.id);
     if (!session) return;
     const p = this.#pending.get(session), req = p?.client?.req;
