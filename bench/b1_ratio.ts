@@ -9,7 +9,8 @@
 //   npm run bench:b1 -- --cpu           also each process's CPU time per query (client, server0-2)
 //   npm run bench:b1 -- --floor         first A1 and A1R: network A's first layer alone (no round
 //                                       between the servers: the fixed cost of a query) and with its
-//                                       ReLU (one gate), random weights (bench/lib/model_files.ts)
+//                                       ReLU (one gate), random weights (bench/lib/model_files.ts);
+//                                       then also each net's median above A1's, per protocol
 //   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
 //                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
@@ -152,6 +153,15 @@ async function main(): Promise<void> {
       say('|---|---|---|---|');
       const cell = (r: NetResult, p: Protocol) => (r.cpu_ms?.[p] ? `${r.cpu_ms[p]!.map((v) => v.toFixed(1)).join(' / ')} = ${r.cpu_ms[p]!.reduce((a, b) => a + b, 0).toFixed(1)}` : '-');
       for (const r of results) say(`| ${r.network} | ${cell(r, 'securenn')} | ${cell(r, 'fss')} | ${cell(r, 'pond')} |`);
+    }
+    const floor = results.find((r) => r.network === 'A1');
+    if (floor) {
+      // What each protocol adds to a query with no round (A1): the part a protocol decides.
+      say('\nAbove A1 (a query with no round between the servers), median ms:\n');
+      say('| net | SecureNN | FSS | FSS / SecureNN |');
+      say('|---|---|---|---|');
+      const above = (r: NetResult, p: Protocol) => r.median_ms[p]! - floor.median_ms[p]!;
+      for (const r of results) if (r !== floor) say(`| ${r.network} | ${above(r, 'securenn').toFixed(1)} | ${above(r, 'fss').toFixed(1)} | ${(above(r, 'fss') / above(r, 'securenn')).toFixed(2)} |`);
     }
     say(`\nMedians (p90), ${rounds} paired rounds ${gapMs} ms apart; ratios of the medians (median of the rounds' ratios). Command: \`npm run bench:b1 -- ${argv.join(' ')}\`.`);
   }
