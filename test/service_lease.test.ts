@@ -137,9 +137,10 @@ test.serial('a leased query sends its input masked: exact, one round fewer on ea
 });
 
 test.serial('a linear model (no round before the output) gets every leased query masked', async (t) => {
-  // server1 sends its share of the next query's mask only once server0 has told it whether it
-  // granted the lease: with no message from server0 before the output, server1 used to look for
-  // the lease before its notice had arrived, and the next query went unmasked, at random.
+  // server1 sends its share of the next query's mask only once it holds the lease's notice (or
+  // server0's word that there is none): with no message from server0 before the output, server1
+  // used to look for the lease before its notice had arrived, and the next query went unmasked,
+  // at random.
   for (const protocol of ['fss', 'securenn', 'pond'] as const) {
     const client = await c.connect();
     const rounds: number[][] = [];

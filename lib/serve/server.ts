@@ -321,7 +321,7 @@ export class TfeServer {
         this.#leaseWaiters.set(session, resolve);
         this.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY).then((p) => {
           if (p.kind !== 'control' || (p.data as NoNextLease | null)?.none !== true) reject(new Error('server0 sent a malformed lease decision'));
-          resolve();
+          else resolve();
         }, reject);
       }).finally(() => this.#leaseWaiters.delete(session));
     }
