@@ -94,10 +94,10 @@ export async function checkedOutputShare(p: Party, cr: CorrelatedRandomness, ind
 
 /**
  * server0/server1, after its output share (step 1): its share of the next query's input mask, or
- * that it has none, to `client` under `t` (a part of the output's step: the same round).
+ * that it has none, to `client` under `t` (a part of the output's step: the same round). Only the
+ * compute servers call it (programs.ts).
  */
 export async function sendNextMaskShare(p: Party, cr: CorrelatedRandomness, next: NextLease | undefined, client: string, t: Tag): Promise<void> {
-  if (!p.isCompute) return;
   if (!next) return p.sendControl(client, t, { none: true });
   const share = await cr.mask(p, inputMaskRef(next.index, next.shape));
   try {

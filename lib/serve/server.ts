@@ -247,9 +247,9 @@ export class TfeServer {
     }
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
-      // The next query's lease, announced before this query's start notice (the same link, so
-      // server1 knows it before this query ends): this query's compute servers send its mask, and
-      // server0 its reference with the answer (#nextLease finds it by this session).
+      // The next query's lease, announced as this query starts: this query's compute servers send
+      // its mask's shares (server1 once the notice is there: #nextLease), and server0 its
+      // reference with the answer.
       if (req.type === 'predict' && req.leaseNext) {
         try {
           this.#grantLease(peer, req.model, req.shape, session);
