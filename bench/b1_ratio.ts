@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import type { ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
-import { numberOption } from './lib/args';
+import { checkOptions, numberOption } from './lib/args';
 import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
 import { cpuNs } from './lib/proc_cpu';
@@ -79,10 +79,15 @@ const ratioText = (x?: Ratio) => (x ? `${x.of_medians.toFixed(2)} (${x.median_of
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  checkOptions(argv, {
+    flags: ['--json', '--cpu', '--floor'],
+    values: ['--only', '--rounds', '--gap-ms', '--net', '--rtt', '--rate'],
+    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--net lan|wan | --rtt MS --rate MBIT]`,
+  });
   const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const onlyAt = argv.indexOf('--only');
-  const nets = [...(argv.includes('--floor') ? FLOOR_NETS : []), ...(onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS)];
+  const nets = [...new Set([...(argv.includes('--floor') ? FLOOR_NETS : []), ...(onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS)])];
   for (const n of nets) if (!NETS.includes(n) && !FLOOR_NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${[...NETS, ...FLOOR_NETS].join(', ')})`);
   const rounds = numberOption(argv, '--rounds', 40), gapMs = numberOption(argv, '--gap-ms', 400);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
@@ -107,15 +112,18 @@ async function main(): Promise<void> {
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));
       const pids = [process.pid, ...procs.map((p) => p.child.pid!)];
-      const cpuNow = () => pids.map(cpuNs);
+      // Reading /proc costs the client about 0.7 ms per sample of four processes: its own clock is
+      // read last before the query and first after it, so that cost falls outside its count.
+      const cpuBefore = () => { const rest = pids.slice(1).map(cpuNs); return [cpuNs(pids[0]), ...rest]; };
+      const cpuAfter = () => { const own = cpuNs(pids[0]); return [own, ...pids.slice(1).map(cpuNs)]; };
       const cpu: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, pids.map(() => 0)]));
       const pause = () => new Promise((r) => setTimeout(r, gapMs));
       for (const p of protocols) for (let i = 0; i < 3; i++) { await client.predict(`${net}-${p}`, input()); await pause(); } // warm-up
       for (let r = 0; r < rounds; r++) {
         for (const p of shuffled(protocols)) {
-          const c0 = withCpu ? cpuNow() : [];
+          const c0 = withCpu ? cpuBefore() : [];
           lat[p].push((await client.predict(`${net}-${p}`, input())).latencyMs);
-          if (withCpu) cpuNow().forEach((v, i) => (cpu[p][i] += (v - c0[i]) / 1e6 / rounds));
+          if (withCpu) cpuAfter().forEach((v, i) => (cpu[p][i] += (v - c0[i]) / 1e6 / rounds));
           await pause();
         }
       }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { loadMnist } from '../lib/data/mnist';
 import { type Layer, plainModel } from './lib/plain_forward';
 import { initialFits, plainAccuracy, polynomialHook, withPolynomials } from './lib/pond_variant';
+import { checkOptions } from './lib/args';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 
@@ -35,6 +36,7 @@ function calibrate(net: string, images: number, degree: number): void {
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
+  checkOptions(argv, { values: ['--only', '--images', '--degree'], usage: 'npm run calibrate [-- --only A,B,C] [--images N] [--degree D]' });
   const opt = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
   const nets = (opt('--only') ?? 'A,B,C').split(',').filter((n) => fs.existsSync(path.join(MODELS, n, 'model.json')));
   for (const n of nets) calibrate(n, Number(opt('--images') ?? 2000), Number(opt('--degree') ?? 2));

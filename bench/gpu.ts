@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as tfe from '../lib';
 import { percentile } from './lib/percentile';
 import { nowMs } from './lib/timing';
+import { checkOptions } from './lib/args';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 
@@ -67,6 +68,7 @@ async function run(protocol: tfe.ProtocolName, net: string, device: tfe.DeviceOp
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  checkOptions(argv, { flags: ['--quick', '--json'], values: ['--device'], usage: 'npm run bench:gpu [-- --device cuda|cpu] [--quick] [--json]' });
   const at = argv.indexOf('--device');
   const device = (at >= 0 ? argv[at + 1] : 'cuda') as tfe.DeviceOption;
   const quick = argv.includes('--quick');

@@ -16,6 +16,7 @@ import { runOpensslSpeed } from './lib/openssl_speed';
 import { type BenchResult, type Measured, renderMarkdown, type Row } from './lib/report';
 import { checkConv2dValid, checkMatmul, type ConvDims } from './lib/spot_check';
 import { gmacs, type Timing, timeAsync, type TimingOptions } from './lib/timing';
+import { checkOptions } from './lib/args';
 
 const WARMUP = 2;
 const MATMUL_SHAPES: [number, number, number][] = [
@@ -109,10 +110,7 @@ const gbps = (t: Timing, elements = PRG_ELEMENTS) => (elements * BYTES_PER_RING)
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write('usage: node dist/bench/kernels.js [--json]\n');
-    return;
-  }
+  checkOptions(args, { flags: ['--json'], usage: 'npm run bench:kernels [-- --json]' });
   const json = args.includes('--json');
   const notes: string[] = [];
   // Notes go to stderr as they happen (so --json stdout stays one object) and into the output.

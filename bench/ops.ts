@@ -9,6 +9,7 @@ import { profileNative, type Profile } from './lib/kernel_profile';
 import { REFERENCE_MB, secureNNNetworks, secureNNOps } from './lib/securenn_bench';
 import { nowMs } from './lib/timing';
 import { percentile } from './lib/percentile';
+import { checkOptions } from './lib/args';
 
 interface Sample {
   medianMs: number;
@@ -99,6 +100,7 @@ async function netA(cluster: tfe.Cluster, batch: number, runs: number): Promise<
 }
 
 async function main(): Promise<void> {
+  checkOptions(process.argv.slice(2), { flags: ['--json', '--quick'], usage: 'npm run bench:ops [-- --json] [--quick]' });
   const json = process.argv.includes('--json');
   const results: { name: string; shape: string; s: Sample }[] = [];
   for (const op of OPS) {

@@ -20,6 +20,7 @@ import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 import { percentile } from './lib/percentile';
 import { cpuSeconds } from './lib/proc_cpu';
 import { plainModel } from './lib/plain_forward';
+import { checkOptions } from './lib/args';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 const PIXELS = 784;
@@ -34,8 +35,11 @@ function arg(argv: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const known = new Set(['--runs', '--only', '--protocol', '--json', '--pooled', '--keras-order', '--fss-gate']);
-  for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(', ')})`);
+  checkOptions(argv, {
+    flags: ['--json', '--pooled', '--keras-order'],
+    values: ['--runs', '--only', '--protocol', '--fss-gate'],
+    usage: 'node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol securenn|fss|pond] [--fss-gate G] [--pooled] [--keras-order] [--json]',
+  });
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   const only = (arg(argv, '--only') ?? 'A,B_max,C_max').split(',');

@@ -14,6 +14,7 @@ import { PredictionClient } from '../lib/serve/client';
 import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 import { type NetName, writeNetwork } from './lib/model_files';
 import { percentile } from './lib/percentile';
+import { checkOptions } from './lib/args';
 
 interface Row {
   network: NetName;
@@ -27,6 +28,7 @@ interface Row {
 
 
 async function main(): Promise<void> {
+  checkOptions(process.argv.slice(2), { flags: ['--json', '--quick', '--plain'], values: ['--only'], usage: 'npm run bench:service [-- --only A,B,C] [--json] [--quick] [--plain]' });
   const json = process.argv.includes('--json');
   const quick = process.argv.includes('--quick');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);

@@ -30,6 +30,7 @@ import { cpuSeconds } from './lib/proc_cpu';
 import { type Entry, type Measured, evaluate } from './lib/table_eval';
 import { markdownTable, writeResults, writeSvg } from './lib/table_report';
 import { loadEntries, mergedMeta, saveEntries } from './lib/table_store';
+import { checkOptions } from './lib/args';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 
@@ -55,6 +56,11 @@ const ENTRIES: Entry[] = [
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  checkOptions(argv, {
+    flags: ['--redraw', '--json', '--quick', '--no-leases'],
+    values: ['--only', '--protocol', '--b1-gap-ms', '--fss-gate', '--net', '--rtt', '--rate'],
+    usage: 'npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol pond|securenn|fss] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact] [--b1-gap-ms MS] [--redraw]',
+  });
   if (argv.includes('--redraw')) return redraw((m) => console.log(m));
   const json = argv.includes('--json');
   const quick = argv.includes('--quick');

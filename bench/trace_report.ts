@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { TraceEvent } from '../lib/trace';
-import { numberOption } from './lib/args';
+import { checkOptions, numberOption } from './lib/args';
 
 interface Stamped {
   at: number;
@@ -27,6 +27,7 @@ const endOf = (e: Stamped) => (lasts(e) ? e.at + e.value : e.at);
 
 function main(): void {
   const argv = process.argv.slice(2);
+  checkOptions(argv, { flags: ['--events'], values: ['--last', '--split-ms'], positional: 1, usage: 'npm run trace:report -- <TFE_TRACE_DIR> [--last N] [--events] [--split-ms MS]' });
   const dir = argv[0];
   if (!dir || dir.startsWith('--') || !fs.existsSync(dir)) throw new Error('usage: npm run trace:report -- <TFE_TRACE_DIR> [--last N] [--events] [--split-ms MS]');
   const last = numberOption(argv, '--last', 3, 1), splitMs = numberOption(argv, '--split-ms', 20, 0.001), showEvents = argv.includes('--events');

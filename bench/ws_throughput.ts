@@ -7,6 +7,7 @@ import * as net from 'node:net';
 
 import * as tfe from '../lib';
 import { nowMs } from './lib/timing';
+import { checkOptions } from './lib/args';
 
 const TOTAL = 256 << 20;
 const MESSAGE = 8 << 20;
@@ -48,6 +49,7 @@ async function webSocket(): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  checkOptions(process.argv.slice(2), { flags: ['--json'], usage: 'npm run bench:ws [-- --json]' });
   // Alternate and keep the best of three each: the machine is shared.
   const tcp: number[] = [], ws: number[] = [];
   for (let i = 0; i < 3; i++) {
