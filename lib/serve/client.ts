@@ -21,7 +21,7 @@ import { checkDeployGate, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
-import { ClientLeases, dropMask, type HeldLease, isLeaseFailure } from './client_leases';
+import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
 import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
 import { answerDeadline } from '../browser/deadline';
@@ -104,11 +104,8 @@ export class PredictionClient {
    * Sends `req` to every server, runs `body`, and waits for every server's answer. Always settles
    * within the request timeout: a failed send, a refusal, a dropped link or silent servers end it
    * with an error, the servers are told to drop the session, and its leftovers are freed here.
-   * `later` runs beside `body` but is not waited for: what the servers send after their answers
-   * (the next query's mask shares). The session stays open until it settles, within the same
-   * timeout, and is aborted if it fails; its own result is the caller's to use.
    */
-  async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>, onAnswer?: (server: string, res: Response) => void, later?: (party: Party) => Promise<unknown>): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
+  async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>, onAnswer?: (server: string, res: Response) => void): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
     await this.#reachable();
     const session = randomUUID();
     const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
@@ -126,9 +123,6 @@ export class PredictionClient {
     for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
     const deadline = answerDeadline(this.#timeoutMs, req.type, SERVERS, answered);
     const timeout = deadline.expired;
-    const tail = later?.(party);
-    tail?.catch(() => undefined); // the caller's to use; a failure here only ends the session
-    let settled = false;
     try {
       const sent = Promise.all(SERVERS.map((s) => this.#endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: req }).catch((e: Error) => {
         throw new Error(`could not send the ${req.type} request to ${s}: ${e.message}`);
@@ -136,7 +130,6 @@ export class PredictionClient {
       await Promise.race([sent, timeout]);
       // The first failure (a server's refusal, a dropped connection) ends the wait at once.
       const [result, ...responses] = await Promise.race([Promise.all([body(party), ...answers]), timeout]);
-      settled = true;
       return { result: result as T, responses: responses as Response[], traffic: transport.traffic() };
     } catch (e) {
       // Prefer a server's stated reason over the local symptom (e.g. "session aborted"): give the
@@ -147,23 +140,8 @@ export class PredictionClient {
       const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up/.test(String(r.reason?.message)));
       throw stated ? (stated.reason as Error) : e;
     } finally {
-      if (tail && settled) void this.#endAfter(session, tail, deadline);
-      else {
-        deadline.cancel();
-        this.#endpoint.endSession(session);
-      }
-    }
-  }
-
-  /** Ends `session` once `tail` settles; aborts it (the servers told) if it fails or the deadline comes first. */
-  async #endAfter(session: string, tail: Promise<unknown>, deadline: { expired: Promise<never>; cancel(): void }): Promise<void> {
-    try {
-      await Promise.race([tail, deadline.expired]);
-      this.#endpoint.endSession(session);
-    } catch (e) {
-      this.#endpoint.abortSession(session, `the client gave up: ${String((e as Error)?.message).slice(0, 200)}`, SERVERS.filter((s) => this.#endpoint.connected(s)));
-    } finally {
       deadline.cancel();
+      this.#endpoint.endSession(session);
     }
   }
 
@@ -213,28 +191,21 @@ export class PredictionClient {
     // With a lease's input mask, the input goes masked (m = x - a to server0 and server1), so the
     // servers need not open it for the first product (input_mask.ts); else it is secret-shared.
     // A batch-1 query also asks for the next one's lease and mask (leaseNext), which come back with it.
-    // The next mask's shares come after the servers' answers: the prediction returns without
-    // them, and the lease keeps their promise for the next query (ClientLeases.take waits for it).
     const leaseNext = batch1 && this.#leases.enabled && !last;
-    let nextMask: Promise<RingTensor | undefined> | undefined;
+    let nextMask: RingTensor | undefined;
     const ask = (lease?: HeldLease) =>
-      this.#request(
-        { type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) },
-        async (party) => {
-          const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
-          const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT)]);
-          return out!;
-        },
-        undefined,
-        leaseNext ? (party) => (nextMask = receiveNextMask(party, nextMaskTag(), dense.shape)) : undefined,
-      );
-    const lease = batch1 ? await this.#leases.take(model, dense.shape) : undefined;
+      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
+        const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
+        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
+        return out!;
+      });
+    const lease = batch1 ? this.#leases.take(model, dense.shape) : undefined;
     const askedAt = Date.now();
     try {
       // A lease the servers no longer know (expired, a new setup) only costs the plain path.
       const { result, traffic, responses } = await ask(lease).catch((e: unknown) => {
         if (!lease || !isLeaseFailure(e)) throw e;
-        dropMask(nextMask);
+        nextMask?.dispose();
         nextMask = undefined;
         return ask();
       });
@@ -256,7 +227,7 @@ export class PredictionClient {
     } finally {
       ring.dispose();
       lease?.mask?.dispose(); // one query's mask: never used again
-      dropMask(nextMask); // came without a lease, or the query failed
+      nextMask?.dispose(); // came without a lease, or the query failed
     }
   }
 

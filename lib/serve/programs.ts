@@ -68,15 +68,12 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
  * 2. receive the client's input: plain, a share (seed from the client on server0, x - PRG(seed)
  *    on server1); `maskedInput` (a leased query), m = x - a on both, so x comes masked;
  * 3. run the model's steps, the weights reusing their masks;
- * 4. send the output share to the client only (with the masked input's check applied), then
- *    `answered` (the server's answer to the client goes now: the client has its prediction as
- *    soon as both shares and the answers are in, not after step 5);
+ * 4. send the output share to the client only (with the masked input's check applied);
  * 5. `leaseNext` (the client asked for its next query's lease): send the client this server's
- *    share of that query's input mask, or that it has none (input_mask.ts). The client receives
- *    it after its prediction returned, before its next query on the model uses the lease.
+ *    share of that query's input mask, or that it has none (input_mask.ts).
  * Every tensor the query made is freed, whether it succeeded or not.
  */
-export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => Promise<NextLease | undefined>; answered?: (outputShape: number[]) => void }): Promise<number[]> {
+export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => Promise<NextLease | undefined> }): Promise<number[]> {
   const party = fork.party(me);
   const maskOp = reserveInputMaskOp(fork, query.index);
   const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
@@ -99,7 +96,6 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
     } finally {
       if (checked !== out) checked?.dispose();
     }
-    query.answered?.([...result.shape]);
     if (query.leaseNext && party.isCompute) await sendNextMaskShare(party, fork.provider, await query.leaseNext(), CLIENT, nextMaskTag());
     return [...result.shape];
   } finally {

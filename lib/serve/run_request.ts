@@ -29,17 +29,15 @@ export function sessionTransport(me: PartyName, endpoint: WsEndpoint, session: s
  * This server's part of a prediction of `m` (`nextLease`: the lease its leaseNext took, if any).
  * Returns the output shape (the compute servers) and,
  * for server2 when its side was shipped ahead into the pool, the bytes it had shipped.
- * `answered` is called once the output share is sent, before the next query's mask share
- * (predictOnServer), so the server answers the client then.
  */
-export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>, answered?: (outputShape: number[]) => void): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
+export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
   const masks = epoch.masks.get(m.name);
   if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
   // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
   const shipped = me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
   if (shipped) return { offlineBytes: shipped.bytes };
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
-  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}), ...(answered ? { answered } : {}) }) };
+  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}) }) };
 }
 
 /**

@@ -430,7 +430,6 @@ export class TfeServer {
     const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
     if (epoch) epoch.running++;
     const meter = this.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : this.#models.get(req.model)?.protocol ?? 'unknown');
-    let answered = false;
     const done = (async () => {
       try {
         if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
@@ -438,18 +437,11 @@ export class TfeServer {
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
-          // The answer goes with the output share (predictOnServer calls `answer` then), before
-          // the next query's mask share: the client's prediction does not wait for that. Its
-          // traffic is what this server sent up to the output (the mask share is not counted).
-          const answer = (outputShape?: number[], offlineBytes?: number) => {
-            answered = true;
-            // server0: the reference of the lease this query took for the next one (leaseNext).
-            const next = this.me === SERVER0 && req.leaseNext ? this.#leases.forSession(session) : undefined;
-            const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
-            this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
-          };
-          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session), (shape) => answer(shape));
-          if (!answered) answer(outputShape, offlineBytes);
+          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session));
+          // server0: the reference of the lease this query took for the next one (leaseNext).
+          const next = this.me === SERVER0 && req.leaseNext ? this.#leases.forSession(session) : undefined;
+          const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
+          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
         } else {
           const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
           this.#store.save(m);
@@ -463,10 +455,8 @@ export class TfeServer {
         const msg = (e as Error).message;
         this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
         meter.failed(msg);
-        this.endpoint.abortSession(session, forClient(msg), answered ? [...this.#others(), client] : this.#others());
-        // Answered already (it failed sending the next query's mask): the client has its
-        // prediction, and the aborted session tells it that no lease mask comes.
-        if (!answered) this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
+        this.endpoint.abortSession(session, forClient(msg), this.#others());
+        this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
         meter.end();
         clearTimeout(timer);
