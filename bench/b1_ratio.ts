@@ -28,33 +28,8 @@ import { checkOptions, numberOption } from './lib/args';
 import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
 import { cpuNs } from './lib/proc_cpu';
-import { type NetName, writeNetwork } from './lib/model_files';
+import { FLOOR_NETS, MODELS, modelFile, NETS, removeFloorFiles, shuffled } from './lib/b1_nets';
 
-const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
-const NETS = ['A', 'B', 'C', 'B_max', 'C_max'];
-const FLOOR_NETS = ['A1', 'A1R'];
-const floorFiles = new Map<string, string>();
-/** The model.json a network runs under `protocol` (undefined: none for that protocol). */
-function modelFile(net: string, protocol: Protocol): string | undefined {
-  if (FLOOR_NETS.includes(net)) {
-    if (!floorFiles.has(net)) floorFiles.set(net, writeNetwork(net as NetName));
-    return floorFiles.get(net);
-  }
-  const m = model(net, protocol);
-  return m && path.join(MODELS, m, 'model.json');
-}
-// Pond runs its own variant of a model where there is one (polynomial activations, bench/calibrate.ts);
-// the max-pool nets have none (Pond has no exact max).
-const model = (net: string, protocol: Protocol) => (protocol === 'pond' ? (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : undefined) : net);
-
-function shuffled<T>(xs: readonly T[]): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 interface Ratio {
   of_medians: number;
@@ -148,7 +123,7 @@ async function main(): Promise<void> {
     await stopCluster(procs);
     emulated?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
-    for (const f of floorFiles.values()) fs.rmSync(path.dirname(f), { recursive: true, force: true });
+    removeFloorFiles();
   }
   if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, ...(emulated ? { network: emulated.check } : {}), results })}\n`);
   else {
