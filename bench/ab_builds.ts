@@ -43,9 +43,7 @@ function distOf(tree: string): string {
 
 async function start(name: Build['name'], dist: string): Promise<Build> {
   // Each build's own modules: its cluster runs its servers, its client speaks its protocol.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const lc = require(path.join(dist, 'lib', 'serve', 'local_cluster.js')) as typeof LocalCluster;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { PredictionClient: Client } = require(path.join(dist, 'lib', 'serve', 'client.js')) as { PredictionClient: typeof PredictionClient };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tfe-ab-${name}-`));
   const config = await lc.writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
