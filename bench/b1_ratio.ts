@@ -30,7 +30,6 @@ import { percentile } from './lib/percentile';
 import { cpuNs } from './lib/proc_cpu';
 import { FLOOR_NETS, MODELS, modelFile, NETS, removeFloorFiles, shuffled } from './lib/b1_nets';
 
-
 interface Ratio {
   of_medians: number;
   median_of_rounds: number;
