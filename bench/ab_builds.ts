@@ -7,9 +7,9 @@
 //                                                 beside this checkout's node_modules and native build
 //   npm run bench:ab -- --old /tmp/base           A and C, 40 rounds, 300 ms apart, against this checkout
 //   npm run bench:ab -- --old /tmp/base --new /tmp/other --only A1,A --rounds 80 --protocols fss
-// Reported per network and protocol: each build's median (p90), new / old of the medians, and the
-// servers' CPU per query (all threads, both builds' server processes measured alike; the clients
-// share this process). Only the TypeScript differs between builds made by build_base.sh: a
+// Reported per network and protocol: each build's median (p90), new / old of the medians, and CPU
+// per query: this process's (the client's; the other build's client idles meanwhile) plus the
+// build's three servers' (all threads). Only the TypeScript differs between builds made by build_base.sh: a
 // native change needs the old tree's own addon build (npm run build:native there, no symlink).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -82,24 +82,27 @@ async function main(): Promise<void> {
       for (const b of builds) for (const p of here) await b.owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}) });
       const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
-      const jobs = builds.flatMap((b) => here.map((p) => ({ b, p, key: `${b.name}-${p}`, ms: [] as number[], cpuMs: 0 })));
+      const jobs = builds.flatMap((b) => here.map((p) => ({ b, p, key: `${b.name}-${p}`, ms: [] as number[], cpuMs: 0, clientMs: 0 })));
       const pause = () => new Promise((r) => setTimeout(r, gapMs));
       for (const j of jobs) for (let i = 0; i < 3; i++) { await j.b.client.predict(`${net}-${j.p}`, input()); await pause(); } // warm-up
       for (let r = 0; r < rounds; r++) {
         for (const j of shuffled(jobs)) {
-          const c0 = serverCpu(j.b);
+          const c0 = serverCpu(j.b), u0 = process.cpuUsage();
           j.ms.push((await j.b.client.predict(`${net}-${j.p}`, input())).latencyMs);
+          const u = process.cpuUsage(u0);
+          j.clientMs += (u.user + u.system) / 1e3 / rounds;
           j.cpuMs += (serverCpu(j.b) - c0) / 1e6 / rounds;
           await pause();
         }
       }
       const of = (name: string, p: Protocol) => jobs.find((j) => j.key === `${name}-${p}`)!;
       const cell = (ms: number[]) => `${percentile(ms, 0.5).toFixed(2)} (${percentile(ms, 0.9).toFixed(1)})`;
-      console.log(`\n${net}, ${rounds} rounds ${gapMs} ms apart: median (p90) ms, new / old of the medians, servers' CPU ms per query`);
-      console.log('| protocol | old | new | new / old | CPU old | CPU new |\n|---|---|---|---|---|---|');
+      console.log(`\n${net}, ${rounds} rounds ${gapMs} ms apart: median (p90) ms, new / old of the medians, CPU ms per query (client + servers; on a machine whose cores the query fills, steadier than the latency)`);
+      console.log('| protocol | old | new | new / old | CPU old | CPU new | CPU new / old |\n|---|---|---|---|---|---|---|');
       for (const p of here) {
         const [o, n] = [of('old', p), of('new', p)];
-        console.log(`| ${p} | ${cell(o.ms)} | ${cell(n.ms)} | ${(percentile(n.ms, 0.5) / percentile(o.ms, 0.5)).toFixed(3)} | ${o.cpuMs.toFixed(2)} | ${n.cpuMs.toFixed(2)} |`);
+        const cpu = (j: typeof o) => `${j.clientMs.toFixed(2)} + ${j.cpuMs.toFixed(2)}`;
+        console.log(`| ${p} | ${cell(o.ms)} | ${cell(n.ms)} | ${(percentile(n.ms, 0.5) / percentile(o.ms, 0.5)).toFixed(3)} | ${cpu(o)} | ${cpu(n)} | ${((n.clientMs + n.cpuMs) / (o.clientMs + o.cpuMs)).toFixed(3)} |`);
       }
     }
   } finally {
