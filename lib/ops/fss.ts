@@ -177,14 +177,15 @@ export interface SignFinishRelu {
  * The one-round FSS sign gate's local steps after its DCF evaluation (lib/protocol/fss/drelu.ts,
  * steps 5-7) in one kernel: from the opened x^, this party's share c of the first payload and
  * its share of b = MSB(r), its share of DReLU(a); with `relu`, of relu(a) (or [relu; DReLU]).
- * Every input is a ring64 vector [n].
+ * Every input is a ring64 vector [n]. `signBit`: the gate's sign bit, n - 1 for width n (Party.fssBits).
  */
-export async function fssSignFinish(xHat: RingTensor, c: RingTensor, b: RingTensor, party: 0 | 1, relu?: SignFinishRelu): Promise<RingTensor> {
+export async function fssSignFinish(xHat: RingTensor, c: RingTensor, b: RingTensor, party: 0 | 1, relu?: SignFinishRelu, signBit = 63): Promise<RingTensor> {
   const inputs: [RingTensor, string][] = [[xHat, 'xhat'], [c, 'c'], [b, 'b'], ...(relu ? ([[relu.e, 'e'], [relu.r, 'r'], [relu.rb, 'rb']] as [RingTensor, string][]) : [])];
   for (const [t, name] of inputs) {
     requireVector('fssSignFinish', t, name);
     if (t.shape[0] !== xHat.shape[0]) throw new RangeError(`fssSignFinish: ${name} [${t.shape[0]}] and xhat [${xHat.shape[0]}] must have one shape`);
   }
   if (party !== 0 && party !== 1) throw new RangeError(`fssSignFinish: party must be 0 or 1, got ${String(party)}`);
-  return runKernel1(K.FssSignFinish, inputs.map(([t]) => t), { party, relu: relu ? 1 : 0, bit: relu?.bit ? 1 : 0 });
+  requireInt('fssSignFinish', signBit, 'signBit', 1, 63);
+  return runKernel1(K.FssSignFinish, inputs.map(([t]) => t), { party, relu: relu ? 1 : 0, bit: relu?.bit ? 1 : 0, signBit });
 }

@@ -8,7 +8,7 @@ import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
 import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
-import { checkFssGate, checkProtocol, checkSecureNNDrelu, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
+import { checkFssBits, checkFssGate, checkProtocol, checkSecureNNDrelu, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -34,6 +34,12 @@ export interface ClusterOptions {
    * 16384 elements, the compact form for larger ones), 'one-round' or 'compact' (docs/fss.md).
    */
   fssGate?: FssGate;
+  /**
+   * Under 'fss', the width n of the comparisons: 64 (default, the whole ring, exact everywhere) or
+   * narrower, exact while the gates' inputs stay within |x| < 2^(n-1) ring units (docs/fss.md,
+   * "Narrower comparisons").
+   */
+  fssBits?: number;
   /**
    * Under 'securenn', how DReLU is computed: 'one-compare' (default: one PrivateCompare, and relu
    * without a Beaver product) or 'paper' (SecureNN's ShareConvert then ComputeMSB; docs/securenn.md).
@@ -68,6 +74,7 @@ export class Cluster {
   readonly precompute: boolean;
   #protocol: ProtocolName = 'securenn';
   #fssGate: FssGate = 'auto';
+  #fssBits = 64;
   #securennDrelu: SecureNNDrelu = 'one-compare';
   readonly hosted: ReadonlySet<PartyName>;
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
@@ -101,6 +108,7 @@ export class Cluster {
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? 'securenn';
     this.fssGate = opts.fssGate ?? 'auto';
+    this.fssBits = opts.fssBits ?? 64;
     this.securennDrelu = opts.securennDrelu ?? 'one-compare';
     this.hosted = new Set(opts.hosted ?? this.transport.parties);
     for (const h of this.hosted) this.party(h);
@@ -117,11 +125,11 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[] } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; fssBits?: number; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[] } = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, fssBits: opts.fssBits ?? this.fssBits, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
     );
   }
@@ -144,6 +152,16 @@ export class Cluster {
   set fssGate(form: FssGate) {
     this.#fssGate = checkFssGate(form, 'Cluster');
     for (const p of this.parties.values()) p.fssGate = form;
+  }
+
+  /** The width of FSS's comparisons (ClusterOptions.fssBits). */
+  get fssBits(): number {
+    return this.#fssBits;
+  }
+
+  set fssBits(n: number) {
+    this.#fssBits = checkFssBits(n, 'Cluster');
+    for (const p of this.parties.values()) p.fssBits = n;
   }
 
   /** How SecureNN computes DReLU (ClusterOptions.securennDrelu). */

@@ -35,6 +35,8 @@ export class Party {
   protocol: ProtocolName = 'securenn';
   /** The form of FSS's gates (the cluster keeps it in step; see FssGate). */
   fssGate: FssGate = 'auto';
+  /** The width of FSS's comparisons (the cluster keeps it in step; see checkFssBits): 64, the whole ring. */
+  fssBits = 64;
   /** How SecureNN computes DReLU (the cluster keeps it in step; see SecureNNDrelu). */
   securennDrelu: SecureNNDrelu = 'one-compare';
   /** The servers' correlated randomness (set by the cluster; players have none). */

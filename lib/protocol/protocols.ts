@@ -38,6 +38,30 @@ export function checkFssGate(v: unknown, where: string): FssGate {
 }
 
 /**
+ * The width n of FSS's comparisons (docs/fss.md, "Narrower comparisons"): its gates take the sign
+ * of x mod 2^n, which is x's sign when |x| < 2^(n-1) in ring units (|value| < 2^(n-1-fracBits)).
+ * 64 (the default) is the whole ring, exact everywhere; a narrower width halves the DCF's levels
+ * at n = 32 (relu keys of 1032 bytes instead of 2056, half the key work) for models whose gate
+ * inputs (activations, and the differences max pooling compares) stay within that range.
+ */
+export const FSS_BITS_MIN = 16;
+
+/** Checks an FSS comparison width from a user, naming where it came from. */
+export function checkFssBits(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < FSS_BITS_MIN || v > 64)
+    throw new TypeError(`${where}: fssBits must be an integer in [${FSS_BITS_MIN}, 64] (the width of FSS's comparisons; 64, the default, is the whole ring), got ${JSON.stringify(typeof v === 'string' ? v.slice(0, 40) : v)}`);
+  return v;
+}
+
+/** Checks a deploy's FSS comparison width (absent: nothing to check): a width, and only for 'fss'. */
+export function checkDeployBits(protocol: ProtocolName, fssBits: unknown): number | undefined {
+  if (fssBits === undefined) return undefined;
+  checkFssBits(fssBits, 'deploy');
+  if (protocol !== 'fss') throw new Error(`deploy: fssBits applies to the fss protocol, not ${protocol}`);
+  return fssBits as number;
+}
+
+/**
  * How SecureNN computes DReLU (docs/securenn.md, "DReLU"): 'one-compare' (the default: the MSB
  * from the carry of a masked opening's low 63 bits, one PrivateCompare, as Falcon does, and relu
  * without a Beaver product) or 'paper' (SecureNN's own ShareConvert then ComputeMSB: two

@@ -12,7 +12,7 @@ import { nonceFor } from '../correlated';
 import { deal, ringPrg } from '../dealer';
 import { type OpCtx, type Party, tag } from '../party';
 import { oneMinusTwice } from '../sign_arith';
-import { Held, LOW_BITS, openMasked } from './gate_common';
+import { bitOf, Held, lowBits, openMasked } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 import { FSS_STEPS } from './steps';
 
@@ -43,7 +43,8 @@ import { FSS_STEPS } from './steps';
 export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean } = {}): Promise<RingTensor | null> {
   const shape = [n];
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
-  const parts = keyChunks(n, dcfBitKeyWords(LOW_BITS));
+  const low = lowBits(p);
+  const parts = keyChunks(n, dcfBitKeyWords(low));
   const zeros = () => RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
@@ -52,7 +53,7 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
       const r = await held.keep(FSS_STEPS.maskInput ? prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : zeros());
       const draw = await held.keep(prgRing(own, shape, { nonce: nonceFor(op.id, 88) }));
       const m = await held.keep(FSS_STEPS.maskInput && FSS_STEPS.maskBit ? shiftRightLogical(draw, 63) : zeros());
-      const b = await held.keep(shiftRightLogical(r, 63));
+      const b = await held.keep(bitOf(r, low));
       // w = b xor m = b + m - 2 b m on bits.
       const bm = await held.keep(mul(b, m));
       const w = await held.keep(sub(await held.keep(add(b, m)), await held.keep(add(bm, bm))));
@@ -62,7 +63,7 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
       await dealKeys(p, op, parts, async (chunk) => {
         const [rc, wc] = await Promise.all([part(r, parts.length, chunk), part(w, parts.length, chunk)]);
         try {
-          return await dcfBitKeygen(rc, wc, { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 89), first: chunk[0] });
+          return await dcfBitKeygen(rc, wc, { bits: low, seed: own, nonce: nonceFor(op.id, 89), first: chunk[0] });
         } finally {
           if (parts.length > 1) for (const t of [rc, wc]) t.dispose();
         }
@@ -81,10 +82,10 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
     // Step 4: open x^ = a + r.
     const xHat = await held.keep(openMasked(p, op, a, rj!));
     // Step 5, chunk by chunk as the keys arrive.
-    const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(LOW_BITS), 1, xHat, async (key, xc) => [await dcfBitEval(key, xc, { bits: LOW_BITS, party: j })]);
+    const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(low), 1, xHat, async (key, xc) => [await dcfBitEval(key, xc, { bits: low, party: j })]);
     let ej = await held.keep(y);
-    // 1 xor A is the top bit of x^ + 2^63.
-    if (j === 0) ej = await held.keep(xor(y, await held.keep(bitExtract(await held.keep(addScalar(xHat, 1n << 63n)), 63))));
+    // 1 xor A is the sign bit of x^ + 2^(n-1) (A: bit n - 1 of x^, 63 on the whole ring).
+    if (j === 0) ej = await held.keep(xor(y, await held.keep(bitExtract(await held.keep(addScalar(xHat, 1n << BigInt(low))), low))));
     // Step 6: open e = DReLU(a) xor m.
     const e = await held.keep(cast(await held.keep(xor(ej, await held.keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64'));
     // Step 7.

@@ -4,7 +4,7 @@
 // FSS_STEPS.compactFrom elements or more take the compact two-round form instead (compact_gate.ts:
 // keys half the size; docs/fss.md "Two gate forms").
 import { awaitedLater } from '../../awaited_later';
-import { mul, shiftRightLogical, sub } from '../../ops';
+import { mul, sub } from '../../ops';
 import { dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, fssSignFinish } from '../../ops/fss';
 import { prgRing } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
@@ -14,7 +14,7 @@ import type { OpCtx, Party } from '../party';
 import { oneMinusTwice } from '../sign_arith';
 import { compactSign } from './compact_gate';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
-import { Held, LOW_BITS, openMasked } from './gate_common';
+import { bitOf, Held, lowBits, openMasked } from './gate_common';
 import { FSS_STEPS, takesCompactForm } from './steps';
 
 export { FSS_STEPS } from './steps';
@@ -51,11 +51,12 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
-  const parts = keyChunks(n, dcfKeyWords(LOW_BITS, payloads));
+  const low = lowBits(p);
+  const parts = keyChunks(n, dcfKeyWords(low, payloads));
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
     const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
-    const b = await shiftRightLogical(r, 63);
+    const b = await bitOf(r, low);
     const beta = await oneMinusTwice(b);
     const rBeta = opts.relu ? await mul(r, beta) : null;
     const rb = opts.relu ? await mul(r, b) : null;
@@ -65,7 +66,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
       await dealKeys(p, op, parts, async (chunk) => {
         const cut = (t: RingTensor) => part(t, parts.length, chunk);
         const [rc, betac, rBetac] = await Promise.all([cut(r), cut(beta), rBeta ? cut(rBeta) : null]);
-        const keygen = { bits: LOW_BITS, seed: own, nonce: nonceFor(op.id, 81), first: chunk[0] };
+        const keygen = { bits: low, seed: own, nonce: nonceFor(op.id, 81), first: chunk[0] };
         try {
           return rBetac ? await dcfKeygen2(rc, betac, rBetac, keygen) : await dcfKeygen(rc, betac, keygen);
         } finally {
@@ -87,14 +88,14 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
     const xHat = await held.keep(openMasked(p, op, a, rj!));
     // Steps 5 and 6 (for relu, both payloads come from one walk of the tree), chunk by chunk as
     // the keys arrive.
-    const evals = await evalKeys(p, op, parts, dcfKeyWords(LOW_BITS, payloads), payloads, xHat, async (key, xc) =>
-      payloads === 2 ? dcfEval2(key, xc, { bits: LOW_BITS, party: j }) : [await dcfEval(key, xc, { bits: LOW_BITS, party: j })],
+    const evals = await evalKeys(p, op, parts, dcfKeyWords(low, payloads), payloads, xHat, async (key, xc) =>
+      payloads === 2 ? dcfEval2(key, xc, { bits: low, party: j }) : [await dcfEval(key, xc, { bits: low, party: j })],
     );
     for (const e of evals) await held.keep(e);
     // Steps 5-7 in one kernel (FssSignFinish, native/src/fss/sign_gate.cc): a dozen ring ops on
     // a few hundred elements at batch 1, each paying the op layer's fixed cost between two
     // openings, as one pass. For relu with bit, [relu; d]: d is computed on the way.
-    return await fssSignFinish(xHat, evals[0], bj!, j, opts.relu ? { e: evals[1], r: rj!, rb: rbj!, bit: opts.bit } : undefined);
+    return await fssSignFinish(xHat, evals[0], bj!, j, opts.relu ? { e: evals[1], r: rj!, rb: rbj!, bit: opts.bit } : undefined, low);
   } finally {
     held.dispose();
   }

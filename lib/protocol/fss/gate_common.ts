@@ -1,10 +1,27 @@
 // What both FSS gate forms (drelu.ts, compact_gate.ts) share.
-import { add } from '../../ops';
+import { add, shiftLeft, shiftRightLogical } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, tag } from '../party';
 
 /** The DCF compares the low 63 bits; the top bit is handled in the clear (fssSign, drelu.ts). */
 export const LOW_BITS = 63;
+
+/**
+ * The bits a gate's DCF compares: n - 1 for comparisons of width n (Party.fssBits; LOW_BITS on the
+ * whole ring), bit n - 1 being the sign handled in the clear.
+ */
+export const lowBits = (p: Party): number => p.fssBits - 1;
+
+/** Bit `bit` of each element of t, as ring64 0 or 1 (the sign bit of a gate of width bit + 1). */
+export async function bitOf(t: RingTensor, bit: number): Promise<RingTensor> {
+  if (bit === 63) return shiftRightLogical(t, 63);
+  const up = await shiftLeft(t, 63 - bit);
+  try {
+    return await shiftRightLogical(up, 63);
+  } finally {
+    up.dispose();
+  }
+}
 
 /** The tensors a gate makes on its way, disposed together when it ends (what it returns taken out first). */
 export class Held {

@@ -6,8 +6,10 @@
 // Inputs (ring64, each [n]): xhat (the opened x^ = a + r, public), c (this party's share of the
 // DCF's first payload, (1 - 2b) [x^_low < r_low]), b (its share of b = MSB(r)); with relu also
 // e (its share of the second payload, r (1 - 2b) [x^_low < r_low]), r and rb (its shares of r
-// and r b). Attrs: party (0 or 1), relu (0 or 1), bit (0 or 1; only with relu).
-// With A = MSB(x^), z = c + b, d = [party = 0] (1 - A) - z (1 - 2A) (this party's share of
+// and r b). Attrs: party (0 or 1), relu (0 or 1), bit (0 or 1; only with relu), signBit (the
+// comparison's sign bit, n - 1 for a gate of width n: 63 by default, the whole ring; b is then
+// bit n - 1 of r, and the DCF compared the n - 1 bits below it).
+// With A = bit signBit of x^, z = c + b, d = [party = 0] (1 - A) - z (1 - 2A) (this party's share of
 // DReLU(a)); with relu, relu(a)'s share x^ d - (r (1 - A) - (rb + e) (1 - 2A)).
 // Output: d [n]; with relu, relu [n]; with relu and bit, [relu; d] [2n].
 #include <cstdint>
@@ -28,6 +30,8 @@ Outputs fssSignFinish(const Inputs& in, const Attrs& at) {
   if (party != 0 && party != 1) throw KernelError(op + ": party must be 0 or 1, got " + std::to_string(party));
   const bool relu = at.getInt("relu", 0) != 0, bit = at.getInt("bit", 0) != 0;
   if (bit && !relu) throw KernelError(op + ": bit needs relu");
+  const int64_t signBit = at.getInt("signBit", 63);
+  if (signBit < 1 || signBit > 63) throw KernelError(op + ": signBit must be in [1, 63], got " + std::to_string(signBit));
   const size_t want = relu ? 6 : 3;
   if (in.size() != want)
     throw KernelError(op + ": expected " + std::to_string(want) + " inputs (xhat, c, b" + (relu ? ", e, r, rb" : "") + "), got " + std::to_string(in.size()));
@@ -46,7 +50,7 @@ Outputs fssSignFinish(const Inputs& in, const Attrs& at) {
   const uint64_t first = party == 0 ? 1 : 0;
   parallelFor(0, n, 1 << 14, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const uint64_t top = xh[i] >> 63, notTop = 1 - top, flip = 1 - 2 * top;
+      const uint64_t top = (xh[i] >> signBit) & 1, notTop = 1 - top, flip = 1 - 2 * top;
       const uint64_t d = first * notTop - (c[i] + b[i]) * flip;
       if (!relu) {
         y[i] = d;
