@@ -21,7 +21,9 @@
 //   8: server1 waits for the lease a query asked for (leaseNext) before it sends its mask share,
 //      and server0 says in the query's session when it granted none (lib/serve/server.ts,
 //      NEXT_LEASE_KEY): a new message.
-export const COMPUTE_VERSION = 8;
+//   9: a model deployed under FSS may carry a comparison width (fssBits) below 64, which every server
+//      must apply alike (lib/protocol/fss/gate_common.ts, lowBits): a new deploy field.
+export const COMPUTE_VERSION = 9;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

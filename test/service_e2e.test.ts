@@ -114,6 +114,31 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   await client.close();
 });
 
+test.serial('fss: a comparison width chosen at deploy time is listed, kept by all three servers and exact; 32 bits halve the relu keys', async (t) => {
+  const m = mlp([24, 16, 10]);
+  const owner = await cluster().connect({ asOwner: true });
+  await owner.deploy(m.file, { name: 'bits-32', protocol: 'fss', fssGate: 'one-round', fssBits: 32 });
+  await owner.deploy(m.file, { name: 'bits-64', protocol: 'fss', fssGate: 'one-round' });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'bits-bad', protocol: 'fss', fssBits: 8 }), { message: /fssBits must be an integer in \[16, 64\]/ });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'bits-snn', protocol: 'securenn', fssBits: 32 }), { message: /fssBits applies to the fss protocol, not securenn/ });
+  await owner.close();
+  const client = await cluster().connect();
+  const models = await client.models();
+  t.is(models.find((x) => x.name === 'bits-32')?.fssBits, 32);
+  t.is(models.find((x) => x.name === 'bits-64')?.fssBits, 64, 'the default');
+  const x = Float64Array.from({ length: 24 }, () => Math.random() * 2 - 1);
+  const want = m.forward(x, exactRelu);
+  const offline: Record<string, number> = {};
+  for (const name of ['bits-32', 'bits-64']) {
+    const p = await client.predict(name, { data: x, shape: [1, 24] });
+    for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${name} ${i}: ${p.data[i]} vs ${want[i]}`);
+    offline[name] = p.offlineBytes;
+  }
+  // 16 relu elements: keys of 129 against 257 words to each compute server, the rest alike.
+  t.is(offline['bits-64'] - offline['bits-32'], 2 * 16 * 8 * (257 - 129));
+  await client.close();
+});
+
 test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner's inputs, it predicts like the calibrated plaintext", async (t) => {
   const m = mlp([8, 16, 4]);
   const owner = await cluster().connect({ asOwner: true });

@@ -45,6 +45,8 @@ export interface ModelInfo {
   protocol: string;
   /** Under 'fss', the form of its gates ('auto', 'one-round' or 'compact'). */
   fssGate?: string;
+  /** Under 'fss', the width of its comparisons (64: the whole ring). */
+  fssBits?: number;
   /** One example's shape (no batch axis). */
   inputShape: number[];
   /** Set when the model starts with Embeddings: it takes token ids, which predict() one-hot encodes over `oneHot` values. */

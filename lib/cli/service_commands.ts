@@ -157,12 +157,13 @@ export function addServiceCommands(program: Command): void {
       .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
       .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
       .option('--fss-gate <form>', "fss: auto | one-round | compact (default auto: one round per relu for gates under 16384 elements, the compact form above; compact: relu keys of 936 bytes instead of 2056 for a second round, for deployments whose key traffic, not rounds, limits them)")
+      .option('--fss-bits <n>', 'fss: the width of the comparisons, 16-64 (default 64, the whole ring: exact everywhere). Narrower is exact while every relu input, and every difference a max pool compares, stays under 2^(n-1-16) in magnitude (32: 32768); it halves the keys at 32 (relu 1032 bytes one-round, 424 compact) and the key work. Check it on your inputs with tfe verify --fss-bits')
       .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--json', 'print one JSON object: the model as the cluster lists it')
-    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; fssGate?: FssGate; config: string; json?: boolean }) => {
+    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: string; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);
@@ -170,19 +171,20 @@ export function addServiceCommands(program: Command): void {
         throw new Error(`${(e as Error).message}${opts.name ? '' : ' (it is the model directory name; choose one with --name)'}`);
       }
       const pond = pondOptions(opts, opts.model);
+      const bits = opts.fssBits === undefined ? {} : { fssBits: cliFssBits(opts.fssBits) };
       const client = await connect(opts.config, { asOwner: true });
       const bar = progress(`deploying '${name}' (${pond.calibrate ? 'calibrating, then ' : ''}sharing the weights)...`);
       try {
         bar.update();
         const gate = opts.fssGate === undefined ? {} : { fssGate: opts.fssGate };
-        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...gate, ...pond }).catch(reportRefusal);
+        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...gate, ...bits, ...pond }).catch(reportRefusal);
         bar.end();
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
         const rewrites = graphRewrites(opts.model);
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites }));
         else {
-          console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
+          console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
           const said = describeRewrites(rewrites);
           if (said) console.log(`  ${said}`);
         }
@@ -286,15 +288,23 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object: {models: [{name, protocol, fssGate (fss only), inputShape, layers, finalActivation}]}')
+    .option('--json', 'print one JSON object: {models: [{name, protocol, fssGate and fssBits (fss only), inputShape, layers, finalActivation}]}')
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
         const models = await client.models();
         if (opts.json) console.log(JSON.stringify({ models }));
-        else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates)` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
+        else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''})` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();
       }
     });
 }
+
+/** --fss-bits from the command line: a whole number (checked for range by deploy, naming the flag). */
+function cliFssBits(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim())) throw new Error(`--fss-bits must be a whole number of bits (16-64), got ${JSON.stringify(v.slice(0, 20))}`);
+  return n;
+}
+

@@ -22,6 +22,7 @@ interface Opts {
   input: string;
   protocol?: string;
   fracBits?: string;
+  fssBits?: string;
   config?: string;
   batchSize: string;
   debugRanges?: boolean;
@@ -69,6 +70,7 @@ export function addVerifyCommand(program: Command): void {
     .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
     .option('--protocol <name>', 'securenn | fss | pond (default: what tfe deploy picks: securenn for any model with a comparison, pond otherwise)')
+    .option('--fss-bits <n>', 'fss: the width of the comparisons, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
     .option('--frac-bits <n>', "fixed-point fractional bits (default: the cluster config's fracBits, from --config or .tfe-local/cluster.json, else 16)")
     .option('--config <file>', 'the cluster config whose fracBits to use')
     .option('--batch-size <n>', 'inputs per private run', '16')
@@ -86,7 +88,9 @@ export function addVerifyCommand(program: Command): void {
       if (minAgreement !== undefined && !(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`--min-agreement must be a number in [0, 1], got ${JSON.stringify(opts.minAgreement)}`);
       if (!opts.debugRanges && opts.warnBits !== '20') throw new Error('--warn-bits only applies with --debug-ranges');
       const { images } = readInputs(opts.input, spec.inputShape);
-      const cluster = new Cluster({ protocol, fixedPoint: { fracBits } });
+      if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${protocol}`);
+      const fssBits = opts.fssBits === undefined ? undefined : int(opts.fssBits, '--fss-bits', 16, 64);
+      const cluster = new Cluster({ protocol, fixedPoint: { fracBits }, ...(fssBits !== undefined ? { fssBits } : {}) });
       const bar = progress('verifying');
       try {
         const model = loadLayersModel(opts.model, { cluster });

@@ -17,7 +17,7 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
-import { checkDeployGate, type FssGate } from '../protocol/protocols';
+import { checkDeployBits, checkDeployGate, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
@@ -238,14 +238,17 @@ export class PredictionClient {
    * model with relus must be calibrated on the owner's inputs (`calibrate`; the report comes
    * back) or accepted with the default polynomial (`uncalibrated`). Under FSS, `fssGate` picks
    * the form of the gates (FssGate: 'auto' by default; 'compact' halves the keys a query needs,
-   * for a second round per gate; docs/fss.md "Two gate forms").
+   * for a second round per gate; docs/fss.md "Two gate forms"), and `fssBits` the width of its
+   * comparisons (64 by default, exact everywhere; narrower is exact while the gates' inputs stay
+   * within 2^(fssBits-1) ring units: docs/fss.md "Narrower comparisons").
    */
-  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; fssGate?: FssGate } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
+  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: number } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
     const protocol = opts.protocol ?? (loaded.spec.comparisons ? 'securenn' : 'pond');
     const fssGate = checkDeployGate(protocol, opts.fssGate);
-    const gate = fssGate ? { fssGate } : {};
+    const fssBits = checkDeployBits(protocol, opts.fssBits);
+    const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined && fssBits !== 64 ? { fssBits } : {}) };
     const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));

@@ -64,7 +64,7 @@ const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 // ---------- the memory a query needs (query_memory.ts) and the pool ----------
 
-type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] };
+type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; inputShape: readonly number[] };
 
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
@@ -168,7 +168,7 @@ export function checkQuerySize(limits: ServiceLimits, model: string, bytes: numb
  * A prediction, from what it declares: the model exists, the input shape fits it, the input and
  * the query's estimated memory are within the limits. Returns the estimated bytes.
  */
-export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; spec: InputSpec } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
+export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; spec: InputSpec } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
   if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${deployed().join(', ') || 'none'})`);
   // What the client shares: token ids arrive one-hot, [batch, T, V]; nothing is allocated for an
   // input until its shares are checked against this shape (programs.ts, receiveInputs).
@@ -186,7 +186,7 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
  * A deploy's size, from what it declares: its shares within maxInputBytes, one prediction of it
  * within maxQueryBytes. Returns the bytes the deploy will hold here.
  */
-export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; weights: { shape: number[] }[] }, spec: InputSpec): number {
+export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; weights: { shape: number[] }[] }, spec: InputSpec): number {
   const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
   if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
   // A model no client could send one example to (a vocabulary of V costs V values per token) is
@@ -194,7 +194,7 @@ export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTop
   const inputShape = sharedInputShape(spec), input = 8 * count(inputShape);
   if (input > limits.maxInputBytes)
     throw new Error(`one example of this model's input, ${describeInput(spec)}, is ${input} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)${spec.inputEncoding ? ': the one-hot costs V values per token; use a smaller vocabulary or shorter sequences' : ''}`);
-  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: req.fssGate, inputShape }, 1);
+  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: req.fssGate, fssBits: req.fssBits, inputShape }, 1);
   if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${MiB(one)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes)`);
   return 3 * weights;
 }

@@ -4,7 +4,7 @@
 import type { InputEncoding } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
-import { checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
+import { checkDeployBits, checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
 import { LEASE_ID, type LeaseRef } from './leases';
 
 export type { ProtocolName } from '../protocol/protocols';
@@ -34,6 +34,8 @@ export interface DeployRequest {
   protocol: ProtocolName;
   /** Under 'fss', the form of the gates (FssGate; absent: 'auto'). */
   fssGate?: FssGate;
+  /** Under 'fss', the width of the comparisons (checkFssBits; absent: 64, the whole ring). */
+  fssBits?: number;
   topology: ModelTopology;
   /** The manifest's weight names and shapes (the values never leave the owner in the clear). */
   weights: { name: string; shape: number[] }[];
@@ -158,6 +160,8 @@ export interface ModelInfo {
   protocol: ProtocolName;
   /** Under 'fss', the form of the gates it was deployed with. */
   fssGate?: FssGate;
+  /** Under 'fss', the width of its comparisons (64: the whole ring). */
+  fssBits?: number;
   inputShape: number[];
   /**
    * Set when the model starts with Embeddings: the input is token ids, which the client one-hot
@@ -219,7 +223,8 @@ export function validateRequest(raw: unknown): ClientRequest {
   if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape, 0)))
     throw new Error('deploy: weights must be a list of { name, shape }');
   const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
-  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
+  const bits = checkDeployBits(r.protocol as ProtocolName, r.fssBits);
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), ...(bits !== undefined && bits !== 64 ? { fssBits: bits } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
 }
 
 /**

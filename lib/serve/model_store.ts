@@ -2,7 +2,7 @@
 // server0/server1 that server's own shares of the weights, each file checksummed (SHA-256).
 // A model is written to a temporary directory and renamed into place, so a crash mid-write never
 // leaves a half model; a share whose checksum fails is refused at load, naming the file.
-import { checkFssGate, type FssGate, isExact } from '../protocol/protocols';
+import { checkFssBits, checkFssGate, type FssGate, isExact } from '../protocol/protocols';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +17,8 @@ export interface DeployedModel {
   protocol: ProtocolName;
   /** Under 'fss', the form of the gates ('auto' unless deployed with another). */
   fssGate: FssGate;
+  /** Under 'fss', the width of the comparisons (64 unless deployed with another). */
+  fssBits: number;
   topology: DeployRequest['topology'];
   weights: DeployRequest['weights'];
   spec: ModelSpec;
@@ -32,6 +34,8 @@ interface StoredManifest {
   protocol: ProtocolName;
   /** Absent in models stored before it existed, and for 'auto'. */
   fssGate?: FssGate;
+  /** Absent in models stored before it existed, and for 64. */
+  fssBits?: number;
   topology: DeployRequest['topology'];
   weights: DeployRequest['weights'];
   digest: string;
@@ -54,15 +58,16 @@ export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protoc
   return spec;
 }
 
-export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol' | 'fssGate'>): string {
-  // The gate form is part of what the servers compute together; 'auto' leaves the digest as it was
-  // before the option existed, so stored models keep theirs.
+export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol' | 'fssGate' | 'fssBits'>): string {
+  // The gate form and the comparisons' width are part of what the servers compute together; 'auto'
+  // and 64 leave the digest as it was before the options existed, so stored models keep theirs.
   const gate = req.fssGate && req.fssGate !== 'auto' ? { fssGate: req.fssGate } : {};
-  return sha256(Buffer.from(JSON.stringify({ protocol: req.protocol, ...gate, topology: req.topology, weights: req.weights })));
+  const bits = req.fssBits !== undefined && req.fssBits !== 64 ? { fssBits: req.fssBits } : {};
+  return sha256(Buffer.from(JSON.stringify({ protocol: req.protocol, ...gate, ...bits, topology: req.topology, weights: req.weights })));
 }
 
 export function infoOf(m: DeployedModel): ModelInfo {
-  return { name: m.name, protocol: m.protocol, ...(m.protocol === 'fss' ? { fssGate: m.fssGate } : {}), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
+  return { name: m.name, protocol: m.protocol, ...(m.protocol === 'fss' ? { fssGate: m.fssGate, fssBits: m.fssBits } : {}), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
 }
 
 export class ModelStore {
@@ -93,7 +98,8 @@ export class ModelStore {
             return { file, shape: [...s!.shape], sha256: sha256(bytes) };
           });
       const gate = m.fssGate !== 'auto' ? { fssGate: m.fssGate } : {};
-      const manifest: StoredManifest = { version: 1, name: m.name, protocol: m.protocol, ...gate, topology: m.topology, weights: m.weights, digest: m.digest, shares };
+      const bits = m.fssBits !== 64 ? { fssBits: m.fssBits } : {};
+      const manifest: StoredManifest = { version: 1, name: m.name, protocol: m.protocol, ...gate, ...bits, topology: m.topology, weights: m.weights, digest: m.digest, shares };
       fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(manifest));
       fs.rmSync(final, { recursive: true, force: true });
       fs.renameSync(tmp, final);
@@ -138,6 +144,7 @@ export class ModelStore {
     if (m.version !== 1 || m.name !== name) throw new Error('model.json is not a stored model of this name');
     const spec = specOf(m);
     const fssGate = m.fssGate === undefined ? 'auto' : checkFssGate(m.fssGate, 'model.json');
+    const fssBits = m.fssBits === undefined ? 64 : checkFssBits(m.fssBits, 'model.json');
     if (digestOf(m) !== m.digest) throw new Error('model.json does not match its digest');
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
@@ -151,6 +158,6 @@ export class ModelStore {
         return RingTensor.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), want, 'ring64');
       });
     }
-    return { name: m.name, protocol: m.protocol, fssGate, topology: m.topology, weights: m.weights, spec, digest: m.digest, shares };
+    return { name: m.name, protocol: m.protocol, fssGate, fssBits, topology: m.topology, weights: m.weights, spec, digest: m.digest, shares };
   }
 }

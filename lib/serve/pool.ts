@@ -103,7 +103,7 @@ export class PrecomputePool {
    * Runs server2's side of a query of `batch` rows of `model` for each index, in the background.
    * Indices beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; fssBits: number; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
     for (const index of indices) {
       if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
@@ -118,7 +118,7 @@ export class PrecomputePool {
       rec.run = this.#lanes.run(`${model.name}\u0000${batch}`, async (): Promise<Outcome> => {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
-        const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, players: [CLIENT] });
+        const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, fssBits: model.fssBits, players: [CLIENT] });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)], { index, maskedInput: false });
         this.recorded++;
         const { bytes } = out.traffic().total;

@@ -6,6 +6,7 @@ import type { ModelTopology } from '../api/layers_spec';
 import { takesCompactForm } from '../protocol/fss/steps';
 import type { FssGate } from '../protocol/protocols';
 import type { ProtocolName } from './messages';
+import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
 
 const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -29,11 +30,12 @@ const PER_LINEAR = 2;
 const PER_SECURENN_COMPARE = 200;
 /**
  * FSS: a DCF key per relu element, and the evaluation's temporaries: the one-round gate's
- * two-payload key (257 words) or the compact gate's one-bit key (117 words), as the model's gate
- * form picks for the gate's size (takesCompactForm in lib/protocol/fss/steps.ts).
+ * two-payload key (257 words at the full width of 64 bits, 129 at 32) or the compact gate's one-bit
+ * key (117 words at 64), as the model's gate form picks for the gate's size (takesCompactForm in
+ * lib/protocol/fss/steps.ts) and its comparisons' width (fssBits).
  */
-const PER_FSS_COMPARE = 257 + 24;
-const PER_FSS_COMPACT = 117 + 24;
+const PER_FSS_COMPARE = (bits: number) => dcfKeyWords(bits - 1, 2) + 24;
+const PER_FSS_COMPACT = (bits: number) => dcfBitKeyWords(bits - 1) + 24;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
 export const PER_QUERY = 24 << 20;
 
@@ -98,14 +100,14 @@ function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
  * model's own shares are not counted: they are resident whether or not anyone asks. `inputShape`
  * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
  */
-export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; inputShape: readonly number[] }, batch: number): number {
+export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; inputShape: readonly number[] }, batch: number): number {
   const { layers, chain } = layersOf(m.topology);
   const w = walk(m, batch, layers, chain, m.inputShape);
   // PER_INPUT: received bytes, the share, its masked copies.
   return PER_QUERY + 8 * batch * (PER_INPUT * count(m.inputShape) + w.elements + w.compareMax);
 }
 
-type Protocol = { protocol: ProtocolName; fssGate?: FssGate };
+type Protocol = { protocol: ProtocolName; fssGate?: FssGate; fssBits?: number };
 
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
@@ -117,7 +119,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // ahead, so the compute servers may hold several layers' keys at once.
   let compareMax = 0;
   const nonlinear = (n: number): number => {
-    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch) ? PER_FSS_COMPACT : PER_FSS_COMPARE) * n;
+    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(m.fssBits ?? 64) * n;
     if (m.protocol !== 'securenn') return PER_POLY * n;
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;

@@ -125,7 +125,7 @@ export class PoolReservations {
     if (!byBatch) this.#plans.set(m, (byBatch = new Map()));
     let plan = byBatch.get(batch);
     if (!plan) {
-      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, inputShape: sharedInputShape(m.spec) };
+      const pm = { topology: m.topology, protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) };
       byBatch.set(batch, (plan = { depth: poolDepth(this.host.config, pm, batch), bytes: pooledBytes(pm, batch) }));
     }
     return plan;

@@ -36,7 +36,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
   // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
   const shipped = me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
   if (shipped) return { offlineBytes: shipped.bytes };
-  const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, players: [CLIENT] });
+  const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, players: [CLIENT] });
   return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}) }) };
 }
 
@@ -46,8 +46,8 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
  */
 export async function deployHere(me: PartyName, endpoint: WsEndpoint, epoch: Epoch, notice: Notice, session: string, req: DeployRequest, transport: WebSocketTransport): Promise<{ model: DeployedModel; masks: MaskedWeights }> {
   const spec = specOf(req);
-  const fssGate = req.fssGate ?? 'auto';
-  const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate, players: [CLIENT] });
+  const fssGate = req.fssGate ?? 'auto', fssBits = req.fssBits ?? 64;
+  const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate, fssBits, players: [CLIENT] });
   const { shares, masks } = await deployOnServer(fork, me, spec);
   const digest = digestOf(req);
   try {
@@ -56,7 +56,7 @@ export async function deployHere(me: PartyName, endpoint: WsEndpoint, epoch: Epo
     for (const s of shares) s?.dispose();
     throw e;
   }
-  return { model: { name: req.model, protocol: req.protocol, fssGate, topology: req.topology, weights: req.weights, spec, digest, shares }, masks };
+  return { model: { name: req.model, protocol: req.protocol, fssGate, fssBits, topology: req.topology, weights: req.weights, spec, digest, shares }, masks };
 }
 
 /** Every server has the model's shares and masks: only then does any keep it. */
