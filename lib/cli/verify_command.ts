@@ -90,6 +90,8 @@ export function addVerifyCommand(program: Command): void {
       const { images } = readInputs(opts.input, spec.inputShape);
       if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${protocol}`);
       const fssBits = opts.fssBits === undefined ? undefined : int(opts.fssBits, '--fss-bits', 16, 64);
+      // The ranges are measured with the gates themselves: at a narrow width, values past it would be misjudged.
+      if (opts.debugRanges && fssBits !== undefined && fssBits < 64) throw new Error('--debug-ranges measures the ranges with the comparisons themselves: run it without --fss-bits (the whole ring) to see whether the values fit the narrower width');
       const cluster = new Cluster({ protocol, fixedPoint: { fracBits }, ...(fssBits !== undefined ? { fssBits } : {}) });
       const bar = progress('verifying');
       try {

@@ -18,7 +18,8 @@ import { FSS_STEPS } from './steps';
 
 /**
  * Shares over Z_2^64 of DReLU(a) = [a >= 0] (a read as a signed 64-bit integer, exact on the whole
- * ring), or with `relu` of relu(a) = a DReLU(a), in two online rounds.
+ * ring), or with `relu` of relu(a) = a DReLU(a), in two online rounds. At a width n below 64
+ * (Party.fssBits), "63" below is n - 1 and MSB bit n - 1, as in drelu.ts.
  *
  * Offline, server2 (its own seed, so neither compute server knows r or m):
  * 1. draws r uniform on Z_2^64 and a bit m uniform; b = MSB(r), w = b xor m;

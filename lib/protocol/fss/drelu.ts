@@ -22,7 +22,10 @@ export { FSS_STEPS } from './steps';
 /**
  * Shares over Z_2^64 of DReLU(a) = [a >= 0] for a read as a signed 64-bit integer: exact on the
  * whole ring (SecureNN's needs |a| < 2^62). With `relu`, shares of relu(a) = a DReLU(a) instead,
- * still in the one online round (the ReLU gate of the same paper).
+ * still in the one online round (the ReLU gate of the same paper). At a width n below 64
+ * (Party.fssBits) every "63" below is n - 1 and MSB is bit n - 1: the sign of a mod 2^n, which is
+ * a's while |a| < 2^(n-1) (docs/fss.md, "Narrower comparisons"); x^ is still opened on the whole
+ * ring, so what each party receives is as below.
  *
  * Offline, server2 (its own seed, so neither compute server knows r):
  * 1. draws r uniform on Z_2^64; b = MSB(r);
