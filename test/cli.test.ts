@@ -145,6 +145,10 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     t.like(v, { samples: 5, protocol: 'securenn', fracBits: 16, agreement: { fraction: 1 }, kl: { over: 'sigmoid' } });
     t.is(v.ranges.length, 2);
     t.true(v.maxAbsLogitDiff < 1e-2);
+    // Under FSS at a narrower comparison width; --debug-ranges is refused there (it measures with the gates).
+    const narrow = JSON.parse((await cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--json', '--protocol', 'fss', '--fss-bits', '32'])).stdout);
+    t.like(narrow, { samples: 5, protocol: 'fss', agreement: { fraction: 1 } });
+    await t.throwsAsync(cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--protocol', 'fss', '--fss-bits', '32', '--debug-ranges']), { message: /--debug-ranges measures the ranges with the comparisons themselves/ });
   } finally {
     t.is(await cluster.stop(), 0, cluster.log());
     t.false(cluster.log().includes('internal error:'), cluster.log());
