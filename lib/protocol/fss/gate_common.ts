@@ -3,12 +3,9 @@ import { add, shiftLeft, shiftRightLogical } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, tag } from '../party';
 
-/** The DCF compares the low 63 bits; the top bit is handled in the clear (fssSign, drelu.ts). */
-export const LOW_BITS = 63;
-
 /**
- * The bits a gate's DCF compares: n - 1 for comparisons of width n (Party.fssBits; LOW_BITS on the
- * whole ring), bit n - 1 being the sign handled in the clear.
+ * The bits a gate's DCF compares: n - 1 for comparisons of width n (Party.fssBits; 63 on the whole
+ * ring), bit n - 1 being the sign, handled in the clear (fssSign, drelu.ts).
  */
 export const lowBits = (p: Party): number => p.fssBits - 1;
 
