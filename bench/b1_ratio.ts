@@ -11,6 +11,8 @@
 //                                       between the servers: the fixed cost of a query) and with its
 //                                       ReLU (one gate), random weights (bench/lib/model_files.ts);
 //                                       then also each net's median above A1's, per protocol
+//   npm run bench:b1 -- --fss-bits 32   the FSS deployments with comparisons of that width
+//                                       (docs/fss.md "Narrower comparisons")
 //   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
 //                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
@@ -21,7 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { ProtocolName as Protocol } from '../lib/protocol/protocols';
+import { checkFssBits, type ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { checkOptions, numberOption } from './lib/args';
@@ -55,8 +57,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     flags: ['--json', '--cpu', '--floor'],
-    values: ['--only', '--rounds', '--gap-ms', '--net', '--rtt', '--rate'],
-    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--net lan|wan | --rtt MS --rate MBIT]`,
+    values: ['--only', '--rounds', '--gap-ms', '--fss-bits', '--net', '--rtt', '--rate'],
+    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--fss-bits N] [--net lan|wan | --rtt MS --rate MBIT]`,
   });
   const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   const nets = [...new Set([...(argv.includes('--floor') ? FLOOR_NETS : []), ...(onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS)])];
   for (const n of nets) if (!NETS.includes(n) && !FLOOR_NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${[...NETS, ...FLOOR_NETS].join(', ')})`);
   const rounds = numberOption(argv, '--rounds', 40), gapMs = numberOption(argv, '--gap-ms', 400);
+  const fssBits = argv.includes('--fss-bits') ? checkFssBits(numberOption(argv, '--fss-bits', 64), '--fss-bits') : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
   const netSetting = parseNetArgs(argv);
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
         continue;
       }
       const protocols = (['securenn', 'fss', 'pond'] as Protocol[]).filter((p) => modelFile(net, p));
-      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}) });
+      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssBits !== undefined ? { fssBits } : {}) });
       const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));

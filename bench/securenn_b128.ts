@@ -6,6 +6,7 @@
 //   node dist/bench/securenn_b128.js --protocol fss --pooled   online time: each batch waits until
 //     server2's side of it was shipped ahead (the offline pool, lib/serve/pool.ts; Pond and FSS)
 //   node dist/bench/securenn_b128.js --protocol fss --fss-gate one-round   deploy with that FSS gate form
+//   node dist/bench/securenn_b128.js --protocol fss --fss-bits 32   with FSS comparisons of that width
 //   node dist/bench/securenn_b128.js --keras-order   the models with each ReLU moved before the
 //     MaxPooling2D it follows (Keras's usual Conv2D(relu) then pool), same weights
 // Also prints each server's CPU seconds per batch (from /proc), which other load on a shared machine
@@ -21,6 +22,7 @@ import { percentile } from './lib/percentile';
 import { cpuSeconds } from './lib/proc_cpu';
 import { plainModel } from './lib/plain_forward';
 import { checkOptions } from './lib/args';
+import { checkFssBits } from '../lib/protocol/protocols';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 const PIXELS = 784;
@@ -37,8 +39,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     flags: ['--json', '--pooled', '--keras-order'],
-    values: ['--runs', '--only', '--protocol', '--fss-gate'],
-    usage: 'node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol securenn|fss|pond] [--fss-gate G] [--pooled] [--keras-order] [--json]',
+    values: ['--runs', '--only', '--protocol', '--fss-gate', '--fss-bits'],
+    usage: 'node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol securenn|fss|pond] [--fss-gate G] [--fss-bits N] [--pooled] [--keras-order] [--json]',
   });
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
@@ -50,6 +52,8 @@ async function main(): Promise<void> {
   const pooled = argv.includes('--pooled');
   const fssGate = arg(argv, '--fss-gate');
   if (fssGate !== undefined && !['auto', 'one-round', 'compact'].includes(fssGate)) throw new Error(`--fss-gate ${fssGate}: auto, one-round or compact`);
+  const bitsText = arg(argv, '--fss-bits');
+  const fssBits = bitsText === undefined ? undefined : checkFssBits(Number(bitsText), '--fss-bits');
   if (pooled && protocol === 'securenn') throw new Error("--pooled: SecureNN's server2 works online, nothing is pooled");
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
 
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
     for (const m of only) {
       const name = `${m}-${protocol}`;
       const file = modelFile(m);
-      await owner.deploy(file, { name, protocol: protocol as 'securenn', ...(fssGate ? { fssGate: fssGate as 'auto' } : {}) });
+      await owner.deploy(file, { name, protocol: protocol as 'securenn', ...(fssGate ? { fssGate: fssGate as 'auto' } : {}), ...(fssBits !== undefined ? { fssBits } : {}) });
       const shape = plainModel(file).inputShape;
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
       let shipped = await shippedSoFar(owner);

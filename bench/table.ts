@@ -11,6 +11,8 @@
 //                                    lan 0.2 ms RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s; or
 //                                    --rtt MS --rate MBIT. Prints the proxy's measured delay; saves nothing
 //   npm run bench:table -- --no-leases   clients do not lease session indices ahead (the plain path)
+//   npm run bench:table -- --fss-bits 32   deploy the FSS models with comparisons of this width
+//                                    (docs/fss.md "Narrower comparisons"); saves nothing
 //   npm run bench:table -- --fss-gate compact   deploy the FSS models with this gate form
 //                                    (auto | one-round | compact; docs/fss.md); saves nothing
 //   npm run bench:table -- --b1-gap-ms MS   wait MS between batch-1 queries (light load: the offline
@@ -22,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadMnist } from '../lib/data/mnist';
-import { checkFssGate } from '../lib/protocol/protocols';
+import { checkFssBits, checkFssGate } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { describeCheck, type EmulatedNetwork, emulateNetwork, parseNetArgs } from './lib/net_cluster';
@@ -58,8 +60,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     flags: ['--redraw', '--json', '--quick', '--no-leases'],
-    values: ['--only', '--protocol', '--b1-gap-ms', '--fss-gate', '--net', '--rtt', '--rate'],
-    usage: 'npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol pond|securenn|fss] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact] [--b1-gap-ms MS] [--redraw]',
+    values: ['--only', '--protocol', '--b1-gap-ms', '--fss-gate', '--fss-bits', '--net', '--rtt', '--rate'],
+    usage: 'npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol pond|securenn|fss] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact] [--fss-bits N] [--b1-gap-ms MS] [--redraw]',
   });
   if (argv.includes('--redraw')) return redraw((m) => console.log(m));
   const json = argv.includes('--json');
@@ -74,6 +76,8 @@ async function main(): Promise<void> {
   if (!(Number.isFinite(b1GapMs) && b1GapMs >= 0)) throw new Error(`--b1-gap-ms wants milliseconds >= 0, got ${argv[gapArg + 1]}`);
   const gateArg = argv.indexOf('--fss-gate');
   const fssGate = gateArg >= 0 ? checkFssGate(argv[gateArg + 1], '--fss-gate') : undefined;
+  const bitsArg = argv.indexOf('--fss-bits');
+  const fssBits = bitsArg >= 0 ? checkFssBits(Number(argv[bitsArg + 1]), '--fss-bits') : undefined;
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
     for (const e of entries) {
       const name = `${e.key}-${e.protocol}`;
       if (e.model !== (e.reference ?? e.model)) say(`(${e.protocol} ${e.key} runs ${e.model}, against ${e.reference}'s plaintext)`);
-      await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol, ...(fssGate && e.protocol === 'fss' ? { fssGate } : {}) });
+      await owner.deploy(path.join(MODELS, e.model, 'model.json'), { name, protocol: e.protocol, ...(fssGate && e.protocol === 'fss' ? { fssGate } : {}), ...(fssBits !== undefined && e.protocol === 'fss' ? { fssBits } : {}) });
       results.push(await evaluate(client, name, path.join(MODELS, e.reference ?? e.model, 'model.json'), e, test, { quick, b1GapMs, settle: () => poolIdle(owner), cpu: () => procs.map((pr) => cpuSeconds(pr.child.pid)) }));
       say(`${e.protocol.padEnd(8)} ${e.key.padEnd(5)} b1 ${results.at(-1)!.ms_b1_median.toFixed(1)} ms (p90 ${results.at(-1)!.ms_b1_p90.toFixed(1)}), acc ${(100 * results.at(-1)!.accuracy).toFixed(2)}% (plain ${(100 * results.at(-1)!.tf_accuracy).toFixed(2)}%), KL ${results.at(-1)!.kl.toExponential(2)}, ${results.at(-1)!.rounds_b1} rounds, ${(100 * (results.at(-1)!.b1_pooled ?? 0)).toFixed(0)}% pooled, CPU ms/query ${results.at(-1)!.cpu_ms_b1?.map((v) => v.toFixed(1)).join('/') ?? '-'} (server0/1/2), b128 ${results.at(-1)!.b128_per_s.toFixed(1)}/s`);
     }
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
   }
   say('');
   say(markdownTable(results, meta));
-  if (!quick && !netSetting && !b1GapMs && !fssGate) {
+  if (!quick && !netSetting && !b1GapMs && !fssGate && fssBits === undefined) {
     saveEntries(results, meta);
     say(`saved ${results.length} entries in bench/results/table/`);
     redraw(say);
