@@ -22,7 +22,7 @@ import { percentile } from './lib/percentile';
 import { cpuSeconds } from './lib/proc_cpu';
 import { plainModel } from './lib/plain_forward';
 import { checkOptions } from './lib/args';
-import { checkFssBits } from '../lib/protocol/protocols';
+import { checkFssBits, checkFssGate } from '../lib/protocol/protocols';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 const PIXELS = 784;
@@ -50,8 +50,8 @@ async function main(): Promise<void> {
   for (const m of only) if (!fs.existsSync(path.join(MODELS, m, 'model.json'))) throw new Error(`bench/models/${m} is missing (npm run train)`);
   const json = argv.includes('--json');
   const pooled = argv.includes('--pooled');
-  const fssGate = arg(argv, '--fss-gate');
-  if (fssGate !== undefined && !['auto', 'one-round', 'compact'].includes(fssGate)) throw new Error(`--fss-gate ${fssGate}: auto, one-round or compact`);
+  const gateText = arg(argv, '--fss-gate');
+  const fssGate = gateText === undefined ? undefined : checkFssGate(gateText, '--fss-gate');
   const bitsText = arg(argv, '--fss-bits');
   const fssBits = bitsText === undefined ? undefined : checkFssBits(Number(bitsText), '--fss-bits');
   if (pooled && protocol === 'securenn') throw new Error("--pooled: SecureNN's server2 works online, nothing is pooled");
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     for (const m of only) {
       const name = `${m}-${protocol}`;
       const file = modelFile(m);
-      await owner.deploy(file, { name, protocol: protocol as 'securenn', ...(fssGate ? { fssGate: fssGate as 'auto' } : {}), ...(fssBits !== undefined ? { fssBits } : {}) });
+      await owner.deploy(file, { name, protocol: protocol as 'securenn', ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) });
       const shape = plainModel(file).inputShape;
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
       let shipped = await shippedSoFar(owner);

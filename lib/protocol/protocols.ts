@@ -53,12 +53,15 @@ export function checkFssBits(v: unknown, where: string): number {
   return v;
 }
 
-/** Checks a deploy's FSS comparison width (absent: nothing to check): a width, and only for 'fss'. */
+/**
+ * Checks a deploy's FSS comparison width (absent: nothing to check): a width, and only for 'fss'.
+ * The default width, 64, comes back undefined: a deploy states only a narrower one.
+ */
 export function checkDeployBits(protocol: ProtocolName, fssBits: unknown): number | undefined {
   if (fssBits === undefined) return undefined;
   checkFssBits(fssBits, 'deploy');
   if (protocol !== 'fss') throw new Error(`deploy: fssBits applies to the fss protocol, not ${protocol}`);
-  return fssBits as number;
+  return fssBits === 64 ? undefined : (fssBits as number);
 }
 
 /**

@@ -248,7 +248,7 @@ export class PredictionClient {
     const protocol = opts.protocol ?? (loaded.spec.comparisons ? 'securenn' : 'pond');
     const fssGate = checkDeployGate(protocol, opts.fssGate);
     const fssBits = checkDeployBits(protocol, opts.fssBits);
-    const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined && fssBits !== 64 ? { fssBits } : {}) };
+    const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) };
     const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));

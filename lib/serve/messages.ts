@@ -224,7 +224,7 @@ export function validateRequest(raw: unknown): ClientRequest {
     throw new Error('deploy: weights must be a list of { name, shape }');
   const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
   const bits = checkDeployBits(r.protocol as ProtocolName, r.fssBits);
-  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), ...(bits !== undefined && bits !== 64 ? { fssBits: bits } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), ...(bits !== undefined ? { fssBits: bits } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
 }
 
 /**
