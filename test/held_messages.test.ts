@@ -1,14 +1,14 @@
-// Messages held in native memory on arrival (WsEndpointOptions.adopt, the offline pool's
-// adoptPooled): the mailbox frees one that is never read, whichever way its session ends, and
+// Messages held in native memory on arrival (WsEndpointOptions.adopt, the servers'
+// holdOnArrival): the mailbox frees one that is never read, whichever way its session ends, and
 // hands over one that is read; the endpoint adopts servers' messages only, and keeps a message as
-// it came when adopting fails; a pooled tensor reaches recvTensor intact.
+// it came when adopting fails; a held tensor reaches recvTensor intact.
 import test from 'ava';
 
 import { Mailbox } from '../lib/net/mailbox';
 import type { HeldPayload, Payload } from '../lib/net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { RingTensor } from '../lib/ring';
-import { adoptPooled } from '../lib/serve/pool';
+import { holdOnArrival } from '../lib/serve/hold_on_arrival';
 
 /** A held payload whose disposals are counted. */
 function held(): HeldPayload & { disposed: () => number } {
@@ -45,18 +45,20 @@ test('a held message that is read is handed over, not disposed', async (t) => {
   t.deepEqual([before.disposed(), after.disposed()], [0, 0]);
 });
 
-test('adoptPooled holds the tensors of pool sessions in native memory, bit for bit, and leaves everything else as it came', (t) => {
+test('holdOnArrival holds tensors in native memory, bit for bit, and leaves other messages as they came', (t) => {
   const values = BigUint64Array.from({ length: 1000 }, (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn);
   const wire: Payload = { kind: 'tensor', dtype: 'ring64', shape: [10, 100], data: new Uint8Array(values.buffer) };
-  const got = adoptPooled('pool:abcd:7', wire);
-  if (got.kind !== 'held' || !(got.tensor instanceof RingTensor)) return t.fail(`kind ${got.kind}`);
-  t.deepEqual(got.tensor.shape, [10, 100]);
-  t.deepEqual(got.tensor.toBigUint64Array(), values);
-  got.tensor.dispose();
-  t.is(adoptPooled('epoch:abcd', wire), wire, 'a setup session: as it came');
-  t.is(adoptPooled('3f1e0c2a-0000-4000-8000-000000000000', wire), wire, 'a query session: as it came');
+  for (const session of ['pool:abcd:7', '3f1e0c2a-0000-4000-8000-000000000000']) {
+    const got = holdOnArrival(session, wire);
+    if (got.kind !== 'held' || !(got.tensor instanceof RingTensor)) return t.fail(`kind ${got.kind}`);
+    t.deepEqual(got.tensor.shape, [10, 100]);
+    t.deepEqual(got.tensor.toBigUint64Array(), values);
+    got.tensor.dispose();
+  }
   const control: Payload = { kind: 'control', data: 1 };
-  t.is(adoptPooled('pool:abcd:7', control), control);
+  t.is(holdOnArrival('pool:abcd:7', control), control);
+  const seed: Payload = { kind: 'seed', dtype: 'ring64', shape: [4], seed: new Uint8Array(16), nonce: 1n };
+  t.is(holdOnArrival('epoch:abcd', seed), seed);
 });
 
 test('an endpoint adopts what servers send, not what clients send, and keeps a message it fails to adopt', async (t) => {

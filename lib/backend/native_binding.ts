@@ -61,7 +61,17 @@ export interface NativeBinding {
   toBytes(handle: NativeHandle, stream?: number): ArrayBuffer;
   /** Like toBytes, but the wait for the value happens off the JS thread. */
   toBytesAsync(handle: NativeHandle, stream?: number): Promise<ArrayBuffer>;
+  /**
+   * The tensor's bytes without a copy (its host memory, kept alive by the buffer until collected
+   * or detached); undefined for device memory. Read-only by contract: tensors are immutable.
+   */
+  bytesView(handle: NativeHandle): ArrayBuffer | undefined;
   release(handle: NativeHandle): void;
+  /**
+   * Frees a JavaScript buffer's memory now (it reads as empty afterwards); false when V8 refuses.
+   * Only for buffers nobody else holds (wire_buffers.ts).
+   */
+  detach(buffer: ArrayBuffer): boolean;
   stats(): NativeStats;
   info(): NativeInfo;
   setNumThreads(n: number): void;

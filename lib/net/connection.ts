@@ -7,7 +7,7 @@ import type { Mailbox } from './mailbox';
 import { CLOSE, Refusal, type WsLimits } from './limits';
 import type { PartyName } from './transport';
 import { sanitizeForLog } from './sanitize';
-import { type FrameHeader, WireError } from './wire';
+import { aloneIn, type FrameHeader, WireError } from './wire';
 
 /** Above this many bytes buffered in the socket, a send waits for its frame to be written. */
 const HIGH_WATER = 8 << 20;
@@ -23,6 +23,8 @@ export const JOIN_BODY_BYTES = 256 << 10;
 interface Unfinished {
   first: FrameHeader;
   parts: Buffer[];
+  /** The memory each part holds alone, if it does (spent once the parts are joined). */
+  alone: (ArrayBuffer | undefined)[];
   received: number;
 }
 
@@ -53,15 +55,19 @@ export class Connection {
     return false;
   }
 
-  /** Adds a decoded frame (whose limits were checked at its first chunk); returns the whole message once complete. */
-  add(h: FrameHeader, body: Buffer): { first: FrameHeader; body: Buffer } | undefined {
+  /**
+   * Adds a decoded frame (whose limits were checked at its first chunk); returns the whole message
+   * once complete, with the memory that holds it alone (`alone`, wire.ts DecodedFrame) and, for a
+   * message of several chunks, the chunks' own memory, no longer needed once joined (`spent`).
+   */
+  add(h: FrameHeader, body: Buffer, alone?: ArrayBuffer): { first: FrameHeader; body: Buffer; alone?: ArrayBuffer; spent?: ArrayBuffer[] } | undefined {
     const id = JSON.stringify([h.session, h.key]);
     let u = this.#unfinished.get(id);
     const key = sanitizeForLog(h.key, 60);
     if (h.chunk === 0) {
       if (u) throw new WireError(`message ${key} restarted before it completed`);
-      if (h.chunks === 1) return { first: h, body };
-      u = { first: h, parts: [], received: 0 };
+      if (h.chunks === 1) return { first: h, body, alone };
+      u = { first: h, parts: [], alone: [], received: 0 };
       this.#unfinished.set(id, u);
       this.reserved += h.total;
     } else if (!u || h.chunk !== u.parts.length) {
@@ -70,11 +76,13 @@ export class Connection {
       throw new WireError(`chunk ${h.chunk} of ${key} contradicts its first chunk`);
     }
     u.parts.push(body);
+    u.alone.push(alone);
     u.received += body.byteLength;
     this.received += body.byteLength;
     if (u.parts.length < u.first.chunks) return undefined;
     this.#forget(id, u);
-    return { first: u.first, body: Buffer.concat(u.parts, u.received) };
+    const whole = Buffer.concat(u.parts, u.received);
+    return { first: u.first, body: whole, alone: aloneIn(whole), spent: u.alone.filter((a) => a !== undefined) };
   }
 
   #forget(id: string, u: Unfinished): void {
@@ -83,11 +91,15 @@ export class Connection {
     this.received -= u.received;
   }
 
-  /** Sends a message's frames, with backpressure; errors of frames not waited for go to `onError`. */
-  async send(frames: [Buffer, Uint8Array][], onError: (e: Error) => void): Promise<void> {
+  /**
+   * Sends a message's frames, with backpressure; errors of frames not waited for go to `onError`.
+   * `onWritten` runs once the last frame is written (ws's callback: the socket is done with the
+   * bytes), never after an error.
+   */
+  async send(frames: [Buffer, Uint8Array][], onError: (e: Error) => void, onWritten?: () => void): Promise<void> {
     const ws = this.ws;
     this.lastActive = Date.now();
-    for (const [prefix, body] of frames) {
+    for (const [i, [prefix, body]] of frames.entries()) {
       // Backpressure: when the socket's buffer is full, wait for this frame to be written.
       const wait = ws.bufferedAmount > HIGH_WATER;
       const done = (resolve: () => void, reject: (e: Error) => void) => (err?: Error) => (err ? reject(err) : resolve());
@@ -100,6 +112,7 @@ export class Connection {
         ws.send(prefix, { binary: true, fin: false });
         sent = new Promise<void>((resolve, reject) => ws.send(body, { binary: true, fin: true }, done(resolve, reject)));
       }
+      if (onWritten && i === frames.length - 1) sent = sent.then(onWritten);
       if (wait) await sent;
       else sent.catch(onError);
     }

@@ -6,7 +6,11 @@ import type { DType } from '../tensor/dtype';
 export type PartyName = string;
 
 export type Payload =
-  | { kind: 'tensor'; dtype: DType; shape: number[]; data: Uint8Array }
+  /**
+   * `transient`: the sender made `data` for this message alone and never reads it again, so a
+   * transport may free it once sent (WsEndpointOptions.release).
+   */
+  | { kind: 'tensor'; dtype: DType; shape: number[]; data: Uint8Array; transient?: boolean }
   /** A seed-compressed tensor: the receiver expands the seed itself (16 bytes + 8 per dim on the wire). */
   | { kind: 'seed'; dtype: DType; shape: number[]; seed: Uint8Array; nonce: bigint }
   | { kind: 'control'; data: unknown };
@@ -77,6 +81,16 @@ export abstract class Transport {
   constructor(parties: readonly PartyName[]) {
     if (new Set(parties).size !== parties.length) throw new Error(`duplicate party names in ${JSON.stringify(parties)}`);
     this.parties = [...parties];
+  }
+
+  /**
+   * Whether the bytes of a `transient` tensor that `from` sends are freed as soon as they are
+   * written (WsEndpointOptions.release). Then a sender may hand over a view of the tensor's native
+   * memory instead of a copy: the view keeps that memory alive only until the write.
+   * Elsewhere a view would hold it until the next garbage collection, so senders copy.
+   */
+  freesSent(_from: PartyName): boolean {
+    return false;
   }
 
   /** Sends a payload; resolves once the transport has accepted it (not necessarily delivered). */

@@ -98,16 +98,32 @@ export function encodeFrames(session: string, key: string, p: Payload): [Buffer,
  * copy; one piece (a small message, or any browser's) is read in place; any other split is joined
  * first.
  */
-export function decodeFrame(frame: Buffer | Buffer[]): { header: FrameHeader; body: Buffer } {
+export function decodeFrame(frame: Buffer | Buffer[]): DecodedFrame {
   if (Array.isArray(frame)) {
     const [prefix, body] = frame;
-    if (frame.length === 2 && prefix.byteLength >= 4 && prefix.readUInt32LE(0) + 4 === prefix.byteLength) return decodeParts(prefix, body);
+    if (frame.length === 2 && prefix.byteLength >= 4 && prefix.readUInt32LE(0) + 4 === prefix.byteLength) return { ...decodeParts(prefix, body), alone: aloneIn(body) };
     frame = frame.length === 1 ? frame[0] : Buffer.concat(frame);
   }
   if (frame.byteLength < 4) throw new WireError(`frame of ${frame.byteLength} bytes is too short`);
   const len = frame.readUInt32LE(0);
   if (len > MAX_HEADER_BYTES || 4 + len > frame.byteLength) throw new WireError(`frame header length ${len} is invalid (max ${MAX_HEADER_BYTES})`);
-  return decodeParts(frame.subarray(0, 4 + len), frame.subarray(4 + len));
+  return { ...decodeParts(frame.subarray(0, 4 + len), frame.subarray(4 + len)), alone: aloneIn(frame) };
+}
+
+export interface DecodedFrame {
+  header: FrameHeader;
+  body: Buffer;
+  /**
+   * The memory that holds this frame and nothing else (ws allocates each frame or fragment of
+   * more than 4 KB on its own; smaller ones share Node's pool): once the body is copied out, it
+   * may be freed at once (wire_buffers.ts). Undefined when it may hold anything else.
+   */
+  alone?: ArrayBuffer;
+}
+
+/** The ArrayBuffer under `b` when `b` covers all of it (so no other view's bytes are in it). */
+export function aloneIn(b: Uint8Array): ArrayBuffer | undefined {
+  return b.buffer instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : undefined;
 }
 
 /** A frame as its prefix (u32 length + header, lengths already consistent) and its body. */

@@ -23,7 +23,7 @@ import { Listener } from './listener';
 import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
 import type { PartyName, Payload, Received } from './transport';
-import { decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
+import { aloneIn, decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
 import { createLogger, type Log } from '../log';
 import { traceEvent, traceLabel, tracing } from '../trace';
 
@@ -53,6 +53,13 @@ export interface WsEndpointOptions extends WsLimitOptions {
    * message is filed as it came.
    */
   adopt?: (session: string, payload: Payload) => Received;
+  /**
+   * Frees memory this endpoint holds alone and no longer needs, at once rather than at some later
+   * garbage collection: a received message's buffer once `adopt` copied it (returned it held),
+   * and a sent tensor's bytes once written, when the sender made them for that message alone
+   * (`transient`). Without it, both wait for the collector (wire_buffers.ts says why that costs).
+   */
+  release?: (buffer: ArrayBuffer) => void;
 }
 
 /** Key of a request (from a client, or a notice between servers): a 'request' event, not mail. */
@@ -76,7 +83,7 @@ export interface WsEndpointEvents {
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt'] };
+  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt']; release?: WsEndpointOptions['release'] };
   #refusalLog: Log;
   #limits: WsLimits;
   #listener?: Listener;
@@ -112,6 +119,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       allowedOrigins: opts.allowedOrigins,
       log: opts.log ?? createLogger({ party: opts.me }),
       adopt: opts.adopt,
+      release: opts.release,
     };
     this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
@@ -121,6 +129,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       connected: (name) => this.connected(name),
       closed: () => this.#closed,
     });
+  }
+
+  /** Whether sent transient tensors are freed once written (a `release` was given). */
+  get releasesSent(): boolean {
+    return this.#opts.release !== undefined;
   }
 
   get port(): number {
@@ -268,18 +281,19 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (conn.refused) return; // refused: what is still in flight is ignored
     conn.lastActive = Date.now();
     conn.missed = 0; // a link busy sending is alive, pong or not
-    let done: { first: FrameHeader; body: Buffer } | undefined;
+    let done: ReturnType<Connection['add']>;
     try {
       if (!isBinary) throw new WireError('text frames are not accepted');
-      const { header, body } = decodeFrame(data);
+      const { header, body, alone } = decodeFrame(data);
       const verdict = conn.client ? this.#sessions.check(conn, header) : this.#mailbox.finished(header.session) ? 'drop' : 'ok';
       if (verdict === 'drop') {
         this.#dropped++; // a straggler of an ended or aborted session (its partial was freed then)
         return;
       }
       if (header.chunk === 0) this.#admit(conn, header);
-      done = conn.add(header, body);
-      if (done) this.#dispatch(conn, done.first, done.body);
+      done = conn.add(header, body, alone);
+      if (done?.spent && this.#opts.release) for (const b of done.spent) this.#opts.release(b); // copied into the joined message
+      if (done) this.#dispatch(conn, done.first, done.body, done.alone);
     } catch (e) {
       const r = e instanceof Refusal ? e : new Refusal('malformed', CLOSE.POLICY, (e as Error).message);
       this.#refuse(conn, r);
@@ -293,7 +307,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     admitMessage(this.#limits, holder(conn), clients, h);
   }
 
-  #dispatch(conn: Connection, first: FrameHeader, body: Buffer): void {
+  #dispatch(conn: Connection, first: FrameHeader, body: Buffer, alone?: ArrayBuffer): void {
     if (tracing) traceEvent('recv', `${conn.name} ${first.key}`, body.byteLength);
     const payload = toPayload(first, new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
     if (first.key === ABORT_KEY) {
@@ -304,7 +318,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     } else if (first.key === REQUEST_KEY) {
       this.#emit('request', conn.name, first.session, payload);
     } else {
-      this.#mailbox.deliver(conn.name, first.session, first.key, this.#adopted(conn, first.session, payload), body.byteLength);
+      const bytes = body.byteLength; // read before a release empties the buffer
+      const filed = this.#adopted(conn, first.session, payload);
+      // Held: the bytes were copied out, so the wire's buffer can go now.
+      if (filed.kind === 'held' && alone) this.#opts.release?.(alone);
+      this.#mailbox.deliver(conn.name, first.session, first.key, filed, bytes);
     }
   }
 
@@ -374,7 +392,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     const conn = await this.#socket(to);
     for (const [prefix, body] of frames) this.#bytes.sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
-    await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }));
+    const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
+    await conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);
   }
 
   recv(from: PartyName, session: string, key: string): Promise<Received> {

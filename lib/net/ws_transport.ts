@@ -37,6 +37,10 @@ export class WebSocketTransport extends Transport {
     return this.session;
   }
 
+  override freesSent(from: PartyName): boolean {
+    return this.#endpoints.get(from)?.releasesSent ?? false;
+  }
+
   protected deliver(from: PartyName, to: PartyName, key: string, payload: Payload): Promise<void> {
     return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.sessionFor(from, to), key, payload);
   }

@@ -62,8 +62,9 @@ export class Party {
   }
 
   async sendTensor(to: PartyName, tag: Tag, t: RingTensor): Promise<void> {
-    const data = await t.toBytesAsync();
-    return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data });
+    // Without a copy where the transport frees what it wrote (the servers' links).
+    const data = (this.transport.freesSent(this.name) ? t.bytesView() : undefined) ?? (await t.toBytesAsync());
+    return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data, transient: true });
   }
 
   async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[]): Promise<RingTensor> {

@@ -17,7 +17,7 @@ import type { ModelSpec } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { SERVER2, SERVERS } from '../protocol/party';
-import { type PartyName, type Payload, type Received, type Tag, Transport } from '../net/transport';
+import { type PartyName, type Payload, type Tag, Transport } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
@@ -35,6 +35,10 @@ class Dropped extends Error {}
 class AheadTransport extends Transport {
   constructor(parties: readonly PartyName[], private readonly out: Transport, private readonly dropped: () => boolean) {
     super(parties);
+  }
+
+  override freesSent(from: PartyName): boolean {
+    return this.out.freesSent(from);
   }
 
   override async send(from: PartyName, to: PartyName, tag: Tag, payload: Payload): Promise<void> {
@@ -197,19 +201,6 @@ export const poolSessionPrefix = (epoch: string): string => `${POOL}${epoch}:`;
 
 /** The session server2's side of the pooled query with `index` travels in. */
 export const poolSession = (epoch: string, index: number): string => `${poolSessionPrefix(epoch)}${index}`;
-
-/**
- * The compute servers' WsEndpointOptions.adopt: a tensor shipped ahead for a pooled query is
- * copied into native memory as it arrives, and waits there for its query. Kept in the wire's
- * buffer, every byte of it waited in the JavaScript heap's external memory, and each 64 MB of
- * that started a full collection: about one per query of FSS C at batch 1 (31 MB of keys), 10-13
- * ms of collector time per batch of 128 through A. The copy, made on arrival, is off the query's
- * path (bench/RESULTS.md, tenth session).
- */
-export function adoptPooled(session: string, p: Payload): Received {
-  if (p.kind !== 'tensor' || !session.startsWith(POOL)) return p;
-  return { kind: 'held', dtype: p.dtype, shape: p.shape, tensor: RingTensor.fromBytes(p.data, p.shape, p.dtype) };
-}
 
 /**
  * A pooled query's transport: everything to or from server2 travels in the index's pool session

@@ -142,6 +142,17 @@ export class RingTensor {
   }
 
   /**
+   * The raw element bytes without a copy: a read-only view of the tensor's native memory, which
+   * it keeps alive (after dispose() too) until the view is collected or its buffer detached.
+   * Undefined on a device. For the send path of a transport that frees what it wrote
+   * (Transport.freesSent); anything else should copy (toBytes).
+   */
+  bytesView(): Uint8Array | undefined {
+    const b = this.backend.native.bytesView(this.handle);
+    return b && new Uint8Array(b);
+  }
+
+  /**
    * toBytes for the send path. On a device the copy overlaps with everything else: the wait for
    * the value happens off the JS thread, so the other parties keep issuing work meanwhile. On the
    * CPU the bytes are already in memory and a synchronous copy is cheaper than a thread hop.

@@ -173,6 +173,23 @@ Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   });
 }
 
+// bytesView(handle) -> ArrayBuffer | undefined: a tensor's bytes without a copy, for the send
+// path: an ArrayBuffer over its host memory that keeps that memory alive until the buffer is
+// collected or detached (the endpoint detaches it once written). Tensors are immutable and the
+// sender only reads it. Undefined for device memory (toBytes downloads that).
+Napi::Value BytesView(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 1, "expected (handle)");
+    Tensor t = unwrapTensor(env, info[0], "tensor");
+    if (t.storage->space() != MemSpace::Host) return env.Undefined();
+    size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
+    if (n == 0) return Napi::ArrayBuffer::New(env, 0);
+    auto* keep = new std::shared_ptr<Storage>(t.storage);
+    return Napi::ArrayBuffer::New(env, t.storage->data(), n, [](Napi::Env, void*, std::shared_ptr<Storage>* k) { delete k; }, keep);
+  });
+}
+
 // Waits for a download on the libuv pool; resolves with the ArrayBuffer it fills.
 class DownloadWorker : public Napi::AsyncWorker {
  public:
@@ -221,6 +238,22 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
     h->tensor.storage.reset();
     h->released = true;
     return info.Env().Undefined();
+  });
+}
+
+// detach(buffer: ArrayBuffer) -> boolean: frees a JS buffer's memory now instead of at some later
+// garbage collection (the buffer reads as empty afterwards). For wire buffers the caller owns
+// alone: a received message once copied into native memory, a sent one once written. V8 counts
+// such buffers as external memory and starts a full collection for every 64 MB of it that waits
+// for one; detached, they never wait. False when V8 refuses (a buffer that cannot be detached).
+Napi::Value Detach(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 1 && info[0].IsArrayBuffer(), "expected (buffer: ArrayBuffer)");
+    napi_status st = napi_detach_arraybuffer(env, info[0]);
+    if (st == napi_detachable_arraybuffer_expected) return Napi::Boolean::New(env, false);  // no exception is pending
+    NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+    return Napi::Boolean::New(env, true);
   });
 }
 
@@ -326,7 +359,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
   exports.Set("toBytes", Napi::Function::New(env, ToBytes));
   exports.Set("toBytesAsync", Napi::Function::New(env, ToBytesAsync));
+  exports.Set("bytesView", Napi::Function::New(env, BytesView));
   exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("detach", Napi::Function::New(env, Detach));
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
