@@ -7,6 +7,10 @@
 //                                                 beside this checkout's node_modules and native build
 //   npm run bench:ab -- --old /tmp/base           A and C, 40 rounds, 300 ms apart, against this checkout
 //   npm run bench:ab -- --old /tmp/base --new /tmp/other --only A1,A --rounds 80 --protocols fss
+//   npm run bench:ab -- --old /tmp/base --only C_max --protocols fss --back-to-back 10 --rounds 6 --gap-ms 1500
+//                                                 steady load: each round, blocks of 10 queries back to
+//                                                 back per (build, protocol); ms per query over the block
+//   --fss-gate compact                            the FSS deployments in that gate form
 // Reported per network and protocol: each build's median (p90), new / old of the medians, and CPU
 // per query: this process's (the client's; the other build's client idles meanwhile) plus the
 // build's three servers' (all threads). Only the TypeScript differs between builds made by build_base.sh: a
@@ -15,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { ProtocolName as Protocol } from '../lib/protocol/protocols';
+import { checkFssGate, type ProtocolName as Protocol } from '../lib/protocol/protocols';
 import type { PredictionClient } from '../lib/serve/client';
 import type * as LocalCluster from '../lib/serve/local_cluster';
 import { checkOptions, numberOption } from './lib/args';
@@ -57,8 +61,8 @@ const serverCpu = (b: Build) => b.procs.reduce((a, p) => a + cpuNs(p.child.pid),
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
-    values: ['--old', '--new', '--only', '--rounds', '--gap-ms', '--protocols'],
-    usage: 'npm run bench:ab -- --old <built tree> [--new <built tree>] [--only A,C] [--rounds N] [--gap-ms MS] [--protocols securenn,fss,pond]',
+    values: ['--old', '--new', '--only', '--rounds', '--gap-ms', '--protocols', '--back-to-back', '--fss-gate'],
+    usage: 'npm run bench:ab -- --old <built tree> [--new <built tree>] [--only A,C] [--rounds N] [--gap-ms MS] [--protocols securenn,fss,pond] [--back-to-back N] [--fss-gate auto|one-round|compact]',
   });
   const at = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
   const oldTree = at('--old');
@@ -69,6 +73,10 @@ async function main(): Promise<void> {
   const protocols = (at('--protocols') ?? PROTOCOLS.join(',')).split(',') as Protocol[];
   for (const p of protocols) if (!PROTOCOLS.includes(p)) throw new Error(`--protocols: unknown protocol '${p}' (of ${PROTOCOLS.join(', ')})`);
   const rounds = numberOption(argv, '--rounds', 40, 1), gapMs = numberOption(argv, '--gap-ms', 300);
+  // 0: one query per (build, protocol) and round; N: N back to back (steady load on one build).
+  const block = numberOption(argv, '--back-to-back', 0, 0);
+  if (!Number.isInteger(block)) throw new Error(`--back-to-back wants a whole number of queries, got ${block}`);
+  const fssGate = at('--fss-gate') === undefined ? undefined : checkFssGate(at('--fss-gate'), '--fss-gate');
   console.log(`old ${dists.old}\nnew ${dists.new}`);
   const builds: Build[] = [];
   try {
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
         continue;
       }
       const here = protocols.filter((p) => modelFile(net, p));
-      for (const b of builds) for (const p of here) await b.owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}) });
+      for (const b of builds) for (const p of here) await b.owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssGate ? { fssGate } : {}) });
       const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const jobs = builds.flatMap((b) => here.map((p) => ({ b, p, key: `${b.name}-${p}`, ms: [] as number[], cpuMs: 0, clientMs: 0 })));
@@ -87,17 +95,20 @@ async function main(): Promise<void> {
       for (const j of jobs) for (let i = 0; i < 3; i++) { await j.b.client.predict(`${net}-${j.p}`, input()); await pause(); } // warm-up
       for (let r = 0; r < rounds; r++) {
         for (const j of shuffled(jobs)) {
-          const c0 = serverCpu(j.b), u0 = process.cpuUsage();
-          j.ms.push((await j.b.client.predict(`${net}-${j.p}`, input())).latencyMs);
+          const n = Math.max(1, block), c0 = serverCpu(j.b), u0 = process.cpuUsage(), t0 = performance.now();
+          let latency = 0;
+          for (let i = 0; i < n; i++) latency = (await j.b.client.predict(`${net}-${j.p}`, input())).latencyMs;
+          j.ms.push(block ? (performance.now() - t0) / n : latency);
           const u = process.cpuUsage(u0);
-          j.clientMs += (u.user + u.system) / 1e3 / rounds;
-          j.cpuMs += (serverCpu(j.b) - c0) / 1e6 / rounds;
+          j.clientMs += (u.user + u.system) / 1e3 / rounds / n;
+          j.cpuMs += (serverCpu(j.b) - c0) / 1e6 / rounds / n;
           await pause();
         }
       }
       const of = (name: string, p: Protocol) => jobs.find((j) => j.key === `${name}-${p}`)!;
       const cell = (ms: number[]) => `${percentile(ms, 0.5).toFixed(2)} (${percentile(ms, 0.9).toFixed(1)})`;
-      console.log(`\n${net}, ${rounds} rounds ${gapMs} ms apart: median (p90) ms, new / old of the medians, CPU ms per query (client + servers; on a machine whose cores the query fills, steadier than the latency)`);
+      const what = block ? `${rounds} rounds of ${block} queries back to back per build and protocol, ${gapMs} ms apart: median (p90) over the rounds of ms per query` : `${rounds} rounds ${gapMs} ms apart: median (p90) ms`;
+      console.log(`\n${net}${fssGate ? ` (FSS gate ${fssGate})` : ''}, ${what}, new / old of the medians, CPU ms per query (client + servers; on a machine whose cores the query fills, steadier than the latency)`);
       console.log('| protocol | old | new | new / old | CPU old | CPU new | CPU new / old |\n|---|---|---|---|---|---|---|');
       for (const p of here) {
         const [o, n] = [of('old', p), of('new', p)];

@@ -30,7 +30,7 @@ test('bench:b1 --floor runs A1 under the three protocols', async (t) => {
 
 test('bench:ab compares two builds (here this one with itself)', async (t) => {
   t.timeout(120_000);
-  const { code, out } = await run('ab_builds.js', ['--old', root, '--only', 'A1', '--rounds', '1', '--gap-ms', '0', '--protocols', 'fss,securenn']);
+  const { code, out } = await run('ab_builds.js', ['--old', root, '--only', 'A1', '--rounds', '1', '--gap-ms', '0', '--protocols', 'fss,securenn', '--back-to-back', '2', '--fss-gate', 'compact']);
   t.is(code, 0, out);
   for (const p of ['fss', 'securenn']) t.regex(out, new RegExp(`^\\| ${p} \\| [\\d.]+ \\([\\d.]+\\) \\| [\\d.]+ \\([\\d.]+\\) \\| [\\d.]+ \\| [\\d.]+ \\+ [\\d.]+ \\| [\\d.]+ \\+ [\\d.]+ \\| [\\d.]+ \\|$`, 'm'), out);
 });

@@ -36,7 +36,7 @@ test('a server whose port is taken ends the wait at once, named with its reason;
   }
 });
 
-test('a port taken before its server listens: the cluster starts again on fresh ports and serves', async (t) => {
+test('a port taken before its server listens: the cluster starts again on fresh ports and serves, its servers with their Node flags', async (t) => {
   const taken = await takenPort();
   const dir = tempDir();
   const picked: number[][] = [];
@@ -50,6 +50,12 @@ test('a port taken before its server listens: the cluster starts again on fresh 
       t.is(picked.length, 2, 'one more attempt');
       t.is(loadClusterConfig(cluster.config).parties.server2.port, picked[1][2], 'the config names the fresh ports');
       t.true(cluster.procs.every((p) => p.child.exitCode === null), 'all three running');
+      // Each server's V8 heap as configured (local_cluster.ts SERVER_NODE_FLAGS): read back from
+      // the running process, not from what was asked for.
+      for (const p of cluster.procs) {
+        const argv = fs.readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0');
+        t.true(argv.includes('--initial-old-space-size=64'), argv.join(' '));
+      }
     } finally {
       await stopCluster(cluster.procs);
     }
