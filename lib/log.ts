@@ -16,6 +16,7 @@ export const LOG_EVENTS = {
   /** A line logged without an event of its own (tests' and embedders' plain callbacks). */
   message: 'info',
   listening: 'info',
+  'heap-default': 'info',
   'metrics-listening': 'info',
   'metrics-exposed': 'warn',
   'models-loaded': 'info',

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import { freePorts, ServerExitedError, startLocalCluster, startLocalClusterOn, stopCluster } from '../lib/serve/local_cluster';
+import { missingServerFlags, SERVER_NODE_FLAGS } from '../lib/serve/node_flags';
 import { loadClusterConfig } from '../lib/serve/config';
 
 /** A listener holding one free loopback port, as a racing program would (it drops whoever dials). */
@@ -63,4 +64,13 @@ test('a port taken before its server listens: the cluster starts again on fresh 
     await taken.release();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('missingServerFlags: a flag counts as given at any value and in either spelling', (t) => {
+  t.deepEqual(missingServerFlags([]), [...SERVER_NODE_FLAGS]);
+  t.deepEqual(missingServerFlags(['--enable-source-maps']), ['--initial-old-space-size=64']);
+  t.deepEqual(missingServerFlags(['--initial-old-space-size=64']), []);
+  t.deepEqual(missingServerFlags(['--initial-old-space-size=256']), [], "the operator's own value");
+  t.deepEqual(missingServerFlags(['--initial_old_space_size=64']), [], "V8's underscore spelling");
+  t.deepEqual(missingServerFlags(['--initial-old-space-sizes=64']), ['--initial-old-space-size=64'], 'another flag');
 });

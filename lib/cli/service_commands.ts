@@ -13,6 +13,7 @@ import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { startLocalCluster, stopCluster } from '../serve/local_cluster';
+import { missingServerFlags } from '../serve/node_flags';
 import { TfeServer } from '../serve/server';
 import { checkLogFormat, createLogger, type LogFormat } from '../log';
 import { parseListenAddress, showAddress } from '../serve/ops_config';
@@ -111,6 +112,9 @@ export function addServiceCommands(program: Command): void {
       const trust = config.ca && pinsOf(config) ? 'mutual TLS, CA and pins' : config.ca ? 'mutual TLS, cluster CA' : usesTls(config) ? 'mutual TLS, pinned fingerprints' : 'plain ws';
       const host = config.parties[opts.party as 'server0'].listen ?? config.parties[opts.party as 'server0'].host;
       log(`listening on ${host}:${server.port} (${trust}, computing on ${backend}: ${device})`, 'listening', { address: showAddress({ host, port: server.port }), trust, backend, device, metrics: ops ? showAddress(ops.address) : undefined });
+      // V8 reads these only at start-up: a server started without them can only say so (node_flags.ts).
+      const missing = missingServerFlags(process.execArgv);
+      if (missing.length) log(`started without node ${missing.join(' ')}: under steady load the garbage collector takes more CPU (FSS's compute servers back to back: about 1.5 times as much in all); see docs/operators.md, "Starting a server"`, 'heap-default', { missing: missing.join(' ') });
       // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
       process.on('SIGHUP', () => reloadAllTls('SIGHUP'));
       // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit.

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { SERVERS } from '../protocol/party';
 import { PredictionClient } from './client';
 import { loadClusterConfig } from './config';
+import { SERVER_NODE_FLAGS } from './node_flags';
 import { generateCertificates } from './certs';
 
 /** Ports the OS reports free now (a tiny race with other programs is accepted for local use). */
@@ -81,17 +82,6 @@ export function tfeCli(): string {
   return path.join(__dirname, '..', 'cli', 'tfe.js');
 }
 
-/**
- * Node flags every server process starts with (docs/operators.md, "Starting a server"). A server's
- * JavaScript heap is small (about 9 MB) while tens of MB of wire buffers per query pass through
- * it; V8 sizes the old generation's limit from the live heap, so the headroom above 9 MB stayed
- * within the young generation's 16 MB and V8 started a full marking every 50 ms or so. Configured,
- * the limit stays at 64 MB at least: back to back, FSS C_max's compute servers spent about 30%
- * less CPU per query (bench/RESULTS.md, "Freeing wire buffers at once"). V8 reads it only at
- * start-up (setting it from JavaScript changed nothing) and NODE_OPTIONS refuses it.
- */
-export const SERVER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
-
 /** Starts one server process; its output lines go to `onLine`, prefixed by the party. */
 export function spawnServer(configFile: string, party: string, onLine: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): ServerProcess {
   // Few malloc arenas: kernels run on many threads, and per-thread arenas make a long-running
@@ -101,6 +91,7 @@ export function spawnServer(configFile: string, party: string, onLine: (line: st
   // and shut down, instead of lingering as an orphan.
   // Node flags for the server processes only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile
   // a benchmark's servers (NODE_OPTIONS refuses --cpu-prof, and would reach the client too).
+  // SERVER_NODE_FLAGS first (node_flags.ts says why), then these, which may override them.
   const nodeArgs = (process.env.TFE_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, tfeCli(), 'server', '--party', party, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
   const recent: string[] = [];
