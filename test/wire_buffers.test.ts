@@ -16,6 +16,7 @@ import { WebSocketTransport } from '../lib/net/ws_transport';
 import { DEFAULT_FIXED_POINT, Party, tag } from '../lib/protocol/party';
 import { RingTensor } from '../lib/ring';
 import { holdOnArrival } from '../lib/serve/hold_on_arrival';
+import { randomU64 } from './helpers/random';
 
 test('aloneIn: a view that covers its whole buffer, and nothing else', (t) => {
   const own = new Uint8Array(new ArrayBuffer(64));
@@ -59,9 +60,9 @@ test('freeBuffer frees at once and never throws', (t) => {
   t.notThrows(() => freeBuffer(new SharedArrayBuffer(8) as unknown as ArrayBuffer), 'nor does anything else the binding refuses');
 });
 
-/** Deterministic bytes for a message of n ring elements (no two messages alike). */
-function ringBytes(n: number, salt: number): BigUint64Array {
-  return BigUint64Array.from({ length: n }, (_, i) => BigInt.asUintN(64, (BigInt(i) + BigInt(salt) * 0x10001n) * 0x9e3779b97f4a7c15n));
+/** Waits (up to 1 s) for `done`: a write's callback, or a freed view's finalizer, comes a moment later. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
 test('over real sockets: freed only once copied out (receiver) or written (sender), every byte arriving', async (t) => {
@@ -77,14 +78,14 @@ test('over real sockets: freed only once copied out (receiver) or written (sende
     await send.connect({ name: 'server1', host: '127.0.0.1', port: recv.port }, { timeoutMs: 2000 });
     const sent: Uint8Array[] = [];
     for (const [i, n] of sizes.entries()) {
-      const values = ringBytes(n, i);
+      const values = randomU64(n);
       const data = new Uint8Array(values.buffer.slice(0)); // the sender's own copy, freed after the write
       sent.push(data);
       await send.send('server1', 's', `transient${i}`, { kind: 'tensor', dtype: 'ring64', shape: [n], data, transient: true });
       const kept = new Uint8Array(values.buffer.slice(0));
       await send.send('server1', 's', `kept${i}`, { kind: 'tensor', dtype: 'ring64', shape: [n], data: kept });
       // Both wait in the mailbox, counted at their size though their wire buffers were freed.
-      for (let w = 0; w < 200 && recv.stats().pendingBytes < 16 * n; w++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => recv.stats().pendingBytes >= 16 * n);
       t.is(recv.stats().pendingBytes, 16 * n, 'held messages count their bytes');
       for (const key of [`transient${i}`, `kept${i}`]) {
         const got: Received = await recv.recv('server0', 's', key);
@@ -95,7 +96,7 @@ test('over real sockets: freed only once copied out (receiver) or written (sende
       t.is(kept.byteLength, 8 * n, 'a payload not marked transient is never freed');
     }
     // The sender frees its transient bytes once written (the write's callback may come after recv).
-    for (let i = 0; i < 100 && sent.some((d) => d.byteLength !== 0); i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => sent.every((d) => d.byteLength === 0));
     t.deepEqual(sent.map((d) => d.byteLength), [0, 0, 0], 'each transient payload freed after its write');
     t.is(freedOnSend.length, 3);
     // The receiver frees what ws gave it buffers of its own for: the 256 KB messages (2), the
@@ -120,7 +121,7 @@ test('a client endpoint neither adopts nor frees: what it receives stays readabl
     const asked = new Promise<string>((resolve) => server.once('request', (peer) => resolve(peer)));
     await client.send('server1', session, 'req', { kind: 'control', data: {} });
     const peer = await asked;
-    const values = ringBytes(1 << 15, 9);
+    const values = randomU64(1 << 15);
     await client.send('server1', session, 'x', { kind: 'tensor', dtype: 'ring64', shape: [1 << 15], data: new Uint8Array(values.buffer.slice(0)), transient: true });
     const got = await server.recv(peer, session, 'x');
     if (got.kind !== 'tensor') return t.fail(`a client's message was ${got.kind}`);
@@ -134,7 +135,7 @@ test('a client endpoint neither adopts nor frees: what it receives stays readabl
 test('bytesView: the tensor bytes without a copy, kept alive after dispose until detached', async (t) => {
   const native = getBackend('cpu').native;
   const base = native.stats().storages;
-  const values = ringBytes(1000, 3);
+  const values = randomU64(1000);
   const x = RingTensor.fromBigUint64Array(values);
   const view = x.bytesView()!;
   t.true(Buffer.from(view).equals(Buffer.from(values.buffer)));
@@ -143,7 +144,7 @@ test('bytesView: the tensor bytes without a copy, kept alive after dispose until
   t.is(native.stats().storages, base + 1, 'the view keeps the memory after dispose()');
   t.true(Buffer.from(view).equals(Buffer.from(values.buffer)));
   freeBuffer(view.buffer as ArrayBuffer);
-  for (let i = 0; i < 50 && native.stats().storages !== base; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => native.stats().storages === base);
   t.is(native.stats().storages, base, 'detached: the memory goes back without a garbage collection');
   const empty = RingTensor.fromBigInts([], [0]);
   t.is(empty.bytesView()!.byteLength, 0);
@@ -160,7 +161,7 @@ test('a party sends views, not copies, only where the transport frees what it wr
     t.false(new MemoryTransport(['server0', 'server1']).freesSent('server0'));
     for (const transport of [plain, freeing]) {
       const [p0, p1] = ['server0', 'server1'].map((n) => new Party(n, transport, DEFAULT_FIXED_POINT));
-      const values = ringBytes(1 << 16, 5); // 512 KB: sent as its own fragment, received into a buffer of its own
+      const values = randomU64(1 << 16); // 512 KB: sent as its own fragment, received into a buffer of its own
       const base = native.stats().storages;
       const x = RingTensor.fromBigUint64Array(values);
       let views = 0;
@@ -173,8 +174,10 @@ test('a party sends views, not copies, only where the transport frees what it wr
       t.true(Buffer.from(y.toBytes()).equals(Buffer.from(values.buffer)));
       y.dispose();
       // Where the transport frees what it wrote, the sent view's memory goes back once written.
-      if (transport === freeing) for (let i = 0; i < 100 && native.stats().storages !== base; i++) await new Promise((r) => setTimeout(r, 5));
-      if (transport === freeing) t.is(native.stats().storages, base, 'the view was freed after the write, without a collection');
+      if (transport === freeing) {
+        await until(() => native.stats().storages === base);
+        t.is(native.stats().storages, base, 'the view was freed after the write, without a collection');
+      }
     }
   } finally {
     await Promise.all([plain.close(), freeing.close()]);
