@@ -88,7 +88,7 @@ export function addServiceCommands(program: Command): void {
     .option('--device <device>', "auto | cpu | cuda (overrides the config's 'device'; TFE_DEVICE overrides both)")
     .option('--log-format <format>', "text (default) | json: one JSON object a line (time, level, party, event, msg, fields); overrides the config's log.format")
     .option('--metrics <[host:]port>', "serve GET /metrics (Prometheus) and GET /healthz over plain HTTP at this address (a bare port: 127.0.0.1); overrides the config's metrics.listen")
-    .addHelpText('after', '\nLogs go to stderr; metrics and health are off unless --metrics or metrics.listen is set (docs/operators.md, "Logs, health and metrics").')
+    .addHelpText('after', '\nLogs go to stderr; metrics and health are off unless --metrics or metrics.listen is set (docs/operators.md, "Logs, health and metrics").\nFor throughput start it as `node --initial-old-space-size=64 "$(command -v tfe)" server ...` (docs/operators.md, "Starting a server"); started without that, it says so in its log (heap-default).')
     .action(async (opts: { party: string; config: string; insecure?: boolean; device?: DeviceOption; logFormat?: string; metrics?: string }) => {
       // Flags are checked before anything starts, so a typo fails at once, naming the flag.
       const format: LogFormat | undefined = opts.logFormat === undefined ? undefined : checkLogFormat(opts.logFormat, '--log-format');
