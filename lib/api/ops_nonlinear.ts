@@ -3,6 +3,8 @@
 import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
+import { fssFoldedProduct } from '../protocol/fss/folded_product';
+import { foldsProduct } from '../protocol/fss/steps';
 import { isExact } from '../protocol/protocols';
 import { piecewiseElu, piecewiseGelu, piecewiseMish, piecewiseSelu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
@@ -58,6 +60,7 @@ const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => tru
 export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor, shape: readonly number[]): AnyTensor {
   const c = L.clusterOf(name, x, y);
   if (x.kind === 'private' && y.kind === 'private') {
+    if (f.kind === 'matmul' && x.foldable && x.rank === 2 && y.rank === 2 && foldsProduct(c.fssGate, x.foldable.elements, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, x, y, shape);
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
       dealProduct(c, f, x, y, shape),
@@ -75,6 +78,22 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
   const shares = run(c, name, [xDeps, yDeps], async (p, o, [a, b]) =>
     truncated(p, o, p.isCompute ? await applyBilinear(f, required(o, a as Share), required(o, b as Share)) : null, shape),
     dealTruncation(shape),
+  );
+  return new PrivateTensor(c, shape, shares);
+}
+
+/**
+ * relu(a) W with x = relu(a) from a one-round FSS gate that kept its opened input (the 'folded'
+ * gate form, PrivateTensor.foldable): the product's keys ride with the gate's dealing, so it takes
+ * no round (lib/protocol/fss/folded_product.ts). Then one truncation, as after a Beaver product.
+ */
+function foldedMatmul(c: Cluster, x: PrivateTensor, y: PrivateTensor, shape: readonly number[]): PrivateTensor {
+  const gate = x.foldable!;
+  const [m, n] = x.shape, k = y.shape[1];
+  const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => fssFoldedProduct(p, o, { opId: gate.opId, xHat: gate.opened.get(p.name) ?? null }, xs, my, m, n, k);
+  const shares = run(c, 'matmul', [x.shares, y.masked()], async (p, o, [xs, my]) =>
+    truncated(p, o, await product(p, o, xs as Share, my as MaskedShare), shape),
+    async (p, o) => truncate(p, o, await product(p, o, null, { ref: y.maskRef(), alpha: null, a: null }), shape),
   );
   return new PrivateTensor(c, shape, shares);
 }

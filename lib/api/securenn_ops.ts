@@ -8,8 +8,11 @@ import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
 import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
+import type { PartyName } from '../net/transport';
+import { fssReluKeepingOpened } from '../protocol/fss/drelu';
+import { takesCompactForm } from '../protocol/fss/steps';
 import { RingTensor } from '../tensor/ring_tensor';
-import { normalizeAxis } from '../tensor/shape';
+import { normalizeAxis, sizeOf } from '../tensor/shape';
 import * as L from './ops';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
 
@@ -40,7 +43,36 @@ async function scaleBit(c: Cluster, b: Share): Promise<Share> {
 export function exactReluOp(x: AnyTensor): PrivateTensor {
   const px = privateOnly('relu', x);
   const c = px.cluster;
+  if (c.protocol === 'fss' && c.fssGate === 'folded' && !takesCompactForm(c.fssGate, sizeOf(px.shape))) return foldableRelu(c, px);
   return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape)));
+}
+
+/**
+ * FSS's one-round relu keeping its gate's opened input, so that a product right after can fold
+ * into the gate (PrivateTensor.foldable): the same messages as any one-round relu.
+ */
+function foldableRelu(c: Cluster, x: PrivateTensor): PrivateTensor {
+  const n = sizeOf(x.shape);
+  const op = c.nextOp('relu');
+  const opened = new Map<PartyName, RingTensor>();
+  const shares = x.shares.then((s) =>
+    c.run(op, async (p, o) => {
+      const a = s.get(p.name) ?? null;
+      const af = a ? R.reshape(a, [n]) : null;
+      try {
+        const z = await fssReluKeepingOpened(p, o, af, n, (t) => opened.set(p.name, t));
+        if (!z) return null;
+        const out = R.reshape(z, x.shape);
+        z.dispose();
+        return out;
+      } finally {
+        af?.dispose();
+      }
+    }),
+  );
+  const out = new PrivateTensor(c, x.shape, shares);
+  out.foldable = { opId: op.id, elements: n, opened };
+  return out;
 }
 
 /**

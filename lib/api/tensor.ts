@@ -13,6 +13,18 @@ import { awaitedLater } from '../awaited_later';
 
 export type PartyValues<T> = Map<PartyName, T>;
 
+/**
+ * An FSS relu whose gate took one round under the 'folded' gate form: its op (server2 draws the
+ * gate's mask again from it) and each hosted compute server's opened gate input x^ (filled once
+ * the relu's shares are), which a product right after may fold into the gate (bilinearOp in
+ * ops_nonlinear.ts; lib/protocol/fss/folded_product.ts).
+ */
+export interface FoldableGate {
+  opId: number;
+  elements: number;
+  opened: Map<PartyName, RingTensor>;
+}
+
 /** Methods every tensor gets; installed by the ops module (tfjs-style chaining). */
 export interface Chain {
   add(y: AnyTensor | number): PrivateTensor | PublicTensor;
@@ -82,6 +94,9 @@ export class PrivateTensor extends Base {
 
   #premaskedRef?: MaskRef;
 
+  /** Set by a relu under FSS's 'folded' gate form (FoldableGate); freed with the tensor. */
+  foldable?: FoldableGate;
+
   /**
    * The masked form (x - a opened to both servers, shares of a kept), computed once and reused by
    * every product this tensor takes part in: weights are masked once for all predictions.
@@ -112,6 +127,8 @@ export class PrivateTensor extends Base {
     const [s, m] = await Promise.allSettled([this.shares, this.#masked ?? Promise.resolve(undefined)]);
     if (s.status === 'fulfilled') for (const v of s.value.values()) v?.dispose();
     if (m.status === 'fulfilled' && m.value) for (const v of m.value.values()) disposeMasked(v);
+    for (const t of this.foldable?.opened.values() ?? []) t.dispose();
+    this.foldable?.opened.clear();
   }
 }
 

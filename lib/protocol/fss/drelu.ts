@@ -49,8 +49,11 @@ export { FSS_STEPS } from './steps';
  * it lacks), and the peer's share of x^ (uniform: r is uniform and unknown to both); server2
  * nothing.
  */
-export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean } = {}): Promise<RingTensor | null> {
-  if (takesCompactForm(p.fssGate, n)) return compactSign(p, op, a, n, opts);
+export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean; keepOpened?: (xHat: RingTensor) => void } = {}): Promise<RingTensor | null> {
+  if (takesCompactForm(p.fssGate, n)) {
+    if (opts.keepOpened) throw new Error(`${op.name}: a compact gate has no opened input to keep`);
+    return compactSign(p, op, a, n, opts);
+  }
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
@@ -58,7 +61,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   const parts = keyChunks(n, dcfKeyWords(low, payloads));
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
-    const r = FSS_STEPS.maskInput ? await prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
+    const r = await gateMask(p, op.id, n);
     const b = await bitOf(r, low);
     const beta = await oneMinusTwice(b);
     const rBeta = opts.relu ? await mul(r, beta) : null;
@@ -88,7 +91,9 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   const [rj, bj, rbj] = await Promise.all([dealRing(82, null), dealRing(83, null), opts.relu ? dealRing(85, null) : null].map((t) => held.keep(t)));
   try {
     // Step 4: open x^ = a + r.
-    const xHat = await held.keep(openMasked(p, op, a, rj!));
+    const xHat = await openMasked(p, op, a, rj!);
+    if (opts.keepOpened) opts.keepOpened(xHat);
+    else await held.keep(xHat);
     // Steps 5 and 6 (for relu, both payloads come from one walk of the tree), chunk by chunk as
     // the keys arrive.
     const evals = await evalKeys(p, op, parts, dcfKeyWords(low, payloads), payloads, xHat, async (key, xc) =>
@@ -104,6 +109,16 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   }
 }
 
+/**
+ * server2: the one-round gate's input mask r of op `opId` over n elements, from its own seed (r = 0
+ * under the test switch FSS_STEPS.maskInput = false). A folded product (folded_product.ts) draws
+ * it again to deal keys against the same r.
+ */
+export async function gateMask(p: Party, opId: number, n: number): Promise<RingTensor> {
+  if (!FSS_STEPS.maskInput) return RingTensor.fromBigUint64Array(new BigUint64Array(n), [n]);
+  return prgRing(p.crypto!.ownSeed(p), [n], { nonce: nonceFor(opId, 80) });
+}
+
 /** Shares of relu(a) and [a >= 0] together, [relu; d] flat [2n]: the relu gate's own steps. */
 export const fssReluBit = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true, bit: true });
 
@@ -112,3 +127,10 @@ export const fssDrelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): 
 
 /** Shares of relu(a) = a [a >= 0] in one online round: see fssSign. */
 export const fssRelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true });
+
+/**
+ * fssRelu in its one-round form whose opened x^ = a + r (compute servers: [n]) goes to `keep`
+ * instead of being freed: a product folded into this gate (folded_product.ts) evaluates its keys
+ * at x^. The caller owns x^.
+ */
+export const fssReluKeepingOpened = (p: Party, op: OpCtx, a: RingTensor | null, n: number, keep: (xHat: RingTensor) => void): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true, keepOpened: keep });

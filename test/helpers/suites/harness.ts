@@ -27,8 +27,15 @@ export function setSuiteDevice(device: tfe.DeviceOption): void {
   suiteDevice = device;
 }
 
+// Cluster options every cluster of this test file starts from (a suite file rerunning the suites
+// under one FSS gate form, say); a test's own options override them.
+let suiteOptions: tfe.ClusterOptions = {};
+export function setSuiteClusterOptions(opts: tfe.ClusterOptions): void {
+  suiteOptions = { ...opts };
+}
+
 export function newCluster(protocol: Protocol, opts: tfe.ClusterOptions = {}): tfe.Cluster {
-  return new tfe.Cluster({ protocol, fixedPoint: { fracBits: F }, device: suiteDevice, ...opts });
+  return new tfe.Cluster({ protocol, fixedPoint: { fracBits: F }, device: suiteDevice, ...suiteOptions, ...opts });
 }
 
 /** Runs body on a fresh cluster and closes it even when an assertion throws. */

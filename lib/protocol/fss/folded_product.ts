@@ -1,0 +1,121 @@
+// A product folded into the one-round ReLU gate before it (the 'folded' gate form, docs/fss.md
+// "Folded products"): relu(a) W with no round of its own, because the gate's dealer also knows W's
+// mask and deals keys that carry it.
+import { add, addScalar, matmul, mul, mulScalar, reduceSum, reshape, sub } from '../../ops';
+import { dcfEval2, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
+import { RingTensor } from '../../tensor/ring_tensor';
+import { nonceFor } from '../correlated';
+import { deal, ringPrg } from '../dealer';
+import type { OpCtx, Party } from '../party';
+import type { MaskedShare } from '../pond/arith';
+import { oneMinusTwice } from '../sign_arith';
+import { gateMask } from './drelu';
+import { bitOf, Held, lowBits } from './gate_common';
+import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
+
+/** The one-round relu gate a folded product reads: its op (server2 draws its mask r again) and, on the compute servers, its opened input x^ = a + r [m n]. */
+export interface OpenedGate {
+  opId: number;
+  xHat: RingTensor | null;
+}
+
+/**
+ * Shares of x W for x = relu(a) [m, n], the output of the one-round relu gate `gate`, and a private
+ * W [n, k] in masked form (W = B + beta: beta public to server0 and server1, B shared between them
+ * and known to server2, which deals every mask). No message between server0 and server1. Not
+ * truncated (the caller truncates, as after a Beaver product).
+ *
+ * x W = x beta + x B, and x beta is local. For x B, write x_i = d_i (x^_i - r_i) with d_i =
+ * [a_i >= 0] (the gate's own identity, drelu.ts), so (x B)_j = sum_i x^_i (d_i B_ij) - d_i (r_i
+ * B_ij): shares of d_i P for P = B_ij and P = r_i B_ij make it local, x^ being public. With the
+ * gate's A = MSB(x^) public and z = b xor [x^_low < r_low] (drelu.ts, steps 5 and 6),
+ * d = (1 - A) - (1 - 2A) z and z P = b P + (1 - 2b) [x^_low < r_low] P, so
+ *   d P = (1 - A) P - (1 - 2A) (b P + e),  e the DCF evaluation with payload (1 - 2b) P.
+ * Offline, server2 (r and b = MSB(r) of the gate from its own seed, B from the seeds):
+ * 1. for each row of x, i and j, a two-payload DCF key on the gate's low bits, threshold r_i,
+ *    payloads (1 - 2b_i) B_ij and (1 - 2b_i) r_i B_ij: m n k keys, k per gate element;
+ * 2. deals shares of r_i B_ij, b_i B_ij and b_i r_i B_ij.
+ * Online, server0 and server1 (nothing sent):
+ * 3. evaluate the keys at x^_i, A = MSB(x^);
+ * 4. (x B)_j = sum_i (1 - A_i) (x^_i B_ij - (r B)_ij) - (1 - 2A_i) (x^_i ((b B)_ij + e1) - (b r B)_ij - e2),
+ *    with their shares of B (W's mask) and of the dealt products;
+ * 5. add x beta (x their relu shares, beta public).
+ * What each party receives: server0 and server1 the keys (pseudorandom on their own, as the
+ * gate's: they hide r, b and B) and shares of r B, b B and b r B (server0's from s02; server1's
+ * corrections against s02 it lacks: uniform); nothing online. server2 nothing. Keys made with
+ * the same threshold r_i as the gate's own are independent keys (their own PRG stream), each
+ * simulated without r.
+ */
+export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x: RingTensor | null, w: MaskedShare, m: number, n: number, k: number): Promise<RingTensor | null> {
+  const cells = m * n * k;
+  const cube = [m, n, k];
+  const low = lowBits(p);
+  const words = dcfKeyWords(low, 2);
+  const parts = keyChunks(cells, words);
+  const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg([cells]), sub, [cells]);
+  const held = new Held();
+  try {
+    if (p.role === 2) {
+      const r = await held.keep(gateMask(p, gate.opId, m * n));
+      const r3 = await held.keep(reshape(r, [m, n, 1]));
+      const b3 = await held.keep(bitOf(r3, low));
+      const beta3 = await held.keep(oneMinusTwice(b3));
+      const mask = await held.keep(p.crypto!.mask(p, w.ref));
+      const w3 = await held.keep(reshape(mask, [1, n, k]));
+      const rB = await held.keep(mul(r3, w3));
+      const [bB, brB, p1, p2] = await Promise.all([mul(b3, w3), mul(b3, rB), mul(beta3, w3), mul(beta3, rB)].map((t) => held.keep(t)));
+      const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(k), [1, 1, k]));
+      const alpha = await held.keep(add(r3, zeros));
+      const flat = (t: RingTensor) => held.keep(reshape(t, [cells]));
+      const [rBf, bBf, brBf, alphaf, p1f, p2f] = await Promise.all([rB, bB, brB, alpha, p1, p2].map(flat));
+      const dealt = Promise.all([dealRing(90, rBf), dealRing(91, bBf), dealRing(92, brBf)]);
+      dealt.catch(() => undefined);
+      await dealKeys(p, op, parts, async (chunk) => {
+        const cuts = await Promise.all([alphaf, p1f, p2f].map((t) => part(t, parts.length, chunk)));
+        try {
+          return await dcfKeygen2(cuts[0], cuts[1], cuts[2], { bits: low, seed: p.crypto!.ownSeed(p), nonce: nonceFor(op.id, 81), first: chunk[0] });
+        } finally {
+          if (parts.length > 1) for (const t of cuts) t.dispose();
+        }
+      });
+      await dealt;
+      return null;
+    }
+    if (!p.isCompute) return null;
+    if (!x || !gate.xHat || !w.a || !w.alpha) throw new Error(`${op.name}: a folded product needs the relu's shares, its gate's opened input and the weight's masked form`);
+    const j = p.role as 0 | 1;
+    const [rB, bB, brB] = await Promise.all([dealRing(90, null), dealRing(91, null), dealRing(92, null)].map((t) => held.keep(t)));
+    const xh3 = await held.keep(reshape(gate.xHat, [m, n, 1]));
+    const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(k), [1, 1, k]));
+    const xRep = await held.keep(add(xh3, zeros));
+    const xRepFlat = await held.keep(reshape(xRep, [cells]));
+    // Step 3, chunk by chunk as the keys arrive (both payloads from one walk of each tree).
+    const [e1, e2] = await evalKeys(p, op, parts, words, 2, xRepFlat, (key, xc) => dcfEval2(key, xc, { bits: low, party: j }));
+    await Promise.all([held.keep(e1), held.keep(e2)]);
+    // Step 4.
+    const cubeOf = (t: RingTensor | null) => held.keep(reshape(t!, cube));
+    const [rB3, bB3, brB3, e13, e23] = await Promise.all([rB, bB, brB, e1, e2].map(cubeOf));
+    const a3 = await held.keep(bitOf(xh3, low));
+    const keepA = await held.keep(mulScalar(a3, -1n));
+    const notA = await held.keep(addScalar(keepA, 1n)); // 1 - A
+    const sign = await held.keep(oneMinusTwice(a3)); // 1 - 2A
+    const w3 = await held.keep(reshape(w.a, [1, n, k]));
+    const xB = await held.keep(mul(xh3, w3));
+    const first = await held.keep(sub(xB, rB3));
+    const bBe = await held.keep(add(bB3, e13));
+    const xbBe = await held.keep(mul(xh3, bBe));
+    const brBe = await held.keep(add(brB3, e23));
+    const second = await held.keep(sub(xbBe, brBe));
+    const [f1, f2] = await Promise.all([mul(notA, first), mul(sign, second)].map((t) => held.keep(t)));
+    const cells3 = await held.keep(sub(f1, f2));
+    const xBShare = await held.keep(reduceSum(cells3, 1)); // [m, k]
+    // Step 5.
+    const xBeta = await held.keep(matmul(x, w.alpha));
+    return await add(xBShare, xBeta);
+  } finally {
+    held.dispose();
+  }
+}
+
+/** uint64 words of folded-product key per cell (gate element times output column) at comparison width `bits`. */
+export const foldedKeyWords = (bits: number): number => dcfKeyWords(bits - 1, 2);

@@ -1,0 +1,142 @@
+// FSS's 'folded' gate form (lib/protocol/fss/folded_product.ts): a product relu(a) W right after a
+// one-round relu gate takes no round of its own. Checked against plaintext fixed point on fresh
+// random values and edges (integer weights make the truncation exact, so equality is demanded;
+// fractional ones are within the one unit of local truncation), at both widths and in batches; its
+// traffic (no message between server0 and server1, k keys per gate element); the products that keep
+// their round; and each compute server's view for two secrets, with the unmasked control.
+// Serial where FSS_STEPS (process-wide) is touched.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { dcfKeyWords } from '../lib/ops/fss';
+import { FSS_STEPS } from '../lib/protocol/fss/steps';
+import { newCluster } from './helpers/suites/harness';
+import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
+
+const U = 2 ** -16;
+const units = (v: number) => BigInt(Math.round(v / U));
+const randomValues = (count: number, scale: number) => Array.from({ length: count }, () => Math.round(((Math.random() * 2 - 1) * scale) / U) * U);
+const randomInts = (count: number, top: number) => Array.from({ length: count }, () => Math.floor(Math.random() * (2 * top + 1)) - top);
+
+/** relu(x) W in plaintext fixed point: exact products, then the sum's division by 2^16 rounded down. */
+function reference(x: number[], w: number[], m: number, n: number, k: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < k; j++) {
+      let s = 0n;
+      for (let l = 0; l < n; l++) s += units(Math.max(x[i * n + l], 0)) * units(w[l * k + j]);
+      out.push(Number(s >> 16n) * U);
+    }
+  return out;
+}
+
+interface Run {
+  out: number[];
+  /** Bytes of the product's op (server2's keys and dealt shares when folded). */
+  productBytes: number;
+  seen: Seen[];
+}
+
+/** relu(x) W (and, with `alsoRelu`, relu(x) itself appended) on a fresh cluster; traffic and messages from the product on. */
+async function run(opts: tfe.ClusterOptions, x: number[], w: number[], m: number, n: number, k: number, alsoRelu = false): Promise<Run> {
+  const c = newCluster('fss', opts);
+  try {
+    const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [m, n] }), c);
+    const ws = tfe.definePrivateInput('model-owner', () => ({ data: w, shape: [n, k] }), c);
+    await Promise.all([xs.shares, ws.masked()]);
+    const seen = recordTensors(c);
+    const r = tfe.relu(xs);
+    const y = tfe.matmul(r, ws);
+    const out = [...(await tfe.defineOutput('output-receiver', y)).data];
+    if (alsoRelu) out.push(...(await tfe.defineOutput('output-receiver', r)).data);
+    return { out, productBytes: c.transport.traffic().byOp.matmul?.bytes ?? 0, seen };
+  } finally {
+    await c.close();
+  }
+}
+
+/** Messages between server0 and server1 from the product on (the relu's opening aside). */
+const computeMessages = (seen: Seen[]) => seen.filter((s) => [s.from, s.to].sort().join() === 'server0,server1' && !s.key.includes('fss.open'));
+
+const edgesOf = (n: number) => [0, U, -U, 1, -1, 100, -100, ...randomValues(n - 7, 8)];
+
+for (const fssBits of [64, 32]) {
+  test(`fssBits ${fssBits}: relu(x) W with integer weights equals plaintext exactly, with no message between the compute servers`, async (t) => {
+    for (const [m, n, k] of [[1, 128, 10], [3, 40, 7], [2, 9, 1]]) {
+      const x = Array.from({ length: m }, () => edgesOf(n)).flat();
+      const w = randomInts(n * k, 50);
+      const r = await run({ fssGate: 'folded', fssBits }, x, w, m, n, k);
+      t.deepEqual(r.out, reference(x, w, m, n, k), `[${m}, ${n}] x [${n}, ${k}]`);
+      t.deepEqual(computeMessages(r.seen).map((s) => s.key), [], `[${m}, ${n}] x [${n}, ${k}]: nothing between server0 and server1 for the product`);
+      const keyBytes = 8 * dcfKeyWords(fssBits - 1, 2);
+      t.is(r.productBytes, m * n * k * (2 * keyBytes + 3 * 8), 'k keys per gate element for each compute server, and three dealt shares to server1');
+    }
+  });
+}
+
+test('fractional weights: within the one unit of local truncation of plaintext, as an unfolded product', async (t) => {
+  const [m, n, k] = [2, 64, 10];
+  const x = randomValues(m * n, 6), w = randomValues(n * k, 1);
+  const want = reference(x, w, m, n, k);
+  for (const fssGate of ['folded', 'one-round'] as const) {
+    const r = await run({ fssGate }, x, w, m, n, k);
+    const worst = Math.max(...r.out.map((v, i) => Math.abs(v - want[i]) / U));
+    t.true(worst <= 1, `${fssGate}: ${worst} units off`);
+  }
+});
+
+test('the relu read elsewhere too: both exact; the product still folded', async (t) => {
+  const [m, n, k] = [1, 30, 4];
+  const x = edgesOf(n), w = randomInts(n * k, 9);
+  const r = await run({ fssGate: 'folded' }, x, w, m, n, k, true);
+  t.deepEqual(r.out, [...reference(x, w, m, n, k), ...x.map((v) => Math.max(v, 0))]);
+  t.deepEqual(computeMessages(r.seen).map((s) => s.key), []);
+});
+
+test.serial('products past foldMaxCells, and every product under the other gate forms, keep their round and are exact', async (t) => {
+  const [m, n, k] = [1, 50, 6];
+  const x = edgesOf(n), w = randomInts(n * k, 20);
+  const folded = await run({ fssGate: 'folded' }, x, w, m, n, k);
+  t.deepEqual(computeMessages(folded.seen).map((s) => s.key), [], 'control: at 300 cells it folds');
+  const limit = FSS_STEPS.foldMaxCells;
+  FSS_STEPS.foldMaxCells = m * n * k - 1;
+  try {
+    const r = await run({ fssGate: 'folded' }, x, w, m, n, k);
+    t.deepEqual(r.out, reference(x, w, m, n, k));
+    t.true(computeMessages(r.seen).length > 0, 'past the limit: the relu is masked and opened for a Beaver product');
+  } finally {
+    FSS_STEPS.foldMaxCells = limit;
+  }
+  for (const fssGate of ['auto', 'one-round', 'compact'] as const) {
+    const r = await run({ fssGate }, x, w, m, n, k);
+    t.deepEqual(r.out, reference(x, w, m, n, k), fssGate);
+    t.true(computeMessages(r.seen).length > 0, `${fssGate}: the product has its round`);
+  }
+});
+
+test.serial('each compute server sees the same statistics for two secrets (inputs and weights); the control without the input mask fails', async (t) => {
+  const [m, n, k] = [1, 256, 10];
+  const views = async () => {
+    const a = await run({ fssGate: 'folded' }, new Array<number>(m * n).fill(-1.25), new Array<number>(n * k).fill(0.5), m, n, k);
+    const x = randomValues(m * n, 1e3), w = randomValues(n * k, 0.1); // sums far below the 2^63 ring units where local truncation fails
+    const b = await run({ fssGate: 'folded' }, x, w, m, n, k);
+    return { a, b, x, w };
+  };
+  const { a, b, x, w } = await views();
+  const want = reference(x, w, m, n, k);
+  t.true(b.out.every((v, i) => Math.abs(v - want[i]) <= U), 'the second secret computes');
+  for (const party of ['server0', 'server1']) {
+    const cmp = compareViews(a.seen, b.seen, party);
+    t.deepEqual(cmp.unmatched, [], `${party}: the same messages`);
+    t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+    t.true(cmp.checked >= 8, `${party}: ${cmp.checked} compared`);
+  }
+  t.deepEqual(a.seen.filter((s) => s.to === 'server2').map((s) => s.key), [], 'server2 receives nothing');
+  FSS_STEPS.maskInput = false;
+  try {
+    const c = await views();
+    t.true(compareViews(c.a.seen, c.b.seen, 'server0').differ.some((d) => d.includes('fss.open')), 'control: the unmasked opening is flagged');
+  } finally {
+    FSS_STEPS.maskInput = true;
+  }
+});
