@@ -23,7 +23,9 @@
 //      NEXT_LEASE_KEY): a new message.
 //   9: a model deployed under FSS may carry a comparison width (fssBits) below 64, which every server
 //      must apply alike (lib/protocol/fss/gate_common.ts, lowBits): a new deploy field.
-export const COMPUTE_VERSION = 9;
+//  10: the 'folded' FSS gate form, whose products right after a one-round relu fold into that
+//      relu's keys (lib/protocol/fss/folded_product.ts): a new deploy value, other messages.
+export const COMPUTE_VERSION = 10;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

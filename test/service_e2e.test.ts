@@ -86,23 +86,24 @@ test.serial("fss: the pool's keys wait in the compute servers' native memory, no
   await operator.close();
 });
 
-test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys', async (t) => {
+test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys, folded one round fewer for the last product', async (t) => {
   const m = mlp([24, 16, 10]);
   const owner = await cluster().connect({ asOwner: true });
-  for (const gate of ['one-round', 'compact'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
-  await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact'\)/ });
+  for (const gate of ['one-round', 'compact', 'folded'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact', 'folded'\)/ });
   await t.throwsAsync(owner.deploy(m.file, { name: 'gate-pond', protocol: 'securenn', fssGate: 'compact' }), { message: /fssGate applies to the fss protocol, not securenn/ });
   await owner.close();
   const client = await cluster().connect();
   const models = await client.models();
   t.is(models.find((x) => x.name === 'gate-compact')?.fssGate, 'compact');
   t.is(models.find((x) => x.name === 'gate-one-round')?.fssGate, 'one-round');
+  t.is(models.find((x) => x.name === 'gate-folded')?.fssGate, 'folded');
   t.is(models.find((x) => x.name === 'mlp-fss')?.fssGate, 'auto', 'the default');
   t.is(models.find((x) => x.name === 'mlp-securenn')?.fssGate, undefined, 'only fss models have one');
   const x = Float64Array.from({ length: 24 }, () => Math.random() * 2 - 1);
   const want = m.forward(x, exactRelu);
   const runs: Record<string, { rounds: number; offline: number }> = {};
-  for (const gate of ['one-round', 'compact']) {
+  for (const gate of ['one-round', 'compact', 'folded']) {
     const p = await client.predict(`gate-${gate}`, { data: x, shape: [1, 24] });
     for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${gate} ${i}: ${p.data[i]} vs ${want[i]}`);
     runs[gate] = { rounds: Math.max(...p.serverTraffic.map((s) => s.rounds)), offline: p.offlineBytes };
@@ -111,6 +112,10 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   t.is(runs.compact.rounds, runs['one-round'].rounds + 1, 'one relu layer: one more round');
   // 16 relu elements: keys of 117 against 257 words to each compute server, the rest alike.
   t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (257 - 117));
+  t.is(runs.folded.rounds, runs['one-round'].rounds - 1, 'the last product folded into the last relu: one round fewer');
+  // 16 x 10 cells: a 257-word key each to both compute servers and three dealt words to server1,
+  // instead of the last product's triple correction (10 words to server1).
+  t.is(runs.folded.offline - runs['one-round'].offline, 2 * 160 * 8 * 257 + 160 * 3 * 8 - 10 * 8);
   await client.close();
 });
 

@@ -31,7 +31,9 @@ export interface ClusterOptions {
   protocol?: ProtocolName;
   /**
    * Under 'fss', the form of the sign and ReLU gates: 'auto' (default: one round for gates under
-   * 16384 elements, the compact form for larger ones), 'one-round' or 'compact' (docs/fss.md).
+   * 16384 elements, the compact form for larger ones), 'one-round', 'compact', or 'folded' ('auto',
+   * with a product by a weight right after a one-round relu folded into that relu's keys: one round
+   * fewer for k keys more per relu element; docs/fss.md "Folded products").
    */
   fssGate?: FssGate;
   /**

@@ -3,7 +3,7 @@
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
 import type { ModelTopology } from '../api/layers_spec';
-import { takesCompactForm } from '../protocol/fss/steps';
+import { FSS_STEPS, takesCompactForm } from '../protocol/fss/steps';
 import type { FssGate } from '../protocol/protocols';
 import type { ProtocolName } from './messages';
 import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
@@ -124,6 +124,10 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
+  // Under the 'folded' gate form a product of at most FSS_STEPS.foldMaxCells cells (the batch's)
+  // may fold into the relu before it: one two-payload key per cell (counted wherever the product
+  // could fold, on the high side: the walk does not check that a relu precedes it).
+  const folded = (cells: number): number => (m.protocol === 'fss' && m.fssGate === 'folded' && cells * batch <= FSS_STEPS.foldMaxCells ? PER_FSS_COMPARE(m.fssBits ?? 64) * cells : 0);
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
   const activation = (i: number) => {
@@ -138,11 +142,13 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     switch (cls) {
       // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
       case 'Embedding':
-      case 'Dense':
+      case 'Dense': {
+        const inner = s[s.length - 1] ?? 1;
         s = [...s.slice(0, -1), Number(cls === 'Embedding' ? c.output_dim : c.units)];
-        elements += PER_PRODUCT * count(s);
+        elements += PER_PRODUCT * count(s) + folded(count(s) * inner);
         activation(i);
         break;
+      }
       case 'Conv2D': {
         const k = pair(c.kernel_size, 1);
         const cin = s[2] ?? 1;
