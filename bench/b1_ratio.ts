@@ -13,6 +13,7 @@
 //                                       then also each net's median above A1's, per protocol
 //   npm run bench:b1 -- --fss-bits 32   the FSS deployments with comparisons of that width
 //                                       (docs/fss.md "Narrower comparisons")
+//   npm run bench:b1 -- --fss-gate folded   the FSS deployments in that gate form (docs/fss.md)
 //   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
 //                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
@@ -23,7 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { checkFssBits, type ProtocolName as Protocol } from '../lib/protocol/protocols';
+import { checkFssBits, checkFssGate, type ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { checkOptions, numberOption } from './lib/args';
@@ -57,8 +58,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     flags: ['--json', '--cpu', '--floor'],
-    values: ['--only', '--rounds', '--gap-ms', '--fss-bits', '--net', '--rtt', '--rate'],
-    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--fss-bits N] [--net lan|wan | --rtt MS --rate MBIT]`,
+    values: ['--only', '--rounds', '--gap-ms', '--fss-bits', '--fss-gate', '--net', '--rtt', '--rate'],
+    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--fss-bits N] [--fss-gate auto|one-round|compact|folded] [--net lan|wan | --rtt MS --rate MBIT]`,
   });
   const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   for (const n of nets) if (!NETS.includes(n) && !FLOOR_NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${[...NETS, ...FLOOR_NETS].join(', ')})`);
   const rounds = numberOption(argv, '--rounds', 40), gapMs = numberOption(argv, '--gap-ms', 400);
   const fssBits = argv.includes('--fss-bits') ? checkFssBits(numberOption(argv, '--fss-bits', 64), '--fss-bits') : undefined;
+  const fssGate = argv.includes('--fss-gate') ? checkFssGate(argv[argv.indexOf('--fss-gate') + 1], '--fss-gate') : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
   const netSetting = parseNetArgs(argv);
   const config = await writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
         continue;
       }
       const protocols = (['securenn', 'fss', 'pond'] as Protocol[]).filter((p) => modelFile(net, p));
-      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssBits !== undefined ? { fssBits } : {}) });
+      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssBits !== undefined ? { fssBits } : {}), ...(p === 'fss' && fssGate !== undefined ? { fssGate } : {}) });
       const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));

@@ -34,6 +34,19 @@ test('the FSS memory estimate follows the gate form: one-round keys below FSS_ST
   t.is(perElement(17), 117 + 24, '17000 elements: the compact gate (one-bit keys)');
 });
 
+test("the FSS memory estimate counts a folded product's keys: one two-payload key per cell while the batch's cells are at most FSS_STEPS.foldMaxCells", (t) => {
+  // dense([100, 10], 16): 16 -> 100 (relu) -> 10. Products of 1600 and 1000 cells per sample; the
+  // walk counts every product that could fold (the first one too, on the high side).
+  const m = { topology: dense([100, 10], 16), protocol: 'fss' as const, inputShape: [16] };
+  const extra = (batch: number, bits?: number) => (estimateQueryBytes({ ...m, fssGate: 'folded', fssBits: bits }, batch) - estimateQueryBytes({ ...m, fssBits: bits }, batch)) / (8 * batch);
+  t.is(FSS_STEPS.foldMaxCells, 8192);
+  t.is(extra(1), (257 + 24) * 2600, 'batch 1: both');
+  t.is(extra(5), (257 + 24) * 2600, 'batch 5: 8000 and 5000 cells');
+  t.is(extra(6), (257 + 24) * 1000, 'batch 6: 9600 cells keep their round, 6000 fold');
+  t.is(extra(9), 0, 'batch 9: neither folds');
+  t.is(extra(1, 32), (129 + 24) * 2600, 'keys at the width');
+});
+
 test('a cluster pools only what fits: server2 holds at most the bounded depth, and queries run', async (t) => {
   // An FSS MLP whose batch-1 keys are about 7 MB: maxQueryBytes 32 MiB lets a few ahead, not 8.
   const maxQueryBytes = 32 << 20;
