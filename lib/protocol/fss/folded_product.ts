@@ -1,7 +1,7 @@
 // A product folded into the one-round ReLU gate before it (the 'folded' gate form, docs/fss.md
 // "Folded products"): relu(a) W with no round of its own, because the gate's dealer also knows W's
 // mask and deals keys that carry it.
-import { add, addScalar, matmul, mul, mulScalar, reduceSum, reshape, sub } from '../../ops';
+import { add, matmul, mul, reduceSum, reshape, scalarSub, sub } from '../../ops';
 import { dcfEval2, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
@@ -13,7 +13,7 @@ import { gateMask } from './drelu';
 import { bitOf, Held, lowBits } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 
-/** The one-round relu gate a folded product reads: its op (server2 draws its mask r again) and, on the compute servers, its opened input x^ = a + r [m n]. */
+/** The one-round relu gate a folded product reads: its op (server2 draws its mask r again) and, on the compute servers, its opened input x^ = a + r, [m n]. */
 export interface OpenedGate {
   opId: number;
   xHat: RingTensor | null;
@@ -96,8 +96,7 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
     const cubeOf = (t: RingTensor | null) => held.keep(reshape(t!, cube));
     const [rB3, bB3, brB3, e13, e23] = await Promise.all([rB, bB, brB, e1, e2].map(cubeOf));
     const a3 = await held.keep(bitOf(xh3, low));
-    const keepA = await held.keep(mulScalar(a3, -1n));
-    const notA = await held.keep(addScalar(keepA, 1n)); // 1 - A
+    const notA = await held.keep(scalarSub(1n, a3)); // 1 - A
     const sign = await held.keep(oneMinusTwice(a3)); // 1 - 2A
     const w3 = await held.keep(reshape(w.a, [1, n, k]));
     const xB = await held.keep(mul(xh3, w3));
@@ -116,6 +115,3 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
     held.dispose();
   }
 }
-
-/** uint64 words of folded-product key per cell (gate element times output column) at comparison width `bits`. */
-export const foldedKeyWords = (bits: number): number => dcfKeyWords(bits - 1, 2);
