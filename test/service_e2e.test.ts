@@ -117,6 +117,14 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   // instead of the last product's triple correction (10 words to server1).
   t.is(runs.folded.offline - runs['one-round'].offline, 2 * 160 * 8 * 257 + 160 * 3 * 8 - 10 * 8);
   await client.close();
+  // The opened gate inputs a folded product reads are freed with the query: the compute servers'
+  // native tensors (less the pool's held messages) are the same after more queries.
+  const operator = await cluster().connect({ asOwner: true });
+  const resident = async () => (await poolSettled(operator)).slice(0, 2).map((s) => `${s.liveTensors! - s.prefetched!.messages} tensors, ${s.tensorBytes! - s.prefetched!.bytes} bytes`);
+  const first = await resident();
+  for (let q = 0; q < 5; q++) await operator.predict('gate-folded', { data: x, shape: [1, 24] });
+  t.deepEqual(await resident(), first);
+  await operator.close();
 });
 
 test.serial('fss: a comparison width chosen at deploy time is listed, kept by all three servers and exact; 32 bits halve the relu keys', async (t) => {
