@@ -149,6 +149,11 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     const narrow = JSON.parse((await cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--json', '--protocol', 'fss', '--fss-bits', '32'])).stdout);
     t.like(narrow, { samples: 5, protocol: 'fss', agreement: { fraction: 1 } });
     await t.throwsAsync(cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--protocol', 'fss', '--fss-bits', '32', '--debug-ranges']), { message: /--debug-ranges measures the ranges with the comparisons themselves/ });
+    // In a chosen gate form, one input per run as a batch-1 query; a form for another protocol, or no form, refused.
+    const folded = JSON.parse((await cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--json', '--protocol', 'fss', '--fss-gate', 'folded', '--batch-size', '1'])).stdout);
+    t.like(folded, { samples: 5, protocol: 'fss', agreement: { fraction: 1 } });
+    await t.throwsAsync(cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--fss-gate', 'folded']), { message: /--fss-gate applies to --protocol fss, not securenn/ });
+    await t.throwsAsync(cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--protocol', 'fss', '--fss-gate', 'fast']), { message: /unknown FSS gate form "fast"/ });
   } finally {
     t.is(await cluster.stop(), 0, cluster.log());
     t.false(cluster.log().includes('internal error:'), cluster.log());

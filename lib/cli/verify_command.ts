@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { loadLayersModel, readLayersModel } from '../api/model';
 import type { VerifyReport } from '../api/verify';
 import { Cluster } from '../protocol/cluster';
-import { checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { checkFssGate, checkProtocol, type ProtocolName } from '../protocol/protocols';
 import { loadClusterConfig } from '../serve/config';
 import { readInputs } from './inputs';
 import { paint, progress } from './term';
@@ -23,6 +23,7 @@ interface Opts {
   protocol?: string;
   fracBits?: string;
   fssBits?: string;
+  fssGate?: string;
   config?: string;
   batchSize: string;
   debugRanges?: boolean;
@@ -71,6 +72,7 @@ export function addVerifyCommand(program: Command): void {
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
     .option('--protocol <name>', 'securenn | fss | pond (default: what tfe deploy picks: securenn for any model with a comparison, pond otherwise)')
     .option('--fss-bits <n>', 'fss: the width of the comparisons, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
+    .option('--fss-gate <form>', 'fss: auto | one-round | compact | folded, as tfe deploy --fss-gate (the answers are the same; with --batch-size 1 each input runs as a batch-1 query would, folded products included)')
     .option('--frac-bits <n>', "fixed-point fractional bits (default: the cluster config's fracBits, from --config or .tfe-local/cluster.json, else 16)")
     .option('--config <file>', 'the cluster config whose fracBits to use')
     .option('--batch-size <n>', 'inputs per private run', '16')
@@ -90,9 +92,11 @@ export function addVerifyCommand(program: Command): void {
       const { images } = readInputs(opts.input, spec.inputShape);
       if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${protocol}`);
       const fssBits = opts.fssBits === undefined ? undefined : int(opts.fssBits, '--fss-bits', 16, 64);
+      if (opts.fssGate !== undefined && protocol !== 'fss') throw new Error(`--fss-gate applies to --protocol fss, not ${protocol}`);
+      const fssGate = opts.fssGate === undefined ? undefined : checkFssGate(opts.fssGate, '--fss-gate');
       // The ranges are measured with the gates themselves: at a narrow width, values past it would be misjudged.
       if (opts.debugRanges && fssBits !== undefined && fssBits < 64) throw new Error('--debug-ranges measures the ranges with the comparisons themselves: run it without --fss-bits (the whole ring) to see whether the values fit the narrower width');
-      const cluster = new Cluster({ protocol, fixedPoint: { fracBits }, ...(fssBits !== undefined ? { fssBits } : {}) });
+      const cluster = new Cluster({ protocol, fixedPoint: { fracBits }, ...(fssBits !== undefined ? { fssBits } : {}), ...(fssGate !== undefined ? { fssGate } : {}) });
       const bar = progress('verifying');
       try {
         const model = loadLayersModel(opts.model, { cluster });
