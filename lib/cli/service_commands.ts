@@ -1,5 +1,6 @@
 // `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
 // and `tfe status`.
+import { describeFolds, foldReport } from './fold_report';
 import * as path from 'node:path';
 
 import type { Command } from 'commander';
@@ -166,7 +167,7 @@ export function addServiceCommands(program: Command): void {
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object: the model as the cluster lists it')
+    .option('--json', "print one JSON object: the model as the cluster lists it (under --fss-gate folded also folds: the products that fold in a batch-1 query, their cells and key bytes)")
     .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: string; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
@@ -186,11 +187,13 @@ export function addServiceCommands(program: Command): void {
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
         const rewrites = graphRewrites(opts.model);
-        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites }));
+        const folds = m?.fssGate === 'folded' ? await foldReport(opts.model, m.fssBits) : undefined;
+        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
           console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
           const said = describeRewrites(rewrites);
           if (said) console.log(`  ${said}`);
+          if (folds) console.log(`  ${describeFolds(folds)}`);
         }
       } finally {
         bar.end();

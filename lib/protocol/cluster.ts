@@ -79,6 +79,12 @@ export class Cluster {
   #fssBits = 64;
   #securennDrelu: SecureNNDrelu = 'one-compare';
   readonly hosted: ReadonlySet<PartyName>;
+  /**
+   * Products folded into the relu before them (the 'folded' FSS gate form) in the programs built
+   * on this cluster so far, and their cells (gate elements times output columns: one key each):
+   * what `tfe deploy --fss-gate folded` reports for a model.
+   */
+  readonly folds = { products: 0, cells: 0 };
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
   #nextOp: number;

@@ -1,0 +1,39 @@
+// What the 'folded' FSS gate form does to a model (docs/fss.md, "Folded products"): which of its
+// products fold into the relu before them in a batch-1 query. Found by running the model's batch-1
+// program in this process on a zero input (the owner, who deploys, has the weights), so the answer
+// is the rule itself (foldsProduct, as each server applies it), not a second reading of the layers.
+import { loadLayersModel } from '../api/model';
+import { type AnyTensor, PrivateTensor } from '../api/tensor';
+import { dcfKeyWords } from '../ops/fss';
+import { Cluster } from '../protocol/cluster';
+
+export interface FoldReport {
+  /** Products folded in one batch-1 query. */
+  products: number;
+  /** Their cells (gate elements times output columns): one two-payload key each. */
+  cells: number;
+  /** The keys they add per batch-1 query, to each compute server. */
+  keyBytes: number;
+}
+
+export async function foldReport(file: string, fssBits = 64): Promise<FoldReport> {
+  const cluster = new Cluster({ protocol: 'fss', fssGate: 'folded', fssBits });
+  try {
+    const model = loadLayersModel(file, { cluster });
+    const shape = [1, ...model.inputShape];
+    const x = model.defineInput('input-provider', () => ({ data: new Float64Array(shape.reduce((a, d) => a * d, 1)), shape }));
+    const y: AnyTensor = model.predict(x);
+    if (y instanceof PrivateTensor) await y.shares;
+  } finally {
+    await cluster.close();
+  }
+  const { products, cells } = cluster.folds;
+  return { products, cells, keyBytes: cells * 8 * dcfKeyWords(fssBits - 1, 2) };
+}
+
+/** One line for `tfe deploy`'s output. */
+export function describeFolds(r: FoldReport): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  if (r.products === 0) return "folded: no product of this model folds (a Dense right after a relu, at most 8192 cells at batch 1: docs/fss.md, \"Folded products\"); it runs as 'auto'";
+  return `folded: ${r.products} ${r.products === 1 ? 'product folds' : 'products fold'} into the relu before ${r.products === 1 ? 'it' : 'them'} in a batch-1 query, one round fewer each (${r.cells} cells: ${mib(r.keyBytes)} more keys per query and compute server)`;
+}
