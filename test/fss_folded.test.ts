@@ -9,6 +9,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { dcfKeyWords } from '../lib/ops/fss';
+import { memory } from '../lib/ring';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { newCluster } from './helpers/suites/harness';
 import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
@@ -91,6 +92,35 @@ test('the relu read elsewhere too: both exact; the product still folded', async 
   const r = await run({ fssGate: 'folded' }, x, w, m, n, k, true);
   t.deepEqual(r.out, [...reference(x, w, m, n, k), ...x.map((v) => Math.max(v, 0))]);
   t.deepEqual(computeMessages(r.seen).map((s) => s.key), []);
+});
+
+test.serial('through a reshape (a Flatten before a Dense): still folded and exact; the opened input lives until its last holder is disposed', async (t) => {
+  const [h, w, ch, k] = [3, 3, 4, 5];
+  const x = edgesOf(h * w * ch), wt = randomInts(h * w * ch * k, 30);
+  const c = newCluster('fss', { fssGate: 'folded' });
+  try {
+    const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [1, h, w, ch] }), c);
+    const ws = tfe.definePrivateInput('model-owner', () => ({ data: wt, shape: [h * w * ch, k] }), c);
+    await Promise.all([xs.shares, ws.masked()]);
+    const seen = recordTensors(c);
+    const live = () => memory().tensors;
+    const r = tfe.relu(xs) as tfe.PrivateTensor;
+    const flat = tfe.flatten(r) as tfe.PrivateTensor;
+    await flat.shares;
+    const before = live();
+    await r.dispose(); // the relu's own output goes first: the reshape still holds the opened input
+    t.is(live(), before - 2, "the relu's shares went, not the opened input (this process hosts both compute servers)");
+    const y = tfe.matmul(flat, ws);
+    t.deepEqual([...(await tfe.defineOutput('output-receiver', y)).data], reference(x, wt, 1, h * w * ch, k));
+    t.deepEqual(computeMessages(seen).map((s) => s.key), [], 'folded through the reshape');
+    const held = live();
+    await flat.dispose();
+    t.is(live(), held - 4, 'the last holder frees the opened input too (shares and x^ on both compute servers)');
+    await flat.dispose();
+    t.is(live(), held - 4, 'a second dispose frees nothing more');
+  } finally {
+    await c.close();
+  }
 });
 
 test.serial('products past foldMaxCells, and every product under the other gate forms, keep their round and are exact', async (t) => {

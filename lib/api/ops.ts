@@ -104,7 +104,11 @@ export function reshape(x: AnyTensor, shape: readonly number[]): AnyTensor {
   const target = shape.map((d) => (d === -1 ? size / known : d));
   if (target.reduce((a, b) => a * b, 1) !== size || target.some((d) => !Number.isInteger(d) || d < 0))
     throw new RangeError(`reshape: cannot reshape ${shapeString(x.shape)} to ${shapeString(shape)}`);
-  return localLinear('reshape', x, target, localOps.reshape(target));
+  const out = localLinear('reshape', x, target, localOps.reshape(target));
+  // A reshape keeps the elements' order, so a relu's opened gate input still lines up with them
+  // and a product after the reshape (a Flatten before a Dense) can still fold into that relu.
+  if (x.kind === 'private' && x.foldable && out.kind === 'private') out.shareFoldable(x.foldable);
+  return out;
 }
 
 export function flatten(x: AnyTensor): AnyTensor {

@@ -71,7 +71,7 @@ function foldableRelu(c: Cluster, x: PrivateTensor): PrivateTensor {
     }),
   );
   const out = new PrivateTensor(c, x.shape, shares);
-  out.foldable = { opId: op.id, elements: n, opened };
+  out.shareFoldable({ opId: op.id, elements: n, opened, holders: 0 });
   return out;
 }
 

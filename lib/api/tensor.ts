@@ -23,6 +23,8 @@ export interface FoldableGate {
   opId: number;
   elements: number;
   opened: Map<PartyName, RingTensor>;
+  /** Tensors that carry it (the relu's output, and reshapes of it): the last one to be disposed frees `opened`. */
+  holders: number;
 }
 
 /** Methods every tensor gets; installed by the ops module (tfjs-style chaining). */
@@ -94,8 +96,19 @@ export class PrivateTensor extends Base {
 
   #premaskedRef?: MaskRef;
 
-  /** Set by a relu under FSS's 'folded' gate form (FoldableGate); freed with the tensor. */
-  foldable?: FoldableGate;
+  /** Set by a relu under FSS's 'folded' gate form (FoldableGate), and kept by reshapes of its output. */
+  get foldable(): FoldableGate | undefined {
+    return this.#foldable;
+  }
+
+  #foldable?: FoldableGate;
+
+  /** Makes this tensor one more holder of `g` (a relu's output, or a reshape of one): freed by the last holder's dispose. */
+  shareFoldable(g: FoldableGate): void {
+    if (this.#foldable) throw new Error('shareFoldable: this tensor already carries a gate');
+    g.holders++;
+    this.#foldable = g;
+  }
 
   /**
    * The masked form (x - a opened to both servers, shares of a kept), computed once and reused by
@@ -127,8 +140,12 @@ export class PrivateTensor extends Base {
     const [s, m] = await Promise.allSettled([this.shares, this.#masked ?? Promise.resolve(undefined)]);
     if (s.status === 'fulfilled') for (const v of s.value.values()) v?.dispose();
     if (m.status === 'fulfilled' && m.value) for (const v of m.value.values()) disposeMasked(v);
-    for (const t of this.foldable?.opened.values() ?? []) t.dispose();
-    this.foldable?.opened.clear();
+    const g = this.#foldable;
+    this.#foldable = undefined; // a second dispose gives up nothing more
+    if (g && --g.holders === 0) {
+      for (const t of g.opened.values()) t.dispose();
+      g.opened.clear();
+    }
   }
 }
 
