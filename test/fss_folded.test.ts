@@ -75,6 +75,17 @@ for (const fssBits of [64, 32]) {
   });
 }
 
+test("interactive truncation, and server2 dealing when the program reaches it (precompute off) rather than at once: exact, still folded", async (t) => {
+  const [m, n, k] = [1, 40, 6];
+  const x = edgesOf(n), w = randomInts(n * k, 10);
+  for (const truncation of ['interactive', 'local'] as const)
+    for (const precompute of [true, false]) {
+      const r = await run({ fssGate: 'folded', fixedPoint: { fracBits: 16, truncation }, precompute }, x, w, m, n, k);
+      t.deepEqual(r.out, reference(x, w, m, n, k), `${truncation}, precompute ${precompute}`);
+      t.deepEqual(computeMessages(r.seen).filter((s) => !s.key.includes('truncOpen')).map((s) => s.key), [], `${truncation}, precompute ${precompute}: folded`);
+    }
+});
+
 test('fractional weights: within the one unit of local truncation of plaintext, as an unfolded product', async (t) => {
   const [m, n, k] = [2, 64, 10];
   const x = randomValues(m * n, 6), w = randomValues(n * k, 1);

@@ -31,8 +31,9 @@ export async function foldReport(file: string, fssBits = 64): Promise<FoldReport
   return { products, cells, keyBytes: cells * 8 * dcfKeyWords(fssBits - 1, 2) };
 }
 
-/** One line for `tfe deploy`'s output. */
-export function describeFolds(r: FoldReport): string {
+/** One line for `tfe deploy`'s output (or why the report could not be made). */
+export function describeFolds(r: FoldReport | { error: string }): string {
+  if ('error' in r) return `folded: could not count the products that fold in this process (${r.error}); the model is deployed`;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   if (r.products === 0) return "folded: no product of this model folds (a Dense right after a relu, at most 8192 cells at batch 1: docs/fss.md, \"Folded products\"); it runs as 'auto'";
   return `folded: ${r.products} ${r.products === 1 ? 'product folds' : 'products fold'} into the relu before ${r.products === 1 ? 'it' : 'them'} in a batch-1 query, one round fewer each (${r.cells} cells: ${mib(r.keyBytes)} more keys per query and compute server)`;
