@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     values: ['--old', '--new', '--only', '--rounds', '--gap-ms', '--protocols', '--back-to-back', '--fss-gate'],
-    usage: 'npm run bench:ab -- --old <built tree> [--new <built tree>] [--only A,C] [--rounds N] [--gap-ms MS] [--protocols securenn,fss,pond] [--back-to-back N] [--fss-gate auto|one-round|compact|folded]',
+    usage: 'npm run bench:ab -- --old <built tree> [--new <built tree>] [--only A,C] [--rounds N] [--gap-ms MS] [--protocols securenn,fss,pond] [--back-to-back N] [--fss-gate auto|one-round|compact|folded|compact-folded]',
   });
   const at = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
   const oldTree = at('--old');

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   checkOptions(argv, {
     flags: ['--json', '--cpu', '--floor'],
     values: ['--only', '--rounds', '--gap-ms', '--fss-bits', '--fss-gate', '--net', '--rtt', '--rate'],
-    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--fss-bits N] [--fss-gate auto|one-round|compact|folded] [--net lan|wan | --rtt MS --rate MBIT]`,
+    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--fss-bits N] [--fss-gate auto|one-round|compact|folded|compact-folded] [--net lan|wan | --rtt MS --rate MBIT]`,
   });
   const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);

@@ -14,7 +14,7 @@
 //   npm run bench:table -- --fss-bits 32   deploy the FSS models with comparisons of this width
 //                                    (docs/fss.md "Narrower comparisons"); saves nothing
 //   npm run bench:table -- --fss-gate compact   deploy the FSS models with this gate form
-//                                    (auto | one-round | compact | folded; docs/fss.md); saves nothing
+//                                    (auto | one-round | compact | folded | compact-folded; docs/fss.md); saves nothing
 //   npm run bench:table -- --b1-gap-ms MS   wait MS between batch-1 queries (light load: the offline
 //                                    pool refills between them, so the latency is the online
 //                                    phase's alone); saves nothing
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   checkOptions(argv, {
     flags: ['--redraw', '--json', '--quick', '--no-leases'],
     values: ['--only', '--protocol', '--b1-gap-ms', '--fss-gate', '--fss-bits', '--net', '--rtt', '--rate'],
-    usage: 'npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol pond|securenn|fss] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact|folded] [--fss-bits N] [--b1-gap-ms MS] [--redraw]',
+    usage: 'npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol pond|securenn|fss] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact|folded|compact-folded] [--fss-bits N] [--b1-gap-ms MS] [--redraw]',
   });
   if (argv.includes('--redraw')) return redraw((m) => console.log(m));
   const json = argv.includes('--json');

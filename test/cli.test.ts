@@ -100,11 +100,13 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     // Under 'folded', deploy says which products fold: sig's last Dense (8 relu elements x 3
     // columns), cnn's (2 x 4, through its Flatten), none of a linear model's.
     const sigFolded = JSON.parse(await run(['deploy', '--model', sigFile, '--name', 'sig-folded', '--protocol', 'fss', '--fss-gate', 'folded', '--json']));
-    t.like(sigFolded, { deployed: 'sig-folded', fssGate: 'folded', folds: { products: 1, cells: 24, keyBytes: 24 * 8 * 257 } });
+    t.like(sigFolded, { deployed: 'sig-folded', fssGate: 'folded', folds: { products: 1, cells: 24, keyBytes: 24 * 8 * 257, dealtBytes: 24 * 3 * 8 } });
+    const sigCompact = JSON.parse(await run(['deploy', '--model', sigFile, '--name', 'sig-compact-folded', '--protocol', 'fss', '--fss-gate', 'compact-folded', '--json']));
+    t.like(sigCompact, { fssGate: 'compact-folded', folds: { products: 1, cells: 24, keyBytes: 0, dealtBytes: 24 * 3 * 8 } });
     t.regex(await run(['deploy', '--model', cnnFile, '--name', 'cnn-folded', '--protocol', 'fss', '--fss-gate', 'folded']), /\n  folded: 1 product folds into the relu before it in a batch-1 query, one round fewer each \(8 cells: 0\.0 MiB more keys/);
     const linFile = await save(tf.sequential({ layers: [L().dense({ inputShape: [6], units: 3 })] }), path.join(dir, 'lin'));
     t.regex(await run(['deploy', '--model', linFile, '--name', 'lin-folded', '--protocol', 'fss', '--fss-gate', 'folded']), /\n  folded: no product of this model folds .*it runs as 'auto'/);
-    for (const m of ['sig-folded', 'cnn-folded', 'lin-folded']) await run(['undeploy', m]);
+    for (const m of ['sig-folded', 'sig-compact-folded', 'cnn-folded', 'lin-folded']) await run(['undeploy', m]);
     const models = JSON.parse(await run(['models', '--json'])).models as { name: string; finalActivation?: string }[];
     t.deepEqual(models.map((m) => [m.name, m.finalActivation]).sort(), [['cnn', 'softmax'], ['sig', 'sigmoid']]);
     const status = JSON.parse(await run(['status', '--json'])).servers as { party: string; ready: boolean; models: string[] }[];

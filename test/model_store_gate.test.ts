@@ -21,11 +21,12 @@ function model(name: string, fssGate: DeployedModel['fssGate'], fssBits = 64): D
 test('the gate form survives a restart, is covered by the digest, and auto keeps the old digest', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-gate-store-'));
   const store = new ModelStore(dir, () => undefined);
-  for (const gate of ['auto', 'one-round', 'compact', 'folded'] as const) store.save(model(`m-${gate}`, gate));
+  for (const gate of ['auto', 'one-round', 'compact', 'folded', 'compact-folded'] as const) store.save(model(`m-${gate}`, gate));
   const back = new Map(new ModelStore(dir, () => undefined).loadAll(false).map((m) => [m.name, m]));
   t.is(back.get('m-compact')?.fssGate, 'compact');
   t.is(back.get('m-one-round')?.fssGate, 'one-round');
   t.is(back.get('m-folded')?.fssGate, 'folded');
+  t.is(back.get('m-compact-folded')?.fssGate, 'compact-folded');
   t.is(back.get('m-auto')?.fssGate, 'auto');
   const manifest = (n: string) => JSON.parse(fs.readFileSync(path.join(dir, n, 'model.json'), 'utf8'));
   t.false('fssGate' in manifest('m-auto'), "'auto' is stored as before the option existed");
@@ -37,7 +38,7 @@ test('the gate form survives a restart, is covered by the digest, and auto keeps
   fs.writeFileSync(path.join(dir, 'm-compact', 'model.json'), JSON.stringify({ ...bad, fssGate: 'fast' }));
   const logged: string[] = [];
   const names = new ModelStore(dir, (m: string) => void logged.push(m)).loadAll(false).map((m) => m.name).sort();
-  t.deepEqual(names, ['m-auto', 'm-folded', 'm-one-round']);
+  t.deepEqual(names, ['m-auto', 'm-compact-folded', 'm-folded', 'm-one-round']);
   t.true(logged.some((l) => /unknown FSS gate form "fast"/.test(l)), logged.join('\n'));
 });
 

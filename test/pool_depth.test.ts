@@ -45,6 +45,10 @@ test("the FSS memory estimate counts a folded product's keys: one two-payload ke
   t.is(extra(6), (257 + 24) * 1000, 'batch 6: 9600 cells keep their round, 6000 fold');
   t.is(extra(9), 0, 'batch 9: neither folds');
   t.is(extra(1, 32), (129 + 24) * 2600, 'keys at the width');
+  // After compact gates: three dealt words per cell and temporaries, no keys; the compact keys themselves as under 'compact'.
+  const compactExtra = (batch: number) => (estimateQueryBytes({ ...m, fssGate: 'compact-folded' }, batch) - estimateQueryBytes({ ...m, fssGate: 'compact' }, batch)) / (8 * batch);
+  t.is(compactExtra(1), 12 * 2600);
+  t.is(compactExtra(9), 0);
 });
 
 test('a cluster pools only what fits: server2 holds at most the bounded depth, and queries run', async (t) => {

@@ -89,8 +89,8 @@ test.serial("fss: the pool's keys wait in the compute servers' native memory, no
 test.serial('fss: the gate form chosen at deploy time is listed, kept by all three servers and exact; compact takes a second round per relu for half the keys, folded one round fewer for the last product', async (t) => {
   const m = mlp([24, 16, 10]);
   const owner = await cluster().connect({ asOwner: true });
-  for (const gate of ['one-round', 'compact', 'folded'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
-  await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact', 'folded'\)/ });
+  for (const gate of ['one-round', 'compact', 'folded', 'compact-folded'] as const) await owner.deploy(m.file, { name: `gate-${gate}`, protocol: 'fss', fssGate: gate });
+  await t.throwsAsync(owner.deploy(m.file, { name: 'gate-bad', protocol: 'fss', fssGate: 'fast' as 'auto' }), { message: /unknown FSS gate form "fast" \(expected 'auto', 'one-round', 'compact', 'folded', 'compact-folded'\)/ });
   await t.throwsAsync(owner.deploy(m.file, { name: 'gate-pond', protocol: 'securenn', fssGate: 'compact' }), { message: /fssGate applies to the fss protocol, not securenn/ });
   await owner.close();
   const client = await cluster().connect();
@@ -98,12 +98,13 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   t.is(models.find((x) => x.name === 'gate-compact')?.fssGate, 'compact');
   t.is(models.find((x) => x.name === 'gate-one-round')?.fssGate, 'one-round');
   t.is(models.find((x) => x.name === 'gate-folded')?.fssGate, 'folded');
+  t.is(models.find((x) => x.name === 'gate-compact-folded')?.fssGate, 'compact-folded');
   t.is(models.find((x) => x.name === 'mlp-fss')?.fssGate, 'auto', 'the default');
   t.is(models.find((x) => x.name === 'mlp-securenn')?.fssGate, undefined, 'only fss models have one');
   const x = Float64Array.from({ length: 24 }, () => Math.random() * 2 - 1);
   const want = m.forward(x, exactRelu);
   const runs: Record<string, { rounds: number; offline: number }> = {};
-  for (const gate of ['one-round', 'compact', 'folded']) {
+  for (const gate of ['one-round', 'compact', 'folded', 'compact-folded']) {
     const p = await client.predict(`gate-${gate}`, { data: x, shape: [1, 24] });
     for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${gate} ${i}: ${p.data[i]} vs ${want[i]}`);
     runs[gate] = { rounds: Math.max(...p.serverTraffic.map((s) => s.rounds)), offline: p.offlineBytes };
@@ -116,13 +117,16 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   // 16 x 10 cells: a 257-word key each to both compute servers and three dealt words to server1,
   // instead of the last product's triple correction (10 words to server1).
   t.is(runs.folded.offline - runs['one-round'].offline, 2 * 160 * 8 * 257 + 160 * 3 * 8 - 10 * 8);
+  t.is(runs['compact-folded'].rounds, runs.compact.rounds - 1, 'after a compact gate too');
+  // No keys: three dealt words per cell to server1, instead of the triple correction.
+  t.is(runs['compact-folded'].offline - runs.compact.offline, 160 * 3 * 8 - 10 * 8);
   await client.close();
   // The opened gate inputs a folded product reads are freed with the query: the compute servers'
   // native tensors (less the pool's held messages) are the same after more queries.
   const operator = await cluster().connect({ asOwner: true });
   const resident = async () => (await poolSettled(operator)).slice(0, 2).map((s) => `${s.liveTensors! - s.prefetched!.messages} tensors, ${s.tensorBytes! - s.prefetched!.bytes} bytes`);
   const first = await resident();
-  for (let q = 0; q < 5; q++) await operator.predict('gate-folded', { data: x, shape: [1, 24] });
+  for (let q = 0; q < 5; q++) for (const gate of ['folded', 'compact-folded']) await operator.predict(`gate-${gate}`, { data: x, shape: [1, 24] });
   t.deepEqual(await resident(), first);
   await operator.close();
 });

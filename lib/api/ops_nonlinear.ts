@@ -60,7 +60,7 @@ const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => tru
 export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor, shape: readonly number[]): AnyTensor {
   const c = L.clusterOf(name, x, y);
   if (x.kind === 'private' && y.kind === 'private') {
-    if (f.kind === 'matmul' && x.foldable && x.rank === 2 && y.rank === 2 && foldsProduct(c.fssGate, x.foldable.elements, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, x, y, shape);
+    if (f.kind === 'matmul' && x.foldable && x.rank === 2 && y.rank === 2 && foldsProduct(c.fssGate, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, x, y, shape);
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
       dealProduct(c, f, x, y, shape),
@@ -92,7 +92,7 @@ function foldedMatmul(c: Cluster, x: PrivateTensor, y: PrivateTensor, shape: rea
   const [m, n] = x.shape, k = y.shape[1];
   c.folds.products++;
   c.folds.cells += m * n * k;
-  const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => fssFoldedProduct(p, o, { opId: gate.opId, xHat: gate.opened.get(p.name) ?? null }, xs, my, m, n, k);
+  const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => fssFoldedProduct(p, o, { opId: gate.opId, compact: gate.compact, opened: gate.opened.get(p.name) ?? null }, xs, my, m, n, k);
   const shares = run(c, 'matmul', [x.shares, y.masked()], async (p, o, [xs, my]) =>
     truncated(p, o, await product(p, o, xs as Share, my as MaskedShare), shape),
     async (p, o) => truncate(p, o, await product(p, o, null, { ref: y.maskRef(), alpha: null, a: null }), shape),

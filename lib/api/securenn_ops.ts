@@ -10,7 +10,7 @@ import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
 import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
 import type { PartyName } from '../net/transport';
 import { fssReluKeepingOpened } from '../protocol/fss/drelu';
-import { takesCompactForm } from '../protocol/fss/steps';
+import { foldsGates, takesCompactForm } from '../protocol/fss/steps';
 import { RingTensor } from '../tensor/ring_tensor';
 import { normalizeAxis, sizeOf } from '../tensor/shape';
 import * as L from './ops';
@@ -43,18 +43,18 @@ async function scaleBit(c: Cluster, b: Share): Promise<Share> {
 export function exactReluOp(x: AnyTensor): PrivateTensor {
   const px = privateOnly('relu', x);
   const c = px.cluster;
-  if (c.protocol === 'fss' && c.fssGate === 'folded' && !takesCompactForm(c.fssGate, sizeOf(px.shape))) return foldableRelu(c, px);
+  if (c.protocol === 'fss' && foldsGates(c.fssGate)) return foldableRelu(c, px);
   return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape)));
 }
 
 /**
- * FSS's one-round relu keeping its gate's opened input, so that a product right after can fold
- * into the gate (PrivateTensor.foldable): the same messages as any one-round relu.
+ * FSS's relu keeping its gate's openings, so that a product right after can fold into the gate
+ * (PrivateTensor.foldable): the same messages as any relu in that gate's form.
  */
 function foldableRelu(c: Cluster, x: PrivateTensor): PrivateTensor {
   const n = sizeOf(x.shape);
   const op = c.nextOp('relu');
-  const opened = new Map<PartyName, RingTensor>();
+  const opened = new Map<PartyName, RingTensor[]>();
   const shares = x.shares.then((s) =>
     c.run(op, async (p, o) => {
       const a = s.get(p.name) ?? null;
@@ -71,7 +71,7 @@ function foldableRelu(c: Cluster, x: PrivateTensor): PrivateTensor {
     }),
   );
   const out = new PrivateTensor(c, x.shape, shares);
-  out.shareFoldable({ opId: op.id, elements: n, opened, holders: 0 });
+  out.shareFoldable({ opId: op.id, elements: n, compact: takesCompactForm(c.fssGate, n), opened, holders: 0 });
   return out;
 }
 

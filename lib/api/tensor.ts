@@ -14,15 +14,17 @@ import { awaitedLater } from '../awaited_later';
 export type PartyValues<T> = Map<PartyName, T>;
 
 /**
- * An FSS relu whose gate took one round under the 'folded' gate form: its op (server2 draws the
- * gate's mask again from it) and each hosted compute server's opened gate input x^ (filled once
- * the relu's shares are), which a product right after may fold into the gate (bilinearOp in
- * ops_nonlinear.ts; lib/protocol/fss/folded_product.ts).
+ * An FSS relu under a folding gate form ('folded', 'compact-folded'): its op (server2 draws the
+ * gate's masks again from it), its gate's form, and each hosted compute server's openings (filled
+ * once the relu's shares are: [x^] after a one-round gate, [x^, e] after a compact one), which a
+ * product right after may fold into the gate (bilinearOp in ops_nonlinear.ts;
+ * lib/protocol/fss/folded_product.ts).
  */
 export interface FoldableGate {
   opId: number;
   elements: number;
-  opened: Map<PartyName, RingTensor>;
+  compact: boolean;
+  opened: Map<PartyName, RingTensor[]>;
   /** Tensors that carry it (the relu's output, and reshapes of it): the last one to be disposed frees `opened`. */
   holders: number;
 }
@@ -143,7 +145,7 @@ export class PrivateTensor extends Base {
     const g = this.#foldable;
     this.#foldable = undefined; // a second dispose gives up nothing more
     if (g && --g.holders === 0) {
-      for (const t of g.opened.values()) t.dispose();
+      for (const ts of g.opened.values()) for (const t of ts) t.dispose();
       g.opened.clear();
     }
   }

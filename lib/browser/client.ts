@@ -43,7 +43,7 @@ export interface ConnectOptions {
 export interface ModelInfo {
   name: string;
   protocol: string;
-  /** Under 'fss', the form of its gates ('auto', 'one-round', 'compact' or 'folded'). */
+  /** Under 'fss', the form of its gates ('auto', 'one-round', 'compact', 'folded' or 'compact-folded'). */
   fssGate?: string;
   /** Under 'fss', the width of its comparisons (64: the whole ring). */
   fssBits?: number;

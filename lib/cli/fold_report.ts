@@ -1,4 +1,4 @@
-// What the 'folded' FSS gate form does to a model (docs/fss.md, "Folded products"): which of its
+// What a folding FSS gate form ('folded', 'compact-folded') does to a model (docs/fss.md, "Folded products"): which of its
 // products fold into the relu before them in a batch-1 query. Found by running the model's batch-1
 // program in this process on a zero input (the owner, who deploys, has the weights), so the answer
 // is the rule itself (foldsProduct, as each server applies it), not a second reading of the layers.
@@ -6,18 +6,23 @@ import { loadLayersModel } from '../api/model';
 import { type AnyTensor, PrivateTensor } from '../api/tensor';
 import { dcfKeyWords } from '../ops/fss';
 import { Cluster } from '../protocol/cluster';
+import type { FssGate } from '../protocol/protocols';
 
 export interface FoldReport {
+  /** The model's gate form. */
+  form: FssGate;
   /** Products folded in one batch-1 query. */
   products: number;
-  /** Their cells (gate elements times output columns): one two-payload key each. */
+  /** Their cells (gate elements times output columns): one two-payload key each after a one-round gate, three dealt words after a compact one. */
   cells: number;
-  /** The keys they add per batch-1 query, to each compute server. */
+  /** The keys they add per batch-1 query, to each compute server (none after compact gates). */
   keyBytes: number;
+  /** The dealt words they add per batch-1 query, to server1 (server0 expands its own). */
+  dealtBytes: number;
 }
 
-export async function foldReport(file: string, fssBits = 64): Promise<FoldReport> {
-  const cluster = new Cluster({ protocol: 'fss', fssGate: 'folded', fssBits });
+export async function foldReport(file: string, fssGate: FssGate, fssBits = 64): Promise<FoldReport> {
+  const cluster = new Cluster({ protocol: 'fss', fssGate, fssBits });
   try {
     const model = loadLayersModel(file, { cluster });
     const shape = [1, ...model.inputShape];
@@ -28,13 +33,14 @@ export async function foldReport(file: string, fssBits = 64): Promise<FoldReport
     await cluster.close();
   }
   const { products, cells } = cluster.folds;
-  return { products, cells, keyBytes: cells * 8 * dcfKeyWords(fssBits - 1, 2) };
+  return { form: fssGate, products, cells, keyBytes: fssGate === 'compact-folded' ? 0 : cells * 8 * dcfKeyWords(fssBits - 1, 2), dealtBytes: cells * 3 * 8 };
 }
 
 /** One line for `tfe deploy`'s output (or why the report could not be made). */
 export function describeFolds(r: FoldReport | { error: string }): string {
   if ('error' in r) return `folded: could not count the products that fold in this process (${r.error}); the model is deployed`;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  if (r.products === 0) return "folded: no product of this model folds (a Dense right after a relu, at most 8192 cells at batch 1: docs/fss.md, \"Folded products\"); it runs as 'auto'";
-  return `folded: ${r.products} ${r.products === 1 ? 'product folds' : 'products fold'} into the relu before ${r.products === 1 ? 'it' : 'them'} in a batch-1 query, one round fewer each (${r.cells} cells: ${mib(r.keyBytes)} more keys per query and compute server)`;
+  if (r.products === 0) return `folded: no product of this model folds (a Dense right after a relu, at most 8192 cells at batch 1: docs/fss.md, "Folded products"); it runs as '${r.form === 'compact-folded' ? 'compact' : 'auto'}'`;
+  const cost = r.keyBytes > 0 ? `${mib(r.keyBytes)} more keys per query and compute server` : `${mib(r.dealtBytes)} more dealt to server1 per query, no keys`;
+  return `folded: ${r.products} ${r.products === 1 ? 'product folds' : 'products fold'} into the relu before ${r.products === 1 ? 'it' : 'them'} in a batch-1 query, one round fewer each (${r.cells} cells: ${cost})`;
 }

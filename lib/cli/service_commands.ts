@@ -1,5 +1,6 @@
 // `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
 // and `tfe status`.
+import { foldsGates } from '../protocol/fss/steps';
 import { describeFolds, foldReport } from './fold_report';
 import * as path from 'node:path';
 
@@ -161,13 +162,13 @@ export function addServiceCommands(program: Command): void {
       .requiredOption('--model <path>', 'model.json of a LayersModel')
       .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
       .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
-      .option('--fss-gate <form>', "fss: auto | one-round | compact (default auto: one round per relu for gates under 16384 elements, the compact form above; compact: relu keys of 936 bytes instead of 2056 for a second round, for deployments whose key traffic, not rounds, limits them; folded: as auto, and the product right after a one-round relu, by a weight of k columns (a classifier head), folds into that relu's keys: one round fewer per query, k keys more per relu element, for networks with long round trips)")
+      .option('--fss-gate <form>', "fss: auto | one-round | compact | folded | compact-folded (default auto: one round per relu for gates under 16384 elements, the compact form above; compact: relu keys of 936 bytes instead of 2056 for a second round, for deployments whose key traffic, not rounds, limits them; folded: as auto, and the product right after a one-round relu, by a weight of k columns (a classifier head), folds into that relu's keys: one round fewer per query, k keys more per relu element, for networks with long round trips; compact-folded: as compact, and such a product folds into the compact relu before it with no keys, three dealt words per cell: a relu and the product after it in the compact gate's two rounds)")
       .option('--fss-bits <n>', 'fss: the width of the comparisons, 16-64 (default 64, the whole ring: exact everywhere). Narrower is exact while every relu input, and every difference a max pool compares, stays under 2^(n-1-fracBits) in magnitude (n 32, fracBits 16: 32768); it halves the keys at 32 (relu 1032 bytes one-round, 424 compact) and the key work. Check it on your inputs with tfe verify --fss-bits')
       .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', "print one JSON object: the model as the cluster lists it (under --fss-gate folded also folds: the products that fold in a batch-1 query, their cells and key bytes)")
+    .option('--json', "print one JSON object: the model as the cluster lists it (under --fss-gate folded or compact-folded also folds: the products that fold in a batch-1 query, their cells, key and dealt bytes)")
     .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: string; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
@@ -188,7 +189,7 @@ export function addServiceCommands(program: Command): void {
         const m = (await client.models()).find((x) => x.name === name);
         const rewrites = graphRewrites(opts.model);
         // The model is deployed by now: a report that cannot be made here says so and fails nothing.
-        const folds = m?.fssGate === 'folded' ? await foldReport(opts.model, m.fssBits).catch((e: Error) => ({ error: e.message })) : undefined;
+        const folds = m?.fssGate && foldsGates(m.fssGate as FssGate) ? await foldReport(opts.model, m.fssGate as FssGate, m.fssBits).catch((e: Error) => ({ error: e.message })) : undefined;
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
           console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);

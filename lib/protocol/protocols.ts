@@ -30,11 +30,14 @@ export const PROTOCOL_TRAITS: Record<ProtocolName, ProtocolTraits> = {
  * its output), W a private weight, folds into that gate's keys (docs/fss.md, "Folded products"): no round of its own, for
  * k two-payload keys more per gate element (k = W's columns; 2.6 MiB more per query and compute
  * server for network A's last product), while the product has at most FSS_STEPS.foldMaxCells
- * cells; for round-bound deployments (a WAN) serving classifier heads.
+ * cells; for round-bound deployments (a WAN) serving classifier heads. 'compact-folded' is
+ * 'compact', and such a product folds into the compact gate before it with no keys at all (its
+ * opened masked bit makes the product local given three dealt words per cell), so a relu and the
+ * product after it take the two rounds of the compact gate alone.
  */
-export type FssGate = 'auto' | 'one-round' | 'compact' | 'folded';
+export type FssGate = 'auto' | 'one-round' | 'compact' | 'folded' | 'compact-folded';
 
-export const FSS_GATES: readonly FssGate[] = ['auto', 'one-round', 'compact', 'folded'];
+export const FSS_GATES: readonly FssGate[] = ['auto', 'one-round', 'compact', 'folded', 'compact-folded'];
 
 /** Checks an FSS gate form from a user, naming where it came from. */
 export function checkFssGate(v: unknown, where: string): FssGate {

@@ -3,7 +3,7 @@
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
 import type { ModelTopology } from '../api/layers_spec';
-import { FSS_STEPS, takesCompactForm } from '../protocol/fss/steps';
+import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
 import type { FssGate } from '../protocol/protocols';
 import type { ProtocolName } from './messages';
 import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
@@ -36,6 +36,8 @@ const PER_SECURENN_COMPARE = 200;
  */
 const PER_FSS_COMPARE = (bits: number) => dcfKeyWords(bits - 1, 2) + 24;
 const PER_FSS_COMPACT = (bits: number) => dcfBitKeyWords(bits - 1) + 24;
+/** A product folded into a compact gate: three dealt words per cell and the finishing's temporaries. */
+const PER_COMPACT_FOLD = 3 + 9;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
 export const PER_QUERY = 24 << 20;
 
@@ -124,10 +126,15 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
-  // Under the 'folded' gate form a product of at most FSS_STEPS.foldMaxCells cells (the batch's)
-  // may fold into the relu before it: one two-payload key per cell (counted wherever the product
-  // could fold, on the high side: the walk does not check that a relu precedes it).
-  const folded = (cells: number): number => (m.protocol === 'fss' && m.fssGate === 'folded' && cells * batch <= FSS_STEPS.foldMaxCells ? PER_FSS_COMPARE(m.fssBits ?? 64) * cells : 0);
+  // Under the folding gate forms a product of at most FSS_STEPS.foldMaxCells cells (the batch's)
+  // may fold into the relu before it: one two-payload key per cell after a one-round gate
+  // ('folded'), three dealt words after a compact one ('compact-folded'), each with its
+  // temporaries (counted wherever the product could fold, on the high side: the walk does not
+  // check that a relu precedes it).
+  const folded = (cells: number): number => {
+    if (m.protocol !== 'fss' || !foldsProduct(m.fssGate ?? 'auto', cells * batch)) return 0;
+    return (m.fssGate === 'compact-folded' ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
+  };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
   const activation = (i: number) => {

@@ -17,6 +17,24 @@ import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 import { FSS_STEPS } from './steps';
 
 /**
+ * server2: the compact gate's masks of op `opId` over n elements, r (its input mask) and m (its
+ * output bit's mask), from its own seed (zero under the test switches, as the gate draws them); a
+ * folded product (folded_product.ts) draws them again to deal against the same r and m.
+ */
+export async function compactMasks(p: Party, opId: number, n: number): Promise<[RingTensor, RingTensor]> {
+  const own = p.crypto!.ownSeed(p);
+  const zeros = () => RingTensor.fromBigUint64Array(new BigUint64Array(n), [n]);
+  const r = FSS_STEPS.maskInput ? await prgRing(own, [n], { nonce: nonceFor(opId, 80) }) : zeros();
+  if (!(FSS_STEPS.maskInput && FSS_STEPS.maskBit)) return [r, zeros()];
+  const draw = await prgRing(own, [n], { nonce: nonceFor(opId, 88) });
+  try {
+    return [r, await shiftRightLogical(draw, 63)];
+  } finally {
+    draw.dispose();
+  }
+}
+
+/**
  * Shares over Z_2^64 of DReLU(a) = [a >= 0] (a read as a signed 64-bit integer, exact on the whole
  * ring), or with `relu` of relu(a) = a DReLU(a), in two online rounds. At a width n below 64
  * (Party.fssBits), "63" below is n - 1 and MSB bit n - 1, as in drelu.ts.
@@ -41,19 +59,17 @@ import { FSS_STEPS } from './steps';
  * is uniform and independent of everything else either holds: m is a fresh uniform bit known to
  * server2 alone, and a party's shares of m, r m and w are uniform on their own); server2 nothing.
  */
-export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean } = {}): Promise<RingTensor | null> {
+export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean; keepOpened?: (xHat: RingTensor, e: RingTensor) => void } = {}): Promise<RingTensor | null> {
   const shape = [n];
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
   const low = lowBits(p);
   const parts = keyChunks(n, dcfBitKeyWords(low));
-  const zeros = () => RingTensor.fromBigUint64Array(new BigUint64Array(n), shape);
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);
     const held = new Held();
     try {
-      const r = await held.keep(FSS_STEPS.maskInput ? prgRing(own, shape, { nonce: nonceFor(op.id, 80) }) : zeros());
-      const draw = await held.keep(prgRing(own, shape, { nonce: nonceFor(op.id, 88) }));
-      const m = await held.keep(FSS_STEPS.maskInput && FSS_STEPS.maskBit ? shiftRightLogical(draw, 63) : zeros());
+      const [r, m] = await compactMasks(p, op.id, n);
+      await Promise.all([held.keep(r), held.keep(m)]);
       const b = await held.keep(bitOf(r, low));
       // w = b xor m = b + m - 2 b m on bits.
       const bm = await held.keep(mul(b, m));
@@ -81,14 +97,17 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
   const [rj, mj, rmj] = await Promise.all([dealRing(82, null), dealRing(86, null), opts.relu ? dealRing(87, null) : null].map((t) => held.keep(t)));
   try {
     // Step 4: open x^ = a + r.
-    const xHat = await held.keep(openMasked(p, op, a, rj!));
+    const xHat = await openMasked(p, op, a, rj!);
+    if (!opts.keepOpened) await held.keep(xHat);
     // Step 5, chunk by chunk as the keys arrive.
     const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(low), 1, xHat, async (key, xc) => [await dcfBitEval(key, xc, { bits: low, party: j })]);
     let ej = await held.keep(y);
     // 1 xor A is the sign bit of x^ + 2^(n-1) (A: bit n - 1 of x^, 63 on the whole ring).
     if (j === 0) ej = await held.keep(xor(y, await held.keep(bitExtract(await held.keep(addScalar(xHat, 1n << BigInt(low))), low))));
     // Step 6: open e = DReLU(a) xor m.
-    const e = await held.keep(cast(await held.keep(xor(ej, await held.keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64'));
+    const e = await cast(await held.keep(xor(ej, await held.keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64');
+    if (opts.keepOpened) opts.keepOpened(xHat, e);
+    else await held.keep(e);
     // Step 7.
     const flip = await held.keep(oneMinusTwice(e));
     const fm = await held.keep(mul(flip, mj!));

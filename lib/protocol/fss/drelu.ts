@@ -49,10 +49,10 @@ export { FSS_STEPS } from './steps';
  * it lacks), and the peer's share of x^ (uniform: r is uniform and unknown to both); server2
  * nothing.
  */
-export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean; keepOpened?: (xHat: RingTensor) => void } = {}): Promise<RingTensor | null> {
+export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean; keepOpened?: (opened: RingTensor[]) => void } = {}): Promise<RingTensor | null> {
   if (takesCompactForm(p.fssGate, n)) {
-    if (opts.keepOpened) throw new Error(`${op.name}: a compact gate has no opened input to keep`);
-    return compactSign(p, op, a, n, opts);
+    const keep = opts.keepOpened;
+    return compactSign(p, op, a, n, { ...opts, keepOpened: keep && ((xHat, e) => keep([xHat, e])) });
   }
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
@@ -92,7 +92,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   try {
     // Step 4: open x^ = a + r.
     const xHat = await openMasked(p, op, a, rj!);
-    if (opts.keepOpened) opts.keepOpened(xHat);
+    if (opts.keepOpened) opts.keepOpened([xHat]);
     else await held.keep(xHat);
     // Steps 5 and 6 (for relu, both payloads come from one walk of the tree), chunk by chunk as
     // the keys arrive.
@@ -129,8 +129,8 @@ export const fssDrelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): 
 export const fssRelu = (p: Party, op: OpCtx, a: RingTensor | null, n: number): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true });
 
 /**
- * fssRelu in its one-round form whose opened x^ = a + r (compute servers: [n]) goes to `keep`
- * instead of being freed: a product folded into this gate (folded_product.ts) evaluates its keys
- * at x^. The caller owns x^.
+ * fssRelu whose openings go to `keep` (compute servers) instead of being freed: [x^] (x^ = a + r,
+ * [n]) from the one-round gate, [x^, e] from the compact one (e = DReLU(a) xor m, ring64 0/1). A
+ * product folded into this gate (folded_product.ts) reads them. The caller owns them.
  */
-export const fssReluKeepingOpened = (p: Party, op: OpCtx, a: RingTensor | null, n: number, keep: (xHat: RingTensor) => void): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true, keepOpened: keep });
+export const fssReluKeepingOpened = (p: Party, op: OpCtx, a: RingTensor | null, n: number, keep: (opened: RingTensor[]) => void): Promise<RingTensor | null> => fssSign(p, op, a, n, { relu: true, keepOpened: keep });

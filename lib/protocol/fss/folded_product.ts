@@ -1,6 +1,7 @@
-// A product folded into the one-round ReLU gate before it (the 'folded' gate form, docs/fss.md
-// "Folded products"): relu(a) W with no round of its own, because the gate's dealer also knows W's
-// mask and deals keys that carry it.
+// A product folded into the ReLU gate before it (the 'folded' and 'compact-folded' gate forms,
+// docs/fss.md "Folded products"): relu(a) W with no round of its own, because the gate's dealer
+// also knows W's mask: after a one-round gate it deals keys that carry it, after a compact gate
+// (whose opened masked bit makes DReLU public up to a dealt mask) only products of the masks.
 import { add, matmul, mul, reduceSum, reshape, scalarSub, sub } from '../../ops';
 import { dcfEval2, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
 import { RingTensor } from '../../tensor/ring_tensor';
@@ -9,14 +10,20 @@ import { deal, ringPrg } from '../dealer';
 import type { OpCtx, Party } from '../party';
 import type { MaskedShare } from '../pond/arith';
 import { oneMinusTwice } from '../sign_arith';
+import { compactMasks } from './compact_gate';
 import { gateMask } from './drelu';
 import { bitOf, Held, lowBits } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 
-/** The one-round relu gate a folded product reads: its op (server2 draws its mask r again) and, on the compute servers, its opened input x^ = a + r, [m n]. */
+/**
+ * The relu gate a folded product reads: its op (server2 draws its masks again), its form, and on
+ * the compute servers its openings: [x^] (x^ = a + r, [m n]) from a one-round gate, [x^, e] from a
+ * compact one (e = DReLU(a) xor m).
+ */
 export interface OpenedGate {
   opId: number;
-  xHat: RingTensor | null;
+  compact: boolean;
+  opened: RingTensor[] | null;
 }
 
 /**
@@ -47,6 +54,7 @@ export interface OpenedGate {
  * simulated without r.
  */
 export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x: RingTensor | null, w: MaskedShare, m: number, n: number, k: number): Promise<RingTensor | null> {
+  if (gate.compact) return compactFoldedProduct(p, op, gate, x, w, m, n, k);
   const cells = m * n * k;
   const cube = [m, n, k];
   const low = lowBits(p);
@@ -82,10 +90,10 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
       return null;
     }
     if (!p.isCompute) return null;
-    if (!x || !gate.xHat || !w.a || !w.alpha) throw new Error(`${op.name}: a folded product needs the relu's shares, its gate's opened input and the weight's masked form`);
+    if (!x || !gate.opened?.[0] || !w.a || !w.alpha) throw new Error(`${op.name}: a folded product needs the relu's shares, its gate's opened input and the weight's masked form`);
     const j = p.role as 0 | 1;
     const [rB, bB, brB] = await Promise.all([dealRing(90, null), dealRing(91, null), dealRing(92, null)].map((t) => held.keep(t)));
-    const xh3 = await held.keep(reshape(gate.xHat, [m, n, 1]));
+    const xh3 = await held.keep(reshape(gate.opened[0], [m, n, 1]));
     const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(k), [1, 1, k]));
     const xRep = await held.keep(add(xh3, zeros));
     const xRepFlat = await held.keep(reshape(xRep, [cells]));
@@ -109,6 +117,62 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
     const cells3 = await held.keep(sub(f1, f2));
     const xBShare = await held.keep(reduceSum(cells3, 1)); // [m, k]
     // Step 5.
+    const xBeta = await held.keep(matmul(x, w.alpha));
+    return await add(xBShare, xBeta);
+  } finally {
+    held.dispose();
+  }
+}
+
+/**
+ * fssFoldedProduct after a compact gate (compact_gate.ts): there the compute servers open x^ = a +
+ * r and then e = d xor m (d = DReLU(a), m a bit only server2 knows), so d = e + (1 - 2e) m with e
+ * public, and x_i B_ij = d_i (x^_i - r_i) B_ij
+ *   = e_i (x^_i B_ij - r_i B_ij) + (1 - 2e_i) (x^_i m_i B_ij - m_i r_i B_ij):
+ * every term is a public value times a share once server0 and server1 hold shares of r_i B_ij,
+ * m_i B_ij and m_i r_i B_ij. No keys.
+ * Offline, server2 (r and m of the gate from its own seed, B from the seeds):
+ * 1. deals shares of r_i B_ij, m_i B_ij and m_i r_i B_ij (m n k cells each).
+ * Online, server0 and server1 (nothing sent):
+ * 2. (x B)_j = sum_i e_i (x^_i B_ij - (r B)_ij) + (1 - 2e_i) (x^_i (m B)_ij - (m r B)_ij);
+ * 3. add x beta.
+ * What each party receives: server0 nothing (its shares come from s02), server1 the corrections
+ * (uniform: it lacks s02); nothing online; server2 nothing. (e itself is the compact gate's
+ * opening, uniform given everything else either holds: compact_gate.ts.)
+ */
+async function compactFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x: RingTensor | null, w: MaskedShare, m: number, n: number, k: number): Promise<RingTensor | null> {
+  const cells = m * n * k;
+  const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg([cells]), sub, [cells]);
+  const held = new Held();
+  try {
+    if (p.role === 2) {
+      const [r, bit] = await compactMasks(p, gate.opId, m * n);
+      await Promise.all([held.keep(r), held.keep(bit)]);
+      const r3 = await held.keep(reshape(r, [m, n, 1]));
+      const m3 = await held.keep(reshape(bit, [m, n, 1]));
+      const mask = await held.keep(p.crypto!.mask(p, w.ref));
+      const w3 = await held.keep(reshape(mask, [1, n, k]));
+      const rB = await held.keep(mul(r3, w3));
+      const [mB, mrB] = await Promise.all([mul(m3, w3), mul(m3, rB)].map((t) => held.keep(t)));
+      const flat = (t: RingTensor) => held.keep(reshape(t, [cells]));
+      const [rBf, mBf, mrBf] = await Promise.all([rB, mB, mrB].map(flat));
+      await Promise.all([dealRing(93, rBf), dealRing(94, mBf), dealRing(95, mrBf)]);
+      return null;
+    }
+    if (!p.isCompute) return null;
+    if (!x || !gate.opened?.[0] || !gate.opened[1] || !w.a || !w.alpha) throw new Error(`${op.name}: a folded product needs the relu's shares, its compact gate's two openings and the weight's masked form`);
+    const cube = (t: RingTensor | null) => held.keep(reshape(t!, [m, n, k]));
+    const [rB, mB, mrB] = await Promise.all([dealRing(93, null), dealRing(94, null), dealRing(95, null)].map((t) => held.keep(t).then(cube)));
+    const xh3 = await held.keep(reshape(gate.opened[0], [m, n, 1]));
+    const e3 = await held.keep(reshape(gate.opened[1], [m, n, 1]));
+    const flip = await held.keep(oneMinusTwice(e3)); // 1 - 2e
+    const w3 = await held.keep(reshape(w.a, [1, n, k]));
+    // Step 2.
+    const first = await held.keep(sub(await held.keep(mul(xh3, w3)), rB));
+    const second = await held.keep(sub(await held.keep(mul(xh3, mB)), mrB));
+    const terms = await held.keep(add(await held.keep(mul(e3, first)), await held.keep(mul(flip, second))));
+    const xBShare = await held.keep(reduceSum(terms, 1)); // [m, k]
+    // Step 3.
     const xBeta = await held.keep(matmul(x, w.alpha));
     return await add(xBShare, xBeta);
   } finally {
