@@ -97,17 +97,16 @@ export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: 
   const [rj, mj, rmj] = await Promise.all([dealRing(82, null), dealRing(86, null), opts.relu ? dealRing(87, null) : null].map((t) => held.keep(t)));
   try {
     // Step 4: open x^ = a + r.
-    const xHat = await openMasked(p, op, a, rj!);
-    if (!opts.keepOpened) await held.keep(xHat);
+    const xHat = await held.keep(openMasked(p, op, a, rj!));
     // Step 5, chunk by chunk as the keys arrive.
     const [y] = await evalKeys(p, op, parts, dcfBitKeyWords(low), 1, xHat, async (key, xc) => [await dcfBitEval(key, xc, { bits: low, party: j })]);
     let ej = await held.keep(y);
     // 1 xor A is the sign bit of x^ + 2^(n-1) (A: bit n - 1 of x^, 63 on the whole ring).
     if (j === 0) ej = await held.keep(xor(y, await held.keep(bitExtract(await held.keep(addScalar(xHat, 1n << BigInt(low))), low))));
     // Step 6: open e = DReLU(a) xor m.
-    const e = await cast(await held.keep(xor(ej, await held.keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64');
-    if (opts.keepOpened) opts.keepOpened(xHat, e);
-    else await held.keep(e);
+    const e = await held.keep(cast(await held.keep(xor(ej, await held.keep(p.exchange(tag(op, 'fss.bit'), ej)))), 'ring64'));
+    // Both openings go to the caller now (held until here, so that a failure above frees them).
+    if (opts.keepOpened) opts.keepOpened(held.release(xHat), held.release(e));
     // Step 7.
     const flip = await held.keep(oneMinusTwice(e));
     const fm = await held.keep(mul(flip, mj!));
