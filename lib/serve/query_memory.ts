@@ -126,13 +126,14 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
-  // Under the folding gate forms a product of at most FSS_STEPS.foldMaxCells cells (the batch's)
-  // may fold into the relu before it: one two-payload key per cell after a one-round gate
+  // Under the folding gate forms a product of at most FSS_STEPS.foldMaxCells cells
+  // (compactFoldMaxCells under 'compact-folded'; the batch's) may fold into the relu before it: one two-payload key per cell after a one-round gate
   // ('folded'), three dealt words after a compact one ('compact-folded'), each with its
   // temporaries (counted wherever the product could fold, on the high side: the walk does not
   // check that a relu precedes it).
   const folded = (cells: number): number => {
-    if (m.protocol !== 'fss' || !foldsProduct(m.fssGate ?? 'auto', cells * batch)) return 0;
+    // (Under 'folded' a gate large enough to be compact has more cells than foldMaxCells anyway.)
+    if (m.protocol !== 'fss' || !foldsProduct(m.fssGate ?? 'auto', m.fssGate === 'compact-folded', cells * batch)) return 0;
     return (m.fssGate === 'compact-folded' ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
   };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
