@@ -144,6 +144,21 @@ for (const form of FORMS)
     }
   });
 
+test.serial("'folded' after a gate large enough to be compact: the product folds as under 'compact-folded', with no keys", async (t) => {
+  const [m, n, k] = [1, 40, 6];
+  const x = edgesOf(n), w = randomInts(n * k, 20);
+  const from = FSS_STEPS.compactFrom;
+  FSS_STEPS.compactFrom = n; // this gate (40 elements) is 'large'
+  try {
+    const r = await run({ fssGate: 'folded' }, x, w, m, n, k);
+    t.deepEqual(r.out, reference(x, w, m, n, k));
+    t.deepEqual(computeMessages(r.seen).map((s) => s.key), []);
+    t.is(r.productBytes, m * n * k * bytesPerCell('compact-folded', 64));
+  } finally {
+    FSS_STEPS.compactFrom = from;
+  }
+});
+
 test.serial("products past their form's limit (foldMaxCells, compactFoldMaxCells), and every product under the other gate forms, keep their round and are exact", async (t) => {
   const [m, n, k] = [1, 50, 6];
   const x = edgesOf(n), w = randomInts(n * k, 20);

@@ -92,6 +92,7 @@ function foldedMatmul(c: Cluster, x: PrivateTensor, y: PrivateTensor, shape: rea
   const [m, n] = x.shape, k = y.shape[1];
   c.folds.products++;
   c.folds.cells += m * n * k;
+  if (!gate.compact) c.folds.keyCells += m * n * k;
   const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => fssFoldedProduct(p, o, { opId: gate.opId, compact: gate.compact, opened: gate.opened.get(p.name) ?? null }, xs, my, m, n, k);
   const shares = run(c, 'matmul', [x.shares, y.masked()], async (p, o, [xs, my]) =>
     truncated(p, o, await product(p, o, xs as Share, my as MaskedShare), shape),

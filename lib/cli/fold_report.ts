@@ -15,7 +15,7 @@ export interface FoldReport {
   products: number;
   /** Their cells (gate elements times output columns): one two-payload key each after a one-round gate, three dealt words after a compact one. */
   cells: number;
-  /** The keys they add per batch-1 query, to each compute server (none after compact gates). */
+  /** The keys they add per batch-1 query, to each compute server (after one-round gates only). */
   keyBytes: number;
   /** The dealt words they add per batch-1 query, to server1 (server0 expands its own). */
   dealtBytes: number;
@@ -32,8 +32,8 @@ export async function foldReport(file: string, fssGate: FssGate, fssBits = 64): 
   } finally {
     await cluster.close();
   }
-  const { products, cells } = cluster.folds;
-  return { form: fssGate, products, cells, keyBytes: fssGate === 'compact-folded' ? 0 : cells * 8 * dcfKeyWords(fssBits - 1, 2), dealtBytes: cells * 3 * 8 };
+  const { products, cells, keyCells } = cluster.folds;
+  return { form: fssGate, products, cells, keyBytes: keyCells * 8 * dcfKeyWords(fssBits - 1, 2), dealtBytes: cells * 3 * 8 };
 }
 
 /** One line for `tfe deploy`'s output (or why the report could not be made). */
@@ -41,6 +41,7 @@ export function describeFolds(r: FoldReport | { error: string }): string {
   if ('error' in r) return `folded: could not count the products that fold in this process (${r.error}); the model is deployed`;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   if (r.products === 0) return `folded: no product of this model folds (a Dense right after a relu, at most 8192 cells at batch 1: docs/fss.md, "Folded products"); it runs as '${r.form === 'compact-folded' ? 'compact' : 'auto'}'`;
-  const cost = r.keyBytes > 0 ? `${mib(r.keyBytes)} more keys per query and compute server` : `${mib(r.dealtBytes)} more dealt to server1 per query, no keys`;
+  const dealt = `${mib(r.dealtBytes)} more dealt to server1 per query`;
+  const cost = r.keyBytes > 0 ? `${mib(r.keyBytes)} more keys per query and compute server, ${dealt}` : `${dealt}, no keys`;
   return `folded: ${r.products} ${r.products === 1 ? 'product folds' : 'products fold'} into the relu before ${r.products === 1 ? 'it' : 'them'} in a batch-1 query, one round fewer each (${r.cells} cells: ${cost})`;
 }

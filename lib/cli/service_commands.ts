@@ -1,7 +1,5 @@
 // `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
 // and `tfe status`.
-import { foldsGates } from '../protocol/fss/steps';
-import { describeFolds, foldReport } from './fold_report';
 import * as path from 'node:path';
 
 import type { Command } from 'commander';
@@ -13,6 +11,7 @@ import { loadClusterConfig, pinsOf, usesTls } from '../serve/config';
 import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
+import { foldsGates } from '../protocol/fss/steps';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { startLocalCluster, stopCluster } from '../serve/local_cluster';
 import { missingServerFlags } from '../serve/node_flags';
@@ -26,6 +25,7 @@ import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
 import { paint, probeCluster, progress, requireConfig } from './term';
+import { describeFolds, foldReport } from './fold_report';
 
 const DEFAULT_CONFIG = path.join('.tfe-local', 'cluster.json');
 

@@ -81,11 +81,12 @@ export class Cluster {
   #securennDrelu: SecureNNDrelu = 'one-compare';
   readonly hosted: ReadonlySet<PartyName>;
   /**
-   * Products folded into the relu before them (the 'folded' FSS gate form) in the programs built
-   * on this cluster so far, and their cells (gate elements times output columns: one key each):
-   * what `tfe deploy --fss-gate folded` reports for a model.
+   * Products folded into the relu before them (the 'folded' and 'compact-folded' FSS gate forms)
+   * in the programs built on this cluster so far, their cells (gate elements times output
+   * columns), and of those the cells folded into one-round gates (one key each; after a compact
+   * gate a cell is three dealt words): what `tfe deploy --fss-gate folded` reports for a model.
    */
-  readonly folds = { products: 0, cells: 0 };
+  readonly folds = { products: 0, cells: 0, keyCells: 0 };
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
   #nextOp: number;

@@ -27,7 +27,8 @@ export const PROTOCOL_TRAITS: Record<ProtocolName, ProtocolTraits> = {
  * always takes the compact form (936-byte keys, a second round of one masked bit per element),
  * for deployments that serve many queries and whose key traffic, not rounds, limits them.
  * 'folded' is 'auto', and a product relu(a) W right after a one-round relu gate (or a reshape of
- * its output), W a private weight, folds into that gate's keys (docs/fss.md, "Folded products"): no round of its own, for
+ * its output), W a private weight, folds into that gate's keys (after a gate large enough to be
+ * compact, as under 'compact-folded') (docs/fss.md, "Folded products"): no round of its own, for
  * k two-payload keys more per gate element (k = W's columns; 2.6 MiB more per query and compute
  * server for network A's last product), while the product has at most FSS_STEPS.foldMaxCells
  * cells; for round-bound deployments (a WAN) serving classifier heads. 'compact-folded' is

@@ -131,10 +131,11 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // ('folded'), three dealt words after a compact one ('compact-folded'), each with its
   // temporaries (counted wherever the product could fold, on the high side: the walk does not
   // check that a relu precedes it).
-  const folded = (cells: number): number => {
-    // (Under 'folded' a gate large enough to be compact has more cells than foldMaxCells anyway.)
-    if (m.protocol !== 'fss' || !foldsProduct(m.fssGate ?? 'auto', m.fssGate === 'compact-folded', cells * batch)) return 0;
-    return (m.fssGate === 'compact-folded' ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
+  const folded = (cells: number, gateElements: number): number => {
+    const form = m.fssGate ?? 'auto';
+    const compact = takesCompactForm(form, gateElements * batch);
+    if (m.protocol !== 'fss' || !foldsProduct(form, compact, cells * batch)) return 0;
+    return (compact ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
   };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
@@ -151,9 +152,9 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
       // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
       case 'Embedding':
       case 'Dense': {
-        const inner = s[s.length - 1] ?? 1;
+        const inner = s[s.length - 1] ?? 1, before = count(s);
         s = [...s.slice(0, -1), Number(cls === 'Embedding' ? c.output_dim : c.units)];
-        elements += PER_PRODUCT * count(s) + folded(count(s) * inner);
+        elements += PER_PRODUCT * count(s) + folded(count(s) * inner, before);
         activation(i);
         break;
       }
