@@ -126,10 +126,10 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
-  // Under the folding gate forms a product of at most FSS_STEPS.foldMaxCells cells
-  // (compactFoldMaxCells under 'compact-folded'; the batch's) may fold into the relu before it: one two-payload key per cell after a one-round gate
-  // ('folded'), three dealt words after a compact one ('compact-folded'), each with its
-  // temporaries (counted wherever the product could fold, on the high side: the walk does not
+  // Under the folding gate forms a product may fold into the relu before it while its cells (the
+  // batch's) are at most FSS_STEPS.foldMaxCells after a one-round gate (a two-payload key per
+  // cell) or compactFoldMaxCells after a compact one (three dealt words), each with its
+  // temporaries: counted wherever the product could fold, on the high side (the walk does not
   // check that a relu precedes it).
   const folded = (cells: number, gateElements: number): number => {
     const form = m.fssGate ?? 'auto';
