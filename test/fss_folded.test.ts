@@ -159,21 +159,20 @@ test.serial("'folded' after a gate large enough to be compact: the product folds
   }
 });
 
-test.serial("products past their form's limit (foldMaxCells, compactFoldMaxCells), and every product under the other gate forms, keep their round and are exact", async (t) => {
+test.serial("products past foldMaxCells, and every product under the other gate forms, keep their round and are exact", async (t) => {
   const [m, n, k] = [1, 50, 6];
   const x = edgesOf(n), w = randomInts(n * k, 20);
   for (const form of FORMS) {
     const folded = await run({ fssGate: form }, x, w, m, n, k);
     t.deepEqual(computeMessages(folded.seen).map((s) => s.key), [], `${form}: control: at 300 cells it folds`);
-    const key = form === 'folded' ? 'foldMaxCells' : 'compactFoldMaxCells';
-    const limit = FSS_STEPS[key];
-    FSS_STEPS[key] = m * n * k - 1;
+    const limit = FSS_STEPS.foldMaxCells;
+    FSS_STEPS.foldMaxCells = m * n * k - 1;
     try {
       const r = await run({ fssGate: form }, x, w, m, n, k);
       t.deepEqual(r.out, reference(x, w, m, n, k), form);
       t.true(computeMessages(r.seen).length > 0, `${form}: past the limit, the relu is masked and opened for a Beaver product`);
     } finally {
-      FSS_STEPS[key] = limit;
+      FSS_STEPS.foldMaxCells = limit;
     }
   }
   for (const fssGate of ['auto', 'one-round', 'compact'] as const) {

@@ -46,13 +46,11 @@ test("the FSS memory estimate counts a folded product's keys: one two-payload ke
   t.is(extra(9), 0, 'batch 9: neither folds');
   t.is(extra(1, 32), (129 + 24) * 2600, 'keys at the width');
   // After compact gates: three dealt words per cell and temporaries, no keys (the compact keys
-  // themselves as under 'compact'), up to FSS_STEPS.compactFoldMaxCells.
+  // themselves as under 'compact'), to the same limit.
   const compactExtra = (batch: number) => (estimateQueryBytes({ ...m, fssGate: 'compact-folded' }, batch) - estimateQueryBytes({ ...m, fssGate: 'compact' }, batch)) / (8 * batch);
-  t.is(FSS_STEPS.compactFoldMaxCells, 32768);
   t.is(compactExtra(1), 12 * 2600);
-  t.is(compactExtra(20), 12 * 2600, '32000 and 20000 cells');
-  t.is(compactExtra(21), 12 * 1000, '33600 cells keep their round, 21000 fold');
-  t.is(compactExtra(33), 0);
+  t.is(compactExtra(6), 12 * 1000, '9600 cells keep their round, 6000 fold');
+  t.is(compactExtra(9), 0);
 });
 
 test('a cluster pools only what fits: server2 holds at most the bounded depth, and queries run', async (t) => {

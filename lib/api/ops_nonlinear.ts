@@ -60,7 +60,7 @@ const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => tru
 export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor, shape: readonly number[]): AnyTensor {
   const c = L.clusterOf(name, x, y);
   if (x.kind === 'private' && y.kind === 'private') {
-    if (f.kind === 'matmul' && x.foldable && x.rank === 2 && y.rank === 2 && foldsProduct(c.fssGate, x.foldable.compact, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, x, y, shape);
+    if (f.kind === 'matmul' && x.foldable && x.rank === 2 && y.rank === 2 && foldsProduct(c.fssGate, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, x, y, shape);
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
       dealProduct(c, f, x, y, shape),

@@ -33,9 +33,8 @@ export const PROTOCOL_TRAITS: Record<ProtocolName, ProtocolTraits> = {
  * server for network A's last product), while the product has at most FSS_STEPS.foldMaxCells
  * cells; for round-bound deployments (a WAN) serving classifier heads. 'compact-folded' is
  * 'compact', and such a product folds into the compact gate before it with no keys at all (its
- * opened masked bit makes the product local given three dealt words per cell, up to
- * FSS_STEPS.compactFoldMaxCells cells), so a relu and the product after it take the two rounds of
- * the compact gate alone.
+ * opened masked bit makes the product local given three dealt words per cell), so a relu and the
+ * product after it take the two rounds of the compact gate alone.
  */
 export type FssGate = 'auto' | 'one-round' | 'compact' | 'folded' | 'compact-folded';
 

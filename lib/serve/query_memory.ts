@@ -127,15 +127,13 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     return 0;
   };
   // Under the folding gate forms a product may fold into the relu before it while its cells (the
-  // batch's) are at most FSS_STEPS.foldMaxCells after a one-round gate (a two-payload key per
-  // cell) or compactFoldMaxCells after a compact one (three dealt words), each with its
-  // temporaries: counted wherever the product could fold, on the high side (the walk does not
-  // check that a relu precedes it).
+  // batch's) are at most FSS_STEPS.foldMaxCells: a two-payload key per cell after a one-round
+  // gate, three dealt words after a compact one, each with its temporaries; counted wherever the
+  // product could fold, on the high side (the walk does not check that a relu precedes it).
   const folded = (cells: number, gateElements: number): number => {
     const form = m.fssGate ?? 'auto';
-    const compact = takesCompactForm(form, gateElements * batch);
-    if (m.protocol !== 'fss' || !foldsProduct(form, compact, cells * batch)) return 0;
-    return (compact ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
+    if (m.protocol !== 'fss' || !foldsProduct(form, cells * batch)) return 0;
+    return (takesCompactForm(form, gateElements * batch) ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
   };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;

@@ -22,16 +22,17 @@ import type { FssGate } from '../protocols';
  * has 11520 elements). docs/fss.md "Two gate forms" gives the measurements behind the value.
  * server2 and the compute servers must agree on it (it is not negotiated).
  *
- * `foldMaxCells`: under the 'folded' gate form, a product relu(a) W is folded into the one-round
- * gate before it (folded_product.ts) only while its cells (gate elements times W's columns, one
- * two-payload key each: 2056 bytes at the full width) are at most this many: 8192 cells is 16 MiB
- * of keys per compute server, a batch-1 classifier head (A's last product is 1280 cells, C's
- * 5000); a larger product (a wide layer, a batch) keeps its round. `compactFoldMaxCells`: the same
- * under 'compact-folded', after a compact gate, where a cell costs three dealt words (24 bytes to
- * server1): 32768 cells is 768 KiB, which takes A's middle product (16384 cells) and B's first
- * Dense (25600) at batch 1 too. Both agreed like compactFrom.
+ * `foldMaxCells`: under the folding gate forms, a product relu(a) W is folded into the gate
+ * before it (folded_product.ts) only while its cells (gate elements times W's columns) are at most
+ * this many: a batch-1 classifier head (A's last product is 1280 cells, C's 5000); a larger
+ * product (a wide layer, a batch) keeps its round. After a one-round gate a cell is a two-payload
+ * key (2056 bytes at the full width: 16 MiB per compute server at the limit), after a compact gate
+ * three dealt words (24 bytes to server1). The compact fold is cheap enough for a higher limit,
+ * but folding A's middle product (16384 cells, 393 KB) made A's queries back to back 17% slower
+ * under 'compact-folded' (bench/RESULTS.md, "Folded products"), which is the form for deployments
+ * bound by their traffic; so one limit. Agreed like compactFrom.
  */
-export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192, compactFoldMaxCells: 32768 };
+export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 };
 
 /** Whether a gate over n elements takes the compact form under `form` (server2 and the compute servers decide alike). */
 export function takesCompactForm(form: FssGate, n: number): boolean {
@@ -41,7 +42,7 @@ export function takesCompactForm(form: FssGate, n: number): boolean {
 /** Whether `form` folds products into the relu gates before them (folded_product.ts). */
 export const foldsGates = (form: FssGate): boolean => form === 'folded' || form === 'compact-folded';
 
-/** Whether a product of `cells` cells (gate elements times output columns) folds under `form` into the relu gate before it (`compact`: a compact gate). */
-export function foldsProduct(form: FssGate, compact: boolean, cells: number): boolean {
-  return foldsGates(form) && cells <= (compact ? FSS_STEPS.compactFoldMaxCells : FSS_STEPS.foldMaxCells);
+/** Whether a product of `cells` cells (gate elements times output columns) folds under `form` into the relu gate before it. */
+export function foldsProduct(form: FssGate, cells: number): boolean {
+  return foldsGates(form) && cells <= FSS_STEPS.foldMaxCells;
 }
