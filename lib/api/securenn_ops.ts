@@ -7,7 +7,7 @@ import { isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
-import { equalZero as eqZ, negative, nonNegative, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
+import { equalZero as eqZ, negative, nonNegative, onFlat, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
 import type { PartyName } from '../net/transport';
 import { fssReluKeepingOpened } from '../protocol/fss/drelu';
 import { foldsGates, takesCompactForm } from '../protocol/fss/steps';
@@ -56,19 +56,7 @@ function foldableRelu(c: Cluster, x: PrivateTensor): PrivateTensor {
   const op = c.nextOp('relu');
   const opened = new Map<PartyName, RingTensor[]>();
   const shares = x.shares.then((s) =>
-    c.run(op, async (p, o) => {
-      const a = s.get(p.name) ?? null;
-      const af = a ? R.reshape(a, [n]) : null;
-      try {
-        const z = await fssReluKeepingOpened(p, o, af, n, (t) => opened.set(p.name, t));
-        if (!z) return null;
-        const out = R.reshape(z, x.shape);
-        z.dispose();
-        return out;
-      } finally {
-        af?.dispose();
-      }
-    }),
+    c.run(op, (p, o) => onFlat(s.get(p.name) ?? null, x.shape, (af, size) => fssReluKeepingOpened(p, o, af, size, (t) => opened.set(p.name, t)))),
   );
   const out = new PrivateTensor(c, x.shape, shares);
   out.shareFoldable({ opId: op.id, elements: n, compact: takesCompactForm(c.fssGate, n), opened, holders: 0 });

@@ -7,6 +7,7 @@ import { type AnyTensor, PrivateTensor } from '../api/tensor';
 import { dcfKeyWords } from '../ops/fss';
 import { Cluster } from '../protocol/cluster';
 import type { FssGate } from '../protocol/protocols';
+import { sizeOf } from '../tensor/shape';
 
 export interface FoldReport {
   /** The model's gate form. */
@@ -26,7 +27,7 @@ export async function foldReport(file: string, fssGate: FssGate, fssBits = 64): 
   try {
     const model = loadLayersModel(file, { cluster });
     const shape = [1, ...model.inputShape];
-    const x = model.defineInput('input-provider', () => ({ data: new Float64Array(shape.reduce((a, d) => a * d, 1)), shape }));
+    const x = model.defineInput('input-provider', () => ({ data: new Float64Array(sizeOf(shape)), shape }));
     const y: AnyTensor = model.predict(x);
     if (y instanceof PrivateTensor) await y.shares;
   } finally {

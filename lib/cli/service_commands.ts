@@ -189,7 +189,7 @@ export function addServiceCommands(program: Command): void {
         const m = (await client.models()).find((x) => x.name === name);
         const rewrites = graphRewrites(opts.model);
         // The model is deployed by now: a report that cannot be made here says so and fails nothing.
-        const folds = m?.fssGate && foldsGates(m.fssGate as FssGate) ? await foldReport(opts.model, m.fssGate as FssGate, m.fssBits).catch((e: Error) => ({ error: e.message })) : undefined;
+        const folds = m?.fssGate && foldsGates(m.fssGate) ? await foldReport(opts.model, m.fssGate, m.fssBits).catch((e: Error) => ({ error: e.message })) : undefined;
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
           console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);

@@ -9,7 +9,7 @@ import { drelu, fusedRelu, fusedReluBit } from '../comparison';
  * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives
  * its result the share's shape (or `outShape`).
  */
-async function onFlat(a: RingTensor | null, shape: readonly number[], f: (af: RingTensor | null, n: number) => Promise<RingTensor | null>, outShape: readonly number[] = shape): Promise<RingTensor | null> {
+export async function onFlat(a: RingTensor | null, shape: readonly number[], f: (af: RingTensor | null, n: number) => Promise<RingTensor | null>, outShape: readonly number[] = shape): Promise<RingTensor | null> {
   const af = a ? reshape(a, [a.size]) : null;
   const z = await f(af, shape.reduce((x, y) => x * y, 1));
   af?.dispose();
