@@ -50,9 +50,8 @@ async function start(name: Build['name'], dist: string): Promise<Build> {
   const lc = require(path.join(dist, 'lib', 'serve', 'local_cluster.js')) as typeof LocalCluster;
   const { PredictionClient: Client } = require(path.join(dist, 'lib', 'serve', 'client.js')) as { PredictionClient: typeof PredictionClient };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tfe-ab-${name}-`));
-  const config = await lc.writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
-  const procs = lc.spawnCluster(config, () => undefined);
-  await lc.waitReady(config, undefined, procs);
+  // startLocalCluster starts again on fresh ports when one was taken before its server listened.
+  const { config, procs } = await lc.startLocalCluster(dir, { queryTimeoutMs: 600_000, onLine: () => undefined });
   return { name, lc, procs, dir, owner: await Client.connect(config, { asOwner: true }), client: await Client.connect(config) };
 }
 
