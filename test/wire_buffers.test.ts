@@ -61,6 +61,8 @@ test('freeBuffer frees at once and never throws', (t) => {
 });
 
 /** Waits (up to 1 s) for `done`: a write's callback, or a freed view's finalizer, comes a moment later. */
+// The tests that count native storages (process-wide) run serially, before the others: a tensor
+// another test holds at that moment would change their count.
 async function until(done: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
 }
@@ -132,7 +134,7 @@ test('a client endpoint neither adopts nor frees: what it receives stays readabl
   }
 });
 
-test('bytesView: the tensor bytes without a copy, kept alive after dispose until detached', async (t) => {
+test.serial('bytesView: the tensor bytes without a copy, kept alive after dispose until detached', async (t) => {
   const native = getBackend('cpu').native;
   const base = native.stats().storages;
   const values = randomU64(1000);
@@ -151,7 +153,7 @@ test('bytesView: the tensor bytes without a copy, kept alive after dispose until
   empty.dispose();
 });
 
-test('a party sends views, not copies, only where the transport frees what it wrote; the receiver gets every byte', async (t) => {
+test.serial('a party sends views, not copies, only where the transport frees what it wrote; the receiver gets every byte', async (t) => {
   const native = getBackend('cpu').native;
   const plain = await WebSocketTransport.loopback(['server0', 'server1'], { log: () => undefined });
   const freeing = await WebSocketTransport.loopback(['server0', 'server1'], { log: () => undefined, adopt: holdOnArrival, release: freeBuffer });
