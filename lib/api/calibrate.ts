@@ -11,6 +11,7 @@
 //   3. compare original and calibrated outputs on the check inputs.
 // Nothing here is secret-shared: it runs on the owner's machine with the owner's weights.
 import { fitPolynomial } from '../math/poly_fit';
+import { isExact, PROTOCOLS, type ProtocolName } from '../protocol/protocols';
 import { POLYNOMIAL_LAYER } from './layers_catalog';
 import { graphOf, type LayerConfig, type ModelTopology } from './layers_graph';
 import type { LayersModelJson } from './layers_spec';
@@ -162,7 +163,7 @@ export class CalibrationRefused extends Error {
  * under the exact protocols, which compute relu exactly.
  */
 export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDeployOptions, loaded?: Loaded): { source: ModelSource; calibration?: CalibrationReport } {
-  if (protocol !== 'pond') {
+  if (!PROTOCOLS.includes(protocol as ProtocolName) || isExact(protocol as ProtocolName)) {
     if (opts.calibrate || opts.uncalibrated) throw new Error(`${opts.calibrate ? 'calibration' : 'uncalibrated'} applies to Pond only: ${protocol} computes relu exactly`);
     return { source: model };
   }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { PartyName } from '../net/transport';
 import type { Cluster } from '../protocol/cluster';
-import { isExact } from '../protocol/protocols';
+import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, withoutCellNames } from './layers_spec';
@@ -277,7 +277,7 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
   }
   const { spec, params, json, weights } = model;
   if (spec.needsSecureNN && !isExact(cluster.protocol))
-    throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: 'securenn' (the default) or 'fss'`);
+    throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
   const shared = params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : [];
   // predict's steps may apply an activation after the max pool it feeds (ModelSpec.poolFirst);
   // verify's trace runs every layer in the model's order, to compare each with plaintext's.

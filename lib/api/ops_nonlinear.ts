@@ -3,12 +3,11 @@
 import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
-import { fssFoldedProduct } from '../protocol/fss/folded_product';
-import { foldsProduct } from '../protocol/fss/steps';
 import { isExact } from '../protocol/protocols';
 import { piecewiseElu, piecewiseGelu, piecewiseMish, piecewiseSelu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
+import type { FoldableGate } from '../protocol/product_folding';
 import { type Polynomial, reluPolynomial, SIGMOID_POLY, TANH_POLY } from '../protocol/pond/activations';
 import { bilinear, type MaskedShare, truncate } from '../protocol/pond/arith';
 import { reveal as revealShares, required, type Share } from '../protocol/pond/share';
@@ -60,7 +59,8 @@ const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => tru
 export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor, shape: readonly number[]): AnyTensor {
   const c = L.clusterOf(name, x, y);
   if (x.kind === 'private' && y.kind === 'private') {
-    if (f.kind === 'matmul' && x.foldable && x.rank === 2 && y.rank === 2 && foldsProduct(c.fssGate, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, x, y, shape);
+    const gate = x.foldable;
+    if (f.kind === 'matmul' && gate && x.rank === 2 && y.rank === 2 && gate.folding.folds(gate, x.shape[0] * x.shape[1] * y.shape[1])) return foldedMatmul(c, gate, x, y, shape);
     const shares = run(c, name, [x.masked(), y.masked()], async (p, o, [mx, my]) =>
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
       dealProduct(c, f, x, y, shape),
@@ -83,17 +83,15 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
 }
 
 /**
- * relu(a) W with x = relu(a) from a one-round FSS gate that kept its opened input (the 'folded'
- * gate form, PrivateTensor.foldable): the product's keys ride with the gate's dealing, so it takes
- * no round (lib/protocol/fss/folded_product.ts). Then one truncation, as after a Beaver product.
+ * relu(a) W with x = relu(a) from a relu that kept what its gate opened (PrivateTensor.foldable,
+ * lib/protocol/product_folding.ts): the protocol finishes the product from those openings and
+ * what its dealer dealt for it, with no round of its own. Then one truncation, as after a Beaver
+ * product.
  */
-function foldedMatmul(c: Cluster, x: PrivateTensor, y: PrivateTensor, shape: readonly number[]): PrivateTensor {
-  const gate = x.foldable!;
+function foldedMatmul(c: Cluster, gate: FoldableGate, x: PrivateTensor, y: PrivateTensor, shape: readonly number[]): PrivateTensor {
   const [m, n] = x.shape, k = y.shape[1];
-  c.folds.products++;
-  c.folds.cells += m * n * k;
-  if (!gate.compact) c.folds.keyCells += m * n * k;
-  const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => fssFoldedProduct(p, o, { opId: gate.opId, compact: gate.compact, opened: gate.opened.get(p.name) ?? null }, xs, my, m, n, k);
+  gate.folding.count(c.folds, gate, m * n * k);
+  const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => gate.folding.product(p, o, gate, xs, my, m, n, k);
   const shares = run(c, 'matmul', [x.shares, y.masked()], async (p, o, [xs, my]) =>
     truncated(p, o, await product(p, o, xs as Share, my as MaskedShare), shape),
     async (p, o) => truncate(p, o, await product(p, o, null, { ref: y.maskRef(), alpha: null, a: null }), shape),

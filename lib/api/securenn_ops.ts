@@ -3,14 +3,13 @@
 import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
-import { isExact } from '../protocol/protocols';
+import { exactProtocolsText, isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
 import { equalZero as eqZ, negative, nonNegative, onFlat, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
 import type { PartyName } from '../net/transport';
-import { fssReluKeepingOpened } from '../protocol/fss/drelu';
-import { foldsGates, takesCompactForm } from '../protocol/fss/steps';
+import { type ProductFolding, productFolding } from '../protocol/product_folding';
 import { RingTensor } from '../tensor/ring_tensor';
 import { normalizeAxis, sizeOf } from '../tensor/shape';
 import * as L from './ops';
@@ -18,7 +17,7 @@ import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
 
 export function requireSecureNN(op: string, x: AnyTensor): void {
   if (!isExact(x.cluster.protocol))
-    throw new Error(`${op} needs comparisons: use an exact protocol, 'securenn' (the default) or 'fss' (tfe.setProtocol, or a cluster created with { protocol })`);
+    throw new Error(`${op} needs comparisons: use an exact protocol, ${exactProtocolsText()} (tfe.setProtocol, or a cluster created with { protocol })`);
 }
 
 function privateOnly(op: string, x: AnyTensor): PrivateTensor {
@@ -43,23 +42,24 @@ async function scaleBit(c: Cluster, b: Share): Promise<Share> {
 export function exactReluOp(x: AnyTensor): PrivateTensor {
   const px = privateOnly('relu', x);
   const c = px.cluster;
-  if (c.protocol === 'fss' && foldsGates(c.fssGate)) return foldableRelu(c, px);
+  const folding = productFolding(c);
+  if (folding) return foldableRelu(c, px, folding);
   return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape)));
 }
 
 /**
- * FSS's relu keeping its gate's openings, so that a product right after can fold into the gate
- * (PrivateTensor.foldable): the same messages as any relu in that gate's form.
+ * The protocol's relu keeping what its gate opened, so that a product right after can fold into
+ * the gate (PrivateTensor.foldable, lib/protocol/product_folding.ts): the same messages as its
+ * plain relu.
  */
-function foldableRelu(c: Cluster, x: PrivateTensor): PrivateTensor {
-  const n = sizeOf(x.shape);
+function foldableRelu(c: Cluster, x: PrivateTensor, folding: ProductFolding): PrivateTensor {
   const op = c.nextOp('relu');
-  const opened = new Map<PartyName, RingTensor[]>();
+  const kept = new Map<PartyName, RingTensor[]>();
   const shares = x.shares.then((s) =>
-    c.run(op, (p, o) => onFlat(s.get(p.name) ?? null, x.shape, (af, size) => fssReluKeepingOpened(p, o, af, size, (t) => opened.set(p.name, t)))),
+    c.run(op, (p, o) => onFlat(s.get(p.name) ?? null, x.shape, (af, size) => folding.relu(p, o, af, size, (t) => kept.set(p.name, t)))),
   );
   const out = new PrivateTensor(c, x.shape, shares);
-  out.shareFoldable({ opId: op.id, elements: n, compact: takesCompactForm(c.fssGate, n), opened, holders: 0 });
+  out.shareFoldable(folding.gate(op.id, sizeOf(x.shape), kept));
   return out;
 }
 

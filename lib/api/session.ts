@@ -1,13 +1,13 @@
 // The default in-process cluster and the protocol choice.
 import { Cluster, type ClusterOptions } from '../protocol/cluster';
-import { checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { checkProtocol, DEFAULT_PROTOCOL, type ProtocolName } from '../protocol/protocols';
 
 export type { ProtocolName } from '../protocol/protocols';
 
 let current: Cluster | undefined;
 // Exact by default: Pond's relu is a polynomial on [-4, 4] and gives wrong answers on ordinary
 // ReLU models; SecureNN runs every Pond op and makes the comparisons exact.
-let protocol: ProtocolName = 'securenn';
+let protocol: ProtocolName = DEFAULT_PROTOCOL;
 
 /**
  * Starts an in-process cluster (server0, server1, server2 and the players, all in this process)

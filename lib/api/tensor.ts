@@ -5,6 +5,7 @@ import type { PartyName } from '../net/transport';
 import type { Cluster } from '../protocol/cluster';
 import { type MaskRef, nonceFor } from '../protocol/correlated';
 import type { OpCtx } from '../protocol/party';
+import { type FoldableGate, releaseGate } from '../protocol/product_folding';
 import { disposeMasked, mask, type MaskedShare } from '../protocol/pond/arith';
 import type { Share } from '../protocol/pond/share';
 import type { RingTensor } from '../tensor/ring_tensor';
@@ -12,22 +13,6 @@ import { track } from './tidy';
 import { awaitedLater } from '../awaited_later';
 
 export type PartyValues<T> = Map<PartyName, T>;
-
-/**
- * An FSS relu under a folding gate form ('folded', 'compact-folded'): its op (server2 draws the
- * gate's masks again from it), its gate's form, and each hosted compute server's openings (filled
- * once the relu's shares are: [x^] after a one-round gate, [x^, e] after a compact one), which a
- * product right after may fold into the gate (bilinearOp in ops_nonlinear.ts;
- * lib/protocol/fss/folded_product.ts).
- */
-export interface FoldableGate {
-  opId: number;
-  elements: number;
-  compact: boolean;
-  opened: Map<PartyName, RingTensor[]>;
-  /** Tensors that carry it (the relu's output, and reshapes of it): the last one to be disposed frees `opened`. */
-  holders: number;
-}
 
 /** Methods every tensor gets; installed by the ops module (tfjs-style chaining). */
 export interface Chain {
@@ -98,7 +83,7 @@ export class PrivateTensor extends Base {
 
   #premaskedRef?: MaskRef;
 
-  /** Set by a relu under FSS's 'folded' gate form (FoldableGate), and kept by reshapes of its output. */
+  /** Set by a relu whose protocol folds the product after it (lib/protocol/product_folding.ts), and kept by reshapes of its output. */
   get foldable(): FoldableGate | undefined {
     return this.#foldable;
   }
@@ -144,10 +129,7 @@ export class PrivateTensor extends Base {
     if (m.status === 'fulfilled' && m.value) for (const v of m.value.values()) disposeMasked(v);
     const g = this.#foldable;
     this.#foldable = undefined; // a second dispose gives up nothing more
-    if (g && --g.holders === 0) {
-      for (const ts of g.opened.values()) for (const t of ts) t.dispose();
-      g.opened.clear();
-    }
+    if (g) releaseGate(g);
   }
 }
 

@@ -13,7 +13,7 @@ import { collect } from './tidy';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { toDense, type TensorValue } from './values';
 import type { Cluster } from '../protocol/cluster';
-import { isExact } from '../protocol/protocols';
+import { exactProtocolsText, isExact } from '../protocol/protocols';
 
 /** Samples: one tensor [n, ...inputShape], or one array (flat or nested) per sample. */
 export type Samples = TensorValue | readonly ArrayLike<number>[];
@@ -172,7 +172,7 @@ export async function verifyPrivate(
   const batch = opts.batchSize ?? 16;
   if (!Number.isSafeInteger(batch) || batch < 1) throw new Error(`batchSize must be a positive integer, got ${batch}`);
   if (opts.debugRanges && !isExact(cluster.protocol))
-    throw new Error(`debugRanges computes each layer's maximum with exact comparisons, which the ${cluster.protocol} protocol does not have; verify under 'securenn' or 'fss' at the same fracBits (the linear layers' ranges are the same)`);
+    throw new Error(`debugRanges computes each layer's maximum with exact comparisons, which the ${cluster.protocol} protocol does not have; verify under ${exactProtocolsText()} at the same fracBits (the linear layers' ranges are the same)`);
   const player = opts.player ?? 'prediction-client';
   const per = x.data.length / n;
   const plainOut = plain.forward(x);

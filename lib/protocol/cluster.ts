@@ -8,7 +8,8 @@ import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
 import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
-import { checkFssBits, checkFssGate, checkProtocol, checkSecureNNDrelu, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
+import type { FoldCounts } from './product_folding';
+import { checkFssBits, checkFssGate, checkProtocol, checkSecureNNDrelu, DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -75,7 +76,7 @@ export class Cluster {
   readonly fixed: FixedPointConfig;
   readonly provider: CorrelatedRandomness;
   readonly precompute: boolean;
-  #protocol: ProtocolName = 'securenn';
+  #protocol: ProtocolName = DEFAULT_PROTOCOL;
   #fssGate: FssGate = 'auto';
   #fssBits = 64;
   #securennDrelu: SecureNNDrelu = 'one-compare';
@@ -86,7 +87,7 @@ export class Cluster {
    * columns), and of those the cells folded into one-round gates (one key each; after a compact
    * gate a cell is three dealt words): what `tfe deploy --fss-gate folded` reports for a model.
    */
-  readonly folds = { products: 0, cells: 0, keyCells: 0 };
+  readonly folds: FoldCounts = { products: 0, cells: 0, keyCells: 0 };
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
   #nextOp: number;
@@ -116,7 +117,7 @@ export class Cluster {
     );
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
-    this.protocol = opts.protocol ?? 'securenn';
+    this.protocol = opts.protocol ?? DEFAULT_PROTOCOL;
     this.fssGate = opts.fssGate ?? 'auto';
     this.fssBits = opts.fssBits ?? 64;
     this.securennDrelu = opts.securennDrelu ?? 'one-compare';

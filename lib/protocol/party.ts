@@ -3,7 +3,7 @@
 // in-process cluster and in one server process per party.
 import type { Backend } from '../backend/backends';
 import { disposeReceived, type PartyName, type Tag, type Transport } from '../net/transport';
-import type { FssGate, ProtocolName, SecureNNDrelu } from './protocols';
+import { DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
 import { sameShape } from '../tensor/shape';
 
@@ -32,7 +32,7 @@ export interface OpCtx {
 export class Party {
   readonly role: Role;
   /** The protocol of the cluster this party runs in (the cluster keeps it in step). */
-  protocol: ProtocolName = 'securenn';
+  protocol: ProtocolName = DEFAULT_PROTOCOL;
   /** The form of FSS's gates (the cluster keeps it in step; see FssGate). */
   fssGate: FssGate = 'auto';
   /** The width of FSS's comparisons (the cluster keeps it in step; see checkFssBits): 64, the whole ring. */

@@ -7,6 +7,9 @@ export type ProtocolName = 'pond' | 'securenn' | 'fss';
 
 export const PROTOCOLS: readonly ProtocolName[] = ['pond', 'securenn', 'fss'];
 
+/** What a cluster, a session and a deploy run when none is named. */
+export const DEFAULT_PROTOCOL: ProtocolName = 'securenn';
+
 export interface ProtocolTraits {
   /** relu, max pooling and comparisons are exact (Pond: relu is a polynomial, no comparisons). */
   exact: boolean;
@@ -105,3 +108,9 @@ export function checkProtocol(name: unknown, where: string): ProtocolName {
 }
 
 export const isExact = (name: ProtocolName): boolean => PROTOCOL_TRAITS[name].exact;
+
+/** The exact protocols, for errors that send a user to one: "'securenn' (the default) or 'fss'". */
+export function exactProtocolsText(): string {
+  const names = PROTOCOLS.filter(isExact).map((n) => `'${n}'${n === DEFAULT_PROTOCOL ? ' (the default)' : ''}`);
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join('');
+}

@@ -1,0 +1,42 @@
+// FSS's ProductFolding (lib/protocol/product_folding.ts) under the 'folded' and 'compact-folded'
+// gate forms: the relu keeps its gate's openings ([x^] after a one-round gate, [x^, e] after a
+// compact one) and a product right after, within FSS_STEPS.foldMaxCells, folds into the gate
+// (folded_product.ts).
+import type { PartyName } from '../../net/transport';
+import type { RingTensor } from '../../tensor/ring_tensor';
+import type { FoldableGate, FoldCounts, ProductFolding } from '../product_folding';
+import type { FssGate } from '../protocols';
+import { fssReluKeepingOpened } from './drelu';
+import { fssFoldedProduct } from './folded_product';
+import { foldsGates, foldsProduct, takesCompactForm } from './steps';
+
+/** An FSS relu gate a product may fold into: whether it took the compact form. */
+interface FssFoldableGate extends FoldableGate {
+  readonly compact: boolean;
+}
+
+const foldings = new Map<FssGate, ProductFolding>();
+
+/** The folding under gate form `form`, or null where it does not fold ('auto', 'one-round', 'compact'). */
+export function fssProductFolding(form: FssGate): ProductFolding | null {
+  if (!foldsGates(form)) return null;
+  let f = foldings.get(form);
+  if (!f) foldings.set(form, (f = makeFolding(form)));
+  return f;
+}
+
+function makeFolding(form: FssGate): ProductFolding {
+  const folding: ProductFolding = {
+    relu: (p, op, a, n, keep) => fssReluKeepingOpened(p, op, a, n, keep),
+    gate: (opId: number, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({ folding, opId, elements, kept, holders: 0, compact: takesCompactForm(form, elements) }),
+    folds: (_gate, cells) => foldsProduct(form, cells),
+    count: (counts: FoldCounts, gate, cells) => {
+      counts.products++;
+      counts.cells += cells;
+      if (!(gate as FssFoldableGate).compact) counts.keyCells += cells;
+    },
+    product: (p, op, gate, x, w, m, n, k) =>
+      fssFoldedProduct(p, op, { opId: gate.opId, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),
+  };
+  return folding;
+}
