@@ -73,6 +73,7 @@ export class PrivateTensor extends Base {
   constructor(cluster: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>, premasked?: { masked: Promise<PartyValues<MaskedShare>>; ref: MaskRef } | { maskOp: OpCtx }) {
     super(cluster, Object.freeze([...shape]));
     this.shares = awaitedLater(shares);
+    cluster.noteResult(this.shares);
     if (premasked && 'maskOp' in premasked) this.#maskOpCtx = premasked.maskOp;
     else if (premasked) {
       this.#masked = premasked.masked;
@@ -122,8 +123,14 @@ export class PrivateTensor extends Base {
     return { nonce: nonceFor(this.#maskOp().id, 0), shape: this.shape };
   }
 
-  /** Frees the shares (and the cached masked form) on every party. */
+  /**
+   * Frees the shares (and the cached masked form) on every party, once every op built before this
+   * call has settled: ops run when their inputs are ready, so one built from this tensor may not
+   * have read it yet (`const y = x.matmul(w); x.dispose()` is fine, as in TensorFlow.js). Using
+   * the tensor in an op built after dispose() fails.
+   */
   async dispose(): Promise<void> {
+    await this.cluster.opsBuiltSoFar();
     const [s, m] = await Promise.allSettled([this.shares, this.#masked ?? Promise.resolve(undefined)]);
     if (s.status === 'fulfilled') for (const v of s.value.values()) v?.dispose();
     if (m.status === 'fulfilled' && m.value) for (const v of m.value.values()) disposeMasked(v);
@@ -141,10 +148,13 @@ export class PublicTensor extends Base {
   constructor(cluster: Cluster, shape: readonly number[], values: Promise<PartyValues<RingTensor | null>>) {
     super(cluster, Object.freeze([...shape]));
     this.values = awaitedLater(values);
+    cluster.noteResult(this.values);
     track(this);
   }
 
+  /** Frees the values on every party, once every op built before this call has settled (PrivateTensor.dispose). */
   async dispose(): Promise<void> {
+    await this.cluster.opsBuiltSoFar();
     const v = await this.values.catch(() => undefined);
     if (v) for (const t of v.values()) t?.dispose();
   }

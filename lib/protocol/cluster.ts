@@ -88,6 +88,28 @@ export class Cluster {
    * gate a cell is three dealt words): what `tfe deploy --fss-gate folded` reports for a model.
    */
   readonly folds: FoldCounts = { products: 0, cells: 0, keyCells: 0 };
+  /** The results of the ops built on this cluster that have not settled yet (noteResult). */
+  #unsettled = new Set<Promise<unknown>>();
+
+  /**
+   * Registers an op's result (the API's tensors register their shares or values): until it
+   * settles, the op may still read its inputs, so a dispose of any tensor waits for it
+   * (opsBuiltSoFar).
+   */
+  noteResult(p: Promise<unknown>): void {
+    this.#unsettled.add(p);
+    const done = () => void this.#unsettled.delete(p);
+    p.then(done, done);
+  }
+
+  /**
+   * Settles once every op built on this cluster until now has settled (fulfilled or failed): after
+   * it, no op issued before this call reads any tensor any more. Ops built later are not waited for.
+   */
+  opsBuiltSoFar(): Promise<void> {
+    if (this.#unsettled.size === 0) return Promise.resolve();
+    return Promise.allSettled([...this.#unsettled]).then(() => undefined);
+  }
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
   #nextOp: number;

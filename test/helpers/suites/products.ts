@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
 import { conv2dRef, enc, encInt, matmulRef, poolRef, prodErr, productBound, rand, rint, U, within, withEdges, type Padding } from '../fixed';
-import { open, priv, type Protocol, pub, withCluster } from './harness';
+import { open, priv, type Protocol, pub, TRAITS, withCluster } from './harness';
 
 // Edge operands: a unit, half-unit rounding, and larger magnitudes (paired with operands below
 // 4, every product stays far below 2^15, so local truncation fails with probability < 2^-16).
@@ -50,6 +50,32 @@ export function productSuite(protocol: Protocol): void {
         t.deepEqual([...z.shape], [4, 6], name);
         checkProduct(t, await open(z), a, bb, name);
       }
+    }));
+
+  test(`${protocol}: inputs disposed as soon as the ops that read them are built (as in TensorFlow.js): the ops still complete within one unit, and each dispose waits for them`, (t) =>
+    withCluster(protocol, async (c) => {
+      const [m, k, n] = [3, 8, 5];
+      const xa = withEdges(rand(m * k, 2), EDGES.slice(0, 5)), wa = rand(k * n, 0.5), va = rand(k, 2);
+      const x = priv(c, xa, [m, k]), w = priv(c, wa, [k, n], 'model-owner'), v = priv(c, va, [1, k], 'model-owner');
+      // Under the exact protocols a relu first, so that the product may fold into its gate (the
+      // folding forms read the gate's openings when the product runs); under Pond the input itself.
+      const exact = TRAITS[protocol].exactRelu;
+      const h = exact ? tfe.relu(x) : x;
+      const ha = exact ? xa.map((v) => Math.max(enc(v), 0)) : xa;
+      const y = tfe.matmul(h, w);
+      const z = h.mul(v);
+      let built = 0;
+      for (const out of [y, z]) (out as tfe.PrivateTensor).shares.then(() => built++, () => built++);
+      // Disposed at once, not awaited: each dispose frees only once the ops built before it ran.
+      const disposed = [h, x, w, v].map((d) => d.dispose().then(() => t.is(built, 2, 'a dispose finished before an op that read the tensor')));
+      const eW = Array.from(wa, encInt);
+      const fixed = matmulRef(Array.from(ha, encInt), eW, m, k, n).out.map((v) => v * U * U);
+      within(t, await open(y), fixed, U, 'matmul of disposed operands vs fixed point');
+      const zWant = Array.from({ length: m * k }, (_, i) => encInt(ha[i]) * encInt(va[i % k]) * U * U);
+      within(t, await open(z), zWant, U, 'broadcast mul of disposed operands vs fixed point');
+      await Promise.all(disposed);
+      // Once disposed, a tensor cannot start a new op.
+      await t.throwsAsync(() => open(x.mul(2)), { message: /after dispose/ });
     }));
 
   test(`${protocol}: matmul private x private, with public operands, and with a reused weight`, (t) =>
