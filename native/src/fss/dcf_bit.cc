@@ -141,9 +141,10 @@ Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
   Tensor y = allocTensor({n}, DType::Bit);
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint8_t* out = y.ptr<uint8_t>();
-  const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable;
+  const bool wide = dcfBitWideAvailable() && a.impl != AesImpl::Portable, vaes = wide && dcfBitEvalVaesAvailable(a.impl);
   forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t end) {
-    if (wide && count == kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, end);
+    if (vaes && count == kBatch) dcfBitEvalBatchVaes(a, e, keys, x, out, end);
+    else if (wide && count == kBatch) dcfBitEvalBatchWide(a, e, keys, x, out, end);
     else evalBatch(a, n, e, count, keys, x, out);
   });
   return {y};

@@ -199,7 +199,92 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
 
 #pragma GCC pop_options
 
+// dcfBitEvalBatchWide with its AES in registers (VAES): the seeds stay as word vectors and each
+// level's hash runs on all four groups' blocks at once (eight registers in flight), with no
+// block array stored, reloaded or permuted between the hash and the rest of the level
+// (fss/vaes_blocks.h; dcf_eval_avx512.cc's dcfEvalBatchVaes does the same for the 64-bit DCF).
+#pragma GCC push_options
+#pragma GCC target("avx512f,aes,vaes")
+#include "fss/vaes_blocks.h"
+
+bool dcfBitEvalVaesAvailable(AesImpl impl) { return cpuFeatures().avx512 && useVaes(impl); }
+
+void dcfBitEvalBatchVaes(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint8_t* y, int64_t end) {
+  const int bits = a.bits;
+  const int64_t K = dcfBitKeyWords(bits);
+  const uint64_t* tile[kGroups];
+  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
+  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
+  const bool hasNext = first + 2 * kDcfBitBatch <= end;
+  const auto prefetchAhead = [&](int64_t w) { prefetchTileWords<kGroups>(tile, K, kDcfBitBatch * K, hasNext, w, 2); };
+  constexpr int kAhead = 8;
+  static const PairKeys child(HashKey::Left, HashKey::Right);
+  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
+  __m512i sLo[kGroups], sHi[kGroups], x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    const __m512i root = word(g, 0);
+    sLo[g] = _mm512_and_si512(root, seedMask), sHi[g] = word(g, 1);
+    t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
+    v[g] = _mm512_and_si512(root, one);  // the output starts at the party's offset share
+    x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
+    vw[g] = word(g, dcfBitValueWord(bits));
+  }
+  const int levels = static_cast<int>(dcfBitLevels(bits));
+  for (int level = 0; level < levels; ++level) {
+    const int shift = bits - 1 - level;
+    const int64_t w = dcfBitLevelWord(level);
+    prefetchAhead(w + 2 * kAhead);
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift)), levelV = _mm512_set1_epi64(level);
+    __m512i in[2 * kGroups], c[2 * kGroups];
+    __mmask8 m[2 * kGroups], right[kGroups];
+    for (int g = 0; g < kGroups; ++g) {
+      right[g] = _mm512_test_epi64_mask(x[g], bit);
+      sigmaBlocks(sLo[g], sHi[g], in[2 * g], in[2 * g + 1]);
+      m[2 * g] = kSpread.even[right[g]], m[2 * g + 1] = kSpread.odd[right[g]];
+    }
+    hashRegisters<2 * kGroups>(child, in, m, c);
+    for (int g = 0; g < kGroups; ++g) {
+      const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+      const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
+      // This side's control correction: bit 0 (left) or bit 1 (right) of the level's lo word.
+      const __m512i tcw = _mm512_and_si512(_mm512_mask_srli_epi64(cw0, right[g], cw0, 1), one);
+      const __m512i vcw = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, vw[g], levelV), one);
+      __m512i chLo, chHi;
+      wordsOf(c[2 * g], c[2 * g + 1], chLo, chHi);
+      v[g] = _mm512_xor_si512(v[g], _mm512_xor_si512(_mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, chLo, 1), one), _mm512_and_si512(vcw, t[g])));
+      const __m512i tNext = _mm512_xor_si512(_mm512_and_si512(chLo, one), _mm512_and_si512(tcw, t[g]));
+      const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(_mm512_and_si512(cw0, seedMask), tm));
+      const __m512i cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
+      t[g] = tNext;
+      sLo[g] = _mm512_and_si512(cLo, seedMask), sHi[g] = cHi;
+    }
+  }
+  // The leaf blocks, corrected where the control bit is set, at x's low bits.
+  alignas(64) Block s[kDcfBitBatch], leafBlocks[kDcfBitBatch];
+  for (int g = 0; g < kGroups; ++g) joinBlocks(s + g * kLanes, sLo[g], sHi[g]);
+  hashBlocks(HashKey::Value, s, leafBlocks, kDcfBitBatch, a.impl);
+  const int64_t lw = dcfBitLeafWord(bits);
+  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(bits))), s64 = _mm512_set1_epi64(64);
+  for (int g = 0; g < kGroups; ++g) {
+    __m512i hLo, hHi;
+    splitBlocks(leafBlocks + g * kLanes, hLo, hHi);
+    const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+    const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(word(g, lw), tm));
+    const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(word(g, lw + 1), tm));
+    const __m512i i = _mm512_and_si512(x[g], leafMask);
+    const __mmask8 upper = _mm512_cmpge_epu64_mask(i, s64);
+    const __m512i leaf = _mm512_mask_blend_epi64(upper, _mm512_maskz_srlv_epi64(0xFF, lo, i), _mm512_maskz_srlv_epi64(0xFF, hi, _mm512_sub_epi64(i, s64)));
+    const __m512i out = _mm512_and_si512(_mm512_xor_si512(v[g], leaf), one);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + first + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, out));
+  }
+}
+
+#pragma GCC pop_options
+
 #else
+bool dcfBitEvalVaesAvailable(AesImpl) { return false; }
+void dcfBitEvalBatchVaes(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint8_t*, int64_t) { throw "unreachable"; }
 void dcfBitKeygenBatchWide(const DcfKeygenArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t*, uint64_t*) { throw "unreachable"; }
 void dcfBitEvalBatchWide(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint8_t*, int64_t) { throw "unreachable"; }
 #endif

@@ -22,5 +22,10 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
 // lines a few levels ahead (into the next batch's tiles when it ends by `end`).
 void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint8_t* y, int64_t end);
 
+// dcfBitEvalBatchWide with its AES in registers (VAES, under impl auto where the CPU has it): the
+// same function.
+bool dcfBitEvalVaesAvailable(AesImpl impl);
+void dcfBitEvalBatchVaes(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint8_t* y, int64_t end);
+
 }  // namespace fss
 }  // namespace tfe

@@ -121,9 +121,10 @@ Outputs dcfEvalP(const Inputs& in, const Attrs& at) {
   // Full batches take the AVX-512 walk where the CPU has it (dcf_eval_avx512.cc), the same
   // function; a short last batch, and CPUs without it, the scalar one.
   // impl 'auto' and 'aesni' may take it; 'portable' means no CPU-specific code at all (tests compare the two).
-  const bool wide = dcfEvalWideAvailable() && a.impl != AesImpl::Portable;
+  const bool wide = dcfEvalWideAvailable() && a.impl != AesImpl::Portable, vaes = wide && dcfEvalVaesAvailable(a.impl);
   forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t end) {
-    if (wide && count == kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, end);
+    if (vaes && count == kBatch) dcfEvalBatchVaes<P>(a, e, keys, x, y, end);
+    else if (wide && count == kBatch) dcfEvalBatchWide<P>(a, e, keys, x, y, end);
     else evalBatch<P>(a, n, e, count, keys, x, y);
   });
   return outs;

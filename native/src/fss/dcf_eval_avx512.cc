@@ -113,7 +113,115 @@ template void dcfEvalBatchWide<2>(const DcfEvalArgs&, int64_t, const uint64_t*, 
 
 #pragma GCC pop_options
 
+// The same walk with the AES in registers (VAES): the seeds stay as lo and hi word vectors from
+// level to level, and each level's two expansions (the value block and the child x's bit picks)
+// run on blocks made by two unpacks (lanes of elements 0, 2, 4, 6 and of 1, 3, 5, 7), so no block
+// array is stored, reloaded or permuted between the hash and the bookkeeping.
+#pragma GCC push_options
+#pragma GCC target("avx512f,aes,vaes")
+
+#include "fss/vaes_blocks.h"
+
+bool dcfEvalVaesAvailable(AesImpl impl) { return cpuFeatures().avx512 && useVaes(impl); }
+
+template <int P>
+void dcfEvalBatchVaes(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint64_t* const* y, int64_t end) {
+  const int bits = a.bits;
+  const int64_t K = dcfKeyWords(bits, P);
+  const uint64_t* tile[kGroups];
+  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
+  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
+  const bool hasNext = first + 2 * kDcfEvalBatch <= end;
+  const auto prefetchAhead = [&](int64_t w) { prefetchTileWords<kGroups>(tile, K, kDcfEvalBatch * K, hasNext, w, 2 + P); };
+  constexpr int kAhead = 4;
+  static const PairKeys child(HashKey::Left, HashKey::Right);
+  // One payload: H_Value holds both children's values, whichever side x takes (the same key twice).
+  static const PairKeys value(HashKey::Value, P == 1 ? HashKey::Value : HashKey::Value2);
+  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), notOne = _mm512_set1_epi64(~1LL);
+  __m512i sLo[kGroups], sHi[kGroups], x[kGroups], t[kGroups], rc[kGroups], acc[P][kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    sLo[g] = word(g, 0), sHi[g] = word(g, 1);
+    t[g] = _mm512_set1_epi64(static_cast<long long>(a.party));
+    x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
+    rc[g] = word(g, dcfRightControlWord(bits, P));
+    for (int p = 0; p < P; ++p) acc[p][g] = zero;
+  }
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int64_t w = dcfLevelWord(level, P);
+    prefetchAhead(w + kAhead * (2 + P));
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift));
+    // Two groups at a time: eight registers of AES in flight (two hashes of two registers each).
+    for (int g0 = 0; g0 < kGroups; g0 += 2) {
+      __m512i in[4], c[4], v[4];
+      __mmask8 m[4], right[2];
+      for (int h = 0; h < 2; ++h) {
+        const int g = g0 + h;
+        right[h] = _mm512_test_epi64_mask(x[g], bit);
+        sigmaBlocks(sLo[g], sHi[g], in[2 * h], in[2 * h + 1]);
+        m[2 * h] = kSpread.even[right[h]], m[2 * h + 1] = kSpread.odd[right[h]];
+      }
+      // One payload: no selection for the value block (P == 1 passes the same key twice; a blend
+      // of two equal keys is the key).
+      hashRegistersTwo<4>(child, value, in, m, c, v);
+      for (int h = 0; h < 2; ++h) {
+        const int g = g0 + h;
+        // Back to word form, elements in order: lo words, then hi words.
+        __m512i chLo, chHi, vLo, vHi;
+        wordsOf(c[2 * h], c[2 * h + 1], chLo, chHi);
+        wordsOf(v[2 * h], v[2 * h + 1], vLo, vHi);
+        const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+        const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
+        // This side's control correction: bit `level` of the right control word, or bit 0 of cw0.
+        const __m512i tcw = _mm512_mask_blend_epi64(right[h], _mm512_and_si512(cw0, one), _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, rc[g], _mm512_set1_epi64(level)), one));
+        const __m512i cwLo = _mm512_or_si512(_mm512_and_si512(cw0, notOne), tcw);
+        const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(cwLo, tm)), cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
+        if (P == 1) {
+          const __m512i vv = _mm512_mask_blend_epi64(right[h], vLo, vHi);
+          acc[0][g] = _mm512_add_epi64(acc[0][g], _mm512_add_epi64(vv, _mm512_and_si512(word(g, w + 2), tm)));
+        } else {
+          acc[0][g] = _mm512_add_epi64(acc[0][g], _mm512_add_epi64(vLo, _mm512_and_si512(word(g, w + 2), tm)));
+          acc[P - 1][g] = _mm512_add_epi64(acc[P - 1][g], _mm512_add_epi64(vHi, _mm512_and_si512(word(g, w + 3), tm)));
+        }
+        t[g] = _mm512_and_si512(cLo, one);
+        sLo[g] = _mm512_and_si512(cLo, notOne), sHi[g] = cHi;
+      }
+    }
+  }
+  // Convert_0(seed) = its hi word; Convert_1(seed) = H_Value2(seed).lo (dcf.h).
+  alignas(64) Block s[kDcfEvalBatch], V[kDcfEvalBatch];
+  if (P > 1) {
+    for (int g = 0; g < kGroups; ++g) joinBlocks(s + g * kLanes, sLo[g], sHi[g]);
+    hashBlocks(HashKey::Value2, s, V, kDcfEvalBatch, a.impl);
+  }
+  const __m512i pm = _mm512_set1_epi64(-static_cast<long long>(a.party & 1));
+  for (int g = 0; g < kGroups; ++g) {
+    __m512i vLo = zero, vHi = zero;
+    if (P > 1) splitBlocks(V + g * kLanes, vLo, vHi);
+    const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+    for (int p = 0; p < P; ++p) {
+      const __m512i conv = p == 0 ? sHi[g] : vLo;
+      const __m512i v = _mm512_add_epi64(_mm512_add_epi64(acc[p][g], conv), _mm512_and_si512(word(g, dcfFinalWord(bits, P, p)), tm));
+      // Party 1's share is negated: y0 + y1 = V0 - V1.
+      _mm512_storeu_si512(y[p] + first + g * kLanes, _mm512_sub_epi64(_mm512_xor_si512(v, pm), pm));
+    }
+  }
+}
+
+template void dcfEvalBatchVaes<1>(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t* const*, int64_t);
+template void dcfEvalBatchVaes<2>(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t* const*, int64_t);
+
+#pragma GCC pop_options
+
 #else
+bool dcfEvalVaesAvailable(AesImpl) { return false; }
+template <int P>
+void dcfEvalBatchVaes(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t* const*, int64_t) {
+  throw "unreachable";
+}
+template void dcfEvalBatchVaes<1>(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t* const*, int64_t);
+template void dcfEvalBatchVaes<2>(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t* const*, int64_t);
 template <int P>
 void dcfEvalBatchWide(const DcfEvalArgs&, int64_t, const uint64_t*, const uint64_t*, uint64_t* const*, int64_t) {
   throw "unreachable";

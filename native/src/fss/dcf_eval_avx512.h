@@ -20,5 +20,12 @@ template <int P>
 void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint64_t* const* y,
                       int64_t end);
 
+// The wide walk with its AES in registers (VAES, under impl auto where the CPU has it): the same
+// function as dcfEvalBatchWide, for elements [first, first + kDcfEvalBatch).
+bool dcfEvalVaesAvailable(AesImpl impl);
+template <int P>
+void dcfEvalBatchVaes(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* x, uint64_t* const* y,
+                      int64_t end);
+
 }  // namespace fss
 }  // namespace tfe
