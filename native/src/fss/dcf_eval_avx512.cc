@@ -66,8 +66,9 @@ void dcfEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys,
     const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift));
     for (int g = 0; g < kGroups; ++g)
       _mm_storel_epi64(reinterpret_cast<__m128i*>(dir + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, _mm512_maskz_srlv_epi64(0xFF, _mm512_and_si512(x[g], bit), _mm512_set1_epi64(shift))));
-    // The value block (one payload: H_Value whichever the side; two: the side's) and the child.
-    hashEitherTwo(HashKey::Value, P == 1 ? HashKey::Value : HashKey::Value2, HashKey::Left, HashKey::Right, s, dir, V, child, kDcfEvalBatch, a.impl);
+    if (P == 1) hashBlocks(HashKey::Value, s, V, kDcfEvalBatch, a.impl);
+    else hashEither(HashKey::Value, HashKey::Value2, s, dir, V, kDcfEvalBatch, a.impl);
+    hashChildren(s, dir, child, kDcfEvalBatch, a.impl);
     for (int g = 0; g < kGroups; ++g) {
       const __mmask8 right = _mm512_test_epi64_mask(x[g], bit);
       const __m512i tm = _mm512_sub_epi64(zero, t[g]);

@@ -17,8 +17,6 @@ void hashChildrenNi(const AesKey& left, const AesKey& right, const Block* in, co
 bool hasVaes();
 void hashBlocksVaes(const AesKey& key, const Block* in, Block* out, size_t n);
 void hashChildrenVaes(const AesKey& left, const AesKey& right, const Block* in, const uint8_t* dir, Block* out, size_t n);
-void hashTwoVaes(const AesKey& a0, const AesKey& a1, const AesKey& b0, const AesKey& b1, const Block* in, const uint8_t* dir, Block* outA,
-                 Block* outB, size_t n);
 
 namespace {
 
@@ -92,16 +90,6 @@ void hashEither(HashKey onLeft, HashKey onRight, const Block* in, const uint8_t*
     return;
   }
   for (size_t i = 0; i < n; ++i) out[i] = hashPortable(right[i] ? r : l, in[i]);
-}
-
-void hashEitherTwo(HashKey a0, HashKey a1, HashKey b0, HashKey b1, const Block* in, const uint8_t* right, Block* outA, Block* outB, size_t n,
-                   AesImpl impl) {
-  if (useVaes(impl)) {
-    hashTwoVaes(fixedKey(a0), fixedKey(a1), fixedKey(b0), fixedKey(b1), in, right, outA, outB, n);
-    return;
-  }
-  hashEither(a0, a1, in, right, outA, n, impl);
-  hashEither(b0, b1, in, right, outB, n, impl);
 }
 
 }  // namespace fss

@@ -53,12 +53,6 @@ void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, A
 // H_onLeft(in[i]) (the two-payload DCF's value blocks of the child on x's path, dcf.h).
 void hashEither(HashKey onLeft, HashKey onRight, const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl);
 
-// hashEither(a0, a1, in, right, outA) and hashEither(b0, b1, in, right, outB) in one pass where
-// VAES runs (the input read and the lane masks built once, twice the blocks in flight): an
-// evaluation's two expansions per level. outA and outB must not alias in or each other.
-void hashEitherTwo(HashKey a0, HashKey a1, HashKey b0, HashKey b1, const Block* in, const uint8_t* right, Block* outA, Block* outB, size_t n,
-                   AesImpl impl);
-
 // The orthomorphism, exposed for the portable path and for tests.
 inline Block sigma(Block x) { return Block{x.hi, x.hi ^ x.lo}; }
 

@@ -156,38 +156,6 @@ void hashChildrenVaes(const AesKey& left, const AesKey& right, const Block* in, 
   if (i < n) hashChildrenNi(left, right, in + i, dir + i, out + i, n - i);
 }
 
-// Two hashes of the same blocks (an evaluation's step: the child's seed block and its value
-// block), each key picked per block by dir: the input and its sigma loaded and computed once, the
-// lane masks built once, and eight registers of AES in flight instead of four per pass.
-void hashTwoVaes(const AesKey& a0, const AesKey& a1, const AesKey& b0, const AesKey& b1, const Block* in, const uint8_t* dir, Block* outA,
-                 Block* outB, size_t n) {
-  const WideKeys ka(a0, a1), kb(b0, b1);
-  size_t i = 0;
-  for (; i + kWide <= n; i += kWide) {
-    __mmask8 m[kRegs];
-    laneMasks(dir + i, m);
-    __m512i x[kRegs], a[kRegs], b[kRegs];
-    for (size_t g = 0; g < kRegs; ++g) {
-      x[g] = sigmaWide(_mm512_loadu_si512(in + i + kLanes * g));
-      a[g] = _mm512_xor_si512(x[g], _mm512_mask_blend_epi64(m[g], ka.k[0][0], ka.k[1][0]));
-      b[g] = _mm512_xor_si512(x[g], _mm512_mask_blend_epi64(m[g], kb.k[0][0], kb.k[1][0]));
-    }
-    for (int r = 1; r < 10; ++r)
-      for (size_t g = 0; g < kRegs; ++g) {
-        a[g] = _mm512_aesenc_epi128(a[g], _mm512_mask_blend_epi64(m[g], ka.k[0][r], ka.k[1][r]));
-        b[g] = _mm512_aesenc_epi128(b[g], _mm512_mask_blend_epi64(m[g], kb.k[0][r], kb.k[1][r]));
-      }
-    for (size_t g = 0; g < kRegs; ++g) {
-      _mm512_storeu_si512(outA + i + kLanes * g, _mm512_xor_si512(_mm512_aesenclast_epi128(a[g], _mm512_mask_blend_epi64(m[g], ka.k[0][10], ka.k[1][10])), x[g]));
-      _mm512_storeu_si512(outB + i + kLanes * g, _mm512_xor_si512(_mm512_aesenclast_epi128(b[g], _mm512_mask_blend_epi64(m[g], kb.k[0][10], kb.k[1][10])), x[g]));
-    }
-  }
-  if (i < n) {
-    hashChildrenNi(a0, a1, in + i, dir + i, outA + i, n - i);
-    hashChildrenNi(b0, b1, in + i, dir + i, outB + i, n - i);
-  }
-}
-
 #pragma GCC pop_options
 #else
 void hashBlocksNi(const AesKey&, const Block*, Block*, size_t) { throw "unreachable"; }
@@ -195,7 +163,6 @@ void hashChildrenNi(const AesKey&, const AesKey&, const Block*, const uint8_t*, 
 bool hasVaes() { return false; }
 void hashBlocksVaes(const AesKey&, const Block*, Block*, size_t) { throw "unreachable"; }
 void hashChildrenVaes(const AesKey&, const AesKey&, const Block*, const uint8_t*, Block*, size_t) { throw "unreachable"; }
-void hashTwoVaes(const AesKey&, const AesKey&, const AesKey&, const AesKey&, const Block*, const uint8_t*, Block*, Block*, size_t) { throw "unreachable"; }
 #endif
 
 }  // namespace fss
