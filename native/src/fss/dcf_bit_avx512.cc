@@ -4,7 +4,8 @@
 // control and value bits, the selections on alpha's bit (masks, not branches: the dealer's timing
 // does not depend on alpha), the correction words; keygen stages a level's words and streams the
 // key tiles at the end (dcf.h "Tiles"), evaluation loads a level's words of eight elements as one
-// line each.
+// line each. Where VAES is there (impl auto), the evaluation is dcfBitEvalBatchVaes below, with
+// the AES in registers too (fss/vaes_blocks.h).
 #include "fss/dcf_bit_avx512.h"
 
 #include <immintrin.h>
