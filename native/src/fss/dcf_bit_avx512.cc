@@ -32,6 +32,79 @@ bool dcfBitWideAvailable() { return cpuFeatures().avx512; }
 
 namespace {
 constexpr int kGroups = kDcfBitBatch / kLanes;
+
+// An evaluation batch's key tiles (dcf.h "Tiles": group g's words are lines of eight elements);
+// each level fetches the lines kAhead levels on (past the tile's end, the next batch's first
+// ones), as dcf_eval_avx512.cc does.
+struct BitTiles {
+  static constexpr int kAhead = 8;
+  const uint64_t* tile[kGroups];
+  int64_t K;
+  bool hasNext;
+  BitTiles(const uint64_t* keys, int64_t first, int bits, int64_t end) : K(dcfBitKeyWords(bits)), hasNext(first + 2 * kDcfBitBatch <= end) {
+    for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
+  }
+  __m512i word(int g, int64_t w) const { return _mm512_loadu_si512(tile[g] + w * kLanes); }
+  void prefetchFor(int level) const { prefetchTileWords<kGroups>(tile, K, kDcfBitBatch * K, hasNext, dcfBitLevelWord(level) + 2 * kAhead, 2); }
+};
+
+// An evaluation's state besides the seeds: x (its domain bits), the control bits t, the output
+// bits v (from the party's offset share in the root word) and the value-correction words.
+struct BitWalk {
+  __m512i x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
+  // Also the root seeds, as words.
+  BitWalk(const DcfEvalArgs& a, const BitTiles& tiles, const uint64_t* xIn, int64_t first, __m512i* sLo, __m512i* sHi) {
+    const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(a.bits))), one = _mm512_set1_epi64(1);
+    for (int g = 0; g < kGroups; ++g) {
+      const __m512i root = tiles.word(g, 0);
+      sLo[g] = _mm512_and_si512(root, _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask))), sHi[g] = tiles.word(g, 1);
+      t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
+      v[g] = _mm512_and_si512(root, one);  // the output starts at the party's offset share
+      x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
+      vw[g] = tiles.word(g, dcfBitValueWord(a.bits));
+    }
+  }
+
+  // One level of group g after its hash: from the child block x's bit picked (chLo, chHi), the
+  // value bit and the corrections for that side where t is set; moves the seed, t and v on.
+  void step(const BitTiles& tiles, int g, int level, __mmask8 right, __m512i chLo, __m512i chHi, __m512i& sLo, __m512i& sHi) {
+    const __m512i one = _mm512_set1_epi64(1), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
+    const int64_t w = dcfBitLevelWord(level);
+    const __m512i tm = _mm512_sub_epi64(_mm512_setzero_si512(), t[g]);
+    const __m512i cw0 = tiles.word(g, w), cw1 = tiles.word(g, w + 1);
+    // This side's control correction: bit 0 (left) or bit 1 (right) of the level's lo word.
+    const __m512i tcw = _mm512_and_si512(_mm512_mask_srli_epi64(cw0, right, cw0, 1), one);
+    const __m512i vcw = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, vw[g], _mm512_set1_epi64(level)), one);
+    v[g] = _mm512_xor_si512(v[g], _mm512_xor_si512(_mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, chLo, 1), one), _mm512_and_si512(vcw, t[g])));
+    const __m512i tNext = _mm512_xor_si512(_mm512_and_si512(chLo, one), _mm512_and_si512(tcw, t[g]));
+    const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(_mm512_and_si512(cw0, seedMask), tm));
+    sHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
+    sLo = _mm512_and_si512(cLo, seedMask);
+    t[g] = tNext;
+  }
+
+  // The outputs from the final seeds s: each leaf block, corrected where t is set, read at x's
+  // low bits, added to v.
+  void outputs(const DcfEvalArgs& a, const BitTiles& tiles, const Block* s, int64_t first, uint8_t* y) const {
+    alignas(64) Block leaves[kDcfBitBatch];
+    hashBlocks(HashKey::Value, s, leaves, kDcfBitBatch, a.impl);
+    const int64_t lw = dcfBitLeafWord(a.bits);
+    const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+    const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(a.bits))), s64 = _mm512_set1_epi64(64);
+    for (int g = 0; g < kGroups; ++g) {
+      __m512i hLo, hHi;
+      splitBlocks(leaves + g * kLanes, hLo, hHi);
+      const __m512i tm = _mm512_sub_epi64(zero, t[g]);
+      const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(tiles.word(g, lw), tm));
+      const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(tiles.word(g, lw + 1), tm));
+      const __m512i i = _mm512_and_si512(x[g], leafMask);
+      const __mmask8 upper = _mm512_cmpge_epu64_mask(i, s64);
+      const __m512i leaf = _mm512_mask_blend_epi64(upper, _mm512_maskz_srlv_epi64(0xFF, lo, i), _mm512_maskz_srlv_epi64(0xFF, hi, _mm512_sub_epi64(i, s64)));
+      const __m512i out = _mm512_and_si512(_mm512_xor_si512(v[g], leaf), one);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(y + first + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, out));
+    }
+  }
+};
 }  // namespace
 
 void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t* alphaIn, const uint64_t* offsetIn, uint64_t* key0,
@@ -130,72 +203,28 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
 }
 
 void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint8_t* y, int64_t end) {
-  const int bits = a.bits;
-  const int64_t K = dcfBitKeyWords(bits);
-  // Whole key tiles (dcf.h "Tiles"): group g's words are lines of eight elements; each level
-  // fetches the lines kAhead levels on (past the tile's end, the next batch's first ones), as
-  // dcf_eval_avx512.cc does.
-  const uint64_t* tile[kGroups];
-  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
-  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
-  const bool hasNext = first + 2 * kDcfBitBatch <= end;
-  const auto prefetchAhead = [&](int64_t w) { prefetchTileWords<kGroups>(tile, K, kDcfBitBatch * K, hasNext, w, 2); };
-  constexpr int kAhead = 8;
-  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
-  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
+  const BitTiles tiles(keys, first, a.bits, end);
+  __m512i sLo[kGroups], sHi[kGroups];
+  BitWalk walk(a, tiles, xIn, first, sLo, sHi);
   alignas(64) Block s[kDcfBitBatch], child[kDcfBitBatch];
   alignas(64) uint8_t dir[kDcfBitBatch];
-  __m512i x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
-  for (int g = 0; g < kGroups; ++g) {
-    const __m512i root = word(g, 0);
-    joinBlocks(s + g * kLanes, _mm512_and_si512(root, seedMask), word(g, 1));
-    t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
-    v[g] = _mm512_and_si512(root, one);  // the output starts at the party's offset share
-    x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
-    vw[g] = word(g, dcfBitValueWord(bits));
-  }
-  const int levels = static_cast<int>(dcfBitLevels(bits));
+  for (int g = 0; g < kGroups; ++g) joinBlocks(s + g * kLanes, sLo[g], sHi[g]);
+  const int levels = static_cast<int>(dcfBitLevels(a.bits));
   for (int level = 0; level < levels; ++level) {
-    const int shift = bits - 1 - level;
-    const int64_t w = dcfBitLevelWord(level);
-    prefetchAhead(w + 2 * kAhead);
-    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift)), levelV = _mm512_set1_epi64(level);
+    const int shift = a.bits - 1 - level;
+    tiles.prefetchFor(level);
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift));
     for (int g = 0; g < kGroups; ++g)
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(dir + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, _mm512_maskz_srlv_epi64(0xFF, _mm512_and_si512(x[g], bit), _mm512_set1_epi64(shift))));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dir + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, _mm512_maskz_srlv_epi64(0xFF, _mm512_and_si512(walk.x[g], bit), _mm512_set1_epi64(shift))));
     hashChildren(s, dir, child, kDcfBitBatch, a.impl);
     for (int g = 0; g < kGroups; ++g) {
-      const __mmask8 right = _mm512_test_epi64_mask(x[g], bit);
-      const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-      const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
-      // This side's control correction: bit 0 (left) or bit 1 (right) of the level's lo word.
-      const __m512i tcw = _mm512_and_si512(_mm512_mask_srli_epi64(cw0, right, cw0, 1), one);
-      const __m512i vcw = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, vw[g], levelV), one);
       __m512i chLo, chHi;
       splitBlocks(child + g * kLanes, chLo, chHi);
-      v[g] = _mm512_xor_si512(v[g], _mm512_xor_si512(_mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, chLo, 1), one), _mm512_and_si512(vcw, t[g])));
-      const __m512i tNext = _mm512_xor_si512(_mm512_and_si512(chLo, one), _mm512_and_si512(tcw, t[g]));
-      const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(_mm512_and_si512(cw0, seedMask), tm));
-      const __m512i cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
-      t[g] = tNext;
-      joinBlocks(s + g * kLanes, _mm512_and_si512(cLo, seedMask), cHi);
+      walk.step(tiles, g, level, _mm512_test_epi64_mask(walk.x[g], bit), chLo, chHi, sLo[g], sHi[g]);
+      joinBlocks(s + g * kLanes, sLo[g], sHi[g]);
     }
   }
-  // The leaf blocks (into child), corrected where the control bit is set, at x's low bits.
-  hashBlocks(HashKey::Value, s, child, kDcfBitBatch, a.impl);
-  const int64_t lw = dcfBitLeafWord(bits);
-  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(bits))), s64 = _mm512_set1_epi64(64);
-  for (int g = 0; g < kGroups; ++g) {
-    __m512i hLo, hHi;
-    splitBlocks(child + g * kLanes, hLo, hHi);
-    const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-    const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(word(g, lw), tm));
-    const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(word(g, lw + 1), tm));
-    const __m512i i = _mm512_and_si512(x[g], leafMask);
-    const __mmask8 upper = _mm512_cmpge_epu64_mask(i, s64);
-    const __m512i leaf = _mm512_mask_blend_epi64(upper, _mm512_maskz_srlv_epi64(0xFF, lo, i), _mm512_maskz_srlv_epi64(0xFF, hi, _mm512_sub_epi64(i, s64)));
-    const __m512i out = _mm512_and_si512(_mm512_xor_si512(v[g], leaf), one);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + first + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, out));
-  }
+  walk.outputs(a, tiles, s, first, y);
 }
 
 #pragma GCC pop_options
@@ -211,74 +240,31 @@ void dcfBitEvalBatchWide(const DcfEvalArgs& a, int64_t first, const uint64_t* ke
 bool dcfBitEvalVaesAvailable(AesImpl impl) { return cpuFeatures().avx512 && useVaes(impl); }
 
 void dcfBitEvalBatchVaes(const DcfEvalArgs& a, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint8_t* y, int64_t end) {
-  const int bits = a.bits;
-  const int64_t K = dcfBitKeyWords(bits);
-  const uint64_t* tile[kGroups];
-  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
-  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
-  const bool hasNext = first + 2 * kDcfBitBatch <= end;
-  const auto prefetchAhead = [&](int64_t w) { prefetchTileWords<kGroups>(tile, K, kDcfBitBatch * K, hasNext, w, 2); };
-  constexpr int kAhead = 8;
+  const BitTiles tiles(keys, first, a.bits, end);
+  __m512i sLo[kGroups], sHi[kGroups];
+  BitWalk walk(a, tiles, xIn, first, sLo, sHi);
   static const PairKeys child(HashKey::Left, HashKey::Right);
-  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
-  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), seedMask = _mm512_set1_epi64(static_cast<long long>(kDcfBitSeedMask));
-  __m512i sLo[kGroups], sHi[kGroups], x[kGroups], t[kGroups], v[kGroups], vw[kGroups];
-  for (int g = 0; g < kGroups; ++g) {
-    const __m512i root = word(g, 0);
-    sLo[g] = _mm512_and_si512(root, seedMask), sHi[g] = word(g, 1);
-    t[g] = _mm512_set1_epi64(static_cast<long long>(a.party & 1));
-    v[g] = _mm512_and_si512(root, one);  // the output starts at the party's offset share
-    x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
-    vw[g] = word(g, dcfBitValueWord(bits));
-  }
-  const int levels = static_cast<int>(dcfBitLevels(bits));
+  const int levels = static_cast<int>(dcfBitLevels(a.bits));
   for (int level = 0; level < levels; ++level) {
-    const int shift = bits - 1 - level;
-    const int64_t w = dcfBitLevelWord(level);
-    prefetchAhead(w + 2 * kAhead);
-    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << shift)), levelV = _mm512_set1_epi64(level);
+    tiles.prefetchFor(level);
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << (a.bits - 1 - level)));
     __m512i in[2 * kGroups], c[2 * kGroups];
     __mmask8 m[2 * kGroups], right[kGroups];
     for (int g = 0; g < kGroups; ++g) {
-      right[g] = _mm512_test_epi64_mask(x[g], bit);
+      right[g] = _mm512_test_epi64_mask(walk.x[g], bit);
       sigmaBlocks(sLo[g], sHi[g], in[2 * g], in[2 * g + 1]);
       m[2 * g] = kSpread.even[right[g]], m[2 * g + 1] = kSpread.odd[right[g]];
     }
     hashRegisters<2 * kGroups>(child, in, m, c);
     for (int g = 0; g < kGroups; ++g) {
-      const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-      const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
-      // This side's control correction: bit 0 (left) or bit 1 (right) of the level's lo word.
-      const __m512i tcw = _mm512_and_si512(_mm512_mask_srli_epi64(cw0, right[g], cw0, 1), one);
-      const __m512i vcw = _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, vw[g], levelV), one);
       __m512i chLo, chHi;
       wordsOf(c[2 * g], c[2 * g + 1], chLo, chHi);
-      v[g] = _mm512_xor_si512(v[g], _mm512_xor_si512(_mm512_and_si512(_mm512_maskz_srli_epi64(0xFF, chLo, 1), one), _mm512_and_si512(vcw, t[g])));
-      const __m512i tNext = _mm512_xor_si512(_mm512_and_si512(chLo, one), _mm512_and_si512(tcw, t[g]));
-      const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(_mm512_and_si512(cw0, seedMask), tm));
-      const __m512i cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
-      t[g] = tNext;
-      sLo[g] = _mm512_and_si512(cLo, seedMask), sHi[g] = cHi;
+      walk.step(tiles, g, level, right[g], chLo, chHi, sLo[g], sHi[g]);
     }
   }
-  // The leaf blocks, corrected where the control bit is set, at x's low bits.
-  alignas(64) Block s[kDcfBitBatch], leafBlocks[kDcfBitBatch];
+  alignas(64) Block s[kDcfBitBatch];
   for (int g = 0; g < kGroups; ++g) joinBlocks(s + g * kLanes, sLo[g], sHi[g]);
-  hashBlocks(HashKey::Value, s, leafBlocks, kDcfBitBatch, a.impl);
-  const int64_t lw = dcfBitLeafWord(bits);
-  const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(bits))), s64 = _mm512_set1_epi64(64);
-  for (int g = 0; g < kGroups; ++g) {
-    __m512i hLo, hHi;
-    splitBlocks(leafBlocks + g * kLanes, hLo, hHi);
-    const __m512i tm = _mm512_sub_epi64(zero, t[g]);
-    const __m512i lo = _mm512_xor_si512(hLo, _mm512_and_si512(word(g, lw), tm));
-    const __m512i hi = _mm512_xor_si512(hHi, _mm512_and_si512(word(g, lw + 1), tm));
-    const __m512i i = _mm512_and_si512(x[g], leafMask);
-    const __mmask8 upper = _mm512_cmpge_epu64_mask(i, s64);
-    const __m512i leaf = _mm512_mask_blend_epi64(upper, _mm512_maskz_srlv_epi64(0xFF, lo, i), _mm512_maskz_srlv_epi64(0xFF, hi, _mm512_sub_epi64(i, s64)));
-    const __m512i out = _mm512_and_si512(_mm512_xor_si512(v[g], leaf), one);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + first + g * kLanes), _mm512_maskz_cvtepi64_epi8(0xFF, out));
-  }
+  walk.outputs(a, tiles, s, first, y);
 }
 
 #pragma GCC pop_options
