@@ -61,7 +61,7 @@ export function productSuite(protocol: Protocol): void {
       // folding forms read the gate's openings when the product runs); under Pond the input itself.
       const exact = TRAITS[protocol].exactRelu;
       const h = exact ? tfe.relu(x) : x;
-      const ha = exact ? xa.map((v) => Math.max(enc(v), 0)) : xa;
+      const ha = exact ? xa.map((e) => Math.max(enc(e), 0)) : xa;
       const y = tfe.matmul(h, w);
       const z = h.mul(v);
       let built = 0;
@@ -69,7 +69,7 @@ export function productSuite(protocol: Protocol): void {
       // Disposed at once, not awaited: each dispose frees only once the ops built before it ran.
       const disposed = [h, x, w, v].map((d) => d.dispose().then(() => t.is(built, 2, 'a dispose finished before an op that read the tensor')));
       const eW = Array.from(wa, encInt);
-      const fixed = matmulRef(Array.from(ha, encInt), eW, m, k, n).out.map((v) => v * U * U);
+      const fixed = matmulRef(Array.from(ha, encInt), eW, m, k, n).out.map((e) => e * U * U);
       within(t, await open(y), fixed, U, 'matmul of disposed operands vs fixed point');
       const zWant = Array.from({ length: m * k }, (_, i) => encInt(ha[i]) * encInt(va[i % k]) * U * U);
       within(t, await open(z), zWant, U, 'broadcast mul of disposed operands vs fixed point');
