@@ -20,15 +20,14 @@ export interface FoldCounts {
 }
 
 /**
- * A relu that kept what a fold needs: its op (the dealer draws the gate's masks again from it),
- * its element count, and each hosted compute server's kept tensors (filled once the relu's shares
- * are), shared by the tensors that carry it (the relu's output and reshapes of it; the last one
- * disposed frees `kept`). Protocols extend it with their own fields.
+ * A relu that kept what a fold needs: its op (the dealer draws the gate's masks again from it)
+ * and each hosted compute server's kept tensors (filled once the relu's shares are), shared by the
+ * tensors that carry it (the relu's output and reshapes of it; the last one disposed frees
+ * `kept`). Protocols extend it with their own fields.
  */
 export interface FoldableGate {
   readonly folding: ProductFolding;
   readonly opId: number;
-  readonly elements: number;
   readonly kept: Map<PartyName, RingTensor[]>;
   holders: number;
 }

@@ -27,8 +27,8 @@ export function fssProductFolding(form: FssGate): ProductFolding | null {
 
 function makeFolding(form: FssGate): ProductFolding {
   const folding: ProductFolding = {
-    relu: (p, op, a, n, keep) => fssReluKeepingOpened(p, op, a, n, keep),
-    gate: (opId: number, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({ folding, opId, elements, kept, holders: 0, compact: takesCompactForm(form, elements) }),
+    relu: fssReluKeepingOpened,
+    gate: (opId: number, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({ folding, opId, kept, holders: 0, compact: takesCompactForm(form, elements) }),
     folds: (_gate, cells) => foldsProduct(form, cells),
     count: (counts: FoldCounts, gate, cells) => {
       counts.products++;
