@@ -25,7 +25,9 @@
 //      must apply alike (lib/protocol/fss/gate_common.ts, lowBits): a new deploy field.
 //  10: the 'folded' FSS gate form, whose products right after a one-round relu fold into that
 //      relu's keys (lib/protocol/fss/folded_product.ts): a new deploy value, other messages.
-export const COMPUTE_VERSION = 10;
+//  11: FSS gates compare only the bits their inputs can take, from bounds the model's structure
+//      gives (lib/api/bounds.ts, lib/protocol/fss/gate_common.ts gateBits): other key sizes.
+export const COMPUTE_VERSION = 11;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { PartyName } from '../net/transport';
 import type { Cluster } from '../protocol/cluster';
 import { exactProtocolsText, isExact } from '../protocol/protocols';
+import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, withoutCellNames } from './layers_spec';
@@ -180,7 +181,7 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
 export function readLayersModel(source: ModelSource): {
   json: LayersModelJson;
   spec: ModelSpec;
-  params: { data: Float32Array; shape: number[] }[];
+  params: { name: string; data: Float32Array; shape: number[] }[];
   weights: Map<string, { data: Float32Array; shape: number[] }>;
 } {
   let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
@@ -192,6 +193,7 @@ export function readLayersModel(source: ModelSource): {
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
   const params = spec.params.map((p) => ({
+    name: p.weight,
     data: p.derive ? Float32Array.from(derive(p.derive, (n) => weights.get(n)!.data)) : weights.get(p.weight)!.data,
     shape: p.shape,
   }));
@@ -278,7 +280,9 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
   const { spec, params, json, weights } = model;
   if (spec.needsSecureNN && !isExact(cluster.protocol))
     throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
-  const shared = params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : [];
+  const f = cluster.fixed.fracBits;
+  checkWeightRange(params, f, 'loadLayersModel');
+  const shared = (params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : []).map((w) => w.withBound(weightBound(f)));
   // predict's steps may apply an activation after the max pool it feeds (ModelSpec.poolFirst);
   // verify's trace runs every layer in the model's order, to compare each with plaintext's.
   const steps = spec.build(shared);

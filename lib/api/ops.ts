@@ -8,6 +8,7 @@ import { concatShares, local, type LocalFn, localOps } from '../protocol/pond/lo
 import type { Share } from '../protocol/pond/share';
 import { RingTensor } from '../tensor/ring_tensor';
 import { broadcastShapes, shapeString } from '../tensor/shape';
+import { maxBound, sumBound, timesBound } from './bounds';
 import { type AnyTensor, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
 type Pub = RingTensor | null;
@@ -62,7 +63,7 @@ export function add(x: AnyTensor, y: AnyTensor | number): AnyTensor {
   if (typeof y === 'number') y = scalarTensor(x.cluster, y, 'add');
   const c = clusterOf('add', x, y);
   const shape = broadcastShapes('add', x.shape, y.shape);
-  if (x.kind === 'private' && y.kind === 'private') return privateOp(c, 'add', shape, [x.shares, y.shares], (p, o, a: Share, b: Share) => addShares(p, o, a, b));
+  if (x.kind === 'private' && y.kind === 'private') return privateOp(c, 'add', shape, [x.shares, y.shares], (p, o, a: Share, b: Share) => addShares(p, o, a, b)).withBound(sumBound(x.bound, y.bound));
   if (x.kind === 'private') return privateOp(c, 'add', shape, [x.shares, (y as PublicTensor).values], (p, o, a: Share, b: Pub) => addPublic(p, o, a, b));
   if (y.kind === 'private') return privateOp(c, 'add', shape, [y.shares, x.values], (p, o, b: Share, a: Pub) => addPublic(p, o, b, a));
   return publicOp(c, 'add', shape, [x.values, y.values], ([a, b]: [Pub, Pub]) => R.add(a!, b!));
@@ -72,7 +73,7 @@ export function sub(x: AnyTensor, y: AnyTensor | number): AnyTensor {
   if (typeof y === 'number') y = scalarTensor(x.cluster, y, 'sub');
   const c = clusterOf('sub', x, y);
   const shape = broadcastShapes('sub', x.shape, y.shape);
-  if (x.kind === 'private' && y.kind === 'private') return privateOp(c, 'sub', shape, [x.shares, y.shares], (p, o, a: Share, b: Share) => subShares(p, o, a, b));
+  if (x.kind === 'private' && y.kind === 'private') return privateOp(c, 'sub', shape, [x.shares, y.shares], (p, o, a: Share, b: Share) => subShares(p, o, a, b)).withBound(sumBound(x.bound, y.bound));
   if (x.kind === 'private')
     return privateOp(c, 'sub', shape, [x.shares, (y as PublicTensor).values], async (p, o, a: Share, b: Pub) => {
       const nb = p.isCompute ? await R.neg(b!) : null;
@@ -88,13 +89,14 @@ export function sub(x: AnyTensor, y: AnyTensor | number): AnyTensor {
 
 export function neg(x: AnyTensor): AnyTensor {
   const c = clusterOf('neg', x);
-  if (x.kind === 'private') return privateOp(c, 'neg', x.shape, [x.shares], (p, o, a: Share) => negShare(p, o, a));
+  if (x.kind === 'private') return privateOp(c, 'neg', x.shape, [x.shares], (p, o, a: Share) => negShare(p, o, a)).withBound(x.bound);
   return publicOp(c, 'neg', x.shape, [x.values], ([a]: [Pub]) => R.neg(a!));
 }
 
-function localLinear(name: string, x: AnyTensor, shape: readonly number[], f: LocalFn): AnyTensor {
+/** A local linear op on x; `bound` maps x's bound to the result's (default: the same, for ops that move or copy elements). */
+function localLinear(name: string, x: AnyTensor, shape: readonly number[], f: LocalFn, bound = (b: bigint | undefined) => b): AnyTensor {
   const c = clusterOf(name, x);
-  if (x.kind === 'private') return privateOp(c, name, shape, [x.shares], (p, o, a: Share) => local(p, o, a, f));
+  if (x.kind === 'private') return privateOp(c, name, shape, [x.shares], (p, o, a: Share) => local(p, o, a, f)).withBound(bound(x.bound));
   return publicOp(c, name, shape, [x.values], async ([a]: [Pub]) => f(a!));
 }
 
@@ -142,7 +144,8 @@ export function reduceSum(x: AnyTensor, axes?: number | readonly number[], keepD
   const norm = list.map((a) => (a < 0 ? a + x.rank : a));
   if (norm.some((a) => a < 0 || a >= x.rank)) throw new RangeError(`reduceSum: axes ${JSON.stringify(list)} out of range for shape ${shapeString(x.shape)}`);
   const shape = keepDims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
-  return localLinear('reduceSum', x, shape, localOps.reduceSum(norm, keepDims));
+  const summed = norm.reduce((k, a) => k * x.shape[a], 1);
+  return localLinear('reduceSum', x, shape, localOps.reduceSum(norm, keepDims), (b) => timesBound(b, summed));
 }
 
 export function concat(xs: readonly AnyTensor[], axis = 0): AnyTensor {
@@ -157,7 +160,7 @@ export function concat(xs: readonly AnyTensor[], axis = 0): AnyTensor {
     return publicOp(c, 'concat', shape, xs.map(valuesOf) as Promise<PartyValues<Pub>>[], (vs: Pub[]) => R.concat(vs as RingTensor[], ax));
   // Public parts join as shares held by server0 (server1 holds zeros for them).
   const parts = xs.map((t) => (t.kind === 'private' ? t : add(t, zerosLike(t))) as PrivateTensor);
-  return privateOp(c, 'concat', shape, parts.map((t) => t.shares) as Promise<PartyValues<Share>>[], (p, o, ...ss: Share[]) => concatShares(p, o, ss, ax));
+  return privateOp(c, 'concat', shape, parts.map((t) => t.shares) as Promise<PartyValues<Share>>[], (p, o, ...ss: Share[]) => concatShares(p, o, ss, ax)).withBound(maxBound(...parts.map((t) => t.bound)));
 }
 
 function zerosLike(t: PublicTensor): PrivateTensor {

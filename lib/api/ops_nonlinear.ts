@@ -13,6 +13,7 @@ import { bilinear, type MaskedShare, truncate } from '../protocol/pond/arith';
 import { reveal as revealShares, required, type Share } from '../protocol/pond/share';
 import { RingTensor } from '../tensor/ring_tensor';
 import { broadcastShapes, shapeString } from '../tensor/shape';
+import { truncatedBound } from './bounds';
 import * as L from './ops';
 import { exactReluOp } from './securenn_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
@@ -25,6 +26,10 @@ async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[]
     z?.dispose();
   }
 }
+
+/** A truncation's output: bounded whatever its operands (bounds.ts truncatedBound). */
+const truncatedTensor = (c: Cluster, shape: readonly number[], shares: Promise<PartyValues<Share>>): PrivateTensor =>
+  new PrivateTensor(c, shape, shares).withBound(truncatedBound(c.fixed.fracBits));
 
 /**
  * Runs an op on the servers once `deps` are ready. With `dealer` and the cluster in precompute
@@ -65,7 +70,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
       truncated(p, o, await bilinear(p, c.provider, o, f, mx as MaskedShare, my as MaskedShare, shape), shape),
       dealProduct(c, f, x, y, shape),
     );
-    return new PrivateTensor(c, shape, shares);
+    return truncatedTensor(c, shape, shares);
   }
   if (x.kind === 'public' && y.kind === 'public') {
     const values = run(c, name, [x.values, y.values], async (p, _o, [a, b]) =>
@@ -79,7 +84,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
     truncated(p, o, p.isCompute ? await applyBilinear(f, required(o, a as Share), required(o, b as Share)) : null, shape),
     dealTruncation(shape),
   );
-  return new PrivateTensor(c, shape, shares);
+  return truncatedTensor(c, shape, shares);
 }
 
 /**
@@ -96,7 +101,7 @@ function foldedMatmul(c: Cluster, gate: FoldableGate, x: PrivateTensor, y: Priva
     truncated(p, o, await product(p, o, xs as Share, my as MaskedShare), shape),
     async (p, o) => truncate(p, o, await product(p, o, null, { ref: y.maskRef(), alpha: null, a: null }), shape),
   );
-  return new PrivateTensor(c, shape, shares);
+  return truncatedTensor(c, shape, shares);
 }
 
 export function mul(x: AnyTensor, y: AnyTensor | number): AnyTensor {
@@ -119,7 +124,7 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
     truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), BigInt(enc)) : null, x.shape),
     dealTruncation(x.shape),
   );
-  return new PrivateTensor(c, x.shape, shares);
+  return truncatedTensor(c, x.shape, shares);
 }
 
 export function square(x: AnyTensor): AnyTensor {
@@ -130,7 +135,7 @@ export function square(x: AnyTensor): AnyTensor {
     truncated(p, o, await bilinear(p, c.provider, o, { kind: 'mul' }, mx as MaskedShare, mx as MaskedShare, x.shape), x.shape),
     dealProduct(c, { kind: 'mul' }, x, x, x.shape),
   );
-  return new PrivateTensor(c, x.shape, shares);
+  return truncatedTensor(c, x.shape, shares);
 }
 
 /**
@@ -204,7 +209,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
     return new PublicTensor(c, shape, values);
   }
   const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape), dealTruncation(shape));
-  return new PrivateTensor(c, shape, shares);
+  return truncatedTensor(c, shape, shares);
 }
 
 /**
@@ -244,7 +249,7 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
     return truncated(p, o, acc, x.shape);
   }, dealTruncation(x.shape));
   for (const t of powers.slice(1)) shares.finally(() => t.dispose()).catch(() => undefined);
-  return new PrivateTensor(c, x.shape, shares);
+  return truncatedTensor(c, x.shape, shares);
 }
 
 /**

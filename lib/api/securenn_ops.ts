@@ -12,6 +12,7 @@ import type { PartyName } from '../net/transport';
 import { type ProductFolding, productFolding } from '../protocol/product_folding';
 import { RingTensor } from '../tensor/ring_tensor';
 import { normalizeAxis, sizeOf } from '../tensor/shape';
+import { maxBound, sumBound } from './bounds';
 import * as L from './ops';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
 
@@ -25,8 +26,8 @@ function privateOnly(op: string, x: AnyTensor): PrivateTensor {
   return x;
 }
 
-function runOp(c: Cluster, name: string, deps: Promise<PartyValues<Share>>[], fn: (p: Party, op: OpCtx, locals: Share[]) => Promise<Share>): Promise<PartyValues<Share>> {
-  const op = c.nextOp(name);
+function runOp(c: Cluster, name: string, deps: Promise<PartyValues<Share>>[], fn: (p: Party, op: OpCtx, locals: Share[]) => Promise<Share>, gateBound?: bigint): Promise<PartyValues<Share>> {
+  const op = c.nextOp(name, gateBound);
   return Promise.all(deps).then((ds) => c.run(op, (p, o) => fn(p, o, ds.map((d) => d.get(p.name) ?? null))));
 }
 
@@ -44,7 +45,8 @@ export function exactReluOp(x: AnyTensor): PrivateTensor {
   const c = px.cluster;
   const folding = productFolding(c);
   if (folding) return foldableRelu(c, px, folding);
-  return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape)));
+  // The gate compares px itself, and relu(a) lies in [0, |a|]: the same bound.
+  return new PrivateTensor(c, px.shape, runOp(c, 'relu', [px.shares], (p, o, [a]) => exactRelu(p, o, a, px.shape), px.bound)).withBound(px.bound);
 }
 
 /**
@@ -53,13 +55,13 @@ export function exactReluOp(x: AnyTensor): PrivateTensor {
  * plain relu.
  */
 function foldableRelu(c: Cluster, x: PrivateTensor, folding: ProductFolding): PrivateTensor {
-  const op = c.nextOp('relu');
+  const op = c.nextOp('relu', x.bound);
   const kept = new Map<PartyName, RingTensor[]>();
   const shares = x.shares.then((s) =>
     c.run(op, (p, o) => onFlat(s.get(p.name) ?? null, x.shape, (af, size) => folding.relu(p, o, af, size, (t) => kept.set(p.name, t)))),
   );
-  const out = new PrivateTensor(c, x.shape, shares);
-  out.shareFoldable(folding.gate(op.id, sizeOf(x.shape), kept));
+  const out = new PrivateTensor(c, x.shape, shares).withBound(x.bound);
+  out.shareFoldable(folding.gate(op, sizeOf(x.shape), kept));
   return out;
 }
 
@@ -85,8 +87,8 @@ export function reluAndBitOp(x: AnyTensor): { relu: PrivateTensor; bit: PrivateT
       const shaped = R.reshape(out, [2, ...px.shape]);
       for (const t of [flat, scale, out]) t.dispose();
       return shaped;
-    }),
-  );
+    }, px.bound),
+  ).withBound(maxBound(px.bound, 1n << BigInt(c.fixed.fracBits)));
   const half = (i: number) => L.reshape(L.slice(both, [i, ...px.shape.map(() => 0)], [1, ...px.shape]), px.shape) as PrivateTensor;
   return { relu: half(0), bit: half(1) };
 }
@@ -99,7 +101,8 @@ function diffOp(name: string, x: AnyTensor, y: AnyTensor): PrivateTensor {
 
 function bitOp(name: string, x: PrivateTensor, f: (p: Party, o: OpCtx, a: Share, shape: readonly number[]) => Promise<Share>): PrivateTensor {
   const c = x.cluster;
-  return new PrivateTensor(c, x.shape, runOp(c, name, [x.shares], async (p, o, [a]) => scaleBit(c, await f(p, o, a, x.shape))));
+  // The gates compare x (or -x: the same bound).
+  return new PrivateTensor(c, x.shape, runOp(c, name, [x.shares], async (p, o, [a]) => scaleBit(c, await f(p, o, a, x.shape)), x.bound));
 }
 
 /** [x < y] as 0.0/1.0 (the MSB of x - y). */
@@ -131,14 +134,19 @@ export function equalZero(x: AnyTensor): PrivateTensor {
   requireSecureNN('equalZero', x);
   const px = privateOnly('equalZero', x);
   const c = px.cluster;
-  const op2 = c.nextOp('equalZero');
+  const op2 = c.nextOp('equalZero', px.bound);
   return bitOp('equalZero', px, (p, o, a, shape) => eqZ(p, o, op2, a, shape));
 }
 
-/** Runs the comparison tree on [k, rest]-shaped candidates prepared per server by `prep`. */
-function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShape: readonly number[], prep: (s: RingTensor, p: Party) => Promise<RingTensor>, index: boolean): PrivateTensor {
+/**
+ * Runs the comparison tree on [k, rest]-shaped candidates prepared per server by `prep`, whose
+ * values are bounded by `candidates` (lib/api/bounds.ts): every level compares differences of two
+ * of them (twice the bound) and carries their maxima on (the bound itself).
+ */
+function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShape: readonly number[], prep: (s: RingTensor, p: Party) => Promise<RingTensor>, index: boolean, candidates: bigint | undefined): PrivateTensor {
   const c = x.cluster;
-  const ops = Array.from({ length: Math.max(1, treeLevels(k)) }, () => c.nextOp(name));
+  const gateBound = sumBound(candidates, candidates);
+  const ops = Array.from({ length: Math.max(1, treeLevels(k)) }, () => c.nextOp(name, gateBound));
   const f = c.fixed.fracBits;
   const shares = x.shares.then((s) =>
     c.run(ops[0], async (p) => {
@@ -154,7 +162,7 @@ function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShap
       return shaped;
     }),
   );
-  return new PrivateTensor(c, outShape, shares);
+  return new PrivateTensor(c, outShape, shares).withBound(index ? undefined : candidates);
 }
 
 /** Moves `axis` first and flattens the rest: [k, rest]. */
@@ -172,7 +180,7 @@ function alongAxis(name: string, x: AnyTensor, axis: number, index: boolean): Pr
   const px = privateOnly(name, x);
   const a = normalizeAxis(name, axis, px.shape);
   const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
-  return treeOp(name, px, k, rest, outShape, (s) => axisFirst(s, a), index);
+  return treeOp(name, px, k, rest, outShape, (s) => axisFirst(s, a), index, px.bound);
 }
 
 /** Maximum along an axis (SecureNN comparison tree). */
@@ -211,7 +219,7 @@ export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
     const out = R.reshape(first, [k, rest]);
     first.dispose();
     return out;
-  }, false);
+  }, false, padH + padW > 0 ? maxBound(px.bound, -low) : px.bound);
 }
 
 /** Thresholds 4^k for kMin < k <= kMax are exact in fixed point, and every 2^(f - k) an integer. */

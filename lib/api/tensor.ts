@@ -84,6 +84,23 @@ export class PrivateTensor extends Base {
 
   #premaskedRef?: MaskRef;
 
+  /**
+   * A bound on |value| in ring units known from how this tensor was computed, never from its
+   * values (lib/api/bounds.ts): FSS's gates on it compare fewer bits. Undefined: none known.
+   */
+  get bound(): bigint | undefined {
+    return this.#bound;
+  }
+
+  #bound?: bigint;
+
+  /** Sets the bound, once, where the op that made this tensor knows one (lib/api/bounds.ts); returns this. */
+  withBound(b: bigint | undefined): this {
+    if (this.#bound !== undefined) throw new Error('withBound: this tensor already has a bound');
+    this.#bound = b;
+    return this;
+  }
+
   /** Set by a relu whose protocol folds the product after it (lib/protocol/product_folding.ts), and kept by reshapes of its output. */
   get foldable(): FoldableGate | undefined {
     return this.#foldable;

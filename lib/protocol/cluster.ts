@@ -218,10 +218,13 @@ export class Cluster {
     return p;
   }
 
-  /** A fresh op context. Ids are handed out in program order, so every party agrees on them. */
-  nextOp(name: string): OpCtx {
+  /**
+   * A fresh op context. Ids are handed out in program order, so every party agrees on them;
+   * `gateBound` bounds the op's comparison inputs (OpCtx.gateBound).
+   */
+  nextOp(name: string, gateBound?: bigint): OpCtx {
     if (this.#nextOp > this.#lastOp) throw new Error(`this session has used all of its ${OPS_PER_SESSION - 1} op ids`);
-    return { id: this.#nextOp++, name };
+    return gateBound === undefined ? { id: this.#nextOp++, name } : { id: this.#nextOp++, name, gateBound };
   }
 
   /**

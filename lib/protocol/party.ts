@@ -27,6 +27,14 @@ export const DEFAULT_FIXED_POINT: FixedPointConfig = { fracBits: 16, truncation:
 export interface OpCtx {
   id: number;
   name: string;
+  /**
+   * A bound B on every comparison input of this op (the a whose sign a gate takes: a relu's input,
+   * the differences a max tree compares): |a| <= B as a signed ring value wherever the
+   * computation's truncations succeeded, known from the model's structure alone
+   * (lib/api/bounds.ts). FSS narrows its gates to it (gate_common.ts gateBits); undefined: no bound
+   * known, the whole ring.
+   */
+  gateBound?: bigint;
 }
 
 export class Party {

@@ -35,8 +35,8 @@ export interface FoldableGate {
 export interface ProductFolding {
   /** relu over flat [n] shares a that hands `keep` what a fold will need (the same messages as the protocol's relu). */
   relu(p: Party, op: OpCtx, a: RingTensor | null, n: number, keep: (kept: RingTensor[]) => void): Promise<RingTensor | null>;
-  /** The record of one such relu, for the tensors that carry its output. */
-  gate(opId: number, elements: number, kept: Map<PartyName, RingTensor[]>): FoldableGate;
+  /** The record of one such relu (its op, with the op's gateBound), for the tensors that carry its output. */
+  gate(op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FoldableGate;
   /** Whether x W, x [m, n] the gate's output (or a reshape of it) and W [n, k], folds (cells = m n k). */
   folds(gate: FoldableGate, cells: number): boolean;
   /** Counts a fold of `cells` cells into a cluster's `counts`. */

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
 import { type ModelSource, readLayersModel } from '../api/model';
+import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
 import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, toDense, toNested, type TensorValue } from '../api/values';
@@ -252,6 +253,7 @@ export class PredictionClient {
     const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
+    checkWeightRange(params, this.#config.fracBits, 'deploy');
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {
       await this.#request({ type: 'deploy', model: opts.name, protocol, ...gate, topology: json.modelTopology, weights }, (party) =>

@@ -10,6 +10,7 @@ import type { MaskedShare } from '../protocol/pond/arith';
 import { output, type Share } from '../protocol/pond/share';
 import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
+import { weightBound } from '../api/bounds';
 import { PrivateTensor, type PartyValues } from '../api/tensor';
 import { collect } from '../api/tidy';
 import { checkedOutputShare, maskedInputShares, type NextLease, reserveInputMaskOp, sendNextMaskShare } from './input_mask';
@@ -78,7 +79,8 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
   const maskOp = reserveInputMaskOp(fork, query.index);
   const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
   const [input] = received ? [received.share] : await receiveInputs(party, [shape]);
-  const weights = spec.params.map((p, i) => wrap(fork, me, shares[i], p.shape, { masked: masks.masked[i], ref: masks.refs[i] }));
+  // The owner's client refused weights beyond the range weightBound assumes (checkWeightRange).
+  const weights = spec.params.map((p, i) => wrap(fork, me, shares[i], p.shape, { masked: masks.masked[i], ref: masks.refs[i] }).withBound(weightBound(fork.fixed.fracBits)));
   const { result, tensors } = collect(() => {
     const premasked = received ? { masked: Promise.resolve(new Map([[me, received.masked]])), ref: received.masked.ref } : { maskOp: maskOp };
     const x = wrap(fork, me, input, shape, premasked);

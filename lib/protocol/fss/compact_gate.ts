@@ -62,7 +62,7 @@ export async function compactMasks(p: Party, opId: number, n: number): Promise<[
 export async function compactSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean; keepOpened?: (xHat: RingTensor, e: RingTensor) => void } = {}): Promise<RingTensor | null> {
   const shape = [n];
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
-  const low = lowBits(p);
+  const low = lowBits(p, op);
   const parts = keyChunks(n, dcfBitKeyWords(low));
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);

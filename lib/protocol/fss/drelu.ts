@@ -57,7 +57,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
   const shape = [n];
   const payloads = opts.relu ? 2 : 1;
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg(shape), sub, shape);
-  const low = lowBits(p);
+  const low = lowBits(p, op);
   const parts = keyChunks(n, dcfKeyWords(low, payloads));
   if (p.role === 2) {
     const own = p.crypto!.ownSeed(p);

@@ -4,15 +4,17 @@
 // (folded_product.ts).
 import type { PartyName } from '../../net/transport';
 import type { RingTensor } from '../../tensor/ring_tensor';
+import type { OpCtx } from '../party';
 import type { FoldableGate, FoldCounts, ProductFolding } from '../product_folding';
 import type { FssGate } from '../protocols';
 import { fssReluKeepingOpened } from './drelu';
 import { fssFoldedProduct } from './folded_product';
 import { foldsGates, foldsProduct, takesCompactForm } from './steps';
 
-/** An FSS relu gate a product may fold into: whether it took the compact form. */
+/** An FSS relu gate a product may fold into: whether it took the compact form, and its op's bound (the width its keys compare). */
 interface FssFoldableGate extends FoldableGate {
   readonly compact: boolean;
+  readonly gateBound?: bigint;
 }
 
 const foldings = new Map<FssGate, ProductFolding>();
@@ -28,7 +30,7 @@ export function fssProductFolding(form: FssGate): ProductFolding | null {
 function makeFolding(form: FssGate): ProductFolding {
   const folding: ProductFolding = {
     relu: fssReluKeepingOpened,
-    gate: (opId: number, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({ folding, opId, kept, holders: 0, compact: takesCompactForm(form, elements) }),
+    gate: (op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({ folding, opId: op.id, gateBound: op.gateBound, kept, holders: 0, compact: takesCompactForm(form, elements) }),
     folds: (_gate, cells) => foldsProduct(form, cells),
     count: (counts: FoldCounts, gate, cells) => {
       counts.products++;
@@ -36,7 +38,7 @@ function makeFolding(form: FssGate): ProductFolding {
       if (!(gate as FssFoldableGate).compact) counts.keyCells += cells;
     },
     product: (p, op, gate, x, w, m, n, k) =>
-      fssFoldedProduct(p, op, { opId: gate.opId, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),
+      fssFoldedProduct(p, op, { opId: gate.opId, gateBound: (gate as FssFoldableGate).gateBound, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),
   };
   return folding;
 }

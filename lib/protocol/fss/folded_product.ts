@@ -22,6 +22,8 @@ import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
  */
 export interface OpenedGate {
   opId: number;
+  /** The gate op's bound (OpCtx.gateBound): the keys dealt here compare as many bits as the gate's. */
+  gateBound?: bigint;
   compact: boolean;
   opened: RingTensor[] | null;
 }
@@ -57,7 +59,7 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
   if (gate.compact) return compactFoldedProduct(p, op, gate, x, w, m, n, k);
   const cells = m * n * k;
   const cube = [m, n, k];
-  const low = lowBits(p);
+  const low = lowBits(p, gate);
   const words = dcfKeyWords(low, 2);
   const parts = keyChunks(cells, words);
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg([cells]), sub, [cells]);

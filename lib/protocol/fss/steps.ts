@@ -31,8 +31,12 @@ import type { FssGate } from '../protocols';
  * but folding A's middle product (16384 cells, 393 KB) made A's queries back to back 17% slower
  * under 'compact-folded' (bench/RESULTS.md, "Folded products"), which is the form for deployments
  * bound by their traffic; so one limit. Agreed like compactFrom.
+ *
+ * `widthCut` (tests only, 0 otherwise): gates whose width comes from a bound on their inputs
+ * (gate_common.ts gateBits) take this many bits fewer, so that the width tests' inputs at the
+ * bound fall outside it: the control that must fail.
  */
-export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 };
+export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192, widthCut: 0 };
 
 /** Whether a gate over n elements takes the compact form under `form` (server2 and the compute servers decide alike). */
 export function takesCompactForm(form: FssGate, n: number): boolean {

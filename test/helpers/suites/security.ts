@@ -16,11 +16,20 @@ import { priv, type Protocol, TRAITS, withCluster } from './harness';
 
 const CRIT = chiSquareCritical();
 
-/** The word of a 63-bit DCF key row of K words whose high bits are zero by layout (native/src/fss/dcf.h, dcf_bit.h). */
+/**
+ * The word of a DCF key row of K words whose high bits are zero by layout (native/src/fss/dcf.h,
+ * dcf_bit.h), for the gate widths a program may take (FSS_BITS_MIN to 64: 15 to 63 bits compared;
+ * lib/api/bounds.ts narrows gates after products). A K that two layouts share with different such
+ * words is an error: the test would not know which word to leave out.
+ */
 function structuredKeyWord(K: number): number {
-  if (K === dcfBitKeyWords(63)) return K - 3; // the one-bit DCF's value corrections (56 bits)
-  for (const P of [1, 2] as const) if (K === dcfKeyWords(63, P)) return K - 1 - P; // the right control bits (63)
-  throw new Error(`no DCF key layout has ${K} words per element for 63 bits`);
+  const words = new Set<number>();
+  for (let bits = 15; bits <= 63; bits++) {
+    if (K === dcfBitKeyWords(bits)) words.add(K - 3); // the one-bit DCF's value corrections (bits - 7)
+    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) words.add(K - 1 - P); // the right control bits (bits)
+  }
+  if (words.size !== 1) throw new Error(`${words.size ? 'more than one' : 'no'} DCF key layout has ${K} words per element`);
+  return [...words][0];
 }
 
 /** Rows of K words with word `w` of each left out. */

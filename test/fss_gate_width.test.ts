@@ -1,0 +1,142 @@
+// FSS gates as wide as their inputs can be (lib/api/bounds.ts, gate_common.ts gateBits): a
+// truncation's output is within 2^(63-f) + 1 of zero whatever its operands, so a relu right after
+// a product compares 64 - f bits instead of 63; sums, maxima and model weights carry their bounds
+// on; anything else (an input, a public operand) keeps the whole ring. Checked by the key bytes
+// each op's gates take, by exactness on truncated products as large as a successful truncation
+// gives (against the values the gates saw, revealed), with the width cut by two as the control
+// that must fail, and by the refusal of weights beyond the range the bounds assume.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { checkWeightRange, truncatedBound, weightBound } from '../lib/api/bounds';
+import { dcfKeyWords } from '../lib/ops/fss';
+import { FSS_STEPS } from '../lib/protocol/fss/steps';
+import { F } from './helpers/fixed';
+import { rnd, writeModel } from './helpers/model_files';
+import { newCluster } from './helpers/suites/harness';
+
+/** Bytes a one-round relu gate of width n takes per element: two keys, three dealt corrections, the opening both ways. */
+const perRelu = (n: number) => 2 * 8 * dcfKeyWords(n - 1, 2) + 3 * 8 + 2 * 8;
+
+const input = (c: tfe.Cluster, data: number[], shape = [data.length]) => tfe.definePrivateInput('input-provider', () => ({ data, shape }), c);
+
+/** The online and dealt bytes of op `name` once `build` has run (one-round gates). */
+async function opBytes(name: string, build: (c: tfe.Cluster) => tfe.AnyTensor, opts: tfe.ClusterOptions = {}): Promise<number> {
+  const c = newCluster('fss', { fssGate: 'one-round', ...opts });
+  try {
+    await (build(c) as tfe.PrivateTensor).shares;
+    return c.transport.traffic().byOp[name].bytes;
+  } finally {
+    await c.close();
+  }
+}
+
+test('the bounds: a truncation gives 2^(63-f) + 1, model weights 2^(62-f), and a relu after a product plus a bias compares 64 - f bits', (t) => {
+  t.is(truncatedBound(16), 2n ** 47n + 1n);
+  t.is(weightBound(16), 2n ** 46n);
+  // 2^47 + 1 + 2^46 < 2^48: bit length 48, so 49 bits with the sign; the difference of two such values 50.
+  t.is((truncatedBound(16) + weightBound(16)).toString(2).length, 48);
+  t.is((2n * (truncatedBound(16) + weightBound(16))).toString(2).length, 49);
+});
+
+test('key bytes follow the bounds: 49 bits after a product, 50 after a sum of two, 64 on an input, and fssBits caps them', async (t) => {
+  const n = 64;
+  const data = () => Array.from({ length: n }, () => Math.random() - 0.5);
+  const product = (c: tfe.Cluster) => tfe.mul(input(c, data()), input(c, data()));
+  t.is(await opBytes('relu', (c) => tfe.relu(product(c))), n * perRelu(49));
+  t.is(await opBytes('relu', (c) => tfe.relu(tfe.add(product(c), product(c)))), n * perRelu(50));
+  t.is(await opBytes('relu', (c) => tfe.relu(input(c, data()))), n * perRelu(64));
+  // A public operand's values are not known to server2, which deals the keys: no bound.
+  t.is(await opBytes('relu', (c) => tfe.relu(tfe.add(product(c), 0.5))), n * perRelu(64));
+  t.is(await opBytes('relu', (c) => tfe.relu(product(c)), { fssBits: 32 }), n * perRelu(32));
+  // Max pooling compares differences of two candidates: 50 bits after a product, 3 gate elements per 2x2 window.
+  const pooled = (c: tfe.Cluster) => tfe.maxPool2d(tfe.mul(input(c, data(), [1, 4, 4, 4]), input(c, data(), [1, 4, 4, 4])), { poolSize: 2 });
+  t.is(await opBytes('maxPool2d', pooled), 3 * 16 * perRelu(50));
+});
+
+test('a loaded model: its relus after Dense layers with biases compare 49 bits, and its answers match the float reference to fixed-point precision', async (t) => {
+  const weights = [
+    { name: 'd0/kernel', shape: [8, 16], data: rnd(128, 0.5) },
+    { name: 'd0/bias', shape: [16], data: rnd(16, 0.5) },
+    { name: 'd1/kernel', shape: [16, 4], data: rnd(64, 0.5) },
+    { name: 'd1/bias', shape: [4], data: rnd(4, 0.5) },
+  ];
+  const file = writeModel(
+    [
+      { class_name: 'Dense', config: { name: 'd0', units: 16, activation: 'relu', use_bias: true, batch_input_shape: [null, 8] } },
+      { class_name: 'Dense', config: { name: 'd1', units: 4, activation: 'linear', use_bias: true } },
+    ],
+    weights,
+  );
+  const c = newCluster('fss', { fssGate: 'one-round' });
+  try {
+    const model = tfe.loadLayersModel(file, { cluster: c });
+    const x = Array.from({ length: 8 }, () => Math.random() * 2 - 1);
+    const out = await tfe.defineOutput('output-receiver', model.predict(model.defineInput('input-provider', () => ({ data: x, shape: [1, 8] }))));
+    t.is(c.transport.traffic().byOp.relu.bytes, 16 * perRelu(49));
+    // Float reference: the private answer is within the fixed point's few units of it.
+    const [k0, b0, k1, b1] = weights.map((w) => w.data);
+    const h = Array.from({ length: 16 }, (_, j) => Math.max(0, b0[j] + x.reduce((s, v, i) => s + v * k0[i * 16 + j], 0)));
+    const want = Array.from({ length: 4 }, (_, j) => b1[j] + h.reduce((s, v, i) => s + v * k1[i * 4 + j], 0));
+    for (let j = 0; j < 4; j++) t.true(Math.abs(out.data[j] - want[j]) < 1e-3, `output ${j}: ${out.data[j]} against ${want[j]}`);
+  } finally {
+    await c.close();
+  }
+});
+
+/**
+ * Products x_i w_i whose truncations give values up to 2^47 ring units (a successful local
+ * truncation of a product near 2^63 is rare: its probability is 1 - |X| / 2^63), relu'd at the
+ * width their bound gives; returns the relu's answers and the truncated values the gates saw,
+ * where the truncation succeeded (within one unit of x_i w_i 2^16; the others are excluded).
+ */
+async function largeProducts(count: number): Promise<{ seen: number[]; relu: number[] }> {
+  const c = newCluster('fss', { fssGate: 'one-round' });
+  try {
+    // |x w| spread over [2^28, 2^31) in value: 2^44 to 2^47 ring units after truncation.
+    const xs = Array.from({ length: count }, () => (Math.random() < 0.5 ? -1 : 1) * 2 ** (14 + Math.random()));
+    const ws = Array.from({ length: count }, () => (Math.random() < 0.5 ? -1 : 1) * 2 ** (14 + 2 * Math.random()));
+    const y = tfe.mul(input(c, xs), input(c, ws)) as tfe.PrivateTensor;
+    const [seen, relu] = await Promise.all([tfe.defineOutput('output-receiver', tfe.reveal(y)), tfe.defineOutput('output-receiver', tfe.relu(y))]);
+    const ok: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const exact = Math.round(xs[i] * 2 ** F) * Math.round(ws[i] * 2 ** F) / 2 ** (2 * F);
+      if (Math.abs(seen.data[i] - exact) <= 2 ** -F) ok.push(i);
+    }
+    return { seen: ok.map((i) => seen.data[i]), relu: ok.map((i) => relu.data[i]) };
+  } finally {
+    await c.close();
+  }
+}
+
+test.serial('relu at the derived width is exact on truncated products up to 2^47 ring units; two bits narrower it is not (the control)', async (t) => {
+  const { seen, relu } = await largeProducts(400);
+  t.true(seen.length >= 100, `${seen.length} of 400 truncations succeeded`);
+  t.true(seen.filter((v) => Math.abs(v) >= 2 ** 30).length >= 20, 'enough values at 2^46 ring units and above');
+  t.deepEqual(relu, seen.map((v) => Math.max(v, 0)));
+  FSS_STEPS.widthCut = 2; // 47 bits: exact only below 2^46 ring units
+  try {
+    const cut = await largeProducts(400);
+    t.notDeepEqual(cut.relu, cut.seen.map((v) => Math.max(v, 0)));
+    t.deepEqual(cut.relu.filter((_, i) => Math.abs(cut.seen[i]) < 2 ** 30), cut.seen.filter((v) => Math.abs(v) < 2 ** 30).map((v) => Math.max(v, 0)));
+  } finally {
+    FSS_STEPS.widthCut = 0;
+  }
+});
+
+test('weights of 2^(62-2f) or more are refused, naming the weight and the element', (t) => {
+  t.notThrows(() => checkWeightRange([{ name: 'k', data: [2 ** 30 - 1, -(2 ** 30) + 1] }], 16, 'deploy'));
+  t.throws(() => checkWeightRange([{ name: 'dense/bias', data: [0, -(2 ** 30)] }], 16, 'deploy'), {
+    message: "deploy: weight 'dense/bias' element 1 is -1073741824: model weights must be below 2^30 (1073741824) in magnitude at 16 fractional bits (larger ones overflow the ring in products)",
+  });
+  const file = writeModel([{ class_name: 'Dense', config: { name: 'd', units: 2, use_bias: true, batch_input_shape: [null, 2] } }], [
+    { name: 'd/kernel', shape: [2, 2], data: Float32Array.from([1, 2, 3, 2 ** 31]) },
+    { name: 'd/bias', shape: [2], data: new Float32Array(2) },
+  ]);
+  const c = newCluster('fss');
+  try {
+    t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: /^loadLayersModel: weight 'd\/kernel' element 3 is 2147483648: model weights must be below 2\^30/ });
+  } finally {
+    void c.close();
+  }
+});
