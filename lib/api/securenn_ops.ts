@@ -174,17 +174,23 @@ async function axisFirst(s: RingTensor, axis: number): Promise<RingTensor> {
   return out;
 }
 
-/** The comparison tree along one axis: the maximum, or (with `index`) its position. */
-function alongAxis(name: string, x: AnyTensor, axis: number, index: boolean): PrivateTensor {
+/** The comparison tree along one axis: the maximum, or (with `index`) its position; `wholeRing`: x's bound ignored. */
+function alongAxis(name: string, x: AnyTensor, axis: number, index: boolean, wholeRing = false): PrivateTensor {
   requireSecureNN(name, x);
   const px = privateOnly(name, x);
   const a = normalizeAxis(name, axis, px.shape);
   const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
-  return treeOp(name, px, k, rest, outShape, (s) => axisFirst(s, a), index, px.bound);
+  return treeOp(name, px, k, rest, outShape, (s) => axisFirst(s, a), index, wholeRing ? undefined : px.bound);
 }
 
 /** Maximum along an axis (SecureNN comparison tree). */
 export const reduceMax = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('reduceMax', x, axis, false);
+
+/**
+ * reduceMax comparing on the whole ring whatever x's bound (lib/api/bounds.ts): for verify's
+ * debugRanges, which looks for values past their bounds (failed truncations) and must see them.
+ */
+export const reduceMaxWholeRing = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('reduceMax', x, axis, false, true);
 
 /** Index of the maximum along an axis, as a fixed-point private tensor (ties: the first). */
 export const argmax = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('argmax', x, axis, true);

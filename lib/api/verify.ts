@@ -8,7 +8,7 @@ import { defineOutput, definePrivateInput } from './define';
 import { encodeInput } from './input_encoding';
 import { concat, neg, reshape } from './ops';
 import { applyFinal, type PlainModel, type PlainTensor } from './plain_forward';
-import { reduceMax } from './securenn_ops';
+import { reduceMaxWholeRing } from './securenn_ops';
 import { collect } from './tidy';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { toDense, type TensorValue } from './values';
@@ -147,11 +147,14 @@ export function rangeCheck(layer: string, maxAbs: number, plainMaxAbs: number, f
   return r;
 }
 
-/** The largest |value| of a private tensor, as a private [1] tensor (a comparison tree over 2n elements). */
+/**
+ * The largest |value| of a private tensor, as a private [1] tensor (a comparison tree over 2n
+ * elements, on the whole ring: a value past its bound is what this looks for).
+ */
 function maxAbsOf(t: AnyTensor): PrivateTensor {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const flat = reshape(t, [n, 1]);
-  return reduceMax(concat([flat, neg(flat)], 0), 0);
+  return reduceMaxWholeRing(concat([flat, neg(flat)], 0), 0);
 }
 
 /**

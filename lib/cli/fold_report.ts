@@ -4,7 +4,6 @@
 // is the rule itself (foldsProduct, as each server applies it), not a second reading of the layers.
 import { loadLayersModel } from '../api/model';
 import { type AnyTensor, PrivateTensor } from '../api/tensor';
-import { dcfKeyWords } from '../ops/fss';
 import { Cluster } from '../protocol/cluster';
 import type { FssGate } from '../protocol/protocols';
 import { sizeOf } from '../tensor/shape';
@@ -33,8 +32,8 @@ export async function foldReport(file: string, fssGate: FssGate, fssBits = 64): 
   } finally {
     await cluster.close();
   }
-  const { products, cells, keyCells } = cluster.folds;
-  return { form: fssGate, products, cells, keyBytes: keyCells * 8 * dcfKeyWords(fssBits - 1, 2), dealtBytes: cells * 3 * 8 };
+  const { products, cells, keyBytes } = cluster.folds;
+  return { form: fssGate, products, cells, keyBytes, dealtBytes: cells * 3 * 8 };
 }
 
 /** One line for `tfe deploy`'s output (or why the report could not be made). */

@@ -71,7 +71,7 @@ export function addVerifyCommand(program: Command): void {
     .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
     .option('--protocol <name>', 'securenn | fss | pond (default: what tfe deploy picks: securenn for any model with a comparison, pond otherwise)')
-    .option('--fss-bits <n>', 'fss: the width of the comparisons, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
+    .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
     .option('--fss-gate <form>', 'fss: auto | one-round | compact | folded | compact-folded, as tfe deploy --fss-gate (the answers are the same; with --batch-size 1 each input runs as a batch-1 query would, folded products included)')
     .option('--frac-bits <n>', "fixed-point fractional bits (default: the cluster config's fracBits, from --config or .tfe-local/cluster.json, else 16)")
     .option('--config <file>', 'the cluster config whose fracBits to use')

@@ -39,9 +39,10 @@ export interface ClusterOptions {
    */
   fssGate?: FssGate;
   /**
-   * Under 'fss', the width n of the comparisons: 64 (default, the whole ring, exact everywhere) or
-   * narrower, exact while the gates' inputs stay within |x| < 2^(n-1) ring units (docs/fss.md,
-   * "Narrower comparisons").
+   * Under 'fss', the widest the comparisons may be: 64 (default, the whole ring, exact everywhere)
+   * or narrower, exact while the gates' inputs stay within |x| < 2^(n-1) ring units (docs/fss.md,
+   * "Narrower comparisons"). Each gate compares fewer bits still where its inputs' bounds allow
+   * (docs/fss.md, "Gate widths"; lib/api/bounds.ts).
    */
   fssBits?: number;
   /**
@@ -87,7 +88,7 @@ export class Cluster {
    * columns), and of those the cells folded into one-round gates (one key each; after a compact
    * gate a cell is three dealt words): what `tfe deploy --fss-gate folded` reports for a model.
    */
-  readonly folds: FoldCounts = { products: 0, cells: 0, keyCells: 0 };
+  readonly folds: FoldCounts = { products: 0, cells: 0, keyBytes: 0 };
   /** The results of the ops built on this cluster that have not settled yet (noteResult). */
   #unsettled = new Set<Promise<unknown>>();
 

@@ -15,8 +15,8 @@ import type { FssGate, ProtocolName } from './protocols';
 export interface FoldCounts {
   products: number;
   cells: number;
-  /** Cells that cost a key each (FSS: folded into a one-round gate); the others cost dealt words. */
-  keyCells: number;
+  /** The bytes of the keys folded cells cost each compute server (FSS: cells folded into a one-round gate; the others cost dealt words). */
+  keyBytes: number;
 }
 
 /**
@@ -46,8 +46,8 @@ export interface ProductFolding {
 }
 
 /** The folding a cluster's protocol and settings offer, or null where products keep their round. */
-export function productFolding(c: { protocol: ProtocolName; fssGate: FssGate }): ProductFolding | null {
-  return c.protocol === 'fss' ? fssProductFolding(c.fssGate) : null;
+export function productFolding(c: { protocol: ProtocolName; fssGate: FssGate; fssBits: number }): ProductFolding | null {
+  return c.protocol === 'fss' ? fssProductFolding(c.fssGate, c.fssBits) : null;
 }
 
 /** Frees what a gate kept once no tensor carries it any more. */

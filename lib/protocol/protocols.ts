@@ -52,7 +52,8 @@ export function checkFssGate(v: unknown, where: string): FssGate {
 /**
  * The width n of FSS's comparisons (docs/fss.md, "Narrower comparisons"): its gates take the sign
  * of x mod 2^n, which is x's sign when |x| < 2^(n-1) in ring units (|value| < 2^(n-1-fracBits)).
- * 64 (the default) is the whole ring, exact everywhere; a narrower width halves the DCF's levels
+ * 64 (the default) is the whole ring, exact everywhere (each gate narrowed further to what its
+ * inputs' bounds allow: gate_common.ts gateBits); a narrower width halves the DCF's levels
  * at n = 32 (relu keys of 1032 bytes instead of 2056, half the key work) for models whose gate
  * inputs (activations, and the differences max pooling compares) stay within that range.
  */

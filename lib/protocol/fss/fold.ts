@@ -7,35 +7,51 @@ import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx } from '../party';
 import type { FoldableGate, FoldCounts, ProductFolding } from '../product_folding';
 import type { FssGate } from '../protocols';
+import { dcfKeyWords } from '../../ops/fss';
 import { fssReluKeepingOpened } from './drelu';
+import { gateBits } from './gate_common';
 import { fssFoldedProduct } from './folded_product';
 import { foldsGates, foldsProduct, takesCompactForm } from './steps';
 
-/** An FSS relu gate a product may fold into: whether it took the compact form, and its op's bound (the width its keys compare). */
+/**
+ * An FSS relu gate a product may fold into: whether it took the compact form, its op's bound (the
+ * width its keys compare, gateBits), and the words of a key folded into it (one-round form).
+ */
 interface FssFoldableGate extends FoldableGate {
   readonly compact: boolean;
   readonly gateBound?: bigint;
+  readonly keyWords: number;
 }
 
-const foldings = new Map<FssGate, ProductFolding>();
+const foldings = new Map<string, ProductFolding>();
 
-/** The folding under gate form `form`, or null where it does not fold ('auto', 'one-round', 'compact'). */
-export function fssProductFolding(form: FssGate): ProductFolding | null {
+/** The folding under gate form `form` and width `fssBits`, or null where it does not fold ('auto', 'one-round', 'compact'). */
+export function fssProductFolding(form: FssGate, fssBits: number): ProductFolding | null {
   if (!foldsGates(form)) return null;
-  let f = foldings.get(form);
-  if (!f) foldings.set(form, (f = makeFolding(form)));
+  const key = `${form}/${fssBits}`;
+  let f = foldings.get(key);
+  if (!f) foldings.set(key, (f = makeFolding(form, fssBits)));
   return f;
 }
 
-function makeFolding(form: FssGate): ProductFolding {
+function makeFolding(form: FssGate, fssBits: number): ProductFolding {
   const folding: ProductFolding = {
     relu: fssReluKeepingOpened,
-    gate: (op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({ folding, opId: op.id, gateBound: op.gateBound, kept, holders: 0, compact: takesCompactForm(form, elements) }),
+    gate: (op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({
+      folding,
+      opId: op.id,
+      gateBound: op.gateBound,
+      keyWords: dcfKeyWords(gateBits(fssBits, op) - 1, 2),
+      kept,
+      holders: 0,
+      compact: takesCompactForm(form, elements),
+    }),
     folds: (_gate, cells) => foldsProduct(form, cells),
     count: (counts: FoldCounts, gate, cells) => {
       counts.products++;
       counts.cells += cells;
-      if (!(gate as FssFoldableGate).compact) counts.keyCells += cells;
+      const g = gate as FssFoldableGate;
+      if (!g.compact) counts.keyBytes += cells * 8 * g.keyWords;
     },
     product: (p, op, gate, x, w, m, n, k) =>
       fssFoldedProduct(p, op, { opId: gate.opId, gateBound: (gate as FssFoldableGate).gateBound, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),
