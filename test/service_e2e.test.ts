@@ -111,12 +111,13 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   }
   t.log(runs);
   t.is(runs.compact.rounds, runs['one-round'].rounds + 1, 'one relu layer: one more round');
-  // 16 relu elements: keys of 117 against 257 words to each compute server, the rest alike.
-  t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (257 - 117));
+  // 16 relu elements after a Dense layer (48 bits compared, docs/fss.md "Gate widths"): keys of 87
+  // against 197 words to each compute server, the rest alike.
+  t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (197 - 87));
   t.is(runs.folded.rounds, runs['one-round'].rounds - 1, 'the last product folded into the last relu: one round fewer');
-  // 16 x 10 cells: a 257-word key each to both compute servers and three dealt words to server1,
-  // instead of the last product's triple correction (10 words to server1).
-  t.is(runs.folded.offline - runs['one-round'].offline, 2 * 160 * 8 * 257 + 160 * 3 * 8 - 10 * 8);
+  // 16 x 10 cells: a 197-word key each (the relu's width) to both compute servers and three dealt
+  // words to server1, instead of the last product's triple correction (10 words to server1).
+  t.is(runs.folded.offline - runs['one-round'].offline, 2 * 160 * 8 * 197 + 160 * 3 * 8 - 10 * 8);
   t.is(runs['compact-folded'].rounds, runs.compact.rounds - 1, 'after a compact gate too');
   // No keys: three dealt words per cell to server1, instead of the triple correction.
   t.is(runs['compact-folded'].offline - runs.compact.offline, 160 * 3 * 8 - 10 * 8);
@@ -131,7 +132,7 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   await operator.close();
 });
 
-test.serial('fss: a comparison width chosen at deploy time is listed, kept by all three servers and exact; 32 bits halve the relu keys', async (t) => {
+test.serial('fss: a comparison width chosen at deploy time is listed, kept by all three servers and exact; 32 bits shrink the relu keys further', async (t) => {
   const m = mlp([24, 16, 10]);
   const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'bits-32', protocol: 'fss', fssGate: 'one-round', fssBits: 32 });
@@ -151,8 +152,9 @@ test.serial('fss: a comparison width chosen at deploy time is listed, kept by al
     for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${name} ${i}: ${p.data[i]} vs ${want[i]}`);
     offline[name] = p.offlineBytes;
   }
-  // 16 relu elements: keys of 129 against 257 words to each compute server, the rest alike.
-  t.is(offline['bits-64'] - offline['bits-32'], 2 * 16 * 8 * (257 - 129));
+  // 16 relu elements: keys of 129 against 197 words to each compute server (at 64, the relu after a
+  // Dense layer compares 48 bits: docs/fss.md "Gate widths"), the rest alike.
+  t.is(offline['bits-64'] - offline['bits-32'], 2 * 16 * 8 * (197 - 129));
   await client.close();
 });
 
