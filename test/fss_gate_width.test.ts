@@ -10,6 +10,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { checkWeightRange, truncatedBound, weightBound } from '../lib/api/bounds';
 import { dcfKeyWords } from '../lib/ops/fss';
+import { reduceMaxWholeRing } from '../lib/api/securenn_ops';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { F } from './helpers/fixed';
 import { rnd, writeModel } from './helpers/model_files';
@@ -39,15 +40,18 @@ test('the bounds: a truncation gives 2^(63-f) + 1, model weights 2^(62-f), and a
   t.is((2n * (truncatedBound(16) + weightBound(16))).toString(2).length, 49);
 });
 
-test('key bytes follow the bounds: 49 bits after a product, 50 after a sum of two, 64 on an input, and fssBits caps them', async (t) => {
+test('key bytes follow the bounds: 49 bits after a product (and a constant added), 50 after a sum of two, 64 on an input or with a public tensor added, and fssBits caps them', async (t) => {
   const n = 64;
   const data = () => Array.from({ length: n }, () => Math.random() - 0.5);
   const product = (c: tfe.Cluster) => tfe.mul(input(c, data()), input(c, data()));
   t.is(await opBytes('relu', (c) => tfe.relu(product(c))), n * perRelu(49));
   t.is(await opBytes('relu', (c) => tfe.relu(tfe.add(product(c), product(c)))), n * perRelu(50));
   t.is(await opBytes('relu', (c) => tfe.relu(input(c, data()))), n * perRelu(64));
-  // A public operand's values are not known to server2, which deals the keys: no bound.
-  t.is(await opBytes('relu', (c) => tfe.relu(tfe.add(product(c), 0.5))), n * perRelu(64));
+  // A constant of the program is known to every party: its magnitude adds to the bound (relu6's x - 6, say).
+  t.is(await opBytes('relu', (c) => tfe.relu(tfe.sub(product(c), 0.5))), n * perRelu(49));
+  // A public tensor's values are the compute servers', not server2's, which deals the keys: no bound.
+  const pub = (c: tfe.Cluster) => tfe.definePublicInput('input-provider', () => ({ data: data(), shape: [n] }), c);
+  t.is(await opBytes('relu', (c) => tfe.relu(tfe.add(product(c), pub(c)))), n * perRelu(64));
   t.is(await opBytes('relu', (c) => tfe.relu(product(c)), { fssBits: 32 }), n * perRelu(32));
   // Max pooling compares differences of two candidates: 50 bits after a product, 3 gate elements per 2x2 window.
   const pooled = (c: tfe.Cluster) => tfe.maxPool2d(tfe.mul(input(c, data(), [1, 4, 4, 4]), input(c, data(), [1, 4, 4, 4])), { poolSize: 2 });
@@ -138,5 +142,22 @@ test('weights of 2^(62-2f) or more are refused, naming the weight and the elemen
     t.throws(() => tfe.loadLayersModel(file, { cluster: c }), { message: /^loadLayersModel: weight 'd\/kernel' element 3 is 2147483648: model weights must be below 2\^30/ });
   } finally {
     void c.close();
+  }
+});
+
+test("verify's debugRanges compares on the whole ring: a value past its tensor's bound (a failed truncation's, say) is still seen; reduceMax at the bound's width misses it (the control)", async (t) => {
+  const c = newCluster('fss');
+  try {
+    // 2^20 in value is 2^36 ring units; the bound claims 2^20 ring units (widths of 22 bits).
+    const data = [1, -3, 2 ** 20, 5];
+    const lying = () => input(c, data).withBound(2n ** 20n);
+    const [whole, narrow] = await Promise.all([
+      tfe.defineOutput('output-receiver', reduceMaxWholeRing(lying(), 0)),
+      tfe.defineOutput('output-receiver', tfe.reduceMax(lying(), 0)),
+    ]);
+    t.deepEqual([...whole.data], [2 ** 20]);
+    t.notDeepEqual([...narrow.data], [2 ** 20]);
+  } finally {
+    await c.close();
   }
 });

@@ -59,8 +59,19 @@ export function constantTensor(c: Cluster, values: readonly number[], shape: rea
 
 // ---------- linear ops ----------
 
+/**
+ * x + k for a constant k of the program: every party knows k (server2 too, which deals the
+ * comparisons' keys), so a private x's bound carries over, plus |k| (lib/api/bounds.ts).
+ */
+const absBig = (v: bigint): bigint => (v < 0n ? -v : v);
+
+function plusConstant(op: 'add' | 'sub', x: AnyTensor, k: number): AnyTensor {
+  const out = (op === 'add' ? add : sub)(x, scalarTensor(x.cluster, k, op));
+  return out.kind === 'private' && x.kind === 'private' ? out.withBound(sumBound(x.bound, absBig(encodeScalar(x.cluster, k, op)))) : out;
+}
+
 export function add(x: AnyTensor, y: AnyTensor | number): AnyTensor {
-  if (typeof y === 'number') y = scalarTensor(x.cluster, y, 'add');
+  if (typeof y === 'number') return plusConstant('add', x, y);
   const c = clusterOf('add', x, y);
   const shape = broadcastShapes('add', x.shape, y.shape);
   if (x.kind === 'private' && y.kind === 'private') return privateOp(c, 'add', shape, [x.shares, y.shares], (p, o, a: Share, b: Share) => addShares(p, o, a, b)).withBound(sumBound(x.bound, y.bound));
@@ -70,7 +81,7 @@ export function add(x: AnyTensor, y: AnyTensor | number): AnyTensor {
 }
 
 export function sub(x: AnyTensor, y: AnyTensor | number): AnyTensor {
-  if (typeof y === 'number') y = scalarTensor(x.cluster, y, 'sub');
+  if (typeof y === 'number') return plusConstant('sub', x, y);
   const c = clusterOf('sub', x, y);
   const shape = broadcastShapes('sub', x.shape, y.shape);
   if (x.kind === 'private' && y.kind === 'private') return privateOp(c, 'sub', shape, [x.shares, y.shares], (p, o, a: Share, b: Share) => subShares(p, o, a, b)).withBound(sumBound(x.bound, y.bound));
