@@ -64,7 +64,8 @@ function edgeCases(bits: number, randomAlphas: number): { alpha: bigint[]; beta:
 }
 
 for (const impl of IMPLS) {
-  for (const bits of [1, 8, 32, 63, 64]) {
+  // 48 and 49: what FSS's gates compare after a product and in a max pool over products (lib/api/bounds.ts).
+  for (const bits of [1, 8, 32, 48, 49, 63, 64]) {
     test(`dcf: x < alpha shares beta, edge values and random inputs (bits ${bits}, ${impl})`, async (t) => {
       const { alpha, beta, x } = edgeCases(bits, 60);
       const got = await reconstruct(alpha, beta, x, bits, impl);
@@ -353,8 +354,8 @@ test.serial('dcf throughput: keygen and eval, n = 2^16, bits = 63, one thread an
 });
 
 for (const impl of IMPLS)
-  test(`dcf with two payloads: one tree shares beta0 [x < alpha] and beta1 [x < alpha] (bits 1, 8, 63, 64; ${impl})`, async (t) => {
-    for (const bits of [1, 8, 63, 64]) {
+  test(`dcf with two payloads: one tree shares beta0 [x < alpha] and beta1 [x < alpha] (bits 1, 8, 48, 49, 63, 64; ${impl})`, async (t) => {
+    for (const bits of [1, 8, 48, 49, 63, 64]) {
       const { alpha, beta, x } = edgeCases(bits, 40);
       const n = alpha.length;
       const beta1 = randomU64(n);

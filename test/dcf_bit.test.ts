@@ -88,8 +88,8 @@ test('dcf bit: exhaustive over every alpha, x and offset for bits 1..4 (one leaf
     }
 });
 
-test('dcf bit: edge and random values for bits 17, 63 and 64, against the plaintext comparison, every implementation', async (t) => {
-  for (const bits of [17, 63, 64]) {
+test('dcf bit: edge and random values for bits 17, 48, 49, 63 and 64 (48 and 49: FSS gates after products), against the plaintext comparison, every implementation', async (t) => {
+  for (const bits of [17, 48, 49, 63, 64]) {
     const { alpha, x } = edgeCases(bits, 60);
     const w = randomBits(alpha.length);
     for (const impl of IMPLS) {

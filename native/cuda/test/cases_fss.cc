@@ -20,7 +20,7 @@ namespace tfe {
 namespace cudatest {
 namespace {
 
-const int kBits[] = {1, 2, 17, 63, 64};
+const int kBits[] = {1, 2, 17, 48, 49, 63, 64};  // 48, 49: FSS's gates after products
 // Empty, one, around the block size (256), a non-multiple of it, and several blocks' worth.
 const int64_t kSizes[] = {0, 1, 255, 256, 257, 1000, 5003};
 

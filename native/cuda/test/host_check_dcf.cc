@@ -22,7 +22,7 @@ using namespace tfe::cuda;
 using hostcheck::rng;
 
 const char* kImpls[] = {"portable", "auto"};
-const int kBitsList[] = {1, 2, 17, 63, 64};
+const int kBitsList[] = {1, 2, 17, 48, 49, 63, 64};  // 48, 49: FSS's gates after products
 
 uint64_t domainOf(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
 

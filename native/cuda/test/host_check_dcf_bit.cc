@@ -72,7 +72,7 @@ std::vector<uint64_t> words(const Tensor& t) { return std::vector<uint64_t>(t.pt
 TFE_HOST_CHECK(dcf_bit_keygen_eval_match_cpu) {
   int trial = 0;
   int64_t seen[2] = {0, 0};
-  for (int bits : {1, 2, 17, 63, 64})
+  for (int bits : {1, 2, 17, 48, 49, 63, 64})
     for (uint64_t first : {uint64_t(0), uint64_t(1 + rng()() % 1000), (~uint64_t(0) >> 1) - 70}) {
       const char* impl = trial++ % 2 ? "auto" : "portable";
       const Case c = makeCase(bits, 70, first);  // two full batches of 32 and a short one
