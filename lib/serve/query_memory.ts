@@ -32,7 +32,9 @@ const PER_SECURENN_COMPARE = 200;
  * FSS: a DCF key per relu element, and the evaluation's temporaries: the one-round gate's
  * two-payload key (257 words at the full width of 64 bits, 129 at 32) or the compact gate's one-bit
  * key (117 words at 64), as the model's gate form picks for the gate's size (takesCompactForm in
- * lib/protocol/fss/steps.ts) and its comparisons' width (fssBits).
+ * lib/protocol/fss/steps.ts) and its comparisons' width (fssBits). On the high side: a gate whose
+ * inputs come from a product compares fewer bits than fssBits allows (197 and 87 words after a
+ * Dense layer: docs/fss.md "Gate widths"), which this walk over the topology does not follow.
  */
 const PER_FSS_COMPARE = (bits: number) => dcfKeyWords(bits - 1, 2) + 24;
 const PER_FSS_COMPACT = (bits: number) => dcfBitKeyWords(bits - 1) + 24;
