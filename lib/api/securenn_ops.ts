@@ -289,7 +289,7 @@ export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): Priv
     const out = R.reshape(s, pv.shape);
     s.dispose();
     return out;
-  }));
+  }, diffs.bound));
 }
 
 /**
@@ -334,5 +334,5 @@ export function powerOfFourScaleWide(fine: AnyTensor, coarse: AnyTensor, shift: 
     const out = R.reshape(s, pf.shape);
     s.dispose();
     return out;
-  }));
+  }, diffs.bound));
 }
