@@ -9,12 +9,13 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { checkWeightRange, truncatedBound, weightBound } from '../lib/api/bounds';
-import { dcfKeyWords } from '../lib/ops/fss';
+import { dcfBitKeyWords, dcfKeyWords } from '../lib/ops/fss';
 import { reduceMaxWholeRing } from '../lib/api/securenn_ops';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { F } from './helpers/fixed';
 import { rnd, writeModel } from './helpers/model_files';
 import { newCluster } from './helpers/suites/harness';
+import { compareViews, recordTensors, type Seen } from './helpers/view_stats';
 
 /** Bytes a one-round relu gate of width n takes per element: two keys, three dealt corrections, the opening both ways. */
 const perRelu = (n: number) => 2 * 8 * dcfKeyWords(n - 1, 2) + 3 * 8 + 2 * 8;
@@ -159,5 +160,59 @@ test("verify's debugRanges compares on the whole ring: a value past its tensor's
     t.notDeepEqual([...narrow.data], [2 ** 20]);
   } finally {
     await c.close();
+  }
+});
+
+/** Every tensor message of relu(x * 1) (a product, so the gate takes width 49) under `fssGate`, recorded. */
+async function productReluViews(x: Float64Array, fssGate: 'one-round' | 'compact'): Promise<Seen[]> {
+  const c = newCluster('fss', { fssGate });
+  try {
+    const seen = recordTensors(c);
+    const y = tfe.mul(input(c, [...x]), input(c, new Array<number>(x.length).fill(1)));
+    await tfe.defineOutput('output-receiver', tfe.relu(y));
+    return seen;
+  } finally {
+    await c.close();
+  }
+}
+
+const constant = new Float64Array(2048).fill(-1.25);
+// Small enough that x * 1's local truncations do not fail (probability about 2^-24 per element at 100).
+const spread = Float64Array.from({ length: 2048 }, () => (Math.random() - 0.5) * 200);
+
+test.serial("at the derived width, both gate forms: each compute server's view has the same statistics for two secrets, and without the input mask (the control) it does not; server0's sign guess from the compact gate's bits is a coin toss (always right without the bit mask, the control)", async (t) => {
+  for (const fssGate of ['one-round', 'compact'] as const) {
+    const [a, b] = [await productReluViews(constant, fssGate), await productReluViews(spread, fssGate)];
+    const key = a.find((m) => m.key.includes('relu/fss.key'))!;
+    t.is(key.shape[1], fssGate === 'compact' ? dcfBitKeyWords(48) : dcfKeyWords(48, 2), `${fssGate}: keys of 48 compared bits`);
+    for (const party of ['server0', 'server1']) {
+      const cmp = compareViews(a, b, party);
+      t.deepEqual(cmp.unmatched, [], `${fssGate}, ${party}: the same messages for both secrets`);
+      t.deepEqual(cmp.differ, [], `${fssGate}, ${party}: ${cmp.checked} statistics agree`);
+    }
+    FSS_STEPS.maskInput = false;
+    try {
+      const [ua, ub] = [await productReluViews(constant, fssGate), await productReluViews(spread, fssGate)];
+      t.true(compareViews(ua, ub, 'server0').differ.some((d) => d.includes('fss.open')), `${fssGate}: unmasked, the opening is flagged`);
+    } finally {
+      FSS_STEPS.maskInput = true;
+    }
+    if (fssGate !== 'compact') continue;
+    // server0 XORs the masked bits it sent and received: DReLU xor m, so m decides.
+    const guessRate = (seen: Seen[]) => {
+      const bitsOf = (from: string, to: string) => seen.find((m) => m.from === from && m.to === to && m.key.includes('relu/fss.bit'))!.data;
+      const [mine, theirs] = [bitsOf('server0', 'server1'), bitsOf('server1', 'server0')];
+      let right = 0;
+      for (let i = 0; i < spread.length; i++) right += (mine[i] ^ theirs[i]) === (spread[i] >= 0 ? 1 : 0) ? 1 : 0;
+      return right / spread.length;
+    };
+    const masked = guessRate(b);
+    t.true(Math.abs(masked - 0.5) < 0.06, `with m the guess is right ${(100 * masked).toFixed(1)}% of the time`);
+    FSS_STEPS.maskBit = false;
+    try {
+      t.is(guessRate(await productReluViews(spread, fssGate)), 1, 'without m (the control) it is always right');
+    } finally {
+      FSS_STEPS.maskBit = true;
+    }
   }
 });
