@@ -41,7 +41,7 @@ test('the bounds: a truncation gives 2^(63-f) + 1, model weights 2^(62-f), and a
   t.is((2n * (truncatedBound(16) + weightBound(16))).toString(2).length, 49);
 });
 
-test('key bytes follow the bounds: 49 bits after a product (and a constant added), 50 after a sum of two, 64 on an input or with a public tensor added, and fssBits caps them', async (t) => {
+test('key bytes follow the bounds: gates of width 49 after a product (and a constant added), 50 after a sum of two, 64 on an input or with a public tensor added, and fssBits caps them', async (t) => {
   const n = 64;
   const data = () => Array.from({ length: n }, () => Math.random() - 0.5);
   const product = (c: tfe.Cluster) => tfe.mul(input(c, data()), input(c, data()));
@@ -59,7 +59,7 @@ test('key bytes follow the bounds: 49 bits after a product (and a constant added
   t.is(await opBytes('maxPool2d', pooled), 3 * 16 * perRelu(50));
 });
 
-test('a loaded model: its relus after Dense layers with biases compare 49 bits, and its answers match the float reference to fixed-point precision', async (t) => {
+test('a loaded model: its relus after Dense layers with biases take width 49, and its answers match the float reference to fixed-point precision', async (t) => {
   const weights = [
     { name: 'd0/kernel', shape: [8, 16], data: rnd(128, 0.5) },
     { name: 'd0/bias', shape: [16], data: rnd(16, 0.5) },
