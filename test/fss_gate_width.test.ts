@@ -219,3 +219,21 @@ test.serial("at the derived width, both gate forms: each compute server's view h
     }
   }
 });
+
+test("SAME max pooling over a product: the padding value (-2^(45+f)) counts in the bound, so windows at the edges still take their real pixels' maximum", async (t) => {
+  const c = newCluster('fss', { fssGate: 'one-round' });
+  try {
+    // 3x3 negative pixels, times 1 (a product: bounded), pooled 2x2 stride 2 SAME: the right and
+    // bottom windows are half padding, which must never win.
+    const px = Array.from({ length: 9 }, (_, i) => -(i + 1) - Math.random());
+    const y = tfe.mul(input(c, px, [1, 3, 3, 1]), input(c, new Array<number>(9).fill(1), [1, 3, 3, 1]));
+    const out = await tfe.defineOutput('output-receiver', tfe.maxPool2d(y, { poolSize: 2, strides: 2, padding: 'SAME' }));
+    const at = (i: number, j: number) => (i < 3 && j < 3 ? px[i * 3 + j] : -Infinity);
+    const want = [0, 2].flatMap((i) => [0, 2].map((j) => Math.max(at(i, j), at(i, j + 1), at(i + 1, j), at(i + 1, j + 1))));
+    for (let k = 0; k < 4; k++) t.true(Math.abs(out.data[k] - want[k]) <= 2 ** -15, `window ${k}: ${out.data[k]} against ${want[k]}`);
+    // Whole-ring gates: the padding's -2^61 ring units dwarf the product's bound.
+    t.is(c.transport.traffic().byOp.maxPool2d.bytes, 3 * 4 * perRelu(64));
+  } finally {
+    await c.close();
+  }
+});
