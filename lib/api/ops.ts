@@ -59,12 +59,12 @@ export function constantTensor(c: Cluster, values: readonly number[], shape: rea
 
 // ---------- linear ops ----------
 
-/**
- * x + k for a constant k of the program: every party knows k (server2 too, which deals the
- * comparisons' keys), so a private x's bound carries over, plus |k| (lib/api/bounds.ts).
- */
 const absBig = (v: bigint): bigint => (v < 0n ? -v : v);
 
+/**
+ * x + k (or x - k) for a constant k of the program: every party knows k (server2 too, which deals
+ * the comparisons' keys), so a private x's bound carries over, plus |k| (lib/api/bounds.ts).
+ */
 function plusConstant(op: 'add' | 'sub', x: AnyTensor, k: number): AnyTensor {
   const out = (op === 'add' ? add : sub)(x, scalarTensor(x.cluster, k, op));
   return out.kind === 'private' && x.kind === 'private' ? out.withBound(sumBound(x.bound, absBig(encodeScalar(x.cluster, k, op)))) : out;

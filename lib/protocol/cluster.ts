@@ -85,8 +85,9 @@ export class Cluster {
   /**
    * Products folded into the relu before them (the 'folded' and 'compact-folded' FSS gate forms)
    * in the programs built on this cluster so far, their cells (gate elements times output
-   * columns), and of those the cells folded into one-round gates (one key each; after a compact
-   * gate a cell is three dealt words): what `tfe deploy --fss-gate folded` reports for a model.
+   * columns), and the bytes of the keys the cells folded into one-round gates cost each compute
+   * server (after a compact gate a cell is three dealt words): what `tfe deploy --fss-gate folded`
+   * reports for a model.
    */
   readonly folds: FoldCounts = { products: 0, cells: 0, keyBytes: 0 };
   /** The results of the ops built on this cluster that have not settled yet (noteResult). */

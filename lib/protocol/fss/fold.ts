@@ -14,13 +14,12 @@ import { fssFoldedProduct } from './folded_product';
 import { foldsGates, foldsProduct, takesCompactForm } from './steps';
 
 /**
- * An FSS relu gate a product may fold into: whether it took the compact form, its op's bound (the
- * width its keys compare, gateBits), and the words of a key folded into it (one-round form).
+ * An FSS relu gate a product may fold into: whether it took the compact form, and the bits its DCF
+ * compares (from its op's bound, gateBits), which the keys folded into it compare too.
  */
 interface FssFoldableGate extends FoldableGate {
   readonly compact: boolean;
-  readonly gateBound?: bigint;
-  readonly keyWords: number;
+  readonly low: number;
 }
 
 const foldings = new Map<string, ProductFolding>();
@@ -40,8 +39,7 @@ function makeFolding(form: FssGate, fssBits: number): ProductFolding {
     gate: (op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({
       folding,
       opId: op.id,
-      gateBound: op.gateBound,
-      keyWords: dcfKeyWords(gateBits(fssBits, op) - 1, 2),
+      low: gateBits(fssBits, op) - 1,
       kept,
       holders: 0,
       compact: takesCompactForm(form, elements),
@@ -51,10 +49,10 @@ function makeFolding(form: FssGate, fssBits: number): ProductFolding {
       counts.products++;
       counts.cells += cells;
       const g = gate as FssFoldableGate;
-      if (!g.compact) counts.keyBytes += cells * 8 * g.keyWords;
+      if (!g.compact) counts.keyBytes += cells * 8 * dcfKeyWords(g.low, 2);
     },
     product: (p, op, gate, x, w, m, n, k) =>
-      fssFoldedProduct(p, op, { opId: gate.opId, gateBound: (gate as FssFoldableGate).gateBound, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),
+      fssFoldedProduct(p, op, { opId: gate.opId, low: (gate as FssFoldableGate).low, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),
   };
   return folding;
 }

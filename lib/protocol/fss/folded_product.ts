@@ -12,7 +12,7 @@ import type { MaskedShare } from '../pond/arith';
 import { oneMinusTwice } from '../sign_arith';
 import { compactMasks } from './compact_gate';
 import { gateMask } from './drelu';
-import { bitOf, Held, lowBits } from './gate_common';
+import { bitOf, Held } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 
 /**
@@ -22,8 +22,8 @@ import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
  */
 export interface OpenedGate {
   opId: number;
-  /** The gate op's bound (OpCtx.gateBound): the keys dealt here compare as many bits as the gate's. */
-  gateBound?: bigint;
+  /** The bits the gate's DCF compares (gate_common.ts lowBits): the keys dealt here compare as many. */
+  low: number;
   compact: boolean;
   opened: RingTensor[] | null;
 }
@@ -59,7 +59,7 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
   if (gate.compact) return compactFoldedProduct(p, op, gate, x, w, m, n, k);
   const cells = m * n * k;
   const cube = [m, n, k];
-  const low = lowBits(p, gate);
+  const low = gate.low;
   const words = dcfKeyWords(low, 2);
   const parts = keyChunks(cells, words);
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg([cells]), sub, [cells]);
