@@ -1,18 +1,43 @@
 // WebSocket transport throughput against a raw TCP socket (node:net) on loopback, same run:
-// 256 MiB in 8 MiB tensor messages (chunked into 4 MiB frames by the transport).
+// 256 MiB in 8 MiB tensor messages (chunked into 4 MiB frames by the transport), plain and over
+// mutual TLS as the service's server links run it. Both ends are in this process, on one thread,
+// so its CPU seconds per GB (process.cpuUsage) are what sending and receiving a GB cost together:
+// times the bytes a query moves between servers, that bounds it from below on a host with few cores
+// (bench/RESULTS.md, "What moving keys costs").
 //
 //   npm run bench:ws            table
 //   npm run bench:ws -- --json  one JSON object
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import * as tfe from '../lib';
 import { nowMs } from './lib/timing';
 import { checkOptions } from './lib/args';
+import { generateCertificates } from '../lib/serve/certs';
+import type { TlsMaterial } from '../lib/net/handshake';
+
+interface Rate {
+  gbps: number;
+  /** CPU seconds of this process (both ends) per GB moved. */
+  cpuSecondsPerGb: number;
+}
+
+async function timed(run: () => Promise<void>): Promise<Rate> {
+  const c0 = process.cpuUsage();
+  const t0 = nowMs();
+  await run();
+  const ms = nowMs() - t0;
+  const c = process.cpuUsage(c0);
+  const gb = TOTAL / 1e9;
+  return { gbps: gb / (ms / 1e3), cpuSecondsPerGb: (c.user + c.system) / 1e6 / gb };
+}
 
 const TOTAL = 256 << 20;
 const MESSAGE = 8 << 20;
 
-async function rawTcp(): Promise<number> {
+async function rawTcp(): Promise<Rate> {
   const payload = Buffer.alloc(MESSAGE, 7);
   let received = 0;
   let done!: () => void;
@@ -22,49 +47,69 @@ async function rawTcp(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   const client = net.connect(port, '127.0.0.1');
   await new Promise<void>((r) => client.once('connect', r));
-  const t0 = nowMs();
-  for (let sent = 0; sent < TOTAL; sent += MESSAGE)
-    if (!client.write(payload)) await new Promise<void>((r) => client.once('drain', r));
-  await finished;
-  const ms = nowMs() - t0;
+  const rate = await timed(async () => {
+    for (let sent = 0; sent < TOTAL; sent += MESSAGE)
+      if (!client.write(payload)) await new Promise<void>((r) => client.once('drain', r));
+    await finished;
+  });
   client.destroy();
   server.close();
-  return TOTAL / (ms / 1e3) / 1e9;
+  return rate;
 }
 
-async function webSocket(): Promise<number> {
-  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p })]));
+/** The transport between two endpoints, with each party's TLS material when given. */
+async function webSocket(tls?: Record<string, TlsMaterial>): Promise<Rate> {
+  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, ...(tls ? { tls: tls[p] } : {}) })]));
   await Promise.all([eps.get('a')!.start(['b']), eps.get('b')!.start(['a'])]);
   await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port: eps.get('b')!.port });
   const tr = new tfe.WebSocketTransport(['a', 'b'], eps);
   const data = new Uint8Array(MESSAGE).fill(7);
   const n = TOTAL / MESSAGE;
-  const t0 = nowMs();
-  const recvs = Array.from({ length: n }, (_, i) => tr.recv('b', 'a', { opId: i, op: 'bench', step: 's' }));
-  for (let i = 0; i < n; i++) await tr.send('a', 'b', { opId: i, op: 'bench', step: 's' }, { kind: 'tensor', dtype: 'ring64', shape: [MESSAGE / 8], data });
-  await Promise.all(recvs);
-  const ms = nowMs() - t0;
+  const rate = await timed(async () => {
+    const recvs = Array.from({ length: n }, (_, i) => tr.recv('b', 'a', { opId: i, op: 'bench', step: 's' }));
+    for (let i = 0; i < n; i++) await tr.send('a', 'b', { opId: i, op: 'bench', step: 's' }, { kind: 'tensor', dtype: 'ring64', shape: [MESSAGE / 8], data });
+    await Promise.all(recvs);
+  });
   await tr.close();
-  return TOTAL / (ms / 1e3) / 1e9;
+  return rate;
+}
+
+/** Mutual TLS material for parties a and b from a fresh local CA (lib/serve/certs.ts). */
+function tlsMaterial(): Record<string, TlsMaterial> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-ws-'));
+  try {
+    const { ca, certs } = generateCertificates(dir, ['a', 'b'], 1);
+    const read = (f: string) => fs.readFileSync(path.join(dir, f));
+    return Object.fromEntries(['a', 'b'].map((p) => [p, { ca: read(ca), cert: read(certs[p].cert), key: read(certs[p].key) }]));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
   checkOptions(process.argv.slice(2), { flags: ['--json'], usage: 'npm run bench:ws [-- --json]' });
+  const tls = tlsMaterial();
   // Alternate and keep the best of three each: the machine is shared.
-  const tcp: number[] = [], ws: number[] = [];
+  const tcp: Rate[] = [], ws: Rate[] = [], wss: Rate[] = [];
   for (let i = 0; i < 3; i++) {
     tcp.push(await rawTcp());
     ws.push(await webSocket());
+    wss.push(await webSocket(tls));
   }
-  const best = (a: number[]) => Math.max(...a);
-  const result = { tcp_gbps: best(tcp), ws_gbps: best(ws), ws_vs_tcp: best(ws) / best(tcp) };
+  const best = (a: Rate[]) => a.reduce((x, y) => (y.gbps > x.gbps ? y : x));
+  const [t, w, s] = [best(tcp), best(ws), best(wss)];
+  const result = {
+    tcp_gbps: t.gbps, ws_gbps: w.gbps, ws_vs_tcp: w.gbps / t.gbps, tls_gbps: s.gbps,
+    tcp_cpu_s_per_gb: t.cpuSecondsPerGb, ws_cpu_s_per_gb: w.cpuSecondsPerGb, tls_cpu_s_per_gb: s.cpuSecondsPerGb,
+  };
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(result));
     return;
   }
-  console.log('| path | GB/s (best of 3) |\n|---|--:|');
-  console.log(`| raw TCP (node:net) | ${result.tcp_gbps.toFixed(2)} |`);
-  console.log(`| WebSocket transport | ${result.ws_gbps.toFixed(2)} |`);
+  console.log('| path | GB/s (best of 3) | CPU s per GB, both ends |\n|---|--:|--:|');
+  console.log(`| raw TCP (node:net) | ${t.gbps.toFixed(2)} | ${t.cpuSecondsPerGb.toFixed(2)} |`);
+  console.log(`| WebSocket transport | ${w.gbps.toFixed(2)} | ${w.cpuSecondsPerGb.toFixed(2)} |`);
+  console.log(`| WebSocket transport, mutual TLS (server links) | ${s.gbps.toFixed(2)} | ${s.cpuSecondsPerGb.toFixed(2)} |`);
   console.log(`\nWebSocket / TCP: ${result.ws_vs_tcp.toFixed(2)} (target >= 0.5)`);
 }
 
