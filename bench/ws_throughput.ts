@@ -7,6 +7,7 @@
 //
 //   npm run bench:ws            table
 //   npm run bench:ws -- --json  one JSON object
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -59,7 +60,10 @@ async function rawTcp(): Promise<Rate> {
 
 /** The transport between two endpoints, with each party's TLS material when given. */
 async function webSocket(tls?: Record<string, TlsMaterial>): Promise<Rate> {
-  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, ...(tls ? { tls: tls[p] } : {}) })]));
+  // Plain links present a cluster secret, as a cluster without TLS must (and the endpoints then do
+  // not warn that anyone could claim a party name).
+  const secret = randomBytes(32);
+  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, ...(tls ? { tls: tls[p] } : { clusterSecret: secret }) })]));
   await Promise.all([eps.get('a')!.start(['b']), eps.get('b')!.start(['a'])]);
   await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port: eps.get('b')!.port });
   const tr = new tfe.WebSocketTransport(['a', 'b'], eps);
