@@ -11,6 +11,7 @@ import test from 'ava';
 import { freePorts, ServerExitedError, startLocalCluster, startLocalClusterOn, stopCluster } from '../lib/serve/local_cluster';
 import { missingServerFlags, SERVER_NODE_FLAGS } from '../lib/serve/node_flags';
 import { loadClusterConfig } from '../lib/serve/config';
+import { certificateLines } from '../lib/cli/provision_commands';
 
 /** A listener holding one free loopback port, as a racing program would (it drops whoever dials). */
 async function takenPort(): Promise<{ port: number; release: () => Promise<void> }> {
@@ -62,6 +63,25 @@ test('a port taken before its server listens: the cluster starts again on fresh 
     }
   } finally {
     await taken.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a fresh local cluster under TLS: no server warns that its certificate expires, nor does tfe status', async (t) => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  try {
+    const cluster = await startLocalCluster(dir, { onLine: (l) => lines.push(l) });
+    try {
+      const status = await certificateLines(cluster.config);
+      t.is(status.length, 3, status.join('\n'));
+      for (const l of status) t.regex(l, /certificate expires \d{4}-\d\d-\d\d \(in \d+ days\); sha256/);
+      t.false(status.some((l) => /WARNING/.test(l)), status.join('\n'));
+      t.deepEqual(lines.filter((l) => /expires/.test(l)), [], 'the servers logged no expiry warning');
+    } finally {
+      await stopCluster(cluster.procs);
+    }
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

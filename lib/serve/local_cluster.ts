@@ -12,6 +12,12 @@ import { PredictionClient } from './client';
 import { loadClusterConfig } from './config';
 import { SERVER_NODE_FLAGS } from './node_flags';
 import { generateCertificates } from './certs';
+import { EXPIRY_WARN_DAYS } from './provision_tls';
+
+// A local cluster's certificates are made again at every start, so their lifetime only has to
+// outlast one run; it is longer than the expiry warning's horizon so that servers and `tfe status`
+// do not tell the operator of a cluster started a minute ago to rotate them.
+const LOCAL_CERT_DAYS = 3 * EXPIRY_WARN_DAYS;
 
 /** Ports the OS reports free now (a tiny race with other programs is accepted for local use). */
 export async function freePorts(n: number): Promise<number[]> {
@@ -47,7 +53,7 @@ export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {
   fs.mkdirSync(dir, { recursive: true });
   const ports = opts.ports ?? (await freePorts(3));
   const tls = opts.tls ?? true;
-  const certs = tls ? generateCertificates(path.join(dir, 'certs'), [...SERVERS, 'model-owner']) : undefined;
+  const certs = tls ? generateCertificates(path.join(dir, 'certs'), [...SERVERS, 'model-owner'], LOCAL_CERT_DAYS) : undefined;
   const rel = (f: string) => path.join('certs', f);
   const config = {
     ...(certs ? { ca: rel(certs.ca), owner: { cert: rel(certs.certs['model-owner'].cert), key: rel(certs.certs['model-owner'].key) } } : {}),
