@@ -27,7 +27,9 @@
 //      relu's keys (lib/protocol/fss/folded_product.ts): a new deploy value, other messages.
 //  11: FSS gates compare only the bits their inputs can take, from bounds the model's structure
 //      gives (lib/api/bounds.ts, lib/protocol/fss/gate_common.ts gateBits): other key sizes.
-export const COMPUTE_VERSION = 11;
+//  12: a query of an FSS model deployed with 'auto' gates starts with server2 announcing its gate
+//      form, compact while queries wait for its dealing (lib/serve/gate_form.ts): a new message.
+export const COMPUTE_VERSION = 12;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

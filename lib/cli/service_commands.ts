@@ -234,7 +234,7 @@ export function addServiceCommands(program: Command): void {
           for (const s of all) {
             const mib = (b?: number) => (b === undefined ? '?' : `${(b / 2 ** 20).toFixed(0)} MiB`);
             // The offline pool: server2's runs ahead, and what server0 and server1 hold of them.
-            const pool = !s.operator ? '' : s.party === 'server2' ? `, pool ${s.pool?.held ?? 0} held (${s.pool?.making ?? 0} being dealt)` : `, ${mib(s.prefetched?.bytes)} dealt ahead`;
+            const pool = !s.operator ? '' : s.party === 'server2' ? `, pool ${s.pool?.held ?? 0} held (${s.pool?.making ?? 0} being dealt)${s.pool?.compactUnderLoad ? `, ${s.pool.compactUnderLoad} queries dealt compact under load` : ''}` : `, ${mib(s.prefetched?.bytes)} dealt ahead`;
             const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)})${pool}` : '';
             console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
           }

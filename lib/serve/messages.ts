@@ -75,8 +75,12 @@ export interface OperatorCounters {
   prefetched: { messages: number; bytes: number };
   rssBytes: number;
   heapUsedBytes: number;
-  /** server2's offline phase: queries recorded, served from the pool, held, being recorded or shipped now, dropped unused; bytes shipped ahead. */
-  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number };
+  /**
+   * server2's offline phase: queries recorded, served from the pool, held, being recorded or shipped
+   * now, dropped unused; bytes shipped ahead; queries of 'auto' FSS models dealt compact because
+   * queries waited for the dealing (lib/serve/gate_form.ts).
+   */
+  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number };
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;

@@ -23,6 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
+import { agreeGateForm, DealingPressure, followsLoad, type LoadForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -65,8 +66,9 @@ export interface Shipped {
 }
 
 /**
- * How a run ahead ended: shipped; discarded; or failed, before anything was shipped (its query
- * runs server2's side online) or part way (it cannot: the session holds part of a run).
+ * How a run ahead ended: shipped; discarded; or failed, before anything was shipped but its gate
+ * form's announcement (its query runs server2's side online, in that form) or part way (it
+ * cannot: the session holds part of a run).
  */
 type Outcome = Shipped | { dropped: true } | { failed: string; partWay: boolean };
 
@@ -77,7 +79,14 @@ interface Recording {
   run: Promise<Outcome>;
   /** Discarded while being made: it is not shipped. */
   dropped: boolean;
+  /** Made and shipped, or ended otherwise: a query taking it does not wait. */
+  settled: boolean;
+  /** The gate form it announced (an 'auto' FSS model's: gate_form.ts). */
+  form?: LoadForm;
 }
+
+/** What server2 does for a query with a reserved index: nothing (it was shipped ahead), or its side online, in the form a failed recording announced if it did. */
+export type Taken = { shipped: Shipped } | { online: true; form?: LoadForm };
 
 /** server2's recordings, by session index, for one epoch (at most `max` held at once). */
 export class PrecomputePool {
@@ -95,6 +104,8 @@ export class PrecomputePool {
   offlineBytes = 0;
   /** Recordings not finished yet: being made or shipped, or queued in their lane behind one that is. */
   making = 0;
+  /** Whether queries wait for the dealing, per model: an 'auto' FSS model's form (gate_form.ts). */
+  readonly pressure = new DealingPressure();
 
   constructor(private readonly log: Log, private readonly max: number) {}
 
@@ -111,7 +122,7 @@ export class PrecomputePool {
     for (const index of indices) {
       if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false };
+      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false };
       this.making++;
       // Shipped as it is made: the compute servers hold it until the query with this index comes.
       const out = ship(index);
@@ -123,6 +134,10 @@ export class PrecomputePool {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, fssBits: model.fssBits, players: [CLIENT] });
+        // The form is picked as the dealing starts, so it answers the load of that moment.
+        // Kept once both announcements are out: a run online after a failure then keeps the form
+        // without announcing it again (after one of the two, the run failed part way).
+        if (followsLoad(model)) rec.form = await agreeGateForm(fork, me, { pick: () => this.pressure.pick(model.name, batch) });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)], { index, maskedInput: false });
         this.recorded++;
         const { bytes } = out.traffic().total;
@@ -132,36 +147,45 @@ export class PrecomputePool {
         if (e instanceof Dropped || rec.dropped) return { dropped: true };
         if (!this.#unpoolable.has(model.name)) this.log(`model '${model.name}' is not pooled: ${e.message}`, 'pool-disabled', { model: model.name, reason: e.message });
         this.#unpoolable.add(model.name);
-        return { failed: e.message, partWay: out.traffic().total.messages > 0 };
-      }).finally(() => this.making--);
+        // The form's two announcements alone leave the session as an online run would start it.
+        return { failed: e.message, partWay: out.traffic().total.messages > (rec.form ? 2 : 0) };
+      }).finally(() => {
+        this.making--;
+        rec.settled = true;
+      });
       this.#ready.set(index, rec);
     }
   }
 
   /**
-   * Whether server2's side of the query with `index`, of `batch` rows, was shipped ahead (waiting
-   * for it if it is still being made or sent), taken out of the pool; undefined: run it online
-   * (nothing was prepared for it). A run ahead that failed part way fails the query (what it did
-   * ship is in the session), as does a recording of another batch size (server0's bug, not the
-   * client's).
+   * Whether server2's side of the query with `index`, of `batch` rows of `model`, was shipped ahead
+   * (waiting for it if it is still being made or sent), taken out of the pool; else run it online
+   * (nothing was prepared for it, or its recording failed before its first step). A run ahead that
+   * failed part way fails the query (what it did ship is in the session), as does a recording of
+   * another batch size (server0's bug, not the client's). Notes whether the query came while
+   * server2 was still dealing (`pressure`).
    */
-  async take(index: number, batch: number): Promise<Shipped | undefined> {
+  async take(index: number, batch: number, model: string): Promise<Taken> {
     const r = this.#ready.get(index);
     this.#ready.delete(index);
+    // Dealing still going on as a query starts (its own recording, or any other) means the pool's
+    // refills overlap the queries: on shared cores they take the queries' CPU, and on every host
+    // the compute servers' receiving of the keys takes their event loop's.
+    this.pressure.noteQuery(model, batch, !r || this.making > 0);
     if (r && r.batch !== batch) {
       r.dropped = true;
       this.discarded++;
       throw new Error(`pool index ${index} was recorded for batch ${r.batch}, the query has batch ${batch}`);
     }
-    if (!r) return undefined;
+    if (!r) return { online: true };
     const outcome = await r.run;
     if ('failed' in outcome) {
-      if (!outcome.partWay) return undefined;
+      if (!outcome.partWay) return { online: true, ...(r.form ? { form: r.form } : {}) };
       throw new Error(`server2's side of this query, dealt ahead, failed part way: ${outcome.failed}`);
     }
     if ('dropped' in outcome) throw new Error(`server2's side of this query was discarded (pool index ${index})`);
     this.replayed++;
-    return outcome;
+    return { shipped: outcome };
   }
 
   /** Drops the recording for `index` (its query will never run here). */
@@ -183,6 +207,7 @@ export class PrecomputePool {
   discardModel(model: string): void {
     for (const [index, r] of this.#ready) if (r.model === model) this.discard(index);
     this.#unpoolable.delete(model);
+    this.pressure.forget(model);
   }
 
   /** Drops every recording (the setup is retired): what was shipped is freed by the receivers. */

@@ -11,6 +11,7 @@ import type { DeployRequest, PredictRequest } from './messages';
 import { type DeployedModel, digestOf, specOf } from './model_store';
 import type { Notice } from './pairing';
 import { PooledTransport, poolSession } from './pool';
+import { agreeGateForm, followsLoad, type LoadForm } from './gate_form';
 import type { NextLease } from './input_mask';
 import { CLIENT, deployOnServer, type MaskedWeights, predictOnServer } from './programs';
 
@@ -33,10 +34,17 @@ export function sessionTransport(me: PartyName, endpoint: WsEndpoint, session: s
 export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
   const masks = epoch.masks.get(m.name);
   if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
-  // server2, pooled: its side was shipped ahead (else it runs now, into the pool session).
-  const shipped = me === SERVER2 && notice.pooled ? await epoch.pool.take(notice.index, req.shape[0]) : undefined;
-  if (shipped) return { offlineBytes: shipped.bytes };
+  // server2, pooled: its side was shipped ahead (else it runs now, into the pool session). A
+  // query without a pool index waits for server2's dealing whatever the pool holds.
+  let form: LoadForm | undefined;
+  if (me === SERVER2) {
+    const taken = notice.pooled ? await epoch.pool.take(notice.index, req.shape[0], m.name) : undefined;
+    if (taken && 'shipped' in taken) return { offlineBytes: taken.shipped.bytes };
+    if (!taken) epoch.pool.pressure.noteQuery(m.name, req.shape[0], true);
+    form = taken?.form;
+  }
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, players: [CLIENT] });
+  if (followsLoad(m)) await agreeGateForm(fork, me, me !== SERVER2 ? undefined : form ? { sent: form } : { pick: () => epoch.pool.pressure.pick(m.name, req.shape[0]) });
   return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}) }) };
 }
 

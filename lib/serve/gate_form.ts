@@ -1,0 +1,88 @@
+// FSS's 'auto' gate form under load (docs/fss.md, "Under load: compact gates"). A batch-1 query
+// of an 'auto' model takes one round per relu, with two-payload keys (1576 bytes per gate and
+// server after a product); the compact form takes a second round for keys under half that size
+// (696). When queries wait for server2's dealing (the pool drained, or no pool at all), the keys'
+// bytes are what they wait for, so server2 deals compact gates until queries stop waiting; when
+// the pool keeps up, queries keep the one-round form and its lower latency. server2 decides per
+// query (for a recording, when dealing starts) and tells server0 and server1 before anything
+// else of that query, in the session its side travels in, so the three agree on every gate.
+//
+// What the announcement reveals: the form only, a function of server2's load (how many queries
+// came while it was still dealing), public and independent of every input, weight and output.
+import type { Cluster } from '../protocol/cluster';
+import { type OpCtx, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
+import type { FssGate, ProtocolName } from '../protocol/protocols';
+import type { PartyName } from '../net/transport';
+
+/** The announcement's op: below every session's op ids, beside the input and output ops (programs.ts). */
+export const FORM_OP: OpCtx = { id: (1 << 20) + 1, name: 'gate-form' };
+const FORM_TAG = tag(FORM_OP, 'form');
+
+/** The forms a query of an 'auto' model runs in. */
+export type LoadForm = 'auto' | 'compact';
+
+/** How long server2 keeps dealing compact gates after a query waited for its dealing. */
+export const PRESSURE_HOLD_MS = 2000;
+
+/** Whether a model's queries follow server2's load: FSS deployed with fssGate 'auto' (any other form is the owner's choice, kept). */
+export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): boolean {
+  return m.protocol === 'fss' && m.fssGate === 'auto';
+}
+
+/**
+ * server2's record, per model and batch size, of whether queries wait for its dealing: one that
+ * came while its dealing was not done (a recording still being made or shipped, none made, or no
+ * pool index at all) puts its model and batch size under pressure for `holdMs`, during which their
+ * dealing is compact.
+ */
+export class DealingPressure {
+  #until = new Map<string, number>();
+  /** Queries (recorded ahead or run online) dealt in the compact form because of load. */
+  compact = 0;
+
+  constructor(private readonly holdMs = PRESSURE_HOLD_MS, private readonly now: () => number = Date.now) {}
+
+  /** A query of `batch` rows of `model` came for its dealing; `waited`: it was not done. */
+  noteQuery(model: string, batch: number, waited: boolean): void {
+    if (waited) this.#until.set(key(model, batch), this.now() + this.holdMs);
+  }
+
+  /** The form to deal the next query of `batch` rows of `model` in (counted when compact). */
+  pick(model: string, batch: number): LoadForm {
+    const under = (this.#until.get(key(model, batch)) ?? -Infinity) > this.now();
+    if (under) this.compact++;
+    return under ? 'compact' : 'auto';
+  }
+
+  /** The model is gone. */
+  forget(model: string): void {
+    for (const k of [...this.#until.keys()]) if (k.startsWith(key(model, ''))) this.#until.delete(k);
+  }
+}
+
+const key = (model: string, batch: number | string) => `${model}\u0000${batch}`;
+
+/**
+ * Every server of one query of an 'auto' model takes the same gate form: server2 announces it to
+ * server0 and server1 (`pick` decides it; `sent`: a recording already announced it into this
+ * session and failed before anything more, so the run online keeps it without a second message),
+ * and they read it before their first step. Sets the fork's form; returns it.
+ */
+export async function agreeGateForm(fork: Cluster, me: PartyName, server2?: { pick: () => LoadForm } | { sent: LoadForm }): Promise<LoadForm> {
+  const party = fork.party(me);
+  let form: LoadForm;
+  if (me === SERVER2) {
+    if (!server2) throw new Error('agreeGateForm: server2 needs the form to announce');
+    if ('sent' in server2) form = server2.sent;
+    else {
+      form = server2.pick();
+      await Promise.all([SERVER0, SERVER1].map((s) => party.sendControl(s, FORM_TAG, form)));
+    }
+  } else {
+    const said = await party.recvControl<unknown>(SERVER2, FORM_TAG);
+    if (said !== 'auto' && said !== 'compact') throw new Error(`server2 announced the gate form ${JSON.stringify(said).slice(0, 40)}: expected 'auto' or 'compact'`);
+    form = said;
+  }
+  fork.fssGate = form;
+  return form;
+}
