@@ -31,6 +31,14 @@ test('DealingPressure: compact while queries come during dealing, for the hold, 
   p.forget('m');
   t.is(p.pick('m', 1), 'auto', 'forgotten with its model');
   t.is(p.pick('m', 8), 'auto');
+  // Many batch sizes (a client picks them): the expired entries are dropped as new ones come.
+  for (let b = 1; b <= 200; b++) {
+    now += 600;
+    p.noteQuery('m', b, true);
+  }
+  t.true(p.tracked <= 64, `${p.tracked} entries`);
+  t.is(p.pick('m', 200), 'compact', 'the latest still held');
+  t.is(p.pick('m', 1), 'auto');
 });
 
 test('agreeGateForm: server0 and server1 take the form server2 picks; anything but auto or compact is refused by name', async (t) => {

@@ -1,13 +1,15 @@
 // FSS's 'auto' gate form under load (docs/fss.md, "Under load: compact gates"). A batch-1 query
 // of an 'auto' model takes one round per relu, with two-payload keys (1576 bytes per gate and
 // server after a product); the compact form takes a second round for keys under half that size
-// (696). When queries wait for server2's dealing (the pool drained, or no pool at all), the keys'
-// bytes are what they wait for, so server2 deals compact gates until queries stop waiting; when
-// the pool keeps up, queries keep the one-round form and its lower latency. server2 decides per
+// (696). When queries come while server2 is still dealing (refilling the pool, or dealing a query
+// on the spot), the keys' bytes are what they pay for: the dealing takes the cores they run on
+// (one host), the compute servers' event loops take the keys in (any host), or they wait for
+// them; so server2 deals compact gates until queries stop finding it busy, and when the pool
+// keeps up between queries they keep the one-round form and its lower latency. server2 decides per
 // query (for a recording, when dealing starts) and tells server0 and server1 before anything
 // else of that query, in the session its side travels in, so the three agree on every gate.
 //
-// What the announcement reveals: the form only, a function of server2's load (how many queries
+// What the announcement reveals: the form only, a function of server2's load (whether queries
 // came while it was still dealing), public and independent of every input, weight and output.
 import type { Cluster } from '../protocol/cluster';
 import { type OpCtx, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
@@ -21,7 +23,7 @@ const FORM_TAG = tag(FORM_OP, 'form');
 /** The forms a query of an 'auto' model runs in. */
 export type LoadForm = 'auto' | 'compact';
 
-/** How long server2 keeps dealing compact gates after a query waited for its dealing. */
+/** How long server2 keeps dealing compact gates after a query came while it was dealing. */
 export const PRESSURE_HOLD_MS = 2000;
 
 /** Whether a model's queries follow server2's load: FSS deployed with fssGate 'auto' (any other form is the owner's choice, kept). */
@@ -30,9 +32,9 @@ export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): bo
 }
 
 /**
- * server2's record, per model and batch size, of whether queries wait for its dealing: one that
- * came while its dealing was not done (a recording still being made or shipped, none made, or no
- * pool index at all) puts its model and batch size under pressure for `holdMs`, during which their
+ * server2's record, per model and batch size, of whether queries come while it is dealing: one that
+ * did (its own recording or another still being made or shipped, none made for it, or no pool
+ * index at all) puts its model and batch size under pressure for `holdMs`, during which their
  * dealing is compact.
  */
 export class DealingPressure {
@@ -42,9 +44,12 @@ export class DealingPressure {
 
   constructor(private readonly holdMs = PRESSURE_HOLD_MS, private readonly now: () => number = Date.now) {}
 
-  /** A query of `batch` rows of `model` came for its dealing; `waited`: it was not done. */
-  noteQuery(model: string, batch: number, waited: boolean): void {
-    if (waited) this.#until.set(key(model, batch), this.now() + this.holdMs);
+  /** A query of `batch` rows of `model` came; `busy`: server2 was still dealing. */
+  noteQuery(model: string, batch: number, busy: boolean): void {
+    if (!busy) return;
+    // Clients pick batch sizes: expired entries go before the map grows past a few.
+    if (this.#until.size >= 64) for (const [k, t] of this.#until) if (t <= this.now()) this.#until.delete(k);
+    this.#until.set(key(model, batch), this.now() + this.holdMs);
   }
 
   /** The form to deal the next query of `batch` rows of `model` in (counted when compact). */
@@ -52,6 +57,11 @@ export class DealingPressure {
     const under = (this.#until.get(key(model, batch)) ?? -Infinity) > this.now();
     if (under) this.compact++;
     return under ? 'compact' : 'auto';
+  }
+
+  /** Model and batch-size entries held (expired ones included until pruned). */
+  get tracked(): number {
+    return this.#until.size;
   }
 
   /** The model is gone. */

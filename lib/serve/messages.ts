@@ -78,7 +78,7 @@ export interface OperatorCounters {
   /**
    * server2's offline phase: queries recorded, served from the pool, held, being recorded or shipped
    * now, dropped unused; bytes shipped ahead; queries of 'auto' FSS models dealt compact because
-   * queries waited for the dealing (lib/serve/gate_form.ts).
+   * queries came while it was still dealing (lib/serve/gate_form.ts).
    */
   pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number };
   /** Native tensors alive and their bytes (a leak shows here first). */

@@ -104,7 +104,7 @@ export class PrecomputePool {
   offlineBytes = 0;
   /** Recordings not finished yet: being made or shipped, or queued in their lane behind one that is. */
   making = 0;
-  /** Whether queries wait for the dealing, per model: an 'auto' FSS model's form (gate_form.ts). */
+  /** Whether queries come while this server is still dealing, per model and batch size: an 'auto' FSS model's form (gate_form.ts). */
   readonly pressure = new DealingPressure();
 
   constructor(private readonly log: Log, private readonly max: number) {}

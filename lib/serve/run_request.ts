@@ -40,7 +40,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
   if (me === SERVER2) {
     const taken = notice.pooled ? await epoch.pool.take(notice.index, req.shape[0], m.name) : undefined;
     if (taken && 'shipped' in taken) return { offlineBytes: taken.shipped.bytes };
-    if (!taken) epoch.pool.pressure.noteQuery(m.name, req.shape[0], true);
+    if (!taken && followsLoad(m)) epoch.pool.pressure.noteQuery(m.name, req.shape[0], true);
     form = taken?.form;
   }
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, players: [CLIENT] });
