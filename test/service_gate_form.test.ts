@@ -5,7 +5,9 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { agreeGateForm, DealingPressure, FORM_OP, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
+import { randomBytes } from 'node:crypto';
+
+import { agreeGateForm, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
 import { SERVER0, SERVER1, SERVER2, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
@@ -57,25 +59,46 @@ test('agreeGateForm: server0 and server1 take the form server2 picks; anything b
   }
 });
 
-let c: TestCluster;
+test('foundBusy: a query waiting for its own keys always; others being dealt only over near links', (t) => {
+  const q = (recorded: boolean, finished: boolean, making: number, near: boolean) => foundBusy({ recorded, finished, making, near });
+  t.true(q(false, false, 0, false), 'nothing recorded: dealt on the spot');
+  t.true(q(true, false, 1, false), 'its recording not finished, far links too');
+  t.false(q(true, true, 0, true), 'ready, nothing else being dealt');
+  t.true(q(true, true, 2, true), 'ready, refills going on, near links');
+  t.false(q(true, true, 2, false), 'ready, refills going on, far links: a round costs more there');
+});
+
+test('nearLinks: both links measured and within NEAR_RTT_MS; a link not measured yet is not near', (t) => {
+  const rtt = (a?: number, b?: number) => (peer: string) => (peer === SERVER0 ? a : peer === SERVER1 ? b : 0);
+  t.true(nearLinks(rtt(0.2, NEAR_RTT_MS)));
+  t.false(nearLinks(rtt(0.2, 60)), 'one far link');
+  t.false(nearLinks(rtt(undefined, 0.2)), 'one not measured');
+  t.false(nearLinks(rtt(NEAR_RTT_MS + 0.01, 0.2)));
+});
+
+test('a server link measures its round trip as it comes up', async (t) => {
+  const secret = randomBytes(32);
+  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, clusterSecret: secret })]));
+  try {
+    await Promise.all([eps.get('a')!.start(['b']), eps.get('b')!.start(['a'])]);
+    t.is(eps.get('a')!.rttMs('b'), undefined, 'no link yet');
+    await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port: eps.get('b')!.port });
+    for (let i = 0; i < 200 && (eps.get('a')!.rttMs('b') === undefined || eps.get('b')!.rttMs('a') === undefined); i++) await new Promise((r) => setTimeout(r, 10));
+    for (const [me, peer] of [['a', 'b'], ['b', 'a']]) {
+      const rtt = eps.get(me)!.rttMs(peer);
+      t.true(rtt !== undefined && rtt > 0 && rtt < 1000, `${me} -> ${peer}: ${rtt} ms on loopback, without waiting for a heartbeat`);
+    }
+  } finally {
+    await Promise.all([...eps.values()].map((e) => e.close()));
+  }
+});
+
 let owner: tfe.PredictionClient;
+const clusters: TestCluster[] = [];
 const net = mlp([12, 24, 4]);
 const relu = (z: number) => Math.max(z, 0);
 
-test.before(async () => {
-  // A shallow pool, so that a burst's compact recordings are used up soon after it.
-  c = await startCluster({ extra: { precomputePool: 2 } });
-  await c.ready();
-  owner = await c.connect({ asOwner: true });
-  await owner.deploy(net.file, { name: 'auto', protocol: 'fss' });
-  await owner.deploy(net.file, { name: 'fixed', protocol: 'fss', fssGate: 'one-round' });
-});
-
-test.after.always(async () => {
-  await owner?.close();
-  await c?.stop();
-});
-
+/** What server2 dealt a query (shipped ahead, or sent while it ran) and server0's online rounds. */
 interface Seen {
   keyBytes: number;
   rounds: number;
@@ -86,41 +109,54 @@ async function exactQuery(t: { true: (v: boolean, m?: string) => void }, client:
   const p = await client.predict(model, { data: x, shape: [1, 12] });
   const want = net.forward(x, relu);
   t.true(want.every((w, i) => Math.abs(p.data[i] - w) < 1e-3), `${model}: ${Array.from(p.data)} vs ${Array.from(want)}`);
-  return { keyBytes: p.offlineBytes ?? 0, rounds: p.serverTraffic?.[0]?.rounds ?? -1 };
+  return { keyBytes: (p.offlineBytes ?? 0) + (p.serverTraffic?.[2]?.bytes ?? 0), rounds: p.serverTraffic?.[0]?.rounds ?? -1 };
 }
 
-const compactSoFar = async (): Promise<number> => ((await owner.status()) as ServerStatus[])[2].pool!.compactUnderLoad;
+/** A cluster with the net deployed twice under FSS: 'auto' and fixed to 'one-round'. */
+async function withModels(extra: Record<string, unknown>): Promise<{ c: TestCluster; owner: tfe.PredictionClient }> {
+  const c = await startCluster({ extra });
+  clusters.push(c);
+  await c.ready();
+  const owner = await c.connect({ asOwner: true });
+  await owner.deploy(net.file, { name: 'auto', protocol: 'fss' });
+  await owner.deploy(net.file, { name: 'fixed', protocol: 'fss', fssGate: 'one-round' });
+  return { c, owner };
+}
 
-test.serial('back to back an auto model is dealt compact gates, exactly; apart it takes one round again; an explicit form is kept', async (t) => {
-  const client = await c.connect();
-  // The one-round form's size and rounds, from the model deployed with it, queries apart (the
-  // second: a client's first query is not leased, and takes one round more).
-  await exactQuery(t, client, 'fixed');
+test.after.always(async () => {
+  await Promise.all(clusters.map((c) => c.stop()));
+});
+
+const server2Pool = async (o: tfe.PredictionClient) => ((await o.status()) as ServerStatus[])[2].pool!;
+
+test.serial('dealt on the spot (no pool), an auto model takes compact gates, exactly; one fixed to one round keeps it', async (t) => {
+  ({ owner } = await withModels({ precomputePool: 0 }));
+  const client = await (clusters.at(-1)!).connect();
+  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m); // a client's first query is not leased
+  const fixed = await exactQuery(t, client, 'fixed');
+  const before = (await server2Pool(owner)).compactUnderLoad;
+  for (let i = 0; i < 4; i++) {
+    const s = await exactQuery(t, client, 'auto');
+    // Compact keys at the relu's width after a Dense layer (87 words against 197 one-round), and
+    // the compact gate's second opening: one more round on each compute server.
+    t.true(s.keyBytes < 0.6 * fixed.keyBytes, `${s.keyBytes} against one-round ${fixed.keyBytes}`);
+    t.is(s.rounds, fixed.rounds + 1, `${JSON.stringify(s)} against one-round ${JSON.stringify(fixed)}`);
+    t.deepEqual(await exactQuery(t, client, 'fixed'), fixed, 'fssGate one-round is kept');
+  }
+  t.is((await server2Pool(owner)).compactUnderLoad - before, 4, "counted in server2's status");
+  await client.close();
+});
+
+test.serial('pooled, queries apart: an auto model is dealt one round per relu again once the hold is over', async (t) => {
+  ({ owner } = await withModels({ precomputePool: 2 }));
+  const client = await (clusters.at(-1)!).connect();
+  // Setup and deploy dealt the first recordings while the first queries came: wait out the hold.
+  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
+  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
   await poolSettled(owner);
   const fixed = await exactQuery(t, client, 'fixed');
-  t.true(fixed.keyBytes > 0, 'pooled');
-
-  const before = await compactSoFar();
-  const burst: Seen[] = [];
-  for (let i = 0; i < 10; i++) burst.push(await exactQuery(t, client, 'auto'));
-  const compact = burst.filter((s) => s.keyBytes < fixed.keyBytes);
-  t.true(compact.length >= 5, `compact gates dealt under load: ${burst.map((s) => s.keyBytes).join(' ')} (one-round ${fixed.keyBytes})`);
-  // The compact gate takes a second opening per relu: one more round on each compute server.
-  for (const s of compact) t.is(s.rounds, fixed.rounds + 1, `${JSON.stringify(s)} against one-round ${JSON.stringify(fixed)}`);
-  // Compact keys at the relu's width after a Dense layer (49 bits: 87 words against 197).
-  for (const s of compact) t.true(s.keyBytes < 0.6 * fixed.keyBytes, `${s.keyBytes} against ${fixed.keyBytes}`);
-  t.true((await compactSoFar()) - before >= compact.length, 'counted in server2 status');
-
-  // The explicit form under the same load: one round per relu, every query.
-  const fixedBurst: Seen[] = [];
-  for (let i = 0; i < 6; i++) fixedBurst.push(await exactQuery(t, client, 'fixed'));
-  for (const s of fixedBurst) t.deepEqual(s, fixed, 'fssGate one-round is kept under load');
-
-  // Apart: once the hold is over and the recordings dealt during the burst are used up, the
-  // queries are dealt in one round again.
-  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
   const apart: Seen[] = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 5; i++) {
     await poolSettled(owner);
     apart.push(await exactQuery(t, client, 'auto'));
   }

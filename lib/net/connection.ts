@@ -39,6 +39,15 @@ export class Connection {
   lastActive = Date.now();
   /** Pings sent since the last sign of life. */
   missed = 0;
+  /**
+   * The least round trip a ping took on this link, in ms (undefined before the first pong): the
+   * link's delay without the peer's busy spells, which delay pongs (ws answers pings from the
+   * event loop).
+   */
+  rttMs?: number;
+  #pingAt?: number;
+  /** Round trips timed so far: the first few pings follow each other closely (`measure`). */
+  #samples = 0;
   /** Refused: what still arrives is ignored, and what it held is already freed. */
   refused = false;
 
@@ -129,8 +138,39 @@ export class Connection {
     if (this.missed >= L.heartbeatMisses) return 'dead';
     if (this.client && Date.now() - this.lastActive > L.clientIdleMs) return 'idle';
     this.missed++;
-    this.ws.ping();
+    this.ping();
     return 'ok';
+  }
+
+  /** Pings the peer, timing the round trip (`rttMs`) when the pong comes. */
+  ping(): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.#pingAt = performance.now();
+    this.ws.ping();
+  }
+
+  /** A pong came: the round trip of the last ping, if it is still outstanding. */
+  pong(): void {
+    this.missed = 0;
+    if (this.#pingAt === undefined) return;
+    const rtt = performance.now() - this.#pingAt;
+    this.#pingAt = undefined;
+    this.#samples++;
+    this.rttMs = this.rttMs === undefined ? rtt : Math.min(this.rttMs, rtt);
+  }
+
+  /**
+   * Times the link's round trip now and a few more times shortly after (`rttMs` keeps the least):
+   * a link comes up while both ends are busy setting up, which delays the first pongs, and the
+   * heartbeat's pings come only every heartbeatMs.
+   */
+  measure(times = RTT_SAMPLES, gapMs = RTT_GAP_MS): void {
+    this.ping();
+    const next = setInterval(() => {
+      if (this.#samples >= times || this.ws.readyState !== WebSocket.OPEN) return clearInterval(next);
+      this.ping();
+    }, gapMs);
+    next.unref();
   }
 
   /** Frees the unfinished messages of one session, or all of them. */
@@ -138,6 +178,10 @@ export class Connection {
     for (const [id, u] of this.#unfinished) if (session === undefined || u.first.session === session) this.#forget(id, u);
   }
 }
+
+/** A server link's round trip is timed this many times as it comes up, this far apart (Connection.measure). */
+const RTT_SAMPLES = 5;
+const RTT_GAP_MS = 200;
 
 /** Client session ids: random UUIDs (what PredictionClient uses); server-internal sessions never look like one. */
 export const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -145,6 +145,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#limits;
   }
 
+  /** The least round trip measured on the link with `peer` (ms; undefined before the first pong, or with no link). */
+  rttMs(peer: PartyName): number | undefined {
+    return this.#conns.get(peer)?.rttMs;
+  }
+
   /** Whether a connection with `peer` is open now. */
   connected(peer: PartyName): boolean {
     return this.#conns.get(peer)?.ws.readyState === WebSocket.OPEN;
@@ -231,7 +236,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     // not a second copy joined with the header (wire.ts decodeFrame).
     ws.binaryType = 'fragments';
     ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => this.#onMessage(conn, data, isBinary));
-    ws.on('pong', () => (conn.missed = 0));
+    ws.on('pong', () => conn.pong());
     ws.on('ping', () => (conn.missed = 0));
     ws.on('error', (e: Error & { code?: string }) => {
       // ws refuses oversize frames and protocol violations itself, then closes.
@@ -241,6 +246,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     });
     ws.on('close', (code, reason) => this.#onClose(conn, code, reason));
     this.#heartbeat ??= setInterval(() => this.#tick(), this.#limits.heartbeatMs).unref();
+    // A server link's round trip is known at once (rttMs), not only after the first heartbeat.
+    if (!client) conn.measure();
     this.#emit('peer-up', peer);
   }
 

@@ -9,6 +9,7 @@ import type { WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import type { DeployedModel } from './model_store';
 import { PrecomputePool } from './pool';
+import { nearLinks } from './gate_form';
 import { type MaskedWeights, maskWeights } from './programs';
 import type { Log } from '../log';
 
@@ -37,7 +38,7 @@ export class Epoch {
    */
   constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log) {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
-    this.pool = new PrecomputePool(log, poolMax);
+    this.pool = new PrecomputePool(log, poolMax, () => nearLinks((peer) => endpoint.rttMs(peer)));
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
     this.#nextIndex = announced.length + 1;
     const others = SERVERS.filter((s) => s !== me);

@@ -1,11 +1,12 @@
 // FSS's 'auto' gate form under load (docs/fss.md, "Under load: compact gates"). A batch-1 query
 // of an 'auto' model takes one round per relu, with two-payload keys (1576 bytes per gate and
 // server after a product); the compact form takes a second round for keys under half that size
-// (696). When queries come while server2 is still dealing (refilling the pool, or dealing a query
-// on the spot), the keys' bytes are what they pay for: the dealing takes the cores they run on
-// (one host), the compute servers' event loops take the keys in (any host), or they wait for
-// them; so server2 deals compact gates until queries stop finding it busy, and when the pool
-// keeps up between queries they keep the one-round form and its lower latency. server2 decides per
+// (696). When a query has to wait for its keys (its recording still being made or shipped, none
+// made, or dealt on the spot), or, over near links (a LAN, one host), comes while server2 is still
+// dealing any other, the keys' bytes are what it pays for: it waits for them, or the dealing takes
+// the cores it runs on (one host) and the compute servers' event loops take the keys in. So
+// server2 deals compact gates until queries stop finding it so, and when the pool keeps up
+// between queries they keep the one-round form and its lower latency. server2 decides per
 // query (for a recording, when dealing starts) and tells server0 and server1 before anything
 // else of that query, in the session its side travels in, so the three agree on every gate.
 //
@@ -26,16 +27,39 @@ export type LoadForm = 'auto' | 'compact';
 /** How long server2 keeps dealing compact gates after a query came while it was dealing. */
 export const PRESSURE_HOLD_MS = 2000;
 
+/**
+ * A link whose round trip is at most this is a LAN's or one host's: there a compact gate's extra
+ * round costs well under a millisecond, less than the contention of dealing beside the queries.
+ * Over longer links a round costs more than that contention, and only a query that had to wait
+ * for its own keys says the keys are the bottleneck.
+ */
+export const NEAR_RTT_MS = 5;
+
+/** Whether server2's links to server0 and server1 are near (both measured, both within NEAR_RTT_MS). */
+export function nearLinks(rttMs: (peer: PartyName) => number | undefined): boolean {
+  return [SERVER0, SERVER1].every((s) => (rttMs(s) ?? Infinity) <= NEAR_RTT_MS);
+}
+
+/**
+ * Whether a query found server2 busy dealing, as it takes its index: it waits for its own keys
+ * (none recorded, or its recording not finished), or, over near links, others are being dealt
+ * (`making`, its own excluded when finished): the refills then overlap the queries, taking their
+ * CPU on shared cores and the compute servers' event loops on any host, which costs more than a
+ * round there.
+ */
+export function foundBusy(q: { recorded: boolean; finished: boolean; making: number; near: boolean }): boolean {
+  return !q.recorded || !q.finished || (q.making > 0 && q.near);
+}
+
 /** Whether a model's queries follow server2's load: FSS deployed with fssGate 'auto' (any other form is the owner's choice, kept). */
 export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): boolean {
   return m.protocol === 'fss' && m.fssGate === 'auto';
 }
 
 /**
- * server2's record, per model and batch size, of whether queries come while it is dealing: one that
- * did (its own recording or another still being made or shipped, none made for it, or no pool
- * index at all) puts its model and batch size under pressure for `holdMs`, during which their
- * dealing is compact.
+ * server2's record, per model and batch size, of whether queries find it busy dealing (the pool
+ * says when: pool.ts take): one that did puts its model and batch size under pressure for
+ * `holdMs`, during which their dealing is compact.
  */
 export class DealingPressure {
   #until = new Map<string, number>();

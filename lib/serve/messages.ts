@@ -81,6 +81,12 @@ export interface OperatorCounters {
    * queries came while it was still dealing (lib/serve/gate_form.ts).
    */
   pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number };
+  /**
+   * The least round trip measured on the links to the other servers, in ms (null before the first
+   * pong): pings as a link comes up and with every heartbeat. server2 takes links within
+   * NEAR_RTT_MS as a LAN's or one host's (lib/serve/gate_form.ts).
+   */
+  linkRttMs: Record<string, number | null>;
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;

@@ -23,7 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
-import { agreeGateForm, DealingPressure, followsLoad, type LoadForm } from './gate_form';
+import { agreeGateForm, DealingPressure, followsLoad, foundBusy, type LoadForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -107,7 +107,8 @@ export class PrecomputePool {
   /** Whether queries come while this server is still dealing, per model and batch size: an 'auto' FSS model's form (gate_form.ts). */
   readonly pressure = new DealingPressure();
 
-  constructor(private readonly log: Log, private readonly max: number) {}
+  /** `near`: whether the links to server0 and server1 are a LAN's or one host's (gate_form.ts nearLinks). */
+  constructor(private readonly log: Log, private readonly max: number, private readonly near: () => boolean) {}
 
   /** Recordings held (made or being made). */
   get held(): number {
@@ -168,10 +169,7 @@ export class PrecomputePool {
   async take(index: number, batch: number, model: string): Promise<Taken> {
     const r = this.#ready.get(index);
     this.#ready.delete(index);
-    // Dealing still going on as a query starts (its own recording, or any other) means the pool's
-    // refills overlap the queries: on shared cores they take the queries' CPU, and on every host
-    // the compute servers' receiving of the keys takes their event loop's.
-    this.pressure.noteQuery(model, batch, !r || this.making > 0);
+    this.pressure.noteQuery(model, batch, foundBusy({ recorded: !!r, finished: r?.settled ?? false, making: this.making, near: this.making > 0 && this.near() }));
     if (r && r.batch !== batch) {
       r.dropped = true;
       this.discarded++;

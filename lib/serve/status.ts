@@ -9,6 +9,7 @@ import type { LeaseBook } from './leases';
 import type { SessionAccounting } from './limits';
 import type { ServerStatus } from './messages';
 import { poolSessionPrefix } from './pool';
+import { SERVERS } from '../protocol/party';
 
 export interface StatusSources {
   me: PartyName;
@@ -42,5 +43,6 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     sessions: s.sessions.counters(),
     leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired },
     endpoint: s.endpoint.stats(),
+    linkRttMs: Object.fromEntries(SERVERS.filter((p) => p !== s.me).map((p) => [p, s.endpoint.rttMs(p) ?? null])),
   };
 }
