@@ -160,9 +160,9 @@ export class Connection {
   }
 
   /**
-   * Times the link's round trip now and a few more times shortly after (`rttMs` keeps the least):
-   * a link comes up while both ends are busy setting up, which delays the first pongs, and the
-   * heartbeat's pings come only every heartbeatMs.
+   * Times the link's round trip now and then every `gapMs`, `times` times in all (`rttMs` keeps
+   * the least): a link comes up while both ends are busy setting up (and a busy peer answers a
+   * ping late), and the heartbeat's pings come only every heartbeatMs.
    */
   measure(times = RTT_SAMPLES, gapMs = RTT_GAP_MS): void {
     this.ping();
@@ -180,8 +180,8 @@ export class Connection {
 }
 
 /** A server link's round trip is timed this many times as it comes up, this far apart (Connection.measure). */
-const RTT_SAMPLES = 5;
-const RTT_GAP_MS = 200;
+const RTT_SAMPLES = 20;
+const RTT_GAP_MS = 500;
 
 /** Client session ids: random UUIDs (what PredictionClient uses); server-internal sessions never look like one. */
 export const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

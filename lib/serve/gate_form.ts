@@ -28,12 +28,13 @@ export type LoadForm = 'auto' | 'compact';
 export const PRESSURE_HOLD_MS = 2000;
 
 /**
- * A link whose round trip is at most this is a LAN's or one host's: there a compact gate's extra
- * round costs well under a millisecond, less than the contention of dealing beside the queries.
- * Over longer links a round costs more than that contention, and only a query that had to wait
- * for its own keys says the keys are the bottleneck.
+ * A link whose least measured round trip is at most this is a LAN's, a metro link's or one
+ * host's: there a compact gate's extra rounds (one per relu layer and max-pool level) cost less
+ * than the contention of dealing beside the queries (C_max: 7 rounds, under 1 ms each on a LAN,
+ * against 20-30 ms of CPU per query). Over longer links they cost more, and only a query that had
+ * to wait for its own keys says the keys are the bottleneck.
  */
-export const NEAR_RTT_MS = 5;
+export const NEAR_RTT_MS = 10;
 
 /** Whether server2's links to server0 and server1 are near (both measured, both within NEAR_RTT_MS). */
 export function nearLinks(rttMs: (peer: PartyName) => number | undefined): boolean {
