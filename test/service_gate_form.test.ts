@@ -8,9 +8,13 @@ import * as tfe from '../lib';
 import { randomBytes } from 'node:crypto';
 
 import { agreeGateForm, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
-import { SERVER0, SERVER1, SERVER2, tag } from '../lib/protocol/party';
+import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
+import { MemoryTransport } from '../lib/net/memory_transport';
+import { PrecomputePool } from '../lib/serve/pool';
+import { CLIENT } from '../lib/serve/programs';
+import type { ModelSpec } from '../lib/api/layers_spec';
 import { poolSettled, startCluster, type TestCluster } from './helpers/service';
 
 test('DealingPressure: compact while queries come during dealing, for the hold, per model and batch size', (t) => {
@@ -66,6 +70,33 @@ test('foundBusy: a query waiting for its own keys always; others being dealt onl
   t.false(q(true, true, 0, true), 'ready, nothing else being dealt');
   t.true(q(true, true, 2, true), 'ready, refills going on, near links');
   t.false(q(true, true, 2, false), 'ready, refills going on, far links: a round costs more there');
+});
+
+test("a recording that fails after announcing its form leaves its query to run online in that form, announced once; a fixed form announces nothing", async (t) => {
+  // Three servers in this process, no players: as a server's epoch cluster (epoch.ts), all hosted.
+  const root = new tfe.Cluster({ protocol: 'fss', players: [] });
+  await root.ready();
+  // A model whose steps fail as they are built: after the announcement, before any dealing.
+  const broken = { params: [], inputShape: [4], build: () => { throw new Error('a broken model'); } } as unknown as ModelSpec;
+  const logs: string[] = [];
+  const pool = new PrecomputePool((m) => logs.push(m), 8, () => true);
+  pool.pressure.noteQuery('m', 1, true);
+  const run = (fssGate: 'auto' | 'one-round', index: number) => {
+    const out = new MemoryTransport([...SERVERS, CLIENT]);
+    pool.prepare(root, SERVER2, { name: fssGate === 'auto' ? 'm' : 'n', protocol: 'fss', fssGate, fssBits: 64, spec: broken, shares: [] }, { masked: [], refs: [] }, 1, [index], () => out);
+    return out;
+  };
+  const out = run('auto', 5);
+  t.deepEqual(await pool.take(5, 1, 'm'), { online: true, form: 'compact' });
+  t.is(out.traffic().total.messages, 2, 'the two announcements only');
+  // What server0 and server1 read from the session: the form the run online keeps.
+  const session = root.fork(out, 5, { players: [CLIENT] });
+  t.deepEqual(await Promise.all([agreeGateForm(session, SERVER0), agreeGateForm(session, SERVER1)]), ['compact', 'compact']);
+  t.regex(logs.join('\n'), /model 'm' is not pooled: a broken model/);
+  // A fixed form announces nothing: its failed recording leaves the query no form to keep.
+  const fixedOut = run('one-round', 6);
+  t.deepEqual(await pool.take(6, 1, 'n'), { online: true });
+  t.is(fixedOut.traffic().total.messages, 0);
 });
 
 test('nearLinks: both links measured and within NEAR_RTT_MS; a link not measured yet is not near', (t) => {
