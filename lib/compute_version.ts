@@ -28,7 +28,7 @@
 //  11: FSS gates compare only the bits their inputs can take, from bounds the model's structure
 //      gives (lib/api/bounds.ts, lib/protocol/fss/gate_common.ts gateBits): other key sizes.
 //  12: a query of an FSS model deployed with 'auto' gates starts with server2 announcing its gate
-//      form, compact while queries come as it is still dealing (lib/serve/gate_form.ts): a new message.
+//      form, compact while queries find it busy dealing (lib/serve/gate_form.ts): a new message.
 export const COMPUTE_VERSION = 12;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */

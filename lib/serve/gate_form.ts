@@ -11,7 +11,8 @@
 // else of that query, in the session its side travels in, so the three agree on every gate.
 //
 // What the announcement reveals: the form only, a function of server2's load (whether queries
-// came while it was still dealing), public and independent of every input, weight and output.
+// found it busy dealing, and its links' round trips), public and independent of every input,
+// weight and output.
 import type { Cluster } from '../protocol/cluster';
 import { type OpCtx, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
@@ -24,7 +25,7 @@ const FORM_TAG = tag(FORM_OP, 'form');
 /** The forms a query of an 'auto' model runs in. */
 export type LoadForm = 'auto' | 'compact';
 
-/** How long server2 keeps dealing compact gates after a query came while it was dealing. */
+/** How long server2 keeps dealing compact gates after a query found it busy dealing. */
 export const PRESSURE_HOLD_MS = 2000;
 
 /**
@@ -69,7 +70,7 @@ export class DealingPressure {
 
   constructor(private readonly holdMs = PRESSURE_HOLD_MS, private readonly now: () => number = Date.now) {}
 
-  /** A query of `batch` rows of `model` came; `busy`: server2 was still dealing. */
+  /** A query of `batch` rows of `model` came; `busy`: it found server2 busy dealing (foundBusy). */
   noteQuery(model: string, batch: number, busy: boolean): void {
     if (!busy) return;
     // Clients pick batch sizes: expired entries go before the map grows past a few.

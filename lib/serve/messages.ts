@@ -78,7 +78,7 @@ export interface OperatorCounters {
   /**
    * server2's offline phase: queries recorded, served from the pool, held, being recorded or shipped
    * now, dropped unused; bytes shipped ahead; queries of 'auto' FSS models dealt compact because
-   * queries came while it was still dealing (lib/serve/gate_form.ts).
+   * queries found it busy dealing (lib/serve/gate_form.ts).
    */
   pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number };
   /**

@@ -104,7 +104,7 @@ export class PrecomputePool {
   offlineBytes = 0;
   /** Recordings not finished yet: being made or shipped, or queued in their lane behind one that is. */
   making = 0;
-  /** Whether queries come while this server is still dealing, per model and batch size: an 'auto' FSS model's form (gate_form.ts). */
+  /** Whether queries find this server busy dealing, per model and batch size: an 'auto' FSS model's form (gate_form.ts). */
   readonly pressure = new DealingPressure();
 
   /** `near`: whether the links to server0 and server1 are a LAN's or one host's (gate_form.ts nearLinks). */
@@ -163,8 +163,8 @@ export class PrecomputePool {
    * (waiting for it if it is still being made or sent), taken out of the pool; else run it online
    * (nothing was prepared for it, or its recording failed before its first step). A run ahead that
    * failed part way fails the query (what it did ship is in the session), as does a recording of
-   * another batch size (server0's bug, not the client's). Notes whether the query came while
-   * server2 was still dealing (`pressure`).
+   * another batch size (server0's bug, not the client's). Notes whether the query found server2
+   * busy dealing (`pressure`, gate_form.ts foundBusy).
    */
   async take(index: number, batch: number, model: string): Promise<Taken> {
     const r = this.#ready.get(index);
