@@ -16,6 +16,9 @@
 //   npm run bench:b1 -- --fss-gate folded   the FSS deployments in that gate form (docs/fss.md)
 //   npm run bench:b1 -- --net wan       links through bench:table's emulating proxies (lan 0.2 ms
 //                                       RTT 10 Gbit/s, wan 60 ms RTT 300 Mbit/s, or --rtt MS --rate MBIT)
+//   npm run bench:b1 -- --back-to-back 30   steady load: each round's sample for a protocol is a
+//                                       block of 30 queries sent back to back (ms per query), the
+//                                       gap between blocks; the pools refill during the blocks
 // A round is one query per protocol, each followed by the gap (the FSS and Pond pools refill in
 // it, so their latency is the online phase's). Reported per network: each protocol's median and
 // p90, and FSS / SecureNN and FSS / Pond as the ratio of the medians and as the median of the
@@ -58,8 +61,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     flags: ['--json', '--cpu', '--floor'],
-    values: ['--only', '--rounds', '--gap-ms', '--fss-bits', '--fss-gate', '--net', '--rtt', '--rate'],
-    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--json] [--cpu] [--floor] [--fss-bits N] [--fss-gate auto|one-round|compact|folded|compact-folded] [--net lan|wan | --rtt MS --rate MBIT]`,
+    values: ['--only', '--rounds', '--gap-ms', '--fss-bits', '--fss-gate', '--net', '--rtt', '--rate', '--back-to-back'],
+    usage: `npm run bench:b1 [-- --only A,C_max] [--rounds N] [--gap-ms MS] [--back-to-back N] [--json] [--cpu] [--floor] [--fss-bits N] [--fss-gate auto|one-round|compact|folded|compact-folded] [--net lan|wan | --rtt MS --rate MBIT]`,
   });
   const json = argv.includes('--json'), withCpu = argv.includes('--cpu');
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
@@ -67,6 +70,8 @@ async function main(): Promise<void> {
   const nets = [...new Set([...(argv.includes('--floor') ? FLOOR_NETS : []), ...(onlyAt >= 0 ? argv[onlyAt + 1].split(',') : NETS)])];
   for (const n of nets) if (!NETS.includes(n) && !FLOOR_NETS.includes(n)) throw new Error(`--only: unknown network '${n}' (one of ${[...NETS, ...FLOOR_NETS].join(', ')})`);
   const rounds = numberOption(argv, '--rounds', 40), gapMs = numberOption(argv, '--gap-ms', 400);
+  const block = numberOption(argv, '--back-to-back', 1, 1);
+  if (!Number.isInteger(block)) throw new Error(`--back-to-back wants a whole number of queries, got ${block}`);
   const fssBits = argv.includes('--fss-bits') ? checkFssBits(numberOption(argv, '--fss-bits', 64), '--fss-bits') : undefined;
   const fssGate = argv.includes('--fss-gate') ? checkFssGate(argv[argv.indexOf('--fss-gate') + 1], '--fss-gate') : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
@@ -101,8 +106,13 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         for (const p of shuffled(protocols)) {
           const c0 = withCpu ? cpuBefore() : [];
-          lat[p].push((await client.predict(`${net}-${p}`, input())).latencyMs);
-          if (withCpu) cpuAfter().forEach((v, i) => (cpu[p][i] += (v - c0[i]) / 1e6 / rounds));
+          if (block === 1) lat[p].push((await client.predict(`${net}-${p}`, input())).latencyMs);
+          else {
+            const t0 = performance.now();
+            for (let q = 0; q < block; q++) await client.predict(`${net}-${p}`, input());
+            lat[p].push((performance.now() - t0) / block);
+          }
+          if (withCpu) cpuAfter().forEach((v, i) => (cpu[p][i] += (v - c0[i]) / 1e6 / rounds / block));
           await pause();
         }
       }
@@ -129,7 +139,7 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
     removeFloorFiles();
   }
-  if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, ...(emulated ? { network: emulated.check } : {}), results })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, rounds, gapMs, backToBack: block, ...(emulated ? { network: emulated.check } : {}), results })}\n`);
   else {
     say('\n| net | SecureNN ms | FSS ms | Pond ms | FSS / SecureNN (<= 0.5) | FSS / Pond (<= 1.5) |');
     say('|---|---|---|---|---|---|');
@@ -150,7 +160,8 @@ async function main(): Promise<void> {
       const above = (r: NetResult, p: Protocol) => r.median_ms[p]! - floor.median_ms[p]!;
       for (const r of results) if (r !== floor) say(`| ${r.network} | ${above(r, 'securenn').toFixed(1)} | ${above(r, 'fss').toFixed(1)} | ${(above(r, 'fss') / above(r, 'securenn')).toFixed(2)} |`);
     }
-    say(`\nMedians (p90), ${rounds} paired rounds ${gapMs} ms apart; ratios of the medians (median of the rounds' ratios). Command: \`npm run bench:b1 -- ${argv.join(' ')}\`.`);
+    const what = block === 1 ? `${rounds} paired rounds ${gapMs} ms apart` : `${rounds} paired rounds of blocks of ${block} queries back to back (ms per query), ${gapMs} ms between blocks`;
+    say(`\nMedians (p90), ${what}; ratios of the medians (median of the rounds' ratios). Command: \`npm run bench:b1 -- ${argv.join(' ')}\`.`);
   }
 }
 
