@@ -1,12 +1,13 @@
 // FSS's 'auto' gate form under load (lib/serve/gate_form.ts): server2 deals compact gates while
-// queries come as it is still dealing, and the one-round form again once they stop; the three
-// servers agree on every query's form through server2's announcement; a model deployed with an
-// explicit form keeps it. Exactness against the plaintext forward pass in every form.
+// queries find it busy dealing (waiting for their own keys, or, over near links, beside refills),
+// and the one-round form again once they stop; the three servers agree on every query's form
+// through server2's announcement; a model deployed with an explicit form keeps it; links time
+// their round trips. Exactness against the plaintext forward pass in every form.
+import { randomBytes } from 'node:crypto';
+
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { randomBytes } from 'node:crypto';
-
 import { agreeGateForm, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
 import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
