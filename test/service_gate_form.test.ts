@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import test from 'ava';
+import WebSocket from 'ws';
 
 import * as tfe from '../lib';
 import { agreeGateForm, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
@@ -13,6 +14,7 @@ import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
 import { MemoryTransport } from '../lib/net/memory_transport';
+import { Connection } from '../lib/net/connection';
 import { PrecomputePool } from '../lib/serve/pool';
 import { CLIENT } from '../lib/serve/programs';
 import type { ModelSpec } from '../lib/api/layers_spec';
@@ -106,6 +108,27 @@ test('nearLinks: both links measured and within NEAR_RTT_MS; a link not measured
   t.false(nearLinks(rtt(0.2, 60)), 'one far link');
   t.false(nearLinks(rtt(undefined, 0.2)), 'one not measured');
   t.false(nearLinks(rtt(NEAR_RTT_MS + 0.01, 0.2)));
+});
+
+test("a pong counts only for the ping it echoes: a late pong of an earlier ping is not timed against a later one", async (t) => {
+  const sent: string[] = [];
+  const ws = { readyState: WebSocket.OPEN, ping: (d: Buffer) => sent.push(d.toString()) } as unknown as WebSocket;
+  const c = new Connection('server1', ws, false);
+  c.ping();
+  await new Promise((r) => setTimeout(r, 60));
+  c.ping();
+  t.deepEqual(sent, ['1', '2']);
+  c.missed = 2;
+  c.pong(Buffer.from('1'));
+  t.is(c.rttMs, undefined, "the first ping's pong, 60 ms late, is not the second's round trip");
+  t.is(c.missed, 0, 'any pong is a sign of life');
+  c.pong();
+  t.is(c.rttMs, undefined, 'a pong without the number');
+  await new Promise((r) => setTimeout(r, 20));
+  c.pong(Buffer.from('2'));
+  t.true(c.rttMs! >= 15 && c.rttMs! < 1000, `${c.rttMs} ms`);
+  c.pong(Buffer.from('2'));
+  t.true(c.rttMs! >= 15, 'timed once');
 });
 
 test('a server link measures its round trip as it comes up', async (t) => {

@@ -45,9 +45,9 @@ export class Connection {
    * event loop).
    */
   rttMs?: number;
-  #pingAt?: number;
-  /** Round trips timed so far: the first few pings follow each other closely (`measure`). */
-  #samples = 0;
+  /** The ping whose pong is awaited: its number (echoed in the pong) and when it went. */
+  #ping?: { id: number; at: number };
+  #pings = 0;
   /** Refused: what still arrives is ignored, and what it held is already freed. */
   refused = false;
 
@@ -142,32 +142,38 @@ export class Connection {
     return 'ok';
   }
 
-  /** Pings the peer, timing the round trip (`rttMs`) when the pong comes. */
+  /** Pings the peer with a number the pong echoes, timing the round trip (`rttMs`) when it comes. */
   ping(): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.#pingAt = performance.now();
-    this.ws.ping();
+    const id = ++this.#pings;
+    this.#ping = { id, at: performance.now() };
+    this.ws.ping(Buffer.from(String(id)));
   }
 
-  /** A pong came: the round trip of the last ping, if it is still outstanding. */
-  pong(): void {
+  /**
+   * A pong came: the round trip of the last ping when it echoes that ping's number (a late pong of
+   * an earlier ping, timed against a later one, would read too short).
+   */
+  pong(data?: Buffer): void {
     this.missed = 0;
-    if (this.#pingAt === undefined) return;
-    const rtt = performance.now() - this.#pingAt;
-    this.#pingAt = undefined;
-    this.#samples++;
+    const p = this.#ping;
+    if (!p || data === undefined || data.toString() !== String(p.id)) return;
+    this.#ping = undefined;
+    const rtt = performance.now() - p.at;
     this.rttMs = this.rttMs === undefined ? rtt : Math.min(this.rttMs, rtt);
   }
 
   /**
-   * Times the link's round trip now and then every `gapMs`, `times` times in all (`rttMs` keeps
+   * Times the link's round trip now and then every `gapMs`, `times` pings in all (`rttMs` keeps
    * the least): a link comes up while both ends are busy setting up (and a busy peer answers a
    * ping late), and the heartbeat's pings come only every heartbeatMs.
    */
   measure(times = RTT_SAMPLES, gapMs = RTT_GAP_MS): void {
+    let sent = 1;
     this.ping();
     const next = setInterval(() => {
-      if (this.#samples >= times || this.ws.readyState !== WebSocket.OPEN) return clearInterval(next);
+      if (sent >= times || this.ws.readyState !== WebSocket.OPEN) return clearInterval(next);
+      sent++;
       this.ping();
     }, gapMs);
     next.unref();

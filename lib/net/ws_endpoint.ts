@@ -236,7 +236,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     // not a second copy joined with the header (wire.ts decodeFrame).
     ws.binaryType = 'fragments';
     ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => this.#onMessage(conn, data, isBinary));
-    ws.on('pong', () => conn.pong());
+    ws.on('pong', (data: Buffer) => conn.pong(data));
     ws.on('ping', () => (conn.missed = 0));
     ws.on('error', (e: Error & { code?: string }) => {
       // ws refuses oversize frames and protocol violations itself, then closes.
