@@ -163,13 +163,14 @@ export class PrecomputePool {
    * (waiting for it if it is still being made or sent), taken out of the pool; else run it online
    * (nothing was prepared for it, or its recording failed before its first step). A run ahead that
    * failed part way fails the query (what it did ship is in the session), as does a recording of
-   * another batch size (server0's bug, not the client's). Notes whether the query found server2
-   * busy dealing (`pressure`, gate_form.ts foundBusy).
+   * another batch size (server0's bug, not the client's). `follows`: the model whose form follows
+   * the load (gate_form.ts followsLoad), for which this notes whether the query found server2 busy
+   * dealing (`pressure`, foundBusy).
    */
-  async take(index: number, batch: number, model: string): Promise<Taken> {
+  async take(index: number, batch: number, follows?: string): Promise<Taken> {
     const r = this.#ready.get(index);
     this.#ready.delete(index);
-    this.pressure.noteQuery(model, batch, foundBusy({ recorded: !!r, finished: r?.settled ?? false, making: this.making, near: this.making > 0 && this.near() }));
+    if (follows !== undefined) this.pressure.noteQuery(follows, batch, foundBusy({ recorded: !!r, finished: r?.settled ?? false, making: this.making, near: this.near() }));
     if (r && r.batch !== batch) {
       r.dropped = true;
       this.discarded++;

@@ -38,7 +38,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
   // query without a pool index waits for server2's dealing whatever the pool holds.
   let form: LoadForm | undefined;
   if (me === SERVER2) {
-    const taken = notice.pooled ? await epoch.pool.take(notice.index, req.shape[0], m.name) : undefined;
+    const taken = notice.pooled ? await epoch.pool.take(notice.index, req.shape[0], followsLoad(m) ? m.name : undefined) : undefined;
     if (taken && 'shipped' in taken) return { offlineBytes: taken.shipped.bytes };
     if (!taken && followsLoad(m)) epoch.pool.pressure.noteQuery(m.name, req.shape[0], true);
     form = taken?.form;
