@@ -29,7 +29,9 @@
 //      gives (lib/api/bounds.ts, lib/protocol/fss/gate_common.ts gateBits): other key sizes.
 //  12: a query of an FSS model deployed with 'auto' gates starts with server2 announcing its gate
 //      form, compact while queries find it busy dealing (lib/serve/gate_form.ts): a new message.
-export const COMPUTE_VERSION = 12;
+//  13: server2 asks server0 to reserve anew the indices of compact recordings a passed load left
+//      (lib/serve/pool.ts, reservations.ts redeal): a new notice.
+export const COMPUTE_VERSION = 13;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

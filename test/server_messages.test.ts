@@ -15,6 +15,8 @@ test('well-formed notices of every type pass as they are', (t) => {
     { type: 'pool', epoch: 'e1', model: 'm', indices: [4, 5] },
     { type: 'pool', epoch: 'e1', model: 'm', batch: 16, indices: [4] },
     { type: 'unpool', epoch: 'e1', indices: [4] },
+    { type: 'redeal', epoch: 'e1', model: 'm', indices: [4, 7] },
+    { type: 'redeal', epoch: 'e1', model: 'm', batch: 16, indices: [4] },
     { type: 'setup-failed', epoch: 'e1' },
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: false, ttlMs: 5000 },
   ];
@@ -38,6 +40,9 @@ test('malformed notices are recognised: wrong types, missing fields, out-of-rang
     { type: 'pool', epoch: 'e1', indices: [4] },
     { type: 'unpool', epoch: 'e1', indices: [-1] },
     { type: 'unpool', epoch: 'e1', indices: 4 },
+    { type: 'redeal', epoch: 'e1', indices: [4] },
+    { type: 'redeal', epoch: 'e1', model: 'm', indices: [1.5] },
+    { type: 'redeal', epoch: 'e1', model: 'm', indices: [4], batch: 129 },
     { type: 'lease', epoch: 'e1', id: 'short', model: 'm', index: 9, ttlMs: 5000 },
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, ttlMs: 0 },
     { type: 'teardown', epoch: 'e1' },

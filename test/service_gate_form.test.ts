@@ -4,12 +4,13 @@
 // through server2's announcement; a model deployed with an explicit form keeps it; links time
 // their round trips. Exactness against the plaintext forward pass in every form.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import test from 'ava';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
-import { agreeGateForm, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
+import { agreeGateForm, compactDiffers, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
 import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
@@ -18,6 +19,7 @@ import { Connection } from '../lib/net/connection';
 import { PrecomputePool } from '../lib/serve/pool';
 import { CLIENT } from '../lib/serve/programs';
 import type { ModelSpec } from '../lib/api/layers_spec';
+import { specOf } from '../lib/serve/model_store';
 import { poolSettled, startCluster, type TestCluster } from './helpers/service';
 
 test('DealingPressure: compact while queries come during dealing, for the hold, per model and batch size', (t) => {
@@ -64,6 +66,19 @@ test('agreeGateForm: server0 and server1 take the form server2 picks; anything b
     await t.throwsAsync(agreeGateForm(c2, SERVER0), { message: /server2 announced the gate form .*: expected 'auto' or 'compact'/ });
     t.is(c2.fssGate, 'auto', 'unchanged');
   }
+});
+
+test("compactDiffers: while some gate is small enough for 'auto' to keep in one round; not once every gate is compact under 'auto' too", (t) => {
+  const json = JSON.parse(readFileSync(mlp([12, 24, 4]).file, 'utf8'));
+  const weights = json.weightsManifest.flatMap((g: { weights: { name: string; shape: number[] }[] }) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
+  const req = { protocol: 'fss' as const, fssBits: 64, topology: json.modelTopology, weights };
+  const m = { ...req, spec: specOf(req) };
+  // One relu of 24 units: compact under 'auto' from ceil(16384 / 24) = 683 rows.
+  t.true(compactDiffers(m, 1));
+  t.true(compactDiffers(m, 682));
+  t.false(compactDiffers(m, 683));
+  t.false(compactDiffers(m, 1024));
+  t.true(compactDiffers({ ...m, fssBits: 32 }, 1), 'at any width');
 });
 
 test('foundBusy: a query waiting for its own keys always; others being dealt only over near links', (t) => {
@@ -219,5 +234,35 @@ test.serial('pooled, queries apart: an auto model is dealt one round per relu ag
   t.is(last.rounds, fixed.rounds, `one round again: ${apart.map((s) => s.keyBytes).join(' ')}`);
   // The one-round keys and dealt words, and server2's two announcements of the form (a few bytes).
   t.true(Math.abs(last.keyBytes - fixed.keyBytes) <= 64, `${last.keyBytes} against ${fixed.keyBytes}`);
+  await client.close();
+});
+
+test.serial("after a burst, the compact recordings nobody took are dealt again in one round: a client's queries after its leased one take one round per relu", async (t) => {
+  ({ owner } = await withModels({ precomputePool: 4 }));
+  const client = await (clusters.at(-1)!).connect();
+  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
+  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
+  await poolSettled(owner);
+  const fixed = await exactQuery(t, client, 'fixed');
+  const before = await server2Pool(owner);
+  // Six at once against a pool of four, twice: queries wait for their keys, so server2 deals compact.
+  for (let i = 0; i < 2; i++) await Promise.all(Array.from({ length: 6 }, () => exactQuery(t, client, 'auto')));
+  const burst = await server2Pool(owner);
+  t.true(burst.compactUnderLoad > before.compactUnderLoad, `the burst was dealt compact (${burst.compactUnderLoad - before.compactUnderLoad} queries): the test needs it`);
+  // The hold runs out; server2 asks server0 to reserve those indices anew and deals them again.
+  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
+  let after = await server2Pool(owner);
+  for (let i = 0; i < 100 && after.redealt === burst.redealt; i++) after = (await new Promise((r) => setTimeout(r, 50)), await server2Pool(owner));
+  t.true(after.redealt > burst.redealt, `recordings dealt again: ${after.redealt - burst.redealt}`);
+  await poolSettled(owner);
+  // The client's next query holds the index it leased during the burst (server1 has sent it the
+  // input mask's share from that recording: it is not dealt again); the one after takes a fresh index.
+  const seen = [await exactQuery(t, client, 'auto'), await exactQuery(t, client, 'auto')];
+  const next = seen[1];
+  t.is(next.rounds, fixed.rounds, `the queries after the burst: ${JSON.stringify(seen)} against one-round ${JSON.stringify(fixed)}`);
+  t.true(Math.abs(next.keyBytes - fixed.keyBytes) <= 64, `${next.keyBytes} against ${fixed.keyBytes}`);
+  // What server2 dealt again was discarded once: every recording is accounted for.
+  const st = await server2Pool(owner);
+  t.true(st.discarded - before.discarded >= st.redealt - burst.redealt, `discarded ${st.discarded - before.discarded}, dealt again ${st.redealt - burst.redealt}`);
   await client.close();
 });

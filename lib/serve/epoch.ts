@@ -2,13 +2,14 @@
 // the cluster (re)connects, and every deployed model's weights masked once under them. server0
 // starts one whenever it holds links to both other servers; queries run as sessions of it.
 import { Cluster, MAX_SESSIONS } from '../protocol/cluster';
-import { SERVERS } from '../protocol/party';
+import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import { disposeMasked } from '../protocol/pond/arith';
 import type { PartyName } from '../net/transport';
-import type { WsEndpoint } from '../net/ws_endpoint';
+import { REQUEST_KEY, type WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import type { DeployedModel } from './model_store';
-import { PrecomputePool } from './pool';
+import { PrecomputePool, poolNoticeSession } from './pool';
+import type { RedealNotice } from './messages';
 import { nearLinks } from './gate_form';
 import { type MaskedWeights, maskWeights } from './programs';
 import type { Log } from '../log';
@@ -38,7 +39,13 @@ export class Epoch {
    */
   constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log) {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
-    this.pool = new PrecomputePool(log, poolMax, () => nearLinks((peer) => endpoint.rttMs(peer)));
+    // server2 asks server0, which hands the indices out, to reserve anew those whose recordings
+    // were dealt compact under a load that has passed (pool.ts).
+    const askRedeal = (model: string, batch: number, indices: number[]) => {
+      const notice: RedealNotice = { type: 'redeal', epoch: id, model, ...(batch === 1 ? {} : { batch }), indices };
+      void endpoint.send(SERVER0, poolNoticeSession(id), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+    };
+    this.pool = new PrecomputePool(log, poolMax, () => nearLinks((peer) => endpoint.rttMs(peer)), me === SERVER2 ? { askRedeal } : {});
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
     this.#nextIndex = announced.length + 1;
     const others = SERVERS.filter((s) => s !== me);

@@ -17,6 +17,9 @@ import type { Cluster } from '../protocol/cluster';
 import { type OpCtx, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
 import type { PartyName } from '../net/transport';
+import { sharedInputShape } from '../api/input_encoding';
+import type { ModelSpec, ModelTopology } from '../api/layers_spec';
+import { pooledBytes } from './limits';
 
 /** The announcement's op: below every session's op ids, beside the input and output ops (programs.ts). */
 export const FORM_OP: OpCtx = { id: (1 << 20) + 1, name: 'gate-form' };
@@ -59,6 +62,17 @@ export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): bo
 }
 
 /**
+ * Whether a query of `batch` rows of the model dealt compact differs from one dealt 'auto': some
+ * gate of it is small enough for 'auto' to keep in one round (under FSS_STEPS.compactFrom
+ * elements), as the keys' size estimate tells (limits.ts pooledBytes). At a size where every gate
+ * is that large the two forms deal the same keys.
+ */
+export function compactDiffers(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number): boolean {
+  const bytes = (fssGate: FssGate) => pooledBytes({ topology: m.topology, protocol: m.protocol, fssGate, fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) }, batch);
+  return bytes('compact') !== bytes('auto');
+}
+
+/**
  * server2's record, per model and batch size, of whether queries find it busy dealing (the pool
  * says when: pool.ts take): one that did puts its model and batch size under pressure for
  * `holdMs`, during which their dealing is compact.
@@ -68,7 +82,7 @@ export class DealingPressure {
   /** Queries (recorded ahead or run online) dealt in the compact form because of load. */
   compact = 0;
 
-  constructor(private readonly holdMs = PRESSURE_HOLD_MS, private readonly now: () => number = Date.now) {}
+  constructor(readonly holdMs = PRESSURE_HOLD_MS, private readonly now: () => number = Date.now) {}
 
   /** A query of `batch` rows of `model` came; `busy`: it found server2 busy dealing (foundBusy). */
   noteQuery(model: string, batch: number, busy: boolean): void {
@@ -83,6 +97,11 @@ export class DealingPressure {
     const under = (this.#until.get(key(model, batch)) ?? -Infinity) > this.now();
     if (under) this.compact++;
     return under ? 'compact' : 'auto';
+  }
+
+  /** How much longer `batch` rows of `model` stay under pressure, in milliseconds (0: not under it). */
+  heldFor(model: string, batch: number): number {
+    return Math.max(0, (this.#until.get(key(model, batch)) ?? 0) - this.now());
   }
 
   /** Model and batch-size entries held (expired ones included until pruned). */

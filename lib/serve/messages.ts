@@ -80,7 +80,7 @@ export interface OperatorCounters {
    * now, dropped unused; bytes shipped ahead; queries of 'auto' FSS models dealt compact because
    * queries found it busy dealing (lib/serve/gate_form.ts).
    */
-  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number };
+  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number; redealt: number };
   /**
    * The least round trip measured on the links to the other servers, in ms (null before the first
    * pong): pings as a link comes up and with every heartbeat. server2 takes links within
@@ -134,6 +134,19 @@ export interface UnpoolNotice {
   indices: number[];
 }
 
+/**
+ * server2 -> server0: these indices reserved for `model`'s queries of `batch` rows (absent: 1) hold
+ * recordings dealt compact under a load that has passed; those no query has taken yet are freed
+ * and reserved anew (pool.ts, reservations.ts).
+ */
+export interface RedealNotice {
+  type: 'redeal';
+  epoch: string;
+  model: string;
+  batch?: number;
+  indices: number[];
+}
+
 /** server1, server2 -> server0: this server's setup of `epoch` failed (server0 sets the cluster up again). */
 export interface SetupFailedNotice {
   type: 'setup-failed';
@@ -163,7 +176,7 @@ export interface NoNextLease {
 }
 export const NEXT_LEASE_KEY = 'next-lease';
 
-export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | SetupFailedNotice | LeaseNotice;
+export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | RedealNotice | SetupFailedNotice | LeaseNotice;
 
 export interface ModelInfo {
   name: string;
@@ -254,6 +267,7 @@ export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | u
       case 'start':
         return Number.isSafeInteger(n.index);
       case 'pool':
+      case 'redeal':
         return typeof n.model === 'string' && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && (n.batch as number) >= 1 && (n.batch as number) <= maxBatch));
       case 'unpool':
         return indices(n.indices);

@@ -138,7 +138,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_sessions_admitted', 'gauge', 'Requests admitted (running or waiting).', sessions.sessions);
   out.add('tfe_sessions_estimated_bytes', 'gauge', 'Estimated memory of the admitted requests, checked against maxTotalQueryBytes.', sessions.estimatedBytes);
   out.add('tfe_sessions_refused_total', 'counter', 'Requests refused for the admission limits (maxSessions, maxSessionsPerClient, maxTotalQueryBytes, maxPendingRequests).', sessions.refused);
-  const pool = st.pool ?? { recorded: 0, replayed: 0, held: 0, making: 0, discarded: 0, offlineBytes: 0, compactUnderLoad: 0 };
+  const pool = st.pool ?? { recorded: 0, replayed: 0, held: 0, making: 0, discarded: 0, offlineBytes: 0, compactUnderLoad: 0, redealt: 0 };
   out.add('tfe_pool_held', 'gauge', "server2: recordings of its side of future queries held now (the offline pool's level).", pool.held);
   out.add('tfe_pool_making', 'gauge', 'server2: recordings not finished yet (being made or shipped, or queued behind one that is).', pool.making);
   out.add('tfe_pool_recorded_total', 'counter', 'server2: queries recorded ahead, in the current setup.', pool.recorded);
@@ -146,6 +146,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_pool_discarded_total', 'counter', 'server2: recordings dropped unused, in the current setup.', pool.discarded);
   out.add('tfe_pool_offline_bytes_total', 'counter', 'server2: bytes shipped ahead of queries, in the current setup.', pool.offlineBytes);
   out.add('tfe_pool_compact_under_load_total', 'counter', "server2: queries of 'auto' FSS models dealt with compact gates because queries found it busy dealing, in the current setup.", pool.compactUnderLoad ?? 0);
+  out.add('tfe_pool_redealt_total', 'counter', "server2: recordings dealt compact under a load that had passed before a query took them, reserved anew and dealt again, in the current setup.", pool.redealt ?? 0);
   out.add('tfe_prefetched_messages', 'gauge', "server0/server1: messages of server2's side of future queries, shipped ahead and held here.", st.prefetched?.messages ?? 0);
   out.add('tfe_prefetched_bytes', 'gauge', "server0/server1: bytes of server2's side of future queries held here.", st.prefetched?.bytes ?? 0);
   out.add('tfe_net_sent_bytes_total', 'counter', 'Wire bytes sent (frames with their headers), to server links and to clients.', kinds(ep.bytes.sent));

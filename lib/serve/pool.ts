@@ -13,7 +13,7 @@
 // server2's side online into the same session with the same result. Models whose server2 side
 // needs messages (SecureNN's comparisons) are not reserved.
 import { sharedInputShape } from '../api/input_encoding';
-import type { ModelSpec } from '../api/layers_spec';
+import type { ModelSpec, ModelTopology } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { SERVER2, SERVERS } from '../protocol/party';
@@ -23,7 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
-import { agreeGateForm, DealingPressure, followsLoad, foundBusy, type LoadForm } from './gate_form';
+import { agreeGateForm, compactDiffers, DealingPressure, followsLoad, foundBusy, type LoadForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -83,7 +83,17 @@ interface Recording {
   settled: boolean;
   /** The gate form it announced (an 'auto' FSS model's: gate_form.ts). */
   form?: LoadForm;
+  /** Made and shipped whole. */
+  shipped: boolean;
+  /** Dealt compact under a load that has passed: server0 was asked to reserve its index anew. */
+  redealAsked: boolean;
 }
+
+/** How often a pool holding compact recordings looks again whether the load that made them has passed. */
+export const STALE_RECHECK_MS = 250;
+
+/** server2's ask to server0: free these reserved indices of `batch` rows of `model` and reserve new ones. */
+export type AskRedeal = (model: string, batch: number, indices: number[]) => void;
 
 /** What server2 does for a query with a reserved index: nothing (it was shipped ahead), or its side online, in the form a failed recording announced if it did. */
 export type Taken = { shipped: Shipped } | { online: true; form?: LoadForm };
@@ -104,11 +114,24 @@ export class PrecomputePool {
   offlineBytes = 0;
   /** Recordings not finished yet: being made or shipped, or queued in their lane behind one that is. */
   making = 0;
+  /** Recordings dealt compact under a load that passed before a query took them, freed by server0 on this server's ask (askRedeal) to be dealt again. */
+  redealt = 0;
   /** Whether queries find this server busy dealing, per model and batch size: an 'auto' FSS model's form (gate_form.ts). */
-  readonly pressure = new DealingPressure();
+  readonly pressure: DealingPressure;
+  readonly #askRedeal?: AskRedeal;
+  #staleTimer?: NodeJS.Timeout;
+  /** Per model and batch size: whether its compact form deals other keys than 'auto' (some gate 'auto' keeps in one round). */
+  #formsDiffer = new Map<string, boolean>();
 
-  /** `near`: whether the links to server0 and server1 are a LAN's or one host's (gate_form.ts nearLinks). */
-  constructor(private readonly log: Log, private readonly max: number, private readonly near: () => boolean) {}
+  /**
+   * `near`: whether the links to server0 and server1 are a LAN's or one host's (gate_form.ts
+   * nearLinks). `askRedeal`: how to ask server0 to reserve anew the indices of compact recordings
+   * made under a load that has passed (none: they stay until taken).
+   */
+  constructor(private readonly log: Log, private readonly max: number, private readonly near: () => boolean, opts: { askRedeal?: AskRedeal; pressure?: DealingPressure } = {}) {
+    this.pressure = opts.pressure ?? new DealingPressure();
+    this.#askRedeal = opts.askRedeal;
+  }
 
   /** Recordings held (made or being made). */
   get held(): number {
@@ -119,11 +142,11 @@ export class PrecomputePool {
    * Runs server2's side of a query of `batch` rows of `model` for each index, in the background.
    * Indices beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; fssBits: number; spec: ModelSpec; shares: (RingTensor | null)[] }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; fssBits: number; spec: ModelSpec; shares: (RingTensor | null)[]; topology?: ModelTopology }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
     for (const index of indices) {
       if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false };
+      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealAsked: false };
       this.making++;
       // Shipped as it is made: the compute servers hold it until the query with this index comes.
       const out = ship(index);
@@ -131,7 +154,7 @@ export class PrecomputePool {
       // order server0 hands the indices out): run side by side they would share the links and all
       // finish together, so a query that finds the pool drained would wait for the whole refill
       // (at 300 Mbit/s, FSS C_max: about 3.4 s for four recordings, against 0.84 s for its own).
-      rec.run = this.#lanes.run(`${model.name}\u0000${batch}`, async (): Promise<Outcome> => {
+      rec.run = this.#lanes.run(key(model.name, batch), async (): Promise<Outcome> => {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
         const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, fssBits: model.fssBits, players: [CLIENT] });
@@ -141,6 +164,7 @@ export class PrecomputePool {
         if (followsLoad(model)) rec.form = await agreeGateForm(fork, me, { pick: () => this.pressure.pick(model.name, batch) });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)], { index, maskedInput: false });
         this.recorded++;
+        rec.shipped = true;
         const { bytes } = out.traffic().total;
         this.offlineBytes += bytes;
         return { bytes };
@@ -153,6 +177,7 @@ export class PrecomputePool {
       }).finally(() => {
         this.making--;
         rec.settled = true;
+        if (rec.form === 'compact' && this.#formsDifferFor(model, batch)) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
       });
       this.#ready.set(index, rec);
     }
@@ -198,7 +223,9 @@ export class PrecomputePool {
 
   /** server0 freed a reserved index: its recording goes, or the pool notice still to come skips it. */
   unreserved(index: number): void {
-    if (this.#ready.has(index)) this.discard(index);
+    const r = this.#ready.get(index);
+    if (r?.redealAsked) this.redealt++;
+    if (r) this.discard(index);
     else this.#freed.add(index);
   }
 
@@ -207,6 +234,8 @@ export class PrecomputePool {
     for (const [index, r] of this.#ready) if (r.model === model) this.discard(index);
     this.#unpoolable.delete(model);
     this.pressure.forget(model);
+    // A model deployed again under the name may have other layers.
+    for (const k of [...this.#formsDiffer.keys()]) if (k.startsWith(key(model, ''))) this.#formsDiffer.delete(k);
   }
 
   /** Drops every recording (the setup is retired): what was shipped is freed by the receivers. */
@@ -215,10 +244,62 @@ export class PrecomputePool {
     for (const r of this.#ready.values()) r.dropped = true;
     this.#ready.clear();
     this.#freed.clear();
+    clearTimeout(this.#staleTimer);
+    this.#staleTimer = undefined;
+  }
+
+  /**
+   * Recordings dealt compact under a load that has passed: once their model's and batch size's
+   * pressure is over and nothing is being dealt, server2 asks server0 to free their indices (if
+   * no query took them meanwhile) and reserve new ones, which it deals in the form of that moment.
+   * Otherwise the queries after a burst would take the compact gates' extra rounds (on a 60 ms WAN,
+   * 0.4 s more for C_max) until the pool had turned over (docs/fss.md, "Under load"). Only where
+   * the forms differ at that batch size: at a size where 'auto' deals every gate compact as well,
+   * the keys would come out the same.
+   */
+  #checkStale(): void {
+    this.#staleTimer = undefined;
+    const asks = new Map<string, { model: string; batch: number; indices: number[] }>();
+    let wait = 0;
+    for (const [index, r] of this.#ready) {
+      if (r.form !== 'compact' || r.redealAsked || r.dropped || !this.#formsDiffer.get(key(r.model, r.batch))) continue;
+      const held = this.pressure.heldFor(r.model, r.batch);
+      if (!r.settled || held > 0 || this.making > 0) {
+        wait = Math.max(wait, held, STALE_RECHECK_MS);
+        continue;
+      }
+      if (!r.shipped) continue; // failed before its first step: its query runs online, in its form
+      r.redealAsked = true;
+      const k = key(r.model, r.batch);
+      const ask = asks.get(k) ?? { model: r.model, batch: r.batch, indices: [] };
+      asks.set(k, ask);
+      ask.indices.push(index);
+    }
+    for (const a of asks.values()) this.#askRedeal!(a.model, a.batch, a.indices);
+    if (wait > 0) this.#checkStaleLater(wait);
+  }
+
+  #checkStaleLater(ms: number): void {
+    if (!this.#askRedeal || this.#staleTimer) return;
+    this.#staleTimer = setTimeout(() => this.#checkStale(), Math.max(ms, STALE_RECHECK_MS));
+    this.#staleTimer.unref();
+  }
+
+  /** compactDiffers, once per model and batch size. */
+  #formsDifferFor(model: { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology }, batch: number): boolean {
+    const k = key(model.name, batch);
+    let differs = this.#formsDiffer.get(k);
+    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch)));
+    return differs;
   }
 }
 
+const key = (model: string, batch: number | string) => `${model}\u0000${batch}`;
+
 const POOL = 'pool:';
+
+/** The session the servers' pool notices travel in (messages.ts: pool, unpool, redeal). */
+export const poolNoticeSession = (epoch: string): string => `${POOL}${epoch}`;
 
 /** The prefix of a setup's pool sessions. */
 export const poolSessionPrefix = (epoch: string): string => `${POOL}${epoch}:`;

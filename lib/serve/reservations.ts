@@ -93,6 +93,22 @@ export class PoolReservations {
     this.#topUps.clear();
   }
 
+  /**
+   * server2 asks: of these indices reserved for `model`'s queries of `batch` rows (their
+   * recordings dealt compact under a load that has passed, pool.ts), those no query has taken are
+   * freed everywhere and reserved anew, after the rest, so server2 deals them in the form of now.
+   * Indices already handed out (or never reserved) are left alone: server2 only names them.
+   */
+  redeal(epoch: Epoch, model: string, batch: number, indices: readonly number[]): void {
+    const list = epoch.reserved.get(model)?.get(batch);
+    if (!list || epoch.retired) return;
+    const named = new Set(indices), stale: number[] = [];
+    for (let k = list.length - 1; k >= 0; k--) if (named.has(list[k])) stale.push(...list.splice(k, 1));
+    if (!stale.length) return;
+    this.#unreserve(epoch, stale);
+    this.reserve(epoch, model, batch);
+  }
+
   /** The model is gone: every index reserved for it is freed, here and on server1 and server2. */
   unreserveModel(epoch: Epoch, model: string): void {
     this.#unreserve(epoch, [...(epoch.reserved.get(model)?.values() ?? [])].flat());

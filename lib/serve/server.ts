@@ -29,7 +29,7 @@ import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type Notice, RequestPairing } from './pairing';
 import { holdOnArrival } from './hold_on_arrival';
-import { poolSession } from './pool';
+import { poolNoticeSession, poolSession } from './pool';
 import { deployHere, predictHere, sessionTransport } from './run_request';
 import { serverStatus } from './status';
 import { createLogger, type Log } from '../log';
@@ -77,7 +77,7 @@ export class TfeServer {
       model: (name) => this.#models.get(name),
       notify: (notice) => {
         const to = notice.type === 'pool' ? [SERVER2] : this.#others();
-        for (const s of to) void this.endpoint.send(s, `pool:${notice.epoch}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+        for (const s of to) void this.endpoint.send(s, poolNoticeSession(notice.epoch), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       },
       endPoolSession: (epoch, index) => this.endpoint.endSession(poolSession(epoch.id, index)),
     });
@@ -372,10 +372,18 @@ export class TfeServer {
     if (CLIENT_SESSION.test(session)) this.endpoint.endSession(session);
   }
 
-  /** A notice from another server: server0 directs the others; they only tell server0 of a failed setup. */
+  /**
+   * A notice from another server: server0 directs the others; they only tell server0 of a failed
+   * setup, and server2 of recordings to deal again (reservations.ts redeal).
+   */
   #onNotice(peer: PartyName, session: string, raw: unknown): void {
     const n = validateNotice(raw, this.#config.maxBatch);
     if (!n) return this.#log(`ignored a malformed notice from ${peer}`, 'notice-ignored', { peer });
+    if (n.type === 'redeal' && peer === SERVER2 && this.me === SERVER0) {
+      const epoch = this.#epoch;
+      if (epoch?.id === n.epoch) this.#reservations.redeal(epoch, n.model, n.batch ?? 1, n.indices);
+      return;
+    }
     if (peer !== SERVER0) {
       if (this.me !== SERVER0 || n.type !== 'setup-failed') return this.#log(`ignored a notice from ${peer}`, 'notice-ignored', { peer });
       this.#log(`${peer} could not set up epoch ${n.epoch.slice(0, 16)}`, 'peer-setup-failed', { peer });
