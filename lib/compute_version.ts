@@ -30,7 +30,8 @@
 //  12: a query of an FSS model deployed with 'auto' gates starts with server2 announcing its gate
 //      form, compact while queries find it busy dealing (lib/serve/gate_form.ts): a new message.
 //  13: server2 asks server0 to reserve anew the indices of compact recordings a passed load left
-//      (lib/serve/pool.ts, reservations.ts redeal): a new notice.
+//      (lib/serve/pool.ts, reservations.ts redeal): a new notice; and over far links a query
+//      under load takes the form 'compact-large' (lib/serve/gate_form.ts): a new announced value.
 export const COMPUTE_VERSION = 13;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */

@@ -78,7 +78,7 @@ test.serial('FSS compact relu traffic: one one-bit key pair, three corrections, 
 
 test.serial('FSS compact relu in key chunks: exact, keys in chunks of at most FSS_STEPS.chunkBytes, the same view statistics', (t) => checkChunkedRelu(t, dcfBitKeyWords(63)));
 
-test.serial("FSS gate form: 'auto' follows FSS_STEPS.compactFrom (below it one round, at it two); the Cluster's fssGate overrides it either way", async (t) => {
+test.serial("FSS gate form: 'auto' follows FSS_STEPS.compactFrom (below it one round, at it two), or the Cluster's fssCompactFrom; the Cluster's fssGate overrides either", async (t) => {
   const from = FSS_STEPS.compactFrom;
   try {
     for (const [threshold, rounds] of [[101, 3], [100, 4]] as const) {
@@ -89,6 +89,11 @@ test.serial("FSS gate form: 'auto' follows FSS_STEPS.compactFrom (below it one r
     t.is((await reluTraffic(100, { fssGate: 'compact' })).rounds, 4, "'compact' below the threshold");
     t.is((await reluTraffic(20000, { fssGate: 'one-round' })).rounds, 3, "'one-round' above it");
     t.throws(() => newCluster('fss', { fssGate: 'fast' as 'auto' }), { message: /Cluster: unknown FSS gate form "fast"/ });
+    // A cluster's own threshold (the service's 'compact-large' form under load), and fssGate over it.
+    t.is((await reluTraffic(100, { fssCompactFrom: 100 })).rounds, 4, 'fssCompactFrom 100: compact at 100 elements');
+    t.is((await reluTraffic(100, { fssCompactFrom: 101 })).rounds, 3, 'fssCompactFrom 101: one round');
+    t.is((await reluTraffic(100, { fssCompactFrom: 100, fssGate: 'one-round' })).rounds, 3, "'one-round' over it");
+    for (const bad of [0, 1.5, -3]) t.throws(() => newCluster('fss', { fssCompactFrom: bad }), { message: /fssCompactFrom must be a whole number of elements >= 1/ });
   } finally {
     FSS_STEPS.compactFrom = from;
   }

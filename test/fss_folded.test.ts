@@ -157,6 +157,10 @@ test.serial("'folded' after a gate large enough to be compact: the product folds
   } finally {
     FSS_STEPS.compactFrom = from;
   }
+  // The same through the cluster's own threshold: the fold and the gate take it alike.
+  const r = await run({ fssGate: 'folded', fssCompactFrom: n }, x, w, m, n, k);
+  t.deepEqual(r.out, reference(x, w, m, n, k), 'fssCompactFrom: exact');
+  t.is(r.productBytes, m * n * k * bytesPerCell('compact-folded', 64), 'fssCompactFrom: folded as after a compact gate');
 });
 
 test.serial("products past foldMaxCells, and every product under the other gate forms, keep their round and are exact", async (t) => {

@@ -10,7 +10,7 @@ import test from 'ava';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
-import { agreeGateForm, compactDiffers, DealingPressure, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
+import { agreeGateForm, compactDiffers, DealingPressure, LOAD_COMPACT_FROM, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
 import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
@@ -25,60 +25,76 @@ import { poolSettled, startCluster, type TestCluster } from './helpers/service';
 test('DealingPressure: compact while queries come during dealing, for the hold, per model and batch size', (t) => {
   let now = 1000;
   const p = new DealingPressure(500, () => now);
-  t.is(p.pick('m', 1), 'auto', 'no query yet');
+  t.is(p.pick('m', 1, true), 'auto', 'no query yet');
   p.noteQuery('m', 1, false);
-  t.is(p.pick('m', 1), 'auto', 'a query that found its dealing done');
+  t.is(p.pick('m', 1, true), 'auto', 'a query that found its dealing done');
   p.noteQuery('m', 1, true);
-  t.is(p.pick('m', 1), 'compact');
-  t.is(p.pick('m', 8), 'auto', 'another batch size');
-  t.is(p.pick('other', 1), 'auto', 'another model');
+  t.is(p.pick('m', 1, true), 'compact');
+  t.is(p.pick('m', 1, false), 'compact-large', 'over far links, only the large gates');
+  t.is(p.pick('m', 8, true), 'auto', 'another batch size');
+  t.is(p.pick('other', 1, true), 'auto', 'another model');
   now += 499;
-  t.is(p.pick('m', 1), 'compact', 'within the hold');
+  t.is(p.pick('m', 1, true), 'compact', 'within the hold');
   now += 1;
-  t.is(p.pick('m', 1), 'auto', 'the hold is over');
-  t.is(p.compact, 2, 'compact picks counted');
+  t.is(p.pick('m', 1, true), 'auto', 'the hold is over');
+  t.is(p.compact, 3, 'compact picks counted');
   p.noteQuery('m', 1, true);
   p.noteQuery('m', 8, true);
   p.forget('m');
-  t.is(p.pick('m', 1), 'auto', 'forgotten with its model');
-  t.is(p.pick('m', 8), 'auto');
+  t.is(p.pick('m', 1, true), 'auto', 'forgotten with its model');
+  t.is(p.pick('m', 8, true), 'auto');
   // Many batch sizes (a client picks them): the expired entries are dropped as new ones come.
   for (let b = 1; b <= 200; b++) {
     now += 600;
     p.noteQuery('m', b, true);
   }
   t.true(p.tracked <= 64, `${p.tracked} entries`);
-  t.is(p.pick('m', 200), 'compact', 'the latest still held');
-  t.is(p.pick('m', 1), 'auto');
+  t.is(p.pick('m', 200, true), 'compact', 'the latest still held');
+  t.is(p.pick('m', 1, true), 'auto');
 });
 
-test('agreeGateForm: server0 and server1 take the form server2 picks; anything but auto or compact is refused by name', async (t) => {
+test('agreeGateForm: server0 and server1 take the form server2 picks; anything but the three load forms is refused by name', async (t) => {
   const cl = new tfe.Cluster({ protocol: 'fss' });
   const forms = await Promise.all([agreeGateForm(cl, SERVER0), agreeGateForm(cl, SERVER1), agreeGateForm(cl, SERVER2, { pick: () => 'compact' })]);
   t.deepEqual(forms, ['compact', 'compact', 'compact']);
-  t.is(cl.fssGate, 'compact', "the query's cluster runs in it");
+  t.is(cl.fssGate, 'compact', "the query's cluster runs every gate compact");
+  t.deepEqual(await Promise.all([agreeGateForm(cl, SERVER0), agreeGateForm(cl, SERVER1), agreeGateForm(cl, SERVER2, { pick: () => 'compact-large' })]), ['compact-large', 'compact-large', 'compact-large']);
+  t.is(cl.fssGate, 'auto', "'compact-large': 'auto'");
+  t.is(cl.fssCompactFrom, LOAD_COMPACT_FROM, 'with its gates compact from LOAD_COMPACT_FROM elements');
+  await Promise.all([agreeGateForm(cl, SERVER0), agreeGateForm(cl, SERVER1), agreeGateForm(cl, SERVER2, { pick: () => 'auto' })]);
+  t.deepEqual([cl.fssGate, cl.fssCompactFrom], ['auto', undefined], "'auto': compact from FSS_STEPS.compactFrom");
   // A recording that announced its form and failed: the run online keeps it and sends nothing more.
   t.is(await agreeGateForm(cl, SERVER2, { sent: 'auto' }), 'auto');
   await t.throwsAsync(agreeGateForm(cl, SERVER2), { message: /server2 needs the form/ });
   for (const bogus of ['one-round', 'folded', 42, { form: 'compact' }]) {
     const c2 = new tfe.Cluster({ protocol: 'fss' });
     await c2.party(SERVER2).sendControl(SERVER0, tag(FORM_OP, 'form'), bogus);
-    await t.throwsAsync(agreeGateForm(c2, SERVER0), { message: /server2 announced the gate form .*: expected 'auto' or 'compact'/ });
+    await t.throwsAsync(agreeGateForm(c2, SERVER0), { message: /server2 announced the gate form .*: expected 'auto', 'compact', 'compact-large'/ });
     t.is(c2.fssGate, 'auto', 'unchanged');
+    t.is(c2.fssCompactFrom, undefined);
   }
 });
 
-test("compactDiffers: while some gate is small enough for 'auto' to keep in one round; not once every gate is compact under 'auto' too", (t) => {
+test("compactDiffers: under 'compact' while some gate is under compactFrom elements, under 'compact-large' while some is from LOAD_COMPACT_FROM up to it", (t) => {
   const json = JSON.parse(readFileSync(mlp([12, 24, 4]).file, 'utf8'));
   const weights = json.weightsManifest.flatMap((g: { weights: { name: string; shape: number[] }[] }) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
   const req = { protocol: 'fss' as const, fssBits: 64, topology: json.modelTopology, weights };
   const m = { ...req, spec: specOf(req) };
-  // One relu of 24 units: compact under 'auto' from ceil(16384 / 24) = 683 rows.
-  t.true(compactDiffers(m, 1));
-  t.true(compactDiffers(m, 682));
-  t.false(compactDiffers(m, 683));
-  t.false(compactDiffers(m, 1024));
-  t.true(compactDiffers({ ...m, fssBits: 32 }, 1), 'at any width');
+  // One relu of 24 units: compact under 'compact-large' from ceil(2048 / 24) = 86 rows, under
+  // 'auto' from ceil(16384 / 24) = 683 rows.
+  t.is(LOAD_COMPACT_FROM, 2048);
+  const large = (batch: number) => compactDiffers(m, batch, 'compact-large');
+  t.false(large(1), 'a small gate stays one round over far links');
+  t.false(large(85));
+  t.true(large(86));
+  t.true(large(682));
+  t.false(large(683), "compact under 'auto' too");
+  t.false(large(1024));
+  t.true(compactDiffers(m, 1, 'compact'), 'every gate compact over near links');
+  t.true(compactDiffers(m, 682, 'compact'));
+  t.false(compactDiffers(m, 683, 'compact'));
+  t.false(compactDiffers(m, 1, 'auto'));
+  t.true(compactDiffers({ ...m, fssBits: 32 }, 100, 'compact-large'), 'at any width');
 });
 
 test('foundBusy: a query waiting for its own keys always; others being dealt only over near links', (t) => {
@@ -188,6 +204,15 @@ async function withModels(extra: Record<string, unknown>): Promise<{ c: TestClus
   clusters.push(c);
   await c.ready();
   const owner = await c.connect({ asOwner: true });
+  // server2 deals every gate compact under load only over links it has timed as near (loopback;
+  // on a busy machine the least of its pings, 500 ms apart, may take a few seconds to show it).
+  const near = (ms?: number | null) => ms != null && ms <= NEAR_RTT_MS;
+  let rtt: ServerStatus['linkRttMs'] | undefined;
+  for (let i = 0; i < 300 && !(near(rtt?.server0) && near(rtt?.server1)); i++) {
+    rtt = ((await owner.status()) as ServerStatus[])[2].linkRttMs;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!(near(rtt?.server0) && near(rtt?.server1))) throw new Error(`server2 never timed its loopback links as near: ${JSON.stringify(rtt)}`);
   await owner.deploy(net.file, { name: 'auto', protocol: 'fss' });
   await owner.deploy(net.file, { name: 'fixed', protocol: 'fss', fssGate: 'one-round' });
   return { c, owner };
@@ -207,8 +232,8 @@ test.serial('dealt on the spot (no pool), an auto model takes compact gates, exa
   const before = (await server2Pool(owner)).compactUnderLoad;
   for (let i = 0; i < 4; i++) {
     const s = await exactQuery(t, client, 'auto');
-    // Compact keys at the relu's width after a Dense layer (87 words against 197 one-round), and
-    // the compact gate's second opening: one more round on each compute server.
+    // Over near links (loopback) every gate compact: keys at the relu's width after a Dense layer
+    // (87 words against 197 one-round), and the compact gate's second opening: one more round.
     t.true(s.keyBytes < 0.6 * fixed.keyBytes, `${s.keyBytes} against one-round ${fixed.keyBytes}`);
     t.is(s.rounds, fixed.rounds + 1, `${JSON.stringify(s)} against one-round ${JSON.stringify(fixed)}`);
     t.deepEqual(await exactQuery(t, client, 'fixed'), fixed, 'fssGate one-round is kept');

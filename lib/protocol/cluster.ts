@@ -39,6 +39,13 @@ export interface ClusterOptions {
    */
   fssGate?: FssGate;
   /**
+   * Under 'fss' with the 'auto' or 'folded' gate form, the gate size (elements, the batch's) from
+   * which a gate takes the compact form (default FSS_STEPS.compactFrom, 16384). The service lowers
+   * it for the queries server2 deals under load (docs/fss.md, "Under load"); every party of a
+   * session must use the same value.
+   */
+  fssCompactFrom?: number;
+  /**
    * Under 'fss', the widest the comparisons may be: 64 (default, the whole ring, exact everywhere)
    * or narrower, exact while the gates' inputs stay within |x| < 2^(n-1) ring units (docs/fss.md,
    * "Narrower comparisons"). Each gate compares fewer bits still where its inputs' bounds allow
@@ -79,6 +86,7 @@ export class Cluster {
   readonly precompute: boolean;
   #protocol: ProtocolName = DEFAULT_PROTOCOL;
   #fssGate: FssGate = 'auto';
+  #fssCompactFrom: number | undefined;
   #fssBits = 64;
   #securennDrelu: SecureNNDrelu = 'one-compare';
   readonly hosted: ReadonlySet<PartyName>;
@@ -143,6 +151,7 @@ export class Cluster {
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? DEFAULT_PROTOCOL;
     this.fssGate = opts.fssGate ?? 'auto';
+    this.fssCompactFrom = opts.fssCompactFrom;
     this.fssBits = opts.fssBits ?? 64;
     this.securennDrelu = opts.securennDrelu ?? 'one-compare';
     this.hosted = new Set(opts.hosted ?? this.transport.parties);
@@ -160,11 +169,11 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; fssBits?: number; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[] } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[] } = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, fssBits: opts.fssBits ?? this.fssBits, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, fssCompactFrom: opts.fssCompactFrom ?? this.fssCompactFrom, fssBits: opts.fssBits ?? this.fssBits, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
     );
   }
@@ -187,6 +196,17 @@ export class Cluster {
   set fssGate(form: FssGate) {
     this.#fssGate = checkFssGate(form, 'Cluster');
     for (const p of this.parties.values()) p.fssGate = form;
+  }
+
+  /** From how many elements 'auto' and 'folded' gates take the compact form (ClusterOptions.fssCompactFrom; undefined: FSS_STEPS.compactFrom). */
+  get fssCompactFrom(): number | undefined {
+    return this.#fssCompactFrom;
+  }
+
+  set fssCompactFrom(n: number | undefined) {
+    if (n !== undefined && !(Number.isSafeInteger(n) && n >= 1)) throw new RangeError(`Cluster: fssCompactFrom must be a whole number of elements >= 1, got ${n}`);
+    this.#fssCompactFrom = n;
+    for (const p of this.parties.values()) p.fssCompactFrom = n;
   }
 
   /** The width of FSS's comparisons (ClusterOptions.fssBits). */

@@ -43,6 +43,8 @@ export class Party {
   protocol: ProtocolName = DEFAULT_PROTOCOL;
   /** The form of FSS's gates (the cluster keeps it in step; see FssGate). */
   fssGate: FssGate = 'auto';
+  /** From how many elements FSS's 'auto' and 'folded' gates take the compact form (the cluster keeps it in step; undefined: FSS_STEPS.compactFrom). */
+  fssCompactFrom: number | undefined = undefined;
   /** The width of FSS's comparisons (the cluster keeps it in step; see checkFssBits): 64, the whole ring. */
   fssBits = 64;
   /** How SecureNN computes DReLU (the cluster keeps it in step; see SecureNNDrelu). */

@@ -46,8 +46,8 @@ export interface ProductFolding {
 }
 
 /** The folding a cluster's protocol and settings offer, or null where products keep their round. */
-export function productFolding(c: { protocol: ProtocolName; fssGate: FssGate; fssBits: number }): ProductFolding | null {
-  return c.protocol === 'fss' ? fssProductFolding(c.fssGate, c.fssBits) : null;
+export function productFolding(c: { protocol: ProtocolName; fssGate: FssGate; fssBits: number; fssCompactFrom?: number }): ProductFolding | null {
+  return c.protocol === 'fss' ? fssProductFolding(c.fssGate, c.fssBits, c.fssCompactFrom) : null;
 }
 
 /** Frees what a gate kept once no tensor carries it any more. */

@@ -5,7 +5,8 @@
 // made, or dealt on the spot), or, over near links (a LAN, one host), comes while server2 is still
 // dealing any other, the keys' bytes are what it pays for: it waits for them, or the dealing takes
 // the cores it runs on (one host) and the compute servers' event loops take the keys in. So
-// server2 deals compact gates until queries stop finding it so, and when the pool keeps up
+// server2 deals its large gates (LOAD_COMPACT_FROM elements or more) compact until queries stop
+// finding it so, and when the pool keeps up
 // between queries they keep the one-round form and its lower latency. server2 decides per
 // query (for a recording, when dealing starts) and tells server0 and server1 before anything
 // else of that query, in the session its side travels in, so the three agree on every gate.
@@ -25,8 +26,34 @@ import { pooledBytes } from './limits';
 export const FORM_OP: OpCtx = { id: (1 << 20) + 1, name: 'gate-form' };
 const FORM_TAG = tag(FORM_OP, 'form');
 
-/** The forms a query of an 'auto' model runs in. */
-export type LoadForm = 'auto' | 'compact';
+/**
+ * The forms a query of an 'auto' model runs in: 'auto' (compact from FSS_STEPS.compactFrom
+ * elements, 16384: every gate of a batch-1 query of the paper's nets in one round) or, under load,
+ * 'compact' (every gate; over near links) or 'compact-large' (gates of LOAD_COMPACT_FROM elements
+ * or more; over far links).
+ */
+export type LoadForm = 'auto' | 'compact' | 'compact-large';
+const LOAD_FORMS: readonly LoadForm[] = ['auto', 'compact', 'compact-large'];
+
+/**
+ * Under load over far links, the gates of at least this many elements (the batch's) take the
+ * compact form and smaller ones keep one round. A compact gate saves each compute server about
+ * 880 bytes of key per element (1576 -> 696 after a product) for one round more, which over a 60
+ * ms, 300 Mbit/s link costs about what 1300 elements' keys take to send: the small gates' savings
+ * are worth less than their rounds. In the paper's max-pool nets the gates from 2048 elements are
+ * the first max pool's two levels and the relu after it, 76-89% of the gate elements, in three
+ * extra rounds: B_max and C_max take 14 rounds instead of 18, and C_max's queries under load
+ * through the emulated WAN 500-530 ms instead of 615-660 (bench/RESULTS.md, twenty-fifth
+ * session). Over near links a round costs under a millisecond and every gate is compact: there
+ * this threshold made B_max's queries back to back 1.22x slower and C_max's 1.03x.
+ */
+export const LOAD_COMPACT_FROM = 2048;
+
+/** What a load form makes of the query's FSS gates (the fork's fssGate and fssCompactFrom). */
+export function loadFormGates(form: LoadForm): { fssGate: FssGate; fssCompactFrom?: number } {
+  if (form === 'compact') return { fssGate: 'compact' };
+  return form === 'compact-large' ? { fssGate: 'auto', fssCompactFrom: LOAD_COMPACT_FROM } : { fssGate: 'auto' };
+}
 
 /** How long server2 keeps dealing compact gates after a query found it busy dealing. */
 export const PRESSURE_HOLD_MS = 2000;
@@ -62,14 +89,15 @@ export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): bo
 }
 
 /**
- * Whether a query of `batch` rows of the model dealt compact differs from one dealt 'auto': some
- * gate of it is small enough for 'auto' to keep in one round (under FSS_STEPS.compactFrom
- * elements), as the keys' size estimate tells (limits.ts pooledBytes). At a size where every gate
- * is that large the two forms deal the same keys.
+ * Whether a query of `batch` rows of the model dealt in load form `form` differs from one dealt
+ * 'auto', as the keys' size estimate tells (limits.ts pooledBytes): under 'compact', some gate
+ * has fewer than FSS_STEPS.compactFrom elements; under 'compact-large', some has from
+ * LOAD_COMPACT_FROM up to that. Where none does (a big batch's gates, or under 'compact-large' a
+ * small classifier's) the two deal the same keys.
  */
-export function compactDiffers(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number): boolean {
-  const bytes = (fssGate: FssGate) => pooledBytes({ topology: m.topology, protocol: m.protocol, fssGate, fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) }, batch);
-  return bytes('compact') !== bytes('auto');
+export function compactDiffers(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number, form: LoadForm): boolean {
+  const bytes = (f: LoadForm) => pooledBytes({ topology: m.topology, protocol: m.protocol, ...loadFormGates(f), fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) }, batch);
+  return bytes(form) !== bytes('auto');
 }
 
 /**
@@ -92,11 +120,15 @@ export class DealingPressure {
     this.#until.set(key(model, batch), this.now() + this.holdMs);
   }
 
-  /** The form to deal the next query of `batch` rows of `model` in (counted when compact). */
-  pick(model: string, batch: number): LoadForm {
+  /**
+   * The form to deal the next query of `batch` rows of `model` in (counted when compact): under
+   * pressure, every gate compact over near links (`near`: nearLinks), the large ones over far links.
+   */
+  pick(model: string, batch: number, near: boolean): LoadForm {
     const under = (this.#until.get(key(model, batch)) ?? -Infinity) > this.now();
-    if (under) this.compact++;
-    return under ? 'compact' : 'auto';
+    if (!under) return 'auto';
+    this.compact++;
+    return near ? 'compact' : 'compact-large';
   }
 
   /** How much longer `batch` rows of `model` stay under pressure, in milliseconds (0: not under it). */
@@ -135,9 +167,11 @@ export async function agreeGateForm(fork: Cluster, me: PartyName, server2?: { pi
     }
   } else {
     const said = await party.recvControl<unknown>(SERVER2, FORM_TAG);
-    if (said !== 'auto' && said !== 'compact') throw new Error(`server2 announced the gate form ${JSON.stringify(said).slice(0, 40)}: expected 'auto' or 'compact'`);
-    form = said;
+    if (!LOAD_FORMS.includes(said as LoadForm)) throw new Error(`server2 announced the gate form ${JSON.stringify(said).slice(0, 40)}: expected ${LOAD_FORMS.map((f) => `'${f}'`).join(', ')}`);
+    form = said as LoadForm;
   }
-  fork.fssGate = form;
+  const gates = loadFormGates(form);
+  fork.fssGate = gates.fssGate;
+  fork.fssCompactFrom = gates.fssCompactFrom;
   return form;
 }

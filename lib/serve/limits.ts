@@ -64,7 +64,7 @@ const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 // ---------- the memory a query needs (query_memory.ts) and the pool ----------
 
-type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; inputShape: readonly number[] };
+type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; inputShape: readonly number[] };
 
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:

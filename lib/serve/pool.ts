@@ -128,7 +128,7 @@ export class PrecomputePool {
    * nearLinks). `askRedeal`: how to ask server0 to reserve anew the indices of compact recordings
    * made under a load that has passed (none: they stay until taken).
    */
-  constructor(private readonly log: Log, private readonly max: number, private readonly near: () => boolean, opts: { askRedeal?: AskRedeal; pressure?: DealingPressure } = {}) {
+  constructor(private readonly log: Log, private readonly max: number, readonly near: () => boolean, opts: { askRedeal?: AskRedeal; pressure?: DealingPressure } = {}) {
     this.pressure = opts.pressure ?? new DealingPressure();
     this.#askRedeal = opts.askRedeal;
   }
@@ -161,7 +161,7 @@ export class PrecomputePool {
         // The form is picked as the dealing starts, so it answers the load of that moment.
         // Kept once both announcements are out: a run online after a failure then keeps the form
         // without announcing it again (after one of the two, the run failed part way).
-        if (followsLoad(model)) rec.form = await agreeGateForm(fork, me, { pick: () => this.pressure.pick(model.name, batch) });
+        if (followsLoad(model)) rec.form = await agreeGateForm(fork, me, { pick: () => this.pressure.pick(model.name, batch, this.near()) });
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)], { index, maskedInput: false });
         this.recorded++;
         rec.shipped = true;
@@ -177,7 +177,7 @@ export class PrecomputePool {
       }).finally(() => {
         this.making--;
         rec.settled = true;
-        if (rec.form === 'compact' && this.#formsDifferFor(model, batch)) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
+        if (rec.form && rec.form !== 'auto' && this.#formsDifferFor(model, batch, rec.form)) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
       });
       this.#ready.set(index, rec);
     }
@@ -262,7 +262,7 @@ export class PrecomputePool {
     const asks = new Map<string, { model: string; batch: number; indices: number[] }>();
     let wait = 0;
     for (const [index, r] of this.#ready) {
-      if (r.form !== 'compact' || r.redealAsked || r.dropped || !this.#formsDiffer.get(key(r.model, r.batch))) continue;
+      if (!r.form || r.form === 'auto' || r.redealAsked || r.dropped || !this.#formsDiffer.get(`${key(r.model, r.batch)}\u0000${r.form}`)) continue;
       const held = this.pressure.heldFor(r.model, r.batch);
       if (!r.settled || held > 0 || this.making > 0) {
         wait = Math.max(wait, held, STALE_RECHECK_MS);
@@ -286,10 +286,10 @@ export class PrecomputePool {
   }
 
   /** compactDiffers, once per model and batch size. */
-  #formsDifferFor(model: { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology }, batch: number): boolean {
-    const k = key(model.name, batch);
+  #formsDifferFor(model: { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology }, batch: number, form: LoadForm): boolean {
+    const k = `${key(model.name, batch)}\u0000${form}`;
     let differs = this.#formsDiffer.get(k);
-    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch)));
+    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch, form)));
     return differs;
   }
 }

@@ -104,14 +104,14 @@ function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
  * model's own shares are not counted: they are resident whether or not anyone asks. `inputShape`
  * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
  */
-export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; inputShape: readonly number[] }, batch: number): number {
+export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; inputShape: readonly number[] }, batch: number): number {
   const { layers, chain } = layersOf(m.topology);
   const w = walk(m, batch, layers, chain, m.inputShape);
   // PER_INPUT: received bytes, the share, its masked copies.
   return PER_QUERY + 8 * batch * (PER_INPUT * count(m.inputShape) + w.elements + w.compareMax);
 }
 
-type Protocol = { protocol: ProtocolName; fssGate?: FssGate; fssBits?: number };
+type Protocol = { protocol: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number };
 
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
@@ -123,7 +123,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // ahead, so the compute servers may hold several layers' keys at once.
   let compareMax = 0;
   const nonlinear = (n: number): number => {
-    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(m.fssBits ?? 64) * n;
+    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch, m.fssCompactFrom) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(m.fssBits ?? 64) * n;
     if (m.protocol !== 'securenn') return PER_POLY * n;
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
@@ -135,7 +135,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   const folded = (cells: number, gateElements: number): number => {
     const form = m.fssGate ?? 'auto';
     if (m.protocol !== 'fss' || !foldsProduct(form, cells * batch)) return 0;
-    return (takesCompactForm(form, gateElements * batch) ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
+    return (takesCompactForm(form, gateElements * batch, m.fssCompactFrom) ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
   };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;

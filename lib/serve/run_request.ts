@@ -44,7 +44,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
     form = taken?.form;
   }
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, players: [CLIENT] });
-  if (followsLoad(m)) await agreeGateForm(fork, me, me !== SERVER2 ? undefined : form ? { sent: form } : { pick: () => epoch.pool.pressure.pick(m.name, req.shape[0]) });
+  if (followsLoad(m)) await agreeGateForm(fork, me, me !== SERVER2 ? undefined : form ? { sent: form } : { pick: () => epoch.pool.pressure.pick(m.name, req.shape[0], epoch.pool.near()) });
   return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}) }) };
 }
 

@@ -50,7 +50,7 @@ export { FSS_STEPS } from './steps';
  * nothing.
  */
 export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: number, opts: { relu?: boolean; bit?: boolean; keepOpened?: (opened: RingTensor[]) => void } = {}): Promise<RingTensor | null> {
-  if (takesCompactForm(p.fssGate, n)) {
+  if (takesCompactForm(p.fssGate, n, p.fssCompactFrom)) {
     const keep = opts.keepOpened;
     return compactSign(p, op, a, n, { ...opts, keepOpened: keep && ((xHat, e) => keep([xHat, e])) });
   }

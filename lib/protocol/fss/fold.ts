@@ -24,16 +24,20 @@ interface FssFoldableGate extends FoldableGate {
 
 const foldings = new Map<string, ProductFolding>();
 
-/** The folding under gate form `form` and width `fssBits`, or null where it does not fold ('auto', 'one-round', 'compact'). */
-export function fssProductFolding(form: FssGate, fssBits: number): ProductFolding | null {
+/**
+ * The folding under gate form `form`, width `fssBits` and compact threshold `compactFrom` (the
+ * cluster's, as its gates take it: drelu.ts), or null where it does not fold ('auto', 'one-round',
+ * 'compact').
+ */
+export function fssProductFolding(form: FssGate, fssBits: number, compactFrom?: number): ProductFolding | null {
   if (!foldsGates(form)) return null;
-  const key = `${form}/${fssBits}`;
+  const key = `${form}/${fssBits}/${compactFrom ?? ''}`;
   let f = foldings.get(key);
-  if (!f) foldings.set(key, (f = makeFolding(form, fssBits)));
+  if (!f) foldings.set(key, (f = makeFolding(form, fssBits, compactFrom)));
   return f;
 }
 
-function makeFolding(form: FssGate, fssBits: number): ProductFolding {
+function makeFolding(form: FssGate, fssBits: number, compactFrom: number | undefined): ProductFolding {
   const folding: ProductFolding = {
     relu: fssReluKeepingOpened,
     gate: (op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FssFoldableGate => ({
@@ -42,7 +46,7 @@ function makeFolding(form: FssGate, fssBits: number): ProductFolding {
       low: gateBits(fssBits, op) - 1,
       kept,
       holders: 0,
-      compact: takesCompactForm(form, elements),
+      compact: takesCompactForm(form, elements, compactFrom),
     }),
     folds: (_gate, cells) => foldsProduct(form, cells),
     count: (counts: FoldCounts, gate, cells) => {

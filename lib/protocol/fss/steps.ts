@@ -38,9 +38,14 @@ import type { FssGate } from '../protocols';
  */
 export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192, widthCut: 0 };
 
-/** Whether a gate over n elements takes the compact form under `form` (server2 and the compute servers decide alike). */
-export function takesCompactForm(form: FssGate, n: number): boolean {
-  return form === 'compact' || form === 'compact-folded' || (form !== 'one-round' && n >= FSS_STEPS.compactFrom);
+/**
+ * Whether a gate over n elements takes the compact form under `form` (server2 and the compute
+ * servers decide alike): always under 'compact' and 'compact-folded', never under 'one-round', and
+ * under 'auto' and 'folded' from `compactFrom` elements (a cluster's fssCompactFrom; the service
+ * lowers it for the queries server2 deals under load: lib/serve/gate_form.ts).
+ */
+export function takesCompactForm(form: FssGate, n: number, compactFrom = FSS_STEPS.compactFrom): boolean {
+  return form === 'compact' || form === 'compact-folded' || (form !== 'one-round' && n >= compactFrom);
 }
 
 /** Whether `form` folds products into the relu gates before them (folded_product.ts). */
