@@ -31,6 +31,7 @@ test('DealingPressure: compact while queries come during dealing, for the hold, 
   p.noteQuery('m', 1, true);
   t.is(p.pick('m', 1, true), 'compact');
   t.is(p.pick('m', 1, false), 'compact-large', 'over far links, only the large gates');
+  t.is(p.pick('m', 8, false), 'folded', 'over far links without load: products folded into the relus before them');
   t.is(p.pick('m', 8, true), 'auto', 'another batch size');
   t.is(p.pick('other', 1, true), 'auto', 'another model');
   now += 499;
@@ -63,13 +64,15 @@ test('agreeGateForm: server0 and server1 take the form server2 picks; anything b
   t.is(cl.fssCompactFrom, LOAD_COMPACT_FROM, 'with its gates compact from LOAD_COMPACT_FROM elements');
   await Promise.all([agreeGateForm(cl, SERVER0), agreeGateForm(cl, SERVER1), agreeGateForm(cl, SERVER2, { pick: () => 'auto' })]);
   t.deepEqual([cl.fssGate, cl.fssCompactFrom], ['auto', undefined], "'auto': compact from FSS_STEPS.compactFrom");
+  await Promise.all([agreeGateForm(cl, SERVER0), agreeGateForm(cl, SERVER1), agreeGateForm(cl, SERVER2, { pick: () => 'folded' })]);
+  t.deepEqual([cl.fssGate, cl.fssCompactFrom], ['folded', undefined], "'folded'");
   // A recording that announced its form and failed: the run online keeps it and sends nothing more.
   t.is(await agreeGateForm(cl, SERVER2, { sent: 'auto' }), 'auto');
   await t.throwsAsync(agreeGateForm(cl, SERVER2), { message: /server2 needs the form/ });
-  for (const bogus of ['one-round', 'folded', 42, { form: 'compact' }]) {
+  for (const bogus of ['one-round', 'compact-folded', 42, { form: 'compact' }]) {
     const c2 = new tfe.Cluster({ protocol: 'fss' });
     await c2.party(SERVER2).sendControl(SERVER0, tag(FORM_OP, 'form'), bogus);
-    await t.throwsAsync(agreeGateForm(c2, SERVER0), { message: /server2 announced the gate form .*: expected 'auto', 'compact', 'compact-large'/ });
+    await t.throwsAsync(agreeGateForm(c2, SERVER0), { message: /server2 announced the gate form .*: expected 'auto', 'folded', 'compact', 'compact-large'/ });
     t.is(c2.fssGate, 'auto', 'unchanged');
     t.is(c2.fssCompactFrom, undefined);
   }
@@ -204,15 +207,16 @@ async function withModels(extra: Record<string, unknown>): Promise<{ c: TestClus
   clusters.push(c);
   await c.ready();
   const owner = await c.connect({ asOwner: true });
-  // server2 deals every gate compact under load only over links it has timed as near (loopback;
-  // on a busy machine the least of its pings, 500 ms apart, may take a few seconds to show it).
+  // Measured (no linkDistance in the config): server2 takes the forms of near links once it has
+  // timed its loopback links (on a busy machine the least of its pings, 500 ms apart, may take a
+  // few seconds to show it).
   const near = (ms?: number | null) => ms != null && ms <= NEAR_RTT_MS;
   let rtt: ServerStatus['linkRttMs'] | undefined;
-  for (let i = 0; i < 300 && !(near(rtt?.server0) && near(rtt?.server1)); i++) {
+  for (let i = 0; i < 300 && extra.linkDistance === undefined && !(near(rtt?.server0) && near(rtt?.server1)); i++) {
     rtt = ((await owner.status()) as ServerStatus[])[2].linkRttMs;
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!(near(rtt?.server0) && near(rtt?.server1))) throw new Error(`server2 never timed its loopback links as near: ${JSON.stringify(rtt)}`);
+  if (extra.linkDistance === undefined && !(near(rtt?.server0) && near(rtt?.server1))) throw new Error(`server2 never timed its loopback links as near: ${JSON.stringify(rtt)}`);
   await owner.deploy(net.file, { name: 'auto', protocol: 'fss' });
   await owner.deploy(net.file, { name: 'fixed', protocol: 'fss', fssGate: 'one-round' });
   return { c, owner };
@@ -289,5 +293,39 @@ test.serial("after a burst, the compact recordings nobody took are dealt again i
   // What server2 dealt again was discarded once: every recording is accounted for.
   const st = await server2Pool(owner);
   t.true(st.discarded - before.discarded >= st.redealt - burst.redealt, `discarded ${st.discarded - before.discarded}, dealt again ${st.redealt - burst.redealt}`);
+  await client.close();
+});
+
+test.serial("far links (linkDistance 'far'): queries apart fold the product after the relu, one round fewer; under load only the large gates go compact, so this net's small relu keeps one round", async (t) => {
+  ({ owner } = await withModels({ precomputePool: 2, linkDistance: 'far' }));
+  let client = await (clusters.at(-1)!).connect();
+  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
+  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
+  await poolSettled(owner);
+  const fixed = await exactQuery(t, client, 'fixed');
+  const apart: Seen[] = [];
+  for (let i = 0; i < 4; i++) {
+    await poolSettled(owner);
+    apart.push(await exactQuery(t, client, 'auto'));
+  }
+  const last = apart.at(-1)!;
+  // The last product (24 x 4 cells) folded into the relu's keys: its opening's round goes, and
+  // each cell costs a two-payload key.
+  t.is(last.rounds, fixed.rounds - 1, `folded: ${JSON.stringify(apart)} against one-round ${JSON.stringify(fixed)}`);
+  t.true(last.keyBytes > fixed.keyBytes + 2 * 96 * 8 * 100, `${last.keyBytes} against ${fixed.keyBytes}`);
+  await client.close();
+  // Dealt on the spot (no pool): every query under load, 'compact-large'. The net's one relu has 24
+  // elements, under LOAD_COMPACT_FROM: one round and one-round keys, as 'fixed' (no fold under load).
+  ({ owner } = await withModels({ precomputePool: 0, linkDistance: 'far' }));
+  client = await (clusters.at(-1)!).connect();
+  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
+  const fixed2 = await exactQuery(t, client, 'fixed');
+  const before = (await server2Pool(owner)).compactUnderLoad;
+  for (let i = 0; i < 3; i++) {
+    const s = await exactQuery(t, client, 'auto');
+    t.is(s.rounds, fixed2.rounds, `${JSON.stringify(s)} against one-round ${JSON.stringify(fixed2)}`);
+    t.true(Math.abs(s.keyBytes - fixed2.keyBytes) <= 64, `${s.keyBytes} against ${fixed2.keyBytes}`);
+  }
+  t.is((await server2Pool(owner)).compactUnderLoad - before, 3, 'dealt under load');
   await client.close();
 });

@@ -7,6 +7,7 @@ import type { DeviceOption } from '../backend/backends';
 import { normalizeFingerprint } from '../net/peer_trust';
 import { DEFAULT_LIMITS, LIMIT_RANGES, type ServiceLimits } from './limits';
 import { type OpsConfig, parseOpsConfig } from './ops_config';
+import { LINK_DISTANCES, type LinkDistance } from './gate_form';
 
 import { SERVERS } from '../protocol/party';
 
@@ -64,6 +65,12 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
    * writes one. Ignored under TLS, where certificates identify the servers.
    */
   clusterSecret?: string;
+  /**
+   * How server2 judges its links to server0 and server1 for FSS models deployed 'auto'
+   * (docs/fss.md, "Under load"): 'measured' (default: near when both least ping round trips are
+   * at most 10 ms), or 'near' / 'far' as the operator knows them.
+   */
+  linkDistance: LinkDistance;
   /** How long one setup (seeds, every model's masks) may take before it fails and server0 retries. */
   setupTimeoutMs: number;
   /** Connection-level bounds of each server's endpoint (lib/net/limits.ts); absent: its defaults. */
@@ -144,7 +151,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'linkDistance', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -221,6 +228,11 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
   if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);
   const ops = parseOpsConfig(o, (msg) => fail(file, msg));
+  const linkDistance = (): LinkDistance => {
+    const v = o.linkDistance ?? 'measured';
+    if (!LINK_DISTANCES.includes(v as LinkDistance)) fail(file, `'linkDistance' must be one of ${LINK_DISTANCES.map((d) => `"${d}"`).join(', ')}, got ${JSON.stringify(v)}`);
+    return v as LinkDistance;
+  };
   return {
     ...limits,
     ...ops,
@@ -235,6 +247,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     precomputePool: num('precomputePool', 0, 1024),
     leaseTtlMs: o.leaseTtlMs === 0 ? 0 : leaseTtl(),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
+    linkDistance: linkDistance(),
     allowedOrigins: origins as string[],
     clusterSecret: o.clusterSecret as string | undefined,
     net: net as NetLimits,

@@ -10,7 +10,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import type { DeployedModel } from './model_store';
 import { PrecomputePool, poolNoticeSession } from './pool';
 import type { RedealNotice } from './messages';
-import { nearLinks } from './gate_form';
+import { type LinkDistance, nearLinks } from './gate_form';
 import { type MaskedWeights, maskWeights } from './programs';
 import type { Log } from '../log';
 
@@ -37,7 +37,7 @@ export class Epoch {
    * own session (index 1, 2, ...), so one missing or damaged here fails only that model: this
    * server aborts its session, and the others are told.
    */
-  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log) {
+  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log, linkDistance: LinkDistance = 'measured') {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
     // server2 asks server0, which hands the indices out, to reserve anew those whose recordings
     // were dealt compact under a load that has passed (pool.ts).
@@ -45,7 +45,10 @@ export class Epoch {
       const notice: RedealNotice = { type: 'redeal', epoch: id, model, ...(batch === 1 ? {} : { batch }), indices };
       void endpoint.send(SERVER0, poolNoticeSession(id), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
     };
-    this.pool = new PrecomputePool(log, poolMax, () => nearLinks((peer) => endpoint.rttMs(peer)), me === SERVER2 ? { askRedeal } : {});
+    // How far server2's links are, for 'auto' FSS models' forms (gate_form.ts): as the links' pings
+    // time them, or as the operator's config says.
+    const near = linkDistance === 'measured' ? () => nearLinks((peer) => endpoint.rttMs(peer)) : () => linkDistance === 'near';
+    this.pool = new PrecomputePool(log, poolMax, near, me === SERVER2 ? { askRedeal } : {});
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
     this.#nextIndex = announced.length + 1;
     const others = SERVERS.filter((s) => s !== me);

@@ -49,7 +49,7 @@ export class EpochSetup {
     const { me, endpoint, config, log } = this.d;
     const old = this.current;
     this.d.replacing();
-    const fresh = new Epoch(notice.epoch, me, endpoint, config.fracBits, notice.models, this.d.models, config.setupTimeoutMs, config.maxPoolRecordings, log);
+    const fresh = new Epoch(notice.epoch, me, endpoint, config.fracBits, notice.models, this.d.models, config.setupTimeoutMs, config.maxPoolRecordings, log, config.linkDistance);
     this.current = fresh;
     if (old) {
       old.retired = true;

@@ -27,13 +27,24 @@ export const FORM_OP: OpCtx = { id: (1 << 20) + 1, name: 'gate-form' };
 const FORM_TAG = tag(FORM_OP, 'form');
 
 /**
- * The forms a query of an 'auto' model runs in: 'auto' (compact from FSS_STEPS.compactFrom
- * elements, 16384: every gate of a batch-1 query of the paper's nets in one round) or, under load,
- * 'compact' (every gate; over near links) or 'compact-large' (gates of LOAD_COMPACT_FROM elements
- * or more; over far links).
+ * The forms a query of an 'auto' model runs in. Over near links: 'auto' (compact from
+ * FSS_STEPS.compactFrom elements, 16384: every gate of a batch-1 query of the paper's nets in one
+ * round), under load 'compact' (every gate). Over far links: 'folded' ('auto', and a product right
+ * after a one-round relu folds into its keys: one round fewer, for more keys; docs/fss.md "Folded
+ * products"), under load 'compact-large' (gates of LOAD_COMPACT_FROM elements or more compact).
  */
-export type LoadForm = 'auto' | 'compact' | 'compact-large';
-const LOAD_FORMS: readonly LoadForm[] = ['auto', 'compact', 'compact-large'];
+export type LoadForm = 'auto' | 'folded' | 'compact' | 'compact-large';
+const LOAD_FORMS: readonly LoadForm[] = ['auto', 'folded', 'compact', 'compact-large'];
+
+/** The forms server2 deals under load. */
+export const underLoad = (form: LoadForm | undefined): boolean => form === 'compact' || form === 'compact-large';
+
+/** The form an 'auto' model's queries take when server2 keeps up: over near links 'auto', over far ones 'folded'. */
+export const unloadedForm = (near: boolean): LoadForm => (near ? 'auto' : 'folded');
+
+/** How server2 judges its links ('linkDistance' in the cluster config): by their measured round trips (nearLinks), or as the operator says. */
+export type LinkDistance = 'measured' | 'near' | 'far';
+export const LINK_DISTANCES: readonly LinkDistance[] = ['measured', 'near', 'far'];
 
 /**
  * Under load over far links, the gates of at least this many elements (the batch's) take the
@@ -51,7 +62,7 @@ export const LOAD_COMPACT_FROM = 2048;
 
 /** What a load form makes of the query's FSS gates (the fork's fssGate and fssCompactFrom). */
 export function loadFormGates(form: LoadForm): { fssGate: FssGate; fssCompactFrom?: number } {
-  if (form === 'compact') return { fssGate: 'compact' };
+  if (form === 'compact' || form === 'folded') return { fssGate: form };
   return form === 'compact-large' ? { fssGate: 'auto', fssCompactFrom: LOAD_COMPACT_FROM } : { fssGate: 'auto' };
 }
 
@@ -89,15 +100,15 @@ export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): bo
 }
 
 /**
- * Whether a query of `batch` rows of the model dealt in load form `form` differs from one dealt
- * 'auto', as the keys' size estimate tells (limits.ts pooledBytes): under 'compact', some gate
- * has fewer than FSS_STEPS.compactFrom elements; under 'compact-large', some has from
- * LOAD_COMPACT_FROM up to that. Where none does (a big batch's gates, or under 'compact-large' a
- * small classifier's) the two deal the same keys.
+ * Whether a query of `batch` rows of the model dealt in form `form` differs from one dealt in
+ * `other`, as the keys' size estimate tells (limits.ts pooledBytes): 'compact' from 'auto' where
+ * some gate has fewer than FSS_STEPS.compactFrom elements, 'compact-large' from 'auto' where some
+ * has from LOAD_COMPACT_FROM up to that, from 'folded' also where a product folds. Where none does
+ * (a big batch's gates) the two deal the same keys.
  */
-export function compactDiffers(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number, form: LoadForm): boolean {
+export function compactDiffers(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number, form: LoadForm, other: LoadForm = 'auto'): boolean {
   const bytes = (f: LoadForm) => pooledBytes({ topology: m.topology, protocol: m.protocol, ...loadFormGates(f), fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) }, batch);
-  return bytes(form) !== bytes('auto');
+  return bytes(form) !== bytes(other);
 }
 
 /**
@@ -126,7 +137,7 @@ export class DealingPressure {
    */
   pick(model: string, batch: number, near: boolean): LoadForm {
     const under = (this.#until.get(key(model, batch)) ?? -Infinity) > this.now();
-    if (!under) return 'auto';
+    if (!under) return unloadedForm(near);
     this.compact++;
     return near ? 'compact' : 'compact-large';
   }

@@ -92,6 +92,16 @@ export function pooledBytes(m: PooledModel, batch: number): number {
   return Math.max(1, estimateQueryBytes(m, batch) - PER_QUERY);
 }
 
+/**
+ * The gate form whose keys bound every form the service may deal a model's queries in, for its
+ * estimates: an 'auto' FSS model's queries take 'folded' over far links (gate_form.ts LoadForm),
+ * the largest of its forms (the folded products' keys on top of 'auto''s); any other form is the
+ * model's own.
+ */
+export function servedGate(m: { protocol: ProtocolName; fssGate?: FssGate }): FssGate | undefined {
+  return m.protocol === 'fss' && (m.fssGate ?? 'auto') === 'auto' ? 'folded' : m.fssGate;
+}
+
 // ---------- sessions a server holds for clients ----------
 
 interface Held {
@@ -177,7 +187,7 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
     throw new Error(`model '${req.model}' takes ${m.spec.inputEncoding ? describeInput(m.spec) : `inputs of shape ${describeInput(m.spec)}`}, got [${req.shape}]`);
   const input = 8 * req.shape.reduce((a, b) => a * b, 1);
   if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
-  const bytes = estimateQueryBytes({ ...m, inputShape: want }, req.shape[0]);
+  const bytes = estimateQueryBytes({ ...m, fssGate: servedGate(m), inputShape: want }, req.shape[0]);
   checkQuerySize(limits, req.model, bytes, req.shape[0]);
   return bytes;
 }
@@ -194,7 +204,7 @@ export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTop
   const inputShape = sharedInputShape(spec), input = 8 * count(inputShape);
   if (input > limits.maxInputBytes)
     throw new Error(`one example of this model's input, ${describeInput(spec)}, is ${input} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)${spec.inputEncoding ? ': the one-hot costs V values per token; use a smaller vocabulary or shorter sequences' : ''}`);
-  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: req.fssGate, fssBits: req.fssBits, inputShape }, 1);
+  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: servedGate(req), fssBits: req.fssBits, inputShape }, 1);
   if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${MiB(one)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes)`);
   return 3 * weights;
 }

@@ -23,7 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
-import { agreeGateForm, compactDiffers, DealingPressure, followsLoad, foundBusy, type LoadForm } from './gate_form';
+import { agreeGateForm, compactDiffers, DealingPressure, followsLoad, foundBusy, type LoadForm, underLoad, unloadedForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -85,7 +85,9 @@ interface Recording {
   form?: LoadForm;
   /** Made and shipped whole. */
   shipped: boolean;
-  /** Dealt compact under a load that has passed: server0 was asked to reserve its index anew. */
+  /** Dealt under load in a form whose keys differ from the form without it: worth dealing again once the load has passed. */
+  redealable: boolean;
+  /** Dealt under a load that has passed: server0 was asked to reserve its index anew. */
   redealAsked: boolean;
 }
 
@@ -146,7 +148,7 @@ export class PrecomputePool {
     for (const index of indices) {
       if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealAsked: false };
+      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealable: false, redealAsked: false };
       this.making++;
       // Shipped as it is made: the compute servers hold it until the query with this index comes.
       const out = ship(index);
@@ -177,7 +179,8 @@ export class PrecomputePool {
       }).finally(() => {
         this.making--;
         rec.settled = true;
-        if (rec.form && rec.form !== 'auto' && this.#formsDifferFor(model, batch, rec.form)) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
+        rec.redealable = underLoad(rec.form) && this.#formsDifferFor(model, batch, rec.form!);
+        if (rec.redealable) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
       });
       this.#ready.set(index, rec);
     }
@@ -262,7 +265,7 @@ export class PrecomputePool {
     const asks = new Map<string, { model: string; batch: number; indices: number[] }>();
     let wait = 0;
     for (const [index, r] of this.#ready) {
-      if (!r.form || r.form === 'auto' || r.redealAsked || r.dropped || !this.#formsDiffer.get(`${key(r.model, r.batch)}\u0000${r.form}`)) continue;
+      if (!r.redealable || r.redealAsked || r.dropped) continue;
       const held = this.pressure.heldFor(r.model, r.batch);
       if (!r.settled || held > 0 || this.making > 0) {
         wait = Math.max(wait, held, STALE_RECHECK_MS);
@@ -287,9 +290,11 @@ export class PrecomputePool {
 
   /** compactDiffers, once per model and batch size. */
   #formsDifferFor(model: { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology }, batch: number, form: LoadForm): boolean {
-    const k = `${key(model.name, batch)}\u0000${form}`;
+    // Against the form the pool would deal now that the load has gone (the links' distance).
+    const now = unloadedForm(this.near());
+    const k = `${key(model.name, batch)}\u0000${form}\u0000${now}`;
     let differs = this.#formsDiffer.get(k);
-    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch, form)));
+    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch, form, now)));
     return differs;
   }
 }
