@@ -10,7 +10,7 @@ import test from 'ava';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
-import { agreeGateForm, compactDiffers, DealingPressure, LOAD_COMPACT_FROM, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
+import { agreeGateForm, compactDiffers, DealingPressure, FAR_AFTER_SAMPLES, LOAD_COMPACT_FROM, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
 import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
@@ -136,12 +136,18 @@ test("a recording that fails after announcing its form leaves its query to run o
   t.is(fixedOut.traffic().total.messages, 0);
 });
 
-test('nearLinks: both links measured and within NEAR_RTT_MS; a link not measured yet is not near', (t) => {
-  const rtt = (a?: number, b?: number) => (peer: string) => (peer === SERVER0 ? a : peer === SERVER1 ? b : 0);
-  t.true(nearLinks(rtt(0.2, NEAR_RTT_MS)));
-  t.false(nearLinks(rtt(0.2, 60)), 'one far link');
-  t.false(nearLinks(rtt(undefined, 0.2)), 'one not measured');
-  t.false(nearLinks(rtt(NEAR_RTT_MS + 0.01, 0.2)));
+test('nearLinks: near unless a link timed FAR_AFTER_SAMPLES times or more took over NEAR_RTT_MS every time', (t) => {
+  const n = FAR_AFTER_SAMPLES;
+  type L = [number | undefined, number];
+  const links = (a: L, b: L) => (peer: string) => {
+    const [rttMs, samples] = peer === SERVER0 ? a : peer === SERVER1 ? b : [0, n];
+    return { rttMs, samples };
+  };
+  t.true(nearLinks(links([0.2, n], [NEAR_RTT_MS, n])));
+  t.false(nearLinks(links([0.2, n], [60, n])), 'one far link');
+  t.false(nearLinks(links([NEAR_RTT_MS + 0.01, n], [0.2, n])));
+  t.true(nearLinks(links([60, n - 1], [0.2, n])), 'not timed often enough to call it far: a busy peer answers late as it comes up');
+  t.true(nearLinks(links([undefined, 0], [undefined, 0])), 'not timed yet');
 });
 
 test("a pong counts only for the ping it echoes: a late pong of an earlier ping is not timed against a later one", async (t) => {
@@ -161,8 +167,10 @@ test("a pong counts only for the ping it echoes: a late pong of an earlier ping 
   await new Promise((r) => setTimeout(r, 20));
   c.pong(Buffer.from('2'));
   t.true(c.rttMs! >= 15 && c.rttMs! < 1000, `${c.rttMs} ms`);
+  t.is(c.rttSamples, 1, 'one round trip timed');
   c.pong(Buffer.from('2'));
   t.true(c.rttMs! >= 15, 'timed once');
+  t.is(c.rttSamples, 1);
 });
 
 test('a server link measures its round trip as it comes up', async (t) => {

@@ -45,6 +45,8 @@ export class Connection {
    * event loop).
    */
   rttMs?: number;
+  /** Round trips timed on this link (pongs that echoed the ping awaited). */
+  rttSamples = 0;
   /** The ping whose pong is awaited: its number (echoed in the pong) and when it went. */
   #ping?: { id: number; at: number };
   #pings = 0;
@@ -160,6 +162,7 @@ export class Connection {
     if (!p || data === undefined || data.toString() !== String(p.id)) return;
     this.#ping = undefined;
     const rtt = performance.now() - p.at;
+    this.rttSamples++;
     this.rttMs = this.rttMs === undefined ? rtt : Math.min(this.rttMs, rtt);
   }
 
@@ -187,7 +190,7 @@ export class Connection {
 
 /** A server link's round trip is timed this many times as it comes up, this far apart (Connection.measure). */
 const RTT_SAMPLES = 20;
-const RTT_GAP_MS = 500;
+const RTT_GAP_MS = 250;
 
 /** Client session ids: random UUIDs (what PredictionClient uses); server-internal sessions never look like one. */
 export const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

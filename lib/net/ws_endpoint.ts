@@ -150,6 +150,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#conns.get(peer)?.rttMs;
   }
 
+  /** How many round trips were timed on the link with `peer` (0 with no link). */
+  rttSamples(peer: PartyName): number {
+    return this.#conns.get(peer)?.rttSamples ?? 0;
+  }
+
   /** Whether a connection with `peer` is open now. */
   connected(peer: PartyName): boolean {
     return this.#conns.get(peer)?.ws.readyState === WebSocket.OPEN;

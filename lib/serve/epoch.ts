@@ -47,7 +47,7 @@ export class Epoch {
     };
     // How far server2's links are, for 'auto' FSS models' forms (gate_form.ts): as the links' pings
     // time them, or as the operator's config says.
-    const near = linkDistance === 'measured' ? () => nearLinks((peer) => endpoint.rttMs(peer)) : () => linkDistance === 'near';
+    const near = linkDistance === 'measured' ? () => nearLinks((peer) => ({ rttMs: endpoint.rttMs(peer), samples: endpoint.rttSamples(peer) })) : () => linkDistance === 'near';
     this.pool = new PrecomputePool(log, poolMax, near, me === SERVER2 ? { askRedeal } : {});
     const root = (this.root = new Cluster({ players: [], transport: transport(`epoch:${id}`), hosted: [me], fixedPoint: { fracBits } }));
     this.#nextIndex = announced.length + 1;

@@ -36,9 +36,6 @@ const FORM_TAG = tag(FORM_OP, 'form');
 export type LoadForm = 'auto' | 'folded' | 'compact' | 'compact-large';
 const LOAD_FORMS: readonly LoadForm[] = ['auto', 'folded', 'compact', 'compact-large'];
 
-/** The forms server2 deals under load. */
-export const underLoad = (form: LoadForm | undefined): boolean => form === 'compact' || form === 'compact-large';
-
 /** The form an 'auto' model's queries take when server2 keeps up: over near links 'auto', over far ones 'folded'. */
 export const unloadedForm = (near: boolean): LoadForm => (near ? 'auto' : 'folded');
 
@@ -78,9 +75,24 @@ export const PRESSURE_HOLD_MS = 2000;
  */
 export const NEAR_RTT_MS = 10;
 
-/** Whether server2's links to server0 and server1 are near (both measured, both within NEAR_RTT_MS). */
-export function nearLinks(rttMs: (peer: PartyName) => number | undefined): boolean {
-  return [SERVER0, SERVER1].every((s) => (rttMs(s) ?? Infinity) <= NEAR_RTT_MS);
+/**
+ * A link is far once this many of its round trips were timed and even the least took more than
+ * NEAR_RTT_MS. Before that it is taken as near: as servers come up their busy event loops answer
+ * pings late (on one 2-vCPU host loopback links first read 8-29 ms), and a near link's least
+ * round trip only drops below NEAR_RTT_MS once a ping meets both ends idle, while a far link's
+ * never does; links are pinged every 250 ms as they come up, so about 2 s.
+ */
+export const FAR_AFTER_SAMPLES = 8;
+
+/**
+ * Whether server2's links to server0 and server1 are near: not far, where a link is far when it
+ * has been timed FAR_AFTER_SAMPLES times or more and its least round trip is over NEAR_RTT_MS.
+ */
+export function nearLinks(link: (peer: PartyName) => { rttMs?: number; samples: number }): boolean {
+  return ![SERVER0, SERVER1].some((s) => {
+    const { rttMs, samples } = link(s);
+    return samples >= FAR_AFTER_SAMPLES && (rttMs ?? Infinity) > NEAR_RTT_MS;
+  });
 }
 
 /**

@@ -23,7 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
-import { agreeGateForm, compactDiffers, DealingPressure, followsLoad, foundBusy, type LoadForm, underLoad, unloadedForm } from './gate_form';
+import { agreeGateForm, compactDiffers, DealingPressure, followsLoad, foundBusy, type LoadForm, unloadedForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -81,17 +81,19 @@ interface Recording {
   dropped: boolean;
   /** Made and shipped, or ended otherwise: a query taking it does not wait. */
   settled: boolean;
-  /** The gate form it announced (an 'auto' FSS model's: gate_form.ts). */
+  /** The gate form it announced (an 'auto' FSS model's: gate_form.ts), and the model's layers, to tell whether another form would deal other keys. */
   form?: LoadForm;
+  layers?: FormModel;
   /** Made and shipped whole. */
   shipped: boolean;
-  /** Dealt under load in a form whose keys differ from the form without it: worth dealing again once the load has passed. */
-  redealable: boolean;
-  /** Dealt under a load that has passed: server0 was asked to reserve its index anew. */
+  /** Dealt in a form the pool would no longer deal (a load that has passed, links found far): server0 was asked to reserve its index anew. */
   redealAsked: boolean;
 }
 
-/** How often a pool holding compact recordings looks again whether the load that made them has passed. */
+/** What compactDiffers reads of a model. */
+type FormModel = { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology };
+
+/** How often a pool holding recordings of another form than it would deal now looks again whether it may deal them anew. */
 export const STALE_RECHECK_MS = 250;
 
 /** server2's ask to server0: free these reserved indices of `batch` rows of `model` and reserve new ones. */
@@ -116,13 +118,15 @@ export class PrecomputePool {
   offlineBytes = 0;
   /** Recordings not finished yet: being made or shipped, or queued in their lane behind one that is. */
   making = 0;
-  /** Recordings dealt compact under a load that passed before a query took them, freed by server0 on this server's ask (askRedeal) to be dealt again. */
+  /** Recordings in a form the pool no longer deals (a load that passed, links found far) freed by server0 on this server's ask (askRedeal) before a query took them, to be dealt again. */
   redealt = 0;
   /** Whether queries find this server busy dealing, per model and batch size: an 'auto' FSS model's form (gate_form.ts). */
   readonly pressure: DealingPressure;
   readonly #askRedeal?: AskRedeal;
   #staleTimer?: NodeJS.Timeout;
-  /** Per model and batch size: whether its compact form deals other keys than 'auto' (some gate 'auto' keeps in one round). */
+  /** The links' distance when the last query came (take). */
+  #near = true;
+  /** Per model, batch size and pair of forms: whether they deal different keys (compactDiffers). */
   #formsDiffer = new Map<string, boolean>();
 
   /**
@@ -148,7 +152,7 @@ export class PrecomputePool {
     for (const index of indices) {
       if (this.#freed.delete(index)) continue;
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
-      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealable: false, redealAsked: false };
+      const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealAsked: false };
       this.making++;
       // Shipped as it is made: the compute servers hold it until the query with this index comes.
       const out = ship(index);
@@ -163,7 +167,10 @@ export class PrecomputePool {
         // The form is picked as the dealing starts, so it answers the load of that moment.
         // Kept once both announcements are out: a run online after a failure then keeps the form
         // without announcing it again (after one of the two, the run failed part way).
-        if (followsLoad(model)) rec.form = await agreeGateForm(fork, me, { pick: () => this.pressure.pick(model.name, batch, this.near()) });
+        if (followsLoad(model)) {
+          rec.layers = model;
+          rec.form = await agreeGateForm(fork, me, { pick: () => this.pressure.pick(model.name, batch, this.near()) });
+        }
         await predictOnServer(fork, me, model.spec, model.shares, masks, [batch, ...sharedInputShape(model.spec)], { index, maskedInput: false });
         this.recorded++;
         rec.shipped = true;
@@ -179,8 +186,7 @@ export class PrecomputePool {
       }).finally(() => {
         this.making--;
         rec.settled = true;
-        rec.redealable = underLoad(rec.form) && this.#formsDifferFor(model, batch, rec.form!);
-        if (rec.redealable) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
+        if (rec.form && rec.form !== unloadedForm(this.near())) this.#checkStaleLater(this.pressure.heldFor(model.name, batch));
       });
       this.#ready.set(index, rec);
     }
@@ -196,6 +202,13 @@ export class PrecomputePool {
    * dealing (`pressure`, foundBusy).
    */
   async take(index: number, batch: number, follows?: string): Promise<Taken> {
+    // The links' distance decided (gate_form.ts nearLinks) or changed: the recordings made before
+    // in the other unloaded form may be dealt again.
+    const near = this.near();
+    if (near !== this.#near) {
+      this.#near = near;
+      this.#checkStaleLater(0);
+    }
     const r = this.#ready.get(index);
     this.#ready.delete(index);
     if (follows !== undefined) this.pressure.noteQuery(follows, batch, foundBusy({ recorded: !!r, finished: r?.settled ?? false, making: this.making, near: this.near() }));
@@ -252,26 +265,29 @@ export class PrecomputePool {
   }
 
   /**
-   * Recordings dealt compact under a load that has passed: once their model's and batch size's
-   * pressure is over and nothing is being dealt, server2 asks server0 to free their indices (if
-   * no query took them meanwhile) and reserve new ones, which it deals in the form of that moment.
-   * Otherwise the queries after a burst would take the compact gates' extra rounds (on a 60 ms WAN,
-   * 0.4 s more for C_max) until the pool had turned over (docs/fss.md, "Under load"). Only where
-   * the forms differ at that batch size: at a size where 'auto' deals every gate compact as well,
-   * the keys would come out the same.
+   * Recordings of an 'auto' model in another form than the pool would deal now: dealt under a load
+   * that has passed (compact), or before server2 found its links far (one round where it now
+   * folds). Once their model's and batch size's pressure is over and nothing is being dealt,
+   * server2 asks server0 to free their indices (if no query took them meanwhile) and reserve new
+   * ones, which it deals in the form of that moment. Otherwise the queries after a burst would take
+   * the compact gates' extra rounds (on a 60 ms WAN, 0.2 s more for C_max) until the pool had
+   * turned over (docs/fss.md, "Under load"). Only where the two forms deal different keys at that
+   * batch size (compactDiffers).
    */
   #checkStale(): void {
     this.#staleTimer = undefined;
     const asks = new Map<string, { model: string; batch: number; indices: number[] }>();
+    const want = unloadedForm(this.near());
     let wait = 0;
     for (const [index, r] of this.#ready) {
-      if (!r.redealable || r.redealAsked || r.dropped) continue;
+      if (!r.form || !r.layers || r.form === want || r.redealAsked || r.dropped) continue;
       const held = this.pressure.heldFor(r.model, r.batch);
       if (!r.settled || held > 0 || this.making > 0) {
         wait = Math.max(wait, held, STALE_RECHECK_MS);
         continue;
       }
-      if (!r.shipped) continue; // failed before its first step: its query runs online, in its form
+      // Failed before its first step (its query runs online, in its form), or no other keys.
+      if (!r.shipped || !this.#formsDifferFor(r.layers, r.batch, r.form, want)) continue;
       r.redealAsked = true;
       const k = key(r.model, r.batch);
       const ask = asks.get(k) ?? { model: r.model, batch: r.batch, indices: [] };
@@ -288,13 +304,11 @@ export class PrecomputePool {
     this.#staleTimer.unref();
   }
 
-  /** compactDiffers, once per model and batch size. */
-  #formsDifferFor(model: { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology }, batch: number, form: LoadForm): boolean {
-    // Against the form the pool would deal now that the load has gone (the links' distance).
-    const now = unloadedForm(this.near());
-    const k = `${key(model.name, batch)}\u0000${form}\u0000${now}`;
+  /** compactDiffers, once per model, batch size and pair of forms. */
+  #formsDifferFor(model: FormModel, batch: number, form: LoadForm, other: LoadForm): boolean {
+    const k = `${key(model.name, batch)}\u0000${form}\u0000${other}`;
     let differs = this.#formsDiffer.get(k);
-    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch, form, now)));
+    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch, form, other)));
     return differs;
   }
 }
