@@ -234,9 +234,11 @@ export function addServiceCommands(program: Command): void {
           for (const s of all) {
             const mib = (b?: number) => (b === undefined ? '?' : `${(b / 2 ** 20).toFixed(0)} MiB`);
             // The offline pool: server2's runs ahead, and what server0 and server1 hold of them.
-            const pool = !s.operator ? '' : s.party === 'server2' ? `, pool ${s.pool?.held ?? 0} held (${s.pool?.making ?? 0} being dealt)${s.pool?.compactUnderLoad ? `, ${s.pool.compactUnderLoad} queries dealt compact under load` : ''}${s.pool?.redealt ? `, ${s.pool.redealt} dealt again after it` : ''}` : `, ${mib(s.prefetched?.bytes)} dealt ahead`;
-            // The links' least ping round trips: what server2's choice of FSS gate form reads (docs/fss.md, "Under load").
-            const rtt = !s.operator || !s.linkRttMs ? '' : `, links ${Object.entries(s.linkRttMs).map(([p, ms]) => `${p} ${ms === null ? '?' : `${ms.toFixed(1)} ms`}`).join(' ')}`;
+            const pool = !s.operator ? '' : s.party === 'server2' ? `, pool ${s.pool?.held ?? 0} held (${s.pool?.making ?? 0} being dealt)${s.pool?.compactUnderLoad ? `, ${s.pool.compactUnderLoad} queries dealt compact under load` : ''}${s.pool?.redealt ? `, ${s.pool.redealt} dealt again` : ''}` : `, ${mib(s.prefetched?.bytes)} dealt ahead`;
+            // The links' least ping round trips, and (server2) whether it takes them as near or far:
+            // what its choice of FSS gate form reads (docs/fss.md, "Under load, and over far links").
+            const judged = s.party === 'server2' && s.pool?.links ? ` (${s.pool.links})` : '';
+            const rtt = !s.operator || !s.linkRttMs ? '' : `, links ${Object.entries(s.linkRttMs).map(([p, ms]) => `${p} ${ms === null ? '?' : `${ms.toFixed(1)} ms`}`).join(' ')}${judged}`;
             const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)})${pool}${rtt}` : '';
             console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
           }

@@ -80,7 +80,7 @@ export interface OperatorCounters {
    * now, dropped unused; bytes shipped ahead; queries of 'auto' FSS models dealt compact because
    * queries found it busy dealing (lib/serve/gate_form.ts).
    */
-  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number; redealt: number };
+  pool: { recorded: number; replayed: number; held: number; making: number; discarded: number; offlineBytes: number; compactUnderLoad: number; redealt: number; links: 'near' | 'far' };
   /**
    * The least round trip measured on the links to the other servers, in ms (null before the first
    * pong): pings as a link comes up and with every heartbeat. server2 takes links within

@@ -131,8 +131,8 @@ export class PrecomputePool {
 
   /**
    * `near`: whether the links to server0 and server1 are a LAN's or one host's (gate_form.ts
-   * nearLinks). `askRedeal`: how to ask server0 to reserve anew the indices of compact recordings
-   * made under a load that has passed (none: they stay until taken).
+   * nearLinks). `askRedeal`: how to ask server0 to reserve anew the indices of recordings made in
+   * a form the pool no longer deals (#checkStale; none: they stay until taken).
    */
   constructor(private readonly log: Log, private readonly max: number, readonly near: () => boolean, opts: { askRedeal?: AskRedeal; pressure?: DealingPressure } = {}) {
     this.pressure = opts.pressure ?? new DealingPressure();

@@ -39,7 +39,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     heapUsedBytes: process.memoryUsage().heapUsed,
     liveTensors: mem.tensors,
     tensorBytes: mem.bytes,
-    pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, making: pool?.making ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0 },
+    pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, making: pool?.making ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
     sessions: s.sessions.counters(),
     leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired },
     endpoint: s.endpoint.stats(),
