@@ -173,6 +173,25 @@ test("a pong counts only for the ping it echoes: a late pong of an earlier ping 
   t.is(c.rttSamples, 1);
 });
 
+test("measure() waits for a ping's pong before the next ping, so a link slower than the pings' gap is timed too", async (t) => {
+  const sent: string[] = [];
+  const ws = { readyState: WebSocket.OPEN, ping: (d: Buffer) => sent.push(d.toString()) } as unknown as WebSocket;
+  const c = new Connection('server1', ws, false);
+  c.measure(3, 10);
+  await new Promise((r) => setTimeout(r, 60));
+  t.deepEqual(sent, ['1'], 'no second ping while the first is awaited');
+  c.pong(Buffer.from('1'));
+  t.is(c.rttSamples, 1, 'the slow pong is timed');
+  for (let i = 0; i < 100 && sent.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  t.deepEqual(sent, ['1', '2'], 'the next ping once it came');
+  c.pong(Buffer.from('2'));
+  for (let i = 0; i < 100 && sent.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  c.pong(Buffer.from('3'));
+  t.is(c.rttSamples, 3);
+  await new Promise((r) => setTimeout(r, 40));
+  t.is(sent.length, 3, 'three pings in all');
+});
+
 test('a server link measures its round trip as it comes up', async (t) => {
   const secret = randomBytes(32);
   const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, clusterSecret: secret })]));

@@ -176,6 +176,9 @@ export class Connection {
     this.ping();
     const next = setInterval(() => {
       if (sent >= times || this.ws.readyState !== WebSocket.OPEN) return clearInterval(next);
+      // A ping still awaited is left to its pong (on a link slower than gapMs a new ping would
+      // make every pong late, and nothing would be timed), unless it looks lost.
+      if (this.#ping && performance.now() - this.#ping.at < PING_PATIENCE_MS) return;
       sent++;
       this.ping();
     }, gapMs);
@@ -191,6 +194,8 @@ export class Connection {
 /** A server link's round trip is timed this many times as it comes up, this far apart (Connection.measure). */
 const RTT_SAMPLES = 20;
 const RTT_GAP_MS = 250;
+/** How long measure() waits for a ping's pong before it sends the next ping anyway. */
+const PING_PATIENCE_MS = 5000;
 
 /** Client session ids: random UUIDs (what PredictionClient uses); server-internal sessions never look like one. */
 export const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
