@@ -10,7 +10,7 @@ import test from 'ava';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
-import { agreeGateForm, compactDiffers, DealingPressure, FAR_AFTER_SAMPLES, LOAD_COMPACT_FROM, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
+import { agreeGateForm, formsDiffer, DealingPressure, FAR_AFTER_SAMPLES, LOAD_COMPACT_FROM, FORM_OP, foundBusy, NEAR_RTT_MS, nearLinks, PRESSURE_HOLD_MS } from '../lib/serve/gate_form';
 import { SERVER0, SERVER1, SERVER2, SERVERS, tag } from '../lib/protocol/party';
 import type { ServerStatus } from '../lib/serve/messages';
 import { mlp } from './helpers/model_files';
@@ -78,7 +78,7 @@ test('agreeGateForm: server0 and server1 take the form server2 picks; anything b
   }
 });
 
-test("compactDiffers: under 'compact' while some gate is under compactFrom elements, under 'compact-large' while some is from LOAD_COMPACT_FROM up to it", (t) => {
+test("formsDiffer: under 'compact' while some gate is under compactFrom elements, under 'compact-large' while some is from LOAD_COMPACT_FROM up to it", (t) => {
   const json = JSON.parse(readFileSync(mlp([12, 24, 4]).file, 'utf8'));
   const weights = json.weightsManifest.flatMap((g: { weights: { name: string; shape: number[] }[] }) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
   const req = { protocol: 'fss' as const, fssBits: 64, topology: json.modelTopology, weights };
@@ -86,18 +86,18 @@ test("compactDiffers: under 'compact' while some gate is under compactFrom eleme
   // One relu of 24 units: compact under 'compact-large' from ceil(2048 / 24) = 86 rows, under
   // 'auto' from ceil(16384 / 24) = 683 rows.
   t.is(LOAD_COMPACT_FROM, 2048);
-  const large = (batch: number) => compactDiffers(m, batch, 'compact-large');
+  const large = (batch: number) => formsDiffer(m, batch, 'compact-large');
   t.false(large(1), 'a small gate stays one round over far links');
   t.false(large(85));
   t.true(large(86));
   t.true(large(682));
   t.false(large(683), "compact under 'auto' too");
   t.false(large(1024));
-  t.true(compactDiffers(m, 1, 'compact'), 'every gate compact over near links');
-  t.true(compactDiffers(m, 682, 'compact'));
-  t.false(compactDiffers(m, 683, 'compact'));
-  t.false(compactDiffers(m, 1, 'auto'));
-  t.true(compactDiffers({ ...m, fssBits: 32 }, 100, 'compact-large'), 'at any width');
+  t.true(formsDiffer(m, 1, 'compact'), 'every gate compact over near links');
+  t.true(formsDiffer(m, 682, 'compact'));
+  t.false(formsDiffer(m, 683, 'compact'));
+  t.false(formsDiffer(m, 1, 'auto'));
+  t.true(formsDiffer({ ...m, fssBits: 32 }, 100, 'compact-large'), 'at any width');
 });
 
 test('foundBusy: a query waiting for its own keys always; others being dealt only over near links', (t) => {

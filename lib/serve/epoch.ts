@@ -40,7 +40,7 @@ export class Epoch {
   constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log, linkDistance: LinkDistance = 'measured') {
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
     // server2 asks server0, which hands the indices out, to reserve anew those whose recordings
-    // were dealt compact under a load that has passed (pool.ts).
+    // were dealt in a form it no longer deals (a load that has passed, links found far: pool.ts).
     const askRedeal = (model: string, batch: number, indices: number[]) => {
       const notice: RedealNotice = { type: 'redeal', epoch: id, model, ...(batch === 1 ? {} : { batch }), indices };
       void endpoint.send(SERVER0, poolNoticeSession(id), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);

@@ -1,15 +1,16 @@
-// FSS's 'auto' gate form under load (docs/fss.md, "Under load: compact gates"). A batch-1 query
-// of an 'auto' model takes one round per relu, with two-payload keys (1576 bytes per gate and
-// server after a product); the compact form takes a second round for keys under half that size
-// (696). When a query has to wait for its keys (its recording still being made or shipped, none
-// made, or dealt on the spot), or, over near links (a LAN, one host), comes while server2 is still
-// dealing any other, the keys' bytes are what it pays for: it waits for them, or the dealing takes
-// the cores it runs on (one host) and the compute servers' event loops take the keys in. So
-// server2 deals its large gates (LOAD_COMPACT_FROM elements or more) compact until queries stop
-// finding it so, and when the pool keeps up
-// between queries they keep the one-round form and its lower latency. server2 decides per
-// query (for a recording, when dealing starts) and tells server0 and server1 before anything
-// else of that query, in the session its side travels in, so the three agree on every gate.
+// The forms FSS's 'auto' takes in the service (docs/fss.md, "Under load, and over far links"). A
+// batch-1 query of an 'auto' model takes one round per relu, with two-payload keys (1576 bytes per
+// gate and server after a product); the compact form takes a second round for keys under half that
+// size (696). When a query has to wait for its keys (its recording still being made or shipped,
+// none made, or dealt on the spot), or, over near links (a LAN, one host), comes while server2 is
+// still dealing any other, the keys' bytes are what it pays for: it waits for them, or the dealing
+// takes the cores it runs on (one host) and the compute servers' event loops take the keys in. So
+// server2 deals compact gates until queries stop finding it so (over far links only the large
+// ones, LOAD_COMPACT_FROM elements or more, since there a round costs a delay), and when the pool
+// keeps up between queries they keep the one-round form and its lower latency, over far links with
+// the product after a relu folded into its keys (one delay fewer). server2 decides per query (for a
+// recording, when dealing starts) and tells server0 and server1 before anything else of that
+// query, in the session its side travels in, so the three agree on every gate.
 //
 // What the announcement reveals: the form only, a function of server2's load (whether queries
 // found it busy dealing, and its links' round trips), public and independent of every input,
@@ -51,7 +52,7 @@ export const LINK_DISTANCES: readonly LinkDistance[] = ['measured', 'near', 'far
  * are worth less than their rounds. In the paper's max-pool nets the gates from 2048 elements are
  * the first max pool's two levels and the relu after it, 76-89% of the gate elements, in three
  * extra rounds: B_max and C_max take 14 rounds instead of 18, and C_max's queries under load
- * through the emulated WAN 500-530 ms instead of 615-660 (bench/RESULTS.md, twenty-fifth
+ * through the emulated WAN 484-539 ms instead of 614-663 (bench/RESULTS.md, twenty-fifth
  * session). Over near links a round costs under a millisecond and every gate is compact: there
  * this threshold made B_max's queries back to back 1.22x slower and C_max's 1.03x.
  */
@@ -118,7 +119,7 @@ export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): bo
  * has from LOAD_COMPACT_FROM up to that, from 'folded' also where a product folds. Where none does
  * (a big batch's gates) the two deal the same keys.
  */
-export function compactDiffers(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number, form: LoadForm, other: LoadForm = 'auto'): boolean {
+export function formsDiffer(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number, form: LoadForm, other: LoadForm = 'auto'): boolean {
   const bytes = (f: LoadForm) => pooledBytes({ topology: m.topology, protocol: m.protocol, ...loadFormGates(f), fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) }, batch);
   return bytes(form) !== bytes(other);
 }

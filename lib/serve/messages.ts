@@ -136,8 +136,9 @@ export interface UnpoolNotice {
 
 /**
  * server2 -> server0: these indices reserved for `model`'s queries of `batch` rows (absent: 1) hold
- * recordings dealt compact under a load that has passed; those no query has taken yet are freed
- * and reserved anew (pool.ts, reservations.ts).
+ * recordings in a form server2 no longer deals (compact under a load that has passed, or one round
+ * per relu before it found its links far); those no query has taken yet are freed and reserved
+ * anew (pool.ts, reservations.ts).
  */
 export interface RedealNotice {
   type: 'redeal';

@@ -23,7 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
-import { agreeGateForm, compactDiffers, DealingPressure, followsLoad, foundBusy, type LoadForm, unloadedForm } from './gate_form';
+import { agreeGateForm, formsDiffer, DealingPressure, followsLoad, foundBusy, type LoadForm, unloadedForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -90,7 +90,7 @@ interface Recording {
   redealAsked: boolean;
 }
 
-/** What compactDiffers reads of a model. */
+/** What formsDiffer reads of a model. */
 type FormModel = { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology };
 
 /** How often a pool holding recordings of another form than it would deal now looks again whether it may deal them anew. */
@@ -126,7 +126,7 @@ export class PrecomputePool {
   #staleTimer?: NodeJS.Timeout;
   /** The links' distance when the last query came (take). */
   #near = true;
-  /** Per model, batch size and pair of forms: whether they deal different keys (compactDiffers). */
+  /** Per model, batch size and pair of forms: whether they deal different keys (formsDiffer). */
   #formsDiffer = new Map<string, boolean>();
 
   /**
@@ -272,7 +272,7 @@ export class PrecomputePool {
    * ones, which it deals in the form of that moment. Otherwise the queries after a burst would take
    * the compact gates' extra rounds (on a 60 ms WAN, 0.2 s more for C_max) until the pool had
    * turned over (docs/fss.md, "Under load"). Only where the two forms deal different keys at that
-   * batch size (compactDiffers).
+   * batch size (formsDiffer).
    */
   #checkStale(): void {
     this.#staleTimer = undefined;
@@ -304,11 +304,11 @@ export class PrecomputePool {
     this.#staleTimer.unref();
   }
 
-  /** compactDiffers, once per model, batch size and pair of forms. */
+  /** formsDiffer, once per model, batch size and pair of forms. */
   #formsDifferFor(model: FormModel, batch: number, form: LoadForm, other: LoadForm): boolean {
     const k = `${key(model.name, batch)}\u0000${form}\u0000${other}`;
     let differs = this.#formsDiffer.get(k);
-    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && compactDiffers({ ...model, topology: model.topology }, batch, form, other)));
+    if (differs === undefined) this.#formsDiffer.set(k, (differs = model.topology !== undefined && formsDiffer({ ...model, topology: model.topology }, batch, form, other)));
     return differs;
   }
 }

@@ -95,7 +95,7 @@ export class PoolReservations {
 
   /**
    * server2 asks: of these indices reserved for `model`'s queries of `batch` rows (their
-   * recordings dealt compact under a load that has passed, pool.ts), those no query has taken are
+   * recordings dealt in a form it no longer deals, pool.ts #checkStale), those no query has taken are
    * freed everywhere and reserved anew, after the rest, so server2 deals them in the form of now.
    * Indices already handed out (or never reserved) are left alone: server2 only names them.
    */
