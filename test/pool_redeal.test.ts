@@ -1,0 +1,84 @@
+// server0's side of dealing recordings again (lib/serve/reservations.ts redeal): of the indices
+// server2 names, only those still reserved are freed (on server0, and on server1 and server2 by an
+// unpool notice) and the reservation is topped up after the rest (a pool notice to server2); an index
+// already handed out, never reserved or of another batch size is left alone. And the service's
+// estimates for an 'auto' FSS model bound the folded keys it may deal over far links (servedGate).
+import test from 'ava';
+
+import type { Epoch } from '../lib/serve/epoch';
+import { DEFAULT_LIMITS, estimateQueryBytes, servedGate } from '../lib/serve/limits';
+import type { PoolNotice, UnpoolNotice } from '../lib/serve/messages';
+import type { DeployedModel } from '../lib/serve/model_store';
+import { PoolReservations } from '../lib/serve/reservations';
+import type { ClusterConfig } from '../lib/serve/config';
+import { denseTopology as dense } from './helpers/model_files';
+
+/** An epoch as PoolReservations reads it: reservations by model and batch size, indices in order. */
+function fakeEpoch(): Epoch {
+  let next = 1;
+  const reserved = new Map<string, Map<number, number[]>>();
+  return {
+    id: 'e1',
+    retired: false,
+    reserved,
+    pooledBatch: new Map<string, number>(),
+    nextIndex: () => next++,
+    reservedFor(model: string, batch: number) {
+      const byBatch = reserved.get(model) ?? new Map<number, number[]>();
+      reserved.set(model, byBatch);
+      const list = byBatch.get(batch) ?? [];
+      byBatch.set(batch, list);
+      return list;
+    },
+  } as unknown as Epoch;
+}
+
+function setup() {
+  const notices: (PoolNotice | UnpoolNotice)[] = [];
+  const ended: number[] = [];
+  const model = { name: 'm', protocol: 'fss', fssGate: 'auto', fssBits: 64, topology: dense([32, 10], 16), spec: { params: [], inputShape: [16] } } as unknown as DeployedModel;
+  const config = { ...DEFAULT_LIMITS, precomputePool: 4 } as unknown as ClusterConfig;
+  const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: (_e, i) => ended.push(i) });
+  return { r, notices, ended, epoch: fakeEpoch() };
+}
+
+test('redeal frees only the named indices still reserved, everywhere, and tops the reservation up again after the rest', (t) => {
+  const { r, notices, ended, epoch } = setup();
+  r.reserve(epoch, 'm', 1);
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+  t.deepEqual(notices.splice(0), [{ type: 'pool', epoch: 'e1', model: 'm', indices: [1, 2, 3, 4] }]);
+  // A query took index 1 (and a lease index 2) before server2's notice arrived.
+  const taken = r.indexFor(epoch, { type: 'predict', model: 'm', shape: [1, 16] });
+  t.deepEqual(taken, { index: 1, pooled: true });
+  epoch.reserved.get('m')!.get(1)!.shift();
+  notices.splice(0);
+  // server2 names 1, 2 (handed out), 3 (still reserved), 9 (never reserved).
+  r.redeal(epoch, 'm', 1, [1, 2, 3, 9]);
+  t.deepEqual(ended, [3], "server0 frees what it held for index 3 only");
+  t.deepEqual(notices, [
+    { type: 'unpool', epoch: 'e1', indices: [3] },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: [5, 6, 7] },
+  ]);
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [4, 5, 6, 7], 'the rest first, the new ones after, to the depth (4)');
+});
+
+test('redeal leaves other batch sizes, other models and a retired setup alone', (t) => {
+  const { r, notices, ended, epoch } = setup();
+  r.reserve(epoch, 'm', 1);
+  notices.splice(0);
+  r.redeal(epoch, 'm', 8, [1, 2]);
+  r.redeal(epoch, 'other', 1, [1, 2]);
+  (epoch as { retired: boolean }).retired = true;
+  r.redeal(epoch, 'm', 1, [1, 2]);
+  t.deepEqual([notices, ended], [[], []]);
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+});
+
+test("an 'auto' FSS model is estimated with the folded keys it may deal over far links; other forms and protocols as they are", (t) => {
+  t.is(servedGate({ protocol: 'fss', fssGate: 'auto' }), 'folded');
+  t.is(servedGate({ protocol: 'fss' }), 'folded', 'auto by default');
+  for (const g of ['one-round', 'compact', 'folded', 'compact-folded'] as const) t.is(servedGate({ protocol: 'fss', fssGate: g }), g);
+  t.is(servedGate({ protocol: 'securenn' }), undefined);
+  const m = { topology: dense([100, 10], 16), protocol: 'fss' as const, inputShape: [16] };
+  t.true(estimateQueryBytes({ ...m, fssGate: servedGate(m) }, 1) > estimateQueryBytes(m, 1), 'the folded keys on top');
+});
