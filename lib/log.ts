@@ -34,6 +34,7 @@ export const LOG_EVENTS = {
   'model-unavailable': 'error',
   'stored-model-refused': 'error',
   'pool-disabled': 'warn',
+  'links-judged': 'info',
   'query-failed': 'warn',
   shutdown: 'info',
   'tls-warning': 'warn',

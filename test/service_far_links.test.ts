@@ -33,7 +33,8 @@ async function farAfterFill(t: ExecutionContext): Promise<'tested' | 'too late'>
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-far-'));
   const config = await tfe.writeLocalConfig(dir, { extra: { precomputePool: 8 } });
   const em = await emulateNetwork(config, { rttMs: 40, rateMbit: 1000 });
-  const procs = tfe.spawnCluster(config, () => undefined);
+  const lines: string[] = [];
+  const procs = tfe.spawnCluster(config, (l) => lines.push(l));
   const clients: tfe.PredictionClient[] = [];
   try {
     await tfe.waitReady(config, 90_000, procs);
@@ -65,6 +66,7 @@ async function farAfterFill(t: ExecutionContext): Promise<'tested' | 'too late'>
     // Without dealing again, the pool's eight one-round recordings would serve all four.
     t.is(rounds.at(-1), fixed - 1, `rounds ${rounds.join(' ')} against one-round ${fixed}`);
     t.true(((await status()).pool?.redealt ?? 0) > 0, 'recordings dealt again');
+    t.true(lines.some((l) => l.includes('server2 takes its links to server0 and server1 as far')), 'logged (links-judged)');
     return 'tested';
   } finally {
     await Promise.all(clients.map((c) => c.close()));

@@ -207,6 +207,7 @@ export class PrecomputePool {
     const near = this.near();
     if (near !== this.#near) {
       this.#near = near;
+      if (this.#askRedeal) this.log(`server2 takes its links to server0 and server1 as ${near ? 'near' : 'far'}: 'auto' FSS models ${near ? 'keep one round per relu, and under load compact every gate' : 'fold the product after a relu, and under load compact only gates of 2048 elements or more'} (docs/fss.md, "Under load, and over far links")`, 'links-judged', { links: near ? 'near' : 'far' });
       this.#checkStaleLater(0);
     }
     const r = this.#ready.get(index);
