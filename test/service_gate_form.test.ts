@@ -39,6 +39,14 @@ test('DealingPressure: compact while queries come during dealing, for the hold, 
   now += 1;
   t.is(p.pick('m', 1, true), 'auto', 'the hold is over');
   t.is(p.compact, 3, 'compact picks counted');
+  // Quiet: no query at all (busy or not) for the hold.
+  t.is(p.quietIn('m', 1), 0, 'the last query came a hold ago');
+  p.noteQuery('m', 1, false);
+  t.is(p.quietIn('m', 1), 500, 'a query that did not find server2 busy still counts');
+  now += 200;
+  t.is(p.quietIn('m', 1), 300);
+  t.is(p.quietIn('m', 2), 0, 'no query of that size');
+  t.is(p.pick('m', 1, true), 'auto', 'not under pressure meanwhile');
   p.noteQuery('m', 1, true);
   p.noteQuery('m', 8, true);
   p.forget('m');

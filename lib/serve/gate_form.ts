@@ -130,7 +130,8 @@ export function formsDiffer(m: { topology: ModelTopology; protocol: ProtocolName
  * `holdMs`, during which their dealing is compact.
  */
 export class DealingPressure {
-  #until = new Map<string, number>();
+  /** Per model and batch size: until when its queries are dealt compact, and when its last query came. */
+  #seen = new Map<string, { until: number; last: number }>();
   /** Queries (recorded ahead or run online) dealt in the compact form because of load. */
   compact = 0;
 
@@ -138,10 +139,23 @@ export class DealingPressure {
 
   /** A query of `batch` rows of `model` came; `busy`: it found server2 busy dealing (foundBusy). */
   noteQuery(model: string, batch: number, busy: boolean): void {
-    if (!busy) return;
-    // Clients pick batch sizes: expired entries go before the map grows past a few.
-    if (this.#until.size >= 64) for (const [k, t] of this.#until) if (t <= this.now()) this.#until.delete(k);
-    this.#until.set(key(model, batch), this.now() + this.holdMs);
+    const now = this.now();
+    // Clients pick batch sizes: entries past their hold and quiet for as long go before the map grows past a few.
+    if (this.#seen.size >= 64) for (const [k, e] of this.#seen) if (e.until <= now && now - e.last >= this.holdMs) this.#seen.delete(k);
+    const e = this.#seen.get(key(model, batch)) ?? { until: -Infinity, last: now };
+    e.last = now;
+    if (busy) e.until = now + this.holdMs;
+    this.#seen.set(key(model, batch), e);
+  }
+
+  /**
+   * How much longer until `batch` rows of `model` have had no query for the hold, in ms (0: none
+   * came for that long): a load has passed once its queries stopped, not merely stopped finding
+   * server2 busy (pool.ts deals recordings made under load again only then).
+   */
+  quietIn(model: string, batch: number): number {
+    const e = this.#seen.get(key(model, batch));
+    return e ? Math.max(0, e.last + this.holdMs - this.now()) : 0;
   }
 
   /**
@@ -149,7 +163,7 @@ export class DealingPressure {
    * pressure, every gate compact over near links (`near`: nearLinks), the large ones over far links.
    */
   pick(model: string, batch: number, near: boolean): LoadForm {
-    const under = (this.#until.get(key(model, batch)) ?? -Infinity) > this.now();
+    const under = (this.#seen.get(key(model, batch))?.until ?? -Infinity) > this.now();
     if (!under) return unloadedForm(near);
     this.compact++;
     return near ? 'compact' : 'compact-large';
@@ -157,17 +171,17 @@ export class DealingPressure {
 
   /** How much longer `batch` rows of `model` stay under pressure, in milliseconds (0: not under it). */
   heldFor(model: string, batch: number): number {
-    return Math.max(0, (this.#until.get(key(model, batch)) ?? 0) - this.now());
+    return Math.max(0, (this.#seen.get(key(model, batch))?.until ?? 0) - this.now());
   }
 
   /** Model and batch-size entries held (expired ones included until pruned). */
   get tracked(): number {
-    return this.#until.size;
+    return this.#seen.size;
   }
 
   /** The model is gone. */
   forget(model: string): void {
-    for (const k of [...this.#until.keys()]) if (k.startsWith(key(model, ''))) this.#until.delete(k);
+    for (const k of [...this.#seen.keys()]) if (k.startsWith(key(model, ''))) this.#seen.delete(k);
   }
 }
 

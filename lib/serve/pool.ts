@@ -282,9 +282,15 @@ export class PrecomputePool {
     let wait = 0;
     for (const [index, r] of this.#ready) {
       if (!r.form || !r.layers || r.form === want || r.redealAsked || r.dropped) continue;
+      // Made under load: only once its queries have stopped for the hold. Under a steady load
+      // that merely stopped finding server2 busy for a while, dealing them again would take the
+      // cores the queries need and put it under pressure again (measured: queries 75-225 ms apart
+      // on one host had 19 of 103 C_max recordings dealt twice, and the queries took the compact
+      // ones anyway).
       const held = this.pressure.heldFor(r.model, r.batch);
-      if (!r.settled || held > 0 || this.making > 0) {
-        wait = Math.max(wait, held, STALE_RECHECK_MS);
+      const quiet = r.form === 'compact' || r.form === 'compact-large' ? this.pressure.quietIn(r.model, r.batch) : 0;
+      if (!r.settled || held > 0 || quiet > 0 || this.making > 0) {
+        wait = Math.max(wait, held, quiet, STALE_RECHECK_MS);
         continue;
       }
       // Failed before its first step (its query runs online, in its form), or no other keys.
