@@ -263,6 +263,24 @@ test.after.always(async () => {
 
 const server2Pool = async (o: tfe.PredictionClient) => ((await o.status()) as ServerStatus[])[2].pool!;
 
+/**
+ * After the first queries (setup and deploy dealt the first recordings while they came, so they
+ * found server2 busy) and the hold: one 'fixed' query, then `n` 'auto' queries, each once the
+ * pool has settled.
+ */
+async function queriesApart(t: { true: (v: boolean, m?: string) => void }, client: tfe.PredictionClient, n: number): Promise<{ fixed: Seen; apart: Seen[] }> {
+  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
+  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
+  await poolSettled(owner);
+  const fixed = await exactQuery(t, client, 'fixed');
+  const apart: Seen[] = [];
+  for (let i = 0; i < n; i++) {
+    await poolSettled(owner);
+    apart.push(await exactQuery(t, client, 'auto'));
+  }
+  return { fixed, apart };
+}
+
 test.serial('dealt on the spot (no pool), an auto model takes compact gates, exactly; one fixed to one round keeps it', async (t) => {
   ({ owner } = await withModels({ precomputePool: 0 }));
   const client = await (clusters.at(-1)!).connect();
@@ -284,16 +302,7 @@ test.serial('dealt on the spot (no pool), an auto model takes compact gates, exa
 test.serial('pooled, queries apart: an auto model is dealt one round per relu again once the hold is over', async (t) => {
   ({ owner } = await withModels({ precomputePool: 2 }));
   const client = await (clusters.at(-1)!).connect();
-  // Setup and deploy dealt the first recordings while the first queries came: wait out the hold.
-  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
-  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
-  await poolSettled(owner);
-  const fixed = await exactQuery(t, client, 'fixed');
-  const apart: Seen[] = [];
-  for (let i = 0; i < 5; i++) {
-    await poolSettled(owner);
-    apart.push(await exactQuery(t, client, 'auto'));
-  }
+  const { fixed, apart } = await queriesApart(t, client, 5);
   const last = apart.at(-1)!;
   t.is(last.rounds, fixed.rounds, `one round again: ${apart.map((s) => s.keyBytes).join(' ')}`);
   // The one-round keys and dealt words, and server2's two announcements of the form (a few bytes).
@@ -334,15 +343,7 @@ test.serial("after a burst, the compact recordings nobody took are dealt again i
 test.serial("far links (linkDistance 'far'): queries apart fold the product after the relu, one round fewer; under load only the large gates go compact, so this net's small relu keeps one round", async (t) => {
   ({ owner } = await withModels({ precomputePool: 2, linkDistance: 'far' }));
   let client = await (clusters.at(-1)!).connect();
-  for (const m of ['auto', 'fixed']) await exactQuery(t, client, m);
-  await new Promise((r) => setTimeout(r, PRESSURE_HOLD_MS + 500));
-  await poolSettled(owner);
-  const fixed = await exactQuery(t, client, 'fixed');
-  const apart: Seen[] = [];
-  for (let i = 0; i < 4; i++) {
-    await poolSettled(owner);
-    apart.push(await exactQuery(t, client, 'auto'));
-  }
+  const { fixed, apart } = await queriesApart(t, client, 4);
   const last = apart.at(-1)!;
   // The last product (24 x 4 cells) folded into the relu's keys: its opening's round goes, and
   // each cell costs a two-payload key.
