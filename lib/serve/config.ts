@@ -67,8 +67,9 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
   clusterSecret?: string;
   /**
    * How server2 judges its links to server0 and server1 for FSS models deployed 'auto'
-   * (docs/fss.md, "Under load"): 'measured' (default: near when both least ping round trips are
-   * at most 10 ms), or 'near' / 'far' as the operator knows them.
+   * (docs/fss.md, "Under load, and over far links"): 'measured' (default: near unless a link,
+   * timed 8 times or more, never took 10 ms or less; gate_form.ts nearLinks), or 'near' / 'far'
+   * as the operator knows them.
    */
   linkDistance: LinkDistance;
   /** How long one setup (seeds, every model's masks) may take before it fails and server0 retries. */
