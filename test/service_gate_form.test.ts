@@ -1,8 +1,10 @@
-// FSS's 'auto' gate form under load (lib/serve/gate_form.ts): server2 deals compact gates while
-// queries find it busy dealing (waiting for their own keys, or, over near links, beside refills),
-// and the one-round form again once they stop; the three servers agree on every query's form
-// through server2's announcement; a model deployed with an explicit form keeps it; links time
-// their round trips. Exactness against the plaintext forward pass in every form.
+// The forms FSS's 'auto' takes in the service (lib/serve/gate_form.ts): server2 deals compact gates
+// while queries find it busy dealing (waiting for their own keys, or, over near links, beside
+// refills; over far links only the large gates), and the one-round form again once they stop (over
+// far links folded); recordings a burst left compact are dealt again once its queries stop; the
+// three servers agree on every query's form through server2's announcement; a model deployed with
+// an explicit form keeps it; links time their round trips. Exactness against the plaintext
+// forward pass in every form. (Links found far by timing them: service_far_links.test.ts.)
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -62,7 +64,7 @@ test('DealingPressure: compact while queries come during dealing, for the hold, 
   t.is(p.pick('m', 1, true), 'auto');
 });
 
-test('agreeGateForm: server0 and server1 take the form server2 picks; anything but the three load forms is refused by name', async (t) => {
+test('agreeGateForm: server0 and server1 take the form server2 picks; anything but the four load forms is refused by name', async (t) => {
   const cl = new tfe.Cluster({ protocol: 'fss' });
   const forms = await Promise.all([agreeGateForm(cl, SERVER0), agreeGateForm(cl, SERVER1), agreeGateForm(cl, SERVER2, { pick: () => 'compact' })]);
   t.deepEqual(forms, ['compact', 'compact', 'compact']);
@@ -86,7 +88,7 @@ test('agreeGateForm: server0 and server1 take the form server2 picks; anything b
   }
 });
 
-test("formsDiffer: under 'compact' while some gate is under compactFrom elements, under 'compact-large' while some is from LOAD_COMPACT_FROM up to it", (t) => {
+test("formsDiffer: under 'compact' while some gate is under compactFrom elements, under 'compact-large' while some is from LOAD_COMPACT_FROM up to it, under 'folded' while a product folds", (t) => {
   const json = JSON.parse(readFileSync(mlp([12, 24, 4]).file, 'utf8'));
   const weights = json.weightsManifest.flatMap((g: { weights: { name: string; shape: number[] }[] }) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
   const req = { protocol: 'fss' as const, fssBits: 64, topology: json.modelTopology, weights };
@@ -105,6 +107,9 @@ test("formsDiffer: under 'compact' while some gate is under compactFrom elements
   t.true(formsDiffer(m, 682, 'compact'));
   t.false(formsDiffer(m, 683, 'compact'));
   t.false(formsDiffer(m, 1, 'auto'));
+  t.true(formsDiffer(m, 1, 'folded'), 'the last product (96 cells) folds');
+  t.true(formsDiffer(m, 1, 'compact-large', 'folded'), 'against the folded form over far links: no fold under load');
+  t.false(formsDiffer(m, 86, 'folded'), '8256 cells: past foldMaxCells, nothing folds');
   t.true(formsDiffer({ ...m, fssBits: 32 }, 100, 'compact-large'), 'at any width');
 });
 
