@@ -37,6 +37,9 @@ const FORM_TAG = tag(FORM_OP, 'form');
 export type LoadForm = 'auto' | 'folded' | 'compact' | 'compact-large';
 const LOAD_FORMS: readonly LoadForm[] = ['auto', 'folded', 'compact', 'compact-large'];
 
+/** Whether a form is one server2 deals under load ('compact', 'compact-large'). */
+export const dealtUnderLoad = (form: LoadForm): boolean => form === 'compact' || form === 'compact-large';
+
 /** The form an 'auto' model's queries take when server2 keeps up: over near links 'auto', over far ones 'folded'. */
 export const unloadedForm = (near: boolean): LoadForm => (near ? 'auto' : 'folded');
 
@@ -185,7 +188,9 @@ export class DealingPressure {
   }
 }
 
-const key = (model: string, batch: number | string) => `${model}\u0000${batch}`;
+/** The key of a model and batch size in the maps kept per both (here and in pool.ts); `''`: the prefix of all the model's. */
+export const modelBatchKey = (model: string, batch: number | string): string => `${model}\u0000${batch}`;
+const key = modelBatchKey;
 
 /**
  * Every server of one query of an 'auto' model takes the same gate form: server2 announces it to

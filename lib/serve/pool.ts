@@ -23,7 +23,7 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { CLIENT, type MaskedWeights, predictOnServer } from './programs';
 import { SerialLanes } from './serial_lanes';
-import { agreeGateForm, formsDiffer, DealingPressure, followsLoad, foundBusy, type LoadForm, unloadedForm } from './gate_form';
+import { agreeGateForm, dealtUnderLoad, formsDiffer, DealingPressure, followsLoad, foundBusy, type LoadForm, modelBatchKey, unloadedForm } from './gate_form';
 import type { Log } from '../log';
 
 /** Thrown into a run ahead whose recording was discarded: it stops dealing. */
@@ -212,7 +212,7 @@ export class PrecomputePool {
     }
     const r = this.#ready.get(index);
     this.#ready.delete(index);
-    if (follows !== undefined) this.pressure.noteQuery(follows, batch, foundBusy({ recorded: !!r, finished: r?.settled ?? false, making: this.making, near: this.near() }));
+    if (follows !== undefined) this.pressure.noteQuery(follows, batch, foundBusy({ recorded: !!r, finished: r?.settled ?? false, making: this.making, near }));
     if (r && r.batch !== batch) {
       r.dropped = true;
       this.discarded++;
@@ -288,7 +288,7 @@ export class PrecomputePool {
       // on one host had 19 of 103 C_max recordings dealt twice, and the queries took the compact
       // ones anyway).
       const held = this.pressure.heldFor(r.model, r.batch);
-      const quiet = r.form === 'compact' || r.form === 'compact-large' ? this.pressure.quietIn(r.model, r.batch) : 0;
+      const quiet = dealtUnderLoad(r.form) ? this.pressure.quietIn(r.model, r.batch) : 0;
       if (!r.settled || held > 0 || quiet > 0 || this.making > 0) {
         wait = Math.max(wait, held, quiet, STALE_RECHECK_MS);
         continue;
@@ -320,7 +320,7 @@ export class PrecomputePool {
   }
 }
 
-const key = (model: string, batch: number | string) => `${model}\u0000${batch}`;
+const key = modelBatchKey;
 
 const POOL = 'pool:';
 
