@@ -7,6 +7,7 @@
 //     server2's side of it was shipped ahead (the offline pool, lib/serve/pool.ts; Pond and FSS)
 //   node dist/bench/securenn_b128.js --protocol fss --fss-gate one-round   deploy with that FSS gate form
 //   node dist/bench/securenn_b128.js --protocol fss --fss-bits 32   with FSS comparisons of that width
+//   node dist/bench/securenn_b128.js --no-lanes   server links without their lanes (lib/net/lane.ts)
 //   node dist/bench/securenn_b128.js --keras-order   the models with each ReLU moved before the
 //     MaxPooling2D it follows (Keras's usual Conv2D(relu) then pool), same weights
 // Also prints each server's CPU seconds per batch (from /proc), which other load on a shared machine
@@ -38,9 +39,9 @@ function arg(argv: string[], name: string): string | undefined {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
-    flags: ['--json', '--pooled', '--keras-order'],
+    flags: ['--json', '--pooled', '--keras-order', '--no-lanes'],
     values: ['--runs', '--only', '--protocol', '--fss-gate', '--fss-bits'],
-    usage: 'node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol securenn|fss|pond] [--fss-gate G] [--fss-bits N] [--pooled] [--keras-order] [--json]',
+    usage: 'node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol securenn|fss|pond] [--fss-gate G] [--fss-bits N] [--pooled] [--keras-order] [--no-lanes] [--json]',
   });
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   const test = loadMnist('test', { limit: 128 * (runs + 1) });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b128-'));
   const modelFile = (m: string) => (argv.includes('--keras-order') ? kerasOrder(path.join(MODELS, m), path.join(dir, m)) : path.join(MODELS, m, 'model.json'));
-  const { config, procs } = await startLocalCluster(dir, { queryTimeoutMs: 3_600_000, extra: { maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 }, onLine: () => undefined });
+  const { config, procs } = await startLocalCluster(dir, { queryTimeoutMs: 3_600_000, extra: { ...(argv.includes('--no-lanes') ? { lanes: false } : {}), maxQueryBytes: 8 * 2 ** 30, maxTotalQueryBytes: 16 * 2 ** 30, maxPendingBytesPerServer: 16 * 2 ** 30 }, onLine: () => undefined });
   const out: Record<string, { seconds: number[]; median: number; cpuSeconds: Record<string, number>; onlineBytes: number; offlineBytes: number }> = {};
   try {
     const owner = await PredictionClient.connect(config, { asOwner: true });

@@ -52,6 +52,9 @@ export interface NativeStats {
   cachedBytes: number;
 }
 
+/** A lane record being opened (native; lane.ts). */
+export type LaneOpening = { readonly __laneOpening: unique symbol };
+
 export interface NativeBinding {
   run(kernel: string, inputs: NativeHandle[], attrs?: Attrs): Promise<NativeTensorInfo[]>;
   runSync(kernel: string, inputs: NativeHandle[], attrs?: Attrs): NativeTensorInfo[];
@@ -77,4 +80,15 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   randomBytes(n: number): Uint8Array;
   aes128Ctr(key: Uint8Array, iv: Uint8Array, byteOffset: number, n: number, impl?: string): Uint8Array;
+  /**
+   * AES-128-GCM (OpenSSL's, Node's own) for the server links' lanes (lib/net/lane.ts): the parts
+   * encrypted one after the other into `out`, then the 16-byte tag; the nonce is `counter`.
+   */
+  laneSeal(key: Uint8Array, counter: number, aad: Uint8Array, parts: Uint8Array[], out: Uint8Array): void;
+  /** Decrypts `data` in place; false when `tag` does not match. */
+  laneOpen(key: Uint8Array, counter: number, aad: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean;
+  /** laneOpen piece by piece: begin, decrypt each piece src -> dst as it arrives, then check the tag (the context is freed). */
+  laneOpenBegin(key: Uint8Array, counter: number, aad: Uint8Array): LaneOpening;
+  laneOpenUpdate(ctx: LaneOpening, src: Uint8Array, dst: Uint8Array): void;
+  laneOpenEnd(ctx: LaneOpening, tag: Uint8Array): boolean;
 }

@@ -3,6 +3,7 @@
 // sessions it opened, and its liveness (last activity, missed pings).
 import WebSocket from 'ws';
 
+import type { Lane } from './lane';
 import type { Mailbox } from './mailbox';
 import { CLOSE, Refusal, type WsLimits } from './limits';
 import type { PartyName } from './transport';
@@ -53,8 +54,11 @@ export class Connection {
   /** Refused: what still arrives is ignored, and what it held is already freed. */
   refused = false;
 
-  /** `client`: the peer is a client (this endpoint accepted it as `client#N`). */
-  constructor(readonly name: PartyName, readonly ws: WebSocket, readonly client: boolean) {}
+  /**
+   * `client`: the peer is a client (this endpoint accepted it as `client#N`). `lane`: the link's
+   * lane (lane.ts), over which every message then goes; the WebSocket keeps the pings.
+   */
+  constructor(readonly name: PartyName, readonly ws: WebSocket, readonly client: boolean, readonly lane?: Lane) {}
 
   get unfinishedCount(): number {
     return this.#unfinished.size;
@@ -110,6 +114,7 @@ export class Connection {
   async send(frames: [Buffer, Uint8Array][], onError: (e: Error) => void, onWritten?: () => void): Promise<void> {
     const ws = this.ws;
     this.lastActive = Date.now();
+    if (this.lane) return this.#sendOnLane(this.lane, frames, onWritten);
     for (const [i, [prefix, body]] of frames.entries()) {
       // Backpressure: when the socket's buffer is full, wait for this frame to be written.
       const wait = ws.bufferedAmount > HIGH_WATER;
@@ -127,6 +132,19 @@ export class Connection {
       if (wait) await sent;
       else sent.catch(onError);
     }
+  }
+
+  /**
+   * Over the lane each frame is one sealed record: a sealed copy, so the frames' memory is free as
+   * soon as the last is sealed (`onWritten` runs then), and nothing waits for the socket unless
+   * its buffer is over the lane's high-water mark.
+   */
+  async #sendOnLane(lane: Lane, frames: [Buffer, Uint8Array][], onWritten?: () => void): Promise<void> {
+    for (const [prefix, body] of frames) {
+      const { drained } = lane.write([prefix, body]);
+      await drained;
+    }
+    onWritten?.();
   }
 
   /**

@@ -14,6 +14,9 @@ import WebSocket from 'ws';
 
 import { COMPUTE_VERSION, computeMismatch } from '../compute_version';
 import { CLIENT_HEADER, COMPUTE_HEADER, PARTY_HEADER, SECRET_HEADER, secretHeader, type TlsMaterial } from './handshake';
+import type { Lane } from './lane';
+import { LANE_HEADER } from './lane';
+import { dialLane } from './lane_link';
 import { judgeSocket } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName } from './transport';
@@ -42,15 +45,26 @@ export interface DialOptions {
   onComputeVersion?: (v: string | undefined) => void;
   /** Where a server link refused for the peer's compute version is reported (each message once a minute). */
   log?: Log;
+  /** Offer a lane beside a server link under TLS (lane_link.ts); the peer decides whether there is one. */
+  lanes?: boolean;
 }
 
 /** Dials once; rejects with an Error carrying the HTTP `status` when the peer refused. */
-export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> {
+export async function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> {
+  return (await dialLink(peer, { ...o, lanes: false })).ws;
+}
+
+/** Dials once, with the link's lane when the peer has one; rejects like dialOnce. */
+export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSocket; lane?: Lane }> {
   const { tls, clusterSecret, asClient } = o;
   const headers: Record<string, string> = asClient ? { [CLIENT_HEADER]: o.me } : { [PARTY_HEADER]: o.me };
   if (!asClient && !tls && clusterSecret !== undefined) headers[SECRET_HEADER] = secretHeader(clusterSecret);
   if (!asClient) headers[COMPUTE_HEADER] = String(COMPUTE_VERSION);
-  return new Promise<WebSocket>((resolve, reject) => {
+  const offerLane = !!(o.lanes && tls && !asClient);
+  if (offerLane) headers[LANE_HEADER] = 'offer';
+  let tlsSocket: nodeTls.TLSSocket | undefined;
+  let lanePort: number | undefined;
+  return new Promise<{ ws: WebSocket; lane?: Lane }>((resolve, reject) => {
     const s = new WebSocket(`${tls ? 'wss' : 'ws'}://${peer.host}:${peer.port}`, {
       headers,
       perMessageDeflate: false,
@@ -68,6 +82,7 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
             createConnection: ((o: unknown) => {
               const opts = o as nodeTls.ConnectionOptions & { host?: string };
               const socket = nodeTls.connect({ ...opts, servername: opts.servername || (net.isIP(opts.host ?? '') ? '' : opts.host), checkServerIdentity: () => undefined });
+              tlsSocket = socket;
               socket.once('secureConnect', () => {
                 const v = judgeSocket(tls, socket);
                 const why = v.why ?? (v.name === peer.name ? undefined : `it presented a certificate for '${v.name}'`);
@@ -84,6 +99,8 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
     // A server answers with its compute version; one that differs (or an older release, which
     // states none) is refused here as well, so a mismatch shows whichever side dials.
     s.once('upgrade', (res) => {
+      const lp = res.headers[LANE_HEADER];
+      if (offerLane && typeof lp === 'string' && /^[1-9]\d{0,4}$/.test(lp) && Number(lp) <= 65535) lanePort = Number(lp);
       const v = res.headers[COMPUTE_HEADER];
       o.onComputeVersion?.(typeof v === 'string' ? v : undefined);
       if (asClient || v === String(COMPUTE_VERSION)) return;
@@ -93,7 +110,22 @@ export function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> 
       reject(Object.assign(new Error(msg), { status: 426 }));
       s.terminate();
     });
-    s.once('open', () => resolve(s));
+    s.once('open', () => {
+      if (lanePort === undefined || !tlsSocket) return resolve({ ws: s });
+      // The peer expects the lane now (lane_link.ts): the link is up once it is bound.
+      dialLane(peer.host, lanePort, tlsSocket, o.handshakeTimeoutMs).then(
+        (lane) => {
+          if (s.readyState !== WebSocket.OPEN) {
+            lane.close('its link closed');
+            reject(new Error(`the link to ${peer.name} closed while its lane was set up`));
+          } else resolve({ ws: s, lane });
+        },
+        (e: Error) => {
+          s.terminate();
+          reject(e);
+        },
+      );
+    });
     s.once('unexpected-response', (_req, res) => {
       // The refusal's reason is in the body (e.g. which limit was hit): say it.
       let body = '';
@@ -127,8 +159,8 @@ function reportRefusal(log: Log | undefined, msg: string): void {
 
 export interface RedialerOptions {
   dial: Omit<DialOptions, 'asClient'>;
-  /** Takes a fresh connection into use. */
-  attach: (name: PartyName, ws: WebSocket) => void;
+  /** Takes a fresh connection (and its lane, if it has one) into use. */
+  attach: (name: PartyName, ws: WebSocket, lane?: Lane) => void;
   connected: (name: PartyName) => boolean;
   closed: () => boolean;
 }
@@ -161,8 +193,8 @@ export class Redialer {
     for (;;) {
       if (this.o.closed()) throw new Error(`${this.o.dial.me}: endpoint is closed`);
       try {
-        const ws = await dialOnce(peer, { ...this.o.dial, asClient });
-        this.o.attach(peer.name, ws);
+        const { ws, lane } = await dialLink(peer, { ...this.o.dial, asClient });
+        this.o.attach(peer.name, ws, lane);
         // Keep the link: when it drops, dial again (the peer may be restarting).
         ws.once('close', () => {
           if (!this.o.closed() && !this.#dialing.has(peer.name)) this.connect(peer, Number.POSITIVE_INFINITY, asClient).catch(() => undefined);

@@ -16,7 +16,10 @@ import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 
 import { COMPUTE_VERSION } from '../compute_version';
-import { COMPUTE_HEADER, type TlsMaterial } from './handshake';
+import { COMPUTE_HEADER, PARTY_HEADER, type TlsMaterial } from './handshake';
+import { type Lane, LANE_HEADER } from './lane';
+import { LaneListener } from './lane_link';
+import { CLOSE } from './limits';
 import type { RefusalReason } from './limits';
 import { judgeSocket } from './peer_trust';
 import { sanitizeForLog, throttledLog } from './sanitize';
@@ -33,8 +36,11 @@ export interface ListenerOptions {
   log: Log;
   /** Why an upgrade must be refused, with its HTTP status (undefined: accept). */
   admission: (req: http.IncomingMessage) => { status: number; why: string; reason: RefusalReason } | undefined;
-  accepted: (ws: WebSocket, req: http.IncomingMessage) => void;
+  /** A connection accepted, with its lane when the link has one (taken into use only then). */
+  accepted: (ws: WebSocket, req: http.IncomingMessage, lane?: Lane) => void;
   refused: (reason: RefusalReason) => void;
+  /** Under TLS: give server links that offer one a lane (lane_link.ts), on this port (0: any free one). */
+  lanes?: { port: number };
 }
 
 export class Listener {
@@ -44,6 +50,9 @@ export class Listener {
   #refusedSockets = 0;
   #refusals: Log;
   #unsubscribe?: () => void;
+  readonly lanes?: LaneListener;
+  /** Lanes expected for upgrades answered with a lane port, until their connection is taken. */
+  #lanesFor = new WeakMap<http.IncomingMessage, Promise<Lane>>();
 
   constructor(private readonly o: ListenerOptions) {
     this.#refusals = throttledLog(o.log);
@@ -89,13 +98,39 @@ export class Listener {
         cb(false, no.status, no.why);
       },
     });
+    if (tls && o.lanes)
+      this.lanes = new LaneListener({ host: o.host, port: o.lanes.port, handshakeTimeoutMs: t, maxUnbound: Math.max(4, Math.ceil(o.maxConnections / 4)), log: o.log, refused: (r) => o.refused(r) });
     // Every upgrade answers with this server's compute version; dialing servers check it (dialer.ts).
-    this.wss.on('headers', (headers) => headers.push(`${COMPUTE_HEADER}: ${COMPUTE_VERSION}`));
-    this.wss.on('connection', (ws, req) => o.accepted(ws, req));
+    this.wss.on('headers', (headers, req) => {
+      headers.push(`${COMPUTE_HEADER}: ${COMPUTE_VERSION}`);
+      // A server (admitted as one: handshake.ts) that offers a lane gets its port, and its lane is expected.
+      if (this.lanes && req.headers[LANE_HEADER] === 'offer' && typeof req.headers[PARTY_HEADER] === 'string') {
+        headers.push(`${LANE_HEADER}: ${this.lanes.port}`);
+        const lane = this.lanes.expect(req.socket as TLSSocket);
+        lane.catch(() => undefined); // reported when the connection is taken
+        this.#lanesFor.set(req, lane);
+      }
+    });
+    this.wss.on('connection', (ws, req) => {
+      const lane = this.#lanesFor.get(req);
+      if (!lane) return o.accepted(ws, req);
+      this.#lanesFor.delete(req);
+      lane.then(
+        (l) => {
+          if (ws.readyState !== ws.OPEN) l.close('its link closed');
+          else o.accepted(ws, req, l);
+        },
+        (e: Error) => {
+          this.#refusals(`refused a server link from ${req.socket.remoteAddress}: ${sanitizeForLog(e.message)}`, 'connection-refused', { address: req.socket.remoteAddress, rule: 'auth', reason: e.message });
+          ws.close(CLOSE.POLICY, `its lane failed: ${e.message}`.slice(0, 120));
+        },
+      );
+    });
     this.wss.on('error', (e) => o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message }));
   }
 
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
+    await this.lanes?.listen();
     return new Promise((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.o.port, this.o.host, () => {
@@ -125,6 +160,7 @@ export class Listener {
   async close(): Promise<void> {
     this.#unsubscribe?.();
     this.wss.close();
+    await this.lanes?.close();
     // A TLS handshake still in flight is not an HTTP connection yet, so close() could wait on it:
     // after a second, stop waiting (the listening socket is closed already).
     await new Promise<void>((r) => {

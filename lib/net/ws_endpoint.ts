@@ -19,6 +19,7 @@ import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
 import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
 import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimitOptions, type WsLimits } from './limits';
+import type { Lane } from './lane';
 import { Listener } from './listener';
 import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
@@ -54,6 +55,14 @@ export interface WsEndpointOptions extends WsLimitOptions {
    */
   adopt?: (session: string, payload: Payload) => Received;
   /**
+   * Under TLS, server links get a lane (lane.ts: a plain TCP connection beside the link, its
+   * records sealed with keys from the link's TLS session), which moves bulk data at a fraction of
+   * the CPU; both ends must have it on. Default true.
+   */
+  lanes?: boolean;
+  /** The port lanes are accepted on (default 0: any free port; the link's upgrade tells the dialer which). */
+  lanePort?: number;
+  /**
    * Frees memory this endpoint holds alone and no longer needs, at once rather than at some later
    * garbage collection: a received message's buffer once `adopt` copied it (returned it held),
    * and a sent tensor's bytes once written, when the sender made them for that message alone
@@ -83,7 +92,7 @@ export interface WsEndpointEvents {
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: { host: string; port: number; insecure: boolean; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt']; release?: WsEndpointOptions['release'] };
+  #opts: { host: string; port: number; insecure: boolean; lanes: boolean; lanePort: number; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt']; release?: WsEndpointOptions['release'] };
   #refusalLog: Log;
   #limits: WsLimits;
   #listener?: Listener;
@@ -114,6 +123,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       insecure: opts.insecure ?? false,
+      lanes: opts.lanes ?? true,
+      lanePort: opts.lanePort ?? 0,
       tls: opts.tls,
       clusterSecret: opts.clusterSecret,
       allowedOrigins: opts.allowedOrigins,
@@ -124,8 +135,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
     this.#redialer = new Redialer({
-      dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs, log: opts.log },
-      attach: (name, ws) => this.#attach(name, ws, false),
+      dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs, log: opts.log, lanes: opts.lanes ?? true },
+      attach: (name, ws, lane) => this.#attach(name, ws, false, lane),
       connected: (name) => this.connected(name),
       closed: () => this.#closed,
     });
@@ -138,6 +149,17 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
 
   get port(): number {
     return (this.#listener?.http.address() as AddressInfo | null | undefined)?.port ?? this.#opts.port;
+  }
+
+  /** The port lanes are accepted on (undefined without lanes: no TLS, or lanes off). */
+  get lanePort(): number | undefined {
+    return this.#listener?.lanes?.port;
+  }
+
+  /** Whether the link with `peer` has a lane now. */
+  hasLane(peer: PartyName): boolean {
+    const c = this.#conns.get(peer);
+    return !!c?.lane && !c.lane.closed;
   }
 
   /** The limits in force (options with their defaults filled in). */
@@ -184,8 +206,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       maxConnections: this.#limits.maxConnections,
       handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
       admission: (req) => this.#admission(req),
-      accepted: (ws, req) => this.#accepted(ws, req),
+      accepted: (ws, req, lane) => this.#accepted(ws, req, lane),
       refused: (r) => this.#refused[r]++,
+      lanes: tls && this.#opts.lanes ? { port: this.#opts.lanePort } : undefined,
     });
     return this.#listener.listen();
   }
@@ -206,9 +229,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return undefined;
   }
 
-  #accepted(ws: WebSocket, req: http.IncomingMessage): void {
+  #accepted(ws: WebSocket, req: http.IncomingMessage, lane?: Lane): void {
     const party = req.headers[PARTY_HEADER];
-    if (typeof party === 'string') return this.#attach(party, ws, false);
+    if (typeof party === 'string') return this.#attach(party, ws, false, lane);
     if (this.#clientCount() >= this.#limits.maxClientConnections) {
       // Admitted concurrently with others that filled the last places.
       this.#refused.connections++;
@@ -231,8 +254,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#redialer.connect(peer, opts.timeoutMs ?? 10_000, opts.asClient ?? false);
   }
 
-  #attach(peer: PartyName, ws: WebSocket, client: boolean): void {
-    const conn = new Connection(peer, ws, client);
+  #attach(peer: PartyName, ws: WebSocket, client: boolean, lane?: Lane): void {
+    const conn = new Connection(peer, ws, client, lane);
     const old = this.#conns.get(peer);
     this.#conns.set(peer, conn);
     if (old && old.ws !== ws) old.ws.terminate(); // a reconnect replaces a half-dead link
@@ -249,7 +272,20 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       else if (e.code?.startsWith('WS_ERR_')) this.#refused.malformed++;
       this.#opts.log(`connection with ${peer}: ${sanitizeForLog(e.message)}`, 'connection-error', { peer, reason: e.message });
     });
-    ws.on('close', (code, reason) => this.#onClose(conn, code, reason));
+    ws.on('close', (code, reason) => {
+      lane?.close('its link closed');
+      this.#onClose(conn, code, reason);
+    });
+    // The lane carries the link's messages, checked as the WebSocket's are; when it breaks, the
+    // link goes with it (and is dialed again, with a new TLS session and a new lane).
+    lane?.attach({
+      onRecord: (rec) => this.#onMessage(conn, rec, true),
+      onClose: (why) => {
+        if (ws.readyState === WebSocket.CLOSED) return;
+        this.#opts.log(`the lane of the link with ${peer} ended: ${sanitizeForLog(why)}`, 'connection-error', { peer, reason: why });
+        ws.terminate();
+      },
+    });
     this.#heartbeat ??= setInterval(() => this.#tick(), this.#limits.heartbeatMs).unref();
     // A server link's round trip is known at once (rttMs), not only after the first heartbeat.
     if (!client) conn.measure();

@@ -25,6 +25,11 @@ export interface PartyConfig {
   key?: string;
   /** Pinned SHA-256 fingerprints of the party's certificate (normalized hex; more than one while rotating). */
   fingerprint?: string[];
+  /**
+   * Under TLS, the port this server accepts its links' lanes on (lib/net/lane.ts; default 0: any
+   * free port, which its links' upgrades announce). Set it where a firewall must let it through.
+   */
+  lanePort?: number;
 }
 
 /** The model owner: its certificate and key (on the owner's host) and/or its pinned fingerprints. */
@@ -72,6 +77,12 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
    * as the operator knows them.
    */
   linkDistance: LinkDistance;
+  /**
+   * Under TLS, give each server link a lane (lib/net/lane.ts: a plain TCP connection beside it,
+   * its records sealed with keys from the link's TLS session) that carries its messages at a
+   * fraction of the CPU; default true. Links come up without one when either end has it off.
+   */
+  lanes: boolean;
   /** How long one setup (seeds, every model's masks) may take before it fails and server0 retries. */
   setupTimeoutMs: number;
   /** Connection-level bounds of each server's endpoint (lib/net/limits.ts); absent: its defaults. */
@@ -152,7 +163,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'linkDistance', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -161,13 +172,14 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   for (const s of SERVERS) {
     const p = parties[s] as Record<string, unknown> | undefined;
     if (!p || typeof p !== 'object') fail(file, `parties.${s} is missing`);
-    for (const k of Object.keys(p)) if (!['host', 'port', 'listen', 'cert', 'key', 'fingerprint'].includes(k)) fail(file, `unknown field parties.${s}.${k} (known: host, port, listen, cert, key, fingerprint)`);
+    for (const k of Object.keys(p)) if (!['host', 'port', 'listen', 'cert', 'key', 'fingerprint', 'lanePort'].includes(k)) fail(file, `unknown field parties.${s}.${k} (known: host, port, listen, cert, key, fingerprint, lanePort)`);
     const host = checkHost(file, `parties.${s}.host`, p.host);
     if (!Number.isInteger(p.port) || (p.port as number) < 0 || (p.port as number) > 65535) fail(file, `parties.${s}.port must be an integer in [0, 65535], got ${JSON.stringify(p.port)}`);
+    if (p.lanePort !== undefined && (!Number.isInteger(p.lanePort) || (p.lanePort as number) < 0 || (p.lanePort as number) > 65535)) fail(file, `parties.${s}.lanePort must be an integer in [0, 65535], got ${JSON.stringify(p.lanePort)}`);
     if ((p.cert === undefined) !== (p.key === undefined)) fail(file, `parties.${s} needs both cert and key, or neither`);
     for (const f of ['cert', 'key'] as const) if (p[f] !== undefined && (typeof p[f] !== 'string' || !p[f])) fail(file, `parties.${s}.${f} must be a path`);
     const listen = p.listen === undefined ? undefined : checkHost(file, `parties.${s}.listen`, p.listen);
-    out[s] = { host, port: p.port as number, listen, cert: p.cert as string | undefined, key: p.key as string | undefined, fingerprint: parseFingerprints(file, `parties.${s}.fingerprint`, p.fingerprint) };
+    out[s] = { host, port: p.port as number, listen, cert: p.cert as string | undefined, key: p.key as string | undefined, fingerprint: parseFingerprints(file, `parties.${s}.fingerprint`, p.fingerprint), ...(p.lanePort !== undefined ? { lanePort: p.lanePort as number } : {}) };
   }
   if (o.ca !== undefined && (typeof o.ca !== 'string' || !o.ca)) fail(file, "'ca' must be a path to the cluster CA certificate");
   const pinned = SERVERS.filter((s) => out[s].fingerprint);
@@ -196,6 +208,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     return v;
   };
   if (o.insecure !== undefined && typeof o.insecure !== 'boolean') fail(file, "'insecure' must be true or false");
+  if (o.lanes !== undefined && typeof o.lanes !== 'boolean') fail(file, "'lanes' must be true or false");
   if (o.dataDir !== undefined && typeof o.dataDir !== 'string') fail(file, "'dataDir' must be a path");
   if (o.device !== undefined && !['auto', 'cpu', 'cuda'].includes(o.device as string)) fail(file, `'device' must be "auto", "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
   const origins = o.allowedOrigins ?? [];
@@ -249,6 +262,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     leaseTtlMs: o.leaseTtlMs === 0 ? 0 : leaseTtl(),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
     linkDistance: linkDistance(),
+    lanes: (o.lanes as boolean | undefined) ?? true,
     allowedOrigins: origins as string[],
     clusterSecret: o.clusterSecret as string | undefined,
     net: net as NetLimits,

@@ -11,6 +11,7 @@
 
 #include "binding/backend.h"
 #include "binding/convert.h"
+#include "binding/lane_aead.h"
 #include "core/host_allocator.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
@@ -367,6 +368,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("randomBytes", Napi::Function::New(env, RandomBytes));
   exports.Set("aes128Ctr", Napi::Function::New(env, Aes128Ctr));
+  registerLaneAead(env, exports);
   return exports;
 }
 

@@ -1,0 +1,200 @@
+// A lane: a plain TCP connection beside a server link over mutual TLS, carrying that link's
+// messages sealed with AES-128-GCM in native code. Moving a gigabyte over the WebSocket link costs
+// 2.5-3.4 CPU seconds at both ends together, most of it Node's TLS and WebSocket layers copying
+// (bench/RESULTS.md, "What moving keys costs"); over a lane it costs the kernel's socket copies and
+// the cipher (about 0.6 s), which matters when server2 deals gigabytes of keys while a batch runs.
+//
+// Who may use a lane: only the two ends of one TLS link. Its keys come from that link's TLS
+// exporter (RFC 8446 section 7.5; label LANE_LABEL), which only the two ends of that TLS session
+// can compute; the first 16 bytes name the lane (the dialer sends them first, so the listener
+// knows which link it belongs to), the next 32 are one key per direction. A name is taken once:
+// a replayed or second lane for a link is refused, and a lane that breaks takes its link down, so
+// the next link (a new TLS session) gets new keys.
+//
+// Records: u32 BE length L | L bytes of ciphertext | 16-byte tag, the length as the associated
+// data, the nonce the record's number in its direction (0, 1, 2, ...). So a record that is
+// changed, dropped, repeated, reordered or moved to another lane fails its tag, and the lane is
+// cut. L is checked against the largest frame a link accepts before anything is allocated for it.
+// Each record holds one frame of the link's wire format (wire.ts), checked as the link checks it.
+import type * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+import { getBackend } from '../backend/backends';
+import type { LaneOpening, NativeBinding } from '../backend/native_binding';
+
+/** The upgrade header with which a dialer offers a lane and the listener answers with its lane port. */
+export const LANE_HEADER = 'x-tfe-lane';
+/** The TLS exporter label (RFC 5705: unregistered labels begin with EXPERIMENTAL). */
+export const LANE_LABEL = 'EXPERIMENTAL-tfe-lane-v1';
+export const LANE_ID_BYTES = 16;
+const KEY_BYTES = 16;
+const TAG_BYTES = 16;
+const LENGTH_BYTES = 4;
+/** Above this many bytes waiting in the socket, a write waits for it to drain. */
+const HIGH_WATER = 8 << 20;
+/** Records larger than this are sealed into reused buffers of SPARE_BYTES (a chunk and its header), at most MAX_SPARES kept. */
+const SPARE_FROM = 64 << 10;
+const SPARE_BYTES = (4 << 20) + 8192;
+const MAX_SPARES = 4;
+
+export interface LaneKeys {
+  /** The lane's name: what the dialer sends first. */
+  id: Buffer;
+  send: Buffer;
+  recv: Buffer;
+}
+
+/** This end's lane keys from the TLS session of its link (both ends compute the same three values). */
+export function laneKeys(tls: TLSSocket, side: 'dialer' | 'listener'): LaneKeys {
+  const m = tls.exportKeyingMaterial(LANE_ID_BYTES + 2 * KEY_BYTES, LANE_LABEL, Buffer.alloc(0));
+  const id = m.subarray(0, LANE_ID_BYTES), d2l = m.subarray(LANE_ID_BYTES, LANE_ID_BYTES + KEY_BYTES), l2d = m.subarray(LANE_ID_BYTES + KEY_BYTES);
+  return side === 'dialer' ? { id, send: d2l, recv: l2d } : { id, send: l2d, recv: d2l };
+}
+
+type Cipher = Pick<NativeBinding, 'laneSeal' | 'laneOpenBegin' | 'laneOpenUpdate' | 'laneOpenEnd'>;
+
+export interface LaneHandlers {
+  /** Each record's plaintext, in order (the memory is the record's own, L bytes exactly). */
+  onRecord: (record: Buffer) => void;
+  /** Called once when the lane ends (socket closed, a record refused, or close()). */
+  onClose: (why: string) => void;
+}
+
+export class Lane {
+  #sent = 0;
+  #opened = 0;
+  #length = Buffer.alloc(LENGTH_BYTES);
+  #lengthGot = 0;
+  #record?: Buffer;
+  #recordGot = 0;
+  #opening?: LaneOpening;
+  #tag = Buffer.alloc(TAG_BYTES);
+  #tagGot = 0;
+  #closed?: string;
+  /** Records that came before anyone took them (the link is still being set up). */
+  #queued: Buffer[] = [];
+  #handlers?: LaneHandlers;
+  readonly #cipher: Cipher;
+  /** Send buffers written and free again. */
+  #spares: Buffer[] = [];
+
+  /** `maxRecordBytes`: the largest record accepted; a peer that announces more is cut off. */
+  constructor(readonly socket: net.Socket, private readonly keys: LaneKeys, private readonly maxRecordBytes: number) {
+    this.#cipher = getBackend().native;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => {
+      try {
+        this.#onData(d);
+      } catch (e) {
+        this.close(`a lane record could not be read: ${(e as Error).message}`);
+      }
+    });
+    socket.on('error', (e) => this.close(`lane error: ${e.message}`));
+    socket.on('close', () => this.close('lane closed'));
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** Keeps the records that come from now on until the next attach(). */
+  detach(): void {
+    this.#handlers = undefined;
+  }
+
+  /** Hands the records to `h` from now on (those that came before first), and the lane's end. */
+  attach(h: LaneHandlers): void {
+    this.#handlers = h;
+    for (const r of this.#queued.splice(0)) if (!this.#deliver(r)) return;
+    if (this.#closed !== undefined) h.onClose(this.#closed);
+  }
+
+  /**
+   * Seals the parts as one record and writes it. `drained` resolves once the socket's buffer is
+   * below its high-water mark again (at once when it is already); the parts are free for reuse
+   * when this returns (the record is a sealed copy).
+   */
+  write(parts: Uint8Array[]): { drained: Promise<void> } {
+    if (this.#closed !== undefined) throw new Error(`the lane is closed (${this.#closed})`);
+    let n = 0;
+    for (const p of parts) n += p.byteLength;
+    const size = LENGTH_BYTES + n + TAG_BYTES;
+    // Large records are sealed into buffers used again once written: fresh memory for every
+    // record costs its page faults, as much as the cipher.
+    const spare = size > SPARE_FROM ? this.#spares.pop() : undefined;
+    const buf = spare && spare.byteLength >= size ? spare : size > SPARE_FROM ? Buffer.allocUnsafeSlow(Math.max(size, SPARE_BYTES)) : Buffer.allocUnsafe(size);
+    const out = buf.subarray(0, size);
+    out.writeUInt32BE(n, 0);
+    this.#cipher.laneSeal(this.keys.send, this.#sent++, out.subarray(0, LENGTH_BYTES), parts, out.subarray(LENGTH_BYTES));
+    if (size > SPARE_FROM) this.socket.write(out, () => this.#spares.length < MAX_SPARES && this.#closed === undefined && this.#spares.push(buf));
+    else this.socket.write(out);
+    if (this.socket.writableLength <= HIGH_WATER) return { drained: Promise.resolve() };
+    return { drained: new Promise<void>((resolve) => {
+      const done = () => (this.socket.off('drain', done), this.socket.off('close', done), resolve());
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    }) };
+  }
+
+  close(why: string): void {
+    if (this.#closed !== undefined) return;
+    this.#closed = why;
+    this.#record = undefined;
+    this.#queued = [];
+    this.socket.destroy();
+    this.#handlers?.onClose(why);
+  }
+
+  /** Gives one record to its handler; false when the handler refused it (the lane is then cut). */
+  #deliver(rec: Buffer): boolean {
+    if (!this.#handlers) {
+      this.#queued.push(rec);
+      return true;
+    }
+    try {
+      this.#handlers.onRecord(rec);
+      return true;
+    } catch (e) {
+      this.close(`a lane record was refused: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  #onData(d: Buffer): void {
+    let off = 0;
+    while (off < d.byteLength && this.#closed === undefined) {
+      if (this.#record === undefined) {
+        const k = Math.min(LENGTH_BYTES - this.#lengthGot, d.byteLength - off);
+        d.copy(this.#length, this.#lengthGot, off, off + k);
+        this.#lengthGot += k;
+        off += k;
+        if (this.#lengthGot < LENGTH_BYTES) return;
+        const n = this.#length.readUInt32BE(0);
+        if (n > this.maxRecordBytes) return this.close(`a lane record of ${n} bytes is over the limit of ${this.maxRecordBytes}`);
+        this.#record = Buffer.allocUnsafe(n);
+        this.#opening = this.#cipher.laneOpenBegin(this.keys.recv, this.#opened++, this.#length);
+        this.#recordGot = 0;
+        this.#tagGot = 0;
+      }
+      const rec = this.#record;
+      if (this.#recordGot < rec.byteLength) {
+        // Decrypted straight from the socket's chunk into the record: no staging copy.
+        const k = Math.min(rec.byteLength - this.#recordGot, d.byteLength - off);
+        this.#cipher.laneOpenUpdate(this.#opening!, d.subarray(off, off + k), rec.subarray(this.#recordGot, this.#recordGot + k));
+        this.#recordGot += k;
+        off += k;
+      }
+      if (this.#recordGot < rec.byteLength) return;
+      const k = Math.min(TAG_BYTES - this.#tagGot, d.byteLength - off);
+      d.copy(this.#tag, this.#tagGot, off, off + k);
+      this.#tagGot += k;
+      off += k;
+      if (this.#tagGot < TAG_BYTES) return;
+      const opening = this.#opening!;
+      this.#record = this.#opening = undefined;
+      this.#lengthGot = 0;
+      if (!this.#cipher.laneOpenEnd(opening, this.#tag)) return this.close('a lane record failed its authentication tag');
+      if (!this.#deliver(rec)) return;
+    }
+  }
+}
