@@ -47,6 +47,8 @@ export const LOG_EVENTS = {
   'connection-error': 'warn',
   'connection-dead': 'warn',
   'dial-refused': 'warn',
+  /** A server link came up without its lane (lib/net/lane_link.ts): the lane port was not reachable. */
+  'lane-failed': 'warn',
   'send-failed': 'warn',
   /** A server's message kept in its wire form, as it came (WsEndpointOptions.adopt failed on it: out of memory, say). */
   'adopt-failed': 'warn',

@@ -1,9 +1,11 @@
 // Routes a local cluster's links through the emulating proxy (bench/lib/net_proxy.ts): each
 // server binds 127.0.0.2:<port> (parties.<s>.listen) while its peers and the clients dial
 // 127.0.0.1:<port> (parties.<s>.host), where a proxy forwards to it with the set delay and rate.
-// Every inter-party link (server<->server, client<->server) thus crosses one proxy.
+// Every inter-party link (server<->server, client<->server) thus crosses one proxy, and so does
+// each server link's lane (lib/net/lane.ts): each server takes a fixed lane port, proxied the same way.
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 import { type LinkSetting, NETS, type ProxyCheck, type Route } from './net_proxy';
@@ -29,11 +31,13 @@ export interface EmulatedNetwork { check: ProxyCheck; stop: () => void }
 
 /** Rewrites `configFile` so the servers bind behind proxies, and starts the proxies (a child process). */
 export async function emulateNetwork(configFile: string, setting: LinkSetting): Promise<EmulatedNetwork> {
-  const c = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { parties: Record<string, { host: string; port: number; listen?: string }> };
+  const c = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { parties: Record<string, { host: string; port: number; listen?: string; lanePort?: number }> };
   const routes: Route[] = [];
   for (const p of Object.values(c.parties)) {
     p.listen = SERVER_BIND;
     routes.push({ listenHost: p.host, listenPort: p.port, targetHost: SERVER_BIND, targetPort: p.port });
+    p.lanePort = await freePort(p.host);
+    routes.push({ listenHost: p.host, listenPort: p.lanePort, targetHost: SERVER_BIND, targetPort: p.lanePort });
   }
   fs.writeFileSync(configFile, `${JSON.stringify(c, null, 2)}\n`);
   const child: ChildProcess = fork(path.join(__dirname, 'net_proxy.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -43,6 +47,18 @@ export async function emulateNetwork(configFile: string, setting: LinkSetting): 
     child.send({ routes, setting });
   });
   return { check, stop: () => void child.kill() };
+}
+
+/** A port free on `host` now (the proxy takes it there, the server the same number on SERVER_BIND). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function describeCheck(name: string, k: ProxyCheck): string {

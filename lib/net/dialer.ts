@@ -21,7 +21,7 @@ import { judgeSocket } from './peer_trust';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName } from './transport';
 import { MAX_FRAME_BYTES } from './wire';
-import type { Log } from '../log';
+import type { Log, LogEvent } from '../log';
 
 export interface PeerAddress {
   name: PartyName;
@@ -122,7 +122,7 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
         },
         (e: Error) => {
           s.terminate();
-          reject(e);
+          reject(Object.assign(e, { lane: true }));
         },
       );
     });
@@ -147,14 +147,18 @@ const lastReported = new WeakMap<Log, Map<string, number>>();
 
 /** Logs a refused dial (the peer's identity or compute version): each distinct message at most once a minute per log. */
 function reportRefusal(log: Log | undefined, msg: string): void {
+  reportOnce(log, `refusing to connect: ${msg}`, 'dial-refused', msg);
+}
+
+function reportOnce(log: Log | undefined, line: string, event: LogEvent, reason: string): void {
   if (!log) return;
   const seen = lastReported.get(log) ?? new Map<string, number>();
   lastReported.set(log, seen);
   const now = Date.now();
-  if ((seen.get(msg) ?? 0) > now - 60_000) return;
-  seen.set(msg, now);
+  if ((seen.get(line) ?? 0) > now - 60_000) return;
+  seen.set(line, now);
   if (seen.size > 100) seen.clear();
-  log(`refusing to connect: ${msg}`, 'dial-refused', { reason: msg });
+  log(line, event, { reason });
 }
 
 export interface RedialerOptions {
@@ -172,6 +176,8 @@ export class Redialer {
   /** Loops hurried while an attempt was in flight: their next back-off is skipped. */
   #hurried = new Set<PartyName>();
   #waiting = new Map<PartyName, (() => void)[]>();
+  /** Peers whose lane failed at the last dial: the next dial offers none (lane_link.ts). */
+  #laneless = new Set<PartyName>();
 
   constructor(private readonly o: RedialerOptions) {}
 
@@ -193,7 +199,7 @@ export class Redialer {
     for (;;) {
       if (this.o.closed()) throw new Error(`${this.o.dial.me}: endpoint is closed`);
       try {
-        const { ws, lane } = await dialLink(peer, { ...this.o.dial, asClient });
+        const { ws, lane } = await dialLink(peer, { ...this.o.dial, asClient, lanes: this.o.dial.lanes && !this.#laneless.delete(peer.name) });
         this.o.attach(peer.name, ws, lane);
         // Keep the link: when it drops, dial again (the peer may be restarting).
         ws.once('close', () => {
@@ -201,6 +207,14 @@ export class Redialer {
         });
         return;
       } catch (e) {
+        if ((e as { lane?: boolean }).lane) {
+          // The link itself was fine: dial again at once, without a lane (the dial after that,
+          // when this link drops, tries one again). TLS still protects everything it carries.
+          this.#laneless.add(peer.name);
+          const why = (e as Error).message;
+          reportOnce(this.o.dial.log ?? this.o.dial.tls?.log, `WARNING: ${why}; the link with ${peer.name} runs without its lane (still over TLS, at more CPU per byte) until it is dialed again. Let ${peer.name}'s lane port through to this host (parties.${peer.name}.lanePort fixes it), or set "lanes": false`, 'lane-failed', why);
+          continue;
+        }
         // A client's credentials will not improve, nor will a server it does not trust (a server
         // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged).
         const fatal = asClient && ([401, 403].includes((e as { status?: number }).status ?? 0) || (e as { untrusted?: boolean }).untrusted === true);

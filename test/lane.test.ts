@@ -1,0 +1,297 @@
+// Lanes beside server links (lib/net/lane.ts, lane_link.ts): what crosses one is sealed, a lane
+// belongs to one TLS link and is taken once, a changed, repeated or oversized record cuts it and
+// its link (which comes back with a new lane), and a link whose lane cannot come up still works,
+// without one. Messages are checked against what was sent, byte for byte.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+
+import test from 'ava';
+
+import { getBackend } from '../lib/backend/backends';
+import { Lane, type LaneKeys, laneKeys } from '../lib/net/lane';
+import { dialLane, LaneListener } from '../lib/net/lane_link';
+import type { TlsMaterial } from '../lib/net/handshake';
+import type { Payload, Received } from '../lib/net/transport';
+import { MAX_FRAME_BYTES } from '../lib/net/wire';
+import { WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
+import { generateCertificates } from '../lib/serve/certs';
+
+const MIB = 1 << 20;
+
+function tlsMaterial(): Record<string, TlsMaterial> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-lane-'));
+  try {
+    const { ca, certs } = generateCertificates(dir, ['a', 'b'], 1);
+    const read = (f: string) => fs.readFileSync(path.join(dir, f));
+    return Object.fromEntries(['a', 'b'].map((p) => [p, { ca: read(ca), cert: read(certs[p].cert), key: read(certs[p].key) }]));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+const TLS = tlsMaterial();
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A TCP forwarder from 127.0.0.1:port to 127.0.0.2:port that records what passes each way and
+ * may change it (`edit`, per chunk, dialer to listener), or cut every connection (`cut`).
+ */
+async function forwarder(port: number): Promise<{ sent: Buffer[]; edit?: (d: Buffer) => Buffer; cut: () => void; close: () => Promise<void> }> {
+  const conns = new Set<net.Socket>();
+  const f = {
+    sent: [] as Buffer[],
+    edit: undefined as undefined | ((d: Buffer) => Buffer),
+    cut: () => conns.forEach((c) => c.destroy()),
+    close: () => new Promise<void>((r) => (f.cut(), server.close(() => r()))),
+  };
+  const server = net.createServer((inbound) => {
+    const out = net.connect(port, '127.0.0.2');
+    conns.add(inbound).add(out);
+    inbound.on('data', (d: Buffer) => {
+      f.sent.push(Buffer.from(d));
+      out.write(f.edit ? f.edit(d) : d);
+    });
+    out.on('data', (d: Buffer) => inbound.write(d));
+    for (const [a, b] of [[inbound, out], [out, inbound]]) {
+      a.on('close', () => b.destroy());
+      a.on('error', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return f;
+}
+
+const sample = (bytes: number): Payload => ({ kind: 'tensor', dtype: 'bit', shape: [bytes], data: new Uint8Array(randomBytes(bytes)) });
+const bytesOf = (r: Received) => {
+  if (r.kind !== 'tensor') throw new Error(`expected a tensor, got ${r.kind}`);
+  return Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+};
+
+/** Endpoints a (dialer) and b (listener) over mutual TLS; b optionally behind forwarders (its ws port, and its lane port when `laneProxied`). */
+async function pair(t: { teardown: (f: () => Promise<void>) => void }, o: { a?: Partial<WsEndpointOptions>; b?: Partial<WsEndpointOptions>; behind?: 'ws' | 'ws+lane' } = {}) {
+  const logs: string[] = [];
+  const log = (m: string) => logs.push(m);
+  const port = o.behind ? await freePort() : 0;
+  const lanePort = o.behind ? await freePort() : 0;
+  const a = new WsEndpoint({ me: 'a', tls: TLS.a, log, ...o.a });
+  const b = new WsEndpoint({ me: 'b', tls: TLS.b, log, ...(o.behind ? { host: '127.0.0.2', port, lanePort } : {}), ...o.b });
+  await Promise.all([a.start(['b']), b.start(['a'])]);
+  const wsProxy = o.behind ? await forwarder(port) : undefined;
+  const laneProxy = o.behind === 'ws+lane' ? await forwarder(lanePort) : undefined;
+  t.teardown(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await wsProxy?.close();
+    await laneProxy?.close();
+  });
+  await a.connect({ name: 'b', host: '127.0.0.1', port: o.behind ? port : b.port });
+  await until(() => b.connected('a'), 'b to take the link');
+  return { a, b, logs, wsProxy, laneProxy };
+}
+
+test('a TLS server link carries its messages over its lane: several chunks, small ones, both ways, in order and intact', async (t) => {
+  const { a, b } = await pair(t);
+  t.true(a.hasLane('b') && b.hasLane('a'));
+  t.is(typeof b.lanePort, 'number');
+  const big = sample(9 * MIB + 123), small = sample(100), ctl: Payload = { kind: 'control', data: { hello: 'lane' } };
+  const got = Promise.all([b.recv('a', 's1', 'big'), b.recv('a', 's1', 'small'), b.recv('a', 's2', 'ctl'), a.recv('b', 's1', 'back')]);
+  await Promise.all([a.send('b', 's1', 'big', big), a.send('b', 's1', 'small', small), a.send('b', 's2', 'ctl', ctl), b.send('a', 's1', 'back', small)]);
+  const [gBig, gSmall, gCtl, gBack] = await got;
+  t.true(bytesOf(gBig).equals(Buffer.from((big as { data: Uint8Array }).data)));
+  t.true(bytesOf(gSmall).equals(Buffer.from((small as { data: Uint8Array }).data)));
+  t.deepEqual(gCtl, { kind: 'control', data: { hello: 'lane' } });
+  t.true(bytesOf(gBack).equals(Buffer.from((small as { data: Uint8Array }).data)));
+});
+
+test('lanes off at either end: the link comes up without one and carries everything over TLS', async (t) => {
+  for (const side of ['a', 'b'] as const) {
+    const { a, b } = await pair(t, { [side]: { lanes: false } });
+    t.false(a.hasLane('b') || b.hasLane('a'), `lanes off at ${side}`);
+    t.is(b.lanePort === undefined, side === 'b');
+    const m = sample(5 * MIB);
+    const got = b.recv('a', 's', 'k');
+    await a.send('b', 's', 'k', m);
+    t.true(bytesOf(await got).equals(Buffer.from((m as { data: Uint8Array }).data)));
+  }
+});
+
+test('a lane port the dialer cannot reach: the link comes up without its lane and says why', async (t) => {
+  // b binds 127.0.0.2 and is reached through a forwarder on 127.0.0.1 that passes its WebSocket
+  // port only, as a NAT that forwards one port would.
+  const { a, b, logs } = await pair(t, { behind: 'ws' });
+  t.false(a.hasLane('b'));
+  t.false(b.hasLane('a'));
+  t.true(logs.some((l) => /runs without its lane/.test(l) && /lanePort/.test(l)), logs.join('\n'));
+  const m = sample(MIB);
+  const got = b.recv('a', 's', 'k');
+  await a.send('b', 's', 'k', m);
+  t.true(bytesOf(await got).equals(Buffer.from((m as { data: Uint8Array }).data)));
+});
+
+test('what crosses a lane is sealed; a changed record cuts the lane and its link, which comes back with a new lane', async (t) => {
+  const { a, b, laneProxy } = await pair(t, { behind: 'ws+lane' });
+  t.true(a.hasLane('b') && b.hasLane('a'));
+  // A recognisable plaintext: the recorded lane bytes must not contain it.
+  const secret = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < secret.length; i += 16) secret.write('tfe-lane-secret!', i);
+  const payload: Payload = { kind: 'tensor', dtype: 'bit', shape: [secret.length], data: new Uint8Array(secret) };
+  let got = b.recv('a', 's', 'k1');
+  await a.send('b', 's', 'k1', payload);
+  t.true(bytesOf(await got).equals(secret));
+  const wire = Buffer.concat(laneProxy!.sent);
+  t.true(wire.byteLength > secret.byteLength, 'the forwarder recorded the record');
+  t.is(wire.indexOf('tfe-lane-secret!'), -1, 'the plaintext does not cross the lane');
+  t.not(secret.indexOf('tfe-lane-secret!'), -1, 'control: the search finds the pattern where it is');
+  // Flip one byte of the next record: the listener's lane fails its tag and the link goes.
+  let flipped = false;
+  laneProxy!.edit = (d) => {
+    if (flipped || d.byteLength < 64) return d;
+    flipped = true;
+    const e = Buffer.from(d);
+    e[40] ^= 1;
+    return e;
+  };
+  const lost = b.recv('a', 's', 'k2').then(() => 'delivered', () => 'failed');
+  await a.send('b', 's', 'k2', sample(MIB)).catch(() => undefined);
+  t.is(await lost, 'failed', 'a changed record is never delivered');
+  laneProxy!.edit = undefined;
+  await until(() => a.hasLane('b') && b.hasLane('a') && b.connected('a'), 'the link and a new lane');
+  const m = sample(2 * MIB);
+  got = b.recv('a', 's3', 'k');
+  await a.send('b', 's3', 'k', m);
+  t.true(bytesOf(await got).equals(Buffer.from((m as { data: Uint8Array }).data)));
+});
+
+/** Two lanes joined by a forwarder-free socket pair, with mirrored keys. */
+async function lanePair(): Promise<{ send: Lane; recv: Lane; raw: net.Socket; got: Buffer[]; closed: Promise<string>; keys: LaneKeys }> {
+  const id = randomBytes(16), k1 = randomBytes(16), k2 = randomBytes(16);
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((r) => raw.once('connect', r));
+  const s = await accepted;
+  server.close();
+  const keys = { id, send: k1, recv: k2 };
+  const send = new Lane(raw, keys, MAX_FRAME_BYTES);
+  const recv = new Lane(s, { id, send: k2, recv: k1 }, MAX_FRAME_BYTES);
+  const got: Buffer[] = [];
+  const closed = new Promise<string>((resolve) => recv.attach({ onRecord: (r) => got.push(Buffer.from(r)), onClose: resolve }));
+  return { send, recv, raw, got, closed, keys };
+}
+
+test('a lane record repeated, reordered or announced over the limit is refused before it is delivered or allocated', async (t) => {
+  // A repeated record: its number is already used, so its tag fails.
+  {
+    const p = await lanePair();
+    const chunks: Buffer[] = [];
+    const write = p.raw.write.bind(p.raw);
+    p.raw.write = ((d: Buffer) => (chunks.push(Buffer.from(d)), write(d))) as typeof p.raw.write;
+    p.send.write([Buffer.from('one')]);
+    await until(() => p.got.length === 1, 'the first record');
+    write(chunks[0]);
+    t.regex(await p.closed, /authentication tag/);
+    t.deepEqual(p.got.map(String), ['one']);
+    p.send.close('done');
+  }
+  // Two records swapped on the wire.
+  {
+    const p = await lanePair();
+    const chunks: Buffer[] = [];
+    p.raw.write = ((d: Buffer) => (chunks.push(Buffer.from(d)), true)) as typeof p.raw.write;
+    p.send.write([Buffer.from('first')]);
+    p.send.write([Buffer.from('second')]);
+    net.Socket.prototype.write.call(p.raw, Buffer.concat([chunks[1], chunks[0]]));
+    t.regex(await p.closed, /authentication tag/);
+    t.is(p.got.length, 0);
+    p.send.close('done');
+  }
+  // A length over the largest frame: cut before a byte is held for it.
+  {
+    const p = await lanePair();
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(MAX_FRAME_BYTES + 1, 0);
+    p.raw.write(head);
+    t.regex(await p.closed, new RegExp(`${MAX_FRAME_BYTES + 1} bytes is over the limit`));
+    p.send.close('done');
+  }
+  // Control: the same records in order are delivered, and the sealing matches AES-128-GCM under
+  // the sender's key with the record's number as nonce (what an eavesdropper would need).
+  {
+    const p = await lanePair();
+    const chunks: Buffer[] = [];
+    const write = p.raw.write.bind(p.raw);
+    p.raw.write = ((d: Buffer) => (chunks.push(Buffer.from(d)), write(d))) as typeof p.raw.write;
+    p.send.write([Buffer.from('alpha')]);
+    p.send.write([Buffer.from('beta')]);
+    await until(() => p.got.length === 2, 'both records');
+    t.deepEqual(p.got.map(String), ['alpha', 'beta']);
+    const rec = chunks[1];
+    const data = Buffer.from(rec.subarray(4, rec.byteLength - 16));
+    t.true(getBackend().native.laneOpen(p.keys.send, 1, rec.subarray(0, 4), data, rec.subarray(rec.byteLength - 16)));
+    t.is(String(data), 'beta');
+    t.false(getBackend().native.laneOpen(p.keys.send, 0, rec.subarray(0, 4), Buffer.from(rec.subarray(4, rec.byteLength - 16)), rec.subarray(rec.byteLength - 16)), 'under another number it fails');
+    p.send.close('done');
+    p.recv.close('done');
+  }
+});
+
+test('a lane belongs to one TLS link and is taken once: an unknown or reused name is refused and counted', async (t) => {
+  const refused: string[] = [];
+  const lanes = new LaneListener({ host: '127.0.0.1', port: 0, handshakeTimeoutMs: 2000, maxUnbound: 4, log: () => undefined, refused: (r) => refused.push(r) });
+  await lanes.listen();
+  const server = tls.createServer({ ...TLS.b, requestCert: true, rejectUnauthorized: false });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<tls.TLSSocket>((r) => server.once('secureConnection', r));
+  const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ...TLS.a, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+  await new Promise((r) => client.once('secureConnect', r));
+  const serverSide = await accepted;
+  t.teardown(async () => {
+    client.destroy();
+    server.close();
+    await lanes.close();
+  });
+  const dk = laneKeys(client, 'dialer'), lk = laneKeys(serverSide, 'listener');
+  t.true(dk.id.equals(lk.id) && dk.send.equals(lk.recv) && dk.recv.equals(lk.send), 'both ends derive the same lane');
+  t.false(dk.send.equals(dk.recv));
+  const expected = lanes.expect(serverSide);
+  const mine = await dialLane('127.0.0.1', lanes.port, client, 2000);
+  const theirs = await expected;
+  const got: string[] = [];
+  theirs.attach({ onRecord: (r) => got.push(String(r)), onClose: () => undefined });
+  mine.write([Buffer.from('over the lane')]);
+  await until(() => got.length === 1, 'the record');
+  t.deepEqual(got, ['over the lane']);
+  // The same name again (a replay of the dialer's first bytes), then a name nobody expects.
+  for (const name of [dk.id, randomBytes(16)]) {
+    const s = net.connect(lanes.port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.write(name);
+    await new Promise((r) => s.once('close', r));
+  }
+  t.deepEqual(refused, ['auth', 'auth']);
+  t.false(theirs.closed, 'the bound lane is untouched');
+  mine.write([Buffer.from('still here')]);
+  await until(() => got.length === 2, 'the second record');
+  mine.close('done');
+});
