@@ -1,6 +1,7 @@
 // WebSocket transport throughput against a raw TCP socket (node:net) on loopback, same run:
-// 256 MiB in 8 MiB tensor messages (chunked into 4 MiB frames by the transport), plain and over
-// mutual TLS as the service's server links run it. Both ends are in this process, on one thread,
+// 256 MiB in 8 MiB tensor messages (chunked into 4 MiB frames by the transport), plain, over
+// mutual TLS, and over mutual TLS with the link's lane (lib/net/lane.ts) as the service's server
+// links run it. Both ends are in this process, on one thread,
 // so its CPU seconds per GB (process.cpuUsage) are what sending and receiving a GB cost together:
 // times the bytes a query moves between servers, that bounds it from below on a host with few cores
 // (bench/RESULTS.md, "What moving keys costs").
@@ -58,14 +59,15 @@ async function rawTcp(): Promise<Rate> {
   return rate;
 }
 
-/** The transport between two endpoints, with each party's TLS material when given. */
-async function webSocket(tls?: Record<string, TlsMaterial>): Promise<Rate> {
+/** The transport between two endpoints, with each party's TLS material when given (and then lanes or not). */
+async function webSocket(tls?: Record<string, TlsMaterial>, lanes = false): Promise<Rate> {
   // Plain links present a cluster secret, as a cluster without TLS must (and the endpoints then do
   // not warn that anyone could claim a party name).
   const secret = randomBytes(32);
-  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, ...(tls ? { tls: tls[p] } : { clusterSecret: secret }) })]));
+  const eps = new Map(['a', 'b'].map((p) => [p, new tfe.WsEndpoint({ me: p, lanes, ...(tls ? { tls: tls[p] } : { clusterSecret: secret }) })]));
   await Promise.all([eps.get('a')!.start(['b']), eps.get('b')!.start(['a'])]);
   await eps.get('a')!.connect({ name: 'b', host: '127.0.0.1', port: eps.get('b')!.port });
+  if (eps.get('a')!.hasLane('b') !== lanes) throw new Error(`the link ${lanes ? 'has no' : 'has a'} lane`);
   const tr = new tfe.WebSocketTransport(['a', 'b'], eps);
   const data = new Uint8Array(MESSAGE).fill(7);
   const n = TOTAL / MESSAGE;
@@ -94,17 +96,18 @@ async function main(): Promise<void> {
   checkOptions(process.argv.slice(2), { flags: ['--json'], usage: 'npm run bench:ws [-- --json]' });
   const tls = tlsMaterial();
   // Alternate and keep the best of three each: the machine is shared.
-  const tcp: Rate[] = [], ws: Rate[] = [], wss: Rate[] = [];
+  const tcp: Rate[] = [], ws: Rate[] = [], wss: Rate[] = [], lane: Rate[] = [];
   for (let i = 0; i < 3; i++) {
     tcp.push(await rawTcp());
     ws.push(await webSocket());
     wss.push(await webSocket(tls));
+    lane.push(await webSocket(tls, true));
   }
   const best = (a: Rate[]) => a.reduce((x, y) => (y.gbps > x.gbps ? y : x));
-  const [t, w, s] = [best(tcp), best(ws), best(wss)];
+  const [t, w, s, l] = [best(tcp), best(ws), best(wss), best(lane)];
   const result = {
-    tcp_gbps: t.gbps, ws_gbps: w.gbps, ws_vs_tcp: w.gbps / t.gbps, tls_gbps: s.gbps,
-    tcp_cpu_s_per_gb: t.cpuSecondsPerGb, ws_cpu_s_per_gb: w.cpuSecondsPerGb, tls_cpu_s_per_gb: s.cpuSecondsPerGb,
+    tcp_gbps: t.gbps, ws_gbps: w.gbps, ws_vs_tcp: w.gbps / t.gbps, tls_gbps: s.gbps, lane_gbps: l.gbps,
+    tcp_cpu_s_per_gb: t.cpuSecondsPerGb, ws_cpu_s_per_gb: w.cpuSecondsPerGb, tls_cpu_s_per_gb: s.cpuSecondsPerGb, lane_cpu_s_per_gb: l.cpuSecondsPerGb,
   };
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(result));
@@ -113,7 +116,8 @@ async function main(): Promise<void> {
   console.log('| path | GB/s (best of 3) | CPU s per GB, both ends |\n|---|--:|--:|');
   console.log(`| raw TCP (node:net) | ${t.gbps.toFixed(2)} | ${t.cpuSecondsPerGb.toFixed(2)} |`);
   console.log(`| WebSocket transport | ${w.gbps.toFixed(2)} | ${w.cpuSecondsPerGb.toFixed(2)} |`);
-  console.log(`| WebSocket transport, mutual TLS (server links) | ${s.gbps.toFixed(2)} | ${s.cpuSecondsPerGb.toFixed(2)} |`);
+  console.log(`| WebSocket transport, mutual TLS, no lane | ${s.gbps.toFixed(2)} | ${s.cpuSecondsPerGb.toFixed(2)} |`);
+  console.log(`| mutual TLS link with its lane (server links) | ${l.gbps.toFixed(2)} | ${l.cpuSecondsPerGb.toFixed(2)} |`);
   console.log(`\nWebSocket / TCP: ${result.ws_vs_tcp.toFixed(2)} (target >= 0.5)`);
 }
 

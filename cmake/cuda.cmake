@@ -71,7 +71,7 @@ set(TFE_CUDA_WHOLE -Wl,--whole-archive tfe_cuda_kernels -Wl,--no-whole-archive)
 add_library(tfe_cuda SHARED ${TFE_BINDING_SOURCES} $<TARGET_OBJECTS:tfe_core_pic> ${CMAKE_JS_SRC})
 set_target_properties(tfe_cuda PROPERTIES PREFIX "" SUFFIX ".node")
 target_include_directories(tfe_cuda PRIVATE ${CMAKE_JS_INC} "${CMAKE_CURRENT_SOURCE_DIR}/${NODE_ADDON_API_DIR}"
-  "${CMAKE_CURRENT_SOURCE_DIR}/native/src")
+  "${CMAKE_CURRENT_SOURCE_DIR}/native/src" ${TFE_OPENSSL_INCLUDE})
 target_compile_definitions(tfe_cuda PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS TFE_BUILD_SYSTEM="cmake-js")
 target_compile_options(tfe_cuda PRIVATE -O3 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter)
 target_link_libraries(tfe_cuda PRIVATE ${TFE_CUDA_WHOLE} ${CMAKE_JS_LIB} pthread)

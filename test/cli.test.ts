@@ -114,10 +114,11 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     t.deepEqual(status.map((s) => [s.party, s.ready, [...s.models].sort()]), ['server0', 'server1', 'server2'].map((p) => [p, true, ['cnn', 'sig']]));
     t.regex(await run(['status']), /^server0 {2}ready {2}models: (cnn, sig|sig, cnn)$/m);
     // The operator's counters, the offline pool among them (SecureNN models: nothing dealt ahead),
-    // and the links' round trips (measured as they came up: loopback, well under a second).
+    // and the links' round trips (measured as they came up: loopback, well under a second), each
+    // with its lane (a TLS cluster's links have one).
     const op = await run(['status', '--operator']);
-    t.regex(op, /^server2 {2}ready .* running 0, pending 0, rss \d+ MiB, tensors \d+ \(\d+ MiB\), pool 0 held \(0 being dealt\), links server0 \d{1,3}\.\d ms server1 \d{1,3}\.\d ms \(near\)$/m);
-    t.regex(op, /^server1 {2}ready .*, 0 MiB dealt ahead, links server0 \d{1,3}\.\d ms server2 \d{1,3}\.\d ms$/m);
+    t.regex(op, /^server2 {2}ready .* running 0, pending 0, rss \d+ MiB, tensors \d+ \(\d+ MiB\), pool 0 held \(0 being dealt\), links server0 \d{1,3}\.\d ms lane server1 \d{1,3}\.\d ms lane \(near\)$/m);
+    t.regex(op, /^server1 {2}ready .*, 0 MiB dealt ahead, links server0 \d{1,3}\.\d ms lane server2 \d{1,3}\.\d ms lane$/m);
 
     // --json outputs: tfjs's model.predict (sigmoid applied); --batch 2 over 5 inputs: 3 queries.
     const xs = Array.from({ length: 5 }, () => Array.from({ length: 6 }, () => Math.random() * 4 - 2));

@@ -238,7 +238,9 @@ export function addServiceCommands(program: Command): void {
             // The links' least ping round trips, and (server2) whether it takes them as near or far:
             // what its choice of FSS gate form reads (docs/fss.md, "Under load, and over far links").
             const judged = s.party === 'server2' && s.pool?.links ? ` (${s.pool.links})` : '';
-            const rtt = !s.operator || !s.linkRttMs ? '' : `, links ${Object.entries(s.linkRttMs).map(([p, ms]) => `${p} ${ms === null ? '?' : `${ms.toFixed(1)} ms`}`).join(' ')}${judged}`;
+            // ... and whether each has its lane (docs/operators.md, "Lanes").
+            const lane = (p: string) => (s.linkLanes?.[p] ? ' lane' : '');
+            const rtt = !s.operator || !s.linkRttMs ? '' : `, links ${Object.entries(s.linkRttMs).map(([p, ms]) => `${p} ${ms === null ? '?' : `${ms.toFixed(1)} ms`}${lane(p)}`).join(' ')}${judged}`;
             const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)})${pool}${rtt}` : '';
             console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
           }

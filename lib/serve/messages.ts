@@ -87,6 +87,8 @@ export interface OperatorCounters {
    * NEAR_RTT_MS as a LAN's or one host's (lib/serve/gate_form.ts).
    */
   linkRttMs: Record<string, number | null>;
+  /** Whether each link to another server has its lane now (lib/net/lane.ts; under TLS, unless off or unreachable). */
+  linkLanes: Record<string, boolean>;
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;

@@ -44,5 +44,6 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired },
     endpoint: s.endpoint.stats(),
     linkRttMs: Object.fromEntries(SERVERS.filter((p) => p !== s.me).map((p) => [p, s.endpoint.rttMs(p) ?? null])),
+    linkLanes: Object.fromEntries(SERVERS.filter((p) => p !== s.me).map((p) => [p, s.endpoint.hasLane(p)])),
   };
 }
