@@ -281,7 +281,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     lane?.attach({
       onRecord: (rec) => this.#onMessage(conn, rec, true),
       onClose: (why) => {
-        if (ws.readyState === WebSocket.CLOSED) return;
+        if (this.#closed || ws.readyState === WebSocket.CLOSED) return;
         this.#opts.log(`the lane of the link with ${peer} ended: ${sanitizeForLog(why)}`, 'connection-error', { peer, reason: why });
         ws.terminate();
       },
