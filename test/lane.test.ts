@@ -183,7 +183,7 @@ test('what crosses a lane is sealed; a changed record cuts the lane and its link
 });
 
 /** Two lanes joined by a forwarder-free socket pair, with mirrored keys. */
-async function lanePair(): Promise<{ send: Lane; recv: Lane; raw: net.Socket; got: Buffer[]; closed: Promise<string>; keys: LaneKeys }> {
+async function lanePair(rekey: { send?: number; recv?: number } = {}): Promise<{ send: Lane; recv: Lane; raw: net.Socket; got: Buffer[]; closed: Promise<string>; keys: LaneKeys }> {
   const id = randomBytes(16), k1 = randomBytes(16), k2 = randomBytes(16);
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -193,8 +193,8 @@ async function lanePair(): Promise<{ send: Lane; recv: Lane; raw: net.Socket; go
   const s = await accepted;
   server.close();
   const keys = { id, send: k1, recv: k2 };
-  const send = new Lane(raw, keys, MAX_FRAME_BYTES);
-  const recv = new Lane(s, { id, send: k2, recv: k1 }, MAX_FRAME_BYTES);
+  const send = new Lane(raw, keys, MAX_FRAME_BYTES, rekey.send);
+  const recv = new Lane(s, { id, send: k2, recv: k1 }, MAX_FRAME_BYTES, rekey.recv);
   const got: Buffer[] = [];
   const closed = new Promise<string>((resolve) => recv.attach({ onRecord: (r) => got.push(Buffer.from(r)), onClose: resolve }));
   return { send, recv, raw, got, closed, keys };
@@ -254,6 +254,29 @@ test('a lane record repeated, reordered or announced over the limit is refused b
     p.send.close('done');
     p.recv.close('done');
   }
+});
+
+test('each direction moves to its next key after so many bytes, both ends alike; a record under the next key does not open under the first', async (t) => {
+  const p = await lanePair({ send: 100, recv: 100 });
+  const chunks: Buffer[] = [];
+  const write = p.raw.write.bind(p.raw);
+  p.raw.write = ((d: Buffer) => (chunks.push(Buffer.from(d)), write(d))) as typeof p.raw.write;
+  const sent = Array.from({ length: 12 }, (_, i) => `record ${i} `.padEnd(40, '.'));
+  for (const m of sent) p.send.write([Buffer.from(m)]);
+  await until(() => p.got.length === sent.length, 'every record');
+  t.deepEqual(p.got.map(String), sent);
+  // Records 0 and 1 (80 bytes) are under the first key, record 2 under the next.
+  const open = (i: number) => getBackend().native.laneOpen(p.keys.send, i, chunks[i].subarray(0, 4), Buffer.from(chunks[i].subarray(4, chunks[i].byteLength - 16)), chunks[i].subarray(chunks[i].byteLength - 16));
+  t.true(open(1));
+  t.false(open(2));
+  p.send.close('done');
+  p.recv.close('done');
+  // Control: a receiver that does not move to the next key fails at the first record after it.
+  const q = await lanePair({ send: 100 });
+  for (const m of sent) q.send.write([Buffer.from(m)]);
+  t.regex(await q.closed, /authentication tag/);
+  t.deepEqual(q.got.map(String), sent.slice(0, 2));
+  q.send.close('done');
 });
 
 test('a lane belongs to one TLS link and is taken once: an unknown or reused name is refused and counted', async (t) => {

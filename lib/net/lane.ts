@@ -14,8 +14,11 @@
 // Records: u32 BE length L | L bytes of ciphertext | 16-byte tag, the length as the associated
 // data, the nonce the record's number in its direction (0, 1, 2, ...). So a record that is
 // changed, dropped, repeated, reordered or moved to another lane fails its tag, and the lane is
-// cut. L is checked against the largest frame a link accepts before anything is allocated for it.
+// cut. Each direction's key is replaced by HMAC-SHA256(key, LANE_NEXT_KEY) once REKEY_BYTES have
+// been sealed under it (both ends count the same records), as TLS 1.3 bounds what one AES-GCM key
+// seals (RFC 8446 section 5.5: 2^24.5 full records, about 2^34.5 blocks); here 2^32 blocks. L is checked against the largest frame a link accepts before anything is allocated for it.
 // Each record holds one frame of the link's wire format (wire.ts), checked as the link checks it.
+import { createHmac } from 'node:crypto';
 import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
@@ -30,6 +33,9 @@ export const LANE_ID_BYTES = 16;
 const KEY_BYTES = 16;
 const TAG_BYTES = 16;
 const LENGTH_BYTES = 4;
+/** Bytes sealed under one key before both ends move to the next (2^32 AES blocks). */
+export const REKEY_BYTES = 2 ** 36;
+const LANE_NEXT_KEY = 'tfe lane next key';
 /** Above this many bytes waiting in the socket, a write waits for it to drain. */
 const HIGH_WATER = 8 << 20;
 /** Records larger than this are sealed into reused buffers of SPARE_BYTES (a chunk and its header), at most MAX_SPARES kept. */
@@ -49,6 +55,11 @@ export function laneKeys(tls: TLSSocket, side: 'dialer' | 'listener'): LaneKeys 
   const m = tls.exportKeyingMaterial(LANE_ID_BYTES + 2 * KEY_BYTES, LANE_LABEL, Buffer.alloc(0));
   const id = m.subarray(0, LANE_ID_BYTES), d2l = m.subarray(LANE_ID_BYTES, LANE_ID_BYTES + KEY_BYTES), l2d = m.subarray(LANE_ID_BYTES + KEY_BYTES);
   return side === 'dialer' ? { id, send: d2l, recv: l2d } : { id, send: l2d, recv: d2l };
+}
+
+/** The key that follows `key` in its direction. */
+function nextKey(key: Buffer): Buffer {
+  return createHmac('sha256', key).update(LANE_NEXT_KEY).digest().subarray(0, KEY_BYTES);
 }
 
 type Cipher = Pick<NativeBinding, 'laneSeal' | 'laneOpenBegin' | 'laneOpenUpdate' | 'laneOpenEnd'>;
@@ -78,9 +89,20 @@ export class Lane {
   /** Send buffers written and free again. */
   #spares: Buffer[] = [];
 
-  /** `maxRecordBytes`: the largest record accepted; a peer that announces more is cut off. */
-  constructor(readonly socket: net.Socket, private readonly keys: LaneKeys, private readonly maxRecordBytes: number) {
+  #sendKey: Buffer;
+  #recvKey: Buffer;
+  /** Bytes sealed (opened) under the current key of each direction. */
+  #sentBytes = 0;
+  #openedBytes = 0;
+
+  /**
+   * `maxRecordBytes`: the largest record accepted; a peer that announces more is cut off.
+   * `rekeyBytes`: REKEY_BYTES, smaller only in tests (both ends must use the same).
+   */
+  constructor(readonly socket: net.Socket, keys: LaneKeys, private readonly maxRecordBytes: number, private readonly rekeyBytes = REKEY_BYTES) {
     this.#cipher = getBackend().native;
+    this.#sendKey = keys.send;
+    this.#recvKey = keys.recv;
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => {
       try {
@@ -125,7 +147,9 @@ export class Lane {
     const buf = spare && spare.byteLength >= size ? spare : size > SPARE_FROM ? Buffer.allocUnsafeSlow(Math.max(size, SPARE_BYTES)) : Buffer.allocUnsafe(size);
     const out = buf.subarray(0, size);
     out.writeUInt32BE(n, 0);
-    this.#cipher.laneSeal(this.keys.send, this.#sent++, out.subarray(0, LENGTH_BYTES), parts, out.subarray(LENGTH_BYTES));
+    if (this.#sentBytes + n > this.rekeyBytes) [this.#sendKey, this.#sentBytes] = [nextKey(this.#sendKey), 0];
+    this.#sentBytes += n;
+    this.#cipher.laneSeal(this.#sendKey, this.#sent++, out.subarray(0, LENGTH_BYTES), parts, out.subarray(LENGTH_BYTES));
     if (size > SPARE_FROM) this.socket.write(out, () => this.#spares.length < MAX_SPARES && this.#closed === undefined && this.#spares.push(buf));
     else this.socket.write(out);
     if (this.socket.writableLength <= HIGH_WATER) return { drained: Promise.resolve() };
@@ -172,7 +196,9 @@ export class Lane {
         const n = this.#length.readUInt32BE(0);
         if (n > this.maxRecordBytes) return this.close(`a lane record of ${n} bytes is over the limit of ${this.maxRecordBytes}`);
         this.#record = Buffer.allocUnsafe(n);
-        this.#opening = this.#cipher.laneOpenBegin(this.keys.recv, this.#opened++, this.#length);
+        if (this.#openedBytes + n > this.rekeyBytes) [this.#recvKey, this.#openedBytes] = [nextKey(this.#recvKey), 0];
+        this.#openedBytes += n;
+        this.#opening = this.#cipher.laneOpenBegin(this.#recvKey, this.#opened++, this.#length);
         this.#recordGot = 0;
         this.#tagGot = 0;
       }
