@@ -139,6 +139,9 @@ if (why) {
     t.is(doc.code, 0, doc.out);
     t.regex(doc.out, /ok +peer server0 identity +sha256 .*trusted by its pin/);
     t.regex(doc.out, /ok +peer server2 service +server2 at 10\.77\.0\.3:7402 answers as a tfe server/);
+    // server1 dials server2, so it checks server2's lane port (any free port there) from its host.
+    t.regex(doc.out, /ok +peer server2 lane +10\.77\.0\.3:\d+ is reachable/);
+    t.notRegex(doc.out, /peer server0 lane/);
     // 4. Deploy under every protocol and predict, from the owner's and client's namespace.
     const first = await client('deploy');
     t.true(first.ok, `${first.error}\n${logs.join('\n')}`);

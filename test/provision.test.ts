@@ -6,7 +6,7 @@
 // `tfe cluster --init`.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -18,7 +18,7 @@ import type { TlsMaterial } from '../lib/net/handshake';
 import { normalizeFingerprint } from '../lib/net/peer_trust';
 import { WsEndpoint } from '../lib/net/ws_endpoint';
 import { loadClusterConfig, parseClusterConfig } from '../lib/serve/config';
-import { doctor, probeTls } from '../lib/serve/doctor';
+import { doctor, laneCheck, probeTls } from '../lib/serve/doctor';
 import { tfeCli } from '../lib/serve/local_cluster';
 import { describeCertificate, initClusterConfig, makeCa, readCsr, requestCertificate, signCsr } from '../lib/serve/provision';
 import { loadOwnIdentity, reloadAllTls, serverTls } from '../lib/serve/provision_tls';
@@ -330,6 +330,20 @@ test('tfe doctor: one line per check, every peer trusted; a wrong pin fails nami
   t.deepEqual(failed, []);
   const whats = checks.map((c) => c.what);
   for (const w of ['config', 'certificate', 'key file', 'key matches', 'names', 'expiry', 'pinned', 'this server', 'peer server0', 'peer server0 identity', 'peer server0 expiry', 'peer server0 service', 'peer server2 identity']) t.true(whats.includes(w), w);
+  // server1 dials server2 (the smaller name dials), so it checks server2's lane port, not server0's.
+  t.regex(checks.find((c) => c.what === 'peer server2 lane')?.detail ?? '', new RegExp(`^127\\.0\\.0\\.1:${eps[2].lanePort} is reachable`));
+  t.false(whats.includes('peer server0 lane'));
+  // A lane port nothing listens on is a warning naming the field that fixes it; a peer without lanes is fine.
+  const closed = await new Promise<number>((r) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => r(port));
+    });
+  });
+  const unreachable = await laneCheck('server2', '127.0.0.1', closed, 2000);
+  t.is(unreachable.status, 'warn');
+  t.regex(unreachable.detail, /unreachable \(.*ECONNREFUSED.*\): the link to server2 would run without its lane.*parties\.server2\.lanePort/);
+  t.like(await laneCheck('server2', '127.0.0.1', undefined, 2000), { status: 'ok', detail: 'server2 has no lanes (off there, or no TLS): its links carry everything over TLS' });
 
   // server2's pin on this host is wrong; the CLI says which check failed and exits 1.
   const other = selfSigned(path.join(dir, 'other'), ['server2']);

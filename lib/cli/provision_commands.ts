@@ -90,7 +90,7 @@ export function addProvisionCommands(program: Command): void {
 
   program
     .command('doctor')
-    .description("check, from one party's host, its certificate and key against the config, and that each peer is reachable, trusted and of this release's compute version; one line per check, exit 1 on a failure")
+    .description("check, from one party's host, its certificate and key against the config, and that each peer is reachable, trusted and of this release's compute version (and the lane port of each peer it dials reachable); one line per check, exit 1 on a failure")
     .requiredOption('--config <file>', 'the cluster config on this host')
     .option('--party <name>', "this host's party: server0 | server1 | server2 | model-owner (absent: only the peers)")
     .option('--timeout <ms>', 'per connection', (v) => Number(v), 5000)

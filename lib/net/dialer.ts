@@ -47,6 +47,8 @@ export interface DialOptions {
   log?: Log;
   /** Offer a lane beside a server link under TLS (lane_link.ts); the peer decides whether there is one. */
   lanes?: boolean;
+  /** Called with the lane port the peer names (undefined: it has no lanes). */
+  onLanePort?: (port: number | undefined) => void;
 }
 
 /** Dials once; rejects with an Error carrying the HTTP `status` when the peer refused. */
@@ -100,7 +102,9 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
     // states none) is refused here as well, so a mismatch shows whichever side dials.
     s.once('upgrade', (res) => {
       const lp = res.headers[LANE_HEADER];
-      if (offerLane && typeof lp === 'string' && /^[1-9]\d{0,4}$/.test(lp) && Number(lp) <= 65535) lanePort = Number(lp);
+      const named = typeof lp === 'string' && /^[1-9]\d{0,4}$/.test(lp) && Number(lp) <= 65535 ? Number(lp) : undefined;
+      o.onLanePort?.(named);
+      if (offerLane) lanePort = named;
       const v = res.headers[COMPUTE_HEADER];
       o.onComputeVersion?.(typeof v === 'string' ? v : undefined);
       if (asClient || v === String(COMPUTE_VERSION)) return;

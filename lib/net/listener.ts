@@ -103,9 +103,10 @@ export class Listener {
     // Every upgrade answers with this server's compute version; dialing servers check it (dialer.ts).
     this.wss.on('headers', (headers, req) => {
       headers.push(`${COMPUTE_HEADER}: ${COMPUTE_VERSION}`);
-      // A server (admitted as one: handshake.ts) that offers a lane gets its port, and its lane is expected.
+      // Every upgrade names the lane port (`tfe doctor` checks that it can be reached); a server
+      // (admitted as one: handshake.ts) that offers a lane has its lane expected there.
+      if (this.lanes) headers.push(`${LANE_HEADER}: ${this.lanes.port}`);
       if (this.lanes && req.headers[LANE_HEADER] === 'offer' && typeof req.headers[PARTY_HEADER] === 'string') {
-        headers.push(`${LANE_HEADER}: ${this.lanes.port}`);
         const lane = this.lanes.expect(req.socket as TLSSocket);
         lane.catch(() => undefined); // reported when the connection is taken
         this.#lanesFor.set(req, lane);

@@ -5,6 +5,7 @@
 // answers as a tfe server of this release's compute version). Nothing here changes anything; a
 // peer is only dialed as a client would (a server link would replace the real one).
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { COMPUTE_VERSION, computeMismatch } from '../compute_version';
@@ -192,9 +193,11 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
     if (r.info) out.push(expiryCheck(`peer ${s} expiry`, r.info, warnDays));
     if (!v.why && v.name === s) {
       try {
-        let theirs: string | undefined;
-        const ws = await dialOnce({ name: s, host: p.host, port: p.port }, { me: 'doctor', asClient: true, tls: material, handshakeTimeoutMs: o.timeoutMs ?? 5000, onComputeVersion: (v) => (theirs = v) });
+        let theirs: string | undefined, lanePort: number | undefined;
+        const ws = await dialOnce({ name: s, host: p.host, port: p.port }, { me: 'doctor', asClient: true, tls: material, handshakeTimeoutMs: o.timeoutMs ?? 5000, onComputeVersion: (v) => (theirs = v), onLanePort: (port) => (lanePort = port) });
         ws.terminate();
+        // The lane port of a peer this server dials (the smaller name dials: lib/net/ws_endpoint.ts).
+        if (me !== undefined && SERVERS.includes(me as 'server0') && me < s && c.lanes) out.push(await laneCheck(s, p.host, lanePort, o.timeoutMs ?? 5000));
         // This host's release against the peer's (lib/compute_version.ts): a mismatch would be refused when the servers link.
         if (theirs === String(COMPUTE_VERSION)) add('ok', `peer ${s} service`, `${at} answers as a tfe server (compute version ${theirs}, as this release)`);
         else add('FAIL', `peer ${s} service`, computeMismatch(at, theirs === undefined ? undefined : sanitizeForLog(theirs, 20)).replace('this server', 'this release'));
@@ -204,4 +207,23 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
     }
   }
   return out;
+}
+
+/**
+ * Whether this host reaches the lane port a peer named (docs/operators.md, "Lanes"): a plain TCP
+ * connection, closed at once (the peer drops it without a word). Unreachable is a warning: the
+ * link then comes up without its lane.
+ */
+export async function laneCheck(s: string, host: string, port: number | undefined, timeoutMs: number): Promise<Check> {
+  const what = `peer ${s} lane`;
+  if (port === undefined) return { status: 'ok', what, detail: `${s} has no lanes (off there, or no TLS): its links carry everything over TLS` };
+  const error = await new Promise<string | undefined>((resolve) => {
+    const sock = net.connect(port, host);
+    const timer = setTimeout(() => (sock.destroy(), resolve(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    sock.once('connect', () => (clearTimeout(timer), sock.destroy(), resolve(undefined)));
+    sock.once('error', (e) => (clearTimeout(timer), resolve(e.message)));
+  });
+  return error === undefined
+    ? { status: 'ok', what, detail: `${host}:${port} is reachable: this server's link to ${s} carries its bulk data there` }
+    : { status: 'warn', what, detail: `${host}:${port} is unreachable (${sanitizeForLog(error)}): the link to ${s} would run without its lane, at more CPU per byte; open that port to this host (parties.${s}.lanePort fixes it)` };
 }
