@@ -131,8 +131,7 @@ export class Listener {
   }
 
   async listen(): Promise<void> {
-    await this.lanes?.listen();
-    return new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.o.port, this.o.host, () => {
         this.http.off('error', reject);
@@ -140,6 +139,14 @@ export class Listener {
         resolve();
       });
     });
+    // The lane port after the server's own, so that its own port is taken first (a server whose
+    // port is taken says so, naming it).
+    try {
+      await this.lanes?.listen();
+    } catch (e) {
+      await new Promise<void>((r) => this.http.close(() => r()));
+      throw new Error(`cannot take the lane port ${this.o.lanes?.port ?? 0} on ${this.o.host} (lanePort): ${(e as Error).message}`);
+    }
   }
 
   #onSocket(s: Socket): void {

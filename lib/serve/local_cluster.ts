@@ -51,8 +51,13 @@ function writeClusterSecret(dir: string): string {
 /** Writes <dir>/cluster.json (and <dir>/certs/) for three servers on loopback; returns its path. */
 export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {}): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
-  const ports = opts.ports ?? (await freePorts(3));
   const tls = opts.tls ?? true;
+  // Under TLS each server also takes its links' lanes on a port of its own (lib/net/lane.ts),
+  // chosen here with the others: an ephemeral one bound at start could take a port just chosen
+  // for a server that has not started yet.
+  const picked = await freePorts(opts.ports ? 3 : 6);
+  const ports = opts.ports ?? picked.slice(3);
+  const lanePorts = picked.filter((p) => !ports.includes(p)).slice(0, 3);
   const certs = tls ? generateCertificates(path.join(dir, 'certs'), [...SERVERS, 'model-owner'], LOCAL_CERT_DAYS) : undefined;
   const rel = (f: string) => path.join('certs', f);
   const config = {
@@ -60,7 +65,7 @@ export async function writeLocalConfig(dir: string, opts: LocalConfigOptions = {
     parties: Object.fromEntries(SERVERS.map((s, i) => [s, {
       host: '127.0.0.1',
       port: ports[i],
-      ...(certs ? { cert: rel(certs.certs[s].cert), key: rel(certs.certs[s].key) } : {}),
+      ...(certs ? { cert: rel(certs.certs[s].cert), key: rel(certs.certs[s].key), ...(lanePorts.length === 3 ? { lanePort: lanePorts[i] } : {}) } : {}),
     }])),
     dataDir: 'data',
     ...(tls ? {} : { clusterSecret: writeClusterSecret(dir) }),
