@@ -16,8 +16,9 @@
 // changed, dropped, repeated, reordered or moved to another lane fails its tag, and the lane is
 // cut. Each direction's key is replaced by HMAC-SHA256(key, LANE_NEXT_KEY) once REKEY_BYTES have
 // been sealed under it (both ends count the same records), as TLS 1.3 bounds what one AES-GCM key
-// seals (RFC 8446 section 5.5: 2^24.5 full records, about 2^34.5 blocks); here 2^32 blocks. L is checked against the largest frame a link accepts before anything is allocated for it.
-// Each record holds one frame of the link's wire format (wire.ts), checked as the link checks it.
+// seals (RFC 8446 section 5.5: 2^24.5 full records, about 2^34.5 blocks); here 2^32 blocks.
+// L is checked against the largest frame a link accepts before anything is allocated for it, and
+// each record holds one frame of the link's wire format (wire.ts), checked as the link checks it.
 import { createHmac } from 'node:crypto';
 import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
