@@ -318,3 +318,30 @@ test('a lane belongs to one TLS link and is taken once: an unknown or reused nam
   await until(() => got.length === 2, 'the second record');
   mine.close('done');
 });
+
+test('a flood of idle sockets on the lane port: a server link still comes up (without its lane) and serves; the flood is counted', async (t) => {
+  const logs: string[] = [];
+  const b = new WsEndpoint({ me: 'b', tls: TLS.b, log: (m) => logs.push(m), maxConnections: 8 });
+  const a = new WsEndpoint({ me: 'a', tls: TLS.a, log: (m) => logs.push(m) });
+  await Promise.all([a.start(['b']), b.start(['a'])]);
+  const flood: net.Socket[] = [];
+  t.teardown(async () => {
+    for (const s of flood) s.destroy();
+    await Promise.all([a.close(), b.close()]);
+  });
+  // maxConnections 8 allows 4 lane sockets that have not named their lane yet.
+  for (let i = 0; i < 4; i++) {
+    const s = net.connect(b.lanePort!, '127.0.0.1');
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    flood.push(s);
+  }
+  await a.connect({ name: 'b', host: '127.0.0.1', port: b.port });
+  await until(() => b.connected('a'), 'b to take the link');
+  t.false(a.hasLane('b'));
+  t.true(b.stats().refused.connections >= 1);
+  const m = sample(MIB);
+  const got = b.recv('a', 's', 'k');
+  await a.send('b', 's', 'k', m);
+  t.true(bytesOf(await got).equals(Buffer.from((m as { data: Uint8Array }).data)));
+});
