@@ -99,6 +99,9 @@ test('cluster.json pins: all three servers or none, the owner pinned without a C
   const filled = JSON.parse(JSON.stringify(skeleton).replace(/"<server\d host name or address>"/g, '"10.0.0.9"'));
   bad(filled, /parties.server0.fingerprint: "<sha256 of server0's certificate/);
   t.is((skeleton.parties as Record<string, { port: number }>).server1.port, 7000);
+  // Each party's lane port, fixed so that a firewall can let it through: its port plus 10.
+  t.deepEqual(Object.values(skeleton.parties as Record<string, { lanePort: number }>).map((p) => p.lanePort), [7410, 7010, 7412]);
+  bad({ parties: { ...parties(), server0: { host: '10.0.0.1', port: 1, lanePort: 70000 } } }, /parties.server0.lanePort must be an integer in \[0, 65535\], got 70000/);
   // A CA-only config on a client's host has no server keys: valid; a server there says what it lacks.
   const clientOnly = parseClusterConfig({ ca: 'ca.pem', parties: parties() }, 'c.json');
   t.throws(() => loadOwnIdentity(clientOnly, 'server0'), { message: /parties.server0 has no cert and key: under TLS server0 needs its own certificate and key/ });

@@ -218,7 +218,10 @@ export interface InitOptions {
   party?: string;
 }
 
-/** A cluster.json skeleton for three hosts: one entry per party with its address, port and identity. */
+/** A skeleton's lane port is the party's port plus this (7410 for 7400). */
+export const LANE_PORT_OFFSET = 10;
+
+/** A cluster.json skeleton for three hosts: one entry per party with its address, port, lane port and identity. */
 export function initClusterConfig(o: InitOptions): Record<string, unknown> {
   if (o.party) checkIdentity(o.party);
   const pin = o.mode !== 'ca', ca = o.mode !== 'pin';
@@ -235,6 +238,8 @@ export function initClusterConfig(o: InitOptions): Record<string, unknown> {
     return [s, {
       host,
       port,
+      // Its links' lanes (docs/operators.md, "Lanes"): a fixed port, so that a firewall can let it through.
+      lanePort: port + LANE_PORT_OFFSET,
       ...(pin ? { fingerprint: `<sha256 of ${s}'s certificate: tfe certs fingerprint ${s}.pem, from ${s}'s operator>` } : {}),
       ...(o.party === s ? { cert: `${s}.pem`, key: `${s}.key` } : {}),
     }];
