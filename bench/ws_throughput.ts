@@ -9,15 +9,12 @@
 //   npm run bench:ws            table
 //   npm run bench:ws -- --json  one JSON object
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import * as tfe from '../lib';
 import { nowMs } from './lib/timing';
 import { checkOptions } from './lib/args';
-import { generateCertificates } from '../lib/serve/certs';
+import { tlsMaterial } from './lib/tls_material';
 import type { TlsMaterial } from '../lib/net/handshake';
 
 interface Rate {
@@ -78,18 +75,6 @@ async function webSocket(tls?: Record<string, TlsMaterial>, lanes = false): Prom
   });
   await tr.close();
   return rate;
-}
-
-/** Mutual TLS material for parties a and b from a fresh local CA (lib/serve/certs.ts). */
-function tlsMaterial(): Record<string, TlsMaterial> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-ws-'));
-  try {
-    const { ca, certs } = generateCertificates(dir, ['a', 'b'], 1);
-    const read = (f: string) => fs.readFileSync(path.join(dir, f));
-    return Object.fromEntries(['a', 'b'].map((p) => [p, { ca: read(ca), cert: read(certs[p].cert), key: read(certs[p].key) }]));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 async function main(): Promise<void> {

@@ -3,10 +3,7 @@
 // its link (which comes back with a new lane), and a link whose lane cannot come up still works,
 // without one. Messages are checked against what was sent, byte for byte.
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 
 import test from 'ava';
@@ -14,24 +11,14 @@ import test from 'ava';
 import { getBackend } from '../lib/backend/backends';
 import { Lane, type LaneKeys, laneKeys } from '../lib/net/lane';
 import { dialLane, LaneListener } from '../lib/net/lane_link';
-import type { TlsMaterial } from '../lib/net/handshake';
 import type { Payload, Received } from '../lib/net/transport';
 import { MAX_FRAME_BYTES } from '../lib/net/wire';
 import { WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
-import { generateCertificates } from '../lib/serve/certs';
+import { freePorts } from '../lib/serve/local_cluster';
+import { tlsMaterial } from '../bench/lib/tls_material';
 
 const MIB = 1 << 20;
 
-function tlsMaterial(): Record<string, TlsMaterial> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-lane-'));
-  try {
-    const { ca, certs } = generateCertificates(dir, ['a', 'b'], 1);
-    const read = (f: string) => fs.readFileSync(path.join(dir, f));
-    return Object.fromEntries(['a', 'b'].map((p) => [p, { ca: read(ca), cert: read(certs[p].cert), key: read(certs[p].key) }]));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 const TLS = tlsMaterial();
 
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -40,17 +27,6 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -92,8 +68,7 @@ const bytesOf = (r: Received) => {
 async function pair(t: { teardown: (f: () => Promise<void>) => void }, o: { a?: Partial<WsEndpointOptions>; b?: Partial<WsEndpointOptions>; behind?: 'ws' | 'ws+lane' } = {}) {
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
-  const port = o.behind ? await freePort() : 0;
-  const lanePort = o.behind ? await freePort() : 0;
+  const [port, lanePort] = o.behind ? await freePorts(2) : [0, 0];
   const a = new WsEndpoint({ me: 'a', tls: TLS.a, log, ...o.a });
   const b = new WsEndpoint({ me: 'b', tls: TLS.b, log, ...(o.behind ? { host: '127.0.0.2', port, lanePort } : {}), ...o.b });
   await Promise.all([a.start(['b']), b.start(['a'])]);

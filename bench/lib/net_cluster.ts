@@ -5,9 +5,9 @@
 // each server link's lane (lib/net/lane.ts): each server takes a fixed lane port, proxied the same way.
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
+import { freePorts } from '../../lib/serve/local_cluster';
 import { type LinkSetting, NETS, type ProxyCheck, type Route } from './net_proxy';
 
 const SERVER_BIND = '127.0.0.2';
@@ -36,7 +36,7 @@ export async function emulateNetwork(configFile: string, setting: LinkSetting): 
   for (const p of Object.values(c.parties)) {
     p.listen = SERVER_BIND;
     routes.push({ listenHost: p.host, listenPort: p.port, targetHost: SERVER_BIND, targetPort: p.port });
-    p.lanePort = await freePort(p.host);
+    [p.lanePort] = await freePorts(1);
     routes.push({ listenHost: p.host, listenPort: p.lanePort, targetHost: SERVER_BIND, targetPort: p.lanePort });
   }
   fs.writeFileSync(configFile, `${JSON.stringify(c, null, 2)}\n`);
@@ -47,18 +47,6 @@ export async function emulateNetwork(configFile: string, setting: LinkSetting): 
     child.send({ routes, setting });
   });
   return { check, stop: () => void child.kill() };
-}
-
-/** A port free on `host` now (the proxy takes it there, the server the same number on SERVER_BIND). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function describeCheck(name: string, k: ProxyCheck): string {
