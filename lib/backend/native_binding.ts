@@ -69,6 +69,13 @@ export interface NativeBinding {
    * or detached); undefined for device memory. Read-only by contract: tensors are immutable.
    */
   bytesView(handle: NativeHandle): ArrayBuffer | undefined;
+  /**
+   * A host tensor whose bytes are not written yet, for a message decrypted straight into it (its
+   * bytesView) before anyone else holds it; then checkHost. Throws where tensors are not in host memory.
+   */
+  emptyHost(shape: number[], dtype: string): NativeHandle;
+  /** What fromBytes checks of its bytes (field and bit elements below their modulus), for a tensor from emptyHost. */
+  checkHost(handle: NativeHandle): void;
   release(handle: NativeHandle): void;
   /**
    * Frees a JavaScript buffer's memory now (it reads as empty afterwards); false when V8 refuses.

@@ -3,7 +3,7 @@
 // sessions it opened, and its liveness (last activity, missed pings).
 import WebSocket from 'ws';
 
-import type { Lane } from './lane';
+import { type Lane, SPLIT_FROM } from './lane';
 import type { Mailbox } from './mailbox';
 import { CLOSE, Refusal, type WsLimits } from './limits';
 import type { PartyName } from './transport';
@@ -135,14 +135,19 @@ export class Connection {
   }
 
   /**
-   * Over the lane each frame is one sealed record: a sealed copy, so the frames' memory is free as
-   * soon as the last is sealed (`onWritten` runs then), and nothing waits for the socket unless
-   * its buffer is over the lane's high-water mark.
+   * Over the lane each frame is one sealed record, or two for a large body (its prefix, then the
+   * body: SPLIT_FROM). Records are sealed copies, so the frames' memory is free as soon as the
+   * last is sealed (`onWritten` runs then), and nothing waits for the socket unless its buffer is
+   * over the lane's high-water mark.
    */
   async #sendOnLane(lane: Lane, frames: [Buffer, Uint8Array][], onWritten?: () => void): Promise<void> {
     for (const [prefix, body] of frames) {
-      const { drained } = lane.write([prefix, body]);
-      await drained;
+      if (body.byteLength >= SPLIT_FROM) {
+        lane.write([prefix]);
+        await lane.write([body]).drained;
+      } else {
+        await lane.write([prefix, body]).drained;
+      }
     }
     onWritten?.();
   }

@@ -39,6 +39,12 @@ export const REKEY_BYTES = 2 ** 36;
 const LANE_NEXT_KEY = 'tfe lane next key';
 /** Above this many bytes waiting in the socket, a write waits for it to drain. */
 const HIGH_WATER = 8 << 20;
+/**
+ * Frames whose body is this large go as two records, the prefix and then the body, so that the
+ * receiver can read the (authenticated) prefix and open the body straight into the memory that
+ * will hold it (LaneHandlers.target); smaller ones as one record.
+ */
+export const SPLIT_FROM = 64 << 10;
 /** Records larger than this are sealed into reused buffers of SPARE_BYTES (a chunk and its header), at most MAX_SPARES kept. */
 const SPARE_FROM = 64 << 10;
 const SPARE_BYTES = (4 << 20) + 8192;
@@ -70,6 +76,13 @@ export interface LaneHandlers {
   onRecord: (record: Buffer) => void;
   /** Called once when the lane ends (socket closed, a record refused, or close()). */
   onClose: (why: string) => void;
+  /**
+   * Where to open the next record, of `n` bytes (its length just read): memory of exactly n bytes
+   * that will hold it, or undefined for a buffer of its own. What is written there before the
+   * record's tag is checked is not yet authenticated; the record is delivered (as a view of that
+   * memory) only once it is.
+   */
+  target?: (n: number) => Uint8Array | undefined;
 }
 
 export class Lane {
@@ -196,7 +209,8 @@ export class Lane {
         if (this.#lengthGot < LENGTH_BYTES) return;
         const n = this.#length.readUInt32BE(0);
         if (n > this.maxRecordBytes) return this.close(`a lane record of ${n} bytes is over the limit of ${this.maxRecordBytes}`);
-        this.#record = Buffer.allocUnsafe(n);
+        const into = this.#handlers?.target?.(n);
+        this.#record = into && into.byteLength === n ? Buffer.from(into.buffer, into.byteOffset, n) : Buffer.allocUnsafe(n);
         if (this.#openedBytes + n > this.rekeyBytes) [this.#recvKey, this.#openedBytes] = [nextKey(this.#recvKey), 0];
         this.#openedBytes += n;
         this.#opening = this.#cipher.laneOpenBegin(this.#recvKey, this.#opened++, this.#length);

@@ -126,8 +126,37 @@ export function aloneIn(b: Uint8Array): ArrayBuffer | undefined {
   return b.buffer instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : undefined;
 }
 
+/**
+ * A lane record that holds a frame's prefix alone, its body following as the next record (lane.ts:
+ * large bodies travel so, to be opened straight into the memory that will hold them): its header
+ * when the record is exactly a valid prefix whose chunk announces a body; undefined otherwise (a
+ * whole frame, or anything malformed, which the frame's own decoding then refuses).
+ */
+export function prefixOnly(rec: Buffer): FrameHeader | undefined {
+  if (rec.byteLength < 4 || rec.readUInt32LE(0) + 4 !== rec.byteLength) return undefined;
+  try {
+    const h = headerOf(rec);
+    return chunkBytes(h) > 0 ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body bytes a chunk's header announces. */
+function chunkBytes(h: FrameHeader): number {
+  return Math.min(CHUNK_BYTES, h.total - h.chunk * CHUNK_BYTES);
+}
+
 /** A frame as its prefix (u32 length + header, lengths already consistent) and its body. */
 function decodeParts(prefix: Buffer, body: Buffer): { header: FrameHeader; body: Buffer } {
+  const h = headerOf(prefix);
+  const want = chunkBytes(h);
+  if (body.byteLength !== want) throw new WireError(`chunk ${h.chunk} carries ${body.byteLength} bytes, not the ${want} its header announces`);
+  return { header: h, body };
+}
+
+/** The header of a frame's prefix, validated (everything but the body's length). */
+function headerOf(prefix: Buffer): FrameHeader {
   const len = prefix.byteLength - 4;
   if (len > MAX_HEADER_BYTES) throw new WireError(`frame header length ${len} is invalid (max ${MAX_HEADER_BYTES})`);
   let h: FrameHeader;
@@ -142,8 +171,6 @@ function decodeParts(prefix: Buffer, body: Buffer): { header: FrameHeader; body:
   const ints = [h.chunk, h.chunks, h.total];
   if (!ints.every((x) => Number.isSafeInteger(x) && x >= 0) || h.chunk >= h.chunks || h.chunks !== chunkCount(h.total))
     throw new WireError(`frame chunk ${String(h.chunk)}/${String(h.chunks)} of ${String(h.total)} bytes is inconsistent`);
-  const want = Math.min(CHUNK_BYTES, h.total - h.chunk * CHUNK_BYTES);
-  if (body.byteLength !== want) throw new WireError(`chunk ${h.chunk} carries ${body.byteLength} bytes, not the ${want} its header announces`);
   if (h.chunk === 0 && (h.kind === 'tensor' || h.kind === 'seed')) {
     try {
       assertDType(h.dtype);
@@ -156,7 +183,7 @@ function decodeParts(prefix: Buffer, body: Buffer): { header: FrameHeader; body:
     if (h.kind === 'seed' && (h.total > MAX_SEED_BYTES || typeof h.nonce !== 'string' || !/^\d{1,20}$/.test(h.nonce)))
       throw new WireError(`seed of ${h.total} bytes or its nonce is invalid`);
   }
-  return { header: h, body };
+  return h;
 }
 
 /** Reassembles a payload from its first header and the concatenated body. */

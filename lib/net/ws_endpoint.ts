@@ -19,13 +19,14 @@ import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
 import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
 import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimitOptions, type WsLimits } from './limits';
-import type { Lane } from './lane';
+import type { Lane, LaneHandlers } from './lane';
 import { Listener } from './listener';
 import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
 import type { PartyName, Payload, Received } from './transport';
-import { aloneIn, decodeFrame, encodeFrames, type FrameHeader, toPayload, WireError } from './wire';
+import { aloneIn, decodeFrame, encodeFrames, type FrameHeader, prefixOnly, toPayload, WireError } from './wire';
 import { createLogger, type Log } from '../log';
+import type { DType } from '../tensor/dtype';
 import { traceEvent, traceLabel, tracing } from '../trace';
 
 export type { PeerAddress } from './dialer';
@@ -55,6 +56,13 @@ export interface WsEndpointOptions extends WsLimitOptions {
    */
   adopt?: (session: string, payload: Payload) => Received;
   /**
+   * Over a lane, a server's tensor message of one chunk may be opened straight into the memory
+   * that will hold it: given the message's dtype and shape (read from its authenticated prefix and
+   * admitted), returns that memory and how to take it (the held payload) or drop it; undefined:
+   * the message arrives as any other and goes to `adopt`.
+   */
+  holdInto?: (session: string, dtype: DType, shape: number[]) => ArrivalTarget | undefined;
+  /**
    * Under TLS, server links get a lane (lane.ts: a plain TCP connection beside the link, its
    * records sealed with keys from the link's TLS session), which moves bulk data at a fraction of
    * the CPU; both ends must have it on. Default true.
@@ -69,6 +77,16 @@ export interface WsEndpointOptions extends WsLimitOptions {
    * (`transient`). Without it, both wait for the collector (wire_buffers.ts says why that costs).
    */
   release?: (buffer: ArrayBuffer) => void;
+}
+
+/** Memory a lane opens a message into (WsEndpointOptions.holdInto). */
+export interface ArrivalTarget {
+  /** Exactly the message's bytes. */
+  view: Uint8Array;
+  /** The message once its record was authenticated and admitted. */
+  take(): Received;
+  /** The message will not come (refused, dropped, or its lane closed). */
+  drop(): void;
 }
 
 /** Key of a request (from a client, or a notice between servers): a 'request' event, not mail. */
@@ -92,7 +110,7 @@ export interface WsEndpointEvents {
 
 export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   readonly me: PartyName;
-  #opts: { host: string; port: number; insecure: boolean; lanes: boolean; lanePort: number; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt']; release?: WsEndpointOptions['release'] };
+  #opts: { host: string; port: number; insecure: boolean; lanes: boolean; lanePort: number; tls?: TlsMaterial; clusterSecret?: Buffer | string; allowedOrigins?: readonly string[]; log: Log; adopt?: WsEndpointOptions['adopt']; holdInto?: WsEndpointOptions['holdInto']; release?: WsEndpointOptions['release'] };
   #refusalLog: Log;
   #limits: WsLimits;
   #listener?: Listener;
@@ -130,6 +148,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       allowedOrigins: opts.allowedOrigins,
       log: opts.log ?? createLogger({ party: opts.me }),
       adopt: opts.adopt,
+      holdInto: opts.holdInto,
       release: opts.release,
     };
     this.#refusalLog = throttledLog(this.#opts.log);
@@ -278,14 +297,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     });
     // The lane carries the link's messages, checked as the WebSocket's are; when it breaks, the
     // link goes with it (and is dialed again, with a new TLS session and a new lane).
-    lane?.attach({
-      onRecord: (rec) => this.#onMessage(conn, rec, true),
-      onClose: (why) => {
-        if (this.#closed || ws.readyState === WebSocket.CLOSED) return;
-        this.#opts.log(`the lane of the link with ${peer} ended: ${sanitizeForLog(why)}`, 'connection-error', { peer, reason: why });
-        ws.terminate();
-      },
-    });
+    lane?.attach(this.#laneReader(conn, () => {
+      if (this.#closed || ws.readyState === WebSocket.CLOSED) return false;
+      ws.terminate();
+      return true;
+    }));
     this.#heartbeat ??= setInterval(() => this.#tick(), this.#limits.heartbeatMs).unref();
     // A server link's round trip is known at once (rttMs), not only after the first heartbeat.
     if (!client) conn.measure();
@@ -324,13 +340,57 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     }
   }
 
-  #onMessage(conn: Connection, data: Buffer | Buffer[], isBinary: boolean): void {
-    this.#bytes.received[conn.client ? 'clients' : 'servers'] += Array.isArray(data) ? data.reduce((a, d) => a + d.byteLength, 0) : data.byteLength;
-    if (conn.refused) return; // refused: what is still in flight is ignored
-    conn.lastActive = Date.now();
-    conn.missed = 0; // a link busy sending is alive, pong or not
-    let done: ReturnType<Connection['add']>;
+  /**
+   * A lane's records: a frame in one record, or a large one as its prefix, then its body (lane.ts).
+   * A server's tensor message of one chunk is then opened straight into the memory that will hold
+   * it (holdInto), once its prefix has been authenticated, decoded and admitted. `cut` ends the
+   * link when the lane ends (false when it is ending anyway).
+   */
+  #laneReader(conn: Connection, cut: () => boolean): LaneHandlers {
+    let split: { prefix: Buffer; into?: ArrivalTarget } | undefined;
+    return {
+      onRecord: (rec) => {
+        if (split) {
+          const { prefix, into } = split;
+          split = undefined;
+          const used = into !== undefined && rec.buffer === into.view.buffer;
+          if (into && !used) into.drop();
+          return this.#onMessage(conn, [prefix, rec], true, used ? into : undefined);
+        }
+        const header = prefixOnly(rec);
+        if (!header) return this.#onMessage(conn, rec, true);
+        split = { prefix: rec, into: this.#arrivalTarget(conn, header) };
+      },
+      target: (n) => (split?.into && split.into.view.byteLength === n ? split.into.view : undefined),
+      onClose: (why) => {
+        split?.into?.drop();
+        split = undefined;
+        if (cut()) this.#opts.log(`the lane of the link with ${conn.name} ended: ${sanitizeForLog(why)}`, 'connection-error', { peer: conn.name, reason: why });
+      },
+    };
+  }
+
+  /** Where a lane opens a server's message of one chunk (holdInto), when the limits admit it; undefined: as any other. */
+  #arrivalTarget(conn: Connection, h: FrameHeader): ArrivalTarget | undefined {
+    const holdInto = this.#opts.holdInto;
+    if (!holdInto || conn.client || conn.refused || h.kind !== 'tensor' || h.chunks !== 1 || h.key === REQUEST_KEY || h.key === ABORT_KEY || this.#mailbox.finished(h.session)) return undefined;
     try {
+      // Nothing is allocated for a message the limits refuse (#onMessage then refuses it).
+      this.#admit(conn, h);
+      return holdInto(h.session, h.dtype!, h.shape!);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `into`: where a lane already opened the frame's body (#laneReader): taken on delivery, dropped otherwise. */
+  #onMessage(conn: Connection, data: Buffer | Buffer[], isBinary: boolean, into?: ArrivalTarget): void {
+    this.#bytes.received[conn.client ? 'clients' : 'servers'] += Array.isArray(data) ? data.reduce((a, d) => a + d.byteLength, 0) : data.byteLength;
+    let taken = false;
+    try {
+      if (conn.refused) return; // refused: what is still in flight is ignored
+      conn.lastActive = Date.now();
+      conn.missed = 0; // a link busy sending is alive, pong or not
       if (!isBinary) throw new WireError('text frames are not accepted');
       const { header, body, alone } = decodeFrame(data);
       const verdict = conn.client ? this.#sessions.check(conn, header) : this.#mailbox.finished(header.session) ? 'drop' : 'ok';
@@ -339,12 +399,17 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
         return;
       }
       if (header.chunk === 0) this.#admit(conn, header);
-      done = conn.add(header, body, alone);
+      const done = conn.add(header, body, alone);
       if (done?.spent && this.#opts.release) for (const b of done.spent) this.#opts.release(b); // copied into the joined message
-      if (done) this.#dispatch(conn, done.first, done.body, done.alone);
+      if (done) {
+        taken = into !== undefined && done.body.buffer === into.view.buffer;
+        this.#dispatch(conn, done.first, done.body, done.alone, taken ? into : undefined);
+      }
     } catch (e) {
       const r = e instanceof Refusal ? e : new Refusal('malformed', CLOSE.POLICY, (e as Error).message);
       this.#refuse(conn, r);
+    } finally {
+      if (into && !taken) into.drop();
     }
   }
 
@@ -355,7 +420,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     admitMessage(this.#limits, holder(conn), clients, h);
   }
 
-  #dispatch(conn: Connection, first: FrameHeader, body: Buffer, alone?: ArrayBuffer): void {
+  #dispatch(conn: Connection, first: FrameHeader, body: Buffer, alone?: ArrayBuffer, into?: ArrivalTarget): void {
     if (tracing) traceEvent('recv', `${conn.name} ${first.key}`, body.byteLength);
     const payload = toPayload(first, new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
     if (first.key === ABORT_KEY) {
@@ -367,7 +432,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       this.#emit('request', conn.name, first.session, payload);
     } else {
       const bytes = body.byteLength; // read before a release empties the buffer
-      const filed = this.#adopted(conn, first.session, payload);
+      const filed = into ? into.take() : this.#adopted(conn, first.session, payload);
       // Held: the bytes were copied out, so the wire's buffer can go now.
       if (filed.kind === 'held' && alone) this.#opts.release?.(alone);
       this.#mailbox.deliver(conn.name, first.session, first.key, filed, bytes);

@@ -28,7 +28,7 @@ import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseReq
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type Notice, RequestPairing } from './pairing';
-import { holdOnArrival } from './hold_on_arrival';
+import { holdInto, holdOnArrival } from './hold_on_arrival';
 import { poolNoticeSession, poolSession } from './pool';
 import { deployHere, predictHere, sessionTransport } from './run_request';
 import { serverStatus } from './status';
@@ -91,7 +91,7 @@ export class TfeServer {
     const tls = serverTls(config, party, this.#log);
     // Plain ws: server links prove membership with the cluster secret (under TLS, certificates do).
     const clusterSecret = !tls && config.clusterSecret ? readPem(config, config.clusterSecret, 'cluster secret').toString('utf8').trim() : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, lanes: config.lanes, lanePort: mine.lanePort, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log, adopt: holdOnArrival, release: freeBuffer });
+    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, lanes: config.lanes, lanePort: mine.lanePort, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log, adopt: holdOnArrival, holdInto, release: freeBuffer });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
     this.#setup = new EpochSetup({

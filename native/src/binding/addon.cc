@@ -122,6 +122,20 @@ int streamArg(const Napi::CallbackInfo& info, size_t index) {
 }
 
 // fromBytes(view: ArrayBufferView, shape: number[], dtype: string, stream?) -> handle (copies)
+// Field and bit elements must be below their modulus (one byte each): a peer's bytes are checked
+// before any kernel sees them.
+void checkElements(Napi::Env env, const uint8_t* src, size_t n, DType dt, uint32_t mod) {
+  if (dt != DType::Field && dt != DType::Bit) return;
+  uint32_t m = dt == DType::Field ? mod : 2;
+  // A branch-free maximum first (vectorised: received [n, 64] shares run to tens of MB, on the
+  // JS thread); the element-by-element scan only runs to name the first bad element.
+  uint8_t top = 0;
+  for (size_t i = 0; i < n; ++i) top = src[i] > top ? src[i] : top;
+  if (top >= m)
+    for (size_t i = 0; i < n; ++i)
+      TFE_ARG_CHECK(env, src[i] < m, "element " + std::to_string(i) + " = " + std::to_string(src[i]) + " is not in [0, " + std::to_string(m) + ") for dtype " + dtypeToString(dt, mod));
+}
+
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     Napi::Env env = info.Env();
@@ -140,16 +154,7 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
                       dtypeToString(dt, mod) + " needs " + std::to_string(need));
     const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
     // Checked on the caller's bytes, before they reach (possibly device) memory.
-    if (dt == DType::Field || dt == DType::Bit) {
-      uint32_t m = dt == DType::Field ? mod : 2;
-      // A branch-free maximum first (vectorised: received [n, 64] shares run to tens of MB, on the
-      // JS thread); the element-by-element scan only runs to name the first bad element.
-      uint8_t top = 0;
-      for (size_t i = 0; i < need; ++i) top = src[i] > top ? src[i] : top;
-      if (top >= m)
-        for (size_t i = 0; i < need; ++i)
-          TFE_ARG_CHECK(env, src[i] < m, "element " + std::to_string(i) + " = " + std::to_string(src[i]) + " is not in [0, " + std::to_string(m) + ") for dtype " + dtypeToString(dt, mod));
-    }
+    checkElements(env, src, need, dt, mod);
     Tensor t = newTensor(shape, dt, mod, stream);
     copyFromHost(t, src, need, stream);
     return wrapTensor(env, std::move(t));
@@ -178,6 +183,36 @@ Napi::Value ToBytes(const Napi::CallbackInfo& info) {
 // path: an ArrayBuffer over its host memory that keeps that memory alive until the buffer is
 // collected or detached (the endpoint detaches it once written). Tensors are immutable and the
 // sender only reads it. Undefined for device memory (toBytes downloads that).
+// emptyHost(shape, dtype) -> handle: a host tensor whose bytes are not yet written, for a
+// received message decrypted straight into it (lib/serve/hold_on_arrival.ts) before anyone else
+// holds it; then checkHost. Only where tensors live in host memory (the CPU module).
+Napi::Value EmptyHost(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 2 && info[1].IsString(), "expected (shape: number[], dtype: string)");
+    Shape shape = toShape(env, info[0], "shape");
+    DType dt;
+    uint32_t mod;
+    parseDType(info[1].As<Napi::String>().Utf8Value(), &dt, &mod);
+    Tensor t = newTensor(shape, dt, mod, 0);
+    TFE_ARG_CHECK(env, t.storage->space() == MemSpace::Host, "emptyHost: this module's tensors are not in host memory");
+    return wrapTensor(env, std::move(t));
+  });
+}
+
+// checkHost(handle): what fromBytes checks of the bytes it copies (field and bit elements below
+// their modulus), for a tensor written in place (emptyHost).
+Napi::Value CheckHost(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    Napi::Env env = info.Env();
+    TFE_ARG_CHECK(env, info.Length() == 1, "expected (handle)");
+    Tensor t = unwrapTensor(env, info[0], "tensor");
+    TFE_ARG_CHECK(env, t.storage->space() == MemSpace::Host, "checkHost: not a host tensor");
+    checkElements(env, static_cast<const uint8_t*>(t.storage->data()), static_cast<size_t>(t.size()) * elemSize(t.dtype), t.dtype, t.modulus);
+    return env.Undefined();
+  });
+}
+
 Napi::Value BytesView(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     Napi::Env env = info.Env();
@@ -361,6 +396,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("toBytes", Napi::Function::New(env, ToBytes));
   exports.Set("toBytesAsync", Napi::Function::New(env, ToBytesAsync));
   exports.Set("bytesView", Napi::Function::New(env, BytesView));
+  exports.Set("emptyHost", Napi::Function::New(env, EmptyHost));
+  exports.Set("checkHost", Napi::Function::New(env, CheckHost));
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("detach", Napi::Function::New(env, Detach));
   exports.Set("stats", Napi::Function::New(env, Stats));
