@@ -17,8 +17,10 @@
 // cut. Each direction's key is replaced by HMAC-SHA256(key, LANE_NEXT_KEY) once REKEY_BYTES have
 // been sealed under it (both ends count the same records), as TLS 1.3 bounds what one AES-GCM key
 // seals (RFC 8446 section 5.5: 2^24.5 full records, about 2^34.5 blocks); here 2^32 blocks.
-// L is checked against the largest frame a link accepts before anything is allocated for it, and
-// each record holds one frame of the link's wire format (wire.ts), checked as the link checks it.
+// L is checked against the largest frame a link accepts before anything is allocated for it.
+// A record holds one frame of the link's wire format (wire.ts), or, for a large body, the frame's
+// prefix and then its body in the next record (SPLIT_FROM); either way the frame is checked as the
+// link checks it.
 import { createHmac } from 'node:crypto';
 import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
