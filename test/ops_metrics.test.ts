@@ -92,6 +92,8 @@ test.serial('/metrics is valid Prometheus text whose counters move with a predic
     t.is(value(a, 'tfe_models'), 1);
     t.is(value(a, 'tfe_ready'), 1);
     for (const peer of PARTIES.filter((s) => s !== who)) t.is(value(a, 'tfe_peer_connected', { peer }), 1);
+    // A TLS cluster's links each have their lane.
+    for (const peer of PARTIES.filter((s) => s !== who)) t.is(value(a, 'tfe_peer_lane', { peer }), 1);
     t.is(value(a, 'tfe_server_info', { party: who, version: tfe.info().version }), 1);
     t.true(value(a, 'process_resident_memory_bytes') > 1 << 20);
     t.true(value(a, 'nodejs_heap_used_bytes') > 0);
@@ -155,6 +157,7 @@ test.serial('/healthz turns 503 with the reason when a peer goes, and 200 when i
   t.is(value(s, 'tfe_ready'), 0);
   t.is(value(s, 'tfe_peer_connected', { peer: 'server1' }), 0);
   t.is(value(s, 'tfe_peer_connected', { peer: 'server2' }), 1);
+  t.is(value(s, 'tfe_peer_lane', { peer: 'server1' }), 0);
   cluster.restart('server1');
   await cluster.ready();
   for (let i = 0; i < 3; i++) t.is((await httpGet('127.0.0.1', ports[i], '/healthz')).status, 200, PARTIES[i]);

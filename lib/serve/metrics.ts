@@ -107,7 +107,7 @@ export interface MetricsSource {
   readonly me: PartyName;
   readonly metrics: ServerMetrics;
   readonly stopping: boolean;
-  readonly endpoint: { stats(): WsEndpointStats; connected(peer: PartyName): boolean };
+  readonly endpoint: { stats(): WsEndpointStats; connected(peer: PartyName): boolean; hasLane(peer: PartyName): boolean };
   status(operator: boolean): ServerStatus;
 }
 
@@ -130,6 +130,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_server_info', 'gauge', 'This server: its party and the package version (always 1).', [{ labels: { party: s.me, version }, value: 1 }]);
   out.add('tfe_ready', 'gauge', '1 when the cluster is set up and this server serves queries, else 0 (/healthz says why).', health(s).ready ? 1 : 0);
   out.add('tfe_peer_connected', 'gauge', '1 while the link to the other server is up.', SERVERS.filter((p) => p !== s.me).map((p) => ({ labels: { peer: p }, value: s.endpoint.connected(p) ? 1 : 0 })));
+  out.add('tfe_peer_lane', 'gauge', "1 while the link to the other server has its lane (docs/operators.md, \"Lanes\"); 0 under TLS means its lane port was not reachable.", SERVERS.filter((p) => p !== s.me).map((p) => ({ labels: { peer: p }, value: s.endpoint.hasLane(p) ? 1 : 0 })));
   out.add('tfe_models', 'gauge', 'Models deployed on this server.', st.models.length);
   s.metrics.write(out, new Set(st.models));
   out.add('tfe_queries_running', 'gauge', 'Queries running now.', st.running ?? 0);
