@@ -92,9 +92,7 @@ export interface NativeBinding {
    * encrypted one after the other into `out`, then the 16-byte tag; the nonce is `counter`.
    */
   laneSeal(key: Uint8Array, counter: number, aad: Uint8Array, parts: Uint8Array[], out: Uint8Array): void;
-  /** Decrypts `data` in place; false when `tag` does not match. */
-  laneOpen(key: Uint8Array, counter: number, aad: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean;
-  /** laneOpen piece by piece: begin, decrypt each piece src -> dst as it arrives, then check the tag (the context is freed). */
+  /** Opens a record piece by piece: begin, decrypt each piece src -> dst as it arrives, then check the tag (false when it does not match; the context is freed). */
   laneOpenBegin(key: Uint8Array, counter: number, aad: Uint8Array): LaneOpening;
   laneOpenUpdate(ctx: LaneOpening, src: Uint8Array, dst: Uint8Array): void;
   laneOpenEnd(ctx: LaneOpening, tag: Uint8Array): boolean;

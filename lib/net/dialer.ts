@@ -14,8 +14,7 @@ import WebSocket from 'ws';
 
 import { COMPUTE_VERSION, computeMismatch } from '../compute_version';
 import { CLIENT_HEADER, COMPUTE_HEADER, PARTY_HEADER, SECRET_HEADER, secretHeader, type TlsMaterial } from './handshake';
-import type { Lane } from './lane';
-import { LANE_HEADER } from './lane';
+import { type Lane, LANE_HEADER } from './lane';
 import { dialLane } from './lane_link';
 import { judgeSocket } from './peer_trust';
 import { sanitizeForLog } from './sanitize';

@@ -1,7 +1,8 @@
-// AES-128-GCM in place, for the server links' bulk lanes (lib/net/lane.ts): a record is sealed
-// where it lies, with no copy and no allocation, which Node's crypto cannot do (its update()
-// returns a new buffer, and allocating the 4 MiB of each record again costs as much as the cipher;
-// bench/RESULTS.md, "A lane beside each server link").
+// AES-128-GCM for the server links' lanes (lib/net/lane.ts): a record is sealed into a buffer the
+// lane reuses, and opened piece by piece straight into the memory that will hold it, with no
+// allocation here, which Node's crypto cannot do (its update() returns a new buffer, and
+// allocating the 4 MiB of each record again costs as much as the cipher; bench/RESULTS.md, "A lane
+// beside each server link").
 //
 // The cipher is OpenSSL's, the one Node itself carries: the addon calls the EVP functions the
 // node executable exports (no libcrypto of our own is linked, so there is one OpenSSL in the
@@ -101,28 +102,6 @@ Napi::Value LaneSeal(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// laneOpen(key, counter, aad, data: Uint8Array, tag: Uint8Array(16)) -> boolean: data is
-// decrypted in place. False when the tag does not match (data then holds garbage, and the lane
-// that carried it is cut).
-Napi::Value LaneOpen(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* usage = "expected (key: Uint8Array(16), counter: number, aad: Uint8Array, data: Uint8Array, tag: Uint8Array(16))";
-  Args a = parse(info, usage);
-  TFE_ARG_CHECK(env, info.Length() >= 5 && info[3].IsTypedArray() && info[4].IsTypedArray(), usage);
-  Napi::Uint8Array data = info[3].As<Napi::Uint8Array>(), tagIn = info[4].As<Napi::Uint8Array>();
-  TFE_ARG_CHECK(env, data.ElementLength() <= (size_t(1) << 31), "a record is at most 2^31 bytes");
-  TFE_ARG_CHECK(env, tagIn.ElementLength() == kTagBytes, "the tag must be 16 bytes");
-  uint8_t tag[kTagBytes];
-  std::memcpy(tag, tagIn.Data(), kTagBytes);
-  size_t n = data.ElementLength();
-  Ctx ctx = start(env, a, false);
-  int len = 0;
-  if (n > 0 && EVP_DecryptUpdate(ctx.get(), data.Data(), &len, data.Data(), static_cast<int>(n)) != 1) fail(env);
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) != 1) fail(env);
-  uint8_t end[16];
-  return Napi::Boolean::New(env, EVP_DecryptFinal_ex(ctx.get(), end, &len) == 1);
-}
-
 // A record opened piece by piece as its bytes arrive, decrypted straight from the socket's chunks
 // into the record's own memory (no staging copy): laneOpenBegin(key, counter, aad) -> context;
 // laneOpenUpdate(context, src, dst) decrypts src into dst (same length; may be the same memory);
@@ -182,7 +161,6 @@ Napi::Value LaneOpenEnd(const Napi::CallbackInfo& info) {
 
 void registerLaneAead(Napi::Env env, Napi::Object exports) {
   exports.Set("laneSeal", Napi::Function::New(env, LaneSeal));
-  exports.Set("laneOpen", Napi::Function::New(env, LaneOpen));
   exports.Set("laneOpenBegin", Napi::Function::New(env, LaneOpenBegin));
   exports.Set("laneOpenUpdate", Napi::Function::New(env, LaneOpenUpdate));
   exports.Set("laneOpenEnd", Napi::Function::New(env, LaneOpenEnd));
