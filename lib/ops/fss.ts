@@ -17,11 +17,15 @@ import { requireDType, requireInt, requireTensor } from './validate';
 
 export const DCF_MAX_BITS = 64;
 
+/** Payloads of one many-payload key (dcfKeygenMany; native kDcfMaxPayloads). */
+export const DCF_MAX_PAYLOADS = 256;
+
 /**
  * uint64 words per DCF key and element: 3 * bits + 4 (1544 bytes for bits = 63); with two
- * payloads (dcfKeygen2), 4 * bits + 5 (2056 bytes).
+ * payloads (dcfKeygen2), 4 * bits + 5 (2056 bytes); with P (dcfKeygenMany), (2 + P) * bits + 3 + P.
  */
-export function dcfKeyWords(bits: number, payloads: 1 | 2 = 1): number {
+export function dcfKeyWords(bits: number, payloads = 1): number {
+  requireInt('dcfKeyWords', payloads, 'payloads', 1, DCF_MAX_PAYLOADS);
   return (2 + payloads) * requireInt('dcfKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 3 + payloads;
 }
 
@@ -77,6 +81,15 @@ async function runDcf(kernel: K.KernelName, inputs: readonly RingTensor[], attrs
   return outs.map((o) => new RingTensor(o, b));
 }
 
+/** bits, seed and nonce of keygen options, checked. */
+function checkKeygenOptions(op: string, opts: DcfKeygenOptions): DcfKeygenOptions {
+  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
+  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
+  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
+  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
+  return opts;
+}
+
 /**
  * The keygen kernels' common path: alpha and the other inputs are [n] ring64 vectors (each named
  * for its messages), the options are checked, and the kernel runs with them.
@@ -87,10 +100,7 @@ async function keygen(op: string, kernel: K.KernelName, alpha: RingTensor, other
     requireVector(op, t, name);
     if (t.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and ${name} [${t.shape[0]}] must have one shape`);
   }
-  const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
-  requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
-  if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
-  if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
+  const { bits, seed, nonce } = checkKeygenOptions(op, opts);
   const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
   const [k0, k1] = await runDcf(kernel, [alpha, ...others.map(([t]) => t)], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, 2 * alpha.size * bits);
   return [k0, k1];
@@ -100,7 +110,7 @@ async function keygen(op: string, kernel: K.KernelName, alpha: RingTensor, other
  * The evaluation kernels' common path: key [n, words(bits)] ring64 and public x [n] ring64, the
  * options checked; `formula` names the key width in messages. `work` scales the element-levels.
  */
-async function evaluate(op: string, kernel: K.KernelName, key: RingTensor, x: RingTensor, opts: DcfEvalOptions, words: (bits: number) => number, formula: string, work = 1): Promise<RingTensor[]> {
+async function evaluate(op: string, kernel: K.KernelName, key: RingTensor, x: RingTensor, opts: DcfEvalOptions, words: (bits: number) => number, formula: string, work = 1, extra: Attrs = {}): Promise<RingTensor[]> {
   requireTensor(op, key, 'key');
   requireDType(op, key, 'ring64');
   requireVector(op, x, 'x');
@@ -109,7 +119,7 @@ async function evaluate(op: string, kernel: K.KernelName, key: RingTensor, x: Ri
   if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
   if (key.rank !== 2 || key.shape[0] !== x.shape[0] || key.shape[1] !== K)
     throw new RangeError(`${op}: key must be [${x.shape[0]}, ${K}] (n, ${formula}) for x [${x.shape[0]}] and bits = ${bits}, got [${key.shape.join(', ')}]`);
-  return runDcf(kernel, [key, x], { bits, party, impl: opts.impl ?? 'auto' }, x.size * bits * work);
+  return runDcf(kernel, [key, x], { ...extra, bits, party, impl: opts.impl ?? 'auto' }, x.size * bits * work);
 }
 
 /**
@@ -132,6 +142,32 @@ export async function dcfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptio
  */
 export function dcfKeygen2(alpha: RingTensor, beta0: RingTensor, beta1: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
   return keygen('dcfKeygen2', K.DcfKeygen2, alpha, [[beta0, 'beta0'], [beta1, 'beta1']], opts);
+}
+
+/**
+ * Keys of a DCF with P payloads on one tree: shares of beta[e, p] [x_e < alpha_e] for every p
+ * (native/src/fss/dcf.h, "Many payloads"). alpha [n], beta [n, P] with 1 <= P <= DCF_MAX_PAYLOADS.
+ * Returns [key0, key1], each [n, dcfKeyWords(bits, P)]; at P = 2 they equal dcfKeygen2's keys.
+ */
+export async function dcfKeygenMany(alpha: RingTensor, beta: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  const op = 'dcfKeygenMany';
+  requireVector(op, alpha, 'alpha');
+  requireTensor(op, beta, 'beta');
+  requireDType(op, beta, 'ring64');
+  if (beta.rank !== 2 || beta.shape[0] !== alpha.shape[0] || beta.shape[1] < 1 || beta.shape[1] > DCF_MAX_PAYLOADS)
+    throw new RangeError(`${op}: beta must be [${alpha.shape[0]}, P] (one row of 1 to ${DCF_MAX_PAYLOADS} payloads per element of alpha), got [${beta.shape.join(', ')}]`);
+  const { bits, seed, nonce } = checkKeygenOptions(op, opts);
+  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
+  // Work in element-levels of a two-payload walk: one seed block plus P / 2 value blocks per level, both parties.
+  const [k0, k1] = await runDcf(K.DcfKeygenMany, [alpha, beta], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits * (1 + beta.shape[1] / 2));
+  return [k0, k1];
+}
+
+/** One server's shares y [n, P] of a dcfKeygenMany key's P payloads at public x [n]. */
+export async function dcfEvalMany(key: RingTensor, x: RingTensor, opts: DcfEvalOptions & { payloads: number }): Promise<RingTensor> {
+  const payloads = requireInt('dcfEvalMany', opts?.payloads, 'payloads', 1, DCF_MAX_PAYLOADS);
+  const [y] = await evaluate('dcfEvalMany', K.DcfEvalMany, key, x, opts, (b) => dcfKeyWords(b, payloads), '(2 + P) * bits + 3 + P', (1 + payloads / 2) / 2, { payloads });
+  return y;
 }
 
 /** One server's shares [y0, y1] of both payloads of a dcfKeygen2 key at public x. */

@@ -49,6 +49,8 @@ export const DcfKeygen = 'DcfKeygen';
 export const DcfEval = 'DcfEval';
 export const DcfKeygen2 = 'DcfKeygen2';
 export const DcfEval2 = 'DcfEval2';
+export const DcfKeygenMany = 'DcfKeygenMany';
+export const DcfEvalMany = 'DcfEvalMany';
 export const DcfBitKeygen = 'DcfBitKeygen';
 export const DcfBitEval = 'DcfBitEval';
 export const FssSignFinish = 'FssSignFinish';
@@ -66,5 +68,5 @@ export type KernelName =
   | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
   | typeof ShareConvertFinish | typeof MsbUnmask
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
-  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfBitKeygen | typeof DcfBitEval
+  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfKeygenMany | typeof DcfEvalMany | typeof DcfBitKeygen | typeof DcfBitEval
   | typeof FssSignFinish;

@@ -25,6 +25,20 @@
 // bits + 5, level i's words are seed CW (2), VCW_0, VCW_1; then the right control word and the
 // final words CW_0, CW_1.
 //
+// Many payloads (DcfKeygenMany / DcfEvalMany, dcf_many.cc): one tree gives shares of beta_p [x <
+// alpha] for p < P, P up to kDcfMaxPayloads (a folded product's 2k payloads per gate element,
+// where k two-payload keys would walk k trees). Value blocks generalise the two-payload ones with
+// a tweak q: the left child's shares of payloads 2q, 2q + 1 are H_Value(s xor (0 || q)) (lo, hi),
+// the right child's H_Value2(s xor (0 || q)); Convert_0(final seed) = its hi word and, for p >= 1,
+// Convert_p = word (p - 1) mod 2 of H_Value2(s xor (0 || (p - 1) / 2)). At P = 2 this is the
+// two-payload DCF's definition word for word, so DcfKeygenMany with P = 2 gives DcfKeygen2's keys.
+// G stays a PRG: each output block is a fixed-key hash of the seed under its own (key, tweak)
+// pair, and MMO with sigma is correlation robust for such distinct public offsets of a secret
+// uniform input (Guo et al., above). An evaluation hashes the seed of x's child and P / 2 (rounded
+// up) value blocks per level: 1 + P / 2 AES blocks where P / 2 two-payload keys take P. Layout as
+// below with payloads = P: (2 + P) * bits + 3 + P words, level i's words seed CW (2), VCW_0 ..
+// VCW_{P-1}; then the right control word and the final words CW_0 .. CW_{P-1}.
+//
 // Key layout, K = dcfKeyWords(bits) = 3 * bits + 4 uint64 words per element; "word w" below is
 // the element's w-th word, stored tiled (see "Tiles" after the list):
 //   [0], [1]          root seed s^(0) (lo, hi); the party's root control bit is the party index.
@@ -77,8 +91,11 @@ namespace tfe {
 namespace fss {
 
 constexpr int kDcfMaxBits = 64;
+// Payloads of one many-payload key (DcfKeygenMany): a folded product's 2k for k <= 128 columns;
+// wider products are keyed in groups of columns (lib/protocol/fss/folded_product.ts).
+constexpr int kDcfMaxPayloads = 256;
 
-// P payloads (1 or 2): one tree, one seed/control correction per level, and per payload a value
+// P payloads (1, 2, or up to kDcfMaxPayloads for the many-payload kernels): one tree, one seed/control correction per level, and per payload a value
 // correction word per level and a final correction word.
 inline int64_t dcfKeyWords(int64_t bits, int payloads = 1) { return (2 + payloads) * bits + 3 + payloads; }
 

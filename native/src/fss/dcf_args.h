@@ -25,6 +25,11 @@ struct DcfKeygenArgs {
 // offset: pass secondName "offset"): dtypes and shapes, bits, seed, nonce, first (first + n below
 // 2^63), impl.
 DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attrs& at, const char* secondName = nullptr);
+// The attributes alone, for n elements (parseDcfKeygen's second half; DcfKeygenMany checks its
+// [n, P] payloads itself).
+DcfKeygenArgs parseDcfKeygenAttrs(const std::string& op, uint64_t n, const Attrs& at);
+// DcfKeygenMany (inputs alpha [n], beta [n, P], 1 <= P <= kDcfMaxPayloads): as parseDcfKeygen.
+DcfKeygenArgs parseDcfKeygenMany(const std::string& op, const Inputs& in, const Attrs& at);
 
 struct DcfEvalArgs {
   int bits = 0;
@@ -39,6 +44,9 @@ constexpr int kDcfBitForm = 0;
 // kDcfBitForm, [n, dcfBitKeyWords(bits)], x [n]): bits, party, impl, dtypes, ranks, the key's width
 // and the element counts.
 DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at);
+// DcfEvalMany: its `payloads` attribute (1..kDcfMaxPayloads) checked, then parseDcfEval with it.
+// Returns the payload count in `payloads`.
+DcfEvalArgs parseDcfEvalMany(const std::string& op, const Inputs& in, const Attrs& at, int* payloads);
 
 }  // namespace fss
 }  // namespace tfe

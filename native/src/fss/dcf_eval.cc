@@ -38,7 +38,10 @@ DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, 
   requireRank(op, key, 2, "key");
   requireRank(op, x, 1, "x");
   const int64_t K = payloads == kDcfBitForm ? dcfBitKeyWords(a.bits) : dcfKeyWords(a.bits, payloads);
-  const char* formula = payloads == kDcfBitForm ? " (2 * max(bits - 7, 0) + 5)" : payloads == 1 ? " (3 * bits + 4)" : " (4 * bits + 5)";
+  const std::string formula = payloads == kDcfBitForm ? " (2 * max(bits - 7, 0) + 5)"
+                              : payloads == 1       ? " (3 * bits + 4)"
+                              : payloads == 2       ? " (4 * bits + 5)"
+                                                    : " ((2 + P) * bits + 3 + P for P = " + std::to_string(payloads) + " payloads)";
   if (key.shape[1] != K)
     throw KernelError(op + ": key has " + std::to_string(key.shape[1]) + " words per element but bits = " +
                       std::to_string(a.bits) + " needs " + std::to_string(K) + formula);

@@ -37,6 +37,10 @@ DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attr
     if (in[p].shape != alpha.shape)
       throw KernelError(op + ": " + what + " " + shapeStr(in[p].shape) + " must have alpha's shape " + shapeStr(alpha.shape));
   }
+  return parseDcfKeygenAttrs(op, static_cast<uint64_t>(alpha.shape[0]), at);
+}
+
+DcfKeygenArgs parseDcfKeygenAttrs(const std::string& op, uint64_t n, const Attrs& at) {
   DcfKeygenArgs a;
   a.bits = parseDcfBits(op, at);
   if (!at.has("seed")) throw KernelError(op + ": missing attribute 'seed' (16 bytes)");
@@ -47,7 +51,6 @@ DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attr
   a.nonce = nonce;
   a.first = at.getRing("first", 0);
   // Element j reads stream blocks 2 (first + j) and 2 (first + j) + 1: they must not wrap.
-  const uint64_t n = static_cast<uint64_t>(alpha.shape[0]);
   if (a.first > (~uint64_t(0) >> 1) - n)
     throw KernelError(op + ": first + n must stay below 2^63 (first = " + std::to_string(a.first) + ", n = " + std::to_string(n) + ")");
   a.impl = parseAesImpl(at.getString("impl", "auto"));
