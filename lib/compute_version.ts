@@ -32,7 +32,10 @@
 //  13: server2 asks server0 to reserve anew the indices of compact recordings a passed load left
 //      (lib/serve/pool.ts, reservations.ts redeal): a new notice; and over far links a query
 //      under load takes the form 'compact-large' (lib/serve/gate_form.ts): a new announced value.
-export const COMPUTE_VERSION = 13;
+//  14: a folded product's keys are one many-payload DCF key per gate element (and group of at
+//      most 128 columns) instead of a two-payload key per cell (native/src/fss/dcf_many.cc,
+//      lib/protocol/fss/folded_product.ts): other key messages.
+export const COMPUTE_VERSION = 14;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -61,8 +61,14 @@ async function run(opts: tfe.ClusterOptions, x: number[], w: number[], m: number
 const computeMessages = (seen: Seen[]) => seen.filter((s) => [s.from, s.to].sort().join() === 'server0,server1' && !s.key.includes('fss.open') && !s.key.includes('fss.bit'));
 
 const FORMS = ['folded', 'compact-folded'] as const;
-/** What a folded product sends per cell: keys to both compute servers after a one-round gate, and three dealt words to server1. */
-const bytesPerCell = (form: (typeof FORMS)[number], fssBits: number) => (form === 'folded' ? 2 * 8 * dcfKeyWords(fssBits - 1, 2) : 0) + 3 * 8;
+/**
+ * What a folded product [m, n] x [n, k] sends: after a one-round gate, per gate element (m n) one
+ * key of one tree with 2k payloads (k <= 128) to both compute servers, (2 + 2k) words per level of
+ * its fssBits - 1 levels, 2 root words, a right-control word and 2k final words (dcf.h "Many
+ * payloads"); and three dealt words per cell to server1.
+ */
+const productBytes = (form: (typeof FORMS)[number], fssBits: number, m: number, n: number, k: number) =>
+  (form === 'folded' ? 2 * 8 * m * n * ((2 + 2 * k) * (fssBits - 1) + 3 + 2 * k) : 0) + 3 * 8 * m * n * k;
 
 const edgesOf = (n: number) => [0, U, -U, 1, -1, 100, -100, ...randomValues(n - 7, 8)];
 
@@ -75,7 +81,9 @@ for (const form of FORMS)
         const r = await run({ fssGate: form, fssBits }, x, w, m, n, k);
         t.deepEqual(r.out, reference(x, w, m, n, k), `[${m}, ${n}] x [${n}, ${k}]`);
         t.deepEqual(computeMessages(r.seen).map((s) => s.key), [], `[${m}, ${n}] x [${n}, ${k}]: nothing between server0 and server1 for the product`);
-        t.is(r.productBytes, m * n * k * bytesPerCell(form, fssBits), 'per cell: the keys (after a one-round gate) and three dealt words');
+        t.is(r.productBytes, productBytes(form, fssBits, m, n, k), 'one key per gate element (after a one-round gate) and three dealt words per cell');
+        // One tree for a gate element's k columns: under k two-payload keys from k >= 2 (about half at k = 10).
+        if (form === 'folded' && k >= 2) t.true(productBytes(form, fssBits, m, n, k) - 24 * m * n * k < 2 * 8 * m * n * k * dcfKeyWords(fssBits - 1, 2));
       }
     });
   }
@@ -153,14 +161,14 @@ test.serial("'folded' after a gate large enough to be compact: the product folds
     const r = await run({ fssGate: 'folded' }, x, w, m, n, k);
     t.deepEqual(r.out, reference(x, w, m, n, k));
     t.deepEqual(computeMessages(r.seen).map((s) => s.key), []);
-    t.is(r.productBytes, m * n * k * bytesPerCell('compact-folded', 64));
+    t.is(r.productBytes, productBytes('compact-folded', 64, m, n, k));
   } finally {
     FSS_STEPS.compactFrom = from;
   }
   // The same through the cluster's own threshold: the fold and the gate take it alike.
   const r = await run({ fssGate: 'folded', fssCompactFrom: n }, x, w, m, n, k);
   t.deepEqual(r.out, reference(x, w, m, n, k), 'fssCompactFrom: exact');
-  t.is(r.productBytes, m * n * k * bytesPerCell('compact-folded', 64), 'fssCompactFrom: folded as after a compact gate');
+  t.is(r.productBytes, productBytes('compact-folded', 64, m, n, k), 'fssCompactFrom: folded as after a compact gate');
 });
 
 test.serial("products past foldMaxCells, and every product under the other gate forms, keep their round and are exact", async (t) => {

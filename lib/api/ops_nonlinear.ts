@@ -95,7 +95,7 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
  */
 function foldedMatmul(c: Cluster, gate: FoldableGate, x: PrivateTensor, y: PrivateTensor, shape: readonly number[]): PrivateTensor {
   const [m, n] = x.shape, k = y.shape[1];
-  gate.folding.count(c.folds, gate, m * n * k);
+  gate.folding.count(c.folds, gate, m, n, k);
   const product = (p: Party, o: OpCtx, xs: Share, my: MaskedShare) => gate.folding.product(p, o, gate, xs, my, m, n, k);
   const shares = run(c, 'matmul', [x.shares, y.masked()], async (p, o, [xs, my]) =>
     truncated(p, o, await product(p, o, xs as Share, my as MaskedShare), shape),

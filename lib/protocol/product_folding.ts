@@ -39,8 +39,8 @@ export interface ProductFolding {
   gate(op: OpCtx, elements: number, kept: Map<PartyName, RingTensor[]>): FoldableGate;
   /** Whether x W, x [m, n] the gate's output (or a reshape of it) and W [n, k], folds (cells = m n k). */
   folds(gate: FoldableGate, cells: number): boolean;
-  /** Counts a fold of `cells` cells into a cluster's `counts`. */
-  count(counts: FoldCounts, gate: FoldableGate, cells: number): void;
+  /** Counts a fold of x [m, n] W [n, k] into a cluster's `counts` (cells = m n k). */
+  count(counts: FoldCounts, gate: FoldableGate, m: number, n: number, k: number): void;
   /** Shares of x W, not truncated (as a Beaver product's), with W in masked form; on server2, its dealing. */
   product(p: Party, op: OpCtx, gate: FoldableGate, x: RingTensor | null, w: MaskedShare, m: number, n: number, k: number): Promise<RingTensor | null>;
 }

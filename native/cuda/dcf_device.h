@@ -226,6 +226,117 @@ TFE_HD void dcfEvalElement(const AesRoundKeys* fk, const uint32_t* t0, int bits,
   }
 }
 
+// Value block q of seed s for its child on `side` (0 left, 1 right) in the many-payload DCF
+// (dcf.h "Many payloads"): H_Value (left) or H_Value2 (right) of s xor (0 || q).
+TFE_HD DcfBlock dcfManyValue(const AesRoundKeys* fk, const uint32_t* t0, uint64_t side, uint64_t q, DcfBlock s) {
+  return dcfHash(fk, side ? kDcfValue2 : kDcfValue, t0, DcfBlock{s.lo, s.hi ^ q});
+}
+TFE_HD uint64_t dcfWord(DcfBlock b, int which) { return which ? b.hi : b.lo; }
+
+// Both parties' many-payload keys for one element (dcf_many.cc's keygenBatch, one element): beta
+// holds its P payloads; k0 and k1 its dcfKeyWords(bits, P) words each, word w at k[w * stride].
+// The path's running values live in k0's final words until the end (they are written last), so a
+// thread needs no scratch of P words.
+TFE_HD void dcfKeygenManyElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, int P, uint64_t alpha, const uint64_t* beta,
+                                 DcfBlock s0, DcfBlock s1, uint64_t* k0, uint64_t* k1, int64_t stride) {
+  const uint64_t domain = dcfDomainMaskHd(bits);
+  k0[0] = s0.lo, k0[stride] = s0.hi;
+  k1[0] = s1.lo, k1[stride] = s1.hi;
+  DcfBlock s[2] = {s0, s1};
+  uint64_t t[2] = {0, 1}, tRight = 0;
+  const int fw = dcfFinalWordHd(bits, P, 0);
+  for (int p = 0; p < P; ++p) k0[(fw + p) * stride] = 0;  // valpha[p]
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int w = dcfLevelWordHd(level, P);
+    const uint64_t abit = (alpha & domain) >> shift & 1, am = dcfMaskOf(abit);
+    DcfBlock sKeep[2], sLose[2];
+    uint64_t tL[2], tR[2];
+    TFE_DCF_UNROLL
+    for (int b = 0; b < 2; ++b) {
+      const DcfBlock L = dcfHash(fk, kDcfLeft, t0, s[b]), R = dcfHash(fk, kDcfRight, t0, s[b]);
+      tL[b] = L.lo & 1, tR[b] = R.lo & 1;
+      const DcfBlock sL{L.lo & ~uint64_t(1), L.hi}, sR{R.lo & ~uint64_t(1), R.hi};
+      sKeep[b] = dcfSelect(am, sL, sR);
+      sLose[b] = dcfSelect(am, sR, sL);
+    }
+    const DcfBlock sCW{sLose[0].lo ^ sLose[1].lo, sLose[0].hi ^ sLose[1].hi};
+    const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
+    const uint64_t t1 = t[1];
+    k0[w * stride] = k1[w * stride] = sCW.lo | tCWL;
+    k0[(w + 1) * stride] = k1[(w + 1) * stride] = sCW.hi;
+    for (int q = 0; 2 * q < P; ++q) {
+      DcfBlock VL[2], VR[2];
+      TFE_DCF_UNROLL
+      for (int b = 0; b < 2; ++b) VL[b] = dcfManyValue(fk, t0, 0, q, s[b]), VR[b] = dcfManyValue(fk, t0, 1, q, s[b]);
+      for (int p = 2 * q; p < P && p < 2 * q + 2; ++p) {
+        const int h = p & 1;
+        const uint64_t vKeep0 = dcfSelect(am, dcfWord(VL[0], h), dcfWord(VR[0], h));
+        const uint64_t vKeep1 = dcfSelect(am, dcfWord(VL[1], h), dcfWord(VR[1], h));
+        const uint64_t vLose0 = dcfSelect(am, dcfWord(VR[0], h), dcfWord(VL[0], h));
+        const uint64_t vLose1 = dcfSelect(am, dcfWord(VR[1], h), dcfWord(VL[1], h));
+        const uint64_t va = k0[(fw + p) * stride];
+        uint64_t vcw = dcfSignBy(t1, vLose1 - vLose0 - va);
+        vcw += dcfSignBy(t1, beta[p]) & am;
+        k0[(fw + p) * stride] = va - vKeep1 + vKeep0 + dcfSignBy(t1, vcw);
+        k0[(w + 2 + p) * stride] = k1[(w + 2 + p) * stride] = vcw;
+      }
+    }
+    tRight |= tCWR << level;
+    const uint64_t tCWKeep = dcfSelect(am, tCWL, tCWR);
+    TFE_DCF_UNROLL
+    for (int b = 0; b < 2; ++b) {
+      const uint64_t tm = dcfMaskOf(t[b]);
+      s[b] = DcfBlock{sKeep[b].lo ^ (sCW.lo & tm), sKeep[b].hi ^ (sCW.hi & tm)};
+      t[b] = dcfSelect(am, tL[b], tR[b]) ^ (t[b] & tCWKeep);
+    }
+  }
+  const int rc = dcfRightControlWordHd(bits, P);
+  k0[rc * stride] = k1[rc * stride] = tRight;
+  // Convert_0 = the seed's hi word; Convert_p = word (p - 1) mod 2 of H_Value2(s xor (0 || (p - 1) / 2)).
+  k0[fw * stride] = k1[fw * stride] = dcfSignBy(t[1], s[1].hi - s[0].hi - k0[fw * stride]);
+  for (int q = 0; 2 * q + 1 < P; ++q) {
+    const DcfBlock c0 = dcfManyValue(fk, t0, 1, q, s[0]), c1 = dcfManyValue(fk, t0, 1, q, s[1]);
+    for (int p = 2 * q + 1; p < P && p < 2 * q + 3; ++p) {
+      const int h = (p - 1) & 1, f = fw + p;
+      k0[f * stride] = k1[f * stride] = dcfSignBy(t[1], dcfWord(c1, h) - dcfWord(c0, h) - k0[f * stride]);
+    }
+  }
+}
+
+// One party's shares y[0..P) of a many-payload key at public x (dcf_many.cc's evalBatch, one element).
+TFE_HD void dcfEvalManyElement(const AesRoundKeys* fk, const uint32_t* t0, int bits, int P, uint64_t party, const uint64_t* k,
+                               int64_t stride, uint64_t x, uint64_t* y) {
+  x &= dcfDomainMaskHd(bits);
+  DcfBlock s{k[0], k[stride]};
+  uint64_t t = party;
+  for (int p = 0; p < P; ++p) y[p] = 0;
+  const uint64_t tRightWord = k[dcfRightControlWordHd(bits, P) * stride];
+  for (int level = 0; level < bits; ++level) {
+    const int shift = bits - 1 - level;
+    const int w = dcfLevelWordHd(level, P);
+    const uint64_t dir = x >> shift & 1, tm = dcfMaskOf(t);
+    for (int q = 0; 2 * q < P; ++q) {
+      const DcfBlock V = dcfManyValue(fk, t0, dir, q, s);
+      for (int p = 2 * q; p < P && p < 2 * q + 2; ++p) y[p] += dcfWord(V, p & 1) + (k[(w + 2 + p) * stride] & tm);
+    }
+    const DcfBlock child = dcfHash(fk, dir ? kDcfRight : kDcfLeft, t0, s);
+    const uint64_t tcw = dir ? (tRightWord >> level & 1) : (k[w * stride] & 1);
+    const uint64_t cwLo = (k[w * stride] & ~uint64_t(1)) | tcw, cwHi = k[(w + 1) * stride];
+    const DcfBlock c{child.lo ^ (cwLo & tm), child.hi ^ (cwHi & tm)};
+    t = c.lo & 1;
+    s = DcfBlock{c.lo & ~uint64_t(1), c.hi};
+  }
+  const uint64_t pm = dcfMaskOf(party), tm = dcfMaskOf(t);
+  const int fw = dcfFinalWordHd(bits, P, 0);
+  y[0] += s.hi + (k[fw * stride] & tm);
+  for (int q = 0; 2 * q + 1 < P; ++q) {
+    const DcfBlock V = dcfManyValue(fk, t0, 1, q, s);
+    for (int p = 2 * q + 1; p < P && p < 2 * q + 3; ++p) y[p] += dcfWord(V, (p - 1) & 1) + (k[(fw + p) * stride] & tm);
+  }
+  for (int p = 0; p < P; ++p) y[p] = (y[p] ^ pm) - pm;  // party 1's share is negated
+}
+
 // The one-bit DCF (fss/dcf_bit.h) for one element: both parties' keys from the drawn root blocks
 // d0, d1 (dcfRootSeeds) and the offset bit w (word w of a key at k[w * stride], dcf.h "Tiles"),
 // the per-level and leaf steps being dcf_bit.h's own

@@ -82,6 +82,34 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// The many-payload DCF (dcf.h "Many payloads"): beta and y are [n, P] row-major; a thread's row.
+__global__ void __launch_bounds__(kThreads)
+    dcfKeygenManyKernel(DcfFixedKeys fk, AesRoundKeys prg, uint64_t nonce, uint64_t first, int bits, int P, int64_t n,
+                        const uint64_t* __restrict__ alpha, const uint64_t* __restrict__ beta, uint64_t* __restrict__ key0,
+                        uint64_t* __restrict__ key1) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
+  loadTables(fk, &prg, t0, keys);
+  const int64_t K = dcfKeyWordsHd(bits, P);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    DcfBlock s0, s1;
+    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &s0, &s1);
+    const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+    dcfKeygenManyElement(keys, t0, bits, P, alpha[j], beta + j * P, s0, s1, key0 + at, key1 + at, stride);
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    dcfEvalManyKernel(DcfFixedKeys fk, int bits, int P, uint64_t party, int64_t n, const uint64_t* __restrict__ key,
+                      const uint64_t* __restrict__ x, uint64_t* __restrict__ y) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys];
+  loadTables(fk, nullptr, t0, keys);
+  const int64_t K = dcfKeyWordsHd(bits, P);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
+    dcfEvalManyElement(keys, t0, bits, P, party, key + dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j), x[j], y + j * P);
+}
+
 __global__ void firstNonBitKernel(const uint64_t* v, int64_t n, unsigned long long* bad) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     if (v[i] > 1) atomicMin(bad, static_cast<unsigned long long>(i));
@@ -196,12 +224,45 @@ Outputs dcfBitEval(const Inputs& in, const Attrs& at) {
   return {y};
 }
 
+// Inputs alpha [n], beta [n, P]; outputs key0, key1 [n, dcfKeyWords(bits, P)].
+Outputs dcfKeygenMany(const Inputs& in, const Attrs& at) {
+  const fss::DcfKeygenArgs a = fss::parseDcfKeygenMany("DcfKeygenMany", in, at);
+  const int64_t n = in[0].shape[0];
+  const int P = static_cast<int>(in[1].shape[1]);
+  const int64_t K = fss::dcfKeyWords(a.bits, P);
+  Tensor key0 = allocDevice({n, K}, DType::Ring64), key1 = allocDevice({n, K}, DType::Ring64);
+  if (n == 0) return {key0, key1};
+  for (const Tensor& t : in) useOnCurrentStream(t);
+  dcfKeygenManyKernel<<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), toRoundKeys(a.prgKey), a.nonce, a.first, a.bits, P, n,
+                                                                              devPtr<uint64_t>(in[0]), devPtr<uint64_t>(in[1]),
+                                                                              devPtr<uint64_t>(key0), devPtr<uint64_t>(key1));
+  TFE_CUDA_LAUNCHED();
+  return {key0, key1};
+}
+
+// Inputs key [n, dcfKeyWords(bits, P)], x [n]; attribute payloads = P; output y [n, P].
+Outputs dcfEvalMany(const Inputs& in, const Attrs& at) {
+  int P = 0;
+  const fss::DcfEvalArgs a = fss::parseDcfEvalMany("DcfEvalMany", in, at, &P);
+  const int64_t n = in[1].shape[0];
+  Tensor y = allocDevice({n, P}, DType::Ring64);
+  if (n == 0) return {y};
+  useOnCurrentStream(in[0]);
+  useOnCurrentStream(in[1]);
+  dcfEvalManyKernel<<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), a.bits, P, a.party, n, devPtr<uint64_t>(in[0]),
+                                                                            devPtr<uint64_t>(in[1]), devPtr<uint64_t>(y));
+  TFE_CUDA_LAUNCHED();
+  return {y};
+}
+
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen", 2, dcfKeygen<1>);
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen2", 3, dcfKeygen<2>);
 TFE_REGISTER_CUDA_KERNEL("DcfEval", 2, dcfEval<1>);
 TFE_REGISTER_CUDA_KERNEL("DcfEval2", 2, dcfEval<2>);
 TFE_REGISTER_CUDA_KERNEL("DcfBitKeygen", 2, dcfBitKeygen);
 TFE_REGISTER_CUDA_KERNEL("DcfBitEval", 2, dcfBitEval);
+TFE_REGISTER_CUDA_KERNEL("DcfKeygenMany", 2, dcfKeygenMany);
+TFE_REGISTER_CUDA_KERNEL("DcfEvalMany", 2, dcfEvalMany);
 
 }  // namespace
 }  // namespace cuda

@@ -7,10 +7,9 @@ import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx } from '../party';
 import type { FoldableGate, FoldCounts, ProductFolding } from '../product_folding';
 import type { FssGate } from '../protocols';
-import { dcfKeyWords } from '../../ops/fss';
 import { fssReluKeepingOpened } from './drelu';
 import { gateBits } from './gate_common';
-import { fssFoldedProduct } from './folded_product';
+import { foldedKeyWords, fssFoldedProduct } from './folded_product';
 import { foldsGates, foldsProduct, takesCompactForm } from './steps';
 
 /**
@@ -49,11 +48,11 @@ function makeFolding(form: FssGate, fssBits: number, compactFrom: number | undef
       compact: takesCompactForm(form, elements, compactFrom),
     }),
     folds: (_gate, cells) => foldsProduct(form, cells),
-    count: (counts: FoldCounts, gate, cells) => {
+    count: (counts: FoldCounts, gate, m, n, k) => {
       counts.products++;
-      counts.cells += cells;
+      counts.cells += m * n * k;
       const g = gate as FssFoldableGate;
-      if (!g.compact) counts.keyBytes += cells * 8 * dcfKeyWords(g.low, 2);
+      if (!g.compact) counts.keyBytes += 8 * foldedKeyWords(m * n, k, g.low);
     },
     product: (p, op, gate, x, w, m, n, k) =>
       fssFoldedProduct(p, op, { opId: gate.opId, low: (gate as FssFoldableGate).low, compact: (gate as FssFoldableGate).compact, opened: gate.kept.get(p.name) ?? null }, x, w, m, n, k),

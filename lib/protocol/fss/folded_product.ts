@@ -2,8 +2,8 @@
 // docs/fss.md "Folded products"): relu(a) W with no round of its own, because the gate's dealer
 // also knows W's mask: after a one-round gate it deals keys that carry it, after a compact gate
 // (whose opened masked bit makes DReLU public up to a dealt mask) only products of the masks.
-import { add, matmul, mul, reduceSum, reshape, scalarSub, sub } from '../../ops';
-import { dcfEval2, dcfKeygen2, dcfKeyWords } from '../../ops/fss';
+import { add, concat, matmul, mul, pad, reduceSum, reshape, scalarSub, slice, sub } from '../../ops';
+import { DCF_MAX_PAYLOADS, dcfEvalMany, dcfKeygenMany, dcfKeyWords } from '../../ops/fss';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { nonceFor } from '../correlated';
 import { deal, ringPrg } from '../dealer';
@@ -29,6 +29,22 @@ export interface OpenedGate {
 }
 
 /**
+ * How a folded product's keys are cut: each gate element's k columns in `groups` groups of
+ * `columns` (the last padded with zero payloads), one many-payload DCF key per gate element and
+ * group carrying its columns' two payloads each (2 * columns <= DCF_MAX_PAYLOADS).
+ */
+export function foldedKeyGroups(k: number): { groups: number; columns: number } {
+  const groups = Math.ceil(k / (DCF_MAX_PAYLOADS / 2));
+  return { groups, columns: Math.ceil(k / groups) };
+}
+
+/** uint64 words of one compute server's keys for a product of `elements` gate elements (m n) by k columns, at `low` bits. */
+export function foldedKeyWords(elements: number, k: number, low: number): number {
+  const { groups, columns } = foldedKeyGroups(k);
+  return elements * groups * dcfKeyWords(low, 2 * columns);
+}
+
+/**
  * Shares of x W for x = relu(a) [m, n], the output of the one-round relu gate `gate`, and a private
  * W [n, k] in masked form (W = B + beta: beta public to server0 and server1, B shared between them
  * and known to server2, which deals every mask). No message between server0 and server1. Not
@@ -41,11 +57,12 @@ export interface OpenedGate {
  * d = (1 - A) - (1 - 2A) z and z P = b P + (1 - 2b) [x^_low < r_low] P, so
  *   d P = (1 - A) P - (1 - 2A) (b P + e),  e the DCF evaluation with payload (1 - 2b) P.
  * Offline, server2 (r and b = MSB(r) of the gate from its own seed, B from the seeds):
- * 1. for each row of x, i and j, a two-payload DCF key on the gate's low bits, threshold r_i,
- *    payloads (1 - 2b_i) B_ij and (1 - 2b_i) r_i B_ij: m n k keys, k per gate element;
+ * 1. for each row of x and gate element i, one many-payload DCF key (dcf.h "Many payloads": one
+ *    tree) on the gate's low bits, threshold r_i, payloads (1 - 2b_i) B_ij and (1 - 2b_i) r_i B_ij
+ *    for every column j (in groups of at most 128 columns: foldedKeyGroups): m n keys;
  * 2. deals shares of r_i B_ij, b_i B_ij and b_i r_i B_ij.
  * Online, server0 and server1 (nothing sent):
- * 3. evaluate the keys at x^_i, A = MSB(x^);
+ * 3. evaluate the keys at x^_i (one walk per gate element and group), A = MSB(x^);
  * 4. (x B)_j = sum_i (1 - A_i) (x^_i B_ij - (r B)_ij) - (1 - 2A_i) (x^_i ((b B)_ij + e1) - (b r B)_ij - e2),
  *    with their shares of B (W's mask) and of the dealt products;
  * 5. add x beta (x their relu shares, beta public).
@@ -53,15 +70,19 @@ export interface OpenedGate {
  * gate's: they hide r, b and B) and shares of r B, b B and b r B (server0's from s02; server1's
  * corrections against s02 it lacks: uniform); nothing online. server2 nothing. Keys made with
  * the same threshold r_i as the gate's own are independent keys (their own PRG stream), each
- * simulated without r.
+ * simulated without r; a many-payload key is one DCF key whose output group is Z_2^64 to the P,
+ * pseudorandom on its own like any other (the payloads only enter masked correction words).
  */
 export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x: RingTensor | null, w: MaskedShare, m: number, n: number, k: number): Promise<RingTensor | null> {
   if (gate.compact) return compactFoldedProduct(p, op, gate, x, w, m, n, k);
   const cells = m * n * k;
   const cube = [m, n, k];
   const low = gate.low;
-  const words = dcfKeyWords(low, 2);
-  const parts = keyChunks(cells, words);
+  // Keys per gate element and column group: units [m, n, groups], payloads [2, columns] each.
+  const { groups, columns } = foldedKeyGroups(k);
+  const units = m * n * groups, padded = groups * columns, P = 2 * columns;
+  const words = dcfKeyWords(low, P);
+  const parts = keyChunks(units, words);
   const dealRing = (slot: number, v: RingTensor | null) => deal(p, op, 'fss.deal', slot, v, ringPrg([cells]), sub, [cells]);
   const held = new Held();
   try {
@@ -74,16 +95,19 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
       const w3 = await held.keep(reshape(mask, [1, n, k]));
       const rB = await held.keep(mul(r3, w3));
       const [bB, brB, p1, p2] = await Promise.all([mul(b3, w3), mul(b3, rB), mul(beta3, w3), mul(beta3, rB)].map((t) => held.keep(t)));
-      const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(k), [1, 1, k]));
-      const alpha = await held.keep(add(r3, zeros));
+      const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(groups), [1, 1, groups]));
+      const alpha = await held.keep(reshape(await held.keep(add(r3, zeros)), [units])); // r_i per group
+      // Payload rows [units, P]: per unit its columns' (1 - 2b) B, then their (1 - 2b) r B.
+      const grouped = async (t: RingTensor) => held.keep(reshape(padded > k ? await held.keep(pad(t, [[0, 0], [0, 0], [0, padded - k]])) : t, [m, n, groups, 1, columns]));
+      const beta = await held.keep(reshape(await held.keep(concat([await grouped(p1), await grouped(p2)], 3)), [units, P]));
       const flat = (t: RingTensor) => held.keep(reshape(t, [cells]));
-      const [rBf, bBf, brBf, alphaf, p1f, p2f] = await Promise.all([rB, bB, brB, alpha, p1, p2].map(flat));
+      const [rBf, bBf, brBf] = await Promise.all([rB, bB, brB].map(flat));
       const dealt = Promise.all([dealRing(90, rBf), dealRing(91, bBf), dealRing(92, brBf)]);
       dealt.catch(() => undefined);
       await dealKeys(p, op, parts, async (chunk) => {
-        const cuts = await Promise.all([alphaf, p1f, p2f].map((t) => part(t, parts.length, chunk)));
+        const cuts = await Promise.all([alpha, beta].map((t) => part(t, parts.length, chunk)));
         try {
-          return await dcfKeygen2(cuts[0], cuts[1], cuts[2], { bits: low, seed: p.crypto!.ownSeed(p), nonce: nonceFor(op.id, 81), first: chunk[0] });
+          return await dcfKeygenMany(cuts[0], cuts[1], { bits: low, seed: p.crypto!.ownSeed(p), nonce: nonceFor(op.id, 81), first: chunk[0] });
         } finally {
           if (parts.length > 1) for (const t of cuts) t.dispose();
         }
@@ -96,15 +120,20 @@ export async function fssFoldedProduct(p: Party, op: OpCtx, gate: OpenedGate, x:
     const j = p.role as 0 | 1;
     const [rB, bB, brB] = await Promise.all([dealRing(90, null), dealRing(91, null), dealRing(92, null)].map((t) => held.keep(t)));
     const xh3 = await held.keep(reshape(gate.opened[0], [m, n, 1]));
-    const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(k), [1, 1, k]));
-    const xRep = await held.keep(add(xh3, zeros));
-    const xRepFlat = await held.keep(reshape(xRep, [cells]));
-    // Step 3, chunk by chunk as the keys arrive (both payloads from one walk of each tree).
-    const [e1, e2] = await evalKeys(p, op, parts, words, 2, xRepFlat, (key, xc) => dcfEval2(key, xc, { bits: low, party: j }));
-    await Promise.all([held.keep(e1), held.keep(e2)]);
+    const zeros = await held.keep(RingTensor.fromBigUint64Array(new BigUint64Array(groups), [1, 1, groups]));
+    const xRep = await held.keep(reshape(await held.keep(add(xh3, zeros)), [units]));
+    // Step 3, chunk by chunk as the keys arrive (every column's two payloads from one walk per unit).
+    const [y] = await evalKeys(p, op, parts, words, 1, xRep, async (key, xc) => [await dcfEvalMany(key, xc, { bits: low, party: j, payloads: P })]);
+    const y5 = await held.keep(reshape(await held.keep(y), [m, n, groups, 2, columns]));
+    // Payload h (0: (1 - 2b) B, 1: (1 - 2b) r B) of every column, [m, n, k].
+    const payload = async (h: number) => {
+      const cut = await held.keep(reshape(await held.keep(slice(y5, [0, 0, 0, h, 0], [m, n, groups, 1, columns])), [m, n, padded]));
+      return padded > k ? held.keep(slice(cut, [0, 0, 0], [m, n, k])) : cut;
+    };
+    const [e13, e23] = [await payload(0), await payload(1)];
     // Step 4.
     const cubeOf = (t: RingTensor | null) => held.keep(reshape(t!, cube));
-    const [rB3, bB3, brB3, e13, e23] = await Promise.all([rB, bB, brB, e1, e2].map(cubeOf));
+    const [rB3, bB3, brB3] = await Promise.all([rB, bB, brB].map(cubeOf));
     const a3 = await held.keep(bitOf(xh3, low));
     const notA = await held.keep(scalarSub(1n, a3)); // 1 - A
     const sign = await held.keep(oneMinusTwice(a3)); // 1 - 2A

@@ -15,9 +15,9 @@ export function keyChunks(n: number, words: number): [number, number][] {
   return out;
 }
 
-/** Elements [lo, lo + len) of t (t itself when there is one chunk). */
+/** Elements (rows, for a tensor of rank > 1) [lo, lo + len) of t (t itself when there is one chunk). */
 export async function part(t: RingTensor, chunks: number, [lo, len]: [number, number]): Promise<RingTensor> {
-  return chunks === 1 ? t : slice(t, [lo], [len]);
+  return chunks === 1 ? t : slice(t, [lo, ...t.shape.slice(1).map(() => 0)], [len, ...t.shape.slice(1).map(() => -1)]);
 }
 
 /**
@@ -53,7 +53,7 @@ export async function dealKeys(p: Party, op: OpCtx, parts: [number, number][], m
 
 /**
  * server0 and server1: `evaluate(key, x)` on each chunk's keys [length, words] as they arrive,
- * with the chunk's elements of x, joined into [n] per output.
+ * with the chunk's elements of x, joined along the first axis per output ([n], or [n, P]).
  */
 export async function evalKeys(p: Party, op: OpCtx, parts: [number, number][], words: number, outputs: number, x: RingTensor, evaluate: (key: RingTensor, x: RingTensor) => Promise<RingTensor[]>): Promise<RingTensor[]> {
   const outs: RingTensor[][] = Array.from({ length: outputs }, () => []);

@@ -1,5 +1,5 @@
 // Harness cases for the DCF kernels (fss_dcf.cu): keys and shares bit for bit against the CPU
-// kernels for every domain size class, both payload counts and the one-bit DCF, stream offsets up to the largest
+// kernels for every domain size class, both payload counts, many payloads (DcfKeygenMany) and the one-bit DCF, stream offsets up to the largest
 // allowed and sizes around the 256-thread block; bad inputs refused with the CPU's messages. And
 // the DCF benchmark (--bench): keygen and eval throughput on the GPU beside the CPU kernels'.
 #include <algorithm>
@@ -120,6 +120,32 @@ TFE_CUDA_CASE(dcf_large) {
     Outputs keys = findKernel(keygenName(P), KernelDevice::Host)->fn(in, at);
     if (!compareKernel(evalName(P), {keys[1], xNear(in[0])}, evalAttrs(63, 1))) return false;
   }
+  return true;
+}
+
+// The many-payload DCF (DcfKeygenMany / DcfEvalMany): P payloads per element, beta and the
+// shares [n, P]; keys and shares bit for bit against the CPU's, up to the most payloads.
+TFE_CUDA_CASE(dcf_many_keygen_eval) {
+  for (int bits : {1, 48, 64})
+    for (int P : {1, 3, 20, fss::kDcfMaxPayloads})
+      for (int64_t n : {int64_t(0), int64_t(1), int64_t(257), int64_t(P > 20 ? 300 : 5003)}) {
+        Inputs in = {randomHost({n}, DType::Ring64), randomHost({n, P}, DType::Ring64)};
+        Attrs at = keygenAttrs(bits, nextRandom() >> 20);
+        if (!compareKernel("DcfKeygenMany", in, at)) {
+          std::printf("  (bits %d, P %d, n %lld)\n", bits, P, (long long)n);
+          return false;
+        }
+        Outputs keys = findKernel("DcfKeygenMany", KernelDevice::Host)->fn(in, at);
+        Tensor x = xNear(in[0]);
+        for (int64_t party = 0; party < 2; ++party) {
+          Attrs ea = evalAttrs(bits, party);
+          ea.set("payloads", int64_t(P));
+          if (!compareKernel("DcfEvalMany", {keys[party], x}, ea)) {
+            std::printf("  (bits %d, P %d, n %lld, party %lld)\n", bits, P, (long long)n, (long long)party);
+            return false;
+          }
+        }
+      }
   return true;
 }
 
