@@ -9,6 +9,7 @@ import { randomFillSync } from 'node:crypto';
 
 import { conv2d, type ConvImpl, cpuInfo, matmul, type MatMulImpl, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
 import { benchDcf } from './lib/dcf_bench';
+import { benchFoldKeys } from './lib/dcf_many_bench';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
 import { machineInfo } from './lib/machine';
@@ -188,6 +189,15 @@ async function main(): Promise<void> {
   rows.push({ kernel: 'dcfBitKeygen (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitKeygen.bestMs, medianMs: dcf.bitKeygen.medianMs, runs: dcf.bitKeygen.runs, rate: `${(perS(dcf.bitKeygen) / 1e6).toFixed(2)} M keys/s` });
   rows.push({ kernel: 'dcfBitEval (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitEvaluation.bestMs, medianMs: dcf.bitEvaluation.medianMs, runs: dcf.bitEvaluation.runs, rate: `${(perS(dcf.bitEvaluation) / 1e6).toFixed(2)} M evals/s` });
 
+  // A folded product's keys (network C's head, 500 gate elements x 10 columns): one tree per gate element against a key per cell.
+  const fold = await benchFoldKeys(500, 10, threads, note);
+  const cellsPerS = (t: Timing) => sig(((fold.elements * fold.k) / t.bestMs) * 1e3);
+  const foldShape = `${fold.elements} x ${fold.k} cells, 48 bits`;
+  for (const [name, f] of [['dcfKeygenMany, a key per gate element', fold.many], ['dcfKeygen2, a key per cell', fold.perCell]] as const)
+    rows.push({ kernel: `folded ${name} (1 thread)`, shape: `${foldShape}, ${(f.keyBytes / fold.elements / fold.k).toFixed(0)} B/cell`, bestMs: f.keygen.bestMs, medianMs: f.keygen.medianMs, runs: f.keygen.runs, rate: `${(cellsPerS(f.keygen) / 1e6).toFixed(2)} M cells/s` });
+  for (const [name, f] of [['dcfEvalMany', fold.many], ['dcfEval2', fold.perCell]] as const)
+    rows.push({ kernel: `folded ${name} (1 thread)`, shape: foldShape, bestMs: f.evaluation.bestMs, medianMs: f.evaluation.medianMs, runs: f.evaluation.runs, rate: `${(cellsPerS(f.evaluation) / 1e6).toFixed(2)} M cells/s` });
+
   // External references last, while no native kernel is running in this process.
   const dgemm = runDgemm(threads, 1024, 10, cpuInfo().cpuFeatures);
   let dgemmGmacs: number | null = null;
@@ -233,6 +243,9 @@ async function main(): Promise<void> {
     dcf_eval2_per_s: perS(dcf.evaluation),
     dcf_bit_keygen_per_s: perS(dcf.bitKeygen),
     dcf_bit_eval_per_s: perS(dcf.bitEvaluation),
+    fold_key_bytes_many_vs_per_cell: sig(fold.many.keyBytes / fold.perCell.keyBytes),
+    fold_keygen_many_vs_per_cell: sig(fold.many.keygen.bestMs / fold.perCell.keygen.bestMs),
+    fold_eval_many_vs_per_cell: sig(fold.many.evaluation.bestMs / fold.perCell.evaluation.bestMs),
     vs_copy: vsCopy,
     notes,
   };

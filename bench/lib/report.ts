@@ -35,6 +35,10 @@ export interface BenchResult {
   dcf_eval2_per_s: number;
   dcf_bit_keygen_per_s: number;
   dcf_bit_eval_per_s: number;
+  /** A folded product's keys (C's head, 500 x 10 cells, 48 bits): one many-payload key per gate element over a two-payload key per cell: key bytes, keygen time and eval time. */
+  fold_key_bytes_many_vs_per_cell: number;
+  fold_keygen_many_vs_per_cell: number;
+  fold_eval_many_vs_per_cell: number;
   /**
    * The memory-bound shapes against moving their bytes: the kernel's best time over the best time
    * of copying its inputs' bytes (warm) and its output's bytes into a fresh buffer (as the kernel
