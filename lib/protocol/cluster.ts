@@ -34,7 +34,7 @@ export interface ClusterOptions {
    * Under 'fss', the form of the sign and ReLU gates: 'auto' (default: one round for gates under
    * 16384 elements, the compact form for larger ones), 'one-round', 'compact', 'folded' ('auto',
    * with a product by a weight right after a one-round relu folded into that relu's keys: one round
-   * fewer for k keys more per relu element) or 'compact-folded' ('compact', with such a product
+   * fewer for a key with 2k payloads more per relu element) or 'compact-folded' ('compact', with such a product
    * folded into the compact relu before it with no keys; docs/fss.md "Folded products").
    */
   fssGate?: FssGate;

@@ -129,9 +129,10 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     return 0;
   };
   // Under the folding gate forms a product may fold into the relu before it while its cells (the
-  // batch's) are at most FSS_STEPS.foldMaxCells: a two-payload key per cell after a one-round
-  // gate, three dealt words after a compact one, each with its temporaries; counted wherever the
-  // product could fold, on the high side (the walk does not check that a relu precedes it).
+  // batch's) are at most FSS_STEPS.foldMaxCells: after a one-round gate a two-payload key's worth
+  // per cell (the many-payload keys folded_product.ts deals are about half that) with the
+  // evaluation's temporaries, three dealt words after a compact one; counted wherever the product
+  // could fold, on the high side (the walk does not check that a relu precedes it).
   const folded = (cells: number, gateElements: number): number => {
     const form = m.fssGate ?? 'auto';
     if (m.protocol !== 'fss' || !foldsProduct(form, cells * batch)) return 0;
