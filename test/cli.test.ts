@@ -100,8 +100,9 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     // Under 'folded', deploy says which products fold: sig's last Dense (8 relu elements x 3
     // columns), cnn's (2 x 4, through its Flatten), none of a linear model's.
     const sigFolded = JSON.parse(await run(['deploy', '--model', sigFile, '--name', 'sig-folded', '--protocol', 'fss', '--fss-gate', 'folded', '--json']));
-    // Keys of 197 words: the relu after a Dense layer compares 48 bits (lib/api/bounds.ts), 257 at 64.
-    t.like(sigFolded, { deployed: 'sig-folded', fssGate: 'folded', folds: { products: 1, cells: 24, keyBytes: 24 * 8 * 197, dealtBytes: 24 * 3 * 8 } });
+    // One key per relu element carrying 2 x 3 payloads: the relu after a Dense layer compares 48
+    // bits (lib/api/bounds.ts), (2 + 6) words per level, 2 root words, a control word and 6 final words.
+    t.like(sigFolded, { deployed: 'sig-folded', fssGate: 'folded', folds: { products: 1, cells: 24, keyBytes: 8 * 8 * ((2 + 6) * 48 + 3 + 6), dealtBytes: 24 * 3 * 8 } });
     const sigCompact = JSON.parse(await run(['deploy', '--model', sigFile, '--name', 'sig-compact-folded', '--protocol', 'fss', '--fss-gate', 'compact-folded', '--json']));
     t.like(sigCompact, { fssGate: 'compact-folded', folds: { products: 1, cells: 24, keyBytes: 0, dealtBytes: 24 * 3 * 8 } });
     t.regex(await run(['deploy', '--model', cnnFile, '--name', 'cnn-folded', '--protocol', 'fss', '--fss-gate', 'folded']), /\n  folded: 1 product folds into the relu before it in a batch-1 query, one round fewer each \(8 cells: 0\.0 MiB more keys per query and compute server, 0\.0 MiB more dealt to server1 per query\)/);

@@ -25,8 +25,9 @@ import type { FssGate } from '../protocols';
  * `foldMaxCells`: under the folding gate forms, a product relu(a) W is folded into the gate
  * before it (folded_product.ts) only while its cells (gate elements times W's columns) are at most
  * this many: a batch-1 classifier head (A's last product is 1280 cells, C's 5000); a larger
- * product (a wide layer, a batch) keeps its round. After a one-round gate a cell is a two-payload
- * key (2056 bytes at the full width: 16 MiB per compute server at the limit), after a compact gate
+ * product (a wide layer, a batch) keeps its round. After a one-round gate a cell costs two payload
+ * words per level of its gate element's many-payload key (about 1 KB at the full width for k >= 10
+ * columns, 2056 bytes at k = 1: 8 to 16 MiB per compute server at the limit), after a compact gate
  * three dealt words (24 bytes to server1). The compact fold is cheap enough for a higher limit,
  * but folding A's middle product (16384 cells, 393 KB) made A's queries back to back 17% slower
  * under 'compact-folded' (bench/RESULTS.md, "Folded products"), which is the form for deployments
