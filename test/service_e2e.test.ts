@@ -115,9 +115,11 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   // against 197 words to each compute server, the rest alike.
   t.is(runs['one-round'].offline - runs.compact.offline, 2 * 16 * 8 * (197 - 87));
   t.is(runs.folded.rounds, runs['one-round'].rounds - 1, 'the last product folded into the last relu: one round fewer');
-  // 16 x 10 cells: a 197-word key each (the relu's width) to both compute servers and three dealt
-  // words to server1, instead of the last product's triple correction (10 words to server1).
-  t.is(runs.folded.offline - runs['one-round'].offline, 2 * 160 * 8 * 197 + 160 * 3 * 8 - 10 * 8);
+  // 16 x 10 cells: per relu element one key of one tree with 20 payloads at the relu's 48 bits
+  // ((2 + 20) words per level, 2 root words, a control word, 20 final words) to both compute
+  // servers, and three dealt words per cell to server1, instead of the last product's triple
+  // correction (10 words to server1).
+  t.is(runs.folded.offline - runs['one-round'].offline, 2 * 16 * 8 * ((2 + 20) * 48 + 3 + 20) + 160 * 3 * 8 - 10 * 8);
   t.is(runs['compact-folded'].rounds, runs.compact.rounds - 1, 'after a compact gate too');
   // No keys: three dealt words per cell to server1, instead of the triple correction.
   t.is(runs['compact-folded'].offline - runs.compact.offline, 160 * 3 * 8 - 10 * 8);

@@ -55,7 +55,10 @@ DcfEvalArgs parseDcfEvalMany(const std::string& op, const Inputs& in, const Attr
 namespace {
 
 constexpr int kBatch = 32;
-static_assert(kBatch % kDcfTile == 0, "a batch is whole key tiles");
+// An evaluation splits its batch by the child each element takes, and the VAES hash takes
+// sixteen seeds at a time: a larger batch keeps both sides' passes mostly in full groups.
+constexpr int kEvalBatch = 128;
+static_assert(kBatch % kDcfTile == 0 && kEvalBatch % kDcfTile == 0, "a batch is whole key tiles");
 
 inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
 inline Block select(uint64_t m, Block a, Block b) { return Block{(a.lo & ~m) | (b.lo & m), (a.hi & ~m) | (b.hi & m)}; }
@@ -79,11 +82,11 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
   // Party 0's seed of element e at 2e, party 1's at 2e + 1 (the PRG stream's order).
   Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch], tmp[2 * kBatch];
   Block sKeep[2 * kBatch], sCW[kBatch];
-  // Every value block of a level, both parties' seeds: block q of seed j at j * blocks + q.
+  // Every value block of a level, both parties' seeds: block q of seed j at q * 2 count + j.
   const size_t all = static_cast<size_t>(2 * count) * blocks;
-  thread_local std::vector<Block> tweaked, VL, VR;
-  tweaked.resize(all), VL.resize(all), VR.resize(all);
-  Block *tw = tweaked.data(), *vl = VL.data(), *vr = VR.data();  // one TLS lookup each
+  thread_local std::vector<Block> VL, VR;
+  VL.resize(all), VR.resize(all);
+  Block *vl = VL.data(), *vr = VR.data();  // one TLS lookup each
   uint64_t t[2 * kBatch], tL[2 * kBatch], tR[2 * kBatch], tCWL[kBatch], tCWR[kBatch], am[kBatch], tRight[kBatch];
   valpha.assign(static_cast<size_t>(P) * count, 0);  // valpha[e * P + p]: the path's value so far
   uint64_t* va0 = valpha.data();
@@ -121,27 +124,32 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
       tRight[e] |= tCWR[e] << level;
     }
     // Value corrections, two payloads per tweak, every block of the level in one pass per side
-    // (block q of seed j at j * blocks + q): the seeds are still this level's.
-    for (int j = 0; j < 2 * count; ++j)
-      for (int q = 0; q < blocks; ++q) tw[static_cast<size_t>(j) * blocks + q] = Block{s[j].lo, s[j].hi ^ static_cast<uint64_t>(q)};
-    hashBlocks(HashKey::Value, tw, vl, all, a.impl);
-    hashBlocks(HashKey::Value2, tw, vr, all, a.impl);
+    // (block q of seed j at q * 2 count + j): the seeds are still this level's.
+    hashTweaks(HashKey::Value, s, 2 * count, blocks, vl, a.impl);
+    hashTweaks(HashKey::Value2, s, 2 * count, blocks, vr, a.impl);
+    const size_t stride = static_cast<size_t>(2 * count);
     for (int e = 0; e < count; ++e) {
       const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
       const uint64_t m = am[e], t1 = t[2 * e + 1];
-      const Block *l0 = vl + static_cast<size_t>(2 * e) * blocks, *l1 = l0 + blocks, *r0 = vr + static_cast<size_t>(2 * e) * blocks, *r1 = r0 + blocks;
-      for (int p = 0; p < P; ++p) {
-        const int h = p & 1, q = p >> 1;
-        // Keep is the right child when alpha's bit is 1.
-        const uint64_t vKeep0 = select(m, word(l0[q], h), word(r0[q], h));
-        const uint64_t vKeep1 = select(m, word(l1[q], h), word(r1[q], h));
-        const uint64_t vLose0 = select(m, word(r0[q], h), word(l0[q], h));
-        const uint64_t vLose1 = select(m, word(r1[q], h), word(l1[q], h));
-        uint64_t& va = va0[static_cast<size_t>(e) * P + p];
-        uint64_t vcw = signBy(t1, vLose1 - vLose0 - va);
-        vcw += signBy(t1, betaIn[(first + e) * P + p]) & m;  // Lose = Left exactly when alpha's bit is 1
-        va = va - vKeep1 + vKeep0 + signBy(t1, vcw);
-        k0[w + 2 + p] = k1[w + 2 + p] = vcw;
+      // Payload p's value shares: word p mod 2 of block p / 2 (stride: both parties' seeds), each
+      // party's left (l) and right (r) child; the key's words walked by pointer (stride: tile rows).
+      const uint64_t* lw[2] = {&vl[2 * e].lo, &vl[2 * e + 1].lo};
+      const uint64_t* rw[2] = {&vr[2 * e].lo, &vr[2 * e + 1].lo};
+      const int64_t ks = k0.stride;
+      uint64_t *kp0 = k0.p + (w + 2) * ks, *kp1 = k1.p + (w + 2) * ks;
+      uint64_t* va = va0 + static_cast<size_t>(e) * P;
+      const uint64_t* beta = betaIn + (first + e) * P;
+      const uint64_t sm = maskOf(t1);  // signBy(t1, v) = (v ^ sm) - sm
+      for (int p = 0; p < P; ++p, kp0 += ks, kp1 += ks) {
+        const size_t o = static_cast<size_t>(p >> 1) * 2 * stride + (p & 1);  // in words
+        const uint64_t L0 = lw[0][o], L1 = lw[1][o], R0 = rw[0][o], R1 = rw[1][o];
+        // Keep is the right child when alpha's bit is 1; Lose = Left exactly then.
+        const uint64_t vKeep0 = select(m, L0, R0), vKeep1 = select(m, L1, R1);
+        const uint64_t vLose0 = select(m, R0, L0), vLose1 = select(m, R1, L1);
+        uint64_t vcw = ((vLose1 - vLose0 - va[p]) ^ sm) - sm;
+        vcw += ((beta[p] ^ sm) - sm) & m;
+        va[p] = va[p] - vKeep1 + vKeep0 + ((vcw ^ sm) - sm);
+        *kp0 = *kp1 = vcw;
       }
     }
     for (int e = 0; e < count; ++e) {
@@ -178,7 +186,7 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
     volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(buf);
     for (size_t i = 0; i < 2 * kBatch * 2; ++i) wipe[i] = 0;
   }
-  for (std::vector<Block>* buf : {&tweaked, &VL, &VR}) {
+  for (std::vector<Block>* buf : {&VL, &VR}) {
     volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(buf->data());
     for (size_t i = 0; i < 2 * buf->size(); ++i) wipe[i] = 0;
   }
@@ -186,103 +194,78 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
   for (size_t i = 0; i < valpha.size(); ++i) wipe[i] = 0;
 }
 
-// acc[p * kBatch + e] += (value word p of element e) + (key word `word` + p of element e & tm[e])
-// for e < count: the key's tiles make word w of a tile's eight elements one line, so the inner
-// loop over a tile's elements is one vector add.
-inline void addTile(uint64_t* acc, const Block* vq, int h, const uint64_t* line, const uint64_t* tm, int rows) {
-  for (int j = 0; j < rows; ++j) acc[j] += (h ? vq[j].hi : vq[j].lo) + (line[j] & tm[j]);
-}
-
-// One party's shares of elements [first, first + count) into rows of y [n, P]. The running sums
-// are payload-major (acc[p * kBatch + e]) and the value blocks too (block q of element e at
-// q * count + e), so that a level's updates run over a tile's elements in lockstep.
+// One party's shares of elements [first, first + count) into rows of y [n, P]. Per level the
+// elements are split by the child x takes, so that each side's value blocks are one pass of one
+// fixed key (hashTweaks: the seeds tweaked in registers), not a key chosen per block.
 void evalBatch(const DcfEvalArgs& a, int P, int64_t n, int64_t first, int count, const uint64_t* keys, const uint64_t* xIn, uint64_t* y) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
-  const int blocks = (P + 1) / 2;
-  Block s[kBatch] = {}, child[kBatch];
-  uint8_t dir[kBatch] = {};
-  uint64_t t[kBatch], tm[kBatch], x[kBatch];
-  const size_t all = static_cast<size_t>(count) * blocks;
-  thread_local std::vector<Block> tweaked, values;
-  thread_local std::vector<uint8_t> dirs;
-  thread_local std::vector<uint64_t> accBuf;
-  tweaked.resize(all), values.resize(all), dirs.resize(all);
-  accBuf.assign(static_cast<size_t>(P) * kBatch, 0);
-  // Plain pointers: every access to a thread_local in a shared library is a TLS lookup.
-  uint64_t* acc = accBuf.data();
-  Block *tw = tweaked.data(), *vals = values.data();
-  uint8_t* ds = dirs.data();
+  const size_t blocks = static_cast<size_t>(P + 1) / 2;
+  Block s[kEvalBatch] = {}, child[kEvalBatch], side[2][kEvalBatch];
+  uint8_t dir[kEvalBatch] = {};
+  uint64_t t[kEvalBatch], tm[kEvalBatch], x[kEvalBatch];
+  int at[kEvalBatch], sideCount[2];  // element e's place within its side's seeds
+  thread_local std::vector<Block> valueBuf;
+  valueBuf.resize(2 * blocks * kEvalBatch);
+  Block* values[2] = {valueBuf.data(), valueBuf.data() + blocks * kEvalBatch};  // plain pointers: one TLS lookup
   for (int e = 0; e < count; ++e) {
     const KeyRow<const uint64_t> k = keyRow(keys, n, K, first + e);
     s[e] = Block{k[0], k[1]};
     t[e] = a.party;
     x[e] = xIn[first + e] & domain;
+    std::fill(y + (first + e) * P, y + (first + e + 1) * P, uint64_t(0));
   }
-  // Tile i of the batch: its first element's word 0 and its rows (a batch starts on a tile).
-  const int tiles = (count + kDcfTile - 1) / kDcfTile;
-  const uint64_t* tileBase[kBatch / kDcfTile];
-  int tileRows[kBatch / kDcfTile];
-  for (int i = 0; i < tiles; ++i) {
-    tileBase[i] = keys + dcfKeyOffset(K, first + i * kDcfTile);
-    tileRows[i] = static_cast<int>(dcfTileRows(n, first + i * kDcfTile));
-  }
-  // Adds value word p and key word `word` + p of every element, for every payload p.
-  auto addAll = [&](int64_t word, int valueShift) {
-    for (int p = 0; p < P; ++p) {
-      const int q = (p + valueShift) >> 1, h = (p + valueShift) & 1;
-      for (int i = 0; i < tiles; ++i)
-        addTile(acc + static_cast<size_t>(p) * kBatch + i * kDcfTile, vals + static_cast<size_t>(q) * count + i * kDcfTile, h,
-                tileBase[i] + (word + p) * tileRows[i], tm + i * kDcfTile, tileRows[i]);
-    }
-  };
   for (int level = 0; level < bits; ++level) {
     const int shift = bits - 1 - level;
     const int64_t w = dcfLevelWord(level, P);
-    for (int e = 0; e < count; ++e) dir[e] = static_cast<uint8_t>(x[e] >> shift & 1), tm[e] = maskOf(t[e]);
+    sideCount[0] = sideCount[1] = 0;
+    for (int e = 0; e < count; ++e) {
+      dir[e] = static_cast<uint8_t>(x[e] >> shift & 1), tm[e] = maskOf(t[e]);
+      at[e] = sideCount[dir[e]]++;
+      side[dir[e]][at[e]] = s[e];
+    }
     hashChildren(s, dir, child, count, a.impl);
     // The value blocks of the child x takes: H_Value (left) or H_Value2 (right) of s xor (0 || q).
-    for (int q = 0; q < blocks; ++q)
-      for (int e = 0; e < count; ++e) {
-        tw[static_cast<size_t>(q) * count + e] = Block{s[e].lo, s[e].hi ^ static_cast<uint64_t>(q)};
-        ds[static_cast<size_t>(q) * count + e] = dir[e];
-      }
-    hashEither(HashKey::Value, HashKey::Value2, tw, ds, vals, all, a.impl);
-    addAll(w + 2, 0);
+    if (sideCount[0]) hashTweaks(HashKey::Value, side[0], sideCount[0], blocks, values[0], a.impl);
+    if (sideCount[1]) hashTweaks(HashKey::Value2, side[1], sideCount[1], blocks, values[1], a.impl);
     for (int e = 0; e < count; ++e) {
       const KeyRow<const uint64_t> k = keyRow(keys, n, K, first + e);
+      const uint64_t m = tm[e];
+      // Two payloads per value block: walk the blocks (stride: the side's seeds) and the key's
+      // value corrections (stride: the tile's rows) with pointers, not an index product per word.
+      const Block* v = values[dir[e]] + at[e];
+      const size_t stride = static_cast<size_t>(sideCount[dir[e]]);
+      const int64_t ks = k.stride;
+      const uint64_t* kp = k.p + (w + 2) * ks;
+      uint64_t* row = y + (first + e) * P;
+      int p = 0;
+      for (; p + 1 < P; p += 2, v += stride, kp += 2 * ks) {
+        row[p] += v->lo + (kp[0] & m);
+        row[p + 1] += v->hi + (kp[ks] & m);
+      }
+      if (p < P) row[p] += v->lo + (kp[0] & m);
       const uint64_t tcw = dir[e] ? (k[dcfRightControlWord(bits, P)] >> level & 1) : (k[w] & 1);
       const uint64_t cwLo = (k[w] & ~uint64_t(1)) | tcw, cwHi = k[w + 1];
-      const Block c{child[e].lo ^ (cwLo & tm[e]), child[e].hi ^ (cwHi & tm[e])};
+      const Block c{child[e].lo ^ (cwLo & m), child[e].hi ^ (cwHi & m)};
       t[e] = c.lo & 1;
       s[e] = Block{c.lo & ~uint64_t(1), c.hi};
     }
   }
   // Conversions: payload 0 from the seed's hi word, payload p >= 1 from word (p - 1) mod 2 of
   // H_Value2(s xor (0 || (p - 1) / 2)); then the final corrections where t is set.
-  for (int e = 0; e < count; ++e) tm[e] = maskOf(t[e]);
-  const int convBlocks = P / 2;  // blocks for payloads 1 .. P - 1
-  for (int q = 0; q < convBlocks; ++q)
-    for (int e = 0; e < count; ++e) tw[static_cast<size_t>(q) * count + e] = Block{s[e].lo, s[e].hi ^ static_cast<uint64_t>(q)};
-  if (convBlocks > 0) hashBlocks(HashKey::Value2, tw, vals, static_cast<size_t>(convBlocks) * count, a.impl);
-  for (int e = 0; e < count; ++e) acc[e] += s[e].hi;
-  // Payloads 1.. read block (p - 1) / 2: shift the value index by -1 (payload 0's word is skipped).
-  for (int p = 1; p < P; ++p) {
-    const int q = (p - 1) >> 1, h = (p - 1) & 1;
-    for (int e = 0; e < count; ++e) acc[static_cast<size_t>(p) * kBatch + e] += h ? vals[static_cast<size_t>(q) * count + e].hi : vals[static_cast<size_t>(q) * count + e].lo;
-  }
-  const int64_t fw = dcfFinalWord(bits, P, 0);
-  for (int p = 0; p < P; ++p)
-    for (int i = 0; i < tiles; ++i) {
-      const uint64_t* line = tileBase[i] + (fw + p) * tileRows[i];
-      for (int j = 0; j < tileRows[i]; ++j) acc[static_cast<size_t>(p) * kBatch + i * kDcfTile + j] += line[j] & tm[i * kDcfTile + j];
-    }
-  // Rows of y; party 1's share is negated: y0 + y1 = V0 - V1.
+  const size_t convBlocks = static_cast<size_t>(P) / 2;
+  if (convBlocks > 0) hashTweaks(HashKey::Value2, s, count, convBlocks, values[0], a.impl);
   const uint64_t pm = maskOf(a.party);
+  const int64_t fw = dcfFinalWord(bits, P, 0);
   for (int e = 0; e < count; ++e) {
+    const KeyRow<const uint64_t> k = keyRow(keys, n, K, first + e);
+    const uint64_t m = maskOf(t[e]);
     uint64_t* row = y + (first + e) * P;
-    for (int p = 0; p < P; ++p) row[p] = (acc[static_cast<size_t>(p) * kBatch + e] ^ pm) - pm;
+    row[0] += s[e].hi;
+    for (int p = 1; p < P; ++p) row[p] += word(values[0][((p - 1) >> 1) * count + e], (p - 1) & 1);
+    // Party 1's share is negated: y0 + y1 = V0 - V1.
+    for (int p = 0; p < P; ++p) row[p] = ((row[p] + (k[fw + p] & m)) ^ pm) - pm;
   }
 }
 
@@ -308,7 +291,7 @@ Outputs dcfEvalMany(const Inputs& in, const Attrs& at) {
   Tensor y = allocTensor({n, P}, DType::Ring64);
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint64_t* out = y.ptr<uint64_t>();
-  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) { evalBatch(a, P, n, e, count, keys, x, out); });
+  forEachKeyBatch(n, kEvalBatch, [&](int64_t e, int count, int64_t) { evalBatch(a, P, n, e, count, keys, x, out); });
   return {y};
 }
 

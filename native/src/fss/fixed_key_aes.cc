@@ -17,6 +17,7 @@ void hashChildrenNi(const AesKey& left, const AesKey& right, const Block* in, co
 bool hasVaes();
 void hashBlocksVaes(const AesKey& key, const Block* in, Block* out, size_t n);
 void hashChildrenVaes(const AesKey& left, const AesKey& right, const Block* in, const uint8_t* dir, Block* out, size_t n);
+void hashTweaksVaes(const AesKey& key, const Block* in, size_t n, size_t blocks, Block* out);
 
 namespace {
 
@@ -73,6 +74,22 @@ void hashBlocks(HashKey k, const Block* in, Block* out, size_t n, AesImpl impl) 
     return;
   }
   for (size_t i = 0; i < n; ++i) out[i] = hashPortable(key, in[i]);
+}
+
+void hashTweaks(HashKey k, const Block* in, size_t n, size_t blocks, Block* out, AesImpl impl) {
+  if (useVaes(impl)) {
+    hashTweaksVaes(fixedKey(k), in, n, blocks, out);
+    return;
+  }
+  // AES-NI or portable: tweak a run of seeds at a time into a buffer and hash it.
+  constexpr size_t kRun = 64;
+  Block tmp[kRun];
+  for (size_t q = 0; q < blocks; ++q)
+    for (size_t i = 0; i < n; i += kRun) {
+      const size_t m = n - i < kRun ? n - i : kRun;
+      for (size_t j = 0; j < m; ++j) tmp[j] = Block{in[i + j].lo, in[i + j].hi ^ q};
+      hashBlocks(k, tmp, out + q * n + i, m, impl);
+    }
 }
 
 void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl) {

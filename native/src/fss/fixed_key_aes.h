@@ -53,6 +53,11 @@ void hashChildren(const Block* in, const uint8_t* right, Block* out, size_t n, A
 // H_onLeft(in[i]) (the two-payload DCF's value blocks of the child on x's path, dcf.h).
 void hashEither(HashKey onLeft, HashKey onRight, const Block* in, const uint8_t* right, Block* out, size_t n, AesImpl impl);
 
+// out[q * n + i] = H_k(in[i] xor (0 || q)) for q < blocks and i < n: the many-payload DCF's
+// value blocks (dcf.h "Many payloads"), each seed tweaked in registers on the VAES path. out must
+// not alias in.
+void hashTweaks(HashKey k, const Block* in, size_t n, size_t blocks, Block* out, AesImpl impl);
+
 // The orthomorphism, exposed for the portable path and for tests.
 inline Block sigma(Block x) { return Block{x.hi, x.hi ^ x.lo}; }
 

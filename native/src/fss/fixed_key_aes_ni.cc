@@ -156,6 +156,38 @@ void hashChildrenVaes(const AesKey& left, const AesKey& right, const Block* in, 
   if (i < n) hashChildrenNi(left, right, in + i, dir + i, out + i, n - i);
 }
 
+// out[q * n + i] = H(in[i] xor (0 || q)) for q < blocks: each group of sixteen seeds is loaded
+// once and tweaked in registers for every q (the many-payload DCF's value blocks, dcf.h).
+void hashTweaksVaes(const AesKey& key, const Block* in, size_t n, size_t blocks, Block* out) {
+  const WideKeys wk(key, key);
+  size_t i = 0;
+  for (; i + kWide <= n; i += kWide) {
+    __m512i s[kRegs];
+    for (size_t g = 0; g < kRegs; ++g) s[g] = _mm512_loadu_si512(in + i + kLanes * g);
+    for (size_t q = 0; q < blocks; ++q) {
+      const long long t = static_cast<long long>(q);
+      const __m512i tweak = _mm512_set_epi64(t, 0, t, 0, t, 0, t, 0);  // (0 || q) in every lane
+      __m512i x[kRegs], b[kRegs];
+      for (size_t g = 0; g < kRegs; ++g) {
+        x[g] = sigmaWide(_mm512_xor_si512(s[g], tweak));
+        b[g] = _mm512_xor_si512(x[g], wk.k[0][0]);
+      }
+      for (int r = 1; r < 10; ++r)
+        for (size_t g = 0; g < kRegs; ++g) b[g] = _mm512_aesenc_epi128(b[g], wk.k[0][r]);
+      for (size_t g = 0; g < kRegs; ++g)
+        _mm512_storeu_si512(out + q * n + i + kLanes * g, _mm512_xor_si512(_mm512_aesenclast_epi128(b[g], wk.k[0][10]), x[g]));
+    }
+  }
+  if (i == n) return;
+  // The last seeds (fewer than sixteen): tweaked into a buffer, hashed by the AES-NI loop.
+  Block tmp[kWide], hashed[kWide];
+  for (size_t q = 0; q < blocks; ++q) {
+    for (size_t j = i; j < n; ++j) tmp[j - i] = Block{in[j].lo, in[j].hi ^ q};
+    hashBlocksNi(key, tmp, hashed, n - i);
+    for (size_t j = i; j < n; ++j) out[q * n + j] = hashed[j - i];
+  }
+}
+
 #pragma GCC pop_options
 #else
 void hashBlocksNi(const AesKey&, const Block*, Block*, size_t) { throw "unreachable"; }
@@ -163,6 +195,7 @@ void hashChildrenNi(const AesKey&, const AesKey&, const Block*, const uint8_t*, 
 bool hasVaes() { return false; }
 void hashBlocksVaes(const AesKey&, const Block*, Block*, size_t) { throw "unreachable"; }
 void hashChildrenVaes(const AesKey&, const AesKey&, const Block*, const uint8_t*, Block*, size_t) { throw "unreachable"; }
+void hashTweaksVaes(const AesKey&, const Block*, size_t, size_t, Block*) { throw "unreachable"; }
 #endif
 
 }  // namespace fss
