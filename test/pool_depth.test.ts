@@ -34,17 +34,23 @@ test('the FSS memory estimate follows the gate form: one-round keys below FSS_ST
   t.is(perElement(17), 117 + 24, '17000 elements: the compact gate (one-bit keys)');
 });
 
-test("the FSS memory estimate counts a folded product's keys: one two-payload key per cell while the batch's cells are at most FSS_STEPS.foldMaxCells", (t) => {
-  // dense([100, 10], 16): 16 -> 100 (relu) -> 10. Products of 1600 and 1000 cells per sample; the
-  // walk counts every product that could fold (the first one too, on the high side).
+test("the FSS memory estimate counts a folded product's keys: one many-payload key per gate element while the batch's cells are at most FSS_STEPS.foldMaxCells", (t) => {
+  // dense([100, 10], 16): 16 -> 100 (relu) -> 10. Products of 16 x 100 and 100 x 10 cells per
+  // sample; the walk counts every product that could fold (the first one too, on the high side).
+  // A key with P payloads on `levels` levels: (2 + P) words per level, 2 root words, a control
+  // word and P final words (dcf.h); 2k payloads per gate element, at the full width (fssBits - 1
+  // levels); and 24 words of temporaries per cell.
+  const key = (levels: number, P: number) => (2 + P) * levels + 3 + P;
+  const first = (levels: number) => 16 * key(levels, 200) + 24 * 1600, second = (levels: number) => 100 * key(levels, 20) + 24 * 1000;
   const m = { topology: dense([100, 10], 16), protocol: 'fss' as const, inputShape: [16] };
   const extra = (batch: number, bits?: number) => (estimateQueryBytes({ ...m, fssGate: 'folded', fssBits: bits }, batch) - estimateQueryBytes({ ...m, fssBits: bits }, batch)) / (8 * batch);
   t.is(FSS_STEPS.foldMaxCells, 8192);
-  t.is(extra(1), (257 + 24) * 2600, 'batch 1: both');
-  t.is(extra(5), (257 + 24) * 2600, 'batch 5: 8000 and 5000 cells');
-  t.is(extra(6), (257 + 24) * 1000, 'batch 6: 9600 cells keep their round, 6000 fold');
+  t.is(extra(1), first(63) + second(63), 'batch 1: both');
+  t.is(extra(5), first(63) + second(63), 'batch 5: 8000 and 5000 cells');
+  t.is(extra(6), second(63), 'batch 6: 9600 cells keep their round, 6000 fold');
   t.is(extra(9), 0, 'batch 9: neither folds');
-  t.is(extra(1, 32), (129 + 24) * 2600, 'keys at the width');
+  t.is(extra(1, 32), first(31) + second(31), 'keys at the width');
+  t.true(extra(1) < (257 + 24) * 2600, 'under a two-payload key per cell');
   // After compact gates: three dealt words per cell and temporaries, no keys (the compact keys
   // themselves as under 'compact'), to the same limit.
   const compactExtra = (batch: number) => (estimateQueryBytes({ ...m, fssGate: 'compact-folded' }, batch) - estimateQueryBytes({ ...m, fssGate: 'compact' }, batch)) / (8 * batch);

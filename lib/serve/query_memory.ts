@@ -3,6 +3,7 @@
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
 import type { ModelTopology } from '../api/layers_spec';
+import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
 import type { FssGate } from '../protocol/protocols';
 import type { ProtocolName } from './messages';
@@ -38,6 +39,8 @@ const PER_SECURENN_COMPARE = 200;
  */
 const PER_FSS_COMPARE = (bits: number) => dcfKeyWords(bits - 1, 2) + 24;
 const PER_FSS_COMPACT = (bits: number) => dcfBitKeyWords(bits - 1) + 24;
+/** A product folded into a one-round gate, per cell besides its keys: the evaluation's shares and the finishing's temporaries. */
+const PER_FOLD_CELL = 24;
 /** A product folded into a compact gate: three dealt words per cell and the finishing's temporaries. */
 const PER_COMPACT_FOLD = 3 + 9;
 /** What any query costs besides its tensors (buffers, V8's heap steps). */
@@ -129,14 +132,16 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     return 0;
   };
   // Under the folding gate forms a product may fold into the relu before it while its cells (the
-  // batch's) are at most FSS_STEPS.foldMaxCells: after a one-round gate a two-payload key's worth
-  // per cell (the many-payload keys folded_product.ts deals are about half that) with the
-  // evaluation's temporaries, three dealt words after a compact one; counted wherever the product
-  // could fold, on the high side (the walk does not check that a relu precedes it).
+  // batch's) are at most FSS_STEPS.foldMaxCells: after a one-round gate one many-payload key per
+  // gate element (folded_product.ts: its 2k payloads on one tree, at the full comparison width)
+  // and the evaluation's temporaries per cell, three dealt words per cell after a compact one;
+  // counted wherever the product could fold, on the high side (the walk does not check that a
+  // relu precedes it).
   const folded = (cells: number, gateElements: number): number => {
     const form = m.fssGate ?? 'auto';
     if (m.protocol !== 'fss' || !foldsProduct(form, cells * batch)) return 0;
-    return (takesCompactForm(form, gateElements * batch, m.fssCompactFrom) ? PER_COMPACT_FOLD : PER_FSS_COMPARE(m.fssBits ?? 64)) * cells;
+    if (takesCompactForm(form, gateElements * batch, m.fssCompactFrom)) return PER_COMPACT_FOLD * cells;
+    return foldedKeyWords(gateElements, cells / gateElements, (m.fssBits ?? 64) - 1) + PER_FOLD_CELL * cells;
   };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
