@@ -62,20 +62,24 @@ const computeMessages = (seen: Seen[]) => seen.filter((s) => [s.from, s.to].sort
 
 const FORMS = ['folded', 'compact-folded'] as const;
 /**
- * What a folded product [m, n] x [n, k] sends: after a one-round gate, per gate element (m n) one
- * key of one tree with 2k payloads (k <= 128) to both compute servers, (2 + 2k) words per level of
- * its fssBits - 1 levels, 2 root words, a right-control word and 2k final words (dcf.h "Many
+ * What a folded product [m, n] x [n, k] sends: after a one-round gate, per gate element (m n) and
+ * group of columns (k split into ceil(k / 128) equal groups of c columns, the last padded) one key
+ * of one tree with 2c payloads to both compute servers, (2 + 2c) words per level of its
+ * fssBits - 1 levels, 2 root words, a right-control word and 2c final words (dcf.h "Many
  * payloads"); and three dealt words per cell to server1.
  */
-const productBytes = (form: (typeof FORMS)[number], fssBits: number, m: number, n: number, k: number) =>
-  (form === 'folded' ? 2 * 8 * m * n * ((2 + 2 * k) * (fssBits - 1) + 3 + 2 * k) : 0) + 3 * 8 * m * n * k;
+const productBytes = (form: (typeof FORMS)[number], fssBits: number, m: number, n: number, k: number) => {
+  const groups = Math.ceil(k / 128), c = Math.ceil(k / groups);
+  return (form === 'folded' ? 2 * 8 * m * n * groups * ((2 + 2 * c) * (fssBits - 1) + 3 + 2 * c) : 0) + 3 * 8 * m * n * k;
+};
 
 const edgesOf = (n: number) => [0, U, -U, 1, -1, 100, -100, ...randomValues(n - 7, 8)];
 
 for (const form of FORMS)
   for (const fssBits of [64, 32]) {
     test(`${form}, fssBits ${fssBits}: relu(x) W with integer weights equals plaintext exactly, with no message between the compute servers`, async (t) => {
-      for (const [m, n, k] of [[1, 128, 10], [3, 40, 7], [2, 9, 1]]) {
+      // k = 129 and 300: keys in groups of columns (two of 65, one padded; three of 100).
+      for (const [m, n, k] of [[1, 128, 10], [3, 40, 7], [2, 9, 1], [1, 8, 129], [2, 7, 300]]) {
         const x = Array.from({ length: m }, () => edgesOf(n)).flat();
         const w = randomInts(n * k, 50);
         const r = await run({ fssGate: form, fssBits }, x, w, m, n, k);
