@@ -1,12 +1,11 @@
 // The DCF kernels (native/src/fss, lib/ops/fss.ts) against a plaintext BigInt reference, their
 // key layout and determinism, a statistical privacy check with a control that it can fail, and
 // refusals of bad arguments at both the TypeScript and the native layer.
-import { randomFillSync } from 'node:crypto';
-
 import test from 'ava';
 
 import { cpuInfo, dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
 import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ as maxBitZRows } from './helpers/key_stats';
+import { edgeCases, randomNonce, randomSeed, randomU64 } from './helpers/dcf_cases';
 import { keyRows } from './helpers/dcf_rows';
 import { make, take } from './helpers/tensors';
 
@@ -14,13 +13,6 @@ const M = 1n << 64n;
 const MAX = M - 1n;
 const IMPLS: ('portable' | 'aesni')[] = ['portable', ...(cpuInfo().aes === 'aes-ni' ? (['aesni'] as const) : [])];
 
-function randomU64(n: number): bigint[] {
-  const a = new BigUint64Array(n);
-  randomFillSync(new Uint8Array(a.buffer));
-  return [...a];
-}
-const randomSeed = () => randomFillSync(new Uint8Array(16));
-const randomNonce = () => randomU64(1)[0];
 
 /** The plaintext function: beta if (x mod 2^bits) < (alpha mod 2^bits) as unsigned integers, else 0. */
 function reference(alpha: bigint, beta: bigint, x: bigint, bits: number): bigint {
@@ -41,27 +33,6 @@ async function reconstruct(alpha: bigint[], beta: bigint[], x: bigint[], bits: n
   return y0.map((v, i) => (v + y1[i]) % M);
 }
 
-/** Elements covering the edges: alpha in {0, 1, 2^bits - 1, random, random with high garbage}
- * times x in {alpha, alpha +- 1, 0, 2^bits - 1, random, x with high garbage}, betas incl. 0 and 2^64 - 1. */
-function edgeCases(bits: number, randomAlphas: number): { alpha: bigint[]; beta: bigint[]; x: bigint[] } {
-  const top = (1n << BigInt(bits)) - 1n;
-  const high = bits < 64 ? MAX ^ top : 0n; // bits above the domain
-  const alphas = [0n, 1n, top, ...randomU64(randomAlphas).map((a) => a & top), ...randomU64(randomAlphas)];
-  const alpha: bigint[] = [], x: bigint[] = [];
-  for (const a of alphas) {
-    const r = randomU64(3);
-    const xs = [a, (a + 1n) & top, (a - 1n) & top, a + 1n, a - 1n, 0n, top, r[0], r[1] & top, (a & top) | (r[2] & high)];
-    for (const v of xs) {
-      alpha.push(a);
-      x.push(((v % M) + M) % M);
-    }
-  }
-  const beta = randomU64(alpha.length);
-  beta[0] = 0n;
-  beta[1] = MAX;
-  for (let i = 2; i < beta.length; i += 7) beta[i] = i % 2 ? MAX : 1n;
-  return { alpha, beta, x };
-}
 
 for (const impl of IMPLS) {
   // 48 and 49: what FSS's gates compare after a product and in a max pool over products (lib/api/bounds.ts).

@@ -2,11 +2,10 @@
 // payloads"): one tree, P payloads. Against a plaintext BigInt reference on edge values and random
 // inputs, against the two-payload kernels it generalises (P = 2 must give DcfKeygen2's keys),
 // made in chunks, one party's keys for two secrets (with a leaky control), and refusals.
-import { randomFillSync } from 'node:crypto';
-
 import test from 'ava';
 
 import { cpuInfo, DCF_MAX_PAYLOADS, dcfEval2, dcfEvalMany, dcfKeygen2, dcfKeygenMany, dcfKeyWords, getBackend, RingTensor } from '../lib/ring';
+import { edgeCases, randomNonce, randomSeed, randomU64 } from './helpers/dcf_cases';
 import { keyRows } from './helpers/dcf_rows';
 import { chiCritical, chiSquare2, histogram, maxBitZ } from './helpers/key_stats';
 import { make, take } from './helpers/tensors';
@@ -15,28 +14,6 @@ const M = 1n << 64n;
 const MAX = M - 1n;
 const IMPLS: ('portable' | 'aesni' | 'auto')[] = ['portable', ...(cpuInfo().aes === 'aes-ni' ? (['aesni', 'auto'] as const) : [])];
 
-function randomU64(n: number): bigint[] {
-  const a = new BigUint64Array(n);
-  randomFillSync(new Uint8Array(a.buffer));
-  return [...a];
-}
-const randomSeed = () => randomFillSync(new Uint8Array(16));
-const randomNonce = () => randomU64(1)[0];
-
-/** Elements at the edges: alpha in {0, 1, top, random, random with high bits}, x at alpha, next to it, 0, top, random, with high bits. */
-function edgeCases(bits: number, randomAlphas: number): { alpha: bigint[]; x: bigint[] } {
-  const top = (1n << BigInt(bits)) - 1n;
-  const high = bits < 64 ? MAX ^ top : 0n;
-  const alpha: bigint[] = [], x: bigint[] = [];
-  for (const a of [0n, 1n, top, ...randomU64(randomAlphas).map((v) => v & top), ...randomU64(randomAlphas)]) {
-    const r = randomU64(3);
-    for (const v of [a, (a + 1n) & top, (a - 1n) & top, a + 1n, a - 1n, 0n, top, r[0], r[1] & top, (a & top) | (r[2] & high)]) {
-      alpha.push(a);
-      x.push(((v % M) + M) % M);
-    }
-  }
-  return { alpha, x };
-}
 
 /** beta [n, P] with 0 and 2^64 - 1 among random payloads. */
 function payloads(n: number, P: number): bigint[] {

@@ -108,6 +108,46 @@ TFE_HD uint64_t dcfChildValue(const DcfBlock* v, int p, uint64_t side) {
   return p ? b.hi : b.lo;
 }
 
+// One level of a keygen walk's seeds, both parties (s[b], t[b]): the children's hashes, the seed
+// and control corrections written to k0 and k1 at word w, and what the value corrections and
+// the step to the next level (dcfKeygenStep) need. keygenBatch (dcf_keygen.cc) says why each
+// correction is what it is.
+struct DcfSeedLevel {
+  DcfBlock sKeep[2], sCW;
+  uint64_t tL[2], tR[2], tCWL, tCWR;
+};
+TFE_HD DcfSeedLevel dcfKeygenSeedLevel(const AesRoundKeys* fk, const uint32_t* t0, const DcfBlock* s, uint64_t abit, uint64_t* k0,
+                                       uint64_t* k1, int w, int64_t stride) {
+  const uint64_t am = dcfMaskOf(abit);
+  DcfSeedLevel l;
+  DcfBlock sLose[2];
+  TFE_DCF_UNROLL
+  for (int b = 0; b < 2; ++b) {
+    const DcfBlock L = dcfHash(fk, kDcfLeft, t0, s[b]), R = dcfHash(fk, kDcfRight, t0, s[b]);
+    l.tL[b] = L.lo & 1, l.tR[b] = R.lo & 1;
+    const DcfBlock sL{L.lo & ~uint64_t(1), L.hi}, sR{R.lo & ~uint64_t(1), R.hi};
+    // Keep is the child on alpha's path: left when alpha's bit is 0.
+    l.sKeep[b] = dcfSelect(am, sL, sR);
+    sLose[b] = dcfSelect(am, sR, sL);
+  }
+  l.sCW = DcfBlock{sLose[0].lo ^ sLose[1].lo, sLose[0].hi ^ sLose[1].hi};
+  // The corrected control bits must differ on alpha's path and agree off it.
+  l.tCWL = l.tL[0] ^ l.tL[1] ^ abit ^ 1, l.tCWR = l.tR[0] ^ l.tR[1] ^ abit;
+  k0[w * stride] = k1[w * stride] = l.sCW.lo | l.tCWL;
+  k0[(w + 1) * stride] = k1[(w + 1) * stride] = l.sCW.hi;
+  return l;
+}
+// Both parties' seeds and control bits for the next level, along alpha's path.
+TFE_HD void dcfKeygenStep(const DcfSeedLevel& l, uint64_t abit, DcfBlock* s, uint64_t* t) {
+  const uint64_t am = dcfMaskOf(abit), tCWKeep = dcfSelect(am, l.tCWL, l.tCWR);
+  TFE_DCF_UNROLL
+  for (int b = 0; b < 2; ++b) {
+    const uint64_t tm = dcfMaskOf(t[b]);
+    s[b] = DcfBlock{l.sKeep[b].lo ^ (l.sCW.lo & tm), l.sKeep[b].hi ^ (l.sCW.hi & tm)};
+    t[b] = dcfSelect(am, l.tL[b], l.tR[b]) ^ (t[b] & tCWKeep);
+  }
+}
+
 // Both parties' keys for one element with P payloads (beta[p]) into k0 and k1 (its dcfKeyWords(bits,
 // P) words each, word w at k[w * stride]: dcf.h "Tiles"): the root seeds s0, s1 in words 0, 1,
 // then the corrections.
@@ -127,25 +167,14 @@ TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bit
     const int shift = bits - 1 - level;
     const int w = dcfLevelWordHd(level, P);
     const uint64_t abit = (alpha & domain) >> shift & 1, am = dcfMaskOf(abit);
-    DcfBlock sKeep[2], sLose[2], V[2][2];  // V[b]: party b's value blocks (H_Value, H_Value2)
-    uint64_t tL[2], tR[2];
+    DcfBlock V[2][2];  // V[b]: party b's value blocks (H_Value, H_Value2)
     TFE_DCF_UNROLL
     for (int b = 0; b < 2; ++b) {
-      const DcfBlock L = dcfHash(fk, kDcfLeft, t0, s[b]), R = dcfHash(fk, kDcfRight, t0, s[b]);
       TFE_DCF_UNROLL
       for (int q = 0; q < P; ++q) V[b][q] = dcfHash(fk, kDcfValue + q, t0, s[b]);
-      tL[b] = L.lo & 1, tR[b] = R.lo & 1;
-      const DcfBlock sL{L.lo & ~uint64_t(1), L.hi}, sR{R.lo & ~uint64_t(1), R.hi};
-      // Keep is the child on alpha's path: left when alpha's bit is 0.
-      sKeep[b] = dcfSelect(am, sL, sR);
-      sLose[b] = dcfSelect(am, sR, sL);
     }
-    const DcfBlock sCW{sLose[0].lo ^ sLose[1].lo, sLose[0].hi ^ sLose[1].hi};
-    // The corrected control bits must differ on alpha's path and agree off it.
-    const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
+    const DcfSeedLevel l = dcfKeygenSeedLevel(fk, t0, s, abit, k0, k1, w, stride);
     const uint64_t t1 = t[1];
-    k0[w * stride] = k1[w * stride] = sCW.lo | tCWL;
-    k0[(w + 1) * stride] = k1[(w + 1) * stride] = sCW.hi;
     TFE_DCF_UNROLL
     for (int p = 0; p < P; ++p) {
       const uint64_t vKeep0 = dcfSelect(am, dcfChildValue<P>(V[0], p, 0), dcfChildValue<P>(V[0], p, 1));
@@ -157,15 +186,8 @@ TFE_HD void dcfKeygenElement(const AesRoundKeys* fk, const uint32_t* t0, int bit
       valpha[p] = valpha[p] - vKeep1 + vKeep0 + dcfSignBy(t1, vcw);
       k0[(w + 2 + p) * stride] = k1[(w + 2 + p) * stride] = vcw;
     }
-    tRight |= tCWR << level;
-    const uint64_t tCWKeep = dcfSelect(am, tCWL, tCWR);
-    TFE_DCF_UNROLL
-    for (int b = 0; b < 2; ++b) {
-      const uint64_t tm = dcfMaskOf(t[b]);
-      s[b] = DcfBlock{sKeep[b].lo ^ (sCW.lo & tm), sKeep[b].hi ^ (sCW.hi & tm)};
-      const uint64_t tKeep = dcfSelect(am, tL[b], tR[b]);
-      t[b] = tKeep ^ (t[b] & tCWKeep);
-    }
+    tRight |= l.tCWR << level;
+    dcfKeygenStep(l, abit, s, t);
   }
   const int rc = dcfRightControlWordHd(bits, P);
   k0[rc * stride] = k1[rc * stride] = tRight;
@@ -250,21 +272,7 @@ TFE_HD void dcfKeygenManyElement(const AesRoundKeys* fk, const uint32_t* t0, int
     const int shift = bits - 1 - level;
     const int w = dcfLevelWordHd(level, P);
     const uint64_t abit = (alpha & domain) >> shift & 1, am = dcfMaskOf(abit);
-    DcfBlock sKeep[2], sLose[2];
-    uint64_t tL[2], tR[2];
-    TFE_DCF_UNROLL
-    for (int b = 0; b < 2; ++b) {
-      const DcfBlock L = dcfHash(fk, kDcfLeft, t0, s[b]), R = dcfHash(fk, kDcfRight, t0, s[b]);
-      tL[b] = L.lo & 1, tR[b] = R.lo & 1;
-      const DcfBlock sL{L.lo & ~uint64_t(1), L.hi}, sR{R.lo & ~uint64_t(1), R.hi};
-      sKeep[b] = dcfSelect(am, sL, sR);
-      sLose[b] = dcfSelect(am, sR, sL);
-    }
-    const DcfBlock sCW{sLose[0].lo ^ sLose[1].lo, sLose[0].hi ^ sLose[1].hi};
-    const uint64_t tCWL = tL[0] ^ tL[1] ^ abit ^ 1, tCWR = tR[0] ^ tR[1] ^ abit;
     const uint64_t t1 = t[1];
-    k0[w * stride] = k1[w * stride] = sCW.lo | tCWL;
-    k0[(w + 1) * stride] = k1[(w + 1) * stride] = sCW.hi;
     for (int q = 0; 2 * q < P; ++q) {
       DcfBlock VL[2], VR[2];
       TFE_DCF_UNROLL
@@ -282,14 +290,9 @@ TFE_HD void dcfKeygenManyElement(const AesRoundKeys* fk, const uint32_t* t0, int
         k0[(w + 2 + p) * stride] = k1[(w + 2 + p) * stride] = vcw;
       }
     }
-    tRight |= tCWR << level;
-    const uint64_t tCWKeep = dcfSelect(am, tCWL, tCWR);
-    TFE_DCF_UNROLL
-    for (int b = 0; b < 2; ++b) {
-      const uint64_t tm = dcfMaskOf(t[b]);
-      s[b] = DcfBlock{sKeep[b].lo ^ (sCW.lo & tm), sKeep[b].hi ^ (sCW.hi & tm)};
-      t[b] = dcfSelect(am, tL[b], tR[b]) ^ (t[b] & tCWKeep);
-    }
+    const DcfSeedLevel l = dcfKeygenSeedLevel(fk, t0, s, abit, k0, k1, w, stride);
+    tRight |= l.tCWR << level;
+    dcfKeygenStep(l, abit, s, t);
   }
   const int rc = dcfRightControlWordHd(bits, P);
   k0[rc * stride] = k1[rc * stride] = tRight;

@@ -7,6 +7,7 @@
 
 #include "core/attrs.h"
 #include "core/registry.h"
+#include "fss/fixed_key_aes.h"
 #include "prg/aes128.h"
 
 namespace tfe {
@@ -30,6 +31,11 @@ DcfKeygenArgs parseDcfKeygen(const std::string& op, const Inputs& in, const Attr
 DcfKeygenArgs parseDcfKeygenAttrs(const std::string& op, uint64_t n, const Attrs& at);
 // DcfKeygenMany (inputs alpha [n], beta [n, P], 1 <= P <= kDcfMaxPayloads): as parseDcfKeygen.
 DcfKeygenArgs parseDcfKeygenMany(const std::string& op, const Inputs& in, const Attrs& at);
+
+// Both parties' root seeds of elements [first, first + count) from the PRG stream (dcf.h
+// "Randomness"): party 0's at s[2e], party 1's at s[2e + 1], each also written to words 0 and 1
+// of the element's key (K words per element, n elements, tiled: dcf.h "Tiles").
+void dcfRootKeys(const DcfKeygenArgs& a, int64_t n, int64_t K, int64_t first, int count, Block* s, uint64_t* key0, uint64_t* key1);
 
 struct DcfEvalArgs {
   int bits = 0;

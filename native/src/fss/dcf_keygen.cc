@@ -59,6 +59,16 @@ DcfKeygenArgs parseDcfKeygenAttrs(const std::string& op, uint64_t n, const Attrs
   return a;
 }
 
+void dcfRootKeys(const DcfKeygenArgs& a, int64_t n, int64_t K, int64_t first, int count, Block* s, uint64_t* key0, uint64_t* key1) {
+  aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
+               reinterpret_cast<uint8_t*>(s), a.impl);
+  for (int e = 0; e < count; ++e) {
+    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
+    k0[0] = s[2 * e].lo, k0[1] = s[2 * e].hi;
+    k1[0] = s[2 * e + 1].lo, k1[1] = s[2 * e + 1].hi;
+  }
+}
+
 namespace {
 
 constexpr int kBatch = kDcfKeygenBatch;
@@ -91,12 +101,8 @@ void keygenBatch(const DcfKeygenArgs& a, int64_t n, int64_t first, int count, co
     const Block& b = V[side][j];
     return p ? b.hi : b.lo;
   };
-  aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
-               reinterpret_cast<uint8_t*>(s), a.impl);
+  dcfRootKeys(a, n, K, first, count, s, key0, key1);
   for (int e = 0; e < count; ++e) {
-    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
-    k0[0] = s[2 * e].lo, k0[1] = s[2 * e].hi;
-    k1[0] = s[2 * e + 1].lo, k1[1] = s[2 * e + 1].hi;
     t[2 * e] = 0, t[2 * e + 1] = 1;
     tRight[e] = 0;
     for (int p = 0; p < P; ++p) valpha[p][e] = 0;

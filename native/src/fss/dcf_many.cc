@@ -90,12 +90,8 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
   uint64_t t[2 * kBatch], tL[2 * kBatch], tR[2 * kBatch], tCWL[kBatch], tCWR[kBatch], am[kBatch], tRight[kBatch];
   valpha.assign(static_cast<size_t>(P) * count, 0);  // valpha[e * P + p]: the path's value so far
   uint64_t* va0 = valpha.data();
-  aesCtrBlocks(a.prgKey, a.iv, 2 * (a.first + static_cast<uint64_t>(first)), 2 * static_cast<uint64_t>(count),
-               reinterpret_cast<uint8_t*>(s), a.impl);
+  dcfRootKeys(a, n, K, first, count, s, key0, key1);
   for (int e = 0; e < count; ++e) {
-    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
-    k0[0] = s[2 * e].lo, k0[1] = s[2 * e].hi;
-    k1[0] = s[2 * e + 1].lo, k1[1] = s[2 * e + 1].hi;
     t[2 * e] = 0, t[2 * e + 1] = 1;
     tRight[e] = 0;
   }
