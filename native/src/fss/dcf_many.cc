@@ -66,12 +66,6 @@ inline uint64_t select(uint64_t m, uint64_t a, uint64_t b) { return (a & ~m) | (
 inline uint64_t signBy(uint64_t t, uint64_t v) { uint64_t m = maskOf(t); return (v ^ m) - m; }
 inline uint64_t word(const Block& b, int which) { return which ? b.hi : b.lo; }
 
-// out[j] = H_k(in[j] xor (0 || q)): value block q (dcf.h "Many payloads").
-void hashTweaked(HashKey k, const Block* in, uint64_t q, Block* tmp, Block* out, int count, AesImpl impl) {
-  for (int j = 0; j < count; ++j) tmp[j] = Block{in[j].lo, in[j].hi ^ q};
-  hashBlocks(k, tmp, out, static_cast<size_t>(count), impl);
-}
-
 // Both parties' keys for elements [first, first + count), count <= kBatch.
 void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* betaIn,
                  uint64_t* key0, uint64_t* key1, std::vector<uint64_t>& valpha) {
@@ -80,7 +74,7 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
   const uint64_t domain = dcfDomainMask(bits);
   const int blocks = (P + 1) / 2;
   // Party 0's seed of element e at 2e, party 1's at 2e + 1 (the PRG stream's order).
-  Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch], tmp[2 * kBatch];
+  Block s[2 * kBatch], L[2 * kBatch], R[2 * kBatch];
   Block sKeep[2 * kBatch], sCW[kBatch];
   // Every value block of a level, both parties' seeds: block q of seed j at q * 2 count + j.
   const size_t all = static_cast<size_t>(2 * count) * blocks;
@@ -166,19 +160,19 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
     const uint64_t& va = valpha[static_cast<size_t>(e) * P];
     k0[dcfFinalWord(bits, P, 0)] = k1[dcfFinalWord(bits, P, 0)] = signBy(t[2 * e + 1], s[2 * e + 1].hi - s[2 * e].hi - va);
   }
-  for (int q = 0; 2 * q + 1 < P; ++q) {
-    hashTweaked(HashKey::Value2, s, static_cast<uint64_t>(q), tmp, R, 2 * count, a.impl);
-    for (int e = 0; e < count; ++e) {
-      const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
-      for (int p = 2 * q + 1; p < std::min(P, 2 * q + 3); ++p) {
-        const int h = (p - 1) & 1;
-        const uint64_t va = valpha[static_cast<size_t>(e) * P + p];
-        k0[dcfFinalWord(bits, P, p)] = k1[dcfFinalWord(bits, P, p)] = signBy(t[2 * e + 1], word(R[2 * e + 1], h) - word(R[2 * e], h) - va);
-      }
+  const size_t convBlocks = static_cast<size_t>(P) / 2;  // blocks for payloads 1 .. P - 1
+  if (convBlocks > 0) hashTweaks(HashKey::Value2, s, 2 * count, convBlocks, vr, a.impl);
+  for (int e = 0; e < count; ++e) {
+    const KeyRow<uint64_t> k0 = keyRow(key0, n, K, first + e), k1 = keyRow(key1, n, K, first + e);
+    for (int p = 1; p < P; ++p) {
+      const Block* c = vr + static_cast<size_t>((p - 1) >> 1) * 2 * count + 2 * e;
+      const int h = (p - 1) & 1;
+      const uint64_t va = va0[static_cast<size_t>(e) * P + p];
+      k0[dcfFinalWord(bits, P, p)] = k1[dcfFinalWord(bits, P, p)] = signBy(t[2 * e + 1], word(c[1], h) - word(c[0], h) - va);
     }
   }
   // Wipe the walk's secrets (the dealer's alpha path is in them).
-  for (Block* buf : {s, sKeep, tmp, L, R}) {
+  for (Block* buf : {s, sKeep, L, R}) {
     volatile uint64_t* wipe = reinterpret_cast<volatile uint64_t*>(buf);
     for (size_t i = 0; i < 2 * kBatch * 2; ++i) wipe[i] = 0;
   }
