@@ -66,8 +66,8 @@
 // attribute first = f, element j is stream element f + j (blocks 2(f + j), 2(f + j) + 1), so keys
 // made in chunks of one vector, each with its offset, equal the keys of one call.
 //
-// CUDA port: native/cuda/fss_dcf.cu registers DcfKeygen, DcfKeygen2, DcfEval and DcfEval2 for
-// the CUDA backend, one thread per element (a keygen thread walks both parties' trees), with the
+// CUDA port: native/cuda/fss_dcf.cu registers DcfKeygen, DcfKeygen2, DcfEval, DcfEval2 and the
+// many-payload DcfKeygenMany and DcfEvalMany for the CUDA backend, one thread per element (a keygen thread walks both parties' trees), with the
 // same checks and messages (fss/dcf_args.h). The walk is native/cuda/dcf_device.h: TFE_HD
 // functions over the device's T-table AES (native/cuda/aes_device.h), keyed with the round keys
 // of fss::fixedKey (converted, never re-typed), the root seeds read from the PRG stream as above.
