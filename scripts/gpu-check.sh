@@ -3,7 +3,8 @@
 # internet: builds the CUDA harness for one architecture, runs every kernel bit for bit against the
 # CPU kernel (tfe_cuda_test), the host-side checks (tfe_cuda_host_check), then the benchmarks
 # (tfe_cuda_test --bench: ring GEMM per candidate with the device's fp64/int8 rates from the same
-# run; DCF keygen and eval in elements/s beside the CPU kernels'), and prints a short table last.
+# run; DCF keygen and eval in elements/s, a folded product's many-payload keys in cells/s, beside
+# the CPU kernels'), and prints a short table last.
 # Logs go to $OUT (default ./gpu-check-out).
 #   scripts/gpu-check.sh                 # sm_90 (H100/H200)
 #   TFE_CUDA_ARCHS=80 scripts/gpu-check.sh
