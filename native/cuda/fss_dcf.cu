@@ -48,6 +48,18 @@ const DcfFixedKeys& fixedKeys() {
   return fk;
 }
 
+// A keygen kernel's loop (tables staged by the caller): per element j, grid-stride, its two root
+// seeds from the PRG stream and where its K-word keys start; walk(j, s0, s1, at, stride) makes them.
+template <typename Walk>
+__device__ __forceinline__ void keygenElements(const AesRoundKeys* keys, const uint32_t* t0, uint64_t nonce, uint64_t first, int64_t n,
+                                               int64_t K, const Walk& walk) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
+    DcfBlock s0, s1;
+    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &s0, &s1);
+    walk(j, s0, s1, dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j));
+  }
+}
+
 template <int P>
 __global__ void __launch_bounds__(kThreads)
     dcfKeygenKernel(DcfFixedKeys fk, AesRoundKeys prg, uint64_t nonce, uint64_t first, int bits, int64_t n,
@@ -56,14 +68,10 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ uint32_t t0[256];
   __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
   loadTables(fk, &prg, t0, keys);
-  const int64_t K = dcfKeyWordsHd(bits, P);
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
-    DcfBlock s0, s1;
-    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &s0, &s1);
+  keygenElements(keys, t0, nonce, first, n, dcfKeyWordsHd(bits, P), [&](int64_t j, DcfBlock s0, DcfBlock s1, int64_t at, int64_t stride) {
     const uint64_t beta[2] = {beta0[j], P > 1 ? beta1[j] : 0};
-    const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
     dcfKeygenElement<P>(keys, t0, bits, alpha[j], beta, s0, s1, key0 + at, key1 + at, stride);
-  }
+  });
 }
 
 template <int P>
@@ -90,13 +98,9 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ uint32_t t0[256];
   __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
   loadTables(fk, &prg, t0, keys);
-  const int64_t K = dcfKeyWordsHd(bits, P);
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
-    DcfBlock s0, s1;
-    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &s0, &s1);
-    const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+  keygenElements(keys, t0, nonce, first, n, dcfKeyWordsHd(bits, P), [&](int64_t j, DcfBlock s0, DcfBlock s1, int64_t at, int64_t stride) {
     dcfKeygenManyElement(keys, t0, bits, P, alpha[j], beta + j * P, s0, s1, key0 + at, key1 + at, stride);
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -142,13 +146,9 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ uint32_t t0[256];
   __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
   loadTables(fk, &prg, t0, keys);
-  const int64_t K = fss::dcfBitKeyWords(bits);
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
-    DcfBlock d0, d1;
-    dcfRootSeeds(keys[kDcfHashKeys], t0, nonce, first + static_cast<uint64_t>(j), &d0, &d1);
-    const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
+  keygenElements(keys, t0, nonce, first, n, fss::dcfBitKeyWords(bits), [&](int64_t j, DcfBlock d0, DcfBlock d1, int64_t at, int64_t stride) {
     dcfBitKeygenElement(keys, t0, bits, alpha[j], offset[j], d0, d1, key0 + at, key1 + at, stride);
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kThreads)
