@@ -81,13 +81,14 @@ async function runDcf(kernel: K.KernelName, inputs: readonly RingTensor[], attrs
   return outs.map((o) => new RingTensor(o, b));
 }
 
-/** bits, seed and nonce of keygen options, checked. */
-function checkKeygenOptions(op: string, opts: DcfKeygenOptions): DcfKeygenOptions {
+/** Keygen options checked, as the kernels' attributes (first as a bigint, impl defaulted). */
+function keygenAttrs(op: string, opts: DcfKeygenOptions): Attrs & { bits: number } {
   const { bits, seed, nonce } = opts ?? ({} as DcfKeygenOptions);
   requireInt(op, bits, 'bits', 1, DCF_MAX_BITS);
   if (!(seed instanceof Uint8Array) || seed.length !== 16) throw new TypeError(`${op}: seed must be a Uint8Array of 16 bytes`);
   if (typeof nonce !== 'bigint' || nonce < 0n || nonce >= 1n << 64n) throw new RangeError(`${op}: nonce must be a bigint in [0, 2^64)`);
-  return opts;
+  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
+  return { bits, seed, nonce, first, impl: opts.impl ?? 'auto' };
 }
 
 /**
@@ -100,9 +101,8 @@ async function keygen(op: string, kernel: K.KernelName, alpha: RingTensor, other
     requireVector(op, t, name);
     if (t.shape[0] !== alpha.shape[0]) throw new RangeError(`${op}: alpha [${alpha.shape[0]}] and ${name} [${t.shape[0]}] must have one shape`);
   }
-  const { bits, seed, nonce } = checkKeygenOptions(op, opts);
-  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
-  const [k0, k1] = await runDcf(kernel, [alpha, ...others.map(([t]) => t)], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, 2 * alpha.size * bits);
+  const attrs = keygenAttrs(op, opts);
+  const [k0, k1] = await runDcf(kernel, [alpha, ...others.map(([t]) => t)], attrs, 2 * alpha.size * attrs.bits);
   return [k0, k1];
 }
 
@@ -156,10 +156,9 @@ export async function dcfKeygenMany(alpha: RingTensor, beta: RingTensor, opts: D
   requireDType(op, beta, 'ring64');
   if (beta.rank !== 2 || beta.shape[0] !== alpha.shape[0] || beta.shape[1] < 1 || beta.shape[1] > DCF_MAX_PAYLOADS)
     throw new RangeError(`${op}: beta must be [${alpha.shape[0]}, P] (one row of 1 to ${DCF_MAX_PAYLOADS} payloads per element of alpha), got [${beta.shape.join(', ')}]`);
-  const { bits, seed, nonce } = checkKeygenOptions(op, opts);
-  const first = BigInt(requireInt(op, opts.first ?? 0, 'first', 0, Number.MAX_SAFE_INTEGER));
+  const attrs = keygenAttrs(op, opts);
   // Work in element-levels of a two-payload walk: one seed block plus P / 2 value blocks per level, both parties.
-  const [k0, k1] = await runDcf(K.DcfKeygenMany, [alpha, beta], { bits, seed, nonce, first, impl: opts.impl ?? 'auto' }, alpha.size * bits * (1 + beta.shape[1] / 2));
+  const [k0, k1] = await runDcf(K.DcfKeygenMany, [alpha, beta], attrs, alpha.size * attrs.bits * (1 + beta.shape[1] / 2));
   return [k0, k1];
 }
 

@@ -68,7 +68,7 @@ inline uint64_t word(const Block& b, int which) { return which ? b.hi : b.lo; }
 
 // Both parties' keys for elements [first, first + count), count <= kBatch.
 void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* betaIn,
-                 uint64_t* key0, uint64_t* key1, std::vector<uint64_t>& valpha) {
+                 uint64_t* key0, uint64_t* key1) {
   const int bits = a.bits;
   const int64_t K = dcfKeyWords(bits, P);
   const uint64_t domain = dcfDomainMask(bits);
@@ -79,6 +79,7 @@ void keygenBatch(const DcfKeygenArgs& a, int P, int64_t n, int64_t first, int co
   // Every value block of a level, both parties' seeds: block q of seed j at q * 2 count + j.
   const size_t all = static_cast<size_t>(2 * count) * blocks;
   thread_local std::vector<Block> VL, VR;
+  thread_local std::vector<uint64_t> valpha;
   VL.resize(all), VR.resize(all);
   Block *vl = VL.data(), *vr = VR.data();  // one TLS lookup each
   uint64_t t[2 * kBatch], tL[2 * kBatch], tR[2 * kBatch], tCWL[kBatch], tCWR[kBatch], am[kBatch], tRight[kBatch];
@@ -267,10 +268,7 @@ Outputs dcfKeygenMany(const Inputs& in, const Attrs& at) {
   Tensor key0 = allocTensor({n, K}, DType::Ring64), key1 = allocTensor({n, K}, DType::Ring64);
   const uint64_t *alpha = in[0].ptr<uint64_t>(), *beta = in[1].ptr<uint64_t>();
   uint64_t *k0 = key0.ptr<uint64_t>(), *k1 = key1.ptr<uint64_t>();
-  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) {
-    thread_local std::vector<uint64_t> valpha;
-    keygenBatch(a, P, n, e, count, alpha, beta, k0, k1, valpha);
-  });
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) { keygenBatch(a, P, n, e, count, alpha, beta, k0, k1); });
   return {key0, key1};
 }
 
