@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../lib';
+import { layerNormOp } from '../lib/api/ops_norm';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,9 +19,14 @@ const WIDTH = 10;
  */
 const SPREADS = [0.02, 0.3, 1, 4, 70, 2000, 20000];
 
+/**
+ * A LayerNormalization over rows of `width` with gamma and beta drawn from N(0, 1): Keras's
+ * 'randomNormal' (stddev 0.05) would shrink every error twentyfold before the comparison.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function model(): any {
-  return tf.sequential({ layers: [tf.layers.layerNormalization({ inputShape: [WIDTH], epsilon: 1e-3, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' })] });
+function model(width = WIDTH): any {
+  const normal = () => tf.initializers.randomNormal({ mean: 0, stddev: 1 });
+  return tf.sequential({ layers: [tf.layers.layerNormalization({ inputShape: [width], epsilon: 1e-3, gammaInitializer: normal(), betaInitializer: normal() })] });
 }
 
 /**
@@ -29,18 +35,18 @@ function model(): any {
  * the inputs' rounding (2^-16) over the smallest spread (0.02) is 8e-4 of it, the fitted 1/sqrt
  * after two Newton steps far below.
  */
-async function matchesTfjs(t: ExecutionContext, protocol: 'securenn' | 'fss', x: Float32Array, label: (r: number) => string): Promise<void> {
-  const m = model();
+async function matchesTfjs(t: ExecutionContext, protocol: 'securenn' | 'fss', x: Float32Array, label: (r: number) => string, width = WIDTH): Promise<void> {
+  const m = model(width);
   const file = await saveTfjsModel(tf, m, 'tfe-ln-');
-  const rows = x.length / WIDTH;
-  const want: number[][] = m.predict(tf.tensor(x, [rows, WIDTH])).arraySync();
+  const rows = x.length / width;
+  const want: number[][] = m.predict(tf.tensor(x, [rows, width])).arraySync();
   const c = new tfe.Cluster({ protocol });
   try {
     const lm = tfe.loadLayersModel(file, { cluster: c });
-    const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, WIDTH] }), c);
+    const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, width] }), c);
     const out = await tfe.defineOutput('prediction-client', lm.predict(input));
     for (let r = 0; r < rows; r++) {
-      const got = Array.from(out.data.subarray(r * WIDTH, (r + 1) * WIDTH));
+      const got = Array.from(out.data.subarray(r * width, (r + 1) * width));
       const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
       t.true(err < 5e-3, `row ${r} (${label(r)}): max |private - tfjs| = ${err}`);
     }
@@ -74,6 +80,35 @@ for (const protocol of ['securenn', 'fss'] as const)
     });
     await matchesTfjs(t, protocol, x, (r) => `variance + epsilon ${NEAR_THRESHOLDS[r]}`);
   });
+
+/**
+ * Rows of 768 (a transformer's width) whose mean is a thousand times their spread: 1/768 in fixed
+ * point is off by 0.4%, and a mean taken with it is off by 0.4% of the offset, many times the
+ * spread; the row is centred in integers instead (n x - sum x), so only the inputs' rounding is
+ * left.
+ */
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization matches tfjs on rows of 768 whose offset is a thousand times their spread`, async (t) => {
+    const W = 768, spreads = [0.05, 0.3, 2, 40];
+    const x = Float32Array.from({ length: spreads.length * W }, (_, i) => {
+      const r = Math.floor(i / W);
+      return (r % 2 ? -1000 : 1000) * spreads[r] + spreads[r] * (Math.random() * 2 - 1) * Math.sqrt(3);
+    });
+    await matchesTfjs(t, protocol, x, (r) => `spread ${spreads[r]}, offset ${1000 * spreads[r]}`, W);
+  });
+
+test('LayerNormalization refuses rows wider than 4095 values, naming the layer and the width', async (t) => {
+  const file = await saveTfjsModel(tf, model(4096), 'tfe-ln-');
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    const lm = tfe.loadLayersModel(file, { cluster: c });
+    const x = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(4096), shape: [1, 4096] }), c);
+    t.throws(() => lm.predict(x), { message: /layer '.*' \(LayerNormalization\): rows of 4096 values are wider than the 4095 supported/ });
+    t.throws(() => layerNormOp(x, { epsilon: 1e-3 }), { message: /rows of 4096 values are not supported \(1 to 4095\)/ });
+  } finally {
+    await c.close();
+  }
+});
 
 test('Pond refuses a LayerNormalization model at load time, naming the layer', async (t) => {
   const file = await saveTfjsModel(tf, model(), 'tfe-ln-');

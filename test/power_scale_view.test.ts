@@ -31,7 +31,7 @@ async function views(protocol: Protocol, opts: tfe.ClusterOptions, v: Float64Arr
     const seen = recordTensors(c);
     const fine = tfe.definePrivateInput('input-provider', () => ({ data: v, shape: [N] }), c);
     const coarse = tfe.definePrivateInput('input-provider', () => ({ data: v.map((x) => x * 4 ** -SHIFT), shape: [N] }), c);
-    const s = powerOfFourScaleWide(fine, coarse, SHIFT, K_MIN, SPLIT, K_MAX);
+    const { s } = powerOfFourScaleWide({ value: fine, scale: 1 }, { value: coarse, scale: 4 ** -SHIFT }, K_MIN, SPLIT, K_MAX);
     await s.shares;
     const recorded = [...seen]; // the op's messages, before the scale is opened
     return { seen: recorded, s: (await tfe.defineOutput('output-receiver', s)).data };

@@ -2,7 +2,7 @@
 // a private per-channel scale and shift) and LayerNormalization (per row, under the exact protocols).
 import { add } from './ops';
 import { mul } from './ops_nonlinear';
-import { layerNormOp } from './ops_norm';
+import { LAYER_NORM_MAX_WIDTH, layerNormOp } from './ops_norm';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { ANY, bool, isNum, lastAxis, settings } from './layers_settings';
@@ -72,6 +72,8 @@ export function layerNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const g = c.scale === false ? -1 : ctx.take('gamma'), b = c.center === false ? -1 : ctx.take('beta');
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     checkAxis(x);
+    const width = x.shape[x.rank - 1];
+    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
     return layerNormOp(x, { epsilon, gamma: g < 0 ? undefined : p[g], beta: b < 0 ? undefined : p[b] });
   };
   return { step, comparisons: true, exactOnly: true };

@@ -13,15 +13,15 @@ import { bilinear, type MaskedShare, truncate } from '../protocol/pond/arith';
 import { reveal as revealShares, required, type Share } from '../protocol/pond/share';
 import { RingTensor } from '../tensor/ring_tensor';
 import { broadcastShapes, shapeString } from '../tensor/shape';
-import { truncatedBound } from './bounds';
+import { timesBound, truncatedBound } from './bounds';
 import * as L from './ops';
 import { exactReluOp } from './securenn_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
-/** Truncates z (2f fractional bits) to f, disposing z. */
-async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[]): Promise<Share> {
+/** Truncates z by `bits` (from 2f fractional bits to f by default), disposing z. */
+async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[], bits?: number): Promise<Share> {
   try {
-    return await truncate(p, op, z, shape);
+    return await truncate(p, op, z, shape, bits);
   } finally {
     z?.dispose();
   }
@@ -54,7 +54,7 @@ function dealProduct(c: Cluster, f: Bilinear, x: PrivateTensor, y: PrivateTensor
 }
 
 /** server2's part of a truncation alone (it deals only in interactive mode). */
-const dealTruncation = (shape: readonly number[]) => (p: Party, o: OpCtx) => truncate(p, o, null, shape);
+const dealTruncation = (shape: readonly number[], bits?: number) => (p: Party, o: OpCtx) => truncate(p, o, null, shape, bits);
 
 /**
  * A bilinear op (mul, matmul, conv2d) on any mix of private and public operands.
@@ -109,22 +109,51 @@ export function mul(x: AnyTensor, y: AnyTensor | number): AnyTensor {
   return bilinearOp('mul', { kind: 'mul' }, x, y, broadcastShapes('mul', x.shape, y.shape));
 }
 
-/** x * k for a public real k: one local multiplication and truncation, no communication. */
+/**
+ * enc = round(k 2^f) as m 2^(f - t) with m odd (or zero) and t in [0, f]: x k is x m truncated by t
+ * bits, the same value as x enc truncated by f (both are floor(x enc / 2^f) for a product that did
+ * not wrap), but the truncation's input is 2^(f - t) times smaller.
+ */
+export function dyadicConstant(enc: number, f: number): { m: number; t: number } {
+  let m = enc, t = f;
+  while (t > 0 && m !== 0 && m % 2 === 0) {
+    m /= 2;
+    t--;
+  }
+  return { m, t: m === 0 ? 0 : t };
+}
+
+/**
+ * x * k for a public real k: one local multiplication and truncation, no communication. Of k's
+ * encoding m 2^(f - t) (dyadicConstant) the servers multiply by m and truncate by t bits only, so a
+ * local truncation fails 2^(f - t) times less often (its probability grows with the magnitude of
+ * what it truncates, docs/pond.md): by 0.5 a product fails 2^15 times less often than by 0.5 at
+ * scale 2^2f, and an integer k (t = 0) needs no truncation at all: x k is exact at any magnitude
+ * that fits the ring.
+ */
 function mulConstant(x: AnyTensor, k: number): AnyTensor {
-  const c = x.cluster;
-  const enc = Math.round(k * 2 ** c.fixed.fracBits);
+  const c = x.cluster, f = c.fixed.fracBits;
+  const enc = Math.round(k * 2 ** f);
   if (!Number.isFinite(k) || Math.abs(enc) >= 2 ** 52) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
   if (x.kind === 'public') {
     const values = run(c, 'mul', [x.values], async (p, _o, [a]) =>
-      p.isCompute ? R.shiftRightArithmetic(await R.mulScalar(a as RingTensor, BigInt(enc)), c.fixed.fracBits) : null,
+      p.isCompute ? R.shiftRightArithmetic(await R.mulScalar(a as RingTensor, BigInt(enc)), f) : null,
     );
     return new PublicTensor(c, x.shape, values);
   }
+  const { m, t } = dyadicConstant(enc, f), mb = BigInt(m);
+  const magnitude = mb < 0n ? -mb : mb;
+  if (t === 0) {
+    const shares = run(c, 'mul', [x.shares], async (p, o, [a]) => (p.isCompute ? R.mulScalar(required(o, a as Share), mb) : null));
+    return new PrivateTensor(c, x.shape, shares).withBound(timesBound(x.bound, m < 0 ? -m : m));
+  }
   const shares = run(c, 'mul', [x.shares], async (p, o, [a]) =>
-    truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), BigInt(enc)) : null, x.shape),
-    dealTruncation(x.shape),
+    truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), mb) : null, x.shape, t),
+    dealTruncation(x.shape, t),
   );
-  return truncatedTensor(c, x.shape, shares);
+  // Any ring value truncated by t bits lies within 2^(63 - t); a bounded x within |x m| / 2^t + 1.
+  const wide = truncatedBound(t), scaled = x.bound === undefined ? undefined : ((x.bound * magnitude) >> BigInt(t)) + 1n;
+  return new PrivateTensor(c, x.shape, shares).withBound(scaled !== undefined && scaled < wide ? scaled : wide);
 }
 
 export function square(x: AnyTensor): AnyTensor {
@@ -136,6 +165,23 @@ export function square(x: AnyTensor): AnyTensor {
     dealProduct(c, { kind: 'mul' }, x, x, x.shape),
   );
   return truncatedTensor(c, x.shape, shares);
+}
+
+/**
+ * x^2 2^f for a private x: the Beaver square left at 2f fractional bits, so nothing is truncated
+ * and nothing can fail at any magnitude; read as a fixed-point tensor its value is x^2 2^f, which
+ * wraps once x^2 2^(2f) reaches 2^63 (|x| >= 2^(31.5 - f)). For exact comparisons of sums of
+ * squares against public thresholds (LayerNormalization's scale, ops_norm.ts). Same messages as
+ * square.
+ */
+export function squareUntruncated(x: PrivateTensor): PrivateTensor {
+  const c = x.cluster;
+  const shares = run(c, 'square', [x.masked()], (p, o, [mx]) => bilinear(p, c.provider, o, { kind: 'mul' }, mx as MaskedShare, mx as MaskedShare, x.shape), async (p, o) => {
+    const m: MaskedShare = { ref: x.maskRef(), alpha: null, a: null };
+    return bilinear(p, c.provider, o, { kind: 'mul' }, m, m, x.shape);
+  });
+  const b = x.bound === undefined ? undefined : x.bound * x.bound;
+  return new PrivateTensor(c, x.shape, shares).withBound(b !== undefined && b < 1n << 63n ? b : undefined);
 }
 
 /**

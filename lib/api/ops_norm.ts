@@ -3,45 +3,53 @@
 // steps on a value scaled into [1, 4), the scale an exact power of two chosen by comparisons, so
 // the relative precision does not depend on the rows' spread.
 //
-// Why two estimates of the variance: a product's local truncation fails with probability
-// |product| / 2^64 at scale 2^2f (docs/pond.md), so squaring a row whose values reach 3464 (a
-// spread of 2000) fails for about one element in a thousand, and one failure ruins the row. The
-// squares are therefore also taken of d 2^-T, safe up to the fixed-point range but coarse, and
-// the comparisons read the fine estimate for small variances and the coarse one for large.
+// No step divides by n or truncates a large value, because a local truncation fails with
+// probability |value| / 2^64 (docs/pond.md) and 1/n in fixed point is off by up to n 2^-17
+// relatively (0.4% at n = 768, an error in the mean that a row's offset multiplies). So the row is
+// centred exactly in integers, the variance estimates are exact sums of squares compared against
+// public thresholds, and the constants left are powers of two and one final sqrt(n / 2^q).
 //
-// Steps, per row of the last axis (n values):
-// 1. d = x - mean(x); v = mean(d^2) + epsilon and a = mean((d 2^-T)^2) = v 4^-T, both squares in
-//    one product round.
-// 2. s = 2^-e with 4^e <= v < 4^(e+1), e in [K_MIN, K_MAX] (powerOfFourScaleWide: one batched
-//    DReLU on the rows, thresholds up to 4^SPLIT on v and above on a, then one selection by the
-//    bit [a >= 4^(SPLIT+1-T)]), exact in fixed point.
-// 3. d' = d s and v' = mean(d'^2) + epsilon s^2, in [1, 4) but for the estimates' rounding near
-//    the thresholds (a few percent at most), clamped to [LO, HI] = [0.9, 4.4] by one batched relu on
-//    the rows (rows whose variance is below 4^K_MIN or at 4^(K_MAX+1) and above: see the bounds
-//    below). v' comes from d', so that d's rounding is not scaled by s^2 again.
-// 4. r = 1/sqrt(v') from a cubic fitted on [LO, HI] (relative error 2.0e-2) and two Newton steps
-//    r <- r (1.5 - 0.5 v' r^2) (5.6e-7 in float64; fixed point dominates).
-// 5. y = d' r (= d / sqrt(v)), then gamma y + beta.
+// Steps, per row of the last axis (n values; p = ceil(log2 n), q = 2 floor(log4 n), so a = n / 2^p
+// lies in (1/2, 1] and c = n / 2^q in [1, 4)):
+// 1. D = n x - sum(x) = n (x - mean), exact (an integer multiple and a sum); d~ = D 2^-p = a d, a
+//    truncation by p bits (fails with probability about n |d| 2^(f+1-64): 2^-29 at n = 768 and
+//    |d| = 256).
+// 2. W = (sum d~^2 + n a^2 eps) / 2^q = a^2 c (var + eps), known two ways in one product round,
+//    neither truncated (squareUntruncated): fine = sum of d~^2 at 2f fractional bits (exact, but
+//    wraps where W reaches 2^(31-q)), and coarse = sum of (d~ rounded to h fractional bits)^2 at
+//    2h (h = f/2 but for rows over 32 values: see below; it never wraps below 4^(K_MAX+1), and
+//    its rounding is below 0.4% of W from 4^(SPLIT+1) up).
+// 3. s = 2^-e with 4^e <= W < 4^(e+1), e in [K_MIN, K_MAX], and lambda s^2 with lambda =
+//    n a^2 eps / 2^q (powerOfFourScaleWide: one batched DReLU on the rows, thresholds up to
+//    4^SPLIT on fine and above on coarse, then one selection by the bit [coarse >= 4^(SPLIT+1)]),
+//    exact in fixed point.
+// 4. d' = d~ s and W' = (sum d'^2) 2^-q + lambda s^2 = W s^2, in [1, 4) (clamped to [LO, HI] by
+//    one batched relu on the rows, for rows outside [4^K_MIN, 4^(K_MAX+1)): see the bounds below).
+// 5. r = 1/sqrt(W') from a cubic fitted on [LO, HI] (relative error 2.0e-2) and two Newton steps
+//    r <- r (1.5 - 0.5 W' r^2) (5.6e-7 in float64; fixed point dominates).
+// 6. y = d' r sqrt(c) (= d / sqrt(var + eps)), then gamma y + beta.
 // Nothing here is a new protocol step: DReLU and Beaver products as everywhere else, on values
 // the servers hold as shares; the powers of two are summed locally from DReLU's output shares.
 import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, neg, reduceSum, reshape, slice, sub } from './ops';
-import { mul, relu, square } from './ops_nonlinear';
+import { mul, relu, square, squareUntruncated } from './ops_nonlinear';
 import { powerOfFourScaleWide } from './securenn_ops';
-import type { AnyTensor } from './tensor';
+import type { AnyTensor, PrivateTensor } from './tensor';
 
-/** The variance's range: 4^K_MIN = 6.1e-5 (four fixed-point units at 16 bits) to 4^(K_MAX+1) = 4.3e9. */
-export const K_MIN = -7, K_MAX = 15;
 /**
- * The coarse estimate's pre-scale 2^-T, and the last threshold the fine one decides, 4^SPLIT.
- * Coarse squares fail with probability d^2 2^(2f-2T-64) (2^-22.5 per element at d = 3464, 2^-14
- * at d = 65536); fine ones matter only below 4^(SPLIT+1) = 16, about n 16 2^-2f per row. The
- * coarse resolution in v is 4^T 2^-f = 0.25, about two of its units with the truncations, so its
- * decisions at 16 and up are off by 3% at most, inside the clamp's slack.
+ * W's range, 4^K_MIN = 6.1e-5 to 4^(K_MAX+1) = 4.3e9 (var + eps within a factor a^2 c, 1/4 to 4,
+ * of it). The thresholds up to 4^SPLIT read the fine estimate, exact while W < 2^(31-q), and the
+ * larger ones the coarse, whose rounding is below 0.1% from 4^(SPLIT+1) = 1024 up.
  */
-const T = 7, SPLIT = 1;
-/** The range v' is clamped to and 1/sqrt fitted on: [1, 4) and the coarse decisions' slack. */
+export const K_MIN = -7, K_MAX = 15;
+const SPLIT = 4;
+/** The range W' is clamped to and 1/sqrt fitted on: [1, 4) and some slack. */
 const LO = 0.9, HI = 4.4;
+/**
+ * The widest row: q <= 10 keeps the fine thresholds (4^SPLIT 2^(q+f) at f fractional bits) below
+ * 2^52, the public scalars' exact range.
+ */
+export const LAYER_NORM_MAX_WIDTH = 4095;
 
 /** A function fitted on [lo, hi] (memoised on first use). */
 export interface Fitted {
@@ -88,21 +96,27 @@ function half(t: AnyTensor, which: 0 | 1): AnyTensor {
 
 /** LayerNormalization over the last axis of a private x (see the header for the method). */
 export function layerNormOp(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
-  const n = x.shape[x.shape.length - 1], inv = 1 / n, eps = opts.epsilon;
-  const keep = x.rank - 1;
-  const d = sub(x, mul(reduceSum(x, keep, true), inv));
-  // d and d 2^-T squared in one product round; the two row means split apart again.
-  const means = mul(reduceSum(square(stack2(d, mul(d, 2 ** -T))), -1, true), inv);
-  const v = add(half(means, 0), eps), coarse = half(means, 1);
-  const s = powerOfFourScaleWide(v, coarse, T, K_MIN, SPLIT, K_MAX);
-  const dp = mul(d, s);
-  const vp = add(mul(reduceSum(square(dp), keep, true), inv), mul(square(s), eps));
-  // Clamped to [LO, HI] by one batched relu: vp + relu(LO - vp) - relu(vp - HI).
-  const outside = relu(stack2(add(neg(vp), LO), sub(vp, HI)));
-  const vc = sub(add(vp, half(outside, 0)), half(outside, 1));
-  let r = fittedCubicAt(vc, RSQRT);
-  for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(mul(vc, 0.5), square(r)), -1), 1.5));
-  let y = mul(dp, r);
+  const n = x.shape[x.shape.length - 1], eps = opts.epsilon, f = x.cluster.fixed.fracBits, keep = x.rank - 1;
+  if (!(n >= 1 && n <= LAYER_NORM_MAX_WIDTH)) throw new RangeError(`LayerNormalization: rows of ${n} values are not supported (1 to ${LAYER_NORM_MAX_WIDTH})`);
+  const p = Math.ceil(Math.log2(n)), q = 2 * Math.floor(Math.log2(n) / 2), a = n / 2 ** p;
+  // The coarse rounding keeps h fractional bits of d~, so that its largest threshold,
+  // 4^K_MAX 2^(q+f-2h) at f fractional bits, stays below 2^52: h = f/2 for the narrow rows.
+  const h = Math.min(Math.ceil(f / 2), Math.floor((51 - 2 * K_MAX - q) / 2));
+  const dt = mul(sub(mul(x, n), reduceSum(x, keep, true)), 2 ** -p);
+  // fine: d~^2 at 2f fractional bits; coarse: (d~ to h fractional bits)^2, at f + 2h.
+  const sums = reduceSum(squareUntruncated(stack2(dt, mul(dt, 2 ** (h - f))) as PrivateTensor), -1, true);
+  const epsTerm = n * a * a * eps;
+  const fine = add(half(sums, 0), epsTerm * 2 ** f), coarse = add(half(sums, 1), epsTerm * 2 ** (2 * h - f));
+  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, K_MIN, SPLIT, K_MAX, epsTerm / 2 ** q);
+  const s = scale.s;
+  const dp = mul(dt, s);
+  const wp = add(mul(reduceSum(square(dp), keep, true), 2 ** -q), scale.squared!);
+  // Clamped to [LO, HI] by one batched relu: wp + relu(LO - wp) - relu(wp - HI).
+  const outside = relu(stack2(add(neg(wp), LO), sub(wp, HI)));
+  const wc = sub(add(wp, half(outside, 0)), half(outside, 1));
+  let r = fittedCubicAt(wc, RSQRT);
+  for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(mul(wc, 0.5), square(r)), -1), 1.5));
+  let y = mul(dp, mul(r, Math.sqrt(n / 2 ** q)));
   if (opts.gamma) y = mul(y, opts.gamma);
   if (opts.beta) y = add(y, opts.beta);
   return y;

@@ -5,6 +5,7 @@ import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { exactProtocolsText, isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
+import { disposing } from '../protocol/pond/arith';
 import type { Share } from '../protocol/pond/share';
 import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
 import { equalZero as eqZ, negative, nonNegative, onFlat, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
@@ -241,24 +242,28 @@ function minusEach(x: PrivateTensor, thresholds: number[]): PrivateTensor {
 }
 
 /**
- * Locally, 2^(f - kLow) - sum_i b_i 2^(f - k_i) for the bits b_i of thresholds 4^k_i, the [n]
- * slices of `bits` from slice `first` on: 2^(f - e) for the integer e in [kLow, max k_i] that the
- * bits say (they are 1 exactly for k_i <= e, and the sum telescopes).
+ * Locally, g(kLow) + sum_i b_i (g(k_i) - g(k_i - 1)) for the bits b_i of thresholds 4^k_i (k_i =
+ * kLow+1, kLow+2, ...), the [n] slices of `bits` from slice `first` on, and g(e) an integer (in
+ * ring units) for each e: g(e) for the integer e in [kLow, max k_i] that the bits say (they are 1
+ * exactly for k_i <= e, and the sum telescopes).
  */
-async function telescope(p: Party, bits: RingTensor, first: number, ks: number[], n: number, f: number, kLow: number): Promise<RingTensor> {
+async function telescope(p: Party, bits: RingTensor, first: number, ks: number[], n: number, g: (e: number) => bigint, kLow: number): Promise<RingTensor> {
   const terms = await Promise.all(ks.map(async (k, i) => {
     const b = await R.slice(bits, [(first + i) * n], [n]);
-    const t = await R.mulScalar(b, -(1n << BigInt(f - k)));
+    const t = await R.mulScalar(b, g(k) - g(k - 1));
     b.dispose();
     return t;
   }));
   const sum = await R.addN(terms);
   for (const t of terms) t.dispose();
   if (p.role !== 0) return sum;
-  const out = await R.addScalar(sum, 1n << BigInt(f - kLow));
+  const out = await R.addScalar(sum, g(kLow));
   sum.dispose();
   return out;
 }
+
+/** s = 2^-e in ring units at f fractional bits (e <= f). */
+const powerOfTwo = (f: number) => (e: number) => 1n << BigInt(f - e);
 
 const count = (t: AnyTensor) => t.shape.reduce((a, b) => a * b, 1);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -284,7 +289,7 @@ export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): Priv
   return new PrivateTensor(c, pv.shape, runOp(c, 'powerOfFourScale', [diffs.shares], async (p, o, [a]) => {
     const bits = await nonNegative(p, o, a, [ks.length * n]);
     if (!bits) return null;
-    const s = await telescope(p, bits, 0, ks, n, f, kMin);
+    const s = await telescope(p, bits, 0, ks, n, powerOfTwo(f), kMin);
     bits.dispose();
     const out = R.reshape(s, pv.shape);
     s.dispose();
@@ -292,47 +297,67 @@ export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): Priv
   }, diffs.bound));
 }
 
+/** One estimate of a private v for powerOfFourScaleWide: `value` holds v times the public `scale`. */
+export interface ScaledEstimate {
+  value: AnyTensor;
+  scale: number;
+}
+
+/** Refuses thresholds that fixed point does not hold exactly (t 2^f an integer below 2^52, a public scalar's range). */
+function checkThresholds(op: string, f: number, ts: number[]): void {
+  for (const t of ts) {
+    const raw = t * 2 ** f;
+    if (!Number.isInteger(raw) || Math.abs(raw) >= 2 ** 52) throw new RangeError(`${op}: threshold ${t} is not exact at ${f} fractional bits (or beyond 2^${52 - f})`);
+  }
+}
+
 /**
- * powerOfFourScale for a v known two ways: `fine` = v, right where v is small (LayerNormalization's
- * mean of d^2, whose squares' local truncation fails where d is large), and `coarse` = v 4^-shift,
- * right everywhere but with the resolution 4^shift 2^-F (the mean of (d 2^-shift)^2). e comes
- * from `fine` below 4^(kSplit+1) and from `coarse` from there up.
+ * powerOfFourScale for a v known two ways, each as v times a public scale: `fine`, right where v
+ * is small, and `coarse`, right everywhere at a coarser resolution (LayerNormalization's sums of
+ * squares at two roundings, ops_norm.ts, whose fine one wraps where v is large). e comes from fine
+ * below 4^(kSplit+1) and from coarse from there up. With `squared` = lambda, also lambda s^2 (to
+ * the nearest ring unit) from the same bits, for no further message.
  *
  * Steps, with the same messages as powerOfFourScale's plus one Beaver product:
- * 1. One batched DReLU: b_k = [fine >= 4^k] for k = kMin+1 .. kSplit and
- *    c_k = [coarse >= 4^(k - shift)] for k = kSplit+1 .. kMax (integer bit shares).
- * 2. Locally: s_f = 2^-clamp(e, kMin, kSplit) from the b_k and s_c = 2^-max(e, kSplit) from the
- *    c_k (telescoping sums, as in powerOfFourScale).
- * 3. s = s_f + c_(kSplit+1) (s_c - s_f): SecureNN's SelectShare, a Beaver product with the integer
- *    bit, exact in the ring, so s is s_f or s_c to the last bit (whatever s_f is where fine was
- *    wrong).
- * Near a threshold 4^k with k > kSplit, coarse may decide either way: then v s^2 is outside
- * [1, 4) by a few times delta = 4^shift 2^-F / 4^(kSplit+1) relatively (its resolution and the
- * truncations that made it), within [1 - 3 delta, 4 (1 + 3 delta)), say.
- * The caller must accept that range (layerNorm fits its 1/sqrt on [0.9, 4.4]).
+ * 1. One batched DReLU: b_k = [fine >= 4^k fine.scale] for k = kMin+1 .. kSplit and
+ *    c_k = [coarse >= 4^k coarse.scale] for k = kSplit+1 .. kMax (integer bit shares).
+ * 2. Locally, telescoping sums (as in powerOfFourScale) of g(e) = 2^-e and lambda 4^-e: from the
+ *    b_k with e clamped to [kMin, kSplit], from the c_k with e at least kSplit.
+ * 3. [s; lambda s^2] = fine's + c_(kSplit+1) (coarse's - fine's): SecureNN's SelectShare, a
+ *    Beaver product with the integer bit, exact in the ring, so each is fine's or coarse's to the
+ *    last bit (whatever fine's is where fine was wrong).
+ * Where an estimate is off by delta relatively, v s^2 lies in [1 - delta, 4 (1 + delta)); the
+ * caller must accept that range.
  */
-export function powerOfFourScaleWide(fine: AnyTensor, coarse: AnyTensor, shift: number, kMin: number, kSplit: number, kMax: number): PrivateTensor {
-  requireSecureNN('powerOfFourScale', fine);
-  const pf = privateOnly('powerOfFourScale', fine), pc = privateOnly('powerOfFourScale', coarse);
+export function powerOfFourScaleWide(fine: ScaledEstimate, coarse: ScaledEstimate, kMin: number, kSplit: number, kMax: number, squared?: number): { s: PrivateTensor; squared?: PrivateTensor } {
+  const op = 'powerOfFourScale';
+  requireSecureNN(op, fine.value);
+  const pf = privateOnly(op, fine.value), pc = privateOnly(op, coarse.value);
   const c = pf.cluster, f = c.fixed.fracBits;
-  checkExponents('powerOfFourScale', f, kMin, kSplit);
-  checkExponents('powerOfFourScale', f, kSplit, kMax);
-  checkExponents('powerOfFourScale', f, kSplit - shift, kMax - shift);
-  if (!Number.isInteger(shift) || shift < 0) throw new RangeError(`powerOfFourScale: the coarse estimate's shift must be a non-negative integer, got ${shift}`);
-  if (count(pc) !== count(pf)) throw new RangeError(`powerOfFourScale: the two estimates' shapes differ: [${pf.shape}] and [${pc.shape}]`);
+  if (![kMin, kSplit, kMax].every(Number.isInteger) || !(kMin < kSplit && kSplit < kMax) || kMax > f)
+    throw new RangeError(`${op}: exponents ${kMin} < ${kSplit} < ${kMax} must be integers in that order, the last at most ${f}`);
+  if (count(pc) !== count(pf)) throw new RangeError(`${op}: the two estimates' shapes differ: [${pf.shape}] and [${pc.shape}]`);
   const n = count(pf), low = range(kMin + 1, kSplit), high = range(kSplit + 1, kMax);
-  const diffs = L.concat([minusEach(pf, low.map((k) => 4 ** k)), minusEach(pc, high.map((k) => 4 ** (k - shift)))], 0) as PrivateTensor;
-  return new PrivateTensor(c, pf.shape, runOp(c, 'powerOfFourScale', [diffs.shares], async (p, o, [a]) => {
+  const fineAt = low.map((k) => 4 ** k * fine.scale), coarseAt = high.map((k) => 4 ** k * coarse.scale);
+  checkThresholds(op, f, [...fineAt, ...coarseAt]);
+  const lambda = squared;
+  if (lambda !== undefined && !(Number.isFinite(lambda) && Math.abs(lambda) * 4 ** -kMin * 2 ** f < 2 ** 52))
+    throw new RangeError(`${op}: the factor of s^2, ${lambda}, is outside the fixed-point range`);
+  const gs = [powerOfTwo(f), ...(lambda === undefined ? [] : [(e: number) => BigInt(Math.round(lambda * 4 ** -e * 2 ** f))])];
+  const diffs = L.concat([minusEach(pf, fineAt), minusEach(pc, coarseAt)], 0) as PrivateTensor;
+  const both = new PrivateTensor(c, [gs.length * n], runOp(c, op, [diffs.shares], async (p, o, [a]) => {
     const bits = await nonNegative(p, o, a, [(low.length + high.length) * n]);
-    const [sf, sc, pick] = bits
-      ? await Promise.all([telescope(p, bits, 0, low, n, f, kMin), telescope(p, bits, low.length, high, n, f, kSplit), R.slice(bits, [low.length * n], [n])])
-      : [null, null, null];
+    const sums = async (first: number, ks: number[], kLow: number) => {
+      const parts = await Promise.all(gs.map((g) => telescope(p, bits!, first, ks, n, g, kLow)));
+      return disposing(parts, () => R.concat(parts));
+    };
+    const [sf, sc, pick] = bits ? await Promise.all([sums(0, low, kMin), sums(low.length, high, kSplit), R.slice(bits, [low.length * n], [n])]) : [null, null, null];
     bits?.dispose();
-    const s = await selectShare(p, o, pick, sf, sc, n);
-    for (const t of [sf, sc, pick]) t?.dispose();
-    if (!s) return null;
-    const out = R.reshape(s, pf.shape);
-    s.dispose();
+    const picks = pick && gs.length > 1 ? await disposing([pick], () => R.concat(gs.map(() => pick))) : pick;
+    const out = await selectShare(p, o, picks, sf, sc, gs.length * n);
+    for (const t of [sf, sc, picks]) t?.dispose();
     return out;
   }, diffs.bound));
+  const part = (i: number) => L.reshape(L.slice(both, [i * n], [n]), pf.shape) as PrivateTensor;
+  return { s: part(0), squared: lambda === undefined ? undefined : part(1) };
 }

@@ -6,7 +6,7 @@ import { applyBilinear, type Bilinear, type CorrelatedRandomness, type MaskRef, 
 import { type OpCtx, type Party, tag } from '../party';
 import { required, type Share } from './share';
 
-async function disposing<T>(ts: (RingTensor | null | undefined)[], f: () => Promise<T>): Promise<T> {
+export async function disposing<T>(ts: (RingTensor | null | undefined)[], f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } finally {

@@ -4,9 +4,11 @@
 // product fails with probability |Z| / 2^64 (Z = X Y, the product at scale 2^32), and a failure
 // is off by 2^64 / 2^16 = 2^48 units, i.e. 2^32 in value. Two tests: with moderate values no
 // failure may occur, and with huge values failures occur at the predicted rate and are caught.
+// A public constant's product truncates only the constant's fractional bits: exact for an integer,
+// 2 bits for 0.75, so magnitudes where a full truncation fails (or wraps) stay right.
 import test from 'ava';
 
-import { F, encInt, rand, U, within } from '../fixed';
+import { encInt, F, rand, U, withEdges, within } from '../fixed';
 import { open, priv, type Protocol, withCluster } from './harness';
 
 /** Expected number of failures: sum of |X Y| / 2^64 over the products. */
@@ -54,4 +56,32 @@ export function truncationSuite(protocol: Protocol): void {
       const sd = Math.sqrt(expected);
       t.true(Math.abs(failures - expected) <= 6 * sd, `${failures} failures, expected ${expected.toFixed(1)} +- ${sd.toFixed(1)}`);
     }, { fixedPoint: { fracBits: F, truncation: 'local' } }));
+
+  test(`${protocol}: x times an integer constant is exact at magnitudes where a truncation at scale 2^32 would wrap`, (t) =>
+    withCluster(protocol, async (c) => {
+      // |X| < 2^49: X k 2^16 would pass 2^64 (the product at scale 2^32); X k itself fits, and
+      // float64 holds it exactly.
+      const n = 2000;
+      const xa = withEdges(rand(n, 2 ** 33), [2 ** 33 - U, -(2 ** 33) + U, U, -U, 0]);
+      for (const k of [3, -7, 1]) {
+        const got = await open(priv(c, xa, [n]).mul(k));
+        const wrong = [...xa].map((x, i) => (BigInt(got[i] / U) === BigInt(encInt(x)) * BigInt(k) ? -1 : i)).filter((i) => i >= 0);
+        t.deepEqual(wrong.slice(0, 3).map((i) => [xa[i], got[i]]), [], `x * ${k} exactly`);
+      }
+    }));
+
+  test(`${protocol}: x times 0.75 truncates two bits only, right within one unit where a truncation at scale 2^32 fails`, (t) =>
+    withCluster(protocol, async (c) => {
+      // |X| < 2^40: X * 3 (what is truncated by 2 bits) fails with probability below 2^-22 per
+      // element; X * 0.75 2^16 at scale 2^32 would fail with probability about 2^-8, a few
+      // failures among these 2000.
+      const n = 2000;
+      const xa = withEdges(rand(n, 2 ** 24), [2 ** 24 - U, -(2 ** 24) + U, U, -U, 0]);
+      const got = await open(priv(c, xa, [n]).mul(0.75));
+      const wrong = [...xa].map((x, i) => {
+        const d = BigInt(got[i] / U) * 4n - BigInt(encInt(x)) * 3n; // within one unit: |d| < 4
+        return d > -4n && d < 4n ? -1 : i;
+      }).filter((i) => i >= 0);
+      t.deepEqual(wrong.slice(0, 3).map((i) => [xa[i], got[i]]), [], 'x * 0.75 within one unit');
+    }));
 }
