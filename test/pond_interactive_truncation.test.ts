@@ -27,6 +27,26 @@ test('interactive truncation: products within one unit per truncation, no wrap-a
   await cluster.close();
 });
 
+// A public constant's product truncates only the constant's fractional bits (docs/pond.md): server2
+// deals its pair for that many bits (2 for 0.75, 14 for 4.0625 / 1024 = 65 2^-14, 16 for -0.1),
+// none for an integer.
+test('interactive truncation: products with public constants truncate by their own bit counts, within one unit', async (t) => {
+  const cluster = new tfe.Cluster({ fixedPoint: { truncation: 'interactive' } });
+  try {
+    const n = 5000, u = 2 ** -16;
+    const xs = Float64Array.from({ length: n }, () => Math.round((Math.random() * 2 - 1) * 1000 / u) * u);
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: xs, shape: [n] }), cluster);
+    for (const k of [0.75, 4.0625 / 1024, 3, -0.1]) {
+      const out = await tfe.defineOutput('output-receiver', tfe.mul(x, k));
+      const kEnc = Math.round(k / u) * u;
+      const worst = Math.max(...Array.from(xs, (v, i) => Math.abs(out.data[i] - v * kEnc)));
+      t.true(worst <= u, `x * ${k}: worst error ${worst / u} units`);
+    }
+  } finally {
+    await cluster.close();
+  }
+});
+
 test('interactive truncation costs one extra round and 2 x 8n opening + 2 x 8n dealing bytes', async (t) => {
   const cluster = new tfe.Cluster({ fixedPoint: { truncation: 'interactive' } });
   const n = 100;

@@ -231,16 +231,23 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   const padTop = padding === 'SAME' ? Math.floor(Math.max((g.outH - 1) * strides[0] + kh - g.inH, 0) / 2) : 0;
   const padLeft = padding === 'SAME' ? Math.floor(Math.max((g.outW - 1) * strides[1] + kw - g.inW, 0) / 2) : 0;
   const recip: bigint[] = [];
+  let maxGain = 0n; // the largest window size times its rounded reciprocal, about 2^f
   for (let oy = 0; oy < g.outH; oy++)
     for (let ox = 0; ox < g.outW; ox++) {
       const ys = Math.min(g.inH, oy * strides[0] - padTop + kh) - Math.max(0, oy * strides[0] - padTop);
       const xs = Math.min(g.inW, ox * strides[1] - padLeft + kw) - Math.max(0, ox * strides[1] - padLeft);
       recip.push(BigInt(Math.round(2 ** c.fixed.fracBits / (ys * xs))));
+      const gain = BigInt(ys * xs) * recip[recip.length - 1];
+      if (gain > maxGain) maxGain = gain;
     }
   const shape = [g.batch, g.outH, g.outW, g.channels];
+  // The reciprocals' common factor 2^z (2^14 for 2x2 windows) is left out and the sums truncated
+  // by f - z bits only: the same values, and what is truncated 2^z times smaller (mulConstant).
+  const z = Math.min(...recip.map((r) => trailingZeros(r, c.fixed.fracBits)));
+  const bits = c.fixed.fracBits - z;
   const pool = async (t: RingTensor) => {
     const summed = await R.sumPool2d(t, { kernelSize: [kh, kw], strides, padding });
-    const r = RingTensor.fromBigInts(recip, [1, g.outH, g.outW, 1]);
+    const r = RingTensor.fromBigInts(recip.map((v) => v >> BigInt(z)), [1, g.outH, g.outW, 1]);
     try {
       return await R.mul(summed, r);
     } finally {
@@ -250,12 +257,24 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   };
   if (x.kind === 'public') {
     const values = run(c, 'avgPool2d', [x.values], async (p, _o, [a]) =>
-      p.isCompute ? R.shiftRightArithmetic(await pool(a as RingTensor), c.fixed.fracBits) : null,
+      p.isCompute ? R.shiftRightArithmetic(await pool(a as RingTensor), bits) : null,
     );
     return new PublicTensor(c, shape, values);
   }
-  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape), dealTruncation(shape));
-  return truncatedTensor(c, shape, shares);
+  const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape, bits), dealTruncation(shape, bits));
+  // An average of values within B is within B times the rounded reciprocal's excess, and one unit.
+  const wide = truncatedBound(bits), avg = x.bound === undefined ? undefined : ((x.bound * maxGain) >> BigInt(c.fixed.fracBits)) + 1n;
+  return new PrivateTensor(c, shape, shares).withBound(avg !== undefined && avg < wide ? avg : wide);
+}
+
+/** The trailing zero bits of v > 0, at most `max`. */
+function trailingZeros(v: bigint, max: number): number {
+  let z = 0;
+  while (z < max && v > 0n && (v & 1n) === 0n) {
+    v >>= 1n;
+    z++;
+  }
+  return z;
 }
 
 /**

@@ -8,6 +8,7 @@
 // 2 bits for 0.75, so magnitudes where a full truncation fails (or wraps) stay right.
 import test from 'ava';
 
+import * as tfe from '../../../lib';
 import { encInt, F, rand, U, withEdges, within } from '../fixed';
 import { open, priv, type Protocol, withCluster } from './harness';
 
@@ -83,5 +84,23 @@ export function truncationSuite(protocol: Protocol): void {
         return d > -4n && d < 4n ? -1 : i;
       }).filter((i) => i >= 0);
       t.deepEqual(wrong.slice(0, 3).map((i) => [xa[i], got[i]]), [], 'x * 0.75 within one unit');
+    }));
+
+  test(`${protocol}: 2x2 average pooling truncates two bits only, right within one unit where a truncation at scale 2^32 fails`, (t) =>
+    withCluster(protocol, async (c) => {
+      // Window sums S below 2^27: truncating S 2^14 at scale 2^32 would fail about 9 times among
+      // these 2048 windows (probability ~ |S| 2^-33 each); truncating S by 2 bits, with
+      // probability 2^-14 of that (a CI flake rate of about 5e-4 for this test).
+      const h = 64, w = 128;
+      const xa = withEdges(rand(h * w, 2 ** 25), [2 ** 25 - U, -(2 ** 25) + U, U, -U]);
+      const got = await open(tfe.avgPool2d(priv(c, xa, [1, h, w, 1]), { poolSize: 2 }));
+      const wrong: number[] = [];
+      for (let oy = 0; oy < h / 2; oy++)
+        for (let ox = 0; ox < w / 2; ox++) {
+          const at = (y: number, x: number) => BigInt(encInt(xa[(2 * oy + y) * w + 2 * ox + x]));
+          const d = BigInt(got[oy * (w / 2) + ox] / U) * 4n - (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1));
+          if (d <= -4n || d >= 4n) wrong.push(oy * (w / 2) + ox);
+        }
+      t.deepEqual(wrong.slice(0, 3), [], 'each window average within one unit');
     }));
 }
