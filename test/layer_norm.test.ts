@@ -97,7 +97,15 @@ for (const protocol of ['securenn', 'fss'] as const)
     await matchesTfjs(t, protocol, x, (r) => `spread ${spreads[r]}, offset ${1000 * spreads[r]}`, W);
   });
 
-test('LayerNormalization refuses rows wider than 4095 values, naming the layer and the width', async (t) => {
+/** Constant rows: centred in integers, d is exactly 0, so the output is beta (tfjs: 0 / sqrt(epsilon)). */
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization gives beta on rows of equal values`, async (t) => {
+    const values = [0, 5, -1000, 0.3, 40000];
+    const x = Float32Array.from({ length: values.length * WIDTH }, (_, i) => values[Math.floor(i / WIDTH)]);
+    await matchesTfjs(t, protocol, x, (r) => `every value ${values[r]}`);
+  });
+
+test('LayerNormalization refuses rows wider than 4095 values (naming the layer and the width) and an epsilon too large for its rows', async (t) => {
   const file = await saveTfjsModel(tf, model(4096), 'tfe-ln-');
   const c = new tfe.Cluster({ protocol: 'securenn' });
   try {
@@ -105,6 +113,8 @@ test('LayerNormalization refuses rows wider than 4095 values, naming the layer a
     const x = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(4096), shape: [1, 4096] }), c);
     t.throws(() => lm.predict(x), { message: /layer '.*' \(LayerNormalization\): rows of 4096 values are wider than the 4095 supported/ });
     t.throws(() => layerNormOp(x, { epsilon: 1e-3 }), { message: /rows of 4096 values are not supported \(1 to 4095\)/ });
+    const narrow = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(8), shape: [1, 8] }), c);
+    t.throws(() => layerNormOp(narrow, { epsilon: 1e6 }), { message: /LayerNormalization: epsilon 1000000 is too large for rows of 8 values \(at most 1\.31e\+5\)/ });
   } finally {
     await c.close();
   }

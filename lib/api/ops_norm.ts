@@ -106,6 +106,8 @@ export function layerNormOp(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   // fine: d~^2 at 2f fractional bits; coarse: (d~ to h fractional bits)^2, at f + 2h.
   const sums = reduceSum(squareUntruncated(stack2(dt, mul(dt, 2 ** (h - f))) as PrivateTensor), -1, true);
   const epsTerm = n * a * a * eps;
+  // epsilon's share of the fine sum is a public scalar at 2f fractional bits: below 2^52 in ring units.
+  if (!(epsTerm * 2 ** (2 * f) < 2 ** 52)) throw new RangeError(`LayerNormalization: epsilon ${eps} is too large for rows of ${n} values (at most ${(2 ** (52 - 2 * f) / (n * a * a)).toPrecision(3)})`);
   const fine = add(half(sums, 0), epsTerm * 2 ** f), coarse = add(half(sums, 1), epsTerm * 2 ** (2 * h - f));
   const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, K_MIN, SPLIT, K_MAX, epsTerm / 2 ** q);
   const s = scale.s;
