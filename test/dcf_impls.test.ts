@@ -55,3 +55,26 @@ for (const payloads of [1, 2] as const) {
     t.log(vaes ? 'this CPU has VAES and AVX-512: auto took the wide path' : 'no VAES here: auto took the AES-NI or portable path');
   });
 }
+
+// DcfEvalMany's wide walk (dcf_many_avx512.cc: whole batches of 32 where the CPU has AVX-512 and
+// VAES) against the scalar walk ('aesni', 'portable'): any key words are valid keys for an
+// evaluation, so random ones reach every correction and control-bit combination; the outputs must
+// be identical word for word, around the batch of 32 and for payload counts odd and even.
+test(`dcf many: auto${vaes ? ' (the wide walk here)' : ''}, aesni and portable evaluate the same keys to the same shares`, async (t) => {
+  const { dcfEvalMany, dcfKeyWords } = await import('../lib/ring');
+  for (const [n, P, bits] of [[32, 1, 1], [33, 2, 17], [64, 3, 48], [77, 20, 64], [96, 7, 63], [40, 256, 12]] as const) {
+    const K = dcfKeyWords(bits, P), keyWords = randomU64(n * K), x = randomU64(n);
+    const outs: { impl: string; y: bigint[] }[] = [];
+    for (const impl of IMPLS)
+      for (const party of [0, 1] as const) {
+        const key = make(keyWords, [n, K]), xs = make(x, [n]);
+        outs.push({ impl: `${impl}, party ${party}`, y: take(await dcfEvalMany(key, xs, { bits, party, payloads: P, impl })) });
+        key.dispose();
+        xs.dispose();
+      }
+    for (const party of [0, 1]) {
+      const mine = outs.filter((o) => o.impl.endsWith(`party ${party}`));
+      for (const o of mine.slice(1)) t.deepEqual(o.y, mine[0].y, `n ${n}, P ${P}, bits ${bits}: ${o.impl} equals ${mine[0].impl}`);
+    }
+  }
+});

@@ -23,6 +23,7 @@
 #include "core/thread_pool.h"
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
+#include "fss/dcf_many_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
@@ -279,7 +280,15 @@ Outputs dcfEvalMany(const Inputs& in, const Attrs& at) {
   Tensor y = allocTensor({n, P}, DType::Ring64);
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint64_t* out = y.ptr<uint64_t>();
-  forEachKeyBatch(n, kEvalBatch, [&](int64_t e, int count, int64_t) { evalBatch(a, P, n, e, count, keys, x, out); });
+  // Whole batches of 32 take the wide walk where the CPU has it (dcf_many_avx512.cc), the rest
+  // the scalar one.
+  if (dcfEvalManyWideAvailable(a.impl))
+    forEachKeyBatch(n, kDcfManyBatch, [&](int64_t e, int count, int64_t end) {
+      if (count == kDcfManyBatch) dcfEvalManyBatchWide(a, P, e, keys, x, out, end);
+      else evalBatch(a, P, n, e, count, keys, x, out);
+    });
+  else
+    forEachKeyBatch(n, kEvalBatch, [&](int64_t e, int count, int64_t) { evalBatch(a, P, n, e, count, keys, x, out); });
   return {y};
 }
 

@@ -1,0 +1,155 @@
+// DcfEvalMany's walk with eight elements per register (dcf_many.cc has the construction and the
+// scalar walk). The scalar walk splits each level's batch by the child x takes, hashes each side's
+// value blocks in memory and adds them back one payload at a time: about 40% of its time was that
+// loop. Here the seeds stay as word vectors from level to level, a lane's value blocks are hashed
+// under the key of the side it takes (H_Value left, H_Value2 right: a blend of round keys per
+// lane, fss/vaes_blocks.h) with the tweak q applied in registers, and each payload's accumulator
+// of eight elements takes the hash and its correction words (one line of a key tile, dcf.h
+// "Tiles") with two adds. Compiled for AVX-512F, AES and VAES inside the target region, reached
+// only when the CPU has them (impl auto); impl 'aesni' keeps the scalar walk, which the tests
+// compare against this one.
+#include "fss/dcf_many_avx512.h"
+
+#include <immintrin.h>
+
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "fss/dcf.h"
+#include "fss/fixed_key_aes.h"
+
+namespace tfe {
+namespace fss {
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("avx512f,aes,vaes")
+#include "fss/avx512_blocks.h"
+#include "fss/vaes_blocks.h"
+
+namespace {
+
+constexpr int kGroups = kDcfManyBatch / kLanes;
+// Key lines fetched this many levels ahead (keys from the offline pool come from DRAM).
+constexpr int kAhead = 4;
+
+// The value blocks q of eight seeds (word form) under each lane's side key, two groups at once:
+// sigma(s xor (0 || q)) hashed by `keys` with lane masks m; results as lo (payload 2q) and hi
+// (payload 2q + 1) word vectors of groups g0 and g0 + 1.
+inline void valueWords(const PairKeys& keys, const __m512i* sLo, const __m512i* sHi, int g0, int64_t q, const __mmask8* m, __m512i* lo, __m512i* hi) {
+  const __m512i tweak = _mm512_set1_epi64(q);
+  __m512i in[4], v[4];
+  for (int h = 0; h < 2; ++h) sigmaBlocks(sLo[g0 + h], _mm512_xor_si512(sHi[g0 + h], tweak), in[2 * h], in[2 * h + 1]);
+  hashRegisters<4>(keys, in, m, v);
+  for (int h = 0; h < 2; ++h) wordsOf(v[2 * h], v[2 * h + 1], lo[h], hi[h]);
+}
+
+}  // namespace
+
+bool dcfEvalManyWideAvailable(AesImpl impl) { return cpuFeatures().avx512 && useVaes(impl); }
+
+void dcfEvalManyBatchWide(const DcfEvalArgs& a, int P, int64_t first, const uint64_t* keys, const uint64_t* xIn, uint64_t* y, int64_t end) {
+  const int bits = a.bits;
+  const int64_t K = dcfKeyWords(bits, P), blocks = (P + 1) / 2;
+  const uint64_t* tile[kGroups];
+  for (int g = 0; g < kGroups; ++g) tile[g] = keys + (first + g * kLanes) * K;
+  const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
+  const bool hasNext = first + 2 * kDcfManyBatch <= end;
+  static const PairKeys child(HashKey::Left, HashKey::Right), value(HashKey::Value, HashKey::Value2), conv(HashKey::Value2, HashKey::Value2);
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), notOne = _mm512_set1_epi64(~1LL);
+  // Payload p's accumulators of group g: eight words at acc + (p * kGroups + g) * kLanes.
+  thread_local std::vector<uint64_t> accBuf;
+  accBuf.assign(static_cast<size_t>(P) * kGroups * kLanes, 0);
+  uint64_t* acc = accBuf.data();
+  const auto accAt = [&](int64_t p, int g) { return acc + (p * kGroups + g) * kLanes; };
+  const auto addTo = [&](int64_t p, int g, __m512i v) { _mm512_storeu_si512(accAt(p, g), _mm512_add_epi64(_mm512_loadu_si512(accAt(p, g)), v)); };
+  __m512i sLo[kGroups], sHi[kGroups], t[kGroups], x[kGroups], rc[kGroups];
+  const __m512i domain = _mm512_set1_epi64(static_cast<long long>(dcfDomainMask(bits)));
+  for (int g = 0; g < kGroups; ++g) {
+    sLo[g] = word(g, 0), sHi[g] = word(g, 1);
+    t[g] = _mm512_set1_epi64(static_cast<long long>(a.party));
+    x[g] = _mm512_and_si512(_mm512_loadu_si512(xIn + first + g * kLanes), domain);
+    rc[g] = word(g, dcfRightControlWord(bits, P));
+  }
+  for (int level = 0; level < bits; ++level) {
+    const int64_t w = dcfLevelWord(level, P);
+    prefetchTileWords<kGroups>(tile, K, kDcfManyBatch * K, hasNext, w + kAhead * (2 + P), static_cast<int>(2 + P));
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << (bits - 1 - level)));
+    const __m512i levelShift = _mm512_set1_epi64(level);
+    for (int g0 = 0; g0 < kGroups; g0 += 2) {
+      __m512i in[4], c[4], v[4];
+      __mmask8 m[4], right[2];
+      for (int h = 0; h < 2; ++h) {
+        right[h] = _mm512_test_epi64_mask(x[g0 + h], bit);
+        sigmaBlocks(sLo[g0 + h], sHi[g0 + h], in[2 * h], in[2 * h + 1]);
+        m[2 * h] = kSpread.even[right[h]], m[2 * h + 1] = kSpread.odd[right[h]];
+      }
+      // The child x's bit picks and value block 0 (payloads 0 and 1) in one pass.
+      hashRegistersTwo<4>(child, value, in, m, c, v);
+      __m512i tm[2], lo[2], hi[2];
+      for (int h = 0; h < 2; ++h) {
+        tm[h] = _mm512_sub_epi64(zero, t[g0 + h]);
+        wordsOf(v[2 * h], v[2 * h + 1], lo[h], hi[h]);
+      }
+      for (int64_t q = 0; q < blocks; ++q) {
+        if (q > 0) valueWords(value, sLo, sHi, g0, q, m, lo, hi);
+        for (int h = 0; h < 2; ++h) {
+          const int g = g0 + h;
+          const int64_t p = 2 * q;
+          addTo(p, g, _mm512_add_epi64(lo[h], _mm512_and_si512(word(g, w + 2 + p), tm[h])));
+          if (p + 1 < P) addTo(p + 1, g, _mm512_add_epi64(hi[h], _mm512_and_si512(word(g, w + 3 + p), tm[h])));
+        }
+      }
+      // The seed and control bit move to the child, corrected where t is set.
+      for (int h = 0; h < 2; ++h) {
+        const int g = g0 + h;
+        const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
+        const __m512i tcw = _mm512_mask_blend_epi64(right[h], _mm512_and_si512(cw0, one), _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, rc[g], levelShift), one));
+        const __m512i cwLo = _mm512_or_si512(_mm512_and_si512(cw0, notOne), tcw);
+        __m512i chLo, chHi;
+        wordsOf(c[2 * h], c[2 * h + 1], chLo, chHi);
+        const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(cwLo, tm[h]));
+        sHi[g] = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm[h]));
+        t[g] = _mm512_and_si512(cLo, one);
+        sLo[g] = _mm512_and_si512(cLo, notOne);
+      }
+    }
+  }
+  // Outputs: Convert_0 = the seed's hi word, Convert_p (p >= 1) = word (p - 1) mod 2 of
+  // H_Value2(s xor (0 || (p - 1) / 2)); plus the accumulators and the final corrections where t
+  // is set; party 1's shares negated (y0 + y1 = V0 - V1). Rows of y are P words apart.
+  const __m512i pm = _mm512_set1_epi64(-static_cast<long long>(a.party & 1));
+  const long long r = P;
+  const __m512i rows = _mm512_set_epi64(7 * r, 6 * r, 5 * r, 4 * r, 3 * r, 2 * r, r, 0);
+  const int64_t fw = dcfFinalWord(bits, P, 0);
+  const auto put = [&](int g, int64_t p, __m512i conv, __m512i tm) {
+    const __m512i v = _mm512_add_epi64(_mm512_add_epi64(_mm512_loadu_si512(accAt(p, g)), conv), _mm512_and_si512(word(g, fw + p), tm));
+    _mm512_mask_i64scatter_epi64(reinterpret_cast<long long*>(y + (first + g * kLanes) * P + p), 0xFF, rows, _mm512_sub_epi64(_mm512_xor_si512(v, pm), pm), 8);
+  };
+  const __mmask8 none[4] = {0, 0, 0, 0};
+  for (int g0 = 0; g0 < kGroups; g0 += 2) {
+    __m512i tm[2];
+    for (int h = 0; h < 2; ++h) {
+      tm[h] = _mm512_sub_epi64(zero, t[g0 + h]);
+      put(g0 + h, 0, sHi[g0 + h], tm[h]);
+    }
+    for (int64_t q = 0; q < P / 2; ++q) {
+      __m512i lo[2], hi[2];
+      valueWords(conv, sLo, sHi, g0, q, none, lo, hi);
+      for (int h = 0; h < 2; ++h) {
+        put(g0 + h, 2 * q + 1, lo[h], tm[h]);
+        if (2 * q + 2 < P) put(g0 + h, 2 * q + 2, hi[h], tm[h]);
+      }
+    }
+  }
+}
+
+#pragma GCC pop_options
+
+#else
+bool dcfEvalManyWideAvailable(AesImpl) { return false; }
+void dcfEvalManyBatchWide(const DcfEvalArgs&, int, int64_t, const uint64_t*, const uint64_t*, uint64_t*, int64_t) { throw "unreachable"; }
+#endif
+
+}  // namespace fss
+}  // namespace tfe
