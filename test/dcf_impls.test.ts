@@ -56,12 +56,20 @@ for (const payloads of [1, 2] as const) {
   });
 }
 
-// DcfEvalMany's wide walk (dcf_many_avx512.cc: whole batches of 32 where the CPU has AVX-512 and
-// VAES) against the scalar walk ('aesni', 'portable'): any key words are valid keys for an
-// evaluation, so random ones reach every correction and control-bit combination; the outputs must
+// The many-payload DCF's wide walks (dcf_many_avx512.cc: whole batches of 32; the key generation
+// where the CPU has AVX-512, not under 'portable'; the evaluation with VAES too, under 'auto')
+// against the scalar ones: keys equal word for word; and any key words are valid keys for an
+// evaluation, so random ones reach every correction and control-bit combination: the outputs must
 // be identical word for word, around the batch of 32 and for payload counts odd and even.
-test(`dcf many: auto${vaes ? ' (the wide walk here)' : ''}, aesni and portable evaluate the same keys to the same shares`, async (t) => {
-  const { dcfEvalMany, dcfKeyWords } = await import('../lib/ring');
+test(`dcf many: auto${vaes ? ' (the wide walks here)' : ''}, aesni and portable make the same keys and evaluate any keys to the same shares`, async (t) => {
+  const { dcfEvalMany, dcfKeygenMany, dcfKeyWords } = await import('../lib/ring');
+  // Key generation: the wide walk (whole batches of 32, AVX-512, not under 'portable') against the scalar one.
+  for (const [n, P, bits] of [[32, 1, 1], [77, 20, 64], [64, 3, 48], [40, 256, 12]] as const) {
+    const alpha = randomU64(n), beta = randomU64(n * P), seed = randomFillSync(new Uint8Array(16)), nonce = randomU64(1)[0];
+    const made = [];
+    for (const impl of IMPLS) made.push({ impl, keys: (await dcfKeygenMany(make(alpha, [n]), make(beta, [n, P]), { bits, seed, nonce, impl })).map(take) });
+    for (const m of made.slice(1)) t.deepEqual(m.keys, made[0].keys, `keygen n ${n}, P ${P}, bits ${bits}: ${m.impl} equals ${made[0].impl}`);
+  }
   for (const [n, P, bits] of [[32, 1, 1], [33, 2, 17], [64, 3, 48], [77, 20, 64], [96, 7, 63], [40, 256, 12]] as const) {
     const K = dcfKeyWords(bits, P), keyWords = randomU64(n * K), x = randomU64(n);
     const outs: { impl: string; y: bigint[] }[] = [];

@@ -60,6 +60,7 @@ constexpr int kBatch = 32;
 // sixteen seeds at a time: a larger batch keeps both sides' passes mostly in full groups.
 constexpr int kEvalBatch = 128;
 static_assert(kBatch % kDcfTile == 0 && kEvalBatch % kDcfTile == 0, "a batch is whole key tiles");
+static_assert(kBatch == kDcfManyBatch, "the wide keygen walk takes the scalar walk's whole batches");
 
 inline uint64_t maskOf(uint64_t bit) { return uint64_t(0) - (bit & 1); }  // 0 or all ones
 inline Block select(uint64_t m, Block a, Block b) { return Block{(a.lo & ~m) | (b.lo & m), (a.hi & ~m) | (b.hi & m)}; }
@@ -269,7 +270,13 @@ Outputs dcfKeygenMany(const Inputs& in, const Attrs& at) {
   Tensor key0 = allocTensor({n, K}, DType::Ring64), key1 = allocTensor({n, K}, DType::Ring64);
   const uint64_t *alpha = in[0].ptr<uint64_t>(), *beta = in[1].ptr<uint64_t>();
   uint64_t *k0 = key0.ptr<uint64_t>(), *k1 = key1.ptr<uint64_t>();
-  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) { keygenBatch(a, P, n, e, count, alpha, beta, k0, k1); });
+  // Whole batches of 32 take the wide walk where the CPU has it (dcf_many_avx512.cc); impl
+  // 'portable' keeps the scalar one (the tests compare both).
+  const bool wide = dcfKeygenManyWideAvailable() && a.impl != AesImpl::Portable;
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) {
+    if (wide && count == kDcfManyBatch) dcfKeygenManyBatchWide(a, P, n, e, alpha, beta, k0, k1);
+    else keygenBatch(a, P, n, e, count, alpha, beta, k0, k1);
+  });
   return {key0, key1};
 }
 
