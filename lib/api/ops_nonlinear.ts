@@ -114,7 +114,7 @@ export function mul(x: AnyTensor, y: AnyTensor | number): AnyTensor {
  * bits, the same value as x enc truncated by f (both are floor(x enc / 2^f) for a product that did
  * not wrap), but the truncation's input is 2^(f - t) times smaller.
  */
-export function dyadicConstant(enc: number, f: number): { m: number; t: number } {
+function dyadicConstant(enc: number, f: number): { m: number; t: number } {
   let m = enc, t = f;
   while (t > 0 && m !== 0 && m % 2 === 0) {
     m /= 2;
@@ -142,17 +142,16 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
     return new PublicTensor(c, x.shape, values);
   }
   const { m, t } = dyadicConstant(enc, f), mb = BigInt(m);
-  const magnitude = mb < 0n ? -mb : mb;
   if (t === 0) {
     const shares = run(c, 'mul', [x.shares], async (p, o, [a]) => (p.isCompute ? R.mulScalar(required(o, a as Share), mb) : null));
-    return new PrivateTensor(c, x.shape, shares).withBound(timesBound(x.bound, m < 0 ? -m : m));
+    return new PrivateTensor(c, x.shape, shares).withBound(timesBound(x.bound, Math.abs(m)));
   }
   const shares = run(c, 'mul', [x.shares], async (p, o, [a]) =>
     truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), mb) : null, x.shape, t),
     dealTruncation(x.shape, t),
   );
   // Any ring value truncated by t bits lies within 2^(63 - t); a bounded x within |x m| / 2^t + 1.
-  const wide = truncatedBound(t), scaled = x.bound === undefined ? undefined : ((x.bound * magnitude) >> BigInt(t)) + 1n;
+  const wide = truncatedBound(t), scaled = x.bound === undefined ? undefined : ((x.bound * BigInt(Math.abs(m))) >> BigInt(t)) + 1n;
   return new PrivateTensor(c, x.shape, shares).withBound(scaled !== undefined && scaled < wide ? scaled : wide);
 }
 
@@ -243,7 +242,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   const shape = [g.batch, g.outH, g.outW, g.channels];
   // The reciprocals' common factor 2^z (2^14 for 2x2 windows) is left out and the sums truncated
   // by f - z bits only: the same values, and what is truncated 2^z times smaller (mulConstant).
-  const z = Math.min(...recip.map((r) => trailingZeros(r, c.fixed.fracBits)));
+  const z = recip.reduce((low, r) => Math.min(low, trailingZeros(r, c.fixed.fracBits)), c.fixed.fracBits);
   const bits = c.fixed.fracBits - z;
   const pool = async (t: RingTensor) => {
     const summed = await R.sumPool2d(t, { kernelSize: [kh, kw], strides, padding });

@@ -17,7 +17,7 @@
 // 2. W = (sum d~^2 + n a^2 eps) / 2^q = a^2 c (var + eps), known two ways in one product round,
 //    neither truncated (squareUntruncated): fine = sum of d~^2 at 2f fractional bits (exact, but
 //    wraps where W reaches 2^(31-q)), and coarse = sum of (d~ rounded to h fractional bits)^2 at
-//    2h (h = f/2 but for rows over 32 values: see below; it never wraps below 4^(K_MAX+1), and
+//    2h (h = f/2 but for rows of 64 values or more: see below; it never wraps below 4^(K_MAX+1), and
 //    its rounding is below 0.4% of W from 4^(SPLIT+1) up).
 // 3. s = 2^-e with 4^e <= W < 4^(e+1), e in [K_MIN, K_MAX], and lambda s^2 with lambda =
 //    n a^2 eps / 2^q (powerOfFourScaleWide: one batched DReLU on the rows, thresholds up to
@@ -39,7 +39,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 /**
  * W's range, 4^K_MIN = 6.1e-5 to 4^(K_MAX+1) = 4.3e9 (var + eps within a factor a^2 c, 1/4 to 4,
  * of it). The thresholds up to 4^SPLIT read the fine estimate, exact while W < 2^(31-q), and the
- * larger ones the coarse, whose rounding is below 0.1% from 4^(SPLIT+1) = 1024 up.
+ * larger ones the coarse, whose rounding is below 0.4% from 4^(SPLIT+1) = 1024 up.
  */
 export const K_MIN = -7, K_MAX = 15;
 const SPLIT = 4;
@@ -103,7 +103,8 @@ export function layerNormOp(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   // 4^K_MAX 2^(q+f-2h) at f fractional bits, stays below 2^52: h = f/2 for the narrow rows.
   const h = Math.min(Math.ceil(f / 2), Math.floor((51 - 2 * K_MAX - q) / 2));
   const dt = mul(sub(mul(x, n), reduceSum(x, keep, true)), 2 ** -p);
-  // fine: d~^2 at 2f fractional bits; coarse: (d~ to h fractional bits)^2, at f + 2h.
+  // fine: d~^2 at 2f fractional bits; coarse: (d~ to h fractional bits)^2, at 2h (read at f
+  // fractional bits, fine holds W 2^(q+f) and coarse W 2^(q+2h-f), epsilon's term included).
   const sums = reduceSum(squareUntruncated(stack2(dt, mul(dt, 2 ** (h - f))) as PrivateTensor), -1, true);
   const epsTerm = n * a * a * eps;
   // epsilon's share of the fine sum is a public scalar at 2f fractional bits: below 2^52 in ring units.
