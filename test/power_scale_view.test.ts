@@ -1,12 +1,11 @@
 // The power-of-four scale from two estimates (powerOfFourScaleWide, LayerNormalization's scale):
 // one batched DReLU and one Beaver product selecting between two local sums (of s and lambda s^2,
-// as LayerNormalization asks for). What each server
-// receives: DReLU's messages (the input masked, as in relu; server2 under SecureNN only masked
-// or permuted values) and the selection's openings of the bit and the difference, each masked by
-// a dealt Beaver share unknown to its receiver. So each server's whole view must have the same
-// statistics for two very different secrets, under every gate form; the control (FSS's input mask
-// off) flags the opening. The scale itself is checked against plaintext. Serial: FSS_STEPS is
-// process-wide.
+// as LayerNormalization asks for). What each server receives: DReLU's messages (the input masked,
+// as in relu; server2 under SecureNN only masked or permuted values) and the selection's openings
+// of the bit and the difference, each masked by a dealt Beaver share unknown to its receiver. So
+// each server's whole view must have the same statistics for two very different secrets, under
+// every gate form; the control (FSS's input mask off) flags the opening. The scale itself is
+// checked against plaintext. Serial: FSS_STEPS is process-wide.
 import test from 'ava';
 
 import * as tfe from '../lib';
