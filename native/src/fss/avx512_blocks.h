@@ -82,6 +82,22 @@ inline void streamRow(uint64_t* dst, const uint64_t* src, int64_t words) {
   for (; i < words; ++i) dst[i] = src[i];
 }
 
+// An evaluation's move to the child x takes, for eight elements: from that child's hash (chLo,
+// chHi, word form), the level's seed correction words cw0 (control correction for a left child in
+// bit 0) and cw1, the right control word rc (bit `level` for a right child, lanes in `right`) and
+// the mask tm of the control bits t, the child's seed (sLo with the control bit cleared, sHi) and
+// control bit t, corrected where t was set. The DCF walks of one, two and many payloads share it.
+inline void childStep(__m512i cw0, __m512i cw1, __m512i rc, int level, __mmask8 right, __m512i chLo, __m512i chHi, __m512i tm, __m512i& sLo, __m512i& sHi,
+                      __m512i& t) {
+  const __m512i one = _mm512_set1_epi64(1), notOne = _mm512_set1_epi64(~1LL);
+  const __m512i tcw = _mm512_mask_blend_epi64(right, _mm512_and_si512(cw0, one), _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, rc, _mm512_set1_epi64(level)), one));
+  const __m512i cwLo = _mm512_or_si512(_mm512_and_si512(cw0, notOne), tcw);
+  const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(cwLo, tm));
+  sHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
+  t = _mm512_and_si512(cLo, one);
+  sLo = _mm512_and_si512(cLo, notOne);
+}
+
 // One level of both parties' walks toward alpha's child, the part the 64-bit and one-bit DCF key
 // generations share (Boyle et al., Eurocrypt 2021, Fig. 1): from the children l = H_Left and
 // r = H_Right of both parties' seeds of eight elements (control bit in bit 0, seed in the bits of

@@ -74,14 +74,8 @@ struct WalkState {
 template <int P>
 inline void levelStep(const BatchTiles<P>& tiles, WalkState<P>& st, int g, int level, __mmask8 right, __m512i chLo, __m512i chHi, __m512i vLo, __m512i vHi,
                       __m512i& sLo, __m512i& sHi) {
-  const __m512i one = _mm512_set1_epi64(1), notOne = _mm512_set1_epi64(~1LL);
   const int64_t w = dcfLevelWord(level, P);
   const __m512i tm = _mm512_sub_epi64(_mm512_setzero_si512(), st.t[g]);
-  const __m512i cw0 = tiles.word(g, w), cw1 = tiles.word(g, w + 1);
-  // This side's control correction: bit `level` of the right control word, or bit 0 of cw0.
-  const __m512i tcw = _mm512_mask_blend_epi64(right, _mm512_and_si512(cw0, one), _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, st.rc[g], _mm512_set1_epi64(level)), one));
-  const __m512i cwLo = _mm512_or_si512(_mm512_and_si512(cw0, notOne), tcw);
-  const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(cwLo, tm)), cHi = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm));
   if (P == 1) {
     const __m512i v = _mm512_mask_blend_epi64(right, vLo, vHi);
     st.acc[0][g] = _mm512_add_epi64(st.acc[0][g], _mm512_add_epi64(v, _mm512_and_si512(tiles.word(g, w + 2), tm)));
@@ -89,8 +83,7 @@ inline void levelStep(const BatchTiles<P>& tiles, WalkState<P>& st, int g, int l
     st.acc[0][g] = _mm512_add_epi64(st.acc[0][g], _mm512_add_epi64(vLo, _mm512_and_si512(tiles.word(g, w + 2), tm)));
     st.acc[P - 1][g] = _mm512_add_epi64(st.acc[P - 1][g], _mm512_add_epi64(vHi, _mm512_and_si512(tiles.word(g, w + 3), tm)));
   }
-  st.t[g] = _mm512_and_si512(cLo, one);
-  sLo = _mm512_and_si512(cLo, notOne), sHi = cHi;
+  childStep(tiles.word(g, w), tiles.word(g, w + 1), st.rc[g], level, right, chLo, chHi, tm, sLo, sHi, st.t[g]);
 }
 
 // The outputs from the final seeds s: Convert_0(seed) = its hi word, Convert_1(seed) =

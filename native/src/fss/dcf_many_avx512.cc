@@ -174,7 +174,7 @@ void dcfEvalManyBatchWide(const DcfEvalArgs& a, int P, int64_t first, const uint
   const auto word = [&](int g, int64_t w) { return _mm512_loadu_si512(tile[g] + w * kLanes); };
   const bool hasNext = first + 2 * kDcfManyBatch <= end;
   static const PairKeys child(HashKey::Left, HashKey::Right), value(HashKey::Value, HashKey::Value2), conv(HashKey::Value2, HashKey::Value2);
-  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), notOne = _mm512_set1_epi64(~1LL);
+  const __m512i zero = _mm512_setzero_si512();
   // Payload p's accumulators of group g: eight words at acc + (p * kGroups + g) * kLanes.
   thread_local std::vector<uint64_t> accBuf;
   accBuf.assign(static_cast<size_t>(P) * kGroups * kLanes, 0);
@@ -193,7 +193,6 @@ void dcfEvalManyBatchWide(const DcfEvalArgs& a, int P, int64_t first, const uint
     const int64_t w = dcfLevelWord(level, P);
     prefetchTileWords<kGroups>(tile, K, kDcfManyBatch * K, hasNext, w + kAhead * (2 + P), static_cast<int>(2 + P));
     const __m512i bit = _mm512_set1_epi64(static_cast<long long>(uint64_t(1) << (bits - 1 - level)));
-    const __m512i levelShift = _mm512_set1_epi64(level);
     for (int g0 = 0; g0 < kGroups; g0 += 2) {
       __m512i in[4], c[4], v[4];
       __mmask8 m[4], right[2];
@@ -221,15 +220,9 @@ void dcfEvalManyBatchWide(const DcfEvalArgs& a, int P, int64_t first, const uint
       // The seed and control bit move to the child, corrected where t is set.
       for (int h = 0; h < 2; ++h) {
         const int g = g0 + h;
-        const __m512i cw0 = word(g, w), cw1 = word(g, w + 1);
-        const __m512i tcw = _mm512_mask_blend_epi64(right[h], _mm512_and_si512(cw0, one), _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, rc[g], levelShift), one));
-        const __m512i cwLo = _mm512_or_si512(_mm512_and_si512(cw0, notOne), tcw);
         __m512i chLo, chHi;
         wordsOf(c[2 * h], c[2 * h + 1], chLo, chHi);
-        const __m512i cLo = _mm512_xor_si512(chLo, _mm512_and_si512(cwLo, tm[h]));
-        sHi[g] = _mm512_xor_si512(chHi, _mm512_and_si512(cw1, tm[h]));
-        t[g] = _mm512_and_si512(cLo, one);
-        sLo[g] = _mm512_and_si512(cLo, notOne);
+        childStep(word(g, w), word(g, w + 1), rc[g], level, right[h], chLo, chHi, tm[h], sLo[g], sHi[g], t[g]);
       }
     }
   }
