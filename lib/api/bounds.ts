@@ -14,6 +14,17 @@ const RING = 1n << 63n;
 export const truncatedBound = (f: number): bigint => (1n << BigInt(63 - f)) + 1n;
 
 /**
+ * x m truncated by t bits, for a public integer m: any ring value so truncated lies within
+ * truncatedBound(t); a bounded x within |x| |m| / 2^t and one unit of the truncation.
+ */
+export function scaledTruncatedBound(b: bigint | undefined, m: bigint, t: number): bigint {
+  const wide = truncatedBound(t);
+  if (b === undefined) return wide;
+  const scaled = ((b * (m < 0n ? -m : m)) >> BigInt(t)) + 1n;
+  return scaled < wide ? scaled : wide;
+}
+
+/**
  * Model weights in ring units: checkWeightRange refuses |w| >= 2^(62-2f) (2^30 at f = 16), so
  * |round(w 2^f)| <= 2^(62-f); with it a truncated product plus a bias stays below 2^(64-f), and
  * FSS's relu gates after a Dense or Conv2D layer compare 64 - f bits instead of 63.

@@ -13,7 +13,7 @@ import { bilinear, type MaskedShare, truncate } from '../protocol/pond/arith';
 import { reveal as revealShares, required, type Share } from '../protocol/pond/share';
 import { RingTensor } from '../tensor/ring_tensor';
 import { broadcastShapes, shapeString } from '../tensor/shape';
-import { timesBound, truncatedBound } from './bounds';
+import { scaledTruncatedBound, timesBound, truncatedBound } from './bounds';
 import * as L from './ops';
 import { exactReluOp } from './securenn_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
@@ -150,9 +150,7 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
     truncated(p, o, p.isCompute ? await R.mulScalar(required(o, a as Share), mb) : null, x.shape, t),
     dealTruncation(x.shape, t),
   );
-  // Any ring value truncated by t bits lies within 2^(63 - t); a bounded x within |x m| / 2^t + 1.
-  const wide = truncatedBound(t), scaled = x.bound === undefined ? undefined : ((x.bound * BigInt(Math.abs(m))) >> BigInt(t)) + 1n;
-  return new PrivateTensor(c, x.shape, shares).withBound(scaled !== undefined && scaled < wide ? scaled : wide);
+  return new PrivateTensor(c, x.shape, shares).withBound(scaledTruncatedBound(x.bound, mb, t));
 }
 
 export function square(x: AnyTensor): AnyTensor {
@@ -262,8 +260,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   }
   const shares = run(c, 'avgPool2d', [x.shares], async (p, o, [a]) => truncated(p, o, p.isCompute ? await pool(required(o, a as Share)) : null, shape, bits), dealTruncation(shape, bits));
   // An average of values within B is within B times the rounded reciprocal's excess, and one unit.
-  const wide = truncatedBound(bits), avg = x.bound === undefined ? undefined : ((x.bound * maxGain) >> BigInt(c.fixed.fracBits)) + 1n;
-  return new PrivateTensor(c, shape, shares).withBound(avg !== undefined && avg < wide ? avg : wide);
+  return new PrivateTensor(c, shape, shares).withBound(scaledTruncatedBound(x.bound, maxGain >> BigInt(z), bits));
 }
 
 /** The trailing zero bits of v > 0, at most `max`. */
