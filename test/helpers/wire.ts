@@ -38,17 +38,6 @@ export function chiSquareByte(bytes: Uint8Array, offset: number): number {
   return h.reduce((a, v) => a + (v - e) ** 2 / e, 0);
 }
 
-/** Pearson's chi-square of values in [0, bins) against the uniform distribution on them. */
-export function chiSquareValues(values: Uint8Array, bins: number): number {
-  const h = new Float64Array(bins);
-  for (const v of values) {
-    if (v >= bins) throw new RangeError(`chiSquareValues: value ${v} is not below ${bins}`);
-    h[v]++;
-  }
-  const e = values.length / bins;
-  return h.reduce((a, v) => a + (v - e) ** 2 / e, 0);
-}
-
 /**
  * Critical value of chi-square with `df` degrees of freedom at a false-alarm rate given by the
  * normal quantile z (Wilson-Hilferty). z = 5.2 is about 1e-7 one-sided: with the few dozen

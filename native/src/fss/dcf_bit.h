@@ -27,7 +27,8 @@
 // eight elements as dcf.h's keys ("Tiles": word w of a tile's j-th element at w r + j in a tile of
 // r elements; the functions below take an element's word 0 and that stride):
 //   [0], [1]        root seed (lo, hi), whose bits 0..1 of lo are not seed bits: bit 0 of [0] is
-//                   the party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 zero.
+//                   the party's share w_j of the offset (w_0 uniform, w_1 = w xor w_0), bit 1 the
+//                   drawn block's (unused: there so that the word, like the key, is uniform).
 //   [2+2i], [3+2i]  level i's seed correction (lo, hi), i < L; bit 0 of lo = tCW^L, bit 1 = tCW^R.
 //   [2+2L]          the value corrections: bit i = level i's (bits >= L zero).
 //   [3+2L], [4+2L]  the leaf correction (lo, hi): 128 bits.
@@ -77,9 +78,10 @@ TFE_HD void dcfBitKeygenRoot(DcfBitDealer& st, uint64_t d0Lo, uint64_t d0Hi, uin
   st.sLo[0] = d0Lo & kDcfBitSeedMask, st.sHi[0] = d0Hi;
   st.sLo[1] = d1Lo & kDcfBitSeedMask, st.sHi[1] = d1Hi;
   st.t[0] = 0, st.t[1] = 1, st.vAlpha = 0;
+  // Party 0's root word is its drawn block's, whose bit 0 is w_0; party 1's carries w xor w_0.
   const uint64_t w0 = d0Lo & 1;
-  k0[0] = st.sLo[0] | w0, k0[stride] = st.sHi[0];
-  k1[0] = st.sLo[1] | ((w ^ w0) & 1), k1[stride] = st.sHi[1];
+  k0[0] = d0Lo, k0[stride] = st.sHi[0];
+  k1[0] = (d1Lo & ~uint64_t(1)) | ((w ^ w0) & 1), k1[stride] = st.sHi[1];
 }
 
 // One level: L[b], R[b] are H_Left and H_Right of party b's current seed, abit alpha's bit at this

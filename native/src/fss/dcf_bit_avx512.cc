@@ -149,8 +149,8 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
     }
   }
   // The leaf corrections (dcf_bit.h's dcfBitKeygenLeaf) from both parties' leaf blocks (into L),
-  // and the root words: seed bits and the offset share in bit 0 (party 0: its drawn bit; party 1:
-  // w xor it).
+  // and the root words (dcf_bit.h's dcfBitKeygenRoot): the drawn blocks' lo words, party 0's as
+  // drawn (its bit 0 is its offset share) and party 1's with w xor that bit in bit 0.
   hashBlocks(HashKey::Value, s, L, 2 * N, a.impl);
   const __m512i leafMask = _mm512_set1_epi64(static_cast<long long>(dcfBitLeafMask(bits)));
   const __m512i s64 = _mm512_set1_epi64(64), ones = _mm512_set1_epi64(-1);
@@ -168,8 +168,8 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
     _mm512_storeu_si512(leafLo + g * kLanes, _mm512_xor_si512(_mm512_xor_si512(h.lo0, h.lo1), _mm512_xor_si512(lessLo, v)));
     _mm512_storeu_si512(leafHi + g * kLanes, _mm512_xor_si512(_mm512_xor_si512(h.hi0, h.hi1), _mm512_xor_si512(lessHi, v)));
     const __m512i w0 = _mm512_and_si512(r.lo0, one), w = _mm512_and_si512(_mm512_loadu_si512(offsetIn + first + g * kLanes), one);
-    _mm512_storeu_si512(root0 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo0, seedMask), w0));
-    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo1, seedMask), _mm512_xor_si512(w, w0)));
+    _mm512_storeu_si512(root0 + g * kLanes, r.lo0);
+    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_andnot_si512(one, r.lo1), _mm512_xor_si512(w, w0)));
     _mm512_storeu_si512(valueWord + g * kLanes, vcws[g]);
   }
   // The tiles (dcf.h "Tiles"), streamed to both keys a 64-byte line at a time (see

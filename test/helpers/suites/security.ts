@@ -11,47 +11,32 @@ import { dcfBitKeyWords, dcfKeyWords } from '../../../lib/ops/fss';
 import { keyRowsBytes } from '../dcf_rows';
 import { rand } from '../fixed';
 import { compareViews, recordTensors, type Seen } from '../view_stats';
-import { chiSquareByte, chiSquareCritical, chiSquareValues, record, setupDone, shareBytes } from '../wire';
+import { chiSquareByte, chiSquareCritical, record, setupDone, shareBytes } from '../wire';
 import { priv, type Protocol, TRAITS, withCluster } from './harness';
 
 const CRIT = chiSquareCritical();
 
 /**
- * What of a DCF key row of K words is fixed by layout (native/src/fss/dcf.h, dcf_bit.h), for the
- * gate widths a program may take (FSS_BITS_MIN to 64: 15 to 63 bits compared; lib/api/bounds.ts
- * narrows gates after products): `word`, whose high bits are zero (a packed bit field: the
- * one-bit DCF's value corrections, the two-payload DCF's right control bits), and for the one-bit
- * DCF `zeroBit`, bit 1 of word 0, which is not a seed bit and is zero (bit 0 beside it is the
- * party's share of the offset w). A K that two layouts share with different such parts is an
- * error: the test would not know what to leave out.
+ * The word of a DCF key row of K words whose high bits are zero by layout (native/src/fss/dcf.h,
+ * dcf_bit.h), for the gate widths a program may take (FSS_BITS_MIN to 64: 15 to 63 bits compared;
+ * lib/api/bounds.ts narrows gates after products). A K that two layouts share with different such
+ * words is an error: the test would not know which word to leave out.
  */
-function structuredKeyParts(K: number): { word: number; zeroBit?: number } {
-  const parts = new Set<string>();
+function structuredKeyWord(K: number): number {
+  const words = new Set<number>();
   for (let bits = 15; bits <= 63; bits++) {
-    if (K === dcfBitKeyWords(bits)) parts.add(JSON.stringify({ word: K - 3, zeroBit: 1 }));
-    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) parts.add(JSON.stringify({ word: K - 1 - P })); // the right control bits (bits)
+    if (K === dcfBitKeyWords(bits)) words.add(K - 3); // the one-bit DCF's value corrections (bits - 7)
+    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) words.add(K - 1 - P); // the right control bits (bits)
   }
-  if (parts.size !== 1) throw new Error(`${parts.size ? 'more than one' : 'no'} DCF key layout has ${K} words per element`);
-  return JSON.parse([...parts][0]) as { word: number; zeroBit?: number };
+  if (words.size !== 1) throw new Error(`${words.size ? 'more than one' : 'no'} DCF key layout has ${K} words per element`);
+  return [...words][0];
 }
 
-/** Rows of K words with the words in `drop` left out of each. */
-function withoutWords(data: Uint8Array, K: number, drop: readonly number[]): Uint8Array {
-  const keep = K - drop.length;
-  const out = new Uint8Array((data.length / K) * keep);
+/** Rows of K words with word `w` of each left out. */
+function withoutWord(data: Uint8Array, K: number, w: number): Uint8Array {
+  const out = new Uint8Array((data.length / K) * (K - 1));
   for (let r = 0, o = 0; r < data.length / (8 * K); r++)
-    for (let i = 0; i < K; i++) if (!drop.includes(i)) out.set(data.subarray((r * K + i) * 8, (r * K + i + 1) * 8), (o++) * 8);
-  return out;
-}
-
-/** The low byte of word 0 of each row with bit `zeroBit` taken out: 7-bit values (128 bins). */
-function lowByteWithout(data: Uint8Array, K: number, zeroBit: number): Uint8Array {
-  const out = new Uint8Array(data.length / (8 * K));
-  const low = (1 << zeroBit) - 1;
-  for (let r = 0; r < out.length; r++) {
-    const b = data[r * K * 8];
-    out[r] = ((b >> (zeroBit + 1)) << zeroBit) | (b & low);
-  }
+    for (let i = 0; i < K; i++) if (i !== w) out.set(data.subarray((r * K + i) * 8, (r * K + i + 1) * 8), (o++) * 8);
   return out;
 }
 const PLAYERS = new Set<string>(tfe.DEFAULT_PLAYERS);
@@ -133,26 +118,10 @@ export function securitySuite(protocol: Protocol): void {
       for (const m of tensors) {
         const { data: raw, shape } = m.payload as { data: Uint8Array; shape: number[] };
         // DCF keys have one word with structurally zero high bits (a packed bit field, documented
-        // with each key layout): leave it out, the rest must look uniform. The one-bit DCF's word 0
-        // has one bit that is zero too: its low byte is tested on its own, that bit taken out (its
-        // other bits are the root seed's and the party's share of the offset w). Keys travel tiled
-        // (native/src/fss/dcf.h "Tiles"): read as rows to find those words.
+        // with each key layout): leave it out, the rest must look uniform.
+        // Keys travel tiled (native/src/fss/dcf.h "Tiles"): read as rows to find that word.
+        const data = m.step === 'fss.key' ? withoutWord(keyRowsBytes(raw, shape[1]), shape[1], structuredKeyWord(shape[1])) : raw;
         const what = `${m.op}/${m.step} ${m.from}>${m.to} (${raw.length / 8} elements)`;
-        let data = raw;
-        if (m.step === 'fss.key') {
-          const K = shape[1], rows = keyRowsBytes(raw, K), { word, zeroBit } = structuredKeyParts(K);
-          if (zeroBit !== undefined) {
-            // Word 0's low byte leaves the byte-0 statistic (that bit would weigh on it: about
-            // 4096 / 86^2 = 48 on a chi-square of mean 255, a false alarm about once in a thousand
-            // runs) and has its own, of 128 bins; the control: with the offset share w's bit
-            // forced to 0 the same statistic fails.
-            const low = lowByteWithout(rows, K, zeroBit), lowCrit = chiSquareCritical(127);
-            t.true(chiSquareValues(low, 128) < lowCrit, `${what}: word 0's low byte is not uniform`);
-            t.true(chiSquareValues(low.map((b) => b & ~1), 128) > lowCrit, `${what}: control (w's share always 0) passes`);
-            t.true(chiSquareByte(withoutWords(rows, K, [word]), 7) < CRIT, `${what}: top bytes not uniform`);
-            data = withoutWords(rows, K, [0, word]);
-          } else data = withoutWords(rows, K, [word]);
-        }
         t.true(data.length >= 8 * 4096, what);
         // Between servers (and from input players) every element is uniform on Z_2^64. The output
         // here is a product, whose shares come straight out of local truncation: an arithmetic
