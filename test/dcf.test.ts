@@ -4,7 +4,7 @@
 import test from 'ava';
 
 import { cpuInfo, dcfEval, dcfEval2, dcfKeygen, dcfKeygen2, dcfKeyWords, getBackend, prgRing, RingTensor, setNumThreads } from '../lib/ring';
-import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ as maxBitZRows } from './helpers/key_stats';
+import { chiCritical, chiSquare2, chiSquareUniform, highBits, histogram, maxBitZ as maxBitZRows, nonUniformBits } from './helpers/key_stats';
 import { edgeCases, randomNonce, randomSeed, randomU64 } from './helpers/dcf_cases';
 import { keyRows } from './helpers/dcf_rows';
 import { make, take } from './helpers/tensors';
@@ -181,6 +181,8 @@ test('dcf privacy: one party\'s keys have the same byte and bit statistics for a
     t.true(stat < critical, `party ${party}: key bytes differ between the alphas (chi-square ${stat})`);
     t.true(chiSquareUniform(ha) < critical && chiSquareUniform(hb) < critical, `party ${party}: key bytes are not uniform`);
     t.true(maxBitZ(a, b, bits) < zCritical, `party ${party}: some key bit's frequency depends on alpha`);
+    // On its own a key is pseudorandom: every bit a fair coin but the right control word's top one.
+    for (const k of [a, b]) t.deepEqual(nonUniformBits(k, dcfKeyWords(bits)), highBits(2 + 3 * bits, bits), `party ${party}: bits fixed or biased`);
   }
   // Control: the same statistics on a deliberately leaky key (alpha's 8 raw bytes appended) must reject.
   const leak = (words: bigint[], alpha: bigint) => {
@@ -224,6 +226,7 @@ test('dcf privacy, two payloads: one party\'s keys have the same statistics for 
     const stat = chiSquare2(histogram(keyBytes(a, bits, 2)), histogram(keyBytes(b, bits, 2)));
     t.true(stat < critical, `party ${party}: key bytes differ between the alphas (chi-square ${stat.toFixed(1)} >= ${critical.toFixed(1)})`);
     t.true(maxBitZ(a, b, bits, 2) < 7.5, `party ${party}: some key bit's frequency depends on alpha`);
+    for (const k of [a, b]) t.deepEqual(nonUniformBits(k, dcfKeyWords(bits, 2)), highBits(2 + 4 * bits, bits), `party ${party}: bits fixed or biased`);
   }
   // Control: the bit test catches alpha's lowest bit hidden in a final correction word.
   const K = dcfKeyWords(bits, 2);

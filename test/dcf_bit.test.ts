@@ -7,7 +7,7 @@ import test from 'ava';
 
 import { cpuInfo, dcfBitEval, dcfBitKeygen, dcfBitKeyWords, prgRing, type RingTensor, setNumThreads } from '../lib/ring';
 import { randomU64 } from './helpers/random';
-import { chiCritical, chiSquare2, chiSquareUniform, histogram, maxBitZ } from './helpers/key_stats';
+import { chiCritical, chiSquare2, chiSquareUniform, highBits, histogram, maxBitZ, nonUniformBits } from './helpers/key_stats';
 import { keyRows, tileRows } from './helpers/dcf_rows';
 import { make, take } from './helpers/tensors';
 
@@ -188,7 +188,11 @@ test('dcf bit privacy: one party\'s keys have the same statistics for two alphas
     t.true(stat < critical, `party ${party}: key bytes differ between the secrets`);
     t.true(chiSquareUniform(ha) < critical && chiSquareUniform(hb) < critical, `party ${party}: key bytes are not uniform`);
     t.true(z < 7.5, `party ${party}: some key bit's frequency depends on the secret`);
+    // On its own a key is pseudorandom: every bit a fair coin but the value word's above its L levels.
+    for (const k of [a, b]) t.deepEqual(nonUniformBits(k, K), highBits(K - 3, bits - 7), `party ${party}: bits fixed or biased`);
   }
+  // Control: a root word whose bit 1 (no seed bit) is left zero, as keys were before 2026-12-02.
+  t.deepEqual(nonUniformBits(a0.map((v, i) => (i % K === 0 ? v & ~2n : v)), K), ['0.1', ...highBits(K - 3, bits - 7)], 'the bit test failed to find a fixed bit');
   // Controls: the bit test catches alpha's lowest bit in the value word's (unused) top bit, and the offset
   // w itself (not its share) in party 1's root bit.
   const subtle = (words: bigint[], bit: bigint) => words.map((v, i) => (i % K === K - 3 ? (v & ~(1n << 63n)) | (bit << 63n) : v));

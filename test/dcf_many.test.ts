@@ -7,7 +7,7 @@ import test from 'ava';
 import { cpuInfo, DCF_MAX_PAYLOADS, dcfEval2, dcfEvalMany, dcfKeygen2, dcfKeygenMany, dcfKeyWords, getBackend, RingTensor } from '../lib/ring';
 import { edgeCases, randomNonce, randomSeed, randomU64 } from './helpers/dcf_cases';
 import { keyRows } from './helpers/dcf_rows';
-import { chiCritical, chiSquare2, histogram, maxBitZ } from './helpers/key_stats';
+import { chiCritical, chiSquare2, highBits, histogram, maxBitZ, nonUniformBits } from './helpers/key_stats';
 import { make, take } from './helpers/tensors';
 
 const M = 1n << 64n;
@@ -137,6 +137,8 @@ test('dcf many privacy: one party\'s keys have the same statistics for two alpha
     const stat = chiSquare2(histogram(bytes(a)), histogram(bytes(b)));
     t.true(stat < critical, `party ${party}: key bytes differ between the alphas (chi-square ${stat.toFixed(1)} >= ${critical.toFixed(1)})`);
     t.true(maxBitZ(a, b, K) < 7.5, `party ${party}: some key bit's frequency depends on alpha`);
+    // On its own a key is pseudorandom: every bit a fair coin but the right control word's above `bits`.
+    for (const k of [a, b]) t.deepEqual(nonUniformBits(k, K), highBits(rightControl, bits), `party ${party}: bits fixed or biased`);
   }
   // Control: alpha's lowest bit hidden in the last final correction word is caught.
   const subtle = (w: bigint[], alpha: bigint) => w.map((v, i) => (i % K === K - 1 ? (v & ~1n) | (alpha & 1n) : v));
