@@ -44,14 +44,16 @@ export function maxBitZ(a: bigint[], b: bigint[], K: number): number {
 }
 
 /**
- * The bit positions of rows of K words (one party's keys, row-major) whose frequency of ones is
+ * The bit positions of rows of K words (one party's keys, row-major; as bigints or as their
+ * little-endian bytes) whose frequency of ones is
  * not that of a fair coin over the n rows: `word.bit` for each with |ones - n/2| / sqrt(n/4) above
  * z (6 by default: about 2e-9 per position, 1.5e-5 over the 7488 of a 63-bit one-bit DCF key), a
  * bit that never changes among them. A key on its own must be pseudorandom, so the only such bits
  * may be the ones its layout fixes (documented with each layout, native/src/fss/dcf.h, dcf_bit.h).
  */
-export function nonUniformBits(words: bigint[], K: number, z = 6): string[] {
-  const n = words.length / K, u = new Uint32Array(BigUint64Array.from(words).buffer), out: string[] = [];
+export function nonUniformBits(words: bigint[] | Uint8Array, K: number, z = 6): string[] {
+  const u = words instanceof Uint8Array ? new Uint32Array(words.slice().buffer) : new Uint32Array(BigUint64Array.from(words).buffer);
+  const n = u.length / (2 * K), out: string[] = [];
   for (let w = 0; w < K; w++)
     for (let bit = 0; bit < 64; bit++) {
       const half = 2 * w + (bit >> 5), sh = bit & 31;

@@ -9,6 +9,7 @@ import test from 'ava';
 import * as tfe from '../../../lib';
 import { dcfBitKeyWords, dcfKeyWords } from '../../../lib/ops/fss';
 import { keyRowsBytes } from '../dcf_rows';
+import { highBits, nonUniformBits } from '../key_stats';
 import { rand } from '../fixed';
 import { compareViews, recordTensors, type Seen } from '../view_stats';
 import { chiSquareByte, chiSquareCritical, record, setupDone, shareBytes } from '../wire';
@@ -18,18 +19,19 @@ const CRIT = chiSquareCritical();
 
 /**
  * The word of a DCF key row of K words whose high bits are zero by layout (native/src/fss/dcf.h,
- * dcf_bit.h), for the gate widths a program may take (FSS_BITS_MIN to 64: 15 to 63 bits compared;
- * lib/api/bounds.ts narrows gates after products). A K that two layouts share with different such
- * words is an error: the test would not know which word to leave out.
+ * dcf_bit.h), and the first of those bits, for the gate widths a program may take (FSS_BITS_MIN
+ * to 64: 15 to 63 bits compared; lib/api/bounds.ts narrows gates after products). A K that two
+ * layouts share with different such fields is an error: the test would not know what to leave out.
  */
-function structuredKeyWord(K: number): number {
-  const words = new Set<number>();
+function structuredKeyField(K: number): { word: number; from: number } {
+  const fields = new Set<string>();
   for (let bits = 15; bits <= 63; bits++) {
-    if (K === dcfBitKeyWords(bits)) words.add(K - 3); // the one-bit DCF's value corrections (bits - 7)
-    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) words.add(K - 1 - P); // the right control bits (bits)
+    if (K === dcfBitKeyWords(bits)) fields.add(`${K - 3} ${bits - 7}`); // the one-bit DCF's value corrections, one per level
+    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) fields.add(`${K - 1 - P} ${bits}`); // the right control bits, one per level
   }
-  if (words.size !== 1) throw new Error(`${words.size ? 'more than one' : 'no'} DCF key layout has ${K} words per element`);
-  return [...words][0];
+  if (fields.size !== 1) throw new Error(`${fields.size ? 'more than one' : 'no'} DCF key layout has ${K} words per element`);
+  const [word, from] = [...fields][0].split(' ').map(Number);
+  return { word, from };
 }
 
 /** Rows of K words with word `w` of each left out. */
@@ -120,9 +122,15 @@ export function securitySuite(protocol: Protocol): void {
         // DCF keys have one word with structurally zero high bits (a packed bit field, documented
         // with each key layout): leave it out, the rest must look uniform.
         // Keys travel tiled (native/src/fss/dcf.h "Tiles"): read as rows to find that word.
-        const data = m.step === 'fss.key' ? withoutWord(keyRowsBytes(raw, shape[1]), shape[1], structuredKeyWord(shape[1])) : raw;
+        const K = m.step === 'fss.key' ? shape[1] : 1, field = m.step === 'fss.key' ? structuredKeyField(K) : undefined;
+        const rows = field ? keyRowsBytes(raw, K) : raw;
+        const data = field ? withoutWord(rows, K, field.word) : raw;
         const what = `${m.op}/${m.step} ${m.from}>${m.to} (${raw.length / 8} elements)`;
         t.true(data.length >= 8 * 4096, what);
+        // And bit by bit: every bit position of every element (of every key word) a fair coin, but
+        // the key layout's unused high bits (a fixed bit in the middle of a word escapes the
+        // byte statistics below; an output share's bits above 47 copy bit 47, each still fair).
+        t.deepEqual(nonUniformBits(rows, K), field ? highBits(field.word, field.from) : [], `${what}: bits fixed or biased`);
         // Between servers (and from input players) every element is uniform on Z_2^64. The output
         // here is a product, whose shares come straight out of local truncation: an arithmetic
         // shift of a uniform share, i.e. uniform on [-2^47, 2^47) and sign-extended, so only its
