@@ -169,7 +169,7 @@ void dcfBitKeygenBatchWide(const DcfKeygenArgs& a, int64_t first, const uint64_t
     _mm512_storeu_si512(leafHi + g * kLanes, _mm512_xor_si512(_mm512_xor_si512(h.hi0, h.hi1), _mm512_xor_si512(lessHi, v)));
     const __m512i w0 = _mm512_and_si512(r.lo0, one), w = _mm512_and_si512(_mm512_loadu_si512(offsetIn + first + g * kLanes), one);
     _mm512_storeu_si512(root0 + g * kLanes, r.lo0);
-    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_andnot_si512(one, r.lo1), _mm512_xor_si512(w, w0)));
+    _mm512_storeu_si512(root1 + g * kLanes, _mm512_or_si512(_mm512_and_si512(r.lo1, _mm512_set1_epi64(~1LL)), _mm512_xor_si512(w, w0)));
     _mm512_storeu_si512(valueWord + g * kLanes, vcws[g]);
   }
   // The tiles (dcf.h "Tiles"), streamed to both keys a 64-byte line at a time (see
