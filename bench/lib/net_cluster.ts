@@ -29,24 +29,34 @@ export function parseNetArgs(argv: readonly string[]): (LinkSetting & { name: st
 
 export interface EmulatedNetwork { check: ProxyCheck; stop: () => void }
 
-/** Rewrites `configFile` so the servers bind behind proxies, and starts the proxies (a child process). */
+/**
+ * Rewrites `configFile` so the servers bind behind proxies, and starts the proxies (a child
+ * process). Call it before the servers start: where a port the config names was taken by another
+ * program since it was picked (EADDRINUSE as the proxy listens), every party gets fresh ports and
+ * the proxies start again, up to three times.
+ */
 export async function emulateNetwork(configFile: string, setting: LinkSetting): Promise<EmulatedNetwork> {
-  const c = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { parties: Record<string, { host: string; port: number; listen?: string; lanePort?: number }> };
-  const routes: Route[] = [];
-  for (const p of Object.values(c.parties)) {
-    p.listen = SERVER_BIND;
-    routes.push({ listenHost: p.host, listenPort: p.port, targetHost: SERVER_BIND, targetPort: p.port });
-    [p.lanePort] = await freePorts(1);
-    routes.push({ listenHost: p.host, listenPort: p.lanePort, targetHost: SERVER_BIND, targetPort: p.lanePort });
+  for (let attempt = 1; ; attempt++) {
+    const c = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { parties: Record<string, { host: string; port: number; listen?: string; lanePort?: number }> };
+    const routes: Route[] = [];
+    for (const p of Object.values(c.parties)) {
+      if (attempt > 1) [p.port] = await freePorts(1);
+      p.listen = SERVER_BIND;
+      routes.push({ listenHost: p.host, listenPort: p.port, targetHost: SERVER_BIND, targetPort: p.port });
+      [p.lanePort] = await freePorts(1);
+      routes.push({ listenHost: p.host, listenPort: p.lanePort, targetHost: SERVER_BIND, targetPort: p.lanePort });
+    }
+    fs.writeFileSync(configFile, `${JSON.stringify(c, null, 2)}\n`);
+    const child: ChildProcess = fork(path.join(__dirname, 'net_proxy.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const got = await new Promise<{ check: ProxyCheck } | { taken: string }>((resolve, reject) => {
+      child.once('message', (m: { check: ProxyCheck } | { taken: string }) => resolve(m));
+      child.once('exit', (code) => reject(new Error(`the network proxy exited (${code})`)));
+      child.send({ routes, setting });
+    });
+    if ('check' in got) return { check: got.check, stop: () => void child.kill() };
+    child.kill();
+    if (attempt === 3) throw new Error(`the network proxy could not listen three times: ${got.taken}`);
   }
-  fs.writeFileSync(configFile, `${JSON.stringify(c, null, 2)}\n`);
-  const child: ChildProcess = fork(path.join(__dirname, 'net_proxy.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const check = await new Promise<ProxyCheck>((resolve, reject) => {
-    child.once('message', (m: { check: ProxyCheck }) => resolve(m.check));
-    child.once('exit', (code) => reject(new Error(`the network proxy exited (${code})`)));
-    child.send({ routes, setting });
-  });
-  return { check, stop: () => void child.kill() };
 }
 
 export function describeCheck(name: string, k: ProxyCheck): string {

@@ -144,10 +144,19 @@ export async function checkProxy(s: LinkSetting): Promise<ProxyCheck> {
 }
 
 // As a child process: start the routes given over IPC, check a spare proxy, report, then run.
+// The routes listen first, before the check's own connections take ephemeral ports that may be
+// theirs; a route port another program took since it was picked is reported ({ taken }), and the
+// parent picks fresh ports (net_cluster.ts).
 if (require.main === module && process.send) {
   process.once('message', async (m: { routes: Route[]; setting: LinkSetting }) => {
+    try {
+      await startProxies(m.routes, m.setting);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      process.send!({ taken: (e as Error).message }); // the parent stops this process
+      return;
+    }
     const check = await checkProxy(m.setting);
-    await startProxies(m.routes, m.setting);
     process.send!({ ready: true, check });
   });
   process.on('disconnect', () => process.exit(0));
