@@ -23,44 +23,45 @@ export function chiSquareUniform(h: number[]): number {
 // Wilson-Hilferty: the chi-square(k) quantile at normal quantile z. z = 5.5 is a ~2e-8 false alarm rate.
 export const chiCritical = (k: number, z = 5.5) => k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
 
+/**
+ * Rows of K 64-bit words (as bigints or as their little-endian bytes): their count n and, for
+ * each bit position w * 64 + bit, how many rows have a one there.
+ */
+function bitOnes(words: bigint[] | Uint8Array, K: number): { n: number; ones: Uint32Array } {
+  const u = words instanceof Uint8Array ? new Uint32Array(words.slice().buffer) : new Uint32Array(BigUint64Array.from(words).buffer);
+  const n = u.length / (2 * K), ones = new Uint32Array(64 * K);
+  for (let j = 0; j < n; j++)
+    for (let half = 0; half < 2 * K; half++) // the 32-bit halves of each word: bit 32 (half & 1) + b
+      for (let v = u[j * 2 * K + half], b = 0; v !== 0; v >>>= 1, b++) ones[32 * half + b] += v & 1;
+  return { n, ones };
+}
+
 /** Largest two-proportion z statistic over every bit position of every key word of rows of K
  * words (catches a leak confined to one field, which the pooled byte histogram would dilute). */
 export function maxBitZ(a: bigint[], b: bigint[], K: number): number {
-  const n = a.length / K;
-  const ua = new Uint32Array(BigUint64Array.from(a).buffer), ub = new Uint32Array(BigUint64Array.from(b).buffer);
+  const { n, ones: ca } = bitOnes(a, K), cb = bitOnes(b, K).ones;
   let worst = 0;
-  for (let half = 0; half < 2 * K; half++) // the 32-bit halves of each word
-    for (let bit = 0; bit < 32; bit++) {
-      let ca = 0, cb = 0;
-      for (let j = 0; j < n; j++) {
-        ca += (ua[j * 2 * K + half] >>> bit) & 1;
-        cb += (ub[j * 2 * K + half] >>> bit) & 1;
-      }
-      const p = (ca + cb) / (2 * n);
-      if (p === 0 || p === 1) continue; // a structurally fixed bit, the same under both secrets
-      worst = Math.max(worst, Math.abs(ca - cb) / n / Math.sqrt((2 * p * (1 - p)) / n));
-    }
+  for (let i = 0; i < 64 * K; i++) {
+    const p = (ca[i] + cb[i]) / (2 * n);
+    if (p === 0 || p === 1) continue; // a structurally fixed bit, the same under both secrets
+    worst = Math.max(worst, Math.abs(ca[i] - cb[i]) / n / Math.sqrt((2 * p * (1 - p)) / n));
+  }
   return worst;
 }
 
 /**
  * The bit positions of rows of K words (one party's keys, row-major; as bigints or as their
- * little-endian bytes) whose frequency of ones is
- * not that of a fair coin over the n rows: `word.bit` for each with |ones - n/2| / sqrt(n/4) above
- * z (6 by default: about 2e-9 per position, 1.5e-5 over the 7488 of a 63-bit one-bit DCF key), a
- * bit that never changes among them. A key on its own must be pseudorandom, so the only such bits
- * may be the ones its layout fixes (documented with each layout, native/src/fss/dcf.h, dcf_bit.h).
+ * little-endian bytes) whose frequency of ones is not that of a fair coin over the n rows:
+ * `word.bit` for each with |ones - n/2| / sqrt(n/4) above z (6 by default: about 2e-9 per
+ * position, 1.5e-5 over the 7488 of a 63-bit one-bit DCF key), a bit that never changes among
+ * them. A key on its own must be pseudorandom, so the only such bits may be the ones its layout
+ * fixes (documented with each layout, native/src/fss/dcf.h, dcf_bit.h).
  */
 export function nonUniformBits(words: bigint[] | Uint8Array, K: number, z = 6): string[] {
-  const u = words instanceof Uint8Array ? new Uint32Array(words.slice().buffer) : new Uint32Array(BigUint64Array.from(words).buffer);
-  const n = u.length / (2 * K), out: string[] = [];
-  for (let w = 0; w < K; w++)
-    for (let bit = 0; bit < 64; bit++) {
-      const half = 2 * w + (bit >> 5), sh = bit & 31;
-      let ones = 0;
-      for (let j = 0; j < n; j++) ones += (u[j * 2 * K + half] >>> sh) & 1;
-      if (Math.abs(ones - n / 2) / Math.sqrt(n / 4) > z) out.push(`${w}.${bit}`);
-    }
+  const { n, ones } = bitOnes(words, K), out: string[] = [];
+  ones.forEach((c, i) => {
+    if (Math.abs(c - n / 2) / Math.sqrt(n / 4) > z) out.push(`${Math.floor(i / 64)}.${i % 64}`);
+  });
   return out;
 }
 

@@ -24,14 +24,14 @@ const CRIT = chiSquareCritical();
  * layouts share with different such fields is an error: the test would not know what to leave out.
  */
 function structuredKeyField(K: number): { word: number; from: number } {
-  const fields = new Set<string>();
+  const fields = new Map<string, { word: number; from: number }>();
+  const add = (word: number, from: number) => fields.set(`${word}.${from}`, { word, from });
   for (let bits = 15; bits <= 63; bits++) {
-    if (K === dcfBitKeyWords(bits)) fields.add(`${K - 3} ${bits - 7}`); // the one-bit DCF's value corrections, one per level
-    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) fields.add(`${K - 1 - P} ${bits}`); // the right control bits, one per level
+    if (K === dcfBitKeyWords(bits)) add(K - 3, bits - 7); // the one-bit DCF's value corrections, one per level
+    for (const P of [1, 2] as const) if (K === dcfKeyWords(bits, P)) add(K - 1 - P, bits); // the right control bits, one per level
   }
   if (fields.size !== 1) throw new Error(`${fields.size ? 'more than one' : 'no'} DCF key layout has ${K} words per element`);
-  const [word, from] = [...fields][0].split(' ').map(Number);
-  return { word, from };
+  return [...fields.values()][0];
 }
 
 /** Rows of K words with word `w` of each left out. */
