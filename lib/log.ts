@@ -27,6 +27,7 @@ export const LOG_EVENTS = {
   'peer-down': 'warn',
   'session-aborted': 'info',
   'request-refused': 'warn',
+  'request-mismatched': 'warn',
   'request-ignored': 'warn',
   'notice-ignored': 'warn',
   'model-deployed': 'info',

@@ -1,13 +1,16 @@
 // RequestPairing (lib/serve/pairing.ts): server1 and server2 run a client's request only when
-// server0's notice for it has come too, in either order; a half left alone times out and is freed.
+// server0's notice for it has come too, in either order; a half left alone times out and is freed;
+// a request that is not the one server0 admitted, or a second notice, never runs.
 import test from 'ava';
 
+import { requestKey } from '../lib/serve/messages';
 import { type ClientHalf, type Halves, type Notice, RequestPairing } from '../lib/serve/pairing';
 
 function recorder(timeoutMs = 10_000) {
-  const seen: { paired: [string, ClientHalf, Notice][]; unused: [string, Halves][]; timedOut: [string, Halves][] } = { paired: [], unused: [], timedOut: [] };
+  const seen: { paired: [string, ClientHalf, Notice][]; unused: [string, Halves][]; timedOut: [string, Halves][]; mismatched: [string, ClientHalf | undefined, Notice[]][] } = { paired: [], unused: [], timedOut: [], mismatched: [] };
   const p = new RequestPairing(timeoutMs, {
     paired: (s, c, n) => seen.paired.push([s, c, n]),
+    mismatched: (s, c, n) => seen.mismatched.push([s, c, n]),
     unused: (s, h) => seen.unused.push([s, h]),
     timedOut: (s, h) => seen.timedOut.push([s, h]),
   });
@@ -76,4 +79,40 @@ test("a leased request waiting for the lease's notice is found once by its lease
   p.awaitLease('L1', 's1');
   p.drop('s1', true);
   t.is(p.takeLeaseWaiter('L1'), undefined, 'the drop forgot the waiter');
+});
+
+test("a request other than the one server0 admitted, or a second index for it, never runs: every index is handed back", (t) => {
+  const admitted: Notice = { ...notice, request: requestKey(client.req) };
+  // The same request: it runs (a notice without a key, a lease's, is not compared).
+  for (const n of [admitted, notice]) {
+    const { p, seen } = recorder();
+    p.pair('s1', { client });
+    p.pair('s1', { notice: n });
+    t.is(seen.paired.length, 1);
+    t.deepEqual(seen.mismatched, []);
+  }
+  // Another batch, model, or lease flag than server0 admitted, in either order.
+  const others: ClientHalf[] = [
+    { peer: 'c1', req: { type: 'predict', model: 'm', shape: [1024, 4] } },
+    { peer: 'c1', req: { type: 'predict', model: 'other', shape: [1, 4] } },
+    { peer: 'c1', req: { type: 'predict', model: 'm', shape: [1, 4], leaseNext: true } },
+  ];
+  for (const other of others)
+    for (const order of [['client', 'notice'], ['notice', 'client']]) {
+      const { p, seen } = recorder();
+      for (const half of order) p.pair('s1', half === 'client' ? { client: other } : { notice: admitted });
+      t.deepEqual(seen.paired, [], JSON.stringify(other.req));
+      t.deepEqual(seen.mismatched, [['s1', other, [admitted]]]);
+      t.is(p.size, 0);
+    }
+  // A lease's index beside server0's notice (a client that sent server0 no lease): both go back.
+  const leased: Notice = { epoch: 'e1', index: 9, pooled: true };
+  for (const order of [['notice', 'lease'], ['lease', 'notice']]) {
+    const { p, seen } = recorder();
+    for (const half of order) p.pair('s1', half === 'notice' ? { notice: admitted } : { client, notice: leased });
+    t.deepEqual(seen.paired, order[0] === 'lease' ? [['s1', client, leased]] : [], 'a lease alone runs at once');
+    if (order[0] === 'notice') t.deepEqual(seen.mismatched, [['s1', client, [admitted, leased]]]);
+    t.is(p.size, order[0] === 'lease' ? 1 : 0);
+    p.drop('s1', true);
+  }
 });

@@ -14,7 +14,7 @@ import type { ClusterConfig } from '../lib/serve/config';
 import { denseTopology as dense } from './helpers/model_files';
 
 /** An epoch as PoolReservations reads it: reservations by model and batch size, indices in order. */
-function fakeEpoch(): Epoch {
+function fakeEpoch(last = 1000): Epoch {
   let next = 1;
   const reserved = new Map<string, Map<number, number[]>>();
   return {
@@ -22,7 +22,13 @@ function fakeEpoch(): Epoch {
     retired: false,
     reserved,
     pooledBatch: new Map<string, number>(),
-    nextIndex: () => next++,
+    nextIndex: () => {
+      if (next > last) throw new Error('this setup has run out of session indices; reconnect the cluster');
+      return next++;
+    },
+    get indicesLeft() {
+      return Math.max(0, last + 1 - next);
+    },
     reservedFor(model: string, batch: number) {
       const byBatch = reserved.get(model) ?? new Map<number, number[]>();
       reserved.set(model, byBatch);
@@ -33,13 +39,13 @@ function fakeEpoch(): Epoch {
   } as unknown as Epoch;
 }
 
-function setup() {
+function setup(last?: number) {
   const notices: (PoolNotice | UnpoolNotice)[] = [];
   const ended: number[] = [];
   const model = { name: 'm', protocol: 'fss', fssGate: 'auto', fssBits: 64, topology: dense([32, 10], 16), spec: { params: [], inputShape: [16] } } as unknown as DeployedModel;
   const config = { ...DEFAULT_LIMITS, precomputePool: 4 } as unknown as ClusterConfig;
   const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: (_e, i) => ended.push(i) });
-  return { r, notices, ended, epoch: fakeEpoch() };
+  return { r, notices, ended, epoch: fakeEpoch(last) };
 }
 
 test('redeal frees only the named indices still reserved, everywhere, and tops the reservation up again after the rest', (t) => {
@@ -81,4 +87,19 @@ test("an 'auto' FSS model is estimated with the folded keys it may deal over far
   t.is(servedGate({ protocol: 'securenn' }), undefined);
   const m = { topology: dense([100, 10], 16), protocol: 'fss' as const, inputShape: [16] };
   t.true(estimateQueryBytes({ ...m, fssGate: servedGate(m) }, 1) > estimateQueryBytes(m, 1), 'the folded keys on top');
+});
+
+test('near the end of a setup\'s session indices the pool reserves what is left, and then nothing, without throwing (it runs after queries)', (t) => {
+  const { r, notices, epoch } = setup(6);
+  r.reserve(epoch, 'm', 1);
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+  epoch.reserved.get('m')!.get(1)!.splice(0, 3); // three queries took theirs
+  r.reserve(epoch, 'm', 1);
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [4, 5, 6], 'only the two indices left');
+  epoch.reserved.get('m')!.get(1)!.splice(0);
+  notices.splice(0);
+  t.notThrows(() => r.reserve(epoch, 'm', 1));
+  t.deepEqual(notices, []);
+  // A query now is refused by nextIndex (server.ts answers the client so).
+  t.throws(() => r.indexFor(epoch, { type: 'predict', model: 'm', shape: [1, 16] }), { message: /run out of session indices/ });
 });

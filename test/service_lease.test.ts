@@ -90,6 +90,56 @@ test.serial("a leased request starts on server1 without server0's notice; a plai
   await until(async () => (await status()).every((s) => s.running === 0 && s.pending === 0), 'the servers to drop the sessions');
 });
 
+test.serial("a client's lease sent beside server0's index, another request than server0 admitted, or leaseNext to server1 alone: refused, every index freed", async (t) => {
+  const ep = await rawClient(c);
+  const err = (r: { ok: boolean; error?: string }) => (r.ok ? 'ok' : r.error!);
+  try {
+    const before = await status();
+    const [granted] = await ask(ep, SERVERS, randomUUID(), { type: 'lease', model: 'm-fss' });
+    const lease = granted.ok ? granted.lease! : undefined;
+    t.truthy(lease, JSON.stringify(granted));
+    // Plain to server0 (which sends its start notice), then leased to server1 and server2.
+    const s1 = randomUUID();
+    const plain = ask(ep, [SERVER0], s1, { type: 'predict', model: 'm-fss', shape: [1, 12] }, 60_000);
+    await until(async () => (await status()).slice(1).every((s, i) => s.pending! > before[i + 1].pending!), "server0's notice to wait on server1 and server2");
+    const leased = await ask(ep, SERVERS.slice(1), s1, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: { id: lease!.id, index: lease!.index } });
+    for (const r of leased) t.regex(err(r), /two session indices came for this request/);
+    ep.abortSession(s1, 'refused', SERVERS); // as PredictionClient does when a server refuses
+    t.false((await plain)[0].ok, "server0's query ends with the client's abort");
+    // The other order: the leased request runs on server1 and server2 before server0's notice comes.
+    const [again] = await ask(ep, SERVERS, randomUUID(), { type: 'lease', model: 'm-fss' });
+    const lease2 = again.ok ? again.lease! : undefined;
+    const s0 = randomUUID(), running = (await status())[1].running!;
+    const leasedFirst = ask(ep, SERVERS.slice(1), s0, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: { id: lease2!.id, index: lease2!.index } }, 60_000);
+    await until(async () => (await status())[1].running! > running, 'the leased request to run on server1');
+    const plainAfter = ask(ep, [SERVER0], s0, { type: 'predict', model: 'm-fss', shape: [1, 12] }, 60_000);
+    // server2's side of a pooled index was shipped ahead, so it may have answered already; server1's query ends refused.
+    t.false((await leasedFirst)[0].ok, JSON.stringify(await leasedFirst));
+    ep.abortSession(s0, 'refused', SERVERS);
+    t.false((await plainAfter)[0].ok, JSON.stringify(await plainAfter));
+    // Another batch to server2 than server0 and server1 admitted: server2 deals nothing for it.
+    const s2 = randomUUID();
+    const computing = ask(ep, SERVERS.slice(0, 2), s2, { type: 'predict', model: 'm-fss', shape: [2, 12] }, 60_000);
+    const [dealer] = await ask(ep, [SERVERS[2]], s2, { type: 'predict', model: 'm-fss', shape: [64, 12] }, 60_000);
+    t.regex(err(dealer), /this request differs from the one server0 admitted/);
+    ep.abortSession(s2, 'refused', SERVERS);
+    t.true((await computing).every((r) => !r.ok), JSON.stringify(await computing));
+    // leaseNext to server1 alone: server0 says no lease comes, so server1 does not wait for one.
+    const s3 = randomUUID(), t0 = Date.now();
+    const others = ask(ep, [SERVER0, SERVERS[2]], s3, { type: 'predict', model: 'lin-fss', shape: [1, 12] }, 60_000);
+    const [one] = await ask(ep, [SERVER1], s3, { type: 'predict', model: 'lin-fss', shape: [1, 12], leaseNext: true }, 60_000);
+    t.regex(err(one), /this request differs from the one server0 admitted/);
+    t.true(Date.now() - t0 < 10_000, `answered in ${Date.now() - t0} ms`);
+    ep.abortSession(s3, 'refused', SERVERS); // this client sent no input: the others' queries end here
+    await others;
+    await until(async () => (await status()).every((s) => s.running === 0 && s.pending === 0), 'the servers to drop the sessions');
+    // server2 handed back both indices of the first session (the lease's and server0's).
+    t.true((await status())[2].pool!.discarded >= before[2].pool!.discarded + 2, JSON.stringify((await status())[2].pool));
+  } finally {
+    await ep.close();
+  }
+});
+
 test.serial('leases are used once, for their model and batch 1, bounded per client; malformed ones are refused', async (t) => {
   const ep = await rawClient(c);
   try {

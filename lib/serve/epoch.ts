@@ -88,6 +88,11 @@ export class Epoch {
     this.ready.then(() => (this.isReady = true), () => undefined);
   }
 
+  /** Session indices this epoch has not handed out yet. */
+  get indicesLeft(): number {
+    return Math.max(0, MAX_SESSIONS + 1 - this.#nextIndex);
+  }
+
   /** The next session index (server0 hands them out in order; they never repeat in an epoch). */
   nextIndex(): number {
     if (this.#nextIndex > MAX_SESSIONS) throw new Error('this setup has run out of session indices; reconnect the cluster');

@@ -111,6 +111,19 @@ export interface StartNotice {
   index: number;
   /** The index was reserved for the pool: server2's side travels in its pool session (pool.ts). */
   pooled?: boolean;
+  /** The request server0 admitted (requestKey): server1 and server2 run only the same one (pairing.ts). */
+  request: string;
+}
+
+/**
+ * What every server must agree on about a client's request before running it: its type, model,
+ * and for a prediction the shape (its batch sets what server2 deals) and the lease flags. A client
+ * sends each server its own copy; server0's start notice carries this key of the one it admitted.
+ */
+export function requestKey(req: ClientRequest): string {
+  if (req.type === 'predict') return JSON.stringify([req.type, req.model, req.shape, req.maskedInput === true, req.leaseNext === true]);
+  if (req.type === 'deploy') return JSON.stringify([req.type, req.model, req.protocol, req.fssGate ?? null, req.fssBits ?? null]);
+  return JSON.stringify([req.type, 'model' in req ? req.model : null]);
 }
 
 /** server0 -> server1, server2: a new setup (after the cluster (re)connects). */
@@ -208,6 +221,8 @@ export type Response =
 export const RESPONSE_KEY = 'res';
 
 /** Model names: a letter or digit, then letters, digits, '_' or '-' (64 at most): never a path. */
+/** A start notice's request key is at most this long (a model name, a shape, two flags). */
+const MAX_REQUEST_KEY = 4096;
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Throws, naming the rule, unless `name` is a valid model name. */
@@ -268,7 +283,7 @@ export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | u
       case 'epoch':
         return Array.isArray(n.models) && n.models.every((m) => m && typeof m === 'object' && typeof m.name === 'string' && typeof m.digest === 'string');
       case 'start':
-        return Number.isSafeInteger(n.index);
+        return Number.isSafeInteger(n.index) && typeof n.request === 'string' && n.request.length <= MAX_REQUEST_KEY;
       case 'pool':
       case 'redeal':
         return typeof n.model === 'string' && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && (n.batch as number) >= 1 && (n.batch as number) <= maxBatch));

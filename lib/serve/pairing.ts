@@ -2,14 +2,21 @@
 // session index in the current epoch); either half may arrive first. RequestPairing holds the half
 // that came first, for at most `timeoutMs`, and hands both over when they meet. server0 pairs
 // nothing: it sends the notices.
+//
+// A client may send each server a different request in one session (a hostile one would: another
+// shape to server2, a lease to server1 only). A start notice names the request server0 admitted
+// (requestKey), and a request that meets a notice for another, or a second notice (server0's and
+// a lease's), never runs: both indices are freed and the client is refused (PairingHooks.mismatched).
 import type { PartyName } from '../net/transport';
-import type { ClientRequest } from './messages';
+import { requestKey, type ClientRequest } from './messages';
 
 /** server0's go-ahead for a request: its session index, and whether it was reserved for the pool. */
 export interface Notice {
   epoch: string;
   index: number;
   pooled: boolean;
+  /** The request server0 admitted (requestKey); absent for a lease's index (the lease names its model). */
+  request?: string;
 }
 
 /** A client's half: who asked, and what. */
@@ -30,6 +37,11 @@ export interface PairingHooks {
   unused(session: string, halves: Halves): void;
   /** One half waited `timeoutMs` for the other (after `unused`): tell whoever is waiting. */
   timedOut(session: string, halves: Halves): void;
+  /**
+   * The halves do not belong together (another request than server0 admitted, or two notices):
+   * nothing runs; free every notice's index, refuse the client if it is here, tell the others.
+   */
+  mismatched(session: string, client: ClientHalf | undefined, notices: Notice[], why: string): void;
 }
 
 export class RequestPairing {
@@ -83,10 +95,17 @@ export class RequestPairing {
       }, this.timeoutMs);
       this.#pending.set(session, (p = { timer }));
     }
+    if (part.notice && p.notice) {
+      const client = p.client ?? part.client, notices = [p.notice, part.notice];
+      this.drop(session, false);
+      return this.hooks.mismatched(session, client, notices, 'two session indices came for this request (a lease and server0\'s notice)');
+    }
     Object.assign(p, part);
     if (p.client && p.notice) {
       const { client, notice } = p;
       this.drop(session, false);
+      if (notice.request !== undefined && notice.request !== requestKey(client.req))
+        return this.hooks.mismatched(session, client, [notice], 'this request differs from the one server0 admitted in this session');
       this.hooks.paired(session, client, notice);
     }
   }

@@ -49,7 +49,9 @@ export class PoolReservations {
       if (room() >= want) break;
       if (other !== model) this.#unpoolBatch(epoch, other);
     }
-    const n = Math.min(want, room());
+    // Reserving runs after queries (topUpAfterQuery), where running out of indices must not throw:
+    // the queries themselves are refused then (server.ts), saying so.
+    const n = Math.min(want, room(), epoch.indicesLeft);
     if (n <= 0) return;
     const indices = Array.from({ length: n }, () => epoch.nextIndex());
     reserved.push(...indices);

@@ -24,10 +24,10 @@ import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } fr
 import { PoolReservations } from './reservations';
 import type { NextLease } from './input_mask';
 import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef } from './leases';
-import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type PredictRequest, type UnpoolNotice, type Response, RESPONSE_KEY, type ServerStatus, type UndeployRequest, validateNotice, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
-import { type Notice, RequestPairing } from './pairing';
+import { type ClientHalf, type Notice, RequestPairing } from './pairing';
 import { holdInto, holdOnArrival } from './hold_on_arrival';
 import { poolNoticeSession, poolSession } from './pool';
 import { deployHere, predictHere, sessionTransport } from './run_request';
@@ -118,6 +118,7 @@ export class TfeServer {
         // What server2 shipped ahead for it (the compute servers hold it in the pool session).
         if (notice?.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
       },
+      mismatched: (session, client, notices, why) => this.#mismatched(session, client, notices, why),
       timedOut: (session, { client }) => {
         if (client) this.#respond(client.peer, session, { ok: false, error: `${this.me}: server0 did not start this request (is it up?)` });
         // server0 started it but the client never asked here: server0 and the other stop waiting.
@@ -252,8 +253,11 @@ export class TfeServer {
       // The next query's lease, announced as this query starts: this query's compute servers send
       // its mask's shares (server1 once the notice is there: #nextLease), and server0 its
       // reference with the answer.
-      if (req.type === 'predict' && req.leaseNext) {
+      // Every prediction gets a decision, asked for or not: server1 waits for one when its copy
+      // of the request asks (a client may ask server1 alone), until the query's timeout otherwise.
+      if (req.type === 'predict') {
         try {
+          if (!req.leaseNext) throw new Error('no lease asked for');
           this.#grantLease(peer, req.model, req.shape, session);
         } catch {
           // No lease (limits, no leases here): the client's next query goes the plain way. server1
@@ -264,9 +268,15 @@ export class TfeServer {
       }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
       if (leased) return this.#run(session, peer, req, leased);
-      const notice = { type: 'start' as const, epoch: epoch.id, ...this.#reservations.indexFor(epoch, req) };
+      let notice: StartNotice;
+      try {
+        notice = { type: 'start', epoch: epoch.id, ...this.#reservations.indexFor(epoch, req), request: requestKey(req) };
+      } catch (e) {
+        this.#sessions.release(session); // out of session indices (epoch.ts): refused, not left admitted
+        return this.#refuse(peer, session, e as Error);
+      }
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-      return this.#run(session, peer, req, notice);
+      return this.#run(session, peer, req, { epoch: notice.epoch, index: notice.index, pooled: notice.pooled === true });
     }
     // server1/server2: a lease whose notice is still on its way waits for it, as for server0's notice.
     if (lease && !leased) this.#pending.awaitLease(lease.id, session);
@@ -336,6 +346,16 @@ export class TfeServer {
     // The query that asked for it goes on either way: a lease of another setup is no lease here.
     if (n.session) this.#leaseWaiters.get(n.session)?.();
     if (n.epoch !== this.#epoch?.id) return;
+    // The input shape its mask is made for: server1 makes a mask of it (input_mask.ts), so it must
+    // be one example of the model's input, within maxInputBytes, as a query's own shape is.
+    if (n.shape) {
+      try {
+        if (n.shape[0] !== 1) throw new Error(`a lease's input shape must have batch 1, got [${n.shape}]`);
+        checkPredictRequest(this.#config, this.#models.get(n.model), { model: n.model, shape: n.shape }, () => [...this.#models.keys()]);
+      } catch (e) {
+        return this.#log(`ignored a lease notice from server0: ${(e as Error).message}`, 'notice-ignored', { peer: SERVER0 });
+      }
+    }
     this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
     const session = this.#pending.takeLeaseWaiter(n.id);
     if (!session) return;
@@ -357,6 +377,22 @@ export class TfeServer {
     if (!epoch || epoch.id !== epochId) return; // a past epoch's pool went with it
     if (this.me === SERVER2) epoch.pool.discard(index);
     if (pooled) this.endpoint.endSession(poolSession(epochId, index));
+  }
+
+  /**
+   * server1/server2: a client sent this server another request than server0 admitted in `session`,
+   * or a lease beside server0's index (pairing.ts): nothing runs on either index. Each notice's
+   * pooled side is freed as for an unused one, and the client (if its half is here) is refused;
+   * a query of it running here (on a lease) is aborted. As for any refusal the other servers are
+   * not told (an abort there would drop the client's request unanswered): each checks its own copy,
+   * and server0's query ends when the client aborts the session or at its timeout.
+   */
+  #mismatched(session: string, client: ClientHalf | undefined, notices: Notice[], why: string): void {
+    this.#log(`dropped session ${session.slice(0, 8)}: ${why}`, 'request-mismatched', { reason: why });
+    if (!this.#running.has(session)) this.#sessions.release(session); // a running one releases as it ends
+    for (const n of notices) this.#freeIndex(n.epoch, n.index, n.pooled);
+    if (client) this.#refuse(client.peer, session, new Error(why));
+    else this.endpoint.abortSession(session, why);
   }
 
   /**
@@ -390,7 +426,12 @@ export class TfeServer {
       return this.#setup.setUpAgain(n.epoch);
     }
     if (n.type === 'epoch') return this.#setup.begin(n);
-    if (n.type === 'start') return this.#pending.pair(session, { notice: { epoch: n.epoch, index: n.index, pooled: n.pooled === true } });
+    if (n.type === 'start') {
+      const notice = { epoch: n.epoch, index: n.index, pooled: n.pooled === true, request: n.request };
+      // The client's half came with a lease and runs already: server0 admitted a plain request.
+      if (this.#running.has(session)) return this.#mismatched(session, undefined, [notice], "server0 admitted a request without this one's lease");
+      return this.#pending.pair(session, { notice });
+    }
     if (n.type === 'pool' && this.me === SERVER2) return this.#precompute(n);
     if (n.type === 'unpool') return this.#unpool(n);
     if (n.type === 'lease') return this.#onLeaseNotice(n);
