@@ -220,9 +220,10 @@ export type Response =
 
 export const RESPONSE_KEY = 'res';
 
-/** Model names: a letter or digit, then letters, digits, '_' or '-' (64 at most): never a path. */
 /** A start notice's request key is at most this long (a model name, a shape, two flags). */
 const MAX_REQUEST_KEY = 4096;
+
+/** Model names: a letter or digit, then letters, digits, '_' or '-' (64 at most): never a path. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Throws, naming the rule, unless `name` is a valid model name. */

@@ -39,7 +39,8 @@ export interface PairingHooks {
   timedOut(session: string, halves: Halves): void;
   /**
    * The halves do not belong together (another request than server0 admitted, or two notices):
-   * nothing runs; free every notice's index, refuse the client if it is here, tell the others.
+   * nothing runs; free every notice's index and refuse the client if it is here (each server
+   * checks its own copy of the request).
    */
   mismatched(session: string, client: ClientHalf | undefined, notices: Notice[], why: string): void;
 }
