@@ -256,12 +256,14 @@ export class TfeServer {
       // Every prediction gets a decision, asked for or not: server1 waits for one when its copy
       // of the request asks (a client may ask server1 alone), until the query's timeout otherwise.
       if (req.type === 'predict') {
+        let granted = false;
         try {
-          if (!req.leaseNext) throw new Error('no lease asked for');
-          this.#grantLease(peer, req.model, req.shape, session);
+          if (req.leaseNext) granted = !!this.#grantLease(peer, req.model, req.shape, session);
         } catch {
-          // No lease (limits, no leases here): the client's next query goes the plain way. server1
-          // waits for the lease's notice before its mask share (#nextLease): tell it none comes.
+          // No lease (limits, no leases here): the client's next query goes the plain way.
+        }
+        // server1 waits for the lease's notice before its mask share (#nextLease): tell it none comes.
+        if (!granted) {
           const none: NoNextLease = { none: true };
           void this.endpoint.send(SERVER1, session, NEXT_LEASE_KEY, { kind: 'control', data: none }).catch(() => undefined);
         }
