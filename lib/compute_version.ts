@@ -35,7 +35,10 @@
 //  14: a folded product's keys are one many-payload DCF key per gate element (and group of at
 //      most 128 columns) instead of a two-payload key per cell (native/src/fss/dcf_many.cc,
 //      lib/protocol/fss/folded_product.ts): other key messages.
-export const COMPUTE_VERSION = 14;
+//  15: server0's start notice names the request it admitted (lib/serve/messages.ts requestKey:
+//      server1 and server2 run only that one), and server0 voids leases on server1 and server2 that
+//      ended without a query there (notice 'unlease', lib/serve/leases.ts): new notice fields.
+export const COMPUTE_VERSION = 15;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -6,7 +6,7 @@
 import test from 'ava';
 
 import type { Epoch } from '../lib/serve/epoch';
-import { DEFAULT_LIMITS, estimateQueryBytes, servedGate } from '../lib/serve/limits';
+import { DEFAULT_LIMITS, estimateQueryBytes, pooledBytes, servedGate } from '../lib/serve/limits';
 import type { PoolNotice, UnpoolNotice } from '../lib/serve/messages';
 import type { DeployedModel } from '../lib/serve/model_store';
 import { PoolReservations } from '../lib/serve/reservations';
@@ -39,13 +39,15 @@ function fakeEpoch(last = 1000): Epoch {
   } as unknown as Epoch;
 }
 
-function setup(last?: number) {
+/** `leased`: the pooled batch-1 leases outstanding per model, as server0's lease book reports them. */
+function setup(last?: number, opts: { limits?: Partial<ClusterConfig>; leased?: Map<string, number> } = {}) {
   const notices: (PoolNotice | UnpoolNotice)[] = [];
   const ended: number[] = [];
   const model = { name: 'm', protocol: 'fss', fssGate: 'auto', fssBits: 64, topology: dense([32, 10], 16), spec: { params: [], inputShape: [16] } } as unknown as DeployedModel;
-  const config = { ...DEFAULT_LIMITS, precomputePool: 4 } as unknown as ClusterConfig;
-  const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: (_e, i) => ended.push(i) });
-  return { r, notices, ended, epoch: fakeEpoch(last) };
+  const config = { ...DEFAULT_LIMITS, precomputePool: 4, ...opts.limits } as unknown as ClusterConfig;
+  const leased = opts.leased ?? new Map<string, number>();
+  const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: (_e, i) => ended.push(i), leasedPooled: () => leased });
+  return { r, notices, ended, epoch: fakeEpoch(last), model };
 }
 
 test('redeal frees only the named indices still reserved, everywhere, and tops the reservation up again after the rest', (t) => {
@@ -102,4 +104,26 @@ test('near the end of a setup\'s session indices the pool reserves what is left,
   t.deepEqual(notices, []);
   // A query now is refused by nextIndex (server.ts answers the client so).
   t.throws(() => r.indexFor(epoch, { type: 'predict', model: 'm', shape: [1, 16] }), { message: /run out of session indices/ });
+});
+
+test("leased pooled indices count in the pool's budget (recordings and bytes): a client's leases cannot grow what server1 holds", (t) => {
+  // Two of four reserved indices went out as leases (server0's book says so); the reservation
+  // wants two more, but room is left for one only, by count and then by bytes.
+  for (const by of ['count', 'bytes'] as const) {
+    const leased = new Map<string, number>();
+    const probe = setup();
+    const bytes = pooledBytes({ topology: probe.model.topology, protocol: 'fss', fssGate: 'folded', fssBits: 64, inputShape: [16] }, 1);
+    const limits = by === 'count' ? { maxPoolRecordings: 5 } : { maxQueryBytes: 5 * bytes + bytes / 2 };
+    const { r, epoch } = setup(undefined, { limits, leased });
+    r.reserve(epoch, 'm', 1);
+    t.deepEqual(epoch.reserved.get('m')?.get(1), [1, 2, 3, 4], by);
+    epoch.reserved.get('m')!.get(1)!.splice(0, 2);
+    leased.set('m', 2);
+    r.reserve(epoch, 'm', 1);
+    t.deepEqual(epoch.reserved.get('m')?.get(1), [3, 4, 5], `${by}: room for one beside the two leased`);
+    // Control: with the leases used (or void), the reservation fills to its depth.
+    leased.set('m', 0);
+    r.reserve(epoch, 'm', 1);
+    t.deepEqual(epoch.reserved.get('m')?.get(1), [3, 4, 5, 6], by);
+  }
 });

@@ -19,6 +19,8 @@ test('well-formed notices of every type pass as they are', (t) => {
     { type: 'redeal', epoch: 'e1', model: 'm', batch: 16, indices: [4] },
     { type: 'setup-failed', epoch: 'e1' },
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: false, ttlMs: 5000 },
+    { type: 'unlease', epoch: 'e1', ids: [LEASE] },
+    { type: 'unlease', epoch: 'e1', ids: Array(64).fill(LEASE) },
   ];
   for (const n of good) t.is(validateNotice(n, 128), n as never, JSON.stringify(n));
 });
@@ -48,6 +50,9 @@ test('malformed notices are recognised: wrong types, missing fields, out-of-rang
     { type: 'redeal', epoch: 'e1', model: 'm', indices: [4], batch: 129 },
     { type: 'lease', epoch: 'e1', id: 'short', model: 'm', index: 9, ttlMs: 5000 },
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, ttlMs: 0 },
+    { type: 'unlease', epoch: 'e1', ids: LEASE },
+    { type: 'unlease', epoch: 'e1', ids: ['short'] },
+    { type: 'unlease', epoch: 'e1', ids: Array(65).fill(LEASE) },
     { type: 'teardown', epoch: 'e1' },
     { epoch: 'e1' },
   ];

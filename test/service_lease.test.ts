@@ -2,7 +2,7 @@
 // three-process cluster: leased batch-1 queries are exact and every server takes its lease; a
 // leased request starts on server1 with no notice from server0 (the hop leases remove), where a
 // plain one waits; leases are bearer tokens used once, for their model and batch 1 only, bounded
-// per client; a leased query's input comes masked (one round fewer), and a client that sends the
+// per client; a lease that ends at server0 without a query that ran ends on server1 and server2 too; a leased query's input comes masked (one round fewer), and a client that sends the
 // two servers different masked inputs gets noise; an unused lease expires and its pooled side is
 // freed; a lease the servers forgot (a new setup) costs only the plain path.
 import { randomUUID } from 'node:crypto';
@@ -170,6 +170,52 @@ test.serial('leases are used once, for their model and batch 1, bounded per clie
   } finally {
     await ep.close();
   }
+});
+
+test.serial("a lease voided or half used at server0 alone, or taken by a query that failed there, is dropped on server1 and server2 at once, its pooled side freed", async (t) => {
+  // Without server0's unlease notice, server1 and server2 would hold each of these until TTL + 5 s
+  // (server1 with its recording), while server0 already let the client take more.
+  const ep = await rawClient(c);
+  const err = (r: { ok: boolean; error?: string }) => (r.ok ? 'ok' : r.error!);
+  const heldAt = async () => (await status()).map((s) => s.leases!.held);
+  try {
+    const base = await heldAt(), discarded = (await status())[2].pool!.discarded;
+    const lease = async () => {
+      const [r] = await ask(ep, SERVERS, randomUUID(), { type: 'lease', model: 'm-fss' });
+      if (!r.ok || !r.lease) throw new Error(JSON.stringify(r));
+      return { id: r.lease.id, index: r.lease.index };
+    };
+    const droppedEverywhere = async (what: string) => {
+      const t0 = Date.now();
+      await until(async () => (await heldAt()).every((h, i) => h === base[i]), `${what}: the lease to be dropped on every server`, TTL - 1000);
+      t.log(`${what}: dropped everywhere ${Date.now() - t0} ms after server0 ended it`);
+    };
+    // 1. Voided at server0 (another model): nothing else sent.
+    const a = await lease();
+    await until(async () => (await heldAt()).every((h, i) => h === base[i] + 1), 'the lease on every server');
+    t.regex(err((await ask(ep, [SERVER0], randomUUID(), { type: 'predict', model: 'm-securenn', shape: [1, 12], lease: a }))[0]), /it is void now/);
+    await droppedEverywhere('voided');
+    // 2. Used at server0 alone: its query waits for an input that never comes; the client aborts it there.
+    const b = await lease();
+    const s = randomUUID();
+    const half = ask(ep, [SERVER0], s, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: b }, 60_000);
+    await until(async () => (await status())[0].running! > 0, 'the half-used query to run on server0');
+    ep.abortSession(s, 'gone', [SERVER0]);
+    t.false((await half)[0].ok);
+    await droppedEverywhere('half used');
+    // 3. A plain query with leaseNext that fails at server0: the lease it took for the next one goes too.
+    const s2 = randomUUID();
+    const failing = ask(ep, [SERVER0], s2, { type: 'predict', model: 'm-fss', shape: [1, 12], leaseNext: true }, 60_000);
+    await until(async () => (await heldAt())[0] > base[0], 'server0 to lease the next index');
+    ep.abortSession(s2, 'gone', SERVERS);
+    t.false((await failing)[0].ok);
+    await droppedEverywhere('leased next by a failed query');
+    // server2 freed the pooled sides of all three.
+    t.true((await status())[2].pool!.discarded >= discarded + 3, JSON.stringify((await status())[2].pool));
+  } finally {
+    await ep.close();
+  }
+  await until(async () => (await status()).every((s) => s.running === 0 && s.pending === 0), 'the servers to drop the sessions');
 });
 
 test.serial('a leased query sends its input masked: exact, one round fewer on each compute server', async (t) => {

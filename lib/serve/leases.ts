@@ -17,7 +17,13 @@
 // deletes an entry when it is used or expires. Unused entries expire (ttlMs; server1 and server2
 // keep theirs EXPIRY_SLACK_MS longer, so server0 never starts what they already forgot) and their
 // pooled side is discarded. server0 bounds leases per client (maxSessionsPerClient) and in all
-// (maxSessions), like sessions.
+// (maxSessions), like sessions, and its pool's budget counts the pooled ones (reservations.ts).
+// server0 also voids a lease on server1 and server2 (notice 'unlease') when it ends there without
+// a query that ran: a mismatch, or a query on it (or the one that asked for it) that failed at
+// server0. Otherwise a client could take a lease, void or half-use it at server0 alone, and take
+// the next: server0's count would drop at once while server1 held each pooled recording until
+// expiry, beyond the pool's budget. server1 and server2 hold at most `max` entries (the oldest go
+// first) in case notices outrun that.
 import { randomUUID } from 'node:crypto';
 
 import { sameShape } from '../tensor/shape';
@@ -58,10 +64,13 @@ export class LeaseBook {
   #bySession = new Map<string, string>();
   granted = 0;
   used = 0;
+  /** Expired or voided unused. */
   expired = 0;
+  /** Dropped to stay within `max` (server1, server2). */
+  evicted = 0;
 
-  /** `onExpire`: an entry expired unused (free its pooled side). */
-  constructor(private readonly onExpire: (e: LeaseEntry) => void) {}
+  /** `onExpire`: an entry expired or was voided unused (free its pooled side). `max`: entries held at most. */
+  constructor(private readonly onExpire: (e: LeaseEntry) => void, private readonly max = Infinity) {}
 
   get size(): number {
     return this.#held.size;
@@ -87,6 +96,13 @@ export class LeaseBook {
   /** Records a lease (server1/server2: as server0 announced it). A known id is ignored. */
   add(id: string, entry: LeaseEntry, ttlMs: number, owner?: string): void {
     if (this.#held.has(id)) return;
+    // A Map iterates in insertion order: the first entry is the oldest.
+    for (const [old, h] of this.#held) {
+      if (this.#held.size < this.max) break;
+      this.#drop(old, h);
+      this.expired--;
+      this.evicted++;
+    }
     const timer = setTimeout(() => {
       if (this.#remove(id)) {
         this.expired++;
@@ -124,6 +140,20 @@ export class LeaseBook {
     const id = this.#bySession.get(session);
     const h = id === undefined ? undefined : this.#held.get(id);
     return h && { id: id!, entry: h.entry };
+  }
+
+  /** Voids lease `id` if it is held here (its pooled side is freed); whether it was. */
+  void(id: string): boolean {
+    const h = this.#held.get(id);
+    if (h) this.#drop(id, h);
+    return !!h;
+  }
+
+  /** How many held leases of epoch `epochId` hold a pooled index, per model. */
+  pooledByModel(epochId: string): Map<string, number> {
+    const n = new Map<string, number>();
+    for (const { entry: e } of this.#held.values()) if (e.pooled && e.epoch === epochId) n.set(e.model, (n.get(e.model) ?? 0) + 1);
+    return n;
   }
 
   /** A new epoch (or shutdown): every lease is void. */

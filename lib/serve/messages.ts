@@ -94,8 +94,8 @@ export interface OperatorCounters {
   tensorBytes: number;
   /** Requests admitted (running or waiting), their estimated memory, refusals since start. */
   sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };
-  /** Session-index leases (leases.ts): held now; granted (server0) or announced (others), used, expired or voided unused. */
-  leases: { held: number; granted: number; used: number; expired: number };
+  /** Session-index leases (leases.ts): held now; granted (server0) or announced (others), used, expired or voided unused, dropped as the oldest beyond the bound (server1, server2). */
+  leases: { held: number; granted: number; used: number; expired: number; evicted: number };
   /** The endpoint's own counters, when the net layer offers them. */
   endpoint?: unknown;
 }
@@ -184,6 +184,19 @@ export interface LeaseNotice {
 }
 
 /**
+ * server0 -> server1, server2: these leases ended at server0 without a query that ran on them (a
+ * mismatch, or their query, or the one that asked for them, failed there): drop them and free
+ * their pooled sides (leases.ts).
+ */
+export interface UnleaseNotice {
+  type: 'unlease';
+  epoch: string;
+  ids: string[];
+}
+/** Ids one unlease notice may name (server0 sends one or two). */
+const MAX_UNLEASE_IDS = 64;
+
+/**
  * server0 -> server1 in a query's session, for a query that asked for the next one's lease
  * (leaseNext) when server0 granted none (a granted one's notice says so itself).
  */
@@ -192,7 +205,7 @@ export interface NoNextLease {
 }
 export const NEXT_LEASE_KEY = 'next-lease';
 
-export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | RedealNotice | SetupFailedNotice | LeaseNotice;
+export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | RedealNotice | SetupFailedNotice | LeaseNotice | UnleaseNotice;
 
 export interface ModelInfo {
   name: string;
@@ -297,6 +310,8 @@ export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | u
           typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && (n.ttlMs as number) > 0 &&
           (n.shape === undefined || isShape(n.shape)) && (n.session === undefined || (typeof n.session === 'string' && LEASE_ID.test(n.session)))
         );
+      case 'unlease':
+        return Array.isArray(n.ids) && n.ids.length <= MAX_UNLEASE_IDS && n.ids.every((id) => typeof id === 'string' && LEASE_ID.test(id));
       default:
         return false;
     }

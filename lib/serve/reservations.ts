@@ -18,6 +18,8 @@ export interface ReservationHost {
   notify(notice: PoolNotice | UnpoolNotice): void;
   /** Frees this server's side of a pooled index that no query will take. */
   endPoolSession(epoch: Epoch, index: number): void;
+  /** Pooled batch-1 indices of the epoch handed out as leases and not used yet, per model (leases.ts). */
+  leasedPooled(epoch: Epoch): Map<string, number>;
 }
 
 export class PoolReservations {
@@ -41,8 +43,12 @@ export class PoolReservations {
     if (want <= 0) return;
     const { maxQueryBytes, maxPoolRecordings } = this.host.config;
     // server2 prepares at most maxPoolRecordings: reserving more would only have queries that
-    // expect their dealing done run it online.
-    const room = () => Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch)) / bytes), maxPoolRecordings - reservedCount(epoch));
+    // expect their dealing done run it online. Leased pooled indices still hold their recordings
+    // (server1 keeps them until the lease is used or void), so they count too.
+    const room = () => {
+      const leased = this.host.leasedPooled(epoch);
+      return Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch, leased)) / bytes), maxPoolRecordings - reservedCount(epoch) - sum(leased.values()));
+    };
     // Other models' larger batches (one query ahead of a size a client used last, perhaps long
     // ago) give way; batch-1 reservations never do.
     for (const other of [...epoch.pooledBatch.keys()]) {
@@ -149,15 +155,25 @@ export class PoolReservations {
     return plan;
   }
 
-  /** What every reservation of the epoch holds ahead (recorded, or to be). */
-  #pooledBytes(epoch: Epoch): number {
+  /** What every reservation of the epoch holds ahead (recorded, or to be), and the leased pooled indices (batch 1). */
+  #pooledBytes(epoch: Epoch, leased: Map<string, number>): number {
     let total = 0;
     for (const [model, byBatch] of epoch.reserved) {
       const m = this.host.model(model);
       if (m) for (const [batch, list] of byBatch) total += list.length * this.#plan(m, batch).bytes;
     }
+    for (const [model, n] of leased) {
+      const m = this.host.model(model);
+      if (m) total += n * this.#plan(m, 1).bytes;
+    }
     return total;
   }
+}
+
+function sum(xs: Iterable<number>): number {
+  let n = 0;
+  for (const x of xs) n += x;
+  return n;
 }
 
 /** The indices reserved in the epoch, all models and batch sizes. */

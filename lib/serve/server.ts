@@ -24,7 +24,7 @@ import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } fr
 import { PoolReservations } from './reservations';
 import type { NextLease } from './input_mask';
 import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef } from './leases';
-import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type UnleaseNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type ClientHalf, type Notice, RequestPairing } from './pairing';
@@ -62,7 +62,7 @@ export class TfeServer {
   #sessions: SessionAccounting;
   #stopping = false;
   /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
-  #leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled));
+  #leases: LeaseBook;
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
   /** server1: queries at their output, waiting for the notice of the lease they asked for (#nextLease). */
@@ -72,6 +72,9 @@ export class TfeServer {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
     this.me = party;
     this.#config = config;
+    // server0 bounds its leases by maxSessions; server1 and server2 hold those and the ones whose
+    // end server0's notice has not told yet (leases.ts).
+    this.#leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled), party === SERVER0 ? Infinity : 2 * config.maxSessions);
     this.#reservations = new PoolReservations({
       config,
       model: (name) => this.#models.get(name),
@@ -80,6 +83,7 @@ export class TfeServer {
         for (const s of to) void this.endpoint.send(s, poolNoticeSession(notice.epoch), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       },
       endPoolSession: (epoch, index) => this.endpoint.endSession(poolSession(epoch.id, index)),
+      leasedPooled: (epoch) => this.#leases.pooledByModel(epoch.id),
     });
     // Everything this process computes (its party's shares, the deployed models) lives on one
     // device; a 'cuda' that cannot be had stops the server here, saying why.
@@ -246,6 +250,8 @@ export class TfeServer {
       if (entry) leased = { epoch: entry.epoch, index: entry.index, pooled: entry.pooled };
     } catch (e) {
       this.#sessions.release(session);
+      // server0 voided it (a mismatch): server1 and server2 drop theirs too.
+      if (this.me === SERVER0 && lease) this.#unlease([lease.id]);
       return this.#refuse(peer, session, e as Error);
     }
     if (this.me === SERVER0) {
@@ -269,7 +275,7 @@ export class TfeServer {
         }
       }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
-      if (leased) return this.#run(session, peer, req, leased);
+      if (leased) return this.#run(session, peer, req, leased, lease!.id);
       let notice: StartNotice;
       try {
         notice = { type: 'start', epoch: epoch.id, ...this.#reservations.indexFor(epoch, req), request: requestKey(req) };
@@ -341,6 +347,25 @@ export class TfeServer {
     }
     const e = this.#leases.forSession(session)?.entry;
     return e?.shape ? { index: e.index, shape: e.shape } : undefined;
+  }
+
+  /**
+   * server0: leases `ids` ended here without a query that ran on them (voided, or their query
+   * failed): server1 and server2 drop theirs (whichever they still hold) and free the pooled
+   * sides, instead of holding them until they expire (leases.ts). Sent where lease notices go, so
+   * it follows them.
+   */
+  #unlease(ids: string[]): void {
+    const epoch = this.#epoch;
+    if (!epoch || !ids.length) return;
+    const notice: UnleaseNotice = { type: 'unlease', epoch: epoch.id, ids };
+    for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+  }
+
+  /** server1/server2: server0 voided these leases; a query already running on one keeps it (it was taken). */
+  #onUnlease(n: UnleaseNotice): void {
+    if (n.epoch !== this.#epoch?.id) return;
+    for (const id of n.ids) this.#leases.void(id);
   }
 
   /** server1/server2: server0 leased an index; a request that named it already is paired now. */
@@ -437,6 +462,7 @@ export class TfeServer {
     if (n.type === 'pool' && this.me === SERVER2) return this.#precompute(n);
     if (n.type === 'unpool') return this.#unpool(n);
     if (n.type === 'lease') return this.#onLeaseNotice(n);
+    if (n.type === 'unlease') return this.#onUnlease(n);
     this.#log(`ignored a ${n.type} notice from ${peer}`, 'notice-ignored', { peer });
   }
 
@@ -477,7 +503,8 @@ export class TfeServer {
     this.endpoint.send(peer, session, RESPONSE_KEY, { kind: 'control', data: res }).catch(() => undefined);
   }
 
-  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice): void {
+  /** Runs an admitted request as session `notice.index`; `leaseId`: the lease it runs on (server0). */
+  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice, leaseId?: string): void {
     const epoch = this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
     const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
@@ -509,6 +536,13 @@ export class TfeServer {
         this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
         meter.failed(msg);
         this.endpoint.abortSession(session, forClient(msg), this.#others());
+        // The lease it ran on, and the one it took for the next query (whose reference the client
+        // never gets now), end here: server1 and server2 drop theirs.
+        if (this.me === SERVER0) {
+          const next = this.#leases.forSession(session);
+          if (next) this.#leases.void(next.id);
+          this.#unlease([leaseId, next?.id].filter((id): id is string => !!id));
+        }
         this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
         meter.end();

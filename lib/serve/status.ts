@@ -41,7 +41,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     tensorBytes: mem.bytes,
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, making: pool?.making ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
     sessions: s.sessions.counters(),
-    leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired },
+    leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired, evicted: s.leases.evicted },
     endpoint: s.endpoint.stats(),
     linkRttMs: Object.fromEntries(SERVERS.filter((p) => p !== s.me).map((p) => [p, s.endpoint.rttMs(p) ?? null])),
     linkLanes: Object.fromEntries(SERVERS.filter((p) => p !== s.me).map((p) => [p, s.endpoint.hasLane(p)])),

@@ -1,0 +1,55 @@
+// One server's lease book (lib/serve/leases.ts) on its own: a void frees the pooled side once, and
+// only of a lease held; server1's and server2's books hold at most `max` leases, dropping the
+// oldest (each freed as an expired one); the pooled leases are counted per model for the pool's
+// budget (reservations.ts).
+import { randomUUID } from 'node:crypto';
+
+import test from 'ava';
+
+import { type LeaseEntry, LeaseBook } from '../lib/serve/leases';
+
+const entry = (index: number, over: Partial<LeaseEntry> = {}): LeaseEntry => ({ epoch: 'e1', model: 'm', index, pooled: true, ...over });
+
+test('a void frees a held lease once; an unknown or used one is left alone', (t) => {
+  const freed: number[] = [];
+  const book = new LeaseBook((e) => freed.push(e.index));
+  const a = randomUUID(), b = randomUUID();
+  book.add(a, entry(1), 60_000);
+  book.add(b, entry(2), 60_000);
+  t.truthy(book.take({ id: b, index: 2 }, 'm'));
+  t.true(book.void(a));
+  t.false(book.void(a), 'a second void');
+  t.false(book.void(b), 'used already: its query has it');
+  t.false(book.void(randomUUID()));
+  t.deepEqual(freed, [1]);
+  t.deepEqual([book.size, book.used, book.expired], [0, 1, 1]);
+  book.clear();
+});
+
+test('a book of at most `max` drops its oldest leases first, freeing their pooled sides', (t) => {
+  const freed: number[] = [];
+  const book = new LeaseBook((e) => freed.push(e.index), 3);
+  const ids = Array.from({ length: 5 }, () => randomUUID());
+  ids.forEach((id, i) => book.add(id, entry(i + 1), 60_000));
+  t.is(book.size, 3);
+  t.deepEqual(freed, [1, 2]);
+  t.deepEqual([book.has(ids[0]), book.has(ids[1]), book.has(ids[4])], [false, false, true]);
+  t.deepEqual([book.evicted, book.expired], [2, 0]);
+  // Control: without a bound all five stay.
+  const unbounded = new LeaseBook(() => undefined);
+  ids.forEach((id, i) => unbounded.add(id, entry(i + 1), 60_000));
+  t.is(unbounded.size, 5);
+  book.clear();
+  unbounded.clear();
+});
+
+test('pooled leases are counted per model, of one setup only', (t) => {
+  const book = new LeaseBook(() => undefined);
+  book.add(randomUUID(), entry(1), 60_000);
+  book.add(randomUUID(), entry(2), 60_000);
+  book.add(randomUUID(), entry(3, { model: 'n' }), 60_000);
+  book.add(randomUUID(), entry(4, { pooled: false }), 60_000);
+  book.add(randomUUID(), entry(5, { epoch: 'e0' }), 60_000);
+  t.deepEqual([...book.pooledByModel('e1')].sort(), [['m', 2], ['n', 1]]);
+  book.clear();
+});
