@@ -23,6 +23,7 @@ export const LOG_EVENTS = {
   'cluster-ready': 'info',
   'setup-failed': 'error',
   'setup-retry': 'warn',
+  'setup-renewed': 'info',
   'peer-setup-failed': 'warn',
   'peer-down': 'warn',
   'session-aborted': 'info',

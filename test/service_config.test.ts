@@ -28,6 +28,8 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   t.is(tfe.parseClusterConfig({ ...good(), device: 'cpu' }, 'c.json').device, 'cpu');
   t.is(c.linkDistance, 'measured');
   t.is(tfe.parseClusterConfig({ ...good(), linkDistance: 'far' }, 'c.json').linkDistance, 'far');
+  t.is(c.sessionsPerSetup, 2 ** 24 - 1, 'a setup hands out every session index it can');
+  t.is(tfe.parseClusterConfig({ ...good(), sessionsPerSetup: 1000 }, 'c.json').sessionsPerSetup, 1000);
   // A query the limits admit must fit through one server link (its dealt material travels there).
   t.throws(() => tfe.parseClusterConfig({ ...good(), maxQueryBytes: 2 ** 33, maxTotalQueryBytes: 2 ** 34 }, 'c.json'), { message: /'maxQueryBytes' \(8589934592\) must not exceed 'maxPendingBytesPerServer' \(4294967296, the default when unset\)/ });
   t.is(tfe.parseClusterConfig({ ...good(), maxQueryBytes: 2 ** 33, maxTotalQueryBytes: 2 ** 34, maxPendingBytesPerServer: 2 ** 34 }, 'c.json').net.maxPendingBytesPerServer, 2 ** 34);
@@ -46,6 +48,8 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server0.cert = 'x.pem') && ((o.parties as Record<string, Record<string, unknown>>).server0.key = 'x.key'), /parties.server0 has a certificate but there is neither a 'ca' nor pinned fingerprints/);
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server0.cert = 'x.pem'), /needs both cert and key/);
   bad((o) => (o.fracBits = 40), /'fracBits' must be an integer in \[1, 30\], got 40/);
+  bad((o) => (o.sessionsPerSetup = 8), /'sessionsPerSetup' must be an integer in \[32, 16777215\], got 8/);
+  bad((o) => (o.sessionsPerSetup = 2 ** 24), /'sessionsPerSetup' must be an integer in \[32, 16777215\], got 16777216/);
   bad((o) => (o.device = 'gpu'), /'device' must be "auto", "cpu" or "cuda", got "gpu"/);
   bad((o) => (o.linkDistance = 'lan'), /'linkDistance' must be one of "measured", "near", "far", got "lan"/);
   t.throws(() => tfe.loadClusterConfig('/nonexistent/cluster.json'), { message: /cluster config \/nonexistent\/cluster.json: ENOENT/ });

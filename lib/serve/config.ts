@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, LIMIT_RANGES, type ServiceLimits } from './limits';
 import { type OpsConfig, parseOpsConfig } from './ops_config';
 import { LINK_DISTANCES, type LinkDistance } from './gate_form';
 
+import { MAX_SESSIONS } from '../protocol/cluster';
 import { SERVERS } from '../protocol/party';
 
 export interface PartyConfig {
@@ -60,6 +61,8 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
   precomputePool: number;
   /** How long a session-index lease a client took ahead stays valid unused (leases.ts; 0: no leases). */
   leaseTtlMs: number;
+  /** Session indices one setup hands out (each query takes one or two); server0 renews the setup before they run out (epoch_setup.ts). */
+  sessionsPerSetup: number;
   /** Where each server computes: 'auto' (a GPU when one is usable), 'cpu' or 'cuda'. TFE_DEVICE overrides. */
   device: DeviceOption;
   /** Origins (scheme://host[:port]) of web pages allowed to connect as clients; '*' any; default none (docs/browser.md). */
@@ -152,8 +155,11 @@ const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
 };
 const NET_FIELDS = Object.keys(NET_RANGES) as (keyof NetLimits)[];
 
-const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, setupTimeoutMs: 30_000, precomputePool: 8, leaseTtlMs: 30_000, ...DEFAULT_LIMITS };
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, setupTimeoutMs: 30_000, precomputePool: 8, leaseTtlMs: 30_000, sessionsPerSetup: MAX_SESSIONS, ...DEFAULT_LIMITS };
 const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
+
+/** Fewer would renew the setup every few queries. */
+const MIN_SESSIONS_PER_SETUP = 32;
 
 function fail(file: string, msg: string): never {
   throw new Error(`cluster config ${file}: ${msg}`);
@@ -163,7 +169,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'sessionsPerSetup', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -260,6 +266,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     setupTimeoutMs: num('setupTimeoutMs', 100, 600_000),
     precomputePool: num('precomputePool', 0, 1024),
     leaseTtlMs: o.leaseTtlMs === 0 ? 0 : leaseTtl(),
+    sessionsPerSetup: num('sessionsPerSetup', MIN_SESSIONS_PER_SETUP, MAX_SESSIONS),
     device: (o.device as DeviceOption | undefined) ?? 'auto',
     linkDistance: linkDistance(),
     lanes: (o.lanes as boolean | undefined) ?? true,

@@ -1,6 +1,7 @@
 // An epoch is one setup of the three servers: fresh seeds (correlated randomness) exchanged when
 // the cluster (re)connects, and every deployed model's weights masked once under them. server0
-// starts one whenever it holds links to both other servers; queries run as sessions of it.
+// starts one whenever it holds links to both other servers, and a fresh one before this one's
+// session indices run out (epoch_setup.ts renew); queries run as sessions of it.
 import { Cluster, MAX_SESSIONS } from '../protocol/cluster';
 import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
 import { disposeMasked } from '../protocol/pond/arith';
@@ -31,13 +32,22 @@ export class Epoch {
   readonly pooledBatch = new Map<string, number>();
   retired = false;
   #nextIndex: number;
+  /** The last session index this setup hands out (sessionsPerSetup, at most MAX_SESSIONS). */
+  readonly #lastIndex: number;
+  /** Retired: what to free once no query uses it and its grace is over (retire). */
+  #cleanup?: () => void;
+  #onGraceOver?: () => void;
+  #graceOver = false;
 
   /**
    * `announced` is server0's list of models; `local` this server's. Each model is masked as its
    * own session (index 1, 2, ...), so one missing or damaged here fails only that model: this
-   * server aborts its session, and the others are told.
+   * server aborts its session, and the others are told. `sessions`: the indices it hands out
+   * (default MAX_SESSIONS). `deploysSettled`: resolves when no deploy runs here, so that a model
+   * server0 announces is not found missing while this server still saves it.
    */
-  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log, linkDistance: LinkDistance = 'measured') {
+  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log, linkDistance: LinkDistance = 'measured', opts: { sessions?: number; deploysSettled?: () => Promise<void> } = {}) {
+    this.#lastIndex = Math.min(opts.sessions ?? MAX_SESSIONS, MAX_SESSIONS);
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
     // server2 asks server0, which hands the indices out, to reserve anew those whose recordings
     // were dealt in a form it no longer deals (a load that has passed, links found far: pool.ts).
@@ -54,6 +64,7 @@ export class Epoch {
     const others = SERVERS.filter((s) => s !== me);
     const setup = (async () => {
       await root.ready();
+      await opts.deploysSettled?.();
       await Promise.all(announced.map(async ({ name, digest }, i) => {
         const session = `epoch:${id}:model:${name}`;
         const m = local.get(name);
@@ -90,13 +101,42 @@ export class Epoch {
 
   /** Session indices this epoch has not handed out yet. */
   get indicesLeft(): number {
-    return Math.max(0, MAX_SESSIONS + 1 - this.#nextIndex);
+    return Math.max(0, this.#lastIndex + 1 - this.#nextIndex);
+  }
+
+  /** Session indices it hands out in all. */
+  get indices(): number {
+    return this.#lastIndex;
   }
 
   /** The next session index (server0 hands them out in order; they never repeat in an epoch). */
   nextIndex(): number {
-    if (this.#nextIndex > MAX_SESSIONS) throw new Error('this setup has run out of session indices; reconnect the cluster');
+    if (this.#nextIndex > this.#lastIndex) throw new Error('this setup has handed out all its session indices and the cluster is being set up again; retry');
     return this.#nextIndex++;
+  }
+
+  /**
+   * Replaced by a newer setup: reserves nothing more; once no query of it runs and `graceMs` has
+   * passed (its queries still waiting for their client's half may start until then), its masks
+   * are freed and `cleanup` runs (its pool and pool sessions). 0: as soon as nothing runs.
+   * `onGraceOver`: when no query may start in it any more (its leases go then).
+   */
+  retire(graceMs: number, cleanup: () => void, onGraceOver?: () => void): void {
+    this.retired = true;
+    this.#cleanup = cleanup;
+    this.#onGraceOver = onGraceOver;
+    if (graceMs <= 0) this.endGrace();
+    else setTimeout(() => this.endGrace(), graceMs).unref();
+  }
+
+  /** No query of this retired setup starts from now on (its grace ran out, or a later renewal replaced the one after it). */
+  endGrace(): void {
+    if (this.#graceOver) return;
+    this.#graceOver = true;
+    const f = this.#onGraceOver;
+    this.#onGraceOver = undefined;
+    f?.();
+    this.maybeFree();
   }
 
   /** server0: the indices reserved for `model`'s queries of `batch` rows (a live list). */
@@ -108,11 +148,19 @@ export class Epoch {
     return list;
   }
 
-  /** Frees the masked weights once nothing uses them. */
+  /** Frees the masked weights (and runs the retirement's cleanup) once nothing uses them. */
   maybeFree(): void {
-    if (!this.retired || this.running > 0) return;
+    if (!this.retired || this.running > 0 || !this.#graceOver) return;
     for (const m of this.masks.values()) freeMasks(m);
     this.masks.clear();
+    const cleanup = this.#cleanup;
+    this.#cleanup = undefined;
+    cleanup?.();
+  }
+
+  /** Whether a query of this setup can still start (it is current, or retired within its grace). */
+  get usable(): boolean {
+    return !this.retired || !this.#graceOver;
   }
 
   /**

@@ -149,7 +149,12 @@ export class LeaseBook {
     return !!h;
   }
 
-  /** How many held leases of epoch `epochId` hold a pooled index, per model. */
+  /** Voids every lease of epoch `epochId` (a renewed setup whose grace is over). */
+  voidEpoch(epochId: string): void {
+    for (const [id, h] of [...this.#held]) if (h.entry.epoch === epochId) this.#drop(id, h);
+  }
+
+    /** How many held leases of epoch `epochId` hold a pooled index, per model. */
   pooledByModel(epochId: string): Map<string, number> {
     const n = new Map<string, number>();
     for (const { entry: e } of this.#held.values()) if (e.pooled && e.epoch === epochId) n.set(e.model, (n.get(e.model) ?? 0) + 1);

@@ -126,11 +126,13 @@ export function requestKey(req: ClientRequest): string {
   return JSON.stringify([req.type, 'model' in req ? req.model : null]);
 }
 
-/** server0 -> server1, server2: a new setup (after the cluster (re)connects). */
+/** server0 -> server1, server2: a new setup (after the cluster (re)connects, or renewing one whose session indices run low). */
 export interface EpochNotice {
   type: 'epoch';
   epoch: string;
   models: { name: string; digest: string }[];
+  /** A renewal (epoch_setup.ts): the setup it replaces is sound, and kept for its queries in flight. */
+  renewal?: boolean;
 }
 
 /** server0 -> server2: indices reserved for `model`'s future queries of `batch` rows (absent: 1); precompute them. */
@@ -295,7 +297,7 @@ export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | u
   const ok = (() => {
     switch (n.type) {
       case 'epoch':
-        return Array.isArray(n.models) && n.models.every((m) => m && typeof m === 'object' && typeof m.name === 'string' && typeof m.digest === 'string');
+        return Array.isArray(n.models) && n.models.every((m) => m && typeof m === 'object' && typeof m.name === 'string' && typeof m.digest === 'string') && (n.renewal === undefined || typeof n.renewal === 'boolean');
       case 'start':
         return Number.isSafeInteger(n.index) && typeof n.request === 'string' && n.request.length <= MAX_REQUEST_KEY;
       case 'pool':

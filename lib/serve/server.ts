@@ -104,11 +104,19 @@ export class TfeServer {
       config,
       log: this.#log,
       models: this.#models,
-      replacing: () => this.#leases.clear(),
+      // A renewal keeps the old setup's leases until its grace is over: a client's next query
+      // (whose input mask was made under the old setup) runs there.
+      replacing: (renewal) => {
+        if (!renewal) this.#leases.clear();
+      },
+      graceOver: (epoch) => this.#leases.voidEpoch(epoch.id),
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
       },
       stopping: () => this.#stopping,
+      deploysSettled: async () => {
+        await Promise.allSettled([...this.#running.values()].filter((r) => this.#deploying.has(r.model)).map((r) => r.done));
+      },
     });
     this.#pending = new RequestPairing(PAIRING_TIMEOUT_MS, {
       paired: (session, client, notice) => {
@@ -118,7 +126,7 @@ export class TfeServer {
       unused: (session, { notice }) => {
         this.#sessions.release(session);
         this.endpoint.endSession(session);
-        if (notice && this.me === SERVER2 && this.#epoch?.id === notice.epoch) this.#epoch.pool.discard(notice.index);
+        if (notice && this.me === SERVER2) this.#setup.epochFor(notice.epoch)?.pool.discard(notice.index);
         // What server2 shipped ahead for it (the compute servers hold it in the pool session).
         if (notice?.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
       },
@@ -238,6 +246,8 @@ export class TfeServer {
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
       if (this.me === SERVER0 && !this.#epoch) throw new Error('the cluster is not connected yet');
+      // Before this setup's session indices run out, a fresh one (its queries in flight finish in the old).
+      if (this.me === SERVER0 && !this.#deploying.size) this.#setup.renewIfLow();
       if (lease && this.me === SERVER0 && !this.#leases.has(lease.id)) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.has(lease.id));
       this.#sessions.admit(session, peer, bytes, waits);
@@ -264,7 +274,9 @@ export class TfeServer {
       if (req.type === 'predict') {
         let granted = false;
         try {
-          if (req.leaseNext) granted = !!this.#grantLease(peer, req.model, req.shape, session);
+          // Only for a query of the current setup: the next query runs in the lease's setup, and
+          // its input mask is made by this query under this query's setup (input_mask.ts).
+          if (req.leaseNext && (!leased || leased.epoch === epoch.id)) granted = !!this.#grantLease(peer, req.model, req.shape, session);
         } catch {
           // No lease (limits, no leases here): the client's next query goes the plain way.
         }
@@ -333,9 +345,10 @@ export class TfeServer {
    * shape. server1 waits for it: server0 sends its notice before anything of the query, but a
    * leased query has no start notice, so one with no round before its output (a linear model)
    * would otherwise race it, and its next query go unmasked at random. When server0 grants none,
-   * it says so in the query's session.
+   * it says so in the query's session. A lease of another setup than the query's (`epochId`) gets
+   * no mask: this query's seeds would make the wrong one (server0 grants none such).
    */
-  async #nextLease(session: string): Promise<NextLease | undefined> {
+  async #nextLease(session: string, epochId: string): Promise<NextLease | undefined> {
     if (this.me === SERVER1 && !this.#leases.forSession(session)) {
       await new Promise<void>((resolve, reject) => {
         this.#leaseWaiters.set(session, resolve);
@@ -346,7 +359,7 @@ export class TfeServer {
       }).finally(() => this.#leaseWaiters.delete(session));
     }
     const e = this.#leases.forSession(session)?.entry;
-    return e?.shape ? { index: e.index, shape: e.shape } : undefined;
+    return e?.shape && e.epoch === epochId ? { index: e.index, shape: e.shape } : undefined;
   }
 
   /**
@@ -364,7 +377,8 @@ export class TfeServer {
 
   /** server1/server2: server0 voided these leases; a query already running on one keeps it (it was taken). */
   #onUnlease(n: UnleaseNotice): void {
-    if (n.epoch !== this.#epoch?.id) return;
+    // Sent under server0's current setup; the leases may be of the one a renewal replaced.
+    if (!this.#setup.epochFor(n.epoch)) return;
     for (const id of n.ids) this.#leases.void(id);
   }
 
@@ -400,8 +414,8 @@ export class TfeServer {
 
   /** An index that will never run here: what server2 recorded or shipped for it is freed. */
   #freeIndex(epochId: string, index: number, pooled: boolean): void {
-    const epoch = this.#epoch;
-    if (!epoch || epoch.id !== epochId) return; // a past epoch's pool went with it
+    const epoch = this.#setup.epochFor(epochId);
+    if (!epoch) return; // a past epoch's pool went with it
     if (this.me === SERVER2) epoch.pool.discard(index);
     if (pooled) this.endpoint.endSession(poolSession(epochId, index));
   }
@@ -505,7 +519,9 @@ export class TfeServer {
 
   /** Runs an admitted request as session `notice.index`; `leaseId`: the lease it runs on (server0). */
   #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice, leaseId?: string): void {
-    const epoch = this.#epoch;
+    // A prediction started by server0 just before it renewed the setup runs in the old one; a
+    // deploy only in the current one (a new setup masks the models deployed before it).
+    const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
     const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
     if (epoch) epoch.running++;
@@ -517,7 +533,7 @@ export class TfeServer {
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
-          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session));
+          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session, notice.epoch));
           // server0: the reference of the lease this query took for the next one (leaseNext).
           const next = this.me === SERVER0 && req.leaseNext ? this.#leases.forSession(session) : undefined;
           const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
@@ -585,6 +601,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
   }
 }

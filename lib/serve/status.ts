@@ -14,6 +14,8 @@ import { SERVERS } from '../protocol/party';
 export interface StatusSources {
   me: PartyName;
   epoch?: Epoch;
+  /** The setup a renewal replaced, while kept (epoch_setup.ts). */
+  previous?: Epoch;
   models: string[];
   running: number;
   pending: number;
@@ -27,7 +29,13 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
   if (!operator) return pub;
   const mem = memory(), pool = s.epoch?.pool;
   // What server2 shipped ahead for future pooled queries is held on purpose, apart from leaks.
-  const prefetched = s.epoch ? s.endpoint.heldWithPrefix(poolSessionPrefix(s.epoch.id)) : { bytes: 0, messages: 0, waiting: 0 };
+  // Also the setup a renewal replaced, until its queries and grace are over (epoch_setup.ts).
+  const prefetched = { bytes: 0, messages: 0 };
+  for (const e of [s.epoch, s.previous]) {
+    const h = e ? s.endpoint.heldWithPrefix(poolSessionPrefix(e.id)) : undefined;
+    prefetched.bytes += h?.bytes ?? 0;
+    prefetched.messages += h?.messages ?? 0;
+  }
   return {
     ...pub,
     epoch: s.epoch?.id,

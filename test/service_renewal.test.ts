@@ -1,0 +1,54 @@
+// Renewing a setup before its session indices run out (lib/serve/epoch_setup.ts): on a
+// three-process cluster whose setups hand out 40 indices each, clients run far more queries than
+// that, several at once, through renewals: every answer is the plaintext model's, nothing fails,
+// and once the grace is over nothing of the old setups is held (whatever a server holds outside
+// the current pool counts in `mailbox`). Without renewals the cluster refuses every query once
+// its 40 indices are spent, so this cannot pass without them.
+import test from 'ava';
+
+import type { ServerStatus } from '../lib/serve/messages';
+import { RENEWAL_GRACE_MS } from '../lib/serve/epoch_setup';
+import { startLimitedCluster, until } from './helpers/hostile_client';
+import { mlp } from './helpers/model_files';
+
+const relu = (z: number) => Math.max(z, 0);
+
+test('queries run on through setup renewals, several at once, exact, none failing; the old setups are freed after their grace', async (t) => {
+  const c = await startLimitedCluster({ sessionsPerSetup: 40, precomputePool: 4 });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    const nets = { fss: mlp([12, 16, 4]), pond: mlp([12, 5]) }; // Pond's model linear: its relu would need calibrating
+    for (const [protocol, m] of Object.entries(nets)) await owner.deploy(m.file, { name: `m-${protocol}`, protocol: protocol as 'fss' });
+    const first = (await owner.status())[0].epoch;
+    const clients = await Promise.all([0, 1, 2].map(() => c.connect()));
+    let wrong = 0, done = 0;
+    // Three clients at once (leases on, as by default), 50 queries each: 150 queries, at least
+    // 150 indices (more with the pool's reservations), so three or more renewals.
+    await Promise.all(clients.map(async (client, k) => {
+      const protocol = k === 1 ? 'pond' : 'fss';
+      for (let i = 0; i < 50; i++) {
+        const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+        const p = await client.predict(`m-${protocol}`, { data: x, shape: [1, 12] });
+        const want = nets[protocol].forward(x, relu);
+        if (!want.every((w, j) => Math.abs(p.data[j] - w) < 2e-3)) wrong++;
+        done++;
+      }
+    }));
+    t.is(done, 150);
+    t.is(wrong, 0);
+    const renewals = c.logs.filter((l) => l.includes('renewing the setup')).length;
+    t.true(renewals >= 3, `${renewals} renewals`);
+    t.not((await owner.status())[0].epoch, first);
+    t.deepEqual(c.logs.filter((l) => /query-failed|failed:|refused a request/.test(l)), [], 'no query failed or was refused');
+    for (const client of clients) await client.close();
+    // After the grace, nothing of the old setups is held: no mailbox, and only the current setup's pool.
+    await new Promise((r) => setTimeout(r, RENEWAL_GRACE_MS));
+    await until(async () => (await owner.status()).every((s) => s.running === 0 && s.pending === 0 && s.mailbox === 0), 'the servers to hold nothing of the old setups', 10_000);
+    const st: ServerStatus[] = await owner.status();
+    t.log(st.map((s) => `${s.party}: epoch ${s.epoch?.slice(0, 8)} prefetched ${JSON.stringify(s.prefetched)} pool ${JSON.stringify(s.pool)}`).join('\n'));
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
