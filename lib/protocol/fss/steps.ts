@@ -1,9 +1,12 @@
 // The FSS gates' process-wide switches (lib/protocol/fss/drelu.ts, compact_gate.ts).
 import { CHUNK_BYTES } from '../../net/wire';
 import type { FssGate } from '../protocols';
+import { defineGuardedSwitches } from '../test_switches';
 
 /**
- * Test-only switches, except `compactFrom`. With maskInput false server2 draws r = 0 (and the
+ * `maskInput`, `maskBit` and `widthCut` are test controls (test_switches.ts: any other value
+ * throws outside the tests); `chunkBytes` and `foldMaxCells` are tests' knobs, `compactFrom` a
+ * setting. With maskInput false server2 draws r = 0 (and the
  * compact gate's output mask m = 0), so the opened x^ is the input itself; with maskBit false only
  * m is 0, so the compact gate's second opening is DReLU itself. The view tests use them as the
  * controls that must fail. `chunkBytes` bounds one key message (tests lower it to run many chunks;
@@ -37,7 +40,7 @@ import type { FssGate } from '../protocols';
  * (gate_common.ts gateBits) take this many bits fewer, so that the width tests' inputs at the
  * bound fall outside it: the control that must fail.
  */
-export const FSS_STEPS = { maskInput: true, maskBit: true, chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192, widthCut: 0 };
+export const FSS_STEPS = defineGuardedSwitches({ chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 }, 'FSS_STEPS', { maskInput: true, maskBit: true, widthCut: 0 });
 
 /**
  * Whether a gate over n elements takes the compact form under `form` (server2 and the compute

@@ -4,17 +4,18 @@ import { add, anyZeroLastAxis, privateCompareMasked, privateCompareReveal, priva
 import { prgField, prgPermutation } from '../../prg/prg';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, SERVER2, tag } from '../party';
+import { defineGuardedSwitches } from '../test_switches';
 
 export const PRIME = 67;
 export const FIELD = `z${PRIME}` as const;
 const BITS = 64;
 
 /**
- * Test-only switches for the two hiding steps, read as the defaults of privateCompare's opts so
- * that an attack test can run whole protocols (ReLU, max pooling) with a step off as its control.
- * Nothing in lib/ changes them; both must stay true in any real run.
+ * Test controls for the two hiding steps, read as the defaults of privateCompare's opts so that
+ * an attack test can run whole protocols (ReLU, max pooling) with a step off as its control.
+ * Nothing in lib/ changes them, and outside the tests setting one false throws (test_switches.ts).
  */
-export const PRIVATE_COMPARE_STEPS = { permute: true, rerandomise: true };
+export const PRIVATE_COMPARE_STEPS = defineGuardedSwitches({}, 'PRIVATE_COMPARE_STEPS', { permute: true, rerandomise: true });
 
 /**
  * Whether to take the fused kernels (native/src/kernels/securenn_fused.cc): on the CPU backend.
