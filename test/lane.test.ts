@@ -33,19 +33,22 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
 }
 
 /**
- * A TCP forwarder from 127.0.0.1:port to 127.0.0.2:port that records what passes each way and
- * may change it (`edit`, per chunk, dialer to listener), or cut every connection (`cut`).
+ * A TCP forwarder from 127.0.0.1:port to 127.0.0.2:port, on a free port it takes itself (a port
+ * picked ahead could be taken meanwhile by another test file's connections), that records what
+ * passes each way and may change it (`edit`, per chunk, dialer to listener), or cut every
+ * connection (`cut`).
  */
-async function forwarder(port: number): Promise<{ sent: Buffer[]; edit?: (d: Buffer) => Buffer; cut: () => void; close: () => Promise<void> }> {
+async function forwarder(): Promise<{ port: number; sent: Buffer[]; edit?: (d: Buffer) => Buffer; cut: () => void; close: () => Promise<void> }> {
   const conns = new Set<net.Socket>();
   const f = {
+    port: 0,
     sent: [] as Buffer[],
     edit: undefined as undefined | ((d: Buffer) => Buffer),
     cut: () => conns.forEach((c) => c.destroy()),
     close: () => new Promise<void>((r) => (f.cut(), server.close(() => r()))),
   };
   const server = net.createServer((inbound) => {
-    const out = net.connect(port, '127.0.0.2');
+    const out = net.connect(f.port, '127.0.0.2');
     conns.add(inbound).add(out);
     inbound.on('data', (d: Buffer) => {
       f.sent.push(Buffer.from(d));
@@ -57,7 +60,11 @@ async function forwarder(port: number): Promise<{ sent: Buffer[]; edit?: (d: Buf
       a.on('error', () => b.destroy());
     }
   });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  f.port = (server.address() as net.AddressInfo).port;
   return f;
 }
 
@@ -79,17 +86,19 @@ const bytesOf = (r: Received) => {
 async function pair(t: { teardown: (f: () => Promise<void>) => void }, o: { a?: Partial<WsEndpointOptions>; b?: Partial<WsEndpointOptions>; behind?: 'ws' | 'ws+lane' } = {}) {
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
-  const [port, lanePort] = o.behind ? await freePorts(2) : [0, 0];
+  // The forwarders take their ports first; b listens on the same ports of 127.0.0.2. Behind 'ws'
+  // alone, nothing listens on 127.0.0.1 at b's lane port (a's lane dial fails there).
+  const wsProxy = o.behind ? await forwarder() : undefined;
+  const laneProxy = o.behind === 'ws+lane' ? await forwarder() : undefined;
+  const port = wsProxy?.port ?? 0, lanePort = laneProxy?.port ?? (o.behind ? (await freePorts(1))[0] : 0);
   const a = new WsEndpoint({ me: 'a', tls: TLS.a, log, ...o.a });
   const b = new WsEndpoint({ me: 'b', tls: TLS.b, log, ...(o.behind ? { host: '127.0.0.2', port, lanePort } : {}), ...o.b });
-  await Promise.all([a.start(['b']), b.start(['a'])]);
-  const wsProxy = o.behind ? await forwarder(port) : undefined;
-  const laneProxy = o.behind === 'ws+lane' ? await forwarder(lanePort) : undefined;
   t.teardown(async () => {
     await Promise.all([a.close(), b.close()]);
     await wsProxy?.close();
     await laneProxy?.close();
   });
+  await Promise.all([a.start(['b']), b.start(['a'])]);
   await a.connect({ name: 'b', host: '127.0.0.1', port: o.behind ? port : b.port });
   await until(() => b.connected('a'), 'b to take the link');
   return { a, b, logs, wsProxy, laneProxy };
