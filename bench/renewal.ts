@@ -52,6 +52,13 @@ async function main(): Promise<void> {
     console.log(`renewals: ${renewals.length}; setup (server0, announce to ready) ms: p50 ${f(percentile(setups, 0.5))}, max ${f(Math.max(...setups))}`);
     console.log(`queries overlapping a renewal's setup: ${during.length}, p50 ${f(percentile(during, 0.5))} ms, max ${f(Math.max(...during))} ms`);
     console.log(`other queries: ${rest.length}, p50 ${f(percentile(rest, 0.5))} ms, p99 ${f(percentile(rest, 0.99))} ms`);
+    // After a renewal the new setup's pool starts empty: the next queries run while server2 deals it.
+    for (const r of renewals) {
+      const after = times.filter((q) => r.ready !== undefined && q.start >= r.at).slice(0, 12).map((q) => f(q.ms));
+      console.log(`queries from the renewal at ${f(r.at)} ms on: ${after.join(' ')}`);
+    }
+    const slow = times.filter((q) => q.ms > 3 * percentile(rest, 0.5));
+    console.log(`queries over 3x the p50: ${slow.length}, at ${slow.map((q) => f(q.start)).join(' ')} ms`);
   } finally {
     await stopCluster(procs);
     fs.rmSync(dir, { recursive: true, force: true });
