@@ -40,6 +40,11 @@ test('queries run on through setup renewals, several at once, exact, none failin
     const renewals = c.logs.filter((l) => l.includes('renewing the setup')).length;
     t.true(renewals >= 3, `${renewals} renewals`);
     t.not((await owner.status())[0].epoch, first);
+    // Operators see it: every server counts the renewals it began; server0 the indices left.
+    const setups = (await owner.status()).map((s) => s.setup!);
+    t.true(setups.every((x) => x.renewals === renewals), JSON.stringify(setups));
+    t.true(setups[0].indicesLeft !== null && setups[0].indicesLeft > 0 && setups[0].indicesLeft <= 40, JSON.stringify(setups));
+    t.deepEqual(setups.slice(1).map((x) => x.indicesLeft), [null, null]);
     t.deepEqual(c.logs.filter((l) => /query-failed|failed:|refused a request/.test(l)), [], 'no query failed or was refused');
     for (const client of clients) await client.close();
     // After the grace, nothing of the old setups is held: no mailbox, and only the current setup's pool.

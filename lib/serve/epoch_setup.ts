@@ -59,6 +59,8 @@ export class EpochSetup {
   current?: Epoch;
   /** The setup a renewal replaced, kept for its queries in flight (epochFor). */
   #previous?: Epoch;
+  /** Renewals begun here since start. */
+  renewals = 0;
   #retryTimer?: NodeJS.Timeout;
   #lastRetry = 0;
 
@@ -114,6 +116,7 @@ export class EpochSetup {
         if (this.#previous === old) this.#previous = undefined;
       };
       if (keep) {
+        this.renewals++;
         // One setup kept at most: an older one still kept takes no more queries (two renewals
         // within the grace: not with any real sessionsPerSetup).
         this.#previous?.endGrace();

@@ -94,6 +94,8 @@ export interface OperatorCounters {
   tensorBytes: number;
   /** Requests admitted (running or waiting), their estimated memory, refusals since start. */
   sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };
+  /** The setup: server0's session indices left in it (null elsewhere: only server0 hands them out), and renewals begun since start (epoch_setup.ts). */
+  setup: { indicesLeft: number | null; renewals: number };
   /** Session-index leases (leases.ts): held now; granted (server0) or announced (others), used, expired or voided unused, dropped as the oldest beyond the bound (server1, server2). */
   leases: { held: number; granted: number; used: number; expired: number; evicted: number };
   /** The endpoint's own counters, when the net layer offers them. */

@@ -134,6 +134,8 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_models', 'gauge', 'Models deployed on this server.', st.models.length);
   s.metrics.write(out, new Set(st.models));
   out.add('tfe_queries_running', 'gauge', 'Queries running now.', st.running ?? 0);
+  if (st.setup?.indicesLeft !== null && st.setup?.indicesLeft !== undefined) out.add('tfe_setup_indices_left', 'gauge', "server0: session indices the current setup has left to hand out (renewed below an eighth of sessionsPerSetup).", st.setup.indicesLeft);
+  out.add('tfe_setup_renewals_total', 'counter', 'Setups renewed because their session indices ran low, since start.', st.setup?.renewals ?? 0);
   out.add('tfe_requests_pending', 'gauge', "Requests waiting for their other half (the client's request or server0's go-ahead).", st.pending ?? 0);
   const sessions = st.sessions ?? { sessions: 0, pending: 0, clients: 0, estimatedBytes: 0, refused: 0 };
   out.add('tfe_sessions_admitted', 'gauge', 'Requests admitted (running or waiting).', sessions.sessions);

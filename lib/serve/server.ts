@@ -601,6 +601,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, renewals: this.#setup.renewals, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
   }
 }

@@ -9,7 +9,7 @@ import type { LeaseBook } from './leases';
 import type { SessionAccounting } from './limits';
 import type { ServerStatus } from './messages';
 import { poolSessionPrefix } from './pool';
-import { SERVERS } from '../protocol/party';
+import { SERVER0, SERVERS } from '../protocol/party';
 
 export interface StatusSources {
   me: PartyName;
@@ -22,6 +22,8 @@ export interface StatusSources {
   endpoint: WsEndpoint;
   sessions: SessionAccounting;
   leases: LeaseBook;
+  /** Setup renewals begun since start. */
+  renewals: number;
 }
 
 export function serverStatus(s: StatusSources, operator: boolean): ServerStatus {
@@ -49,6 +51,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     tensorBytes: mem.bytes,
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, making: pool?.making ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
     sessions: s.sessions.counters(),
+    setup: { indicesLeft: s.me === SERVER0 ? (s.epoch?.indicesLeft ?? null) : null, renewals: s.renewals },
     leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired, evicted: s.leases.evicted },
     endpoint: s.endpoint.stats(),
     linkRttMs: Object.fromEntries(SERVERS.filter((p) => p !== s.me).map((p) => [p, s.endpoint.rttMs(p) ?? null])),
