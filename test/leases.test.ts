@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import test from 'ava';
 
-import { type LeaseEntry, LeaseBook } from '../lib/serve/leases';
+import { type LeaseEntry, LeaseBook, UsedLeases } from '../lib/serve/leases';
 
 const entry = (index: number, over: Partial<LeaseEntry> = {}): LeaseEntry => ({ epoch: 'e1', model: 'm', index, pooled: true, ...over });
 
@@ -52,4 +52,51 @@ test('pooled leases are counted per model, of one setup only', (t) => {
   book.add(randomUUID(), entry(5, { epoch: 'e0' }), 60_000);
   t.deepEqual([...book.pooledByModel('e1')].sort(), [['m', 2], ['n', 1]]);
   book.clear();
+});
+
+test('a dropped lease remembers the session that asked for it (server1 then waits for no notice); a used one does not', (t) => {
+  const book = new LeaseBook(() => undefined);
+  const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+  book.add(a, entry(1, { session: 's-a', shape: [1, 4] }), 60_000);
+  book.add(b, entry(2, { session: 's-b', shape: [1, 4] }), 60_000);
+  book.add(c, entry(3, { model: 'gone', session: 's-c', shape: [1, 4] }), 60_000);
+  book.voidEpoch('e1');
+  t.true(book.droppedFor('s-a') && book.droppedFor('s-b') && book.droppedFor('s-c'));
+  const d = randomUUID();
+  book.add(d, entry(4, { session: 's-d', shape: [1, 4] }), 60_000);
+  t.truthy(book.take({ id: d, index: 4 }, 'm'));
+  t.false(book.droppedFor('s-d'), 'taken, not dropped');
+  t.false(book.droppedFor('never'));
+});
+
+test('voidModel drops every lease on a model, and only those', (t) => {
+  const freed: number[] = [];
+  const book = new LeaseBook((e) => freed.push(e.index));
+  book.add(randomUUID(), entry(1), 60_000);
+  book.add(randomUUID(), entry(2, { model: 'n' }), 60_000);
+  book.add(randomUUID(), entry(3, { epoch: 'e0' }), 60_000);
+  book.voidModel('m');
+  t.deepEqual(freed.sort(), [1, 3]);
+  t.is(book.size, 1);
+  book.clear();
+});
+
+test('used leases are named after the delay, in batches, oldest first, and nothing is sent early', async (t) => {
+  const sent: { ids: string[]; at: number }[] = [];
+  const t0 = Date.now();
+  const used = new UsedLeases((ids) => sent.push({ ids, at: Date.now() - t0 }), 150, 2);
+  for (const id of ['a', 'b', 'c']) used.add(id);
+  await new Promise((r) => setTimeout(r, 60));
+  used.add('d');
+  const deadline = Date.now() + 5000;
+  while (sent.flatMap((s) => s.ids).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(sent.flatMap((s) => s.ids), ['a', 'b', 'c', 'd'], 'each once, oldest first');
+  t.deepEqual(sent[0].ids, ['a', 'b'], 'two at a time');
+  t.true(sent.every((s) => s.ids.length <= 2));
+  t.true(sent.every((s) => s.at >= 150), `none before its delay: ${JSON.stringify(sent)}`);
+  t.true(sent.at(-1)!.at >= 210, "d's delay counts from its own use");
+  used.add('e');
+  used.clear();
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(sent.flatMap((s) => s.ids).length, 4, 'cleared before it was due');
 });

@@ -29,7 +29,8 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   t.is(c.linkDistance, 'measured');
   t.is(tfe.parseClusterConfig({ ...good(), linkDistance: 'far' }, 'c.json').linkDistance, 'far');
   t.is(c.sessionsPerSetup, 2 ** 24 - 1, 'a setup hands out every session index it can');
-  t.is(tfe.parseClusterConfig({ ...good(), sessionsPerSetup: 1000 }, 'c.json').sessionsPerSetup, 1000);
+  t.is(tfe.parseClusterConfig({ ...good(), sessionsPerSetup: 4096 }, 'c.json').sessionsPerSetup, 4096);
+  t.is(tfe.parseClusterConfig({ ...good(), sessionsPerSetup: 40, maxPoolRecordings: 10 }, 'c.json').sessionsPerSetup, 40);
   // A query the limits admit must fit through one server link (its dealt material travels there).
   t.throws(() => tfe.parseClusterConfig({ ...good(), maxQueryBytes: 2 ** 33, maxTotalQueryBytes: 2 ** 34 }, 'c.json'), { message: /'maxQueryBytes' \(8589934592\) must not exceed 'maxPendingBytesPerServer' \(4294967296, the default when unset\)/ });
   t.is(tfe.parseClusterConfig({ ...good(), maxQueryBytes: 2 ** 33, maxTotalQueryBytes: 2 ** 34, maxPendingBytesPerServer: 2 ** 34 }, 'c.json').net.maxPendingBytesPerServer, 2 ** 34);
@@ -50,6 +51,7 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => (o.fracBits = 40), /'fracBits' must be an integer in \[1, 30\], got 40/);
   bad((o) => (o.sessionsPerSetup = 8), /'sessionsPerSetup' must be an integer in \[32, 16777215\], got 8/);
   bad((o) => (o.sessionsPerSetup = 2 ** 24), /'sessionsPerSetup' must be an integer in \[32, 16777215\], got 16777216/);
+  bad((o) => (o.sessionsPerSetup = 2047), /'sessionsPerSetup' \(2047\) must be at least 4 x 'maxPoolRecordings' \(512\)/);
   bad((o) => (o.device = 'gpu'), /'device' must be "auto", "cpu" or "cuda", got "gpu"/);
   bad((o) => (o.linkDistance = 'lan'), /'linkDistance' must be one of "measured", "near", "far", got "lan"/);
   t.throws(() => tfe.loadClusterConfig('/nonexistent/cluster.json'), { message: /cluster config \/nonexistent\/cluster.json: ENOENT/ });

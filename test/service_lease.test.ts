@@ -18,6 +18,7 @@ import { RingTensor } from '../lib/tensor/ring_tensor';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from '../lib/serve/programs';
 import type { ServerStatus } from '../lib/serve/messages';
 import { ask, rawClient, startLimitedCluster, until } from './helpers/hostile_client';
+import { poolSettled } from './helpers/service';
 import { mlp } from './helpers/model_files';
 import type { TestCluster } from './helpers/service';
 
@@ -216,6 +217,56 @@ test.serial("a lease voided or half used at server0 alone, or taken by a query t
     await ep.close();
   }
   await until(async () => (await status()).every((s) => s.running === 0 && s.pending === 0), 'the servers to drop the sessions');
+});
+
+test.serial("a leased query run with server0 and server1 only (server2 left out: its recording was shipped) ends server2's lease soon after, not at expiry", async (t) => {
+  // Left alone, server2 would hold such a lease until TTL + 5 s; a client doing this over and over
+  // would fill its book and push out honest clients' leases.
+  const ep = await rawClient(c);
+  const fb = 16;
+  try {
+    await poolSettled(owner);
+    const base = (await status())[2].leases!.held;
+    const [granted] = await ask(ep, SERVERS, randomUUID(), { type: 'lease', model: 'm-fss' });
+    const lease = granted.ok ? granted.lease! : undefined;
+    t.truthy(lease, JSON.stringify(granted));
+    await until(async () => (await status())[2].leases!.held === base + 1, "the lease on server2");
+    const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+    const id = randomUUID();
+    const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), id), { fracBits: fb, truncation: 'local' });
+    const [answers, , y] = await Promise.all([
+      ask(ep, [SERVER0, SERVER1], id, { type: 'predict', model: 'm-fss', shape: [1, 12], lease: { id: lease!.id, index: lease!.index } }),
+      shareInput(party, inputOp(0), CLIENT, RingTensor.fromFloat64Array(x, [1, 12], { fracBits: fb })),
+      output(party, OUTPUT_OP, null, CLIENT),
+    ]);
+    t.true(answers.every((r) => r.ok), JSON.stringify(answers));
+    const got = Array.from(y!.toBigInt64Array(), (v) => Number(v) / 2 ** fb), want = nets.fss.forward(x, relu);
+    t.true(want.every((w, i) => Math.abs(got[i] - w) < 1e-3), `${got} vs ${Array.from(want)}`);
+    const t0 = Date.now();
+    await until(async () => (await status())[2].leases!.held === base, "server2 to drop the used lease", TTL);
+    t.log(`server2 dropped it ${Date.now() - t0} ms after the query (expiry: ${TTL + 5000} ms)`);
+  } finally {
+    await ep.close();
+  }
+});
+
+test.serial('undeploying a model voids its leases on every server: one deployed again under its name never runs on them', async (t) => {
+  await owner.deploy(nets.fss.file, { name: 'tmp-fss', protocol: 'fss' });
+  const ep = await rawClient(c);
+  try {
+    const base = (await status()).map((s) => s.leases!.held);
+    const [granted] = await ask(ep, SERVERS, randomUUID(), { type: 'lease', model: 'tmp-fss' });
+    const lease = granted.ok ? granted.lease! : undefined;
+    await until(async () => (await status()).every((s, i) => s.leases!.held === base[i] + 1), 'the lease everywhere');
+    await owner.undeploy('tmp-fss');
+    t.deepEqual((await status()).map((s) => s.leases!.held), base, 'void on all three at once');
+    await owner.deploy(nets.fss.file, { name: 'tmp-fss', protocol: 'fss' });
+    const [r] = await ask(ep, [SERVER0], randomUUID(), { type: 'predict', model: 'tmp-fss', shape: [1, 12], lease: { id: lease!.id, index: lease!.index } });
+    t.regex(r.ok ? 'ok' : r.error!, /is unknown or expired/);
+  } finally {
+    await ep.close();
+    await owner.undeploy('tmp-fss');
+  }
 });
 
 test.serial('a leased query sends its input masked: exact, one round fewer on each compute server', async (t) => {

@@ -14,7 +14,7 @@ import { mlp } from './helpers/model_files';
 const relu = (z: number) => Math.max(z, 0);
 
 test('queries run on through setup renewals, several at once, exact, none failing; the old setups are freed after their grace', async (t) => {
-  const c = await startLimitedCluster({ sessionsPerSetup: 40, precomputePool: 4 });
+  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 4 });
   try {
     await c.ready();
     const owner = await c.connect({ asOwner: true });
@@ -52,6 +52,43 @@ test('queries run on through setup renewals, several at once, exact, none failin
     await until(async () => (await owner.status()).every((s) => s.running === 0 && s.pending === 0 && s.mailbox === 0), 'the servers to hold nothing of the old setups', 10_000);
     const st: ServerStatus[] = await owner.status();
     t.log(st.map((s) => `${s.party}: epoch ${s.epoch?.slice(0, 8)} prefetched ${JSON.stringify(s.prefetched)} pool ${JSON.stringify(s.pool)}`).join('\n'));
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a deploy that arrives when the setup runs low renews it and runs in the new setup (no deadlock with its masking)', async (t) => {
+  // No pool and no leases: each query and deploy takes exactly one session index, so the deploy
+  // can be the request that finds fewer than an eighth left (5 of 40) and renews the setup. The new
+  // setup must not wait for that deploy (which waits for the setup): it would time out after
+  // setupTimeoutMs, and every query with it.
+  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 0, setupTimeoutMs: 20_000 });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    const net = mlp([12, 16, 4]);
+    await owner.deploy(net.file, { name: 'first', protocol: 'fss' });
+    const client = await c.connect({ leases: false });
+    const predict = async (model: string) => {
+      const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+      const p = await client.predict(model, { data: x, shape: [1, 12] });
+      const want = net.forward(x, relu);
+      t.true(want.every((w, j) => Math.abs(p.data[j] - w) < 2e-3), `${Array.from(p.data)} vs ${Array.from(want)}`);
+    };
+    const left = async () => (await owner.status())[0].setup!.indicesLeft!;
+    while ((await left()) > 5) await predict('first');
+    t.is(await left(), 5, 'one index at a time');
+    await predict('first'); // admitted at 5 (not below an eighth): no renewal; 4 left
+    t.is(c.logs.filter((l) => l.includes('renewing the setup')).length, 0);
+    const t0 = Date.now();
+    await owner.deploy(net.file, { name: 'second', protocol: 'fss' });
+    const took = Date.now() - t0;
+    t.is(c.logs.filter((l) => l.includes('renewing the setup')).length, 1, 'the deploy renewed the setup');
+    t.true(took < 10_000, `the deploy took ${took} ms`);
+    await predict('second');
+    await predict('first');
+    await client.close();
     await owner.close();
   } finally {
     await c.stop();

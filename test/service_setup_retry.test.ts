@@ -22,8 +22,11 @@ test('a failed setup is retried by server0 and the cluster serves again', async 
     s2.child.kill('SIGKILL');
     await s2.exited;
     c.restart('server2');
-    // Long enough for the setup that runs meanwhile to time out on server0 and server2.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Until the setup that runs meanwhile has timed out on server0 (not a fixed wait: on a loaded
+    // machine server2's restart alone can take seconds, and a setup begun after server1 is back
+    // would not fail).
+    const deadline = Date.now() + 60_000;
+    while (!c.logs.some((l) => /^\[tfe server0\].*timed out after 1500 ms/.test(l)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     s1.kill('SIGCONT');
     const again = await c.ready(60_000);
     t.not(again, first, 'a new setup');

@@ -246,6 +246,11 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxPendingBytesPerServer' (${net.maxPendingBytesPerServer ?? 4 * 2 ** 30}, the default when unset): raise both`);
   if (net.clientIdleMs <= queryTimeoutMs) fail(file, `'clientIdleMs' (${net.clientIdleMs}) must exceed 'queryTimeoutMs' (${queryTimeoutMs}): a client waiting for a long query hears nothing meanwhile`);
   if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
+  const sessionsPerSetup = num('sessionsPerSetup', MIN_SESSIONS_PER_SETUP, MAX_SESSIONS);
+  // A setup reserves up to maxPoolRecordings indices for its pool as it starts: with too few in
+  // all it would be low again at once, and renewed every few queries.
+  if (sessionsPerSetup < 4 * limits.maxPoolRecordings)
+    fail(file, `'sessionsPerSetup' (${sessionsPerSetup}) must be at least 4 x 'maxPoolRecordings' (${limits.maxPoolRecordings}): a setup's pool reservations alone would spend much of its session indices`);
   if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);
   const ops = parseOpsConfig(o, (msg) => fail(file, msg));
   const linkDistance = (): LinkDistance => {
@@ -266,7 +271,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     setupTimeoutMs: num('setupTimeoutMs', 100, 600_000),
     precomputePool: num('precomputePool', 0, 1024),
     leaseTtlMs: o.leaseTtlMs === 0 ? 0 : leaseTtl(),
-    sessionsPerSetup: num('sessionsPerSetup', MIN_SESSIONS_PER_SETUP, MAX_SESSIONS),
+    sessionsPerSetup,
     device: (o.device as DeviceOption | undefined) ?? 'auto',
     linkDistance: linkDistance(),
     lanes: (o.lanes as boolean | undefined) ?? true,

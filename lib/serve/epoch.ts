@@ -43,10 +43,11 @@ export class Epoch {
    * `announced` is server0's list of models; `local` this server's. Each model is masked as its
    * own session (index 1, 2, ...), so one missing or damaged here fails only that model: this
    * server aborts its session, and the others are told. `sessions`: the indices it hands out
-   * (default MAX_SESSIONS). `deploysSettled`: resolves when no deploy runs here, so that a model
-   * server0 announces is not found missing while this server still saves it.
+   * (default MAX_SESSIONS). `deploysSettled`: resolves when no deploy of an earlier setup runs
+   * here, so that a model server0 announces is not found missing while this server still saves it
+   * (a deploy in this setup waits for it to be ready, and masks its model itself).
    */
-  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log, linkDistance: LinkDistance = 'measured', opts: { sessions?: number; deploysSettled?: () => Promise<void> } = {}) {
+  constructor(readonly id: string, me: PartyName, endpoint: WsEndpoint, fracBits: number, announced: readonly { name: string; digest: string }[], local: ReadonlyMap<string, DeployedModel>, timeoutMs: number, poolMax: number, log: Log, linkDistance: LinkDistance = 'measured', opts: { sessions?: number; deploysSettled?: (setup: Epoch) => Promise<void> } = {}) {
     this.#lastIndex = Math.min(opts.sessions ?? MAX_SESSIONS, MAX_SESSIONS);
     const transport = (session: string) => new WebSocketTransport(SERVERS, new Map([[me, endpoint]]), session);
     // server2 asks server0, which hands the indices out, to reserve anew those whose recordings
@@ -64,7 +65,7 @@ export class Epoch {
     const others = SERVERS.filter((s) => s !== me);
     const setup = (async () => {
       await root.ready();
-      await opts.deploysSettled?.();
+      await opts.deploysSettled?.(this);
       await Promise.all(announced.map(async ({ name, digest }, i) => {
         const session = `epoch:${id}:model:${name}`;
         const m = local.get(name);

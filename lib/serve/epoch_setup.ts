@@ -49,8 +49,8 @@ export interface EpochSetupDeps {
   graceOver(epoch: Epoch): void;
   /** The epoch is set up here. */
   ready(epoch: Epoch): void;
-  /** Resolves when no deploy runs on this server (a new setup masks every model it has). */
-  deploysSettled(): Promise<void>;
+  /** Resolves when no deploy of another setup than `setup` runs on this server (a new setup masks every model it has). */
+  deploysSettled(setup: Epoch): Promise<void>;
   stopping(): boolean;
 }
 
@@ -101,7 +101,8 @@ export class EpochSetup {
   begin(notice: EpochNotice): void {
     const { me, endpoint, config, log } = this.d;
     const old = this.current;
-    const keep = !!old && notice.renewal === true && old.isReady;
+    // Whether a server's old setup is ready yet does not matter: all three keep it alike.
+    const keep = !!old && notice.renewal === true;
     this.d.replacing(keep);
     const fresh = new Epoch(notice.epoch, me, endpoint, config.fracBits, notice.models, this.d.models, config.setupTimeoutMs, config.maxPoolRecordings, log, config.linkDistance, { sessions: config.sessionsPerSetup, deploysSettled: this.d.deploysSettled });
     this.current = fresh;
@@ -115,11 +116,12 @@ export class EpochSetup {
         endpoint.endSessionsWithPrefix(poolSessionPrefix(old.id));
         if (this.#previous === old) this.#previous = undefined;
       };
+      // One setup kept at most: an older one still kept takes no more queries (two renewals
+      // within the grace: not with any real sessionsPerSetup; after a reconnect, its queries
+      // failed with the link).
+      this.#previous?.endGrace();
       if (keep) {
         this.renewals++;
-        // One setup kept at most: an older one still kept takes no more queries (two renewals
-        // within the grace: not with any real sessionsPerSetup).
-        this.#previous?.endGrace();
         this.#previous = old;
       }
       // server1 and server2 keep it a little longer than server0, which decides what starts in it.

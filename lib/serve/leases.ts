@@ -22,8 +22,11 @@
 // a query that ran: a mismatch, or a query on it (or the one that asked for it) that failed at
 // server0. Otherwise a client could take a lease, void or half-use it at server0 alone, and take
 // the next: server0's count would drop at once while server1 held each pooled recording until
-// expiry, beyond the pool's budget. server1 and server2 hold at most `max` entries (the oldest go
-// first) in case notices outrun that.
+// expiry, beyond the pool's budget. A lease whose query ran at server0 was taken by server1 too
+// (it computes), but server2 has no online part in a pooled query whose recording it shipped, so
+// a client may leave server2 out: server0 names such used leases to server2 USED_NOTICE_MS later
+// (UsedLeases; by then an honest client's request has long reached server2). server1 and server2
+// hold at most `max` entries (the oldest go first) in case notices outrun all that.
 import { randomUUID } from 'node:crypto';
 
 import { sameShape } from '../tensor/shape';
@@ -41,6 +44,10 @@ export interface LeaseEntry {
 
 /** server1/server2 keep an entry this much longer than server0. */
 export const EXPIRY_SLACK_MS = 5_000;
+/** server0 tells server2 of a lease used in a query that ran this long after it (UsedLeases). */
+export const USED_NOTICE_MS = 5_000;
+/** Client sessions whose next lease was dropped, remembered (server1's #nextLease) up to this many. */
+const DROPPED_SESSIONS = 1024;
 
 /** What a client presents: the lease id and the index it was given. */
 export interface LeaseRef {
@@ -62,6 +69,8 @@ export class LeaseBook {
   #held = new Map<string, Held>();
   /** Lease ids by the client session whose query asked for them (leaseNext). */
   #bySession = new Map<string, string>();
+  /** Client sessions whose lease (leaseNext) was dropped unused: their query's lease decision came and went. */
+  #droppedSessions = new Set<string>();
   granted = 0;
   used = 0;
   /** Expired or voided unused. */
@@ -154,6 +163,16 @@ export class LeaseBook {
     for (const [id, h] of [...this.#held]) if (h.entry.epoch === epochId) this.#drop(id, h);
   }
 
+  /** Voids every lease on `model` (it was undeployed: a model deployed again under its name has other masks). */
+  voidModel(model: string): void {
+    for (const [id, h] of [...this.#held]) if (h.entry.model === model) this.#drop(id, h);
+  }
+
+  /** Whether the lease the query in `session` asked for was held here and dropped unused (so no notice of it is still to come). */
+  droppedFor(session: string): boolean {
+    return this.#droppedSessions.has(session);
+  }
+
     /** How many held leases of epoch `epochId` hold a pooled index, per model. */
   pooledByModel(epochId: string): Map<string, number> {
     const n = new Map<string, number>();
@@ -176,7 +195,49 @@ export class LeaseBook {
   #drop(id: string, h: Held): void {
     clearTimeout(h.timer);
     this.#remove(id);
+    const session = h.entry.session;
+    if (session) {
+      this.#droppedSessions.add(session);
+      if (this.#droppedSessions.size > DROPPED_SESSIONS) this.#droppedSessions.delete(this.#droppedSessions.values().next().value as string);
+    }
     this.expired++;
     this.onExpire(h.entry);
+  }
+}
+
+/**
+ * server0: the leases used in queries that ran, named to server2 USED_NOTICE_MS later, a batch at
+ * a time (see the top): `send` gets at most `batch` ids per call.
+ */
+export class UsedLeases {
+  #used: { id: string; at: number }[] = [];
+  #timer?: NodeJS.Timeout;
+
+  constructor(private readonly send: (ids: string[]) => void, private readonly delayMs = USED_NOTICE_MS, private readonly batch = 64) {}
+
+  add(id: string): void {
+    this.#used.push({ id, at: Date.now() });
+    this.#schedule();
+  }
+
+  /** Forgets what is still to be sent (shutdown, a new setup after a reconnect). */
+  clear(): void {
+    this.#used = [];
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    if (this.#timer || !this.#used.length) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const now = Date.now();
+      let n = 0;
+      while (n < this.#used.length && now - this.#used[n].at >= this.delayMs) n++;
+      const due = this.#used.splice(0, n).map((u) => u.id);
+      for (let i = 0; i < due.length; i += this.batch) this.send(due.slice(i, i + this.batch));
+      this.#schedule();
+    }, Math.max(0, this.#used[0].at + this.delayMs - Date.now()));
+    this.#timer.unref();
   }
 }

@@ -117,6 +117,13 @@ export class PoolReservations {
     this.reserve(epoch, model, batch);
   }
 
+  /** The setup is renewed: every index it reserved is freed, here and on server1 and server2 (no query takes one now). */
+  unreserveAll(epoch: Epoch): void {
+    for (const model of [...epoch.reserved.keys()]) this.unreserveModel(epoch, model);
+    epoch.reserved.clear();
+    epoch.pooledBatch.clear();
+  }
+
   /** The model is gone: every index reserved for it is freed, here and on server1 and server2. */
   unreserveModel(epoch: Epoch, model: string): void {
     this.#unreserve(epoch, [...(epoch.reserved.get(model)?.values() ?? [])].flat());

@@ -19,11 +19,12 @@ import { WebSocketTransport } from '../net/ws_transport';
 import { checkOwner, isOperator } from './access';
 import { type ClusterConfig, readPem } from './config';
 import { serverTls } from './provision_tls';
+import type { Epoch } from './epoch';
 import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
 import type { NextLease } from './input_mask';
-import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef } from './leases';
+import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef, UsedLeases } from './leases';
 import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type UnleaseNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
@@ -58,11 +59,13 @@ export class TfeServer {
   #setup: EpochSetup;
   /** server1/server2: client requests and server0's notices waiting for their other half. */
   #pending: RequestPairing;
-  #running = new Map<string, { client: PartyName; model: string; done: Promise<void> }>();
+  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch }>();
   #sessions: SessionAccounting;
   #stopping = false;
   /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
   #leases: LeaseBook;
+  /** server0: leases used in queries that ran, named to server2 a little later (leases.ts). */
+  #usedLeases = new UsedLeases((ids) => this.#unlease(ids, [SERVER2]));
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
   /** server1: queries at their output, waiting for the notice of the lease they asked for (#nextLease). */
@@ -107,15 +110,22 @@ export class TfeServer {
       // A renewal keeps the old setup's leases until its grace is over: a client's next query
       // (whose input mask was made under the old setup) runs there.
       replacing: (renewal) => {
-        if (!renewal) this.#leases.clear();
+        const old = this.#epoch;
+        if (!renewal) {
+          this.#leases.clear();
+          this.#usedLeases.clear();
+        } else if (old && this.me === SERVER0) {
+          // No query of the old setup takes a reserved index now: server2 stops dealing them.
+          this.#reservations.unreserveAll(old);
+        }
       },
       graceOver: (epoch) => this.#leases.voidEpoch(epoch.id),
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
       },
       stopping: () => this.#stopping,
-      deploysSettled: async () => {
-        await Promise.allSettled([...this.#running.values()].filter((r) => this.#deploying.has(r.model)).map((r) => r.done));
+      deploysSettled: async (setup) => {
+        await Promise.allSettled([...this.#running.values()].filter((r) => r.epoch !== setup && this.#deploying.has(r.model)).map((r) => r.done));
       },
     });
     this.#pending = new RequestPairing(PAIRING_TIMEOUT_MS, {
@@ -192,8 +202,9 @@ export class TfeServer {
 
   /** server1/server2: server0 freed reserved indices: what server2 recorded or shipped for them goes. */
   #unpool(n: UnpoolNotice): void {
-    const epoch = this.#epoch;
-    if (!epoch || epoch.id !== n.epoch) return;
+    // Also of the setup a renewal replaced: server0 frees its reservations as it renews.
+    const epoch = this.#setup.epochFor(n.epoch);
+    if (!epoch) return;
     for (const i of n.indices) {
       if (this.me === SERVER2) epoch.pool.unreserved(i);
       this.endpoint.endSession(poolSession(epoch.id, i));
@@ -349,7 +360,8 @@ export class TfeServer {
    * no mask: this query's seeds would make the wrong one (server0 grants none such).
    */
   async #nextLease(session: string, epochId: string): Promise<NextLease | undefined> {
-    if (this.me === SERVER1 && !this.#leases.forSession(session)) {
+    // Dropped (its setup's grace ended, or evicted) after its notice came: no decision is still to come.
+    if (this.me === SERVER1 && !this.#leases.forSession(session) && !this.#leases.droppedFor(session)) {
       await new Promise<void>((resolve, reject) => {
         this.#leaseWaiters.set(session, resolve);
         this.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY).then((p) => {
@@ -368,11 +380,11 @@ export class TfeServer {
    * sides, instead of holding them until they expire (leases.ts). Sent where lease notices go, so
    * it follows them.
    */
-  #unlease(ids: string[]): void {
+  #unlease(ids: string[], to = this.#others()): void {
     const epoch = this.#epoch;
     if (!epoch || !ids.length) return;
     const notice: UnleaseNotice = { type: 'unlease', epoch: epoch.id, ids };
-    for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+    for (const s of to) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
   }
 
   /** server1/server2: server0 voided these leases; a query already running on one keeps it (it was taken). */
@@ -503,6 +515,10 @@ export class TfeServer {
     if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
     const m = this.#models.get(req.model);
     this.#models.delete(req.model);
+    // Its leases go on every server (each runs the undeploy): a model deployed again under the
+    // name has other masks than those their recordings were dealt for.
+    this.#leases.voidModel(req.model);
+    this.#setup.previous?.removeModel(req.model, this.me !== SERVER2);
     // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere.
     const epoch = this.#epoch;
     if (epoch && this.me === SERVER0) this.#reservations.unreserveModel(epoch, req.model);
@@ -538,6 +554,7 @@ export class TfeServer {
           const next = this.me === SERVER0 && req.leaseNext ? this.#leases.forSession(session) : undefined;
           const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
           this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
+          if (this.me === SERVER0 && leaseId) this.#usedLeases.add(leaseId);
         } else {
           const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
           this.#store.save(m);
@@ -580,7 +597,7 @@ export class TfeServer {
         if (this.me === SERVER0 && epoch && epoch === this.#epoch) this.#reservations.topUpAfterQuery(epoch);
       }
     })();
-    this.#running.set(session, { client, model: req.model, done });
+    this.#running.set(session, { client, model: req.model, done, epoch });
   }
 
   /** Whether stop() was called (health says so while in-flight queries finish). */
@@ -597,6 +614,7 @@ export class TfeServer {
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
     for (const s of this.#pending.sessions()) this.#pending.drop(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
+    this.#usedLeases.clear();
   }
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
