@@ -127,3 +127,17 @@ test("leased pooled indices count in the pool's budget (recordings and bytes): a
     t.deepEqual(epoch.reserved.get('m')?.get(1), [3, 4, 5, 6], by);
   }
 });
+
+test("leases take pooled indices only up to half the pool's budget, then fresh unpooled ones: plain queries keep the rest", (t) => {
+  const leased = new Map<string, number>();
+  const { r, epoch } = setup(undefined, { limits: { maxPoolRecordings: 8 }, leased });
+  r.reserve(epoch, 'm', 1);
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+  leased.set('m', 3);
+  t.deepEqual(r.indexForLease(epoch, 'm'), { index: 1, pooled: true }, 'a fourth lease fits in half of 8 recordings');
+  leased.set('m', 4);
+  t.deepEqual(r.indexForLease(epoch, 'm'), { index: 5, pooled: false }, 'a fifth takes a fresh index');
+  t.deepEqual(epoch.reserved.get('m')?.get(1), [2, 3, 4], 'and leaves the reservation to plain queries');
+  // Control: a plain query still takes a reserved one.
+  t.deepEqual(r.indexFor(epoch, { type: 'predict', model: 'm', shape: [1, 16] }), { index: 2, pooled: true });
+});

@@ -95,6 +95,23 @@ export class PoolReservations {
     return { index, pooled: true };
   }
 
+  /**
+   * A lease's index (batch 1): a reserved one while the leases' pooled indices hold at most half
+   * the pool's budget (bytes and recordings), else a fresh one, not pooled (its query deals
+   * online). Leases cost a client nothing but a request, so without this bound leases held for
+   * their lifetime could take the whole budget and leave every other query without a pool.
+   */
+  indexForLease(epoch: Epoch, model: string): { index: number; pooled: boolean } {
+    const m = this.host.model(model);
+    if (m) {
+      const leased = this.host.leasedPooled(epoch);
+      const { maxQueryBytes, maxPoolRecordings } = this.host.config;
+      const bytes = this.#plan(m, 1).bytes;
+      if (this.#leasedBytes(leased) + bytes > maxQueryBytes / 2 || sum(leased.values()) + 1 > maxPoolRecordings / 2) return { index: epoch.nextIndex(), pooled: false };
+    }
+    return this.indexFor(epoch, { type: 'predict', model, shape: [1] });
+  }
+
   /** A query ended: the reservations that ran low during it are topped up. */
   topUpAfterQuery(epoch: Epoch): void {
     for (const [model, sizes] of this.#topUps) for (const batch of sizes) this.reserve(epoch, model, batch);
@@ -169,6 +186,12 @@ export class PoolReservations {
       const m = this.host.model(model);
       if (m) for (const [batch, list] of byBatch) total += list.length * this.#plan(m, batch).bytes;
     }
+    return total + this.#leasedBytes(leased);
+  }
+
+  /** What the leased pooled indices (batch 1) hold. */
+  #leasedBytes(leased: Map<string, number>): number {
+    let total = 0;
     for (const [model, n] of leased) {
       const m = this.host.model(model);
       if (m) total += n * this.#plan(m, 1).bytes;

@@ -344,7 +344,7 @@ export class TfeServer {
     const mine = this.#leases.countFor(peer);
     if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
     if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
-    const entry = { epoch: epoch.id, model, ...this.#reservations.indexFor(epoch, { type: 'predict', model, shape: [1] }), ...(shape && forSession ? { shape, session: forSession } : {}) };
+    const entry = { epoch: epoch.id, model, ...this.#reservations.indexForLease(epoch, model), ...(shape && forSession ? { shape, session: forSession } : {}) };
     const id = this.#leases.grant(entry, peer, ttlMs);
     const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
     for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
