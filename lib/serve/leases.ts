@@ -173,7 +173,7 @@ export class LeaseBook {
     return this.#droppedSessions.has(session);
   }
 
-    /** How many held leases of epoch `epochId` hold a pooled index, per model. */
+  /** How many held leases of epoch `epochId` hold a pooled index, per model. */
   pooledByModel(epochId: string): Map<string, number> {
     const n = new Map<string, number>();
     for (const { entry: e } of this.#held.values()) if (e.pooled && e.epoch === epochId) n.set(e.model, (n.get(e.model) ?? 0) + 1);

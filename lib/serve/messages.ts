@@ -189,15 +189,15 @@ export interface LeaseNotice {
 
 /**
  * server0 -> server1, server2: these leases ended at server0 without a query that ran on them (a
- * mismatch, or their query, or the one that asked for them, failed there): drop them and free
- * their pooled sides (leases.ts).
+ * mismatch, or their query, or the one that asked for them, failed there); or (to server2, a few
+ * seconds later) their queries ran: drop those still held and free their pooled sides (leases.ts).
  */
 export interface UnleaseNotice {
   type: 'unlease';
   epoch: string;
   ids: string[];
 }
-/** Ids one unlease notice may name (server0 sends one or two). */
+/** Ids one unlease notice may name (server0 sends one or two, or a batch of used ones: UsedLeases). */
 const MAX_UNLEASE_IDS = 64;
 
 /**

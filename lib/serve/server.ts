@@ -6,7 +6,8 @@
 // and stop() lets in-flight queries finish before closing.
 // Here: admission and the requests' life. Elsewhere: the setup (epoch_setup.ts, epoch.ts), the
 // pairing of a request with server0's notice (pairing.ts), the computation (run_request.ts), who
-// may change the models (access.ts), the pool (reservations.ts, pool.ts), leases (leases.ts).
+// may change the models (access.ts), the pool (reservations.ts, pool.ts), leases (server_leases.ts,
+// leases.ts).
 import * as path from 'node:path';
 
 import { resolveDevice, setBackend } from '../backend/backends';
@@ -23,9 +24,8 @@ import type { Epoch } from './epoch';
 import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
-import type { NextLease } from './input_mask';
-import { EXPIRY_SLACK_MS, LeaseBook, type LeaseRef, UsedLeases } from './leases';
-import { type ClientRequest, type DeployRequest, type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type UnleaseNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
+import { ServerLeases } from './server_leases';
+import { type ClientRequest, type DeployRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { CLIENT } from './programs';
 import { type ClientHalf, type Notice, RequestPairing } from './pairing';
@@ -62,22 +62,15 @@ export class TfeServer {
   #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch }>();
   #sessions: SessionAccounting;
   #stopping = false;
-  /** Session indices clients took ahead (leases.ts); an unused one's pooled side is freed. */
-  #leases: LeaseBook;
-  /** server0: leases used in queries that ran, named to server2 a little later (leases.ts). */
-  #usedLeases = new UsedLeases((ids) => this.#unlease(ids, [SERVER2]));
+  /** Session indices clients took ahead (server_leases.ts, leases.ts). */
+  #leases: ServerLeases;
   /** server0: the indices reserved ahead for the offline pool (reservations.ts). */
   #reservations: PoolReservations;
-  /** server1: queries at their output, waiting for the notice of the lease they asked for (#nextLease). */
-  #leaseWaiters = new Map<string, () => void>();
 
   constructor(config: ClusterConfig, party: PartyName, opts: ServerOptions = {}) {
     if (!SERVERS.includes(party)) throw new Error(`unknown party '${party}' (expected ${SERVERS.join(', ')})`);
     this.me = party;
     this.#config = config;
-    // server0 bounds its leases by maxSessions; server1 and server2 hold those and the ones whose
-    // end server0's notice has not told yet (leases.ts).
-    this.#leases = new LeaseBook((e) => this.#freeIndex(e.epoch, e.index, e.pooled), party === SERVER0 ? Infinity : 2 * config.maxSessions);
     this.#reservations = new PoolReservations({
       config,
       model: (name) => this.#models.get(name),
@@ -86,7 +79,7 @@ export class TfeServer {
         for (const s of to) void this.endpoint.send(s, poolNoticeSession(notice.epoch), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       },
       endPoolSession: (epoch, index) => this.endpoint.endSession(poolSession(epoch.id, index)),
-      leasedPooled: (epoch) => this.#leases.pooledByModel(epoch.id),
+      leasedPooled: (epoch) => this.#leases.book.pooledByModel(epoch.id),
     });
     // Everything this process computes (its party's shares, the deployed models) lives on one
     // device; a 'cuda' that cannot be had stops the server here, saying why.
@@ -113,13 +106,12 @@ export class TfeServer {
         const old = this.#epoch;
         if (!renewal) {
           this.#leases.clear();
-          this.#usedLeases.clear();
         } else if (old && this.me === SERVER0) {
           // No query of the old setup takes a reserved index now: server2 stops dealing them.
           this.#reservations.unreserveAll(old);
         }
       },
-      graceOver: (epoch) => this.#leases.voidEpoch(epoch.id),
+      graceOver: (epoch) => this.#leases.book.voidEpoch(epoch.id),
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
       },
@@ -147,6 +139,27 @@ export class TfeServer {
         else this.endpoint.abortSession(session, `the client's request never reached ${this.me}`, this.#others());
       },
     });
+    const server = this;
+    this.#leases = new ServerLeases(
+      {
+        me: party,
+        config,
+        log: this.#log,
+        models: this.#models,
+        reservations: this.#reservations,
+        get endpoint() {
+          return server.endpoint;
+        },
+        epoch: () => this.#epoch,
+        epochFor: (id) => this.#setup.epochFor(id),
+        pending: () => this.#pending,
+        stopping: () => this.#stopping,
+        others: () => this.#others(),
+        respond: (peer, session, res) => this.#respond(peer, session, res),
+        refuse: (peer, session, e) => this.#refuse(peer, session, e),
+      },
+      (e) => this.#freeIndex(e.epoch, e.index, e.pooled),
+    );
   }
 
   /** The setup queries run in. */
@@ -247,7 +260,7 @@ export class TfeServer {
     }
     if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map((m) => ({ ...infoOf(m), fracBits: this.#config.fracBits })) });
     if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(isOperator(this.#config, this.endpoint, peer)) });
-    if (req.type === 'lease') return this.#lease(peer, session, req);
+    if (req.type === 'lease') return this.#leases.request(peer, session, req);
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     const lease = req.type === 'predict' ? req.lease : undefined;
@@ -259,26 +272,26 @@ export class TfeServer {
       if (this.me === SERVER0 && !this.#epoch) throw new Error('the cluster is not connected yet');
       // Before this setup's session indices run out, a fresh one (its queries in flight finish in the old).
       if (this.me === SERVER0 && !this.#deploying.size) this.#setup.renewIfLow();
-      if (lease && this.me === SERVER0 && !this.#leases.has(lease.id)) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
-      const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.has(lease.id));
+      if (lease && this.me === SERVER0 && !this.#leases.book.has(lease.id)) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
+      const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
       this.#sessions.admit(session, peer, bytes, waits);
     } catch (e) {
       return this.#refuse(peer, session, e as Error);
     }
     let leased: Notice | undefined;
     try {
-      const entry = lease ? this.#leases.take(lease, req.model, req.type === 'predict' && req.maskedInput ? req.shape : undefined) : undefined;
+      const entry = lease ? this.#leases.book.take(lease, req.model, req.type === 'predict' && req.maskedInput ? req.shape : undefined) : undefined;
       if (entry) leased = { epoch: entry.epoch, index: entry.index, pooled: entry.pooled };
     } catch (e) {
       this.#sessions.release(session);
       // server0 voided it (a mismatch): server1 and server2 drop theirs too.
-      if (this.me === SERVER0 && lease) this.#unlease([lease.id]);
+      if (this.me === SERVER0 && lease) this.#leases.unlease([lease.id]);
       return this.#refuse(peer, session, e as Error);
     }
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
       // The next query's lease, announced as this query starts: this query's compute servers send
-      // its mask's shares (server1 once the notice is there: #nextLease), and server0 its
+      // its mask's shares (server1 once the notice is there: ServerLeases.next), and server0 its
       // reference with the answer.
       // Every prediction gets a decision, asked for or not: server1 waits for one when its copy
       // of the request asks (a client may ask server1 alone), until the query's timeout otherwise.
@@ -287,11 +300,11 @@ export class TfeServer {
         try {
           // Only for a query of the current setup: the next query runs in the lease's setup, and
           // its input mask is made by this query under this query's setup (input_mask.ts).
-          if (req.leaseNext && (!leased || leased.epoch === epoch.id)) granted = !!this.#grantLease(peer, req.model, req.shape, session);
+          if (req.leaseNext && (!leased || leased.epoch === epoch.id)) granted = !!this.#leases.grant(peer, req.model, req.shape, session);
         } catch {
           // No lease (limits, no leases here): the client's next query goes the plain way.
         }
-        // server1 waits for the lease's notice before its mask share (#nextLease): tell it none comes.
+        // server1 waits for the lease's notice before its mask share (ServerLeases.next): tell it none comes.
         if (!granted) {
           const none: NoNextLease = { none: true };
           void this.endpoint.send(SERVER1, session, NEXT_LEASE_KEY, { kind: 'control', data: none }).catch(() => undefined);
@@ -312,116 +325,6 @@ export class TfeServer {
     // server1/server2: a lease whose notice is still on its way waits for it, as for server0's notice.
     if (lease && !leased) this.#pending.awaitLease(lease.id, session);
     this.#pending.pair(session, { client: { peer, req }, ...(leased ? { notice: leased } : {}) });
-  }
-
-  /**
-   * A client takes the session index of its next batch-1 query on a model (leases.ts). server0
-   * grants it and tells server1 and server2 before answering; they answer at once. (A query's
-   * `leaseNext` takes one too, with its input mask: input_mask.ts.)
-   */
-  #lease(peer: PartyName, session: string, req: LeaseRequest): void {
-    try {
-      if (this.me !== SERVER0) return this.#respond(peer, session, { ok: true });
-      this.#respond(peer, session, { ok: true, lease: this.#grantLease(peer, req.model) });
-    } catch (e) {
-      this.#refuse(peer, session, e as Error);
-    }
-  }
-
-  /**
-   * server0: a lease on `model` for `peer`, within the limits, announced to server1 and server2.
-   * With `shape` and `forSession` (a query's leaseNext), the query running in `forSession` sends
-   * the lease's input mask for inputs of `shape`, and only such a query may send its input masked.
-   */
-  #grantLease(peer: PartyName, model: string, shape?: number[], forSession?: string): LeaseRef & { ttlMs: number } {
-    const epoch = this.#epoch, ttlMs = this.#config.leaseTtlMs;
-    if (ttlMs === 0) throw new Error('this cluster grants no leases (leaseTtlMs is 0)');
-    if (this.#stopping) throw new Error(`${this.me} is shutting down`);
-    if (!epoch?.isReady) throw new Error('the cluster is not set up yet');
-    if (!this.#models.has(model) || !epoch.masks.has(model)) throw new Error(`unknown model '${model}'`);
-    const down = this.#others().filter((s) => !this.endpoint.connected(s));
-    if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
-    const mine = this.#leases.countFor(peer);
-    if (mine >= this.#config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
-    if (this.#leases.size >= this.#config.maxSessions) throw new Error(`the server is busy: ${this.#leases.size} leases are outstanding (maxSessions); retry later`);
-    const entry = { epoch: epoch.id, model, ...this.#reservations.indexForLease(epoch, model), ...(shape && forSession ? { shape, session: forSession } : {}) };
-    const id = this.#leases.grant(entry, peer, ttlMs);
-    const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
-    for (const s of this.#others()) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-    return { id, index: entry.index, ttlMs };
-  }
-
-  /**
-   * The lease the query in `session` asked for (leaseNext) and this server holds: index and input
-   * shape. server1 waits for it: server0 sends its notice before anything of the query, but a
-   * leased query has no start notice, so one with no round before its output (a linear model)
-   * would otherwise race it, and its next query go unmasked at random. When server0 grants none,
-   * it says so in the query's session. A lease of another setup than the query's (`epochId`) gets
-   * no mask: this query's seeds would make the wrong one (server0 grants none such).
-   */
-  async #nextLease(session: string, epochId: string): Promise<NextLease | undefined> {
-    // Dropped (its setup's grace ended, or evicted) after its notice came: no decision is still to come.
-    if (this.me === SERVER1 && !this.#leases.forSession(session) && !this.#leases.droppedFor(session)) {
-      await new Promise<void>((resolve, reject) => {
-        this.#leaseWaiters.set(session, resolve);
-        this.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY).then((p) => {
-          if (p.kind !== 'control' || (p.data as NoNextLease | null)?.none !== true) reject(new Error('server0 sent a malformed lease decision'));
-          else resolve();
-        }, reject);
-      }).finally(() => this.#leaseWaiters.delete(session));
-    }
-    const e = this.#leases.forSession(session)?.entry;
-    return e?.shape && e.epoch === epochId ? { index: e.index, shape: e.shape } : undefined;
-  }
-
-  /**
-   * server0: leases `ids` ended here without a query that ran on them (voided, or their query
-   * failed): server1 and server2 drop theirs (whichever they still hold) and free the pooled
-   * sides, instead of holding them until they expire (leases.ts). Sent where lease notices go, so
-   * it follows them.
-   */
-  #unlease(ids: string[], to = this.#others()): void {
-    const epoch = this.#epoch;
-    if (!epoch || !ids.length) return;
-    const notice: UnleaseNotice = { type: 'unlease', epoch: epoch.id, ids };
-    for (const s of to) void this.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-  }
-
-  /** server1/server2: server0 voided these leases; a query already running on one keeps it (it was taken). */
-  #onUnlease(n: UnleaseNotice): void {
-    // Sent under server0's current setup; the leases may be of the one a renewal replaced.
-    if (!this.#setup.epochFor(n.epoch)) return;
-    for (const id of n.ids) this.#leases.void(id);
-  }
-
-  /** server1/server2: server0 leased an index; a request that named it already is paired now. */
-  #onLeaseNotice(n: LeaseNotice): void {
-    // The query that asked for it goes on either way: a lease of another setup is no lease here.
-    if (n.session) this.#leaseWaiters.get(n.session)?.();
-    if (n.epoch !== this.#epoch?.id) return;
-    // The input shape its mask is made for: server1 makes a mask of it (input_mask.ts), so it must
-    // be one example of the model's input, within maxInputBytes, as a query's own shape is.
-    if (n.shape) {
-      try {
-        if (n.shape[0] !== 1) throw new Error(`a lease's input shape must have batch 1, got [${n.shape}]`);
-        checkPredictRequest(this.#config, this.#models.get(n.model), { model: n.model, shape: n.shape }, () => [...this.#models.keys()]);
-      } catch (e) {
-        return this.#log(`ignored a lease notice from server0: ${(e as Error).message}`, 'notice-ignored', { peer: SERVER0 });
-      }
-    }
-    this.#leases.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
-    const session = this.#pending.takeLeaseWaiter(n.id);
-    if (!session) return;
-    const p = this.#pending.get(session), req = p?.client?.req;
-    if (!p || req?.type !== 'predict' || !req.lease) return;
-    try {
-      const e = this.#leases.take(req.lease, req.model, req.maskedInput ? req.shape : undefined)!;
-      this.#pending.pair(session, { notice: { epoch: e.epoch, index: e.index, pooled: e.pooled } });
-    } catch (e) {
-      const peer = p.client!.peer;
-      this.#pending.drop(session, true);
-      this.#refuse(peer, session, e as Error);
-    }
   }
 
   /** An index that will never run here: what server2 recorded or shipped for it is freed. */
@@ -487,8 +390,8 @@ export class TfeServer {
     }
     if (n.type === 'pool' && this.me === SERVER2) return this.#precompute(n);
     if (n.type === 'unpool') return this.#unpool(n);
-    if (n.type === 'lease') return this.#onLeaseNotice(n);
-    if (n.type === 'unlease') return this.#onUnlease(n);
+    if (n.type === 'lease') return this.#leases.onNotice(n);
+    if (n.type === 'unlease') return this.#leases.onUnlease(n);
     this.#log(`ignored a ${n.type} notice from ${peer}`, 'notice-ignored', { peer });
   }
 
@@ -517,7 +420,7 @@ export class TfeServer {
     this.#models.delete(req.model);
     // Its leases go on every server (each runs the undeploy): a model deployed again under the
     // name has other masks than those their recordings were dealt for.
-    this.#leases.voidModel(req.model);
+    this.#leases.book.voidModel(req.model);
     this.#setup.previous?.removeModel(req.model, this.me !== SERVER2);
     // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere.
     const epoch = this.#epoch;
@@ -549,12 +452,12 @@ export class TfeServer {
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
-          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#nextLease(session, notice.epoch));
+          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#leases.next(session, notice.epoch));
           // server0: the reference of the lease this query took for the next one (leaseNext).
-          const next = this.me === SERVER0 && req.leaseNext ? this.#leases.forSession(session) : undefined;
+          const next = this.me === SERVER0 && req.leaseNext ? this.#leases.book.forSession(session) : undefined;
           const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
           this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
-          if (this.me === SERVER0 && leaseId) this.#usedLeases.add(leaseId);
+          if (this.me === SERVER0 && leaseId) this.#leases.ranOn(leaseId);
         } else {
           const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
           this.#store.save(m);
@@ -572,9 +475,9 @@ export class TfeServer {
         // The lease it ran on, and the one it took for the next query (whose reference the client
         // never gets now), end here: server1 and server2 drop theirs.
         if (this.me === SERVER0) {
-          const next = this.#leases.forSession(session);
-          if (next) this.#leases.void(next.id);
-          this.#unlease([leaseId, next?.id].filter((id): id is string => !!id));
+          const next = this.#leases.book.forSession(session);
+          if (next) this.#leases.book.void(next.id);
+          this.#leases.unlease([leaseId, next?.id].filter((id): id is string => !!id));
         }
         this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
@@ -614,11 +517,11 @@ export class TfeServer {
     for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
     for (const s of this.#pending.sessions()) this.#pending.drop(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
-    this.#usedLeases.clear();
+    this.#leases.stop();
   }
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, renewals: this.#setup.renewals, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, renewals: this.#setup.renewals, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases.book }, operator);
   }
 }
