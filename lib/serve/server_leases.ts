@@ -125,9 +125,9 @@ export class ServerLeases {
 
   /**
    * server0: leases `ids` ended here without a query that ran on them (voided, or their query
-   * failed): server1 and server2 drop theirs (whichever they still hold) and free the pooled
-   * sides, instead of holding them until they expire (leases.ts). Sent where lease notices go, so
-   * it follows them.
+   * failed), or (`to` server2, a few seconds on: ranOn) their queries ran: the others drop those
+   * they still hold and free the pooled sides, instead of holding them until they expire
+   * (leases.ts). Sent where lease notices go, so it follows them.
    */
   unlease(ids: string[], to = this.h.others()): void {
     const epoch = this.h.epoch();
