@@ -100,3 +100,21 @@ test('used leases are named after the delay, in batches, oldest first, and nothi
   await new Promise((r) => setTimeout(r, 300));
   t.is(sent.flatMap((s) => s.ids).length, 4, 'cleared before it was due');
 });
+
+test("a book bounded per owner drops that owner's oldest leases, never another owner's", (t) => {
+  const freed: number[] = [];
+  const book = new LeaseBook((e) => freed.push(e.index), 100, 2);
+  book.add(randomUUID(), entry(1), 60_000, 'honest');
+  for (let i = 2; i <= 6; i++) book.add(randomUUID(), entry(i), 60_000, 'churner');
+  book.add(randomUUID(), entry(7), 60_000, 'honest');
+  t.deepEqual(freed, [2, 3, 4], "the churner's oldest, one at a time");
+  t.deepEqual([book.countFor('honest'), book.countFor('churner'), book.evicted], [2, 2, 3]);
+  // Control: bounded in all only, the churner's leases push out the honest one.
+  const freed2: number[] = [];
+  const total = new LeaseBook((e) => freed2.push(e.index), 3);
+  total.add(randomUUID(), entry(1), 60_000, 'honest');
+  for (let i = 2; i <= 4; i++) total.add(randomUUID(), entry(i), 60_000, 'churner');
+  t.deepEqual(freed2, [1]);
+  book.clear();
+  total.clear();
+});

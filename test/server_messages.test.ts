@@ -19,6 +19,7 @@ test('well-formed notices of every type pass as they are', (t) => {
     { type: 'redeal', epoch: 'e1', model: 'm', batch: 16, indices: [4] },
     { type: 'setup-failed', epoch: 'e1' },
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: false, ttlMs: 5000 },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: true, ttlMs: 5000, owner: 'client#12' },
     { type: 'unlease', epoch: 'e1', ids: [LEASE] },
     { type: 'unlease', epoch: 'e1', ids: Array(64).fill(LEASE) },
   ];
@@ -50,6 +51,8 @@ test('malformed notices are recognised: wrong types, missing fields, out-of-rang
     { type: 'redeal', epoch: 'e1', model: 'm', indices: [4], batch: 129 },
     { type: 'lease', epoch: 'e1', id: 'short', model: 'm', index: 9, ttlMs: 5000 },
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, ttlMs: 0 },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, ttlMs: 5000, owner: 'x'.repeat(65) },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, ttlMs: 5000, owner: 12 },
     { type: 'unlease', epoch: 'e1', ids: LEASE },
     { type: 'unlease', epoch: 'e1', ids: ['short'] },
     { type: 'unlease', epoch: 'e1', ids: Array(65).fill(LEASE) },

@@ -26,7 +26,8 @@
 // (it computes), but server2 has no online part in a pooled query whose recording it shipped, so
 // a client may leave server2 out: server0 names such used leases to server2 USED_NOTICE_MS later
 // (UsedLeases; by then an honest client's request has long reached server2). server1 and server2
-// hold at most `max` entries (the oldest go first) in case notices outrun all that.
+// hold at most `maxPerOwner` entries per client connection (server0 names it; that client's
+// oldest go first) and `max` in all (the oldest go first), in case notices outrun all that.
 import { randomUUID } from 'node:crypto';
 
 import { sameShape } from '../tensor/shape';
@@ -78,8 +79,11 @@ export class LeaseBook {
   /** Dropped to stay within `max` (server1, server2). */
   evicted = 0;
 
-  /** `onExpire`: an entry expired or was voided unused (free its pooled side). `max`: entries held at most. */
-  constructor(private readonly onExpire: (e: LeaseEntry) => void, private readonly max = Infinity) {}
+  /**
+   * `onExpire`: an entry expired or was voided unused (free its pooled side). `max`: entries held
+   * at most; `maxPerOwner`: of one owner (server1, server2: the client connection server0 names).
+   */
+  constructor(private readonly onExpire: (e: LeaseEntry) => void, private readonly max = Infinity, private readonly maxPerOwner = Infinity) {}
 
   get size(): number {
     return this.#held.size;
@@ -105,9 +109,14 @@ export class LeaseBook {
   /** Records a lease (server1/server2: as server0 announced it). A known id is ignored. */
   add(id: string, entry: LeaseEntry, ttlMs: number, owner?: string): void {
     if (this.#held.has(id)) return;
-    // A Map iterates in insertion order: the first entry is the oldest.
+    // A Map iterates in insertion order: the first entry is the oldest. The owner's own oldest go
+    // first, so one client's churn pushes out its own leases, not others'.
+    let mine = owner === undefined ? 0 : this.countFor(owner);
     for (const [old, h] of this.#held) {
-      if (this.#held.size < this.max) break;
+      const over = this.#held.size >= this.max, ownOver = mine >= this.maxPerOwner && h.owner === owner;
+      if (!over && mine < this.maxPerOwner) break;
+      if (!over && !ownOver) continue;
+      if (h.owner === owner) mine--;
       this.#drop(old, h);
       this.expired--;
       this.evicted++;

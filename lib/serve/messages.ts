@@ -185,6 +185,8 @@ export interface LeaseNotice {
   /** Leased by the query in client session `session` (leaseNext), for inputs of `shape`: its compute servers send the input mask's shares. */
   shape?: number[];
   session?: string;
+  /** server0's name for the client connection it was leased to: server1 and server2 bound leases per owner (leases.ts). */
+  owner?: string;
 }
 
 /**
@@ -312,7 +314,8 @@ export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | u
       case 'lease':
         return (
           typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && (n.ttlMs as number) > 0 &&
-          (n.shape === undefined || isShape(n.shape)) && (n.session === undefined || (typeof n.session === 'string' && LEASE_ID.test(n.session)))
+          (n.shape === undefined || isShape(n.shape)) && (n.session === undefined || (typeof n.session === 'string' && LEASE_ID.test(n.session))) &&
+          (n.owner === undefined || (typeof n.owner === 'string' && n.owner.length <= 64))
         );
       case 'unlease':
         return Array.isArray(n.ids) && n.ids.length <= MAX_UNLEASE_IDS && n.ids.every((id) => typeof id === 'string' && LEASE_ID.test(id));

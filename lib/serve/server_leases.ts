@@ -41,9 +41,13 @@ export class ServerLeases {
   /** server1: queries at their output, waiting for the notice of the lease they asked for (next). */
   #waiters = new Map<string, () => void>();
 
-  /** server0 bounds its leases by maxSessions; server1 and server2 hold those and the ones whose end server0's notice has not told yet. */
+  /**
+   * server0 bounds its leases by maxSessions and maxSessionsPerClient; server1 and server2 hold
+   * those and the ones whose end server0's notice has not told yet, at most twice as many.
+   */
   constructor(private readonly h: LeaseHost, onExpire: (e: LeaseEntry) => void) {
-    this.book = new LeaseBook(onExpire, h.me === SERVER0 ? Infinity : 2 * h.config.maxSessions);
+    const s0 = h.me === SERVER0;
+    this.book = new LeaseBook(onExpire, s0 ? Infinity : 2 * h.config.maxSessions, s0 ? Infinity : 2 * h.config.maxSessionsPerClient);
     this.#used = new UsedLeases((ids) => this.unlease(ids, [SERVER2]));
   }
 
@@ -95,7 +99,7 @@ export class ServerLeases {
     if (this.book.size >= this.h.config.maxSessions) throw new Error(`the server is busy: ${this.book.size} leases are outstanding (maxSessions); retry later`);
     const entry = { epoch: epoch.id, model, ...this.h.reservations.indexForLease(epoch, model), ...(shape && forSession ? { shape, session: forSession } : {}) };
     const id = this.book.grant(entry, peer, ttlMs);
-    const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs };
+    const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs, owner: peer };
     for (const s of this.h.others()) void this.h.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
     return { id, index: entry.index, ttlMs };
   }
@@ -158,7 +162,7 @@ export class ServerLeases {
         return this.h.log(`ignored a lease notice from server0: ${(e as Error).message}`, 'notice-ignored', { peer: SERVER0 });
       }
     }
-    this.book.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS);
+    this.book.add(n.id, { epoch: n.epoch, model: n.model, index: n.index, pooled: n.pooled === true, ...(n.shape && n.session ? { shape: n.shape, session: n.session } : {}) }, n.ttlMs + EXPIRY_SLACK_MS, n.owner);
     const session = this.h.pending().takeLeaseWaiter(n.id);
     if (!session) return;
     const p = this.h.pending().get(session), req = p?.client?.req;
