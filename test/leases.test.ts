@@ -85,22 +85,30 @@ test('used leases are named after the delay, in batches, oldest first, and nothi
   const sent: { ids: string[]; at: number }[] = [];
   const t0 = Date.now();
   const used = new UsedLeases((ids) => sent.push({ ids, at: Date.now() - t0 }), 150, 2);
-  for (const id of ['a', 'b', 'c']) used.add(id);
-  await new Promise((r) => setTimeout(r, 60));
-  used.add('d');
-  const deadline = Date.now() + 5000;
-  while (sent.flatMap((s) => s.ids).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  t.deepEqual(sent.flatMap((s) => s.ids), ['a', 'b', 'c', 'd'], 'each once, oldest first');
-  t.deepEqual(sent[0].ids, ['a', 'b'], 'two at a time');
-  t.true(sent.every((s) => s.ids.length <= 2));
-  t.true(sent.every((s) => s.at >= 150), `none before its delay: ${JSON.stringify(sent)}`);
-  t.true(sent.at(-1)!.at >= 210, "d's delay counts from its own use");
-  used.add('e');
+  const waitFor = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    while (sent.flatMap((s) => s.ids).length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+  for (const id of ['a', 'b', 'c', 'd', 'e']) used.add(id);
+  // Hold the event loop past the delay, so that all five are due when the timer runs.
+  const busy = Date.now() + 200;
+  while (Date.now() < busy);
+  await waitFor(5);
+  t.deepEqual(sent.map((s) => s.ids), [['a', 'b'], ['c', 'd'], ['e']], 'oldest first, two at a time');
+  t.true(sent.every((s) => s.at >= 150), JSON.stringify(sent));
+  // One added later waits its own delay: nothing after 50 ms, then sent.
+  const added = Date.now() - t0;
+  used.add('f');
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(sent.length, 3, 'nothing before its delay');
+  await waitFor(6);
+  t.deepEqual(sent.at(-1)!.ids, ['f']);
+  t.true(sent.at(-1)!.at - added >= 150, JSON.stringify(sent.at(-1)));
+  used.add('g');
   used.clear();
   await new Promise((r) => setTimeout(r, 300));
-  t.is(sent.flatMap((s) => s.ids).length, 4, 'cleared before it was due');
+  t.is(sent.flatMap((s) => s.ids).length, 6, 'cleared before it was due');
 });
-
 test("a book bounded per owner drops that owner's oldest leases, never another owner's", (t) => {
   const freed: number[] = [];
   const book = new LeaseBook((e) => freed.push(e.index), 100, 2);
