@@ -139,7 +139,6 @@ export class TfeServer {
         else this.endpoint.abortSession(session, `the client's request never reached ${this.me}`, this.#others());
       },
     });
-    const server = this;
     this.#leases = new ServerLeases(
       {
         me: party,
@@ -147,9 +146,7 @@ export class TfeServer {
         log: this.#log,
         models: this.#models,
         reservations: this.#reservations,
-        get endpoint() {
-          return server.endpoint;
-        },
+        endpoint: this.endpoint,
         epoch: () => this.#epoch,
         epochFor: (id) => this.#setup.epochFor(id),
         pending: () => this.#pending,
