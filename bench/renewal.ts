@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     if (line.includes('renewing the setup')) renewals.push({ at: performance.now() });
     else if (line.includes('cluster set up') && renewals.length && renewals.at(-1)!.ready === undefined) renewals.at(-1)!.ready = performance.now();
   };
-  const { config, procs } = await startLocalCluster(dir, { extra: { sessionsPerSetup: sessions }, onLine });
+  const { config, procs } = await startLocalCluster(dir, { extra: { sessionsPerSetup: sessions, maxPoolRecordings: Math.floor(sessions / 4) }, onLine });
   try {
     const owner = await PredictionClient.connect(config, { asOwner: true });
     for (const [net, pool] of [['A', 'avg'], ['C', 'avg'], ['C', 'max']] as const) {
