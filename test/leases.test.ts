@@ -126,3 +126,16 @@ test("a book bounded per owner drops that owner's oldest leases, never another o
   book.clear();
   total.clear();
 });
+
+test('a book remembers the ids it dropped or let expire (a request naming one is refused at once), not those used', async (t) => {
+  const book = new LeaseBook(() => undefined);
+  const [voided, expiring, used] = [randomUUID(), randomUUID(), randomUUID()];
+  book.add(voided, entry(1), 60_000);
+  book.add(expiring, entry(2), 20);
+  book.add(used, entry(3), 60_000);
+  book.void(voided);
+  t.truthy(book.take({ id: used, index: 3 }, 'm'));
+  await new Promise((r) => setTimeout(r, 60));
+  t.deepEqual([book.wasDropped(voided), book.wasDropped(expiring), book.wasDropped(used), book.wasDropped(randomUUID())], [true, true, false, false]);
+  book.clear();
+});

@@ -196,6 +196,12 @@ test.serial("a lease voided or half used at server0 alone, or taken by a query t
     await until(async () => (await heldAt()).every((h, i) => h === base[i] + 1), 'the lease on every server');
     t.regex(err((await ask(ep, [SERVER0], randomUUID(), { type: 'predict', model: 'm-securenn', shape: [1, 12], lease: a }))[0]), /it is void now/);
     await droppedEverywhere('voided');
+    // A request that names it on server1 now is refused at once (no notice of it will come), so
+    // an honest client whose lease was dropped retries the plain way instead of waiting 10 s.
+    const t1 = Date.now();
+    const [late] = await ask(ep, [SERVER1], randomUUID(), { type: 'predict', model: 'm-fss', shape: [1, 12], lease: a });
+    t.regex(err(late), /server1: lease [0-9a-f]{8} is unknown or expired/);
+    t.true(Date.now() - t1 < 5000, `refused after ${Date.now() - t1} ms`);
     // 2. Used at server0 alone: its query waits for an input that never comes; the client aborts it there.
     const b = await lease();
     const s = randomUUID();

@@ -47,8 +47,9 @@ export interface LeaseEntry {
 export const EXPIRY_SLACK_MS = 5_000;
 /** server0 tells server2 of a lease used in a query that ran this long after it (UsedLeases). */
 export const USED_NOTICE_MS = 5_000;
-/** Client sessions whose next lease was dropped, remembered (server1's #nextLease) up to this many. */
+/** Client sessions whose next lease was dropped (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
 const DROPPED_SESSIONS = 1024;
+const DROPPED_IDS = 4096;
 
 /** What a client presents: the lease id and the index it was given. */
 export interface LeaseRef {
@@ -72,6 +73,8 @@ export class LeaseBook {
   #bySession = new Map<string, string>();
   /** Client sessions whose lease (leaseNext) was dropped unused: their query's lease decision came and went. */
   #droppedSessions = new Set<string>();
+  /** Lease ids this book dropped or let expire: a request naming one is refused at once, not left waiting for a notice. */
+  #droppedIds = new Set<string>();
   granted = 0;
   used = 0;
   /** Expired or voided unused. */
@@ -123,6 +126,7 @@ export class LeaseBook {
     }
     const timer = setTimeout(() => {
       if (this.#remove(id)) {
+        this.#remember(id);
         this.expired++;
         this.onExpire(entry);
       }
@@ -177,6 +181,11 @@ export class LeaseBook {
     for (const [id, h] of [...this.#held]) if (h.entry.model === model) this.#drop(id, h);
   }
 
+  /** Whether lease `id` was held here and is gone unused (dropped, expired): no notice of it is still to come. */
+  wasDropped(id: string): boolean {
+    return this.#droppedIds.has(id);
+  }
+
   /** Whether the lease the query in `session` asked for was held here and dropped unused (so no notice of it is still to come). */
   droppedFor(session: string): boolean {
     return this.#droppedSessions.has(session);
@@ -201,9 +210,15 @@ export class LeaseBook {
     return this.#held.delete(id);
   }
 
+  #remember(id: string): void {
+    this.#droppedIds.add(id);
+    if (this.#droppedIds.size > DROPPED_IDS) this.#droppedIds.delete(this.#droppedIds.values().next().value as string);
+  }
+
   #drop(id: string, h: Held): void {
     clearTimeout(h.timer);
     this.#remove(id);
+    this.#remember(id);
     const session = h.entry.session;
     if (session) {
       this.#droppedSessions.add(session);

@@ -269,7 +269,9 @@ export class TfeServer {
       if (this.me === SERVER0 && !this.#epoch) throw new Error('the cluster is not connected yet');
       // Before this setup's session indices run out, a fresh one (its queries in flight finish in the old).
       if (this.me === SERVER0 && !this.#deploying.size) this.#setup.renewIfLow();
-      if (lease && this.me === SERVER0 && !this.#leases.book.has(lease.id)) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
+      // server1/server2 also refuse at once a lease they held and dropped (its notice will not come
+      // again): the client then asks the plain way, where waiting would fail after PAIRING_TIMEOUT_MS.
+      if (lease && !this.#leases.book.has(lease.id) && (this.me === SERVER0 || this.#leases.book.wasDropped(lease.id))) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
       this.#sessions.admit(session, peer, bytes, waits);
     } catch (e) {
