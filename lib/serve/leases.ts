@@ -61,7 +61,7 @@ export const LEASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 interface Held {
   entry: LeaseEntry;
-  /** server0: the client connection it was leased to (for the per-client bound). */
+  /** The client connection it was leased to, as server0 names it (for the per-client bounds). */
   owner?: string;
   timer: NodeJS.Timeout;
 }
