@@ -45,6 +45,8 @@ export interface LeaseEntry {
 
 /** server1/server2 keep an entry this much longer than server0. */
 export const EXPIRY_SLACK_MS = 5_000;
+/** Ids one unlease notice may name (server0 sends one or two, or a batch of used ones: UsedLeases). */
+export const MAX_UNLEASE_IDS = 64;
 /** server0 tells server2 of a lease used in a query that ran this long after it (UsedLeases). */
 export const USED_NOTICE_MS = 5_000;
 /** Client sessions whose next lease was dropped (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
@@ -173,12 +175,12 @@ export class LeaseBook {
 
   /** Voids every lease of epoch `epochId` (a renewed setup whose grace is over). */
   voidEpoch(epochId: string): void {
-    for (const [id, h] of [...this.#held]) if (h.entry.epoch === epochId) this.#drop(id, h);
+    this.#dropWhere((e) => e.epoch === epochId);
   }
 
   /** Voids every lease on `model` (it was undeployed: a model deployed again under its name has other masks). */
   voidModel(model: string): void {
-    for (const [id, h] of [...this.#held]) if (h.entry.model === model) this.#drop(id, h);
+    this.#dropWhere((e) => e.model === model);
   }
 
   /** Whether lease `id` was held here and is gone unused (dropped, expired): no notice of it is still to come. */
@@ -200,7 +202,11 @@ export class LeaseBook {
 
   /** A new epoch (or shutdown): every lease is void. */
   clear(): void {
-    for (const [id, h] of [...this.#held]) this.#drop(id, h);
+    this.#dropWhere(() => true);
+  }
+
+  #dropWhere(pick: (e: LeaseEntry) => boolean): void {
+    for (const [id, h] of [...this.#held]) if (pick(h.entry)) this.#drop(id, h);
   }
 
   /** Forgets lease `id` (false: it was not held). */
@@ -211,8 +217,7 @@ export class LeaseBook {
   }
 
   #remember(id: string): void {
-    this.#droppedIds.add(id);
-    if (this.#droppedIds.size > DROPPED_IDS) this.#droppedIds.delete(this.#droppedIds.values().next().value as string);
+    addBounded(this.#droppedIds, id, DROPPED_IDS);
   }
 
   #drop(id: string, h: Held): void {
@@ -221,8 +226,7 @@ export class LeaseBook {
     this.#remember(id);
     const session = h.entry.session;
     if (session) {
-      this.#droppedSessions.add(session);
-      if (this.#droppedSessions.size > DROPPED_SESSIONS) this.#droppedSessions.delete(this.#droppedSessions.values().next().value as string);
+      addBounded(this.#droppedSessions, session, DROPPED_SESSIONS);
     }
     this.expired++;
     this.onExpire(h.entry);
@@ -237,7 +241,7 @@ export class UsedLeases {
   #used: { id: string; at: number }[] = [];
   #timer?: NodeJS.Timeout;
 
-  constructor(private readonly send: (ids: string[]) => void, private readonly delayMs = USED_NOTICE_MS, private readonly batch = 64) {}
+  constructor(private readonly send: (ids: string[]) => void, private readonly delayMs = USED_NOTICE_MS, private readonly batch = MAX_UNLEASE_IDS) {}
 
   add(id: string): void {
     this.#used.push({ id, at: Date.now() });
@@ -264,4 +268,10 @@ export class UsedLeases {
     }, Math.max(0, this.#used[0].at + this.delayMs - Date.now()));
     this.#timer.unref();
   }
+}
+
+/** Adds `value` to an insertion-ordered set, dropping the oldest beyond `max`. */
+function addBounded(set: Set<string>, value: string, max: number): void {
+  set.add(value);
+  if (set.size > max) set.delete(set.values().next().value as string);
 }

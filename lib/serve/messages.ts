@@ -5,7 +5,7 @@ import type { InputEncoding } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
 import { checkDeployBits, checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
-import { LEASE_ID, type LeaseRef } from './leases';
+import { LEASE_ID, type LeaseRef, MAX_UNLEASE_IDS } from './leases';
 
 export type { ProtocolName } from '../protocol/protocols';
 
@@ -199,8 +199,6 @@ export interface UnleaseNotice {
   epoch: string;
   ids: string[];
 }
-/** Ids one unlease notice may name (server0 sends one or two, or a batch of used ones: UsedLeases). */
-const MAX_UNLEASE_IDS = 64;
 
 /**
  * server0 -> server1 in a query's session, for a query that asked for the next one's lease

@@ -45,10 +45,9 @@ export class PoolReservations {
     // server2 prepares at most maxPoolRecordings: reserving more would only have queries that
     // expect their dealing done run it online. Leased pooled indices still hold their recordings
     // (server1 keeps them until the lease is used or void), so they count too.
-    const room = () => {
-      const leased = this.host.leasedPooled(epoch);
-      return Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch, leased)) / bytes), maxPoolRecordings - reservedCount(epoch) - sum(leased.values()));
-    };
+    const leased = this.host.leasedPooled(epoch);
+    const leasedCount = sum(leased.values());
+    const room = () => Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch, leased)) / bytes), maxPoolRecordings - reservedCount(epoch) - leasedCount);
     // Other models' larger batches (one query ahead of a size a client used last, perhaps long
     // ago) give way; batch-1 reservations never do.
     for (const other of [...epoch.pooledBatch.keys()]) {
