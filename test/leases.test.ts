@@ -1,6 +1,6 @@
 // One server's lease book (lib/serve/leases.ts) on its own: a void frees the pooled side once, and
 // only of a lease held; server1's and server2's books hold at most `max` leases, dropping the
-// oldest (each freed as an expired one); the pooled leases are counted per model for the pool's
+// oldest of whoever holds the most (each freed as an expired one); the pooled leases are counted per model for the pool's
 // budget (reservations.ts).
 import { randomUUID } from 'node:crypto';
 
@@ -117,14 +117,34 @@ test("a book bounded per owner drops that owner's oldest leases, never another o
   book.add(randomUUID(), entry(7), 60_000, 'honest');
   t.deepEqual(freed, [2, 3, 4], "the churner's oldest, one at a time");
   t.deepEqual([book.countFor('honest'), book.countFor('churner'), book.evicted], [2, 2, 3]);
-  // Control: bounded in all only, the churner's leases push out the honest one.
-  const freed2: number[] = [];
-  const total = new LeaseBook((e) => freed2.push(e.index), 3);
-  total.add(randomUUID(), entry(1), 60_000, 'honest');
-  for (let i = 2; i <= 4; i++) total.add(randomUUID(), entry(i), 60_000, 'churner');
-  t.deepEqual(freed2, [1]);
   book.clear();
-  total.clear();
+});
+
+test('a book full in all drops the oldest lease of whoever holds the most, so many churning clients push out their own before an honest one', (t) => {
+  const freed: number[] = [];
+  const book = new LeaseBook((e) => freed.push(e.index), 6, 3);
+  book.add(randomUUID(), entry(1), 60_000, 'honest');
+  // Three churning connections, each up to its own bound, announced after the honest lease.
+  for (let i = 2; i <= 16; i++) book.add(randomUUID(), entry(i), 60_000, `churner${i % 3}`);
+  t.is(book.size, 6);
+  t.false(freed.includes(1), `the honest lease stays (freed ${freed})`);
+  t.deepEqual([book.countFor('honest'), book.countFor('churner0'), book.countFor('churner1'), book.countFor('churner2')], [1, 2, 2, 1]);
+  t.is(book.evicted, 10);
+  // The rule is the count, not who: a client that holds the most loses its oldest first, and
+  // among equals the oldest lease goes.
+  const freed2: number[] = [];
+  const even = new LeaseBook((e) => freed2.push(e.index), 3);
+  even.add(randomUUID(), entry(1), 60_000, 'a');
+  even.add(randomUUID(), entry(2), 60_000, 'a');
+  even.add(randomUUID(), entry(3), 60_000, 'b');
+  even.add(randomUUID(), entry(4), 60_000, 'c');
+  t.deepEqual(freed2, [1], "a's oldest: a holds the most");
+  even.add(randomUUID(), entry(5), 60_000, 'd');
+  t.deepEqual(freed2, [1, 2], 'all equal: the oldest of all');
+  even.add(randomUUID(), entry(6), 60_000, 'b');
+  t.deepEqual(freed2, [1, 2, 3], "b's own: counting the one it adds, b holds the most");
+  book.clear();
+  even.clear();
 });
 
 test('a book remembers the ids it dropped or let expire (a request naming one is refused at once), not those used', async (t) => {

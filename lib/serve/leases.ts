@@ -27,7 +27,8 @@
 // a client may leave server2 out: server0 names such used leases to server2 USED_NOTICE_MS later
 // (UsedLeases; by then an honest client's request has long reached server2). server1 and server2
 // hold at most `maxPerOwner` entries per client connection (server0 names it; that client's
-// oldest go first) and `max` in all (the oldest go first), in case notices outrun all that.
+// oldest go first) and `max` in all (the oldest of whoever holds the most goes first), in case
+// notices outrun all that.
 import { randomUUID } from 'node:crypto';
 
 import { sameShape } from '../tensor/shape';
@@ -71,6 +72,8 @@ interface Held {
 /** One server's leases, keyed by id (one entry per lease). */
 export class LeaseBook {
   #held = new Map<string, Held>();
+  /** Entries held per owner (undefined: announced without one). */
+  #perOwner = new Map<string | undefined, number>();
   /** Lease ids by the client session whose query asked for them (leaseNext). */
   #bySession = new Map<string, string>();
   /** Client sessions whose lease (leaseNext) was dropped unused: their query's lease decision came and went. */
@@ -98,10 +101,8 @@ export class LeaseBook {
     return this.#held.has(id);
   }
 
-  countFor(owner: string): number {
-    let n = 0;
-    for (const h of this.#held.values()) if (h.owner === owner) n++;
-    return n;
+  countFor(owner: string | undefined): number {
+    return this.#perOwner.get(owner) ?? 0;
   }
 
   /** server0: a fresh id for `entry`. */
@@ -114,18 +115,12 @@ export class LeaseBook {
   /** Records a lease (server1/server2: as server0 announced it). A known id is ignored. */
   add(id: string, entry: LeaseEntry, ttlMs: number, owner?: string): void {
     if (this.#held.has(id)) return;
-    // A Map iterates in insertion order: the first entry is the oldest. The owner's own oldest go
-    // first, so one client's churn pushes out its own leases, not others'.
-    let mine = owner === undefined ? 0 : this.countFor(owner);
-    for (const [old, h] of this.#held) {
-      const over = this.#held.size >= this.max, ownOver = mine >= this.maxPerOwner && h.owner === owner;
-      if (!over && mine < this.maxPerOwner) break;
-      if (!over && !ownOver) continue;
-      if (h.owner === owner) mine--;
-      this.#drop(old, h);
-      this.expired--;
-      this.evicted++;
-    }
+    // Over the owner's bound, its own oldest go; over the bound in all, the oldest of whoever holds
+    // the most (this entry counted): so clients that hold many here (one leaving server2 out of
+    // its queries, or many such connections) push out their own leases before an honest client's
+    // one or two.
+    if (owner !== undefined) while (this.countFor(owner) >= this.maxPerOwner) this.#evict(this.#oldestOf(owner));
+    while (this.#held.size >= this.max) this.#evict(this.#oldestOfLargest(owner));
     const timer = setTimeout(() => {
       if (this.#remove(id)) {
         this.#remember(id);
@@ -135,6 +130,7 @@ export class LeaseBook {
     }, ttlMs);
     timer.unref();
     this.#held.set(id, { entry, owner, timer });
+    this.#perOwner.set(owner, this.countFor(owner) + 1);
     if (entry.session) this.#bySession.set(entry.session, id);
     this.granted++;
   }
@@ -211,9 +207,41 @@ export class LeaseBook {
 
   /** Forgets lease `id` (false: it was not held). */
   #remove(id: string): boolean {
-    const session = this.#held.get(id)?.entry.session;
+    const h = this.#held.get(id);
+    if (!h) return false;
+    const session = h.entry.session;
     if (session && this.#bySession.get(session) === id) this.#bySession.delete(session);
+    const left = this.countFor(h.owner) - 1;
+    if (left > 0) this.#perOwner.set(h.owner, left);
+    else this.#perOwner.delete(h.owner);
     return this.#held.delete(id);
+  }
+
+  /** The oldest entry of `owner` (a Map iterates in insertion order: the first is the oldest). */
+  #oldestOf(owner: string | undefined): [string, Held] {
+    for (const e of this.#held) if (e[1].owner === owner) return e;
+    throw new Error(`no lease of ${owner} is held`);
+  }
+
+  /**
+   * The oldest entry of the owner holding the most, `adding`'s count taken one higher (it is about
+   * to add one); among equals, the one whose oldest entry is oldest.
+   */
+  #oldestOfLargest(adding: string | undefined): [string, Held] {
+    let most = 0;
+    for (const [o, n] of this.#perOwner) most = Math.max(most, o === adding ? n + 1 : n);
+    for (const e of this.#held) {
+      const o = e[1].owner;
+      if (this.countFor(o) + (o === adding ? 1 : 0) === most) return e;
+    }
+    throw new Error('the lease book is empty');
+  }
+
+  /** Drops an entry to stay within a bound (freed as an expired one, counted apart). */
+  #evict([id, h]: [string, Held]): void {
+    this.#drop(id, h);
+    this.expired--;
+    this.evicted++;
   }
 
   #remember(id: string): void {
