@@ -43,7 +43,7 @@ test('a book of at most `max` drops its oldest leases first, freeing their poole
   unbounded.clear();
 });
 
-test('pooled leases are counted per model, of one setup only', (t) => {
+test('pooled leases are counted per model, of the setups named only', (t) => {
   const book = new LeaseBook(() => undefined);
   book.add(randomUUID(), entry(1), 60_000);
   book.add(randomUUID(), entry(2), 60_000);
@@ -51,22 +51,30 @@ test('pooled leases are counted per model, of one setup only', (t) => {
   book.add(randomUUID(), entry(4, { pooled: false }), 60_000);
   book.add(randomUUID(), entry(5, { epoch: 'e0' }), 60_000);
   t.deepEqual([...book.pooledByModel('e1')].sort(), [['m', 2], ['n', 1]]);
+  // With the setup a renewal replaced, whose leases keep their recordings until used or void.
+  t.deepEqual([...book.pooledByModel('e1', 'e0')].sort(), [['m', 3], ['n', 1]]);
+  t.deepEqual([...book.pooledByModel('e1', undefined)].sort(), [['m', 2], ['n', 1]]);
   book.clear();
 });
 
-test('a dropped lease remembers the session that asked for it (server1 then waits for no notice); a used one does not', (t) => {
+test('a lease that leaves the book, whichever way, marks the session that asked for it (server1 then waits for no notice)', async (t) => {
   const book = new LeaseBook(() => undefined);
   const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
   book.add(a, entry(1, { session: 's-a', shape: [1, 4] }), 60_000);
   book.add(b, entry(2, { session: 's-b', shape: [1, 4] }), 60_000);
   book.add(c, entry(3, { model: 'gone', session: 's-c', shape: [1, 4] }), 60_000);
+  t.false(book.goneFor('s-a'), 'held: its notice came, its decision is here');
   book.voidEpoch('e1');
-  t.true(book.droppedFor('s-a') && book.droppedFor('s-b') && book.droppedFor('s-c'));
+  t.true(book.goneFor('s-a') && book.goneFor('s-b') && book.goneFor('s-c'), 'dropped');
   const d = randomUUID();
   book.add(d, entry(4, { session: 's-d', shape: [1, 4] }), 60_000);
   t.truthy(book.take({ id: d, index: 4 }, 'm'));
-  t.false(book.droppedFor('s-d'), 'taken, not dropped');
-  t.false(book.droppedFor('never'));
+  t.true(book.goneFor('s-d'), 'taken');
+  // Expired: a query that outlives its next lease's expiry must not wait for a notice.
+  book.add(randomUUID(), entry(5, { session: 's-e', shape: [1, 4] }), 30);
+  await new Promise((r) => setTimeout(r, 80));
+  t.true(book.goneFor('s-e'), 'expired');
+  t.false(book.goneFor('never'));
 });
 
 test('voidModel drops every lease on a model, and only those', (t) => {

@@ -22,10 +22,12 @@
 // a query that ran: a mismatch, or a query on it (or the one that asked for it) that failed at
 // server0. Otherwise a client could take a lease, void or half-use it at server0 alone, and take
 // the next: server0's count would drop at once while server1 held each pooled recording until
-// expiry, beyond the pool's budget. A lease whose query ran at server0 was taken by server1 too
-// (it computes), but server2 has no online part in a pooled query whose recording it shipped, so
-// a client may leave server2 out: server0 names such used leases to server2 USED_NOTICE_MS later
-// (UsedLeases; by then an honest client's request has long reached server2). server1 and server2
+// expiry, beyond the pool's budget. A lease whose query ran at server0 need not have run anywhere
+// else: server2 has no online part in a pooled query whose recording it shipped, nor server1 in a
+// linear model's masked query (server0 computes its output share alone, input_mask.ts), so a
+// client may leave either out: server0 names such used leases to server1 and server2
+// USED_NOTICE_MS later (UsedLeases; by then an honest client's requests have long reached them,
+// and a lease taken already ignores the notice). server1 and server2
 // hold at most `maxPerOwner` entries per client connection (server0 names it; that client's
 // oldest go first) and `max` in all (the oldest of whoever holds the most goes first), in case
 // notices outrun all that.
@@ -48,10 +50,10 @@ export interface LeaseEntry {
 export const EXPIRY_SLACK_MS = 5_000;
 /** Ids one unlease notice may name (server0 sends one or two, or a batch of used ones: UsedLeases). */
 export const MAX_UNLEASE_IDS = 64;
-/** server0 tells server2 of a lease used in a query that ran this long after it (UsedLeases). */
+/** server0 tells server1 and server2 of a lease used in a query that ran this long after it (UsedLeases). */
 export const USED_NOTICE_MS = 5_000;
-/** Client sessions whose next lease was dropped (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
-const DROPPED_SESSIONS = 1024;
+/** Client sessions whose next lease left the book (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
+const GONE_SESSIONS = 1024;
 const DROPPED_IDS = 4096;
 
 /** What a client presents: the lease id and the index it was given. */
@@ -76,8 +78,8 @@ export class LeaseBook {
   #perOwner = new Map<string | undefined, number>();
   /** Lease ids by the client session whose query asked for them (leaseNext). */
   #bySession = new Map<string, string>();
-  /** Client sessions whose lease (leaseNext) was dropped unused: their query's lease decision came and went. */
-  #droppedSessions = new Set<string>();
+  /** Client sessions whose lease (leaseNext) left the book (used, dropped or expired): their query's lease decision came and went. */
+  #goneSessions = new Set<string>();
   /** Lease ids this book dropped or let expire: a request naming one is refused at once, not left waiting for a notice. */
   #droppedIds = new Set<string>();
   granted = 0;
@@ -184,15 +186,19 @@ export class LeaseBook {
     return this.#droppedIds.has(id);
   }
 
-  /** Whether the lease the query in `session` asked for was held here and dropped unused (so no notice of it is still to come). */
-  droppedFor(session: string): boolean {
-    return this.#droppedSessions.has(session);
+  /**
+   * Whether the lease the query in `session` asked for was held here and has left the book (used,
+   * dropped or expired), so no notice of it is still to come: server1's next-lease wait must not
+   * wait for one (a query that outlives its next lease's expiry would otherwise hang to its timeout).
+   */
+  goneFor(session: string): boolean {
+    return this.#goneSessions.has(session);
   }
 
-  /** How many held leases of epoch `epochId` hold a pooled index, per model. */
-  pooledByModel(epochId: string): Map<string, number> {
+  /** How many held leases of the epochs `epochIds` hold a pooled index, per model. */
+  pooledByModel(...epochIds: (string | undefined)[]): Map<string, number> {
     const n = new Map<string, number>();
-    for (const { entry: e } of this.#held.values()) if (e.pooled && e.epoch === epochId) n.set(e.model, (n.get(e.model) ?? 0) + 1);
+    for (const { entry: e } of this.#held.values()) if (e.pooled && epochIds.includes(e.epoch)) n.set(e.model, (n.get(e.model) ?? 0) + 1);
     return n;
   }
 
@@ -205,12 +211,13 @@ export class LeaseBook {
     for (const [id, h] of [...this.#held]) if (pick(h.entry)) this.#drop(id, h);
   }
 
-  /** Forgets lease `id` (false: it was not held). */
+  /** Forgets lease `id`, whichever way it leaves (false: it was not held). */
   #remove(id: string): boolean {
     const h = this.#held.get(id);
     if (!h) return false;
     const session = h.entry.session;
     if (session && this.#bySession.get(session) === id) this.#bySession.delete(session);
+    if (session) addBounded(this.#goneSessions, session, GONE_SESSIONS);
     const left = this.countFor(h.owner) - 1;
     if (left > 0) this.#perOwner.set(h.owner, left);
     else this.#perOwner.delete(h.owner);
@@ -252,17 +259,13 @@ export class LeaseBook {
     clearTimeout(h.timer);
     this.#remove(id);
     this.#remember(id);
-    const session = h.entry.session;
-    if (session) {
-      addBounded(this.#droppedSessions, session, DROPPED_SESSIONS);
-    }
     this.expired++;
     this.onExpire(h.entry);
   }
 }
 
 /**
- * server0: the leases used in queries that ran, named to server2 USED_NOTICE_MS later, a batch at
+ * server0: the leases used in queries that ran, named to server1 and server2 USED_NOTICE_MS later, a batch at
  * a time (see the top): `send` gets at most `batch` ids per call.
  */
 export class UsedLeases {

@@ -105,7 +105,9 @@ export type Taken = { shipped: Shipped } | { online: true; form?: LoadForm };
 /** server2's recordings, by session index, for one epoch (at most `max` held at once). */
 export class PrecomputePool {
   #ready = new Map<number, Recording>();
-  /** Indices freed before their pool notice was acted on (a deploy or setup still finishing). */
+  /** Indices whose pool notice came but is not acted on yet (a deploy or setup still finishing). */
+  #noticed = new Set<number>();
+  /** Of those, the ones freed meanwhile: the notice, acted on, skips them. */
   #freed = new Set<number>();
   #unpoolable = new Set<string>();
   /** One lane per model and batch size: its recordings are made one after another. */
@@ -149,8 +151,7 @@ export class PrecomputePool {
    * Indices beyond the `max` held are not prepared: their queries run online.
    */
   prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; fssBits: number; spec: ModelSpec; shares: (RingTensor | null)[]; topology?: ModelTopology }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
-    for (const index of indices) {
-      if (this.#freed.delete(index)) continue;
+    for (const index of this.acted(indices)) {
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
       const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealAsked: false };
       this.making++;
@@ -238,12 +239,30 @@ export class PrecomputePool {
     this.discarded++;
   }
 
-  /** server0 freed a reserved index: its recording goes, or the pool notice still to come skips it. */
+  /** A pool notice for `indices` came; prepare (or acted, when nothing is prepared) follows. */
+  noticed(indices: readonly number[]): void {
+    for (const i of indices) this.#noticed.add(i);
+  }
+
+  /**
+   * A pool notice is acted on: its indices are no longer waited for, and those freed meanwhile
+   * are left out (returned: the rest). Only indices still waited for are remembered as freed, so
+   * what a client's churn frees after its notice was acted on (or skipped: the pool full) leaves
+   * nothing behind.
+   */
+  acted(indices: readonly number[]): number[] {
+    return indices.filter((i) => {
+      this.#noticed.delete(i);
+      return !this.#freed.delete(i);
+    });
+  }
+
+  /** server0 freed a reserved index: its recording goes, or the pool notice still to be acted on skips it. */
   unreserved(index: number): void {
     const r = this.#ready.get(index);
     if (r?.redealAsked) this.redealt++;
     if (r) this.discard(index);
-    else this.#freed.add(index);
+    else if (this.#noticed.has(index)) this.#freed.add(index);
   }
 
   /** Drops every recording of `model` (it was removed). */
@@ -260,6 +279,7 @@ export class PrecomputePool {
     this.discarded += this.#ready.size;
     for (const r of this.#ready.values()) r.dropped = true;
     this.#ready.clear();
+    this.#noticed.clear();
     this.#freed.clear();
     clearTimeout(this.#staleTimer);
     this.#staleTimer = undefined;

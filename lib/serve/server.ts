@@ -79,7 +79,9 @@ export class TfeServer {
         for (const s of to) void this.endpoint.send(s, poolNoticeSession(notice.epoch), REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
       },
       endPoolSession: (epoch, index) => this.endpoint.endSession(poolSession(epoch.id, index)),
-      leasedPooled: (epoch) => this.#leases.book.pooledByModel(epoch.id),
+      // A renewed setup's leases keep their recordings on server1 and server2 until used or void
+      // (its grace): the new setup's pool counts them in its budget meanwhile.
+      leasedPooled: (epoch) => this.#leases.book.pooledByModel(epoch.id, this.#setup.previous?.id),
     });
     // Everything this process computes (its party's shares, the deployed models) lives on one
     // device; a 'cuda' that cannot be had stops the server here, saying why.
@@ -201,13 +203,16 @@ export class TfeServer {
   #precompute(n: PoolNotice): void {
     const epoch = this.#epoch;
     if (!epoch || epoch.id !== n.epoch) return;
+    // Until it is acted on, an index server0 frees is remembered, so that it is skipped then.
+    epoch.pool.noticed(n.indices);
     // server0 may reserve before this server has finished saving a fresh deploy: wait for it.
     if (this.#deploying.has(n.model)) return void this.#poolWaiting.set(n.model, [...(this.#poolWaiting.get(n.model) ?? []), n]);
     void epoch.ready.then(() => {
       const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
       const ship = (index: number) => new WebSocketTransport([...SERVERS, CLIENT], new Map([[this.me, this.endpoint]]), poolSession(epoch.id, index));
       if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.batch ?? 1, n.indices, ship);
-    }, () => undefined);
+      else epoch.pool.acted(n.indices);
+    }, () => epoch.pool.acted(n.indices));
   }
 
   /** server1/server2: server0 freed reserved indices: what server2 recorded or shipped for them goes. */
@@ -316,6 +321,7 @@ export class TfeServer {
         notice = { type: 'start', epoch: epoch.id, ...this.#reservations.indexFor(epoch, req), request: requestKey(req) };
       } catch (e) {
         this.#sessions.release(session); // out of session indices (epoch.ts): refused, not left admitted
+        this.#leases.endedWithout(session); // the next lease it may have taken just above
         return this.#refuse(peer, session, e as Error);
       }
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
@@ -471,13 +477,8 @@ export class TfeServer {
         this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
         meter.failed(msg);
         this.endpoint.abortSession(session, forClient(msg), this.#others());
-        // The lease it ran on, and the one it took for the next query (whose reference the client
-        // never gets now), end here: server1 and server2 drop theirs.
-        if (this.me === SERVER0) {
-          const next = this.#leases.book.forSession(session);
-          if (next) this.#leases.book.void(next.id);
-          this.#leases.unlease([leaseId, next?.id].filter((id): id is string => !!id));
-        }
+        // The lease it ran on, and the one it took for the next query, end here and everywhere.
+        if (this.me === SERVER0) this.#leases.endedWithout(session, leaseId);
         this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
         meter.end();

@@ -4,7 +4,7 @@
 import type { Log } from '../log';
 import type { PartyName } from '../net/transport';
 import { REQUEST_KEY, type WsEndpoint } from '../net/ws_endpoint';
-import { SERVER0, SERVER1, SERVER2 } from '../protocol/party';
+import { SERVER0, SERVER1 } from '../protocol/party';
 import type { ClusterConfig } from './config';
 import type { Epoch } from './epoch';
 import type { NextLease } from './input_mask';
@@ -36,7 +36,7 @@ export interface LeaseHost {
 export class ServerLeases {
   /** The leases this server holds; an unused one's pooled side is freed by `onExpire`. */
   readonly book: LeaseBook;
-  /** server0: leases used in queries that ran, named to server2 a little later (leases.ts). */
+  /** server0: leases used in queries that ran, named to server1 and server2 a little later (leases.ts). */
   readonly #used: UsedLeases;
   /** server1: queries at their output, waiting for the notice of the lease they asked for (next). */
   #waiters = new Map<string, () => void>();
@@ -48,12 +48,23 @@ export class ServerLeases {
   constructor(private readonly h: LeaseHost, onExpire: (e: LeaseEntry) => void) {
     const s0 = h.me === SERVER0;
     this.book = new LeaseBook(onExpire, s0 ? Infinity : 2 * h.config.maxSessions, s0 ? Infinity : 2 * h.config.maxSessionsPerClient);
-    this.#used = new UsedLeases((ids) => this.unlease(ids, [SERVER2]));
+    this.#used = new UsedLeases((ids) => this.unlease(ids));
   }
 
-  /** server0: the lease a query ran on; server2 hears of it a few seconds later. */
+  /** server0: the lease a query ran on; server1 and server2 hear of it a few seconds later. */
   ranOn(id: string): void {
     this.#used.add(id);
+  }
+
+  /**
+   * server0: the query in `session` ends without running here: the lease it took for the next
+   * query (whose reference its client never gets now) is void, and server1 and server2 drop it
+   * together with `ranOn`, the lease the query came on, if any.
+   */
+  endedWithout(session: string, ranOn?: string): void {
+    const next = this.book.forSession(session);
+    if (next) this.book.void(next.id);
+    this.unlease([ranOn, next?.id].filter((id): id is string => !!id));
   }
 
   /** Every lease is void (a new setup after a reconnect). */
@@ -113,8 +124,8 @@ export class ServerLeases {
    * no mask: this query's seeds would make the wrong one (server0 grants none such).
    */
   async next(session: string, epochId: string): Promise<NextLease | undefined> {
-    // Dropped (its setup's grace ended, or evicted) after its notice came: no decision is still to come.
-    if (this.h.me === SERVER1 && !this.book.forSession(session) && !this.book.droppedFor(session)) {
+    // Gone after its notice came (used, expired, dropped: its setup's grace ended, or evicted): no decision is still to come.
+    if (this.h.me === SERVER1 && !this.book.forSession(session) && !this.book.goneFor(session)) {
       await new Promise<void>((resolve, reject) => {
         this.#waiters.set(session, resolve);
         this.h.endpoint.recv(SERVER0, session, NEXT_LEASE_KEY).then((p) => {
@@ -129,15 +140,15 @@ export class ServerLeases {
 
   /**
    * server0: leases `ids` ended here without a query that ran on them (voided, or their query
-   * failed), or (`to` server2, a few seconds on: ranOn) their queries ran: the others drop those
-   * they still hold and free the pooled sides, instead of holding them until they expire
-   * (leases.ts). Sent where lease notices go, so it follows them.
+   * failed), or (a few seconds on: ranOn) their queries ran: the others drop those they still
+   * hold and free the pooled sides, instead of holding them until they expire (leases.ts). Sent
+   * where lease notices go, so it follows them.
    */
-  unlease(ids: string[], to = this.h.others()): void {
+  unlease(ids: string[]): void {
     const epoch = this.h.epoch();
     if (!epoch || !ids.length) return;
     const notice: UnleaseNotice = { type: 'unlease', epoch: epoch.id, ids };
-    for (const s of to) void this.h.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
+    for (const s of this.h.others()) void this.h.endpoint.send(s, `lease:${epoch.id}`, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
   }
 
   /** server1/server2: server0 voided these leases; a query already running on one keeps it (it was taken). */
