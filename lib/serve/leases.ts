@@ -52,7 +52,7 @@ export const EXPIRY_SLACK_MS = 5_000;
 export const MAX_UNLEASE_IDS = 64;
 /** server0 tells server1 and server2 of a lease used in a query that ran this long after it (UsedLeases). */
 export const USED_NOTICE_MS = 5_000;
-/** Client sessions whose next lease left the book (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
+/** Client sessions whose next lease left unused (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
 const GONE_SESSIONS = 1024;
 const DROPPED_IDS = 4096;
 
@@ -78,7 +78,7 @@ export class LeaseBook {
   #perOwner = new Map<string | undefined, number>();
   /** Lease ids by the client session whose query asked for them (leaseNext). */
   #bySession = new Map<string, string>();
-  /** Client sessions whose lease (leaseNext) left the book (used, dropped or expired): their query's lease decision came and went. */
+  /** Client sessions whose lease (leaseNext) left unused (dropped or expired): their query's lease decision came and went. */
   #goneSessions = new Set<string>();
   /** Lease ids this book dropped or let expire: a request naming one is refused at once, not left waiting for a notice. */
   #droppedIds = new Set<string>();
@@ -126,6 +126,7 @@ export class LeaseBook {
     const timer = setTimeout(() => {
       if (this.#remove(id)) {
         this.#remember(id);
+        this.#gone(entry);
         this.expired++;
         this.onExpire(entry);
       }
@@ -187,9 +188,10 @@ export class LeaseBook {
   }
 
   /**
-   * Whether the lease the query in `session` asked for was held here and has left the book (used,
-   * dropped or expired), so no notice of it is still to come: server1's next-lease wait must not
-   * wait for one (a query that outlives its next lease's expiry would otherwise hang to its timeout).
+   * Whether the lease the query in `session` asked for was held here and left unused (dropped or
+   * expired), so no notice of it is still to come: server1's next-lease wait must not wait for one
+   * (a query that outlives its next lease's expiry would otherwise hang to its timeout). A lease
+   * used already is not counted: an honest client has its reference only once that query ended.
    */
   goneFor(session: string): boolean {
     return this.#goneSessions.has(session);
@@ -211,13 +213,12 @@ export class LeaseBook {
     for (const [id, h] of [...this.#held]) if (pick(h.entry)) this.#drop(id, h);
   }
 
-  /** Forgets lease `id`, whichever way it leaves (false: it was not held). */
+  /** Forgets lease `id` (false: it was not held). */
   #remove(id: string): boolean {
     const h = this.#held.get(id);
     if (!h) return false;
     const session = h.entry.session;
     if (session && this.#bySession.get(session) === id) this.#bySession.delete(session);
-    if (session) addBounded(this.#goneSessions, session, GONE_SESSIONS);
     const left = this.countFor(h.owner) - 1;
     if (left > 0) this.#perOwner.set(h.owner, left);
     else this.#perOwner.delete(h.owner);
@@ -255,10 +256,16 @@ export class LeaseBook {
     addBounded(this.#droppedIds, id, DROPPED_IDS);
   }
 
+  /** An entry left unused: the session that asked for it (if one did) waits for no notice of it. */
+  #gone(e: LeaseEntry): void {
+    if (e.session) addBounded(this.#goneSessions, e.session, GONE_SESSIONS);
+  }
+
   #drop(id: string, h: Held): void {
     clearTimeout(h.timer);
     this.#remove(id);
     this.#remember(id);
+    this.#gone(h.entry);
     this.expired++;
     this.onExpire(h.entry);
   }

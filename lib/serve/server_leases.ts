@@ -124,7 +124,7 @@ export class ServerLeases {
    * no mask: this query's seeds would make the wrong one (server0 grants none such).
    */
   async next(session: string, epochId: string): Promise<NextLease | undefined> {
-    // Gone after its notice came (used, expired, dropped: its setup's grace ended, or evicted): no decision is still to come.
+    // Gone after its notice came (expired, or dropped: its setup's grace ended, or evicted): no decision is still to come.
     if (this.h.me === SERVER1 && !this.book.forSession(session) && !this.book.goneFor(session)) {
       await new Promise<void>((resolve, reject) => {
         this.#waiters.set(session, resolve);
