@@ -167,3 +167,17 @@ test('a book remembers the ids it dropped or let expire (a request naming one is
   t.deepEqual([book.wasDropped(voided), book.wasDropped(expiring), book.wasDropped(used), book.wasDropped(randomUUID())], [true, true, false, false]);
   book.clear();
 });
+
+test("a book's stopTimers (shutdown) stops every expiry timer, and frees nothing", async (t) => {
+  const freed: number[] = [];
+  const book = new LeaseBook((e) => freed.push(e.index));
+  for (let i = 1; i <= 3; i++) book.add(randomUUID(), entry(i), 30);
+  book.stopTimers();
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual([freed, book.size, book.expired], [[], 3, 0], 'no timer fired');
+  // Control: left running, the same timers expire all three.
+  const running = new LeaseBook((e) => freed.push(e.index));
+  for (let i = 1; i <= 3; i++) running.add(randomUUID(), entry(i), 30);
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(freed.sort(), [1, 2, 3]);
+});

@@ -37,6 +37,7 @@ export class Epoch {
   /** Retired: what to free once no query uses it and its grace is over (retire). */
   #cleanup?: () => void;
   #onGraceOver?: () => void;
+  #graceTimer?: NodeJS.Timeout;
   #graceOver = false;
 
   /**
@@ -127,7 +128,12 @@ export class Epoch {
     this.#cleanup = cleanup;
     this.#onGraceOver = onGraceOver;
     if (graceMs <= 0) this.endGrace();
-    else setTimeout(() => this.endGrace(), graceMs).unref();
+    else (this.#graceTimer = setTimeout(() => this.endGrace(), graceMs)).unref();
+  }
+
+  /** Shutdown: the grace timer stops (nothing is freed or sent any more). */
+  stopTimers(): void {
+    clearTimeout(this.#graceTimer);
   }
 
   /** No query of this retired setup starts from now on (its grace ran out, or a later renewal replaced the one after it). */

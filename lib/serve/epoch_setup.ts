@@ -72,6 +72,13 @@ export class EpochSetup {
     if (this.#allConnected()) this.#announce();
   }
 
+  /** Shutdown: the retry and a replaced setup's grace timers stop. */
+  stop(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#previous?.stopTimers();
+  }
+
   /** The setup a renewal replaced (its queries may still run, its pool sessions may still hold what server2 shipped). */
   get previous(): Epoch | undefined {
     return this.#previous;

@@ -204,6 +204,11 @@ export class LeaseBook {
     return n;
   }
 
+  /** Shutdown: the expiry timers stop (nothing is freed or sent any more). */
+  stopTimers(): void {
+    for (const h of this.#held.values()) clearTimeout(h.timer);
+  }
+
   /** A new epoch (or shutdown): every lease is void. */
   clear(): void {
     this.#dropWhere(() => true);

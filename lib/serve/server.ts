@@ -518,6 +518,7 @@ export class TfeServer {
     for (const s of this.#pending.sessions()) this.#pending.drop(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
     this.#leases.stop();
+    this.#setup.stop();
   }
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */

@@ -73,9 +73,10 @@ export class ServerLeases {
     this.#used.clear();
   }
 
-  /** Shutdown: nothing more is sent. */
+  /** Shutdown: nothing more is sent, and no timer is left running. */
   stop(): void {
     this.#used.clear();
+    this.book.stopTimers();
   }
 
   /**
