@@ -3,6 +3,7 @@
 // its link (which comes back with a new lane), and a link whose lane cannot come up still works,
 // without one. Messages are checked against what was sent, byte for byte.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
@@ -395,4 +396,43 @@ test('over a lane, a server tensor of one chunk is opened straight into the nati
   t.true(flipped);
   t.is(opened.length, 4, 'the tampered body was being opened into a tensor');
   t.is(native.stats().storages, before, 'every tensor received or opened into was freed');
+});
+
+/** The TCP timer Linux reports for the socket on local port `port` (/proc/net/tcp 'tr': 0 none, 1 retransmit, 2 keep-alive), or undefined off Linux. */
+function tcpTimer(port: number): number | undefined {
+  if (!fs.existsSync('/proc/net/tcp')) return undefined;
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const line = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').find((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`));
+  return line === undefined ? undefined : parseInt(line.trim().split(/\s+/)[5].split(':')[0], 16);
+}
+
+test('an idle lane sends TCP keep-alive probes (a NAT between the hosts keeps its flow); a plain socket does not', async (t) => {
+  const p = await lanePair();
+  const plain = await lanePair();
+  plain.raw.setKeepAlive(false); // the control: as a socket with no keep-alive
+  const [lane, control] = [tcpTimer(p.raw.localPort!), tcpTimer(plain.raw.localPort!)];
+  if (lane === undefined) return t.log('no /proc/net/tcp here: not checked');
+  t.is(lane, 2, 'a keep-alive timer runs on the idle lane');
+  t.is(control, 0, 'none on a socket without keep-alive');
+  for (const q of [p, plain]) (q.send.close('done'), q.recv.close('done'));
+});
+
+test("a lane closed with records still buffered fails the write's wait, and a write after it throws; a record that cannot be sealed changes nothing", async (t) => {
+  const p = await lanePair();
+  // A record that cannot be sealed (a part that is not bytes) throws; the next one still opens.
+  t.throws(() => p.send.write([new Uint16Array(4) as unknown as Uint8Array]), { message: /Uint8Array/ });
+  p.send.write([Buffer.from('after')]);
+  await until(() => p.got.length === 1, 'the record after the failed one');
+  t.deepEqual(p.got.map(String), ['after']);
+  // The receiver stops reading: 16 MiB stay buffered on the sender, over its high-water mark.
+  p.recv.socket.pause();
+  const { drained } = p.send.write([new Uint8Array(16 * MIB)]);
+  let settled = false;
+  void drained.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setTimeout(r, 100));
+  t.false(settled, 'waiting for the socket to drain');
+  p.raw.destroy();
+  await t.throwsAsync(drained, { message: /the lane closed before its buffered records were written/ });
+  t.throws(() => p.send.write([Buffer.from('late')]), { message: /closed/ });
+  p.recv.close('done');
 });

@@ -51,6 +51,14 @@ export const SPLIT_FROM = 64 << 10;
 const SPARE_FROM = 64 << 10;
 const SPARE_BYTES = (4 << 20) + 8192;
 const MAX_SPARES = 4;
+/**
+ * TCP keep-alive on every lane after this long idle. A lane can be idle for minutes while its
+ * link's WebSocket is kept alive by pings; a NAT or firewall between the hosts that forgets the
+ * idle lane's flow would then drop its next records silently, and the link would look healthy
+ * while every query on it waited for its timeout. The probes keep that state, and a peer gone for
+ * good resets the lane (and so its link, which is dialed again).
+ */
+export const LANE_KEEPALIVE_MS = 15_000;
 
 export interface LaneKeys {
   /** The lane's name: what the dialer sends first. */
@@ -120,6 +128,7 @@ export class Lane {
     this.#sendKey = keys.send;
     this.#recvKey = keys.recv;
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, LANE_KEEPALIVE_MS);
     socket.on('data', (d: Buffer) => {
       try {
         this.#onData(d);
@@ -149,11 +158,15 @@ export class Lane {
 
   /**
    * Seals the parts as one record and writes it. `drained` resolves once the socket's buffer is
-   * below its high-water mark again (at once when it is already); the parts are free for reuse
-   * when this returns (the record is a sealed copy).
+   * below its high-water mark again (at once when it is already), and rejects if the lane closes
+   * first (what was buffered is lost); the parts are free for reuse when this returns (the record
+   * is a sealed copy). A record that cannot be sealed throws and changes nothing: the next one
+   * takes its number and key.
    */
   write(parts: Uint8Array[]): { drained: Promise<void> } {
     if (this.#closed !== undefined) throw new Error(`the lane is closed (${this.#closed})`);
+    // Destroyed before its 'close' event has run: the bytes would go nowhere.
+    if (this.socket.destroyed || !this.socket.writable) throw new Error('the lane\'s socket is closed');
     let n = 0;
     for (const p of parts) n += p.byteLength;
     const size = LENGTH_BYTES + n + TAG_BYTES;
@@ -163,16 +176,21 @@ export class Lane {
     const buf = spare && spare.byteLength >= size ? spare : size > SPARE_FROM ? Buffer.allocUnsafeSlow(Math.max(size, SPARE_BYTES)) : Buffer.allocUnsafe(size);
     const out = buf.subarray(0, size);
     out.writeUInt32BE(n, 0);
-    if (this.#sentBytes + n > this.rekeyBytes) [this.#sendKey, this.#sentBytes] = [nextKey(this.#sendKey), 0];
-    this.#sentBytes += n;
-    this.#cipher.laneSeal(this.#sendKey, this.#sent++, out.subarray(0, LENGTH_BYTES), parts, out.subarray(LENGTH_BYTES));
+    // The key and record number move on only once the record is sealed, as the receiver's do
+    // only for records it receives.
+    const [key, keyBytes] = this.#sentBytes + n > this.rekeyBytes ? [nextKey(this.#sendKey), 0] : [this.#sendKey, this.#sentBytes];
+    this.#cipher.laneSeal(key, this.#sent, out.subarray(0, LENGTH_BYTES), parts, out.subarray(LENGTH_BYTES));
+    [this.#sendKey, this.#sentBytes] = [key, keyBytes + n];
+    this.#sent++;
     if (size > SPARE_FROM) this.socket.write(out, () => this.#spares.length < MAX_SPARES && this.#closed === undefined && this.#spares.push(buf));
     else this.socket.write(out);
     if (this.socket.writableLength <= HIGH_WATER) return { drained: Promise.resolve() };
-    return { drained: new Promise<void>((resolve) => {
-      const done = () => (this.socket.off('drain', done), this.socket.off('close', done), resolve());
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
+    return { drained: new Promise<void>((resolve, reject) => {
+      const off = () => (this.socket.off('drain', drained), this.socket.off('close', closed));
+      const drained = () => (off(), resolve());
+      const closed = () => (off(), reject(new Error(`the lane closed before its buffered records were written${this.#closed ? ` (${this.#closed})` : ''}`)));
+      this.socket.on('drain', drained);
+      this.socket.on('close', closed);
     }) };
   }
 

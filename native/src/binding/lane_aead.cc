@@ -86,7 +86,7 @@ Napi::Value LaneSeal(const Napi::CallbackInfo& info) {
     in.push_back(v.As<Napi::Uint8Array>());
     total += in.back().ElementLength();
   }
-  TFE_ARG_CHECK(env, total <= (size_t(1) << 31), "a record is at most 2^31 bytes");
+  TFE_ARG_CHECK(env, total < (size_t(1) << 31), "a record is under 2^31 bytes (OpenSSL takes an int)");
   TFE_ARG_CHECK(env, out.ElementLength() == total + kTagBytes, "out must be the parts' length plus the 16-byte tag");
   Ctx ctx = start(env, a, true);
   uint8_t* o = out.Data();
@@ -137,7 +137,7 @@ Napi::Value LaneOpenUpdate(const Napi::CallbackInfo& info) {
   OpenCtx* o = openCtx(info, usage);
   TFE_ARG_CHECK(env, info.Length() >= 3 && info[1].IsTypedArray() && info[2].IsTypedArray(), usage);
   Napi::Uint8Array src = info[1].As<Napi::Uint8Array>(), dst = info[2].As<Napi::Uint8Array>();
-  TFE_ARG_CHECK(env, src.ElementLength() == dst.ElementLength() && src.ElementLength() <= (size_t(1) << 31), "src and dst must have the same length (at most 2^31)");
+  TFE_ARG_CHECK(env, src.ElementLength() == dst.ElementLength() && src.ElementLength() < (size_t(1) << 31), "src and dst must have the same length (under 2^31 bytes)");
   int len = 0;
   if (src.ElementLength() > 0 && EVP_DecryptUpdate(o->ctx, dst.Data(), &len, src.Data(), static_cast<int>(src.ElementLength())) != 1) fail(env);
   return env.Undefined();
