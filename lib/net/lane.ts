@@ -185,13 +185,16 @@ export class Lane {
     if (size > SPARE_FROM) this.socket.write(out, () => this.#spares.length < MAX_SPARES && this.#closed === undefined && this.#spares.push(buf));
     else this.socket.write(out);
     if (this.socket.writableLength <= HIGH_WATER) return { drained: Promise.resolve() };
-    return { drained: new Promise<void>((resolve, reject) => {
+    const drainedOrClosed = new Promise<void>((resolve, reject) => {
       const off = () => (this.socket.off('drain', drained), this.socket.off('close', closed));
       const drained = () => (off(), resolve());
       const closed = () => (off(), reject(new Error(`the lane closed before its buffered records were written${this.#closed ? ` (${this.#closed})` : ''}`)));
       this.socket.on('drain', drained);
       this.socket.on('close', closed);
-    }) };
+    });
+    // A caller that does not wait (a large body's header record) must not leave an unhandled rejection.
+    drainedOrClosed.catch(() => undefined);
+    return { drained: drainedOrClosed };
   }
 
   close(why: string): void {
