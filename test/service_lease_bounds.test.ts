@@ -46,10 +46,9 @@ async function lease(ep: WsEndpoint): Promise<LeaseRef> {
 /** A leased query sent to `to` only; the answers, and whether the output is the plaintext's. */
 async function leasedQuery(ep: WsEndpoint, to: readonly string[], l: LeaseRef): Promise<{ ok: boolean; answers: string }> {
   const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
-  const session = randomUUID();
-  const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), session), { fracBits: FB, truncation: 'local' });
+  const { id, party } = session(ep);
   const [answers, , y] = await Promise.all([
-    ask(ep, to, session, { type: 'predict', model: 'm', shape: [1, 12], lease: l }),
+    ask(ep, to, id, { type: 'predict', model: 'm', shape: [1, 12], lease: l }),
     shareInput(party, inputOp(0), CLIENT, RingTensor.fromFloat64Array(x, [1, 12], { fracBits: FB })),
     output(party, OUTPUT_OP, null, CLIENT),
   ]);
