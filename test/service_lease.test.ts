@@ -13,11 +13,10 @@ import * as tfe from '../lib';
 import { WebSocketTransport } from '../lib/net/ws_transport';
 import { Party, SERVER0, SERVER1, SERVERS, tag } from '../lib/protocol/party';
 import { output, shareInput } from '../lib/protocol/pond/share';
-import { receiveNextMask } from '../lib/serve/input_mask';
 import { RingTensor } from '../lib/tensor/ring_tensor';
-import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from '../lib/serve/programs';
+import { CLIENT, inputOp, OUTPUT_OP } from '../lib/serve/programs';
 import type { ServerStatus } from '../lib/serve/messages';
-import { ask, rawClient, startLimitedCluster, until } from './helpers/hostile_client';
+import { ask, queryTakingLease, rawClient, startLimitedCluster, until } from './helpers/hostile_client';
 import { poolSettled } from './helpers/service';
 import { mlp } from './helpers/model_files';
 import type { TestCluster } from './helpers/service';
@@ -365,13 +364,8 @@ test.serial('a client that sends server0 and server1 different masked inputs get
     // A plain query that asks for the next lease and its mask, then that leased query with the
     // masked input m sent to server0 and m + d to server1 (d = 0: honest).
     const query = async (d: bigint): Promise<number[]> => {
-      const first = session(), ring = RingTensor.fromFloat64Array(x, [1, 12], { fracBits: fb });
-      const [answers1, , , mask] = await Promise.all([
-        ask(ep, SERVERS, first.id, { type: 'predict', model: 'm-fss', shape: [1, 12], leaseNext: true }),
-        shareInput(first.party, inputOp(0), CLIENT, ring),
-        output(first.party, OUTPUT_OP, null, CLIENT),
-        receiveNextMask(first.party, nextMaskTag(), [1, 12]),
-      ]);
+      const ring = RingTensor.fromFloat64Array(x, [1, 12], { fracBits: fb });
+      const { answers: answers1, mask } = await queryTakingLease(ep, 'm-fss', ring, fb);
       const lease = answers1[0].ok ? answers1[0].lease : undefined;
       if (!lease || !mask) throw new Error(`no lease with a mask: ${JSON.stringify(answers1[0])}`);
       const m = BigInt64Array.from(ring.toBigInt64Array(), (v, i) => BigInt.asIntN(64, v - mask.toBigInt64Array()[i]));

@@ -22,7 +22,7 @@ import type { ServerStatus } from '../lib/serve/messages';
 import { receiveNextMask } from '../lib/serve/input_mask';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from '../lib/serve/programs';
 import { RingTensor } from '../lib/tensor/ring_tensor';
-import { ask, rawClient, until, withOwnerCluster } from './helpers/hostile_client';
+import { ask, queryTakingLease, rawClient, until, withOwnerCluster } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
 import { poolSettled, type TestCluster } from './helpers/service';
 
@@ -98,14 +98,8 @@ test.serial("a linear model's masked query run at server0 alone: server1 drops t
     try {
       await poolSettled(owner);
       // A plain query that takes the next lease with its input mask (all three servers).
-      const first = session(ep);
       const x = RingTensor.fromFloat64Array(Float64Array.from({ length: 12 }, () => Math.random()), [1, 12], { fracBits: FB });
-      const [answers, , , mask] = await Promise.all([
-        ask(ep, SERVERS, first.id, { type: 'predict', model: 'lin', shape: [1, 12], leaseNext: true }),
-        shareInput(first.party, inputOp(0), CLIENT, x),
-        output(first.party, OUTPUT_OP, null, CLIENT),
-        receiveNextMask(first.party, nextMaskTag(), [1, 12]),
-      ]);
+      const { answers, mask } = await queryTakingLease(ep, 'lin', x, FB);
       const l = answers[0].ok ? answers[0].lease : undefined;
       t.truthy(l && mask, JSON.stringify(answers[0]));
       const before = await s1();

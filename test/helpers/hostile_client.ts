@@ -1,6 +1,7 @@
 // A hostile client for the service tests: a raw endpoint that sends whatever it likes (requests
 // with no input, seeds declaring any shape, aborts of sessions it does not own), a local cluster
 // with chosen limits, and silent servers that accept connections and never answer.
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -8,8 +9,11 @@ import * as tfe from '../../lib';
 import { REQUEST_KEY, WsEndpoint } from '../../lib/net/ws_endpoint';
 import { WebSocketTransport } from '../../lib/net/ws_transport';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/serve/config';
-import { CLIENT } from '../../lib/serve/programs';
-import { SERVERS, tag, type OpCtx } from '../../lib/protocol/party';
+import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from '../../lib/serve/programs';
+import { Party, SERVERS, tag, type OpCtx } from '../../lib/protocol/party';
+import { output, shareInput } from '../../lib/protocol/pond/share';
+import { receiveNextMask } from '../../lib/serve/input_mask';
+import type { RingTensor } from '../../lib/tensor/ring_tensor';
 import type { Payload, Received } from '../../lib/net/transport';
 import type { Response } from '../../lib/serve/messages';
 import { startCluster, type TestCluster } from './service';
@@ -85,4 +89,21 @@ export async function until(cond: () => Promise<boolean>, what: string, ms = 20_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * A plain batch-1 query on `model` to all three servers that takes the next query's lease with
+ * its input mask (leaseNext), as PredictionClient's first query does: the answers, the output
+ * and the mask (undefined when a server sent none).
+ */
+export async function queryTakingLease(ep: WsEndpoint, model: string, x: RingTensor, fracBits: number): Promise<{ answers: Response[]; y: RingTensor | undefined; mask: RingTensor | undefined }> {
+  const session = randomUUID();
+  const party = new Party(CLIENT, new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, ep]]), session), { fracBits, truncation: 'local' });
+  const [answers, , y, mask] = await Promise.all([
+    ask(ep, SERVERS, session, { type: 'predict', model, shape: x.shape, leaseNext: true }),
+    shareInput(party, inputOp(0), CLIENT, x),
+    output(party, OUTPUT_OP, null, CLIENT),
+    receiveNextMask(party, nextMaskTag(), x.shape),
+  ]);
+  return { answers, y: y ?? undefined, mask };
 }
