@@ -1,7 +1,8 @@
 // One server's lease book (lib/serve/leases.ts) on its own: a void frees the pooled side once, and
 // only of a lease held; server1's and server2's books hold at most `max` leases, dropping the
-// oldest of whoever holds the most (each freed as an expired one); the pooled leases are counted per model for the pool's
-// budget (reservations.ts).
+// oldest of whoever holds the most (each freed as an expired one); the pooled leases are counted
+// per model for the pool's budget (reservations.ts); a lease that leaves unused marks the session
+// that asked for it; shutdown stops the expiry timers.
 import { randomUUID } from 'node:crypto';
 
 import test from 'ava';
