@@ -398,23 +398,31 @@ test('over a lane, a server tensor of one chunk is opened straight into the nati
   t.is(native.stats().storages, before, 'every tensor received or opened into was freed');
 });
 
-/** The TCP timer Linux reports for the socket on local port `port` (/proc/net/tcp 'tr': 0 none, 1 retransmit, 2 keep-alive), or undefined off Linux. */
-function tcpTimer(port: number): number | undefined {
+/**
+ * The TCP timer Linux reports for `socket` (/proc/net/tcp 'tr': 0 none, 1 retransmit, 2
+ * keep-alive), or undefined off Linux. Matched on both ports: Linux gives two connections to
+ * different servers the same ephemeral local port, so the local port alone can name another socket.
+ */
+function tcpTimer(socket: net.Socket): number | undefined {
   if (!fs.existsSync('/proc/net/tcp')) return undefined;
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  const line = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').find((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`));
+  const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const [local, remote] = [hex(socket.localPort!), hex(socket.remotePort!)];
+  const line = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').find((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1]?.endsWith(local) && f[2]?.endsWith(remote);
+  });
   return line === undefined ? undefined : parseInt(line.trim().split(/\s+/)[5].split(':')[0], 16);
 }
 
 test('an idle lane sends TCP keep-alive probes (a NAT between the hosts keeps its flow); a plain socket does not', async (t) => {
   const p = await lanePair();
   const plain = await lanePair();
+  t.teardown(() => { for (const q of [p, plain]) (q.send.close('done'), q.recv.close('done')); });
   plain.raw.setKeepAlive(false); // the control: as a socket with no keep-alive
-  const [lane, control] = [tcpTimer(p.raw.localPort!), tcpTimer(plain.raw.localPort!)];
+  const [lane, control] = [tcpTimer(p.raw), tcpTimer(plain.raw)];
   if (lane === undefined) return t.log('no /proc/net/tcp here: not checked');
   t.is(lane, 2, 'a keep-alive timer runs on the idle lane');
   t.is(control, 0, 'none on a socket without keep-alive');
-  for (const q of [p, plain]) (q.send.close('done'), q.recv.close('done'));
 });
 
 test("a lane closed with records still buffered fails the write's wait, and a write after it throws; a record that cannot be sealed changes nothing", async (t) => {
