@@ -10,12 +10,13 @@ import * as tls from 'node:tls';
 import test from 'ava';
 
 import { getBackend } from '../lib/backend/backends';
-import { Lane, type LaneKeys, laneKeys } from '../lib/net/lane';
+import { laneKeys } from '../lib/net/lane';
 import { dialLane, LaneListener } from '../lib/net/lane_link';
 import type { Payload, Received } from '../lib/net/transport';
 import { MAX_FRAME_BYTES } from '../lib/net/wire';
 import { WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
 import { freeBuffer } from '../lib/backend/wire_buffers';
+import { lanePair } from './helpers/lane_pair';
 import { holdInto, holdOnArrival } from '../lib/serve/hold_on_arrival';
 import { freePorts } from '../lib/serve/local_cluster';
 import type { RingTensor } from '../lib/tensor/ring_tensor';
@@ -178,24 +179,6 @@ test('what crosses a lane is sealed; a changed record cuts the lane and its link
   t.true(bytesOf(await got).equals(Buffer.from((m as { data: Uint8Array }).data)));
 });
 
-/** Two lanes joined by a forwarder-free socket pair, with mirrored keys. */
-async function lanePair(rekey: { send?: number; recv?: number } = {}): Promise<{ send: Lane; recv: Lane; raw: net.Socket; got: Buffer[]; closed: Promise<string>; keys: LaneKeys }> {
-  const id = randomBytes(16), k1 = randomBytes(16), k2 = randomBytes(16);
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  await new Promise((r) => raw.once('connect', r));
-  const s = await accepted;
-  server.close();
-  const keys = { id, send: k1, recv: k2 };
-  const send = new Lane(raw, keys, MAX_FRAME_BYTES, rekey.send);
-  const recv = new Lane(s, { id, send: k2, recv: k1 }, MAX_FRAME_BYTES, rekey.recv);
-  const got: Buffer[] = [];
-  const closed = new Promise<string>((resolve) => recv.attach({ onRecord: (r) => got.push(Buffer.from(r)), onClose: resolve }));
-  return { send, recv, raw, got, closed, keys };
-}
-
 test('a lane record repeated, reordered or announced over the limit is refused before it is delivered or allocated', async (t) => {
   // A repeated record: its number is already used, so its tag fails.
   {
@@ -253,7 +236,7 @@ test('a lane record repeated, reordered or announced over the limit is refused b
 });
 
 test('each direction moves to its next key after so many bytes, both ends alike; a record under the next key does not open under the first', async (t) => {
-  const p = await lanePair({ send: 100, recv: 100 });
+  const p = await lanePair({ rekey: { send: 100, recv: 100 } });
   const chunks: Buffer[] = [];
   const write = p.raw.write.bind(p.raw);
   p.raw.write = ((d: Buffer) => (chunks.push(Buffer.from(d)), write(d))) as typeof p.raw.write;
@@ -268,7 +251,7 @@ test('each direction moves to its next key after so many bytes, both ends alike;
   p.send.close('done');
   p.recv.close('done');
   // Control: a receiver that does not move to the next key fails at the first record after it.
-  const q = await lanePair({ send: 100 });
+  const q = await lanePair({ rekey: { send: 100 } });
   for (const m of sent) q.send.write([Buffer.from(m)]);
   t.regex(await q.closed, /authentication tag/);
   t.deepEqual(q.got.map(String), sent.slice(0, 2));

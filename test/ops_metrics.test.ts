@@ -39,11 +39,11 @@ const scrape = async (i: number): Promise<{ text: string; samples: Map<string, S
 };
 const value = (s: Map<string, Sample>, name: string, labels?: Record<string, string>) => s.get(sampleKey(name, labels))?.value ?? 0;
 
-async function until(cond: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+async function until(cond: () => Promise<boolean>, what: string, ms = 20_000, everyMs = 100): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -165,8 +165,11 @@ test.serial('/healthz turns 503 with the reason when a peer goes, and 200 when i
 
 test.serial('a query that runs past queryTimeoutMs counts as outcome="timeout" on every server', async (t) => {
   // Deployed under the usual timeout, then the cluster restarts with a 1 s one (models persist).
-  // Long enough that every server has started the query when it times out: with 100 ms, a loaded
-  // machine let server0's abort reach server2 before the query did, and server2 counted nothing.
+  // The query must have started on every server before it times out (with 100 ms, a loaded
+  // machine let server0's abort reach server2 before the query did, and server2 counted nothing),
+  // and must not finish within the second on any machine: a large query (about 0.9 s on 2 idle
+  // cores on one machine, 3 s on another), and server1 stopped (SIGSTOP) once all three run it, so
+  // that it cannot finish however fast the machine, until server0 and server2 have timed out.
   const m = mlp([64, 512, 512, 10]);
   const owner = await cluster.connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'ops-slow', protocol: 'securenn' });
@@ -180,12 +183,20 @@ test.serial('a query that runs past queryTimeoutMs counts as outcome="timeout" o
   for (const p of PARTIES) cluster.restart(p);
   await cluster.ready();
   const client = await cluster.connect();
-  // 1024 x 1024 exact ReLUs take far longer than 1 s on any CPU (about 3 s on 2 idle cores here).
-  await t.throwsAsync(client.predict('ops-slow', { data: Float64Array.from({ length: 1024 * 64 }, () => Math.random() - 0.5), shape: [1024, 64] }), { message: /timed out after 1000 ms/ });
-  await client.close();
   const slow = { model: 'ops-slow', protocol: 'securenn' };
-  for (let i = 0; i < 3; i++)
-    await until(async () => value((await scrape(i)).samples, 'tfe_queries_total', { ...slow, outcome: 'timeout' }) === 1, `${PARTIES[i]}'s timeout to be counted`);
+  const server1 = cluster.procs.get('server1')!.child;
+  const answer = client.predict('ops-slow', { data: Float64Array.from({ length: 1024 * 64 }, () => Math.random() - 0.5), shape: [1024, 64] });
+  answer.catch(() => undefined);
+  try {
+    await until(async () => (await Promise.all([0, 1, 2].map(scrape))).every((m) => value(m.samples, 'tfe_queries_running') >= 1), 'the query to run on every server', 20_000, 10);
+    server1.kill('SIGSTOP');
+    for (const i of [0, 2]) await until(async () => value((await scrape(i)).samples, 'tfe_queries_total', { ...slow, outcome: 'timeout' }) === 1, `${PARTIES[i]}'s timeout to be counted`);
+  } finally {
+    server1.kill('SIGCONT');
+  }
+  await t.throwsAsync(answer, { message: /timed out after 1000 ms/ });
+  await client.close();
+  await until(async () => value((await scrape(1)).samples, 'tfe_queries_total', { ...slow, outcome: 'timeout' }) === 1, "server1's timeout to be counted");
   for (let i = 0; i < 3; i++) {
     const s = (await scrape(i)).samples;
     t.is(value(s, 'tfe_queries_total', { ...slow, outcome: 'ok' }), 0);

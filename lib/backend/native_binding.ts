@@ -96,4 +96,10 @@ export interface NativeBinding {
   laneOpenBegin(key: Uint8Array, counter: number, aad: Uint8Array): LaneOpening;
   laneOpenUpdate(ctx: LaneOpening, src: Uint8Array, dst: Uint8Array): void;
   laneOpenEnd(ctx: LaneOpening, tag: Uint8Array): boolean;
+  /**
+   * TCP_USER_TIMEOUT on a socket's file descriptor (lib/net/lane.ts): sets it to `ms` when given,
+   * then returns what the kernel holds (0: the system default), or -1 where the option does not
+   * exist (not Linux).
+   */
+  tcpUserTimeout(fd: number, ms?: number): number;
 }

@@ -59,6 +59,17 @@ const MAX_SPARES = 4;
  * good resets the lane (and so its link, which is dialed again).
  */
 export const LANE_KEEPALIVE_MS = 15_000;
+/**
+ * TCP_USER_TIMEOUT on every lane (Linux): the kernel ends a lane whose sent data has gone
+ * unacknowledged this long (native/src/binding/socket_opts.cc). Keep-alive covers an idle lane,
+ * not a busy one: an on-path box that drops a busy lane's packets, or a peer host gone without a
+ * reset, would otherwise be found only by TCP's retransmission timeout, about 15 minutes, with the
+ * link healthy on its WebSocket's pings and every query on it waiting for its own timeout. Half
+ * a minute is far beyond a round trip or a retransmission burst between hosts, and within the
+ * query timeout (120 s by default). It also ends a lane whose peer reads nothing for this long
+ * while the window is full, which only a process stalled past any query's use would do.
+ */
+export const LANE_USER_TIMEOUT_MS = 30_000;
 
 export interface LaneKeys {
   /** The lane's name: what the dialer sends first. */
@@ -119,16 +130,21 @@ export class Lane {
   #sentBytes = 0;
   #openedBytes = 0;
 
+  private readonly rekeyBytes: number;
+
   /**
    * `maxRecordBytes`: the largest record accepted; a peer that announces more is cut off.
-   * `rekeyBytes`: REKEY_BYTES, smaller only in tests (both ends must use the same).
+   * `opts.rekeyBytes`: REKEY_BYTES, smaller only in tests (both ends must use the same);
+   * `opts.userTimeoutMs`: LANE_USER_TIMEOUT_MS, other only in tests.
    */
-  constructor(readonly socket: net.Socket, keys: LaneKeys, private readonly maxRecordBytes: number, private readonly rekeyBytes = REKEY_BYTES) {
+  constructor(readonly socket: net.Socket, keys: LaneKeys, private readonly maxRecordBytes: number, opts: { rekeyBytes?: number; userTimeoutMs?: number } = {}) {
     this.#cipher = getBackend().native;
     this.#sendKey = keys.send;
     this.#recvKey = keys.recv;
+    this.rekeyBytes = opts.rekeyBytes ?? REKEY_BYTES;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, LANE_KEEPALIVE_MS);
+    setUserTimeout(socket, opts.userTimeoutMs ?? LANE_USER_TIMEOUT_MS);
     socket.on('data', (d: Buffer) => {
       try {
         this.#onData(d);
@@ -261,4 +277,16 @@ export class Lane {
       if (!this.#deliver(rec)) return;
     }
   }
+}
+
+/**
+ * TCP_USER_TIMEOUT on `socket` (LANE_USER_TIMEOUT_MS says why): the value the kernel now holds,
+ * or undefined where there is none to set (not Linux, or a socket without a descriptor). The
+ * descriptor is read from Node's TCP handle, which has no public accessor for it.
+ */
+export function setUserTimeout(socket: net.Socket, ms: number): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  const got = getBackend().native.tcpUserTimeout(fd, ms);
+  return got < 0 ? undefined : got;
 }

@@ -12,6 +12,7 @@
 #include "binding/backend.h"
 #include "binding/convert.h"
 #include "binding/lane_aead.h"
+#include "binding/socket_opts.h"
 #include "core/host_allocator.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
@@ -406,6 +407,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("randomBytes", Napi::Function::New(env, RandomBytes));
   exports.Set("aes128Ctr", Napi::Function::New(env, Aes128Ctr));
   registerLaneAead(env, exports);
+  registerSocketOpts(env, exports);
   return exports;
 }
 
