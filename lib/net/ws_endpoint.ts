@@ -23,6 +23,7 @@ import type { Lane, LaneHandlers } from './lane';
 import { Listener } from './listener';
 import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
+import { SendWaits } from './send_waits';
 import type { PartyName, Payload, Received } from './transport';
 import { aloneIn, decodeFrame, encodeFrames, type FrameHeader, prefixOnly, toPayload, WireError } from './wire';
 import { createLogger, type Log } from '../log';
@@ -130,8 +131,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #bytes = { sent: { servers: 0, clients: 0 }, received: { servers: 0, clients: 0 } };
   #nextClient = 1;
   #closed = false;
-  /** Sends waiting for their socket, by session: #finish ends their wait (send() says why). */
-  #sending = new Map<string, Set<(reason?: string) => void>>();
+  /** Sends waiting for their socket: #finish ends their wait. */
+  #sendWaits = new SendWaits();
 
   constructor(opts: WsEndpointOptions) {
     super();
@@ -477,9 +478,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #finish(session: string, abortReason?: string, abort = abortReason !== undefined): void {
     if (abort) this.#mailbox.abort(session, abortReason ?? 'aborted');
     else this.#mailbox.end(session);
-    const sending = this.#sending.get(session);
-    this.#sending.delete(session);
-    for (const stop of sending ?? []) stop(abort ? abortReason ?? 'aborted' : undefined);
+    this.#sendWaits.end(session, abort ? abortReason ?? 'aborted' : undefined);
     for (const c of this.#conns.values()) c.free(session);
     this.#sessions.release(session);
   }
@@ -512,20 +511,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
     const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
     const written = conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);
-    // A send can wait for its socket to drain, which a stalled peer never does: the session's end
-    // (its timeout, an abort, or done) ends the wait, or a query would outlive its timeout (what
-    // was queued is still written, and the peer drops it as a straggler of a finished session).
-    let stop!: (reason?: string) => void;
-    const ended = new Promise<void>((resolve, reject) => (stop = (reason) => (reason === undefined ? resolve() : reject(new Error(reason)))));
-    const sending = this.#sending.get(session) ?? new Set();
-    this.#sending.set(session, sending.add(stop));
-    written.catch(() => undefined); // when the session's end won the race
-    try {
-      await Promise.race([written, ended]);
-    } finally {
-      sending.delete(stop);
-      if (sending.size === 0 && this.#sending.get(session) === sending) this.#sending.delete(session);
-    }
+    await this.#sendWaits.wait(session, written); // ended by the session's end (send_waits.ts says why)
   }
 
   recv(from: PartyName, session: string, key: string): Promise<Received> {
