@@ -5,14 +5,20 @@
 // nothing sent is acknowledged. The lane with a 1 s user timeout closes within seconds; the
 // control, a lane with the option cleared (as lanes were before it), is still open 3 s after it
 // should have closed. Skips, saying why, where namespaces cannot be made (not Linux, not root, no `ip`).
+// Also: every lane holds the timeout, and a socket that refuses the option still makes a lane.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
 import test from 'ava';
 
 import { getBackend } from '../lib/backend/backends';
-import { LANE_USER_TIMEOUT_MS, setUserTimeout } from '../lib/net/lane';
+import { Lane, LANE_USER_TIMEOUT_MS, setUserTimeout, socketFd } from '../lib/net/lane';
+import { MAX_FRAME_BYTES } from '../lib/net/wire';
 import { lanePair } from './helpers/lane_pair';
 
 const NS = `tfels${process.pid % 100000}`;
@@ -38,14 +44,36 @@ function whyNot(): string | undefined {
 test('every lane holds the user timeout; setUserTimeout refuses what is not a descriptor', async (t) => {
   const p = await lanePair();
   t.teardown(() => (p.send.close('done'), p.recv.close('done')));
-  const fd = (p.raw as unknown as { _handle: { fd: number } })._handle.fd;
+  const fd = socketFd(p.raw)!;
   const held = getBackend().native.tcpUserTimeout(fd);
   if (held < 0) return t.log(`no TCP_USER_TIMEOUT on ${process.platform}: not checked`);
   t.is(held, LANE_USER_TIMEOUT_MS);
+  t.is(p.send.userTimeoutMs, LANE_USER_TIMEOUT_MS);
   t.is(setUserTimeout(p.raw, 2500), 2500);
   t.throws(() => getBackend().native.tcpUserTimeout(-1, 1000), { message: /fd: integer >= 0/ });
   t.throws(() => getBackend().native.tcpUserTimeout(fd, -5), { message: /ms\?: integer/ });
   t.throws(() => getBackend().native.tcpUserTimeout(0x7fff0000, 1000), { message: /cannot set TCP_USER_TIMEOUT on fd \d+: Bad file descriptor/ });
+});
+
+test('a lane over a socket that refuses the option (a Unix socket) still carries records, without a user timeout', async (t) => {
+  if (process.platform !== 'linux') return t.log(`TCP_USER_TIMEOUT is Linux-only (this is ${process.platform}): not checked`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-lane-'));
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(path.join(dir, 's'), r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const raw = net.connect(path.join(dir, 's'));
+  t.teardown(() => (raw.destroy(), server.close(), fs.rmSync(dir, { recursive: true, force: true })));
+  await new Promise((r) => raw.once('connect', r));
+  const other = await accepted;
+  t.teardown(() => other.destroy());
+  t.throws(() => getBackend().native.tcpUserTimeout(socketFd(raw)!, 1000), { message: /cannot set TCP_USER_TIMEOUT on fd \d+: Operation not supported/ });
+  const keys = { id: randomBytes(16), send: randomBytes(16), recv: randomBytes(16) };
+  const send = new Lane(raw, keys, MAX_FRAME_BYTES);
+  const recv = new Lane(other, { id: keys.id, send: keys.recv, recv: keys.send }, MAX_FRAME_BYTES);
+  t.is(send.userTimeoutMs, undefined);
+  const got = new Promise<string>((r) => recv.attach({ onRecord: (b) => r(Buffer.from(b).toString()), onClose: () => undefined }));
+  send.write([Buffer.from('over a Unix socket')]);
+  t.is(await got, 'over a Unix socket');
 });
 
 test('a lane whose data is never acknowledged closes after its user timeout; one without the option stays open', async (t) => {

@@ -131,6 +131,8 @@ export class Lane {
   #openedBytes = 0;
 
   private readonly rekeyBytes: number;
+  /** The TCP user timeout the kernel holds for this lane (ms), or undefined where none is set. */
+  readonly userTimeoutMs?: number;
 
   /**
    * `maxRecordBytes`: the largest record accepted; a peer that announces more is cut off.
@@ -144,7 +146,12 @@ export class Lane {
     this.rekeyBytes = opts.rekeyBytes ?? REKEY_BYTES;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, LANE_KEEPALIVE_MS);
-    setUserTimeout(socket, opts.userTimeoutMs ?? LANE_USER_TIMEOUT_MS);
+    try {
+      this.userTimeoutMs = setUserTimeout(socket, opts.userTimeoutMs ?? LANE_USER_TIMEOUT_MS);
+    } catch {
+      // A socket the kernel refuses it on still makes a lane (keep-alive and the query timeout
+      // bound it, as off Linux); `userTimeoutMs` says it is not set.
+    }
     socket.on('data', (d: Buffer) => {
       try {
         this.#onData(d);
@@ -285,8 +292,14 @@ export class Lane {
  * descriptor is read from Node's TCP handle, which has no public accessor for it.
  */
 export function setUserTimeout(socket: net.Socket, ms: number): number | undefined {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return undefined;
+  const fd = socketFd(socket);
+  if (fd === undefined) return undefined;
   const got = getBackend().native.tcpUserTimeout(fd, ms);
   return got < 0 ? undefined : got;
+}
+
+/** The descriptor of a connected socket (Node's TCP handle has no public accessor), or undefined. */
+export function socketFd(socket: net.Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

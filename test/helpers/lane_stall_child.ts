@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as readline from 'node:readline';
 
 import { getBackend } from '../../lib/backend/backends';
-import type { Lane } from '../../lib/net/lane';
+import { type Lane, socketFd } from '../../lib/net/lane';
 import { lanePair } from './lane_pair';
 
 const [userTimeoutMs, watchMs] = process.argv.slice(2).map(Number);
@@ -26,8 +26,7 @@ void (async () => {
   getBackend(); // load the addon before the clock starts
   const timed = await pair(userTimeoutMs);
   const control = await pair(0);
-  const fd = (l: Lane) => (l.socket as unknown as { _handle: { fd: number } })._handle.fd;
-  const held = (l: Lane) => getBackend().native.tcpUserTimeout(fd(l));
+  const held = (l: Lane) => getBackend().native.tcpUserTimeout(socketFd(l.socket)!);
   console.log(JSON.stringify({ ready: true, timed: held(timed.send), control: held(control.send) }));
   const lines = readline.createInterface({ input: process.stdin });
   for await (const line of lines) if (line.trim() === 'go') break;
