@@ -7,8 +7,11 @@
 // - a linear model's masked query, which server0 computes alone, run at server0 only: server1
 //   drops that used lease when server0 names it, seconds later, not at expiry;
 // - a query that outlives the expiry of the next lease it asked for still answers at once (server1
-//   used to wait for a notice of that lease until the query's timeout).
+//   used to wait for a notice of that lease until the query's timeout);
+// - a query refused because its setup has no session index left voids the next lease it took, at
+//   once on every server (it used to hold a lease place and an index until expiry).
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 
 import test from 'ava';
 
@@ -144,6 +147,41 @@ test.serial('a query that outlives the expiry of the next lease it asked for sti
       t.true(want.every((w, i) => Math.abs(out[i] - w) < 1e-3), `${out} vs ${Array.from(want)}`);
     } finally {
       await ep.close();
+    }
+  });
+});
+
+test.serial('a query refused for want of session indices voids the next lease it took, on every server at once', async (t) => {
+  // 40 session indices per setup, renewed below 5, but never while a deploy runs: a deploy whose
+  // weights never come (a raw owner connection sends the request alone) holds the renewal back,
+  // so plain queries can spend the setup down to its last index. The next query asks for a lease:
+  // server0 grants it the last index, then finds none for the query itself and refuses it. The
+  // lease must go with it everywhere, not stay held until expiry (65 s on server1 here).
+  await withOwnerCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 0, leaseTtlMs: 60_000 }, async (c: TestCluster, owner) => {
+    await owner.deploy(net.file, { name: 'm', protocol: 'fss' });
+    const left = async () => (await owner.status())[0].setup!.indicesLeft!;
+    const leases = async () => (await owner.status()).map((s) => s.leases!);
+    const ownerEp = await rawClient(c, true);
+    const ep = await rawClient(c);
+    const client = await c.connect({ leases: false });
+    try {
+      const topo = JSON.parse(fs.readFileSync(net.file, 'utf8'));
+      const weights = topo.weightsManifest[0].weights.map((w: { name: string; shape: number[] }) => ({ name: w.name, shape: w.shape }));
+      const before = await left();
+      void ask(ownerEp, SERVERS, randomUUID(), { type: 'deploy', model: 'held', protocol: 'fss', topology: topo.modelTopology, weights }, 120_000);
+      await until(async () => (await left()) === before - 1, 'the held deploy to take its index');
+      const x = { data: new Float64Array(12).fill(0.25), shape: [1, 12] };
+      while ((await left()) > 1) await client.predict('m', x);
+      t.is(c.logs.filter((l) => l.includes('renewing the setup')).length, 0, 'no renewal while the deploy runs');
+      const was = await leases();
+      const [a0] = await ask(ep, [SERVER0], randomUUID(), { type: 'predict', model: 'm', shape: [1, 12], leaseNext: true });
+      t.regex(a0.ok ? 'ok' : a0.error, /handed out all its session indices/);
+      t.is(await left(), 0, 'the lease took the last index');
+      await until(async () => (await leases()).every((l, i) => l.granted === was[i].granted + 1 && l.held === was[i].held), 'every server to grant the lease and drop it', 5000);
+      for (const [i, l] of (await leases()).entries()) t.is(l.expired, was[i].expired + 1, `${SERVERS[i]} voided it unused`);
+    } finally {
+      await client.close();
+      await Promise.all([ep.close(), ownerEp.close()]);
     }
   });
 });
