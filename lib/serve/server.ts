@@ -447,7 +447,14 @@ export class TfeServer {
     // deploy only in the current one (a new setup masks the models deployed before it).
     const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
-    const timer = setTimeout(() => this.endpoint.abortSession(session, `timed out after ${this.#config.queryTimeoutMs} ms`, this.#others()), this.#config.queryTimeoutMs);
+    // A pooled query gets server2's messages in its pool session (PooledTransport): its timeout or
+    // failure ends the waits there too, or one for a recording server2 never ships (a stalled
+    // server2 that still answers pings, say) would outlive the timeout.
+    const abort = (reason: string) => {
+      this.endpoint.abortSession(session, reason, this.#others());
+      if (notice.pooled) this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
+    };
+    const timer = setTimeout(() => abort(`timed out after ${this.#config.queryTimeoutMs} ms`), this.#config.queryTimeoutMs);
     if (epoch) epoch.running++;
     const meter = this.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : this.#models.get(req.model)?.protocol ?? 'unknown');
     const done = (async () => {
@@ -476,7 +483,7 @@ export class TfeServer {
         const msg = (e as Error).message;
         this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
         meter.failed(msg);
-        this.endpoint.abortSession(session, forClient(msg), this.#others());
+        abort(forClient(msg));
         // The lease it ran on, and the one it took for the next query, end here and everywhere.
         if (this.me === SERVER0) this.#leases.endedWithout(session, leaseId);
         this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
