@@ -16,11 +16,11 @@ import type { Payload, Received } from '../lib/net/transport';
 import { MAX_FRAME_BYTES } from '../lib/net/wire';
 import { WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
 import { freeBuffer } from '../lib/backend/wire_buffers';
-import { lanePair } from './helpers/lane_pair';
 import { holdInto, holdOnArrival } from '../lib/serve/hold_on_arrival';
 import { freePorts } from '../lib/serve/local_cluster';
 import type { RingTensor } from '../lib/tensor/ring_tensor';
 import { tlsMaterial } from '../bench/lib/tls_material';
+import { lanePair } from './helpers/lane_pair';
 
 const MIB = 1 << 20;
 
