@@ -511,7 +511,10 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
     const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
     const written = conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);
-    await this.#sendWaits.wait(session, written); // ended by the session's end (send_waits.ts says why)
+    // Ended by the session's end (send_waits.ts says why); a send in a session already over (an
+    // abort notice, a straggler of work that outlived its query) is written without a wait.
+    if (this.#mailbox.finished(session)) return void written.catch(() => undefined);
+    await this.#sendWaits.wait(session, written);
   }
 
   recv(from: PartyName, session: string, key: string): Promise<Received> {

@@ -59,7 +59,8 @@ export class TfeServer {
   #setup: EpochSetup;
   /** server1/server2: client requests and server0's notices waiting for their other half. */
   #pending: RequestPairing;
-  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch }>();
+  /** Queries running here; `abort` ends one early everywhere, `abortPool` its pool session here (#run). */
+  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch; abort: (reason: string) => void; abortPool: (reason: string) => void }>();
   #sessions: SessionAccounting;
   #stopping = false;
   /** Session indices clients took ahead (server_leases.ts, leases.ts). */
@@ -229,10 +230,10 @@ export class TfeServer {
   #onPeerDown(peer: PartyName, why: string): void {
     if (SERVERS.includes(peer)) {
       this.#log(`lost ${peer}: ${why}; in-flight queries fail, the cluster re-forms when it is back`, 'peer-down', { peer, reason: why, running: this.#running.size });
-      for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${peer} disconnected`, this.#others());
+      for (const r of this.#running.values()) r.abort(`${peer} disconnected`);
       return;
     }
-    for (const [session, r] of this.#running) if (r.client === peer) this.endpoint.abortSession(session, 'the client disconnected', this.#others());
+    for (const r of this.#running.values()) if (r.client === peer) r.abort('the client disconnected');
     for (const session of this.#pending.sessions()) if (this.#pending.get(session)?.client?.peer === peer) this.#pending.drop(session, true);
   }
 
@@ -240,6 +241,8 @@ export class TfeServer {
   #onAbort(session: string, reason: string): void {
     this.#log(`session ${session} aborted by ${reason}`, 'session-aborted', { session, reason });
     this.#pending.drop(session, true);
+    // The endpoint aborted the session itself (the others were told by whoever aborted it).
+    this.#running.get(session)?.abortPool(reason);
   }
 
   #others(): PartyName[] {
@@ -447,12 +450,18 @@ export class TfeServer {
     // deploy only in the current one (a new setup masks the models deployed before it).
     const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
-    // A pooled query gets server2's messages in its pool session (PooledTransport): its timeout or
-    // failure ends the waits there too, or one for a recording server2 never ships (a stalled
-    // server2 that still answers pings, say) would outlive the timeout.
+    // A pooled query gets server2's messages in its pool session (PooledTransport): however it
+    // ends early (its timeout, a failure, an abort from another party, its client or a server
+    // gone), the compute servers' waits there end too, or one for a recording server2 never ships
+    // (a stalled server2 that still answers pings, say) would outlive it. Not on server2, where
+    // that session carries the recording it is still making: aborted, the recording would fail,
+    // and a failed recording takes the model out of the pool (pool.ts).
+    const abortPool = (reason: string) => {
+      if (notice.pooled && this.me !== SERVER2) this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
+    };
     const abort = (reason: string) => {
       this.endpoint.abortSession(session, reason, this.#others());
-      if (notice.pooled) this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
+      abortPool(reason);
     };
     const timer = setTimeout(() => abort(`timed out after ${this.#config.queryTimeoutMs} ms`), this.#config.queryTimeoutMs);
     if (epoch) epoch.running++;
@@ -507,7 +516,7 @@ export class TfeServer {
         if (this.me === SERVER0 && epoch && epoch === this.#epoch) this.#reservations.topUpAfterQuery(epoch);
       }
     })();
-    this.#running.set(session, { client, model: req.model, done, epoch });
+    this.#running.set(session, { client, model: req.model, done, epoch, abort, abortPool });
   }
 
   /** Whether stop() was called (health says so while in-flight queries finish). */
@@ -521,7 +530,7 @@ export class TfeServer {
     this.#log(`shutting down: refusing new requests, ${this.#running.size} in flight`, 'shutdown', { running: this.#running.size });
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
-    for (const session of this.#running.keys()) this.endpoint.abortSession(session, `${this.me} is shutting down`, this.#others());
+    for (const r of this.#running.values()) r.abort(`${this.me} is shutting down`);
     for (const s of this.#pending.sessions()) this.#pending.drop(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
     this.#leases.stop();
