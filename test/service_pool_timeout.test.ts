@@ -35,11 +35,12 @@ async function withStalledPooledQuery(queryTimeoutMs: number, body: (c: TestClus
   }
 }
 
-/** Waits up to `ms` for server0 and server1 to log that the query on 'wide' failed with `why`; how long it took. */
-async function endedOnComputeServers(t: { true: (v: boolean, m: string) => void }, c: TestCluster, why: RegExp, ms: number): Promise<void> {
+/** Waits up to `ms` for server0 and server1 to log that the query on 'wide' failed with `why` (logs how long it took). */
+async function endedOnComputeServers(t: { true: (v: boolean, m: string) => void; log: (...v: unknown[]) => void }, c: TestCluster, why: RegExp, ms: number): Promise<void> {
   const failed = (party: string) => c.logs.some((l) => l.startsWith(`[tfe ${party}]`) && /session .* \(predict 'wide' .*\) failed: /.test(l) && why.test(l));
   const t0 = Date.now();
   while (!(failed('server0') && failed('server1')) && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+  t.log(`ended on server0 and server1 ${Date.now() - t0} ms after the wait began`);
   t.true(failed('server0') && failed('server1'), `not ended within ${Date.now() - t0} ms with server2 stopped: ${c.logs.slice(-12).join(' | ')}`);
 }
 
