@@ -5,23 +5,29 @@
 // 250 ms after the deploy on 2 idle vCPUs), so the batch-1 query takes that index and waits for
 // server2 in the pool session. server0 and server1 must end it at their timeout, or at once when
 // the client goes; not when server2 comes back or its link is found dead (30 s). On the build
-// before the fix neither had ended it 8 s later.
+// before the fix neither had ended it 8 s later. And with server1 stopped instead, server2's
+// recording waits to ship to it, and server2's query for that recording: it ends when the client
+// goes, the recording dropped, so the model stays pooled (a recording that failed would take it out).
 import test from 'ava';
 
 import type { PredictionClient } from '../lib/serve/client';
 import { mlp } from './helpers/model_files';
 import { startCluster, type TestCluster } from './helpers/service';
 
-/** A cluster whose batch-1 query on 'wide' waits for server2 (stopped) in its pool session; `body` runs while it waits. */
-async function withStalledPooledQuery(queryTimeoutMs: number, body: (c: TestCluster, client: PredictionClient, answer: Promise<unknown>) => Promise<void>): Promise<void> {
+/**
+ * A cluster whose batch-1 query on 'wide' takes a pool index whose recording is not shipped, with
+ * `stopped` (server2: the compute servers wait for it in the pool session; server1: server2's
+ * recording waits to ship to it, and server2's query for the recording); `body` runs meanwhile.
+ */
+async function withStalledPooledQuery(queryTimeoutMs: number, stopped: 'server1' | 'server2', body: (c: TestCluster, client: PredictionClient, answer: Promise<unknown>) => Promise<void>): Promise<void> {
   const c = await startCluster({ queryTimeoutMs, extra: { precomputePool: 1 } });
-  const server2 = c.procs.get('server2')!.child;
+  const server2 = c.procs.get(stopped)!.child;
   try {
     await c.ready();
     const owner = await c.connect({ asOwner: true });
-    const client = await c.connect({ leases: false }); // before server2 stops: it answers no handshake then
+    const client = await c.connect({ leases: false }); // before the stop: a stopped server answers no handshake
     await owner.deploy(mlp([16, 100_000, 4]).file, { name: 'wide', protocol: 'fss' });
-    await client.models(); // the client learns the model's input now: later that would ask server2
+    await client.models(); // the client learns the model's input now: later that would ask every server
     server2.kill('SIGSTOP');
     const answer = client.predict('wide', { data: new Float64Array(16).fill(0.5), shape: [1, 16] });
     answer.catch(() => undefined);
@@ -35,27 +41,36 @@ async function withStalledPooledQuery(queryTimeoutMs: number, body: (c: TestClus
   }
 }
 
-/** Waits up to `ms` for server0 and server1 to log that the query on 'wide' failed with `why` (logs how long it took). */
-async function endedOnComputeServers(t: { true: (v: boolean, m: string) => void; log: (...v: unknown[]) => void }, c: TestCluster, why: RegExp, ms: number): Promise<void> {
+/** Waits up to `ms` for `parties` to log that the query on 'wide' failed with `why` (logs how long it took). */
+async function endedOn(parties: string[], t: { true: (v: boolean, m: string) => void; log: (...v: unknown[]) => void }, c: TestCluster, why: RegExp, ms: number): Promise<void> {
   const failed = (party: string) => c.logs.some((l) => l.startsWith(`[tfe ${party}]`) && /session .* \(predict 'wide' .*\) failed: /.test(l) && why.test(l));
   const t0 = Date.now();
-  while (!(failed('server0') && failed('server1')) && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
-  t.log(`ended on server0 and server1 ${Date.now() - t0} ms after the wait began`);
-  t.true(failed('server0') && failed('server1'), `not ended within ${Date.now() - t0} ms with server2 stopped: ${c.logs.slice(-12).join(' | ')}`);
+  while (!parties.every(failed) && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+  t.log(`ended on ${parties.join(' and ')} ${Date.now() - t0} ms after the wait began`);
+  t.true(parties.every(failed), `not ended within ${Date.now() - t0} ms: ${c.logs.slice(-12).join(' | ')}`);
 }
 
 test.serial('a pooled query whose recording server2 has not shipped times out on server0 and server1 while server2 is stopped', async (t) => {
-  await withStalledPooledQuery(3000, async (c, _client, answer) => {
-    await endedOnComputeServers(t, c, /timed out after 3000 ms/, 3000 + 5000);
+  await withStalledPooledQuery(3000, 'server2', async (c, _client, answer) => {
+    await endedOn(['server0', 'server1'], t, c, /timed out after 3000 ms/, 3000 + 5000);
     c.procs.get('server2')!.child.kill('SIGCONT');
     await t.throwsAsync(answer, { message: /timed out after 3000 ms/ });
   });
 });
 
 test.serial('a pooled query waiting for server2 ends on server0 and server1 as soon as its client goes, not at its timeout', async (t) => {
-  await withStalledPooledQuery(30_000, async (c, client) => {
+  await withStalledPooledQuery(30_000, 'server2', async (c, client) => {
     await new Promise((r) => setTimeout(r, 1000)); // the query runs on server0 and server1, waiting for server2
     await client.close();
-    await endedOnComputeServers(t, c, /disconnected/, 5000);
+    await endedOn(['server0', 'server1'], t, c, /disconnected/, 5000);
+  });
+});
+
+test.serial("server2's pooled query waiting for its recording (stuck shipping to a stopped server1) ends as soon as its client goes, and the model stays pooled", async (t) => {
+  await withStalledPooledQuery(30_000, 'server1', async (c, client) => {
+    await new Promise((r) => setTimeout(r, 1000)); // server2 runs the query, waiting for its recording
+    await client.close();
+    await endedOn(['server2'], t, c, /discarded|disconnected/, 5000);
+    t.false(c.logs.some((l) => /is not pooled/.test(l)), 'a dropped recording keeps the model pooled');
   });
 });

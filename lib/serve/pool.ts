@@ -105,6 +105,8 @@ export type Taken = { shipped: Shipped } | { online: true; form?: LoadForm };
 /** server2's recordings, by session index, for one epoch (at most `max` held at once). */
 export class PrecomputePool {
   #ready = new Map<number, Recording>();
+  /** Recordings a query took and still waits for (take), so that its early end can drop them (abandon). */
+  #taken = new Map<number, Recording>();
   /** Indices whose pool notice came but is not acted on yet (a deploy or setup still finishing). */
   #noticed = new Set<number>();
   /** Of those, the ones freed meanwhile: the notice, acted on, skips them. */
@@ -220,7 +222,8 @@ export class PrecomputePool {
       throw new Error(`pool index ${index} was recorded for batch ${r.batch}, the query has batch ${batch}`);
     }
     if (!r) return { online: true };
-    const outcome = await r.run;
+    this.#taken.set(index, r);
+    const outcome = await r.run.finally(() => this.#taken.delete(index));
     if ('failed' in outcome) {
       if (!outcome.partWay) return { online: true, ...(r.form ? { form: r.form } : {}) };
       throw new Error(`server2's side of this query, dealt ahead, failed part way: ${outcome.failed}`);
@@ -228,6 +231,20 @@ export class PrecomputePool {
     if ('dropped' in outcome) throw new Error(`server2's side of this query was discarded (pool index ${index})`);
     this.replayed++;
     return { shipped: outcome };
+  }
+
+  /**
+   * The query that took `index` ended early (timed out, aborted, its client gone): the recording it
+   * waits for, if still being made, is dropped, so that take() ends as the recording's next step
+   * (or its send, which the caller then aborts) fails, and the model stays pooled (a recording that
+   * fails otherwise takes it out of the pool). Whether one was dropped.
+   */
+  abandon(index: number): boolean {
+    const r = this.#taken.get(index);
+    if (!r || r.settled) return false;
+    r.dropped = true;
+    this.discarded++;
+    return true;
   }
 
   /** Drops the recording for `index` (its query will never run here). */

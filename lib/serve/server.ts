@@ -453,11 +453,13 @@ export class TfeServer {
     // A pooled query gets server2's messages in its pool session (PooledTransport): however it
     // ends early (its timeout, a failure, an abort from another party, its client or a server
     // gone), the compute servers' waits there end too, or one for a recording server2 never ships
-    // (a stalled server2 that still answers pings, say) would outlive it. Not on server2, where
-    // that session carries the recording it is still making: aborted, the recording would fail,
-    // and a failed recording takes the model out of the pool (pool.ts).
+    // (a stalled server2 that still answers pings, say) would outlive it. On server2 that session
+    // carries the recording the query waits for, if it is still being made (its sends may wait on
+    // a stalled peer): dropped first, so that its failure does not take the model out of the pool.
     const abortPool = (reason: string) => {
-      if (notice.pooled && this.me !== SERVER2) this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
+      if (!notice.pooled) return;
+      if (this.me === SERVER2 && !epoch?.pool.abandon(notice.index)) return;
+      this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
     };
     const abort = (reason: string) => {
       this.endpoint.abortSession(session, reason, this.#others());
