@@ -197,3 +197,30 @@ test('a connection sends a small message as one frame (one socket write) and a l
   t.is(sends[1].data.buffer, large.buffer, 'the large body is sent as it is');
   t.deepEqual([...decodeFrame([sends[0].data, sends[1].data]).body.subarray(0, 4)], [9, 9, 9, 9]);
 });
+
+test('a send waiting for a dropped link to come back ends with its session: rejected with the abort reason, resolved when done; after the end it does not wait', async (t) => {
+  const a = new tfe.WsEndpoint({ me: 'a', log: () => undefined });
+  await a.start([]);
+  const b = new tfe.WsEndpoint({ me: 'b', log: () => undefined });
+  await b.start(['a']);
+  await a.connect({ name: 'b', host: '127.0.0.1', port: b.port }, { timeoutMs: 5000 });
+  await b.close('gone for good');
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (let i = 0; a.connected('b') && i < 100; i++) await sleep(20);
+  t.false(a.connected('b'));
+  const outcome = (p: Promise<void>) => p.then(() => 'resolved', (e: Error) => e.message);
+  const waiting = (p: Promise<string>) => Promise.race([p, sleep(300).then(() => 'waiting')]);
+  // The link would be waited for up to 10 s (RECONNECT_WAIT_MS).
+  const t0 = Date.now();
+  const aborted = outcome(a.send('b', 's1', 'k', { kind: 'control', data: 1 }));
+  t.is(await waiting(aborted), 'waiting', 'the send waits for the link');
+  a.abortSession('s1', 'timed out after 1000 ms');
+  t.is(await aborted, 'timed out after 1000 ms');
+  const done = outcome(a.send('b', 's2', 'k', { kind: 'control', data: 2 }));
+  t.is(await waiting(done), 'waiting');
+  a.endSession('s2');
+  t.is(await done, 'resolved');
+  t.is(await waiting(outcome(a.send('b', 's2', 'k', { kind: 'control', data: 3 }))), 'resolved', 'a send after its session ended does not wait for the link');
+  t.true(Date.now() - t0 < 3000, `${Date.now() - t0} ms`);
+  await a.close('done');
+});

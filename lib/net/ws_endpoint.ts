@@ -506,7 +506,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       this.#finish(session, `${this.me} could not send ${key}: ${(e as Error).message}`);
       throw e;
     }
-    const conn = await this.#socket(to);
+    // A session over with its peer's link down has no one to tell (an abort notice goes to
+    // connected peers only); one that ends while this waits for the link ends the wait.
+    if (this.#mailbox.finished(session) && !this.connected(to)) return;
+    const conn = await this.#sendWaits.wait(session, this.#socket(to));
+    if (!conn) return;
     for (const [prefix, body] of frames) this.#bytes.sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
     const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
