@@ -1,8 +1,9 @@
 // Sends waiting for their socket, by session. A send can wait for its link to come back (up to
-// RECONNECT_WAIT_MS) or for its socket to drain, which a stalled peer never does (a paused process, a link that stopped acknowledging; found by the
-// heartbeat only after heartbeatMs x heartbeatMisses): the session's end (its timeout, an abort,
-// or done) ends the wait, or a query would outlive its timeout on the servers still running.
-// What was queued is still written, and the peer drops it as a straggler of a finished session.
+// RECONNECT_WAIT_MS) or for its socket to drain, which a stalled peer never does (a paused
+// process, a link that stopped acknowledging; found by the heartbeat only after heartbeatMs x
+// heartbeatMisses): the session's end (its timeout, an abort, or done) ends the wait, or a query
+// would outlive its timeout on the servers still running. What was queued is still written, and
+// the peer drops it as a straggler of a finished session.
 
 export class SendWaits {
   #waits = new Map<string, Set<(reason?: string) => void>>();

@@ -506,14 +506,14 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       this.#finish(session, `${this.me} could not send ${key}: ${(e as Error).message}`);
       throw e;
     }
+    const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
     // A session over with its peer's link down has no one to tell (an abort notice goes to
-    // connected peers only); one that ends while this waits for the link ends the wait.
-    if (this.#mailbox.finished(session) && !this.connected(to)) return;
-    const conn = await this.#sendWaits.wait(session, this.#socket(to));
-    if (!conn) return;
+    // connected peers only); one that ends while this waits for the link ends the wait. Either
+    // way nothing is written, and a transient payload's memory is freed now.
+    const conn = this.#mailbox.finished(session) && !this.connected(to) ? undefined : await this.#sendWaits.wait(session, this.#socket(to));
+    if (!conn) return void (release && alone && release(alone));
     for (const [prefix, body] of frames) this.#bytes.sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
-    const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
     const written = conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);
     // Ended by the session's end (send_waits.ts says why); a send in a session already over (an
     // abort notice, a straggler of work that outlived its query) is written without a wait.
