@@ -430,3 +430,33 @@ test("a lane closed with records still buffered fails the write's wait, and a wr
   t.throws(() => p.send.write([Buffer.from('late')]), { message: /closed/ });
   p.recv.close('done');
 });
+
+test('records written above the high-water mark share one wait for the drain: no listener pile-up, every wait ends when the socket drains', async (t) => {
+  const p = await lanePair();
+  const base = { drain: p.raw.listenerCount('drain'), close: p.raw.listenerCount('close') };
+  p.recv.socket.pause();
+  // Thirty 1 MiB records buffered on the sender, twenty-odd of them past its 8 MiB high-water
+  // mark; before, each of those added a drain and a close listener (Node warns past ten: "Possible
+  // EventEmitter memory leak detected").
+  const waits = Array.from({ length: 30 }, () => p.send.write([new Uint8Array(MIB)]).drained);
+  t.is(p.raw.listenerCount('drain'), base.drain + 1);
+  t.is(p.raw.listenerCount('close'), base.close + 1);
+  let settled = 0;
+  for (const w of waits) void w.then(() => settled++);
+  await new Promise((r) => setTimeout(r, 100));
+  t.true(settled <= 12, `${settled} records' waits over while the receiver reads nothing`);
+  p.recv.socket.resume();
+  await Promise.all(waits);
+  await until(() => p.got.length === 30, 'every record');
+  t.is(p.raw.listenerCount('drain'), base.drain, 'the listeners go with the drain');
+  t.is(p.raw.listenerCount('close'), base.close);
+  // After the drain, the next record over the mark waits on a drain of its own.
+  p.recv.socket.pause();
+  const later = Array.from({ length: 30 }, () => p.send.write([new Uint8Array(MIB)]).drained);
+  t.is(p.raw.listenerCount('drain'), base.drain + 1);
+  p.recv.socket.resume();
+  await Promise.all(later);
+  await until(() => p.got.length === 60, 'every record');
+  p.send.close('done');
+  p.recv.close('done');
+});

@@ -224,3 +224,30 @@ test('a send waiting for a dropped link to come back ends with its session: reje
   t.true(Date.now() - t0 < 3000, `${Date.now() - t0} ms`);
   await a.close('done');
 });
+
+test("a protocol message in a session aborted here fails at once with the reason (the sender's work stops), while the server's own messages and a finished session's stragglers still go", async (t) => {
+  const a = new tfe.WsEndpoint({ me: 'a', log: () => undefined });
+  await a.start([]);
+  const b = new tfe.WsEndpoint({ me: 'b', log: () => undefined });
+  await b.start(['a']);
+  await a.connect({ name: 'b', host: '127.0.0.1', port: b.port }, { timeoutMs: 5000 });
+  const transport = new tfe.WebSocketTransport(['a', 'b'], new Map([['a', a]]), 's1');
+  const msg = (op: string) => ({ op, opId: 1, step: 'x' });
+  try {
+    await transport.send('a', 'b', msg('before'), { kind: 'control', data: 1 });
+    t.is((await b.recv('a', 's1', '1/before/x/')).kind, 'control', 'a running session sends');
+    a.abortSession('s1', 'the client disconnected');
+    await t.throwsAsync(transport.send('a', 'b', msg('after'), { kind: 'control', data: 2 }), { message: 'session s1 was aborted: the client disconnected' });
+    // The server's own message in the aborted session (an answer to its client, say) still goes.
+    await a.send('b', 's1', 'answer', { kind: 'control', data: 3 });
+    const s1Answer = b.recv('a', 's1', 'answer');
+    t.is(((await s1Answer) as { data: unknown }).data, 3);
+    // A session that ended normally is not aborted: work that outlives it still sends (the peer drops it).
+    const ended = new tfe.WebSocketTransport(['a', 'b'], new Map([['a', a]]), 's2');
+    a.endSession('s2');
+    await t.notThrowsAsync(ended.send('a', 'b', msg('late'), { kind: 'control', data: 4 }));
+  } finally {
+    await a.close('done');
+    await b.close('done');
+  }
+});

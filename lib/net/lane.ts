@@ -123,6 +123,8 @@ export class Lane {
   readonly #cipher: Cipher;
   /** Send buffers written and free again. */
   #spares: Buffer[] = [];
+  /** The wait for the socket's next drain that every record written above the high-water mark shares (#drainedOrClosed). */
+  #drain?: Promise<void>;
 
   #sendKey: Buffer;
   #recvKey: Buffer;
@@ -208,16 +210,30 @@ export class Lane {
     if (size > SPARE_FROM) this.socket.write(out, () => this.#spares.length < MAX_SPARES && this.#closed === undefined && this.#spares.push(buf));
     else this.socket.write(out);
     if (this.socket.writableLength <= HIGH_WATER) return { drained: Promise.resolve() };
-    const drainedOrClosed = new Promise<void>((resolve, reject) => {
-      const off = () => (this.socket.off('drain', drained), this.socket.off('close', closed));
+    return { drained: this.#drainedOrClosed() };
+  }
+
+  /**
+   * The socket's next 'drain' (or its close), one wait shared by every record written above the
+   * high-water mark until then: a drain means everything buffered is written, theirs included.
+   * A listener pair per record piled up while many waited (Node warned of a leak past ten).
+   */
+  #drainedOrClosed(): Promise<void> {
+    if (this.#drain) return this.#drain;
+    const drain = new Promise<void>((resolve, reject) => {
+      const off = () => {
+        this.socket.off('drain', drained);
+        this.socket.off('close', closed);
+        this.#drain = undefined;
+      };
       const drained = () => (off(), resolve());
       const closed = () => (off(), reject(new Error(`the lane closed before its buffered records were written${this.#closed ? ` (${this.#closed})` : ''}`)));
       this.socket.on('drain', drained);
       this.socket.on('close', closed);
     });
     // A caller that does not wait (a large body's header record) must not leave an unhandled rejection.
-    drainedOrClosed.catch(() => undefined);
-    return { drained: drainedOrClosed };
+    drain.catch(() => undefined);
+    return (this.#drain = drain);
   }
 
   close(why: string): void {

@@ -20,6 +20,8 @@ export interface Held {
 
 /** Sessions remembered as finished, so stragglers are dropped instead of piling up. */
 const FINISHED_MEMORY = 4096;
+/** How an aborted session's reason starts in `#finished` (an ended one's is 'ended'). */
+const ABORTED = 'aborted: ';
 
 export class Mailbox {
   // session -> (peer|key -> slot): aborting or ending a session touches only its own slots.
@@ -119,7 +121,7 @@ export class Mailbox {
 
   /** Fails the session's waiters with `reason`, frees what arrived, and drops later arrivals. */
   abort(session: string, reason: string): void {
-    this.#finish(session, `aborted: ${reason}`);
+    this.#finish(session, `${ABORTED}${reason}`);
   }
 
   /** Frees whatever the session left behind (normally nothing) and drops later arrivals. */
@@ -163,6 +165,12 @@ export class Mailbox {
   /** Whether the session was aborted or ended (its stragglers are dropped). */
   finished(session: string): boolean {
     return this.#finished.has(session);
+  }
+
+  /** The reason a session was aborted with; undefined while it runs, once it ended normally, or once forgotten. */
+  abortReason(session: string): string | undefined {
+    const why = this.#finished.get(session);
+    return why?.startsWith(ABORTED) ? why.slice(ABORTED.length) : undefined;
   }
 
   /** Whether anything (a message or a waiter) is held for the session. */

@@ -493,8 +493,20 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#conns.get(peer)!;
   }
 
-  async send(to: PartyName, session: string, key: string, payload: Payload): Promise<void> {
+  /**
+   * Sends `payload` to `to` in `session`. `work`: the message is the protocol's (WebSocketTransport),
+   * and fails at once in a session aborted here, so that a party computing for a query that is over
+   * (server2 dealing keys nobody will use, say) stops at its next send instead of running to its
+   * end; the server's own messages in it (the abort notices, the answer to the client) still go.
+   */
+  async send(to: PartyName, session: string, key: string, payload: Payload, opts: { work?: boolean } = {}): Promise<void> {
     if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
+    const aborted = opts.work ? this.#mailbox.abortReason(session) : undefined;
+    if (aborted !== undefined) {
+      const alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
+      if (alone) this.#opts.release?.(alone);
+      throw new Error(`session ${session} was aborted: ${aborted}`);
+    }
     let frames: [Buffer, Uint8Array][];
     try {
       // No size check here: the receiver's limit decides, and a refusal closes the connection

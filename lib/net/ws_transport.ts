@@ -42,7 +42,7 @@ export class WebSocketTransport extends Transport {
   }
 
   protected deliver(from: PartyName, to: PartyName, key: string, payload: Payload): Promise<void> {
-    return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.sessionFor(from, to), key, payload);
+    return this.#local(from, 'sender').send(this.#aliases.get(to) ?? to, this.sessionFor(from, to), key, payload, { work: true });
   }
 
   protected receive(to: PartyName, from: PartyName, key: string): Promise<Received> {
