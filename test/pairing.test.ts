@@ -116,3 +116,16 @@ test("a request other than the one server0 admitted, or a second index for it, n
     p.drop('s1', true);
   }
 });
+
+test("the pairing says when the first half came (the query's timeout counts from it), whichever it was", async (t) => {
+  for (const first of ['client', 'notice'] as const) {
+    const since: number[] = [];
+    const p = new RequestPairing(10_000, { paired: (_s, _c, _n, at) => since.push(at), mismatched: () => undefined, unused: () => undefined, timedOut: () => undefined });
+    const t0 = Date.now();
+    p.pair('s1', first === 'client' ? { client } : { notice });
+    await new Promise((r) => setTimeout(r, 200));
+    p.pair('s1', first === 'client' ? { notice } : { client });
+    t.is(since.length, 1);
+    t.true(since[0] >= t0 && since[0] - t0 < 100, `${first} first: since ${since[0] - t0} ms after it came, paired ${Date.now() - t0} ms after`);
+  }
+});

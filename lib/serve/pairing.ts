@@ -31,8 +31,8 @@ export interface Halves {
 }
 
 export interface PairingHooks {
-  /** Both halves are here: run the request. */
-  paired(session: string, client: ClientHalf, notice: Notice): void;
+  /** Both halves are here: run the request; `since`: when the first of them came (Date.now()), which its timeout counts from. */
+  paired(session: string, client: ClientHalf, notice: Notice, since: number): void;
   /** A request that will never run is forgotten: free what its client uploaded and what server2 made for its index. */
   unused(session: string, halves: Halves): void;
   /** One half waited `timeoutMs` for the other (after `unused`): tell whoever is waiting. */
@@ -46,7 +46,7 @@ export interface PairingHooks {
 }
 
 export class RequestPairing {
-  #pending = new Map<string, Halves & { timer: NodeJS.Timeout }>();
+  #pending = new Map<string, Halves & { timer: NodeJS.Timeout; since: number }>();
   /** Leased requests that came before server0's lease notice: session by lease id. */
   #waitingLease = new Map<string, string>();
 
@@ -94,7 +94,7 @@ export class RequestPairing {
         this.drop(session, true);
         this.hooks.timedOut(session, { client: left?.client, notice: left?.notice });
       }, this.timeoutMs);
-      this.#pending.set(session, (p = { timer }));
+      this.#pending.set(session, (p = { timer, since: Date.now() }));
     }
     if (part.notice && p.notice) {
       const client = p.client ?? part.client, notices = [p.notice, part.notice];
@@ -103,11 +103,11 @@ export class RequestPairing {
     }
     Object.assign(p, part);
     if (p.client && p.notice) {
-      const { client, notice } = p;
+      const { client, notice, since } = p;
       this.drop(session, false);
       if (notice.request !== undefined && notice.request !== requestKey(client.req))
         return this.hooks.mismatched(session, client, [notice], 'this request differs from the one server0 admitted in this session');
-      this.hooks.paired(session, client, notice);
+      this.hooks.paired(session, client, notice, since);
     }
   }
 

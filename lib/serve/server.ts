@@ -123,10 +123,11 @@ export class TfeServer {
         await Promise.allSettled([...this.#running.values()].filter((r) => r.epoch !== setup && this.#deploying.has(r.model)).map((r) => r.done));
       },
     });
-    this.#pending = new RequestPairing(PAIRING_TIMEOUT_MS, {
-      paired: (session, client, notice) => {
+    // A half waits for the other no longer than the query may take: its timeout counts from then.
+    this.#pending = new RequestPairing(Math.min(PAIRING_TIMEOUT_MS, config.queryTimeoutMs), {
+      paired: (session, client, notice, since) => {
         this.#sessions.started(session);
-        this.#run(session, client.peer, client.req as PredictRequest | DeployRequest, notice);
+        this.#run(session, client.peer, client.req as PredictRequest | DeployRequest, notice, undefined, since);
       },
       unused: (session, { notice }) => {
         this.#sessions.release(session);
@@ -231,16 +232,29 @@ export class TfeServer {
     if (SERVERS.includes(peer)) {
       this.#log(`lost ${peer}: ${why}; in-flight queries fail, the cluster re-forms when it is back`, 'peer-down', { peer, reason: why, running: this.#running.size });
       for (const r of this.#running.values()) r.abort(`${peer} disconnected`);
+      // A request still waiting for its other half would run without that server as well: it
+      // ends now, everywhere (server0 may run it already), not at the end of the pairing wait.
+      for (const session of this.#pending.sessions()) {
+        const client = this.#pending.get(session)?.client;
+        this.endpoint.abortSession(session, `${peer} disconnected`, this.#others());
+        this.#pending.drop(session, true);
+        if (client) this.#respond(client.peer, session, { ok: false, error: `${this.me}: ${peer} disconnected; retry when the cluster has re-formed` });
+      }
       return;
     }
     for (const r of this.#running.values()) if (r.client === peer) r.abort('the client disconnected');
     for (const session of this.#pending.sessions()) if (this.#pending.get(session)?.client?.peer === peer) this.#pending.drop(session, true);
   }
 
-  /** Another party aborted a session: a request still waiting for its other half is dropped. */
+  /**
+   * Another party aborted a session: a request still waiting for its other half is dropped, and
+   * its client told why (another server that saw a server go, say, ends the request everywhere).
+   */
   #onAbort(session: string, reason: string): void {
     this.#log(`session ${session} aborted by ${reason}`, 'session-aborted', { session, reason });
+    const waiting = this.#pending.get(session)?.client;
     this.#pending.drop(session, true);
+    if (waiting) this.#respond(waiting.peer, session, { ok: false, error: `${this.me}: aborted by ${forClient(reason)}` });
     // The endpoint aborted the session itself (the others were told by whoever aborted it).
     this.#running.get(session)?.abortPool(reason);
   }
@@ -444,8 +458,13 @@ export class TfeServer {
     this.endpoint.send(peer, session, RESPONSE_KEY, { kind: 'control', data: res }).catch(() => undefined);
   }
 
-  /** Runs an admitted request as session `notice.index`; `leaseId`: the lease it runs on (server0). */
-  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice, leaseId?: string): void {
+  /**
+   * Runs an admitted request as session `notice.index`; `leaseId`: the lease it runs on (server0).
+   * Its timeout counts from `since`: on server1 and server2, when its first half (the client's
+   * request or server0's notice) came, so that a request paired late (server0's notice up to the
+   * pairing wait after the client's copy, or the other way round) ends no later than server0's.
+   */
+  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice, leaseId?: string, since = Date.now()): void {
     // A prediction started by server0 just before it renewed the setup runs in the old one; a
     // deploy only in the current one (a new setup masks the models deployed before it).
     const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
@@ -465,7 +484,7 @@ export class TfeServer {
       this.endpoint.abortSession(session, reason, this.#others());
       abortPool(reason);
     };
-    const timer = setTimeout(() => abort(`timed out after ${this.#config.queryTimeoutMs} ms`), this.#config.queryTimeoutMs);
+    const timer = setTimeout(() => abort(`timed out after ${this.#config.queryTimeoutMs} ms`), Math.max(0, since + this.#config.queryTimeoutMs - Date.now()));
     if (epoch) epoch.running++;
     const meter = this.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : this.#models.get(req.model)?.protocol ?? 'unknown');
     const done = (async () => {
