@@ -7,7 +7,7 @@
 import test from 'ava';
 
 import type { ServerStatus } from '../lib/serve/messages';
-import { RENEWAL_GRACE_MS } from '../lib/serve/epoch_setup';
+import { RENEW_WHEN_LEFT, RENEWAL_GRACE_MS } from '../lib/serve/epoch_setup';
 import { startLimitedCluster, until } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
 
@@ -91,6 +91,41 @@ test('a deploy that arrives when the setup runs low renews it and runs in the ne
     await client.close();
     await owner.close();
   } finally {
+    await c.stop();
+  }
+});
+
+test("a query waiting for its renewed setup, which server2 (stopped) cannot finish, ends at its own timeout, not the setup's", async (t) => {
+  // 40 indices a setup, none reserved by the pool: the query that finds fewer than 5 left renews
+  // the setup and runs in the new one, waiting for it to be ready.
+  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 0, queryTimeoutMs: 2000, setupTimeoutMs: 20_000 });
+  const server2 = c.procs.get('server2')!.child;
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    const net = mlp([12, 16, 4]);
+    await owner.deploy(net.file, { name: 'm', protocol: 'fss' });
+    const client = await c.connect({ leases: false });
+    const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+    const left = async () => (await owner.status())[0].setup!.indicesLeft!;
+    for (let i = 0; (await left()) >= 40 * RENEW_WHEN_LEFT && i < 40; i++) await client.predict('m', { data: x, shape: [1, 12] });
+    t.true((await left()) < 40 * RENEW_WHEN_LEFT);
+    server2.kill('SIGSTOP');
+    const t0 = Date.now();
+    const e = await t.throwsAsync(client.predict('m', { data: x, shape: [1, 12] }));
+    const ms = Date.now() - t0;
+    t.log(`the query ended after ${ms} ms: ${e?.message}`);
+    t.true(c.logs.some((l) => l.includes('renewing the setup')), 'the query renewed the setup');
+    t.regex(e?.message ?? '', /timed out after 2000 ms/);
+    // The setup's own timeout (20 s) would end it; the client gives up after 12 s otherwise.
+    t.true(ms < 4000, `${ms} ms`);
+    // Both compute servers ended it (the build before still waited there for the setup).
+    for (const party of ['server0', 'server1']) t.true(c.logs.some((l) => l.startsWith(`[tfe ${party}]`) && /\(predict 'm' .*\) failed: .*timed out after 2000 ms/.test(l)), party);
+    server2.kill('SIGCONT');
+    await client.close();
+    await owner.close();
+  } finally {
+    server2.kill('SIGCONT');
     await c.stop();
   }
 });

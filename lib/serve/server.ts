@@ -59,8 +59,8 @@ export class TfeServer {
   #setup: EpochSetup;
   /** server1/server2: client requests and server0's notices waiting for their other half. */
   #pending: RequestPairing;
-  /** Queries running here; `abort` ends one early everywhere, `abortPool` its pool session here (#run). */
-  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch; abort: (reason: string) => void; abortPool: (reason: string) => void }>();
+  /** Queries running here; `abort` ends one early everywhere, `aborted` here after another party aborted it (#run). */
+  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch; abort: (reason: string) => void; aborted: (reason: string) => void }>();
   #sessions: SessionAccounting;
   #stopping = false;
   /** Session indices clients took ahead (server_leases.ts, leases.ts). */
@@ -256,7 +256,7 @@ export class TfeServer {
     this.#pending.drop(session, true);
     if (waiting) this.#respond(waiting.peer, session, { ok: false, error: `${this.me}: aborted by ${forClient(reason)}` });
     // The endpoint aborted the session itself (the others were told by whoever aborted it).
-    this.#running.get(session)?.abortPool(reason);
+    this.#running.get(session)?.aborted(reason);
   }
 
   #others(): PartyName[] {
@@ -480,9 +480,17 @@ export class TfeServer {
       if (this.me === SERVER2 && !epoch?.pool.abandon(notice.index)) return;
       this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
     };
+    // What the query waits for outside its sessions (its setup's readiness) ends with it too.
+    let ended!: (e: Error) => void;
+    const endedEarly = new Promise<never>((_, reject) => (ended = reject));
+    endedEarly.catch(() => undefined);
+    const aborted = (reason: string) => {
+      ended(new Error(reason));
+      abortPool(reason);
+    };
     const abort = (reason: string) => {
       this.endpoint.abortSession(session, reason, this.#others());
-      abortPool(reason);
+      aborted(reason);
     };
     const timer = setTimeout(() => abort(`timed out after ${this.#config.queryTimeoutMs} ms`), Math.max(0, since + this.#config.queryTimeoutMs - Date.now()));
     if (epoch) epoch.running++;
@@ -490,7 +498,7 @@ export class TfeServer {
     const done = (async () => {
       try {
         if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
-        await epoch.ready;
+        await Promise.race([epoch.ready, endedEarly]);
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
@@ -537,7 +545,7 @@ export class TfeServer {
         if (this.me === SERVER0 && epoch && epoch === this.#epoch) this.#reservations.topUpAfterQuery(epoch);
       }
     })();
-    this.#running.set(session, { client, model: req.model, done, epoch, abort, abortPool });
+    this.#running.set(session, { client, model: req.model, done, epoch, abort, aborted });
   }
 
   /** Whether stop() was called (health says so while in-flight queries finish). */
