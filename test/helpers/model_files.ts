@@ -61,3 +61,15 @@ export const denseTopology = (units: number[], input: number) => ({
   class_name: 'Sequential',
   config: { layers: units.map((u, i) => ({ class_name: 'Dense', config: { name: `d${i}`, units: u, activation: i + 1 < units.length ? 'relu' : 'linear', ...(i === 0 ? { batch_input_shape: [null, input] } : {}) } })) },
 });
+
+/**
+ * One batch-1 prediction of `model` (an `mlp` deployed) on fresh random inputs in [-1, 1),
+ * against the plaintext forward pass (relu between the layers): '' when every output is within
+ * `tol`, else both vectors.
+ */
+export async function mlpMismatch(client: { predict(model: string, x: { data: Float64Array; shape: number[] }): Promise<{ data: ArrayLike<number> }> }, model: string, net: ReturnType<typeof mlp>, inputs: number, tol = 1e-3): Promise<string> {
+  const x = Float64Array.from({ length: inputs }, () => Math.random() * 2 - 1);
+  const p = await client.predict(model, { data: x, shape: [1, inputs] });
+  const want = net.forward(x, (z) => Math.max(z, 0));
+  return want.every((w, i) => Math.abs(p.data[i] - w) < tol) ? '' : `${Array.from(p.data)} vs ${Array.from(want)}`;
+}
