@@ -141,3 +141,32 @@ test("leases take pooled indices only up to half the pool's budget, then fresh u
   // Control: a plain query still takes a reserved one.
   t.deepEqual(r.indexFor(epoch, { type: 'predict', model: 'm', shape: [1, 16] }), { index: 2, pooled: true });
 });
+
+test("after a renewal queries take the old setup's reserved indices first; the new reservation grows as they go, and fills when the old one's grace is over", (t) => {
+  const notices: (PoolNotice | UnpoolNotice)[] = [];
+  const model = { name: 'm', protocol: 'fss', fssGate: 'auto', fssBits: 64, topology: dense([32, 10], 16), spec: { params: [], inputShape: [16] } } as unknown as DeployedModel;
+  const config = { ...DEFAULT_LIMITS, precomputePool: 4 } as unknown as ClusterConfig;
+  const old = fakeEpoch(), fresh = fakeEpoch();
+  Object.assign(fresh, { id: 'e2', masks: new Map([['m', {}]]) });
+  let previous: Epoch | undefined;
+  const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: () => undefined, leasedPooled: () => new Map(), previous: () => previous });
+  r.reserve(old, 'm', 1);
+  t.deepEqual(old.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+  // The renewal: the old setup within its grace, its four recordings dealt.
+  Object.assign(old, { retired: true, usable: true });
+  previous = old;
+  notices.splice(0);
+  r.reserve(fresh, 'm', 1); // the new setup is ready
+  t.deepEqual(notices, [], 'nothing dealt on top of the old setup\'s four');
+  const req = { type: 'predict' as const, model: 'm', shape: [1, 16] };
+  t.is(r.takeFromPrevious(old, req), 1);
+  r.topUpAfterQuery(fresh);
+  t.deepEqual(notices.splice(0), [{ type: 'pool', epoch: 'e2', model: 'm', indices: [1] }], 'one taken, one dealt in the new setup');
+  t.is(r.takeFromPrevious(old, req), 2);
+  r.topUpAfterQuery(fresh);
+  t.deepEqual(fresh.reserved.get('m')?.get(1), [1, 2]);
+  // The grace is over: the two left in the old setup go with it, the new one fills to the depth.
+  Object.assign(old, { usable: false });
+  r.fillAfterGrace(fresh);
+  t.deepEqual(fresh.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+});

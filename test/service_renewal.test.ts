@@ -129,3 +129,40 @@ test("a query waiting for its renewed setup, which server2 (stopped) cannot fini
     await c.stop();
   }
 });
+
+test("the queries after a renewal take the old setup's pooled indices while the new setup's pool is dealt: none deals online", async (t) => {
+  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 4 });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    const net = mlp([12, 16, 4]);
+    await owner.deploy(net.file, { name: 'm', protocol: 'fss' });
+    const client = await c.connect({ leases: false });
+    const renewals = () => c.logs.filter((l) => l.includes('renewing the setup')).length;
+    // Each query's offlineBytes: what server2 shipped for it ahead (absent: dealt while it ran).
+    const seen: { renewed: boolean; offline: number; exact: boolean }[] = [];
+    // Until the third query after the second renewal.
+    for (let i = 0, last = -1; i < 100 && (last < 0 || i <= last + 3); i++) {
+      const before = renewals();
+      const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+      const p = await client.predict('m', { data: x, shape: [1, 12] });
+      const want = net.forward(x, relu);
+      seen.push({ renewed: renewals() > before, offline: p.offlineBytes ?? 0, exact: want.every((w, j) => Math.abs(p.data[j] - w) < 2e-3) });
+      if (renewals() === 2 && last < 0) last = i;
+      await new Promise((r) => setTimeout(r, 100)); // the pool refills between queries
+    }
+    t.log(seen.map((s) => (s.renewed ? 'R' : '') + (s.offline > 0 ? 'p' : 'o')).join(' '));
+    t.true(renewals() >= 2, `${renewals()} renewals`);
+    t.true(seen.every((s) => s.exact), 'every answer is the plaintext model\'s');
+    // The query that renewed the setup and the three after it, at each renewal (the first query
+    // after the deploy may find the pool still being dealt).
+    const after = seen.flatMap((s, i) => (s.renewed ? seen.slice(i, i + 4) : []));
+    t.log(`offline bytes of the queries from each renewal on: ${after.map((s) => s.offline).join(' ')}`);
+    t.is(after.length, 4 * renewals());
+    t.true(after.every((s) => s.offline > 0), 'every one was dealt ahead');
+    await client.close();
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});

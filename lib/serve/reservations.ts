@@ -20,6 +20,8 @@ export interface ReservationHost {
   endPoolSession(epoch: Epoch, index: number): void;
   /** Pooled batch-1 indices of the epoch handed out as leases and not used yet, per model (leases.ts). */
   leasedPooled(epoch: Epoch): Map<string, number>;
+  /** The setup a renewal replaced, while queries may still start in it (its reserved indices still hold their recordings). */
+  previous?(): Epoch | undefined;
 }
 
 export class PoolReservations {
@@ -37,17 +39,21 @@ export class PoolReservations {
     if (batch > 1 && epoch.pooledBatch.get(model) !== batch) return; // another size took its place meanwhile
     // Up to the depth whose material fits maxQueryBytes, counting what is reserved already, and
     // within maxQueryBytes for the whole pool: every model's and batch size's reservations.
-    const reserved = epoch.reservedFor(model, batch);
+    // After a renewal, the old setup's reserved indices for the same queries count toward the
+    // depth: queries take them first, and each one taken tops this one up (takeFromPrevious), so
+    // the new setup's pool is dealt as the old one's is used, not all at once on top of it.
+    const reserved = epoch.reservedFor(model, batch), previous = this.#previous(epoch);
     const { depth, bytes } = this.#plan(m, batch);
-    const want = depth - reserved.length;
+    const want = depth - reserved.length - (previous?.reserved.get(model)?.get(batch)?.length ?? 0);
     if (want <= 0) return;
     const { maxQueryBytes, maxPoolRecordings } = this.host.config;
     // server2 prepares at most maxPoolRecordings: reserving more would only have queries that
     // expect their dealing done run it online. Leased pooled indices still hold their recordings
     // (server1 keeps them until the lease is used or void), so they count too.
+    // So do the reserved indices of the setup a renewal replaced, which queries take first (takeFromPrevious).
     const leased = this.host.leasedPooled(epoch);
     const leasedCount = sum(leased.values());
-    const room = () => Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch, leased)) / bytes), maxPoolRecordings - reservedCount(epoch) - leasedCount);
+    const room = () => Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch, leased) - (previous ? this.#pooledBytes(previous, new Map()) : 0)) / bytes), maxPoolRecordings - reservedCount(epoch) - (previous ? reservedCount(previous) : 0) - leasedCount);
     // Other models' larger batches (one query ahead of a size a client used last, perhaps long
     // ago) give way; batch-1 reservations never do.
     for (const other of [...epoch.pooledBatch.keys()]) {
@@ -95,6 +101,19 @@ export class PoolReservations {
   }
 
   /**
+   * After a renewal: a reserved index of the setup it replaced (`previous`, within its grace) for
+   * this prediction's model and batch size, if one is left. Its recording was dealt, mostly
+   * shipped too, before the renewal, while the new setup's pool is still being dealt: queries take
+   * these first, and the new setup's reservation is topped up as they do (its budget counts what
+   * is left here), so the queries after a renewal do not deal online. Undefined: none left.
+   */
+  takeFromPrevious(previous: Epoch, req: PredictRequest): number | undefined {
+    const batch = req.shape[0], index = previous.reserved.get(req.model)?.get(batch)?.shift();
+    if (index !== undefined) this.#topUp(req.model, batch);
+    return index;
+  }
+
+  /**
    * A lease's index (batch 1): a reserved one while the leases' pooled indices hold at most half
    * the pool's budget (bytes and recordings), else a fresh one, not pooled (its query deals
    * online). Leases cost a client nothing but a request, so without this bound leases held for
@@ -109,6 +128,11 @@ export class PoolReservations {
       if (this.#leasedBytes(leased) + bytes > maxQueryBytes / 2 || sum(leased.values()) + 1 > maxPoolRecordings / 2) return { index: epoch.nextIndex(), pooled: false };
     }
     return this.indexFor(epoch, { type: 'predict', model, shape: [1] });
+  }
+
+  /** A renewed setup's grace is over: every model's batch-1 reservation in the current one is filled (what the old one held counted toward it until now). */
+  fillAfterGrace(epoch: Epoch): void {
+    for (const model of epoch.masks.keys()) this.reserve(epoch, model, 1);
   }
 
   /** A query ended: the reservations that ran low during it are topped up. */
@@ -133,13 +157,6 @@ export class PoolReservations {
     this.reserve(epoch, model, batch);
   }
 
-  /** The setup is renewed: every index it reserved is freed, here and on server1 and server2 (no query takes one now). */
-  unreserveAll(epoch: Epoch): void {
-    for (const model of [...epoch.reserved.keys()]) this.unreserveModel(epoch, model);
-    epoch.reserved.clear();
-    epoch.pooledBatch.clear();
-  }
-
   /** The model is gone: every index reserved for it is freed, here and on server1 and server2. */
   unreserveModel(epoch: Epoch, model: string): void {
     this.#unreserve(epoch, [...(epoch.reserved.get(model)?.values() ?? [])].flat());
@@ -159,6 +176,12 @@ export class PoolReservations {
     epoch.pooledBatch.delete(model);
     this.#unreserve(epoch, epoch.reservedFor(model, batch));
     epoch.reserved.get(model)?.delete(batch);
+  }
+
+  /** The setup a renewal replaced, beside `epoch` (the current one), while queries may start in it. */
+  #previous(epoch: Epoch): Epoch | undefined {
+    const p = this.host.previous?.();
+    return p && p !== epoch && p.usable ? p : undefined;
   }
 
   #topUp(model: string, batch: number): void {

@@ -83,6 +83,7 @@ export class TfeServer {
       // A renewed setup's leases keep their recordings on server1 and server2 until used or void
       // (its grace): the new setup's pool counts them in its budget meanwhile.
       leasedPooled: (epoch) => this.#leases.book.pooledByModel(epoch.id, this.#setup.previous?.id),
+      previous: () => this.#setup.previous,
     });
     // Everything this process computes (its party's shares, the deployed models) lives on one
     // device; a 'cuda' that cannot be had stops the server here, saying why.
@@ -106,15 +107,16 @@ export class TfeServer {
       // A renewal keeps the old setup's leases until its grace is over: a client's next query
       // (whose input mask was made under the old setup) runs there.
       replacing: (renewal) => {
-        const old = this.#epoch;
-        if (!renewal) {
-          this.#leases.clear();
-        } else if (old && this.me === SERVER0) {
-          // No query of the old setup takes a reserved index now: server2 stops dealing them.
-          this.#reservations.unreserveAll(old);
-        }
+        // On a renewal the old setup's reserved indices stay: queries take them first while the
+        // new setup's pool is dealt (PoolReservations.takeFromPrevious), and what is left goes
+        // with the old setup at the end of its grace.
+        if (!renewal) this.#leases.clear();
       },
-      graceOver: (epoch) => this.#leases.book.voidEpoch(epoch.id),
+      graceOver: (epoch) => {
+        this.#leases.book.voidEpoch(epoch.id);
+        const current = this.#epoch;
+        if (this.me === SERVER0 && current && current !== epoch && current.isReady) this.#reservations.fillAfterGrace(current);
+      },
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
       },
@@ -311,6 +313,14 @@ export class TfeServer {
     }
     if (this.me === SERVER0) {
       const epoch = this.#epoch!;
+      // The index it starts on: its lease's, else a reserved or fresh one (#startIndex).
+      let start: Notice | undefined = leased;
+      try {
+        start ??= this.#startIndex(epoch, req);
+      } catch (e) {
+        this.#sessions.release(session); // out of session indices (epoch.ts): refused, not left admitted
+        return this.#refuse(peer, session, e as Error);
+      }
       // The next query's lease, announced as this query starts: this query's compute servers send
       // its mask's shares (server1 once the notice is there: ServerLeases.next), and server0 its
       // reference with the answer.
@@ -321,7 +331,7 @@ export class TfeServer {
         try {
           // Only for a query of the current setup: the next query runs in the lease's setup, and
           // its input mask is made by this query under this query's setup (input_mask.ts).
-          if (req.leaseNext && (!leased || leased.epoch === epoch.id)) granted = !!this.#leases.grant(peer, req.model, req.shape, session);
+          if (req.leaseNext && start.epoch === epoch.id) granted = !!this.#leases.grant(peer, req.model, req.shape, session);
         } catch {
           // No lease (limits, no leases here): the client's next query goes the plain way.
         }
@@ -333,20 +343,27 @@ export class TfeServer {
       }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
       if (leased) return this.#run(session, peer, req, leased, lease!.id);
-      let notice: StartNotice;
-      try {
-        notice = { type: 'start', epoch: epoch.id, ...this.#reservations.indexFor(epoch, req), request: requestKey(req) };
-      } catch (e) {
-        this.#sessions.release(session); // out of session indices (epoch.ts): refused, not left admitted
-        this.#leases.endedWithout(session); // the next lease it may have taken just above
-        return this.#refuse(peer, session, e as Error);
-      }
+      const notice: StartNotice = { type: 'start', epoch: start.epoch, index: start.index, pooled: start.pooled, request: requestKey(req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-      return this.#run(session, peer, req, { epoch: notice.epoch, index: notice.index, pooled: notice.pooled === true });
+      return this.#run(session, peer, req, start);
     }
     // server1/server2: a lease whose notice is still on its way waits for it, as for server0's notice.
     if (lease && !leased) this.#pending.awaitLease(lease.id, session);
     this.#pending.pair(session, { client: { peer, req }, ...(leased ? { notice: leased } : {}) });
+  }
+
+  /**
+   * server0: the session index a request starts on. After a renewal, a prediction first takes a
+   * reserved index left in the setup it replaced, while that one is within its grace: its
+   * recording was dealt before the renewal, and the new setup's pool is still being dealt (queries
+   * that ran online meanwhile made the ~1.5 s of slow queries a renewal cost). Else one of the
+   * current setup (reserved, or fresh: reservations.ts); throws when its indices are spent.
+   */
+  #startIndex(epoch: Epoch, req: PredictRequest | DeployRequest): Notice {
+    const previous = this.#setup.previous;
+    const index = req.type === 'predict' && previous?.usable ? this.#reservations.takeFromPrevious(previous, req) : undefined;
+    if (index !== undefined) return { epoch: previous!.id, index, pooled: true };
+    return { epoch: epoch.id, ...this.#reservations.indexFor(epoch, req) };
   }
 
   /** An index that will never run here: what server2 recorded or shipped for it is freed. */
@@ -443,10 +460,11 @@ export class TfeServer {
     // Its leases go on every server (each runs the undeploy): a model deployed again under the
     // name has other masks than those their recordings were dealt for.
     this.#leases.book.voidModel(req.model);
-    this.#setup.previous?.removeModel(req.model, this.me !== SERVER2);
-    // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere.
-    const epoch = this.#epoch;
-    if (epoch && this.me === SERVER0) this.#reservations.unreserveModel(epoch, req.model);
+    // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere,
+    // the current setup's and those a renewed one still holds.
+    const epoch = this.#epoch, previous = this.#setup.previous;
+    if (this.me === SERVER0) for (const e of [previous, epoch]) if (e) this.#reservations.unreserveModel(e, req.model);
+    previous?.removeModel(req.model, this.me !== SERVER2);
     epoch?.removeModel(req.model, this.me !== SERVER2);
     const stored = this.#store.remove(req.model);
     for (const s of m?.shares ?? []) s?.dispose();
@@ -542,7 +560,9 @@ export class TfeServer {
           epoch.running--;
           epoch.maybeFree();
         }
-        if (this.me === SERVER0 && epoch && epoch === this.#epoch) this.#reservations.topUpAfterQuery(epoch);
+        // (A query in the setup a renewal replaced tops up the current one's: takeFromPrevious.)
+        const current = this.#epoch;
+        if (this.me === SERVER0 && current && (epoch === current || epoch === this.#setup.previous)) this.#reservations.topUpAfterQuery(current);
       }
     })();
     this.#running.set(session, { client, model: req.model, done, epoch, abort, aborted });
