@@ -10,8 +10,28 @@ import type { ServerStatus } from '../lib/serve/messages';
 import { RENEW_WHEN_LEFT, RENEWAL_GRACE_MS } from '../lib/serve/epoch_setup';
 import { startLimitedCluster, until } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
+import type { TestCluster } from './helpers/service';
+import type { PredictionClient } from '../lib/serve/client';
 
 const relu = (z: number) => Math.max(z, 0);
+const net = mlp([12, 16, 4]);
+
+/**
+ * A cluster whose setups hand out 40 session indices each (`extra`: more cluster.json fields),
+ * with `net` deployed under FSS as `model` and a client that takes no leases (each query takes
+ * one index, or one reserved by the pool); stopped after `body` whatever happens.
+ */
+async function withSmallSetups(extra: Record<string, unknown>, model: string, body: (c: TestCluster, owner: PredictionClient, client: PredictionClient) => Promise<void>): Promise<void> {
+  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, ...extra });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    await owner.deploy(net.file, { name: model, protocol: 'fss' });
+    await body(c, owner, await c.connect({ leases: false }));
+  } finally {
+    await c.stop();
+  }
+}
 
 test('queries run on through setup renewals, several at once, exact, none failing; the old setups are freed after their grace', async (t) => {
   const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 4 });
@@ -63,13 +83,7 @@ test('a deploy that arrives when the setup runs low renews it and runs in the ne
   // can be the request that finds fewer than an eighth left (5 of 40) and renews the setup. The new
   // setup must not wait for that deploy (which waits for the setup): it would time out after
   // setupTimeoutMs, and every query with it.
-  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 0, setupTimeoutMs: 20_000 });
-  try {
-    await c.ready();
-    const owner = await c.connect({ asOwner: true });
-    const net = mlp([12, 16, 4]);
-    await owner.deploy(net.file, { name: 'first', protocol: 'fss' });
-    const client = await c.connect({ leases: false });
+  await withSmallSetups({ precomputePool: 0, setupTimeoutMs: 20_000 }, 'first', async (c, owner, client) => {
     const predict = async (model: string) => {
       const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
       const p = await client.predict(model, { data: x, shape: [1, 12] });
@@ -88,29 +102,20 @@ test('a deploy that arrives when the setup runs low renews it and runs in the ne
     t.true(took < 10_000, `the deploy took ${took} ms`);
     await predict('second');
     await predict('first');
-    await client.close();
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
+  });
 });
 
 test("a query waiting for its renewed setup, which server2 (stopped) cannot finish, ends at its own timeout, not the setup's", async (t) => {
   // 40 indices a setup, none reserved by the pool: the query that finds fewer than 5 left renews
   // the setup and runs in the new one, waiting for it to be ready.
-  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 0, queryTimeoutMs: 2000, setupTimeoutMs: 20_000 });
-  const server2 = c.procs.get('server2')!.child;
-  try {
-    await c.ready();
-    const owner = await c.connect({ asOwner: true });
-    const net = mlp([12, 16, 4]);
-    await owner.deploy(net.file, { name: 'm', protocol: 'fss' });
-    const client = await c.connect({ leases: false });
+  await withSmallSetups({ precomputePool: 0, queryTimeoutMs: 2000, setupTimeoutMs: 20_000 }, 'm', async (c, owner, client) => {
+    const server2 = c.procs.get('server2')!.child;
     const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
     const left = async () => (await owner.status())[0].setup!.indicesLeft!;
     for (let i = 0; (await left()) >= 40 * RENEW_WHEN_LEFT && i < 40; i++) await client.predict('m', { data: x, shape: [1, 12] });
     t.true((await left()) < 40 * RENEW_WHEN_LEFT);
     server2.kill('SIGSTOP');
+    t.teardown(() => void server2.kill('SIGCONT'));
     const t0 = Date.now();
     const e = await t.throwsAsync(client.predict('m', { data: x, shape: [1, 12] }));
     const ms = Date.now() - t0;
@@ -122,22 +127,11 @@ test("a query waiting for its renewed setup, which server2 (stopped) cannot fini
     // Both compute servers ended it (the build before still waited there for the setup).
     for (const party of ['server0', 'server1']) t.true(c.logs.some((l) => l.startsWith(`[tfe ${party}]`) && /\(predict 'm' .*\) failed: .*timed out after 2000 ms/.test(l)), party);
     server2.kill('SIGCONT');
-    await client.close();
-    await owner.close();
-  } finally {
-    server2.kill('SIGCONT');
-    await c.stop();
-  }
+  });
 });
 
 test("the queries after a renewal take the old setup's pooled indices while the new setup's pool is dealt: none deals online", async (t) => {
-  const c = await startLimitedCluster({ sessionsPerSetup: 40, maxPoolRecordings: 10, precomputePool: 4 });
-  try {
-    await c.ready();
-    const owner = await c.connect({ asOwner: true });
-    const net = mlp([12, 16, 4]);
-    await owner.deploy(net.file, { name: 'm', protocol: 'fss' });
-    const client = await c.connect({ leases: false });
+  await withSmallSetups({ precomputePool: 4 }, 'm', async (c, _owner, client) => {
     const renewals = () => c.logs.filter((l) => l.includes('renewing the setup')).length;
     // Each query's offlineBytes: what server2 shipped for it ahead (absent: dealt while it ran).
     const seen: { renewed: boolean; offline: number; exact: boolean }[] = [];
@@ -160,9 +154,5 @@ test("the queries after a renewal take the old setup's pooled indices while the 
     t.log(`offline bytes of the queries from each renewal on: ${after.map((s) => s.offline).join(' ')}`);
     t.is(after.length, 4 * renewals());
     t.true(after.every((s) => s.offline > 0), 'every one was dealt ahead');
-    await client.close();
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
+  });
 });
