@@ -6,7 +6,8 @@
 // at most MAX_SESSIONS, fewer with sessionsPerSetup). Before they run out, server0 renews it: a
 // fresh epoch, announced as a renewal, so that every server keeps the old one for the queries
 // started in it (and those whose start notice is waiting for the client's other half, for
-// RENEWAL_GRACE_MS) while new queries start in the new one; nothing in flight fails. Without a
+// RENEWAL_GRACE_MS) while new queries start in the new one (predictions first take the pooled
+// indices left in the old one: PoolReservations.takeFromPrevious); nothing in flight fails. Without a
 // renewal a busy cluster would refuse every query once its indices were spent (100 queries a
 // second spend 2^24 in about two days), until a server reconnected.
 import { randomBytes } from 'node:crypto';
