@@ -35,6 +35,7 @@ import { deployHere, predictHere, sessionTransport } from './run_request';
 import { serverStatus } from './status';
 import { createLogger, type Log } from '../log';
 import { ServerMetrics } from './metrics';
+import { QueryEnd } from './query_end';
 
 const PAIRING_TIMEOUT_MS = 10_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -59,8 +60,8 @@ export class TfeServer {
   #setup: EpochSetup;
   /** server1/server2: client requests and server0's notices waiting for their other half. */
   #pending: RequestPairing;
-  /** Queries running here; `abort` ends one early everywhere, `aborted` here after another party aborted it (#run). */
-  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch; abort: (reason: string) => void; aborted: (reason: string) => void }>();
+  /** Queries running here, each with its early end (query_end.ts). */
+  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch; end: QueryEnd }>();
   #sessions: SessionAccounting;
   #stopping = false;
   /** Session indices clients took ahead (server_leases.ts, leases.ts). */
@@ -233,7 +234,7 @@ export class TfeServer {
   #onPeerDown(peer: PartyName, why: string): void {
     if (SERVERS.includes(peer)) {
       this.#log(`lost ${peer}: ${why}; in-flight queries fail, the cluster re-forms when it is back`, 'peer-down', { peer, reason: why, running: this.#running.size });
-      for (const r of this.#running.values()) r.abort(`${peer} disconnected`);
+      for (const r of this.#running.values()) r.end.abort(`${peer} disconnected`);
       // A request still waiting for its other half would run without that server as well: it
       // ends now, everywhere (server0 may run it already), not at the end of the pairing wait.
       for (const session of this.#pending.sessions()) {
@@ -244,7 +245,7 @@ export class TfeServer {
       }
       return;
     }
-    for (const r of this.#running.values()) if (r.client === peer) r.abort('the client disconnected');
+    for (const r of this.#running.values()) if (r.client === peer) r.end.abort('the client disconnected');
     for (const session of this.#pending.sessions()) if (this.#pending.get(session)?.client?.peer === peer) this.#pending.drop(session, true);
   }
 
@@ -258,7 +259,7 @@ export class TfeServer {
     this.#pending.drop(session, true);
     if (waiting) this.#respond(waiting.peer, session, { ok: false, error: `${this.me}: aborted by ${forClient(reason)}` });
     // The endpoint aborted the session itself (the others were told by whoever aborted it).
-    this.#running.get(session)?.aborted(reason);
+    this.#running.get(session)?.end.aborted(reason);
   }
 
   #others(): PartyName[] {
@@ -487,36 +488,28 @@ export class TfeServer {
     // deploy only in the current one (a new setup masks the models deployed before it).
     const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
-    // A pooled query gets server2's messages in its pool session (PooledTransport): however it
-    // ends early (its timeout, a failure, an abort from another party, its client or a server
-    // gone), the compute servers' waits there end too, or one for a recording server2 never ships
-    // (a stalled server2 that still answers pings, say) would outlive it. On server2 that session
-    // carries the recording the query waits for, if it is still being made (its sends may wait on
-    // a stalled peer): dropped first, so that its failure does not take the model out of the pool.
-    const abortPool = (reason: string) => {
-      if (!notice.pooled) return;
-      if (this.me === SERVER2 && !epoch?.pool.abandon(notice.index)) return;
-      this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
-    };
-    // What the query waits for outside its sessions (its setup's readiness) ends with it too.
-    let ended!: (e: Error) => void;
-    const endedEarly = new Promise<never>((_, reject) => (ended = reject));
-    endedEarly.catch(() => undefined);
-    const aborted = (reason: string) => {
-      ended(new Error(reason));
-      abortPool(reason);
-    };
-    const abort = (reason: string) => {
-      this.endpoint.abortSession(session, reason, this.#others());
-      aborted(reason);
-    };
-    const timer = setTimeout(() => abort(`timed out after ${this.#config.queryTimeoutMs} ms`), Math.max(0, since + this.#config.queryTimeoutMs - Date.now()));
+    // A pooled query gets server2's messages in its pool session (PooledTransport), whose waits
+    // end with it too (query_end.ts). On server2 that session carries the recording the query
+    // waits for, if it is still being made (its sends may wait on a stalled peer): dropped first,
+    // so that its failure does not take the model out of the pool.
+    const end = new QueryEnd(
+      {
+        abortSession: (reason) => this.endpoint.abortSession(session, reason, this.#others()),
+        abortPool: (reason) => {
+          if (!notice.pooled) return;
+          if (this.me === SERVER2 && !epoch?.pool.abandon(notice.index)) return;
+          this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
+        },
+      },
+      since + this.#config.queryTimeoutMs - Date.now(),
+      this.#config.queryTimeoutMs,
+    );
     if (epoch) epoch.running++;
     const meter = this.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : this.#models.get(req.model)?.protocol ?? 'unknown');
     const done = (async () => {
       try {
         if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
-        await Promise.race([epoch.ready, endedEarly]);
+        await Promise.race([epoch.ready, end.early]);
         const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
         meter.watch(transport);
         if (req.type === 'predict') {
@@ -539,13 +532,13 @@ export class TfeServer {
         const msg = (e as Error).message;
         this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
         meter.failed(msg);
-        abort(forClient(msg));
+        end.abort(forClient(msg));
         // The lease it ran on, and the one it took for the next query, end here and everywhere.
         if (this.me === SERVER0) this.#leases.endedWithout(session, leaseId);
         this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
       } finally {
         meter.end();
-        clearTimeout(timer);
+        end.settle();
         this.#sessions.release(session);
         if (req.type === 'deploy') {
           this.#deploying.delete(req.model);
@@ -565,7 +558,7 @@ export class TfeServer {
         if (this.me === SERVER0 && current && (epoch === current || epoch === this.#setup.previous)) this.#reservations.topUpAfterQuery(current);
       }
     })();
-    this.#running.set(session, { client, model: req.model, done, epoch, abort, aborted });
+    this.#running.set(session, { client, model: req.model, done, epoch, end });
   }
 
   /** Whether stop() was called (health says so while in-flight queries finish). */
@@ -579,7 +572,7 @@ export class TfeServer {
     this.#log(`shutting down: refusing new requests, ${this.#running.size} in flight`, 'shutdown', { running: this.#running.size });
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
-    for (const r of this.#running.values()) r.abort(`${this.me} is shutting down`);
+    for (const r of this.#running.values()) r.end.abort(`${this.me} is shutting down`);
     for (const s of this.#pending.sessions()) this.#pending.drop(s, true);
     await this.endpoint.close(`${this.me} is shutting down`);
     this.#leases.stop();
