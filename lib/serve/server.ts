@@ -484,8 +484,9 @@ export class TfeServer {
    * pairing wait after the client's copy, or the other way round) ends no later than server0's.
    */
   #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice, leaseId?: string, since = Date.now()): void {
-    // A prediction started by server0 just before it renewed the setup runs in the old one; a
-    // deploy only in the current one (a new setup masks the models deployed before it).
+    // A prediction started by server0 just before it renewed the setup, or on a pooled index left
+    // in the old setup (#startIndex), runs in the old one; a deploy only in the current one (a new
+    // setup masks the models deployed before it).
     const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
     if (req.type === 'deploy') this.#deploying.add(req.model);
     // A pooled query gets server2's messages in its pool session (PooledTransport), whose waits
