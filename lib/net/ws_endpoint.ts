@@ -501,10 +501,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
    */
   async send(to: PartyName, session: string, key: string, payload: Payload, opts: { work?: boolean } = {}): Promise<void> {
     if (this.#closed) throw new Error(`${this.me}: endpoint is closed`);
+    // A transient tensor's memory, freed once written, or at once where it is not.
+    const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
     const aborted = opts.work ? this.#mailbox.abortReason(session) : undefined;
     if (aborted !== undefined) {
-      const alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
-      if (alone) this.#opts.release?.(alone);
+      if (release && alone) release(alone);
       throw new Error(`session ${session} was aborted: ${aborted}`);
     }
     let frames: [Buffer, Uint8Array][];
@@ -518,7 +519,6 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       this.#finish(session, `${this.me} could not send ${key}: ${(e as Error).message}`);
       throw e;
     }
-    const release = this.#opts.release, alone = payload.kind === 'tensor' && payload.transient ? aloneIn(payload.data) : undefined;
     // A session over with its peer's link down has no one to tell (an abort notice goes to
     // connected peers only); one that ends while this waits for the link ends the wait. Either
     // way nothing is written, and a transient payload's memory is freed now.

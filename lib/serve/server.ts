@@ -238,10 +238,8 @@ export class TfeServer {
       // A request still waiting for its other half would run without that server as well: it
       // ends now, everywhere (server0 may run it already), not at the end of the pairing wait.
       for (const session of this.#pending.sessions()) {
-        const client = this.#pending.get(session)?.client;
         this.endpoint.abortSession(session, `${peer} disconnected`, this.#others());
-        this.#pending.drop(session, true);
-        if (client) this.#respond(client.peer, session, { ok: false, error: `${this.me}: ${peer} disconnected; retry when the cluster has re-formed` });
+        this.#dropWaiting(session, `${peer} disconnected; retry when the cluster has re-formed`);
       }
       return;
     }
@@ -255,11 +253,16 @@ export class TfeServer {
    */
   #onAbort(session: string, reason: string): void {
     this.#log(`session ${session} aborted by ${reason}`, 'session-aborted', { session, reason });
-    const waiting = this.#pending.get(session)?.client;
-    this.#pending.drop(session, true);
-    if (waiting) this.#respond(waiting.peer, session, { ok: false, error: `${this.me}: aborted by ${forClient(reason)}` });
+    this.#dropWaiting(session, `aborted by ${forClient(reason)}`);
     // The endpoint aborted the session itself (the others were told by whoever aborted it).
     this.#running.get(session)?.end.aborted(reason);
+  }
+
+  /** A request waiting for its other half that will never run: forgotten, and its client (if here) told `why`. */
+  #dropWaiting(session: string, why: string): void {
+    const client = this.#pending.get(session)?.client;
+    this.#pending.drop(session, true);
+    if (client) this.#respond(client.peer, session, { ok: false, error: `${this.me}: ${why}` });
   }
 
   #others(): PartyName[] {
