@@ -57,6 +57,8 @@ export const LOG_EVENTS = {
   'handler-failed': 'error',
   /** A failure nothing awaited (a bug): logged with its stack, and the server keeps serving. */
   'internal-error': 'error',
+  /** `tfe server` could not start, or could not stop cleanly, and exits with status 1 (field `during`: start or stop). */
+  fatal: 'error',
   'listener-error': 'error',
   'log-suppressed': 'warn',
 } as const satisfies Record<string, LogLevel>;

@@ -225,9 +225,45 @@ test.serial('tfe server refuses a bad --metrics, a bad --log-format and a metric
     const port = (holder.address() as net.AddressInfo).port;
     r = runServer(['--config', config, '--metrics', `127.0.0.1:${port}`]);
     t.is(r.status, 1);
-    t.regex(r.stderr, new RegExp(`tfe: cannot listen for metrics on 127\\.0\\.0\\.1:${port}: the port is in use`));
+    // The config loaded, so the failure is a line of the server's log (text here).
+    t.regex(r.stderr, new RegExp(`\\[tfe server0\\] cannot start: cannot listen for metrics on 127\\.0\\.0\\.1:${port}: the port is in use`));
   } finally {
     holder.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test.serial('a server that cannot start says so as a JSON line when its log is JSON: from the flag, or from the config', async (t) => {
+  const jsonLines = (stderr: string): LogRecord[] => stderr.trim().split('\n').map((l) => JSON.parse(l) as LogRecord);
+  // The flag alone: a bad --metrics is read after it, so the whole of stderr is one JSON line.
+  let r = runServer(['--log-format', 'json', '--metrics', '127.0.0.1:99999']);
+  t.is(r.status, 1);
+  let lines = jsonLines(r.stderr);
+  t.is(lines.length, 1, r.stderr);
+  t.like(lines[0], { level: 'error', party: 'server0', event: 'fatal', fields: { during: 'start' } });
+  t.regex(lines[0].msg, /^cannot start: --metrics: the port in "127\.0\.0\.1:99999" must be an integer/);
+  t.is(lines[0].fields.reason, lines[0].msg.slice('cannot start: '.length));
+  // The config's log.format, no flag: server0's own port is held by another process.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-ops-'));
+  const holder = net.createServer();
+  try {
+    const file = await tfe.writeLocalConfig(dir, { tls: false });
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config.log = { format: 'json' };
+    fs.writeFileSync(file, JSON.stringify(config));
+    await new Promise<void>((res, rej) => holder.once('error', rej).listen(config.parties.server0.port, '127.0.0.1', () => res()));
+    r = runServer(['--config', file]);
+    t.is(r.status, 1);
+    lines = jsonLines(r.stderr); // every line is JSON, or this throws
+    t.like(lines.at(-1), { level: 'error', event: 'fatal', fields: { during: 'start' } });
+    t.regex(lines.at(-1)!.msg, /EADDRINUSE/);
+    t.false(r.stderr.includes('tfe: '), 'no plain line');
+  } finally {
+    holder.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // No format known (no flag, no config to read it from): the plain line.
+  r = runServer(['--config', path.join(dir, 'missing.json')]);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /^tfe: /);
 });

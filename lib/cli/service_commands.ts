@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { DeviceOption } from '../backend/backends';
 import { info } from '../info';
 import { type ClientOptions, PredictionClient } from '../serve/client';
-import { loadClusterConfig, pinsOf, usesTls } from '../serve/config';
+import { type ClusterConfig, loadClusterConfig, pinsOf, usesTls } from '../serve/config';
 import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
@@ -16,8 +16,8 @@ import type { FssGate, ProtocolName } from '../protocol/protocols';
 import { startLocalCluster, stopCluster } from '../serve/local_cluster';
 import { missingServerFlags } from '../serve/node_flags';
 import { TfeServer } from '../serve/server';
-import { checkLogFormat, createLogger, type LogFormat } from '../log';
-import { parseListenAddress, showAddress } from '../serve/ops_config';
+import { checkLogFormat, createLogger, type Log, type LogFormat } from '../log';
+import { type ListenAddress, parseListenAddress, showAddress } from '../serve/ops_config';
 import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
 import { manifestShapes, type ModelSpec, parseTopology, withoutCellNames } from '../api/layers_spec';
@@ -50,18 +50,25 @@ const positiveInt = (v: string, what: string): number => {
   return n;
 };
 
-const onSignal = (fn: () => Promise<void>) => {
+/** A failure that ends the process, said how the command's output is written (a server: its log's format). */
+type Fatal = (e: Error) => void;
+const plainFatal: Fatal = (e) => console.error(`tfe: ${e.message}`);
+
+const onSignal = (fn: () => Promise<void>, fatal = plainFatal) => {
   let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.on(sig, () => {
       if (stopping) return;
       stopping = true;
       fn().then(() => process.exit(0), (e: Error) => {
-        console.error(`tfe: ${e.message}`);
+        fatal(e);
         process.exit(1);
       });
     });
 };
+
+/** A server's fatal error as one line of its log, an `error`-level `fatal` event naming the stage. */
+const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cannot ${during}: ${e.message}`, 'fatal', { during, reason: e.message });
 
 /** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone, no weights read. */
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
@@ -80,6 +87,45 @@ function describeRewrites(r: Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'>):
   return parts.length ? `${parts.join('; ')}: docs/models.md` : undefined;
 }
 
+interface ServerFlags {
+  party: string;
+  config: string;
+  insecure?: boolean;
+  device?: DeviceOption;
+  logFormat?: string;
+  metrics?: string;
+}
+
+/** `tfe server` once its flags and config are read: runs until a signal, or its parent (a local cluster) goes. */
+async function startServer(opts: ServerFlags, config: ClusterConfig, log: Log, metricsAt: ListenAddress | undefined): Promise<void> {
+  // A rejection nothing awaits is a bug; Node would end the process, and with it every other
+  // client's query. Logged, with its stack, and the server goes on.
+  process.on('unhandledRejection', (e) => log(`internal error: a failure nothing awaited: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 'internal-error'));
+  const server = new TfeServer(config, opts.party, { log });
+  const at = metricsAt ?? config.metrics?.listen[opts.party as 'server0'];
+  // Bound before the server joins the cluster: a metrics address that cannot be had stops it here.
+  let ops: OpsServer | undefined;
+  if (at) ops = await startOpsServer(server, at, log);
+  await server.start();
+  const { backend, device } = info();
+  const trust = config.ca && pinsOf(config) ? 'mutual TLS, CA and pins' : config.ca ? 'mutual TLS, cluster CA' : usesTls(config) ? 'mutual TLS, pinned fingerprints' : 'plain ws';
+  const host = config.parties[opts.party as 'server0'].listen ?? config.parties[opts.party as 'server0'].host;
+  log(`listening on ${host}:${server.port} (${trust}, computing on ${backend}: ${device})`, 'listening', { address: showAddress({ host, port: server.port }), trust, backend, device, metrics: ops ? showAddress(ops.address) : undefined });
+  // V8 reads these only at start-up: a server started without them can only say so (node_flags.ts).
+  const missing = missingServerFlags(process.execArgv);
+  if (missing.length) log(`started without node ${missing.join(' ')}: under steady load the garbage collector takes more CPU (FSS's compute servers back to back: about 1.5 times as much in all); see docs/operators.md, "Starting a server"`, 'heap-default', { missing: missing.join(' ') });
+  // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
+  process.on('SIGHUP', () => reloadAllTls('SIGHUP'));
+  // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit.
+  const stop = async (graceMs?: number) => {
+    await server.stop(graceMs);
+    await ops?.close();
+  };
+  onSignal(() => stop(), logFatal(log, 'stop'));
+  // Started by a local cluster (npm start, tests): stop when that parent goes away.
+  if (process.send) process.once('disconnect', () => void stop(5000).then(() => process.exit(0)));
+}
+
 export function addServiceCommands(program: Command): void {
   program
     .command('server')
@@ -91,42 +137,27 @@ export function addServiceCommands(program: Command): void {
     .option('--log-format <format>', "text (default) | json: one JSON object a line (time, level, party, event, msg, fields); overrides the config's log.format")
     .option('--metrics <[host:]port>', "serve GET /metrics (Prometheus) and GET /healthz over plain HTTP at this address (a bare port: 127.0.0.1); overrides the config's metrics.listen")
     .addHelpText('after', '\nLogs go to stderr; metrics and health are off unless --metrics or metrics.listen is set (docs/operators.md, "Logs, health and metrics").\nFor throughput start it as `node --initial-old-space-size=64 "$(command -v tfe)" server ...` (docs/operators.md, "Starting a server"); started without that, it says so in its log (heap-default).')
-    .action(async (opts: { party: string; config: string; insecure?: boolean; device?: DeviceOption; logFormat?: string; metrics?: string }) => {
+    .action(async (opts: ServerFlags) => {
       // Flags are checked before anything starts, so a typo fails at once, naming the flag.
       const format: LogFormat | undefined = opts.logFormat === undefined ? undefined : checkLogFormat(opts.logFormat, '--log-format');
-      const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
-      requireConfig(opts.config);
-      const config = loadClusterConfig(opts.config);
-      if (opts.insecure) config.insecure = true;
-      if (opts.device) config.device = opts.device;
-      if (format) config.log = { format };
-      const log = createLogger({ party: opts.party, format: config.log.format });
-      // A rejection nothing awaits is a bug; Node would end the process, and with it every other
-      // client's query. Logged, with its stack, and the server goes on.
-      process.on('unhandledRejection', (e) => log(`internal error: a failure nothing awaited: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 'internal-error'));
-      const server = new TfeServer(config, opts.party, { log });
-      const at = metricsAt ?? config.metrics?.listen[opts.party as 'server0'];
-      // Bound before the server joins the cluster: a metrics address that cannot be had stops it here.
-      let ops: OpsServer | undefined;
-      if (at) ops = await startOpsServer(server, at, log);
-      await server.start();
-      const { backend, device } = info();
-      const trust = config.ca && pinsOf(config) ? 'mutual TLS, CA and pins' : config.ca ? 'mutual TLS, cluster CA' : usesTls(config) ? 'mutual TLS, pinned fingerprints' : 'plain ws';
-      const host = config.parties[opts.party as 'server0'].listen ?? config.parties[opts.party as 'server0'].host;
-      log(`listening on ${host}:${server.port} (${trust}, computing on ${backend}: ${device})`, 'listening', { address: showAddress({ host, port: server.port }), trust, backend, device, metrics: ops ? showAddress(ops.address) : undefined });
-      // V8 reads these only at start-up: a server started without them can only say so (node_flags.ts).
-      const missing = missingServerFlags(process.execArgv);
-      if (missing.length) log(`started without node ${missing.join(' ')}: under steady load the garbage collector takes more CPU (FSS's compute servers back to back: about 1.5 times as much in all); see docs/operators.md, "Starting a server"`, 'heap-default', { missing: missing.join(' ') });
-      // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
-      process.on('SIGHUP', () => reloadAllTls('SIGHUP'));
-      // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit.
-      const stop = async (graceMs?: number) => {
-        await server.stop(graceMs);
-        await ops?.close();
-      };
-      onSignal(() => stop());
-      // Started by a local cluster (npm start, tests): stop when that parent goes away.
-      if (process.send) process.once('disconnect', () => void stop(5000).then(() => process.exit(0)));
+      let log: Log | undefined;
+      try {
+        const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
+        requireConfig(opts.config);
+        const config = loadClusterConfig(opts.config);
+        if (opts.insecure) config.insecure = true;
+        if (opts.device) config.device = opts.device;
+        if (format) config.log = { format };
+        log = createLogger({ party: opts.party, format: config.log.format });
+        await startServer(opts, config, log, metricsAt);
+      } catch (e) {
+        // In the log's format where one is known (the flag, or a config that loaded), so a JSON log
+        // pipeline reads a failed start as one line of its own; with neither, the plain line below.
+        log ??= format ? createLogger({ party: opts.party, format }) : undefined;
+        if (!log) throw e;
+        logFatal(log, 'start')(e as Error);
+        process.exit(1);
+      }
     });
 
   program

@@ -58,8 +58,8 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
         } catch (e) {
           if (cameUp || !retryOnFreshPorts(e, attempt)) throw e;
           await tfe.stopCluster([...procs.values()]);
-          // What the servers that could not listen wrote (a plain "tfe: listen EADDRINUSE" line,
-          // say, which a test of JSON logs would take for the cluster's) goes with them.
+          // What the servers that could not listen wrote (their `fatal` EADDRINUSE line, which a
+          // test of the cluster's logs would take for the cluster's) goes with them.
           logs.length = 0;
           await tfe.writeLocalConfig(dir, configOpts);
           for (const p of SERVERS) start(p);
