@@ -40,3 +40,29 @@ test('describeAwaited names each awaited server with a count and its first messa
     'waiting for server1: 2 messages (first: k1 in epoch:e:model:m); server2: 1 message (first: k2 in epoch:e)',
   );
 });
+
+// A retired setup's pool sessions end by prefix (WsEndpoint.endSessionsWithPrefix), those not
+// begun yet included: what server2 was still shipping for an index no query took arrives after
+// the cleanup, in a session nothing will ever end, and was held for good.
+test('endPrefix ends the sessions under the prefix that come later too: their arrivals are dropped, their recv()s fail', async (t) => {
+  const mb = new Mailbox();
+  mb.deliver('server2', 'pool:e1:7', 'k', control(1));
+  const waiting = mb.receive('server2', 'pool:e1:8', 'k');
+  t.deepEqual(mb.endPrefix('pool:e1:').sort(), ['pool:e1:7', 'pool:e1:8'], 'the sessions holding something, for the caller to end');
+  for (const s of ['pool:e1:7', 'pool:e1:8']) mb.end(s);
+  await t.throwsAsync(waiting, { message: /ended/ });
+  // A straggler in a session of that prefix never seen before: dropped, not held.
+  mb.deliver('server2', 'pool:e1:9', 'k', control(2));
+  t.deepEqual(mb.totals(), { bytes: 0, messages: 0, waiting: 0 });
+  t.true(mb.finished('pool:e1:123'));
+  await t.throwsAsync(mb.receive('server2', 'pool:e1:10', 'k'), { message: /pool:e1:10 was ended/ });
+  // Other setups' sessions are untouched (a prefix is not a substring match).
+  mb.deliver('server2', 'pool:e2:9', 'k', control(3));
+  mb.deliver('server2', 'x:pool:e1:9', 'k', control(4));
+  t.is(mb.totals().messages, 2);
+  t.false(mb.finished('pool:e2:9'));
+  // Bounded: the oldest of many ended prefixes is forgotten (a few setups retire a day).
+  for (let i = 0; i < 40; i++) mb.endPrefix(`pool:x${i}:`);
+  t.false(mb.finished('pool:e1:9'));
+  t.true(mb.finished('pool:x39:1'));
+});

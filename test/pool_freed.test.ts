@@ -23,3 +23,36 @@ test('a freed index is remembered only while its pool notice is still to be acte
   pool.clear();
   t.deepEqual(pool.acted([7]), [7]);
 });
+
+// A query on a pooled index that ends before it took its recording (early, while its setup was
+// still being made: its pool notice not acted on yet) discards that index (query_run.ts): the
+// notice then skips it. Before, the recording was made later for nobody, and held one of the
+// setup's maxPoolRecordings until the next setup.
+test('discarding an index whose pool notice is not acted on yet has the notice skip it', (t) => {
+  const pool = new PrecomputePool(() => undefined, 8, () => true);
+  pool.noticed([3, 4]);
+  pool.discard(3);
+  t.deepEqual(pool.acted([3, 4]), [4]);
+  // After its notice was acted on, discarding an index with no recording leaves nothing behind.
+  pool.discard(4);
+  t.deepEqual(pool.acted([4]), [4]);
+});
+
+test("take's wait for a recording ends with the query's early end, even queued behind a stuck one", async (t) => {
+  const pool = new PrecomputePool(() => undefined, 8, () => true);
+  // An 'auto' FSS model: each recording first announces its gate form (gate_form.ts), and here
+  // that send never completes, as to a stalled server. Index 2's recording waits in its lane
+  // behind index 1's, whose query has not come (a lease holds it, say).
+  const never = new Promise<never>(() => undefined);
+  const root = { fork: () => ({ party: () => ({ sendControl: () => never }) }) };
+  const model = { name: 'm', protocol: 'fss' as const, fssGate: 'auto' as const, fssBits: 64, spec: { layers: [] } as never, shares: [] };
+  pool.noticed([1, 2]);
+  pool.prepare(root as never, 'server2', model, {} as never, 1, [1, 2], () => ({ traffic: () => ({ total: { bytes: 0, messages: 0, rounds: 0 } }) }) as never);
+  t.is(pool.held, 2);
+  let endEarly!: (e: Error) => void;
+  const early = new Promise<never>((_, reject) => (endEarly = reject));
+  const taken = pool.take(2, 1, undefined, early);
+  setTimeout(() => endEarly(new Error('timed out after 50 ms')), 50);
+  const outcome = await Promise.race([taken.then(() => 'answered', (e: Error) => e.message), new Promise((r) => setTimeout(() => r('still waiting after 2 s'), 2000))]);
+  t.is(outcome, 'timed out after 50 ms');
+});

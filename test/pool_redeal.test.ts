@@ -149,7 +149,8 @@ test("after a renewal queries take the old setup's reserved indices first; the n
   const old = fakeEpoch(), fresh = fakeEpoch();
   Object.assign(fresh, { id: 'e2', masks: new Map([['m', {}]]) });
   let previous: Epoch | undefined;
-  const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: () => undefined, leasedPooled: () => new Map(), previous: () => previous });
+  const ended: number[] = [];
+  const r = new PoolReservations({ config, model: (n) => (n === 'm' ? model : undefined), notify: (n) => notices.push(n), endPoolSession: (_e, i) => ended.push(i), leasedPooled: () => new Map(), previous: () => previous });
   r.reserve(old, 'm', 1);
   t.deepEqual(old.reserved.get('m')?.get(1), [1, 2, 3, 4]);
   // The renewal: the old setup within its grace, its four recordings dealt.
@@ -165,8 +166,21 @@ test("after a renewal queries take the old setup's reserved indices first; the n
   t.is(r.takeFromPrevious(old, req), 2);
   r.topUpAfterQuery(fresh);
   t.deepEqual(fresh.reserved.get('m')?.get(1), [1, 2]);
-  // The grace is over: the two left in the old setup go with it, the new one fills to the depth.
+  // The grace is over: the two left in the old setup are freed everywhere (server2 stops dealing
+  // them and drops their recordings, the compute servers what was shipped), the new one fills to
+  // the depth. Before, they were left to the setup's cleanup: server2 went on dealing them, and
+  // what it shipped after server0's cleanup was held there for good.
   Object.assign(old, { usable: false });
-  r.fillAfterGrace(fresh);
+  notices.splice(0);
+  ended.splice(0);
+  r.graceOver(old, fresh);
+  t.deepEqual(notices.splice(0, 1), [{ type: 'unpool', epoch: old.id, indices: [3, 4] }]);
+  t.deepEqual(ended, [3, 4]);
+  t.deepEqual(old.reserved.get('m')?.get(1) ?? [], []);
   t.deepEqual(fresh.reserved.get('m')?.get(1), [1, 2, 3, 4]);
+  t.deepEqual(notices, [{ type: 'pool', epoch: 'e2', model: 'm', indices: [3, 4] }]);
+  // Nothing is left to free a second time (a reconnect's new setup ends a grace too).
+  notices.splice(0);
+  r.graceOver(old, undefined);
+  t.deepEqual(notices, []);
 });

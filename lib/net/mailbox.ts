@@ -22,6 +22,8 @@ export interface Held {
 const FINISHED_MEMORY = 4096;
 /** How an aborted session's reason starts in `#finished` (an ended one's is 'ended'). */
 const ABORTED = 'aborted: ';
+/** Ended session prefixes remembered (endPrefix: a retired setup's pool sessions; a few a day). */
+const ENDED_PREFIXES = 32;
 
 export class Mailbox {
   // session -> (peer|key -> slot): aborting or ending a session touches only its own slots.
@@ -33,6 +35,12 @@ export class Mailbox {
    * own sessions (whose stragglers would then be kept).
    */
   #finishedIn = new Map<string, Set<string>>();
+  /**
+   * Prefixes whose every session has ended, those not begun yet included (endPrefix): a retired
+   * setup's pool sessions, whose stragglers (what server2 was still shipping for an index no query
+   * took) would otherwise be held for good, since nothing ends a session it never heard of.
+   */
+  #endedPrefixes: string[] = [];
 
   constructor(private readonly groupOf: (session: string) => string = () => '') {}
   #held = new Map<PartyName, Held>(); // sender -> what its undelivered messages hold
@@ -75,7 +83,7 @@ export class Mailbox {
    * session finishes, is disposed (a held tensor's memory is freed then, not at some later GC).
    */
   deliver(peer: PartyName, session: string, key: string, payload: Received, bytes = 0): void {
-    if (this.#finished.has(session)) return disposeReceived(payload); // the session was aborted or ended: drop stragglers
+    if (this.finished(session)) return disposeReceived(payload); // the session was aborted or ended: drop stragglers
     const slots = this.#slots(session, true)!;
     const id = `${peer}|${key}`;
     const slot = slots.get(id);
@@ -92,7 +100,7 @@ export class Mailbox {
   }
 
   receive(peer: PartyName, session: string, key: string): Promise<Received> {
-    const why = this.#finished.get(session);
+    const why = this.#finished.get(session) ?? (this.#prefixEnded(session) ? 'ended' : undefined);
     if (why !== undefined) return Promise.reject(new Error(`session ${session} was ${why}`));
     const slots = this.#slots(session, true)!;
     const id = `${peer}|${key}`;
@@ -162,9 +170,26 @@ export class Mailbox {
     return [...this.#sessions.keys()].filter((s) => s.startsWith(prefix));
   }
 
+  /**
+   * Every session named `prefix...` is over, those to come included: later arrivals there are
+   * dropped and recv()s fail. Returns the sessions that held something (the caller ends each).
+   */
+  endPrefix(prefix: string): string[] {
+    if (!this.#endedPrefixes.includes(prefix)) {
+      this.#endedPrefixes.push(prefix);
+      if (this.#endedPrefixes.length > ENDED_PREFIXES) this.#endedPrefixes.shift();
+    }
+    return this.sessionsWithPrefix(prefix);
+  }
+
   /** Whether the session was aborted or ended (its stragglers are dropped). */
   finished(session: string): boolean {
-    return this.#finished.has(session);
+    return this.#finished.has(session) || this.#prefixEnded(session);
+  }
+
+  #prefixEnded(session: string): boolean {
+    for (const p of this.#endedPrefixes) if (session.startsWith(p)) return true;
+    return false;
   }
 
   /** The reason a session was aborted with; undefined while it runs, once it ended normally, or once forgotten. */

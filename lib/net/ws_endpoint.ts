@@ -559,9 +559,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#finish(session);
   }
 
-  /** Ends every session named `prefix...` that holds something (a retired setup's pooled material). */
+  /** Ends every session named `prefix...`, those that arrive later included (a retired setup's pooled material). */
   endSessionsWithPrefix(prefix: string): void {
-    for (const s of this.#mailbox.sessionsWithPrefix(prefix)) this.#finish(s);
+    for (const s of this.#mailbox.endPrefix(prefix)) this.#finish(s);
   }
 
   /** Messages, bytes and waiters held in the sessions named `prefix...`. */

@@ -202,9 +202,9 @@ export class PrecomputePool {
    * failed part way fails the query (what it did ship is in the session), as does a recording of
    * another batch size (server0's bug, not the client's). `follows`: the model whose form follows
    * the load (gate_form.ts followsLoad), for which this notes whether the query found server2 busy
-   * dealing (`pressure`, foundBusy).
+   * dealing (`pressure`, foundBusy). `early`: rejects when the query ends early (its wait ends then).
    */
-  async take(index: number, batch: number, follows?: string): Promise<Taken> {
+  async take(index: number, batch: number, follows?: string, early?: Promise<never>): Promise<Taken> {
     // The links' distance decided (gate_form.ts nearLinks) or changed: the recordings made before
     // in the other unloaded form may be dealt again.
     const near = this.near();
@@ -223,7 +223,10 @@ export class PrecomputePool {
     }
     if (!r) return { online: true };
     this.#taken.set(index, r);
-    const outcome = await r.run.finally(() => this.#taken.delete(index));
+    // Raced with the query's early end (`early`, query_end.ts): a recording queued in its lane
+    // behind others, one of them stuck sending to a stalled server, would hold the query past it.
+    const run = r.run.finally(() => this.#taken.delete(index));
+    const outcome = await (early ? Promise.race([run, early]) : run);
     if ('failed' in outcome) {
       if (!outcome.partWay) return { online: true, ...(r.form ? { form: r.form } : {}) };
       throw new Error(`server2's side of this query, dealt ahead, failed part way: ${outcome.failed}`);
@@ -247,10 +250,16 @@ export class PrecomputePool {
     return true;
   }
 
-  /** Drops the recording for `index` (its query will never run here). */
+  /**
+   * Drops the recording for `index` (its query will never run here, or ran without taking it), or,
+   * when its pool notice is not acted on yet (the setup still being made), has the notice skip it.
+   */
   discard(index: number): void {
     const r = this.#ready.get(index);
-    if (!r) return;
+    if (!r) {
+      if (this.#noticed.has(index)) this.#freed.add(index);
+      return;
+    }
     r.dropped = true;
     this.#ready.delete(index);
     this.discarded++;
@@ -276,10 +285,8 @@ export class PrecomputePool {
 
   /** server0 freed a reserved index: its recording goes, or the pool notice still to be acted on skips it. */
   unreserved(index: number): void {
-    const r = this.#ready.get(index);
-    if (r?.redealAsked) this.redealt++;
-    if (r) this.discard(index);
-    else if (this.#noticed.has(index)) this.#freed.add(index);
+    if (this.#ready.get(index)?.redealAsked) this.redealt++;
+    this.discard(index);
   }
 
   /** Drops every recording of `model` (it was removed). */

@@ -130,9 +130,19 @@ export class PoolReservations {
     return this.indexFor(epoch, { type: 'predict', model, shape: [1] });
   }
 
-  /** A renewed setup's grace is over: every model's batch-1 reservation in the current one is filled (what the old one held counted toward it until now). */
-  fillAfterGrace(epoch: Epoch): void {
-    for (const model of epoch.masks.keys()) this.reserve(epoch, model, 1);
+  /**
+   * A renewed setup's grace is over: what is left of its reservations is freed everywhere (server2
+   * stops dealing them, and drops what it recorded; the compute servers what it shipped), and
+   * every model's batch-1 reservation in `current` (the setup that replaced it, when ready) is
+   * filled (what the old one held counted toward it until now).
+   */
+  graceOver(old: Epoch, current: Epoch | undefined): void {
+    for (const model of [...old.reserved.keys()]) {
+      this.unreserveModel(old, model);
+      old.reserved.delete(model);
+    }
+    old.pooledBatch.clear();
+    if (current) for (const model of current.masks.keys()) this.reserve(current, model, 1);
   }
 
   /** A query ended: the reservations that ran low during it are topped up. */

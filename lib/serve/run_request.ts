@@ -27,18 +27,19 @@ export function sessionTransport(me: PartyName, endpoint: WsEndpoint, session: s
 }
 
 /**
- * This server's part of a prediction of `m` (`nextLease`: the lease its leaseNext took, if any).
+ * This server's part of a prediction of `m` (`nextLease`: the lease its leaseNext took, if any;
+ * `early`: rejects when the query ends early, which ends server2's wait for its recording).
  * Returns the output shape (the compute servers) and,
  * for server2 when its side was shipped ahead into the pool, the bytes it had shipped.
  */
-export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
+export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>, early?: Promise<never>): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
   const masks = epoch.masks.get(m.name);
   if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
   // server2, pooled: its side was shipped ahead (else it runs now, into the pool session). A
   // query without a pool index waits for server2's dealing whatever the pool holds.
   let form: LoadForm | undefined;
   if (me === SERVER2) {
-    const taken = notice.pooled ? await epoch.pool.take(notice.index, req.shape[0], followsLoad(m) ? m.name : undefined) : undefined;
+    const taken = notice.pooled ? await epoch.pool.take(notice.index, req.shape[0], followsLoad(m) ? m.name : undefined, early) : undefined;
     if (taken && 'shipped' in taken) return { offlineBytes: taken.shipped.bytes };
     if (!taken && followsLoad(m)) epoch.pool.pressure.noteQuery(m.name, req.shape[0], true);
     form = taken?.form;

@@ -13,10 +13,8 @@ import * as path from 'node:path';
 import { resolveDevice, setBackend } from '../backend/backends';
 import { freeBuffer } from '../backend/wire_buffers';
 import { SERVER0, SERVER1, SERVER2, SERVERS } from '../protocol/party';
-import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { PartyName, Payload } from '../net/transport';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
-import { WebSocketTransport } from '../net/ws_transport';
 import { checkOwner, isOperator } from './access';
 import { type ClusterConfig, readPem } from './config';
 import { serverTls } from './provision_tls';
@@ -25,17 +23,17 @@ import { EpochSetup } from './epoch_setup';
 import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
 import { PoolReservations } from './reservations';
 import { ServerLeases } from './server_leases';
-import { type ClientRequest, type DeployRequest, NEXT_LEASE_KEY, type NoNextLease, type PoolNotice, type PredictRequest, type UnpoolNotice, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, type UndeployRequest, validateNotice, validateRequest } from './messages';
+import { type ClientRequest, type DeployRequest, NEXT_LEASE_KEY, type NoNextLease, type PredictRequest, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
-import { CLIENT } from './programs';
 import { type ClientHalf, type Notice, RequestPairing } from './pairing';
 import { holdInto, holdOnArrival } from './hold_on_arrival';
 import { poolNoticeSession, poolSession } from './pool';
-import { deployHere, predictHere, sessionTransport } from './run_request';
 import { serverStatus } from './status';
 import { createLogger, type Log } from '../log';
 import { ServerMetrics } from './metrics';
-import { QueryEnd } from './query_end';
+import { PoolNotices } from './pool_notices';
+import { undeployHere } from './undeploy';
+import { type QueryRunHost, type QueryStart, type RunningQuery, runQuery } from './query_run';
 
 const PAIRING_TIMEOUT_MS = 10_000;
 const CLIENT_SESSION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -55,13 +53,15 @@ export class TfeServer {
   #store: ModelStore;
   #models = new Map<string, DeployedModel>();
   #deploying = new Set<string>();
-  /** server2: pool notices for a model whose deploy is finishing here. */
-  #poolWaiting = new Map<string, PoolNotice[]>();
+  /** server1/server2: server0's pool and unpool notices (pool_notices.ts). */
+  #poolNotices: PoolNotices;
   #setup: EpochSetup;
   /** server1/server2: client requests and server0's notices waiting for their other half. */
   #pending: RequestPairing;
   /** Queries running here, each with its early end (query_end.ts). */
-  #running = new Map<string, { client: PartyName; model: string; done: Promise<void>; epoch?: Epoch; end: QueryEnd }>();
+  #running = new Map<string, RunningQuery>();
+  /** What a running query uses of this server (query_run.ts). */
+  #queryHost: QueryRunHost;
   #sessions: SessionAccounting;
   #stopping = false;
   /** Session indices clients took ahead (server_leases.ts, leases.ts). */
@@ -116,7 +116,7 @@ export class TfeServer {
       graceOver: (epoch) => {
         this.#leases.book.voidEpoch(epoch.id);
         const current = this.#epoch;
-        if (this.me === SERVER0 && current && current !== epoch && current.isReady) this.#reservations.fillAfterGrace(current);
+        if (this.me === SERVER0) this.#reservations.graceOver(epoch, current && current !== epoch && current.isReady ? current : undefined);
       },
       ready: (epoch) => {
         if (this.me === SERVER0) for (const name of epoch.masks.keys()) this.#reservations.reserve(epoch, name, 1);
@@ -130,7 +130,7 @@ export class TfeServer {
     this.#pending = new RequestPairing(Math.min(PAIRING_TIMEOUT_MS, config.queryTimeoutMs), {
       paired: (session, client, notice, since) => {
         this.#sessions.started(session);
-        this.#run(session, client.peer, client.req as PredictRequest | DeployRequest, notice, undefined, since);
+        this.#run({ session, client: client.peer, req: client.req as PredictRequest | DeployRequest, notice, since });
       },
       unused: (session, { notice }) => {
         this.#sessions.release(session);
@@ -164,6 +164,29 @@ export class TfeServer {
       },
       (e) => this.#freeIndex(e.epoch, e.index, e.pooled),
     );
+    this.#poolNotices = new PoolNotices({ me: party, endpoint: this.endpoint, setup: this.#setup, models: this.#models, deploying: (model) => this.#deploying.has(model) });
+    this.#queryHost = {
+      me: party,
+      config,
+      endpoint: this.endpoint,
+      log: this.#log,
+      metrics: this.metrics,
+      setup: this.#setup,
+      models: this.#models,
+      store: this.#store,
+      leases: this.#leases,
+      reservations: this.#reservations,
+      sessions: this.#sessions,
+      others: () => this.#others(),
+      respond: (peer, session, res) => this.#respond(peer, session, res),
+      deploying: (model, on) => {
+        if (on) return void this.#deploying.add(model);
+        this.#deploying.delete(model);
+        this.#poolNotices.deployEnded(model);
+      },
+      started: (session, q) => this.#running.set(session, q),
+      ended: (session) => this.#running.delete(session),
+    };
   }
 
   /** The setup queries run in. */
@@ -199,35 +222,6 @@ export class TfeServer {
       if (e && (await e.ready.then(() => true, () => false)) && e === this.#epoch) return;
       if (Date.now() > deadline) throw new Error(`${this.me}: the cluster is not set up (waiting for ${SERVERS.filter((s) => s !== this.me && !this.endpoint.connected(s)).join(', ') || 'setup'})`);
       await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  // ---------- the offline phase: server2's side (pool.ts; server0 reserves in reservations.ts) ----------
-
-  /** server2: precomputes its side of the reserved queries. */
-  #precompute(n: PoolNotice): void {
-    const epoch = this.#epoch;
-    if (!epoch || epoch.id !== n.epoch) return;
-    // Until it is acted on, an index server0 frees is remembered, so that it is skipped then.
-    epoch.pool.noticed(n.indices);
-    // server0 may reserve before this server has finished saving a fresh deploy: wait for it.
-    if (this.#deploying.has(n.model)) return void this.#poolWaiting.set(n.model, [...(this.#poolWaiting.get(n.model) ?? []), n]);
-    void epoch.ready.then(() => {
-      const m = this.#models.get(n.model), masks = epoch.masks.get(n.model);
-      const ship = (index: number) => new WebSocketTransport([...SERVERS, CLIENT], new Map([[this.me, this.endpoint]]), poolSession(epoch.id, index));
-      if (m && masks && !PROTOCOL_TRAITS[m.protocol].server2Online) epoch.pool.prepare(epoch.root, this.me, m, masks, n.batch ?? 1, n.indices, ship);
-      else epoch.pool.acted(n.indices);
-    }, () => epoch.pool.acted(n.indices));
-  }
-
-  /** server1/server2: server0 freed reserved indices: what server2 recorded or shipped for them goes. */
-  #unpool(n: UnpoolNotice): void {
-    // Also of the setup a renewal replaced: server0 frees its reservations as it renews.
-    const epoch = this.#setup.epochFor(n.epoch);
-    if (!epoch) return;
-    for (const i of n.indices) {
-      if (this.me === SERVER2) epoch.pool.unreserved(i);
-      this.endpoint.endSession(poolSession(epoch.id, i));
     }
   }
 
@@ -290,7 +284,7 @@ export class TfeServer {
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     const lease = req.type === 'predict' ? req.lease : undefined;
     try {
-      if (req.type === 'undeploy') return this.#respond(peer, session, { ok: true, removed: this.#undeploy(req, peer) });
+      if (req.type === 'undeploy') return this.#respond(peer, session, { ok: true, removed: undeployHere({ ...this.#queryHost, deployingNow: this.#deploying, running: this.#running, pending: this.#pending }, req, peer) });
       const bytes = this.#check(req, peer);
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
@@ -346,10 +340,10 @@ export class TfeServer {
         }
       }
       // A leased index was announced with the lease: no notice, nobody waits for server0.
-      if (leased) return this.#run(session, peer, req, leased, lease!.id);
+      if (leased) return this.#run({ session, client: peer, req, notice: leased, leaseId: lease!.id, since: Date.now() });
       const notice: StartNotice = { type: 'start', epoch: start.epoch, index: start.index, pooled: start.pooled, request: requestKey(req) };
       for (const s of this.#others()) void this.endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: notice }).catch(() => undefined);
-      return this.#run(session, peer, req, start);
+      return this.#run({ session, client: peer, req, notice: start, since: Date.now() });
     }
     // server1/server2: a lease whose notice is still on its way waits for it, as for server0's notice.
     if (lease && !leased) this.#pending.awaitLease(lease.id, session);
@@ -431,8 +425,8 @@ export class TfeServer {
       if (this.#running.has(session)) return this.#mismatched(session, undefined, [notice], "server0 admitted a request without this one's lease");
       return this.#pending.pair(session, { notice });
     }
-    if (n.type === 'pool' && this.me === SERVER2) return this.#precompute(n);
-    if (n.type === 'unpool') return this.#unpool(n);
+    if (n.type === 'pool' && this.me === SERVER2) return this.#poolNotices.precompute(n);
+    if (n.type === 'unpool') return this.#poolNotices.unpool(n);
     if (n.type === 'lease') return this.#leases.onNotice(n);
     if (n.type === 'unlease') return this.#leases.onUnlease(n);
     this.#log(`ignored a ${n.type} notice from ${peer}`, 'notice-ignored', { peer });
@@ -450,119 +444,13 @@ export class TfeServer {
     return checkDeploySize(this.#config, req, specOf(req));
   }
 
-  /** Removes a model here (true) or says it was not here (false); refused while it is in use. */
-  #undeploy(req: UndeployRequest, peer: PartyName): boolean {
-    checkOwner(this.#config, this.endpoint, peer, 'undeploy');
-    // Being deployed: running, or still waiting for server0's go-ahead (a client's undeploy can
-    // arrive while this server's half of the deploy has not started yet).
-    const waiting = this.#pending.someClient((c) => c.req.type === 'deploy' && c.req.model === req.model);
-    if (this.#deploying.has(req.model) || waiting) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
-    const busy = [...this.#running.values()].filter((r) => r.model === req.model).length;
-    if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
-    const m = this.#models.get(req.model);
-    this.#models.delete(req.model);
-    // Its leases go on every server (each runs the undeploy): a model deployed again under the
-    // name has other masks than those their recordings were dealt for.
-    this.#leases.book.voidModel(req.model);
-    // server0: what server2 shipped ahead for the model's reserved indices is freed everywhere,
-    // the current setup's and those a renewed one still holds.
-    const epoch = this.#epoch, previous = this.#setup.previous;
-    if (this.me === SERVER0) for (const e of [previous, epoch]) if (e) this.#reservations.unreserveModel(e, req.model);
-    previous?.removeModel(req.model, this.me !== SERVER2);
-    epoch?.removeModel(req.model, this.me !== SERVER2);
-    const stored = this.#store.remove(req.model);
-    for (const s of m?.shares ?? []) s?.dispose();
-    if (m || stored) this.#log(`undeployed model '${req.model}'`, 'model-undeployed', { model: req.model });
-    return !!m || stored;
-  }
-
   #respond(peer: PartyName, session: string, res: Response): void {
     this.endpoint.send(peer, session, RESPONSE_KEY, { kind: 'control', data: res }).catch(() => undefined);
   }
 
-  /**
-   * Runs an admitted request as session `notice.index`; `leaseId`: the lease it runs on (server0).
-   * Its timeout counts from `since`: on server1 and server2, when its first half (the client's
-   * request or server0's notice) came, so that a request paired late (server0's notice up to the
-   * pairing wait after the client's copy, or the other way round) ends no later than server0's.
-   */
-  #run(session: string, client: PartyName, req: PredictRequest | DeployRequest, notice: Notice, leaseId?: string, since = Date.now()): void {
-    // A prediction started by server0 just before it renewed the setup, or on a pooled index left
-    // in the old setup (#startIndex), runs in the old one; a deploy only in the current one (a new
-    // setup masks the models deployed before it).
-    const epoch = req.type === 'predict' ? this.#setup.epochFor(notice.epoch) : this.#epoch;
-    if (req.type === 'deploy') this.#deploying.add(req.model);
-    // A pooled query gets server2's messages in its pool session (PooledTransport), whose waits
-    // end with it too (query_end.ts). On server2 that session carries the recording the query
-    // waits for, if it is still being made (its sends may wait on a stalled peer): dropped first,
-    // so that its failure does not take the model out of the pool.
-    const end = new QueryEnd(
-      {
-        abortSession: (reason) => this.endpoint.abortSession(session, reason, this.#others()),
-        abortPool: (reason) => {
-          if (!notice.pooled) return;
-          if (this.me === SERVER2 && !epoch?.pool.abandon(notice.index)) return;
-          this.endpoint.abortSession(poolSession(notice.epoch, notice.index), reason);
-        },
-      },
-      since + this.#config.queryTimeoutMs - Date.now(),
-      this.#config.queryTimeoutMs,
-    );
-    if (epoch) epoch.running++;
-    const meter = this.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : this.#models.get(req.model)?.protocol ?? 'unknown');
-    const done = (async () => {
-      try {
-        if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
-        await Promise.race([epoch.ready, end.early]);
-        const transport = sessionTransport(this.me, this.endpoint, session, client, notice);
-        meter.watch(transport);
-        if (req.type === 'predict') {
-          const { outputShape, offlineBytes } = await predictHere(this.me, epoch, this.#models.get(req.model)!, notice, req, transport, () => this.#leases.next(session, notice.epoch));
-          // server0: the reference of the lease this query took for the next one (leaseNext).
-          const next = this.me === SERVER0 && req.leaseNext ? this.#leases.book.forSession(session) : undefined;
-          const lease = next && { id: next.id, index: next.entry.index, ttlMs: this.#config.leaseTtlMs };
-          this.#respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: this.#config.fracBits, ...(lease ? { lease } : {}) });
-          if (this.me === SERVER0 && leaseId) this.#leases.ranOn(leaseId);
-        } else {
-          const { model: m, masks } = await deployHere(this.me, this.endpoint, epoch, notice, session, req, transport);
-          this.#store.save(m);
-          this.#models.set(m.name, m);
-          epoch.masks.set(m.name, masks);
-          this.#log(`deployed model '${m.name}' (${req.protocol}, ${m.spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: m.spec.layers.length });
-          if (this.me === SERVER0) this.#reservations.reserve(epoch, m.name, 1);
-          this.#respond(client, session, { ok: true });
-        }
-      } catch (e) {
-        const msg = (e as Error).message;
-        this.#log(`session ${session} (${req.type} '${req.model}' for ${client}) failed: ${msg}`, 'query-failed', { session, type: req.type, model: req.model, client, reason: msg });
-        meter.failed(msg);
-        end.abort(forClient(msg));
-        // The lease it ran on, and the one it took for the next query, end here and everywhere.
-        if (this.me === SERVER0) this.#leases.endedWithout(session, leaseId);
-        this.#respond(client, session, { ok: false, error: `${this.me}: ${forClient(msg)}` });
-      } finally {
-        meter.end();
-        end.settle();
-        this.#sessions.release(session);
-        if (req.type === 'deploy') {
-          this.#deploying.delete(req.model);
-          const waiting = this.#poolWaiting.get(req.model) ?? [];
-          this.#poolWaiting.delete(req.model);
-          for (const n of waiting) this.#precompute(n);
-        }
-        this.endpoint.endSession(session);
-        if (notice.pooled) this.endpoint.endSession(poolSession(notice.epoch, notice.index));
-        this.#running.delete(session);
-        if (epoch) {
-          epoch.running--;
-          epoch.maybeFree();
-        }
-        // (A query in the setup a renewal replaced tops up the current one's: takeFromPrevious.)
-        const current = this.#epoch;
-        if (this.me === SERVER0 && current && (epoch === current || epoch === this.#setup.previous)) this.#reservations.topUpAfterQuery(current);
-      }
-    })();
-    this.#running.set(session, { client, model: req.model, done, epoch, end });
+  /** Runs an admitted request (query_run.ts). */
+  #run(q: QueryStart): void {
+    runQuery(this.#queryHost, q);
   }
 
   /** Whether stop() was called (health says so while in-flight queries finish). */
