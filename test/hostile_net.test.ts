@@ -460,3 +460,31 @@ test('clients ending many sessions cannot push out the memory of the servers\' e
   t.true(mb.finished('epoch:old'));
   t.deepEqual(mb.totals(), { bytes: 0, messages: 0, waiting: 0 });
 });
+
+// A retired setup's pool sessions are ended by prefix (WsEndpoint.endSessionsWithPrefix), those
+// not seen yet included. A message of one of them still arriving in chunks then was neither in
+// the mailbox (so not ended) nor finished by its later chunks (dropped as stragglers): its partial
+// and its declared size were held until the link closed.
+test('a chunked message arriving while its session is ended by prefix is freed as its next chunk comes', async (t) => {
+  const env = await setup({}, ['server0b']);
+  const { srv, port } = env;
+  try {
+    const s0b = await raw(port, { 'x-tfe-party': 'server0b', 'x-tfe-cluster-secret': Buffer.from(SECRET).toString('base64url'), 'x-tfe-compute': String(COMPUTE_VERSION) });
+    const h = head('pool:e1:5', 'k', CHUNK_BYTES + 8);
+    s0b.send(frame(h, new Uint8Array(CHUNK_BYTES)));
+    await until(() => srv.stats().unfinishedMessages === 1, 'the first chunk');
+    srv.endSessionsWithPrefix('pool:e1:');
+    s0b.send(frame({ ...h, chunk: 1 }, new Uint8Array(8)));
+    await until(() => srv.stats().unfinishedMessages === 0 && srv.stats().unfinishedBytes === 0, 'the partial to be freed');
+    // A new message under the prefix is dropped whole; another setup's goes through.
+    s0b.send(frame(head('pool:e1:6', 'k', 8), new Uint8Array(8)));
+    s0b.send(frame(head('pool:e2:6', 'k', 8), new Uint8Array(8)));
+    const got = await srv.recv('server0b', 'pool:e2:6', 'k');
+    t.true(got.kind === 'tensor' && got.data.length === 8);
+    t.like(srv.stats(), { pendingMessages: 0, pendingBytes: 0, unfinishedMessages: 0 });
+    await t.throwsAsync(srv.recv('server0b', 'pool:e1:6', 'k'), { message: /was ended/ });
+    s0b.ws.close();
+  } finally {
+    await env.close();
+  }
+});

@@ -55,4 +55,9 @@ test("take's wait for a recording ends with the query's early end, even queued b
   setTimeout(() => endEarly(new Error('timed out after 50 ms')), 50);
   const outcome = await Promise.race([taken.then(() => 'answered', (e: Error) => e.message), new Promise((r) => setTimeout(() => r('still waiting after 2 s'), 2000))]);
   t.is(outcome, 'timed out after 50 ms');
+  // The early end drops the recording once (QueryEnd's abort, then the failure it causes, both
+  // abandon it: counted once in `discarded`, which /metrics shows).
+  t.true(pool.abandon(2));
+  t.false(pool.abandon(2));
+  t.is(pool.discarded, 1);
 });

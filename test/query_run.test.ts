@@ -76,3 +76,21 @@ test("server2: a pooled query that ends while its setup is still being made leav
   t.is(running.size, 0);
   t.deepEqual(pool.acted([7]), [], 'the setup, once ready, skips index 7');
 });
+
+test('a clean-up that throws (a bug) still settles the query, and is logged as an internal error', async (t) => {
+  const events: string[] = [], running = new Map<string, RunningQuery>(), answers: Response[] = [], logs: string[] = [];
+  const host = fakeHost(events, running, answers);
+  host.log = (m, event) => logs.push(`${event}: ${m}`);
+  const seen: RunningQuery[] = [];
+  host.started = (session, q) => {
+    seen.push(q);
+    running.set(session, q);
+  };
+  host.ended = () => {
+    throw new Error('a bug in the clean-up');
+  };
+  runQuery(host, { session: 's3', client: 'client#3', req: { type: 'predict', model: 'm', shape: [1, 4] }, notice: { epoch: 'old', index: 7, pooled: false }, since: Date.now() });
+  await seen[0].done; // deploysSettled and stop() wait for this: it must settle
+  await new Promise((r) => setImmediate(r));
+  t.true(logs.some((l) => /^internal-error: internal error: the clean-up of session s3 failed: Error: a bug in the clean-up/.test(l)), logs.join('\n'));
+});

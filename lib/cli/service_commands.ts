@@ -123,7 +123,13 @@ async function startServer(opts: ServerFlags, config: ClusterConfig, log: Log, m
   };
   onSignal(() => stop(), logFatal(log, 'stop'));
   // Started by a local cluster (npm start, tests): stop when that parent goes away.
-  if (process.send) process.once('disconnect', () => void stop(5000).then(() => process.exit(0)));
+  if (process.send)
+    process.once('disconnect', () =>
+      void stop(5000).then(() => process.exit(0), (e: Error) => {
+        logFatal(log, 'stop')(e);
+        process.exit(1);
+      }),
+    );
 }
 
 export function addServiceCommands(program: Command): void {

@@ -399,6 +399,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       const verdict = conn.client ? this.#sessions.check(conn, header) : this.#mailbox.finished(header.session) ? 'drop' : 'ok';
       if (verdict === 'drop') {
         this.#dropped++; // a straggler of an ended or aborted session (its partial was freed then)
+        // A session ended by prefix (a retired setup's pool sessions) while one of its messages was
+        // arriving in chunks: nothing freed that partial then, and its later chunks end here.
+        if (header.chunk > 0) conn.free(header.session);
         return;
       }
       if (header.chunk === 0) this.#admit(conn, header);

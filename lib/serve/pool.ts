@@ -244,7 +244,8 @@ export class PrecomputePool {
    */
   abandon(index: number): boolean {
     const r = this.#taken.get(index);
-    if (!r || r.settled) return false;
+    // Dropped already: an early end seen twice (its abort, then the failure it made) counts once.
+    if (!r || r.settled || r.dropped) return false;
     r.dropped = true;
     this.discarded++;
     return true;

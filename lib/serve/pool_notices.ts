@@ -54,8 +54,9 @@ export class PoolNotices {
   /** server1/server2: server0 freed reserved indices: what server2 recorded or shipped for them goes. */
   unpool(n: UnpoolNotice): void {
     const { h } = this;
-    // Also of the setup a renewal replaced: server0 frees its reservations as it renews.
-    const epoch = h.setup.epochFor(n.epoch);
+    // Also of the setup a renewal replaced, its grace over here too (server0 frees what is left of
+    // its reservations as its own grace ends; a second renewal may end this server's first).
+    const epoch = h.setup.epochFor(n.epoch) ?? (h.setup.previous?.id === n.epoch ? h.setup.previous : undefined);
     if (!epoch) return;
     for (const i of n.indices) {
       if (h.me === SERVER2) epoch.pool.unreserved(i);

@@ -104,7 +104,7 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
   const meter = h.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : h.models.get(req.model)?.protocol ?? 'unknown');
   let over!: () => void;
   h.started(session, { client, model: req.model, done: new Promise<void>((r) => (over = r)), epoch, end });
-  void (async () => {
+  (async () => {
     try {
       if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
       await Promise.race([epoch.ready, end.early]);
@@ -135,24 +135,27 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
       if (h.me === SERVER0) h.leases.endedWithout(session, leaseId);
       h.respond(client, session, { ok: false, error: `${h.me}: ${forClient(msg)}` });
     } finally {
-      meter.end();
-      end.settle();
-      h.sessions.release(session);
-      if (req.type === 'deploy') h.deploying(req.model, false);
-      h.endpoint.endSession(session);
-      if (notice.pooled) h.endpoint.endSession(poolSession(notice.epoch, notice.index));
-      // server2: a query that ended before it took its recording (early, while its setup was
-      // still being made) leaves none behind, made later for a query that is over.
-      if (notice.pooled && h.me === SERVER2) epoch?.pool.discard(notice.index);
-      h.ended(session);
-      if (epoch) {
-        epoch.running--;
-        epoch.maybeFree();
+      try {
+        meter.end();
+        end.settle();
+        h.sessions.release(session);
+        if (req.type === 'deploy') h.deploying(req.model, false);
+        h.endpoint.endSession(session);
+        if (notice.pooled) h.endpoint.endSession(poolSession(notice.epoch, notice.index));
+        // server2: a query that ended before it took its recording (early, while its setup was
+        // still being made) leaves none behind, made later for a query that is over.
+        if (notice.pooled && h.me === SERVER2) epoch?.pool.discard(notice.index);
+        h.ended(session);
+        if (epoch) {
+          epoch.running--;
+          epoch.maybeFree();
+        }
+        // (A query in the setup a renewal replaced tops up the current one's: takeFromPrevious.)
+        const current = h.setup.current;
+        if (h.me === SERVER0 && current && (epoch === current || epoch === h.setup.previous)) h.reservations.topUpAfterQuery(current);
+      } finally {
+        over(); // whatever the clean-up above met: deploysSettled and stop() wait for this
       }
-      // (A query in the setup a renewal replaced tops up the current one's: takeFromPrevious.)
-      const current = h.setup.current;
-      if (h.me === SERVER0 && current && (epoch === current || epoch === h.setup.previous)) h.reservations.topUpAfterQuery(current);
-      over();
     }
-  })();
+  })().catch((e: Error) => h.log(`internal error: the clean-up of session ${session} failed: ${e.stack ?? e.message}`, 'internal-error'));
 }
