@@ -18,82 +18,25 @@ import WebSocket from 'ws';
 import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
 import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
-import { admitMessage, CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimitOptions, type WsLimits } from './limits';
-import type { Lane, LaneHandlers } from './lane';
+import { CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimits } from './limits';
+import type { Lane } from './lane';
+import { Inbound } from './inbound';
 import { Listener } from './listener';
 import { Mailbox } from './mailbox';
 import { closeReason, sanitizeForLog, throttledLog } from './sanitize';
 import { SendWaits } from './send_waits';
 import type { PartyName, Payload, Received } from './transport';
-import { aloneIn, decodeFrame, encodeFrames, type FrameHeader, prefixOnly, toPayload, WireError } from './wire';
+import { aloneIn, encodeFrames } from './wire';
 import { createLogger, type Log } from '../log';
-import type { DType } from '../tensor/dtype';
 import { traceEvent, traceLabel, tracing } from '../trace';
+import { ABORT_KEY, REQUEST_KEY, type WsEndpointOptions } from './ws_options';
 
 export type { PeerAddress } from './dialer';
 export { isLoopback, type TlsMaterial } from './handshake';
 export { sanitizeForLog } from './sanitize';
 export type { RefusalReason, WsEndpointStats, WsLimitOptions } from './limits';
 
-export interface WsEndpointOptions extends WsLimitOptions {
-  me: PartyName;
-  host?: string;
-  /** 0 picks a free port (see `port` after start()). */
-  port?: number;
-  /** TLS (wss): mutual between servers, server-authenticated for clients. */
-  tls?: TlsMaterial;
-  /** Allow plain ws from non-loopback peers. */
-  insecure?: boolean;
-  /** Plain ws: server links send this and must present it to be accepted (ignored under TLS). */
-  clusterSecret?: Buffer | string;
-  /** Origins whose browser pages may connect as clients (handshake.ts); default none. */
-  allowedOrigins?: readonly string[];
-  log?: Log;
-  /**
-   * Called on each message from a server as it arrives, before the mailbox files it: may return
-   * it in another form, e.g. a tensor copied into native memory (HeldPayload), so that a message
-   * that waits long (the offline pool's) does not sit in a JavaScript buffer. If it throws, the
-   * message is filed as it came.
-   */
-  adopt?: (session: string, payload: Payload) => Received;
-  /**
-   * Over a lane, a server's tensor message of one chunk may be opened straight into the memory
-   * that will hold it: given the message's dtype and shape (read from its authenticated prefix and
-   * admitted), returns that memory and how to take it (the held payload) or drop it; undefined:
-   * the message arrives as any other and goes to `adopt`.
-   */
-  holdInto?: (session: string, dtype: DType, shape: number[]) => ArrivalTarget | undefined;
-  /**
-   * Under TLS, server links get a lane (lane.ts: a plain TCP connection beside the link, its
-   * records sealed with keys from the link's TLS session), which moves bulk data at a fraction of
-   * the CPU; both ends must have it on. Default true.
-   */
-  lanes?: boolean;
-  /** The port lanes are accepted on (default 0: any free port; the link's upgrade tells the dialer which). */
-  lanePort?: number;
-  /**
-   * Frees memory this endpoint holds alone and no longer needs, at once rather than at some later
-   * garbage collection: a received message's buffer once `adopt` copied it (returned it held),
-   * and a sent tensor's bytes once written, when the sender made them for that message alone
-   * (`transient`). Without it, both wait for the collector (wire_buffers.ts says why that costs).
-   */
-  release?: (buffer: ArrayBuffer) => void;
-}
-
-/** Memory a lane opens a message into (WsEndpointOptions.holdInto). */
-export interface ArrivalTarget {
-  /** Exactly the message's bytes. */
-  view: Uint8Array;
-  /** The message once its record was authenticated and admitted. */
-  take(): Received;
-  /** The message will not come (refused, dropped, or its lane closed). */
-  drop(): void;
-}
-
-/** Key of a request (from a client, or a notice between servers): a 'request' event, not mail. */
-export const REQUEST_KEY = 'req';
-/** Key of an abort notice: the receiver aborts that session locally. */
-export const ABORT_KEY = '__abort';
+export { ABORT_KEY, type ArrivalTarget, REQUEST_KEY, type WsEndpointOptions } from './ws_options';
 
 /** How long a send waits for a dropped link to come back before it fails. */
 const RECONNECT_WAIT_MS = 10_000;
@@ -126,9 +69,10 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #fromPage = new Set<PartyName>();
   #heartbeat?: NodeJS.Timeout;
   #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
-  #dropped = 0;
   /** Wire bytes (frames as sent and received, headers included) by kind of peer, since creation. */
-  #bytes = { sent: { servers: 0, clients: 0 }, received: { servers: 0, clients: 0 } };
+  #sent = { servers: 0, clients: 0 };
+  /** Frames from arrival to the mailbox (inbound.ts). */
+  #inbound: Inbound;
   #nextClient = 1;
   #closed = false;
   /** Sends waiting for their socket: #finish ends their wait. */
@@ -156,6 +100,20 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     };
     this.#refusalLog = throttledLog(this.#opts.log);
     this.#sessions = new ClientSessions(this.#mailbox, REQUEST_KEY, this.#limits.maxSessionsPerClient);
+    this.#inbound = new Inbound({
+      mailbox: this.#mailbox,
+      sessions: this.#sessions,
+      limits: this.#limits,
+      log: this.#opts.log,
+      adopt: opts.adopt,
+      holdInto: opts.holdInto,
+      release: opts.release,
+      conns: () => this.#conns.values(),
+      finish: (session, abortReason, abort) => this.#finish(session, abortReason, abort),
+      aborted: (session, reason) => this.#emit('abort', session, reason),
+      request: (peer, session, payload) => this.#emit('request', peer, session, payload),
+      refuse: (conn, r) => this.#refuse(conn, r),
+    });
     this.#redialer = new Redialer({
       dial: { me: this.me, tls: opts.tls, clusterSecret: opts.clusterSecret, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs, log: opts.log, lanes: opts.lanes ?? true },
       attach: (name, ws, lane) => this.#attach(name, ws, false, lane),
@@ -285,7 +243,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     // Binary messages arrive as their fragments: a chunk's body is then ws's own buffer of it,
     // not a second copy joined with the header (wire.ts decodeFrame).
     ws.binaryType = 'fragments';
-    ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => this.#onMessage(conn, data, isBinary));
+    ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => this.#inbound.onMessage(conn, data, isBinary));
     ws.on('pong', (data: Buffer) => conn.pong(data));
     ws.on('ping', () => (conn.missed = 0));
     ws.on('error', (e: Error & { code?: string }) => {
@@ -300,7 +258,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     });
     // The lane carries the link's messages, checked as the WebSocket's are; when it breaks, the
     // link goes with it (and is dialed again, with a new TLS session and a new lane).
-    lane?.attach(this.#laneReader(conn, () => {
+    lane?.attach(this.#inbound.laneReader(conn, () => {
       if (this.#closed || ws.readyState === WebSocket.CLOSED) return false;
       ws.terminate();
       return true;
@@ -340,120 +298,6 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       this.#opts.log(`dropping the connection with ${c.name}: no answer to ${c.missed} pings ${this.#limits.heartbeatMs} ms apart (heartbeatMs x heartbeatMisses)`, 'connection-dead', { peer: c.name, missed: c.missed });
       this.#free(c, `${c.name} stopped answering`);
       c.ws.terminate();
-    }
-  }
-
-  /**
-   * A lane's records: a frame in one record, or a large one as its prefix, then its body (lane.ts).
-   * A server's tensor message of one chunk is then opened straight into the memory that will hold
-   * it (holdInto), once its prefix has been authenticated, decoded and admitted. `cut` ends the
-   * link when the lane ends (false when it is ending anyway).
-   */
-  #laneReader(conn: Connection, cut: () => boolean): LaneHandlers {
-    let split: { prefix: Buffer; into?: ArrivalTarget } | undefined;
-    return {
-      onRecord: (rec) => {
-        if (split) {
-          const { prefix, into } = split;
-          split = undefined;
-          const used = into !== undefined && rec.buffer === into.view.buffer;
-          if (into && !used) into.drop();
-          return this.#onMessage(conn, [prefix, rec], true, used ? into : undefined);
-        }
-        const header = prefixOnly(rec);
-        if (!header) return this.#onMessage(conn, rec, true);
-        split = { prefix: rec, into: this.#arrivalTarget(conn, header) };
-      },
-      target: (n) => (split?.into && split.into.view.byteLength === n ? split.into.view : undefined),
-      onClose: (why) => {
-        split?.into?.drop();
-        split = undefined;
-        if (cut()) this.#opts.log(`the lane of the link with ${conn.name} ended: ${sanitizeForLog(why)}`, 'connection-error', { peer: conn.name, reason: why });
-      },
-    };
-  }
-
-  /** Where a lane opens a server's message of one chunk (holdInto), when the limits admit it; undefined: as any other. */
-  #arrivalTarget(conn: Connection, h: FrameHeader): ArrivalTarget | undefined {
-    const holdInto = this.#opts.holdInto;
-    if (!holdInto || conn.client || conn.refused || h.kind !== 'tensor' || h.chunks !== 1 || h.key === REQUEST_KEY || h.key === ABORT_KEY || this.#mailbox.finished(h.session)) return undefined;
-    try {
-      // Nothing is allocated for a message the limits refuse (#onMessage then refuses it).
-      this.#admit(conn, h);
-      return holdInto(h.session, h.dtype!, h.shape!);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** `into`: where a lane already opened the frame's body (#laneReader): taken on delivery, dropped otherwise. */
-  #onMessage(conn: Connection, data: Buffer | Buffer[], isBinary: boolean, into?: ArrivalTarget): void {
-    this.#bytes.received[conn.client ? 'clients' : 'servers'] += Array.isArray(data) ? data.reduce((a, d) => a + d.byteLength, 0) : data.byteLength;
-    let taken = false;
-    try {
-      if (conn.refused) return; // refused: what is still in flight is ignored
-      conn.lastActive = Date.now();
-      conn.missed = 0; // a link busy sending is alive, pong or not
-      if (!isBinary) throw new WireError('text frames are not accepted');
-      const { header, body, alone } = decodeFrame(data);
-      const verdict = conn.client ? this.#sessions.check(conn, header) : this.#mailbox.finished(header.session) ? 'drop' : 'ok';
-      if (verdict === 'drop') {
-        this.#dropped++; // a straggler of an ended or aborted session (its partial was freed then)
-        // A session ended by prefix (a retired setup's pool sessions) while one of its messages was
-        // arriving in chunks: nothing freed that partial then, and its later chunks end here.
-        if (header.chunk > 0) conn.free(header.session);
-        return;
-      }
-      if (header.chunk === 0) this.#admit(conn, header);
-      const done = conn.add(header, body, alone);
-      if (done?.spent && this.#opts.release) for (const b of done.spent) this.#opts.release(b); // copied into the joined message
-      if (done) {
-        taken = into !== undefined && done.body.buffer === into.view.buffer;
-        this.#dispatch(conn, done.first, done.body, done.alone, taken ? into : undefined);
-      }
-    } catch (e) {
-      const r = e instanceof Refusal ? e : new Refusal('malformed', CLOSE.POLICY, (e as Error).message);
-      this.#refuse(conn, r);
-    } finally {
-      if (into && !taken) into.drop();
-    }
-  }
-
-  /** Checks a new message against every limit (limits.ts) before anything is held for it. */
-  #admit(conn: Connection, h: FrameHeader): void {
-    const holder = (c: Connection) => ({ client: c.client, unfinishedCount: c.unfinishedCount, heldBytes: this.#mailbox.heldFrom(c.name).bytes + c.reserved });
-    const clients = conn.client ? [...this.#conns.values()].filter((c) => c.client).map(holder) : [];
-    admitMessage(this.#limits, holder(conn), clients, h);
-  }
-
-  #dispatch(conn: Connection, first: FrameHeader, body: Buffer, alone?: ArrayBuffer, into?: ArrivalTarget): void {
-    if (tracing) traceEvent('recv', `${conn.name} ${first.key}`, body.byteLength);
-    const payload = toPayload(first, new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
-    if (first.key === ABORT_KEY) {
-      // Only a server, or the client that opened the session (connection.ts), gets here.
-      const reason = `${conn.name}: ${sanitizeForLog(payload.kind === 'control' && payload.data !== undefined ? payload.data : 'aborted')}`;
-      this.#finish(first.session, reason, true);
-      this.#emit('abort', first.session, reason);
-    } else if (first.key === REQUEST_KEY) {
-      this.#emit('request', conn.name, first.session, payload);
-    } else {
-      const bytes = body.byteLength; // read before a release empties the buffer
-      const filed = into ? into.take() : this.#adopted(conn, first.session, payload);
-      // Held: the bytes were copied out, so the wire's buffer can go now.
-      if (filed.kind === 'held' && alone) this.#opts.release?.(alone);
-      this.#mailbox.deliver(conn.name, first.session, first.key, filed, bytes);
-    }
-  }
-
-  /** A server's message in the form `adopt` gives it (clients' messages are filed as they came). */
-  #adopted(conn: Connection, session: string, payload: Payload): Received {
-    const adopt = this.#opts.adopt;
-    if (!adopt || conn.client) return payload;
-    try {
-      return adopt(session, payload);
-    } catch (e) {
-      this.#opts.log(`kept a message of ${session.slice(0, 60)} as it came: ${(e as Error).message}`, 'adopt-failed', { reason: (e as Error).message });
-      return payload;
     }
   }
 
@@ -527,7 +371,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     // way nothing is written, and a transient payload's memory is freed now.
     const conn = this.#mailbox.finished(session) && !this.connected(to) ? undefined : await this.#sendWaits.wait(session, this.#socket(to));
     if (!conn) return void (release && alone && release(alone));
-    for (const [prefix, body] of frames) this.#bytes.sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
+    for (const [prefix, body] of frames) this.#sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
     const written = conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);
     // Ended by the session's end (send_waits.ts says why); a send in a session already over (an
@@ -601,8 +445,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       unfinishedMessages,
       unfinishedBytes,
       clientSessions: this.#sessions.size,
-      droppedFrames: this.#dropped,
-      bytes: { sent: { ...this.#bytes.sent }, received: { ...this.#bytes.received } },
+      droppedFrames: this.#inbound.dropped,
+      bytes: { sent: { ...this.#sent }, received: { ...this.#inbound.received } },
       refused: { ...this.#refused },
     };
   }
