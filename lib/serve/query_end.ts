@@ -1,5 +1,5 @@
-// How a query running on one server ends early, and everything it waits on with it (server.ts
-// #run): its session, here and, when this server ends it, on the others; its pool session (a
+// How a query running on one server ends early, and everything it waits on with it (query_run.ts
+// runQuery): its session, here and, when this server ends it, on the others; its pool session (a
 // pooled query gets server2's messages there); and what it waits for outside any session (its
 // setup's readiness, which `early` races). Ended by its timeout, a failure, its client or a
 // server gone, or an abort from another party. Without all three, a wait could outlive the query:
