@@ -257,6 +257,7 @@ test.serial('a server that cannot start says so as a JSON line when its log is J
     lines = jsonLines(r.stderr); // every line is JSON, or this throws
     t.like(lines.at(-1), { level: 'error', event: 'fatal', fields: { during: 'start' } });
     t.regex(lines.at(-1)!.msg, /EADDRINUSE/);
+    t.deepEqual(lines.filter((l) => l.level === 'error').map((l) => l.event), ['fatal'], 'the failure once, not also as a listener-error');
     t.false(r.stderr.includes('tfe: '), 'no plain line');
   } finally {
     holder.close();

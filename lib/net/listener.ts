@@ -47,6 +47,8 @@ export class Listener {
   readonly wss: WebSocketServer;
   readonly sockets = new Set<Socket>();
   #refusedSockets = 0;
+  /** Set once the server listens: errors before that are listen()'s. */
+  #listening = false;
   #refusals: Log;
   #unsubscribe?: () => void;
   readonly lanes?: LaneListener;
@@ -126,7 +128,11 @@ export class Listener {
         },
       );
     });
-    this.wss.on('error', (e) => o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message }));
+    // ws re-emits the http server's errors: logged here, once, and only once listening (a failure
+    // to listen is listen()'s rejection, which its caller reports: `tfe server`'s 'fatal' line).
+    this.wss.on('error', (e) => {
+      if (this.#listening) o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message });
+    });
   }
 
   async listen(): Promise<void> {
@@ -134,7 +140,7 @@ export class Listener {
       this.http.once('error', reject);
       this.http.listen(this.o.port, this.o.host, () => {
         this.http.off('error', reject);
-        this.http.on('error', (e) => this.o.log(`server error: ${e.message}`, 'listener-error', { reason: e.message }));
+        this.#listening = true;
         resolve();
       });
     });
