@@ -54,6 +54,10 @@ export const LOG_EVENTS = {
   'send-failed': 'warn',
   /** A server's message kept in its wire form, as it came (WsEndpointOptions.adopt failed on it: out of memory, say). */
   'adopt-failed': 'warn',
+  /** A server sent a second message under one key of a session (a client reusing a session id can cause it): that session ends, the link stays. */
+  'duplicate-message': 'warn',
+  /** A client session that servers' messages opened here and no client ever did, ended after orphanSessionMs (a query sent to another server alone). */
+  'session-orphaned': 'info',
   'handler-failed': 'error',
   /** A failure nothing awaited (a bug): logged with its stack, and the server keeps serving. */
   'internal-error': 'error',

@@ -488,3 +488,54 @@ test('a chunked message arriving while its session is ended by prefix is freed a
     await env.close();
   }
 });
+
+// A client can make server0 send server1 a second message under one key of a session: a leased
+// query sent to server0 alone leaves server0's next-lease decision at server1 (a session server1
+// never saw), and once server0's bounded memory of ended sessions has forgotten it, the client
+// uses that session id again. The duplicate used to be a malformed frame that closed the server
+// link, failing every query in flight and setting the cluster up again, as often as a client liked.
+test("a server's duplicate message ends that session here, not the server link", async (t) => {
+  const env = await setup();
+  const { srv, s0, logs } = env;
+  try {
+    for (const [i, session] of [randomUUID(), 'epoch:e1:model:m'].entries()) {
+      await s0.send('server1', session, 'next-lease', { kind: 'control', data: { none: true } });
+      await s0.send('server1', session, 'next-lease', { kind: 'control', data: { none: true } });
+      await until(() => logs.filter((l) => /sent next-lease twice/.test(l)).length === i + 1, 'the duplicate to be seen');
+      t.is(srv.stats().pendingMessages, 0, 'the first message went with its session');
+      await t.throwsAsync(srv.recv('server0', session, 'next-lease'), { message: /server0 sent next-lease twice in this session/ });
+    }
+    t.true(s0.connected('server1') && srv.connected('server0'), 'the link stays');
+    t.is(srv.stats().refused.malformed, 0);
+    t.is(logs.filter((l) => /sent next-lease twice/.test(l)).length, 2);
+    await stillServing(t, env);
+    await atBaseline(t, srv);
+  } finally {
+    await env.close();
+  }
+});
+
+// A query a client sends to server0 alone leaves server0's messages to server1 (its next-lease
+// decision, say) in a session server1 never sees: nothing ended it there, so each such query
+// held a message at server1 for good. Sessions no client opened are ended after orphanSessionMs.
+test('servers\' messages in a client session no client opened here are ended after orphanSessionMs; an opened one is kept', async (t) => {
+  const env = await setup({ orphanSessionMs: 300, heartbeatMs: 100 });
+  const { srv, s0, cli, logs } = env;
+  try {
+    const orphan = randomUUID(), opened = randomUUID();
+    await cli.send('server1', opened, REQUEST_KEY, { kind: 'control', data: { type: 'predict' } });
+    await until(() => srv.stats().clientSessions === 1, 'the client to open its session');
+    await s0.send('server1', orphan, 'next-lease', { kind: 'control', data: { none: true } });
+    await s0.send('server1', opened, 'next-lease', { kind: 'control', data: { none: true } });
+    await until(() => srv.stats().pendingMessages === 2, 'both messages');
+    await until(() => logs.some((l) => /ended session .*: its servers' messages waited \d+ ms for a client that never opened it here/.test(l)), 'the orphan to be ended', 3000);
+    t.is(srv.stats().pendingMessages, 1, 'the opened session keeps its message');
+    await t.throwsAsync(srv.recv('server0', orphan, 'next-lease'), { message: /no client opened it here/ });
+    await new Promise((r) => setTimeout(r, 500)); // several sweeps later, the opened one is still there
+    t.deepEqual(await srv.recv('server0', opened, 'next-lease'), { kind: 'control', data: { none: true } });
+    srv.endSession(opened);
+    await stillServing(t, env);
+  } finally {
+    await env.close();
+  }
+});

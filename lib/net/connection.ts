@@ -268,6 +268,11 @@ export class ClientSessions {
     conn.sessions.add(session);
   }
 
+  /** Whether a client opened the session here (and it has not ended). */
+  owned(session: string): boolean {
+    return this.#owner.has(session);
+  }
+
   /** Forgets a session (it ended, was aborted, or is idle). */
   release(session: string): void {
     const c = this.#owner.get(session);

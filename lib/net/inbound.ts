@@ -8,7 +8,7 @@ import { traceEvent, tracing } from '../trace';
 import type { ClientSessions, Connection } from './connection';
 import type { LaneHandlers } from './lane';
 import { admitMessage, CLOSE, Refusal, type WsLimits } from './limits';
-import type { Mailbox } from './mailbox';
+import { DuplicateMessage, type Mailbox } from './mailbox';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName, Payload, Received } from './transport';
 import { decodeFrame, type FrameHeader, prefixOnly, toPayload, WireError } from './wire';
@@ -141,7 +141,18 @@ export class Inbound {
       const filed = into ? into.take() : this.#adopted(conn, first.session, payload);
       // Held: the bytes were copied out, so the wire's buffer can go now.
       if (filed.kind === 'held' && alone) this.h.release?.(alone);
-      this.h.mailbox.deliver(conn.name, first.session, first.key, filed, bytes);
+      try {
+        this.h.mailbox.deliver(conn.name, first.session, first.key, filed, bytes);
+      } catch (e) {
+        if (conn.client || !(e instanceof DuplicateMessage)) throw e; // a client breaking the protocol: refused
+        // A server's second message under one key of a session. A client can make that happen: it
+        // uses a session id again once the sending server has forgotten that it ended (that memory
+        // is bounded), where this server still holds the first (a message of a session it never
+        // saw). So the session ends here, not the server's link with every query on it.
+        const why = `${conn.name} sent ${first.key} twice in this session`;
+        this.h.log(`ended session ${sanitizeForLog(first.session, 60)}: ${why}`, 'duplicate-message', { peer: conn.name, session: first.session, key: first.key });
+        this.h.finish(first.session, why, true);
+      }
     }
   }
 

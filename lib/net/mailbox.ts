@@ -25,6 +25,9 @@ const ABORTED = 'aborted: ';
 /** Ended session prefixes remembered (endPrefix: a retired setup's pool sessions; a few a day). */
 const ENDED_PREFIXES = 32;
 
+/** A second message under one (sender, session, key) while the first still waits to be received. */
+export class DuplicateMessage extends Error {}
+
 export class Mailbox {
   // session -> (peer|key -> slot): aborting or ending a session touches only its own slots.
   #sessions = new Map<string, Map<string, Slot>>();
@@ -92,7 +95,7 @@ export class Mailbox {
       slot.waiter.resolve(payload);
     } else if (slot?.payload) {
       disposeReceived(payload);
-      throw new Error(`duplicate message ${key} in session ${session}`);
+      throw new DuplicateMessage(`duplicate message ${key} in session ${session}`);
     } else {
       slots.set(id, { payload, from: peer, bytes });
       this.#count(peer, bytes, 1);

@@ -75,6 +75,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #inbound: Inbound;
   #nextClient = 1;
   #closed = false;
+  /** Client sessions holding servers' messages that no client opened here, since when (#sweepOrphans). */
+  #orphans = new Map<string, number>();
+  #orphanMs: number;
   /** Sends waiting for their socket: #finish ends their wait. */
   #sendWaits = new SendWaits();
 
@@ -83,6 +86,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.me = opts.me;
     if (tracing) traceLabel(opts.me);
     this.#limits = resolveLimits(opts);
+    this.#orphanMs = opts.orphanSessionMs ?? 130_000;
     if (opts.clusterSecret !== undefined && Buffer.from(opts.clusterSecret).byteLength === 0) throw new Error('clusterSecret must not be empty');
     this.#opts = {
       host: opts.host ?? '127.0.0.1',
@@ -288,8 +292,27 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (conn.client) for (const s of this.#sessions.releaseAll(conn)) this.#finish(s, why);
   }
 
+  /**
+   * Ends the client sessions that hold servers' messages no client opened here for
+   * orphanSessionMs (WsEndpointOptions): checked at each heartbeat, so within one of it.
+   */
+  #sweepOrphans(now: number): void {
+    const seen = new Map<string, number>();
+    for (const s of this.#mailbox.sessionsWithPrefix('')) {
+      if (!CLIENT_SESSION.test(s) || this.#sessions.owned(s)) continue;
+      const since = this.#orphans.get(s) ?? now;
+      if (now - since < this.#orphanMs) seen.set(s, since);
+      else {
+        this.#opts.log(`ended session ${s.slice(0, 8)}: its servers' messages waited ${now - since} ms for a client that never opened it here`, 'session-orphaned', { session: s });
+        this.#finish(s, 'no client opened it here', true);
+      }
+    }
+    this.#orphans = seen;
+  }
+
   /** Heartbeat and idle check: every connection is pinged; silence for heartbeatMisses pings drops it. */
   #tick(): void {
+    this.#sweepOrphans(Date.now());
     for (const c of this.#conns.values()) {
       const verdict = c.beat(this.#limits);
       if (verdict === 'idle') this.#refuse(c, new Refusal('idle', CLOSE.GOING_AWAY, `idle for over ${this.#limits.clientIdleMs} ms (clientIdleMs)`));

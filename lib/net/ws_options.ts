@@ -42,6 +42,13 @@ export interface WsEndpointOptions extends WsLimitOptions {
   /** The port lanes are accepted on (default 0: any free port; the link's upgrade tells the dialer which). */
   lanePort?: number;
   /**
+   * A client session no client has opened here whose messages (from servers) have waited this
+   * long is ended (default 130 s: the default query timeout and pairing wait). A query a client
+   * sent to one server alone leaves that server's messages to the others in a session they never
+   * see; nothing else would ever end it there. Servers set it from their query timeout.
+   */
+  orphanSessionMs?: number;
+  /**
    * Frees memory this endpoint holds alone and no longer needs, at once rather than at some later
    * garbage collection: a received message's buffer once `adopt` copied it (returned it held),
    * and a sent tensor's bytes once written, when the sender made them for that message alone

@@ -96,7 +96,7 @@ export class TfeServer {
     const tls = serverTls(config, party, this.#log);
     // Plain ws: server links prove membership with the cluster secret (under TLS, certificates do).
     const clusterSecret = !tls && config.clusterSecret ? readPem(config, config.clusterSecret, 'cluster secret').toString('utf8').trim() : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, lanes: config.lanes, lanePort: mine.lanePort, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), log: this.#log, adopt: holdOnArrival, holdInto, release: freeBuffer });
+    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, lanes: config.lanes, lanePort: mine.lanePort, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), orphanSessionMs: config.queryTimeoutMs + PAIRING_TIMEOUT_MS, log: this.#log, adopt: holdOnArrival, holdInto, release: freeBuffer });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
     this.#setup = new EpochSetup({
