@@ -70,6 +70,23 @@ test.serial('leased batch-1 queries are exact, and every server takes each lease
   for (const [i, s] of after.entries()) t.is(s.leases!.used - before[i].leases!.used, 8, `${s.party}: ${JSON.stringify(s.leases)}`);
 });
 
+test.serial('queries side by side on one model ask for one next lease between them, not one each', async (t) => {
+  // One lease is kept per model: each further one granted beside it replaced it, and the replaced
+  // one held a pooled recording on every server, and a place in the client's bound, until expiry.
+  const client = await c.connect();
+  try {
+    const before = (await status())[0].leases!;
+    await Promise.all(Array.from({ length: 4 }, () => predictsExactly(t, client, 'fss')));
+    const after = (await status())[0].leases!;
+    t.is(after.granted - before.granted, 1, JSON.stringify({ before, after }));
+    // The next query takes it (no lease is left unused).
+    await predictsExactly(t, client, 'fss');
+    await until(async () => (await status())[0].leases!.used - before.used === 1, 'the lease to be used');
+  } finally {
+    await client.close();
+  }
+});
+
 test.serial("a leased request starts on server1 without server0's notice; a plain one waits for it", async (t) => {
   const ep = await rawClient(c);
   try {

@@ -191,8 +191,10 @@ export class PredictionClient {
     const batch1 = dense.shape[0] === 1;
     // With a lease's input mask, the input goes masked (m = x - a to server0 and server1), so the
     // servers need not open it for the first product (input_mask.ts); else it is secret-shared.
-    // A batch-1 query also asks for the next one's lease and mask (leaseNext), which come back with it.
-    const leaseNext = batch1 && this.#leases.enabled && !last;
+    // A batch-1 query also asks for the next one's lease and mask (leaseNext), which come back with
+    // it, unless another query on the model has (ClientLeases.ask).
+    const lease = batch1 ? this.#leases.take(model, dense.shape) : undefined;
+    const leaseNext = batch1 && !last && this.#leases.ask(model);
     let nextMask: RingTensor | undefined;
     const ask = (lease?: HeldLease) =>
       this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
@@ -200,7 +202,6 @@ export class PredictionClient {
         const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
         return out!;
       });
-    const lease = batch1 ? this.#leases.take(model, dense.shape) : undefined;
     const askedAt = Date.now();
     try {
       // A lease the servers no longer know (expired, a new setup) only costs the plain path.
@@ -226,6 +227,7 @@ export class PredictionClient {
       }
       return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
+      if (leaseNext) this.#leases.answered(model);
       ring.dispose();
       lease?.mask?.dispose(); // one query's mask: never used again
       nextMask?.dispose(); // came without a lease, or the query failed

@@ -24,8 +24,27 @@ const marginMs = (ttlMs: number) => Math.min(2_000, ttlMs / 4);
 
 export class ClientLeases {
   #held = new Map<string, { ref: LeaseRef; expiresAt: number; mask?: RingTensor }>();
+  /** Models whose next lease a query in flight has asked for. */
+  #asking = new Set<string>();
 
   constructor(readonly enabled: boolean) {}
+
+  /**
+   * Whether a batch-1 query on `model` asks for the next lease (leaseNext): when none is held or
+   * asked for already. One is kept per model, so with queries side by side a second lease would
+   * only replace the first, which then holds a pooled recording on every server, and a place in
+   * this client's bound on leases, until it expires. Call after take(); `answered` when it is over.
+   */
+  ask(model: string): boolean {
+    if (!this.enabled || this.#asking.has(model) || this.#held.has(model)) return false;
+    this.#asking.add(model);
+    return true;
+  }
+
+  /** The query that asked for `model`'s next lease is over (with the lease, put() came first). */
+  answered(model: string): void {
+    this.#asking.delete(model);
+  }
 
   /**
    * The lease for `model`'s next batch-1 query, if one is held and fresh (it is used up), with its
@@ -53,6 +72,7 @@ export class ClientLeases {
   clear(): void {
     for (const l of this.#held.values()) l.mask?.dispose();
     this.#held.clear();
+    this.#asking.clear();
   }
 }
 
