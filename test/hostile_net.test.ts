@@ -13,6 +13,7 @@ import { COMPUTE_VERSION } from '../lib/compute_version';
 import { Mailbox } from '../lib/net/mailbox';
 import { throttledLog } from '../lib/net/sanitize';
 import { ABORT_KEY, REQUEST_KEY, sanitizeForLog, WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
+import { HELD_OVERHEAD } from '../lib/net/inbound';
 import { CHUNK_BYTES, chunkCount, WIRE_VERSION } from '../lib/net/wire';
 import type { Payload } from '../lib/net/transport';
 
@@ -171,14 +172,15 @@ test('undelivered bytes, unfinished chunked messages and sessions are bounded pe
   const env = await setup({ maxClientMessageBytes: 16 * MIB, maxPendingBytesPerClient: 5 * MIB, maxPendingBytesAllClients: 16 * MIB, maxUnfinishedPerClient: 1, maxUnfinishedAllClients: 2, maxSessionsPerClient: 2 });
   const { srv, port } = env;
   try {
-    // 6 x 1 MiB to keys nobody receives: the sixth passes maxPendingBytesPerClient.
+    // 6 x 1 MiB to keys nobody receives: the fifth passes maxPendingBytesPerClient, with what
+    // holding each of the four before it costs besides its bytes (its key and mailbox entry).
     const m = await raw(port);
     const s = randomUUID();
     m.send(request(s));
     for (let i = 0; i < 6; i++) m.send(frame(head(s, `junk${i}`, MIB), new Uint8Array(MIB)));
     const c = await m.closed;
     t.is(c.code, 1008);
-    t.regex(c.reason, /6291456 bytes pending from this connection exceed the limit of 5242880 \(maxPendingBytesPerClient\)/);
+    t.regex(c.reason, new RegExp(`${5 * MIB + 4 * (5 + HELD_OVERHEAD)} bytes pending from this connection exceed the limit of 5242880 \\(maxPendingBytesPerClient\\)`));
     await atBaseline(t, srv); // the 5 MiB it held went with it
     // Chunked messages started and never finished: the second passes maxUnfinishedPerClient.
     const u = await raw(port);
@@ -239,7 +241,9 @@ test('every size a peer declares is checked before anything is held', async (t) 
       ['a chunk count inconsistent with the total', (x) => frame(head(x, 'k', 8, { chunks: 1e9 }), new Uint8Array(8)), 1008, /is inconsistent/],
       ['a body longer than announced', (x) => frame(head(x, 'k', 8), new Uint8Array(4000)), 1008, /carries 4000 bytes, not the 8/],
       ['a header length past the limit', () => Buffer.from([0xff, 0xff, 0xff, 0x7f, 1, 2]), 1008, /header length 2147483647 is invalid/],
-      ['a control message that is not JSON', (x) => control(x, '{{{'), 1008, /not valid JSON/],
+      ['a request that is not JSON', (x) => frame({ ...head(x, REQUEST_KEY, 3, { kind: 'control' }), dtype: undefined, shape: undefined }, Buffer.from('{{{')), 1008, /not valid JSON/],
+      // Held decoded, JSON takes up to ~20x its wire size: a client's data goes as tensors only.
+      ['control mail from a client (neither a request nor an abort)', (x) => control(x, '[{},{},{}]'), 1008, /a client sends control messages only as requests and aborts, not as k/],
       ['an old-format frame', (x) => frame({ ...head(x, 'k', 8), v: 1 }, new Uint8Array(8)), 1008, /unsupported frame version/],
       ['a text frame', () => Buffer.alloc(0), 1008, /text frames are not accepted/],
       ['a chunk index that is not a number (and carries a forged log line)', (x) => frame(head(x, 'k', 8, { chunk: '0\n[tfe server1] forged' }), new Uint8Array(8)), 1008, /frame chunk 0\\n\[tfe server1\] forged\/1 of 8 bytes is inconsistent/],
@@ -263,7 +267,7 @@ test('every size a peer declares is checked before anything is held', async (t) 
     m.send(frame({ ...head(s, 'k', CHUNK_BYTES + 8), chunk: 1 }, new Uint8Array(8)));
     t.regex((await m.closed).reason, /contradicts its first chunk/);
     t.is(srv.stats().refused.messageBytes, 2);
-    t.is(srv.stats().refused.malformed, 9);
+    t.is(srv.stats().refused.malformed, 10);
     t.false(env.logs.some((l) => /[\n\r]/.test(l)), env.logs.join('\n'));
     await stillServing(t, env);
     await atBaseline(t, srv);
@@ -280,7 +284,7 @@ test('endSession frees what a refused request queued; its stragglers are dropped
     const peer = new Promise<string>((r) => srv.once('request', (p) => r(p)));
     await cli.send('server1', s, REQUEST_KEY, { kind: 'control', data: { type: 'predict' } });
     await cli.send('server1', s, 'in0', tensor(1000));
-    await until(() => srv.stats().pendingBytes === 1000, 'the queued input');
+    await until(() => srv.stats().pendingBytes === 1000 + 'in0'.length + HELD_OVERHEAD, 'the queued input');
     await peer;
     srv.endSession(s); // the server layer refused the request
     t.is(srv.stats().pendingBytes, 0);
@@ -537,5 +541,44 @@ test('servers\' messages in a client session no client opened here are ended aft
     await stillServing(t, env);
   } finally {
     await env.close();
+  }
+});
+
+test("an endpoint without orphanSessionMs (a client's: no client opens its sessions) ends none so", async (t) => {
+  // A PredictionClient's own request sessions are UUIDs no client opened at it: with a default
+  // sweep, every query or deploy running past it was aborted ("no client opened it here").
+  const a = new WsEndpoint({ me: 'server0', log: () => undefined, heartbeatMs: 100 });
+  await a.start([]);
+  // The control: the same client endpoint given the option loses its answer, so the test can see a sweep.
+  for (const [i, orphanSessionMs] of [undefined, 300].entries()) {
+    const b = new WsEndpoint({ me: 'client', log: () => undefined, heartbeatMs: 100, orphanSessionMs });
+    await b.connect({ name: 'server0', host: '127.0.0.1', port: a.port }, { asClient: true });
+    try {
+      const session = randomUUID();
+      await until(() => a.connected(`client#${i + 1}`), 'the client link');
+      await a.send(`client#${i + 1}`, session, 'answer', { kind: 'control', data: 1 });
+      await new Promise((r) => setTimeout(r, 700)); // seven heartbeats
+      if (orphanSessionMs === undefined) t.deepEqual(await b.recv('server0', session, 'answer'), { kind: 'control', data: 1 });
+      else await t.throwsAsync(b.recv('server0', session, 'answer'), { message: /no client opened it here/ });
+    } finally {
+      await b.close();
+    }
+  }
+  await a.close();
+});
+
+test('a dial that finishes after close() does not leave a live connection on the closed endpoint', async (t) => {
+  const a = new WsEndpoint({ me: 'server0', log: () => undefined });
+  await a.start([]);
+  try {
+    const b = new WsEndpoint({ me: 'client', log: () => undefined });
+    const dialing = b.connect({ name: 'server0', host: '127.0.0.1', port: a.port }, { asClient: true }).catch((e: Error) => e.message);
+    await b.close(); // before the upgrade's answer
+    await dialing;
+    await new Promise((r) => setTimeout(r, 300));
+    t.is(a.stats().connections.clients, 0, 'the server sees no client left connected');
+    t.false(b.connected('server0'));
+  } finally {
+    await a.close();
   }
 });

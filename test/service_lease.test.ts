@@ -87,6 +87,15 @@ test.serial('queries side by side on one model ask for one next lease between th
   }
 });
 
+test.serial('a closed client says so at once', async (t) => {
+  const client = await c.connect();
+  await predictsExactly(t, client, 'fss');
+  await client.close();
+  const t0 = Date.now();
+  await t.throwsAsync(client.predict('m-fss', { data: new Float64Array(12), shape: [1, 12] }), { message: /this client is closed: connect again/ });
+  t.true(Date.now() - t0 < 1000, 'not after waiting for its links'); // before: "... are unreachable" after 5 s
+});
+
 test.serial("a leased request starts on server1 without server0's notice; a plain one waits for it", async (t) => {
   const ep = await rawClient(c);
   try {

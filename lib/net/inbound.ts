@@ -14,6 +14,9 @@ import type { PartyName, Payload, Received } from './transport';
 import { decodeFrame, type FrameHeader, prefixOnly, toPayload, WireError } from './wire';
 import { ABORT_KEY, type ArrivalTarget, REQUEST_KEY, type WsEndpointOptions } from './ws_options';
 
+/** What a client's held message costs besides its body and key (its mailbox slot and objects), counted against its limits. */
+export const HELD_OVERHEAD = 256;
+
 /** What the inbound path uses of its endpoint. */
 export interface InboundHost {
   mailbox: Mailbox;
@@ -104,6 +107,11 @@ export class Inbound {
         if (header.chunk > 0) conn.free(header.session);
         return;
       }
+      // A client's control messages are its requests and aborts, acted on as they come; its data
+      // goes as tensors. Control mail would be held decoded (JSON takes up to ~20x its wire size in
+      // the heap), beyond what the limits count.
+      if (conn.client && header.kind === 'control' && header.key !== REQUEST_KEY && header.key !== ABORT_KEY)
+        throw new Refusal('malformed', CLOSE.POLICY, `a client sends control messages only as requests and aborts, not as ${sanitizeForLog(header.key, 40)}`);
       if (header.chunk === 0) this.#admit(conn, header);
       const done = conn.add(header, body, alone);
       if (done?.spent && this.h.release) for (const b of done.spent) this.h.release(b); // copied into the joined message
@@ -137,7 +145,9 @@ export class Inbound {
     } else if (first.key === REQUEST_KEY) {
       this.h.request(conn.name, first.session, payload);
     } else {
-      const bytes = body.byteLength; // read before a release empties the buffer
+      // Read before a release empties the buffer. A client's message also counts what holding it
+      // costs beyond its bytes (its key and mailbox entry), so empty ones cannot pile up uncounted.
+      const bytes = body.byteLength + (conn.client ? first.key.length + HELD_OVERHEAD : 0);
       const filed = into ? into.take() : this.#adopted(conn, first.session, payload);
       // Held: the bytes were copied out, so the wire's buffer can go now.
       if (filed.kind === 'held' && alone) this.h.release?.(alone);

@@ -77,7 +77,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #closed = false;
   /** Client sessions holding servers' messages that no client opened here, since when (#sweepOrphans). */
   #orphans = new Map<string, number>();
-  #orphanMs: number;
+  #orphanMs?: number;
   /** Sends waiting for their socket: #finish ends their wait. */
   #sendWaits = new SendWaits();
 
@@ -86,7 +86,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.me = opts.me;
     if (tracing) traceLabel(opts.me);
     this.#limits = resolveLimits(opts);
-    this.#orphanMs = opts.orphanSessionMs ?? 130_000;
+    this.#orphanMs = opts.orphanSessionMs;
     if (opts.clusterSecret !== undefined && Buffer.from(opts.clusterSecret).byteLength === 0) throw new Error('clusterSecret must not be empty');
     this.#opts = {
       host: opts.host ?? '127.0.0.1',
@@ -239,6 +239,12 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   }
 
   #attach(peer: PartyName, ws: WebSocket, client: boolean, lane?: Lane): void {
+    // A dial (or an upgrade) that finished after close(): nothing may hold the closed endpoint open.
+    if (this.#closed) {
+      lane?.close('the endpoint is closed');
+      ws.terminate();
+      return;
+    }
     const conn = new Connection(peer, ws, client, lane);
     const old = this.#conns.get(peer);
     this.#conns.set(peer, conn);
@@ -297,11 +303,13 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
    * orphanSessionMs (WsEndpointOptions): checked at each heartbeat, so within one of it.
    */
   #sweepOrphans(now: number): void {
+    const limit = this.#orphanMs;
+    if (limit === undefined) return;
     const seen = new Map<string, number>();
     for (const s of this.#mailbox.sessionsWithPrefix('')) {
       if (!CLIENT_SESSION.test(s) || this.#sessions.owned(s)) continue;
       const since = this.#orphans.get(s) ?? now;
-      if (now - since < this.#orphanMs) seen.set(s, since);
+      if (now - since < limit) seen.set(s, since);
       else {
         this.#opts.log(`ended session ${s.slice(0, 8)}: its servers' messages waited ${now - since} ms for a client that never opened it here`, 'session-orphaned', { session: s });
         this.#finish(s, 'no client opened it here', true);

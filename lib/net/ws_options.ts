@@ -42,10 +42,11 @@ export interface WsEndpointOptions extends WsLimitOptions {
   /** The port lanes are accepted on (default 0: any free port; the link's upgrade tells the dialer which). */
   lanePort?: number;
   /**
-   * A client session no client has opened here whose messages (from servers) have waited this
-   * long is ended (default 130 s: the default query timeout and pairing wait). A query a client
-   * sent to one server alone leaves that server's messages to the others in a session they never
-   * see; nothing else would ever end it there. Servers set it from their query timeout.
+   * A server's endpoint: a client session no client has opened here whose messages (from other
+   * servers) have waited this long is ended. A query a client sent to one server alone leaves
+   * that server's messages to the others in a session they never see; nothing else would ever end
+   * it there. Servers set it from their query timeout and pairing wait; unset (a client's
+   * endpoint, whose own sessions no client opens), nothing is ended so.
    */
   orphanSessionMs?: number;
   /**

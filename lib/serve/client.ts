@@ -73,6 +73,7 @@ export class PredictionClient {
   #leases: ClientLeases;
   /** Each model's input as the servers last described it (models()): what predict encodes for. */
   #inputs = new Map<string, InputSpec>();
+  #closed = false;
 
   private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number, leases: boolean) {
     this.#config = config;
@@ -107,6 +108,7 @@ export class PredictionClient {
    * with an error, the servers are told to drop the session, and its leftovers are freed here.
    */
   async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>, onAnswer?: (server: string, res: Response) => void): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
+    if (this.#closed) throw new Error(`this client is closed: connect again for a ${req.type} request`);
     await this.#reachable();
     const session = randomUUID();
     const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
@@ -336,6 +338,7 @@ export class PredictionClient {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#leases.clear();
     await this.#endpoint.close();
   }
