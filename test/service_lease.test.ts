@@ -6,6 +6,8 @@
 // two servers different masked inputs gets noise; an unused lease expires and its pooled side is
 // freed; a lease the servers forgot (a new setup) costs only the plain path.
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import test from 'ava';
 
@@ -84,6 +86,19 @@ test.serial('queries side by side on one model ask for one next lease between th
     await until(async () => (await status())[0].leases!.used - before.used === 1, 'the lease to be used');
   } finally {
     await client.close();
+  }
+});
+
+test.serial("an owner whose config has another fracBits than the cluster's is refused, not deployed at the wrong scale", async (t) => {
+  // Its weights would be encoded 16x too large (20 bits against 16), and every query answer wrong.
+  const file = path.join(path.dirname(c.config), 'cluster-frac20.json');
+  fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(c.config, 'utf8')), fracBits: 20 }));
+  const other = await tfe.PredictionClient.connect(file, { asOwner: true });
+  try {
+    await t.throwsAsync(other.deploy(linear.file, { name: 'frac20', protocol: 'pond' }), { message: /the cluster computes with fracBits 16, but the owner's config says 20/ });
+    t.false((await owner.models()).some((m) => m.name === 'frac20'));
+  } finally {
+    await other.close();
   }
 });
 

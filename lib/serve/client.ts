@@ -260,7 +260,7 @@ export class PredictionClient {
     checkWeightRange(params, this.#config.fracBits, 'deploy');
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {
-      await this.#request({ type: 'deploy', model: opts.name, protocol, ...gate, topology: json.modelTopology, weights }, (party) =>
+      await this.#request({ type: 'deploy', model: opts.name, protocol, ...gate, topology: json.modelTopology, weights, fracBits: this.#config.fracBits }, (party) =>
         Promise.all(rings.map((r, i) => shareInput(party, inputOp(i), CLIENT, r))),
       );
     } catch (e) {
@@ -268,7 +268,7 @@ export class PredictionClient {
       // failed after that (its disk) leaves the others with the model: take it back off them,
       // unless the failure says the name was taken before this deploy.
       const msg = (e as Error).message;
-      if (/already deployed|being deployed|owner's certificate|not allowed|limit|busy|unreachable|cannot reach/.test(msg)) throw e;
+      if (/already deployed|being deployed|owner's certificate|not allowed|limit|busy|unreachable|cannot reach|fracBits/.test(msg)) throw e;
       const back = await this.#rollback(opts.name).catch((u: Error) => {
         throw new Error(`${msg}; ${u.message}`);
       });

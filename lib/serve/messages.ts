@@ -39,6 +39,8 @@ export interface DeployRequest {
   topology: ModelTopology;
   /** The manifest's weight names and shapes (the values never leave the owner in the clear). */
   weights: { name: string; shape: number[] }[];
+  /** The fixed-point fraction bits the owner encoded the weights with: refused unless the cluster's (absent: not checked, an older client). */
+  fracBits?: number;
 }
 
 export interface ModelsRequest {
@@ -283,7 +285,9 @@ export function validateRequest(raw: unknown): ClientRequest {
     throw new Error('deploy: weights must be a list of { name, shape }');
   const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
   const bits = checkDeployBits(r.protocol as ProtocolName, r.fssBits);
-  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), ...(bits !== undefined ? { fssBits: bits } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'] };
+  if (r.fracBits !== undefined && !(Number.isSafeInteger(r.fracBits) && (r.fracBits as number) >= 0 && (r.fracBits as number) < 64)) throw new Error('deploy: fracBits must be an integer in [0, 63]');
+  const frac = r.fracBits === undefined ? {} : { fracBits: r.fracBits as number };
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), ...(bits !== undefined ? { fssBits: bits } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'], ...frac };
 }
 
 /**

@@ -439,6 +439,9 @@ export class TfeServer {
   #check(req: PredictRequest | DeployRequest, peer: PartyName): number {
     if (req.type === 'predict') return checkPredictRequest(this.#config, this.#models.get(req.model), req, () => [...this.#models.keys()]);
     checkOwner(this.#config, this.endpoint, peer, 'deploy');
+    // Weights encoded at another scale would deploy a model that answers wrongly, without an error.
+    if (req.fracBits !== undefined && req.fracBits !== this.#config.fracBits)
+      throw new Error(`the cluster computes with fracBits ${this.#config.fracBits}, but the owner's config says ${req.fracBits}: deploy with the cluster's config file`);
     if (this.#models.has(req.model) || this.#deploying.has(req.model))
       throw new Error(`model '${req.model}' is already deployed${this.#models.has(req.model) ? ' (tfe undeploy removes it)' : ''}`);
     return checkDeploySize(this.#config, req, specOf(req));
