@@ -125,6 +125,7 @@ export class PredictionClient {
     });
     for (const a of answers) a.catch(() => undefined); // settled below; never unhandled
     const deadline = answerDeadline(this.#timeoutMs, req.type, SERVERS, answered);
+    let ran: Promise<T> | undefined;
     const timeout = deadline.expired;
     try {
       const sent = Promise.all(SERVERS.map((s) => this.#endpoint.send(s, session, REQUEST_KEY, { kind: 'control', data: req }).catch((e: Error) => {
@@ -132,9 +133,12 @@ export class PredictionClient {
       })));
       await Promise.race([sent, timeout]);
       // The first failure (a server's refusal, a dropped connection) ends the wait at once.
-      const [result, ...responses] = await Promise.race([Promise.all([body(party), ...answers]), timeout]);
+      ran = body(party);
+      const [result, ...responses] = await Promise.race([Promise.all([ran, ...answers]), timeout]);
       return { result: result as T, responses: responses as Response[], traffic: transport.traffic() };
     } catch (e) {
+      // What the body made (a prediction's output) when a server's answer failed after it: freed.
+      void ran?.then((r) => (r as { dispose?: () => void } | undefined)?.dispose?.(), () => undefined);
       // Prefer a server's stated reason over the local symptom (e.g. "session aborted"): give the
       // other answers a moment, then stop waiting (the abort fails whatever is still waited for).
       await Promise.race([Promise.allSettled(answers), new Promise((r) => setTimeout(r, 500))]);
@@ -201,8 +205,14 @@ export class PredictionClient {
     const ask = (lease?: HeldLease) =>
       this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
         const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
-        const [, out] = await Promise.all([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
-        return out!;
+        // All settled: an output that came is freed when the rest failed.
+        const [sent, out, next] = await Promise.allSettled([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
+        for (const r of [sent, out, next])
+          if (r.status === 'rejected') {
+            if (out.status === 'fulfilled') out.value?.dispose();
+            throw r.reason;
+          }
+        return (out as PromiseFulfilledResult<RingTensor | null>).value!;
       });
     const askedAt = Date.now();
     try {

@@ -66,12 +66,16 @@ export async function output(p: Party, op: OpCtx, x: Share, receiver: PartyName)
     return null;
   }
   if (p.name !== receiver) return null;
-  const [x0, x1] = await Promise.all([p.recvTensor(SERVER0, t), p.recvTensor(SERVER1, t)]);
+  // Both settled, so that a share that came is freed when the other fails (a link gone).
+  const got = await Promise.allSettled([p.recvTensor(SERVER0, t), p.recvTensor(SERVER1, t)]);
+  const [x0, x1] = got.map((g) => (g.status === 'fulfilled' ? g.value : undefined));
   try {
-    return await add(x0, x1);
+    const failed = got.find((g): g is PromiseRejectedResult => g.status === 'rejected');
+    if (failed) throw failed.reason;
+    return await add(x0!, x1!);
   } finally {
-    x0.dispose();
-    x1.dispose();
+    x0?.dispose();
+    x1?.dispose();
   }
 }
 
