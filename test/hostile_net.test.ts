@@ -582,3 +582,28 @@ test('a dial that finishes after close() does not leave a live connection on the
     await a.close();
   }
 });
+
+test('a client endpoint says why its last dial failed, and a dial loop that has ended starts again when hurried', async (t) => {
+  // A loop ends on a refusal that seems final (401/403, an untrusted certificate) or its deadline;
+  // before, hurry() then did nothing, and every later query said only "server0 is unreachable".
+  const probe = new WsEndpoint({ me: 'server0', log: () => undefined });
+  await probe.start([]);
+  const port = probe.port;
+  await probe.close(); // nothing listens there now
+  const cli = new WsEndpoint({ me: 'client', log: () => undefined });
+  try {
+    await t.throwsAsync(cli.connect({ name: 'server0', host: '127.0.0.1', port }, { asClient: true, timeoutMs: 300 }), { message: /could not connect to server0/ });
+    t.regex(cli.dialError('server0') ?? '', /ECONNREFUSED/);
+    const srv = new WsEndpoint({ me: 'server0', port, log: () => undefined });
+    await srv.start([]);
+    try {
+      cli.hurry('server0');
+      await until(() => cli.connected('server0'), 'the link, dialed again by hurry()', 3000);
+      t.is(cli.dialError('server0'), undefined, 'no error while connected');
+    } finally {
+      await srv.close();
+    }
+  } finally {
+    await cli.close();
+  }
+});

@@ -181,11 +181,16 @@ export class Redialer {
   #waiting = new Map<PartyName, (() => void)[]>();
   /** Peers whose lane failed at the last dial: the next dial offers none (lane_link.ts). */
   #laneless = new Set<PartyName>();
+  /** Why the last dial of each peer not connected now failed (lastError). */
+  #lastError = new Map<PartyName, string>();
+  /** How each peer was dialed, so that hurry() can start a loop that ended (a fatal refusal). */
+  #dialed = new Map<PartyName, { peer: PeerAddress; asClient: boolean }>();
 
   constructor(private readonly o: RedialerOptions) {}
 
   /** Dials `peer` unless connected or already dialing; resolves once connected. */
   connect(peer: PeerAddress, timeoutMs: number, asClient: boolean): Promise<void> {
+    this.#dialed.set(peer.name, { peer, asClient });
     if (this.o.connected(peer.name)) return Promise.resolve();
     const running = this.#dialing.get(peer.name);
     if (running) return running;
@@ -203,6 +208,7 @@ export class Redialer {
       if (this.o.closed()) throw new Error(`${this.o.dial.me}: endpoint is closed`);
       try {
         const { ws, lane } = await dialLink(peer, { ...this.o.dial, asClient, lanes: this.o.dial.lanes && !this.#laneless.delete(peer.name) });
+        this.#lastError.delete(peer.name);
         this.o.attach(peer.name, ws, lane);
         // Keep the link: when it drops, dial again (the peer may be restarting).
         ws.once('close', () => {
@@ -220,6 +226,7 @@ export class Redialer {
         }
         // A client's credentials will not improve, nor will a server it does not trust (a server
         // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged).
+        this.#lastError.set(peer.name, (e as Error).message);
         const fatal = asClient && ([401, 403].includes((e as { status?: number }).status ?? 0) || (e as { untrusted?: boolean }).untrusted === true);
         if (fatal || Date.now() > deadline) throw new Error(`${this.o.dial.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
         // A hurry() that came while this attempt was in flight still counts: dial again at once.
@@ -242,6 +249,17 @@ export class Redialer {
     const wake = this.#sleeping.get(peer);
     if (wake) wake();
     else if (this.#dialing.has(peer)) this.#hurried.add(peer);
+    else {
+      // No loop: it ended on a refusal that seemed final (a certificate, say), and someone wants
+      // the link now; the server may have been fixed since. One loop again, until it connects.
+      const d = this.#dialed.get(peer);
+      if (d && !this.o.connected(peer) && !this.o.closed()) this.connect(d.peer, Number.POSITIVE_INFINITY, d.asClient).catch(() => undefined);
+    }
+  }
+
+  /** Why the last dial of `peer` failed, while it is not connected (undefined: none failed since). */
+  lastError(peer: PartyName): string | undefined {
+    return this.o.connected(peer) ? undefined : this.#lastError.get(peer);
   }
 
   /** Wakes the sends waiting for `peer`'s link (it is attached again). */

@@ -416,7 +416,12 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#mailbox.receive(from, session, key);
   }
 
-  /** Re-dials `peer` now if its link is down and its re-dial loop is backing off (dialer.ts). */
+  /** Why the last dial of `peer` failed, while its link is down (undefined: it is up, or none failed). */
+  dialError(peer: PartyName): string | undefined {
+    return this.#redialer.lastError(peer);
+  }
+
+  /** Re-dials `peer` now if its link is down: its loop's back-off is cut short, or a loop that ended on a refusal starts again (dialer.ts). */
   hurry(peer: PartyName): void {
     this.#redialer.hurry(peer);
   }

@@ -160,7 +160,10 @@ export class PredictionClient {
     for (;;) {
       const down = SERVERS.filter((s) => !this.#endpoint.connected(s));
       if (down.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} unreachable`);
+      if (Date.now() > deadline) {
+        const why = down.map((s) => this.#endpoint.dialError(s)).map((e, i) => (e ? `${down[i]}: ${e}` : undefined)).filter((e) => e !== undefined);
+        throw new Error(`${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} unreachable${why.length ? ` (last dial: ${why.join('; ')})` : ''}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
