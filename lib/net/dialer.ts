@@ -224,9 +224,10 @@ export class Redialer {
           reportOnce(this.o.dial.log ?? this.o.dial.tls?.log, `WARNING: ${why}; the link with ${peer.name} runs without its lane (still over TLS, at more CPU per byte) until it is dialed again. Let ${peer.name}'s lane port through to this host (parties.${peer.name}.lanePort fixes it), or set "lanes": false`, 'lane-failed', why);
           continue;
         }
-        // A client's credentials will not improve, nor will a server it does not trust (a server
-        // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged).
         this.#lastError.set(peer.name, (e as Error).message);
+        // A client's credentials will not improve, nor will a server it does not trust (a server
+        // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged). hurry()
+        // starts such a loop again when a query wants the link.
         const fatal = asClient && ([401, 403].includes((e as { status?: number }).status ?? 0) || (e as { untrusted?: boolean }).untrusted === true);
         if (fatal || Date.now() > deadline) throw new Error(`${this.o.dial.me} could not connect to ${peer.name} at ${peer.host}:${peer.port}: ${(e as Error).message}`);
         // A hurry() that came while this attempt was in flight still counts: dial again at once.

@@ -208,14 +208,14 @@ export class PredictionClient {
     const ask = (lease?: HeldLease) =>
       this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
         const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
-        // All settled: an output that came is freed when the rest failed.
-        const [sent, out, next] = await Promise.allSettled([send, output(party, OUTPUT_OP, null, CLIENT), leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
-        for (const r of [sent, out, next])
-          if (r.status === 'rejected') {
-            if (out.status === 'fulfilled') out.value?.dispose();
-            throw r.reason;
-          }
-        return (out as PromiseFulfilledResult<RingTensor | null>).value!;
+        const out = output(party, OUTPUT_OP, null, CLIENT);
+        try {
+          await Promise.all([send, out, leaseNext && receiveNextMask(party, nextMaskTag(), dense.shape).then((m) => void (nextMask = m))]);
+        } catch (e) {
+          void out.then((o) => o?.dispose(), () => undefined); // an output that came, or comes, is freed
+          throw e;
+        }
+        return (await out)!;
       });
     const askedAt = Date.now();
     try {

@@ -66,16 +66,20 @@ export async function output(p: Party, op: OpCtx, x: Share, receiver: PartyName)
     return null;
   }
   if (p.name !== receiver) return null;
-  // Both settled, so that a share that came is freed when the other fails (a link gone).
-  const got = await Promise.allSettled([p.recvTensor(SERVER0, t), p.recvTensor(SERVER1, t)]);
-  const [x0, x1] = got.map((g) => (g.status === 'fulfilled' ? g.value : undefined));
+  const shares = [p.recvTensor(SERVER0, t), p.recvTensor(SERVER1, t)];
+  let x0: RingTensor, x1: RingTensor;
   try {
-    const failed = got.find((g): g is PromiseRejectedResult => g.status === 'rejected');
-    if (failed) throw failed.reason;
-    return await add(x0!, x1!);
+    [x0, x1] = await Promise.all(shares);
+  } catch (e) {
+    // Failed at the first failure (a link gone); a share that came, or comes, is freed.
+    for (const s of shares) void s.then((x) => x.dispose(), () => undefined);
+    throw e;
+  }
+  try {
+    return await add(x0, x1);
   } finally {
-    x0?.dispose();
-    x1?.dispose();
+    x0.dispose();
+    x1.dispose();
   }
 }
 
