@@ -5,6 +5,7 @@ import type { Backend } from '../backend/backends';
 import { disposeReceived, type PartyName, type Tag, type Transport } from '../net/transport';
 import { DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
+import type { DType } from '../tensor/dtype';
 import { sameShape } from '../tensor/shape';
 
 export const SERVER0 = 'server0';
@@ -77,12 +78,17 @@ export class Party {
     return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data, transient: true });
   }
 
-  async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[]): Promise<RingTensor> {
+  /** `expectShape`, `expectDtype`: what the message must declare (a peer's message, a client's above all, is checked before it is built). */
+  async recvTensor(from: PartyName, tag: Tag, expectShape?: readonly number[], expectDtype?: DType): Promise<RingTensor> {
     const p = await this.transport.recv(this.name, from, tag);
     if (p.kind !== 'tensor' && p.kind !== 'held') throw new Error(`${tag.op}/${tag.step}: expected a tensor from ${from}, got a ${p.kind} message`);
     if (expectShape && !sameShape(p.shape, expectShape)) {
       disposeReceived(p);
       throw new Error(`${tag.op}/${tag.step}: ${from} sent shape [${p.shape}] where [${expectShape}] was expected`);
+    }
+    if (expectDtype && p.dtype !== expectDtype) {
+      disposeReceived(p);
+      throw new Error(`${tag.op}/${tag.step}: ${from} sent a ${p.dtype} tensor where ${expectDtype} was expected`);
     }
     if (p.kind === 'tensor') return RingTensor.fromBytes(p.data, p.shape, p.dtype);
     // Copied into native memory as it arrived (an endpoint's adopt, e.g. the offline pool's).

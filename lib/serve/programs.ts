@@ -51,7 +51,7 @@ export async function maskWeights(cluster: Cluster, me: PartyName, spec: ModelSp
 export async function receiveInputs(party: Party, shapes: readonly (readonly number[])[]): Promise<Share[]> {
   return Promise.all(shapes.map(async (shape, i): Promise<Share> => {
     const t = tag(inputOp(i), 'input');
-    if (party.role === 1) return party.recvTensor(CLIENT, t, shape);
+    if (party.role === 1) return party.recvTensor(CLIENT, t, shape, 'ring64');
     if (party.role !== 0) return null;
     const msg = await party.transport.recv(party.name, CLIENT, t);
     if (msg.kind !== 'seed') throw new Error(`input ${i}: expected a seed from the client, got a ${msg.kind} message`);
@@ -107,7 +107,7 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
 
 /** server0/server1: m = x - a from the client (its shape checked before anything is built), as a share and a masked form. */
 async function receiveMaskedInput(party: Party, fork: Cluster, index: number, shape: readonly number[]): Promise<{ share: RingTensor; masked: MaskedShare }> {
-  const m = await party.recvTensor(CLIENT, tag(inputOp(0), 'input'), shape);
+  const m = await party.recvTensor(CLIENT, tag(inputOp(0), 'input'), shape, 'ring64');
   try {
     return await maskedInputShares(party, fork.provider, index, m);
   } catch (e) {

@@ -39,7 +39,7 @@ export async function shareInput(p: Party, op: OpCtx, owner: PartyName, value?: 
     if (msg.kind !== 'seed') throw new Error(`${op.name}: expected a seed from ${owner}`);
     return prgRing(msg.seed, msg.shape, { nonce: msg.nonce });
   }
-  if (p.role === 1) return p.recvTensor(owner, t);
+  if (p.role === 1) return p.recvTensor(owner, t, undefined, 'ring64');
   return null;
 }
 
