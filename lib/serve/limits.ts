@@ -196,9 +196,15 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
  * A deploy's size, from what it declares: its shares within maxInputBytes, one prediction of it
  * within maxQueryBytes. Returns the bytes the deploy will hold here.
  */
-export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; weights: { shape: number[] }[] }, spec: InputSpec): number {
-  const weights = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-  if (weights > limits.maxInputBytes) throw new Error(`the model's weights are ${weights} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; weights: { shape: number[] }[] }, spec: InputSpec & { params?: readonly { shape: readonly number[] }[] }): number {
+  // What is shared is the model's parameters (spec.params): its manifest's weights, and the
+  // kernels the owner derives from them (dilated, grouped, depthwise expanded: layers_conv.ts),
+  // which a layer's settings can make far larger than the weights they come from.
+  const declared = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+  const weights = spec.params ? 8 * spec.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0) : declared;
+  if (declared > limits.maxInputBytes) throw new Error(`the model's weights are ${declared} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
+  if (weights > limits.maxInputBytes)
+    throw new Error(`the model's parameters are ${weights} bytes as shares, with the kernels derived from its layers' dilations, groups and depth multipliers (its weights alone: ${declared}), over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
   // A model no client could send one example to (a vocabulary of V costs V values per token) is
   // refused now, not at every query.
   const inputShape = sharedInputShape(spec), input = 8 * count(inputShape);
