@@ -200,8 +200,9 @@ export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTop
   // What is shared is the model's parameters (spec.params): its manifest's weights, and the
   // kernels the owner derives from them (dilated, grouped, depthwise expanded: layers_conv.ts),
   // which a layer's settings can make far larger than the weights they come from.
-  const declared = 8 * req.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-  const weights = spec.params ? 8 * spec.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0) : declared;
+  const asShares = (ws: readonly { shape: readonly number[] }[]) => 8 * ws.reduce((a, w) => a + count(w.shape), 0);
+  const declared = asShares(req.weights);
+  const weights = spec.params ? asShares(spec.params) : declared;
   if (declared > limits.maxInputBytes) throw new Error(`the model's weights are ${declared} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
   if (weights > limits.maxInputBytes)
     throw new Error(`the model's parameters are ${weights} bytes as shares, with the kernels derived from its layers' dilations, groups and depth multipliers (its weights alone: ${declared}), over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
