@@ -164,11 +164,16 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         activation(i);
         break;
       }
-      case 'Conv2D': {
-        const k = pair(c.kernel_size, 1);
+      // Each runs as one ordinary Conv2D on the kernel the owner expands (lib/api/layers_conv.ts):
+      // dilated to (k - 1) d + 1 taps per axis, over every input channel (depthwise: C m outputs).
+      case 'Conv2D':
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        const d = pair(c.dilation_rate, 1), k0 = pair(c.kernel_size, 1);
+        const k: [number, number] = [(k0[0] - 1) * d[0] + 1, (k0[1] - 1) * d[1] + 1];
         const cin = s[2] ?? 1;
         const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
-        s = [oh, ow, Number(c.filters)];
+        s = [oh, ow, cls === 'DepthwiseConv2D' ? cin * Number(c.depth_multiplier ?? 1) : Number(c.filters)];
         elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
         activation(i);
         break;
@@ -213,7 +218,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         break;
       }
       case 'Conv1D': {
-        const k = int1d(c.kernel_size, 1), cin = s[1] ?? 1;
+        const k = (int1d(c.kernel_size, 1) - 1) * int1d(c.dilation_rate, 1) + 1, cin = s[1] ?? 1;
         const [, ol] = window([1, s[0]], [1, k], [1, int1d(c.strides, 1)], c.padding);
         s = [ol, Number(c.filters)];
         elements += PER_IM2COL * ol * k * cin + PER_PRODUCT * count(s);

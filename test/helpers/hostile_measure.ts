@@ -16,7 +16,7 @@ const MiB = (b: number) => (b / 2 ** 20).toFixed(0);
 
 async function measure(model: string, batch: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-measure-'));
-  const config = await tfe.writeLocalConfig(dir, { tls: false, extra: { maxQueryBytes: 2 ** 40, maxTotalQueryBytes: 2 ** 40, maxBatch: 1 << 20, maxInputBytes: 2 ** 31, precomputePool: 0 } });
+  const config = await tfe.writeLocalConfig(dir, { tls: false, extra: { maxQueryBytes: 2 ** 40, maxTotalQueryBytes: 2 ** 40, maxPendingBytesPerServer: 2 ** 40, maxBatch: 1 << 20, maxInputBytes: 2 ** 31, precomputePool: 0 } });
   const procs = spawnCluster(config, () => undefined);
   try {
     await waitReady(config);

@@ -1,0 +1,48 @@
+// The per-query memory estimate (lib/serve/query_memory.ts) of the convolutions whose kernels the
+// owner expands (lib/api/layers_conv.ts): a dilated Conv2D or Conv1D runs as an ordinary one on a
+// kernel of (k - 1) d + 1 taps per axis, a DepthwiseConv2D as a Conv2D from every input channel to
+// C m outputs, a SeparableConv2D as one to its filters. Each must be estimated at least as what it
+// runs as; the estimate used to read the undilated kernel_size and to leave the depthwise layers
+// to its default case (their output shape unchanged, no im2col), so such a model's queries could
+// use many times what maxQueryBytes was told.
+import test from 'ava';
+
+import { estimateQueryBytes } from '../lib/serve/limits';
+
+const IN = [64, 64, 4];
+const model = (layer: { class_name: string; config: Record<string, unknown> }) => ({
+  class_name: 'Sequential',
+  config: { layers: [{ ...layer, config: { name: 'c', batch_input_shape: [null, ...IN], ...layer.config } }, { class_name: 'Flatten', config: { name: 'f' } }] },
+});
+const est = (layer: { class_name: string; config: Record<string, unknown> }, protocol: 'securenn' | 'fss' | 'pond' = 'securenn') =>
+  estimateQueryBytes({ topology: model(layer) as never, protocol, inputShape: IN }, 1);
+const none = est({ class_name: 'Flatten', config: {} });
+
+test('a dilated Conv2D is estimated as the Conv2D on its dilated kernel that it runs as', (t) => {
+  for (const padding of ['valid', 'same']) {
+    const dilated = est({ class_name: 'Conv2D', config: { filters: 8, kernel_size: [3, 3], dilation_rate: [8, 8], padding } });
+    const runs = est({ class_name: 'Conv2D', config: { filters: 8, kernel_size: [17, 17], padding } });
+    t.is(dilated, runs, padding);
+    // im2col of the effective kernel alone: (VALID) 48 x 48 outputs x 17 x 17 taps x 4 channels, 8 bytes each.
+    const out = padding === 'valid' ? 48 : 64;
+    t.true(dilated - none >= 8 * out * out * 17 * 17 * 4, `${padding}: ${dilated - none}`);
+  }
+});
+
+test('a dilated Conv1D is estimated as the Conv1D on its dilated kernel', (t) => {
+  const topo = (c: Record<string, unknown>) => ({ class_name: 'Sequential', config: { layers: [{ class_name: 'Conv1D', config: { name: 'c', batch_input_shape: [null, 512, 4], filters: 8, ...c } }] } });
+  const e = (c: Record<string, unknown>) => estimateQueryBytes({ topology: topo(c) as never, protocol: 'fss', inputShape: [512, 4] }, 1);
+  t.is(e({ kernel_size: [3], dilation_rate: [50], padding: 'causal' }), e({ kernel_size: [101], padding: 'causal' }));
+  t.is(e({ kernel_size: 3, dilation_rate: 50 }), e({ kernel_size: 101 }));
+});
+
+test('DepthwiseConv2D and SeparableConv2D are estimated as the full Conv2D each runs as', (t) => {
+  for (const protocol of ['securenn', 'fss', 'pond'] as const) {
+    const depthwise = est({ class_name: 'DepthwiseConv2D', config: { kernel_size: [5, 5], depth_multiplier: 3, strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol);
+    t.is(depthwise, est({ class_name: 'Conv2D', config: { filters: 12, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), protocol);
+    const separable = est({ class_name: 'SeparableConv2D', config: { filters: 16, kernel_size: [3, 3], dilation_rate: [4, 4], padding: 'valid', activation: 'relu' } }, protocol);
+    t.is(separable, est({ class_name: 'Conv2D', config: { filters: 16, kernel_size: [9, 9], padding: 'valid', activation: 'relu' } }, protocol), protocol);
+  }
+  // Without a depth_multiplier (Keras's default, 1): C outputs.
+  t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }), est({ class_name: 'Conv2D', config: { filters: 4, kernel_size: 3 } }));
+});
