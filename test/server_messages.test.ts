@@ -22,6 +22,11 @@ test('well-formed notices of every type pass as they are', (t) => {
     { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: true, ttlMs: 5000, owner: 'client#12' },
     { type: 'unlease', epoch: 'e1', ids: [LEASE] },
     { type: 'unlease', epoch: 'e1', ids: Array(64).fill(LEASE) },
+    // At the ends of the ranges.
+    { type: 'start', epoch: 'e'.repeat(64), index: 2 ** 24 - 1, request: '[]' },
+    { type: 'epoch', epoch: 'e1', models: [{ name: 'm', digest: 'd'.repeat(128) }] },
+    { type: 'unpool', epoch: 'e1', indices: Array.from({ length: 100_000 }, (_, i) => i + 1) },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 1, pooled: false, ttlMs: 600_000 },
   ];
   for (const n of good) t.is(validateNotice(n, 128), n as never, JSON.stringify(n));
 });
@@ -56,6 +61,20 @@ test('malformed notices are recognised: wrong types, missing fields, out-of-rang
     { type: 'unlease', epoch: 'e1', ids: LEASE },
     { type: 'unlease', epoch: 'e1', ids: ['short'] },
     { type: 'unlease', epoch: 'e1', ids: Array(65).fill(LEASE) },
+    // Out of the ranges the servers use (a bug in server0 could send them; they are ignored).
+    { type: 'start', epoch: 'e1', index: 0, request: '[]' },
+    { type: 'start', epoch: 'e1', index: 2 ** 24, request: '[]' },
+    { type: 'start', epoch: 'x'.repeat(65), index: 3, request: '[]' },
+    { type: 'epoch', epoch: 'e1', models: [{ name: '../m', digest: 'd' }] },
+    { type: 'epoch', epoch: 'e1', models: [{ name: 'm', digest: 'd'.repeat(129) }] },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: Array.from({ length: 100_001 }, (_, i) => i + 1) },
+    { type: 'pool', epoch: 'e1', model: '../m', indices: [4] },
+    { type: 'pool', epoch: 'e1', model: 'm', indices: [2 ** 24] },
+    { type: 'unpool', epoch: 'e1', indices: Array.from({ length: 100_001 }, (_, i) => i + 1) },
+    { type: 'redeal', epoch: 'e1', model: 'm', indices: [0] },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 0, pooled: false, ttlMs: 5000 },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: 'm', index: 9, pooled: false, ttlMs: 600_001 },
+    { type: 'lease', epoch: 'e1', id: LEASE, model: '', index: 9, pooled: false, ttlMs: 5000 },
     { type: 'teardown', epoch: 'e1' },
     { epoch: 'e1' },
   ];

@@ -5,7 +5,9 @@ import type { InputEncoding } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
 import { checkDeployBits, checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
+import { MAX_SESSIONS } from '../protocol/cluster';
 import { LEASE_ID, type LeaseRef, MAX_UNLEASE_IDS } from './leases';
+import { LIMIT_RANGES } from './limits';
 
 export type { ProtocolName } from '../protocol/protocols';
 
@@ -241,6 +243,13 @@ export const RESPONSE_KEY = 'res';
 
 /** A start notice's request key is at most this long (a model name, a shape, two flags). */
 const MAX_REQUEST_KEY = 4096;
+/** A setup's id (server0 writes 16 hex digits) and a model's digest (64) are at most this long. */
+const MAX_EPOCH_ID = 64;
+const MAX_DIGEST = 128;
+/** A setup notice names at most this many models (each deployed model's own setup session). */
+const MAX_SETUP_MODELS = 100_000;
+/** leaseTtlMs's largest (config.ts). */
+const MAX_LEASE_TTL_MS = 600_000;
 
 /** Model names: a letter or digit, then letters, digits, '_' or '-' (64 at most): never a path. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -298,24 +307,32 @@ export function validateRequest(raw: unknown): ClientRequest {
 export function validateNotice(raw: unknown, maxBatch: number): ServerNotice | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
   const n = raw as Record<string, unknown>;
-  if (typeof n.epoch !== 'string') return undefined;
-  const indices = (v: unknown): v is number[] => Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i > 0);
+  if (typeof n.epoch !== 'string' || n.epoch.length > MAX_EPOCH_ID) return undefined;
+  // Session indices are those a setup hands out, 1 to MAX_SESSIONS (Cluster.fork); a list names at
+  // most the reservations one model may hold, maxPoolRecordings at its largest allowed.
+  const index = (i: unknown): i is number => Number.isSafeInteger(i) && (i as number) >= 1 && (i as number) <= MAX_SESSIONS;
+  const indices = (v: unknown): v is number[] => Array.isArray(v) && v.length <= LIMIT_RANGES.maxPoolRecordings[1] && v.every(index);
+  const model = (v: unknown) => typeof v === 'string' && MODEL_NAME.test(v);
   const ok = (() => {
     switch (n.type) {
       case 'epoch':
-        return Array.isArray(n.models) && n.models.every((m) => m && typeof m === 'object' && typeof m.name === 'string' && typeof m.digest === 'string') && (n.renewal === undefined || typeof n.renewal === 'boolean');
+        return (
+          Array.isArray(n.models) && n.models.length <= MAX_SETUP_MODELS &&
+          n.models.every((m) => m && typeof m === 'object' && model(m.name) && typeof m.digest === 'string' && m.digest.length <= MAX_DIGEST) &&
+          (n.renewal === undefined || typeof n.renewal === 'boolean')
+        );
       case 'start':
-        return Number.isSafeInteger(n.index) && typeof n.request === 'string' && n.request.length <= MAX_REQUEST_KEY;
+        return index(n.index) && typeof n.request === 'string' && n.request.length <= MAX_REQUEST_KEY;
       case 'pool':
       case 'redeal':
-        return typeof n.model === 'string' && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && (n.batch as number) >= 1 && (n.batch as number) <= maxBatch));
+        return model(n.model) && indices(n.indices) && (n.batch === undefined || (Number.isSafeInteger(n.batch) && (n.batch as number) >= 1 && (n.batch as number) <= maxBatch));
       case 'unpool':
         return indices(n.indices);
       case 'setup-failed':
         return true;
       case 'lease':
         return (
-          typeof n.id === 'string' && LEASE_ID.test(n.id) && typeof n.model === 'string' && Number.isSafeInteger(n.index) && Number.isSafeInteger(n.ttlMs) && (n.ttlMs as number) > 0 &&
+          typeof n.id === 'string' && LEASE_ID.test(n.id) && model(n.model) && index(n.index) && Number.isSafeInteger(n.ttlMs) && (n.ttlMs as number) > 0 && (n.ttlMs as number) <= MAX_LEASE_TTL_MS &&
           (n.shape === undefined || isShape(n.shape)) && (n.session === undefined || (typeof n.session === 'string' && LEASE_ID.test(n.session))) &&
           (n.owner === undefined || (typeof n.owner === 'string' && n.owner.length <= 64))
         );
