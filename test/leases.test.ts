@@ -182,3 +182,24 @@ test("a book's stopTimers (shutdown) stops every expiry timer, and frees nothing
   await new Promise((r) => setTimeout(r, 100));
   t.deepEqual(freed.sort(), [1, 2, 3]);
 });
+
+test("one client's mismatched leases do not flush another's remembered drops (its next request would wait for a notice that never comes)", (t) => {
+  const book = new LeaseBook(() => undefined);
+  // An honest client's lease, asked for by its query in session s1, is voided (its query failed at server0).
+  const honest = randomUUID();
+  book.add(honest, entry(1, { session: 's1', shape: [1, 4] }), 60_000, 'client#1');
+  t.true(book.void(honest));
+  // A hostile client churns leases and names each with the wrong index: every one is dropped here.
+  for (let i = 0; i < 6000; i++) {
+    const id = randomUUID();
+    book.add(id, entry(2 + i, { session: `h${i}`, shape: [1, 4] }), 60_000, 'client#2');
+    t.throws(() => book.take({ id, index: 1 }, 'm'), { message: /does not match/ }, String(i));
+  }
+  t.true(book.wasDropped(honest), "the honest client's voided lease is still known as dropped");
+  t.true(book.goneFor('s1'), "the honest client's session still waits for no notice");
+  // The hostile client's own memory is bounded: its oldest went, its newest are there.
+  t.false(book.wasDropped(randomUUID()));
+  t.true(book.goneFor('h5999'));
+  t.false(book.goneFor('h0'));
+  book.clear();
+});

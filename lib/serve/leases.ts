@@ -34,6 +34,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { sameShape } from '../tensor/shape';
+import { FairMemory } from './fair_memory';
 
 export interface LeaseEntry {
   epoch: string;
@@ -52,7 +53,7 @@ export const EXPIRY_SLACK_MS = 5_000;
 export const MAX_UNLEASE_IDS = 64;
 /** server0 tells server1 and server2 of a lease used in a query that ran this long after it (UsedLeases). */
 export const USED_NOTICE_MS = 5_000;
-/** Client sessions whose next lease left unused (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each. */
+/** Client sessions whose next lease left unused (server1's next-lease wait), and lease ids dropped or expired here, remembered up to this many each (fairly among owners). */
 const GONE_SESSIONS = 1024;
 const DROPPED_IDS = 4096;
 
@@ -78,10 +79,13 @@ export class LeaseBook {
   #perOwner = new Map<string | undefined, number>();
   /** Lease ids by the client session whose query asked for them (leaseNext). */
   #bySession = new Map<string, string>();
-  /** Client sessions whose lease (leaseNext) left unused (dropped or expired): their query's lease decision came and went. */
-  #goneSessions = new Set<string>();
+  /**
+   * Client sessions whose lease (leaseNext) left unused (dropped or expired): their query's lease
+   * decision came and went. Per owner, fairly (fair_memory.ts): one client's mismatches cannot flush another's.
+   */
+  #goneSessions = new FairMemory(GONE_SESSIONS);
   /** Lease ids this book dropped or let expire: a request naming one is refused at once, not left waiting for a notice. */
-  #droppedIds = new Set<string>();
+  #droppedIds = new FairMemory(DROPPED_IDS);
   granted = 0;
   used = 0;
   /** Expired or voided unused. */
@@ -125,8 +129,8 @@ export class LeaseBook {
     while (this.#held.size >= this.max) this.#evict(this.#oldestOfLargest(owner));
     const timer = setTimeout(() => {
       if (this.#remove(id)) {
-        this.#remember(id);
-        this.#gone(entry);
+        this.#remember(id, owner);
+        this.#gone(entry, owner);
         this.expired++;
         this.onExpire(entry);
       }
@@ -257,20 +261,20 @@ export class LeaseBook {
     this.evicted++;
   }
 
-  #remember(id: string): void {
-    addBounded(this.#droppedIds, id, DROPPED_IDS);
+  #remember(id: string, owner: string | undefined): void {
+    this.#droppedIds.add(id, owner);
   }
 
   /** An entry left unused: the session that asked for it (if one did) waits for no notice of it. */
-  #gone(e: LeaseEntry): void {
-    if (e.session) addBounded(this.#goneSessions, e.session, GONE_SESSIONS);
+  #gone(e: LeaseEntry, owner: string | undefined): void {
+    if (e.session) this.#goneSessions.add(e.session, owner);
   }
 
   #drop(id: string, h: Held): void {
     clearTimeout(h.timer);
     this.#remove(id);
-    this.#remember(id);
-    this.#gone(h.entry);
+    this.#remember(id, h.owner);
+    this.#gone(h.entry, h.owner);
     this.expired++;
     this.onExpire(h.entry);
   }
@@ -311,10 +315,4 @@ export class UsedLeases {
     }, Math.max(0, this.#used[0].at + this.delayMs - Date.now()));
     this.#timer.unref();
   }
-}
-
-/** Adds `value` to an insertion-ordered set, dropping the oldest beyond `max`. */
-function addBounded(set: Set<string>, value: string, max: number): void {
-  set.add(value);
-  if (set.size > max) set.delete(set.values().next().value as string);
 }
