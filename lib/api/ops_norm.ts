@@ -94,8 +94,16 @@ function half(t: AnyTensor, which: 0 | 1): AnyTensor {
   return reshape(slice(t, t.shape.map((_, i) => (i === 0 ? which : 0)), [1, ...t.shape.slice(1)]), t.shape.slice(1));
 }
 
-/** LayerNormalization over the last axis of a private x (see the header for the method). */
+/**
+ * LayerNormalization over the last axis of a private x (see the header for the method). Every
+ * comparison in it takes the library's values (the variance against its thresholds, the clamp),
+ * which fssBits does not bound: its ops are internal (OpCtx.internal).
+ */
 export function layerNormOp(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
+  return x.cluster.internalOps(() => layerNorm(x, opts));
+}
+
+function layerNorm(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   const n = x.shape[x.shape.length - 1], eps = opts.epsilon, f = x.cluster.fixed.fracBits, keep = x.rank - 1;
   if (!(n >= 1 && n <= LAYER_NORM_MAX_WIDTH)) throw new RangeError(`LayerNormalization: rows of ${n} values are not supported (1 to ${LAYER_NORM_MAX_WIDTH})`);
   const p = Math.ceil(Math.log2(n)), q = 2 * Math.floor(Math.log2(n) / 2), a = n / 2 ** p;

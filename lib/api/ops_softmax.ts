@@ -43,6 +43,13 @@ export function softmax(x: AnyTensor): PrivateTensor {
   if (n === 0) return x;
   const flat = reshape(x, [rows, n]);
   const m = reshape(maxPool2d(reshape(flat, [rows, 1, n, 1]), { poolSize: [1, n], strides: [1, 1] }), [rows, 1]);
+  // The max compares the model's values; what follows compares the library's (the exponential's
+  // knots, the row sum's thresholds), which fssBits does not bound.
+  return x.cluster.internalOps(() => normalised(x, flat, m, rows, n));
+}
+
+/** Steps 2-6 of softmax, given the rows of x and their maxima. */
+function normalised(x: PrivateTensor, flat: AnyTensor, m: AnyTensor, rows: number, n: number): PrivateTensor {
   const e = piecewiseExpNeg(sub(m, flat) as PrivateTensor);
   const total = reduceSum(e, 1, true);
   // S >= 1 up to the fit's error (the maximum's own term), so k >= -1; at most n.

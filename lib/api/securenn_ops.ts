@@ -209,14 +209,17 @@ export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
   const g = convGeometry('maxPool2d', px.shape, kh, kw, strides, padding);
   const k = kh * kw, rest = g.batch * g.outH * g.outW * g.channels;
   const outShape = [g.batch, g.outH, g.outW, g.channels];
-  // SAME: pad with -2^45 (below any value in the exact range) instead of zero, as TensorFlow pads
-  // max pooling with -infinity; server0 holds the padding value, server1 zeros.
+  // SAME: TensorFlow pads max pooling with -infinity, so that padding never wins. Here each side
+  // repeats its edge row or column instead (locally, on each share): every SAME window holds the
+  // input's edge element it repeats (the padding before is below the window, the window starts
+  // within the input), so the maximum is the same, and the values compared stay the model's own
+  // (a large negative constant made every comparison's width the whole ring, and out of range
+  // under a narrower fssBits: the edge windows returned it).
   const padH = padding === 'SAME' ? Math.max((g.outH - 1) * strides[0] + kh - g.inH, 0) : 0;
   const padW = padding === 'SAME' ? Math.max((g.outW - 1) * strides[1] + kw - g.inW, 0) : 0;
   const pads: [number, number][] = [[0, 0], [Math.floor(padH / 2), padH - Math.floor(padH / 2)], [Math.floor(padW / 2), padW - Math.floor(padW / 2)], [0, 0]];
-  const low = -(1n << BigInt(45 + px.cluster.fixed.fracBits));
-  return treeOp('maxPool2d', px, k, rest, outShape, async (s0, p) => {
-    const s = padding === 'SAME' ? await R.pad(s0, pads, p.role === 0 ? low : 0n) : s0;
+  return treeOp('maxPool2d', px, k, rest, outShape, async (s0) => {
+    const s = padH + padW > 0 ? await edgePad(s0, pads) : s0;
     const cols = await R.im2col(s, { kernelSize: [kh, kw], strides, padding: 'VALID' });
     if (s !== s0) s.dispose();
     const windows = R.reshape(cols, [g.batch * g.outH * g.outW, k, g.channels]);
@@ -226,7 +229,24 @@ export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
     const out = R.reshape(first, [k, rest]);
     first.dispose();
     return out;
-  }, false, padH + padW > 0 ? maxBound(px.bound, -low) : px.bound);
+  }, false, px.bound);
+}
+
+/** x [n, h, w, c] with its first and last rows and columns repeated `pads[1]` and `pads[2]` times. */
+async function edgePad(x: RingTensor, pads: [number, number][]): Promise<RingTensor> {
+  let t = x;
+  for (const axis of [1, 2]) {
+    const [before, after] = pads[axis];
+    if (before + after === 0) continue;
+    const len = t.shape[axis], at = (i: number) => t.shape.map((_, a) => (a === axis ? i : 0));
+    const one = t.shape.map((d, a) => (a === axis ? 1 : d));
+    const first = await R.slice(t, at(0), one), last = await R.slice(t, at(len - 1), one);
+    const next = await R.concat([...Array<RingTensor>(before).fill(first), t, ...Array<RingTensor>(after).fill(last)], axis);
+    for (const u of [first, last]) u.dispose();
+    if (t !== x) t.dispose();
+    t = next;
+  }
+  return t;
 }
 
 /** Thresholds 4^k for kMin < k <= kMax are exact in fixed point, and every 2^(f - k) an integer. */

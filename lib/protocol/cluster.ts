@@ -123,6 +123,8 @@ export class Cluster {
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
   #nextOp: number;
+  /** Depth of internalOps scopes being defined. */
+  #internal = 0;
   #lastOp: number;
   #ready: Promise<void>;
 
@@ -246,7 +248,23 @@ export class Cluster {
    */
   nextOp(name: string, gateBound?: bigint): OpCtx {
     if (this.#nextOp > this.#lastOp) throw new Error(`this session has used all of its ${OPS_PER_SESSION - 1} op ids`);
-    return gateBound === undefined ? { id: this.#nextOp++, name } : { id: this.#nextOp++, name, gateBound };
+    const op: OpCtx = gateBound === undefined ? { id: this.#nextOp++, name } : { id: this.#nextOp++, name, gateBound };
+    if (this.#internal > 0) op.internal = true;
+    return op;
+  }
+
+  /**
+   * Runs `define` (which defines ops: their ids are taken as it runs, synchronously) with every op
+   * it defines marked internal (OpCtx.internal): for a computation whose comparisons take values
+   * the library makes, as LayerNormalization's and softmax's do.
+   */
+  internalOps<T>(define: () => T): T {
+    this.#internal++;
+    try {
+      return define();
+    } finally {
+      this.#internal--;
+    }
   }
 
   /**

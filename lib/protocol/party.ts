@@ -36,6 +36,12 @@ export interface OpCtx {
    * known, the whole ring.
    */
   gateBound?: bigint;
+  /**
+   * The op compares values the library makes rather than the model's own (LayerNormalization's
+   * variance against its thresholds, softmax's row sums): a deployment's fssBits, the owner's word
+   * on the model's values, does not bound them, so FSS takes its gates' width from gateBound alone.
+   */
+  internal?: true;
 }
 
 export class Party {

@@ -125,8 +125,10 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // ResNet-20 was estimated 7x its measured peak by the sum). FSS keys are summed: server2 deals
   // ahead, so the compute servers may hold several layers' keys at once.
   let compareMax = 0;
-  const nonlinear = (n: number): number => {
-    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch, m.fssCompactFrom) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(m.fssBits ?? 64) * n;
+  // (internal: the library's own comparisons, LayerNormalization's and softmax's, at the width
+  // their structure gives whatever fssBits says: counted at the whole ring.)
+  const nonlinear = (n: number, internal = false): number => {
+    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch, m.fssCompactFrom) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(internal ? 64 : (m.fssBits ?? 64)) * n;
     if (m.protocol !== 'securenn') return PER_POLY * n;
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
@@ -188,7 +190,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         const kd = cls === 'MultiHeadAttention' ? Number(c.key_dim) : d;
         const scores = heads * steps * steps;
         elements += PER_PRODUCT * (3 * heads * steps * kd + 2 * scores + heads * steps * kd + count(s));
-        for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(scores);
+        for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(scores, g > 0);
         break;
       }
       case 'RepeatVector':
@@ -308,7 +310,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         // Per row: 22 comparisons for the power-of-two scale and two clamps (lib/api/ops_norm.ts);
         // per element about eleven products (both variance estimates' squares among them).
         const rows = count(s) / (s[s.length - 1] || 1);
-        elements += nonlinear(24 * rows) + 11 * PER_LINEAR * count(s);
+        elements += nonlinear(24 * rows, true) + 11 * PER_LINEAR * count(s);
         break;
       }
       default:

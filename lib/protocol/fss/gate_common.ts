@@ -9,20 +9,21 @@ import { FSS_STEPS } from './steps';
  * The width n of op's gates: the sign of a mod 2^n is a's while |a| < 2^(n-1), so a bound B on
  * the inputs (OpCtx.gateBound, from the model's structure: docs/fss.md "Gate widths") needs
  * n - 1 = bitLength(B) (B < 2^bitLength(B)); never wider than the deployment's fssBits (64 unless
- * narrowed), never below FSS_BITS_MIN. server2 and the compute servers derive it alike from the
+ * narrowed) unless the op is internal (its values are the library's, which fssBits does not
+ * bound), never below FSS_BITS_MIN. server2 and the compute servers derive it alike from the
  * same program. FSS_STEPS.widthCut (tests only) narrows it further: the control that must fail.
  */
-export function gateBits(fssBits: number, op: Pick<OpCtx, 'gateBound'>): number {
+export function gateBits(fssBits: number, op: Pick<OpCtx, 'gateBound' | 'internal'>): number {
   const b = op.gateBound;
   const derived = b === undefined || b < 0n ? 64 : b.toString(2).length + 1 - FSS_STEPS.widthCut;
-  return Math.max(FSS_BITS_MIN, Math.min(fssBits, derived));
+  return Math.max(FSS_BITS_MIN, Math.min(op.internal ? 64 : fssBits, derived));
 }
 
 /**
  * The bits a gate's DCF compares: n - 1 for comparisons of width n (gateBits; 63 on the whole
  * ring), bit n - 1 being the sign, handled in the clear (fssSign, drelu.ts).
  */
-export const lowBits = (p: Party, op: Pick<OpCtx, 'gateBound'>): number => gateBits(p.fssBits, op) - 1;
+export const lowBits = (p: Party, op: Pick<OpCtx, 'gateBound' | 'internal'>): number => gateBits(p.fssBits, op) - 1;
 
 /** Bit `bit` of each element of t, as ring64 0 or 1 (the sign bit of a gate of width bit + 1). */
 export async function bitOf(t: RingTensor, bit: number): Promise<RingTensor> {
