@@ -17,11 +17,16 @@ import { bool, isNum, settings } from './layers_settings';
 import type { AnyTensor } from './tensor';
 
 const nullish = (v: unknown) => v === undefined || v === null;
+const MASKS = ['mask', 'query_mask', 'value_mask', 'key_mask', 'attention_mask'];
+/** A shape tf-keras records when the layer was built (query_shape...): any list of sizes, or null. */
+const builtShape = (v: unknown) => nullish(v) || (Array.isArray(v) && v.every((d) => d === null || Number.isInteger(d)));
 
 /** The call's keyword arguments: masks and returned scores are not supported; training is moot at inference. */
 function checkCall(l: LayerConfig): void {
   for (const [k, v] of Object.entries(l.callArgs ?? {})) {
     if (k === 'training') continue;
+    // Keras 3 saves the masks it was not given as None (Attention's mask as [None, None]).
+    if (MASKS.includes(k) && (v === null || (Array.isArray(v) && v.every((e) => e === null)))) continue;
     if ((k === 'use_causal_mask' || k === 'return_attention_scores') && (v === false || v === null)) continue;
     if (k === 'use_causal_mask') refuse(l, 'is called with use_causal_mask = true; causal masks are not supported');
     if (k === 'return_attention_scores') refuse(l, 'is called with return_attention_scores = true: two outputs, which are not supported');
@@ -70,6 +75,10 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
     attention_axes: (v) => nullish(v) || (Array.isArray(v) && v.length === 1 && v[0] === 1),
     // Keras 3: how attention is computed on a GPU, not what (null or false only).
     flash_attention: (v) => nullish(v) || v === false,
+    // tf-keras 2.x: the shapes it was built with (the weights' shapes are checked below).
+    query_shape: builtShape,
+    key_shape: builtShape,
+    value_shape: builtShape,
   });
   checkCall(l);
   const heads = Number(c.num_heads), kd = Number(c.key_dim), vd = nullish(c.value_dim) ? kd : Number(c.value_dim);

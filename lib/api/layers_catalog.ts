@@ -6,7 +6,7 @@
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
-import { type LayerConfig, refuse } from './layers_graph';
+import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -46,6 +46,8 @@ export interface LayerContext {
   take(weight: string, shape?: number[]): number;
   /** A manifest weight's shape (refused, naming it, when it is missing). */
   shapeOf(weight: string): number[];
+  /** Whether the manifest has the weight. */
+  has(weight: string): boolean;
   /** A parameter the owner computes from manifest weights (see Derivation). */
   derived(name: string, shape: number[], d: Derivation): number;
   /** The layer produces the model's output. */
@@ -60,6 +62,36 @@ export interface LayerContext {
 }
 
 const one = (xs: AnyTensor[]) => xs[0];
+
+/** A Reshape's target_shape, its one unknown size as -1 (tfjs saves the -1 given as null). */
+export function reshapeTarget(l: LayerConfig): number[] {
+  const v = l.config.target_shape;
+  const ok = Array.isArray(v) && v.every((d) => d === null || (Number.isInteger(d) && (d > 0 || d === -1))) && v.filter((d) => d === null || d === -1).length <= 1;
+  if (!ok) refuse(l, `target_shape = ${JSON.stringify(v)} is not supported: positive sizes, one of them -1 (or null) at most`);
+  return (v as (number | null)[]).map((d) => (d === null ? -1 : d));
+}
+
+/** The target's sizes for an input of (per-sample) shape `shape`, its -1 filled in. */
+export function reshapeTo(target: readonly number[], shape: readonly number[]): number[] {
+  const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1), per = shape.reduce((a, d) => a * d, 1);
+  return target.map((d) => (d === -1 ? per / known : d));
+}
+
+/**
+ * A merge layer's inputs as Keras and tfjs take them: one of lower rank gets axes of 1 after the
+ * batch until the ranks match ([n, c] against [n, h, w, c]: [n, 1, 1, c]), then they broadcast.
+ * (Broadcasting from the last axis, as NumPy does, multiplied a squeeze-excitation block's [n, c]
+ * into the wrong axes.)
+ */
+function mergeRanks(xs: AnyTensor[]): AnyTensor[] {
+  const rank = Math.max(...xs.map((x) => x.rank));
+  return xs.map((x) => (x.rank === rank ? x : reshape(x, [x.shape[0], ...new Array<number>(rank - x.rank).fill(1), ...x.shape.slice(1)])));
+}
+
+function merge(l: LayerConfig, f: (xs: AnyTensor[]) => AnyTensor, comparisons = false): LayerPlan {
+  settings(l, {});
+  return { step: () => (xs) => f(mergeRanks(xs)), comparisons, exactOnly: comparisons };
+}
 
 /**
  * A Rescaling layer's public scale and offset: numbers, or per-channel lists whose entries are all
@@ -167,6 +199,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Dense: (l, ctx) => {
     // quantization_config: Keras 3.13+ writes null (set: a quantized layer, refused).
     const c = settings(l, { units: (v) => isNum(v) && v > 0, activation: ANY, use_bias: bool, quantization_config: (v) => v === undefined || v === null });
+    expectShape(l, 'kernel', ctx.shapeOf(`${l.config.name}/kernel`), [null, Number(c.units)], `units = ${c.units}`);
     const k = ctx.take('kernel');
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, Number(c.units)]);
     return withActivation(l, ctx, (p) => (x) => dense(x, p[k], b < 0 ? null : p[b]));
@@ -250,13 +283,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   },
   Flatten: (l) => (settings(l, { data_format: channelsLast }), simple((x) => flatten(x))),
   Reshape: (l) => {
-    const c = settings(l, { target_shape: (v) => Array.isArray(v) && v.every((d) => Number.isInteger(d) && (d > 0 || d === -1)) });
-    const target = (c.target_shape as number[]).map(Number);
-    return simple((x) => {
-      const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1);
-      const per = x.shape.slice(1).reduce((a, d) => a * d, 1);
-      return reshape(x, [x.shape[0], ...target.map((d) => (d === -1 ? per / known : d))]);
-    });
+    settings(l, { target_shape: ANY });
+    const target = reshapeTarget(l);
+    return simple((x) => reshape(x, [x.shape[0], ...reshapeTo(target, x.shape.slice(1))]));
   },
   Permute: (l) => {
     const c = settings(l, { dims: (v) => Array.isArray(v) && v.every((d) => Number.isInteger(d) && d >= 1) });
@@ -290,13 +319,13 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     if (a.f && a.monotone) return activationOnly(a.f, a.exactOnly, true);
     return { step: () => (xs) => (a.f ? a.f(xs[0]) : xs[0]), comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
   },
-  Add: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => add(a, b), xs[0]), comparisons: false, exactOnly: false }),
-  Subtract: (l) => (settings(l, {}), { step: () => (xs) => (xs.length === 2 ? sub(xs[0], xs[1]) : refuse(l, `takes 2 inputs, got ${xs.length}`)), comparisons: false, exactOnly: false }),
-  Multiply: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => mul(a, b), xs[0]), comparisons: false, exactOnly: false }),
-  Average: (l) => (settings(l, {}), { step: () => (xs) => mul(xs.slice(1).reduce((a, b) => add(a, b), xs[0]), 1 / xs.length), comparisons: false, exactOnly: false }),
+  Add: (l) => merge(l, (xs) => xs.slice(1).reduce((a, b) => add(a, b), xs[0])),
+  Subtract: (l) => merge(l, (xs) => (xs.length === 2 ? sub(xs[0], xs[1]) : refuse(l, `takes 2 inputs, got ${xs.length}`))),
+  Multiply: (l) => merge(l, (xs) => xs.slice(1).reduce((a, b) => mul(a, b), xs[0])),
+  Average: (l) => merge(l, (xs) => mul(xs.slice(1).reduce((a, b) => add(a, b), xs[0]), 1 / xs.length)),
   // max(a, b) = b + relu(a - b); min(a, b) = a - relu(a - b): exact under SecureNN.
-  Maximum: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => add(b, relu(sub(a, b))), xs[0]), comparisons: true, exactOnly: true }),
-  Minimum: (l) => (settings(l, {}), { step: () => (xs) => xs.slice(1).reduce((a, b) => sub(a, relu(sub(a, b))), xs[0]), comparisons: true, exactOnly: true }),
+  Maximum: (l) => merge(l, (xs) => xs.slice(1).reduce((a, b) => add(b, relu(sub(a, b))), xs[0]), true),
+  Minimum: (l) => merge(l, (xs) => xs.slice(1).reduce((a, b) => sub(a, relu(sub(a, b))), xs[0]), true),
   // Copies of a [batch, d] input: [batch, n, d] (local).
   RepeatVector: (l) => {
     const c = settings(l, { n: (v) => Number.isInteger(v) && (v as number) >= 1 });

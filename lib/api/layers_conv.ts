@@ -4,7 +4,7 @@
 // whose channels are the output phases, then a depth-to-space: the sub-pixel form).
 import { add, pad, reshape, slice, transpose } from './ops';
 import { conv2d } from './ops_nonlinear';
-import { type LayerConfig, refuse } from './layers_graph';
+import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { withActivation } from './layers_activations';
 import { dilatedShape, transposeAxis } from './conv_kernels';
 import type { LayerContext, LayerPlan } from './layers_catalog';
@@ -17,6 +17,8 @@ function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): 
   if (filters % g !== 0) refuse(l, `groups = ${g} does not divide its ${filters} filters`);
   return g;
 }
+/** The depth multiplier a depthwise kernel must have; null when the config leaves it out (tfjs's SeparableConv2D does: its kernel says). */
+const multiplierOf = (c: Record<string, unknown>): number | null => (c.depth_multiplier === undefined ? null : Number(c.depth_multiplier));
 const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
 
 /** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
@@ -81,6 +83,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
     const dilation = dilationOf(l, c);
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+    expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), null, Number(c.filters)], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters}`);
     const groups = groupsOf(l, c, shape[3]);
     // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
     const k =
@@ -95,15 +98,19 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     // groups: tf-keras (Keras 2) writes 1 from its base convolution.
     const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
-    const shape = ctx.shapeOf(`${l.config.name}/depthwise_kernel`);
+    // Keras 3 names the weight kernel (tf-keras and tfjs: depthwise_kernel).
+    const weight = ctx.has(`${l.config.name}/depthwise_kernel`) || !ctx.has(`${l.config.name}/kernel`) ? 'depthwise_kernel' : 'kernel';
+    const shape = ctx.shapeOf(`${l.config.name}/${weight}`);
+    expectShape(l, weight, shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], `kernel_size ${JSON.stringify(c.kernel_size)}, depth_multiplier = ${c.depth_multiplier ?? 'not saved'}`);
     const [kh, kw, ch, m] = shape;
-    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/depthwise_kernel`, shape, depthwise: true, dilation });
+    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/${weight}`, shape, depthwise: true, dilation });
     return convPlan(l, ctx, c, k, ch * m);
   },
   SeparableConv2D: (l, ctx) => {
     const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
     const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
+    expectShape(l, 'depthwise_kernel', shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], `kernel_size ${JSON.stringify(c.kernel_size)}, depth_multiplier = ${c.depth_multiplier ?? 'not saved'}`);
     const [kh, kw, ch, m] = shape, f = Number(c.filters);
     if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
     const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
@@ -115,8 +122,8 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     // model computes depends on where it runs, so it is refused rather than guessed.
     if (pair(c.dilation_rate, 1).some((d) => d !== 1)) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: TensorFlow.js ignores it and Keras applies it, so the model's own output is ambiguous; only 1 is supported`);
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+    expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), Number(c.filters), null], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters}`);
     const [kh, kw, f, ch] = shape;
-    if (f !== Number(c.filters)) refuse(l, `kernel has shape [${shape}] but filters = ${c.filters}`);
     const strides = pair(c.strides, 1), op = outputPaddingOf(l, c.output_padding, strides);
     const same = c.padding === 'same';
     const k = ctx.derived('subpixel_kernel', [Math.ceil(kh / strides[0]), Math.ceil(kw / strides[1]), ch, strides[0] * strides[1] * f], { kind: 'subPixelKernel', kernel: `${l.config.name}/kernel`, shape, strides });
@@ -131,7 +138,9 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
     const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);
-    const [kl, ch, f] = ctx.shapeOf(`${l.config.name}/kernel`);
+    const k1 = ctx.shapeOf(`${l.config.name}/kernel`);
+    expectShape(l, 'kernel', k1, [Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), null, Number(c.filters)], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters}`);
+    const [kl, ch, f] = k1;
     const groups = groupsOf(l, c, f);
     // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
     const k =

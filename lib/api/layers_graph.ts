@@ -21,6 +21,15 @@ export function refuse(l: LayerConfig, msg: string): never {
   throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
 }
 
+/**
+ * Refuses a weight whose shape disagrees with the layer's settings (`expected`: null where any
+ * size goes): a kernel of another size than kernel_size or units would run as it is, silently.
+ */
+export function expectShape(l: LayerConfig, weight: string, shape: readonly number[], expected: readonly (number | null)[], why: string): void {
+  if (shape.length !== expected.length || expected.some((d, i) => d !== null && d !== shape[i]))
+    refuse(l, `weight '${weight}' has shape [${shape}], expected [${expected.map((d) => d ?? '_')}] (${why})`);
+}
+
 export interface ModelTopology {
   /** 'tfjs-layers 4.22.0', '2.15.0', '3.5.0'... (what saved it; Keras 3 changed hard_sigmoid). */
   keras_version?: unknown;
@@ -64,12 +73,35 @@ function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
   return shape;
 }
 
+/** Layers that merge two or more inputs (Subtract and Dot exactly two). */
+const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate', 'Dot']);
+/** Layers that take query, value and optionally key. */
+const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention']);
+
+/**
+ * Refuses a call with another number of inputs than the layer takes: every other layer reads
+ * one, so a second (an RNN's initial_state, say) would be dropped and the answer wrong.
+ */
+function checkArity(l: LayerConfig, n: number, where: string): void {
+  const [lo, hi] = MERGES.has(l.class_name) ? (['Subtract', 'Dot'].includes(l.class_name) ? [2, 2] : [2, Infinity]) : ATTENTIONS.has(l.class_name) ? [2, 3] : [1, 1];
+  if (n < lo || n > hi) {
+    const takes = hi === Infinity ? `${lo} or more inputs` : lo === hi ? `${lo} input${lo > 1 ? 's' : ''}` : `${lo} to ${hi} inputs`;
+    const what = ['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional'].includes(l.class_name) ? ' (an initial_state is not supported)' : '';
+    throw new Error(`${where} is called with ${n} input tensors, but takes ${takes}${what}`);
+  }
+}
+
 function checkLayers(layers: unknown): LayerConfig[] {
   if (!Array.isArray(layers)) throw new Error('the topology has no layer list');
   if (layers.length === 0) throw new Error('the model has no layers');
   const seen = new Set<string>();
   for (const l of layers as LayerConfig[]) {
     if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config.name !== 'string') throw new Error('a layer lacks class_name or config.name');
+    // Keras 3 saves `x * 0.5` or `ops.maximum(x, 0)` as an operation node whose class name is a
+    // merge layer's (Multiply, Maximum...) with the constant among its arguments.
+    const module = (l as { module?: unknown }).module;
+    if (typeof module === 'string' && /^keras(\.src)?\.ops\b/.test(module))
+      throw new Error(`layer '${l.config.name}' is a Keras operation (${module}.${l.class_name}), not a layer: operations on tensors in a Functional model are not supported; use layers (Rescaling for a constant scale or offset, ReLU for a maximum with 0)`);
     if (seen.has(l.config.name)) throw new Error(`two layers are named '${l.config.name}'`);
     seen.add(l.config.name);
   }
@@ -111,6 +143,8 @@ function inboundCall(node: unknown, where: string): { names: string[]; kwargs: R
     for (const key of TENSOR_KWARGS) if (byKey.has(key)) out.push(byKey.get(key)!);
   };
   const walk = (v: unknown): void => {
+    // Keras 3 keeps a call's constant arguments among its tensors (`layer(x, 0.5)`): refused, not dropped.
+    if (v !== null && typeof v !== 'object') throw new Error(`${where}: is called with the constant ${JSON.stringify(v)} among its inputs, which is not supported`);
     const t = tensorRef(v, where);
     if (t !== undefined) {
       out.push(t);
@@ -178,9 +212,13 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     if (inbound.length === 0) continue; // never called: not part of the graph
     if (inbound.length > 1) throw new Error(`${where} is called ${inbound.length} times; shared layers are not supported`);
     const { names, kwargs } = inboundCall(inbound[0], where);
+    // tf-keras keeps training=True in predict (batch statistics, dropout), tfjs and Keras 3 do
+    // not: what the model computes depends on where it runs, so it is refused rather than guessed.
+    if (kwargs.training === true) throw new Error(`${where} is called with training=True: tf-keras then computes it as in training (batch statistics, dropout) and tfjs and Keras 3 do not, so the model's own output is ambiguous; save it without the flag`);
     if (Object.keys(kwargs).length) l.callArgs = kwargs;
     for (const n of names) if (!byName.has(n)) throw new Error(`${where} takes the output of '${n}', which is not a layer of the model`);
     if (names.length === 0) throw new Error(`${where} has no inputs`);
+    checkArity(l, names.length, where);
     calls.set(l.config.name, names);
   }
   // Order the nodes the output needs, inputs first; anything else is unused and dropped.

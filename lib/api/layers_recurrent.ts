@@ -63,6 +63,9 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
     ...(kind === 'LSTM' ? { unit_forget_bias: ANY } : {}), // initialisation only
     ...(kind === 'GRU' ? { reset_after: bool } : {}),
   });
+  // Keras (2.x and 3: true by default) and tfjs (false, all it has) write it; old tfjs versions
+  // wrote nothing and computed false. Which one a config without it means is a guess: refused.
+  if (kind === 'GRU' && typeof c.reset_after !== 'boolean') refuse(l, 'reset_after is not saved: Keras defaults it to true and old TensorFlow.js versions (which did not save it) computed false; save the model again (or set reset_after in its config)');
   return {
     units: Number(c.units),
     activation: String(c.activation ?? 'tanh'),
@@ -70,8 +73,7 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
     useBias: c.use_bias !== false,
     returnSequences: c.return_sequences === true,
     goBackwards: c.go_backwards === true,
-    // Keras 2.x and 3 default to reset_after = true; tfjs has only false and writes it.
-    resetAfter: kind === 'GRU' && c.reset_after !== false,
+    resetAfter: kind === 'GRU' && c.reset_after === true,
   };
 }
 

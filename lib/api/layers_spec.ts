@@ -10,6 +10,9 @@ import { inputEncodingOf } from './layers_embedding';
 import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
+/** The most values a parameter the owner derives (a dilated or expanded kernel) may hold: 512 MiB as float64. */
+export const MAX_DERIVED_VALUES = 2 ** 26;
+
 export { POLYNOMIAL_LAYER, polynomialCoeffs, SUPPORTED_LAYERS } from './layers_catalog';
 export type { LayerConfig, ModelTopology } from './layers_graph';
 
@@ -226,6 +229,8 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         const weight = `${l.config.name}/${w}`;
         const s = weightShape(weight);
         if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
+        // Taken in another layout (a bias as [1, units]): the same values, so the same count.
+        if (shape && shape.reduce((a, b) => a * b, 1) !== s.reduce((a, b) => a * b, 1)) throw new Error(`weight '${weight}' has shape [${s}], but layer '${l.config.name}' (${l.class_name}) needs ${shape.reduce((a, b) => a * b, 1)} values ([${shape}])`);
         if (bn && (w === 'kernel' || w === 'bias')) {
           const d = scaled(weight);
           checkScaleSources(d, shape ?? s);
@@ -233,12 +238,16 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         }
         return params.push({ weight, shape: shape ?? s }) - 1;
       },
+      has: (weight) => weightShape(weight) !== undefined,
       shapeOf: (weight) => {
         const s = weightShape(weight);
         if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
         return s;
       },
       derived: (w, shape, d) => {
+        // Checked before the owner expands it: a dilation of 3000 made a 3x3 kernel 576 M values.
+        const values = shape.reduce((a, b) => a * b, 1);
+        if (!(values <= MAX_DERIVED_VALUES)) throw new Error(`layer '${l.config.name}' (${l.class_name}): its expanded kernel '${w}' would hold ${values} values ([${shape}]; at most ${MAX_DERIVED_VALUES}): its dilation, groups or depth multiplier are too large`);
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
         if (d.kind === 'convKernel' || d.kind === 'separableKernel' || d.kind === 'subPixelKernel') {
@@ -329,7 +338,26 @@ export function withoutCellNames(json: LayersModelJson): LayersModelJson {
 
 export function manifestShapes(json: LayersModelJson): Map<string, number[]> {
   if (!Array.isArray(json.weightsManifest)) throw new Error('weightsManifest is missing');
-  const out = new Map<string, number[]>();
-  for (const g of json.weightsManifest) for (const w of g.weights) out.set(w.name, w.shape);
-  return out;
+  const all = json.weightsManifest.flatMap((g, i) => {
+    if (!Array.isArray(g?.weights)) throw new Error(`weightsManifest group ${i} needs a 'weights' array`);
+    return g.weights;
+  });
+  checkWeightSpecs(all);
+  return new Map(all.map((w) => [w.name, w.shape]));
+}
+
+/**
+ * Refuses a manifest that names a weight twice (which would win is a guess) or holds quantized
+ * weights (tensorflowjs_converter --quantize_*: bytes of another width, read as float32 they
+ * would be garbage).
+ */
+export function checkWeightSpecs(weights: readonly WeightSpec[]): void {
+  const seen = new Set<string>();
+  for (const w of weights) {
+    if (!w || typeof w.name !== 'string') throw new Error('a weight in the manifest has no name');
+    if (seen.has(w.name)) throw new Error(`the weights manifest names weight '${w.name}' twice`);
+    seen.add(w.name);
+    const q = (w as { quantization?: { dtype?: unknown } }).quantization;
+    if (q !== undefined && q !== null) throw new Error(`weight '${w.name}' is quantized (${JSON.stringify(q.dtype ?? q)}): only float32 weights are supported; convert the model without --quantize_uint8/--quantize_float16`);
+  }
 }

@@ -11,7 +11,7 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
-import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, withoutCellNames } from './layers_spec';
+import { checkWeightSpecs, derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, withoutCellNames } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -106,8 +106,10 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
   } catch (e) {
     throw new Error(`cannot read the model's folder: ${(e as Error).message}`);
   }
-  for (const [g, group] of json.weightsManifest.entries()) {
+  for (const [g, group] of json.weightsManifest.entries())
     if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new Error(`weightsManifest group ${g} needs 'paths' and 'weights' arrays`);
+  checkWeightSpecs(json.weightsManifest.flatMap((g) => g.weights));
+  for (const group of json.weightsManifest) {
     const declared = declaredBytes(group.weights);
     // Check every file (and the sizes against the manifest) before reading any: a file of the
     // wrong size is a corrupt or foreign model, and the check bounds what is read to what the
@@ -166,6 +168,7 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
     throw new Error('model artifacts need modelTopology, weightSpecs and weightData (what tf.io.withSaveHandler receives)');
   const parts = Array.isArray(a.weightData) ? a.weightData : [a.weightData];
   const bytes = Buffer.concat(parts.map((b) => (b instanceof Uint8Array ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b))));
+  checkWeightSpecs(a.weightSpecs);
   const declared = declaredBytes(a.weightSpecs);
   if (bytes.length !== declared) throw new Error(`weightData holds ${bytes.length} bytes, but weightSpecs declare ${declared}`);
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();

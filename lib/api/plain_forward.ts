@@ -11,7 +11,7 @@
 // activation, giving what tfjs's model.predict gives.
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
-import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
+import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf, reshapeTarget, reshapeTo } from './layers_catalog';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
@@ -46,15 +46,33 @@ const same = (v: unknown) => String(v ?? 'valid').toLowerCase() === 'same';
 const sides = (v: unknown, d: number): [[number, number], [number, number]] =>
   (Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, d), pair(v, d)]) as [[number, number], [number, number]];
 
-function sameShapes(l: LayerConfig, xs: PlainTensor[]): void {
-  for (const x of xs) if (x.shape.join() !== xs[0].shape.join()) fail(l, `inputs of shapes [${xs[0].shape}] and [${x.shape}] differ`);
-}
-
+/**
+ * The merge layers' inputs as Keras and tfjs take them: one of lower rank gets axes of 1 after
+ * the batch until the ranks match (mergeRanks in layers_catalog.ts), then they broadcast.
+ */
 function elementwise(l: LayerConfig, xs: PlainTensor[], f: (a: number, b: number) => number, finish?: (v: number) => number): PlainTensor {
-  sameShapes(l, xs);
-  const out = Float64Array.from(xs[0].data);
-  for (const x of xs.slice(1)) for (let i = 0; i < out.length; i++) out[i] = f(out[i], x.data[i]);
-  return { data: finish ? out.map(finish) : out, shape: xs[0].shape };
+  const rank = Math.max(...xs.map((x) => x.shape.length));
+  const ys = xs.map((x) => ({ data: x.data, shape: [x.shape[0], ...new Array<number>(rank - x.shape.length).fill(1), ...x.shape.slice(1)] }));
+  const shape = ys[0].shape.map((_, a) => Math.max(...ys.map((y) => y.shape[a])));
+  for (const y of ys) if (y.shape.some((d, a) => d !== shape[a] && d !== 1)) fail(l, `inputs of shapes [${xs[0].shape}] and [${xs[ys.indexOf(y)].shape}] cannot be broadcast together`);
+  const n = size(shape), out = new Float64Array(n);
+  // Each input's element for output index i: its strides, zero along its axes of 1.
+  const at = ys.map((y) => {
+    const strides = new Array<number>(rank);
+    for (let a = rank - 1, s = 1; a >= 0; a--) (strides[a] = y.shape[a] === 1 ? 0 : s), (s *= y.shape[a]);
+    return strides;
+  });
+  const index = (k: number, i: number) => {
+    let j = 0;
+    for (let a = rank - 1, r = i; a >= 0; a--) (j += (r % shape[a]) * at[k][a]), (r = Math.floor(r / shape[a]));
+    return j;
+  };
+  for (let i = 0; i < n; i++) {
+    let v = ys[0].data[index(0, i)];
+    for (let k = 1; k < ys.length; k++) v = f(v, ys[k].data[index(k, i)]);
+    out[i] = v;
+  }
+  return { data: finish ? out.map(finish) : out, shape };
 }
 
 function concatOp(l: LayerConfig, xs: PlainTensor[], axisSetting: number): PlainTensor {
@@ -308,11 +326,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   Flatten: () => one((x) => ({ data: x.data, shape: [x.shape[0], size(x.shape.slice(1))] })),
   Reshape: (l) => {
-    const target = (l.config.target_shape as number[]).map(Number);
-    return one((x) => {
-      const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1), per = size(x.shape.slice(1));
-      return { data: x.data, shape: [x.shape[0], ...target.map((d) => (d === -1 ? per / known : d))] };
-    });
+    const target = reshapeTarget(l);
+    return one((x) => ({ data: x.data, shape: [x.shape[0], ...reshapeTo(target, x.shape.slice(1))] }));
   },
   Permute: (l) => one((x) => transposeOp(x, [0, ...(l.config.dims as number[])])),
   ReLU: (l) => {

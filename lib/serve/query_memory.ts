@@ -2,6 +2,7 @@
 // any work is done for it (limits.ts checks it against maxQueryBytes; the offline pool sizes its
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
+import { reshapeTo } from '../api/layers_catalog';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -258,7 +259,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         s = [count(s)];
         break;
       case 'Reshape':
-        s = (c.target_shape as number[]).map(Number);
+        s = reshapeTo((c.target_shape as (number | null)[]).map((d) => (d === null ? -1 : Number(d))), s);
         break;
       case 'ReLU':
       case 'LeakyReLU':
