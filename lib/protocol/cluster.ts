@@ -17,7 +17,11 @@ export interface ClusterOptions {
   /** Input and output players besides the three servers. */
   players?: readonly PartyName[];
   fixedPoint?: Partial<FixedPointConfig>;
-  /** Correlated randomness; default: seed-compressed triples from server2. */
+  /**
+   * Correlated randomness; default: seed-compressed triples from server2. A provider belongs to
+   * one Cluster (SeededProvider refuses a second setup: its masks would repeat); fork() runs more
+   * sessions on a cluster's setup.
+   */
   provider?: CorrelatedRandomness;
   /**
    * Precompute mode (default on): server2 deals each op's correlated randomness as soon as the

@@ -127,6 +127,7 @@ export class SeededProvider implements CorrelatedRandomness {
   #leases = 0;
   #generated = 0;
   #seen = new Set<bigint>(); // masks requested once: cached if requested again
+  #setUp = new Set<Party['role']>(); // the roles this provider was set up for
 
   constructor(opts: SeededProviderOptions = {}) {
     const limit = opts.maskCacheBytes ?? DEFAULT_MASK_CACHE_BYTES;
@@ -135,6 +136,11 @@ export class SeededProvider implements CorrelatedRandomness {
   }
 
   async setup(p: Party): Promise<void> {
+    // Op ids (and so nonces) start again at 1 in every Cluster: a second Cluster on these seeds
+    // would draw the masks the first one drew, and the difference of two openings would reveal
+    // the difference of two secrets. cluster.fork() runs more sessions on one setup safely.
+    if (this.#setUp.has(p.role)) throw new Error(`this SeededProvider is set up already for ${p.name}: a provider belongs to one Cluster (use cluster.fork() for another session on its setup), since a second Cluster would reuse its masks`);
+    this.#setUp.add(p.role);
     const t = tag(SETUP, 'seeds');
     if (p.role === 2) {
       this.#s02 = randomSeed();

@@ -1,0 +1,23 @@
+// A SeededProvider belongs to one Cluster: op ids, and so nonces, start at 1 in every Cluster, so
+// a second Cluster on the same seeds drew the first one's masks, and the difference of two FSS
+// openings (x + r and y + r) was x - y, for every element (found by a review). The second
+// Cluster's setup is refused now; cluster.fork() stays the way to another session on a setup.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { SeededProvider } from '../lib/protocol/correlated';
+
+test('a provider set up by one Cluster refuses a second; forks share it', async (t) => {
+  const provider = new SeededProvider();
+  const c1 = new tfe.Cluster({ protocol: 'fss', provider });
+  await c1.ready();
+  const c2 = new tfe.Cluster({ protocol: 'fss', provider });
+  await t.throwsAsync(c2.ready(), { message: /this SeededProvider is set up already for server\d: a provider belongs to one Cluster/ });
+  // A fork is a session of c1's setup, on op ids of its own: it computes.
+  const fork = c1.fork(c1.transport, 1);
+  const xs = [-2.5, 0, 1.25, 3];
+  const x = tfe.definePrivateInput('input-provider', () => ({ data: xs, shape: [4] }), fork);
+  t.deepEqual([...(await tfe.defineOutput('output-receiver', tfe.relu(x))).data], xs.map((v) => Math.max(v, 0)));
+  await c2.close().catch(() => undefined);
+  await c1.close();
+});
