@@ -18,7 +18,11 @@ export type Role = 0 | 1 | 2 | 'player';
 export interface FixedPointConfig {
   /** Fractional bits of every private value (default 16). */
   fracBits: number;
-  /** 'local': SecureML truncation of each share (default). 'interactive': via a mask from server2. */
+  /**
+   * 'local': SecureML truncation of each share (default). 'interactive': via a mask from server2,
+   * statistically hiding (2^-24 per element) and exact only while every product stays below
+   * 2^(TRUNC_BOUND_BITS - 2f) (64 at f = 16): unchecked, so larger ones leak their sign (docs/pond.md).
+   */
   truncation: 'local' | 'interactive';
 }
 
