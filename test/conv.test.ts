@@ -92,6 +92,10 @@ const DIRECT_CASES: Case[] = [
   { x: [2, 4, 4, 5], k: [1, 1], o: 7, s: [1, 1], p: 'VALID' },
   { x: [1, 3, 10, 4], k: [3, 3], o: 3, s: [1, 1], p: 'SAME' },
   { x: [0, 5, 5, 1], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
+  // SAME with no padding at the top or left but a row at the bottom (kh 2, kw 1): read in place,
+  // the last output row took the next image's first row (or memory past the last image).
+  { x: [3, 4, 4, 1], k: [2, 1], o: 1, s: [1, 1], p: 'SAME' },
+  { x: [2, 6, 9, 1], k: [2, 1], o: 5, s: [1, 1], p: 'SAME' },
   { x: [1, 4, 300, 40], k: [3, 3], o: 2, s: [1, 1], p: 'VALID' },
 ];
 

@@ -26,8 +26,11 @@ export function requireInt(op: string, v: unknown, what: string, min = -Infinity
 }
 
 export function requireInts(op: string, v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x)))
-    throw new TypeError(`${op}: ${what} must be an array of integers, got ${JSON.stringify(v)}`);
+  // Index by index: every() skips a sparse array's holes, so new Array(1e9) passed and the native
+  // side sized a buffer by its length before finding element 0 missing.
+  if (!Array.isArray(v)) throw new TypeError(`${op}: ${what} must be an array of integers, got ${String(JSON.stringify(v)).slice(0, 200)}`);
+  for (let i = 0; i < v.length; i++)
+    if (!Number.isSafeInteger(v[i])) throw new TypeError(`${op}: ${what} must be an array of integers, got ${v.length <= 64 ? JSON.stringify(v) : `an array of ${v.length}`} (element ${i} is ${i in v ? JSON.stringify(v[i]) : 'missing'})`);
   return v as number[];
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #if defined(__linux__)
 #include <sys/random.h>
@@ -222,8 +223,12 @@ Napi::Value BytesView(const Napi::CallbackInfo& info) {
     if (t.storage->space() != MemSpace::Host) return env.Undefined();
     size_t n = static_cast<size_t>(t.size()) * elemSize(t.dtype);
     if (n == 0) return Napi::ArrayBuffer::New(env, 0);
-    auto* keep = new std::shared_ptr<Storage>(t.storage);
-    return Napi::ArrayBuffer::New(env, t.storage->data(), n, [](Napi::Env, void*, std::shared_ptr<Storage>* k) { delete k; }, keep);
+    // Owned here until the buffer exists: a runtime that refuses external buffers (Electron's V8
+    // sandbox) throws, and node-addon-api frees the data's finalizer but not this hint.
+    auto keep = std::make_unique<std::shared_ptr<Storage>>(t.storage);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, t.storage->data(), n, [](Napi::Env, void*, std::shared_ptr<Storage>* k) { delete k; }, keep.get());
+    keep.release();
+    return ab;
   });
 }
 
@@ -270,7 +275,7 @@ Napi::Value ToBytesAsync(const Napi::CallbackInfo& info) {
 
 Napi::Value Release(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
-    TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsExternal(), "expected (handle)");
+    TFE_ARG_CHECK(info.Env(), info.Length() == 1 && hasTag(info.Env(), info[0], kTensorTag), "expected (handle): a tensor handle");
     Handle* h = info[0].As<Napi::External<Handle>>().Data();
     h->tensor.storage.reset();
     h->released = true;

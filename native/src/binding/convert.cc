@@ -14,15 +14,31 @@ Handle::Handle() { g_liveHandles.fetch_add(1); }
 Handle::~Handle() { g_liveHandles.fetch_sub(1); }
 int64_t Handle::liveCount() { return g_liveHandles.load(); }
 
+const napi_type_tag kTensorTag = {0x7466652d74656e73ULL, 0x6f722d68616e646cULL};
+const napi_type_tag kOpenCtxTag = {0x7466652d6c616e65ULL, 0x2d6f70656e637478ULL};
+
+void tagExternal(Napi::Env env, const Napi::Value& v, const napi_type_tag& tag) {
+  NAPI_THROW_IF_FAILED_VOID(env, napi_type_tag_object(env, v, &tag));
+}
+
+bool hasTag(Napi::Env env, const Napi::Value& v, const napi_type_tag& tag) {
+  if (!v.IsExternal()) return false;
+  bool ok = false;
+  NAPI_THROW_IF_FAILED(env, napi_check_object_type_tag(env, v, &tag, &ok), false);
+  return ok;
+}
+
 Napi::External<Handle> wrapTensor(Napi::Env env, Tensor t) {
   auto* h = new Handle();
   h->tensor = std::move(t);
   // The finalizer is the GC backstop; explicit dispose() releases the storage earlier.
-  return Napi::External<Handle>::New(env, h, [](Napi::Env, Handle* p) { delete p; });
+  auto e = Napi::External<Handle>::New(env, h, [](Napi::Env, Handle* p) { delete p; });
+  tagExternal(env, e, kTensorTag);
+  return e;
 }
 
 Tensor unwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what) {
-  TFE_ARG_CHECK(env, v.IsExternal(), what + " is not a tensor handle");
+  TFE_ARG_CHECK(env, hasTag(env, v, kTensorTag), what + " is not a tensor handle");
   Handle* h = v.As<Napi::External<Handle>>().Data();
   TFE_ARG_CHECK(env, h != nullptr, what + " is not a tensor handle");
   if (h->released) throw Napi::Error::New(env, what + " has been disposed" TFE_WHERE);

@@ -28,6 +28,14 @@ struct Handle {
 };
 
 Napi::External<Handle> wrapTensor(Napi::Env env, Tensor t);
+
+// Every External the addon hands out is tagged with its kind, and checked before it is cast:
+// an External of another kind (a lane's cipher context where a tensor handle goes) was taken
+// for one and read as one, which crashed the process or corrupted its heap.
+extern const napi_type_tag kTensorTag;
+extern const napi_type_tag kOpenCtxTag;
+void tagExternal(Napi::Env env, const Napi::Value& v, const napi_type_tag& tag);
+bool hasTag(Napi::Env env, const Napi::Value& v, const napi_type_tag& tag);
 // Throws a JS Error naming `what` when the value is not a live handle.
 Tensor unwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what);
 Napi::Object describeTensor(Napi::Env env, const Tensor& t);  // {handle, shape, dtype}

@@ -120,12 +120,14 @@ Napi::Value LaneOpenBegin(const Napi::CallbackInfo& info) {
   Ctx ctx = start(env, a, false);
   auto* o = new OpenCtx();
   o->ctx = ctx.release();
-  return Napi::External<OpenCtx>::New(env, o, [](Napi::Env, OpenCtx* p) { delete p; });
+  auto e = Napi::External<OpenCtx>::New(env, o, [](Napi::Env, OpenCtx* p) { delete p; });
+  tagExternal(env, e, kOpenCtxTag);
+  return e;
 }
 
 OpenCtx* openCtx(const Napi::CallbackInfo& info, const char* usage) {
   Napi::Env env = info.Env();
-  TFE_ARG_CHECK(env, info.Length() >= 1 && info[0].IsExternal(), usage);
+  TFE_ARG_CHECK(env, info.Length() >= 1 && hasTag(env, info[0], kOpenCtxTag), usage);
   OpenCtx* o = info[0].As<Napi::External<OpenCtx>>().Data();
   TFE_ARG_CHECK(env, o != nullptr && o->ctx != nullptr, "the record's context is already finished");
   return o;

@@ -8,6 +8,9 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -48,16 +51,16 @@ struct Job {
 class Pool {
  public:
   explicit Pool(int threads) : threads_(threads) {
-    for (int i = 0; i < threads - 1; ++i) workers_.emplace_back([this] { loop(); });
-  }
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> g(m_);
-      stop_ = true;
+    try {
+      for (int i = 0; i < threads - 1; ++i) workers_.emplace_back([this] { loop(); });
+    } catch (const std::system_error& e) {
+      // A thread that cannot start (a process or thread limit): the ones started stop, so that
+      // nothing waits on this pool's condition variable as it goes (that hung the process).
+      stopAll();
+      throw std::runtime_error("cannot start " + std::to_string(threads) + " kernel threads (" + e.what() + "); set TFE_NUM_THREADS or setNumThreads lower");
     }
-    cv_.notify_all();
-    for (auto& w : workers_) w.join();
   }
+  ~Pool() { stopAll(); }
   int threads() const { return threads_; }
 
   void run(const std::shared_ptr<Job>& job) {
@@ -73,6 +76,16 @@ class Pool {
   }
 
  private:
+  void stopAll() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
   void loop() {
     for (;;) {
       std::shared_ptr<Job> job;
@@ -102,7 +115,7 @@ class Pool {
 int defaultThreads() {
   if (const char* env = std::getenv("TFE_NUM_THREADS")) {
     int n = std::atoi(env);
-    if (n > 0) return n;
+    if (n > 0) return std::min(n, 1024);  // setNumThreads's bound
   }
   unsigned hw = std::thread::hardware_concurrency();
   return hw ? static_cast<int>(hw) : 1;

@@ -30,6 +30,12 @@ ConvGeom convGeometry(const std::string& op, const Shape& x, int64_t kh, int64_t
   if (s.size() == 1) s.push_back(s[0]);
   if (s.size() != 2 || s[0] < 1 || s[1] < 1) throw KernelError(op + ": strides must be one or two positive integers, got " + shapeStr(s));
   if (kh < 1 || kw < 1) throw KernelError(op + ": kernel size " + std::to_string(kh) + "x" + std::to_string(kw) + " must be positive");
+  // Every patch is kh kw c words: checked here, before any buffer is sized by it (a product that
+  // wrapped allocated a small column buffer that im2col then overran; no channel divided by 0).
+  if (x[3] < 1) throw KernelError(op + ": input " + shapeStr(x) + " has no channels");
+  int64_t patch = 0;
+  if (__builtin_mul_overflow(kh, kw, &patch) || __builtin_mul_overflow(patch, x[3], &patch) || patch > (int64_t{1} << 40))
+    throw KernelError(op + ": a patch of kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " over " + std::to_string(x[3]) + " channels is too large");
   std::string padding = at.getString("padding", "VALID");
   ConvGeom g{x[0], x[1], x[2], x[3], kh, kw, s[0], s[1], 0, 0, 0, 0};
   if (padding == "VALID") {

@@ -203,7 +203,9 @@ void segment(const Variant& var, const uint64_t* x, const uint64_t* f, const uin
   const int64_t wp = g.ow + g.kw - 1;  // padded row length (stride 1: every tap of every pixel)
   const uint64_t* base;
   int64_t ldp, plane, form = 0;
-  if (!var.cross && g.c == 1 && g.padTop == 0 && g.padLeft == 0 && wp == g.w) {
+  // In place only without any padding: SAME with a kernel of 2 x 1 has none at the top and the
+  // left but a row at the bottom, and reading the image's own rows there read the next image's.
+  if (!var.cross && g.c == 1 && g.padTop == 0 && g.padLeft == 0 && wp == g.w && g.oh + g.kh - 1 == g.h) {
     base = x + (b * g.h + oy0) * g.w;  // one channel, VALID: the image's own rows
     ldp = g.w;
     plane = 0;

@@ -11,6 +11,12 @@
 #include "kernels/check.h"
 
 namespace tfe {
+
+// v, read as a signed 64-bit value, reduced into [0, modulus).
+inline uint64_t fieldOf(uint64_t v, uint64_t modulus) {
+  const int64_t m = static_cast<int64_t>(modulus), r = static_cast<int64_t>(v) % m;
+  return static_cast<uint64_t>(r < 0 ? r + m : r);
+}
 namespace layout {
 
 inline char* bytePtr(const Tensor& t) { return static_cast<char*>(t.storage->data()); }
@@ -105,7 +111,8 @@ Outputs pad(const Inputs& in, const Attrs& at) {
   Tensor out = Mem::alloc(outShape, a.dtype, a.modulus);
   uint64_t v = at.getRing("value", 0);
   if (elemSize(a.dtype) == 8) Mem::fill64(out, v);
-  else Mem::fill8(out, static_cast<uint8_t>(a.dtype == DType::Field ? v % a.modulus : a.dtype == DType::Bit ? v & 1 : v));
+  // A field's fill value is reduced as the signed value it stands for (-1 is p - 1), as scalar ops do.
+  else Mem::fill8(out, static_cast<uint8_t>(a.dtype == DType::Field ? fieldOf(v, a.modulus) : a.dtype == DType::Bit ? v & 1 : v));
   std::vector<int64_t> ds = contiguousStrides(outShape);
   int64_t offset = 0;
   for (int64_t i = 0; i < r; ++i) offset += pads[2 * i] * ds[i];

@@ -63,9 +63,13 @@ Outputs privateCompareShares(const Inputs& in, const Attrs& at) {
           sumW += xi + j * bit - 2 * bit * xi;  // w_i = x_i xor bit, as shares
         }
       }
+      // A permutation, checked: a repeated position would leave another unwritten, holding
+      // whatever the allocator's memory held, and the output goes to server2.
+      uint64_t seen = 0;
       for (int i = 0; i < kBits; ++i) {
         const uint64_t to = ps[e * kBits + i];
-        if (to >= kBits) throw KernelError("PrivateCompareShares: perm is not a permutation of 64 positions");
+        if (to >= kBits || ((seen >> to) & 1)) throw KernelError("PrivateCompareShares: perm is not a permutation of 64 positions");
+        seen |= uint64_t{1} << to;
         d[e * kBits + to] = static_cast<uint8_t>((c[i] * ss[e * kBits + i]) % p);
       }
     }

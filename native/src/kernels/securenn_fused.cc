@@ -105,6 +105,9 @@ Outputs privateCompareMasked(const Inputs& in, const Attrs& at) {
   if (nonce > ~uint64_t(0) - 3) throw KernelError(op + ": nonce + 3 must stay below 2^64");
   if (static_cast<uint64_t>(n) * kBits >= (uint64_t(1) << 56)) throw KernelError(op + ": too many elements for one PRG stream");
   const bool permute = at.getBool("permute", true), rerandomise = at.getBool("rerandomise", true);
+  // The permutation stream has 2^24 rows (PrgPermutation's bound): past it, element i + 2^24
+  // would get element i's permutation.
+  if (permute && n > (int64_t{1} << 24)) throw KernelError(op + ": at most 2^24 elements may be permuted in one call, got " + std::to_string(n));
   const AesImpl impl = parseAesImpl(at.getString("impl", "auto"));
   const std::vector<uint8_t> seed = at.getBytes("seed");
   const Stream sS = streamFor(seed, nonce, impl, op), sU = streamFor(seed, nonce + 1, impl, op);
