@@ -14,7 +14,7 @@ import { type OpCtx, type Party, tag } from '../party';
 import { oneMinusTwice } from '../sign_arith';
 import { bitOf, Held, lowBits, openMasked } from './gate_common';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
-import { FSS_STEPS } from './steps';
+import { FSS_STEPS, maskSeed } from './steps';
 
 /**
  * server2: the compact gate's masks of op `opId` over n elements, r (its input mask) and m (its
@@ -22,7 +22,7 @@ import { FSS_STEPS } from './steps';
  * folded product (folded_product.ts) draws them again to deal against the same r and m.
  */
 export async function compactMasks(p: Party, opId: number, n: number): Promise<[RingTensor, RingTensor]> {
-  const own = p.crypto!.ownSeed(p);
+  const own = maskSeed(p);
   const zeros = () => RingTensor.fromBigUint64Array(new BigUint64Array(n), [n]);
   const r = FSS_STEPS.maskInput ? await prgRing(own, [n], { nonce: nonceFor(opId, 80) }) : zeros();
   if (!(FSS_STEPS.maskInput && FSS_STEPS.maskBit)) return [r, zeros()];

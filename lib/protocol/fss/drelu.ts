@@ -15,7 +15,7 @@ import { oneMinusTwice } from '../sign_arith';
 import { compactSign } from './compact_gate';
 import { dealKeys, evalKeys, keyChunks, part } from './key_stream';
 import { bitOf, Held, lowBits, openMasked } from './gate_common';
-import { FSS_STEPS, takesCompactForm } from './steps';
+import { FSS_STEPS, maskSeed, takesCompactForm } from './steps';
 
 export { FSS_STEPS } from './steps';
 
@@ -116,7 +116,7 @@ export async function fssSign(p: Party, op: OpCtx, a: RingTensor | null, n: numb
  */
 export async function gateMask(p: Party, opId: number, n: number): Promise<RingTensor> {
   if (!FSS_STEPS.maskInput) return RingTensor.fromBigUint64Array(new BigUint64Array(n), [n]);
-  return prgRing(p.crypto!.ownSeed(p), [n], { nonce: nonceFor(opId, 80) });
+  return prgRing(maskSeed(p), [n], { nonce: nonceFor(opId, 80) });
 }
 
 /** Shares of relu(a) and [a >= 0] together, [relu; d] flat [2n]: the relu gate's own steps. */

@@ -1,10 +1,11 @@
 // The FSS gates' process-wide switches (lib/protocol/fss/drelu.ts, compact_gate.ts).
 import { CHUNK_BYTES } from '../../net/wire';
+import type { Party } from '../party';
 import type { FssGate } from '../protocols';
 import { defineGuardedSwitches } from '../test_switches';
 
 /**
- * `maskInput`, `maskBit` and `widthCut` are test controls (test_switches.ts: any other value
+ * `maskInput`, `maskBit`, `widthCut` and `maskOwnSeed` (below) are test controls (test_switches.ts: any other value
  * throws outside the tests); `chunkBytes` and `foldMaxCells` are tests' knobs, `compactFrom` a
  * setting. With maskInput false server2 draws r = 0 (and the
  * compact gate's output mask m = 0), so the opened x^ is the input itself; with maskBit false only
@@ -40,7 +41,14 @@ import { defineGuardedSwitches } from '../test_switches';
  * (gate_common.ts gateBits) take this many bits fewer, so that the width tests' inputs at the
  * bound fall outside it: the control that must fail.
  */
-export const FSS_STEPS = defineGuardedSwitches({ chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 }, 'FSS_STEPS', { maskInput: true, maskBit: true, widthCut: 0 });
+export const FSS_STEPS = defineGuardedSwitches({ chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 }, 'FSS_STEPS', { maskInput: true, maskBit: true, widthCut: 0, maskOwnSeed: true });
+
+/**
+ * server2's seed for the gates' masks r and m: its own, which no other server holds; under the
+ * test control maskOwnSeed = false the one it shares with server0, so that server0 could expand
+ * r itself (test/fss_view_attacks.test.ts: the attack that must succeed then).
+ */
+export const maskSeed = (p: Party): Uint8Array => (FSS_STEPS.maskOwnSeed ? p.crypto!.ownSeed(p) : p.crypto!.dealerSeed(p));
 
 /**
  * Whether a gate over n elements takes the compact form under `form` (server2 and the compute
