@@ -5,7 +5,9 @@
 // - across ops and sessions: x^1 - x^2 = (x + r1) - (y + r2) must not give x - y (a mask reused
 //   by a second op, or by a second session on the same setup, would);
 // - with the server's own seeds: no mask it can expand (its seed with server2, the pair seed,
-//   over every op of the run and the slots in use) turns an opening into the secret.
+//   over every op of the run and the slots in use) turns an opening into the secret;
+// - a folded product's deals (compact-folded's m B) with the gate's opened bit: server1 reads no
+//   sign (its control deals them as they are: DEALER_STEPS.maskDeal = false).
 // Each attack has its control that must succeed: the input mask off, or drawn from the seed
 // server2 shares with server0 (FSS_STEPS.maskOwnSeed = false, a test control). Serial: FSS_STEPS
 // is process-wide.
@@ -14,6 +16,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { prgRing } from '../lib/prg/prg';
 import { nonceFor } from '../lib/protocol/correlated';
+import { DEALER_STEPS } from '../lib/protocol/dealer';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import type { Party } from '../lib/protocol/party';
 import { newCluster } from './helpers/suites/harness';
@@ -131,3 +134,56 @@ for (const fssGate of ['one-round', 'compact'] as const) {
     }
   });
 }
+
+/**
+ * A folded product after a compact gate (compact-folded): server1 is dealt shares of m B (slot
+ * 94), m the gate's output mask and B the weight's mask, and sees e = d xor m. Were m B sent
+ * as it is, a row of it that is not zero would tell m, and so d = [x >= 0]: server1's attack
+ * reads each input's sign from e and that guess. Dealt as it is (DEALER_STEPS.maskDeal = false,
+ * the control), it reads them all.
+ */
+async function signsReadByServer1(): Promise<{ right: number; exact: boolean }> {
+  const [n, k] = [N, 10];
+  const xs = secret(), w = Array.from({ length: n * k }, () => Math.round((Math.random() * 2 - 1) * 0.1 * 65536) / 65536);
+  const c = newCluster('fss', { fssGate: 'compact-folded' });
+  const seen: { from: string; to: string; step: string; part?: string; data: Uint8Array }[] = [];
+  const send = c.transport.send.bind(c.transport);
+  c.transport.send = (from, to, tag, p) => {
+    if (p.kind === 'tensor') seen.push({ from, to, step: tag.step, part: tag.part, data: p.data.slice() });
+    return send(from, to, tag, p);
+  };
+  try {
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: xs, shape: [1, n] }), c);
+    const wt = tfe.definePrivateInput('model-owner', () => ({ data: w, shape: [n, k] }), c);
+    const out = (await tfe.defineOutput('output-receiver', tfe.matmul(tfe.relu(x), wt))).data;
+    let want0 = 0;
+    for (let i = 0; i < n; i++) want0 += Math.max(xs[i], 0) * w[i * k];
+    const mB = seen.find((s) => s.to === 'server1' && s.step === 'fss.deal' && s.part === '94');
+    if (!mB) throw new Error('no slot-94 deal recorded: the product did not fold');
+    const words = new BigUint64Array(mB.data.buffer, mB.data.byteOffset, mB.data.byteLength / 8);
+    const bits = (from: string) => seen.find((s) => s.from === from && s.step === 'fss.bit')!.data;
+    const [e0, e1] = [bits('server0'), bits('server1')];
+    let right = 0;
+    for (let i = 0; i < n; i++) {
+      let m = 0;
+      for (let j = 0; j < k; j++) if (words[i * k + j] !== 0n) m = 1;
+      if ((e0[i] ^ e1[i] ^ m) === (xs[i] >= 0 ? 1 : 0)) right++;
+    }
+    return { right, exact: Math.abs(out[0] - want0) < 1e-2 };
+  } finally {
+    await c.close();
+  }
+}
+
+test.serial("compact-folded: server1's deals of m B do not tell it the signs (about half right); dealt as they are (the control), every one", async (t) => {
+  const honest = await signsReadByServer1();
+  t.true(honest.exact, 'the folded product is right');
+  // Binomial(256, 1/2): outside [80, 176] with probability below 1e-8.
+  t.true(honest.right >= 80 && honest.right <= 176, `${honest.right} of ${N}`);
+  DEALER_STEPS.maskDeal = false;
+  try {
+    t.is((await signsReadByServer1()).right, N);
+  } finally {
+    DEALER_STEPS.maskDeal = true;
+  }
+});

@@ -5,6 +5,25 @@ import { prgRing } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { nonceFor } from './correlated';
 import { type OpCtx, type Party, SERVER1, SERVER2, tag } from './party';
+import { defineGuardedSwitches } from './test_switches';
+
+/**
+ * `maskDeal` is a test control (test_switches.ts): false makes server0's share zero, so that
+ * server1 receives every dealt value itself (test/fss_view_attacks.test.ts: the attacks on what
+ * server1 is dealt must then succeed).
+ */
+export const DEALER_STEPS = defineGuardedSwitches({}, 'DEALER_STEPS', { maskDeal: true });
+
+/** server0's share of a deal: from the seed it shares with server2; zero under the control. */
+async function share0(make: (seed: Uint8Array, nonce: bigint) => Promise<RingTensor>, minus: (a: RingTensor, b: RingTensor) => Promise<RingTensor>, seed: Uint8Array, nonce: bigint): Promise<RingTensor> {
+  const s = await make(seed, nonce);
+  if (DEALER_STEPS.maskDeal) return s;
+  try {
+    return await minus(s, s);
+  } finally {
+    s.dispose();
+  }
+}
 
 /** deal()'s `make` for a share over Z_2^64 of `shape`. */
 export const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint): Promise<RingTensor> => prgRing(s, shape, { nonce: n });
@@ -17,10 +36,10 @@ export const ringPrg = (shape: readonly number[]) => (s: Uint8Array, n: bigint):
 export async function deal(p: Party, op: OpCtx, step: string, slot: number, value: RingTensor | null, make: (seed: Uint8Array, nonce: bigint) => Promise<RingTensor>, minus: (a: RingTensor, b: RingTensor) => Promise<RingTensor>, shape: readonly number[]): Promise<RingTensor | null> {
   const seed02 = p.role === 1 ? undefined : p.crypto!.dealerSeed(p);
   const nonce = nonceFor(op.id, slot);
-  if (p.role === 0) return make(seed02!, nonce);
+  if (p.role === 0) return share0(make, minus, seed02!, nonce);
   if (p.role === 1) return p.recvTensor(SERVER2, tag(op, step, String(slot)), shape);
   if (p.role !== 2 || !value) return null;
-  const s0 = await make(seed02!, nonce);
+  const s0 = await share0(make, minus, seed02!, nonce);
   const s1 = await minus(value, s0);
   s0.dispose();
   await p.sendTensor(SERVER1, tag(op, step, String(slot)), s1);
