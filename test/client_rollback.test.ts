@@ -69,3 +69,21 @@ test('a server that never finishes its half: the rollback gives up within the re
     await fake.close();
   }
 });
+
+test('a deploy a server refused (it started nothing) rolls nothing back, whatever the reason; a bad protocol is refused before anything is sent', async (t) => {
+  // server1 refuses with a reason the client has no pattern for: before the refused flag, the
+  // client undeployed the name everywhere, deleting the model already deployed under it.
+  const refused: Answer = (type) => (type === 'deploy' ? { ok: false, error: 'server1: deploy: something only servers check', refused: true } : { ok: true, removed: true });
+  const fake = await scriptedServers({ server0: kept, server1: refused, server2: kept });
+  const client = await tfe.PredictionClient.connect(fake.config, { requestTimeoutMs: 5_000, leases: false });
+  try {
+    const err = await t.throwsAsync(client.deploy(mlp([4, 2]).file, { name: 'x', protocol: 'pond', uncalibrated: true }));
+    t.is(err!.message, 'server1: deploy: something only servers check');
+    t.deepEqual(fake.undeploys, [], 'no undeploy sent');
+    await t.throwsAsync(client.deploy(mlp([4, 2]).file, { name: 'x', protocol: 'bogus' as never }), { message: /deploy: unknown protocol "bogus"/ });
+    t.deepEqual(fake.undeploys, []);
+  } finally {
+    await client.close();
+    await fake.close();
+  }
+});

@@ -136,6 +136,8 @@ test.serial('half-requests are bounded per client, pending and pooled; refused u
     await sendInput(ep, s, SERVER1, inputOp(0), { kind: 'tensor', dtype: 'ring64', shape: [1, 32], data: new Uint8Array(256) });
     const r = await asked;
     t.true(r.every((x) => !x.ok && /unknown model 'nope'/.test(x.error)), JSON.stringify(r));
+    // Marked refused: the client then knows no server started it (a deploy rolls nothing back).
+    t.true(r.every((x) => !x.ok && x.refused === true), JSON.stringify(r));
   } finally {
     await ep.close();
   }

@@ -18,7 +18,7 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
-import { checkDeployBits, checkDeployGate, type FssGate } from '../protocol/protocols';
+import { checkDeployBits, checkDeployGate, checkProtocol, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
@@ -119,7 +119,7 @@ export class PredictionClient {
       answered.add(s);
       const res = (p.kind === 'control' ? p.data : { ok: false, error: `${s} sent a malformed response` }) as Response;
       if (!res || typeof res !== 'object' || (!res.ok && typeof res.error !== 'string')) throw new Error(`${s} sent a malformed response`);
-      if (!res.ok) throw new Error(res.error);
+      if (!res.ok) throw Object.assign(new Error(res.error), res.refused === true ? { refused: true } : {});
       onAnswer?.(s, res);
       return res;
     });
@@ -145,7 +145,9 @@ export class PredictionClient {
       this.#endpoint.abortSession(session, `the client gave up: ${(e as Error).message.slice(0, 200)}`, SERVERS.filter((s) => this.#endpoint.connected(s)));
       const reasons = await Promise.allSettled(answers);
       const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up/.test(String(r.reason?.message)));
-      throw stated ? (stated.reason as Error) : e;
+      // A refusal first: it says that server started nothing (deploy then rolls nothing back).
+      const refusal = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason?.refused === true);
+      throw (refusal ?? stated)?.reason ?? e;
     } finally {
       deadline.cancel();
       this.#endpoint.endSession(session);
@@ -263,7 +265,7 @@ export class PredictionClient {
   async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: number } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
-    const protocol = opts.protocol ?? (loaded.spec.comparisons ? 'securenn' : 'pond');
+    const protocol = opts.protocol === undefined ? (loaded.spec.comparisons ? 'securenn' : 'pond') : checkProtocol(opts.protocol, 'deploy');
     const fssGate = checkDeployGate(protocol, opts.fssGate);
     const fssBits = checkDeployBits(protocol, opts.fssBits);
     const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) };
@@ -280,8 +282,10 @@ export class PredictionClient {
       // A deploy is kept only once every server has it (the servers' commit step); a server that
       // failed after that (its disk) leaves the others with the model: take it back off them,
       // unless the failure says the name was taken before this deploy.
+      // A server that refused the request started nothing, and no server commits without every
+      // server (a typo refused by the servers used to undeploy the model already under the name).
       const msg = (e as Error).message;
-      if (/already deployed|being deployed|owner's certificate|not allowed|limit|busy|unreachable|cannot reach|fracBits/.test(msg)) throw e;
+      if ((e as { refused?: boolean }).refused || /already deployed|being deployed|owner's certificate|not allowed|limit|busy|unreachable|cannot reach|fracBits/.test(msg)) throw e;
       const back = await this.#rollback(opts.name).catch((u: Error) => {
         throw new Error(`${msg}; ${u.message}`);
       });

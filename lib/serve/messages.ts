@@ -237,7 +237,8 @@ export interface ModelInfo {
 
 export type Response =
   | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number; fracBits?: number; lease?: LeaseRef & { ttlMs: number } }
-  | { ok: false; error: string };
+  /** refused: this server started nothing for the request (its checks refused it). */
+  | { ok: false; error: string; refused?: true };
 
 export const RESPONSE_KEY = 'res';
 

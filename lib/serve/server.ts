@@ -397,7 +397,7 @@ export class TfeServer {
   #refuse(peer: PartyName, session: string, e: Error): void {
     this.#log(`refused a request from ${peer}: ${e.message}`, 'request-refused', { peer, reason: e.message });
     this.metrics.refused++;
-    this.#respond(peer, session, { ok: false, error: `${this.me}: ${forClient(e.message)}` });
+    this.#respond(peer, session, { ok: false, error: `${this.me}: ${forClient(e.message)}`, refused: true });
     if (CLIENT_SESSION.test(session)) this.endpoint.endSession(session);
   }
 
