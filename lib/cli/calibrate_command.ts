@@ -63,12 +63,13 @@ export function reportRefusal(e: unknown): never {
   throw e;
 }
 
-export function addCalibrationOptions(cmd: Command): Command {
+/** `via`: how the command calibrates ('with --calibrate' on deploy; empty on calibrate, which always does). */
+export function addCalibrationOptions(cmd: Command, via = 'with --calibrate: '): Command {
   return cmd
-    .option('--degree <n>', 'with --calibrate: 2 (default) or 3')
-    .option('--holdout <fraction>', 'with --calibrate: share of the inputs kept out of the fit to measure agreement on (default 0.2)')
-    .option('--min-agreement <fraction>', 'with --calibrate: refuse below this argmax agreement with the original model (default 0.99)')
-    .option('--force', 'with --calibrate: go ahead below --min-agreement');
+    .option('--degree <n>', `${via}2 (default) or 3`)
+    .option('--holdout <fraction>', `${via}share of the inputs kept out of the fit to measure agreement on (default 0.2)`)
+    .option('--min-agreement <fraction>', `${via}refuse below this argmax agreement with the original model (default 0.99)`)
+    .option('--force', `${via}go ahead below --min-agreement`);
 }
 
 export function addCalibrateCommand(program: Command): void {
@@ -79,6 +80,7 @@ export function addCalibrateCommand(program: Command): void {
       .requiredOption('--model <path>', 'model.json of a LayersModel')
       .requiredOption('--input <file>', 'inputs typical of the queries: JSON (an array, {data, shape} or {images, labels}) or a PNG; a few hundred or more')
       .requiredOption('--out <dir>', 'directory for the calibrated model.json, weights.bin and calibration.json'),
+    '',
   )
     .option('--json', 'print the report as one JSON object')
     .action((opts: CalibrationFlags & { model: string; input: string; out: string; json?: boolean }) => {

@@ -1,6 +1,7 @@
 // `tfe certs ...` (ca, request, sign, fingerprint, show), `tfe doctor`, and the helpers behind
 // `tfe cluster --init` and the certificate lines of `tfe status`. The flow for three operators
 // is in docs/operators.md.
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -93,8 +94,8 @@ export function addProvisionCommands(program: Command): void {
     .description("check, from one party's host, its certificate and key against the config, and that each peer is reachable, trusted and of this release's compute version (and the lane port of each peer it dials reachable); one line per check, exit 1 on a failure")
     .requiredOption('--config <file>', 'the cluster config on this host')
     .option('--party <name>', "this host's party: server0 | server1 | server2 | model-owner (absent: only the peers)")
-    .option('--timeout <ms>', 'per connection', (v) => Number(v), 5000)
-    .option('--warn-days <n>', 'warn when a certificate expires within this many days', (v) => Number(v), EXPIRY_WARN_DAYS)
+    .option('--timeout <ms>', 'per connection', whole('--timeout', 100, 600_000), 5000)
+    .option('--warn-days <n>', 'warn when a certificate expires within this many days', whole('--warn-days', 0, 3650), EXPIRY_WARN_DAYS)
     .action(async (o: { config: string; party?: string; timeout: number; warnDays: number }) => {
       const checks = await doctor(o.config, { party: o.party, timeoutMs: o.timeout, warnDays: o.warnDays });
       for (const c of checks) console.log(`${c.status.padEnd(4)}  ${c.what.padEnd(22)} ${c.detail}`);
@@ -104,12 +105,28 @@ export function addProvisionCommands(program: Command): void {
     });
 }
 
+/** A flag's whole number in [lo, hi], refused naming the flag (Number('abc') was NaN, taken as is). */
+function whole(flag: string, lo: number, hi: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < lo || n > hi) throw new Error(`${flag} must be a whole number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
 function readCert(file: string): Buffer {
+  let pem: Buffer;
   try {
-    return fs.readFileSync(file);
+    pem = fs.readFileSync(file);
   } catch (e) {
     throw new Error(`cannot read ${file}: ${(e as Error).message}`);
   }
+  try {
+    new X509Certificate(pem);
+  } catch (e) {
+    throw new Error(`${file} is not a PEM certificate (${(e as Error).message})`);
+  }
+  return pem;
 }
 
 /** `tfe cluster --init`: writes a cluster.json skeleton for three hosts (refusing to overwrite). */

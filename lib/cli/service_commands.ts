@@ -181,7 +181,12 @@ export function addServiceCommands(program: Command): void {
     .option('--server1 <host[:port]>', '--init: where server1 is reached')
     .option('--server2 <host[:port]>', '--init: where server2 is reached')
     .option('--force', '--init: overwrite an existing file')
-    .action(async (opts: { dir: string; plain?: boolean; local?: boolean; init?: boolean; out: string; trust: string; party?: string; port: string; server0?: string; server1?: string; server2?: string; force?: boolean }) => {
+    .action(async (opts: { dir: string; plain?: boolean; local?: boolean; init?: boolean; out: string; trust: string; party?: string; port: string; server0?: string; server1?: string; server2?: string; force?: boolean }, cmd: Command) => {
+      // Each mode's flags are its own: one given to the other mode is refused, not dropped.
+      const given = (names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === 'cli').map((n) => `--${n}`);
+      if (opts.init && opts.local) throw new Error('tfe cluster: --local and --init are two modes; give one');
+      const foreign = opts.init ? given(['dir', 'plain']) : given(['out', 'trust', 'party', 'port', 'server0', 'server1', 'server2', 'force']);
+      if (foreign.length) throw new Error(`tfe cluster: ${foreign.join(', ')} ${foreign.length > 1 ? 'are' : 'is'} for ${opts.init ? '--local' : '--init'}, not ${opts.init ? '--init' : '--local'}`);
       if (opts.init) return clusterInit({ ...opts, mode: opts.trust });
       if (!opts.local) throw new Error('tfe cluster needs --local (three servers on this machine) or --init (a config for three hosts)');
       // openssl runs inside the folder: absolute paths

@@ -261,7 +261,7 @@ export class ClientSessions {
       // Sessions the server layer never ended (answered at once, e.g. status) are idle: the
       // oldest such is forgotten. Only when every one is still busy is the client over the limit.
       const idle = [...conn.sessions].find((x) => !this.mailbox.busy(x) && !conn.receiving(x));
-      if (idle === undefined) throw new Refusal('sessions', CLOSE.POLICY, `maxSessionsPerClient (${this.maxPerClient}) exceeded: every session of this client is in progress`);
+      if (idle === undefined) throw new Refusal('sessions', CLOSE.POLICY, `more than ${this.maxPerClient} sessions in progress on this connection`);
       this.release(idle);
     }
     this.#owner.set(session, conn);

@@ -180,8 +180,9 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     if (!p || typeof p !== 'object') fail(file, `parties.${s} is missing`);
     for (const k of Object.keys(p)) if (!['host', 'port', 'listen', 'cert', 'key', 'fingerprint', 'lanePort'].includes(k)) fail(file, `unknown field parties.${s}.${k} (known: host, port, listen, cert, key, fingerprint, lanePort)`);
     const host = checkHost(file, `parties.${s}.host`, p.host);
-    if (!Number.isInteger(p.port) || (p.port as number) < 0 || (p.port as number) > 65535) fail(file, `parties.${s}.port must be an integer in [0, 65535], got ${JSON.stringify(p.port)}`);
-    if (p.lanePort !== undefined && (!Number.isInteger(p.lanePort) || (p.lanePort as number) < 0 || (p.lanePort as number) > 65535)) fail(file, `parties.${s}.lanePort must be an integer in [0, 65535], got ${JSON.stringify(p.lanePort)}`);
+    // Not 0: a server would listen on a random port that no peer or client could find.
+    if (!Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535) fail(file, `parties.${s}.port must be an integer in [1, 65535], got ${JSON.stringify(p.port)}`);
+    if (p.lanePort !== undefined && (!Number.isInteger(p.lanePort) || (p.lanePort as number) < 1 || (p.lanePort as number) > 65535)) fail(file, `parties.${s}.lanePort must be an integer in [1, 65535], got ${JSON.stringify(p.lanePort)}`);
     if ((p.cert === undefined) !== (p.key === undefined)) fail(file, `parties.${s} needs both cert and key, or neither`);
     for (const f of ['cert', 'key'] as const) if (p[f] !== undefined && (typeof p[f] !== 'string' || !p[f])) fail(file, `parties.${s}.${f} must be a path`);
     const listen = p.listen === undefined ? undefined : checkHost(file, `parties.${s}.listen`, p.listen);
@@ -244,6 +245,10 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   // by that link's own bound (4 GiB unless set).
   if (limits.maxQueryBytes > (net.maxPendingBytesPerServer ?? 4 * 2 ** 30))
     fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxPendingBytesPerServer' (${net.maxPendingBytesPerServer ?? 4 * 2 ** 30}, the default when unset): raise both`);
+  // One input of the largest size the limits accept must fit what one connection may have pending
+  // (a client message is its input and 64 KiB of framing): below it, such a query was cut.
+  if (net.maxPendingBytesPerClient !== undefined && net.maxPendingBytesPerClient < limits.maxInputBytes + (1 << 16))
+    fail(file, `'maxPendingBytesPerClient' (${net.maxPendingBytesPerClient}) must be at least 'maxInputBytes' (${limits.maxInputBytes}) plus 65536: an input the limits accept would not fit; raise it or lower maxInputBytes`);
   if (net.clientIdleMs <= queryTimeoutMs) fail(file, `'clientIdleMs' (${net.clientIdleMs}) must exceed 'queryTimeoutMs' (${queryTimeoutMs}): a client waiting for a long query hears nothing meanwhile`);
   if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
   const sessionsPerSetup = num('sessionsPerSetup', MIN_SESSIONS_PER_SETUP, MAX_SESSIONS);

@@ -106,6 +106,13 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
   add(usesTls(c) ? 'ok' : 'warn', 'config', `${configFile} is valid; peers are trusted by ${mode}`);
   if (!usesTls(c)) {
     add('warn', 'tls', 'no CA and no pins: plain ws, loopback only unless insecure; three hosts need TLS (docs/operators.md)');
+    // Nothing to verify about trust, but whether the peers listen at all (it said "all checks
+    // passed" with the servers down).
+    for (const s of SERVERS.filter((x) => x !== me)) {
+      const { host, port } = c.parties[s as 'server0'];
+      const error = await tcpReach(host, port, o.timeoutMs ?? 5000);
+      add(error === undefined ? 'ok' : 'FAIL', `peer ${s}`, error === undefined ? `${host}:${port} accepts connections (plain ws: not verified further)` : `${host}:${port} is unreachable (${sanitizeForLog(error)})`);
+    }
     return out;
   }
   let material: TlsMaterial = { ca: undefined, pins };
@@ -209,6 +216,16 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
   return out;
 }
 
+/** Undefined when a plain TCP connection to host:port opens (closed at once), else why not. */
+function tcpReach(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise<string | undefined>((resolve) => {
+    const sock = net.connect(port, host);
+    const timer = setTimeout(() => (sock.destroy(), resolve(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    sock.once('connect', () => (clearTimeout(timer), sock.destroy(), resolve(undefined)));
+    sock.once('error', (e) => (clearTimeout(timer), resolve(e.message)));
+  });
+}
+
 /**
  * Whether this host reaches the lane port a peer named (docs/operators.md, "Lanes"): a plain TCP
  * connection, closed at once (the peer drops it without a word). Unreachable is a warning: the
@@ -217,12 +234,7 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
 export async function laneCheck(s: string, host: string, port: number | undefined, timeoutMs: number): Promise<Check> {
   const what = `peer ${s} lane`;
   if (port === undefined) return { status: 'ok', what, detail: `${s} has no lanes (off there, or no TLS): its links carry everything over TLS` };
-  const error = await new Promise<string | undefined>((resolve) => {
-    const sock = net.connect(port, host);
-    const timer = setTimeout(() => (sock.destroy(), resolve(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    sock.once('connect', () => (clearTimeout(timer), sock.destroy(), resolve(undefined)));
-    sock.once('error', (e) => (clearTimeout(timer), resolve(e.message)));
-  });
+  const error = await tcpReach(host, port, timeoutMs);
   return error === undefined
     ? { status: 'ok', what, detail: `${host}:${port} is reachable: this server's link to ${s} carries its bulk data there` }
     : { status: 'warn', what, detail: `${host}:${port} is unreachable (${sanitizeForLog(error)}): the link to ${s} would run without its lane, at more CPU per byte; open that port to this host (parties.${s}.lanePort fixes it)` };

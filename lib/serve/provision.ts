@@ -235,6 +235,8 @@ export function initClusterConfig(o: InitOptions): Record<string, unknown> {
       sanOf(host);
       if (m[2]) port = Number(m[2]);
     }
+    // Its lane port is port + LANE_PORT_OFFSET, which the config's own check bounds too.
+    if (port + LANE_PORT_OFFSET > 65535) throw new Error(`${s}'s port ${port}: its lane port would be ${port + LANE_PORT_OFFSET}, past 65535; use a port at most ${65535 - LANE_PORT_OFFSET}`);
     return [s, {
       host,
       port,

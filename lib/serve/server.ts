@@ -43,6 +43,14 @@ export interface ServerOptions {
   log?: Log;
 }
 
+/**
+ * The sessions one client connection may have in progress at the transport (past it the
+ * connection is closed): what the service admits of it (maxSessionsPerClient) and may hold
+ * pending (maxPendingRequests), and room for refusals being answered. A fixed 256 closed the
+ * connections of clients a config allowed more.
+ */
+export const connectionSessions = (c: { maxSessionsPerClient: number; maxPendingRequests: number }): number => Math.max(256, c.maxSessionsPerClient + c.maxPendingRequests + 64);
+
 export class TfeServer {
   readonly me: PartyName;
   readonly endpoint: WsEndpoint;
@@ -96,7 +104,7 @@ export class TfeServer {
     const tls = serverTls(config, party, this.#log);
     // Plain ws: server links prove membership with the cluster secret (under TLS, certificates do).
     const clusterSecret = !tls && config.clusterSecret ? readPem(config, config.clusterSecret, 'cluster secret').toString('utf8').trim() : undefined;
-    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, lanes: config.lanes, lanePort: mine.lanePort, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), orphanSessionMs: config.queryTimeoutMs + PAIRING_TIMEOUT_MS, log: this.#log, adopt: holdOnArrival, holdInto, release: freeBuffer });
+    this.endpoint = new WsEndpoint({ me: party, host: mine.listen ?? mine.host, port: mine.port, tls, insecure: config.insecure, lanes: config.lanes, lanePort: mine.lanePort, allowedOrigins: config.allowedOrigins, clusterSecret, ...config.net, maxClientMessageBytes: config.maxInputBytes + (1 << 16), maxSessionsPerClient: connectionSessions(config), orphanSessionMs: config.queryTimeoutMs + PAIRING_TIMEOUT_MS, log: this.#log, adopt: holdOnArrival, holdInto, release: freeBuffer });
     this.#store = new ModelStore(path.resolve(config.baseDir, config.dataDir, party, 'models'), this.#log);
     this.#sessions = new SessionAccounting(config);
     this.#setup = new EpochSetup({
