@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import test from 'ava';
 import WebSocket from 'ws';
 
+import { pngInput } from '../lib/cli/inputs';
 import { decodePng } from '../lib/cli/png';
 import { pngFile } from './helpers/png_file';
 import { connect, type SocketFactory } from '../lib/browser';
@@ -106,7 +107,12 @@ test.serial('an image predicts as the same PNG does through the Node client', as
     t.deepEqual(c.classes, n.classes);
     t.true(maxDiff(b.data, n.data) < 0.05);
     t.is(n.classes[0], digits.labels[3]);
-    await t.throwsAsync(browser.predict(MODEL_NAME, { width: 2, height: 2, data: new Uint8ClampedArray(16) }), { message: /2x2 .* takes \[784\].*scale the image/ });
+    // An image of another size is resized as the Node client resizes a PNG: the digit at twice
+    // the size (each pixel four times) predicts as the 28x28 one.
+    const big = new Uint8Array(56 * 56 * 4);
+    for (let y = 0; y < 56; y++) for (let x = 0; x < 56; x++) big.set(rgba.subarray(4 * ((y >> 1) * 28 + (x >> 1)), 4 * ((y >> 1) * 28 + (x >> 1)) + 4), 4 * (y * 56 + x));
+    const b2 = await browser.predict(MODEL_NAME, { width: 56, height: 56, data: new Uint8ClampedArray(big) });
+    t.deepEqual(b2.classes, n.classes);
     await t.throwsAsync(browser.predict(MODEL_NAME, new Float64Array(100)), { message: /100 values are not whole examples/ });
     await t.throwsAsync(browser.predict('no-such-model', new Float64Array(784)), { message: /no-such-model.* not deployed/ });
     await t.throwsAsync(browser.predict('no-such-model', [[1, 2]]), { message: /no-such-model/ });
@@ -117,6 +123,19 @@ test.serial('an image predicts as the same PNG does through the Node client', as
     browser.close();
     await node.close();
   }
+});
+
+test('images read alike in the page and by tfe predict: resized by area, gray or RGB as the model takes, never reinterpreted by pixel count', async (t) => {
+  const { toInput } = await import('../lib/browser/input');
+  const rgbaOf = (w: number, h: number) => Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(Math.random() * 256)));
+  for (const [w, h, shape] of [[14, 56, [28, 28, 1]], [64, 48, [32, 32, 3]], [32, 32, [32, 32, 3]], [5, 5, [784]], [6, 9, [3, 3]]] as [number, number, number[]][]) {
+    const rgba = rgbaOf(w, h);
+    const page = toInput({ width: w, height: h, data: new Uint8ClampedArray(rgba) }, 'image', shape);
+    const png = pngInput(pngFile(w, h, 6, rgba), 'x.png', shape).image;
+    t.deepEqual(page.shape, [1, ...shape], `${w}x${h} for [${shape}]`);
+    t.deepEqual([...page.data], [...png], `${w}x${h} for [${shape}]: as tfe predict reads the PNG`);
+  }
+  t.throws(() => toInput({ width: 2, height: 5, data: new Uint8ClampedArray(40) }, 'image', [10]), { message: /image: the model's input \[10\] is not an image/ });
 });
 
 test.serial('a page from an origin not in allowedOrigins is refused; a Node client without Origin is not', async (t) => {

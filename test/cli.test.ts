@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 
 import test from 'ava';
 
-import { imageGeometry, resizeArea } from '../lib/cli/inputs';
+import { imageGeometry, resizeArea } from '../lib/api/image_fit';
 import { freePorts, tfeCli } from '../lib/serve/local_cluster';
 import { mlp } from './helpers/model_files';
 import { pngFile } from './helpers/png_file';

@@ -2,6 +2,7 @@
 // tensors: lib/api/values.ts, shared), plus what a page has: a typed array holding whole examples,
 // or an image (ImageData or a canvas) for an image model, turned into gray levels exactly as the
 // Node client's PNG path does (lib/cli/png.ts: the mean of R, G and B over 255, alpha ignored).
+import { imageGeometry, resizeArea } from '../api/image_fit';
 import { type Dense, toDense, type TensorValue } from '../api/values';
 import type { CanvasLike, ImageDataLike } from './platform';
 
@@ -29,6 +30,13 @@ export function imageToGray(img: ImageDataLike): Float64Array {
   return gray;
 }
 
+/** R, G and B of each pixel over 255, alpha ignored: [h, w, 3]. */
+export function imageToRgb(img: ImageDataLike): Float64Array {
+  const n = img.width * img.height, rgb = new Float64Array(3 * n), d = img.data;
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) rgb[3 * i + k] = d[4 * i + k] / 255;
+  return rgb;
+}
+
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Whether `v` needs the model's input shape to become a tensor (an image or a bare typed array). */
@@ -52,9 +60,18 @@ export function toInput(v: BrowserInput, what: string, inputShape?: readonly num
       if (!ctx) throw new Error(`${what}: the canvas has no 2D context (is it a WebGL canvas?)`);
       img = ctx.getImageData(0, 0, v.width, v.height);
     }
-    if (img.width * img.height !== one)
-      throw new Error(`${what}: the image is ${img.width}x${img.height} (${img.width * img.height} pixels), the model takes [${inputShape.join(',')}] (${one} values): scale the image to the model's size first`);
-    return { data: imageToGray(img), shape: [1, ...inputShape] };
+    // As `tfe predict --input x.png` reads a PNG (image_fit.ts): the model's shape gives the size
+    // and the channels (gray or RGB), and an image of another size is resized by area averaging.
+    // (Matching the pixel count only took a 14x56 image for a 28x28 model, and gray for RGB.)
+    let geometry: { h: number; w: number; c: number };
+    try {
+      geometry = imageGeometry(inputShape);
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    }
+    const { h, w, c } = geometry;
+    const src = c === 1 ? imageToGray(img) : imageToRgb(img);
+    return { data: resizeArea(src, img.height, img.width, c, h, w), shape: [1, ...inputShape] };
   }
   const a = v as ArrayLike<number>;
   if (a.length === 0 || a.length % one !== 0)
