@@ -71,6 +71,30 @@ test('the browser refuses malformed frames with a reason', (t) => {
   const wrongVersion = Buffer.from(f.toString('latin1').replace('"v":2', '"v":9'), 'latin1');
   t.throws(() => BW.decodeFrame(new Uint8Array(wrongVersion)), { message: /version/ });
   t.throws(() => BW.decodeFrame(new Uint8Array(f.subarray(0, f.byteLength - 1))), { message: /announces/ });
+  // What a first chunk declares, checked before anything is held (as the Node side does).
+  const frame = (h: Record<string, unknown>, body: Uint8Array) => {
+    const head = Buffer.from(JSON.stringify({ v: BW.WIRE_VERSION, session: 's', key: 'k', chunk: 0, ...h }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(head.byteLength);
+    return new Uint8Array(Buffer.concat([len, head, body]));
+  };
+  t.throws(() => BW.decodeFrame(frame({ kind: 'tensor', chunks: 1, total: 8, dtype: 'ring64', shape: [1e6, 1e6] }, new Uint8Array(8))), { message: /tensor of shape \[1000000,1000000\] ring64 announces 8 bytes/ });
+  t.throws(() => BW.decodeFrame(frame({ kind: 'tensor', chunks: 1, total: 8, dtype: 'bogus', shape: [1] }, new Uint8Array(8))), { message: /unknown dtype "bogus"/ });
+  t.throws(() => BW.decodeFrame(frame({ kind: 'seed', chunks: 1, total: 80, dtype: 'ring64', shape: [4], nonce: '1' }, new Uint8Array(80))), { message: /seed of 80 bytes or its nonce is invalid/ });
+  const huge = 2 ** 30 + 1;
+  t.throws(() => BW.decodeFrame(frame({ kind: 'control', chunks: Math.ceil(huge / BW.CHUNK_BYTES), total: huge }, new Uint8Array(BW.CHUNK_BYTES))), { message: /over the page's limit/ });
+  t.notThrows(() => BW.decodeFrame(frame({ kind: 'tensor', chunks: 1, total: 16, dtype: 'ring64', shape: [2] }, new Uint8Array(16))));
+});
+
+test("a session's partial messages are dropped when it ends; others' stay", (t) => {
+  const r = new BW.Reassembler();
+  const first = (session: string) => ({ v: BW.WIRE_VERSION, session, key: 'k', kind: 'control' as const, chunk: 0, chunks: 2, total: BW.CHUNK_BYTES + 1 });
+  t.is(r.add(first('a'), new Uint8Array(BW.CHUNK_BYTES)), undefined);
+  t.is(r.add(first('b'), new Uint8Array(BW.CHUNK_BYTES)), undefined);
+  r.endSession('a');
+  // a's message starts again cleanly (it would be "restarted before it completed" had it stayed); b's goes on.
+  t.is(r.add(first('a'), new Uint8Array(BW.CHUNK_BYTES)), undefined);
+  t.truthy(r.add({ ...first('b'), chunk: 1 }, new Uint8Array(1)));
 });
 
 test('the keys the browser client uses are those the Node client and servers use', async (t) => {

@@ -218,7 +218,7 @@ test('undelivered bytes, unfinished chunked messages and sessions are bounded pe
     await until(() => srv.stats().pendingMessages === 2, 'two busy sessions');
     t.is(h.ws.readyState, WebSocket.OPEN);
     h.send(request(randomUUID()));
-    t.regex((await h.closed).reason, /maxSessionsPerClient \(2\) exceeded/);
+    t.regex((await h.closed).reason, /more than 2 sessions in progress on this connection/);
     const st = srv.stats();
     t.true(st.refused.pendingBytes === 1 && st.refused.unfinished === 2 && st.refused.sessions === 1, JSON.stringify(st.refused));
     await stillServing(t, env);

@@ -101,7 +101,7 @@ test('cluster.json pins: all three servers or none, the owner pinned without a C
   t.is((skeleton.parties as Record<string, { port: number }>).server1.port, 7000);
   // Each party's lane port, fixed so that a firewall can let it through: its port plus 10.
   t.deepEqual(Object.values(skeleton.parties as Record<string, { lanePort: number }>).map((p) => p.lanePort), [7410, 7010, 7412]);
-  bad({ parties: { ...parties(), server0: { host: '10.0.0.1', port: 1, lanePort: 70000 } } }, /parties.server0.lanePort must be an integer in \[0, 65535\], got 70000/);
+  bad({ parties: { ...parties(), server0: { host: '10.0.0.1', port: 1, lanePort: 70000 } } }, /parties.server0.lanePort must be an integer in \[1, 65535\], got 70000/);
   // A CA-only config on a client's host has no server keys: valid; a server there says what it lacks.
   const clientOnly = parseClusterConfig({ ca: 'ca.pem', parties: parties() }, 'c.json');
   t.throws(() => loadOwnIdentity(clientOnly, 'server0'), { message: /parties.server0 has no cert and key: under TLS server0 needs its own certificate and key/ });
@@ -269,7 +269,7 @@ test('rotation without restart: new connections get the new certificate, the lin
   const ids = selfSigned(dir);
   const logs: string[] = [];
   // server1 runs from its cluster.json (reloadable); server0 dials it with the old and new pins.
-  const file = writeConfig(dir, ids, [1, 0, 3], 'server1');
+  const file = writeConfig(dir, ids, [1, 2, 3], 'server1');
   const tls1 = serverTls(loadClusterConfig(file), 'server1', (m) => logs.push(m))!;
   const ep1 = new WsEndpoint({ me: 'server1', tls: tls1, log: (m) => logs.push(m) });
   await ep1.start(['server0']);

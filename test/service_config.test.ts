@@ -41,7 +41,7 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
     t.throws(() => tfe.parseClusterConfig(o, 'c.json'), { message: msg });
   };
   bad((o) => delete (o.parties as Record<string, unknown>).server2, /cluster config c.json: parties.server2 is missing/);
-  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.port = 70000), /parties.server1.port must be an integer in \[0, 65535\], got 70000/);
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.port = 70000), /parties.server1.port must be an integer in \[1, 65535\], got 70000/);
   bad((o) => ((o.parties as Record<string, unknown>).mallory = { host: 'x', port: 1 }), /unknown party 'mallory'/);
   bad((o) => (o.colour = 'blue'), /unknown field 'colour'/);
   // A CA alone is a client's config (real hosts: only a server's own host has its key; the server checks it has one).

@@ -132,6 +132,7 @@ export class ServerLink {
   /** Forgets a session: what it left queued is dropped, and whoever still waits on it is told. */
   end(session: string, why = `session ${session} ended`): void {
     this.#sessions.delete(session);
+    this.#reassembler.endSession(session);
     const prefix = `${session}\n`;
     for (const id of [...this.#queued.keys()]) if (id.startsWith(prefix)) this.#queued.delete(id);
     for (const [id, w] of [...this.#waiters]) {

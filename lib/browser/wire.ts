@@ -3,8 +3,12 @@
 //   u32 header length (little-endian) | header (JSON, UTF-8) | body (a chunk of the payload)
 // Control payloads travel as JSON in the body. test/browser_wire.test.ts checks both directions
 // against the Node implementation, so the two cannot drift apart silently.
+import { assertDType, bytesPerElement, type DType } from '../tensor/dtype';
 
 export const WIRE_VERSION = 2;
+/** A message the page accepts at most (the Node client's bound, 1 GiB); a seed's bytes at most. */
+const MAX_MESSAGE_BYTES = 2 ** 30;
+const MAX_SEED_BYTES = 64;
 /** Must equal lib/net/wire.ts CHUNK_BYTES: the server checks every chunk's size against it. */
 export const CHUNK_BYTES = 4 << 20;
 export const MAX_HEADER_BYTES = 4096;
@@ -78,8 +82,21 @@ export function decodeFrame(frame: Uint8Array): { header: FrameHeader; body: Uin
   if (!ints.every((x) => Number.isSafeInteger(x) && x >= 0) || h.chunk >= h.chunks || h.chunks !== chunkCount(h.total)) throw new Error('frame chunk numbers are inconsistent');
   const body = frame.subarray(4 + len);
   if (body.byteLength !== Math.min(CHUNK_BYTES, h.total - h.chunk * CHUNK_BYTES)) throw new Error(`chunk ${h.chunk} carries ${body.byteLength} bytes, not what its header announces`);
-  if (h.chunk === 0 && h.kind !== 'control' && (!Array.isArray(h.shape) || !h.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || typeof h.dtype !== 'string'))
-    throw new Error('frame shape or dtype is invalid');
+  // What a message declares is checked at its first chunk, before anything is held for it, as the
+  // Node side checks it (lib/net/wire.ts): its size, its dtype, and a tensor's bytes against its shape.
+  if (h.chunk === 0 && h.total > MAX_MESSAGE_BYTES) throw new Error(`a message of ${h.total} bytes is over the page's limit of ${MAX_MESSAGE_BYTES}`);
+  if (h.chunk === 0 && h.kind !== 'control') {
+    if (!Array.isArray(h.shape) || h.shape.length > 8 || !h.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error('frame shape is invalid');
+    let dtype: DType;
+    try {
+      dtype = assertDType(h.dtype);
+    } catch (e) {
+      throw new Error((e as Error).message.slice(0, 100));
+    }
+    const elements = h.shape.reduce((a, d) => a * d, 1);
+    if (h.kind === 'tensor' && elements * bytesPerElement(dtype) !== h.total) throw new Error(`tensor of shape [${h.shape.join(',').slice(0, 60)}] ${dtype} announces ${h.total} bytes`);
+    if (h.kind === 'seed' && (h.total > MAX_SEED_BYTES || typeof h.nonce !== 'string' || !/^\d{1,20}$/.test(h.nonce))) throw new Error(`seed of ${h.total} bytes or its nonce is invalid`);
+  }
   return { header: h, body };
 }
 
@@ -127,5 +144,10 @@ export class Reassembler {
 
   clear(): void {
     this.#open.clear();
+  }
+
+  /** Drops the partial messages of a session that ended (their later chunks are stragglers). */
+  endSession(session: string): void {
+    for (const [id, u] of [...this.#open]) if (u.first.session === session) this.#open.delete(id);
   }
 }

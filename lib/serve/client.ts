@@ -145,9 +145,11 @@ export class PredictionClient {
       this.#endpoint.abortSession(session, `the client gave up: ${(e as Error).message.slice(0, 200)}`, SERVERS.filter((s) => this.#endpoint.connected(s)));
       const reasons = await Promise.allSettled(answers);
       const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up/.test(String(r.reason?.message)));
-      // A refusal first: it says that server started nothing (deploy then rolls nothing back).
-      const refusal = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason?.refused === true);
-      throw (refusal ?? stated)?.reason ?? e;
+      // Whether some server refused it (started nothing): a deploy then rolls nothing back, as no
+      // server commits one without every server.
+      const err = (stated ? stated.reason : e) as Error & { refused?: boolean };
+      if (reasons.some((r) => r.status === 'rejected' && (r.reason as { refused?: boolean })?.refused === true)) err.refused = true;
+      throw err;
     } finally {
       deadline.cancel();
       this.#endpoint.endSession(session);
