@@ -21,3 +21,17 @@ test('a provider set up by one Cluster refuses a second; forks share it', async 
   await c2.close().catch(() => undefined);
   await c1.close();
 });
+
+test("a compute server's setup refuses a second session on an index; a fork of a fork counts on the root", async (t) => {
+  const c = new tfe.Cluster({ protocol: 'fss' });
+  await c.ready();
+  try {
+    c.fork(c.transport, 7);
+    t.throws(() => c.fork(c.transport, 7), { message: /session index 7 ran already on this setup: a second session on it would repeat its masks/ });
+    const other = c.fork(c.transport, 8);
+    t.throws(() => other.fork(other.transport, 7), { message: /session index 7 ran already/ });
+    t.notThrows(() => other.fork(other.transport, 9));
+  } finally {
+    await c.close();
+  }
+});

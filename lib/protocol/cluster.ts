@@ -7,7 +7,7 @@ import { streamBackend } from '../backend/stream_backend';
 import type { PartyName, Transport } from '../net/transport';
 import { MemoryTransport } from '../net/memory_transport';
 import { type CorrelatedRandomness, SeededProvider } from './correlated';
-import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVERS } from './party';
+import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVER0, SERVER1, SERVERS } from './party';
 import type { FoldCounts } from './product_folding';
 import { checkFssBits, checkFssGate, checkProtocol, checkSecureNNDrelu, DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 
@@ -82,6 +82,18 @@ export const OPS_PER_SESSION = 2 ** 24;
 /** Sessions per setup: op ids (and so nonces) stay below 2^48. */
 export const MAX_SESSIONS = 2 ** 24 - 1;
 
+/** Session indices taken on one setup: a bit each, 2 MiB for all of them, made on first use. */
+class ForkedIndices {
+  #bits?: Uint8Array;
+
+  take(index: number): void {
+    const bits = (this.#bits ??= new Uint8Array((MAX_SESSIONS >> 3) + 1));
+    const at = index >> 3, bit = 1 << (index & 7);
+    if (bits[at] & bit) throw new Error(`session index ${index} ran already on this setup: a second session on it would repeat its masks`);
+    bits[at] |= bit;
+  }
+}
+
 export class Cluster {
   readonly transport: Transport;
   readonly parties: ReadonlyMap<PartyName, Party>;
@@ -127,12 +139,14 @@ export class Cluster {
   /** The backend the parties' tensors live on: 'cpu' or 'cuda'. */
   readonly device: string;
   #nextOp: number;
+  /** The session indices forked on this setup (shared by its forks). */
+  readonly #forked: ForkedIndices;
   /** Depth of internalOps scopes being defined. */
   #internal = 0;
   #lastOp: number;
   #ready: Promise<void>;
 
-  constructor(opts: ClusterOptions = {}, fork?: { ready: Promise<void>; opBase: number; device: string }) {
+  constructor(opts: ClusterOptions = {}, fork?: { ready: Promise<void>; opBase: number; device: string; forked: ForkedIndices }) {
     const players = opts.players ?? DEFAULT_PLAYERS;
     for (const p of players)
       if (SERVERS.includes(p)) throw new Error(`player name '${p}' is reserved for a server`);
@@ -164,6 +178,7 @@ export class Cluster {
     for (const h of this.hosted) this.party(h);
     const servers = SERVERS.filter((s) => this.hosted.has(s));
     for (const s of servers) this.party(s).crypto = this.provider;
+    this.#forked = fork?.forked ?? new ForkedIndices();
     this.#nextOp = (fork?.opBase ?? 0) + 1;
     this.#lastOp = (fork?.opBase ?? 0) + OPS_PER_SESSION - 1;
     this.#ready = fork?.ready ?? Promise.all(servers.map((s) => this.inParty(s, () => this.provider.setup(this.party(s))))).then(() => undefined);
@@ -175,12 +190,18 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[] } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[]; dealerOnly?: boolean } = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
+    // A compute server's session on an index it ran already would draw that session's masks again
+    // (its nonces are the index's), and two of its openings would give the difference of two
+    // secrets. server2 alone may: it runs a pooled index online again when its recording failed,
+    // dealing the same values (its sends carry nothing of the inputs).
+    // (`dealerOnly`: a session only server2's part of runs, the pool's recording.)
+    if (!opts.dealerOnly && (this.hosted.has(SERVER0) || this.hosted.has(SERVER1))) this.#forked.take(index);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
     return new Cluster(
       { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, fssCompactFrom: opts.fssCompactFrom ?? this.fssCompactFrom, fssBits: opts.fssBits ?? this.fssBits, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
-      { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device },
+      { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device, forked: this.#forked },
     );
   }
 

@@ -166,7 +166,7 @@ export class PrecomputePool {
       rec.run = this.#lanes.run(key(model.name, batch), async (): Promise<Outcome> => {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
-        const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, fssBits: model.fssBits, players: [CLIENT] });
+        const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, fssBits: model.fssBits, players: [CLIENT], dealerOnly: true });
         // The form is picked as the dealing starts, so it answers the load of that moment.
         // Kept once both announcements are out: a run online after a failure then keeps the form
         // without announcing it again (after one of the two, the run failed part way).
