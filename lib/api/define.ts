@@ -65,7 +65,9 @@ export function definePrivateInput(player: PartyName, provider: Provider, cluste
 /** A private value set up by `owner` (default: 'model-owner'), e.g. model weights. */
 export function definePrivateVariable(initial: TensorValue, opts: { owner?: PartyName; cluster?: Cluster } = {}): PrivateTensor {
   const cluster = opts.cluster ?? getCluster();
-  const [v] = provide('definePrivateVariable', cluster, opts.owner ?? 'model-owner', () => initial).values;
+  const { values } = provide('definePrivateVariable', cluster, opts.owner ?? 'model-owner', () => initial);
+  if (values.length !== 1) throw new Error(`definePrivateVariable: takes one tensor, got a list of ${values.length}`);
+  const [v] = values;
   return shareFrom(cluster, opts.owner ?? 'model-owner', v.ring, v.dense.shape);
 }
 

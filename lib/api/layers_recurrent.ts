@@ -129,7 +129,8 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
         // Keras's sigmoid gates and tanh cell, the cell's tanh joins that call: tanh(v) =
         // 2 sigmoid(2v) - 1, which is how the exact tanh is computed anyway (ops_smooth.ts).
         const zc = cols(z, 2 * u, u);
-        const joint = sigmoidTanh && gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u), add(zc, zc)], 1));
+        // (Internal ops: the comparisons take 2v, past what a narrowed fssBits vouches for.)
+        const joint = sigmoidTanh && z.cluster.internalOps(() => gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u), add(zc, zc)], 1)));
         const g = joint || gate(concat([cols(z, 0, 2 * u), cols(z, 3 * u, u)], 1));
         const gc = joint ? tanhFromSigmoid(cols(joint, 3 * u, u)) : act(zc);
         const ig = mul(cols(g, 0, u), gc);

@@ -163,6 +163,9 @@ export function concat(xs: readonly AnyTensor[], axis = 0): AnyTensor {
   if (xs.length === 0) throw new RangeError('concat: needs at least one tensor');
   const c = clusterOf('concat', ...xs);
   const ax = axis < 0 ? axis + xs[0].rank : axis;
+  // Checked here: the ring op normalises a negative axis again, and an axis below -rank gave a
+  // tensor whose values and declared shape disagreed.
+  if (!Number.isInteger(axis) || ax < 0 || ax >= xs[0].rank) throw new RangeError(`concat: axis ${axis} is out of range for rank ${xs[0].rank}`);
   for (const t of xs)
     if (t.rank !== xs[0].rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i]))
       throw new RangeError(`concat: shapes ${shapeString(xs[0].shape)} and ${shapeString(t.shape)} differ outside axis ${axis}`);

@@ -135,13 +135,22 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
   const c = x.cluster, f = c.fixed.fracBits;
   const enc = Math.round(k * 2 ** f);
   if (!Number.isFinite(k) || Math.abs(enc) >= 2 ** 52) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
+  const { m, t } = dyadicConstant(enc, f), mb = BigInt(m);
   if (x.kind === 'public') {
-    const values = run(c, 'mul', [x.values], async (p, _o, [a]) =>
-      p.isCompute ? R.shiftRightArithmetic(await R.mulScalar(a as RingTensor, BigInt(enc)), f) : null,
-    );
+    // As the private path: by m, shifted by t bits only (an integer k not at all). Shifting the
+    // product by all f bits overflowed where the private path did not (3e6 x 1024 came out negative).
+    const values = run(c, 'mul', [x.values], async (p, _o, [a]) => {
+      if (!p.isCompute) return null;
+      const y = await R.mulScalar(a as RingTensor, mb);
+      if (t === 0) return y;
+      try {
+        return await R.shiftRightArithmetic(y, t);
+      } finally {
+        y.dispose();
+      }
+    });
     return new PublicTensor(c, x.shape, values);
   }
-  const { m, t } = dyadicConstant(enc, f), mb = BigInt(m);
   if (t === 0) {
     const shares = run(c, 'mul', [x.shares], async (p, o, [a]) => (p.isCompute ? R.mulScalar(required(o, a as Share), mb) : null));
     return new PrivateTensor(c, x.shape, shares).withBound(timesBound(x.bound, Math.abs(m)));
@@ -219,8 +228,9 @@ export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}
  * of the window size (with SAME padding, of the number of real pixels, as TensorFlow does).
  */
 export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, number]; strides?: number | [number, number]; padding?: Padding }): AnyTensor {
-  const [kh, kw] = positivePair('avgPool2d', opts.poolSize, 'poolSize', 1);
-  const strides = positivePair('avgPool2d', opts.strides, 'strides', kh);
+  // Defaults as maxPool2d's, tfjs's and Keras's: a 2x2 window, strides the window.
+  const [kh, kw] = positivePair('avgPool2d', opts.poolSize, 'poolSize', 2);
+  const strides = opts.strides === undefined ? ([kh, kw] as [number, number]) : positivePair('avgPool2d', opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
   const g = convGeometry('avgPool2d', x.shape, kh, kw, strides, padding);
   const c = x.cluster;
@@ -233,7 +243,13 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
     for (let ox = 0; ox < g.outW; ox++) {
       const ys = Math.min(g.inH, oy * strides[0] - padTop + kh) - Math.max(0, oy * strides[0] - padTop);
       const xs = Math.min(g.inW, ox * strides[1] - padLeft + kw) - Math.max(0, ox * strides[1] - padLeft);
-      recip.push(BigInt(Math.round(2 ** c.fixed.fracBits / (ys * xs))));
+      const r = Math.round(2 ** c.fixed.fracBits / (ys * xs));
+      // The reciprocal at f fractional bits is off by up to half a unit: past 2^-7 of it (a window
+      // of thousands of pixels) the average would be off by as much, or 0 (400 x 400 rounded it
+      // to 0), silently. More fractional bits, or a smaller window, keep it exact enough.
+      if (Math.abs(r * ys * xs - 2 ** c.fixed.fracBits) > 2 ** (c.fixed.fracBits - 7))
+        throw new RangeError(`avgPool2d: a window of ${ys * xs} pixels cannot be averaged at ${c.fixed.fracBits} fractional bits (its reciprocal rounds to ${r} / 2^${c.fixed.fracBits}, ${((100 * Math.abs(r * ys * xs - 2 ** c.fixed.fracBits)) / 2 ** c.fixed.fracBits).toFixed(1)}% off); pool in smaller windows, or use more fracBits`);
+      recip.push(BigInt(r));
       const gain = BigInt(ys * xs) * recip[recip.length - 1];
       if (gain > maxGain) maxGain = gain;
     }
@@ -286,6 +302,13 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
   const powers: PrivateTensor[] = [x];
   if (degree >= 2) powers.push(square(x) as PrivateTensor);
   if (degree >= 3) powers.push(mul(powers[1], x) as PrivateTensor);
+  // The sum is formed at 2f fractional bits: the constant term there, the others at f, each within
+  // the ring (a constant of 2.5e9 wrapped to -1.8e9 at 2f = 32 bits, and NaN threw a bare error).
+  poly.coeffs.forEach((k, i) => {
+    const bits = i === 0 ? 2 * f : f;
+    if (!Number.isFinite(k) || Math.abs(k) * 2 ** bits >= 2 ** 62)
+      throw new RangeError(`${name}: coefficient ${i} (${k}) is outside what ${bits} fractional bits of the ring hold (|c| < 2^${62 - bits})`);
+  });
   const enc = poly.coeffs.map((k) => BigInt(Math.round(k * 2 ** f)));
   const c0 = BigInt(Math.round(poly.coeffs[0] * 2 ** (2 * f)));
   const shares = run(c, name, powers.map((t) => t.shares), async (p, o, ps) => {

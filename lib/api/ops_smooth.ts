@@ -223,7 +223,11 @@ export function piecewiseSigmoid(x: PrivateTensor): PrivateTensor {
 /** tanh(x) = 2 sigmoid(2x) - 1, given y = sigmoid(2x) (doubling and the shift are exact). */
 export const tanhFromSigmoid = (y: AnyTensor): AnyTensor => sub(add(y, y), 1);
 
-export const piecewiseTanh = (x: PrivateTensor): PrivateTensor => tanhFromSigmoid(piecewiseSigmoid(add(x, x) as PrivateTensor)) as PrivateTensor;
+/**
+ * tanh's comparisons take 2x, twice the argument a narrowed fssBits is the owner's word on: they
+ * are internal (OpCtx.internal), their width from 2x's bound (at fssBits 32, tanh(20000) was -1).
+ */
+export const piecewiseTanh = (x: PrivateTensor): PrivateTensor => x.cluster.internalOps(() => tanhFromSigmoid(piecewiseSigmoid(add(x, x) as PrivateTensor))) as PrivateTensor;
 
 /** |private tanh(x) - tanh(x)| <= this (twice the sigmoid's at 2x; the doublings are exact). */
 export function tanhErrorBound(fracBits: number): number {

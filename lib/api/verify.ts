@@ -92,14 +92,18 @@ export function samplesTensor(samples: Samples, inputShape: readonly number[]): 
 /** Agreement, logit differences and KL between plaintext and private outputs of the same shape. */
 export function compareOutputs(plain: PlainTensor, priv: PlainTensor, finalActivation?: 'softmax' | 'sigmoid'): Pick<VerifyReport, 'agreement' | 'disagreements' | 'maxAbsLogitDiff' | 'meanAbsLogitDiff' | 'kl'> {
   if (plain.shape.join() !== priv.shape.join()) throw new Error(`plaintext output [${plain.shape}] and private output [${priv.shape}] differ in shape`);
-  const n = plain.shape[0], width = plain.shape[plain.shape.length - 1], per = plain.data.length / n;
+  // A rank-1 output is one value per sample: [n] as [n, 1].
+  const n = plain.shape[0], width = plain.shape.length > 1 ? plain.shape[plain.shape.length - 1] : 1, per = plain.data.length / n;
   let maxAbs = 0, sumAbs = 0;
   for (let i = 0; i < plain.data.length; i++) {
     const d = Math.abs(plain.data[i] - priv.data[i]);
     if (!(d <= maxAbs)) maxAbs = d; // NaN propagates
     sumAbs += d;
   }
+  // One output per row (a sigmoid's logit, a score): its class is its sign, logit > 0 (the
+  // argmax of one value was always 0, and every row agreed whatever the values).
   const argmax = (v: Float64Array, at: number) => {
+    if (width === 1) return v[at] > 0 ? 1 : 0;
     let b = at;
     for (let j = at + 1; j < at + width; j++) if (v[j] > v[b]) b = j;
     return b - at;

@@ -30,8 +30,18 @@ export async function maxTree(p: Party, ops: OpCtx[], x: RingTensor | null, k: n
   for (let level = 0; m > 1; level++) {
     const op = ops[level];
     const h = Math.floor(m / 2), n = h * rest;
+    // Neighbours are paired (2i with 2i + 1; an odd last one carried), so that each winner comes
+    // from a run of candidates before the next one's: left on ties is then the earliest maximum.
+    // (Pairing i with i + h kept left on ties too, but the runs interleaved: argmax [1, 5, 5, 1] was 2.)
     const part = async (t: RingTensor | null, b: number, len: number) => (t ? slice(t, [b, 0], [len, rest]) : null);
-    const [l, r, carry] = await Promise.all([part(vals, 0, h), part(vals, h, h), m % 2 ? part(vals, 2 * h, 1) : null]);
+    const side = async (t: RingTensor | null, which: 0 | 1) => {
+      if (!t) return null;
+      const pairs = await slice(t, [0, 0], [2 * h, rest]);
+      const one = await slice(reshape(pairs, [h, 2, rest]), [0, which, 0], [h, 1, rest]);
+      pairs.dispose();
+      return reshape(one, [h, rest]);
+    };
+    const [l, r, carry] = await Promise.all([side(vals, 0), side(vals, 1), m % 2 ? part(vals, 2 * h, 1) : null]);
     const diff = l && r ? await sub(l, r) : null;
     const flat = (t: RingTensor | null) => (t ? reshape(t, [n]) : null);
     // Without indices, a protocol with a relu gate (FSS) takes max(l, r) = r + relu(l - r): one
@@ -44,7 +54,7 @@ export async function maxTree(p: Party, ops: OpCtx[], x: RingTensor | null, k: n
     let chosenIdx: RingTensor | null = null;
     let idxCarry: RingTensor | null = null;
     if (fracBits !== undefined) {
-      const [il, ir] = await Promise.all([part(idx, 0, h), part(idx, h, h)]);
+      const [il, ir] = await Promise.all([side(idx, 0), side(idx, 1)]);
       idxCarry = m % 2 ? await part(idx, 2 * h, 1) : null;
       chosenIdx = await selectShare(p, op, g, flat(ir), flat(il), n, 63);
       il?.dispose();
