@@ -29,7 +29,7 @@ import * as path from 'node:path';
 
 import { checkFssBits, checkFssGate, type ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
-import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { type ServerProcess, spawnCluster, startLocalCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { checkOptions, numberOption } from './lib/args';
 import { describeCheck, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { percentile } from './lib/percentile';
@@ -76,10 +76,16 @@ async function main(): Promise<void> {
   const fssGate = argv.includes('--fss-gate') ? checkFssGate(argv[argv.indexOf('--fss-gate') + 1], '--fss-gate') : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-b1-ratio-'));
   const netSetting = parseNetArgs(argv);
-  const config = await writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
-  const emulated = netSetting ? await emulateNetwork(config, netSetting) : undefined;
-  if (netSetting && emulated) say(describeCheck(netSetting.name, emulated.check));
-  const procs = spawnCluster(config, () => undefined);
+  // On loopback, startLocalCluster: it starts again on fresh ports when one was taken between
+  // picking and listening (CI saw EADDRINUSE here); behind the emulated network, the proxies'
+  // ports are in the config, so it is written, emulated, then started.
+  let config: string, procs: ServerProcess[], emulated: Awaited<ReturnType<typeof emulateNetwork>> | undefined;
+  if (netSetting) {
+    config = await writeLocalConfig(dir, { queryTimeoutMs: 600_000 });
+    emulated = await emulateNetwork(config, netSetting);
+    say(describeCheck(netSetting.name, emulated.check));
+    procs = spawnCluster(config, () => undefined);
+  } else ({ config, procs } = await startLocalCluster(dir, { queryTimeoutMs: 600_000, onLine: () => undefined }));
   const results: NetResult[] = [];
   try {
     await waitReady(config, undefined, procs);

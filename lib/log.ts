@@ -35,6 +35,7 @@ export const LOG_EVENTS = {
   'model-undeployed': 'info',
   'model-unavailable': 'error',
   'stored-model-refused': 'error',
+  'stored-model-recovered': 'warn',
   'pool-disabled': 'warn',
   'links-judged': 'info',
   'query-failed': 'warn',

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { type ModelSpec, parseTopology } from '../api/layers_spec';
 import { RingTensor } from '../tensor/ring_tensor';
-import { checkModelName, type DeployRequest, type ModelInfo, type ProtocolName } from './messages';
+import { checkModelName, type DeployRequest, MODEL_NAME, type ModelInfo, type ProtocolName } from './messages';
 import type { Log } from '../log';
 
 export interface DeployedModel {
@@ -70,6 +70,27 @@ export function infoOf(m: DeployedModel): ModelInfo {
   return { name: m.name, protocol: m.protocol, ...(m.protocol === 'fss' ? { fssGate: m.fssGate, fssBits: m.fssBits } : {}), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
 }
 
+/** Writes a file and syncs it to its disk before returning. */
+function writeSynced(file: string, bytes: Uint8Array, mode: number): void {
+  const fd = fs.openSync(file, 'w', mode);
+  try {
+    for (let at = 0; at < bytes.byteLength; ) at += fs.writeSync(fd, bytes, at);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Syncs a folder's entries (a rename in it) to its disk. */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class ModelStore {
   constructor(readonly dir: string, private readonly log: Log) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -83,26 +104,37 @@ export class ModelStore {
     return p;
   }
 
-  /** Persists a model atomically (replacing an older one of the same name). */
+  /**
+   * Persists a model atomically and durably (replacing an older one of the same name): its files
+   * are written into a temporary folder and synced, model.json last, then the folder takes the
+   * name and the store is synced. An older copy is moved aside first, not deleted, so a crash
+   * between the two renames leaves a complete copy that the next start finishes (loadAll).
+   */
   save(m: DeployedModel): void {
     const final = this.#pathOf(m.name);
     const tmp = this.#pathOf(m.name, `.tmp-${randomBytes(4).toString('hex')}-`);
     fs.mkdirSync(tmp, { mode: 0o700 });
     try {
-      const shares = m.shares.every((s) => s === null)
+      // server2 holds no shares (every entry null); a model without parameters has none to hold
+      // (an empty list, not null: null made its compute servers refuse it at the next start).
+      const shares = m.shares.length > 0 && m.shares.every((s) => s === null)
         ? null
         : m.shares.map((s, i) => {
             const bytes = s!.toBytes();
             const file = `share-${i}.bin`;
-            fs.writeFileSync(path.join(tmp, file), bytes, { mode: 0o600 });
+            writeSynced(path.join(tmp, file), bytes, 0o600);
             return { file, shape: [...s!.shape], sha256: sha256(bytes) };
           });
       const gate = m.fssGate !== 'auto' ? { fssGate: m.fssGate } : {};
       const bits = m.fssBits !== 64 ? { fssBits: m.fssBits } : {};
       const manifest: StoredManifest = { version: 1, name: m.name, protocol: m.protocol, ...gate, ...bits, topology: m.topology, weights: m.weights, digest: m.digest, shares };
-      fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(manifest));
-      fs.rmSync(final, { recursive: true, force: true });
+      writeSynced(path.join(tmp, 'model.json'), Buffer.from(JSON.stringify(manifest)), 0o600);
+      syncDir(tmp);
+      const aside = fs.existsSync(final) ? this.#pathOf(m.name, `.removed-${randomBytes(4).toString('hex')}-`) : undefined;
+      if (aside) fs.renameSync(final, aside);
       fs.renameSync(tmp, final);
+      syncDir(this.dir);
+      if (aside) fs.rmSync(aside, { recursive: true, force: true });
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw e;
@@ -112,7 +144,8 @@ export class ModelStore {
   /** Removes a stored model (renamed aside first, so a crash never leaves half of one); false if absent. */
   remove(name: string): boolean {
     const final = this.#pathOf(name);
-    if (!fs.existsSync(final)) return false;
+    // By its exact name: on a case-insensitive file system 'NET' would find (and remove) 'net'.
+    if (!fs.existsSync(final) || !fs.readdirSync(this.dir).includes(name)) return false;
     const aside = this.#pathOf(name, `.removed-${randomBytes(4).toString('hex')}-`);
     fs.renameSync(final, aside);
     fs.rmSync(aside, { recursive: true, force: true });
@@ -122,12 +155,24 @@ export class ModelStore {
   /** Loads every stored model; a damaged one is logged and left out, the rest still load. */
   loadAll(expectShares: boolean): DeployedModel[] {
     const out: DeployedModel[] = [];
+    // The leftovers first (a finished save is then loaded below with the rest).
     for (const name of fs.readdirSync(this.dir).sort()) {
-      // An interrupted save or removal (this version's names, and older versions' '.<name>.tmp-').
-      if (/^\.(?:tmp-[0-9a-f]{8}-|removed-[0-9a-f]{8}-|.+\.tmp-[0-9a-f]{8}$)/.test(name)) {
-        fs.rmSync(path.join(this.dir, name), { recursive: true, force: true });
+      if (!name.startsWith('.')) continue;
+      // A save interrupted after its files were synced but before the folder took its name (the
+      // older copy moved aside already): finished now. model.json is written last, so a folder
+      // that has it is complete (its checksums are checked as it loads).
+      const saved = /^\.tmp-[0-9a-f]{8}-(.+)$/.exec(name);
+      if (saved && MODEL_NAME.test(saved[1]) && !fs.existsSync(path.join(this.dir, saved[1])) && fs.existsSync(path.join(this.dir, name, 'model.json'))) {
+        fs.renameSync(path.join(this.dir, name), path.join(this.dir, saved[1]));
+        this.log(`finished saving model '${saved[1]}' (a save interrupted at its last step)`, 'stored-model-recovered', { model: saved[1] });
         continue;
       }
+      // An interrupted save or removal (this version's names, and older versions' '.<name>.tmp-').
+      if (/^\.(?:tmp-[0-9a-f]{8}-|removed-[0-9a-f]{8}-|.+\.tmp-[0-9a-f]{8}$)/.test(name)) fs.rmSync(path.join(this.dir, name), { recursive: true, force: true });
+      else this.log(`refusing stored model '${name}': not a model name`, 'stored-model-refused', { model: name, reason: 'not a model name' });
+    }
+    for (const name of fs.readdirSync(this.dir).sort()) {
+      if (name.startsWith('.')) continue;
       try {
         checkModelName(name);
         out.push(this.#load(name, expectShares));
@@ -140,8 +185,14 @@ export class ModelStore {
 
   #load(name: string, expectShares: boolean): DeployedModel {
     const dir = this.#pathOf(name);
-    const m = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as StoredManifest;
-    if (m.version !== 1 || m.name !== name) throw new Error('model.json is not a stored model of this name');
+    const file = path.join(dir, 'model.json');
+    let m: StoredManifest;
+    try {
+      m = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredManifest;
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
+    if (!m || typeof m !== 'object' || m.version !== 1 || m.name !== name) throw new Error(`${file} is not a stored model of this name`);
     const spec = specOf(m);
     const fssGate = m.fssGate === undefined ? 'auto' : checkFssGate(m.fssGate, 'model.json');
     const fssBits = m.fssBits === undefined ? 64 : checkFssBits(m.fssBits, 'model.json');
@@ -149,8 +200,10 @@ export class ModelStore {
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
     else {
-      if (!m.shares || m.shares.length !== spec.params.length) throw new Error('the shares are missing');
+      if (!Array.isArray(m.shares) || m.shares.length !== spec.params.length) throw new Error(`${file}: the shares are missing`);
       shares = m.shares.map((s, i) => {
+        // A plain name in the model's own folder (as save writes it): never a path elsewhere.
+        if (!s || typeof s.file !== 'string' || !/^share-\d+\.bin$/.test(s.file)) throw new Error(`${file}: share ${i} names ${JSON.stringify(s?.file)?.slice(0, 60)}, not a share file of this folder`);
         const bytes = fs.readFileSync(path.join(dir, s.file));
         if (sha256(bytes) !== s.sha256) throw new Error(`${s.file} fails its checksum`);
         const want = spec.params[i].shape;

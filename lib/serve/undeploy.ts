@@ -24,6 +24,9 @@ export function undeployHere(h: UndeployHost, req: UndeployRequest, peer: PartyN
   if (h.deployingNow.has(req.model) || waiting) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
   const busy = [...h.running.values()].filter((r) => r.model === req.model).length;
   if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
+  // From the disk first: a removal that fails there (EPERM, a read-only remount) refuses the
+  // undeploy and leaves the model served, instead of unloading it until a restart brings it back.
+  const stored = h.store.remove(req.model);
   const m = h.models.get(req.model);
   h.models.delete(req.model);
   // Its leases go on every server (each runs the undeploy): a model deployed again under the
@@ -35,7 +38,6 @@ export function undeployHere(h: UndeployHost, req: UndeployRequest, peer: PartyN
   if (h.me === SERVER0) for (const e of [previous, epoch]) if (e) h.reservations.unreserveModel(e, req.model);
   previous?.removeModel(req.model, h.me !== SERVER2);
   epoch?.removeModel(req.model, h.me !== SERVER2);
-  const stored = h.store.remove(req.model);
   for (const s of m?.shares ?? []) s?.dispose();
   if (m || stored) h.log(`undeployed model '${req.model}'`, 'model-undeployed', { model: req.model });
   return !!m || stored;

@@ -1,0 +1,70 @@
+// The model store, from a review: a model without parameters survives a restart (its compute
+// servers refused it: 'the shares are missing'); a save interrupted between its last two renames
+// is finished at the next start (both copies were deleted); a damaged model.json is refused naming
+// the file, and a share entry naming a path outside its folder is refused; a removal by another
+// name's case finds nothing.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import { type DeployedModel, digestOf, ModelStore, specOf } from '../lib/serve/model_store';
+import { RingTensor } from '../lib/tensor/ring_tensor';
+import { mlp } from './helpers/model_files';
+
+function model(name: string, json: { modelTopology: unknown; weightsManifest: { weights: { name: string; shape: number[] }[] }[] }, withShares: boolean): DeployedModel {
+  const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
+  const req = { protocol: 'securenn' as const, fssGate: 'auto' as const, fssBits: 64, topology: json.modelTopology as never, weights };
+  const spec = specOf(req);
+  const shares = spec.params.map((p) => (withShares ? RingTensor.fromBigInts(Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, (_, i) => BigInt(i)), p.shape) : null));
+  return { name, ...req, spec, digest: digestOf(req), shares };
+}
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-store-'));
+const mlpJson = () => JSON.parse(fs.readFileSync(mlp([6, 5, 3]).file, 'utf8'));
+// A model of one ReLU layer: no parameters at all.
+const reluOnly = { modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'ReLU', config: { name: 'r', batch_input_shape: [null, 8] } }] } }, weightsManifest: [] };
+
+test('a model without parameters is stored with its (empty) shares and loads on a compute server after a restart', (t) => {
+  const dir = tmp();
+  new ModelStore(dir, () => undefined).save(model('p', reluOnly, true));
+  const logs: string[] = [];
+  const back = new ModelStore(dir, (m) => void logs.push(m)).loadAll(true);
+  t.deepEqual(back.map((m) => m.name), ['p'], logs.join('\n'));
+  t.deepEqual(back[0].shares, []);
+});
+
+test("a save interrupted after the older copy moved aside, before its folder took the name, is finished at the next start", (t) => {
+  const dir = tmp();
+  const store = new ModelStore(dir, () => undefined);
+  store.save(model('m', mlpJson(), true));
+  // What a crash between the two renames leaves: the older copy aside, the new one complete in its temporary folder.
+  fs.renameSync(path.join(dir, 'm'), path.join(dir, '.removed-0a0b0c0d-m'));
+  fs.cpSync(path.join(dir, '.removed-0a0b0c0d-m'), path.join(dir, '.tmp-01020304-m'), { recursive: true });
+  const logs: string[] = [];
+  const back = new ModelStore(dir, (msg) => void logs.push(msg)).loadAll(true);
+  t.deepEqual(back.map((m) => m.name), ['m']);
+  t.regex(logs.join('\n'), /finished saving model 'm'/);
+  t.deepEqual(fs.readdirSync(dir).sort(), ['m']);
+  // A temporary folder without its model.json (the crash came earlier) is dropped, as before.
+  fs.mkdirSync(path.join(dir, '.tmp-05060708-q'));
+  t.deepEqual(new ModelStore(dir, () => undefined).loadAll(true).map((m) => m.name), ['m']);
+  t.false(fs.existsSync(path.join(dir, 'q')));
+});
+
+test('a damaged model.json is refused naming the file; a share entry naming another path is refused; a removal by another case finds nothing', (t) => {
+  const dir = tmp();
+  const store = new ModelStore(dir, () => undefined);
+  store.save(model('a', mlpJson(), true));
+  store.save(model('b', mlpJson(), true));
+  fs.writeFileSync(path.join(dir, 'a', 'model.json'), '{"version": 1, "na');
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'b', 'model.json'), 'utf8'));
+  manifest.shares[0].file = '../../../../etc/hostname';
+  fs.writeFileSync(path.join(dir, 'b', 'model.json'), JSON.stringify(manifest));
+  const logs: string[] = [];
+  t.deepEqual(new ModelStore(dir, (m) => void logs.push(m)).loadAll(true), []);
+  t.regex(logs.join('\n'), new RegExp(`refusing stored model 'a': ${path.join(dir, 'a', 'model.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+  t.regex(logs.join('\n'), /refusing stored model 'b': .*model\.json: share 0 names "\.\.\/\.\.\/\.\.\/\.\.\/etc\/hostname", not a share file of this folder/);
+  t.false(store.remove('A'), 'not the same name');
+  t.true(fs.existsSync(path.join(dir, 'a')));
+});
