@@ -192,9 +192,14 @@ export function addServiceCommands(program: Command): void {
       // openssl runs inside the folder: absolute paths
       const { config: file, procs } = await startLocalCluster(path.resolve(opts.dir), { tls: !opts.plain });
       console.error(`tfe: cluster ready, config ${file}; stop with Ctrl-C`);
-      onSignal(() => stopCluster(procs));
-      await Promise.race(procs.map((p) => p.exited));
+      let stopping = false;
+      onSignal(() => ((stopping = true), stopCluster(procs)));
+      const [party, code] = await Promise.race(procs.map((p) => p.exited.then((c) => [p.party, c] as const)));
+      if (stopping) return;
+      // A server ended by itself: the others stop, and the command fails naming it and why.
+      const dead = procs.find((p) => p.party === party)!;
       await stopCluster(procs);
+      throw new Error(`${party} exited (${code}); the other servers were stopped. Its last lines:\n${dead.recent.slice(-8).join('\n')}`);
     });
 
   addCalibrationOptions(

@@ -32,12 +32,17 @@ export function progress(label: string, enabled = true): { update(done?: number,
   };
 }
 
-/** A reader that closed its end of stdout (`| head`) ends the command quietly, with status 0. */
-export function quietOnEpipe(): void {
+/**
+ * A reader that closed its end of stdout (`| head`) ends the command quietly, with status 0;
+ * unless `serving` (a server, a local cluster), which goes on without that stream's lines: a
+ * server whose log reader went away used to exit 0 at its next line, its queries dropped and no
+ * supervisor restarting it.
+ */
+export function quietOnEpipe(serving = false): void {
   for (const stream of [process.stdout, process.stderr])
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0);
-      throw e;
+      if (e.code !== 'EPIPE') throw e;
+      if (!serving) process.exit(0);
     });
 }
 

@@ -11,7 +11,8 @@ import { addServiceCommands } from './service_commands';
 import { packageVersion, quietOnEpipe } from './term';
 import { addVerifyCommand } from './verify_command';
 
-quietOnEpipe();
+// `tfe server` and `tfe cluster` keep serving when their log's reader goes away.
+quietOnEpipe(['server', 'cluster'].includes(process.argv[2]));
 const program = new Command();
 program.name('tfe').description('tfjs-encrypted: private machine learning on secret-shared tensors').version(packageVersion(), '-V, --version', 'print the version');
 
