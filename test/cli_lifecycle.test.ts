@@ -52,3 +52,29 @@ test('tfe cluster --local fails naming the server that ended by itself', async (
     if (alive(cluster.pid!)) cluster.kill('SIGKILL');
   }
 });
+
+test('a second local cluster in the folder of a running one is refused (it rewrote the config and certificates under it)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-twice-'));
+  const first = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--plain', '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  first.stderr!.on('data', (d) => (err += d));
+  const done = exited(first);
+  try {
+    for (let i = 0; i < 300 && !/cluster ready/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
+    const before = fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8');
+    const second = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [tfeCli(), 'cluster', '--local', '--plain', '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let e = '';
+      c.stderr!.on('data', (d) => (e += d));
+      // Without the refusal it would start (and run on): stopped after 20 s, as a failure.
+      const timer = setTimeout(() => c.kill('SIGTERM'), 20_000);
+      c.once('exit', (code) => (clearTimeout(timer), resolve({ code, err: e })));
+    });
+    t.is(second.code, 1);
+    t.regex(second.err, /a local cluster is running in .* \(server pids \d+, \d+, \d+\): stop it first, or use another --dir/);
+    t.is(fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8'), before, 'the config untouched');
+  } finally {
+    first.kill('SIGTERM');
+    await done;
+  }
+});

@@ -219,11 +219,40 @@ export function startLocalCluster(dir: string, opts: LocalClusterOptions = {}): 
   return startLocalClusterOn(dir, opts, opts.ports ? undefined : () => freePorts(3));
 }
 
+/** The local cluster's server processes, by pid, in its folder: another start there refuses. */
+const SERVER_PIDS = 'servers.pid';
+
+/**
+ * Refuses to start a local cluster in a folder whose servers still run: its config and
+ * certificates would be rewritten under them (they reloaded the new TLS material) and both
+ * clusters would share one model store (an undeploy on one deleted the other's files).
+ */
+function refuseIfRunning(dir: string): void {
+  let pids: number[];
+  try {
+    pids = fs.readFileSync(path.join(dir, SERVER_PIDS), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  const running = pids.filter((pid) => {
+    try {
+      // A tfe server of this folder's config, not a process that took a freed pid since.
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmd.includes(path.join(dir, 'cluster.json')) || cmd.includes(path.resolve(dir, 'cluster.json'));
+    } catch {
+      return false;
+    }
+  });
+  if (running.length) throw new Error(`a local cluster is running in ${dir} (server pids ${running.join(', ')}): stop it first, or use another --dir`);
+}
+
 /** startLocalCluster with the ports of each attempt from `pick` (none: opts.ports, once). */
 export async function startLocalClusterOn(dir: string, opts: LocalClusterOptions, pick?: (attempt: number) => Promise<number[]>): Promise<LocalCluster> {
+  refuseIfRunning(dir);
   for (let attempt = 1; ; attempt++) {
     const config = await writeLocalConfig(dir, { ...opts, ports: pick ? await pick(attempt) : opts.ports });
     const procs = spawnCluster(config, opts.onLine);
+    fs.writeFileSync(path.join(dir, SERVER_PIDS), `${procs.map((p) => p.child.pid).join('\n')}\n`);
     try {
       await waitReady(config, opts.readyTimeoutMs, procs);
       return { config, procs };
