@@ -229,6 +229,9 @@ test.serial('bad requests are refused with a clear reason and the servers keep s
   const owner = await cluster().connect({ asOwner: true });
   await owner.deploy(m.file, { name: 'small', protocol: 'pond', uncalibrated: true });
   await t.throwsAsync(owner.deploy(m.file, { name: 'small' }), { message: /model 'small' is already deployed/ });
+  // A name that differs only in case: one folder on a case-insensitive disk. Refused, and nothing rolled back.
+  await t.throwsAsync(owner.deploy(m.file, { name: 'Small', protocol: 'pond', uncalibrated: true }), { message: /model name 'Small' differs from the deployed 'small' only in case/ });
+  t.deepEqual((await owner.models()).map((x) => x.name).filter((n) => n.toLowerCase() === 'small'), ['small']);
   const client = await cluster().connect();
   await t.throwsAsync(client.predict('nope', { data: new Float64Array(8).fill(0.5), shape: [1, 8] }), { message: /unknown model 'nope'/ });
   await t.throwsAsync(client.predict('small', { data: new Float64Array(9).fill(0.5), shape: [1, 9] }), { message: /takes inputs of shape \[batch, 8\], got \[1,9\]/ });

@@ -452,6 +452,10 @@ export class TfeServer {
       throw new Error(`the cluster computes with fracBits ${this.#config.fracBits}, but the owner's config says ${req.fracBits}: deploy with the cluster's config file`);
     if (this.#models.has(req.model) || this.#deploying.has(req.model))
       throw new Error(`model '${req.model}' is already deployed${this.#models.has(req.model) ? ' (tfe undeploy removes it)' : ''}`);
+    // Its folder would be the other's on a case-insensitive disk (macOS, Windows): saving it there
+    // would delete the other's shares.
+    const twin = [...this.#models.keys(), ...this.#deploying].find((n) => n.toLowerCase() === req.model.toLowerCase());
+    if (twin) throw new Error(`model name '${req.model}' differs from the deployed '${twin}' only in case, which a case-insensitive disk takes as one name; choose another`);
     return checkDeploySize(this.#config, req, specOf(req));
   }
 
