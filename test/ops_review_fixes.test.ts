@@ -90,3 +90,15 @@ test('definePrivateVariable refuses a list (it kept the first tensor)', async (t
     t.throws(() => tfe.definePrivateVariable([{ data: [1, 2], shape: [2] }, { data: [3, 4, 5], shape: [3] }] as never, { cluster: c }), { message: /definePrivateVariable: takes one tensor, got a list of 2/ });
   });
 });
+
+test('comparisons take a number on either side (greater(x, 2) failed with "x.sub is not a function", less(2, x) with an undefined read)', async (t) => {
+  await withCluster('securenn', async (c) => {
+    const xs = [1, 2, 3, -0.5];
+    const x = input(c, xs);
+    t.deepEqual(await out(tfe.greater(x, 2)), xs.map((v) => (v > 2 ? 1 : 0)));
+    t.deepEqual(await out(tfe.less(2, x)), xs.map((v) => (2 < v ? 1 : 0)));
+    t.deepEqual(await out(tfe.greaterEqual(2, x)), xs.map((v) => (2 >= v ? 1 : 0)));
+    t.deepEqual(await out(tfe.less(x, 2)), xs.map((v) => (v < 2 ? 1 : 0)));
+    t.throws(() => tfe.less(2 as never, 3 as never), { message: /at least one operand must be a private tensor/ });
+  });
+});

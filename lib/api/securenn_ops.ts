@@ -94,10 +94,16 @@ export function reluAndBitOp(x: AnyTensor): { relu: PrivateTensor; bit: PrivateT
   return { relu: half(0), bit: half(1) };
 }
 
-function diffOp(name: string, x: AnyTensor, y: AnyTensor): PrivateTensor {
-  const d = (x as PrivateTensor).sub(y);
+/**
+ * x - y for a comparison; either may be a number (a public constant) as long as the other is a
+ * tensor. (x.sub(y) failed with "x.sub is not a function" for greater(x, 2), which swaps them.)
+ * Exact while |x - y| stays below 2^(63 - fracBits), the ring's signed range.
+ */
+function diffOp(name: string, x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
+  if (typeof x === 'number' && typeof y === 'number') throw new TypeError(`${name}: at least one operand must be a private tensor`);
+  const d = typeof x === 'number' ? L.add(L.neg(y as AnyTensor), x) : L.sub(x, y);
   if (d.kind !== 'private') throw new TypeError(`${name}: at least one operand must be private`);
-  return d;
+  return d as PrivateTensor;
 }
 
 function bitOp(name: string, x: PrivateTensor, f: (p: Party, o: OpCtx, a: Share, shape: readonly number[]) => Promise<Share>): PrivateTensor {
@@ -107,21 +113,24 @@ function bitOp(name: string, x: PrivateTensor, f: (p: Party, o: OpCtx, a: Share,
 }
 
 /** [x < y] as 0.0/1.0 (the MSB of x - y). */
-export function less(x: AnyTensor, y: AnyTensor): PrivateTensor {
-  requireSecureNN('less', x);
-  return bitOp('less', diffOp('less', x, y), negative);
+export function less(x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
+  const d = diffOp('less', x, y);
+  requireSecureNN('less', d);
+  return bitOp('less', d, negative);
 }
 
 /** [x > y] as 0.0/1.0. */
-export function greater(x: AnyTensor, y: AnyTensor): PrivateTensor {
-  requireSecureNN('greater', x);
-  return bitOp('greater', diffOp('greater', y, x), negative);
+export function greater(x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
+  const d = diffOp('greater', y, x);
+  requireSecureNN('greater', d);
+  return bitOp('greater', d, negative);
 }
 
 /** [x >= y] as 0.0/1.0 (DReLU of x - y). */
-export function greaterEqual(x: AnyTensor, y: AnyTensor): PrivateTensor {
-  requireSecureNN('greaterEqual', x);
-  return bitOp('greaterEqual', diffOp('greaterEqual', x, y), nonNegative);
+export function greaterEqual(x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
+  const d = diffOp('greaterEqual', x, y);
+  requireSecureNN('greaterEqual', d);
+  return bitOp('greaterEqual', d, nonNegative);
 }
 
 /** [x >= 0] as 0.0/1.0 for a private x (DReLU). */
