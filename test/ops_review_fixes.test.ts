@@ -102,3 +102,15 @@ test('comparisons take a number on either side (greater(x, 2) failed with "x.sub
     t.throws(() => tfe.less(2 as never, 3 as never), { message: /at least one operand must be a private tensor/ });
   });
 });
+
+test('a number constant rounds as an input does, halves to even (-1.5 units was -1 as a constant, -2 as an input)', async (t) => {
+  await withCluster('securenn', async (c) => {
+    const U = 2 ** -16, vals = [-1.5, 2.5, 0.5, -0.5, 3.5, -2.5].map((k) => k * U);
+    const asInput = await out(input(c, vals));
+    const zero = input(c, [0]);
+    const asConstant: number[] = [];
+    for (const v of vals) asConstant.push(...(await out(tfe.add(zero, v))));
+    t.deepEqual(asConstant, asInput);
+    t.deepEqual(asInput.map((v) => v / U + 0), [-2, 2, 0, 0, 4, -2]);
+  });
+});

@@ -40,8 +40,15 @@ function publicOp<D extends unknown[]>(c: Cluster, name: string, shape: readonly
   return new PublicTensor(c, shape, values);
 }
 
+/** x rounded to the nearest integer, halves to even: as the native encoder rounds inputs. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 function encodeScalar(c: Cluster, v: number, op: string): bigint {
-  const e = Math.round(v * 2 ** c.fixed.fracBits);
+  // Rounded as inputs are (half to even): -1.5 units was -1 as a constant and -2 as an input.
+  const e = roundHalfEven(v * 2 ** c.fixed.fracBits);
   if (!Number.isFinite(v) || Math.abs(e) >= 2 ** 52) throw new RangeError(`${op}: scalar ${v} is outside the fixed-point range`);
   return BigInt(e);
 }
