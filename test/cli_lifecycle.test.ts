@@ -78,3 +78,4 @@ test('a second local cluster in the folder of a running one is refused (it rewro
     await done;
   }
 });
+

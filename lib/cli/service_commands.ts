@@ -58,7 +58,11 @@ const onSignal = (fn: () => Promise<void>, fatal = plainFatal) => {
   let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.on(sig, () => {
-      if (stopping) return;
+      // A second signal while the first one's graceful stop waits (up to its grace): stop now.
+      if (stopping) {
+        fatal(new Error(`${sig} again: stopping at once, without waiting for queries in flight`));
+        process.exit(1);
+      }
       stopping = true;
       fn().then(() => process.exit(0), (e: Error) => {
         fatal(e);
