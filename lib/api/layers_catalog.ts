@@ -10,7 +10,7 @@ import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, settings } from './layers_settings';
+import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, reshapeTarget, reshapeTo, settings } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
@@ -62,20 +62,6 @@ export interface LayerContext {
 }
 
 const one = (xs: AnyTensor[]) => xs[0];
-
-/** A Reshape's target_shape, its one unknown size as -1 (tfjs saves the -1 given as null). */
-export function reshapeTarget(l: LayerConfig): number[] {
-  const v = l.config.target_shape;
-  const ok = Array.isArray(v) && v.every((d) => d === null || (Number.isInteger(d) && (d > 0 || d === -1))) && v.filter((d) => d === null || d === -1).length <= 1;
-  if (!ok) refuse(l, `target_shape = ${JSON.stringify(v)} is not supported: positive sizes, one of them -1 (or null) at most`);
-  return (v as (number | null)[]).map((d) => (d === null ? -1 : d));
-}
-
-/** The target's sizes for an input of (per-sample) shape `shape`, its -1 filled in. */
-export function reshapeTo(target: readonly number[], shape: readonly number[]): number[] {
-  const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1), per = shape.reduce((a, d) => a * d, 1);
-  return target.map((d) => (d === -1 ? per / known : d));
-}
 
 /**
  * A merge layer's inputs as Keras and tfjs take them: one of lower rank gets axes of 1 after the

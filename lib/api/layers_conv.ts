@@ -19,6 +19,8 @@ function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): 
 }
 /** The depth multiplier a depthwise kernel must have; null when the config leaves it out (tfjs's SeparableConv2D does: its kernel says). */
 const multiplierOf = (c: Record<string, unknown>): number | null => (c.depth_multiplier === undefined ? null : Number(c.depth_multiplier));
+/** What expectShape names as the settings a kernel's shape follows. */
+const sizes = (c: Record<string, unknown>, other: 'filters' | 'depth_multiplier') => `kernel_size ${JSON.stringify(c.kernel_size)}, ${other} = ${c[other] ?? 'not saved'}`;
 const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
 
 /** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
@@ -83,7 +85,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
     const dilation = dilationOf(l, c);
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
-    expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), null, Number(c.filters)], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters}`);
+    expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), null, Number(c.filters)], sizes(c, 'filters'));
     const groups = groupsOf(l, c, shape[3]);
     // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
     const k =
@@ -101,7 +103,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     // Keras 3 names the weight kernel (tf-keras and tfjs: depthwise_kernel).
     const weight = ctx.has(`${l.config.name}/depthwise_kernel`) || !ctx.has(`${l.config.name}/kernel`) ? 'depthwise_kernel' : 'kernel';
     const shape = ctx.shapeOf(`${l.config.name}/${weight}`);
-    expectShape(l, weight, shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], `kernel_size ${JSON.stringify(c.kernel_size)}, depth_multiplier = ${c.depth_multiplier ?? 'not saved'}`);
+    expectShape(l, weight, shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
     const [kh, kw, ch, m] = shape;
     const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/${weight}`, shape, depthwise: true, dilation });
     return convPlan(l, ctx, c, k, ch * m);
@@ -110,7 +112,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
     const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
-    expectShape(l, 'depthwise_kernel', shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], `kernel_size ${JSON.stringify(c.kernel_size)}, depth_multiplier = ${c.depth_multiplier ?? 'not saved'}`);
+    expectShape(l, 'depthwise_kernel', shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
     const [kh, kw, ch, m] = shape, f = Number(c.filters);
     if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
     const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
@@ -122,7 +124,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     // model computes depends on where it runs, so it is refused rather than guessed.
     if (pair(c.dilation_rate, 1).some((d) => d !== 1)) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: TensorFlow.js ignores it and Keras applies it, so the model's own output is ambiguous; only 1 is supported`);
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
-    expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), Number(c.filters), null], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters}`);
+    expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), Number(c.filters), null], sizes(c, 'filters'));
     const [kh, kw, f, ch] = shape;
     const strides = pair(c.strides, 1), op = outputPaddingOf(l, c.output_padding, strides);
     const same = c.padding === 'same';
@@ -139,7 +141,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);
     const k1 = ctx.shapeOf(`${l.config.name}/kernel`);
-    expectShape(l, 'kernel', k1, [Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), null, Number(c.filters)], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters}`);
+    expectShape(l, 'kernel', k1, [Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), null, Number(c.filters)], sizes(c, 'filters'));
     const [kl, ch, f] = k1;
     const groups = groupsOf(l, c, f);
     // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].

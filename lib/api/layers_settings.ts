@@ -44,3 +44,17 @@ export const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (
 export const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 /** A padding setting as the ops take it. */
 export const padding = (v: unknown) => (String(v ?? 'valid').toUpperCase() as 'SAME' | 'VALID');
+
+/** A Reshape's target_shape, its one unknown size as -1 (tfjs saves the -1 given as null). */
+export function reshapeTarget(l: LayerConfig): number[] {
+  const v = l.config.target_shape;
+  const ok = Array.isArray(v) && v.every((d) => d === null || (Number.isInteger(d) && (d > 0 || d === -1))) && v.filter((d) => d === null || d === -1).length <= 1;
+  if (!ok) refuse(l, `target_shape = ${JSON.stringify(v)} is not supported: positive sizes, one of them -1 (or null) at most`);
+  return (v as (number | null)[]).map((d) => (d === null ? -1 : d));
+}
+
+/** The target's sizes for an input of (per-sample) shape `shape`, its -1 filled in. */
+export function reshapeTo(target: readonly number[], shape: readonly number[]): number[] {
+  const known = target.filter((d) => d > 0).reduce((a, d) => a * d, 1), per = shape.reduce((a, d) => a * d, 1);
+  return target.map((d) => (d === -1 ? per / known : d));
+}

@@ -11,7 +11,8 @@
 // activation, giving what tfjs's model.predict gives.
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
-import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf, reshapeTarget, reshapeTo } from './layers_catalog';
+import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
+import { reshapeTarget, reshapeTo } from './layers_settings';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';

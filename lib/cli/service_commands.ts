@@ -198,12 +198,11 @@ export function addServiceCommands(program: Command): void {
       console.error(`tfe: cluster ready, config ${file}; stop with Ctrl-C`);
       let stopping = false;
       onSignal(() => ((stopping = true), stopCluster(procs)));
-      const [party, code] = await Promise.race(procs.map((p) => p.exited.then((c) => [p.party, c] as const)));
+      const [dead, code] = await Promise.race(procs.map((p) => p.exited.then((c) => [p, c] as const)));
       if (stopping) return;
       // A server ended by itself: the others stop, and the command fails naming it and why.
-      const dead = procs.find((p) => p.party === party)!;
       await stopCluster(procs);
-      throw new Error(`${party} exited (${code}); the other servers were stopped. Its last lines:\n${dead.recent.slice(-8).join('\n')}`);
+      throw new Error(`${dead.party} exited (${code}); the other servers were stopped. Its last lines:\n${dead.recent.slice(-8).join('\n')}`);
     });
 
   addCalibrationOptions(

@@ -2,7 +2,7 @@
 // any work is done for it (limits.ts checks it against maxQueryBytes; the offline pool sizes its
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
-import { reshapeTo } from '../api/layers_catalog';
+import { reshapeTo } from '../api/layers_settings';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
