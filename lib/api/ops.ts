@@ -7,7 +7,7 @@ import { addPublic, addShares, negShare, publicSub, subShares } from '../protoco
 import { concatShares, local, type LocalFn, localOps } from '../protocol/pond/local_ops';
 import type { Share } from '../protocol/pond/share';
 import { RingTensor } from '../tensor/ring_tensor';
-import { broadcastShapes, shapeString } from '../tensor/shape';
+import { broadcastShapes, reductionAxes, shapeString } from '../tensor/shape';
 import { maxBound, sumBound, timesBound } from './bounds';
 import { type AnyTensor, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
@@ -119,11 +119,14 @@ function localLinear(name: string, x: AnyTensor, shape: readonly number[], f: Lo
 }
 
 export function reshape(x: AnyTensor, shape: readonly number[]): AnyTensor {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d < 0 && d !== -1)))
+    throw new RangeError(`reshape: the new shape ${JSON.stringify(shape)} must hold non-negative integers and at most one -1`);
+  if (shape.filter((d) => d === -1).length > 1) throw new RangeError(`reshape: the new shape ${shapeString(shape)} has more than one -1; only one size can be inferred`);
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const size = x.shape.reduce((a, b) => a * b, 1);
   const target = shape.map((d) => (d === -1 ? size / known : d));
   if (target.reduce((a, b) => a * b, 1) !== size || target.some((d) => !Number.isInteger(d) || d < 0))
-    throw new RangeError(`reshape: cannot reshape ${shapeString(x.shape)} to ${shapeString(shape)}`);
+    throw new RangeError(`reshape: cannot reshape ${shapeString(x.shape)} (${size} values) to ${shapeString(shape)}`);
   const out = localLinear('reshape', x, target, localOps.reshape(target));
   // A reshape keeps the elements' order, so a relu's opened gate input still lines up with them
   // and a product after the reshape (a Flatten before a Dense) can still fold into that relu.
@@ -157,10 +160,9 @@ export function pad(x: AnyTensor, paddings: readonly (readonly [number, number])
   return localLinear('pad', x, x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]), localOps.pad(paddings));
 }
 
-export function reduceSum(x: AnyTensor, axes?: number | readonly number[], keepDims = false): AnyTensor {
-  const list = axes === undefined ? [...x.shape.keys()] : typeof axes === 'number' ? [axes] : [...axes];
-  const norm = list.map((a) => (a < 0 ? a + x.rank : a));
-  if (norm.some((a) => a < 0 || a >= x.rank)) throw new RangeError(`reduceSum: axes ${JSON.stringify(list)} out of range for shape ${shapeString(x.shape)}`);
+/** Sum over `axes` (undefined or null: every axis, as tfjs's sum). */
+export function reduceSum(x: AnyTensor, axes?: number | readonly number[] | null, keepDims = false): AnyTensor {
+  const norm = reductionAxes('reduceSum', axes, x.shape);
   const shape = keepDims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
   const summed = norm.reduce((k, a) => k * x.shape[a], 1);
   return localLinear('reduceSum', x, shape, localOps.reduceSum(norm, keepDims), (b) => timesBound(b, summed));

@@ -12,7 +12,7 @@ import { equalZero as eqZ, negative, nonNegative, onFlat, relu as exactRelu, rel
 import type { PartyName } from '../net/transport';
 import { type ProductFolding, productFolding } from '../protocol/product_folding';
 import { RingTensor } from '../tensor/ring_tensor';
-import { normalizeAxis, sizeOf } from '../tensor/shape';
+import { normalizeAxis, reductionAxes, sizeOf } from '../tensor/shape';
 import { maxBound, sumBound } from './bounds';
 import * as L from './ops';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
@@ -175,35 +175,56 @@ function treeOp(name: string, x: PrivateTensor, k: number, rest: number, outShap
   return new PrivateTensor(c, outShape, shares).withBound(index ? undefined : candidates);
 }
 
-/** Moves `axis` first and flattens the rest: [k, rest]. */
-async function axisFirst(s: RingTensor, axis: number): Promise<RingTensor> {
-  const perm = [axis, ...[...s.shape.keys()].filter((i) => i !== axis)];
+/** Moves `axes` first and flattens: [k, rest], k the product of their sizes. */
+async function axesFirst(s: RingTensor, axes: readonly number[]): Promise<RingTensor> {
+  const perm = [...axes, ...[...s.shape.keys()].filter((i) => !axes.includes(i))];
   const t = await R.transpose(s, perm);
-  const out = R.reshape(t, [s.shape[axis], -1]);
+  const out = R.reshape(t, [sizeOf(axes.map((a) => s.shape[a])), -1]);
   t.dispose();
   return out;
 }
 
-/** The comparison tree along one axis: the maximum, or (with `index`) its position; `wholeRing`: x's bound ignored. */
-function alongAxis(name: string, x: AnyTensor, axis: number, index: boolean, wholeRing = false): PrivateTensor {
-  requireSecureNN(name, x);
-  const px = privateOnly(name, x);
-  const a = normalizeAxis(name, axis, px.shape);
-  const k = px.shape[a], outShape = px.shape.filter((_, i) => i !== a), rest = outShape.reduce((u, v) => u * v, 1);
-  return treeOp(name, px, k, rest, outShape, (s) => axisFirst(s, a), index, wholeRing ? undefined : px.bound);
+/**
+ * The comparison tree over `axes` (normalised, none repeated): the maximum, or (with `index`) its
+ * position; `wholeRing`: x's bound ignored. No axes: x itself (a maximum over one candidate).
+ */
+function overAxes(name: string, px: PrivateTensor, axes: readonly number[], keepDims: boolean, index: boolean, wholeRing = false): PrivateTensor {
+  if (axes.length === 0) return px;
+  const k = sizeOf(axes.map((a) => px.shape[a]));
+  const rest = sizeOf(px.shape.filter((_, i) => !axes.includes(i)));
+  const outShape = px.shape.flatMap((d, i) => (!axes.includes(i) ? [d] : keepDims ? [1] : []));
+  return treeOp(name, px, k, rest, outShape, (s) => axesFirst(s, axes), index, wholeRing ? undefined : px.bound);
 }
 
-/** Maximum along an axis (SecureNN comparison tree). */
-export const reduceMax = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('reduceMax', x, axis, false);
+function exactPrivate(name: string, x: AnyTensor): PrivateTensor {
+  requireSecureNN(name, x);
+  return privateOnly(name, x);
+}
+
+/**
+ * Maximum over `axes` (SecureNN comparison tree), as tfjs's max: none given (undefined or null)
+ * means every axis; one axis or a list; `keepDims` keeps them as size 1.
+ */
+export function reduceMax(x: AnyTensor, axes?: number | readonly number[] | null, keepDims = false): PrivateTensor {
+  const px = exactPrivate('reduceMax', x);
+  return overAxes('reduceMax', px, reductionAxes('reduceMax', axes, px.shape), keepDims, false);
+}
 
 /**
  * reduceMax comparing on the whole ring whatever x's bound (lib/api/bounds.ts): for verify's
  * debugRanges, which looks for values past their bounds (failed truncations) and must see them.
  */
-export const reduceMaxWholeRing = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('reduceMax', x, axis, false, true);
+export function reduceMaxWholeRing(x: AnyTensor, axis = 0): PrivateTensor {
+  const px = exactPrivate('reduceMax', x);
+  return overAxes('reduceMax', px, [normalizeAxis('reduceMax', axis, px.shape)], false, false, true);
+}
 
-/** Index of the maximum along an axis, as a fixed-point private tensor (ties: the first). */
-export const argmax = (x: AnyTensor, axis = 0): PrivateTensor => alongAxis('argmax', x, axis, true);
+/** Index of the maximum along one axis (default 0, as tfjs's argMax), as a fixed-point private tensor (ties: the first). */
+export function argmax(x: AnyTensor, axis = 0): PrivateTensor {
+  const px = exactPrivate('argmax', x);
+  if (typeof axis !== 'number') throw new TypeError(`argmax: axis must be one number (an index along one axis), got ${JSON.stringify(axis)}`);
+  return overAxes('argmax', px, [normalizeAxis('argmax', axis, px.shape)], false, true);
+}
 
 /**
  * Max pooling over NHWC windows (VALID padding; any window and strides): each window's k = kh*kw

@@ -41,6 +41,22 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
+/**
+ * The axes a reduction runs over, as tfjs reads them: none given (undefined or null) means every
+ * axis; one number or a list, each possibly negative. A repeated axis or one out of range is refused.
+ */
+export function reductionAxes(op: string, axes: unknown, shape: Shape): number[] {
+  if (axes === undefined || axes === null) return [...shape.keys()];
+  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new TypeError(`${op}: axes must be a number, a list of numbers, or null for every axis; got ${typeof axes}`);
+  const list: unknown[] = typeof axes === 'number' ? [axes] : axes;
+  const norm = list.map((a) => {
+    if (typeof a !== 'number') throw new TypeError(`${op}: axes ${JSON.stringify(list)} must hold numbers`);
+    return normalizeAxis(op, a, shape);
+  });
+  if (new Set(norm).size !== norm.length) throw new RangeError(`${op}: axes ${JSON.stringify(list)} repeat an axis`);
+  return norm;
+}
+
 /** Normalises a possibly negative axis; the error names the shape. */
 export function normalizeAxis(op: string, axis: number, shape: Shape): number {
   const r = shape.length;
