@@ -9,6 +9,7 @@ import { info } from '../info';
 import { type ClientOptions, PredictionClient } from '../serve/client';
 import { type ClusterConfig, loadClusterConfig, pinsOf, usesTls } from '../serve/config';
 import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
+import { handleHangup } from './early_hangup';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
 import { foldsGates } from '../protocol/fss/steps';
@@ -119,7 +120,7 @@ async function startServer(opts: ServerFlags, config: ClusterConfig, log: Log, m
   const missing = missingServerFlags(process.execArgv);
   if (missing.length) log(`started without node ${missing.join(' ')}: under steady load the garbage collector takes more CPU (FSS's compute servers back to back: about 1.5 times as much in all); see docs/operators.md, "Starting a server"`, 'heap-default', { missing: missing.join(' ') });
   // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
-  process.on('SIGHUP', () => reloadAllTls('SIGHUP'));
+  handleHangup(() => reloadAllTls('SIGHUP'));
   // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit.
   const stop = async (graceMs?: number) => {
     await server.stop(graceMs);

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `tfe` command: info, verify, calibrate, and the service (server, cluster, deploy, undeploy, predict,
 // models, status). Every command is listed with an example in docs/cli.md.
+// First: a starting `tfe server` must not be ended by a SIGHUP while the library loads.
+import './early_hangup';
+
 import { Command } from 'commander';
 
 import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';

@@ -11,6 +11,9 @@ import { estimateQueryBytes, PER_QUERY } from './query_memory';
 
 export { estimateQueryBytes } from './query_memory';
 
+/** How long a stopping server lets the queries in flight finish (SIGTERM; a second one stops it at once). */
+export const STOP_GRACE_MS = 30_000;
+
 /** The limits of cluster.json (see docs/service.md, "Limits"). */
 export interface ServiceLimits {
   /** Largest input or deploy a client may send, in bytes of shares. */

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { SERVERS } from '../protocol/party';
 import { PredictionClient } from './client';
 import { loadClusterConfig } from './config';
+import { STOP_GRACE_MS } from './limits';
 import { SERVER_NODE_FLAGS } from './node_flags';
 import { generateCertificates } from './certs';
 import { EXPIRY_WARN_DAYS } from './provision_tls';
@@ -129,8 +130,11 @@ export function spawnCluster(configFile: string, onLine?: (line: string) => void
   return SERVERS.map((s) => spawnServer(configFile, s, onLine));
 }
 
-/** SIGTERM to every server, then waits (SIGKILL after `graceMs`). */
-export async function stopCluster(procs: readonly ServerProcess[], graceMs = 10_000): Promise<void> {
+/**
+ * SIGTERM to every server, then waits: SIGKILL after `graceMs`, by default a little past a
+ * server's own grace for its queries in flight (it was 10 s, and cut those queries off at 10 s).
+ */
+export async function stopCluster(procs: readonly ServerProcess[], graceMs = STOP_GRACE_MS + 5_000): Promise<void> {
   await Promise.all(procs.map(async (p) => {
     if (p.child.exitCode !== null || p.child.signalCode !== null) return;
     p.child.kill('SIGTERM');

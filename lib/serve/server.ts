@@ -20,7 +20,7 @@ import { type ClusterConfig, readPem } from './config';
 import { serverTls } from './provision_tls';
 import type { Epoch } from './epoch';
 import { EpochSetup } from './epoch_setup';
-import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting } from './limits';
+import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting, STOP_GRACE_MS } from './limits';
 import { PoolReservations } from './reservations';
 import { ServerLeases } from './server_leases';
 import { type ClientRequest, type DeployRequest, NEXT_LEASE_KEY, type NoNextLease, type PredictRequest, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, validateNotice, validateRequest } from './messages';
@@ -474,7 +474,7 @@ export class TfeServer {
   }
 
   /** Refuses new requests, lets in-flight ones finish (up to `graceMs`), then closes. */
-  async stop(graceMs = 30_000): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.#stopping = true;
     this.#log(`shutting down: refusing new requests, ${this.#running.size} in flight`, 'shutdown', { running: this.#running.size });
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
