@@ -22,8 +22,11 @@ export function undeployHere(h: UndeployHost, req: UndeployRequest, peer: PartyN
   // arrive while this server's half of the deploy has not started yet).
   const waiting = h.pending.someClient((c) => c.req.type === 'deploy' && c.req.model === req.model);
   if (h.deployingNow.has(req.model) || waiting) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
+  // In flight: running here, or (on server1 and server2) asked of this server and waiting for
+  // server0's go-ahead, which would then find the model gone mid-query.
   const busy = [...h.running.values()].filter((r) => r.model === req.model).length;
-  if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
+  const paired = [...h.pending.clientHalves()].filter((c) => c.req.type === 'predict' && c.req.model === req.model).length;
+  if (busy + paired) throw new Error(`model '${req.model}' has ${busy + paired} queries in flight; retry when they finish`);
   // From the disk first: a removal that fails there (EPERM, a read-only remount) refuses the
   // undeploy and leaves the model served, instead of unloading it until a restart brings it back.
   const stored = h.store.remove(req.model);
