@@ -1,6 +1,8 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { TRUNCATION_STEPS } from '../lib/protocol/pond/arith';
+import { compareViews, recordTensors } from './helpers/view_stats';
 
 // Interactive truncation (server2 deals r and r >> f, the servers open x + 2^L + r) must give
 // the same results as plaintext within one unit per truncation, and, unlike local truncation,
@@ -60,4 +62,44 @@ test('interactive truncation costs one extra round and 2 x 8n opening + 2 x 8n d
   t.is(sq.bytes, 8 * n + 2 * 8 * n + 2 * 8 * n);
   t.is(sq.rounds, 3);
   await cluster.close();
+});
+
+// What each compute server sees of an interactive truncation: the peer's half of y = x + 2^L + r
+// (its own half it made from its share), and server2's corrections for the pair. For two different
+// products (53.29 and -44.53, near the bound 2^(L-2f) = 64) the views' statistics must
+// agree: r hides x statistically, within 2^-KAPPA. The control opens y without r.
+test('interactive truncation: each compute server\'s view has the same statistics for two secrets; without r it does not', async (t) => {
+  const views = async (value: number) => {
+    const cluster = new tfe.Cluster({ fixedPoint: { truncation: 'interactive' } });
+    try {
+      const n = 8192;
+      // Products below 2^(L - 2f) = 64 in magnitude: 7.3 * 7.3 and -6.1 * 7.3 (not dyadic, so
+      // that the unmasked openings differ in their low bytes too, what the statistics read).
+      const x = tfe.definePrivateInput('input-provider', () => ({ data: new Float64Array(n).fill(value), shape: [n] }), cluster);
+      const y = tfe.definePrivateInput('input-provider', () => ({ data: new Float64Array(n).fill(7.3), shape: [n] }), cluster);
+      await Promise.all([x.shares, y.shares]);
+      const seen = recordTensors(cluster);
+      const out = await tfe.defineOutput('output-receiver', tfe.mul(x, y));
+      const enc = (v: number) => Math.round(v * 2 ** 16) / 2 ** 16;
+      t.true(out.data.every((v) => Math.abs(v - enc(value) * enc(7.3)) <= 2 ** -16), 'the products, within one unit');
+      return seen.filter((m) => !m.key.includes('output'));
+    } finally {
+      await cluster.close();
+    }
+  };
+  const compare = async () => {
+    const [a, b] = [await views(7.3), await views(-6.1)];
+    return ['server0', 'server1'].map((party) => ({ party, opened: a.some((m) => m.to === party && m.key.includes('truncOpen')), cmp: compareViews(a, b, party) }));
+  };
+  for (const { party, opened, cmp } of await compare()) {
+    t.true(opened, `${party} receives the opening`);
+    t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
+    t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
+  }
+  TRUNCATION_STEPS.mask = false;
+  try {
+    for (const { party, cmp } of await compare()) t.true(cmp.differ.some((d) => d.includes('truncOpen')), `${party}: the control flags the opening (${cmp.differ.join('; ')})`);
+  } finally {
+    TRUNCATION_STEPS.mask = true;
+  }
 });

@@ -5,6 +5,7 @@ import type { RingTensor } from '../../tensor/ring_tensor';
 import { applyBilinear, type Bilinear, type CorrelatedRandomness, type MaskRef, nonceFor } from '../correlated';
 import { type OpCtx, type Party, tag } from '../party';
 import { required, type Share } from './share';
+import { defineGuardedSwitches } from '../test_switches';
 
 export async function disposing<T>(ts: (RingTensor | null | undefined)[], f: () => Promise<T>): Promise<T> {
   try {
@@ -49,6 +50,12 @@ export async function mulPublicInt(p: Party, op: OpCtx, x: Share, k: bigint): Pr
   return p.isCompute ? mulScalar(required(op, x), k) : null;
 }
 
+/**
+ * `mask` is a test control (test_switches.ts): false opens interactive truncation's y without r
+ * (still correct: each server's r share is taken as zero), the control of its view test.
+ */
+export const TRUNCATION_STEPS = defineGuardedSwitches({}, 'TRUNCATION_STEPS', { mask: true });
+
 /** Statistical hiding of interactive truncation: the opened value leaks at most 2^-KAPPA. */
 export const TRUNC_KAPPA = 24;
 /** Interactive truncation requires |x| < 2^TRUNC_BOUND_BITS (the product at scale 2^2f). */
@@ -80,6 +87,7 @@ async function truncateInteractive(p: Party, op: OpCtx, x: Share, shape: readonl
   if (!p.crypto) throw new Error(`${op.name}: ${p.name} has no correlated randomness for truncation`);
   const pair = await p.crypto.truncationPair(p, op, 'truncPair', nonceFor(op.id, 0xfff0), shape, TRUNC_BOUND_BITS + TRUNC_KAPPA, bits);
   if (!p.isCompute || !pair) return null;
+  if (!TRUNCATION_STEPS.mask) for (const k of ['r', 'rHigh'] as const) pair[k] = await disposing([pair[k]], () => mulScalar(pair[k], 0n));
   const offset = 1n << BigInt(TRUNC_BOUND_BITS);
   const masked = await add(required(op, x), pair.r);
   pair.r.dispose();
