@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { PredictionClient } from '../lib/serve/client';
-import { type ServerProcess, startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
+import { refuseIfRunning, type ServerProcess, startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIR = path.join(ROOT, '.tfe-local');
@@ -29,7 +29,10 @@ async function stop(code = 0): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // A fresh cluster each time: new certificates, no shares left from an earlier run.
+  // A fresh cluster each time: new certificates, no shares left from an earlier run. Not under a
+  // cluster still running there (another `npm start`, or `tfe cluster --local --dir .tfe-local`):
+  // removing the folder would take its config, certificates and shares from under it.
+  refuseIfRunning(DIR);
   fs.rmSync(DIR, { recursive: true, force: true });
   // Server log lines dimmed on a terminal; plain when stderr is a pipe or a file.
   const dim = process.stderr.isTTY ? (l: string) => `\x1b[2m${l}\x1b[0m` : (l: string) => l;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import { packageRoot, resolveDevice } from '../lib/backend/backends';
-import { probeCuda } from '../lib/backend/cuda_loader';
+import { cudaModuleCandidates, probeCuda } from '../lib/backend/cuda_loader';
 import { add, RingTensor } from '../lib/ring';
 
 const buildDir = path.join(packageRoot, 'build');
@@ -80,4 +80,11 @@ test('tfe info names the backend, device, memory and why CUDA is or is not used'
     t.is(bad.status, 1);
     t.regex(bad.stderr, /tfe: device 'cuda' was requested but the CUDA backend is unavailable: .+/);
   }
+});
+
+test('a CUDA module built from source is taken before a prebuilt one, as the CPU module is', (t) => {
+  const root = path.join(path.sep, 'some', 'package');
+  const built = path.join(root, 'build', 'Release', 'tfe_cuda.node');
+  const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'cuda', 'tfe_cuda.node');
+  t.deepEqual(cudaModuleCandidates(root), [built, prebuilt]);
 });

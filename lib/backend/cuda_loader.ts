@@ -19,11 +19,13 @@ export interface CudaStatus {
 }
 
 // node-gyp-build would take an unknown-tag file in prebuilds/<platform>-<arch>/ for the CPU
-// build, so the CUDA prebuild lives in its own subfolder.
+// build, so the CUDA prebuild lives in its own subfolder. A source build comes first, as for the
+// CPU module (cpuModulePath): a CUDA module rebuilt in a checkout that also holds prebuilds was
+// passed over for the stale prebuilt one, beside a fresh CPU module.
 export function cudaModuleCandidates(root: string): string[] {
   return [
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'cuda', 'tfe_cuda.node'),
     path.join(root, 'build', 'Release', 'tfe_cuda.node'),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'cuda', 'tfe_cuda.node'),
   ];
 }
 

@@ -231,7 +231,8 @@ const SERVER_PIDS = 'servers.pid';
  * certificates would be rewritten under them (they reloaded the new TLS material) and both
  * clusters would share one model store (an undeploy on one deleted the other's files).
  */
-function refuseIfRunning(dir: string): void {
+/** Throws when a local cluster started in `dir` still runs (its servers.pid names live tfe servers of its config). */
+export function refuseIfRunning(dir: string): void {
   let pids: number[];
   try {
     pids = fs.readFileSync(path.join(dir, SERVER_PIDS), 'utf8').split('\n').filter(Boolean).map(Number);

@@ -100,6 +100,18 @@ __global__ void privateCompareKernel(const uint8_t* xs, const uint64_t* rs, cons
   const unsigned lane = threadIdx.x % 32;
   const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
   for (int64_t e = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32; e < n; e += warps) {
+    // The element's perm must be a permutation: every entry below 64 and, 64 entries in all, every
+    // position hit (so none twice). A repeated position left another output byte unwritten, and
+    // the output goes to server2: it carried whatever the allocator's block held before. Checked
+    // by the whole warp before any write; an element that fails writes nothing.
+    const uint64_t to[2] = {ps[e * kBits + lane], ps[e * kBits + lane + 32]};
+    const bool inRange = to[0] < kBits && to[1] < kBits;
+    unsigned long long hit = inRange ? ((1ull << to[0]) | (1ull << to[1])) : 0ull;
+    for (int off = 16; off > 0; off >>= 1) hit |= __shfl_xor_sync(kFull, hit, off);
+    if (!__all_sync(kFull, inRange) || hit != ~0ull) {
+      if (lane == 0) *badPerm = 1;  // every writer stores the same value
+      continue;
+    }
     const uint64_t rv = rs[e];
     const bool b = bs[e] != 0, isMax = rv == ~uint64_t(0);
     const int64_t base = e * kBits;
@@ -131,12 +143,7 @@ __global__ void privateCompareKernel(const uint8_t* xs, const uint64_t* rs, cons
     }
     for (int h = 0; h < 2; ++h) {
       int i = lane + 32 * h;
-      uint64_t to = ps[base + i];
-      if (to >= kBits) {
-        *badPerm = 1;  // every writer stores the same value
-        continue;
-      }
-      d[base + to] = static_cast<uint8_t>((c[h] * ss[base + i]) % static_cast<uint32_t>(p));
+      d[base + to[h]] = static_cast<uint8_t>((c[h] * ss[base + i]) % static_cast<uint32_t>(p));
     }
   }
 }
@@ -158,9 +165,9 @@ Outputs privateCompareShares(const Inputs& in, const Attrs& at) {
       devPtr<uint64_t>(perm), n, static_cast<int32_t>(p), static_cast<int32_t>(j), devPtr<uint8_t>(out),
       reinterpret_cast<unsigned long long*>(devPtr<uint64_t>(bad)));
   TFE_CUDA_LAUNCHED();
-  // The one synchronisation: the CPU kernel refuses a perm entry outside [0, 64), and the verdict
-  // lives on the device. (Entries out of range are never written through, so skipping this check
-  // would be memory-safe; it is kept so that both backends refuse the same inputs.)
+  // The one synchronisation: the CPU kernel refuses a perm that is not a permutation (an entry
+  // outside [0, 64) or a repeated one), and the verdict lives on the device. The output of a
+  // refused call never leaves this function: it is freed with the exception.
   uint64_t badPerm = 0;
   download(bad, &badPerm, 8, currentStreamId());
   if (badPerm) throw KernelError("PrivateCompareShares: perm is not a permutation of 64 positions");

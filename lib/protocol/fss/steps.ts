@@ -22,8 +22,8 @@ import { defineGuardedSwitches } from '../test_switches';
  * at least this many elements takes the compact two-round form
  * (compact_gate.ts: 936-byte keys, under half the dealing and hashing) instead of the one-round gate
  * (2056 bytes for relu). Small gates, where rounds decide the latency, keep one round; every
- * gate of a batch-1 query of the paper's networks is below it (the largest, C_max's first relu,
- * has 11520 elements). docs/fss.md "Two gate forms" gives the measurements behind the value.
+ * gate of a batch-1 query of the paper's networks is below it (the largest, the first level of
+ * C_max's first max pool, has 5760 elements). docs/fss.md "Two gate forms" gives the measurements behind the value.
  * server2 and the compute servers must agree on it (it is not negotiated).
  *
  * `foldMaxCells`: under the folding gate forms, a product relu(a) W is folded into the gate

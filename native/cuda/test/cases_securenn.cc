@@ -114,6 +114,12 @@ TFE_CUDA_CASE(private_compare_shares_refuses) {
   bad[5] = hostPerm64(6);
   bad[5].ptr<uint64_t>()[4 * 64 + 10] = 64;
   ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(0)));
+  // A repeated position (in range): it would leave another output byte unwritten, and the output
+  // goes to server2.
+  bad = in;
+  bad[5] = hostPerm64(6);
+  bad[5].ptr<uint64_t>()[4 * 64 + 1] = bad[5].ptr<uint64_t>()[4 * 64 + 0];
+  ok &= sameError("PrivateCompareShares", bad, attrsWith("party", int64_t(0)));
   return ok;
 }
 
