@@ -114,6 +114,12 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
       s.terminate();
     });
     s.once('open', () => {
+      // Read nothing until the endpoint has its listeners on the link (ws_endpoint.ts #attach
+      // resumes it): frames that came with the upgrade's answer were read on the next tick, before
+      // the promise below let the endpoint attach, and emitted to no listener. The peer's sends
+      // that waited for the link (pool material, an epoch's messages) were lost, their senders
+      // told they went.
+      s.pause();
       if (lanePort === undefined || !tlsSocket) return resolve({ ws: s });
       // The peer expects the lane now (lane_link.ts): the link is up once it is bound.
       dialLane(peer.host, lanePort, tlsSocket, o.handshakeTimeoutMs).then(

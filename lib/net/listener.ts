@@ -117,6 +117,9 @@ export class Listener {
       const lane = this.#lanesFor.get(req);
       if (!lane) return o.accepted(ws, req);
       this.#lanesFor.delete(req);
+      // Nothing is read while the lane is bound: the endpoint attaches the link (and resumes it)
+      // only then, and a message read before would reach no listener (dialer.ts, 'open').
+      ws.pause();
       lane.then(
         (l) => {
           if (ws.readyState !== ws.OPEN) l.close('its link closed');

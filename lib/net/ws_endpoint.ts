@@ -266,6 +266,9 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       lane?.close('its link closed');
       this.#onClose(conn, code, reason);
     });
+    // A dialed link (and an accepted one that waited for its lane) was paused until now, its
+    // listeners on: see dialer.ts, 'open'.
+    ws.resume();
     // The lane carries the link's messages, checked as the WebSocket's are; when it breaks, the
     // link goes with it (and is dialed again, with a new TLS session and a new lane).
     lane?.attach(this.#inbound.laneReader(conn, () => {
