@@ -151,7 +151,7 @@ test('an anonymous client cannot reach server-internal or other clients\' sessio
     t.regex((await b.closed).reason, /belongs to another connection/);
     t.is(srv.stats().pendingMessages, 1); // A's message survived
     // Its own session a client may abort; the reason is logged on one line, escaped and capped.
-    const evil = `x\n[tfe server1] forged line \u001b[31m\u202e${'A'.repeat(5000)}`;
+    const evil = `x\n[tfe server1] forged line \u001b[31m\u202e${'A'.repeat(900)}`;
     a.send(frame({ ...head(mine, ABORT_KEY, Buffer.byteLength(JSON.stringify(evil)), { kind: 'control' }), dtype: undefined, shape: undefined }, Buffer.from(JSON.stringify(evil))));
     await until(() => aborts.length === 1, 'the abort');
     t.false(/[\n\r\u001b\u202e]/.test(aborts[0]), aborts[0]);
@@ -244,6 +244,9 @@ test('every size a peer declares is checked before anything is held', async (t) 
       ['a request that is not JSON', (x) => frame({ ...head(x, REQUEST_KEY, 3, { kind: 'control' }), dtype: undefined, shape: undefined }, Buffer.from('{{{')), 1008, /not valid JSON/],
       // Held decoded, JSON takes up to ~20x its wire size: a client's data goes as tensors only.
       ['control mail from a client (neither a request nor an abort)', (x) => control(x, '[{},{},{}]'), 1008, /a client sends control messages only as requests and aborts, not as k/],
+      // Requests and aborts are parsed whole as they come: JSON of tens of MiB held the loop for seconds.
+      ['a request over maxClientRequestBytes', () => frame({ ...head(randomUUID(), REQUEST_KEY, 2 * MIB, { kind: 'control' }), dtype: undefined, shape: undefined }, new Uint8Array(2 * MIB)), 1009, /request of 2097152 bytes exceeds the limit of 1048576 \(maxClientRequestBytes\)/],
+      ['an abort of more than 1024 bytes', (x) => frame({ ...head(x, ABORT_KEY, 2000, { kind: 'control' }), dtype: undefined, shape: undefined }, Buffer.from(JSON.stringify('x'.repeat(1998)))), 1009, /abort of 2000 bytes exceeds the limit of 1024 \(an abort\)/],
       ['an old-format frame', (x) => frame({ ...head(x, 'k', 8), v: 1 }, new Uint8Array(8)), 1008, /unsupported frame version/],
       ['a text frame', () => Buffer.alloc(0), 1008, /text frames are not accepted/],
       ['a chunk index that is not a number (and carries a forged log line)', (x) => frame(head(x, 'k', 8, { chunk: '0\n[tfe server1] forged' }), new Uint8Array(8)), 1008, /frame chunk 0\\n\[tfe server1\] forged\/1 of 8 bytes is inconsistent/],
@@ -255,7 +258,7 @@ test('every size a peer declares is checked before anything is held', async (t) 
       if (what === 'a text frame') m.ws.send('hello');
       else m.send(make(s));
       const c = await m.closed;
-      t.is(c.code, code, what);
+      t.is(c.code, code, `${what}: ${c.reason}`);
       t.regex(c.reason, reason, what);
     }
     // A continuation that contradicts its first chunk (its announced total), mid-message.
@@ -266,7 +269,7 @@ test('every size a peer declares is checked before anything is held', async (t) 
     await until(() => srv.stats().unfinishedMessages === 1, 'the first chunk');
     m.send(frame({ ...head(s, 'k', CHUNK_BYTES + 8), chunk: 1 }, new Uint8Array(8)));
     t.regex((await m.closed).reason, /contradicts its first chunk/);
-    t.is(srv.stats().refused.messageBytes, 2);
+    t.is(srv.stats().refused.messageBytes, 4);
     t.is(srv.stats().refused.malformed, 10);
     t.false(env.logs.some((l) => /[\n\r]/.test(l)), env.logs.join('\n'));
     await stillServing(t, env);

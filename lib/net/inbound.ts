@@ -7,7 +7,7 @@ import type { Log } from '../log';
 import { traceEvent, tracing } from '../trace';
 import type { ClientSessions, Connection } from './connection';
 import type { LaneHandlers } from './lane';
-import { admitMessage, CLOSE, Refusal, type WsLimits } from './limits';
+import { ABORT_BYTES, admitMessage, CLOSE, Refusal, type WsLimits } from './limits';
 import { DuplicateMessage, type Mailbox } from './mailbox';
 import { sanitizeForLog } from './sanitize';
 import type { PartyName, Payload, Received } from './transport';
@@ -112,7 +112,14 @@ export class Inbound {
       // the heap), beyond what the limits count.
       if (conn.client && header.kind === 'control' && header.key !== REQUEST_KEY && header.key !== ABORT_KEY)
         throw new Refusal('malformed', CLOSE.POLICY, `a client sends control messages only as requests and aborts, not as ${sanitizeForLog(header.key, 40)}`);
-      if (header.chunk === 0) this.#admit(conn, header);
+      if (header.chunk === 0) {
+        this.#admit(conn, header);
+        // And each is parsed whole on the event loop as it comes: bounded before anything is held.
+        if (conn.client && header.kind === 'control') {
+          const [cap, what] = header.key === ABORT_KEY ? [ABORT_BYTES, 'an abort'] : [this.h.limits.maxClientRequestBytes, 'maxClientRequestBytes'];
+          if (header.total > cap) throw new Refusal('messageBytes', CLOSE.TOO_BIG, `${header.key === ABORT_KEY ? 'abort' : 'request'} of ${header.total} bytes exceeds the limit of ${cap} (${what})`);
+        }
+      }
       const done = conn.add(header, body, alone);
       if (done?.spent && this.h.release) for (const b of done.spent) this.h.release(b); // copied into the joined message
       if (done) {

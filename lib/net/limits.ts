@@ -10,6 +10,12 @@ export interface WsLimitOptions {
   maxMessageBytes?: number;
   /** Largest message from a client. Default: maxMessageBytes, at most 64 MiB. */
   maxClientMessageBytes?: number;
+  /**
+   * Largest request (a control message, parsed as JSON as it comes, on the event loop) from a
+   * client; an abort takes at most ABORT_BYTES. Default 1 MiB: a deploy's topology of a large
+   * model is tens of kilobytes, and JSON of tens of megabytes held the loop for seconds.
+   */
+  maxClientRequestBytes?: number;
   /** Bytes a server link may hold here: delivered but not yet received, plus chunked messages in progress (by their announced size). Default 4 GiB. */
   maxPendingBytesPerServer?: number;
   /** The same for one client connection. Default 2 x maxClientMessageBytes. */
@@ -55,6 +61,7 @@ export function resolveLimits(o: WsLimitOptions): WsLimits {
   const l: WsLimits = {
     maxMessageBytes,
     maxClientMessageBytes,
+    maxClientRequestBytes: o.maxClientRequestBytes ?? Math.min(maxClientMessageBytes, MIB),
     maxPendingBytesPerServer,
     maxPendingBytesPerClient,
     maxPendingBytesAllClients,
@@ -74,6 +81,9 @@ export function resolveLimits(o: WsLimitOptions): WsLimits {
   return l;
 }
 
+/** Largest abort a client may send (its reason, cut for the log anyway). */
+export const ABORT_BYTES = 1024;
+
 /** Why a peer was refused; one counter each in stats().refused. */
 export type RefusalReason =
   | 'auth' // handshake: no/bad certificate or cluster secret, unknown party, plain ws off loopback
@@ -81,7 +91,7 @@ export type RefusalReason =
   | 'malformed' // a frame or message that breaks the wire format
   | 'namespace' // a client touching a session it did not open
   | 'sessions' // maxSessionsPerClient
-  | 'messageBytes' // maxMessageBytes, maxClientMessageBytes, ws frame size
+  | 'messageBytes' // maxMessageBytes, maxClientMessageBytes, maxClientRequestBytes, ws frame size
   | 'pendingBytes' // maxPendingBytes*
   | 'unfinished' // maxUnfinished*
   | 'idle' // clientIdleMs

@@ -136,6 +136,8 @@ export interface NetLimits {
   maxConnections?: number;
   maxClientConnections?: number;
   maxPendingBytesPerClient?: number;
+  /** Largest request a client may send (JSON, parsed as it comes): a deploy's topology included. */
+  maxClientRequestBytes?: number;
   /** What one server link may make this server hold undelivered (server2's dealt material included). */
   maxPendingBytesPerServer?: number;
   handshakeTimeoutMs?: number;
@@ -148,6 +150,7 @@ const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
   maxConnections: [2, 1_000_000],
   maxClientConnections: [1, 1_000_000],
   maxPendingBytesPerClient: [1 << 16, 2 ** 40],
+  maxClientRequestBytes: [1 << 12, 1 << 30],
   maxPendingBytesPerServer: [1 << 20, 2 ** 42],
   handshakeTimeoutMs: [100, 600_000],
   heartbeatMs: [100, 600_000],
