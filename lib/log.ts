@@ -29,6 +29,7 @@ export const LOG_EVENTS = {
   'session-aborted': 'info',
   'request-refused': 'warn',
   'request-mismatched': 'warn',
+  'notice-after-end': 'info',
   'request-ignored': 'warn',
   'notice-ignored': 'warn',
   'model-deployed': 'info',

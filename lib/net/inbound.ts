@@ -99,7 +99,10 @@ export class Inbound {
       conn.missed = 0; // a link busy sending is alive, pong or not
       if (!isBinary) throw new WireError('text frames are not accepted');
       const { header, body, alone } = decodeFrame(data);
-      const verdict = conn.client ? this.h.sessions.check(conn, header) : this.h.mailbox.finished(header.session) ? 'drop' : 'ok';
+      // A server's request (a notice: server0's start of a query) still comes in a session ended
+      // here: the server layer frees what the notice names (the pooled index server2 dealt for it).
+      const ended = this.h.mailbox.finished(header.session) && header.key !== REQUEST_KEY;
+      const verdict = conn.client ? this.h.sessions.check(conn, header) : ended ? 'drop' : 'ok';
       if (verdict === 'drop') {
         this.dropped++; // a straggler of an ended or aborted session (its partial was freed then)
         // A session ended by prefix (a retired setup's pool sessions) while one of its messages was

@@ -445,6 +445,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     this.#finish(session);
   }
 
+  /** Whether the session was ended or aborted here (its stragglers are dropped). */
+  sessionEnded(session: string): boolean {
+    return this.#mailbox.finished(session);
+  }
+
   /** Ends every session named `prefix...`, those that arrive later included (a retired setup's pooled material). */
   endSessionsWithPrefix(prefix: string): void {
     for (const s of this.#mailbox.endPrefix(prefix)) this.#finish(s);

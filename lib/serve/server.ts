@@ -429,6 +429,15 @@ export class TfeServer {
     if (n.type === 'epoch') return this.#setup.begin(n);
     if (n.type === 'start') {
       const notice = { epoch: n.epoch, index: n.index, pooled: n.pooled === true, request: n.request };
+      // This server ended the session before server0's start came (it refused its copy of the
+      // request, the client went, or the pairing wait ran out): the index will never run here, so
+      // what server2 dealt for it is freed (it stayed until the setup ended: a recording held on
+      // server2, its material on server1). server0's query ends as for any refusal (the client's
+      // abort, or its timeout).
+      if (this.endpoint.sessionEnded(session) && !this.#running.has(session)) {
+        this.#log(`freed index ${n.index} of session ${session.slice(0, 8)}: started by server0 after it ended here`, 'notice-after-end', { index: n.index });
+        return this.#freeIndex(notice.epoch, notice.index, notice.pooled);
+      }
       // The client's half came with a lease and runs already: server0 admitted a plain request.
       if (this.#running.has(session)) return this.#mismatched(session, undefined, [notice], "server0 admitted a request without this one's lease");
       return this.#pending.pair(session, { notice });
