@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 
 import { SERVER1 } from '../lib/protocol/party';
+import { DEFAULT_LIMITS } from '../lib/serve/limits';
 import { connectionSessions } from '../lib/serve/server';
 import { inputOp } from '../lib/serve/programs';
 import { ask, rawClient, sendInput, withOwnerCluster } from './helpers/hostile_client';
@@ -38,3 +39,22 @@ test('300 requests waiting on one connection, as the limits allow: the connectio
     }
   });
 });
+
+// The server ends the sessions of requests it answers at once (status, models, leases, undeploy):
+// the transport no longer forgets sessions it takes for idle (which could be a query waiting to
+// be paired), so without that a client polling status would pass the bound.
+test('a client polling status and models on one connection, past the connection\'s session bound, keeps its connection', (t) =>
+  withOwnerCluster({}, async (c) => {
+    const bound = connectionSessions(DEFAULT_LIMITS);
+    const ep = await rawClient(c);
+    try {
+      for (let i = 0; i < bound + 20; i++) {
+        const [a] = await ask(ep, [SERVER1], randomUUID(), { type: i % 2 ? 'status' : 'models' });
+        t.true(a.ok, JSON.stringify(a));
+        if (!a.ok) break;
+      }
+      t.true(ep.connected(SERVER1), 'still connected');
+    } finally {
+      await ep.close();
+    }
+  }));

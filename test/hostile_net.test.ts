@@ -207,15 +207,18 @@ test('undelivered bytes, unfinished chunked messages and sessions are bounded pe
     t.is(srv.stats().unfinishedMessages, 2);
     for (const r of trio.slice(0, 2)) r.ws.close();
     await atBaseline(t, srv);
-    // Sessions: idle ones (answered, never ended) are forgotten oldest first; busy ones are not.
+    // Sessions: each one the server layer has not ended counts, whether or not it holds messages
+    // (a query computing, or waiting to be paired, holds none); one it ended frees its place.
     const h = await raw(port);
-    for (let i = 0; i < 3; i++) h.send(request(randomUUID())); // idle: no refusal
-    const busy = [randomUUID(), randomUUID()];
-    for (const b of busy) {
-      h.send(request(b));
-      h.send(frame(head(b, 'in', 8), new Uint8Array(8)));
-    }
-    await until(() => srv.stats().pendingMessages === 2, 'two busy sessions');
+    const [quiet, busy, later] = [randomUUID(), randomUUID(), randomUUID()];
+    h.send(request(quiet));
+    h.send(request(busy));
+    h.send(frame(head(busy, 'in', 8), new Uint8Array(8)));
+    await until(() => srv.stats().pendingMessages === 1, 'a busy session');
+    srv.endSession(quiet); // answered and ended by the server layer
+    h.send(request(later));
+    h.send(frame(head(later, 'in', 8), new Uint8Array(8)));
+    await until(() => srv.stats().pendingMessages === 2, 'the session in its place');
     t.is(h.ws.readyState, WebSocket.OPEN);
     h.send(request(randomUUID()));
     t.regex((await h.closed).reason, /more than 2 sessions in progress on this connection/);

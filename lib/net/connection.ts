@@ -51,6 +51,8 @@ export class Connection {
   /** The ping whose pong is awaited: its number (echoed in the pong) and when it went. */
   #ping?: { id: number; at: number };
   #pings = 0;
+  /** A client's sends waiting for its socket's buffer to drain; its reading is paused meanwhile. */
+  #heldReads = 0;
   /** Refused: what still arrives is ignored, and what it held is already freed. */
   refused = false;
 
@@ -129,9 +131,26 @@ export class Connection {
         sent = new Promise<void>((resolve, reject) => ws.send(body, { binary: true, fin: true }, done(resolve, reject)));
       }
       if (onWritten && i === frames.length - 1) sent = sent.then(onWritten);
+      if (wait && this.client) this.#holdReads(sent);
       if (wait) await sent;
       else sent.catch(onError);
     }
+  }
+
+  /**
+   * A client that does not read what it is sent: nothing more is read from it until its socket
+   * takes the frame that found the buffer full. Every request is answered, so a client sending
+   * requests and reading none of the answers made this process queue them without bound (617 MiB
+   * after 160 000 status requests); paused, its requests stay in its own socket (TCP pushes back),
+   * and a client that reads nothing at all misses the heartbeat's pongs and is dropped. One that
+   * reads slowly (a large answer over a slow link) is alive: each frame its socket takes counts as
+   * a sign of life, as a frame received does, since its pongs wait unread meanwhile.
+   */
+  #holdReads(sent: Promise<void>): void {
+    if (this.#heldReads++ === 0) this.ws.pause();
+    void sent.then(() => (this.missed = 0), () => undefined).then(() => {
+      if (--this.#heldReads === 0 && this.ws.readyState === this.ws.OPEN) this.ws.resume();
+    });
   }
 
   /**
@@ -257,13 +276,12 @@ export class ClientSessions {
   }
 
   #open(conn: Connection, session: string): void {
-    if (conn.sessions.size >= this.maxPerClient) {
-      // Sessions the server layer never ended (answered at once, e.g. status) are idle: the
-      // oldest such is forgotten. Only when every one is still busy is the client over the limit.
-      const idle = [...conn.sessions].find((x) => !this.mailbox.busy(x) && !conn.receiving(x));
-      if (idle === undefined) throw new Refusal('sessions', CLOSE.POLICY, `more than ${this.maxPerClient} sessions in progress on this connection`);
-      this.release(idle);
-    }
+    // The server layer ends every session it is done with (answered, refused, run or dropped), so
+    // each one still open is in progress: a query computing or waiting to be paired holds nothing
+    // in the mailbox and would have looked idle. (Forgetting the oldest such released a running
+    // query's session, and the client's next frame for it then closed its connection.)
+    if (conn.sessions.size >= this.maxPerClient)
+      throw new Refusal('sessions', CLOSE.POLICY, `more than ${this.maxPerClient} sessions in progress on this connection`);
     this.#owner.set(session, conn);
     conn.sessions.add(session);
   }

@@ -167,7 +167,7 @@ export class TfeServer {
         pending: () => this.#pending,
         stopping: () => this.#stopping,
         others: () => this.#others(),
-        respond: (peer, session, res) => this.#respond(peer, session, res),
+        respond: (peer, session, res) => this.#answer(peer, session, res),
         refuse: (peer, session, e) => this.#refuse(peer, session, e),
       },
       (e) => this.#freeIndex(e.epoch, e.index, e.pooled),
@@ -285,14 +285,14 @@ export class TfeServer {
     } catch (e) {
       return this.#refuse(peer, session, e as Error);
     }
-    if (req.type === 'models') return this.#respond(peer, session, { ok: true, models: [...this.#models.values()].map((m) => ({ ...infoOf(m), fracBits: this.#config.fracBits })) });
-    if (req.type === 'status') return this.#respond(peer, session, { ok: true, status: this.status(isOperator(this.#config, this.endpoint, peer)) });
+    if (req.type === 'models') return this.#answer(peer, session, { ok: true, models: [...this.#models.values()].map((m) => ({ ...infoOf(m), fracBits: this.#config.fracBits })) });
+    if (req.type === 'status') return this.#answer(peer, session, { ok: true, status: this.status(isOperator(this.#config, this.endpoint, peer)) });
     if (req.type === 'lease') return this.#leases.request(peer, session, req);
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     const lease = req.type === 'predict' ? req.lease : undefined;
     try {
-      if (req.type === 'undeploy') return this.#respond(peer, session, { ok: true, removed: undeployHere({ ...this.#queryHost, deployingNow: this.#deploying, running: this.#running, pending: this.#pending }, req, peer) });
+      if (req.type === 'undeploy') return this.#answer(peer, session, { ok: true, removed: undeployHere({ ...this.#queryHost, deployingNow: this.#deploying, running: this.#running, pending: this.#pending }, req, peer) });
       const bytes = this.#check(req, peer);
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
@@ -470,6 +470,16 @@ export class TfeServer {
 
   #respond(peer: PartyName, session: string, res: Response): void {
     this.endpoint.send(peer, session, RESPONSE_KEY, { kind: 'control', data: res }).catch(() => undefined);
+  }
+
+  /**
+   * Answers a request that is over with its answer (models, status, a lease, an undeploy), and ends
+   * its session: a client polling status kept one session open per poll until the connection's
+   * bound, where the endpoint refuses new ones.
+   */
+  #answer(peer: PartyName, session: string, res: Response): void {
+    this.#respond(peer, session, res);
+    this.endpoint.endSession(session);
   }
 
   /** Runs an admitted request (query_run.ts). */
