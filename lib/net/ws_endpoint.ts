@@ -248,7 +248,16 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     const conn = new Connection(peer, ws, client, lane);
     const old = this.#conns.get(peer);
     this.#conns.set(peer, conn);
-    if (old && old.ws !== ws) old.ws.terminate(); // a reconnect replaces a half-dead link
+    if (old && old.ws !== ws) {
+      // A reconnect replaces a half-dead link (a peer restarted, or a partition whose close never
+      // came): that link is down, as if its close had come first. What waits for the peer fails
+      // and the server layer hears peer-down: its queries and setups with the peer's old process
+      // would otherwise wait out their timeouts for messages that link will never carry.
+      old.ws.terminate();
+      const why = `the link with ${peer} was replaced by a new one (the old one had not closed)`;
+      this.#mailbox.failPeer(peer, new Error(why));
+      this.#emit('peer-down', peer, why);
+    }
     this.#redialer.attached(peer);
     // Binary messages arrive as their fragments: a chunk's body is then ws's own buffer of it,
     // not a second copy joined with the header (wire.ts decodeFrame).
