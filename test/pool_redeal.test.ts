@@ -2,7 +2,8 @@
 // server2 names, only those still reserved are freed (on server0, and on server1 and server2 by an
 // unpool notice) and the reservation is topped up after the rest (a pool notice to server2); an index
 // already handed out, never reserved or of another batch size is left alone. And the service's
-// estimates for an 'auto' FSS model bound the folded keys it may deal over far links (servedGate).
+// estimates for an 'auto' FSS model bound the folded keys it may deal over far links (servedGate);
+// and batch-1 reservations share the budget evenly among models.
 import test from 'ava';
 
 import type { Epoch } from '../lib/serve/epoch';
@@ -183,4 +184,35 @@ test("after a renewal queries take the old setup's reserved indices first; the n
   notices.splice(0);
   r.graceOver(old, undefined);
   t.deepEqual(notices, []);
+});
+
+// Batch-1 reservations share maxPoolRecordings evenly among the models pooled (from a review: the
+// budget went first come, first served, so a model that filled it at the setup kept it, queried
+// or not, and another model was never pooled in that setup, even after the first was undeployed).
+test('a model whose batch-1 reservation found no room takes an even share from the others, last reserved first', (t) => {
+  const notices: (PoolNotice | UnpoolNotice)[] = [];
+  const ended: number[] = [];
+  const model = (name: string) => ({ name, protocol: 'fss', fssGate: 'auto', fssBits: 64, topology: dense([32, 10], 16), spec: { params: [], inputShape: [16] } }) as unknown as DeployedModel;
+  const models = new Map([['a', model('a')], ['b', model('b')]]);
+  const config = { ...DEFAULT_LIMITS, precomputePool: 8, maxPoolRecordings: 8 } as unknown as ClusterConfig;
+  const r = new PoolReservations({ config, model: (n) => models.get(n), notify: (n) => notices.push(n), endPoolSession: (_e, i) => ended.push(i), leasedPooled: () => new Map() });
+  const epoch = fakeEpoch();
+  r.reserve(epoch, 'a', 1);
+  t.deepEqual(epoch.reserved.get('a')?.get(1), [1, 2, 3, 4, 5, 6, 7, 8], 'a takes the whole budget first');
+  notices.splice(0);
+  // b's first query finds no reservation: it runs online, and b is reserved as it ends.
+  t.deepEqual(r.indexFor(epoch, { type: 'predict', model: 'b', shape: [1, 16] }), { index: 9, pooled: false });
+  r.topUpAfterQuery(epoch);
+  t.deepEqual(ended, [8, 7, 6, 5], "a's last four give way");
+  t.deepEqual(notices, [
+    { type: 'unpool', epoch: 'e1', indices: [8, 7, 6, 5] },
+    { type: 'pool', epoch: 'e1', model: 'b', indices: [10, 11, 12, 13] },
+  ]);
+  t.deepEqual(epoch.reserved.get('a')?.get(1), [1, 2, 3, 4]);
+  t.deepEqual(r.indexFor(epoch, { type: 'predict', model: 'b', shape: [1, 16] }), { index: 10, pooled: true }, "b's next query is pooled");
+  // Within its share, a model takes nothing from the others.
+  notices.splice(0);
+  r.topUpAfterQuery(epoch);
+  t.deepEqual(epoch.reserved.get('a')?.get(1), [1, 2, 3, 4]);
+  t.false(notices.some((n) => n.type === 'unpool'), JSON.stringify(notices));
 });

@@ -55,11 +55,12 @@ export class PoolReservations {
     const leasedCount = sum(leased.values());
     const room = () => Math.min(Math.floor((maxQueryBytes - this.#pooledBytes(epoch, leased) - (previous ? this.#pooledBytes(previous, new Map()) : 0)) / bytes), maxPoolRecordings - reservedCount(epoch) - (previous ? reservedCount(previous) : 0) - leasedCount);
     // Other models' larger batches (one query ahead of a size a client used last, perhaps long
-    // ago) give way; batch-1 reservations never do.
+    // ago) give way; then other models' batch-1 reservations above an even share of the budget.
     for (const other of [...epoch.pooledBatch.keys()]) {
       if (room() >= want) break;
       if (other !== model) this.#unpoolBatch(epoch, other);
     }
+    if (batch === 1 && room() < want) this.#evenShare(epoch, model, want, room);
     // Reserving runs after queries (topUpAfterQuery), where running out of indices must not throw:
     // the queries themselves are refused then (server.ts), saying so.
     const n = Math.min(want, room(), epoch.indicesLeft);
@@ -84,8 +85,10 @@ export class PoolReservations {
     const reserved = epoch.reserved.get(req.model)?.get(batch);
     const pooledSize = batch === 1 || epoch.pooledBatch.get(req.model) === batch;
     if (!reserved?.length) {
-      // A pooled larger batch is reserved as this query ends, so the next one finds it.
-      if (m && pooledSize && batch > 1) this.#topUp(req.model, batch);
+      // Reserved as this query ends, so the next one finds it: a pooled larger batch, and batch 1
+      // (whose reservation is empty when the budget had no room for it; room may have come free
+      // since, or it takes its even share now: reserve).
+      if (m && pooledSize) this.#topUp(req.model, batch);
       return { index: epoch.nextIndex(), pooled: false };
     }
     const index = reserved.shift()!;
@@ -177,6 +180,26 @@ export class PoolReservations {
     if (!indices.length) return;
     for (const i of indices) this.host.endPoolSession(epoch, i);
     this.host.notify({ type: 'unpool', epoch: epoch.id, indices });
+  }
+
+  /**
+   * Batch 1: other models' reservations give way down to an even share of the budget's recordings
+   * among the models pooled (this one counted), the last reserved first (the least likely to be
+   * dealt yet), until `model` has room for `want` or its own share. The budget went first come,
+   * first served: a model that filled it at the setup kept it, queried or not, and another model
+   * was never pooled in that setup, even once room came free.
+   */
+  #evenShare(epoch: Epoch, model: string, want: number, room: () => number): void {
+    const pooled = [...epoch.reserved.keys()].filter((x) => x === model || (epoch.reserved.get(x)?.get(1)?.length ?? 0) > 0);
+    const share = Math.max(1, Math.floor(this.host.config.maxPoolRecordings / pooled.length));
+    const goal = Math.min(want, share - epoch.reservedFor(model, 1).length);
+    for (const other of pooled) {
+      if (other === model || room() >= goal) continue;
+      const theirs = epoch.reserved.get(other)!.get(1)!;
+      const freed: number[] = [];
+      while (theirs.length > share && room() < goal) freed.push(theirs.pop()!);
+      this.#unreserve(epoch, freed);
+    }
   }
 
   /** Stops pooling `model`'s larger batch size, freeing its reservation everywhere. */
