@@ -107,9 +107,19 @@ async function startServer(opts: ServerFlags, config: ClusterConfig, log: Log, m
   // client's query. Logged, with its stack, and the server goes on.
   process.on('unhandledRejection', (e) => log(`internal error: a failure nothing awaited: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 'internal-error'));
   const server = new TfeServer(config, opts.party, { log });
+  let ops: OpsServer | undefined;
+  // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
+  handleHangup(() => reloadAllTls('SIGHUP'));
+  // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit. Taken
+  // from here on, before the server says it listens: a supervisor that stops it on that line
+  // found no handler yet, and the process ended by the signal's default action.
+  const stop = async (graceMs?: number) => {
+    await server.stop(graceMs);
+    await ops?.close();
+  };
+  onSignal(() => stop(), logFatal(log, 'stop'));
   const at = metricsAt ?? config.metrics?.listen[opts.party as 'server0'];
   // Bound before the server joins the cluster: a metrics address that cannot be had stops it here.
-  let ops: OpsServer | undefined;
   if (at) ops = await startOpsServer(server, at, log);
   await server.start();
   const { backend, device } = info();
@@ -119,14 +129,6 @@ async function startServer(opts: ServerFlags, config: ClusterConfig, log: Log, m
   // V8 reads these only at start-up: a server started without them can only say so (node_flags.ts).
   const missing = missingServerFlags(process.execArgv);
   if (missing.length) log(`started without node ${missing.join(' ')}: under steady load the garbage collector takes more CPU (FSS's compute servers back to back: about 1.5 times as much in all); see docs/operators.md, "Starting a server"`, 'heap-default', { missing: missing.join(' ') });
-  // SIGHUP: read the certificate, key, CA and pins again (they are also watched); new connections use them.
-  handleHangup(() => reloadAllTls('SIGHUP'));
-  // SIGTERM: refuse new queries (/healthz says so), let in-flight ones finish, then exit.
-  const stop = async (graceMs?: number) => {
-    await server.stop(graceMs);
-    await ops?.close();
-  };
-  onSignal(() => stop(), logFatal(log, 'stop'));
   // Started by a local cluster (npm start, tests): stop when that parent goes away.
   if (process.send)
     process.once('disconnect', () =>
