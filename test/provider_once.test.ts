@@ -35,3 +35,15 @@ test("a compute server's setup refuses a second session on an index; a fork of a
     await c.close();
   }
 });
+
+// server1 checks the pair seed server0 deals as it checks server2's (from a review: any length
+// set up, and the input masks' MAC could then be keyed with an empty, publicly known key).
+test('a pair seed of the wrong length or type is refused at setup, naming its sender', async (t) => {
+  for (const [bad, why] of [['AAAA', /setup: server0 sent a 3-byte seed/], [17, /setup: server0 sent a seed that is not a string/]] as const) {
+    const c = new tfe.Cluster({ protocol: 'securenn' });
+    const send = c.transport.send.bind(c.transport);
+    c.transport.send = (from, to, tag, p) => send(from, to, tag, tag.step === 'pairSeed' ? { kind: 'control', data: bad } : p);
+    await t.throwsAsync(c.ready(), { message: why });
+    await c.close().catch(() => undefined);
+  }
+});

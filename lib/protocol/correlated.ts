@@ -110,6 +110,14 @@ interface CacheEntry {
   cached: boolean;
 }
 
+/** A seed as setup sends it (base64 of SEED_BYTES bytes), checked: `from` names the sender. */
+function seedFrom(data: unknown, from: string): Uint8Array {
+  if (typeof data !== 'string') throw new Error(`setup: ${from} sent a seed that is not a string`);
+  const seed = Uint8Array.from(Buffer.from(data, 'base64'));
+  if (seed.length !== SEED_BYTES) throw new Error(`setup: ${from} sent a ${seed.length}-byte seed`);
+  return seed;
+}
+
 export interface SeededProviderOptions {
   /** server2's mask cache limit in bytes (0: no caching). Default 256 MiB. */
   maskCacheBytes?: number;
@@ -151,8 +159,7 @@ export class SeededProvider implements CorrelatedRandomness {
         p.transport.send(SERVER2, SERVER1, t, { kind: 'control', data: Buffer.from(this.#s12).toString('base64') }),
       ]);
     } else if (p.isCompute) {
-      const seed = Uint8Array.from(Buffer.from(await p.recvControl<string>(SERVER2, t), 'base64'));
-      if (seed.length !== SEED_BYTES) throw new Error(`setup: server2 sent a ${seed.length}-byte seed`);
+      const seed = seedFrom(await p.recvControl<unknown>(SERVER2, t), SERVER2);
       if (p.role === 0) this.#s02 = seed;
       else this.#s12 = seed;
       // server0 draws the pair seed and gives it to server1; server2 never sees it.
@@ -161,7 +168,9 @@ export class SeededProvider implements CorrelatedRandomness {
         this.#s01 = randomSeed();
         await p.sendControl(SERVER1, pt, Buffer.from(this.#s01).toString('base64'));
       } else {
-        this.#s01 = Uint8Array.from(Buffer.from(await p.recvControl<string>(SERVER0, pt), 'base64'));
+        // Checked as server2's are: a pair seed of another length (or none) set up, and every
+        // later use of it failed or, for the input masks' MAC, keyed it with a known value.
+        this.#s01 = seedFrom(await p.recvControl<unknown>(SERVER0, pt), SERVER0);
       }
     }
   }
