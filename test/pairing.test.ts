@@ -96,6 +96,8 @@ test("a request other than the one server0 admitted, or a second index for it, n
     { peer: 'c1', req: { type: 'predict', model: 'm', shape: [1024, 4] } },
     { peer: 'c1', req: { type: 'predict', model: 'other', shape: [1, 4] } },
     { peer: 'c1', req: { type: 'predict', model: 'm', shape: [1, 4], leaseNext: true } },
+    // A leased copy beside server0's plain request (its lease's notice not come yet).
+    { peer: 'c1', req: { type: 'predict', model: 'm', shape: [1, 4], lease: { id: 'L1', index: 3 } } },
   ];
   for (const other of others)
     for (const order of [['client', 'notice'], ['notice', 'client']]) {

@@ -123,11 +123,13 @@ export interface StartNotice {
 
 /**
  * What every server must agree on about a client's request before running it: its type, model,
- * and for a prediction the shape (its batch sets what server2 deals) and the lease flags. A client
- * sends each server its own copy; server0's start notice carries this key of the one it admitted.
+ * and for a prediction the shape (its batch sets what server2 deals) and the lease flags, whether it
+ * names a lease among them: a leased copy waiting on server1 for its lease's notice paired with
+ * server0's start of a plain request, and its lease then sat in server1's and server2's books. A
+ * client sends each server its own copy; server0's start notice carries this key of the one it admitted.
  */
 export function requestKey(req: ClientRequest): string {
-  if (req.type === 'predict') return JSON.stringify([req.type, req.model, req.shape, req.maskedInput === true, req.leaseNext === true]);
+  if (req.type === 'predict') return JSON.stringify([req.type, req.model, req.shape, req.maskedInput === true, req.leaseNext === true, req.lease !== undefined]);
   if (req.type === 'deploy') return JSON.stringify([req.type, req.model, req.protocol, req.fssGate ?? null, req.fssBits ?? null]);
   return JSON.stringify([req.type, 'model' in req ? req.model : null]);
 }
