@@ -142,8 +142,8 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_sessions_estimated_bytes', 'gauge', 'Estimated memory of the admitted requests, checked against maxTotalQueryBytes.', sessions.estimatedBytes);
   out.add('tfe_sessions_refused_total', 'counter', 'Requests refused for the admission limits (maxSessions, maxSessionsPerClient, maxTotalQueryBytes, maxPendingRequests).', sessions.refused);
   const pool = st.pool ?? { recorded: 0, replayed: 0, held: 0, making: 0, discarded: 0, offlineBytes: 0, compactUnderLoad: 0, redealt: 0, links: 'near' as const };
-  out.add('tfe_pool_held', 'gauge', "server2: recordings of its side of future queries held now (the offline pool's level).", pool.held);
-  out.add('tfe_pool_making', 'gauge', 'server2: recordings not finished yet (being made or shipped, or queued behind one that is).', pool.making);
+  out.add('tfe_pool_held', 'gauge', "server2: recordings of its side of future queries held now (the offline pool's level; during a renewal's grace, the replaced setup's too).", pool.held);
+  out.add('tfe_pool_making', 'gauge', 'server2: recordings not finished yet (being made or shipped, or queued behind one that is; during a renewal\'s grace, the replaced setup\'s too).', pool.making);
   out.add('tfe_pool_recorded_total', 'counter', 'server2: queries recorded ahead, in the current setup.', pool.recorded);
   out.add('tfe_pool_replayed_total', 'counter', 'server2: queries served from the pool, in the current setup.', pool.replayed);
   out.add('tfe_pool_discarded_total', 'counter', 'server2: recordings dropped unused, in the current setup.', pool.discarded);

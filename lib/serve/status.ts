@@ -29,7 +29,11 @@ export interface StatusSources {
 export function serverStatus(s: StatusSources, operator: boolean): ServerStatus {
   const pub = { party: s.me, ready: s.epoch?.isReady ?? false, models: s.models, operator };
   if (!operator) return pub;
-  const mem = memory(), pool = s.epoch?.pool;
+  const mem = memory(), pool = s.epoch?.pool, before = s.previous?.pool;
+  // The levels count the setup a renewal replaced too, whose recordings serve the queries of its
+  // grace: they read near 0 at every renewal, and an alert on an empty pool fired. Counters are
+  // the current setup's.
+  const level = (k: 'held' | 'making') => (pool?.[k] ?? 0) + (before?.[k] ?? 0);
   // What server2 shipped ahead for future pooled queries is held on purpose, apart from leaks.
   // Also the setup a renewal replaced, until its queries and grace are over (epoch_setup.ts).
   const prefetched = { bytes: 0, messages: 0 };
@@ -49,7 +53,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     heapUsedBytes: process.memoryUsage().heapUsed,
     liveTensors: mem.tensors,
     tensorBytes: mem.bytes,
-    pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: pool?.held ?? 0, making: pool?.making ?? 0, discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
+    pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: level('held'), making: level('making'), discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
     sessions: s.sessions.counters(),
     setup: { indicesLeft: s.me === SERVER0 ? (s.epoch?.indicesLeft ?? null) : null, renewals: s.renewals },
     leases: { held: s.leases.size, granted: s.leases.granted, used: s.leases.used, expired: s.leases.expired, evicted: s.leases.evicted },
