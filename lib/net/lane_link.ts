@@ -42,6 +42,11 @@ export function dialLane(host: string, port: number, tls: TLSSocket, timeoutMs: 
   });
 }
 
+/** An address as both listeners see it: IPv4 peers of a dual-stack socket come as ::ffff:a.b.c.d. */
+function plainAddress(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
 export interface LaneListenerOptions {
   host: string;
   port: number;
@@ -57,6 +62,8 @@ export interface LaneListenerOptions {
 export class LaneListener {
   readonly server: net.Server;
   #expected = new Map<string, { keys: LaneKeys; bound: (lane: Lane) => void }>();
+  /** The addresses lanes are expected from (their links' peers), with how many each. */
+  #from = new Map<string, number>();
   #unbound = new Set<net.Socket>();
   #lanes = new Set<Lane>();
   #refusals: Log;
@@ -85,19 +92,33 @@ export class LaneListener {
   expect(tls: TLSSocket): Promise<Lane> {
     const keys = laneKeys(tls, 'listener');
     const name = keys.id.toString('hex');
+    // A lane comes from the host its link came from (the dialer dials both at one address).
+    const from = plainAddress(tls.remoteAddress);
+    this.#from.set(from, (this.#from.get(from) ?? 0) + 1);
+    let expected = true;
+    const unexpect = () => {
+      if (!expected) return;
+      expected = false;
+      const n = (this.#from.get(from) ?? 1) - 1;
+      if (n > 0) this.#from.set(from, n);
+      else this.#from.delete(from);
+    };
     return new Promise<Lane>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#expected.delete(name);
+        unexpect();
         reject(new Error(`no lane came within ${this.o.handshakeTimeoutMs} ms (handshakeTimeoutMs)`));
       }, this.o.handshakeTimeoutMs);
       tls.once('close', () => {
         clearTimeout(timer);
+        unexpect();
         if (this.#expected.delete(name)) reject(new Error('the link closed before its lane came'));
       });
       this.#expected.set(name, {
         keys,
         bound: (lane) => {
           clearTimeout(timer);
+          unexpect();
           resolve(lane);
         },
       });
@@ -105,6 +126,15 @@ export class LaneListener {
   }
 
   #onSocket(s: net.Socket): void {
+    // Only from where a lane is expected: anyone who could reach the port held its places for
+    // unbound sockets (each up to the handshake timeout), and real lanes were then refused and
+    // their links ran without one.
+    if (!this.#from.has(plainAddress(s.remoteAddress))) {
+      this.o.refused('auth');
+      this.#refusals(`refused a lane connection from ${s.remoteAddress}: no lane is expected from that address`, 'connection-refused', { address: s.remoteAddress, rule: 'auth', reason: 'no lane is expected from that address' });
+      s.destroy();
+      return;
+    }
     if (this.#unbound.size >= this.o.maxUnbound) {
       this.o.refused('connections');
       s.destroy();
