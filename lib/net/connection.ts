@@ -66,12 +66,6 @@ export class Connection {
     return this.#unfinished.size;
   }
 
-  /** Whether a chunked message of `session` is in progress. */
-  receiving(session: string): boolean {
-    for (const u of this.#unfinished.values()) if (u.first.session === session) return true;
-    return false;
-  }
-
   /**
    * Adds a decoded frame (whose limits were checked at its first chunk); returns the whole message
    * once complete, with the memory that holds it alone (`alone`, wire.ts DecodedFrame) and, for a

@@ -201,11 +201,6 @@ export class Mailbox {
     return why?.startsWith(ABORTED) ? why.slice(ABORTED.length) : undefined;
   }
 
-  /** Whether anything (a message or a waiter) is held for the session. */
-  busy(session: string): boolean {
-    return this.#sessions.has(session);
-  }
-
   #finish(session: string, why: string): void {
     const slots = this.#sessions.get(session);
     this.#sessions.delete(session);

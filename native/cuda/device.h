@@ -78,6 +78,11 @@ struct Download {
   void* pinned = nullptr;
   size_t n = 0, size = 0;
   cudaEvent_t done = nullptr;
+  Download() = default;
+  Download(const Download&) = delete;
+  Download& operator=(const Download&) = delete;
+  // Returns the staging buffer (after the copy) when finishDownload did not.
+  ~Download();
 };
 std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId);
 void finishDownload(Download& d, void* dst);
