@@ -11,11 +11,9 @@
 // index diverges within a warp: shared memory serves that without the serialisation constant
 // memory would add).
 //
-// Memory layout: keys stay row-major [n, K] as on the CPU, so keys move between backends and
-// over the wire unchanged. A thread reads and writes its own row, so a warp's accesses to one key
-// word are K * 8 bytes apart and do not coalesce; the walk is AES-bound (2 to 8 T-table AES
-// blocks per level and element against 3 to 4 key words), so this is left for later: a warp
-// staging 32 rows through shared memory, or a [K, n] device layout, would coalesce them.
+// Memory layout: keys are tiled as on the CPU (fss/dcf.h, "Tiles": eight consecutive elements
+// per tile, word-major inside it), so keys move between backends and over the wire unchanged,
+// and eight consecutive threads read one line per key word.
 #include <string>
 
 #include "core/registry.h"
