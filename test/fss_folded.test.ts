@@ -39,14 +39,19 @@ interface Run {
   seen: Seen[];
 }
 
-/** relu(x) W (and, with `alsoRelu`, relu(x) itself appended) on a fresh cluster; traffic and messages from the product on. */
-async function run(opts: tfe.ClusterOptions, x: number[], w: number[], m: number, n: number, k: number, alsoRelu = false): Promise<Run> {
+/**
+ * relu(x) W (and, with `alsoRelu`, relu(x) itself appended) on a fresh cluster; traffic and
+ * messages from the product on (`whole`: messages from the inputs' sharing on, the opening of W's
+ * mask included).
+ */
+async function run(opts: tfe.ClusterOptions, x: number[], w: number[], m: number, n: number, k: number, alsoRelu = false, whole = false): Promise<Run> {
   const c = newCluster('fss', opts);
   try {
+    const early = whole ? recordTensors(c) : undefined;
     const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [m, n] }), c);
     const ws = tfe.definePrivateInput('model-owner', () => ({ data: w, shape: [n, k] }), c);
     await Promise.all([xs.shares, ws.masked()]);
-    const seen = recordTensors(c);
+    const seen = early ?? recordTensors(c);
     const r = tfe.relu(xs);
     const y = tfe.matmul(r, ws);
     const out = [...(await tfe.defineOutput('output-receiver', y)).data];
@@ -202,12 +207,15 @@ test.serial('each compute server sees the same statistics for two secrets (input
   const [m, n, k] = [1, 256, 10];
   for (const form of FORMS) {
     const views = async () => {
-      const a = await run({ fssGate: form }, new Array<number>(m * n).fill(-1.25), new Array<number>(n * k).fill(0.5), m, n, k);
+      // The whole run: the opening of W's mask (W - B) is in the views too.
+      const a = await run({ fssGate: form }, new Array<number>(m * n).fill(-1.25), new Array<number>(n * k).fill(0.5), m, n, k, false, true);
       const x = randomValues(m * n, 1e3), w = randomValues(n * k, 0.1); // sums far below the 2^63 ring units where local truncation fails
-      const b = await run({ fssGate: form }, x, w, m, n, k);
+      const b = await run({ fssGate: form }, x, w, m, n, k, false, true);
       return { a, b, x, w };
     };
     const { a, b, x, w } = await views();
+    const opened = (s: Seen[]) => s.filter((e) => e.to === 'server1' && e.from === 'server0' && /^server0>server1 \S*mask\S*\/open/.test(e.key));
+    t.true(opened(a.seen).length > 0, `${form}: the weight's masked opening is in the views (${[...new Set(a.seen.map((e) => e.key.split(' ')[1].split('#')[0]))].join(', ')})`);
     const want = reference(x, w, m, n, k);
     t.true(b.out.every((v, i) => Math.abs(v - want[i]) <= U), `${form}: the second secret computes`);
     for (const party of ['server0', 'server1']) {

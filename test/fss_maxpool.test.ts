@@ -6,6 +6,7 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { newCluster } from './helpers/suites/harness';
 import { compareViews, recordTensors } from './helpers/view_stats';
 
@@ -93,7 +94,7 @@ test('fss maxPool2d: one online message per compute server and tree level (the r
   }
 });
 
-test('fss maxPool2d: each compute server\'s view has the same statistics for two different secrets', async (t) => {
+test.serial('fss maxPool2d: each compute server\'s view has the same statistics for two different secrets; without the gates\' input masks it does not', async (t) => {
   const views = async (data: number[]) => {
     const c = newCluster('fss');
     try {
@@ -112,5 +113,14 @@ test('fss maxPool2d: each compute server\'s view has the same statistics for two
     t.deepEqual(cmp.unmatched, [], `${party}: the same messages for both secrets`);
     t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics agree`);
     t.true(cmp.checked >= 8, `${party}: keys, dealt shares and openings were compared`);
+  }
+  // The control: the tree's gates opened without their input masks are flagged.
+  FSS_STEPS.maskInput = false;
+  try {
+    const [ua, ub] = [await views(new Array(size).fill(-1.25)), await views(randomFixed(size, 1e6))];
+    for (const party of ['server0', 'server1'])
+      t.true(compareViews(ua, ub, party).differ.some((d) => d.includes('maxPool2d/fss.open')), `${party}: control: the unmasked openings are flagged`);
+  } finally {
+    FSS_STEPS.maskInput = true;
   }
 });

@@ -114,7 +114,7 @@ test('the tfe CLI: cluster --local, deploy, predict and models', async (t) => {
     t.is(out.prediction, logits.indexOf(Math.max(...logits)));
     const probs = logits.map((v) => Math.exp(v - Math.max(...logits)));
     const sum = probs.reduce((a, b) => a + b, 0);
-    t.true(out.probabilities.every((p, i) => Math.abs(p - probs[i] / sum) < 1e-3), `probabilities ${out.probabilities} vs plaintext ${probs.map((p) => p / sum)}`);
+    t.true(out.probabilities.length === probs.length && probs.every((p, i) => Math.abs(out.probabilities[i] - p / sum) < 1e-3), `probabilities ${out.probabilities} vs plaintext ${probs.map((p) => p / sum)}`);
     t.is(out.label, 2);
     await t.throwsAsync(run(['predict', '--model', 'nope', '--input', path.join(dir, 'in.json')]), { message: /model 'nope' is not deployed/ });
   } finally {

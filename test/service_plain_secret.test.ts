@@ -42,7 +42,7 @@ test('plain ws: the local config carries a 0600 cluster secret, and a server lin
     const x = Float64Array.from({ length: 6 }, () => Math.random());
     const p = await client.predict('plain', { data: x, shape: [1, 6] });
     const want = m.forward(x, (z) => Math.max(z, 0));
-    t.true([...p.data].every((v, i) => Math.abs(v - want[i]) < 1e-3), `${[...p.data]} vs ${[...want]}`);
+    t.true(p.data.length === want.length && want.every((w, i) => Math.abs(p.data[i] - w) < 1e-3), `${[...p.data]} vs ${[...want]}`);
     await client.close();
   } finally {
     await cluster.stop();

@@ -71,6 +71,12 @@ test.serial("server2's pooled query waiting for its recording (stuck shipping to
     await new Promise((r) => setTimeout(r, 1000)); // server2 runs the query, waiting for its recording
     await client.close();
     await endedOn(['server2'], t, c, /discarded|disconnected/, 5000);
+    // Still pooled: once server1 goes on, the next query is served from the pool (a failure
+    // logged a moment later would have passed a check of the log alone).
+    c.procs.get('server1')!.child.kill('SIGCONT');
+    const again = await c.connect({ leases: false });
+    const next = await again.predict('wide', { data: new Float64Array(16).fill(0.5), shape: [1, 16] });
+    t.true(next.offlineBytes > 0, `the next query took ${next.offlineBytes} bytes dealt ahead`);
     t.false(c.logs.some((l) => /is not pooled/.test(l)), 'a dropped recording keeps the model pooled');
   });
 });

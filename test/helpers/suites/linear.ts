@@ -166,13 +166,18 @@ export function linearSuite(protocol: Protocol): void {
   test(`${protocol}: a second cluster is independent of the first`, (t) =>
     withCluster(protocol, async (c1) => {
       const c2 = newCluster(protocol);
+      const a = rand(5, 3);
+      const twice = Array.from(a, (v) => 2 * enc(v));
+      const x1 = priv(c1, a, [5]);
       try {
-        const a = rand(5, 3);
-        const [x1, x2] = [priv(c1, a, [5]), priv(c2, a, [5])];
-        within(t, await open(x1.add(x1)), await open(x2.add(x2)), 0, 'same value on two clusters');
+        const x2 = priv(c2, a, [5]);
+        within(t, await open(x1.add(x1)), twice, 0, 'the first cluster');
+        within(t, await open(x2.add(x2)), twice, 0, 'the second cluster');
         t.throws(() => tfe.add(x1, x2), { message: 'add: tensors belong to different clusters' });
       } finally {
         await c2.close();
       }
+      // The first computes on after the second is closed.
+      within(t, await open(x1.add(priv(c1, a, [5]))), twice, 0, 'the first cluster after the second closed');
     }));
 }

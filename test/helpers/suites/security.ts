@@ -142,7 +142,9 @@ export function securitySuite(protocol: Protocol): void {
       }
       t.true(tensors.filter((m) => m.op !== 'output').length >= 13, 'inputs, masks and triples were all checked');
       // Seeds travel only from an input player to server0: 16 bytes of key, no data.
-      for (const m of seen.filter((s) => s.payload.kind === 'seed')) t.true(PLAYERS.has(m.from) && m.to === 'server0', `seed ${m.from}>${m.to}`);
+      const seeds = seen.filter((s) => s.payload.kind === 'seed');
+      t.true(seeds.length > 0, 'the inputs went as seeds');
+      for (const m of seeds) t.true(PLAYERS.has(m.from) && m.to === 'server0', `seed ${m.from}>${m.to}`);
     }));
 
   test(`${protocol}: during a full network run server2 ${TRAITS[protocol].server2Online ? 'hears only from the compute servers' : 'receives nothing'} and players only their output`, (t) =>
@@ -161,7 +163,7 @@ export function securitySuite(protocol: Protocol): void {
       await tfe.defineOutput('prediction-client', h);
       t.true(seen.length > 0);
       const toServer2 = seen.filter((m) => m.to === 'server2');
-      if (TRAITS[protocol].server2Online) t.true(toServer2.every((m) => m.from === 'server0' || m.from === 'server1'), 'only blinded values from the compute servers');
+      if (TRAITS[protocol].server2Online) t.true(toServer2.length > 0 && toServer2.every((m) => m.from === 'server0' || m.from === 'server1'), 'only blinded values from the compute servers');
       else t.deepEqual(toServer2.map((m) => `${m.from}>${m.to} ${m.op}/${m.step}`), [], 'server2 receives nothing');
       // server2 deals. Under Pond and SecureNN every dealt value is seed-compressed, so only
       // server1 receives corrections; FSS's DCF keys go to each compute server.
