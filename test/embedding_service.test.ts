@@ -73,3 +73,32 @@ test.serial('an Embedding model deployed to the cluster predicts token ids like 
     await ep.close();
   }
 });
+
+// A long-lived client's description of a model is looked up again when its own check refuses an
+// input by it (from a review: after a redeploy with another sequence length or vocabulary, every
+// later query failed on the stale description until the application listed the models again).
+test.serial('a client looks an Embedding model up again when it was redeployed with another length and vocabulary', async (t) => {
+  const L = tf.layers;
+  const save = (t2: number, v2: number) =>
+    saveTfjsModel(tf, tf.sequential({ layers: [L.embedding({ inputDim: v2, outputDim: 4, inputLength: t2 }), L.globalAveragePooling1d({}), L.dense({ units: 3 })] }), 'tfe-embedding-redeploy-');
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    await owner.deploy(await save(T, V), { name: 'again', protocol: 'pond' });
+    t.deepEqual((await client.predict('again', { data: new Float64Array(T).fill(1), shape: [1, T] })).shape, [1, 3]);
+    await owner.undeploy('again');
+    const file = await save(T + 2, 2 * V);
+    await owner.deploy(file, { name: 'again', protocol: 'pond' });
+    // Longer, with ids only the new vocabulary has: against its plaintext.
+    const x = Float64Array.from({ length: T + 2 }, (_, i) => (i * 7) % (2 * V));
+    x[0] = 2 * V - 1;
+    const want = tfe.loadPlainModel(file).forward({ data: x, shape: [1, T + 2] });
+    const p = await client.predict('again', { data: x, shape: [1, T + 2] });
+    t.true(want.data.every((w, i) => Math.abs(p.data[i] - w) < 1e-2), `${[...p.data]} vs ${[...want.data]}`);
+    // An input the new model refuses too is still refused, naming its input.
+    await t.throwsAsync(client.predict('again', { data: new Float64Array(T).fill(1), shape: [1, T] }), { message: /takes token ids \[batch, 12\]/ });
+  } finally {
+    await owner.close();
+    await client.close();
+  }
+});

@@ -89,12 +89,22 @@ export function encodeInput(x: Dense, m: InputSpec, what: string): Dense {
 /**
  * A client's predict: `run` on the input encoded for the model as last looked up (`lookup(false)`;
  * undefined: not known to the servers, sent as given for them to refuse by name). When the servers
- * refuse its shape because the model was redeployed with another input since, looks it up again
- * (`lookup(true)`) and retries once. The Node and browser clients share this.
+ * refuse its shape because the model was redeployed with another input since, or the encoding
+ * refuses the input by the model's input as last looked up (a redeployed Embedding model with
+ * another sequence length or vocabulary: every later query failed on the stale description),
+ * looks it up again (`lookup(true)`) and retries once. The Node and browser clients share this.
  */
 export async function predictEncoded<P>(lookup: (again: boolean) => Promise<InputSpec | undefined>, encode: (m: InputSpec | undefined) => Dense, run: (x: Dense) => Promise<P>): Promise<P> {
   const known = await lookup(false);
-  const dense = encode(known);
+  let dense: Dense;
+  try {
+    dense = encode(known);
+  } catch (e) {
+    if (!known) throw e;
+    const fresh = await lookup(true);
+    if (!fresh || sameInput(fresh, known)) throw e;
+    return run(encode(fresh));
+  }
   try {
     return await run(dense);
   } catch (e) {

@@ -13,7 +13,7 @@ import { defaultSocketFactory, platformCrypto, type SocketFactory } from './plat
 import { prgRing, randomSeed } from './prg';
 import { add, decodeFixed, encodeFixed, fromBytes, softmaxRows, sub, toBytes } from './ring';
 import type { Message } from './wire';
-import { answerDeadline } from './deadline';
+import { answerDeadline, checkTimeoutOption } from './deadline';
 
 export const SERVERS = ['server0', 'server1', 'server2'] as const;
 export type ServerName = (typeof SERVERS)[number];
@@ -129,8 +129,7 @@ export class BrowserClient {
     const urls = endpointList(endpoints);
     const fracBits = opts.fracBits ?? 16;
     if (!Number.isInteger(fracBits) || fracBits < 1 || fracBits > 30) throw new Error(`connect: fracBits must be an integer in [1, 30], got ${fracBits}`);
-    for (const k of ['connectTimeoutMs', 'requestTimeoutMs'] as const)
-      if (opts[k] !== undefined && !(Number.isFinite(opts[k]) && opts[k]! > 0)) throw new Error(`connect: ${k} must be a positive number of milliseconds`);
+    for (const k of ['connectTimeoutMs', 'requestTimeoutMs'] as const) checkTimeoutOption('connect', k, opts[k]);
     if (!platformCrypto()?.subtle) throw new Error('WebCrypto (crypto.subtle) is unavailable: serve the page over https (or from localhost)');
     const factory = opts.socket ?? defaultSocketFactory();
     const links = SERVERS.map((s, i) => new ServerLink(s, urls[i], factory));

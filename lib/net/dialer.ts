@@ -213,7 +213,11 @@ export class Redialer {
     for (;;) {
       if (this.o.closed()) throw new Error(`${this.o.dial.me}: endpoint is closed`);
       try {
-        const { ws, lane } = await dialLink(peer, { ...this.o.dial, asClient, lanes: this.o.dial.lanes && !this.#laneless.delete(peer.name) });
+        // No attempt outlasts the loop's deadline: a peer that takes the socket and never answers
+        // held a 1 s connect for the whole handshake timeout (10 s).
+        const left = Math.ceil(deadline - Date.now());
+        const handshakeTimeoutMs = Number.isFinite(left) ? Math.max(50, Math.min(this.o.dial.handshakeTimeoutMs, left)) : this.o.dial.handshakeTimeoutMs;
+        const { ws, lane } = await dialLink(peer, { ...this.o.dial, handshakeTimeoutMs, asClient, lanes: this.o.dial.lanes && !this.#laneless.delete(peer.name) });
         this.#lastError.delete(peer.name);
         this.o.attach(peer.name, ws, lane);
         // Keep the link: when it drops, dial again (the peer may be restarting).

@@ -25,7 +25,7 @@ import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
 import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
 import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
-import { answerDeadline } from '../browser/deadline';
+import { answerDeadline, checkTimeoutOption } from '../browser/deadline';
 import { softmaxRows } from '../browser/ring';
 
 export interface ClientOptions {
@@ -85,6 +85,7 @@ export class PredictionClient {
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
   static async connect(config: ClusterConfig | string, opts: ClientOptions = {}): Promise<PredictionClient> {
+    for (const k of ['connectTimeoutMs', 'requestTimeoutMs', 'reconnectWaitMs'] as const) checkTimeoutOption('PredictionClient.connect', k, opts[k]);
     const c = typeof config === 'string' ? loadClusterConfig(config) : config;
     // Under TLS: the CA and/or the pinned fingerprints the servers are checked against (provision_tls.ts).
     const tls = clientTls(c, opts.asOwner);
