@@ -38,6 +38,21 @@ async function connect(file: string, opts: ClientOptions = {}): Promise<Predicti
   return PredictionClient.connect(config, opts);
 }
 
+/**
+ * One output row's prediction, as its model's ending reads: softmax (or logits over several
+ * classes), the argmax and its probability; one sigmoid unit, 1 when at least 0.5 (a binary
+ * classifier); several sigmoid units, the indices at least 0.5 (multi-label); one unit and no
+ * final activation, the value (regression). (It was the argmax for all: 0 for every one-unit
+ * model, with a softmax of 1 over one value as its probability.)
+ */
+function rowPrediction(outputs: Float64Array, classOf: number, prob: Float64Array, final: ModelInfo['finalActivation']): { prediction: number | number[]; p?: number } {
+  const width = outputs.length;
+  if (final === 'sigmoid' && width === 1) return { prediction: outputs[0] >= 0.5 ? 1 : 0, p: outputs[0] };
+  if (final === 'sigmoid') return { prediction: [...outputs.keys()].filter((j) => outputs[j] >= 0.5) };
+  if (width === 1) return { prediction: outputs[0] };
+  return { prediction: classOf, p: prob[classOf] };
+}
+
 /** What tfjs's model.predict returns from the logits: the model's final softmax or sigmoid applied. */
 function finalOutputs(logits: Float64Array, width: number, final: ModelInfo['finalActivation'], softmax: Float64Array): Float64Array {
   if (final === 'softmax') return softmax;
@@ -335,14 +350,19 @@ export function addServiceCommands(program: Command): void {
           bar.end();
           const per = p.data.length / m, width = p.shape[p.shape.length - 1], rows = per / width;
           const outputs = finalOutputs(p.data, width, info.finalActivation, p.probabilities);
+          // Probabilities: softmax's (or a softmax of logits over several classes), or the sigmoid
+          // units' own values; a regression (one unit, no activation) has none.
+          const probs = info.finalActivation === 'sigmoid' ? outputs : width > 1 ? p.probabilities : undefined;
           for (let k = 0; k < m; k++) {
             const i = at + k, label = labels?.[i];
-            const classes = p.classes.slice(k * rows, (k + 1) * rows);
-            const prediction = rows === 1 ? classes[0] : classes;
+            const row = (r: number) => rowPrediction(outputs.subarray(k * per + r * width, k * per + (r + 1) * width), p.classes[k * rows + r], p.probabilities.subarray(k * per + r * width, k * per + (r + 1) * width), info.finalActivation);
+            const each = Array.from({ length: rows }, (_, r) => row(r));
+            const prediction = rows === 1 ? each[0].prediction : each.map((e) => e.prediction);
             const slice = (v: Float64Array) => toNested(v.subarray(k * per, (k + 1) * per), p.shape.slice(1));
-            if (opts.json) console.log(JSON.stringify({ input: i, prediction, label, probabilities: slice(p.probabilities), outputs: slice(outputs), latencyMs: p.latencyMs, batch: m }));
+            if (opts.json) console.log(JSON.stringify({ input: i, prediction, label, ...(probs ? { probabilities: slice(probs) } : {}), outputs: slice(outputs), latencyMs: p.latencyMs, batch: m }));
             else {
-              const shown = info.finalActivation === 'sigmoid' || rows > 1 ? `outputs ${JSON.stringify(slice(outputs))}` : `p=${p.probabilities[k * per + classes[0]].toFixed(3)}`;
+              const one = rows === 1 ? each[0].p : undefined;
+              const shown = one !== undefined ? `p=${one.toFixed(3)}` : `outputs ${JSON.stringify(slice(outputs))}`;
               console.log(`input ${i}: predicted ${JSON.stringify(prediction)}${label === undefined ? '' : ` (true ${label})`}, ${shown}, ${p.latencyMs.toFixed(1)} ms${m > 1 ? ` (batch of ${m})` : ''}`);
             }
           }

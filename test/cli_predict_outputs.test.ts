@@ -1,0 +1,64 @@
+// tfe predict reads a model's ending (from a review: it printed the argmax for every model, so a
+// one-unit sigmoid classifier predicted 0 with p = 1 for every input, and a regression never
+// showed its value). Against TensorFlow.js's own predict of the same model.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+
+import test from 'ava';
+
+import { tfeCli } from '../lib/serve/local_cluster';
+import { startCluster } from './helpers/service';
+import { saveTfjsModel } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+test('tfe predict: a binary sigmoid, a multi-label sigmoid and a regression, each predicted as the model reads', async (t) => {
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const L = tf.layers;
+    const owner = await c.connect({ asOwner: true });
+    // Seeded weights: no output lands near a threshold, where the encoding's error could flip it.
+    const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' });
+    const models = {
+      binary: tf.sequential({ layers: [L.dense({ inputShape: [4], units: 1, activation: 'sigmoid', ...init(1) })] }),
+      labels: tf.sequential({ layers: [L.dense({ inputShape: [4], units: 3, activation: 'sigmoid', ...init(3) })] }),
+      value: tf.sequential({ layers: [L.dense({ inputShape: [4], units: 1, ...init(4) })] }),
+    };
+    for (const [name, m] of Object.entries(models)) await owner.deploy(await saveTfjsModel(tf, m, `tfe-ends-${name}-`), { name, protocol: 'pond' });
+    await owner.close();
+    const inputs = [[1, 2, -1, 0.5], [-1, -2, 1, -0.5], [1, 2, 3, 4]];
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-ends-')), 'in.json');
+    fs.writeFileSync(file, JSON.stringify({ images: inputs }));
+    const run = async (name: string) => (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', name, '--input', file, '--config', c.config, '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    for (const [name, m] of Object.entries(models)) {
+      const want: number[][] = m.predict(tf.tensor2d(inputs)).arraySync();
+      if (name !== 'value') t.true(want.flat().every((v) => Math.abs(v - 0.5) > 0.02), `${name}: no output near 0.5 (${want})`);
+      if (name === 'binary') t.true(new Set(want.map((w) => w[0] >= 0.5)).size === 2, `${name}: both classes among the answers (${want})`);
+      const got = await run(name);
+      t.is(got.length, inputs.length);
+      got.forEach((g, i) => {
+        const w = want[i];
+        t.true(w.every((v, j) => Math.abs(g.outputs[j] - v) < 1e-2), `${name} ${i}: outputs ${g.outputs} vs ${w}`);
+        if (name === 'binary') {
+          t.is(g.prediction, w[0] >= 0.5 ? 1 : 0, `${name} ${i}`);
+          t.true(Math.abs(g.probabilities[0] - w[0]) < 1e-2);
+        } else if (name === 'labels') t.deepEqual(g.prediction, w.flatMap((v, j) => (v >= 0.5 ? [j] : [])), `${name} ${i}`);
+        else {
+          t.true(Math.abs(g.prediction - w[0]) < 1e-2, `${name} ${i}: ${g.prediction} vs ${w[0]}`);
+          t.is(g.probabilities, undefined, 'a regression has no probabilities');
+        }
+      });
+    }
+    // The text form shows a binary classifier's probability and a regression's value.
+    const text = (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'value', '--input', file, '--config', c.config])).stdout;
+    t.regex(text, /input 0: predicted -?\d+\.\d+.*, outputs \[-?\d/);
+  } finally {
+    await c.stop();
+  }
+});
