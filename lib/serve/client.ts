@@ -47,6 +47,12 @@ export interface ClientOptions {
    * query; leases.ts, input_mask.ts).
    */
   leases?: boolean;
+  /**
+   * Requests this client sends at once (default: the config's maxSessionsPerClient, what each
+   * server lets one client run); more wait here for a place. Without it, the ninth of 20
+   * predictions started together was refused by the servers.
+   */
+  maxInFlight?: number;
   log?: (m: string) => void;
 }
 
@@ -74,13 +80,18 @@ export class PredictionClient {
   /** Each model's input as the servers last described it (models()): what predict encodes for. */
   #inputs = new Map<string, InputSpec>();
   #closed = false;
+  /** Requests in flight, at most #maxInFlight; the others wait in #queue for a place. */
+  #inFlight = 0;
+  #maxInFlight: number;
+  #queue: (() => void)[] = [];
 
-  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number, leases: boolean) {
+  private constructor(config: ClusterConfig, endpoint: WsEndpoint, retryMs: number, timeoutMs: number, leases: boolean, maxInFlight: number) {
     this.#config = config;
     this.#endpoint = endpoint;
     this.#retryMs = retryMs;
     this.#timeoutMs = timeoutMs;
     this.#leases = new ClientLeases(leases);
+    this.#maxInFlight = maxInFlight;
   }
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
@@ -90,7 +101,9 @@ export class PredictionClient {
     // Under TLS: the CA and/or the pinned fingerprints the servers are checked against (provision_tls.ts).
     const tls = clientTls(c, opts.asOwner);
     const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
-    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000, opts.leases ?? true);
+    const maxInFlight = opts.maxInFlight ?? c.maxSessionsPerClient;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new Error(`PredictionClient.connect: maxInFlight must be a positive integer, got ${String(opts.maxInFlight)}`);
+    const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000, opts.leases ?? true, maxInFlight);
     try {
       await Promise.all(SERVERS.map((s) => {
         const p = c.parties[s as 'server0'];
@@ -110,6 +123,18 @@ export class PredictionClient {
    */
   async #request<T>(req: ClientRequest, body: (party: Party) => Promise<T>, onAnswer?: (server: string, res: Response) => void): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
     if (this.#closed) throw new Error(`this client is closed: connect again for a ${req.type} request`);
+    while (!this.#closed && this.#inFlight >= this.#maxInFlight) await new Promise<void>((r) => this.#queue.push(r));
+    if (this.#closed) throw new Error(`this client was closed while the ${req.type} request waited to be sent`);
+    this.#inFlight++;
+    try {
+      return await this.#send(req, body, onAnswer);
+    } finally {
+      this.#inFlight--;
+      this.#queue.shift()?.();
+    }
+  }
+
+  async #send<T>(req: ClientRequest, body: (party: Party) => Promise<T>, onAnswer?: (server: string, res: Response) => void): Promise<{ result: T; responses: Response[]; traffic: TrafficReport }> {
     await this.#reachable();
     const session = randomUUID();
     const transport = new WebSocketTransport([...SERVERS, CLIENT], new Map([[CLIENT, this.#endpoint]]), session);
@@ -120,7 +145,7 @@ export class PredictionClient {
       answered.add(s);
       const res = (p.kind === 'control' ? p.data : { ok: false, error: `${s} sent a malformed response` }) as Response;
       if (!res || typeof res !== 'object' || (!res.ok && typeof res.error !== 'string')) throw new Error(`${s} sent a malformed response`);
-      if (!res.ok) throw Object.assign(new Error(res.error), res.refused === true ? { refused: true } : {});
+      if (!res.ok) throw Object.assign(new Error(res.error), { stated: true }, res.refused === true ? { refused: true } : {});
       onAnswer?.(s, res);
       return res;
     });
@@ -142,7 +167,10 @@ export class PredictionClient {
       void ran?.then((r) => (r as { dispose?: () => void } | undefined)?.dispose?.(), () => undefined);
       // Prefer a server's stated reason over the local symptom (e.g. "session aborted"): give the
       // other answers a moment, then stop waiting (the abort fails whatever is still waited for).
-      await Promise.race([Promise.allSettled(answers), new Promise((r) => setTimeout(r, 500))]);
+      // A failure that is a server's stated answer needs no wait: the others may be waiting to be
+      // paired with a server0 that refused, and answer only once aborted (each such failure, a
+      // stale lease after a reconnect among them, took 500 ms more).
+      if (!(e as { stated?: boolean }).stated) await Promise.race([Promise.allSettled(answers), new Promise((r) => setTimeout(r, 500))]);
       this.#endpoint.abortSession(session, `the client gave up: ${(e as Error).message.slice(0, 200)}`, SERVERS.filter((s) => this.#endpoint.connected(s)));
       const reasons = await Promise.allSettled(answers);
       const stated = reasons.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/session .* was (aborted|ended)|closed|gave up/.test(String(r.reason?.message)));
@@ -163,6 +191,7 @@ export class PredictionClient {
     // A link that dropped is re-dialed with a back-off of up to a second: a query dials now.
     for (const s of SERVERS) if (!this.#endpoint.connected(s)) this.#endpoint.hurry(s);
     for (;;) {
+      if (this.#closed) throw new Error('this client was closed while the request waited for the servers');
       const down = SERVERS.filter((s) => !this.#endpoint.connected(s));
       if (down.length === 0) return;
       if (Date.now() > deadline) {
@@ -359,6 +388,8 @@ export class PredictionClient {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // Requests waiting for a place fail now, saying so.
+    for (const wake of this.#queue.splice(0)) wake();
     this.#leases.clear();
     await this.#endpoint.close();
   }

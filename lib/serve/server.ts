@@ -305,6 +305,10 @@ export class TfeServer {
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
       this.#sessions.admit(session, peer, bytes, waits);
     } catch (e) {
+      // server0 refuses a leased request (a wrong shape, a limit): the client has spent its
+      // lease, so it is voided here and on server1 and server2, whose pooled sides it held until
+      // its ttl (and it counted against the client's leases meanwhile).
+      if (this.me === SERVER0 && lease && this.#leases.book.void(lease.id)) this.#leases.unlease([lease.id]);
       return this.#refuse(peer, session, e as Error);
     }
     let leased: Notice | undefined;
