@@ -56,6 +56,12 @@ export async function mulPublicInt(p: Party, op: OpCtx, x: Share, k: bigint): Pr
  */
 export const TRUNCATION_STEPS = defineGuardedSwitches({}, 'TRUNCATION_STEPS', { mask: true });
 
+/**
+ * `mask` is a test control (test_switches.ts): false opens a Beaver product's operands without
+ * their masks (x - 0: the product is then wrong too), the control of the shared suites' view test.
+ */
+export const BEAVER_STEPS = defineGuardedSwitches({}, 'BEAVER_STEPS', { mask: true });
+
 /** Statistical hiding of interactive truncation: the opened value leaks at most 2^-KAPPA. */
 export const TRUNC_KAPPA = 24;
 /** Interactive truncation requires |x| < 2^TRUNC_BOUND_BITS (the product at scale 2^2f). */
@@ -125,7 +131,8 @@ export function disposeMasked(m: MaskedShare): void {
 export async function mask(p: Party, cr: CorrelatedRandomness, op: OpCtx, slot: number, x: Share, shape: readonly number[]): Promise<MaskedShare> {
   const ref: MaskRef = { nonce: nonceFor(op.id, slot), shape: [...shape] };
   if (!p.isCompute) return { ref, alpha: null, a: null };
-  const a = await cr.mask(p, ref);
+  const dealt = await cr.mask(p, ref);
+  const a = BEAVER_STEPS.mask ? dealt : await disposing([dealt], () => mulScalar(dealt, 0n));
   const e = await sub(required(op, x), a);
   const theirs = await p.exchange(tag(op, 'open', String(slot)), e);
   const alpha = await disposing([e, theirs], () => add(e, theirs));

@@ -7,6 +7,7 @@ import { randomFillSync } from 'node:crypto';
 import test from 'ava';
 
 import * as tfe from '../../../lib';
+import { BEAVER_STEPS } from '../../../lib/protocol/pond/arith';
 import { dcfBitKeyWords, dcfKeyWords } from '../../../lib/ops/fss';
 import { keyRowsBytes } from '../dcf_rows';
 import { highBits, nonUniformBits } from '../key_stats';
@@ -90,7 +91,9 @@ export function securitySuite(protocol: Protocol): void {
       t.true(chiSquareByte(new Uint8Array(uniform.buffer), 7) < CRIT, 'control passes: CSPRNG output');
     }));
 
-  test(`${protocol}: each server's whole view (every message, and every pair from different senders in a step) has the same statistics for two different secrets`, async (t) => {
+  // Serial: its control switches the Beaver masks off in this process, which the suite's other
+  // tests (run after the serial ones) must not see.
+  test.serial(`${protocol}: each server's whole view (every message, and every pair from different senders in a step) has the same statistics for two different secrets; without the Beaver masks it does not`, async (t) => {
     // Secret A: constants; secret B: large random values of both signs (relu and the maxima's
     // comparisons take both branches).
     const a = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
@@ -101,10 +104,18 @@ export function securitySuite(protocol: Protocol): void {
       t.deepEqual(cmp.differ, [], `${party}: ${cmp.checked} statistics`);
       if (party !== 'server2' || TRAITS[protocol].server2Online) t.true(cmp.checked > 0, `${party} received something to compare`);
     }
-    // Control: the same comparison flags a message that carries the input's encoding unmasked.
-    const leak = (v: Seen[], x: Float64Array): Seen[] => [...v, { from: 'server0', to: 'server1', key: 'leak', dtype: 'ring64', shape: [4096], data: new Uint8Array(BigInt64Array.from(x, (e) => BigInt(Math.round(e * 2 ** 16))).buffer) }];
-    const ctl = compareViews(leak(a, new Float64Array(4096).fill(1.25)), leak(b, rand(4096, 1000)), 'server1');
-    t.true(ctl.differ.some((d) => d.startsWith('leak')), 'control: an unmasked input is flagged');
+    // Control: the same runs with the Beaver products' operands opened unmasked are flagged.
+    BEAVER_STEPS.mask = false;
+    try {
+      const ua = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
+      const ub = await serverViews(protocol, rand(4096, 1000), rand(4096, 3));
+      for (const party of [tfe.SERVER0, tfe.SERVER1]) {
+        const ctl = compareViews(ua, ub, party);
+        t.true(ctl.differ.some((d) => /\/open\//.test(d)), `${party}: control: the unmasked openings are flagged (${ctl.differ.slice(0, 3).join('; ')})`);
+      }
+    } finally {
+      BEAVER_STEPS.mask = true;
+    }
   });
 
   test(`${protocol}: every ring tensor on the wire looks uniform when inputs and weights are constant`, (t) =>
