@@ -80,7 +80,7 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   const holdout = opts.holdout ?? 0.2;
   if (!(holdout >= 0 && holdout < 1)) throw new Error(`holdout must be in [0, 1), got ${holdout}`);
   const { json, spec, weights } = loaded ?? readLayersModel(source);
-  if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.layers.join(', ')}); Pond cannot run it, calibrated or not`);
+  if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.exactOnlyLayers.join(', ')}); Pond cannot run it, calibrated or not`);
   const x = samplesTensor(inputs, spec.inputShape);
   const n = x.shape[0];
   const check = holdout > 0 ? Math.floor(n * holdout) : 0;

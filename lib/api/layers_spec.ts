@@ -110,6 +110,8 @@ export interface ModelSpec {
   params: ParamSpec[];
   /** Uses non-linearities only an exact protocol runs (max pooling, relu6, leaky relu...): Pond refuses the model. */
   needsSecureNN: boolean;
+  /** The layers that do (`Class:name`), for the refusal. */
+  exactOnlyLayers: string[];
   /**
    * Has comparison-based non-linearities (relu and the above). Exact protocols give plaintext's
    * answers; Pond replaces relu by a polynomial, so such models default to an exact protocol.
@@ -198,6 +200,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const graph = graphOf(topo);
   const params: ParamSpec[] = [];
   let needsSecureNN = false, comparisons = false;
+  const exactOnlyLayers: string[] = [];
   let finalActivation: ModelSpec['finalActivation'];
   const uses = readers(graph);
   const folds = foldBatchNorms(graph, uses);
@@ -265,6 +268,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       },
     });
     needsSecureNN ||= plan.exactOnly;
+    if (plan.exactOnly) exactOnlyLayers.push(`${l.class_name}:${l.config.name}`);
     comparisons ||= plan.comparisons;
     if (l.config.name === graph.output) finalActivation = plan.finalActivation;
     return { node, plan };
@@ -281,6 +285,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     ...(inputEncoding ? { inputEncoding } : {}),
     params,
     needsSecureNN,
+    exactOnlyLayers,
     comparisons,
     finalActivation,
     poolFirst: [...moved].map(([a, p]) => ({ activation: label(a), pool: label(p) })),

@@ -73,26 +73,41 @@ function openWeightFile(root: string, name: unknown): { fd: number; file: string
   }
 }
 
-/** Checks a group's weight specs (float32, sane shapes) and returns the bytes they declare. */
-function declaredBytes(weights: WeightSpec[]): number {
-  let declared = 0;
-  for (const w of weights) {
-    if ((w.dtype ?? 'float32') !== 'float32') throw new Error(`weight '${w.name}' has dtype ${w.dtype}; only float32 is supported`);
-    if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
-    declared += 4 * w.shape.reduce((a, b) => a * b, 1);
-  }
-  return declared;
+/**
+ * An optimizer's state saved beside the weights (`includeOptimizer: true`: tfjs marks each such
+ * entry `group: 'optimizer'`, its step counter an int32): skipped, its bytes counted. Such a model
+ * was refused for a weight ('iter') the user never named.
+ */
+export const isOptimizerState = (w: WeightSpec): boolean => (w as { group?: unknown }).group === 'optimizer';
+const SKIPPED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/** A weight's bytes in its file: float32 for the model's, any fixed-size dtype for optimizer state. */
+function entryBytes(w: WeightSpec): number {
+  if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
+  const dtype = w.dtype ?? 'float32';
+  const size = isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' ? 4 : undefined;
+  if (size === undefined)
+    throw new Error(isOptimizerState(w) ? `optimizer weight '${w.name}' has dtype ${dtype}, whose size is unknown: save the model without includeOptimizer` : `weight '${w.name}' has dtype ${dtype}; only float32 is supported`);
+  return size * w.shape.reduce((a, b) => a * b, 1);
 }
 
-/** Little-endian float32 weights laid out one after another, as the manifest lists them. */
+/** Checks a group's weight specs (float32, sane shapes) and returns the bytes they declare. */
+function declaredBytes(weights: WeightSpec[]): number {
+  return weights.reduce((a, w) => a + entryBytes(w), 0);
+}
+
+/** Little-endian float32 weights laid out one after another, as the manifest lists them (optimizer state skipped). */
 function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { data: Float32Array; shape: number[] }>): void {
   let offset = 0;
   for (const w of weights) {
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
-    out.set(w.name, { data, shape: w.shape });
-    offset += 4 * n;
+    const size = entryBytes(w);
+    if (!isOptimizerState(w)) {
+      const n = size / 4;
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
+      out.set(w.name, { data, shape: w.shape });
+    }
+    offset += size;
   }
 }
 
@@ -212,6 +227,22 @@ export function loadPlainModel(source: ModelSource): PlainModel {
   return plainModel(json, weights);
 }
 
+/**
+ * Runs the model's plaintext forward pass once on a zero input of batch 1, so that a setting only
+ * an input's shape can refuse (a normalisation or softmax over another axis than the last) is
+ * refused where the model is loaded or deployed, naming the layer, not at its first prediction
+ * (a deploy succeeded and then every query failed). Returns the plaintext model.
+ */
+export function checkRuns(json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>, where: string): PlainModel {
+  const plain = plainModel(json, weights);
+  try {
+    plain.forward({ data: new Float64Array(plain.inputShape.reduce((a, b) => a * b, 1)), shape: [1, ...plain.inputShape] });
+  } catch (e) {
+    throw new Error(`${where}: the model cannot run: ${(e as Error).message}`);
+  }
+  return plain;
+}
+
 export class PrivateModel {
   constructor(
     readonly cluster: Cluster,
@@ -281,8 +312,9 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
   const { spec, params, json, weights } = model;
+  const plain = checkRuns(json, weights, 'loadLayersModel');
   if (spec.needsSecureNN && !isExact(cluster.protocol))
-    throw new Error(`loadLayersModel: the model compares values (${spec.layers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
+    throw new Error(`loadLayersModel: the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
   const f = cluster.fixed.fracBits;
   checkWeightRange(params, f, 'loadLayersModel');
   const shared = (params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : []).map((w) => w.withBound(weightBound(f)));
@@ -299,5 +331,5 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
       observer = undefined;
     }
   };
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain: plainModel(json, weights), trace }, spec.inputEncoding);
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain, trace }, spec.inputEncoding);
 }

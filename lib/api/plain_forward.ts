@@ -428,7 +428,15 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
       throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes [batch, ${spec.inputShape}]`);
     const out = new Map<string, PlainTensor>([['', x]]);
     for (const { node, run } of runs) {
-      const y = node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!));
+      let y: PlainTensor;
+      try {
+        y = node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!));
+      } catch (e) {
+        // Every failure names its layer, as the private path's refusals do.
+        const tag = `layer '${node.layer.config.name}' (${node.layer.class_name}): `;
+        const msg = (e as Error).message;
+        throw new Error(msg.startsWith(`layer '${node.layer.config.name}'`) ? msg : tag + msg);
+      }
       out.set(node.layer.config.name, y);
       observe?.(`${node.layer.class_name}:${node.layer.config.name}`, y);
     }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
-import { type ModelSource, readLayersModel } from '../api/model';
+import { checkRuns, isOptimizerState, type ModelSource, readLayersModel } from '../api/model';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
 import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
@@ -298,13 +298,14 @@ export class PredictionClient {
   async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: number } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
+    checkRuns(loaded.json, loaded.weights, 'deploy');
     const protocol = opts.protocol === undefined ? (loaded.spec.comparisons ? 'securenn' : 'pond') : checkProtocol(opts.protocol, 'deploy');
     const fssGate = checkDeployGate(protocol, opts.fssGate);
     const fssBits = checkDeployBits(protocol, opts.fssBits);
     const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) };
     const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
-    const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
+    const weights = json.weightsManifest.flatMap((g) => g.weights.filter((w) => !isOptimizerState(w)).map((w) => ({ name: w.name, shape: w.shape })));
     checkWeightRange(params, this.#config.fracBits, 'deploy');
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {

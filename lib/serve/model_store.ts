@@ -48,7 +48,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'>): ModelSpec {
   const shapes = new Map(req.weights.map((w) => [w.name, w.shape]));
   const spec = parseTopology(req.topology, (n) => shapes.get(n));
-  if (spec.needsSecureNN && !isExact(req.protocol)) throw new Error(`the model compares values (max pooling, relu6, leaky relu, sigmoid, ...), which the ${req.protocol} protocol cannot do exactly: deploy it with 'securenn' or 'fss'`);
+  if (spec.needsSecureNN && !isExact(req.protocol)) throw new Error(`the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${req.protocol} protocol cannot do exactly: deploy it with 'securenn' or 'fss'`);
   for (const p of spec.params) {
     if (p.derive) continue; // computed by the owner; its sources were checked by parseTopology
     const n = p.shape.reduce((a, b) => a * b, 1);

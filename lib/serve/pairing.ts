@@ -73,11 +73,6 @@ export class RequestPairing {
     return [...this.#pending.values()].some((p) => p.client !== undefined && pred(p.client));
   }
 
-  /** The clients' halves waiting here. */
-  *clientHalves(): Iterable<ClientHalf> {
-    for (const p of this.#pending.values()) if (p.client !== undefined) yield p.client;
-  }
-
   /** A request for lease `leaseId` came before server0's notice of the lease. */
   awaitLease(leaseId: string, session: string): void {
     this.#waitingLease.set(leaseId, session);

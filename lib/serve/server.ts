@@ -292,7 +292,7 @@ export class TfeServer {
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     const lease = req.type === 'predict' ? req.lease : undefined;
     try {
-      if (req.type === 'undeploy') return this.#answer(peer, session, { ok: true, removed: undeployHere({ ...this.#queryHost, deployingNow: this.#deploying, running: this.#running, pending: this.#pending }, req, peer) });
+      if (req.type === 'undeploy') return this.#answer(peer, session, { ok: true, removed: undeployHere({ ...this.#queryHost, deployingNow: this.#deploying, running: this.#running, pending: this.#pending, dropWaiting: (s, why) => this.#dropWaiting(s, why) }, req, peer) });
       const bytes = this.#check(req, peer);
       const down = this.#others().filter((s) => !this.endpoint.connected(s));
       if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);

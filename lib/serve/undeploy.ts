@@ -13,6 +13,8 @@ export type UndeployHost = Pick<QueryRunHost, 'me' | 'config' | 'endpoint' | 'lo
   deployingNow: ReadonlySet<string>;
   running: ReadonlyMap<string, RunningQuery>;
   pending: RequestPairing;
+  /** Drops a request waiting for its other half, telling its client why. */
+  dropWaiting(session: string, why: string): void;
 };
 
 /** Removes a model here (true) or says it was not here (false); throws, saying why, while it is in use or for a client that may not. */
@@ -22,11 +24,16 @@ export function undeployHere(h: UndeployHost, req: UndeployRequest, peer: PartyN
   // arrive while this server's half of the deploy has not started yet).
   const waiting = h.pending.someClient((c) => c.req.type === 'deploy' && c.req.model === req.model);
   if (h.deployingNow.has(req.model) || waiting) throw new Error(`model '${req.model}' is being deployed; retry when that finishes`);
-  // In flight: running here, or (on server1 and server2) asked of this server and waiting for
-  // server0's go-ahead, which would then find the model gone mid-query.
   const busy = [...h.running.values()].filter((r) => r.model === req.model).length;
-  const paired = [...h.pending.clientHalves()].filter((c) => c.req.type === 'predict' && c.req.model === req.model).length;
-  if (busy + paired) throw new Error(`model '${req.model}' has ${busy + paired} queries in flight; retry when they finish`);
+  if (busy) throw new Error(`model '${req.model}' has ${busy} queries in flight; retry when they finish`);
+  // A prediction asked of this server (server1, server2) and waiting for server0's go-ahead would
+  // find the model gone mid-query: it is dropped, its client told. Not refused instead: anyone
+  // may leave such a request waiting here, and a refusal then kept the model on this server
+  // alone. server0 refuses the undeploy while its query runs, so none such has started.
+  for (const session of [...h.pending.sessions()]) {
+    const waiting = h.pending.get(session)?.client?.req;
+    if (waiting?.type === 'predict' && waiting.model === req.model) h.dropWaiting(session, `model '${req.model}' is being undeployed`);
+  }
   // From the disk first: a removal that fails there (EPERM, a read-only remount) refuses the
   // undeploy and leaves the model served, instead of unloading it until a restart brings it back.
   const stored = h.store.remove(req.model);

@@ -1,0 +1,49 @@
+// Ordinary models from a new user's review, against TensorFlow.js's own predict: a model saved
+// with its optimizer (`includeOptimizer: true`) loads, its optimizer state skipped (it was refused
+// for a weight 'iter' the user never named); a normalisation over another axis than the last is
+// refused where the model is loaded or deployed, naming the layer (it loaded, deployed, and then
+// failed every prediction); Pond's refusal names only the layers that compare.
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { saveTfjsModel } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+const L = tf.layers;
+
+test('a model saved with its optimizer loads and predicts as tfjs does', async (t) => {
+  const m = tf.sequential({ layers: [L.dense({ inputShape: [6], units: 8, activation: 'relu' }), L.dense({ units: 3 })] });
+  m.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
+  await m.fit(tf.randomNormal([16, 6]), tf.randomNormal([16, 3]), { epochs: 1, verbose: 0 });
+  let artifacts: tfe.ModelArtifacts | undefined;
+  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), { includeOptimizer: true });
+  const specs = artifacts!.weightSpecs as { name: string; dtype?: string; group?: string }[];
+  t.true(specs.some((w) => w.group === 'optimizer' && w.dtype === 'int32'), 'the optimizer state is in the artifacts');
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    const model = tfe.loadLayersModel(artifacts!, { cluster: c });
+    const x = Float64Array.from({ length: 12 }, () => Math.random() * 2 - 1);
+    const got = (await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: x, shape: [2, 6] }))))).data;
+    const want: number[] = Array.from(m.predict(tf.tensor(Array.from(x), [2, 6])).dataSync());
+    t.true(want.every((w, i) => Math.abs(got[i] - w) < 1e-3), `${[...got]} vs ${want}`);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a normalisation over another axis than the last is refused at load, naming the layer; Pond names the layers that compare', async (t) => {
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  const pond = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    const bn = await saveTfjsModel(tf, tf.sequential({ layers: [L.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3 }), L.batchNormalization({ axis: 1, name: 'bn' }), L.flatten(), L.dense({ units: 2 })] }), 'tfe-bn-axis-');
+    t.throws(() => tfe.loadLayersModel(bn, { cluster: c }), { message: /loadLayersModel: the model cannot run: layer 'bn' \(BatchNormalization\): axis = 1 is not the last axis of its rank-4 input/ });
+    const pooled = await saveTfjsModel(tf, tf.sequential({ layers: [L.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, name: 'conv' }), L.maxPooling2d({ poolSize: 2, name: 'pool' }), L.flatten({ name: 'flat' }), L.dense({ units: 2, name: 'out' })] }), 'tfe-pond-names-');
+    t.throws(() => tfe.loadLayersModel(pooled, { cluster: pond }), { message: /the model compares values \(MaxPooling2D:pool\), which the pond protocol cannot do exactly/ });
+  } finally {
+    await c.close();
+    await pond.close();
+  }
+});
