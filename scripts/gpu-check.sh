@@ -24,6 +24,8 @@ JOBS="$(nproc 2>/dev/null || echo 4)"
 BUILD="${GPU_CHECK_BUILD:-build-gpu-check}"
 mkdir -p "$OUT"
 : >"$OUT/summary.txt"
+# A previous run's logs in a kept $OUT must not be read as this run's (the benchmark lines below).
+rm -f "$OUT"/*.log "$OUT/bench_lines.txt"
 declare -a ROWS=()
 
 row() {

@@ -51,8 +51,6 @@ export class Connection {
   /** The ping whose pong is awaited: its number (echoed in the pong) and when it went. */
   #ping?: { id: number; at: number };
   #pings = 0;
-  /** A client's sends waiting for its socket's buffer to drain; its reading is paused meanwhile. */
-  #heldReads = 0;
   /** Refused: what still arrives is ignored, and what it held is already freed. */
   refused = false;
 
@@ -125,26 +123,9 @@ export class Connection {
         sent = new Promise<void>((resolve, reject) => ws.send(body, { binary: true, fin: true }, done(resolve, reject)));
       }
       if (onWritten && i === frames.length - 1) sent = sent.then(onWritten);
-      if (wait && this.client) this.#holdReads(sent);
       if (wait) await sent;
       else sent.catch(onError);
     }
-  }
-
-  /**
-   * A client that does not read what it is sent: nothing more is read from it until its socket
-   * takes the frame that found the buffer full. Every request is answered, so a client sending
-   * requests and reading none of the answers made this process queue them without bound (617 MiB
-   * after 160 000 status requests); paused, its requests stay in its own socket (TCP pushes back),
-   * and a client that reads nothing at all misses the heartbeat's pongs and is dropped. One that
-   * reads slowly (a large answer over a slow link) is alive: each frame its socket takes counts as
-   * a sign of life, as a frame received does, since its pongs wait unread meanwhile.
-   */
-  #holdReads(sent: Promise<void>): void {
-    if (this.#heldReads++ === 0) this.ws.pause();
-    void sent.then(() => (this.missed = 0), () => undefined).then(() => {
-      if (--this.#heldReads === 0 && this.ws.readyState === this.ws.OPEN) this.ws.resume();
-    });
   }
 
   /**

@@ -52,7 +52,9 @@ export interface DialOptions {
 
 /** Dials once; rejects with an Error carrying the HTTP `status` when the peer refused. */
 export async function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> {
-  return (await dialLink(peer, { ...o, lanes: false })).ws;
+  const { ws } = await dialLink(peer, { ...o, lanes: false });
+  ws.resume(); // dialLink leaves it paused for an endpoint to attach; a caller of its own reads now
+  return ws;
 }
 
 /** Dials once, with the link's lane when the peer has one; rejects like dialOnce. */

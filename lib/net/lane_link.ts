@@ -129,9 +129,9 @@ export class LaneListener {
     // Only from where a lane is expected: anyone who could reach the port held its places for
     // unbound sockets (each up to the handshake timeout), and real lanes were then refused and
     // their links ran without one.
+    // Counted, not logged: `tfe doctor` probes the port this way, and a scan would fill the log.
     if (!this.#from.has(plainAddress(s.remoteAddress))) {
       this.o.refused('auth');
-      this.#refusals(`refused a lane connection from ${s.remoteAddress}: no lane is expected from that address`, 'connection-refused', { address: s.remoteAddress, rule: 'auth', reason: 'no lane is expected from that address' });
       s.destroy();
       return;
     }

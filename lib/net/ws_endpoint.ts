@@ -414,6 +414,15 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     // way nothing is written, and a transient payload's memory is freed now.
     const conn = this.#mailbox.finished(session) && !this.connected(to) ? undefined : await this.#sendWaits.wait(session, this.#socket(to));
     if (!conn) return void (release && alone && release(alone));
+    // A client that reads none of its answers: what waits unread for it is bounded (every
+    // request is answered, and a client sending requests without reading made this process queue
+    // the answers without end: 617 MiB after 160 000 status requests). Past the bound its
+    // connection is refused; one that reads, however slowly, stays (its pings are read as ever).
+    if (conn.client && conn.ws.bufferedAmount > this.#limits.maxPendingBytesPerClient) {
+      this.#refuse(conn, new Refusal('pendingBytes', CLOSE.POLICY, `${conn.ws.bufferedAmount} bytes of answers wait unread, over the limit of ${this.#limits.maxPendingBytesPerClient} (maxPendingBytesPerClient)`));
+      if (release && alone) release(alone);
+      throw new Error(`${to} does not read its answers: its connection was closed`);
+    }
     for (const [prefix, body] of frames) this.#sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
     const written = conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);

@@ -48,8 +48,8 @@ export interface ClientOptions {
    */
   leases?: boolean;
   /**
-   * Requests this client sends at once (default: the config's maxSessionsPerClient, what each
-   * server lets one client run); more wait here for a place. Without it, the ninth of 20
+   * Requests this client sends at once (default: one below the config's maxSessionsPerClient,
+   * what each server lets one client run); more wait here for a place. Without it, the ninth of 20
    * predictions started together was refused by the servers.
    */
   maxInFlight?: number;
@@ -96,12 +96,20 @@ export class PredictionClient {
 
   /** Connects to the three servers named by a cluster config (a path or a parsed config). */
   static async connect(config: ClusterConfig | string, opts: ClientOptions = {}): Promise<PredictionClient> {
-    for (const k of ['connectTimeoutMs', 'requestTimeoutMs', 'reconnectWaitMs'] as const) checkTimeoutOption('PredictionClient.connect', k, opts[k]);
+    // The request timeout is a timer's delay; the connect and reconnect waits are deadlines
+    // (Infinity: wait as long as it takes; a reconnect wait of 0: fail at once).
+    checkTimeoutOption('PredictionClient.connect', 'requestTimeoutMs', opts.requestTimeoutMs);
+    for (const k of ['connectTimeoutMs', 'reconnectWaitMs'] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(typeof v === 'number' && (k === 'reconnectWaitMs' ? v >= 0 : v > 0))) throw new Error(`PredictionClient.connect: ${k} must be a ${k === 'reconnectWaitMs' ? 'non-negative' : 'positive'} number of milliseconds (Infinity: no limit), got ${String(v)}`);
+    }
     const c = typeof config === 'string' ? loadClusterConfig(config) : config;
     // Under TLS: the CA and/or the pinned fingerprints the servers are checked against (provision_tls.ts).
     const tls = clientTls(c, opts.asOwner);
     const endpoint = new WsEndpoint({ me: CLIENT, tls, insecure: c.insecure, log: opts.log ?? (() => undefined) });
-    const maxInFlight = opts.maxInFlight ?? c.maxSessionsPerClient;
+    // One below the servers' per-client limit: a request sent the moment another failed could
+    // otherwise reach a server before that one's abort did, and be refused as one too many.
+    const maxInFlight = opts.maxInFlight ?? Math.max(1, c.maxSessionsPerClient - 1);
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new Error(`PredictionClient.connect: maxInFlight must be a positive integer, got ${String(opts.maxInFlight)}`);
     const client = new PredictionClient(c, endpoint, opts.reconnectWaitMs ?? 5000, opts.requestTimeoutMs ?? c.queryTimeoutMs + 10_000, opts.leases ?? true, maxInFlight);
     try {
