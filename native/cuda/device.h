@@ -78,6 +78,10 @@ struct Download {
   void* pinned = nullptr;
   size_t n = 0, size = 0;
   cudaEvent_t done = nullptr;
+  // The stream its copy was queued on, and whether `done` was recorded after it: a failure in
+  // between leaves an event that says nothing, and the stream is waited for instead.
+  cudaStream_t stream = nullptr;
+  bool recorded = false;
   Download() = default;
   Download(const Download&) = delete;
   Download& operator=(const Download&) = delete;

@@ -117,12 +117,9 @@ Download::~Download() {
   // Not finished (a failure after the buffer was taken, or never waited for): the copy may still
   // be queued, so it is waited for before the buffer goes back.
   if (!pinned) return;
-  if (done) {
-    cudaEventSynchronize(done);
-    cudaEventDestroy(done);
-  } else {
-    cudaDeviceSynchronize();
-  }
+  if (done && recorded) cudaEventSynchronize(done);
+  else if (stream) cudaStreamSynchronize(stream);  // a copy may have been queued before the failure
+  if (done) cudaEventDestroy(done);
   Staging& st = staging();
   std::lock_guard<std::mutex> g(st.m);
   givePinned(st, pinned, size);
@@ -142,11 +139,13 @@ std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId)
     d->pinned = takePinned(st, d->size);
   }
   cudaStream_t s = currentStream();
+  d->stream = s;
   cudaEvent_t e = nullptr;
   TFE_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming | cudaEventBlockingSync));
   d->done = e;
   TFE_CUDA_CHECK(cudaMemcpyAsync(d->pinned, t.storage->data(), n, cudaMemcpyDeviceToHost, s));
   TFE_CUDA_CHECK(cudaEventRecord(d->done, s));
+  d->recorded = true;
   return d;
 }
 
