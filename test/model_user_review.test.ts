@@ -47,3 +47,21 @@ test('a normalisation over another axis than the last is refused at load, naming
     await pond.close();
   }
 });
+
+// verify warns, by default, of a layer whose values leave few bits below the ring's limit (from
+// the review: a regression on raw inputs of 1e5 failed a truncation about once in 10^4 while its
+// default verify reported full agreement, only --debug-ranges warning).
+test('verify warns by default of layers whose plaintext values leave few bits; scaled inputs do not', async (t) => {
+  const m = tf.sequential({ layers: [L.dense({ inputShape: [3], units: 8, activation: 'relu', kernelInitializer: 'ones' }), L.dense({ units: 1, name: 'head' })] });
+  const file = await saveTfjsModel(tf, m, 'tfe-verify-bits-');
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    const model = tfe.loadLayersModel(file, { cluster: c });
+    const raw = await model.verify({ data: [5e4, 8e4, 1e5, 1, 2, 3], shape: [2, 3] });
+    t.true(raw.warnings.some((w) => /leaves 1\d\.\d bits below the ring's limit .* \(from the plaintext values of these samples/.test(w)), raw.warnings.join('\n'));
+    const scaled = await model.verify({ data: [0.5, 0.8, 1, 0.1, 0.2, 0.3], shape: [2, 3] });
+    t.deepEqual(scaled.warnings, []);
+  } finally {
+    await c.close();
+  }
+});
