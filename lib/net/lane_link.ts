@@ -128,8 +128,8 @@ export class LaneListener {
   #onSocket(s: net.Socket): void {
     // Only from where a lane is expected: anyone who could reach the port held its places for
     // unbound sockets (each up to the handshake timeout), and real lanes were then refused and
-    // their links ran without one.
-    // Counted, not logged: `tfe doctor` probes the port this way, and a scan would fill the log.
+    // their links ran without one. Counted, not logged: `tfe doctor` probes the port this way,
+    // and a scan would fill the log.
     if (!this.#from.has(plainAddress(s.remoteAddress))) {
       this.o.refused('auth');
       s.destroy();
