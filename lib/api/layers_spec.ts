@@ -8,6 +8,7 @@ import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingOf } from './layers_embedding';
 import type { InputEncoding } from './input_encoding';
+import { withoutNestedModels } from './nested_models';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 /** The most values a parameter the owner derives (a dilated or expanded kernel) may hold: 512 MiB as float64. */
@@ -320,7 +321,14 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   };
 }
 
-/** The weight shapes a manifest declares. */
+/**
+ * A model as every reader takes it: nested models flattened (nested_models.ts), then recurrent
+ * weight names shortened (withoutCellNames).
+ */
+export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
+  return withoutCellNames(withoutNestedModels(json));
+}
+
 /**
  * The manifest with TensorFlow 2.2+'s recurrent weight names shortened: Keras writes an RNN layer's
  * weights as layer/cell/weight (lstm/lstm_cell/kernel; in a Bidirectional,
@@ -341,6 +349,7 @@ export function withoutCellNames(json: LayersModelJson): LayersModelJson {
   return { ...json, weightsManifest: json.weightsManifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g)) };
 }
 
+/** The weight shapes a manifest declares. */
 export function manifestShapes(json: LayersModelJson): Map<string, number[]> {
   if (!Array.isArray(json.weightsManifest)) throw new Error('weightsManifest is missing');
   const all = json.weightsManifest.flatMap((g, i) => {

@@ -11,7 +11,7 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
-import { checkWeightSpecs, derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, withoutCellNames } from './layers_spec';
+import { checkWeightSpecs, derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -187,7 +187,7 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   const declared = declaredBytes(a.weightSpecs);
   if (bytes.length !== declared) throw new Error(`weightData holds ${bytes.length} bytes, but weightSpecs declare ${declared}`);
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
-  const json = withoutCellNames({ modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] });
+  const json = normalizedModelJson({ modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] });
   decodeWeights(json.weightsManifest[0].weights, bytes, weights);
   return { json, weights };
 }
@@ -205,7 +205,7 @@ export function readLayersModel(source: ModelSource): {
   let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
   if (typeof source === 'string' || source instanceof URL) {
     const modelPath = modelPathOf(source);
-    json = withoutCellNames(readModelJson(modelPath));
+    json = normalizedModelJson(readModelJson(modelPath));
     weights = readWeights(json, path.dirname(modelPath));
   } else ({ json, weights } = fromArtifacts(source));
   const shapes = manifestShapes(json);

@@ -21,7 +21,7 @@ import { checkLogFormat, createLogger, type Log, type LogFormat } from '../log';
 import { type ListenAddress, parseListenAddress, showAddress } from '../serve/ops_config';
 import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
-import { manifestShapes, type ModelSpec, parseTopology, withoutCellNames } from '../api/layers_spec';
+import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
@@ -92,7 +92,7 @@ const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cann
 
 /** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone, no weights read. */
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
-  const json = withoutCellNames(readModelJson(file));
+  const json = normalizedModelJson(readModelJson(file));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
   return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };
