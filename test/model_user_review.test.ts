@@ -65,3 +65,33 @@ test('verify warns by default of layers whose plaintext values leave few bits; s
     await c.close();
   }
 });
+
+// A weight the model's layer does not read is refused (tfjs refuses it too: "Provided weight
+// data has no target variable"); a branch the output does not need keeps its weights unread, as
+// tfjs and Keras do.
+test("a weight its layer does not read is refused, naming it; an unused branch's weights are not", async (t) => {
+  const m = tf.sequential({ layers: [L.dense({ inputShape: [3], units: 2, useBias: false, name: 'nobias' })] });
+  const a = (await (async () => {
+    let got: tfe.ModelArtifacts | undefined;
+    await m.save(tf.io.withSaveHandler(async (x: tfe.ModelArtifacts) => ((got = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    return got!;
+  })()) as tfe.ModelArtifacts & { weightSpecs: { name: string; shape: number[]; dtype: string }[]; weightData: ArrayBuffer };
+  const withBias: tfe.ModelArtifacts = {
+    ...a,
+    weightSpecs: [...a.weightSpecs, { name: 'nobias/bias', shape: [2], dtype: 'float32' }],
+    weightData: new Uint8Array([...new Uint8Array(a.weightData), ...new Uint8Array(new Float32Array([5, -5]).buffer)]).buffer,
+  };
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    t.notThrows(() => tfe.loadLayersModel(a, { cluster: c }));
+    t.throws(() => tfe.loadLayersModel(withBias, { cluster: c }), { message: /weight 'nobias\/bias' belongs to layer 'nobias', which does not read it as the model configures the layer/ });
+    const x = tf.input({ shape: [3] });
+    const kept = L.dense({ units: 2, name: 'kept' }).apply(x);
+    L.dense({ units: 4, name: 'dangling' }).apply(x);
+    const branch = tf.model({ inputs: x, outputs: kept });
+    const file = await saveTfjsModel(tf, branch, 'tfe-dangling-');
+    t.notThrows(() => tfe.loadLayersModel(file, { cluster: c }));
+  } finally {
+    await c.close();
+  }
+});

@@ -192,6 +192,36 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   return { json, weights };
 }
 
+/** Weights a layer carries that inference does not read: Keras's Normalization counts the samples it adapted to. */
+const NOT_FOR_INFERENCE = new Set(['count']);
+
+/**
+ * Refuses a manifest weight that belongs to a layer the model runs but that the layer, as
+ * configured, does not read (a bias beside use_bias: false, a weight of a setting the layer's
+ * config lacks): tfjs itself refuses such a model ("Provided weight data has no target
+ * variable"), and running without the weight would answer differently from the model it was
+ * saved with, silently. Weights of layers the output does not depend on are not read either, and
+ * are fine; so is optimizer state.
+ */
+function refuseUnreadWeights(json: LayersModelJson, spec: ModelSpec): void {
+  const read = new Set<string>();
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string') read.add(v);
+    else if (v && typeof v === 'object') for (const [k, e] of Object.entries(v)) if (k !== 'kind') collect(e);
+  };
+  for (const p of spec.params) {
+    read.add(p.weight);
+    collect(p.derive);
+  }
+  const running = new Set(spec.layers.map((l) => l.slice(l.indexOf(':') + 1)));
+  for (const w of json.weightsManifest.flatMap((g) => g.weights)) {
+    if (isOptimizerState(w) || read.has(w.name)) continue;
+    const parts = w.name.split('/');
+    if (!running.has(parts[0]) || NOT_FOR_INFERENCE.has(parts[parts.length - 1])) continue;
+    throw new Error(`weight '${w.name}' belongs to layer '${parts[0]}', which does not read it as the model configures the layer: running without it would answer differently from the model the weights were saved with (check the layer's settings, such as use_bias, against its weights)`);
+  }
+}
+
 /**
  * A parsed model: its spec, the plaintext parameters in the spec's order, and the manifest's
  * weights by name (owner only).
@@ -210,6 +240,7 @@ export function readLayersModel(source: ModelSource): {
   } else ({ json, weights } = fromArtifacts(source));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
+  refuseUnreadWeights(json, spec);
   const params = spec.params.map((p) => ({
     name: p.weight,
     data: p.derive ? Float32Array.from(derive(p.derive, (n) => weights.get(n)!.data)) : weights.get(p.weight)!.data,
