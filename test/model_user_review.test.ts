@@ -95,3 +95,26 @@ test("a weight its layer does not read is refused, naming it; an unused branch's
     await c.close();
   }
 });
+
+// LayerNormalization with a small epsilon on rows of tiny variance is less accurate privately
+// (documented; from the review: off by up to 0.83): verify now says so, from the plaintext rows.
+test('verify warns of LayerNormalization rows whose variance + epsilon is below 4^-6, and only of those', async (t) => {
+  const m = tf.sequential({ layers: [L.layerNormalization({ inputShape: [8], epsilon: 1e-6, name: 'ln' }), L.dense({ units: 2, name: 'out' })] });
+  // A kernel that reads the row's alternating pattern (a sum of ones would cancel to 0 either way).
+  m.layers[1].setWeights([tf.tensor2d(Array.from({ length: 16 }, (_, i) => ((i >> 1) % 2 ? 1 : -1)), [8, 2]), tf.zeros([2])]);
+  const file = await saveTfjsModel(tf, m, 'tfe-ln-eps-');
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    const model = tfe.loadLayersModel(file, { cluster: c });
+    const wide = Array.from({ length: 16 }, () => Math.random() * 2 - 1);
+    const flat = [...Array.from({ length: 8 }, (_, i) => 0.5 + (i % 2 ? 1e-3 : -1e-3)), ...wide.slice(0, 8)];
+    const spread = await model.verify({ data: wide, shape: [2, 8] });
+    t.false(spread.warnings.some((w) => /LayerNormalization:ln/.test(w)), spread.warnings.join('\n'));
+    const tiny = await model.verify({ data: flat, shape: [2, 8] });
+    t.true(tiny.warnings.some((w) => /LayerNormalization:ln: 1 of 2 rows have variance \+ epsilon below 4\^-6 \(least 2\.00e-6, epsilon 0\.000001\)/.test(w)), tiny.warnings.join('\n'));
+    // The warning is about a real loss: the private output of that row is off.
+    t.true(tiny.maxAbsLogitDiff > 5e-3, `max |private - plaintext| ${tiny.maxAbsLogitDiff}`);
+  } finally {
+    await c.close();
+  }
+});

@@ -28,8 +28,12 @@ export interface PlainModel {
   layers: string[];
   inputShape: number[];
   finalActivation?: 'softmax' | 'sigmoid';
-  /** The output before a final softmax or sigmoid: what the private model returns. `observe` sees every layer's output. */
-  forward(x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor;
+  /**
+   * The output before a final softmax or sigmoid: what the private model returns. `observe` sees
+   * every layer's output; `caveat` hears of values on which the private layer is known to be less
+   * accurate than plaintext (LayerNormalization's rows of tiny variance), once per layer and call.
+   */
+  forward(x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void): PlainTensor;
   /** The final activation applied: what tfjs's model.predict returns. */
   predict(x: PlainTensor): PlainTensor;
 }
@@ -37,7 +41,13 @@ export interface PlainModel {
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; scaleFolded?: boolean };
+type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; scaleFolded?: boolean; caveat: (what: string) => void };
+
+/**
+ * Below this variance + epsilon a row's private LayerNormalization loses accuracy (error above
+ * 5e-3; under 4^-7 its output shrinks towards beta): docs/models.md, LayerNormalization.
+ */
+export const LAYER_NORM_ACCURATE_VARIANCE = 4 ** -6;
 
 const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
 
@@ -255,17 +265,24 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
     });
   },
-  LayerNormalization: (l, { w }) => {
+  LayerNormalization: (l, { w, caveat }) => {
     const n = l.config.name, eps = Number(l.config.epsilon ?? 1e-3);
     const g = l.config.scale === false ? null : w(`${n}/gamma`), b = l.config.center === false ? null : w(`${n}/beta`);
     return one((x) => {
       const ch = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length);
+      let small = 0, least = Infinity;
       for (let r = 0; r < x.data.length; r += ch) {
         const row = x.data.subarray(r, r + ch);
         const mean = row.reduce((a, v) => a + v, 0) / ch;
         const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / ch;
+        // Rows of equal values are exact privately (centred, they are 0): only a spread too small counts.
+        if (variance > 0 && variance + eps < LAYER_NORM_ACCURATE_VARIANCE) (small++, (least = Math.min(least, variance + eps)));
         for (let i = 0; i < ch; i++) out[r + i] = ((row[i] - mean) / Math.sqrt(variance + eps)) * (g ? g[i] : 1) + (b ? b[i] : 0);
       }
+      if (small)
+        caveat(
+          `${small} of ${x.data.length / ch} rows have variance + epsilon below 4^-6 (least ${least.toExponential(2)}, epsilon ${eps}), where the private normalisation is less accurate than plaintext (off by up to about 1 at epsilon 1e-6; below 4^-7 its output shrinks towards beta): a larger epsilon (1e-3, Keras's default) or inputs of a wider spread avoid it`,
+        );
       return { data: out, shape: x.shape };
     });
   },
@@ -417,13 +434,25 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     if (!v) throw new Error(`parameter '${n}' is missing`);
     return v;
   };
+  // The caveat callback of the forward pass under way (forward is synchronous).
+  let heard: ((layer: string, what: string) => void) | undefined;
   const runs = graph.nodes.map((node) => {
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
-    const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === `${node.layer.class_name}:${node.layer.config.name}`);
-    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded }) };
+    const label = `${node.layer.class_name}:${node.layer.config.name}`;
+    const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
+    const caveat = (what: string) => heard?.(label, what);
+    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded, caveat }) };
   });
-  const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
+  const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void): PlainTensor => {
+    heard = caveat;
+    try {
+      return walk(x, observe);
+    } finally {
+      heard = undefined;
+    }
+  };
+  const walk = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
     if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))
       throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes [batch, ${spec.inputShape}]`);
     const out = new Map<string, PlainTensor>([['', x]]);

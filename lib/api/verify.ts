@@ -223,7 +223,7 @@ export async function verifyPrivate(
     // Token ids: the servers hold their one-hot, whose largest value is 1, not the largest id.
     if (t === x && plain.spec.inputEncoding) mx = Math.min(mx, 1);
     plainMax.set(layer, mx);
-  });
+  }, (layer, what) => report.warnings.push(`${layer}: ${what}`));
   if (opts.debugRanges) {
     report.ranges = plain.layers.map((layer) => rangeCheck(layer, privMax.get(layer) ?? NaN, plainMax.get(layer) ?? 0, cluster.fixed.fracBits, opts.warnBits));
     for (const r of report.ranges) if (r.warning) report.warnings.push(r.warning);

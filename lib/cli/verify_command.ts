@@ -77,7 +77,7 @@ export function addVerifyCommand(program: Command): void {
     .option('--config <file>', 'the cluster config whose fracBits to use')
     .option('--batch-size <n>', 'inputs per private run', '16')
     .option('--debug-ranges', "reveal each layer's largest |value| to this client and warn near the ring's limit (exact protocols)")
-    .option('--warn-bits <n>', 'with --debug-ranges: warn when fewer bits than this are left', '20')
+    .option('--warn-bits <n>', "warn of layers whose values leave fewer bits than this below the ring's limit (plaintext values; with --debug-ranges, the private ones)", '20')
     .option('--min-agreement <fraction>', 'exit with status 1 when the argmax agreement is below this (0 to 1)')
     .option('--json', 'print the report as one JSON object')
     .action(async (opts: Opts) => {
