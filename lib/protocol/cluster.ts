@@ -141,6 +141,8 @@ export class Cluster {
   #nextOp: number;
   /** The session indices forked on this setup (shared by its forks). */
   readonly #forked: ForkedIndices;
+  /** Made by fork(): its provider and setup are its root's. */
+  readonly #isFork: boolean;
   /** Depth of internalOps scopes being defined. */
   #internal = 0;
   #lastOp: number;
@@ -178,6 +180,7 @@ export class Cluster {
     for (const h of this.hosted) this.party(h);
     const servers = SERVERS.filter((s) => this.hosted.has(s));
     for (const s of servers) this.party(s).crypto = this.provider;
+    this.#isFork = fork !== undefined;
     this.#forked = fork?.forked ?? new ForkedIndices();
     this.#nextOp = (fork?.opBase ?? 0) + 1;
     this.#lastOp = (fork?.opBase ?? 0) + OPS_PER_SESSION - 1;
@@ -317,5 +320,7 @@ export class Cluster {
 
   async close(): Promise<void> {
     await this.transport.close();
+    // A fork shares its root's provider (and setup): only the root's close ends them.
+    if (!this.#isFork) this.provider.release?.();
   }
 }

@@ -59,6 +59,12 @@ export interface CorrelatedRandomness {
    * server2 draws r from a seed only it holds and sends server1 both corrections.
    */
   truncationPair(p: Party, op: OpCtx, step: string, nonce: bigint, shape: readonly number[], rBits: number, shift: number): Promise<{ r: RingTensor; rHigh: RingTensor } | null>;
+  /**
+   * The setup is over (its Cluster closed, a server's epoch replaced): frees what the provider
+   * keeps for it (server2's weight masks). Without it they waited for the garbage collector,
+   * which native memory does not prompt: a server kept every replaced setup's masks.
+   */
+  release?(): void;
 }
 
 const SETUP: OpCtx = { id: 0, name: 'setup' };
@@ -220,6 +226,10 @@ export class SeededProvider implements CorrelatedRandomness {
   /** Empties server2's mask cache: idle masks are freed now, borrowed ones on their last release. */
   clearMaskCache(): void {
     for (const e of [...this.#cache.values()]) this.#uncache(e);
+  }
+
+  release(): void {
+    this.clearMaskCache();
   }
 
   async #generate(ref: MaskRef): Promise<RingTensor> {

@@ -160,6 +160,7 @@ export class Epoch {
     if (!this.retired || this.running > 0 || !this.#graceOver) return;
     for (const m of this.masks.values()) freeMasks(m);
     this.masks.clear();
+    this.root.provider.release?.();
     const cleanup = this.#cleanup;
     this.#cleanup = undefined;
     cleanup?.();

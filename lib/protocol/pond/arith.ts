@@ -133,10 +133,20 @@ export async function mask(p: Party, cr: CorrelatedRandomness, op: OpCtx, slot: 
   if (!p.isCompute) return { ref, alpha: null, a: null };
   const dealt = await cr.mask(p, ref);
   const a = BEAVER_STEPS.mask ? dealt : await disposing([dealt], () => mulScalar(dealt, 0n));
-  const e = await sub(required(op, x), a);
-  const theirs = await p.exchange(tag(op, 'open', String(slot)), e);
-  const alpha = await disposing([e, theirs], () => add(e, theirs));
-  return { ref, alpha, a };
+  try {
+    const e = await sub(required(op, x), a);
+    const alpha = await disposing([e], async () => {
+      const theirs = await p.exchange(tag(op, 'open', String(slot)), e);
+      return disposing([theirs], () => add(e, theirs));
+    });
+    return { ref, alpha, a };
+  } catch (err) {
+    // An opening that fails (its session aborted: a peer missing the model at setup) leaves
+    // nothing behind: the mask share and x - a were kept until a garbage collection, which native
+    // memory does not prompt.
+    a.dispose();
+    throw err;
+  }
 }
 
 /**
