@@ -279,6 +279,7 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
     Handle* h = info[0].As<Napi::External<Handle>>().Data();
     h->tensor.storage.reset();
     h->released = true;
+    reportTensorMemory(info.Env());
     return info.Env().Undefined();
   });
 }

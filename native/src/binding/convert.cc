@@ -8,7 +8,25 @@ namespace tfe {
 namespace {
 std::atomic<int64_t> g_liveHandles{0};
 constexpr double kMaxSafe = 9007199254740991.0;
+// The tensor bytes V8 was last told of (JS thread only), and how far they may drift before it is
+// told again.
+int64_t g_reportedBytes = 0;
+constexpr int64_t kReportStep = int64_t(1) << 20;
 }  // namespace
+
+// V8 sees a tensor as a small wrapper: without being told of the native bytes behind the
+// wrappers, it collects undisposed tensors (dropped by a failed query, a user's forgotten
+// dispose) only when the JavaScript heap fills, which native memory does not do. Told, it
+// collects under native memory pressure too. Called on the JS thread when handles are made and
+// released; a storage freed elsewhere (a finalizer, a worker) is counted at the next call.
+void reportTensorMemory(Napi::Env env) {
+  const int64_t now = Storage::liveBytes();
+  const int64_t delta = now - g_reportedBytes;
+  if (delta >= kReportStep || delta <= -kReportStep) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+    g_reportedBytes = now;
+  }
+}
 
 Handle::Handle() { g_liveHandles.fetch_add(1); }
 Handle::~Handle() { g_liveHandles.fetch_sub(1); }
@@ -34,6 +52,7 @@ Napi::External<Handle> wrapTensor(Napi::Env env, Tensor t) {
   // The finalizer is the GC backstop; explicit dispose() releases the storage earlier.
   auto e = Napi::External<Handle>::New(env, h, [](Napi::Env, Handle* p) { delete p; });
   tagExternal(env, e, kTensorTag);
+  reportTensorMemory(env);
   return e;
 }
 

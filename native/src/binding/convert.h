@@ -28,6 +28,8 @@ struct Handle {
 };
 
 Napi::External<Handle> wrapTensor(Napi::Env env, Tensor t);
+// Tells V8 of the bytes tensors hold (see convert.cc), when they moved by a step since last told.
+void reportTensorMemory(Napi::Env env);
 
 // Every External the addon hands out is tagged with its kind, and checked before it is cast:
 // an External of another kind (a lane's cipher context where a tensor handle goes) was taken
