@@ -1,31 +1,41 @@
 // Host <-> device transfers (see device.h): pinned staging buffers, uploads that return once the
 // bytes are staged, downloads whole or split (queued on the JS thread, waited for on a worker).
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <vector>
 
 #include "cuda/device.h"
+#include "cuda/pinned_cache.h"
 
 namespace tfe {
 namespace cuda {
 
 // Pageable memory cannot be copied asynchronously (the driver stages it synchronously), so bytes
-// go through pinned buffers. An upload's buffer is recycled once the copy's event has completed.
-// Recycled buffers are kept for reuse up to kCachedPinnedMax bytes in all; past it a returned
-// buffer is freed (cudaFreeHost), so one large transfer, or many sizes, pin no more host memory
-// than that once they are done (they pinned it for the life of the process). A cudaMallocHost
-// that fails frees every cached buffer and tries once more.
+// go through pinned buffers (pinned_cache.h: at most kCachedPinnedMax bytes kept for reuse, the
+// least recently returned freed first; pinning and freeing outside the lock). An upload's buffer
+// goes back once its copy's event has completed.
 
 namespace {
 
 constexpr size_t kCachedPinnedMax = size_t(256) << 20;
 
+void* pinnedAlloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMallocHost(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();  // clear it: the cache frees what it holds and retries once
+    return nullptr;
+  }
+  return p;
+}
+
+void pinnedFree(void* p) { cudaFreeHost(p); }
+
+using InFlight = std::pair<void*, std::pair<size_t, cudaEvent_t>>;
+
 struct Staging {
-  std::mutex m;
-  std::map<size_t, std::vector<void*>> free;
-  size_t cachedBytes = 0;
-  std::vector<std::pair<void*, std::pair<size_t, cudaEvent_t>>> inFlight;
+  PinnedCache cache{PinnedAllocator{pinnedAlloc, pinnedFree}, kCachedPinnedMax};
+  std::mutex m;  // guards inFlight
+  std::vector<InFlight> inFlight;
 };
 
 Staging& staging() {
@@ -33,50 +43,36 @@ Staging& staging() {
   return *s;
 }
 
-// Under st.m: keeps a buffer for reuse, or frees it past the budget.
-void givePinned(Staging& st, void* p, size_t size) {
-  if (st.cachedBytes + size > kCachedPinnedMax) {
-    cudaFreeHost(p);
-    return;
+// Uploads whose copies have completed give their buffers back (the events are queried under the
+// lock, everything else outside it).
+void reapUploads(Staging& st) {
+  std::vector<InFlight> done;
+  {
+    std::lock_guard<std::mutex> g(st.m);
+    for (size_t i = 0; i < st.inFlight.size();) {
+      if (cudaEventQuery(st.inFlight[i].second.second) == cudaSuccess) {
+        done.push_back(st.inFlight[i]);
+        st.inFlight[i] = st.inFlight.back();
+        st.inFlight.pop_back();
+      } else {
+        ++i;
+      }
+    }
   }
-  st.free[size].push_back(p);
-  st.cachedBytes += size;
-}
-
-// Under st.m: frees every cached buffer (before retrying an allocation that failed).
-void dropCached(Staging& st) {
-  for (auto& kv : st.free)
-    for (void* p : kv.second) cudaFreeHost(p);
-  st.free.clear();
-  st.cachedBytes = 0;
+  for (auto& f : done) {
+    cudaEventDestroy(f.second.second);
+    st.cache.give(f.first, f.second.first);
+  }
 }
 
 void* takePinned(Staging& st, size_t size) {
-  for (size_t i = 0; i < st.inFlight.size();) {
-    auto& f = st.inFlight[i];
-    if (cudaEventQuery(f.second.second) == cudaSuccess) {
-      givePinned(st, f.first, f.second.first);
-      cudaEventDestroy(f.second.second);
-      st.inFlight[i] = st.inFlight.back();
-      st.inFlight.pop_back();
-    } else {
-      ++i;
-    }
+  reapUploads(st);
+  try {
+    return st.cache.take(size);
+  } catch (const std::bad_alloc&) {
+    check(cudaErrorMemoryAllocation, "cudaMallocHost (pinned staging buffer)", __FILE__, __LINE__);
+    throw;
   }
-  auto it = st.free.find(size);
-  if (it != st.free.end() && !it->second.empty()) {
-    void* p = it->second.back();
-    it->second.pop_back();
-    st.cachedBytes -= size;
-    return p;
-  }
-  void* p = nullptr;
-  if (cudaMallocHost(&p, size) != cudaSuccess) {
-    cudaGetLastError();  // clear it: the retry decides
-    dropCached(st);
-    TFE_CUDA_CHECK(cudaMallocHost(&p, size));
-  }
-  return p;
 }
 
 }  // namespace
@@ -87,7 +83,6 @@ void upload(const Tensor& t, const void* src, size_t n, int streamId) {
   useOnCurrentStream(t);
   Staging& st = staging();
   size_t size = roundBlockSize(n);
-  std::lock_guard<std::mutex> g(st.m);
   void* pinned = takePinned(st, size);
   // Until the copy is recorded, a failure returns the buffer (and the event) here.
   cudaEvent_t e = nullptr;
@@ -101,9 +96,10 @@ void upload(const Tensor& t, const void* src, size_t n, int streamId) {
     // A copy that may have been queued must finish before its buffer is reused.
     cudaStreamSynchronize(currentStream());
     if (e) cudaEventDestroy(e);
-    givePinned(st, pinned, size);
+    st.cache.give(pinned, size);
     throw;
   }
+  std::lock_guard<std::mutex> g(st.m);
   st.inFlight.push_back({pinned, {size, e}});
 }
 
@@ -120,9 +116,7 @@ Download::~Download() {
   if (done && recorded) cudaEventSynchronize(done);
   else if (stream) cudaStreamSynchronize(stream);  // a copy may have been queued before the failure
   if (done) cudaEventDestroy(done);
-  Staging& st = staging();
-  std::lock_guard<std::mutex> g(st.m);
-  givePinned(st, pinned, size);
+  staging().cache.give(pinned, size);
 }
 
 std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId) {
@@ -134,10 +128,7 @@ std::unique_ptr<Download> startDownload(const Tensor& t, size_t n, int streamId)
   useOnCurrentStream(t);
   Staging& st = staging();
   d->size = roundBlockSize(n);
-  {
-    std::lock_guard<std::mutex> g(st.m);
-    d->pinned = takePinned(st, d->size);
-  }
+  d->pinned = takePinned(st, d->size);
   cudaStream_t s = currentStream();
   d->stream = s;
   cudaEvent_t e = nullptr;
@@ -156,11 +147,7 @@ void finishDownload(Download& d, void* dst) {
   if (e == cudaSuccess) std::memcpy(dst, d.pinned, d.n);
   cudaEventDestroy(d.done);
   d.done = nullptr;
-  {
-    Staging& st = staging();
-    std::lock_guard<std::mutex> g(st.m);
-    givePinned(st, d.pinned, d.size);
-  }
+  staging().cache.give(d.pinned, d.size);
   d.pinned = nullptr;
   d.t = Tensor();
   check(e, "download (cudaEventSynchronize)", __FILE__, __LINE__);
