@@ -144,6 +144,8 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     const pngOut = JSON.parse(await run(['predict', '--model', 'cnn', '--input', path.join(dir, 'img.png'), '--json']));
     const wantPng: number[] = cnn.predict(tf.tensor(Float32Array.from(x), [1, 4, 4, 3])).arraySync()[0];
     t.true((pngOut.outputs as number[]).every((v, j) => Math.abs(v - wantPng[j]) < 1e-3), `PNG outputs ${pngOut.outputs} vs tfjs ${wantPng}`);
+    // With --json the fit is in the output (it went nowhere: stderr was kept quiet for the JSON).
+    t.regex(pngOut.inputNote, /img.png: 8x8 -> 4x4, RGB \(resized by area averaging\)$/);
     const human = await cli(['predict', '--model', 'cnn', '--input', path.join(dir, 'img.png'), '--config', config]);
     t.regex(human.stderr, /img.png: 8x8 -> 4x4, RGB \(resized by area averaging\)/);
 
@@ -161,6 +163,11 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     t.like(v, { samples: 5, protocol: 'securenn', fracBits: 16, agreement: { fraction: 1 }, kl: { over: 'sigmoid' } });
     t.is(v.ranges.length, 2);
     t.true(v.maxAbsLogitDiff < 1e-2);
+    // --warn-bits applies without --debug-ranges too (the plaintext values warn by default); a PNG's fit is reported.
+    const picky = JSON.parse((await cli(['verify', '--model', cnnFile, '--input', path.join(dir, 'img.png'), '--json', '--warn-bits', '62'])).stdout);
+    t.regex(picky.inputNote, /img.png: 8x8 -> 4x4, RGB/);
+    t.true(picky.warnings.some((w: string) => /leaves [\d.]+ bits below the ring's limit/.test(w)), picky.warnings.join('\n'));
+    t.regex((await cli(['verify', '--model', cnnFile, '--input', path.join(dir, 'img.png')])).stderr, /img.png: 8x8 -> 4x4, RGB/);
     // Under FSS at a narrower comparison width; --debug-ranges is refused there (it measures with the gates).
     const narrow = JSON.parse((await cli(['verify', '--model', sigFile, '--input', path.join(dir, 'in.json'), '--json', '--protocol', 'fss', '--fss-bits', '32'])).stdout);
     t.like(narrow, { samples: 5, protocol: 'fss', agreement: { fraction: 1 } });

@@ -327,7 +327,7 @@ export function addServiceCommands(program: Command): void {
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
     .requiredOption('--model <name>', 'a deployed model')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs')
+    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs; inputNote for a PNG (how it was fitted)')
     .option('--batch <n>', 'inputs per query: N inputs are shared and predicted as one batch', '1')
     .action(async (opts: { input: string; model: string; config: string; json?: boolean; batch: string }) => {
       checkModelName(opts.model);
@@ -359,7 +359,7 @@ export function addServiceCommands(program: Command): void {
             const each = Array.from({ length: rows }, (_, r) => row(r));
             const prediction = rows === 1 ? each[0].prediction : each.map((e) => e.prediction);
             const slice = (v: Float64Array) => toNested(v.subarray(k * per, (k + 1) * per), p.shape.slice(1));
-            if (opts.json) console.log(JSON.stringify({ input: i, prediction, label, ...(probs ? { probabilities: slice(probs) } : {}), outputs: slice(outputs), latencyMs: p.latencyMs, batch: m }));
+            if (opts.json) console.log(JSON.stringify({ input: i, ...(note ? { inputNote: note } : {}), prediction, label, ...(probs ? { probabilities: slice(probs) } : {}), outputs: slice(outputs), latencyMs: p.latencyMs, batch: m }));
             else {
               const one = rows === 1 ? each[0].p : undefined;
               const shown = one !== undefined ? `p=${one.toFixed(3)}` : `outputs ${JSON.stringify(slice(outputs))}`;

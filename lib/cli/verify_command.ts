@@ -88,8 +88,9 @@ export function addVerifyCommand(program: Command): void {
       const warnBits = int(opts.warnBits, '--warn-bits', 1, 63);
       const minAgreement = opts.minAgreement === undefined ? undefined : Number(opts.minAgreement);
       if (minAgreement !== undefined && !(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`--min-agreement must be a number in [0, 1], got ${JSON.stringify(opts.minAgreement)}`);
-      if (!opts.debugRanges && opts.warnBits !== '20') throw new Error('--warn-bits only applies with --debug-ranges');
-      const { images } = readInputs(opts.input, spec.inputShape);
+      const { images, note } = readInputs(opts.input, spec.inputShape);
+      // How a PNG was fitted to the model's input: on stderr, or in the JSON report.
+      if (note && !opts.json) console.error(`tfe: ${note}`);
       if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${protocol}`);
       const fssBits = opts.fssBits === undefined ? undefined : int(opts.fssBits, '--fss-bits', 16, 64);
       if (opts.fssGate !== undefined && protocol !== 'fss') throw new Error(`--fss-gate applies to --protocol fss, not ${protocol}`);
@@ -102,7 +103,7 @@ export function addVerifyCommand(program: Command): void {
         const model = loadLayersModel(opts.model, { cluster });
         const report = await model.verify(images, { batchSize, debugRanges: opts.debugRanges, warnBits, onProgress: (d, n) => bar.update(d, n) });
         bar.end();
-        if (opts.json) console.log(JSON.stringify({ model: opts.model, fracBitsFrom: from, ...report }));
+        if (opts.json) console.log(JSON.stringify({ model: opts.model, fracBitsFrom: from, ...(note ? { inputNote: note } : {}), ...report }));
         else printReport(report, from);
         if (minAgreement !== undefined && report.agreement.fraction < minAgreement) {
           console.error(`tfe: argmax agreement ${report.agreement.fraction} is below --min-agreement ${minAgreement}`);
