@@ -1,5 +1,6 @@
 // Device layer (see device.h): discovery, per-party streams, the caching allocator, staging.
 #include "cuda/device.h"
+#include "cuda/driver_compat.h"
 
 #include <cstring>
 #include <map>
@@ -29,12 +30,9 @@ const DeviceStatus& deviceStatus() {
       s.reason = "no NVIDIA driver found (libcuda.so could not be loaded)";
       return s;
     }
-    if (s.driverVersion < s.runtimeVersion) {
-      s.reason = "the NVIDIA driver supports CUDA " + std::to_string(s.driverVersion / 1000) + "." +
-                 std::to_string(s.driverVersion % 1000 / 10) + " but this build needs " +
-                 std::to_string(s.runtimeVersion / 1000) + "." + std::to_string(s.runtimeVersion % 1000 / 10);
-      return s;
-    }
+    // An older minor version is allowed (driver_compat.h); the context below is where it would fail.
+    s.reason = driverMismatch(s.driverVersion, s.runtimeVersion);
+    if (!s.reason.empty()) return s;
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
@@ -45,6 +43,16 @@ const DeviceStatus& deviceStatus() {
     cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, 0) != cudaSuccess || cudaSetDevice(0) != cudaSuccess) {
       s.reason = "CUDA device 0 could not be opened";
+      cudaGetLastError();
+      return s;
+    }
+    // The device's context, made now rather than at the first kernel: a driver older than this
+    // build (minor version compatibility) that cannot run it after all fails here, and the CPU is
+    // used instead of failing later mid-query.
+    cudaError_t ctx = cudaFree(nullptr);
+    if (ctx != cudaSuccess) {
+      s.reason = std::string("CUDA device 0 could not be initialised: ") + cudaGetErrorString(ctx) +
+                 (minorCompat(s.driverVersion, s.runtimeVersion) ? " (the driver supports CUDA " + cudaVersionText(s.driverVersion) + ", older than this build's " + cudaVersionText(s.runtimeVersion) + ")" : "");
       cudaGetLastError();
       return s;
     }
