@@ -4,14 +4,13 @@
 // as in relu; server2 under SecureNN only masked or permuted values) and the selection's openings
 // of the bit and the difference, each masked by a dealt Beaver share unknown to its receiver. So
 // each server's whole view must have the same statistics for two very different secrets, under
-// every gate form; the control (FSS's input mask off) flags the opening. The scale itself is
-// checked against plaintext. Serial: FSS_STEPS is process-wide.
+// every gate form; each form's control (FSS's input mask, SecureNN's Beaver openings, off) flags
+// the opening. The scale itself is checked against plaintext. Serial: the switches are process-wide.
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { powerOfFourScaleWide } from '../lib/api/securenn_ops';
-import { FSS_STEPS } from '../lib/protocol/fss/drelu';
-import { GATE_FORMS } from './helpers/relu_views';
+import { CONTROL_FLAG, GATE_FORMS, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
@@ -61,13 +60,9 @@ for (const [name, protocol, opts, parties] of GATE_FORMS)
     sameViewStatistics(t, a.seen, b.seen, parties);
   });
 
-test.serial('the scale from two estimates, control: with the FSS input mask off the same comparison flags the opening', async (t) => {
-  FSS_STEPS.maskInput = false;
-  try {
-    const [a, b] = [await views('fss', { fssGate: 'one-round' }, constant), await views('fss', { fssGate: 'one-round' }, spread)];
+for (const [name, protocol, opts] of GATE_FORMS)
+  test.serial(`${name}, control: the scale from two estimates, its input's masking removed, flags the opening`, async (t) => {
+    const [a, b] = await withoutInputMask(protocol, async () => [await views(protocol, opts, constant), await views(protocol, opts, spread)]);
     const cmp = compareViews(a.seen, b.seen, 'server0');
-    t.true(cmp.differ.some((d) => d.includes('fss.open')), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
-  } finally {
-    FSS_STEPS.maskInput = true;
-  }
-});
+    t.true(cmp.differ.some((d) => CONTROL_FLAG(protocol).test(d)), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
+  });

@@ -2,14 +2,13 @@
 // relu sends: the bit is a share each compute server already holds inside the relu gate. So each
 // server's whole view is checked here as relu's is (test/fss_view.test.ts, securenn_view.test.ts):
 // the same messages as relu alone, and the same statistics for two very different secrets, under
-// every gate form; with FSS's input mask off, the control, the opening is flagged. Serial:
-// FSS_STEPS is process-wide.
+// every gate form; with the input's masking off, each form's control, the opening is flagged
+// (FSS's input mask, SecureNN's Beaver openings). Serial: the switches are process-wide.
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { reluAndBitOp } from '../lib/api/securenn_ops';
-import { FSS_STEPS } from '../lib/protocol/fss/drelu';
-import { constant, exactRelu, GATE_FORMS, spread } from './helpers/relu_views';
+import { constant, CONTROL_FLAG, exactRelu, GATE_FORMS, spread, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
@@ -44,13 +43,9 @@ for (const [name, protocol, opts, parties] of GATE_FORMS)
     sameViewStatistics(t, a.seen, b.seen, parties);
   });
 
-test.serial('relu with its bit, control: with the FSS input mask off the same comparison flags the opening', async (t) => {
-  FSS_STEPS.maskInput = false;
-  try {
-    const [a, b] = [await views('fss', { fssGate: 'one-round' }, constant, true), await views('fss', { fssGate: 'one-round' }, spread, true)];
+for (const [name, protocol, opts] of GATE_FORMS)
+  test.serial(`${name}, control: relu with its bit, its input's masking removed, flags the opening`, async (t) => {
+    const [a, b] = await withoutInputMask(protocol, async () => [await views(protocol, opts, constant, true), await views(protocol, opts, spread, true)]);
     const cmp = compareViews(a.seen, b.seen, 'server0');
-    t.true(cmp.differ.some((d) => d.includes('fss.open')), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
-  } finally {
-    FSS_STEPS.maskInput = true;
-  }
-});
+    t.true(cmp.differ.some((d) => CONTROL_FLAG(protocol).test(d)), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
+  });

@@ -5,6 +5,7 @@
 import test from 'ava';
 
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
+import { DRELU_STEPS } from '../lib/protocol/securenn/drelu_one_compare';
 import { PRIVATE_COMPARE_STEPS } from '../lib/protocol/securenn/private_compare';
 
 test.serial('hiding steps cannot be switched off outside the tests; restoring and the settings beside them can', (t) => {
@@ -17,6 +18,7 @@ test.serial('hiding steps cannot be switched off outside the tests; restoring an
     t.throws(() => (FSS_STEPS.widthCut = 2), { message: /FSS_STEPS\.widthCut is a test control/ });
     t.throws(() => Object.assign(PRIVATE_COMPARE_STEPS, { permute: false }), { message: /PRIVATE_COMPARE_STEPS\.permute is a test control/ });
     t.throws(() => (PRIVATE_COMPARE_STEPS.rerandomise = false), { message: /rerandomise/ });
+    t.throws(() => (DRELU_STEPS.maskInput = false), { message: /DRELU_STEPS\.maskInput is a test control/ });
     t.deepEqual([FSS_STEPS.maskInput, FSS_STEPS.maskBit, FSS_STEPS.widthCut, PRIVATE_COMPARE_STEPS.permute, PRIVATE_COMPARE_STEPS.rerandomise], [true, true, 0, true, true], 'all still on');
     t.notThrows(() => (FSS_STEPS.maskInput = true));
     const from = FSS_STEPS.compactFrom;

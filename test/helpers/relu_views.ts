@@ -4,6 +4,8 @@ import type { ExecutionContext } from 'ava';
 
 import * as tfe from '../../lib';
 import { FSS_STEPS } from '../../lib/protocol/fss/steps';
+import { BEAVER_STEPS } from '../../lib/protocol/pond/arith';
+import { DRELU_STEPS } from '../../lib/protocol/securenn/drelu_one_compare';
 import { newCluster, type Protocol } from './suites/harness';
 import { recordTensors, sameViewStatistics, type Seen } from './view_stats';
 
@@ -29,6 +31,31 @@ export const GATE_FORMS: [string, Protocol, tfe.ClusterOptions, string[]][] = [
   ['SecureNN one-compare', 'securenn', {}, ['server0', 'server1', 'server2']],
   ["SecureNN paper's DReLU", 'securenn', { securennDrelu: 'paper' }, ['server0', 'server1', 'server2']],
 ];
+
+/**
+ * Runs `run` with the masking that hides a gate form's comparison input removed: FSS's input mask
+ * (FSS_STEPS.maskInput), or under SecureNN the Beaver openings (BEAVER_STEPS.mask: the paper's
+ * relu is x times its DReLU bit, so x - a is opened as x) and the one-compare DReLU's r
+ * (DRELU_STEPS.maskInput: x + r is opened as x). Then `CONTROL_FLAG`'s opening must differ
+ * between two secrets in server0's view: the control of each view test. Serial only.
+ */
+export async function withoutInputMask<T>(protocol: Protocol, run: () => Promise<T>): Promise<T> {
+  if (protocol === 'fss') FSS_STEPS.maskInput = false;
+  else {
+    BEAVER_STEPS.mask = false;
+    DRELU_STEPS.maskInput = false;
+  }
+  try {
+    return await run();
+  } finally {
+    FSS_STEPS.maskInput = true;
+    BEAVER_STEPS.mask = true;
+    DRELU_STEPS.maskInput = true;
+  }
+}
+
+/** The opening a control must flag, by protocol. */
+export const CONTROL_FLAG = (protocol: Protocol): RegExp => (protocol === 'fss' ? /fss\.open/ : /\/open\/|dr\.open/);
 
 /** The two secrets: a constant, and values of both signs spread over +-10^6. */
 export const constant = new Float64Array(4096).fill(-1.25);

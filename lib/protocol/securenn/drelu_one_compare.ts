@@ -10,6 +10,7 @@ import { nonceFor } from '../correlated';
 import { deal, ringPrg } from '../dealer';
 import { type OpCtx, type Party, tag } from '../party';
 import { oneMinusTwice } from '../sign_arith';
+import { defineGuardedSwitches } from '../test_switches';
 import { dealBits, done, fieldPrg } from './msb';
 import { privateCompare } from './private_compare';
 
@@ -57,10 +58,21 @@ export function reluBitOneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: 
   return oneCompare(p, op, a, n, true, true);
 }
 
+/**
+ * The view tests' control (test_switches.ts): `maskInput` false deals r = 0, so the opening
+ * x + r is x itself and must be flagged. Never off outside the tests.
+ */
+export const DRELU_STEPS = defineGuardedSwitches({}, 'DRELU_STEPS', { maskInput: true });
+
 async function oneCompare(p: Party, op: OpCtx, a: RingTensor | null, n: number, relu: boolean, withBit = false): Promise<RingTensor | null> {
   const shape = [n];
   if (p.role === 2) {
-    const r = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
+    let r = await prgRing(p.crypto!.ownSeed(p)!, shape, { nonce: nonceFor(op.id, 20) });
+    if (!DRELU_STEPS.maskInput) {
+      const drawn = r;
+      r = await mulScalar(drawn, 0n);
+      drawn.dispose();
+    }
     const rLow = await low63(r);
     await Promise.all([deal(p, op, 'dr.deal', 21, r, ringPrg(shape), sub, shape), dealBits(p, op, 'dr.deal', 22, rLow, n)]);
     const betaP = (await privateCompare(p, op, 'dr.compare', nonceFor(op.id, 26), null, null, null, n))!;
