@@ -65,6 +65,8 @@ export interface CorrelatedRandomness {
    * which native memory does not prompt: a server kept every replaced setup's masks.
    */
   release?(): void;
+  /** server2's cache of weight masks (its provider's), when it keeps one: entries and bytes. */
+  maskCacheStats?(): { entries: number; bytes: number };
 }
 
 const SETUP: OpCtx = { id: 0, name: 'setup' };

@@ -4,7 +4,6 @@
 // session indices run out (epoch_setup.ts renew); queries run as sessions of it.
 import { Cluster, MAX_SESSIONS } from '../protocol/cluster';
 import { SERVER0, SERVER2, SERVERS } from '../protocol/party';
-import { disposeMasked } from '../protocol/pond/arith';
 import type { PartyName } from '../net/transport';
 import { REQUEST_KEY, type WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
@@ -12,7 +11,7 @@ import type { DeployedModel } from './model_store';
 import { PrecomputePool, poolNoticeSession } from './pool';
 import type { RedealNotice } from './messages';
 import { type LinkDistance, nearLinks } from './gate_form';
-import { type MaskedWeights, maskWeights } from './programs';
+import { freeMaskedWeights, type MaskedWeights, maskWeights } from './programs';
 import type { Log } from '../log';
 
 export class Epoch {
@@ -158,7 +157,7 @@ export class Epoch {
   /** Frees the masked weights (and runs the retirement's cleanup) once nothing uses them. */
   maybeFree(): void {
     if (!this.retired || this.running > 0 || !this.#graceOver) return;
-    for (const m of this.masks.values()) freeMasks(m);
+    for (const m of this.masks.values()) freeMaskedWeights(m);
     this.masks.clear();
     this.root.provider.release?.();
     const cleanup = this.#cleanup;
@@ -182,13 +181,10 @@ export class Epoch {
     this.reserved.delete(name);
     this.pooledBatch.delete(name);
     this.pool.discardModel(name);
-    if (m && free) freeMasks(m);
+    if (m && free) freeMaskedWeights(m);
   }
 }
 
-function freeMasks(m: MaskedWeights): void {
-  for (const p of m.masked) void p.then((v) => v.forEach((s) => disposeMasked(s)), () => undefined);
-}
 
 /** 'waiting for server1: 2 messages (first: <key> in <session>)', per peer, or that none was awaited. */
 export function describeAwaited(awaited: readonly { peer: PartyName; key: string; session: string }[]): string {

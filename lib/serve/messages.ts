@@ -93,6 +93,11 @@ export interface OperatorCounters {
   linkRttMs: Record<string, number | null>;
   /** Whether each link to another server has its lane now (lib/net/lane.ts; under TLS, unless off or unreachable). */
   linkLanes: Record<string, boolean>;
+  /**
+   * server2: the weight masks its provider keeps for reuse (at most 256 MiB per setup), of the
+   * current setup and one a renewal keeps; 0 on the others. Counted in liveTensors and tensorBytes.
+   */
+  maskCache: { entries: number; bytes: number };
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;

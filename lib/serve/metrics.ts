@@ -151,6 +151,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_pool_compact_under_load_total', 'counter', "server2: queries of 'auto' FSS models dealt with compact gates because queries found it busy dealing, in the current setup.", pool.compactUnderLoad ?? 0);
   out.add('tfe_pool_redealt_total', 'counter', "server2: recordings in a form it no longer deals (compact after a burst, one-round before it found its links far) reserved anew and dealt again before a query took them, in the current setup.", pool.redealt ?? 0);
   out.add('tfe_prefetched_messages', 'gauge', "server0/server1: messages of server2's side of future queries, shipped ahead and held here.", st.prefetched?.messages ?? 0);
+  out.add('tfe_mask_cache_bytes', 'gauge', "server2: bytes of weight masks kept for reuse (at most 256 MiB per setup).", st.maskCache?.bytes ?? 0);
   out.add('tfe_prefetched_bytes', 'gauge', "server0/server1: bytes of server2's side of future queries held here.", st.prefetched?.bytes ?? 0);
   out.add('tfe_net_sent_bytes_total', 'counter', 'Wire bytes sent (frames with their headers), to server links and to clients.', kinds(ep.bytes.sent));
   out.add('tfe_net_received_bytes_total', 'counter', 'Wire bytes received (frames with their headers), from server links and from clients.', kinds(ep.bytes.received));

@@ -6,7 +6,7 @@ import type { MaskRef } from '../protocol/correlated';
 import type { Cluster } from '../protocol/cluster';
 import { type OpCtx, type Party, tag } from '../protocol/party';
 import { prgRing } from '../prg/prg';
-import type { MaskedShare } from '../protocol/pond/arith';
+import { disposeMasked, type MaskedShare } from '../protocol/pond/arith';
 import { output, type Share } from '../protocol/pond/share';
 import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
@@ -34,12 +34,25 @@ function wrap(cluster: Cluster, me: PartyName, share: Share, shape: readonly num
   return new PrivateTensor(cluster, shape, Promise.resolve(new Map([[me, share]])), premasked);
 }
 
-/** Masks each weight once (x - a opened to server0 and server1) in `cluster`'s op range. */
+/** Frees masked weights (each mask share and opened x - a), once each masking has settled. */
+export function freeMaskedWeights(m: MaskedWeights): void {
+  for (const p of m.masked) void p.then((v) => v.forEach((s) => disposeMasked(s)), () => undefined);
+}
+
+/**
+ * Masks each weight once (x - a opened to server0 and server1) in `cluster`'s op range. When one
+ * fails (its session aborted), the others' masks are freed: nothing is kept of a failed setup.
+ */
 export async function maskWeights(cluster: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[]): Promise<MaskedWeights> {
   const ts = spec.params.map((p, i) => wrap(cluster, me, shares[i], p.shape));
   const masked = ts.map((t) => t.masked());
   const refs = ts.map((t) => t.maskRef());
-  await Promise.all(masked);
+  try {
+    await Promise.all(masked);
+  } catch (e) {
+    freeMaskedWeights({ masked, refs });
+    throw e;
+  }
   return { masked, refs };
 }
 
@@ -49,7 +62,7 @@ export async function maskWeights(cluster: Cluster, me: PartyName, spec: ModelSp
  * 16-byte seed declaring a huge shape is refused, never expanded.
  */
 export async function receiveInputs(party: Party, shapes: readonly (readonly number[])[]): Promise<Share[]> {
-  return Promise.all(shapes.map(async (shape, i): Promise<Share> => {
+  const got = await Promise.allSettled(shapes.map(async (shape, i): Promise<Share> => {
     const t = tag(inputOp(i), 'input');
     if (party.role === 1) return party.recvTensor(CLIENT, t, shape, 'ring64');
     if (party.role !== 0) return null;
@@ -61,6 +74,13 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
       throw new Error(`input ${i}: the seed declares shape [${msg.shape.slice(0, 8)}${msg.shape.length > 8 ? ',...' : ''}], the request said [${shape}]`);
     return prgRing(msg.seed, shape, { nonce: msg.nonce });
   }));
+  // One refused or lost: the others received are freed with it.
+  const failed = got.find((r) => r.status === 'rejected');
+  if (failed) {
+    for (const r of got) if (r.status === 'fulfilled') r.value?.dispose();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return got.map((r) => (r as PromiseFulfilledResult<Share>).value);
 }
 
 /**

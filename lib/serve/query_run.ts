@@ -15,6 +15,7 @@ import type { ServerMetrics } from './metrics';
 import type { DeployedModel, ModelStore } from './model_store';
 import type { Notice } from './pairing';
 import { poolSession } from './pool';
+import { freeMaskedWeights } from './programs';
 import { QueryEnd } from './query_end';
 import type { PoolReservations } from './reservations';
 import { deployHere, predictHere, sessionTransport } from './run_request';
@@ -119,7 +120,14 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
         if (h.me === SERVER0 && leaseId) h.leases.ranOn(leaseId);
       } else {
         const { model: m, masks } = await deployHere(h.me, h.endpoint, epoch, notice, session, req, transport);
-        h.store.save(m);
+        try {
+          h.store.save(m);
+        } catch (e) {
+          // Not kept (its disk failed): nothing of it stays in memory either.
+          for (const s of m.shares) s?.dispose();
+          freeMaskedWeights(masks);
+          throw e;
+        }
         h.models.set(m.name, m);
         epoch.masks.set(m.name, masks);
         h.log(`deployed model '${m.name}' (${req.protocol}, ${m.spec.layers.length} layers)`, 'model-deployed', { model: m.name, protocol: req.protocol, layers: m.spec.layers.length });

@@ -13,7 +13,7 @@ import type { Notice } from './pairing';
 import { PooledTransport, poolSession } from './pool';
 import { agreeGateForm, followsLoad, type LoadForm } from './gate_form';
 import type { NextLease } from './input_mask';
-import { CLIENT, deployOnServer, type MaskedWeights, predictOnServer } from './programs';
+import { CLIENT, deployOnServer, freeMaskedWeights, type MaskedWeights, predictOnServer } from './programs';
 
 /** The servers' go-ahead to keep a deployed model (a deploy that failed anywhere is kept nowhere). */
 const COMMIT_KEY = 'deploy-commit';
@@ -63,6 +63,7 @@ export async function deployHere(me: PartyName, endpoint: WsEndpoint, epoch: Epo
     await commit(me, endpoint, session, digest);
   } catch (e) {
     for (const s of shares) s?.dispose();
+    freeMaskedWeights(masks);
     throw e;
   }
   return { model: { name: req.model, protocol: req.protocol, fssGate, fssBits, topology: req.topology, weights: req.weights, spec, digest, shares }, masks };

@@ -42,6 +42,13 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     prefetched.bytes += h?.bytes ?? 0;
     prefetched.messages += h?.messages ?? 0;
   }
+  // server2's weight masks kept for reuse: also held on purpose.
+  const maskCache = { entries: 0, bytes: 0 };
+  for (const e of new Set([s.epoch, s.previous])) {
+    const m = e?.root?.provider.maskCacheStats?.();
+    maskCache.entries += m?.entries ?? 0;
+    maskCache.bytes += m?.bytes ?? 0;
+  }
   return {
     ...pub,
     epoch: s.epoch?.id,
@@ -51,6 +58,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     prefetched: { messages: prefetched.messages, bytes: prefetched.bytes },
     rssBytes: process.memoryUsage().rss,
     heapUsedBytes: process.memoryUsage().heapUsed,
+    maskCache,
     liveTensors: mem.tensors,
     tensorBytes: mem.bytes,
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: level('held'), making: level('making'), discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
