@@ -2,7 +2,7 @@
 // Functional model) load and predict as TensorFlow.js predicts them: a Sequential in a
 // Sequential, a base first in a Sequential, a Functional base in a Functional model (called at
 // node 1, as tfjs and Keras save it), a Functional in a Sequential, a Sequential block on a
-// residual path, two levels deep; Keras 2's and Keras 3's serialisations with the nested models'
+// residual path, two levels deep, bases whose layer names the outer model shares; Keras 2's and Keras 3's serialisations with the nested models'
 // names before their weights' names; through the service, under FSS and under Pond's calibrated
 // relu. What cannot be flattened is refused by name: a nested model called twice, with two inputs,
 // with training=True, or whose layers share a name with the outer model's.
@@ -49,14 +49,33 @@ function nestedModels(): Record<string, any> {
   const inner = tf.sequential({ layers: [L.dense({ inputShape: [3], units: 3, activation: 'relu' })], name: 'inner' });
   const middle = tf.sequential({ layers: [L.dense({ inputShape: [4], units: 3 }), inner], name: 'middle' });
   const twoDeep = tf.sequential({ layers: [middle, L.dense({ units: 2 })] });
-  return { seqInSeq, baseFirst, funcInFunc, funcInSeq, residual, twoDeep };
+  // Names a base shares with the outer model, as a base loaded in another session does: an outer
+  // layer named as the base's input layer (a first version rewired the outer layer's readers to
+  // the base's argument, silently), the outer input named as the base's, two bases with one input name.
+  const bx = tf.input({ shape: [4], name: 'x' });
+  const xbase = tf.model({ inputs: bx, outputs: L.dense({ units: 4, name: 'bd' }).apply(bx), name: 'xbase' });
+  const cx = tf.input({ shape: [4], name: 'cin' });
+  const clashInput = tf.model({ inputs: cx, outputs: L.add().apply([L.dense({ units: 4, name: 'x' }).apply(cx), xbase.apply(L.dense({ units: 4, name: 'y' }).apply(cx))]) });
+  const sin2 = tf.input({ shape: [3], name: 'input_same' });
+  const same = tf.model({ inputs: sin2, outputs: L.dense({ units: 2, name: 'sd' }).apply(sin2), name: 'same' });
+  const so = tf.input({ shape: [3], name: 'input_same' });
+  const sameInputName = tf.model({ inputs: so, outputs: same.apply(L.rescaling({ scale: 0.5 }).apply(so)) });
+  const s1in = tf.input({ shape: [3], name: 'in_s' }), s2in = tf.input({ shape: [3], name: 'in_s' });
+  const s1 = tf.model({ inputs: s1in, outputs: L.dense({ units: 3, name: 's1d', activation: 'relu' }).apply(s1in), name: 's1' });
+  const s2 = tf.model({ inputs: s2in, outputs: L.dense({ units: 2, name: 's2d' }).apply(s2in), name: 's2' });
+  const so3 = tf.input({ shape: [3] });
+  const stacked = tf.model({ inputs: so3, outputs: s2.apply(s1.apply(so3)) });
+  return { seqInSeq, baseFirst, funcInFunc, funcInSeq, residual, twoDeep, clashInput, sameInputName, stacked };
 }
 
 test('nested tfjs models load and predict as tfjs does', async (t) => {
   const c = new tfe.Cluster({ protocol: 'securenn' });
   try {
     for (const [name, m] of Object.entries(nestedModels())) {
-      const model = tfe.loadLayersModel(await artifactsOf(m), { cluster: c });
+      const artifacts = await artifactsOf(m);
+      const saved = JSON.stringify(artifacts.modelTopology);
+      const model = tfe.loadLayersModel(artifacts, { cluster: c });
+      t.is(JSON.stringify(artifacts.modelTopology), saved, `${name}: the caller's artifacts are not edited`);
       const shape = m.inputs[0].shape.slice(1) as number[];
       const x = rand(3 * shape.reduce((a, b) => a * b, 1));
       const got = (await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: x, shape: [3, ...shape] }))))).data;

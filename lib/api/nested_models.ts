@@ -105,7 +105,8 @@ function refsIn(v: unknown, out: unknown[][] = []): unknown[][] {
  */
 function flatten(g: Graph, nested: string[], depth: number): Graph {
   if (depth > 32) throw new Error(`models are nested more than 32 deep in '${g.name}'`);
-  const renamed = new Map<string, string>();
+  // A nested model's name -> the layer whose output is its output (after splicing).
+  const outputOf = new Map<string, string>();
   const layers: LayerConfig[] = [];
   for (const l of g.layers) {
     if (!isModel(l)) {
@@ -122,32 +123,43 @@ function flatten(g: Graph, nested: string[], depth: number): Graph {
     if (args.length !== 1) throw new Error(`nested model '${name}' is called with ${args.length} input tensors in '${g.name}': nested models with one input are supported`);
     const inner = flatten(graphOfModel(l.class_name, l.config, name), nested, depth + 1);
     nested.push(name);
-    // The nested input layer goes; its readers read what the call passed in.
-    renamed.set(inner.input, String(args[0][0]));
-    renamed.set(name, inner.output);
+    // The nested input layer goes; the nested layers that read it read what the call passed in
+    // (the same reference: layer, node and tensor). Only inside the nested model: an outer layer
+    // of the same name as its input layer is another layer.
+    const arg = args[0];
+    for (const il of inner.layers)
+      for (const ref of refsIn(il.inbound_nodes))
+        if (ref[0] === inner.input) {
+          ref[0] = arg[0];
+          ref[1] = arg[1];
+          ref[2] = arg[2] ?? 0;
+        }
+    outputOf.set(name, inner.output === inner.input ? String(arg[0]) : inner.output);
     for (const il of inner.layers) if (il.config.name !== inner.input) layers.push(il);
   }
-  if (renamed.size === 0) return g;
+  if (outputOf.size === 0) return g;
   const resolve = (n: string): string => {
-    for (let i = 0; i <= renamed.size && renamed.has(n); i++) n = renamed.get(n)!;
+    for (let i = 0; i <= outputOf.size && outputOf.has(n); i++) n = outputOf.get(n)!;
     return n;
   };
-  const rewrite = (ref: unknown[], where: string): void => {
-    const from = String(ref[0]);
-    if (!renamed.has(from)) return;
-    if (nested.includes(from)) {
+  // Whatever read a nested model's output reads its last layer. Keras and tfjs count a model's own
+  // input node first when it was built with one, so its one call is node 0 or 1.
+  for (const l of layers)
+    for (const ref of refsIn(l.inbound_nodes)) {
+      const from = String(ref[0]);
+      if (!outputOf.has(from)) continue;
+      const where = `layer '${l.config.name}'`;
       if (ref[1] !== 0 && ref[1] !== 1) throw new Error(`${where} takes call ${String(ref[1])} of nested model '${from}', which is called once`);
       if ((ref[2] ?? 0) !== 0) throw new Error(`${where} takes output ${String(ref[2])} of nested model '${from}'; nested models with one output are supported`);
+      ref[0] = resolve(from);
+      ref[1] = 0;
+      ref[2] = 0;
     }
-    ref[0] = resolve(from);
-    ref[1] = 0;
-  };
-  for (const l of layers) for (const ref of refsIn(l.inbound_nodes)) rewrite(ref, `layer '${l.config.name}'`);
   const seen = new Map<string, number>();
   for (const l of layers) seen.set(l.config.name, (seen.get(l.config.name) ?? 0) + 1);
   const twice = [...seen].find(([, n]) => n > 1);
   if (twice) throw new Error(`two layers are named '${twice[0]}' once the nested models of '${g.name}' (${nested.join(', ')}) are taken apart: Keras and tfjs keep their weights apart only by layer name, so rename one before saving`);
-  return { name: g.name, layers, input: resolve(g.input), output: resolve(g.output) };
+  return { name: g.name, layers, input: g.input, output: resolve(g.output) };
 }
 
 /** Whether any layer of the topology, at any depth, is a model. */
@@ -168,7 +180,8 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   if (!MODEL_CLASSES.has(String(holder.class_name)) || !hasNested(list)) return json;
   const name = String((Array.isArray(cfg) ? undefined : cfg?.name) ?? 'model');
   const nested: string[] = [];
-  const g = flatten(graphOfModel(String(holder.class_name), cfg, name), nested, 0);
+  // Flattening rewrites layer calls: on a copy, never the caller's artifacts.
+  const g = flatten(graphOfModel(String(holder.class_name), structuredClone(cfg), name), nested, 0);
   const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: [[g.input, 0, 0]], output_layers: [[g.output, 0, 0]] };
   const flatHolder = { ...holder, class_name: 'Functional', config: flatConfig };
   const modelTopology = (topo.model_config ? { ...topo, model_config: flatHolder } : { ...topo, ...flatHolder }) as ModelTopology;
