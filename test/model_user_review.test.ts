@@ -118,3 +118,38 @@ test('verify warns of LayerNormalization rows whose variance + epsilon is below 
     await c.close();
   }
 });
+
+// BatchNormalization with renorm (tf-keras): its renorm statistics are for training only; the
+// model loads, and predicts as the moving statistics say (the unread-weights refusal refused it).
+test('a BatchNormalization saved with renorm loads; its renorm statistics are not read', async (t) => {
+  const k = [0.5, -1, 2, 0.25, 1, -0.5], mean = [0.1, -0.2], variance = [4, 0.25], gamma = [1.5, -1], beta = [0.3, 0.1];
+  const topology = {
+    class_name: 'Sequential',
+    keras_version: '2.15.0',
+    config: {
+      name: 'm',
+      layers: [
+        { class_name: 'Dense', config: { name: 'd', units: 2, use_bias: false, activation: 'linear', batch_input_shape: [null, 3] } },
+        { class_name: 'BatchNormalization', config: { name: 'bn', axis: -1, epsilon: 1e-3, center: true, scale: true, renorm: true, renorm_clipping: null, renorm_momentum: 0.99 } },
+      ],
+    },
+  };
+  const specs = ['d/kernel:3,2', 'bn/gamma:2', 'bn/beta:2', 'bn/moving_mean:2', 'bn/moving_variance:2', 'bn/renorm_mean:2', 'bn/renorm_stddev:2'].map((s) => {
+    const [name, shape] = s.split(':');
+    return { name, shape: shape.split(',').map(Number), dtype: 'float32' as const };
+  });
+  const data = new Float32Array([...k, ...gamma, ...beta, ...mean, ...variance, 9, 9, 7, 7]);
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  try {
+    const model = tfe.loadLayersModel({ modelTopology: topology, weightSpecs: specs, weightData: data.buffer } as unknown as tfe.ModelArtifacts, { cluster: c });
+    const x = [1, -2, 0.5];
+    const got = (await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: x, shape: [1, 3] }))))).data;
+    const want = [0, 1].map((j) => {
+      const z = x.reduce((a, v, i) => a + v * k[i * 2 + j], 0);
+      return ((z - mean[j]) / Math.sqrt(variance[j] + 1e-3)) * gamma[j] + beta[j];
+    });
+    t.true(want.every((w, i) => Math.abs(got[i] - w) < 1e-3), `${[...got]} vs ${want}`);
+  } finally {
+    await c.close();
+  }
+});

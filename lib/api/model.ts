@@ -192,8 +192,12 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   return { json, weights };
 }
 
-/** Weights a layer carries that inference does not read: Keras's Normalization counts the samples it adapted to. */
-const NOT_FOR_INFERENCE = new Set(['count']);
+/**
+ * Weights a layer carries that inference does not read: Keras's Normalization counts the samples
+ * it adapted to; BatchNormalization with renorm keeps training-time statistics (tf-keras adds
+ * renorm_mean and renorm_stddev, older versions their _weight too).
+ */
+const NOT_FOR_INFERENCE = new Set(['count', 'renorm_mean', 'renorm_stddev', 'renorm_mean_weight', 'renorm_stddev_weight']);
 
 /**
  * Refuses a manifest weight that belongs to a layer the model runs but that the layer, as
