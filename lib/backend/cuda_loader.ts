@@ -49,7 +49,11 @@ export function probeCuda(root: string): CudaStatus {
     return cached;
   }
   const script = `const m = require(${JSON.stringify(modulePath)}); process.stdout.write(JSON.stringify(m.info()));`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: PROBE_TIMEOUT_MS, env: { ...process.env, TFE_DEVICE: 'cpu' } });
+  // Eager module loading in the probe: CUDA loads a kernel (and has the driver compile its PTX) at
+  // its first launch by default, so a driver that cannot run this build's kernels (an older minor
+  // version than the runtime, a GPU newer than the build's machine code) would pass the probe and
+  // fail mid-query. Loaded eagerly, they fail here, at the context the probe makes.
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: PROBE_TIMEOUT_MS, env: { ...process.env, TFE_DEVICE: 'cpu', CUDA_MODULE_LOADING: 'EAGER' } });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`;
     const err = (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');

@@ -46,9 +46,10 @@ const DeviceStatus& deviceStatus() {
       cudaGetLastError();
       return s;
     }
-    // The device's context, made now rather than at the first kernel: a driver older than this
-    // build (minor version compatibility) that cannot run it after all fails here, and the CPU is
-    // used instead of failing later mid-query.
+    // The device's context, made now rather than at the first kernel. In the loader's probe
+    // (CUDA_MODULE_LOADING=EAGER: lib/backend/cuda_loader.ts) it loads every kernel too, so a
+    // driver older than this build (minor version compatibility) that cannot run it after all
+    // fails here, and the CPU is used instead of failing later mid-query.
     cudaError_t ctx = cudaFree(nullptr);
     if (ctx != cudaSuccess) {
       s.reason = std::string("CUDA device 0 could not be initialised: ") + cudaGetErrorString(ctx) +
