@@ -137,3 +137,20 @@ test.serial('maskCacheBytes is checked', (t) => {
   t.throws(() => new tfe.SeededProvider({ maskCacheBytes: -1 }), { message: 'maskCacheBytes must be a non-negative integer, got -1' });
   t.throws(() => new tfe.SeededProvider({ maskCacheBytes: 1.5 }), { instanceOf: RangeError });
 });
+
+// A released provider (its setup over: a closed Cluster, a server's replaced epoch) caches
+// nothing more: a borrower that comes late (server2's pool still dealing) gets its own copy,
+// freed on release, instead of refilling a cache nobody will empty.
+test.serial('after release() masks are lent as copies, never cached', async (t) => {
+  const { provider, c, ref } = await setup(1 << 20);
+  (await provider.borrowMask(ref(1))).release();
+  (await provider.borrowMask(ref(1))).release();
+  t.like(provider.maskCacheStats(), { entries: 1 });
+  const base = memory();
+  provider.release();
+  t.like(provider.maskCacheStats(), { entries: 0, bytes: 0 });
+  for (let i = 0; i < 3; i++) (await provider.borrowMask(ref(1))).release();
+  t.like(provider.maskCacheStats(), { entries: 0, bytes: 0, leases: 0 });
+  t.is(memory().tensors, base.tensors - 1, 'the cached mask was freed, and no copy stays');
+  await c.close();
+});

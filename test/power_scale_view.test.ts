@@ -10,7 +10,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { powerOfFourScaleWide } from '../lib/api/securenn_ops';
-import { CONTROL_FLAG, GATE_FORMS, withoutInputMask } from './helpers/relu_views';
+import { controlFlag, GATE_FORMS, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
@@ -62,7 +62,7 @@ for (const [name, protocol, opts, parties] of GATE_FORMS)
 
 for (const [name, protocol, opts] of GATE_FORMS)
   test.serial(`${name}, control: the scale from two estimates, its input's masking removed, flags the opening`, async (t) => {
-    const [a, b] = await withoutInputMask(protocol, async () => [await views(protocol, opts, constant), await views(protocol, opts, spread)]);
+    const [a, b] = await withoutInputMask(protocol, opts, async () => [await views(protocol, opts, constant), await views(protocol, opts, spread)]);
     const cmp = compareViews(a.seen, b.seen, 'server0');
-    t.true(cmp.differ.some((d) => CONTROL_FLAG(protocol).test(d)), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
+    t.true(cmp.differ.some((d) => controlFlag(protocol, opts).test(d)), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
   });

@@ -8,7 +8,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { reluAndBitOp } from '../lib/api/securenn_ops';
-import { constant, CONTROL_FLAG, exactRelu, GATE_FORMS, spread, withoutInputMask } from './helpers/relu_views';
+import { constant, controlFlag, exactRelu, GATE_FORMS, spread, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
@@ -45,7 +45,7 @@ for (const [name, protocol, opts, parties] of GATE_FORMS)
 
 for (const [name, protocol, opts] of GATE_FORMS)
   test.serial(`${name}, control: relu with its bit, its input's masking removed, flags the opening`, async (t) => {
-    const [a, b] = await withoutInputMask(protocol, async () => [await views(protocol, opts, constant, true), await views(protocol, opts, spread, true)]);
+    const [a, b] = await withoutInputMask(protocol, opts, async () => [await views(protocol, opts, constant, true), await views(protocol, opts, spread, true)]);
     const cmp = compareViews(a.seen, b.seen, 'server0');
-    t.true(cmp.differ.some((d) => CONTROL_FLAG(protocol).test(d)), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
+    t.true(cmp.differ.some((d) => controlFlag(protocol, opts).test(d)), `flagged: ${cmp.differ.join('; ') || 'nothing'}`);
   });

@@ -140,6 +140,7 @@ export class SeededProvider implements CorrelatedRandomness {
   #cache = new Map<bigint, CacheEntry>(); // insertion order = least recently used first
   #cachedBytes = 0; // sum of bytes over #cache's entries, kept exact on every insert and removal
   #evictedBorrowed = new Set<CacheEntry>();
+  #released = false;
   #leases = 0;
   #generated = 0;
   #seen = new Set<bigint>(); // masks requested once: cached if requested again
@@ -230,7 +231,9 @@ export class SeededProvider implements CorrelatedRandomness {
     for (const e of [...this.#cache.values()]) this.#uncache(e);
   }
 
+  /** The setup is over: the cache is emptied and caches nothing more (a late borrower gets its own copy). */
   release(): void {
+    this.#released = true;
     this.clearMaskCache();
   }
 
@@ -257,7 +260,7 @@ export class SeededProvider implements CorrelatedRandomness {
     if (e) {
       this.#cache.delete(ref.nonce); // move to the most recently used end
       this.#cache.set(ref.nonce, e);
-    } else if (!this.#seen.has(ref.nonce) || bytes > this.#limit) {
+    } else if (!this.#seen.has(ref.nonce) || bytes > this.#limit || this.#released) {
       // First request (most masks are one-off: a query's own inputs), or too big to ever cache:
       // the borrower gets its own copy, freed on release.
       this.#seen.add(ref.nonce);

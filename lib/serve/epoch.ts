@@ -159,10 +159,12 @@ export class Epoch {
     if (!this.retired || this.running > 0 || !this.#graceOver) return;
     for (const m of this.masks.values()) freeMaskedWeights(m);
     this.masks.clear();
-    this.root.provider.release?.();
     const cleanup = this.#cleanup;
     this.#cleanup = undefined;
     cleanup?.();
+    // After the pool's cleanup (server2's recordings, which borrow weight masks); a late borrower
+    // no longer caches.
+    this.root.provider.release?.();
   }
 
   /** Whether a query of this setup can still start (it is current, or retired within its grace). */

@@ -51,8 +51,13 @@ class PinnedCache {
   }
 
   // Keeps `p` (of `size` bytes) for reuse; frees the least recently returned buffers past the
-  // budget (p itself when it alone is larger).
+  // budget (p itself, and nothing else, when it alone is larger).
   void give(void* p, size_t size) {
+    // Larger than the whole budget: freed, not kept at the cost of every other buffer.
+    if (size > budget_) {
+      a_.free(p);
+      return;
+    }
     std::vector<void*> evicted;
     {
       Guard g(*this);

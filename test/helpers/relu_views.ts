@@ -33,18 +33,16 @@ export const GATE_FORMS: [string, Protocol, tfe.ClusterOptions, string[]][] = [
 ];
 
 /**
- * Runs `run` with the masking that hides a gate form's comparison input removed: FSS's input mask
- * (FSS_STEPS.maskInput), or under SecureNN the Beaver openings (BEAVER_STEPS.mask: the paper's
- * relu is x times its DReLU bit, so x - a is opened as x) and the one-compare DReLU's r
- * (DRELU_STEPS.maskInput: x + r is opened as x). Then `CONTROL_FLAG`'s opening must differ
- * between two secrets in server0's view: the control of each view test. Serial only.
+ * Runs `run` with the one masking that hides a gate form's comparison input removed: FSS's input
+ * mask (FSS_STEPS.maskInput); SecureNN's paper DReLU: the Beaver openings (BEAVER_STEPS.mask: its
+ * relu is x times its DReLU bit, so x - a is opened as x); its one-compare DReLU: r
+ * (DRELU_STEPS.maskInput: x + r is opened as x). Then `controlFlag`'s opening must differ between
+ * two secrets in server0's view: the control of each view test. Serial only.
  */
-export async function withoutInputMask<T>(protocol: Protocol, run: () => Promise<T>): Promise<T> {
+export async function withoutInputMask<T>(protocol: Protocol, opts: tfe.ClusterOptions, run: () => Promise<T>): Promise<T> {
   if (protocol === 'fss') FSS_STEPS.maskInput = false;
-  else {
-    BEAVER_STEPS.mask = false;
-    DRELU_STEPS.maskInput = false;
-  }
+  else if (opts.securennDrelu === 'paper') BEAVER_STEPS.mask = false;
+  else DRELU_STEPS.maskInput = false;
   try {
     return await run();
   } finally {
@@ -54,8 +52,8 @@ export async function withoutInputMask<T>(protocol: Protocol, run: () => Promise
   }
 }
 
-/** The opening a control must flag, by protocol. */
-export const CONTROL_FLAG = (protocol: Protocol): RegExp => (protocol === 'fss' ? /fss\.open/ : /\/open\/|dr\.open/);
+/** The opening a gate form's control must flag (see withoutInputMask). */
+export const controlFlag = (protocol: Protocol, opts: tfe.ClusterOptions): RegExp => (protocol === 'fss' ? /fss\.open/ : opts.securennDrelu === 'paper' ? /\/open\// : /dr\.open/);
 
 /** The two secrets: a constant, and values of both signs spread over +-10^6. */
 export const constant = new Float64Array(4096).fill(-1.25);

@@ -8,23 +8,25 @@ namespace tfe {
 namespace {
 std::atomic<int64_t> g_liveHandles{0};
 constexpr double kMaxSafe = 9007199254740991.0;
-// The tensor bytes V8 was last told of (JS thread only), and how far they may drift before it is
-// told again.
-int64_t g_reportedBytes = 0;
+// The tensor bytes this thread's V8 was last told of (each JS thread, a worker's included, has
+// its own isolate and its own account), and how far they may drift before it is told again.
+thread_local int64_t t_reportedBytes = 0;
 constexpr int64_t kReportStep = int64_t(1) << 20;
 }  // namespace
 
 // V8 sees a tensor as a small wrapper: without being told of the native bytes behind the
 // wrappers, it collects undisposed tensors (dropped by a failed query, a user's forgotten
 // dispose) only when the JavaScript heap fills, which native memory does not do. Told, it
-// collects under native memory pressure too. Called on the JS thread when handles are made and
-// released; a storage freed elsewhere (a finalizer, a worker) is counted at the next call.
+// collects under native memory pressure too. Called on a JS thread when handles are made and
+// released; a storage freed elsewhere (a finalizer, a kernel's worker) is counted at the next
+// call. The total is the process's: with worker threads each isolate is told of all of it, which
+// only makes their collections earlier.
 void reportTensorMemory(Napi::Env env) {
   const int64_t now = Storage::liveBytes();
-  const int64_t delta = now - g_reportedBytes;
+  const int64_t delta = now - t_reportedBytes;
   if (delta >= kReportStep || delta <= -kReportStep) {
     Napi::MemoryManagement::AdjustExternalMemory(env, delta);
-    g_reportedBytes = now;
+    t_reportedBytes = now;
   }
 }
 
