@@ -18,11 +18,21 @@ function run(cmd, args) {
 
 // The CPU prebuild decides: the CUDA one (prebuilds/<platform>-<arch>/cuda/tfe_cuda.node) is an
 // optional extra, so a package that ships only the CPU prebuild still installs without compiling.
+// It is used only once it loads here, in a child process: a prebuild made on a newer glibc (or for
+// glibc, on musl) would otherwise install and then fail at the first `tfe` command. In a git
+// checkout prebuilds/ (left by `npm run prebuild`) is never used: the sources may have moved on.
 const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-if (!force && fs.existsSync(prebuilt) && fs.readdirSync(prebuilt).some((f) => f.endsWith('.node'))) {
-  const cuda = fs.existsSync(path.join(prebuilt, 'cuda', 'tfe_cuda.node')) ? ' (with the CUDA module)' : '';
-  console.log(`[tfjs-encrypted] using prebuilt binaries in ${path.relative(root, prebuilt)}${cuda}`);
-  process.exit(0);
+const cpuPrebuild = path.join(prebuilt, 'tfjs-encrypted.node');
+const checkout = fs.existsSync(path.join(root, '.git'));
+if (!force && !checkout && fs.existsSync(cpuPrebuild)) {
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(cpuPrebuild)}).info()`], { encoding: 'utf8', timeout: 60_000 });
+  if (probe.status === 0) {
+    const cuda = fs.existsSync(path.join(prebuilt, 'cuda', 'tfe_cuda.node')) ? ' (with the CUDA module)' : '';
+    console.log(`[tfjs-encrypted] using prebuilt binaries in ${path.relative(root, prebuilt)}${cuda}`);
+    process.exit(0);
+  }
+  const why = (probe.stderr || '').split('\n').find((l) => /Error|not found|cannot/i.test(l)) || (probe.error ? probe.error.message : `exit code ${probe.status}`);
+  console.warn(`[tfjs-encrypted] the prebuilt binary does not load on this host (${why.trim()}); building from source instead`);
 }
 
 // CMake options from the environment: TFE_CUDA=ON|OFF builds or skips the CUDA module,
@@ -74,6 +84,6 @@ if (hasCmake()) {
   ok = run(...nodeGypCommand());
 }
 if (!ok) {
-  console.error('[tfjs-encrypted] native build failed: a C++17 compiler and cmake >= 3.19 (or node-gyp) are needed; retry with `npm run build:native`');
+  console.error(`[tfjs-encrypted] native build failed: a C++17 compiler and cmake >= 3.19 (or node-gyp) are needed; retry with \`node ${path.join(root, 'scripts', 'build-native.js')} --force\``);
   process.exit(1);
 }

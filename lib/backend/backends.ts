@@ -89,16 +89,18 @@ export function resolveDevice(option: DeviceOption = 'auto'): string {
 // The package root holds build/ (source builds) and prebuilds/ (shipped binaries).
 export const packageRoot = path.resolve(__dirname, '..', '..', '..');
 
-// As node-gyp-build orders it: a source build (build/Release, then build/Debug) when there is one,
-// else the prebuilt binary node-gyp-build picks from prebuilds/<platform>-<arch>/ (the CUDA
-// prebuild sits in a subfolder it does not scan). build/ itself is not left to node-gyp-build:
-// it takes the first .node there, which can be tfe_cuda.node.
+// A source build (build/Release, then build/Debug) when there is one, else the CPU prebuild of
+// prebuilds/<platform>-<arch>/ (scripts/prebuild.js names it tfjs-encrypted.node; the CUDA
+// prebuild sits in its cuda/ subfolder). The install step (scripts/build-native.js) keeps a
+// prebuild only once it loads on the host, and builds from source otherwise.
 export function cpuModulePath(root: string = packageRoot): string {
   const built = ['Release', 'Debug'].map((d) => path.join(root, 'build', d, 'tfe_native.node')).find((f) => fs.existsSync(f));
   if (built) return built;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const ngb = require('node-gyp-build') as { resolve(dir: string): string };
-  return ngb.resolve(root);
+  // Only prebuilds/: node-gyp-build's resolve() scans build/Release first, and with tfe_native.node
+  // gone from there (a failed relink) it returned tfe_cuda.node.
+  const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'tfjs-encrypted.node');
+  if (fs.existsSync(prebuilt)) return prebuilt;
+  throw new Error(`no native CPU module: neither build/Release/tfe_native.node nor ${path.relative(root, prebuilt)}`);
 }
 
 registerBackend('cpu', () => {
@@ -108,7 +110,7 @@ registerBackend('cpu', () => {
   } catch (e) {
     throw new Error(
       `tfjs-encrypted: the native CPU backend could not be loaded from ${packageRoot} ` +
-        `(${(e as Error).message}). Rebuild it with \`npm run build:native\`.`,
+        `(${(e as Error).message}). Build it from source with \`node ${path.join(packageRoot, 'scripts', 'build-native.js')} --force\` (a C++17 compiler and CMake >= 3.19).`,
     );
   }
 });

@@ -1,0 +1,62 @@
+// The install step's choice (scripts/build-native.js): a prebuilt CPU module is kept only once it
+// loads on this host (one built against a newer glibc, or for glibc on musl, installed and then
+// failed at the first `tfe` command); in a git checkout prebuilds/ is never used (left by `npm
+// run prebuild`, it hid later source changes). Run on a copy of the script in a scratch package,
+// with no cmake on PATH, so that the source build it falls back to fails at once.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import { cpuModulePath } from '../lib/backend/backends';
+
+const script = path.join(__dirname, '..', '..', 'scripts', 'build-native.js');
+
+function scratch(prebuild: 'loads' | 'broken', checkout = false): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-install-'));
+  fs.mkdirSync(path.join(dir, 'scripts'));
+  fs.copyFileSync(script, path.join(dir, 'scripts', 'build-native.js'));
+  const pre = path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`);
+  fs.mkdirSync(pre, { recursive: true });
+  if (prebuild === 'loads') fs.copyFileSync(cpuModulePath(), path.join(pre, 'tfjs-encrypted.node'));
+  else fs.writeFileSync(path.join(pre, 'tfjs-encrypted.node'), 'not an ELF file');
+  if (checkout) fs.mkdirSync(path.join(dir, '.git'));
+  return dir;
+}
+
+function install(dir: string): { status: number | null; out: string } {
+  // A PATH with node alone (no cmake, no compiler).
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'build-native.js')], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    // No cmake, no npm-provided node-gyp: a source build fails at once.
+    env: { PATH: bin, HOME: dir, npm_config_node_gyp: path.join(dir, 'no-node-gyp.js') },
+  });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+test('a prebuilt binary that loads is used', (t) => {
+  const r = install(scratch('loads'));
+  t.is(r.status, 0, r.out);
+  t.regex(r.out, /using prebuilt binaries in prebuilds\//);
+});
+
+test('a prebuilt binary that does not load here is not used: the install builds from source', (t) => {
+  const r = install(scratch('broken'));
+  t.regex(r.out, /the prebuilt binary does not load on this host \(.+\); building from source instead/);
+  t.notRegex(r.out, /using prebuilt binaries/);
+  t.not(r.status, 0, 'the source build (no toolchain here) fails and says so');
+  t.regex(r.out, /native build failed: .* retry with `node .*build-native\.js --force`/);
+});
+
+test('in a git checkout prebuilds/ is ignored', (t) => {
+  const r = install(scratch('loads', true));
+  t.notRegex(r.out, /using prebuilt binaries/);
+  t.notRegex(r.out, /does not load/);
+});
