@@ -78,6 +78,30 @@ test('certs sign: the CA signs exactly the party and hosts it approves, and refu
   text[3] = text[3].slice(0, 10) + (text[3][10] === 'A' ? 'B' : 'A') + text[3].slice(11);
   fs.writeFileSync(bad, text.join('\n'));
   t.throws(() => signCsr({ ca: ca.cert, caKey: ca.key, csr: bad, party: 'server1', hosts: ['h1.example.org', '10.1.2.3'], out: path.join(dir, 'd.pem') }), { message: /not a valid certificate request/ });
+  // A CSR that parses but whose signature is another's (its last byte, inside the signature,
+  // flipped): OpenSSL 3's `req -verify` exits 0 on it, so readCsr passed it (x509 -req refused
+  // it later, in openssl's words); now readCsr refuses it, saying why.
+  const der = Buffer.from(fs.readFileSync(req.csr, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  der[der.length - 1] ^= 0x01;
+  const forged = path.join(dir, 'forged.csr');
+  fs.writeFileSync(forged, `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE REQUEST-----\n`);
+  t.throws(() => signCsr({ ca: ca.cert, caKey: ca.key, csr: forged, party: 'server1', hosts: ['h1.example.org', '10.1.2.3'], out: path.join(dir, 'e.pem') }), { message: /its signature does not verify/ });
+  t.false(fs.existsSync(path.join(dir, 'e.pem')));
+});
+
+test.serial('a failed certificate request removes only what it made: an existing certificate stays', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-req-'));
+  const live = path.join(dir, 'server1.pem');
+  fs.writeFileSync(live, 'the live certificate');
+  const PATH = process.env.PATH;
+  process.env.PATH = path.join(dir, 'empty'); // no openssl: the request fails after writing its key
+  try {
+    t.throws(() => requestCertificate({ party: 'server1', hosts: ['h1.example.org'], out: dir }), { message: /needs the openssl command/ });
+  } finally {
+    process.env.PATH = PATH;
+  }
+  t.is(fs.readFileSync(live, 'utf8'), 'the live certificate');
+  t.false(fs.existsSync(path.join(dir, 'server1.key')), 'its own key is removed');
 });
 
 test('cluster.json pins: all three servers or none, the owner pinned without a CA, placeholders and bad fingerprints named', (t) => {

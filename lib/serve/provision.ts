@@ -4,6 +4,7 @@
 // other operators pin in their cluster.json. Keys are made with Node's crypto (P-256, written
 // 0600 and never over an existing file); requests and certificates with the openssl command line,
 // as certs.ts does for local clusters.
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -114,7 +115,9 @@ export function requestCertificate(o: { party: string; hosts: readonly string[];
   const key = path.resolve(o.out, `${o.party}.key`), csr = path.resolve(o.out, `${o.party}.csr`), cert = path.resolve(o.out, `${o.party}.pem`);
   for (const f of [key, csr, ...(o.selfSigned ? [cert] : [])]) if (fs.existsSync(f)) throw new Error(`${f} exists already; not overwriting it (remove it, or choose another --out)`);
   writeKey(key);
-  undoOnFailure([key, csr, cert], () => {
+  // Only what this call creates is removed on failure: an existing <party>.pem (without
+  // --self-signed, a live certificate being renewed) is not ours to delete.
+  undoOnFailure([key, csr, ...(o.selfSigned ? [cert] : [])], () => {
     openssl(['req', '-new', '-key', key, '-out', csr, '-subj', `/CN=${o.party}`, ...(sans.length ? ['-addext', `subjectAltName=${sans.join(',')}`] : [])], o.out);
     if (!o.selfSigned) return;
     const ext = extFile(o.out, sans);
@@ -133,10 +136,16 @@ export function readCsr(file: string): { cn: string; sans: string[] } {
   if (!fs.existsSync(file)) throw new Error(`CSR ${file}: no such file`);
   let text: string;
   try {
-    text = openssl(['req', '-in', path.resolve(file), '-noout', '-verify', '-text', '-nameopt', 'multiline'], path.dirname(path.resolve(file)));
+    text = openssl(['req', '-in', path.resolve(file), '-noout', '-text', '-nameopt', 'multiline'], path.dirname(path.resolve(file)));
   } catch (e) {
     throw new Error(`CSR ${file} is not a valid certificate request: ${(e as Error).message}`);
   }
+  // The requester holds the key: OpenSSL 3's `req -verify` exits 0 even when the signature fails
+  // ("verify failure" on stderr), so its answer is read, not its exit status.
+  const v = spawnSync('openssl', ['req', '-in', path.resolve(file), '-noout', '-verify'], { encoding: 'utf8' });
+  const said = `${v.stdout ?? ''}${v.stderr ?? ''}`;
+  if (v.status !== 0 || !/verify OK/i.test(said) || /verify fail/i.test(said))
+    throw new Error(`CSR ${file} is not a valid certificate request: its signature does not verify (${said.trim().split('\n')[0] || `openssl exit ${v.status}`})`);
   const subject = /Subject:\n((?: {8,}.*\n)+)/.exec(text)?.[1].trim().split('\n').map((l) => l.trim()) ?? [];
   const fields = subject.map((l) => /^(\w+)\s*=\s*(.*)$/.exec(l)).filter((m): m is RegExpExecArray => !!m);
   if (fields.length !== 1 || fields[0][1] !== 'commonName') throw new Error(`CSR ${file}: the subject must be the party name alone (CN=...), got ${JSON.stringify(subject.join(', '))}`);
