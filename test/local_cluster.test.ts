@@ -78,6 +78,15 @@ test('a fresh local cluster under TLS: no server warns that its certificate expi
       for (const l of status) t.regex(l, /certificate expires \d{4}-\d\d-\d\d \(in \d+ days\); sha256/);
       t.false(status.some((l) => /WARNING/.test(l)), status.join('\n'));
       t.deepEqual(lines.filter((l) => /expires/.test(l)), [], 'the servers logged no expiry warning');
+      // A config whose server1 address answers with server0's certificate (swapped between
+      // hosts): trusted, yet not server1's, and tfe status says so (it said nothing).
+      const swapped = JSON.parse(fs.readFileSync(cluster.config, 'utf8'));
+      swapped.parties.server1.port = swapped.parties.server0.port;
+      const swappedFile = path.join(dir, 'swapped.json');
+      fs.writeFileSync(swappedFile, JSON.stringify(swapped));
+      const mixed = await certificateLines(swappedFile);
+      t.regex(mixed[1], /^server1 certificate expires .* WARNING: it is the certificate of 'server0', not server1's$/, mixed.join('\n'));
+      t.notRegex(mixed[0], /WARNING/);
     } finally {
       await stopCluster(cluster.procs);
     }

@@ -60,6 +60,29 @@ test.serial('/healthz says ready on every server; other paths and methods are re
   t.is((await httpGet('127.0.0.1', ports[0], '/metrics', 'POST')).status, 405);
 });
 
+// From the ops review: 32 connections that send nothing filled the listener for about 30 s
+// (Node checks its request timeouts every 30 s by default), so readiness probes failed.
+test.serial('idle connections do not hold the ops port: /healthz answers within seconds while 32 sit open', async (t) => {
+  const idle = await Promise.all(Array.from({ length: 32 }, () => new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(ports[0], '127.0.0.1', () => resolve(s));
+    s.on('error', () => undefined);
+    s.once('error', reject);
+  })));
+  try {
+    const t0 = Date.now();
+    let status = 0;
+    while (Date.now() - t0 < 8000) {
+      status = await httpGet('127.0.0.1', ports[0], '/healthz').then((r) => r.status, () => 0);
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    t.is(status, 200, `no answer within ${Date.now() - t0} ms`);
+    t.true(Date.now() - t0 < 6000, `${Date.now() - t0} ms`);
+  } finally {
+    for (const s of idle) s.destroy();
+  }
+});
+
 test.serial('/metrics is valid Prometheus text whose counters move with a prediction, and shows no epoch or client text', async (t) => {
   const m = mlp([12, 8, 4]);
   const owner = await cluster.connect({ asOwner: true });

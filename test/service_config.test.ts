@@ -54,6 +54,11 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => (o.sessionsPerSetup = 2047), /'sessionsPerSetup' \(2047\) must be at least 4 x 'maxPoolRecordings' \(512\)/);
   bad((o) => (o.device = 'gpu'), /'device' must be "auto", "cpu" or "cuda", got "gpu"/);
   bad((o) => (o.linkDistance = 'lan'), /'linkDistance' must be one of "measured", "near", "far", got "lan"/);
+  // From the ops review: null read as the default, silently; a port inside a host failed only when dialled.
+  bad((o) => (o.maxSessions = null), /'maxSessions' is null: remove the field for its default, or give a value/);
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.lanePort = null), /'parties.server1.lanePort' is null/);
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.host = 'h1.example.org:7401'), /parties.server1.host is "h1.example.org:7401": a host name or address, without a port/);
+  t.is(tfe.parseClusterConfig({ ...good(), parties: { ...good().parties, server1: { host: '::1', port: 4101 } } } as never, 'c.json').parties.server1.host, '::1', 'an IPv6 address keeps its colons');
   t.throws(() => tfe.loadClusterConfig('/nonexistent/cluster.json'), { message: /cluster config \/nonexistent\/cluster.json: ENOENT/ });
 });
 

@@ -156,7 +156,11 @@ export async function certificateLines(configFile: string, warnDays = EXPIRY_WAR
     const p = c.parties[s as 'server0'];
     const r = await probeTls(p.host === '0.0.0.0' ? '127.0.0.1' : p.host, p.port, material, 5000);
     if (r.error || !r.info) lines.push(`${s} certificate: unknown (${r.error ?? 'none presented'})`);
-    else lines.push(line(s, r.info) + (r.verdict?.why ? ` NOT TRUSTED: ${r.verdict.why}` : ''));
+    else {
+      // Trusted, but another party's (a certificate swapped between hosts): said, as tfe doctor does.
+      const other = r.verdict && !r.verdict.why && r.verdict.name !== s ? ` WARNING: it is the certificate of '${r.verdict.name}', not ${s}'s` : '';
+      lines.push(line(s, r.info) + (r.verdict?.why ? ` NOT TRUSTED: ${r.verdict.why}` : other));
+    }
   }
   if (material.cert) lines.push(line('model-owner', describeCertificate(material.cert)));
   return lines;

@@ -2,6 +2,7 @@
 // Validated field by field so a typo names the field and the file, not a crash at first use.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as net from 'node:net';
 
 import type { DeviceOption } from '../backend/backends';
 import { normalizeFingerprint } from '../net/peer_trust';
@@ -128,7 +129,15 @@ function parseFingerprints(file: string, field: string, v: unknown): string[] | 
 function checkHost(file: string, field: string, v: unknown): string {
   if (typeof v !== 'string' || !v) fail(file, `${field} must be a host name or address`);
   if (/[<>\s/]/.test(v)) fail(file, `${field} is ${JSON.stringify(v)}: not a host name or address${v.includes('<') ? ' (fill in the placeholder)' : ''}`);
+  // A colon only in an IPv6 address: "h1.example.org:7401" failed only when dialled or bound.
+  if (v.includes(':') && !net.isIPv6(v.replace(/^\[|\]$/g, ''))) fail(file, `${field} is ${JSON.stringify(v)}: a host name or address, without a port (the port goes in its own field)`);
   return v;
+}
+
+/** Fields set to null, anywhere in the object: null read as "the default" silently; refused, naming the path. */
+function refuseNulls(file: string, v: unknown, at: string): void {
+  if (v === null) fail(file, `'${at}' is null: remove the field for its default, or give a value`);
+  if (v && typeof v === 'object') for (const [k, e] of Object.entries(v)) refuseNulls(file, e, at ? `${at}.${k}` : k);
 }
 
 /** The endpoint bounds an operator may set in cluster.json, with their accepted ranges. */
@@ -172,6 +181,7 @@ function fail(file: string, msg: string): never {
 export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = process.cwd()): ClusterConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
+  refuseNulls(file, o, '');
   const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'sessionsPerSetup', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;

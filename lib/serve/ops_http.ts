@@ -13,7 +13,13 @@ import { CONTENT_TYPE } from './prom_text';
 
 /** Scrapers and probes are few: more connections than this at once are refused. */
 const MAX_CONNECTIONS = 32;
-const TIMEOUT_MS = 10_000;
+/**
+ * A request's headers and whole request must come within this; idle connections are checked every
+ * CHECK_MS. Node checks only at its connectionsCheckingInterval (30 s by default), so 32 sockets
+ * that sent nothing held the port for about 30 s: every readiness probe failed meanwhile.
+ */
+const TIMEOUT_MS = 3_000;
+const CHECK_MS = 500;
 
 export interface OpsServer {
   /** The bound address (the port the OS chose when asked for 0). */
@@ -52,7 +58,7 @@ function handle(src: MetricsSource, version: string, req: http.IncomingMessage, 
 /** Starts the listener; a bind that fails (port in use, an address not on this host) rejects naming the address. */
 export async function startOpsServer(src: MetricsSource, at: ListenAddress, log: Log): Promise<OpsServer> {
   const version = info().version;
-  const server = http.createServer({ headersTimeout: TIMEOUT_MS, requestTimeout: TIMEOUT_MS }, (req, res) => {
+  const server = http.createServer({ headersTimeout: TIMEOUT_MS, requestTimeout: TIMEOUT_MS, connectionsCheckingInterval: CHECK_MS }, (req, res) => {
     try {
       handle(src, version, req, res);
     } catch (e) {
@@ -60,7 +66,7 @@ export async function startOpsServer(src: MetricsSource, at: ListenAddress, log:
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = 2000;
   const shown = showAddress(at);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
