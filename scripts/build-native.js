@@ -18,21 +18,52 @@ function run(cmd, args) {
 
 // The CPU prebuild decides: the CUDA one (prebuilds/<platform>-<arch>/cuda/tfe_cuda.node) is an
 // optional extra, so a package that ships only the CPU prebuild still installs without compiling.
-// It is used only once it loads here, in a child process: a prebuild made on a newer glibc (or for
-// glibc, on musl) would otherwise install and then fail at the first `tfe` command. In a git
-// checkout prebuilds/ (left by `npm run prebuild`) is never used: the sources may have moved on.
+// A prebuild is kept only when it was built from the sources beside it (prebuild.json's hash: a
+// leftover of `npm run prebuild` in a source tree hid later changes) and it loads here, in a child
+// process (one made on a newer glibc, or for glibc on musl, installed and then failed at the
+// first `tfe` command). In a git checkout it is never used: build/Release, which the loader
+// prefers, must be rebuilt. The CUDA prebuild is loaded too: when it does not load here, the CPU
+// one is still kept, and the install says so.
 const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 const cpuPrebuild = path.join(prebuilt, 'tfjs-encrypted.node');
+const cudaPrebuild = path.join(prebuilt, 'cuda', 'tfe_cuda.node');
 const checkout = fs.existsSync(path.join(root, '.git'));
+
+/** Why a module does not load here, or '' when it does (a child process, so a crash or a hang costs nothing). */
+function loadFailure(file, call) {
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)}).${call}`], { encoding: 'utf8', timeout: 60_000 });
+  if (probe.status === 0) return '';
+  const line = (probe.stderr || '').split('\n').find((l) => /Error|not found|cannot/i.test(l));
+  return (line || (probe.error ? probe.error.message : probe.signal ? `killed by ${probe.signal}` : `exit code ${probe.status}`)).trim();
+}
+
+function prebuildMismatch() {
+  let m;
+  try {
+    m = JSON.parse(fs.readFileSync(path.join(prebuilt, 'prebuild.json'), 'utf8'));
+  } catch {
+    return 'it has no readable prebuild.json';
+  }
+  if (!fs.existsSync(path.join(root, 'native'))) return '';
+  const { sourcesHash } = require('./sources_hash');
+  return m.sources === sourcesHash(root) ? '' : 'it was built from other native sources than these';
+}
+
 if (!force && !checkout && fs.existsSync(cpuPrebuild)) {
-  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(cpuPrebuild)}).info()`], { encoding: 'utf8', timeout: 60_000 });
-  if (probe.status === 0) {
-    const cuda = fs.existsSync(path.join(prebuilt, 'cuda', 'tfe_cuda.node')) ? ' (with the CUDA module)' : '';
+  const stale = prebuildMismatch();
+  const why = stale || loadFailure(cpuPrebuild, 'info()');
+  if (!why) {
+    let cuda = '';
+    if (fs.existsSync(cudaPrebuild)) {
+      // Loading it needs no driver (it probes the device only when asked); a newer glibc it does.
+      const cudaWhy = loadFailure(cudaPrebuild, 'info()');
+      cuda = cudaWhy ? ` (its CUDA module does not load here: ${cudaWhy}; the CPU computes, or build from source with nvcc: ${path.join(root, 'scripts', 'build-native.js')} --force)` : ' (with the CUDA module)';
+      if (cudaWhy) console.warn(`[tfjs-encrypted] the CUDA prebuild does not load on this host (${cudaWhy})`);
+    }
     console.log(`[tfjs-encrypted] using prebuilt binaries in ${path.relative(root, prebuilt)}${cuda}`);
     process.exit(0);
   }
-  const why = (probe.stderr || '').split('\n').find((l) => /Error|not found|cannot/i.test(l)) || (probe.error ? probe.error.message : `exit code ${probe.status}`);
-  console.warn(`[tfjs-encrypted] the prebuilt binary does not load on this host (${why.trim()}); building from source instead`);
+  console.warn(`[tfjs-encrypted] the prebuilt binary is not used (${stale ? stale : `it does not load on this host: ${why}`}); building from source instead`);
 }
 
 // CMake options from the environment: TFE_CUDA=ON|OFF builds or skips the CUDA module,

@@ -72,27 +72,8 @@ const normArchs = (s) => String(s).split(/[;, ]+/).filter(Boolean).join(',');
 // its own list unless TFE_CUDA_ARCHS says otherwise.
 const wantArchs = process.env.TFE_CUDA_ARCHS ? normArchs(process.env.TFE_CUDA_ARCHS) : reuse ? null : normArchs(RELEASE_CUDA_ARCHS);
 
-// What the binaries are built from: every file under native/, CMakeLists.txt and cmake/.
-function sourcesHash() {
-  const files = [];
-  const walk = (dir) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const f = path.join(dir, e.name);
-      if (e.isDirectory()) walk(f);
-      else if (e.isFile()) files.push(f);
-    }
-  };
-  walk(path.join(root, 'native'));
-  walk(path.join(root, 'cmake'));
-  files.push(path.join(root, 'CMakeLists.txt'));
-  const h = crypto.createHash('sha256');
-  for (const f of files.map(rel).sort()) {
-    h.update(`${f}\0`);
-    h.update(fs.readFileSync(path.join(root, f)));
-    h.update('\0');
-  }
-  return h.digest('hex');
-}
+// What the binaries are built from (scripts/sources_hash.js).
+const sourcesHash = () => require('./sources_hash').sourcesHash(root);
 
 const sha256 = (f) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 

@@ -22,6 +22,8 @@ function scratch(prebuild: 'loads' | 'broken', checkout = false): string {
   fs.mkdirSync(pre, { recursive: true });
   if (prebuild === 'loads') fs.copyFileSync(cpuModulePath(), path.join(pre, 'tfjs-encrypted.node'));
   else fs.writeFileSync(path.join(pre, 'tfjs-encrypted.node'), 'not an ELF file');
+  // Built from the sources beside it (none here: a package without native/ skips the hash check).
+  fs.writeFileSync(path.join(pre, 'prebuild.json'), JSON.stringify({ sources: 'x' }));
   if (checkout) fs.mkdirSync(path.join(dir, '.git'));
   return dir;
 }
@@ -49,14 +51,42 @@ test('a prebuilt binary that loads is used', (t) => {
 
 test('a prebuilt binary that does not load here is not used: the install builds from source', (t) => {
   const r = install(scratch('broken'));
-  t.regex(r.out, /the prebuilt binary does not load on this host \(.+\); building from source instead/);
+  t.regex(r.out, /the prebuilt binary is not used \(it does not load on this host: .+\); building from source instead/);
   t.notRegex(r.out, /using prebuilt binaries/);
   t.not(r.status, 0, 'the source build (no toolchain here) fails and says so');
   t.regex(r.out, /native build failed: .* retry with `node .*build-native\.js --force`/);
 });
 
-test('in a git checkout prebuilds/ is ignored', (t) => {
+test('in a git checkout prebuilds/ is ignored: the install builds from source', (t) => {
   const r = install(scratch('loads', true));
-  t.notRegex(r.out, /using prebuilt binaries/);
-  t.notRegex(r.out, /does not load/);
+  t.notRegex(r.out, /using prebuilt binaries|not used/);
+  t.regex(r.out, /cmake not found; building with node-gyp instead/);
+});
+
+test('a prebuild made from other native sources than those beside it is not used', (t) => {
+  const dir = scratch('loads');
+  fs.mkdirSync(path.join(dir, 'native'));
+  fs.mkdirSync(path.join(dir, 'cmake'));
+  fs.writeFileSync(path.join(dir, 'native', 'a.cc'), 'int a;');
+  fs.writeFileSync(path.join(dir, 'CMakeLists.txt'), '');
+  fs.copyFileSync(path.join(__dirname, '..', '..', 'scripts', 'sources_hash.js'), path.join(dir, 'scripts', 'sources_hash.js'));
+  const r = install(dir);
+  t.regex(r.out, /the prebuilt binary is not used \(it was built from other native sources than these\); building from source instead/);
+  // And with the hash of the sources beside it, it is.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { sourcesHash } = require(path.join(dir, 'scripts', 'sources_hash.js')) as { sourcesHash(root: string): string };
+  fs.writeFileSync(path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'prebuild.json'), JSON.stringify({ sources: sourcesHash(dir) }));
+  fs.rmSync(path.join(dir, 'bin'), { recursive: true });
+  t.regex(install(dir).out, /using prebuilt binaries/);
+});
+
+test('a CUDA prebuild that does not load is said, and the CPU prebuild kept', (t) => {
+  const dir = scratch('loads');
+  const cuda = path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'cuda');
+  fs.mkdirSync(cuda);
+  fs.writeFileSync(path.join(cuda, 'tfe_cuda.node'), 'not an ELF file');
+  const r = install(dir);
+  t.is(r.status, 0, r.out);
+  t.regex(r.out, /the CUDA prebuild does not load on this host/);
+  t.regex(r.out, /using prebuilt binaries in prebuilds\/\S+ \(its CUDA module does not load here: /);
 });

@@ -59,6 +59,8 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.lanePort = null), /'parties.server1.lanePort' is null/);
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.host = 'h1.example.org:7401'), /parties.server1.host is "h1.example.org:7401": a host name or address, without a port/);
   t.is(tfe.parseClusterConfig({ ...good(), parties: { ...good().parties, server1: { host: '::1', port: 4101 } } } as never, 'c.json').parties.server1.host, '::1', 'an IPv6 address keeps its colons');
+  t.is(tfe.parseClusterConfig({ ...good(), parties: { ...good().parties, server1: { host: '[::1]', port: 4101 } } } as never, 'c.json').parties.server1.host, '::1', 'in brackets, kept bare');
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.host = '::1]'), /"::1\]": a host name or address, without a port/);
   t.throws(() => tfe.loadClusterConfig('/nonexistent/cluster.json'), { message: /cluster config \/nonexistent\/cluster.json: ENOENT/ });
 });
 

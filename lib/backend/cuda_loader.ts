@@ -29,7 +29,9 @@ export function cudaModuleCandidates(root: string): string[] {
   ];
 }
 
-const PROBE_TIMEOUT_MS = 30_000;
+// Long enough for a GPU newer than the build's machine code, whose driver compiles every kernel's
+// PTX at the (eager) probe on a first start.
+const PROBE_TIMEOUT_MS = 120_000;
 
 let cached: CudaStatus | undefined;
 

@@ -68,7 +68,9 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
   let tlsSocket: nodeTls.TLSSocket | undefined;
   let lanePort: number | undefined;
   return new Promise<{ ws: WebSocket; lane?: Lane }>((resolve, reject) => {
-    const s = new WebSocket(`${tls ? 'wss' : 'ws'}://${peer.host}:${peer.port}`, {
+    // A bare IPv6 address ("::1", as cluster.json allows) goes in brackets in a URL.
+    const host = net.isIPv6(peer.host) ? `[${peer.host}]` : peer.host;
+    const s = new WebSocket(`${tls ? 'wss' : 'ws'}://${host}:${peer.port}`, {
       headers,
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,

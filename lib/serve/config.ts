@@ -130,7 +130,13 @@ function checkHost(file: string, field: string, v: unknown): string {
   if (typeof v !== 'string' || !v) fail(file, `${field} must be a host name or address`);
   if (/[<>\s/]/.test(v)) fail(file, `${field} is ${JSON.stringify(v)}: not a host name or address${v.includes('<') ? ' (fill in the placeholder)' : ''}`);
   // A colon only in an IPv6 address: "h1.example.org:7401" failed only when dialled or bound.
-  if (v.includes(':') && !net.isIPv6(v.replace(/^\[|\]$/g, ''))) fail(file, `${field} is ${JSON.stringify(v)}: a host name or address, without a port (the port goes in its own field)`);
+  if (v.includes(':')) {
+    const bracketed = v.startsWith('[') && v.endsWith(']');
+    if (v.includes('[') !== bracketed || v.includes(']') !== bracketed || !net.isIPv6(bracketed ? v.slice(1, -1) : v))
+      fail(file, `${field} is ${JSON.stringify(v)}: a host name or address, without a port (the port goes in its own field)`);
+    // Kept bare: listening and TCP take it so; a URL puts it in brackets (net/dialer.ts).
+    return bracketed ? v.slice(1, -1) : v;
+  }
   return v;
 }
 

@@ -161,10 +161,13 @@ export class Epoch {
     this.masks.clear();
     const cleanup = this.#cleanup;
     this.#cleanup = undefined;
-    cleanup?.();
-    // After the pool's cleanup (server2's recordings, which borrow weight masks); a late borrower
-    // no longer caches.
-    this.root.provider.release?.();
+    try {
+      cleanup?.();
+    } finally {
+      // The cache goes whatever the cleanup did; a borrower that comes later (a recording still
+      // dealing) gets its own copy, no longer cached.
+      this.root.provider.release?.();
+    }
   }
 
   /** Whether a query of this setup can still start (it is current, or retired within its grace). */

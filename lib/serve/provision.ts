@@ -145,7 +145,7 @@ export function readCsr(file: string): { cn: string; sans: string[] } {
   const v = spawnSync('openssl', ['req', '-in', path.resolve(file), '-noout', '-verify'], { encoding: 'utf8' });
   const said = `${v.stdout ?? ''}${v.stderr ?? ''}`;
   if (v.status !== 0 || !/verify OK/i.test(said) || /verify fail/i.test(said))
-    throw new Error(`CSR ${file} is not a valid certificate request: its signature does not verify (${said.trim().split('\n')[0] || `openssl exit ${v.status}`})`);
+    throw new Error(v.error ? `checking CSR ${file} needs the openssl command: ${v.error.message}` : `CSR ${file} is not a valid certificate request: its signature does not verify (${said.trim().split('\n')[0] || `openssl exit ${v.status}`})`);
   const subject = /Subject:\n((?: {8,}.*\n)+)/.exec(text)?.[1].trim().split('\n').map((l) => l.trim()) ?? [];
   const fields = subject.map((l) => /^(\w+)\s*=\s*(.*)$/.exec(l)).filter((m): m is RegExpExecArray => !!m);
   if (fields.length !== 1 || fields[0][1] !== 'commonName') throw new Error(`CSR ${file}: the subject must be the party name alone (CN=...), got ${JSON.stringify(subject.join(', '))}`);

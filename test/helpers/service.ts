@@ -29,11 +29,23 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** Three server processes on loopback; `extra`: more cluster.json fields (limits, ...). */
-export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number; extra?: Record<string, unknown> } = {}): Promise<TestCluster> {
+/**
+ * Three server processes on loopback; `extra`: more cluster.json fields (limits, ...); `edit`:
+ * changes to the written config (its parties' hosts, say), applied each time it is written.
+ */
+export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number; extra?: Record<string, unknown>; edit?: (config: Record<string, any>) => void } = {}): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cluster-'));
   const configOpts = { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs, extra: opts.extra };
-  const config = await tfe.writeLocalConfig(dir, configOpts);
+  const write = async () => {
+    const file = await tfe.writeLocalConfig(dir, configOpts);
+    if (opts.edit) {
+      const c = JSON.parse(fs.readFileSync(file, 'utf8'));
+      opts.edit(c);
+      fs.writeFileSync(file, JSON.stringify(c, null, 2));
+    }
+    return file;
+  };
+  const config = await write();
   const logs: string[] = [];
   const clients: tfe.PredictionClient[] = [];
   const procs = new Map<string, ServerProcess>();
@@ -61,7 +73,7 @@ export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: numbe
           // What the servers that could not listen wrote (their `fatal` EADDRINUSE line, which a
           // test of the cluster's logs would take for the cluster's) goes with them.
           logs.length = 0;
-          await tfe.writeLocalConfig(dir, configOpts);
+          await write();
           for (const p of SERVERS) start(p);
         }
       }
