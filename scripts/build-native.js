@@ -67,7 +67,10 @@ if (!force && !checkout && fs.existsSync(cpuPrebuild)) {
 }
 
 // CMake options from the environment: TFE_CUDA=ON|OFF builds or skips the CUDA module,
-// TFE_CUDA_ARCHS="90" (or "75;80;86;89;90") sets the CUDA architectures.
+// TFE_CUDA_ARCHS="90" (or "75;80;86;89;90") sets the CUDA architectures. The CUDA test programs
+// (cmake/cuda.cmake: TFE_CUDA_TESTS) are built in a checkout only: an installed package never runs
+// them, and they were an eighth of its compile.
+if (!checkout && process.env.TFE_CUDA_TESTS === undefined) process.env.TFE_CUDA_TESTS = 'OFF';
 function cmakeDefines() {
   const defs = [];
   const cuda = process.env.TFE_CUDA;
@@ -97,7 +100,15 @@ function nodeGypCommand() {
   const args = ['rebuild'];
   // Build against the headers that ship with this Node (offline) unless npm already says where.
   const prefix = path.resolve(path.dirname(process.execPath), '..');
-  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  if (!process.env.npm_config_nodedir) {
+    // Without Node's headers here node-gyp would download them, and nothing is downloaded at
+    // install: said instead.
+    if (!fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) {
+      console.error(`[tfjs-encrypted] no cmake, and no Node headers at ${path.join(prefix, 'include', 'node')} for node-gyp (it would download them): install cmake >= 3.19 (preferred), or Node's headers (a distribution's nodejs-dev package), or set npm_config_nodedir`);
+      process.exit(1);
+    }
+    args.push(`--nodedir=${prefix}`);
+  }
   return found ? [process.execPath, [found, ...args]] : ['node-gyp', args];
 }
 

@@ -90,3 +90,24 @@ test('a CUDA prebuild that does not load is said, and the CPU prebuild kept', (t
   t.regex(r.out, /the CUDA prebuild does not load on this host/);
   t.regex(r.out, /using prebuilt binaries in prebuilds\/\S+ \(its CUDA module does not load here: /);
 });
+
+// Without cmake and without Node's headers beside the node binary, node-gyp would download the
+// headers; the install says what to install instead (nothing is downloaded at install).
+test('no cmake and no Node headers: the install refuses to let node-gyp download them', (t) => {
+  const dir = scratch('broken');
+  const prefix = path.join(dir, 'nodeprefix');
+  fs.mkdirSync(path.join(prefix, 'bin'), { recursive: true });
+  const node = path.join(prefix, 'bin', 'node');
+  fs.copyFileSync(process.execPath, node); // a node whose prefix has no include/node
+  fs.chmodSync(node, 0o755);
+  const r = spawnSync(node, [path.join(dir, 'scripts', 'build-native.js')], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { PATH: path.join(prefix, 'bin'), HOME: dir },
+  });
+  const out = `${r.stdout}${r.stderr}`;
+  t.not(r.status, 0, out);
+  t.regex(out, /no cmake, and no Node headers at .* for node-gyp \(it would download them\): install cmake/);
+  fs.rmSync(prefix, { recursive: true, force: true });
+});
