@@ -89,6 +89,15 @@ test('certs sign: the CA signs exactly the party and hosts it approves, and refu
   t.false(fs.existsSync(path.join(dir, 'e.pem')));
 });
 
+test('openssl never writes through a link planted where a CSR or certificate goes', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-link-'));
+  const victim = path.join(dir, 'victim');
+  fs.symlinkSync(victim, path.join(dir, 'server1.csr')); // dangling: existsSync says no file
+  t.throws(() => requestCertificate({ party: 'server1', hosts: ['h1.example.org'], out: dir }), { message: /server1\.csr exists already \(a file or a link\); not overwriting it/ });
+  t.false(fs.existsSync(victim), 'nothing was written through the link');
+  t.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('.tfe-tmp-')), [], 'no temporary file left');
+});
+
 test.serial('a failed certificate request removes only what it made: an existing certificate stays', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-req-'));
   const live = path.join(dir, 'server1.pem');

@@ -138,7 +138,16 @@ export function clusterInit(o: { out: string; mode?: string; party?: string; por
   const config = initClusterConfig({ mode, port, party: o.party, hosts: { server0: o.server0, server1: o.server1, server2: o.server2 } });
   if (fs.existsSync(o.out) && !o.force) throw new Error(`${o.out} exists already; not overwriting it (--force)`);
   fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-  fs.writeFileSync(o.out, `${JSON.stringify(config, null, 2)}\n`);
+  // Written beside it, then renamed over it: a crash leaves the old file or the new one, and a
+  // link planted at o.out is replaced, not written through.
+  const tmp = path.join(path.dirname(path.resolve(o.out)), `.tfe-tmp-${process.pid}-${path.basename(o.out)}`);
+  fs.writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { flag: 'wx' });
+  try {
+    fs.renameSync(tmp, o.out);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
   const todo = JSON.stringify(config).match(/<[^>]*>/g) ?? [];
   console.log(`wrote ${o.out} (${mode === 'pin' ? 'pinned fingerprints, no CA' : mode === 'ca' ? 'a cluster CA' : 'a cluster CA and pinned fingerprints'})`);
   if (todo.length) console.log(`fill in ${todo.length} placeholder(s) <...>, then run tfe doctor --config ${o.out} --party <this host's party> (docs/operators.md)`);

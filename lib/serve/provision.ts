@@ -71,6 +71,26 @@ function undoOnFailure(files: readonly string[], fn: () => void): void {
   }
 }
 
+/**
+ * Runs openssl with `-out` a fresh temporary file beside `target`, then links it in place: never
+ * over an existing file, nor through a symlink planted at `target` (openssl's own -out follows
+ * one, and a dangling symlink passes an existsSync check), and nothing half-written at `target`.
+ */
+function opensslOut(args: readonly string[], target: string, cwd: string): void {
+  const tmp = path.join(path.dirname(target), `.tfe-tmp-${randomBytes(6).toString('hex')}-${path.basename(target)}`);
+  try {
+    openssl([...args, '-out', tmp], cwd);
+    try {
+      fs.linkSync(tmp, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${target} exists already (a file or a link); not overwriting it`);
+      throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 function extFile(dir: string, sans: readonly string[]): string {
   const f = path.resolve(dir, `.tfe-ext-${randomBytes(6).toString('hex')}`);
   const lines = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth,clientAuth', ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : [])];
@@ -91,7 +111,7 @@ export function makeCa(dir: string, opts: { name?: string; days?: number } = {})
   if (fs.existsSync(cert)) throw new Error(`${cert} exists already; not overwriting it`);
   const name = (opts.name ?? 'tfjs-encrypted cluster CA').replace(/[/\\=+,]/g, ' ');
   writeKey(key);
-  undoOnFailure([key, cert], () => openssl(['req', '-x509', '-new', '-key', key, '-out', cert, '-days', String(opts.days ?? 3650), '-subj', `/CN=${name}`], dir));
+  undoOnFailure([key, cert], () => opensslOut(['req', '-x509', '-new', '-key', key, '-days', String(opts.days ?? 3650), '-subj', `/CN=${name}`], cert, dir));
   return { cert, key, fingerprint: fingerprintOfFile(cert) };
 }
 
@@ -118,11 +138,11 @@ export function requestCertificate(o: { party: string; hosts: readonly string[];
   // Only what this call creates is removed on failure: an existing <party>.pem (without
   // --self-signed, a live certificate being renewed) is not ours to delete.
   undoOnFailure([key, csr, ...(o.selfSigned ? [cert] : [])], () => {
-    openssl(['req', '-new', '-key', key, '-out', csr, '-subj', `/CN=${o.party}`, ...(sans.length ? ['-addext', `subjectAltName=${sans.join(',')}`] : [])], o.out);
+    opensslOut(['req', '-new', '-key', key, '-subj', `/CN=${o.party}`, ...(sans.length ? ['-addext', `subjectAltName=${sans.join(',')}`] : [])], csr, o.out);
     if (!o.selfSigned) return;
     const ext = extFile(o.out, sans);
     try {
-      openssl(['x509', '-req', '-in', csr, '-key', key, '-out', cert, '-days', String(o.days ?? 365), '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', ext], o.out);
+      opensslOut(['x509', '-req', '-in', csr, '-key', key, '-days', String(o.days ?? 365), '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', ext], cert, o.out);
     } finally {
       fs.rmSync(ext, { force: true });
     }
@@ -174,7 +194,7 @@ export function signCsr(o: { ca: string; caKey: string; csr: string; party: stri
   const dir = path.dirname(path.resolve(o.out));
   const ext = extFile(dir, sans); // the names asked for, all approved (checked above)
   try {
-    openssl(['x509', '-req', '-in', path.resolve(o.csr), '-CA', path.resolve(o.ca), '-CAkey', path.resolve(o.caKey), '-out', path.resolve(o.out), '-days', String(o.days ?? 365), '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', ext], dir);
+    opensslOut(['x509', '-req', '-in', path.resolve(o.csr), '-CA', path.resolve(o.ca), '-CAkey', path.resolve(o.caKey), '-days', String(o.days ?? 365), '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', ext], path.resolve(o.out), dir);
   } finally {
     fs.rmSync(ext, { force: true });
   }
