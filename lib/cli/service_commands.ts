@@ -378,7 +378,7 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object: {models: [{name, protocol, fssGate and fssBits (fss only), inputShape, layers, finalActivation}]}')
+    .option('--json', 'print one JSON object: {models: [{name, protocol, fssGate and fssBits (fss only), inputShape, inputEncoding (Embedding models only), layers, finalActivation, fracBits}]}')
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
