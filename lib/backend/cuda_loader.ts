@@ -18,8 +18,8 @@ export interface CudaStatus {
   info?: NativeInfo;
 }
 
-// node-gyp-build would take an unknown-tag file in prebuilds/<platform>-<arch>/ for the CPU
-// build, so the CUDA prebuild lives in its own subfolder. A source build comes first, as for the
+// The CUDA prebuild lives in its own subfolder of prebuilds/<platform>-<arch>/, apart from the CPU
+// one (cpuModulePath takes that by name). A source build comes first, as for the
 // CPU module (cpuModulePath): a CUDA module rebuilt in a checkout that also holds prebuilds was
 // passed over for the stale prebuilt one, beside a fresh CPU module.
 export function cudaModuleCandidates(root: string): string[] {
