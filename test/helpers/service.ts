@@ -33,6 +33,7 @@ export interface TestCluster {
  * Three server processes on loopback; `extra`: more cluster.json fields (limits, ...); `edit`:
  * changes to the written config (its parties' hosts, say), applied each time it is written.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function startCluster(opts: { tls?: boolean; queryTimeoutMs?: number; extra?: Record<string, unknown>; edit?: (config: Record<string, any>) => void } = {}): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cluster-'));
   const configOpts = { tls: opts.tls ?? true, queryTimeoutMs: opts.queryTimeoutMs, extra: opts.extra };
