@@ -61,7 +61,8 @@ export interface LayerGraph {
 
 const FUNCTIONAL = new Set(['Model', 'Functional']);
 
-function batchShapeOf(c: Record<string, unknown>): unknown {
+/** The batch shape a layer's config declares, under any of its spellings (tfjs, Keras 2, Keras 3). */
+export function batchShapeOf(c: Record<string, unknown>): unknown {
   return c.batch_input_shape ?? c.batchInputShape ?? c.batch_shape;
 }
 
@@ -165,11 +166,31 @@ function inboundCall(node: unknown, where: string): { names: string[]; kwargs: R
   return { names: out, kwargs };
 }
 
-/** The single [name, 0, 0] of input_layers / output_layers. */
-function endpoint(v: unknown, what: string): string {
+/**
+ * Every tensor reference in a layer call or any part of one (both serialisations): the
+ * [name, node, tensor, kwargs] arrays, tensors passed by keyword inside their kwargs included, and
+ * Keras 3's keras_history arrays. The arrays themselves, so that a caller may rewrite them.
+ */
+export function refsIn(v: unknown, out: unknown[][] = []): unknown[][] {
+  if (Array.isArray(v)) {
+    if (typeof v[0] === 'string' && typeof v[1] === 'number') {
+      out.push(v);
+      for (const e of v.slice(3)) refsIn(e, out);
+    } else for (const e of v) refsIn(e, out);
+  } else if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const hist = (o.config as Record<string, unknown> | undefined)?.keras_history;
+    if (o.class_name === '__keras_tensor__' && Array.isArray(hist)) out.push(hist);
+    else for (const e of Object.values(o)) refsIn(e, out);
+  }
+  return out;
+}
+
+/** The single [name, 0, 0] of input_layers / output_layers; `owner` names the model in the error. */
+export function endpoint(v: unknown, what: string, owner = 'the model'): string {
   const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : (v as unknown[]);
   if (!Array.isArray(list) || list.length !== 1 || !Array.isArray(list[0]) || typeof list[0][0] !== 'string')
-    throw new Error(`the model must have exactly one ${what}, got ${JSON.stringify(v)}`);
+    throw new Error(`${owner} must have exactly one ${what}, got ${JSON.stringify(v)}`);
   return list[0][0] as string;
 }
 

@@ -6,7 +6,7 @@
 // names follow: tfjs names a nested layer's weights by the layer alone (dense_1/kernel), Keras may
 // put the nested models' names before it (base/dense_1/kernel), which are stripped here.
 import type { LayersModelJson } from './layers_spec';
-import type { LayerConfig, ModelTopology } from './layers_graph';
+import { batchShapeOf, endpoint, type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 
@@ -20,29 +20,20 @@ interface Graph {
 
 const isModel = (l: LayerConfig): boolean => MODEL_CLASSES.has(l?.class_name);
 
-/** The single [name, 0, 0] of a nested model's input_layers or output_layers. */
-function single(v: unknown, what: string, model: string): string {
-  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : (v as unknown[]);
-  if (!Array.isArray(list) || list.length !== 1 || !Array.isArray(list[0]) || typeof list[0][0] !== 'string')
-    throw new Error(`nested model '${model}' must have exactly one ${what}, got ${JSON.stringify(v)}`);
-  return list[0][0] as string;
-}
-
-const BATCH_SHAPE_KEYS = ['batch_input_shape', 'batchInputShape', 'batch_shape'];
+const single = (v: unknown, what: string, model: string): string => endpoint(v, what, `nested model '${model}'`);
 
 /** The batch shape a layer declares; for a nested model, its input's (a base model first in a Sequential). */
-function batchShapeOf(l: LayerConfig | undefined, depth = 0): unknown {
+function inputBatchShape(l: LayerConfig | undefined, depth = 0): unknown {
   if (!l || depth > 32) return undefined;
   const c = (l.config ?? {}) as Record<string, unknown>;
-  const key = BATCH_SHAPE_KEYS.find((k) => c[k] !== undefined);
-  if (key) return c[key];
-  if (!isModel(l)) return undefined;
+  const declared = Array.isArray(l.config) ? undefined : batchShapeOf(c);
+  if (declared !== undefined || !isModel(l)) return declared;
   const layers = (Array.isArray(l.config) ? l.config : c.layers) as LayerConfig[] | undefined;
   if (!Array.isArray(layers)) return undefined;
-  if (l.class_name === 'Sequential' || Array.isArray(l.config)) return batchShapeOf(layers[0], depth + 1);
+  if (l.class_name === 'Sequential' || Array.isArray(l.config)) return inputBatchShape(layers[0], depth + 1);
   try {
     const input = single(c.input_layers, 'input', String(c.name));
-    return batchShapeOf(layers.find((x) => x?.config?.name === input), depth + 1);
+    return inputBatchShape(layers.find((x) => x?.config?.name === input), depth + 1);
   } catch {
     return undefined;
   }
@@ -62,7 +53,7 @@ function sequentialGraph(name: string, layers: LayerConfig[]): Graph {
     out.push({ ...layers[0], inbound_nodes: [] });
     rest = layers.slice(1);
   } else {
-    const shape = batchShapeOf(layers[0]);
+    const shape = inputBatchShape(layers[0]);
     input = `${name}__input`;
     out.push({ class_name: 'InputLayer', config: { name: input, ...(shape !== undefined ? { batch_input_shape: shape } : {}) }, inbound_nodes: [] });
   }
@@ -81,21 +72,7 @@ function graphOfModel(cls: string, cfg: unknown, name: string): Graph {
   const c = (cfg ?? {}) as Config;
   if (!Array.isArray(c.layers)) throw new Error(`model '${name}' has no layer list`);
   if (cls === 'Sequential') return sequentialGraph(name, c.layers as LayerConfig[]);
-  return { name, layers: (c.layers as LayerConfig[]).map((l) => ({ ...l })), input: single(c.input_layers, 'input', name), output: single(c.output_layers, 'output', name) };
-}
-
-/** The tensor references of a call (both serialisations): each [name, node, tensor] array or keras_history. */
-function refsIn(v: unknown, out: unknown[][] = []): unknown[][] {
-  if (Array.isArray(v)) {
-    if (typeof v[0] === 'string' && typeof v[1] === 'number') out.push(v);
-    else for (const e of v) refsIn(e, out);
-  } else if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const hist = (o.config as Record<string, unknown> | undefined)?.keras_history;
-    if (o.class_name === '__keras_tensor__' && Array.isArray(hist)) out.push(hist);
-    else for (const e of Object.values(o)) refsIn(e, out);
-  }
-  return out;
+  return { name, layers: c.layers as LayerConfig[], input: single(c.input_layers, 'input', name), output: single(c.output_layers, 'output', name) };
 }
 
 /**

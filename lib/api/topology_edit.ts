@@ -3,7 +3,7 @@
 // by Pond calibration (calibrate.ts), which swaps each relu for a fitted polynomial layer.
 // Sequential models are layer lists; Functional ones (tfjs/Keras 2 nested-array inbound nodes, or
 // Keras 3 `keras_history` objects) are rewired so every consumer of a split layer reads the new one.
-import type { LayerConfig, ModelTopology } from './layers_graph';
+import { type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
 
 /** The editable parts of a topology: its layer list and, for Functional models, its outputs. */
 interface Parts {
@@ -25,20 +25,7 @@ export function cloneTopology(topo: ModelTopology): ModelTopology {
 
 /** Every reference to layer `from` as an input (both formats) in `v` now names `to`. */
 function renameRefs(v: unknown, from: string, to: string): void {
-  if (Array.isArray(v)) {
-    if (v[0] === from && typeof v[1] === 'number') v[0] = to;
-    else for (const e of v) renameRefs(e, from, to);
-    return;
-  }
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const hist = (o.config as Record<string, unknown> | undefined)?.keras_history;
-    if (o.class_name === '__keras_tensor__' && Array.isArray(hist)) {
-      if (hist[0] === from) hist[0] = to;
-      return;
-    }
-    for (const e of Object.values(o)) renameRefs(e, from, to);
-  }
+  for (const ref of refsIn(v)) if (ref[0] === from) ref[0] = to;
 }
 
 /** A layer name not yet used in the model, from `base`. */

@@ -154,18 +154,17 @@ export function requestCertificate(o: { party: string; hosts: readonly string[];
 /** What a CSR asks for: its CN and subjectAltNames (as DNS:... / IP:...), its signature checked. */
 export function readCsr(file: string): { cn: string; sans: string[] } {
   if (!fs.existsSync(file)) throw new Error(`CSR ${file}: no such file`);
-  let text: string;
-  try {
-    text = openssl(['req', '-in', path.resolve(file), '-noout', '-text', '-nameopt', 'multiline'], path.dirname(path.resolve(file)));
-  } catch (e) {
-    throw new Error(`CSR ${file} is not a valid certificate request: ${(e as Error).message}`);
-  }
-  // The requester holds the key: OpenSSL 3's `req -verify` exits 0 even when the signature fails
-  // ("verify failure" on stderr), so its answer is read, not its exit status.
-  const v = spawnSync('openssl', ['req', '-in', path.resolve(file), '-noout', '-verify'], { encoding: 'utf8' });
+  // One run parses and checks it. The requester holds the key: OpenSSL 3's `req -verify` exits 0
+  // even when the signature fails ("verify failure" on stderr), so its answer is read, not only
+  // its exit status.
+  const v = spawnSync('openssl', ['req', '-in', path.resolve(file), '-noout', '-verify', '-text', '-nameopt', 'multiline'], { encoding: 'utf8' });
+  if (v.error) throw new Error(`checking CSR ${file} needs the openssl command: ${v.error.message}`);
   const said = `${v.stdout ?? ''}${v.stderr ?? ''}`;
-  if (v.status !== 0 || !/verify OK/i.test(said) || /verify fail/i.test(said))
-    throw new Error(v.error ? `checking CSR ${file} needs the openssl command: ${v.error.message}` : `CSR ${file} is not a valid certificate request: its signature does not verify (${said.trim().split('\n')[0] || `openssl exit ${v.status}`})`);
+  const signatureFailed = /verify fail/i.test(said);
+  if (v.status !== 0 && !signatureFailed) throw new Error(`CSR ${file} is not a valid certificate request: openssl req failed: ${(v.stderr ?? '').trim().split('\n')[0]}`);
+  if (signatureFailed || !/verify OK/i.test(said))
+    throw new Error(`CSR ${file} is not a valid certificate request: its signature does not verify (${(v.stderr ?? '').trim().split('\n')[0] || `openssl exit ${v.status}`})`);
+  const text = v.stdout;
   const subject = /Subject:\n((?: {8,}.*\n)+)/.exec(text)?.[1].trim().split('\n').map((l) => l.trim()) ?? [];
   const fields = subject.map((l) => /^(\w+)\s*=\s*(.*)$/.exec(l)).filter((m): m is RegExpExecArray => !!m);
   if (fields.length !== 1 || fields[0][1] !== 'commonName') throw new Error(`CSR ${file}: the subject must be the party name alone (CN=...), got ${JSON.stringify(subject.join(', '))}`);

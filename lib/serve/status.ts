@@ -36,15 +36,12 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
   const level = (k: 'held' | 'making') => (pool?.[k] ?? 0) + (before?.[k] ?? 0);
   // What server2 shipped ahead for future pooled queries is held on purpose, apart from leaks.
   // Also the setup a renewal replaced, until its queries and grace are over (epoch_setup.ts).
-  const prefetched = { bytes: 0, messages: 0 };
+  // So are server2's weight masks kept for reuse (its providers' caches).
+  const prefetched = { bytes: 0, messages: 0 }, maskCache = { entries: 0, bytes: 0 };
   for (const e of [s.epoch, s.previous]) {
     const h = e ? s.endpoint.heldWithPrefix(poolSessionPrefix(e.id)) : undefined;
     prefetched.bytes += h?.bytes ?? 0;
     prefetched.messages += h?.messages ?? 0;
-  }
-  // server2's weight masks kept for reuse: also held on purpose.
-  const maskCache = { entries: 0, bytes: 0 };
-  for (const e of new Set([s.epoch, s.previous])) {
     const m = e?.root?.provider.maskCacheStats?.();
     maskCache.entries += m?.entries ?? 0;
     maskCache.bytes += m?.bytes ?? 0;
