@@ -21,9 +21,9 @@
 // everything server0 holds, and it is exactly the alpha that server1 used to send it in the
 // opening, so server0's view is the old one less the seed. server1: likewise with a0. server2
 // receives nothing new. The client learns its own next input's mask, used by that query only (an
-// index runs once on every server), and as before only output shares masked by the last
-// product's triple. Without step 4 a client that sent m to server0 and m + d to server1 would get
-// f(d, b1) added to the first layer (b1 server1's share of the weight's mask): more than the
+// index runs once on every server), and of the output's shares only their sum (share.ts output
+// re-randomises them). Without step 4 a client that sent m to server0 and m + d to server1 would
+// get f(d, b1) added to the first layer (b1 server1's share of the weight's mask): more than the
 // model's answers; with it, a pseudorandom output.
 import { createHmac } from 'node:crypto';
 

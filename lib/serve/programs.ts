@@ -3,11 +3,11 @@
 // fixed op ids for input and output, so it never needs to know the servers' session index.
 import type { ModelSpec } from '../api/layers_spec';
 import type { MaskRef } from '../protocol/correlated';
-import type { Cluster } from '../protocol/cluster';
+import { type Cluster, OPS_PER_SESSION } from '../protocol/cluster';
 import { type OpCtx, type Party, tag } from '../protocol/party';
 import { prgRing } from '../prg/prg';
 import { disposeMasked, type MaskedShare } from '../protocol/pond/arith';
-import { output, type Share } from '../protocol/pond/share';
+import { output, outputNonce, type Share } from '../protocol/pond/share';
 import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { weightBound } from '../api/bounds';
@@ -89,7 +89,8 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
  * 2. receive the client's input: plain, a share (seed from the client on server0, x - PRG(seed)
  *    on server1); `maskedInput` (a leased query), m = x - a on both, so x comes masked;
  * 3. run the model's steps, the weights reusing their masks;
- * 4. send the output share to the client only (with the masked input's check applied);
+ * 4. send the output share to the client only (with the masked input's check applied), re-randomised
+ *    by a fresh sharing of zero (share.ts output);
  * 5. `leaseNext` (the client asked for its next query's lease): send the client this server's
  *    share of that query's input mask, or that it has none (input_mask.ts).
  * Every tensor the query made is freed, whether it succeeded or not.
@@ -114,7 +115,8 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
     const out = (await result.shares).get(me) ?? null;
     const checked = received && out ? await checkedOutputShare(party, fork.provider, query.index, received.masked.alpha!, out) : out;
     try {
-      await output(party, OUTPUT_OP, checked, CLIENT);
+      // Fresh shares per query: the session's base id is no op's, so no other output shares its nonce.
+      await output(party, OUTPUT_OP, checked, CLIENT, outputNonce(query.index * OPS_PER_SESSION));
     } finally {
       if (checked !== out) checked?.dispose();
     }

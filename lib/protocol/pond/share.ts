@@ -1,9 +1,12 @@
 // Getting values in and out of shared form.
+import { createHmac } from 'node:crypto';
+
 import { add, sub } from '../../ops';
-import { prgRing, randomSeed } from '../../prg/prg';
+import { prgRing, randomSeed, SEED_BYTES } from '../../prg/prg';
 import type { PartyName } from '../../net/transport';
 import { RingTensor } from '../../tensor/ring_tensor';
 import { type OpCtx, type Party, SERVER0, SERVER1, tag } from '../party';
+import { defineGuardedSwitches } from '../test_switches';
 
 /** A party's local part of a private value: a share on server0/server1, nothing elsewhere. */
 export type Share = RingTensor | null;
@@ -58,11 +61,28 @@ export async function reveal(p: Party, op: OpCtx, x: Share, step = 'reveal'): Pr
   }
 }
 
-/** Sends both shares to `receiver`, who alone reconstructs the value (2 x 8n bytes). */
-export async function output(p: Party, op: OpCtx, x: Share, receiver: PartyName): Promise<RingTensor | null> {
+/**
+ * Sends both shares to `receiver`, who alone reconstructs the value (2 x 8n bytes).
+ * 1. server0 and server1 re-randomise their shares with a fresh sharing of zero (`freshShares`,
+ *    no message): server0 adds R, server1 subtracts it, R = PRG(K, nonce), K derived from the
+ *    pair seed s01, which the receiver and server2 do not hold.
+ * 2. each sends its share to `receiver`, who adds them.
+ * The receiver's view: the pair (x0 + R, x1 - R) for a pseudorandom R of its own per output, so
+ * uniform given x0 + x1 = x. Without step 1 the shares themselves carried more than x: a share
+ * after a local truncation lies in an interval of 2^(64-f) around the share of what was added to
+ * it (a bias, fixed for a deployed model), so the two interval centres, found over many outputs,
+ * gave the bias. `nonce` must be unique per output under one pair seed (ops are: the default is
+ * the op's id; the service passes its session's).
+ */
+export async function output(p: Party, op: OpCtx, x: Share, receiver: PartyName, nonce = outputNonce(op.id)): Promise<RingTensor | null> {
   const t = tag(op, 'output');
   if (p.isCompute) {
-    await p.sendTensor(receiver, t, required(op, x));
+    const fresh = await freshShares(p, required(op, x), nonce);
+    try {
+      await p.sendTensor(receiver, t, fresh);
+    } finally {
+      fresh.dispose();
+    }
     return null;
   }
   if (p.name !== receiver) return null;
@@ -80,6 +100,31 @@ export async function output(p: Party, op: OpCtx, x: Share, receiver: PartyName)
   } finally {
     x0.dispose();
     x1.dispose();
+  }
+}
+
+/** The nonce of the output of op `opId` (or of a session whose op ids start above `opId`: the service's). */
+export function outputNonce(opId: number): bigint {
+  return BigInt(opId);
+}
+
+/** The view tests' control: output shares sent as they are (fresh false); guarded like the others. */
+export const OUTPUT_STEPS = defineGuardedSwitches({}, 'OUTPUT_STEPS', { fresh: true });
+
+/**
+ * server0/server1: its share of x plus its share of a fresh sharing of zero under `nonce`
+ * (server0 + R, server1 - R): a new tensor. The key is HMAC(s01, label), so these PRG streams
+ * never meet the pair seed's other uses, whose nonces are op ids too.
+ */
+export async function freshShares(p: Party, x: RingTensor, nonce: bigint): Promise<RingTensor> {
+  if (!p.crypto) throw new Error(`${p.name} has no correlated randomness to re-randomise its output share with`);
+  if (!OUTPUT_STEPS.fresh) return RingTensor.fromBytes(x.toBytes(), x.shape, x.dtype);
+  const key = createHmac('sha256', p.crypto.pairSeed(p)).update('tfe output shares v1').digest().subarray(0, SEED_BYTES);
+  const r = await prgRing(new Uint8Array(key), x.shape, { nonce });
+  try {
+    return p.role === 0 ? await add(x, r) : await sub(x, r);
+  } finally {
+    r.dispose();
   }
 }
 
