@@ -62,9 +62,13 @@ test('tfe calibrate writes a Pond-ready model with its report; refuses a bad --m
   t.is(report.fitInputs, 80);
   const saved = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
   const poly = saved.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'TfePolynomial');
-  t.deepEqual(poly.config.coeffs, report.relus[0].coeffs);
+  // The coefficients are weights (private once deployed), at the end of weights.bin: not in the topology.
+  t.deepEqual(poly.config, { name: poly.config.name, degree: 2, trainable: false });
+  const bin = fs.readFileSync(path.join(out, 'weights.bin'));
+  t.is(bin.length, fs.statSync(path.join(path.dirname(m.file), 'group1-shard1of1.bin')).size + 3 * 4);
+  t.deepEqual([...new Float32Array(bin.buffer.slice(bin.byteOffset + bin.length - 12, bin.byteOffset + bin.length))], report.relus[0].coeffs);
+  t.deepEqual(saved.weightsManifest[0].weights.slice(-3).map((w: { name: string }) => w.name), [0, 1, 2].map((i) => `${poly.config.name}/coeff${i}`));
   t.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'calibration.json'), 'utf8')).relus, report.relus);
-  t.is(fs.statSync(path.join(out, 'weights.bin')).size, fs.statSync(path.join(path.dirname(m.file), 'group1-shard1of1.bin')).size);
   await t.throwsAsync(cli(['calibrate', '--model', m.file, '--input', inputs, '--out', out, '--min-agreement', '0']), { message: /model\.json exists: choose an empty --out directory/ });
   await t.throwsAsync(cli(['calibrate', '--model', m.file, '--input', inputs, '--out', path.join(dir, 'x'), '--min-agreement', '1.5']), { message: /--min-agreement must be a number in \[0, 1\], got "1\.5"/ });
   await t.throwsAsync(cli(['deploy', '--model', m.file, '--degree', '3']), { message: /--degree only applies with --calibrate/ });

@@ -13,6 +13,20 @@ import { clusterForFile, poolSettled } from './helpers/service';
 
 const cluster = clusterForFile(test);
 
+/** Every model.json under `dir` stored for model `name` (one per server's data dir). */
+function storedModelJsons(dir: string, name: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === 'model.json' && p.split(path.sep).includes(name)) out.push(fs.readFileSync(p, 'utf8'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
 const exactRelu = (z: number) => Math.max(z, 0);
 
@@ -174,6 +188,13 @@ test.serial("pond: a relu model is refused uncalibrated; calibrated on the owner
   await owner.close();
   t.is(calibration!.relus.length, 1);
   const c = calibration!.relus[0].coeffs;
+  // The fitted coefficients are shared like weights: no server's stored topology holds them.
+  const stored = storedModelJsons(cluster().dir, 'cal');
+  t.is(stored.length, 3);
+  for (const text of stored) {
+    t.regex(text, /"TfePolynomial"/);
+    t.false(c.some((k) => text.includes(String(k)) || text.includes(k.toPrecision(6))), 'a coefficient in a server\'s model.json');
+  }
   const client = await cluster().connect();
   for (let i = 0; i < 3; i++) {
     const x = wide();

@@ -2,7 +2,7 @@
 // supports), batched, straight from model.json and the weight files. Returns logits.
 import * as path from 'node:path';
 
-import { POLYNOMIAL_LAYER, polynomialCoeffs } from '../../lib/api/layers_spec';
+import { POLYNOMIAL_LAYER, polynomialForm } from '../../lib/api/layers_spec';
 import { readModelJson, readWeights } from '../../lib/api/model';
 
 interface T {
@@ -129,7 +129,8 @@ export function plainModel(modelPath: string): { inputShape: number[]; relus: nu
           h = relu(h);
           break;
         case POLYNOMIAL_LAYER: {
-          const coeffs = polynomialCoeffs(l);
+          const form = polynomialForm(l);
+          const coeffs = 'coeffs' in form ? form.coeffs : Array.from({ length: form.degree + 1 }, (_, i) => w(l, `coeff${i}`)!.data[0]);
           h = { data: h.data.map((v) => coeffs.reduceRight((acc, k) => acc * v + k, 0)), shape: h.shape };
           break;
         }

@@ -7,7 +7,8 @@
 // Steps:
 //   1. every fused relu activation (Dense(activation: 'relu'), ...) becomes its own layer;
 //   2. for each relu layer in order: run the partly calibrated model on the fit inputs, collect
-//      what the relu receives, fit, replace the relu by a TfePolynomial layer of the same name;
+//      what the relu receives, fit, replace the relu by a TfePolynomial layer of the same name
+//      whose coefficients are weights (private: they depend on the owner's data and weights);
 //   3. compare original and calibrated outputs on the check inputs.
 // Nothing here is secret-shared: it runs on the owner's machine with the owner's weights.
 import { fitPolynomial } from '../math/poly_fit';
@@ -92,32 +93,42 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   const targets = graphOf(topo).nodes.filter((node) => isPlainRelu(node.layer));
   if (targets.length === 0) throw new Error('the model has no relu to calibrate: Pond runs it as it is');
 
-  const current = (): LayersModelJson => ({ modelTopology: topo, weightsManifest: json.weightsManifest });
+  // The fitted coefficients become weights (float32, as every weight), shared at deploy like the
+  // others: they are fitted to the owner's data and weights, so no server may read them from the
+  // topology (layers_catalog.ts polynomialForm). The caller's weights stay as they were.
+  const fitted = new Map(weights);
+  const added: { name: string; shape: number[]; dtype: 'float32' }[] = [];
+  const current = (): LayersModelJson => ({ modelTopology: topo, weightsManifest: [...json.weightsManifest, { paths: [], weights: added }] });
   const relus: CalibrationReport['relus'] = [];
   for (const t of targets) {
     const from = t.inputs[0];
     let seen: Float64Array | undefined;
-    plainModel(current(), weights).forward(fitX, (layer, out) => {
+    plainModel(current(), fitted).forward(fitX, (layer, out) => {
       if (layer.slice(layer.indexOf(':') + 1) === from) seen = out.data;
     });
     seen ??= fitX.data; // a relu straight on the model input ('' in a Sequential without InputLayer)
     const xs = thin(seen);
-    const coeffs = fitPolynomial(xs, xs.map((v) => Math.max(v, 0)), degree);
+    const coeffs = fitPolynomial(xs, xs.map((v) => Math.max(v, 0)), degree).map(Math.fround);
     let lo = Infinity, hi = -Infinity, err = 0;
     for (const v of xs) {
       lo = Math.min(lo, v);
       hi = Math.max(hi, v);
       err = Math.max(err, Math.abs(coeffs.reduceRight((a, c) => a * v + c, 0) - Math.max(v, 0)));
     }
-    relus.push({ layer: t.layer.config.name, range: [lo, hi], coeffs, maxFitError: err });
-    replaceLayer(topo, t.layer.config.name, { class_name: POLYNOMIAL_LAYER, config: { coeffs, trainable: false } });
+    const name = t.layer.config.name;
+    relus.push({ layer: name, range: [lo, hi], coeffs, maxFitError: err });
+    coeffs.forEach((c, i) => {
+      fitted.set(`${name}/coeff${i}`, { data: Float32Array.of(c), shape: [1] });
+      added.push({ name: `${name}/coeff${i}`, shape: [1], dtype: 'float32' });
+    });
+    replaceLayer(topo, name, { class_name: POLYNOMIAL_LAYER, config: { degree, trainable: false } });
   }
 
   const original = plainModel(json, weights).forward(checkX);
-  const calibrated = plainModel(current(), weights).forward(checkX);
+  const calibrated = plainModel(current(), fitted).forward(checkX);
   const cmp = compareOutputs(original, calibrated, spec.finalActivation);
-  const specs = json.weightsManifest.flatMap((g) => g.weights).map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const }));
-  const data = Buffer.concat(specs.map((s) => Buffer.from(weights.get(s.name)!.data.buffer, weights.get(s.name)!.data.byteOffset, weights.get(s.name)!.data.byteLength)));
+  const specs = [...json.weightsManifest.flatMap((g) => g.weights).map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), ...added];
+  const data = Buffer.concat(specs.map((s) => Buffer.from(fitted.get(s.name)!.data.buffer, fitted.get(s.name)!.data.byteOffset, fitted.get(s.name)!.data.byteLength)));
   return {
     artifacts: { modelTopology: topo, weightSpecs: specs, weightData: new Uint8Array(data) },
     modelJson: { modelTopology: topo, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] },

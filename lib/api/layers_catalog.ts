@@ -4,7 +4,7 @@
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
-import { avgPool2d, elu, matmul, mul, polynomial, relu } from './ops_nonlinear';
+import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './securenn_ops';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, withActivation } from './layers_activations';
@@ -343,10 +343,15 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
     return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
   },
-  [POLYNOMIAL_LAYER]: (l) => {
-    settings(l, { coeffs: ANY });
-    const coeffs = polynomialCoeffs(l);
-    return simple((x) => polynomial(x, { coeffs, interval: [-Infinity, Infinity], maxError: Number.NaN }, 'poly'));
+  [POLYNOMIAL_LAYER]: (l, ctx) => {
+    settings(l, { coeffs: ANY, degree: ANY });
+    const form = polynomialForm(l);
+    if ('coeffs' in form) {
+      const coeffs = form.coeffs;
+      return simple((x) => polynomial(x, { coeffs, interval: [-Infinity, Infinity], maxError: Number.NaN }, 'poly'));
+    }
+    const ws = Array.from({ length: form.degree + 1 }, (_, i) => ctx.take(`coeff${i}`, [1]));
+    return { step: (p) => ([x]) => privatePolynomial(x, ws.map((i) => p[i]), 'poly'), comparisons: false, exactOnly: false };
   },
 };
 
@@ -358,12 +363,22 @@ const REFUSED: Record<string, string> = {
   Masking: 'not supported: a mask changes what the layers after it compute (they skip the masked steps), which the private model does not do',
 };
 
-/** The coefficients of a TfePolynomial layer, checked. */
-export function polynomialCoeffs(layer: { config: Record<string, unknown> & { name: string } }): number[] {
-  const c = layer.config.coeffs;
+/**
+ * A TfePolynomial layer's form, checked: public coefficients in its config (`coeffs`, 2 to 4
+ * numbers: every server reads them), or private ones (`degree` 1 to 3, the coefficients the
+ * weights `<name>/coeff0` .. `coeff<degree>`, shape [1], shared like any weight: what calibration
+ * writes, since they are fitted to the owner's data).
+ */
+export function polynomialForm(layer: { config: Record<string, unknown> & { name: string } }): { coeffs: number[] } | { degree: number } {
+  const { coeffs: c, degree: d } = layer.config;
+  if (c !== undefined && d !== undefined) throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) has both coeffs (public coefficients) and degree (private ones, as weights): give one`);
+  if (d !== undefined) {
+    if (d !== 1 && d !== 2 && d !== 3) throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) needs degree 1, 2 or 3, got ${JSON.stringify(d)}`);
+    return { degree: d };
+  }
   if (!Array.isArray(c) || c.length < 2 || c.length > 4 || !c.every((v) => typeof v === 'number' && Number.isFinite(v)))
-    throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) needs coeffs: 2 to 4 finite numbers (degree 1 to 3)`);
-  return c as number[];
+    throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) needs coeffs: 2 to 4 finite numbers (degree 1 to 3), or degree with its coefficients as weights`);
+  return { coeffs: c as number[] };
 }
 
 export function planLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {

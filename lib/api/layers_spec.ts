@@ -14,7 +14,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 /** The most values a parameter the owner derives (a dilated or expanded kernel) may hold: 512 MiB as float64. */
 export const MAX_DERIVED_VALUES = 2 ** 26;
 
-export { POLYNOMIAL_LAYER, polynomialCoeffs, SUPPORTED_LAYERS } from './layers_catalog';
+export { POLYNOMIAL_LAYER, polynomialForm, SUPPORTED_LAYERS } from './layers_catalog';
 export type { LayerConfig, ModelTopology } from './layers_graph';
 
 export interface WeightSpec {

@@ -337,6 +337,26 @@ export function polynomial(x: AnyTensor, poly: Polynomial, name = 'polynomial'):
 }
 
 /**
+ * sum_i c_i x^i with private coefficients c_i (shape [1] each, broadcast over x): a calibrated
+ * relu's, fitted to the owner's data and weights, so no server may see them (docs/pond.md,
+ * "Calibrated polynomials"). Every term is a Beaver product with its coefficient, whose mask is a
+ * weight's (opened once per setup). Rounds: x's opening gives x^2 and c_1 x; then c_2 x^2 (with
+ * x^3 = x^2 x before c_3 x^3): one round more than `polynomial`'s public coefficients.
+ */
+export function privatePolynomial(x: AnyTensor, coeffs: readonly AnyTensor[], name = 'polynomial'): PrivateTensor {
+  if (x.kind !== 'private') throw new TypeError(`${name}: expects a private tensor`);
+  const degree = coeffs.length - 1;
+  if (degree < 1 || degree > 3) throw new RangeError(`${name}: degree ${degree} is not supported (1 to 3)`);
+  const powers: AnyTensor[] = [x];
+  if (degree >= 2) powers.push(square(x));
+  if (degree >= 3) powers.push(mul(powers[1], x));
+  let acc: AnyTensor = coeffs[0];
+  for (let i = 1; i <= degree; i++) acc = L.add(mul(powers[i - 1], coeffs[i]), acc);
+  if (acc.kind !== 'private') throw new Error(`${name}: the coefficients must be private`);
+  return acc;
+}
+
+/**
  * ReLU. Under the exact protocols (SecureNN, the default, and FSS) it is x * DReLU(x), bit-exact with
  * plaintext fixed point. Under Pond it is the polynomial on [-a, a] (default a = 4; see
  * protocol/pond/activations.ts for its error).

@@ -11,7 +11,7 @@
 // activation, giving what tfjs's model.predict gives.
 import { graphOf, type LayerConfig } from './layers_graph';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
-import { polynomialCoeffs, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
+import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { reshapeTarget, reshapeTo } from './layers_settings';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
@@ -390,8 +390,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
-  [POLYNOMIAL_LAYER]: (l) => {
-    const coeffs = polynomialCoeffs(l);
+  [POLYNOMIAL_LAYER]: (l, { w }) => {
+    const form = polynomialForm(l);
+    const coeffs = 'coeffs' in form ? form.coeffs : Array.from({ length: form.degree + 1 }, (_, i) => w(`${l.config.name}/coeff${i}`)[0]);
     return one((x) => map(x, (v) => coeffs.reduceRight((acc, c) => acc * v + c, 0)));
   },
 };

@@ -274,7 +274,8 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         elements += nonlinear(count(s));
         break;
       case 'TfePolynomial':
-        elements += PER_POLY * count(s);
+        // Private coefficients (a degree, no coeffs) add a Beaver product per term.
+        elements += (c.degree !== undefined ? PER_POLY + Number(c.degree) * PER_PRODUCT : PER_POLY) * count(s);
         break;
       case 'TimeDistributed': {
         // The wrapped layer over every step, as a batch of steps (lib/api/layers_wrappers.ts).
