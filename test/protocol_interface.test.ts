@@ -1,17 +1,23 @@
 // Issue 14's rule for the protocol interface: adding a protocol touches no API file. The API
 // (lib/api) reaches protocol-specific steps only through lib/protocol's neutral modules
 // (protocols.ts, comparison.ts, product_folding.ts, pond/ for the arithmetic every protocol
-// shares), so it must neither import from a protocol's own folder other than those nor branch
-// on a protocol's name.
+// shares), so it must neither import from a protocol's own folder other than those nor name a
+// protocol. The service and the CLI go by a protocol's traits (PROTOCOL_TRAITS, defaultProtocolFor,
+// exactProtocolsText) and name one only where they handle its own deploy options (FSS's).
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const API = path.join(__dirname, '..', '..', 'lib', 'api');
+import { PROTOCOLS } from '../lib/protocol/protocols';
+
+const LIB = path.join(__dirname, '..', '..', 'lib');
 // securenn/ holds the exact ops built on DReLU (relu, max trees, selection), which run under
 // every exact protocol through comparison.ts; fss/ is FSS's alone.
 const PROTOCOL_ONLY = /from '\.\.\/protocol\/fss\//;
-const NAME_BRANCH = /\b(protocol|protocolName)\s*[!=]==?\s*'(pond|securenn|fss)'|'(pond|securenn|fss)'\s*[!=]==?\s*\w*protocol\b/;
+// Any protocol's name as a string in code: a comparison, a switch case, an includes, a default.
+const NAME = new RegExp(`'(${PROTOCOLS.join('|')})'`);
+// Outside lib/api, code about one protocol's own options (FSS's gate form and width) may name it.
+const PROTOCOL_OPTION = /fssGate|fssBits|FssGate|fss-gate|fss-bits/;
 
 /** Code without comments (a line comment, or a block comment's lines). */
 function code(text: string): string {
@@ -22,25 +28,37 @@ function code(text: string): string {
     .join('\n');
 }
 
-function violations(file: string, text: string): string[] {
+/** The rule's breaches in one file: `api` for lib/api (no name at all), else lib/serve and lib/cli. */
+function violations(file: string, text: string, api = true): string[] {
   const found: string[] = [];
   for (const [i, line] of code(text).split('\n').entries()) {
-    if (PROTOCOL_ONLY.test(line)) found.push(`${file}:${i + 1} imports a protocol's own module: ${line.trim()}`);
-    if (NAME_BRANCH.test(line)) found.push(`${file}:${i + 1} branches on a protocol's name: ${line.trim()}`);
+    if (api && PROTOCOL_ONLY.test(line)) found.push(`${file}:${i + 1} imports a protocol's own module: ${line.trim()}`);
+    if (NAME.test(line) && (api || !PROTOCOL_OPTION.test(line))) found.push(`${file}:${i + 1} names a protocol: ${line.trim()}`);
   }
   return found;
 }
 
-test('the rule catches an API file that branches on FSS or imports from its folder (the control)', (t) => {
+const sources = (dir: string) => fs.readdirSync(path.join(LIB, dir)).filter((f) => f.endsWith('.ts')).map((f) => ({ file: `${dir}/${f}`, text: fs.readFileSync(path.join(LIB, dir, f), 'utf8') }));
+
+test('the rule catches code that names a protocol or imports from its folder (the control)', (t) => {
   t.is(violations('x.ts', "import { fssRelu } from '../protocol/fss/drelu';").length, 1);
   t.is(violations('x.ts', "  if (c.protocol === 'fss' && foldsGates(c.fssGate)) return foldableRelu(c, px);").length, 1);
   t.is(violations('x.ts', "  if (cluster.protocol !== 'pond') {").length, 1);
+  t.is(violations('x.ts', "    case 'securenn':").length, 1);
+  t.is(violations('x.ts', "  if (['fss'].includes(p)) {").length, 1);
+  t.is(violations('x.ts', "  const protocol = spec.comparisons ? 'securenn' : 'pond';", false).length, 1);
+  t.is(violations('x.ts', "  if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error('--fss-bits applies to fss');", false).length, 0, "an FSS option's own check");
   t.is(violations('x.ts', "// if (c.protocol === 'fss') is how it used to be").length, 0, 'comments are not code');
 });
 
 test('no file under lib/api names a protocol in its code or imports a protocol-only module', (t) => {
-  const files = fs.readdirSync(API).filter((f) => f.endsWith('.ts'));
+  const files = sources('api');
   t.true(files.length > 20, 'lib/api was found');
-  const found = files.flatMap((f) => violations(f, fs.readFileSync(path.join(API, f), 'utf8')));
-  t.deepEqual(found, []);
+  t.deepEqual(files.flatMap((f) => violations(f.file, f.text)), []);
+});
+
+test('lib/serve and lib/cli name a protocol only where they handle its own options: the rest goes by traits', (t) => {
+  const files = [...sources('serve'), ...sources('cli')];
+  t.true(files.length > 40, 'lib/serve and lib/cli were found');
+  t.deepEqual(files.flatMap((f) => violations(f.file, f.text, false)), []);
 });

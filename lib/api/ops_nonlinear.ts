@@ -3,7 +3,7 @@
 import * as R from '../ops';
 import { convGeometry, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
-import { isExact } from '../protocol/protocols';
+import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { piecewiseElu, piecewiseGelu, piecewiseMish, piecewiseSelu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
 import { applyBilinear, type Bilinear } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER2 } from '../protocol/party';
@@ -372,7 +372,7 @@ export const tanh = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.protocol
 
 /** Only the exact protocols have these: piecewise cubics selected by comparisons (ops_smooth.ts). */
 function exactSmooth(name: string, x: AnyTensor, f: (x: PrivateTensor) => PrivateTensor): PrivateTensor {
-  if (!isExact(x.cluster.protocol)) throw new Error(`${name} needs an exact protocol (securenn or fss): its piecewise method selects pieces by comparisons, which ${x.cluster.protocol} does not have`);
+  if (!isExact(x.cluster.protocol)) throw new Error(`${name} needs an exact protocol (${exactProtocolsText()}): its piecewise method selects pieces by comparisons, which ${x.cluster.protocol} does not have`);
   if (x.kind !== 'private') throw new Error(`${name} takes a private tensor`);
   return f(x);
 }

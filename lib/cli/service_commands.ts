@@ -13,7 +13,7 @@ import { handleHangup } from './early_hangup';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
 import { foldsGates } from '../protocol/fss/steps';
-import type { FssGate, ProtocolName } from '../protocol/protocols';
+import { defaultProtocolFor, type FssGate, type ProtocolName, protocolsHelpText } from '../protocol/protocols';
 import { startLocalCluster, stopCluster } from '../serve/local_cluster';
 import { missingServerFlags } from '../serve/node_flags';
 import { TfeServer } from '../serve/server';
@@ -229,7 +229,7 @@ export function addServiceCommands(program: Command): void {
       .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
       .requiredOption('--model <path>', 'model.json of a LayersModel')
       .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
-      .option('--protocol <name>', 'securenn | fss | pond (default: securenn, exact, for any model with relu, max pooling or another comparison; pond only for models without; fss: exact too, fewer rounds, more offline bytes)')
+      .option('--protocol <name>', `${protocolsHelpText()} (default: ${defaultProtocolFor(true)}, exact, for any model with relu, max pooling or another comparison; ${defaultProtocolFor(false)} only for models without; fss: exact too, fewer rounds, more offline bytes)`)
       .option('--fss-gate <form>', "fss: auto | one-round | compact | folded | compact-folded (default auto: one round per relu for gates under 16384 elements, the compact form above; over links of more than 10 ms as folded; and while queries come faster than server2 deals them the compact form for every gate (over links of more than 10 ms, gates of 2048 elements or more); compact: relu keys of 696 bytes instead of 1576 after a Dense or Conv2D layer (936 instead of 2056 on the whole ring) for a second round, for deployments whose key traffic, not rounds, limits them; folded: as auto, and the product right after a one-round relu, by a weight of k columns (a classifier head), folds into that relu's keys: one round fewer per query, a key with 2k payloads more per relu element, for networks with long round trips; compact-folded: as compact, and such a product folds into the compact relu before it with no keys, three dealt words per cell: a relu and the product after it in the compact gate's two rounds)")
       .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64, the whole ring: exact everywhere; each gate compares no more bits than its inputs can take given the model\'s structure, 49 for a relu after a Dense or Conv2D layer). Narrower is exact while every relu input, and every difference a max pool compares, stays under 2^(n-1-fracBits) in magnitude (n 32, fracBits 16: 32768); it halves the keys at 32 (relu 1032 bytes one-round, 424 compact) and the key work. Check it on your inputs with tfe verify --protocol fss --fss-bits <n>')
       .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")

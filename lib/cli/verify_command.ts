@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { loadLayersModel, readLayersModel } from '../api/model';
 import type { VerifyReport } from '../api/verify';
 import { Cluster } from '../protocol/cluster';
-import { checkFssGate, checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { checkFssGate, checkProtocol, defaultProtocolFor, protocolsHelpText, type ProtocolName } from '../protocol/protocols';
 import { loadClusterConfig } from '../serve/config';
 import { readInputs } from './inputs';
 import { paint, progress } from './term';
@@ -70,7 +70,7 @@ export function addVerifyCommand(program: Command): void {
     .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
     .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
-    .option('--protocol <name>', 'securenn | fss | pond (default: what tfe deploy picks: securenn for any model with a comparison, pond otherwise)')
+    .option('--protocol <name>', `${protocolsHelpText()} (default: what tfe deploy picks: ${defaultProtocolFor(true)} for any model with a comparison, ${defaultProtocolFor(false)} otherwise)`)
     .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
     .option('--fss-gate <form>', 'fss: auto | one-round | compact | folded | compact-folded, as tfe deploy --fss-gate (the answers are the same; with --batch-size 1 each input runs as a batch-1 query would, folded products included)')
     .option('--frac-bits <n>', "fixed-point fractional bits (default: the cluster config's fracBits, from --config or .tfe-local/cluster.json, else 16)")
@@ -82,7 +82,7 @@ export function addVerifyCommand(program: Command): void {
     .option('--json', 'print the report as one JSON object')
     .action(async (opts: Opts) => {
       const { spec } = readLayersModel(opts.model);
-      const protocol: ProtocolName = opts.protocol ? (checkProtocol(opts.protocol, '--protocol'), opts.protocol as ProtocolName) : spec.comparisons ? 'securenn' : 'pond';
+      const protocol: ProtocolName = opts.protocol ? (checkProtocol(opts.protocol, '--protocol'), opts.protocol as ProtocolName) : defaultProtocolFor(spec.comparisons);
       const { fracBits, from } = fracBitsOf(opts);
       const batchSize = int(opts.batchSize, '--batch-size', 1, 4096);
       const warnBits = int(opts.warnBits, '--warn-bits', 1, 63);

@@ -4,6 +4,7 @@
 import type { RingTensor } from '../tensor/ring_tensor';
 import { fssDrelu, fssRelu, fssReluBit } from './fss/drelu';
 import type { OpCtx, Party } from './party';
+import { exactProtocolsText } from './protocols';
 import { dreluOneCompare, reluBitOneCompare, reluOneCompare } from './securenn/drelu_one_compare';
 import { drelu as dreluPaper } from './securenn/msb';
 
@@ -15,7 +16,7 @@ export function drelu(p: Party, op: OpCtx, a: RingTensor | null, n: number): Pro
     case 'fss':
       return fssDrelu(p, op, a, n);
     default:
-      throw new Error(`${op.name}: the ${p.protocol} protocol has no exact comparison (use 'securenn' or 'fss')`);
+      throw new Error(`${op.name}: the ${p.protocol} protocol has no exact comparison (use ${exactProtocolsText()})`);
   }
 }
 

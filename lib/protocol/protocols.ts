@@ -110,6 +110,20 @@ export function checkProtocol(name: unknown, where: string): ProtocolName {
 
 export const isExact = (name: ProtocolName): boolean => PROTOCOL_TRAITS[name].exact;
 
+/**
+ * What a deploy or a verify runs when no protocol is named: DEFAULT_PROTOCOL for a model that
+ * compares values, else the first protocol that is not exact (Pond: fewer rounds, and exact for a
+ * model with no comparison).
+ */
+export function defaultProtocolFor(comparisons: boolean): ProtocolName {
+  return comparisons ? DEFAULT_PROTOCOL : (PROTOCOLS.find((p) => !isExact(p)) ?? DEFAULT_PROTOCOL);
+}
+
+/** The protocols as a help text lists them: "securenn | fss | pond", the default first. */
+export function protocolsHelpText(): string {
+  return [DEFAULT_PROTOCOL, ...PROTOCOLS.filter((p) => p !== DEFAULT_PROTOCOL)].join(' | ');
+}
+
 /** The exact protocols, for errors that send a user to one: "'securenn' (the default) or 'fss'". */
 export function exactProtocolsText(): string {
   const names = PROTOCOLS.filter(isExact).map((n) => `'${n}'${n === DEFAULT_PROTOCOL ? ' (the default)' : ''}`);

@@ -18,7 +18,7 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
-import { checkDeployBits, checkDeployGate, checkProtocol, type FssGate } from '../protocol/protocols';
+import { checkDeployBits, checkDeployGate, checkProtocol, defaultProtocolFor, type FssGate } from '../protocol/protocols';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
@@ -307,7 +307,7 @@ export class PredictionClient {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
     checkRuns(loaded.json, loaded.weights, 'deploy');
-    const protocol = opts.protocol === undefined ? (loaded.spec.comparisons ? 'securenn' : 'pond') : checkProtocol(opts.protocol, 'deploy');
+    const protocol = opts.protocol === undefined ? defaultProtocolFor(loaded.spec.comparisons) : checkProtocol(opts.protocol, 'deploy');
     const fssGate = checkDeployGate(protocol, opts.fssGate);
     const fssBits = checkDeployBits(protocol, opts.fssBits);
     const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) };

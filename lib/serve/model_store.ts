@@ -2,7 +2,7 @@
 // server0/server1 that server's own shares of the weights, each file checksummed (SHA-256).
 // A model is written to a temporary directory and renamed into place, so a crash mid-write never
 // leaves a half model; a share whose checksum fails is refused at load, naming the file.
-import { checkFssBits, checkFssGate, type FssGate, isExact } from '../protocol/protocols';
+import { checkFssBits, checkFssGate, exactProtocolsText, type FssGate, isExact } from '../protocol/protocols';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -48,7 +48,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'>): ModelSpec {
   const shapes = new Map(req.weights.map((w) => [w.name, w.shape]));
   const spec = parseTopology(req.topology, (n) => shapes.get(n));
-  if (spec.needsSecureNN && !isExact(req.protocol)) throw new Error(`the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${req.protocol} protocol cannot do exactly: deploy it with 'securenn' or 'fss'`);
+  if (spec.needsSecureNN && !isExact(req.protocol)) throw new Error(`the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${req.protocol} protocol cannot do exactly: deploy it with ${exactProtocolsText()}`);
   for (const p of spec.params) {
     if (p.derive) continue; // computed by the owner; its sources were checked by parseTopology
     const n = p.shape.reduce((a, b) => a * b, 1);

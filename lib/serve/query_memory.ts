@@ -6,7 +6,7 @@ import { reshapeTo } from '../api/layers_settings';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
-import type { FssGate } from '../protocol/protocols';
+import { type FssGate, isExact, PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { ProtocolName } from './messages';
 import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
 
@@ -129,8 +129,10 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // (internal: the library's own comparisons, LayerNormalization's and softmax's, at the width
   // their structure gives whatever fssBits says: counted at the whole ring.)
   const nonlinear = (n: number, internal = false): number => {
-    if (m.protocol === 'fss') return (takesCompactForm(m.fssGate ?? 'auto', n * batch, m.fssCompactFrom) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(internal ? 64 : (m.fssBits ?? 64)) * n;
-    if (m.protocol !== 'securenn') return PER_POLY * n;
+    // By the protocol's traits, not its name: a protocol whose server2 deals its comparisons
+    // offline is counted as FSS (dealt keys), one whose server2 helps online as SecureNN.
+    if (!isExact(m.protocol)) return PER_POLY * n;
+    if (!PROTOCOL_TRAITS[m.protocol].server2Online) return (takesCompactForm(m.fssGate ?? 'auto', n * batch, m.fssCompactFrom) ? PER_FSS_COMPACT : PER_FSS_COMPARE)(internal ? 64 : (m.fssBits ?? 64)) * n;
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
@@ -141,8 +143,8 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // counted wherever the product could fold, on the high side (the walk does not check that a
   // relu precedes it).
   const folded = (cells: number, gateElements: number): number => {
-    const form = m.fssGate ?? 'auto';
-    if (m.protocol !== 'fss' || !foldsProduct(form, cells * batch)) return 0;
+    const form = m.protocol === 'fss' ? (m.fssGate ?? 'auto') : undefined; // FSS's own gate option
+    if (!form || !foldsProduct(form, cells * batch)) return 0;
     if (takesCompactForm(form, gateElements * batch, m.fssCompactFrom)) return PER_COMPACT_FOLD * cells;
     return foldedKeyWords(gateElements, cells / gateElements, (m.fssBits ?? 64) - 1) + PER_FOLD_CELL * cells;
   };

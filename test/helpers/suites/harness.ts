@@ -2,6 +2,7 @@
 // concurrently, so nothing relies on the default cluster), inputs, outputs, and what differs
 // between protocols.
 import * as tfe from '../../../lib';
+import { PROTOCOL_TRAITS, PROTOCOLS } from '../../../lib/protocol/protocols';
 import { F } from '../fixed';
 
 export type Protocol = tfe.ProtocolName;
@@ -14,11 +15,8 @@ export interface Traits {
   server2Online: boolean;
 }
 
-export const TRAITS: Record<Protocol, Traits> = {
-  pond: { exactRelu: false, server2Online: false },
-  securenn: { exactRelu: true, server2Online: true },
-  fss: { exactRelu: true, server2Online: false },
-};
+/** The library's own traits: a new protocol's suite gets its traits with its name. */
+export const TRAITS = Object.fromEntries(PROTOCOLS.map((p) => [p, { exactRelu: PROTOCOL_TRAITS[p].exact, server2Online: PROTOCOL_TRAITS[p].server2Online }])) as Record<Protocol, Traits>;
 
 // The device every cluster of this test file runs on: the suite files pin 'cpu', and
 // cuda_suite.test.ts reruns the same suites with 'cuda' (protocol x device).
