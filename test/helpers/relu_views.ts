@@ -6,6 +6,7 @@ import * as tfe from '../../lib';
 import { FSS_STEPS } from '../../lib/protocol/fss/steps';
 import { BEAVER_STEPS } from '../../lib/protocol/pond/arith';
 import { DRELU_STEPS } from '../../lib/protocol/securenn/drelu_one_compare';
+import { enc } from './fixed';
 import { newCluster, type Protocol } from './suites/harness';
 import { recordTensors, sameViewStatistics, type Seen } from './view_stats';
 
@@ -59,8 +60,11 @@ export const controlFlag = (protocol: Protocol, opts: tfe.ClusterOptions): RegEx
 export const constant = new Float64Array(4096).fill(-1.25);
 export const spread = Float64Array.from({ length: 4096 }, () => (Math.random() - 0.5) * 2e6);
 
-/** relu in 16-bit fixed point, computed in plaintext. */
-export const exactRelu = (x: Float64Array) => [...x].map((v) => (Math.max(v, 0) === 0 ? 0 : Math.round(v * 2 ** 16) / 2 ** 16));
+/**
+ * relu in 16-bit fixed point, computed in plaintext: encoded as the library does, ties to even
+ * (`spread`'s values fall on a tie about once in 32 runs: Math.round was one unit off there).
+ */
+export const exactRelu = (x: Float64Array) => [...x].map((v) => (Math.max(v, 0) === 0 ? 0 : enc(v)));
 
 /**
  * A ReLU over 4096 elements with keys of `words` words in chunks of 1000: exact, the keys travel

@@ -200,7 +200,7 @@ export function activationSuite(protocol: Protocol): void {
     test(`${protocol}: swish, softplus, elu, selu, gelu and mish are refused: they need comparisons`, (t) =>
       withCluster(protocol, async (c) => {
         const x = priv(c, Float64Array.of(1, -1), [2]);
-        for (const op of [tfe.swish, tfe.softplus, tfe.elu, tfe.selu, tfe.gelu, tfe.mish]) t.throws(() => op(x), { message: /needs an exact protocol \(securenn or fss\)/ });
+        for (const op of [tfe.swish, tfe.softplus, tfe.elu, tfe.selu, tfe.gelu, tfe.mish]) t.throws(() => op(x), { message: /needs an exact protocol \('securenn' \(the default\) or 'fss'\)/ });
       }));
 
   if (!exactRelu)
