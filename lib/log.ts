@@ -19,6 +19,7 @@ export const LOG_EVENTS = {
   'heap-default': 'info',
   'metrics-listening': 'info',
   'metrics-exposed': 'warn',
+  'metrics-off': 'warn',
   'models-loaded': 'info',
   'cluster-ready': 'info',
   'setup-failed': 'error',

@@ -3,7 +3,9 @@
 // model.predict (sigmoid and softmax models), --batch as one query, a PNG fitted to the model
 // (RGB, resized), no colour codes in a pipe, a closed pipe ending quietly, and tfe verify.
 import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,8 +48,22 @@ test('a missing config says how to make one; a cluster that is down fails at onc
   const ports = await freePorts(3);
   fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ parties: Object.fromEntries(ports.map((port, i) => [`server${i}`, { host: '127.0.0.1', port }])) }));
   const t0 = Date.now();
-  await t.throwsAsync(cli(['status', '--config', path.join(dir, 'cluster.json')]), { message: new RegExp(`cannot reach the cluster: server0 at 127.0.0.1:${ports[0]} \\(connection refused\\)`) });
+  await t.throwsAsync(cli(['status', '--config', path.join(dir, 'cluster.json')]), { message: new RegExp(`cannot reach the cluster: server0 at 127.0.0.1:${ports[0]} \\(connection refused\\).*tfe server --party <name> on its host`) });
   t.true(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  // One server up: status says which listen and which not (it failed naming only the others), and exits 1.
+  const up = net.createServer((s) => s.destroy()).listen(ports[1], '127.0.0.1');
+  await once(up, 'listening');
+  try {
+    const e = await t.throwsAsync(cli(['status', '--config', path.join(dir, 'cluster.json')]));
+    const out = (e as Error & { stdout: string }).stdout;
+    t.regex(out, new RegExp(`server0  unreachable at 127.0.0.1:${ports[0]} \\(connection refused\\)`));
+    t.regex(out, new RegExp(`server1  listening at 127.0.0.1:${ports[1]}`));
+    t.regex(out, /server2  unreachable/);
+    const json = (await cli(['status', '--json', '--config', path.join(dir, 'cluster.json')]).catch((x: { stdout: string }) => x)).stdout;
+    t.deepEqual(JSON.parse(json).unreachable.map((u: { party: string }) => u.party), ['server0', 'server2']);
+  } finally {
+    up.close();
+  }
 });
 
 test('tfe calibrate writes a Pond-ready model with its report; refuses a bad --min-agreement, an existing model.json and stray flags', async (t) => {
@@ -98,6 +114,7 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     const sig = tf.sequential({ layers: [L().dense({ inputShape: [6], units: 8, activation: 'relu' }), L().dense({ units: 3, activation: 'sigmoid' })] });
     const cnn = tf.sequential({ layers: [L().conv2d({ inputShape: [4, 4, 3], filters: 2, kernelSize: 2, activation: 'relu' }), L().maxPooling2d({ poolSize: 3 }), L().flatten(), L().dense({ units: 4, activation: 'softmax' })] });
     const sigFile = await save(sig, path.join(dir, 'sig')), cnnFile = await save(cnn, path.join(dir, 'cnn'));
+    t.is(await run(['models']), '(no models deployed)\n', 'said, not an empty output');
     const dep = JSON.parse(await run(['deploy', '--model', sigFile, '--json']));
     t.like(dep, { deployed: 'sig', protocol: 'securenn', inputShape: [6], finalActivation: 'sigmoid' });
     t.regex(await run(['deploy', '--model', cnnFile]), /deployed 'cnn' \(securenn, input \[4,4,3\], 4 layers\)\n  1 activation runs after the max pool it feeds \(fewer comparisons\): docs\/models.md/);

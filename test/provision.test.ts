@@ -48,6 +48,9 @@ test('certs request: a 0600 key and a CSR naming the party and its hosts; never 
   t.throws(() => requestCertificate({ party: 'server1', hosts: [], out: tmp() }), { message: /must name the hosts it is reached at: give --host/ });
   t.throws(() => requestCertificate({ party: 'mallory', hosts: ['x'], out: tmp() }), { message: /unknown party 'mallory'/ });
   t.throws(() => requestCertificate({ party: 'server0', hosts: ['bad host!'], out: tmp() }), { message: /'bad host!' is not a host name or IP address/ });
+  // Accepted and ignored before (the operator's review).
+  t.throws(() => requestCertificate({ party: 'model-owner', hosts: ['foo'], out: tmp() }), { message: /the model owner is never reached at a host .*: leave out --host/ });
+  t.throws(() => requestCertificate({ party: 'server2', hosts: ['10.0.0.3'], out: tmp(), days: 30 }), { message: /--days is the validity of a self-signed certificate: give it with --self-signed/ });
   const s = requestCertificate({ party: 'server2', hosts: ['10.0.0.3'], out: tmp(), selfSigned: true, days: 10 });
   const info = describeCertificate(pem(s.cert!));
   t.is(info.cn, 'server2');

@@ -58,6 +58,12 @@ test('cluster config: defaults, and clear errors naming the field', (t) => {
   bad((o) => (o.maxSessions = null), /'maxSessions' is null: remove the field for its default, or give a value/);
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.lanePort = null), /'parties.server1.lanePort' is null/);
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.host = 'h1.example.org:7401'), /parties.server1.host is "h1.example.org:7401": a host name or address, without a port/);
+  // From the operator's review: each was accepted, then failed at start or had no effect.
+  bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.lanePort = 4101), /parties.server1.lanePort is its port \(4101\): the lane needs a port of its own/);
+  bad((o) => ((o.ca = 'ca.pem'), (o.clusterSecret = 'secret')), /'clusterSecret' is for plain ws clusters; this one uses TLS/);
+  bad((o) => ((o.ca = 'ca.pem'), (o.insecure = true)), /'insecure' is for plain ws clusters; this one uses TLS/);
+  t.is(tfe.parseClusterConfig({ ...good(), clusterSecret: 'secret', insecure: true }, 'c.json').insecure, true, 'both are for plain ws');
+  t.is(tfe.parseClusterConfig({ ...good(), ca: 'ca.pem', insecure: false }, 'c.json').insecure, false);
   t.is(tfe.parseClusterConfig({ ...good(), parties: { ...good().parties, server1: { host: '::1', port: 4101 } } } as never, 'c.json').parties.server1.host, '::1', 'an IPv6 address keeps its colons');
   t.is(tfe.parseClusterConfig({ ...good(), parties: { ...good().parties, server1: { host: '[::1]', port: 4101 } } } as never, 'c.json').parties.server1.host, '::1', 'in brackets, kept bare');
   bad((o) => ((o.parties as Record<string, Record<string, unknown>>).server1.host = '::1]'), /"::1\]": a host name or address, without a port/);

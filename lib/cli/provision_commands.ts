@@ -44,8 +44,9 @@ export function addProvisionCommands(program: Command): void {
     .requiredOption('--out <dir>', 'where <party>.key, <party>.csr (and <party>.pem) go')
     .option('--self-signed', 'also write <party>.pem signed by its own key, and print its fingerprint for the others to pin')
     .option('--days <n>', 'validity of the self-signed certificate', days, 365)
-    .action((o: { party: string; host: string[]; out: string; selfSigned?: boolean; days: number }) => {
-      const r = requestCertificate({ party: o.party, hosts: o.host, out: o.out, selfSigned: o.selfSigned, days: o.days });
+    .action((o: { party: string; host: string[]; out: string; selfSigned?: boolean; days: number }, cmd: Command) => {
+      const days = cmd.getOptionValueSource('days') === 'default' ? undefined : o.days;
+      const r = requestCertificate({ party: o.party, hosts: o.host, out: o.out, selfSigned: o.selfSigned, days });
       console.log(`wrote ${r.key} (0600: stays on this host) and ${r.csr} (for a CA to sign: tfe certs sign)`);
       if (r.cert) {
         console.log(`wrote ${r.cert} (self-signed)`);

@@ -25,7 +25,7 @@ import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } fr
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { readInputs } from './inputs';
-import { paint, probeCluster, progress, requireConfig } from './term';
+import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
 import { describeFolds, foldReport } from './fold_report';
 
 const DEFAULT_CONFIG = path.join('.tfe-local', 'cluster.json');
@@ -34,9 +34,12 @@ const DEFAULT_CONFIG = path.join('.tfe-local', 'cluster.json');
 async function connect(file: string, opts: ClientOptions = {}): Promise<PredictionClient> {
   requireConfig(file);
   const config = loadClusterConfig(file);
-  await probeCluster(config);
+  await probeCluster(config, isLocalConfig(file));
   return PredictionClient.connect(config, opts);
 }
+
+/** A local cluster's config (tfe cluster --local writes it under .tfe-local/): for the hint when it is down. */
+const isLocalConfig = (file: string): boolean => path.basename(path.dirname(path.resolve(file))) === '.tfe-local';
 
 /**
  * One output row's prediction, as its model's ending reads: softmax (or logits over several
@@ -136,6 +139,8 @@ async function startServer(opts: ServerFlags, config: ClusterConfig, log: Log, m
   const at = metricsAt ?? config.metrics?.listen[opts.party as 'server0'];
   // Bound before the server joins the cluster: a metrics address that cannot be had stops it here.
   if (at) ops = await startOpsServer(server, at, log);
+  // A per-party metrics map that leaves this server out: said, not silently no listener.
+  else if (config.metrics) log(`no metrics listener: metrics.listen names no address for ${opts.party} (it names ${Object.keys(config.metrics.listen).join(', ') || 'none'})`, 'metrics-off', { party: opts.party });
   await server.start();
   const { backend, device } = info();
   const trust = config.ca && pinsOf(config) ? 'mutual TLS, CA and pins' : config.ca ? 'mutual TLS, cluster CA' : usesTls(config) ? 'mutual TLS, pinned fingerprints' : 'plain ws';
@@ -164,7 +169,7 @@ export function addServiceCommands(program: Command): void {
     .option('--device <device>', "auto | cpu | cuda (overrides the config's 'device'; TFE_DEVICE overrides both)")
     .option('--log-format <format>', "text (default) | json: one JSON object a line (time, level, party, event, msg, fields); overrides the config's log.format")
     .option('--metrics <[host:]port>', "serve GET /metrics (Prometheus) and GET /healthz over plain HTTP at this address (a bare port: 127.0.0.1); overrides the config's metrics.listen")
-    .addHelpText('after', '\nLogs go to stderr; metrics and health are off unless --metrics or metrics.listen is set (docs/operators.md, "Logs, health and metrics").\nFor throughput start it as `node --initial-old-space-size=64 "$(command -v tfe)" server ...` (docs/operators.md, "Starting a server"); started without that, it says so in its log (heap-default).')
+    .addHelpText('after', '\nLogs go to stderr; metrics and health are off unless --metrics or metrics.listen is set (docs/operators.md, "Logs, health and metrics").\nFor throughput start it as `node --initial-old-space-size=64 node_modules/tfjs-encrypted/dist/lib/cli/tfe.js server ...` (a global install: "$(command -v tfe)" for the path; docs/operators.md, "Starting a server"); started without that, it says so in its log (heap-default).')
     .action(async (opts: ServerFlags) => {
       // Flags are checked before anything starts, so a typo fails at once, naming the flag.
       const format: LogFormat | undefined = opts.logFormat === undefined ? undefined : checkLogFormat(opts.logFormat, '--log-format');
@@ -173,6 +178,7 @@ export function addServiceCommands(program: Command): void {
         const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
         requireConfig(opts.config);
         const config = loadClusterConfig(opts.config);
+        if (opts.insecure && usesTls(config)) throw new Error(`--insecure is for plain ws clusters; ${opts.config} uses TLS ('ca' or pinned fingerprints), where it has no effect`);
         if (opts.insecure) config.insecure = true;
         if (opts.device) config.device = opts.device;
         if (format) config.log = { format };
@@ -294,6 +300,14 @@ export function addServiceCommands(program: Command): void {
     .option('--operator', "present the owner's certificate (TLS) to get the counters")
     .option('--json', 'print one JSON object: {servers: [each server\'s status]}')
     .action(async (opts: { config: string; operator?: boolean; json?: boolean }) => {
+      // A server down is when status matters most: say which answer and which do not, then fail.
+      requireConfig(opts.config);
+      const probes = await probeServers(loadClusterConfig(opts.config));
+      if (probes.some((p) => p.down)) {
+        if (opts.json) console.log(JSON.stringify({ servers: [], unreachable: probes.filter((p) => p.down) }));
+        else for (const p of probes) console.log(`${p.party}  ${p.down ? paint(process.stdout, 'red', `unreachable at ${p.address} (${p.down})`) : `listening at ${p.address}`}`);
+        throw unreachableError(probes, isLocalConfig(opts.config));
+      }
       const client = await connect(opts.config, { asOwner: opts.operator });
       try {
         const all = await client.status();
@@ -384,6 +398,7 @@ export function addServiceCommands(program: Command): void {
       try {
         const models = await client.models();
         if (opts.json) console.log(JSON.stringify({ models }));
+        else if (!models.length) console.log('(no models deployed)');
         else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''})` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();

@@ -68,28 +68,48 @@ export function requireConfig(file: string): void {
   );
 }
 
+/** Whether something listens at each server's client address: `down` says why not. */
+export interface ServerProbe {
+  party: string;
+  address: string;
+  down?: string;
+}
+
+/** Probes every server's client address in parallel, each within `timeoutMs`. */
+export async function probeServers(config: ClusterConfig, timeoutMs = 3000): Promise<ServerProbe[]> {
+  return Promise.all(
+    SERVERS.map((s) => {
+      const p = config.parties[s as 'server0'];
+      const host = p.host === '0.0.0.0' ? '127.0.0.1' : p.host;
+      const address = `${host.includes(':') ? `[${host}]` : host}:${p.port}`;
+      return new Promise<ServerProbe>((resolve) => {
+        const sock = net.connect({ host, port: p.port });
+        const done = (why: string | null) => {
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(why === null ? { party: s, address } : { party: s, address, down: why });
+        };
+        const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+        sock.once('connect', () => done(null));
+        sock.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.code ?? e.message));
+      });
+    }),
+  );
+}
+
+/** The error for servers found down, with a hint for a local cluster or for separate hosts. */
+export function unreachableError(probes: readonly ServerProbe[], local: boolean): Error {
+  const down = probes.filter((p) => p.down).map((p) => `${p.party} at ${p.address} (${p.down})`);
+  const hint = local ? 'tfe cluster --local starts one' : 'tfe server --party <name> on its host; check the addresses in the config';
+  return new Error(`cannot reach the cluster: ${down.join(', ')}; is it running? (${hint})`);
+}
+
 /**
  * Checks that something listens at each server's client address, in parallel and within
  * `timeoutMs`: a cluster that is down fails at once, naming every address tried, instead of
- * after the client's connect timeout.
+ * after the client's connect timeout. `local`: the config is a local cluster's.
  */
-export async function probeCluster(config: ClusterConfig, timeoutMs = 3000): Promise<void> {
-  const tries = SERVERS.map((s) => {
-    const p = config.parties[s as 'server0'];
-    const host = p.host === '0.0.0.0' ? '127.0.0.1' : p.host;
-    return new Promise<string | null>((resolve) => {
-      const sock = net.connect({ host, port: p.port });
-      const done = (why: string | null) => {
-        clearTimeout(timer);
-        sock.destroy();
-        resolve(why === null ? null : `${s} at ${host}:${p.port} (${why})`);
-      };
-      const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-      sock.once('connect', () => done(null));
-      sock.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'connection refused' : e.code ?? e.message));
-    });
-  });
-  const down = (await Promise.all(tries)).filter((d): d is string => d !== null);
-  if (down.length)
-    throw new Error(`cannot reach the cluster: ${down.join(', ')}; is it running? (tfe cluster --local, or tfe server --party <name> on each host; check the addresses in the config)`);
+export async function probeCluster(config: ClusterConfig, local = false, timeoutMs = 3000): Promise<void> {
+  const probes = await probeServers(config, timeoutMs);
+  if (probes.some((p) => p.down)) throw unreachableError(probes, local);
 }

@@ -202,6 +202,8 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     // Not 0: a server would listen on a random port that no peer or client could find.
     if (!Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535) fail(file, `parties.${s}.port must be an integer in [1, 65535], got ${JSON.stringify(p.port)}`);
     if (p.lanePort !== undefined && (!Number.isInteger(p.lanePort) || (p.lanePort as number) < 1 || (p.lanePort as number) > 65535)) fail(file, `parties.${s}.lanePort must be an integer in [1, 65535], got ${JSON.stringify(p.lanePort)}`);
+    // The lane listens beside the server's port: the same number failed only at start, as a port in use.
+    if (p.lanePort !== undefined && p.lanePort === p.port) fail(file, `parties.${s}.lanePort is its port (${String(p.port)}): the lane needs a port of its own (or leave lanePort out: any free port)`);
     if ((p.cert === undefined) !== (p.key === undefined)) fail(file, `parties.${s} needs both cert and key, or neither`);
     for (const f of ['cert', 'key'] as const) if (p[f] !== undefined && (typeof p[f] !== 'string' || !p[f])) fail(file, `parties.${s}.${f} must be a path`);
     const listen = p.listen === undefined ? undefined : checkHost(file, `parties.${s}.listen`, p.listen);
@@ -222,7 +224,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   const ownerPins = parseFingerprints(file, 'owner.fingerprint', owner?.fingerprint);
   if (ownerPins && !pinned.length) fail(file, 'owner.fingerprint is set but no server is pinned (parties.*.fingerprint): pin all or nothing');
   if (pinned.length && o.ca === undefined && !ownerPins)
-    fail(file, "owner.fingerprint is missing: without a CA the servers know the model owner only by its pinned fingerprint (tfe certs fingerprint <owner cert>), and nobody could deploy");
+    fail(file, "owner.fingerprint is missing: without a CA the servers know the model owner only by its pinned fingerprint (tfe certs fingerprint <owner cert>), so every copy of cluster.json carries it, a client's too (copy the servers')");
   const num = (k: keyof typeof DEFAULTS, lo: number, hi: number): number => {
     const v = o[k] ?? DEFAULTS[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(file, `'${k}' must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
@@ -250,6 +252,10 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   }
   const limits = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, num(k, ...LIMIT_RANGES[k])])) as unknown as ServiceLimits;
   if (o.clusterSecret !== undefined && (typeof o.clusterSecret !== 'string' || !o.clusterSecret)) fail(file, "'clusterSecret' must be a path to the file holding the cluster secret (plain ws)");
+  // Both are for plain ws; under TLS they were ignored without a word, which hid a config mix-up.
+  const tlsConfig = o.ca !== undefined || pinned.length > 0;
+  if (tlsConfig && o.clusterSecret !== undefined) fail(file, "'clusterSecret' is for plain ws clusters; this one uses TLS ('ca' or pinned fingerprints), whose certificates authenticate the servers: remove it");
+  if (tlsConfig && o.insecure === true) fail(file, "'insecure' is for plain ws clusters; this one uses TLS ('ca' or pinned fingerprints), where it has no effect: remove it");
   const queryTimeoutMs = num('queryTimeoutMs', 100, 86_400_000);
   const net: Partial<NetLimits> = {};
   for (const k of NET_FIELDS) {

@@ -130,6 +130,9 @@ export interface RequestResult {
 export function requestCertificate(o: { party: string; hosts: readonly string[]; out: string; selfSigned?: boolean; days?: number }): RequestResult {
   checkIdentity(o.party);
   if (o.party !== 'model-owner' && o.hosts.length === 0) throw new Error(`a server's certificate must name the hosts it is reached at: give --host (its DNS name and/or IP address, as in parties.${o.party}.host)`);
+  // Refused rather than ignored: each was accepted and had no effect.
+  if (o.party === 'model-owner' && o.hosts.length) throw new Error("the model owner is never reached at a host (it connects to the servers): leave out --host");
+  if (o.days !== undefined && !o.selfSigned) throw new Error('--days is the validity of a self-signed certificate: give it with --self-signed, or to tfe certs sign (the CA sets the validity of what it signs)');
   const sans = [...new Set(o.hosts.map(sanOf))];
   fs.mkdirSync(o.out, { recursive: true, mode: 0o700 });
   const key = path.resolve(o.out, `${o.party}.key`), csr = path.resolve(o.out, `${o.party}.csr`), cert = path.resolve(o.out, `${o.party}.pem`);
