@@ -24,10 +24,20 @@ let ports: number[];
 let epoch: string;
 
 test.before(async () => {
-  ports = await freePorts(3);
-  const listen = Object.fromEntries(PARTIES.map((p, i) => [p, `127.0.0.1:${ports[i]}`]));
-  cluster = await startCluster({ extra: { log: { format: 'json' }, metrics: { listen } } });
-  epoch = await cluster.ready();
+  // Ports picked free can be taken before a server binds them (by this cluster's own ports, picked
+  // after, or another test file's: CI saw it): picked again then, as startLocalCluster does its own.
+  for (let attempt = 1; ; attempt++) {
+    ports = await freePorts(3);
+    const listen = Object.fromEntries(PARTIES.map((p, i) => [p, `127.0.0.1:${ports[i]}`]));
+    cluster = await startCluster({ extra: { log: { format: 'json' }, metrics: { listen } } });
+    try {
+      epoch = await cluster.ready();
+      return;
+    } catch (e) {
+      await cluster.stop();
+      if (attempt === 3 || !/cannot listen for metrics on .*: the port is in use/.test((e as Error).message)) throw e;
+    }
+  }
 });
 test.after.always(async () => cluster?.stop());
 
