@@ -119,7 +119,7 @@ export function defaultProtocolFor(comparisons: boolean): ProtocolName {
   return comparisons ? DEFAULT_PROTOCOL : (PROTOCOLS.find((p) => !isExact(p)) ?? DEFAULT_PROTOCOL);
 }
 
-/** The protocols as a help text lists them: "securenn | fss | pond", the default first. */
+/** The protocols as a help text lists them, the default first: "securenn | pond | fss". */
 export function protocolsHelpText(): string {
   return [DEFAULT_PROTOCOL, ...PROTOCOLS.filter((p) => p !== DEFAULT_PROTOCOL)].join(' | ');
 }
