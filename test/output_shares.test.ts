@@ -20,7 +20,9 @@ import { RingTensor } from '../lib/tensor/ring_tensor';
 import { ask, rawClient, startLimitedCluster } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
 
-const F = 28;
+// fracBits 30: the interval a share lies in is 2^34 wide, so 4096 samples place its centre to about
+// 2^-8 (at 28, to about 0.06 per share: the control missed by 0.13 once).
+const F = 30;
 const BIAS = [0.7, -1.3, 3.25];
 
 /** The centre of the (short) interval the signed values `v` lie in, mod 2^64. */
@@ -74,7 +76,8 @@ test.serial('the receiver of an output cannot find a bias from the two shares (c
   } finally {
     OUTPUT_STEPS.fresh = true;
   }
-  t.true(plain.estimate.every((e, j) => Math.abs(e - BIAS[j]) < 0.1), `control: the attack should find the bias without fresh shares: ${plain.estimate}`);
+  t.log(`control: the bias ${BIAS} found as ${plain.estimate.map((e) => e.toFixed(4))}`);
+  t.true(plain.estimate.every((e, j) => Math.abs(e - BIAS[j]) < 0.05), `control: the attack should find the bias without fresh shares: ${plain.estimate}`);
   t.true(plain.topBytes <= 3, `control: ${plain.topBytes} top bytes`);
   // Fresh: server0's share of one column is uniform (4096 samples: about 256 top bytes). (The
   // attack's "centres" then fall on two outputs, whose mean is near the bias as any outputs' is:
