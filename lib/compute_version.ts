@@ -38,7 +38,10 @@
 //  15: server0's start notice names the request it admitted (lib/serve/messages.ts requestKey:
 //      server1 and server2 run only that one), and server0 voids leases on server1 and server2 that
 //      ended without a query there (notice 'unlease', lib/serve/leases.ts): new notice fields.
-export const COMPUTE_VERSION = 15;
+//  16: output shares re-randomised by a fresh sharing of zero before they go to their receiver
+//      (lib/protocol/pond/share.ts output): a server without it, beside one with it, gave the
+//      client x + R; and TfePolynomial's private coefficients (weights, { degree }): a new form.
+export const COMPUTE_VERSION = 16;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -12,7 +12,7 @@
 //   3. compare original and calibrated outputs on the check inputs.
 // Nothing here is secret-shared: it runs on the owner's machine with the owner's weights.
 import { fitPolynomial } from '../math/poly_fit';
-import { isExact, PROTOCOLS, type ProtocolName } from '../protocol/protocols';
+import { exactProtocolsText, isExact, PROTOCOLS, type ProtocolName } from '../protocol/protocols';
 import { POLYNOMIAL_LAYER } from './layers_catalog';
 import { graphOf, type LayerConfig, type ModelTopology } from './layers_graph';
 import type { LayersModelJson } from './layers_spec';
@@ -190,7 +190,7 @@ export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDe
   if (relus.length && !opts.uncalibrated)
     throw new Error(
       `the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ` +
-        'calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (securenn, the default, or fss)',
+        `calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (${exactProtocolsText()})`,
     );
   return { source: model };
 }

@@ -351,7 +351,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       return simple((x) => polynomial(x, { coeffs, interval: [-Infinity, Infinity], maxError: Number.NaN }, 'poly'));
     }
     const ws = Array.from({ length: form.degree + 1 }, (_, i) => ctx.take(`coeff${i}`, [1]));
-    return { step: (p) => ([x]) => privatePolynomial(x, ws.map((i) => p[i]), 'poly'), comparisons: false, exactOnly: false };
+    return { step: (p) => (xs) => privatePolynomial(one(xs), ws.map((i) => p[i]), 'poly'), comparisons: false, exactOnly: false };
   },
 };
 

@@ -298,7 +298,7 @@ export function addServiceCommands(program: Command): void {
     .description("each server's status: ready and models for anyone; counters and memory for the operator (--operator: present the owner certificate under TLS)")
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--operator', "present the owner's certificate (TLS) to get the counters")
-    .option('--json', 'print one JSON object: {servers: [each server\'s status]}')
+    .option('--json', 'print one JSON object: {servers: [each server\'s status]}; when a server cannot be reached, {servers: [], unreachable: [{party, address, down}]} and exit 1')
     .action(async (opts: { config: string; operator?: boolean; json?: boolean }) => {
       // A server down is when status matters most: say which answer and which do not, then fail.
       requireConfig(opts.config);
