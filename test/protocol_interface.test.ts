@@ -14,8 +14,9 @@ const LIB = path.join(__dirname, '..', '..', 'lib');
 // securenn/ holds the exact ops built on DReLU (relu, max trees, selection), which run under
 // every exact protocol through comparison.ts; fss/ is FSS's alone.
 const PROTOCOL_ONLY = /from '\.\.\/protocol\/fss\//;
-// Any protocol's name as a string in code: a comparison, a switch case, an includes, a default.
-const NAME = new RegExp(`'(${PROTOCOLS.join('|')})'`);
+// Any protocol's name as a string in code (in single, double or back quotes): a comparison, a
+// switch case, an includes, a default.
+const NAME = new RegExp(`(['"\x60])(${PROTOCOLS.join('|')})\\1`);
 // Outside lib/api, code about one protocol's own options (FSS's gate form and width) may name it.
 const PROTOCOL_OPTION = /fssGate|fssBits|FssGate|fss-gate|fss-bits/;
 
@@ -46,6 +47,8 @@ test('the rule catches code that names a protocol or imports from its folder (th
   t.is(violations('x.ts', "  if (cluster.protocol !== 'pond') {").length, 1);
   t.is(violations('x.ts', "    case 'securenn':").length, 1);
   t.is(violations('x.ts', "  if (['fss'].includes(p)) {").length, 1);
+  t.is(violations('x.ts', '  if (c.protocol === "securenn") {').length, 1);
+  t.is(violations('x.ts', '  const p = c.protocol ?? `pond`;').length, 1);
   t.is(violations('x.ts', "  const protocol = spec.comparisons ? 'securenn' : 'pond';", false).length, 1);
   t.is(violations('x.ts', "  if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error('--fss-bits applies to fss');", false).length, 0, "an FSS option's own check");
   t.is(violations('x.ts', "// if (c.protocol === 'fss') is how it used to be").length, 0, 'comments are not code');
