@@ -302,13 +302,14 @@ export function addServiceCommands(program: Command): void {
     .action(async (opts: { config: string; operator?: boolean; json?: boolean }) => {
       // A server down is when status matters most: say which answer and which do not, then fail.
       requireConfig(opts.config);
-      const probes = await probeServers(loadClusterConfig(opts.config));
+      const config = loadClusterConfig(opts.config);
+      const probes = await probeServers(config);
       if (probes.some((p) => p.down)) {
         if (opts.json) console.log(JSON.stringify({ servers: [], unreachable: probes.filter((p) => p.down) }));
         else for (const p of probes) console.log(`${p.party}  ${p.down ? paint(process.stdout, 'red', `unreachable at ${p.address} (${p.down})`) : `listening at ${p.address}`}`);
         throw unreachableError(probes, isLocalConfig(opts.config));
       }
-      const client = await connect(opts.config, { asOwner: opts.operator });
+      const client = await PredictionClient.connect(config, { asOwner: opts.operator });
       try {
         const all = await client.status();
         if (opts.json) console.log(JSON.stringify({ servers: all }));
