@@ -260,6 +260,10 @@ test.serial('tfe server refuses a bad --metrics, a bad --log-format and a metric
     t.is(r.status, 1);
     // The config loaded, so the failure is a line of the server's log (text here).
     t.regex(r.stderr, new RegExp(`\\[tfe server0\\] cannot start: cannot listen for metrics on 127\\.0\\.0\\.1:${port}: the port is in use`));
+    // --insecure on a TLS cluster had no effect, silently: refused, saying why.
+    r = runServer(['--config', cluster.config, '--insecure']);
+    t.is(r.status, 1);
+    t.regex(r.stderr, /--insecure is for plain ws clusters; .* uses TLS \('ca' or pinned fingerprints\), where it has no effect/);
   } finally {
     holder.close();
     fs.rmSync(dir, { recursive: true, force: true });
