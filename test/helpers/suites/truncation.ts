@@ -2,8 +2,9 @@
 // With z0 uniform, the two shifted shares sum to Z / 2^f within one unit unless z0 - Z wraps
 // around the signed range, which happens for exactly |Z| of the 2^64 values of z0: each
 // product fails with probability |Z| / 2^64 (Z = X Y, the product at scale 2^32), and a failure
-// is off by 2^64 / 2^16 = 2^48 units, i.e. 2^32 in value. Two tests: with moderate values no
-// failure may occur, and with huge values failures occur at the predicted rate and are caught.
+// is off by 2^64 / 2^16 = 2^48 units, i.e. 2^32 in value. Two tests: with moderate values at most
+// the rare failure the rate predicts (2e-4 expected; two allowed), and with huge values failures
+// occur at the predicted rate and are caught.
 // A public constant's product truncates only the constant's fractional bits: exact for an integer,
 // 2 bits for 0.75, so magnitudes where a full truncation fails (or wraps) stay right.
 import test from 'ava';
@@ -11,6 +12,21 @@ import test from 'ava';
 import * as tfe from '../../../lib';
 import { encInt, F, rand, U, withEdges, within } from '../fixed';
 import { open, priv, type Protocol, withCluster } from './harness';
+
+/**
+ * The products that failed as a local truncation fails (off by 2^32 in value, within a unit), and
+ * the rest: at a rate of about 2e-4 per run such a failure is the protocol working as documented
+ * (docs/pond.md), so up to `allowed` of them pass (two where 2e-4 are expected: three or more has
+ * probability about 1e-12) and every other product must be within one unit.
+ */
+export function truncationFailures(got: ArrayLike<number>, want: ArrayLike<number>, tolerance = U): { failures: number[]; rest: [number[], number[]] } {
+  const fail = 2 ** (64 - 2 * F), failures: number[] = [], rest: [number[], number[]] = [[], []];
+  for (let i = 0; i < want.length; i++) {
+    if (Math.abs(Math.abs(got[i] - want[i]) - fail) <= tolerance) failures.push(i);
+    else (rest[0].push(got[i]), rest[1].push(want[i]));
+  }
+  return { failures, rest };
+}
 
 /** Expected number of failures: sum of |X Y| / 2^64 over the products. */
 function expectedFailures(xa: Float64Array, ya: Float64Array): number {
@@ -20,15 +36,19 @@ function expectedFailures(xa: Float64Array, ya: Float64Array): number {
 }
 
 export function truncationSuite(protocol: Protocol): void {
-  test(`${protocol}: 200 000 products of values below 4 are all within one unit (no truncation failure)`, (t) =>
+  test(`${protocol}: 200 000 products of values below 4 are within one unit, but for at most two truncation failures (2e-4 expected)`, (t) =>
     withCluster(protocol, async (c) => {
       const n = 200_000;
       const xa = rand(n, 4), ya = rand(n, 4);
-      // E|x y| = 4 here, so about 200 000 * 4 * 2^32 / 2^64 ~ 2e-4 failures are expected: the test
-      // is not flaky, yet any failure (or any systematic error) shows up as an error >> U.
-      t.true(expectedFailures(xa, ya) < 1e-3);
+      // E|x y| = 4 here, so about 200 000 * 4 * 2^32 / 2^64 ~ 2e-4 failures are expected (one was
+      // seen in CI over many runs): one or two exact failures pass, anything else (a third, an
+      // error of another size, any systematic error) fails.
+      const expected = expectedFailures(xa, ya);
+      t.true(expected < 1e-3);
       const got = await open(priv(c, xa, [n]).mul(priv(c, ya, [n], 'model-owner')));
-      within(t, got, Array.from(xa, (v, i) => encInt(v) * encInt(ya[i]) * U * U), U, 'elementwise products');
+      const { failures, rest } = truncationFailures(got, Array.from(xa, (v, i) => encInt(v) * encInt(ya[i]) * U * U));
+      t.true(failures.length <= 2, `${failures.length} truncation failures where ${expected.toExponential(1)} are expected`);
+      within(t, rest[0], rest[1], U, 'elementwise products');
     }));
 
   test(`${protocol}: with huge products, truncation fails at the predicted rate and the check catches it`, (t) =>
