@@ -28,7 +28,7 @@
 import { createHmac } from 'node:crypto';
 
 import { add, sub } from '../ops';
-import { prgRing, SEED_BYTES } from '../prg/prg';
+import { plusZeroSharing } from '../protocol/pond/share';
 import { OPS_PER_SESSION, type Cluster } from '../protocol/cluster';
 import { type CorrelatedRandomness, type MaskRef, nonceFor } from '../protocol/correlated';
 import { type OpCtx, type Party, SERVER0, SERVER1 } from '../protocol/party';
@@ -82,14 +82,8 @@ export async function checkedOutputShare(p: Party, cr: CorrelatedRandomness, ind
   const key = createHmac('sha256', cr.pairSeed(p))
     .update(`tfe input-mask check v1 ${index} [${m.shape.join(',')}]`)
     .update(m.toBytes())
-    .digest()
-    .subarray(0, SEED_BYTES);
-  const r = await prgRing(new Uint8Array(key), out.shape, { nonce: 1n });
-  try {
-    return p.role === 0 ? await add(out, r) : await sub(out, r);
-  } finally {
-    r.dispose();
-  }
+    .digest();
+  return plusZeroSharing(p, out, key, 1n);
 }
 
 /**

@@ -119,8 +119,15 @@ export const OUTPUT_STEPS = defineGuardedSwitches({}, 'OUTPUT_STEPS', { fresh: t
 export async function freshShares(p: Party, x: RingTensor, nonce: bigint): Promise<RingTensor> {
   if (!p.crypto) throw new Error(`${p.name} has no correlated randomness to re-randomise its output share with`);
   if (!OUTPUT_STEPS.fresh) return RingTensor.fromBytes(x.toBytes(), x.shape, x.dtype);
-  const key = createHmac('sha256', p.crypto.pairSeed(p)).update('tfe output shares v1').digest().subarray(0, SEED_BYTES);
-  const r = await prgRing(new Uint8Array(key), x.shape, { nonce });
+  return plusZeroSharing(p, x, createHmac('sha256', p.crypto.pairSeed(p)).update('tfe output shares v1').digest(), nonce);
+}
+
+/**
+ * server0/server1: x plus its share of a sharing of zero both derive from `key` (a MAC under the
+ * pair seed): server0 adds R = PRG(key, nonce), server1 subtracts it. A new tensor.
+ */
+export async function plusZeroSharing(p: Party, x: RingTensor, key: Uint8Array, nonce: bigint): Promise<RingTensor> {
+  const r = await prgRing(new Uint8Array(key.subarray(0, SEED_BYTES)), x.shape, { nonce });
   try {
     return p.role === 0 ? await add(x, r) : await sub(x, r);
   } finally {
