@@ -10,7 +10,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { checkWeightRange, truncatedBound, weightBound } from '../lib/api/bounds';
 import { dcfBitKeyWords, dcfKeyWords } from '../lib/ops/fss';
-import { reduceMaxWholeRing } from '../lib/api/securenn_ops';
+import { reduceMaxWholeRing } from '../lib/api/comparison_ops';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { F } from './helpers/fixed';
 import { rnd, writeModel } from './helpers/model_files';

@@ -1,6 +1,6 @@
 // Max pooling, reduceMax and argmax under FSS: bit-exact against the plaintext fixed-point maximum;
 // a tree level of maxPool2d/reduceMax is one relu gate, max(l, r) = r + relu(l - r)
-// (lib/protocol/securenn/max_tree.ts), so one online message per compute server per level and no
+// (lib/protocol/exact/max_tree.ts), so one online message per compute server per level and no
 // Beaver product; argmax keeps DReLU and a selection (it needs the winner's index). The view of
 // each compute server has the same statistics for two different secrets (test/helpers/view_stats.ts).
 import test from 'ava';

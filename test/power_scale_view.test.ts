@@ -9,7 +9,7 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { powerOfFourScaleWide } from '../lib/api/securenn_ops';
+import { powerOfFourScaleWide } from '../lib/api/comparison_ops';
 import { controlFlag, GATE_FORMS, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';

@@ -1,7 +1,7 @@
 // Issue 14's rule for the protocol interface: adding a protocol touches no API file. The API
 // (lib/api) reaches protocol-specific steps only through lib/protocol's neutral modules
 // (protocols.ts, comparison.ts, product_folding.ts, pond/ for the arithmetic every protocol
-// shares), so it must neither import from a protocol's own folder other than those nor name a
+// shares, exact/ for the ops every exact protocol builds on its DReLU), so it must neither import from a protocol's own folder other than those nor name a
 // protocol. The service and the CLI go by a protocol's traits (PROTOCOL_TRAITS, defaultProtocolFor,
 // exactProtocolsText) and name one only where they handle its own deploy options (FSS's).
 import test from 'ava';
@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { PROTOCOLS } from '../lib/protocol/protocols';
 
 const LIB = path.join(__dirname, '..', '..', 'lib');
-// securenn/ holds the exact ops built on DReLU (relu, max trees, selection), which run under
-// every exact protocol through comparison.ts; fss/ is FSS's alone.
-const PROTOCOL_ONLY = /from '\.\.\/protocol\/fss\//;
+// exact/ holds the ops built on DReLU (relu, max trees, selection), which run under every exact
+// protocol through comparison.ts; fss/ is FSS's alone, securenn/ SecureNN's.
+const PROTOCOL_ONLY = /from '\.\.\/protocol\/(fss|securenn)\//;
 // Any protocol's name as a string in code (in single, double or back quotes): a comparison, a
 // switch case, an includes, a default.
 const NAME = new RegExp(`(['"\x60])(${PROTOCOLS.join('|')})\\1`);
@@ -43,6 +43,8 @@ const sources = (dir: string) => fs.readdirSync(path.join(LIB, dir)).filter((f) 
 
 test('the rule catches code that names a protocol or imports from its folder (the control)', (t) => {
   t.is(violations('x.ts', "import { fssRelu } from '../protocol/fss/drelu';").length, 1);
+  t.is(violations('x.ts', "import { msb } from '../protocol/securenn/msb';").length, 1);
+  t.is(violations('x.ts', "import { maxTree } from '../protocol/exact/max_tree';").length, 0, 'the ops every exact protocol shares');
   t.is(violations('x.ts', "  if (c.protocol === 'fss' && foldsGates(c.fssGate)) return foldableRelu(c, px);").length, 1);
   t.is(violations('x.ts', "  if (cluster.protocol !== 'pond') {").length, 1);
   t.is(violations('x.ts', "    case 'securenn':").length, 1);

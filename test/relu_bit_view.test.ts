@@ -7,7 +7,7 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { reluAndBitOp } from '../lib/api/securenn_ops';
+import { reluAndBitOp } from '../lib/api/comparison_ops';
 import { constant, controlFlag, exactRelu, GATE_FORMS, spread, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';

@@ -5,11 +5,11 @@ import { randomFillSync } from 'node:crypto';
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { reluAndBitOp } from '../lib/api/securenn_ops';
+import { reluAndBitOp } from '../lib/api/comparison_ops';
 import { add, oddAdd, prgRing, randomSeed, sub } from '../lib/ring';
 import { computeMsb, drelu, shareConvert } from '../lib/protocol/securenn/msb';
 import { dreluOneCompare, reluOneCompare } from '../lib/protocol/securenn/drelu_one_compare';
-import { selectShare } from '../lib/protocol/securenn/relu';
+import { selectShare } from '../lib/protocol/exact/relu';
 
 const L = 1n << 64n;
 const M = L - 1n;

@@ -5,7 +5,7 @@
 // Activations by name: layers_activations.ts.
 import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
-import { maxPool2d } from './securenn_ops';
+import { maxPool2d } from './comparison_ops';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';

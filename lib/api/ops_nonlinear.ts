@@ -15,7 +15,7 @@ import { RingTensor } from '../tensor/ring_tensor';
 import { broadcastShapes, shapeString } from '../tensor/shape';
 import { scaledTruncatedBound, timesBound, truncatedBound } from './bounds';
 import * as L from './ops';
-import { exactReluOp } from './securenn_ops';
+import { exactReluOp } from './comparison_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
 /** Truncates z by `bits` (from 2f fractional bits to f by default), disposing z. */

@@ -33,7 +33,7 @@
 import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, neg, reduceSum, reshape, slice, sub } from './ops';
 import { mul, relu, square, squareUntruncated } from './ops_nonlinear';
-import { powerOfFourScaleWide } from './securenn_ops';
+import { powerOfFourScaleWide } from './comparison_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 /**

@@ -23,7 +23,7 @@ import { erfc } from '../math/erf';
 import { fitPolynomial } from '../math/poly_fit';
 import { add, concat, constantTensor, reduceSum, reshape, slice, sub } from './ops';
 import { mul, relu } from './ops_nonlinear';
-import { nonNegativeOp, reluAndBitOp } from './securenn_ops';
+import { nonNegativeOp, reluAndBitOp } from './comparison_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 /** Knots on |x|; beyond the last one sigmoid is taken as 1 (1 - sigmoid(10) = 4.5e-5). */

@@ -18,7 +18,7 @@ import { add, reduceSum, reshape, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { type Fitted, fittedCubicAt } from './ops_norm';
 import { expNegErrorBound, piecewiseExpNeg } from './ops_smooth';
-import { maxPool2d, powerOfFourScale, requireSecureNN } from './securenn_ops';
+import { maxPool2d, powerOfFourScale, requireExact } from './comparison_ops';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 const RECIPROCAL: Fitted = { g: (v) => 1 / v, lo: 1, hi: 4 };
@@ -36,7 +36,7 @@ export function softmaxErrorBound(n: number, y: number, fracBits: number): numbe
 
 /** softmax over the last axis of a private x (see the header for the method). */
 export function softmax(x: AnyTensor): PrivateTensor {
-  requireSecureNN('softmax', x);
+  requireExact('softmax', x);
   if (x.kind !== 'private') throw new TypeError('softmax: expects a private tensor');
   if (x.rank < 1) throw new RangeError('softmax: needs at least one axis');
   const n = x.shape[x.rank - 1], rows = x.shape.reduce((a, b) => a * b, 1) / n;

@@ -8,7 +8,7 @@ import { defineOutput, definePrivateInput } from './define';
 import { encodeInput } from './input_encoding';
 import { concat, neg, reshape } from './ops';
 import { applyFinal, type PlainModel, type PlainTensor } from './plain_forward';
-import { reduceMaxWholeRing } from './securenn_ops';
+import { reduceMaxWholeRing } from './comparison_ops';
 import { collect } from './tidy';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { toDense, type TensorValue } from './values';

@@ -12,7 +12,7 @@ import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
 import { softmaxErrorBound } from '../../../lib/api/ops_softmax';
-import { reluAndBitOp } from '../../../lib/api/securenn_ops';
+import { reluAndBitOp } from '../../../lib/api/comparison_ops';
 import { eluErrorBound, geluErrorBound, mishErrorBound, seluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
 import { normalCdf } from '../../../lib/math/erf';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';

@@ -1,4 +1,5 @@
-// Maxima (and their positions) over the leading axis by a comparison tree: SecureNN's MaxPool
+// Maxima (and their positions) over the leading axis by a comparison tree, under every exact
+// protocol (the DReLU is the protocol's: comparison.ts). As SecureNN's MaxPool, it
 // reduces each window with log2(k) levels, every level one vectorised DReLU over all pairs and one
 // selection, rather than k - 1 sequential comparisons.
 import { add, concat, reshape, slice, sub } from '../../ops';

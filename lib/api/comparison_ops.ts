@@ -7,8 +7,8 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import type { OpCtx, Party } from '../protocol/party';
 import { disposing } from '../protocol/pond/arith';
 import type { Share } from '../protocol/pond/share';
-import { maxTree, treeLevels } from '../protocol/securenn/max_tree';
-import { equalZero as eqZ, negative, nonNegative, onFlat, relu as exactRelu, reluWithBit, selectShare } from '../protocol/securenn/relu';
+import { maxTree, treeLevels } from '../protocol/exact/max_tree';
+import { equalZero as eqZ, negative, nonNegative, onFlat, relu as exactRelu, reluWithBit, selectShare } from '../protocol/exact/relu';
 import type { PartyName } from '../net/transport';
 import { type ProductFolding, productFolding } from '../protocol/product_folding';
 import { RingTensor } from '../tensor/ring_tensor';
@@ -17,7 +17,7 @@ import { maxBound, sumBound } from './bounds';
 import * as L from './ops';
 import { type AnyTensor, type PartyValues, PrivateTensor } from './tensor';
 
-export function requireSecureNN(op: string, x: AnyTensor): void {
+export function requireExact(op: string, x: AnyTensor): void {
   if (!isExact(x.cluster.protocol))
     throw new Error(`${op} needs comparisons: use an exact protocol, ${exactProtocolsText()} (tfe.setProtocol, or a cluster created with { protocol })`);
 }
@@ -68,10 +68,10 @@ function foldableRelu(c: Cluster, x: PrivateTensor, folding: ProductFolding): Pr
 
 /**
  * relu(x) and [x >= 0] (0.0/1.0) from one exact comparison: the relu's, which computes the bit on
- * the way (protocol/securenn/relu.ts reluWithBit). Both bit-exact with plaintext fixed point.
+ * the way (protocol/exact/relu.ts reluWithBit). Both bit-exact with plaintext fixed point.
  */
 export function reluAndBitOp(x: AnyTensor): { relu: PrivateTensor; bit: PrivateTensor } {
-  requireSecureNN('relu', x);
+  requireExact('relu', x);
   const px = privateOnly('relu', x);
   const c = px.cluster, n = px.shape.reduce((a, b) => a * b, 1);
   const both = new PrivateTensor(
@@ -115,33 +115,33 @@ function bitOp(name: string, x: PrivateTensor, f: (p: Party, o: OpCtx, a: Share,
 /** [x < y] as 0.0/1.0 (the MSB of x - y). */
 export function less(x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
   const d = diffOp('less', x, y);
-  requireSecureNN('less', d);
+  requireExact('less', d);
   return bitOp('less', d, negative);
 }
 
 /** [x > y] as 0.0/1.0. */
 export function greater(x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
   const d = diffOp('greater', y, x);
-  requireSecureNN('greater', d);
+  requireExact('greater', d);
   return bitOp('greater', d, negative);
 }
 
 /** [x >= y] as 0.0/1.0 (DReLU of x - y). */
 export function greaterEqual(x: AnyTensor | number, y: AnyTensor | number): PrivateTensor {
   const d = diffOp('greaterEqual', x, y);
-  requireSecureNN('greaterEqual', d);
+  requireExact('greaterEqual', d);
   return bitOp('greaterEqual', d, nonNegative);
 }
 
 /** [x >= 0] as 0.0/1.0 for a private x (DReLU). */
 export function nonNegativeOp(x: AnyTensor): PrivateTensor {
-  requireSecureNN('nonNegative', x);
+  requireExact('nonNegative', x);
   return bitOp('nonNegative', privateOnly('nonNegative', x), nonNegative);
 }
 
 /** [x = 0] as 0.0/1.0. */
 export function equalZero(x: AnyTensor): PrivateTensor {
-  requireSecureNN('equalZero', x);
+  requireExact('equalZero', x);
   const px = privateOnly('equalZero', x);
   const c = px.cluster;
   const op2 = c.nextOp('equalZero', px.bound);
@@ -197,7 +197,7 @@ function overAxes(name: string, px: PrivateTensor, axes: readonly number[], keep
 }
 
 function exactPrivate(name: string, x: AnyTensor): PrivateTensor {
-  requireSecureNN(name, x);
+  requireExact(name, x);
   return privateOnly(name, x);
 }
 
@@ -231,7 +231,7 @@ export function argmax(x: AnyTensor, axis = 0): PrivateTensor {
  * candidates are gathered with im2col and reduced by the comparison tree.
  */
 export function maxPool2d(x: AnyTensor, opts: { poolSize: number | [number, number]; strides?: number | [number, number]; padding?: Padding }): PrivateTensor {
-  requireSecureNN('maxPool2d', x);
+  requireExact('maxPool2d', x);
   const px = privateOnly('maxPool2d', x);
   const [kh, kw] = positivePair('maxPool2d', opts.poolSize, 'poolSize', 2);
   const strides = opts.strides === undefined ? ([kh, kw] as [number, number]) : positivePair('maxPool2d', opts.strides, 'strides', 1);
@@ -330,7 +330,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
  * docs/fss.md); the sum is local.
  */
 export function powerOfFourScale(v: AnyTensor, kMin: number, kMax: number): PrivateTensor {
-  requireSecureNN('powerOfFourScale', v);
+  requireExact('powerOfFourScale', v);
   const pv = privateOnly('powerOfFourScale', v);
   const c = pv.cluster, f = c.fixed.fracBits;
   checkExponents('powerOfFourScale', f, kMin, kMax);
@@ -381,7 +381,7 @@ function checkThresholds(op: string, f: number, ts: number[]): void {
  */
 export function powerOfFourScaleWide(fine: ScaledEstimate, coarse: ScaledEstimate, kMin: number, kSplit: number, kMax: number, squared?: number): { s: PrivateTensor; squared?: PrivateTensor } {
   const op = 'powerOfFourScale';
-  requireSecureNN(op, fine.value);
+  requireExact(op, fine.value);
   const pf = privateOnly(op, fine.value), pc = privateOnly(op, coarse.value);
   const c = pf.cluster, f = c.fixed.fracBits;
   if (![kMin, kSplit, kMax].every(Number.isInteger) || !(kMin < kSplit && kSplit < kMax) || kMax > f)

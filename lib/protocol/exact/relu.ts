@@ -1,4 +1,6 @@
-// SecureNN's selection and exact ReLU on top of DReLU, and the comparisons built from it.
+// Exact ReLU, selection and the comparisons built from them, on top of the protocol's DReLU (and
+// its fused relu gate where it has one: comparison.ts), with Beaver products: they run under every
+// exact protocol (SecureNN and FSS); the selection is SecureNN's Algorithm 2.
 import { add, addScalar, concat, mulScalar, reshape, sub } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
