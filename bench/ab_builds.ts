@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { checkFssGate, type ProtocolName as Protocol } from '../lib/protocol/protocols';
+import { checkFssGate, FSS_GATES, isExact, PROTOCOLS as ALL_PROTOCOLS, type ProtocolName as Protocol } from '../lib/protocol/protocols';
 import type { PredictionClient } from '../lib/serve/client';
 import type * as LocalCluster from '../lib/serve/local_cluster';
 import { checkOptions, numberOption } from './lib/args';
@@ -27,7 +27,8 @@ import { FLOOR_NETS, MODELS, modelFile, NETS, removeFloorFiles, shuffled } from 
 import { percentile } from './lib/percentile';
 import { cpuNs } from './lib/proc_cpu';
 
-const PROTOCOLS: Protocol[] = ['securenn', 'fss', 'pond'];
+/** Every protocol the library has (protocols.ts), unless --protocols names some. */
+const PROTOCOLS: readonly Protocol[] = ALL_PROTOCOLS;
 
 interface Build {
   name: 'old' | 'new';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   checkOptions(argv, {
     values: ['--old', '--new', '--only', '--rounds', '--gap-ms', '--protocols', '--back-to-back', '--fss-gate'],
-    usage: 'npm run bench:ab -- --old <built tree> [--new <built tree>] [--only A,C] [--rounds N] [--gap-ms MS] [--protocols securenn,fss,pond] [--back-to-back N] [--fss-gate auto|one-round|compact|folded|compact-folded]',
+    usage: `npm run bench:ab -- --old <built tree> [--new <built tree>] [--only A,C] [--rounds N] [--gap-ms MS] [--protocols ${PROTOCOLS.join(',')}] [--back-to-back N] [--fss-gate ${FSS_GATES.join('|')}]`,
   });
   const at = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
   const oldTree = at('--old');
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
         continue;
       }
       const here = protocols.filter((p) => modelFile(net, p));
-      for (const b of builds) for (const p of here) await b.owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssGate ? { fssGate } : {}) });
+      for (const b of builds) for (const p of here) await b.owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(!isExact(p) && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssGate ? { fssGate } : {}) });
       const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const jobs = builds.flatMap((b) => here.map((p) => ({ b, p, key: `${b.name}-${p}`, ms: [] as number[], cpuMs: 0, clientMs: 0 })));

@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { checkFssBits, checkFssGate, type ProtocolName as Protocol } from '../lib/protocol/protocols';
+import { checkFssBits, checkFssGate, isExact, type ProtocolName as Protocol } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { type ServerProcess, spawnCluster, startLocalCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { checkOptions, numberOption } from './lib/args';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
         continue;
       }
       const protocols = (['securenn', 'fss', 'pond'] as Protocol[]).filter((p) => modelFile(net, p));
-      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(p === 'pond' && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssBits !== undefined ? { fssBits } : {}), ...(p === 'fss' && fssGate !== undefined ? { fssGate } : {}) });
+      for (const p of protocols) await owner.deploy(modelFile(net, p)!, { name: `${net}-${p}`, protocol: p, ...(!isExact(p) && FLOOR_NETS.includes(net) ? { uncalibrated: true } : {}), ...(p === 'fss' && fssBits !== undefined ? { fssBits } : {}), ...(p === 'fss' && fssGate !== undefined ? { fssGate } : {}) });
       const shape = net.startsWith('A') ? [1, 784] : [1, 28, 28, 1];
       const input = () => ({ data: Float64Array.from({ length: 784 }, () => Math.random()), shape });
       const lat: Record<string, number[]> = Object.fromEntries(protocols.map((p) => [p, []]));

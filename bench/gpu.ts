@@ -10,6 +10,7 @@
 import * as path from 'node:path';
 
 import * as tfe from '../lib';
+import { isExact, PROTOCOLS } from '../lib/protocol/protocols';
 import { percentile } from './lib/percentile';
 import { nowMs } from './lib/timing';
 import { checkOptions } from './lib/args';
@@ -41,7 +42,8 @@ async function predictOnce(cluster: tfe.Cluster, model: tfe.PrivateModel, shape:
 }
 
 async function run(protocol: tfe.ProtocolName, net: string, device: tfe.DeviceOption, runs: number, batch: number): Promise<Row> {
-  const model = protocol === 'pond' ? `${net}_pond` : net;
+  // A protocol that is not exact runs the paper's Pond models (relu as a fitted polynomial).
+  const model = isExact(protocol) ? net : `${net}_pond`;
   const cluster = new tfe.Cluster({ protocol, device });
   try {
     const m = tfe.loadLayersModel(path.join(MODELS, model, 'model.json'), { cluster });
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   say(`device: ${i.backend}, ${i.device}, ${(i.memoryBytes / 2 ** 30).toFixed(1)} GiB${i.computeCapability ? `, compute ${i.computeCapability}` : ''}`);
   const runs = quick ? 5 : 30, batch = quick ? 64 : 1024;
   const rows: Row[] = [];
-  for (const protocol of ['pond', 'securenn', 'fss'] as const)
+  for (const protocol of PROTOCOLS)
     for (const net of ['A', 'B', 'C']) {
       rows.push(await run(protocol, net, device, runs, batch));
       const r = rows.at(-1)!;

@@ -7,6 +7,7 @@
 //   npm run bench:layernorm -- --rows 20000       more large-variance rows (default 4000)
 //   npm run bench:layernorm -- --protocol fss     (default securenn)
 import * as tfe from '../lib';
+import { checkProtocol, DEFAULT_PROTOCOL, exactProtocolsText, isExact, PROTOCOLS } from '../lib/protocol/protocols';
 import { layerNormOp } from '../lib/api/ops_norm';
 import { checkOptions, numberOption } from './lib/args';
 import { nowMs } from './lib/timing';
@@ -54,9 +55,9 @@ function spreadRows(rows: number, width: number, offset: number): Float32Array {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  checkOptions(args, { values: ['--rows', '--protocol'], usage: 'npm run bench:layernorm -- [--rows N] [--protocol securenn|fss]' });
-  const protocol = args.includes('--protocol') ? args[args.indexOf('--protocol') + 1] : 'securenn';
-  if (protocol !== 'securenn' && protocol !== 'fss') throw new Error(`--protocol wants securenn or fss, got ${protocol}`);
+  checkOptions(args, { values: ['--rows', '--protocol'], usage: `npm run bench:layernorm -- [--rows N] [--protocol ${PROTOCOLS.filter(isExact).join('|')}]` });
+  const protocol = args.includes('--protocol') ? checkProtocol(args[args.indexOf('--protocol') + 1], '--protocol') : DEFAULT_PROTOCOL;
+  if (!isExact(protocol)) throw new Error(`--protocol: LayerNormalization compares values, so it needs an exact protocol (${exactProtocolsText()}), not ${protocol}`);
   const bigRows = numberOption(args, '--rows', 4000, 1);
   console.log(`LayerNormalization under ${protocol}, epsilon ${EPS}\n`);
   console.log('| width | rows | offset | max error | steps | bytes | ms |\n|---|---|---|---|---|---|---|');

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { isExact, PROTOCOLS as ALL_PROTOCOLS, type ProtocolName } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
 import { loadCifarSample, toFloat } from '../scripts/resnet20/cifar';
@@ -22,7 +23,8 @@ import { plainLogits } from './lib/resnet20_plain';
 
 const ROOT = path.join(__dirname, '..', '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'resnet20');
-const PROTOCOLS = ['securenn', 'fss'] as const;
+/** The exact protocols (protocols.ts): ResNet-20's relus are exact, Pond's would be a fitted polynomial. */
+const PROTOCOLS = ALL_PROTOCOLS.filter(isExact);
 
 interface Args {
   protocols: string[];
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
     for (const protocol of args.protocols) {
       const name = `resnet20-${protocol}`;
       const t0 = performance.now();
-      await owner.deploy(args.model, { name, protocol: protocol as 'securenn' | 'fss' });
+      await owner.deploy(args.model, { name, protocol: protocol as ProtocolName });
       say(`${protocol}: deployed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       results.push(await measureResnet20(client, name, protocol, pixels, plain, sample.labels, { b1Runs: args.b1Runs, b1GapMs: args.b1GapMs, batch: args.batch, images: args.images }, say));
       await owner.undeploy(name);

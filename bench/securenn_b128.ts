@@ -23,7 +23,7 @@ import { percentile } from './lib/percentile';
 import { cpuSeconds } from './lib/proc_cpu';
 import { plainModel } from './lib/plain_forward';
 import { checkOptions } from './lib/args';
-import { checkFssBits, checkFssGate } from '../lib/protocol/protocols';
+import { checkFssBits, checkFssGate, checkProtocol, DEFAULT_PROTOCOL, PROTOCOL_TRAITS, PROTOCOLS } from '../lib/protocol/protocols';
 
 const MODELS = path.join(__dirname, '..', '..', 'bench', 'models');
 const PIXELS = 784;
@@ -41,13 +41,12 @@ async function main(): Promise<void> {
   checkOptions(argv, {
     flags: ['--json', '--pooled', '--keras-order', '--no-lanes'],
     values: ['--runs', '--only', '--protocol', '--fss-gate', '--fss-bits'],
-    usage: 'node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol securenn|fss|pond] [--fss-gate G] [--fss-bits N] [--pooled] [--keras-order] [--no-lanes] [--json]',
+    usage: `node dist/bench/securenn_b128.js [--only A,B_max,C_max] [--runs N] [--protocol ${PROTOCOLS.join('|')}] [--fss-gate G] [--fss-bits N] [--pooled] [--keras-order] [--no-lanes] [--json]`,
   });
   const runs = Number(arg(argv, '--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   const only = (arg(argv, '--only') ?? 'A,B_max,C_max').split(',');
-  const protocol = arg(argv, '--protocol') ?? 'securenn';
-  if (!['securenn', 'pond', 'fss'].includes(protocol)) throw new Error(`--protocol ${protocol}: securenn, pond or fss`);
+  const protocol = checkProtocol(arg(argv, '--protocol') ?? DEFAULT_PROTOCOL, '--protocol');
   for (const m of only) if (!fs.existsSync(path.join(MODELS, m, 'model.json'))) throw new Error(`bench/models/${m} is missing (npm run train)`);
   const json = argv.includes('--json');
   const pooled = argv.includes('--pooled');
@@ -55,7 +54,7 @@ async function main(): Promise<void> {
   const fssGate = gateText === undefined ? undefined : checkFssGate(gateText, '--fss-gate');
   const bitsText = arg(argv, '--fss-bits');
   const fssBits = bitsText === undefined ? undefined : checkFssBits(Number(bitsText), '--fss-bits');
-  if (pooled && protocol === 'securenn') throw new Error("--pooled: SecureNN's server2 works online, nothing is pooled");
+  if (pooled && PROTOCOL_TRAITS[protocol].server2Online) throw new Error(`--pooled: ${protocol}'s server2 works online, nothing is pooled`);
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
 
   const test = loadMnist('test', { limit: 128 * (runs + 1) });
@@ -69,7 +68,7 @@ async function main(): Promise<void> {
     for (const m of only) {
       const name = `${m}-${protocol}`;
       const file = modelFile(m);
-      await owner.deploy(file, { name, protocol: protocol as 'securenn', ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) });
+      await owner.deploy(file, { name, protocol, ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) });
       const shape = plainModel(file).inputShape;
       const batch = (b: number) => ({ data: Float64Array.from(test.images.subarray(b * 128 * PIXELS, (b + 1) * 128 * PIXELS)), shape: [128, ...shape] });
       let shipped = await shippedSoFar(owner);

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { ProtocolName as Protocol } from '../../lib/protocol/protocols';
+import { isExact, type ProtocolName as Protocol } from '../../lib/protocol/protocols';
 import { type NetName, writeNetwork } from './model_files';
 
 export const MODELS = path.join(__dirname, '..', '..', '..', 'bench', 'models');
@@ -21,7 +21,8 @@ export function modelFile(net: string, protocol: Protocol): string | undefined {
 }
 // Pond runs its own variant of a model where there is one (polynomial activations, bench/calibrate.ts);
 // the max-pool nets have none (Pond has no exact max).
-const model = (net: string, protocol: Protocol) => (protocol === 'pond' ? (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : undefined) : net);
+// A protocol that is not exact runs the Pond models (relu as a fitted polynomial), where one exists.
+const model = (net: string, protocol: Protocol) => (!isExact(protocol) ? (fs.existsSync(path.join(MODELS, `${net}_pond`, 'model.json')) ? `${net}_pond` : undefined) : net);
 
 export function shuffled<T>(xs: readonly T[]): T[] {
   const a = [...xs];
