@@ -41,7 +41,11 @@
 //  16: output shares re-randomised by a fresh sharing of zero before they go to their receiver
 //      (lib/protocol/pond/share.ts output): a server without it, beside one with it, gave the
 //      client x + R; and TfePolynomial's private coefficients (weights, { degree }): a new form.
-export const COMPUTE_VERSION = 16;
+//  17: under a narrowed fssBits, the comparisons of values the library makes from an activation's
+//      input (the smooth activations' |x| less their knots, the clips' x - m) take the width
+//      their structure gives, not fssBits (lib/api/ops_smooth.ts, layers_activations.ts): other
+//      DCF keys for such a model.
+export const COMPUTE_VERSION = 17;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

@@ -7,7 +7,10 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { activation } from '../lib/api/layers_activations';
 import { layerNormOp } from '../lib/api/ops_norm';
+import { eluErrorBound, geluErrorBound, mishErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound } from '../lib/api/ops_smooth';
+import { FSS_STEPS } from '../lib/protocol/fss/steps';
 import { softmaxErrorBound } from '../lib/api/ops_softmax';
 import { newCluster } from './helpers/suites/harness';
 
@@ -88,4 +91,75 @@ test('fssBits 20: softmax over rows of 256 values within +-2 matches plaintext',
       t.true(Math.abs(got[r * n + i] - want) <= softmaxErrorBound(n, want, 16), `row ${r}, ${i}: ${got[r * n + i]} against ${want}`);
     }
   }
+});
+
+// The smooth activations compare |x| less their knots (|x| - 10 is -10 at x = 0), and the clipping
+// ones x less a constant (relu6's x - 6): values the library makes from x, which the owner's
+// fssBits does not bound. At fssBits 20 (|value| < 8 at fracBits 16) on x within it, sigmoid(0)
+// was -14.75 and relu6(-3) was 9; the control narrows those comparisons to the owner's width.
+const SMOOTH: [string, (x: tfe.PrivateTensor) => tfe.AnyTensor, (v: number) => number, number][] = [
+  ['sigmoid', (x) => tfe.sigmoid(x), (v) => 1 / (1 + Math.exp(-v)), sigmoidErrorBound(16)],
+  ['swish', (x) => tfe.swish(x), (v) => v / (1 + Math.exp(-v)), swishErrorBound(16)],
+  ['softplus', (x) => tfe.softplus(x), (v) => Math.log1p(Math.exp(v)), softplusErrorBound(16)],
+  ['elu', (x) => tfe.elu(x), (v) => (v > 0 ? v : Math.expm1(v)), eluErrorBound(16)],
+  ['gelu', (x) => tfe.gelu(x), (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)), geluErrorBound(16)],
+  ['mish', (x) => tfe.mish(x), (v) => v * Math.tanh(Math.log1p(Math.exp(v))), mishErrorBound(16)],
+];
+
+/** erf to 1.5e-7 (Abramowitz and Stegun 7.1.26), enough against gelu's bound. */
+function erf(v: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(v));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-v * v);
+  return v >= 0 ? y : -y;
+}
+
+// Each at a width where some x in range puts a shifted comparison out of it: relu6's x - 6 and
+// hard_tanh's x + 1 at fssBits 20 (|value| < 8), soft_shrink's -x - 0.5 too; hard_sigmoid's
+// 0.2 x - 0.5 only at fssBits 16 (|value| < 0.5).
+const CLIPS: [string, (v: number) => number, number][] = [
+  ['relu6', (v) => Math.min(Math.max(v, 0), 6), 20],
+  ['hard_sigmoid', (v) => Math.min(Math.max(0.2 * v + 0.5, 0), 1), 16],
+  ['hard_tanh', (v) => Math.min(Math.max(v, -1), 1), 20],
+  ['soft_shrink', (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0), 20],
+];
+
+/** x within the owner's range at fssBits n and fracBits 16 (|value| < 2^(n-17)): its edges, a few points and fresh random values. */
+function inRange(n: number): number[] {
+  const r = 2 ** (n - 17) * 0.99;
+  return [0, r, -r, r / 2, -r / 2, r / 8, -r / 8, ...Array.from({ length: 25 }, () => rounded((Math.random() * 2 - 1) * r))].map(rounded);
+}
+
+/** The control: internal ops' gates at the owner's width, as every op's was before. */
+function narrowInternal(): () => void {
+  FSS_STEPS.internalWide = false;
+  return () => void (FSS_STEPS.internalWide = true);
+}
+
+const activationNamed = (name: string) => activation({ class_name: 'Activation', config: {} } as unknown as Parameters<typeof activation>[0], name, { isOutput: false }).f!;
+
+test.serial('fssBits 20 and 16: the smooth and clipping activations match plaintext on values within the owner\'s range; narrowed to it (the control), they do not', async (t) => {
+  const wrongWhenNarrowed: string[] = [];
+  for (const narrowed of [false, true]) {
+    const restore = narrowed ? narrowInternal() : () => undefined;
+    try {
+      for (const [name, f, ref, bound] of SMOOTH) {
+        const data = inRange(20);
+        const got = await run({ fssBits: 20 }, data, [data.length], f);
+        const err = Math.max(...data.map((v, i) => Math.abs(got[i] - ref(v))));
+        if (!narrowed) t.true(err <= bound, `${name}: max |private - plaintext| = ${err} (bound ${bound})`);
+        else if (err > bound) wrongWhenNarrowed.push(name);
+      }
+      for (const [name, ref, fssBits] of CLIPS) {
+        const data = inRange(fssBits);
+        const got = await run({ fssBits }, data, [data.length], activationNamed(name));
+        // relu6, hard_tanh and soft_shrink are exact; hard_sigmoid's 0.2 x rounds once.
+        const err = Math.max(...data.map((v, i) => Math.abs(got[i] - ref(v))));
+        if (!narrowed) t.true(err <= 2 * U, `${name}: max |private - plaintext| = ${err}`);
+        else if (err > 2 * U) wrongWhenNarrowed.push(name);
+      }
+    } finally {
+      restore();
+    }
+  }
+  t.deepEqual(wrongWhenNarrowed, [...SMOOTH.map((s) => s[0]), ...CLIPS.map((c) => c[0])], 'the control: each is wrong with its comparisons at the owner\'s width');
 });

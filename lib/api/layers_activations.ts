@@ -8,8 +8,16 @@ import type { LayerContext, LayerPlan } from './layers_catalog';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
+/**
+ * relu(x - m) for a constant m the library subtracts (a clip's upper end): internal
+ * (OpCtx.internal), so a narrowed fssBits, the owner's word on x, does not narrow it: x - m may
+ * be out of that range while x is in it (at fssBits 20, fracBits 16, relu6(-3) was 9).
+ */
+export const shiftedRelu = (x: AnyTensor, m: number): AnyTensor => x.cluster.internalOps(() => relu(sub(x, m)));
 /** clip(x, 0, m) = relu(x) - relu(x - m), exact under SecureNN. */
-export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), relu(sub(x, m)));
+export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), shiftedRelu(x, m));
+/** f(x) for an activation whose every comparison takes x shifted or scaled by the library: internal, as shiftedRelu. */
+const libraryMade = (f: (x: AnyTensor) => AnyTensor) => (x: AnyTensor): AnyTensor => x.cluster.internalOps(() => f(x));
 /** s x + (1 - s) relu(x): leaky relu with slope s below zero. */
 export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
@@ -36,17 +44,17 @@ export function activation(
       // Both relus and the public shift are exact, so the clip is monotone bit for bit.
       return { ...exact((x) => clipped(x, 6)), monotone: true };
     case 'hard_sigmoid':
-      return exact((x) => hardSigmoid(x, keras3));
+      return exact(libraryMade((x) => hardSigmoid(x, keras3)));
     case 'hard_silu':
     case 'hard_swish':
       // Keras 3 only: x relu6(x + 3) / 6. The product is exact where the clip is 0 or 1 (|x| >= 3).
-      return exact((x) => mul(x, hardSigmoid(x, true)));
+      return exact(libraryMade((x) => mul(x, hardSigmoid(x, true))));
     case 'hard_tanh':
       // Keras 3: clip(x, -1, 1), exact.
-      return exact((x) => add(clipped(add(x, 1), 2), -1));
+      return exact(libraryMade((x) => add(clipped(add(x, 1), 2), -1)));
     case 'soft_shrink':
       // Keras 3, threshold 0.5: x - 0.5 above 0.5, x + 0.5 below -0.5, 0 between; exact.
-      return exact((x) => sub(relu(add(x, -0.5)), relu(add(neg(x), -0.5))));
+      return exact(libraryMade((x) => sub(relu(add(x, -0.5)), relu(add(neg(x), -0.5)))));
     case 'leaky_relu':
       // Keras 3's activation function, its default negative_slope 0.2 (the layer has its own setting).
       return { ...exact((x) => leaky(x, 0.2)), monotone: true };

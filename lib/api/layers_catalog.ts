@@ -7,7 +7,7 @@ import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops
 import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './comparison_ops';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
-import { activation, leaky, withActivation } from './layers_activations';
+import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, reshapeTarget, reshapeTo, settings } from './layers_settings';
@@ -285,7 +285,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     // rounds once either side of the pool (layers_spec.ts, poolFirst).
     return activationOnly((x) => {
       const y = slope ? leaky(x, slope) : relu(x);
-      return max === null ? y : sub(y, relu(sub(x, max)));
+      return max === null ? y : sub(y, shiftedRelu(x, max));
     }, true, true);
   },
   ELU: (l) => {

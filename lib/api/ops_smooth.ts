@@ -161,8 +161,17 @@ const column = (x: AnyTensor, values: readonly number[]) => constantTensor(x.clu
 
 const sizeOf = (t: AnyTensor) => t.shape.reduce((a, b) => a * b, 1);
 
-/** Step 1's clamp and step 2 for an a >= 0: c = min(a, T) and the knot bits [c >= t_k]. */
+/**
+ * Step 1's clamp and step 2 for an a >= 0: c = min(a, T) and the knot bits [c >= t_k]. Its
+ * comparisons take a less the library's knots (|x| - 10 is -10 at x = 0), which a narrowed
+ * fssBits, the owner's word on x, does not bound: they are internal (OpCtx.internal; at fssBits
+ * 20, fracBits 16, sigmoid(0) was -14.75).
+ */
 function clampedKnots(a: AnyTensor, knots: readonly number[] = KNOTS): { c: AnyTensor; bits: AnyTensor } {
+  return a.cluster.internalOps(() => knotBits(a, knots));
+}
+
+function knotBits(a: AnyTensor, knots: readonly number[]): { c: AnyTensor; bits: AnyTensor } {
   const n = sizeOf(a), last = knots[knots.length - 1];
   const c = sub(a, relu(sub(a, last)));
   const flat = reshape(c, [1, n]);

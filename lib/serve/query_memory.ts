@@ -96,6 +96,18 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
   return ['sigmoid', 'tanh', 'tanh_shrink', 'log_sigmoid', 'swish', 'silu', 'softplus', 'elu', 'celu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
 }
 
+/**
+ * Whether an activation's gate g compares a value the library makes (internal: a clip's x - m, a
+ * smooth activation's |x| less its knots, tanh's 2x), so a narrowed fssBits does not narrow it
+ * (lib/api/layers_activations.ts shiftedRelu, ops_smooth.ts clampedKnots). On the high side: only
+ * the first gate of relu, leaky relu, PReLU and the clips is taken at the owner's width.
+ */
+function libraryGate(cls: string, c: Record<string, unknown>, g: number): boolean {
+  if (cls === 'PReLU') return false;
+  const a = String(c.activation);
+  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'tanh', 'tanh_shrink'].includes(a);
+}
+
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
 function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
   if (cls === 'ReLU') return true; // its negative_slope is >= 0 (others are refused)
@@ -155,7 +167,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
     const gates = gatesOf(cls, c);
     if (!gates) return;
     if (chain && MAX_POOLS.has(layers[i + 1]?.class_name) && movesPastPool(cls, c)) deferred = gates;
-    else for (let g = 0; g < gates; g++) elements += nonlinear(count(s));
+    else for (let g = 0; g < gates; g++) elements += nonlinear(count(s), libraryGate(cls, c, g));
   };
   for (let i = 0; i < layers.length; i++) {
     const { class_name: cls, config: c } = layers[i];
@@ -248,7 +260,9 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
           s = [...window(s, size, pair(c.strides ?? c.pool_size, 2), c.padding), ch];
         }
         elements += MAX_POOLS.has(cls) ? nonlinear(before) : PER_LINEAR * before;
-        for (; deferred > 0; deferred--) elements += nonlinear(count(s));
+        // (relu6's and a capped ReLU's second gate compares x - m: internal, as libraryGate.)
+        for (let g = 0; g < deferred; g++) elements += nonlinear(count(s), g > 0);
+        deferred = 0;
         break;
       }
       case 'UpSampling2D': {

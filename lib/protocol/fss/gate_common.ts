@@ -16,7 +16,7 @@ import { FSS_STEPS } from './steps';
 export function gateBits(fssBits: number, op: Pick<OpCtx, 'gateBound' | 'internal'>): number {
   const b = op.gateBound;
   const derived = b === undefined || b < 0n ? 64 : b.toString(2).length + 1 - FSS_STEPS.widthCut;
-  return Math.max(FSS_BITS_MIN, Math.min(op.internal ? 64 : fssBits, derived));
+  return Math.max(FSS_BITS_MIN, Math.min(op.internal && FSS_STEPS.internalWide ? 64 : fssBits, derived));
 }
 
 /**

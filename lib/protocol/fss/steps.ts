@@ -39,9 +39,11 @@ import { defineGuardedSwitches } from '../test_switches';
  *
  * `widthCut` (tests only, 0 otherwise): gates whose width comes from a bound on their inputs
  * (gate_common.ts gateBits) take this many bits fewer, so that the width tests' inputs at the
- * bound fall outside it: the control that must fail.
+ * bound fall outside it: the control that must fail. `internalWide` (tests only, true otherwise):
+ * false caps internal ops' gates (OpCtx.internal) at the deployment's fssBits like the rest, the
+ * control of test/fss_bits_internal.test.ts.
  */
-export const FSS_STEPS = defineGuardedSwitches({ chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 }, 'FSS_STEPS', { maskInput: true, maskBit: true, widthCut: 0, maskOwnSeed: true });
+export const FSS_STEPS = defineGuardedSwitches({ chunkBytes: CHUNK_BYTES, compactFrom: 16384, foldMaxCells: 8192 }, 'FSS_STEPS', { maskInput: true, maskBit: true, widthCut: 0, maskOwnSeed: true, internalWide: true });
 
 /**
  * server2's seed for the gates' masks r and m: its own, which no other server holds; under the
