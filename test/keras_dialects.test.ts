@@ -299,3 +299,54 @@ test('erf and erfc against tabulated values, and their symmetries', (t) => {
   t.is(erfc(40), 0);
   t.is(erf(40), 1);
 });
+
+// A Keras 3 Sequential model has no layer calls, so without keras_version (model.to_json(), a
+// config assembled by hand) its hard_sigmoid was taken as Keras 2's; what only Keras 3 writes (an
+// input's batch_shape, dtype policy objects) says which it is. tf-keras's mixed-precision
+// `Policy` object is not one of them.
+test("hard_sigmoid is Keras 3's in a Keras 3 Sequential config without keras_version (batch_shape, DTypePolicy dtypes); tf-keras's forms stay Keras 2's", async (t) => {
+  const sequential = (first: object, dtype: unknown) => {
+    const a = artifacts('hard_sigmoid', {}) as unknown as { modelTopology: { config: { layers: object[] } } };
+    a.modelTopology.config.layers = [first, { class_name: 'Dense', config: { name: 'h', units: HID, activation: 'hard_sigmoid', dtype } }, { class_name: 'Dense', config: { name: 'o', units: OUT, dtype } }];
+    return a as unknown as tfe.ModelArtifacts;
+  };
+  const input = (shape: object) => ({ class_name: 'InputLayer', config: { name: 'in', ...shape } });
+  await check(t, sequential(input({ batch_shape: [null, IN] }), 'float32'), HARD_K3, 'batch_shape');
+  await check(t, sequential(input({ batch_input_shape: [null, IN] }), POLICY), HARD_K3, 'DTypePolicy dtypes');
+  await check(t, sequential(input({ batch_input_shape: [null, IN] }), 'float32'), HARD_TFJS, 'tf-keras: batch_input_shape, dtype strings');
+  await check(t, sequential(input({ batch_input_shape: [null, IN] }), { class_name: 'Policy', config: { name: 'float32' } }), HARD_TFJS, "tf-keras's Policy object");
+});
+
+// TensorFlow.js's DepthwiseConv2D computes without its dilation_rate (tfjs-layers 4.22 passes no
+// dilation to its depthwise convolution), Keras with it: a model TensorFlow.js saved predicted
+// there unlike what the library computed. Such a model is refused; a Keras model keeps Keras's
+// meaning, checked against the same layer on the kernel dilated by hand (zeros between taps).
+test("DepthwiseConv2D's dilation_rate: refused in a model saved by TensorFlow.js, which ignores it; a Keras model's equals the hand-dilated kernel", (t) => {
+  const k = rnd(3 * 3 * 2 * 1, 0.5);
+  const dilatedByHand = new Float32Array(5 * 5 * 2);
+  for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) for (let c = 0; c < 2; c++) dilatedByHand[((2 * y) * 5 + 2 * x) * 2 + c] = k[(y * 3 + x) * 2 + c];
+  const layers = (size: number, dilation: number) => [
+    { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 9, 9, 2] } },
+    { class_name: 'DepthwiseConv2D', config: { name: 'c', kernel_size: [size, size], dilation_rate: [dilation, dilation], padding: 'same', use_bias: false } },
+  ];
+  const x = { data: Float64Array.from({ length: 2 * 162 }, () => Math.random() * 2 - 1), shape: [2, 9, 9, 2] };
+  const dilated = tfe.loadPlainModel(seq(layers(3, 2), [['c/depthwise_kernel', [3, 3, 2, 1], k]], '2.15.0')).forward(x).data;
+  const byHand = tfe.loadPlainModel(seq(layers(5, 1), [['c/depthwise_kernel', [5, 5, 2, 1], dilatedByHand]], '2.15.0')).forward(x).data;
+  t.is(dilated.length, byHand.length);
+  t.true(dilated.every((v, i) => Math.abs(v - byHand[i]) < 1e-6), 'Keras 2.15: the dilated layer');
+  t.throws(() => tfe.loadPlainModel(seq(layers(3, 2), [['c/depthwise_kernel', [3, 3, 2, 1], k]], 'tfjs-layers 4.22.0')), { message: /layer 'c' \(DepthwiseConv2D\): dilation_rate \[2,2\] in a model saved by TensorFlow\.js, whose DepthwiseConv2D ignores it/ });
+  t.notThrows(() => tfe.loadPlainModel(seq(layers(3, 1), [['c/depthwise_kernel', [3, 3, 2, 1], k]], 'tfjs-layers 4.22.0')), 'undilated: loads');
+});
+
+test("tf-keras's Conv2DTranspose with groups: 1 (written by its base convolution) loads and computes as without it; other groups are refused", (t) => {
+  const k = rnd(3 * 3 * 2 * 2, 0.5);
+  const layers = (extra: object) => [
+    { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 4, 4, 2] } },
+    { class_name: 'Conv2DTranspose', config: { name: 'c', filters: 2, kernel_size: [3, 3], strides: [2, 2], padding: 'same', use_bias: false, ...extra } },
+  ];
+  const x = { data: Float64Array.from({ length: 32 }, () => Math.random() * 2 - 1), shape: [1, 4, 4, 2] };
+  const plain = tfe.loadPlainModel(seq(layers({}), [['c/kernel', [3, 3, 2, 2], k]], '2.15.0')).forward(x).data;
+  const grouped = tfe.loadPlainModel(seq(layers({ groups: 1 }), [['c/kernel', [3, 3, 2, 2], k]], '2.15.0')).forward(x).data;
+  t.deepEqual([...grouped], [...plain]);
+  t.throws(() => tfe.loadPlainModel(seq(layers({ groups: 2 }), [['c/kernel', [3, 3, 2, 2], k]], '2.15.0')), { message: /layer 'c' \(Conv2DTranspose\): groups = 2 is not supported/ });
+});

@@ -54,6 +54,8 @@ export interface LayerContext {
   isOutput: boolean;
   /** Keras 3 saved the model (layers_graph.ts: some activation names mean other functions there). */
   keras3?: boolean;
+  /** TensorFlow.js saved the model (layers_graph.ts: some of its layers ignore a setting Keras applies). */
+  tfjs?: boolean;
   /**
    * BatchNormalization only: its scale is folded into the layer before it (layers_spec.ts,
    * foldBatchNorms), so it only adds its shift.

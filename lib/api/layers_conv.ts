@@ -100,6 +100,10 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     // groups: tf-keras (Keras 2) writes 1 from its base convolution.
     const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
+    // TensorFlow.js's DepthwiseConv2D computes without its dilation (tfjs-layers 4.22), Keras with
+    // it: a model TensorFlow.js saved predicts there unlike what it declares, so it is refused
+    // rather than computed either way (as Conv2DTranspose's dilation is, below).
+    if (ctx.tfjs && dilation.some((d) => d !== 1)) refuse(l, `dilation_rate [${dilation}] in a model saved by TensorFlow.js, whose DepthwiseConv2D ignores it (Keras applies it): its own predictions are those of an undilated layer, so the model is ambiguous; only 1 is supported in models saved by TensorFlow.js (a Keras model converted with tensorflowjs_converter keeps Keras's meaning)`);
     // Keras 3 names the weight kernel (tf-keras and tfjs: depthwise_kernel).
     const weight = ctx.has(`${l.config.name}/depthwise_kernel`) || !ctx.has(`${l.config.name}/kernel`) ? 'depthwise_kernel' : 'kernel';
     const shape = ctx.shapeOf(`${l.config.name}/${weight}`);
@@ -119,7 +123,8 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     return convPlan(l, ctx, c, k, f);
   },
   Conv2DTranspose: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool });
+    // groups: tf-keras (Keras 2) writes 1 from its base convolution, as for DepthwiseConv2D.
+    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool, groups: ones });
     // TensorFlow.js ignores a transposed convolution's dilation and Keras applies it: what such a
     // model computes depends on where it runs, so it is refused rather than guessed.
     if (pair(c.dilation_rate, 1).some((d) => d !== 1)) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: TensorFlow.js ignores it and Keras applies it, so the model's own output is ambiguous; only 1 is supported`);

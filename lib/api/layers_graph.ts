@@ -57,6 +57,12 @@ export interface LayerGraph {
    * mean other functions there (hard_sigmoid is relu6(x + 3) / 6, not clip(0.2 x + 0.5, 0, 1)).
    */
   keras3: boolean;
+  /**
+   * Saved by TensorFlow.js (keras_version 'tfjs-layers ...'): its own predictions are what the
+   * owner checks the model against, and some of its layers ignore a setting Keras applies
+   * (DepthwiseConv2D's dilation_rate).
+   */
+  tfjs: boolean;
 }
 
 const FUNCTIONAL = new Set(['Model', 'Functional']);
@@ -194,12 +200,27 @@ export function endpoint(v: unknown, what: string, owner = 'the model'): string 
   return list[0][0] as string;
 }
 
-/** Whether Keras 3 saved the model: its version says so, or a layer call is in Keras 3's form. */
+/**
+ * Whether Keras 3 saved the model: its version says so, or (no version: a config from
+ * `model.to_json()`, assembled by hand) something only Keras 3 writes: a layer call in its form
+ * (`keras_history`), a dtype policy object (`DTypePolicy`; tf-keras writes a string, or a
+ * `Policy` for mixed precision) or an input's `batch_shape` (tf-keras and tfjs:
+ * `batch_input_shape`). A Keras 3 Sequential model has no layer calls, so before the last two its
+ * hard_sigmoid was taken as Keras 2's.
+ */
 function isKeras3(topo: ModelTopology, layers: LayerConfig[]): boolean {
   const major = /^(\d+)\./.exec(typeof topo.keras_version === 'string' ? topo.keras_version : '');
   if (major) return Number(major[1]) >= 3;
-  return JSON.stringify(layers.map((l) => l.inbound_nodes ?? null)).includes('"keras_history"');
+  if (JSON.stringify(layers.map((l) => l.inbound_nodes ?? null)).includes('"keras_history"')) return true;
+  return layers.some((l) => {
+    const c = (l.config ?? {}) as Record<string, unknown>;
+    const dtype = c.dtype as { class_name?: unknown } | undefined;
+    return c.batch_shape !== undefined || (typeof dtype === 'object' && dtype !== null && /DTypePolicy$/.test(String(dtype.class_name)));
+  });
 }
+
+/** Whether TensorFlow.js saved the model (model.save: keras_version 'tfjs-layers x.y.z'). */
+const isTfjs = (topo: ModelTopology): boolean => typeof topo.keras_version === 'string' && topo.keras_version.startsWith('tfjs-layers');
 
 export function graphOf(topo: ModelTopology): LayerGraph {
   if (!topo || typeof topo !== 'object') throw new Error('modelTopology is missing');
@@ -213,7 +234,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     const first = layers[0];
     const inputShape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
     const nodes = layers.map((layer, i) => ({ layer, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
-    return { nodes, inputShape, input: first.class_name === 'InputLayer' ? first.config.name : '', output: layers[layers.length - 1].config.name, keras3: isKeras3(topo, layers) };
+    return { nodes, inputShape, input: first.class_name === 'InputLayer' ? first.config.name : '', output: layers[layers.length - 1].config.name, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
   }
   if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
   const layers = checkLayers(cfg.layers);
@@ -258,5 +279,5 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   visit(output);
   const inputs = order.filter((n) => n.layer.class_name === 'InputLayer');
   if (inputs.length !== 1 || inputs[0].layer.config.name !== input) throw new Error(`the model's output must depend on exactly its one input '${input}'`);
-  return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output, keras3: isKeras3(topo, layers) };
+  return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
 }

@@ -228,6 +228,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     const plan = planLayer(l, {
       isOutput: l.config.name === graph.output,
       keras3: graph.keras3,
+      tfjs: graph.tfjs,
       scaleFolded: foldedBns.has(l.config.name),
       take: (w, shape) => {
         const weight = `${l.config.name}/${w}`;
