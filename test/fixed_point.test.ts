@@ -1,6 +1,7 @@
 import test from 'ava';
 
 import { RingTensor } from '../lib/ring';
+import { rint } from './helpers/fixed';
 
 function randomFloats(n: number, scale: number): Float64Array {
   const a = new Float64Array(n);
@@ -8,11 +9,6 @@ function randomFloats(n: number, scale: number): Float64Array {
   return a;
 }
 
-/** The native encoder rounds to nearest, ties to even (IEEE nearbyint). */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 test('encode/decode round-trips within half a unit in the last place, for several fracBits', (t) => {
   for (const f of [0, 8, 16, 24, 40]) {
@@ -25,7 +21,7 @@ test('encode/decode round-trips within half a unit in the last place, for severa
     // The encoding itself is round(x * 2^f) as a signed integer: check it exactly.
     const enc = a.toBigInt64Array();
     for (let i = 0; i < v.length; i++) {
-      t.is(enc[i], BigInt(roundHalfEven(v[i] * 2 ** f)), `index ${i}`);
+      t.is(enc[i], BigInt(rint(v[i] * 2 ** f)), `index ${i}`);
       t.true(Math.abs(back[i] - v[i]) <= 2 ** -(f + 1) + Math.abs(v[i]) * 2 ** -52, `f=${f} index ${i}`);
     }
     a.dispose();

@@ -3,6 +3,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { TRUNCATION_STEPS } from '../lib/protocol/pond/arith';
 import { compareViews, recordTensors } from './helpers/view_stats';
+import { enc } from './helpers/fixed';
 
 // Interactive truncation (server2 deals r and r >> f, the servers open x + 2^L + r) must give
 // the same results as plaintext within one unit per truncation, and, unlike local truncation,
@@ -80,7 +81,6 @@ test('interactive truncation: each compute server\'s view has the same statistic
       await Promise.all([x.shares, y.shares]);
       const seen = recordTensors(cluster);
       const out = await tfe.defineOutput('output-receiver', tfe.mul(x, y));
-      const enc = (v: number) => Math.round(v * 2 ** 16) / 2 ** 16;
       t.true(out.data.every((v) => Math.abs(v - enc(value) * enc(7.3)) <= 2 ** -16), 'the products, within one unit');
       return seen.filter((m) => !m.key.includes('output'));
     } finally {
