@@ -59,6 +59,19 @@ test('key bytes follow the bounds: gates of width 49 after a product (and a cons
   t.is(await opBytes('maxPool2d', pooled), 3 * 16 * perRelu(50));
 });
 
+// A smooth activation compares c - t_k for its 5 inner knots, c = min(|x|, 10) in [0, 10]: width 21 at
+// fracBits 16 (the bound 10 * 2^16 has 20 bits), where a subtraction of the knots' public column
+// left it the whole ring's 64; the same comparison on an input takes 64 (the reference).
+test("a smooth activation's knot comparisons take the width of its clamp (21 bits), not the ring's", async (t) => {
+  const n = 64;
+  const data = () => Array.from({ length: n }, () => (Math.random() - 0.5) * 8);
+  const knots = await opBytes('nonNegative', (c) => tfe.sigmoid(input(c, data())));
+  const whole = await opBytes('greaterEqual', (c) => tfe.greaterEqual(input(c, Array.from({ length: 5 }, data).flat()), 0));
+  const at21 = await opBytes('nonNegative', (c) => tfe.sigmoid(input(c, data())), { fssBits: 21 });
+  t.is(knots, at21, 'as if fssBits were 21: the width is 21');
+  t.true(knots < 0.5 * whole, `${knots} bytes for 5 x ${n} knot comparisons (its 5 inner knots) against ${whole} on the whole ring`);
+});
+
 test('a loaded model: its relus after Dense layers with biases take width 49, and its answers match the float reference to fixed-point precision', async (t) => {
   const weights = [
     { name: 'd0/kernel', shape: [8, 16], data: rnd(128, 0.5) },

@@ -16,10 +16,11 @@ test.serial('hiding steps cannot be switched off outside the tests; restoring an
     t.throws(() => (FSS_STEPS.maskInput = false), { message: /FSS_STEPS\.maskInput is a test control: setting it to false would weaken/ });
     t.throws(() => (FSS_STEPS.maskBit = false), { message: /FSS_STEPS\.maskBit is a test control/ });
     t.throws(() => (FSS_STEPS.widthCut = 2), { message: /FSS_STEPS\.widthCut is a test control/ });
+    t.throws(() => (FSS_STEPS.internalWide = false), { message: /FSS_STEPS\.internalWide is a test control/ });
     t.throws(() => Object.assign(PRIVATE_COMPARE_STEPS, { permute: false }), { message: /PRIVATE_COMPARE_STEPS\.permute is a test control/ });
     t.throws(() => (PRIVATE_COMPARE_STEPS.rerandomise = false), { message: /rerandomise/ });
     t.throws(() => (DRELU_STEPS.maskInput = false), { message: /DRELU_STEPS\.maskInput is a test control/ });
-    t.deepEqual([FSS_STEPS.maskInput, FSS_STEPS.maskBit, FSS_STEPS.widthCut, PRIVATE_COMPARE_STEPS.permute, PRIVATE_COMPARE_STEPS.rerandomise], [true, true, 0, true, true], 'all still on');
+    t.deepEqual([FSS_STEPS.maskInput, FSS_STEPS.maskBit, FSS_STEPS.widthCut, FSS_STEPS.internalWide, PRIVATE_COMPARE_STEPS.permute, PRIVATE_COMPARE_STEPS.rerandomise], [true, true, 0, true, true, true], 'all still on');
     t.notThrows(() => (FSS_STEPS.maskInput = true));
     const from = FSS_STEPS.compactFrom;
     t.notThrows(() => (FSS_STEPS.compactFrom = 99));

@@ -40,7 +40,7 @@ async function scaleBit(c: Cluster, b: Share): Promise<Share> {
   return out;
 }
 
-/** Exact ReLU (SecureNN): bit-exact with plaintext fixed point. */
+/** Exact ReLU (the exact protocols): bit-exact with plaintext fixed point. */
 export function exactReluOp(x: AnyTensor): PrivateTensor {
   const px = privateOnly('relu', x);
   const c = px.cluster;
@@ -202,7 +202,7 @@ function exactPrivate(name: string, x: AnyTensor): PrivateTensor {
 }
 
 /**
- * Maximum over `axes` (SecureNN comparison tree), as tfjs's max: none given (undefined or null)
+ * Maximum over `axes` (a comparison tree: lib/protocol/exact/max_tree.ts), as tfjs's max: none given (undefined or null)
  * means every axis; one axis or a list; `keepDims` keeps them as size 1.
  */
 export function reduceMax(x: AnyTensor, axes?: number | readonly number[] | null, keepDims = false): PrivateTensor {

@@ -14,7 +14,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
  * be out of that range while x is in it (at fssBits 20, fracBits 16, relu6(-3) was 9).
  */
 export const shiftedRelu = (x: AnyTensor, m: number): AnyTensor => x.cluster.internalOps(() => relu(sub(x, m)));
-/** clip(x, 0, m) = relu(x) - relu(x - m), exact under SecureNN. */
+/** clip(x, 0, m) = relu(x) - relu(x - m), exact under the exact protocols. */
 export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), shiftedRelu(x, m));
 /** f(x) for an activation whose every comparison takes x shifted or scaled by the library: internal, as shiftedRelu. */
 const libraryMade = (f: (x: AnyTensor) => AnyTensor) => (x: AnyTensor): AnyTensor => x.cluster.internalOps(() => f(x));

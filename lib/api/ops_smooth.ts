@@ -176,8 +176,12 @@ function knotBits(a: AnyTensor, knots: readonly number[]): { c: AnyTensor; bits:
   const c = sub(a, relu(sub(a, last)));
   const flat = reshape(c, [1, n]);
   const inner = knots.slice(1, -1);
-  // One row per inner knot: [c - t_k], [knots, n], in one subtraction and one comparison.
-  const bits = nonNegativeOp(sub(concat(inner.map(() => flat), 0), column(c, inner)));
+  // One row per inner knot: [c - t_k], [knots, n], in one subtraction and one comparison. c is
+  // in [0, T] (a >= 0 and the clamp's comparison exact), so |c - t_k| < T: the comparison's width
+  // is T's (21 bits for T = 10 at fracBits 16), not the ring's, which a subtraction of a public
+  // column would leave it (OpCtx.gateBound; docs/fss.md "Gate widths").
+  const diff = sub(concat(inner.map(() => flat), 0), column(c, inner)) as PrivateTensor;
+  const bits = nonNegativeOp(diff.withBound(BigInt(Math.ceil(last)) << BigInt(a.cluster.fixed.fracBits)));
   return { c, bits };
 }
 

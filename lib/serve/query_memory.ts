@@ -99,8 +99,10 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
 /**
  * Whether an activation's gate g compares a value the library makes (internal: a clip's x - m, a
  * smooth activation's |x| less its knots, tanh's 2x), so a narrowed fssBits does not narrow it
- * (lib/api/layers_activations.ts shiftedRelu, ops_smooth.ts clampedKnots). On the high side: only
- * the first gate of relu, leaky relu, PReLU and the clips is taken at the owner's width.
+ * (lib/api/layers_activations.ts shiftedRelu, ops_smooth.ts clampedKnots). On the high side:
+ * PReLU's gates and the first gate of every other activation (on x itself) are at the owner's
+ * width, except where the first already takes a value the library made (the hard_* clips,
+ * soft_shrink, tanh's 2x); every later gate is internal.
  */
 function libraryGate(cls: string, c: Record<string, unknown>, g: number): boolean {
   if (cls === 'PReLU') return false;
@@ -138,7 +140,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // ResNet-20 was estimated 7x its measured peak by the sum). FSS keys are summed: server2 deals
   // ahead, so the compute servers may hold several layers' keys at once.
   let compareMax = 0;
-  // (internal: the library's own comparisons, LayerNormalization's and softmax's, at the width
+  // (internal: the library's own comparisons, LayerNormalization's, softmax's and the activations' (libraryGate), at the width
   // their structure gives whatever fssBits says: counted at the whole ring.)
   const nonlinear = (n: number, internal = false): number => {
     // By the protocol's traits, not its name: a protocol whose server2 deals its comparisons
@@ -313,7 +315,8 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         const ic = inner.config ?? {}, halves = cls === 'Bidirectional' ? 2 : 1;
         const steps = s[0] ?? 1, u = Number(ic.units), G = inner.class_name === 'LSTM' ? 4 : inner.class_name === 'GRU' ? 3 : 1;
         const gates = (a: unknown, n: number) => {
-          for (let g = gatesOf('Activation', { activation: a ?? 'tanh' }); g > 0; g--) elements += nonlinear(n);
+          const c = { activation: a ?? 'tanh' };
+          for (let g = 0; g < gatesOf('Activation', c); g++) elements += nonlinear(n, libraryGate('Activation', c, g));
         };
         for (let h = 0; h < halves; h++) {
           elements += PER_PRODUCT * steps * (2 * G * u + 3 * u);
