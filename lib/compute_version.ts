@@ -44,7 +44,8 @@
 //  17: under a narrowed fssBits, the comparisons of values the library makes from an activation's
 //      input (the smooth activations' |x| less their knots, the clips' x - m) take the width
 //      their structure gives, not fssBits (lib/api/ops_smooth.ts, layers_activations.ts): other
-//      DCF keys for such a model. And a Keras 3 Sequential config without keras_version is known
+//      DCF keys for such a model. At every width, a smooth activation's knot comparisons take
+//      their clamp's width (21 bits at fracBits 16), not 64: other keys for every such model. And a Keras 3 Sequential config without keras_version is known
 //      as Keras 3 by its batch_shape or DTypePolicy dtypes (lib/api/layers_graph.ts): its
 //      hard_sigmoid is Keras 3's.
 export const COMPUTE_VERSION = 17;
