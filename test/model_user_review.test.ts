@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { calibrateForPond } from '../lib/api/calibrate';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -32,6 +33,34 @@ test('a model saved with its optimizer loads and predicts as tfjs does', async (
   } finally {
     await c.close();
   }
+});
+
+// From a review of Pond's calibration: a model saved with its optimizer failed to calibrate
+// ("Cannot read properties of undefined"): the calibrated model's manifest copied the optimizer's
+// entries, which were never read. Now they are left out of it, and the calibrated model predicts.
+test('a model saved with its optimizer calibrates for Pond; the calibrated model has no optimizer entries', async (t) => {
+  const m = tf.sequential({ layers: [L.dense({ inputShape: [6], units: 8, activation: 'relu' }), L.dense({ units: 3 })] });
+  m.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
+  await m.fit(tf.randomNormal([16, 6]), tf.randomNormal([16, 3]), { epochs: 1, verbose: 0 });
+  let artifacts: tfe.ModelArtifacts | undefined;
+  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), { includeOptimizer: true });
+  const xs = Array.from({ length: 60 }, () => Array.from({ length: 6 }, () => Math.random() * 4 - 2));
+  const { artifacts: out, report } = calibrateForPond(artifacts!, xs);
+  t.is(report.relus.length, 1);
+  t.false((out.weightSpecs as { group?: string }[]).some((w) => w.group === 'optimizer'));
+  t.is(tfe.loadPlainModel(out).forward({ data: Float64Array.from(xs[0]), shape: [1, 6] }).data.length, 3);
+});
+
+// A relu that sees one value on the calibration inputs (a dead unit, constant inputs) has no
+// least-squares fit: its coefficients were NaN, reported, written with --force, and a NaN output
+// row counted as agreeing. Now the fit is refused, naming the layer.
+test("calibration refuses a relu that saw too few distinct values to fit, naming it", (t) => {
+  const m = tf.sequential({ layers: [L.dense({ inputShape: [3], units: 3, activation: 'relu', kernelInitializer: 'zeros', biasInitializer: 'zeros', name: 'dead' }), L.dense({ units: 2 })] });
+  let artifacts: tfe.ModelArtifacts | undefined;
+  return m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }))).then(() => {
+    const xs = Array.from({ length: 40 }, () => Array.from({ length: 3 }, () => Math.random() * 4 - 2));
+    t.throws(() => calibrateForPond(artifacts!, xs), { message: /relu layer 'dead.*' saw 1 distinct value\(s\) on the calibration inputs, too few to fit a degree-2 polynomial/ });
+  });
 });
 
 test('a normalisation over another axis than the last is refused at load, naming the layer; Pond names the layers that compare', async (t) => {

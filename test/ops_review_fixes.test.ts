@@ -83,6 +83,10 @@ test("verify's agreement for one output per row is by its sign; a rank-1 output 
   const r = tfe.compareOutputs({ data: Float64Array.from([0.3, -2]), shape: [2] }, { data: Float64Array.from([0.3, 2]), shape: [2] });
   t.like(r.agreement, { agreed: 1, rows: 2 });
   t.deepEqual(r.disagreements, [1]);
+  // A NaN row has no class: it agreed with a class-0 row before (its argmax was 0).
+  const nan = tfe.compareOutputs({ data: Float64Array.from([1, 0, 0, 1]), shape: [2, 2] }, { data: Float64Array.from([NaN, NaN, 0, 1]), shape: [2, 2] });
+  t.like(nan.agreement, { agreed: 1, rows: 2 });
+  t.deepEqual(nan.disagreements, [0]);
 });
 
 test('definePrivateVariable refuses a list (it kept the first tensor)', async (t) => {

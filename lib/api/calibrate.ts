@@ -16,7 +16,7 @@ import { exactProtocolsText, isExact, PROTOCOLS, type ProtocolName } from '../pr
 import { POLYNOMIAL_LAYER } from './layers_catalog';
 import { graphOf, type LayerConfig, type ModelTopology } from './layers_graph';
 import type { LayersModelJson } from './layers_spec';
-import { type ModelArtifacts, type ModelSource, readLayersModel } from './model';
+import { isOptimizerState, type ModelArtifacts, type ModelSource, readLayersModel } from './model';
 import { plainModel, type PlainTensor } from './plain_forward';
 import { compareOutputs, type Samples, samplesTensor } from './verify';
 import { cloneTopology, replaceLayer, splitActivation } from './topology_edit';
@@ -109,6 +109,10 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
     seen ??= fitX.data; // a relu straight on the model input ('' in a Sequential without InputLayer)
     const xs = thin(seen);
     const coeffs = fitPolynomial(xs, xs.map((v) => Math.max(v, 0)), degree).map(Math.fround);
+    // A relu that saw at most `degree` distinct values (a dead or constant unit, 0/1 inputs) has no
+    // least-squares fit: its coefficients came back NaN, and were reported and written as such.
+    if (!coeffs.every(Number.isFinite))
+      throw new Error(`calibrate: relu layer '${t.layer.config.name}' saw ${new Set(xs).size} distinct value(s) on the calibration inputs, too few to fit a degree-${degree} polynomial: calibrate on more varied inputs, or check that the layer is not dead`);
     let lo = Infinity, hi = -Infinity, err = 0;
     for (const v of xs) {
       lo = Math.min(lo, v);
@@ -127,7 +131,8 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   const original = plainModel(json, weights).forward(checkX);
   const calibrated = plainModel(current(), fitted).forward(checkX);
   const cmp = compareOutputs(original, calibrated, spec.finalActivation);
-  const specs = [...json.weightsManifest.flatMap((g) => g.weights).map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), ...added];
+  // (A model saved with its optimizer: those entries are not the model's, and were never read.)
+  const specs = [...json.weightsManifest.flatMap((g) => g.weights).filter((w) => !isOptimizerState(w)).map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), ...added];
   const data = Buffer.concat(specs.map((s) => Buffer.from(fitted.get(s.name)!.data.buffer, fitted.get(s.name)!.data.byteOffset, fitted.get(s.name)!.data.byteLength)));
   return {
     artifacts: { modelTopology: topo, weightSpecs: specs, weightData: new Uint8Array(data) },

@@ -102,7 +102,10 @@ export function compareOutputs(plain: PlainTensor, priv: PlainTensor, finalActiv
   }
   // One output per row (a sigmoid's logit, a score): its class is its sign, logit > 0 (the
   // argmax of one value was always 0, and every row agreed whatever the values).
+  // A row with a NaN has no class (-1: it agrees with nothing); its argmax was 0, so a NaN row
+  // agreed wherever the other picked class 0.
   const argmax = (v: Float64Array, at: number) => {
+    for (let j = at; j < at + width; j++) if (Number.isNaN(v[j])) return -1;
     if (width === 1) return v[at] > 0 ? 1 : 0;
     let b = at;
     for (let j = at + 1; j < at + width; j++) if (v[j] > v[b]) b = j;
@@ -113,7 +116,8 @@ export function compareOutputs(plain: PlainTensor, priv: PlainTensor, finalActiv
   for (let s = 0; s < n; s++) {
     let ok = true;
     for (let r = s * per; r < (s + 1) * per; r += width) {
-      if (argmax(plain.data, r) === argmax(priv.data, r)) agreed++;
+      const c = argmax(plain.data, r);
+      if (c >= 0 && c === argmax(priv.data, r)) agreed++;
       else ok = false;
     }
     if (!ok) disagreements.push(s);
