@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { calibrateForPond } from '../lib/api/calibrate';
+import { calibrateForPond, prepareDeploy, uncalibratedRelus } from '../lib/api/calibrate';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -181,4 +181,18 @@ test('a BatchNormalization saved with renorm loads; its renorm statistics are no
   } finally {
     await c.close();
   }
+});
+
+// From the same review: a relu inside TimeDistributed was neither refused nor calibrated under
+// Pond (both looked at top-level activations only), so it ran with the default polynomial on
+// [-4, 4]. Now the deploy names it, and calibration refuses it rather than say "no relu".
+test('Pond: a relu inside TimeDistributed is named by the deploy check and refused by calibration', async (t) => {
+  const m = tf.sequential({ layers: [L.timeDistributed({ inputShape: [5, 3], layer: L.dense({ units: 4, activation: 'relu' }), name: 'td' })] });
+  let artifacts: tfe.ModelArtifacts | undefined;
+  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  t.deepEqual(uncalibratedRelus(artifacts!), ['td']);
+  t.throws(() => prepareDeploy(artifacts!, 'pond', {}), { message: /the model has relu \(td\)/ });
+  const xs = Array.from({ length: 40 }, () => Array.from({ length: 15 }, () => Math.random() * 2 - 1));
+  t.throws(() => calibrateForPond(artifacts!, xs), { message: /a relu inside a wrapper \(td\), which calibration cannot fit yet/ });
+  t.notThrows(() => prepareDeploy(artifacts!, 'pond', { uncalibrated: true }), 'consent to the default polynomial');
 });

@@ -82,6 +82,8 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   if (!(holdout >= 0 && holdout < 1)) throw new Error(`holdout must be in [0, 1), got ${holdout}`);
   const { json, spec, weights } = loaded ?? readLayersModel(source);
   if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.exactOnlyLayers.join(', ')}); Pond cannot run it, calibrated or not`);
+  const wrapped = wrappedRelus(json.modelTopology);
+  if (wrapped.length) throw new Error(`the model has a relu inside a wrapper (${wrapped.join(', ')}), which calibration cannot fit yet: deploy it under an exact protocol (${exactProtocolsText()}), or under Pond with the default polynomial (uncalibrated)`);
   const x = samplesTensor(inputs, spec.inputShape);
   const n = x.shape[0];
   const check = holdout > 0 ? Math.floor(n * holdout) : 0;
@@ -147,8 +149,25 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
  */
 export function uncalibratedRelus(source: ModelSource, loaded?: Loaded): string[] {
   const { json } = loaded ?? readLayersModel(source);
-  return graphOf(json.modelTopology)
-    .nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu'))
+  return [
+    ...graphOf(json.modelTopology)
+      .nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu'))
+      .map((node) => node.layer.config.name),
+    ...wrappedRelus(json.modelTopology),
+  ];
+}
+
+/**
+ * Layers whose wrapped layer has a relu (TimeDistributed(Dense(relu)), say): Pond runs it with the
+ * default polynomial, and calibration does not reach inside wrappers, so such a model is refused
+ * under Pond unless `uncalibrated` (before, it was neither refused nor calibrated).
+ */
+function wrappedRelus(topo: LayersModelJson['modelTopology']): string[] {
+  return graphOf(topo)
+    .nodes.filter((node) => {
+      const inner = (node.layer.config as { layer?: { class_name?: string; config?: Record<string, unknown> } }).layer;
+      return inner?.config !== undefined && (inner.config.activation === 'relu' || (inner.class_name === 'ReLU' && inner.config.max_value == null && inner.config.maxValue == null && !inner.config.negative_slope));
+    })
     .map((node) => node.layer.config.name);
 }
 
