@@ -15,12 +15,18 @@ import { saveTfjsModel } from './helpers/tfjs_save';
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = tf.layers;
 
+/** The artifacts tfjs saves for `m` (in memory). */
+async function artifactsOf(m: { save: (h: unknown, o?: object) => Promise<unknown> }, opts?: { includeOptimizer: boolean }): Promise<tfe.ModelArtifacts> {
+  let artifacts: tfe.ModelArtifacts | undefined;
+  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), opts);
+  return artifacts!;
+}
+
 test('a model saved with its optimizer loads and predicts as tfjs does', async (t) => {
   const m = tf.sequential({ layers: [L.dense({ inputShape: [6], units: 8, activation: 'relu' }), L.dense({ units: 3 })] });
   m.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
   await m.fit(tf.randomNormal([16, 6]), tf.randomNormal([16, 3]), { epochs: 1, verbose: 0 });
-  let artifacts: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), { includeOptimizer: true });
+  const artifacts: tfe.ModelArtifacts | undefined = await artifactsOf(m, { includeOptimizer: true });
   const specs = artifacts!.weightSpecs as { name: string; dtype?: string; group?: string }[];
   t.true(specs.some((w) => w.group === 'optimizer' && w.dtype === 'int32'), 'the optimizer state is in the artifacts');
   const c = new tfe.Cluster({ protocol: 'securenn' });
@@ -42,8 +48,7 @@ test('a model saved with its optimizer calibrates for Pond; the calibrated model
   const m = tf.sequential({ layers: [L.dense({ inputShape: [6], units: 8, activation: 'relu' }), L.dense({ units: 3 })] });
   m.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
   await m.fit(tf.randomNormal([16, 6]), tf.randomNormal([16, 3]), { epochs: 1, verbose: 0 });
-  let artifacts: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), { includeOptimizer: true });
+  const artifacts: tfe.ModelArtifacts | undefined = await artifactsOf(m, { includeOptimizer: true });
   const xs = Array.from({ length: 60 }, () => Array.from({ length: 6 }, () => Math.random() * 4 - 2));
   const { artifacts: out, report } = calibrateForPond(artifacts!, xs);
   t.is(report.relus.length, 1);
@@ -56,8 +61,7 @@ test('a model saved with its optimizer calibrates for Pond; the calibrated model
 // row counted as agreeing. Now the fit is refused, naming the layer.
 test("calibration refuses a relu that saw too few distinct values to fit, naming it", (t) => {
   const m = tf.sequential({ layers: [L.dense({ inputShape: [3], units: 3, activation: 'relu', kernelInitializer: 'zeros', biasInitializer: 'zeros', name: 'dead' }), L.dense({ units: 2 })] });
-  let artifacts: tfe.ModelArtifacts | undefined;
-  return m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }))).then(() => {
+  return artifactsOf(m).then((artifacts) => {
     const xs = Array.from({ length: 40 }, () => Array.from({ length: 3 }, () => Math.random() * 4 - 2));
     t.throws(() => calibrateForPond(artifacts!, xs), { message: /relu layer 'dead.*' saw 1 distinct value\(s\) on the calibration inputs, too few to fit a degree-2 polynomial/ });
   });
@@ -188,8 +192,7 @@ test('a BatchNormalization saved with renorm loads; its renorm statistics are no
 // [-4, 4]. Now the deploy names it, and calibration refuses it rather than say "no relu".
 test('Pond: a relu inside TimeDistributed is named by the deploy check and refused by calibration', async (t) => {
   const m = tf.sequential({ layers: [L.timeDistributed({ inputShape: [5, 3], layer: L.dense({ units: 4, activation: 'relu' }), name: 'td' })] });
-  let artifacts: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  const artifacts: tfe.ModelArtifacts | undefined = await artifactsOf(m);
   t.deepEqual(uncalibratedRelus(artifacts!), ['td']);
   t.throws(() => prepareDeploy(artifacts!, 'pond', {}), { message: /the model has relu \(td\)/ });
   const xs = Array.from({ length: 40 }, () => Array.from({ length: 15 }, () => Math.random() * 2 - 1));
