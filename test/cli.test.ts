@@ -72,9 +72,12 @@ test('tfe calibrate writes a Pond-ready model with its report; refuses a bad --m
   const inputs = path.join(dir, 'inputs.json');
   fs.writeFileSync(inputs, JSON.stringify(Array.from({ length: 100 }, () => Array.from({ length: 6 }, () => (Math.random() * 2 - 1) * 10))));
   const out = path.join(dir, 'cal');
-  const { stdout } = await cli(['calibrate', '--model', m.file, '--input', inputs, '--out', out, '--min-agreement', '0', '--json']);
+  const { stdout } = await cli(['calibrate', '--model', m.file, '--input', inputs, '--out', out, '--min-agreement', '0', '--json', '--frac-bits', '12']);
   const report = JSON.parse(stdout);
   t.is(report.relus.length, 1);
+  // The coefficients are on the grid of the fracBits asked for.
+  t.is(report.fracBits, 12);
+  t.true(report.relus[0].coeffs.every((c: number) => Number.isInteger(c * 2 ** 12)), `${report.relus[0].coeffs}`);
   t.is(report.fitInputs, 80);
   const saved = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
   const poly = saved.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'TfePolynomial');

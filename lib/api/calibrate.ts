@@ -12,6 +12,7 @@
 //   3. compare original and calibrated outputs on the check inputs.
 // Nothing here is secret-shared: it runs on the owner's machine with the owner's weights.
 import { fitPolynomial } from '../math/poly_fit';
+import { DEFAULT_FRAC_BITS } from '../tensor/ring_tensor';
 import { exactProtocolsText, isExact, PROTOCOLS, type ProtocolName } from '../protocol/protocols';
 import { POLYNOMIAL_LAYER } from './layers_catalog';
 import { graphOf, type LayerConfig, type ModelTopology } from './layers_graph';
@@ -26,16 +27,26 @@ export interface CalibrateOptions {
   degree?: number;
   /** Fraction of the inputs kept out of the fit to measure agreement on (default 0.2; 0: measure on the fit inputs). */
   holdout?: number;
+  /** The cluster's fixed-point fractional bits (default 16): the coefficients are chosen on its grid. */
+  fracBits?: number;
 }
 
 export interface CalibrationReport {
   degree: number;
+  /** The fixed-point grid the coefficients were chosen on (multiples of 2^-fracBits). */
+  fracBits: number;
   fitInputs: number;
   checkInputs: number;
   /** Whether agreement was measured on inputs the fit never saw. */
   heldOut: boolean;
-  /** Per relu, in order: the layer, the range of values it saw on the fit inputs, the polynomial (coeffs[i] multiplies x^i). */
-  relus: { layer: string; range: [number, number]; coeffs: number[]; maxFitError: number }[];
+  /**
+   * Per relu, in order: the layer, the range of values it saw on the fit inputs, the polynomial
+   * (coeffs[i] multiplies x^i, each a multiple of 2^-fracBits), and how many bits its highest
+   * power x^degree leaves below the ring's limit (see verify.ts rangeCheck).
+   */
+  relus: { layer: string; range: [number, number]; coeffs: number[]; maxFitError: number; powerBitsLeft: number }[];
+  /** Relus whose highest power comes within 20 bits of the ring's limit (a truncation may fail). */
+  warnings: string[];
   /** Argmax agreement of the calibrated model with the original, float64 plaintext, on the check inputs. */
   agreement: { agreed: number; rows: number; fraction: number };
   maxAbsLogitDiff: number;
@@ -55,12 +66,40 @@ const isPlainRelu = (l: LayerConfig) =>
 
 const MAX_FIT_POINTS = 400_000;
 
-/** Up to MAX_FIT_POINTS of `v`, evenly strided (the fit is a 3-5 column least squares: more adds nothing). */
-function thin(v: Float64Array): Float64Array {
+/** Below this many bits left under the ring's limit (a failure every 1024 elements), a relu's highest power is refused. */
+const MIN_POWER_BITS = 10;
+
+/**
+ * Up to MAX_FIT_POINTS of `v`, one from each of MAX_FIT_POINTS equal slices (the fit is a 3-5
+ * column least squares: more adds nothing). The offset inside each slice moves by the golden
+ * ratio: a fixed offset (the slice's start) read only every step-th unit of a layer whose width
+ * was a multiple of the step (every other unit of 4, at twice MAX_FIT_POINTS values).
+ */
+export function thin(v: Float64Array): Float64Array {
   if (v.length <= MAX_FIT_POINTS) return v;
   const step = v.length / MAX_FIT_POINTS, out = new Float64Array(MAX_FIT_POINTS);
-  for (let i = 0; i < out.length; i++) out[i] = v[Math.floor(i * step)];
+  const phi = (Math.sqrt(5) - 1) / 2;
+  for (let i = 0; i < out.length; i++) out[i] = v[Math.min(v.length - 1, Math.floor((i + ((i * phi) % 1)) * step))];
   return out;
+}
+
+/**
+ * The least-squares polynomial of relu on `xs`, with coefficients on the fixed-point grid
+ * (multiples of 2^-fracBits, as the shared weights hold them), chosen from the highest power
+ * down: each is the grid value nearest its least-squares fit given the ones above it already
+ * rounded. Rounding a float fit afterwards lost whole terms: a cubic coefficient of -4.6e-7 is 0
+ * at 16 bits, so a degree-3 fit to values up to 917 computed 2.7 away from what was reported.
+ */
+export function fitOnGrid(xs: Float64Array, degree: number, fracBits: number): number[] {
+  const unit = 2 ** fracBits;
+  const rest = xs.map((v) => Math.max(v, 0)); // relu minus the terms chosen so far
+  const coeffs = new Array<number>(degree + 1).fill(0);
+  for (let d = degree; d >= 0; d--) {
+    const c = Math.fround(Math.round(fitPolynomial(xs, rest, d)[d] * unit) / unit);
+    coeffs[d] = c;
+    for (let i = 0; i < xs.length; i++) rest[i] -= c * xs[i] ** d;
+  }
+  return coeffs;
 }
 
 const rows = (x: PlainTensor, from: number, to: number): PlainTensor => {
@@ -80,6 +119,8 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   if (degree !== 2 && degree !== 3) throw new Error(`degree must be 2 or 3, got ${degree}`);
   const holdout = opts.holdout ?? 0.2;
   if (!(holdout >= 0 && holdout < 1)) throw new Error(`holdout must be in [0, 1), got ${holdout}`);
+  const fracBits = opts.fracBits ?? DEFAULT_FRAC_BITS;
+  if (!(Number.isInteger(fracBits) && fracBits >= 1 && fracBits <= 30)) throw new Error(`fracBits must be an integer in [1, 30], got ${fracBits}`);
   const { json, spec, weights } = loaded ?? readLayersModel(source);
   if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.exactOnlyLayers.join(', ')}); Pond cannot run it, calibrated or not`);
   const wrapped = wrappedRelus(json.modelTopology);
@@ -93,7 +134,11 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   const topo: ModelTopology = cloneTopology(json.modelTopology);
   for (const node of graphOf(topo).nodes) if (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu') splitActivation(topo, node.layer.config.name);
   const targets = graphOf(topo).nodes.filter((node) => isPlainRelu(node.layer));
-  if (targets.length === 0) throw new Error('the model has no relu to calibrate: Pond runs it as it is');
+  if (targets.length === 0) {
+    const done = graphOf(topo).nodes.filter((node) => node.layer.class_name === POLYNOMIAL_LAYER).map((node) => node.layer.config.name);
+    if (done.length) throw new Error(`the model is already calibrated (its relus are ${POLYNOMIAL_LAYER} layers: ${done.slice(0, 4).join(', ')}${done.length > 4 ? ', ...' : ''}): calibrate the original model, with relus, again`);
+    throw new Error('the model has no relu to calibrate: Pond runs it as it is');
+  }
 
   // The fitted coefficients become weights (float32, as every weight), shared at deploy like the
   // others: they are fitted to the owner's data and weights, so no server may read them from the
@@ -102,6 +147,7 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   const added: { name: string; shape: number[]; dtype: 'float32' }[] = [];
   const current = (): LayersModelJson => ({ modelTopology: topo, weightsManifest: [...json.weightsManifest, { paths: [], weights: added }] });
   const relus: CalibrationReport['relus'] = [];
+  const warnings: string[] = [];
   for (const t of targets) {
     const from = t.inputs[0];
     let seen: Float64Array | undefined;
@@ -110,7 +156,7 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
     });
     seen ??= fitX.data; // a relu straight on the model input ('' in a Sequential without InputLayer)
     const xs = thin(seen);
-    const coeffs = fitPolynomial(xs, xs.map((v) => Math.max(v, 0)), degree).map(Math.fround);
+    const coeffs = fitOnGrid(xs, degree, fracBits);
     // A relu that saw at most `degree` distinct values (a dead or constant unit, 0/1 inputs) has no
     // least-squares fit: its coefficients came back NaN, and were reported and written as such.
     if (!coeffs.every(Number.isFinite))
@@ -122,7 +168,17 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
       err = Math.max(err, Math.abs(coeffs.reduceRight((a, c) => a * v + c, 0) - Math.max(v, 0)));
     }
     const name = t.layer.config.name;
-    relus.push({ layer: name, range: [lo, hi], coeffs, maxFitError: err });
+    // Pond forms x^degree as a product at 2 fracBits, truncated locally (verify.ts rangeCheck):
+    // one that nears 2^63 fails often, and each failure is a wild value.
+    const top = Math.max(Math.abs(lo), Math.abs(hi)) ** degree;
+    const powerBitsLeft = top > 0 ? 63 - 2 * fracBits - Math.log2(top) : Infinity;
+    if (powerBitsLeft < MIN_POWER_BITS)
+      throw new Error(
+        `calibrate: relu layer '${name}' sees values up to ${Math.max(Math.abs(lo), Math.abs(hi)).toPrecision(3)} in magnitude, and x^${degree} at fracBits ${fracBits} leaves ${powerBitsLeft.toFixed(1)} bits below the ring's limit ` +
+          `(a truncation fails with probability ~2^-${Math.max(0, powerBitsLeft).toFixed(1)} per element): ${degree === 3 ? 'use degree 2, ' : ''}scale the inputs or weights down, lower fracBits, or use an exact protocol (${exactProtocolsText()})`,
+      );
+    if (powerBitsLeft < 20) warnings.push(`relu layer '${name}': x^${degree} of values up to ${Math.max(Math.abs(lo), Math.abs(hi)).toPrecision(3)} leaves ${powerBitsLeft.toFixed(1)} bits below the ring's limit at fracBits ${fracBits}: a truncation fails with probability ~2^-${powerBitsLeft.toFixed(1)} per element`);
+    relus.push({ layer: name, range: [lo, hi], coeffs, maxFitError: err, powerBitsLeft });
     coeffs.forEach((c, i) => {
       fitted.set(`${name}/coeff${i}`, { data: Float32Array.of(c), shape: [1] });
       added.push({ name: `${name}/coeff${i}`, shape: [1], dtype: 'float32' });
@@ -139,7 +195,7 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   return {
     artifacts: { modelTopology: topo, weightSpecs: specs, weightData: new Uint8Array(data) },
     modelJson: { modelTopology: topo, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] },
-    report: { degree, fitInputs: n - check, checkInputs: checkX.shape[0], heldOut: check > 0, relus, agreement: cmp.agreement, maxAbsLogitDiff: cmp.maxAbsLogitDiff },
+    report: { degree, fracBits, warnings, fitInputs: n - check, checkInputs: checkX.shape[0], heldOut: check > 0, relus, agreement: cmp.agreement, maxAbsLogitDiff: cmp.maxAbsLogitDiff },
   };
 }
 
@@ -210,11 +266,15 @@ export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDe
     if (c.report.agreement.fraction < minAgreement && !force) throw new CalibrationRefused(c.report, minAgreement);
     return { source: c.artifacts, calibration: c.report };
   }
-  const relus = uncalibratedRelus(model, loaded);
-  if (relus.length && !opts.uncalibrated)
-    throw new Error(
-      `the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ` +
-        `calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (${exactProtocolsText()})`,
-    );
+  const read = loaded ?? readLayersModel(model);
+  const relus = uncalibratedRelus(model, read);
+  if (relus.length && !opts.uncalibrated) {
+    // Calibration does not reach inside wrappers: for a model with a wrapped relu it is no remedy.
+    const wrapped = new Set(wrappedRelus(read.json.modelTopology));
+    const remedy = relus.some((r) => wrapped.has(r))
+      ? `calibration cannot fit a relu inside a wrapper (${[...wrapped].join(', ')}): deploy with an exact protocol (${exactProtocolsText()}), or under Pond with uncalibrated (the default polynomial)`
+      : `calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (${exactProtocolsText()})`;
+    throw new Error(`the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ${remedy}`);
+  }
   return { source: model };
 }

@@ -5,6 +5,8 @@
 export interface LayerConfig {
   class_name: string;
   config: Record<string, unknown> & { name: string };
+  /** A Functional model's entry repeats config.name here (TF.js's loader requires it). */
+  name?: string;
   inbound_nodes?: unknown;
   /**
    * Set by graphOf: the call's keyword arguments that are not tensors (attention's

@@ -50,18 +50,20 @@ function sequentialGraph(name: string, layers: LayerConfig[]): Graph {
   let rest = layers;
   if (layers[0]?.class_name === 'InputLayer') {
     input = layers[0].config.name;
-    out.push({ ...layers[0], inbound_nodes: [] });
+    out.push({ ...layers[0], name: input, inbound_nodes: [] });
     rest = layers.slice(1);
   } else {
     const shape = inputBatchShape(layers[0]);
     input = `${name}__input`;
-    out.push({ class_name: 'InputLayer', config: { name: input, ...(shape !== undefined ? { batch_input_shape: shape } : {}) }, inbound_nodes: [] });
+    out.push({ class_name: 'InputLayer', name: input, config: { name: input, ...(shape !== undefined ? { batch_input_shape: shape } : {}) }, inbound_nodes: [] });
   }
   let prev = input;
   for (const l of rest) {
     if (!l || typeof l.config?.name !== 'string') throw new Error(`a layer of '${name}' lacks class_name or config.name`);
     if (l.class_name === 'InputLayer') throw new Error(`Sequential model '${name}' has an InputLayer ('${l.config.name}') after its first layer`);
-    out.push({ ...l, inbound_nodes: [[[prev, 0, 0, {}]]] });
+    // (The entry names itself at the top, as a Functional model's entries do: TF.js's loader
+    // never settles on a model whose entries lack it, and a flattened model is Functional.)
+    out.push({ ...l, name: l.config.name, inbound_nodes: [[[prev, 0, 0, {}]]] });
     prev = l.config.name;
   }
   return { name, layers: out, input, output: prev };

@@ -50,6 +50,9 @@ export function splitActivation(topo: ModelTopology, name: string): string {
   const newName = freshName(layers, `${name}_${act}`);
   const added: LayerConfig = { class_name: 'Activation', config: { name: newName, activation: act, trainable: false } };
   if (functional) {
+    // A Functional layer entry names itself at the top too: TF.js's loader waits forever for a
+    // layer whose entry lacks it (tf.loadLayersModel never settled on a calibrated residual model).
+    added.name = newName;
     for (const l of layers) if (l !== src) renameRefs(l.inbound_nodes, name, newName);
     renameRefs(functional.output_layers, name, newName);
     // The new layer's one call takes the source's output, in the source's own serialisation.

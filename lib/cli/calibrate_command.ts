@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 
 import { calibrateForPond, type CalibrationReport, CalibrationRefused, type PondDeployOptions } from '../api/calibrate';
 import { readLayersModel } from '../api/model';
+import { addFracBitsOptions, fracBitsOf } from './frac_bits';
 import { readInputs } from './inputs';
 import { paint } from './term';
 
@@ -49,12 +50,13 @@ export function pondOptions(flags: CalibrationFlags, modelPath: string): PondDep
 
 export function printCalibration(r: CalibrationReport, log: (l: string) => void = (l) => console.error(l)): void {
   const pct = (100 * r.agreement.fraction).toFixed(1);
-  log(`calibrated ${r.relus.length} relu(s), degree ${r.degree}, on ${r.fitInputs} inputs`);
+  log(`calibrated ${r.relus.length} relu(s), degree ${r.degree}, on ${r.fitInputs} inputs (coefficients on the fracBits ${r.fracBits} grid)`);
   const w = Math.max(...r.relus.map((x) => x.layer.length));
   for (const x of r.relus)
     log(`  ${x.layer.padEnd(w)}  saw [${x.range[0].toPrecision(3)}, ${x.range[1].toPrecision(3)}]  coeffs ${x.coeffs.map((c) => c.toPrecision(4)).join(', ')}  max |error| ${x.maxFitError.toPrecision(3)}`);
   const line = `argmax agreement with the original model: ${r.agreement.agreed}/${r.agreement.rows} (${pct}%) on ${r.heldOut ? 'held-out' : 'the fit'} inputs, max |Δlogit| ${r.maxAbsLogitDiff.toExponential(2)} (float64; tfe verify --protocol pond adds fixed point)`;
   log(r.agreement.fraction === 1 ? line : paint(process.stderr, 'yellow', line));
+  for (const w of r.warnings) log(paint(process.stderr, 'yellow', `warning: ${w}`));
 }
 
 /** Prints the report of a refused calibration before the error propagates. */
@@ -74,19 +76,22 @@ export function addCalibrationOptions(cmd: Command, via = 'with --calibrate: '):
 
 export function addCalibrateCommand(program: Command): void {
   addCalibrationOptions(
-    program
-      .command('calibrate')
-      .description("fit each relu of a model to your inputs for Pond (which has no comparisons) and write the calibrated model; reports agreement with the original on held-out inputs")
-      .requiredOption('--model <path>', 'model.json of a LayersModel')
-      .requiredOption('--input <file>', 'inputs typical of the queries: JSON (an array, {data, shape} or {images, labels}) or a PNG; a few hundred or more')
-      .requiredOption('--out <dir>', 'directory for the calibrated model.json, weights.bin and calibration.json'),
+    addFracBitsOptions(
+      program
+        .command('calibrate')
+        .description("fit each relu of a model to your inputs for Pond (which has no comparisons) and write the calibrated model; reports agreement with the original on held-out inputs")
+        .requiredOption('--model <path>', 'model.json of a LayersModel')
+        .requiredOption('--input <file>', 'inputs typical of the queries: JSON (an array, {data, shape} or {images, labels}) or a PNG; a few hundred or more')
+        .requiredOption('--out <dir>', 'directory for the calibrated model.json, weights.bin and calibration.json'),
+    ),
     '',
   )
     .option('--json', 'print the report as one JSON object')
-    .action((opts: CalibrationFlags & { model: string; input: string; out: string; json?: boolean }) => {
+    .action((opts: CalibrationFlags & { model: string; input: string; out: string; json?: boolean; fracBits?: string; config?: string }) => {
       const { calibrate } = pondOptions({ ...opts, calibrate: opts.input }, opts.model);
       const { inputs, minAgreement = 0.99, force, ...fit } = calibrate!;
-      const c = calibrateForPond(opts.model, inputs, fit);
+      // The coefficients are chosen on the cluster's fixed-point grid (deploy --calibrate asks the cluster).
+      const c = calibrateForPond(opts.model, inputs, { ...fit, fracBits: fracBitsOf(opts).fracBits });
       if (opts.json) console.log(JSON.stringify(c.report));
       else printCalibration(c.report, (l) => console.log(l));
       if (c.report.agreement.fraction < minAgreement && !force)

@@ -3,7 +3,6 @@
 // of their choice, before deploying it. Reports argmax agreement, max |Δlogit| and KL; with
 // --debug-ranges, each layer's largest |value| (revealed to this client only) against the ring's
 // limit for fracBits.
-import * as fs from 'node:fs';
 
 import type { Command } from 'commander';
 
@@ -11,11 +10,10 @@ import { loadLayersModel, readLayersModel } from '../api/model';
 import type { VerifyReport } from '../api/verify';
 import { Cluster } from '../protocol/cluster';
 import { checkFssGate, checkProtocol, defaultProtocolFor, protocolsHelpText, type ProtocolName } from '../protocol/protocols';
-import { loadClusterConfig } from '../serve/config';
+import { addFracBitsOptions, fracBitsOf } from './frac_bits';
 import { readInputs } from './inputs';
 import { paint, progress } from './term';
 
-const DEFAULT_CONFIG = '.tfe-local/cluster.json';
 
 interface Opts {
   model: string;
@@ -38,14 +36,6 @@ const int = (v: string, what: string, lo: number, hi: number): number => {
   return n;
 };
 
-/** fracBits: the flag, else the cluster config's (--config, or the local cluster's when there is one), else 16. */
-function fracBitsOf(opts: Opts): { fracBits: number; from: string } {
-  if (opts.fracBits !== undefined) return { fracBits: int(opts.fracBits, '--frac-bits', 1, 30), from: '--frac-bits' };
-  const file = opts.config ?? (fs.existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-  if (file) return { fracBits: loadClusterConfig(file).fracBits, from: file };
-  return { fracBits: 16, from: 'the default' };
-}
-
 export function printReport(r: VerifyReport, from: string): void {
   const out = process.stdout;
   const pct = (r.agreement.fraction * 100).toFixed(r.agreement.fraction === 1 ? 0 : 2);
@@ -65,16 +55,16 @@ export function printReport(r: VerifyReport, from: string): void {
 }
 
 export function addVerifyCommand(program: Command): void {
-  program
-    .command('verify')
-    .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
-    .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
-    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
-    .option('--protocol <name>', `${protocolsHelpText()} (default: what tfe deploy picks: ${defaultProtocolFor(true)} for any model with a comparison, ${defaultProtocolFor(false)} otherwise)`)
-    .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
-    .option('--fss-gate <form>', 'fss: auto | one-round | compact | folded | compact-folded, as tfe deploy --fss-gate (the answers are the same; with --batch-size 1 each input runs as a batch-1 query would, folded products included)')
-    .option('--frac-bits <n>', "fixed-point fractional bits (default: the cluster config's fracBits, from --config or .tfe-local/cluster.json, else 16)")
-    .option('--config <file>', 'the cluster config whose fracBits to use')
+  addFracBitsOptions(
+    program
+      .command('verify')
+      .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
+      .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
+      .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
+      .option('--protocol <name>', `${protocolsHelpText()} (default: what tfe deploy picks: ${defaultProtocolFor(true)} for any model with a comparison, ${defaultProtocolFor(false)} otherwise)`)
+      .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
+      .option('--fss-gate <form>', 'fss: auto | one-round | compact | folded | compact-folded, as tfe deploy --fss-gate (the answers are the same; with --batch-size 1 each input runs as a batch-1 query would, folded products included)')
+  )
     .option('--batch-size <n>', 'inputs per private run', '16')
     .option('--debug-ranges', "reveal each layer's largest |value| to this client and warn near the ring's limit (exact protocols)")
     .option('--warn-bits <n>', "warn of layers whose values leave fewer bits than this below the ring's limit (plaintext values; with --debug-ranges, the private ones)", '20')

@@ -311,7 +311,10 @@ export class PredictionClient {
     const fssGate = checkDeployGate(protocol, opts.fssGate);
     const fssBits = checkDeployBits(protocol, opts.fssBits);
     const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) };
-    const { source, calibration } = prepareDeploy(model, protocol, opts, loaded);
+    // Calibration picks its coefficients on this cluster's fixed-point grid.
+    const cal = opts.calibrate;
+    if (cal?.fracBits !== undefined && cal.fracBits !== this.#config.fracBits) throw new Error(`deploy: calibrate.fracBits ${cal.fracBits} differs from the cluster's fracBits ${this.#config.fracBits}: leave it out`);
+    const { source, calibration } = prepareDeploy(model, protocol, cal ? { ...opts, calibrate: { ...cal, fracBits: this.#config.fracBits } } : opts, loaded);
     const { json, params } = source === model ? loaded : readLayersModel(source);
     const weights = json.weightsManifest.flatMap((g) => g.weights.filter((w) => !isOptimizerState(w)).map((w) => ({ name: w.name, shape: w.shape })));
     checkWeightRange(params, this.#config.fracBits, 'deploy');
