@@ -77,25 +77,38 @@ test('the width is checked: an integer in [16, 64]', (t) => {
   for (const bad of [8, 15, 65, 32.5, '32'] as unknown[]) t.throws(() => newCluster('fss', { fssBits: bad as number }), { message: /fssBits must be an integer in \[16, 64\]/ });
 });
 
-test.serial('fssBits 32, both gate forms: every compute server view has the same statistics for two secrets; the control without the input mask fails', async (t) => {
-  const constant = new Float64Array(2048).fill(-1.25);
-  const spread = Float64Array.from({ length: 2048 }, () => (Math.random() - 0.5) * 6e4);
-  for (const fssGate of ['one-round', 'compact'] as const) {
-    const opts = { fssGate, fssBits: 32 };
-    const [a, b] = [await recordedRelu('fss', constant, recordTensors, opts), await recordedRelu('fss', spread, recordTensors, opts)];
-    t.deepEqual([...b.out], exactRelu(spread), `${fssGate}: exact`);
-    for (const party of ['server0', 'server1']) {
-      const cmp = compareViews(a.seen, b.seen, party);
-      t.deepEqual(cmp.unmatched, [], `${fssGate} ${party}: the same messages`);
-      t.deepEqual(cmp.differ, [], `${fssGate} ${party}: ${cmp.checked} statistics agree`);
-      t.true(cmp.checked >= 6, `${fssGate} ${party}: ${cmp.checked} compared`);
-    }
-    FSS_STEPS.maskInput = false;
-    try {
-      const [a2, b2] = [await recordedRelu('fss', constant, recordTensors, opts), await recordedRelu('fss', spread, recordTensors, opts)];
-      t.true(compareViews(a2.seen, b2.seen, 'server0').differ.some((d) => d.includes('fss.open')), `${fssGate}: the control flags the opening`);
-    } finally {
-      FSS_STEPS.maskInput = true;
+// 21 bits is not a whole number of bytes, and it is the width of every smooth activation's knot
+// comparisons (c = min(|x|, 10) at 16 fractional bits), whatever fssBits: sigmoid at fssBits 21
+// runs all its comparisons at 21 bits.
+const VIEW_CASES: [string, number, (x: tfe.PrivateTensor) => tfe.PrivateTensor][] = [
+  ['relu', 32, tfe.relu],
+  ['relu', 21, tfe.relu],
+  ['sigmoid', 21, tfe.sigmoid],
+];
+
+test.serial('fssBits 32 and 21, both gate forms: every compute server view has the same statistics for two secrets; the control without the input mask fails', async (t) => {
+  for (const [name, fssBits, op] of VIEW_CASES) {
+    // Within the width's range: |x| < 2^(fssBits - 1 - 16), with room for relu's own gate.
+    const constant = new Float64Array(2048).fill(-1.25);
+    const spread = Float64Array.from({ length: 2048 }, () => (Math.random() - 0.5) * 0.9 * 2 ** (fssBits - 16));
+    for (const fssGate of ['one-round', 'compact'] as const) {
+      const opts = { fssGate, fssBits };
+      const what = `${name} at ${fssBits} bits, ${fssGate}`;
+      const [a, b] = [await recordedRelu('fss', constant, recordTensors, opts, op), await recordedRelu('fss', spread, recordTensors, opts, op)];
+      if (name === 'relu') t.deepEqual([...b.out], exactRelu(spread), `${what}: exact`);
+      for (const party of ['server0', 'server1']) {
+        const cmp = compareViews(a.seen, b.seen, party);
+        t.deepEqual(cmp.unmatched, [], `${what} ${party}: the same messages`);
+        t.deepEqual(cmp.differ, [], `${what} ${party}: ${cmp.checked} statistics agree`);
+        t.true(cmp.checked >= 6, `${what} ${party}: ${cmp.checked} compared`);
+      }
+      FSS_STEPS.maskInput = false;
+      try {
+        const [a2, b2] = [await recordedRelu('fss', constant, recordTensors, opts, op), await recordedRelu('fss', spread, recordTensors, opts, op)];
+        t.true(compareViews(a2.seen, b2.seen, 'server0').differ.some((d) => d.includes('fss.open')), `${what}: the control flags the opening`);
+      } finally {
+        FSS_STEPS.maskInput = true;
+      }
     }
   }
 });

@@ -11,12 +11,12 @@ import { newCluster, type Protocol } from './suites/harness';
 import { recordTensors, sameViewStatistics, type Seen } from './view_stats';
 
 /** One private ReLU of `x` under `protocol` (and these cluster options), with what `record` starts recording before it runs. */
-export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, record: (c: tfe.Cluster) => T, opts: tfe.ClusterOptions = {}): Promise<{ seen: T; out: Float64Array }> {
+export async function recordedRelu<T>(protocol: Protocol, x: ArrayLike<number>, record: (c: tfe.Cluster) => T, opts: tfe.ClusterOptions = {}, op: (x: tfe.PrivateTensor) => tfe.PrivateTensor = tfe.relu): Promise<{ seen: T; out: Float64Array }> {
   const c = newCluster(protocol, opts);
   try {
     const seen = record(c);
     const xs = tfe.definePrivateInput('input-provider', () => ({ data: x, shape: [x.length] }), c);
-    const out = (await tfe.defineOutput('output-receiver', tfe.relu(xs))).data;
+    const out = (await tfe.defineOutput('output-receiver', op(xs))).data;
     return { seen, out };
   } finally {
     await c.close();
