@@ -13,7 +13,8 @@ import { PROTOCOLS } from '../lib/protocol/protocols';
 const LIB = path.join(__dirname, '..', '..', 'lib');
 // exact/ holds the ops built on DReLU (relu, max trees, selection), which run under every exact
 // protocol through comparison.ts; fss/ is FSS's alone, securenn/ SecureNN's.
-const PROTOCOL_ONLY = /from '\.\.\/protocol\/(fss|securenn)\//;
+// A static import, a dynamic import() or a require of such a module, at any depth of '../'.
+const PROTOCOL_ONLY = /(\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"\x60](\.\.\/)+protocol\/(fss|securenn)\//;
 // Any protocol's name as a string in code (in single, double or back quotes): a comparison, a
 // switch case, an includes, a default.
 const NAME = new RegExp(`(['"\x60])(${PROTOCOLS.join('|')})\\1`);
@@ -45,6 +46,8 @@ test('the rule catches code that names a protocol or imports from its folder (th
   t.is(violations('x.ts', "import { fssRelu } from '../protocol/fss/drelu';").length, 1);
   t.is(violations('x.ts', "import { msb } from '../protocol/securenn/msb';").length, 1);
   t.is(violations('x.ts', "import { maxTree } from '../protocol/exact/max_tree';").length, 0, 'the ops every exact protocol shares');
+  t.is(violations('x.ts', "  const { fssRelu } = await import('../protocol/fss/drelu');").length, 1, 'a dynamic import');
+  t.is(violations('x.ts', '  const m = require("../protocol/securenn/msb");').length, 1, 'a require');
   t.is(violations('x.ts', "  if (c.protocol === 'fss' && foldsGates(c.fssGate)) return foldableRelu(c, px);").length, 1);
   t.is(violations('x.ts', "  if (cluster.protocol !== 'pond') {").length, 1);
   t.is(violations('x.ts', "    case 'securenn':").length, 1);
