@@ -189,13 +189,42 @@ test('a BatchNormalization saved with renorm loads; its renorm statistics are no
 
 // From the same review: a relu inside TimeDistributed was neither refused nor calibrated under
 // Pond (both looked at top-level activations only), so it ran with the default polynomial on
-// [-4, 4]. Now the deploy names it, and calibration refuses it rather than say "no relu".
-test('Pond: a relu inside TimeDistributed is named by the deploy check and refused by calibration', async (t) => {
-  const m = tf.sequential({ layers: [L.timeDistributed({ inputShape: [5, 3], layer: L.dense({ units: 4, activation: 'relu' }), name: 'td' })] });
+// [-4, 4]. Now the deploy names it, and calibration moves it out of the wrapper (relu works
+// elementwise, so TimeDistributed(Dense(relu)) is TimeDistributed(Dense) then relu) and fits it.
+test('Pond: a relu inside TimeDistributed is named by the deploy check, and calibration fits it outside the wrapper', async (t) => {
+  const m = tf.sequential({
+    layers: [
+      L.timeDistributed({ inputShape: [5, 3], layer: L.dense({ units: 4, activation: 'relu' }), name: 'td' }),
+      L.timeDistributed({ layer: L.reLU(), name: 'td_plain' }),
+      L.flatten(),
+      L.dense({ units: 2, name: 'out' }),
+    ],
+  });
   const artifacts: tfe.ModelArtifacts | undefined = await artifactsOf(m);
-  t.deepEqual(uncalibratedRelus(artifacts!), ['td']);
-  t.throws(() => prepareDeploy(artifacts!, 'pond', {}), { message: /the model has relu \(td\)/ });
-  const xs = Array.from({ length: 40 }, () => Array.from({ length: 15 }, () => Math.random() * 2 - 1));
-  t.throws(() => calibrateForPond(artifacts!, xs), { message: /a relu inside a wrapper \(td\), which calibration cannot fit yet/ });
+  t.deepEqual(uncalibratedRelus(artifacts!), ['td', 'td_plain']);
+  t.throws(() => prepareDeploy(artifacts!, 'pond', {}), { message: /the model has relu \(td, td_plain\).*calibrate it on your inputs/ });
   t.notThrows(() => prepareDeploy(artifacts!, 'pond', { uncalibrated: true }), 'consent to the default polynomial');
+  const xs = Array.from({ length: 60 }, () => Array.from({ length: 15 }, () => Math.random() * 4 - 2));
+  const { artifacts: cal, report } = calibrateForPond(artifacts!, xs);
+  t.deepEqual(report.relus.map((r) => r.layer), ['td_relu', 'td_plain']);
+  // The test's own forward pass of the calibrated model: Dense per step, the two polynomials, Dense.
+  const [k, b, k2, b2] = m.getWeights().map((w: { dataSync: () => Float32Array }) => w.dataSync());
+  const [p1, p2] = report.relus.map((r) => (v: number) => r.coeffs.reduceRight((a, c) => a * v + c, 0));
+  const x = Float64Array.from(xs.slice(0, 3).flat());
+  const own: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const h: number[] = [];
+    for (let s = 0; s < 5; s++) for (let u = 0; u < 4; u++) h.push(p2(p1([0, 1, 2].reduce((a, i) => a + x[r * 15 + s * 3 + i] * k[i * 4 + u], b[u]))));
+    for (let o = 0; o < 2; o++) own.push(h.reduce((a, v, i) => a + v * k2[i * 2 + o], b2[o]));
+  }
+  const plain = tfe.loadPlainModel(cal).forward({ data: x, shape: [3, 5, 3] }).data;
+  t.true(own.every((v, i) => Math.abs(v - plain[i]) < 1e-4), `${[...plain]} vs ${own}`);
+  const c = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    const model = tfe.loadLayersModel(cal, { cluster: c });
+    const got = (await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: x, shape: [3, 5, 3] }))))).data;
+    t.true(own.every((v, i) => Math.abs(v - got[i]) < 0.01), `Pond ${[...got]} vs ${own}`);
+  } finally {
+    await c.close();
+  }
 });

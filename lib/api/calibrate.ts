@@ -123,7 +123,7 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   if (!(Number.isInteger(fracBits) && fracBits >= 1 && fracBits <= 30)) throw new Error(`fracBits must be an integer in [1, 30], got ${fracBits}`);
   const { json, spec, weights } = loaded ?? readLayersModel(source);
   if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.exactOnlyLayers.join(', ')}); Pond cannot run it, calibrated or not`);
-  const wrapped = wrappedRelus(json.modelTopology);
+  const wrapped = unfittableRelus(json.modelTopology);
   if (wrapped.length) throw new Error(`the model has a relu inside a wrapper (${wrapped.join(', ')}), which calibration cannot fit yet: deploy it under an exact protocol (${exactProtocolsText()}), or under Pond with the default polynomial (uncalibrated)`);
   const x = samplesTensor(inputs, spec.inputShape);
   const n = x.shape[0];
@@ -132,7 +132,13 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   const fitX = rows(x, 0, n - check), checkX = check ? rows(x, n - check, n) : fitX;
 
   const topo: ModelTopology = cloneTopology(json.modelTopology);
-  for (const node of graphOf(topo).nodes) if (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu') splitActivation(topo, node.layer.config.name);
+  for (const node of graphOf(topo).nodes) {
+    const l = node.layer, inner = timeDistributed(l);
+    // TimeDistributed(ReLU()) is a relu of the whole input; TimeDistributed(Dense(relu)) a
+    // TimeDistributed(Dense) followed by one (relu works elementwise, step by step or not).
+    if (inner && isPlainRelu(inner)) replaceLayer(topo, l.config.name, { class_name: 'Activation', config: { activation: 'relu', trainable: false } });
+    else if ((inner ?? l).class_name !== 'Activation' && (inner ?? l).config.activation === 'relu') splitActivation(topo, l.config.name);
+  }
   const targets = graphOf(topo).nodes.filter((node) => isPlainRelu(node.layer));
   if (targets.length === 0) {
     const done = graphOf(topo).nodes.filter((node) => node.layer.class_name === POLYNOMIAL_LAYER).map((node) => node.layer.config.name);
@@ -213,19 +219,34 @@ export function uncalibratedRelus(source: ModelSource, loaded?: Loaded): string[
   ];
 }
 
+/** The layer a TimeDistributed wraps (whose relu calibration moves out of it), else undefined. */
+function timeDistributed(l: LayerConfig): LayerConfig | undefined {
+  const inner = (l.config as { layer?: LayerConfig }).layer;
+  return l.class_name === 'TimeDistributed' && inner?.config !== undefined ? inner : undefined;
+}
+
 /**
  * Layers whose wrapped layer has a relu (TimeDistributed(Dense(relu)), say): Pond runs it with the
- * default polynomial, and calibration does not reach inside wrappers, so such a model is refused
- * under Pond unless `uncalibrated` (before, it was neither refused nor calibrated).
+ * default polynomial, so such a model, like any with relu, is calibrated or refused under Pond
+ * (before, it was neither refused nor calibrated).
  */
 function wrappedRelus(topo: LayersModelJson['modelTopology']): string[] {
   return graphOf(topo)
     .nodes.filter((node) => {
-      const inner = (node.layer.config as { layer?: { class_name?: string; config?: Record<string, unknown> } }).layer;
-      return inner?.config !== undefined && (inner.config.activation === 'relu' || (inner.class_name === 'ReLU' && inner.config.max_value == null && inner.config.maxValue == null && !inner.config.negative_slope));
+      const inner = (node.layer.config as { layer?: LayerConfig }).layer;
+      return inner?.config !== undefined && (inner.config.activation === 'relu' || isPlainRelu(inner));
     })
     .map((node) => node.layer.config.name);
 }
+
+/**
+ * The wrapped relus calibration cannot move out of their wrapper: any wrapper but TimeDistributed
+ * (today the only other, Bidirectional, wraps recurrent layers, which Pond refuses anyway).
+ */
+const unfittableRelus = (topo: LayersModelJson['modelTopology']): string[] => {
+  const nodes = new Map(graphOf(topo).nodes.map((node) => [node.layer.config.name, node.layer]));
+  return wrappedRelus(topo).filter((name) => !timeDistributed(nodes.get(name)!));
+};
 
 /** What deploying under Pond may add: calibration on the owner's inputs, or explicit consent to the default polynomial. */
 export interface PondDeployOptions {
@@ -266,15 +287,11 @@ export function prepareDeploy(model: ModelSource, protocol: string, opts: PondDe
     if (c.report.agreement.fraction < minAgreement && !force) throw new CalibrationRefused(c.report, minAgreement);
     return { source: c.artifacts, calibration: c.report };
   }
-  const read = loaded ?? readLayersModel(model);
-  const relus = uncalibratedRelus(model, read);
-  if (relus.length && !opts.uncalibrated) {
-    // Calibration does not reach inside wrappers: for a model with a wrapped relu it is no remedy.
-    const wrapped = new Set(wrappedRelus(read.json.modelTopology));
-    const remedy = relus.some((r) => wrapped.has(r))
-      ? `calibration cannot fit a relu inside a wrapper (${[...wrapped].join(', ')}): deploy with an exact protocol (${exactProtocolsText()}), or under Pond with uncalibrated (the default polynomial)`
-      : `calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (${exactProtocolsText()})`;
-    throw new Error(`the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ${remedy}`);
-  }
+  const relus = uncalibratedRelus(model, loaded);
+  if (relus.length && !opts.uncalibrated)
+    throw new Error(
+      `the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), and Pond replaces relu by a polynomial that is wrong outside [-4, 4]: ` +
+        `calibrate it on your inputs (tfe deploy --protocol pond --calibrate inputs.json; the API option calibrate), or deploy with an exact protocol (${exactProtocolsText()})`,
+    );
   return { source: model };
 }

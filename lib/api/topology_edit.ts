@@ -36,8 +36,8 @@ function freshName(layers: LayerConfig[], base: string): string {
 }
 
 /**
- * Moves the fused `activation` of layer `name` into an Activation layer right after it (the
- * layer becomes linear); returns the new layer's name. In a Functional model every consumer of
+ * Moves the fused `activation` of layer `name` (or of the layer a TimeDistributed `name` wraps)
+ * into an Activation layer right after it (the layer becomes linear); returns the new layer's name. In a Functional model every consumer of
  * `name`, and the model output if it was `name`, reads the new layer instead.
  */
 export function splitActivation(topo: ModelTopology, name: string): string {
@@ -45,7 +45,10 @@ export function splitActivation(topo: ModelTopology, name: string): string {
   const at = layers.findIndex((l) => l.config.name === name);
   if (at < 0) throw new Error(`no layer named '${name}'`);
   const src = layers[at];
-  const act = String(src.config.activation ?? 'linear');
+  // TimeDistributed(Dense(activation)) applies the activation to each step's output, which is
+  // the activation of the wrapper's whole output: it moves out of the wrapper the same way.
+  const inner = src.class_name === 'TimeDistributed' ? (src.config.layer as { class_name: string; config: Record<string, unknown> } | undefined) : undefined;
+  const act = String((inner ? inner.config.activation : src.config.activation) ?? 'linear');
   if (act === 'linear') throw new Error(`layer '${name}' has no activation to split off`);
   const newName = freshName(layers, `${name}_${act}`);
   const added: LayerConfig = { class_name: 'Activation', config: { name: newName, activation: act, trainable: false } };
@@ -59,7 +62,7 @@ export function splitActivation(topo: ModelTopology, name: string): string {
     const keras3 = JSON.stringify(src.inbound_nodes ?? []).includes('__keras_tensor__');
     added.inbound_nodes = keras3 ? [{ args: [{ class_name: '__keras_tensor__', config: { keras_history: [name, 0, 0] } }], kwargs: {} }] : [[[name, 0, 0, {}]]];
   }
-  src.config = { ...src.config, activation: 'linear' };
+  src.config = inner ? { ...src.config, layer: { ...inner, config: { ...inner.config, activation: 'linear' } } } : { ...src.config, activation: 'linear' };
   layers.splice(at + 1, 0, added);
   return newName;
 }
