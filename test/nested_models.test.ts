@@ -199,6 +199,10 @@ test.serial('a transfer-learning model deploys and predicts through the service,
   await owner.deploy(await saveTfjsModel(tf, cnn, 'tfe-nested-cnn-'), { name: 'cnn', protocol: 'fss' });
   const { calibration } = await owner.deploy(await saveTfjsModel(tf, dense, 'tfe-nested-dense-'), { name: 'dense', protocol: 'pond', calibrate: { inputs: { data: rand(64 * 4), shape: [64, 4] }, minAgreement: 0 } });
   t.truthy(calibration, 'Pond calibrated the base\'s relu');
+  // The coefficients are on the cluster's fixed-point grid; another grid is refused.
+  t.is(calibration!.fracBits, 16);
+  t.true(calibration!.relus[0].coeffs.every((c) => Number.isInteger(c * 2 ** 16)));
+  await t.throwsAsync(owner.deploy(await saveTfjsModel(tf, dense, 'tfe-nested-dense-'), { name: 'dense12', protocol: 'pond', calibrate: { inputs: { data: rand(64 * 4), shape: [64, 4] }, fracBits: 12 } }), { message: /calibrate\.fracBits 12 differs from the cluster's fracBits 16/ });
   await owner.close();
   const client = await cluster().connect();
   const x = rand(2 * 36);
