@@ -307,11 +307,13 @@ export class PrivateModel {
 
   /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */
   predict(x: PrivateTensor): AnyTensor {
-    // Token ids shared as they are (definePrivateInput, not defineInput) would be multiplied into
-    // the table as if they were a one-hot: refused by shape.
-    const want = this.inputEncoding && sharedInputShape(this);
-    if (want && (x.shape.length !== want.length + 1 || want.some((d, i) => d !== x.shape[i + 1])))
-      throw new Error(`predict: the model takes ${describeInput(this)}, got a private input of shape [${x.shape}]; share the ids with model.defineInput, which one-hot encodes them`);
+    // Every input's shape is checked, as tf.predict and the service do: a conv net followed by a
+    // global pool answered an input of another size. Token ids shared as they are
+    // (definePrivateInput, not defineInput) would be multiplied into the table as if they were a
+    // one-hot: refused by shape too.
+    const want = sharedInputShape(this);
+    if (x.shape.length !== want.length + 1 || want.some((d, i) => d !== x.shape[i + 1]))
+      throw new Error(`predict: the model takes ${describeInput(this)}, got a private input of shape [${x.shape}]${this.inputEncoding ? '; share the ids with model.defineInput, which one-hot encodes them' : ''}`);
     return this.steps.reduce<AnyTensor>((h, step) => step(h), x);
   }
 

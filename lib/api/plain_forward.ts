@@ -268,7 +268,11 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   LayerNormalization: (l, { w, caveat }) => {
     const n = l.config.name, eps = Number(l.config.epsilon ?? 1e-3);
     const g = l.config.scale === false ? null : w(`${n}/gamma`), b = l.config.center === false ? null : w(`${n}/beta`);
+    // As the private layer (layers_norm.ts): the last axis only. Another one was normalised over
+    // the last axis anyway, with gamma read out of range (NaN).
+    const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
     return one((x) => {
+      if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${axes.length === 1 ? axes[0] : JSON.stringify(axes)} is not the last axis of its rank-${x.shape.length} input`);
       const ch = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length);
       let small = 0, least = Infinity;
       for (let r = 0; r < x.data.length; r += ch) {
