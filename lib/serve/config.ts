@@ -58,6 +58,12 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
   fracBits: number;
   /** A query still running after this long is aborted. */
   queryTimeoutMs: number;
+  /**
+   * A prediction whose client has not sent its input this long after its request is aborted,
+   * its memory and session freed (at most queryTimeoutMs): a request without an input held
+   * both for the whole queryTimeoutMs.
+   */
+  inputTimeoutMs: number;
   /** Batch-1 queries per model whose server2 side is precomputed ahead (0: none). */
   precomputePool: number;
   /** How long a session-index lease a client took ahead stays valid unused (leases.ts; 0: no leases). */
@@ -173,7 +179,7 @@ const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
 };
 const NET_FIELDS = Object.keys(NET_RANGES) as (keyof NetLimits)[];
 
-const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, setupTimeoutMs: 30_000, precomputePool: 8, leaseTtlMs: 30_000, sessionsPerSetup: MAX_SESSIONS, ...DEFAULT_LIMITS };
+const DEFAULTS = { dataDir: 'data', insecure: false, fracBits: 16, queryTimeoutMs: 120_000, inputTimeoutMs: 10_000, setupTimeoutMs: 30_000, precomputePool: 8, leaseTtlMs: 30_000, sessionsPerSetup: MAX_SESSIONS, ...DEFAULT_LIMITS };
 const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
 
 /** Fewer would renew the setup every few queries. */
@@ -188,7 +194,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const o = raw as Record<string, unknown>;
   refuseNulls(file, o, '');
-  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'sessionsPerSetup', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
+  const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'inputTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'sessionsPerSetup', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
@@ -298,6 +304,7 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     insecure: (o.insecure as boolean | undefined) ?? DEFAULTS.insecure,
     fracBits: num('fracBits', 1, 30),
     queryTimeoutMs,
+    inputTimeoutMs: Math.min(num('inputTimeoutMs', 100, 86_400_000), queryTimeoutMs),
     setupTimeoutMs: num('setupTimeoutMs', 100, 600_000),
     precomputePool: num('precomputePool', 0, 1024),
     leaseTtlMs: o.leaseTtlMs === 0 ? 0 : leaseTtl(),

@@ -71,7 +71,7 @@ type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: 
 
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
- * `precomputePool`. A larger batch: one, the next query of the batch size a client last used
+ * `precomputePool`. A larger batch: one, the next query of the batch size a client last ran
  * (reservations.ts), so a client's query never has server2 deal more than one query ahead. Either way
  * no more than fit in `maxQueryBytes` together on each compute server, whose mailbox holds its
  * side of every pooled query (server2 sends each message as it deals it and keeps none). What a
@@ -112,6 +112,17 @@ interface Held {
   bytes: number;
 }
 
+/**
+ * A refusal for a server's load: its text for the client leaves out what other clients hold (how
+ * many requests, how much memory), which only the server's log gets (`detail`). With the numbers,
+ * an anonymous client could read another's batch size off one refusal.
+ */
+export class BusyError extends Error {
+  constructor(forClient: string, readonly detail: string) {
+    super(forClient);
+  }
+}
+
 /** Counts what each client has running or waiting here, and refuses what would exceed a limit. */
 export class SessionAccounting {
   #held = new Map<string, Held>();
@@ -126,18 +137,22 @@ export class SessionAccounting {
    */
   admit(session: string, client: PartyName, bytes: number, pending: boolean): void {
     const l = this.limits;
-    const fail = (msg: string) => {
+    const fail = (msg: string, detail?: string) => {
       this.#refused++;
-      throw new Error(msg);
+      throw detail === undefined ? new Error(msg) : new BusyError(msg, detail);
     };
-    if (this.#held.size >= l.maxSessions) fail(`the server is busy: ${this.#held.size} requests in flight (limit maxSessions = ${l.maxSessions}); retry later`);
+    if (this.#held.size >= l.maxSessions) fail(`the server is busy: it has as many requests in flight as it takes (maxSessions = ${l.maxSessions}); retry later`, `${this.#held.size} requests in flight (maxSessions = ${l.maxSessions})`);
     let mine = 0;
     for (const h of this.#held.values()) if (h.client === client) mine++;
     if (mine >= l.maxSessionsPerClient) fail(`this client already has ${mine} requests in flight (limit maxSessionsPerClient = ${l.maxSessionsPerClient}); wait for one to finish`);
-    if (pending && this.#pending.size >= l.maxPendingRequests) fail(`the server is busy: ${this.#pending.size} requests are waiting to start (limit maxPendingRequests = ${l.maxPendingRequests}); retry later`);
+    if (pending && this.#pending.size >= l.maxPendingRequests)
+      fail(`the server is busy: as many requests as it takes are waiting to start (maxPendingRequests = ${l.maxPendingRequests}); retry later`, `${this.#pending.size} requests waiting to start (maxPendingRequests = ${l.maxPendingRequests})`);
     const inUse = this.bytes;
     if (bytes > 0 && inUse + bytes > l.maxTotalQueryBytes)
-      fail(`the server is busy: this query needs about ${MiB(bytes)} and ${MiB(inUse)} of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes) are in use; retry later`);
+      fail(
+        `the server is busy: this query needs about ${MiB(bytes)}, more than the queries running now leave of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes); retry later`,
+        `a query of about ${MiB(bytes)} with ${MiB(inUse)} of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes) in use`,
+      );
     this.#held.set(session, { client, bytes });
     if (pending) this.#pending.add(session);
   }

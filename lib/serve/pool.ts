@@ -1,6 +1,6 @@
 // The offline phase: server2 runs its side of future queries ahead of time and ships it
 // to server0 and server1 before the queries exist. server0 reserves session indices per model and
-// batch size (batch 1, and the larger batch a client last used: reservations.ts) and tells server2,
+// batch size (batch 1, and the larger batch a client last ran: reservations.ts) and tells server2,
 // which runs the model's program for each index ahead of its query: in Pond and FSS server2 only
 // deals (masks, triple corrections, DCF keys, from nonces and shapes), so its whole part of the
 // query is known in advance. It sends each message as it is made, in the index's own session

@@ -72,16 +72,11 @@ export class PoolReservations {
 
   /**
    * A prediction takes a reserved index of its batch size (refilling the reservation when low).
-   * Batch 1 is always pooled; of larger batches, the size a client last used: a query of another
-   * size moves the pool to that size, and the old size's reservation is freed.
+   * Batch 1 is always pooled; of larger batches, the size a client last ran (ranBatch).
    */
   indexFor(epoch: Epoch, req: PredictRequest | DeployRequest): { index: number; pooled: boolean } {
     if (req.type !== 'predict') return { index: epoch.nextIndex(), pooled: false };
     const batch = req.shape[0], m = this.host.model(req.model);
-    if (batch > 1 && m && epoch.pooledBatch.get(req.model) !== batch && this.#plan(m, batch).depth > 0) {
-      this.#unpoolBatch(epoch, req.model);
-      epoch.pooledBatch.set(req.model, batch);
-    }
     const reserved = epoch.reserved.get(req.model)?.get(batch);
     const pooledSize = batch === 1 || epoch.pooledBatch.get(req.model) === batch;
     if (!reserved?.length) {
@@ -146,6 +141,21 @@ export class PoolReservations {
     }
     old.pooledBatch.clear();
     if (current) for (const model of current.masks.keys()) this.reserve(current, model, 1);
+  }
+
+  /**
+   * A prediction of `batch` rows of `model` ran to its answer: a larger batch than the pooled one
+   * becomes the pooled size (its old size's reservation freed, the new one reserved as the query
+   * ends). Only once one ran: moved as a request was admitted, a client that alternated two batch
+   * sizes and sent no input had server2 deal a whole pool of keys per request, for nobody (4 GiB
+   * for eight 50-byte requests).
+   */
+  ranBatch(epoch: Epoch, model: string, batch: number): void {
+    const m = this.host.model(model);
+    if (batch === 1 || !m || epoch.pooledBatch.get(model) === batch || this.#plan(m, batch).depth === 0) return;
+    this.#unpoolBatch(epoch, model);
+    epoch.pooledBatch.set(model, batch);
+    this.#topUp(model, batch);
   }
 
   /** A query ended: the reservations that ran low during it are topped up. */

@@ -20,7 +20,7 @@ import { type ClusterConfig, readPem } from './config';
 import { serverTls } from './provision_tls';
 import type { Epoch } from './epoch';
 import { EpochSetup } from './epoch_setup';
-import { checkDeploySize, checkPredictRequest, forClient, SessionAccounting, STOP_GRACE_MS } from './limits';
+import { BusyError, checkDeploySize, checkPredictRequest, forClient, SessionAccounting, STOP_GRACE_MS } from './limits';
 import { PoolReservations } from './reservations';
 import { ServerLeases } from './server_leases';
 import { type ClientRequest, type DeployRequest, NEXT_LEASE_KEY, type NoNextLease, type PredictRequest, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, validateNotice, validateRequest } from './messages';
@@ -407,7 +407,9 @@ export class TfeServer {
    * waits at most PAIRING_TIMEOUT_MS (bounded by maxPendingRequests).
    */
   #refuse(peer: PartyName, session: string, e: Error): void {
-    this.#log(`refused a request from ${peer}: ${e.message}`, 'request-refused', { peer, reason: e.message });
+    // A load refusal's numbers (what other clients hold) go to the log only (limits.ts BusyError).
+    const reason = e instanceof BusyError ? `${e.message} [${e.detail}]` : e.message;
+    this.#log(`refused a request from ${peer}: ${reason}`, 'request-refused', { peer, reason });
     this.metrics.refused++;
     this.#respond(peer, session, { ok: false, error: `${this.me}: ${forClient(e.message)}`, refused: true });
     if (CLIENT_SESSION.test(session)) this.endpoint.endSession(session);

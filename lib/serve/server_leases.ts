@@ -9,7 +9,7 @@ import type { ClusterConfig } from './config';
 import type { Epoch } from './epoch';
 import type { NextLease } from './input_mask';
 import { EXPIRY_SLACK_MS, type LeaseEntry, LeaseBook, type LeaseRef, UsedLeases } from './leases';
-import { checkPredictRequest } from './limits';
+import { BusyError, checkPredictRequest } from './limits';
 import { type LeaseNotice, type LeaseRequest, NEXT_LEASE_KEY, type NoNextLease, type Response, type UnleaseNotice } from './messages';
 import type { DeployedModel } from './model_store';
 import type { RequestPairing } from './pairing';
@@ -108,7 +108,7 @@ export class ServerLeases {
     if (down.length) throw new Error(`cannot reach ${down.join(' and ')}; retry when the cluster has re-formed`);
     const mine = this.book.countFor(peer);
     if (mine >= this.h.config.maxSessionsPerClient) throw new Error(`this client holds ${mine} unused leases (maxSessionsPerClient); use them or let them expire`);
-    if (this.book.size >= this.h.config.maxSessions) throw new Error(`the server is busy: ${this.book.size} leases are outstanding (maxSessions); retry later`);
+    if (this.book.size >= this.h.config.maxSessions) throw new BusyError(`the server is busy: it holds as many leases as it takes (maxSessions); retry later`, `${this.book.size} leases outstanding (maxSessions)`);
     const entry = { epoch: epoch.id, model, ...this.h.reservations.indexForLease(epoch, model), ...(shape && forSession ? { shape, session: forSession } : {}) };
     const id = this.book.grant(entry, peer, ttlMs);
     const notice: LeaseNotice = { type: 'lease', id, ...entry, ttlMs, owner: peer };
