@@ -48,7 +48,10 @@
 //      their clamp's width (21 bits at fracBits 16), not 64: other keys for every such model. And a Keras 3 Sequential config without keras_version is known
 //      as Keras 3 by its batch_shape or DTypePolicy dtypes (lib/api/layers_graph.ts): its
 //      hard_sigmoid is Keras 3's.
-export const COMPUTE_VERSION = 17;
+//  18: a BatchNormalization whose scale is not folded into a linear layer before it, and Keras's
+//      Normalization, share their per-channel scale with the part its encoding rounds away
+//      (lib/api/layers_spec.ts scaleLow, layers_norm.ts scaled): one more parameter and product.
+export const COMPUTE_VERSION = 18;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

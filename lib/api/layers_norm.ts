@@ -17,6 +17,17 @@ function lastAxisOnly(l: LayerConfig, setting: unknown): (x: AnyTensor) => void 
 }
 
 /**
+ * x times a private per-channel scale given as its encoding `hi` and the part that encoding
+ * rounded away, `lo` (in units of 2^-f: layers_spec.ts, scaleLow): x hi + (x lo) 2^-f, both
+ * products in the same round (x's opening serves both), the second truncated by f bits more. A
+ * normalisation's scale is 1/sigma: on raw features (sigma in the thousands) hi alone kept two or
+ * three significant bits, and the outputs were off by up to |x| 2^-17 (0.38 on features near 5e4).
+ */
+function scaled(x: AnyTensor, hi: PrivateTensor, lo: PrivateTensor): AnyTensor {
+  return add(mul(x, hi), mul(mul(x, lo), 2 ** -x.cluster.fixed.fracBits));
+}
+
+/**
  * Inference-time batch normalisation, y = x * scale + shift on the last axis, with the scale and
  * shift folded by the owner from gamma, beta and the moving statistics before sharing: one
  * private product per element, or none where the scale is folded into the layer before
@@ -31,11 +42,13 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const gamma = c.scale === false ? undefined : `${n}/gamma`, beta = c.center === false ? undefined : `${n}/beta`;
   const mean = `${n}/moving_mean`, variance = `${n}/moving_variance`;
   const channels = ctx.shapeOf(variance);
-  const s = ctx.scaleFolded ? -1 : ctx.derived('folded_scale', channels, { kind: 'bnScale', gamma, variance, epsilon });
+  const scale = { kind: 'bnScale' as const, gamma, variance, epsilon };
+  const s = ctx.scaleFolded ? -1 : ctx.derived('folded_scale', channels, scale);
+  const lo = ctx.scaleFolded ? -1 : ctx.derived('folded_scale_low', channels, { kind: 'scaleLow', of: scale });
   const t = ctx.derived('folded_shift', channels, { kind: 'bnShift', gamma, beta, mean, variance, epsilon });
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     checkAxis(x);
-    return add(s < 0 ? x : mul(x, p[s]), p[t]);
+    return add(s < 0 ? x : scaled(x, p[s], p[lo]), p[t]);
   };
   return { step, comparisons: false, exactOnly: false };
 }
@@ -52,11 +65,13 @@ export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const checkAxis = lastAxisOnly(l, c.axis);
   const n = l.config.name, mean = `${n}/mean`, variance = `${n}/variance`, invert = c.invert === true;
   const channels = ctx.shapeOf(variance);
-  const s = ctx.derived('folded_scale', channels, { kind: 'normScale', variance, invert });
+  const scale = { kind: 'normScale' as const, variance, invert };
+  const s = ctx.derived('folded_scale', channels, scale);
+  const lo = ctx.derived('folded_scale_low', channels, { kind: 'scaleLow', of: scale });
   const t = ctx.derived('folded_shift', channels, { kind: 'normShift', mean, variance, invert });
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     checkAxis(x);
-    return add(mul(x, p[s]), p[t]);
+    return add(scaled(x, p[s], p[lo]), p[t]);
   };
   return { step, comparisons: false, exactOnly: false };
 }

@@ -57,13 +57,22 @@ export type Derivation =
   | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] }
   /** Keras's Normalization layer, (x - mean) / max(sqrt(variance), 1e-7) (invert: x max(...) + mean), as a scale and a shift. */
   | { kind: 'normScale'; variance: string; invert: boolean }
-  | { kind: 'normShift'; mean: string; variance: string; invert: boolean };
+  | { kind: 'normShift'; mean: string; variance: string; invert: boolean }
+  /**
+   * The part of a per-channel scale (`of`) that its encoding at f fractional bits rounds away, in
+   * units of 2^-f: scale 2^f - rint(scale 2^f), in [-1/2, 1/2]. Its own encoding holds the scale's
+   * next f bits, so x scale = x hi + (x lo) 2^-f is exact to 2f bits where hi alone kept only the
+   * bits of scale above 2^-f (1/20000 became 3/65536, 8% off). Needs f: derive() returns the scale
+   * itself, and lowPartsAt() takes the part once the cluster's fracBits is known.
+   */
+  | { kind: 'scaleLow'; of: Derivation };
 
 /** Keras's backend epsilon, the floor of Normalization's standard deviation. */
 const KERAS_EPSILON = 1e-7;
 
 /** The owner's side of a derivation, in float64 (weights: manifest name -> values). */
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
+  if (d.kind === 'scaleLow') return derive(d.of, weights); // the part is taken at encoding (lowPartsAt)
   if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
   if (d.kind === 'convKernel') {
     const [kh, kw, c, m] = d.shape, g = d.groups ?? 1;
@@ -95,6 +104,21 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
   }
   const m = weights(d.mean);
   return Float64Array.from(scale, (s, i) => (d.beta ? weights(d.beta)[i] : 0) - m[i] * s);
+}
+
+/**
+ * The parameters as the cluster encodes them at `fracBits`: each scaleLow parameter (which holds
+ * its scale until now) becomes the part of that scale the encoding rounds away, in units of
+ * 2^-fracBits (see Derivation). Owners call it right before sharing the parameters.
+ */
+export function lowPartsAt<P extends { data: Float32Array }>(params: readonly P[], specs: readonly { derive?: Derivation }[], fracBits: number): P[] {
+  const unit = 2 ** fracBits;
+  // Ties to even, as the ring's encoder rounds the scale itself (EncodeFixedPoint).
+  const rint = (v: number) => {
+    const r = Math.round(v);
+    return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  };
+  return params.map((p, i) => (specs[i]?.derive?.kind === 'scaleLow' ? { ...p, data: Float32Array.from(p.data, (v) => v * unit - rint(v * unit)) } : p));
 }
 
 export interface ModelSpec {

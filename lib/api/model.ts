@@ -11,7 +11,7 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
-import { checkWeightSpecs, derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
+import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -348,11 +348,12 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
   } catch (e) {
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
-  const { spec, params, json, weights } = model;
+  const { spec, json, weights } = model;
   const plain = checkRuns(json, weights, 'loadLayersModel');
   if (spec.needsSecureNN && !isExact(cluster.protocol))
     throw new Error(`loadLayersModel: the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
   const f = cluster.fixed.fracBits;
+  const params = lowPartsAt(model.params, spec.params, f);
   checkWeightRange(params, f, 'loadLayersModel');
   const shared = (params.length ? definePrivateInput(opts.owner ?? 'model-owner', () => params.map((p) => ({ data: p.data, shape: p.shape })), cluster) : []).map((w) => w.withBound(weightBound(f)));
   // predict's steps may apply an activation after the max pool it feeds (ModelSpec.poolFirst);

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
 import { checkRuns, isOptimizerState, type ModelSource, readLayersModel } from '../api/model';
+import { lowPartsAt } from '../api/layers_spec';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
 import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
@@ -315,7 +316,8 @@ export class PredictionClient {
     const cal = opts.calibrate;
     if (cal?.fracBits !== undefined && cal.fracBits !== this.#config.fracBits) throw new Error(`deploy: calibrate.fracBits ${cal.fracBits} differs from the cluster's fracBits ${this.#config.fracBits}: leave it out`);
     const { source, calibration } = prepareDeploy(model, protocol, cal ? { ...opts, calibrate: { ...cal, fracBits: this.#config.fracBits } } : opts, loaded);
-    const { json, params } = source === model ? loaded : readLayersModel(source);
+    const read = source === model ? loaded : readLayersModel(source);
+    const json = read.json, params = lowPartsAt(read.params, read.spec.params, this.#config.fracBits);
     const weights = json.weightsManifest.flatMap((g) => g.weights.filter((w) => !isOptimizerState(w)).map((w) => ({ name: w.name, shape: w.shape })));
     checkWeightRange(params, this.#config.fracBits, 'deploy');
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
