@@ -1,9 +1,10 @@
-// BatchNormalization and Keras's Normalization on raw, unscaled features (a structured-data model's
-// first layer), from a review against TensorFlow.js's own predict: their folded scale 1/sigma was
-// shared at 16 fractional bits, so 1/20000 became 3/65536 (8% off) and the outputs were off by
-// up to |x| 2^-17 (0.38 here). The scale now travels with the part its encoding rounds away
-// (layers_spec.ts scaleLow), under every protocol. The references are tf.predict and the test's
-// own arithmetic.
+// BatchNormalization, Keras's Normalization and Rescaling on raw, unscaled features (a
+// structured-data model's first layer), from a review against TensorFlow.js's own predict: the
+// normalisations' folded scale 1/sigma was shared at 16 fractional bits, so 1/20000 became
+// 3/65536 (8% off) and the outputs were off by up to |x| 2^-17 (0.38 here); it now travels with
+// the part its encoding rounds away (layers_spec.ts scaleLow). Rescaling's public scale 1/10000
+// was 7/65536 (0.82 off); small constants now take more bits (ops_nonlinear.ts mulConstant). Under
+// every protocol; the references are tf.predict and the test's own arithmetic.
 import { createRequire } from 'node:module';
 
 import test from 'ava';
@@ -84,5 +85,28 @@ test("Keras's Normalization on raw features predicts as its formula says, under 
     const got = await predictPrivately(protocol, artifacts, x, n);
     const worst = Math.max(...want.map((w, i) => Math.abs(got[i] - w)));
     t.true(worst < 2e-3, `${protocol}: max |private - formula| ${worst}`);
+  }
+});
+
+test('Rescaling by a small scale, with and without an offset, predicts as tfjs does, under every protocol', async (t) => {
+  for (const [scale, offset, x] of [
+    [1 / 10000, 0, [12000, -8000, 25000, 3000, 30000, 30000, -30000, 30000]],
+    [1 / 3000, -1, [3000, 6000, 1500, 9000, 100, 200, 300, 400]],
+  ] as const) {
+    const m = tf.sequential({ layers: [L.rescaling({ inputShape: [4], scale, offset }), L.dense({ units: 2, kernelInitializer: 'ones' })] });
+    let artifacts: tfe.ModelArtifacts | undefined;
+    await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const want: number[] = Array.from(m.predict(tf.tensor(Array.from(x), [2, 4])).dataSync());
+    for (const protocol of PROTOCOLS) {
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const model = tfe.loadLayersModel(artifacts!, { cluster: c });
+        const got = (await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: Float64Array.from(x), shape: [2, 4] }))))).data;
+        const worst = Math.max(...want.map((w, i) => Math.abs(got[i] - w)));
+        t.true(worst < 2e-3, `scale ${scale}, ${protocol}: max |private - tfjs| ${worst}`);
+      } finally {
+        await c.close();
+      }
+    }
   }
 });

@@ -110,9 +110,10 @@ export function mul(x: AnyTensor, y: AnyTensor | number): AnyTensor {
 }
 
 /**
- * enc = round(k 2^f) as m 2^(f - t) with m odd (or zero) and t in [0, f]: x k is x m truncated by t
- * bits, the same value as x enc truncated by f (both are floor(x enc / 2^f) for a product that did
- * not wrap), but the truncation's input is 2^(f - t) times smaller.
+ * enc = round(k 2^f) as m 2^(f - t) with m odd (or zero) and t in [0, f] (f here: the bits k is
+ * encoded at): x k is x m truncated by t bits, the same value as x enc truncated by f (both are
+ * floor(x enc / 2^f) for a product that did not wrap), but the truncation's input is 2^(f - t)
+ * times smaller.
  */
 function dyadicConstant(enc: number, f: number): { m: number; t: number } {
   let m = enc, t = f;
@@ -133,9 +134,14 @@ function dyadicConstant(enc: number, f: number): { m: number; t: number } {
  */
 function mulConstant(x: AnyTensor, k: number): AnyTensor {
   const c = x.cluster, f = c.fixed.fracBits;
-  const enc = Math.round(k * 2 ** f);
-  if (!Number.isFinite(k) || Math.abs(enc) >= 2 ** 52) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
-  const { m, t } = dyadicConstant(enc, f), mb = BigInt(m);
+  if (!Number.isFinite(k)) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
+  // A small k keeps few significant bits at f (Rescaling(1/10000) was 7/65536, 7% off): it is
+  // encoded with e more bits, to 12 significant bits (e <= f), and the product truncated by f + e.
+  // What is truncated stays below |x| 2^(f+13), under a product by a weight of 2.
+  const e = k === 0 ? 0 : Math.max(0, Math.min(f, 12 - Math.floor(Math.log2(Math.abs(k) * 2 ** f))));
+  const enc = Math.round(k * 2 ** (f + e));
+  if (Math.abs(enc) >= 2 ** 52) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
+  const { m, t } = dyadicConstant(enc, f + e), mb = BigInt(m);
   if (x.kind === 'public') {
     // As the private path: by m, shifted by t bits only (an integer k not at all). Shifting the
     // product by all f bits overflowed where the private path did not (3e6 x 1024 came out negative).
