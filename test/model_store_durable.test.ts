@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import { type DeployedModel, digestOf, ModelStore, specOf } from '../lib/serve/model_store';
+import { COMPUTE_VERSION } from '../lib/compute_version';
 import { RingTensor } from '../lib/tensor/ring_tensor';
 import { mlp } from './helpers/model_files';
 
@@ -67,4 +68,26 @@ test('a damaged model.json is refused naming the file; a share entry naming anot
   t.regex(logs.join('\n'), /refusing stored model 'b': .*model\.json: share 0 names "\.\.\/\.\.\/\.\.\/\.\.\/etc\/hostname", not a share file of this folder/);
   t.false(store.remove('A'), 'not the same name');
   t.true(fs.existsSync(path.join(dir, 'a')));
+});
+
+// Compute version 18 gave an unfolded BatchNormalization one more parameter: a model stored before
+// has one share fewer, and was refused saying only "the shares are missing".
+test('a stored model with fewer shares than this release computes it with is refused naming its compute version and the remedy', (t) => {
+  const dir = tmp();
+  const bn = {
+    modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'BatchNormalization', config: { name: 'bn', batch_input_shape: [null, 4] } }] } },
+    weightsManifest: [{ weights: ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((w) => ({ name: `bn/${w}`, shape: [4] })) }],
+  };
+  new ModelStore(dir, () => undefined).save(model('bn', bn, true));
+  const file = path.join(dir, 'bn', 'model.json');
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  t.is(stored.computeVersion, COMPUTE_VERSION);
+  t.is(stored.shares.length, 3, 'scale, its low part, shift');
+  // As compute version 17 stored it: no version, no low part.
+  delete stored.computeVersion;
+  stored.shares = [stored.shares[0], stored.shares[2]];
+  fs.writeFileSync(file, JSON.stringify(stored));
+  const logs: string[] = [];
+  t.deepEqual(new ModelStore(dir, (m) => void logs.push(m)).loadAll(true), []);
+  t.regex(logs.join('\n'), new RegExp(`refusing stored model 'bn': .*model\\.json: it was stored under compute version 17 or older, and this release \\(${COMPUTE_VERSION}\\) computes it with 3 parameters, not 2: redeploy it`));
 });

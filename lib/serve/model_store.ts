@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { type ModelSpec, parseTopology } from '../api/layers_spec';
+import { COMPUTE_VERSION } from '../compute_version';
 import { RingTensor } from '../tensor/ring_tensor';
 import { checkModelName, type DeployRequest, MODEL_NAME, type ModelInfo, type ProtocolName } from './messages';
 import type { Log } from '../log';
@@ -30,6 +31,8 @@ export interface DeployedModel {
 
 interface StoredManifest {
   version: 1;
+  /** The compute version that stored it (absent before 18): what its shares were made for. */
+  computeVersion?: number;
   name: string;
   protocol: ProtocolName;
   /** Absent in models stored before it existed, and for 'auto'. */
@@ -127,7 +130,7 @@ export class ModelStore {
           });
       const gate = m.fssGate !== 'auto' ? { fssGate: m.fssGate } : {};
       const bits = m.fssBits !== 64 ? { fssBits: m.fssBits } : {};
-      const manifest: StoredManifest = { version: 1, name: m.name, protocol: m.protocol, ...gate, ...bits, topology: m.topology, weights: m.weights, digest: m.digest, shares };
+      const manifest: StoredManifest = { version: 1, computeVersion: COMPUTE_VERSION, name: m.name, protocol: m.protocol, ...gate, ...bits, topology: m.topology, weights: m.weights, digest: m.digest, shares };
       writeSynced(path.join(tmp, 'model.json'), Buffer.from(JSON.stringify(manifest)), 0o600);
       syncDir(tmp);
       const aside = fs.existsSync(final) ? this.#pathOf(m.name, `.removed-${randomBytes(4).toString('hex')}-`) : undefined;
@@ -200,7 +203,16 @@ export class ModelStore {
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
     else {
-      if (!Array.isArray(m.shares) || m.shares.length !== spec.params.length) throw new Error(`${file}: the shares are missing`);
+      if (!Array.isArray(m.shares) || m.shares.length !== spec.params.length) {
+        // A release whose layers take other parameters (compute version 18: an unfolded
+        // BatchNormalization's and a Normalization's scale) finds a model stored before it one short.
+        const stored = Array.isArray(m.shares) ? m.shares.length : undefined;
+        throw new Error(
+          stored !== undefined && m.computeVersion !== COMPUTE_VERSION
+            ? `${file}: it was stored under compute version ${m.computeVersion ?? '17 or older'}, and this release (${COMPUTE_VERSION}) computes it with ${spec.params.length} parameters, not ${stored}: redeploy it (docs/operators.md, "Upgrading to compute version ${COMPUTE_VERSION}")`
+            : `${file}: the shares are missing`,
+        );
+      }
       shares = m.shares.map((s, i) => {
         // A plain name in the model's own folder (as save writes it): never a path elsewhere.
         if (!s || typeof s.file !== 'string' || !/^share-\d+\.bin$/.test(s.file)) throw new Error(`${file}: share ${i} names ${JSON.stringify(s?.file)?.slice(0, 60)}, not a share file of this folder`);
