@@ -51,8 +51,8 @@
 //  18: a BatchNormalization whose scale is not folded into a linear layer before it, and Keras's
 //      Normalization, share their per-channel scale with the part its encoding rounds away
 //      (lib/api/layers_spec.ts scaleLow, layers_norm.ts scaled): one more parameter and product.
-//      And a product with a small public constant (below 2^-4 at fracBits 16: Rescaling, Average)
-//      takes the constant to 12 significant bits and truncates by as many more (ops_nonlinear.ts
+//      And a product with a small public constant (below 2^-6 at fracBits 16: Rescaling, Average)
+//      takes the constant to 10 significant bits and truncates by as many more (ops_nonlinear.ts
 //      mulConstant): other values in the shares.
 export const COMPUTE_VERSION = 18;
 

@@ -158,3 +158,23 @@ test('calibrating a calibrated model says so', async (t) => {
   const { artifacts } = calibrateForPond(await artifactsOf(m), xs);
   t.throws(() => calibrateForPond(artifacts, xs), { message: /the model is already calibrated \(its relus are TfePolynomial layers: h_relu\): calibrate the original model/ });
 });
+
+test('a relu that saw no more distinct values than the degree is refused, naming it (two values gave finite noise)', (t) => {
+  const file = writeModel(
+    [
+      { class_name: 'Dense', config: { name: 'd', units: 1, activation: 'relu', batch_input_shape: [null, 1] } },
+      { class_name: 'Dense', config: { name: 'o', units: 2, activation: 'linear' } },
+    ],
+    [
+      { name: 'd/kernel', shape: [1, 1], data: Float32Array.of(1) },
+      { name: 'd/bias', shape: [1], data: Float32Array.of(0) },
+      { name: 'o/kernel', shape: [1, 2], data: Float32Array.of(1, -1) },
+      { name: 'o/bias', shape: [2], data: Float32Array.of(0, 0) },
+    ],
+  );
+  const binary = Array.from({ length: 60 }, (_, i) => [i % 2]);
+  t.throws(() => calibrateForPond(file, binary, { degree: 2 }), { message: /relu layer 'd_relu' saw 2 distinct value\(s\) on the calibration inputs, too few to fit a degree-2 polynomial/ });
+  const three = Array.from({ length: 60 }, (_, i) => [i % 3]);
+  t.throws(() => calibrateForPond(file, three, { degree: 3 }), { message: /saw 3 distinct value\(s\).*degree-3/ });
+  t.is(calibrateForPond(file, three, { degree: 2 }).report.relus.length, 1, 'three values fit a degree-2 polynomial');
+});

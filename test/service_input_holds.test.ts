@@ -6,7 +6,10 @@
 //   whole pool of keys per aborted request, for nobody: now the pool moves once a query of the new
 //   size has run;
 // - a "busy" refusal told an anonymous client how much memory and how many requests others held:
-//   now only the server's log has the numbers.
+//   now only the server's log has the numbers;
+// - and the deadline runs from where the server takes the input: counted from the setup instead,
+//   it included an 'auto' FSS model's wait for server2's gate form (after the recordings queued
+//   before it), and honest queries of a burst were aborted as if their clients had sent nothing.
 import { randomUUID } from 'node:crypto';
 
 import test from 'ava';
@@ -16,13 +19,13 @@ import { ask, rawClient, startLimitedCluster, until } from './helpers/hostile_cl
 import { mlp } from './helpers/model_files';
 import { poolSettled, type TestCluster } from './helpers/service';
 
-const INPUT_MS = 800;
+const INPUT_MS = 400;
 let c: TestCluster;
 let m: ReturnType<typeof mlp>;
 
 test.before(async () => {
   // queryTimeoutMs far above inputTimeoutMs: a request held to its query timeout fails the test's own waits.
-  c = await startLimitedCluster({ queryTimeoutMs: 60_000, inputTimeoutMs: INPUT_MS, precomputePool: 2, maxTotalQueryBytes: 64 * 2 ** 20, maxQueryBytes: 48 * 2 ** 20 });
+  c = await startLimitedCluster({ queryTimeoutMs: 60_000, inputTimeoutMs: INPUT_MS, precomputePool: 2, maxTotalQueryBytes: 512 * 2 ** 20, maxQueryBytes: 384 * 2 ** 20, maxBatch: 4096 });
   await c.ready();
   m = mlp([32, 64, 10]);
   const owner = await c.connect({ asOwner: true });
@@ -102,16 +105,43 @@ test.serial("a busy refusal names the query's own size and the limit, not what o
   try {
     // A first request that holds most of maxTotalQueryBytes, then one that does not fit beside it.
     const first = randomUUID(), second = randomUUID();
-    const held = ask(ep, ['server0'], first, { type: 'predict', model: 'm', shape: [300, 32] }, 20_000).catch(() => undefined);
+    const held = ask(ep, ['server0'], first, { type: 'predict', model: 'm', shape: [3500, 32] }, 20_000).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
-    const [refused] = await ask(ep, ['server0'], second, { type: 'predict', model: 'm', shape: [300, 32] }, 20_000);
+    const [refused] = await ask(ep, ['server0'], second, { type: 'predict', model: 'm', shape: [3500, 32] }, 20_000);
     const error = refused.ok ? 'admitted' : refused.error;
-    t.regex(error, /the server is busy: this query needs about \d+ MiB, more than the queries running now leave of 64 MiB \(maxTotalQueryBytes\); retry later/);
+    t.regex(error, /the server is busy: this query needs about \d+ MiB, more than the queries running now leave of 512 MiB \(maxTotalQueryBytes\); retry later/);
     t.notRegex(error, /in use/);
-    await until(async () => c.logs.some((l) => /refused a request from .*maxTotalQueryBytes.*\[a query of about \d+ MiB with \d+ MiB of 64 MiB \(maxTotalQueryBytes\) in use\]/.test(l)), 'the log to have the numbers');
+    await until(async () => c.logs.some((l) => /refused a request from .*maxTotalQueryBytes.*\[a query of about \d+ MiB with \d+ MiB of 512 MiB \(maxTotalQueryBytes\) in use\]/.test(l)), 'the log to have the numbers');
     ep.abortSession(first, 'bye', SERVERS);
     await held;
   } finally {
     await ep.close();
+  }
+});
+
+test.serial("a burst of honest queries on an 'auto' FSS model is not cut by the input deadline, however long server2's queue", async (t) => {
+  // Its own cluster: a short deadline, a deep pool and larger layers, so that each query's wait
+  // for its recording (the ones queued before it, each a while) passes the deadline many times.
+  const c = await startLimitedCluster({ queryTimeoutMs: 60_000, inputTimeoutMs: 150, precomputePool: 8 });
+  await c.ready();
+  const big = mlp([256, 1024, 1024, 10]);
+  const owner = await c.connect({ asOwner: true });
+  const clients = await Promise.all([0, 1, 2].map(() => c.connect({ leases: false })));
+  try {
+    await owner.deploy(big.file, { name: 'big', protocol: 'fss' });
+    await poolSettled(owner);
+    const xs = Array.from({ length: 24 }, () => Float64Array.from({ length: 256 }, () => Math.random() - 0.5));
+    const res = await Promise.allSettled(xs.map((x, i) => clients[i % 3].predict('big', { data: x, shape: [1, 256] })));
+    const failed = res.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason?.message ?? r));
+    t.deepEqual(failed, [], `${failed.length} of 24 failed`);
+    res.forEach((r, i) => {
+      if (r.status !== 'fulfilled') return;
+      const want = big.forward(xs[i], (z) => Math.max(z, 0));
+      t.true(want.every((w, j) => Math.abs(r.value.data[j] - w) < 5e-3), `query ${i}`);
+    });
+  } finally {
+    for (const cl of clients) await cl.close();
+    await owner.close();
+    await c.stop();
   }
 });

@@ -162,17 +162,20 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
     });
     seen ??= fitX.data; // a relu straight on the model input ('' in a Sequential without InputLayer)
     const xs = thin(seen);
-    const coeffs = fitOnGrid(xs, degree, fracBits);
     // A relu that saw at most `degree` distinct values (a dead or constant unit, 0/1 inputs) has no
-    // least-squares fit: its coefficients came back NaN, and were reported and written as such.
-    if (!coeffs.every(Number.isFinite))
-      throw new Error(`calibrate: relu layer '${t.layer.config.name}' saw ${new Set(xs).size} distinct value(s) on the calibration inputs, too few to fit a degree-${degree} polynomial: calibrate on more varied inputs, or check that the layer is not dead`);
+    // least-squares fit: its coefficients came back NaN (one value) or as finite noise (two or
+    // three), and were reported and written as such.
+    const distinct = new Set(xs).size;
+    const coeffs = distinct > degree ? fitOnGrid(xs, degree, fracBits) : [];
+    if (distinct <= degree || !coeffs.every(Number.isFinite))
+      throw new Error(`calibrate: relu layer '${t.layer.config.name}' saw ${distinct} distinct value(s) on the calibration inputs, too few to fit a degree-${degree} polynomial: calibrate on more varied inputs, or check that the layer is not dead`);
+    // The range over every value it saw (the fit's thinned ones could miss an extreme).
     let lo = Infinity, hi = -Infinity, err = 0;
-    for (const v of xs) {
+    for (const v of seen) {
       lo = Math.min(lo, v);
       hi = Math.max(hi, v);
-      err = Math.max(err, Math.abs(coeffs.reduceRight((a, c) => a * v + c, 0) - Math.max(v, 0)));
     }
+    for (const v of xs) err = Math.max(err, Math.abs(coeffs.reduceRight((a, c) => a * v + c, 0) - Math.max(v, 0)));
     const name = t.layer.config.name;
     // Pond forms x^degree as a product at 2 fracBits, truncated locally (verify.ts rangeCheck):
     // one that nears 2^63 fails often, and each failure is a wild value.

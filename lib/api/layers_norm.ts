@@ -4,6 +4,7 @@ import { add } from './ops';
 import { mul } from './ops_nonlinear';
 import { LAYER_NORM_MAX_WIDTH, layerNormOp } from './ops_norm';
 import { type LayerConfig, refuse } from './layers_graph';
+import { SCALE_LOW_BITS } from './layers_spec';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { ANY, bool, isNum, lastAxis, settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -18,13 +19,13 @@ function lastAxisOnly(l: LayerConfig, setting: unknown): (x: AnyTensor) => void 
 
 /**
  * x times a private per-channel scale given as its encoding `hi` and the part that encoding
- * rounded away, `lo` (in units of 2^-f: layers_spec.ts, scaleLow): x hi + (x lo) 2^-f, both
- * products in the same round (x's opening serves both), the second truncated by f bits more. A
+ * rounded away, `lo` (layers_spec.ts, scaleLow): x hi + (x lo) 2^-SCALE_LOW_BITS, both products
+ * in the same round (x's opening serves both), the second truncated by SCALE_LOW_BITS more. A
  * normalisation's scale is 1/sigma: on raw features (sigma in the thousands) hi alone kept two or
  * three significant bits, and the outputs were off by up to |x| 2^-17 (0.38 on features near 5e4).
  */
 function scaled(x: AnyTensor, hi: PrivateTensor, lo: PrivateTensor): AnyTensor {
-  return add(mul(x, hi), mul(mul(x, lo), 2 ** -x.cluster.fixed.fracBits));
+  return add(mul(x, hi), mul(mul(x, lo), 2 ** -SCALE_LOW_BITS));
 }
 
 /**

@@ -59,11 +59,12 @@ export type Derivation =
   | { kind: 'normScale'; variance: string; invert: boolean }
   | { kind: 'normShift'; mean: string; variance: string; invert: boolean }
   /**
-   * The part of a per-channel scale (`of`) that its encoding at f fractional bits rounds away, in
-   * units of 2^-f: scale 2^f - rint(scale 2^f), in [-1/2, 1/2]. Its own encoding holds the scale's
-   * next f bits, so x scale = x hi + (x lo) 2^-f is exact to 2f bits where hi alone kept only the
-   * bits of scale above 2^-f (1/20000 became 3/65536, 8% off). Needs f: derive() returns the scale
-   * itself, and lowPartsAt() takes the part once the cluster's fracBits is known.
+   * The part of a per-channel scale (`of`) that its encoding at f fractional bits rounds away, to
+   * SCALE_LOW_BITS more bits: L = rint((scale 2^f - rint(scale 2^f)) 2^SCALE_LOW_BITS), shared as
+   * L 2^-f (an integer L, |L| <= 2^(SCALE_LOW_BITS-1)). Then x scale = x hi + (x lo) 2^-SCALE_LOW_BITS
+   * to f + SCALE_LOW_BITS bits, where hi alone kept only the bits of scale above 2^-f (1/20000
+   * became 3/65536, 8% off). Needs f: derive() returns the scale itself, and lowPartsAt() takes
+   * the part once the cluster's fracBits is known.
    */
   | { kind: 'scaleLow'; of: Derivation };
 
@@ -107,9 +108,18 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
 }
 
 /**
+ * The bits of a normalisation's scale below its encoding that its low part carries (Derivation
+ * scaleLow). Each costs the low part's product a bit of headroom: x lo is truncated from
+ * |x| 2^(f + SCALE_LOW_BITS - 1) at most, so on raw features near 1e5 (the inputs it is for) a
+ * local truncation fails about once in 2^22 elements, where all f bits (2^-15) failed every
+ * 30 000; and 10 bits leave x's error at |x| 2^-27 (7e-4 there).
+ */
+export const SCALE_LOW_BITS = 10;
+
+/**
  * The parameters as the cluster encodes them at `fracBits`: each scaleLow parameter (which holds
- * its scale until now) becomes the part of that scale the encoding rounds away, in units of
- * 2^-fracBits (see Derivation). Owners call it right before sharing the parameters.
+ * its scale until now) becomes the part of that scale the encoding rounds away (see Derivation).
+ * Owners call it right before sharing the parameters.
  */
 export function lowPartsAt<P extends { data: Float32Array }>(params: readonly P[], specs: readonly { derive?: Derivation }[], fracBits: number): P[] {
   const unit = 2 ** fracBits;
@@ -118,7 +128,7 @@ export function lowPartsAt<P extends { data: Float32Array }>(params: readonly P[
     const r = Math.round(v);
     return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
   };
-  return params.map((p, i) => (specs[i]?.derive?.kind === 'scaleLow' ? { ...p, data: Float32Array.from(p.data, (v) => v * unit - rint(v * unit)) } : p));
+  return params.map((p, i) => (specs[i]?.derive?.kind === 'scaleLow' ? { ...p, data: Float32Array.from(p.data, (v) => Math.round((v * unit - rint(v * unit)) * 2 ** SCALE_LOW_BITS) / unit) } : p));
 }
 
 export interface ModelSpec {

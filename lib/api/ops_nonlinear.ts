@@ -124,6 +124,9 @@ function dyadicConstant(enc: number, f: number): { m: number; t: number } {
   return { m, t: m === 0 ? 0 : t };
 }
 
+/** Significant bits a small public constant keeps in a product (mulConstant): k to about 2^-11 of itself. */
+const CONSTANT_BITS = 10;
+
 /**
  * x * k for a public real k: one local multiplication and truncation, no communication. Of k's
  * encoding m 2^(f - t) (dyadicConstant) the servers multiply by m and truncate by t bits only, so a
@@ -136,9 +139,11 @@ function mulConstant(x: AnyTensor, k: number): AnyTensor {
   const c = x.cluster, f = c.fixed.fracBits;
   if (!Number.isFinite(k)) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
   // A small k keeps few significant bits at f (Rescaling(1/10000) was 7/65536, 7% off): it is
-  // encoded with e more bits, to 12 significant bits (e <= f), and the product truncated by f + e.
-  // What is truncated stays below |x| 2^(f+13), under a product by a weight of 2.
-  const e = k === 0 ? 0 : Math.max(0, Math.min(f, 12 - Math.floor(Math.log2(Math.abs(k) * 2 ** f))));
+  // encoded with e more bits, to CONSTANT_BITS significant bits (e <= f), and the product
+  // truncated by f + e. What is truncated is then up to |x| 2^(f + CONSTANT_BITS), where a local
+  // truncation fails about |x| 2^(f + CONSTANT_BITS - 63) of the time: 2^-22 on raw values near
+  // 3e4 (2^-29 at 7/65536), the price of the precision (docs/pond.md).
+  const e = k === 0 ? 0 : Math.max(0, Math.min(f, CONSTANT_BITS - Math.floor(Math.log2(Math.abs(k) * 2 ** f))));
   const enc = Math.round(k * 2 ** (f + e));
   if (Math.abs(enc) >= 2 ** 52) throw new RangeError(`mul: constant ${k} is outside the fixed-point range`);
   const { m, t } = dyadicConstant(enc, f + e), mb = BigInt(m);

@@ -59,9 +59,9 @@ export interface ClusterConfig extends ServiceLimits, OpsConfig {
   /** A query still running after this long is aborted. */
   queryTimeoutMs: number;
   /**
-   * A prediction whose client has not sent its input this long after its request is aborted,
-   * its memory and session freed (at most queryTimeoutMs): a request without an input held
-   * both for the whole queryTimeoutMs.
+   * A prediction whose input has not come this long after the server was ready to take it is
+   * aborted, its memory and session freed (at most queryTimeoutMs): a request without an input
+   * held both for the whole queryTimeoutMs. Raise it for large inputs over slow links.
    */
   inputTimeoutMs: number;
   /** Batch-1 queries per model whose server2 side is precomputed ahead (0: none). */

@@ -27,7 +27,7 @@ export class Epoch {
   readonly pool: PrecomputePool;
   /** server0: indices reserved for each model's future queries, by batch size (server2 precomputes them). */
   readonly reserved = new Map<string, Map<number, number[]>>();
-  /** server0: the batch size above 1 each model's queries are pooled for (the one a client last used). */
+  /** server0: the batch size above 1 each model's queries are pooled for (the one a query last ran with: reservations.ts ranBatch). */
   readonly pooledBatch = new Map<string, number>();
   retired = false;
   #nextIndex: number;

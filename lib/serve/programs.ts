@@ -95,12 +95,15 @@ export async function receiveInputs(party: Party, shapes: readonly (readonly num
  *    share of that query's input mask, or that it has none (input_mask.ts).
  * Every tensor the query made is freed, whether it succeeded or not.
  */
-export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => Promise<NextLease | undefined>; inputCame?: () => void }): Promise<number[]> {
+export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelSpec, shares: (RingTensor | null)[], masks: MaskedWeights, shape: number[], query: { index: number; maskedInput: boolean; leaseNext?: () => Promise<NextLease | undefined>; input?: { awaited: () => void; came: () => void } }): Promise<number[]> {
   const party = fork.party(me);
   const maskOp = reserveInputMaskOp(fork, query.index);
+  // The input's deadline (inputTimeoutMs) runs from here: waits before this one (the setup,
+  // server2's gate form and the recording it follows) are the cluster's, not the client's.
+  query.input?.awaited();
   const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
   const [input] = received ? [received.share] : await receiveInputs(party, [shape]);
-  query.inputCame?.();
+  query.input?.came();
   // The owner's client refused weights beyond the range weightBound assumes (checkWeightRange).
   const weights = spec.params.map((p, i) => wrap(fork, me, shares[i], p.shape, { masked: masks.masked[i], ref: masks.refs[i] }).withBound(weightBound(fork.fixed.fracBits)));
   const { result, tensors } = collect(() => {

@@ -334,6 +334,12 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         elements += nonlinear(24 * rows, true) + 11 * PER_LINEAR * count(s);
         break;
       }
+      case 'BatchNormalization':
+      case 'Normalization':
+        // Its scale and the part its encoding rounds away: two products (layers_norm.ts scaled);
+        // counted so even where a BatchNormalization folds into the layer before.
+        elements += 2 * PER_PRODUCT * count(s);
+        break;
       default:
         elements += PER_LINEAR * count(s);
     }

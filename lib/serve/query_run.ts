@@ -102,16 +102,17 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
     h.config.queryTimeoutMs,
   );
   // A prediction's input must come within inputTimeoutMs on the servers that receive it, counted
-  // from when the query can take it (its setup ready): one that never sent it held its memory
-  // estimate and session for the whole queryTimeoutMs (four such requests from one anonymous
-  // connection kept every honest query out).
+  // from when the query is ready to take it (programs.ts predictOnServer): one that never sent it
+  // held its memory estimate and session for the whole queryTimeoutMs (four such requests from
+  // one anonymous connection kept every honest query out).
   let inputTimer: NodeJS.Timeout | undefined;
-  const awaitInput = () => {
-    if (req.type !== 'predict' || h.me === SERVER2) return;
-    const ms = h.config.inputTimeoutMs;
-    inputTimer = setTimeout(() => end.abort(`the client's input did not come within ${ms} ms (inputTimeoutMs)`), ms);
+  const input = {
+    awaited: () => {
+      const ms = h.config.inputTimeoutMs;
+      inputTimer = setTimeout(() => end.abort(`the client's input did not come within ${ms} ms (inputTimeoutMs)`), ms);
+    },
+    came: () => clearTimeout(inputTimer),
   };
-  const inputCame = () => clearTimeout(inputTimer);
   if (epoch) epoch.running++;
   const meter = h.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : h.models.get(req.model)?.protocol ?? 'unknown');
   let over!: () => void;
@@ -120,11 +121,10 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
     try {
       if (!epoch || epoch.id !== notice.epoch) throw new Error('the cluster was set up again; retry');
       await Promise.race([epoch.ready, end.early]);
-      awaitInput();
       const transport = sessionTransport(h.me, h.endpoint, session, client, notice);
       meter.watch(transport);
       if (req.type === 'predict') {
-        const { outputShape, offlineBytes } = await predictHere(h.me, epoch, h.models.get(req.model)!, notice, req, transport, () => h.leases.next(session, notice.epoch), end.early, inputCame);
+        const { outputShape, offlineBytes } = await predictHere(h.me, epoch, h.models.get(req.model)!, notice, req, transport, () => h.leases.next(session, notice.epoch), end.early, input);
         // server0: the reference of the lease this query took for the next one (leaseNext).
         const next = h.me === SERVER0 && req.leaseNext ? h.leases.book.forSession(session) : undefined;
         const lease = next && { id: next.id, index: next.entry.index, ttlMs: h.config.leaseTtlMs };

@@ -32,7 +32,7 @@ export function sessionTransport(me: PartyName, endpoint: WsEndpoint, session: s
  * Returns the output shape (the compute servers) and,
  * for server2 when its side was shipped ahead into the pool, the bytes it had shipped.
  */
-export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>, early?: Promise<never>, inputCame?: () => void): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
+export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel, notice: Notice, req: PredictRequest, transport: WebSocketTransport, nextLease: () => Promise<NextLease | undefined>, early?: Promise<never>, input?: { awaited: () => void; came: () => void }): Promise<{ outputShape?: number[]; offlineBytes?: number }> {
   const masks = epoch.masks.get(m.name);
   if (!masks) throw new Error(`model '${m.name}' is unavailable: ${epoch.failed.get(m.name) ?? 'it is not set up'}`);
   // server2, pooled: its side was shipped ahead (else it runs now, into the pool session). A
@@ -46,7 +46,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
   }
   const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, players: [CLIENT] });
   if (followsLoad(m)) await agreeGateForm(fork, me, me !== SERVER2 ? undefined : form ? { sent: form } : { pick: () => epoch.pool.pressure.pick(m.name, req.shape[0], epoch.pool.near()) });
-  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}), inputCame }) };
+  return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}), input }) };
 }
 
 /**
