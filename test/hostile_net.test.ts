@@ -313,7 +313,7 @@ test('client connections and raw sockets are bounded; server links are never cou
     const two = await Promise.all([raw(port), raw(port)]); // with the legitimate client: 3
     await t.throwsAsync(raw(port), { message: /^503 too many client connections: the limit is 3 \(maxClientConnections\)/ });
     const late = new WsEndpoint({ me: 'client', log: () => undefined });
-    await t.throwsAsync(late.connect({ name: 'server1', host: '127.0.0.1', port }, { asClient: true, timeoutMs: 300 }), { message: /refused by server1: 503 too many client connections.*maxClientConnections/ });
+    await t.throwsAsync(late.connect({ name: 'server1', host: '127.0.0.1', port }, { asClient: true, timeoutMs: 5000 }), { message: /refused by server1: 503 too many client connections.*maxClientConnections/ });
     await late.close();
     // Raw sockets that never finish a handshake count too (server0, 3 clients, and 2 raw = 6).
     const sockets = await Promise.all(Array.from({ length: 2 }, () => new Promise<net.Socket>((r) => { const s = net.connect(port, '127.0.0.1', () => r(s)); })));
