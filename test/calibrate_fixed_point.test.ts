@@ -11,6 +11,7 @@ import * as tfe from '../lib';
 import { calibrateForPond, fitOnGrid, thin } from '../lib/api/calibrate';
 import { fitPolynomial } from '../lib/math/poly_fit';
 import { writeModel } from './helpers/model_files';
+import { tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -123,11 +124,7 @@ function registerPolynomial(): void {
   tf.serialization.registerClass(TfePolynomial);
 }
 
-async function artifactsOf(m: { save: (h: unknown) => Promise<unknown> }): Promise<tfe.ModelArtifacts> {
-  let a: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (x: tfe.ModelArtifacts) => ((a = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  return a!;
-}
+const artifactsOf = (m: unknown) => tfjsArtifacts(tf, m);
 
 test('a calibrated Functional or nested model loads in TensorFlow.js and predicts as the calibrated plaintext', async (t) => {
   registerPolynomial();

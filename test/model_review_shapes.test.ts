@@ -8,16 +8,13 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = tf.layers;
 
-async function artifactsOf(m: { save: (h: unknown) => Promise<unknown> }): Promise<tfe.ModelArtifacts> {
-  let a: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (x: tfe.ModelArtifacts) => ((a = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  return a!;
-}
+const artifactsOf = (m: unknown) => tfjsArtifacts(tf, m);
 
 test('an in-process predict refuses an input of another shape than the model takes; the right one runs', async (t) => {
   const m = tf.sequential({ layers: [L.conv2d({ inputShape: [4, 4, 2], filters: 3, kernelSize: 3, activation: 'relu' }), L.globalAveragePooling2d({}), L.dense({ units: 2 })] });

@@ -9,18 +9,13 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { calibrateForPond, prepareDeploy, uncalibratedRelus } from '../lib/api/calibrate';
-import { saveTfjsModel } from './helpers/tfjs_save';
+import { saveTfjsModel, tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = tf.layers;
 
-/** The artifacts tfjs saves for `m` (in memory). */
-async function artifactsOf(m: { save: (h: unknown, o?: object) => Promise<unknown> }, opts?: { includeOptimizer: boolean }): Promise<tfe.ModelArtifacts> {
-  let artifacts: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), opts);
-  return artifacts!;
-}
+const artifactsOf = (m: unknown, opts?: { includeOptimizer: boolean }) => tfjsArtifacts(tf, m, opts);
 
 test('a model saved with its optimizer loads and predicts as tfjs does', async (t) => {
   const m = tf.sequential({ layers: [L.dense({ inputShape: [6], units: 8, activation: 'relu' }), L.dense({ units: 3 })] });
@@ -104,11 +99,7 @@ test('verify warns by default of layers whose plaintext values leave few bits; s
 // tfjs and Keras do.
 test("a weight its layer does not read is refused, naming it; an unused branch's weights are not", async (t) => {
   const m = tf.sequential({ layers: [L.dense({ inputShape: [3], units: 2, useBias: false, name: 'nobias' })] });
-  const a = (await (async () => {
-    let got: tfe.ModelArtifacts | undefined;
-    await m.save(tf.io.withSaveHandler(async (x: tfe.ModelArtifacts) => ((got = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-    return got!;
-  })()) as tfe.ModelArtifacts & { weightSpecs: { name: string; shape: number[]; dtype: string }[]; weightData: ArrayBuffer };
+  const a = (await artifactsOf(m)) as tfe.ModelArtifacts & { weightSpecs: { name: string; shape: number[]; dtype: string }[]; weightData: ArrayBuffer };
   const withBias: tfe.ModelArtifacts = {
     ...a,
     weightSpecs: [...a.weightSpecs, { name: 'nobias/bias', shape: [2], dtype: 'float32' }],

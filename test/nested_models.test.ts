@@ -13,19 +13,14 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { clusterForFile } from './helpers/service';
 import { expectRowsMatch } from './helpers/tfjs_compare';
-import { saveTfjsModel } from './helpers/tfjs_save';
+import { saveTfjsModel, tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = tf.layers;
 const cluster = clusterForFile(test);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function artifactsOf(m: any): Promise<tfe.ModelArtifacts> {
-  let a: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (x: tfe.ModelArtifacts) => ((a = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  return a!;
-}
+const artifactsOf = (m: unknown) => tfjsArtifacts(tf, m);
 
 const rand = (n: number) => Float64Array.from({ length: n }, () => Math.random() * 2 - 1);
 

@@ -11,6 +11,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { PROTOCOLS } from '../lib/protocol/protocols';
+import { tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -40,12 +41,11 @@ test('BatchNormalization on raw features predicts as tfjs does, under every prot
   const m = tf.sequential({ layers: [L.batchNormalization({ inputShape: [3] }), L.dense({ units: 2 })] });
   m.layers[0].setWeights([tf.tensor([1, 1, 1]), tf.tensor([0, 0, 0]), tf.tensor(MEAN), tf.tensor(SD.map((s) => s * s))]);
   m.layers[1].setWeights([tf.tensor(KERNEL, [3, 2]), tf.tensor([0, 0])]);
-  let artifacts: tfe.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  const artifacts = await tfjsArtifacts(tf, m);
   const n = 8, x = rows(n);
   const want: number[] = Array.from(m.predict(tf.tensor(Array.from(x), [n, 3])).dataSync());
   for (const protocol of PROTOCOLS) {
-    const got = await predictPrivately(protocol, artifacts!, x, n);
+    const got = await predictPrivately(protocol, artifacts, x, n);
     const worst = Math.max(...want.map((w, i) => Math.abs(got[i] - w)));
     t.true(worst < 3e-3, `${protocol}: max |private - tfjs| ${worst}`);
   }
@@ -94,13 +94,12 @@ test('Rescaling by a small scale, with and without an offset, predicts as tfjs d
     [1 / 3000, -1, [3000, 6000, 1500, 9000, 100, 200, 300, 400]],
   ] as const) {
     const m = tf.sequential({ layers: [L.rescaling({ inputShape: [4], scale, offset }), L.dense({ units: 2, kernelInitializer: 'ones' })] });
-    let artifacts: tfe.ModelArtifacts | undefined;
-    await m.save(tf.io.withSaveHandler(async (a: tfe.ModelArtifacts) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const artifacts = await tfjsArtifacts(tf, m);
     const want: number[] = Array.from(m.predict(tf.tensor(Array.from(x), [2, 4])).dataSync());
     for (const protocol of PROTOCOLS) {
       const c = new tfe.Cluster({ protocol });
       try {
-        const model = tfe.loadLayersModel(artifacts!, { cluster: c });
+        const model = tfe.loadLayersModel(artifacts, { cluster: c });
         const got = (await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: Float64Array.from(x), shape: [2, 4] }))))).data;
         // The constant keeps 10 significant bits (ops_nonlinear.ts CONSTANT_BITS): within 2^-10 of each output, and the rounding.
         const worst = Math.max(...want.map((w, i) => Math.abs(got[i] - w) - Math.abs(w) * 2 ** -10));

@@ -228,28 +228,24 @@ function timeDistributed(l: LayerConfig): LayerConfig | undefined {
   return l.class_name === 'TimeDistributed' && inner?.config !== undefined ? inner : undefined;
 }
 
-/**
- * Layers whose wrapped layer has a relu (TimeDistributed(Dense(relu)), say): Pond runs it with the
- * default polynomial, so such a model, like any with relu, is calibrated or refused under Pond
- * (before, it was neither refused nor calibrated).
- */
-function wrappedRelus(topo: LayersModelJson['modelTopology']): string[] {
-  return graphOf(topo)
-    .nodes.filter((node) => {
-      const inner = (node.layer.config as { layer?: LayerConfig }).layer;
-      return inner?.config !== undefined && (inner.config.activation === 'relu' || isPlainRelu(inner));
-    })
-    .map((node) => node.layer.config.name);
+/** Whether `l` wraps a layer with a relu (TimeDistributed(Dense(relu)), say). */
+function wrapsRelu(l: LayerConfig): boolean {
+  const inner = (l.config as { layer?: LayerConfig }).layer;
+  return inner?.config !== undefined && (inner.config.activation === 'relu' || isPlainRelu(inner));
 }
+
+/**
+ * Layers whose wrapped layer has a relu: Pond runs it with the default polynomial, so such a
+ * model, like any with relu, is calibrated or refused under Pond (before, it was neither).
+ */
+const wrappedRelus = (topo: LayersModelJson['modelTopology']): string[] => graphOf(topo).nodes.filter((node) => wrapsRelu(node.layer)).map((node) => node.layer.config.name);
 
 /**
  * The wrapped relus calibration cannot move out of their wrapper: any wrapper but TimeDistributed
  * (today the only other, Bidirectional, wraps recurrent layers, which Pond refuses anyway).
  */
-const unfittableRelus = (topo: LayersModelJson['modelTopology']): string[] => {
-  const nodes = new Map(graphOf(topo).nodes.map((node) => [node.layer.config.name, node.layer]));
-  return wrappedRelus(topo).filter((name) => !timeDistributed(nodes.get(name)!));
-};
+const unfittableRelus = (topo: LayersModelJson['modelTopology']): string[] =>
+  graphOf(topo).nodes.filter((node) => wrapsRelu(node.layer) && !timeDistributed(node.layer)).map((node) => node.layer.config.name);
 
 /** What deploying under Pond may add: calibration on the owner's inputs, or explicit consent to the default polynomial. */
 export interface PondDeployOptions {
