@@ -17,18 +17,19 @@ import { mlp } from './helpers/model_files';
 test('a SIGHUP while tfe server starts is taken, not fatal; the server comes up', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-hup-'));
   const config = await writeLocalConfig(dir, { tls: false });
-  // Before Node runs any JavaScript no handler can be set, and under load that lasts long: a
-  // preloaded line says when JavaScript starts, and the hang-ups begin just after it.
+  // Before tfe's first module runs no handler can be set, and under load that lasts long: a
+  // preloaded line says when a SIGHUP handler is added (stderr to a pipe is written at once), and
+  // the hang-ups begin then. (Starting 10 ms after the first JavaScript lost that race on a loaded
+  // CI host.) Without the early handler none is said before it listens, and too few are sent.
   const marker = path.join(dir, 'marker.js');
-  fs.writeFileSync(marker, "process.stderr.write('js-started\\n');\n");
+  fs.writeFileSync(marker, "const on = process.on; process.on = function (ev, fn) { const r = on.call(this, ev, fn); if (ev === 'SIGHUP') process.stderr.write('hup-handler\\n'); return r; };\n");
   const server = spawn(process.execPath, ['--require', marker, tfeCli(), 'server', '--party', 'server2', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => server.once('exit', (code, sig) => r([code, sig])));
   let ended: [number | null, NodeJS.Signals | null] | undefined;
   void exit.then((e) => (ended = e));
-  for (let i = 0; i < 500 && !ended && !err.includes('js-started'); i++) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && !ended && !err.includes('hup-handler') && !/listening on/.test(err); i++) await new Promise((r) => setTimeout(r, 5));
   // Hang-ups from then until it listens (the library loads in between, about 0.2 s).
   let sent = 0;
   for (let i = 0; i < 300 && !ended && !/listening on/.test(err); i++, sent++) {
