@@ -305,7 +305,10 @@ test.serial('undeploying a model voids its leases on every server: one deployed 
     const lease = granted.ok ? granted.lease! : undefined;
     await until(async () => (await status()).every((s, i) => s.leases!.held === base[i] + 1), 'the lease everywhere');
     await owner.undeploy('tmp-fss');
-    t.deepEqual((await status()).map((s) => s.leases!.held), base, 'void on all three at once');
+    // At most the count before the grant (a lease of an earlier test may expire meanwhile: one did
+    // on a loaded CI host), not the one above it that this lease made.
+    const after = (await status()).map((s) => s.leases!.held);
+    t.true(after.every((h, i) => h <= base[i]), `void on all three at once: ${after} after, ${base} before the grant`);
     await owner.deploy(nets.fss.file, { name: 'tmp-fss', protocol: 'fss' });
     const [r] = await ask(ep, [SERVER0], randomUUID(), { type: 'predict', model: 'tmp-fss', shape: [1, 12], lease: { id: lease!.id, index: lease!.index } });
     t.regex(r.ok ? 'ok' : r.error!, /is unknown or expired/);
