@@ -142,7 +142,7 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     // and the links' round trips (measured as they came up: loopback, well under a second), each
     // with its lane (a TLS cluster's links have one).
     const op = await run(['status', '--operator']);
-    t.regex(op, /^server2 {2}ready .* running 0, pending 0, rss \d+ MiB, tensors \d+ \(\d+ MiB\), pool 0 held \(0 being dealt\), links server0 \d{1,3}\.\d ms lane server1 \d{1,3}\.\d ms lane \(near\)$/m);
+    t.regex(op, /^server2 {2}ready .* running 0, pending 0, rss \d+ MiB, tensors \d+ \(\d+ MiB\), cached \d+ MiB, pool 0 held \(0 being dealt\), links server0 \d{1,3}\.\d ms lane server1 \d{1,3}\.\d ms lane \(near\)$/m);
     t.regex(op, /^server1 {2}ready .*, 0 MiB dealt ahead, links server0 \d{1,3}\.\d ms lane server2 \d{1,3}\.\d ms lane$/m);
     t.regex(op, /^server0 {2}ready .*, \d+ MiB dealt ahead, 16777\d{3} session indices left, links /m, "server0: its setup's session indices left (a fresh cluster: all but a few)");
 

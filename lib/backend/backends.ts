@@ -5,6 +5,7 @@ import * as path from 'node:path';
 
 import { contextBackend } from './backend_context';
 import { loadCuda, probeCuda } from './cuda_loader';
+import { sweepHostCaches } from './host_cache_sweep';
 import type { NativeBinding } from './native_binding';
 
 export interface Backend {
@@ -51,6 +52,7 @@ export function getBackend(name?: string): Backend {
     if (!loader) throw new Error(`unknown backend '${n}' (registered: ${backendNames().join(', ')})`);
     b = { name: n, native: loader(), streams: n === 'cuda' };
     loaded.set(n, b);
+    sweepHostCaches(() => [...loaded.values()].map((l) => l.native));
   }
   return b;
 }

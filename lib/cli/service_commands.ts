@@ -326,7 +326,7 @@ export function addServiceCommands(program: Command): void {
             const rtt = !s.operator || !s.linkRttMs ? '' : `, links ${Object.entries(s.linkRttMs).map(([p, ms]) => `${p} ${ms === null ? '?' : `${ms.toFixed(1)} ms`}${lane(p)}`).join(' ')}${judged}`;
             // server0: the session indices its setup has left, and the renewals (docs/service.md, "Setups").
             const setup = s.operator && s.setup?.indicesLeft != null ? `, ${s.setup.indicesLeft} session indices left${s.setup.renewals ? ` (${s.setup.renewals} setups renewed)` : ''}` : '';
-            const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)})${pool}${setup}${rtt}` : '';
+            const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)}), cached ${mib(s.hostCacheBytes)}${pool}${setup}${rtt}` : '';
             console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
           }
         // Each server's certificate as a new connection gets it, and days to its expiry (TLS only).

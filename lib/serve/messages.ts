@@ -101,6 +101,8 @@ export interface OperatorCounters {
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;
+  /** Freed native buffers kept for reuse (TFE_HOST_CACHE_MB caps them; unused ones are freed after TFE_HOST_CACHE_IDLE_MS). */
+  hostCacheBytes: number;
   /** Requests admitted (running or waiting), their estimated memory, refusals since start. */
   sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };
   /** The setup: server0's session indices left in it (null elsewhere: only server0 hands them out), and renewals begun since start (epoch_setup.ts). */

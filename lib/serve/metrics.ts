@@ -162,6 +162,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   out.add('tfe_mailbox_bytes', 'gauge', 'Bytes of messages delivered and not yet received (prefetched ones included).', ep.pendingBytes);
   out.add('tfe_live_tensors', 'gauge', 'Native tensors alive (a leak shows here first).', st.liveTensors ?? 0);
   out.add('tfe_tensor_bytes', 'gauge', 'Bytes held by native tensors.', st.tensorBytes ?? 0);
+  out.add('tfe_host_cache_bytes', 'gauge', 'Freed native buffers kept for reuse (freed after TFE_HOST_CACHE_IDLE_MS unused).', st.hostCacheBytes ?? 0);
   out.add('process_resident_memory_bytes', 'gauge', 'Resident memory of the server process.', mem.rss);
   out.add('nodejs_heap_used_bytes', 'gauge', "V8's heap in use.", mem.heapUsed);
   out.add('nodejs_heap_total_bytes', 'gauge', "V8's heap reserved.", mem.heapTotal);

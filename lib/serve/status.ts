@@ -58,6 +58,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     maskCache,
     liveTensors: mem.tensors,
     tensorBytes: mem.bytes,
+    hostCacheBytes: mem.cachedBytes,
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: level('held'), making: level('making'), discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
     sessions: s.sessions.counters(),
     setup: { indicesLeft: s.me === SERVER0 ? (s.epoch?.indicesLeft ?? null) : null, renewals: s.renewals },

@@ -334,6 +334,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value TrimHostCache(const Napi::CallbackInfo& info) {
+  TFE_ENTRY(info, {
+    TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsNumber(), "expected (idleMs: number)");
+    double ms = info[0].As<Napi::Number>().DoubleValue();
+    TFE_ARG_CHECK(info.Env(), ms >= 0 && ms <= 86400e3, "idleMs must be in [0, 86400000]");
+    return Napi::Number::New(info.Env(), static_cast<double>(hostCacheTrim(ms / 1000)));
+  });
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsNumber(), "expected (threads: number)");
@@ -410,6 +419,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("trimHostCache", Napi::Function::New(env, TrimHostCache));
   exports.Set("randomBytes", Napi::Function::New(env, RandomBytes));
   exports.Set("aes128Ctr", Napi::Function::New(env, Aes128Ctr));
   registerLaneAead(env, exports);

@@ -15,7 +15,9 @@ struct HostCacheStats {
   int64_t hits, misses;
 };
 HostCacheStats hostCacheStats();
-// Frees every cached buffer (memory pressure, or tests).
-void hostCacheTrim();
+// Frees the cached buffers that have waited at least idleSeconds for reuse (0: all of them) and
+// returns their bytes; a burst of large queries otherwise leaves up to the cap held for good. Then
+// (glibc) returns the free pages of malloc's heaps to the system.
+int64_t hostCacheTrim(double idleSeconds);
 
 }  // namespace tfe
