@@ -1,10 +1,12 @@
 // The attention layers of the float64 plaintext model (plain_forward.ts), written out as loops
 // from Keras's definitions (layers_attention.ts computes them privately).
 import type { LayerConfig } from './layers_graph';
-import { type PlainTensor, softmaxRows } from './plain_kernels';
+import { maxAbsOf, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
 
 type W = (name: string) => Float64Array;
+/** Hears the largest |score| of a call (a product the private layer forms inside: verify.ts). */
+type Scores = (maxAbs: number) => void;
 
 function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, PlainTensor] {
   if (xs.length < 2 || xs.length > 3 || xs.some((x) => x.shape.length !== 3)) fail(l, 'takes rank-3 query, value and optionally key');
@@ -12,12 +14,14 @@ function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, P
 }
 
 /** out[b, i] = sum_j softmax_j(scale q_i . k_j) v_j. */
-export function plainAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => PlainTensor {
+export function plainAttention(l: LayerConfig, w: W, scores: Scores = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const scale = l.config.use_scale ? w(`${l.config.name}/scale`)[0] : 1;
   return (xs) => {
     const [q, v, k] = inputs(l, xs);
     const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
     const out = new Float64Array(B * Tq * Dv);
+    // The private layer forms q k^T, then times the scale (layers_attention.ts): both are products.
+    let top = 0;
     for (let b = 0; b < B; b++) {
       const s = new Float64Array(Tq * Tv);
       for (let i = 0; i < Tq; i++)
@@ -25,17 +29,19 @@ export function plainAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => Pla
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q.data[(b * Tq + i) * D + d] * k.data[(b * Tv + j) * D + d];
           s[i * Tv + j] = scale * dot;
+          top = Math.max(top, maxAbsOf([dot, scale * dot]));
         }
       softmaxRows(s, Tv);
       for (let i = 0; i < Tq; i++)
         for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
     }
+    scores(top);
     return { data: out, shape: [B, Tq, Dv] };
   };
 }
 
 /** Keras's MultiHeadAttention: projections per head, scaled dot products, softmax, the output projection. */
-export function plainMultiHeadAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => PlainTensor {
+export function plainMultiHeadAttention(l: LayerConfig, w: W, scores: Scores = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
   const vd = l.config.value_dim == null ? kd : Number(l.config.value_dim), bias = l.config.use_bias !== false;
   const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
@@ -56,6 +62,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W): (xs: PlainTensor[
     const [B, Tq] = q.shape, Tv = v.shape[1];
     const Q = project(q, 'query', kd), K = project(k, 'key', kd), V = project(v, 'value', vd);
     const heads = new Float64Array(B * Tq * H * vd);
+    let top = 0; // Q is scaled by 1/sqrt(key_dim) before its product with K (layers_attention.ts)
     for (let b = 0; b < B; b++)
       for (let h = 0; h < H; h++) {
         const s = new Float64Array(Tq * Tv);
@@ -64,12 +71,14 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W): (xs: PlainTensor[
             let dot = 0;
             for (let d = 0; d < kd; d++) dot += Q[((b * Tq + i) * H + h) * kd + d] * K[((b * Tv + j) * H + h) * kd + d];
             s[i * Tv + j] = dot / Math.sqrt(kd);
+            top = Math.max(top, maxAbsOf([s[i * Tv + j]]));
           }
         softmaxRows(s, Tv);
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++)
             for (let d = 0; d < vd; d++) heads[((b * Tq + i) * H + h) * vd + d] += s[i * Tv + j] * V[((b * Tv + j) * H + h) * vd + d];
       }
+    scores(top);
     const ko = weight('attention_output', 'kernel'), bo = bias ? weight('attention_output', 'bias') : undefined;
     const O = ko.length / (H * vd);
     const out = new Float64Array(B * Tq * O);

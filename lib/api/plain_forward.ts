@@ -15,7 +15,7 @@ import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog'
 import { reshapeTarget, reshapeTo } from './layers_settings';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
-import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
+import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
@@ -32,16 +32,21 @@ export interface PlainModel {
    * The output before a final softmax or sigmoid: what the private model returns. `observe` sees
    * every layer's output; `caveat` hears of values on which the private layer is known to be less
    * accurate than plaintext (LayerNormalization's rows of tiny variance), once per layer and call.
+   * `internal` hears of the largest |value| of a product the private layer forms inside, larger
+   * than its output (a calibrated polynomial's x^3, attention's scores), once per layer and call.
    */
-  forward(x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void): PlainTensor;
+  forward(x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor;
   /** The final activation applied: what tfjs's model.predict returns. */
   predict(x: PlainTensor): PlainTensor;
 }
 
+/** The largest |value| of an internal product (`what`: 'x^3', 'scores') of a layer. */
+export type InternalHook = (layer: string, what: string, maxAbs: number) => void;
+
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; scaleFolded?: boolean; caveat: (what: string) => void };
+type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
 
 /**
  * Below this variance + epsilon a row's private LayerNormalization loses accuracy (error above
@@ -210,8 +215,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const run = build(inner, ctx);
     return one((x) => perStep(x, (v, shape) => ({ data: v.data, shape }), (v) => run([v])));
   },
-  Attention: (l, { w }) => plainAttention(l, w),
-  MultiHeadAttention: (l, { w }) => plainMultiHeadAttention(l, w),
+  Attention: (l, { w, internal }) => plainAttention(l, w, (m) => internal('scores', m)),
+  MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, (m) => internal('scores', m)),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.
@@ -394,10 +399,16 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
-  [POLYNOMIAL_LAYER]: (l, { w }) => {
+  [POLYNOMIAL_LAYER]: (l, { w, internal }) => {
     const form = polynomialForm(l);
     const coeffs = 'coeffs' in form ? form.coeffs : Array.from({ length: form.degree + 1 }, (_, i) => w(`${l.config.name}/coeff${i}`)[0]);
-    return one((x) => map(x, (v) => coeffs.reduceRight((acc, c) => acc * v + c, 0)));
+    const degree = coeffs.length - 1;
+    return one((x) => {
+      // The private layer forms x^2 and x^3 (ops_nonlinear.ts, polynomial), each a product at 2
+      // fracBits: its headroom is that of max |x|^degree, not of the output.
+      if (degree >= 2) internal(`x^${degree}`, maxAbsOf(x.data) ** degree);
+      return map(x, (v) => coeffs.reduceRight((acc, c) => acc * v + c, 0));
+    });
   },
 };
 
@@ -440,21 +451,24 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     return v;
   };
   // The caveat callback of the forward pass under way (forward is synchronous).
-  let heard: ((layer: string, what: string) => void) | undefined;
+  let heard: ((layer: string, what: string) => void) | undefined, heardInternal: InternalHook | undefined;
   const runs = graph.nodes.map((node) => {
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
     const label = `${node.layer.class_name}:${node.layer.config.name}`;
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
     const caveat = (what: string) => heard?.(label, what);
-    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded, caveat }) };
+    const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
+    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded, caveat, internal }) };
   });
-  const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void): PlainTensor => {
+  const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor => {
     heard = caveat;
+    heardInternal = internal;
     try {
       return walk(x, observe);
     } finally {
       heard = undefined;
+      heardInternal = undefined;
     }
   };
   const walk = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {

@@ -10,6 +10,16 @@ export interface PlainTensor {
 
 export const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+/** The largest |v| (NaN if any is NaN: a range check then reports it). */
+export function maxAbsOf(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]);
+    if (!(v <= m)) m = v;
+  }
+  return m;
+}
+
 export function denseOp(x: PlainTensor, k: Float64Array, kShape: number[], b?: Float64Array): PlainTensor {
   const [inner, units] = kShape;
   if (x.shape[x.shape.length - 1] !== inner) throw new Error(`Dense: input's last axis is ${x.shape[x.shape.length - 1]}, the kernel takes ${inner}`);

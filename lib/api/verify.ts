@@ -66,6 +66,12 @@ export interface VerifyReport {
   /** KL(plaintext || private) of the output distributions, per sample: mean and max. */
   kl: { mean: number; max: number; over: 'softmax' | 'sigmoid' | 'softmax of the outputs' };
   ranges?: LayerRange[];
+  /**
+   * Products a layer forms inside that are larger than its output (a calibrated polynomial's
+   * x^degree, attention's scores), from the plaintext values of the samples: the same headroom
+   * check as `ranges`, layer named 'Class:name (x^3)'.
+   */
+  products: LayerRange[];
   warnings: string[];
   seconds: number;
 }
@@ -217,17 +223,26 @@ export async function verifyPrivate(
     fracBits: cluster.fixed.fracBits,
     finalActivation: plain.finalActivation,
     ...compareOutputs(plainOut, { data: privData, shape: plainOut.shape }, plain.finalActivation),
+    products: [],
     warnings: [],
     seconds: 0,
   };
-  const plainMax = new Map<string, number>();
+  const plainMax = new Map<string, number>(), inside = new Map<string, number>();
   plain.forward(x, (layer, t) => {
     let mx = 0;
     for (const v of t.data) mx = Math.max(mx, Math.abs(v));
     // Token ids: the servers hold their one-hot, whose largest value is 1, not the largest id.
     if (t === x && plain.spec.inputEncoding) mx = Math.min(mx, 1);
     plainMax.set(layer, mx);
-  }, (layer, what) => report.warnings.push(`${layer}: ${what}`));
+  }, (layer, what) => report.warnings.push(`${layer}: ${what}`), (layer, what, m) => {
+    const key = `${layer} (${what})`;
+    inside.set(key, Math.max(inside.get(key) ?? 0, m));
+  });
+  for (const [key, m] of inside) {
+    const r = rangeCheck(key, m, m, cluster.fixed.fracBits, opts.warnBits);
+    report.products.push(r);
+    if (r.warning) report.warnings.push(`${r.warning} (a product inside the layer, from the plaintext values of these samples)`);
+  }
   if (opts.debugRanges) {
     report.ranges = plain.layers.map((layer) => rangeCheck(layer, privMax.get(layer) ?? NaN, plainMax.get(layer) ?? 0, cluster.fixed.fracBits, opts.warnBits));
     for (const r of report.ranges) if (r.warning) report.warnings.push(r.warning);

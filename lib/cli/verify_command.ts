@@ -51,6 +51,14 @@ export function printReport(r: VerifyReport, from: string): void {
       console.log(l.warning ? paint(out, 'yellow', line) : line);
     }
   }
+  if (r.products.length) {
+    console.log('products inside layers (max |value| in plaintext; bits left below the ring\'s limit)');
+    const w = Math.max(...r.products.map((l) => l.layer.length));
+    for (const l of r.products) {
+      const line = `  ${l.layer.padEnd(w)}  ${l.plainMaxAbs.toExponential(2).padStart(9)}  ${Number.isFinite(l.bitsLeft) ? l.bitsLeft.toFixed(1).padStart(5) : '  inf'}`;
+      console.log(l.warning ? paint(out, 'yellow', line) : line);
+    }
+  }
   for (const w of r.warnings) console.error(paint(process.stderr, 'yellow', `warning: ${w}`));
 }
 
@@ -67,7 +75,7 @@ export function addVerifyCommand(program: Command): void {
   )
     .option('--batch-size <n>', 'inputs per private run', '16')
     .option('--debug-ranges', "reveal each layer's largest |value| to this client and warn near the ring's limit (exact protocols)")
-    .option('--warn-bits <n>', "warn of layers whose values leave fewer bits than this below the ring's limit (plaintext values; with --debug-ranges, the private ones)", '20')
+    .option('--warn-bits <n>', "warn of layers whose values, or products inside them, leave fewer bits than this below the ring's limit (plaintext values; with --debug-ranges, the layers' private ones)", '20')
     .option('--min-agreement <fraction>', 'exit with status 1 when the argmax agreement is below this (0 to 1)')
     .option('--json', 'print the report as one JSON object')
     .action(async (opts: Opts) => {
