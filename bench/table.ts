@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadMnist } from '../lib/data/mnist';
-import { checkFssBits, checkFssGate } from '../lib/protocol/protocols';
+import { checkFssBits, checkFssGate, checkProtocol, PROTOCOLS } from '../lib/protocol/protocols';
 import { PredictionClient } from '../lib/serve/client';
 import { spawnCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
 import { describeCheck, type EmulatedNetwork, emulateNetwork, parseNetArgs } from './lib/net_cluster';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   checkOptions(argv, {
     flags: ['--redraw', '--json', '--quick', '--no-leases'],
     values: ['--only', '--protocol', '--b1-gap-ms', '--fss-gate', '--fss-bits', '--net', '--rtt', '--rate'],
-    usage: 'npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol pond|securenn|fss] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact|folded|compact-folded] [--fss-bits N] [--b1-gap-ms MS] [--redraw]',
+    usage: `npm run bench:table [-- --quick] [--json] [--only A,B_max] [--protocol ${PROTOCOLS.join('|')}] [--net lan|wan | --rtt MS --rate MBIT] [--no-leases] [--fss-gate auto|one-round|compact|folded|compact-folded] [--fss-bits N] [--b1-gap-ms MS] [--redraw]`,
   });
   if (argv.includes('--redraw')) return redraw((m) => console.log(m));
   const json = argv.includes('--json');
@@ -69,7 +69,12 @@ async function main(): Promise<void> {
   const onlyArg = argv.indexOf('--only');
   const only = onlyArg >= 0 ? new Set(argv[onlyArg + 1].split(',')) : undefined;
   const protocolArg = argv.indexOf('--protocol');
-  const protocol = protocolArg >= 0 ? argv[protocolArg + 1] : undefined;
+  const protocol = protocolArg >= 0 ? checkProtocol(argv[protocolArg + 1], '--protocol') : undefined;
+  // A typo ran nothing, printed an empty table, exited 0 and, without --quick, rewrote RESULTS.md.
+  const nets = [...new Set(ENTRIES.map((e) => e.key))];
+  for (const k of only ?? []) if (!nets.includes(k)) throw new Error(`--only: no network '${k.slice(0, 40)}' in the table (its networks: ${nets.join(', ')})`);
+  if (protocol && !ENTRIES.some((e) => e.protocol === protocol && (!only || only.has(e.key))))
+    throw new Error(`the table has no ${protocol} entry${only ? ` for ${[...only].join(', ')}` : ''} (bench/table.ts ENTRIES: ${[...new Set(ENTRIES.map((e) => e.protocol))].join(', ')})`);
   const netSetting = parseNetArgs(argv);
   const gapArg = argv.indexOf('--b1-gap-ms');
   const b1GapMs = gapArg >= 0 ? Number(argv[gapArg + 1]) : 0;
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
   const say = (m: string) => (json ? process.stderr : process.stdout).write(`${m}\n`);
   const entries = ENTRIES.filter((e) => (!only || only.has(e.key)) && (!protocol || e.protocol === protocol) && fs.existsSync(path.join(MODELS, e.model, 'model.json')));
   for (const e of ENTRIES) if (!entries.includes(e) && (!only || only.has(e.key)) && (!protocol || e.protocol === protocol)) say(`(skipping ${e.protocol} ${e.key}: bench/models/${e.model} is missing; run npm run train)`);
+  if (!entries.length) throw new Error('nothing to run: every model asked for is missing (npm run train makes them)');
   const test = loadMnist('test', { limit: quick ? 200 : undefined });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-table-'));
   // Batch 128 under FSS holds a DCF key of 936 bytes per relu element (the compact gate: about

@@ -34,3 +34,17 @@ test('bench:ab compares two builds (here this one with itself)', async (t) => {
   t.is(code, 0, out);
   for (const p of ['fss', 'securenn']) t.regex(out, new RegExp(`^\\| ${p} \\| [\\d.]+ \\([\\d.]+\\) \\| [\\d.]+ \\([\\d.]+\\) \\| [\\d.]+ \\| [\\d.]+ \\+ [\\d.]+ \\| [\\d.]+ \\+ [\\d.]+ \\| [\\d.]+ \\|$`, 'm'), out);
 });
+
+// A typo in --protocol or --only ran nothing, printed an empty table and exited 0 (and, without
+// --quick, rewrote bench/RESULTS.md and the figure from nothing).
+test('bench:table refuses a protocol or network it has no entry for, before running anything', async (t) => {
+  for (const [args, why] of [
+    [['--protocol', 'fs'], /unknown protocol "fs"/],
+    [['--only', 'Z'], /--only: no network 'Z' in the table \(its networks: A, B, C, B_max, C_max\)/],
+    [['--protocol', 'pond', '--only', 'B_max'], /the table has no pond entry for B_max/],
+  ] as const) {
+    const { code, out } = await run('table.js', ['--quick', ...args]);
+    t.is(code, 1, out);
+    t.regex(out, why);
+  }
+});

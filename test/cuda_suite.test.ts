@@ -5,15 +5,15 @@ import test from 'ava';
 
 import { packageRoot } from '../lib/backend/backends';
 import { probeCuda } from '../lib/backend/cuda_loader';
+import { PROTOCOLS } from '../lib/protocol/protocols';
 import { protocolSuite } from './helpers/protocol_suite';
 import { setSuiteDevice } from './helpers/suites/harness';
 
 const cuda = probeCuda(packageRoot);
 if (cuda.available) {
   setSuiteDevice('cuda');
-  protocolSuite('pond');
-  protocolSuite('securenn');
-  protocolSuite('fss'); // its DCF keygen and evaluation run on the device (native/cuda/fss_dcf.cu)
+  // Every protocol (FSS's DCF keygen and evaluation run on the device: native/cuda/fss_dcf.cu).
+  for (const protocol of PROTOCOLS) protocolSuite(protocol);
 } else {
   test.skip(`protocol suites on CUDA: skipped, ${cuda.reason}`, () => undefined);
 }

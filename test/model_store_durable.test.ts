@@ -11,6 +11,7 @@ import test from 'ava';
 
 import { type DeployedModel, digestOf, ModelStore, specOf } from '../lib/serve/model_store';
 import { COMPUTE_VERSION } from '../lib/compute_version';
+import { PROTOCOLS } from '../lib/protocol/protocols';
 import { RingTensor } from '../lib/tensor/ring_tensor';
 import { mlp } from './helpers/model_files';
 
@@ -90,4 +91,20 @@ test('a stored model with fewer shares than this release computes it with is ref
   const logs: string[] = [];
   t.deepEqual(new ModelStore(dir, (m) => void logs.push(m)).loadAll(true), []);
   t.regex(logs.join('\n'), new RegExp(`refusing stored model 'bn': .*model\\.json: it was stored under compute version 17 or older, and this release \\(${COMPUTE_VERSION}\\) computes it with 3 parameters, not 2: redeploy it`));
+});
+
+// A model stored by a release that runs a protocol this one does not (a rollback; a protocol
+// renamed or removed) was loaded and listed as ready, and every query failed with "Cannot read
+// properties of undefined (reading 'exact')".
+test('a stored model whose protocol this release does not run is refused, naming it and the remedy', (t) => {
+  const dir = tmp();
+  new ModelStore(dir, () => undefined).save(model('m', mlpJson(), true));
+  const file = path.join(dir, 'm', 'model.json');
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  stored.protocol = 'toy';
+  stored.digest = digestOf(stored); // as the release that stored it would have computed it
+  fs.writeFileSync(file, JSON.stringify(stored));
+  const logs: string[] = [];
+  t.deepEqual(new ModelStore(dir, (m) => void logs.push(m)).loadAll(true), []);
+  t.regex(logs.join('\n'), new RegExp(`refusing stored model 'm': .*model\\.json: its protocol "toy" is not one this release runs \\(${PROTOCOLS.join(', ')}\\): redeploy the model under one of them`));
 });

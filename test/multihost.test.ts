@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 
 import { tfeCli } from '../lib/serve/local_cluster';
+import { PROTOCOLS } from '../lib/protocol/protocols';
 
 const run = promisify(execFile);
 const TAG = `tfemh${process.pid % 100000}`;
@@ -146,7 +147,7 @@ if (why) {
     const first = await client('deploy');
     t.true(first.ok, `${first.error}\n${logs.join('\n')}`);
     for (const r of first.results ?? []) t.true(r.maxError < 2e-3, `${r.protocol}: off by ${r.maxError}`);
-    t.deepEqual((first.results ?? []).map((r) => r.protocol), ['pond', 'securenn', 'fss']);
+    t.deepEqual((first.results ?? []).map((r) => r.protocol), [...PROTOCOLS]);
     // The servers talk over the namespaces' addresses, not loopback.
     t.true(logs.some((l) => /\[ns 1\].*listening on 10\.77\.0\.2:7401 \(mutual TLS, pinned fingerprints/.test(l)), logs.join('\n'));
     // 5. Kill server1 in its namespace and start it again: the models survive and predict the same.

@@ -19,6 +19,7 @@ import { CLIENT, inputOp, OUTPUT_OP } from '../lib/serve/programs';
 import { RingTensor } from '../lib/tensor/ring_tensor';
 import { ask, rawClient, startLimitedCluster } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
+import { PROTOCOLS } from '../lib/protocol/protocols';
 
 // fracBits 30: the interval a share lies in is 2^34 wide, so 4096 samples place its centre to about
 // 2^-8 (at 28, to about 0.06 per share: the control missed by 0.13 once).
@@ -91,11 +92,11 @@ test('the service sends each query fresh output shares, under every protocol', a
     await c.ready();
     const owner = await c.connect({ asOwner: true });
     const linear = mlp([6, 4]);
-    for (const protocol of ['pond', 'securenn', 'fss'] as const) await owner.deploy(linear.file, { name: `lin-${protocol}`, protocol });
+    for (const protocol of PROTOCOLS) await owner.deploy(linear.file, { name: `lin-${protocol}`, protocol });
     await owner.close();
     const ep = await rawClient(c);
     try {
-      for (const protocol of ['pond', 'securenn', 'fss'] as const) {
+      for (const protocol of PROTOCOLS) {
         const tops: Set<number>[] = Array.from({ length: 4 }, () => new Set());
         for (let q = 0; q < 24; q++) {
           const session = randomUUID();

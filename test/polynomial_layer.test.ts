@@ -5,6 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../lib';
 import { rnd, writeModel } from './helpers/model_files';
+import { PROTOCOLS } from '../lib/protocol/protocols';
 
 /**
  * Runs x ([2, 16]) through d1 (16 -> 6), the polynomial `coeffs`, d2 (6 -> 3) privately under
@@ -65,7 +66,7 @@ test('private coefficients (degree, with the coefficients as weights): the same 
       { name: 'd2/kernel', shape: [6, 3], data: w2 },
     ],
   );
-  for (const protocol of ['pond', 'securenn', 'fss'] as const) await matchesReference(t, file, protocol, coeffs, w1, w2);
+  for (const protocol of PROTOCOLS) await matchesReference(t, file, protocol, coeffs, w1, w2);
 });
 
 test('a TfePolynomial layer is refused naming what is wrong: both forms, a bad degree, a missing coefficient weight', (t) => {

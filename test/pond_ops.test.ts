@@ -1,11 +1,13 @@
-// Pond's linear ops (add, sub, neg, layout ops, concat, reduceSum) against float64: the shared
-// protocol suite run for 'pond'. Also a check that the suites' bound assertion can fail.
+// Pond's linear ops (add, sub, neg, layout ops, concat, reduceSum) against float64, and its
+// refusal of the comparison ops: the shared protocol suites run for 'pond'. Also a check that the
+// suites' bound assertion can fail.
 import test from 'ava';
 
 import { U, within } from './helpers/fixed';
-import { linearSuite } from './helpers/protocol_suite';
+import { comparisonSuite, linearSuite } from './helpers/protocol_suite';
 
 linearSuite('pond');
+comparisonSuite('pond');
 
 test('the bound assertion rejects an error just over its bound, and NaN', async (t) => {
   // An attempt must be discarded or committed before the outer test asserts again.

@@ -70,3 +70,16 @@ test('lib/serve and lib/cli name a protocol only where they handle its own optio
   t.true(files.length > 40, 'lib/serve and lib/cli were found');
   t.deepEqual(files.flatMap((f) => violations(f.file, f.text, false)), []);
 });
+
+// "One suite runs over every protocol": a protocol added to PROTOCOLS without a file running the
+// shared suites for it ran none of them, and nothing said so.
+test('every protocol runs every shared suite: protocolSuite, or (Pond) each suite in a file of its own', (t) => {
+  const TEST = path.join(__dirname, '..', '..', 'test');
+  const shared = fs.readFileSync(path.join(TEST, 'helpers', 'protocol_suite.ts'), 'utf8');
+  const body = shared.slice(shared.indexOf('export function protocolSuite'));
+  const suites = [...body.matchAll(/^\s+(\w+Suite)\(protocol\);/gm)].map((m) => m[1]);
+  t.true(suites.length >= 10, `the suites protocolSuite runs: ${suites.join(', ')}`);
+  const files = fs.readdirSync(TEST).filter((f) => f.endsWith('.test.ts')).map((f) => fs.readFileSync(path.join(TEST, f), 'utf8')).join('\n');
+  const missing = PROTOCOLS.flatMap((p) => (files.includes(`protocolSuite('${p}')`) ? [] : suites.filter((s) => !files.includes(`${s}('${p}')`)).map((s) => `${p}: ${s}`)));
+  t.deepEqual(missing, []);
+});

@@ -10,6 +10,7 @@ import { erf } from '../lib/math/erf';
 import { REQUEST_KEY, WsEndpoint } from '../lib/net/ws_endpoint';
 import { mlp } from './helpers/model_files';
 import { clusterForFile, poolSettled } from './helpers/service';
+import { isExact, PROTOCOL_TRAITS, PROTOCOLS } from '../lib/protocol/protocols';
 
 const cluster = clusterForFile(test);
 
@@ -37,11 +38,11 @@ const replayed = async () => {
   return server2.pool!.replayed;
 };
 
-for (const protocol of ['pond', 'securenn', 'fss'] as const) {
+for (const protocol of PROTOCOLS) {
   test.serial(`${protocol}: a deployed model predicts like its plaintext forward pass, across three processes`, async (t) => {
     const m = mlp([24, 16, 10]);
     const owner = await cluster().connect({ asOwner: true });
-    await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(protocol === 'pond' ? { uncalibrated: true } : {}) });
+    await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(isExact(protocol) ? {} : { uncalibrated: true }) });
     await owner.close();
     const client = await cluster().connect();
     const info = (await client.models()).find((x) => x.name === `mlp-${protocol}`);
@@ -52,7 +53,7 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
       const x = Float64Array.from({ length: 24 * batch }, () => Math.random() * 2 - 1);
       x[0] = 0; // an edge value among fresh random ones
       const p = await client.predict(`mlp-${protocol}`, { data: x, shape: [batch, 24] });
-      const want = m.forward(x, protocol === 'pond' ? polyRelu : exactRelu);
+      const want = m.forward(x, isExact(protocol) ? exactRelu : polyRelu);
       t.deepEqual(p.shape, [batch, 10]);
       for (let i = 0; i < want.length; i++) t.true(Math.abs(p.data[i] - want[i]) < 2e-3, `${i}: ${p.data[i]} vs ${want[i]}`);
       // Only the client reconstructs: probabilities are its own softmax of the logits.
@@ -62,16 +63,16 @@ for (const protocol of ['pond', 'securenn', 'fss'] as const) {
       t.true(p.traffic.total.bytes > 0);
       // Pond and FSS: server2 only deals, so a batch-1 query's share of its work was shipped ahead
       // (offline) and it sends nothing while the query runs.
-      if (batch === 1 && protocol !== 'securenn') {
+      if (batch === 1 && !PROTOCOL_TRAITS[protocol].server2Online) {
         t.true(p.offlineBytes > 0, `${protocol}: server2 shipped ${p.offlineBytes} bytes ahead`);
         t.is(p.serverTraffic[2].bytes, 0, `${protocol}: server2 sends nothing online`);
       }
-      if (protocol === 'securenn') t.is(p.offlineBytes, 0);
+      if (PROTOCOL_TRAITS[protocol].server2Online) t.is(p.offlineBytes, 0);
     }
     // Pond's and FSS's batch-1 queries use server2's precomputed side (the same messages: triple
     // corrections, DCF keys, sent ahead); SecureNN's server2 must interact, so it runs online.
     // (the pool counters are the operator's: the owner's certificate under TLS)
-    if (protocol !== 'securenn') t.true((await replayed()) > replayedBefore, `${protocol}: a batch-1 query replayed server2's precomputed side`);
+    if (!PROTOCOL_TRAITS[protocol].server2Online) t.true((await replayed()) > replayedBefore, `${protocol}: a batch-1 query replayed server2's precomputed side`);
     await client.close();
   });
 }

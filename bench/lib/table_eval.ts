@@ -2,13 +2,14 @@
 // forward pass: batch-1 latency (median, p90), batch-128 throughput, accuracy and mean KL
 // divergence over the test set, bytes and rounds per batch-1 prediction.
 import type { MnistData } from '../../lib/data/mnist';
+import type { ProtocolName } from '../../lib/protocol/protocols';
 import type { PredictionClient } from '../../lib/serve/client';
 import { plainModel } from './plain_forward';
 import { Progress } from './progress';
 import { percentile } from './percentile';
 
 export interface Entry {
-  protocol: 'pond' | 'securenn' | 'fss';
+  protocol: ProtocolName;
   /** The table's column: A, B, C, B_max, C_max. */
   key: string;
   /** The directory under bench/models of the model deployed. */
@@ -18,7 +19,7 @@ export interface Entry {
 }
 
 export interface Measured {
-  protocol: 'pond' | 'securenn' | 'fss';
+  protocol: ProtocolName;
   key: string;
   ms_b1_median: number;
   ms_b1_p90: number;

@@ -10,6 +10,13 @@ export const PROTOCOLS: readonly ProtocolName[] = ['pond', 'securenn', 'fss'];
 /** What a cluster, a session and a deploy run when none is named. */
 export const DEFAULT_PROTOCOL: ProtocolName = 'securenn';
 
+/**
+ * What a deploy or a verify of a model with no comparison runs when none is named: a protocol
+ * that is not exact (Pond: fewer rounds, and exact for such a model). Named, not the first such
+ * in PROTOCOLS: a protocol added before it would have become the default unannounced.
+ */
+export const DEFAULT_WITHOUT_COMPARISONS: ProtocolName = 'pond';
+
 export interface ProtocolTraits {
   /** relu, max pooling and comparisons are exact (Pond: relu is a polynomial, no comparisons). */
   exact: boolean;
@@ -110,13 +117,9 @@ export function checkProtocol(name: unknown, where: string): ProtocolName {
 
 export const isExact = (name: ProtocolName): boolean => PROTOCOL_TRAITS[name].exact;
 
-/**
- * What a deploy or a verify runs when no protocol is named: DEFAULT_PROTOCOL for a model that
- * compares values, else the first protocol that is not exact (Pond: fewer rounds, and exact for a
- * model with no comparison).
- */
+/** What a deploy or a verify runs when no protocol is named: DEFAULT_PROTOCOL for a model that compares values, else DEFAULT_WITHOUT_COMPARISONS. */
 export function defaultProtocolFor(comparisons: boolean): ProtocolName {
-  return comparisons ? DEFAULT_PROTOCOL : (PROTOCOLS.find((p) => !isExact(p)) ?? DEFAULT_PROTOCOL);
+  return comparisons ? DEFAULT_PROTOCOL : DEFAULT_WITHOUT_COMPARISONS;
 }
 
 /** The protocols as a help text lists them, the default first: "securenn | pond | fss". */

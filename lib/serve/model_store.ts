@@ -2,7 +2,7 @@
 // server0/server1 that server's own shares of the weights, each file checksummed (SHA-256).
 // A model is written to a temporary directory and renamed into place, so a crash mid-write never
 // leaves a half model; a share whose checksum fails is refused at load, naming the file.
-import { checkFssBits, checkFssGate, exactProtocolsText, type FssGate, isExact } from '../protocol/protocols';
+import { checkFssBits, checkFssGate, exactProtocolsText, type FssGate, isExact, PROTOCOLS } from '../protocol/protocols';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -200,6 +200,9 @@ export class ModelStore {
     const fssGate = m.fssGate === undefined ? 'auto' : checkFssGate(m.fssGate, 'model.json');
     const fssBits = m.fssBits === undefined ? 64 : checkFssBits(m.fssBits, 'model.json');
     if (digestOf(m) !== m.digest) throw new Error('model.json does not match its digest');
+    // A model stored by a release that runs other protocols (a rollback, a protocol renamed or
+    // removed) was listed as ready and then failed every query with a TypeError.
+    if (!PROTOCOLS.includes(m.protocol)) throw new Error(`${file}: its protocol ${JSON.stringify(m.protocol)?.slice(0, 40)} is not one this release runs (${PROTOCOLS.join(', ')}): redeploy the model under one of them`);
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
     else {

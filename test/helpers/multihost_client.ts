@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as tfe from '../../lib';
 import { waitReady } from '../../lib/serve/local_cluster';
 import { mlp } from './model_files';
+import { isExact, PROTOCOLS } from '../../lib/protocol/protocols';
 
-const PROTOCOLS = ['pond', 'securenn', 'fss'] as const;
 const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
 const exactRelu = (z: number) => Math.max(z, 0);
 
@@ -44,8 +44,8 @@ async function main(): Promise<void> {
     try {
       for (const protocol of PROTOCOLS) {
         const m = mlp([24, 16, 10]);
-        await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(protocol === 'pond' ? { uncalibrated: true } : {}) });
-        want[protocol] = [...m.forward(Float64Array.from(inputs), protocol === 'pond' ? polyRelu : exactRelu)];
+        await owner.deploy(m.file, { name: `mlp-${protocol}`, protocol, ...(isExact(protocol) ? {} : { uncalibrated: true }) });
+        want[protocol] = [...m.forward(Float64Array.from(inputs), isExact(protocol) ? exactRelu : polyRelu)];
       }
     } finally {
       await owner.close();
