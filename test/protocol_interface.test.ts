@@ -8,7 +8,8 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { PROTOCOLS } from '../lib/protocol/protocols';
+import { EXACT_PROTOCOLS } from '../lib/protocol/exact_protocols';
+import { isExact, PROTOCOLS } from '../lib/protocol/protocols';
 
 const LIB = path.join(__dirname, '..', '..', 'lib');
 // exact/ holds the ops built on DReLU (relu, max trees, selection), which run under every exact
@@ -82,4 +83,8 @@ test('every protocol runs every shared suite: protocolSuite, or (Pond) each suit
   const files = fs.readdirSync(TEST).filter((f) => f.endsWith('.test.ts')).map((f) => fs.readFileSync(path.join(TEST, f), 'utf8')).join('\n');
   const missing = PROTOCOLS.flatMap((p) => (files.includes(`protocolSuite('${p}')`) ? [] : suites.filter((s) => !files.includes(`${s}('${p}')`)).map((s) => `${p}: ${s}`)));
   t.deepEqual(missing, []);
+});
+
+test('the exact protocols of PROTOCOL_TRAITS are those exact_protocols.ts supplies a DReLU for', (t) => {
+  for (const p of PROTOCOLS) t.is(EXACT_PROTOCOLS[p] !== undefined, isExact(p), p);
 });

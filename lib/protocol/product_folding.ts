@@ -1,15 +1,17 @@
 // Products folded into the relu gate before them: a protocol whose relu gate opens values that a
 // product relu(a) W right after can finish locally (given what the dealer also dealt for it)
 // offers a ProductFolding, and the API runs such a relu and such a product through it without
-// knowing the protocol, as it runs DReLU through comparison.ts. Today only FSS under its
-// 'folded' and 'compact-folded' gate forms folds (lib/protocol/fss/fold.ts; docs/fss.md, "Folded
-// products"); a protocol that does not returns null and its products keep their round.
+// knowing the protocol, as it runs DReLU through comparison.ts (a protocol offers it as
+// ExactProtocol.productFolding: exact_protocol.ts). Today only FSS under its 'folded' and
+// 'compact-folded' gate forms folds (lib/protocol/fss/fold.ts; docs/fss.md, "Folded products");
+// a protocol that does not returns null and its products keep their round.
 import type { PartyName } from '../net/transport';
 import type { RingTensor } from '../tensor/ring_tensor';
-import { fssProductFolding } from './fss/fold';
+import type { FoldingSettings } from './exact_protocol';
+import { EXACT_PROTOCOLS } from './exact_protocols';
 import type { OpCtx, Party } from './party';
 import type { MaskedShare } from './pond/arith';
-import type { FssGate, ProtocolName } from './protocols';
+import type { ProtocolName } from './protocols';
 
 /** The counts a cluster keeps of the products it folded (Cluster.folds). */
 export interface FoldCounts {
@@ -46,8 +48,8 @@ export interface ProductFolding {
 }
 
 /** The folding a cluster's protocol and settings offer, or null where products keep their round. */
-export function productFolding(c: { protocol: ProtocolName; fssGate: FssGate; fssBits: number; fssCompactFrom?: number }): ProductFolding | null {
-  return c.protocol === 'fss' ? fssProductFolding(c.fssGate, c.fssBits, c.fssCompactFrom) : null;
+export function productFolding(c: { protocol: ProtocolName } & FoldingSettings): ProductFolding | null {
+  return EXACT_PROTOCOLS[c.protocol]?.productFolding?.(c) ?? null;
 }
 
 /** Frees what a gate kept once no tensor carries it any more. */
