@@ -305,6 +305,37 @@ test('endSession frees what a refused request queued; its stragglers are dropped
   }
 });
 
+// One host could take every client place (maxClientConnections, 256 by default), leaving none
+// to anyone else; now each address has its share, and other addresses (127.0.0.2 here: Linux
+// answers all of 127/8) and the servers' links are unaffected.
+test('client connections from one address are bounded apart from other addresses; server links are not counted', async (t) => {
+  t.timeout(30_000);
+  const env = await setup({ maxClientConnectionsPerAddress: 2 }, ['server00']);
+  const { srv, port } = env;
+  const s2 = new WsEndpoint({ me: 'server00', clusterSecret: SECRET, log: () => undefined }); // a second server dialing server1 (smaller names dial)
+  try {
+    const second = await raw(port); // with the legitimate client: 2 from 127.0.0.1
+    await t.throwsAsync(raw(port), { message: /^503 too many client connections from 127\.0\.0\.1: the limit is 2 per address \(maxClientConnectionsPerAddress\)/ });
+    const elsewhere = await Promise.all([raw(port, undefined, { localAddress: '127.0.0.2' }), raw(port, undefined, { localAddress: '127.0.0.2' })]);
+    await t.throwsAsync(raw(port, undefined, { localAddress: '127.0.0.2' }), { message: /from 127\.0\.0\.2: the limit is 2 per address/ });
+    t.is(srv.stats().connections.clients, 4);
+    // A place freed is a place again.
+    second.ws.close();
+    await second.closed;
+    await until(() => srv.stats().connections.clients === 3, 'the closed client to be gone');
+    const again = await raw(port);
+    // A server's link from 127.0.0.1, whose two client places are taken again, is admitted.
+    await s2.connect({ name: 'server1', host: '127.0.0.1', port });
+    await until(() => srv.connected('server00'), 'the second server linked');
+    t.is(srv.stats().connections.clients, 4);
+    await stillServing(t, env);
+    for (const r of [again, ...elsewhere]) r.ws.close();
+  } finally {
+    await s2.close();
+    await env.close();
+  }
+});
+
 test('client connections and raw sockets are bounded; server links are never counted as clients', async (t) => {
   t.timeout(30_000);
   const env = await setup({ maxClientConnections: 3, maxConnections: 6 });

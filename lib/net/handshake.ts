@@ -42,6 +42,11 @@ export const COMPUTE_HEADER = 'x-tfe-compute';
 /** The WebSocket subprotocol by which a browser says it is a client (it cannot send CLIENT_HEADER). */
 export const CLIENT_PROTOCOL = 'tfe-client';
 
+/** An address as listeners see it, IPv4 peers of a dual-stack socket (::ffff:a.b.c.d) as a.b.c.d. */
+export function plainAddress(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
 export function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 }

@@ -12,6 +12,7 @@
 import * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
+import { plainAddress } from './handshake';
 import { Lane, LANE_ID_BYTES, type LaneKeys, laneKeys } from './lane';
 import { sanitizeForLog, throttledLog } from './sanitize';
 import { MAX_FRAME_BYTES } from './wire';
@@ -40,11 +41,6 @@ export function dialLane(host: string, port: number, tls: TLSSocket, timeoutMs: 
       onClose: fail,
     });
   });
-}
-
-/** An address as both listeners see it: IPv4 peers of a dual-stack socket come as ::ffff:a.b.c.d. */
-function plainAddress(a: string | undefined): string {
-  return (a ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
 export interface LaneListenerOptions {

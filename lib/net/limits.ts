@@ -30,6 +30,11 @@ export interface WsLimitOptions {
   maxUnfinishedAllClients?: number;
   /** Client connections at once. Default 256. */
   maxClientConnections?: number;
+  /**
+   * Client connections at once from one address (servers' links apart), so that one host cannot
+   * take every place. Default min(64, maxClientConnections); raise it for clients behind one NAT or proxy.
+   */
+  maxClientConnectionsPerAddress?: number;
   /** Open sockets at once, handshakes in progress included. Default maxClientConnections + 64. */
   maxConnections?: number;
   /** Sessions one client connection may have open (opened by a request, not yet ended). Default 256. */
@@ -69,6 +74,7 @@ export function resolveLimits(o: WsLimitOptions): WsLimits {
     maxUnfinishedPerClient: o.maxUnfinishedPerClient ?? chunks(maxPendingBytesPerClient, 16),
     maxUnfinishedAllClients: o.maxUnfinishedAllClients ?? chunks(maxPendingBytesAllClients, 64),
     maxClientConnections,
+    maxClientConnectionsPerAddress: o.maxClientConnectionsPerAddress ?? Math.min(64, maxClientConnections),
     maxConnections: o.maxConnections ?? maxClientConnections + 64,
     maxSessionsPerClient: o.maxSessionsPerClient ?? 256,
     clientIdleMs: o.clientIdleMs ?? 300_000,
@@ -87,7 +93,7 @@ export const ABORT_BYTES = 1024;
 /** Why a peer was refused; one counter each in stats().refused. */
 export type RefusalReason =
   | 'auth' // handshake: no/bad certificate or cluster secret, unknown party, plain ws off loopback
-  | 'connections' // maxConnections, maxClientConnections
+  | 'connections' // maxConnections, maxClientConnections, maxClientConnectionsPerAddress
   | 'malformed' // a frame or message that breaks the wire format
   | 'namespace' // a client touching a session it did not open
   | 'sessions' // maxSessionsPerClient

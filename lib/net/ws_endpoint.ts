@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 
 import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
-import { commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
+import { commonName, handshakeRefusal, PARTY_HEADER, plainAddress, type TlsMaterial } from './handshake';
 import { CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimits } from './limits';
 import type { Lane } from './lane';
 import { Inbound } from './inbound';
@@ -67,6 +67,8 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #identity = new Map<PartyName, string | undefined>();
   /** Clients that connected from a browser page (they sent an Origin). */
   #fromPage = new Set<PartyName>();
+  /** Each client connection's address (maxClientConnectionsPerAddress). */
+  #clientAddress = new Map<PartyName, string>();
   #heartbeat?: NodeJS.Timeout;
   #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   /** Wire bytes (frames as sent and received, headers included) by kind of peer, since creation. */
@@ -203,26 +205,41 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return n;
   }
 
+  /** Why a client from this address cannot have one more connection (undefined: it can). */
+  #addressFull(req: http.IncomingMessage): string | undefined {
+    const addr = plainAddress(req.socket.remoteAddress);
+    let n = 0;
+    for (const a of this.#clientAddress.values()) if (a === addr) n++;
+    const max = this.#limits.maxClientConnectionsPerAddress;
+    return n >= max ? `too many client connections from ${sanitizeForLog(addr, 60)}: the limit is ${max} per address (maxClientConnectionsPerAddress)` : undefined;
+  }
+
   /** Why an upgrade must be refused, with its HTTP status (undefined: accept). */
   #admission(req: http.IncomingMessage): { status: number; why: string; reason: RefusalReason } | undefined {
     if (this.#closed) return { status: 503, why: `${this.me} is closing`, reason: 'connections' };
     const why = handshakeRefusal(req, { me: this.me, tls: !!this.#opts.tls, insecure: this.#opts.insecure, peers: this.#peers, clusterSecret: this.#opts.clusterSecret, allowedOrigins: this.#opts.allowedOrigins });
     if (why) return { status: 401, why, reason: 'auth' };
-    if (typeof req.headers[PARTY_HEADER] !== 'string' && this.#clientCount() >= this.#limits.maxClientConnections)
-      return { status: 503, why: `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)`, reason: 'connections' };
+    if (typeof req.headers[PARTY_HEADER] !== 'string') {
+      if (this.#clientCount() >= this.#limits.maxClientConnections)
+        return { status: 503, why: `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)`, reason: 'connections' };
+      const full = this.#addressFull(req);
+      if (full) return { status: 503, why: full, reason: 'connections' };
+    }
     return undefined;
   }
 
   #accepted(ws: WebSocket, req: http.IncomingMessage, lane?: Lane): void {
     const party = req.headers[PARTY_HEADER];
     if (typeof party === 'string') return this.#attach(party, ws, false, lane);
-    if (this.#clientCount() >= this.#limits.maxClientConnections) {
+    const full = this.#clientCount() >= this.#limits.maxClientConnections ? `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)` : this.#addressFull(req);
+    if (full) {
       // Admitted concurrently with others that filled the last places.
       this.#refused.connections++;
-      ws.close(CLOSE.TRY_LATER, `too many client connections: the limit is ${this.#limits.maxClientConnections} (maxClientConnections)`);
+      ws.close(CLOSE.TRY_LATER, full.slice(0, 120));
       return;
     }
     const name = `${CLIENT_PREFIX}${this.#nextClient++}`;
+    this.#clientAddress.set(name, plainAddress(req.socket.remoteAddress));
     const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
     this.#identity.set(name, tlsSocket?.authorized ? commonName(tlsSocket.getPeerCertificate()) : undefined);
     if (req.headers.origin !== undefined) this.#fromPage.add(name);
@@ -298,6 +315,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     if (conn.client) {
       this.#identity.delete(conn.name);
       this.#fromPage.delete(conn.name);
+      this.#clientAddress.delete(conn.name);
     }
     const why = `connection with ${conn.name} closed (${code}${reason.length ? `: ${sanitizeForLog(reason.toString())}` : ''})`;
     this.#mailbox.failPeer(conn.name, new Error(why));

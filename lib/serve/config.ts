@@ -156,6 +156,7 @@ function refuseNulls(file: string, v: unknown, at: string): void {
 export interface NetLimits {
   maxConnections?: number;
   maxClientConnections?: number;
+  maxClientConnectionsPerAddress?: number;
   maxPendingBytesPerClient?: number;
   /** Largest request a client may send (JSON, parsed as it comes): a deploy's topology included. */
   maxClientRequestBytes?: number;
@@ -170,6 +171,7 @@ export interface NetLimits {
 const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
   maxConnections: [2, 1_000_000],
   maxClientConnections: [1, 1_000_000],
+  maxClientConnectionsPerAddress: [1, 1_000_000],
   maxPendingBytesPerClient: [1 << 16, 2 ** 40],
   maxClientRequestBytes: [1 << 12, 1 << 30],
   maxPendingBytesPerServer: [1 << 20, 2 ** 42],
