@@ -98,13 +98,21 @@ test('a stored model with fewer shares than this release computes it with is ref
 // properties of undefined (reading 'exact')".
 test('a stored model whose protocol this release does not run is refused, naming it and the remedy', (t) => {
   const dir = tmp();
-  new ModelStore(dir, () => undefined).save(model('m', mlpJson(), true));
-  const file = path.join(dir, 'm', 'model.json');
-  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
-  stored.protocol = 'toy';
-  stored.digest = digestOf(stored); // as the release that stored it would have computed it
-  fs.writeFileSync(file, JSON.stringify(stored));
+  // An MLP, and a model with max pooling, whose spec reads the protocol's traits.
+  const pooled = {
+    modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'MaxPooling2D', config: { name: 'p', pool_size: [2, 2], batch_input_shape: [null, 4, 4, 1] } }] } },
+    weightsManifest: [],
+  };
+  for (const [name, json] of [['m', mlpJson()], ['p', pooled]] as const) {
+    new ModelStore(dir, () => undefined).save(model(name, json, true));
+    const file = path.join(dir, name, 'model.json');
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    stored.protocol = 'toy';
+    stored.digest = digestOf(stored); // as the release that stored it would have computed it
+    fs.writeFileSync(file, JSON.stringify(stored));
+  }
   const logs: string[] = [];
   t.deepEqual(new ModelStore(dir, (m) => void logs.push(m)).loadAll(true), []);
-  t.regex(logs.join('\n'), new RegExp(`refusing stored model 'm': .*model\\.json: its protocol "toy" is not one this release runs \\(${PROTOCOLS.join(', ')}\\): redeploy the model under one of them`));
+  for (const name of ['m', 'p'])
+    t.regex(logs.join('\n'), new RegExp(`refusing stored model '${name}': .*model\\.json: its protocol "toy" is not one this release runs \\(${PROTOCOLS.join(', ')}\\): redeploy the model under one of them`));
 });

@@ -1,11 +1,13 @@
-// verify's range check saw each layer's output only. A calibrated polynomial forms x^2 and x^3
-// and attention forms q.k before its softmax: products at 2 fracBits larger than the layer's
-// output, whose local truncation fails first. They are now reported (`products`) and warned of,
-// from the plaintext values of the samples.
+// verify's range check saw each layer's output only. A calibrated polynomial forms x^2 and x^3,
+// attention forms q.k (and MultiHeadAttention its projections) before its softmax, a Dense or
+// Conv with a fused activation its product before the activation, and a recurrent layer x W,
+// h U and its gates' inputs: products at 2 fracBits larger than the layer's output, whose
+// truncation fails first. They are now reported (`products`) and warned of, from the plaintext
+// values of the samples.
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { artifactsOf } from './helpers/attention_models';
+import { artifactsOf, block, D, H, KD, T as MHA_T } from './helpers/attention_models';
 import { writeModel } from './helpers/model_files';
 
 const F = 16;
@@ -88,4 +90,78 @@ test("the plaintext model tells of attention's scores: q.k before the softmax, a
   t.is(heard[0][1], 'scores');
   t.true(Math.abs(heard[0][2] - want) <= 1e-9 * want, `${heard[0][2]} vs ${want}`);
   t.true(maxAbs(out.data) <= 40, 'the output is a convex mix of the inputs: far below the scores');
+});
+
+type Heard = [string, string, number][];
+const listen = (a: tfe.ModelArtifacts, x: { data: Float64Array; shape: number[] }): Heard => {
+  const heard: Heard = [];
+  tfe.loadPlainModel(a).forward(x, undefined, undefined, (layer, what, m) => heard.push([layer, what, m]));
+  return heard;
+};
+const seq = (layers: object[]) => ({ class_name: 'Sequential', config: { name: 's', layers } });
+
+test("a fused activation's input and a recurrent layer's products are heard; a separate Activation layer's is not (its input is a layer's output)", (t) => {
+  const x = { data: Float64Array.of(1, 1, 1, -1), shape: [2, 2] };
+  // Dense(2 -> 4, tanh) with kernel 4000: z = 8000 (first row), its tanh 1.
+  const dense = artifactsOf(seq([{ class_name: 'Dense', config: { name: 'd', units: 4, activation: 'tanh', batch_input_shape: [null, 2] } }]), [
+    { name: 'd/kernel', shape: [2, 4], data: new Float32Array(8).fill(4000) },
+    { name: 'd/bias', shape: [4], data: new Float32Array(4) },
+  ]);
+  t.deepEqual(listen(dense, x), [['Dense:d', 'before tanh', 8000]]);
+  const split = artifactsOf(seq([{ class_name: 'Dense', config: { name: 'd', units: 4, batch_input_shape: [null, 2] } }, { class_name: 'Activation', config: { name: 'a', activation: 'tanh' } }]), [
+    { name: 'd/kernel', shape: [2, 4], data: new Float32Array(8).fill(4000) },
+    { name: 'd/bias', shape: [4], data: new Float32Array(4) },
+  ]);
+  t.deepEqual(listen(split, x), []);
+  // SimpleRNN(2 units) over 3 steps of 2 features, kernel 4000, recurrent kernel 0.5: x W = 8000.
+  const rnn = artifactsOf(seq([{ class_name: 'SimpleRNN', config: { name: 'r', units: 2, activation: 'tanh', use_bias: true, batch_input_shape: [null, 3, 2] } }]), [
+    { name: 'r/kernel', shape: [2, 2], data: new Float32Array(4).fill(4000) },
+    { name: 'r/recurrent_kernel', shape: [2, 2], data: new Float32Array(4).fill(0.5) },
+    { name: 'r/bias', shape: [2], data: new Float32Array(2) },
+  ]);
+  const heard = listen(rnn, { data: new Float64Array(6).fill(1), shape: [1, 3, 2] });
+  t.deepEqual(heard.map(([l, w]) => `${l} ${w}`), ['SimpleRNN:r gate inputs']);
+  t.true(heard[0][2] >= 8000 && heard[0][2] <= 8001, `${heard[0][2]}`); // x W + h U, |h| <= 1
+});
+
+test("MultiHeadAttention's projections are heard, computed here from its weights", (t) => {
+  const { a } = block();
+  const specs = (a as unknown as { weightSpecs: { name: string; shape: number[] }[] }).weightSpecs;
+  const all = new Float32Array(a.weightData as ArrayBuffer);
+  const weights = new Map<string, Float32Array>();
+  let at = 0;
+  for (const w of specs) {
+    const n = w.shape.reduce((p, q) => p * q, 1);
+    weights.set(w.name, all.subarray(at, (at += n)));
+  }
+  const x = Float64Array.from({ length: 2 * MHA_T * D }, () => Math.random() * 4 - 2);
+  let want = 0;
+  for (const part of ['query', 'key', 'value']) {
+    const k = weights.get(`mha/${part}/kernel`)!, b = weights.get(`mha/${part}/bias`)!;
+    for (let r = 0; r < 2 * MHA_T; r++)
+      for (let o = 0; o < H * KD; o++) {
+        let acc = b[o];
+        for (let d = 0; d < D; d++) acc += x[r * D + d] * k[d * H * KD + o];
+        want = Math.max(want, Math.abs(acc));
+      }
+  }
+  const got = listen(a, { data: x, shape: [2, MHA_T, D] }).find(([l, w]) => l === 'MultiHeadAttention:mha' && w === 'projections');
+  t.truthy(got);
+  t.true(Math.abs(got![2] - want) <= 1e-9 * want, `${got![2]} vs ${want}`);
+});
+
+test('verify warns of a fused tanh whose input nears the ring\'s limit though its output is within 1', async (t) => {
+  const file = writeModel([{ class_name: 'Dense', config: { name: 'd', units: 4, activation: 'tanh', batch_input_shape: [null, 2] } }], [
+    { name: 'd/kernel', shape: [2, 4], data: Float32Array.from({ length: 8 }, (_, i) => (i % 2 ? -4000 : 4000)) },
+    { name: 'd/bias', shape: [4], data: new Float32Array(4) },
+  ]);
+  const c = new tfe.Cluster({ fixedPoint: { fracBits: F } }); // tanh as a layer's activation needs comparisons
+  try {
+    const r = await tfe.loadLayersModel(file, { cluster: c }).verify({ data: Float64Array.of(1, 1, 1, -1), shape: [2, 2] });
+    const p = r.products.find((q) => q.layer === 'Dense:d (before tanh)');
+    t.is(p?.plainMaxAbs, 8000);
+    t.regex(r.warnings.join('\n'), /^Dense:d \(before tanh\): max \|value\| 8\.00e\+3 leaves 18\.0 bits/m);
+  } finally {
+    await c.close();
+  }
 });

@@ -5,8 +5,8 @@ import { maxAbsOf, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
 
 type W = (name: string) => Float64Array;
-/** Hears the largest |score| of a call (a product the private layer forms inside: verify.ts). */
-type Scores = (maxAbs: number) => void;
+/** Hears the largest |value| of a product the private layer forms inside (verify.ts): 'scores', 'projections'. */
+type Inside = (what: string, maxAbs: number) => void;
 
 function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, PlainTensor] {
   if (xs.length < 2 || xs.length > 3 || xs.some((x) => x.shape.length !== 3)) fail(l, 'takes rank-3 query, value and optionally key');
@@ -14,7 +14,7 @@ function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, P
 }
 
 /** out[b, i] = sum_j softmax_j(scale q_i . k_j) v_j. */
-export function plainAttention(l: LayerConfig, w: W, scores: Scores = () => undefined): (xs: PlainTensor[]) => PlainTensor {
+export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const scale = l.config.use_scale ? w(`${l.config.name}/scale`)[0] : 1;
   return (xs) => {
     const [q, v, k] = inputs(l, xs);
@@ -35,13 +35,13 @@ export function plainAttention(l: LayerConfig, w: W, scores: Scores = () => unde
       for (let i = 0; i < Tq; i++)
         for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
     }
-    scores(top);
+    inside('scores', top);
     return { data: out, shape: [B, Tq, Dv] };
   };
 }
 
 /** Keras's MultiHeadAttention: projections per head, scaled dot products, softmax, the output projection. */
-export function plainMultiHeadAttention(l: LayerConfig, w: W, scores: Scores = () => undefined): (xs: PlainTensor[]) => PlainTensor {
+export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
   const vd = l.config.value_dim == null ? kd : Number(l.config.value_dim), bias = l.config.use_bias !== false;
   const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
@@ -61,6 +61,8 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, scores: Scores = (
     const [q, v, k] = inputs(l, xs);
     const [B, Tq] = q.shape, Tv = v.shape[1];
     const Q = project(q, 'query', kd), K = project(k, 'key', kd), V = project(v, 'value', vd);
+    // Each projection is a product of its own, truncated before Q's scaling (layers_attention.ts).
+    inside('projections', Math.max(maxAbsOf(Q), maxAbsOf(K), maxAbsOf(V)));
     const heads = new Float64Array(B * Tq * H * vd);
     let top = 0; // Q is scaled by 1/sqrt(key_dim) before its product with K (layers_attention.ts)
     for (let b = 0; b < B; b++)
@@ -78,7 +80,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, scores: Scores = (
           for (let j = 0; j < Tv; j++)
             for (let d = 0; d < vd; d++) heads[((b * Tq + i) * H + h) * vd + d] += s[i * Tv + j] * V[((b * Tv + j) * H + h) * vd + d];
       }
-    scores(top);
+    inside('scores', top);
     const ko = weight('attention_output', 'kernel'), bo = bias ? weight('attention_output', 'bias') : undefined;
     const O = ko.length / (H * vd);
     const out = new Float64Array(B * Tq * O);

@@ -162,15 +162,24 @@ function turnedFromSubPixel(u: Float64Array, [kh, kw]: [number, number], [sh, sw
  * A layer's activation as a step on tensors: elementwise (plain_activations.ts), or a hidden
  * softmax over the last axis; undefined for none (or the client's final one).
  */
-function act(l: LayerConfig, name: unknown, ctx: Pick<Ctx, 'isOutput' | 'keras3'>): ((x: PlainTensor) => PlainTensor) | undefined {
+function act(l: LayerConfig, name: unknown, ctx: Pick<Ctx, 'isOutput' | 'keras3' | 'internal'>, fused = true): ((x: PlainTensor) => PlainTensor) | undefined {
+  // A fused activation's input is the layer's truncated product, which verify sees nowhere else
+  // (a tanh's output stays within 1 whatever its input).
+  const before = (x: PlainTensor) => (fused ? ctx.internal(`before ${String(name)}`, maxAbsOf(x.data)) : undefined);
   if (name === 'softmax' && !ctx.isOutput)
     return (x) => {
+      before(x);
       const data = Float64Array.from(x.data);
       softmaxRows(data, x.shape[x.shape.length - 1]);
       return { data, shape: x.shape };
     };
   const f = activation(l, name, ctx);
-  return f ? (x) => map(x, f) : undefined;
+  return f
+    ? (x) => {
+        before(x);
+        return map(x, f);
+      }
+    : undefined;
 }
 
 /** A Conv2D with parameter `kernel` ([kh, kw, in, out]), the bias and the activation of layer l. */
@@ -194,7 +203,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const { scale, offset } = rescalingOf(l);
     return one((x) => map(x, (v) => v * scale + offset));
   },
-  Softmax: (l, ctx) => one(act(l, 'softmax', ctx) ?? ((x) => x)),
+  Softmax: (l, ctx) => one(act(l, 'softmax', ctx, false) ?? ((x) => x)),
   SpatialDropout1D: () => one((x) => x),
   SpatialDropout2D: () => one((x) => x),
   Dense: (l, ctx) => {
@@ -215,8 +224,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const run = build(inner, ctx);
     return one((x) => perStep(x, (v, shape) => ({ data: v.data, shape }), (v) => run([v])));
   },
-  Attention: (l, { w, internal }) => plainAttention(l, w, (m) => internal('scores', m)),
-  MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, (m) => internal('scores', m)),
+  Attention: (l, { w, internal }) => plainAttention(l, w, internal),
+  MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.
@@ -371,7 +380,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => map(x, (v) => (v < 0 ? s * v : v)));
   },
   Activation: (l, ctx) => {
-    const f = act(l, l.config.activation, ctx);
+    const f = act(l, l.config.activation, ctx, false); // its input is the layer before's output
     return one((x) => (f ? f(x) : x));
   },
   Add: (l) => (xs) => elementwise(l, xs, (a, b) => a + b),

@@ -2,22 +2,22 @@
 // read by recurrentSettings), with the true activations. TensorFlow.js's and Keras's equations.
 import type { LayerConfig } from './layers_graph';
 import { type BidirectionalParts, bidirectionalParts, GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
-import type { PlainTensor } from './plain_kernels';
+import { maxAbsOf, type PlainTensor } from './plain_kernels';
 
 type Activation = (l: LayerConfig, name: unknown, o: { isOutput: boolean; keras3: boolean }) => ((v: number) => number) | undefined;
-type Ctx = { w: (name: string) => Float64Array; keras3: boolean };
+type Ctx = { w: (name: string) => Float64Array; keras3: boolean; internal: (what: string, maxAbs: number) => void };
 
 /** plain_forward.ts's entries for the three layers, given its activations by name. */
 /** Merges a Bidirectional's halves as the merge layers do (plain_forward.ts's Concatenate, Add, Multiply, Average). */
 type Merge = (l: LayerConfig, mode: BidirectionalParts['mode'], halves: PlainTensor[]) => PlainTensor;
 
 export function plainRecurrentLayers(activation: Activation, merge: Merge): Record<RecurrentKind | 'Bidirectional', (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
-  const build = (kind: RecurrentKind, wiring?: Wiring) => (l: LayerConfig, { w, keras3 }: Ctx) => {
+  const build = (kind: RecurrentKind, wiring?: Wiring) => (l: LayerConfig, { w, keras3, internal }: Ctx) => {
     const s = recurrentSettings(kind, l, keras3), at = `${wiring?.layer ?? l.config.name}/${wiring?.prefix ?? ''}`;
     // Inside the cell no activation is the client's final one (isOutput false).
     const f = (name: string) => activation(l, name, { isOutput: false, keras3 }) ?? ((v: number) => v);
     const weights = { kernel: w(`${at}kernel`), recurrent: w(`${at}recurrent_kernel`), ...(s.useBias ? { bias: w(`${at}bias`) } : {}) };
-    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true);
+    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true, (m) => internal('gate inputs', m));
   };
   const bidirectional = (l: LayerConfig, ctx: Ctx) => {
     const { kind, halves, mode } = bidirectionalParts(l);
@@ -51,8 +51,12 @@ export function recurrentForward(
   act: (v: number) => number,
   gate: (v: number) => number,
   reverseOutputs = false,
+  /** Hears the largest |value| of the products inside: x W + b, h U and the gates' inputs (verify.ts). */
+  inside?: (maxAbs: number) => void,
 ): PlainTensor {
   const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
+  let top = 0;
+  const seen = (a: ArrayLike<number>) => (top = Math.max(top, maxAbsOf(a)));
   const out = new Float64Array(n * (s.returnSequences ? steps : 1) * u);
   for (let b = 0; b < n; b++) {
     const h = new Float64Array(u), c = new Float64Array(u);
@@ -61,11 +65,19 @@ export function recurrentForward(
       const xz = new Float64Array(width);
       if (w.bias) for (let j = 0; j < width; j++) xz[j] = w.bias[j];
       addProduct(xz, x.data.subarray((b * steps + t) * d, (b * steps + t + 1) * d), w.kernel, d);
+      seen(xz);
+      if (inside && kind !== 'GRU') {
+        const hu = new Float64Array(width);
+        addProduct(hu, h, w.recurrent, u);
+        seen(hu);
+      }
       if (kind === 'SimpleRNN') {
         addProduct(xz, h, w.recurrent, u);
+        seen(xz);
         for (let j = 0; j < u; j++) h[j] = act(xz[j]);
       } else if (kind === 'LSTM') {
         addProduct(xz, h, w.recurrent, u);
+        seen(xz);
         for (let j = 0; j < u; j++) {
           c[j] = gate(xz[u + j]) * c[j] + gate(xz[j]) * act(xz[2 * u + j]);
           h[j] = gate(xz[3 * u + j]) * act(c[j]);
@@ -75,6 +87,8 @@ export function recurrentForward(
         const inner = new Float64Array(width);
         if (s.resetAfter && w.bias) for (let j = 0; j < width; j++) inner[j] = w.bias[width + j];
         addProduct(inner, h, w.recurrent, u);
+        seen(inner);
+        seen(xz.map((v, j) => v + inner[j]));
         const z = Float64Array.from({ length: u }, (_, j) => gate(xz[j] + inner[j]));
         const r = Float64Array.from({ length: u }, (_, j) => gate(xz[u + j] + inner[u + j]));
         const hh = new Float64Array(u);
@@ -92,5 +106,6 @@ export function recurrentForward(
     }
     if (!s.returnSequences) out.set(h, b * u);
   }
+  inside?.(top);
   return { data: out, shape: s.returnSequences ? [n, steps, u] : [n, u] };
 }

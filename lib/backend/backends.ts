@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { contextBackend } from './backend_context';
 import { loadCuda, probeCuda } from './cuda_loader';
-import { sweepHostCaches } from './host_cache_sweep';
+import { hostCacheIdleMs, sweepHostCaches } from './host_cache_sweep';
 import type { NativeBinding } from './native_binding';
 
 export interface Backend {
@@ -50,11 +50,19 @@ export function getBackend(name?: string): Backend {
   if (!b) {
     const loader = loaders.get(n);
     if (!loader) throw new Error(`unknown backend '${n}' (registered: ${backendNames().join(', ')})`);
+    hostCacheIdleMs(); // a bad TFE_HOST_CACHE_IDLE_MS fails every load alike, not the first alone
     b = { name: n, native: loader(), streams: n === 'cuda' };
     loaded.set(n, b);
     sweepHostCaches(() => [...loaded.values()].map((l) => l.native));
   }
   return b;
+}
+
+/** Freed native buffers kept for reuse, over every loaded module (each has its own cache). */
+export function hostCacheBytes(): number {
+  let n = 0;
+  for (const b of loaded.values()) n += b.native.stats().cachedBytes;
+  return n;
 }
 
 /**

@@ -85,8 +85,8 @@ export interface NativeBinding {
   stats(): NativeStats;
   info(): NativeInfo;
   setNumThreads(n: number): void;
-  /** Frees the host cache's buffers freed at least idleMs ago (0: all); returns their bytes. */
-  trimHostCache(idleMs: number): number;
+  /** Frees the host cache's buffers freed at least idleMs ago (0: all), off the JS thread; resolves to their bytes. */
+  trimHostCache(idleMs: number): Promise<number>;
   randomBytes(n: number): Uint8Array;
   aes128Ctr(key: Uint8Array, iv: Uint8Array, byteOffset: number, n: number, impl?: string): Uint8Array;
   /**

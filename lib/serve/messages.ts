@@ -101,7 +101,7 @@ export interface OperatorCounters {
   /** Native tensors alive and their bytes (a leak shows here first). */
   liveTensors: number;
   tensorBytes: number;
-  /** Freed native buffers kept for reuse (TFE_HOST_CACHE_MB caps them; unused ones are freed after TFE_HOST_CACHE_IDLE_MS). */
+  /** Freed native buffers kept for reuse, over the loaded native modules (TFE_HOST_CACHE_MB caps each; unused ones are freed after TFE_HOST_CACHE_IDLE_MS). */
   hostCacheBytes: number;
   /** Requests admitted (running or waiting), their estimated memory, refusals since start. */
   sessions: { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number };

@@ -196,13 +196,14 @@ export class ModelStore {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
     if (!m || typeof m !== 'object' || m.version !== 1 || m.name !== name) throw new Error(`${file} is not a stored model of this name`);
+    // A model stored by a release that runs other protocols (a rollback, a protocol renamed or
+    // removed) was listed as ready and then failed every query with a TypeError. Before specOf, which reads
+    // the protocol's traits.
+    if (!PROTOCOLS.includes(m.protocol)) throw new Error(`${file}: its protocol ${JSON.stringify(m.protocol)?.slice(0, 40)} is not one this release runs (${PROTOCOLS.join(', ')}): redeploy the model under one of them`);
     const spec = specOf(m);
     const fssGate = m.fssGate === undefined ? 'auto' : checkFssGate(m.fssGate, 'model.json');
     const fssBits = m.fssBits === undefined ? 64 : checkFssBits(m.fssBits, 'model.json');
     if (digestOf(m) !== m.digest) throw new Error('model.json does not match its digest');
-    // A model stored by a release that runs other protocols (a rollback, a protocol renamed or
-    // removed) was listed as ready and then failed every query with a TypeError.
-    if (!PROTOCOLS.includes(m.protocol)) throw new Error(`${file}: its protocol ${JSON.stringify(m.protocol)?.slice(0, 40)} is not one this release runs (${PROTOCOLS.join(', ')}): redeploy the model under one of them`);
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
     else {

@@ -1,6 +1,7 @@
 // What a server's `status` answers. Anyone gets what a client needs (readiness, model names);
 // the operator also gets the counters that make a leak or a flood visible (docs/service.md,
 // "Status").
+import { hostCacheBytes } from '../backend/backends';
 import { memory } from '../info';
 import type { PartyName } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
@@ -58,7 +59,7 @@ export function serverStatus(s: StatusSources, operator: boolean): ServerStatus 
     maskCache,
     liveTensors: mem.tensors,
     tensorBytes: mem.bytes,
-    hostCacheBytes: mem.cachedBytes,
+    hostCacheBytes: hostCacheBytes(),
     pool: { recorded: pool?.recorded ?? 0, replayed: pool?.replayed ?? 0, held: level('held'), making: level('making'), discarded: pool?.discarded ?? 0, offlineBytes: pool?.offlineBytes ?? 0, compactUnderLoad: pool?.pressure.compact ?? 0, redealt: pool?.redealt ?? 0, links: pool === undefined || pool.near() ? 'near' : 'far' },
     sessions: s.sessions.counters(),
     setup: { indicesLeft: s.me === SERVER0 ? (s.epoch?.indicesLeft ?? null) : null, renewals: s.renewals },

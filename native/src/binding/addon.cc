@@ -334,12 +334,31 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// On a libuv worker: malloc_trim walks every heap (149 ms over 1.2 GiB of free heap measured),
+// which on the JS thread stalled the server's networking.
+class TrimWorker : public Napi::AsyncWorker {
+ public:
+  TrimWorker(Napi::Env env, double seconds) : Napi::AsyncWorker(env, "tfe.trim"), seconds_(seconds), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { released_ = hostCacheTrim(seconds_); }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(released_))); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  double seconds_;
+  int64_t released_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
 Napi::Value TrimHostCache(const Napi::CallbackInfo& info) {
   TFE_ENTRY(info, {
     TFE_ARG_CHECK(info.Env(), info.Length() == 1 && info[0].IsNumber(), "expected (idleMs: number)");
     double ms = info[0].As<Napi::Number>().DoubleValue();
     TFE_ARG_CHECK(info.Env(), ms >= 0 && ms <= 86400e3, "idleMs must be in [0, 86400000]");
-    return Napi::Number::New(info.Env(), static_cast<double>(hostCacheTrim(ms / 1000)));
+    auto* w = new TrimWorker(info.Env(), ms / 1000);
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
   });
 }
 

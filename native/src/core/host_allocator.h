@@ -17,7 +17,8 @@ struct HostCacheStats {
 HostCacheStats hostCacheStats();
 // Frees the cached buffers that have waited at least idleSeconds for reuse (0: all of them) and
 // returns their bytes; a burst of large queries otherwise leaves up to the cap held for good. Then
-// (glibc) returns the free pages of malloc's heaps to the system.
+// (glibc), once 64 MiB or more have gone back to malloc since the last time, returns the free
+// pages of malloc's heaps to the system. Slow (a walk of every heap): call it off the JS thread.
 int64_t hostCacheTrim(double idleSeconds);
 
 }  // namespace tfe
