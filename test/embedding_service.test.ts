@@ -74,6 +74,39 @@ test.serial('an Embedding model deployed to the cluster predicts token ids like 
   }
 });
 
+// A token id out of range of the model as last looked up was answered by looking the model up
+// again, so the servers saw a models request that only a bad private value causes (from a review:
+// about a bit of the input). Such a refusal is now the client's alone, saying how to look it up.
+test.serial('a client refuses a token id out of range without asking the servers, and takes it after models()', async (t) => {
+  const L = tf.layers;
+  const save = (v2: number) =>
+    saveTfjsModel(tf, tf.sequential({ layers: [L.embedding({ inputDim: v2, outputDim: 4, inputLength: T }), L.globalAveragePooling1d({}), L.dense({ units: 3 })] }), 'tfe-embedding-vocab-');
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  let lookups = 0;
+  const models = client.models.bind(client);
+  client.models = () => (lookups++, models());
+  try {
+    await owner.deploy(await save(V), { name: 'vocab', protocol: 'pond' });
+    t.deepEqual((await client.predict('vocab', { data: new Float64Array(T).fill(1), shape: [1, T] })).shape, [1, 3]);
+    t.is(lookups, 1, 'looked up once, for the first query');
+    await owner.undeploy('vocab');
+    const file = await save(2 * V); // the same length, a larger vocabulary
+    await owner.deploy(file, { name: 'vocab', protocol: 'pond' });
+    const x = new Float64Array(T).fill(1);
+    x[3] = 2 * V - 1; // only the new vocabulary has it
+    await t.throwsAsync(client.predict('vocab', { data: x, shape: [1, T] }), { message: /index \[0, 3\] is 79, out of range: token ids must be in \[0, 40\).*list the models again, client\.models\(\), and retry/ });
+    t.is(lookups, 1, 'no request went to the servers for the refused value');
+    await client.models();
+    const want = tfe.loadPlainModel(file).forward({ data: x, shape: [1, T] });
+    const p = await client.predict('vocab', { data: x, shape: [1, T] });
+    t.true(want.data.every((w, i) => Math.abs(p.data[i] - w) < 1e-2), `${[...p.data]} vs ${[...want.data]}`);
+  } finally {
+    await owner.close();
+    await client.close();
+  }
+});
+
 // A long-lived client's description of a model is looked up again when its own check refuses an
 // input by it (from a review: after a redeploy with another sequence length or vocabulary, every
 // later query failed on the stale description until the application listed the models again).

@@ -46,6 +46,13 @@ function indexOf(flat: number, shape: readonly number[]): string {
 }
 
 /**
+ * An input refused for its values (a token id out of range or not an integer), not its shape. A
+ * client never retries such a refusal with a fresh lookup of the model: the servers would see a
+ * request that only a bad value causes (a bit about the private input).
+ */
+export class InputValueError extends Error {}
+
+/**
  * Refuses any id that is not an integer in [0, vocab): tfjs casts a fraction to int32 and gives an
  * out-of-range id zeros or an error, and a one-hot of such an id has no row to select. The message
  * names the element's index and value.
@@ -55,7 +62,7 @@ export function checkTokenIds(data: ArrayLike<number>, shape: readonly number[],
     const v = data[i];
     if (Number.isInteger(v) && v >= 0 && v < vocab) continue;
     const why = Number.isInteger(v) ? `out of range: token ids must be in [0, ${vocab}) (the Embedding's input_dim)` : `not an integer: token ids must be integers in [0, ${vocab})`;
-    throw new Error(`${what}: the value at index ${indexOf(i, shape)} is ${v}, ${why}`);
+    throw new InputValueError(`${what}: the value at index ${indexOf(i, shape)} is ${v}, ${why}`);
   }
 }
 
@@ -93,6 +100,8 @@ export function encodeInput(x: Dense, m: InputSpec, what: string): Dense {
  * refuses the input by the model's input as last looked up (a redeployed Embedding model with
  * another sequence length or vocabulary: every later query failed on the stale description),
  * looks it up again (`lookup(true)`) and retries once. The Node and browser clients share this.
+ * Never for an input refused for its values (InputValueError): that lookup would tell the servers
+ * the private input held a bad value. The message says how to look the model up again.
  */
 export async function predictEncoded<P>(lookup: (again: boolean) => Promise<InputSpec | undefined>, encode: (m: InputSpec | undefined) => Dense, run: (x: Dense) => Promise<P>): Promise<P> {
   const known = await lookup(false);
@@ -100,6 +109,8 @@ export async function predictEncoded<P>(lookup: (again: boolean) => Promise<Inpu
   try {
     dense = encode(known);
   } catch (e) {
+    if (e instanceof InputValueError)
+      throw new InputValueError(`${e.message} (as the model was when this client last looked it up: if it has been redeployed since, list the models again, client.models(), and retry)`);
     if (!known) throw e;
     const fresh = await lookup(true);
     if (!fresh || sameInput(fresh, known)) throw e;
