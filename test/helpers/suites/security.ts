@@ -61,7 +61,50 @@ async function serverViews(protocol: Protocol, x: Float64Array, w: Float64Array)
   return seen;
 }
 
+/**
+ * What each server receives, as a pattern: per receiving server, every message's sender, op, step,
+ * part, kind, dtype, shape and byte count (a control message: its JSON's length), sorted. What the
+ * view test above compares is values; this is everything else a server could read a secret from.
+ */
+async function receivedPatterns(protocol: Protocol, x: Float64Array, w: Float64Array, rows = 64): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  await withCluster(protocol, async (c) => {
+    await setupDone(c);
+    const seen = record(c);
+    const xs = priv(c, x, [rows, 64], 'prediction-client'), ws = priv(c, w, [64, 64], 'model-owner');
+    const h = tfe.relu(tfe.matmul(xs, ws));
+    const outs = [tfe.defineOutput('prediction-client', h.add(tfe.mul(h, xs)))];
+    if (TRAITS[protocol].exactRelu) {
+      const m = tfe.matmul(xs, ws);
+      outs.push(tfe.defineOutput('prediction-client', tfe.reduceMax(m, 1)), tfe.defineOutput('prediction-client', tfe.argmax(m, 1)), tfe.defineOutput('prediction-client', tfe.less(m, 0.5)));
+    }
+    await Promise.all(outs);
+    for (const m of seen) {
+      if (!m.to.startsWith('server')) continue;
+      const p = m.payload;
+      const size = p.kind === 'tensor' ? `${p.dtype} [${p.shape}] ${p.data.byteLength}` : p.kind === 'seed' ? `${p.dtype} [${p.shape}] seed ${p.seed.byteLength}` : `${JSON.stringify(p.data)?.length ?? 0} JSON`;
+      const list = out.get(m.to) ?? [];
+      list.push(`${m.from} ${m.op}/${m.step} ${p.kind} ${size}`);
+      out.set(m.to, list);
+    }
+  });
+  for (const list of out.values()) list.sort();
+  return out;
+}
+
 export function securitySuite(protocol: Protocol): void {
+  // From a review: the view test compares the statistics of values, not whether a message's size,
+  // count or presence changes with the secret (a sparse encoding, a skipped zero, an early exit).
+  test(`${protocol}: what each server receives (every message's sender, step, kind, shape and size) is the same for two different secrets`, async (t) => {
+    const zeros = await receivedPatterns(protocol, new Float64Array(4096), new Float64Array(4096));
+    const wide = await receivedPatterns(protocol, rand(4096, 1000), rand(4096, 3));
+    for (const party of [tfe.SERVER0, tfe.SERVER1, tfe.SERVER2]) t.deepEqual(wide.get(party) ?? [], zeros.get(party) ?? [], party);
+    t.true((zeros.get(tfe.SERVER1)?.length ?? 0) >= 5, `server1 received messages to compare: ${JSON.stringify(zeros.get(tfe.SERVER1))}`);
+    // Control: the comparison sees a difference in shape alone (65 rows instead of 64).
+    const taller = await receivedPatterns(protocol, rand(65 * 64, 1000), rand(4096, 3), 65);
+    t.notDeepEqual(taller.get(tfe.SERVER1), wide.get(tfe.SERVER1), 'control: a different shape is seen');
+  });
+
   test(`${protocol}: shares and masked values of a constant input are uniform (chi-square), biased controls fail`, (t) =>
     withCluster(protocol, async (c) => {
       const n = 1 << 16; // 256 expected per bin
