@@ -68,8 +68,9 @@ export interface VerifyReport {
   ranges?: LayerRange[];
   /**
    * Products a layer forms inside that are larger than its output (a calibrated polynomial's
-   * x^degree, attention's scores), from the plaintext values of the samples: the same headroom
-   * check as `ranges`, layer named 'Class:name (x^3)'.
+   * x^degree, a fused activation's input, a recurrent layer's gate inputs, attention's
+   * projections and scores), from the plaintext values of the samples: the same headroom check as
+   * `ranges`, layer named 'Class:name (x^3)', 'Dense:d (before tanh)'.
    */
   products: LayerRange[];
   warnings: string[];
