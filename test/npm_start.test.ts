@@ -2,9 +2,12 @@
 // configuration: three server processes under mutual TLS, the bundled MNIST model deployed, the
 // bundled digits predicted privately, the servers kept until Ctrl-C. Nothing ran it in CI. Here the
 // compiled example (what `npm start` runs after tsc) is started, read to its summary, and stopped
-// with SIGINT, which must stop every server.
+// with SIGINT, which must stop every server. It runs from a folder of its own (the example
+// writes .tfe-local/ beside the dist/ it runs from), so that no other test reading the repository's
+// .tfe-local/ (the CLI's default config) sees it come and go.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import test from 'ava';
@@ -14,7 +17,14 @@ const root = path.join(__dirname, '..', '..');
 test('npm start deploys the bundled model, predicts the bundled digits privately and stops on Ctrl-C', async (t) => {
   t.timeout(240_000);
   const digits = JSON.parse(fs.readFileSync(path.join(root, 'bench', 'models', 'sample-digits.json'), 'utf8')) as { labels: number[] };
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'examples', 'mnist-service.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The example finds its model and writes its cluster relative to its own file: a copy of it,
+  // beside links to the library and the bundled models.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-npm-start-'));
+  fs.mkdirSync(path.join(home, 'dist', 'examples'), { recursive: true });
+  fs.copyFileSync(path.join(root, 'dist', 'examples', 'mnist-service.js'), path.join(home, 'dist', 'examples', 'mnist-service.js'));
+  fs.symlinkSync(path.join(root, 'dist', 'lib'), path.join(home, 'dist', 'lib'));
+  fs.symlinkSync(path.join(root, 'bench'), path.join(home, 'bench'));
+  const child = spawn(process.execPath, [path.join(home, 'dist', 'examples', 'mnist-service.js')], { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -44,4 +54,6 @@ test('npm start deploys the bundled model, predicts the bundled digits privately
   }
   t.is(await exited, 0, err.slice(-3000));
   t.regex(out, /stopping the servers/);
+  t.true(fs.existsSync(path.join(home, '.tfe-local', 'cluster.json')), 'its cluster was written in its own folder');
+  fs.rmSync(home, { recursive: true, force: true });
 });
