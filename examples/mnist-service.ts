@@ -32,7 +32,14 @@ async function main(): Promise<void> {
   // A fresh cluster each time: new certificates, no shares left from an earlier run. Not under a
   // cluster still running there (another `npm start`, or `tfe cluster --local --dir .tfe-local`):
   // removing the folder would take its config, certificates and shares from under it.
-  refuseIfRunning(DIR);
+  try {
+    refuseIfRunning(DIR);
+  } catch (e) {
+    // Nothing of ours is running yet: say so without "stopping the servers", and without the
+    // --dir that only `tfe cluster --local` has.
+    console.error(`npm start: ${(e as Error).message.replace(/, or use another --dir$/, '')} (npm start always uses ${path.relative(process.cwd(), DIR) || DIR})`);
+    process.exit(1);
+  }
   fs.rmSync(DIR, { recursive: true, force: true });
   // Server log lines dimmed on a terminal; plain when stderr is a pipe or a file.
   const dim = process.stderr.isTTY ? (l: string) => `\x1b[2m${l}\x1b[0m` : (l: string) => l;
@@ -69,7 +76,7 @@ async function main(): Promise<void> {
   await client.close();
   console.log(`\n${correct}/${images.length} correct. The servers keep running; Ctrl-C stops them. More queries, from another terminal:`);
   console.log(`  npx tfe predict --config ${path.relative(process.cwd(), config)} --model ${NAME} --input bench/models/sample-digits.json`);
-  console.log(`  npx tfe predict --config ${path.relative(process.cwd(), config)} --model ${NAME} --input my-digit.png   (28x28 grayscale, white on black)`);
+  console.log(`  npx tfe predict --config ${path.relative(process.cwd(), config)} --model ${NAME} --input my-digit.png   (white on black; any size, gray or RGB: fitted to 28x28)`);
 }
 
 main().catch((e: Error) => {

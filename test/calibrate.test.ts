@@ -133,6 +133,18 @@ for (const keras3 of [false, true])
     t.true(fs.readFileSync(m.file, 'utf8').includes('"activation":"relu"'));
   });
 
+// From a new user's walk through the README: ten digits gave "2/2 (100.0%)" agreement and no word
+// that so few inputs measure nearly nothing.
+test('calibration on fewer than 100 inputs says so; on 100 or more it does not', (t) => {
+  const m = mlp([8, 8, 3]);
+  const inputs = (n: number) => ({ data: Float64Array.from({ length: n * 8 }, () => Math.random() * 4 - 2), shape: [n, 8] });
+  const few = calibrateForPond(m.file, inputs(10), { holdout: 0.2 }).report;
+  t.true(few.warnings.some((w) => /^only 10 inputs: the fit sees few values of each relu and the agreement is measured on 2; calibrate on a few hundred or more/.test(w)), few.warnings.join('\n'));
+  const enough = calibrateForPond(m.file, inputs(100), { holdout: 0.2 }).report;
+  t.false(enough.warnings.some((w) => /inputs: the fit sees few values/.test(w)), enough.warnings.join('\n'));
+  t.throws(() => prepareDeploy(m.file, 'pond', {}), { message: /--uncalibrated \(the API option uncalibrated\) deploys it with the default polynomial anyway/ });
+});
+
 test('deploy rules: Pond refuses an uncalibrated relu model, calibration is Pond-only, a poor fit is refused unless forced', (t) => {
   const m = mlp([8, 8, 3]);
   t.throws(() => prepareDeploy(m.file, 'pond', {}), { message: /the model has relu \(dense\), and Pond replaces relu by a polynomial that is wrong outside \[-4, 4\]: calibrate it/ });

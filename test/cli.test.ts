@@ -93,6 +93,16 @@ test('tfe calibrate writes a Pond-ready model with its report; refuses a bad --m
   await t.throwsAsync(cli(['deploy', '--model', m.file, '--degree', '3']), { message: /--degree only applies with --calibrate/ });
 });
 
+// From a new user's walk through the README: tfe deploy refuses a relu model under Pond unless it
+// is calibrated, but tfe verify --protocol pond ran it silently (max |Δlogit| 5.6 on network A).
+test('tfe verify under Pond warns of a model whose relus are not calibrated, and not of a calibrated one', async (t) => {
+  const models = path.join(__dirname, '..', '..', 'bench', 'models');
+  const verify = async (net: string) =>
+    JSON.parse((await cli(['verify', '--model', path.join(models, net, 'model.json'), '--input', path.join(models, 'sample-digits.json'), '--protocol', 'pond', '--frac-bits', '16', '--json'])).stdout) as { warnings: string[] };
+  t.regex((await verify('A')).warnings.join('\n'), /the model has relu \(relu_1, relu_2\), which pond replaces by a polynomial wrong outside \[-4, 4\]; tfe deploy refuses it so/);
+  t.false((await verify('A_pond')).warnings.some((w) => /the model has relu/.test(w)));
+});
+
 test('image inputs: geometry from the input shape, area resizing', (t) => {
   t.deepEqual(imageGeometry([784]), { h: 28, w: 28, c: 1 });
   t.deepEqual(imageGeometry([32, 32, 3]), { h: 32, w: 32, c: 3 });

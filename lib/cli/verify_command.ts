@@ -6,10 +6,11 @@
 
 import type { Command } from 'commander';
 
+import { uncalibratedRelus } from '../api/calibrate';
 import { loadLayersModel, readLayersModel } from '../api/model';
 import type { VerifyReport } from '../api/verify';
 import { Cluster } from '../protocol/cluster';
-import { checkFssGate, checkProtocol, defaultProtocolFor, protocolsHelpText, type ProtocolName } from '../protocol/protocols';
+import { checkFssGate, checkProtocol, defaultProtocolFor, exactProtocolsText, isExact, protocolsHelpText, type ProtocolName } from '../protocol/protocols';
 import { addFracBitsOptions, fracBitsOf } from './frac_bits';
 import { readInputs } from './inputs';
 import { paint, progress } from './term';
@@ -101,6 +102,10 @@ export function addVerifyCommand(program: Command): void {
         const model = loadLayersModel(opts.model, { cluster });
         const report = await model.verify(images, { batchSize, debugRanges: opts.debugRanges, warnBits, onProgress: (d, n) => bar.update(d, n) });
         bar.end();
+        // tfe deploy refuses such a model under Pond; verify ran it silently (max |Δlogit| 5.6 on network A).
+        const relus = isExact(protocol) ? [] : uncalibratedRelus(opts.model);
+        if (relus.length)
+          report.warnings.unshift(`the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), which ${protocol} replaces by a polynomial wrong outside [-4, 4]; tfe deploy refuses it so: calibrate it on your inputs first (tfe calibrate), or verify and deploy with an exact protocol (${exactProtocolsText()})`);
         if (opts.json) console.log(JSON.stringify({ model: opts.model, fracBitsFrom: from, ...(note ? { inputNote: note } : {}), ...report }));
         else printReport(report, from);
         if (minAgreement !== undefined && report.agreement.fraction < minAgreement) {
