@@ -5,7 +5,8 @@ import * as path from 'node:path';
 
 import { contextBackend } from './backend_context';
 import { loadCuda, probeCuda } from './cuda_loader';
-import { hostCacheIdleMs, sweepHostCaches } from './host_cache_sweep';
+import { checkNativeEnv } from './env_settings';
+import { sweepHostCaches } from './host_cache_sweep';
 import type { NativeBinding } from './native_binding';
 
 export interface Backend {
@@ -50,7 +51,7 @@ export function getBackend(name?: string): Backend {
   if (!b) {
     const loader = loaders.get(n);
     if (!loader) throw new Error(`unknown backend '${n}' (registered: ${backendNames().join(', ')})`);
-    hostCacheIdleMs(); // a bad TFE_HOST_CACHE_IDLE_MS fails every load alike, not the first alone
+    checkNativeEnv(); // a bad setting fails every load alike, not the first alone
     b = { name: n, native: loader(), streams: n === 'cuda' };
     loaded.set(n, b);
     sweepHostCaches(() => [...loaded.values()].map((l) => l.native));

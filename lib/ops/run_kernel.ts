@@ -1,6 +1,7 @@
 // Dispatch: validated inputs go to the backend that holds them; results come back as RingTensors.
 import { contextBackend } from '../backend/backend_context';
 import { type Backend, getBackend } from '../backend/backends';
+import { wholeNumberEnv } from '../backend/env_settings';
 import type { Attrs } from '../backend/native_binding';
 import { RingTensor } from '../tensor/ring_tensor';
 import { traceEvent, traceNow, tracing } from '../trace';
@@ -20,26 +21,31 @@ function backendOf(kernel: KernelName, inputs: readonly RingTensor[]): Backend {
 // Below this many elements a kernel takes a few microseconds, less than the hop to the native
 // thread pool and back (~20-40 us), so it runs on the JS thread. MPC protocols issue many such
 // small kernels (masks, truncations, corrections at batch 1). TFE_SYNC_KERNEL_ELEMENTS=0 disables.
-const SYNC_ELEMENTS = (() => {
-  const v = Number(process.env.TFE_SYNC_KERNEL_ELEMENTS ?? 16384);
-  return Number.isFinite(v) && v >= 0 ? v : 16384;
-})();
-// A matmul of this many multiply-adds takes ~50 us here: still cheaper than a pool round trip.
-const SYNC_MACS = Number(process.env.TFE_SYNC_KERNEL_MACS ?? 8 * SYNC_ELEMENTS);
+// A garbage value was read as the default (elements) or as "never" (multiply-adds), silently;
+// now it fails the first kernel with its name (read then, not at import: the CLI reports it).
+// A matmul of TFE_SYNC_KERNEL_MACS multiply-adds takes ~50 us here: still cheaper than a pool round trip.
+let sync: { elements: number; macs: number } | undefined;
+function syncBounds(): { elements: number; macs: number } {
+  if (!sync) {
+    const elements = wholeNumberEnv('TFE_SYNC_KERNEL_ELEMENTS', 16384, 0, 2 ** 40);
+    sync = { elements, macs: wholeNumberEnv('TFE_SYNC_KERNEL_MACS', 8 * elements, 0, 2 ** 50) };
+  }
+  return sync;
+}
 
 function isSmall(kernel: KernelName, inputs: readonly RingTensor[], attrs: Attrs): boolean {
   if (kernel === 'MatMul') {
     // Work is m*k*n (times the batch), not the input size.
     const [a, b] = inputs;
     const n = b.shape[b.rank - 1] ?? 0;
-    return a.size * n <= SYNC_MACS;
+    return a.size * n <= syncBounds().macs;
   }
   // Conv2D's work grows faster than its inputs; be conservative.
-  if (kernel === 'Conv2D') return inputs[0].size * inputs[1].size <= SYNC_MACS;
+  if (kernel === 'Conv2D') return inputs[0].size * inputs[1].size <= syncBounds().macs;
   let n = 0;
   for (const t of inputs) n += t.size;
   if (inputs.length === 0 && Array.isArray(attrs.shape)) n = (attrs.shape as number[]).reduce((a, b) => a * b, 1);
-  return n <= SYNC_ELEMENTS;
+  return n <= syncBounds().elements;
 }
 
 /**
