@@ -7,6 +7,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { FSS_STEPS } from '../lib/protocol/fss/steps';
+import { maxPoolRef } from './helpers/fixed';
 import { newCluster } from './helpers/suites/harness';
 import { compareViews, recordTensors } from './helpers/view_stats';
 
@@ -22,21 +23,6 @@ const randomFixed = (n: number, scale: number) => Array.from({ length: n }, () =
 async function run(c: tfe.Cluster, data: number[], shape: number[], f: (x: tfe.PrivateTensor) => tfe.AnyTensor): Promise<Float64Array> {
   const x = tfe.definePrivateInput('input-provider', () => ({ data, shape }), c);
   return (await tfe.defineOutput('output-receiver', f(x))).data;
-}
-
-/** Plaintext max pooling over NHWC, VALID padding. */
-function maxPoolRef(v: Float64Array, [n, h, w, ch]: number[], k: number, s: number): number[] {
-  const oh = Math.floor((h - k) / s) + 1, ow = Math.floor((w - k) / s) + 1;
-  const out: number[] = [];
-  for (let b = 0; b < n; b++)
-    for (let i = 0; i < oh; i++)
-      for (let j = 0; j < ow; j++)
-        for (let c = 0; c < ch; c++) {
-          let m = -Infinity;
-          for (let di = 0; di < k; di++) for (let dj = 0; dj < k; dj++) m = Math.max(m, v[((b * h + i * s + di) * w + j * s + dj) * ch + c]);
-          out.push(m);
-        }
-  return out;
 }
 
 for (const [k, s] of [[2, 2], [3, 2]]) {

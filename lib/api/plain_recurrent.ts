@@ -66,18 +66,17 @@ export function recurrentForward(
       if (w.bias) for (let j = 0; j < width; j++) xz[j] = w.bias[j];
       addProduct(xz, x.data.subarray((b * steps + t) * d, (b * steps + t + 1) * d), w.kernel, d);
       seen(xz);
-      if (inside && kind !== 'GRU') {
+      if (kind !== 'GRU') {
+        // h U apart (a product of its own in the private layer), then the gates' inputs.
         const hu = new Float64Array(width);
         addProduct(hu, h, w.recurrent, u);
         seen(hu);
+        for (let j = 0; j < width; j++) xz[j] += hu[j];
+        seen(xz);
       }
       if (kind === 'SimpleRNN') {
-        addProduct(xz, h, w.recurrent, u);
-        seen(xz);
         for (let j = 0; j < u; j++) h[j] = act(xz[j]);
       } else if (kind === 'LSTM') {
-        addProduct(xz, h, w.recurrent, u);
-        seen(xz);
         for (let j = 0; j < u; j++) {
           c[j] = gate(xz[u + j]) * c[j] + gate(xz[j]) * act(xz[2 * u + j]);
           h[j] = gate(xz[3 * u + j]) * act(c[j]);

@@ -172,3 +172,11 @@ export function poolRef(x: ArrayLike<number>, xs: readonly number[], k: [number,
   });
   return { sum, count, abs, shape };
 }
+
+/** NHWC max pooling over the real pixels (SAME ignores its padding, as TensorFlow does). */
+export function maxPoolRef(x: ArrayLike<number>, xs: readonly number[], k: number, s: number, pad: Padding = 'VALID'): number[] {
+  const [, h, w, c] = xs;
+  const out = new Float64Array(axisGeometry(h, k, s, pad).out * axisGeometry(w, k, s, pad).out * xs[0] * c).fill(-Infinity);
+  windows(xs, k, k, [s, s], pad, c, (o, y, xx, b, oc) => (out[o] = Math.max(out[o], x[((b * h + y) * w + xx) * c + oc])));
+  return [...out];
+}
