@@ -55,6 +55,8 @@ export const LOG_EVENTS = {
   /** A server link came up without its lane (lib/net/lane_link.ts): the lane port was not reachable. */
   'lane-failed': 'warn',
   'send-failed': 'warn',
+  /** A client closed its end (or stopped reading) before an answer to it was written: routine. */
+  'client-gone': 'info',
   /** A server's message kept in its wire form, as it came (WsEndpointOptions.adopt failed on it: out of memory, say). */
   'adopt-failed': 'warn',
   /** A server sent a second message under one key of a session (a client reusing a session id can cause it): that session ends, the link stays. */

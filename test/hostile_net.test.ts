@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { COMPUTE_VERSION } from '../lib/compute_version';
 import { Mailbox } from '../lib/net/mailbox';
 import { throttledLog } from '../lib/net/sanitize';
-import { ABORT_KEY, REQUEST_KEY, sanitizeForLog, WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
+import { ABORT_KEY, REQUEST_KEY, sanitizeForLog, sendFailureEvent, WsEndpoint, type WsEndpointOptions } from '../lib/net/ws_endpoint';
 import { HELD_OVERHEAD } from '../lib/net/inbound';
 import { CHUNK_BYTES, chunkCount, WIRE_VERSION } from '../lib/net/wire';
 import type { Payload } from '../lib/net/transport';
@@ -492,6 +492,16 @@ test('sanitizeForLog escapes control characters and caps length', (t) => {
     Date.now = now;
   }
   t.deepEqual(lines, ['refusal 0', 'refusal 1', 'refusal 2', '(7 more refusals not logged: over 3 a second)', 'later']);
+});
+
+test("a write that fails because a client went away is routine (info); any other failure, or a server link's, is a warning", (t) => {
+  const err = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
+  for (const e of [err('write EPIPE', 'EPIPE'), err('read ECONNRESET', 'ECONNRESET'), err('Cannot call write after a stream was destroyed', 'ERR_STREAM_DESTROYED'), err('WebSocket is not open: readyState 2 (CLOSING)')]) {
+    t.is(sendFailureEvent(true, e), 'client-gone', e.message);
+    t.is(sendFailureEvent(false, e), 'send-failed', `${e.message} on a server link`);
+  }
+  t.is(sendFailureEvent(true, err('frame too large', 'ERR_OUT_OF_RANGE')), 'send-failed');
+  t.is(sendFailureEvent(true, err('something else')), 'send-failed');
 });
 
 test('clients ending many sessions cannot push out the memory of the servers\' ended sessions', (t) => {

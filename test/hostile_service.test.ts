@@ -20,7 +20,9 @@ import { ask, rawClient, sendInput, silentServers, startLimitedCluster, until } 
 import { mlp, writeModel } from './helpers/model_files';
 import { poolSettled, type TestCluster } from './helpers/service';
 
-const LIMITS = { maxSessionsPerClient: 4, maxSessions: 8, maxPendingRequests: 4, maxPoolRecordings: 16, precomputePool: 4 };
+// Every probe here comes from one address, and these are the server-wide bounds: the per-address
+// share is off (test/service_address_share.test.ts has it).
+const LIMITS = { maxSessionsPerClient: 4, maxSessions: 8, maxPendingRequests: 4, maxPoolRecordings: 16, precomputePool: 4, maxAddressPercent: 100 };
 const CONV = path.join(__dirname, '..', '..', 'bench', 'models', 'B_pond', 'model.json');
 const polyRelu = (z: number) => tfe.evalPolynomial(tfe.reluPolynomial(4), z);
 const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;

@@ -203,3 +203,17 @@ test("one client's mismatched leases do not flush another's remembered drops (it
   t.false(book.goneFor('h0'));
   book.clear();
 });
+
+test("server0's book counts leases by their owners' address group (maxAddressPercent), until used or voided", (t) => {
+  const book = new LeaseBook(() => undefined);
+  const a = book.grant(entry(1), 'client#1', 60_000, '198.51.100.1');
+  book.grant(entry(2), 'client#2', 60_000, '198.51.100.1');
+  book.grant(entry(3), 'client#3', 60_000, '2001:db8:0:1::/64');
+  book.grant(entry(4), 'client#4', 60_000);
+  t.deepEqual([book.countForGroup('198.51.100.1'), book.countForGroup('2001:db8:0:1::/64'), book.countForGroup('198.51.100.9')], [2, 1, 0]);
+  t.truthy(book.take({ id: a, index: 1 }, 'm'));
+  t.is(book.countForGroup('198.51.100.1'), 1, 'a used lease is not held');
+  book.voidModel('m');
+  t.is(book.countForGroup('198.51.100.1'), 0);
+  book.clear();
+});

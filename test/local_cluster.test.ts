@@ -10,7 +10,8 @@ import test from 'ava';
 
 import { freePorts, ServerExitedError, startLocalCluster, startLocalClusterOn, stopCluster } from '../lib/serve/local_cluster';
 import { missingServerFlags, SERVER_NODE_FLAGS } from '../lib/serve/node_flags';
-import { loadClusterConfig } from '../lib/serve/config';
+import { loadClusterConfig, parseClusterConfig } from '../lib/serve/config';
+import { TfeServer } from '../lib/serve/server';
 import { certificateLines } from '../lib/cli/provision_commands';
 
 /** A listener holding one free loopback port, as a racing program would (it drops whoever dials). */
@@ -32,6 +33,33 @@ test('a server whose port is taken ends the wait at once, named with its reason;
     t.is((e as ServerExitedError).party, 'server1');
     t.true((e as ServerExitedError).portTaken);
     t.regex(e!.message, /server1 exited \(1\) before the cluster came up: .*EADDRINUSE/);
+  } finally {
+    await taken.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A second server started by mistake on a running one's port used to load (and so tidy: an
+// interrupted save is finished by renaming its folder) the running server's model store before
+// its listen failed. It checks its ports first now, and touches nothing.
+test("a server whose port is taken fails before it reads its model store, and leaves the store as it was", async (t) => {
+  const taken = await takenPort();
+  const [p1, p2] = await freePorts(2);
+  const dir = tempDir();
+  try {
+    fs.writeFileSync(path.join(dir, 'secret'), 'x'.repeat(32));
+    const config = parseClusterConfig({ insecure: true, clusterSecret: 'secret', parties: { server0: { host: '127.0.0.1', port: taken.port }, server1: { host: '127.0.0.1', port: p1 }, server2: { host: '127.0.0.1', port: p2 } } }, 'test', dir);
+    // What a save interrupted at its last step leaves: loading the store finishes it by a rename.
+    const store = path.join(dir, 'data', 'server0', 'models');
+    const interrupted = path.join(store, '.tmp-0123abcd-m');
+    fs.mkdirSync(interrupted, { recursive: true });
+    fs.writeFileSync(path.join(interrupted, 'model.json'), '{}');
+    const lines: string[] = [];
+    const server = new TfeServer(config, 'server0', { log: (m: string) => lines.push(m) });
+    await t.throwsAsync(server.start(), { message: /EADDRINUSE/ });
+    await server.stop();
+    t.deepEqual(fs.readdirSync(store), ['.tmp-0123abcd-m'], 'the store is untouched');
+    t.deepEqual(lines.filter((l) => /model/.test(l)), [], lines.join('\n'));
   } finally {
     await taken.release();
     fs.rmSync(dir, { recursive: true, force: true });

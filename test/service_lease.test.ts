@@ -31,7 +31,9 @@ const nets = { fss: mlp([12, 16, 4]), securenn: mlp([12, 8, 3]) };
 const linear = mlp([12, 5]);
 
 test.before(async () => {
-  c = await startLimitedCluster({ maxSessionsPerClient: 4, maxSessions: 32, leaseTtlMs: TTL });
+  // One address for every test's clients, whose unused leases outlive them: the per-address share
+  // is off (test/service_address_share.test.ts has it).
+  c = await startLimitedCluster({ maxSessionsPerClient: 4, maxSessions: 32, leaseTtlMs: TTL, maxAddressPercent: 100 });
   await c.ready();
   owner = await c.connect({ asOwner: true });
   for (const [protocol, m] of Object.entries(nets)) await owner.deploy(m.file, { name: `m-${protocol}`, protocol: protocol as 'fss' });

@@ -63,7 +63,8 @@ async function leasedQuery(ep: WsEndpoint, to: readonly string[], l: LeaseRef): 
 
 test.serial("many connections holding leases at server2 push out their own, not an honest client's older one", async (t) => {
   // server2 holds at most 2 x maxSessions = 6 leases, 2 x maxSessionsPerClient = 2 per connection.
-  await withOwnerCluster({ maxSessionsPerClient: 1, maxSessions: 3, leaseTtlMs: 30_000 }, async (c: TestCluster, owner) => {
+  // Many connections of one address (the per-address share off: test/service_address_share.test.ts).
+  await withOwnerCluster({ maxSessionsPerClient: 1, maxSessions: 3, leaseTtlMs: 30_000, maxAddressPercent: 100 }, async (c: TestCluster, owner) => {
     await owner.deploy(net.file, { name: 'm', protocol: 'fss' });
     const s2 = async (): Promise<NonNullable<ServerStatus['leases']>> => (await owner.status())[2].leases!;
     const honest = await rawClient(c);

@@ -26,6 +26,8 @@ export interface PeerAddress {
   name: PartyName;
   host: string;
   port: number;
+  /** The local address to dial from, on a host with several (default: the system's choice). */
+  localAddress?: string;
 }
 
 // RFC 6455's client masking keeps script-chosen bytes from poisoning proxy caches; this dialer
@@ -76,6 +78,7 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: o.handshakeTimeoutMs,
       generateMask: ZERO_MASK,
+      ...(peer.localAddress ? { localAddress: peer.localAddress } : {}),
       ...(tls
         ? {
             ca: tls.ca,

@@ -47,6 +47,24 @@ export function plainAddress(a: string | undefined): string {
   return (a ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
+/**
+ * The group a client's address counts in for the per-address bounds: an IPv4 address itself, an
+ * IPv6 address its /64 ("2001:db8:0:1::/64"), the block one host or home network is given, so a
+ * host cannot take more by using more of its own addresses. An IPv6 address that carries an IPv4
+ * one in its last 32 bits (NAT64's 64:ff9b::a.b.c.d) is its own group: the /64 there is the
+ * translator's, shared by every IPv4 client behind it.
+ */
+export function addressGroup(a: string | undefined): string {
+  const plain = plainAddress(a).replace(/%.*$/, ''); // an interface's zone (fe80::1%eth0) is not the host's
+  if (!plain.includes(':') || plain.includes('.')) return plain;
+  const [head, tail] = plain.includes('::') ? plain.split('::') : [plain, undefined];
+  const front = head ? head.split(':') : [];
+  const back = tail ? tail.split(':') : [];
+  const words = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  if (words.length !== 8 || words.some((w) => !/^[0-9a-fA-F]{1,4}$/.test(w))) return plain; // not an IPv6 address we parse: counted alone
+  return `${words.slice(0, 4).map((w) => parseInt(w, 16).toString(16)).join(':')}::/64`;
+}
+
 export function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 }

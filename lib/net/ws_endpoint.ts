@@ -10,6 +10,7 @@
 // log unsanitised, and nothing here crashes the process on a bad peer.
 import { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
@@ -17,7 +18,7 @@ import WebSocket from 'ws';
 
 import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
-import { commonName, handshakeRefusal, PARTY_HEADER, plainAddress, type TlsMaterial } from './handshake';
+import { addressGroup, commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
 import { CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimits } from './limits';
 import type { Lane } from './lane';
 import { Inbound } from './inbound';
@@ -30,6 +31,15 @@ import { aloneIn, encodeFrames } from './wire';
 import { createLogger, type Log } from '../log';
 import { traceEvent, traceLabel, tracing } from '../trace';
 import { ABORT_KEY, REQUEST_KEY, type WsEndpointOptions } from './ws_options';
+
+/** Errors of a write to a peer that has closed its end (errno codes, and Node's stream codes). */
+const GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
+/** How a failed write is logged: a client's end closed is routine ('client-gone', info); anything else, or on a server link, 'send-failed' (warn). */
+export function sendFailureEvent(client: boolean, e: Error): 'client-gone' | 'send-failed' {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  return client && (GONE_CODES.has(code) || /WebSocket is not open/.test(e.message)) ? 'client-gone' : 'send-failed';
+}
 
 export type { PeerAddress } from './dialer';
 export { isLoopback, type TlsMaterial } from './handshake';
@@ -67,7 +77,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   #identity = new Map<PartyName, string | undefined>();
   /** Clients that connected from a browser page (they sent an Origin). */
   #fromPage = new Set<PartyName>();
-  /** Each client connection's address (maxClientConnectionsPerAddress). */
+  /** Each client connection's address group, an IPv6 address's /64 (maxClientConnectionsPerAddress; handshake.ts addressGroup). */
   #clientAddress = new Map<PartyName, string>();
   #heartbeat?: NodeJS.Timeout;
   #refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
@@ -168,6 +178,11 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     return this.#conns.get(peer)?.ws.readyState === WebSocket.OPEN;
   }
 
+  /** The address group a client connection came from (an IPv6 address's /64: handshake.ts addressGroup); undefined for a server or a connection gone. */
+  clientGroup(peer: PartyName): string | undefined {
+    return this.#clientAddress.get(peer);
+  }
+
   /** Whether a client connected from a browser page (its handshake carried an Origin). */
   fromPage(peer: PartyName): boolean {
     return this.#fromPage.has(peer);
@@ -176,6 +191,25 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
   /** The certificate name a client proved (TLS client certificate), if any. */
   identityOf(peer: PartyName): string | undefined {
     return this.#identity.get(peer);
+  }
+
+  /**
+   * Fails, as start() would, when this endpoint's port (or its lane port) is taken, without
+   * keeping either: a server checks before it loads its models, so a second one started by
+   * mistake on a taken port says so at once instead of after reading every stored model.
+   */
+  async checkPortsFree(): Promise<void> {
+    const { tls, host, port, lanes, lanePort } = this.#opts;
+    const take = (p: number) =>
+      new Promise<void>((resolve, reject) => {
+        const probe = net.createServer();
+        probe.once('error', reject);
+        probe.listen(p, host, () => probe.close(() => resolve()));
+      });
+    if (port !== 0) await take(port);
+    if (tls && lanes && lanePort !== 0) await take(lanePort).catch((e: Error) => {
+      throw new Error(`cannot take the lane port ${lanePort} on ${host} (lanePort): ${e.message}`);
+    });
   }
 
   /** Starts listening; resolves once the server is bound. */
@@ -207,7 +241,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
 
   /** Why a client from this address cannot have one more connection (undefined: it can). */
   #addressFull(req: http.IncomingMessage): string | undefined {
-    const addr = plainAddress(req.socket.remoteAddress);
+    const addr = addressGroup(req.socket.remoteAddress);
     let n = 0;
     for (const a of this.#clientAddress.values()) if (a === addr) n++;
     const max = this.#limits.maxClientConnectionsPerAddress;
@@ -239,7 +273,7 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
       return;
     }
     const name = `${CLIENT_PREFIX}${this.#nextClient++}`;
-    this.#clientAddress.set(name, plainAddress(req.socket.remoteAddress));
+    this.#clientAddress.set(name, addressGroup(req.socket.remoteAddress));
     const tlsSocket = this.#opts.tls ? (req.socket as TLSSocket) : undefined;
     this.#identity.set(name, tlsSocket?.authorized ? commonName(tlsSocket.getPeerCertificate()) : undefined);
     if (req.headers.origin !== undefined) this.#fromPage.add(name);
@@ -443,11 +477,23 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     }
     for (const [prefix, body] of frames) this.#sent[conn.client ? 'clients' : 'servers'] += prefix.byteLength + body.byteLength;
     if (tracing) traceEvent('send', `${to} ${key}`, frames.reduce((a, [, b]) => a + b.byteLength, 0));
-    const written = conn.send(frames, (e) => this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message }), release && alone ? () => release(alone) : undefined);
+    const written = conn.send(frames, (e) => this.#sendFailed(to, conn.client, e), release && alone ? () => release(alone) : undefined);
     // Ended by the session's end (send_waits.ts says why); a send in a session already over (an
     // abort notice, a straggler of work that outlived its query) is written without a wait.
     if (this.#mailbox.finished(session)) return void written.catch(() => undefined);
     await this.#sendWaits.wait(session, written);
+  }
+
+  /**
+   * A write that failed after it was queued. A client that went away meanwhile (closed its end, or
+   * stopped reading: `tfe predict | head -1`) is routine, logged as info; any other failure, and
+   * every failure on a server link, as a warning.
+   */
+  #sendFailed(to: PartyName, client: boolean, e: Error): void {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (sendFailureEvent(client, e) === 'client-gone')
+      return this.#opts.log(`${to} went away before an answer to it was written (${code ?? e.message})`, 'client-gone', { peer: to, reason: code ?? e.message });
+    this.#opts.log(`send to ${to} failed: ${e.message}`, 'send-failed', { peer: to, reason: e.message });
   }
 
   recv(from: PartyName, session: string, key: string): Promise<Received> {

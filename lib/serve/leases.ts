@@ -69,6 +69,8 @@ interface Held {
   entry: LeaseEntry;
   /** The client connection it was leased to, as server0 names it (for the per-client bounds). */
   owner?: string;
+  /** server0: its owner's address group (for the per-address bound). */
+  group?: string;
   timer: NodeJS.Timeout;
 }
 
@@ -111,10 +113,18 @@ export class LeaseBook {
     return this.#perOwner.get(owner) ?? 0;
   }
 
-  /** server0: a fresh id for `entry`. */
-  grant(entry: LeaseEntry, owner: string, ttlMs: number): string {
+  /** Entries whose owner is of address group `group` (server0 records it: grant). */
+  countForGroup(group: string): number {
+    let n = 0;
+    for (const h of this.#held.values()) if (h.group === group) n++;
+    return n;
+  }
+
+  /** server0: a fresh id for `entry`, leased to `owner` of address group `group`. */
+  grant(entry: LeaseEntry, owner: string, ttlMs: number, group?: string): string {
     const id = randomUUID();
     this.add(id, entry, ttlMs, owner);
+    if (group !== undefined) this.#held.get(id)!.group = group;
     return id;
   }
 

@@ -31,6 +31,14 @@ export interface ServiceLimits {
   /** Requests whose other half (server0's go-ahead, or the client's request) has not come. */
   maxPendingRequests: number;
   /**
+   * The most of maxSessions, maxTotalQueryBytes and server0's leases that the clients of one
+   * address (an IPv6 address's /64) may hold together, in percent: never less than one client
+   * connection's own bound. Anonymous clients are counted per connection, and one host may open
+   * many: without it, one address could hold every place. (Places waiting for a go-ahead,
+   * maxPendingRequests, are shared by pushing out instead: SessionAccounting.admit.)
+   */
+  maxAddressPercent: number;
+  /**
    * Queries dealt ahead (reserved by server0, dealt and shipped by server2), over all models and
    * batch sizes. Their bytes are bounded by maxQueryBytes; this bounds their number.
    */
@@ -45,6 +53,7 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   maxSessions: 64,
   maxSessionsPerClient: 8,
   maxPendingRequests: 32,
+  maxAddressPercent: 50,
   // server2 keeps nothing of a run ahead once shipped, so the count only bounds bookkeeping: room
   // for 64 models at the default depth of 8 (64 had the ninth model deployed find none).
   maxPoolRecordings: 512,
@@ -59,6 +68,7 @@ export const LIMIT_RANGES: Record<keyof ServiceLimits, [number, number]> = {
   maxSessions: [1, 100_000],
   maxSessionsPerClient: [1, 100_000],
   maxPendingRequests: [1, 100_000],
+  maxAddressPercent: [1, 100],
   maxPoolRecordings: [0, 100_000],
 };
 
@@ -109,7 +119,14 @@ export function servedGate(m: { protocol: ProtocolName; fssGate?: FssGate }): Fs
 
 interface Held {
   client: PartyName;
+  /** The client's address group (ws_endpoint.ts clientGroup); undefined: not counted per address. */
+  group?: string;
   bytes: number;
+}
+
+/** What the clients of one address may hold together of a server-wide bound `total` (maxAddressPercent), never less than `floor`: one client's own bound. */
+export function addressShare(total: number, percent: number, floor: number): number {
+  return Math.max(floor, Math.floor((total * percent) / 100));
 }
 
 /**
@@ -133,9 +150,13 @@ export class SessionAccounting {
 
   /**
    * Admits a session (throws, naming the limit, when it cannot be): `bytes` is its estimated
-   * memory; `pending` marks a request still waiting for its other half.
+   * memory; `pending` marks a request still waiting for its other half; `group`, the client's
+   * address group, whose clients together hold at most maxAddressPercent of the requests and of
+   * the memory. Returns a waiting request it pushed out to make room (released here; the caller
+   * refuses it to its client), if any: with every waiting place taken, a request from an address
+   * that holds fewer of them takes the oldest place of the address that holds the most (#evictable).
    */
-  admit(session: string, client: PartyName, bytes: number, pending: boolean): void {
+  admit(session: string, client: PartyName, bytes: number, pending: boolean, group?: string): string | undefined {
     const l = this.limits;
     const fail = (msg: string, detail?: string) => {
       this.#refused++;
@@ -145,7 +166,8 @@ export class SessionAccounting {
     let mine = 0;
     for (const h of this.#held.values()) if (h.client === client) mine++;
     if (mine >= l.maxSessionsPerClient) fail(`this client already has ${mine} requests in flight (limit maxSessionsPerClient = ${l.maxSessionsPerClient}); wait for one to finish`);
-    if (pending && this.#pending.size >= l.maxPendingRequests)
+    const evict = pending && this.#pending.size >= l.maxPendingRequests ? this.#evictable(group) : undefined;
+    if (pending && this.#pending.size >= l.maxPendingRequests && evict === undefined)
       fail(`the server is busy: as many requests as it takes are waiting to start (maxPendingRequests = ${l.maxPendingRequests}); retry later`, `${this.#pending.size} requests waiting to start (maxPendingRequests = ${l.maxPendingRequests})`);
     const inUse = this.bytes;
     if (bytes > 0 && inUse + bytes > l.maxTotalQueryBytes)
@@ -153,8 +175,54 @@ export class SessionAccounting {
         `the server is busy: this query needs about ${MiB(bytes)}, more than the queries running now leave of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes); retry later`,
         `a query of about ${MiB(bytes)} with ${MiB(inUse)} of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes) in use`,
       );
-    this.#held.set(session, { client, bytes });
+    if (group !== undefined) this.#checkAddress(group, bytes, fail);
+    if (evict !== undefined) this.release(evict);
+    this.#held.set(session, { client, group, bytes });
     if (pending) this.#pending.add(session);
+    return evict;
+  }
+
+  /**
+   * With every waiting place taken: the oldest waiting request of the address group that holds the
+   * most of them, if it holds more than `group` would with one more (so places end shared evenly
+   * between the addresses that want them, and one address alone may use them all); undefined: none.
+   * Waiting requests only: they have not started, and their clients are told to retry.
+   */
+  #evictable(group: string | undefined): string | undefined {
+    if (group === undefined) return undefined;
+    const count = new Map<string, number>();
+    for (const s of this.#pending) {
+      const g = this.#held.get(s)?.group;
+      if (g !== undefined) count.set(g, (count.get(g) ?? 0) + 1);
+    }
+    let top: string | undefined, most = 0;
+    for (const [g, n] of count) if (n > most) (top = g), (most = n);
+    if (top === undefined || most <= (count.get(group) ?? 0) + 1) return undefined;
+    for (const s of this.#pending) if (this.#held.get(s)?.group === top) return s; // the set keeps arrival order
+    return undefined;
+  }
+
+  /**
+   * The bounds of one address group: its clients' requests and their memory estimates, each at
+   * most maxAddressPercent of the server's. The text a client gets names the limit only: how much
+   * the others of its address hold is the log's.
+   */
+  #checkAddress(group: string, bytes: number, fail: (msg: string, detail: string) => never): void {
+    const l = this.limits, pct = l.maxAddressPercent;
+    let n = 0, held = 0;
+    for (const h of this.#held.values()) {
+      if (h.group !== group) continue;
+      n++;
+      held += h.bytes;
+    }
+    const maxN = addressShare(l.maxSessions, pct, l.maxSessionsPerClient);
+    if (n >= maxN) fail(`the clients of this address already have as many requests in flight as one address may (maxAddressPercent = ${pct}% of maxSessions); wait for one to finish`, `${n} requests in flight from ${group} (${maxN} per address, maxAddressPercent)`);
+    const maxBytes = addressShare(l.maxTotalQueryBytes, pct, l.maxQueryBytes);
+    if (bytes > 0 && held + bytes > maxBytes)
+      fail(
+        `the clients of this address already run queries of as much memory as one address may (maxAddressPercent = ${pct}% of maxTotalQueryBytes): this one needs about ${MiB(bytes)}; retry later`,
+        `a query of about ${MiB(bytes)} from ${group}, whose queries hold ${MiB(held)} of ${MiB(maxBytes)} per address (maxAddressPercent)`,
+      );
   }
 
   /** The session's other half came: it runs now. */

@@ -140,7 +140,7 @@ export function renderMetrics(s: MetricsSource, version: string): string {
   const sessions = st.sessions ?? { sessions: 0, pending: 0, clients: 0, estimatedBytes: 0, refused: 0 };
   out.add('tfe_sessions_admitted', 'gauge', 'Requests admitted (running or waiting).', sessions.sessions);
   out.add('tfe_sessions_estimated_bytes', 'gauge', 'Estimated memory of the admitted requests, checked against maxTotalQueryBytes.', sessions.estimatedBytes);
-  out.add('tfe_sessions_refused_total', 'counter', 'Requests refused for the admission limits (maxSessions, maxSessionsPerClient, maxTotalQueryBytes, maxPendingRequests).', sessions.refused);
+  out.add('tfe_sessions_refused_total', 'counter', 'Requests refused for the admission limits (maxSessions, maxSessionsPerClient, maxTotalQueryBytes, maxPendingRequests, maxAddressPercent).', sessions.refused);
   const pool = st.pool ?? { recorded: 0, replayed: 0, held: 0, making: 0, discarded: 0, offlineBytes: 0, compactUnderLoad: 0, redealt: 0, links: 'near' as const };
   out.add('tfe_pool_held', 'gauge', "server2: recordings of its side of future queries held now (the offline pool's level; during a renewal's grace, the replaced setup's too).", pool.held);
   out.add('tfe_pool_making', 'gauge', 'server2: recordings not finished yet (being made or shipped, or queued behind one that is; during a renewal\'s grace, the replaced setup\'s too).', pool.making);

@@ -202,8 +202,9 @@ export class TfeServer {
     return this.#setup.current;
   }
 
-  /** Loads the stored models, listens, and joins the mesh (re-joining by itself after drops). */
+  /** Checks its ports are free, loads the stored models, listens, and joins the mesh (re-joining by itself after drops). */
   async start(): Promise<void> {
+    await this.endpoint.checkPortsFree();
     for (const m of this.#store.loadAll(this.me !== 'server2')) this.#models.set(m.name, m);
     if (this.#models.size) this.#log(`loaded ${this.#models.size} deployed model(s): ${[...this.#models.keys()].join(', ')}`, 'models-loaded', { count: this.#models.size, models: [...this.#models.keys()].join(',') });
     this.endpoint.on('request', (peer, session, payload) => this.#onRequest(peer, session, payload));
@@ -303,7 +304,11 @@ export class TfeServer {
       // again): the client then asks the plain way, where waiting would fail after PAIRING_TIMEOUT_MS.
       if (lease && !this.#leases.book.has(lease.id) && (this.me === SERVER0 || this.#leases.book.wasDropped(lease.id))) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
-      this.#sessions.admit(session, peer, bytes, waits);
+      const pushedOut = this.#sessions.admit(session, peer, bytes, waits, this.endpoint.clientGroup(peer));
+      if (pushedOut !== undefined) {
+        this.#log(`refused a waiting request (session ${pushedOut.slice(0, 8)}): its address held the most of the places waiting for a go-ahead, and another address needed one (maxPendingRequests)`, 'request-refused', { session: pushedOut, limit: 'maxPendingRequests' });
+        this.#dropWaiting(pushedOut, 'the server is busy: a request from another address took the place this one waited in (maxPendingRequests); retry later');
+      }
     } catch (e) {
       // server0 refuses a leased request (a wrong shape, a limit): the client has spent its
       // lease, so it is voided here and on server1 and server2, whose pooled sides it held until

@@ -6,8 +6,11 @@
 // slow and synchronise the device (cudaFreeHost waits for the GPU), so neither runs under the
 // lock: a thread freeing an evicted buffer, or pinning a new one, no longer stalls every other
 // thread's transfers. An allocation that fails frees every cached buffer and tries once more.
+// trimIdle frees the buffers nobody took for a while (the host cache's sweep calls it: a burst
+// of large transfers otherwise left the budget pinned for good).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -37,7 +40,7 @@ class PinnedCache {
       Guard g(*this);
       auto it = free_.find(size);
       if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back().second;
+        void* p = it->second.back().p;
         it->second.pop_back();
         if (it->second.empty()) free_.erase(it);
         cached_ -= size;
@@ -61,14 +64,14 @@ class PinnedCache {
     std::vector<void*> evicted;
     {
       Guard g(*this);
-      free_[size].push_back({++tick_, p});
+      free_[size].push_back({++tick_, Clock::now(), p});
       cached_ += size;
       while (cached_ > budget_) {
         // The least recently returned: the oldest front among the sizes (few: sizes are rounded).
         auto lru = free_.end();
         for (auto it = free_.begin(); it != free_.end(); ++it)
-          if (lru == free_.end() || it->second.front().first < lru->second.front().first) lru = it;
-        evicted.push_back(lru->second.front().second);
+          if (lru == free_.end() || it->second.front().tick < lru->second.front().tick) lru = it;
+        evicted.push_back(lru->second.front().p);
         cached_ -= lru->first;
         lru->second.pop_front();
         if (lru->second.empty()) free_.erase(lru);
@@ -79,6 +82,29 @@ class PinnedCache {
 
   // Frees every cached buffer (outside the lock).
   void clear() { release(drainAll()); }
+
+  // Frees the buffers returned at least idleSeconds ago (0: all) and returns their bytes; the
+  // freeing runs outside the lock, as everywhere here.
+  size_t trimIdle(double idleSeconds) {
+    std::vector<void*> stale;
+    size_t bytes = 0;
+    {
+      Guard g(*this);
+      const Clock::time_point cutoff = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(idleSeconds));
+      for (auto it = free_.begin(); it != free_.end();) {
+        auto& list = it->second;  // oldest first: the stale ones are a prefix
+        while (!list.empty() && (idleSeconds <= 0 || list.front().since <= cutoff)) {
+          stale.push_back(list.front().p);
+          list.pop_front();
+          bytes += it->first;
+        }
+        it = list.empty() ? free_.erase(it) : std::next(it);
+      }
+      cached_ -= bytes;
+    }
+    release(stale);
+    return bytes;
+  }
 
   size_t cachedBytes() {
     Guard g(*this);
@@ -93,7 +119,7 @@ class PinnedCache {
     std::vector<void*> all;
     Guard g(*this);
     for (auto& kv : free_)
-      for (auto& e : kv.second) all.push_back(e.second);
+      for (auto& e : kv.second) all.push_back(e.p);
     free_.clear();
     cached_ = 0;
     return all;
@@ -116,12 +142,19 @@ class PinnedCache {
     PinnedCache& c_;
   };
 
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    uint64_t tick;            // order of return, for the budget's least recently returned
+    Clock::time_point since;  // when it was returned, for trimIdle
+    void* p;
+  };
+
   PinnedAllocator a_;
   const size_t budget_;
   std::mutex m_;
   std::atomic<bool> held_{false};
-  // By size: (tick when returned, buffer), oldest first.
-  std::map<size_t, std::deque<std::pair<uint64_t, void*>>> free_;
+  // By size, oldest first.
+  std::map<size_t, std::deque<Entry>> free_;
   size_t cached_ = 0;
   uint64_t tick_ = 0;
 };

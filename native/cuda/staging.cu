@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/device.h"
+#include "core/host_allocator.h"
 #include "cuda/pinned_cache.h"
 
 namespace tfe {
@@ -39,7 +40,13 @@ struct Staging {
 };
 
 Staging& staging() {
-  static Staging* s = new Staging();
+  static Staging* s = [] {
+    auto* st = new Staging();
+    // Its idle buffers are freed by the host cache's sweep and counted in its cached bytes
+    // (host_allocator.h): a burst of large transfers left up to kCachedPinnedMax pinned for good.
+    registerHostCache({[] { return static_cast<int64_t>(staging().cache.cachedBytes()); }, [](double idleSeconds) { return static_cast<int64_t>(staging().cache.trimIdle(idleSeconds)); }});
+    return st;
+  }();
   return *s;
 }
 

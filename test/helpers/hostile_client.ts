@@ -43,12 +43,12 @@ export async function withOwnerCluster(extra: Record<string, unknown>, body: (c:
 }
 
 /** A raw client connection to all three servers (the owner's certificate when `owner`). */
-export async function rawClient(c: TestCluster, owner = false): Promise<WsEndpoint> {
+export async function rawClient(c: TestCluster, owner = false, localAddress?: string): Promise<WsEndpoint> {
   const cfg = tfe.loadClusterConfig(c.config);
   const pem = (f: string) => fs.readFileSync(path.join(c.dir, f));
   const tls = { ca: pem(cfg.ca!), ...(owner ? { cert: pem(cfg.owner!.cert!), key: pem(cfg.owner!.key!) } : {}) };
   const ep = new WsEndpoint({ me: CLIENT, tls, log: () => undefined });
-  await Promise.all(SERVERS.map((s) => ep.connect({ name: s, host: '127.0.0.1', port: cfg.parties[s as 'server0'].port }, { asClient: true })));
+  await Promise.all(SERVERS.map((s) => ep.connect({ name: s, host: '127.0.0.1', port: cfg.parties[s as 'server0'].port, ...(localAddress ? { localAddress } : {}) }, { asClient: true })));
   return ep;
 }
 

@@ -3,6 +3,7 @@
 // failed allocation frees the cache and retries once, and the allocator is never called while
 // the cache's lock is held (cudaFreeHost synchronises the device: under the lock it stalled every
 // other thread's transfers).
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/host_allocator.h"
 #include "cuda/pinned_cache.h"
 #include "cuda/test/host_check.h"
 
@@ -122,5 +124,54 @@ TFE_HOST_CHECK(pinned_cache_reuse_budget_lru_and_no_allocator_under_lock) {
   ok &= expect(g_live.empty(), "after clear() every buffer is freed");
   ok &= expect(!underLockAlone, "the allocator ran under the cache's lock");
   g_cache = nullptr;
+  return ok;
+}
+
+// The sweep's call (trimIdle, through host_allocator.h's registered caches): buffers returned at
+// least the idle time ago are freed, outside the lock; fresher ones stay; 0 frees all.
+TFE_HOST_CHECK(pinned_cache_trim_idle_frees_only_the_stale) {
+  g_live.clear(), g_freed.clear(), g_allocs = 0, g_failNext = 0, g_underLock = false;
+  PinnedCache cache(PinnedAllocator{fakeAlloc, fakeFree}, 1000);
+  g_cache = &cache;
+  g_checkLock = true;
+  bool ok = true;
+  void* old1 = cache.take(100);
+  void* old2 = cache.take(200);
+  cache.give(old1, 100);
+  cache.give(old2, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  void* fresh = cache.take(300);
+  cache.give(fresh, 300);
+  g_freed.clear();
+  ok &= expect(cache.trimIdle(0.03) == 300, "trimIdle returns the bytes of the stale buffers");
+  ok &= expect(g_freed.size() == 2 && std::set<void*>(g_freed.begin(), g_freed.end()) == std::set<void*>{old1, old2}, "the buffers returned before the idle time are freed, and only they");
+  ok &= expect(cache.cachedBytes() == 300 && cache.take(300) == fresh, "a buffer returned since is kept for reuse");
+  cache.give(fresh, 300);
+  ok &= expect(cache.trimIdle(3600) == 0 && cache.cachedBytes() == 300, "nothing is idle that long");
+  ok &= expect(cache.trimIdle(0) == 300 && cache.cachedBytes() == 0 && g_live.empty(), "0 frees every cached buffer");
+  ok &= expect(!g_underLock, "the allocator ran under the cache's lock");
+  g_checkLock = false;
+  g_cache = nullptr;
+  return ok;
+}
+
+// staging.cu registers its cache with the host allocator (host_allocator.h registerHostCache):
+// the module's cached bytes count it, and the module's trim frees its idle buffers.
+TFE_HOST_CHECK(pinned_cache_counted_and_trimmed_with_the_host_cache) {
+  g_live.clear(), g_freed.clear(), g_allocs = 0, g_failNext = 0, g_underLock = false;
+  static PinnedCache cache(PinnedAllocator{fakeAlloc, fakeFree}, 1 << 20);
+  static bool registered = false;
+  if (!registered) {
+    tfe::registerHostCache({[] { return static_cast<int64_t>(cache.cachedBytes()); }, [](double s) { return static_cast<int64_t>(cache.trimIdle(s)); }});
+    registered = true;
+  }
+  bool ok = true;
+  tfe::hostCacheTrim(0);  // the host cache's own buffers out of the way
+  const int64_t before = tfe::hostCacheStats().cachedBytes;
+  void* p = cache.take(4096);
+  cache.give(p, 4096);
+  ok &= expect(tfe::hostCacheStats().cachedBytes == before + 4096, "the host cache's stats count the pinned buffers");
+  ok &= expect(tfe::hostCacheTrim(3600) == 0 && cache.cachedBytes() == 4096, "a fresh pinned buffer is kept by the sweep");
+  ok &= expect(tfe::hostCacheTrim(0) >= 4096 && cache.cachedBytes() == 0 && g_live.empty(), "the sweep frees the idle pinned buffers");
   return ok;
 }

@@ -59,7 +59,29 @@ size_t roundSize(size_t bytes) {
   return ((bytes + 4095) / 4096) * 4096;  // whole pages, so near sizes share a list
 }
 
+struct Extras {
+  std::mutex m;
+  std::vector<ExtraHostCache> caches;
+};
+
+Extras& extras() {
+  static Extras* e = new Extras();  // never destroyed, as the cache
+  return *e;
+}
+
+std::vector<ExtraHostCache> extraCaches() {
+  Extras& e = extras();
+  std::lock_guard<std::mutex> g(e.m);
+  return e.caches;
+}
+
 }  // namespace
+
+void registerHostCache(ExtraHostCache c) {
+  Extras& e = extras();
+  std::lock_guard<std::mutex> g(e.m);
+  e.caches.push_back(c);
+}
 
 void* hostAlloc(size_t bytes) {
   size_t size = roundSize(bytes);
@@ -108,9 +130,14 @@ void hostFree(void* p, size_t bytes) {
 }
 
 HostCacheStats hostCacheStats() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> g(c.m);
-  return {static_cast<int64_t>(c.cached), c.hits, c.misses};
+  HostCacheStats st;
+  {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> g(c.m);
+    st = {static_cast<int64_t>(c.cached), c.hits, c.misses};
+  }
+  for (const ExtraHostCache& x : extraCaches()) st.cachedBytes += x.cachedBytes();
+  return st;
 }
 
 int64_t hostCacheTrim(double idleSeconds) {
@@ -145,6 +172,8 @@ int64_t hostCacheTrim(double idleSeconds) {
     malloc_trim(0);
   }
 #endif
+  // The other caches free with their own allocators: nothing of theirs goes back to malloc.
+  for (const ExtraHostCache& x : extraCaches()) released += x.trim(idleSeconds);
   return released;
 }
 

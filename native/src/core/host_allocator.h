@@ -21,4 +21,14 @@ HostCacheStats hostCacheStats();
 // pages of malloc's heaps to the system. Slow (a walk of every heap): call it off the JS thread.
 int64_t hostCacheTrim(double idleSeconds);
 
+// Another cache of freed host memory in this module (the CUDA backend's pinned staging buffers),
+// counted in hostCacheStats().cachedBytes and trimmed by hostCacheTrim along with this one, so
+// the sweep and the status see every buffer kept for reuse. Its trim frees with its own
+// allocator (not malloc's), outside any lock of this cache.
+struct ExtraHostCache {
+  int64_t (*cachedBytes)();
+  int64_t (*trim)(double idleSeconds);  // returns the bytes it freed
+};
+void registerHostCache(ExtraHostCache c);
+
 }  // namespace tfe
