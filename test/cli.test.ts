@@ -142,9 +142,11 @@ test('tfe on a local cluster: --json everywhere, outputs as tfjs gives them, --b
     t.regex(await run(['deploy', '--model', cnnFile, '--name', 'cnn-folded', '--protocol', 'fss', '--fss-gate', 'folded']), /\n  folded: 1 product folds into the relu before it in a batch-1 query, one round fewer each \(8 cells: 0\.0 MiB more keys per query and compute server, 0\.0 MiB more dealt to server1 per query\)/);
     const linFile = await save(tf.sequential({ layers: [L().dense({ inputShape: [6], units: 3 })] }), path.join(dir, 'lin'));
     t.regex(await run(['deploy', '--model', linFile, '--name', 'lin-folded', '--protocol', 'fss', '--fss-gate', 'folded']), /\n  folded: no product of this model folds .*it runs as 'auto'/);
-    for (const m of ['sig-folded', 'sig-compact-folded', 'cnn-folded', 'lin-folded']) await run(['undeploy', m]);
-    const models = JSON.parse(await run(['models', '--json'])).models as { name: string; finalActivation?: string }[];
-    t.deepEqual(models.map((m) => [m.name, m.finalActivation]).sort(), [['cnn', 'softmax'], ['sig', 'sigmoid']]);
+    for (const m of ['sig-folded', 'sig-compact-folded', 'cnn-folded']) await run(['undeploy', m]);
+    // A model with no final activation says null, not a missing field.
+    const models = JSON.parse(await run(['models', '--json'])).models as { name: string; finalActivation?: string | null }[];
+    t.deepEqual(models.map((m) => [m.name, m.finalActivation]).sort(), [['cnn', 'softmax'], ['lin-folded', null], ['sig', 'sigmoid']]);
+    await run(['undeploy', 'lin-folded']);
     const status = JSON.parse(await run(['status', '--json'])).servers as { party: string; ready: boolean; models: string[] }[];
     t.deepEqual(status.map((s) => [s.party, s.ready, [...s.models].sort()]), ['server0', 'server1', 'server2'].map((p) => [p, true, ['cnn', 'sig']]));
     t.regex(await run(['status']), /^server0 {2}ready {2}models: (cnn, sig|sig, cnn)$/m);

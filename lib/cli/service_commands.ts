@@ -264,7 +264,7 @@ export function addServiceCommands(program: Command): void {
         const rewrites = graphRewrites(opts.model);
         // The model is deployed by now: a report that cannot be made here says so and fails nothing.
         const folds = m?.fssGate && foldsGates(m.fssGate) ? await foldReport(opts.model, m.fssGate, m.fssBits).catch((e: Error) => ({ error: e.message })) : undefined;
-        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
+        if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, finalActivation: m?.finalActivation ?? null, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
           console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
           const said = describeRewrites(rewrites);
@@ -393,12 +393,13 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object: {models: [{name, protocol, fssGate and fssBits (fss only), inputShape, inputEncoding (Embedding models only), layers, finalActivation, fracBits}]}')
+    .option('--json', "print one JSON object: {models: [{name, protocol, fssGate and fssBits (fss only), inputShape, inputEncoding (Embedding models only), layers, finalActivation ('softmax', 'sigmoid' or null), fracBits}]}")
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
         const models = await client.models();
-        if (opts.json) console.log(JSON.stringify({ models }));
+        // A model without a final activation says so (null) rather than leaving the field out.
+        if (opts.json) console.log(JSON.stringify({ models: models.map((m) => ({ ...m, finalActivation: m.finalActivation ?? null })) }));
         else if (!models.length) console.log('(no models deployed)');
         else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''})` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
       } finally {
