@@ -35,7 +35,14 @@ test('IPv4 addresses count alone; IPv6 by their /64; IPv4 in IPv6 (mapped, NAT64
   t.not(addressGroup('2001:db8:0:2::5'), g);
   t.is(addressGroup('::1'), '0:0:0:0::/64');
   t.is(addressGroup('64:ff9b::198.51.100.1'), '64:ff9b::198.51.100.1');
-  t.not(addressGroup('64:ff9b::198.51.100.1'), addressGroup('64:ff9b::198.51.100.2'));
+  // As a socket gives them (Node prints no dotted form there): NAT64's prefixes, link-local and
+  // Teredo addresses count alone, their /64 being shared by unrelated clients.
+  t.is(addressGroup('64:ff9b::c633:6401'), '64:ff9b:0:0:0:0:c633:6401');
+  t.not(addressGroup('64:ff9b::c633:6401'), addressGroup('64:ff9b::c633:6402'));
+  t.not(addressGroup('64:ff9b:1::c633:6401'), addressGroup('64:ff9b:1::c633:6402'));
+  t.not(addressGroup('fe80::1%eth0'), addressGroup('fe80::2%eth0'));
+  t.not(addressGroup('2001:0:4136:e378:8000:63bf:3fff:fdd2'), addressGroup('2001:0:4136:e378:8000:63bf:3fff:fdd3'));
+  t.is(addressGroup('64:ff9b:2::1'), '64:ff9b:2:0::/64', 'outside the translators\' prefixes: a /64');
   t.is(addressGroup(undefined), '');
   t.is(addressGroup('not:an::address:zz'), 'not:an::address:zz', 'what does not parse counts alone');
 });
@@ -95,4 +102,29 @@ test('waiting places: one address may take them all; another address then pushes
   anon.admit('x0', 'client#x0', 0, true);
   anon.admit('x1', 'client#x1', 0, true);
   t.throws(() => anon.admit('y0', 'client#y0', 0, true));
+});
+
+// Two addresses can hold every request place between them (a dual-stack host has two): one with
+// started requests, the other with requests that never reach server0. A third address is then
+// refused by maxSessions (or by the memory in use), not by the waiting places: it takes the oldest
+// waiting request's place all the same, the bound counted without it.
+test('with maxSessions or the memory reached, a third address pushes out a waiting request too', (t) => {
+  const acc = new SessionAccounting(limits({ maxSessions: 8, maxSessionsPerClient: 4, maxPendingRequests: 8 }));
+  t.is(fill(acc, '198.51.100.1', 4).admitted, 4, 'started');
+  const waiting = fill(acc, '198.51.100.2', 4, { pending: true });
+  t.is(waiting.admitted, 4);
+  t.is(acc.admit('c0', 'client#c0', 0, false, '198.51.100.3'), waiting.sessions[0]);
+  t.is(acc.counters().sessions, 8);
+  t.is(acc.counters().refused, 1, 'the pushed-out request counts as refused');
+  // The started ones are never pushed out: with no waiting request left to take, the bound refuses.
+  const started = new SessionAccounting(limits({ maxSessions: 8, maxSessionsPerClient: 4 }));
+  fill(started, '198.51.100.1', 4);
+  fill(started, '198.51.100.2', 4);
+  t.throws(() => started.admit('c0', 'client#c0', 0, false, '198.51.100.3'), { message: /maxSessions = 8/ });
+  // Memory: the waiting requests hold 300 of 400 MiB; a query of 150 fits once one of 100 is gone.
+  const mem = new SessionAccounting(limits({ maxQueryBytes: 200 * MiB, maxTotalQueryBytes: 400 * MiB, maxAddressPercent: 100 }));
+  const w = fill(mem, '198.51.100.2', 3, { bytes: 100 * MiB, pending: true });
+  t.is(mem.admit('m0', 'client#m0', 150 * MiB, false, '198.51.100.3'), w.sessions[0]);
+  t.is(mem.admit('m1', 'client#m1', 150 * MiB, false, '198.51.100.3'), w.sessions[1], 'two waiting against none: one more goes');
+  t.throws(() => mem.admit('m2', 'client#m2', 150 * MiB, false, '198.51.100.3'), { message: /maxTotalQueryBytes/ }, 'one waiting against none: it stays');
 });

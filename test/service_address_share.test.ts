@@ -76,13 +76,13 @@ test('one address holds at most its share of requests and leases; another addres
       await new Promise((r) => setTimeout(r, 300));
       const b = ask(there, [SERVER1], theirs, request, 30_000);
       const [pushed] = await a1;
-      t.regex(pushed.ok ? 'admitted' : pushed.error, /^server1: the server is busy: a request from another address took the place this one waited in \(maxPendingRequests\); retry later$/);
+      t.regex(pushed.ok ? 'admitted' : pushed.error, /^server1: the server is busy: a request from another address took the place this one waited in \(maxAddressPercent\); retry later$/);
       await new Promise((r) => setTimeout(r, 300));
       here[1].abortSession(second, 'done', SERVERS);
       there.abortSession(theirs, 'done', SERVERS);
       const [second1, their1] = [(await a2)[0], (await b)[0]];
       for (const r of [second1, their1]) t.notRegex(r.ok ? '' : r.error, /maxPendingRequests/, 'the others kept their places until they ended');
-      t.true(c.logs.some((l) => /refused a waiting request .*its address held the most of the places waiting for a go-ahead/.test(l)), 'server1 logs why');
+      t.true(c.logs.some((l) => /refused a waiting request .*its address held the most requests waiting for a go-ahead/.test(l)), 'server1 logs why');
     } finally {
       await Promise.all([...here, there].map((ep) => ep.close()));
     }

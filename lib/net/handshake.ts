@@ -50,9 +50,11 @@ export function plainAddress(a: string | undefined): string {
 /**
  * The group a client's address counts in for the per-address bounds: an IPv4 address itself, an
  * IPv6 address its /64 ("2001:db8:0:1::/64"), the block one host or home network is given, so a
- * host cannot take more by using more of its own addresses. An IPv6 address that carries an IPv4
- * one in its last 32 bits (NAT64's 64:ff9b::a.b.c.d) is its own group: the /64 there is the
- * translator's, shared by every IPv4 client behind it.
+ * host cannot take more by using more of its own addresses. Counted alone (the whole address),
+ * where a /64 is shared by unrelated clients: an IPv4 address carried in IPv6 (mapped, or
+ * translated: NAT64's 64:ff9b::/96 and 64:ff9b:1::/48, whose /64 is the translator's, as Node
+ * prints them: 64:ff9b::102:304), link-local fe80::/10 (every host on a link), Teredo 2001::/32
+ * (every client of one relay).
  */
 export function addressGroup(a: string | undefined): string {
   const plain = plainAddress(a).replace(/%.*$/, ''); // an interface's zone (fe80::1%eth0) is not the host's
@@ -62,7 +64,9 @@ export function addressGroup(a: string | undefined): string {
   const back = tail ? tail.split(':') : [];
   const words = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
   if (words.length !== 8 || words.some((w) => !/^[0-9a-fA-F]{1,4}$/.test(w))) return plain; // not an IPv6 address we parse: counted alone
-  return `${words.slice(0, 4).map((w) => parseInt(w, 16).toString(16)).join(':')}::/64`;
+  const w = words.map((x) => parseInt(x, 16));
+  const alone = (w[0] === 0x64 && w[1] === 0xff9b && (w.slice(2, 6).every((x) => x === 0) || w[2] === 1)) || (w[0] & 0xffc0) === 0xfe80 || (w[0] === 0x2001 && w[1] === 0);
+  return alone ? w.map((x) => x.toString(16)).join(':') : `${w.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64`;
 }
 
 export function isLoopback(addr: string | undefined): boolean {

@@ -34,8 +34,8 @@ export interface ServiceLimits {
    * The most of maxSessions, maxTotalQueryBytes and server0's leases that the clients of one
    * address (an IPv6 address's /64) may hold together, in percent: never less than one client
    * connection's own bound. Anonymous clients are counted per connection, and one host may open
-   * many: without it, one address could hold every place. (Places waiting for a go-ahead,
-   * maxPendingRequests, are shared by pushing out instead: SessionAccounting.admit.)
+   * many: without it, one address could hold every place. (Requests waiting for a go-ahead are
+   * shared by pushing out instead, when the server is full: SessionAccounting.admit.)
    */
   maxAddressPercent: number;
   /**
@@ -153,8 +153,9 @@ export class SessionAccounting {
    * memory; `pending` marks a request still waiting for its other half; `group`, the client's
    * address group, whose clients together hold at most maxAddressPercent of the requests and of
    * the memory. Returns a waiting request it pushed out to make room (released here; the caller
-   * refuses it to its client), if any: with every waiting place taken, a request from an address
-   * that holds fewer of them takes the oldest place of the address that holds the most (#evictable).
+   * refuses it to its client), if any: when a server-wide bound (maxSessions, maxPendingRequests,
+   * maxTotalQueryBytes) is what refuses it, a request from an address that holds fewer waiting
+   * requests takes the place of the oldest of the address that holds the most (#evictable).
    */
   admit(session: string, client: PartyName, bytes: number, pending: boolean, group?: string): string | undefined {
     const l = this.limits;
@@ -162,31 +163,43 @@ export class SessionAccounting {
       this.#refused++;
       throw detail === undefined ? new Error(msg) : new BusyError(msg, detail);
     };
-    if (this.#held.size >= l.maxSessions) fail(`the server is busy: it has as many requests in flight as it takes (maxSessions = ${l.maxSessions}); retry later`, `${this.#held.size} requests in flight (maxSessions = ${l.maxSessions})`);
     let mine = 0;
     for (const h of this.#held.values()) if (h.client === client) mine++;
     if (mine >= l.maxSessionsPerClient) fail(`this client already has ${mine} requests in flight (limit maxSessionsPerClient = ${l.maxSessionsPerClient}); wait for one to finish`);
-    const evict = pending && this.#pending.size >= l.maxPendingRequests ? this.#evictable(group) : undefined;
-    if (pending && this.#pending.size >= l.maxPendingRequests && evict === undefined)
-      fail(`the server is busy: as many requests as it takes are waiting to start (maxPendingRequests = ${l.maxPendingRequests}); retry later`, `${this.#pending.size} requests waiting to start (maxPendingRequests = ${l.maxPendingRequests})`);
-    const inUse = this.bytes;
-    if (bytes > 0 && inUse + bytes > l.maxTotalQueryBytes)
-      fail(
-        `the server is busy: this query needs about ${MiB(bytes)}, more than the queries running now leave of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes); retry later`,
-        `a query of about ${MiB(bytes)} with ${MiB(inUse)} of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes) in use`,
-      );
     if (group !== undefined) this.#checkAddress(group, bytes, fail);
-    if (evict !== undefined) this.release(evict);
+    // The server-wide bounds, counted without `victim` (a waiting request to push out).
+    const over = (victim?: string) => {
+      const v = victim === undefined ? undefined : this.#held.get(victim);
+      const sessions = this.#held.size - (v ? 1 : 0), waiting = this.#pending.size - (v ? 1 : 0), inUse = this.bytes - (v?.bytes ?? 0);
+      if (sessions >= l.maxSessions) return { msg: `the server is busy: it has as many requests in flight as it takes (maxSessions = ${l.maxSessions}); retry later`, detail: `${sessions} requests in flight (maxSessions = ${l.maxSessions})` };
+      if (pending && waiting >= l.maxPendingRequests)
+        return { msg: `the server is busy: as many requests as it takes are waiting to start (maxPendingRequests = ${l.maxPendingRequests}); retry later`, detail: `${waiting} requests waiting to start (maxPendingRequests = ${l.maxPendingRequests})` };
+      if (bytes > 0 && inUse + bytes > l.maxTotalQueryBytes)
+        return {
+          msg: `the server is busy: this query needs about ${MiB(bytes)}, more than the queries running now leave of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes); retry later`,
+          detail: `a query of about ${MiB(bytes)} with ${MiB(inUse)} of ${MiB(l.maxTotalQueryBytes)} (maxTotalQueryBytes) in use`,
+        };
+      return undefined;
+    };
+    const refusal = over();
+    const evict = refusal ? this.#evictable(group) : undefined;
+    const still = evict === undefined ? refusal : over(evict);
+    if (still) fail(still.msg, still.detail);
+    if (evict !== undefined) {
+      this.release(evict);
+      this.#refused++; // it is refused, late
+    }
     this.#held.set(session, { client, group, bytes });
     if (pending) this.#pending.add(session);
     return evict;
   }
 
   /**
-   * With every waiting place taken: the oldest waiting request of the address group that holds the
-   * most of them, if it holds more than `group` would with one more (so places end shared evenly
-   * between the addresses that want them, and one address alone may use them all); undefined: none.
-   * Waiting requests only: they have not started, and their clients are told to retry.
+   * With a server-wide bound reached: the oldest waiting request of the address group that holds
+   * the most of them, if it holds more than `group` would with one more (so waiting requests end
+   * shared evenly between the addresses that send them, and one address alone may use every
+   * place); undefined: none. Waiting requests only: they have not started, and their clients are
+   * told to retry.
    */
   #evictable(group: string | undefined): string | undefined {
     if (group === undefined) return undefined;

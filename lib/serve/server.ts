@@ -306,8 +306,8 @@ export class TfeServer {
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
       const pushedOut = this.#sessions.admit(session, peer, bytes, waits, this.endpoint.clientGroup(peer));
       if (pushedOut !== undefined) {
-        this.#log(`refused a waiting request (session ${pushedOut.slice(0, 8)}): its address held the most of the places waiting for a go-ahead, and another address needed one (maxPendingRequests)`, 'request-refused', { session: pushedOut, limit: 'maxPendingRequests' });
-        this.#dropWaiting(pushedOut, 'the server is busy: a request from another address took the place this one waited in (maxPendingRequests); retry later');
+        this.#log(`refused a waiting request (session ${pushedOut.slice(0, 8)}): its address held the most requests waiting for a go-ahead, and another address needed a place in the full server (maxAddressPercent)`, 'request-refused', { session: pushedOut, limit: 'maxAddressPercent' });
+        this.#dropWaiting(pushedOut, 'the server is busy: a request from another address took the place this one waited in (maxAddressPercent); retry later');
       }
     } catch (e) {
       // server0 refuses a leased request (a wrong shape, a limit): the client has spent its
