@@ -25,7 +25,9 @@ test('tfe cluster refuses the flags of the other mode, and --init a port whose l
   t.regex(await stderrOf(['cluster', '--init', '--plain', '--dir', 'X', '--out', path.join(dir, 'a.json')]), /^1: tfe: tfe cluster: --dir, --plain are for --local, not --init/);
   t.regex(await stderrOf(['cluster', '--init', '--local', '--out', path.join(dir, 'b.json')]), /--local and --init are two modes; give one/);
   t.regex(await stderrOf(['cluster', '--local', '--port', '7500', '--dir', path.join(dir, 'l')]), /--port is for --init, not --local/);
-  t.regex(await stderrOf(['cluster', '--init', '--server0', '127.0.0.1:65535', '--server1', 'a:1', '--server2', 'b:2', '--out', path.join(dir, 'c.json')]), /server0's port 65535: its lane port would be 65545, past 65535/);
+  t.regex(await stderrOf(['cluster', '--init', '--server0', '127.0.0.1:65535', '--server1', 'a:1', '--server2', 'b:2', '--out', path.join(dir, 'c.json')]), /--server0 127\.0\.0\.1:65535: its lane port would be 65545, past 65535; use a port at most 65525/);
+  // From --port, whose bound is server2's (--port + 2, plus 10 for its lane).
+  t.regex(await stderrOf(['cluster', '--init', '--port', '65524', '--out', path.join(dir, 'c.json')]), /--port 65524: server2's port would be 65526 and its lane port 65536, past 65535; use --port at most 65523/);
   t.false(fs.existsSync(path.join(dir, 'a.json')) || fs.existsSync(path.join(dir, 'c.json')), 'nothing written');
 });
 
@@ -40,7 +42,9 @@ test('tfe doctor refuses numbers that are not, and tfe certs names a file that i
 test('a config with port 0, or a pending bound per client below the largest input, is refused naming the fields', (t) => {
   t.throws(() => parseClusterConfig({ parties: parties(0) }), { message: /parties\.server0\.port must be an integer in \[1, 65535\], got 0/ });
   t.throws(() => parseClusterConfig({ parties: parties(7400, { lanePort: 0 }) }), { message: /parties\.server0\.lanePort must be an integer in \[1, 65535\], got 0/ });
-  t.throws(() => parseClusterConfig({ parties: parties(7400), maxPendingBytesPerClient: 1 << 20 }), { message: /'maxPendingBytesPerClient' \(1048576\) must be at least 'maxInputBytes' \(67108864\) plus 65536/ });
+  t.throws(() => parseClusterConfig({ parties: parties(7400), maxPendingBytesPerClient: 1 << 20 }), { message: /'maxPendingBytesPerClient' \(1048576\) must be at least 'maxInputBytes' \(67108864, the default when unset\) plus 65536/ });
+  // A bound the file left out is named as its default; one it wrote, as written.
+  t.throws(() => parseClusterConfig({ parties: parties(7400), maxSessions: 4 }), { message: /'maxSessionsPerClient' \(8, the default when unset\) must not exceed 'maxSessions' \(4\)/ });
   t.notThrows(() => parseClusterConfig({ parties: parties(7400), maxPendingBytesPerClient: 1 << 20, maxInputBytes: (1 << 20) - (1 << 16) }));
 });
 

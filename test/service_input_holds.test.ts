@@ -25,7 +25,9 @@ let m: ReturnType<typeof mlp>;
 
 test.before(async () => {
   // queryTimeoutMs far above inputTimeoutMs: a request held to its query timeout fails the test's own waits.
-  c = await startLimitedCluster({ queryTimeoutMs: 60_000, inputTimeoutMs: INPUT_MS, precomputePool: 2, maxTotalQueryBytes: 512 * 2 ** 20, maxQueryBytes: 384 * 2 ** 20, maxBatch: 4096 });
+  // One address (loopback) against the server-wide memory bound: the per-address share is off
+  // (test/service_address_share.test.ts has it).
+  c = await startLimitedCluster({ queryTimeoutMs: 60_000, inputTimeoutMs: INPUT_MS, precomputePool: 2, maxTotalQueryBytes: 512 * 2 ** 20, maxQueryBytes: 384 * 2 ** 20, maxBatch: 4096, maxAddressPercent: 100 });
   await c.ready();
   m = mlp([32, 64, 10]);
   const owner = await c.connect({ asOwner: true });

@@ -58,7 +58,8 @@ export function checkWeightRange(params: readonly { name?: string; data: ArrayLi
   const limit = 2 ** (62 - 2 * fracBits);
   params.forEach((w, i) => {
     for (let j = 0; j < w.data.length; j++)
-      if (Math.abs(w.data[j]) >= limit)
+      // Written so NaN fails too (NaN >= limit is false): no fixed-point value encodes it.
+      if (!(Math.abs(w.data[j]) < limit))
         throw new RangeError(`${where}: weight ${w.name ? `'${w.name}'` : i} element ${j} is ${w.data[j]}: model weights must be below 2^${62 - 2 * fracBits} (${limit}) in magnitude at ${fracBits} fractional bits (larger ones overflow the ring in products)`);
   });
 }

@@ -33,6 +33,8 @@ export function activation(
   name: unknown,
   { isOutput, keras3 = false }: Pick<LayerContext, 'isOutput' | 'keras3'>,
 ): Pick<LayerPlan, 'comparisons' | 'exactOnly' | 'finalActivation'> & { f?: (x: AnyTensor) => AnyTensor; monotone?: boolean } {
+  // An activation is a name; anything else (an object, a number) is refused as it was written.
+  if (name !== undefined && name !== null && typeof name !== 'string') return refuse(l, `activation ${JSON.stringify(name)?.slice(0, 80)} is not a name: expected a string such as 'relu'`);
   const a = String(name ?? 'linear');
   const exact = (f: (x: AnyTensor) => AnyTensor) => ({ f, comparisons: true, exactOnly: true });
   switch (a) {

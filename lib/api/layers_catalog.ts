@@ -10,7 +10,7 @@ import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, reshapeTarget, reshapeTo, settings } from './layers_settings';
+import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, positivePair, reshapeTarget, reshapeTo, settings } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
@@ -186,7 +186,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   SpatialDropout2D: (l) => (settings(l, { rate: ANY, data_format: channelsLast }), simple((x) => x)),
   Dense: (l, ctx) => {
     // quantization_config: Keras 3.13+ writes null (set: a quantized layer, refused).
-    const c = settings(l, { units: (v) => isNum(v) && v > 0, activation: ANY, use_bias: bool, quantization_config: (v) => v === undefined || v === null });
+    const c = settings(l, { units: (v) => Number.isSafeInteger(v) && (v as number) > 0, activation: ANY, use_bias: bool, quantization_config: (v) => v === undefined || v === null });
     expectShape(l, 'kernel', ctx.shapeOf(`${l.config.name}/kernel`), [null, Number(c.units)], `units = ${c.units}`);
     const k = ctx.take('kernel');
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, Number(c.units)]);
@@ -201,21 +201,21 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     return { step: (p) => ([x]) => sub(relu(x), mul(relu(mul(x, -1)), p[a])), comparisons: true, exactOnly: true };
   },
   AveragePooling2D: (l) => {
-    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    const c = settings(l, { pool_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast });
     return simple((x) => avgPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }));
   },
   MaxPooling2D: (l) => {
-    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    const c = settings(l, { pool_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast });
     return { ...simple((x) => maxPool2d(x, { poolSize: pair(c.pool_size, 2), strides: pair(c.strides ?? c.pool_size, 2), padding: padding(c.padding) }), true, true), maxPool: true };
   },
   // 1-D pools run as 2-D ones over a height-1 image, as Conv1D does.
   AveragePooling1D: (l) => {
-    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    const c = settings(l, { pool_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast });
     const [k, s] = poolWindow1d(l, c);
     return simple(over1d(l, (x) => avgPool2d(x, { poolSize: [1, k], strides: [1, s], padding: padding(c.padding) })));
   },
   MaxPooling1D: (l) => {
-    const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
+    const c = settings(l, { pool_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast });
     const [k, s] = poolWindow1d(l, c);
     return { ...simple(over1d(l, (x) => maxPool2d(x, { poolSize: [1, k], strides: [1, s], padding: padding(c.padding) })), true, true), maxPool: true };
   },

@@ -9,7 +9,7 @@ import { withActivation } from './layers_activations';
 import { dilatedShape, transposeAxis } from './conv_kernels';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, type Check, channelsLast, ones, padding, padMode, pair, posInt, settings } from './layers_settings';
+import { ANY, bool, channelsLast, ones, padding, padMode, pair, posInt, positivePair, settings } from './layers_settings';
 
 /** A convolution's `groups` (1 if absent); its filters must split evenly across the groups. */
 function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): number {
@@ -21,7 +21,6 @@ function groupsOf(l: LayerConfig, c: Record<string, unknown>, filters: number): 
 const multiplierOf = (c: Record<string, unknown>): number | null => (c.depth_multiplier === undefined ? null : Number(c.depth_multiplier));
 /** What expectShape names as the settings a kernel's shape follows. */
 const sizes = (c: Record<string, unknown>, other: 'filters' | 'depth_multiplier') => `kernel_size ${JSON.stringify(c.kernel_size)}, ${other} = ${c[other] ?? 'not saved'}`;
-const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
 
 /** A 2-D layer's dilation; refuses dilation above 1 together with strides above 1 (TensorFlow does too). */
 function dilationOf(l: LayerConfig, c: Record<string, unknown>): [number, number] {
@@ -82,7 +81,7 @@ function subPixelConv(l: LayerConfig, x: AnyTensor, k: PrivateTensor, size: [num
 
 export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   Conv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
+    const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
     const dilation = dilationOf(l, c);
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
     expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), null, Number(c.filters)], sizes(c, 'filters'));
@@ -98,7 +97,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
   },
   DepthwiseConv2D: (l, ctx) => {
     // groups: tf-keras (Keras 2) writes 1 from its base convolution.
-    const c = settings(l, { kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
+    const c = settings(l, { kernel_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
     // TensorFlow.js's DepthwiseConv2D computes without its dilation (tfjs-layers 4.22), Keras with
     // it: a model TensorFlow.js saved predicts there unlike what it declares, so it is refused
@@ -113,7 +112,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     return convPlan(l, ctx, c, k, ch * m);
   },
   SeparableConv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
+    const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
     const dilation = dilationOf(l, c);
     const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
     expectShape(l, 'depthwise_kernel', shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
@@ -124,7 +123,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
   },
   Conv2DTranspose: (l, ctx) => {
     // groups: tf-keras (Keras 2) writes 1 from its base convolution, as for DepthwiseConv2D.
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool, groups: ones });
+    const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool, groups: ones });
     // TensorFlow.js ignores a transposed convolution's dilation and Keras applies it: what such a
     // model computes depends on where it runs, so it is refused rather than guessed.
     if (pair(c.dilation_rate, 1).some((d) => d !== 1)) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: TensorFlow.js ignores it and Keras applies it, so the model's own output is ambiguous; only 1 is supported`);
@@ -141,7 +140,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     });
   },
   Conv1D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: ANY, strides: ANY, padding: (v) => padMode(v) || v === 'causal', data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
+    const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: (v) => padMode(v) || v === 'causal', data_format: channelsLast, dilation_rate: positivePair, groups: posInt, activation: ANY, use_bias: bool });
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
     const s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
     if (d > 1 && s1 > 1) refuse(l, `dilation_rate ${d} with strides ${s1}: TensorFlow allows one of them above 1, not both`);

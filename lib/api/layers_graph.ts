@@ -78,7 +78,7 @@ function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
   const batchShape = batchShapeOf(c) as (number | null)[] | undefined;
   if (!Array.isArray(batchShape)) throw new Error(`${where} has no batch_input_shape (or batch_shape)`);
   const shape = batchShape.slice(1).map(Number);
-  if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new Error(`input shape [${batchShape.slice(1)}] must be fully known`);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new Error(`input shape ${JSON.stringify(batchShape.slice(1))} (after the batch) must be positive integers: every dimension known, as the servers size each query by it`);
   return shape;
 }
 
@@ -104,8 +104,8 @@ function checkLayers(layers: unknown): LayerConfig[] {
   if (!Array.isArray(layers)) throw new Error('the topology has no layer list');
   if (layers.length === 0) throw new Error('the model has no layers');
   const seen = new Set<string>();
-  for (const l of layers as LayerConfig[]) {
-    if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config.name !== 'string') throw new Error('a layer lacks class_name or config.name');
+  for (const [i, l] of (layers as LayerConfig[]).entries()) {
+    if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config.name !== 'string') throw new Error(`layer ${i} of the topology${typeof l?.class_name === 'string' ? ` (${l.class_name.slice(0, 40)})` : ''} lacks ${typeof l?.class_name !== 'string' ? 'class_name' : 'config.name'}`);
     // Keras 3 saves `x * 0.5` or `ops.maximum(x, 0)` as an operation node whose class name is a
     // merge layer's (Multiply, Maximum...) with the constant among its arguments.
     const module = (l as { module?: unknown }).module;
@@ -266,19 +266,28 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     calls.set(l.config.name, names);
   }
   // Order the nodes the output needs, inputs first; anything else is unused and dropped.
+  // A depth-first walk with its own stack: a chain of 10 000 layers overflowed the call stack.
   const order: LayerNode[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string): void => {
+  const stack: { name: string; next: number }[] = [];
+  const enter = (name: string): void => {
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') throw new Error(`the model has a cycle through '${name}'`);
-    const inputs = calls.get(name);
-    if (!inputs) throw new Error(`layer '${name}' is needed for the output but is never called`);
+    if (!calls.has(name)) throw new Error(byName.has(name) ? `layer '${name}' is needed for the output but is never called` : `the output names '${name}', which is not a layer of the model`);
     state.set(name, 'visiting');
-    for (const i of inputs) visit(i);
-    state.set(name, 'done');
-    order.push({ layer: byName.get(name)!, inputs });
+    stack.push({ name, next: 0 });
   };
-  visit(output);
+  enter(output);
+  while (stack.length) {
+    const top = stack[stack.length - 1], inputs = calls.get(top.name)!;
+    if (top.next < inputs.length) {
+      enter(inputs[top.next++]);
+      continue;
+    }
+    stack.pop();
+    state.set(top.name, 'done');
+    order.push({ layer: byName.get(top.name)!, inputs });
+  }
   const inputs = order.filter((n) => n.layer.class_name === 'InputLayer');
   if (inputs.length !== 1 || inputs[0].layer.config.name !== input) throw new Error(`the model's output must depend on exactly its one input '${input}'`);
   return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };

@@ -40,6 +40,8 @@ export function settings(l: LayerConfig, allowed: Record<string, Check>): Record
 /** One axis (checked against the input's rank when the layer runs: only the last is supported). */
 export const lastAxis: Check = (v) => v === undefined || Number.isInteger(v) || (Array.isArray(v) && v.length === 1 && Number.isInteger(v[0]));
 export const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
+/** A 2-D size (kernel_size, strides, pool_size, dilation_rate): a positive integer for both, or one or two of them; null or absent for the layer's default. */
+export const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
 /** A 2-D setting (kernel_size, strides, pool_size...): a number for both, or a pair; `d` when absent. */
 export const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 /** A padding setting as the ops take it. */

@@ -13,6 +13,7 @@ import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
 import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
+import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { toDense, type TensorValue } from './values';
@@ -22,11 +23,16 @@ export type { LayersModelJson } from './layers_spec';
 
 /** Reads model.json; errors name the file. */
 export function readModelJson(modelPath: string): LayersModelJson {
+  let j: unknown;
   try {
-    return JSON.parse(fs.readFileSync(modelPath, 'utf8')) as LayersModelJson;
+    // Not a regular file (a FIFO, a device) would block the read, or never end: refused first.
+    if (!fs.statSync(modelPath).isFile()) throw new Error('not a regular file');
+    j = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
   } catch (e) {
     throw new Error(`cannot read ${modelPath}: ${(e as Error).message}`);
   }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error(`${modelPath} holds ${j === null ? 'null' : Array.isArray(j) ? 'a JSON array' : `a JSON ${typeof j}`}, not a model (a JSON object with modelTopology and weightsManifest)`);
+  return j as LayersModelJson;
 }
 
 /** Whether `p` is `root` or inside it (both absolute and normalised). */
@@ -57,7 +63,8 @@ function openWeightFile(root: string, name: unknown): { fd: number; file: string
   }
   if (!inside(root, real)) throw new Error(`weight file '${name}' is a link to ${real}, outside the model's folder ${root}`);
   // O_NOFOLLOW: the last component cannot have become a symlink since the check above.
-  const fd = fs.openSync(real, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  // O_NONBLOCK: opening a FIFO waits for a writer, forever; non-blocking, it is refused below (not a regular file).
+  const fd = fs.openSync(real, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
   try {
     // On Linux, what was actually opened: a directory swapped for a link in between is caught too.
     if (process.platform === 'linux') {
@@ -104,7 +111,11 @@ function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { 
     if (!isOptimizerState(w)) {
       const n = size / 4;
       const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(offset + 4 * i);
+      for (let i = 0; i < n; i++) {
+        data[i] = bytes.readFloatLE(offset + 4 * i);
+        // NaN has no fixed-point value: named here, or it surfaced as an encoder's error with no weight's name.
+        if (Number.isNaN(data[i])) throw new Error(`weight '${w.name}' element ${i} is NaN: a model's weights must be numbers (was it trained to divergence?)`);
+      }
       out.set(w.name, { data, shape: w.shape });
     }
     offset += size;
@@ -131,6 +142,7 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
     // manifest declares.
     const files: { fd: number; file: string; bytes: number }[] = [];
     try {
+      if (!Array.isArray(group.paths) || group.paths.length === 0) throw new Error(`a weightsManifest group lists no weight files (paths ${JSON.stringify(group.paths)?.slice(0, 60)}) for its weights ${group.weights.map((w) => w.name).join(', ')}`);
       for (const name of group.paths) files.push(openWeightFile(root, name));
       const total = files.reduce((a, f) => a + f.bytes, 0);
       if (total !== declared)
@@ -270,8 +282,10 @@ export function loadPlainModel(source: ModelSource): PlainModel {
  */
 export function checkRuns(json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>, where: string): PlainModel {
   const plain = plainModel(json, weights);
+  const n = plain.inputShape.reduce((a, b) => a * b, 1);
+  if (!(n <= MAX_PLAIN_VALUES)) throw new Error(`${where}: the model's input shape [${plain.inputShape}] holds ${n} values per example, more than the ${MAX_PLAIN_VALUES} one tensor may`);
   try {
-    plain.forward({ data: new Float64Array(plain.inputShape.reduce((a, b) => a * b, 1)), shape: [1, ...plain.inputShape] });
+    plain.forward({ data: plainAlloc(n), shape: [1, ...plain.inputShape] });
   } catch (e) {
     throw new Error(`${where}: the model cannot run: ${(e as Error).message}`);
   }

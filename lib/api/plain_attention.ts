@@ -1,7 +1,7 @@
 // The attention layers of the float64 plaintext model (plain_forward.ts), written out as loops
 // from Keras's definitions (layers_attention.ts computes them privately).
 import type { LayerConfig } from './layers_graph';
-import { maxAbsOf, type PlainTensor, softmaxRows } from './plain_kernels';
+import { maxAbsOf, plainAlloc, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
 
 type W = (name: string) => Float64Array;
@@ -19,11 +19,11 @@ export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => unde
   return (xs) => {
     const [q, v, k] = inputs(l, xs);
     const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
-    const out = new Float64Array(B * Tq * Dv);
+    const out = plainAlloc(B * Tq * Dv);
     // The private layer forms q k^T, then times the scale (layers_attention.ts): both are products.
     let top = 0;
     for (let b = 0; b < B; b++) {
-      const s = new Float64Array(Tq * Tv);
+      const s = plainAlloc(Tq * Tv);
       for (let i = 0; i < Tq; i++)
         for (let j = 0; j < Tv; j++) {
           let dot = 0;
@@ -48,7 +48,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
   // x [B, T, D] times kernel [D, H, width] (+ bias [H, width]) -> [B, T, H, width]
   const project = (x: PlainTensor, part: string, width: number): Float64Array => {
     const [B, T, D] = x.shape, k = weight(part, 'kernel'), bv = bias ? weight(part, 'bias') : undefined;
-    const y = new Float64Array(B * T * H * width);
+    const y = plainAlloc(B * T * H * width);
     for (let r = 0; r < B * T; r++)
       for (let o = 0; o < H * width; o++) {
         let acc = bv ? bv[o] : 0;
@@ -63,11 +63,11 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
     const Q = project(q, 'query', kd), K = project(k, 'key', kd), V = project(v, 'value', vd);
     // Each projection is a product of its own, truncated before Q's scaling (layers_attention.ts).
     inside('projections', Math.max(maxAbsOf(Q), maxAbsOf(K), maxAbsOf(V)));
-    const heads = new Float64Array(B * Tq * H * vd);
+    const heads = plainAlloc(B * Tq * H * vd);
     let top = 0; // Q is scaled by 1/sqrt(key_dim) before its product with K (layers_attention.ts)
     for (let b = 0; b < B; b++)
       for (let h = 0; h < H; h++) {
-        const s = new Float64Array(Tq * Tv);
+        const s = plainAlloc(Tq * Tv);
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++) {
             let dot = 0;
@@ -83,7 +83,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
     inside('scores', top);
     const ko = weight('attention_output', 'kernel'), bo = bias ? weight('attention_output', 'bias') : undefined;
     const O = ko.length / (H * vd);
-    const out = new Float64Array(B * Tq * O);
+    const out = plainAlloc(B * Tq * O);
     for (let r = 0; r < B * Tq; r++)
       for (let o = 0; o < O; o++) {
         let acc = bo ? bo[o] : 0;

@@ -15,7 +15,7 @@ import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog'
 import { reshapeTarget, reshapeTo } from './layers_settings';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
-import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
+import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
@@ -71,7 +71,7 @@ function elementwise(l: LayerConfig, xs: PlainTensor[], f: (a: number, b: number
   const ys = xs.map((x) => ({ data: x.data, shape: [x.shape[0], ...new Array<number>(rank - x.shape.length).fill(1), ...x.shape.slice(1)] }));
   const shape = ys[0].shape.map((_, a) => Math.max(...ys.map((y) => y.shape[a])));
   for (const y of ys) if (y.shape.some((d, a) => d !== shape[a] && d !== 1)) fail(l, `inputs of shapes [${xs[0].shape}] and [${xs[ys.indexOf(y)].shape}] cannot be broadcast together`);
-  const n = size(shape), out = new Float64Array(n);
+  const n = size(shape), out = plainAlloc(n);
   // Each input's element for output index i: its strides, zero along its axes of 1.
   const at = ys.map((y) => {
     const strides = new Array<number>(rank);
@@ -100,7 +100,7 @@ function concatOp(l: LayerConfig, xs: PlainTensor[], axisSetting: number): Plain
   const outer = size(xs[0].shape.slice(0, axis));
   const inners = xs.map((x) => size(x.shape.slice(axis)));
   const total = inners.reduce((a, b) => a + b, 0);
-  const out = new Float64Array(outer * total);
+  const out = plainAlloc(outer * total);
   for (let o = 0; o < outer; o++) {
     let at = o * total;
     xs.forEach((x, i) => {
@@ -148,7 +148,7 @@ const dilatedSize = (l: LayerConfig, [dh, dw]: [number, number]): [number, numbe
  */
 function turnedFromSubPixel(u: Float64Array, [kh, kw]: [number, number], [sh, sw]: [number, number], f: number): Float64Array {
   const mh = Math.ceil(kh / sh), mw = Math.ceil(kw / sw), c = u.length / (mh * mw * sh * sw * f), wide = sh * sw * f;
-  const out = new Float64Array(kh * kw * c * f);
+  const out = plainAlloc(kh * kw * c * f);
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++) {
       const cell = ((mh - 1 - Math.floor(ky / sh)) * mw + (mw - 1 - Math.floor(kx / sw))) * c, phase = ((ky % sh) * sw + (kx % sw)) * f;
@@ -287,7 +287,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
     return one((x) => {
       if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${axes.length === 1 ? axes[0] : JSON.stringify(axes)} is not the last axis of its rank-${x.shape.length} input`);
-      const ch = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length);
+      const ch = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
       let small = 0, least = Infinity;
       for (let r = 0; r < x.data.length; r += ch) {
         const row = x.data.subarray(r, r + ch);
@@ -306,7 +306,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   BatchNormalization: (l, { w, scaleFolded }) => {
     // A folded scale is in the previous layer's kernel and bias (layers_spec.ts, foldBatchNorms).
-    const n = l.config.name, t = w(`${n}/folded_shift`), s = scaleFolded ? new Float64Array(t.length).fill(1) : w(`${n}/folded_scale`);
+    const n = l.config.name, t = w(`${n}/folded_shift`), s = scaleFolded ? plainAlloc(t.length).fill(1) : w(`${n}/folded_scale`);
     const axis = Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
     return one((x) => {
       if (axis !== -1 && axis !== x.shape.length - 1) fail(l, `axis = ${axis} is not the last axis of its rank-${x.shape.length} input`);
@@ -325,7 +325,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   UpSampling2D: (l) => {
     const [sh, sw] = pair(l.config.size, 2);
     return one((x) => {
-      const [n, h, w, c] = x.shape, out = new Float64Array(n * h * sh * w * sw * c);
+      const [n, h, w, c] = x.shape, out = plainAlloc(n * h * sh * w * sw * c);
       for (let b = 0; b < n; b++)
         for (let i = 0; i < h * sh; i++)
           for (let j = 0; j < w * sw; j++) {
@@ -391,7 +391,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Minimum: (l) => (xs) => elementwise(l, xs, Math.min),
   RepeatVector: (l) =>
     one((x) => {
-      const n = Number(l.config.n), d = x.shape[1], out = new Float64Array(x.shape[0] * n * d);
+      const n = Number(l.config.n), d = x.shape[1], out = plainAlloc(x.shape[0] * n * d);
       for (let b = 0; b < x.shape[0]; b++) for (let i = 0; i < n; i++) out.set(x.data.subarray(b * d, (b + 1) * d), (b * n + i) * d);
       return { data: out, shape: [x.shape[0], n, d] };
     }),
@@ -402,7 +402,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const free = (s: number[], axis: number) => (r === 2 ? 1 : s[3 - axis]);
     const [m, q, k] = [free(a.shape, ax[0]), free(b.shape, ax[1]), a.shape[ax[0]]];
     const at = (t: PlainTensor, n: number, f: number, c: number, axis: number) => t.data[r === 2 ? n * k + c : axis === 2 ? (n * t.shape[1] + f) * k + c : (n * k + c) * t.shape[2] + f];
-    const out = new Float64Array(a.shape[0] * m * q);
+    const out = plainAlloc(a.shape[0] * m * q);
     for (let n = 0; n < a.shape[0]; n++)
       for (let i = 0; i < m; i++) for (let j = 0; j < q; j++) for (let c = 0; c < k; c++) out[(n * m + i) * q + j] += at(a, n, i, c, ax[0]) * at(b, n, j, c, ax[1]);
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
@@ -428,7 +428,7 @@ export const PLAIN_LAYERS: readonly string[] = Object.keys(PLAIN);
 export function applyFinal(x: PlainTensor, f: 'softmax' | 'sigmoid' | undefined): PlainTensor {
   if (f === 'sigmoid') return map(x, sigmoidF);
   if (f !== 'softmax') return x;
-  const width = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length);
+  const width = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
   for (let r = 0; r * width < out.length; r++) {
     let m = -Infinity, s = 0;
     for (let j = 0; j < width; j++) m = Math.max(m, x.data[r * width + j]);

@@ -10,6 +10,20 @@ export interface PlainTensor {
 
 export const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+/**
+ * The most values one plaintext tensor may hold (2^28: 2 GiB of float64). A layer whose output
+ * would hold more (UpSampling2D of size [20000, 20000], RepeatVector of n 1e9, an input of
+ * [50000, 50000]) is refused at its allocation, which the layer's error names, instead of growing
+ * the process by gigabytes until the system kills it.
+ */
+export const MAX_PLAIN_VALUES = 2 ** 28;
+
+/** A zeroed float64 tensor of `n` values, refused past MAX_PLAIN_VALUES. */
+export function plainAlloc(n: number): Float64Array {
+  if (!(Number.isSafeInteger(n) && n >= 0 && n <= MAX_PLAIN_VALUES)) throw new RangeError(`its output would hold ${n} values, more than the ${MAX_PLAIN_VALUES} one tensor may (check the layer's sizes and the model's input shape)`);
+  return new Float64Array(n);
+}
+
 /** The largest |v| (NaN if any is NaN: a range check then reports it). */
 export function maxAbsOf(a: ArrayLike<number>): number {
   let m = 0;
@@ -24,7 +38,7 @@ export function denseOp(x: PlainTensor, k: Float64Array, kShape: number[], b?: F
   const [inner, units] = kShape;
   if (x.shape[x.shape.length - 1] !== inner) throw new Error(`Dense: input's last axis is ${x.shape[x.shape.length - 1]}, the kernel takes ${inner}`);
   const rows = x.data.length / inner;
-  const out = new Float64Array(rows * units);
+  const out = plainAlloc(rows * units);
   for (let r = 0; r < rows; r++) {
     const o = out.subarray(r * units, (r + 1) * units);
     if (b) o.set(b);
@@ -53,7 +67,7 @@ export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], stri
   const [kh, kw, kc, f] = kShape;
   if (x.shape.length !== 4 || c !== kc) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]`);
   const gy = geometry(h, kh, strides[0], isSame), gx = geometry(w, kw, strides[1], isSame);
-  const out = new Float64Array(n * gy.out * gx.out * f);
+  const out = plainAlloc(n * gy.out * gx.out * f);
   for (let bi = 0; bi < n; bi++)
     for (let oy = 0; oy < gy.out; oy++)
       for (let ox = 0; ox < gx.out; ox++) {
@@ -87,7 +101,7 @@ export function conv2dTransposeOp(x: PlainTensor, turned: Float64Array, [kh, kw,
   const [n, h, w] = x.shape;
   if (x.shape.length !== 4 || x.shape[3] !== c) throw new Error(`Conv2DTranspose: input [${x.shape}] does not fit kernel [${kh},${kw},${c},${f}]`);
   const [oh, ow] = [geo[0].out, geo[1].out];
-  const out = new Float64Array(n * oh * ow * f);
+  const out = plainAlloc(n * oh * ow * f);
   if (b) for (let i = 0; i < n * oh * ow; i++) out.set(b, i * f);
   for (let bi = 0; bi < n; bi++)
     for (let iy = 0; iy < h; iy++)
@@ -113,7 +127,7 @@ export function pool2d(x: PlainTensor, kind: 'avg' | 'max', pool: [number, numbe
   const [n, h, w, c] = x.shape;
   if (x.shape.length !== 4) throw new Error(`pooling takes a rank-4 input, got [${x.shape}]`);
   const gy = geometry(h, pool[0], strides[0], isSame), gx = geometry(w, pool[1], strides[1], isSame);
-  const out = new Float64Array(n * gy.out * gx.out * c);
+  const out = plainAlloc(n * gy.out * gx.out * c);
   for (let bi = 0; bi < n; bi++)
     for (let oy = 0; oy < gy.out; oy++)
       for (let ox = 0; ox < gx.out; ox++)
@@ -138,7 +152,7 @@ export function pool2d(x: PlainTensor, kind: 'avg' | 'max', pool: [number, numbe
 export function transposeOp(x: PlainTensor, perm: number[]): PlainTensor {
   const shape = perm.map((p) => x.shape[p]);
   const inStrides = x.shape.map((_, i) => size(x.shape.slice(i + 1)));
-  const out = new Float64Array(x.data.length);
+  const out = plainAlloc(x.data.length);
   const idx = new Array(shape.length).fill(0);
   for (let o = 0; o < out.length; o++) {
     let src = 0;
@@ -155,7 +169,7 @@ export function transposeOp(x: PlainTensor, perm: number[]): PlainTensor {
 /** Copies the [h0, h0 + oh) x [w0, w0 + ow) window of x into an [n, oh, ow, c] tensor placed at (y0, x0) of zeros. */
 export function window2d(x: PlainTensor, oh: number, ow: number, h0: number, w0: number, y0: number, x0: number, hh: number, ww: number): PlainTensor {
   const [n, h, w, c] = x.shape;
-  const out = new Float64Array(n * oh * ow * c);
+  const out = plainAlloc(n * oh * ow * c);
   for (let b = 0; b < n; b++)
     for (let y = 0; y < hh; y++)
       for (let xx = 0; xx < ww; xx++) {
@@ -171,7 +185,7 @@ export function window2d(x: PlainTensor, oh: number, ow: number, h0: number, w0:
  */
 export function gatherOp(ids: PlainTensor, table: Float64Array, vocab: number, what: string): PlainTensor {
   checkTokenIds(ids.data, ids.shape, vocab, what);
-  const d = table.length / vocab, out = new Float64Array(ids.data.length * d);
+  const d = table.length / vocab, out = plainAlloc(ids.data.length * d);
   for (let i = 0; i < ids.data.length; i++) out.set(table.subarray(ids.data[i] * d, (ids.data[i] + 1) * d), i * d);
   return { data: out, shape: [...ids.shape, d] };
 }

@@ -2,7 +2,7 @@
 // read by recurrentSettings), with the true activations. TensorFlow.js's and Keras's equations.
 import type { LayerConfig } from './layers_graph';
 import { type BidirectionalParts, bidirectionalParts, GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
-import { maxAbsOf, type PlainTensor } from './plain_kernels';
+import { maxAbsOf, plainAlloc, type PlainTensor } from './plain_kernels';
 
 type Activation = (l: LayerConfig, name: unknown, o: { isOutput: boolean; keras3: boolean }) => ((v: number) => number) | undefined;
 type Ctx = { w: (name: string) => Float64Array; keras3: boolean; internal: (what: string, maxAbs: number) => void };
@@ -57,18 +57,18 @@ export function recurrentForward(
   const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
   let top = 0;
   const seen = (a: ArrayLike<number>) => (top = Math.max(top, maxAbsOf(a)));
-  const out = new Float64Array(n * (s.returnSequences ? steps : 1) * u);
+  const out = plainAlloc(n * (s.returnSequences ? steps : 1) * u);
   for (let b = 0; b < n; b++) {
-    const h = new Float64Array(u), c = new Float64Array(u);
+    const h = plainAlloc(u), c = plainAlloc(u);
     for (let i = 0; i < steps; i++) {
       const t = s.goBackwards ? steps - 1 - i : i;
-      const xz = new Float64Array(width);
+      const xz = plainAlloc(width);
       if (w.bias) for (let j = 0; j < width; j++) xz[j] = w.bias[j];
       addProduct(xz, x.data.subarray((b * steps + t) * d, (b * steps + t + 1) * d), w.kernel, d);
       seen(xz);
       if (kind !== 'GRU') {
         // h U apart (a product of its own in the private layer), then the gates' inputs.
-        const hu = new Float64Array(width);
+        const hu = plainAlloc(width);
         addProduct(hu, h, w.recurrent, u);
         seen(hu);
         for (let j = 0; j < width; j++) xz[j] += hu[j];
@@ -83,14 +83,14 @@ export function recurrentForward(
         }
       } else {
         // inner = h U (+ the recurrent bias with reset_after).
-        const inner = new Float64Array(width);
+        const inner = plainAlloc(width);
         if (s.resetAfter && w.bias) for (let j = 0; j < width; j++) inner[j] = w.bias[width + j];
         addProduct(inner, h, w.recurrent, u);
         seen(inner);
         seen(xz.map((v, j) => v + inner[j]));
         const z = Float64Array.from({ length: u }, (_, j) => gate(xz[j] + inner[j]));
         const r = Float64Array.from({ length: u }, (_, j) => gate(xz[u + j] + inner[u + j]));
-        const hh = new Float64Array(u);
+        const hh = plainAlloc(u);
         if (s.resetAfter) for (let j = 0; j < u; j++) hh[j] = act(xz[2 * u + j] + r[j] * inner[2 * u + j]);
         else {
           // (r h) U_h: U's last u columns.

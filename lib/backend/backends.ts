@@ -77,6 +77,12 @@ export function setBackend(name: string): Backend {
   return b;
 }
 
+/** A device option from a user (a flag), named in the error when it is none of auto, cpu, cuda. */
+export function checkDeviceOption(v: string, where: string): DeviceOption {
+  if (!DEVICE_OPTIONS.includes(v)) throw new TypeError(`${where} must be auto, cpu or cuda, got ${JSON.stringify(v.slice(0, 40))}`);
+  return v as DeviceOption;
+}
+
 /**
  * The backend a device option means here. TFE_DEVICE, when set, overrides the option (operators
  * switch a deployment without code changes). 'cuda' that cannot be had is an error saying why;

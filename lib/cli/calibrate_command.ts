@@ -36,6 +36,7 @@ const degreeOf = (v: string | undefined): number => {
 
 /** The deploy options the flags ask for (reading --calibrate's inputs); refuses flags that need --calibrate without it. */
 export function pondOptions(flags: CalibrationFlags, modelPath: string): PondDeployOptions {
+  if (flags.calibrate && flags.uncalibrated) throw new Error('--calibrate and --uncalibrated exclude each other: fit the relus to your inputs, or accept the default polynomial');
   if (!flags.calibrate) {
     const stray = (['degree', 'holdout', 'minAgreement', 'force'] as const).filter((k) => flags[k] !== undefined);
     if (stray.length) throw new Error(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only appl${stray.length > 1 ? 'y' : 'ies'} with --calibrate`);

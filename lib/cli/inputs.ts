@@ -30,6 +30,15 @@ export function pngInput(buf: Buffer, name: string, inputShape: readonly number[
 }
 
 /** Reads --input: a PNG (fitted to `inputShape`) or JSON: {images, labels}, {data, shape} or an array. */
+/** Fails as readInputs would when `file` cannot be read: checked before a command reaches the cluster, so a missing file is named first. */
+export function checkInputReadable(file: string): void {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (e) {
+    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
+  }
+}
+
 export function readInputs(file: string, inputShape: readonly number[]): Inputs {
   if (file.toLowerCase().endsWith('.png')) {
     let buf: Buffer;

@@ -1,10 +1,11 @@
 // `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
 // and `tfe status`.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Command } from 'commander';
 
-import type { DeviceOption } from '../backend/backends';
+import { checkDeviceOption, type DeviceOption } from '../backend/backends';
 import { info } from '../info';
 import { type ClientOptions, PredictionClient } from '../serve/client';
 import { type ClusterConfig, loadClusterConfig, pinsOf, usesTls } from '../serve/config';
@@ -13,7 +14,8 @@ import { handleHangup } from './early_hangup';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
 import { foldsGates } from '../protocol/fss/steps';
-import { defaultProtocolFor, type FssGate, type ProtocolName, protocolsHelpText } from '../protocol/protocols';
+import { SERVERS } from '../protocol/party';
+import { checkFssGate, checkProtocol, defaultProtocolFor, FSS_BITS_MIN, type FssGate, type ProtocolName, protocolsHelpText } from '../protocol/protocols';
 import { startLocalCluster, stopCluster } from '../serve/local_cluster';
 import { missingServerFlags } from '../serve/node_flags';
 import { TfeServer } from '../serve/server';
@@ -24,7 +26,7 @@ import { toNested } from '../api/values';
 import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
-import { readInputs } from './inputs';
+import { checkInputReadable, readInputs } from './inputs';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
 import { describeFolds, foldReport } from './fold_report';
 
@@ -176,6 +178,8 @@ export function addServiceCommands(program: Command): void {
       let log: Log | undefined;
       try {
         const metricsAt = opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics, '--metrics');
+        if (!SERVERS.includes(opts.party)) throw new Error(`--party must be ${SERVERS.join(', ')}, got ${JSON.stringify(opts.party.slice(0, 40))}`);
+        if (opts.device !== undefined) checkDeviceOption(opts.device, '--device');
         requireConfig(opts.config);
         const config = loadClusterConfig(opts.config);
         if (opts.insecure && usesTls(config)) throw new Error(`--insecure is for plain ws clusters; ${opts.config} uses TLS ('ca' or pinned fingerprints), where it has no effect`);
@@ -250,6 +254,8 @@ export function addServiceCommands(program: Command): void {
       } catch (e) {
         throw new Error(`${(e as Error).message}${opts.name ? '' : ' (it is the model directory name; choose one with --name)'}`);
       }
+      // Every flag checked, naming it, before the cluster is reached.
+      checkDeployFlags(opts);
       const pond = pondOptions(opts, opts.model);
       const bits = opts.fssBits === undefined ? {} : { fssBits: cliFssBits(opts.fssBits) };
       const client = await connect(opts.config, { asOwner: true });
@@ -347,6 +353,7 @@ export function addServiceCommands(program: Command): void {
     .action(async (opts: { input: string; model: string; config: string; json?: boolean; batch: string }) => {
       checkModelName(opts.model);
       const batch = positiveInt(opts.batch, '--batch');
+      checkInputReadable(opts.input); // named before any cluster is reached (its fit to the model needs the model's shape)
       const client = await connect(opts.config);
       try {
         const info = (await client.models()).find((m) => m.name === opts.model);
@@ -408,10 +415,30 @@ export function addServiceCommands(program: Command): void {
     });
 }
 
-/** --fss-bits from the command line: a whole number (checked for range by deploy, naming the flag). */
+/** --fss-bits from the command line: a whole number of bits in [16, 64]. */
 function cliFssBits(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v.trim())) throw new Error(`--fss-bits must be a whole number of bits (16-64), got ${JSON.stringify(v.slice(0, 20))}`);
+  if (!/^\d+$/.test(v.trim()) || n < FSS_BITS_MIN || n > 64) throw new Error(`--fss-bits must be a whole number of bits (${FSS_BITS_MIN}-64), got ${JSON.stringify(v.slice(0, 20))}`);
   return n;
+}
+
+/** deploy's flags, each named when wrong, before any cluster is reached (the client would name its API fields, after connecting). */
+function checkDeployFlags(opts: { model: string; protocol?: string; fssGate?: string; fssBits?: string }): void {
+  if (opts.protocol !== undefined) checkProtocol(opts.protocol, '--protocol');
+  // Without --protocol a deploy runs securenn or pond (by the model), never fss.
+  const fss = opts.protocol === 'fss', which = opts.protocol ?? `the default (${defaultProtocolFor(true)} or ${defaultProtocolFor(false)})`;
+  if (opts.fssGate !== undefined) {
+    checkFssGate(opts.fssGate, '--fss-gate');
+    if (!fss) throw new Error(`--fss-gate applies to --protocol fss, not ${which}`);
+  }
+  if (opts.fssBits !== undefined) {
+    cliFssBits(opts.fssBits);
+    if (!fss) throw new Error(`--fss-bits applies to --protocol fss, not ${which}`);
+  }
+  try {
+    fs.accessSync(opts.model, fs.constants.R_OK);
+  } catch (e) {
+    throw new Error(`cannot read the model ${opts.model}: ${(e as Error).message}`);
+  }
 }
 

@@ -6,7 +6,7 @@ import './early_hangup';
 
 import { Command } from 'commander';
 
-import { type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
+import { checkDeviceOption, type DeviceOption, getBackend, resolveDevice } from '../backend/backends';
 import { describeBinary, info, memory } from '../info';
 import { addCalibrateCommand } from './calibrate_command';
 import { addProvisionCommands } from './provision_commands';
@@ -18,6 +18,8 @@ import { addVerifyCommand } from './verify_command';
 quietOnEpipe(['server', 'cluster'].includes(process.argv[2]));
 const program = new Command();
 program.name('tfe').description('tfjs-encrypted: private machine learning on secret-shared tensors').version(packageVersion(), '-V, --version', 'print the version');
+// A mistyped or missing option is followed by the command's usage (inherited by the commands added below).
+program.showHelpAfterError();
 
 program
   .command('info')
@@ -25,7 +27,7 @@ program
   .option('--device <device>', "auto | cpu | cuda (TFE_DEVICE overrides)", 'auto')
   .option('--json', 'print one JSON object')
   .action((opts: { device: DeviceOption; json?: boolean }) => {
-    const backend = getBackend(resolveDevice(opts.device));
+    const backend = getBackend(resolveDevice(checkDeviceOption(opts.device, '--device')));
     const i = info(backend);
     if (opts.json) {
       console.log(JSON.stringify({ ...i, memory: memory(backend) }));

@@ -274,6 +274,8 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
     net[k] = v;
   }
   net.clientIdleMs ??= Math.max(300_000, queryTimeoutMs + 60_000);
+  // A value the file left out is its default: said so, or the message names a number nobody wrote.
+  const given = (k: keyof ServiceLimits) => `${limits[k]}${o[k] === undefined ? ', the default when unset' : ''}`;
   // A query's dealt material travels on one server link: a query the limits admit must not be cut
   // by that link's own bound (4 GiB unless set).
   if (limits.maxQueryBytes > (net.maxPendingBytesPerServer ?? 4 * 2 ** 30))
@@ -281,15 +283,15 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   // One input of the largest size the limits accept must fit what one connection may have pending
   // (a client message is its input and 64 KiB of framing): below it, such a query was cut.
   if (net.maxPendingBytesPerClient !== undefined && net.maxPendingBytesPerClient < limits.maxInputBytes + (1 << 16))
-    fail(file, `'maxPendingBytesPerClient' (${net.maxPendingBytesPerClient}) must be at least 'maxInputBytes' (${limits.maxInputBytes}) plus 65536: an input the limits accept would not fit; raise it or lower maxInputBytes`);
+    fail(file, `'maxPendingBytesPerClient' (${net.maxPendingBytesPerClient}) must be at least 'maxInputBytes' (${given('maxInputBytes')}) plus 65536: an input the limits accept would not fit; raise it or lower maxInputBytes`);
   if (net.clientIdleMs <= queryTimeoutMs) fail(file, `'clientIdleMs' (${net.clientIdleMs}) must exceed 'queryTimeoutMs' (${queryTimeoutMs}): a client waiting for a long query hears nothing meanwhile`);
-  if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${limits.maxQueryBytes}) must not exceed 'maxTotalQueryBytes' (${limits.maxTotalQueryBytes})`);
+  if (limits.maxQueryBytes > limits.maxTotalQueryBytes) fail(file, `'maxQueryBytes' (${given('maxQueryBytes')}) must not exceed 'maxTotalQueryBytes' (${given('maxTotalQueryBytes')})`);
   const sessionsPerSetup = num('sessionsPerSetup', MIN_SESSIONS_PER_SETUP, MAX_SESSIONS);
   // A setup reserves up to maxPoolRecordings indices for its pool as it starts: with too few in
   // all it would be low again at once, and renewed every few queries.
   if (sessionsPerSetup < 4 * limits.maxPoolRecordings)
     fail(file, `'sessionsPerSetup' (${sessionsPerSetup}) must be at least 4 x 'maxPoolRecordings' (${limits.maxPoolRecordings}): a setup's pool reservations alone would spend much of its session indices`);
-  if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${limits.maxSessionsPerClient}) must not exceed 'maxSessions' (${limits.maxSessions})`);
+  if (limits.maxSessionsPerClient > limits.maxSessions) fail(file, `'maxSessionsPerClient' (${given('maxSessionsPerClient')}) must not exceed 'maxSessions' (${given('maxSessions')})`);
   const ops = parseOpsConfig(o, (msg) => fail(file, msg));
   const linkDistance = (): LinkDistance => {
     const v = o.linkDistance ?? 'measured';

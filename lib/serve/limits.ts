@@ -166,7 +166,6 @@ export class SessionAccounting {
     let mine = 0;
     for (const h of this.#held.values()) if (h.client === client) mine++;
     if (mine >= l.maxSessionsPerClient) fail(`this client already has ${mine} requests in flight (limit maxSessionsPerClient = ${l.maxSessionsPerClient}); wait for one to finish`);
-    if (group !== undefined) this.#checkAddress(group, bytes, fail);
     // The server-wide bounds, counted without `victim` (a waiting request to push out).
     const over = (victim?: string) => {
       const v = victim === undefined ? undefined : this.#held.get(victim);
@@ -185,6 +184,8 @@ export class SessionAccounting {
     const evict = refusal ? this.#evictable(group) : undefined;
     const still = evict === undefined ? refusal : over(evict);
     if (still) fail(still.msg, still.detail);
+    // Then the address's share (at 100% the server's bounds above are all of it).
+    if (group !== undefined && l.maxAddressPercent < 100) this.#checkAddress(group, bytes, fail);
     if (evict !== undefined) {
       this.release(evict);
       this.#refused++; // it is refused, late

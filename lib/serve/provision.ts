@@ -258,16 +258,18 @@ export function initClusterConfig(o: InitOptions): Record<string, unknown> {
   const pin = o.mode !== 'ca', ca = o.mode !== 'pin';
   const parties = Object.fromEntries(SERVERS.map((s, i) => {
     const given = o.hosts[s];
-    let host = `<${s} host name or address>`, port = o.port + i;
+    let host = `<${s} host name or address>`, port = o.port + i, ownPort = false;
     if (given) {
       const m = /^(\[[^\]]+\]|[^:]+|[^[\]]*:[^[\]]*:[^[\]]*)(?::(\d+))?$/.exec(given);
       if (!m || (m[2] !== undefined && !(Number(m[2]) > 0 && Number(m[2]) < 65536))) throw new Error(`--${s} ${given}: expected host or host:port`);
       host = m[1].replace(/^\[|\]$/g, '');
       sanOf(host);
-      if (m[2]) port = Number(m[2]);
+      if (m[2]) (port = Number(m[2])), (ownPort = true);
     }
     // Its lane port is port + LANE_PORT_OFFSET, which the config's own check bounds too.
-    if (port + LANE_PORT_OFFSET > 65535) throw new Error(`${s}'s port ${port}: its lane port would be ${port + LANE_PORT_OFFSET}, past 65535; use a port at most ${65535 - LANE_PORT_OFFSET}`);
+    // A port from --port (server0's; the others' follow it) is named as --port, its bound being server2's.
+    if (port + LANE_PORT_OFFSET > 65535)
+      throw new Error(ownPort ? `--${s} ${given}: its lane port would be ${port + LANE_PORT_OFFSET}, past 65535; use a port at most ${65535 - LANE_PORT_OFFSET}` : `--port ${o.port}: ${s}'s port would be ${port} and its lane port ${port + LANE_PORT_OFFSET}, past 65535; use --port at most ${65535 - LANE_PORT_OFFSET - (SERVERS.length - 1)}`);
     return [s, {
       host,
       port,
