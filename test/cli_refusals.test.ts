@@ -72,3 +72,24 @@ test('tfe doctor on a plain-ws config checks that each peer listens: down is a f
     await up.close();
   }
 });
+
+// A second review found flags checked only once a cluster answered (so a wrong flag read as an
+// unreachable cluster, or named an API field), and parser errors without the usage the docs promise.
+test('deploy, predict, server and info check their flags and files before any cluster, naming the flag; parser errors show the usage', async (t) => {
+  const model = path.join(__dirname, '..', '..', 'bench', 'models', 'A', 'model.json');
+  const none = ['--config', path.join(os.tmpdir(), 'no-such-cluster.json')];
+  const deploy = (...args: string[]) => stderrOf(['deploy', '--model', model, ...args, ...none]);
+  t.regex(await deploy('--protocol', 'fss', '--fss-bits', '99'), /^1: tfe: --fss-bits must be a whole number of bits \(16-64\), got "99"/);
+  t.regex(await deploy('--protocol', 'bogus'), /^1: tfe: --protocol: unknown protocol "bogus"/);
+  t.regex(await deploy('--fss-gate', 'folded'), /^1: tfe: --fss-gate applies to --protocol fss, not the default \(securenn or pond\)/);
+  t.regex(await deploy('--protocol', 'securenn', '--fss-bits', '32'), /^1: tfe: --fss-bits applies to --protocol fss, not securenn/);
+  t.regex(await deploy('--calibrate', 'x.json', '--uncalibrated'), /^1: tfe: --calibrate and --uncalibrated exclude each other/);
+  t.regex(await stderrOf(['deploy', '--model', '/nonexistent/model.json', ...none]), /^1: tfe: cannot read the model \/nonexistent\/model\.json: ENOENT/);
+  t.regex(await stderrOf(['predict', '--input', '/nonexistent.png', '--model', 'm', ...none]), /^1: tfe: cannot read input \/nonexistent\.png: ENOENT/);
+  t.regex(await stderrOf(['server', '--party', 'server9', ...none]), /^1: tfe: --party must be server0, server1, server2, got "server9"/);
+  t.regex(await stderrOf(['server', '--party', 'server0', '--device', 'gpu', ...none]), /^1: tfe: --device must be auto, cpu or cuda, got "gpu"/);
+  t.regex(await stderrOf(['info', '--device', 'gpu']), /^1: tfe: --device must be auto, cpu or cuda, got "gpu"/);
+  // The option parser's own errors, followed by the command's usage (docs/cli.md).
+  t.regex(await stderrOf(['predict', '--modle', 'm', '--input', 'x']), /^1: error: (unknown option '--modle'|required option '--model <name>' not specified)\n\nUsage: tfe predict \[options\]/);
+  t.regex(await stderrOf(['bogus']), /^1: error: unknown command 'bogus'\n\nUsage: tfe \[options\] \[command\]/);
+});
