@@ -22,7 +22,7 @@ const parties = (port: number, extra: Record<string, unknown> = {}) => ({ server
 
 test('tfe cluster refuses the flags of the other mode, and --init a port whose lane port would pass 65535', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-cli-'));
-  t.regex(await stderrOf(['cluster', '--init', '--plain', '--dir', 'X', '--out', path.join(dir, 'a.json')]), /^1: tfe: tfe cluster: --dir, --plain are for --local, not --init/);
+  t.regex(await stderrOf(['cluster', '--init', '--plain', '--dir', 'X', '--out', path.join(dir, 'a.json')]), /^1: tfe: --dir, --plain are for --local, not --init/);
   t.regex(await stderrOf(['cluster', '--init', '--local', '--out', path.join(dir, 'b.json')]), /--local and --init are two modes; give one/);
   t.regex(await stderrOf(['cluster', '--local', '--port', '7500', '--dir', path.join(dir, 'l')]), /--port is for --init, not --local/);
   t.regex(await stderrOf(['cluster', '--init', '--server0', '127.0.0.1:65535', '--server1', 'a:1', '--server2', 'b:2', '--out', path.join(dir, 'c.json')]), /--server0 127\.0\.0\.1:65535: its lane port would be 65545, past 65535; use a port at most 65525/);
@@ -43,6 +43,9 @@ test('a config with port 0, or a pending bound per client below the largest inpu
   t.throws(() => parseClusterConfig({ parties: parties(0) }), { message: /parties\.server0\.port must be an integer in \[1, 65535\], got 0/ });
   t.throws(() => parseClusterConfig({ parties: parties(7400, { lanePort: 0 }) }), { message: /parties\.server0\.lanePort must be an integer in \[1, 65535\], got 0/ });
   t.throws(() => parseClusterConfig({ parties: parties(7400), maxPendingBytesPerClient: 1 << 20 }), { message: /'maxPendingBytesPerClient' \(1048576\) must be at least 'maxInputBytes' \(67108864, the default when unset\) plus 65536/ });
+  // A misspelt field is named with the one it likely means.
+  t.throws(() => parseClusterConfig({ parties: parties(7400), maxSesions: 4 }), { message: /unknown field 'maxSesions' \(did you mean 'maxSessions'\?\)/ });
+  t.throws(() => parseClusterConfig({ parties: parties(7400), zzz: 1 }), { message: /unknown field 'zzz' \(known: / });
   // A bound the file left out is named as its default; one it wrote, as written.
   t.throws(() => parseClusterConfig({ parties: parties(7400), maxSessions: 4 }), { message: /'maxSessionsPerClient' \(8, the default when unset\) must not exceed 'maxSessions' \(4\)/ });
   t.notThrows(() => parseClusterConfig({ parties: parties(7400), maxPendingBytesPerClient: 1 << 20, maxInputBytes: (1 << 20) - (1 << 16) }));

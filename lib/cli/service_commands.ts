@@ -216,9 +216,9 @@ export function addServiceCommands(program: Command): void {
     .action(async (opts: { dir: string; plain?: boolean; local?: boolean; init?: boolean; out: string; trust: string; party?: string; port: string; server0?: string; server1?: string; server2?: string; force?: boolean }, cmd: Command) => {
       // Each mode's flags are its own: one given to the other mode is refused, not dropped.
       const given = (names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === 'cli').map((n) => `--${n}`);
-      if (opts.init && opts.local) throw new Error('tfe cluster: --local and --init are two modes; give one');
+      if (opts.init && opts.local) throw new Error('--local and --init are two modes; give one');
       const foreign = opts.init ? given(['dir', 'plain']) : given(['out', 'trust', 'party', 'port', 'server0', 'server1', 'server2', 'force']);
-      if (foreign.length) throw new Error(`tfe cluster: ${foreign.join(', ')} ${foreign.length > 1 ? 'are' : 'is'} for ${opts.init ? '--local' : '--init'}, not ${opts.init ? '--init' : '--local'}`);
+      if (foreign.length) throw new Error(`${foreign.join(', ')} ${foreign.length > 1 ? 'are' : 'is'} for ${opts.init ? '--local' : '--init'}, not ${opts.init ? '--init' : '--local'}`);
       if (opts.init) return clusterInit({ ...opts, mode: opts.trust });
       if (!opts.local) throw new Error('tfe cluster needs --local (three servers on this machine) or --init (a config for three hosts)');
       // openssl runs inside the folder: absolute paths
@@ -426,14 +426,14 @@ function cliFssBits(v: string): number {
 function checkDeployFlags(opts: { model: string; protocol?: string; fssGate?: string; fssBits?: string }): void {
   if (opts.protocol !== undefined) checkProtocol(opts.protocol, '--protocol');
   // Without --protocol a deploy runs securenn or pond (by the model), never fss.
-  const fss = opts.protocol === 'fss', which = opts.protocol ?? `the default (${defaultProtocolFor(true)} or ${defaultProtocolFor(false)})`;
+  const which = opts.protocol ?? `the default (${defaultProtocolFor(true)} or ${defaultProtocolFor(false)})`;
   if (opts.fssGate !== undefined) {
     checkFssGate(opts.fssGate, '--fss-gate');
-    if (!fss) throw new Error(`--fss-gate applies to --protocol fss, not ${which}`);
+    if (opts.protocol !== 'fss') throw new Error(`--fss-gate applies to --protocol fss, not ${which}`);
   }
   if (opts.fssBits !== undefined) {
     cliFssBits(opts.fssBits);
-    if (!fss) throw new Error(`--fss-bits applies to --protocol fss, not ${which}`);
+    if (opts.protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${which}`);
   }
   try {
     fs.accessSync(opts.model, fs.constants.R_OK);

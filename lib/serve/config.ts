@@ -187,6 +187,26 @@ const LIMIT_FIELDS = Object.keys(DEFAULT_LIMITS) as (keyof ServiceLimits)[];
 /** Fewer would renew the setup every few queries. */
 const MIN_SESSIONS_PER_SETUP = 32;
 
+/** The known name `k` most likely misspells (at most 2 edits, or a case difference), if any. */
+function nearest(k: string, known: readonly string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    return prev[b.length];
+  };
+  if (k.length > 64) return undefined;
+  let best: string | undefined, bestD = 3;
+  for (const c of known) {
+    const d = c.toLowerCase() === k.toLowerCase() ? 0 : dist(k, c);
+    if (d < bestD) (best = c), (bestD = d);
+  }
+  return best;
+}
+
 function fail(file: string, msg: string): never {
   throw new Error(`cluster config ${file}: ${msg}`);
 }
@@ -197,7 +217,11 @@ export function parseClusterConfig(raw: unknown, file = '<inline>', baseDir = pr
   const o = raw as Record<string, unknown>;
   refuseNulls(file, o, '');
   const known = new Set(['parties', 'ca', 'owner', 'dataDir', 'insecure', 'fracBits', 'queryTimeoutMs', 'inputTimeoutMs', 'setupTimeoutMs', 'precomputePool', 'leaseTtlMs', 'sessionsPerSetup', 'linkDistance', 'lanes', 'device', 'allowedOrigins', 'clusterSecret', 'log', 'metrics', ...LIMIT_FIELDS, ...NET_FIELDS]);
-  for (const k of Object.keys(o)) if (!known.has(k)) fail(file, `unknown field '${k}' (known: ${[...known].join(', ')})`);
+  for (const k of Object.keys(o)) {
+    if (known.has(k)) continue;
+    const near = nearest(k, [...known]);
+    fail(file, `unknown field '${k.slice(0, 60)}'${near ? ` (did you mean '${near}'?)` : ''} (known: ${[...known].join(', ')})`);
+  }
   const parties = o.parties as Record<string, unknown> | undefined;
   if (!parties || typeof parties !== 'object') fail(file, "'parties' must name server0, server1 and server2");
   for (const k of Object.keys(parties)) if (!SERVERS.includes(k)) fail(file, `unknown party '${k}' in 'parties' (expected ${SERVERS.join(', ')})`);
