@@ -64,6 +64,9 @@ test('a NaN weight is named; JSON that is not an object, an activation that is n
   t.throws(() => parse([{ class_name: 'MaxPooling2D', config: { name: 'p', pool_size: [0, 0], batch_input_shape: [null, 4, 4, 1] } }]), { message: /layer 'p' \(MaxPooling2D\): pool_size = \[0,0\] is not supported/ });
   t.throws(() => parse([dense('d', 2.5, { batch_input_shape: [null, 4] })]), { message: /layer 'd' \(Dense\): units = 2.5 is not supported/ });
   t.throws(() => parse([dense('d', 2, { batch_input_shape: [null, 4] }), { class_name: 'Dense', config: null }]), { message: 'layer 1 of the topology (Dense) lacks config.name' });
+  // A dropout rate is a probability (Keras refuses others); the identity at inference all the same.
+  t.throws(() => parse([dense('d', 2, { batch_input_shape: [null, 4] }), { class_name: 'Dropout', config: { name: 'dr', rate: 5 } }]), { message: /layer 'dr' \(Dropout\): rate = 5 is not supported/ });
+  t.notThrows(() => parse([dense('d', 2, { batch_input_shape: [null, 4] }), { class_name: 'Dropout', config: { name: 'dr', rate: 0.5 } }]));
   t.throws(() => parse([dense('d', 2, { batch_input_shape: [null, null] })]), { message: /input shape \[null\] \(after the batch\) must be positive integers/ });
 });
 

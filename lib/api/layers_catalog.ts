@@ -148,6 +148,9 @@ function over1d(l: LayerConfig, f: (x: AnyTensor) => AnyTensor, squeeze = false)
 
 /** Dense on any rank: applied to the last axis. */
 
+/** A dropout rate: a probability (absent: the layer's default). */
+const dropRate: Check = (v) => v === undefined || (isNum(v) && v >= 0 && v <= 1);
+
 const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   BatchNormalization: batchNorm,
   LayerNormalization: layerNorm,
@@ -158,11 +161,11 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   TimeDistributed: (l, ctx) => timeDistributed(l, ctx),
   // optional: Keras 3.13+ writes false (true: the input may be absent).
   InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),
-  Dropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
-  // Training-time noise: the identity at inference.
-  GaussianNoise: (l) => (settings(l, { stddev: ANY }), simple((x) => x)),
-  GaussianDropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
-  AlphaDropout: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
+  // Training-time noise: the identity at inference; a rate outside [0, 1] (Keras refuses it) is a broken config.
+  Dropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
+  GaussianNoise: (l) => (settings(l, { stddev: (v) => v === undefined || (isNum(v) && v >= 0) }), simple((x) => x)),
+  GaussianDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
+  AlphaDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
     return simple((x) => {
@@ -182,8 +185,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     };
     return { step, comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
   },
-  SpatialDropout1D: (l) => (settings(l, { rate: ANY }), simple((x) => x)),
-  SpatialDropout2D: (l) => (settings(l, { rate: ANY, data_format: channelsLast }), simple((x) => x)),
+  SpatialDropout1D: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
+  SpatialDropout2D: (l) => (settings(l, { rate: dropRate, data_format: channelsLast }), simple((x) => x)),
   Dense: (l, ctx) => {
     // quantization_config: Keras 3.13+ writes null (set: a quantized layer, refused).
     const c = settings(l, { units: (v) => Number.isSafeInteger(v) && (v as number) > 0, activation: ANY, use_bias: bool, quantization_config: (v) => v === undefined || v === null });
