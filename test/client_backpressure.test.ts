@@ -44,7 +44,9 @@ test('a client that never reads its answers is refused once they pass maxPending
 });
 
 test('a client that reads a large answer slowly, pinging, is kept while it drains it', async (t) => {
-  const srv = new WsEndpoint({ me: 'server0', log: () => undefined, heartbeatMs: 300 });
+  // Heartbeats of 1 s (two missed: 2 s) while the drain takes several: at 300 ms, a CI worker's
+  // event loop stalled past two of them once (the client's own pings late), and it was dropped.
+  const srv = new WsEndpoint({ me: 'server0', log: () => undefined, heartbeatMs: 1000 });
   await srv.start([]);
   const parts = 24;
   srv.on('request', (peer: string, session: string) => {
