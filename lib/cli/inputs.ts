@@ -30,12 +30,12 @@ export function pngInput(buf: Buffer, name: string, inputShape: readonly number[
 }
 
 /** Reads --input: a PNG (fitted to `inputShape`) or JSON: {images, labels}, {data, shape} or an array. */
-/** Fails as readInputs would when `file` cannot be read: checked before a command reaches the cluster, so a missing file is named first. */
-export function checkInputReadable(file: string): void {
+/** Fails, naming `what` (as readInputs names an input), when `file` cannot be read: checked before a command reaches the cluster, so a missing file is named first. */
+export function checkReadable(file: string, what = 'input'): void {
   try {
     fs.accessSync(file, fs.constants.R_OK);
   } catch (e) {
-    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${what} ${file}: ${(e as Error).message}`);
   }
 }
 

@@ -1,6 +1,5 @@
 // `tfe server`, `tfe cluster --local`, `tfe deploy`, `tfe undeploy`, `tfe predict`, `tfe models`
 // and `tfe status`.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Command } from 'commander';
@@ -26,7 +25,7 @@ import { toNested } from '../api/values';
 import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
-import { checkInputReadable, readInputs } from './inputs';
+import { checkReadable, readInputs } from './inputs';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
 import { describeFolds, foldReport } from './fold_report';
 
@@ -353,7 +352,7 @@ export function addServiceCommands(program: Command): void {
     .action(async (opts: { input: string; model: string; config: string; json?: boolean; batch: string }) => {
       checkModelName(opts.model);
       const batch = positiveInt(opts.batch, '--batch');
-      checkInputReadable(opts.input); // named before any cluster is reached (its fit to the model needs the model's shape)
+      checkReadable(opts.input); // named before any cluster is reached (its fit to the model needs the model's shape)
       const client = await connect(opts.config);
       try {
         const info = (await client.models()).find((m) => m.name === opts.model);
@@ -435,10 +434,6 @@ function checkDeployFlags(opts: { model: string; protocol?: string; fssGate?: st
     cliFssBits(opts.fssBits);
     if (opts.protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${which}`);
   }
-  try {
-    fs.accessSync(opts.model, fs.constants.R_OK);
-  } catch (e) {
-    throw new Error(`cannot read the model ${opts.model}: ${(e as Error).message}`);
-  }
+  checkReadable(opts.model, 'the model');
 }
 

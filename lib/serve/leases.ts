@@ -123,13 +123,12 @@ export class LeaseBook {
   /** server0: a fresh id for `entry`, leased to `owner` of address group `group`. */
   grant(entry: LeaseEntry, owner: string, ttlMs: number, group?: string): string {
     const id = randomUUID();
-    this.add(id, entry, ttlMs, owner);
-    if (group !== undefined) this.#held.get(id)!.group = group;
+    this.add(id, entry, ttlMs, owner, group);
     return id;
   }
 
-  /** Records a lease (server1/server2: as server0 announced it). A known id is ignored. */
-  add(id: string, entry: LeaseEntry, ttlMs: number, owner?: string): void {
+  /** Records a lease (server1/server2: as server0 announced it; server0 also knows its owner's address `group`). A known id is ignored. */
+  add(id: string, entry: LeaseEntry, ttlMs: number, owner?: string, group?: string): void {
     if (this.#held.has(id)) return;
     // Over the owner's bound, its own oldest go; over the bound in all, the oldest of whoever holds
     // the most (this entry counted): so clients that hold many here (one leaving server2 out of
@@ -146,7 +145,7 @@ export class LeaseBook {
       }
     }, ttlMs);
     timer.unref();
-    this.#held.set(id, { entry, owner, timer });
+    this.#held.set(id, { entry, owner, group, timer });
     this.#perOwner.set(owner, this.countFor(owner) + 1);
     if (entry.session) this.#bySession.set(entry.session, id);
     this.granted++;

@@ -50,6 +50,11 @@ void fakeFree(void* p) {
   std::free(p);
 }
 
+// Each check starts with the fake allocator's records empty.
+void resetFakes() {
+  g_live.clear(), g_freed.clear(), g_allocs = 0, g_failNext = 0, g_underLock = false;
+}
+
 bool expect(bool ok, const char* what) {
   if (!ok) std::printf("  pinned cache: %s\n", what);
   return ok;
@@ -58,7 +63,7 @@ bool expect(bool ok, const char* what) {
 }  // namespace
 
 TFE_HOST_CHECK(pinned_cache_reuse_budget_lru_and_no_allocator_under_lock) {
-  g_live.clear(), g_freed.clear(), g_allocs = 0, g_failNext = 0, g_underLock = false;
+  resetFakes();
   PinnedCache cache(PinnedAllocator{fakeAlloc, fakeFree}, 300);
   g_cache = &cache;
   g_checkLock = true;
@@ -130,7 +135,7 @@ TFE_HOST_CHECK(pinned_cache_reuse_budget_lru_and_no_allocator_under_lock) {
 // The sweep's call (trimIdle, through host_allocator.h's registered caches): buffers returned at
 // least the idle time ago are freed, outside the lock; fresher ones stay; 0 frees all.
 TFE_HOST_CHECK(pinned_cache_trim_idle_frees_only_the_stale) {
-  g_live.clear(), g_freed.clear(), g_allocs = 0, g_failNext = 0, g_underLock = false;
+  resetFakes();
   PinnedCache cache(PinnedAllocator{fakeAlloc, fakeFree}, 1000);
   g_cache = &cache;
   g_checkLock = true;
@@ -158,7 +163,7 @@ TFE_HOST_CHECK(pinned_cache_trim_idle_frees_only_the_stale) {
 // staging.cu registers its cache with the host allocator (host_allocator.h registerHostCache):
 // the module's cached bytes count it, and the module's trim frees its idle buffers.
 TFE_HOST_CHECK(pinned_cache_counted_and_trimmed_with_the_host_cache) {
-  g_live.clear(), g_freed.clear(), g_allocs = 0, g_failNext = 0, g_underLock = false;
+  resetFakes();
   static PinnedCache cache(PinnedAllocator{fakeAlloc, fakeFree}, 1 << 20);
   static bool registered = false;
   if (!registered) {
