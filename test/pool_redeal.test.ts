@@ -7,7 +7,8 @@
 import test from 'ava';
 
 import type { Epoch } from '../lib/serve/epoch';
-import { DEFAULT_LIMITS, estimateQueryBytes, pooledBytes, servedGate } from '../lib/serve/limits';
+import { DEFAULT_LIMITS, estimateQueryBytes, pooledBytes } from '../lib/serve/limits';
+import { servedGate } from '../lib/serve/query_memory';
 import type { PoolNotice, UnpoolNotice } from '../lib/serve/messages';
 import type { DeployedModel } from '../lib/serve/model_store';
 import { PoolReservations } from '../lib/serve/reservations';

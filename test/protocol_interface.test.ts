@@ -3,12 +3,15 @@
 // (protocols.ts, comparison.ts, product_folding.ts, pond/ for the arithmetic every protocol
 // shares, exact/ for the ops every exact protocol builds on its DReLU), so it must neither import from a protocol's own folder other than those nor name a
 // protocol. The service and the CLI go by a protocol's traits (PROTOCOL_TRAITS, defaultProtocolFor,
-// exactProtocolsText) and name one only where they handle its own deploy options (FSS's).
+// exactProtocolsText) and carry its deploy options through their specs (OPTION_SPECS: the request,
+// the store, the listing, the flags); they name a protocol or an option only in the files of one
+// protocol's own service features (FSS's served gate forms, its keys' memory, its folded products' report).
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { EXACT_PROTOCOLS } from '../lib/protocol/exact_protocols';
+import { flagOf, OPTION_SPECS } from '../lib/protocol/protocol_options';
 import { isExact, PROTOCOLS } from '../lib/protocol/protocols';
 
 const LIB = path.join(__dirname, '..', '..', 'lib');
@@ -19,8 +22,11 @@ const PROTOCOL_ONLY = /(\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"\x60](\.
 // Any protocol's name as a string in code (in single, double or back quotes): a comparison, a
 // switch case, an includes, a default.
 const NAME = new RegExp(`(['"\x60])(${PROTOCOLS.join('|')})\\1`);
-// Outside lib/api, code about one protocol's own options (FSS's gate form and width) may name it.
-const PROTOCOL_OPTION = /fssGate|fssBits|FssGate|fss-gate|fss-bits/;
+// A protocol's deploy option, by its name or its flag (and FSS's gate form type).
+const OPTION = new RegExp([...OPTION_SPECS.flatMap((s) => [s.name, flagOf(s)]), 'FssGate'].join('|'));
+// The files of one protocol's own service features, which may name it and its options: FSS's gate
+// forms under load (gate_form.ts), its keys' memory (query_memory.ts), its folded products' report.
+const PROTOCOL_FEATURES = ['serve/gate_form.ts', 'serve/query_memory.ts', 'cli/fold_report.ts'];
 
 /** Code without comments (a line comment, or a block comment's lines). */
 function code(text: string): string {
@@ -31,12 +37,13 @@ function code(text: string): string {
     .join('\n');
 }
 
-/** The rule's breaches in one file: `api` for lib/api (no name at all), else lib/serve and lib/cli. */
+/** The rule's breaches in one file: `api` for lib/api (no protocol name, no protocol-only import), else lib/serve and lib/cli (no protocol name, no option name). */
 function violations(file: string, text: string, api = true): string[] {
   const found: string[] = [];
   for (const [i, line] of code(text).split('\n').entries()) {
     if (api && PROTOCOL_ONLY.test(line)) found.push(`${file}:${i + 1} imports a protocol's own module: ${line.trim()}`);
-    if (NAME.test(line) && (api || !PROTOCOL_OPTION.test(line))) found.push(`${file}:${i + 1} names a protocol: ${line.trim()}`);
+    if (NAME.test(line)) found.push(`${file}:${i + 1} names a protocol: ${line.trim()}`);
+    if (!api && OPTION.test(line)) found.push(`${file}:${i + 1} names a protocol's option: ${line.trim()}`);
   }
   return found;
 }
@@ -56,7 +63,9 @@ test('the rule catches code that names a protocol or imports from its folder (th
   t.is(violations('x.ts', '  if (c.protocol === "securenn") {').length, 1);
   t.is(violations('x.ts', '  const p = c.protocol ?? `pond`;').length, 1);
   t.is(violations('x.ts', "  const protocol = spec.comparisons ? 'securenn' : 'pond';", false).length, 1);
-  t.is(violations('x.ts', "  if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error('--fss-bits applies to fss');", false).length, 0, "an FSS option's own check");
+  t.is(violations('x.ts', "  const fssBits = opts.fssBits === undefined ? undefined : int(opts.fssBits, '--fss-bits', 16, 64);", false).length, 1, 'an option by name');
+  t.is(violations('x.ts', "  .option('--fss-gate <form>', 'the gate form')", false).length, 1, 'an option by its flag');
+  t.is(violations('x.ts', '  const options = flagOptions(protocol, opts);', false).length, 0, 'options through their specs');
   t.is(violations('x.ts', "// if (c.protocol === 'fss') is how it used to be").length, 0, 'comments are not code');
 });
 
@@ -66,10 +75,11 @@ test('no file under lib/api names a protocol in its code or imports a protocol-o
   t.deepEqual(files.flatMap((f) => violations(f.file, f.text)), []);
 });
 
-test('lib/serve and lib/cli name a protocol only where they handle its own options: the rest goes by traits', (t) => {
+test("lib/serve and lib/cli name a protocol or its options only in that protocol's own features: the rest goes by traits and OPTION_SPECS", (t) => {
   const files = [...sources('serve'), ...sources('cli')];
   t.true(files.length > 40, 'lib/serve and lib/cli were found');
-  t.deepEqual(files.flatMap((f) => violations(f.file, f.text, false)), []);
+  for (const f of PROTOCOL_FEATURES) t.true(files.some((x) => x.file === f), `${f} exists`);
+  t.deepEqual(files.filter((f) => !PROTOCOL_FEATURES.includes(f.file)).flatMap((f) => violations(f.file, f.text, false)), []);
 });
 
 // "One suite runs over every protocol": a protocol added to PROTOCOLS without a file running the

@@ -5,8 +5,13 @@
 import { loadLayersModel } from '../api/model';
 import { type AnyTensor, PrivateTensor } from '../api/tensor';
 import { Cluster } from '../protocol/cluster';
+import { foldsGates } from '../protocol/fss/steps';
+import type { ProtocolOptions } from '../protocol/protocol_options';
 import type { FssGate } from '../protocol/protocols';
 import { sizeOf } from '../tensor/shape';
+
+/** What `tfe deploy --json` says of the report's key. */
+export const FOLDS_JSON_HELP = 'under --fss-gate folded or compact-folded also folds: the products that fold in a batch-1 query, their cells, key and dealt bytes';
 
 export interface FoldReport {
   /** The model's gate form. */
@@ -19,6 +24,16 @@ export interface FoldReport {
   keyBytes: number;
   /** The dealt words they add per batch-1 query, to server1 (server0 expands its own). */
   dealtBytes: number;
+}
+
+/**
+ * The report for a model as the cluster lists it (`tfe deploy` prints it): undefined unless its
+ * options fold products (FSS under 'folded' or 'compact-folded'); a report that cannot be made
+ * says why and fails nothing (the model is deployed by then).
+ */
+export async function foldReportFor(file: string, m: { protocol: string } & ProtocolOptions): Promise<FoldReport | { error: string } | undefined> {
+  if (m.protocol !== 'fss' || !m.fssGate || !foldsGates(m.fssGate)) return undefined;
+  return foldReport(file, m.fssGate, m.fssBits).catch((e: Error) => ({ error: e.message }));
 }
 
 export async function foldReport(file: string, fssGate: FssGate, fssBits = 64): Promise<FoldReport> {

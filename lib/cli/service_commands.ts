@@ -12,9 +12,9 @@ import { EXPIRY_WARN_DAYS, reloadAllTls } from '../serve/provision_tls';
 import { handleHangup } from './early_hangup';
 import { certificateLines, clusterInit } from './provision_commands';
 import { checkModelName, type ModelInfo } from '../serve/messages';
-import { foldsGates } from '../protocol/fss/steps';
 import { SERVERS } from '../protocol/party';
-import { checkFssGate, checkProtocol, defaultProtocolFor, FSS_BITS_MIN, type FssGate, type ProtocolName, protocolsHelpText } from '../protocol/protocols';
+import { checkProtocol, defaultProtocolFor, type ProtocolName, protocolsHelpText } from '../protocol/protocols';
+import { describeOptions, flagOptions, type ProtocolOptions } from '../protocol/protocol_options';
 import { startLocalCluster, stopCluster } from '../serve/local_cluster';
 import { missingServerFlags } from '../serve/node_flags';
 import { TfeServer } from '../serve/server';
@@ -27,7 +27,8 @@ import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { checkReadable, readInputs } from './inputs';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
-import { describeFolds, foldReport } from './fold_report';
+import { describeFolds, FOLDS_JSON_HELP, foldReportFor } from './fold_report';
+import { addProtocolOptionFlags, listedOptionsHelp } from './protocol_flags';
 
 const DEFAULT_CONFIG = path.join('.tfe-local', 'cluster.json');
 
@@ -232,21 +233,20 @@ export function addServiceCommands(program: Command): void {
       throw new Error(`${dead.party} exited (${code}); the other servers were stopped. Its last lines:\n${dead.recent.slice(-8).join('\n')}`);
     });
 
+  const deploy = program
+    .command('deploy')
+    .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
+    .requiredOption('--model <path>', 'model.json of a LayersModel')
+    .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
+    .option('--protocol <name>', `${protocolsHelpText()} (default: ${defaultProtocolFor(true)}, exact, for any model with relu, max pooling or another comparison; ${defaultProtocolFor(false)} only for models without; fss: exact too, fewer rounds, more offline bytes)`);
   addCalibrationOptions(
-    program
-      .command('deploy')
-      .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
-      .requiredOption('--model <path>', 'model.json of a LayersModel')
-      .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
-      .option('--protocol <name>', `${protocolsHelpText()} (default: ${defaultProtocolFor(true)}, exact, for any model with relu, max pooling or another comparison; ${defaultProtocolFor(false)} only for models without; fss: exact too, fewer rounds, more offline bytes)`)
-      .option('--fss-gate <form>', "fss: auto | one-round | compact | folded | compact-folded (default auto: one round per relu for gates under 16384 elements, the compact form above; over links of more than 10 ms as folded; and while queries come faster than server2 deals them the compact form for every gate (over links of more than 10 ms, gates of 2048 elements or more); compact: relu keys of 696 bytes instead of 1576 after a Dense or Conv2D layer (936 instead of 2056 on the whole ring) for a second round, for deployments whose key traffic, not rounds, limits them; folded: as auto, and the product right after a one-round relu, by a weight of k columns (a classifier head), folds into that relu's keys: one round fewer per query, a key with 2k payloads more per relu element, for networks with long round trips; compact-folded: as compact, and such a product folds into the compact relu before it with no keys, three dealt words per cell: a relu and the product after it in the compact gate's two rounds)")
-      .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64, the whole ring: exact everywhere; each gate compares no more bits than its inputs can take given the model\'s structure, 49 for a relu after a Dense or Conv2D layer). Narrower is exact while every activation\'s input (relu, relu6, sigmoid...), and every difference a max pool compares, stays under 2^(n-1-fracBits) in magnitude (n 32, fracBits 16: 32768); it halves relu keys at 32 (1032 bytes one-round, 424 compact) and their key work; the comparisons an activation makes of its own constants (relu6\'s x - 6, sigmoid\'s knots) keep the width their structure gives. Check it on your inputs with tfe verify --protocol fss --fss-bits <n>')
+    addProtocolOptionFlags(deploy, 'deploy')
       .option('--calibrate <inputs>', "pond: fit each relu to these inputs (JSON or PNG, like tfe calibrate --input) and deploy the calibrated model; a model with relu needs this under pond")
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', "print one JSON object: the model as the cluster lists it (under --fss-gate folded or compact-folded also folds: the products that fold in a batch-1 query, their cells, key and dealt bytes)")
-    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: string; config: string; json?: boolean }) => {
+    .option('--json', `print one JSON object: the model as the cluster lists it (${FOLDS_JSON_HELP})`)
+    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);
@@ -254,24 +254,22 @@ export function addServiceCommands(program: Command): void {
         throw new Error(`${(e as Error).message}${opts.name ? '' : ' (it is the model directory name; choose one with --name)'}`);
       }
       // Every flag checked, naming it, before the cluster is reached.
-      checkDeployFlags(opts);
+      const options = checkDeployFlags(opts);
       const pond = pondOptions(opts, opts.model);
-      const bits = opts.fssBits === undefined ? {} : { fssBits: cliFssBits(opts.fssBits) };
       const client = await connect(opts.config, { asOwner: true });
       const bar = progress(`deploying '${name}' (${pond.calibrate ? 'calibrating, then ' : ''}sharing the weights)...`);
       try {
         bar.update();
-        const gate = opts.fssGate === undefined ? {} : { fssGate: opts.fssGate };
-        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...gate, ...bits, ...pond }).catch(reportRefusal);
+        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...options, ...pond }).catch(reportRefusal);
         bar.end();
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
         const rewrites = graphRewrites(opts.model);
         // The model is deployed by now: a report that cannot be made here says so and fails nothing.
-        const folds = m?.fssGate && foldsGates(m.fssGate) ? await foldReport(opts.model, m.fssGate, m.fssBits).catch((e: Error) => ({ error: e.message })) : undefined;
+        const folds = m && (await foldReportFor(opts.model, m));
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, finalActivation: m?.finalActivation ?? null, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
-          console.log(`deployed '${name}'${m ? ` (${m.protocol}${m.fssGate ? `, ${m.fssGate} gates` : ''}${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''}, input [${m.inputShape}], ${m.layers.length} layers)` : ''}`);
+          console.log(`deployed '${name}'${m ? ` (${[m.protocol, ...describeOptions(m.protocol, m), `input [${m.inputShape}]`, `${m.layers.length} layers`].join(', ')})` : ''}`);
           const said = describeRewrites(rewrites);
           if (said) console.log(`  ${said}`);
           if (folds) console.log(`  ${describeFolds(folds)}`);
@@ -399,7 +397,7 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', "print one JSON object: {models: [{name, protocol, fssGate and fssBits (fss only), inputShape, inputEncoding (Embedding models only), layers, finalActivation ('softmax', 'sigmoid' or null), fracBits}]}")
+    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), layers, finalActivation ('softmax', 'sigmoid' or null), fracBits}]}`)
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
@@ -407,33 +405,19 @@ export function addServiceCommands(program: Command): void {
         // A model without a final activation says so (null) rather than leaving the field out.
         if (opts.json) console.log(JSON.stringify({ models: models.map((m) => ({ ...m, finalActivation: m.finalActivation ?? null })) }));
         else if (!models.length) console.log('(no models deployed)');
-        else for (const m of models) console.log(`${m.name}  ${m.protocol}${m.fssGate ? ` (${m.fssGate} gates${m.fssBits !== undefined && m.fssBits !== 64 ? `, ${m.fssBits}-bit comparisons` : ''})` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
+        else for (const m of models) console.log(`${m.name}  ${m.protocol}${describeOptions(m.protocol, m).length ? ` (${describeOptions(m.protocol, m).join(', ')})` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();
       }
     });
 }
 
-/** --fss-bits from the command line: a whole number of bits in [16, 64]. */
-function cliFssBits(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || n < FSS_BITS_MIN || n > 64) throw new Error(`--fss-bits must be a whole number of bits (${FSS_BITS_MIN}-64), got ${JSON.stringify(v.slice(0, 20))}`);
-  return n;
-}
-
-/** deploy's flags, each named when wrong, before any cluster is reached (the client would name its API fields, after connecting). */
-function checkDeployFlags(opts: { model: string; protocol?: string; fssGate?: string; fssBits?: string }): void {
+/** deploy's flags, each named when wrong, before any cluster is reached (the client would name its API fields, after connecting); returns the protocol's options. */
+function checkDeployFlags(opts: { model: string; protocol?: string }): ProtocolOptions {
   if (opts.protocol !== undefined) checkProtocol(opts.protocol, '--protocol');
-  // Without --protocol a deploy runs securenn or pond (by the model), never fss.
-  const which = opts.protocol ?? `the default (${defaultProtocolFor(true)} or ${defaultProtocolFor(false)})`;
-  if (opts.fssGate !== undefined) {
-    checkFssGate(opts.fssGate, '--fss-gate');
-    if (opts.protocol !== 'fss') throw new Error(`--fss-gate applies to --protocol fss, not ${which}`);
-  }
-  if (opts.fssBits !== undefined) {
-    cliFssBits(opts.fssBits);
-    if (opts.protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${which}`);
-  }
+  // Without --protocol a deploy runs securenn or pond (by the model).
+  const options = flagOptions(opts.protocol as ProtocolName | undefined, opts, opts.protocol ?? `the default (${defaultProtocolFor(true)} or ${defaultProtocolFor(false)})`);
   checkReadable(opts.model, 'the model');
+  return options;
 }
 

@@ -10,8 +10,10 @@ import { uncalibratedRelus } from '../api/calibrate';
 import { loadLayersModel, readLayersModel } from '../api/model';
 import type { VerifyReport } from '../api/verify';
 import { Cluster } from '../protocol/cluster';
-import { checkFssGate, checkProtocol, defaultProtocolFor, exactProtocolsText, isExact, protocolsHelpText, type ProtocolName } from '../protocol/protocols';
+import { checkProtocol, defaultProtocolFor, exactProtocolsText, isExact, protocolsHelpText, type ProtocolName } from '../protocol/protocols';
+import { flagOptions, OPTION_SPECS } from '../protocol/protocol_options';
 import { addFracBitsOptions, fracBitsOf } from './frac_bits';
+import { addProtocolOptionFlags } from './protocol_flags';
 import { readInputs } from './inputs';
 import { paint, progress } from './term';
 
@@ -21,8 +23,6 @@ interface Opts {
   input: string;
   protocol?: string;
   fracBits?: string;
-  fssBits?: string;
-  fssGate?: string;
   config?: string;
   batchSize: string;
   debugRanges?: boolean;
@@ -64,16 +64,13 @@ export function printReport(r: VerifyReport, from: string): void {
 }
 
 export function addVerifyCommand(program: Command): void {
-  addFracBitsOptions(
-    program
-      .command('verify')
-      .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
-      .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
-      .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
-      .option('--protocol <name>', `${protocolsHelpText()} (default: what tfe deploy picks: ${defaultProtocolFor(true)} for any model with a comparison, ${defaultProtocolFor(false)} otherwise)`)
-      .option('--fss-bits <n>', 'fss: the widest the comparisons may be, 16-64 (default 64), as tfe deploy --fss-bits: the agreement says whether your inputs stay in its range')
-      .option('--fss-gate <form>', 'fss: auto | one-round | compact | folded | compact-folded, as tfe deploy --fss-gate (the answers are the same; with --batch-size 1 each input runs as a batch-1 query would, folded products included)')
-  )
+  const verify = program
+    .command('verify')
+    .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
+    .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
+    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
+    .option('--protocol <name>', `${protocolsHelpText()} (default: what tfe deploy picks: ${defaultProtocolFor(true)} for any model with a comparison, ${defaultProtocolFor(false)} otherwise)`);
+  addFracBitsOptions(addProtocolOptionFlags(verify, 'verify'))
     .option('--batch-size <n>', 'inputs per private run', '16')
     .option('--debug-ranges', "reveal each layer's largest |value| to this client and warn near the ring's limit (exact protocols)")
     .option('--warn-bits <n>', "warn of layers whose values, or products inside them, leave fewer bits than this below the ring's limit (plaintext values; with --debug-ranges, the layers' private ones)", '20')
@@ -90,13 +87,11 @@ export function addVerifyCommand(program: Command): void {
       const { images, note } = readInputs(opts.input, spec.inputShape);
       // How a PNG was fitted to the model's input: on stderr, or in the JSON report.
       if (note && !opts.json) console.error(`tfe: ${note}`);
-      if (opts.fssBits !== undefined && protocol !== 'fss') throw new Error(`--fss-bits applies to --protocol fss, not ${protocol}`);
-      const fssBits = opts.fssBits === undefined ? undefined : int(opts.fssBits, '--fss-bits', 16, 64);
-      if (opts.fssGate !== undefined && protocol !== 'fss') throw new Error(`--fss-gate applies to --protocol fss, not ${protocol}`);
-      const fssGate = opts.fssGate === undefined ? undefined : checkFssGate(opts.fssGate, '--fss-gate');
-      // The ranges are measured with the gates themselves: at a narrow width, values past it would be misjudged.
-      if (opts.debugRanges && fssBits !== undefined && fssBits < 64) throw new Error('--debug-ranges measures the ranges with the comparisons themselves: run it without --fss-bits (the whole ring) to see whether the values fit the narrower width');
-      const cluster = new Cluster({ protocol, fixedPoint: { fracBits }, ...(fssBits !== undefined ? { fssBits } : {}), ...(fssGate !== undefined ? { fssGate } : {}) });
+      const options = flagOptions(protocol, opts);
+      // An option that changes what the ranges are measured with (a narrower comparison) is refused with --debug-ranges.
+      const clash = opts.debugRanges ? OPTION_SPECS.find((s) => s.withDebugRanges && s.name in options) : undefined;
+      if (clash) throw new Error(clash.withDebugRanges);
+      const cluster = new Cluster({ protocol, fixedPoint: { fracBits }, ...options });
       const bar = progress('verifying');
       try {
         const model = loadLayersModel(opts.model, { cluster });

@@ -74,17 +74,6 @@ export function checkFssBits(v: unknown, where: string): number {
 }
 
 /**
- * Checks a deploy's FSS comparison width (absent: nothing to check): a width, and only for 'fss'.
- * The default width, 64, comes back undefined: a deploy states only a narrower one.
- */
-export function checkDeployBits(protocol: ProtocolName, fssBits: unknown): number | undefined {
-  if (fssBits === undefined) return undefined;
-  checkFssBits(fssBits, 'deploy');
-  if (protocol !== 'fss') throw new Error(`deploy: fssBits applies to the fss protocol, not ${protocol}`);
-  return fssBits === 64 ? undefined : (fssBits as number);
-}
-
-/**
  * How SecureNN computes DReLU (docs/securenn.md, "DReLU"): 'one-compare' (the default: the MSB
  * from the carry of a masked opening's low 63 bits, one PrivateCompare, as Falcon does, and relu
  * without a Beaver product) or 'paper' (SecureNN's own ShareConvert then ComputeMSB: two
@@ -99,14 +88,6 @@ export const SECURENN_DRELUS: readonly SecureNNDrelu[] = ['one-compare', 'paper'
 export function checkSecureNNDrelu(v: unknown, where: string): SecureNNDrelu {
   if (!SECURENN_DRELUS.includes(v as SecureNNDrelu)) throw new TypeError(`${where}: unknown SecureNN DReLU form ${JSON.stringify(typeof v === 'string' ? v.slice(0, 40) : v)} (expected ${SECURENN_DRELUS.map((g) => `'${g}'`).join(', ')})`);
   return v as SecureNNDrelu;
-}
-
-/** Checks a deploy's FSS gate form (absent: nothing to check): a form, and only for 'fss'. */
-export function checkDeployGate(protocol: ProtocolName, fssGate: unknown): FssGate | undefined {
-  if (fssGate === undefined) return undefined;
-  checkFssGate(fssGate, 'deploy');
-  if (protocol !== 'fss') throw new Error(`deploy: fssGate applies to the fss protocol, not ${protocol}`);
-  return fssGate as FssGate;
 }
 
 /** Checks a protocol name from a user, naming where it came from. */

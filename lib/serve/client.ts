@@ -19,7 +19,8 @@ import type { OpTraffic, TrafficReport } from '../net/transport';
 import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
-import { checkDeployBits, checkDeployGate, checkProtocol, defaultProtocolFor, type FssGate } from '../protocol/protocols';
+import { checkProtocol, defaultProtocolFor } from '../protocol/protocols';
+import { deployOptions, type ProtocolOptions } from '../protocol/protocol_options';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
@@ -298,20 +299,19 @@ export class PredictionClient {
    * memory): the architecture goes to all three servers, the weights are secret-shared to server0
    * and server1. Needs the owner certificate under TLS (connect with `asOwner`). Under Pond a
    * model with relus must be calibrated on the owner's inputs (`calibrate`; the report comes
-   * back) or accepted with the default polynomial (`uncalibrated`). Under FSS, `fssGate` picks
+   * back) or accepted with the default polynomial (`uncalibrated`). The protocol's own options
+   * (ProtocolOptions; another protocol's are refused) go beside the name: under FSS, `fssGate` picks
    * the form of the gates (FssGate: 'auto' by default; 'compact' halves the keys a query needs,
    * for a second round per gate; docs/fss.md "Two gate forms"), and `fssBits` the width of its
    * comparisons (64 by default, exact everywhere; narrower is exact while the gates' inputs stay
    * within 2^(fssBits-1) ring units: docs/fss.md "Narrower comparisons").
    */
-  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; fssGate?: FssGate; fssBits?: number } & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
+  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName } & ProtocolOptions & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
     checkRuns(loaded.json, loaded.weights, 'deploy');
     const protocol = opts.protocol === undefined ? defaultProtocolFor(loaded.spec.comparisons) : checkProtocol(opts.protocol, 'deploy');
-    const fssGate = checkDeployGate(protocol, opts.fssGate);
-    const fssBits = checkDeployBits(protocol, opts.fssBits);
-    const gate = { ...(fssGate ? { fssGate } : {}), ...(fssBits !== undefined ? { fssBits } : {}) };
+    const options = deployOptions(protocol, opts, 'deploy');
     // Calibration picks its coefficients on this cluster's fixed-point grid.
     const cal = opts.calibrate;
     if (cal?.fracBits !== undefined && cal.fracBits !== this.#config.fracBits) throw new Error(`deploy: calibrate.fracBits ${cal.fracBits} differs from the cluster's fracBits ${this.#config.fracBits}: leave it out`);
@@ -322,7 +322,7 @@ export class PredictionClient {
     checkWeightRange(params, this.#config.fracBits, 'deploy');
     const rings = params.map((p) => RingTensor.fromFloat64Array(Float64Array.from(p.data), p.shape, { fracBits: this.#config.fracBits }));
     try {
-      await this.#request({ type: 'deploy', model: opts.name, protocol, ...gate, topology: json.modelTopology, weights, fracBits: this.#config.fracBits }, (party) =>
+      await this.#request({ type: 'deploy', model: opts.name, protocol, ...options, topology: json.modelTopology, weights, fracBits: this.#config.fracBits }, (party) =>
         Promise.all(rings.map((r, i) => shareInput(party, inputOp(i), CLIENT, r))),
       );
     } catch (e) {

@@ -18,6 +18,7 @@
 import type { Cluster } from '../protocol/cluster';
 import { type OpCtx, SERVER0, SERVER1, SERVER2, tag } from '../protocol/party';
 import type { FssGate, ProtocolName } from '../protocol/protocols';
+import { optionsOf, type ProtocolOptions } from '../protocol/protocol_options';
 import type { PartyName } from '../net/transport';
 import { sharedInputShape } from '../api/input_encoding';
 import type { ModelSpec, ModelTopology } from '../api/layers_spec';
@@ -122,8 +123,8 @@ export function followsLoad(m: { protocol: ProtocolName; fssGate: FssGate }): bo
  * has from LOAD_COMPACT_FROM up to that, from 'folded' also where a product folds. Where none does
  * (a big batch's gates) the two deal the same keys.
  */
-export function formsDiffer(m: { topology: ModelTopology; protocol: ProtocolName; fssBits: number; spec: ModelSpec }, batch: number, form: LoadForm, other: LoadForm = 'auto'): boolean {
-  const bytes = (f: LoadForm) => pooledBytes({ topology: m.topology, protocol: m.protocol, ...loadFormGates(f), fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) }, batch);
+export function formsDiffer(m: { topology: ModelTopology; protocol: ProtocolName; spec: ModelSpec } & ProtocolOptions, batch: number, form: LoadForm, other: LoadForm = 'auto'): boolean {
+  const bytes = (f: LoadForm) => pooledBytes({ topology: m.topology, protocol: m.protocol, ...optionsOf(m), ...loadFormGates(f), inputShape: sharedInputShape(m.spec) }, batch);
   return bytes(form) !== bytes(other);
 }
 

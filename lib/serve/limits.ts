@@ -4,10 +4,10 @@
 // reaches a client (no server paths). The counters are also what the operator's status shows.
 import { describeInput, type InputSpec, sharedInputShape } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
-import type { FssGate } from '../protocol/protocols';
+import type { ProtocolOptions } from '../protocol/protocol_options';
 import type { PartyName } from '../net/transport';
 import type { ProtocolName } from './messages';
-import { estimateQueryBytes, PER_QUERY } from './query_memory';
+import { estimateQueryBytes, PER_QUERY, servedOptions } from './query_memory';
 
 export { estimateQueryBytes } from './query_memory';
 
@@ -77,7 +77,7 @@ const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 // ---------- the memory a query needs (query_memory.ts) and the pool ----------
 
-type PooledModel = { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; inputShape: readonly number[] };
+type PooledModel = Parameters<typeof estimateQueryBytes>[0];
 
 /**
  * How many queries of `batch` rows of a model the offline pool may hold ahead. Batch 1:
@@ -103,16 +103,6 @@ export function poolDepth(limits: ServiceLimits & { precomputePool: number }, m:
  */
 export function pooledBytes(m: PooledModel, batch: number): number {
   return Math.max(1, estimateQueryBytes(m, batch) - PER_QUERY);
-}
-
-/**
- * The gate form whose keys bound every form the service may deal a model's queries in, for its
- * estimates: an 'auto' FSS model's queries take 'folded' over far links (gate_form.ts LoadForm),
- * the largest of its forms (the folded products' keys on top of 'auto''s); any other form is the
- * model's own.
- */
-export function servedGate(m: { protocol: ProtocolName; fssGate?: FssGate }): FssGate | undefined {
-  return m.protocol === 'fss' && (m.fssGate ?? 'auto') === 'auto' ? 'folded' : m.fssGate;
 }
 
 // ---------- sessions a server holds for clients ----------
@@ -278,7 +268,7 @@ export function checkQuerySize(limits: ServiceLimits, model: string, bytes: numb
  * A prediction, from what it declares: the model exists, the input shape fits it, the input and
  * the query's estimated memory are within the limits. Returns the estimated bytes.
  */
-export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; spec: InputSpec } | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
+export function checkPredictRequest(limits: ServiceLimits, m: ({ topology: ModelTopology; protocol: ProtocolName; spec: InputSpec } & ProtocolOptions) | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
   if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${deployed().join(', ') || 'none'})`);
   // What the client shares: token ids arrive one-hot, [batch, T, V]; nothing is allocated for an
   // input until its shares are checked against this shape (programs.ts, receiveInputs).
@@ -287,7 +277,7 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
     throw new Error(`model '${req.model}' takes ${m.spec.inputEncoding ? describeInput(m.spec) : `inputs of shape ${describeInput(m.spec)}`}, got [${req.shape}]`);
   const input = 8 * req.shape.reduce((a, b) => a * b, 1);
   if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
-  const bytes = estimateQueryBytes({ ...m, fssGate: servedGate(m), inputShape: want }, req.shape[0]);
+  const bytes = estimateQueryBytes({ topology: m.topology, ...servedOptions(m), inputShape: want }, req.shape[0]);
   checkQuerySize(limits, req.model, bytes, req.shape[0]);
   return bytes;
 }
@@ -296,7 +286,7 @@ export function checkPredictRequest(limits: ServiceLimits, m: { topology: ModelT
  * A deploy's size, from what it declares: its shares within maxInputBytes, one prediction of it
  * within maxQueryBytes. Returns the bytes the deploy will hold here.
  */
-export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssBits?: number; weights: { shape: number[] }[] }, spec: InputSpec & { params?: readonly { shape: readonly number[] }[] }): number {
+export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTopology; protocol: ProtocolName; weights: { shape: number[] }[] } & ProtocolOptions, spec: InputSpec & { params?: readonly { shape: readonly number[] }[] }): number {
   // What is shared is the model's parameters (spec.params): its manifest's weights, and the
   // kernels the owner derives from them (dilated, grouped, depthwise expanded: layers_conv.ts),
   // which a layer's settings can make far larger than the weights they come from.
@@ -311,7 +301,7 @@ export function checkDeploySize(limits: ServiceLimits, req: { topology: ModelTop
   const inputShape = sharedInputShape(spec), input = 8 * count(inputShape);
   if (input > limits.maxInputBytes)
     throw new Error(`one example of this model's input, ${describeInput(spec)}, is ${input} bytes as shares, over the limit of ${limits.maxInputBytes} (maxInputBytes)${spec.inputEncoding ? ': the one-hot costs V values per token; use a smaller vocabulary or shorter sequences' : ''}`);
-  const one = estimateQueryBytes({ topology: req.topology, protocol: req.protocol, fssGate: servedGate(req), fssBits: req.fssBits, inputShape }, 1);
+  const one = estimateQueryBytes({ topology: req.topology, ...servedOptions(req), inputShape }, 1);
   if (one > limits.maxQueryBytes) throw new Error(`one prediction of this model would need about ${MiB(one)} per server, over the limit of ${MiB(limits.maxQueryBytes)} (maxQueryBytes)`);
   return 3 * weights;
 }

@@ -4,7 +4,8 @@
 import type { InputEncoding } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
-import { checkDeployBits, checkDeployGate, checkProtocol, type FssGate, type ProtocolName } from '../protocol/protocols';
+import { checkProtocol, type ProtocolName } from '../protocol/protocols';
+import { deployOptions, OPTION_SPECS, type ProtocolOptions } from '../protocol/protocol_options';
 import { MAX_SESSIONS } from '../protocol/cluster';
 import { LEASE_ID, type LeaseRef, MAX_UNLEASE_IDS } from './leases';
 import { LIMIT_RANGES } from './limits';
@@ -30,14 +31,11 @@ export interface LeaseRequest {
   model: string;
 }
 
-export interface DeployRequest {
+/** A deploy; its protocol's options (ProtocolOptions: FSS's gate form and width) sit beside the fields below, each absent at its default. */
+export interface DeployRequest extends ProtocolOptions {
   type: 'deploy';
   model: string;
   protocol: ProtocolName;
-  /** Under 'fss', the form of the gates (FssGate; absent: 'auto'). */
-  fssGate?: FssGate;
-  /** Under 'fss', the width of the comparisons (checkFssBits; absent: 64, the whole ring). */
-  fssBits?: number;
   topology: ModelTopology;
   /** The manifest's weight names and shapes (the values never leave the owner in the clear). */
   weights: { name: string; shape: number[] }[];
@@ -137,7 +135,7 @@ export interface StartNotice {
  */
 export function requestKey(req: ClientRequest): string {
   if (req.type === 'predict') return JSON.stringify([req.type, req.model, req.shape, req.maskedInput === true, req.leaseNext === true, req.lease !== undefined]);
-  if (req.type === 'deploy') return JSON.stringify([req.type, req.model, req.protocol, req.fssGate ?? null, req.fssBits ?? null]);
+  if (req.type === 'deploy') return JSON.stringify([req.type, req.model, req.protocol, ...OPTION_SPECS.map((s) => req[s.name] ?? null)]);
   return JSON.stringify([req.type, 'model' in req ? req.model : null]);
 }
 
@@ -224,13 +222,10 @@ export const NEXT_LEASE_KEY = 'next-lease';
 
 export type ServerNotice = StartNotice | EpochNotice | PoolNotice | UnpoolNotice | RedealNotice | SetupFailedNotice | LeaseNotice | UnleaseNotice;
 
-export interface ModelInfo {
+/** A deployed model as the servers list it; every option of its protocol (ProtocolOptions) sits beside the fields below, defaults included. */
+export interface ModelInfo extends ProtocolOptions {
   name: string;
   protocol: ProtocolName;
-  /** Under 'fss', the form of the gates it was deployed with. */
-  fssGate?: FssGate;
-  /** Under 'fss', the width of its comparisons (64: the whole ring). */
-  fssBits?: number;
   inputShape: number[];
   /**
    * Set when the model starts with Embeddings: the input is token ids, which the client one-hot
@@ -302,11 +297,10 @@ export function validateRequest(raw: unknown): ClientRequest {
   // A weight may be a scalar (shape []), as Keras's Normalization keeps its count.
   if (!Array.isArray(r.weights) || !r.weights.every((w) => w && typeof w.name === 'string' && isShape(w.shape, 0)))
     throw new Error('deploy: weights must be a list of { name, shape }');
-  const gate = checkDeployGate(r.protocol as ProtocolName, r.fssGate);
-  const bits = checkDeployBits(r.protocol as ProtocolName, r.fssBits);
+  const options = deployOptions(r.protocol as ProtocolName, r, 'deploy');
   if (r.fracBits !== undefined && !(Number.isSafeInteger(r.fracBits) && (r.fracBits as number) >= 0 && (r.fracBits as number) < 64)) throw new Error('deploy: fracBits must be an integer in [0, 63]');
   const frac = r.fracBits === undefined ? {} : { fracBits: r.fracBits as number };
-  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...(gate ? { fssGate: gate } : {}), ...(bits !== undefined ? { fssBits: bits } : {}), topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'], ...frac };
+  return { type: 'deploy', model, protocol: r.protocol as ProtocolName, ...options, topology: r.topology as ModelTopology, weights: r.weights as DeployRequest['weights'], ...frac };
 }
 
 /**

@@ -2,7 +2,8 @@
 // server0/server1 that server's own shares of the weights, each file checksummed (SHA-256).
 // A model is written to a temporary directory and renamed into place, so a crash mid-write never
 // leaves a half model; a share whose checksum fails is refused at load, naming the file.
-import { checkFssBits, checkFssGate, exactProtocolsText, type FssGate, isExact, PROTOCOLS } from '../protocol/protocols';
+import { exactProtocolsText, isExact, PROTOCOLS } from '../protocol/protocols';
+import { listedOptions, type ProtocolOptions, type ResolvedOptions, resolveOptions, statedOptions } from '../protocol/protocol_options';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,13 +14,10 @@ import { RingTensor } from '../tensor/ring_tensor';
 import { checkModelName, type DeployRequest, MODEL_NAME, type ModelInfo, type ProtocolName } from './messages';
 import type { Log } from '../log';
 
-export interface DeployedModel {
+/** A deployed model; beside its fields, every protocol option (ResolvedOptions): its protocol's as deployed, the rest at their defaults. */
+export interface DeployedModel extends ResolvedOptions {
   name: string;
   protocol: ProtocolName;
-  /** Under 'fss', the form of the gates ('auto' unless deployed with another). */
-  fssGate: FssGate;
-  /** Under 'fss', the width of the comparisons (64 unless deployed with another). */
-  fssBits: number;
   topology: DeployRequest['topology'];
   weights: DeployRequest['weights'];
   spec: ModelSpec;
@@ -29,16 +27,13 @@ export interface DeployedModel {
   shares: (RingTensor | null)[];
 }
 
-interface StoredManifest {
+/** A stored model's model.json; beside its fields, the options of its protocol that differ from their defaults (absent in models stored before an option existed). */
+interface StoredManifest extends ProtocolOptions {
   version: 1;
   /** The compute version that stored it (absent before 18): what its shares were made for. */
   computeVersion?: number;
   name: string;
   protocol: ProtocolName;
-  /** Absent in models stored before it existed, and for 'auto'. */
-  fssGate?: FssGate;
-  /** Absent in models stored before it existed, and for 64. */
-  fssBits?: number;
   topology: DeployRequest['topology'];
   weights: DeployRequest['weights'];
   digest: string;
@@ -61,16 +56,14 @@ export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protoc
   return spec;
 }
 
-export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol' | 'fssGate' | 'fssBits'>): string {
-  // The gate form and the comparisons' width are part of what the servers compute together; 'auto'
-  // and 64 leave the digest as it was before the options existed, so stored models keep theirs.
-  const gate = req.fssGate && req.fssGate !== 'auto' ? { fssGate: req.fssGate } : {};
-  const bits = req.fssBits !== undefined && req.fssBits !== 64 ? { fssBits: req.fssBits } : {};
-  return sha256(Buffer.from(JSON.stringify({ protocol: req.protocol, ...gate, ...bits, topology: req.topology, weights: req.weights })));
+export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'> & ProtocolOptions): string {
+  // A protocol's options are part of what the servers compute together; an option at its default
+  // leaves the digest as it was before the option existed, so stored models keep theirs.
+  return sha256(Buffer.from(JSON.stringify({ protocol: req.protocol, ...statedOptions(req.protocol, req), topology: req.topology, weights: req.weights })));
 }
 
 export function infoOf(m: DeployedModel): ModelInfo {
-  return { name: m.name, protocol: m.protocol, ...(m.protocol === 'fss' ? { fssGate: m.fssGate, fssBits: m.fssBits } : {}), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
+  return { name: m.name, protocol: m.protocol, ...listedOptions(m.protocol, m), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
 }
 
 /** Writes a file and syncs it to its disk before returning. */
@@ -128,9 +121,7 @@ export class ModelStore {
             writeSynced(path.join(tmp, file), bytes, 0o600);
             return { file, shape: [...s!.shape], sha256: sha256(bytes) };
           });
-      const gate = m.fssGate !== 'auto' ? { fssGate: m.fssGate } : {};
-      const bits = m.fssBits !== 64 ? { fssBits: m.fssBits } : {};
-      const manifest: StoredManifest = { version: 1, computeVersion: COMPUTE_VERSION, name: m.name, protocol: m.protocol, ...gate, ...bits, topology: m.topology, weights: m.weights, digest: m.digest, shares };
+      const manifest: StoredManifest = { version: 1, computeVersion: COMPUTE_VERSION, name: m.name, protocol: m.protocol, ...statedOptions(m.protocol, m), topology: m.topology, weights: m.weights, digest: m.digest, shares };
       writeSynced(path.join(tmp, 'model.json'), Buffer.from(JSON.stringify(manifest)), 0o600);
       syncDir(tmp);
       const aside = fs.existsSync(final) ? this.#pathOf(m.name, `.removed-${randomBytes(4).toString('hex')}-`) : undefined;
@@ -201,8 +192,7 @@ export class ModelStore {
     // the protocol's traits.
     if (!PROTOCOLS.includes(m.protocol)) throw new Error(`${file}: its protocol ${JSON.stringify(m.protocol)?.slice(0, 40)} is not one this release runs (${PROTOCOLS.join(', ')}): redeploy the model under one of them`);
     const spec = specOf(m);
-    const fssGate = m.fssGate === undefined ? 'auto' : checkFssGate(m.fssGate, 'model.json');
-    const fssBits = m.fssBits === undefined ? 64 : checkFssBits(m.fssBits, 'model.json');
+    const options = resolveOptions(m.protocol, m, 'model.json');
     if (digestOf(m) !== m.digest) throw new Error('model.json does not match its digest');
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
@@ -227,6 +217,6 @@ export class ModelStore {
         return RingTensor.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), want, 'ring64');
       });
     }
-    return { name: m.name, protocol: m.protocol, fssGate, fssBits, topology: m.topology, weights: m.weights, spec, digest: m.digest, shares };
+    return { name: m.name, protocol: m.protocol, ...options, topology: m.topology, weights: m.weights, spec, digest: m.digest, shares };
   }
 }

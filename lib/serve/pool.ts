@@ -15,7 +15,8 @@
 import { sharedInputShape } from '../api/input_encoding';
 import type { ModelSpec, ModelTopology } from '../api/layers_spec';
 import type { Cluster } from '../protocol/cluster';
-import type { FssGate, ProtocolName } from '../protocol/protocols';
+import type { ProtocolName } from '../protocol/protocols';
+import { optionsOf, type ResolvedOptions } from '../protocol/protocol_options';
 import { SERVER2, SERVERS } from '../protocol/party';
 import { type PartyName, type Payload, type Tag, Transport } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
@@ -91,7 +92,7 @@ interface Recording {
 }
 
 /** What formsDiffer reads of a model. */
-type FormModel = { name: string; protocol: ProtocolName; fssBits: number; spec: ModelSpec; topology?: ModelTopology };
+type FormModel = { name: string; protocol: ProtocolName; spec: ModelSpec; topology?: ModelTopology } & ResolvedOptions;
 
 /** How often a pool holding recordings of another form than it would deal now looks again whether it may deal them anew. */
 export const STALE_RECHECK_MS = 250;
@@ -152,7 +153,7 @@ export class PrecomputePool {
    * Runs server2's side of a query of `batch` rows of `model` for each index, in the background.
    * Indices beyond the `max` held are not prepared: their queries run online.
    */
-  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; fssGate: FssGate; fssBits: number; spec: ModelSpec; shares: (RingTensor | null)[]; topology?: ModelTopology }, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
+  prepare(root: Cluster, me: PartyName, model: { name: string; protocol: ProtocolName; spec: ModelSpec; shares: (RingTensor | null)[]; topology?: ModelTopology } & ResolvedOptions, masks: MaskedWeights, batch: number, indices: number[], ship: (index: number) => Transport): void {
     for (const index of this.acted(indices)) {
       if (this.#unpoolable.has(model.name) || this.#ready.size >= this.max) return;
       const rec: Recording = { model: model.name, batch, run: Promise.resolve({ dropped: true }), dropped: false, settled: false, shipped: false, redealAsked: false };
@@ -166,7 +167,7 @@ export class PrecomputePool {
       rec.run = this.#lanes.run(key(model.name, batch), async (): Promise<Outcome> => {
         if (rec.dropped) throw new Dropped('discarded');
         const transport = new AheadTransport([...SERVERS, CLIENT], out, () => rec.dropped);
-        const fork = root.fork(transport, index, { protocol: model.protocol, fssGate: model.fssGate, fssBits: model.fssBits, players: [CLIENT], dealerOnly: true });
+        const fork = root.fork(transport, index, { protocol: model.protocol, ...optionsOf(model), players: [CLIENT], dealerOnly: true });
         // The form is picked as the dealing starts, so it answers the load of that moment.
         // Kept once both announcements are out: a run online after a failure then keeps the form
         // without announcing it again (after one of the two, the run failed part way).

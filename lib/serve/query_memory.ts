@@ -7,6 +7,7 @@ import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
 import { type FssGate, isExact, PROTOCOL_TRAITS } from '../protocol/protocols';
+import { optionsOf, type ProtocolOptions } from '../protocol/protocol_options';
 import type { ProtocolName } from './messages';
 import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
 
@@ -122,14 +123,29 @@ function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
  * model's own shares are not counted: they are resident whether or not anyone asks. `inputShape`
  * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
  */
-export function estimateQueryBytes(m: { topology: ModelTopology; protocol: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; inputShape: readonly number[] }, batch: number): number {
+export function estimateQueryBytes(m: { topology: ModelTopology; inputShape: readonly number[] } & Protocol, batch: number): number {
   const { layers, chain } = layersOf(m.topology);
   const w = walk(m, batch, layers, chain, m.inputShape);
   // PER_INPUT: received bytes, the share, its masked copies.
   return PER_QUERY + 8 * batch * (PER_INPUT * count(m.inputShape) + w.elements + w.compareMax);
 }
 
-type Protocol = { protocol: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number };
+type Protocol = { protocol: ProtocolName; fssCompactFrom?: number } & ProtocolOptions;
+
+/**
+ * A model's protocol and options as its estimates take them: bounding every form the service may
+ * deal its queries in. An 'auto' FSS model's queries take 'folded' over far links (gate_form.ts
+ * LoadForm), the largest of its forms (the folded products' keys on top of 'auto''s); any other
+ * form is the model's own.
+ */
+export function servedOptions(m: { protocol: ProtocolName } & ProtocolOptions): { protocol: ProtocolName } & ProtocolOptions {
+  return { protocol: m.protocol, ...optionsOf(m), fssGate: servedGate(m) };
+}
+
+/** The gate form of servedOptions: 'folded' for an 'auto' FSS model, else the model's own (undefined outside FSS). */
+export function servedGate(m: { protocol: ProtocolName } & ProtocolOptions): FssGate | undefined {
+  return m.protocol === 'fss' && (m.fssGate ?? 'auto') === 'auto' ? 'folded' : m.fssGate;
+}
 
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {

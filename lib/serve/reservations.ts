@@ -6,7 +6,8 @@ import { sharedInputShape } from '../api/input_encoding';
 import { PROTOCOL_TRAITS } from '../protocol/protocols';
 import type { ClusterConfig } from './config';
 import type { Epoch } from './epoch';
-import { poolDepth, pooledBytes, servedGate } from './limits';
+import { poolDepth, pooledBytes } from './limits';
+import { servedOptions } from './query_memory';
 import type { DeployRequest, PoolNotice, PredictRequest, UnpoolNotice } from './messages';
 import type { DeployedModel } from './model_store';
 
@@ -238,7 +239,7 @@ export class PoolReservations {
     if (!byBatch) this.#plans.set(m, (byBatch = new Map()));
     let plan = byBatch.get(batch);
     if (!plan) {
-      const pm = { topology: m.topology, protocol: m.protocol, fssGate: servedGate(m), fssBits: m.fssBits, inputShape: sharedInputShape(m.spec) };
+      const pm = { topology: m.topology, ...servedOptions(m), inputShape: sharedInputShape(m.spec) };
       byBatch.set(batch, (plan = { depth: poolDepth(this.host.config, pm, batch), bytes: pooledBytes(pm, batch) }));
     }
     return plan;

@@ -6,6 +6,7 @@ import { type PartyName } from '../net/transport';
 import type { WsEndpoint } from '../net/ws_endpoint';
 import { WebSocketTransport } from '../net/ws_transport';
 import { SERVER2, SERVERS } from '../protocol/party';
+import { optionsOf, resolveOptions } from '../protocol/protocol_options';
 import type { Epoch } from './epoch';
 import type { DeployRequest, PredictRequest } from './messages';
 import { type DeployedModel, digestOf, specOf } from './model_store';
@@ -44,7 +45,7 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
     if (!taken && followsLoad(m)) epoch.pool.pressure.noteQuery(m.name, req.shape[0], true);
     form = taken?.form;
   }
-  const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, fssGate: m.fssGate, fssBits: m.fssBits, players: [CLIENT] });
+  const fork = epoch.root.fork(transport, notice.index, { protocol: m.protocol, ...optionsOf(m), players: [CLIENT] });
   if (followsLoad(m)) await agreeGateForm(fork, me, me !== SERVER2 ? undefined : form ? { sent: form } : { pick: () => epoch.pool.pressure.pick(m.name, req.shape[0], epoch.pool.near()) });
   return { outputShape: await predictOnServer(fork, me, m.spec, m.shares, masks, req.shape, { index: notice.index, maskedInput: req.maskedInput === true, ...(req.leaseNext ? { leaseNext: nextLease } : {}), input }) };
 }
@@ -55,8 +56,8 @@ export async function predictHere(me: PartyName, epoch: Epoch, m: DeployedModel,
  */
 export async function deployHere(me: PartyName, endpoint: WsEndpoint, epoch: Epoch, notice: Notice, session: string, req: DeployRequest, transport: WebSocketTransport): Promise<{ model: DeployedModel; masks: MaskedWeights }> {
   const spec = specOf(req);
-  const fssGate = req.fssGate ?? 'auto', fssBits = req.fssBits ?? 64;
-  const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, fssGate, fssBits, players: [CLIENT] });
+  const options = resolveOptions(req.protocol, req, 'deploy');
+  const fork = epoch.root.fork(transport, notice.index, { protocol: req.protocol, ...options, players: [CLIENT] });
   const { shares, masks } = await deployOnServer(fork, me, spec);
   const digest = digestOf(req);
   try {
@@ -66,7 +67,7 @@ export async function deployHere(me: PartyName, endpoint: WsEndpoint, epoch: Epo
     freeMaskedWeights(masks);
     throw e;
   }
-  return { model: { name: req.model, protocol: req.protocol, fssGate, fssBits, topology: req.topology, weights: req.weights, spec, digest, shares }, masks };
+  return { model: { name: req.model, protocol: req.protocol, ...options, topology: req.topology, weights: req.weights, spec, digest, shares }, masks };
 }
 
 /** Every server has the model's shares and masks: only then does any keep it. */
