@@ -14,7 +14,7 @@ import { Party, SERVER0, SERVER1, SERVERS } from '../lib/protocol/party';
 import { output, shareInput } from '../lib/protocol/pond/share';
 import { CLIENT, inputOp, OUTPUT_OP } from '../lib/serve/programs';
 import { RingTensor } from '../lib/tensor/ring_tensor';
-import { ask, rawClient, withOwnerCluster } from './helpers/hostile_client';
+import { ask, rawClient, until, withOwnerCluster } from './helpers/hostile_client';
 import { mlp } from './helpers/model_files';
 import { poolSettled } from './helpers/service';
 
@@ -83,6 +83,36 @@ test('one address holds at most its share of requests and leases; another addres
       const [second1, their1] = [(await a2)[0], (await b)[0]];
       for (const r of [second1, their1]) t.notRegex(r.ok ? '' : r.error, /maxPendingRequests/, 'the others kept their places until they ended');
       t.true(c.logs.some((l) => /refused a waiting request .*its address held the most requests waiting for a go-ahead/.test(l)), 'server1 logs why');
+    } finally {
+      await Promise.all([...here, there].map((ep) => ep.close()));
+    }
+  });
+});
+
+test("a query whose lease is not for it is refused before it takes a place: no other address's waiting request is pushed out for it", async (t) => {
+  t.timeout(120_000);
+  // Two places in all, one address may hold them all (100%): this address's two requests wait at
+  // server1, so a request from the other address may push out the older (the test above).
+  await withOwnerCluster({ maxSessionsPerClient: 1, maxSessions: 2, maxAddressPercent: 100, leaseTtlMs: 30_000 }, async (c, owner) => {
+    await owner.deploy(net.file, { name: 'm', protocol: 'securenn' });
+    await poolSettled(owner);
+    const here = await Promise.all([0, 1].map(() => rawClient(c)));
+    const there = await rawClient(c, false, OTHER);
+    try {
+      const [granted] = await ask(there, SERVERS, randomUUID(), { type: 'lease', model: 'm' });
+      const lease = granted.ok ? granted.lease : undefined;
+      if (!lease) return t.fail(JSON.stringify(granted));
+      await until(async () => (await owner.status())[1].leases!.held > 0, 'server1 to hold the lease');
+      const ids = [randomUUID(), randomUUID()];
+      const waiting = here.map((ep, i) => ask(ep, [SERVER1], ids[i], request, 30_000));
+      await until(async () => (await owner.status())[1].pending === 2, 'both requests to wait at server1');
+      // The lease's index is not this query's: refused, naming the lease, and both places kept.
+      const [wrong] = await ask(there, [SERVER1], randomUUID(), { ...request, lease: { id: lease.id, index: lease.index + 1 } });
+      t.regex(wrong.ok ? 'admitted' : wrong.error, /^server1: lease [0-9a-f]{8} does not match this query/);
+      t.is((await owner.status())[1].pending, 2, 'no waiting request was pushed out');
+      t.false(c.logs.some((l) => /refused a waiting request/.test(l)), c.logs.filter((l) => /refused/.test(l)).join('\n'));
+      here.forEach((ep, i) => ep.abortSession(ids[i], 'done', SERVERS));
+      for (const [r] of await Promise.all(waiting)) t.notRegex(r.ok ? '' : r.error, /took the place this one waited in/);
     } finally {
       await Promise.all([...here, there].map((ep) => ep.close()));
     }

@@ -74,6 +74,9 @@ interface Held {
   timer: NodeJS.Timeout;
 }
 
+/** A query whose lease is not for it (LeaseBook.check): the lease is void here. */
+export class LeaseMismatchError extends Error {}
+
 /** One server's leases, keyed by id (one entry per lease). */
 export class LeaseBook {
   #held = new Map<string, Held>();
@@ -152,19 +155,30 @@ export class LeaseBook {
   }
 
   /**
+   * Take's check alone, taking nothing: throws, voiding the lease here, when `ref` names an entry
+   * held here that does not match the query (as take would). The server checks before it admits
+   * the query, so that nothing is done for a query take would then refuse (a waiting request of
+   * another client pushed out for it: SessionAccounting.admit).
+   */
+  check(ref: LeaseRef, model: string, maskedShape?: readonly number[]): void {
+    const h = this.#held.get(ref.id);
+    if (!h) return;
+    const s = h.entry.shape;
+    const shapeOk = !maskedShape || (!!s && sameShape(s, maskedShape));
+    if (h.entry.index === ref.index && h.entry.model === model && shapeOk) return;
+    this.#drop(ref.id, h);
+    throw new LeaseMismatchError(`lease ${ref.id.slice(0, 8)} does not match this query (another model, index, or masked input shape); it is void now`);
+  }
+
+  /**
    * Takes the entry `ref` names if it matches the query (model, epoch, and for a masked input
    * `maskedShape`, the shape the mask was dealt for); undefined when the id is
    * unknown here (expired, used, or its notice not here yet). A mismatch throws (and keeps nothing).
    */
   take(ref: LeaseRef, model: string, maskedShape?: readonly number[]): LeaseEntry | undefined {
+    this.check(ref, model, maskedShape);
     const h = this.#held.get(ref.id);
     if (!h) return undefined;
-    const s = h.entry.shape;
-    const shapeOk = !maskedShape || (!!s && sameShape(s, maskedShape));
-    if (h.entry.index !== ref.index || h.entry.model !== model || !shapeOk) {
-      this.#drop(ref.id, h);
-      throw new Error(`lease ${ref.id.slice(0, 8)} does not match this query (another model, index, or masked input shape); it is void now`);
-    }
     clearTimeout(h.timer);
     this.#remove(ref.id);
     this.used++;

@@ -23,6 +23,7 @@ import { EpochSetup } from './epoch_setup';
 import { BusyError, checkDeploySize, checkPredictRequest, forClient, SessionAccounting, STOP_GRACE_MS } from './limits';
 import { PoolReservations } from './reservations';
 import { ServerLeases } from './server_leases';
+import { LeaseMismatchError } from './leases';
 import { type ClientRequest, type DeployRequest, NEXT_LEASE_KEY, type NoNextLease, type PredictRequest, requestKey, type Response, RESPONSE_KEY, type ServerStatus, type StartNotice, validateNotice, validateRequest } from './messages';
 import { type DeployedModel, infoOf, ModelStore, specOf } from './model_store';
 import { type ClientHalf, type Notice, RequestPairing } from './pairing';
@@ -303,6 +304,9 @@ export class TfeServer {
       // server1/server2 also refuse at once a lease they held and dropped (its notice will not come
       // again): the client then asks the plain way, where waiting would fail after PAIRING_TIMEOUT_MS.
       if (lease && !this.#leases.book.has(lease.id) && (this.me === SERVER0 || this.#leases.book.wasDropped(lease.id))) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
+      // A lease that take would refuse is refused before admission, which may push out another
+      // client's waiting request: none is pushed out for a query that is then refused.
+      if (lease) this.#leases.book.check(lease, req.model, req.type === 'predict' && req.maskedInput ? req.shape : undefined);
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
       const pushedOut = this.#sessions.admit(session, peer, bytes, waits, this.endpoint.clientGroup(peer));
       if (pushedOut !== undefined) {
@@ -313,7 +317,8 @@ export class TfeServer {
       // server0 refuses a leased request (a wrong shape, a limit): the client has spent its
       // lease, so it is voided here and on server1 and server2, whose pooled sides it held until
       // its ttl (and it counted against the client's leases meanwhile).
-      if (this.me === SERVER0 && lease && this.#leases.book.void(lease.id)) this.#leases.unlease([lease.id]);
+      // (A lease that did not match was voided here by the check.)
+      if (this.me === SERVER0 && lease && (this.#leases.book.void(lease.id) || e instanceof LeaseMismatchError)) this.#leases.unlease([lease.id]);
       return this.#refuse(peer, session, e as Error);
     }
     let leased: Notice | undefined;
