@@ -168,7 +168,8 @@ export interface NetLimits {
   clientIdleMs: number;
 }
 
-const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
+/** The accepted range of each connection-level field (docs/service.md lists them; test/docs_ranges.test.ts holds the two together). */
+export const NET_RANGES: Record<keyof NetLimits, [number, number]> = {
   maxConnections: [2, 1_000_000],
   maxClientConnections: [1, 1_000_000],
   maxClientConnectionsPerAddress: [1, 1_000_000],
