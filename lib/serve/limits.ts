@@ -135,6 +135,12 @@ export class SessionAccounting {
   #held = new Map<string, Held>();
   #pending = new Set<string>();
   #refused = 0;
+  // Running totals of #held and #pending, so that an admission costs the same at 100000 sessions
+  // as at 10 (each was a walk over every held request, several per admission).
+  #bytes = 0;
+  #perClient = new Map<PartyName, number>();
+  #perGroup = new Map<string, { n: number; bytes: number }>();
+  #waitingPerGroup = new Map<string, number>();
 
   constructor(private readonly limits: ServiceLimits) {}
 
@@ -153,13 +159,12 @@ export class SessionAccounting {
       this.#refused++;
       throw detail === undefined ? new Error(msg) : new BusyError(msg, detail);
     };
-    let mine = 0;
-    for (const h of this.#held.values()) if (h.client === client) mine++;
+    const mine = this.#perClient.get(client) ?? 0;
     if (mine >= l.maxSessionsPerClient) fail(`this client already has ${mine} requests in flight (limit maxSessionsPerClient = ${l.maxSessionsPerClient}); wait for one to finish`);
     // The server-wide bounds, counted without `victim` (a waiting request to push out).
     const over = (victim?: string) => {
       const v = victim === undefined ? undefined : this.#held.get(victim);
-      const sessions = this.#held.size - (v ? 1 : 0), waiting = this.#pending.size - (v ? 1 : 0), inUse = this.bytes - (v?.bytes ?? 0);
+      const sessions = this.#held.size - (v ? 1 : 0), waiting = this.#pending.size - (v ? 1 : 0), inUse = this.#bytes - (v?.bytes ?? 0);
       if (sessions >= l.maxSessions) return { msg: `the server is busy: it has as many requests in flight as it takes (maxSessions = ${l.maxSessions}); retry later`, detail: `${sessions} requests in flight (maxSessions = ${l.maxSessions})` };
       if (pending && waiting >= l.maxPendingRequests)
         return { msg: `the server is busy: as many requests as it takes are waiting to start (maxPendingRequests = ${l.maxPendingRequests}); retry later`, detail: `${waiting} requests waiting to start (maxPendingRequests = ${l.maxPendingRequests})` };
@@ -180,9 +185,30 @@ export class SessionAccounting {
       this.release(evict);
       this.#refused++; // it is refused, late
     }
-    this.#held.set(session, { client, group, bytes });
-    if (pending) this.#pending.add(session);
+    this.#add(session, { client, group, bytes }, pending);
     return evict;
+  }
+
+  #add(session: string, h: Held, pending: boolean): void {
+    this.#held.set(session, h);
+    this.#bytes += h.bytes;
+    this.#perClient.set(h.client, (this.#perClient.get(h.client) ?? 0) + 1);
+    if (h.group !== undefined) {
+      const g = this.#perGroup.get(h.group) ?? { n: 0, bytes: 0 };
+      this.#perGroup.set(h.group, { n: g.n + 1, bytes: g.bytes + h.bytes });
+    }
+    if (pending) this.#setWaiting(session, h, true);
+  }
+
+  /** Marks a held session waiting or not, keeping its group's count of waiting requests. */
+  #setWaiting(session: string, h: Held, waiting: boolean): void {
+    if (waiting === this.#pending.has(session)) return;
+    if (waiting) this.#pending.add(session);
+    else this.#pending.delete(session);
+    if (h.group === undefined) return;
+    const n = (this.#waitingPerGroup.get(h.group) ?? 0) + (waiting ? 1 : -1);
+    if (n > 0) this.#waitingPerGroup.set(h.group, n);
+    else this.#waitingPerGroup.delete(h.group);
   }
 
   /**
@@ -194,15 +220,16 @@ export class SessionAccounting {
    */
   #evictable(group: string | undefined): string | undefined {
     if (group === undefined) return undefined;
-    const count = new Map<string, number>();
+    const count = this.#waitingPerGroup;
+    let most = 0;
+    for (const n of count.values()) most = Math.max(most, n);
+    if (most <= (count.get(group) ?? 0) + 1) return undefined;
+    // The oldest waiting request of a group that holds the most (of those tied, the one whose
+    // request has waited longest): the set keeps arrival order.
     for (const s of this.#pending) {
       const g = this.#held.get(s)?.group;
-      if (g !== undefined) count.set(g, (count.get(g) ?? 0) + 1);
+      if (g !== undefined && count.get(g) === most) return s;
     }
-    let top: string | undefined, most = 0;
-    for (const [g, n] of count) if (n > most) (top = g), (most = n);
-    if (top === undefined || most <= (count.get(group) ?? 0) + 1) return undefined;
-    for (const s of this.#pending) if (this.#held.get(s)?.group === top) return s; // the set keeps arrival order
     return undefined;
   }
 
@@ -213,12 +240,7 @@ export class SessionAccounting {
    */
   #checkAddress(group: string, bytes: number, fail: (msg: string, detail: string) => never): void {
     const l = this.limits, pct = l.maxAddressPercent;
-    let n = 0, held = 0;
-    for (const h of this.#held.values()) {
-      if (h.group !== group) continue;
-      n++;
-      held += h.bytes;
-    }
+    const { n, bytes: held } = this.#perGroup.get(group) ?? { n: 0, bytes: 0 };
     const maxN = addressShare(l.maxSessions, pct, l.maxSessionsPerClient);
     if (n >= maxN) fail(`the clients of this address already have as many requests in flight as one address may (maxAddressPercent = ${pct}% of maxSessions); wait for one to finish`, `${n} requests in flight from ${group} (${maxN} per address, maxAddressPercent)`);
     const maxBytes = addressShare(l.maxTotalQueryBytes, pct, l.maxQueryBytes);
@@ -231,12 +253,24 @@ export class SessionAccounting {
 
   /** The session's other half came: it runs now. */
   started(session: string): void {
-    this.#pending.delete(session);
+    const h = this.#held.get(session);
+    if (h) this.#setWaiting(session, h, false);
+    else this.#pending.delete(session);
   }
 
   release(session: string): void {
+    const h = this.#held.get(session);
+    if (!h) return void this.#pending.delete(session);
+    this.#setWaiting(session, h, false);
     this.#held.delete(session);
-    this.#pending.delete(session);
+    this.#bytes -= h.bytes;
+    const c = this.#perClient.get(h.client)! - 1;
+    if (c > 0) this.#perClient.set(h.client, c);
+    else this.#perClient.delete(h.client);
+    if (h.group === undefined) return;
+    const g = this.#perGroup.get(h.group)!;
+    if (g.n > 1) this.#perGroup.set(h.group, { n: g.n - 1, bytes: g.bytes - h.bytes });
+    else this.#perGroup.delete(h.group);
   }
 
   has(session: string): boolean {
@@ -245,13 +279,11 @@ export class SessionAccounting {
 
   /** Estimated bytes of everything admitted. */
   get bytes(): number {
-    let n = 0;
-    for (const h of this.#held.values()) n += h.bytes;
-    return n;
+    return this.#bytes;
   }
 
   counters(): { sessions: number; pending: number; clients: number; estimatedBytes: number; refused: number } {
-    return { sessions: this.#held.size, pending: this.#pending.size, clients: new Set([...this.#held.values()].map((h) => h.client)).size, estimatedBytes: this.bytes, refused: this.#refused };
+    return { sessions: this.#held.size, pending: this.#pending.size, clients: this.#perClient.size, estimatedBytes: this.#bytes, refused: this.#refused };
   }
 }
 
