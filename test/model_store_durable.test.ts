@@ -13,11 +13,12 @@ import { type DeployedModel, digestOf, ModelStore, specOf } from '../lib/serve/m
 import { COMPUTE_VERSION } from '../lib/compute_version';
 import { PROTOCOLS } from '../lib/protocol/protocols';
 import { RingTensor } from '../lib/tensor/ring_tensor';
+import { resolveOptions } from '../lib/protocol/protocol_options';
 import { mlp } from './helpers/model_files';
 
 function model(name: string, json: { modelTopology: unknown; weightsManifest: { weights: { name: string; shape: number[] }[] }[] }, withShares: boolean): DeployedModel {
   const weights = json.weightsManifest.flatMap((g) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
-  const req = { protocol: 'securenn' as const, fssGate: 'auto' as const, fssBits: 64, topology: json.modelTopology as never, weights };
+  const req = { protocol: 'securenn' as const, ...resolveOptions('securenn', {}, 'test'), topology: json.modelTopology as never, weights };
   const spec = specOf(req);
   const shares = spec.params.map((p) => (withShares ? RingTensor.fromBigInts(Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, (_, i) => BigInt(i)), p.shape) : null));
   return { name, ...req, spec, digest: digestOf(req), shares };

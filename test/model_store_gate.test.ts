@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import test from 'ava';
 
+import { resolveOptions } from '../lib/protocol/protocol_options';
 import { type DeployedModel, digestOf, ModelStore, specOf } from '../lib/serve/model_store';
 import { mlp } from './helpers/model_files';
 
@@ -15,7 +16,7 @@ function model(name: string, fssGate: DeployedModel['fssGate'], fssBits = 64): D
   const weights = json.weightsManifest.flatMap((g: { weights: { name: string; shape: number[] }[] }) => g.weights.map((w) => ({ name: w.name, shape: w.shape })));
   const req = { protocol: 'fss' as const, fssGate, fssBits, topology: json.modelTopology, weights };
   const spec = specOf(req);
-  return { name, ...req, spec, digest: digestOf(req), shares: spec.params.map(() => null) };
+  return { name, ...req, ...resolveOptions('fss', { fssGate, fssBits }, 'test'), spec, digest: digestOf(req), shares: spec.params.map(() => null) };
 }
 
 test('the gate form survives a restart, is covered by the digest, and auto keeps the old digest', (t) => {

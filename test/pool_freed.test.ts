@@ -5,6 +5,7 @@
 // prepared (the pool full of recordings no query took), and server2 kept every one for the whole
 // setup (up to 2^24 indices).
 import test from 'ava';
+import { resolveOptions } from '../lib/protocol/protocol_options';
 
 import { PrecomputePool } from '../lib/serve/pool';
 
@@ -45,7 +46,7 @@ test("take's wait for a recording ends with the query's early end, even queued b
   // behind index 1's, whose query has not come (a lease holds it, say).
   const never = new Promise<never>(() => undefined);
   const root = { fork: () => ({ party: () => ({ sendControl: () => never }) }) };
-  const model = { name: 'm', protocol: 'fss' as const, fssGate: 'auto' as const, fssBits: 64, spec: { layers: [] } as never, shares: [] };
+  const model = { name: 'm', protocol: 'fss' as const, ...resolveOptions('fss', {}, 'test'), spec: { layers: [] } as never, shares: [] };
   pool.noticed([1, 2]);
   pool.prepare(root as never, 'server2', model, {} as never, 1, [1, 2], () => ({ traffic: () => ({ total: { bytes: 0, messages: 0, rounds: 0 } }) }) as never);
   t.is(pool.held, 2);

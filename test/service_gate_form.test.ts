@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import test from 'ava';
+import { resolveOptions } from '../lib/protocol/protocol_options';
 import WebSocket from 'ws';
 
 import * as tfe from '../lib';
@@ -133,7 +134,7 @@ test("a recording that fails after announcing its form leaves its query to run o
   pool.pressure.noteQuery('m', 1, true);
   const run = (fssGate: 'auto' | 'one-round', index: number) => {
     const out = new MemoryTransport([...SERVERS, CLIENT]);
-    pool.prepare(root, SERVER2, { name: fssGate === 'auto' ? 'm' : 'n', protocol: 'fss', fssGate, fssBits: 64, spec: broken, shares: [] }, { masked: [], refs: [] }, 1, [index], () => out);
+    pool.prepare(root, SERVER2, { name: fssGate === 'auto' ? 'm' : 'n', protocol: 'fss', ...resolveOptions('fss', { fssGate }, 'test'), spec: broken, shares: [] }, { masked: [], refs: [] }, 1, [index], () => out);
     return out;
   };
   const out = run('auto', 5);

@@ -10,6 +10,7 @@ import { type CorrelatedRandomness, SeededProvider } from './correlated';
 import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVER0, SERVER1, SERVERS } from './party';
 import type { FoldCounts } from './product_folding';
 import { checkFssBits, checkFssGate, checkProtocol, checkSecureNNDrelu, DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
+import { OPTION_SPECS, type ProtocolOptions } from './protocol_options';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -76,6 +77,16 @@ export interface ClusterOptions {
    */
   device?: DeviceOption;
 }
+
+/**
+ * What a fork may set for its session. Every protocol option (ProtocolOptions) is a ClusterOptions
+ * field of the same name and a Cluster accessor (the Picks here and in fork() fail to compile
+ * otherwise), so an option added to OPTION_SPECS reaches every session's cluster without a line here.
+ */
+export type ForkOptions = Pick<ClusterOptions, 'protocol' | keyof ProtocolOptions | 'fssCompactFrom' | 'securennDrelu' | 'players'> & {
+  /** A session only server2's part of runs (the pool's recording). */
+  dealerOnly?: boolean;
+};
 
 /** Op ids of one session: ids in (base, base + OPS_PER_SESSION) are its own. */
 export const OPS_PER_SESSION = 2 ** 24;
@@ -172,9 +183,9 @@ export class Cluster {
     this.provider = opts.provider ?? new SeededProvider();
     this.precompute = opts.precompute ?? true;
     this.protocol = opts.protocol ?? DEFAULT_PROTOCOL;
-    this.fssGate = opts.fssGate ?? 'auto';
+    // Each protocol option through its accessor (which checks it), at its default when unset.
+    for (const s of OPTION_SPECS) (this as Record<keyof ProtocolOptions, unknown>)[s.name] = opts[s.name] ?? s.default;
     this.fssCompactFrom = opts.fssCompactFrom;
-    this.fssBits = opts.fssBits ?? 64;
     this.securennDrelu = opts.securennDrelu ?? 'one-compare';
     this.hosted = new Set(opts.hosted ?? this.transport.parties);
     for (const h of this.hosted) this.party(h);
@@ -193,7 +204,7 @@ export class Cluster {
    * its nonces, live in session `index`'s own range, so sessions never reuse a mask. Every party
    * must give the same session the same index (server0 assigns them).
    */
-  fork(transport: Transport, index: number, opts: { protocol?: ProtocolName; fssGate?: FssGate; fssCompactFrom?: number; fssBits?: number; securennDrelu?: SecureNNDrelu; players?: readonly PartyName[]; dealerOnly?: boolean } = {}): Cluster {
+  fork(transport: Transport, index: number, opts: ForkOptions = {}): Cluster {
     if (!Number.isInteger(index) || index < 1 || index > MAX_SESSIONS) throw new RangeError(`session index ${index} is outside [1, ${MAX_SESSIONS}]`);
     // A compute server's session on an index it ran already would draw that session's masks again
     // (its nonces are the index's), and two of its openings would give the difference of two
@@ -202,8 +213,10 @@ export class Cluster {
     // (`dealerOnly`: a session only server2's part of runs, the pool's recording.)
     if (!opts.dealerOnly && (this.hosted.has(SERVER0) || this.hosted.has(SERVER1))) this.#forked.take(index);
     const players = opts.players ?? transport.parties.filter((p) => !SERVERS.includes(p));
+    const mine: Pick<Cluster, keyof ProtocolOptions> = this;
+    const options = Object.fromEntries(OPTION_SPECS.map((s) => [s.name, opts[s.name] ?? mine[s.name]])) as ProtocolOptions;
     return new Cluster(
-      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, fssGate: opts.fssGate ?? this.fssGate, fssCompactFrom: opts.fssCompactFrom ?? this.fssCompactFrom, fssBits: opts.fssBits ?? this.fssBits, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
+      { players, fixedPoint: this.fixed, provider: this.provider, precompute: this.precompute, protocol: opts.protocol ?? this.protocol, ...options, fssCompactFrom: opts.fssCompactFrom ?? this.fssCompactFrom, securennDrelu: opts.securennDrelu ?? this.securennDrelu, transport, hosted: [...this.hosted] },
       { ready: this.#ready, opBase: index * OPS_PER_SESSION, device: this.device, forked: this.#forked },
     );
   }
