@@ -1,8 +1,9 @@
 // The options a protocol takes at deploy time (FSS's gate form and comparison width), each
 // described once here: a deploy request, the model store and its digest, a model's listing, and
 // the CLI's deploy and verify flags all go through OPTION_SPECS and know no option by name. A
-// protocol with options of its own adds its fields to ProtocolOptions (named as ClusterOptions
-// names them, so they pass to a cluster as they are) and its specs to OPTION_SPECS.
+// protocol with options of its own adds its fields to ProtocolOptions and its specs to
+// OPTION_SPECS, and each option as a ClusterOptions field and a Cluster accessor of the same name
+// (cluster.ts ForkOptions: the compiler asks for them), so that it passes to a cluster as it is.
 import { checkFssBits, checkFssGate, FSS_BITS_MIN, FSS_GATES, type FssGate, type ProtocolName } from './protocols';
 
 /** Every protocol's deploy options, by their ClusterOptions names; a deploy carries its own protocol's only. */
