@@ -96,3 +96,11 @@ test('random admissions, starts and releases: the running totals decide as a ful
   t.true(pushes > 20, `${pushes} pushed out`);
   t.true(refusals > 200, `${refusals} refused`);
 });
+
+test('an estimate that is not a number is refused, not counted: the totals keep bounding memory', (t) => {
+  const acc = new SessionAccounting({ ...DEFAULT_LIMITS, maxTotalQueryBytes: 2 ** 20, maxQueryBytes: 2 ** 20 });
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1]) t.throws(() => acc.admit(`s${bad}`, 'c', bad, false, 'g'), { message: /memory estimate is/ });
+  t.is(acc.counters().estimatedBytes, 0);
+  acc.admit('a', 'c1', 2 ** 20, false, 'g');
+  t.throws(() => acc.admit('b', 'c2', 1, false, 'h'), { message: /maxTotalQueryBytes/ });
+});

@@ -17,27 +17,27 @@ export type ResolvedOptions = Required<ProtocolOptions>;
 
 type OptionName = keyof ProtocolOptions;
 
-export interface OptionSpec {
-  name: OptionName;
+export interface OptionSpec<K extends OptionName = OptionName> {
+  name: K;
   /** The protocol the option belongs to: a deploy under another refuses it. */
   protocol: ProtocolName;
   /** The value when unset; a deploy, the store and the digest leave it out. */
-  default: unknown;
+  default: ResolvedOptions[K];
   /** The CLI flag with its argument (commander's camel case of the flag is `name`). */
   flag: string;
   /** The flag's help under `tfe deploy` and under `tfe verify`. */
   help: { deploy: string; verify: string };
   /** A value from a request or a stored model, checked; `where` starts the error. */
-  check(v: unknown, where: string): unknown;
+  check(v: unknown, where: string): ResolvedOptions[K];
   /** A flag's text as a value, checked, naming the flag when wrong. */
-  fromFlag(text: string, flag: string): unknown;
+  fromFlag(text: string, flag: string): ResolvedOptions[K];
   /** Why a value other than the default cannot go with `tfe verify --debug-ranges`, if it cannot. */
   withDebugRanges?: string;
   /** How a listing says the value ("compact gates"), or undefined to say nothing (a default not worth saying). */
   describe(v: unknown): string | undefined;
 }
 
-const fssGate: OptionSpec = {
+const fssGate: OptionSpec<'fssGate'> = {
   name: 'fssGate',
   protocol: 'fss',
   default: 'auto',
@@ -51,7 +51,7 @@ const fssGate: OptionSpec = {
   describe: (v) => `${v as FssGate} gates`,
 };
 
-const fssBits: OptionSpec = {
+const fssBits: OptionSpec<'fssBits'> = {
   name: 'fssBits',
   protocol: 'fss',
   default: 64,
@@ -71,8 +71,11 @@ const fssBits: OptionSpec = {
   describe: (v) => (v === 64 ? undefined : `${v as number}-bit comparisons`),
 };
 
+/** One spec per field of ProtocolOptions (a field without one fails to compile here). */
+const SPECS: { [K in OptionName]-?: OptionSpec<K> } = { fssGate, fssBits };
+
 /** Every protocol's deploy options, in the order a digest, a stored model and a listing give them. */
-export const OPTION_SPECS: readonly OptionSpec[] = [fssGate, fssBits];
+export const OPTION_SPECS: readonly OptionSpec[] = Object.values(SPECS);
 
 /** The bare flag of a spec: '--fss-gate'. */
 export const flagOf = (s: OptionSpec): string => s.flag.split(' ')[0];

@@ -155,6 +155,9 @@ export class SessionAccounting {
    */
   admit(session: string, client: PartyName, bytes: number, pending: boolean, group?: string): string | undefined {
     const l = this.limits;
+    // The running totals would keep a NaN for good (and so stop bounding memory): an estimate
+    // that is not a number is this server's bug, refused rather than counted.
+    if (!Number.isFinite(bytes) || bytes < 0) throw new Error(`internal error: a request's memory estimate is ${bytes} bytes`);
     const fail = (msg: string, detail?: string) => {
       this.#refused++;
       throw detail === undefined ? new Error(msg) : new BusyError(msg, detail);
