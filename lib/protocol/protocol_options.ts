@@ -86,15 +86,11 @@ export const flagOf = (s: OptionSpec): string => s.flag.split(' ')[0];
  * states it and one that does not are the same deploy (and have the same digest).
  */
 export function deployOptions(protocol: ProtocolName, source: object, where: string): ProtocolOptions {
-  const out: Record<string, unknown> = {};
-  for (const s of OPTION_SPECS) {
-    const given = (source as Record<string, unknown>)[s.name];
-    if (given === undefined) continue;
+  return collect(source, (s, given) => {
     const v = s.check(given, where);
     if (s.protocol !== protocol) throw new Error(`${where}: ${s.name} applies to the ${s.protocol} protocol, not ${protocol}`);
-    if (v !== s.default) out[s.name] = v;
-  }
-  return out as ProtocolOptions;
+    return v;
+  });
 }
 
 /**
@@ -103,12 +99,20 @@ export function deployOptions(protocol: ProtocolName, source: object, where: str
  * when none was named). Defaults are left out, as in deployOptions.
  */
 export function flagOptions(protocol: ProtocolName | undefined, flags: object, which: string = protocol ?? 'the default'): ProtocolOptions {
-  const out: Record<string, unknown> = {};
-  for (const s of OPTION_SPECS) {
-    const given = (flags as Record<string, unknown>)[s.name];
-    if (given === undefined) continue;
+  return collect(flags, (s, given) => {
     const v = s.fromFlag(String(given), flagOf(s));
     if (s.protocol !== protocol) throw new Error(`${flagOf(s)} applies to --protocol ${s.protocol}, not ${which}`);
+    return v;
+  });
+}
+
+/** The options `source` sets, each read by `read` (which checks it), those at their defaults left out. */
+function collect(source: object, read: (s: OptionSpec, given: unknown) => unknown): ProtocolOptions {
+  const out: Record<string, unknown> = {};
+  for (const s of OPTION_SPECS) {
+    const given = (source as Record<string, unknown>)[s.name];
+    if (given === undefined) continue;
+    const v = read(s, given);
     if (v !== s.default) out[s.name] = v;
   }
   return out as ProtocolOptions;
