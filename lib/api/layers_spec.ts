@@ -231,7 +231,13 @@ function poolFirst(plans: { node: LayerNode; plan: LayerPlan }[], uses: Map<stri
  * Parses a Sequential or Functional topology. `weightShape` gives each weight's shape from the
  * manifest. Unsupported layers and settings are refused up front, naming the layer.
  */
-export function parseTopology(topo: ModelTopology, weightShape: (name: string) => number[] | undefined): ModelSpec {
+export function parseTopology(topo: ModelTopology, weightShape: (name: string) => number[] | undefined, names: readonly string[] = []): ModelSpec {
+  // A weight the layers need and the manifest lacks, with the manifest's names that end as it
+  // does (other/dense/kernel for dense/kernel): a prefix the reader did not take off, named.
+  const missing = (w: string): Error => {
+    const near = names.filter((n) => n.endsWith(`/${w}`)).slice(0, 2);
+    return new Error(`weight '${w}' is missing from the weights manifest${near.length ? ` (it has ${near.map((n) => `'${n}'`).join(' and ')}, under a prefix that is not this model's name)` : ''}`);
+  };
   const graph = graphOf(topo);
   const params: ParamSpec[] = [];
   let needsSecureNN = false, comparisons = false;
@@ -255,7 +261,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       for (const src of [d.gamma, d.variance]) {
         if (src === undefined) continue;
         const s = weightShape(src);
-        if (!s) throw new Error(`weight '${src}' is missing from the weights manifest`);
+        if (!s) throw missing(src);
         if (s.reduce((a, b) => a * b, 1) !== channels) throw new Error(`weight '${src}' has shape [${s}], expected [${channels}] (the channels of '${l.config.name}')`);
       }
     };
@@ -267,7 +273,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       take: (w, shape) => {
         const weight = `${l.config.name}/${w}`;
         const s = weightShape(weight);
-        if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
+        if (!s) throw missing(weight);
         // Taken in another layout (a bias as [1, units]): the same values, so the same count.
         if (shape && shape.reduce((a, b) => a * b, 1) !== s.reduce((a, b) => a * b, 1)) throw new Error(`weight '${weight}' has shape [${s}], but layer '${l.config.name}' (${l.class_name}) needs ${shape.reduce((a, b) => a * b, 1)} values ([${shape}])`);
         if (bn && (w === 'kernel' || w === 'bias')) {
@@ -280,7 +286,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       has: (weight) => weightShape(weight) !== undefined,
       shapeOf: (weight) => {
         const s = weightShape(weight);
-        if (!s) throw new Error(`weight '${weight}' is missing from the weights manifest`);
+        if (!s) throw missing(weight);
         return s;
       },
       derived: (w, shape, d) => {
@@ -297,7 +303,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         const sources = Object.entries(d).filter(([k, v]) => k !== 'kind' && k !== 'epsilon' && typeof v === 'string').map(([, v]) => v as string);
         for (const src of sources) {
           const s = weightShape(src);
-          if (!s) throw new Error(`weight '${src}' is missing from the weights manifest`);
+          if (!s) throw missing(src);
           if (s.reduce((a, b) => a * b, 1) !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weight '${src}' has shape [${s}], expected [${shape}]`);
         }
         return params.push({ weight: `${l.config.name}/${w}`, shape, derive: d }) - 1;

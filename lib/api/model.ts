@@ -255,7 +255,7 @@ export function readLayersModel(source: ModelSource): {
     weights = readWeights(json, path.dirname(modelPath));
   } else ({ json, weights } = fromArtifacts(source));
   const shapes = manifestShapes(json);
-  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
+  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   refuseUnreadWeights(json, spec);
   const params = spec.params.map((p) => ({
     name: p.weight,

@@ -156,8 +156,17 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   const holder = (topo.model_config ?? topo) as { class_name?: unknown; config?: unknown };
   const cfg = holder.config as Config | LayerConfig[] | undefined;
   const list = Array.isArray(cfg) ? cfg : cfg?.layers;
-  if (!MODEL_CLASSES.has(String(holder.class_name)) || !hasNested(list)) return json;
-  const name = String((Array.isArray(cfg) ? undefined : cfg?.name) ?? 'model');
+  if (!MODEL_CLASSES.has(String(holder.class_name))) return json;
+  const own = Array.isArray(cfg) ? undefined : cfg?.name;
+  if (!hasNested(list)) {
+    // Keras 3's tensorflowjs_converter names a flat model's weights under the model too
+    // (sequential/dense/kernel: tfjs#8321, which tfjs itself then fails to load): read them as the
+    // layers' own (dense/kernel), as a nested model's are.
+    if (typeof own !== 'string') return json;
+    const manifest = withoutModelPrefixes(json.weightsManifest, new Set([own]));
+    return manifest === json.weightsManifest ? json : { ...json, weightsManifest: manifest };
+  }
+  const name = String(own ?? 'model');
   const nested: string[] = [];
   // Flattening rewrites layer calls: on a copy, never the caller's artifacts.
   const g = flatten(graphOfModel(String(holder.class_name), structuredClone(cfg), name), nested, 0);
@@ -180,5 +189,7 @@ function withoutModelPrefixes(manifest: LayersModelJson['weightsManifest'], mode
     while (p.length > 2 && models.has(p[0]) && !names.has(p.join('/').slice(p[0].length + 1))) p = p.slice(1);
     return p.join('/');
   };
+  // Unchanged when no name is (the same object: a caller can tell).
+  if (![...names].some((n) => short(n) !== n)) return manifest;
   return manifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g));
 }

@@ -445,7 +445,7 @@ export function applyFinal(x: PlainTensor, f: 'softmax' | 'sigmoid' | undefined)
  */
 export function plainModel(json: LayersModelJson, weights: Weights): PlainModel {
   const shapes = manifestShapes(json);
-  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
+  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   const graph = graphOf(json.modelTopology);
   const values = new Map<string, Float64Array>();
   const raw = (n: string) => {

@@ -99,7 +99,7 @@ const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cann
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
   const json = normalizedModelJson(readModelJson(file));
   const shapes = manifestShapes(json);
-  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n));
+  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };
 }
 

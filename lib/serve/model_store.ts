@@ -45,7 +45,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** The spec of a deploy request, checked as the owner's loader checks it (layers, weights). */
 export function specOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'protocol'>): ModelSpec {
   const shapes = new Map(req.weights.map((w) => [w.name, w.shape]));
-  const spec = parseTopology(req.topology, (n) => shapes.get(n));
+  const spec = parseTopology(req.topology, (n) => shapes.get(n), [...shapes.keys()]);
   if (spec.needsSecureNN && !isExact(req.protocol)) throw new Error(`the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${req.protocol} protocol cannot do exactly: deploy it with ${exactProtocolsText()}`);
   for (const p of spec.params) {
     if (p.derive) continue; // computed by the owner; its sources were checked by parseTopology
