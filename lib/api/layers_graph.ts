@@ -78,7 +78,11 @@ function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
   const batchShape = batchShapeOf(c) as (number | null)[] | undefined;
   if (!Array.isArray(batchShape)) throw new Error(`${where} has no batch_input_shape (or batch_shape)`);
   const shape = batchShape.slice(1).map(Number);
-  if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new Error(`input shape ${JSON.stringify(batchShape.slice(1))} (after the batch) must be positive integers: every dimension known, as the servers size each query by it`);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
+    // A Keras text model is often saved with its sequence length open (Input(shape=(None,))).
+    const open = batchShape.slice(1).some((d) => d === null) ? '; a length left open (null) cannot be: save the model with a fixed one (Input(shape=(length, ...)) in Keras)' : '';
+    throw new Error(`${where}: input shape ${JSON.stringify(batchShape.slice(1))} (after the batch) must be positive integers: every dimension known, as the servers size each query by it${open}`);
+  }
   return shape;
 }
 
