@@ -189,7 +189,12 @@ function withoutModelPrefixes(manifest: LayersModelJson['weightsManifest'], mode
     while (p.length > 2 && models.has(p[0]) && !names.has(p.join('/').slice(p[0].length + 1))) p = p.slice(1);
     return p.join('/');
   };
+  let changed = false;
+  const out = manifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => {
+    const name = short(w.name);
+    changed ||= name !== w.name;
+    return { ...w, name };
+  }) } : g));
   // Unchanged when no name is (the same object: a caller can tell).
-  if (![...names].some((n) => short(n) !== n)) return manifest;
-  return manifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g));
+  return changed ? out : manifest;
 }

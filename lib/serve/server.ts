@@ -293,6 +293,8 @@ export class TfeServer {
     if (this.#running.has(session) || this.#pending.get(session)?.client || this.#sessions.has(session))
       return this.#respond(peer, session, { ok: false, error: `${this.me}: session ${session} is already in use` });
     const lease = req.type === 'predict' ? req.lease : undefined;
+    // A masked input's shape, which its lease's mask must have been dealt for (LeaseBook.check).
+    const maskedShape = req.type === 'predict' && req.maskedInput ? req.shape : undefined;
     try {
       if (req.type === 'undeploy') return this.#answer(peer, session, { ok: true, removed: undeployHere({ ...this.#queryHost, deployingNow: this.#deploying, running: this.#running, pending: this.#pending, dropWaiting: (s, why) => this.#dropWaiting(s, why) }, req, peer) });
       const bytes = this.#check(req, peer);
@@ -306,7 +308,7 @@ export class TfeServer {
       if (lease && !this.#leases.book.has(lease.id) && (this.me === SERVER0 || this.#leases.book.wasDropped(lease.id))) throw new Error(`lease ${lease.id.slice(0, 8)} is unknown or expired; ask for a new one`);
       // A lease that take would refuse is refused before admission, which may push out another
       // client's waiting request: none is pushed out for a query that is then refused.
-      if (lease) this.#leases.book.check(lease, req.model, req.type === 'predict' && req.maskedInput ? req.shape : undefined);
+      if (lease) this.#leases.book.check(lease, req.model, maskedShape);
       const waits = this.me !== SERVER0 && !this.#pending.get(session)?.notice && !(lease && this.#leases.book.has(lease.id));
       const pushedOut = this.#sessions.admit(session, peer, bytes, waits, this.endpoint.clientGroup(peer));
       if (pushedOut !== undefined) {
@@ -323,7 +325,7 @@ export class TfeServer {
     }
     let leased: Notice | undefined;
     try {
-      const entry = lease ? this.#leases.book.take(lease, req.model, req.type === 'predict' && req.maskedInput ? req.shape : undefined) : undefined;
+      const entry = lease ? this.#leases.book.take(lease, req.model, maskedShape) : undefined;
       if (entry) leased = { epoch: entry.epoch, index: entry.index, pooled: entry.pooled };
     } catch (e) {
       this.#sessions.release(session);
