@@ -66,6 +66,26 @@ const ZOO: { name: string; shape: number[]; build: () => unknown; scale?: number
       }),
   },
   {
+    name: 'PReLU with shared axes: over height and width, over the width, over a Conv1D\'s steps',
+    shape: [6, 5, 2],
+    build: () => {
+      const alpha = () => tf.initializers.randomUniform({ minval: 0.05, maxval: 0.6 });
+      return tf.sequential({
+        layers: [
+          L().conv2d({ inputShape: [6, 5, 2], filters: 3, kernelSize: 2, biasInitializer: 'randomNormal' }),
+          L().prelu({ sharedAxes: [1, 2], alphaInitializer: alpha() }),
+          L().conv2d({ filters: 3, kernelSize: 1, biasInitializer: 'randomNormal' }),
+          L().prelu({ sharedAxes: 2, alphaInitializer: alpha() }), // alpha [5, 1, 3]: per row and channel
+          L().reshape({ targetShape: [20, 3] }),
+          L().conv1d({ filters: 4, kernelSize: 3 }),
+          L().prelu({ sharedAxes: 1, alphaInitializer: alpha() }),
+          L().flatten(),
+          L().dense({ units: 3 }),
+        ],
+      });
+    },
+  },
+  {
     name: 'Conv2D with dilationRate 2 (valid), then a depthwise layer without bias',
     shape: [10, 10, 2],
     build: () =>
@@ -288,6 +308,9 @@ for (const z of ZOO)
       const out = await tfe.defineOutput('prediction-client', m.predict(input));
       // 16 fractional bits: each product rounds by a unit or so; a few layers stay far below 1e-2.
       expectRowsMatch(t, out.data, want, m.finalActivation);
+      // The float64 plaintext the service's verify and calibration compare with, against tfjs too.
+      const plain = tfe.loadPlainModel(file).forward({ data: Float64Array.from(x), shape: [batch, ...z.shape] });
+      expectRowsMatch(t, plain.data, want, m.finalActivation, 1e-4);
     } finally {
       await c.close();
     }
@@ -302,10 +325,10 @@ const REFUSED: Refusal[] = [
     message: /\(Conv2D\): dilation_rate \[2,2\] with strides \[2,2\]: TensorFlow allows one of them above 1, not both/,
   },
   {
-    name: 'PReLU with shared axes',
+    name: 'PReLU with shared axes the input does not have',
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().prelu()] }),
-    patch: (layers) => void (layers[1].config.shared_axes = [1]),
-    message: /\(PReLU\): shared_axes = \[1\] is not supported/,
+    patch: (layers) => void (layers[1].config.shared_axes = [0]),
+    message: /\(PReLU\): shared_axes = \[0\] is not supported/,
   },
   {
     name: 'ReLU with a threshold (Keras)',

@@ -148,6 +148,10 @@ function over1d(l: LayerConfig, f: (x: AnyTensor) => AnyTensor, squeeze = false)
 
 /** Dense on any rank: applied to the last axis. */
 
+/** PReLU's shared_axes: none, or distinct axes of the input counted with the batch as 0 (Keras's int or list). */
+const sharedAxes: Check = (v) => v === undefined || v === null || (Array.isArray(v) ? v : [v]).every((a, i, all) => Number.isInteger(a) && a >= 1 && all.indexOf(a) === i);
+const sharedAxesOf = (v: unknown): number[] => (v === undefined || v === null ? [] : (Array.isArray(v) ? v : [v]).map(Number));
+
 /** A dropout rate: a probability (absent: the layer's default). */
 const dropRate: Check = (v) => v === undefined || (isNum(v) && v >= 0 && v <= 1);
 
@@ -198,10 +202,21 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   ...CONV_BUILDERS,
   ...ATTENTION_BUILDERS,
   PReLU: (l, ctx) => {
-    settings(l, { shared_axes: (v) => v === undefined || v === null });
+    const c = settings(l, { shared_axes: sharedAxes });
     const a = ctx.take('alpha');
-    // prelu(x) = relu(x) - alpha relu(-x), alpha a private weight per element (broadcast over the batch).
-    return { step: (p) => ([x]) => sub(relu(x), mul(relu(mul(x, -1)), p[a])), comparisons: true, exactOnly: true };
+    const shared = sharedAxesOf(c.shared_axes);
+    // prelu(x) = relu(x) - alpha relu(-x), alpha a private weight per element (broadcast over the
+    // batch, and over the shared axes, where the saved alpha has 1).
+    return {
+      step: (p) => ([x]) => {
+        const want = x.shape.slice(1).map((d, i) => (shared.includes(i + 1) ? 1 : d));
+        if (shared.some((s) => s >= x.rank)) refuse(l, `shared_axes = [${shared}] names an axis its rank-${x.rank} input (batch axis 0) does not have`);
+        expectShape(l, 'alpha', p[a].shape, want, shared.length ? `its input [${x.shape.slice(1)}] without the batch, 1 on shared_axes [${shared}]` : `its input [${x.shape.slice(1)}] without the batch`);
+        return sub(relu(x), mul(relu(mul(x, -1)), p[a]));
+      },
+      comparisons: true,
+      exactOnly: true,
+    };
   },
   AveragePooling2D: (l) => {
     const c = settings(l, { pool_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast });

@@ -269,7 +269,22 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   PReLU: (l, { w }) => {
     const a = w(`${l.config.name}/alpha`);
-    return one((x) => ({ data: x.data.map((v, i) => (v < 0 ? a[i % a.length] * v : v)), shape: x.shape }));
+    const shared = l.config.shared_axes === undefined || l.config.shared_axes === null ? [] : [l.config.shared_axes].flat().map(Number);
+    return one((x) => {
+      // alpha's element for each of x's: x's strides without the batch, zero along the shared axes.
+      const dims = x.shape.slice(1), strides = new Array<number>(dims.length);
+      for (let d = dims.length - 1, s = 1; d >= 0; d--) (strides[d] = shared.includes(d + 1) ? 0 : s), (s *= shared.includes(d + 1) ? 1 : dims[d]);
+      if (dims.reduce((n, d, i) => n * (shared.includes(i + 1) ? 1 : d), 1) !== a.length) fail(l, `alpha holds ${a.length} values, not one per element of [${dims}] shared along axes [${shared}]`);
+      const per = size(dims), out = plainAlloc(x.data.length);
+      for (let i = 0; i < x.data.length; i++) {
+        const v = x.data[i];
+        if (v >= 0) { out[i] = v; continue; }
+        let r = i % per, j = 0;
+        for (let d = dims.length - 1; d >= 0; d--) (j += (r % dims[d]) * strides[d]), (r = Math.floor(r / dims[d]));
+        out[i] = a[j] * v;
+      }
+      return { data: out, shape: x.shape };
+    });
   },
   Normalization: (l, { w }) => {
     const n = l.config.name, s = w(`${n}/folded_scale`), t = w(`${n}/folded_shift`), ch = s.length;
