@@ -4,6 +4,7 @@
 // compared with the Node client's for the same inputs; the refused origin, a dropped server and
 // every failure must end in a rejected promise with a message.
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -14,6 +15,7 @@ import { pngInput } from '../lib/cli/inputs';
 import { decodePng } from '../lib/cli/png';
 import { pngFile } from './helpers/png_file';
 import { connect, type SocketFactory } from '../lib/browser';
+import { tfjsArtifacts } from './helpers/tfjs_save';
 import { PredictionClient } from '../lib/serve/client';
 import { loadClusterConfig, readPem } from '../lib/serve/config';
 import { DIGITS, MODEL_NAME, startWebCluster, type WebCluster } from '../examples/web/cluster';
@@ -71,6 +73,50 @@ test.serial('a browser-client prediction equals the Node client\'s for the same 
     const typed = await browser.predict(MODEL_NAME, Float32Array.from([...digits.images[1], ...digits.images[2]]));
     t.deepEqual(typed.shape, [2, 10]);
     t.deepEqual(typed.classes, [digits.labels[1], digits.labels[2]]);
+  } finally {
+    browser.close();
+    await node.close();
+  }
+});
+
+test.serial('both clients give what tfjs\'s model.predict gives: a sigmoid ending applied, a binary classifier\'s class by 0.5, a softmax\'s probabilities', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+  const L = tf.layers;
+  // Seeded weights: no output lands near 0.5, where the encoding's error could flip a class.
+  const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' });
+  const models = {
+    'ends-binary': tf.sequential({ layers: [L.dense({ inputShape: [4], units: 1, activation: 'sigmoid', ...init(1) })] }),
+    'ends-labels': tf.sequential({ layers: [L.dense({ inputShape: [4], units: 3, activation: 'sigmoid', ...init(3) })] }),
+    'ends-softmax': tf.sequential({ layers: [L.dense({ inputShape: [4], units: 3, activation: 'softmax', ...init(5) })] }),
+    'ends-value': tf.sequential({ layers: [L.dense({ inputShape: [4], units: 1, ...init(4) })] }),
+  };
+  const owner = await PredictionClient.connect(cluster.config, { asOwner: true });
+  try {
+    for (const [name, m] of Object.entries(models)) await owner.deploy(await tfjsArtifacts(tf, m), { name, protocol: 'pond' });
+  } finally {
+    await owner.close();
+  }
+  const inputs = [[1, 2, -1, 0.5], [-1, -2, 1, -0.5], [1, 2, 3, 4]];
+  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
+  const node = await PredictionClient.connect(cluster.config);
+  try {
+    for (const [name, m] of Object.entries(models)) {
+      const want: number[][] = m.predict(tf.tensor2d(inputs)).arraySync();
+      const final = name === 'ends-softmax' ? 'softmax' : name === 'ends-value' ? undefined : 'sigmoid';
+      if (name === 'ends-binary') t.deepEqual(new Set(want.map((w) => w[0] >= 0.5)).size, 2, `both classes among the answers (${want})`);
+      for (const p of [await browser.predict(name, inputs), await node.predict(name, { data: Float64Array.from(inputs.flat()), shape: [3, 4] })]) {
+        t.is(p.finalActivation, final, name);
+        want.forEach((w, r) => {
+          const width = w.length, got = p.outputs.subarray(r * width, (r + 1) * width);
+          t.true(w.every((v, j) => Math.abs(got[j] - v) < 1e-2), `${name} row ${r}: outputs ${[...got]} vs tfjs ${w}`);
+          if (final) t.true(w.every((v, j) => Math.abs(p.probabilities[r * width + j] - v) < 1e-2), `${name} row ${r}: probabilities`);
+          const argmax = w.indexOf(Math.max(...w));
+          t.is(p.classes[r], name === 'ends-binary' ? (w[0] >= 0.5 ? 1 : 0) : argmax, `${name} row ${r}: class`);
+        });
+        if (!final) t.deepEqual([...p.outputs], [...p.data], 'without a final activation the outputs are the logits');
+      }
+    }
   } finally {
     browser.close();
     await node.close();

@@ -11,7 +11,8 @@ import { type BrowserInput, needsInputShape, toInput } from './input';
 import { ServerLink } from './link';
 import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
 import { prgRing, randomSeed } from './prg';
-import { add, decodeFixed, encodeFixed, fromBytes, softmaxRows, sub, toBytes } from './ring';
+import { add, decodeFixed, encodeFixed, fromBytes, sub, toBytes } from './ring';
+import { finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from './outputs';
 import type { Message } from './wire';
 import { answerDeadline, checkTimeoutOption } from './deadline';
 
@@ -62,15 +63,14 @@ export interface OpTraffic {
   rounds: number;
 }
 
-export interface BrowserPrediction {
+/** `outputs`, `probabilities` and `classes` are computed here from the logits (outputs.ts): the servers only ever hold shares of them. */
+export interface BrowserPrediction extends ReadOutputs {
   /** The model's output (logits), decoded from fixed point, row-major. */
   data: Float64Array;
   shape: number[];
   toArray(): NestedArray;
-  /** softmax over the last axis, computed here: the servers only ever hold shares of the logits. */
-  probabilities: Float64Array;
-  /** argmax per row. */
-  classes: number[];
+  /** The model's final activation, which `outputs` applied (absent: none, `outputs` are the logits). */
+  finalActivation?: FinalActivation;
   latencyMs: number;
   /** What each server sent for this query, in server order. */
   serverTraffic: OpTraffic[];
@@ -81,7 +81,7 @@ export interface BrowserPrediction {
   sent: { server0: Uint8Array; server1: Uint8Array };
 }
 
-type Response = { ok: true; models?: ModelInfo[]; traffic?: OpTraffic; fracBits?: number } | { ok: false; error: string };
+type Response = { ok: true; models?: ModelInfo[]; traffic?: OpTraffic; fracBits?: number; finalActivation?: unknown } | { ok: false; error: string };
 type Request = { type: 'models' } | { type: 'predict'; model: string; shape: number[] };
 
 /** A v4 UUID (the servers accept only UUIDs as client session ids). */
@@ -263,9 +263,11 @@ export class BrowserClient {
     const data = decodeFixed(add(y0.values, y1.values), this.fracBits);
     const latencyMs = performance.now() - t0;
     const shape = y0.shape;
-    const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
+    const first = responses[0];
+    const finalActivation = finalActivationOf(first?.ok ? first.finalActivation : undefined);
+    const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
     const serverTraffic = responses.map((r) => (r.ok && r.traffic) || { bytes: 0, messages: 0, rounds: 0 });
-    return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };
+    return { data, shape, toArray: () => toNested(data, shape), ...read, ...(finalActivation ? { finalActivation } : {}), latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };
   }
 
   /** Closes the three sockets; pending calls reject, later ones are refused. */

@@ -6,6 +6,7 @@ import { BrowserClient, type ConnectOptions, type ServerName } from './client';
 
 export { BrowserClient, SERVERS } from './client';
 export type { BrowserPrediction, ConnectOptions, ModelInfo, OpTraffic, ServerName } from './client';
+export type { FinalActivation } from './outputs';
 export type { BrowserInput } from './input';
 export { imageToGray } from './input';
 export type { CanvasLike, ImageDataLike, SocketFactory, SocketLike } from './platform';

@@ -58,19 +58,3 @@ export function fromBytes(b: Uint8Array): BigUint64Array {
   for (let i = 0; i < out.length; i++) out[i] = v.getBigUint64(8 * i, true);
   return out;
 }
-
-/** softmax and argmax per row of width `width`, exactly as lib/serve/client.ts computes them. */
-export function softmaxRows(logits: Float64Array, width: number): { probabilities: Float64Array; classes: number[] } {
-  const probabilities = new Float64Array(logits.length);
-  const classes: number[] = [];
-  for (let r = 0; r * width < logits.length; r++) {
-    const row = logits.subarray(r * width, (r + 1) * width);
-    let best = 0;
-    for (let j = 1; j < width; j++) if (row[j] > row[best]) best = j;
-    let sum = 0;
-    for (let j = 0; j < width; j++) sum += (probabilities[r * width + j] = Math.exp(row[j] - row[best]));
-    for (let j = 0; j < width; j++) probabilities[r * width + j] /= sum;
-    classes.push(best);
-  }
-  return { probabilities, classes };
-}

@@ -58,13 +58,6 @@ function rowPrediction(outputs: Float64Array, classOf: number, prob: Float64Arra
   return { prediction: classOf, p: prob[classOf] };
 }
 
-/** What tfjs's model.predict returns from the logits: the model's final softmax or sigmoid applied. */
-function finalOutputs(logits: Float64Array, width: number, final: ModelInfo['finalActivation'], softmax: Float64Array): Float64Array {
-  if (final === 'softmax') return softmax;
-  if (final === 'sigmoid') return logits.map((v) => 1 / (1 + Math.exp(-v)));
-  return logits;
-}
-
 const positiveInt = (v: string, what: string): number => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
@@ -368,13 +361,13 @@ export function addServiceCommands(program: Command): void {
           const p = await client.predict(opts.model, { data, shape: [m, ...info.inputShape] }, { last: at + batch >= images.length });
           bar.end();
           const per = p.data.length / m, width = p.shape[p.shape.length - 1], rows = per / width;
-          const outputs = finalOutputs(p.data, width, info.finalActivation, p.probabilities);
+          const outputs = p.outputs;
           // Probabilities: softmax's (or a softmax of logits over several classes), or the sigmoid
           // units' own values; a regression (one unit, no activation) has none.
-          const probs = info.finalActivation === 'sigmoid' ? outputs : width > 1 ? p.probabilities : undefined;
+          const probs = p.finalActivation === 'sigmoid' || width > 1 ? p.probabilities : undefined;
           for (let k = 0; k < m; k++) {
             const i = at + k, label = labels?.[i];
-            const row = (r: number) => rowPrediction(outputs.subarray(k * per + r * width, k * per + (r + 1) * width), p.classes[k * rows + r], p.probabilities.subarray(k * per + r * width, k * per + (r + 1) * width), info.finalActivation);
+            const row = (r: number) => rowPrediction(outputs.subarray(k * per + r * width, k * per + (r + 1) * width), p.classes[k * rows + r], p.probabilities.subarray(k * per + r * width, k * per + (r + 1) * width), p.finalActivation);
             const each = Array.from({ length: rows }, (_, r) => row(r));
             const prediction = rows === 1 ? each[0].prediction : each.map((e) => e.prediction);
             const slice = (v: Float64Array) => toNested(v.subarray(k * per, (k + 1) * per), p.shape.slice(1));

@@ -28,7 +28,7 @@ import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
 import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
 import { answerDeadline, checkTimeoutOption } from '../browser/deadline';
-import { softmaxRows } from '../browser/ring';
+import { finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from '../browser/outputs';
 
 export interface ClientOptions {
   /** Present the model owner's certificate from the config (needed to deploy under TLS). */
@@ -58,11 +58,13 @@ export interface ClientOptions {
   log?: (m: string) => void;
 }
 
-export interface Prediction extends Decoded {
-  /** softmax over the last axis, computed here: the servers only ever see shares of the logits. */
-  probabilities: Float64Array;
-  /** argmax per row. */
-  classes: number[];
+/**
+ * `data` holds the logits; `outputs`, `probabilities` and `classes` are computed here from them
+ * (lib/browser/outputs.ts): the servers only ever see shares of the logits.
+ */
+export interface Prediction extends Decoded, ReadOutputs {
+  /** The model's final activation, which `outputs` applied (absent: none, `outputs` are the logits). */
+  finalActivation?: FinalActivation;
   latencyMs: number;
   /** What the client sent (its input shares). */
   traffic: TrafficReport;
@@ -275,7 +277,8 @@ export class PredictionClient {
       const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
       result.dispose();
       const latencyMs = performance.now() - t0;
-      const { probabilities, classes } = softmaxRows(data, shape[shape.length - 1] ?? 1);
+      const finalActivation = finalActivationOf((responses[0] as { finalActivation?: unknown }).finalActivation);
+      const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
       const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
       const theirs = responses.map((r) => (r as { fracBits?: number }).fracBits).find((f) => f !== undefined && f !== this.#config.fracBits);
@@ -285,7 +288,7 @@ export class PredictionClient {
         this.#leases.put(model, { ...granted, ...(nextMask ? { mask: nextMask } : {}) }, askedAt);
         nextMask = undefined;
       }
-      return { data, shape, toArray: () => toNested(data, shape), probabilities, classes, latencyMs, traffic, serverTraffic, offlineBytes };
+      return { data, shape, toArray: () => toNested(data, shape), ...read, ...(finalActivation ? { finalActivation } : {}), latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       if (leaseNext) this.#leases.answered(model);
       ring.dispose();

@@ -240,7 +240,19 @@ export interface ModelInfo extends ProtocolOptions {
 }
 
 export type Response =
-  | { ok: true; models?: ModelInfo[]; outputShape?: number[]; status?: ServerStatus; traffic?: OpTraffic; removed?: boolean; offlineBytes?: number; fracBits?: number; lease?: LeaseRef & { ttlMs: number } }
+  | {
+      ok: true;
+      models?: ModelInfo[];
+      outputShape?: number[];
+      /** A prediction's: the model's final softmax or sigmoid, which the client applies to the logits (absent: none). */
+      finalActivation?: 'softmax' | 'sigmoid';
+      status?: ServerStatus;
+      traffic?: OpTraffic;
+      removed?: boolean;
+      offlineBytes?: number;
+      fracBits?: number;
+      lease?: LeaseRef & { ttlMs: number };
+    }
   /** refused: this server started nothing for the request (its checks refused it). */
   | { ok: false; error: string; refused?: true };
 

@@ -124,11 +124,13 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
       const transport = sessionTransport(h.me, h.endpoint, session, client, notice);
       meter.watch(transport);
       if (req.type === 'predict') {
-        const { outputShape, offlineBytes } = await predictHere(h.me, epoch, h.models.get(req.model)!, notice, req, transport, () => h.leases.next(session, notice.epoch), end.early, input);
+        const model = h.models.get(req.model)!;
+        const { outputShape, offlineBytes } = await predictHere(h.me, epoch, model, notice, req, transport, () => h.leases.next(session, notice.epoch), end.early, input);
+        const final = model.spec.finalActivation;
         // server0: the reference of the lease this query took for the next one (leaseNext).
         const next = h.me === SERVER0 && req.leaseNext ? h.leases.book.forSession(session) : undefined;
         const lease = next && { id: next.id, index: next.entry.index, ttlMs: h.config.leaseTtlMs };
-        h.respond(client, session, { ok: true, outputShape, traffic: transport.traffic().total, offlineBytes, fracBits: h.config.fracBits, ...(lease ? { lease } : {}) });
+        h.respond(client, session, { ok: true, outputShape, ...(final ? { finalActivation: final } : {}), traffic: transport.traffic().total, offlineBytes, fracBits: h.config.fracBits, ...(lease ? { lease } : {}) });
         if (h.me === SERVER0 && leaseId) h.leases.ranOn(leaseId);
         if (h.me === SERVER0 && epoch === h.setup.current) h.reservations.ranBatch(epoch, req.model, req.shape[0]);
       } else {
