@@ -1,0 +1,69 @@
+// Random TensorFlow.js models (test/helpers/random_models.ts: convolutions of every kind, pooling,
+// normalisation, activations, recurrent layers, merges), fresh each run, loaded privately under
+// each exact protocol and as the float64 plaintext (verify's and calibration's reference), all
+// against tfjs's own model.predict. A failure names the seed: TFE_RANDOM_MODELS_SEED=<seed>
+// builds the same models again (TFE_RANDOM_MODELS=<n> runs more).
+import { randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { isExact, PROTOCOLS } from '../lib/protocol/protocols';
+import { randomModels, seeded } from './helpers/random_models';
+import { tfjsArtifacts } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+const SEED = Number(process.env.TFE_RANDOM_MODELS_SEED ?? randomInt(2 ** 31));
+const COUNT = Number(process.env.TFE_RANDOM_MODELS ?? 30);
+
+const softmax = (v: number[]) => {
+  const m = Math.max(...v), e = v.map((z) => Math.exp(z - m)), s = e.reduce((a, b) => a + b, 0);
+  return e.map((z) => z / s);
+};
+
+/** Largest |got - want| over rows of `width`, the final activation applied to `got`, relative to max(1, |want|). */
+function relativeError(got: Float64Array, want: number[][], final: 'softmax' | 'sigmoid' | undefined): number {
+  const width = got.length / want.length;
+  let worst = 0, scale = 1;
+  want.forEach((w, r) => {
+    let g = Array.from(got.subarray(r * width, (r + 1) * width));
+    if (final === 'softmax') g = softmax(g);
+    if (final === 'sigmoid') g = g.map((v) => 1 / (1 + Math.exp(-v)));
+    if (g.length !== w.length) throw new Error(`row width ${g.length}, tfjs ${w.length}`);
+    w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(g[j] - v))), (scale = Math.max(scale, Math.abs(v)))));
+  });
+  return worst / scale;
+}
+
+test(`${COUNT} random models predict privately as tfjs does, under every exact protocol (seed ${SEED})`, async (t) => {
+  const rnd = seeded(SEED);
+  const draw = randomModels(tf, rnd);
+  for (let i = 0; i < COUNT; i++) {
+    const batch = 1 + Math.floor(rnd() * 4), scale = [0.5, 2, 8, 255][Math.floor(rnd() * 4)];
+    const m = draw(batch, scale);
+    const what = `seed ${SEED} model ${i} (batch ${batch}, inputs up to ${scale}): ${m.desc.join(' | ')}`;
+    const artifacts = await tfjsArtifacts(tf, m.model);
+    const shape = [batch, ...m.shape];
+    // The plaintext model: float64 against tfjs's float32.
+    const plain = tfe.loadPlainModel(artifacts);
+    t.true(relativeError(plain.forward({ data: Float64Array.from(m.x), shape }).data, m.want, plain.finalActivation) < 1e-3, `plaintext: ${what}`);
+    for (const protocol of PROTOCOLS.filter(isExact)) {
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const pm = tfe.loadLayersModel(artifacts, { cluster: c });
+        const input = m.tokens ? pm.defineInput('prediction-client', () => ({ data: m.x, shape })) : tfe.definePrivateInput('prediction-client', () => ({ data: m.x, shape }), c);
+        const out = await tfe.defineOutput('prediction-client', pm.predict(input));
+        // 16 fractional bits; smooth activations are piecewise cubics within about 1e-3.
+        const err = relativeError(out.data, m.want, pm.finalActivation);
+        t.true(err < 1e-2, `${protocol}: error ${err.toExponential(2)}: ${what}`);
+      } catch (e) {
+        t.fail(`${protocol}: ${(e as Error).message}: ${what}`);
+      } finally {
+        await c.close();
+      }
+    }
+  }
+});
