@@ -29,7 +29,7 @@ test.serial('concurrent predictions on several models next to a SecureNN model, 
   const provider = new tfe.SeededProvider({ maskCacheBytes: 1.5 * 2 ** 20 });
   const c = new tfe.Cluster({ provider, protocol: 'pond' }); // explicit: the reference uses Pond's polynomial relu
   const pond = [0, 1, 2].map(() => mlp([64, 256, 256, 10]));
-  const models = pond.map((m) => tfe.loadLayersModel(m.file, { cluster: c }));
+  const models = pond.map((m) => tfe.loadLayersModel(m.file, { cluster: c, uncalibrated: true }));
   // A SecureNN model in a session forked from the same setup, as the service deploys one: it
   // shares server2's provider, and so its cache, with the Pond models.
   const sn = mlp([32, 128, 10]);

@@ -23,7 +23,7 @@ test('a closed Cluster frees its provider\'s cached weight masks', async (t) => 
   const provider = new tfe.SeededProvider();
   const c = new tfe.Cluster({ provider, protocol: 'pond' });
   const m = mlp([8, 6, 3]);
-  const model = tfe.loadLayersModel(m.file, { cluster: c });
+  const model = tfe.loadLayersModel(m.file, { cluster: c, uncalibrated: true });
   for (let i = 0; i < 3; i++) await tfe.defineOutput(CLIENT, model.predict(tfe.definePrivateInput(CLIENT, () => ({ data: new Float64Array(8), shape: [1, 8] }), c)));
   t.true(provider.maskCacheStats().entries > 0, 'the weights\' masks were cached');
   await c.close();

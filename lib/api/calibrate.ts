@@ -15,12 +15,13 @@ import { fitPolynomial } from '../math/poly_fit';
 import { DEFAULT_FRAC_BITS } from '../tensor/ring_tensor';
 import { exactProtocolsText, isExact, PROTOCOLS, type ProtocolName } from '../protocol/protocols';
 import { POLYNOMIAL_LAYER } from './layers_catalog';
-import { graphOf, type LayerConfig, type ModelTopology } from './layers_graph';
+import { graphOf, type ModelTopology } from './layers_graph';
 import type { LayersModelJson } from './layers_spec';
 import { isOptimizerState, type ModelArtifacts, type ModelSource, readLayersModel } from './model';
 import { plainModel, type PlainTensor } from './plain_forward';
 import { compareOutputs, type Samples, samplesTensor } from './verify';
 import { cloneTopology, replaceLayer, splitActivation } from './topology_edit';
+import { isPlainRelu, reluLayers, timeDistributed, wrapsRelu } from './relu_layers';
 
 export interface CalibrateOptions {
   /** Degree of each polynomial: 2 (default; cheapest under Pond) or 3. */
@@ -59,10 +60,6 @@ export interface Calibrated {
   modelJson: LayersModelJson;
   report: CalibrationReport;
 }
-
-const isPlainRelu = (l: LayerConfig) =>
-  (l.class_name === 'ReLU' && ['max_value', 'maxValue', 'negative_slope', 'threshold'].every((k) => !l.config[k])) ||
-  (l.class_name === 'Activation' && l.config.activation === 'relu');
 
 const MAX_FIT_POINTS = 400_000;
 
@@ -215,43 +212,14 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
 }
 
 /**
- * The model's relu layers if it would run under Pond with relu's default polynomial (on [-4, 4],
- * wrong outside): deploying such a model needs calibration. Empty when Pond computes it as given.
- */
-export function uncalibratedRelus(source: ModelSource, loaded?: Loaded): string[] {
-  const { json } = loaded ?? readLayersModel(source);
-  return [
-    ...graphOf(json.modelTopology)
-      .nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu'))
-      .map((node) => node.layer.config.name),
-    ...wrappedRelus(json.modelTopology),
-  ];
-}
-
-/** The layer a TimeDistributed wraps (whose relu calibration moves out of it), else undefined. */
-function timeDistributed(l: LayerConfig): LayerConfig | undefined {
-  const inner = (l.config as { layer?: LayerConfig }).layer;
-  return l.class_name === 'TimeDistributed' && inner?.config !== undefined ? inner : undefined;
-}
-
-/** Whether `l` wraps a layer with a relu (TimeDistributed(Dense(relu)), say). */
-function wrapsRelu(l: LayerConfig): boolean {
-  const inner = (l.config as { layer?: LayerConfig }).layer;
-  return inner?.config !== undefined && (inner.config.activation === 'relu' || isPlainRelu(inner));
-}
-
-/**
- * Layers whose wrapped layer has a relu: Pond runs it with the default polynomial, so such a
- * model, like any with relu, is calibrated or refused under Pond (before, it was neither).
- */
-const wrappedRelus = (topo: LayersModelJson['modelTopology']): string[] => graphOf(topo).nodes.filter((node) => wrapsRelu(node.layer)).map((node) => node.layer.config.name);
-
-/**
  * The wrapped relus calibration cannot move out of their wrapper: any wrapper but TimeDistributed
  * (today the only other, Bidirectional, wraps recurrent layers, which Pond refuses anyway).
  */
 const unfittableRelus = (topo: LayersModelJson['modelTopology']): string[] =>
   graphOf(topo).nodes.filter((node) => wrapsRelu(node.layer) && !timeDistributed(node.layer)).map((node) => node.layer.config.name);
+
+/** The model's relu layers that Pond would run as the default polynomial (relu_layers.ts). */
+export const uncalibratedRelus = (source: ModelSource, loaded?: Loaded): string[] => reluLayers((loaded ?? readLayersModel(source)).json);
 
 /** What deploying under Pond may add: calibration on the owner's inputs, or explicit consent to the default polynomial. */
 export interface PondDeployOptions {

@@ -13,9 +13,10 @@ import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
 import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
+import { reluLayers } from './relu_layers';
 import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
-import type { AnyTensor, PrivateTensor } from './tensor';
+import { type AnyTensor, PrivateTensor } from './tensor';
 import { toDense, type TensorValue } from './values';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
@@ -307,6 +308,8 @@ export class PrivateModel {
     private readonly owner?: { plain: PlainModel; trace: (x: PrivateTensor, observe: (layer: string, out: AnyTensor) => void) => AnyTensor },
     /** Set when the model starts with Embeddings: its input is token ids, shared one-hot over `oneHot` (see defineInput). */
     readonly inputEncoding?: InputEncoding,
+    /** What loadLayersModel checked against the cluster's protocol, checked again by predict (setProtocol may change it). */
+    private readonly needs?: ProtocolNeeds,
   ) {}
 
   /**
@@ -321,6 +324,9 @@ export class PrivateModel {
 
   /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */
   predict(x: PrivateTensor): AnyTensor {
+    if (!(x instanceof PrivateTensor))
+      throw new TypeError(`predict: takes a private input, which a player shares: model.defineInput(player, () => x) or tfe.definePrivateInput(player, () => x); got ${describeValue(x)}`);
+    if (this.needs) checkProtocolNeeds(this.needs, this.cluster, 'predict');
     // Every input's shape is checked, as tf.predict and the service do: a conv net followed by a
     // global pool answered an input of another size. Token ids shared as they are
     // (definePrivateInput, not defineInput) would be multiplied into the table as if they were a
@@ -352,10 +358,13 @@ export class PrivateModel {
  * one output, any DAG) with the layers and settings of docs/models.md; a final softmax or sigmoid
  * is left to the client. Anything else, and any setting that cannot be honoured, is refused,
  * naming the layer and the setting. A model whose non-linearities only an exact protocol runs
- * (max pooling, relu6, leaky relu, ...) is refused on a Pond cluster.
+ * (max pooling, relu6, leaky relu, ...) is refused on a Pond cluster, and so is one with relu
+ * unless `uncalibrated` consents to relu's default polynomial.
  */
-export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; owner?: string } = {}): PrivateModel {
+export function loadLayersModel(source: ModelSource, opts: LoadOptions = {}): PrivateModel {
+  checkLoadOptions(opts);
   const cluster = opts.cluster ?? getCluster();
+  if (opts.uncalibrated && isExact(cluster.protocol)) throw new Error(`loadLayersModel: uncalibrated applies to Pond only: ${cluster.protocol} computes relu exactly`);
   let model: ReturnType<typeof readLayersModel>;
   try {
     model = readLayersModel(source);
@@ -364,8 +373,8 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
   }
   const { spec, json, weights } = model;
   const plain = checkRuns(json, weights, 'loadLayersModel');
-  if (spec.needsSecureNN && !isExact(cluster.protocol))
-    throw new Error(`loadLayersModel: the model compares values (${spec.exactOnlyLayers.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
+  const needs: ProtocolNeeds = { exactOnly: spec.needsSecureNN ? spec.exactOnlyLayers : [], relus: reluLayers(json), uncalibrated: opts.uncalibrated === true };
+  checkProtocolNeeds(needs, cluster, 'loadLayersModel');
   const f = cluster.fixed.fracBits;
   const params = lowPartsAt(model.params, spec.params, f);
   checkWeightRange(params, f, 'loadLayersModel');
@@ -383,5 +392,58 @@ export function loadLayersModel(source: ModelSource, opts: { cluster?: Cluster; 
       observer = undefined;
     }
   };
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain, trace }, spec.inputEncoding);
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain, trace }, spec.inputEncoding, needs);
+}
+
+export interface LoadOptions {
+  /** The cluster the model runs on (default: getCluster()). */
+  cluster?: Cluster;
+  /** The player who shares the weights (default 'model-owner'). */
+  owner?: string;
+  /**
+   * Pond only: run a model with relu with relu's default polynomial (right on [-4, 4] only), as
+   * `tfe deploy --uncalibrated` does; without it such a model is refused under Pond. Calibration
+   * is a deploy's (PredictionClient.deploy's calibrate, `tfe deploy --calibrate`).
+   */
+  uncalibrated?: boolean;
+}
+
+const LOAD_OPTIONS: Record<keyof LoadOptions, true> = { cluster: true, owner: true, uncalibrated: true };
+
+function checkLoadOptions(opts: LoadOptions): void {
+  if (opts === null || typeof opts !== 'object') throw new TypeError('loadLayersModel: options must be an object such as { cluster }');
+  for (const key of Object.keys(opts))
+    if (!(key in LOAD_OPTIONS))
+      throw new TypeError(`loadLayersModel: unknown option '${key}'${key === 'protocol' ? ' (the protocol is the cluster\'s: new tfe.Cluster({ protocol }))' : ''}; the options are ${Object.keys(LOAD_OPTIONS).join(', ')}`);
+  if (opts.uncalibrated !== undefined && typeof opts.uncalibrated !== 'boolean') throw new TypeError(`loadLayersModel: uncalibrated must be true or false, got ${JSON.stringify(opts.uncalibrated)}`);
+}
+
+/** What a model needs of its cluster's protocol: the layers only an exact one runs, its relus, and the owner's consent to Pond's polynomial. */
+interface ProtocolNeeds {
+  exactOnly: string[];
+  relus: string[];
+  uncalibrated: boolean;
+}
+
+/** Refuses a protocol that cannot run the model as the owner agreed (at load, and at each predict: setProtocol changes a cluster's). */
+function checkProtocolNeeds(needs: ProtocolNeeds, cluster: Cluster, where: string): void {
+  if (isExact(cluster.protocol)) return;
+  if (needs.exactOnly.length)
+    throw new Error(`${where}: the model compares values (${needs.exactOnly.join(', ')}), which the ${cluster.protocol} protocol cannot do exactly; use an exact protocol: ${exactProtocolsText()}`);
+  if (needs.relus.length && !needs.uncalibrated)
+    throw new Error(
+      `${where}: the model has relu (${needs.relus.slice(0, 4).join(', ')}${needs.relus.length > 4 ? ', ...' : ''}), and ${cluster.protocol} replaces relu by a polynomial that is wrong outside [-4, 4]: ` +
+        `use an exact protocol (${exactProtocolsText()}), deploy it calibrated on your inputs (PredictionClient.deploy's calibrate, tfe deploy --calibrate), or load it with { uncalibrated: true } to run the default polynomial anyway`,
+    );
+}
+
+/** What a value is, for an error: a TensorFlow.js tensor, an array, a typed array, a public tensor... */
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return 'an array (share it first)';
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} (share it first)`;
+  const o = v as { constructor?: { name?: string }; dataSync?: unknown };
+  if (typeof o.dataSync === 'function') return 'a TensorFlow.js tensor (share it first)';
+  if (o.constructor?.name === 'PublicTensor') return 'a public tensor: the model takes a private input';
+  return typeof v === 'object' ? `an object (${o.constructor?.name ?? 'Object'})` : `a ${typeof v}`;
 }

@@ -25,7 +25,10 @@ export function getCluster(): Cluster {
 }
 
 /**
- * Selects the protocol of the default cluster and of clusters created afterwards without one:
+ * Selects the protocol of the default cluster (getCluster(), the one ops without a cluster use;
+ * already started or made later, by local() too). A `new Cluster()` given no protocol runs
+ * 'securenn' regardless. A model loaded on the default cluster keeps checking, at each predict,
+ * that the protocol can still run it (loadLayersModel). The protocols:
  * 'securenn' (the default: Pond plus exact comparisons with server2 as helper: exact relu,
  * maxPool2d, reduceMax, argmax, less...), 'fss' (the same exact ops by function secret sharing:
  * server2 deals DCF keys offline, one online round per comparison) or 'pond' (fewer rounds,

@@ -11,6 +11,7 @@ import { DEFAULT_FIXED_POINT, type FixedPointConfig, type OpCtx, Party, SERVER0,
 import type { FoldCounts } from './product_folding';
 import { checkFssBits, checkFssGate, checkProtocol, checkSecureNNDrelu, DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 import { OPTION_SPECS, type ProtocolOptions } from './protocol_options';
+import { checkClusterOptions } from './cluster_options_check';
 
 export const DEFAULT_PLAYERS: readonly PartyName[] = ['model-owner', 'prediction-client', 'input-provider', 'output-receiver'];
 
@@ -160,6 +161,8 @@ export class Cluster {
   #ready: Promise<void>;
 
   constructor(opts: ClusterOptions = {}, fork?: { ready: Promise<void>; opBase: number; device: string; forked: ForkedIndices }) {
+    // A fork carries every option at its value (ForkOptions); only a caller's options are checked.
+    if (!fork) checkClusterOptions(opts);
     const players = opts.players ?? DEFAULT_PLAYERS;
     for (const p of players)
       if (SERVERS.includes(p)) throw new Error(`player name '${p}' is reserved for a server`);
