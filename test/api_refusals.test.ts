@@ -77,7 +77,12 @@ test('predict names an input that was never shared, and how to share it', async 
   t.throws(() => m.predict([[1, 2, 3, 4]] as never), { message: new RegExp(share.source + 'an array') });
   t.throws(() => m.predict(new Float32Array(4) as never), { message: new RegExp(share.source + 'a Float32Array') });
   t.throws(() => m.predict(tfe.definePublicInput('prediction-client', () => [[1, 2, 3, 4]], c) as never), { message: new RegExp(share.source + 'a public tensor') });
-  // Shared, it runs.
+  // Shared, it runs; defineInput takes what the service's clients take, whole examples in a typed array too.
   const x = m.defineInput('prediction-client', () => [[1, 2, 3, 4]]);
-  t.deepEqual((await tfe.defineOutput('prediction-client', m.predict(x))).shape, [1, 2]);
+  const one = await tfe.defineOutput('prediction-client', m.predict(x));
+  t.deepEqual(one.shape, [1, 2]);
+  const two = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => Float32Array.from([1, 2, 3, 4, 1, 2, 3, 4]))));
+  t.deepEqual(two.shape, [2, 2]);
+  t.true([0, 1].every((j) => Math.abs(two.data[j] - one.data[j]) < 1e-3 && Math.abs(two.data[2 + j] - one.data[j]) < 1e-3));
+  t.throws(() => m.defineInput('prediction-client', () => new Float32Array(6)), { message: /6 values are not whole examples of the model's input shape \[4\]/ });
 });

@@ -73,6 +73,16 @@ test.serial('a browser-client prediction equals the Node client\'s for the same 
     const typed = await browser.predict(MODEL_NAME, Float32Array.from([...digits.images[1], ...digits.images[2]]));
     t.deepEqual(typed.shape, [2, 10]);
     t.deepEqual(typed.classes, [digits.labels[1], digits.labels[2]]);
+    // The Node client takes the same forms (it refused a bare typed array and an image).
+    const nodeTyped = await node.predict(MODEL_NAME, Float32Array.from([...digits.images[1], ...digits.images[2]]));
+    t.deepEqual(nodeTyped.shape, [2, 10]);
+    t.deepEqual(nodeTyped.classes, typed.classes);
+    const rgba = new Uint8ClampedArray(784 * 4);
+    digits.images[4].forEach((v, i) => rgba.set([Math.round(v * 255), Math.round(v * 255), Math.round(v * 255), 255], 4 * i));
+    const [bImage, nImage] = await Promise.all([browser.predict(MODEL_NAME, { width: 28, height: 28, data: rgba }), node.predict(MODEL_NAME, { width: 28, height: 28, data: rgba })]);
+    t.deepEqual(nImage.classes, bImage.classes);
+    t.is(nImage.classes[0], digits.labels[4]);
+    await t.throwsAsync(node.predict(MODEL_NAME, new Float64Array(100)), { message: /100 values are not whole examples of the model's input shape \[784\]/ });
   } finally {
     browser.close();
     await node.close();

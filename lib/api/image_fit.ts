@@ -1,5 +1,5 @@
 // How an image becomes a model's input, shared by `tfe predict --input x.png` (lib/cli/inputs.ts)
-// and the browser client's ImageData and canvases (lib/browser/input.ts), so that both read an
+// and the clients' ImageData and canvases (client_input.ts), so that all read an
 // image alike: the model's input shape gives the size and the channels (one: the gray level, the
 // mean of R, G and B; three: R, G and B; values in [0, 1]), and an image of another size is
 // resized by area averaging. No Node built-in here: the browser bundle imports it.

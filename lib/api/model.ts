@@ -17,7 +17,7 @@ import { reluLayers } from './relu_layers';
 import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
 import { type AnyTensor, PrivateTensor } from './tensor';
-import { toDense, type TensorValue } from './values';
+import { type ClientInput, toInput } from './client_input';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
 export type { LayersModelJson } from './layers_spec';
@@ -313,13 +313,14 @@ export class PrivateModel {
   ) {}
 
   /**
-   * `player` secret-shares its input for this model (what `provider` returns, [batch,
-   * ...inputShape]): token ids one-hot encoded first when the model starts with an Embedding
-   * (input_encoding.ts, as the service's clients do), anything else as given.
+   * `player` secret-shares its input for this model, what `provider` returns, taken as the
+   * service's clients take a prediction's (client_input.ts): nested arrays, {data, shape} or a
+   * tfjs tensor ([batch, ...inputShape]), a typed array of whole examples, an image for an image
+   * model; token ids one-hot encoded first when the model starts with an Embedding.
    */
-  defineInput(player: PartyName, provider: () => TensorValue): PrivateTensor {
+  defineInput(player: PartyName, provider: () => ClientInput): PrivateTensor {
     const what = `${player}'s input`;
-    return definePrivateInput(player, () => encodeInput(toDense(provider(), what), this, what), this.cluster);
+    return definePrivateInput(player, () => encodeInput(toInput(provider(), what, this.inputShape), this, what), this.cluster);
   }
 
   /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */

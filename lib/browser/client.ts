@@ -5,9 +5,9 @@
 // server, and mirrors lib/serve/client.ts request for request: the same messages, session ids,
 // keys, timeouts and errors. Every call settles: a refusal, a dropped link or silent servers
 // reject it with a message, and the servers are told to drop the session.
-import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
+import { type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, type NestedArray, toNested } from '../api/values';
-import { type BrowserInput, needsInputShape, toInput } from './input';
+import { type BrowserInput, encodeClientInput } from './input';
 import { ServerLink } from './link';
 import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
 import { prgRing, randomSeed } from './prg';
@@ -31,7 +31,10 @@ export const OUTPUT_KEY = '1048576/output/output/';
 export const INPUT_NONCE = 1n;
 
 export interface ConnectOptions {
-  /** Fractional bits of the fixed-point encoding: must equal the cluster's fracBits (default 16). */
+  /**
+   * Fractional bits of the fixed-point encoding: must equal the cluster's fracBits. Default: the
+   * cluster's, as its model list says (16 where it says none).
+   */
   fracBits?: number;
   /** How long opening each server's socket may take (default 10 s). */
   connectTimeoutMs?: number;
@@ -53,7 +56,9 @@ export interface ModelInfo {
   /** Set when the model starts with Embeddings: it takes token ids, which predict() one-hot encodes over `oneHot` values. */
   inputEncoding?: { oneHot: number };
   layers: string[];
-  /** The cluster's fixed-point fractional bits (connect with the same). */
+  /** A softmax or sigmoid ending the model, which predict applies to the logits (`outputs`). */
+  finalActivation?: 'softmax' | 'sigmoid';
+  /** The cluster's fixed-point fractional bits (a page connected without fracBits takes them from here). */
   fracBits?: number;
 }
 
@@ -109,7 +114,9 @@ function endpointList(endpoints: readonly string[] | Record<ServerName, string>)
 }
 
 export class BrowserClient {
-  readonly fracBits: number;
+  /** As connect was given it; undefined: the cluster's, as models() reports it (16 until then). */
+  #fracBits: number | undefined;
+  #learnt: number | undefined;
   #links: ServerLink[];
   #connectMs: number;
   #timeoutMs: number;
@@ -117,18 +124,27 @@ export class BrowserClient {
   #inputs = new Map<string, InputSpec>();
   #closed = false;
 
-  private constructor(links: ServerLink[], o: Required<Omit<ConnectOptions, 'socket'>>) {
+  private constructor(links: ServerLink[], o: Required<Omit<ConnectOptions, 'socket' | 'fracBits'>> & { fracBits: number | undefined }) {
     this.#links = links;
-    this.fracBits = o.fracBits;
+    this.#fracBits = o.fracBits;
     this.#connectMs = o.connectTimeoutMs;
     this.#timeoutMs = o.requestTimeoutMs;
+  }
+
+  /**
+   * The fixed-point fractional bits this page encodes with: connect's fracBits when given, else
+   * the cluster's as models() reported it (each predict of a model not yet listed lists them
+   * first), else 16.
+   */
+  get fracBits(): number {
+    return this.#fracBits ?? this.#learnt ?? 16;
   }
 
   /** Opens a connection to each of the three servers; rejects naming the server that failed. */
   static async connect(endpoints: readonly string[] | Record<ServerName, string>, opts: ConnectOptions = {}): Promise<BrowserClient> {
     const urls = endpointList(endpoints);
-    const fracBits = opts.fracBits ?? 16;
-    if (!Number.isInteger(fracBits) || fracBits < 1 || fracBits > 30) throw new Error(`connect: fracBits must be an integer in [1, 30], got ${fracBits}`);
+    const fracBits = opts.fracBits;
+    if (fracBits !== undefined && !(Number.isInteger(fracBits) && fracBits >= 1 && fracBits <= 30)) throw new Error(`connect: fracBits must be an integer in [1, 30], got ${fracBits}`);
     for (const k of ['connectTimeoutMs', 'requestTimeoutMs'] as const) checkTimeoutOption('connect', k, opts[k]);
     if (!platformCrypto()?.subtle) throw new Error('WebCrypto (crypto.subtle) is unavailable: serve the page over https (or from localhost)');
     const factory = opts.socket ?? defaultSocketFactory();
@@ -204,6 +220,8 @@ export class BrowserClient {
     const models = responses[0].ok ? responses[0].models ?? [] : [];
     this.#inputs.clear();
     for (const m of models) this.#inputs.set(m.name, { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) });
+    const theirs = models.find((m) => Number.isInteger(m.fracBits) && m.fracBits! >= 1 && m.fracBits! <= 30)?.fracBits;
+    if (theirs !== undefined) this.#learnt = theirs;
     return models;
   }
 
@@ -211,15 +229,6 @@ export class BrowserClient {
   async #inputOf(model: string): Promise<InputSpec | undefined> {
     if (!this.#inputs.has(model)) await this.models();
     return this.#inputs.get(model);
-  }
-
-  /** `input` as the tensor to share for `m`: whole examples of its shape, token ids one-hot (lib/api/input_encoding.ts). */
-  #encode(model: string, input: BrowserInput, m: InputSpec | undefined): Dense {
-    const what = `predict(${model}) input`;
-    if (!m && needsInputShape(input)) throw new Error(`model '${model}' is not deployed`);
-    const dense = toInput(input, what, m?.inputShape);
-    // Unknown to the servers: sent as given, and their refusal names the model.
-    return m ? encodeInput(dense, m, what) : dense;
   }
 
   /**
@@ -235,7 +244,7 @@ export class BrowserClient {
         if (again) this.#inputs.delete(model); // redeployed since: ask the servers again
         return this.#inputOf(model);
       },
-      (m) => this.#encode(model, input, m),
+      (m) => encodeClientInput(model, input, m),
       (dense) => this.#predict(model, dense),
     );
   }

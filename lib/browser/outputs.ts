@@ -38,13 +38,14 @@ export function softmaxRows(logits: Float64Array, width: number): { probabilitie
 
 /** The outputs, probabilities and classes of logits whose last axis is `width` wide, under `final`. */
 export function readOutputs(logits: Float64Array, width: number, final: FinalActivation | undefined): ReadOutputs {
+  // Each field its own array: a caller changing one changes no other (nor the logits).
   const soft = softmaxRows(logits, width);
-  if (final === 'softmax') return { outputs: soft.probabilities, ...soft };
-  if (final !== 'sigmoid') return { outputs: logits, ...soft };
+  if (final === 'softmax') return { outputs: soft.probabilities.slice(), ...soft };
+  if (final !== 'sigmoid') return { outputs: logits.slice(), ...soft };
   const outputs = logits.map((v) => 1 / (1 + Math.exp(-v)));
   // Multi-label: the most likely label (the logits' argmax); one unit: its probability's side of 0.5.
   const classes = width === 1 ? Array.from(outputs, (p) => (p >= 0.5 ? 1 : 0)) : soft.classes;
-  return { outputs, probabilities: outputs, classes };
+  return { outputs, probabilities: outputs.slice(), classes };
 }
 
 /** A final activation as a server named it (anything else: none, so a newer server's name is not misapplied). */

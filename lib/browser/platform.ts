@@ -40,16 +40,5 @@ export function defaultSocketFactory(): SocketFactory {
   return (url, protocols) => new WS(url, protocols);
 }
 
-/** An image as the browser gives it (ImageData): RGBA bytes, row by row. */
-export interface ImageDataLike {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8ClampedArray | Uint8Array;
-}
-
-/** A canvas (HTMLCanvasElement or OffscreenCanvas): its pixels through a 2D context. */
-export interface CanvasLike {
-  readonly width: number;
-  readonly height: number;
-  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): ImageDataLike } | null;
-}
+// An image as the browser gives it (ImageData), and a canvas: the shapes every client takes.
+export type { CanvasLike, ImageDataLike } from '../api/client_input';

@@ -9,8 +9,9 @@ import { checkRuns, isOptimizerState, type ModelSource, readLayersModel } from '
 import { lowPartsAt } from '../api/layers_spec';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
-import { encodeInput, type InputSpec, predictEncoded } from '../api/input_encoding';
-import { type Dense, toDense, toNested, type TensorValue } from '../api/values';
+import { type InputSpec, predictEncoded } from '../api/input_encoding';
+import { type ClientInput, encodeClientInput } from '../api/client_input';
+import { type Dense, toNested } from '../api/values';
 import { Party, SERVERS, tag } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -222,21 +223,22 @@ export class PredictionClient {
   }
 
   /**
-   * Runs an encrypted prediction; only this client ever sees the input and the output. A model
+   * Runs an encrypted prediction; only this client ever sees the input and the output. `input`,
+   * as every client takes it (lib/api/client_input.ts): nested arrays or {data, shape} (batch
+   * axis included), a TensorFlow.js tensor, a typed array of whole examples of the model's input
+   * shape, or an image ({ width, height, data: RGBA bytes }) for an image model. A model
    * that starts with an Embedding takes token ids, which are one-hot encoded here before sharing
    * (lib/api/input_encoding.ts). A batch-1 query takes the next one's lease (ClientOptions.leases);
    * `{ last: true }` says no query on this model follows, so none is taken: an unused lease holds
    * one of the servers' pooled recordings until it expires, and then that work is lost.
    */
-  async predict(model: string, input: TensorValue, opts: { last?: boolean } = {}): Promise<Prediction> {
-    const what = `predict(${model}) input`;
-    const given = toDense(input, what);
+  async predict(model: string, input: ClientInput, opts: { last?: boolean } = {}): Promise<Prediction> {
     return predictEncoded(
       async (again) => {
         if (again) this.#inputs.delete(model); // redeployed since: ask the servers again
         return this.#inputOf(model);
       },
-      (m) => (m ? encodeInput(given, m, what) : given),
+      (m) => encodeClientInput(model, input, m),
       (dense) => this.#predict(model, dense, opts.last === true),
     );
   }

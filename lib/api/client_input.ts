@@ -1,0 +1,109 @@
+// A prediction's input as every client takes it (the page's, Node's PredictionClient, and an
+// in-process model's defineInput): nested
+// arrays, {data, shape}, TensorFlow.js tensors (lib/api/values.ts), a typed array holding whole
+// examples, or an image (ImageData, or a canvas) for an image model, turned into gray levels
+// exactly as `tfe predict` reads a PNG (lib/cli/png.ts: the mean of R, G and B over 255, alpha ignored).
+import { encodeInput, type InputSpec } from './input_encoding';
+import { imageGeometry, resizeArea } from './image_fit';
+import { type Dense, toDense, type TensorValue } from './values';
+
+/** An image's pixels (ImageData in a page, or any object of this form): RGBA bytes, row by row. */
+export interface ImageDataLike {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8ClampedArray | Uint8Array;
+}
+
+/** A canvas (HTMLCanvasElement or OffscreenCanvas): its pixels through a 2D context. */
+export interface CanvasLike {
+  readonly width: number;
+  readonly height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): ImageDataLike } | null;
+}
+
+/** What a prediction's input may be, in every client (the in-process model's defineInput too). */
+export type ClientInput = TensorValue | ArrayLike<number> | ImageDataLike | CanvasLike;
+
+function isImageData(v: unknown): v is ImageDataLike {
+  const o = v as ImageDataLike;
+  return typeof v === 'object' && v !== null && Number.isInteger(o.width) && Number.isInteger(o.height) && (o.data instanceof Uint8ClampedArray || o.data instanceof Uint8Array) && o.data.length === o.width * o.height * 4;
+}
+
+function isCanvas(v: unknown): v is CanvasLike {
+  const o = v as CanvasLike;
+  return typeof v === 'object' && v !== null && typeof o.getContext === 'function' && Number.isInteger(o.width) && Number.isInteger(o.height);
+}
+
+function isTypedArray(v: unknown): v is ArrayLike<number> {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
+}
+
+/** Gray levels in [0, 1] of an RGBA image, row by row, as decodePng computes them for RGBA. */
+export function imageToGray(img: ImageDataLike): Float64Array {
+  const gray = new Float64Array(img.width * img.height);
+  const d = img.data;
+  for (let i = 0; i < gray.length; i++) gray[i] = (d[4 * i] + d[4 * i + 1] + d[4 * i + 2]) / 3 / 255;
+  return gray;
+}
+
+/** R, G and B of each pixel over 255, alpha ignored: [h, w, 3]. */
+export function imageToRgb(img: ImageDataLike): Float64Array {
+  const n = img.width * img.height, rgb = new Float64Array(3 * n), d = img.data;
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) rgb[3 * i + k] = d[4 * i + k] / 255;
+  return rgb;
+}
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Whether `v` needs the model's input shape to become a tensor (an image or a bare typed array). */
+export function needsInputShape(v: unknown): boolean {
+  return isImageData(v) || isCanvas(v) || isTypedArray(v);
+}
+
+/**
+ * The input as float64 data and a shape. Images and bare typed arrays are whole examples of the
+ * model's input shape (`inputShape`, without the batch axis): [k, ...inputShape].
+ */
+export function toInput(v: ClientInput, what: string, inputShape?: readonly number[]): Dense {
+  if (!needsInputShape(v)) return toDense(v as TensorValue, what);
+  if (!inputShape) throw new Error(`${what}: the model's input shape is unknown`);
+  const one = size(inputShape);
+  if (isImageData(v) || isCanvas(v)) {
+    let img: ImageDataLike;
+    if (isImageData(v)) img = v;
+    else {
+      const ctx = v.getContext('2d');
+      if (!ctx) throw new Error(`${what}: the canvas has no 2D context (is it a WebGL canvas?)`);
+      img = ctx.getImageData(0, 0, v.width, v.height);
+    }
+    // As `tfe predict --input x.png` reads a PNG (image_fit.ts): the model's shape gives the size
+    // and the channels (gray or RGB), and an image of another size is resized by area averaging.
+    // (Matching the pixel count only took a 14x56 image for a 28x28 model, and gray for RGB.)
+    let geometry: { h: number; w: number; c: number };
+    try {
+      geometry = imageGeometry(inputShape);
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    }
+    const { h, w, c } = geometry;
+    const src = c === 1 ? imageToGray(img) : imageToRgb(img);
+    return { data: resizeArea(src, img.height, img.width, c, h, w), shape: [1, ...inputShape] };
+  }
+  const a = v as ArrayLike<number>;
+  if (a.length === 0 || a.length % one !== 0)
+    throw new Error(`${what}: ${a.length} values are not whole examples of the model's input shape [${inputShape.join(',')}] (${one} values each)`);
+  return { data: Float64Array.from(a), shape: [a.length / one, ...inputShape] };
+}
+
+/**
+ * `input` as the tensor a client shares for `model` (`m`: its input as the servers list it;
+ * undefined: not deployed, as far as the client knows): whole examples of its shape, token ids
+ * one-hot (lib/api/input_encoding.ts). Sent as given for a model the client does not know, so
+ * that the servers' refusal names it.
+ */
+export function encodeClientInput(model: string, input: ClientInput, m: InputSpec | undefined): Dense {
+  const what = `predict(${model}) input`;
+  if (!m && needsInputShape(input)) throw new Error(`model '${model}' is not deployed`);
+  const dense = toInput(input, what, m?.inputShape);
+  return m ? encodeInput(dense, m, what) : dense;
+}
