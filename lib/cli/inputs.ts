@@ -72,8 +72,15 @@ export function readInputs(file: string, inputShape: readonly number[]): Inputs 
     const data = Float64Array.from(flat(o.data));
     images = [];
     for (let at = 0; at < data.length; at += per) images.push(data.subarray(at, at + per));
-    if (Array.isArray(o.shape) && o.shape.reduce((a: number, b) => a * Number(b), 1) !== data.length)
-      throw new Error(`input ${file}: 'shape' [${o.shape}] does not match the ${data.length} values of 'data'`);
+    if (o.shape !== undefined) {
+      const shape = Array.isArray(o.shape) ? o.shape.map(Number) : [];
+      if (!Array.isArray(o.shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) throw new Error(`input ${file}: 'shape' must be an array of positive whole numbers, got ${JSON.stringify(o.shape)?.slice(0, 80)}`);
+      if (shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`input ${file}: 'shape' [${shape}] does not match the ${data.length} values of 'data'`);
+      // The model's input, or a batch of it: another shape of as many values would be read as something else.
+      const same = (s: number[]) => s.length === inputShape.length && s.every((d, i) => d === inputShape[i]);
+      if (!same(shape) && !same(shape.slice(1)))
+        throw new Error(`input ${file}: 'shape' [${shape}] is neither the model's input [${inputShape}] nor a batch of them [k,${inputShape}]`);
+    }
   } else if (Array.isArray(j)) {
     // One input, or several: an array whose elements each hold one input's values.
     const all = Float64Array.from(flat(j));
