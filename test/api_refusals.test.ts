@@ -86,3 +86,29 @@ test('predict names an input that was never shared, and how to share it', async 
   t.true([0, 1].every((j) => Math.abs(two.data[j] - one.data[j]) < 1e-3 && Math.abs(two.data[2 + j] - one.data[j]) < 1e-3));
   t.throws(() => m.defineInput('prediction-client', () => new Float32Array(6)), { message: /6 values are not whole examples of the model's input shape \[4\]/ });
 });
+
+test('the plaintext model takes what a client\'s prediction takes, and names anything else', async (t) => {
+  const file = await reluModel();
+  const plain = tfe.loadPlainModel(file);
+  const rows = [[1, 2, 3, 4], [-1, 0.5, 0, 2]];
+  const want = [...plain.predict({ data: Float64Array.from(rows.flat()), shape: [2, 4] }).data];
+  for (const x of [rows, tf.tensor2d(rows), Float32Array.from(rows.flat()), { data: rows.flat(), shape: [2, 4] }]) t.deepEqual([...plain.predict(x).data], want);
+  t.throws(() => plain.predict('rows' as never), { message: /the input: unsupported value \(expected nested arrays, \{data, shape\} or a TensorFlow.js tensor\)/ });
+  t.throws(() => plain.predict([[1, 2, 3]]), { message: /the input has shape \[1,3\] \(3 values\); the model takes \[batch, 4\]/ });
+});
+
+test('a tfjs model object passed for its artifacts is named, with how to save it', (t) => {
+  const model = tf.sequential({ layers: [L.dense({ inputShape: [4], units: 2 })] });
+  const c = new tfe.Cluster();
+  t.teardown(() => c.close());
+  t.throws(() => tfe.loadLayersModel(model, { cluster: c }), { message: /loadLayersModel: this is a TensorFlow.js model object, not its artifacts: save it with tf.io.withSaveHandler/ });
+  t.throws(() => tfe.loadPlainModel(model), { message: /this is a TensorFlow.js model object/ });
+});
+
+test('a provider\'s list of nested arrays is one tensor; a ragged one says how to give several', async (t) => {
+  const c = new tfe.Cluster();
+  t.teardown(() => c.close());
+  t.throws(() => tfe.definePrivateInput('model-owner', () => [[[1, 2], [3, 4]], [5, 6]] as never, c), { message: /ragged nested array .*; a provider returning several tensors returns each as \{data, shape\} or a TensorFlow.js tensor/ });
+  const two = tfe.definePrivateInput('model-owner', () => [{ data: [1, 2, 3, 4], shape: [2, 2] }, { data: [5, 6], shape: [2] }], c);
+  t.deepEqual(two.map((x) => x.shape), [[2, 2], [2]]);
+});

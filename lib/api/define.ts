@@ -32,7 +32,14 @@ function provide(fn: string, cluster: Cluster, player: PartyName, provider: Prov
   const items: TensorValue[] = list ? (v as TensorValue[]) : [v as TensorValue];
   const values = items.map((t, i) => {
     const what = `${fn}: '${player}' value ${i}`;
-    const dense = toDense(t, what);
+    let dense: Dense;
+    try {
+      dense = toDense(t, what);
+    } catch (e) {
+      // Nested arrays are one tensor: a list of differently shaped ones reads as a ragged array.
+      if (/ragged nested array/.test((e as Error).message)) throw new TypeError(`${(e as Error).message}; a provider returning several tensors returns each as {data, shape} or a TensorFlow.js tensor (a list of nested arrays is one tensor)`);
+      throw e;
+    }
     try {
       // Encoded where the player's tensors live (its own stream on a GPU).
       return { dense, ring: cluster.inParty(player, () => RingTensor.fromFloat64Array(dense.data, dense.shape, { fracBits: cluster.fixed.fracBits })) };

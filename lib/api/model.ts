@@ -192,6 +192,10 @@ function modelPathOf(source: string | URL): string {
 }
 
 function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map<string, { data: Float32Array; shape: number[] }> } {
+  // A tfjs model object itself (tf.sequential(), tf.loadLayersModel's result): its artifacts are what loads.
+  const o = a as unknown as { save?: unknown; layers?: unknown };
+  if (o && typeof o === 'object' && typeof o.save === 'function' && Array.isArray(o.layers))
+    throw new Error('this is a TensorFlow.js model object, not its artifacts: save it with tf.io.withSaveHandler and pass the artifacts it receives, or save it to files and pass the model.json path (docs/models.md, "Saving a model from TensorFlow.js in Node")');
   if (!a || typeof a !== 'object' || !a.modelTopology || !Array.isArray(a.weightSpecs) || !a.weightData)
     throw new Error('model artifacts need modelTopology, weightSpecs and weightData (what tf.io.withSaveHandler receives)');
   const parts = Array.isArray(a.weightData) ? a.weightData : [a.weightData];

@@ -19,6 +19,10 @@ import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, plainAlloc, t
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
+import { type ClientInput, toInput } from './client_input';
+
+/** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
+const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
 
 export type { PlainTensor } from './plain_kernels';
 
@@ -29,15 +33,17 @@ export interface PlainModel {
   inputShape: number[];
   finalActivation?: 'softmax' | 'sigmoid';
   /**
-   * The output before a final softmax or sigmoid: what the private model returns. `observe` sees
+   * The output before a final softmax or sigmoid: what the private model returns. `x`: float64
+   * data with the batch axis first, or anything a client's prediction takes (client_input.ts:
+   * nested arrays, {data, shape}, a tfjs tensor, a typed array of whole examples). `observe` sees
    * every layer's output; `caveat` hears of values on which the private layer is known to be less
    * accurate than plaintext (LayerNormalization's rows of tiny variance), once per layer and call.
    * `internal` hears of the largest |value| of a product the private layer forms inside, larger
    * than its output (a calibrated polynomial's x^3, attention's scores), once per layer and call.
    */
-  forward(x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor;
-  /** The final activation applied: what tfjs's model.predict returns. */
-  predict(x: PlainTensor): PlainTensor;
+  forward(x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor;
+  /** The final activation applied: what tfjs's model.predict returns. `x` as forward's. */
+  predict(x: PlainTensor | ClientInput): PlainTensor;
 }
 
 /** The largest |value| of an internal product (`what`: 'x^3', 'scores') of a layer. */
@@ -485,7 +491,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
     return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded, caveat, internal }) };
   });
-  const forward = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor => {
+  const forward = (x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor => {
     heard = caveat;
     heardInternal = internal;
     try {
@@ -495,7 +501,8 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
       heardInternal = undefined;
     }
   };
-  const walk = (x: PlainTensor, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
+  const walk = (given: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
+    const x = isPlain(given) ? given : toInput(given, 'the input', spec.inputShape);
     if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))
       throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes [batch, ${spec.inputShape}]`);
     const out = new Map<string, PlainTensor>([['', x]]);
