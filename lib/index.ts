@@ -11,7 +11,8 @@ export { local, getCluster, setProtocol, getProtocol, type ProtocolName } from '
 export { definePrivateInput, definePrivateVariable, definePublicInput, defineOutput, type Decoded, type Provider } from './api/define';
 export { PrivateTensor, PublicTensor, type AnyTensor } from './api/tensor';
 export { tidy } from './api/tidy';
-export { loadLayersModel, loadPlainModel, PrivateModel, type LayersModelJson, type ModelArtifacts, type ModelSource } from './api/model';
+export { loadLayersModel, loadPlainModel, PrivateModel, type LayersModelJson, type LoadOptions, type ModelArtifacts, type ModelSource } from './api/model';
+export type { ClientInput } from './api/client_input';
 export { plainModel, applyFinal, type PlainModel, type PlainTensor } from './api/plain_forward';
 export { compareOutputs, rangeCheck, type Samples, type VerifyOptions, type VerifyReport, type LayerRange } from './api/verify';
 export type { TensorValue, NestedArray } from './api/values';
@@ -32,6 +33,7 @@ export { WebSocketTransport } from './net/ws_transport';
 export { WsEndpoint, type WsEndpointOptions, type PeerAddress } from './net/ws_endpoint';
 
 export { PredictionClient, type Prediction, type ClientOptions } from './serve/client';
+export type { FinalActivation } from './browser/outputs';
 export { TfeServer } from './serve/server';
 export { loadClusterConfig, parseClusterConfig, type ClusterConfig } from './serve/config';
 export { writeLocalConfig, spawnCluster, stopCluster, startLocalCluster, waitReady, ServerExitedError } from './serve/local_cluster';

@@ -1,8 +1,9 @@
-// A prediction's input as every client takes it (the page's, Node's PredictionClient, and an
-// in-process model's defineInput): nested
-// arrays, {data, shape}, TensorFlow.js tensors (lib/api/values.ts), a typed array holding whole
-// examples, or an image (ImageData, or a canvas) for an image model, turned into gray levels
-// exactly as `tfe predict` reads a PNG (lib/cli/png.ts: the mean of R, G and B over 255, alpha ignored).
+// A prediction's input as every client takes it (the page's, Node's PredictionClient, an
+// in-process model's defineInput, the plaintext model): nested arrays, {data, shape}, TensorFlow.js
+// tensors (values.ts), a typed array holding whole examples, or an image (ImageData, or a canvas)
+// for an image model, turned into gray levels exactly as `tfe predict` reads a PNG
+// (lib/cli/png.ts: the mean of R, G and B over 255, alpha ignored). No Node built-in here: the
+// browser bundle imports it.
 import { encodeInput, type InputSpec } from './input_encoding';
 import { imageGeometry, resizeArea } from './image_fit';
 import { type Dense, toDense, type TensorValue } from './values';
