@@ -52,6 +52,8 @@ export const LOG_EVENTS = {
   'connection-error': 'warn',
   'connection-dead': 'warn',
   'dial-refused': 'warn',
+  /** A server peer could not be reached for 5 s (lib/net/dialer.ts): the address and the error, each reason once a minute. */
+  'peer-unreachable': 'warn',
   /** A server link came up without its lane (lib/net/lane_link.ts): the lane port was not reachable. */
   'lane-failed': 'warn',
   'send-failed': 'warn',

@@ -161,6 +161,9 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
 
 const lastReported = new WeakMap<Log, Map<string, number>>();
 
+/** How long a server peer may stay unreachable before it is logged (servers start in any order). */
+export const UNREACHABLE_AFTER_MS = 5_000;
+
 /** Logs a refused dial (the peer's identity or compute version): each distinct message at most once a minute per log. */
 function reportRefusal(log: Log | undefined, msg: string): void {
   reportOnce(log, `refusing to connect: ${msg}`, 'dial-refused', msg);
@@ -198,6 +201,8 @@ export class Redialer {
   #lastError = new Map<PartyName, string>();
   /** How each peer was dialed, so that hurry() can start a loop that ended (a fatal refusal). */
   #dialed = new Map<PartyName, { peer: PeerAddress; asClient: boolean }>();
+  /** When each server peer's dials began to fail (cleared when one succeeds): #reportUnreachable. */
+  #failingSince = new Map<PartyName, number>();
 
   constructor(private readonly o: RedialerOptions) {}
 
@@ -226,6 +231,7 @@ export class Redialer {
         const handshakeTimeoutMs = Number.isFinite(left) ? Math.max(50, Math.min(this.o.dial.handshakeTimeoutMs, left)) : this.o.dial.handshakeTimeoutMs;
         const { ws, lane } = await dialLink(peer, { ...this.o.dial, handshakeTimeoutMs, asClient, lanes: this.o.dial.lanes && !this.#laneless.delete(peer.name) });
         this.#lastError.delete(peer.name);
+        this.#failingSince.delete(peer.name);
         this.o.attach(peer.name, ws, lane);
         // Keep the link: when it drops, dial again (the peer may be restarting).
         ws.once('close', () => {
@@ -242,6 +248,7 @@ export class Redialer {
           continue;
         }
         this.#lastError.set(peer.name, (e as Error).message);
+        if (!asClient) this.#reportUnreachable(peer, e as Error & { status?: number; untrusted?: boolean });
         // A client's credentials will not improve, nor will a server it does not trust (a server
         // keeps re-dialing: its peer may be mid-rotation, and the refusal is logged). hurry()
         // starts such a loop again when a query wants the link.
@@ -257,6 +264,26 @@ export class Redialer {
         delay = Math.min(1000, delay * 2);
       }
     }
+  }
+
+  /**
+   * A server peer that could not be reached for UNREACHABLE_AFTER_MS (a wrong address or port in
+   * this host's cluster.json, a peer not running, a firewall) is logged, each distinct reason at
+   * most once a minute: without it only the setup's failure showed, naming neither the address
+   * nor the error. Refusals that come with a reason are logged where they happen (dial-refused).
+   */
+  #reportUnreachable(peer: PeerAddress, e: Error & { status?: number; untrusted?: boolean }): void {
+    if (e.status !== undefined || e.untrusted) return;
+    const since = this.#failingSince.get(peer.name) ?? Date.now();
+    this.#failingSince.set(peer.name, since);
+    if (Date.now() - since < UNREACHABLE_AFTER_MS) return;
+    const why = e.message;
+    reportOnce(
+      this.o.dial.log ?? this.o.dial.tls?.log,
+      `cannot reach ${peer.name} at ${peer.host}:${peer.port}: ${why} (still trying; check parties.${peer.name} in this host's cluster.json, that ${peer.name} runs, and that its port is let through)`,
+      'peer-unreachable',
+      why,
+    );
   }
 
   /**

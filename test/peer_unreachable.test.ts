@@ -1,0 +1,37 @@
+// A server whose peer cannot be reached (a wrong port in its cluster.json, the peer not running)
+// says so in its own log, with the address and the error, once it has failed for a few seconds;
+// from an operator's walkthrough: only the setup's failure showed, naming neither.
+import * as net from 'node:net';
+
+import test from 'ava';
+
+import { UNREACHABLE_AFTER_MS } from '../lib/net/dialer';
+import { WsEndpoint } from '../lib/net/ws_endpoint';
+import type { LogEvent } from '../lib/log';
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('a server peer unreachable for a few seconds is logged with its address and the error, once per reason a minute; a client\'s is not', async (t) => {
+  const lines: { line: string; event?: LogEvent }[] = [];
+  const log = (line: string, event?: LogEvent) => void lines.push({ line, event });
+  const server = new WsEndpoint({ me: 'server1', host: '127.0.0.1', port: 0, insecure: true, log });
+  const client = new WsEndpoint({ me: 'client', insecure: true, log });
+  t.teardown(async () => void (await Promise.all([server.close(), client.close()])));
+  const port = await closedPort();
+  const dials = [
+    server.connect({ name: 'server2', host: '127.0.0.1', port }, { timeoutMs: UNREACHABLE_AFTER_MS + 2500 }),
+    client.connect({ name: 'server0', host: '127.0.0.1', port }, { timeoutMs: UNREACHABLE_AFTER_MS + 2500, asClient: true }),
+  ];
+  const failed = await Promise.allSettled(dials);
+  t.true(failed.every((r) => r.status === 'rejected'));
+  const warned = lines.filter((l) => l.event === 'peer-unreachable');
+  t.is(warned.length, 1, JSON.stringify(lines));
+  t.regex(warned[0].line, new RegExp(`cannot reach server2 at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(still trying; check parties\\.server2 in this host's cluster\\.json`));
+  t.false(lines.some((l) => l.event === 'peer-unreachable' && /server0/.test(l.line)), 'a client\'s dial failures are its caller\'s to report');
+});
