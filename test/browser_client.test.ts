@@ -83,6 +83,22 @@ test.serial('a browser-client prediction equals the Node client\'s for the same 
     t.deepEqual(nImage.classes, bImage.classes);
     t.is(nImage.classes[0], digits.labels[4]);
     await t.throwsAsync(node.predict(MODEL_NAME, new Float64Array(100)), { message: /100 values are not whole examples of the model's input shape \[784\]/ });
+    // Each client reads its input when called: a buffer refilled for the next query, or a tfjs
+    // tensor disposed, right after the call, is what was asked (the Node client read it later).
+    const tf = createRequire(__filename)('@tensorflow/tfjs');
+    for (const c of [node, browser]) {
+      const buf = Float64Array.from(digits.images[5]);
+      const firstAsked = c.predict(MODEL_NAME, { data: buf, shape: [1, 784] });
+      buf.set(digits.images[6]);
+      const typedAsked = c.predict(MODEL_NAME, buf);
+      buf.set(digits.images[7]);
+      const tensor = tf.tensor2d([digits.images[8]]);
+      const tensorAsked = c.predict(MODEL_NAME, tensor);
+      tensor.dispose();
+      const answers = await Promise.all([firstAsked, typedAsked, tensorAsked]);
+      const alone = await Promise.all([5, 6, 8].map((i) => c.predict(MODEL_NAME, [digits.images[i]])));
+      answers.forEach((a, k) => t.true(maxDiff(a.data, alone[k].data) < 0.05, `query ${k}: logits differ by ${maxDiff(a.data, alone[k].data)} from the same input's alone`));
+    }
   } finally {
     browser.close();
     await node.close();

@@ -1,6 +1,6 @@
-// How `tfe predict`, `verify` and `calibrate` read a JSON input file's {data, shape}: the shape is
-// the model's input or a batch of it, never another arrangement of as many values (from the API
-// review: [4, 2] for a model of [4] ran as two inputs of four, the file's rows of two re-cut).
+// How `tfe predict`, `verify` and `calibrate` read a JSON input file's {data, shape}: one input or a
+// batch of them along the first axis, never rows that are not whole inputs (from the API review:
+// [4, 2] for a model of [4] ran as two inputs of four, the file's rows of two re-cut).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,8 +22,13 @@ test('{data, shape}: one input, a batch, and shapes that arrange the values othe
   t.deepEqual(readInputs(file('batch.json', { data: eight, shape: [2, 4] }), [4]).images.map((x) => [...x]), [[1, 2, 3, 4], [5, 6, 7, 8]]);
   t.deepEqual(readInputs(file('image.json', { data: eight, shape: [2, 2, 2, 1] }), [2, 2, 1]).images.length, 2);
   t.deepEqual(readInputs(file('noshape.json', { data: eight }), [4]).images.length, 2); // no shape: whole inputs in order
-  t.throws(() => readInputs(file('rows.json', { data: eight, shape: [4, 2] }), [4]), { message: /'shape' \[4,2\] is neither the model's input \[4\] nor a batch of them \[k,4\]/ });
-  t.throws(() => readInputs(file('flat.json', { data: eight, shape: [8] }), [2, 2, 2]), { message: /'shape' \[8\] is neither the model's input \[2,2,2\]/ });
+  // Each input laid out otherwise than the model's shape, as files often are: [784] for [28, 28, 1].
+  t.deepEqual(readInputs(file('flat.json', { data: eight, shape: [8] }), [2, 2, 2]).images.length, 1);
+  t.deepEqual(readInputs(file('flatBatch.json', { data: eight, shape: [2, 2, 2] }), [4, 1]).images.map((x) => [...x]), [[1, 2, 3, 4], [5, 6, 7, 8]]);
+  t.deepEqual(readInputs(file('scalars.json', { data: [1, 2, 3], shape: [3] }), [1]).images.length, 3);
+  // Rows that are not whole inputs would be re-cut: refused.
+  t.throws(() => readInputs(file('rows.json', { data: eight, shape: [4, 2] }), [4]), { message: /'shape' \[4,2\] is neither one input of the model's \[4\] \(4 values\) nor a batch of them/ });
+  t.throws(() => readInputs(file('rows3.json', { data: [...eight, 9, 10, 11, 12], shape: [2, 6] }), [4]), { message: /'shape' \[2,6\] is neither/ });
   t.throws(() => readInputs(file('count.json', { data: eight, shape: [3, 4] }), [4]), { message: /'shape' \[3,4\] does not match the 8 values of 'data'/ });
   t.throws(() => readInputs(file('bad.json', { data: eight, shape: [2, -4] }), [4]), { message: /'shape' must be an array of positive whole numbers, got \[2,-4\]/ });
   t.throws(() => readInputs(file('str.json', { data: eight, shape: '2x4' }), [4]), { message: /'shape' must be an array of positive whole numbers/ });

@@ -325,10 +325,16 @@ const REFUSED: Refusal[] = [
     message: /\(Conv2D\): dilation_rate \[2,2\] with strides \[2,2\]: TensorFlow allows one of them above 1, not both/,
   },
   {
-    name: 'PReLU with shared axes the input does not have',
+    name: 'PReLU sharing the batch axis',
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().prelu()] }),
     patch: (layers) => void (layers[1].config.shared_axes = [0]),
     message: /\(PReLU\): shared_axes = \[0\] is not supported/,
+  },
+  {
+    name: 'PReLU with shared axes its input does not have (at load, not at the first prediction)',
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3 }), L().prelu()] }),
+    patch: (layers) => void (layers[1].config.shared_axes = [2]),
+    message: /\(PReLU\): shared_axes = \[2\] names an axis its rank-2 input \(batch axis 0\) does not have/,
   },
   {
     name: 'ReLU with a threshold (Keras)',

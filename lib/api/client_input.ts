@@ -97,6 +97,24 @@ export function toInput(v: ClientInput, what: string, inputShape?: readonly numb
 }
 
 /**
+ * `input` copied as it is now, so that a caller may reuse or free it as soon as its call returns
+ * (a buffer refilled for the next query, a tfjs tensor disposed): a client reads it only after
+ * looking the model up. Forms that need the model's shape stay forms (a typed array, an image's
+ * pixels); the others become float64 data and a shape.
+ */
+export function snapshotInput(v: ClientInput, what: string): ClientInput {
+  if (isImageData(v)) return { width: v.width, height: v.height, data: Uint8ClampedArray.from(v.data) };
+  if (isCanvas(v)) {
+    const ctx = v.getContext('2d');
+    if (!ctx) throw new Error(`${what}: the canvas has no 2D context (is it a WebGL canvas?)`);
+    const img = ctx.getImageData(0, 0, v.width, v.height);
+    return { width: img.width, height: img.height, data: Uint8ClampedArray.from(img.data) };
+  }
+  if (isTypedArray(v)) return Float64Array.from(v);
+  return toDense(v as TensorValue, what);
+}
+
+/**
  * `input` as the tensor a client shares for `model` (`m`: its input as the servers list it;
  * undefined: not deployed, as far as the client knows): whole examples of its shape, token ids
  * one-hot (lib/api/input_encoding.ts). Sent as given for a model the client does not know, so

@@ -278,6 +278,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const shared = l.config.shared_axes === undefined || l.config.shared_axes === null ? [] : [l.config.shared_axes].flat().map(Number);
     return one((x) => {
       // alpha's element for each of x's: x's strides without the batch, zero along the shared axes.
+      // As the private layer refuses it; here at load (checkRuns), where it is named first.
+      if (shared.some((s) => s >= x.shape.length)) fail(l, `shared_axes = [${shared}] names an axis its rank-${x.shape.length} input (batch axis 0) does not have`);
       const dims = x.shape.slice(1), strides = new Array<number>(dims.length);
       for (let d = dims.length - 1, s = 1; d >= 0; d--) (strides[d] = shared.includes(d + 1) ? 0 : s), (s *= shared.includes(d + 1) ? 1 : dims[d]);
       if (dims.reduce((n, d, i) => n * (shared.includes(i + 1) ? 1 : d), 1) !== a.length) fail(l, `alpha holds ${a.length} values, not one per element of [${dims}] shared along axes [${shared}]`);

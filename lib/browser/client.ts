@@ -7,7 +7,7 @@
 // reject it with a message, and the servers are told to drop the session.
 import { type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, type NestedArray, toNested } from '../api/values';
-import { type BrowserInput, encodeClientInput } from './input';
+import { type BrowserInput, encodeClientInput, snapshotInput } from './input';
 import { ServerLink } from './link';
 import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
 import { prgRing, randomSeed } from './prg';
@@ -121,7 +121,7 @@ export class BrowserClient {
   #connectMs: number;
   #timeoutMs: number;
   /** Each model's input as the servers last described it (models()): what predict encodes for. */
-  #inputs = new Map<string, InputSpec>();
+  #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation }>();
   #closed = false;
 
   private constructor(links: ServerLink[], o: Required<Omit<ConnectOptions, 'socket' | 'fracBits'>> & { fracBits: number | undefined }) {
@@ -219,7 +219,7 @@ export class BrowserClient {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = responses[0].ok ? responses[0].models ?? [] : [];
     this.#inputs.clear();
-    for (const m of models) this.#inputs.set(m.name, { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) });
+    for (const m of models) this.#inputs.set(m.name, { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}), finalActivation: finalActivationOf(m.finalActivation) });
     const theirs = models.find((m) => Number.isInteger(m.fracBits) && m.fracBits! >= 1 && m.fracBits! <= 30)?.fracBits;
     if (theirs !== undefined) this.#learnt = theirs;
     return models;
@@ -239,12 +239,13 @@ export class BrowserClient {
    * here before sharing.
    */
   async predict(model: string, input: BrowserInput): Promise<BrowserPrediction> {
+    const given = snapshotInput(input, `predict(${model}) input`); // before any await: the page may reuse it
     return predictEncoded(
       async (again) => {
         if (again) this.#inputs.delete(model); // redeployed since: ask the servers again
         return this.#inputOf(model);
       },
-      (m) => encodeClientInput(model, input, m),
+      (m) => encodeClientInput(model, given, m),
       (dense) => this.#predict(model, dense),
     );
   }
@@ -273,7 +274,8 @@ export class BrowserClient {
     const latencyMs = performance.now() - t0;
     const shape = y0.shape;
     const first = responses[0];
-    const finalActivation = finalActivationOf(first?.ok ? first.finalActivation : undefined);
+    // Named per query; a server of an earlier release names it only in its model list.
+    const finalActivation = first?.ok && 'finalActivation' in first ? finalActivationOf(first.finalActivation) : this.#inputs.get(model)?.finalActivation;
     const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
     const serverTraffic = responses.map((r) => (r.ok && r.traffic) || { bytes: 0, messages: 0, rounds: 0 });
     return { data, shape, toArray: () => toNested(data, shape), ...read, ...(finalActivation ? { finalActivation } : {}), latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };

@@ -76,10 +76,12 @@ export function readInputs(file: string, inputShape: readonly number[]): Inputs 
       const shape = Array.isArray(o.shape) ? o.shape.map(Number) : [];
       if (!Array.isArray(o.shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) throw new Error(`input ${file}: 'shape' must be an array of positive whole numbers, got ${JSON.stringify(o.shape)?.slice(0, 80)}`);
       if (shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`input ${file}: 'shape' [${shape}] does not match the ${data.length} values of 'data'`);
-      // The model's input, or a batch of it: another shape of as many values would be read as something else.
-      const same = (s: number[]) => s.length === inputShape.length && s.every((d, i) => d === inputShape[i]);
-      if (!same(shape) && !same(shape.slice(1)))
-        throw new Error(`input ${file}: 'shape' [${shape}] is neither the model's input [${inputShape}] nor a batch of them [k,${inputShape}]`);
+      // One input, or a batch of them along the first axis, each laid out as the file likes
+      // ([784] or [28, 28] for a [28, 28, 1] model): another shape of as many values, rows that
+      // are not whole inputs, would be re-cut into inputs silently.
+      const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      if (count(shape) !== per && count(shape.slice(1)) !== per)
+        throw new Error(`input ${file}: 'shape' [${shape}] is neither one input of the model's [${inputShape}] (${per} values) nor a batch of them (its first axis the batch, the rest ${per} values)`);
     }
   } else if (Array.isArray(j)) {
     // One input, or several: an array whose elements each hold one input's values.

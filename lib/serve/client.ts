@@ -10,7 +10,7 @@ import { lowPartsAt } from '../api/layers_spec';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
 import { type InputSpec, predictEncoded } from '../api/input_encoding';
-import { type ClientInput, encodeClientInput } from '../api/client_input';
+import { type ClientInput, encodeClientInput, snapshotInput } from '../api/client_input';
 import { type Dense, toNested } from '../api/values';
 import { Party, SERVERS, tag } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
@@ -83,7 +83,8 @@ export class PredictionClient {
   #timeoutMs: number;
   #leases: ClientLeases;
   /** Each model's input as the servers last described it (models()): what predict encodes for. */
-  #inputs = new Map<string, InputSpec>();
+  /** Each model's input as the servers last listed it, and its final activation (for a server that does not name it per query). */
+  #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation }>();
   #closed = false;
   /** Requests in flight, at most #maxInFlight; the others wait in #queue for a place. */
   #inFlight = 0;
@@ -233,12 +234,13 @@ export class PredictionClient {
    * one of the servers' pooled recordings until it expires, and then that work is lost.
    */
   async predict(model: string, input: ClientInput, opts: { last?: boolean } = {}): Promise<Prediction> {
+    const given = snapshotInput(input, `predict(${model}) input`); // before any await: the caller may reuse it
     return predictEncoded(
       async (again) => {
         if (again) this.#inputs.delete(model); // redeployed since: ask the servers again
         return this.#inputOf(model);
       },
-      (m) => encodeClientInput(model, input, m),
+      (m) => encodeClientInput(model, given, m),
       (dense) => this.#predict(model, dense, opts.last === true),
     );
   }
@@ -279,7 +281,9 @@ export class PredictionClient {
       const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
       result.dispose();
       const latencyMs = performance.now() - t0;
-      const finalActivation = finalActivationOf((responses[0] as { finalActivation?: unknown }).finalActivation);
+      // Named per query; a server of an earlier release names it only in its model list.
+      const first = responses[0] as { finalActivation?: unknown };
+      const finalActivation = 'finalActivation' in first ? finalActivationOf(first.finalActivation) : this.#inputs.get(model)?.finalActivation;
       const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
       const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
@@ -393,7 +397,7 @@ export class PredictionClient {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = (responses[0] as { models?: ModelInfo[] }).models ?? [];
     this.#inputs.clear();
-    for (const m of models) this.#inputs.set(m.name, { inputShape: m.inputShape, ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) });
+    for (const m of models) this.#inputs.set(m.name, { inputShape: m.inputShape, ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}), finalActivation: finalActivationOf(m.finalActivation) });
     return models;
   }
 

@@ -244,8 +244,8 @@ export type Response =
       ok: true;
       models?: ModelInfo[];
       outputShape?: number[];
-      /** A prediction's: the model's final softmax or sigmoid, which the client applies to the logits (absent: none). */
-      finalActivation?: 'softmax' | 'sigmoid';
+      /** A prediction's: the model's final softmax or sigmoid, which the client applies to the logits (null: none; absent: a server of an earlier release, whose model list says). */
+      finalActivation?: 'softmax' | 'sigmoid' | null;
       status?: ServerStatus;
       traffic?: OpTraffic;
       removed?: boolean;

@@ -130,7 +130,7 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
         // server0: the reference of the lease this query took for the next one (leaseNext).
         const next = h.me === SERVER0 && req.leaseNext ? h.leases.book.forSession(session) : undefined;
         const lease = next && { id: next.id, index: next.entry.index, ttlMs: h.config.leaseTtlMs };
-        h.respond(client, session, { ok: true, outputShape, ...(final ? { finalActivation: final } : {}), traffic: transport.traffic().total, offlineBytes, fracBits: h.config.fracBits, ...(lease ? { lease } : {}) });
+        h.respond(client, session, { ok: true, outputShape, finalActivation: final ?? null, traffic: transport.traffic().total, offlineBytes, fracBits: h.config.fracBits, ...(lease ? { lease } : {}) });
         if (h.me === SERVER0 && leaseId) h.leases.ranOn(leaseId);
         if (h.me === SERVER0 && epoch === h.setup.current) h.reservations.ranBatch(epoch, req.model, req.shape[0]);
       } else {
