@@ -72,7 +72,9 @@ test.serial('status: an anonymous client learns only readiness and model names; 
   const anon = await c.connect();
   const st = await anon.status();
   await anon.close();
-  for (const s of st) t.deepEqual(Object.keys(s).sort(), ['models', 'operator', 'party', 'ready']);
+  // Readiness says why not, as /healthz does: which peer link is down, or the setup; nothing else.
+  for (const s of st) t.deepEqual(Object.keys(s).sort(), ['models', 'operator', 'party', 'ready', 'reason']);
+  for (const s of st) t.is(s.reason, `${s.party} is ready`);
   t.deepEqual(st[0].models.sort(), ['conv', 'm']);
   const op = await status();
   for (const s of op) {

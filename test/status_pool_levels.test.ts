@@ -13,7 +13,7 @@ const pool = (held: number, making: number, recorded: number) => ({ held, making
 const epoch = (id: string, p: ReturnType<typeof pool>) => ({ id, isReady: true, indicesLeft: 10, pool: p }) as unknown as Epoch;
 
 test("during a renewal's grace the pool's levels count both setups; its counters the current one", (t) => {
-  const endpoint = { heldWithPrefix: () => ({ bytes: 0, messages: 0, waiting: 0 }), pending: 0, stats: () => ({}), rttMs: () => undefined, hasLane: () => false } as unknown as WsEndpoint;
+  const endpoint = { heldWithPrefix: () => ({ bytes: 0, messages: 0, waiting: 0 }), pending: 0, stats: () => ({}), rttMs: () => undefined, hasLane: () => false, connected: () => true } as unknown as WsEndpoint;
   const st = serverStatus(
     {
       me: 'server2',
@@ -23,6 +23,7 @@ test("during a renewal's grace the pool's levels count both setups; its counters
       running: 0,
       pending: 0,
       endpoint,
+      stopping: false,
       sessions: { counters: () => ({}) } as unknown as SessionAccounting,
       leases: { size: 0, granted: 0, used: 0, expired: 0, evicted: 0 } as unknown as LeaseBook,
       renewals: 1,

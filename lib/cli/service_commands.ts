@@ -323,7 +323,9 @@ export function addServiceCommands(program: Command): void {
             // server0: the session indices its setup has left, and the renewals (docs/service.md, "Setups").
             const setup = s.operator && s.setup?.indicesLeft != null ? `, ${s.setup.indicesLeft} session indices left${s.setup.renewals ? ` (${s.setup.renewals} setups renewed)` : ''}` : '';
             const counters = s.operator ? `  running ${s.running}, pending ${s.pending}, rss ${mib(s.rssBytes)}, tensors ${s.liveTensors} (${mib(s.tensorBytes)}), cached ${mib(s.hostCacheBytes)}${pool}${setup}${rtt}` : '';
-            console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
+            // Not ready says why, as /healthz does (a server's own link to a peer down, say).
+            const why = !s.ready && s.reason ? ` (${s.reason})` : '';
+            console.log(`${s.party}  ${s.ready ? paint(process.stdout, 'green', 'ready') : paint(process.stdout, 'yellow', 'not ready')}${why}  models: ${s.models.length ? s.models.join(', ') : '(none)'}${counters}`);
           }
         // Each server's certificate as a new connection gets it, and days to its expiry (TLS only).
         if (!opts.json) for (const l of await certificateLines(opts.config, EXPIRY_WARN_DAYS, opts.operator)) console.log(l);

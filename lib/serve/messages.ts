@@ -61,8 +61,10 @@ export interface StatusRequest {
 /** What any client is told: whether the server is set up, and the model names. */
 export interface PublicStatus {
   party: string;
-  /** Whether the epoch's setup has finished. */
+  /** Whether it serves queries: set up, connected to both peers, not shutting down (as /healthz). */
   ready: boolean;
+  /** Why not, or that it is ready ('server1 is not connected to server2'; /healthz's text). */
+  reason: string;
   models: string[];
 }
 

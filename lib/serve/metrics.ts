@@ -111,13 +111,10 @@ export interface MetricsSource {
   status(operator: boolean): ServerStatus;
 }
 
-/** Whether the server serves now, and if not why (the reason names no secret). */
+/** Whether the server serves now, and if not why (the reason names no secret): its status's (status.ts readiness). */
 export function health(s: MetricsSource): { ready: boolean; reason: string } {
-  if (s.stopping) return { ready: false, reason: `${s.me} is shutting down (refusing new requests)` };
-  const down = SERVERS.filter((p) => p !== s.me && !s.endpoint.connected(p));
-  if (down.length) return { ready: false, reason: `${s.me} is not connected to ${down.join(' and ')}` };
-  if (!s.status(false).ready) return { ready: false, reason: `${s.me} is connected but the cluster setup has not finished` };
-  return { ready: true, reason: `${s.me} is ready` };
+  const { ready, reason } = s.status(false);
+  return { ready, reason };
 }
 
 const processStart = Date.now() / 1000 - process.uptime();

@@ -525,6 +525,6 @@ export class TfeServer {
 
   /** Whether it serves and what (anyone); the counters, memory and limits in use (the operator). */
   status(operator = true): ServerStatus {
-    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, renewals: this.#setup.renewals, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases.book }, operator);
+    return serverStatus({ me: this.me, epoch: this.#epoch, previous: this.#setup.previous, renewals: this.#setup.renewals, models: [...this.#models.keys()], running: this.#running.size, pending: this.#pending.size, endpoint: this.endpoint, sessions: this.#sessions, leases: this.#leases.book, stopping: this.#stopping }, operator);
   }
 }

@@ -25,10 +25,25 @@ export interface StatusSources {
   leases: LeaseBook;
   /** Setup renewals begun since start. */
   renewals: number;
+  /** Shutting down: refusing new requests. */
+  stopping: boolean;
+}
+
+/**
+ * Whether the server serves queries now, and if not why (naming no secret): the same for `status`,
+ * `/healthz` and the `tfe_ready` metric (status said ready on a server whose link to a peer was
+ * down, while /healthz said why not).
+ */
+export function readiness(s: Pick<StatusSources, 'me' | 'epoch' | 'stopping'> & { endpoint: { connected(peer: PartyName): boolean } }): { ready: boolean; reason: string } {
+  if (s.stopping) return { ready: false, reason: `${s.me} is shutting down (refusing new requests)` };
+  const down = SERVERS.filter((p) => p !== s.me && !s.endpoint.connected(p));
+  if (down.length) return { ready: false, reason: `${s.me} is not connected to ${down.join(' and ')}` };
+  if (!s.epoch?.isReady) return { ready: false, reason: `${s.me} is connected but the cluster setup has not finished` };
+  return { ready: true, reason: `${s.me} is ready` };
 }
 
 export function serverStatus(s: StatusSources, operator: boolean): ServerStatus {
-  const pub = { party: s.me, ready: s.epoch?.isReady ?? false, models: s.models, operator };
+  const pub = { party: s.me, ...readiness(s), models: s.models, operator };
   if (!operator) return pub;
   const mem = memory(), pool = s.epoch?.pool, before = s.previous?.pool;
   // The levels count the setup a renewal replaced too, whose recordings serve the queries of its
