@@ -23,7 +23,7 @@ import { startCliCluster } from './helpers/service';
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const L = () => tf.layers;
 const ROOT = path.resolve(__dirname, '..', '..');
-const cli = (args: string[]) => promisify(execFile)(process.execPath, [tfeCli(), ...args], { env: { ...process.env, FORCE_COLOR: '1' } });
+const cli = (args: string[], o: { cwd?: string } = {}) => promisify(execFile)(process.execPath, [tfeCli(), ...args], { env: { ...process.env, FORCE_COLOR: '1' }, ...o });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function save(model: any, dir: string): Promise<string> {
@@ -43,7 +43,11 @@ test('tfe --version prints the package version', async (t) => {
 });
 
 test('a missing config says how to make one; a cluster that is down fails at once, naming the addresses', async (t) => {
-  await t.throwsAsync(cli(['models', '--config', '/nonexistent/cluster.json']), { message: /no cluster config at \/nonexistent\/cluster.json: start a local cluster with 'tfe cluster --local'/ });
+  // A path given is checked as given (a local cluster is no advice on a production host); the default's says how to start one.
+  await t.throwsAsync(cli(['models', '--config', '/nonexistent/cluster.json']), { message: /no cluster config at \/nonexistent\/cluster.json \(--config \/nonexistent\/cluster.json\): check the path; 'tfe cluster --init' writes one/ });
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-noconfig-'));
+  await t.throwsAsync(cli(['models'], { cwd: empty }), { message: /no cluster config at \.tfe-local\/cluster.json: start a local cluster with 'tfe cluster --local'/ });
+  await t.throwsAsync(cli(['models', '--config', empty]), { message: /the cluster config .* is a directory: --config takes the cluster.json file/ });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-down-'));
   const ports = await freePorts(3);
   fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ parties: Object.fromEntries(ports.map((port, i) => [`server${i}`, { host: '127.0.0.1', port }])) }));

@@ -56,7 +56,7 @@ test("a server whose port is taken fails before it reads its model store, and le
     fs.writeFileSync(path.join(interrupted, 'model.json'), '{}');
     const lines: string[] = [];
     const server = new TfeServer(config, 'server0', { log: (m: string) => lines.push(m) });
-    await t.throwsAsync(server.start(), { message: /EADDRINUSE/ });
+    await t.throwsAsync(server.start(), { message: new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken.port} \\(parties\\.server0\\.port\\): .*EADDRINUSE.*: the port is in use \\(is this server running already\\?\\)`) });
     await server.stop();
     t.deepEqual(fs.readdirSync(store), ['.tmp-0123abcd-m'], 'the store is untouched');
     t.deepEqual(lines.filter((l) => /model/.test(l)), [], lines.join('\n'));

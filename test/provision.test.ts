@@ -141,6 +141,9 @@ test('cluster.json pins: all three servers or none, the owner pinned without a C
   // A CA-only config on a client's host has no server keys: valid; a server there says what it lacks.
   const clientOnly = parseClusterConfig({ ca: 'ca.pem', parties: parties() }, 'c.json');
   t.throws(() => loadOwnIdentity(clientOnly, 'server0'), { message: /parties.server0 has no cert and key: under TLS server0 needs its own certificate and key/ });
+  // server1's host started as server2: its file holds server1's key, which the refusal names.
+  const server1Host = parseClusterConfig({ ca: 'ca.pem', parties: { ...parties(), server1: { ...(parties().server1 as object), cert: 's1.pem', key: 's1.key' } } }, 'c.json');
+  t.throws(() => loadOwnIdentity(server1Host, 'server2'), { message: /parties.server2 has no cert and key: .*; this file has the certificate and key of server1: if this host is server1, start it with --party server1/ });
   bad({ parties: { ...parties(), server0: { host: '10.0.0.1', port: 1, fingerprints: f } } }, /unknown field parties.server0.fingerprints/);
 });
 

@@ -59,13 +59,23 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** Refuses a missing cluster config with how to make one. */
+/**
+ * Refuses a missing cluster config with how to make one: the local cluster's when `file` is the
+ * default (.tfe-local/cluster.json), else the path as given and in full (a production host's
+ * operator mistyped it: a local cluster is the wrong advice there).
+ */
 export function requireConfig(file: string): void {
-  if (fs.existsSync(file)) return;
-  throw new Error(
-    `no cluster config at ${file}: start a local cluster with 'tfe cluster --local' (it writes .tfe-local/cluster.json and keeps the three servers running), ` +
-      `or pass --config <file> with your cluster's config (its format: docs/service.md)`,
-  );
+  const full = path.resolve(file);
+  if (fs.existsSync(file)) {
+    if (fs.statSync(file).isDirectory()) throw new Error(`the cluster config ${full} is a directory: --config takes the cluster.json file${fs.existsSync(path.join(file, 'cluster.json')) ? ` (${path.join(full, 'cluster.json')}?)` : ''}`);
+    return;
+  }
+  if (path.normalize(file) === path.join('.tfe-local', 'cluster.json'))
+    throw new Error(
+      `no cluster config at ${file}: start a local cluster with 'tfe cluster --local' (it writes .tfe-local/cluster.json and keeps the three servers running), ` +
+        `or pass --config <file> with your cluster's config (its format: docs/service.md)`,
+    );
+  throw new Error(`no cluster config at ${full} (--config ${file}): check the path; 'tfe cluster --init' writes one for a host (docs/operators.md)`);
 }
 
 /** Whether something listens at each server's client address: `down` says why not. */

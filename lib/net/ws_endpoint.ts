@@ -206,9 +206,14 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
         probe.once('error', reject);
         probe.listen(p, host, () => probe.close(() => resolve()));
       });
-    if (port !== 0) await take(port);
-    if (tls && lanes && lanePort !== 0) await take(lanePort).catch((e: Error) => {
-      throw new Error(`cannot take the lane port ${lanePort} on ${host} (lanePort): ${e.message}`);
+    // Named by its field and with what to check (a raw EADDRINUSE named neither).
+    const why = (e: NodeJS.ErrnoException) =>
+      e.code === 'EADDRINUSE' ? `${e.message}: the port is in use (is this server running already?)` : e.code === 'EADDRNOTAVAIL' ? `${e.message}: the address is not one of this host's (is this host ${this.me}? behind NAT, parties.${this.me}.listen sets the address to bind)` : e.message;
+    if (port !== 0) await take(port).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`cannot listen on ${host}:${port} (parties.${this.me}.port): ${why(e)}`);
+    });
+    if (tls && lanes && lanePort !== 0) await take(lanePort).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`cannot take the lane port ${lanePort} on ${host} (lanePort): ${why(e)}`);
     });
   }
 

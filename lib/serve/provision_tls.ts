@@ -50,7 +50,12 @@ export function loadOwnIdentity(c: ClusterConfig, name: string): OwnMaterial {
   const entry = owner ? c.owner : c.parties[name as 'server0'];
   const field = owner ? 'owner' : `parties.${name}`;
   const where = `cluster config ${c.file ?? ''}`.trim();
-  if (!entry?.cert || !entry.key) throw new Error(`${where}: ${field} has no cert and key: under TLS ${name} needs its own certificate and key (tfe certs request; docs/operators.md)`);
+  if (!entry?.cert || !entry.key) {
+    // A host's file holds its own party's key: one that holds another's was started as the wrong party.
+    const holders = owner ? [] : Object.entries(c.parties).filter(([p, e]) => p !== name && e?.cert && e?.key).map(([p]) => p);
+    const hint = holders.length === 1 ? `; this file has the certificate and key of ${holders[0]}: if this host is ${holders[0]}, start it with --party ${holders[0]}` : '';
+    throw new Error(`${where}: ${field} has no cert and key: under TLS ${name} needs its own certificate and key (tfe certs request; docs/operators.md)${hint}`);
+  }
   const certFile = `${field}.cert (${configPath(c, entry.cert)})`, keyFile = `${field}.key (${configPath(c, entry.key)})`;
   const cert = readPem(c, entry.cert, `${field}.cert`), key = readPem(c, entry.key, `${field}.key`);
   let info;
