@@ -157,7 +157,10 @@ export async function doctor(configFile: string, o: DoctorOptions = {}): Promise
         }
         if (me !== 'model-owner') {
           const host = c.parties[me as 'server0'].host;
-          add(covers(info, host) ? 'ok' : 'FAIL', 'names', `${info.sans.join(', ') || 'no subjectAltNames'}${covers(info, host) ? ' cover' : ' do not cover'} ${field}.host ${host}`);
+          // Peers and Node clients judge the pin (or CA) and the party name, not the address; a
+          // browser's wss checks the address too, and the docs ask for it: so a FAIL, with the fix.
+          const fix = covers(info, host) ? '' : ` (servers and the Node client accept it under its pin or CA; browsers do not: make it again with tfe certs request --party ${me} --host ${host}, then pin the new certificate)`;
+          add(covers(info, host) ? 'ok' : 'FAIL', 'names', `${info.sans.join(', ') || 'no subjectAltNames'}${covers(info, host) ? ' cover' : ' do not cover'} ${field}.host ${host}${fix}`);
         }
         out.push(expiryCheck('expiry', info, warnDays));
         if (c.ca) {
