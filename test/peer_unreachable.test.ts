@@ -35,3 +35,16 @@ test('a server peer unreachable for a few seconds is logged with its address and
   t.regex(warned[0].line, new RegExp(`cannot reach server2 at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(still trying; check parties\\.server2 in this host's cluster\\.json`));
   t.false(lines.some((l) => l.event === 'peer-unreachable' && /server0/.test(l.line)), 'a client\'s dial failures are its caller\'s to report');
 });
+
+test('a server peer that refuses this server\'s link (another cluster secret) is logged on this server too, with the peer\'s reason', async (t) => {
+  const lines: { line: string; event?: LogEvent }[] = [];
+  const log = (line: string, event?: LogEvent) => void lines.push({ line, event });
+  const peer = new WsEndpoint({ me: 'server1', host: '127.0.0.1', port: 0, insecure: true, clusterSecret: 'a'.repeat(32), log: () => undefined });
+  await peer.start(['server0']);
+  const me = new WsEndpoint({ me: 'server0', host: '127.0.0.1', port: 0, insecure: true, clusterSecret: 'b'.repeat(32), log });
+  t.teardown(async () => void (await Promise.all([peer.close(), me.close()])));
+  await t.throwsAsync(me.connect({ name: 'server1', host: '127.0.0.1', port: peer.port }, { timeoutMs: UNREACHABLE_AFTER_MS + 2500 }));
+  const warned = lines.filter((l) => l.event === 'peer-unreachable');
+  t.is(warned.length, 1, JSON.stringify(lines));
+  t.regex(warned[0].line, new RegExp(`server1 at 127\\.0\\.0\\.1:${peer.port} refuses this server's link: refused by server1: 401 .*secret.* \\(still trying; server1's log says more\\)`));
+});

@@ -273,17 +273,19 @@ export class Redialer {
    * nor the error. Refusals that come with a reason are logged where they happen (dial-refused).
    */
   #reportUnreachable(peer: PeerAddress, e: Error & { status?: number; untrusted?: boolean }): void {
-    if (e.status !== undefined || e.untrusted) return;
+    // This side's own refusals (the peer's certificate, its compute version) are logged as it refuses.
+    if (e.untrusted || e.status === 426) return;
     const since = this.#failingSince.get(peer.name) ?? Date.now();
     this.#failingSince.set(peer.name, since);
     if (Date.now() - since < UNREACHABLE_AFTER_MS) return;
     const why = e.message;
-    reportOnce(
-      this.o.dial.log ?? this.o.dial.tls?.log,
-      `cannot reach ${peer.name} at ${peer.host}:${peer.port}: ${why} (still trying; check parties.${peer.name} in this host's cluster.json, that ${peer.name} runs, and that its port is let through)`,
-      'peer-unreachable',
-      why,
-    );
+    // The peer's refusal (a certificate it does not trust, a cluster secret that differs) showed
+    // only in the peer's log: this server's operator saw nothing wrong on this host.
+    const line =
+      e.status !== undefined
+        ? `${peer.name} at ${peer.host}:${peer.port} refuses this server's link: ${why} (still trying; ${peer.name}'s log says more)`
+        : `cannot reach ${peer.name} at ${peer.host}:${peer.port}: ${why} (still trying; check parties.${peer.name} in this host's cluster.json, that ${peer.name} runs, and that its port is let through)`;
+    reportOnce(this.o.dial.log ?? this.o.dial.tls?.log, line, 'peer-unreachable', why);
   }
 
   /**
