@@ -151,7 +151,7 @@ export function clusterInit(o: { out: string; mode?: string; party?: string; por
   }
   const todo = JSON.stringify(config).match(/<[^>]*>/g) ?? [];
   console.log(`wrote ${o.out} (${mode === 'pin' ? 'pinned fingerprints, no CA' : mode === 'ca' ? 'a cluster CA' : 'a cluster CA and pinned fingerprints'})`);
-  if (todo.length) console.log(`fill in ${todo.length} placeholder(s) <...>, then run tfe doctor --config ${o.out} --party <this host's party> (docs/operators.md)`);
+  if (todo.length) console.log(`fill in ${todo.length} placeholder(s) <...>, then run tfe doctor --config ${o.out} --party ${o.party ?? "<this host's party>"} (docs/operators.md)`);
 }
 
 /** Lines for `tfe status`: each server's certificate as a fresh connection sees it, days to expiry. */
