@@ -198,7 +198,8 @@ export class ServerTls implements TlsMaterial {
     }
     const changed = before.fingerprint !== this.fingerprint || before.pins !== JSON.stringify(this.pins) || before.ca !== this.ca?.toString();
     if (!changed) {
-      this.log(`TLS reload (${why}): nothing changed`, 'tls-unchanged', { trigger: why });
+      // "nothing changed" right after an address change read as a contradiction: the TLS material is what did not.
+      this.log(`TLS reload (${why}): the certificate, key, pins and CA are unchanged`, 'tls-unchanged', { trigger: why });
       return true;
     }
     for (const s of this.#subscribers) s();
