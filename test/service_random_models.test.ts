@@ -1,0 +1,54 @@
+// Random TensorFlow.js models (test/helpers/random_models.ts) through the service: deployed with
+// default options and under FSS, each asked twice (a pooled query, then a leased one), every
+// output against tfjs's own model.predict. What the in-process test (model_random) cannot see:
+// the deploy's checks and store, the servers' memory estimate and the leased input's path.
+// TFE_RANDOM_MODELS_SEED builds the same models again.
+import { randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+
+import { randomModels, seeded } from './helpers/random_models';
+import { clusterForFile } from './helpers/service';
+import { tfjsArtifacts } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+const cluster = clusterForFile(test);
+
+const SEED = Number(process.env.TFE_RANDOM_MODELS_SEED ?? randomInt(2 ** 31));
+const COUNT = 6;
+
+test.serial(`${COUNT} random models deployed and asked twice give tfjs's outputs, with default options and under FSS (seed ${SEED})`, async (t) => {
+  const rnd = seeded(SEED);
+  const draw = randomModels(tf, rnd);
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    for (let i = 0; i < COUNT; i++) {
+      const batch = 1 + Math.floor(rnd() * 2);
+      const m = draw(batch, [0.5, 2, 8][Math.floor(rnd() * 3)]);
+      const what = `seed ${SEED} model ${i} (batch ${batch}): ${m.desc.join(' | ')}`;
+      const artifacts = await tfjsArtifacts(tf, m.model);
+      for (const protocol of [undefined, 'fss'] as const) {
+        const name = `random-${i}-${protocol ?? 'default'}`;
+        try {
+          await owner.deploy(artifacts, { name, ...(protocol ? { protocol } : {}) });
+          for (let q = 0; q < 2; q++) {
+            const p = await client.predict(name, { data: Float64Array.from(m.x), shape: [batch, ...m.shape] });
+            const width = p.outputs.length / batch;
+            let worst = 0, scale = 1;
+            m.want.forEach((w, r) => w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(p.outputs[r * width + j] - v))), (scale = Math.max(scale, Math.abs(v))))));
+            t.true(worst / scale < 1e-2, `${name} query ${q}: error ${(worst / scale).toExponential(2)}: ${what}`);
+          }
+        } catch (e) {
+          t.fail(`${name}: ${(e as Error).message}: ${what}`);
+        } finally {
+          await owner.undeploy(name).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([owner.close(), client.close()]);
+  }
+});
