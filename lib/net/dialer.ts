@@ -268,9 +268,10 @@ export class Redialer {
 
   /**
    * A server peer that could not be reached for UNREACHABLE_AFTER_MS (a wrong address or port in
-   * this host's cluster.json, a peer not running, a firewall) is logged, each distinct reason at
-   * most once a minute: without it only the setup's failure showed, naming neither the address
-   * nor the error. Refusals that come with a reason are logged where they happen (dial-refused).
+   * this host's cluster.json, a peer not running, a firewall), or that refuses this server's link
+   * with a reason, is logged, each distinct reason at most once a minute: without it only the
+   * setup's failure showed, naming neither the address nor the error. This side's own refusals of
+   * the peer are logged as they happen (dial-refused).
    */
   #reportUnreachable(peer: PeerAddress, e: Error & { status?: number; untrusted?: boolean }): void {
     // This side's own refusals (the peer's certificate, its compute version) are logged as it refuses.

@@ -82,8 +82,7 @@ export class PredictionClient {
   #retryMs: number;
   #timeoutMs: number;
   #leases: ClientLeases;
-  /** Each model's input as the servers last described it (models()): what predict encodes for. */
-  /** Each model's input as the servers last listed it, and its final activation (for a server that does not name it per query). */
+  /** Each model's input as the servers last listed it (models()): what predict encodes for; and its final activation, for a server that does not name it per query. */
   #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation }>();
   #closed = false;
   /** Requests in flight, at most #maxInFlight; the others wait in #queue for a place. */
