@@ -31,7 +31,9 @@ test('a server peer unreachable for a few seconds is logged with its address and
   const failed = await Promise.allSettled(dials);
   t.true(failed.every((r) => r.status === 'rejected'));
   const warned = lines.filter((l) => l.event === 'peer-unreachable');
-  t.is(warned.length, 1, JSON.stringify(lines));
+  // Once per reason: several failed dials after 5 s, one line (a last dial cut short by the
+  // deadline may fail for another reason, with a line of its own).
+  t.true(warned.length >= 1 && new Set(warned.map((l) => l.line)).size === warned.length, JSON.stringify(lines));
   t.regex(warned[0].line, new RegExp(`cannot reach server2 at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(still trying; check parties\\.server2 in this host's cluster\\.json`));
   t.false(lines.some((l) => l.event === 'peer-unreachable' && /server0/.test(l.line)), 'a client\'s dial failures are its caller\'s to report');
 });
@@ -45,6 +47,6 @@ test('a server peer that refuses this server\'s link (another cluster secret) is
   t.teardown(async () => void (await Promise.all([peer.close(), me.close()])));
   await t.throwsAsync(me.connect({ name: 'server1', host: '127.0.0.1', port: peer.port }, { timeoutMs: UNREACHABLE_AFTER_MS + 2500 }));
   const warned = lines.filter((l) => l.event === 'peer-unreachable');
-  t.is(warned.length, 1, JSON.stringify(lines));
+  t.true(warned.length >= 1 && new Set(warned.map((l) => l.line)).size === warned.length, JSON.stringify(lines));
   t.regex(warned[0].line, new RegExp(`server1 at 127\\.0\\.0\\.1:${peer.port} refuses this server's link: refused by server1: 401 .*secret.* \\(still trying; server1's log says more\\)`));
 });
