@@ -277,21 +277,12 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const a = w(`${l.config.name}/alpha`);
     const shared = l.config.shared_axes === undefined || l.config.shared_axes === null ? [] : [l.config.shared_axes].flat().map(Number);
     return one((x) => {
-      // alpha's element for each of x's: x's strides without the batch, zero along the shared axes.
       // As the private layer refuses it; here at load (checkRuns), where it is named first.
       if (shared.some((s) => s >= x.shape.length)) fail(l, `shared_axes = [${shared}] names an axis its rank-${x.shape.length} input (batch axis 0) does not have`);
-      const dims = x.shape.slice(1), strides = new Array<number>(dims.length);
-      for (let d = dims.length - 1, s = 1; d >= 0; d--) (strides[d] = shared.includes(d + 1) ? 0 : s), (s *= shared.includes(d + 1) ? 1 : dims[d]);
-      if (dims.reduce((n, d, i) => n * (shared.includes(i + 1) ? 1 : d), 1) !== a.length) fail(l, `alpha holds ${a.length} values, not one per element of [${dims}] shared along axes [${shared}]`);
-      const per = size(dims), out = plainAlloc(x.data.length);
-      for (let i = 0; i < x.data.length; i++) {
-        const v = x.data[i];
-        if (v >= 0) { out[i] = v; continue; }
-        let r = i % per, j = 0;
-        for (let d = dims.length - 1; d >= 0; d--) (j += (r % dims[d]) * strides[d]), (r = Math.floor(r / dims[d]));
-        out[i] = a[j] * v;
-      }
-      return { data: out, shape: x.shape };
+      // alpha broadcasts as a merge's second input: 1 along the batch and the shared axes.
+      const alpha = { data: a, shape: [1, ...x.shape.slice(1).map((d, i) => (shared.includes(i + 1) ? 1 : d))] };
+      if (size(alpha.shape) !== a.length) fail(l, `alpha holds ${a.length} values, not one per element of [${x.shape.slice(1)}] shared along axes [${shared}]`);
+      return elementwise(l, [x, alpha], (v, al) => (v < 0 ? al * v : v));
     });
   },
   Normalization: (l, { w }) => {

@@ -12,7 +12,7 @@ import { ServerLink } from './link';
 import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
 import { prgRing, randomSeed } from './prg';
 import { add, decodeFixed, encodeFixed, fromBytes, sub, toBytes } from './ring';
-import { finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from './outputs';
+import { answeredFinal, finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from './outputs';
 import type { Message } from './wire';
 import { answerDeadline, checkTimeoutOption } from './deadline';
 
@@ -273,9 +273,7 @@ export class BrowserClient {
     const data = decodeFixed(add(y0.values, y1.values), this.fracBits);
     const latencyMs = performance.now() - t0;
     const shape = y0.shape;
-    const first = responses[0];
-    // Named per query; a server of an earlier release names it only in its model list.
-    const finalActivation = first?.ok && 'finalActivation' in first ? finalActivationOf(first.finalActivation) : this.#inputs.get(model)?.finalActivation;
+    const finalActivation = answeredFinal(responses[0]?.ok ? responses[0] : undefined, this.#inputs.get(model)?.finalActivation);
     const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
     const serverTraffic = responses.map((r) => (r.ok && r.traffic) || { bytes: 0, messages: 0, rounds: 0 });
     return { data, shape, toArray: () => toNested(data, shape), ...read, ...(finalActivation ? { finalActivation } : {}), latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };

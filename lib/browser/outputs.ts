@@ -50,3 +50,11 @@ export function readOutputs(logits: Float64Array, width: number, final: FinalAct
 
 /** A final activation as a server named it (anything else: none, so a newer server's name is not misapplied). */
 export const finalActivationOf = (v: unknown): FinalActivation | undefined => (v === 'softmax' || v === 'sigmoid' ? v : undefined);
+
+/**
+ * A prediction's final activation: as server0's answer names it (null: none), or, from a server
+ * of an earlier release, whose answer names none, as its model list said (`listed`).
+ */
+export function answeredFinal(answer: object | undefined, listed: FinalActivation | undefined): FinalActivation | undefined {
+  return answer && 'finalActivation' in answer ? finalActivationOf((answer as { finalActivation?: unknown }).finalActivation) : listed;
+}

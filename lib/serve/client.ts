@@ -29,7 +29,7 @@ import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
 import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
 import { answerDeadline, checkTimeoutOption } from '../browser/deadline';
-import { finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from '../browser/outputs';
+import { answeredFinal, finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from '../browser/outputs';
 
 export interface ClientOptions {
   /** Present the model owner's certificate from the config (needed to deploy under TLS). */
@@ -280,9 +280,7 @@ export class PredictionClient {
       const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
       result.dispose();
       const latencyMs = performance.now() - t0;
-      // Named per query; a server of an earlier release names it only in its model list.
-      const first = responses[0] as { finalActivation?: unknown };
-      const finalActivation = 'finalActivation' in first ? finalActivationOf(first.finalActivation) : this.#inputs.get(model)?.finalActivation;
+      const finalActivation = answeredFinal(responses[0], this.#inputs.get(model)?.finalActivation);
       const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
       const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
