@@ -12,7 +12,7 @@ export { definePrivateInput, definePrivateVariable, definePublicInput, defineOut
 export { PrivateTensor, PublicTensor, type AnyTensor } from './api/tensor';
 export { tidy } from './api/tidy';
 export { loadLayersModel, loadPlainModel, PrivateModel, type LayersModelJson, type LoadOptions, type ModelArtifacts, type ModelSource } from './api/model';
-export type { ClientInput } from './api/client_input';
+export type { ClientInput, OneInput } from './api/client_input';
 export { plainModel, applyFinal, type PlainModel, type PlainTensor } from './api/plain_forward';
 export { compareOutputs, rangeCheck, type Samples, type VerifyOptions, type VerifyReport, type LayerRange } from './api/verify';
 export type { TensorValue, NestedArray } from './api/values';

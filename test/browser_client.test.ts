@@ -149,6 +149,51 @@ test.serial('both clients give what tfjs\'s model.predict gives: a sigmoid endin
   }
 });
 
+test.serial('a model with two inputs (token ids and numbers) and three outputs: both clients give each output as tfjs does, inputs by list or by name', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+  const L = tf.layers;
+  const nums = tf.input({ shape: [3], name: 'numbers' }), ids = tf.input({ shape: [4], name: 'tokens' });
+  const shared = L.dense({ units: 5, activation: 'relu', name: 'shared_block' });
+  const joined = L.concatenate().apply([shared.apply(L.dense({ units: 5 }).apply(nums)), L.flatten().apply(L.embedding({ inputDim: 9, outputDim: 2 }).apply(ids))]);
+  const h = shared.apply(L.dense({ units: 5 }).apply(joined));
+  const gate = L.dense({ units: 1, activation: 'sigmoid', name: 'gate' }).apply(h);
+  const model = tf.model({ inputs: [nums, ids], outputs: [L.dense({ units: 3, activation: 'softmax', name: 'classes' }).apply(h), gate, L.dense({ units: 2, name: 'value' }).apply(L.concatenate().apply([h, gate]))] });
+  const owner = await PredictionClient.connect(cluster.config, { asOwner: true });
+  try {
+    await owner.deploy(await tfjsArtifacts(tf, model), { name: 'two-in-three-out' });
+  } finally {
+    await owner.close();
+  }
+  const numbers = [[0.5, -1, 2], [1.5, 0.25, -0.75]], tokens = [[1, 8, 0, 3], [7, 7, 2, 5]];
+  const want: number[][][] = model.predict([tf.tensor2d(numbers), tf.tensor2d(tokens)]).map((o: { arraySync(): number[][] }) => o.arraySync());
+  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
+  const node = await PredictionClient.connect(cluster.config);
+  try {
+    const listed = (await node.models()).find((m) => m.name === 'two-in-three-out')!;
+    t.deepEqual(listed.inputs?.map((i) => [i.name, i.inputShape, i.inputEncoding?.oneHot]), [['numbers', [3], undefined], ['tokens', [4], 9]]);
+    t.deepEqual(listed.outputs?.map((o) => [o.name, o.finalActivation]), [['classes', 'softmax'], ['gate', 'sigmoid'], ['value', undefined]]);
+    const answers = [
+      await browser.predict('two-in-three-out', [numbers, tokens]),
+      await browser.predict('two-in-three-out', { tokens, numbers }),
+      await node.predict('two-in-three-out', [{ data: Float64Array.from(numbers.flat()), shape: [2, 3] }, tokens]),
+      await node.predict('two-in-three-out', { numbers, tokens: { data: Float64Array.from(tokens.flat()), shape: [2, 4] } }),
+    ];
+    for (const [k, p] of answers.entries()) {
+      t.deepEqual(p.perOutput?.map((o) => [o.name, o.shape, o.finalActivation]), [['classes', [2, 3], 'softmax'], ['gate', [2, 1], 'sigmoid'], ['value', [2, 2], undefined]], `answer ${k}`);
+      p.perOutput!.forEach((o, i) => want[i].forEach((w, r) => t.true(w.every((v, j) => Math.abs(o.outputs[r * w.length + j] - v) < 1e-2), `answer ${k} output '${o.name}' row ${r}: ${[...o.outputs]} vs tfjs ${want[i]}`)));
+      t.deepEqual(p.perOutput![0].classes, want[0].map((w) => w.indexOf(Math.max(...w))), `answer ${k}: classes`);
+      t.deepEqual(p.perOutput![1].classes, want[1].map((w) => (w[0] >= 0.5 ? 1 : 0)), `answer ${k}: the gate's class by 0.5`);
+    }
+    // A token id outside the vocabulary is refused by the client, naming the input; so is a missing input.
+    await t.throwsAsync(node.predict('two-in-three-out', { numbers, tokens: [[1, 9, 0, 3], [7, 7, 2, 5]] }), { message: /input 'tokens': the value at index \[0, 1\] is 9, out of range/ });
+    await t.throwsAsync(browser.predict('two-in-three-out', { numbers }), { message: /no input 'tokens'/ });
+  } finally {
+    browser.close();
+    await node.close();
+  }
+});
+
 test.serial('a page encoding with another fracBits than the cluster is told so, instead of getting wrong numbers', async (t) => {
   const other = cluster.fracBits === 12 ? 14 : 12;
   const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: other });

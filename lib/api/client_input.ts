@@ -4,7 +4,7 @@
 // for an image model, turned into gray levels exactly as `tfe predict` reads a PNG
 // (lib/cli/png.ts: the mean of R, G and B over 255, alpha ignored). No Node built-in here: the
 // browser bundle imports it.
-import { encodeInput, type InputSpec } from './input_encoding';
+import { describeInput, encodeInput, hasInputs, type InputSpec, packRows } from './input_encoding';
 import { imageGeometry, resizeArea } from './image_fit';
 import { type Dense, toDense, type TensorValue } from './values';
 
@@ -22,8 +22,14 @@ export interface CanvasLike {
   getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): ImageDataLike } | null;
 }
 
-/** What a prediction's input may be, in every client (the in-process model's defineInput too). */
-export type ClientInput = TensorValue | ArrayLike<number> | ImageDataLike | CanvasLike;
+/** What one of a prediction's inputs may be, in every client (the in-process model's defineInput too). */
+export type OneInput = TensorValue | ArrayLike<number> | ImageDataLike | CanvasLike;
+
+/**
+ * What a prediction's input may be: one input; for a model with several inputs, a list of them in
+ * the model's order or an object by input name (or them packed, [batch, sum of their sizes]).
+ */
+export type ClientInput = OneInput | readonly OneInput[] | { readonly [input: string]: OneInput };
 
 function isImageData(v: unknown): v is ImageDataLike {
   const o = v as ImageDataLike;
@@ -65,7 +71,7 @@ export function needsInputShape(v: unknown): boolean {
  * The input as float64 data and a shape. Images and bare typed arrays are whole examples of the
  * model's input shape (`inputShape`, without the batch axis): [k, ...inputShape].
  */
-export function toInput(v: ClientInput, what: string, inputShape?: readonly number[]): Dense {
+export function toInput(v: OneInput, what: string, inputShape?: readonly number[]): Dense {
   if (!needsInputShape(v)) return toDense(v as TensorValue, what);
   if (!inputShape) throw new Error(`${what}: the model's input shape is unknown`);
   const one = size(inputShape);
@@ -103,6 +109,10 @@ export function toInput(v: ClientInput, what: string, inputShape?: readonly numb
  * pixels); the others become float64 data and a shape.
  */
 export function snapshotInput(v: ClientInput, what: string): ClientInput {
+  // Nested arrays are copied as they are (one input's values, or a list of several inputs: the
+  // model says which); an object by input name, each of its inputs.
+  if (Array.isArray(v)) return v.map((e) => (typeof e === 'number' ? e : snapshotInput(e as ClientInput, what))) as ClientInput;
+  if (isByName(v)) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, snapshotInput(e, `${what} '${k}'`) as OneInput]));
   if (isImageData(v)) return { width: v.width, height: v.height, data: Uint8ClampedArray.from(v.data) };
   if (isCanvas(v)) {
     const ctx = v.getContext('2d');
@@ -114,6 +124,56 @@ export function snapshotInput(v: ClientInput, what: string): ClientInput {
   return toDense(v as TensorValue, what);
 }
 
+/** A plain object that is none of one input's forms ({data, shape}, a tfjs tensor, an image): inputs by name. */
+function isByName(v: unknown): v is { readonly [input: string]: OneInput } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || isImageData(v) || isCanvas(v)) return false;
+  if ('data' in v || typeof (v as { dataSync?: unknown }).dataSync === 'function') return false;
+  return Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null;
+}
+
+/**
+ * The input of model `m` as float64 data and a shape: [batch, ...inputShape] for a model with one
+ * input; for several, each input (from a list in the model's order, or an object by name) checked
+ * against its own shape and packed ([batch, sum of their sizes], packRows), or them packed already.
+ */
+export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefined): Dense {
+  if (!m || !hasInputs(m)) {
+    // As tfjs's predict takes them: a list of one input, or an object naming it.
+    const name = m?.inputs?.[0]?.name;
+    if (isByName(v)) {
+      const keys = Object.keys(v);
+      if (name === undefined || keys.length !== 1 || keys[0] !== name) throw new Error(`${what}: an object of inputs by name (${keys.map((k) => `'${k}'`).join(', ')}), but the model has one input${name !== undefined ? `, '${name}'` : ''}${m ? ` (${describeInput(m)})` : ''}`);
+      return toInput(v[name], what, m?.inputShape);
+    }
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape);
+    return toInput(v as OneInput, what, m?.inputShape);
+  }
+  const inputs = m.inputs!, names = inputs.map((i) => i.name);
+  let given: OneInput[];
+  if (Array.isArray(v) && !v.every((e) => typeof e === 'number')) {
+    if (v.length !== names.length) throw new Error(`${what}: ${v.length} inputs given, but the model has ${names.length} (${names.map((n) => `'${n}'`).join(', ')}): pass one per input, in this order, or an object by name`);
+    given = v as OneInput[];
+  } else if (isByName(v)) {
+    const extra = Object.keys(v).filter((k) => !names.includes(k)), absent = names.filter((n) => !(n in v));
+    if (extra.length || absent.length) throw new Error(`${what}: ${[absent.length ? `no input '${absent.join("', '")}'` : '', extra.length ? `the model has no input '${extra.join("', '")}'` : ''].filter(Boolean).join('; ')} (its inputs: ${names.map((n) => `'${n}'`).join(', ')})`);
+    given = names.map((n) => v[n]);
+  } else {
+    // Packed already ([batch, sum of the sizes]): encodeInput checks its shape.
+    return toInput(v as OneInput, what, m.inputShape);
+  }
+  const parts = given.map((g, i) => {
+    const input = inputs[i], where = `${what}, input '${input.name}'`;
+    const d = toInput(g, where, input.inputShape);
+    // Packed, the servers see only the total: each input's shape is checked here.
+    if (d.shape.length !== input.inputShape.length + 1 || input.inputShape.some((n, k) => n !== d.shape[k + 1]))
+      throw new Error(`${where}: has shape [${d.shape}]; it takes [batch, ${input.inputShape}]${input.inputEncoding ? ' (token ids)' : ''}`);
+    return d;
+  });
+  const batches = new Set(parts.map((p) => p.shape[0]));
+  if (batches.size > 1) throw new Error(`${what}: the inputs hold different numbers of examples (${parts.map((p, i) => `'${names[i]}' ${p.shape[0]}`).join(', ')})`);
+  return packRows(parts);
+}
+
 /**
  * `input` as the tensor a client shares for `model` (`m`: its input as the servers list it;
  * undefined: not deployed, as far as the client knows): whole examples of its shape, token ids
@@ -122,7 +182,7 @@ export function snapshotInput(v: ClientInput, what: string): ClientInput {
  */
 export function encodeClientInput(model: string, input: ClientInput, m: InputSpec | undefined): Dense {
   const what = `predict(${model}) input`;
-  if (!m && needsInputShape(input)) throw new Error(`model '${model}' is not deployed`);
-  const dense = toInput(input, what, m?.inputShape);
+  if (!m && (needsInputShape(input) || isByName(input))) throw new Error(`model '${model}' is not deployed`);
+  const dense = toModelInput(input, what, m);
   return m ? encodeInput(dense, m, what) : dense;
 }

@@ -12,27 +12,106 @@ export interface InputEncoding {
   oneHot: number;
 }
 
-/** What a model says about its input: the shape of one example (no batch axis) and its encoding. */
-export interface InputSpec {
+/** One of a model's inputs: its name (the InputLayer's), the shape of one example and its encoding. */
+export interface ModelInput {
+  name: string;
   inputShape: readonly number[];
   inputEncoding?: InputEncoding;
 }
 
-/** The shape of one example as it is secret-shared: the input shape, with the vocabulary axis when one-hot. */
+/**
+ * What a model says about its input: the shape of one example (no batch axis) and its encoding.
+ * A model with several inputs lists them in `inputs`; its `inputShape` is then theirs packed
+ * ([sum of their sizes]: each example's inputs flattened and laid end to end, packRows), and each
+ * is encoded on its own before they are packed again for sharing.
+ */
+export interface InputSpec {
+  inputShape: readonly number[];
+  inputEncoding?: InputEncoding;
+  inputs?: readonly ModelInput[];
+}
+
+const count = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** Whether the model has several inputs (packed). */
+export const hasInputs = (m: InputSpec): boolean => Array.isArray(m.inputs) && m.inputs.length > 1;
+
+/** The inputs of a model that hasInputs. */
+const inputsOf = (m: InputSpec): readonly ModelInput[] => m.inputs as readonly ModelInput[];
+
+/** Several inputs' shape packed: [the sum of their sizes]. */
+export function packedInputShape(inputs: readonly { inputShape: readonly number[] }[]): number[] {
+  return [inputs.reduce((a, i) => a + count(i.inputShape), 0)];
+}
+
+/** The shape of one example as it is secret-shared: the input shape, with the vocabulary axis when one-hot (several inputs: each so, packed). */
 export function sharedInputShape(m: InputSpec): number[] {
+  if (hasInputs(m)) return [inputsOf(m).reduce((a, i) => a + count(sharedInputShape(i)), 0)];
   return m.inputEncoding ? [...m.inputShape, m.inputEncoding.oneHot] : [...m.inputShape];
 }
 
 /** Whether two descriptions of a model's input share the same tensor. */
 export function sameInput(a: InputSpec, b: InputSpec): boolean {
-  return sharedInputShape(a).join() === sharedInputShape(b).join() && (a.inputEncoding?.oneHot ?? 0) === (b.inputEncoding?.oneHot ?? 0);
+  return describeInput(a) === describeInput(b);
 }
 
-/** Says what a model takes, for errors: '[batch, 8]', or token ids and their one-hot shares. */
+/** Says what a model takes, for errors: '[batch, 8]', or token ids and their one-hot shares; several inputs by name. */
 export function describeInput(m: InputSpec): string {
+  if (hasInputs(m)) {
+    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}) })}`);
+    return `${each.length} inputs, ${each.join(', ')} (given as a list in this order or an object by name, or packed as [batch, ${m.inputShape}]; shared as [batch, ${sharedInputShape(m)}])`;
+  }
   if (!m.inputEncoding) return `[batch, ${m.inputShape}]`;
   const v = m.inputEncoding.oneHot;
   return `token ids [batch, ${m.inputShape}] (integers in [0, ${v})), shared one-hot as [batch, ${[...m.inputShape, v]}]`;
+}
+
+const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isSafeInteger(d) && d > 0);
+
+/**
+ * A model's input as a server lists it (inputShape, inputEncoding, and `inputs` for several),
+ * checked before a client sizes anything by it: each input's name, shape and vocabulary, and
+ * their sizes adding up to the packed shape.
+ */
+export function inputSpecOf(m: { name?: string; inputShape: readonly number[]; inputEncoding?: InputEncoding; inputs?: readonly ModelInput[] }): InputSpec {
+  const own: InputSpec = { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) };
+  if (m.inputs === undefined) return own;
+  const list = m.inputs as unknown[];
+  const ok = Array.isArray(list) && list.length > 1 && list.every((i) => {
+    const o = i as Partial<ModelInput>;
+    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0));
+  });
+  if (!ok || m.inputShape.length !== 1 || list.length > 4096 || (m.inputs as ModelInput[]).reduce((a, i) => a + count(i.inputShape), 0) !== m.inputShape[0])
+    throw new Error(`the servers list model '${m.name}' with inputs ${JSON.stringify(m.inputs).slice(0, 200)} that do not describe its input [${m.inputShape}]`);
+  return { ...own, inputs: (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}) })) };
+}
+
+/**
+ * Tensors of one batch as one [batch, total]: each example's parts flattened and laid end to end,
+ * in order (several inputs as the servers take them, several outputs as they return them).
+ */
+export function packRows(parts: readonly Dense[]): Dense {
+  const batch = parts[0].shape[0], sizes = parts.map((p) => count(p.shape.slice(1))), total = sizes.reduce((a, b) => a + b, 0);
+  const out = new Float64Array(batch * total);
+  for (let r = 0, at = 0; r < batch; r++)
+    for (const [i, p] of parts.entries()) {
+      out.set(p.data.subarray(r * sizes[i], (r + 1) * sizes[i]), at);
+      at += sizes[i];
+    }
+  return { data: out, shape: [batch, total] };
+}
+
+/** packRows undone: [batch, total] as one tensor per shape (each without the batch axis), whose sizes must add up to total. */
+export function splitRows(x: Dense, shapes: readonly (readonly number[])[]): Dense[] {
+  const batch = x.shape[0], sizes = shapes.map(count), total = sizes.reduce((a, b) => a + b, 0);
+  if (x.shape.length !== 2 || x.data.length !== batch * total) throw new Error(`a tensor of shape [${x.shape}] is not [batch, ${total}]`);
+  const outs = sizes.map((n) => new Float64Array(batch * n));
+  for (let r = 0, at = 0; r < batch; r++)
+    for (const [i, n] of sizes.entries()) {
+      outs[i].set(x.data.subarray(at, at + n), r * n);
+      at += n;
+    }
+  return outs.map((data, i) => ({ data, shape: [batch, ...shapes[i]] }));
 }
 
 /** `flat` as a multi-index of `shape` ('[1, 3]'), so that an error points at the offending element. */
@@ -78,6 +157,14 @@ const MAX_SHARED_BYTES = 2 ** 31;
  * [batch, ...inputShape, V] after checking the shape and every id.
  */
 export function encodeInput(x: Dense, m: InputSpec, what: string): Dense {
+  if (hasInputs(m)) {
+    // Packed as the model's inputs: each encoded on its own, then packed again as shared.
+    if (x.shape.length !== 2 || x.shape[1] !== m.inputShape[0] || x.data.length !== x.shape[0] * x.shape[1]) throw new Error(`${what}: the model takes ${describeInput(m)}, got shape [${x.shape}]`);
+    const inputs = inputsOf(m);
+    if (!inputs.some((i) => i.inputEncoding)) return x;
+    const parts = splitRows(x, inputs.map((i) => i.inputShape));
+    return packRows(parts.map((p, i) => encodeInput(p, inputs[i], `${what}, input '${inputs[i].name}'`)));
+  }
   const enc = m.inputEncoding;
   if (!enc) return x;
   if (x.shape.length !== m.inputShape.length + 1 || x.shape.slice(1).some((d, i) => d !== m.inputShape[i]))

@@ -48,29 +48,37 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
 }
 
 /**
- * The model's input encoding: one-hot over the vocabulary when Embeddings read the input, after
- * checking that they read it directly (the one-hot exists only there), that nothing else reads it
- * (another layer would get the one-hot, not the ids), that they agree on the vocabulary, and that
- * an input_length matches the input's shape.
+ * Each model input's encoding: one-hot over the vocabulary when Embeddings read it, after
+ * checking that they read a model input directly (the one-hot exists only there), that nothing
+ * else reads that input (another layer would get the one-hot, not the ids), that they agree on
+ * its vocabulary, and that an input_length matches its shape. In graph.inputs order; undefined
+ * for an input no Embedding reads.
  */
-export function inputEncodingOf(graph: LayerGraph): InputEncoding | undefined {
+export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)[] {
   const embeddings = graph.nodes.filter((n) => n.layer.class_name === 'Embedding');
-  if (embeddings.length === 0) return undefined;
+  if (embeddings.length === 0) return graph.inputs.map(() => undefined);
+  const ids = graph.inputs.map((i) => i.id);
+  const what = graph.inputs.length > 1 ? 'one of the model\'s inputs' : "the model's input";
   for (const { layer, inputs } of embeddings)
-    if (inputs.length !== 1 || inputs[0] !== graph.input)
-      refuse(layer, `reads '${inputs.join("', '")}', not the model's input: an Embedding must read the model's input directly (the input owner one-hot encodes the token ids before sharing them)`);
-  const first = embeddings[0].layer, vocab = Number(first.config.input_dim);
-  for (const { layer } of embeddings) {
-    if (Number(layer.config.input_dim) !== vocab)
-      refuse(layer, `input_dim = ${layer.config.input_dim} differs from the ${vocab} of Embedding '${first.config.name}', which reads the same input: the input is one-hot encoded over one vocabulary`);
-    const il = layer.config.input_length;
-    if (isNull(il)) continue;
-    const lengths = Array.isArray(il) ? il : [il];
-    if (lengths.length !== graph.inputShape.length || lengths.some((n, i) => !isNull(n) && n !== graph.inputShape[i]))
-      refuse(layer, `input_length = ${JSON.stringify(il)} does not match the model's input shape [${graph.inputShape}]`);
-  }
-  for (const { layer, inputs } of graph.nodes)
-    if (layer.class_name !== 'Embedding' && inputs.includes(graph.input))
-      refuse(layer, `reads the model's input, which holds token ids for Embedding '${first.config.name}' (shared one-hot): only Embedding layers may read it`);
-  return { oneHot: vocab };
+    if (inputs.length !== 1 || !ids.includes(inputs[0]))
+      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: an Embedding must read ${what} directly (the input owner one-hot encodes the token ids before sharing them)`);
+  return graph.inputs.map((input) => {
+    const readers = embeddings.filter((n) => n.inputs[0] === input.id);
+    if (readers.length === 0) return undefined;
+    const first = readers[0].layer, vocab = Number(first.config.input_dim);
+    for (const { layer } of readers) {
+      if (Number(layer.config.input_dim) !== vocab)
+        refuse(layer, `input_dim = ${layer.config.input_dim} differs from the ${vocab} of Embedding '${first.config.name}', which reads the same input: the input is one-hot encoded over one vocabulary`);
+      const il = layer.config.input_length;
+      if (isNull(il)) continue;
+      const lengths = Array.isArray(il) ? il : [il];
+      if (lengths.length !== input.shape.length || lengths.some((n, i) => !isNull(n) && n !== input.shape[i]))
+        refuse(layer, `input_length = ${JSON.stringify(il)} does not match ${graph.inputs.length > 1 ? `the shape [${input.shape}] of input '${input.id}'` : `the model's input shape [${input.shape}]`}`);
+    }
+    for (const { layer, inputs } of graph.nodes)
+      if (layer.class_name !== 'Embedding' && inputs.includes(input.id))
+        refuse(layer, `reads ${graph.inputs.length > 1 ? `input '${input.id}'` : "the model's input"}, which holds token ids for Embedding '${first.config.name}' (shared one-hot): only Embedding layers may read it`);
+    if (graph.outputs.includes(input.id)) throw new Error(`input '${input.id}' holds token ids for Embedding '${first.config.name}' and is also an output of the model, which is not supported`);
+    return { oneHot: vocab };
+  });
 }

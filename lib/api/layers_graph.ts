@@ -1,6 +1,7 @@
 // A LayersModel topology as a graph of layer calls: Sequential models are chains; Functional
 // models (tfjs and Keras 2 `inbound_nodes` as nested arrays, Keras 3 as `keras_history` objects)
-// any DAG with one input and one output. Everything outside that is refused here, by name.
+// any DAG of layer calls: several inputs and outputs, and layers called more than once (shared
+// layers: one node per call, the same weights). Everything outside that is refused here, by name.
 
 export interface LayerConfig {
   class_name: string;
@@ -40,20 +41,34 @@ export interface ModelTopology {
   model_config?: { class_name: string; config: { layers: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } };
 }
 
-/** One layer call: its inputs name the layers whose (single) output it takes. */
+/**
+ * One layer call. `id` is the layer's name for its first call and name[k] for its call k (a
+ * shared layer's later calls); `inputs` are the ids of the calls whose (single) output it takes.
+ */
 export interface LayerNode {
   layer: LayerConfig;
   inputs: string[];
+  id: string;
+  /** Which call of the layer this is (0 for all but a shared layer's later calls). */
+  call: number;
+}
+
+/** The id of call `call` of layer `name` (LayerNode.id). */
+export const nodeId = (name: string, call: number): string => (call === 0 ? name : `${name}[${call}]`);
+
+/** One of the model's inputs: the id of its node (an InputLayer, or '' for a Sequential without one) and its shape without the batch dimension. */
+export interface GraphInput {
+  id: string;
+  shape: number[];
 }
 
 export interface LayerGraph {
   /** In an order where every node comes after its inputs. */
   nodes: LayerNode[];
-  /** The input's shape without the batch dimension. */
-  inputShape: number[];
-  /** The node whose output is the model's input (an InputLayer, or '' for a Sequential without one). */
-  input: string;
-  output: string;
+  /** The model's inputs, in its input_layers order (one for a Sequential model). */
+  inputs: GraphInput[];
+  /** The ids of the nodes whose outputs the model returns, in its output_layers order. */
+  outputs: string[];
   /**
    * Saved by Keras 3 (its keras_version, or its `keras_history` form of layer calls): some names
    * mean other functions there (hard_sigmoid is relu6(x + 3) / 6, not clip(0.2 x + 0.5, 0, 1)).
@@ -121,23 +136,25 @@ function checkLayers(layers: unknown): LayerConfig[] {
   return layers as LayerConfig[];
 }
 
-/** A tensor reference in either format ([name, node, index] or Keras 3's __keras_tensor__), or undefined. */
+/**
+ * A tensor reference in either format ([name, node, index] or Keras 3's __keras_tensor__) as the
+ * id of the layer call it names, or undefined. A layer's second output (an RNN's return_state) is refused.
+ */
 function tensorRef(v: unknown, where: string): string | undefined {
-  if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number') {
-    if (v[1] !== 0 || (v[2] ?? 0) !== 0) throw new Error(`${where}: takes output ${v[2]} of call ${v[1]} of '${v[0]}'; shared layers and multi-output layers are not supported`);
-    return v[0];
-  }
+  const take = (name: unknown, node: unknown, index: unknown): string => {
+    if (!Number.isSafeInteger(node) || (node as number) < 0) throw new Error(`${where}: takes call ${JSON.stringify(node)} of '${String(name)}', which is not a call number`);
+    if ((index ?? 0) !== 0) throw new Error(`${where}: takes output ${JSON.stringify(index)} of '${String(name)}'; layers with more than one output (an RNN's return_state, attention scores) are not supported`);
+    return nodeId(String(name), node as number);
+  };
+  if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number') return take(v[0], v[1], v[2]);
   const o = v as Record<string, unknown> | null;
   const hist = o && typeof o === 'object' ? (o.config as Record<string, unknown> | undefined)?.keras_history : undefined;
-  if (o && o.class_name === '__keras_tensor__' && Array.isArray(hist)) {
-    if (hist[1] !== 0 || hist[2] !== 0) throw new Error(`${where}: takes output ${hist[2]} of call ${hist[1]} of '${hist[0]}'; shared layers and multi-output layers are not supported`);
-    return String(hist[0]);
-  }
+  if (o && o.class_name === '__keras_tensor__' && Array.isArray(hist)) return take(hist[0], hist[1], hist[2]);
   return undefined;
 }
 
 /**
- * The layer names an inbound node refers to, in order (both serialisation formats), then the
+ * The layer calls an inbound node refers to (their ids), in order (both serialisation formats), then the
  * tensors passed by keyword (TENSOR_KWARGS; any other tensor keyword, a mask, is refused), and
  * the call's other keyword arguments.
  */
@@ -207,6 +224,19 @@ export function endpoint(v: unknown, what: string, owner = 'the model'): string 
 }
 
 /**
+ * The calls ([name, node, 0] each) that input_layers / output_layers list, as node ids; a single
+ * [name, node, 0] is a list of one.
+ */
+function endpoints(v: unknown, what: string): string[] {
+  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : (v as unknown[]);
+  if (!Array.isArray(list) || list.length === 0) throw new Error(`the model has no ${what}s (${what}_layers is ${JSON.stringify(v)})`);
+  return list.map((e) => {
+    if (!Array.isArray(e) || typeof e[0] !== 'string') throw new Error(`the model's ${what}_layers has ${JSON.stringify(e)}, not a [layer, node, tensor] reference`);
+    return tensorRef([e[0], e[1] ?? 0, e[2] ?? 0], `the model's ${what} '${e[0]}'`)!;
+  });
+}
+
+/**
  * Whether Keras 3 saved the model: its version says so, or (no version: a config from
  * `model.to_json()`, assembled by hand) something only Keras 3 writes: a layer call in its form
  * (`keras_history`), a dtype policy object (`DTypePolicy`; tf-keras writes a string, or a
@@ -238,61 +268,88 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   if (cls === 'Sequential') {
     const layers = checkLayers(Array.isArray(cfg) ? cfg : cfg?.layers);
     const first = layers[0];
-    const inputShape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
-    const nodes = layers.map((layer, i) => ({ layer, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
-    return { nodes, inputShape, input: first.class_name === 'InputLayer' ? first.config.name : '', output: layers[layers.length - 1].config.name, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
+    const shape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
+    const nodes = layers.map((layer, i) => ({ layer, id: layer.config.name, call: 0, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
+    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape }], outputs: [layers[layers.length - 1].config.name], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
   }
   if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
   const layers = checkLayers(cfg.layers);
-  const input = endpoint(cfg.input_layers, 'input');
-  const output = endpoint(cfg.output_layers, 'output');
+  const inputIds = endpoints(cfg.input_layers, 'input');
+  const outputs = endpoints(cfg.output_layers, 'output');
   const byName = new Map(layers.map((l) => [l.config.name, l]));
-  const inLayer = byName.get(input);
-  if (!inLayer || inLayer.class_name !== 'InputLayer') throw new Error(`the model's input '${input}' is not an InputLayer`);
-  const calls = new Map<string, string[]>();
+  const inputs = inputIds.map((id, i) => {
+    const l = byName.get(id);
+    if (!l || l.class_name !== 'InputLayer') throw new Error(`the model's input '${id}' is not an InputLayer`);
+    if (inputIds.indexOf(id) !== i) throw new Error(`the model lists its input '${id}' twice`);
+    return { id, shape: inputShapeOf(l.config, `input layer '${id}'`) };
+  });
+  const calls = new Map<string, LayerNode>();
   for (const l of layers) {
-    const where = `layer '${l.config.name}' (${l.class_name})`;
+    const name = l.config.name, base = `layer '${name}' (${l.class_name})`;
     const inbound = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
     if (l.class_name === 'InputLayer') {
-      calls.set(l.config.name, []);
+      calls.set(name, { layer: l, id: name, call: 0, inputs: [] });
       continue;
     }
-    if (inbound.length === 0) continue; // never called: not part of the graph
-    if (inbound.length > 1) throw new Error(`${where} is called ${inbound.length} times; shared layers are not supported`);
-    const { names, kwargs } = inboundCall(inbound[0], where);
-    // tf-keras keeps training=True in predict (batch statistics, dropout), tfjs and Keras 3 do
-    // not: what the model computes depends on where it runs, so it is refused rather than guessed.
-    if (kwargs.training === true) throw new Error(`${where} is called with training=True: tf-keras then computes it as in training (batch statistics, dropout) and tfjs and Keras 3 do not, so the model's own output is ambiguous; save it without the flag`);
-    if (Object.keys(kwargs).length) l.callArgs = kwargs;
-    for (const n of names) if (!byName.has(n)) throw new Error(`${where} takes the output of '${n}', which is not a layer of the model`);
-    if (names.length === 0) throw new Error(`${where} has no inputs`);
-    checkArity(l, names.length, where);
-    calls.set(l.config.name, names);
+    // Never called: not part of the graph. Called k times (a shared layer): k nodes, one set of weights.
+    let firstArgs = '';
+    for (const [k, node] of inbound.entries()) {
+      const id = nodeId(name, k), where = inbound.length > 1 ? `${base}, call ${k + 1} of ${inbound.length},` : base;
+      if (k > 0 && byName.has(id)) throw new Error(`${base} is called ${inbound.length} times, and another layer is named '${id}', as its call ${k + 1} is known here: rename that layer`);
+      const { names, kwargs } = inboundCall(node, where);
+      // tf-keras keeps training=True in predict (batch statistics, dropout), tfjs and Keras 3 do
+      // not: what the model computes depends on where it runs, so it is refused rather than guessed.
+      if (kwargs.training === true) throw new Error(`${where} is called with training=True: tf-keras then computes it as in training (batch statistics, dropout) and tfjs and Keras 3 do not, so the model's own output is ambiguous; save it without the flag`);
+      // The layers read their call's arguments from their config (callArgs): one set for every call.
+      const args = JSON.stringify(kwargs);
+      if (k === 0) {
+        firstArgs = args;
+        if (Object.keys(kwargs).length) l.callArgs = kwargs;
+      } else if (args !== firstArgs) throw new Error(`${base} is called with ${args} in its call ${k + 1} and ${firstArgs} in its first: a shared layer's calls must take the same arguments`);
+      if (names.length === 0) throw new Error(`${where} has no inputs`);
+      checkArity(l, names.length, where);
+      calls.set(id, { layer: l, id, call: k, inputs: names });
+    }
   }
-  // Order the nodes the output needs, inputs first; anything else is unused and dropped.
+  // A reference to a call that does not exist: to a layer the model lacks, one never called, or
+  // past a layer's calls. `who` takes it: a layer, or the model (its output).
+  const unknown = (id: string, who?: LayerNode): Error => {
+    const m = /^(.*)\[(\d+)\]$/.exec(id), name = m && byName.has(m[1]) ? m[1] : id, l = byName.get(name);
+    const taker = who ? `layer '${who.layer.config.name}' (${who.layer.class_name})` : "the model's output";
+    if (!l) return new Error(who ? `${taker} takes the output of '${id}', which is not a layer of the model` : `the output names '${id}', which is not a layer of the model`);
+    const n = l.class_name === 'InputLayer' ? 1 : Array.isArray(l.inbound_nodes) ? l.inbound_nodes.length : 0;
+    if (n === 0) return new Error(`layer '${name}' is needed for ${who ? `'${who.layer.config.name}'` : 'the output'} but is never called`);
+    return new Error(`${taker} takes call ${Number(m?.[2] ?? 0) + 1} of '${name}', which is called ${n === 1 ? 'once' : `${n} times`}`);
+  };
+  for (const node of calls.values()) for (const i of node.inputs) if (!calls.has(i)) throw unknown(i, node);
+  // Order the nodes the outputs need, inputs first; anything else is unused and dropped.
   // A depth-first walk with its own stack: a chain of 10 000 layers overflowed the call stack.
   const order: LayerNode[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
-  const stack: { name: string; next: number }[] = [];
-  const enter = (name: string): void => {
-    if (state.get(name) === 'done') return;
-    if (state.get(name) === 'visiting') throw new Error(`the model has a cycle through '${name}'`);
-    if (!calls.has(name)) throw new Error(byName.has(name) ? `layer '${name}' is needed for the output but is never called` : `the output names '${name}', which is not a layer of the model`);
-    state.set(name, 'visiting');
-    stack.push({ name, next: 0 });
+  const stack: { id: string; next: number }[] = [];
+  const enter = (id: string): void => {
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'visiting') throw new Error(`the model has a cycle through '${id}'`);
+    if (!calls.has(id)) throw unknown(id);
+    state.set(id, 'visiting');
+    stack.push({ id, next: 0 });
   };
-  enter(output);
-  while (stack.length) {
-    const top = stack[stack.length - 1], inputs = calls.get(top.name)!;
-    if (top.next < inputs.length) {
-      enter(inputs[top.next++]);
-      continue;
+  for (const out of outputs) {
+    enter(out);
+    while (stack.length) {
+      const top = stack[stack.length - 1], node = calls.get(top.id)!;
+      if (top.next < node.inputs.length) {
+        enter(node.inputs[top.next++]);
+        continue;
+      }
+      stack.pop();
+      state.set(top.id, 'done');
+      order.push(node);
     }
-    stack.pop();
-    state.set(top.name, 'done');
-    order.push({ layer: byName.get(top.name)!, inputs });
   }
-  const inputs = order.filter((n) => n.layer.class_name === 'InputLayer');
-  if (inputs.length !== 1 || inputs[0].layer.config.name !== input) throw new Error(`the model's output must depend on exactly its one input '${input}'`);
-  return { nodes: order, inputShape: inputShapeOf(inLayer.config, `input layer '${input}'`), input, output, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
+  const stray = order.find((n) => n.layer.class_name === 'InputLayer' && !inputIds.includes(n.id));
+  if (stray) throw new Error(`the model's output depends on input layer '${stray.id}', which is not among its inputs (${inputIds.map((i) => `'${i}'`).join(', ')})`);
+  // An input no output reads is still one the caller passes (as tfjs takes it): its node comes first.
+  for (const id of inputIds) if (!state.has(id)) order.unshift(calls.get(id)!);
+  return { nodes: order, inputs, outputs, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
 }

@@ -3,11 +3,12 @@
 // topology, so they agree on the parameters' order and shapes without any weight leaving the owner.
 // The graph (Sequential or Functional) comes from layers_graph.ts, each layer's settings and step
 // from layers_catalog.ts.
-import { graphOf, type LayerConfig, type LayerNode, type ModelTopology } from './layers_graph';
+import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
-import { inputEncodingOf } from './layers_embedding';
-import type { InputEncoding } from './input_encoding';
+import { inputEncodingsOf } from './layers_embedding';
+import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
+import { concat, reshape, slice } from './ops';
 import { withoutNestedModels } from './nested_models';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -132,16 +133,30 @@ export function lowPartsAt<P extends { data: Float32Array }>(params: readonly P[
 }
 
 export interface ModelSpec {
-  /** 'Class:name' per layer, inputs first. */
+  /** 'Class:name' per layer call, inputs first (a shared layer's later calls as 'Class:name[k]'). */
   layers: string[];
-  /** The input shape without the batch dimension. */
+  /**
+   * The input shape without the batch dimension. A model with several inputs takes them packed:
+   * each example's inputs (as shared: one-hot where encoded) flattened and laid end to end,
+   * [sum of their sizes] (input_encoding.ts packInputs); `inputs` describes them.
+   */
   inputShape: number[];
   /**
-   * Set when Embeddings read the input: it holds token ids, which whoever supplies it one-hot
-   * encodes over `oneHot` values before sharing (input_encoding.ts), so the shared input is
-   * [batch, ...inputShape, oneHot].
+   * Set when Embeddings read the (one) input: it holds token ids, which whoever supplies it
+   * one-hot encodes over `oneHot` values before sharing (input_encoding.ts), so the shared input
+   * is [batch, ...inputShape, oneHot]. A model with several inputs has it per input.
    */
   inputEncoding?: InputEncoding;
+  /** The model's inputs, in its order (its InputLayers' names; one for most models). */
+  inputs: ModelInput[];
+  /**
+   * The model's outputs, in its order: the layer call and the softmax or sigmoid left to the
+   * client. A model with several returns them packed, each example's outputs flattened and laid
+   * end to end; `outputShapes` (known once the model has run) splits them.
+   */
+  outputs: { name: string; finalActivation?: 'softmax' | 'sigmoid' }[];
+  /** Each output's shape without the batch axis, set by the first run of a model with several outputs. */
+  outputShapes?: number[][];
   params: ParamSpec[];
   /** Uses non-linearities only an exact protocol runs (max pooling, relu6, leaky relu...): Pond refuses the model. */
   needsSecureNN: boolean;
@@ -152,7 +167,7 @@ export interface ModelSpec {
    * answers; Pond replaces relu by a polynomial, so such models default to an exact protocol.
    */
   comparisons: boolean;
-  /** A softmax or sigmoid on the output, left to the client (predict returns the logits). */
+  /** A softmax or sigmoid on the (one) output, left to the client (predict returns the logits). */
   finalActivation?: 'softmax' | 'sigmoid';
   /**
    * Activations predict() applies after the max pool they feed instead of before it (see
@@ -172,11 +187,19 @@ export interface ModelSpec {
   build(params: PrivateTensor[], observe?: (layer: string, out: AnyTensor) => void): Step[];
 }
 
-/** How many layers read each layer's output (the model's output counts as one reader). */
-function readers(graph: { nodes: LayerNode[]; output: string }): Map<string, number> {
-  const uses = new Map<string, number>([[graph.output, 1]]);
+/** How many layer calls read each call's output (each of the model's outputs counts as one reader). */
+function readers(graph: LayerGraph): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const id of graph.outputs) uses.set(id, (uses.get(id) ?? 0) + 1);
   for (const node of graph.nodes) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
   return uses;
+}
+
+/** How many times each layer is called (more than once: a shared layer). */
+function callCounts(graph: LayerGraph): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const node of graph.nodes) n.set(node.layer.config.name, (n.get(node.layer.config.name) ?? 0) + 1);
+  return n;
 }
 
 /** Layers whose kernel's last axis (and bias) are their output channels, and which a BatchNormalization's scale can be folded into. */
@@ -188,16 +211,18 @@ const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D'
  * and bias by s before sharing, and the BatchNormalization only adds t. Exact in real arithmetic;
  * in fixed point it drops a private product and its rounding: one round and its bytes per such
  * layer (a CIFAR ResNet-20 has 21). Only where the normalised axis is certainly the channels
- * (-1, or the convolutions' last). Returns the BatchNormalization layer per layer folded into.
+ * (-1, or the convolutions' last). Neither may be shared: the kernel and the BatchNormalization
+ * serve every call. Returns the BatchNormalization layer per layer folded into.
  */
-function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }, uses: Map<string, number>): Map<string, LayerConfig> {
-  const byName = new Map(graph.nodes.map((n) => [n.layer.config.name, n.layer]));
+function foldBatchNorms(graph: LayerGraph, uses: Map<string, number>): Map<string, LayerConfig> {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n.layer]));
+  const calls = callCounts(graph);
   const folds = new Map<string, LayerConfig>();
   for (const node of graph.nodes) {
     const bn = node.layer;
-    if (bn.class_name !== 'BatchNormalization' || node.inputs.length !== 1) continue;
-    const src = byName.get(node.inputs[0]);
-    if (!src || !FOLDS_BATCH_NORM.has(src.class_name) || uses.get(node.inputs[0]) !== 1) continue;
+    if (bn.class_name !== 'BatchNormalization' || node.inputs.length !== 1 || calls.get(bn.config.name) !== 1) continue;
+    const src = byId.get(node.inputs[0]);
+    if (!src || !FOLDS_BATCH_NORM.has(src.class_name) || uses.get(node.inputs[0]) !== 1 || calls.get(src.config.name) !== 1) continue;
     if (String(src.config.activation ?? 'linear') !== 'linear') continue;
     const a = bn.config.axis, axis = Number(Array.isArray(a) ? a[0] : (a ?? -1));
     const last = src.class_name === 'Dense' ? -1 : src.class_name === 'Conv1D' ? 2 : 3;
@@ -213,16 +238,16 @@ function foldBatchNorms(graph: { nodes: LayerNode[]; output: string }, uses: Map
  * below every value). For relu and relu6, which are exact, the answer is unchanged bit for bit; a
  * leaky slope's product rounds once either way. The activation runs on the pooled tensor: a 2x2
  * pool gives it 4x fewer elements, which under SecureNN and FSS are 4x fewer comparisons (Keras's
- * usual Conv2D(activation='relu') then MaxPooling2D). Returns, per activation layer so moved, the
- * name of the pool that applies it.
+ * usual Conv2D(activation='relu') then MaxPooling2D). Returns, per activation call so moved, the
+ * id of the pool call that applies it.
  */
 function poolFirst(plans: { node: LayerNode; plan: LayerPlan }[], uses: Map<string, number>): Map<string, string> {
-  const byName = new Map(plans.map((p) => [p.node.layer.config.name, p]));
+  const byId = new Map(plans.map((p) => [p.node.id, p]));
   const moved = new Map<string, string>();
   for (const { node, plan } of plans) {
     if (!plan.maxPool || node.inputs.length !== 1) continue;
-    const src = byName.get(node.inputs[0]);
-    if (src?.plan.monotone && uses.get(node.inputs[0]) === 1) moved.set(node.inputs[0], node.layer.config.name);
+    const src = byId.get(node.inputs[0]);
+    if (src?.plan.monotone && uses.get(node.inputs[0]) === 1) moved.set(node.inputs[0], node.id);
   }
   return moved;
 }
@@ -240,14 +265,28 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   };
   const graph = graphOf(topo);
   const params: ParamSpec[] = [];
+  // A shared layer's calls take its weights once: by weight name, the first index.
+  const paramAt = new Map<string, number>();
+  const addParam = (p: ParamSpec): number => {
+    const known = paramAt.get(p.weight);
+    if (known !== undefined) return known;
+    paramAt.set(p.weight, params.length);
+    return params.push(p) - 1;
+  };
   let needsSecureNN = false, comparisons = false;
   const exactOnlyLayers: string[] = [];
-  let finalActivation: ModelSpec['finalActivation'];
   const uses = readers(graph);
   const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
-  const plans = graph.nodes.map((node) => {
-    const l = node.layer;
+  // One plan per layer, or two for a layer whose call is a model output that other calls also
+  // read (the output leaves its softmax or sigmoid to the client, the readers take it applied).
+  const planned = new Map<string, LayerPlan>();
+  const planOf = (l: LayerConfig, isOutput: boolean): LayerPlan => {
+    const key = `${isOutput ? 'out' : 'in'}:${l.config.name}`;
+    if (!planned.has(key)) planned.set(key, planFor(l, isOutput));
+    return planned.get(key)!;
+  };
+  const planFor = (l: LayerConfig, isOutput: boolean): LayerPlan => {
     // Folding a BatchNormalization into this layer: its kernel and bias become their product with
     // the BatchNormalization's scale (computed by the owner).
     const bn = folds.get(l.config.name);
@@ -266,7 +305,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       }
     };
     const plan = planLayer(l, {
-      isOutput: l.config.name === graph.output,
+      isOutput,
       keras3: graph.keras3,
       tfjs: graph.tfjs,
       scaleFolded: foldedBns.has(l.config.name),
@@ -279,9 +318,9 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         if (bn && (w === 'kernel' || w === 'bias')) {
           const d = scaled(weight);
           checkScaleSources(d, shape ?? s);
-          return params.push({ weight, shape: shape ?? s, derive: d }) - 1;
+          return addParam({ weight, shape: shape ?? s, derive: d });
         }
-        return params.push({ weight, shape: shape ?? s }) - 1;
+        return addParam({ weight, shape: shape ?? s });
       },
       has: (weight) => weightShape(weight) !== undefined,
       shapeOf: (weight) => {
@@ -298,7 +337,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         if (d.kind === 'convKernel' || d.kind === 'separableKernel' || d.kind === 'subPixelKernel') {
           const full = bn ? scaled(d) : d;
           checkScaleSources(full, shape);
-          return params.push({ weight: `${l.config.name}/${w}`, shape, derive: full }) - 1;
+          return addParam({ weight: `${l.config.name}/${w}`, shape, derive: full });
         }
         const sources = Object.entries(d).filter(([k, v]) => k !== 'kind' && k !== 'epsilon' && typeof v === 'string').map(([, v]) => v as string);
         for (const src of sources) {
@@ -306,30 +345,43 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
           if (!s) throw missing(src);
           if (s.reduce((a, b) => a * b, 1) !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weight '${src}' has shape [${s}], expected [${shape}]`);
         }
-        return params.push({ weight: `${l.config.name}/${w}`, shape, derive: d }) - 1;
+        return addParam({ weight: `${l.config.name}/${w}`, shape, derive: d });
       },
     });
     needsSecureNN ||= plan.exactOnly;
-    if (plan.exactOnly) exactOnlyLayers.push(`${l.class_name}:${l.config.name}`);
+    if (plan.exactOnly && !exactOnlyLayers.includes(`${l.class_name}:${l.config.name}`)) exactOnlyLayers.push(`${l.class_name}:${l.config.name}`);
     comparisons ||= plan.comparisons;
-    if (l.config.name === graph.output) finalActivation = plan.finalActivation;
-    return { node, plan };
-  });
-  const moved = poolFirst(plans, uses);
-  const inputEncoding = inputEncodingOf(graph);
-  const label = (name: string) => {
-    const l = plans.find((p) => p.node.layer.config.name === name)!.node.layer;
-    return `${l.class_name}:${name}`;
+    return plan;
   };
-  return {
-    layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.layer.config.name}`),
-    inputShape: graph.inputShape,
-    ...(inputEncoding ? { inputEncoding } : {}),
+  const outputIds = new Set(graph.outputs);
+  const plans = graph.nodes.map((node) => {
+    // Read by other calls: its value for them, with every activation applied.
+    const read = node.inputs.length > 0 && (uses.get(node.id) ?? 0) > graph.outputs.filter((o) => o === node.id).length;
+    const plan = planOf(node.layer, outputIds.has(node.id) && !read);
+    // Its value as a model output, when that differs (a final softmax or sigmoid left to the client).
+    const asOutput = outputIds.has(node.id) && read && node.inputs.length > 0 ? planOf(node.layer, true) : undefined;
+    return { node, plan, asOutput: asOutput?.finalActivation ? asOutput : undefined };
+  });
+  const finalOf = (id: string): ModelSpec['finalActivation'] => {
+    const p = plans.find((q) => q.node.id === id)!;
+    return (p.asOutput ?? p.plan).finalActivation;
+  };
+  const outputs = graph.outputs.map((id) => ({ name: id, ...(finalOf(id) ? { finalActivation: finalOf(id) } : {}) }));
+  const moved = poolFirst(plans, uses);
+  const encodings = inputEncodingsOf(graph);
+  const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));
+  const label = (id: string) => `${plans.find((p) => p.node.id === id)!.node.layer.class_name}:${id}`;
+  const spec: ModelSpec = {
+    layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.id}`),
+    inputShape: inputs.length === 1 ? [...inputs[0].inputShape] : packedInputShape(inputs),
+    ...(inputs.length === 1 && inputs[0].inputEncoding ? { inputEncoding: inputs[0].inputEncoding } : {}),
+    inputs,
+    outputs,
     params,
     needsSecureNN,
     exactOnlyLayers,
     comparisons,
-    finalActivation,
+    ...(outputs.length === 1 && outputs[0].finalActivation ? { finalActivation: outputs[0].finalActivation } : {}),
     poolFirst: [...moved].map(([a, p]) => ({ activation: label(a), pool: label(p) })),
     foldedBatchNorms: [...folds].map(([into, bn]) => ({ batchNorm: label(bn.config.name), into: label(into) })),
     build: (shared, observe) => {
@@ -337,29 +389,62 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       // Observed, every layer's output is its own (verify compares them with plaintext's).
       const reorder = observe ? new Map<string, string>() : moved;
       const after = new Map<string, (x: AnyTensor) => AnyTensor>();
-      const steps = plans.map(({ node, plan }) => {
-        const pool = reorder.get(node.layer.config.name);
-        if (!pool || !plan.monotone) return { node, run: plan.step(shared) };
+      const steps = plans.map(({ node, plan, asOutput }) => {
+        const output = asOutput?.step(shared);
+        const pool = reorder.get(node.id);
+        if (!pool || !plan.monotone) return { node, run: plan.step(shared), output };
         after.set(pool, plan.monotone.act);
-        return { node, run: plan.monotone.linear(shared) };
+        return { node, run: plan.monotone.linear(shared), output };
       });
       // One step that walks the graph: a chain and a DAG run the same way.
       return [
         (x: AnyTensor) => {
-          const out = new Map<string, AnyTensor>([['', x]]);
-          for (const { node, run } of steps) {
-            const name = node.layer.config.name;
-            let y = node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!));
-            const act = after.get(name);
+          const out = new Map<string, AnyTensor>(unpackInputs(x, graph.inputs.map((i) => i.id), inputs));
+          const asOutputs = new Map<string, AnyTensor>();
+          for (const { node, run, output } of steps) {
+            if (node.inputs.length === 0) {
+              observe?.(`${node.layer.class_name}:${node.id}`, out.get(node.id)!);
+              continue;
+            }
+            const xs = node.inputs.map((i) => out.get(i)!);
+            let y = run(xs);
+            const act = after.get(node.id);
             if (act) y = act(y);
-            out.set(name, y);
-            observe?.(`${node.layer.class_name}:${name}`, y);
+            out.set(node.id, y);
+            if (output) asOutputs.set(node.id, output(xs));
+            observe?.(`${node.layer.class_name}:${node.id}`, y);
           }
-          return out.get(graph.output)!;
+          const results = graph.outputs.map((id) => asOutputs.get(id) ?? out.get(id)!);
+          if (results.length === 1) return results[0];
+          spec.outputShapes ??= results.map((r) => r.shape.slice(1));
+          return packOutputs(results);
         },
       ];
     },
   };
+  return spec;
+}
+
+/**
+ * The model's inputs from the tensor the servers hold: the tensor itself for one input ('' too,
+ * a Sequential model without an InputLayer); for several, each one's columns of the packed
+ * [batch, total] (packInputs' layout) in its shared shape. As [node id, tensor] pairs.
+ */
+function unpackInputs(x: AnyTensor, ids: string[], inputs: ModelInput[]): [string, AnyTensor][] {
+  if (ids.length === 1) return [[ids[0], x]];
+  const batch = x.shape[0];
+  let at = 0;
+  return inputs.map((input, i) => {
+    const shape = sharedInputShape(input), n = shape.reduce((a, b) => a * b, 1);
+    const part = reshape(slice(x, [0, at], [batch, n]), [batch, ...shape]);
+    at += n;
+    return [ids[i], part];
+  });
+}
+
+/** Several outputs as one [batch, total]: each example's outputs flattened and laid end to end (the order of the model's outputs). */
+function packOutputs(ys: AnyTensor[]): AnyTensor {
+  return concat(ys.map((y) => reshape(y, [y.shape[0], y.shape.slice(1).reduce((a, b) => a * b, 1)])), 1);
 }
 
 /**

@@ -10,14 +10,15 @@ import type { Cluster } from '../protocol/cluster';
 import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
-import { describeInput, encodeInput, type InputEncoding, sharedInputShape } from './input_encoding';
+import { describeInput, encodeInput, type InputEncoding, type ModelInput, sharedInputShape } from './input_encoding';
 import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { reluLayers } from './relu_layers';
 import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
 import { type AnyTensor, PrivateTensor } from './tensor';
-import { type ClientInput, toInput } from './client_input';
+import { type ClientInput, toModelInput } from './client_input';
+import { reshape, slice } from './ops';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
 export type { LayersModelJson } from './layers_spec';
@@ -314,31 +315,67 @@ export class PrivateModel {
     readonly inputEncoding?: InputEncoding,
     /** What loadLayersModel checked against the cluster's protocol, checked again by predict (setProtocol may change it). */
     private readonly needs?: ProtocolNeeds,
+    /** The model's inputs and outputs (ModelSpec's), and the outputs' shapes once it has run. */
+    private readonly io?: Pick<ModelSpec, 'inputs' | 'outputs' | 'outputShapes'>,
   ) {}
+
+  /** The model's inputs in its order: name, shape of one example, encoding (one for most models). */
+  get inputs(): readonly ModelInput[] {
+    return this.io?.inputs ?? [{ name: 'input', inputShape: this.inputShape, ...(this.inputEncoding ? { inputEncoding: this.inputEncoding } : {}) }];
+  }
+
+  /** The model's outputs in its order: the layer call, and the softmax or sigmoid predict leaves to the caller. */
+  get outputs(): readonly { name: string; finalActivation?: 'softmax' | 'sigmoid' }[] {
+    return this.io?.outputs ?? [{ name: 'output', ...(this.finalActivation ? { finalActivation: this.finalActivation } : {}) }];
+  }
 
   /**
    * `player` secret-shares its input for this model, what `provider` returns, taken as the
    * service's clients take a prediction's (client_input.ts): nested arrays, {data, shape} or a
    * tfjs tensor ([batch, ...inputShape]), a typed array of whole examples, an image for an image
-   * model; token ids one-hot encoded first when the model starts with an Embedding.
+   * model; token ids one-hot encoded first when the model starts with an Embedding. A model with
+   * several inputs takes a list of them in its order (`inputs`) or an object by input name.
    */
   defineInput(player: PartyName, provider: () => ClientInput): PrivateTensor {
     const what = `${player}'s input`;
-    return definePrivateInput(player, () => encodeInput(toInput(provider(), what, this.inputShape), this, what), this.cluster);
+    return definePrivateInput(player, () => encodeInput(toModelInput(provider(), what, this), this, what), this.cluster);
   }
 
-  /** Runs the model on a private input; returns the private output (logits if softmax or sigmoid was last). */
+  /**
+   * Runs the model on a private input; returns the private output (logits if softmax or sigmoid
+   * was last). A model with several outputs: predictOutputs.
+   */
   predict(x: PrivateTensor): AnyTensor {
+    if (this.outputs.length > 1) throw new Error(`predict: the model has ${this.outputs.length} outputs (${this.outputs.map((o) => `'${o.name}'`).join(', ')}): use predictOutputs, which returns one private tensor per output`);
+    return this.run(x, 'predict');
+  }
+
+  /** Runs the model on a private input; returns one private tensor per output, in the model's order (each before its final softmax or sigmoid, as predict). */
+  predictOutputs(x: PrivateTensor): AnyTensor[] {
+    const y = this.run(x, 'predictOutputs');
+    if (this.outputs.length === 1) return [y];
+    // Packed by the model (layers_spec.ts packOutputs): each output's columns, in its shape.
+    const shapes = this.io!.outputShapes!, batch = y.shape[0];
+    let at = 0;
+    return shapes.map((shape) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const part = reshape(slice(y, [0, at], [batch, n]), [batch, ...shape]);
+      at += n;
+      return part;
+    });
+  }
+
+  private run(x: PrivateTensor, where: string): AnyTensor {
     if (!(x instanceof PrivateTensor))
-      throw new TypeError(`predict: takes a private input, which a player shares: model.defineInput(player, () => x) or tfe.definePrivateInput(player, () => x); got ${describeValue(x)}`);
-    if (this.needs) checkProtocolNeeds(this.needs, this.cluster, 'predict');
+      throw new TypeError(`${where}: takes a private input, which a player shares: model.defineInput(player, () => x) or tfe.definePrivateInput(player, () => x); got ${describeValue(x)}`);
+    if (this.needs) checkProtocolNeeds(this.needs, this.cluster, where);
     // Every input's shape is checked, as tf.predict and the service do: a conv net followed by a
     // global pool answered an input of another size. Token ids shared as they are
     // (definePrivateInput, not defineInput) would be multiplied into the table as if they were a
     // one-hot: refused by shape too.
     const want = sharedInputShape(this);
     if (x.shape.length !== want.length + 1 || want.some((d, i) => d !== x.shape[i + 1]))
-      throw new Error(`predict: the model takes ${describeInput(this)}, got a private input of shape [${x.shape}]${this.inputEncoding ? '; share the ids with model.defineInput, which one-hot encodes them' : ''}`);
+      throw new Error(`${where}: the model takes ${describeInput(this)}, got a private input of shape [${x.shape}]${this.inputEncoding ? '; share the ids with model.defineInput, which one-hot encodes them' : ''}`);
     return this.steps.reduce<AnyTensor>((h, step) => step(h), x);
   }
 
@@ -352,6 +389,7 @@ export class PrivateModel {
   verify(samples: Samples, opts: VerifyOptions = {}): Promise<VerifyReport> {
     const owner = this.owner;
     if (!owner) return Promise.reject(new Error('verify needs the plaintext model: load it in this process with loadLayersModel'));
+    if (this.outputs.length > 1) return Promise.reject(new Error(`verify compares one output's classes and logits, and the model has ${this.outputs.length} outputs: compare predictOutputs with the plaintext model's (tfe.loadPlainModel(...).predictOutputs) instead`));
     return verifyPrivate(this.cluster, owner.plain, { predict: (x) => this.predict(x), trace: owner.trace }, samples, opts);
   }
 }
@@ -397,7 +435,7 @@ export function loadLayersModel(source: ModelSource, opts: LoadOptions = {}): Pr
       observer = undefined;
     }
   };
-  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain, trace }, spec.inputEncoding, needs);
+  return new PrivateModel(cluster, spec.layers, spec.inputShape, steps, spec.finalActivation, { plain, trace }, spec.inputEncoding, needs, spec);
 }
 
 export interface LoadOptions {

@@ -19,7 +19,8 @@ import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, plainAlloc, t
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
-import { type ClientInput, toInput } from './client_input';
+import { type ClientInput, toModelInput } from './client_input';
+import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -42,8 +43,10 @@ export interface PlainModel {
    * than its output (a calibrated polynomial's x^3, attention's scores), once per layer and call.
    */
   forward(x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor;
-  /** The final activation applied: what tfjs's model.predict returns. `x` as forward's. */
+  /** The final activation applied: what tfjs's model.predict returns. `x` as forward's. A model with several outputs: predictOutputs. */
   predict(x: PlainTensor | ClientInput): PlainTensor;
+  /** Each output with its final activation applied, in the model's order: what tfjs's model.predict returns for any model. */
+  predictOutputs(x: PlainTensor | ClientInput): PlainTensor[];
 }
 
 /** The largest |value| of an internal product (`what`: 'x^3', 'scores') of a layer. */
@@ -482,44 +485,65 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
     const caveat = (what: string) => heard?.(label, what);
     const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
-    return { node, run: build(node.layer, { w, isOutput: node.layer.config.name === graph.output, keras3: graph.keras3, scaleFolded, caveat, internal }) };
+    const ctx = { w, keras3: graph.keras3, scaleFolded, caveat, internal };
+    // As the private model: an output call others also read runs twice, its value for them with
+    // every activation, as the output without the final softmax or sigmoid.
+    const isOutput = graph.outputs.includes(node.id), read = graph.nodes.some((n) => n.inputs.includes(node.id));
+    const run = build(node.layer, { ...ctx, isOutput: isOutput && !read });
+    const asOutput = isOutput && read && node.inputs.length > 0 && spec.outputs.find((o) => o.name === node.id)?.finalActivation ? build(node.layer, { ...ctx, isOutput: true }) : undefined;
+    return { node, run, asOutput };
   });
   const forward = (x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor => {
     heard = caveat;
     heardInternal = internal;
     try {
-      return walk(x, observe);
+      return packed(walk(x, observe));
     } finally {
       heard = undefined;
       heardInternal = undefined;
     }
   };
-  const walk = (given: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void): PlainTensor => {
-    const x = isPlain(given) ? given : toInput(given, 'the input', spec.inputShape);
+  const walk = (given: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void): PlainTensor[] => {
+    const x = isPlain(given) ? given : toModelInput(given, 'the input', spec);
     if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))
-      throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes [batch, ${spec.inputShape}]`);
-    const out = new Map<string, PlainTensor>([['', x]]);
-    for (const { node, run } of runs) {
+      throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes ${hasInputs(spec) ? describeInput(spec) : `[batch, ${spec.inputShape}]`}`);
+    // Several inputs come packed (packRows): each its own tensor again.
+    const parts = hasInputs(spec) ? splitRows(x, spec.inputs.map((i) => i.inputShape)) : [x];
+    const out = new Map<string, PlainTensor>(graph.inputs.map((input, i) => [input.id, parts[i]]));
+    const asOutputs = new Map<string, PlainTensor>();
+    for (const { node, run, asOutput } of runs) {
       let y: PlainTensor;
       try {
-        y = node.inputs.length === 0 ? x : run(node.inputs.map((i) => out.get(i)!));
+        const xs = node.inputs.map((i) => out.get(i)!);
+        y = node.inputs.length === 0 ? out.get(node.id)! : run(xs);
+        if (asOutput) asOutputs.set(node.id, asOutput(xs));
       } catch (e) {
         // Every failure names its layer, as the private path's refusals do.
         const tag = `layer '${node.layer.config.name}' (${node.layer.class_name}): `;
         const msg = (e as Error).message;
         throw new Error(msg.startsWith(`layer '${node.layer.config.name}'`) ? msg : tag + msg);
       }
-      out.set(node.layer.config.name, y);
-      observe?.(`${node.layer.class_name}:${node.layer.config.name}`, y);
+      out.set(node.id, y);
+      observe?.(`${node.layer.class_name}:${node.id}`, y);
     }
-    return out.get(graph.output)!;
+    return graph.outputs.map((id) => asOutputs.get(id) ?? out.get(id)!);
   };
+  // One output as it is; several packed as the private model returns them (packRows).
+  const packed = (ys: PlainTensor[]): PlainTensor => (ys.length === 1 ? ys[0] : packRows(ys));
   return {
     spec,
     layers: spec.layers,
     inputShape: spec.inputShape,
     finalActivation: spec.finalActivation,
     forward,
-    predict: (x) => applyFinal(forward(x), spec.finalActivation),
+    predict: (x) => {
+      if (spec.outputs.length > 1) throw new Error(`predict: the model has ${spec.outputs.length} outputs (${spec.outputs.map((o) => `'${o.name}'`).join(', ')}): use predictOutputs, which returns one tensor per output`);
+      return applyFinal(forward(x), spec.finalActivation);
+    },
+    predictOutputs: (x) => {
+      heard = undefined;
+      heardInternal = undefined;
+      return walk(x).map((y, i) => applyFinal(y, spec.outputs[i].finalActivation));
+    },
   };
 }

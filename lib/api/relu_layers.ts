@@ -27,7 +27,8 @@ export function wrapsRelu(l: LayerConfig): boolean {
  * refused under Pond). Empty when Pond computes the model as given.
  */
 export function reluLayers(json: LayersModelJson): string[] {
-  const nodes = graphOf(json.modelTopology).nodes;
+  // Each layer once, however many times it is called (a shared layer).
+  const nodes = graphOf(json.modelTopology).nodes.filter((node) => node.call === 0);
   return [
     ...nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu')).map((node) => node.layer.config.name),
     ...nodes.filter((node) => wrapsRelu(node.layer)).map((node) => node.layer.config.name),

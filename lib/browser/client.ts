@@ -5,14 +5,14 @@
 // server, and mirrors lib/serve/client.ts request for request: the same messages, session ids,
 // keys, timeouts and errors. Every call settles: a refusal, a dropped link or silent servers
 // reject it with a message, and the servers are told to drop the session.
-import { type InputSpec, predictEncoded } from '../api/input_encoding';
+import { inputSpecOf, type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, type NestedArray, toNested } from '../api/values';
 import { type BrowserInput, encodeClientInput, snapshotInput } from './input';
 import { ServerLink } from './link';
 import { defaultSocketFactory, platformCrypto, type SocketFactory } from './platform';
 import { prgRing, randomSeed } from './prg';
 import { add, decodeFixed, encodeFixed, fromBytes, sub, toBytes } from './ring';
-import { answeredFinal, finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from './outputs';
+import { finalActivationOf, type FinalActivation, readAnswer, type ReadAnswer } from './outputs';
 import type { Message } from './wire';
 import { answerDeadline, checkTimeoutOption } from './deadline';
 
@@ -69,13 +69,11 @@ export interface OpTraffic {
 }
 
 /** `outputs`, `probabilities` and `classes` are computed here from the logits (outputs.ts): the servers only ever hold shares of them. */
-export interface BrowserPrediction extends ReadOutputs {
+export interface BrowserPrediction extends ReadAnswer {
   /** The model's output (logits), decoded from fixed point, row-major. */
   data: Float64Array;
   shape: number[];
   toArray(): NestedArray;
-  /** The model's final activation, which `outputs` applied (absent: none, `outputs` are the logits). */
-  finalActivation?: FinalActivation;
   latencyMs: number;
   /** What each server sent for this query, in server order. */
   serverTraffic: OpTraffic[];
@@ -219,7 +217,7 @@ export class BrowserClient {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = responses[0].ok ? responses[0].models ?? [] : [];
     this.#inputs.clear();
-    for (const m of models) this.#inputs.set(m.name, { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}), finalActivation: finalActivationOf(m.finalActivation) });
+    for (const m of models) this.#inputs.set(m.name, { ...inputSpecOf(m), finalActivation: finalActivationOf(m.finalActivation) });
     const theirs = models.find((m) => Number.isInteger(m.fracBits) && m.fracBits! >= 1 && m.fracBits! <= 30)?.fracBits;
     if (theirs !== undefined) this.#learnt = theirs;
     return models;
@@ -273,10 +271,9 @@ export class BrowserClient {
     const data = decodeFixed(add(y0.values, y1.values), this.fracBits);
     const latencyMs = performance.now() - t0;
     const shape = y0.shape;
-    const finalActivation = answeredFinal(responses[0]?.ok ? responses[0] : undefined, this.#inputs.get(model)?.finalActivation);
-    const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
+    const read = readAnswer(data, shape, responses[0]?.ok ? responses[0] : undefined, this.#inputs.get(model)?.finalActivation);
     const serverTraffic = responses.map((r) => (r.ok && r.traffic) || { bytes: 0, messages: 0, rounds: 0 });
-    return { data, shape, toArray: () => toNested(data, shape), ...read, ...(finalActivation ? { finalActivation } : {}), latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };
+    return { data, shape, toArray: () => toNested(data, shape), ...read, latencyMs, serverTraffic, sent: { server0: seed.slice(), server1: x1Bytes.slice(0, 32) } };
   }
 
   /** Closes the three sockets; pending calls reject, later ones are refused. */

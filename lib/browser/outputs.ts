@@ -48,6 +48,63 @@ export function readOutputs(logits: Float64Array, width: number, final: FinalAct
   return { outputs, probabilities: outputs.slice(), classes };
 }
 
+/** One output of a model with several: its name, its logits as [batch, ...shape], and what readOutputs makes of them. */
+export interface OutputPart extends ReadOutputs {
+  name: string;
+  data: Float64Array;
+  shape: number[];
+  finalActivation?: FinalActivation;
+}
+
+/** What a client reads from a prediction's answer: ReadOutputs, the final activation applied, and each output of a model with several. */
+export interface ReadAnswer extends ReadOutputs {
+  /** The model's final activation, which `outputs` applied (absent: none, `outputs` are the logits). */
+  finalActivation?: FinalActivation;
+  /**
+   * A model with several outputs: each one (in the model's order), as tfjs's predict returns them.
+   * The answer's own `outputs` and `probabilities` are then theirs laid end to end per row, and
+   * `classes` is empty: read each output's here.
+   */
+  perOutput?: OutputPart[];
+}
+
+const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d > 0);
+
+/**
+ * The logits `data` ([batch, width]) of a prediction as a client reads them: under the final
+ * activation server0's answer names (or the model list's, `listed`, from an earlier release), or,
+ * when the answer lists several outputs (name, shape, final activation each), split into them. A
+ * list whose sizes do not add up to the answer's width is refused.
+ */
+export function readAnswer(data: Float64Array, shape: readonly number[], answer: object | undefined, listed: FinalActivation | undefined): ReadAnswer {
+  const parts = answer && (answer as { outputs?: unknown }).outputs;
+  if (parts === undefined) {
+    const finalActivation = answeredFinal(answer, listed);
+    return { ...readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation), ...(finalActivation ? { finalActivation } : {}) };
+  }
+  const list = parts as { name?: unknown; shape?: unknown; finalActivation?: unknown }[];
+  const batch = shape[0], width = shape[1];
+  if (!Array.isArray(list) || list.length < 2 || shape.length !== 2 || !list.every((o) => o && typeof o.name === 'string' && isDims(o.shape)))
+    throw new Error(`the servers answered outputs ${JSON.stringify(parts)?.slice(0, 200)} for a result of shape [${shape}]: not a list of outputs with shapes`);
+  const sizes = list.map((o) => (o.shape as number[]).reduce((a, b) => a * b, 1));
+  if (sizes.reduce((a, b) => a + b, 0) !== width) throw new Error(`the servers answered outputs of ${sizes.join(' + ')} values per example for a result of ${width}`);
+  let at = 0;
+  const perOutput = list.map((o, i): OutputPart => {
+    const n = sizes[i], part = new Float64Array(batch * n);
+    for (let r = 0; r < batch; r++) part.set(data.subarray(r * width + at, r * width + at + n), r * n);
+    at += n;
+    const own = o.shape as number[], finalActivation = finalActivationOf(o.finalActivation);
+    return { name: o.name as string, data: part, shape: [batch, ...own], ...readOutputs(part, own[own.length - 1], finalActivation), ...(finalActivation ? { finalActivation } : {}) };
+  });
+  // The answer's own fields: each output's, laid end to end per row as the logits are.
+  const joined = (pick: (p: OutputPart) => Float64Array): Float64Array => {
+    const out = new Float64Array(data.length);
+    for (let r = 0, k = 0; r < batch; r++) for (const [i, p] of perOutput.entries()) for (let j = 0; j < sizes[i]; j++) out[k++] = pick(p)[r * sizes[i] + j];
+    return out;
+  };
+  return { outputs: joined((p) => p.outputs), probabilities: joined((p) => p.probabilities), classes: [], perOutput };
+}
+
 /** A final activation as a server named it (anything else: none, so a newer server's name is not misapplied). */
 export const finalActivationOf = (v: unknown): FinalActivation | undefined => (v === 'softmax' || v === 'sigmoid' ? v : undefined);
 

@@ -9,7 +9,7 @@ import { checkRuns, isOptimizerState, type ModelSource, readLayersModel } from '
 import { lowPartsAt } from '../api/layers_spec';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
-import { type InputSpec, predictEncoded } from '../api/input_encoding';
+import { inputSpecOf, type InputSpec, predictEncoded } from '../api/input_encoding';
 import { type ClientInput, encodeClientInput, snapshotInput } from '../api/client_input';
 import { type Dense, toNested } from '../api/values';
 import { Party, SERVERS, tag } from '../protocol/party';
@@ -29,7 +29,7 @@ import { ClientLeases, type HeldLease, isLeaseFailure } from './client_leases';
 import { receiveNextMask, sendMaskedInput } from './input_mask';
 import type { LeaseRef } from './leases';
 import { answerDeadline, checkTimeoutOption } from '../browser/deadline';
-import { answeredFinal, finalActivationOf, type FinalActivation, readOutputs, type ReadOutputs } from '../browser/outputs';
+import { finalActivationOf, type FinalActivation, readAnswer, type ReadAnswer } from '../browser/outputs';
 
 export interface ClientOptions {
   /** Present the model owner's certificate from the config (needed to deploy under TLS). */
@@ -63,9 +63,7 @@ export interface ClientOptions {
  * `data` holds the logits; `outputs`, `probabilities` and `classes` are computed here from them
  * (lib/browser/outputs.ts): the servers only ever see shares of the logits.
  */
-export interface Prediction extends Decoded, ReadOutputs {
-  /** The model's final activation, which `outputs` applied (absent: none, `outputs` are the logits). */
-  finalActivation?: FinalActivation;
+export interface Prediction extends Decoded, ReadAnswer {
   latencyMs: number;
   /** What the client sent (its input shares). */
   traffic: TrafficReport;
@@ -280,8 +278,7 @@ export class PredictionClient {
       const data = result.toFloat64Array({ fracBits: this.#config.fracBits });
       result.dispose();
       const latencyMs = performance.now() - t0;
-      const finalActivation = answeredFinal(responses[0], this.#inputs.get(model)?.finalActivation);
-      const read = readOutputs(data, shape[shape.length - 1] ?? 1, finalActivation);
+      const read = readAnswer(data, shape, responses[0], this.#inputs.get(model)?.finalActivation);
       const serverTraffic = responses.map((r) => (r as { traffic?: OpTraffic }).traffic ?? { bytes: 0, messages: 0, rounds: 0 });
       const offlineBytes = responses.reduce((a, r) => a + ((r as { offlineBytes?: number }).offlineBytes ?? 0), 0);
       const theirs = responses.map((r) => (r as { fracBits?: number }).fracBits).find((f) => f !== undefined && f !== this.#config.fracBits);
@@ -291,7 +288,7 @@ export class PredictionClient {
         this.#leases.put(model, { ...granted, ...(nextMask ? { mask: nextMask } : {}) }, askedAt);
         nextMask = undefined;
       }
-      return { data, shape, toArray: () => toNested(data, shape), ...read, ...(finalActivation ? { finalActivation } : {}), latencyMs, traffic, serverTraffic, offlineBytes };
+      return { data, shape, toArray: () => toNested(data, shape), ...read, latencyMs, traffic, serverTraffic, offlineBytes };
     } finally {
       if (leaseNext) this.#leases.answered(model);
       ring.dispose();
@@ -394,7 +391,7 @@ export class PredictionClient {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = (responses[0] as { models?: ModelInfo[] }).models ?? [];
     this.#inputs.clear();
-    for (const m of models) this.#inputs.set(m.name, { inputShape: m.inputShape, ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}), finalActivation: finalActivationOf(m.finalActivation) });
+    for (const m of models) this.#inputs.set(m.name, { ...inputSpecOf(m), finalActivation: finalActivationOf(m.finalActivation) });
     return models;
   }
 

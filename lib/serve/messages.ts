@@ -1,7 +1,7 @@
 // The service's control messages. A client sends the same request to all three servers (key
 // 'req', session = a fresh id); server0 then tells server1 and server2 which session index the
 // request gets; each server answers the client with a response (key 'res').
-import type { InputEncoding } from '../api/input_encoding';
+import type { InputEncoding, ModelInput } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { OpTraffic } from '../net/transport';
 import { checkProtocol, type ProtocolName } from '../protocol/protocols';
@@ -234,9 +234,17 @@ export interface ModelInfo extends ProtocolOptions {
    * encodes over `oneHot` values before sharing (lib/api/input_encoding.ts).
    */
   inputEncoding?: InputEncoding;
+  /**
+   * A model with several inputs: each one's name, shape and encoding, in its order. A client
+   * packs them, each example's inputs flattened and laid end to end ([batch, inputShape[0]]), and
+   * encodes each on its own (lib/api/input_encoding.ts).
+   */
+  inputs?: ModelInput[];
   layers: string[];
   /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
   finalActivation?: 'softmax' | 'sigmoid';
+  /** A model with several outputs: each one's name and final activation, in its order (a prediction's answer gives their shapes). */
+  outputs?: { name: string; finalActivation?: 'softmax' | 'sigmoid' }[];
   /** The cluster's fixed-point fractional bits: a client must encode with the same. */
   fracBits?: number;
 }
@@ -248,6 +256,11 @@ export type Response =
       outputShape?: number[];
       /** A prediction's: the model's final softmax or sigmoid, which the client applies to the logits (null: none; absent: a server of an earlier release, whose model list says). */
       finalActivation?: 'softmax' | 'sigmoid' | null;
+      /**
+       * A prediction of a model with several outputs: each one's name, shape (without the batch)
+       * and final activation, in the order the result lays them end to end per example.
+       */
+      outputs?: { name: string; shape: number[]; finalActivation: 'softmax' | 'sigmoid' | null }[];
       status?: ServerStatus;
       traffic?: OpTraffic;
       removed?: boolean;

@@ -63,7 +63,18 @@ export function digestOf(req: Pick<DeployRequest, 'topology' | 'weights' | 'prot
 }
 
 export function infoOf(m: DeployedModel): ModelInfo {
-  return { name: m.name, protocol: m.protocol, ...listedOptions(m.protocol, m), inputShape: m.spec.inputShape, ...(m.spec.inputEncoding ? { inputEncoding: m.spec.inputEncoding } : {}), layers: m.spec.layers, finalActivation: m.spec.finalActivation };
+  const { spec } = m;
+  return {
+    name: m.name,
+    protocol: m.protocol,
+    ...listedOptions(m.protocol, m),
+    inputShape: spec.inputShape,
+    ...(spec.inputEncoding ? { inputEncoding: spec.inputEncoding } : {}),
+    ...(spec.inputs.length > 1 ? { inputs: spec.inputs.map((i) => ({ ...i, inputShape: [...i.inputShape] })) } : {}),
+    layers: spec.layers,
+    finalActivation: spec.finalActivation,
+    ...(spec.outputs.length > 1 ? { outputs: spec.outputs } : {}),
+  };
 }
 
 /** Writes a file and syncs it to its disk before returning. */

@@ -58,7 +58,12 @@ function layersOf(topo: ModelTopology): { layers: LayerCfg[]; chain: boolean } {
   const layers = Array.isArray(cfg) ? cfg : cfg?.layers;
   // A Sequential model is a chain: each layer's only reader is the next one.
   const chain = Array.isArray(cfg) || (topo.model_config?.class_name ?? topo.class_name) === 'Sequential';
-  return { layers: (layers ?? []) as unknown as LayerCfg[], chain };
+  // A shared layer computes once per call: counted so (its inbound nodes).
+  const calls = (l: LayerCfg): number => {
+    const nodes = (l as { inbound_nodes?: unknown }).inbound_nodes;
+    return Array.isArray(nodes) ? Math.max(1, nodes.length) : 1;
+  };
+  return { layers: ((layers ?? []) as unknown as LayerCfg[]).flatMap((l) => Array<LayerCfg>(calls(l)).fill(l)), chain };
 }
 
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);

@@ -126,11 +126,13 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
       if (req.type === 'predict') {
         const model = h.models.get(req.model)!;
         const { outputShape, offlineBytes } = await predictHere(h.me, epoch, model, notice, req, transport, () => h.leases.next(session, notice.epoch), end.early, input);
-        const final = model.spec.finalActivation;
+        const { spec } = model, final = spec.finalActivation;
+        // Several outputs: their shapes, known since the model ran (ModelSpec.outputShapes), split the result.
+        const outputs = spec.outputs.length > 1 ? { outputs: spec.outputs.map((o, i) => ({ name: o.name, shape: spec.outputShapes![i], finalActivation: o.finalActivation ?? null })) } : {};
         // server0: the reference of the lease this query took for the next one (leaseNext).
         const next = h.me === SERVER0 && req.leaseNext ? h.leases.book.forSession(session) : undefined;
         const lease = next && { id: next.id, index: next.entry.index, ttlMs: h.config.leaseTtlMs };
-        h.respond(client, session, { ok: true, outputShape, finalActivation: final ?? null, traffic: transport.traffic().total, offlineBytes, fracBits: h.config.fracBits, ...(lease ? { lease } : {}) });
+        h.respond(client, session, { ok: true, outputShape, finalActivation: final ?? null, ...outputs, traffic: transport.traffic().total, offlineBytes, fracBits: h.config.fracBits, ...(lease ? { lease } : {}) });
         if (h.me === SERVER0 && leaseId) h.leases.ranOn(leaseId);
         if (h.me === SERVER0 && epoch === h.setup.current) h.reservations.ranBatch(epoch, req.model, req.shape[0]);
       } else {

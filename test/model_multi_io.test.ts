@@ -1,0 +1,158 @@
+// Functional models with several inputs, several outputs and shared layers (a layer called more
+// than once: a siamese encoder, a block applied twice), as TensorFlow.js users build them, loaded
+// privately with default options and under FSS, and compared output by output with tfjs's own
+// model.predict on fresh random inputs; the float64 plaintext model too.
+import { createRequire } from 'node:module';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { expectRowsMatch } from './helpers/tfjs_compare';
+import { saveTfjsModel } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+const L = () => tf.layers;
+
+type Case = {
+  name: string;
+  /** Each input's name, shape, and token vocabulary when it holds ids. */
+  inputs: { name: string; shape: number[]; vocab?: number }[];
+  build: () => unknown;
+  /** How the test hands the inputs to defineInput. */
+  givenAs: 'list' | 'names';
+  protocols: ('default' | 'fss')[];
+};
+
+const CASES: Case[] = [
+  {
+    name: 'siamese: one Dense encoder shared by two inputs, their product, a softmax head',
+    inputs: [{ name: 'left', shape: [6] }, { name: 'right', shape: [6] }],
+    givenAs: 'list',
+    protocols: ['default', 'fss'],
+    build: () => {
+      const a = tf.input({ shape: [6], name: 'left' }), b = tf.input({ shape: [6], name: 'right' });
+      const enc = L().dense({ units: 8, activation: 'relu', name: 'encoder' });
+      const d = L().multiply().apply([enc.apply(a), enc.apply(b)]);
+      return tf.model({ inputs: [a, b], outputs: L().dense({ units: 3, activation: 'softmax' }).apply(d) });
+    },
+  },
+  {
+    name: 'one block applied twice to its own output (a shared layer reading its first call)',
+    inputs: [{ name: 'x', shape: [8] }],
+    givenAs: 'list',
+    protocols: ['default'],
+    build: () => {
+      const x = tf.input({ shape: [8], name: 'x' });
+      const block = L().dense({ units: 8, activation: 'relu', name: 'block' });
+      return tf.model({ inputs: x, outputs: L().dense({ units: 4 }).apply(block.apply(block.apply(x))) });
+    },
+  },
+  {
+    name: 'four heads: softmax classes, a regression, a sigmoid that another head also reads',
+    inputs: [{ name: 'features', shape: [10] }],
+    givenAs: 'list',
+    protocols: ['default', 'fss'],
+    build: () => {
+      const x = tf.input({ shape: [10], name: 'features' });
+      const h = L().dense({ units: 12, activation: 'relu' }).apply(x);
+      const classes = L().dense({ units: 3, activation: 'softmax', name: 'classes' }).apply(h);
+      const value = L().dense({ units: 1, name: 'value' }).apply(h);
+      const gates = L().dense({ units: 2, activation: 'sigmoid', name: 'gates' }).apply(h);
+      const after = L().dense({ units: 2, name: 'after_gates' }).apply(gates);
+      return tf.model({ inputs: x, outputs: [classes, value, gates, after] });
+    },
+  },
+  {
+    name: 'an image and a vector in, two heads out (a conv branch and a dense branch concatenated)',
+    inputs: [{ name: 'image', shape: [6, 6, 1] }, { name: 'meta', shape: [4] }],
+    givenAs: 'names',
+    protocols: ['default'],
+    build: () => {
+      const img = tf.input({ shape: [6, 6, 1], name: 'image' }), meta = tf.input({ shape: [4], name: 'meta' });
+      const c = L().flatten().apply(L().maxPooling2d({ poolSize: 2 }).apply(L().conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }).apply(img)));
+      const m = L().dense({ units: 5, activation: 'relu' }).apply(meta);
+      const joined = L().concatenate().apply([c, m]);
+      return tf.model({ inputs: [img, meta], outputs: [L().dense({ units: 2, activation: 'softmax' }).apply(joined), L().dense({ units: 3 }).apply(joined)] });
+    },
+  },
+  {
+    name: 'token ids through an Embedding beside numeric features (each input encoded on its own)',
+    inputs: [{ name: 'numbers', shape: [3] }, { name: 'tokens', shape: [5], vocab: 20 }],
+    givenAs: 'names',
+    protocols: ['default'],
+    build: () => {
+      const nums = tf.input({ shape: [3], name: 'numbers' }), ids = tf.input({ shape: [5], name: 'tokens' });
+      const e = L().flatten().apply(L().embedding({ inputDim: 20, outputDim: 4 }).apply(ids));
+      const joined = L().concatenate().apply([L().dense({ units: 4, activation: 'tanh' }).apply(nums), e]);
+      return tf.model({ inputs: [nums, ids], outputs: L().dense({ units: 2 }).apply(joined) });
+    },
+  },
+];
+
+const randomInput = (shape: number[], batch: number, vocab?: number): Float32Array => {
+  const n = batch * shape.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: n }, () => (vocab ? Math.floor(Math.random() * vocab) : Math.random() * 4 - 2));
+};
+
+for (const c of CASES)
+  for (const protocol of c.protocols)
+    test(`${c.name} (${protocol === 'default' ? 'default options' : 'FSS'}): every output matches tfjs`, async (t) => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const model: any = c.build();
+      const file = await saveTfjsModel(tf, model, 'tfe-multi-io-');
+      const batch = 5;
+      const xs = c.inputs.map((i) => randomInput(i.shape, batch, i.vocab));
+      const tfIn = c.inputs.map((i, k) => tf.tensor(xs[k], [batch, ...i.shape]));
+      const predicted = model.predict(tfIn.length === 1 ? tfIn[0] : tfIn);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const want: number[][][] = (Array.isArray(predicted) ? predicted : [predicted]).map((p: any) => p.reshape([batch, -1]).arraySync());
+      const given = c.inputs.map((i, k) => ({ data: xs[k], shape: [batch, ...i.shape] }));
+      const cluster = new tfe.Cluster(protocol === 'fss' ? { protocol: 'fss' } : {});
+      try {
+        const m = tfe.loadLayersModel(file, { cluster });
+        t.deepEqual(m.inputs.map((i) => i.name), c.inputs.map((i) => i.name));
+        t.is(m.outputs.length, want.length);
+        const input = m.defineInput('prediction-client', () => (c.givenAs === 'list' ? given : Object.fromEntries(c.inputs.map((i, k) => [i.name, given[k]]))));
+        const outs = m.predictOutputs(input);
+        t.is(outs.length, want.length);
+        const revealed = await Promise.all(outs.map((o) => tfe.defineOutput('prediction-client', o)));
+        revealed.forEach((r, k) => expectRowsMatch(t, r.data, want[k], m.outputs[k].finalActivation));
+        if (want.length > 1) t.throws(() => m.predict(input), { message: /the model has \d outputs .*use predictOutputs/ });
+        // The float64 plaintext model, against tfjs too (its predictOutputs applies each final activation).
+        const plain = tfe.loadPlainModel(file).predictOutputs(c.givenAs === 'list' ? given : Object.fromEntries(c.inputs.map((i, k) => [i.name, given[k]])));
+        plain.forEach((p, k) => expectRowsMatch(t, p.data, want[k], undefined, 1e-4));
+      } finally {
+        await cluster.close();
+      }
+    });
+
+test('several inputs: a wrong count, a missing or unknown name, a shape that only adds up, batches that differ are refused by name', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const model: any = CASES[0].build();
+  const file = await saveTfjsModel(tf, model, 'tfe-multi-io-');
+  const cluster = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(file, { cluster });
+    const six = (batch: number) => ({ data: new Float64Array(6 * batch), shape: [batch, 6] });
+    const refused = (v: unknown, message: RegExp) => t.throws(() => m.defineInput('prediction-client', () => v as tfe.ClientInput), { message });
+    refused([six(1)], /1 inputs given, but the model has 2 \('left', 'right'\)/);
+    refused({ left: six(1) }, /no input 'right'/);
+    refused({ left: six(1), right: six(1), centre: six(1) }, /the model has no input 'centre'/);
+    // 12 values either way: packed, the servers could not tell [3] + [9] from [6] + [6].
+    refused([{ data: new Float64Array(3), shape: [1, 3] }, { data: new Float64Array(9), shape: [1, 9] }], /input 'left': has shape \[1,3\]; it takes \[batch, 6\]/);
+    refused([six(2), six(3)], /the inputs hold different numbers of examples \('left' 2, 'right' 3\)/);
+    // Packed by the caller ([batch, 12]) is taken too; another width is refused, naming the inputs.
+    t.notThrows(() => m.defineInput('prediction-client', () => ({ data: new Float64Array(24), shape: [2, 12] })));
+    refused({ data: new Float64Array(22), shape: [2, 11] }, /the model takes 2 inputs, 'left' \[batch, 6\], 'right' \[batch, 6\]/);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a layer output other than the first (an LSTM\'s return_state) is refused at load, naming it', async (t) => {
+  const x = tf.input({ shape: [4, 3], name: 'seq' });
+  const [, h] = L().lstm({ units: 2, returnState: true, name: 'lstm' }).apply(x);
+  const file = await saveTfjsModel(tf, tf.model({ inputs: x, outputs: L().dense({ units: 2 }).apply(h) }), 'tfe-multi-io-');
+  t.throws(() => tfe.loadLayersModel(file, { cluster: new tfe.Cluster() }), { message: /takes output 1 of 'lstm'; layers with more than one output/ });
+});
