@@ -33,3 +33,21 @@ test('{data, shape}: one input, a batch, and shapes that arrange the values othe
   t.throws(() => readInputs(file('bad.json', { data: eight, shape: [2, -4] }), [4]), { message: /'shape' must be an array of positive whole numbers, got \[2,-4\]/ });
   t.throws(() => readInputs(file('str.json', { data: eight, shape: '2x4' }), [4]), { message: /'shape' must be an array of positive whole numbers/ });
 });
+
+test('several inputs: each by name (one example or a batch, labels beside) or a list in order, packed per example; anything else refused by name', (t) => {
+  const inputs = [{ name: 'numbers', inputShape: [3] }, { name: 'tokens', inputShape: [2], inputEncoding: { oneHot: 9 } }];
+  const read = (name: string, v: unknown) => readInputs(file(name, v), [5], inputs);
+  const two = read('named.json', { tokens: [[1, 2], [3, 4]], numbers: [[0.5, 1, 2], [3, 4, 5]], labels: [1, 0] });
+  t.deepEqual(two.images.map((x) => [...x]), [[0.5, 1, 2, 1, 2], [3, 4, 5, 3, 4]]);
+  t.deepEqual(two.labels, [1, 0]);
+  t.deepEqual(read('list.json', [[7, 8, 9], [5, 6]]).images.map((x) => [...x]), [[7, 8, 9, 5, 6]]);
+  // Packed already: {data, shape} as for one input.
+  t.is(read('packed.json', { data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], shape: [2, 5] }).images.length, 2);
+  t.throws(() => read('missing.json', { numbers: [1, 2, 3] }), { message: /no input 'tokens' \(it takes 'numbers', 'tokens'\)/ });
+  t.throws(() => read('extra.json', { numbers: [1, 2, 3], tokens: [1, 2], words: [1] }), { message: /the model has no input 'words'/ });
+  t.throws(() => read('count.json', [[1, 2, 3]]), { message: /a list of 1 inputs, but the model takes 2/ });
+  t.throws(() => read('ragged.json', { numbers: [1, 2, 3, 4], tokens: [1, 2] }), { message: /input 'numbers' has 4 values, not whole examples of its shape \[3\]/ });
+  t.throws(() => read('batches.json', { numbers: [1, 2, 3, 4, 5, 6], tokens: [1, 2] }), { message: /different numbers of examples \('numbers' 2, 'tokens' 1\)/ });
+  t.throws(() => read('labels.json', { numbers: [1, 2, 3], tokens: [1, 2], labels: [1, 2] }), { message: /one label per example \(1\)/ });
+  t.throws(() => readInputs(path.join(dir, 'x.png'), [5], inputs), { message: /the model takes 2 inputs \('numbers', 'tokens'\): give JSON with each by name/ });
+});

@@ -58,6 +58,27 @@ test('tfe predict: a binary sigmoid, a multi-label sigmoid and a regression, eac
     // The text form shows a binary classifier's probability and a regression's value.
     const text = (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'value', '--input', file, '--config', c.config])).stdout;
     t.regex(text, /input 0: predicted -?\d+\.\d+.*, outputs \[-?\d/);
+
+    // Two inputs by name, two outputs: each output predicted as it reads, under its name.
+    const a = tf.input({ shape: [4], name: 'a' }), b = tf.input({ shape: [2], name: 'b' });
+    const joined = L.concatenate().apply([a, b]);
+    const two = tf.model({ inputs: [a, b], outputs: [L.dense({ units: 3, activation: 'softmax', name: 'kind', ...init(5) }).apply(joined), L.dense({ units: 1, name: 'size', ...init(6) }).apply(joined)] });
+    const o2 = await c.connect({ asOwner: true });
+    await o2.deploy(await saveTfjsModel(tf, two, 'tfe-ends-two-'), { name: 'two', protocol: 'pond' });
+    await o2.close();
+    const bs = [[0.5, -1], [2, 1], [-1, -3]];
+    fs.writeFileSync(file, JSON.stringify({ b: bs, a: inputs, labels: [0, 1, 2] }));
+    const [kind, size]: number[][][] = two.predict([tf.tensor2d(inputs), tf.tensor2d(bs)]).map((o: { arraySync(): number[][] }) => o.arraySync());
+    const got = await run('two');
+    t.is(got.length, 3);
+    got.forEach((g, i) => {
+      t.is(g.predictions.kind, kind[i].indexOf(Math.max(...kind[i])), `two ${i}: kind`);
+      t.true(Math.abs(g.predictions.size - size[i][0]) < 1e-2, `two ${i}: size ${g.predictions.size} vs ${size[i][0]}`);
+      t.true(kind[i].every((v, j) => Math.abs(g.outputs.kind[j] - v) < 1e-2), `two ${i}: kind's outputs`);
+      t.is(g.label, i);
+    });
+    const twoText = (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'two', '--input', file, '--config', c.config])).stdout;
+    t.regex(twoText, /input 0: kind \d \(p=0\.\d{3}\), size -?\d+\.\d+ \(true 0\)/);
   } finally {
     await c.stop();
   }

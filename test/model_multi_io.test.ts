@@ -154,5 +154,81 @@ test('a layer output other than the first (an LSTM\'s return_state) is refused a
   const x = tf.input({ shape: [4, 3], name: 'seq' });
   const [, h] = L().lstm({ units: 2, returnState: true, name: 'lstm' }).apply(x);
   const file = await saveTfjsModel(tf, tf.model({ inputs: x, outputs: L().dense({ units: 2 }).apply(h) }), 'tfe-multi-io-');
-  t.throws(() => tfe.loadLayersModel(file, { cluster: new tfe.Cluster() }), { message: /takes output 1 of 'lstm'; layers with more than one output/ });
+  const cluster = new tfe.Cluster();
+  t.teardown(() => cluster.close());
+  t.throws(() => tfe.loadLayersModel(file, { cluster }), { message: /takes output 1 of 'lstm'; layers with more than one output/ });
+});
+
+/**
+ * Keras's own serialisations of a shared layer and several inputs and outputs, by hand (tf-keras's
+ * nested arrays and Keras 3's keras_history): in x (4) and y (4); s = Dense(4, relu), called on x,
+ * on its own output and on y; outputs o(s(s(x))) and s(y). References computed here in float64.
+ */
+function kerasShared(dialect: 'keras2' | 'keras3'): { artifacts: tfe.ModelArtifacts; reference: (x: number[], y: number[]) => number[][] } {
+  const n = 4, rand = (k: number) => Array.from({ length: k }, () => Math.random() * 2 - 1);
+  const sk = rand(n * n), sb = rand(n), ok = rand(n * 2), ob = rand(2);
+  const dense = (v: number[], k: number[], b: number[], m: number) => Array.from({ length: m }, (_, j) => v.reduce((a, x, q) => a + x * k[q * m + j], b[j]));
+  const s = (v: number[]) => dense(v, sk, sb, n).map((z) => Math.max(z, 0));
+  const ref = (name: string, node: number) =>
+    dialect === 'keras3' ? { class_name: '__keras_tensor__', config: { shape: [null, n], dtype: 'float32', keras_history: [name, node, 0] } } : [name, node, 0, {}];
+  const call = (name: string, node: number) => (dialect === 'keras3' ? { args: [ref(name, node)], kwargs: {} } : [ref(name, node)]);
+  const input = (name: string) => ({ class_name: 'InputLayer', name, config: { name, [dialect === 'keras3' ? 'batch_shape' : 'batch_input_shape']: [null, n] }, inbound_nodes: [] });
+  const modelTopology = {
+    class_name: 'Functional',
+    keras_version: dialect === 'keras3' ? '3.5.0' : '2.15.0',
+    config: {
+      name: 'shared',
+      layers: [
+        input('x'),
+        input('y'),
+        { class_name: 'Dense', name: 's', config: { name: 's', units: n, activation: 'relu' }, inbound_nodes: [call('x', 0), call('s', 0), call('y', 0)] },
+        { class_name: 'Dense', name: 'o', config: { name: 'o', units: 2, activation: 'linear' }, inbound_nodes: [call('s', 1)] },
+      ],
+      input_layers: [['x', 0, 0], ['y', 0, 0]],
+      output_layers: [['o', 0, 0], ['s', 2, 0]],
+    },
+  };
+  const weightSpecs = [
+    { name: 's/kernel', shape: [n, n], dtype: 'float32' as const },
+    { name: 's/bias', shape: [n], dtype: 'float32' as const },
+    { name: 'o/kernel', shape: [n, 2], dtype: 'float32' as const },
+    { name: 'o/bias', shape: [2], dtype: 'float32' as const },
+  ];
+  // The reference takes the float32 weights the file holds.
+  const f32 = (v: number[]) => Array.from(Float32Array.from(v));
+  [sk, sb, ok, ob].forEach((w) => w.splice(0, w.length, ...f32(w)));
+  const weightData = new Float32Array([...sk, ...sb, ...ok, ...ob]).buffer;
+  return { artifacts: { modelTopology, weightSpecs, weightData } as unknown as tfe.ModelArtifacts, reference: (x, y) => [dense(s(s(x)), ok, ob, 2), s(y)] };
+}
+
+for (const dialect of ['keras2', 'keras3'] as const)
+  test(`a shared layer called three times (on an input, on its own output, on a second input) and two outputs, saved by ${dialect === 'keras2' ? 'tf-keras' : 'Keras 3'}`, async (t) => {
+    const { artifacts, reference } = kerasShared(dialect);
+    const batch = 6, x = Array.from({ length: batch * 4 }, () => Math.random() * 4 - 2), y = Array.from({ length: batch * 4 }, () => Math.random() * 4 - 2);
+    const want = [0, 1].map((k) => Array.from({ length: batch }, (_, r) => reference(x.slice(4 * r, 4 * r + 4), y.slice(4 * r, 4 * r + 4))[k]));
+    const cluster = new tfe.Cluster();
+    try {
+      const m = tfe.loadLayersModel(artifacts, { cluster });
+      t.deepEqual(m.outputs.map((o) => o.name), ['o', 's[2]']);
+      t.deepEqual(m.layers, ['InputLayer:x', 'Dense:s', 'Dense:s[1]', 'Dense:o', 'InputLayer:y', 'Dense:s[2]']);
+      const outs = m.predictOutputs(m.defineInput('prediction-client', () => ({ x: { data: x, shape: [batch, 4] }, y: { data: y, shape: [batch, 4] } })));
+      const got = await Promise.all(outs.map((o) => tfe.defineOutput('prediction-client', o)));
+      got.forEach((g, k) => expectRowsMatch(t, g.data, want[k], undefined, 2e-3));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+test('a reference past a layer\'s calls, and a shared layer called with different arguments, are refused at load', async (t) => {
+  const cluster = new tfe.Cluster();
+  t.teardown(() => cluster.close());
+  const { artifacts } = kerasShared('keras2');
+  const topo = structuredClone(artifacts.modelTopology) as { config: { layers: { inbound_nodes: unknown[] }[]; output_layers: unknown[] } };
+  topo.config.output_layers = [['s', 3, 0]];
+  t.throws(() => tfe.loadLayersModel({ ...artifacts, modelTopology: topo } as tfe.ModelArtifacts, { cluster }), { message: /the model's output takes call 4 of 's', which is called 3 times/ });
+  const k3 = structuredClone(kerasShared('keras3').artifacts.modelTopology) as { config: { layers: { inbound_nodes: { kwargs: object }[] }[] } };
+  k3.config.layers[2].inbound_nodes[1].kwargs = { training: false }; // what predict does: the same call
+  t.notThrows(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }));
+  k3.config.layers[2].inbound_nodes[1].kwargs = { use_causal_mask: true };
+  t.throws(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }), { message: /layer 's' \(Dense\) is called with \{"use_causal_mask":true\} in its call 2 and \{\} in its first: a shared layer's calls must take the same arguments/ });
 });

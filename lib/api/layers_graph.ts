@@ -300,8 +300,10 @@ export function graphOf(topo: ModelTopology): LayerGraph {
       // tf-keras keeps training=True in predict (batch statistics, dropout), tfjs and Keras 3 do
       // not: what the model computes depends on where it runs, so it is refused rather than guessed.
       if (kwargs.training === true) throw new Error(`${where} is called with training=True: tf-keras then computes it as in training (batch statistics, dropout) and tfjs and Keras 3 do not, so the model's own output is ambiguous; save it without the flag`);
-      // The layers read their call's arguments from their config (callArgs): one set for every call.
-      const args = JSON.stringify(kwargs);
+      // The layers read their call's arguments from their config (callArgs): one set for every
+      // call. training=False is what predict does anyway: no difference.
+      const { training, ...rest } = kwargs;
+      const args = JSON.stringify(training === false || training === null ? rest : kwargs);
       if (k === 0) {
         firstArgs = args;
         if (Object.keys(kwargs).length) l.callArgs = kwargs;

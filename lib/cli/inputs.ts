@@ -10,6 +10,8 @@
 import * as fs from 'node:fs';
 
 import { imageGeometry, resizeArea } from '../api/image_fit';
+import type { ModelInput } from '../api/input_encoding';
+import { namedInputs } from './named_inputs';
 import { decodePng } from './png';
 
 export interface Inputs {
@@ -39,7 +41,9 @@ export function checkReadable(file: string, what = 'input'): void {
   }
 }
 
-export function readInputs(file: string, inputShape: readonly number[]): Inputs {
+export function readInputs(file: string, inputShape: readonly number[], inputs?: readonly ModelInput[]): Inputs {
+  const several = inputs && inputs.length > 1 ? inputs : undefined;
+  if (several && file.toLowerCase().endsWith('.png')) throw new Error(`input ${file}: the model takes ${several.length} inputs (${several.map((i) => `'${i.name}'`).join(', ')}): give JSON with each by name`);
   if (file.toLowerCase().endsWith('.png')) {
     let buf: Buffer;
     try {
@@ -56,6 +60,8 @@ export function readInputs(file: string, inputShape: readonly number[]): Inputs 
   } catch (e) {
     throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
   }
+  // Several inputs by name or in a list; {data, shape} holds them packed, as below.
+  if (several && !(j && typeof j === 'object' && !Array.isArray(j) && 'data' in j)) return namedInputs(file, j, several);
   const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
   const per = inputShape.reduce((a, b) => a * b, 1);
   const o = j as { images?: unknown[]; labels?: unknown; data?: unknown; shape?: unknown };

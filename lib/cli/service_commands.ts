@@ -22,6 +22,7 @@ import { checkLogFormat, createLogger, type Log, type LogFormat } from '../log';
 import { type ListenAddress, parseListenAddress, showAddress } from '../serve/ops_config';
 import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
+import type { OutputPart } from '../browser/outputs';
 import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
@@ -56,6 +57,24 @@ function rowPrediction(outputs: Float64Array, classOf: number, prob: Float64Arra
   if (final === 'sigmoid') return { prediction: [...outputs.keys()].filter((j) => outputs[j] >= 0.5) };
   if (width === 1) return { prediction: outputs[0] };
   return { prediction: classOf, p: prob[classOf] };
+}
+
+/**
+ * The predictions of a model with several outputs, per example: each output by name, read as
+ * rowPrediction reads one (a class and its probability, a sigmoid's side of 0.5, a value).
+ */
+function printOutputs(parts: OutputPart[], at: number, m: number, labels: number[] | undefined, latencyMs: number, json: boolean): void {
+  for (let k = 0; k < m; k++) {
+    const i = at + k, label = labels?.[i];
+    const each = parts.map((o) => {
+      const per = o.data.length / m, width = o.shape[o.shape.length - 1], rows = per / width;
+      const row = (r: number) => rowPrediction(o.outputs.subarray(k * per + r * width, k * per + (r + 1) * width), o.classes[k * rows + r], o.probabilities.subarray(k * per + r * width, k * per + (r + 1) * width), o.finalActivation);
+      const all = Array.from({ length: rows }, (_, r) => row(r));
+      return { name: o.name, prediction: rows === 1 ? all[0].prediction : all.map((e) => e.prediction), p: rows === 1 ? all[0].p : undefined, outputs: toNested(o.outputs.subarray(k * per, (k + 1) * per), o.shape.slice(1)) };
+    });
+    if (json) console.log(JSON.stringify({ input: i, predictions: Object.fromEntries(each.map((e) => [e.name, e.prediction])), label, outputs: Object.fromEntries(each.map((e) => [e.name, e.outputs])), latencyMs, batch: m }));
+    else console.log(`input ${i}: ${each.map((e) => `${e.name} ${JSON.stringify(e.prediction)}${e.p !== undefined ? ` (p=${e.p.toFixed(3)})` : ''}`).join(', ')}${label === undefined ? '' : ` (true ${label})`}, ${latencyMs.toFixed(1)} ms${m > 1 ? ` (batch of ${m})` : ''}`);
+  }
 }
 
 const positiveInt = (v: string, what: string): number => {
@@ -337,10 +356,10 @@ export function addServiceCommands(program: Command): void {
   program
     .command('predict')
     .description('run encrypted predictions; only this client sees the input and the output')
-    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
+    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}; for a model with several inputs, JSON with each by name (and labels) or a list of them')
     .requiredOption('--model <name>', 'a deployed model')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs; inputNote for a PNG (how it was fitted)')
+    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs; inputNote for a PNG (how it was fitted); a model with several outputs: predictions and outputs by output name')
     .option('--batch <n>', 'inputs per query: N inputs are shared and predicted as one batch', '1')
     .action(async (opts: { input: string; model: string; config: string; json?: boolean; batch: string }) => {
       checkModelName(opts.model);
@@ -350,7 +369,7 @@ export function addServiceCommands(program: Command): void {
       try {
         const info = (await client.models()).find((m) => m.name === opts.model);
         if (!info) throw new Error(`model '${opts.model}' is not deployed`);
-        const { images, labels, note } = readInputs(opts.input, info.inputShape);
+        const { images, labels, note } = readInputs(opts.input, info.inputShape, info.inputs);
         if (note && !opts.json) console.error(`tfe: ${note}`);
         const n = info.inputShape.reduce((a, b) => a * b, 1);
         // Progress only when the results go elsewhere (a file, a pipe) and stderr is a terminal.
@@ -362,6 +381,11 @@ export function addServiceCommands(program: Command): void {
           // The last query leases nothing: a lease no query uses costs the servers a pooled recording.
           const p = await client.predict(opts.model, { data, shape: [m, ...info.inputShape] }, { last: at + batch >= images.length });
           bar.end();
+          if (p.perOutput) {
+            printOutputs(p.perOutput, at, m, labels, p.latencyMs, opts.json === true);
+            bar.update(at + m, images.length);
+            continue;
+          }
           const per = p.data.length / m, width = p.shape[p.shape.length - 1], rows = per / width;
           const outputs = p.outputs;
           // Probabilities: softmax's (or a softmax of logits over several classes), or the sigmoid
@@ -392,7 +416,7 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), layers, finalActivation ('softmax', 'sigmoid' or null), fracBits}]}`)
+    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), inputs (models with several: name, inputShape, inputEncoding each), layers, finalActivation ('softmax', 'sigmoid' or null), outputs (models with several: name, finalActivation each), fracBits}]}`)
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
@@ -400,7 +424,13 @@ export function addServiceCommands(program: Command): void {
         // A model without a final activation says so (null) rather than leaving the field out.
         if (opts.json) console.log(JSON.stringify({ models: models.map((m) => ({ ...m, finalActivation: m.finalActivation ?? null })) }));
         else if (!models.length) console.log('(no models deployed)');
-        else for (const m of models) console.log(`${m.name}  ${m.protocol}${describeOptions(m.protocol, m).length ? ` (${describeOptions(m.protocol, m).join(', ')})` : ''}  input [${m.inputShape}]${m.inputEncoding ? ` (token ids, one-hot over ${m.inputEncoding.oneHot})` : ''}  ${m.layers.join(' > ')}`);
+        else
+          for (const m of models) {
+            const ids = (e?: { oneHot: number }) => (e ? ` (token ids, one-hot over ${e.oneHot})` : '');
+            const input = m.inputs && m.inputs.length > 1 ? `inputs ${m.inputs.map((i) => `${i.name} [${i.inputShape}]${ids(i.inputEncoding)}`).join(', ')}` : `input [${m.inputShape}]${ids(m.inputEncoding)}`;
+            const output = m.outputs && m.outputs.length > 1 ? `  outputs ${m.outputs.map((o) => o.name).join(', ')}` : '';
+            console.log(`${m.name}  ${m.protocol}${describeOptions(m.protocol, m).length ? ` (${describeOptions(m.protocol, m).join(', ')})` : ''}  ${input}${output}  ${m.layers.join(' > ')}`);
+          }
       } finally {
         await client.close();
       }

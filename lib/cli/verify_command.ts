@@ -84,7 +84,7 @@ export function addVerifyCommand(program: Command): void {
       const warnBits = int(opts.warnBits, '--warn-bits', 1, 63);
       const minAgreement = opts.minAgreement === undefined ? undefined : Number(opts.minAgreement);
       if (minAgreement !== undefined && !(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`--min-agreement must be a number in [0, 1], got ${JSON.stringify(opts.minAgreement)}`);
-      const { images, note } = readInputs(opts.input, spec.inputShape);
+      const { images, note } = readInputs(opts.input, spec.inputShape, spec.inputs);
       // How a PNG was fitted to the model's input: on stderr, or in the JSON report.
       if (note && !opts.json) console.error(`tfe: ${note}`);
       const options = flagOptions(protocol, opts);
