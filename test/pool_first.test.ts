@@ -138,7 +138,7 @@ test("the service's memory estimate counts a moved activation on the pooled shap
   t.is(est(seq([conv('c'), pool('p'), relu('r')]), 'securenn'), est(seq([conv('c', 'relu'), pool('p')]), 'securenn'));
   t.is(est(seq([conv('c'), { class_name: 'LeakyReLU', config: { name: 'r', alpha: 0.1 } }, pool('p')])), poolThenRelu, 'a leaky slope >= 0 moves too');
   // Not moved, so counted on the unpooled shape: a negative slope, or a Functional graph (the
-  // estimate does not follow its edges, so it assumes the relu has other readers).
+  // estimate does not count a layer's readers, so it assumes the relu has others).
   t.true(est(seq([conv('c'), { class_name: 'LeakyReLU', config: { name: 'r', alpha: -0.1 } }, pool('p')])) > poolThenRelu);
   const functional = { class_name: 'Model', config: { layers: [conv('c', 'relu'), pool('p')] } } as never;
   t.true(est(functional) > poolThenRelu);

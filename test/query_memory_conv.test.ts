@@ -46,3 +46,25 @@ test('DepthwiseConv2D and SeparableConv2D are estimated as the full Conv2D each 
   // Without a depth_multiplier (Keras's default, 1): C outputs.
   t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }), est({ class_name: 'Conv2D', config: { filters: 4, kernel_size: 3 } }));
 });
+
+test('a Functional model is estimated along its edges: each input its own shape, each call of a shared layer counted, a concatenation its width', (t) => {
+  const ref = (name: string, node = 0) => [name, node, 0, {}];
+  const input = (name: string, shape: number[]) => ({ class_name: 'InputLayer', name, config: { name, batch_input_shape: [null, ...shape] }, inbound_nodes: [] });
+  const conv = { class_name: 'Conv2D', name: 'c', config: { name: 'c', filters: 8, kernel_size: [3, 3], activation: 'relu' } };
+  const functional = (calls: unknown[][], extra: object[] = [], inputs = [['img', 0, 0]], outputs = [['c', calls.length - 1, 0]]) => ({
+    class_name: 'Functional',
+    config: { name: 'f', layers: [input('img', [16, 16, 3]), input('meta', [5]), { ...conv, inbound_nodes: calls }, ...extra], input_layers: inputs, output_layers: outputs },
+  });
+  const est = (topology: object, inputShape: number[]) => estimateQueryBytes({ topology: topology as never, protocol: 'securenn', inputShape }, 2);
+  const once = est(functional([[ref('img')]]), [16, 16, 3]);
+  // The same conv on its own output (8 channels in): counted twice, and more than once.
+  const twice = est(functional([[ref('img')], [ref('c')]]), [16, 16, 3]);
+  t.true(twice > 1.5 * once - 24 * 2 ** 20, `twice ${twice} vs once ${once}`);
+  // Two inputs: the conv reads the image's shape, not the packed [16*16*3 + 5] the servers get.
+  const dense = { class_name: 'Dense', name: 'd', config: { name: 'd', units: 4 }, inbound_nodes: [[ref('meta')]] };
+  const cat = { class_name: 'Concatenate', name: 'k', config: { name: 'k', axis: -1 }, inbound_nodes: [[ref('f'), ref('d')]] };
+  const flat = { class_name: 'Flatten', name: 'f', config: { name: 'f' }, inbound_nodes: [[ref('c')]] };
+  const out = { class_name: 'Dense', name: 'o', config: { name: 'o', units: 1000, activation: 'relu' }, inbound_nodes: [[ref('k')]] };
+  const two = est(functional([[ref('img')]], [flat, dense, cat, out], [['img', 0, 0], ['meta', 0, 0]], [['o', 0, 0]]), [16 * 16 * 3 + 5]);
+  t.true(Number.isFinite(two) && two > once, `two inputs: ${two}`);
+});

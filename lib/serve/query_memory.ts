@@ -3,6 +3,7 @@
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
 import { reshapeTo } from '../api/layers_settings';
+import { graphOf } from '../api/layers_graph';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -53,17 +54,51 @@ interface LayerCfg {
   config: Record<string, unknown>;
 }
 
-function layersOf(topo: ModelTopology): { layers: LayerCfg[]; chain: boolean } {
+/** One layer call: its layer, its id and the ids of the calls it reads (layers_graph.ts LayerNode). */
+interface Call {
+  layer: LayerCfg;
+  id: string;
+  inputs: string[];
+  /** An input layer's shape as shared ([..., V] when Embeddings read its one-hot), for a model with several inputs. */
+  shared?: number[];
+}
+
+const callsCache = new WeakMap<ModelTopology, { calls: Call[]; chain: boolean }>();
+
+/**
+ * The model's layer calls in an order where each comes after what it reads: a Sequential model's
+ * layers as they are (a chain), a Functional model's graph (every call of a shared layer, each
+ * reading its own inputs). Kept per topology: limits.ts estimates every query.
+ */
+function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
+  const known = callsCache.get(topo);
+  if (known) return known;
   const cfg = topo.model_config ? topo.model_config.config : topo.config;
-  const layers = Array.isArray(cfg) ? cfg : cfg?.layers;
+  const layers = ((Array.isArray(cfg) ? cfg : cfg?.layers) ?? []) as unknown as LayerCfg[];
   // A Sequential model is a chain: each layer's only reader is the next one.
   const chain = Array.isArray(cfg) || (topo.model_config?.class_name ?? topo.class_name) === 'Sequential';
-  // A shared layer computes once per call: counted so (its inbound nodes).
-  const calls = (l: LayerCfg): number => {
-    const nodes = (l as { inbound_nodes?: unknown }).inbound_nodes;
-    return Array.isArray(nodes) ? Math.max(1, nodes.length) : 1;
-  };
-  return { layers: ((layers ?? []) as unknown as LayerCfg[]).flatMap((l) => Array<LayerCfg>(calls(l)).fill(l)), chain };
+  let calls: Call[];
+  if (chain) calls = layers.map((layer, i) => ({ layer, id: String(layer.config?.name), inputs: i === 0 ? [] : [String(layers[i - 1].config?.name)] }));
+  else {
+    let g: ReturnType<typeof graphOf>;
+    try {
+      g = graphOf(topo);
+    } catch {
+      // Not a graph the loader takes (it refuses the model first): the layers in their order.
+      const out = { calls: layers.map((layer) => ({ layer, id: String(layer.config?.name), inputs: [] })), chain };
+      callsCache.set(topo, out);
+      return out;
+    }
+    const several = g.inputs.length > 1;
+    calls = g.nodes.map((n) => {
+      const input = several ? g.inputs.find((i) => i.id === n.id) : undefined;
+      const vocab = input && g.nodes.find((r) => r.layer.class_name === 'Embedding' && r.inputs[0] === n.id)?.layer.config.input_dim;
+      return { layer: n.layer as unknown as LayerCfg, id: n.id, inputs: n.inputs, ...(input ? { shared: vocab === undefined ? [...input.shape] : [...input.shape, Number(vocab)] } : {}) };
+    });
+  }
+  const out = { calls, chain };
+  callsCache.set(topo, out);
+  return out;
 }
 
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
@@ -129,10 +164,13 @@ function movesPastPool(cls: string, c: Record<string, unknown>): boolean {
  * is the shared input's (sharedInputShape: token ids count V values each, their one-hot).
  */
 export function estimateQueryBytes(m: { topology: ModelTopology; inputShape: readonly number[] } & Protocol, batch: number): number {
-  const { layers, chain } = layersOf(m.topology);
-  const w = walk(m, batch, layers, chain, m.inputShape);
+  const { calls, chain } = callsOf(m.topology);
+  const w = walk(m, batch, calls, chain, m.inputShape);
   // PER_INPUT: received bytes, the share, its masked copies.
-  return PER_QUERY + 8 * batch * (PER_INPUT * count(m.inputShape) + w.elements + w.compareMax);
+  const bytes = PER_QUERY + 8 * batch * (PER_INPUT * count(m.inputShape) + w.elements + w.compareMax);
+  // A shape the walk got wrong would make every limit pass (NaN compares false): refused instead.
+  if (!Number.isFinite(bytes)) throw new Error("the memory a query of this model needs cannot be estimated (a layer's shape is outside what the estimate follows)");
+  return bytes;
 }
 
 type Protocol = { protocol: ProtocolName; fssCompactFrom?: number } & ProtocolOptions;
@@ -153,8 +191,10 @@ export function servedGate(m: { protocol: ProtocolName } & ProtocolOptions): Fss
 }
 
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
-function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
+function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
   let s = [...inputShape];
+  // Each call's output shape: a call reads its first input's (a Functional model's edges).
+  const shapes = new Map<string, number[]>();
   let elements = 0;
   // SecureNN's comparisons run one layer at a time with server2 in the loop, and each frees its
   // bit-level temporaries before the next: the largest counts, not their sum (a 19-relu CIFAR
@@ -186,14 +226,17 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
   const activation = (i: number) => {
-    const { class_name: cls, config: c } = layers[i];
+    const { class_name: cls, config: c } = calls[i].layer;
     const gates = gatesOf(cls, c);
     if (!gates) return;
-    if (chain && MAX_POOLS.has(layers[i + 1]?.class_name) && movesPastPool(cls, c)) deferred = gates;
+    if (chain && MAX_POOLS.has(calls[i + 1]?.layer.class_name) && movesPastPool(cls, c)) deferred = gates;
     else for (let g = 0; g < gates; g++) elements += nonlinear(count(s), libraryGate(cls, c, g));
   };
-  for (let i = 0; i < layers.length; i++) {
-    const { class_name: cls, config: c } = layers[i];
+  for (let i = 0; i < calls.length; i++) {
+    const { layer, id, inputs, shared } = calls[i];
+    const { class_name: cls, config: c } = layer;
+    if (shared) s = [...shared];
+    else if (inputs.length && shapes.has(inputs[0])) s = [...shapes.get(inputs[0])!];
     switch (cls) {
       // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
       case 'Embedding':
@@ -319,7 +362,7 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
       case 'TimeDistributed': {
         // The wrapped layer over every step, as a batch of steps (lib/api/layers_wrappers.ts).
         const steps = s[0] ?? 1, inner = (c.layer ?? { class_name: '', config: {} }) as LayerCfg;
-        const r = walk(m, batch * steps, [inner], true, s.slice(1));
+        const r = walk(m, batch * steps, [{ layer: inner, id: '', inputs: [] }], true, s.slice(1));
         elements += steps * r.elements;
         compareMax = Math.max(compareMax, steps * r.compareMax);
         s = [steps, ...r.shape];
@@ -361,9 +404,18 @@ function walk(m: Protocol, batch: number, layers: LayerCfg[], chain: boolean, in
         // counted so even where a BatchNormalization folds into the layer before.
         elements += 2 * PER_PRODUCT * count(s);
         break;
+      case 'Concatenate': {
+        // Its inputs laid side by side along its axis (the last by default).
+        const parts = inputs.map((p) => shapes.get(p)).filter((p): p is number[] => p !== undefined);
+        const axis = Number(c.axis ?? -1), at = axis < 0 ? s.length + axis : axis - 1;
+        if (parts.length === inputs.length && parts.every((p) => p.length === s.length) && at >= 0 && at < s.length) s[at] = parts.reduce((a, p) => a + p[at], 0);
+        elements += PER_LINEAR * count(s);
+        break;
+      }
       default:
         elements += PER_LINEAR * count(s);
     }
+    shapes.set(id, s);
   }
   return { elements, compareMax, shape: s };
 }
