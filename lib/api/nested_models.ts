@@ -11,16 +11,27 @@ import { batchShapeOf, endpoint, type LayerConfig, type ModelTopology, refsIn } 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 
 type Config = Record<string, unknown> & { name?: unknown; layers?: unknown; input_layers?: unknown; output_layers?: unknown };
+/** A tensor reference as layer calls hold them: [layer, node, tensor] (tfjs, Keras 2, and Keras 3's keras_history). */
+type Ref = unknown[];
 interface Graph {
   name: string;
   layers: LayerConfig[];
-  input: string;
-  output: string;
+  /** The input layers' names (input_layers). */
+  inputs: string[];
+  /** What the model returns (output_layers), as references. */
+  outputs: Ref[];
 }
 
 const isModel = (l: LayerConfig): boolean => MODEL_CLASSES.has(l?.class_name);
 
 const single = (v: unknown, what: string, model: string): string => endpoint(v, what, `nested model '${model}'`);
+
+/** input_layers / output_layers as a list of [name, node, tensor] references (one may stand alone). */
+function refList(v: unknown, what: string, model: string): Ref[] {
+  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((e) => Array.isArray(e) && typeof e[0] === 'string')) throw new Error(`model '${model}' has ${what}_layers ${JSON.stringify(v)?.slice(0, 120)}, not a list of [layer, node, tensor]`);
+  return list.map((e) => [e[0], e[1] ?? 0, e[2] ?? 0]);
+}
 
 /** The batch shape a layer declares; for a nested model, its input's (a base model first in a Sequential). */
 function inputBatchShape(l: LayerConfig | undefined, depth = 0): unknown {
@@ -66,7 +77,7 @@ function sequentialGraph(name: string, layers: LayerConfig[]): Graph {
     out.push({ ...l, name: l.config.name, inbound_nodes: [[[prev, 0, 0, {}]]] });
     prev = l.config.name;
   }
-  return { name, layers: out, input, output: prev };
+  return { name, layers: out, inputs: [input], outputs: [[prev, 0, 0]] };
 }
 
 function graphOfModel(cls: string, cfg: unknown, name: string): Graph {
@@ -74,18 +85,25 @@ function graphOfModel(cls: string, cfg: unknown, name: string): Graph {
   const c = (cfg ?? {}) as Config;
   if (!Array.isArray(c.layers)) throw new Error(`model '${name}' has no layer list`);
   if (cls === 'Sequential') return sequentialGraph(name, c.layers as LayerConfig[]);
-  return { name, layers: c.layers as LayerConfig[], input: single(c.input_layers, 'input', name), output: single(c.output_layers, 'output', name) };
+  return { name, layers: c.layers as LayerConfig[], inputs: refList(c.input_layers, 'input', name).map((r) => String(r[0])), outputs: refList(c.output_layers, 'output', name) };
 }
 
+/** How many times each layer of `layers` is called (its inbound nodes). */
+const callCount = (l: LayerConfig): number => (Array.isArray(l.inbound_nodes) ? l.inbound_nodes.length : 0);
+
 /**
- * Flattens graph `g`'s nested models in place of their one call; `nested` collects their names.
- * References to a nested model take node 0 or 1 (Keras and tfjs count a model's own input node
- * first when it was built with one); they become references to its output layer at node 0.
+ * Flattens graph `g`'s nested models in place of their calls; `nested` collects their names. A
+ * model called k times (a shared base: a siamese encoder) gives each of its layers k times its own
+ * calls: call c's copy of a layer's node n is its node c N + n (N: its calls inside the model),
+ * reading what call c passed in where it read the model's input. References to the model's call c
+ * become references to call c of its output layer. Keras and tfjs may count a model's own input
+ * node first (when it was built with one): its calls are then referred to as nodes 1 to k, not 0
+ * to k - 1, told apart by the largest node referred to.
  */
 function flatten(g: Graph, nested: string[], depth: number): Graph {
   if (depth > 32) throw new Error(`models are nested more than 32 deep in '${g.name}'`);
-  // A nested model's name -> the layer whose output is its output (after splicing).
-  const outputOf = new Map<string, string>();
+  // A nested model's name -> its calls' outputs (after splicing), in call order.
+  const outputOf = new Map<string, Ref[]>();
   const layers: LayerConfig[] = [];
   for (const l of g.layers) {
     if (!isModel(l)) {
@@ -94,51 +112,72 @@ function flatten(g: Graph, nested: string[], depth: number): Graph {
     }
     const name = String(l.config?.name ?? (l as { name?: unknown }).name);
     const calls = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
-    if (calls.length !== 1) throw new Error(`nested model '${name}' is called ${calls.length} times in '${g.name}': a nested model must be called exactly once (shared models are not supported)`);
-    const args = refsIn(calls[0]);
-    // tf-keras's transfer-learning idiom calls the base with training=False (what predict does);
-    // training=True would run it as in training (batch statistics, dropout): refused, as for layers.
-    if (JSON.stringify(calls[0]).includes('"training":true')) throw new Error(`nested model '${name}' is called with training=True in '${g.name}': it would then compute as in training (batch statistics, dropout); save it called with training=False`);
-    if (args.length !== 1) throw new Error(`nested model '${name}' is called with ${args.length} input tensors in '${g.name}': nested models with one input are supported`);
+    if (calls.length === 0) continue; // never called: not part of the model
+    const args = calls.map((call, c) => {
+      const refs = refsIn(call);
+      const which = calls.length > 1 ? ` (its call ${c + 1})` : '';
+      // tf-keras's transfer-learning idiom calls the base with training=False (what predict does);
+      // training=True would run it as in training (batch statistics, dropout): refused, as for layers.
+      if (JSON.stringify(call).includes('"training":true')) throw new Error(`nested model '${name}' is called with training=True in '${g.name}'${which}: it would then compute as in training (batch statistics, dropout); save it called with training=False`);
+      if (refs.length !== 1) throw new Error(`nested model '${name}' is called with ${refs.length} input tensors in '${g.name}'${which}: nested models with one input are supported`);
+      return refs[0];
+    });
     const inner = flatten(graphOfModel(l.class_name, l.config, name), nested, depth + 1);
+    if (inner.inputs.length !== 1 || inner.outputs.length !== 1) throw new Error(`nested model '${name}' has ${inner.inputs.length} inputs and ${inner.outputs.length} outputs: nested models with one input and one output are supported`);
     nested.push(name);
-    // The nested input layer goes; the nested layers that read it read what the call passed in
-    // (the same reference: layer, node and tensor). Only inside the nested model: an outer layer
-    // of the same name as its input layer is another layer.
-    const arg = args[0];
-    for (const il of inner.layers)
-      for (const ref of refsIn(il.inbound_nodes))
-        if (ref[0] === inner.input) {
-          ref[0] = arg[0];
-          ref[1] = arg[1];
-          ref[2] = arg[2] ?? 0;
-        }
-    outputOf.set(name, inner.output === inner.input ? String(arg[0]) : inner.output);
-    for (const il of inner.layers) if (il.config.name !== inner.input) layers.push(il);
+    const input = inner.inputs[0], own = inner.layers.filter((il) => il.config.name !== input);
+    const counts = new Map(own.map((il) => [il.config.name, callCount(il)]));
+    // The nested layers that read its input read what each call passed in (the same reference:
+    // layer, node and tensor); the others, their own copy for that call. Only inside the nested
+    // model: an outer layer of the same name as its input layer is another layer.
+    const rewrite = (node: unknown, c: number): unknown => {
+      const copy = calls.length > 1 ? structuredClone(node) : node;
+      for (const ref of refsIn(copy)) {
+        if (ref[0] === input) {
+          ref[0] = args[c][0];
+          ref[1] = args[c][1];
+          ref[2] = args[c][2] ?? 0;
+        } else if (counts.has(String(ref[0]))) ref[1] = c * counts.get(String(ref[0]))! + Number(ref[1] ?? 0);
+      }
+      return copy;
+    };
+    for (const il of own) {
+      const nodes = Array.isArray(il.inbound_nodes) ? il.inbound_nodes : [];
+      layers.push({ ...il, inbound_nodes: calls.flatMap((_, c) => nodes.map((node) => rewrite(node, c))) });
+    }
+    const out = inner.outputs[0];
+    outputOf.set(name, calls.map((_, c) => (out[0] === input ? [...args[c]] : [out[0], c * (counts.get(String(out[0])) ?? 1) + Number(out[1] ?? 0), out[2] ?? 0])));
   }
   if (outputOf.size === 0) return g;
-  const resolve = (n: string): string => {
-    for (let i = 0; i <= outputOf.size && outputOf.has(n); i++) n = outputOf.get(n)!;
-    return n;
-  };
-  // Whatever read a nested model's output reads its last layer. Keras and tfjs count a model's own
-  // input node first when it was built with one, so its one call is node 0 or 1.
-  for (const l of layers)
-    for (const ref of refsIn(l.inbound_nodes)) {
-      const from = String(ref[0]);
-      if (!outputOf.has(from)) continue;
-      const where = `layer '${l.config.name}'`;
-      if (ref[1] !== 0 && ref[1] !== 1) throw new Error(`${where} takes call ${String(ref[1])} of nested model '${from}', which is called once`);
+  // A reference to call `node` of nested model `from`, as a reference to what that call returns
+  // (followed through a model that returns another nested model's output).
+  const referred = new Map<string, number[]>();
+  for (const l of layers) for (const ref of refsIn(l.inbound_nodes)) if (outputOf.has(String(ref[0]))) referred.set(String(ref[0]), [...(referred.get(String(ref[0])) ?? []), Number(ref[1] ?? 0)]);
+  for (const ref of g.outputs) if (outputOf.has(String(ref[0]))) referred.set(String(ref[0]), [...(referred.get(String(ref[0])) ?? []), Number(ref[1] ?? 0)]);
+  const offset = (from: string): number => (Math.max(...(referred.get(from) ?? [0])) >= outputOf.get(from)!.length ? 1 : 0);
+  const resolve = (ref: Ref, where: string): void => {
+    for (let hops = 0; hops <= outputOf.size && outputOf.has(String(ref[0])); hops++) {
+      const from = String(ref[0]), outs = outputOf.get(from)!, c = Number(ref[1] ?? 0) - offset(from);
+      if (!(c >= 0 && c < outs.length)) throw new Error(`${where} takes call ${String(ref[1])} of nested model '${from}', which is called ${outs.length === 1 ? 'once' : `${outs.length} times`}`);
       if ((ref[2] ?? 0) !== 0) throw new Error(`${where} takes output ${String(ref[2])} of nested model '${from}'; nested models with one output are supported`);
-      ref[0] = resolve(from);
-      ref[1] = 0;
-      ref[2] = 0;
+      const to = outs[c];
+      ref[0] = to[0];
+      ref[1] = to[1];
+      ref[2] = to[2] ?? 0;
     }
+  };
+  // Whatever read a nested model's output reads its last layer's call.
+  for (const l of layers) for (const ref of refsIn(l.inbound_nodes)) resolve(ref, `layer '${l.config.name}'`);
+  const outputs = g.outputs.map((r) => {
+    const ref = [...r];
+    resolve(ref, `the output of '${g.name}'`);
+    return ref;
+  });
   const seen = new Map<string, number>();
   for (const l of layers) seen.set(l.config.name, (seen.get(l.config.name) ?? 0) + 1);
   const twice = [...seen].find(([, n]) => n > 1);
   if (twice) throw new Error(`two layers are named '${twice[0]}' once the nested models of '${g.name}' (${nested.join(', ')}) are taken apart: Keras and tfjs keep their weights apart only by layer name, so rename one before saving`);
-  return { name: g.name, layers, input: g.input, output: resolve(g.output) };
+  return { name: g.name, layers, inputs: g.inputs, outputs };
 }
 
 /** Whether any layer of the topology, at any depth, is a model. */
@@ -170,7 +209,7 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   const nested: string[] = [];
   // Flattening rewrites layer calls: on a copy, never the caller's artifacts.
   const g = flatten(graphOfModel(String(holder.class_name), structuredClone(cfg), name), nested, 0);
-  const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: [[g.input, 0, 0]], output_layers: [[g.output, 0, 0]] };
+  const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: g.inputs.map((i) => [i, 0, 0]), output_layers: g.outputs };
   const flatHolder = { ...holder, class_name: 'Functional', config: flatConfig };
   const modelTopology = (topo.model_config ? { ...topo, model_config: flatHolder } : { ...topo, ...flatHolder }) as ModelTopology;
   return { ...json, modelTopology, weightsManifest: withoutModelPrefixes(json.weightsManifest, new Set([name, ...nested])) };
