@@ -119,6 +119,10 @@ for (const c of CASES)
         const revealed = await Promise.all(outs.map((o) => tfe.defineOutput('prediction-client', o)));
         revealed.forEach((r, k) => expectRowsMatch(t, r.data, want[k], m.outputs[k].finalActivation));
         if (want.length > 1) t.throws(() => m.predict(input), { message: /the model has \d outputs .*use predictOutputs/ });
+        // verify: one output's report, on the inputs packed as rows ([batch, sum of their sizes]); refused for several outputs.
+        const packed = Array.from({ length: batch }, (_, r) => c.inputs.flatMap((i, k) => { const n = i.shape.reduce((a, b) => a * b, 1); return Array.from(xs[k].subarray(r * n, (r + 1) * n)); }));
+        if (want.length === 1) t.is((await m.verify(packed)).agreement.rows, batch);
+        else await t.throwsAsync(m.verify(packed), { message: /verify compares one output's classes and logits, and the model has \d outputs/ });
         // The float64 plaintext model, against tfjs too (its predictOutputs applies each final activation).
         const plain = tfe.loadPlainModel(file).predictOutputs(c.givenAs === 'list' ? given : Object.fromEntries(c.inputs.map((i, k) => [i.name, given[k]])));
         plain.forEach((p, k) => expectRowsMatch(t, p.data, want[k], undefined, 1e-4));

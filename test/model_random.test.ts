@@ -67,3 +67,36 @@ test(`${COUNT} random models predict privately as tfjs does, under every exact p
     }
   }
 });
+
+const COUNT_SEVERAL = Math.max(1, Math.round(COUNT / 3));
+
+test(`${COUNT_SEVERAL} random models with several inputs, several outputs and shared layers predict privately as tfjs does (seed ${SEED})`, async (t) => {
+  const rnd = seeded(SEED ^ 0x5eed);
+  const draw = randomModels(tf, rnd).several;
+  for (let i = 0; i < COUNT_SEVERAL; i++) {
+    const batch = 1 + Math.floor(rnd() * 3), scale = [0.5, 2, 8][Math.floor(rnd() * 3)];
+    const m = draw(batch, scale);
+    const what = `seed ${SEED} several-model ${i} (batch ${batch}, inputs up to ${scale}): ${m.desc.join(' | ')}`;
+    const artifacts = await tfjsArtifacts(tf, m.model);
+    const given = m.xs.map((x, k) => ({ data: x, shape: [batch, ...m.inputs[k].shape] }));
+    const plain = tfe.loadPlainModel(artifacts).predictOutputs(given);
+    plain.forEach((p, k) => t.true(relativeError(p.data, m.want[k], undefined) < 1e-3, `plaintext output ${k}: ${what}`));
+    for (const protocol of PROTOCOLS.filter(isExact)) {
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const pm = tfe.loadLayersModel(artifacts, { cluster: c });
+        const outs = pm.predictOutputs(pm.defineInput('prediction-client', () => given));
+        const got = await Promise.all(outs.map((o) => tfe.defineOutput('prediction-client', o)));
+        t.is(got.length, m.want.length, `${protocol}: outputs: ${what}`);
+        got.forEach((g, k) => {
+          const err = relativeError(g.data, m.want[k], pm.outputs[k].finalActivation);
+          t.true(err < 1e-2, `${protocol} output ${k}: error ${err.toExponential(2)}: ${what}`);
+        });
+      } catch (e) {
+        t.fail(`${protocol}: ${(e as Error).message}: ${what}`);
+      } finally {
+        await c.close();
+      }
+    }
+  }
+});

@@ -52,3 +52,40 @@ test.serial(`${COUNT} random models deployed and asked twice give tfjs's outputs
     await Promise.all([owner.close(), client.close()]);
   }
 });
+
+test.serial(`2 random models with several inputs, outputs and shared layers deployed and asked give tfjs's outputs, output by output (seed ${SEED})`, async (t) => {
+  const rnd = seeded(SEED ^ 0x5eed);
+  const draw = randomModels(tf, rnd).several;
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const batch = 1 + Math.floor(rnd() * 2);
+      const m = draw(batch, 2);
+      const what = `seed ${SEED} several-model ${i} (batch ${batch}): ${m.desc.join(' | ')}`;
+      const name = `random-several-${i}`;
+      try {
+        await owner.deploy(await tfjsArtifacts(tf, m.model), { name });
+        // By name as the model lists its inputs.
+        const listed = (await client.models()).find((x) => x.name === name)!;
+        const names = listed.inputs?.map((x) => x.name);
+        const given = m.xs.map((x, k) => ({ data: Float64Array.from(x), shape: [batch, ...m.inputs[k].shape] }));
+        const p = await client.predict(name, names ? Object.fromEntries(names.map((n, k) => [n, given[k]])) : given[0]);
+        const parts = p.perOutput ?? [{ outputs: p.outputs }];
+        t.is(parts.length, m.want.length, `${name}: outputs: ${what}`);
+        parts.forEach((o, k) => {
+          let worst = 0, scale = 1;
+          const width = o.outputs.length / batch;
+          m.want[k].forEach((w, r) => w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(o.outputs[r * width + j] - v))), (scale = Math.max(scale, Math.abs(v))))));
+          t.true(worst / scale < 1e-2, `${name} output ${k}: error ${(worst / scale).toExponential(2)}: ${what}`);
+        });
+      } catch (e) {
+        t.fail(`${name}: ${(e as Error).message}: ${what}`);
+      } finally {
+        await owner.undeploy(name).catch(() => undefined);
+      }
+    }
+  } finally {
+    await Promise.all([owner.close(), client.close()]);
+  }
+});

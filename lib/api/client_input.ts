@@ -182,7 +182,9 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
  */
 export function encodeClientInput(model: string, input: ClientInput, m: InputSpec | undefined): Dense {
   const what = `predict(${model}) input`;
-  if (!m && (needsInputShape(input) || isByName(input))) throw new Error(`model '${model}' is not deployed`);
+  // Forms only a model's description can read (a list of several inputs among them).
+  const several = Array.isArray(input) && input.some((e) => typeof e === 'object' && e !== null && !Array.isArray(e));
+  if (!m && (needsInputShape(input) || isByName(input) || several)) throw new Error(`model '${model}' is not deployed`);
   const dense = toModelInput(input, what, m);
   return m ? encodeInput(dense, m, what) : dense;
 }

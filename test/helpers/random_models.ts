@@ -25,6 +25,13 @@ export interface RandomModel {
   desc: string[];
 }
 
+export interface RandomMultiModel {
+  model: any;
+  /** Each input's shape without the batch, and whether it holds token ids. */
+  inputs: { shape: number[]; tokens: boolean }[];
+  desc: string[];
+}
+
 /** Hidden activations by name, as tfjs writes them (softsign is refused: no private method). */
 const ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'hardSigmoid', 'swish', 'mish', 'gelu', 'gelu_new', 'linear', 'relu'];
 
@@ -143,8 +150,8 @@ export function randomModels(tf: any, rnd: () => number) {
     return y;
   }
 
-  /** One model; throws where tfjs refuses the random shapes (the caller draws again). */
-  function one(): RandomModel {
+  /** One input and its blocks, pooled to a vector; throws where tfjs refuses the random shapes (the caller draws again). */
+  function trunk(): { input: any; x: any; shape: number[]; tokens: boolean; desc: string[]; head: string } {
     const kind = pick(['image', 'image', 'sequence', 'vector', 'tokens']);
     const shape = kind === 'image' ? [ri(3, 10), ri(3, 10), ri(1, 3)] : kind === 'sequence' ? [ri(3, 8), ri(1, 4)] : kind === 'tokens' ? [ri(2, 8)] : [ri(2, 12)];
     const desc = [`${kind} [${shape}]`];
@@ -169,14 +176,59 @@ export function randomModels(tf: any, rnd: () => number) {
     const head = pick(['flatten', 'average', 'max', 'recurrent']);
     if (kind === 'image') x = (head === 'average' ? L.globalAveragePooling2d({}) : head === 'max' ? L.globalMaxPooling2d({}) : L.flatten()).apply(x);
     else if (kind !== 'vector') x = (head === 'average' ? L.globalAveragePooling1d({}) : head === 'max' ? L.globalMaxPooling1d({}) : head === 'recurrent' ? L.lstm({ units: 3 }) : L.flatten()).apply(x);
+    return { input, x, shape, tokens: kind === 'tokens', desc, head };
+  }
+
+  /** One model; throws where tfjs refuses the random shapes (the caller draws again). */
+  function one(): RandomModel {
+    const { input, x, shape, tokens, desc, head } = trunk();
     const out = pick(['softmax', 'linear', 'sigmoid', 'relu']);
-    x = L.dense({ units: ri(1, 5), activation: out }).apply(x);
     desc.push(`head ${head}, Dense ${out}`);
-    return { model: tf.model({ inputs: input, outputs: x }), shape, tokens: kind === 'tokens', desc };
+    return { model: tf.model({ inputs: input, outputs: L.dense({ units: ri(1, 5), activation: out }).apply(x) }), shape, tokens, desc };
+  }
+
+  /**
+   * A model with one to three inputs (each a trunk as above), maybe a shared Dense applied to
+   * each input's features (and again to its own output), their concatenation, and one to three
+   * output heads, a head sometimes reading the head before it (its activation applied).
+   */
+  function several(): RandomMultiModel {
+    const trunks = Array.from({ length: ri(1, 3) }, () => trunk());
+    const desc = trunks.flatMap((tr, i) => [`input ${i}: ${tr.desc.join(', ')}, ${tr.head}`]);
+    let feats = trunks.map((tr) => tr.x);
+    if (rnd() < 0.6) {
+      const u = ri(2, 6), shared = L.dense({ units: u, activation: act() }), again = rnd() < 0.4;
+      feats = feats.map((f) => shared.apply(L.dense({ units: u }).apply(f)));
+      if (again) feats = feats.map((f) => shared.apply(f));
+      desc.push(`shared Dense ${u} ${shared.getConfig().activation}${again ? ' twice' : ''} on each input`);
+    }
+    const h = feats.length > 1 ? L.concatenate().apply(feats) : feats[0];
+    const outputs: any[] = [];
+    for (let j = ri(trunks.length === 1 ? 2 : 1, 3); j > 0; j--) {
+      const out = pick(['softmax', 'linear', 'sigmoid', 'relu']), chained = outputs.length > 0 && rnd() < 0.3;
+      outputs.push(L.dense({ units: ri(1, 5), activation: out }).apply(chained ? outputs[outputs.length - 1] : h));
+      desc.push(`head Dense ${out}${chained ? ' on the head before' : ''}`);
+    }
+    return { model: tf.model({ inputs: trunks.map((tr) => tr.input), outputs }), inputs: trunks.map((tr) => ({ shape: tr.shape, tokens: tr.tokens })), desc };
+  }
+
+  /** A model with several inputs or outputs that tfjs can build and run on `batch` random inputs, with those inputs and tfjs's predictions (one [batch][...] per output). */
+  function drawSeveral(batch: number, scale: number): RandomMultiModel & { xs: Float32Array[]; want: number[][][] } {
+    for (;;) {
+      try {
+        const m = several();
+        const xs = m.inputs.map((i) => Float32Array.from({ length: batch * i.shape.reduce((a, b) => a * b, 1) }, () => (i.tokens ? ri(0, 19) : (rnd() * 2 - 1) * scale)));
+        const tensors = xs.map((x, k) => tf.tensor(x, [batch, ...m.inputs[k].shape]));
+        const predicted = m.model.predict(tensors.length === 1 ? tensors[0] : tensors);
+        return { ...m, xs, want: (Array.isArray(predicted) ? predicted : [predicted]).map((p: any) => p.arraySync()) };
+      } catch {
+        // tfjs could not build or run it: draw again
+      }
+    }
   }
 
   /** A model tfjs itself can build and run on `batch` random inputs, with those inputs and tfjs's predictions. */
-  return function draw(batch: number, scale: number): RandomModel & { x: Float32Array; want: number[][] } {
+  return Object.assign(function draw(batch: number, scale: number): RandomModel & { x: Float32Array; want: number[][] } {
     for (;;) {
       try {
         const m = one();
@@ -188,5 +240,5 @@ export function randomModels(tf: any, rnd: () => number) {
         // tfjs could not build or run it (shapes, an unimplemented mode): draw again
       }
     }
-  };
+  }, { several: drawSeveral });
 }
