@@ -79,6 +79,8 @@ test('tfe predict: a binary sigmoid, a multi-label sigmoid and a regression, eac
     });
     const twoText = (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'two', '--input', file, '--config', c.config])).stdout;
     t.regex(twoText, /input 0: kind \d \(p=0\.\d{3}\), size -?\d+\.\d+ \(true 0\)/);
+    const listed = (await promisify(execFile)(process.execPath, [tfeCli(), 'models', '--config', c.config])).stdout;
+    t.regex(listed, /^two {2}pond {2}inputs a \[4\], b \[2\] {2}outputs kind, size {2}InputLayer:a > InputLayer:b > Concatenate/m);
   } finally {
     await c.stop();
   }

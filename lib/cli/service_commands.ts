@@ -59,6 +59,13 @@ function rowPrediction(outputs: Float64Array, classOf: number, prob: Float64Arra
   return { prediction: classOf, p: prob[classOf] };
 }
 
+/** A listed model's inputs ('input [784]', or each by name) and, when it has several, its outputs. */
+function describeIo(m: ModelInfo): string[] {
+  const ids = (e?: { oneHot: number }) => (e ? ` (token ids, one-hot over ${e.oneHot})` : '');
+  const input = m.inputs && m.inputs.length > 1 ? `inputs ${m.inputs.map((i) => `${i.name} [${i.inputShape}]${ids(i.inputEncoding)}`).join(', ')}` : `input [${m.inputShape}]${ids(m.inputEncoding)}`;
+  return m.outputs && m.outputs.length > 1 ? [input, `outputs ${m.outputs.map((o) => o.name).join(', ')}`] : [input];
+}
+
 /**
  * The predictions of a model with several outputs, per example: each output by name, read as
  * rowPrediction reads one (a class and its probability, a sigmoid's side of 0.5, a value).
@@ -281,7 +288,7 @@ export function addServiceCommands(program: Command): void {
         const folds = m && (await foldReportFor(opts.model, m));
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, finalActivation: m?.finalActivation ?? null, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
-          console.log(`deployed '${name}'${m ? ` (${[m.protocol, ...describeOptions(m.protocol, m), `input [${m.inputShape}]`, `${m.layers.length} layers`].join(', ')})` : ''}`);
+          console.log(`deployed '${name}'${m ? ` (${[m.protocol, ...describeOptions(m.protocol, m), ...describeIo(m), `${m.layers.length} layers`].join(', ')})` : ''}`);
           const said = describeRewrites(rewrites);
           if (said) console.log(`  ${said}`);
           if (folds) console.log(`  ${describeFolds(folds)}`);
@@ -425,12 +432,7 @@ export function addServiceCommands(program: Command): void {
         if (opts.json) console.log(JSON.stringify({ models: models.map((m) => ({ ...m, finalActivation: m.finalActivation ?? null })) }));
         else if (!models.length) console.log('(no models deployed)');
         else
-          for (const m of models) {
-            const ids = (e?: { oneHot: number }) => (e ? ` (token ids, one-hot over ${e.oneHot})` : '');
-            const input = m.inputs && m.inputs.length > 1 ? `inputs ${m.inputs.map((i) => `${i.name} [${i.inputShape}]${ids(i.inputEncoding)}`).join(', ')}` : `input [${m.inputShape}]${ids(m.inputEncoding)}`;
-            const output = m.outputs && m.outputs.length > 1 ? `  outputs ${m.outputs.map((o) => o.name).join(', ')}` : '';
-            console.log(`${m.name}  ${m.protocol}${describeOptions(m.protocol, m).length ? ` (${describeOptions(m.protocol, m).join(', ')})` : ''}  ${input}${output}  ${m.layers.join(' > ')}`);
-          }
+          for (const m of models) console.log(`${m.name}  ${m.protocol}${describeOptions(m.protocol, m).length ? ` (${describeOptions(m.protocol, m).join(', ')})` : ''}  ${describeIo(m).join('  ')}  ${m.layers.join(' > ')}`);
       } finally {
         await client.close();
       }
