@@ -137,8 +137,8 @@ export interface ModelSpec {
   layers: string[];
   /**
    * The input shape without the batch dimension. A model with several inputs takes them packed:
-   * each example's inputs (as shared: one-hot where encoded) flattened and laid end to end,
-   * [sum of their sizes] (input_encoding.ts packInputs); `inputs` describes them.
+   * each example's inputs flattened and laid end to end, [sum of their sizes] (input_encoding.ts
+   * packRows; token ids as ids: sharedInputShape gives what is shared); `inputs` describes them.
    */
   inputShape: number[];
   /**
