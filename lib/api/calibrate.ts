@@ -123,7 +123,8 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   if (!(Number.isInteger(fracBits) && fracBits >= 1 && fracBits <= 30)) throw new Error(`fracBits must be an integer in [1, 30], got ${fracBits}`);
   const { json, spec, weights } = loaded ?? readLayersModel(source);
   if (spec.needsSecureNN) throw new Error(`the model has layers only an exact protocol can run (${spec.exactOnlyLayers.join(', ')}); Pond cannot run it, calibrated or not`);
-  // One set of relus on one input's path: a fitted layer per relu call, each seen on its own.
+  // A relu is fitted to the values it sees on the one input's path, one polynomial per relu
+  // layer: several inputs or outputs, or a shared layer's calls, are not what it was made for.
   const graph = graphOf(json.modelTopology);
   if (graph.inputs.length > 1 || graph.outputs.length > 1 || graph.nodes.some((n) => n.call > 0))
     throw new Error(`calibration fits models with one input, one output and no shared layers, and this one has ${[graph.inputs.length > 1 ? `${graph.inputs.length} inputs` : '', graph.outputs.length > 1 ? `${graph.outputs.length} outputs` : '', graph.nodes.some((n) => n.call > 0) ? 'shared layers' : ''].filter(Boolean).join(' and ')}: deploy it under an exact protocol (${exactProtocolsText()}; the default for a model with relu), or under Pond with the default polynomial (uncalibrated)`);

@@ -397,9 +397,9 @@ export class PrivateModel {
 /**
  * Loads a TensorFlow.js LayersModel (a path or file:// URL to model.json, or the artifacts
  * tf.io.withSaveHandler gives) as a private model: the weights are
- * secret-shared by `owner` (default 'model-owner'). Sequential and Functional models (one input,
- * one output, any DAG) with the layers and settings of docs/models.md; a final softmax or sigmoid
- * is left to the client. Anything else, and any setting that cannot be honoured, is refused,
+ * secret-shared by `owner` (default 'model-owner'). Sequential and Functional models (any DAG,
+ * several inputs and outputs, shared layers, nested models) with the layers and settings of
+ * docs/models.md; a final softmax or sigmoid is left to the client. Anything else, and any setting that cannot be honoured, is refused,
  * naming the layer and the setting. A model whose non-linearities only an exact protocol runs
  * (max pooling, relu6, leaky relu, ...) is refused on a Pond cluster, and so is one with relu
  * unless `uncalibrated` consents to relu's default polynomial.

@@ -2,7 +2,8 @@
 // Sequential or Functional model, or a Sequential block inside a Functional one), flattened into
 // one Functional topology before anything else reads it: the graph, the spec, calibration's edits,
 // the servers. Each nested model's input layer is dropped, its first layers read what the call of
-// the model passed it, and whatever read the model's output reads its last layer instead. Weight
+// the model passed it, and whatever read the model's output reads its last layer instead (a model
+// called several times, a siamese encoder: its layers once per call, see flatten). Weight
 // names follow: tfjs names a nested layer's weights by the layer alone (dense_1/kernel), Keras may
 // put the nested models' names before it (base/dense_1/kernel), which are stripped here.
 import type { LayersModelJson } from './layers_spec';
@@ -187,7 +188,7 @@ function hasNested(layers: unknown): boolean {
 
 /**
  * The model with its nested models flattened (see the top of this file), or the same object when
- * it has none. Refused: a nested model called more than once, or with more than one input or output.
+ * it has none. Refused: a nested model with more than one input or output.
  */
 export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   const topo = json?.modelTopology as ModelTopology | undefined;
