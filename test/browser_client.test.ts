@@ -187,7 +187,7 @@ test.serial('a model with two inputs (token ids and numbers) and three outputs: 
     }
     // A token id outside the vocabulary is refused by the client, naming the input; so is a missing input.
     await t.throwsAsync(node.predict('two-in-three-out', { numbers, tokens: [[1, 9, 0, 3], [7, 7, 2, 5]] }), { message: /input 'tokens': the value at index \[0, 1\] is 9, out of range/ });
-    await t.throwsAsync(browser.predict('two-in-three-out', { numbers }), { message: /no input 'tokens'/ });
+    await t.throwsAsync(browser.predict('two-in-three-out', { numbers }), { message: /missing input 'tokens'/ });
   } finally {
     browser.close();
     await node.close();

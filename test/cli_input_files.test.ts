@@ -43,9 +43,9 @@ test('several inputs: each by name (one example or a batch, labels beside) or a 
   t.deepEqual(read('list.json', [[7, 8, 9], [5, 6]]).images.map((x) => [...x]), [[7, 8, 9, 5, 6]]);
   // Packed already: {data, shape} as for one input.
   t.is(read('packed.json', { data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], shape: [2, 5] }).images.length, 2);
-  t.throws(() => read('missing.json', { numbers: [1, 2, 3] }), { message: /no input 'tokens' \(it takes 'numbers', 'tokens'\)/ });
-  t.throws(() => read('extra.json', { numbers: [1, 2, 3], tokens: [1, 2], words: [1] }), { message: /the model has no input 'words'/ });
-  t.throws(() => read('count.json', [[1, 2, 3]]), { message: /a list of 1 inputs, but the model takes 2/ });
+  t.throws(() => read('missing.json', { numbers: [1, 2, 3] }), { message: /missing input 'tokens' \(the model's inputs: 'numbers', 'tokens'\)/ });
+  t.throws(() => read('extra.json', { numbers: [1, 2, 3], tokens: [1, 2], words: [1] }), { message: /unknown input 'words'/ });
+  t.throws(() => read('count.json', [[1, 2, 3]]), { message: /a list of 1 input, but the model takes 2/ });
   t.throws(() => read('ragged.json', { numbers: [1, 2, 3, 4], tokens: [1, 2] }), { message: /input 'numbers' has 4 values, not whole examples of its shape \[3\]/ });
   t.throws(() => read('batches.json', { numbers: [1, 2, 3, 4, 5, 6], tokens: [1, 2] }), { message: /different numbers of examples \('numbers' 2, 'tokens' 1\)/ });
   t.throws(() => read('labels.json', { numbers: [1, 2, 3], tokens: [1, 2], labels: [1, 2] }), { message: /one label per example \(1\)/ });

@@ -140,9 +140,10 @@ test('several inputs: a wrong count, a missing or unknown name, a shape that onl
     const m = tfe.loadLayersModel(file, { cluster });
     const six = (batch: number) => ({ data: new Float64Array(6 * batch), shape: [batch, 6] });
     const refused = (v: unknown, message: RegExp) => t.throws(() => m.defineInput('prediction-client', () => v as tfe.ClientInput), { message });
-    refused([six(1)], /1 inputs given, but the model has 2 \('left', 'right'\)/);
-    refused({ left: six(1) }, /no input 'right'/);
-    refused({ left: six(1), right: six(1), centre: six(1) }, /the model has no input 'centre'/);
+    refused([six(1)], /1 input given, but the model has 2 \('left', 'right'\)/);
+    refused({ left: six(1) }, /missing input 'right' \(the model's inputs: 'left', 'right'\)/);
+    refused({ left: six(1), right: six(1), centre: six(1) }, /unknown input 'centre'/);
+    refused({ left: six(1), rihgt: six(1) }, /missing input 'right'; unknown input 'rihgt'/);
     // 12 values either way: packed, the servers could not tell [3] + [9] from [6] + [6].
     refused([{ data: new Float64Array(3), shape: [1, 3] }, { data: new Float64Array(9), shape: [1, 9] }], /input 'left': has shape \[1,3\]; it takes \[batch, 6\]/);
     refused([six(2), six(3)], /the inputs hold different numbers of examples \('left' 2, 'right' 3\)/);
@@ -213,7 +214,7 @@ for (const dialect of ['keras2', 'keras3'] as const)
     const cluster = new tfe.Cluster();
     try {
       const m = tfe.loadLayersModel(artifacts, { cluster });
-      t.deepEqual(m.outputs.map((o) => o.name), ['o', 's[2]']);
+      t.deepEqual(m.outputs.map((o) => o.name), ['o', 's']); // tfjs's outputNames: the layers'
       t.deepEqual(m.layers, ['InputLayer:x', 'Dense:s', 'Dense:s[1]', 'Dense:o', 'InputLayer:y', 'Dense:s[2]']);
       const outs = m.predictOutputs(m.defineInput('prediction-client', () => ({ x: { data: x, shape: [batch, 4] }, y: { data: y, shape: [batch, 4] } })));
       const got = await Promise.all(outs.map((o) => tfe.defineOutput('prediction-client', o)));
@@ -235,4 +236,21 @@ test('a reference past a layer\'s calls, and a shared layer called with differen
   t.notThrows(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }));
   k3.config.layers[2].inbound_nodes[1].kwargs = { use_causal_mask: true };
   t.throws(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }), { message: /layer 's' \(Dense\) is called with \{"use_causal_mask":true\} in its call 2 and \{\} in its first: a shared layer's calls must take the same arguments/ });
+});
+
+test('a list in another order than the model\'s is told so; one input\'s nested arrays in a list of one read as that input', async (t) => {
+  const a = tf.input({ shape: [3], name: 'numbers' }), b = tf.input({ shape: [5], name: 'words' });
+  const two = tf.model({ inputs: [a, b], outputs: L().dense({ units: 2 }).apply(L().concatenate().apply([a, b])) });
+  const x = tf.input({ shape: [7], name: 'x' });
+  const one = tf.model({ inputs: x, outputs: L().dense({ units: 2 }).apply(x) });
+  const cluster = new tfe.Cluster();
+  t.teardown(() => cluster.close());
+  const m2 = tfe.loadLayersModel(await saveTfjsModel(tf, two, 'tfe-multi-io-'), { cluster });
+  t.throws(() => m2.defineInput('prediction-client', () => [[[1, 2, 3, 4, 5]], [[1, 2, 3]]]), { message: /input 'numbers': has shape \[1,5\]; it takes \[batch, 3\], and input 'words' takes that shape: a list is read in the model's order \('numbers', 'words'\)/ });
+  const m1 = tfe.loadLayersModel(await saveTfjsModel(tf, one, 'tfe-multi-io-'), { cluster });
+  const rows = [[1, 2, 3, 4, 5, 6, 7], [0, 0, 1, 0, 0, 1, 0]];
+  const want: number[][] = one.predict(tf.tensor2d(rows)).arraySync();
+  const got = await tfe.defineOutput('prediction-client', m1.predict(m1.defineInput('prediction-client', () => [rows])));
+  t.deepEqual(got.shape, [2, 2]);
+  expectRowsMatch(t, got.data, want, undefined);
 });

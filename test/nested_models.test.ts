@@ -170,6 +170,8 @@ test('a nested model called more than once (a siamese encoder on two inputs, a b
       const predicted = model.predict(tfIn.length === 1 ? tfIn[0] : tfIn);
       const want: number[][][] = (Array.isArray(predicted) ? predicted : [predicted]).map((p: { arraySync(): number[][] }) => p.arraySync());
       const m = tfe.loadLayersModel(await artifactsOf(model), { cluster: c });
+      // The outputs are named as tfjs names them: a nested model's output by the model's name.
+      t.deepEqual(m.outputs.map((o) => o.name), model.outputNames);
       const outs = m.predictOutputs(m.defineInput('prediction-client', () => xs.map((v, k) => ({ data: v, shape: [batch, ...shapes[k]] }))));
       const got = await Promise.all(outs.map((o) => tfe.defineOutput('prediction-client', o)));
       got.forEach((g, k) => expectRowsMatch(t, g.data, want[k], m.outputs[k].finalActivation));

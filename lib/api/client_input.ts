@@ -124,6 +124,12 @@ export function snapshotInput(v: ClientInput, what: string): ClientInput {
   return toDense(v as TensorValue, what);
 }
 
+/** What an object of inputs by name lacks and has too many of, for an error. */
+export function namesMismatch(absent: readonly string[], extra: readonly string[]): string {
+  const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+  return [absent.length ? `missing input${absent.length > 1 ? 's' : ''} ${list(absent)}` : '', extra.length ? `unknown input${extra.length > 1 ? 's' : ''} ${list(extra)}` : ''].filter(Boolean).join('; ');
+}
+
 /** A plain object that is none of one input's forms ({data, shape}, a tfjs tensor, an image): inputs by name. */
 function isByName(v: unknown): v is { readonly [input: string]: OneInput } {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || isImageData(v) || isCanvas(v)) return false;
@@ -146,16 +152,20 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
       return toInput(v[name], what, m?.inputShape);
     }
     if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape);
-    return toInput(v as OneInput, what, m?.inputShape);
+    const d = toInput(v as OneInput, what, m?.inputShape);
+    // Nested arrays in a list of one ([rows]): one axis more than a batch of the model's input, the first of 1.
+    const shape = m?.inputShape;
+    if (shape && Array.isArray(v) && v.length === 1 && d.shape.length === shape.length + 2 && shape.every((n, k) => n === d.shape[k + 2])) return { data: d.data, shape: d.shape.slice(1) };
+    return d;
   }
   const inputs = m.inputs!, names = inputs.map((i) => i.name);
   let given: OneInput[];
   if (Array.isArray(v) && !v.every((e) => typeof e === 'number')) {
-    if (v.length !== names.length) throw new Error(`${what}: ${v.length} inputs given, but the model has ${names.length} (${names.map((n) => `'${n}'`).join(', ')}): pass one per input, in this order, or an object by name`);
+    if (v.length !== names.length) throw new Error(`${what}: ${v.length} input${v.length === 1 ? '' : 's'} given, but the model has ${names.length} (${names.map((n) => `'${n}'`).join(', ')}): pass one per input, in this order, or an object by name`);
     given = v as OneInput[];
   } else if (isByName(v)) {
     const extra = Object.keys(v).filter((k) => !names.includes(k)), absent = names.filter((n) => !(n in v));
-    if (extra.length || absent.length) throw new Error(`${what}: ${[absent.length ? `no input '${absent.join("', '")}'` : '', extra.length ? `the model has no input '${extra.join("', '")}'` : ''].filter(Boolean).join('; ')} (its inputs: ${names.map((n) => `'${n}'`).join(', ')})`);
+    if (extra.length || absent.length) throw new Error(`${what}: ${namesMismatch(absent, extra)} (the model's inputs: ${names.map((n) => `'${n}'`).join(', ')})`);
     given = names.map((n) => v[n]);
   } else {
     // Packed already ([batch, sum of the sizes]): encodeInput checks its shape.
@@ -165,8 +175,12 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
     const input = inputs[i], where = `${what}, input '${input.name}'`;
     const d = toInput(g, where, input.inputShape);
     // Packed, the servers see only the total: each input's shape is checked here.
-    if (d.shape.length !== input.inputShape.length + 1 || input.inputShape.some((n, k) => n !== d.shape[k + 1]))
-      throw new Error(`${where}: has shape [${d.shape}]; it takes [batch, ${input.inputShape}]${input.inputEncoding ? ' (token ids)' : ''}`);
+    const fits = (shape: readonly number[]) => d.shape.length === shape.length + 1 && shape.every((n, k) => n === d.shape[k + 1]);
+    if (!fits(input.inputShape)) {
+      // Given as a list, in another order than the model's?
+      const other = Array.isArray(v) ? inputs.find((o, k) => k !== i && fits(o.inputShape)) : undefined;
+      throw new Error(`${where}: has shape [${d.shape}]; it takes [batch, ${input.inputShape}]${input.inputEncoding ? ' (token ids)' : ''}${other ? `, and input '${other.name}' takes that shape: a list is read in the model's order (${names.map((n) => `'${n}'`).join(', ')}); or pass an object by name` : ''}`);
+    }
     return d;
   });
   const batches = new Set(parts.map((p) => p.shape[0]));

@@ -37,8 +37,8 @@ export interface ModelTopology {
   /** 'tfjs-layers 4.22.0', '2.15.0', '3.5.0'... (what saved it; Keras 3 changed hard_sigmoid). */
   keras_version?: unknown;
   class_name?: string;
-  config?: { layers?: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } | LayerConfig[];
-  model_config?: { class_name: string; config: { layers: LayerConfig[]; input_layers?: unknown; output_layers?: unknown } };
+  config?: { layers?: LayerConfig[]; input_layers?: unknown; output_layers?: unknown; output_names?: unknown } | LayerConfig[];
+  model_config?: { class_name: string; config: { layers: LayerConfig[]; input_layers?: unknown; output_layers?: unknown; output_names?: unknown } };
 }
 
 /**
@@ -69,6 +69,12 @@ export interface LayerGraph {
   inputs: GraphInput[];
   /** The ids of the nodes whose outputs the model returns, in its output_layers order. */
   outputs: string[];
+  /**
+   * The outputs' names as tfjs's model.outputNames gives them: the layer each output_layers entry
+   * names (a nested model's own name, kept by nested_models.ts in `output_names`, before it was
+   * taken apart). Two outputs of one layer share its name.
+   */
+  outputNames: string[];
   /**
    * Saved by Keras 3 (its keras_version, or its `keras_history` form of layer calls): some names
    * mean other functions there (hard_sigmoid is relu6(x + 3) / 6, not clip(0.2 x + 0.5, 0, 1)).
@@ -270,7 +276,8 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     const first = layers[0];
     const shape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
     const nodes = layers.map((layer, i) => ({ layer, id: layer.config.name, call: 0, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
-    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape }], outputs: [layers[layers.length - 1].config.name], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
+    const last = layers[layers.length - 1].config.name;
+    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape }], outputs: [last], outputNames: [last], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
   }
   if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
   const layers = checkLayers(cfg.layers);
@@ -353,5 +360,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   if (stray) throw new Error(`the model's output depends on input layer '${stray.id}', which is not among its inputs (${inputIds.map((i) => `'${i}'`).join(', ')})`);
   // An input no output reads is still one the caller passes (as tfjs takes it): its node comes first.
   for (const id of inputIds) if (!state.has(id)) order.unshift(calls.get(id)!);
-  return { nodes: order, inputs, outputs, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
+  const kept = cfg.output_names;
+  const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => byName.has(id) ? id : id.replace(/\[\d+\]$/, ''));
+  return { nodes: order, inputs, outputs, outputNames, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
 }

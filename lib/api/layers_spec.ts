@@ -150,8 +150,8 @@ export interface ModelSpec {
   /** The model's inputs, in its order (its InputLayers' names; one for most models). */
   inputs: ModelInput[];
   /**
-   * The model's outputs, in its order: the layer call and the softmax or sigmoid left to the
-   * client. A model with several returns them packed, each example's outputs flattened and laid
+   * The model's outputs, in its order: their names (tfjs's outputNames: two outputs of one layer
+   * share its name) and the softmax or sigmoid left to the client. A model with several returns them packed, each example's outputs flattened and laid
    * end to end; `outputShapes` (known once the model has run) splits them.
    */
   outputs: { name: string; finalActivation?: 'softmax' | 'sigmoid' }[];
@@ -366,7 +366,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     const p = plans.find((q) => q.node.id === id)!;
     return (p.asOutput ?? p.plan).finalActivation;
   };
-  const outputs = graph.outputs.map((id) => ({ name: id, ...(finalOf(id) ? { finalActivation: finalOf(id) } : {}) }));
+  const outputs = graph.outputs.map((id, k) => ({ name: graph.outputNames[k], ...(finalOf(id) ? { finalActivation: finalOf(id) } : {}) }));
   const moved = poolFirst(plans, uses);
   const encodings = inputEncodingsOf(graph);
   const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));

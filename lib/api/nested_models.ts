@@ -209,8 +209,11 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   const name = String(own ?? 'model');
   const nested: string[] = [];
   // Flattening rewrites layer calls: on a copy, never the caller's artifacts.
-  const g = flatten(graphOfModel(String(holder.class_name), structuredClone(cfg), name), nested, 0);
-  const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: g.inputs.map((i) => [i, 0, 0]), output_layers: g.outputs };
+  const top = graphOfModel(String(holder.class_name), structuredClone(cfg), name);
+  const g = flatten(top, nested, 0);
+  // The outputs keep the names tfjs gives them (a nested model's own, not its last layer's).
+  const names = top.outputs.map((r) => String(r[0]));
+  const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: g.inputs.map((i) => [i, 0, 0]), output_layers: g.outputs, ...(names.some((n, k) => n !== g.outputs[k][0]) ? { output_names: names } : {}) };
   const flatHolder = { ...holder, class_name: 'Functional', config: flatConfig };
   const modelTopology = (topo.model_config ? { ...topo, model_config: flatHolder } : { ...topo, ...flatHolder }) as ModelTopology;
   return { ...json, modelTopology, weightsManifest: withoutModelPrefixes(json.weightsManifest, new Set([name, ...nested])) };

@@ -490,7 +490,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     // every activation, as the output without the final softmax or sigmoid.
     const isOutput = graph.outputs.includes(node.id), read = graph.nodes.some((n) => n.inputs.includes(node.id));
     const run = build(node.layer, { ...ctx, isOutput: isOutput && !read });
-    const asOutput = isOutput && read && node.inputs.length > 0 && spec.outputs.find((o) => o.name === node.id)?.finalActivation ? build(node.layer, { ...ctx, isOutput: true }) : undefined;
+    const asOutput = isOutput && read && node.inputs.length > 0 && spec.outputs[graph.outputs.indexOf(node.id)].finalActivation ? build(node.layer, { ...ctx, isOutput: true }) : undefined;
     return { node, run, asOutput };
   });
   const forward = (x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor => {

@@ -4,6 +4,7 @@
 // the first axis, laid out as the file likes; every input must hold as many examples. The
 // examples come back packed as the servers take them (lib/api/input_encoding.ts packRows: each
 // example's inputs flattened and laid end to end), token ids as ids (the client encodes them).
+import { namesMismatch } from '../api/client_input';
 import type { ModelInput } from '../api/input_encoding';
 import type { Inputs } from './inputs';
 
@@ -15,11 +16,11 @@ export function namedInputs(file: string, j: unknown, inputs: readonly ModelInpu
   let given: unknown[];
   let labels: number[] | undefined;
   if (Array.isArray(o)) {
-    if (o.length !== names.length) throw new Error(`input ${file}: a list of ${o.length} inputs, but the model takes ${names.length} (${list}), in this order`);
+    if (o.length !== names.length) throw new Error(`input ${file}: a list of ${o.length} input${o.length === 1 ? '' : 's'}, but the model takes ${names.length} (${list}), in this order`);
     given = o;
   } else if (o && typeof o === 'object') {
     const extra = Object.keys(o).filter((k) => k !== 'labels' && !names.includes(k)), absent = names.filter((n) => !(n in o));
-    if (absent.length || extra.length) throw new Error(`input ${file}: ${[absent.length ? `no input '${absent.join("', '")}'` : '', extra.length ? `the model has no input '${extra.join("', '")}'` : ''].filter(Boolean).join('; ')} (it takes ${list})`);
+    if (absent.length || extra.length) throw new Error(`input ${file}: ${namesMismatch(absent, extra)} (the model's inputs: ${list})`);
     given = names.map((n) => o[n]);
     if (o.labels !== undefined) {
       if (!Array.isArray(o.labels)) throw new Error(`input ${file}: 'labels' must be an array with one label per example`);
