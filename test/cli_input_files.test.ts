@@ -51,3 +51,10 @@ test('several inputs: each by name (one example or a batch, labels beside) or a 
   t.throws(() => read('labels.json', { numbers: [1, 2, 3], tokens: [1, 2], labels: [1, 2] }), { message: /one label per example \(1\)/ });
   t.throws(() => readInputs(path.join(dir, 'x.png'), [5], inputs), { message: /the model takes 2 inputs \('numbers', 'tokens'\): give JSON with each by name/ });
 });
+
+test('several inputs, one named data: read by name, not as {data, shape}', (t) => {
+  const inputs = [{ name: 'data', inputShape: [2] }, { name: 'meta', inputShape: [2] }];
+  t.deepEqual(readInputs(file('data.json', { data: [[1, 2], [3, 4]], meta: [[5, 6], [7, 8]] }), [4], inputs).images.map((x) => [...x]), [[1, 2, 5, 6], [3, 4, 7, 8]]);
+  // Packed {data, shape} still reads where no input has those names.
+  t.is(readInputs(file('packed2.json', { data: [1, 2, 3, 4], shape: [1, 4] }), [4], [{ name: 'a', inputShape: [2] }, { name: 'b', inputShape: [2] }]).images.length, 1);
+});

@@ -72,9 +72,10 @@ test('tfe predict: a binary sigmoid, a multi-label sigmoid and a regression, eac
     const got = await run('two');
     t.is(got.length, 3);
     got.forEach((g, i) => {
-      t.is(g.predictions.kind, kind[i].indexOf(Math.max(...kind[i])), `two ${i}: kind`);
-      t.true(Math.abs(g.predictions.size - size[i][0]) < 1e-2, `two ${i}: size ${g.predictions.size} vs ${size[i][0]}`);
-      t.true(kind[i].every((v, j) => Math.abs(g.outputs.kind[j] - v) < 1e-2), `two ${i}: kind's outputs`);
+      t.deepEqual(g.outputNames, ['kind', 'size']);
+      t.is(g.predictions[0], kind[i].indexOf(Math.max(...kind[i])), `two ${i}: kind`);
+      t.true(Math.abs(g.predictions[1] - size[i][0]) < 1e-2, `two ${i}: size ${g.predictions[1]} vs ${size[i][0]}`);
+      t.true(kind[i].every((v, j) => Math.abs(g.outputs[0][j] - v) < 1e-2), `two ${i}: kind's outputs`);
       t.is(g.label, i);
     });
     const twoText = (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'two', '--input', file, '--config', c.config])).stdout;

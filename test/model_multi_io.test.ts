@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { encodeClientInput } from '../lib/api/client_input';
+import { inputSpecOf, listedInputSpec } from '../lib/api/input_encoding';
 import { expectRowsMatch } from './helpers/tfjs_compare';
 import { saveTfjsModel } from './helpers/tfjs_save';
 
@@ -253,4 +255,52 @@ test('a list in another order than the model\'s is told so; one input\'s nested 
   const got = await tfe.defineOutput('prediction-client', m1.predict(m1.defineInput('prediction-client', () => [rows])));
   t.deepEqual(got.shape, [2, 2]);
   expectRowsMatch(t, got.data, want, undefined);
+});
+
+test('from the diff review: an input named data, a lone later call of a relu layer under Pond, a dict of outputs, nesting that multiplies, a listing a client cannot read', async (t) => {
+  const cluster = new tfe.Cluster();
+  t.teardown(() => cluster.close());
+  // Inputs named 'data' and 'meta': by name, not taken for {data, shape}.
+  const d = tf.input({ shape: [2], name: 'data' }), meta = tf.input({ shape: [2], name: 'meta' });
+  const dm = tf.model({ inputs: [d, meta], outputs: L().dense({ units: 1 }).apply(L().concatenate().apply([d, meta])) });
+  const rows = { data: [[1, 2], [3, 4]], meta: [[5, 6], [7, 8]] };
+  const want: number[][] = dm.predict([tf.tensor2d(rows.data), tf.tensor2d(rows.meta)]).arraySync();
+  const m = tfe.loadLayersModel(await saveTfjsModel(tf, dm, 'tfe-multi-io-'), { cluster });
+  expectRowsMatch(t, (await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => rows)))).data, want, undefined);
+
+  // Only call 1 of a relu layer in the graph: still a relu, refused under Pond without consent.
+  const { artifacts } = kerasShared('keras2');
+  const topo = structuredClone(artifacts.modelTopology) as { config: { layers: { inbound_nodes: unknown[] }[]; output_layers: unknown } };
+  topo.config.layers = topo.config.layers.slice(0, 3);
+  topo.config.layers[2].inbound_nodes = [[['x', 0, 0, {}]], [['y', 0, 0, {}]]];
+  topo.config.output_layers = [['s', 1, 0]];
+  const lone = { ...artifacts, modelTopology: topo, weightSpecs: artifacts.weightSpecs!.slice(0, 2), weightData: (artifacts.weightData as ArrayBuffer).slice(0, 4 * 20) } as tfe.ModelArtifacts;
+  const pond = new tfe.Cluster({ protocol: 'pond' });
+  t.teardown(() => pond.close());
+  t.throws(() => tfe.loadLayersModel(lone, { cluster: pond }), { message: /the model has relu \(s\)/ });
+
+  // A dict of outputs (Keras 3): named by its keys.
+  const k3 = kerasShared('keras3').artifacts;
+  const dict = structuredClone(k3.modelTopology) as { config: { output_layers: unknown } };
+  dict.config.output_layers = { score: ['o', 0, 0], code: ['s', 2, 0] };
+  t.deepEqual(tfe.loadLayersModel({ ...k3, modelTopology: dict } as tfe.ModelArtifacts, { cluster }).outputs.map((o) => o.name), ['score', 'code']);
+
+  // A model called twice inside a model called twice, 17 deep: 2^17 layer calls, refused.
+  const i0 = tf.input({ shape: [2] });
+  let nested = tf.model({ inputs: i0, outputs: L().dense({ units: 2 }).apply(i0), name: 'm0' });
+  for (let k = 1; k <= 17; k++) {
+    const i = tf.input({ shape: [2] });
+    nested = tf.model({ inputs: i, outputs: nested.apply(nested.apply(i)), name: `m${k}` });
+  }
+  const top = tf.input({ shape: [2] });
+  const deep = await saveTfjsModel(tf, tf.model({ inputs: top, outputs: nested.apply(top) }), 'tfe-multi-io-');
+  t.throws(() => tfe.loadLayersModel(deep, { cluster }), { message: /make more than 100000 layer calls once taken apart/ });
+});
+
+test('a client reads a model list safely: one input by name, token inputs whose one-hot would exceed 2^31 bytes refused before any is made, a listing it cannot read fails that model only', (t) => {
+  const one = inputSpecOf({ name: 'm', inputShape: [3], inputs: [{ name: 'x', inputShape: [3] }] });
+  t.deepEqual(encodeClientInput('m', { x: [[1, 2, 3]] }, one).shape, [1, 3]);
+  const huge = inputSpecOf({ name: 'm', inputShape: [2], inputs: [{ name: 'a', inputShape: [1], inputEncoding: { oneHot: 2 ** 28 - 1 } }, { name: 'b', inputShape: [1], inputEncoding: { oneHot: 2 ** 28 - 1 } }] });
+  t.throws(() => encodeClientInput('m', [[[1]], [[1]]], huge), { message: /would be \d+ bytes of shares, more than any cluster accepts/ });
+  t.regex(listedInputSpec({ name: 'm', inputShape: [5], inputs: [{ name: 'a', inputShape: [2] }, { name: 'b', inputShape: [2] }] }).listingError ?? '', /the servers list model 'm' with inputs .* that do not describe its input \[5\]/);
 });

@@ -126,8 +126,9 @@ export function calibrateForPond(source: ModelSource, inputs: Samples, opts: Cal
   // A relu is fitted to the values it sees on the one input's path, one polynomial per relu
   // layer: several inputs or outputs, or a shared layer's calls, are not what it was made for.
   const graph = graphOf(json.modelTopology);
-  if (graph.inputs.length > 1 || graph.outputs.length > 1 || graph.nodes.some((n) => n.call > 0))
-    throw new Error(`calibration fits models with one input, one output and no shared layers, and this one has ${[graph.inputs.length > 1 ? `${graph.inputs.length} inputs` : '', graph.outputs.length > 1 ? `${graph.outputs.length} outputs` : '', graph.nodes.some((n) => n.call > 0) ? 'shared layers' : ''].filter(Boolean).join(' and ')}: deploy it under an exact protocol (${exactProtocolsText()}; the default for a model with relu), or under Pond with the default polynomial (uncalibrated)`);
+  const shared = graph.nodes.some((n) => Array.isArray(n.layer.inbound_nodes) && n.layer.inbound_nodes.length > 1);
+  if (graph.inputs.length > 1 || graph.outputs.length > 1 || shared)
+    throw new Error(`calibration fits models with one input, one output and no shared layers, and this one has ${[graph.inputs.length > 1 ? `${graph.inputs.length} inputs` : '', graph.outputs.length > 1 ? `${graph.outputs.length} outputs` : '', shared ? 'shared layers' : ''].filter(Boolean).join(' and ')}: deploy it under an exact protocol (${exactProtocolsText()}; the default for a model with relu), or under Pond with the default polynomial (uncalibrated)`);
   const wrapped = unfittableRelus(json.modelTopology);
   if (wrapped.length) throw new Error(`the model has a relu inside a wrapper (${wrapped.join(', ')}), which calibration cannot fit yet: deploy it under an exact protocol (${exactProtocolsText()}), or under Pond with the default polynomial (uncalibrated)`);
   const x = samplesTensor(inputs, spec.inputShape);

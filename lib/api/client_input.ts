@@ -131,10 +131,15 @@ export function namesMismatch(absent: readonly string[], extra: readonly string[
 }
 
 /** A plain object that is none of one input's forms ({data, shape}, a tfjs tensor, an image): inputs by name. */
-function isByName(v: unknown): v is { readonly [input: string]: OneInput } {
+function isByName(v: unknown, names?: readonly string[]): v is { readonly [input: string]: OneInput } {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || isImageData(v) || isCanvas(v)) return false;
-  if ('data' in v || typeof (v as { dataSync?: unknown }).dataSync === 'function') return false;
-  return Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null;
+  if (typeof (v as { dataSync?: unknown }).dataSync === 'function') return false;
+  if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) return false;
+  // {data, shape} is one input (or several packed), unless the model's inputs have those names:
+  // an input named 'data' beside another is by name.
+  const keys = Object.keys(v);
+  if (names && keys.length > 0 && keys.every((k) => names.includes(k))) return true;
+  return !('data' in v && 'shape' in v);
 }
 
 /**
@@ -163,7 +168,7 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
   if (Array.isArray(v) && !v.every((e) => typeof e === 'number')) {
     if (v.length !== names.length) throw new Error(`${what}: ${v.length} input${v.length === 1 ? '' : 's'} given, but the model has ${names.length} (${names.map((n) => `'${n}'`).join(', ')}): pass one per input, in this order, or an object by name`);
     given = v as OneInput[];
-  } else if (isByName(v)) {
+  } else if (isByName(v, names)) {
     const extra = Object.keys(v).filter((k) => !names.includes(k)), absent = names.filter((n) => !(n in v));
     if (extra.length || absent.length) throw new Error(`${what}: ${namesMismatch(absent, extra)} (the model's inputs: ${names.map((n) => `'${n}'`).join(', ')})`);
     given = names.map((n) => v[n]);

@@ -77,13 +77,24 @@ export function inputSpecOf(m: { name?: string; inputShape: readonly number[]; i
   const own: InputSpec = { inputShape: [...m.inputShape], ...(m.inputEncoding ? { inputEncoding: m.inputEncoding } : {}) };
   if (m.inputs === undefined) return own;
   const list = m.inputs as unknown[];
-  const ok = Array.isArray(list) && list.length > 1 && list.every((i) => {
+  const ok = Array.isArray(list) && list.length >= 1 && list.length <= 4096 && list.every((i) => {
     const o = i as Partial<ModelInput>;
     return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0));
   });
-  if (!ok || m.inputShape.length !== 1 || list.length > 4096 || (m.inputs as ModelInput[]).reduce((a, i) => a + count(i.inputShape), 0) !== m.inputShape[0])
-    throw new Error(`the servers list model '${m.name}' with inputs ${JSON.stringify(m.inputs).slice(0, 200)} that do not describe its input [${m.inputShape}]`);
-  return { ...own, inputs: (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}) })) };
+  const inputs = ok ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}) })) : [];
+  // One input: the list only names it (its shape and encoding are the model's own).
+  const fits = inputs.length === 1 ? inputs[0].inputShape.join() === own.inputShape.join() && (inputs[0].inputEncoding?.oneHot ?? 0) === (own.inputEncoding?.oneHot ?? 0) : m.inputShape.length === 1 && inputs.reduce((a, i) => a + count(i.inputShape), 0) === m.inputShape[0];
+  if (!ok || !fits) throw new Error(`the servers list model '${m.name}' with inputs ${JSON.stringify(m.inputs)?.slice(0, 200)} that do not describe its input [${m.inputShape}]`);
+  return { ...own, inputs };
+}
+
+/** inputSpecOf for a client's model list: a listing it cannot read fails that model's predictions only (`listingError`), not the list. */
+export function listedInputSpec(m: Parameters<typeof inputSpecOf>[0]): InputSpec & { listingError?: string } {
+  try {
+    return inputSpecOf(m);
+  } catch (e) {
+    return { inputShape: [], listingError: (e as Error).message };
+  }
 }
 
 /**
@@ -162,6 +173,9 @@ export function encodeInput(x: Dense, m: InputSpec, what: string): Dense {
     if (x.shape.length !== 2 || x.shape[1] !== m.inputShape[0] || x.data.length !== x.shape[0] * x.shape[1]) throw new Error(`${what}: the model takes ${describeInput(m)}, got shape [${x.shape}]`);
     const inputs = inputsOf(m);
     if (!inputs.some((i) => i.inputEncoding)) return x;
+    // The encodings may come from a server's model list: their total is checked before any is made.
+    const bytes = 8 * x.shape[0] * sharedInputShape(m)[0];
+    if (!(bytes <= MAX_SHARED_BYTES)) throw new Error(`${what}: ${x.shape[0]} example${x.shape[0] === 1 ? '' : 's'} of ${describeInput(m)} would be ${bytes} bytes of shares, more than any cluster accepts (2^31); send fewer per query`);
     const parts = splitRows(x, inputs.map((i) => i.inputShape));
     return packRows(parts.map((p, i) => encodeInput(p, inputs[i], `${what}, input '${inputs[i].name}'`)));
   }

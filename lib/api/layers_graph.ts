@@ -229,12 +229,15 @@ export function endpoint(v: unknown, what: string, owner = 'the model'): string 
   return list[0][0] as string;
 }
 
+/** Keras 3 saves a model built on a dict of inputs or outputs as {name: [layer, node, tensor], ...}. */
+export const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
- * The calls ([name, node, 0] each) that input_layers / output_layers list, as node ids; a single
+ * The calls ([name, node, 0] each) that input_layers / output_layers list (a dict's in its order), as node ids; a single
  * [name, node, 0] is a list of one.
  */
 function endpoints(v: unknown, what: string): string[] {
-  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : (v as unknown[]);
+  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : isDict(v) ? Object.values(v) : (v as unknown[]);
   if (!Array.isArray(list) || list.length === 0) throw new Error(`the model has no ${what}s (${what}_layers is ${JSON.stringify(v)})`);
   return list.map((e) => {
     if (!Array.isArray(e) || typeof e[0] !== 'string') throw new Error(`the model's ${what}_layers has ${JSON.stringify(e)}, not a [layer, node, tensor] reference`);
@@ -360,7 +363,8 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   if (stray) throw new Error(`the model's output depends on input layer '${stray.id}', which is not among its inputs (${inputIds.map((i) => `'${i}'`).join(', ')})`);
   // An input no output reads is still one the caller passes (as tfjs takes it): its node comes first.
   for (const id of inputIds) if (!state.has(id)) order.unshift(calls.get(id)!);
-  const kept = cfg.output_names;
-  const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => byName.has(id) ? id : id.replace(/\[\d+\]$/, ''));
+  // A dict of outputs is named by its keys (what Keras 3's predict returns them under).
+  const kept = isDict(cfg.output_layers) ? Object.keys(cfg.output_layers) : cfg.output_names;
+  const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => (byName.has(id) ? id : id.replace(/\[\d+\]$/, '')));
   return { nodes: order, inputs, outputs, outputNames, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
 }

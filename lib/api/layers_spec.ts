@@ -354,23 +354,26 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     return plan;
   };
   const outputIds = new Set(graph.outputs);
+  const asOutputs = new Map<string, number>();
+  for (const id of graph.outputs) asOutputs.set(id, (asOutputs.get(id) ?? 0) + 1);
   const plans = graph.nodes.map((node) => {
     // Read by other calls: its value for them, with every activation applied.
-    const read = node.inputs.length > 0 && (uses.get(node.id) ?? 0) > graph.outputs.filter((o) => o === node.id).length;
+    const read = node.inputs.length > 0 && (uses.get(node.id) ?? 0) > (asOutputs.get(node.id) ?? 0);
     const plan = planOf(node.layer, outputIds.has(node.id) && !read);
     // Its value as a model output, when that differs (a final softmax or sigmoid left to the client).
     const asOutput = outputIds.has(node.id) && read && node.inputs.length > 0 ? planOf(node.layer, true) : undefined;
     return { node, plan, asOutput: asOutput?.finalActivation ? asOutput : undefined };
   });
+  const planById = new Map(plans.map((p) => [p.node.id, p]));
   const finalOf = (id: string): ModelSpec['finalActivation'] => {
-    const p = plans.find((q) => q.node.id === id)!;
+    const p = planById.get(id)!;
     return (p.asOutput ?? p.plan).finalActivation;
   };
   const outputs = graph.outputs.map((id, k) => ({ name: graph.outputNames[k], ...(finalOf(id) ? { finalActivation: finalOf(id) } : {}) }));
   const moved = poolFirst(plans, uses);
   const encodings = inputEncodingsOf(graph);
   const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));
-  const label = (id: string) => `${plans.find((p) => p.node.id === id)!.node.layer.class_name}:${id}`;
+  const label = (id: string) => `${planById.get(id)!.node.layer.class_name}:${id}`;
   const spec: ModelSpec = {
     layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.id}`),
     inputShape: inputs.length === 1 ? [...inputs[0].inputShape] : packedInputShape(inputs),

@@ -7,9 +7,12 @@
 // names follow: tfjs names a nested layer's weights by the layer alone (dense_1/kernel), Keras may
 // put the nested models' names before it (base/dense_1/kernel), which are stripped here.
 import type { LayersModelJson } from './layers_spec';
-import { batchShapeOf, endpoint, type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
+import { batchShapeOf, endpoint, isDict, type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+
+/** The most layer calls the nested models of one model may make once flattened (each call is a step of every query). */
+const MAX_FLAT_CALLS = 100_000;
 
 type Config = Record<string, unknown> & { name?: unknown; layers?: unknown; input_layers?: unknown; output_layers?: unknown };
 /** A tensor reference as layer calls hold them: [layer, node, tensor] (tfjs, Keras 2, and Keras 3's keras_history). */
@@ -29,7 +32,7 @@ const single = (v: unknown, what: string, model: string): string => endpoint(v, 
 
 /** input_layers / output_layers as a list of [name, node, tensor] references (one may stand alone). */
 function refList(v: unknown, what: string, model: string): Ref[] {
-  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : v;
+  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : isDict(v) ? Object.values(v) : v;
   if (!Array.isArray(list) || list.length === 0 || !list.every((e) => Array.isArray(e) && typeof e[0] === 'string')) throw new Error(`model '${model}' has ${what}_layers ${JSON.stringify(v)?.slice(0, 120)}, not a list of [layer, node, tensor]`);
   return list.map((e) => [e[0], e[1] ?? 0, e[2] ?? 0]);
 }
@@ -101,7 +104,7 @@ const callCount = (l: LayerConfig): number => (Array.isArray(l.inbound_nodes) ? 
  * node first (when it was built with one): its calls are then referred to as nodes 1 to k, not 0
  * to k - 1, told apart by the largest node referred to.
  */
-function flatten(g: Graph, nested: string[], depth: number): Graph {
+function flatten(g: Graph, nested: string[], depth: number, made = { calls: 0 }): Graph {
   if (depth > 32) throw new Error(`models are nested more than 32 deep in '${g.name}'`);
   // A nested model's name -> its calls' outputs (after splicing), in call order.
   const outputOf = new Map<string, Ref[]>();
@@ -123,7 +126,7 @@ function flatten(g: Graph, nested: string[], depth: number): Graph {
       if (refs.length !== 1) throw new Error(`nested model '${name}' is called with ${refs.length} input tensors in '${g.name}'${which}: nested models with one input are supported`);
       return refs[0];
     });
-    const inner = flatten(graphOfModel(l.class_name, l.config, name), nested, depth + 1);
+    const inner = flatten(graphOfModel(l.class_name, l.config, name), nested, depth + 1, made);
     if (inner.inputs.length !== 1 || inner.outputs.length !== 1) throw new Error(`nested model '${name}' has ${inner.inputs.length} inputs and ${inner.outputs.length} outputs: nested models with one input and one output are supported`);
     nested.push(name);
     const input = inner.inputs[0], own = inner.layers.filter((il) => il.config.name !== input);
@@ -142,6 +145,9 @@ function flatten(g: Graph, nested: string[], depth: number): Graph {
       }
       return copy;
     };
+    // A model called twice inside one called twice...: its layers' calls multiply with the depth.
+    made.calls += calls.length * own.reduce((a, il) => a + callCount(il), 0);
+    if (made.calls > MAX_FLAT_CALLS) throw new Error(`the nested models of '${g.name}' make more than ${MAX_FLAT_CALLS} layer calls once taken apart (models called several times inside models called several times): refused`);
     for (const il of own) {
       const nodes = Array.isArray(il.inbound_nodes) ? il.inbound_nodes : [];
       layers.push({ ...il, inbound_nodes: calls.flatMap((_, c) => nodes.map((node) => rewrite(node, c))) });
@@ -210,9 +216,9 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   const nested: string[] = [];
   // Flattening rewrites layer calls: on a copy, never the caller's artifacts.
   const top = graphOfModel(String(holder.class_name), structuredClone(cfg), name);
-  const g = flatten(top, nested, 0);
+  const g = flatten(top, nested, 0, { calls: 0 });
   // The outputs keep the names tfjs gives them (a nested model's own, not its last layer's).
-  const names = top.outputs.map((r) => String(r[0]));
+  const names = isDict((cfg as Config | undefined)?.output_layers) ? Object.keys((cfg as Config).output_layers as object) : top.outputs.map((r) => String(r[0]));
   const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: g.inputs.map((i) => [i, 0, 0]), output_layers: g.outputs, ...(names.some((n, k) => n !== g.outputs[k][0]) ? { output_names: names } : {}) };
   const flatHolder = { ...holder, class_name: 'Functional', config: flatConfig };
   const modelTopology = (topo.model_config ? { ...topo, model_config: flatHolder } : { ...topo, ...flatHolder }) as ModelTopology;

@@ -478,19 +478,20 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
   };
   // The caveat callback of the forward pass under way (forward is synchronous).
   let heard: ((layer: string, what: string) => void) | undefined, heardInternal: InternalHook | undefined;
+  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
   const runs = graph.nodes.map((node) => {
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
-    const label = `${node.layer.class_name}:${node.layer.config.name}`;
+    const label = `${node.layer.class_name}:${node.id}`;
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
     const caveat = (what: string) => heard?.(label, what);
     const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
     const ctx = { w, keras3: graph.keras3, scaleFolded, caveat, internal };
     // As the private model: an output call others also read runs twice, its value for them with
     // every activation, as the output without the final softmax or sigmoid.
-    const isOutput = graph.outputs.includes(node.id), read = graph.nodes.some((n) => n.inputs.includes(node.id));
-    const run = build(node.layer, { ...ctx, isOutput: isOutput && !read });
-    const asOutput = isOutput && read && node.inputs.length > 0 && spec.outputs[graph.outputs.indexOf(node.id)].finalActivation ? build(node.layer, { ...ctx, isOutput: true }) : undefined;
+    const isOutput = graph.outputs.includes(node.id), readers = read.has(node.id);
+    const run = build(node.layer, { ...ctx, isOutput: isOutput && !readers });
+    const asOutput = isOutput && readers && node.inputs.length > 0 && spec.outputs[graph.outputs.indexOf(node.id)].finalActivation ? build(node.layer, { ...ctx, isOutput: true }) : undefined;
     return { node, run, asOutput };
   });
   const forward = (x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor => {

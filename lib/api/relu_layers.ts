@@ -27,8 +27,8 @@ export function wrapsRelu(l: LayerConfig): boolean {
  * refused under Pond). Empty when Pond computes the model as given.
  */
 export function reluLayers(json: LayersModelJson): string[] {
-  // Each layer once, however many times it is called (a shared layer).
-  const nodes = graphOf(json.modelTopology).nodes.filter((node) => node.call === 0);
+  // Each layer once, however many of its calls the graph has (a shared layer's first may not be one).
+  const nodes = [...new Map(graphOf(json.modelTopology).nodes.map((node) => [node.layer.config.name, node])).values()];
   return [
     ...nodes.filter((node) => isPlainRelu(node.layer) || (node.layer.class_name !== 'Activation' && node.layer.config.activation === 'relu')).map((node) => node.layer.config.name),
     ...nodes.filter((node) => wrapsRelu(node.layer)).map((node) => node.layer.config.name),

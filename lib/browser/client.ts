@@ -5,7 +5,7 @@
 // server, and mirrors lib/serve/client.ts request for request: the same messages, session ids,
 // keys, timeouts and errors. Every call settles: a refusal, a dropped link or silent servers
 // reject it with a message, and the servers are told to drop the session.
-import { inputSpecOf, type InputSpec, predictEncoded } from '../api/input_encoding';
+import { type InputSpec, listedInputSpec, predictEncoded } from '../api/input_encoding';
 import { type Dense, type NestedArray, toNested } from '../api/values';
 import { type BrowserInput, encodeClientInput, snapshotInput } from './input';
 import { ServerLink } from './link';
@@ -119,7 +119,7 @@ export class BrowserClient {
   #connectMs: number;
   #timeoutMs: number;
   /** Each model's input as the servers last described it (models()): what predict encodes for. */
-  #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation }>();
+  #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation; listingError?: string }>();
   #closed = false;
 
   private constructor(links: ServerLink[], o: Required<Omit<ConnectOptions, 'socket' | 'fracBits'>> & { fracBits: number | undefined }) {
@@ -217,7 +217,7 @@ export class BrowserClient {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = responses[0].ok ? responses[0].models ?? [] : [];
     this.#inputs.clear();
-    for (const m of models) this.#inputs.set(m.name, { ...inputSpecOf(m), finalActivation: finalActivationOf(m.finalActivation) });
+    for (const m of models) this.#inputs.set(m.name, { ...listedInputSpec(m), finalActivation: finalActivationOf(m.finalActivation) });
     const theirs = models.find((m) => Number.isInteger(m.fracBits) && m.fracBits! >= 1 && m.fracBits! <= 30)?.fracBits;
     if (theirs !== undefined) this.#learnt = theirs;
     return models;
@@ -226,7 +226,9 @@ export class BrowserClient {
   /** The model's input as the servers describe it (asked once per model); undefined: not deployed. */
   async #inputOf(model: string): Promise<InputSpec | undefined> {
     if (!this.#inputs.has(model)) await this.models();
-    return this.#inputs.get(model);
+    const m = this.#inputs.get(model);
+    if (m?.listingError) throw new Error(m.listingError);
+    return m;
   }
 
   /**

@@ -61,7 +61,9 @@ export function readInputs(file: string, inputShape: readonly number[], inputs?:
     throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
   }
   // Several inputs by name or in a list; {data, shape} holds them packed, as below.
-  if (several && !(j && typeof j === 'object' && !Array.isArray(j) && 'data' in j)) return namedInputs(file, j, several);
+  // Packed only as {data} or {data, shape} where no input is named 'data' or 'shape'.
+  const packed = j && typeof j === 'object' && !Array.isArray(j) && Object.keys(j).every((k) => k === 'data' || k === 'shape') && !several?.some((i) => i.name === 'data' || i.name === 'shape');
+  if (several && !packed) return namedInputs(file, j, several);
   const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
   const per = inputShape.reduce((a, b) => a * b, 1);
   const o = j as { images?: unknown[]; labels?: unknown; data?: unknown; shape?: unknown };

@@ -79,8 +79,12 @@ function printOutputs(parts: OutputPart[], at: number, m: number, labels: number
       const all = Array.from({ length: rows }, (_, r) => row(r));
       return { name: o.name, prediction: rows === 1 ? all[0].prediction : all.map((e) => e.prediction), p: rows === 1 ? all[0].p : undefined, outputs: toNested(o.outputs.subarray(k * per, (k + 1) * per), o.shape.slice(1)) };
     });
-    if (json) console.log(JSON.stringify({ input: i, predictions: Object.fromEntries(each.map((e) => [e.name, e.prediction])), label, outputs: Object.fromEntries(each.map((e) => [e.name, e.outputs])), latencyMs, batch: m }));
-    else console.log(`input ${i}: ${each.map((e) => `${e.name} ${JSON.stringify(e.prediction)}${e.p !== undefined ? ` (p=${e.p.toFixed(3)})` : ''}`).join(', ')}${label === undefined ? '' : ` (true ${label})`}, ${latencyMs.toFixed(1)} ms${m > 1 ? ` (batch of ${m})` : ''}`);
+    // In the model's order: two outputs of one layer share its name (as tfjs names them).
+    if (json) console.log(JSON.stringify({ input: i, outputNames: each.map((e) => e.name), predictions: each.map((e) => e.prediction), label, outputs: each.map((e) => e.outputs), latencyMs, batch: m }));
+    else {
+      const shown = each.map((e, k) => `${e.name}${each.filter((f) => f.name === e.name).length > 1 ? ` (output ${k + 1})` : ''} ${JSON.stringify(e.prediction)}${e.p !== undefined ? ` (p=${e.p.toFixed(3)})` : ''}`);
+      console.log(`input ${i}: ${shown.join(', ')}${label === undefined ? '' : ` (true ${label})`}, ${latencyMs.toFixed(1)} ms${m > 1 ? ` (batch of ${m})` : ''}`);
+    }
   }
 }
 
@@ -366,7 +370,7 @@ export function addServiceCommands(program: Command): void {
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}; for a model with several inputs, JSON with each by name (and labels) or a list of them')
     .requiredOption('--model <name>', 'a deployed model')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs; inputNote for a PNG (how it was fitted); a model with several outputs: predictions and outputs by output name')
+    .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs; inputNote for a PNG (how it was fitted); a model with several outputs: outputNames, and predictions and outputs as lists in the model\'s order')
     .option('--batch <n>', 'inputs per query: N inputs are shared and predicted as one batch', '1')
     .action(async (opts: { input: string; model: string; config: string; json?: boolean; batch: string }) => {
       checkModelName(opts.model);

@@ -9,7 +9,7 @@ import { checkRuns, isOptimizerState, type ModelSource, readLayersModel } from '
 import { lowPartsAt } from '../api/layers_spec';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
-import { inputSpecOf, type InputSpec, predictEncoded } from '../api/input_encoding';
+import { type InputSpec, listedInputSpec, predictEncoded } from '../api/input_encoding';
 import { type ClientInput, encodeClientInput, snapshotInput } from '../api/client_input';
 import { type Dense, toNested } from '../api/values';
 import { Party, SERVERS, tag } from '../protocol/party';
@@ -81,7 +81,7 @@ export class PredictionClient {
   #timeoutMs: number;
   #leases: ClientLeases;
   /** Each model's input as the servers last listed it (models()): what predict encodes for; and its final activation, for a server that does not name it per query. */
-  #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation }>();
+  #inputs = new Map<string, InputSpec & { finalActivation?: FinalActivation; listingError?: string }>();
   #closed = false;
   /** Requests in flight, at most #maxInFlight; the others wait in #queue for a place. */
   #inFlight = 0;
@@ -217,7 +217,9 @@ export class PredictionClient {
   /** The model's input as the servers describe it (asked once per model); undefined: not deployed. */
   async #inputOf(model: string): Promise<InputSpec | undefined> {
     if (!this.#inputs.has(model)) await this.models();
-    return this.#inputs.get(model);
+    const m = this.#inputs.get(model);
+    if (m?.listingError) throw new Error(m.listingError);
+    return m;
   }
 
   /**
@@ -391,7 +393,7 @@ export class PredictionClient {
     const { responses } = await this.#request({ type: 'models' }, async () => undefined);
     const models = (responses[0] as { models?: ModelInfo[] }).models ?? [];
     this.#inputs.clear();
-    for (const m of models) this.#inputs.set(m.name, { ...inputSpecOf(m), finalActivation: finalActivationOf(m.finalActivation) });
+    for (const m of models) this.#inputs.set(m.name, { ...listedInputSpec(m), finalActivation: finalActivationOf(m.finalActivation) });
     return models;
   }
 

@@ -2,7 +2,7 @@
 // request declares (shapes, batch, an estimate of the memory the query will need), how many of
 // its requests run or wait at once (per client connection and in total), and what error text
 // reaches a client (no server paths). The counters are also what the operator's status shows.
-import { describeInput, type InputSpec, sharedInputShape } from '../api/input_encoding';
+import { describeInput, hasInputs, type InputSpec, sharedInputShape } from '../api/input_encoding';
 import type { ModelTopology } from '../api/layers_spec';
 import type { ProtocolOptions } from '../protocol/protocol_options';
 import type { PartyName } from '../net/transport';
@@ -309,7 +309,7 @@ export function checkPredictRequest(limits: ServiceLimits, m: ({ topology: Model
   // input until its shares are checked against this shape (programs.ts, receiveInputs).
   const want = sharedInputShape(m.spec);
   if (req.shape.length !== want.length + 1 || req.shape.slice(1).some((d, i) => d !== want[i]))
-    throw new Error(`model '${req.model}' takes ${m.spec.inputEncoding ? describeInput(m.spec) : `inputs of shape ${describeInput(m.spec)}`}, got [${req.shape}]`);
+    throw new Error(`model '${req.model}' takes ${m.spec.inputEncoding ? describeInput(m.spec) : hasInputs(m.spec) ? `inputs of shape [batch, ${want}] (${describeInput(m.spec)})` : `inputs of shape ${describeInput(m.spec)}`}, got [${req.shape}]`);
   const input = 8 * req.shape.reduce((a, b) => a * b, 1);
   if (input > limits.maxInputBytes) throw new Error(`an input of shape [${req.shape}] is ${input} bytes, over the limit of ${limits.maxInputBytes} (maxInputBytes)`);
   const bytes = estimateQueryBytes({ topology: m.topology, ...servedOptions(m), inputShape: want }, req.shape[0]);

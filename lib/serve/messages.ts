@@ -235,15 +235,15 @@ export interface ModelInfo extends ProtocolOptions {
    */
   inputEncoding?: InputEncoding;
   /**
-   * A model with several inputs: each one's name, shape and encoding, in its order. A client
-   * packs them, each example's inputs flattened and laid end to end ([batch, inputShape[0]]), and
-   * encodes each on its own (lib/api/input_encoding.ts).
+   * Each input's name, shape and encoding, in the model's order (absent from servers of earlier
+   * releases). Of a model with several, a client packs them, each example's inputs flattened and
+   * laid end to end ([batch, inputShape[0]]), each encoded on its own (lib/api/input_encoding.ts).
    */
   inputs?: ModelInput[];
   layers: string[];
   /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
   finalActivation?: 'softmax' | 'sigmoid';
-  /** A model with several outputs: each one's name and final activation, in its order (a prediction's answer gives their shapes). */
+  /** Each output's name (tfjs's outputNames) and final activation, in the model's order (absent from servers of earlier releases); of several, a prediction's answer gives their shapes. */
   outputs?: { name: string; finalActivation?: 'softmax' | 'sigmoid' }[];
   /** The cluster's fixed-point fractional bits: a client must encode with the same. */
   fracBits?: number;

@@ -70,10 +70,10 @@ export function infoOf(m: DeployedModel): ModelInfo {
     ...listedOptions(m.protocol, m),
     inputShape: spec.inputShape,
     ...(spec.inputEncoding ? { inputEncoding: spec.inputEncoding } : {}),
-    ...(spec.inputs.length > 1 ? { inputs: spec.inputs.map((i) => ({ ...i, inputShape: [...i.inputShape] })) } : {}),
+    inputs: spec.inputs.map((i) => ({ ...i, inputShape: [...i.inputShape] })),
     layers: spec.layers,
     finalActivation: spec.finalActivation,
-    ...(spec.outputs.length > 1 ? { outputs: spec.outputs } : {}),
+    outputs: spec.outputs,
   };
 }
 
