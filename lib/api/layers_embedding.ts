@@ -16,10 +16,9 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 const isNull = (v: unknown) => v === undefined || v === null;
 
 export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  // Refused before the generic check, to say why: a mask makes the layers after it skip the
-  // padding positions (pooling, recurrent layers), which the private model would not do.
-  if (!isNull(l.config.mask_zero) && l.config.mask_zero !== false)
-    refuse(l, `mask_zero = ${JSON.stringify(l.config.mask_zero)} is not supported: a mask changes what the layers after it compute (they skip the positions of id 0), which the private model does not do; use mask_zero false`);
+  // mask_zero: the recurrent layers after it skip the positions of id 0 (layers_mask.ts, which
+  // refuses a mask reaching any other layer).
+  if (!isNull(l.config.mask_zero) && typeof l.config.mask_zero !== 'boolean') refuse(l, `mask_zero = ${JSON.stringify(l.config.mask_zero)} is not true or false`);
   // input_dim and sparse are skipped by settings() (other layers carry them as input hints), but
   // here they are the vocabulary and Keras 3's sparse output: checked here.
   const vocab = l.config.input_dim;

@@ -6,7 +6,7 @@
 // step has no recurrent product. Weights and gate order are Keras's: kernel [d, G u],
 // recurrent_kernel [u, G u], bias [G u] (GRU with reset_after: [2, 3 u], the input's and the
 // recurrent bias), gates i, f, c, o (LSTM) and z, r, h (GRU).
-import { add, concat, neg, reshape, slice } from './ops';
+import { add, concat, neg, reshape, slice, sub } from './ops';
 import { matmul, mul } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
@@ -37,8 +37,8 @@ export interface RecurrentSettings {
 }
 
 /**
- * Checks a recurrent layer's settings (refusing stateful, return_state, time_major and masks, which
- * change what the layer computes or returns) and gives their values with the defaults of whoever
+ * Checks a recurrent layer's settings (refusing stateful, return_state and time_major, which
+ * change what the layer computes or returns; a padding mask is layers_mask.ts's) and gives their values with the defaults of whoever
  * saved the model: recurrent_activation is written by every saver, but where absent it is tfjs's
  * hard_sigmoid, or Keras 3's sigmoid.
  */
@@ -58,7 +58,7 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
     return_state: falseOnly,
     stateful: falseOnly,
     time_major: falseOnly,
-    zero_output_for_mask: ANY, // Keras 2 writes it; no mask reaches this layer (Masking and mask_zero are refused)
+    zero_output_for_mask: ANY, // Keras 2 writes it; read by layers_mask.ts where a mask reaches the layer
     use_cudnn: ANY, // Keras 3: which kernel runs the same math
     ...(kind === 'LSTM' ? { unit_forget_bias: ANY } : {}), // initialisation only
     ...(kind === 'GRU' ? { reset_after: bool } : {}),
@@ -107,9 +107,11 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
   // GRU with reset_after: row 0 the input's bias, row 1 the recurrent one (added to h U before the reset gate).
   const b = !s.useBias ? -1 : ctx.take(`${prefix}bias`, s.resetAfter ? [2, G * u] : [1, G * u]);
 
-  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]): AnyTensor => {
+  const step = (p: PrivateTensor[]) => ([x, mask]: AnyTensor[]): AnyTensor => {
     if (x.rank !== 3) refuse(l, `input ${JSON.stringify(x.shape)} is not [batch, steps, features]`);
     const [n, steps, d] = x.shape;
+    // Embedding(mask_zero)'s mask [n, steps, 1] (layers_mask.ts): a masked step carries the state.
+    const maskAt = (t: number) => reshape(slice(mask!, [0, t, 0], [n, 1, 1]), [n, 1]);
     if (d !== inDim) refuse(l, `input has ${d} features; the kernel takes ${inDim}`);
     if (steps < 1) refuse(l, 'input has no steps');
     // Biases as [1, G u] rows, broadcast over the batch.
@@ -121,7 +123,9 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
     let h: AnyTensor | undefined, c: AnyTensor | undefined;
     const outputs: AnyTensor[] = [];
     for (let i = 0; i < steps; i++) {
-      const xt = at(s.goBackwards ? steps - 1 - i : i);
+      const t = s.goBackwards ? steps - 1 - i : i;
+      const xt = at(t);
+      const [h0, c0] = [h, c];
       if (kind === 'SimpleRNN') h = act(h ? add(xt, matmul(h, p[r])) : xt);
       else if (kind === 'LSTM') {
         const z = h ? add(xt, matmul(h, p[r])) : xt;
@@ -137,7 +141,15 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
         c = c ? add(mul(cols(g, u, u), c), ig) : ig;
         h = mul(cols(g, 2 * u, u), act(c));
       } else h = gruStep(xt, h, p[r], recBias, { u, act, gate, resetAfter: s.resetAfter });
-      if (s.returnSequences) outputs.push(reshape(h, [n, 1, u]));
+      if (mask) {
+        // h0 + m (h - h0), c likewise, in one product (h0, c0 undefined: the zero state).
+        const fresh = kind === 'LSTM' ? concat([h as AnyTensor, c as AnyTensor], 1) : (h as AnyTensor);
+        const old = h0 && (kind === 'LSTM' ? concat([h0, c0 as AnyTensor], 1) : h0);
+        const kept = old ? add(old, mul(maskAt(t), sub(fresh, old))) : mul(maskAt(t), fresh);
+        h = kind === 'LSTM' ? cols(kept, 0, u) : kept;
+        if (kind === 'LSTM') c = cols(kept, u, u);
+      }
+      if (s.returnSequences) outputs.push(reshape(h as AnyTensor, [n, 1, u]));
     }
     // Keras's order is the steps' (reversed with go_backwards); Bidirectional reverses its
     // backward half's, to line them up with the forward half's.

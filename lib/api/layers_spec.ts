@@ -8,7 +8,8 @@ import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
-import { concat, reshape, slice } from './ops';
+import { add, concat, neg, reshape, slice } from './ops';
+import { maskSources } from './layers_mask';
 import { withoutNestedModels } from './nested_models';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
@@ -372,6 +373,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const outputs = graph.outputs.map((id, k) => ({ name: graph.outputNames[k], ...(finalOf(id) ? { finalActivation: finalOf(id) } : {}) }));
   const moved = poolFirst(plans, uses);
   const encodings = inputEncodingsOf(graph);
+  const maskOf = maskSources(graph);
   const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));
   const label = (id: string) => `${planById.get(id)!.node.layer.class_name}:${id}`;
   const spec: ModelSpec = {
@@ -404,12 +406,22 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         (x: AnyTensor) => {
           const out = new Map<string, AnyTensor>(unpackInputs(x, graph.inputs.map((i) => i.id), inputs));
           const asOutputs = new Map<string, AnyTensor>();
+          // Embedding(mask_zero)'s mask, [batch, steps, 1]: 1 - the one-hot's column for id 0 (layers_mask.ts).
+          const masks = new Map<string, AnyTensor>();
+          const maskFor = (source: string): AnyTensor => {
+            if (!masks.has(source)) {
+              const oneHot = out.get(source)!;
+              masks.set(source, add(neg(slice(oneHot, oneHot.shape.map(() => 0), [...oneHot.shape.slice(0, -1), 1])), 1));
+            }
+            return masks.get(source)!;
+          };
           for (const { node, run, output } of steps) {
             if (node.inputs.length === 0) {
               observe?.(`${node.layer.class_name}:${node.id}`, out.get(node.id)!);
               continue;
             }
             const xs = node.inputs.map((i) => out.get(i)!);
+            if (maskOf.has(node.id)) xs.push(maskFor(maskOf.get(node.id)!));
             let y = run(xs);
             const act = after.get(node.id);
             if (act) y = act(y);

@@ -10,6 +10,7 @@
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
 import { graphOf, type LayerConfig } from './layers_graph';
+import { maskSources } from './layers_mask';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { reshapeTarget, reshapeTo } from './layers_settings';
@@ -479,6 +480,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
   // The caveat callback of the forward pass under way (forward is synchronous).
   let heard: ((layer: string, what: string) => void) | undefined, heardInternal: InternalHook | undefined;
   const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+  const maskOf = maskSources(graph);
   const runs = graph.nodes.map((node) => {
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
@@ -516,6 +518,12 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
       let y: PlainTensor;
       try {
         const xs = node.inputs.map((i) => out.get(i)!);
+        // Embedding(mask_zero)'s mask: 1 where the token id is not 0 (layers_mask.ts).
+        const source = maskOf.get(node.id);
+        if (source !== undefined) {
+          const ids = out.get(source)!;
+          xs.push({ data: ids.data.map((v) => (v === 0 ? 0 : 1)), shape: ids.shape });
+        }
         y = node.inputs.length === 0 ? out.get(node.id)! : run(xs);
         if (asOutput) asOutputs.set(node.id, asOutput(xs));
       } catch (e) {

@@ -17,7 +17,7 @@ export function plainRecurrentLayers(activation: Activation, merge: Merge): Reco
     // Inside the cell no activation is the client's final one (isOutput false).
     const f = (name: string) => activation(l, name, { isOutput: false, keras3 }) ?? ((v: number) => v);
     const weights = { kernel: w(`${at}kernel`), recurrent: w(`${at}recurrent_kernel`), ...(s.useBias ? { bias: w(`${at}bias`) } : {}) };
-    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true, (m) => internal('gate inputs', m));
+    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true, (m) => internal('gate inputs', m), xs[1]);
   };
   const bidirectional = (l: LayerConfig, ctx: Ctx) => {
     const { kind, halves, mode } = bidirectionalParts(l);
@@ -53,6 +53,8 @@ export function recurrentForward(
   reverseOutputs = false,
   /** Hears the largest |value| of the products inside: x W + b, h U and the gates' inputs (verify.ts). */
   inside?: (maxAbs: number) => void,
+  /** Embedding(mask_zero)'s mask [n, steps] (1: a token, 0: padding): a masked step carries the state. */
+  mask?: PlainTensor,
 ): PlainTensor {
   const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
   let top = 0;
@@ -62,6 +64,10 @@ export function recurrentForward(
     const h = plainAlloc(u), c = plainAlloc(u);
     for (let i = 0; i < steps; i++) {
       const t = s.goBackwards ? steps - 1 - i : i;
+      if (mask && mask.data[b * steps + t] === 0) {
+        if (s.returnSequences) out.set(h, (b * steps + (reverseOutputs ? steps - 1 - i : i)) * u);
+        continue;
+      }
       const xz = plainAlloc(width);
       if (w.bias) for (let j = 0; j < width; j++) xz[j] = w.bias[j];
       addProduct(xz, x.data.subarray((b * steps + t) * d, (b * steps + t + 1) * d), w.kernel, d);

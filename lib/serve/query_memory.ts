@@ -193,6 +193,7 @@ export function servedGate(m: { protocol: ProtocolName } & ProtocolOptions): Fss
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
   let s = [...inputShape];
+  const masked = calls.some((k) => k.layer.class_name === 'Embedding' && k.layer.config.mask_zero === true);
   // Each call's output shape: a call reads its first input's (a Functional model's edges).
   const shapes = new Map<string, number[]>();
   let elements = 0;
@@ -383,7 +384,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
           for (let g = 0; g < gatesOf('Activation', c); g++) elements += nonlinear(n, libraryGate('Activation', c, g));
         };
         for (let h = 0; h < halves; h++) {
-          elements += PER_PRODUCT * steps * (2 * G * u + 3 * u);
+          // A padding mask (Embedding mask_zero, layers_mask.ts): one more product of the state (h and c) per step.
+          elements += PER_PRODUCT * steps * (2 * G * u + 3 * u + (masked ? 2 * u : 0));
           gates(ic.activation, steps * (G === 4 ? 2 : 1) * u);
           if (G > 1) gates(ic.recurrent_activation ?? 'hard_sigmoid', steps * (G - 1) * u);
         }
