@@ -6,7 +6,9 @@
 import { randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+
+import type { ModelArtifacts, PredictionClient } from '../lib';
 
 import { randomModels, seeded } from './helpers/random_models';
 import { clusterForFile } from './helpers/service';
@@ -15,6 +17,26 @@ import { tfjsArtifacts } from './helpers/tfjs_save';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const cluster = clusterForFile(test);
+
+/** Largest |got - want| over the rows (laid end to end in `got`), relative to max(1, |want|). */
+function relativeError(got: Float64Array, want: number[][]): number {
+  const width = got.length / want.length;
+  let worst = 0, scale = 1;
+  want.forEach((w, r) => w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(got[r * width + j] - v))), (scale = Math.max(scale, Math.abs(v))))));
+  return worst / scale;
+}
+
+/** Deploys `artifacts` under `opts.name`, runs `ask`, undeploys; a failure fails the test, naming the model and what it is. */
+async function deployed(t: ExecutionContext, owner: PredictionClient, artifacts: ModelArtifacts, opts: { name: string; protocol?: 'fss' }, what: string, ask: () => Promise<void>): Promise<void> {
+  try {
+    await owner.deploy(artifacts, opts);
+    await ask();
+  } catch (e) {
+    t.fail(`${opts.name}: ${(e as Error).message}: ${what}`);
+  } finally {
+    await owner.undeploy(opts.name).catch(() => undefined);
+  }
+}
 
 const SEED = Number(process.env.TFE_RANDOM_MODELS_SEED ?? randomInt(2 ** 31));
 const COUNT = 6;
@@ -32,20 +54,13 @@ test.serial(`${COUNT} random models deployed and asked twice give tfjs's outputs
       const artifacts = await tfjsArtifacts(tf, m.model);
       for (const protocol of [undefined, 'fss'] as const) {
         const name = `random-${i}-${protocol ?? 'default'}`;
-        try {
-          await owner.deploy(artifacts, { name, ...(protocol ? { protocol } : {}) });
+        await deployed(t, owner, artifacts, { name, ...(protocol ? { protocol } : {}) }, what, async () => {
           for (let q = 0; q < 2; q++) {
             const p = await client.predict(name, { data: Float64Array.from(m.x), shape: [batch, ...m.shape] });
-            const width = p.outputs.length / batch;
-            let worst = 0, scale = 1;
-            m.want.forEach((w, r) => w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(p.outputs[r * width + j] - v))), (scale = Math.max(scale, Math.abs(v))))));
-            t.true(worst / scale < 1e-2, `${name} query ${q}: error ${(worst / scale).toExponential(2)}: ${what}`);
+            const err = relativeError(p.outputs, m.want);
+            t.true(err < 1e-2, `${name} query ${q}: error ${err.toExponential(2)}: ${what}`);
           }
-        } catch (e) {
-          t.fail(`${name}: ${(e as Error).message}: ${what}`);
-        } finally {
-          await owner.undeploy(name).catch(() => undefined);
-        }
+        });
       }
     }
   } finally {
@@ -64,8 +79,7 @@ test.serial(`2 random models with several inputs, outputs and shared layers depl
       const m = draw(batch, 2);
       const what = `seed ${SEED} several-model ${i} (batch ${batch}): ${m.desc.join(' | ')}`;
       const name = `random-several-${i}`;
-      try {
-        await owner.deploy(await tfjsArtifacts(tf, m.model), { name });
+      await deployed(t, owner, await tfjsArtifacts(tf, m.model), { name }, what, async () => {
         // By name as the model lists its inputs.
         const listed = (await client.models()).find((x) => x.name === name)!;
         const names = listed.inputs?.map((x) => x.name);
@@ -74,16 +88,10 @@ test.serial(`2 random models with several inputs, outputs and shared layers depl
         const parts = p.perOutput ?? [{ outputs: p.outputs }];
         t.is(parts.length, m.want.length, `${name}: outputs: ${what}`);
         parts.forEach((o, k) => {
-          let worst = 0, scale = 1;
-          const width = o.outputs.length / batch;
-          m.want[k].forEach((w, r) => w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(o.outputs[r * width + j] - v))), (scale = Math.max(scale, Math.abs(v))))));
-          t.true(worst / scale < 1e-2, `${name} output ${k}: error ${(worst / scale).toExponential(2)}: ${what}`);
+          const err = relativeError(o.outputs, m.want[k]);
+          t.true(err < 1e-2, `${name} output ${k}: error ${err.toExponential(2)}: ${what}`);
         });
-      } catch (e) {
-        t.fail(`${name}: ${(e as Error).message}: ${what}`);
-      } finally {
-        await owner.undeploy(name).catch(() => undefined);
-      }
+      });
     }
   } finally {
     await Promise.all([owner.close(), client.close()]);
