@@ -42,6 +42,8 @@ const CASES: { name: string; protocol?: 'fss'; build: () => unknown }[] = [
   { name: 'stacked: LSTM returning sequences, then GRU', build: () => masked((x) => L().gru({ units: 2 }).apply(L().lstm({ units: 3, returnSequences: true }).apply(x))) },
   { name: 'Bidirectional LSTM under FSS', protocol: 'fss', build: () => masked((x) => L().bidirectional({ layer: L().lstm({ units: 2 }) }).apply(x), 'sigmoid') },
   { name: 'a masked sequence as the output (the carried state at masked steps)', build: () => masked((x) => L().gru({ units: 2, returnSequences: true }).apply(x)) },
+  { name: 'BatchNormalization and LeakyReLU before the LSTM (per-position: both frameworks pass the mask)', build: () => masked((x) => L().lstm({ units: 3 }).apply(L().leakyReLU({ alpha: 0.2 }).apply(L().batchNormalization({}).apply(x)))) },
+  { name: 'two LSTMs on one mask, their sequences concatenated, then a GRU', build: () => masked((x) => L().gru({ units: 2 }).apply(L().concatenate().apply([L().lstm({ units: 2, returnSequences: true }).apply(x), L().simpleRNN({ units: 2, returnSequences: true }).apply(x)]))) },
 ];
 
 for (const c of CASES)
@@ -99,6 +101,22 @@ test('a mask where tfjs and Keras would compute differently is refused, naming t
     const e = L().embedding({ inputDim: V, outputDim: 4, maskZero: true }).apply(ids);
     return tf.model({ inputs: ids, outputs: L().lstm({ units: 2, returnSequences: true }).apply(e) });
   };
-  t.throws(await load(seq(), (topo) => void (topo.config.layers.find((l) => l.class_name === 'LSTM')!.config.zero_output_for_mask = true)), { message: /returns a masked sequence with zero_output_for_mask = true/ });
+  t.throws(await load(seq(), (topo) => void (topo.config.layers.find((l) => l.class_name === 'LSTM')!.config.zero_output_for_mask = true)), { message: /the model's output reads the masked sequence of '.*', whose padded steps Keras sets to zero/ });
   t.throws(await load(seq(), (topo) => void (topo.config.layers.find((l) => l.class_name === 'Embedding')!.config.mask_zero = 'yes')), { message: /mask_zero = "yes" is not true or false/ });
+  // Zeroed padded steps read by a per-step Dense: Keras's zeros and tfjs's carried state differ there too.
+  const tagger = (bidirectional: boolean) => {
+    const ids = tf.input({ shape: [T] });
+    const e = L().embedding({ inputDim: V, outputDim: 4, maskZero: true }).apply(ids);
+    const rnn = bidirectional ? L().bidirectional({ layer: L().lstm({ units: 2, returnSequences: true }) }) : L().lstm({ units: 2, returnSequences: true });
+    return tf.model({ inputs: ids, outputs: L().timeDistributed({ layer: L().dense({ units: 3, activation: 'softmax' }) }).apply(rnn.apply(e)) });
+  };
+  t.throws(await load(tagger(false), (topo) => void (topo.config.layers.find((l) => l.class_name === 'LSTM')!.config.zero_output_for_mask = true)), { message: /\(TimeDistributed\): reads the masked sequence of '.*', whose padded steps Keras sets to zero/ });
+  // Keras's Bidirectional zeroes them with return_sequences without saying so in its config: a model Keras saved is refused, tfjs's loads.
+  t.throws(await load(tagger(true), (topo) => void ((topo as unknown as { keras_version: string }).keras_version = '2.15.0')), { message: /\(TimeDistributed\): reads the masked sequence of 'bidirectional/ });
+  t.notThrows(await load(tagger(true)));
+  // tfjs hands a later unmasked recurrent layer the mask an earlier one left; Keras does not.
+  const ids = tf.input({ shape: [T] }), series = tf.input({ shape: [T, 2] });
+  const text = L().lstm({ units: 2 }).apply(L().embedding({ inputDim: V, outputDim: 4, maskZero: true }).apply(ids));
+  const both = tf.model({ inputs: [ids, series], outputs: L().dense({ units: 1 }).apply(L().concatenate().apply([text, L().simpleRNN({ units: 2, name: 'numbers_rnn' }).apply(series)])) });
+  t.throws(await load(both), { message: /layer 'numbers_rnn' \(SimpleRNN\): gets no padding mask here, but TensorFlow.js hands every recurrent layer after a masked one the mask/ });
 });
