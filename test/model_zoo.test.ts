@@ -391,3 +391,18 @@ test('a model passed as tfjs artifacts (no files) or as a file:// URL loads and 
   t.throws(() => tfe.loadLayersModel({ ...artifacts, weightData: new ArrayBuffer(4) }, { cluster: c }), { message: /weightData holds 4 bytes, but weightSpecs declare 212/ });
   await c.close();
 });
+
+test('a mean over 1000 steps, then a BatchNormalization that magnifies it 20 times, answers as tfjs (the reciprocal 1/1000 at 16 bits alone was 0.7% off)', async (t) => {
+  const model = tf.sequential({ layers: [L().globalAveragePooling1d({ inputShape: [1000, 1] }), L().batchNormalization({ epsilon: 1e-3 })] });
+  model.layers[1].setWeights([tf.ones([1]), tf.zeros([1]), tf.tensor([5]), tf.tensor([0.0025])]);
+  const x = Float32Array.from({ length: 2000 }, (_, i) => 5 + (i < 1000 ? 0.02 : -0.03) + 0.01 * Math.sin(i));
+  const want: number[][] = model.predict(tf.tensor(x, [2, 1000, 1])).arraySync();
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(await save(model), { cluster: c });
+    const got = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [2, 1000, 1] }), c)));
+    expectRowsMatch(t, got.data, want, undefined);
+  } finally {
+    await c.close();
+  }
+});
