@@ -164,7 +164,7 @@ test('quantized layers and optional inputs are refused, naming the setting', (t)
   t.notThrows(() => tfe.loadPlainModel(seq([input({}), dense({ dtype: { module: 'keras', class_name: 'DTypePolicy', config: { name: 'mixed_float16' } } }), out], denseWeights)));
 });
 
-test("Rescaling's scale and offset as Keras 3 writes NumPy values ('__numpy__'), and a per-channel list that is not one number refused", async (t) => {
+test("Rescaling's scale and offset as Keras 3 writes NumPy values ('__numpy__'), and a per-channel list of another length than the channels refused", async (t) => {
   const numpy = (value: unknown) => ({ class_name: '__numpy__', config: { value, dtype: 'float32' } });
   const layers = (scale: unknown, offset: unknown) => [
     { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, IN] } },
@@ -185,7 +185,8 @@ test("Rescaling's scale and offset as Keras 3 writes NumPy values ('__numpy__'),
   } finally {
     await c.close();
   }
-  t.throws(() => tfe.loadPlainModel(seq(layers(numpy([0.5, 0.25]), 0), denseWeights)), { message: /layer 'r' \(Rescaling\): scale = .* is not supported/ });
+  // Per channel, one value per channel of the last axis; 2 values for 6 channels do not broadcast.
+  t.throws(() => tfe.loadPlainModel(seq(layers(numpy([0.5, 0.25]), 0), denseWeights)).forward({ data: new Float64Array(IN), shape: [1, IN] }), { message: /layer 'r' \(Rescaling\): has 2 per-channel values, but its input has 6 channels/ });
 });
 
 test("tf-keras's DepthwiseConv2D and SeparableConv2D with groups: 1 load and compute as without it; other groups are refused", (t) => {

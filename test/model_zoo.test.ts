@@ -350,10 +350,10 @@ const REFUSED: Refusal[] = [
   },
   { name: 'UpSampling2D with bilinear interpolation', build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }), L().flatten()] }), message: /\(UpSampling2D\): interpolation = "bilinear" is not supported/ },
   {
-    name: 'Rescaling with a per-channel scale (Keras 3)',
+    name: 'Rescaling with per-channel values for another number of channels (at load, not at the first prediction)',
     build: () => tf.sequential({ layers: [L().rescaling({ inputShape: [4, 4, 2], scale: 0.5 }), L().flatten()] }),
-    patch: (layers) => void (layers[0].config.scale = [0.5, 0.25]),
-    message: /\(Rescaling\): scale = \[0.5,0.25\] is not supported/,
+    patch: (layers) => void (layers[0].config.scale = [0.5, 0.25, 0.125]),
+    message: /\(Rescaling\): has 3 per-channel values, but its input has 2 channels/,
   },
   {
     name: "Keras 3's LayerNormalization with rms_scaling",
@@ -402,6 +402,23 @@ test('a mean over 1000 steps, then a BatchNormalization that magnifies it 20 tim
     const m = tfe.loadLayersModel(await save(model), { cluster: c });
     const got = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [2, 1000, 1] }), c)));
     expectRowsMatch(t, got.data, want, undefined);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a per-channel Rescaling (EfficientNet\'s 1/std after its Normalization) answers as tfjs, each channel to a small scale\'s precision', async (t) => {
+  const scale = [1 / Math.sqrt(0.229), 1 / Math.sqrt(0.224), 1 / 255], offset = [-0.5, 0, 0.25];
+  const model = tf.sequential({ layers: [L().rescaling({ inputShape: [4, 4, 3], scale, offset }), L().conv2d({ filters: 2, kernelSize: 3 }), L().flatten(), L().dense({ units: 3 })] });
+  const x = Float32Array.from({ length: 2 * 48 }, (_, i) => (i % 3 === 2 ? 255 : 1) * Math.random());
+  const want: number[][] = model.predict(tf.tensor(x, [2, 4, 4, 3])).arraySync();
+  const file = await save(model);
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(file, { cluster: c });
+    const got = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [2, 4, 4, 3] }), c)));
+    expectRowsMatch(t, got.data, want, undefined);
+    expectRowsMatch(t, tfe.loadPlainModel(file).forward({ data: Float64Array.from(x), shape: [2, 4, 4, 3] }).data, want, undefined, 1e-4);
   } finally {
     await c.close();
   }

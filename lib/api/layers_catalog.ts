@@ -81,27 +81,34 @@ function merge(l: LayerConfig, f: (xs: AnyTensor[]) => AnyTensor, comparisons = 
   return { step: () => (xs) => f(mergeRanks(xs)), comparisons, exactOnly: comparisons };
 }
 
+/** The most channels a per-channel Rescaling may have (each is its own constant product). */
+const MAX_RESCALING_CHANNELS = 64;
+
 /**
- * A Rescaling layer's public scale and offset: numbers, or per-channel lists whose entries are all
- * equal (others refused). Keras 3 writes a NumPy array or tensor setting as { class_name:
- * '__numpy__', config: { value } }.
+ * A Rescaling layer's public scale and offset, each a list of one number or one per channel of the
+ * input's last axis (Keras broadcasts a list so: EfficientNet's per-channel 1/std). Keras 3
+ * writes a NumPy array or tensor setting as { class_name: '__numpy__', config: { value } }.
  */
-export function rescalingOf(l: LayerConfig): { scale: number; offset: number } {
+export function rescalingOf(l: LayerConfig): { scale: number[]; offset: number[] } {
   const unwrap = (v: unknown): unknown => {
     const o = v as { class_name?: unknown; config?: { value?: unknown } } | null;
     const inner = o && typeof o === 'object' && !Array.isArray(o) && (o.class_name === '__numpy__' || o.class_name === '__tensor__') ? o.config?.value : v;
     return Array.isArray(inner) ? inner.flat(Infinity) : inner;
   };
-  const scalar = (w: unknown) => {
+  const ok = (w: unknown) => {
     const v = unwrap(w);
-    return v === undefined || isNum(v) || (Array.isArray(v) && v.length > 0 && v.every((e) => isNum(e) && e === v[0]));
+    return v === undefined || isNum(v) || (Array.isArray(v) && v.length > 0 && v.length <= MAX_RESCALING_CHANNELS && v.every(isNum));
   };
-  const c = settings(l, { scale: scalar, offset: scalar });
-  const num = (w: unknown, d: number) => {
+  const c = settings(l, { scale: ok, offset: ok });
+  const list = (w: unknown, d: number): number[] => {
     const v = unwrap(w);
-    return Number(Array.isArray(v) ? v[0] : (v ?? d));
+    const xs = Array.isArray(v) ? v.map(Number) : [Number(v ?? d)];
+    // One value repeated is that value (a list Keras broadcasts alike).
+    return xs.every((x) => x === xs[0]) ? [xs[0]] : xs;
   };
-  return { scale: num(c.scale, 1), offset: num(c.offset, 0) };
+  const scale = list(c.scale, 1), offset = list(c.offset, 0);
+  if (scale.length > 1 && offset.length > 1 && scale.length !== offset.length) refuse(l, `scale has ${scale.length} values and offset ${offset.length}: one per channel each, or one`);
+  return { scale, offset };
 }
 
 /** An activation-only layer (its linear part is the identity). */
@@ -172,9 +179,18 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   AlphaDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
+    const affine = (x: AnyTensor, k: number, b: number) => {
+      const y = k === 1 ? x : mul(x, k);
+      return b === 0 ? y : add(y, b);
+    };
+    const channels = Math.max(scale.length, offset.length);
+    if (channels === 1) return simple((x) => affine(x, scale[0], offset[0]));
+    // Per channel: each channel's constant product as a scalar one (mulConstant's precision), side by side.
     return simple((x) => {
-      const y = scale === 1 ? x : mul(x, scale);
-      return offset === 0 ? y : add(y, offset);
+      const last = x.shape[x.rank - 1];
+      if (last !== channels) refuse(l, `has ${channels} per-channel values, but its input has ${last} channels (its last axis)`);
+      const at = (j: number) => slice(x, [...x.shape.slice(0, -1).map(() => 0), j], [...x.shape.slice(0, -1), 1]);
+      return concat(Array.from({ length: channels }, (_, j) => affine(at(j), scale[scale.length > 1 ? j : 0], offset[offset.length > 1 ? j : 0])), x.rank - 1);
     });
   },
   Softmax: (l, ctx) => {

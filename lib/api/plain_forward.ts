@@ -211,7 +211,13 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   AlphaDropout: () => one((x) => x),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
-    return one((x) => map(x, (v) => v * scale + offset));
+    return one((x) => {
+      const last = x.shape[x.shape.length - 1], channels = Math.max(scale.length, offset.length);
+      if (channels > 1 && last !== channels) throw new Error(`layer '${l.config.name}' (Rescaling): has ${channels} per-channel values, but its input has ${last} channels (its last axis)`);
+      const out = plainAlloc(x.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = x.data[i] * scale[scale.length > 1 ? i % last : 0] + offset[offset.length > 1 ? i % last : 0];
+      return { data: out, shape: x.shape };
+    });
   },
   Softmax: (l, ctx) => one(act(l, 'softmax', ctx, false) ?? ((x) => x)),
   SpatialDropout1D: () => one((x) => x),
