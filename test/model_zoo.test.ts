@@ -9,7 +9,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { expectRefused, type Refusal } from './helpers/refusals';
 import { expectRowsMatch } from './helpers/tfjs_compare';
-import { saveTfjsModel } from './helpers/tfjs_save';
+import { saveTfjsModel, tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -419,6 +419,33 @@ test('a per-channel Rescaling (EfficientNet\'s 1/std after its Normalization) an
     const got = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [2, 4, 4, 3] }), c)));
     expectRowsMatch(t, got.data, want, undefined);
     expectRowsMatch(t, tfe.loadPlainModel(file).forward({ data: Float64Array.from(x), shape: [2, 4, 4, 3] }).data, want, undefined, 1e-4);
+  } finally {
+    await c.close();
+  }
+});
+
+test("Keras's 1-D shape layers (UpSampling1D, ZeroPadding1D, Cropping1D; tfjs has none) between two Conv1D, against tfjs ops doing the same", async (t) => {
+  // The reference: tfjs models before and after, with the three as tfjs ops between them.
+  const before = tf.sequential({ layers: [L().conv1d({ inputShape: [8, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' })] });
+  const after = tf.sequential({ layers: [L().conv1d({ inputShape: [22, 3], filters: 2, kernelSize: 2 }), L().flatten(), L().dense({ units: 3 })] });
+  const x = Float32Array.from({ length: 2 * 16 }, () => Math.random() * 2 - 1);
+  const mid = before.predict(tf.tensor(x, [2, 8, 2]));
+  // UpSampling1D(3): each step three times; ZeroPadding1D([2, 1]); Cropping1D([1, 3]): 8 -> 24 -> 27 -> 23... (22 with [2, 3]).
+  const up = tf.reshape(tf.tile(tf.reshape(mid, [2, 8, 1, 3]), [1, 1, 3, 1]), [2, 24, 3]);
+  const padded = tf.pad(up, [[0, 0], [2, 1], [0, 0]]);
+  const cropped = tf.slice(padded, [0, 2, 0], [2, 22, 3]);
+  const want: number[][] = after.predict(cropped).arraySync();
+  // The model as Keras saves it: the first conv, the three layers, then the rest.
+  const [a, b] = [await tfjsArtifacts(tf, before), await tfjsArtifacts(tf, after)];
+  const layersOf = (m: tfe.ModelArtifacts) => (m.modelTopology as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } }).config.layers;
+  const tail = layersOf(b).map((l, i) => (i === 0 ? { ...l, config: { ...l.config, batch_input_shape: undefined } } : l));
+  const shapes = [{ class_name: 'UpSampling1D', config: { name: 'up', size: 3 } }, { class_name: 'ZeroPadding1D', config: { name: 'zp', padding: [2, 1] } }, { class_name: 'Cropping1D', config: { name: 'crop', cropping: [2, 3] } }];
+  const joined = { modelTopology: { class_name: 'Sequential', keras_version: '2.15.0', config: { name: 'seq', layers: [...layersOf(a), ...shapes, ...tail] } }, weightSpecs: [...a.weightSpecs!, ...b.weightSpecs!], weightData: Uint8Array.from([...new Uint8Array(a.weightData as ArrayBuffer), ...new Uint8Array(b.weightData as ArrayBuffer)]).buffer } as unknown as tfe.ModelArtifacts;
+  expectRowsMatch(t, tfe.loadPlainModel(joined).forward({ data: Float64Array.from(x), shape: [2, 8, 2] }).data, want, undefined, 1e-4);
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(joined, { cluster: c });
+    expectRowsMatch(t, (await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [2, 8, 2] }), c)))).data, want, undefined);
   } finally {
     await c.close();
   }

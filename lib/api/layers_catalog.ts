@@ -10,7 +10,7 @@ import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, positivePair, reshapeTarget, reshapeTo, settings } from './layers_settings';
+import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, positivePair, reshapeTarget, reshapeTo, settings, sides1d } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
@@ -302,6 +302,29 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const v = c.cropping ?? 0;
     const [[t, b], [le, r]] = Array.isArray(v) ? (v as unknown[]).map((e) => pair(e, 0)) : [pair(v, 0), pair(v, 0)];
     return simple((x) => slice(x, [0, t, le, 0], [x.shape[0], x.shape[1] - t - b, x.shape[2] - le - r, x.shape[3]]));
+  },
+  // The 1-D shape layers over [batch, steps, channels], as Keras defines them (defaults 2, 1, 1).
+  UpSampling1D: (l) => {
+    const c = settings(l, { size: (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1) });
+    const s = Number(c.size ?? 2);
+    return simple((x) => {
+      if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
+      const [n, steps, ch] = x.shape;
+      return reshape(concat(Array(s).fill(reshape(x, [n, steps, 1, ch])), 2), [n, steps * s, ch]);
+    });
+  },
+  ZeroPadding1D: (l) => {
+    const c = settings(l, { padding: (v) => sides1d(v, 1) !== undefined, data_format: channelsLast });
+    const [a, b] = sides1d(c.padding, 1)!;
+    return simple((x) => pad(x, [[0, 0], [a, b], [0, 0]]));
+  },
+  Cropping1D: (l) => {
+    const c = settings(l, { cropping: (v) => sides1d(v, 1) !== undefined });
+    const [a, b] = sides1d(c.cropping, 1)!;
+    return simple((x) => {
+      if (x.shape[1] - a - b < 1) refuse(l, `crops ${a} + ${b} steps of ${x.shape[1]}`);
+      return slice(x, [0, a, 0], [x.shape[0], x.shape[1] - a - b, x.shape[2]]);
+    });
   },
   Flatten: (l) => (settings(l, { data_format: channelsLast }), simple((x) => flatten(x))),
   Reshape: (l) => {

@@ -42,6 +42,15 @@ export const lastAxis: Check = (v) => v === undefined || Number.isInteger(v) || 
 export const posInt: Check = (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1);
 /** A 2-D size (kernel_size, strides, pool_size, dilation_rate): a positive integer for both, or one or two of them; null or absent for the layer's default. */
 export const positivePair: Check = (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 1) || (Array.isArray(v) && v.length <= 2 && v.every((d) => Number.isInteger(d) && d >= 1));
+/**
+ * A 1-D layer's before and after (ZeroPadding1D's padding, Cropping1D's cropping): a number for
+ * both sides or a pair, non-negative integers; `d` when absent. Undefined when it is neither.
+ */
+export const sides1d = (v: unknown, d: number): [number, number] | undefined => {
+  const [a, b] = Array.isArray(v) ? (v.length === 2 ? [v[0], v[1]] : [NaN, NaN]) : v === undefined || v === null ? [d, d] : [v, v];
+  return [a, b].every((n) => Number.isInteger(n) && (n as number) >= 0) ? [a as number, b as number] : undefined;
+};
+
 /** A 2-D setting (kernel_size, strides, pool_size...): a number for both, or a pair; `d` when absent. */
 export const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
 /** A padding setting as the ops take it. */

@@ -13,7 +13,7 @@ import { graphOf, type LayerConfig } from './layers_graph';
 import { maskSources } from './layers_mask';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
-import { reshapeTarget, reshapeTo } from './layers_settings';
+import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
 import { plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
@@ -382,6 +382,28 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => {
       const oh = x.shape[1] - t - b, ow = x.shape[2] - le - r;
       return window2d(x, oh, ow, t, le, 0, 0, oh, ow);
+    });
+  },
+  UpSampling1D: (l) => {
+    const s = Number(l.config.size ?? 2);
+    return one((x) => {
+      const [n, steps, c] = x.shape, out = plainAlloc(n * steps * s * c);
+      for (let b = 0; b < n; b++) for (let i = 0; i < steps * s; i++) out.set(x.data.subarray((b * steps + Math.floor(i / s)) * c, (b * steps + Math.floor(i / s) + 1) * c), (b * steps * s + i) * c);
+      return { data: out, shape: [n, steps * s, c] };
+    });
+  },
+  ZeroPadding1D: (l) => {
+    const [a, b] = sides1d(l.config.padding, 1)!;
+    return one((x) => {
+      const oh = x.shape[1] + a + b, y = window2d({ data: x.data, shape: [x.shape[0], x.shape[1], 1, x.shape[2]] }, oh, 1, 0, 0, a, 0, x.shape[1], 1);
+      return { data: y.data, shape: [x.shape[0], oh, x.shape[2]] };
+    });
+  },
+  Cropping1D: (l) => {
+    const [a, b] = sides1d(l.config.cropping, 1)!;
+    return one((x) => {
+      const oh = x.shape[1] - a - b, y = window2d({ data: x.data, shape: [x.shape[0], x.shape[1], 1, x.shape[2]] }, oh, 1, a, 0, 0, 0, oh, 1);
+      return { data: y.data, shape: [x.shape[0], oh, x.shape[2]] };
     });
   },
   Flatten: () => one((x) => ({ data: x.data, shape: [x.shape[0], size(x.shape.slice(1))] })),

@@ -2,7 +2,7 @@
 // any work is done for it (limits.ts checks it against maxQueryBytes; the offline pool sizes its
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
-import { reshapeTo } from '../api/layers_settings';
+import { reshapeTo, sides1d } from '../api/layers_settings';
 import { graphOf } from '../api/layers_graph';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
@@ -330,6 +330,17 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // (relu6's and a capped ReLU's second gate compares x - m: internal, as libraryGate.)
         for (let g = 0; g < deferred; g++) elements += nonlinear(count(s), g > 0);
         deferred = 0;
+        break;
+      }
+      case 'UpSampling1D':
+        s = [(s[0] ?? 1) * Number(c.size ?? 2), ...s.slice(1)];
+        elements += PER_LINEAR * count(s);
+        break;
+      case 'ZeroPadding1D':
+      case 'Cropping1D': {
+        const [a, b] = sides1d(cls === 'ZeroPadding1D' ? c.padding : c.cropping, 1) ?? [0, 0];
+        s = [Math.max(1, (s[0] ?? 1) + (cls === 'ZeroPadding1D' ? a + b : -a - b)), ...s.slice(1)];
+        elements += PER_LINEAR * count(s);
         break;
       }
       case 'UpSampling2D': {
