@@ -447,13 +447,18 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
  */
 function unpackInputs(x: AnyTensor, ids: string[], inputs: ModelInput[]): [string, AnyTensor][] {
   if (ids.length === 1) return [[ids[0], x]];
+  return unpackColumns(x, inputs.map(sharedInputShape)).map((part, i) => [ids[i], part]);
+}
+
+/** [batch, total] as one tensor per shape (each without the batch axis), their columns in order: packRows undone on shares. */
+export function unpackColumns(x: AnyTensor, shapes: readonly (readonly number[])[]): AnyTensor[] {
   const batch = x.shape[0];
   let at = 0;
-  return inputs.map((input, i) => {
-    const shape = sharedInputShape(input), n = shape.reduce((a, b) => a * b, 1);
+  return shapes.map((shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
     const part = reshape(slice(x, [0, at], [batch, n]), [batch, ...shape]);
     at += n;
-    return [ids[i], part];
+    return part;
   });
 }
 

@@ -11,14 +11,13 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, type ModelInput, sharedInputShape } from './input_encoding';
-import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, type WeightSpec, normalizedModelJson } from './layers_spec';
+import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, unpackColumns, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { reluLayers } from './relu_layers';
 import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
 import { type AnyTensor, PrivateTensor } from './tensor';
 import { type ClientInput, toModelInput } from './client_input';
-import { reshape, slice } from './ops';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
 export type { LayersModelJson } from './layers_spec';
@@ -355,14 +354,7 @@ export class PrivateModel {
     const y = this.run(x, 'predictOutputs');
     if (this.outputs.length === 1) return [y];
     // Packed by the model (layers_spec.ts packOutputs): each output's columns, in its shape.
-    const shapes = this.io!.outputShapes!, batch = y.shape[0];
-    let at = 0;
-    return shapes.map((shape) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const part = reshape(slice(y, [0, at], [batch, n]), [batch, ...shape]);
-      at += n;
-      return part;
-    });
+    return unpackColumns(y, this.io!.outputShapes!);
   }
 
   private run(x: PrivateTensor, where: string): AnyTensor {

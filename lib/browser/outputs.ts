@@ -1,6 +1,7 @@
 // What a client makes of the logits it reconstructs, the same in Node (lib/serve/client.ts), in
 // the page (client.ts here) and in `tfe predict`: the servers only ever hold shares of the logits,
 // so a model's final softmax or sigmoid is applied here (the servers name which, per query).
+import { packRows, splitRows } from '../api/input_encoding';
 
 /** A final activation the client applies; absent: the model ends without one (logits, a regression). */
 export type FinalActivation = 'softmax' | 'sigmoid';
@@ -88,20 +89,13 @@ export function readAnswer(data: Float64Array, shape: readonly number[], answer:
     throw new Error(`the servers answered outputs ${JSON.stringify(parts)?.slice(0, 200)} for a result of shape [${shape}]: not a list of outputs with shapes`);
   const sizes = list.map((o) => (o.shape as number[]).reduce((a, b) => a * b, 1));
   if (sizes.reduce((a, b) => a + b, 0) !== width) throw new Error(`the servers answered outputs of ${sizes.join(' + ')} values per example for a result of ${width}`);
-  let at = 0;
-  const perOutput = list.map((o, i): OutputPart => {
-    const n = sizes[i], part = new Float64Array(batch * n);
-    for (let r = 0; r < batch; r++) part.set(data.subarray(r * width + at, r * width + at + n), r * n);
-    at += n;
-    const own = o.shape as number[], finalActivation = finalActivationOf(o.finalActivation);
-    return { name: o.name as string, data: part, shape: [batch, ...own], ...readOutputs(part, own[own.length - 1], finalActivation), ...(finalActivation ? { finalActivation } : {}) };
+  const own = list.map((o) => o.shape as number[]);
+  const perOutput = splitRows({ data, shape: [batch, width] }, own).map((part, i): OutputPart => {
+    const finalActivation = finalActivationOf(list[i].finalActivation), last = own[i][own[i].length - 1];
+    return { name: list[i].name as string, ...part, ...readOutputs(part.data, last, finalActivation), ...(finalActivation ? { finalActivation } : {}) };
   });
   // The answer's own fields: each output's, laid end to end per row as the logits are.
-  const joined = (pick: (p: OutputPart) => Float64Array): Float64Array => {
-    const out = new Float64Array(data.length);
-    for (let r = 0, k = 0; r < batch; r++) for (const [i, p] of perOutput.entries()) for (let j = 0; j < sizes[i]; j++) out[k++] = pick(p)[r * sizes[i] + j];
-    return out;
-  };
+  const joined = (pick: (p: OutputPart) => Float64Array): Float64Array => packRows(perOutput.map((p) => ({ data: pick(p), shape: p.shape }))).data;
   return { outputs: joined((p) => p.outputs), probabilities: joined((p) => p.probabilities), classes: [], perOutput };
 }
 
