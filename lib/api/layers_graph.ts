@@ -3,6 +3,8 @@
 // any DAG of layer calls: several inputs and outputs, and layers called more than once (shared
 // layers: one node per call, the same weights). Everything outside that is refused here, by name.
 
+import type { OperationNote } from './keras_operations';
+
 export interface LayerConfig {
   class_name: string;
   config: Record<string, unknown> & { name: string };
@@ -14,6 +16,8 @@ export interface LayerConfig {
    * use_causal_mask, return_attention_scores, training...), for the layers that read them.
    */
   callArgs?: Record<string, unknown>;
+  /** Set by keras_operations.ts on a layer made of a tensor operation: what its inputs must be. */
+  operation?: OperationNote;
 }
 
 /** Tensor arguments a layer call may pass by keyword, appended to its inputs in this order (attention's value and key). */
@@ -132,10 +136,12 @@ function checkLayers(layers: unknown): LayerConfig[] {
   for (const [i, l] of (layers as LayerConfig[]).entries()) {
     if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config.name !== 'string') throw new Error(`layer ${i} of the topology${typeof l?.class_name === 'string' ? ` (${l.class_name.slice(0, 40)})` : ''} lacks ${typeof l?.class_name !== 'string' ? 'class_name' : 'config.name'}`);
     // Keras 3 saves `x * 0.5` or `ops.maximum(x, 0)` as an operation node whose class name is a
-    // merge layer's (Multiply, Maximum...) with the constant among its arguments.
+    // merge layer's (Multiply, Maximum...) with the constant among its arguments. Every reader
+    // rewrites them as layers first (keras_operations.ts): one left here came another way (a
+    // deploy request that skipped it), and would run as the merge layer.
     const module = (l as { module?: unknown }).module;
     if (typeof module === 'string' && /^keras(\.src)?\.ops\b/.test(module))
-      throw new Error(`layer '${l.config.name}' is a Keras operation (${module}.${l.class_name}), not a layer: operations on tensors in a Functional model are not supported; use layers (Rescaling for a constant scale or offset, ReLU for a maximum with 0)`);
+      throw new Error(`layer '${l.config.name}' is a Keras operation (${module}.${l.class_name}), not a layer: a topology must have its operations rewritten as layers before it is read (lib/api/keras_operations.ts; loadLayersModel and the owner's deploy do so)`);
     if (seen.has(l.config.name)) throw new Error(`two layers are named '${l.config.name}'`);
     seen.add(l.config.name);
   }

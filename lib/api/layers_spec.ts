@@ -11,6 +11,7 @@ import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape
 import { add, concat, neg, reshape, slice } from './ops';
 import { maskSources } from './layers_mask';
 import { withoutNestedModels } from './nested_models';
+import { checkOperation, withoutOperations } from './keras_operations';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 /** The most values a parameter the owner derives (a dilated or expanded kernel) may hold: 512 MiB as float64. */
@@ -422,6 +423,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
             }
             const xs = node.inputs.map((i) => out.get(i)!);
             if (maskOf.has(node.id)) xs.push(maskFor(maskOf.get(node.id)!));
+            checkOperation(node.layer, xs.map((v) => v.shape));
             let y = run(xs);
             const act = after.get(node.id);
             if (act) y = act(y);
@@ -468,11 +470,11 @@ function packOutputs(ys: AnyTensor[]): AnyTensor {
 }
 
 /**
- * A model as every reader takes it: nested models flattened (nested_models.ts), then recurrent
- * weight names shortened (withoutCellNames).
+ * A model as every reader takes it: tensor operations rewritten as layers (keras_operations.ts),
+ * nested models flattened (nested_models.ts), then recurrent weight names shortened (withoutCellNames).
  */
 export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
-  return withoutCellNames(withoutNestedModels(json));
+  return withoutCellNames(withoutNestedModels(withoutOperations(json)));
 }
 
 /**

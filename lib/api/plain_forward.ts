@@ -22,6 +22,7 @@ import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
 import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
+import { checkOperation } from './keras_operations';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -552,6 +553,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
           const ids = out.get(source)!;
           xs.push({ data: ids.data.map((v) => (v === 0 ? 0 : 1)), shape: ids.shape });
         }
+        if (node.inputs.length > 0) checkOperation(node.layer, xs.map((v) => v.shape));
         y = node.inputs.length === 0 ? out.get(node.id)! : run(xs);
         if (asOutput) asOutputs.set(node.id, asOutput(xs));
       } catch (e) {

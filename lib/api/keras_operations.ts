@@ -1,0 +1,361 @@
+// Tensor operations written between the layers of a Functional model (`inputs / 255`, `x + 3`,
+// `tf.nn.relu(x)`, `ops.mean(x, axis=1)`, `a * b`): tf-keras saves each as a TFOpLambda layer
+// (`"function": "math.truediv"`, its constant among the call's keyword arguments) and Keras 3 as
+// an operation node (module `keras.src.ops.numpy`, class `TrueDivide`, its constant among the
+// call's arguments). TensorFlow.js loads neither (tfjs#7271). Each is rewritten here, before
+// anything reads the topology, as the layer (or short chain of layers) that computes the same
+// thing: a public constant as Rescaling's scale or offset, two tensors as a merge layer, an
+// activation as Activation, a mean over the steps or the pixels as global average pooling. The
+// last layer of a chain keeps the operation's name (what reads the operation reads it); every one
+// carries a note (`operation`) of what NumPy's broadcasting asks of its inputs, which the private
+// and the plaintext model both check when they run (checkOperation). What is not listed in OPS is
+// refused, naming the operation.
+import type { LayerConfig } from './layers_graph';
+
+/** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
+export interface OperationNote {
+  /** The operation as the model wrote it ('tf.math.multiply', 'keras.ops.multiply'). */
+  name: string;
+  /** Two tensors of one rank: NumPy aligns the last axes, where a merge layer would add axes after the batch. */
+  sameRanks?: boolean;
+  /** A constant of this rank: the input has at least as many axes (the output would gain axes otherwise). */
+  minRank?: number;
+  /** The input has exactly this rank (a mean over axis 1 is GlobalAveragePooling1D only on [batch, steps, features]). */
+  rank?: number;
+}
+
+/** Refuses inputs the operation a layer was made of would have computed otherwise (see OperationNote). */
+export function checkOperation(l: LayerConfig, shapes: readonly (readonly number[])[]): void {
+  const note = l.operation;
+  if (!note) return;
+  const fail = (msg: string): never => {
+    throw new Error(`layer '${l.config.name}' (${l.class_name}, made of the operation ${note.name}): ${msg}`);
+  };
+  if (note.sameRanks && shapes.some((s) => s.length !== shapes[0].length))
+    fail(`takes tensors of shapes ${shapes.map((s) => `[${s}]`).join(' and ')}: tensors of different ranks are broadcast against the batch axis, which is not supported`);
+  if (note.minRank !== undefined && shapes[0].length < note.minRank) fail(`its constant has ${note.minRank} axes and its input [${shapes[0]}] ${shapes[0].length}: the result would gain axes, which is not supported`);
+  if (note.rank !== undefined && shapes[0].length !== note.rank) fail(`takes a rank-${note.rank} input, got [${shapes[0]}]`);
+}
+
+type Ref = [string, number, number];
+/** An argument of the operation's call: a tensor, a list of them (concat), or a constant. */
+type Operand = { ref: Ref } | { list: Operand[] } | { constant: unknown };
+interface Call {
+  operands: Operand[];
+  /** Its other arguments, by name (axis, keepdims...); `name` and nulls left out. */
+  params: Record<string, unknown>;
+}
+/** One layer of what an operation becomes: each reads the one before, the first the operation's tensors. */
+interface Step {
+  class_name: string;
+  config: Record<string, unknown>;
+  note?: Omit<OperationNote, 'name'>;
+}
+interface Rewrite {
+  steps: Step[];
+  inputs: Ref[];
+}
+
+const isRefArray = (v: unknown): v is unknown[] => Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number';
+const kerasHistory = (v: unknown): unknown[] | undefined => {
+  const o = v as { class_name?: unknown; config?: { keras_history?: unknown } } | null;
+  return o && typeof o === 'object' && o.class_name === '__keras_tensor__' && Array.isArray(o.config?.keras_history) ? o.config.keras_history : undefined;
+};
+const refOf = (a: unknown[]): Ref => [String(a[0]), Number(a[1]), Number(a[2] ?? 0)];
+const isTensor = (o: Operand): o is { ref: Ref } => 'ref' in o;
+
+/** The call a tf-keras TFOpLambda node records: [layer, node, tensor, kwargs] for its first argument (a list of them for a list), the rest by name. */
+function keras2Call(node: unknown, label: string): Call {
+  const single = isRefArray(node);
+  const entries = single ? [node] : Array.isArray(node) ? node : [];
+  if (entries.length === 0 || !entries.every(isRefArray)) throw new Error(`${label}: its call ${JSON.stringify(node)?.slice(0, 80)} is not a tf-keras call`);
+  // tf-keras writes a constant first argument (`3 - x`) as ['_CONSTANT_VALUE', -1, value, kwargs].
+  const operandOf = (e: unknown[]): Operand => (e[0] === '_CONSTANT_VALUE' && e[1] === -1 ? { constant: e[2] } : { ref: refOf(e) });
+  const operands: Operand[] = [single ? operandOf(node as unknown[]) : { list: entries.map(operandOf) }];
+  const params: Record<string, unknown> = {};
+  const kwargs = (entries[0] as unknown[])[3];
+  for (const [k, v] of Object.entries(kwargs && typeof kwargs === 'object' ? (kwargs as Record<string, unknown>) : {})) {
+    if (k === 'name' || v === null) continue;
+    // The second operand comes by name (y); a tensor there is [layer, node, tensor].
+    if (k === 'y') operands.push(isRefArray(v) && v.length === 3 ? { ref: refOf(v) } : { constant: v });
+    else if (isRefArray(v)) throw new Error(`${label}: takes a tensor as '${k}', which is not supported`);
+    else params[k] = v;
+  }
+  return { operands, params };
+}
+
+/** The call a Keras 3 operation node records: {args, kwargs}, tensors as __keras_tensor__ objects; its settings in its config. */
+function keras3Call(node: unknown, config: Record<string, unknown>, label: string): Call {
+  const o = node as { args?: unknown; kwargs?: unknown } | null;
+  if (!o || typeof o !== 'object' || !Array.isArray(o.args)) throw new Error(`${label}: its call ${JSON.stringify(node)?.slice(0, 80)} is not a Keras 3 call`);
+  const operandOf = (v: unknown): Operand => {
+    const h = kerasHistory(v);
+    if (h) return { ref: refOf(h) };
+    return Array.isArray(v) && v.some((e) => kerasHistory(e)) ? { list: v.map(operandOf) } : { constant: v };
+  };
+  const operands = o.args.map(operandOf);
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries({ ...config, ...(o.kwargs && typeof o.kwargs === 'object' ? o.kwargs : {}) })) {
+    if (k === 'name' || v === null) continue;
+    if (kerasHistory(v)) throw new Error(`${label}: takes a tensor as '${k}', which is not supported`);
+    params[k] = v;
+  }
+  return { operands, params };
+}
+
+/**
+ * A constant operand's values: a number, or one value per channel (the last axis) with every
+ * other axis of size 1 (NumPy arrays as Keras 3 writes them too); its rank, for checkOperation.
+ */
+function constantOf(o: Operand, label: string): { values: number[]; rank: number } {
+  let v = (o as { constant: unknown }).constant;
+  const wrapped = v as { class_name?: unknown; config?: { value?: unknown } } | null;
+  if (wrapped && typeof wrapped === 'object' && !Array.isArray(wrapped) && (wrapped.class_name === '__numpy__' || wrapped.class_name === '__tensor__')) v = wrapped.config?.value;
+  let rank = 0;
+  while (Array.isArray(v) && v.length === 1 && Array.isArray(v[0])) (v = v[0]), rank++;
+  const values = Array.isArray(v) ? v : [v];
+  if (Array.isArray(v)) rank++;
+  if (values.length === 0 || !values.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw new Error(`${label}: its constant ${JSON.stringify((o as { constant: unknown }).constant)?.slice(0, 80)} is not supported: a number, or one per channel (the last axis, every other axis of size 1)`);
+  return { values: values as number[], rank };
+}
+
+/** Rescaling's setting: one number, or one per channel. */
+const setting = (xs: number[]): number | number[] => (xs.every((x) => x === xs[0]) ? xs[0] : xs);
+const MERGES: Record<string, string> = { add: 'Add', subtract: 'Subtract', multiply: 'Multiply', maximum: 'Maximum', minimum: 'Minimum' };
+
+/** x op y with two tensors (a merge layer) or a tensor and a public constant (Rescaling, ReLU). */
+function binary(op: string, call: Call, label: string): Rewrite {
+  if (call.operands.length !== 2) throw new Error(`${label}: takes 2 operands, got ${call.operands.length}`);
+  const [a, b] = call.operands;
+  if (isTensor(a) && isTensor(b)) {
+    if (!MERGES[op]) throw new Error(`${label}: divides by a tensor; dividing by a private value is not supported`);
+    return { inputs: [a.ref, b.ref], steps: [{ class_name: MERGES[op], config: {}, note: { sameRanks: true } }] };
+  }
+  const tensorFirst = isTensor(a);
+  const t = tensorFirst ? a : b;
+  if (!isTensor(t)) throw new Error(`${label}: has no tensor operand (${'list' in t ? 'a list' : 'constants only'})`);
+  const { values: c, rank } = constantOf(tensorFirst ? b : a, label);
+  const note = rank > 1 ? { minRank: rank } : {};
+  const neg = c.map((v) => -v);
+  const rescale = (scale: number[], offset: number[]): Step => ({ class_name: 'Rescaling', config: { scale: setting(scale), offset: setting(offset) }, note });
+  const relu: Step = { class_name: 'ReLU', config: {} };
+  const steps: Step[] = (() => {
+    switch (op) {
+      case 'add':
+        return [rescale([1], c)];
+      case 'subtract':
+        return [tensorFirst ? rescale([1], neg) : rescale([-1], c)];
+      case 'multiply':
+        return [rescale(c, [0])];
+      case 'divide':
+        if (!tensorFirst) throw new Error(`${label}: divides a constant by a tensor; dividing by a private value is not supported`);
+        if (c.includes(0)) throw new Error(`${label}: divides by 0`);
+        return [rescale(c.map((v) => 1 / v), [0])];
+      case 'maximum':
+        // max(x, c) = relu(x - c) + c: exact, as relu is.
+        return c.every((v) => v === 0) ? [relu] : [rescale([1], neg), relu, rescale([1], c)];
+      default:
+        // min(x, c) = c - relu(c - x).
+        return [rescale([-1], c), relu, rescale([-1], c)];
+    }
+  })();
+  return { inputs: [t.ref], steps };
+}
+
+/** The one tensor a unary operation takes. */
+function unaryInput(call: Call, label: string): Ref {
+  const [x] = call.operands;
+  if (call.operands.length !== 1 || !isTensor(x)) throw new Error(`${label}: takes one tensor`);
+  return x.ref;
+}
+
+/** Refuses an argument the operation's rewrite does not read (defaults and nulls aside). */
+function onlyParams(call: Call, label: string, allowed: Record<string, (v: unknown) => boolean>): void {
+  for (const [k, v] of Object.entries(call.params)) {
+    // An operation's own float dtype (Keras 3 may write one) changes nothing here; cast's is its target.
+    if (k === 'dtype' && !allowed.dtype && isFloat(v)) continue;
+    const ok = allowed[k];
+    if (!ok) throw new Error(`${label}: argument '${k}' is not supported`);
+    if (!ok(v)) throw new Error(`${label}: ${k} = ${JSON.stringify(v)} is not supported`);
+  }
+}
+
+const ANY = () => true;
+const ACTIVATIONS = new Set(['relu', 'relu6', 'sigmoid', 'tanh', 'softplus', 'selu', 'log_sigmoid', 'hard_sigmoid', 'hard_silu']);
+const FLOATS = new Set(['float16', 'bfloat16', 'float32', 'float64']);
+/** A float dtype: its name, or a Keras 3 DTypePolicy object naming one. */
+const isFloat = (v: unknown): boolean => FLOATS.has(String((v as { config?: { name?: unknown } } | null)?.config?.name ?? v));
+
+/** Axes as a sorted list (one number or several). */
+const axesOf = (v: unknown): number[] | undefined => {
+  const list = Array.isArray(v) ? v : [v];
+  return list.every((a) => Number.isInteger(a)) ? (list as number[]).slice().sort((p, q) => p - q) : undefined;
+};
+
+/** The layers computing canonical operation `op` on `call`. */
+function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrite {
+  if (op in MERGES || op === 'divide') return binary(op, call, label);
+  const one = (class_name: string, config: Record<string, unknown> = {}, note?: Step['note']): Rewrite => ({ inputs: [unaryInput(call, label)], steps: [{ class_name, config, ...(note ? { note } : {}) }] });
+  if (ACTIVATIONS.has(op)) return onlyParams(call, label, {}), one('Activation', { activation: op });
+  switch (op) {
+    case 'negative':
+      return onlyParams(call, label, {}), one('Rescaling', { scale: -1, offset: 0 });
+    case 'identity':
+      return onlyParams(call, label, {}), one('Activation', { activation: 'linear' });
+    case 'cast':
+      onlyParams(call, label, { dtype: isFloat });
+      return one('Activation', { activation: 'linear' });
+    case 'gelu': {
+      // tf.nn.gelu's approximate defaults to False, keras.ops.gelu's to True (the tanh form).
+      onlyParams(call, label, { approximate: (v) => typeof v === 'boolean' });
+      const approximate = (call.params.approximate ?? keras3) as boolean;
+      return one('Activation', { activation: approximate ? 'gelu_new' : 'gelu' });
+    }
+    case 'silu':
+      onlyParams(call, label, { beta: (v) => v === 1 });
+      return one('Activation', { activation: 'silu' });
+    case 'elu':
+      onlyParams(call, label, { alpha: (v) => typeof v === 'number' });
+      return one('ELU', { alpha: call.params.alpha ?? 1 });
+    case 'leaky_relu': {
+      onlyParams(call, label, { alpha: (v) => typeof v === 'number', negative_slope: (v) => typeof v === 'number' });
+      return one('LeakyReLU', { alpha: call.params.alpha ?? call.params.negative_slope ?? 0.2 });
+    }
+    case 'softmax':
+      onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
+      return one('Softmax', { axis: call.params.axis ?? -1 });
+    case 'mean': {
+      onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, keepdims: (v) => typeof v === 'boolean' });
+      const axes = axesOf(call.params.axis)?.join();
+      const keepdims = call.params.keepdims === true;
+      if (axes === '1' || axes === '-2') return one('GlobalAveragePooling1D', { keepdims }, { rank: 3 });
+      if (axes === '1,2' || axes === '-3,-2') return one('GlobalAveragePooling2D', { keepdims }, { rank: 4 });
+      throw new Error(`${label}: averages over axis ${JSON.stringify(call.params.axis ?? null)}; supported are the steps of [batch, steps, features] (axis 1) and the pixels of [batch, height, width, channels] (axes [1, 2])`);
+    }
+    case 'reshape': {
+      // tf.reshape(x, shape) names it shape, keras.ops.reshape's operation newshape.
+      const shape = call.params.shape ?? call.params.newshape ?? (call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined);
+      onlyParams(call, label, { shape: ANY, newshape: ANY });
+      const x = call.operands[0];
+      if (!isTensor(x)) throw new Error(`${label}: takes one tensor`);
+      if (!Array.isArray(shape) || !(shape[0] === -1 || shape[0] === null))
+        throw new Error(`${label}: reshapes to ${JSON.stringify(shape)}; only a shape keeping the batch first (-1 or None, then the sizes of one example) is supported`);
+      return { inputs: [x.ref], steps: [{ class_name: 'Reshape', config: { target_shape: shape.slice(1) } }] };
+    }
+    case 'concat': {
+      onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
+      const [list] = call.operands;
+      const parts = list && 'list' in list ? list.list : [];
+      if (call.operands.length !== 1 || parts.length === 0 || !parts.every(isTensor)) throw new Error(`${label}: takes a list of tensors (constants among them are not supported)`);
+      const refs = parts.map((p) => (p as { ref: Ref }).ref);
+      if (refs.length === 1) return { inputs: refs, steps: [{ class_name: 'Activation', config: { activation: 'linear' } }] };
+      return { inputs: refs, steps: [{ class_name: 'Concatenate', config: { axis: call.params.axis ?? 0 }, note: { sameRanks: true } }] };
+    }
+  }
+  throw new Error(`${label}: is not supported`);
+}
+
+/** tf-keras's TFOpLambda functions (tf. left out) and Keras 3's operation classes, as the operations above. */
+const TF_FUNCTIONS: Record<string, string> = {
+  '__operators__.add': 'add', 'math.add': 'add', 'math.subtract': 'subtract', 'math.multiply': 'multiply',
+  'math.truediv': 'divide', 'math.divide': 'divide', 'math.negative': 'negative', 'math.maximum': 'maximum', 'math.minimum': 'minimum',
+  'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
+  'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
+  'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
+  'math.reduce_mean': 'mean', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity',
+};
+const KERAS3_CLASSES: Record<string, string> = {
+  Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
+  Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
+  LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
+  Mean: 'mean', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast',
+};
+const SUPPORTED = 'x + y, x - y, x * y and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean over the steps or pixels, a reshape keeping the batch, a concat, a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+
+const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;
+/** Whether a layer entry is an operation (tf-keras's TFOpLambda, or a Keras 3 operation node). */
+const isOperation = (l: LayerConfig): boolean => {
+  const module = (l as { module?: unknown } | undefined)?.module;
+  return l?.class_name === 'TFOpLambda' || l?.class_name === 'SlicingOpLambda' || (typeof module === 'string' && KERAS3_MODULE.test(module));
+};
+
+/** The layers (one or a chain) replacing operation `l`, the last named as it; `used` holds every layer name, and gains theirs. */
+function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
+  const name = String(l.config?.name);
+  const keras3 = l.class_name !== 'TFOpLambda' && l.class_name !== 'SlicingOpLambda';
+  const written = keras3 ? `keras.ops ${l.class_name}` : `tf.${String(l.config?.function ?? '?')}`;
+  const label = `operation '${name}' (${written})`;
+  if (l.class_name === 'SlicingOpLambda') throw new Error(`${label}: slicing a tensor (x[:, 0]) is not supported; ${SUPPORTED} are`);
+  const op = keras3 ? KERAS3_CLASSES[l.class_name] : TF_FUNCTIONS[String(l.config?.function)];
+  if (!op) throw new Error(`${label}: is not supported; of operations on tensors, ${SUPPORTED} are`);
+  const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
+  if (nodes.length === 0) throw new Error(`${label}: is never called`);
+  const rewrites = nodes.map((node) => rewrite(op, keras3 ? keras3Call(node, l.config as Record<string, unknown>, label) : keras2Call(node, label), label, keras3));
+  // A layer called more than once takes the same settings each time (one set of layers for all calls).
+  const steps = JSON.stringify(rewrites[0].steps);
+  if (rewrites.some((r) => JSON.stringify(r.steps) !== steps)) throw new Error(`${label}: is called several times with different constants or settings`);
+  const names = rewrites[0].steps.map((_, i, all) => {
+    if (i === all.length - 1) return name;
+    let n = `${name}/${i + 1}`;
+    while (used.has(n)) n += '_';
+    used.add(n);
+    return n;
+  });
+  const node = (refs: Ref[], merge: boolean): unknown => {
+    if (!keras3) return refs.map((r) => [...r, {}]);
+    const kt = (r: Ref) => ({ class_name: '__keras_tensor__', config: { keras_history: r } });
+    return { args: [merge ? refs.map(kt) : kt(refs[0])], kwargs: {} };
+  };
+  return rewrites[0].steps.map((s, i) => ({
+    class_name: s.class_name,
+    config: { name: names[i], ...s.config },
+    name: names[i],
+    operation: { name: written, ...s.note },
+    inbound_nodes: rewrites.map((r, k) => (i === 0 ? node(r.inputs, r.inputs.length > 1) : node([[names[i - 1], k, 0]], false))),
+  }));
+}
+
+/** A layer list with its operations rewritten (recursively inside nested models); the same list when it has none. */
+function rewriteLayers(layers: LayerConfig[]): LayerConfig[] {
+  const used = new Set(layers.map((l) => String(l?.config?.name)));
+  let changed = false;
+  const out = layers.flatMap((l) => {
+    if (isOperation(l)) {
+      changed = true;
+      return replace(l, used);
+    }
+    const inner = nestedLayers(l);
+    if (!inner) return [l];
+    const rewritten = rewriteLayers(inner);
+    if (rewritten === inner) return [l];
+    changed = true;
+    return [Array.isArray(l.config) ? { ...l, config: rewritten } : { ...l, config: { ...l.config, layers: rewritten } }] as LayerConfig[];
+  });
+  return changed ? out : layers;
+}
+
+/** A nested model's layer list (Sequential as a list or {layers}, Functional), or undefined. */
+function nestedLayers(l: LayerConfig): LayerConfig[] | undefined {
+  if (!l || !['Sequential', 'Model', 'Functional'].includes(l.class_name)) return undefined;
+  const c = l.config as unknown;
+  if (Array.isArray(c)) return c as LayerConfig[];
+  const layers = (c as { layers?: unknown } | undefined)?.layers;
+  return Array.isArray(layers) ? (layers as LayerConfig[]) : undefined;
+}
+
+/**
+ * The topology with its operations rewritten as layers (see the top of this file); the same object
+ * when it has none. Never edits the caller's topology.
+ */
+export function withoutOperations<T extends { modelTopology?: unknown }>(json: T): T {
+  const topo = json?.modelTopology as { model_config?: unknown; class_name?: unknown; config?: unknown } | undefined;
+  if (!topo || typeof topo !== 'object') return json;
+  const holder = (topo.model_config ?? topo) as LayerConfig;
+  const layers = nestedLayers(holder);
+  if (!layers) return json;
+  const rewritten = rewriteLayers(layers);
+  if (rewritten === layers) return json;
+  const newHolder = Array.isArray(holder.config) ? { ...holder, config: rewritten } : { ...holder, config: { ...holder.config, layers: rewritten } };
+  return { ...json, modelTopology: topo.model_config ? { ...topo, model_config: newHolder } : { ...topo, ...newHolder } };
+}
