@@ -164,6 +164,59 @@ test('Keras 3 operation nodes (a constant argument, a NumPy array, mean, reshape
   expectRowsMatch(t, tfe.loadPlainModel(a).forward({ data: x, shape: [6, T, F] }).data, want, undefined, 1e-4);
 });
 
+// ---- Slicing: SlicingOpLambda (tf-keras) and GetItem (Keras 3) ----
+const wsl = rnd(F * D, 1), bsl = rnd(D, 0.5), wosl = rnd((2 * D + T * 3) * OUT, 0.4), bosl = rnd(OUT, 0.2);
+const SLICE_WEIGHTS: Weights = [['d/kernel', [F, D], wsl], ['d/bias', [D], bsl], ['o/kernel', [2 * D + T * 3, OUT], wosl], ['o/bias', [OUT], bosl]];
+const ALL = { start: null, stop: null, step: null };
+const getitem = (name: string, from: string, spec: unknown) => ({ class_name: 'SlicingOpLambda', config: { name, trainable: true, dtype: 'float32', function: '__operators__.getitem' }, name, inbound_nodes: [[from, 0, 0, { slice_spec: spec }]] });
+
+/** [5, 4] -> Dense d (8 per step) -> d[:, -1, :], d[:, 0] and d[..., 1:4] flattened -> concat -> Dense o. */
+function sliceModel(keras3: boolean): object {
+  const k3slice = (start: number | null, stop: number | null) => ({ class_name: '__slice__', config: { start, stop, step: null } });
+  const keys = keras3
+    ? [[k3slice(null, null), -1, k3slice(null, null)], [k3slice(null, null), 0], [{ class_name: '__ellipsis__', config: {} }, k3slice(1, 4)]]
+    : [[ALL, -1, ALL], [ALL, 0], [{ class_name: '__ellipsis__' }, { start: 1, stop: 4, step: null }]];
+  const names = ['last', 'first', 'part'];
+  const layers = keras3
+    ? [
+        { module: 'keras.layers', class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, T, F] }, name: 'in', inbound_nodes: [] },
+        layer3('Dense', 'd', { units: D }, [kt('in')]),
+        ...names.map((n, i) => op3('numpy', 'GetItem', n, [kt('d'), keys[i]])),
+        op3('numpy', 'Reshape', 'flat', [kt('part')], { newshape: [-1, T * 3] }),
+        op3('numpy', 'Concatenate', 'joined', [[kt('last'), kt('first'), kt('flat')]], { axis: 1 }),
+        layer3('Dense', 'o', { units: OUT }, [kt('joined')]),
+      ]
+    : [
+        { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, T, F] }, name: 'in', inbound_nodes: [] },
+        dense('d', D, 'in'),
+        ...names.map((n, i) => getitem(n, 'd', keys[i])),
+        op('flat', 'reshape', ['part', 0, 0, { shape: [-1, T * 3], name: null }]),
+        op('joined', 'concat', [['last', 0, 0, { axis: 1, name: null }], ['first', 0, 0, { axis: 1, name: null }], ['flat', 0, 0, { axis: 1, name: null }]]),
+        dense('o', OUT, 'joined'),
+      ];
+  return { class_name: 'Functional', keras_version: keras3 ? '3.10.0' : '2.15.0', config: { name: 'slices', layers, input_layers: [['in', 0, 0]], output_layers: [['o', 0, 0]] } };
+}
+
+function sliceReference(x: Float64Array, batch: number): number[][] {
+  return tf.tidy(() => {
+    const d = tf.matMul(tf.tensor2d(Array.from(x), [batch * T, F]), tf.tensor2d(wsl, [F, D])).add(tf.tensor1d(bsl)).reshape([batch, T, D]);
+    const last = d.slice([0, T - 1, 0], [batch, 1, D]).reshape([batch, D]);
+    const first = d.slice([0, 0, 0], [batch, 1, D]).reshape([batch, D]);
+    const part = d.slice([0, 0, 1], [batch, T, 3]).reshape([batch, T * 3]);
+    return tf.matMul(tf.concat([last, first, part], 1), tf.tensor2d(wosl, [2 * D + T * 3, OUT])).add(tf.tensor1d(bosl)).arraySync();
+  });
+}
+
+test('slicing (x[:, -1, :], x[:, 0], x[..., 1:4]) as tf-keras and Keras 3 save it: private and plaintext', async (t) => {
+  const x = rand(5 * T * F, 2);
+  const want = sliceReference(x, 5);
+  for (const keras3 of [false, true]) {
+    const a = artifacts(sliceModel(keras3), SLICE_WEIGHTS);
+    expectRowsMatch(t, (await privateRows(a, x, [5, T, F])).out, want, undefined, 1e-2);
+    expectRowsMatch(t, tfe.loadPlainModel(a).forward({ data: x, shape: [5, T, F] }).data, want, undefined, 1e-4);
+  }
+});
+
 // ---- Refusals: each names the operation ----
 function withOp(layer: object, extra: object[] = []): tfe.ModelArtifacts {
   const topo = keras2Model() as { config: { layers: object[]; output_layers: unknown } };
@@ -179,7 +232,13 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(op('tf.math.truediv_1', 'math.truediv', ['_CONSTANT_VALUE', -1, 1.0, { y: ['h', 0, 0], name: null }])), /divides a constant by a tensor/);
   refused(withOp(op('tf.math.truediv_1', 'math.truediv', ['h', 0, 0, { y: 0, name: null }])), /divides by 0/);
   refused(withOp(op('tf.math.exp', 'math.exp', ['h', 0, 0, { name: null }])), /operation 'tf\.math\.exp' \(tf\.math\.exp\): is not supported; of operations on tensors, x \+ y/);
-  refused(withOp({ class_name: 'SlicingOpLambda', config: { name: 'tf.__operators__.getitem', function: '__operators__.getitem' }, name: 'tf.__operators__.getitem', inbound_nodes: [['h', 0, 0, { slice_spec: 0 }]] }), /slicing a tensor/);
+  // Slices the rewrite cannot keep exact or the batch whole under.
+  refused(withOp(getitem('s', 'h', 0)), /layer 's' \(TfeGetItem\): indexes the batch axis/);
+  refused(withOp(getitem('s', 'h', [ALL, { start: 0, stop: 8, step: 2 }])), /operation 's' \(tf\.__operators__\.getitem\): slices with step 2/);
+  refused(withOp(getitem('s', 'h', [ALL, null])), /adds an axis/);
+  refused(withOp(getitem('s', 'h', [ALL, 16])), /index 16 is out of range for axis 1 of size 16/);
+  refused(withOp(getitem('s', 'h', [ALL, { start: 3, stop: 2, step: null }])), /selects nothing on axis 1/);
+  refused(withOp(getitem('s', 'h', [ALL, 0, 0])), /indexes 3 axes of a rank-2 input/);
   // A constant that is neither one number nor one per channel.
   refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[1, 2], [3, 4]], name: null }])), /its constant \[\[1,2\],\[3,4\]\] is not supported/);
   // A per-channel constant of rank 3 on a [batch, 16] tensor would add an axis.

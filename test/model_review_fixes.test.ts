@@ -8,6 +8,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { block, D, T } from './helpers/attention_models';
+import { parseTopology } from '../lib/api/layers_spec';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -84,9 +85,15 @@ test('Keras 3 operations, constants among a call\'s inputs, a merge of one input
   const tensor = (name: string) => ({ class_name: '__keras_tensor__', config: { shape: [null, 2], dtype: 'float32', keras_history: [name, 0, 0] } });
   const dense = { ...base.modelTopology.config.layers[0], config: { ...base.modelTopology.config.layers[0].config, batch_input_shape: undefined }, inbound_nodes: [{ args: [tensor('in')], kwargs: {} }] };
   const name = dense.config.name as string;
-  // x * 0.5 as Keras 3 saves it: an operation named like the Multiply layer, the constant among its args.
+  // x * 0.5 as Keras 3 saves it: an operation named like the Multiply layer, the constant among
+  // its args. It runs as x * 0.5 (keras_operations.ts), not as a Multiply layer of one input; an
+  // operation it does not know is refused by name, and one that reaches the graph unrewritten too.
   const op = { module: 'keras.src.ops.numpy', class_name: 'Multiply', config: { name: 'x' }, inbound_nodes: [{ args: [tensor(name), 0.5], kwargs: {} }] };
-  t.throws(() => tfe.loadPlainModel(functional([input, dense, op])), { message: /'x' is a Keras operation \(keras\.src\.ops\.numpy\.Multiply\), not a layer/ });
+  const plain = tfe.loadPlainModel(functional([input, dense, op]));
+  const dense0 = tfe.loadPlainModel(base).forward({ data: Float64Array.from([1, -2]), shape: [1, 2] });
+  t.deepEqual(Array.from(plain.forward({ data: Float64Array.from([1, -2]), shape: [1, 2] }).data), Array.from(dense0.data, (v) => v * 0.5));
+  t.throws(() => tfe.loadPlainModel(functional([input, dense, { ...op, class_name: 'Exp' }])), { message: /operation 'x' \(keras\.ops Exp\): is not supported/ });
+  t.throws(() => parseTopology(functional([input, dense, op]).modelTopology, () => [2, 2]), { message: /'x' is a Keras operation \(keras\.src\.ops\.numpy\.Multiply\), not a layer: a topology must have its operations rewritten/ });
   const constant = { module: 'keras.layers', class_name: 'Multiply', config: { name: 'x' }, inbound_nodes: [{ args: [[tensor(name), tensor('in')], 2], kwargs: {} }] };
   t.throws(() => tfe.loadPlainModel(functional([input, dense, constant])), { message: /called with the constant 2 among its inputs/ });
   const single = { module: 'keras.layers', class_name: 'Add', config: { name: 'x' }, inbound_nodes: [{ args: [[tensor(name)]], kwargs: {} }] };

@@ -11,6 +11,7 @@
 // and the plaintext model both check when they run (checkOperation). What is not listed in OPS is
 // refused, naming the operation.
 import type { LayerConfig } from './layers_graph';
+import { SLICE_LAYER, sliceKey } from './layers_slice';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
 export interface OperationNote {
@@ -243,6 +244,15 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
         throw new Error(`${label}: reshapes to ${JSON.stringify(shape)}; only a shape keeping the batch first (-1 or None, then the sizes of one example) is supported`);
       return { inputs: [x.ref], steps: [{ class_name: 'Reshape', config: { target_shape: shape.slice(1) } }] };
     }
+    case 'getitem': {
+      // tf-keras passes the key by name (slice_spec), Keras 3 as the second argument.
+      const key = 'slice_spec' in call.params ? call.params.slice_spec : call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined;
+      onlyParams(call, label, { slice_spec: ANY });
+      const x = call.operands[0];
+      if (!isTensor(x) || call.operands.length > 2) throw new Error(`${label}: takes one tensor and a key`);
+      const entries = sliceKey(key, label).map((e) => (e === 'ellipsis' ? { class_name: '__ellipsis__' } : e));
+      return { inputs: [x.ref], steps: [{ class_name: SLICE_LAYER, config: { key: entries } }] };
+    }
     case 'concat': {
       onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
       const [list] = call.operands;
@@ -263,15 +273,15 @@ const TF_FUNCTIONS: Record<string, string> = {
   'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
   'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
-  'math.reduce_mean': 'mean', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity',
+  'math.reduce_mean': 'mean', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
   Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
   LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
-  Mean: 'mean', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast',
+  Mean: 'mean', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
 };
-const SUPPORTED = 'x + y, x - y, x * y and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean over the steps or pixels, a reshape keeping the batch, a concat, a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+const SUPPORTED = 'x + y, x - y, x * y and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean over the steps or pixels, a reshape keeping the batch, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
 
 const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;
 /** Whether a layer entry is an operation (tf-keras's TFOpLambda, or a Keras 3 operation node). */
@@ -286,7 +296,6 @@ function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
   const keras3 = l.class_name !== 'TFOpLambda' && l.class_name !== 'SlicingOpLambda';
   const written = keras3 ? `keras.ops ${l.class_name}` : `tf.${String(l.config?.function ?? '?')}`;
   const label = `operation '${name}' (${written})`;
-  if (l.class_name === 'SlicingOpLambda') throw new Error(`${label}: slicing a tensor (x[:, 0]) is not supported; ${SUPPORTED} are`);
   const op = keras3 ? KERAS3_CLASSES[l.class_name] : TF_FUNCTIONS[String(l.config?.function)];
   if (!op) throw new Error(`${label}: is not supported; of operations on tensors, ${SUPPORTED} are`);
   const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];

@@ -18,6 +18,7 @@ import { dense } from './layers_dense';
 import { embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
+import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -401,6 +402,13 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const axis = Number(c.axis ?? -1);
     if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
     return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
+  },
+  [SLICE_LAYER]: (l) => {
+    const key = keyOf(l);
+    return simple((x) => {
+      const { begin, size, out } = sliceBounds(key, x.shape, (m) => refuse(l, m));
+      return reshape(slice(x, begin, size), out);
+    });
   },
   [POLYNOMIAL_LAYER]: (l, ctx) => {
     settings(l, { coeffs: ANY, degree: ANY });

@@ -23,6 +23,7 @@ import { plainAttention, plainMultiHeadAttention } from './plain_attention';
 import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
 import { checkOperation } from './keras_operations';
+import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -455,6 +456,13 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
+  [SLICE_LAYER]: (l) => {
+    const key = keyOf(l);
+    return one((x) => {
+      const { begin, size, out } = sliceBounds(key, x.shape, (m) => fail(l, m));
+      return { data: sliceValues(x.data, x.shape, begin, size), shape: out };
+    });
+  },
   [POLYNOMIAL_LAYER]: (l, { w, internal }) => {
     const form = polynomialForm(l);
     const coeffs = 'coeffs' in form ? form.coeffs : Array.from({ length: form.degree + 1 }, (_, i) => w(`${l.config.name}/coeff${i}`)[0]);

@@ -3,7 +3,8 @@
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
 import { reshapeTo, sides1d } from '../api/layers_settings';
-import { graphOf } from '../api/layers_graph';
+import { graphOf, type LayerConfig } from '../api/layers_graph';
+import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -351,6 +352,12 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       case 'Flatten':
         s = [count(s)];
+        break;
+      case SLICE_LAYER:
+        // Local, no products; what follows sees the slice's shape.
+        s = sliceBounds(keyOf(layer as LayerConfig), [1, ...s], (m) => {
+          throw new Error(m);
+        }).out.slice(1);
         break;
       case 'Reshape':
         s = reshapeTo((c.target_shape as (number | null)[]).map((d) => (d === null ? -1 : Number(d))), s);
