@@ -217,6 +217,68 @@ test('slicing (x[:, -1, :], x[:, 0], x[..., 1:4]) as tf-keras and Keras 3 save i
   }
 });
 
+// ---- Attention written with operations: matmul, softmax, transpose, max, expand_dims, squeeze ----
+const wq = rnd(F * D, 0.8), wk = rnd(F * D, 0.8), wv = rnd(F * D, 1), woat = rnd(T * OUT, 0.5), boat = rnd(OUT, 0.2);
+const ATT_WEIGHTS: Weights = [['q/kernel', [F, D], wq], ['k/kernel', [F, D], wk], ['v/kernel', [F, D], wv], ['o/kernel', [T, OUT], woat], ['o/bias', [OUT], boat]];
+
+/**
+ * [5, 4] -> q, k, v (Dense 8, no bias) -> softmax(q k^T / sqrt(8)) v -> transposed to [8, 5] ->
+ * the maximum over its axis 1 -> [5] -> expand_dims(-1) -> squeeze(-1) -> Dense o.
+ */
+function attentionModel(keras3: boolean): object {
+  const noBias = { units: D, use_bias: false };
+  const scale = 1 / Math.sqrt(D);
+  const layers = keras3
+    ? [
+        { module: 'keras.layers', class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, T, F] }, name: 'in', inbound_nodes: [] },
+        ...['q', 'k', 'v'].map((n) => layer3('Dense', n, noBias, [kt('in')])),
+        op3('numpy', 'Transpose', 'kt', [kt('k')], { axes: [0, 2, 1] }),
+        op3('numpy', 'Matmul', 'scores', [kt('q'), kt('kt')]),
+        op3('numpy', 'Multiply', 'scaled', [scale, kt('scores')]),
+        op3('nn', 'Softmax', 'weights', [kt('scaled')], { axis: -1 }),
+        op3('numpy', 'Matmul', 'context', [kt('weights'), kt('v')]),
+        op3('numpy', 'Transpose', 'by_feature', [kt('context')], { axes: [0, 2, 1] }),
+        op3('numpy', 'Max', 'peak', [kt('by_feature')], { axis: 1, keepdims: false, initial: null }),
+        op3('numpy', 'ExpandDims', 'column', [kt('peak')], { axis: -1 }),
+        op3('numpy', 'Squeeze', 'row', [kt('column')], { axis: -1 }),
+        layer3('Dense', 'o', { units: OUT }, [kt('row')]),
+      ]
+    : [
+        { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, T, F] }, name: 'in', inbound_nodes: [] },
+        ...['q', 'k', 'v'].map((n) => ({ ...dense(n, D, 'in'), config: { name: n, ...noBias } })),
+        op('scores', 'linalg.matmul', ['q', 0, 0, { b: ['k', 0, 0], transpose_b: true, name: null }]),
+        op('scaled', 'math.multiply', ['scores', 0, 0, { y: scale, name: null }]),
+        op('weights', 'nn.softmax', ['scaled', 0, 0, { axis: -1, name: null }]),
+        op('context', 'linalg.matmul', ['weights', 0, 0, { b: ['v', 0, 0], name: null }]),
+        op('by_feature', 'compat.v1.transpose', ['context', 0, 0, { perm: [0, 2, 1], name: null }]),
+        op('peak', 'math.reduce_max', ['by_feature', 0, 0, { axis: 1, name: null }]),
+        op('column', 'expand_dims', ['peak', 0, 0, { axis: -1, name: null }]),
+        op('row', 'compat.v1.squeeze', ['column', 0, 0, { axis: [-1], name: null }]),
+        dense('o', OUT, 'row'),
+      ];
+  return { class_name: 'Functional', keras_version: keras3 ? '3.10.0' : '2.15.0', config: { name: 'att', layers, input_layers: [['in', 0, 0]], output_layers: [['o', 0, 0]] } };
+}
+
+function attentionReference(x: Float64Array, batch: number): number[][] {
+  return tf.tidy(() => {
+    const xs = tf.tensor3d(Array.from(x), [batch, T, F]);
+    const proj = (w: Float32Array) => tf.matMul(xs.reshape([batch * T, F]), tf.tensor2d(w, [F, D])).reshape([batch, T, D]);
+    const weights = tf.softmax(tf.matMul(proj(wq), proj(wk), false, true).mul(1 / Math.sqrt(D)));
+    const peak = tf.matMul(weights, proj(wv)).transpose([0, 2, 1]).max(1);
+    return tf.matMul(peak, tf.tensor2d(woat, [T, OUT])).add(tf.tensor1d(boat)).arraySync();
+  });
+}
+
+test('attention written with operations (matmul, softmax, transpose, max, expand_dims, squeeze): both dialects, SecureNN and plaintext', async (t) => {
+  const x = rand(4 * T * F, 1.5);
+  const want = attentionReference(x, 4);
+  for (const keras3 of [false, true]) {
+    const a = artifacts(attentionModel(keras3), ATT_WEIGHTS);
+    expectRowsMatch(t, (await privateRows(a, x, [4, T, F])).out, want, undefined, 2e-2);
+    expectRowsMatch(t, tfe.loadPlainModel(a).forward({ data: x, shape: [4, T, F] }).data, want, undefined, 1e-4);
+  }
+});
+
 // ---- Refusals: each names the operation ----
 function withOp(layer: object, extra: object[] = []): tfe.ModelArtifacts {
   const topo = keras2Model() as { config: { layers: object[]; output_layers: unknown } };
@@ -239,6 +301,12 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(getitem('s', 'h', [ALL, 16])), /index 16 is out of range for axis 1 of size 16/);
   refused(withOp(getitem('s', 'h', [ALL, { start: 3, stop: 2, step: null }])), /selects nothing on axis 1/);
   refused(withOp(getitem('s', 'h', [ALL, 0, 0])), /indexes 3 axes of a rank-2 input/);
+  refused(withOp(op('e', 'expand_dims', ['h', 0, 0, { axis: 0, name: null }])), /adds an axis before the batch/);
+  refused(withOp(op('e', 'compat.v1.squeeze', ['h', 0, 0, { axis: [1], name: null }])), /removes axis 1 of size 16/);
+  refused(withOp(op('e', 'compat.v1.transpose', ['h', 0, 0, { perm: [1, 0], name: null }])), /only a permutation keeping the batch first/);
+  // matmul of [batch, 16] tensors would contract over the batch.
+  refused(withOp(op('e', 'linalg.matmul', ['h', 0, 0, { b: ['h', 0, 0], transpose_b: true, name: null }])), /takes rank-3 inputs, got \[1,16\] and \[1,16\]/);
+  refused(withOp(op('e', 'linalg.matmul', ['h', 0, 0, { b: [[1, 2]], name: null }])), /takes two tensors/);
   // A constant that is neither one number nor one per channel.
   refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[1, 2], [3, 4]], name: null }])), /its constant \[\[1,2\],\[3,4\]\] is not supported/);
   // A per-channel constant of rank 3 on a [batch, 16] tensor would add an axis.

@@ -12,6 +12,7 @@
 // refused, naming the operation.
 import type { LayerConfig } from './layers_graph';
 import { SLICE_LAYER, sliceKey } from './layers_slice';
+import { AXES_LAYER } from './layers_axes';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
 export interface OperationNote {
@@ -35,7 +36,7 @@ export function checkOperation(l: LayerConfig, shapes: readonly (readonly number
   if (note.sameRanks && shapes.some((s) => s.length !== shapes[0].length))
     fail(`takes tensors of shapes ${shapes.map((s) => `[${s}]`).join(' and ')}: tensors of different ranks are broadcast against the batch axis, which is not supported`);
   if (note.minRank !== undefined && shapes[0].length < note.minRank) fail(`its constant has ${note.minRank} axes and its input [${shapes[0]}] ${shapes[0].length}: the result would gain axes, which is not supported`);
-  if (note.rank !== undefined && shapes[0].length !== note.rank) fail(`takes a rank-${note.rank} input, got [${shapes[0]}]`);
+  if (note.rank !== undefined && shapes.some((s) => s.length !== note.rank)) fail(`takes rank-${note.rank} inputs, got ${shapes.map((s) => `[${s}]`).join(' and ')}`);
 }
 
 type Ref = [string, number, number];
@@ -77,8 +78,8 @@ function keras2Call(node: unknown, label: string): Call {
   const kwargs = (entries[0] as unknown[])[3];
   for (const [k, v] of Object.entries(kwargs && typeof kwargs === 'object' ? (kwargs as Record<string, unknown>) : {})) {
     if (k === 'name' || v === null) continue;
-    // The second operand comes by name (y); a tensor there is [layer, node, tensor].
-    if (k === 'y') operands.push(isRefArray(v) && v.length === 3 ? { ref: refOf(v) } : { constant: v });
+    // The second operand comes by name (y; b for matmul); a tensor there is [layer, node, tensor].
+    if (k === 'y' || k === 'b') operands.push(isRefArray(v) && v.length === 3 ? { ref: refOf(v) } : { constant: v });
     else if (isRefArray(v)) throw new Error(`${label}: takes a tensor as '${k}', which is not supported`);
     else params[k] = v;
   }
@@ -244,6 +245,39 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
         throw new Error(`${label}: reshapes to ${JSON.stringify(shape)}; only a shape keeping the batch first (-1 or None, then the sizes of one example) is supported`);
       return { inputs: [x.ref], steps: [{ class_name: 'Reshape', config: { target_shape: shape.slice(1) } }] };
     }
+    case 'max': {
+      onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, keepdims: (v) => typeof v === 'boolean' });
+      const axes = axesOf(call.params.axis)?.join();
+      const keepdims = call.params.keepdims === true;
+      if (axes === '1' || axes === '-2') return one('GlobalMaxPooling1D', { keepdims }, { rank: 3 });
+      if (axes === '1,2' || axes === '-3,-2') return one('GlobalMaxPooling2D', { keepdims }, { rank: 4 });
+      throw new Error(`${label}: takes the maximum over axis ${JSON.stringify(call.params.axis ?? null)}; supported are the steps of [batch, steps, features] (axis 1) and the pixels of [batch, height, width, channels] (axes [1, 2])`);
+    }
+    case 'expand_dims':
+      onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
+      if (call.params.axis === undefined) throw new Error(`${label}: names no axis`);
+      return one(AXES_LAYER, { expand: call.params.axis });
+    case 'squeeze': {
+      // tf.compat.v1.squeeze's deprecated squeeze_dims is the axis under another name.
+      onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, squeeze_dims: (v) => axesOf(v) !== undefined });
+      return one(AXES_LAYER, { squeeze: call.params.axis ?? call.params.squeeze_dims ?? null });
+    }
+    case 'transpose': {
+      // tf.transpose names it perm, keras.ops.transpose's operation axes; the batch stays first.
+      onlyParams(call, label, { perm: ANY, axes: ANY, conjugate: (v) => v === false });
+      const perm = call.params.perm ?? call.params.axes;
+      if (!Array.isArray(perm) || perm[0] !== 0 || !perm.every((a) => Number.isInteger(a)))
+        throw new Error(`${label}: permutes the axes as ${JSON.stringify(perm ?? null)}; only a permutation keeping the batch first ([0, ...]) is supported`);
+      return one('Permute', { dims: perm.slice(1) }, { rank: perm.length });
+    }
+    case 'matmul': {
+      // [batch, n, k] x [batch, k, m] (either transposed first): Dot over the contracted axes.
+      onlyParams(call, label, { transpose_a: (v) => typeof v === 'boolean', transpose_b: (v) => typeof v === 'boolean', adjoint_a: (v) => v === false, adjoint_b: (v) => v === false, a_is_sparse: (v) => v === false, b_is_sparse: (v) => v === false, output_type: ANY });
+      const [a, b] = call.operands;
+      if (call.operands.length !== 2 || !isTensor(a) || !isTensor(b)) throw new Error(`${label}: takes two tensors (a product with a constant matrix is a Dense layer)`);
+      const axes = [call.params.transpose_a === true ? 1 : 2, call.params.transpose_b === true ? 2 : 1];
+      return { inputs: [a.ref, b.ref], steps: [{ class_name: 'Dot', config: { axes }, note: { rank: 3 } }] };
+    }
     case 'getitem': {
       // tf-keras passes the key by name (slice_spec), Keras 3 as the second argument.
       const key = 'slice_spec' in call.params ? call.params.slice_spec : call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined;
@@ -273,15 +307,16 @@ const TF_FUNCTIONS: Record<string, string> = {
   'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
   'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
-  'math.reduce_mean': 'mean', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
+  'math.reduce_mean': 'mean', 'math.reduce_max': 'max', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
+  transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
   Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
   LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
-  Mean: 'mean', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
+  Mean: 'mean', Max: 'max', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
 };
-const SUPPORTED = 'x + y, x - y, x * y and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean over the steps or pixels, a reshape keeping the batch, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+const SUPPORTED = 'x + y, x - y, x * y and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean or maximum over the steps or pixels, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
 
 const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;
 /** Whether a layer entry is an operation (tf-keras's TFOpLambda, or a Keras 3 operation node). */

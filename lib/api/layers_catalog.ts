@@ -19,6 +19,7 @@ import { embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
+import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -402,6 +403,10 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const axis = Number(c.axis ?? -1);
     if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
     return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
+  },
+  [AXES_LAYER]: (l) => {
+    const spec = axesOf(l);
+    return simple((x) => reshape(x, axesShape(spec, x.shape, (m) => refuse(l, m))));
   },
   [SLICE_LAYER]: (l) => {
     const key = keyOf(l);

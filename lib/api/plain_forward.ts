@@ -24,6 +24,7 @@ import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
 import { checkOperation } from './keras_operations';
 import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
+import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -456,6 +457,10 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
+  [AXES_LAYER]: (l) => {
+    const spec = axesOf(l);
+    return one((x) => ({ data: x.data, shape: axesShape(spec, x.shape, (m) => fail(l, m)) }));
+  },
   [SLICE_LAYER]: (l) => {
     const key = keyOf(l);
     return one((x) => {

@@ -5,6 +5,7 @@ import { transposeAxis } from '../api/conv_kernels';
 import { reshapeTo, sides1d } from '../api/layers_settings';
 import { graphOf, type LayerConfig } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
+import { AXES_LAYER, axesOf, axesShape } from '../api/layers_axes';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -352,6 +353,11 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       case 'Flatten':
         s = [count(s)];
+        break;
+      case AXES_LAYER:
+        s = axesShape(axesOf(layer as LayerConfig), [1, ...s], (m) => {
+          throw new Error(m);
+        }).slice(1);
         break;
       case SLICE_LAYER:
         // Local, no products; what follows sees the slice's shape.
