@@ -33,7 +33,16 @@ for (const protocol of ['securenn', 'fss'] as const)
     await checkModel(t, a, ref, [T, D], protocol);
   });
 
-test("Keras 3's form: Attention with use_scale between a projected query and the input (called with [query, value])", async (t) => {
+// A decoder's self-attention: step i attends to steps j <= i only (Keras's use_causal_mask). The
+// reference hides the later steps with -Infinity before its softmax, as Keras's 1e9 does.
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: a causal transformer block (MultiHeadAttention called with use_causal_mask) computes Keras's equations`, async (t) => {
+    const { a, ref } = block({}, { value: ['in', 0, 0], use_causal_mask: true }, (i, j) => j <= i);
+    await checkModel(t, a, ref, [T, D], protocol);
+  });
+
+for (const causal of [false, true])
+test(`Keras 3's form: Attention with use_scale between a projected query and the input (called with [query, value])${causal ? ', causal' : ''}`, async (t) => {
   const Tq = 4, Dm = 5;
   const weights: W[] = [
     { name: 'qp/kernel', shape: [Dm, Dm], data: rnd(Dm * Dm, 0.8) },
@@ -47,7 +56,7 @@ test("Keras 3's form: Attention with use_scale between a projected query and the
   const layers = [
     { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, Tq, Dm] }, inbound_nodes: [] },
     { class_name: 'Dense', config: { name: 'qp', units: Dm }, inbound_nodes: call([tensor('in', [null, Tq, Dm])]) },
-    { class_name: 'Attention', config: { name: 'att', use_scale: true, score_mode: 'dot', dropout: 0 }, inbound_nodes: call([[tensor('qp', [null, Tq, Dm]), tensor('in', [null, Tq, Dm])]], { use_causal_mask: false, training: false }) },
+    { class_name: 'Attention', config: { name: 'att', use_scale: true, score_mode: 'dot', dropout: 0 }, inbound_nodes: call([[tensor('qp', [null, Tq, Dm]), tensor('in', [null, Tq, Dm])]], { use_causal_mask: causal, training: false }) },
     { class_name: 'Flatten', config: { name: 'flat' }, inbound_nodes: call([tensor('att', [null, Tq, Dm])]) },
     { class_name: 'Dense', config: { name: 'out', units: 2 }, inbound_nodes: call([tensor('flat', [null, Tq * Dm])]) },
   ];
@@ -55,8 +64,8 @@ test("Keras 3's form: Attention with use_scale between a projected query and the
   const w = new Map(weights.map((x) => [x.name, x.data]));
   const ref = (x: number[][]) => {
     const q = linear(x, w.get('qp/kernel')!, w.get('qp/bias')!, Dm);
-    const att = q.map((qi) => {
-      const s = softmaxRow(x.map((kj) => w.get('att/scale')![0] * qi.reduce((acc, v, d) => acc + v * kj[d], 0)));
+    const att = q.map((qi, i) => {
+      const s = softmaxRow(x.map((kj, j) => (causal && j > i ? -Infinity : w.get('att/scale')![0] * qi.reduce((acc, v, d) => acc + v * kj[d], 0))));
       return Array.from({ length: Dm }, (_, d) => s.reduce((acc, sj, j) => acc + sj * x[j][d], 0));
     });
     return linear([att.flat()], w.get('out/kernel')!, w.get('out/bias')!, 2)[0];
@@ -134,10 +143,10 @@ test('self-attention over 40 steps: softmax rows whose exponentials sum far abov
   await checkModel(t, a, ref, [n, d], 'securenn');
 });
 
-test('attention: masks, causal masks, returned scores, concat scores and other output shapes are refused, naming them; Pond refuses attention', async (t) => {
+test('attention: masks, returned scores, concat scores and other output shapes are refused, naming them; Pond refuses attention', async (t) => {
   const cases: [ReturnType<typeof block>, RegExp][] = [
     [block({}, { value: ['in', 0, 0], attention_mask: ['in', 0, 0] }), /layer 'mha' \(MultiHeadAttention\): is called with a tensor as 'attention_mask'; masks and other tensor arguments are not supported/],
-    [block({}, { value: ['in', 0, 0], use_causal_mask: true }), /layer 'mha' \(MultiHeadAttention\): is called with use_causal_mask = true; causal masks are not supported/],
+    [block({}, { value: ['in', 0, 0], use_causal_mask: 'yes' }), /layer 'mha' \(MultiHeadAttention\): is called with use_causal_mask = "yes", which is not supported/],
     [block({}, { value: ['in', 0, 0], return_attention_scores: true }), /layer 'mha' \(MultiHeadAttention\): is called with return_attention_scores = true/],
     [block({ output_shape: [4] }), /layer 'mha' \(MultiHeadAttention\): output_shape = \[4\] is not supported/],
     [block({ attention_axes: [1, 2] }), /layer 'mha' \(MultiHeadAttention\): attention_axes = \[1,2\] is not supported/],

@@ -3,7 +3,8 @@
 // position or by keyword (layers_graph.ts puts them in that order).
 //
 // Attention (Luong, score_mode 'dot'): scores = q k^T (times the learned `scale` when
-// use_scale), w = softmax(scores) over the value steps, out = w v.
+// use_scale), w = softmax(scores) over the value steps, out = w v. With use_causal_mask, query
+// step i weighs value steps j <= i only (ops_softmax.ts: a public mask, local).
 // MultiHeadAttention: per head h, Q_h = q Wq_h + bq_h scaled by 1/sqrt(key_dim), K_h and V_h
 // alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product.
 // Every product is a private one (Beaver), every reshape and transpose local: no new protocol step.
@@ -21,17 +22,26 @@ const MASKS = ['mask', 'query_mask', 'value_mask', 'key_mask', 'attention_mask']
 /** A shape tf-keras records when the layer was built (query_shape...): any list of sizes, or null. */
 const builtShape = (v: unknown) => nullish(v) || (Array.isArray(v) && v.every((d) => d === null || Number.isInteger(d)));
 
-/** The call's keyword arguments: masks and returned scores are not supported; training is moot at inference. */
-function checkCall(l: LayerConfig): void {
+/**
+ * The call's keyword arguments: whether it asks for a causal mask (use_causal_mask, or Attention's
+ * `causal` setting in Keras 2.x's configs); other masks and returned scores are not supported;
+ * training is moot at inference.
+ */
+export function causalCall(l: LayerConfig): boolean {
+  let causal = l.config.causal === true;
   for (const [k, v] of Object.entries(l.callArgs ?? {})) {
     if (k === 'training') continue;
     // Keras 3 saves the masks it was not given as None (Attention's mask as [None, None]).
     if (MASKS.includes(k) && (v === null || (Array.isArray(v) && v.every((e) => e === null)))) continue;
-    if ((k === 'use_causal_mask' || k === 'return_attention_scores') && (v === false || v === null)) continue;
-    if (k === 'use_causal_mask') refuse(l, 'is called with use_causal_mask = true; causal masks are not supported');
+    if (k === 'use_causal_mask' && (v === true || v === false || v === null)) {
+      causal ||= v === true;
+      continue;
+    }
+    if (k === 'return_attention_scores' && (v === false || v === null)) continue;
     if (k === 'return_attention_scores') refuse(l, 'is called with return_attention_scores = true: two outputs, which are not supported');
     refuse(l, `is called with ${k} = ${JSON.stringify(v)}, which is not supported`);
   }
+  return causal;
 }
 
 /** [query, value, key] from the layer's inputs; each rank 3, [batch, steps, features]. */
@@ -46,15 +56,15 @@ function qvk(l: LayerConfig, xs: AnyTensor[]): [AnyTensor, AnyTensor, AnyTensor]
 /** Keras's Attention layer (dot scores). */
 function attention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   // causal: Keras 2.x's config form of use_causal_mask (false only).
-  const c = settings(l, { use_scale: bool, score_mode: (v) => v === undefined || v === 'dot', dropout: (v) => v === undefined || isNum(v), causal: (v) => v === undefined || v === false });
-  checkCall(l);
+  const c = settings(l, { use_scale: bool, score_mode: (v) => v === undefined || v === 'dot', dropout: (v) => v === undefined || isNum(v), causal: bool });
+  const causal = causalCall(l);
   const scale = c.use_scale ? ctx.take('scale', [1, 1, 1]) : -1;
   return {
     step: (p) => (xs) => {
       const [q, v, k] = qvk(l, xs);
       if (q.shape[2] !== k.shape[2]) refuse(l, `query has ${q.shape[2]} features but key has ${k.shape[2]}`);
       const scores = matmul(q, transpose(k, [0, 2, 1]));
-      return matmul(softmax(scale < 0 ? scores : mul(scores, p[scale])), v);
+      return matmul(softmax(scale < 0 ? scores : mul(scores, p[scale]), { causal }), v);
     },
     comparisons: true,
     exactOnly: true,
@@ -80,7 +90,7 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
     key_shape: builtShape,
     value_shape: builtShape,
   });
-  checkCall(l);
+  const causal = causalCall(l);
   const heads = Number(c.num_heads), kd = Number(c.key_dim), vd = nullish(c.value_dim) ? kd : Number(c.value_dim);
   const bias = c.use_bias !== false;
   const n = l.config.name;
@@ -104,7 +114,7 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
         return transpose(reshape(y, [x.shape[0], x.shape[1], heads, width]), [0, 2, 1, 3]);
       };
       const Q = mul(split(q, pq, kd), 1 / Math.sqrt(kd)), K = split(k, pk, kd), V = split(v, pv, vd);
-      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2]))); // [batch, heads, Tq, Tv]
+      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal }); // [batch, heads, Tq, Tv]
       const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
       return dense(reshape(o, [q.shape[0], q.shape[1], heads * vd]), p[out.k], out.b < 0 ? null : p[out.b]);
     },

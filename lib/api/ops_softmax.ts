@@ -14,7 +14,7 @@
 //    times (a power of two, so each product rounds once).
 // Nothing here is a new protocol step: comparisons (DReLU) and Beaver products as everywhere
 // else. What each server receives is what those ops send (docs/securenn.md, docs/fss.md).
-import { add, reduceSum, reshape, sub } from './ops';
+import { add, constantTensor, reduceSum, reshape, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { type Fitted, fittedCubicAt } from './ops_norm';
 import { expNegErrorBound, piecewiseExpNeg } from './ops_smooth';
@@ -34,23 +34,50 @@ export function softmaxErrorBound(n: number, y: number, fracBits: number): numbe
   return (eps * (1 + n * y)) / (1 - n * eps) + 8 * u;
 }
 
-/** softmax over the last axis of a private x (see the header for the method). */
-export function softmax(x: AnyTensor): PrivateTensor {
+/** How much a causal mask lowers the scores it hides: below every score it keeps by more than 10 while |scores| < 8000. */
+export const CAUSAL_PENALTY = 2 ** 14;
+
+/**
+ * softmax over the last axis of a private x (see the header for the method). `causal`: over the
+ * last two axes [.., Tq, Tk], position i keeps only j <= i (Keras's use_causal_mask), the others
+ * exactly 0: their scores are lowered by CAUSAL_PENALTY before the maximum (public constants:
+ * local), and their exponentials multiplied by 0 (a public mask: local). Nothing else changes.
+ */
+export function softmax(x: AnyTensor, opts: { causal?: boolean } = {}): PrivateTensor {
   requireExact('softmax', x);
   if (x.kind !== 'private') throw new TypeError('softmax: expects a private tensor');
-  if (x.rank < 1) throw new RangeError('softmax: needs at least one axis');
+  if (x.rank < (opts.causal ? 2 : 1)) throw new RangeError(`softmax: needs at least ${opts.causal ? 'two axes for a causal mask' : 'one axis'}`);
   const n = x.shape[x.rank - 1], rows = x.shape.reduce((a, b) => a * b, 1) / n;
   if (n === 0) return x;
+  if (opts.causal) {
+    // The maximum compares scores moved by the library's constant: full width, as its own values are.
+    const keep = causalKeep(x.cluster, x.shape[x.rank - 2], n);
+    return x.cluster.internalOps(() => {
+      const flat = reshape(add(x, keep.penalty), [rows, n]);
+      return normalised(x, flat, rowMax(flat, rows, n), rows, n, keep.mask);
+    });
+  }
   const flat = reshape(x, [rows, n]);
-  const m = reshape(maxPool2d(reshape(flat, [rows, 1, n, 1]), { poolSize: [1, n], strides: [1, 1] }), [rows, 1]);
   // The max compares the model's values; what follows compares the library's (the exponential's
   // knots, the row sum's thresholds), which fssBits does not bound.
-  return x.cluster.internalOps(() => normalised(x, flat, m, rows, n));
+  return x.cluster.internalOps(() => normalised(x, flat, rowMax(flat, rows, n), rows, n));
 }
 
-/** Steps 2-6 of softmax, given the rows of x and their maxima. */
-function normalised(x: PrivateTensor, flat: AnyTensor, m: AnyTensor, rows: number, n: number): PrivateTensor {
-  const e = piecewiseExpNeg(sub(m, flat) as PrivateTensor);
+const rowMax = (flat: AnyTensor, rows: number, n: number) => reshape(maxPool2d(reshape(flat, [rows, 1, n, 1]), { poolSize: [1, n], strides: [1, 1] }), [rows, 1]);
+
+/** The public [Tq, Tk] tensors of a causal mask: 0 or -CAUSAL_PENALTY to add, 1 or 0 to multiply. */
+function causalKeep(c: PrivateTensor['cluster'], tq: number, tk: number): { penalty: AnyTensor; mask: { tq: number; tk: number; t: AnyTensor } } {
+  const keep = Array.from({ length: tq * tk }, (_, i) => (i % tk <= Math.floor(i / tk) ? 1 : 0));
+  return {
+    penalty: constantTensor(c, keep.map((k) => (k ? 0 : -CAUSAL_PENALTY)), [tq, tk], 'causal mask'),
+    mask: { tq, tk, t: constantTensor(c, keep, [tq, tk], 'causal mask') },
+  };
+}
+
+/** Steps 2-6 of softmax, given the rows of x and their maxima (and a causal mask's 0/1 to zero the hidden). */
+function normalised(x: PrivateTensor, flat: AnyTensor, m: AnyTensor, rows: number, n: number, mask?: { tq: number; tk: number; t: AnyTensor }): PrivateTensor {
+  let e = piecewiseExpNeg(sub(m, flat) as PrivateTensor) as AnyTensor;
+  if (mask) e = reshape(mul(reshape(e, [rows / mask.tq, mask.tq, mask.tk]), mask.t), [rows, n]);
   const total = reduceSum(e, 1, true);
   // S >= 1 up to the fit's error (the maximum's own term), so k >= -1; at most n.
   const kMax = Math.max(1, Math.ceil(Math.log(n + 1) / Math.log(4)));

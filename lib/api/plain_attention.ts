@@ -3,6 +3,12 @@
 import type { LayerConfig } from './layers_graph';
 import { maxAbsOf, plainAlloc, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
+import { causalCall } from './layers_attention';
+
+/** Keras's causal mask: query step i weighs value steps j <= i only (the others get weight 0). */
+function hideFuture(s: Float64Array, tq: number, tv: number): void {
+  for (let i = 0; i < tq; i++) for (let j = i + 1; j < tv; j++) s[i * tv + j] = -Infinity;
+}
 
 type W = (name: string) => Float64Array;
 /** Hears the largest |value| of a product the private layer forms inside (verify.ts): 'scores', 'projections'. */
@@ -16,6 +22,7 @@ function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, P
 /** out[b, i] = sum_j softmax_j(scale q_i . k_j) v_j. */
 export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const scale = l.config.use_scale ? w(`${l.config.name}/scale`)[0] : 1;
+  const causal = causalCall(l);
   return (xs) => {
     const [q, v, k] = inputs(l, xs);
     const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
@@ -31,6 +38,7 @@ export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => unde
           s[i * Tv + j] = scale * dot;
           top = Math.max(top, maxAbsOf([dot, scale * dot]));
         }
+      if (causal) hideFuture(s, Tq, Tv);
       softmaxRows(s, Tv);
       for (let i = 0; i < Tq; i++)
         for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
@@ -45,6 +53,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
   const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
   const vd = l.config.value_dim == null ? kd : Number(l.config.value_dim), bias = l.config.use_bias !== false;
   const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
+  const causal = causalCall(l);
   // x [B, T, D] times kernel [D, H, width] (+ bias [H, width]) -> [B, T, H, width]
   const project = (x: PlainTensor, part: string, width: number): Float64Array => {
     const [B, T, D] = x.shape, k = weight(part, 'kernel'), bv = bias ? weight(part, 'bias') : undefined;
@@ -75,6 +84,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
             s[i * Tv + j] = dot / Math.sqrt(kd);
             top = Math.max(top, maxAbsOf([s[i * Tv + j]]));
           }
+        if (causal) hideFuture(s, Tq, Tv);
         softmaxRows(s, Tv);
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++)

@@ -59,7 +59,7 @@ export function addMhaWeights(add: (name: string, shape: number[], s: number) =>
 }
 
 // ---------- a transformer block in Keras 2's form (tf.keras, as tensorflowjs_converter writes it) ----------
-export function block(mhaConfig: Record<string, unknown> = {}, mhaCall: Record<string, unknown> = { value: ['in', 0, 0] }): { a: tfe.ModelArtifacts; ref: (x: number[][]) => number[] } {
+export function block(mhaConfig: Record<string, unknown> = {}, mhaCall: Record<string, unknown> = { value: ['in', 0, 0] }, mask?: (i: number, j: number) => boolean): { a: tfe.ModelArtifacts; ref: (x: number[][]) => number[] } {
   const { weights, add } = weightList();
   addMhaWeights(add);
   add('ln/gamma', [D], 1);
@@ -77,7 +77,7 @@ export function block(mhaConfig: Record<string, unknown> = {}, mhaCall: Record<s
   const topology = { class_name: 'Functional', keras_version: '2.15.0', config: { name: 'block', layers, input_layers: [['in', 0, 0]], output_layers: [['out', 0, 0]] } };
   const w = new Map(weights.map((x) => [x.name, x.data]));
   const ref = (x: number[][]) => {
-    const m = mhaRef(x, w);
+    const m = mhaRef(x, w, mask);
     const ln = x.map((r, i) => layerNormRef(r.map((v, d) => v + m[i][d]), w.get('ln/gamma')!, w.get('ln/beta')!));
     const pooled = Array.from({ length: D }, (_, d) => ln.reduce((a, r) => a + r[d], 0) / T);
     return linear([pooled], w.get('out/kernel')!, w.get('out/bias')!, OUT)[0];

@@ -191,6 +191,26 @@ export function activationSuite(protocol: Protocol): void {
         within(t, got3, want3, (i) => softmaxErrorBound(4, want3[i], 16), 'rank 3');
       }));
 
+  if (exactRelu)
+    test(`${protocol}: a causal softmax gives the later positions weight 0 and the rest plaintext's, even where the later scores are far larger`, (t) =>
+      withCluster(protocol, async (c) => {
+        // [2, 40, 40]: row i keeps j <= i. The hidden scores are 30 above the kept ones (in
+        // [-3, 3]): without the penalty they would set the maximum and the kept exponentials
+        // would all clamp at e^-10; without the mask's product the 39 hidden ones would add
+        // 39 e^-10 to row 0's sum (its one weight 1.8e-3 below 1, past the bound).
+        const T = 40;
+        const xa = Float64Array.from({ length: 2 * T * T }, (_, k) => ((k % T) > Math.floor(k / T) % T ? 30 : Math.random() * 6 - 3));
+        const got = await open(tfe.softmax(priv(c, xa, [2, T, T]), { causal: true }));
+        const want: number[] = [], kept: number[] = [];
+        for (let r = 0; r < 2 * T; r++) {
+          const i = r % T, row = Array.from(xa.subarray(r * T, r * T + i + 1));
+          const m = Math.max(...row), e = row.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
+          for (let j = 0; j < T; j++) want.push(j <= i ? e[j] / s : 0), kept.push(i + 1);
+        }
+        within(t, got, want, (k) => softmaxErrorBound(kept[k], want[k], 16), 'causal softmax vs float64 with the later steps hidden');
+        t.throws(() => tfe.softmax(priv(c, Float64Array.of(1, 2), [2]), { causal: true }), { message: /two axes for a causal mask/ });
+      }));
+
   if (!exactRelu)
     test(`${protocol}: softmax is refused: it needs comparisons`, (t) =>
       withCluster(protocol, async (c) => {
