@@ -155,13 +155,43 @@ function keras3Reference(x: Float64Array, batch: number): number[][] {
   });
 }
 
-test('Keras 3 operation nodes (a constant argument, a NumPy array, mean, reshape, concatenate) load and run: SecureNN and plaintext', async (t) => {
-  const a = artifacts(keras3Model(), K3_WEIGHTS);
+/**
+ * The topology as tensorflowjs_converter writes a .keras file: every `module` and
+ * `registered_name` key deleted; and as Keras before 3.11 saves an operation: its config without
+ * its name (the entry has it).
+ */
+function converted(topo: object): object {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (!v || typeof v !== 'object') return v;
+    const o = Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'module' && k !== 'registered_name').map(([k, e]) => [k, strip(e)]));
+    return o;
+  };
+  const out = strip(topo) as { config: { layers: { config: Record<string, unknown>; inbound_nodes: unknown }[] } };
+  const ops = (topo as { config: { layers: { module?: string }[] } }).config.layers.map((l) => String(l.module).includes('.ops.'));
+  out.config.layers.forEach((l, i) => {
+    if (ops[i]) delete l.config.name;
+  });
+  return out;
+}
+
+test('Keras 3 operation nodes (a constant argument, a NumPy array, mean, reshape, concatenate) load and run: SecureNN and plaintext; also as tensorflowjs_converter writes them (no module keys)', async (t) => {
   const x = rand(6 * T * F, 2);
   const want = keras3Reference(x, 6);
-  const { out } = await privateRows(a, x, [6, T, F]);
-  expectRowsMatch(t, out, want, undefined, 1e-2);
-  expectRowsMatch(t, tfe.loadPlainModel(a).forward({ data: x, shape: [6, T, F] }).data, want, undefined, 1e-4);
+  for (const topo of [keras3Model(), converted(keras3Model())]) {
+    const a = artifacts(topo, K3_WEIGHTS);
+    const { out } = await privateRows(a, x, [6, T, F]);
+    expectRowsMatch(t, out, want, undefined, 1e-2);
+    expectRowsMatch(t, tfe.loadPlainModel(a).forward({ data: x, shape: [6, T, F] }).data, want, undefined, 1e-4);
+  }
+  // Without its module, an operation named as a merge layer is told apart by its call: two
+  // arguments (x * 0.5) against a layer's one list ([a, b]), which stays the layer.
+  const spec = tfe.loadPlainModel(artifacts(converted(keras3Model()), K3_WEIGHTS)).spec.layers;
+  t.true(spec.includes('Rescaling:multiply') && spec.includes('Rescaling:true_divide'), spec.join());
+  const merge = converted(keras3Model()) as { config: { layers: Record<string, unknown>[] } };
+  merge.config.layers.splice(2, 1, { class_name: 'Multiply', config: { name: 'multiply', trainable: true, dtype: 'float32' }, name: 'multiply', inbound_nodes: [{ args: [[kt('d'), kt('d')]], kwargs: {} }] });
+  const squared = tfe.loadPlainModel(artifacts(merge, K3_WEIGHTS));
+  t.true(squared.spec.layers.includes('Multiply:multiply'), 'a Multiply layer of [d, d] stays a layer');
 });
 
 // ---- Slicing: SlicingOpLambda (tf-keras) and GetItem (Keras 3) ----
@@ -315,6 +345,12 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(op('tf.reshape', 'reshape', ['h', 0, 0, { shape: [4, 4], name: null }])), /only a shape keeping the batch first/);
   refused(withOp(op('tf.nn.silu', 'nn.silu', ['h', 0, 0, { beta: 2, name: null }])), /beta = 2 is not supported/);
   refused(withOp(op('tf.cast', 'cast', ['h', 0, 0, { dtype: 'int32', name: null }])), /dtype = "int32" is not supported/);
+  refused(withOp(op('tf.math.pow', 'math.pow', ['h', 0, 0, { y: 3, name: null }])), /raises to the power 3; only 2/);
+  // x ** 2 is x times itself.
+  const sq = tfe.loadPlainModel(withOp(op('tf.math.pow', 'math.pow', ['h', 0, 0, { y: 2, name: null }])));
+  const h = tfe.loadPlainModel(withOp(op('tf.identity', 'identity', ['h', 0, 0, {}])));
+  const probe = { data: rand(2 * IN), shape: [2, IN] };
+  t.deepEqual(Array.from(sq.forward(probe).data), Array.from(h.forward(probe).data, (v) => v * v));
   // Two tensors of different ranks: NumPy broadcasts against the batch axis, a merge layer would not.
   // [batch, 4, 4] times [batch, 4]: a merge layer would give each row's [4] to its 4 x 4 (axes of 1 after the batch).
   const r4 = { class_name: 'Dense', config: { name: 'r', units: 4 }, name: 'r', inbound_nodes: [[['h', 0, 0, {}]]] };

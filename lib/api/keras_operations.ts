@@ -236,14 +236,25 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
       throw new Error(`${label}: averages over axis ${JSON.stringify(call.params.axis ?? null)}; supported are the steps of [batch, steps, features] (axis 1) and the pixels of [batch, height, width, channels] (axes [1, 2])`);
     }
     case 'reshape': {
-      // tf.reshape(x, shape) names it shape, keras.ops.reshape's operation newshape.
-      const shape = call.params.shape ?? call.params.newshape ?? (call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined);
-      onlyParams(call, label, { shape: ANY, newshape: ANY });
+      // tf.reshape(x, shape) names it shape, keras.ops.reshape's operation newshape (new_shape in Keras 3.0).
+      const shape = call.params.shape ?? call.params.newshape ?? call.params.new_shape ?? (call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined);
+      onlyParams(call, label, { shape: ANY, newshape: ANY, new_shape: ANY });
       const x = call.operands[0];
       if (!isTensor(x)) throw new Error(`${label}: takes one tensor`);
       if (!Array.isArray(shape) || !(shape[0] === -1 || shape[0] === null))
         throw new Error(`${label}: reshapes to ${JSON.stringify(shape)}; only a shape keeping the batch first (-1 or None, then the sizes of one example) is supported`);
       return { inputs: [x.ref], steps: [{ class_name: 'Reshape', config: { target_shape: shape.slice(1) } }] };
+    }
+    case 'square':
+    case 'pow': {
+      // x ** 2: a private product of x with itself; x ** 1 is x. Other powers are refused.
+      const x = unaryInput({ ...call, operands: call.operands.slice(0, 1) }, label);
+      const p = op === 'square' ? 2 : call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined;
+      if (op === 'square' ? call.operands.length !== 1 : call.operands.length !== 2) throw new Error(`${label}: takes ${op === 'square' ? 'one tensor' : 'a tensor and a constant exponent'}`);
+      onlyParams(call, label, {});
+      if (p === 1) return { inputs: [x], steps: [{ class_name: 'Activation', config: { activation: 'linear' } }] };
+      if (p !== 2) throw new Error(`${label}: raises to the power ${JSON.stringify(p)}; only 2 (a product) and 1 are supported`);
+      return { inputs: [x, x], steps: [{ class_name: 'Multiply', config: {} }] };
     }
     case 'max': {
       onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, keepdims: (v) => typeof v === 'boolean' });
@@ -307,27 +318,48 @@ const TF_FUNCTIONS: Record<string, string> = {
   'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
   'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
-  'math.reduce_mean': 'mean', 'math.reduce_max': 'max', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
+  'math.pow': 'pow', 'math.square': 'square', 'math.reduce_mean': 'mean', 'math.reduce_max': 'max', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
   transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
   Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
   LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
-  Mean: 'mean', Max: 'max', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
+  Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
 };
-const SUPPORTED = 'x + y, x - y, x * y and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean or maximum over the steps or pixels, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean or maximum over the steps or pixels, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
 
+/** keras.src.ops.numpy, keras.src.ops.nn, keras.src.ops.core (keras.ops.* before Keras 3.3). */
 const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;
-/** Whether a layer entry is an operation (tf-keras's TFOpLambda, or a Keras 3 operation node). */
-const isOperation = (l: LayerConfig): boolean => {
+/** Keras 3 operations named as a layer is: told apart by their call when the module is gone. */
+const LAYER_NAMED = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Reshape', 'Softmax', 'Concatenate']);
+
+/**
+ * Whether a layer entry is an operation: tf-keras's TFOpLambda, or a Keras 3 operation node. Its
+ * module says so, but tensorflowjs_converter deletes every `module` key of a Keras 3 model; then
+ * an operation class no layer has (TrueDivide, Mean, GetItem...) says so, and one named as a
+ * layer is by its call: a merge layer takes one list of tensors (args [[a, b]]), the operation
+ * two arguments (args [a, 0.5]); Reshape's operation has newshape where the layer has
+ * target_shape; an operation's config had no name before Keras 3.11. Softmax and Concatenate
+ * compute alike either way, so otherwise stay the layers.
+ */
+function isOperation(l: LayerConfig): boolean {
+  if (l?.class_name === 'TFOpLambda' || l?.class_name === 'SlicingOpLambda') return true;
   const module = (l as { module?: unknown } | undefined)?.module;
-  return l?.class_name === 'TFOpLambda' || l?.class_name === 'SlicingOpLambda' || (typeof module === 'string' && KERAS3_MODULE.test(module));
-};
+  if (typeof module === 'string') return KERAS3_MODULE.test(module);
+  if (!l || !Object.hasOwn(KERAS3_CLASSES, l.class_name)) return false;
+  // A layer's config names it; an operation's did not before Keras 3.11.
+  if (!LAYER_NAMED.has(l.class_name) || !l.config || typeof l.config.name !== 'string') return true;
+  const node = Array.isArray(l.inbound_nodes) ? (l.inbound_nodes[0] as { args?: unknown } | undefined) : undefined;
+  if (!node || typeof node !== 'object' || !Array.isArray(node.args)) return false;
+  if (l.class_name === 'Reshape') return l.config && ('newshape' in l.config || 'new_shape' in l.config);
+  return ['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum'].includes(l.class_name) && !(node.args.length === 1 && Array.isArray(node.args[0]));
+}
 
 /** The layers (one or a chain) replacing operation `l`, the last named as it; `used` holds every layer name, and gains theirs. */
 function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
-  const name = String(l.config?.name);
+  // Keras 3 before 3.11 writes an operation's config without its name (the entry has it).
+  const name = String(l.config?.name ?? l.name);
   const keras3 = l.class_name !== 'TFOpLambda' && l.class_name !== 'SlicingOpLambda';
   const written = keras3 ? `keras.ops ${l.class_name}` : `tf.${String(l.config?.function ?? '?')}`;
   const label = `operation '${name}' (${written})`;

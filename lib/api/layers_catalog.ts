@@ -20,6 +20,7 @@ import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
+import { maskValueOf, privateMask } from './layers_mask';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -404,6 +405,15 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
     return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
   },
+  // Keras's Masking: its output is the input with every step whose features all equal
+  // mask_value set to 0 (x + c (m - 1), m the step mask: nothing to do for c = 0, where those
+  // steps are 0 already); the recurrent layers after it skip those steps (layers_mask.ts).
+  Masking: (l) => {
+    settings(l, { mask_value: isNum, maskValue: isNum });
+    const c = maskValueOf(l.config);
+    if (c === 0) return simple((x) => x);
+    return simple((x) => add(x, mul(sub(privateMask(x, c), 1), c)), true, true);
+  },
   [AXES_LAYER]: (l) => {
     const spec = axesOf(l);
     return simple((x) => reshape(x, axesShape(spec, x.shape, (m) => refuse(l, m))));
@@ -431,9 +441,7 @@ export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
 
 /** Layers people ask for that are refused for a stated reason (not merely unknown). */
 /** Why some layers people often have are refused (the message after "is"). */
-const REFUSED: Record<string, string> = {
-  Masking: 'not supported: a mask changes what the layers after it compute (they skip the masked steps), which the private model does not do',
-};
+const REFUSED: Record<string, string> = {};
 
 /**
  * A TfePolynomial layer's form, checked: public coefficients in its config (`coeffs`, 2 to 4

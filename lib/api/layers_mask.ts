@@ -1,13 +1,28 @@
-// Keras's padding mask, from Embedding(mask_zero=True): positions whose token id is 0 are
-// skipped by the recurrent layers after it (their state is carried over the step, and a step's
+// Keras's padding mask, from Embedding(mask_zero=True) or a Masking layer: positions whose token
+// id is 0 (or whose features all equal Masking's mask_value) are skipped by the recurrent layers after it (their state is carried over the step, and a step's
 // output is the carried state, as TensorFlow.js computes it). The ids are private, but the mask
 // is a linear function of what is shared: the one-hot's column 0 is 1 exactly at id 0, so the
 // mask is 1 - onehot[..., 0], and a masked step costs one private product per state element
-// (h + m (h' - h)). Which layers the mask reaches is decided here from the graph: per-position
+// (h + m (h' - h)). Masking's mask compares private values: 1 - [every feature = mask_value], one
+// equality test per value and one per step (stepMask in layers_spec.ts). Which layers the mask reaches is decided here from the graph: per-position
 // layers both frameworks pass it through, a recurrent layer uses it (and passes it on with
 // return_sequences); where tfjs and Keras would differ (a layer one passes the mask through and
 // the other not, before a recurrent layer; a masked mean), the model is refused, naming the layer.
 import { type LayerGraph, refuse } from './layers_graph';
+import { add, neg, reduceSum, slice, sub } from './ops';
+import { equalZero } from './comparison_ops';
+import type { AnyTensor } from './tensor';
+import type { PlainTensor } from './plain_kernels';
+
+/**
+ * Where a recurrent layer's mask comes from: the one-hot of model input `source`'s token ids
+ * (Embedding mask_zero: 1 where the id is not 0), or, with `maskValue`, the values of node
+ * `source` (a Masking layer's input: 1 where some feature of the step differs from maskValue).
+ */
+export interface MaskSource {
+  source: string;
+  maskValue?: number;
+}
 
 /**
  * Per-position layers that tfjs and Keras both pass the mask through (Keras's supports_masking;
@@ -37,11 +52,11 @@ const recurrentConfig = (cls: string, c: Record<string, unknown>): Record<string
  *   Bidirectional forces on with return_sequences without saving it) and tfjs carries the state
  *   over, read by anything but a recurrent layer (which skips those steps) or returned.
  */
-export function maskSources(graph: LayerGraph): Map<string, string> {
-  type Mask = { source: string; from: string; via?: string; zeros?: string };
+export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
+  type Mask = { source: string; from: string; maskValue?: number; via?: string; zeros?: string };
   const carried = new Map<string, Mask>();
-  const users = new Map<string, string>();
-  const why = (m: Mask) => `the padding mask of Embedding '${m.from}' (mask_zero = true)`;
+  const users = new Map<string, MaskSource>();
+  const why = (m: Mask) => (m.maskValue === undefined ? `the padding mask of Embedding '${m.from}' (mask_zero = true)` : `the mask of Masking '${m.from}'`);
   const zeroed = (m: Mask) =>
     `reads the masked sequence of '${m.zeros}', whose padded steps Keras sets to zero (zero_output_for_mask, which Keras's Bidirectional forces with return_sequences) and TensorFlow.js gives the state carried over them: the model's own output is ambiguous; read it with a recurrent layer (which skips those steps), or return its last step`;
   for (const node of graph.nodes) {
@@ -50,26 +65,31 @@ export function maskSources(graph: LayerGraph): Map<string, string> {
       carried.set(node.id, { source: node.inputs[0], from: c.name });
       continue;
     }
+    // Masking starts a mask of its own (Keras and tfjs compute it from its input alone).
+    if (cls === 'Masking') {
+      carried.set(node.id, { source: node.inputs[0], from: c.name, maskValue: maskValueOf(c) });
+      continue;
+    }
     const masks = node.inputs.map((i) => carried.get(i));
     const masked = masks.find((m) => m !== undefined);
     if (!masked) continue;
     if (RECURRENT.has(cls)) {
       if (masked.via) refuse(node.layer, `may or may not get ${why(masked)}: it comes through '${masked.via}', which tfjs passes it through and Keras does not; put the recurrent layer after the Embedding with only per-position layers between (dropout, Dense, Activation, normalisations), or use mask_zero false`);
       if (node.inputs.length !== 1) refuse(node.layer, `gets ${why(masked)} with ${node.inputs.length} inputs, which is not supported`);
-      users.set(node.id, masked.source);
+      users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       const rc = recurrentConfig(cls, c);
       const zeros = rc.zero_output_for_mask === true || (cls === 'Bidirectional' && !graph.tfjs);
-      if (rc.return_sequences === true) carried.set(node.id, { source: masked.source, from: masked.from, ...(zeros ? { zeros: String(c.name) } : {}) });
+      if (rc.return_sequences === true) carried.set(node.id, { source: masked.source, from: masked.from, maskValue: masked.maskValue, ...(zeros ? { zeros: String(c.name) } : {}) });
       continue;
     }
     if (masked.zeros) refuse(node.layer, zeroed(masked));
     if (DEPENDS.has(cls)) {
       // Through a layer Keras drops the mask at (and tfjs's own ignores it): plain in both.
-      if (!masked.via) refuse(node.layer, `reads ${why(masked)}, which Keras applies here and tfjs does not: the model's own output is ambiguous; use mask_zero false`);
+      if (!masked.via) refuse(node.layer, `reads ${why(masked)}, which Keras applies here and tfjs does not: the model's own output is ambiguous; ${masked.maskValue === undefined ? 'use mask_zero false' : 'read it with a recurrent layer, or drop the Masking layer'}`);
       carried.set(node.id, masked);
       continue;
     }
-    const oneMask = MERGES.has(cls) && masks.every((m) => m && !m.via && m.source === masked.source) && (cls !== 'Concatenate' || [-1, 2, undefined].includes(c.axis as number | undefined));
+    const oneMask = MERGES.has(cls) && masks.every((m) => m && !m.via && m.source === masked.source && m.maskValue === masked.maskValue) && (cls !== 'Concatenate' || [-1, 2, undefined].includes(c.axis as number | undefined));
     carried.set(node.id, PASSES.has(cls) || oneMask ? masked : { ...masked, via: masked.via ?? String(c.name) });
   }
   for (const id of graph.outputs) {
@@ -80,7 +100,35 @@ export function maskSources(graph: LayerGraph): Map<string, string> {
     for (const node of graph.nodes)
       if (RECURRENT.has(node.layer.class_name) && !users.has(node.id)) {
         const first = [...carried.values()][0];
-        refuse(node.layer, `gets no padding mask here, but TensorFlow.js hands every recurrent layer after a masked one the mask that layer left (from ${why(first)}) and Keras does not: the model's own output is ambiguous; use mask_zero false, or mask this layer's input too`);
+        refuse(node.layer, `gets no padding mask here, but TensorFlow.js hands every recurrent layer after a masked one the mask that layer left (from ${why(first)}) and Keras does not: the model's own output is ambiguous; ${first.maskValue === undefined ? 'use mask_zero false' : 'drop the Masking layer'}, or mask this layer's input too`);
       }
   return users;
+}
+
+/** A Masking layer's mask_value (Keras's and tfjs's default 0). */
+export function maskValueOf(c: Record<string, unknown>): number {
+  const v = c.mask_value ?? c.maskValue ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`layer '${String(c.name)}' (Masking): mask_value = ${JSON.stringify(v)} is not a number`);
+  return v;
+}
+
+/**
+ * The private mask [batch, steps, 1] of `x` ([batch, steps, features]): for an Embedding's one-hot
+ * (no maskValue), 1 - its column for id 0; for a Masking layer's input, 1 - [every feature =
+ * maskValue]: one equality test per value (exact in fixed point: values within half a unit of
+ * maskValue count as equal) and one per step on their count.
+ */
+export function privateMask(x: AnyTensor, maskValue?: number): AnyTensor {
+  const last = x.shape[x.rank - 1];
+  if (maskValue === undefined) return add(neg(slice(x, x.shape.map(() => 0), [...x.shape.slice(0, -1), 1])), 1);
+  const equal = equalZero(maskValue === 0 ? x : sub(x, maskValue));
+  return add(neg(equalZero(sub(reduceSum(equal, x.rank - 1, true), last))), 1);
+}
+
+/** The plaintext mask: of token ids [batch, steps], 1 where the id is not 0; of values [batch, steps, features], 1 where some feature differs from maskValue. */
+export function plainMask(x: PlainTensor, maskValue?: number): PlainTensor {
+  if (maskValue === undefined) return { data: x.data.map((v) => (v === 0 ? 0 : 1)), shape: x.shape };
+  const f = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length / f);
+  for (let r = 0; r < out.length; r++) for (let j = 0; j < f && !out[r]; j++) if (x.data[r * f + j] !== maskValue) out[r] = 1;
+  return { data: out, shape: x.shape.slice(0, -1) };
 }

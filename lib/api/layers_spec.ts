@@ -8,8 +8,8 @@ import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
-import { add, concat, neg, reshape, slice } from './ops';
-import { maskSources } from './layers_mask';
+import { concat, reshape, slice } from './ops';
+import { type MaskSource, maskSources, privateMask } from './layers_mask';
 import { withoutNestedModels } from './nested_models';
 import { checkOperation, withoutOperations } from './keras_operations';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -407,14 +407,13 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         (x: AnyTensor) => {
           const out = new Map<string, AnyTensor>(unpackInputs(x, graph.inputs.map((i) => i.id), inputs));
           const asOutputs = new Map<string, AnyTensor>();
-          // Embedding(mask_zero)'s mask, [batch, steps, 1]: 1 - the one-hot's column for id 0 (layers_mask.ts).
+          // A padding mask, [batch, steps, 1], once per source (layers_mask.ts): Embedding(mask_zero)'s
+          // from the one-hot's column for id 0, Masking's from its input's values.
           const masks = new Map<string, AnyTensor>();
-          const maskFor = (source: string): AnyTensor => {
-            if (!masks.has(source)) {
-              const oneHot = out.get(source)!;
-              masks.set(source, add(neg(slice(oneHot, oneHot.shape.map(() => 0), [...oneHot.shape.slice(0, -1), 1])), 1));
-            }
-            return masks.get(source)!;
+          const maskFor = ({ source, maskValue }: MaskSource): AnyTensor => {
+            const key = `${source}\u0000${maskValue ?? ''}`;
+            if (!masks.has(key)) masks.set(key, privateMask(out.get(source)!, maskValue));
+            return masks.get(key)!;
           };
           for (const { node, run, output } of steps) {
             if (node.inputs.length === 0) {

@@ -10,7 +10,7 @@
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
 import { graphOf, type LayerConfig } from './layers_graph';
-import { maskSources } from './layers_mask';
+import { maskSources, maskValueOf, plainMask } from './layers_mask';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
@@ -457,6 +457,13 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
+  Masking: (l) => {
+    const c = maskValueOf(l.config);
+    return one((x) => {
+      const m = plainMask(x, c), f = x.shape[x.shape.length - 1];
+      return { data: x.data.map((v, i) => (m.data[Math.floor(i / f)] ? v : 0)), shape: x.shape };
+    });
+  },
   [AXES_LAYER]: (l) => {
     const spec = axesOf(l);
     return one((x) => ({ data: x.data, shape: axesShape(spec, x.shape, (m) => fail(l, m)) }));
@@ -560,12 +567,10 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
       let y: PlainTensor;
       try {
         const xs = node.inputs.map((i) => out.get(i)!);
-        // Embedding(mask_zero)'s mask: 1 where the token id is not 0 (layers_mask.ts).
-        const source = maskOf.get(node.id);
-        if (source !== undefined) {
-          const ids = out.get(source)!;
-          xs.push({ data: ids.data.map((v) => (v === 0 ? 0 : 1)), shape: ids.shape });
-        }
+        // A padding mask (layers_mask.ts): Embedding(mask_zero)'s, 1 where the token id is not 0;
+        // Masking's, 1 where some feature of the step differs from its mask_value.
+        const mask = maskOf.get(node.id);
+        if (mask !== undefined) xs.push(plainMask(out.get(mask.source)!, mask.maskValue));
         if (node.inputs.length > 0) checkOperation(node.layer, xs.map((v) => v.shape));
         y = node.inputs.length === 0 ? out.get(node.id)! : run(xs);
         if (asOutput) asOutputs.set(node.id, asOutput(xs));
