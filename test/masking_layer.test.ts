@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { startCluster, type TestCluster } from './helpers/service';
 import { expectRowsMatch } from './helpers/tfjs_compare';
 import { tfjsArtifacts } from './helpers/tfjs_save';
 
@@ -70,4 +71,29 @@ test('Masking: refused where tfjs and Keras would differ, and under Pond where i
   } finally {
     await cl.close();
   }
+});
+
+let service: TestCluster | undefined;
+test.after.always(async () => service?.stop());
+
+test.serial('Masking: an LSTM on padded series deploys and predicts through the service as tfjs computes it', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const model: any = masked(-1, (x) => L().lstm({ units: 3 }).apply(x));
+  const x = rows(-1);
+  service = await startCluster();
+  const owner = await service.connect({ asOwner: true });
+  await owner.deploy(await tfjsArtifacts(tf, model), { name: 'series' });
+  await owner.close();
+  const client = await service.connect();
+  const p = await client.predict('series', { data: Float64Array.from(x.flat(2)), shape: [x.length, T, F] });
+  expectRowsMatch(t, p.data, model.predict(tf.tensor3d(x)).arraySync(), undefined, 1e-2);
+  // What each server sends does not depend on which steps are padding: none, all, every other.
+  const sent = async (kinds: string) => {
+    const row = [...kinds].map((k) => (k === 'p' ? new Array<number>(F).fill(-1) : [0.5, -1.5, 2]));
+    return (await client.predict('series', { data: Float64Array.from(row.flat()), shape: [1, T, F] }, { last: true })).serverTraffic.map((s) => [s.bytes, s.messages, s.rounds]);
+  };
+  const none = await sent('xxxxxx');
+  t.deepEqual(await sent('pppppp'), none);
+  t.deepEqual(await sent('xpxpxp'), none);
+  await client.close();
 });

@@ -195,7 +195,7 @@ export function servedGate(m: { protocol: ProtocolName } & ProtocolOptions): Fss
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
   let s = [...inputShape];
-  const masked = calls.some((k) => k.layer.class_name === 'Embedding' && k.layer.config.mask_zero === true);
+  const masked = calls.some((k) => (k.layer.class_name === 'Embedding' && k.layer.config.mask_zero === true) || k.layer.class_name === 'Masking');
   // Each call's output shape: a call reads its first input's (a Functional model's edges).
   const shapes = new Map<string, number[]>();
   let elements = 0;
@@ -374,6 +374,10 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'ELU':
       case 'Activation':
         activation(i);
+        break;
+      case 'Masking':
+        // Its mask: an equality test per value, one per step (layers_mask.ts privateMask).
+        elements += nonlinear(count(s) + (s[0] ?? 1));
         break;
       case 'Maximum':
       case 'Minimum':
