@@ -367,6 +367,7 @@ test.after.always(async () => service?.stop());
 
 test.serial('a model with operations deploys and predicts through the service (the owner rewrites it; the servers see layers)', async (t) => {
   service = await startCluster();
+  await service.ready();
   const owner = await service.connect({ asOwner: true });
   await owner.deploy(artifacts(keras2Model(), K2_WEIGHTS), { name: 'ops2' });
   await owner.deploy(artifacts(keras3Model(), K3_WEIGHTS), { name: 'ops3', protocol: 'fss' });

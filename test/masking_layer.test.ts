@@ -81,6 +81,7 @@ test.serial('Masking: an LSTM on padded series deploys and predicts through the 
   const model: any = masked(-1, (x) => L().lstm({ units: 3 }).apply(x));
   const x = rows(-1);
   service = await startCluster();
+  await service.ready();
   const owner = await service.connect({ asOwner: true });
   await owner.deploy(await tfjsArtifacts(tf, model), { name: 'series' });
   await owner.close();

@@ -21,6 +21,7 @@ import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { maskValueOf, privateMask } from './layers_mask';
+import { INFERENCE_IDENTITY } from './layers_augmentation';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -173,6 +174,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   ...RECURRENT_BUILDERS,
   // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).
   TimeDistributed: (l, ctx) => timeDistributed(l, ctx),
+  // Data augmentation: the identity at inference, every setting training's (layers_augmentation.ts).
+  ...Object.fromEntries(INFERENCE_IDENTITY.map((n) => [n, () => simple((x) => x)])),
   // optional: Keras 3.13+ writes false (true: the input may be absent).
   InputLayer: (l) => (settings(l, { name: ANY, optional: (v) => v === undefined || v === false }), simple((x) => x)),
   // Training-time noise: the identity at inference; a rate outside [0, 1] (Keras refuses it) is a broken config.

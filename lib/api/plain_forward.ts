@@ -25,6 +25,7 @@ import { describeInput, hasInputs, packRows, splitRows } from './input_encoding'
 import { checkOperation } from './keras_operations';
 import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
+import { INFERENCE_IDENTITY } from './layers_augmentation';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -207,6 +208,7 @@ function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, numbe
 }
 
 const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
+  ...Object.fromEntries(INFERENCE_IDENTITY.map((n) => [n, () => one((x) => x)])),
   InputLayer: () => one((x) => x),
   Dropout: () => one((x) => x),
   GaussianNoise: () => one((x) => x),
