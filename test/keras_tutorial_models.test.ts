@@ -5,7 +5,7 @@
 // with training=False (here a small stand-in with MobileNetV2's first block: Conv2D, BatchNorm,
 // ReLU(6)), then GlobalAveragePooling2D, Dropout and a Dense logit. TensorFlow.js cannot load it
 // (TFOpLambda, the augmentation layers). Against the same computation written with tfjs's ops,
-// privately (SecureNN, FSS), in plaintext and through the service.
+// privately (SecureNN, FSS), in plaintext and through the service. And CenterCrop.
 import { createRequire } from 'node:module';
 
 import test from 'ava';
@@ -151,4 +151,35 @@ test.serial('the tutorial model deploys and predicts through the service', async
   const p = await client.predict('tutorial', { data: x, shape: [3, S, S, C] });
   expectRowsMatch(t, p.data, reference(x, 3), undefined, 1e-2);
   await client.close();
+});
+
+// tfjs has a CenterCrop layer, but its model.predict then expects the cropped shape as the
+// input's (tfjs 4.22): the reference is the crop written with tfjs's ops.
+test('CenterCrop crops the centred window, odd excesses rounded down; a smaller input, which Keras resizes, is refused', async (t) => {
+  const kd = rnd(6 * 4 * 2 * 3, 0.3), bdc = rnd(3, 0.1);
+  const topo = (h: number) => ({
+    class_name: 'Sequential',
+    keras_version: '3.10.0',
+    config: {
+      name: 's',
+      layers: [
+        { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, h, 9, 2] } },
+        { class_name: 'CenterCrop', config: { name: 'crop', height: 6, width: 4, data_format: 'channels_last', trainable: true, dtype: 'float32' } },
+        { class_name: 'Flatten', config: { name: 'flat' } },
+        { class_name: 'Dense', config: { name: 'd', units: 3 } },
+      ],
+    },
+  });
+  const a = (h: number) => ({ modelTopology: topo(h), weightSpecs: [{ name: 'd/kernel', shape: [48, 3], dtype: 'float32' }, { name: 'd/bias', shape: [3], dtype: 'float32' }], weightData: new Float32Array([...kd, ...bdc]).buffer }) as unknown as tfe.ModelArtifacts;
+  const data = Float64Array.from({ length: 4 * 10 * 9 * 2 }, () => Math.random() * 4 - 2);
+  const want: number[][] = tf.tidy(() => tf.matMul(tf.tensor4d(Array.from(data), [4, 10, 9, 2]).slice([0, 2, 2, 0], [4, 6, 4, 2]).reshape([4, 48]), tf.tensor2d(kd, [48, 3])).add(tf.tensor1d(bdc)).arraySync());
+  expectRowsMatch(t, tfe.loadPlainModel(a(10)).forward({ data, shape: [4, 10, 9, 2] }).data, want, undefined, 1e-4);
+  const c = new tfe.Cluster();
+  try {
+    const m = tfe.loadLayersModel(a(10), { cluster: c });
+    expectRowsMatch(t, (await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data, shape: [4, 10, 9, 2] }))))).data, want, undefined, 1e-2);
+    t.throws(() => tfe.loadLayersModel(a(3), { cluster: c }), { message: /crops \[3,9\] to \[6, 4\]/ });
+  } finally {
+    await c.close();
+  }
 });

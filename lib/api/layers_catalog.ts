@@ -10,7 +10,7 @@ import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, positivePair, reshapeTarget, reshapeTo, settings, sides1d } from './layers_settings';
+import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, posInt, positivePair, reshapeTarget, reshapeTo, settings, sides1d } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
@@ -21,7 +21,7 @@ import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { maskValueOf, privateMask } from './layers_mask';
-import { INFERENCE_IDENTITY } from './layers_augmentation';
+import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -411,6 +411,18 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   // Keras's Masking: its output is the input with every step whose features all equal
   // mask_value set to 0 (x + c (m - 1), m the step mask: nothing to do for c = 0, where those
   // steps are 0 already); the recurrent layers after it skip those steps (layers_mask.ts).
+  // A crop (local) where the input is at least the target's size; Keras resizes a smaller one.
+  CenterCrop: (l) => {
+    const c = settings(l, { height: posInt, width: posInt, data_format: channelsLast });
+    const [th, tw] = [Number(c.height), Number(c.width)];
+    if (!Number.isInteger(th) || !Number.isInteger(tw)) refuse(l, 'needs height and width');
+    return simple((x) => {
+      if (x.rank !== 4) refuse(l, `takes [batch, height, width, channels], got [${x.shape}]`);
+      const win = centerCropWindow(x.shape, th, tw);
+      if (!win) refuse(l, `crops [${x.shape.slice(1, 3)}] to [${th}, ${tw}]: an input smaller than the target is resized by Keras, which is not supported`);
+      return slice(x, win.begin, win.size);
+    });
+  },
   Masking: (l) => {
     settings(l, { mask_value: isNum, maskValue: isNum });
     const c = maskValueOf(l.config);

@@ -25,7 +25,7 @@ import { describeInput, hasInputs, packRows, splitRows } from './input_encoding'
 import { checkOperation } from './keras_operations';
 import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
-import { INFERENCE_IDENTITY } from './layers_augmentation';
+import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -459,6 +459,12 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
+  CenterCrop: (l) =>
+    one((x) => {
+      const win = x.shape.length === 4 ? centerCropWindow(x.shape, Number(l.config.height), Number(l.config.width)) : null;
+      if (!win) fail(l, `crops [${x.shape.slice(1, 3)}] to [${l.config.height}, ${l.config.width}]: only [batch, height, width, channels] at least the target's size is supported`);
+      return { data: sliceValues(x.data, x.shape, win!.begin, win!.size), shape: win!.size };
+    }),
   Masking: (l) => {
     const c = maskValueOf(l.config);
     return one((x) => {

@@ -354,6 +354,9 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'Flatten':
         s = [count(s)];
         break;
+      case 'CenterCrop':
+        s = [Number(c.height) || (s[0] ?? 1), Number(c.width) || (s[1] ?? 1), s[2] ?? 1];
+        break;
       case AXES_LAYER:
         s = axesShape(axesOf(layer as LayerConfig), [1, ...s], (m) => {
           throw new Error(m);
