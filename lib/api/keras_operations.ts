@@ -5,11 +5,12 @@
 // call's arguments). TensorFlow.js loads neither (tfjs#7271). Each is rewritten here, before
 // anything reads the topology, as the layer (or short chain of layers) that computes the same
 // thing: a public constant as Rescaling's scale or offset, two tensors as a merge layer, an
-// activation as Activation, a mean over the steps or the pixels as global average pooling. The
-// last layer of a chain keeps the operation's name (what reads the operation reads it); every one
-// carries a note (`operation`) of what NumPy's broadcasting asks of its inputs, which the private
-// and the plaintext model both check when they run (checkOperation). What is not listed in OPS is
-// refused, naming the operation.
+// activation as Activation, a mean over the steps or the pixels as global average pooling, a
+// slice, reshape or transpose as the local layer that moves the same values. The last layer of a
+// chain keeps the operation's name (what reads the operation reads it); every one carries a note
+// (`operation`) of what NumPy's broadcasting asks of its inputs, which the private and the
+// plaintext model both check when they run (checkOperation). An operation not in TF_FUNCTIONS or
+// KERAS3_CLASSES, or with an argument its rewrite does not read, is refused, naming it.
 import type { LayerConfig } from './layers_graph';
 import { SLICE_LAYER, sliceKey } from './layers_slice';
 import { AXES_LAYER } from './layers_axes';
