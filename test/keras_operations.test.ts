@@ -309,6 +309,47 @@ test('attention written with operations (matmul, softmax, transpose, max, expand
   }
 });
 
+// ---- Attention pooling: softmax over the steps (axis 1), a weighted sum over them ----
+const wsc = rnd(F, 1), bsc = rnd(1, 0.2), wop = rnd(F * OUT, 0.6), bop = rnd(OUT, 0.2);
+const POOL_WEIGHTS: Weights = [['score/kernel', [F, 1], wsc], ['score/bias', [1], bsc], ['o/kernel', [F, OUT], wop], ['o/bias', [OUT], bop]];
+
+/** [5, 4] -> score = Dense(1) per step -> softmax over the steps -> sum of weights * x over the steps, minus the mean of each step's features' mean -> Dense o. */
+function poolingModel(): object {
+  return {
+    class_name: 'Functional',
+    keras_version: '2.15.0',
+    config: {
+      name: 'pool',
+      layers: [
+        { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, T, F] }, name: 'in', inbound_nodes: [] },
+        dense('score', 1, 'in'),
+        op('tf.nn.softmax', 'nn.softmax', ['score', 0, 0, { axis: 1 }]),
+        op('tf.math.multiply', 'math.multiply', ['tf.nn.softmax', 0, 0, { y: ['in', 0, 0], name: null }]),
+        op('tf.math.reduce_sum', 'math.reduce_sum', ['tf.math.multiply', 0, 0, { axis: 1 }]),
+        op('tf.math.reduce_mean', 'math.reduce_mean', ['in', 0, 0, { axis: [-2, -1], keepdims: true }]),
+        op('tf.math.subtract', 'math.subtract', ['tf.math.reduce_sum', 0, 0, { y: ['tf.reshape', 0, 0], name: null }]),
+        op('tf.reshape', 'reshape', ['tf.math.reduce_mean', 0, 0, { shape: [-1, 1] }]),
+        dense('o', OUT, 'tf.math.subtract'),
+      ],
+      input_layers: [['in', 0, 0]],
+      output_layers: [['o', 0, 0]],
+    },
+  };
+}
+
+test('attention pooling written with operations (softmax over the steps, reduce_sum, reduce_mean over two axes): SecureNN, FSS and plaintext', async (t) => {
+  const x = rand(5 * T * F, 1.5);
+  const want: number[][] = tf.tidy(() => {
+    const xs = tf.tensor3d(Array.from(x), [5, T, F]);
+    const score = tf.matMul(xs.reshape([5 * T, F]), tf.tensor2d(wsc, [F, 1])).add(tf.tensor1d(bsc)).reshape([5, T, 1]);
+    const pooled = tf.softmax(score.transpose([0, 2, 1])).transpose([0, 2, 1]).mul(xs).sum(1);
+    return tf.matMul(pooled.sub(xs.mean([1, 2]).reshape([5, 1])), tf.tensor2d(wop, [F, OUT])).add(tf.tensor1d(bop)).arraySync();
+  });
+  const a = artifacts(poolingModel(), POOL_WEIGHTS);
+  expectRowsMatch(t, tfe.loadPlainModel(a).forward({ data: x, shape: [5, T, F] }).data, want, undefined, 1e-4);
+  for (const protocol of [undefined, 'fss'] as const) expectRowsMatch(t, (await privateRows(a, x, [5, T, F], protocol)).out, want, undefined, 1e-2);
+});
+
 // ---- Refusals: each names the operation ----
 function withOp(layer: object, extra: object[] = []): tfe.ModelArtifacts {
   const topo = keras2Model() as { config: { layers: object[]; output_layers: unknown } };
@@ -341,7 +382,8 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[1, 2], [3, 4]], name: null }])), /its constant \[\[1,2\],\[3,4\]\] is not supported/);
   // A per-channel constant of rank 3 on a [batch, 16] tensor would add an axis.
   refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[[...shift]]], name: null }])), /made of the operation tf\.math\.multiply\): its constant has 3 axes and its input \[1,16\] 2/);
-  refused(withOp(op('tf.math.reduce_mean', 'math.reduce_mean', ['h', 0, 0, { axis: -1, name: null }])), /averages over axis -1/);
+  refused(withOp(op('tf.math.reduce_mean', 'math.reduce_mean', ['h', 0, 0, { name: null }])), /names no axis, so it reduces the batch too/);
+  refused(withOp(op('tf.math.reduce_sum', 'math.reduce_sum', ['h', 0, 0, { axis: [0, 1] }])), /reduces over the batch axis/);
   refused(withOp(op('tf.reshape', 'reshape', ['h', 0, 0, { shape: [4, 4], name: null }])), /only a shape keeping the batch first/);
   refused(withOp(op('tf.nn.silu', 'nn.silu', ['h', 0, 0, { beta: 2, name: null }])), /beta = 2 is not supported/);
   refused(withOp(op('tf.cast', 'cast', ['h', 0, 0, { dtype: 'int32', name: null }])), /dtype = "int32" is not supported/);

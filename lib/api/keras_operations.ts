@@ -14,6 +14,7 @@
 import type { LayerConfig } from './layers_graph';
 import { SLICE_LAYER, sliceKey } from './layers_slice';
 import { AXES_LAYER } from './layers_axes';
+import { REDUCE_LAYER } from './layers_reduce';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
 export interface OperationNote {
@@ -228,14 +229,6 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
     case 'softmax':
       onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
       return one('Softmax', { axis: call.params.axis ?? -1 });
-    case 'mean': {
-      onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, keepdims: (v) => typeof v === 'boolean' });
-      const axes = axesOf(call.params.axis)?.join();
-      const keepdims = call.params.keepdims === true;
-      if (axes === '1' || axes === '-2') return one('GlobalAveragePooling1D', { keepdims }, { rank: 3 });
-      if (axes === '1,2' || axes === '-3,-2') return one('GlobalAveragePooling2D', { keepdims }, { rank: 4 });
-      throw new Error(`${label}: averages over axis ${JSON.stringify(call.params.axis ?? null)}; supported are the steps of [batch, steps, features] (axis 1) and the pixels of [batch, height, width, channels] (axes [1, 2])`);
-    }
     case 'reshape': {
       // tf.reshape(x, shape) names it shape, keras.ops.reshape's operation newshape (new_shape in Keras 3.0).
       const shape = call.params.shape ?? call.params.newshape ?? call.params.new_shape ?? (call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined);
@@ -257,13 +250,13 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
       if (p !== 2) throw new Error(`${label}: raises to the power ${JSON.stringify(p)}; only 2 (a product) and 1 are supported`);
       return { inputs: [x, x], steps: [{ class_name: 'Multiply', config: {} }] };
     }
+    case 'sum':
+    case 'mean':
     case 'max': {
-      onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, keepdims: (v) => typeof v === 'boolean' });
-      const axes = axesOf(call.params.axis)?.join();
-      const keepdims = call.params.keepdims === true;
-      if (axes === '1' || axes === '-2') return one('GlobalMaxPooling1D', { keepdims }, { rank: 3 });
-      if (axes === '1,2' || axes === '-3,-2') return one('GlobalMaxPooling2D', { keepdims }, { rank: 4 });
-      throw new Error(`${label}: takes the maximum over axis ${JSON.stringify(call.params.axis ?? null)}; supported are the steps of [batch, steps, features] (axis 1) and the pixels of [batch, height, width, channels] (axes [1, 2])`);
+      // Over the axes given; none given would reduce the batch's too (every example into one).
+      onlyParams(call, label, { axis: (v) => axesOf(v) !== undefined, keepdims: (v) => typeof v === 'boolean', initial: (v) => v === null });
+      if (call.params.axis === undefined) throw new Error(`${label}: names no axis, so it reduces the batch too (every example into one value); give the axes`);
+      return one(REDUCE_LAYER, { op, axes: axesOf(call.params.axis), keepdims: call.params.keepdims === true });
     }
     case 'expand_dims':
       onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
@@ -319,16 +312,16 @@ const TF_FUNCTIONS: Record<string, string> = {
   'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
   'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
-  'math.pow': 'pow', 'math.square': 'square', 'math.reduce_mean': 'mean', 'math.reduce_max': 'max', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
+  'math.pow': 'pow', 'math.square': 'square', 'math.reduce_mean': 'mean', 'math.reduce_max': 'max', 'math.reduce_sum': 'sum', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
   transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
   Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
   LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
-  Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
+  Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', Sum: 'sum', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
 };
-const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a mean or maximum over the steps or pixels, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a sum, mean or maximum over any axes but the batch, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
 
 /** keras.src.ops.numpy, keras.src.ops.nn, keras.src.ops.core (keras.ops.* before Keras 3.3). */
 const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;

@@ -3,9 +3,10 @@
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
-import { add, concat, flatten, pad, reshape, slice, sub, transpose } from './ops';
+import { add, concat, flatten, pad, reduceSum, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './comparison_ops';
+import { softmax } from './ops_softmax';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
@@ -20,6 +21,7 @@ import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
+import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 
@@ -206,8 +208,14 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     // tfjs writes as a positive number); in a hidden one computed privately (exact protocols).
     const a = activation(l, 'softmax', ctx);
     const step = () => ([x]: AnyTensor[]) => {
-      if (axis !== -1 && axis !== x.rank - 1) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; only the last axis is supported`);
-      return a.f ? a.f(x) : x;
+      const at = axis < 0 ? axis + x.rank : axis;
+      if (at === x.rank - 1) return a.f ? a.f(x) : x;
+      // Another axis (attention pooling's weights over the steps, axis 1 of [batch, steps, 1]):
+      // moved last and back, both local, around the private softmax. On the output layer the
+      // client would apply it over the last axis: refused there.
+      if (at < 1 || at >= x.rank || a.finalActivation) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; ${a.finalActivation ? 'on the output layer only the last axis is supported' : 'the batch axis cannot be'}`);
+      const perm = [...x.shape.keys()].filter((d) => d !== at).concat(at), back = perm.map((_, d) => perm.indexOf(d));
+      return transpose(softmax(transpose(x, perm)), back);
     };
     return { step, comparisons: a.comparisons, exactOnly: a.exactOnly, finalActivation: a.finalActivation };
   },
@@ -429,6 +437,19 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     if (c === 0) return simple((x) => x);
     return simple((x) => add(x, mul(sub(privateMask(x, c), 1), c)), true, true);
   },
+  [REDUCE_LAYER]: (l) => {
+    const spec = reduceOf(l);
+    return simple((x) => {
+      const g = reduceGeometry(spec, x.shape, (m) => refuse(l, m));
+      const rows = x.shape[0] * g.kept;
+      // The reduced axes last and flattened: a row of `reduced` values per kept position (local).
+      const moved = g.perm.every((a, i) => a === i) ? x : transpose(x, g.perm);
+      const y = reshape(moved, [rows, 1, g.reduced, 1]);
+      const window = { poolSize: [1, g.reduced] as [number, number], strides: [1, 1] as [number, number] };
+      const z = spec.op === 'sum' ? reduceSum(reshape(y, [rows, g.reduced]), 1) : spec.op === 'mean' ? avgPool2d(y, window) : maxPool2d(y, window);
+      return reshape(z, g.out);
+    }, spec.op === 'max', spec.op === 'max');
+  },
   [AXES_LAYER]: (l) => {
     const spec = axesOf(l);
     return simple((x) => reshape(x, axesShape(spec, x.shape, (m) => refuse(l, m))));
@@ -456,7 +477,14 @@ export const SUPPORTED_LAYERS: readonly string[] = Object.keys(BUILDERS);
 
 /** Layers people ask for that are refused for a stated reason (not merely unknown). */
 /** Why some layers people often have are refused (the message after "is"). */
-const REFUSED: Record<string, string> = {};
+const REFUSED: Record<string, string> = {
+  RandomCrop: 'not supported: at inference tf-keras and Keras before 3.8 centre-crop and resize, later Keras returns the input unchanged, so what the model computes depends on the Keras that runs it',
+  RandomHeight: 'not supported: Keras returns the input at inference, TensorFlow.js resizes it at random',
+  RandomWidth: 'not supported: Keras returns the input at inference, TensorFlow.js resizes it at random',
+  AutoContrast: 'not supported: it is applied at inference too (a per-image minimum and maximum, then a division)',
+  Equalization: 'not supported: Keras documents it as applied at inference and, since 3.8, returns the input unchanged there',
+  Lambda: 'not supported: its Python function is not saved in a form that can be read (write the computation with operations: docs/models.md, "Operations between layers")',
+};
 
 /**
  * A TfePolynomial layer's form, checked: public coefficients in its config (`coeffs`, 2 to 4

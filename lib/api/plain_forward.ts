@@ -25,6 +25,7 @@ import { describeInput, hasInputs, packRows, splitRows } from './input_encoding'
 import { checkOperation } from './keras_operations';
 import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
+import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
@@ -224,7 +225,30 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return { data: out, shape: x.shape };
     });
   },
-  Softmax: (l, ctx) => one(act(l, 'softmax', ctx, false) ?? ((x) => x)),
+  Softmax: (l, ctx) => {
+    const f = act(l, 'softmax', ctx, false), v = l.config.axis;
+    const axis = Number(Array.isArray(v) ? v[0] : (v ?? -1));
+    return one((x) => {
+      const r = x.shape.length, at = axis < 0 ? axis + r : axis;
+      if (at === r - 1) return f ? f(x) : x;
+      // Another axis, hidden: moved last and back around it (layers_catalog.ts does the same).
+      if (at < 1 || at >= r || !f) fail(l, `axis = ${axis} is not the last axis of its rank-${r} input; ${f ? 'the batch axis cannot be' : 'on the output layer only the last axis is supported'}`);
+      const perm = [...x.shape.keys()].filter((d) => d !== at).concat(at), back = perm.map((_, d) => perm.indexOf(d));
+      return transposeOp(f!(transposeOp(x, perm)), back);
+    });
+  },
+  [REDUCE_LAYER]: (l) => {
+    const spec = reduceOf(l);
+    return one((x) => {
+      const g = reduceGeometry(spec, x.shape, (m) => fail(l, m));
+      const y = transposeOp(x, g.perm), rows = x.shape[0] * g.kept, n = g.reduced, out = plainAlloc(rows);
+      for (let r = 0; r < rows; r++) {
+        const row = y.data.subarray(r * n, (r + 1) * n);
+        out[r] = spec.op === 'max' ? Math.max(...row) : row.reduce((a, v) => a + v, 0) / (spec.op === 'mean' ? n : 1);
+      }
+      return { data: out, shape: g.out };
+    });
+  },
   SpatialDropout1D: () => one((x) => x),
   SpatialDropout2D: () => one((x) => x),
   Dense: (l, ctx) => {

@@ -6,6 +6,7 @@ import { reshapeTo, sides1d } from '../api/layers_settings';
 import { graphOf, type LayerConfig } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from '../api/layers_axes';
+import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -357,6 +358,15 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'CenterCrop':
         s = [Number(c.height) || (s[0] ?? 1), Number(c.width) || (s[1] ?? 1), s[2] ?? 1];
         break;
+      case REDUCE_LAYER: {
+        const g = reduceGeometry(reduceOf(layer as LayerConfig), [1, ...s], (m) => {
+          throw new Error(m);
+        });
+        // A max compares down a tree: about one comparison per value reduced.
+        if (c.op === 'max') elements += nonlinear(count(s));
+        s = g.out.slice(1);
+        break;
+      }
       case AXES_LAYER:
         s = axesShape(axesOf(layer as LayerConfig), [1, ...s], (m) => {
           throw new Error(m);
