@@ -1,6 +1,6 @@
 // The convolution layers: Conv2D (grouped, dilated), DepthwiseConv2D and SeparableConv2D (their
 // kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), Conv1D (a Conv2D over
-// a height-1 image; causal padding as zeros before the first step) and Conv2DTranspose (one Conv2D
+// a height-1 image; causal padding as zeros before the first step), Conv2DTranspose (one Conv2D
 // whose channels are the output phases, then a depth-to-space: the sub-pixel form).
 import { add, pad, reshape, slice, transpose } from './ops';
 import { conv2d } from './ops_nonlinear';
@@ -137,6 +137,25 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     return withActivation(l, ctx, (p) => (x) => {
       const y = subPixelConv(l, x, p[k], [kh, kw], strides, same, op);
       return b < 0 ? y : add(y, p[b]);
+    });
+  },
+  // A Conv2DTranspose over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, F, C] -> [1, k, F, C].
+  Conv1DTranspose: (l, ctx) => {
+    const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool, groups: ones });
+    const first = (v: unknown, d: number) => Number(Array.isArray(v) ? v[0] : (v ?? d));
+    if (first(c.dilation_rate, 1) !== 1) refuse(l, `dilation_rate ${JSON.stringify(c.dilation_rate)}: only 1 is supported`);
+    const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+    expectShape(l, 'kernel', shape, [first(c.kernel_size, 1), Number(c.filters), null], sizes(c, 'filters'));
+    const [kl, f, ch] = shape, s = first(c.strides, 1);
+    const op = outputPaddingOf(l, c.output_padding === undefined || c.output_padding === null ? null : [0, first(c.output_padding, 0)], [1, s]);
+    const same = c.padding === 'same';
+    const k = ctx.derived('subpixel_kernel', [1, Math.ceil(kl / s), ch, s * f], { kind: 'subPixelKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, f, ch], strides: [1, s] });
+    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
+    return withActivation(l, ctx, (p) => (x) => {
+      if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
+      const y = subPixelConv(l, reshape(x, [x.shape[0], 1, x.shape[1], x.shape[2]]), p[k], [1, kl], [1, s], same, op);
+      const z = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
+      return b < 0 ? z : add(z, p[b]);
     });
   },
   Conv1D: (l, ctx) => {

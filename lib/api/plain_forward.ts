@@ -296,6 +296,19 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return f ? f(y) : y;
     });
   },
+  Conv1DTranspose: (l, ctx) => {
+    const c = l.config, f = act(l, c.activation, ctx), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
+    const first = (v: unknown, d: number) => Number(Array.isArray(v) ? v[0] : (v ?? d));
+    const kl = first(c.kernel_size, 1), s = first(c.strides, 1), filters = Number(c.filters), op = c.output_padding == null ? null : first(c.output_padding, 0);
+    const k = turnedFromSubPixel(ctx.w(`${c.name}/subpixel_kernel`), [1, kl], [1, s], filters);
+    return one((x) => {
+      const x4 = { data: x.data, shape: [x.shape[0], 1, x.shape[1], x.shape[2]] };
+      const geo = [transposeAxis(1, 1, 1, same(c.padding), null), transposeAxis(x.shape[1], kl, s, same(c.padding), op)] as [ReturnType<typeof transposeAxis>, ReturnType<typeof transposeAxis>];
+      const y = conv2dTransposeOp(x4, k, [1, kl, k.length / (kl * filters), filters], [1, s], geo, b);
+      const z = { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
+      return f ? f(z) : z;
+    });
+  },
   Conv1D: (l, ctx) => {
     const { w } = ctx, c = l.config, n = c.name, f = act(l, c.activation, ctx), filters = Number(c.filters);
     const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));

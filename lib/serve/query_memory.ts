@@ -304,6 +304,20 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         activation(i);
         break;
       }
+      case 'Conv1DTranspose': {
+        // As Conv2DTranspose's, over one row.
+        const k = int1d(c.kernel_size, 1), st = int1d(c.strides, 1), cin = s[1] ?? 1;
+        let ol: number;
+        try {
+          ol = transposeAxis(s[0] ?? 1, k, st, c.padding === 'same', c.output_padding == null ? null : int1d(c.output_padding, 0)).out;
+        } catch {
+          ol = (s[0] ?? 1) * st + k;
+        }
+        s = [ol, Number(c.filters)];
+        elements += PER_LINEAR * (ol + k) * cin + PER_IM2COL * ol * k * cin + PER_PRODUCT * count(s);
+        activation(i);
+        break;
+      }
       case 'Conv1D': {
         const k = (int1d(c.kernel_size, 1) - 1) * int1d(c.dilation_rate, 1) + 1, cin = s[1] ?? 1;
         const [, ol] = window([1, s[0]], [1, k], [1, int1d(c.strides, 1)], c.padding);
