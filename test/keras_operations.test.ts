@@ -188,6 +188,15 @@ test('Keras 3 operation nodes (a constant argument, a NumPy array, mean, reshape
   // arguments (x * 0.5) against a layer's one list ([a, b]), which stays the layer.
   const spec = tfe.loadPlainModel(artifacts(converted(keras3Model()), K3_WEIGHTS)).spec.layers;
   t.true(spec.includes('Rescaling:multiply') && spec.includes('Rescaling:true_divide'), spec.join());
+  // An operation this library does not know, its module deleted, is still named as an operation;
+  // so is keras.ops.dot, named as the Dot layer but called with two arguments.
+  const unknownOp = (layer: object) => {
+    const topo = converted(keras3Model()) as { config: { layers: object[] } };
+    topo.config.layers.splice(2, 1, layer);
+    return () => tfe.loadPlainModel(artifacts(topo, K3_WEIGHTS));
+  };
+  t.throws(unknownOp({ class_name: 'Take', config: { name: 'multiply', axis: 1 }, name: 'multiply', inbound_nodes: [{ args: [kt('d'), [0, 2]], kwargs: {} }] }), { message: /operation 'multiply' \(keras\.ops Take\): is not supported; of operations on tensors, x \+ y/ });
+  t.throws(unknownOp({ class_name: 'Dot', config: { name: 'multiply' }, name: 'multiply', inbound_nodes: [{ args: [kt('d'), kt('d')], kwargs: {} }] }), { message: /operation 'multiply' \(keras\.ops Dot\): is not supported/ });
   const merge = converted(keras3Model()) as { config: { layers: Record<string, unknown>[] } };
   merge.config.layers.splice(2, 1, { class_name: 'Multiply', config: { name: 'multiply', trainable: true, dtype: 'float32' }, name: 'multiply', inbound_nodes: [{ args: [[kt('d'), kt('d')]], kwargs: {} }] });
   const squared = tfe.loadPlainModel(artifacts(merge, K3_WEIGHTS));
@@ -379,7 +388,7 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(op('e', 'linalg.matmul', ['h', 0, 0, { b: ['h', 0, 0], transpose_b: true, name: null }])), /takes rank-3 inputs, got \[1,16\] and \[1,16\]/);
   refused(withOp(op('e', 'linalg.matmul', ['h', 0, 0, { b: [[1, 2]], name: null }])), /takes two tensors/);
   // A constant that is neither one number nor one per channel.
-  refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[1, 2], [3, 4]], name: null }])), /its constant \[\[1,2\],\[3,4\]\] is not supported/);
+  refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[1, 2], [3, 4]], name: null }])), /its constant of shape \[2,2\] \(\[1, 2, 3, 4\]\) is not supported/);
   // A per-channel constant of rank 3 on a [batch, 16] tensor would add an axis.
   refused(withOp(op('tf.math.multiply_1', 'math.multiply', ['h', 0, 0, { y: [[[...shift]]], name: null }])), /made of the operation tf\.math\.multiply\): its constant has 3 axes and its input \[1,16\] 2/);
   refused(withOp(op('tf.math.reduce_mean', 'math.reduce_mean', ['h', 0, 0, { name: null }])), /names no axis, so it reduces the batch too/);
@@ -393,6 +402,10 @@ test('operations that cannot run privately, or would compute something else, are
   const h = tfe.loadPlainModel(withOp(op('tf.identity', 'identity', ['h', 0, 0, {}])));
   const probe = { data: rand(2 * IN), shape: [2, IN] };
   t.deepEqual(Array.from(sq.forward(probe).data), Array.from(h.forward(probe).data, (v) => v * v));
+  refused(withOp({ class_name: 'TFOpLambda', config: { name: 'odd' }, name: 'odd', inbound_nodes: [['h', 0, 0, {}]] }), /operation 'odd' \(tf\.\?\): names no function/);
+  refused(withOp({ class_name: 'Dot', config: { name: 'dd' }, name: 'dd', inbound_nodes: [[['h', 0, 0, {}], ['h', 0, 0, {}]]] }), /layer 'dd' \(Dot\): has no axes setting/);
+  // An argument a layer does not read would be ignored: refused (tf-keras and Keras 3 forms).
+  refused(withOp({ ...dense('r', 4, 'h'), inbound_nodes: [[['h', 0, 0, { use_causal_mask: true }]]] }), /layer 'r' \(Dense\) is called with use_causal_mask = true, which this layer does not take/);
   // Two tensors of different ranks: NumPy broadcasts against the batch axis, a merge layer would not.
   // [batch, 4, 4] times [batch, 4]: a merge layer would give each row's [4] to its 4 x 4 (axes of 1 after the batch).
   const r4 = { class_name: 'Dense', config: { name: 'r', units: 4 }, name: 'r', inbound_nodes: [[['h', 0, 0, {}]]] };

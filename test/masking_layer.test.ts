@@ -64,6 +64,9 @@ test('Masking: refused where tfjs and Keras would differ, and under Pond where i
   // A masked mean: Keras averages over the kept steps, tfjs over all.
   const mean = await tfjsArtifacts(tf, masked(0, (x) => L().globalAveragePooling1d().apply(x)));
   t.throws(() => tfe.loadPlainModel(mean), { message: /reads the mask of Masking '.*', which Keras applies here and tfjs does not/ });
+  // Through a Conv1D (which tfjs passes the mask through and Keras drops it at) to an LSTM: the advice names Masking.
+  const conv = await tfjsArtifacts(tf, masked(0, (x) => L().lstm({ units: 2 }).apply(L().conv1d({ filters: 3, kernelSize: 2 }).apply(x))));
+  t.throws(() => tfe.loadPlainModel(conv), { message: /put the recurrent layer after the Masking layer .* or drop the Masking layer/ });
   const cl = new tfe.Cluster({ protocol: 'pond' });
   try {
     const flat = await tfjsArtifacts(tf, masked(-1, (x) => L().flatten().apply(x)));

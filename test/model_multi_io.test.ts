@@ -236,8 +236,12 @@ test('a reference past a layer\'s calls, and a shared layer called with differen
   const k3 = structuredClone(kerasShared('keras3').artifacts.modelTopology) as { config: { layers: { inbound_nodes: { kwargs: object }[] }[] } };
   k3.config.layers[2].inbound_nodes[1].kwargs = { training: false }; // what predict does: the same call
   t.notThrows(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }));
+  // Arguments left unset (None, false) are the same call too.
+  k3.config.layers[2].inbound_nodes[1].kwargs = { mask: null };
+  t.notThrows(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }));
+  // An argument Dense does not read would be ignored in that call: refused, naming it.
   k3.config.layers[2].inbound_nodes[1].kwargs = { use_causal_mask: true };
-  t.throws(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }), { message: /layer 's' \(Dense\) is called with \{"use_causal_mask":true\} in its call 2 and \{\} in its first: a shared layer's calls must take the same arguments/ });
+  t.throws(() => tfe.loadLayersModel({ ...artifacts, modelTopology: k3 } as tfe.ModelArtifacts, { cluster }), { message: /layer 's' \(Dense\), call 2 of 3, is called with use_causal_mask = true, which this layer does not take/ });
 });
 
 test('a list in another order than the model\'s is told so; one input\'s nested arrays in a list of one read as that input', async (t) => {

@@ -11,9 +11,10 @@
 // (`operation`) of what NumPy's broadcasting asks of its inputs, which the private and the
 // plaintext model both check when they run (checkOperation). An operation not in TF_FUNCTIONS or
 // KERAS3_CLASSES, or with an argument its rewrite does not read, is refused, naming it.
-import type { LayerConfig } from './layers_graph';
+import { type LayerConfig, layerLabel } from './layers_graph';
 import { SLICE_LAYER, sliceKey } from './layers_slice';
 import { AXES_LAYER } from './layers_axes';
+import { SUPPORTED_LAYERS } from './layers_catalog';
 import { REDUCE_LAYER } from './layers_reduce';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
@@ -33,7 +34,7 @@ export function checkOperation(l: LayerConfig, shapes: readonly (readonly number
   const note = l.operation;
   if (!note) return;
   const fail = (msg: string): never => {
-    throw new Error(`layer '${l.config.name}' (${l.class_name}, made of the operation ${note.name}): ${msg}`);
+    throw new Error(`${layerLabel(l)}: ${msg}`);
   };
   if (note.sameRanks && shapes.some((s) => s.length !== shapes[0].length))
     fail(`takes tensors of shapes ${shapes.map((s) => `[${s}]`).join(' and ')}: tensors of different ranks are broadcast against the batch axis, which is not supported`);
@@ -115,13 +116,23 @@ function constantOf(o: Operand, label: string): { values: number[]; rank: number
   let v = (o as { constant: unknown }).constant;
   const wrapped = v as { class_name?: unknown; config?: { value?: unknown } } | null;
   if (wrapped && typeof wrapped === 'object' && !Array.isArray(wrapped) && (wrapped.class_name === '__numpy__' || wrapped.class_name === '__tensor__')) v = wrapped.config?.value;
+  const given = v;
   let rank = 0;
   while (Array.isArray(v) && v.length === 1 && Array.isArray(v[0])) (v = v[0]), rank++;
   const values = Array.isArray(v) ? v : [v];
   if (Array.isArray(v)) rank++;
   if (values.length === 0 || !values.every((x) => typeof x === 'number' && Number.isFinite(x)))
-    throw new Error(`${label}: its constant ${JSON.stringify((o as { constant: unknown }).constant)?.slice(0, 80)} is not supported: a number, or one per channel (the last axis, every other axis of size 1)`);
+    throw new Error(`${label}: its constant ${describeConstant(given)} is not supported: a number, or one per channel (the last axis, every other axis of size 1). A [steps, steps] mask: call the attention layer with use_causal_mask; a learned table (positions): make it a weight (an Embedding or a Dense layer)`);
   return { values: values as number[], rank };
+}
+
+/** A constant as an error names it: its shape, and its first values. */
+function describeConstant(v: unknown): string {
+  const shape: number[] = [];
+  for (let e = v; Array.isArray(e); e = e[0]) shape.push(e.length);
+  const flat = Array.isArray(v) ? (v as unknown[]).flat(Infinity) : [v];
+  const head = flat.slice(0, 6).map((x) => JSON.stringify(x)?.slice(0, 20)).join(', ');
+  return Array.isArray(v) ? `of shape [${shape}] ([${head}${flat.length > 6 ? ', ...' : ''}])` : String(JSON.stringify(v)).slice(0, 60);
 }
 
 /** Rescaling's setting: one number, or one per channel. */
@@ -327,6 +338,8 @@ const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tenso
 const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;
 /** Keras 3 operations named as a layer is: told apart by their call when the module is gone. */
 const LAYER_NAMED = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Reshape', 'Softmax', 'Concatenate']);
+/** Merge layers (one list of tensors) whose names Keras 3 operations share (keras.ops.average, dot...). */
+const MERGE_LAYERS = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Average', 'Dot']);
 
 /**
  * Whether a layer entry is an operation: tf-keras's TFOpLambda, or a Keras 3 operation node. Its
@@ -341,13 +354,23 @@ function isOperation(l: LayerConfig): boolean {
   if (l?.class_name === 'TFOpLambda' || l?.class_name === 'SlicingOpLambda') return true;
   const module = (l as { module?: unknown } | undefined)?.module;
   if (typeof module === 'string') return KERAS3_MODULE.test(module);
-  if (!l || !Object.hasOwn(KERAS3_CLASSES, l.class_name)) return false;
-  // A layer's config names it; an operation's did not before Keras 3.11.
-  if (!LAYER_NAMED.has(l.class_name) || !l.config || typeof l.config.name !== 'string') return true;
+  if (!l || typeof l.class_name !== 'string') return false;
+  const cls = l.class_name, c = (l.config ?? {}) as Record<string, unknown>;
   const node = Array.isArray(l.inbound_nodes) ? (l.inbound_nodes[0] as { args?: unknown } | undefined) : undefined;
-  if (!node || typeof node !== 'object' || !Array.isArray(node.args)) return false;
-  if (l.class_name === 'Reshape') return l.config && ('newshape' in l.config || 'new_shape' in l.config);
-  return ['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum'].includes(l.class_name) && !(node.args.length === 1 && Array.isArray(node.args[0]));
+  const args = node && typeof node === 'object' && Array.isArray(node.args) ? node.args : undefined;
+  const layer = SUPPORTED_LAYERS.includes(cls) || ['Sequential', 'Functional', 'Model'].includes(cls);
+  if (Object.hasOwn(KERAS3_CLASSES, cls)) {
+    // A layer's config names it; an operation's did not before Keras 3.11.
+    if (!LAYER_NAMED.has(cls) || typeof c.name !== 'string') return true;
+    if (!args) return false;
+    if (cls === 'Reshape') return 'newshape' in c || 'new_shape' in c;
+  }
+  // Named as a merge layer: a merge layer takes one list of tensors, an operation its operands.
+  if (MERGE_LAYERS.has(cls)) return !!args && !(args.length === 1 && Array.isArray(args[0]));
+  // A class no layer here has, called in Keras 3's form, whose config lacks what every Keras 3
+  // layer's has (trainable, dtype): an operation this file does not know (keras.ops.take), so
+  // refused as one, with the list of those it knows, rather than as an unknown layer.
+  return !layer && !!args && !('trainable' in c) && !('dtype' in c);
 }
 
 /** The layers (one or a chain) replacing operation `l`, the last named as it; `used` holds every layer name, and gains theirs. */
@@ -357,6 +380,7 @@ function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
   const keras3 = l.class_name !== 'TFOpLambda' && l.class_name !== 'SlicingOpLambda';
   const written = keras3 ? `keras.ops ${l.class_name}` : `tf.${String(l.config?.function ?? '?')}`;
   const label = `operation '${name}' (${written})`;
+  if (!keras3 && typeof l.config?.function !== 'string') throw new Error(`${label}: names no function (its config's "function", the TensorFlow symbol it calls)`);
   const op = keras3 ? KERAS3_CLASSES[l.class_name] : TF_FUNCTIONS[String(l.config?.function)];
   if (!op) throw new Error(`${label}: is not supported; of operations on tensors, ${SUPPORTED} are`);
   const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];

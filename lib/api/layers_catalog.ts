@@ -213,7 +213,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       // Another axis (attention pooling's weights over the steps, axis 1 of [batch, steps, 1]):
       // moved last and back, both local, around the private softmax. On the output layer the
       // client would apply it over the last axis: refused there.
-      if (at < 1 || at >= x.rank || a.finalActivation) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; ${a.finalActivation ? 'on the output layer only the last axis is supported' : 'the batch axis cannot be'}`);
+      if (at < 1 || at >= x.rank || a.finalActivation) refuse(l, `axis = ${axis} is not the last axis of its rank-${x.rank} input; ${a.finalActivation ? 'on the output layer only the last axis is supported (the client applies a final softmax over the last axis): move that axis last first (a Permute layer, or tf.transpose)' : 'the batch axis cannot be'}`);
       const perm = [...x.shape.keys()].filter((d) => d !== at).concat(at), back = perm.map((_, d) => perm.indexOf(d));
       return transpose(softmax(transpose(x, perm)), back);
     };
@@ -397,6 +397,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   // Batched dot products of two inputs along `axes` (rank 2 or 3): one batched private product.
   Dot: (l) => {
     const c = settings(l, { axes: (v) => Number.isInteger(v) || (Array.isArray(v) && v.length === 2 && v.every(Number.isInteger)), normalize: (v) => v === undefined || v === false });
+    if (c.axes === undefined) refuse(l, 'has no axes setting: Keras requires it (the axes of its two inputs to contract)');
     const step = () => (xs: AnyTensor[]) => {
       if (xs.length !== 2) refuse(l, `takes 2 inputs, got ${xs.length}`);
       const [a, b] = xs;

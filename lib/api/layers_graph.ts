@@ -23,9 +23,14 @@ export interface LayerConfig {
 /** Tensor arguments a layer call may pass by keyword, appended to its inputs in this order (attention's value and key). */
 const TENSOR_KWARGS = ['value', 'key'];
 
+/** How errors name a layer: its name and class (and the operation it was made of: keras_operations.ts). */
+export function layerLabel(l: LayerConfig): string {
+  return `layer '${l.config.name}' (${l.class_name}${l.operation ? `, made of the operation ${l.operation.name}` : ''})`;
+}
+
 /** Refuses a layer: the message names it and its class. */
 export function refuse(l: LayerConfig, msg: string): never {
-  throw new Error(`layer '${l.config.name}' (${l.class_name}): ${msg}`);
+  throw new Error(`${layerLabel(l)}: ${msg}`);
 }
 
 /**
@@ -301,7 +306,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   });
   const calls = new Map<string, LayerNode>();
   for (const l of layers) {
-    const name = l.config.name, base = `layer '${name}' (${l.class_name})`;
+    const name = l.config.name, base = layerLabel(l);
     const inbound = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
     if (l.class_name === 'InputLayer') {
       calls.set(name, { layer: l, id: name, call: 0, inputs: [] });
@@ -317,9 +322,16 @@ export function graphOf(topo: ModelTopology): LayerGraph {
       // not: what the model computes depends on where it runs, so it is refused rather than guessed.
       if (kwargs.training === true) throw new Error(`${where} is called with training=True: tf-keras then computes it as in training (batch statistics, dropout) and tfjs and Keras 3 do not, so the model's own output is ambiguous; save it without the flag`);
       // The layers read their call's arguments from their config (callArgs): one set for every
-      // call. training=False is what predict does anyway: no difference.
+      // call. training=False is what predict does anyway: no difference. Only the attention
+      // layers read others (use_causal_mask...); elsewhere an argument that is set would be
+      // ignored, so it is refused (Keras 3 saves the ones not given as None).
       const { training, ...rest } = kwargs;
-      const args = JSON.stringify(training === false || training === null ? rest : kwargs);
+      if (!ATTENTIONS.has(l.class_name))
+        for (const [key, v] of Object.entries(rest))
+          if (v !== null && v !== false) throw new Error(`${where} is called with ${key} = ${JSON.stringify(v)?.slice(0, 60)}, which this layer does not take: it would be ignored`);
+      // Unset arguments (None, false) and training=False are the call without them.
+      const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null && v !== false));
+      const args = JSON.stringify(training === false || training === null || training === undefined ? set : { ...set, training });
       if (k === 0) {
         firstArgs = args;
         if (Object.keys(kwargs).length) l.callArgs = kwargs;
@@ -333,7 +345,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   // past a layer's calls. `who` takes it: a layer, or the model (its output).
   const unknown = (id: string, who?: LayerNode): Error => {
     const m = /^(.*)\[(\d+)\]$/.exec(id), name = m && byName.has(m[1]) ? m[1] : id, l = byName.get(name);
-    const taker = who ? `layer '${who.layer.config.name}' (${who.layer.class_name})` : "the model's output";
+    const taker = who ? layerLabel(who.layer) : "the model's output";
     if (!l) return new Error(who ? `${taker} takes the output of '${id}', which is not a layer of the model` : `the output names '${id}', which is not a layer of the model`);
     const n = l.class_name === 'InputLayer' ? 1 : Array.isArray(l.inbound_nodes) ? l.inbound_nodes.length : 0;
     if (n === 0) return new Error(`layer '${name}' is needed for ${who ? `'${who.layer.config.name}'` : 'the output'} but is never called`);

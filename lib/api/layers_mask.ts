@@ -74,7 +74,7 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     const masked = masks.find((m) => m !== undefined);
     if (!masked) continue;
     if (RECURRENT.has(cls)) {
-      if (masked.via) refuse(node.layer, `may or may not get ${why(masked)}: it comes through '${masked.via}', which tfjs passes it through and Keras does not; put the recurrent layer after the Embedding with only per-position layers between (dropout, Dense, Activation, normalisations), or use mask_zero false`);
+      if (masked.via) refuse(node.layer, `may or may not get ${why(masked)}: it comes through '${masked.via}', which tfjs passes it through and Keras does not; put the recurrent layer after the ${masked.maskValue === undefined ? 'Embedding' : 'Masking layer'} with only per-position layers between (dropout, Dense, Activation, normalisations), or ${masked.maskValue === undefined ? 'use mask_zero false' : 'drop the Masking layer'}`);
       if (node.inputs.length !== 1) refuse(node.layer, `gets ${why(masked)} with ${node.inputs.length} inputs, which is not supported`);
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       const rc = recurrentConfig(cls, c);

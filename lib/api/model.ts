@@ -276,7 +276,8 @@ export function readLayersModel(source: ModelSource): {
  */
 export function loadPlainModel(source: ModelSource): PlainModel {
   const { json, weights } = readLayersModel(source);
-  return plainModel(json, weights);
+  // Run once, as loadLayersModel and deploy do: what only an input's shape refuses is refused here too.
+  return checkRuns(json, weights, 'loadPlainModel');
 }
 
 /**

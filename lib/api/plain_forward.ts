@@ -232,7 +232,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       const r = x.shape.length, at = axis < 0 ? axis + r : axis;
       if (at === r - 1) return f ? f(x) : x;
       // Another axis, hidden: moved last and back around it (layers_catalog.ts does the same).
-      if (at < 1 || at >= r || !f) fail(l, `axis = ${axis} is not the last axis of its rank-${r} input; ${f ? 'the batch axis cannot be' : 'on the output layer only the last axis is supported'}`);
+      if (at < 1 || at >= r || !f) fail(l, `axis = ${axis} is not the last axis of its rank-${r} input; ${f ? 'the batch axis cannot be' : 'on the output layer only the last axis is supported (the client applies a final softmax over the last axis): move that axis last first (a Permute layer, or tf.transpose)'}`);
       const perm = [...x.shape.keys()].filter((d) => d !== at).concat(at), back = perm.map((_, d) => perm.indexOf(d));
       return transposeOp(f!(transposeOp(x, perm)), back);
     });
