@@ -16,6 +16,7 @@ import { SLICE_LAYER, sliceKey } from './layers_slice';
 import { AXES_LAYER } from './layers_axes';
 import { SUPPORTED_LAYERS } from './layers_catalog';
 import { REDUCE_LAYER } from './layers_reduce';
+import { withoutKeras3Masks } from './keras3_masks';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
 export interface OperationNote {
@@ -411,9 +412,11 @@ function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
 }
 
 /** A layer list with its operations rewritten (recursively inside nested models); the same list when it has none. */
-function rewriteLayers(layers: LayerConfig[]): LayerConfig[] {
+function rewriteLayers(given: LayerConfig[]): LayerConfig[] {
+  // Keras 3's padding masks first: their operations go, their `mask` arguments become notes.
+  const layers = withoutKeras3Masks(given);
   const used = new Set(layers.map((l) => String(l?.config?.name)));
-  let changed = false;
+  let changed = layers !== given;
   const out = layers.flatMap((l) => {
     if (isOperation(l)) {
       changed = true;
@@ -426,7 +429,7 @@ function rewriteLayers(layers: LayerConfig[]): LayerConfig[] {
     changed = true;
     return [Array.isArray(l.config) ? { ...l, config: rewritten } : { ...l, config: { ...l.config, layers: rewritten } }] as LayerConfig[];
   });
-  return changed ? out : layers;
+  return changed ? out : given;
 }
 
 /** A nested model's layer list (Sequential as a list or {layers}, Functional), or undefined. */

@@ -15,6 +15,7 @@ import { dense } from './layers_dense';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { bool, isNum, settings } from './layers_settings';
+import { maskNoteOf } from './keras3_masks';
 import type { AnyTensor } from './tensor';
 
 const nullish = (v: unknown) => v === undefined || v === null;
@@ -33,6 +34,7 @@ export function causalCall(l: LayerConfig): boolean {
     if (k === 'training') continue;
     // Keras 3 saves the masks it was not given as None (Attention's mask as [None, None]).
     if (MASKS.includes(k) && (v === null || (Array.isArray(v) && v.every((e) => e === null)))) continue;
+    if (MASKS.includes(k) && (maskNoteOf(v) || (Array.isArray(v) && v.some((e) => maskNoteOf(e))))) refuse(l, 'is given a padding mask (Keras 3 applies it to the attention weights), which is not supported');
     if (k === 'use_causal_mask' && (v === true || v === false || v === null)) {
       causal ||= v === true;
       continue;
@@ -85,6 +87,9 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
     attention_axes: (v) => nullish(v) || (Array.isArray(v) && v.length === 1 && v[0] === 1),
     // Keras 3: how attention is computed on a GPU, not what (null or false only).
     flash_attention: (v) => nullish(v) || v === false,
+    // Keras 3.12+: a gate on the heads' outputs (false only), attention limited to a window (none only).
+    use_gate: (v) => nullish(v) || v === false,
+    sliding_window: nullish,
     // tf-keras 2.x: the shapes it was built with (the weights' shapes are checked below).
     query_shape: builtShape,
     key_shape: builtShape,

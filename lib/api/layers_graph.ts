@@ -4,6 +4,7 @@
 // layers: one node per call, the same weights). Everything outside that is refused here, by name.
 
 import type { OperationNote } from './keras_operations';
+import { maskNoteOf } from './keras3_masks';
 
 export interface LayerConfig {
   class_name: string;
@@ -298,6 +299,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   const inputIds = endpoints(cfg.input_layers, 'input');
   const outputs = endpoints(cfg.output_layers, 'output');
   const byName = new Map(layers.map((l) => [l.config.name, l]));
+  const keras3 = isKeras3(topo, layers);
   const inputs = inputIds.map((id, i) => {
     const l = byName.get(id);
     if (!l || l.class_name !== 'InputLayer') throw new Error(`the model's input '${id}' is not an InputLayer`);
@@ -320,6 +322,9 @@ export function graphOf(topo: ModelTopology): LayerGraph {
       const { names, kwargs } = inboundCall(node, where);
       // tf-keras keeps training=True in predict (batch statistics, dropout), tfjs and Keras 3 do
       // not: what the model computes depends on where it runs, so it is refused rather than guessed.
+      // A Keras 3 model's is moot: its predict passes training=False to every layer that takes it
+      // (and Keras 3 records training=True from a call signature's default: every augmentation layer).
+      if (kwargs.training === true && keras3) delete kwargs.training;
       if (kwargs.training === true) throw new Error(`${where} is called with training=True: tf-keras then computes it as in training (batch statistics, dropout) and tfjs and Keras 3 do not, so the model's own output is ambiguous; save it without the flag`);
       // The layers read their call's arguments from their config (callArgs): one set for every
       // call. training=False is what predict does anyway: no difference. Only the attention
@@ -328,7 +333,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
       const { training, ...rest } = kwargs;
       if (!ATTENTIONS.has(l.class_name))
         for (const [key, v] of Object.entries(rest))
-          if (v !== null && v !== false) throw new Error(`${where} is called with ${key} = ${JSON.stringify(v)?.slice(0, 60)}, which this layer does not take: it would be ignored`);
+          if (v !== null && v !== false && !(key === 'mask' && maskNoteOf(v))) throw new Error(`${where} is called with ${key} = ${JSON.stringify(v)?.slice(0, 60)}, which this layer does not take: it would be ignored`);
       // Unset arguments (None, false) and training=False are the call without them.
       const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null && v !== false));
       const args = JSON.stringify(training === false || training === null || training === undefined ? set : { ...set, training });
@@ -384,5 +389,5 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   // A dict of outputs is named by its keys (what Keras 3's predict returns them under).
   const kept = isDict(cfg.output_layers) ? Object.keys(cfg.output_layers) : cfg.output_names;
   const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => (byName.has(id) ? id : id.replace(/\[\d+\]$/, '')));
-  return { nodes: order, inputs, outputs, outputNames, keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
+  return { nodes: order, inputs, outputs, outputNames, keras3, tfjs: isTfjs(topo) };
 }

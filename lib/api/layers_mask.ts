@@ -13,6 +13,7 @@ import { add, neg, reduceSum, slice, sub } from './ops';
 import { equalZero } from './comparison_ops';
 import type { AnyTensor } from './tensor';
 import type { PlainTensor } from './plain_kernels';
+import { maskNoteOf } from './keras3_masks';
 
 /**
  * Where a recurrent layer's mask comes from: the one-hot of model input `source`'s token ids
@@ -96,6 +97,7 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     const m = carried.get(id);
     if (m?.zeros) throw new Error(`the model's output ${zeroed(m)}`);
   }
+  checkKeras3Masks(graph, users);
   if (carried.size > 0)
     for (const node of graph.nodes)
       if (RECURRENT.has(node.layer.class_name) && !users.has(node.id)) {
@@ -131,4 +133,23 @@ export function plainMask(x: PlainTensor, maskValue?: number): PlainTensor {
   const f = x.shape[x.shape.length - 1], out = new Float64Array(x.data.length / f);
   for (let r = 0; r < out.length; r++) for (let j = 0; j < f && !out[r]; j++) if (x.data[r * f + j] !== maskValue) out[r] = 1;
   return { data: out, shape: x.shape.slice(0, -1) };
+}
+
+/**
+ * A Keras 3 model says which layers it hands a mask to (keras3_masks.ts notes): the mask built
+ * here must reach each of those recurrent layers, from the same source. Any other layer Keras
+ * hands one to would apply it (a masked mean): refused, as is a disagreement.
+ */
+function checkKeras3Masks(graph: LayerGraph, users: Map<string, MaskSource>): void {
+  const noted = graph.nodes.filter((n) => maskNoteOf(n.layer.callArgs?.mask));
+  if (noted.length === 0) return;
+  const describe = (m: MaskSource) => (m.maskValue === undefined ? `the ids of '${m.source}' (Embedding mask_zero)` : `the values of '${m.source}' (Masking ${m.maskValue})`);
+  for (const node of graph.nodes) {
+    const note = maskNoteOf(node.layer.callArgs?.mask), mine = users.get(node.id);
+    if (note && node.layer.class_name === 'TimeDistributed') continue; // per step: the mask changes nothing
+    if (note && !RECURRENT.has(node.layer.class_name)) refuse(node.layer, `is given the padding mask of ${describe(note)}, which Keras applies here: not supported`);
+    // No note: Keras propagates the mask again when it loads the model, as it does here.
+    if (!note) continue;
+    if (!mine || mine.source !== note.source || mine.maskValue !== note.maskValue) refuse(node.layer, `is handed the padding mask of ${describe(note)} by the Keras 3 model, but ${mine ? `the mask here comes from ${describe(mine)}` : 'none reaches it here'}`);
+  }
 }

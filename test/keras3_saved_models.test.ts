@@ -1,0 +1,74 @@
+// Small real Keras 3 models (test/fixtures/keras3_models.py made them with Keras 3.15.1: their
+// model.to_json(), weights by path, an input and Keras's own predict on it), using what Keras
+// writes for operations between layers, slicing, reductions, causal attention, Masking and
+// Embedding(mask_zero) masks (Keras 3 writes the mask out: NotEqual, Any, and a `mask` argument),
+// augmentation layers (recorded with training=True), CenterCrop and Conv1DTranspose. Each loads as
+// saved and as tensorflowjs_converter writes it (every module key deleted), and predicts what Keras
+// predicted: privately under SecureNN and FSS, and in the float64 plaintext.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+
+interface Fixture { topology: object; weights: { name: string; shape: number[]; data: number[] }[]; x: number[]; shape: number[]; y: number[]; yshape: number[] }
+const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_models.json'), 'utf8'));
+
+/** As tensorflowjs_converter writes a .keras model: every module and registered_name key deleted. */
+const converted = (v: unknown): unknown =>
+  Array.isArray(v) ? v.map(converted) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'module' && k !== 'registered_name').map(([k, e]) => [k, converted(e)])) : v;
+
+function artifacts(f: Fixture, topology: unknown = f.topology): tfe.ModelArtifacts {
+  return { modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer } as unknown as tfe.ModelArtifacts;
+}
+
+/** The largest difference from Keras's predict, with the model's final activation applied as Keras did. */
+function worst(f: Fixture, got: Float64Array, finalActivation: 'softmax' | 'sigmoid' | undefined): number {
+  const n = f.yshape[f.yshape.length - 1], g = Float64Array.from(got);
+  if (finalActivation === 'softmax')
+    for (let r = 0; r < g.length / n; r++) {
+      const row = g.subarray(r * n, r * n + n), m = Math.max(...row);
+      let s = 0;
+      for (let j = 0; j < n; j++) s += row[j] = Math.exp(row[j] - m);
+      for (let j = 0; j < n; j++) row[j] /= s;
+    }
+  if (finalActivation === 'sigmoid') g.forEach((v, i) => (g[i] = 1 / (1 + Math.exp(-v))));
+  return Math.max(...f.y.map((v, i) => Math.abs(g[i] - v)));
+}
+
+for (const [name, f] of Object.entries(FIXTURES))
+  test(`Keras 3 model ${name}: as saved and as converted, privately and in plaintext, as Keras predicted`, async (t) => {
+    const x = Float64Array.from(f.x);
+    for (const [form, topology] of [['saved', f.topology], ['converted', converted(f.topology)]] as const) {
+      const a = artifacts(f, topology);
+      const plain = tfe.loadPlainModel(a);
+      t.true(worst(f, plain.forward({ data: x, shape: f.shape }).data, plain.finalActivation) < 1e-5, `${form}: plaintext`);
+      for (const protocol of form === 'saved' ? (['securenn', 'fss'] as const) : (['securenn'] as const)) {
+        const c = new tfe.Cluster({ protocol });
+        try {
+          const m = tfe.loadLayersModel(a, { cluster: c });
+          const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: x, shape: f.shape }))));
+          const err = worst(f, out.data, m.finalActivation);
+          t.true(err < 2e-3, `${form}, ${protocol}: max |private - Keras| = ${err}`);
+        } finally {
+          await c.close();
+        }
+      }
+    }
+  });
+
+test("Keras 3's written-out masks must agree with the mask built here, or the model is refused", (t) => {
+  type L = { class_name: string; inbound_nodes: { kwargs: Record<string, unknown> }[] };
+  // A mask of another form than Keras's two (here NotEqual against 1, not Masking's 0) stays operations: refused.
+  const f = FIXTURES.k2_masking_stacked;
+  const other = structuredClone(f.topology) as { config: { layers: (L & { inbound_nodes: { args: unknown[] }[] })[] } };
+  other.config.layers.find((l) => l.class_name === 'NotEqual')!.inbound_nodes[0].args[1] = 1;
+  t.throws(() => tfe.loadPlainModel(artifacts(f, other)), { message: /operation 'not_equal_\d+' \(keras\.ops NotEqual\): is not supported/ });
+  // A mask handed to a layer that would apply it (a masked mean): refused by name.
+  const k = FIXTURES.k2_masking_stacked;
+  const pooled = structuredClone(k.topology) as { config: { layers: (L & { config: Record<string, unknown> })[] } };
+  const second = pooled.config.layers.filter((l) => l.class_name === 'LSTM')[1];
+  Object.assign(second, { class_name: 'GlobalAveragePooling1D', config: { name: second.config.name } });
+  t.throws(() => tfe.loadPlainModel(artifacts(k, pooled)), { message: /GlobalAveragePooling1D\): reads the mask of Masking '.*', which Keras applies here/ });
+});
