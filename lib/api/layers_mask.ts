@@ -1,13 +1,15 @@
 // Keras's padding mask, from Embedding(mask_zero=True) or a Masking layer: positions whose token
-// id is 0 (or whose features all equal Masking's mask_value) are skipped by the recurrent layers after it (their state is carried over the step, and a step's
-// output is the carried state, as TensorFlow.js computes it). The ids are private, but the mask
-// is a linear function of what is shared: the one-hot's column 0 is 1 exactly at id 0, so the
-// mask is 1 - onehot[..., 0], and a masked step costs one private product per state element
-// (h + m (h' - h)). Masking's mask compares private values: 1 - [every feature = mask_value], one
-// equality test per value and one per step (stepMask in layers_spec.ts). Which layers the mask reaches is decided here from the graph: per-position
-// layers both frameworks pass it through, a recurrent layer uses it (and passes it on with
-// return_sequences); where tfjs and Keras would differ (a layer one passes the mask through and
-// the other not, before a recurrent layer; a masked mean), the model is refused, naming the layer.
+// id is 0 (or whose features all equal Masking's mask_value) are skipped by the recurrent layers
+// after it (their state is carried over the step, and a step's output is the carried state, as
+// TensorFlow.js computes it). The ids are private, but the mask is a linear function of what is
+// shared: the one-hot's column 0 is 1 exactly at id 0, so the mask is 1 - onehot[..., 0], and a
+// masked step costs one private product per state element (h + m (h' - h)). Masking's mask
+// compares private values: 1 - [every feature = mask_value], one equality test per value and one
+// per step (privateMask below). Which layers the mask reaches is decided here from the graph:
+// per-position layers both frameworks pass it through, a recurrent layer uses it (and passes it
+// on with return_sequences); where tfjs and Keras would differ (a layer one passes the mask
+// through and the other not, before a recurrent layer; a masked mean), the model is refused,
+// naming the layer. A Keras 3 model also says where Keras hands it (keras3_masks.ts): checked.
 import { type LayerGraph, refuse } from './layers_graph';
 import { add, neg, reduceSum, slice, sub } from './ops';
 import { equalZero } from './comparison_ops';
