@@ -6,7 +6,7 @@
 import { add, concat, flatten, pad, reduceSum, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './comparison_ops';
-import { softmax } from './ops_softmax';
+import { scaledReciprocal, softmax } from './ops_softmax';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
@@ -269,7 +269,16 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   },
   GlobalAveragePooling1D: (l) => {
     const c = settings(l, { data_format: anyFormat, keepdims: bool });
-    return simple(channelsFirst1d(c, over1d(l, (x) => avgPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims)));
+    const plain = channelsFirst1d(c, over1d(l, (x) => avgPool2d(x, { poolSize: [1, x.shape[2]], strides: [1, 1] }), !c.keepdims));
+    // With a padding mask (a Keras 3 model hands it one: layers_mask.ts), Keras's masked mean:
+    // sum(m x) / sum(m) over the steps, the count's reciprocal as softmax's (0 for an all-padding row).
+    const masked = (x: AnyTensor, m: AnyTensor): AnyTensor => {
+      if (c.data_format === 'channels_first') refuse(l, 'a masked mean over channels_first input is not supported');
+      const { r, s } = scaledReciprocal(reduceSum(m, 1), x.shape[1]);
+      const y = mul(mul(mul(reduceSum(mul(x, m), 1), r), s), s);
+      return c.keepdims ? reshape(y, [y.shape[0], 1, y.shape[1]]) : y;
+    };
+    return { step: () => (xs) => (xs.length === 2 ? masked(xs[0], xs[1]) : plain(one(xs))), comparisons: false, exactOnly: false };
   },
   GlobalMaxPooling1D: (l) => {
     const c = settings(l, { data_format: anyFormat, keepdims: bool });

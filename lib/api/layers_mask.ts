@@ -86,6 +86,14 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
       continue;
     }
     if (masked.zeros) refuse(node.layer, zeroed(masked));
+    // A Keras 3 model hands its GlobalAveragePooling1D the mask (a note: keras3_masks.ts): Keras's
+    // masked mean, unambiguous there (tfjs's own models stay refused below).
+    const note = maskNoteOf(node.layer.callArgs?.mask);
+    if (cls === 'GlobalAveragePooling1D' && note && !masked.via && note.source === masked.source && note.maskValue === masked.maskValue) {
+      if (node.inputs.length !== 1) refuse(node.layer, `gets ${why(masked)} with ${node.inputs.length} inputs, which is not supported`);
+      users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
+      continue;
+    }
     if (DEPENDS.has(cls)) {
       // Through a layer Keras drops the mask at (and tfjs's own ignores it): plain in both.
       if (!masked.via) refuse(node.layer, `reads ${why(masked)}, which Keras applies here and tfjs does not: the model's own output is ambiguous; ${masked.maskValue === undefined ? 'use mask_zero false' : 'read it with a recurrent layer, or drop the Masking layer'}`);
@@ -148,8 +156,9 @@ function checkKeras3Masks(graph: LayerGraph, users: Map<string, MaskSource>): vo
   const describe = (m: MaskSource) => (m.maskValue === undefined ? `the ids of '${m.source}' (Embedding mask_zero)` : `the values of '${m.source}' (Masking ${m.maskValue})`);
   for (const node of graph.nodes) {
     const note = maskNoteOf(node.layer.callArgs?.mask), mine = users.get(node.id);
+    // Keras's masked mean runs only where the mask here reaches it from the same source (below).
     if (note && node.layer.class_name === 'TimeDistributed') continue; // per step: the mask changes nothing
-    if (note && !RECURRENT.has(node.layer.class_name)) refuse(node.layer, `is given the padding mask of ${describe(note)}, which Keras applies here: not supported`);
+    if (note && !RECURRENT.has(node.layer.class_name) && node.layer.class_name !== 'GlobalAveragePooling1D') refuse(node.layer, `is given the padding mask of ${describe(note)}, which Keras applies here: not supported`);
     // No note: Keras propagates the mask again when it loads the model, as it does here.
     if (!note) continue;
     if (!mine || mine.source !== note.source || mine.maskValue !== note.maskValue) refuse(node.layer, `is handed the padding mask of ${describe(note)} by the Keras 3 model, but ${mine ? `the mask here comes from ${describe(mine)}` : 'none reaches it here'}`);

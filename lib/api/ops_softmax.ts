@@ -78,13 +78,23 @@ function causalKeep(c: PrivateTensor['cluster'], tq: number, tk: number): { pena
 function normalised(x: PrivateTensor, flat: AnyTensor, m: AnyTensor, rows: number, n: number, mask?: { tq: number; tk: number; t: AnyTensor }): PrivateTensor {
   let e = piecewiseExpNeg(sub(m, flat) as PrivateTensor) as AnyTensor;
   if (mask) e = reshape(mul(reshape(e, [rows / mask.tq, mask.tq, mask.tk]), mask.t), [rows, n]);
-  const total = reduceSum(e, 1, true);
-  // S >= 1 up to the fit's error (the maximum's own term), so k >= -1; at most n.
+  const { r, s } = scaledReciprocal(reduceSum(e, 1, true), n);
+  return reshape(mul(mul(mul(e, r), s), s), x.shape) as PrivateTensor;
+}
+
+/**
+ * 1/S for a private S in [1, n] (up to the fit's error below 1) as r s^2: s = 2^-k with
+ * 4^k <= S < 4^(k+1) (powerOfFourScale: one batched comparison), r = 1/(S s^2) from a cubic fitted
+ * on [1, 4] and two Newton steps (1.4e-5 relative). Multiplying by r, then s twice, keeps the
+ * other factor's relative precision (r is in (1/4, 1], each s a power of two).
+ */
+export function scaledReciprocal(total: AnyTensor, n: number): { r: AnyTensor; s: AnyTensor } {
+  // S >= 1 up to the fit's error, so k >= -1; at most n.
   const kMax = Math.max(1, Math.ceil(Math.log(n + 1) / Math.log(4)));
   const s = powerOfFourScale(total, -1, kMax);
   // S s^2 in [1, 4) (s = 2^-k, 4^k <= S: the scale squared, as LayerNormalization's).
   const sp = mul(mul(total, s), s);
   let r = fittedCubicAt(sp, RECIPROCAL);
   for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(sp, r), -1), 2));
-  return reshape(mul(mul(mul(e, r), s), s), x.shape) as PrivateTensor;
+  return { r, s };
 }

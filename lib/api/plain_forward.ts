@@ -403,7 +403,20 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   AveragePooling1D: (l) => one(pool1d(l, 'avg')),
   MaxPooling1D: (l) => one(pool1d(l, 'max')),
-  GlobalAveragePooling1D: (l) => one(globalPool1d(l, 'avg')),
+  GlobalAveragePooling1D: (l) => {
+    const plain = globalPool1d(l, 'avg');
+    // A padding mask (layers_mask.ts): Keras's masked mean; an all-padding row gives 0 (Keras: 0/0).
+    return (xs) => {
+      if (xs.length < 2) return plain(xs[0]);
+      const [x, m] = xs, [b, t, f] = x.shape, out = plainAlloc(b * f);
+      for (let r = 0; r < b; r++) {
+        let n = 0;
+        for (let i = 0; i < t; i++) if (m.data[r * t + i]) (n += 1), x.data.subarray((r * t + i) * f, (r * t + i + 1) * f).forEach((v, j) => (out[r * f + j] += v));
+        for (let j = 0; j < f; j++) out[r * f + j] = n ? out[r * f + j] / n : 0;
+      }
+      return { data: out, shape: l.config.keepdims ? [b, 1, f] : [b, f] };
+    };
+  },
   GlobalMaxPooling1D: (l) => one(globalPool1d(l, 'max')),
   GlobalAveragePooling2D: (l) =>
     one((x) => {
