@@ -59,6 +59,15 @@ for (const [name, f] of Object.entries(FIXTURES))
     }
   });
 
+test('a masked mean compares (its count\'s reciprocal): exact protocols only, so Pond refuses it', async (t) => {
+  const c = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    t.throws(() => tfe.loadLayersModel(artifacts(FIXTURES.e3_embedding_masked_mean), { cluster: c }), { message: /GlobalAveragePooling1D.*(exact protocol|securenn)/ });
+  } finally {
+    await c.close();
+  }
+});
+
 test("a Keras 3 mask of another form than Keras's two stays operations, refused by name", (t) => {
   type L = { class_name: string; inbound_nodes: { kwargs: Record<string, unknown> }[] };
   // A mask of another form than Keras's two (here NotEqual against 1, not Masking's 0) stays operations: refused.

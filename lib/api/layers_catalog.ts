@@ -24,6 +24,7 @@ import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
+import { maskNoteOf } from './keras3_masks';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -278,7 +279,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       const y = mul(mul(mul(reduceSum(mul(x, m), 1), r), s), s);
       return c.keepdims ? reshape(y, [y.shape[0], 1, y.shape[1]]) : y;
     };
-    return { step: () => (xs) => (xs.length === 2 ? masked(xs[0], xs[1]) : plain(one(xs))), comparisons: false, exactOnly: false };
+    // The reciprocal compares (powerOfFourScale): an exact protocol where Keras hands it the mask.
+    const handed = maskNoteOf(l.callArgs?.mask) !== undefined;
+    return { step: () => (xs) => (xs.length === 2 ? masked(xs[0], xs[1]) : plain(one(xs))), comparisons: handed, exactOnly: handed };
   },
   GlobalMaxPooling1D: (l) => {
     const c = settings(l, { data_format: anyFormat, keepdims: bool });
@@ -426,9 +429,6 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
     return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
   },
-  // Keras's Masking: its output is the input with every step whose features all equal
-  // mask_value set to 0 (x + c (m - 1), m the step mask: nothing to do for c = 0, where those
-  // steps are 0 already); the recurrent layers after it skip those steps (layers_mask.ts).
   // A crop (local) where the input is at least the target's size; Keras resizes a smaller one.
   CenterCrop: (l) => {
     const c = settings(l, { height: posInt, width: posInt, data_format: channelsLast });
@@ -441,6 +441,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       return slice(x, win.begin, win.size);
     });
   },
+  // Keras's Masking: its output is the input with every step whose features all equal
+  // mask_value set to 0 (x + c (m - 1), m the step mask: nothing to do for c = 0, where those
+  // steps are 0 already); the recurrent layers after it skip those steps (layers_mask.ts).
   Masking: (l) => {
     settings(l, { mask_value: isNum, maskValue: isNum });
     const c = maskValueOf(l.config);
