@@ -58,9 +58,10 @@ export function softmax(x: AnyTensor, opts: { causal?: boolean } = {}): PrivateT
     });
   }
   const flat = reshape(x, [rows, n]);
-  // The max compares the model's values; what follows compares the library's (the exponential's
-  // knots, the row sum's thresholds), which fssBits does not bound.
-  return x.cluster.internalOps(() => normalised(x, flat, rowMax(flat, rows, n), rows, n));
+  // The max compares the model's values (at fssBits); what follows compares the library's (the
+  // exponential's knots, the row sum's thresholds), which fssBits does not bound.
+  const m = rowMax(flat, rows, n);
+  return x.cluster.internalOps(() => normalised(x, flat, m, rows, n));
 }
 
 const rowMax = (flat: AnyTensor, rows: number, n: number) => reshape(maxPool2d(reshape(flat, [rows, 1, n, 1]), { poolSize: [1, n], strides: [1, 1] }), [rows, 1]);
