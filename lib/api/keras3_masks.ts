@@ -22,15 +22,18 @@ export function maskNoteOf(v: unknown): MaskNote | undefined {
 }
 
 type Node = { args?: unknown[]; kwargs?: Record<string, unknown> };
-const historyOf = (v: unknown): unknown[] | undefined => {
+/** A Keras 3 tensor argument's [layer, node, tensor] (its keras_history), or undefined. */
+export const historyOf = (v: unknown): unknown[] | undefined => {
   const o = v as { class_name?: unknown; config?: { keras_history?: unknown } } | null;
   return o && typeof o === 'object' && o.class_name === '__keras_tensor__' && Array.isArray(o.config?.keras_history) ? o.config.keras_history : undefined;
 };
+/** Whether a layer entry's module is Keras 3's operations' (keras.src.ops.*; keras.ops.* before Keras 3.3). */
+export const isOpsModule = (module: unknown): boolean => typeof module === 'string' && /^keras(\.src)?\.ops\b/.test(module);
 /** The id a tensor reference names (layer, or layer[k] for its call k: layers_graph.ts nodeId). */
 const idOf = (h: unknown[]): string => (Number(h[1] ?? 0) === 0 ? String(h[0]) : `${String(h[0])}[${Number(h[1])}]`);
 const isOp = (l: LayerConfig | undefined, cls: string): boolean => {
   const module = (l as { module?: unknown } | undefined)?.module;
-  return !!l && l.class_name === cls && (module === undefined || (typeof module === 'string' && /^keras(\.src)?\.ops\b/.test(module)));
+  return !!l && l.class_name === cls && (module === undefined || isOpsModule(module));
 };
 const nodesOf = (l: LayerConfig): Node[] => (Array.isArray(l.inbound_nodes) ? (l.inbound_nodes as Node[]).filter((n) => n && typeof n === 'object' && !Array.isArray(n)) : []);
 

@@ -16,7 +16,7 @@ import { SLICE_LAYER, sliceKey } from './layers_slice';
 import { AXES_LAYER } from './layers_axes';
 import { SUPPORTED_LAYERS } from './layers_catalog';
 import { REDUCE_LAYER } from './layers_reduce';
-import { withoutKeras3Masks } from './keras3_masks';
+import { historyOf, isOpsModule, withoutKeras3Masks } from './keras3_masks';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
 export interface OperationNote {
@@ -63,10 +63,6 @@ interface Rewrite {
 }
 
 const isRefArray = (v: unknown): v is unknown[] => Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number';
-const kerasHistory = (v: unknown): unknown[] | undefined => {
-  const o = v as { class_name?: unknown; config?: { keras_history?: unknown } } | null;
-  return o && typeof o === 'object' && o.class_name === '__keras_tensor__' && Array.isArray(o.config?.keras_history) ? o.config.keras_history : undefined;
-};
 const refOf = (a: unknown[]): Ref => [String(a[0]), Number(a[1]), Number(a[2] ?? 0)];
 const isTensor = (o: Operand): o is { ref: Ref } => 'ref' in o;
 
@@ -95,15 +91,15 @@ function keras3Call(node: unknown, config: Record<string, unknown>, label: strin
   const o = node as { args?: unknown; kwargs?: unknown } | null;
   if (!o || typeof o !== 'object' || !Array.isArray(o.args)) throw new Error(`${label}: its call ${JSON.stringify(node)?.slice(0, 80)} is not a Keras 3 call`);
   const operandOf = (v: unknown): Operand => {
-    const h = kerasHistory(v);
+    const h = historyOf(v);
     if (h) return { ref: refOf(h) };
-    return Array.isArray(v) && v.some((e) => kerasHistory(e)) ? { list: v.map(operandOf) } : { constant: v };
+    return Array.isArray(v) && v.some((e) => historyOf(e)) ? { list: v.map(operandOf) } : { constant: v };
   };
   const operands = o.args.map(operandOf);
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries({ ...config, ...(o.kwargs && typeof o.kwargs === 'object' ? o.kwargs : {}) })) {
     if (k === 'name' || v === null) continue;
-    if (kerasHistory(v)) throw new Error(`${label}: takes a tensor as '${k}', which is not supported`);
+    if (historyOf(v)) throw new Error(`${label}: takes a tensor as '${k}', which is not supported`);
     params[k] = v;
   }
   return { operands, params };
@@ -335,8 +331,6 @@ const KERAS3_CLASSES: Record<string, string> = {
 };
 const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a sum, mean or maximum over any axes but the batch, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
 
-/** keras.src.ops.numpy, keras.src.ops.nn, keras.src.ops.core (keras.ops.* before Keras 3.3). */
-const KERAS3_MODULE = /^keras(\.src)?\.ops\b/;
 /** Keras 3 operations named as a layer is: told apart by their call when the module is gone. */
 const LAYER_NAMED = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Reshape', 'Softmax', 'Concatenate']);
 /** Merge layers (one list of tensors) whose names Keras 3 operations share (keras.ops.average, dot...). */
@@ -354,7 +348,7 @@ const MERGE_LAYERS = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum
 function isOperation(l: LayerConfig): boolean {
   if (l?.class_name === 'TFOpLambda' || l?.class_name === 'SlicingOpLambda') return true;
   const module = (l as { module?: unknown } | undefined)?.module;
-  if (typeof module === 'string') return KERAS3_MODULE.test(module);
+  if (typeof module === 'string') return isOpsModule(module);
   if (!l || typeof l.class_name !== 'string') return false;
   const cls = l.class_name, c = (l.config ?? {}) as Record<string, unknown>;
   const node = Array.isArray(l.inbound_nodes) ? (l.inbound_nodes[0] as { args?: unknown } | undefined) : undefined;

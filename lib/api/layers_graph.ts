@@ -4,7 +4,7 @@
 // layers: one node per call, the same weights). Everything outside that is refused here, by name.
 
 import type { OperationNote } from './keras_operations';
-import { maskNoteOf } from './keras3_masks';
+import { isOpsModule, maskNoteOf } from './keras3_masks';
 
 export interface LayerConfig {
   class_name: string;
@@ -146,7 +146,7 @@ function checkLayers(layers: unknown): LayerConfig[] {
     // rewrites them as layers first (keras_operations.ts): one left here came another way (a
     // deploy request that skipped it), and would run as the merge layer.
     const module = (l as { module?: unknown }).module;
-    if (typeof module === 'string' && /^keras(\.src)?\.ops\b/.test(module))
+    if (isOpsModule(module))
       throw new Error(`layer '${l.config.name}' is a Keras operation (${module}.${l.class_name}), not a layer: a topology must have its operations rewritten as layers before it is read (lib/api/keras_operations.ts; loadLayersModel and the owner's deploy do so)`);
     if (seen.has(l.config.name)) throw new Error(`two layers are named '${l.config.name}'`);
     seen.add(l.config.name);
