@@ -3,7 +3,8 @@
 // writes for operations between layers, slicing, reductions, causal attention, Masking and
 // Embedding(mask_zero) masks before recurrent layers and masked means (Keras 3 writes the mask
 // out: NotEqual, Any, and a `mask` argument),
-// augmentation layers (recorded with training=True), CenterCrop and Conv1DTranspose. Each loads as
+// augmentation layers (recorded with training=True), CenterCrop, Conv1DTranspose, and resizes
+// (Resizing, bilinear UpSampling2D: keras3_resize_models.json). Each loads as
 // saved and as tensorflowjs_converter writes it (every module key deleted), and predicts what Keras
 // predicted: privately under SecureNN and FSS, and in the float64 plaintext.
 import * as fs from 'node:fs';
@@ -14,7 +15,9 @@ import test from 'ava';
 import * as tfe from '../lib';
 
 interface Fixture { topology: object; weights: { name: string; shape: number[]; data: number[] }[]; x: number[]; shape: number[]; y: number[]; yshape: number[] }
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_models.json'), 'utf8'));
+const fixtures = (file: string): Record<string, Fixture> => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
+// keras3_resize_models.json (keras3_resize_models.py): Resizing and bilinear UpSampling2D.
+const FIXTURES: Record<string, Fixture> = { ...fixtures('keras3_models.json'), ...fixtures('keras3_resize_models.json') };
 
 /** As tensorflowjs_converter writes a .keras model: every module and registered_name key deleted. */
 const converted = (v: unknown): unknown =>

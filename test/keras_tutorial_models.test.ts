@@ -155,11 +155,11 @@ test.serial('the tutorial model deploys and predicts through the service', async
 
 // tfjs has a CenterCrop layer, but its model.predict then expects the cropped shape as the
 // input's (tfjs 4.22): the reference is the crop written with tfjs's ops.
-test('CenterCrop crops the centred window, odd excesses rounded down; a smaller input, which Keras resizes, is refused', async (t) => {
+test('CenterCrop crops the centred window, odd excesses rounded down; a smaller input is resized as Keras resizes it (refused in a model tfjs saved)', async (t) => {
   const kd = rnd(6 * 4 * 2 * 3, 0.3), bdc = rnd(3, 0.1);
-  const topo = (h: number) => ({
+  const topo = (h: number, keras_version = '3.10.0') => ({
     class_name: 'Sequential',
-    keras_version: '3.10.0',
+    keras_version,
     config: {
       name: 's',
       layers: [
@@ -170,7 +170,7 @@ test('CenterCrop crops the centred window, odd excesses rounded down; a smaller 
       ],
     },
   });
-  const a = (h: number) => ({ modelTopology: topo(h), weightSpecs: [{ name: 'd/kernel', shape: [48, 3], dtype: 'float32' }, { name: 'd/bias', shape: [3], dtype: 'float32' }], weightData: new Float32Array([...kd, ...bdc]).buffer }) as unknown as tfe.ModelArtifacts;
+  const a = (h: number, version?: string) => ({ modelTopology: topo(h, version), weightSpecs: [{ name: 'd/kernel', shape: [48, 3], dtype: 'float32' }, { name: 'd/bias', shape: [3], dtype: 'float32' }], weightData: new Float32Array([...kd, ...bdc]).buffer }) as unknown as tfe.ModelArtifacts;
   const data = Float64Array.from({ length: 4 * 10 * 9 * 2 }, () => Math.random() * 4 - 2);
   const want: number[][] = tf.tidy(() => tf.matMul(tf.tensor4d(Array.from(data), [4, 10, 9, 2]).slice([0, 2, 2, 0], [4, 6, 4, 2]).reshape([4, 48]), tf.tensor2d(kd, [48, 3])).add(tf.tensor1d(bdc)).arraySync());
   expectRowsMatch(t, tfe.loadPlainModel(a(10)).forward({ data, shape: [4, 10, 9, 2] }).data, want, undefined, 1e-4);
@@ -178,7 +178,13 @@ test('CenterCrop crops the centred window, odd excesses rounded down; a smaller 
   try {
     const m = tfe.loadLayersModel(a(10), { cluster: c });
     expectRowsMatch(t, (await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data, shape: [4, 10, 9, 2] }))))).data, want, undefined, 1e-2);
-    t.throws(() => tfe.loadLayersModel(a(3), { cluster: c }), { message: /crops \[3,9\] to \[6, 4\]/ });
+    // Smaller: smart_resize, the window of the target's aspect ratio (3 x 2 at column 3), then bilinear with half-pixel centres.
+    const small = data.subarray(0, 4 * 3 * 9 * 2);
+    const resized: number[][] = tf.tidy(() => tf.matMul(tf.image.resizeBilinear(tf.tensor4d(Array.from(small), [4, 3, 9, 2]).slice([0, 0, 3, 0], [4, 3, 2, 2]), [6, 4], false, true).reshape([4, 48]), tf.tensor2d(kd, [48, 3])).add(tf.tensor1d(bdc)).arraySync());
+    expectRowsMatch(t, tfe.loadPlainModel(a(3)).forward({ data: small, shape: [4, 3, 9, 2] }).data, resized, undefined, 1e-4);
+    const ms = tfe.loadLayersModel(a(3), { cluster: c });
+    expectRowsMatch(t, (await tfe.defineOutput('prediction-client', ms.predict(ms.defineInput('prediction-client', () => ({ data: small, shape: [4, 3, 9, 2] }))))).data, resized, undefined, 1e-2);
+    t.throws(() => tfe.loadLayersModel(a(3, 'tfjs-layers 4.22.0'), { cluster: c }), { message: /crops \[3,9\] to \[6, 4\]: an input smaller than the target, in a model saved by TensorFlow.js/ });
   } finally {
     await c.close();
   }

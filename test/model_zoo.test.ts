@@ -348,7 +348,12 @@ const REFUSED: Refusal[] = [
     patch: (layers) => void (layers[0].config.lora_rank = 4),
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
-  { name: 'UpSampling2D with bilinear interpolation', build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }), L().flatten()] }), message: /\(UpSampling2D\): interpolation = "bilinear" is not supported/ },
+  {
+    name: 'UpSampling2D with bicubic interpolation (Keras; bilinear runs: image_resize.test.ts)',
+    build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }), L().flatten()] }),
+    patch: (layers) => void (layers[0].config.interpolation = 'bicubic'),
+    message: /\(UpSampling2D\): interpolation 'bicubic' is not supported \(bilinear and nearest are\)/,
+  },
   {
     name: 'Rescaling with per-channel values for another number of channels (at load, not at the first prediction)',
     build: () => tf.sequential({ layers: [L().rescaling({ inputShape: [4, 4, 2], scale: 0.5 }), L().flatten()] }),

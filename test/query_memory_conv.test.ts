@@ -70,3 +70,14 @@ test('a Functional model is estimated along its edges: each input its own shape,
   const two = est(functional([[ref('img')]], [flat, dense, cat, out], [['img', 0, 0], ['meta', 0, 0]], [['o', 0, 0]]), [16 * 16 * 3 + 5]);
   t.true(Number.isFinite(two) && two > once, `two inputs: ${two}`);
 });
+
+// A resize changes the shape every later layer is estimated at (it fell to the default case,
+// which keeps the input's shape), and a bilinear one keeps its gathered rows and four products.
+test('Resizing and bilinear UpSampling2D are estimated at their output shape, with what a bilinear resize keeps', (t) => {
+  const big = est({ class_name: 'Resizing', config: { height: 256, width: 256 } });
+  const nearest = est({ class_name: 'Resizing', config: { height: 256, width: 256, interpolation: 'nearest' } });
+  // The four weighted corners alone: 256 x 256 x 4 channels, 8 bytes each, four times.
+  t.true(big - none >= 4 * 8 * 256 * 256 * 4, `${big - none}`);
+  t.true(nearest - none >= 8 * 256 * 256 * 4 && nearest < big, `${nearest - none}`);
+  t.is(est({ class_name: 'UpSampling2D', config: { size: [4, 4], interpolation: 'bilinear' } }), big);
+});

@@ -20,7 +20,7 @@ export const INFERENCE_IDENTITY: readonly string[] = [
 /**
  * Keras's CenterCrop on [batch, height, width, channels]: the centred window of the target size,
  * starting at half the excess (rounded down) on each axis; `null` where the input is smaller
- * than the target on an axis (Keras then resizes, which is not supported: the caller refuses).
+ * than the target on an axis (Keras then resizes: image_resize.ts, smartResizePlan).
  */
 export function centerCropWindow(shape: readonly number[], height: number, width: number): { begin: number[]; size: number[] } | null {
   const [b, h, w, c] = shape;

@@ -25,6 +25,8 @@ import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { maskNoteOf } from './keras3_masks';
+import { CENTER_CROP_TFJS, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
+import { resizeImage } from './ops_resize';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -71,6 +73,16 @@ export interface LayerContext {
 }
 
 const one = (xs: AnyTensor[]) => xs[0];
+
+/** A resize (Resizing, bilinear UpSampling2D): a centred crop where asked, then the taps (local). */
+const resizeLayer = (l: LayerConfig, r: ResizeLayer): LayerPlan => ({
+  step: () => (xs) => {
+    const plan = resizePlan(l, r, one(xs).shape);
+    return resizeImage(plan.crop ? slice(one(xs), plan.crop.begin, plan.crop.size) : one(xs), plan.rows, plan.cols);
+  },
+  comparisons: false,
+  exactOnly: false,
+});
 
 /**
  * A merge layer's inputs as Keras and tfjs take them: one of lower rank gets axes of 1 after the
@@ -304,10 +316,11 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       maxPool: true,
     };
   },
-  UpSampling2D: (l) => {
-    // Nearest neighbour only: each pixel repeated size[0] x size[1] times, by copies (no arithmetic,
-    // so exact under every protocol). Bilinear would weigh neighbours: refused.
-    const c = settings(l, { size: ANY, data_format: channelsLast, interpolation: (v) => v === undefined || v === 'nearest' });
+  UpSampling2D: (l, ctx) => {
+    // Nearest: each pixel repeated size[0] x size[1] times, by copies (no arithmetic, so exact
+    // under every protocol, and the same for Keras and tfjs). Bilinear: image_resize.ts.
+    if ((l.config.interpolation ?? 'nearest') !== 'nearest') return resizeLayer(l, resizeLayerOf(l, !!ctx.tfjs));
+    const c = settings(l, { size: ANY, data_format: channelsLast, interpolation: ANY });
     const [sh, sw] = pair(c.size, 2);
     if (![sh, sw].every((v) => Number.isInteger(v) && v >= 1)) refuse(l, `size = ${JSON.stringify(c.size)} is not positive integers`);
     return simple((x) => {
@@ -317,6 +330,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       return reshape(concat(Array(sw).fill(reshape(rows, [n, h * sh, w, 1, ch])), 3), [n, h * sh, w * sw, ch]);
     });
   },
+  Resizing: (l, ctx) => resizeLayer(l, resizeLayerOf(l, !!ctx.tfjs)),
   ZeroPadding2D: (l) => {
     const c = settings(l, { padding: ANY, data_format: channelsLast });
     const v = c.padding ?? 1;
@@ -429,16 +443,19 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
     return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
   },
-  // A crop (local) where the input is at least the target's size; Keras resizes a smaller one.
-  CenterCrop: (l) => {
+  // A crop (local) where the input is at least the target's size; Keras resizes a smaller one
+  // (smart_resize: a crop to the target's aspect ratio, then bilinear, image_resize.ts).
+  CenterCrop: (l, ctx) => {
     const c = settings(l, { height: posInt, width: posInt, data_format: channelsLast });
     const [th, tw] = [Number(c.height), Number(c.width)];
     if (!Number.isInteger(th) || !Number.isInteger(tw)) refuse(l, 'needs height and width');
     return simple((x) => {
       if (x.rank !== 4) refuse(l, `takes [batch, height, width, channels], got [${x.shape}]`);
       const win = centerCropWindow(x.shape, th, tw);
-      if (!win) refuse(l, `crops [${x.shape.slice(1, 3)}] to [${th}, ${tw}]: an input smaller than the target is resized by Keras, which is not supported`);
-      return slice(x, win.begin, win.size);
+      if (win) return slice(x, win.begin, win.size);
+      if (ctx.tfjs) refuse(l, CENTER_CROP_TFJS(x.shape, th, tw));
+      const plan = smartResizePlan(x.shape, th, tw);
+      return resizeImage(plan.crop ? slice(x, plan.crop.begin, plan.crop.size) : x, plan.rows, plan.cols);
     });
   },
   // Keras's Masking: its output is the input with every step whose features all equal

@@ -160,6 +160,15 @@ export function pad(x: AnyTensor, paddings: readonly (readonly [number, number])
   return localLinear('pad', x, x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]), localOps.pad(paddings));
 }
 
+/** The entries at public `indices` along `axis` (out.shape[axis] = indices.length): copies, so local and exact. */
+export function gather(x: AnyTensor, indices: readonly number[], axis: number): AnyTensor {
+  const ax = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(ax) || ax < 0 || ax >= x.rank) throw new RangeError(`gather: axis ${axis} is out of range for ${shapeString(x.shape)}`);
+  const bad = indices.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= x.shape[ax]);
+  if (bad >= 0) throw new RangeError(`gather: index ${indices[bad]} at position ${bad} is out of range [0, ${x.shape[ax]}) for axis ${ax} of ${shapeString(x.shape)}`);
+  return localLinear('gather', x, x.shape.map((d, i) => (i === ax ? indices.length : d)), localOps.gather(indices, ax));
+}
+
 /** Sum over `axes` (undefined or null: every axis, as tfjs's sum). */
 export function reduceSum(x: AnyTensor, axes?: number | readonly number[] | null, keepDims = false): AnyTensor {
   const norm = reductionAxes('reduceSum', axes, x.shape);

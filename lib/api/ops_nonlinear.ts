@@ -19,7 +19,7 @@ import { exactReluOp } from './comparison_ops';
 import { type AnyTensor, installChain, type PartyValues, PrivateTensor, PublicTensor } from './tensor';
 
 /** Truncates z by `bits` (from 2f fractional bits to f by default), disposing z. */
-async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[], bits?: number): Promise<Share> {
+export async function truncated(p: Party, op: OpCtx, z: Share, shape: readonly number[], bits?: number): Promise<Share> {
   try {
     return await truncate(p, op, z, shape, bits);
   } finally {
@@ -36,7 +36,7 @@ const truncatedTensor = (c: Cluster, shape: readonly number[], shares: Promise<P
  * mode, server2 runs `dealer` at once instead (it needs no inputs), and `fn` runs on server0 and
  * server1 only.
  */
-function run(c: Cluster, name: string, deps: Promise<PartyValues<unknown>>[], fn: (p: Party, op: OpCtx, locals: unknown[]) => Promise<Share>, dealer?: (p: Party, op: OpCtx) => Promise<Share>): Promise<PartyValues<Share>> {
+export function run(c: Cluster, name: string, deps: Promise<PartyValues<unknown>>[], fn: (p: Party, op: OpCtx, locals: unknown[]) => Promise<Share>, dealer?: (p: Party, op: OpCtx) => Promise<Share>): Promise<PartyValues<Share>> {
   const op = c.nextOp(name);
   const early = dealer && c.precompute && c.hosted.has(SERVER2) ? c.runOn(SERVER2, op, dealer) : undefined;
   early?.catch(() => undefined);
@@ -54,7 +54,7 @@ function dealProduct(c: Cluster, f: Bilinear, x: PrivateTensor, y: PrivateTensor
 }
 
 /** server2's part of a truncation alone (it deals only in interactive mode). */
-const dealTruncation = (shape: readonly number[], bits?: number) => (p: Party, o: OpCtx) => truncate(p, o, null, shape, bits);
+export const dealTruncation = (shape: readonly number[], bits?: number) => (p: Party, o: OpCtx) => truncate(p, o, null, shape, bits);
 
 /**
  * A bilinear op (mul, matmul, conv2d) on any mix of private and public operands.
@@ -302,7 +302,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
 }
 
 /** The trailing zero bits of v > 0, at most `max`. */
-function trailingZeros(v: bigint, max: number): number {
+export function trailingZeros(v: bigint, max: number): number {
   let z = 0;
   while (z < max && v > 0n && (v & 1n) === 0n) {
     v >>= 1n;

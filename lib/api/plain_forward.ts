@@ -27,6 +27,7 @@ import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
+import { CENTER_CROP_TFJS, plainResize, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -61,7 +62,7 @@ export type InternalHook = (layer: string, what: string, maxAbs: number) => void
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
+type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
 
 /**
  * Below this variance + epsilon a row's private LayerNormalization loses accuracy (error above
@@ -205,6 +206,15 @@ function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, numbe
   return one((x) => {
     const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * out), out], pair(c.strides, 1), same(c.padding), b);
     return f ? f(y) : y;
+  });
+}
+
+/** A resize (Resizing, bilinear UpSampling2D), as the private layer: a centred crop where asked, then the taps. */
+function plainResizeLayer(l: LayerConfig, r: ResizeLayer): Run {
+  return one((x) => {
+    const plan = resizePlan(l, r, x.shape);
+    const y = plan.crop ? { data: sliceValues(x.data, x.shape, plan.crop.begin, plan.crop.size), shape: plan.crop.size } : x;
+    return plainResize(y, plan.rows, plan.cols);
   });
 }
 
@@ -388,7 +398,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const c = l.config;
     return one((x) => pool2d(x, 'max', pair(c.pool_size, 2), pair(c.strides ?? c.pool_size, 2), same(c.padding)));
   },
-  UpSampling2D: (l) => {
+  Resizing: (l, ctx) => plainResizeLayer(l, resizeLayerOf(l, ctx.tfjs)),
+  UpSampling2D: (l, ctx) => {
+    if ((l.config.interpolation ?? 'nearest') !== 'nearest') return plainResizeLayer(l, resizeLayerOf(l, ctx.tfjs));
     const [sh, sw] = pair(l.config.size, 2);
     return one((x) => {
       const [n, h, w, c] = x.shape, out = plainAlloc(n * h * sh * w * sw * c);
@@ -509,11 +521,15 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
-  CenterCrop: (l) =>
+  CenterCrop: (l, ctx) =>
     one((x) => {
-      const win = x.shape.length === 4 ? centerCropWindow(x.shape, Number(l.config.height), Number(l.config.width)) : null;
-      if (!win) fail(l, `crops [${x.shape.slice(1, 3)}] to [${l.config.height}, ${l.config.width}]: only [batch, height, width, channels] at least the target's size is supported`);
-      return { data: sliceValues(x.data, x.shape, win!.begin, win!.size), shape: win!.size };
+      const [th, tw] = [Number(l.config.height), Number(l.config.width)];
+      if (x.shape.length !== 4) fail(l, `takes [batch, height, width, channels], got [${x.shape}]`);
+      const win = centerCropWindow(x.shape, th, tw);
+      if (win) return { data: sliceValues(x.data, x.shape, win.begin, win.size), shape: win.size };
+      if (ctx.tfjs) fail(l, CENTER_CROP_TFJS(x.shape, th, tw));
+      const plan = smartResizePlan(x.shape, th, tw);
+      return plainResize(plan.crop ? { data: sliceValues(x.data, x.shape, plan.crop.begin, plan.crop.size), shape: plan.crop.size } : x, plan.rows, plan.cols);
     }),
   Masking: (l) => {
     const c = maskValueOf(l.config);
@@ -595,7 +611,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
     const caveat = (what: string) => heard?.(label, what);
     const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
-    const ctx = { w, keras3: graph.keras3, scaleFolded, caveat, internal };
+    const ctx = { w, keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal };
     // As the private model: an output call others also read runs twice, its value for them with
     // every activation, as the output without the final softmax or sigmoid.
     const isOutput = graph.outputs.includes(node.id), readers = read.has(node.id);

@@ -360,18 +360,27 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         elements += PER_LINEAR * count(s);
         break;
       }
-      case 'UpSampling2D': {
+      case 'UpSampling2D':
+      case 'Resizing': {
         const [sh, sw] = pair(c.size, 2);
-        s = [(s[0] ?? 1) * sh, (s[1] ?? 1) * sw, s[2] ?? 1];
+        const inW = s[1] ?? 1;
+        s = cls === 'Resizing' ? [Number(c.height), Number(c.width), s[2] ?? 1] : [(s[0] ?? 1) * sh, inW * sw, s[2] ?? 1];
         elements += PER_LINEAR * count(s);
+        // Bilinear (ops_resize.ts): two gathers of rows at the input's width, then per corner a
+        // gather, its product and the sum.
+        if ((c.interpolation ?? (cls === 'Resizing' ? 'bilinear' : 'nearest')) === 'bilinear') elements += 2 * s[0] * inW * s[2] + 4 * PER_LINEAR * count(s);
         break;
       }
       case 'Flatten':
         s = [count(s)];
         break;
-      case 'CenterCrop':
+      case 'CenterCrop': {
+        // A smaller input is resized (bilinear), as a Resizing's.
+        const resized = (s[0] ?? 1) < Number(c.height) || (s[1] ?? 1) < Number(c.width), inW = s[1] ?? 1;
         s = [Number(c.height) || (s[0] ?? 1), Number(c.width) || (s[1] ?? 1), s[2] ?? 1];
+        if (resized) elements += 2 * s[0] * inW * s[2] + 5 * PER_LINEAR * count(s);
         break;
+      }
       case REDUCE_LAYER: {
         const g = reduceGeometry(reduceOf(layer as LayerConfig), [1, ...s], (m) => {
           throw new Error(m);

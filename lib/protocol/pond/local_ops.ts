@@ -1,5 +1,5 @@
 // Ops that each compute server applies to its own share, with no communication.
-import { concat, flatten, pad, reduceSum, reshape, slice, sumPool2d, transpose } from '../../ops';
+import { concat, flatten, gather, pad, reduceSum, reshape, slice, sumPool2d, transpose } from '../../ops';
 import type { Padding } from '../../ops/conv';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
@@ -19,6 +19,7 @@ export const localOps = {
   slice: (begin: readonly number[], size?: readonly number[]): LocalFn => (s) => slice(s, begin, size),
   pad: (paddings: readonly (readonly [number, number])[]): LocalFn => (s) => pad(s, paddings, 0n),
   reduceSum: (axes?: number | readonly number[], keepDims = false): LocalFn => (s) => reduceSum(s, axes, keepDims),
+  gather: (indices: readonly number[], axis: number): LocalFn => (s) => gather(s, indices, axis),
   sumPool2d: (kernelSize: [number, number], strides: [number, number], padding: Padding): LocalFn => (s) => sumPool2d(s, { kernelSize, strides, padding }),
 };
 
