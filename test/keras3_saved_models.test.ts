@@ -4,7 +4,8 @@
 // Embedding(mask_zero) masks before recurrent layers and masked means (Keras 3 writes the mask
 // out: NotEqual, Any, and a `mask` argument),
 // augmentation layers (recorded with training=True), CenterCrop, Conv1DTranspose, and resizes
-// (Resizing, bilinear UpSampling2D: keras3_resize_models.json). Each loads as
+// (Resizing, bilinear UpSampling2D: keras3_resize_models.json), recurrent layers' states
+// (return_state, initial_state: keras3_state_models.json). Each loads as
 // saved and as tensorflowjs_converter writes it (every module key deleted), and predicts what Keras
 // predicted: privately under SecureNN and FSS, and in the float64 plaintext.
 import * as fs from 'node:fs';
@@ -14,10 +15,24 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 
-interface Fixture { topology: object; weights: { name: string; shape: number[]; data: number[] }[]; x: number[]; shape: number[]; y: number[]; yshape: number[] }
+interface Fixture {
+  topology: object;
+  weights: { name: string; shape: number[]; data: number[] }[];
+  /** One input; or `inputs`, several (keras3_state_models.json). */
+  x?: number[];
+  shape?: number[];
+  inputs?: { x: number[]; shape: number[] }[];
+  y: number[];
+  yshape: number[];
+}
 const fixtures = (file: string): Record<string, Fixture> => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
 // keras3_resize_models.json (keras3_resize_models.py): Resizing and bilinear UpSampling2D.
-const FIXTURES: Record<string, Fixture> = { ...fixtures('keras3_models.json'), ...fixtures('keras3_resize_models.json') };
+// keras3_state_models.json (keras3_state_models.py): recurrent layers' return_state and initial_state.
+const FIXTURES: Record<string, Fixture> = { ...fixtures('keras3_models.json'), ...fixtures('keras3_resize_models.json'), ...fixtures('keras3_state_models.json') };
+
+/** The model's input as the clients take it: one {data, shape}, or a list of them. */
+const inputOf = (f: Fixture): tfe.ClientInput =>
+  (f.inputs ? f.inputs.map((i) => ({ data: Float64Array.from(i.x), shape: i.shape })) : { data: Float64Array.from(f.x!), shape: f.shape! }) as tfe.ClientInput;
 
 /** As tensorflowjs_converter writes a .keras model: every module and registered_name key deleted. */
 const converted = (v: unknown): unknown =>
@@ -43,16 +58,16 @@ function worst(f: Fixture, got: Float64Array, finalActivation: 'softmax' | 'sigm
 
 for (const [name, f] of Object.entries(FIXTURES))
   test(`Keras 3 model ${name}: as saved and as converted, privately and in plaintext, as Keras predicted`, async (t) => {
-    const x = Float64Array.from(f.x);
+    const x = inputOf(f);
     for (const [form, topology] of [['saved', f.topology], ['converted', converted(f.topology)]] as const) {
       const a = artifacts(f, topology);
       const plain = tfe.loadPlainModel(a);
-      t.true(worst(f, plain.forward({ data: x, shape: f.shape }).data, plain.finalActivation) < 1e-5, `${form}: plaintext`);
+      t.true(worst(f, plain.forward(x).data, plain.finalActivation) < 1e-5, `${form}: plaintext`);
       for (const protocol of form === 'saved' ? (['securenn', 'fss'] as const) : (['securenn'] as const)) {
         const c = new tfe.Cluster({ protocol });
         try {
           const m = tfe.loadLayersModel(a, { cluster: c });
-          const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: x, shape: f.shape }))));
+          const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => x)));
           const err = worst(f, out.data, m.finalActivation);
           t.true(err < 2e-3, `${form}, ${protocol}: max |private - Keras| = ${err}`);
         } finally {

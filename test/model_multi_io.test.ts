@@ -2,6 +2,7 @@
 // than once: a siamese encoder, a block applied twice), as TensorFlow.js users build them, loaded
 // privately with default options and under FSS, and compared output by output with tfjs's own
 // model.predict on fresh random inputs; the float64 plaintext model too.
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 import test from 'ava';
@@ -157,13 +158,23 @@ test('several inputs: a wrong count, a missing or unknown name, a shape that onl
   }
 });
 
-test('a layer output other than the first (an LSTM\'s return_state) is refused at load, naming it', async (t) => {
+// (Refused before: a layer's outputs past its first. An LSTM's return_state is read now: recurrent_states.test.ts.)
+test('a layer output other than the first (an LSTM\'s return_state) is read, and one past its outputs refused, naming it', async (t) => {
   const x = tf.input({ shape: [4, 3], name: 'seq' });
   const [, h] = L().lstm({ units: 2, returnState: true, name: 'lstm' }).apply(x);
-  const file = await saveTfjsModel(tf, tf.model({ inputs: x, outputs: L().dense({ units: 2 }).apply(h) }), 'tfe-multi-io-');
-  const cluster = new tfe.Cluster();
+  const model = tf.model({ inputs: x, outputs: L().dense({ units: 2 }).apply(h) });
+  const file = await saveTfjsModel(tf, model, 'tfe-multi-io-');
+  const data = Float32Array.from({ length: 2 * 12 }, () => Math.random() * 2 - 1);
+  const want = model.predict(tf.tensor(data, [2, 4, 3])).dataSync() as Float32Array;
+  const cluster = new tfe.Cluster({ protocol: 'securenn' });
   t.teardown(() => cluster.close());
-  t.throws(() => tfe.loadLayersModel(file, { cluster }), { message: /takes output 1 of 'lstm'; layers with more than one output/ });
+  const m = tfe.loadLayersModel(file, { cluster });
+  const got = (await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data, shape: [2, 4, 3] }))))).data;
+  t.true(Array.from(want).every((v, i) => Math.abs(v - got[i]) < 1e-3), `${[...got]} vs ${[...want]}`);
+  const topo = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const dense = topo.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Dense');
+  dense.inbound_nodes[0][0][2] = 3;
+  t.throws(() => tfe.loadPlainModel({ modelTopology: topo.modelTopology, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts), { message: /takes output 3 of 'lstm', which returns 3 tensors/ });
 });
 
 /**

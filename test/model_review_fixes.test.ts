@@ -66,12 +66,16 @@ test('a merge of inputs of different ranks broadcasts as Keras and tfjs do (the 
   t.true(maxDiff(want, plain) < 1e-5 && maxDiff(want, priv) < 1e-3, `${maxDiff(want, plain)} ${maxDiff(want, priv)}`);
 });
 
-test("a recurrent layer's initial_state is refused, not dropped (it used to start from zeros)", async (t) => {
+// Refused once (it used to start from zeros), read now: recurrent_states.test.ts.
+test("a recurrent layer's initial_state is used, not dropped (it used to start from zeros)", async (t) => {
   const i = tf.input({ shape: [4, 3] });
   const h0 = L.dense({ units: 2, activation: 'tanh' }).apply(L.flatten().apply(i));
-  const a = await artifactsOf(tf.model({ inputs: i, outputs: L.simpleRNN({ units: 2 }).apply(i, { initialState: [h0] }) }));
-  t.throws(() => tfe.loadPlainModel(a), { message: /SimpleRNN.*called with 2 input tensors, but takes 1 input \(an initial_state is not supported\)/ });
-  t.throws(() => tfe.loadLayersModel(a, { cluster: new tfe.Cluster() }), { message: /an initial_state is not supported/ });
+  const model = tf.model({ inputs: i, outputs: L.simpleRNN({ units: 2 }).apply(i, { initialState: [h0] }) });
+  const a = await artifactsOf(model);
+  const data = Float32Array.from({ length: 3 * 12 }, () => Math.random() * 2 - 1);
+  const want = model.predict(tf.tensor(data, [3, 4, 3])).dataSync() as Float32Array;
+  const plain = tfe.loadPlainModel(a).forward({ data, shape: [3, 4, 3] }).data;
+  t.true(Array.from(want).every((v, k) => Math.abs(v - plain[k]) < 1e-6), `${[...plain]} vs ${[...want]}`);
 });
 
 test('Keras 3 operations, constants among a call\'s inputs, a merge of one input and training=True are refused', async (t) => {

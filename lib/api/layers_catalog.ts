@@ -33,6 +33,12 @@ export const POLYNOMIAL_LAYER = 'TfePolynomial';
 /** A built layer: its step over the shared parameters, and what it needs of the protocol. */
 export interface LayerPlan {
   step: (params: PrivateTensor[]) => (inputs: AnyTensor[]) => AnyTensor;
+  /**
+   * A layer call that returns several tensors (a recurrent layer's output and states with
+   * return_state): all of them, the first being `step`'s. The runners keep output k under the
+   * call's id and `#k` (layers_graph.ts outputId).
+   */
+  multiStep?: (params: PrivateTensor[]) => (inputs: AnyTensor[]) => AnyTensor[];
   /** Has comparison-based non-linearities (exact under SecureNN; Pond approximates plain relu). */
   comparisons: boolean;
   /** Only an exact protocol can run it (max pooling, relu6, leaky relu...): Pond refuses. */

@@ -66,6 +66,30 @@ export interface LayerNode {
 /** The id of call `call` of layer `name` (LayerNode.id). */
 export const nodeId = (name: string, call: number): string => (call === 0 ? name : `${name}[${call}]`);
 
+/**
+ * The id of output k of a layer call: the call's own id for its first output, `id#k` for the
+ * others (a recurrent layer's states with return_state: outputCount). The runners keep each
+ * output of such a call under its id.
+ */
+export const outputId = (id: string, k: number): string => (k === 0 ? id : `${id}#${k}`);
+
+/** A layer call's id and output number from an id outputId made (an id of a call itself: output 0). */
+export function splitOutputId(id: string, isCall: (id: string) => boolean): { call: string; output: number } {
+  const m = /^(.*)#(\d+)$/.exec(id);
+  return !isCall(id) && m && isCall(m[1]) ? { call: m[1], output: Number(m[2]) } : { call: id, output: 0 };
+}
+
+const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU']);
+
+/** How many tensors a layer's call returns: a recurrent layer with return_state its output and states (LSTM: h and c). */
+export function outputCount(l: LayerConfig): number {
+  if (!RECURRENT.has(l.class_name) || l.config.return_state !== true) return 1;
+  return l.class_name === 'LSTM' ? 3 : 2;
+}
+
+/** The states a recurrent layer's call starts from (initial_state): LSTM h and c, the others h. */
+export const stateCount = (l: LayerConfig): number => (l.class_name === 'LSTM' ? 2 : 1);
+
 /** One of the model's inputs: the id of its node (an InputLayer, or '' for a Sequential without one) and its shape without the batch dimension. */
 export interface GraphInput {
   id: string;
@@ -127,10 +151,13 @@ const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention']);
  * one, so a second (an RNN's initial_state, say) would be dropped and the answer wrong.
  */
 function checkArity(l: LayerConfig, n: number, where: string): void {
+  // A recurrent layer: its input, or its input and initial_state (LSTM: h and c).
+  const recurrent = RECURRENT.has(l.class_name);
+  if (recurrent && n === 1 + stateCount(l)) return;
   const [lo, hi] = MERGES.has(l.class_name) ? (['Subtract', 'Dot'].includes(l.class_name) ? [2, 2] : [2, Infinity]) : ATTENTIONS.has(l.class_name) ? [2, 3] : [1, 1];
   if (n < lo || n > hi) {
     const takes = hi === Infinity ? `${lo} or more inputs` : lo === hi ? `${lo} input${lo > 1 ? 's' : ''}` : `${lo} to ${hi} inputs`;
-    const what = ['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional'].includes(l.class_name) ? ' (an initial_state is not supported)' : '';
+    const what = recurrent ? ` (or its input and initial_state: ${stateCount(l) === 2 ? 'h and c' : 'h'})` : l.class_name === 'Bidirectional' ? ' (an initial_state is not supported)' : '';
     throw new Error(`${where} is called with ${n} input tensors, but takes ${takes}${what}`);
   }
 }
@@ -156,13 +183,14 @@ function checkLayers(layers: unknown): LayerConfig[] {
 
 /**
  * A tensor reference in either format ([name, node, index] or Keras 3's __keras_tensor__) as the
- * id of the layer call it names, or undefined. A layer's second output (an RNN's return_state) is refused.
+ * id of the layer call it names (outputId: with `#k` for its output k > 0), or undefined.
  */
 function tensorRef(v: unknown, where: string): string | undefined {
   const take = (name: unknown, node: unknown, index: unknown): string => {
     if (!Number.isSafeInteger(node) || (node as number) < 0) throw new Error(`${where}: takes call ${JSON.stringify(node)} of '${String(name)}', which is not a call number`);
-    if ((index ?? 0) !== 0) throw new Error(`${where}: takes output ${JSON.stringify(index)} of '${String(name)}'; layers with more than one output (an RNN's return_state, attention scores) are not supported`);
-    return nodeId(String(name), node as number);
+    const k = index ?? 0;
+    if (!Number.isSafeInteger(k) || (k as number) < 0) throw new Error(`${where}: takes output ${JSON.stringify(index)} of '${String(name)}', which is not an output number`);
+    return outputId(nodeId(String(name), node as number), k as number);
   };
   if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number') return take(v[0], v[1], v[2]);
   const o = v as Record<string, unknown> | null;
@@ -178,11 +206,18 @@ function tensorRef(v: unknown, where: string): string | undefined {
  */
 function inboundCall(node: unknown, where: string): { names: string[]; kwargs: Record<string, unknown> } {
   const out: string[] = [];
+  const states: string[] = [];
   const kwargs: Record<string, unknown> = {};
   const takeKwargs = (k: unknown): void => {
     if (!k || typeof k !== 'object' || Array.isArray(k)) return;
     const byKey = new Map<string, string>();
     for (const [key, v] of Object.entries(k as Record<string, unknown>)) {
+      // A recurrent layer's initial_state: a list of tensors, after its input (as tf-keras and
+      // tfjs save them: among the call's inputs).
+      if (key === 'initial_state' && Array.isArray(v) && v.length > 0 && v.every((e) => tensorRef(e, where) !== undefined)) {
+        states.push(...v.map((e) => tensorRef(e, where)!));
+        continue;
+      }
       const t = tensorRef(v, where);
       if (t === undefined) kwargs[key] = v;
       else if (TENSOR_KWARGS.includes(key)) byKey.set(key, t);
@@ -210,7 +245,7 @@ function inboundCall(node: unknown, where: string): { names: string[]; kwargs: R
     }
   };
   walk(node);
-  return { names: out, kwargs };
+  return { names: [...out, ...states], kwargs };
 }
 
 /**
@@ -288,6 +323,9 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   const cls = topo.model_config?.class_name ?? topo.class_name;
   if (cls === 'Sequential') {
     const layers = checkLayers(Array.isArray(cfg) ? cfg : cfg?.layers);
+    // Keras and tfjs build a Sequential model of single-output layers only.
+    const several = layers.find((l) => outputCount(l) > 1);
+    if (several) throw new Error(`${layerLabel(several)}: return_state = true is not supported in a Sequential model, whose layers return one tensor each (Keras refuses it too); use a Functional model`);
     const first = layers[0];
     const shape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
     const nodes = layers.map((layer, i) => ({ layer, id: layer.config.name, call: 0, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
@@ -356,13 +394,23 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     if (n === 0) return new Error(`layer '${name}' is needed for ${who ? `'${who.layer.config.name}'` : 'the output'} but is never called`);
     return new Error(`${taker} takes call ${Number(m?.[2] ?? 0) + 1} of '${name}', which is called ${n === 1 ? 'once' : `${n} times`}`);
   };
-  for (const node of calls.values()) for (const i of node.inputs) if (!calls.has(i)) throw unknown(i, node);
+  // An output past a call's own (outputId): the call must return that many (outputCount).
+  const callOf = (id: string, who?: LayerNode): string => {
+    const { call, output } = splitOutputId(id, (c) => calls.has(c));
+    if (!calls.has(call)) throw unknown(call, who);
+    const n = outputCount(calls.get(call)!.layer);
+    if (output >= n) throw new Error(`${who ? layerLabel(who.layer) : "the model's output"} takes output ${output} of '${call}', which returns ${n === 1 ? 'one tensor' : `${n} tensors`}${n === 1 && RECURRENT.has(calls.get(call)!.layer.class_name) ? ' (its states need return_state)' : ''}`);
+    return call;
+  };
+  for (const node of calls.values()) for (const i of node.inputs) callOf(i, node);
+  for (const o of outputs) callOf(o);
   // Order the nodes the outputs need, inputs first; anything else is unused and dropped.
   // A depth-first walk with its own stack: a chain of 10 000 layers overflowed the call stack.
   const order: LayerNode[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: { id: string; next: number }[] = [];
-  const enter = (id: string): void => {
+  const enter = (ref: string): void => {
+    const id = calls.has(ref) ? ref : callOf(ref);
     if (state.get(id) === 'done') return;
     if (state.get(id) === 'visiting') throw new Error(`the model has a cycle through '${id}'`);
     if (!calls.has(id)) throw unknown(id);
@@ -388,6 +436,6 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   for (const id of inputIds) if (!state.has(id)) order.unshift(calls.get(id)!);
   // A dict of outputs is named by its keys (what Keras 3's predict returns them under).
   const kept = isDict(cfg.output_layers) ? Object.keys(cfg.output_layers) : cfg.output_names;
-  const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => (byName.has(id) ? id : id.replace(/\[\d+\]$/, '')));
+  const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => (byName.has(id) ? id : calls.get(callOf(id))!.layer.config.name));
   return { nodes: order, inputs, outputs, outputNames, keras3, tfjs: isTfjs(topo) };
 }

@@ -32,12 +32,14 @@ export interface RecurrentSettings {
   useBias: boolean;
   returnSequences: boolean;
   goBackwards: boolean;
+  /** Returns its states after its output (h; LSTM h and c): the call's outputs 1 and 2 (layers_graph.ts outputCount). */
+  returnState: boolean;
   /** GRU only: Keras's reset_after (the reset gate applied after the recurrent product). */
   resetAfter: boolean;
 }
 
 /**
- * Checks a recurrent layer's settings (refusing stateful, return_state and time_major, which
+ * Checks a recurrent layer's settings (refusing stateful and time_major, which
  * change what the layer computes or returns; a padding mask is layers_mask.ts's) and gives their values with the defaults of whoever
  * saved the model: recurrent_activation is written by every saver, but where absent it is tfjs's
  * hard_sigmoid, or Keras 3's sigmoid.
@@ -55,7 +57,7 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
     implementation: ANY,
     return_sequences: bool,
     go_backwards: bool,
-    return_state: falseOnly,
+    return_state: bool,
     stateful: falseOnly,
     time_major: falseOnly,
     zero_output_for_mask: ANY, // Keras 2 writes it; read by layers_mask.ts where a mask reaches the layer
@@ -73,6 +75,7 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
     useBias: c.use_bias !== false,
     returnSequences: c.return_sequences === true,
     goBackwards: c.go_backwards === true,
+    returnState: c.return_state === true,
     resetAfter: kind === 'GRU' && c.reset_after === true,
   };
 }
@@ -107,7 +110,9 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
   // GRU with reset_after: row 0 the input's bias, row 1 the recurrent one (added to h U before the reset gate).
   const b = !s.useBias ? -1 : ctx.take(`${prefix}bias`, s.resetAfter ? [2, G * u] : [1, G * u]);
 
-  const step = (p: PrivateTensor[]) => ([x, mask]: AnyTensor[]): AnyTensor => {
+  // Its output, then (return_state) its states: h, and for an LSTM c.
+  const run = (p: PrivateTensor[]) => (xs: AnyTensor[]): AnyTensor[] => {
+    const { x, mask, initial } = recurrentInputs(l, kind, xs, u);
     if (x.rank !== 3) refuse(l, `input ${JSON.stringify(x.shape)} is not [batch, steps, features]`);
     const [n, steps, d] = x.shape;
     // Embedding(mask_zero)'s mask [n, steps, 1] (layers_mask.ts): a masked step carries the state.
@@ -120,7 +125,8 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
     // x W + b for every step at once: [n, steps, G u].
     const xw = dense(x, p[k], inBias ?? null);
     const at = (t: number) => reshape(slice(xw, [0, t, 0], [n, 1, G * u]), [n, G * u]);
-    let h: AnyTensor | undefined, c: AnyTensor | undefined;
+    // The zero state (undefined: the first step has no recurrent product), or the call's initial_state.
+    let [h, c] = initial ?? [undefined, undefined];
     const outputs: AnyTensor[] = [];
     for (let i = 0; i < steps; i++) {
       const t = s.goBackwards ? steps - 1 - i : i;
@@ -154,9 +160,26 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
     // Keras's order is the steps' (reversed with go_backwards); Bidirectional reverses its
     // backward half's, to line them up with the forward half's.
     if (wiring.reverseOutputs) outputs.reverse();
-    return s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
+    const y = s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
+    return s.returnState ? [y, h as AnyTensor, ...(kind === 'LSTM' ? [c as AnyTensor] : [])] : [y];
   };
-  return { step, comparisons: true, exactOnly: true };
+  return { step: (p) => (xs) => run(p)(xs)[0], ...(s.returnState ? { multiStep: run } : {}), comparisons: true, exactOnly: true };
+}
+
+/**
+ * A recurrent call's inputs as the runners pass them: the sequence [batch, steps, features], then
+ * its initial_state ([batch, units] each: h, and for an LSTM c), then a padding mask [batch,
+ * steps, 1] where one reaches it (layers_mask.ts; refused together with an initial_state).
+ */
+export function recurrentInputs<T extends { shape: readonly number[] }>(l: LayerConfig, kind: RecurrentKind, xs: T[], units: number): { x: T; mask?: T; initial?: T[] } {
+  const [x, ...rest] = xs;
+  const mask = rest.length > 0 && rest[rest.length - 1].shape.length === 3 ? rest.pop() : undefined;
+  if (rest.length === 0) return { x, mask };
+  const want = kind === 'LSTM' ? 2 : 1;
+  if (rest.length !== want) refuse(l, `takes an initial_state of ${want} tensor${want > 1 ? 's' : ''} (${kind === 'LSTM' ? 'h and c' : 'h'}), got ${rest.length}`);
+  const n = x.shape[0];
+  for (const t of rest) if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== units) refuse(l, `takes an initial state of [${n}, ${units}] (batch, units), got [${t.shape}]`);
+  return { x, mask, initial: rest };
 }
 
 /**
@@ -193,6 +216,7 @@ export function bidirectionalParts(l: LayerConfig): BidirectionalParts {
   const inner = c.layer as LayerConfig | undefined;
   if (!inner || typeof inner !== 'object' || !isRecurrent(inner.class_name) || !inner.config || typeof inner.config.name !== 'string')
     refuse(l, `wraps ${JSON.stringify(inner?.class_name ?? inner)}; only SimpleRNN, LSTM and GRU are supported inside Bidirectional`);
+  if (inner.config.return_state === true) refuse(l, "wraps a layer with return_state: a Bidirectional's states (four or two tensors after its output) are not supported");
   const kind = inner.class_name as RecurrentKind, innerName = inner.config.name as string;
   // Keras 3's backward layer is named backward_<name>, and its weights are under that name;
   // tfjs's and Keras 2's under backward_<name> too, derived from the layer's.

@@ -3,7 +3,7 @@
 // topology, so they agree on the parameters' order and shapes without any weight leaving the owner.
 // The graph (Sequential or Functional) comes from layers_graph.ts, each layer's settings and step
 // from layers_catalog.ts.
-import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology } from './layers_graph';
+import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingsOf } from './layers_embedding';
@@ -368,7 +368,9 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   });
   const planById = new Map(plans.map((p) => [p.node.id, p]));
   const finalOf = (id: string): ModelSpec['finalActivation'] => {
-    const p = planById.get(id)!;
+    // A call's outputs past its first (a recurrent layer's states) have no activation of their own.
+    const p = planById.get(id);
+    if (!p) return undefined;
     return (p.asOutput ?? p.plan).finalActivation;
   };
   const outputs = graph.outputs.map((id, k) => ({ name: graph.outputNames[k], ...(finalOf(id) ? { finalActivation: finalOf(id) } : {}) }));
@@ -398,6 +400,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       const steps = plans.map(({ node, plan, asOutput }) => {
         const output = asOutput?.step(shared);
         const pool = reorder.get(node.id);
+        if (plan.multiStep) return { node, run: plan.step(shared), multi: plan.multiStep(shared), output };
         if (!pool || !plan.monotone) return { node, run: plan.step(shared), output };
         after.set(pool, plan.monotone.act);
         return { node, run: plan.monotone.linear(shared), output };
@@ -415,7 +418,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
             if (!masks.has(key)) masks.set(key, privateMask(out.get(source)!, maskValue));
             return masks.get(key)!;
           };
-          for (const { node, run, output } of steps) {
+          for (const { node, run, multi, output } of steps) {
             if (node.inputs.length === 0) {
               observe?.(`${node.layer.class_name}:${node.id}`, out.get(node.id)!);
               continue;
@@ -423,7 +426,10 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
             const xs = node.inputs.map((i) => out.get(i)!);
             if (maskOf.has(node.id)) xs.push(maskFor(maskOf.get(node.id)!));
             checkOperation(node.layer, xs.map((v) => v.shape));
-            let y = run(xs);
+            // A call with several outputs keeps output k under its id and `#k` (outputId).
+            const ys = multi?.(xs);
+            ys?.forEach((v, k) => k > 0 && out.set(outputId(node.id, k), v));
+            let y = ys ? ys[0] : run(xs);
             const act = after.get(node.id);
             if (act) y = act(y);
             out.set(node.id, y);

@@ -9,12 +9,12 @@
 // polynomial: the differences are what verify measures. `forward` returns what the private model
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
-import { graphOf, type LayerConfig } from './layers_graph';
+import { graphOf, type LayerConfig, outputId } from './layers_graph';
 import { maskSources, maskValueOf, plainMask } from './layers_mask';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
-import { plainRecurrentLayers } from './plain_recurrent';
+import { type PlainRun, plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
@@ -644,9 +644,16 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
         // A padding mask (layers_mask.ts): Embedding(mask_zero)'s, 1 where the token id is not 0;
         // Masking's, 1 where some feature of the step differs from its mask_value.
         const mask = maskOf.get(node.id);
-        if (mask !== undefined) xs.push(plainMask(out.get(mask.source)!, mask.maskValue));
+        // [batch, steps, 1], as the private model's: a recurrent layer tells it from its initial_state by its rank.
+        if (mask !== undefined) {
+          const m = plainMask(out.get(mask.source)!, mask.maskValue);
+          xs.push({ data: m.data, shape: [...m.shape, 1] });
+        }
         if (node.inputs.length > 0) checkOperation(node.layer, xs.map((v) => v.shape));
-        y = node.inputs.length === 0 ? out.get(node.id)! : run(xs);
+        // A call with several outputs keeps output k under its id and `#k` (outputId).
+        const ys = node.inputs.length > 0 ? (run as PlainRun).multi?.(xs) : undefined;
+        ys?.forEach((v, k) => k > 0 && out.set(outputId(node.id, k), v));
+        y = ys ? ys[0] : node.inputs.length === 0 ? out.get(node.id)! : run(xs);
         if (asOutput) asOutputs.set(node.id, asOutput(xs));
       } catch (e) {
         // Every failure names its layer, as the private path's refusals do.

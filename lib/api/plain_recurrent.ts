@@ -1,7 +1,7 @@
 // SimpleRNN, LSTM and GRU in float64: the plaintext twin of layers_recurrent.ts (the same settings,
 // read by recurrentSettings), with the true activations. TensorFlow.js's and Keras's equations.
 import type { LayerConfig } from './layers_graph';
-import { type BidirectionalParts, bidirectionalParts, GATES, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
+import { type BidirectionalParts, bidirectionalParts, GATES, recurrentInputs, type RecurrentKind, recurrentSettings, type RecurrentSettings, type Wiring } from './layers_recurrent';
 import { maxAbsOf, plainAlloc, type PlainTensor } from './plain_kernels';
 
 type Activation = (l: LayerConfig, name: unknown, o: { isOutput: boolean; keras3: boolean }) => ((v: number) => number) | undefined;
@@ -11,13 +11,21 @@ type Ctx = { w: (name: string) => Float64Array; keras3: boolean; internal: (what
 /** Merges a Bidirectional's halves as the merge layers do (plain_forward.ts's Concatenate, Add, Multiply, Average). */
 type Merge = (l: LayerConfig, mode: BidirectionalParts['mode'], halves: PlainTensor[]) => PlainTensor;
 
-export function plainRecurrentLayers(activation: Activation, merge: Merge): Record<RecurrentKind | 'Bidirectional', (l: LayerConfig, ctx: Ctx) => (xs: PlainTensor[]) => PlainTensor> {
+/** A layer's run; with `multi`, all of a call's outputs (return_state: the output, then h, and for an LSTM c). */
+export type PlainRun = ((xs: PlainTensor[]) => PlainTensor) & { multi?: (xs: PlainTensor[]) => PlainTensor[] };
+
+export function plainRecurrentLayers(activation: Activation, merge: Merge): Record<RecurrentKind | 'Bidirectional', (l: LayerConfig, ctx: Ctx) => PlainRun> {
   const build = (kind: RecurrentKind, wiring?: Wiring) => (l: LayerConfig, { w, keras3, internal }: Ctx) => {
     const s = recurrentSettings(kind, l, keras3), at = `${wiring?.layer ?? l.config.name}/${wiring?.prefix ?? ''}`;
     // Inside the cell no activation is the client's final one (isOutput false).
     const f = (name: string) => activation(l, name, { isOutput: false, keras3 }) ?? ((v: number) => v);
     const weights = { kernel: w(`${at}kernel`), recurrent: w(`${at}recurrent_kernel`), ...(s.useBias ? { bias: w(`${at}bias`) } : {}) };
-    return (xs: PlainTensor[]) => recurrentForward(kind, s, weights, xs[0], f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true, (m) => internal('gate inputs', m), xs[1]);
+    const all = (xs: PlainTensor[]): PlainTensor[] => {
+      const { x, mask, initial } = recurrentInputs(l, kind, xs, s.units);
+      const r = recurrentForward(kind, s, weights, x, f(s.activation), f(s.recurrentActivation), wiring?.reverseOutputs === true, (m) => internal('gate inputs', m), mask, initial);
+      return [r.output, ...(s.returnState ? [r.h, ...(kind === 'LSTM' ? [r.c] : [])] : [])];
+    };
+    return Object.assign((xs: PlainTensor[]) => all(xs)[0], s.returnState ? { multi: all } : {});
   };
   const bidirectional = (l: LayerConfig, ctx: Ctx) => {
     const { kind, halves, mode } = bidirectionalParts(l);
@@ -55,13 +63,20 @@ export function recurrentForward(
   inside?: (maxAbs: number) => void,
   /** Embedding(mask_zero)'s mask [n, steps] (1: a token, 0: padding): a masked step carries the state. */
   mask?: PlainTensor,
-): PlainTensor {
+  /** The call's initial_state ([n, u] each: h, and for an LSTM c); zeros without. */
+  initial?: PlainTensor[],
+): { output: PlainTensor; h: PlainTensor; c: PlainTensor } {
   const [n, steps, d] = x.shape, u = s.units, G = GATES[kind], width = G * u;
   let top = 0;
   const seen = (a: ArrayLike<number>) => (top = Math.max(top, maxAbsOf(a)));
   const out = plainAlloc(n * (s.returnSequences ? steps : 1) * u);
+  const hs = plainAlloc(n * u), cs = plainAlloc(n * u);
   for (let b = 0; b < n; b++) {
-    const h = plainAlloc(u), c = plainAlloc(u);
+    const h = hs.subarray(b * u, (b + 1) * u), c = cs.subarray(b * u, (b + 1) * u);
+    if (initial) {
+      h.set(initial[0].data.subarray(b * u, (b + 1) * u));
+      if (initial[1]) c.set(initial[1].data.subarray(b * u, (b + 1) * u));
+    }
     for (let i = 0; i < steps; i++) {
       const t = s.goBackwards ? steps - 1 - i : i;
       if (mask && mask.data[b * steps + t] === 0) {
@@ -112,5 +127,5 @@ export function recurrentForward(
     if (!s.returnSequences) out.set(h, b * u);
   }
   inside?.(top);
-  return { data: out, shape: s.returnSequences ? [n, steps, u] : [n, u] };
+  return { output: { data: out, shape: s.returnSequences ? [n, steps, u] : [n, u] }, h: { data: hs, shape: [n, u] }, c: { data: cs, shape: [n, u] } };
 }

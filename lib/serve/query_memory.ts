@@ -3,7 +3,7 @@
 // depth with it). Split from limits.ts, which holds the limits and the checks.
 import { transposeAxis } from '../api/conv_kernels';
 import { reshapeTo, sides1d } from '../api/layers_settings';
-import { graphOf, type LayerConfig } from '../api/layers_graph';
+import { graphOf, type LayerConfig, outputId } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
@@ -455,6 +455,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         }
         const width = cls === 'Bidirectional' && (c.merge_mode ?? 'concat') === 'concat' ? 2 * u : u;
         s = ic.return_sequences === true ? [steps, width] : [width];
+        // return_state: its states, [u] each, are outputs id#1 (and id#2) of the call (layers_graph.ts outputId).
+        if (cls !== 'Bidirectional' && ic.return_state === true) for (let k = 1; k <= (cls === 'LSTM' ? 2 : 1); k++) shapes.set(outputId(id, k), [u]);
         break;
       }
       case 'LayerNormalization': {

@@ -1,0 +1,125 @@
+// What resizes and recurrent states cost over the prediction service: three server processes on
+// loopback (mutual TLS) and this client. Per model and protocol: batch-1 latency p50 over
+// sequential queries, and each query's bytes and rounds (the servers' own counts). Pairs that
+// differ only in the feature: UpSampling2D nearest (copies) against bilinear (four weighted
+// corners and a truncation); a decoder LSTM started from an encoder's states against the
+// same decoder from zeros.
+//   npm run bench:features                 table
+//   npm run bench:features -- --quick      fewer queries
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import type { ModelArtifacts } from '../lib/api/model';
+import { PredictionClient } from '../lib/serve/client';
+import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
+import { checkOptions } from './lib/args';
+import { percentile } from './lib/percentile';
+
+type Weights = [string, number[]][];
+const rnd = (n: number) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * 0.4);
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** A Keras 2 Functional topology from [name, class, config, inputs] rows, and random weights of the given shapes. */
+function model(rows: [string, string, Record<string, unknown>, unknown[]][], outputs: string[], weights: Weights): ModelArtifacts {
+  const inputs = rows.filter((r) => r[1] === 'InputLayer').map((r) => [r[0], 0, 0]);
+  const layers = rows.map(([name, cls, config, ins]) => ({ class_name: cls, name, config: { name, ...config }, inbound_nodes: ins.length ? [ins.map((i) => (Array.isArray(i) ? [...i, {}] : [i, 0, 0, {}]))] : [] }));
+  const data = new Float32Array(weights.reduce((n, [, s]) => n + size(s), 0));
+  let at = 0;
+  for (const [, s] of weights) (data.set(rnd(size(s)), at), (at += size(s)));
+  return {
+    modelTopology: { class_name: 'Functional', keras_version: '2.15.0', config: { name: 'm', layers, input_layers: inputs, output_layers: outputs.map((o) => [o, 0, 0]) } },
+    weightSpecs: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })),
+    weightData: data.buffer,
+  } as unknown as ModelArtifacts;
+}
+
+const upsampling = (interpolation: string) =>
+  model(
+    [
+      ['in', 'InputLayer', { batch_input_shape: [null, 16, 16, 4] }, []],
+      ['c1', 'Conv2D', { filters: 8, kernel_size: [3, 3], padding: 'same', activation: 'relu' }, ['in']],
+      ['up', 'UpSampling2D', { size: [2, 2], interpolation }, ['c1']],
+      ['c2', 'Conv2D', { filters: 2, kernel_size: [1, 1] }, ['up']],
+    ],
+    ['c2'],
+    [['c1/kernel', [3, 3, 4, 8]], ['c1/bias', [8]], ['c2/kernel', [1, 1, 8, 2]], ['c2/bias', [2]]],
+  );
+
+const resizeInput = () =>
+  model(
+    [
+      ['in', 'InputLayer', { batch_input_shape: [null, 24, 20, 3] }, []],
+      ['resize', 'Resizing', { height: 16, width: 16 }, ['in']],
+      ['c1', 'Conv2D', { filters: 8, kernel_size: [3, 3], activation: 'relu' }, ['resize']],
+      ['gap', 'GlobalAveragePooling2D', {}, ['c1']],
+      ['out', 'Dense', { units: 3 }, ['gap']],
+    ],
+    ['out'],
+    [['c1/kernel', [3, 3, 3, 8]], ['c1/bias', [8]], ['out/kernel', [8, 3]], ['out/bias', [3]]],
+  );
+
+const U = 16;
+const lstm = (name: string, d: number): Weights => [[`${name}/kernel`, [d, 4 * U]], [`${name}/recurrent_kernel`, [U, 4 * U]], [`${name}/bias`, [4 * U]]];
+const decoder = (fromEncoder: boolean) =>
+  model(
+    [
+      ...(fromEncoder
+        ? ([
+            ['enc_in', 'InputLayer', { batch_input_shape: [null, 8, 4] }, []],
+            ['enc', 'LSTM', { units: U, return_state: true }, ['enc_in']],
+          ] as [string, string, Record<string, unknown>, unknown[]][])
+        : []),
+      ['dec_in', 'InputLayer', { batch_input_shape: [null, 6, 3] }, []],
+      ['dec', 'LSTM', { units: U, return_sequences: true }, fromEncoder ? ['dec_in', ['enc', 0, 1], ['enc', 0, 2]] : ['dec_in']],
+      ['out', 'Dense', { units: 5 }, ['dec']],
+    ],
+    ['out'],
+    [...(fromEncoder ? lstm('enc', 4) : []), ...lstm('dec', 3), ['out/kernel', [U, 5]], ['out/bias', [5]]],
+  );
+
+const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
+const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
+  { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
+  { name: 'Conv, UpSampling2D bilinear, Conv (16x16 -> 32x32)', artifacts: () => upsampling('bilinear'), input: () => input([1, 16, 16, 4]) },
+  { name: 'Resizing 24x20 -> 16x16, Conv, pool, Dense', artifacts: resizeInput, input: () => input([1, 24, 20, 3]) },
+  { name: 'decoder LSTM (6 steps) from zeros', artifacts: () => decoder(false), input: () => input([1, 6, 3]) },
+  { name: 'encoder LSTM (8 steps), decoder from its states', artifacts: () => decoder(true), input: () => [input([1, 8, 4]), input([1, 6, 3])] },
+];
+
+async function main(): Promise<void> {
+  checkOptions(process.argv.slice(2), { flags: ['--quick'], values: [], usage: 'npm run bench:features [-- --quick]' });
+  const queries = process.argv.includes('--quick') ? 3 : 15;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-features-'));
+  const { config, procs } = await startLocalCluster(dir, { tls: true, onLine: () => undefined });
+  try {
+    const owner = await PredictionClient.connect(config, { asOwner: true });
+    const client = await PredictionClient.connect(config);
+    console.log('| model | protocol | p50 ms | bytes per query | rounds |\n|---|---|---|---|---|');
+    for (const [i, k] of CASES.entries())
+      for (const protocol of ['securenn', 'fss'] as const) {
+        const name = `m${i}-${protocol}`;
+        await owner.deploy(k.artifacts(), { name, protocol });
+        const times: number[] = [];
+        let bytes = 0, rounds = 0;
+        for (let q = 0; q < queries + 2; q++) {
+          const t0 = performance.now();
+          const p = await client.predict(name, k.input() as never);
+          if (q < 2) continue; // warm-up
+          times.push(performance.now() - t0);
+          bytes = p.serverTraffic.reduce((s, x) => s + x.bytes, 0);
+          rounds = Math.max(...p.serverTraffic.map((x) => x.rounds));
+        }
+        console.log(`| ${k.name} | ${protocol} | ${percentile(times, 0.5).toFixed(1)} | ${bytes} | ${rounds} |`);
+      }
+    await client.close();
+    await owner.close();
+  } finally {
+    await stopCluster(procs);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
