@@ -25,7 +25,7 @@ import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { maskNoteOf } from './keras3_masks';
-import { CENTER_CROP_TFJS, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
+import { CENTER_CROP_TFJS, type ResizeLayer, resizeLayerOf, type ResizePlan, resizePlan, smartResizePlan } from './image_resize';
 import { resizeImage } from './ops_resize';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
@@ -80,15 +80,25 @@ export interface LayerContext {
 
 const one = (xs: AnyTensor[]) => xs[0];
 
-/** A resize (Resizing, bilinear UpSampling2D): a centred crop where asked, then the taps (local). */
-const resizeLayer = (l: LayerConfig, r: ResizeLayer): LayerPlan => ({
-  step: () => (xs) => {
-    const plan = resizePlan(l, r, one(xs).shape);
-    return resizeImage(plan.crop ? slice(one(xs), plan.crop.begin, plan.crop.size) : one(xs), plan.rows, plan.cols);
-  },
-  comparisons: false,
-  exactOnly: false,
-});
+/**
+ * A resize (Resizing, bilinear UpSampling2D, CenterCrop of a smaller input): a centred crop where
+ * asked, then the taps (local). The plan is kept per input shape, and with it the weights
+ * ops_resize.ts derives from its taps: a query does not make them again.
+ */
+function planned(make: (shape: readonly number[]) => ResizePlan): (x: AnyTensor) => AnyTensor {
+  const plans = new Map<string, ResizePlan>();
+  return (x) => {
+    const key = x.shape.join();
+    let plan = plans.get(key);
+    if (!plan) {
+      if (plans.size >= 64) plans.clear();
+      plans.set(key, (plan = make(x.shape)));
+    }
+    return resizeImage(plan.crop ? slice(x, plan.crop.begin, plan.crop.size) : x, plan.rows, plan.cols);
+  };
+}
+
+const resizeLayer = (l: LayerConfig, r: ResizeLayer): LayerPlan => simple(planned((shape) => resizePlan(l, r, shape)));
 
 /**
  * A merge layer's inputs as Keras and tfjs take them: one of lower rank gets axes of 1 after the
@@ -455,13 +465,13 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const c = settings(l, { height: posInt, width: posInt, data_format: channelsLast });
     const [th, tw] = [Number(c.height), Number(c.width)];
     if (!Number.isInteger(th) || !Number.isInteger(tw)) refuse(l, 'needs height and width');
+    const smaller = planned((shape) => smartResizePlan(shape, th, tw));
     return simple((x) => {
       if (x.rank !== 4) refuse(l, `takes [batch, height, width, channels], got [${x.shape}]`);
       const win = centerCropWindow(x.shape, th, tw);
       if (win) return slice(x, win.begin, win.size);
       if (ctx.tfjs) refuse(l, CENTER_CROP_TFJS(x.shape, th, tw));
-      const plan = smartResizePlan(x.shape, th, tw);
-      return resizeImage(plan.crop ? slice(x, plan.crop.begin, plan.crop.size) : x, plan.rows, plan.cols);
+      return smaller(x);
     });
   },
   // Keras's Masking: its output is the input with every step whose features all equal

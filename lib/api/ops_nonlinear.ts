@@ -302,7 +302,7 @@ export function avgPool2d(x: AnyTensor, opts: { poolSize: number | [number, numb
 }
 
 /** The trailing zero bits of v > 0, at most `max`. */
-export function trailingZeros(v: bigint, max: number): number {
+function trailingZeros(v: bigint, max: number): number {
   let z = 0;
   while (z < max && v > 0n && (v & 1n) === 0n) {
     v >>= 1n;

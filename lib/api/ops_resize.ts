@@ -14,14 +14,62 @@ import { shapeString } from '../tensor/shape';
 import { scaledTruncatedBound } from './bounds';
 import type { AxisTaps } from './image_resize';
 import { gather } from './ops';
-import { dealTruncation, run, trailingZeros, truncated } from './ops_nonlinear';
+import { dealTruncation, run, truncated } from './ops_nonlinear';
 import { type AnyTensor, PrivateTensor, PublicTensor } from './tensor';
 
 /** One corner of the four: which taps of the rows and of the columns, and its weights per output pixel. */
 interface Corner {
   rows: 'lo' | 'hi';
   cols: 'lo' | 'hi';
-  weights: bigint[];
+  /** Integers at f - z bits (the common factor 2^z left out). */
+  weights: BigInt64Array;
+}
+
+interface Weights {
+  /** The corners whose weights are not all 0. */
+  used: Corner[];
+  /** What the sums are truncated by: f - z. */
+  bits: number;
+  /** The largest sum of |weights| of an output pixel, about 2^bits. */
+  gain: bigint;
+}
+
+/** The trailing zero bits of an integer 0 < |v| < 2^31. */
+const ctz = (v: number): number => 31 - Math.clz32(Math.abs(v) & -Math.abs(v));
+
+// Per pair of taps (a model's plan keeps them: layers_catalog.ts), so a query does not recompute them.
+const cache = new WeakMap<AxisTaps, WeakMap<AxisTaps, Map<number, Weights>>>();
+
+/**
+ * The four corners' weights of each output pixel: products of the axes' weights at f bits, three
+ * rounded and the fourth 2^f minus them, so that they sum to exactly 2^f; then the common factor
+ * 2^z of all of them left out.
+ */
+function weightsOf(rows: AxisTaps, cols: AxisTaps, f: number): Weights {
+  const byCols = cache.get(rows) ?? cache.set(rows, new WeakMap()).get(rows)!;
+  const byBits = byCols.get(cols) ?? byCols.set(cols, new Map()).get(cols)!;
+  const known = byBits.get(f);
+  if (known) return known;
+  const oh = rows.lo.length, ow = cols.lo.length, one = 2 ** f;
+  const w = [0, 1, 2, 3].map(() => new Float64Array(oh * ow));
+  let gain = 0;
+  for (let i = 0; i < oh; i++)
+    for (let j = 0; j < ow; j++) {
+      const [fr, fc] = [rows.frac[i], cols.frac[j]], at = i * ow + j;
+      const hh = Math.round(fr * fc * one), hl = Math.round(fr * (1 - fc) * one), lh = Math.round((1 - fr) * fc * one);
+      [w[0][at], w[1][at], w[2][at], w[3][at]] = [one - hh - hl - lh, lh, hl, hh];
+      gain = Math.max(gain, Math.abs(w[0][at]) + lh + hl + hh);
+    }
+  const corners = (['lo', 'hi'] as const).flatMap((r) => (['lo', 'hi'] as const).map((c) => ({ rows: r, cols: c })));
+  const kept = [0, 1, 2, 3].filter((k) => w[k].some((v) => v !== 0));
+  const z = kept.reduce((low, k) => w[k].reduce((m, v) => (v === 0 ? m : Math.min(m, ctz(v))), low), f);
+  const out: Weights = {
+    used: kept.map((k) => ({ ...corners[k], weights: BigInt64Array.from(w[k], (v) => BigInt(v / 2 ** z)) })),
+    bits: f - z,
+    gain: BigInt(gain / 2 ** z),
+  };
+  byBits.set(f, out);
+  return out;
 }
 
 function checkTaps(x: AnyTensor, t: AxisTaps, axis: number): void {
@@ -40,26 +88,7 @@ export function resizeImage(x: AnyTensor, rows: AxisTaps, cols: AxisTaps): AnyTe
   const c = x.cluster, f = c.fixed.fracBits;
   const oh = rows.lo.length, ow = cols.lo.length;
   const shape = [x.shape[0], oh, ow, x.shape[3]];
-  const one = 2 ** f;
-  const corners: Corner[] = [
-    { rows: 'lo', cols: 'lo', weights: [] },
-    { rows: 'lo', cols: 'hi', weights: [] },
-    { rows: 'hi', cols: 'lo', weights: [] },
-    { rows: 'hi', cols: 'hi', weights: [] },
-  ];
-  let gain = 0n;
-  for (let i = 0; i < oh; i++)
-    for (let j = 0; j < ow; j++) {
-      const [fr, fc] = [rows.frac[i], cols.frac[j]];
-      const hh = Math.round(fr * fc * one), hl = Math.round(fr * (1 - fc) * one), lh = Math.round((1 - fr) * fc * one);
-      const w = [one - hh - hl - lh, lh, hl, hh];
-      w.forEach((v, k) => corners[k].weights.push(BigInt(v)));
-      const g = BigInt(w.reduce((s, v) => s + Math.abs(v), 0));
-      if (g > gain) gain = g;
-    }
-  const used = corners.filter((k) => k.weights.some((v) => v !== 0n));
-  const z = used.reduce((low, k) => k.weights.reduce((m, v) => (v === 0n ? m : Math.min(m, trailingZeros(v < 0n ? -v : v, f))), low), f);
-  const bits = f - z;
+  const { used, bits, gain } = weightsOf(rows, cols, f);
   const combine = async (t: RingTensor): Promise<RingTensor> => {
     const byRows = new Map<'lo' | 'hi', RingTensor>();
     const terms: RingTensor[] = [];
@@ -67,7 +96,7 @@ export function resizeImage(x: AnyTensor, rows: AxisTaps, cols: AxisTaps): AnyTe
       for (const k of used) {
         if (!byRows.has(k.rows)) byRows.set(k.rows, await R.gather(t, rows[k.rows], 1));
         const g = await R.gather(byRows.get(k.rows)!, cols[k.cols], 2);
-        const w = RingTensor.fromBigInts(k.weights.map((v) => v >> BigInt(z)), [1, oh, ow, 1]);
+        const w = RingTensor.fromBigInt64Array(k.weights, [1, oh, ow, 1]);
         try {
           terms.push(await R.mul(g, w));
         } finally {
@@ -100,6 +129,6 @@ export function resizeImage(x: AnyTensor, rows: AxisTaps, cols: AxisTaps): AnyTe
     async (p: Party, o: OpCtx, [a]) => truncated(p, o, p.isCompute ? await combine(required(o, a as Share)) : null, shape, bits),
     dealTruncation(shape, bits),
   );
-  // Each output is a weighting of inputs by integers whose magnitudes sum to `gain` (2^f, or a unit more).
-  return new PrivateTensor(c, shape, shares).withBound(scaledTruncatedBound(x.bound, gain >> BigInt(z), bits));
+  // Each output is a weighting of inputs by integers whose magnitudes sum to `gain` (2^(f - z), or a unit more).
+  return new PrivateTensor(c, shape, shares).withBound(scaledTruncatedBound(x.bound, gain, bits));
 }
