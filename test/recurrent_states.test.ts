@@ -130,22 +130,7 @@ test('states that are not there, and states with what is not supported, are refu
       /'dec' \(LSTM\): takes an initial state of \[1, 5\] \(batch, units\), got \[1,4\]/,
     ],
     [
-      {
-        ...topology({}, [], [['bi', 0, 0]]),
-        modelTopology: {
-          class_name: 'Functional',
-          keras_version: '2.15.0',
-          config: {
-            name: 'm',
-            layers: [
-              { class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_input_shape: [null, 5, 3] }, inbound_nodes: [] },
-              { class_name: 'Bidirectional', name: 'bi', config: { name: 'bi', layer: { class_name: 'LSTM', config: { name: 'l', units: 4, return_state: true } } }, inbound_nodes: [[['in', 0, 0, {}]]] },
-            ],
-            input_layers: [['in', 0, 0]],
-            output_layers: [['bi', 0, 0]],
-          },
-        },
-      } as unknown as tfe.ModelArtifacts,
+      topology({}, [{ class_name: 'Bidirectional', name: 'bi', config: { name: 'bi', layer: { class_name: 'LSTM', config: { name: 'l', units: 4, return_state: true } } }, inbound_nodes: [[['in', 0, 0, {}]]] }], [['bi', 0, 0]]),
       /'bi' \(Bidirectional\).*wraps a layer with return_state/,
     ],
   ];
