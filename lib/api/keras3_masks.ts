@@ -1,5 +1,6 @@
 // Keras 3 writes a padding mask out in the saved graph: Embedding(mask_zero)'s as the operation
-// NotEqual(ids, 0), Masking(c)'s as Any(NotEqual(x, c), axis=-1), each handed to the layers that
+// NotEqual(ids, 0), Masking(c)'s as Any(NotEqual(x, c), axis=-1), merged by merge layers as
+// LogicalOr(m, m) (or LogicalAnd), each handed to the layers that
 // take it as their call's `mask` argument. Here those operations are taken out and each `mask`
 // argument becomes a note of where the mask comes from ({source, maskValue}, MaskNote); the mask
 // itself is built as for tfjs models (layers_mask.ts), which checks that it reaches exactly the
@@ -45,9 +46,20 @@ export function withoutKeras3Masks(layers: LayerConfig[]): LayerConfig[] {
   const byName = new Map(layers.map((l) => [String(l?.config?.name ?? l?.name), l]));
   // Who reads each node as an ordinary input (an Embedding's ids, a Masking layer's values).
   const readers = (id: string, cls: string) => layers.filter((l) => l.class_name === cls && nodesOf(l).some((n) => Array.isArray(n.args) && n.args.some((a) => historyOf(a) && idOf(historyOf(a)!) === id)));
-  /** The note for the mask tensor a history names, when it is one of the two forms. */
-  const noteFor = (h: unknown[]): MaskNote | undefined => {
+  /**
+   * The note for the mask tensor a history names, when it is one of the two forms, or a merge
+   * layer's LogicalOr / LogicalAnd of one such mask with itself (Keras 3's Add, Concatenate...
+   * combine their inputs' masks so: the same mask). `chain` collects the operations it read.
+   */
+  const noteFor = (h: unknown[], chain: Set<string>): MaskNote | undefined => {
     const op = byName.get(String(h[0]));
+    chain.add(String(h[0]));
+    if (isOp(op, 'LogicalOr') || isOp(op, 'LogicalAnd')) {
+      const args = nodesOf(op!)[0]?.args ?? [];
+      const notes = args.map((a) => (historyOf(a) ? noteFor(historyOf(a)!, chain) : undefined));
+      const [a, b] = notes;
+      return args.length === 2 && a && b && a.source === b.source && a.maskValue === b.maskValue ? a : undefined;
+    }
     const notEqual = (l: LayerConfig | undefined): { source: string; value: unknown } | undefined => {
       const n = l && isOp(l, 'NotEqual') ? nodesOf(l)[0] : undefined;
       const x = n?.args?.[0] !== undefined ? historyOf(n.args[0]) : undefined;
@@ -64,6 +76,7 @@ export function withoutKeras3Masks(layers: LayerConfig[]): LayerConfig[] {
       const arg = nodesOf(op!)[0]?.args?.[0];
       const inner = arg !== undefined ? historyOf(arg) : undefined;
       const ne = inner ? notEqual(byName.get(String(inner[0]))) : undefined;
+      if (inner) chain.add(String(inner[0]));
       if (!ne || c.axis !== -1 || c.keepdims === true || typeof ne.value !== 'number') return undefined;
       // Masking(c)'s: its input compared with c, any over the features.
       if (readers(ne.source, 'Masking').some((m) => Number(m.config.mask_value ?? 0) === ne.value)) return { source: ne.source, maskValue: ne.value };
@@ -78,24 +91,28 @@ export function withoutKeras3Masks(layers: LayerConfig[]): LayerConfig[] {
     const inbound = (l.inbound_nodes as unknown[]).map((n) => {
       const node = n as Node;
       const h = node?.kwargs ? historyOf(node.kwargs.mask) : undefined;
-      const note = h ? noteFor(h) : undefined;
+      const chain = new Set<string>();
+      const note = h ? noteFor(h, chain) : undefined;
       if (!note) return n;
       changed = true;
-      used.add(String(h![0]));
+      for (const name of chain) used.add(name);
       return { ...node, kwargs: { ...node.kwargs, mask: { class_name: MASK_NOTE, config: note } } };
     });
     return { ...l, inbound_nodes: inbound };
   });
   if (!changed) return layers;
-  // The mask operations no other layer reads are dropped (an Any's NotEqual with it).
+  // The mask operations nothing else reads are dropped (an Any's NotEqual with it, a LogicalOr's
+  // operands), until none is left that only dropped ones read.
   const text = (l: LayerConfig) => JSON.stringify(l.inbound_nodes ?? null);
   const referenced = (name: string, except: Set<string>) => out.some((l) => !except.has(String(l.config?.name ?? l.name)) && text(l).includes(`"keras_history":["${name}",`));
   const drop = new Set<string>();
-  for (const name of used) {
-    const op = byName.get(name)!;
-    const inner = isOp(op, 'Any') ? historyOf(nodesOf(op)[0]?.args?.[0]) : undefined;
-    if (!referenced(name, new Set([name]))) drop.add(name);
-    if (inner && drop.has(name) && !referenced(String(inner[0]), new Set([name, String(inner[0])]))) drop.add(String(inner[0]));
+  for (let more = true; more; ) {
+    more = false;
+    for (const name of used)
+      if (!drop.has(name) && !referenced(name, new Set([name, ...drop]))) {
+        drop.add(name);
+        more = true;
+      }
   }
   return out.filter((l) => !drop.has(String(l.config?.name ?? l.name)));
 }

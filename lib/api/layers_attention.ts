@@ -6,7 +6,9 @@
 // use_scale), w = softmax(scores) over the value steps, out = w v. With use_causal_mask, query
 // step i weighs value steps j <= i only (ops_softmax.ts: a public mask, local).
 // MultiHeadAttention: per head h, Q_h = q Wq_h + bq_h scaled by 1/sqrt(key_dim), K_h and V_h
-// alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product.
+// alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product. On a
+// masked sequence attending to itself (Keras's padding mask: layers_mask.ts), padded keys get no
+// weight and a padded query step weighs every key alike, as Keras computes it (ops_softmax.ts).
 // Every product is a private one (Beaver), every reshape and transpose local: no new protocol step.
 import { reshape, transpose } from './ops';
 import { matmul, mul } from './ops_nonlinear';
@@ -16,6 +18,7 @@ import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { bool, isNum, settings } from './layers_settings';
 import { maskNoteOf } from './keras3_masks';
+import { isMask } from './layers_mask';
 import type { AnyTensor } from './tensor';
 
 const nullish = (v: unknown) => v === undefined || v === null;
@@ -109,7 +112,9 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   if (os.length !== 3 || os[0] !== heads || os[1] !== vd) refuse(l, `attention_output/kernel has shape [${os}], expected [${heads}, ${vd}, features]`);
   const out = { k: ctx.take('attention_output/kernel', [heads * vd, os[2]]), b: bias ? ctx.take('attention_output/bias', [1, os[2]]) : -1 };
   return {
-    step: (p) => (xs) => {
+    step: (p) => (all) => {
+      // A padding mask [batch, T, 1] handed after the inputs (layers_mask.ts: self-attention on one masked sequence).
+      const mask = all.find((x) => isMask(x)), xs = all.filter((x) => !isMask(x));
       const [q, v, k] = qvk(l, xs);
       for (const [x, pr, what] of [[q, pq, 'query'], [k, pk, 'key'], [v, pv, 'value']] as const)
         if (x.shape[2] !== pr.inDim) refuse(l, `${what} has ${x.shape[2]} features but ${what}/kernel takes ${pr.inDim}`);
@@ -119,7 +124,8 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
         return transpose(reshape(y, [x.shape[0], x.shape[1], heads, width]), [0, 2, 1, 3]);
       };
       const Q = mul(split(q, pq, kd), 1 / Math.sqrt(kd)), K = split(k, pk, kd), V = split(v, pv, vd);
-      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal }); // [batch, heads, Tq, Tv]
+      const padding = mask && reshape(mask, [q.shape[0], q.shape[1]]);
+      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal, padding }); // [batch, heads, Tq, Tv]
       const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
       return dense(reshape(o, [q.shape[0], q.shape[1], heads * vd]), p[out.k], out.b < 0 ? null : p[out.b]);
     },

@@ -38,6 +38,17 @@ const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Mi
 /** Layers whose values Keras computes with the mask and tfjs without (a masked mean, attention's masks): ambiguous. */
 const DEPENDS = new Set(['GlobalAveragePooling1D', 'Attention', 'MultiHeadAttention', 'AdditiveAttention']);
 
+// The mask tensors the runners hand a layer after its inputs ([batch, steps, 1]), told apart
+// from the inputs by identity: an attention layer's key could have that shape too.
+const maskTensors = new WeakSet<object>();
+/** Marks `t` as a padding mask handed to a layer (layers_spec.ts, plain_forward.ts). */
+export function asMask<T extends object>(t: T): T {
+  maskTensors.add(t);
+  return t;
+}
+/** Whether `t` is a padding mask a runner handed the layer (asMask). */
+export const isMask = (t: object): boolean => maskTensors.has(t);
+
 /** A recurrent layer's config, or a Bidirectional's inner layer's. */
 const recurrentConfig = (cls: string, c: Record<string, unknown>): Record<string, unknown> => (cls === 'Bidirectional' ? (((c.layer as { config?: unknown })?.config ?? {}) as Record<string, unknown>) : c);
 
@@ -50,7 +61,8 @@ const recurrentConfig = (cls: string, c: Record<string, unknown>): Record<string
  * - tfjs hands the mask an earlier layer left to every later recurrent layer, masked or not
  *   (its executor shares one kwargs object), Keras does not: any recurrent layer the mask does
  *   not reach, in a model with a masked Embedding;
- * - a layer whose values Keras computes with the mask and tfjs without (DEPENDS);
+ * - a layer whose values Keras computes with the mask and tfjs without (DEPENDS), but for a
+ *   MultiHeadAttention's self-attention in a model Keras 3 saved (tfjs has no such layer);
  * - a masked sequence whose padded steps Keras zeroes (zero_output_for_mask, which Keras's
  *   Bidirectional forces on with return_sequences without saving it) and tfjs carries the state
  *   over, read by anything but a recurrent layer (which skips those steps) or returned.
@@ -86,12 +98,35 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
       continue;
     }
     if (masked.zeros) refuse(node.layer, zeroed(masked));
+    // Keras 3's operations between layers (x + y, x * 2: keras_operations.ts) drop the mask: the
+    // layers after one get none (Keras 3 saves their mask argument as None).
+    if (graph.keras3 && node.layer.operation) {
+      carried.set(node.id, { ...masked, via: masked.via ?? String(c.name) });
+      continue;
+    }
     // A Keras 3 model hands its GlobalAveragePooling1D the mask (a note: keras3_masks.ts): Keras's
     // masked mean, unambiguous there (tfjs's own models stay refused below).
     const note = maskNoteOf(node.layer.callArgs?.mask);
     if (cls === 'GlobalAveragePooling1D' && note && !masked.via && note.source === masked.source && note.maskValue === masked.maskValue) {
       if (node.inputs.length !== 1) refuse(node.layer, `gets ${why(masked)} with ${node.inputs.length} inputs, which is not supported`);
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
+      continue;
+    }
+    // Keras 3's MultiHeadAttention on a masked sequence attending to itself (query, value and
+    // key all carrying one mask): padded keys get no weight, and a padded query step weighs
+    // every key alike (Keras's -1e9 on all its scores); its output carries the query's mask.
+    // Keras then deletes the mask of the tensors it read, so a layer that reads one of them after
+    // it and would take the mask from it (a merge for a residual, another attention) gets none:
+    // refused, as are cross-attention between masks and tf-keras's models (not checked here).
+    if (cls === 'MultiHeadAttention' && graph.keras3 && !masked.via) {
+      if (node.inputs.length < 2 || !masks.every((m) => m && !m.via && m.source === masked.source && m.maskValue === masked.maskValue))
+        refuse(node.layer, `reads ${why(masked)} on some of its inputs only (or masks from different layers): Keras applies them, and only self-attention on one masked sequence is supported`);
+      for (const input of new Set(node.inputs)) {
+        const other = graph.nodes.find((r) => r !== node && r.inputs.includes(input) && !r.layer.operation && !(r.layer.callArgs && 'mask' in r.layer.callArgs));
+        if (other) refuse(node.layer, `reads ${why(masked)} from '${input}', which '${other.layer.config.name}' also reads: Keras 3 deletes that tensor's mask when the attention runs, so what '${other.layer.config.name}' gets depends on the order Keras runs them in; not supported (write the residual as an operation, x + attention(x, x), as Keras's examples do)`);
+      }
+      users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
+      carried.set(node.id, masked);
       continue;
     }
     if (DEPENDS.has(cls)) {

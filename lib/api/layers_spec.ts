@@ -9,7 +9,7 @@ import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixel
 import { inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
-import { type MaskSource, maskSources, privateMask } from './layers_mask';
+import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask';
 import { withoutNestedModels } from './nested_models';
 import { checkOperation, withoutOperations } from './keras_operations';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -415,7 +415,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
           const masks = new Map<string, AnyTensor>();
           const maskFor = ({ source, maskValue }: MaskSource): AnyTensor => {
             const key = `${source}\u0000${maskValue ?? ''}`;
-            if (!masks.has(key)) masks.set(key, privateMask(out.get(source)!, maskValue));
+            if (!masks.has(key)) masks.set(key, asMask(privateMask(out.get(source)!, maskValue)));
             return masks.get(key)!;
           };
           for (const { node, run, multi, output } of steps) {

@@ -14,7 +14,7 @@
 //    times (a power of two, so each product rounds once).
 // Nothing here is a new protocol step: comparisons (DReLU) and Beaver products as everywhere
 // else. What each server receives is what those ops send (docs/securenn.md, docs/fss.md).
-import { add, constantTensor, reduceSum, reshape, sub } from './ops';
+import { add, constantTensor, neg, reduceSum, reshape, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { type Fitted, fittedCubicAt } from './ops_norm';
 import { expNegErrorBound, piecewiseExpNeg } from './ops_smooth';
@@ -43,12 +43,13 @@ export const CAUSAL_PENALTY = 2 ** 14;
  * exactly 0: their scores are lowered by CAUSAL_PENALTY before the maximum (public constants:
  * local), and their exponentials multiplied by 0 (a public mask: local). Nothing else changes.
  */
-export function softmax(x: AnyTensor, opts: { causal?: boolean } = {}): PrivateTensor {
+export function softmax(x: AnyTensor, opts: { causal?: boolean; padding?: AnyTensor } = {}): PrivateTensor {
   requireExact('softmax', x);
   if (x.kind !== 'private') throw new TypeError('softmax: expects a private tensor');
   if (x.rank < (opts.causal ? 2 : 1)) throw new RangeError(`softmax: needs at least ${opts.causal ? 'two axes for a causal mask' : 'one axis'}`);
   const n = x.shape[x.rank - 1], rows = x.shape.reduce((a, b) => a * b, 1) / n;
   if (n === 0) return x;
+  if (opts.padding) return paddedSoftmax(x, opts.padding, opts.causal === true);
   if (opts.causal) {
     // The maximum compares scores moved by the library's constant: full width, as its own values are.
     const keep = causalKeep(x.cluster, x.shape[x.rank - 2], n);
@@ -75,10 +76,38 @@ function causalKeep(c: PrivateTensor['cluster'], tq: number, tk: number): { pena
   };
 }
 
-/** Steps 2-6 of softmax, given the rows of x and their maxima (and a causal mask's 0/1 to zero the hidden). */
-function normalised(x: PrivateTensor, flat: AnyTensor, m: AnyTensor, rows: number, n: number, mask?: { tq: number; tk: number; t: AnyTensor }): PrivateTensor {
+/**
+ * softmax over the keys of a self-attention's scores x [batch, heads, T, T] with Keras's padding
+ * mask m [batch, T] (private 0/1, layers_mask.ts), and optionally its causal mask:
+ * 1. padded keys' scores are lowered by CAUSAL_PENALTY (P (m_k - 1): local), so a row's maximum
+ *    is one of its kept keys (its own step is one);
+ * 2. after the exponentials, e' = e m_q m_k (+ the causal 0/1, public) + (1 - m_q): kept keys keep
+ *    e, padded keys 0, and a padded query step gets 1 for every key, the uniform weights Keras
+ *    gives it (its -1e9 on all that row's scores, absorbed by float32). One private product for
+ *    m_q m_k [batch, 1, T, T] and one for e times it.
+ */
+function paddedSoftmax(x: PrivateTensor, padding: AnyTensor, causal: boolean): PrivateTensor {
+  const [B, H, T, S] = x.shape;
+  if (x.rank !== 4 || T !== S || padding.shape.join() !== [B, T].join()) throw new RangeError(`softmax: a padding mask [${padding.shape}] needs self-attention scores [batch, heads, T, T] with it [batch, T], got [${x.shape}]`);
+  const rows = B * H * T;
+  const mk = reshape(padding, [B, 1, 1, T]), mq = reshape(padding, [B, 1, T, 1]);
+  return x.cluster.internalOps(() => {
+    const keep = causal ? causalKeep(x.cluster, T, T) : undefined;
+    let y = add(x, mul(add(mk, -1), CAUSAL_PENALTY));
+    if (keep) y = add(y, keep.penalty);
+    const flat = reshape(y, [rows, T]);
+    let both = mul(mq, mk);
+    if (keep) both = mul(both, keep.mask.t);
+    const kept = (e: AnyTensor) => reshape(add(mul(reshape(e, [B, H, T, T]), both), add(neg(mq), 1)), [rows, T]);
+    return normalised(x, flat, rowMax(flat, rows, T), rows, T, kept);
+  });
+}
+
+/** Steps 2-6 of softmax, given the rows of x and their maxima (and a causal mask's 0/1 to zero the hidden, or what a padding mask keeps). */
+function normalised(x: PrivateTensor, flat: AnyTensor, m: AnyTensor, rows: number, n: number, mask?: { tq: number; tk: number; t: AnyTensor } | ((e: AnyTensor) => AnyTensor)): PrivateTensor {
   let e = piecewiseExpNeg(sub(m, flat) as PrivateTensor) as AnyTensor;
-  if (mask) e = reshape(mul(reshape(e, [rows / mask.tq, mask.tq, mask.tk]), mask.t), [rows, n]);
+  if (typeof mask === 'function') e = mask(e);
+  else if (mask) e = reshape(mul(reshape(e, [rows / mask.tq, mask.tq, mask.tk]), mask.t), [rows, n]);
   const { r, s } = scaledReciprocal(reduceSum(e, 1, true), n);
   return reshape(mul(mul(mul(e, r), s), s), x.shape) as PrivateTensor;
 }

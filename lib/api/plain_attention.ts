@@ -4,6 +4,7 @@ import type { LayerConfig } from './layers_graph';
 import { maxAbsOf, plainAlloc, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
 import { causalCall } from './layers_attention';
+import { isMask } from './layers_mask';
 
 /** Keras's causal mask: query step i weighs value steps j <= i only (the others get weight 0). */
 function hideFuture(s: Float64Array, tq: number, tv: number): void {
@@ -48,6 +49,15 @@ export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => unde
   };
 }
 
+/**
+ * Keras's padding mask m [T] on a self-attention's scores [T, T] (softmax already applied after):
+ * a query step that is padding weighs every key alike (Keras adds -1e9 to all its scores, which
+ * float32 absorbs); the others give padded keys no weight.
+ */
+function maskScores(s: Float64Array, m: ArrayLike<number>, T: number): void {
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) s[i * T + j] = m[i] === 0 ? 0 : m[j] === 0 ? -Infinity : s[i * T + j];
+}
+
 /** Keras's MultiHeadAttention: projections per head, scaled dot products, softmax, the output projection. */
 export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
@@ -66,9 +76,12 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
       }
     return y;
   };
-  return (xs) => {
+  return (all) => {
+    // A padding mask [B, T, 1] (layers_mask.ts: self-attention on one masked sequence).
+    const mask = all.find((x) => isMask(x)), xs = all.filter((x) => !isMask(x));
     const [q, v, k] = inputs(l, xs);
     const [B, Tq] = q.shape, Tv = v.shape[1];
+    if (mask && (Tq !== Tv || mask.data.length !== B * Tq)) fail(l, `a padding mask needs self-attention over one sequence, got ${Tq} query and ${Tv} value steps`);
     const Q = project(q, 'query', kd), K = project(k, 'key', kd), V = project(v, 'value', vd);
     // Each projection is a product of its own, truncated before Q's scaling (layers_attention.ts).
     inside('projections', Math.max(maxAbsOf(Q), maxAbsOf(K), maxAbsOf(V)));
@@ -85,6 +98,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
             top = Math.max(top, maxAbsOf([s[i * Tv + j]]));
           }
         if (causal) hideFuture(s, Tq, Tv);
+        if (mask) maskScores(s, mask.data.subarray(b * Tq, (b + 1) * Tq), Tq);
         softmaxRows(s, Tv);
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++)

@@ -10,7 +10,7 @@
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
 import { graphOf, type LayerConfig, outputId } from './layers_graph';
-import { maskSources, maskValueOf, plainMask } from './layers_mask';
+import { asMask, maskSources, maskValueOf, plainMask } from './layers_mask';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
 import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
@@ -647,7 +647,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
         // [batch, steps, 1], as the private model's: a recurrent layer tells it from its initial_state by its rank.
         if (mask !== undefined) {
           const m = plainMask(out.get(mask.source)!, mask.maskValue);
-          xs.push({ data: m.data, shape: [...m.shape, 1] });
+          xs.push(asMask({ data: m.data, shape: [...m.shape, 1] }));
         }
         if (node.inputs.length > 0) checkOperation(node.layer, xs.map((v) => v.shape));
         // A call with several outputs keeps output k under its id and `#k` (outputId).

@@ -274,7 +274,9 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const heads = cls === 'MultiHeadAttention' ? Number(c.num_heads) : 1;
         const kd = cls === 'MultiHeadAttention' ? Number(c.key_dim) : d;
         const scores = heads * steps * steps;
-        elements += PER_PRODUCT * (3 * heads * steps * kd + 2 * scores + heads * steps * kd + count(s));
+        // A padding mask (Keras 3 self-attention, ops_softmax.ts): the penalised scores, the keep
+        // product [steps, steps] and the exponentials times it.
+        elements += PER_PRODUCT * (3 * heads * steps * kd + 2 * scores + heads * steps * kd + count(s) + (masked ? 2 * scores + steps * steps : 0));
         for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(scores, g > 0);
         break;
       }

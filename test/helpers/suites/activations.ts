@@ -211,6 +211,36 @@ export function activationSuite(protocol: Protocol): void {
         t.throws(() => tfe.softmax(priv(c, Float64Array.of(1, 2), [2]), { causal: true }), { message: /two axes for a causal mask/ });
       }));
 
+  if (exactRelu)
+    test(`${protocol}: a padding mask in a self-attention's softmax: padded keys weigh 0, a padded query row weighs every key alike (Keras's), even where padded scores are far larger`, (t) =>
+      withCluster(protocol, async (c) => {
+        // Scores [2 examples, 2 heads, T, T] and a private 0/1 mask per example's steps: example 0
+        // post-padded, example 1 interleaved. Padded keys' scores are 30 above the kept ones, so
+        // without the penalty they would set the maximum; without the keep product they would
+        // weigh; a padded query row must come out uniform (1/T), whatever its scores.
+        const T = 12, B = 2, H = 2;
+        const m = [Array.from({ length: T }, (_, j) => (j < 7 ? 1 : 0)), Array.from({ length: T }, (_, j) => (j % 3 === 1 ? 0 : 1))];
+        const xa = Float64Array.from({ length: B * H * T * T }, (_, k) => (m[Math.floor(k / (H * T * T))][k % T] ? Math.random() * 6 - 3 : 30));
+        const mask = priv(c, Float64Array.from(m.flat()), [B, T]);
+        for (const causal of [false, true]) {
+          const got = await open(tfe.softmax(priv(c, xa, [B, H, T, T]), { padding: mask, causal }));
+          const want: number[] = [], kept: number[] = [];
+          for (let r = 0; r < B * H * T; r++) {
+            const b = Math.floor(r / (H * T)), i = r % T, row = xa.subarray(r * T, r * T + T);
+            const keep = (j: number) => m[b][j] === 1 && (!causal || j <= i);
+            if (m[b][i] === 0) {
+              for (let j = 0; j < T; j++) want.push(1 / T), kept.push(T);
+              continue;
+            }
+            const e = Array.from(row, (v, j) => (keep(j) ? Math.exp(v - Math.max(...Array.from(row).filter((_, q) => keep(q)))) : 0));
+            const sum = e.reduce((a, v) => a + v, 0);
+            for (let j = 0; j < T; j++) want.push(e[j] / sum), kept.push(e.filter((v) => v > 0).length);
+          }
+          within(t, got, want, (k) => softmaxErrorBound(kept[k], want[k], 16), `padded softmax vs float64${causal ? ', causal' : ''}`);
+        }
+        t.throws(() => tfe.softmax(priv(c, xa.subarray(0, B * T * T), [B, T, T]), { padding: mask }), { message: /a padding mask \[2,12\] needs self-attention scores \[batch, heads, T, T\]/ });
+      }));
+
   if (!exactRelu)
     test(`${protocol}: softmax is refused: it needs comparisons`, (t) =>
       withCluster(protocol, async (c) => {
