@@ -37,6 +37,9 @@ const FIXTURES: Record<string, Fixture> = {
   ...fixtures('keras3_resize_models.json'),
   ...fixtures('keras3_state_models.json'),
   ...fixtures('keras3_attention_mask_models.json'),
+  // keras3_walkthrough_models.json: what a user walkthrough found refused (seq2seq with masks and
+  // a bare initial_state, TimeDistributed's Keras 3 weight names, Normalization constants, Identity).
+  ...fixtures('keras3_walkthrough_models.json'),
 };
 
 /** The model's input as the clients take it: one {data, shape}, or a list of them. */

@@ -214,6 +214,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   GaussianNoise: (l) => (settings(l, { stddev: (v) => v === undefined || (isNum(v) && v >= 0) }), simple((x) => x)),
   GaussianDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
   AlphaDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
+  // Keras's Identity, and ActivityRegularization (a loss on its input during training: l1, l2).
+  Identity: (l) => (settings(l, {}), simple((x) => x)),
+  ActivityRegularization: (l) => (settings(l, { l1: (v) => v === undefined || isNum(v), l2: (v) => v === undefined || isNum(v) }), simple((x) => x)),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
     const affine = (x: AnyTensor, k: number, b: number) => {

@@ -214,8 +214,10 @@ function inboundCall(node: unknown, where: string): { names: string[]; kwargs: R
     for (const [key, v] of Object.entries(k as Record<string, unknown>)) {
       // A recurrent layer's initial_state: a list of tensors, after its input (as tf-keras and
       // tfjs save them: among the call's inputs).
-      if (key === 'initial_state' && Array.isArray(v) && v.length > 0 && v.every((e) => tensorRef(e, where) !== undefined)) {
-        states.push(...v.map((e) => tensorRef(e, where)!));
+      // (Keras 3 also takes a single state as itself, not in a list.)
+      const list = Array.isArray(v) ? v : [v];
+      if (key === 'initial_state' && list.length > 0 && list.every((e) => tensorRef(e, where) !== undefined)) {
+        states.push(...list.map((e) => tensorRef(e, where)!));
         continue;
       }
       const t = tensorRef(v, where);

@@ -31,7 +31,7 @@ export interface MaskSource {
  * Per-position layers that tfjs and Keras both pass the mask through (Keras's supports_masking;
  * checked against tfjs: an RNN after each still skips the padding). Their values do not depend on it.
  */
-const PASSES = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Dense', 'Activation', 'LayerNormalization', 'BatchNormalization', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'TimeDistributed']);
+const PASSES = new Set(['Identity', 'ActivityRegularization', 'Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Dense', 'Activation', 'LayerNormalization', 'BatchNormalization', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'TimeDistributed']);
 const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional']);
 /** Merges: the same mask on every input is that mask (tfjs ANDs a Concatenate's masks, Keras ORs them: alike only then). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
@@ -90,7 +90,17 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     if (!masked) continue;
     if (RECURRENT.has(cls)) {
       if (masked.via) refuse(node.layer, `may or may not get ${why(masked)}: it comes through '${masked.via}', which tfjs passes it through and Keras does not; put the recurrent layer after the ${masked.maskValue === undefined ? 'Embedding' : 'Masking layer'} with only per-position layers between (dropout, Dense, Activation, normalisations), or ${masked.maskValue === undefined ? 'use mask_zero false' : 'drop the Masking layer'}`);
-      if (node.inputs.length !== 1) refuse(node.layer, `gets ${why(masked)} with ${node.inputs.length} inputs, which is not supported`);
+      if (node.inputs.length > 1) {
+        // Its input, then (initial_state) states. Keras 3 hands such a call no mask (it records
+        // none: checked against Keras 3.15); tfjs applies it, a padded step's output the carried
+        // state; tf-keras's is not known here.
+        if (graph.keras3) {
+          carried.set(node.id, { ...masked, via: masked.via ?? String(c.name) });
+          continue;
+        }
+        if (!graph.tfjs || cls === 'Bidirectional' || masks.slice(1).some((m) => m) || masks[0] === undefined)
+          refuse(node.layer, `gets ${why(masked)} with an initial_state, which is supported in models TensorFlow.js or Keras 3 saved only (tf-keras's handling is not checked here)`);
+      }
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       const rc = recurrentConfig(cls, c);
       const zeros = rc.zero_output_for_mask === true || (cls === 'Bidirectional' && !graph.tfjs);
@@ -143,7 +153,9 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     if (m?.zeros) throw new Error(`the model's output ${zeroed(m)}`);
   }
   checkKeras3Masks(graph, users);
-  if (carried.size > 0)
+  // (A Keras 3 model says which recurrent layers Keras hands a mask: checked above. tfjs's
+  // executor hands the others one too, but tfjs does not run Keras 3's models as saved.)
+  if (carried.size > 0 && !graph.keras3)
     for (const node of graph.nodes)
       if (RECURRENT.has(node.layer.class_name) && !users.has(node.id)) {
         const first = [...carried.values()][0];

@@ -62,10 +62,18 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
  */
 export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const weightsOnly = (v: unknown) => v === undefined || v === null;
-  const c = settings(l, { axis: lastAxis, invert: bool, mean: weightsOnly, variance: weightsOnly });
-  const checkAxis = lastAxisOnly(l, c.axis);
+  // axis None (Keras writes [] or null): one mean and variance for every value.
+  const whole = (v: unknown) => v === null || (Array.isArray(v) && v.length === 0);
+  // Given in the config, the mean and variance would travel in the topology every server reads
+  // (public, as Rescaling's constants are): adapted, they are weights the owner shares.
+  for (const k of ['mean', 'variance'] as const)
+    if (!weightsOnly(l.config[k]))
+      refuse(l, `${k} = ${JSON.stringify(l.config[k])?.slice(0, 60)} given in its config would travel in the topology every server reads; adapt() the layer instead (its mean and variance become weights, shared privately), or, for public constants such as ImageNet's, write Rescaling(scale=1/std, offset=-mean/std)`);
+  const c = settings(l, { axis: (v) => whole(v) || lastAxis(v), invert: bool, mean: weightsOnly, variance: weightsOnly });
+  const checkAxis = whole(c.axis) ? () => undefined : lastAxisOnly(l, c.axis);
   const n = l.config.name, mean = `${n}/mean`, variance = `${n}/variance`, invert = c.invert === true;
   const channels = ctx.shapeOf(variance);
+  if (whole(c.axis) && channels.reduce((a, b) => a * b, 1) !== 1) refuse(l, `axis = None takes one mean and variance, but '${variance}' has shape [${channels}]`);
   const scale = { kind: 'normScale' as const, variance, invert };
   const s = ctx.derived('folded_scale', channels, scale);
   const lo = ctx.derived('folded_scale_low', channels, { kind: 'scaleLow', of: scale });

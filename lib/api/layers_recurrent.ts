@@ -14,6 +14,7 @@ import { dense } from './layers_dense';
 import { activation } from './layers_activations';
 import { tanhFromSigmoid } from './ops_smooth';
 import { ANY, bool, isNum, settings } from './layers_settings';
+import { isMask } from './layers_mask';
 import type { AnyTensor, PrivateTensor } from './tensor';
 
 export type RecurrentKind = 'SimpleRNN' | 'LSTM' | 'GRU';
@@ -169,11 +170,11 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
 /**
  * A recurrent call's inputs as the runners pass them: the sequence [batch, steps, features], then
  * its initial_state ([batch, units] each: h, and for an LSTM c), then a padding mask [batch,
- * steps, 1] where one reaches it (layers_mask.ts; refused together with an initial_state).
+ * steps, 1] where one reaches it (layers_mask.ts: marked by asMask).
  */
-export function recurrentInputs<T extends { shape: readonly number[] }>(l: LayerConfig, kind: RecurrentKind, xs: T[], units: number): { x: T; mask?: T; initial?: T[] } {
+export function recurrentInputs<T extends { shape: readonly number[] } & object>(l: LayerConfig, kind: RecurrentKind, xs: T[], units: number): { x: T; mask?: T; initial?: T[] } {
   const [x, ...rest] = xs;
-  const mask = rest.length > 0 && rest[rest.length - 1].shape.length === 3 ? rest.pop() : undefined;
+  const mask = rest.length > 0 && isMask(rest[rest.length - 1]) ? rest.pop() : undefined;
   if (rest.length === 0) return { x, mask };
   const want = kind === 'LSTM' ? 2 : 1;
   if (rest.length !== want) refuse(l, `takes an initial_state of ${want} tensor${want > 1 ? 's' : ''} (${kind === 'LSTM' ? 'h and c' : 'h'}), got ${rest.length}`);

@@ -479,7 +479,34 @@ function packOutputs(ys: AnyTensor[]): AnyTensor {
  * nested models flattened (nested_models.ts), then recurrent weight names shortened (withoutCellNames).
  */
 export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
-  return withoutCellNames(withoutNestedModels(withoutOperations(json)));
+  return withoutWrappedNames(withoutCellNames(withoutNestedModels(withoutOperations(json))));
+}
+
+/**
+ * The manifest with a TimeDistributed's weights under the wrapper's name: Keras 3 writes them with
+ * the wrapped layer's name too (time_distributed/dense/kernel), tfjs and tf-keras without
+ * (time_distributed/kernel), which is what the layer reads; unless the short name is there already.
+ */
+export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
+  if (!Array.isArray(json.weightsManifest)) return json;
+  const prefixes: [string, string][] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== 'object') return;
+    const o = v as { class_name?: unknown; config?: { name?: unknown; layer?: { config?: { name?: unknown } } } };
+    const outer = o.config?.name, inner = o.config?.layer?.config?.name;
+    if (o.class_name === 'TimeDistributed' && typeof outer === 'string' && typeof inner === 'string') prefixes.push([`${outer}/${inner}/`, `${outer}/`]);
+    Object.values(o).forEach(visit);
+  };
+  visit(json.modelTopology);
+  if (prefixes.length === 0) return json;
+  const names = new Set(json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
+  const short = (n: string) => {
+    const hit = typeof n === 'string' ? prefixes.find(([long]) => n.startsWith(long)) : undefined;
+    const s = hit ? hit[1] + n.slice(hit[0].length) : n;
+    return hit && !names.has(s) ? s : n;
+  };
+  return { ...json, weightsManifest: json.weightsManifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g)) };
 }
 
 /**

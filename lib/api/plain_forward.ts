@@ -225,6 +225,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   GaussianNoise: () => one((x) => x),
   GaussianDropout: () => one((x) => x),
   AlphaDropout: () => one((x) => x),
+  Identity: () => one((x) => x),
+  ActivityRegularization: () => one((x) => x),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
     return one((x) => {
@@ -349,7 +351,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   Normalization: (l, { w }) => {
     const n = l.config.name, s = w(`${n}/folded_scale`), t = w(`${n}/folded_shift`), ch = s.length;
-    const axis = Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
+    // axis None ([] or null): one mean and variance (layers_norm.ts).
+    const whole = l.config.axis === null || (Array.isArray(l.config.axis) && l.config.axis.length === 0);
+    const axis = whole ? -1 : Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
     return one((x) => {
       if (axis !== -1 && axis !== x.shape.length - 1) fail(l, `axis = ${axis} is not the last axis of its rank-${x.shape.length} input`);
       return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
