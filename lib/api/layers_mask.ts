@@ -107,6 +107,12 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
       if (rc.return_sequences === true) carried.set(node.id, { source: masked.source, from: masked.from, maskValue: masked.maskValue, ...(zeros ? { zeros: String(c.name) } : {}) });
       continue;
     }
+    // A per-position layer changes only the padded steps' values there, which the recurrent
+    // layer after it skips: the sequence stays one whose padded steps must not be read.
+    if (masked.zeros && PASSES.has(cls) && node.inputs.length === 1) {
+      carried.set(node.id, masked);
+      continue;
+    }
     if (masked.zeros) refuse(node.layer, zeroed(masked));
     // Keras 3's operations between layers (x + y, x * 2: keras_operations.ts) drop the mask: the
     // layers after one get none (Keras 3 saves their mask argument as None).
@@ -117,7 +123,9 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     // A Keras 3 model hands its GlobalAveragePooling1D the mask (a note: keras3_masks.ts): Keras's
     // masked mean, unambiguous there (tfjs's own models stay refused below).
     const note = maskNoteOf(node.layer.callArgs?.mask);
-    if (cls === 'GlobalAveragePooling1D' && note && !masked.via && note.source === masked.source && note.maskValue === masked.maskValue) {
+    // A Keras 3 Sequential model records no calls: Keras hands the mask along the chain, as here.
+    const sequential3 = graph.keras3 && node.layer.inbound_nodes === undefined;
+    if (cls === 'GlobalAveragePooling1D' && !masked.via && ((note && note.source === masked.source && note.maskValue === masked.maskValue) || (sequential3 && !note))) {
       if (node.inputs.length !== 1) refuse(node.layer, `gets ${why(masked)} with ${node.inputs.length} inputs, which is not supported`);
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       continue;
