@@ -282,11 +282,14 @@ export function endpoint(v: unknown, what: string, owner = 'the model'): string 
 export const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * The calls ([name, node, 0] each) that input_layers / output_layers list (a dict's in its order), as node ids; a single
- * [name, node, 0] is a list of one.
+ * The calls ([name, node, 0] each) that input_layers / output_layers list, as node ids; a single
+ * [name, node, 0] is a list of one. A dict of inputs in Keras's order, its keys sorted (model.inputs
+ * lists them so; the saved order of a dict built {zeta, alpha} let a list in Keras's order swap
+ * two inputs of one shape); a dict of outputs in its order (each output carries its name).
  */
 function endpoints(v: unknown, what: string): string[] {
-  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : isDict(v) ? Object.values(v) : (v as unknown[]);
+  const dict = (d: Record<string, unknown>) => (what === 'input' ? Object.keys(d).sort().map((k) => d[k]) : Object.values(d));
+  const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : isDict(v) ? dict(v) : (v as unknown[]);
   if (!Array.isArray(list) || list.length === 0) throw new Error(`the model has no ${what}s (${what}_layers is ${JSON.stringify(v)})`);
   return list.map((e) => {
     if (!Array.isArray(e) || typeof e[0] !== 'string') throw new Error(`the model's ${what}_layers has ${JSON.stringify(e)}, not a [layer, node, tensor] reference`);
