@@ -368,6 +368,9 @@ function isOperation(l: LayerConfig): boolean {
   return !layer && !!args && !('trainable' in c) && !('dtype' in c);
 }
 
+/** The operations Keras 3 builds padding masks with (Embedding's NotEqual, Masking's Any, merges' LogicalOr...). */
+const MASK_OPERATIONS = new Set(['NotEqual', 'Any', 'All', 'LogicalOr', 'LogicalAnd', 'LogicalNot', 'OnesLike', 'Ones']);
+
 /** The layers (one or a chain) replacing operation `l`, the last named as it; `used` holds every layer name, and gains theirs. */
 function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
   // Keras 3 before 3.11 writes an operation's config without its name (the entry has it).
@@ -377,6 +380,10 @@ function replace(l: LayerConfig, used: Set<string>): LayerConfig[] {
   const label = `operation '${name}' (${written})`;
   if (!keras3 && typeof l.config?.function !== 'string') throw new Error(`${label}: names no function (its config's "function", the TensorFlow symbol it calls)`);
   const op = keras3 ? KERAS3_CLASSES[l.class_name] : TF_FUNCTIONS[String(l.config?.function)];
+  // Keras 3 writes padding masks out as such operations (keras3_masks.ts takes out the forms it
+  // knows): one left here is a mask combined in another form, which the user never wrote.
+  if (!op && keras3 && MASK_OPERATIONS.has(l.class_name))
+    throw new Error(`${label}: is Keras 3's own padding-mask computation (from Embedding(mask_zero) or Masking), combined in a form not supported (a masked sequence merged with an unmasked one, say): mask both, or use mask_zero false`);
   if (!op) throw new Error(`${label}: is not supported; of operations on tensors, ${SUPPORTED} are`);
   const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
   if (nodes.length === 0) throw new Error(`${label}: is never called`);

@@ -144,7 +144,7 @@ function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
 /** Layers that merge two or more inputs (Subtract and Dot exactly two). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate', 'Dot']);
 /** Layers that take query, value and optionally key. */
-const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention']);
+const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention', 'AdditiveAttention']);
 
 /**
  * Refuses a call with another number of inputs than the layer takes: every other layer reads

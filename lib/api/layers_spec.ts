@@ -520,11 +520,17 @@ export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
 export function withoutCellNames(json: LayersModelJson): LayersModelJson {
   if (!Array.isArray(json.weightsManifest)) return json;
   const names = new Set(json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
-  const short = (n: string) => {
+  const shorter = (n: string) => {
     const p = typeof n === 'string' ? n.split('/') : [];
     if (p.length < 3 || !/_cell(_\d+)?$/.test(p[p.length - 2])) return n;
-    const s = [...p.slice(0, -2), p[p.length - 1]].join('/');
-    return names.has(s) ? n : s;
+    return [...p.slice(0, -2), p[p.length - 1]].join('/');
+  };
+  // Two cells' weights that would share a short name (an RNN over stacked cells) keep their own.
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(shorter(n), (counts.get(shorter(n)) ?? 0) + 1);
+  const short = (n: string) => {
+    const s = shorter(n);
+    return s === n || names.has(s) || counts.get(s)! > 1 ? n : s;
   };
   return { ...json, weightsManifest: json.weightsManifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g)) };
 }

@@ -1,0 +1,37 @@
+// Refusals a user walkthrough (214 Keras 3 models) found worded after something else than their
+// cause; each now names it: an RNN over cells (its two cells' weights were shortened to one name:
+// "names weight twice"), AdditiveAttention (called with its two inputs: "takes 1 input"), and a
+// padding mask Keras 3 combined in a form not supported (its NotEqual named as an operation the
+// user wrote).
+import test from 'ava';
+
+import * as tfe from '../lib';
+
+const art = (layers: object[], outputs: string, weights: { name: string; shape: number[] }[] = []) =>
+  ({
+    modelTopology: { class_name: 'Functional', keras_version: '3.10.0', config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [[outputs, 0, 0]] } },
+    weightSpecs: weights.map((w) => ({ ...w, dtype: 'float32' })),
+    weightData: new Float32Array(weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0)).buffer,
+  }) as unknown as tfe.ModelArtifacts;
+const ref = (name: string, shape: (number | null)[], tensor = 0) => ({ class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: [name, 0, tensor] } });
+const input = (shape: number[]) => ({ class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_shape: [null, ...shape] }, inbound_nodes: [] });
+
+test('an RNN over stacked cells is refused as the layer it is, its cells\' weights kept apart', (t) => {
+  const rnn = { module: 'keras.layers', class_name: 'RNN', name: 'rnn', config: { name: 'rnn', trainable: true, dtype: 'float32', cell: { class_name: 'StackedRNNCells', config: { cells: [] } } }, inbound_nodes: [{ args: [ref('in', [null, 5, 3])], kwargs: {} }] };
+  const weights = ['gru_cell', 'lstm_cell'].map((c) => ({ name: `rnn/stacked_rnn_cells/${c}/kernel`, shape: [3, 4] }));
+  t.throws(() => tfe.loadPlainModel(art([input([5, 3]), rnn], 'rnn', weights)), { message: /layer 'rnn' of class RNN is not supported: the generic RNN layer over cells \(use the SimpleRNN, LSTM and GRU layers, stacked\)/ });
+});
+
+test('AdditiveAttention is refused as not supported, not for its number of inputs', (t) => {
+  const att = { module: 'keras.layers', class_name: 'AdditiveAttention', name: 'att', config: { name: 'att', trainable: true, dtype: 'float32' }, inbound_nodes: [{ args: [[ref('in', [null, 5, 3]), ref('in', [null, 5, 3])]], kwargs: {} }] };
+  t.throws(() => tfe.loadPlainModel(art([input([5, 3]), att], 'att')), { message: /layer 'att' of class AdditiveAttention is not supported: its scores are a tanh of sums/ });
+});
+
+test("a padding mask Keras 3 combined in a form not supported is named as Keras's own mask computation", (t) => {
+  const ids = { ...input([6]), config: { name: 'in', batch_shape: [null, 6], dtype: 'int32' } };
+  const emb = { class_name: 'Embedding', name: 'emb', config: { name: 'emb', input_dim: 10, output_dim: 4, mask_zero: true }, inbound_nodes: [{ args: [ref('in', [null, 6])], kwargs: {} }] };
+  const ne = { module: 'keras.src.ops.numpy', class_name: 'NotEqual', name: 'not_equal', config: { name: 'not_equal' }, inbound_nodes: [{ args: [ref('in', [null, 6]), 0], kwargs: {} }] };
+  const ones = { module: 'keras.src.ops.numpy', class_name: 'OnesLike', name: 'ones_like', config: { name: 'ones_like' }, inbound_nodes: [{ args: [ref('not_equal', [null, 6])], kwargs: {} }] };
+  const gap = { class_name: 'GlobalAveragePooling1D', name: 'gap', config: { name: 'gap' }, inbound_nodes: [{ args: [ref('emb', [null, 6, 4])], kwargs: { mask: ref('ones_like', [null, 6]) } }] };
+  t.throws(() => tfe.loadPlainModel(art([ids, emb, ne, ones, gap], 'gap', [{ name: 'emb/embeddings', shape: [10, 4] }])), { message: /operation '(not_equal|ones_like)' \(keras\.ops (NotEqual|OnesLike)\): is Keras 3's own padding-mask computation/ });
+});
