@@ -35,3 +35,20 @@ test("a padding mask Keras 3 combined in a form not supported is named as Keras'
   const gap = { class_name: 'GlobalAveragePooling1D', name: 'gap', config: { name: 'gap' }, inbound_nodes: [{ args: [ref('emb', [null, 6, 4])], kwargs: { mask: ref('ones_like', [null, 6]) } }] };
   t.throws(() => tfe.loadPlainModel(art([ids, emb, ne, ones, gap], 'gap', [{ name: 'emb/embeddings', shape: [10, 4] }])), { message: /operation '(not_equal|ones_like)' \(keras\.ops (NotEqual|OnesLike)\): is Keras 3's own padding-mask computation/ });
 });
+
+// The servers read TfeAddConstant from the deployed topology: its constant is checked where read.
+test('a constant added between layers is checked as the servers read it: its size, its values, its batch axis, its broadcast', (t) => {
+  const layer = (config: object) => [input([3, 4]), { module: 'keras.layers', class_name: 'TfeAddConstant', name: 'c', config: { name: 'c', ...config }, inbound_nodes: [{ args: [ref('in', [null, 3, 4])], kwargs: {} }] }];
+  const values = (n: number) => Array.from({ length: n }, (_, i) => i / 10);
+  const cases: [object, RegExp][] = [
+    [{ shape: [3, 4], values: values(11) }, /'c' \(TfeAddConstant\): values must be 12 finite numbers \(the shape \[3,4\]\)/],
+    [{ shape: [3, 4], values: [...values(11), Number.NaN] }, /values must be 12 finite numbers/],
+    [{ shape: [2, 3, 4], values: values(24) }, /its constant of shape \[2,3,4\] has a batch axis of 2: it would differ between examples/],
+    [{ shape: [5, 4], values: values(20) }, /its constant of shape \[5,4\] does not broadcast onto its input \[1,3,4\]/],
+    [{ shape: [2048, 1024], values: [] }, /its constant of 2097152 values is more than the 1048576 a topology may carry/],
+    [{ shape: [3, 4], values: values(12), input_sign: 2 }, /input_sign = 2 is not 1 or -1/],
+  ];
+  for (const [config, message] of cases) t.throws(() => tfe.loadPlainModel(art(layer(config), 'c')), { message }, JSON.stringify(config).slice(0, 60));
+  const ok = tfe.loadPlainModel(art(layer({ shape: [1, 4], values: [1, 2, 3, 4], input_sign: -1 }), 'c')).forward({ data: new Float64Array(12).fill(1), shape: [1, 3, 4] });
+  t.deepEqual([...ok.data], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
+});

@@ -17,6 +17,7 @@ import { AXES_LAYER } from './layers_axes';
 import { SUPPORTED_LAYERS } from './layers_catalog';
 import { REDUCE_LAYER } from './layers_reduce';
 import { historyOf, isOpsModule, withoutKeras3Masks } from './keras3_masks';
+import { CONSTANT_LAYER } from './layers_constant';
 
 /** What a layer made of an operation asks of its inputs: NumPy's broadcasting, not Keras's merge layers'. */
 export interface OperationNote {
@@ -119,8 +120,26 @@ function constantOf(o: Operand, label: string): { values: number[]; rank: number
   const values = Array.isArray(v) ? v : [v];
   if (Array.isArray(v)) rank++;
   if (values.length === 0 || !values.every((x) => typeof x === 'number' && Number.isFinite(x)))
-    throw new Error(`${label}: its constant ${describeConstant(given)} is not supported: a number, or one per channel (the last axis, every other axis of size 1). A [steps, steps] mask: call the attention layer with use_causal_mask; a learned table (positions): make it a weight (an Embedding or a Dense layer)`);
+    throw new Error(`${label}: its constant ${describeConstant(given)} is not supported: a number, or one per channel (the last axis, every other axis of size 1). A [steps, steps] mask: call the attention layer with use_causal_mask; a learned table (positions): make it a weight (an Embedding or a Dense layer); a fixed table added (a positional encoding) is added as it is`);
   return { values: values as number[], rank };
+}
+
+/**
+ * A constant that is not a number or one per channel: its shape and row-major values, when it is a
+ * rectangular array of finite numbers (NumPy's, as Keras 3 writes it too); else undefined.
+ */
+function wholeConstant(o: Operand): { values: number[]; shape: number[] } | undefined {
+  let v = (o as { constant?: unknown }).constant;
+  const wrapped = v as { class_name?: unknown; config?: { value?: unknown } } | null;
+  if (wrapped && typeof wrapped === 'object' && !Array.isArray(wrapped) && (wrapped.class_name === '__numpy__' || wrapped.class_name === '__tensor__')) v = wrapped.config?.value;
+  if (!Array.isArray(v)) return undefined;
+  const shape: number[] = [];
+  for (let e: unknown = v; Array.isArray(e); e = e[0]) shape.push(e.length);
+  const values = (v as unknown[]).flat(Infinity);
+  if (shape.includes(0) || values.length !== shape.reduce((x, y) => x * y, 1) || !values.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
+  // One value per channel (every other axis 1) stays a Rescaling.
+  if (shape.slice(0, -1).every((d) => d === 1)) return undefined;
+  return { values: values as number[], shape };
 }
 
 /** A constant as an error names it: its shape, and its first values. */
@@ -147,6 +166,10 @@ function binary(op: string, call: Call, label: string): Rewrite {
   const tensorFirst = isTensor(a);
   const t = tensorFirst ? a : b;
   if (!isTensor(t)) throw new Error(`${label}: has no tensor operand (${'list' in t ? 'a list' : 'constants only'})`);
+  // x + C or x - C (C - x) for a constant of another shape (a positional encoding): added as it
+  // is, public (layers_constant.ts).
+  const whole = (op === 'add' || op === 'subtract') ? wholeConstant(tensorFirst ? b : a) : undefined;
+  if (whole) return { inputs: [t.ref], steps: [{ class_name: CONSTANT_LAYER, config: { values: op === 'subtract' && tensorFirst ? whole.values.map((v) => -v) : whole.values, shape: whole.shape, input_sign: op === 'subtract' && !tensorFirst ? -1 : 1 } }] };
   const { values: c, rank } = constantOf(tensorFirst ? b : a, label);
   const note = rank > 1 ? { minRank: rank } : {};
   const neg = c.map((v) => -v);

@@ -20,6 +20,7 @@ import { embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
+import { addConstant, addedConstantOf, CONSTANT_LAYER } from './layers_constant';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
@@ -503,6 +504,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const spec = axesOf(l);
     return simple((x) => reshape(x, axesShape(spec, x.shape, (m) => refuse(l, m))));
   },
+  // x + a public constant tensor (a positional encoding): layers_constant.ts.
+  [CONSTANT_LAYER]: (l) => (addedConstantOf(l), simple((x) => addConstant(l, x))),
   [SLICE_LAYER]: (l) => {
     const key = keyOf(l);
     return simple((x) => {

@@ -24,6 +24,7 @@ import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
 import { checkOperation } from './keras_operations';
 import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
+import { CONSTANT_LAYER, plainAddConstant } from './layers_constant';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
@@ -546,6 +547,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const spec = axesOf(l);
     return one((x) => ({ data: x.data, shape: axesShape(spec, x.shape, (m) => fail(l, m)) }));
   },
+  [CONSTANT_LAYER]: (l) => one((x) => plainAddConstant(l, x)),
   [SLICE_LAYER]: (l) => {
     const key = keyOf(l);
     return one((x) => {
