@@ -149,7 +149,8 @@ test('attention: masks, returned scores, concat scores and other output shapes a
     [block({}, { value: ['in', 0, 0], use_causal_mask: 'yes' }), /layer 'mha' \(MultiHeadAttention\): is called with use_causal_mask = "yes", which is not supported/],
     [block({}, { value: ['in', 0, 0], return_attention_scores: true }), /layer 'mha' \(MultiHeadAttention\): is called with return_attention_scores = true/],
     [block({ output_shape: [4] }), /layer 'mha' \(MultiHeadAttention\): output_shape = \[4\] is not supported/],
-    [block({ attention_axes: [1, 2] }), /layer 'mha' \(MultiHeadAttention\): attention_axes = \[1,2\] is not supported/],
+    // (Over an image's axes [1, 2] it runs: keras3_walkthrough_models.json w13.)
+    [block({ attention_axes: [1, 2] }), /layer 'mha' \(MultiHeadAttention\): attention_axes = \[1,2\] on inputs of rank 3: only every axis between the batch and the features \(\[1\]\) is supported/],
   ];
   for (const [{ a }, message] of cases) t.throws(() => tfe.loadPlainModel(a), { message }, String(message));
   // Any layer called with a tensor by keyword other than attention's value and key (an RNN's

@@ -58,6 +58,22 @@ function qvk(l: LayerConfig, xs: AnyTensor[]): [AnyTensor, AnyTensor, AnyTensor]
   return [q, v, k];
 }
 
+/**
+ * Whether a MultiHeadAttention's inputs are of rank above 3 ([batch, h, w, features]), attending
+ * over every axis between the batch and the features (attention_axes null or all of them): run
+ * over those positions flattened, as Keras's einsums compute it. Other axes, or a causal mask
+ * over several axes, are refused.
+ */
+export function attentionPositions(l: LayerConfig, xs: readonly { shape: readonly number[] }[], axes: unknown, causal: boolean): boolean {
+  const rank = xs[0]?.shape.length ?? 3;
+  const want = Array.from({ length: Math.max(1, rank - 2) }, (_, i) => i + 1);
+  if (axes !== undefined && axes !== null && JSON.stringify(axes) !== JSON.stringify(want)) refuse(l, `attention_axes = ${JSON.stringify(axes)} on inputs of rank ${rank}: only every axis between the batch and the features (${JSON.stringify(want)}) is supported`);
+  if (rank <= 3) return false;
+  if (xs.some((x) => x.shape.length !== rank)) refuse(l, `takes inputs of one rank, got ${xs.map((x) => `[${x.shape}]`).join(' and ')}`);
+  if (causal) refuse(l, `use_causal_mask over the ${rank - 2} axes of inputs [${xs[0].shape}] is not supported`);
+  return true;
+}
+
 /** Keras's Attention layer (dot scores). */
 function attention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   // causal: Keras 2.x's config form of use_causal_mask (false only).
@@ -87,7 +103,9 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
     use_bias: bool,
     // Another output width or other attention axes change the weights' layout: not supported.
     output_shape: nullish,
-    attention_axes: (v) => nullish(v) || (Array.isArray(v) && v.length === 1 && v[0] === 1),
+    // Attention over the steps ([1]), or over every axis between the batch and the features of a
+    // higher-rank input (Keras's default there, saved as [1, 2] for an image): checked per input.
+    attention_axes: (v) => nullish(v) || (Array.isArray(v) && v.length >= 1 && v.every((a, i) => a === i + 1)),
     // Keras 3: how attention is computed on a GPU, not what (null or false only).
     flash_attention: (v) => nullish(v) || v === false,
     // Keras 3.12+: a gate on the heads' outputs (false only), attention limited to a window (none only).
@@ -114,7 +132,10 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   return {
     step: (p) => (all) => {
       // A padding mask [batch, T, 1] handed after the inputs (layers_mask.ts: self-attention on one masked sequence).
-      const mask = all.find((x) => isMask(x)), xs = all.filter((x) => !isMask(x));
+      const mask = all.find((x) => isMask(x)), given = all.filter((x) => !isMask(x));
+      // [batch, h, w, features] (an image): attention over all h w positions, as over steps.
+      const positions = attentionPositions(l, given, c.attention_axes, causal);
+      const xs = positions ? given.map((x) => reshape(x, [x.shape[0], x.shape.slice(1, -1).reduce((a, b) => a * b, 1), x.shape[x.rank - 1]])) : given;
       const [q, v, k] = qvk(l, xs);
       for (const [x, pr, what] of [[q, pq, 'query'], [k, pk, 'key'], [v, pv, 'value']] as const)
         if (x.shape[2] !== pr.inDim) refuse(l, `${what} has ${x.shape[2]} features but ${what}/kernel takes ${pr.inDim}`);
@@ -127,7 +148,8 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
       const padding = mask && reshape(mask, [q.shape[0], q.shape[1]]);
       const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal, padding }); // [batch, heads, Tq, Tv]
       const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
-      return dense(reshape(o, [q.shape[0], q.shape[1], heads * vd]), p[out.k], out.b < 0 ? null : p[out.b]);
+      const y = dense(reshape(o, [q.shape[0], q.shape[1], heads * vd]), p[out.k], out.b < 0 ? null : p[out.b]);
+      return positions ? reshape(y, [...given[0].shape.slice(0, -1), y.shape[2]]) : y;
     },
     comparisons: true,
     exactOnly: true,

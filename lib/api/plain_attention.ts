@@ -3,7 +3,7 @@
 import type { LayerConfig } from './layers_graph';
 import { maxAbsOf, plainAlloc, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
-import { causalCall } from './layers_attention';
+import { attentionPositions, causalCall } from './layers_attention';
 import { isMask } from './layers_mask';
 
 /** Keras's causal mask: query step i weighs value steps j <= i only (the others get weight 0). */
@@ -78,7 +78,10 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
   };
   return (all) => {
     // A padding mask [B, T, 1] (layers_mask.ts: self-attention on one masked sequence).
-    const mask = all.find((x) => isMask(x)), xs = all.filter((x) => !isMask(x));
+    const mask = all.find((x) => isMask(x)), given = all.filter((x) => !isMask(x));
+    // [B, h, w, D]: over all positions, flattened (layers_attention.ts attentionPositions).
+    const positions = attentionPositions(l, given, l.config.attention_axes, causal);
+    const xs = positions ? given.map((x) => ({ data: x.data, shape: [x.shape[0], x.shape.slice(1, -1).reduce((a, b) => a * b, 1), x.shape[x.shape.length - 1]] })) : given;
     const [q, v, k] = inputs(l, xs);
     const [B, Tq] = q.shape, Tv = v.shape[1];
     if (mask && (Tq !== Tv || mask.data.length !== B * Tq)) fail(l, `a padding mask needs self-attention over one sequence, got ${Tq} query and ${Tv} value steps`);
@@ -114,6 +117,6 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
         for (let e = 0; e < H * vd; e++) acc += heads[r * H * vd + e] * ko[e * O + o];
         out[r * O + o] = acc;
       }
-    return { data: out, shape: [B, Tq, O] };
+    return { data: out, shape: positions ? [...given[0].shape.slice(0, -1), O] : [B, Tq, O] };
   };
 }

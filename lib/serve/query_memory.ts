@@ -270,7 +270,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       // reciprocal's scale per row), and the weighted values.
       case 'MultiHeadAttention':
       case 'Attention': {
-        const steps = s[0] ?? 1, d = s[s.length - 1] ?? 1;
+        // Every position between the batch and the features (an image's h w).
+        const steps = count(s.slice(0, -1)), d = s[s.length - 1] ?? 1;
         const heads = cls === 'MultiHeadAttention' ? Number(c.num_heads) : 1;
         const kd = cls === 'MultiHeadAttention' ? Number(c.key_dim) : d;
         const scores = heads * steps * steps;
