@@ -118,6 +118,10 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   });
   const causal = causalCall(l);
   const heads = Number(c.num_heads), kd = Number(c.key_dim), vd = nullish(c.value_dim) ? kd : Number(c.value_dim);
+  // Keras 3 runs a dropout > 0 layer through einsums and its Softmax layer, which zeroes a fully
+  // padded row's weights; without dropout through dot_product_attention, which spreads them
+  // evenly (checked against Keras 3.15). Only a padding mask tells them apart.
+  const zeroPadded = Number(c.dropout ?? 0) > 0;
   const bias = c.use_bias !== false;
   const n = l.config.name;
   const proj = (part: string, width: number) => {
@@ -148,7 +152,11 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
       const padding = mask && reshape(mask, [q.shape[0], q.shape[1]]);
       const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal, padding }); // [batch, heads, Tq, Tv]
       const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
-      const y = dense(reshape(o, [q.shape[0], q.shape[1], heads * vd]), p[out.k], out.b < 0 ? null : p[out.b]);
+      let heads_ = reshape(o, [q.shape[0], q.shape[1], heads * vd]);
+      // With dropout (identity at inference) Keras 3 computes attention another way, whose
+      // softmax zeroes a padded query step's weights instead of spreading them: its heads give 0.
+      if (padding && zeroPadded) heads_ = mul(heads_, mask!);
+      const y = dense(heads_, p[out.k], out.b < 0 ? null : p[out.b]);
       return positions ? reshape(y, [...given[0].shape.slice(0, -1), y.shape[2]]) : y;
     },
     comparisons: true,

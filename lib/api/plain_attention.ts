@@ -63,7 +63,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
   const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
   const vd = l.config.value_dim == null ? kd : Number(l.config.value_dim), bias = l.config.use_bias !== false;
   const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
-  const causal = causalCall(l);
+  const causal = causalCall(l), zeroPadded = Number(l.config.dropout ?? 0) > 0;
   // x [B, T, D] times kernel [D, H, width] (+ bias [H, width]) -> [B, T, H, width]
   const project = (x: PlainTensor, part: string, width: number): Float64Array => {
     const [B, T, D] = x.shape, k = weight(part, 'kernel'), bv = bias ? weight(part, 'bias') : undefined;
@@ -103,6 +103,8 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
         if (causal) hideFuture(s, Tq, Tv);
         if (mask) maskScores(s, mask.data.subarray(b * Tq, (b + 1) * Tq), Tq);
         softmaxRows(s, Tv);
+        // (With dropout Keras 3's softmax zeroes a padded query step's weights: layers_attention.ts.)
+        if (mask && zeroPadded) for (let i = 0; i < Tq; i++) if (mask.data[b * Tq + i] === 0) s.fill(0, i * Tv, (i + 1) * Tv);
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++)
             for (let d = 0; d < vd; d++) heads[((b * Tq + i) * H + h) * vd + d] += s[i * Tv + j] * V[((b * Tv + j) * H + h) * vd + d];
