@@ -22,7 +22,7 @@ interface Fixture {
   /** One input; or `inputs`, several (keras3_state_models.json). */
   x?: number[];
   shape?: number[];
-  inputs?: { x: number[]; shape: number[] }[];
+  inputs?: { x: number[]; shape: number[]; name?: string }[];
   y: number[];
   yshape: number[];
   /** Refused, its message containing this (a model Keras computes in a way not supported). */
@@ -43,8 +43,12 @@ const FIXTURES: Record<string, Fixture> = {
 };
 
 /** The model's input as the clients take it: one {data, shape}, or a list of them. */
-const inputOf = (f: Fixture): tfe.ClientInput =>
-  (f.inputs ? f.inputs.map((i) => ({ data: Float64Array.from(i.x), shape: i.shape })) : { data: Float64Array.from(f.x!), shape: f.shape! }) as tfe.ClientInput;
+const inputOf = (f: Fixture): tfe.ClientInput => {
+  if (!f.inputs) return { data: Float64Array.from(f.x!), shape: f.shape! } as tfe.ClientInput;
+  const each = f.inputs.map((i) => ({ data: Float64Array.from(i.x), shape: i.shape }));
+  // Named (a dict, as Keras's predict took it): by name.
+  return (f.inputs.every((i) => i.name) ? Object.fromEntries(f.inputs.map((i, k) => [i.name, each[k]])) : each) as tfe.ClientInput;
+};
 
 /** As tensorflowjs_converter writes a .keras model: every module and registered_name key deleted. */
 const converted = (v: unknown): unknown =>

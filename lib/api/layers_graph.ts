@@ -93,6 +93,8 @@ export const stateCount = (l: LayerConfig): number => (l.class_name === 'LSTM' ?
 /** One of the model's inputs: the id of its node (an InputLayer, or '' for a Sequential without one) and its shape without the batch dimension. */
 export interface GraphInput {
   id: string;
+  /** What a client names it by, where not its id: a Keras 3 dict's key. */
+  name?: string;
   shape: number[];
 }
 
@@ -343,11 +345,14 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   const outputs = endpoints(cfg.output_layers, 'output');
   const byName = new Map(layers.map((l) => [l.config.name, l]));
   const keras3 = isKeras3(topo, layers);
+  // A dict of inputs is addressed by its keys, as Keras's predict takes it (which may differ from
+  // the input layers' names: {"second": Input(name="first"), ...} swapped them), in their order.
+  const keys = isDict(cfg.input_layers) ? Object.keys(cfg.input_layers).sort() : undefined;
   const inputs = inputIds.map((id, i) => {
     const l = byName.get(id);
     if (!l || l.class_name !== 'InputLayer') throw new Error(`the model's input '${id}' is not an InputLayer`);
     if (inputIds.indexOf(id) !== i) throw new Error(`the model lists its input '${id}' twice`);
-    return { id, shape: inputShapeOf(l.config, `input layer '${id}'`) };
+    return { id, ...(keys && keys[i] !== id ? { name: keys[i] } : {}), shape: inputShapeOf(l.config, `input layer '${id}'`) };
   });
   const calls = new Map<string, LayerNode>();
   for (const l of layers) {

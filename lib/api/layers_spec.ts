@@ -377,7 +377,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const moved = poolFirst(plans, uses);
   const encodings = inputEncodingsOf(graph);
   const maskOf = maskSources(graph);
-  const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));
+  const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.name ?? input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));
   const label = (id: string) => `${planById.get(id)!.node.layer.class_name}:${id}`;
   const spec: ModelSpec = {
     layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.id}`),
