@@ -38,8 +38,9 @@ export function causalCall(l: LayerConfig): boolean {
     // Keras 3 saves the masks it was not given as None (Attention's mask as [None, None]).
     if (MASKS.includes(k) && (v === null || (Array.isArray(v) && v.every((e) => e === null)))) continue;
     if (MASKS.includes(k) && (maskNoteOf(v) || (Array.isArray(v) && v.some((e) => maskNoteOf(e))))) refuse(l, 'is given a padding mask (Keras 3 applies it to the attention weights), which is not supported');
-    if (k === 'use_causal_mask' && (v === true || v === false || v === null)) {
-      causal ||= v === true;
+    // (Keras takes Python's truthiness: 0 and 1 as well.)
+    if (k === 'use_causal_mask' && (v === true || v === false || v === null || v === 0 || v === 1)) {
+      causal ||= v === true || v === 1;
       continue;
     }
     if (k === 'return_attention_scores' && (v === false || v === null)) continue;

@@ -139,8 +139,10 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     if (cls === 'MultiHeadAttention' && graph.keras3 && !masked.via) {
       if (node.inputs.length < 2 || !masks.every((m) => m && !m.via && m.source === masked.source && m.maskValue === masked.maskValue))
         refuse(node.layer, `reads ${why(masked)} on some of its inputs only (or masks from different layers): Keras applies them, and only self-attention on one masked sequence is supported`);
+      // (A reader the attention depends on runs before it, while the mask is there: fine.)
+      const before = ancestorsOf(graph, node);
       for (const input of new Set(node.inputs)) {
-        const other = graph.nodes.find((r) => r !== node && r.inputs.includes(input) && !r.layer.operation && !(r.layer.callArgs && 'mask' in r.layer.callArgs));
+        const other = graph.nodes.find((r) => r !== node && !before.has(r.id) && r.inputs.includes(input) && !r.layer.operation && !(r.layer.callArgs && 'mask' in r.layer.callArgs));
         if (other) refuse(node.layer, `reads ${why(masked)} from '${input}', which '${other.layer.config.name}' also reads: Keras 3 deletes that tensor's mask when the attention runs, so what '${other.layer.config.name}' gets depends on the order Keras runs them in; not supported (write the residual as an operation, x + attention(x, x), as Keras's examples do)`);
       }
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
@@ -170,6 +172,20 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
         refuse(node.layer, `gets no padding mask here, but TensorFlow.js hands every recurrent layer after a masked one the mask that layer left (from ${why(first)}) and Keras does not: the model's own output is ambiguous; ${first.maskValue === undefined ? 'use mask_zero false' : 'drop the Masking layer'}, or mask this layer's input too`);
       }
   return users;
+}
+
+/** The ids of the calls `node` depends on (its inputs', theirs...). */
+function ancestorsOf(graph: LayerGraph, node: LayerGraph['nodes'][number]): Set<string> {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const seen = new Set<string>();
+  const todo = node.inputs.map((i) => i.replace(/#\d+$/, ''));
+  while (todo.length) {
+    const id = todo.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const i of byId.get(id)?.inputs ?? []) todo.push(i.replace(/#\d+$/, ''));
+  }
+  return seen;
 }
 
 /** A Masking layer's mask_value (Keras's and tfjs's default 0). */
