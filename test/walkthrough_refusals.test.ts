@@ -52,3 +52,13 @@ test('a constant added between layers is checked as the servers read it: its siz
   const ok = tfe.loadPlainModel(art(layer({ shape: [1, 4], values: [1, 2, 3, 4], input_sign: -1 }), 'c')).forward({ data: new Float64Array(12).fill(1), shape: [1, 3, 4] });
   t.deepEqual([...ok.data], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
 });
+
+// keras3_masks.ts follows a merge's LogicalOr of a mask with itself; a topology whose mask refers
+// back to itself (no model has one) is refused, not followed forever.
+test('a Keras 3 mask operation that refers to itself is refused, not followed forever', (t) => {
+  const ids = { ...input([6]), config: { name: 'in', batch_shape: [null, 6], dtype: 'int32' } };
+  const emb = { class_name: 'Embedding', name: 'emb', config: { name: 'emb', input_dim: 10, output_dim: 4, mask_zero: true }, inbound_nodes: [{ args: [ref('in', [null, 6])], kwargs: {} }] };
+  const or = { module: 'keras.src.ops.numpy', class_name: 'LogicalOr', name: 'or', config: { name: 'or' }, inbound_nodes: [{ args: [ref('or', [null, 6]), ref('or', [null, 6])], kwargs: {} }] };
+  const gap = { class_name: 'GlobalAveragePooling1D', name: 'gap', config: { name: 'gap' }, inbound_nodes: [{ args: [ref('emb', [null, 6, 4])], kwargs: { mask: ref('or', [null, 6]) } }] };
+  t.throws(() => tfe.loadPlainModel(art([ids, emb, or, gap], 'gap', [{ name: 'emb/embeddings', shape: [10, 4] }])), { message: /'or'.*(padding-mask computation|cycle)/ });
+});

@@ -51,12 +51,14 @@ export function withoutKeras3Masks(layers: LayerConfig[]): LayerConfig[] {
    * layer's LogicalOr / LogicalAnd of one such mask with itself (Keras 3's Add, Concatenate...
    * combine their inputs' masks so: the same mask). `chain` collects the operations it read.
    */
-  const noteFor = (h: unknown[], chain: Set<string>): MaskNote | undefined => {
+  const noteFor = (h: unknown[], chain: Set<string>, path: readonly string[] = []): MaskNote | undefined => {
     const op = byName.get(String(h[0]));
+    // (A reference back into its own path is no mask: a cycle, which no model has.)
+    if (path.includes(String(h[0]))) return undefined;
     chain.add(String(h[0]));
     if (isOp(op, 'LogicalOr') || isOp(op, 'LogicalAnd')) {
       const args = nodesOf(op!)[0]?.args ?? [];
-      const notes = args.map((a) => (historyOf(a) ? noteFor(historyOf(a)!, chain) : undefined));
+      const notes = args.map((a) => (historyOf(a) ? noteFor(historyOf(a)!, chain, [...path, String(h[0])]) : undefined));
       const [a, b] = notes;
       return args.length === 2 && a && b && a.source === b.source && a.maskValue === b.maskValue ? a : undefined;
     }
