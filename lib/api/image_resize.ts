@@ -82,14 +82,14 @@ function croppedPlan(shape: readonly number[], th: number, tw: number, method: R
   return { crop, rows: axisTaps(b.height, th, method, 'half_pixel', true), cols: axisTaps(b.width, tw, method, 'half_pixel', true), method };
 }
 
-/**
- * Keras's CenterCrop of an input smaller than the target on an axis: smart_resize, a crop to the
- * target's aspect ratio, then a bilinear resize to it.
- */
 /** Why a CenterCrop of a smaller input is refused in a model TensorFlow.js saved. */
 export const CENTER_CROP_TFJS = (shape: readonly number[], th: number, tw: number): string =>
   `crops [${shape.slice(1, 3)}] to [${th}, ${tw}]: an input smaller than the target, in a model saved by TensorFlow.js, whose CenterCrop then resizes the whole image without aligned corners or half-pixel centres (Keras crops to the aspect ratio first, with half-pixel centres), is not supported; a Keras model's CenterCrop is`;
 
+/**
+ * Keras's CenterCrop of an input smaller than the target on an axis: smart_resize, a crop to the
+ * target's aspect ratio, then a bilinear resize to it.
+ */
 export function smartResizePlan(shape: readonly number[], th: number, tw: number): ResizePlan {
   checkOutputSize(shape, th, tw);
   return croppedPlan(shape, th, tw, 'bilinear', false);

@@ -110,10 +110,15 @@ function keras3Call(node: unknown, config: Record<string, unknown>, label: strin
  * A constant operand's values: a number, or one value per channel (the last axis) with every
  * other axis of size 1 (NumPy arrays as Keras 3 writes them too); its rank, for checkOperation.
  */
-function constantOf(o: Operand, label: string): { values: number[]; rank: number } {
-  let v = (o as { constant: unknown }).constant;
+/** A constant operand's value, a NumPy array or tensor as Keras 3 writes it unwrapped. */
+function constantValue(o: Operand): unknown {
+  const v = (o as { constant?: unknown }).constant;
   const wrapped = v as { class_name?: unknown; config?: { value?: unknown } } | null;
-  if (wrapped && typeof wrapped === 'object' && !Array.isArray(wrapped) && (wrapped.class_name === '__numpy__' || wrapped.class_name === '__tensor__')) v = wrapped.config?.value;
+  return wrapped && typeof wrapped === 'object' && !Array.isArray(wrapped) && (wrapped.class_name === '__numpy__' || wrapped.class_name === '__tensor__') ? wrapped.config?.value : v;
+}
+
+function constantOf(o: Operand, label: string): { values: number[]; rank: number } {
+  let v = constantValue(o);
   const given = v;
   let rank = 0;
   while (Array.isArray(v) && v.length === 1 && Array.isArray(v[0])) (v = v[0]), rank++;
@@ -129,9 +134,7 @@ function constantOf(o: Operand, label: string): { values: number[]; rank: number
  * rectangular array of finite numbers (NumPy's, as Keras 3 writes it too); else undefined.
  */
 function wholeConstant(o: Operand): { values: number[]; shape: number[] } | undefined {
-  let v = (o as { constant?: unknown }).constant;
-  const wrapped = v as { class_name?: unknown; config?: { value?: unknown } } | null;
-  if (wrapped && typeof wrapped === 'object' && !Array.isArray(wrapped) && (wrapped.class_name === '__numpy__' || wrapped.class_name === '__tensor__')) v = wrapped.config?.value;
+  const v = constantValue(o);
   if (!Array.isArray(v)) return undefined;
   const shape: number[] = [];
   for (let e: unknown = v; Array.isArray(e); e = e[0]) shape.push(e.length);

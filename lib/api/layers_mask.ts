@@ -10,7 +10,7 @@
 // on with return_sequences); where tfjs and Keras would differ (a layer one passes the mask
 // through and the other not, before a recurrent layer; a masked mean), the model is refused,
 // naming the layer. A Keras 3 model also says where Keras hands it (keras3_masks.ts): checked.
-import { type LayerGraph, refuse } from './layers_graph';
+import { type LayerGraph, refuse, splitOutputId } from './layers_graph';
 import { add, neg, reduceSum, slice, sub } from './ops';
 import { equalZero } from './comparison_ops';
 import type { AnyTensor } from './tensor';
@@ -177,13 +177,14 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
 /** The ids of the calls `node` depends on (its inputs', theirs...). */
 function ancestorsOf(graph: LayerGraph, node: LayerGraph['nodes'][number]): Set<string> {
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const callOf = (ref: string) => splitOutputId(ref, (id) => byId.has(id)).call;
   const seen = new Set<string>();
-  const todo = node.inputs.map((i) => i.replace(/#\d+$/, ''));
+  const todo = node.inputs.map(callOf);
   while (todo.length) {
     const id = todo.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    for (const i of byId.get(id)?.inputs ?? []) todo.push(i.replace(/#\d+$/, ''));
+    for (const i of byId.get(id)?.inputs ?? []) todo.push(callOf(i));
   }
   return seen;
 }

@@ -488,7 +488,6 @@ export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
  * (time_distributed/kernel), which is what the layer reads; unless the short name is there already.
  */
 export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
-  if (!Array.isArray(json.weightsManifest)) return json;
   const prefixes: [string, string][] = [];
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(visit);
@@ -500,13 +499,18 @@ export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
   };
   visit(json.modelTopology);
   if (prefixes.length === 0) return json;
-  const names = new Set(json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
-  const short = (n: string) => {
+  return renamedWeights(json, (n, names) => {
     const hit = typeof n === 'string' ? prefixes.find(([long]) => n.startsWith(long)) : undefined;
     const s = hit ? hit[1] + n.slice(hit[0].length) : n;
     return hit && !names.has(s) ? s : n;
-  };
-  return { ...json, weightsManifest: json.weightsManifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g)) };
+  });
+}
+
+/** The manifest with each weight's name mapped by `rename` (which sees every name the manifest has). */
+function renamedWeights(json: LayersModelJson, rename: (name: string, names: ReadonlySet<string>) => string): LayersModelJson {
+  if (!Array.isArray(json.weightsManifest)) return json;
+  const names = new Set(json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
+  return { ...json, weightsManifest: json.weightsManifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: rename(w.name, names) })) } : g)) };
 }
 
 /**
@@ -518,21 +522,21 @@ export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
  * in the manifest already.
  */
 export function withoutCellNames(json: LayersModelJson): LayersModelJson {
-  if (!Array.isArray(json.weightsManifest)) return json;
-  const names = new Set(json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
   const shorter = (n: string) => {
     const p = typeof n === 'string' ? n.split('/') : [];
     if (p.length < 3 || !/_cell(_\d+)?$/.test(p[p.length - 2])) return n;
     return [...p.slice(0, -2), p[p.length - 1]].join('/');
   };
   // Two cells' weights that would share a short name (an RNN over stacked cells) keep their own.
-  const counts = new Map<string, number>();
-  for (const n of names) counts.set(shorter(n), (counts.get(shorter(n)) ?? 0) + 1);
-  const short = (n: string) => {
+  let counts: Map<string, number> | undefined;
+  return renamedWeights(json, (n, names) => {
+    if (!counts) {
+      counts = new Map();
+      for (const m of names) counts.set(shorter(m), (counts.get(shorter(m)) ?? 0) + 1);
+    }
     const s = shorter(n);
     return s === n || names.has(s) || counts.get(s)! > 1 ? n : s;
-  };
-  return { ...json, weightsManifest: json.weightsManifest.map((g) => (Array.isArray(g?.weights) ? { ...g, weights: g.weights.map((w) => ({ ...w, name: short(w.name) })) } : g)) };
+  });
 }
 
 /** The weight shapes a manifest declares. */
