@@ -105,6 +105,36 @@ for (const protocol of ['securenn', 'fss'] as const)
     await matchesTfjs(t, protocol, x, (r) => `every value ${values[r]}`);
   });
 
+/**
+ * A transformer's epsilon (1e-6; BERT's 1e-12) on rows of small spread: var + epsilon reaches
+ * 1e-6 and below, under the default's range of scales (4^-7 = 6.1e-5), which clamped it and put the
+ * output off by up to 1. The reference is float64 on the float32 inputs; the bound is the inputs'
+ * rounding (2^-17 each, and the centred values' 2^-17 again) over sqrt(var + epsilon), five times
+ * over, plus 1e-3: about 0.04 at a spread of 1e-3, where the clamp was off by 1.
+ */
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization with epsilon 1e-6 or 1e-12 is right on rows whose spread is 1e-3 to 1e-2`, async (t) => {
+    const c = new tfe.Cluster({ protocol });
+    try {
+      for (const [width, epsilon] of [[64, 1e-6], [768, 1e-12]]) {
+        const spreads = [1e-3, 3e-3, 1e-2, 3e-2];
+        const offsets = spreads.map(() => 2 * Math.random() - 1);
+        const x = Float32Array.from({ length: spreads.length * width }, (_, i) => offsets[Math.floor(i / width)] + spreads[Math.floor(i / width)] * (Math.random() * 2 - 1) * Math.sqrt(3));
+        const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [spreads.length, width] }), c);
+        const out = await tfe.defineOutput('prediction-client', layerNormOp(input, { epsilon }));
+        for (let r = 0; r < spreads.length; r++) {
+          const row = Array.from(x.subarray(r * width, (r + 1) * width));
+          const mean = row.reduce((a, b) => a + b) / width, variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / width;
+          const bound = (5 * 2 ** -16) / Math.sqrt(variance + epsilon) + 1e-3;
+          const err = Math.max(...row.map((v, i) => Math.abs(out.data[r * width + i] - (v - mean) / Math.sqrt(variance + epsilon))));
+          t.true(err < bound, `rows of ${width}, epsilon ${epsilon}, spread ${spreads[r]}: max |private - float64| = ${err} (bound ${bound})`);
+        }
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
 test('LayerNormalization refuses rows wider than 4095 values (naming the layer and the width) and an epsilon too large for its rows', async (t) => {
   const file = await saveTfjsModel(tf, model(4096), 'tfe-ln-');
   const c = new tfe.Cluster({ protocol: 'securenn' });

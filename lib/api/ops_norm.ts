@@ -19,12 +19,13 @@
 //    wraps where W reaches 2^(31-q)), and coarse = sum of (d~ rounded to h fractional bits)^2 at
 //    2h (h = f/2 but for rows of 64 values or more: see below; it never wraps below 4^(K_MAX+1), and
 //    its rounding is below 0.4% of W from 4^(SPLIT+1) up).
-// 3. s = 2^-e with 4^e <= W < 4^(e+1), e in [K_MIN, K_MAX], and lambda s^2 with lambda =
+// 3. s = 2^-e with 4^e <= W < 4^(e+1), e in [k, K_MAX] (k = K_MIN, or lower for a small epsilon:
+//    lowestExponent), and lambda s^2 with lambda =
 //    n a^2 eps / 2^q (powerOfFourScaleWide: one batched DReLU on the rows, thresholds up to
 //    4^SPLIT on fine and above on coarse, then one selection by the bit [coarse >= 4^(SPLIT+1)]),
 //    exact in fixed point.
 // 4. d' = d~ s and W' = (sum d'^2) 2^-q + lambda s^2 = W s^2, in [1, 4) (clamped to [LO, HI] by
-//    one batched relu on the rows, for rows outside [4^K_MIN, 4^(K_MAX+1)): see the bounds below).
+//    one batched relu on the rows, for rows outside [4^k, 4^(K_MAX+1)): see the bounds below).
 // 5. r = 1/sqrt(W') from a cubic fitted on [LO, HI] (relative error 2.0e-2) and two Newton steps
 //    r <- r (1.5 - 0.5 W' r^2) (5.6e-7 in float64; fixed point dominates).
 // 6. y = d' r sqrt(c) (= d / sqrt(var + eps)), then gamma y + beta.
@@ -40,8 +41,30 @@ import type { AnyTensor, PrivateTensor } from './tensor';
  * W's range, 4^K_MIN = 6.1e-5 to 4^(K_MAX+1) = 4.3e9 (var + eps within a factor a^2 c, 1/4 to 4,
  * of it). The thresholds up to 4^SPLIT read the fine estimate, exact while W < 2^(31-q), and the
  * larger ones the coarse, whose rounding is below 0.4% from 4^(SPLIT+1) = 1024 up.
+ *
+ * K_MIN goes lower where epsilon lets W go lower (W >= lambda = a^2 c eps): a transformer's 1e-6 or
+ * 1e-12 on rows of small spread would otherwise be clamped, and off by up to 1 (the clamp makes
+ * 1/sqrt too small). Not below K_FLOOR: there the row's standard deviation is about 2^-14, a few
+ * units of the inputs' rounding, which alone puts the output off by a tenth; and 4^K_FLOOR
+ * 2^(q+2f) stays an integer, so the fine thresholds are exact.
  */
-export const K_MIN = -7, K_MAX = 15;
+export const K_MIN = -7, K_MAX = 15, K_FLOOR = -14;
+
+/** The lowest exponent the scale needs: floor(log4 lambda) within [K_FLOOR, K_MIN]. */
+export function lowestExponent(lambda: number): number {
+  return lambda > 0 ? Math.max(K_FLOOR, Math.min(K_MIN, Math.floor(Math.log(lambda) / Math.log(4)))) : K_FLOOR;
+}
+
+/** A row of n values: p, q, a = n / 2^p and lambda = a^2 c eps = n a^2 eps / 2^q (the header's steps). */
+function rowConstants(n: number, eps: number): { p: number; q: number; a: number; lambda: number } {
+  const p = Math.ceil(Math.log2(n)), q = 2 * Math.floor(Math.log2(n) / 2), a = n / 2 ** p;
+  return { p, q, a, lambda: (n * a * a * eps) / 2 ** q };
+}
+
+/** The comparisons per row of n values at this epsilon: the scale's thresholds and the clamp's two (22 + 2 at Keras's 1e-3). */
+export function layerNormComparisons(n: number, eps: number): number {
+  return K_MAX - lowestExponent(rowConstants(n, eps).lambda) + 2;
+}
 const SPLIT = 4;
 /** The range W' is clamped to and 1/sqrt fitted on: [1, 4) and some slack. */
 const LO = 0.9, HI = 4.4;
@@ -106,7 +129,7 @@ export function layerNormOp(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
 function layerNorm(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   const n = x.shape[x.shape.length - 1], eps = opts.epsilon, f = x.cluster.fixed.fracBits, keep = x.rank - 1;
   if (!(n >= 1 && n <= LAYER_NORM_MAX_WIDTH)) throw new RangeError(`LayerNormalization: rows of ${n} values are not supported (1 to ${LAYER_NORM_MAX_WIDTH})`);
-  const p = Math.ceil(Math.log2(n)), q = 2 * Math.floor(Math.log2(n) / 2), a = n / 2 ** p;
+  const { p, q, a, lambda } = rowConstants(n, eps);
   // The coarse rounding keeps h fractional bits of d~, so that its largest threshold,
   // 4^K_MAX 2^(q+f-2h) at f fractional bits, stays below 2^52: h = f/2 for the narrow rows.
   const h = Math.min(Math.ceil(f / 2), Math.floor((51 - 2 * K_MAX - q) / 2));
@@ -118,7 +141,7 @@ function layerNorm(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   // epsilon's share of the fine sum is a public scalar at 2f fractional bits: below 2^52 in ring units.
   if (!(epsTerm * 2 ** (2 * f) < 2 ** 52)) throw new RangeError(`LayerNormalization: epsilon ${eps} is too large for rows of ${n} values (at most ${(2 ** (52 - 2 * f) / (n * a * a)).toPrecision(3)})`);
   const fine = add(half(sums, 0), epsTerm * 2 ** f), coarse = add(half(sums, 1), epsTerm * 2 ** (2 * h - f));
-  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, K_MIN, SPLIT, K_MAX, epsTerm / 2 ** q);
+  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, lowestExponent(lambda), SPLIT, K_MAX, lambda);
   const s = scale.s;
   const dp = mul(dt, s);
   const wp = add(mul(reduceSum(square(dp), keep, true), 2 ** -q), scale.squared!);

@@ -66,10 +66,15 @@ type Run = (xs: PlainTensor[]) => PlainTensor;
 type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
 
 /**
- * Below this variance + epsilon a row's private LayerNormalization loses accuracy (error above
- * 5e-3; under 4^-7 its output shrinks towards beta): docs/models.md, LayerNormalization.
+ * Below this variance + epsilon a row's private LayerNormalization loses accuracy: the inputs'
+ * rounding over sqrt(var + epsilon) passes 5e-3 (docs/models.md, LayerNormalization).
  */
 export const LAYER_NORM_ACCURATE_VARIANCE = 4 ** -6;
+/**
+ * Below this variance + epsilon the private scale is clamped (ops_norm.ts, K_FLOOR, less a^2 c's
+ * factor of up to 4), so the output shrinks towards beta.
+ */
+const LAYER_NORM_FLOOR = 4 ** -13;
 
 const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
 
@@ -380,7 +385,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       }
       if (small)
         caveat(
-          `${small} of ${x.data.length / ch} rows have variance + epsilon below 4^-6 (least ${least.toExponential(2)}, epsilon ${eps}), where the private normalisation is less accurate than plaintext (off by up to about 1 at epsilon 1e-6; below 4^-7 its output shrinks towards beta): a larger epsilon (1e-3, Keras's default) or inputs of a wider spread avoid it`,
+          `${small} of ${x.data.length / ch} rows have variance + epsilon below 4^-6 (least ${least.toExponential(2)}, epsilon ${eps}), where the private normalisation is less accurate than plaintext: the inputs' rounding (2^-17) over sqrt(variance + epsilon), a few times over (about 1e-2 at 1e-6)${least < LAYER_NORM_FLOOR ? `, and below ${LAYER_NORM_FLOOR.toExponential(1)} its output shrinks towards beta` : ''}; inputs of a wider spread or a larger epsilon (1e-3, Keras's default) avoid it`,
         );
       return { data: out, shape: x.shape };
     });

@@ -7,6 +7,7 @@ import { graphOf, type LayerConfig, outputId } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
+import { layerNormComparisons } from '../api/ops_norm';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -463,10 +464,11 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'LayerNormalization': {
-        // Per row: 22 comparisons for the power-of-two scale and two clamps (lib/api/ops_norm.ts);
-        // per element about eleven products (both variance estimates' squares among them).
-        const rows = count(s) / (s[s.length - 1] || 1);
-        elements += nonlinear(24 * rows, true) + 11 * PER_LINEAR * count(s);
+        // Per row: 22 comparisons for the power-of-two scale (up to 29 for a small epsilon) and two
+        // clamps (lib/api/ops_norm.ts); per element about eleven products (both variance
+        // estimates' squares among them).
+        const n = s[s.length - 1] || 1, rows = count(s) / n;
+        elements += nonlinear(layerNormComparisons(n, Number(c.epsilon ?? 1e-3)) * rows, true) + 11 * PER_LINEAR * count(s);
         break;
       }
       case 'BatchNormalization':
