@@ -40,6 +40,9 @@ const FIXTURES: Record<string, Fixture> = {
   // keras3_walkthrough_models.json: what a user walkthrough found refused (seq2seq with masks and
   // a bare initial_state, TimeDistributed's Keras 3 weight names, Normalization constants, Identity).
   ...fixtures('keras3_walkthrough_models.json'),
+  // keras3_application_models.json: keras.applications' ConvNeXt and EfficientNetV2 made small,
+  // Normalization with config constants.
+  ...fixtures('keras3_application_models.json'),
 };
 
 /** The model's input as the clients take it: one {data, shape}, or a list of them. */

@@ -13,6 +13,7 @@ import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, posInt, positivePair, reshapeTarget, reshapeTo, settings, sides1d } from './layers_settings';
 import { CONV_BUILDERS } from './layers_conv';
+import { layerScale, stochasticDepth } from './layers_convnext';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, layerNorm, normalization } from './layers_norm';
 import { dense } from './layers_dense';
@@ -217,6 +218,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   AlphaDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
   // Keras's Identity, and ActivityRegularization (a loss on its input during training: l1, l2).
   Identity: (l) => (settings(l, {}), simple((x) => x)),
+  // keras.applications.convnext's own layers (layers_convnext.ts).
+  LayerScale: layerScale,
+  StochasticDepth: stochasticDepth,
   ActivityRegularization: (l) => (settings(l, { l1: (v) => v === undefined || isNum(v), l2: (v) => v === undefined || isNum(v) }), simple((x) => x)),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);

@@ -57,18 +57,19 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
 /**
  * Keras's Normalization (preprocessing) layer after adapt(): (x - mean) / max(sqrt(variance), 1e-7)
  * per channel of the last axis, or its inverse, folded by the owner into a private scale and shift.
- * Mean and variance given in the config instead would travel in the topology, which the servers
- * read: refused.
+ * Mean and variance given in the config are weights by the time the topology is read
+ * (normalization_constants.ts); in a topology they would travel to the servers: refused.
  */
 export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const weightsOnly = (v: unknown) => v === undefined || v === null;
   // axis None (Keras writes [] or null): one mean and variance for every value.
   const whole = (v: unknown) => v === null || (Array.isArray(v) && v.length === 0);
-  // Given in the config, the mean and variance would travel in the topology every server reads
-  // (public, as Rescaling's constants are): adapted, they are weights the owner shares.
+  // Given in the config, the mean and variance would travel in the topology every server reads:
+  // the owner's reader moves them into weights first (normalization_constants.ts), so a topology
+  // that still has them did not come through it.
   for (const k of ['mean', 'variance'] as const)
     if (!weightsOnly(l.config[k]))
-      refuse(l, `${k} = ${JSON.stringify(l.config[k])?.slice(0, 60)} given in its config would travel in the topology every server reads; adapt() the layer instead (its mean and variance become weights, shared privately), or, for public constants such as ImageNet's, write Rescaling(scale=1/std, offset=-mean/std)`);
+      refuse(l, `${k} = ${JSON.stringify(l.config[k])?.slice(0, 60)} given in its config would travel in the topology every server reads; the library's model readers (loadLayersModel, deploy, tfe deploy) move them into private weights first: deploy through one of them`);
   const c = settings(l, { axis: (v) => whole(v) || lastAxis(v), invert: bool, mean: weightsOnly, variance: weightsOnly });
   const checkAxis = whole(c.axis) ? () => undefined : lastAxisOnly(l, c.axis);
   const n = l.config.name, mean = `${n}/mean`, variance = `${n}/variance`, invert = c.invert === true;
@@ -78,8 +79,10 @@ export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const s = ctx.derived('folded_scale', channels, scale);
   const lo = ctx.derived('folded_scale_low', channels, { kind: 'scaleLow', of: scale });
   const t = ctx.derived('folded_shift', channels, { kind: 'normShift', mean, variance, invert });
+  const count = channels.reduce((a, b) => a * b, 1);
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     checkAxis(x);
+    if (count !== 1 && x.shape[x.rank - 1] !== count) refuse(l, `has a mean and variance for ${count} channels, but its input has ${x.shape[x.rank - 1]} (its last axis)`);
     return add(scaled(x, p[s], p[lo]), p[t]);
   };
   return { step, comparisons: false, exactOnly: false };

@@ -3,6 +3,7 @@
 // topology, so they agree on the parameters' order and shapes without any weight leaving the owner.
 // The graph (Sequential or Functional) comes from layers_graph.ts, each layer's settings and step
 // from layers_catalog.ts.
+import { layerScaleWeightName } from './layers_convnext';
 import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
@@ -476,10 +477,25 @@ function packOutputs(ys: AnyTensor[]): AnyTensor {
 
 /**
  * A model as every reader takes it: tensor operations rewritten as layers (keras_operations.ts),
- * nested models flattened (nested_models.ts), then recurrent weight names shortened (withoutCellNames).
+ * nested models flattened (nested_models.ts), then recurrent, wrapped and LayerScale weight names
+ * made the ones the layers read (withoutCellNames, withoutWrappedNames, withLayerScaleNames).
  */
 export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
-  return withoutWrappedNames(withoutCellNames(withoutNestedModels(withoutOperations(json))));
+  return withLayerScaleNames(withoutWrappedNames(withoutCellNames(withoutNestedModels(withoutOperations(json)))));
+}
+
+/** The manifest with each ConvNeXt LayerScale's weight named gamma (layers_convnext.ts: Keras 3 writes variable_N). */
+export function withLayerScaleNames(json: LayersModelJson): LayersModelJson {
+  const layers = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== 'object') return;
+    const o = v as { class_name?: unknown; config?: { name?: unknown } };
+    if (o.class_name === 'LayerScale' && typeof o.config?.name === 'string') layers.add(o.config.name);
+    Object.values(o).forEach(visit);
+  };
+  visit(json.modelTopology);
+  return layers.size === 0 ? json : renamedWeights(json, (n, names) => (typeof n === 'string' ? layerScaleWeightName(layers, n, names) : n));
 }
 
 /**

@@ -28,6 +28,7 @@ import { CONSTANT_LAYER, plainAddConstant } from './layers_constant';
 import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
+import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { CENTER_CROP_TFJS, plainResize, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
@@ -232,6 +233,15 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   GaussianDropout: () => one((x) => x),
   AlphaDropout: () => one((x) => x),
   Identity: () => one((x) => x),
+  StochasticDepth: (l) => (stochasticDepth(l), one((x) => x)),
+  LayerScale: (l, { w }) => {
+    const { channels } = layerScaleSettings(l), g = w(`${l.config.name}/gamma`);
+    if (g.length !== channels) fail(l, `gamma holds ${g.length} values, not projection_dim = ${channels}`);
+    return one((x) => {
+      if (x.shape[x.shape.length - 1] !== channels) fail(l, `scales ${channels} channels (projection_dim), but its input has ${x.shape[x.shape.length - 1]} (its last axis)`);
+      return { data: x.data.map((v, i) => v * g[i % channels]), shape: x.shape };
+    });
+  },
   ActivityRegularization: () => one((x) => x),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
@@ -362,6 +372,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const axis = whole ? -1 : Number(Array.isArray(l.config.axis) ? l.config.axis[0] : (l.config.axis ?? -1));
     return one((x) => {
       if (axis !== -1 && axis !== x.shape.length - 1) fail(l, `axis = ${axis} is not the last axis of its rank-${x.shape.length} input`);
+      if (ch !== 1 && x.shape[x.shape.length - 1] !== ch) fail(l, `has a mean and variance for ${ch} channels, but its input has ${x.shape[x.shape.length - 1]} (its last axis)`);
       return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
     });
   },

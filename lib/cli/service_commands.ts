@@ -24,6 +24,7 @@ import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
 import type { OutputPart } from '../browser/outputs';
 import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
+import { normalizationConstantsAsWeights } from '../api/normalization_constants';
 import { readModelJson } from '../api/model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { checkReadable, readInputs } from './inputs';
@@ -120,7 +121,7 @@ const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cann
 
 /** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone, no weights read. */
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
-  const json = normalizedModelJson(readModelJson(file));
+  const { json } = normalizationConstantsAsWeights(normalizedModelJson(readModelJson(file)));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };

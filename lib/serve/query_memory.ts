@@ -415,6 +415,10 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'Activation':
         activation(i);
         break;
+      case 'LayerScale':
+        // x gamma: one product per element (layers_convnext.ts).
+        elements += PER_PRODUCT * count(s);
+        break;
       case 'Masking':
         // Its mask: an equality test per value, one per step (layers_mask.ts privateMask).
         elements += nonlinear(count(s) + (s[0] ?? 1));

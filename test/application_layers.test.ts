@@ -1,0 +1,94 @@
+// What keras.applications' ConvNeXt and EfficientNetV2 needed beyond keras.layers, checked where
+// it is read (the models themselves, against Keras's predict, are in keras3_saved_models.test.ts):
+// Normalization's config mean and variance become private weights before anything reads the
+// topology, so the topology a deploy sends holds neither; ConvNeXt's LayerScale and
+// StochasticDepth are Keras's own only.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { readLayersModel } from '../lib/api/model';
+import { manifestShapes, parseTopology } from '../lib/api/layers_spec';
+
+const MEAN = [0.123457, -7.654321, 3.141593], VARIANCE = [0.271828, 1.414214, 9.869604];
+
+const ref = (name: string, shape: (number | null)[]) => ({ class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: [name, 0, 0] } });
+const input = (shape: number[]) => ({ module: 'keras.layers', class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_shape: [null, ...shape] }, inbound_nodes: [] });
+const layer = (class_name: string, name: string, config: object, from: string, shape: (number | null)[], module: string | null = 'keras.layers') => ({
+  ...(module === null ? {} : { module }),
+  class_name,
+  name,
+  config: { name, trainable: true, dtype: 'float32', ...config },
+  inbound_nodes: [{ args: [ref(from, shape)], kwargs: {} }],
+});
+const art = (layers: object[], output: string, weights: { name: string; shape: number[]; data?: number[] }[] = []) =>
+  ({
+    modelTopology: { class_name: 'Functional', keras_version: '3.15.1', config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [[output, 0, 0]] } },
+    weightSpecs: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
+    weightData: new Float32Array(weights.flatMap((w) => w.data ?? new Array(w.shape.reduce((a, b) => a * b, 1)).fill(0.5))).buffer,
+  }) as unknown as tfe.ModelArtifacts;
+const normalization = (config: object) => art([input([4, 3]), layer('Normalization', 'norm', { axis: -1, invert: false, ...config }, 'in', [null, 4, 3])], 'norm');
+
+test("Normalization's config mean and variance become weights: the topology a deploy sends holds neither, and the caller's artifacts are unchanged", (t) => {
+  const a = normalization({ mean: MEAN, variance: VARIANCE });
+  const before = JSON.stringify(a.modelTopology);
+  const { json, weights } = readLayersModel(a);
+  const sent = JSON.stringify(json.modelTopology);
+  for (const v of [...MEAN, ...VARIANCE]) t.false(sent.includes(String(v)), `${v} is in the topology`);
+  t.deepEqual(Array.from(weights.get('norm/mean')!.data), Array.from(Float32Array.from(MEAN)));
+  t.deepEqual(Array.from(weights.get('norm/variance')!.data), Array.from(Float32Array.from(VARIANCE)));
+  t.true(json.weightsManifest.some((g) => g.weights.some((w) => w.name === 'norm/mean' && w.shape.join() === '3')));
+  t.is(JSON.stringify(a.modelTopology), before);
+  // And computes (x - mean) / sqrt(variance) per channel.
+  const x = Float64Array.from({ length: 24 }, () => Math.random() * 10 - 5);
+  const got = tfe.loadPlainModel(a).forward({ data: x, shape: [2, 4, 3] }).data;
+  const err = Math.max(...Array.from(x, (v, i) => Math.abs(got[i] - (v - Math.fround(MEAN[i % 3])) / Math.sqrt(Math.fround(VARIANCE[i % 3])))));
+  t.true(err < 1e-6, `max |plain - reference| = ${err}`);
+});
+
+test('a single mean or variance broadcasts over the channels, as Keras broadcasts it', (t) => {
+  const { weights } = readLayersModel(normalization({ mean: 2, variance: VARIANCE }));
+  t.deepEqual(Array.from(weights.get('norm/mean')!.data), [2, 2, 2]);
+  t.is(weights.get('norm/variance')!.data.length, 3);
+});
+
+test('the servers still refuse a topology that carries a mean or variance (a deploy that did not come through the owner)', (t) => {
+  const a = normalization({ mean: MEAN, variance: VARIANCE });
+  t.throws(() => parseTopology(a.modelTopology as never, () => undefined, []), { message: /layer 'norm' \(Normalization\): mean = .* given in its config would travel in the topology every server reads/ });
+  // What the owner reads parses (the weights are in the manifest).
+  const { json } = readLayersModel(a);
+  const shapes = manifestShapes(json);
+  t.notThrows(() => parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]));
+});
+
+test("a Normalization config's mean and variance are checked, naming the layer", (t) => {
+  const refused = (config: object, message: RegExp) => t.throws(() => tfe.loadPlainModel(normalization(config)), { message }, JSON.stringify(config));
+  refused({ mean: MEAN, variance: null }, /layer 'norm' \(Normalization\): its config gives a mean but no variance: Keras takes both or neither/);
+  refused({ mean: [1, 2], variance: VARIANCE }, /its config's mean \(2 values\) and variance \(3\) do not broadcast together/);
+  refused({ mean: MEAN, variance: [1, -1, 1] }, /variance\[1\] = -1 in its config is not a finite number >= 0/);
+  refused({ mean: 'imagenet', variance: VARIANCE }, /mean = "imagenet" in its config is not a number or a list of at most 1048576 numbers/);
+  refused({ mean: [[1, 2, 3]], variance: VARIANCE }, /mean = \[\[1,2,3\]\] in its config is not a number or a list/);
+  refused({ mean: [1, 2, 3, 4], variance: [1, 1, 1, 1] }, /layer 'norm' \(Normalization\): has a mean and variance for 4 channels, but its input has 3 \(its last axis\)/);
+  const clash = art([input([3]), layer('Normalization', 'norm', { axis: -1, mean: MEAN, variance: VARIANCE }, 'in', [null, 3])], 'norm', [{ name: 'norm/mean', shape: [3] }]);
+  t.throws(() => tfe.loadPlainModel(clash), { message: /its config gives a mean, and the model also has a weight 'norm\/mean'/ });
+});
+
+test("ConvNeXt's LayerScale and StochasticDepth are Keras's own only: a custom class of either name is refused, naming its module", (t) => {
+  const cases: [string, object, { name: string; shape: number[] }[]][] = [
+    ['LayerScale', { init_values: 1e-6, projection_dim: 3 }, [{ name: 'ls/variable', shape: [3] }]],
+    ['StochasticDepth', { drop_path_rate: 0.1 }, []],
+  ];
+  for (const [cls, config, weights] of cases) {
+    const a = art([input([3]), layer(cls, 'ls', config, 'in', [null, 3], 'my_project.layers')], 'ls', weights);
+    t.throws(() => tfe.loadPlainModel(a), { message: new RegExp(`layer 'ls' \\(${cls}\\): is a custom layer from module 'my_project.layers', not Keras's own`) });
+    // Keras's own, or with the module deleted (tensorflowjs_converter), loads.
+    for (const module of ['keras.src.applications.convnext', null]) t.notThrows(() => tfe.loadPlainModel(art([input([3]), layer(cls, 'ls', config, 'in', [null, 3], module)], 'ls', weights)));
+  }
+});
+
+test("LayerScale multiplies by its gamma (Keras 3 names it variable_N), whose length must be projection_dim", (t) => {
+  const gamma = [0.5, -2, 3];
+  const a = art([input([3]), layer('LayerScale', 'ls', { init_values: 1e-6, projection_dim: 3 }, 'in', [null, 3], 'keras.src.applications.convnext')], 'ls', [{ name: 'ls/variable_7', shape: [3], data: gamma }]);
+  t.deepEqual(Array.from(tfe.loadPlainModel(a).forward({ data: Float64Array.from([1, 1, 1, 2, 2, 2]), shape: [2, 3] }).data), [0.5, -2, 3, 1, -4, 6]);
+  const wrong = art([input([3]), layer('LayerScale', 'ls', { init_values: 1e-6, projection_dim: 4 }, 'in', [null, 3], 'keras.src.applications.convnext')], 'ls', [{ name: 'ls/variable', shape: [3] }]);
+  t.throws(() => tfe.loadPlainModel(wrong), { message: /layer 'ls' \(LayerScale\): .*gamma.*\[3\].*\[4\]|layer 'ls' \(LayerScale\): weight 'gamma' has shape \[3\], expected \[4\]/ });
+});
