@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { col2im, conv2d, type ConvImpl, cpuInfo, getBackend, im2col, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
+import { col2im, conv2d, type ConvImpl, cpuInfo, depthwiseConv2d, getBackend, im2col, type MatMulImpl, type Padding, RingTensor, sumPool2d } from '../lib/ring';
 import { matmulImpls } from './helpers/impls';
 import { randomU64, sizeOf } from './helpers/random';
 import { conv2dRef, geometry, wrap } from './helpers/reference';
@@ -59,6 +59,31 @@ for (const c of CASES)
     x.dispose();
     f.dispose();
   });
+
+/** A depthwise filter [kh, kw, c, m] as a full one [kh, kw, c, c m]: output channel ci m + j reads input ci only. */
+function expandedDepthwise(f: bigint[], [kh, kw, c, m]: number[]): bigint[] {
+  const out = new Array<bigint>(kh * kw * c * c * m).fill(0n);
+  for (let tap = 0; tap < kh * kw; tap++) for (let ci = 0; ci < c; ci++) for (let j = 0; j < m; j++) out[(tap * c + ci) * c * m + ci * m + j] = f[(tap * c + ci) * m + j];
+  return out;
+}
+
+for (const [c, m] of CASES.map((c, i) => [c, 1 + (i % 3)] as const))
+  test(`depthwiseConv2d ${JSON.stringify(c)} with multiplier ${m} matches a BigInt convolution with the filter expanded over every channel`, async (t) => {
+    const xs = c.x, fs = [c.k[0], c.k[1], xs[3], m];
+    const xv = [...randomU64(sizeOf(xs))], fv = [...randomU64(sizeOf(fs))];
+    const x = RingTensor.fromBigInts(xv, xs), f = RingTensor.fromBigInts(fv, fs);
+    const want = conv2dRef(xv, xs, expandedDepthwise(fv, fs), [c.k[0], c.k[1], xs[3], xs[3] * m], c.s[0], c.s[1], c.p);
+    const y = await depthwiseConv2d(x, f, { strides: c.s, padding: c.p });
+    t.deepEqual(y.shape, want.shape);
+    t.deepEqual(take(y), want.data);
+    for (const v of [x, f, y]) v.dispose();
+  });
+
+test('depthwiseConv2d refuses a filter of another rank or channel count, naming both shapes', async (t) => {
+  const x = RingTensor.fromBigInts([...randomU64(2 * 5 * 5 * 3)], [2, 5, 5, 3]);
+  await t.throwsAsync(() => depthwiseConv2d(x, RingTensor.fromBigInts([...randomU64(9 * 4)], [3, 3, 4, 1])), { message: 'depthwiseConv2d: input [2,5,5,3] has 3 channels but filter [3,3,4,1] expects 4' });
+  await t.throwsAsync(() => depthwiseConv2d(x, RingTensor.fromBigInts([...randomU64(9 * 3)], [3, 3, 3])), { message: /filter must be \[kh, kw, channels, multiplier\], got shape \[3,3,3\]/ });
+});
 
 const IMPLS: MatMulImpl[] = matmulImpls();
 

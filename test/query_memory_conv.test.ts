@@ -1,7 +1,7 @@
 // The per-query memory estimate (lib/serve/query_memory.ts) of the convolutions whose kernels the
 // owner expands (lib/api/layers_conv.ts): a dilated Conv2D or Conv1D runs as an ordinary one on a
-// kernel of (k - 1) d + 1 taps per axis, a DepthwiseConv2D as a Conv2D from every input channel to
-// C m outputs, a SeparableConv2D as one to its filters. Each must be estimated at least as what it
+// kernel of (k - 1) d + 1 taps per axis, a DepthwiseConv2D as a depthwise convolution (its patches
+// as a Conv2D's, and its taps' products), a SeparableConv2D as a Conv2D to its filters. Each must be estimated at least as what it
 // runs as; the estimate used to read the undilated kernel_size and to leave the depthwise layers
 // to its default case (their output shape unchanged, no im2col), so such a model's queries could
 // use many times what maxQueryBytes was told.
@@ -36,15 +36,19 @@ test('a dilated Conv1D is estimated as the Conv1D on its dilated kernel', (t) =>
   t.is(e({ kernel_size: 3, dilation_rate: 50 }), e({ kernel_size: 101 }));
 });
 
-test('DepthwiseConv2D and SeparableConv2D are estimated as the full Conv2D each runs as', (t) => {
+test('DepthwiseConv2D is estimated as a Conv2D to C m outputs and its taps\' products; SeparableConv2D as the full Conv2D it runs as', (t) => {
   for (const protocol of ['securenn', 'fss', 'pond'] as const) {
     const depthwise = est({ class_name: 'DepthwiseConv2D', config: { kernel_size: [5, 5], depth_multiplier: 3, strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol);
-    t.is(depthwise, est({ class_name: 'Conv2D', config: { filters: 12, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), protocol);
+    // The products of the taps: 32 x 32 pixels x 25 taps x 12 outputs, 8 bytes, kept twice (as the patches are).
+    const taps = 32 * 32 * 25 * 12 * 8 * 2;
+    t.is(depthwise, est({ class_name: 'Conv2D', config: { filters: 12, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol) + taps, protocol);
+    // A Conv2D with one input channel per group (ConvNeXt's) runs as the same depthwise convolution.
+    t.is(est({ class_name: 'Conv2D', config: { filters: 12, groups: 4, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), depthwise, protocol);
     const separable = est({ class_name: 'SeparableConv2D', config: { filters: 16, kernel_size: [3, 3], dilation_rate: [4, 4], padding: 'valid', activation: 'relu' } }, protocol);
     t.is(separable, est({ class_name: 'Conv2D', config: { filters: 16, kernel_size: [9, 9], padding: 'valid', activation: 'relu' } }, protocol), protocol);
   }
   // Without a depth_multiplier (Keras's default, 1): C outputs.
-  t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }), est({ class_name: 'Conv2D', config: { filters: 4, kernel_size: 3 } }));
+  t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }), est({ class_name: 'Conv2D', config: { filters: 4, kernel_size: 3 } }) + 62 * 62 * 9 * 4 * 8 * 2);
 });
 
 test('a Functional model is estimated along its edges: each input its own shape, each call of a shared layer counted, a concatenation its width', (t) => {

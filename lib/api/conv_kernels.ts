@@ -1,8 +1,10 @@
-// Kernels the model owner expands before sharing, so that DepthwiseConv2D, SeparableConv2D, grouped
-// and dilated convolutions run as one ordinary private Conv2D (exact: only zeros and owner-side float64
+// Kernels the model owner expands before sharing, so that SeparableConv2D, grouped and dilated
+// convolutions run as one ordinary private Conv2D (exact: only zeros and owner-side float64
 // products are added; the servers see shares of the expanded kernel, never which taps are zero).
-// Cost: a depthwise layer does C times the multiply-adds of its plaintext (zeros included), a
-// grouped one `groups` times, a dilated one ((k-1)d+1)^2 / k^2 times. Layouts are TensorFlow's: [kh, kw, in, out].
+// Cost: a grouped one does `groups` times the multiply-adds of its plaintext (zeros included), a
+// dilated one ((k-1)d+1)^2 / k^2 times. DepthwiseConv2D runs as a depthwise convolution
+// (layers_conv.ts; only dilated here).
+// Layouts are TensorFlow's: [kh, kw, in, out].
 
 const at = (s: readonly number[], ...i: number[]) => i.reduce((a, v, d) => a * s[d] + v, 0);
 
@@ -30,14 +32,6 @@ export function groupedKernel(k: ArrayLike<number>, [kh, kw, cg, f]: readonly nu
         const q = Math.floor(ci / cg);
         for (let j = q * fg; j < (q + 1) * fg; j++) o[at(out, y, x, ci, j)] = k[at([kh, kw, cg, f], y, x, ci % cg, j)];
       }
-  return o;
-}
-
-/** Depthwise [kh, kw, c, m] -> full [kh, kw, c, c*m]: output channel c*m + j reads input channel c only (TensorFlow's order). */
-export function depthwiseKernel(k: ArrayLike<number>, [kh, kw, c, m]: readonly number[]): Float64Array {
-  const out = [kh, kw, c, c * m];
-  const o = new Float64Array(kh * kw * c * c * m);
-  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < c; ci++) for (let j = 0; j < m; j++) o[at(out, y, x, ci, ci * m + j)] = k[at([kh, kw, c, m], y, x, ci, j)];
   return o;
 }
 

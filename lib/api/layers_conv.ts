@@ -3,7 +3,7 @@
 // a height-1 image; causal padding as zeros before the first step), Conv2DTranspose (one Conv2D
 // whose channels are the output phases, then a depth-to-space: the sub-pixel form).
 import { add, pad, reshape, slice, transpose } from './ops';
-import { conv2d } from './ops_nonlinear';
+import { conv2d, depthwiseConv2d } from './ops_nonlinear';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { withActivation } from './layers_activations';
 import { dilatedShape, transposeAxis } from './conv_kernels';
@@ -35,6 +35,22 @@ function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>,
   const strides = pair(c.strides, 1);
   return withActivation(l, ctx, (p) => (x) => {
     const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
+    return b < 0 ? y : add(y, p[b]);
+  });
+}
+
+/**
+ * A depthwise convolution (DepthwiseConv2D, or a Conv2D with one input channel per group): its
+ * private filter k of shape [kh, kw, 1, ch m] (`flat`) read as [kh, kw, ch, m], one product whose
+ * local part is kh kw ch m per output pixel (ops_nonlinear.ts depthwiseConv2d).
+ */
+function depthwisePlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, flat: number[], ch: number): LayerPlan {
+  const [kh, kw, , out] = flat;
+  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, out]);
+  const strides = pair(c.strides, 1);
+  return withActivation(l, ctx, (p) => (x) => {
+    if (x.rank !== 4 || x.shape[3] !== ch) refuse(l, `convolves ${ch} channels one by one, but its input is [${x.shape}] (NHWC)`);
+    const y = depthwiseConv2d(x, reshape(p[k], [kh, kw, ch, out / ch]), { strides, padding: padding(c.padding) });
     return b < 0 ? y : add(y, p[b]);
   });
 }
@@ -86,13 +102,19 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const shape = ctx.shapeOf(`${l.config.name}/kernel`);
     expectShape(l, 'kernel', shape, [...pair(c.kernel_size, 1), null, Number(c.filters)], sizes(c, 'filters'));
     const groups = groupsOf(l, c, shape[3]);
+    // One input channel per group (groups = the input's channels, as ConvNeXt's 7x7): a depthwise
+    // convolution, its kernel [kh, kw, 1, f] read as [kh, kw, groups, f / groups].
+    if (groups > 1 && shape[2] === 1) {
+      const k = dilation[0] * dilation[1] === 1 ? ctx.take('kernel') : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation });
+      return depthwisePlan(l, ctx, c, k, dilatedShape(shape, dilation), groups);
+    }
     // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
     const k =
       groups > 1
-        ? ctx.derived('full_kernel', dilatedShape([shape[0], shape[1], shape[2] * groups, shape[3]], dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation, groups })
+        ? ctx.derived('full_kernel', dilatedShape([shape[0], shape[1], shape[2] * groups, shape[3]], dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation, groups })
         : dilation[0] * dilation[1] === 1
           ? ctx.take('kernel')
-          : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, depthwise: false, dilation });
+          : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation });
     return convPlan(l, ctx, c, k, Number(c.filters));
   },
   DepthwiseConv2D: (l, ctx) => {
@@ -108,8 +130,11 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const shape = ctx.shapeOf(`${l.config.name}/${weight}`);
     expectShape(l, weight, shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
     const [kh, kw, ch, m] = shape;
-    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, ch * m], dilation), { kind: 'convKernel', kernel: `${l.config.name}/${weight}`, shape, depthwise: true, dilation });
-    return convPlan(l, ctx, c, k, ch * m);
+    // Held as [kh, kw, 1, ch m] (the same values in the same order), so that a BatchNormalization
+    // folded into it scales its last axis, the ch m output channels; dilated by the owner.
+    const flat = [kh, kw, 1, ch * m];
+    const k = ctx.derived('depthwise_filter', dilatedShape(flat, dilation), { kind: 'convKernel', kernel: `${l.config.name}/${weight}`, shape: flat, dilation });
+    return depthwisePlan(l, ctx, c, k, dilatedShape(flat, dilation), ch);
   },
   SeparableConv2D: (l, ctx) => {
     const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
@@ -170,10 +195,10 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
     const k =
       groups > 1
-        ? ctx.derived('full_kernel', [1, (kl - 1) * d + 1, ch * groups, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d], groups })
+        ? ctx.derived('full_kernel', [1, (kl - 1) * d + 1, ch * groups, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], dilation: [1, d], groups })
         : d === 1
           ? ctx.take('kernel', [1, kl, ch, f])
-          : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], depthwise: false, dilation: [1, d] });
+          : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], dilation: [1, d] });
     const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
     // Causal: (kl - 1) d zeros before the first step, then VALID (Keras's definition), so that
     // output t reads steps t - (kl - 1) d .. t only.

@@ -6,7 +6,7 @@
 import { layerScaleWeightName } from './layers_convnext';
 import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
-import { depthwiseKernel, dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
+import { dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
@@ -55,7 +55,7 @@ export type Derivation =
   /** A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale on its last axis. */
   | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
-  | { kind: 'convKernel'; kernel: string; shape: number[]; depthwise: boolean; dilation: [number, number]; groups?: number }
+  | { kind: 'convKernel'; kernel: string; shape: number[]; dilation: [number, number]; groups?: number }
   /** A Conv2DTranspose kernel [kh, kw, f, c] in its sub-pixel form (conv_kernels.ts subPixelKernel). */
   | { kind: 'subPixelKernel'; kernel: string; shape: number[]; strides: [number, number] }
   | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] }
@@ -81,8 +81,8 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
   if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
   if (d.kind === 'convKernel') {
     const [kh, kw, c, m] = d.shape, g = d.groups ?? 1;
-    const k = d.depthwise ? depthwiseKernel(weights(d.kernel), d.shape) : g > 1 ? groupedKernel(weights(d.kernel), d.shape, g) : weights(d.kernel);
-    return dilateKernel(k, d.depthwise ? [kh, kw, c, c * m] : [kh, kw, c * g, m], d.dilation);
+    const k = g > 1 ? groupedKernel(weights(d.kernel), d.shape, g) : weights(d.kernel);
+    return dilateKernel(k, [kh, kw, c * g, m], d.dilation);
   }
   if (d.kind === 'separableKernel') {
     const [kh, kw, c] = d.shape;

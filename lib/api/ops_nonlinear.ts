@@ -57,7 +57,7 @@ function dealProduct(c: Cluster, f: Bilinear, x: PrivateTensor, y: PrivateTensor
 export const dealTruncation = (shape: readonly number[], bits?: number) => (p: Party, o: OpCtx) => truncate(p, o, null, shape, bits);
 
 /**
- * A bilinear op (mul, matmul, conv2d) on any mix of private and public operands.
+ * A bilinear op (mul, matmul, conv2d, depthwiseConv2d) on any mix of private and public operands.
  * private x private: Beaver with both operands masked (each mask cached on its tensor);
  * otherwise each server applies f to its share and the public value. Then one truncation.
  */
@@ -234,6 +234,22 @@ export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}
   if (filter.shape[2] !== g.channels)
     throw new RangeError(`conv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`);
   return bilinearOp('conv2d', { kind: 'conv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[3]]);
+}
+
+/**
+ * Depthwise convolution: [n, h, w, c] with a [kh, kw, c, m] filter -> [n, oh, ow, c m], each input
+ * channel with its own m filters (TensorFlow's depthwise_conv2d). One product, as conv2d's, whose
+ * local part costs kh kw c m per output pixel instead of the expanded filter's kh kw c^2 m.
+ */
+export function depthwiseConv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
+  L.clusterOf('depthwiseConv2d', x, filter);
+  const strides = positivePair('depthwiseConv2d', opts.strides, 'strides', 1);
+  const padding = opts.padding ?? 'VALID';
+  if (filter.rank !== 4) throw new RangeError(`depthwiseConv2d: filter must be [kh, kw, channels, multiplier], got shape ${shapeString(filter.shape)}`);
+  const g = convGeometry('depthwiseConv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
+  if (filter.shape[2] !== g.channels)
+    throw new RangeError(`depthwiseConv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`);
+  return bilinearOp('depthwiseConv2d', { kind: 'depthwiseConv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[2] * filter.shape[3]]);
 }
 
 /**

@@ -16,7 +16,7 @@ import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog'
 import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
 import { type PlainRun, plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
-import { conv2dOp, conv2dTransposeOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
+import { conv2dOp, conv2dTransposeOp, depthwiseConv2dOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
 import { plainAttention, plainMultiHeadAttention } from './plain_attention';
@@ -216,6 +216,18 @@ function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, numbe
   });
 }
 
+/** A depthwise convolution over `ch` channels, its filter [kh, kw, 1, ch m] read as [kh, kw, ch, m]. */
+function depthwise(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, number], ch: number): Run {
+  const { w } = ctx, c = l.config, f = act(l, c.activation, ctx);
+  const k = w(`${c.name}/${kernel}`);
+  const b = c.use_bias === false ? undefined : w(`${c.name}/bias`);
+  return one((x) => {
+    if (x.shape.length !== 4 || x.shape[3] !== ch) fail(l, `convolves ${ch} channels one by one, but its input is [${x.shape}] (NHWC)`);
+    const y = depthwiseConv2dOp(x, k, [kh, kw, ch, k.length / (kh * kw * ch)], pair(c.strides, 1), same(c.padding), b);
+    return f ? f(y) : y;
+  });
+}
+
 /** A resize (Resizing, bilinear UpSampling2D), as the private layer: a centred crop where asked, then the taps. */
 function plainResizeLayer(l: LayerConfig, r: ResizeLayer): Run {
   return one((x) => {
@@ -303,14 +315,17 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
   // private model uses them: the derived parameter and its shape.
   Conv2D: (l, ctx) => {
-    const dil = pair(l.config.dilation_rate, 1), filters = Number(l.config.filters);
-    if (Number(l.config.groups ?? 1) > 1) return conv(l, ctx, 'full_kernel', dilatedSize(l, dil), filters);
-    return dil[0] * dil[1] === 1 ? conv(l, ctx, 'kernel', pair(l.config.kernel_size, 1), filters) : conv(l, ctx, 'dilated_kernel', dilatedSize(l, dil), filters);
+    const dil = pair(l.config.dilation_rate, 1), filters = Number(l.config.filters), groups = Number(l.config.groups ?? 1);
+    const name = dil[0] * dil[1] === 1 ? 'kernel' : 'dilated_kernel', size = dil[0] * dil[1] === 1 ? pair(l.config.kernel_size, 1) : dilatedSize(l, dil);
+    // One input channel per group (groups = the input's channels): depthwise, as the private layer
+    // (layers_conv.ts); other groups expanded by the owner.
+    if (groups > 1) return (xs) => (xs[0].shape[3] === groups ? depthwise(l, ctx, name, size, groups) : conv(l, ctx, 'full_kernel', dilatedSize(l, dil), filters))(xs);
+    return conv(l, ctx, name, size, filters);
   },
   DepthwiseConv2D: (l, ctx) => {
-    // The expanded kernel has C x depth_multiplier output channels, C the input's channels.
-    const m = Number(l.config.depth_multiplier ?? 1), size = dilatedSize(l, pair(l.config.dilation_rate, 1));
-    return (xs) => conv(l, ctx, 'full_kernel', size, xs[0].shape[3] * m)(xs);
+    // The filter [kh, kw, 1, C m], C the input's channels (layers_conv.ts).
+    const size = dilatedSize(l, pair(l.config.dilation_rate, 1));
+    return (xs) => depthwise(l, ctx, 'depthwise_filter', size, xs[0].shape[3])(xs);
   },
   SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
   Conv2DTranspose: (l, ctx) => {

@@ -91,6 +91,31 @@ export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], stri
   return { data: out, shape: [n, gy.out, gx.out, f] };
 }
 
+/** Depthwise: [n, h, w, c] with k [kh, kw, c, m] (TensorFlow's order: output channel ci m + j) -> [n, oh, ow, c m]. */
+export function depthwiseConv2dOp(x: PlainTensor, k: Float64Array, [kh, kw, kc, m]: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
+  const [n, h, w, c] = x.shape;
+  if (x.shape.length !== 4 || c !== kc) throw new Error(`DepthwiseConv2D: input [${x.shape}] does not fit kernel [${[kh, kw, kc, m]}]`);
+  const gy = geometry(h, kh, strides[0], isSame), gx = geometry(w, kw, strides[1], isSame), f = c * m;
+  const out = plainAlloc(n * gy.out * gx.out * f);
+  for (let bi = 0; bi < n; bi++)
+    for (let oy = 0; oy < gy.out; oy++)
+      for (let ox = 0; ox < gx.out; ox++) {
+        const o = out.subarray(((bi * gy.out + oy) * gx.out + ox) * f, ((bi * gy.out + oy) * gx.out + ox + 1) * f);
+        if (b) o.set(b);
+        for (let dy = 0; dy < kh; dy++) {
+          const iy = oy * strides[0] - gy.before + dy;
+          if (iy < 0 || iy >= h) continue;
+          for (let dx = 0; dx < kw; dx++) {
+            const ix = ox * strides[1] - gx.before + dx;
+            if (ix < 0 || ix >= w) continue;
+            const xo = ((bi * h + iy) * w + ix) * c, ko = (dy * kw + dx) * f;
+            for (let i = 0; i < f; i++) o[i] += x.data[xo + Math.floor(i / m)] * k[ko + i];
+          }
+        }
+      }
+  return { data: out, shape: [n, gy.out, gx.out, f] };
+}
+
 /**
  * A transposed convolution in its scatter form, input pixel (iy, ix) adding its kernel-weighted
  * copy at (iy sy - top, ix sx - left): independent of the private model's gather form. `turned`

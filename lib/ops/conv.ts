@@ -5,6 +5,7 @@ import { shapeString } from '../tensor/shape';
 import * as K from './kernel_names';
 import { reshape } from './layout';
 import type { MatMulImpl } from './linalg';
+import { mul } from './arithmetic';
 import { reduceSum } from './reduce';
 import { runKernel1 } from './run_kernel';
 import { requireDType, requireTensor } from './validate';
@@ -123,4 +124,50 @@ export async function sumPool2d(x: RingTensor, opts: WindowOptions): Promise<Rin
   } finally {
     windows.dispose();
   }
+}
+
+export interface DepthwiseConv2DOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+/**
+ * [n, h, w, c] depthwise-conv [kh, kw, c, m] -> [n, oh, ow, c m] over Z_2^64: each input channel
+ * convolved with its own m filters, output channel c m + j from filter [., ., c, j] (TensorFlow's
+ * order). Computed as im2col, a broadcast product with the filter and a sum over the taps: kh kw c m
+ * products per output pixel, where a convolution with the filter expanded to every input channel
+ * (zeros across channels) took kh kw c^2 m (768 channels: 768 times as many).
+ */
+export async function depthwiseConv2d(x: RingTensor, filter: RingTensor, opts: DepthwiseConv2DOptions = {}): Promise<RingTensor> {
+  requireTensor('depthwiseConv2d', x, 'input');
+  requireTensor('depthwiseConv2d', filter, 'filter');
+  requireDType('depthwiseConv2d', x, 'ring64');
+  requireDType('depthwiseConv2d', filter, 'ring64');
+  if (filter.rank !== 4) throw new RangeError(`depthwiseConv2d: filter must be [kh, kw, channels, multiplier], got shape ${shapeString(filter.shape)}`);
+  const [kh, kw, c, m] = filter.shape;
+  const strides = positivePair('depthwiseConv2d', opts.strides, 'strides', 1);
+  const padding = opts.padding ?? 'VALID';
+  const g = convGeometry('depthwiseConv2d', x.shape, kh, kw, strides, padding);
+  if (c !== g.channels) throw new RangeError(`depthwiseConv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${c}`);
+  const pixels = g.batch * g.outH * g.outW;
+  // Views (reshape shares the memory) are released as soon as each is read.
+  const cols = await im2col(x, { kernelSize: [kh, kw], strides, padding });
+  const patches = reshape(cols, [pixels, kh * kw, c, 1]);
+  cols.dispose();
+  const taps = reshape(filter, [1, kh * kw, c, m]);
+  let products: RingTensor, sums: RingTensor;
+  try {
+    products = await mul(patches, taps);
+  } finally {
+    patches.dispose();
+    taps.dispose();
+  }
+  try {
+    sums = await reduceSum(products, [1]);
+  } finally {
+    products.dispose();
+  }
+  const out = reshape(sums, [g.batch, g.outH, g.outW, c * m]);
+  sums.dispose();
+  return out;
 }

@@ -6,7 +6,7 @@
 // PRG(s02, nonce_c) and server2 sends server1 only the correction c - c0. So a Beaver triple costs
 // |c| on the wire instead of |a| + |b| + |c| per server.
 import type { Padding } from '../ops/conv';
-import { add, conv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
+import { add, conv2d, depthwiseConv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
 import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { sameShape } from '../tensor/shape';
@@ -21,7 +21,8 @@ export interface MaskRef {
 export type Bilinear =
   | { kind: 'mul' }
   | { kind: 'matmul' }
-  | { kind: 'conv2d'; strides: [number, number]; padding: Padding };
+  | { kind: 'conv2d'; strides: [number, number]; padding: Padding }
+  | { kind: 'depthwiseConv2d'; strides: [number, number]; padding: Padding };
 
 /** Evaluates a bilinear map on ring tensors: the same f in the triple and in the online phase. */
 export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promise<RingTensor> {
@@ -32,6 +33,8 @@ export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promis
       return matmul(a, b);
     case 'conv2d':
       return conv2d(a, b, { strides: f.strides, padding: f.padding });
+    case 'depthwiseConv2d':
+      return depthwiseConv2d(a, b, { strides: f.strides, padding: f.padding });
   }
 }
 

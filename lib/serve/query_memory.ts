@@ -252,8 +252,10 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         activation(i);
         break;
       }
-      // Each runs as one ordinary Conv2D on the kernel the owner expands (lib/api/layers_conv.ts):
-      // dilated to (k - 1) d + 1 taps per axis, over every input channel (depthwise: C m outputs).
+      // Each runs as one Conv2D on the kernel the owner expands (lib/api/layers_conv.ts), dilated
+      // to (k - 1) d + 1 taps per axis; a DepthwiseConv2D, or a Conv2D with one input channel per
+      // group, as a depthwise convolution, whose taps' products (k k C m per pixel) are a tensor of
+      // their own beside the patches.
       case 'Conv2D':
       case 'DepthwiseConv2D':
       case 'SeparableConv2D': {
@@ -261,8 +263,9 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const k: [number, number] = [(k0[0] - 1) * d[0] + 1, (k0[1] - 1) * d[1] + 1];
         const cin = s[2] ?? 1;
         const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
+        const depthwise = cls === 'DepthwiseConv2D' || (cls === 'Conv2D' && Number(c.groups ?? 1) > 1 && Number(c.groups) === cin);
         s = [oh, ow, cls === 'DepthwiseConv2D' ? cin * Number(c.depth_multiplier ?? 1) : Number(c.filters)];
-        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s);
+        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s) + (depthwise ? PER_IM2COL * oh * ow * k[0] * k[1] * s[2] : 0);
         activation(i);
         break;
       }

@@ -1,4 +1,4 @@
-// Products: mul, square, matmul, conv2d (Beaver, or local with a public operand) and avgPool2d
+// Products: mul, square, matmul, conv2d, depthwiseConv2d (Beaver, or local with a public operand) and avgPool2d
 // (a local window sum times a public reciprocal). Each result is one truncated sum of products
 // of encodings, so two checks apply (../fixed.ts):
 //  - against the plaintext fixed-point value sum_p X_p Y_p * U^2 (exact in float64 here: every
@@ -169,6 +169,32 @@ export function productSuite(protocol: Protocol): void {
       const z = tfe.conv2d(x, priv(c, one, [1, 1, 3, 2], 'model-owner'), { strides: 1, padding: 'SAME' });
       const ref = conv2dRef(xa, xs, one, [1, 1, 3, 2], [1, 1], 'SAME');
       within(t, await open(z), ref.out, (i) => productBound(ref.abs[i], 3, ref.absProd[i]), '1x1 conv2d');
+    }));
+
+  test(`${protocol}: depthwiseConv2d with multipliers 1 and 2, VALID and SAME padding, strides, private or public filters`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xs = [2, 7, 6, 3];
+      const xa = withEdges(rand(2 * 7 * 6 * 3, 2), EDGES.slice(0, 5)), x = priv(c, xa, xs), eX = Array.from(xa, encInt);
+      // The reference: a convolution with the filter expanded over every channel (zeros elsewhere).
+      const expanded = (f: ArrayLike<number>, [kh, kw, ch, m]: number[]) => {
+        const out = new Float64Array(kh * kw * ch * ch * m);
+        for (let tap = 0; tap < kh * kw; tap++) for (let ci = 0; ci < ch; ci++) for (let j = 0; j < m; j++) out[(tap * ch + ci) * ch * m + ci * m + j] = f[(tap * ch + ci) * m + j];
+        return out;
+      };
+      for (const fs of [[3, 3, 3, 1], [2, 4, 3, 2]]) {
+        const fa = rand(fs.reduce((a, b) => a * b, 1), 0.5), full = [fs[0], fs[1], 3, 3 * fs[3]];
+        const f = priv(c, fa, fs, 'model-owner'), fPub = pub(c, fa, fs, 'model-owner');
+        for (const [pad, strides] of [['VALID', [1, 1]], ['SAME', [2, 2]], ['SAME', [1, 2]]] as [Padding, [number, number]][])
+          for (const [kind, filter] of [['private', f], ['public', fPub]] as const) {
+            const name = `depthwiseConv2d [${fs}] ${pad} strides ${strides} ${kind} filter`;
+            const z = tfe.depthwiseConv2d(x, filter, { strides, padding: pad });
+            const real = conv2dRef(xa, xs, expanded(fa, fs), full, strides, pad);
+            t.deepEqual([...z.shape], real.shape, name);
+            const got = await open(z);
+            within(t, got, conv2dRef(eX, xs, expanded(Array.from(fa, encInt), fs), full, strides, pad).out.map((v) => v * U * U), U, `${name} vs fixed point`);
+            within(t, got, real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `${name} vs float64`);
+          }
+      }
     }));
 
   test(`${protocol}: avgPool2d VALID and SAME, where TensorFlow divides by the count of real pixels`, (t) =>

@@ -4,7 +4,7 @@
 // dealt: it only ever sends triple corrections to server1.
 import { randomFillSync } from 'node:crypto';
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
 import { BEAVER_STEPS } from '../../../lib/protocol/pond/arith';
@@ -13,7 +13,7 @@ import { keyRowsBytes } from '../dcf_rows';
 import { highBits, nonUniformBits } from '../key_stats';
 import { rand } from '../fixed';
 import { compareViews, recordTensors, type Seen } from '../view_stats';
-import { chiSquareByte, chiSquareCritical, record, setupDone, shareBytes } from '../wire';
+import { chiSquareByte, chiSquareCritical, record, type Sent, setupDone, shareBytes } from '../wire';
 import { priv, type Protocol, TRAITS, withCluster } from './harness';
 
 const CRIT = chiSquareCritical();
@@ -90,6 +90,32 @@ async function receivedPatterns(protocol: Protocol, x: Float64Array, w: Float64A
   });
   for (const list of out.values()) list.sort();
   return out;
+}
+
+/**
+ * Every ring tensor in `tensors` looks uniform: each bit position a fair coin (but a key layout's
+ * unused high bits) and its bytes by chi-square; each must hold at least 4096 elements.
+ */
+function looksUniform(t: ExecutionContext, tensors: Sent[]): void {
+  for (const m of tensors) {
+        const { data: raw, shape } = m.payload as { data: Uint8Array; shape: number[] };
+        // DCF keys have one word with structurally zero high bits (a packed bit field, documented
+        // with each key layout): leave it out, the rest must look uniform.
+        // Keys travel tiled (native/src/fss/dcf.h "Tiles"): read as rows to find that word.
+        const K = m.step === 'fss.key' ? shape[1] : 1, field = m.step === 'fss.key' ? structuredKeyField(K) : undefined;
+        const rows = field ? keyRowsBytes(raw, K) : raw;
+        const data = field ? withoutWord(rows, K, field.word) : raw;
+        const what = `${m.op}/${m.step} ${m.from}>${m.to} (${raw.length / 8} elements)`;
+        t.true(data.length >= 8 * 4096, what);
+        // And bit by bit: every bit position of every element (of every key word) a fair coin, but
+        // the key layout's unused high bits (a fixed bit in the middle of a word escapes the
+        // byte statistics below).
+        t.deepEqual(nonUniformBits(rows, K), field ? highBits(field.word, field.from) : [], `${what}: bits fixed or biased`);
+        // Every element is uniform on Z_2^64, the output's shares too: re-randomised by a fresh
+        // sharing of zero (share.ts output). Before, they came straight out of local truncation
+        // (uniform on [-2^47, 2^47), sign-extended), and a bias share added after it was its centre.
+        t.true(chiSquareByte(data, 0) < CRIT && chiSquareByte(data, 7) < CRIT, `${what} is not uniform`);
+      }
 }
 
 export function securitySuite(protocol: Protocol): void {
@@ -171,30 +197,30 @@ export function securitySuite(protocol: Protocol): void {
       const tensors = seen.filter((m) => m.payload.kind === 'tensor' && m.payload.dtype === 'ring64');
       // input share, masks, triple corrections, outputs: each a 4096-element tensor.
       t.true(tensors.length >= 8, `${tensors.length} tensors seen`);
-      for (const m of tensors) {
-        const { data: raw, shape } = m.payload as { data: Uint8Array; shape: number[] };
-        // DCF keys have one word with structurally zero high bits (a packed bit field, documented
-        // with each key layout): leave it out, the rest must look uniform.
-        // Keys travel tiled (native/src/fss/dcf.h "Tiles"): read as rows to find that word.
-        const K = m.step === 'fss.key' ? shape[1] : 1, field = m.step === 'fss.key' ? structuredKeyField(K) : undefined;
-        const rows = field ? keyRowsBytes(raw, K) : raw;
-        const data = field ? withoutWord(rows, K, field.word) : raw;
-        const what = `${m.op}/${m.step} ${m.from}>${m.to} (${raw.length / 8} elements)`;
-        t.true(data.length >= 8 * 4096, what);
-        // And bit by bit: every bit position of every element (of every key word) a fair coin, but
-        // the key layout's unused high bits (a fixed bit in the middle of a word escapes the
-        // byte statistics below).
-        t.deepEqual(nonUniformBits(rows, K), field ? highBits(field.word, field.from) : [], `${what}: bits fixed or biased`);
-        // Every element is uniform on Z_2^64, the output's shares too: re-randomised by a fresh
-        // sharing of zero (share.ts output). Before, they came straight out of local truncation
-        // (uniform on [-2^47, 2^47), sign-extended), and a bias share added after it was its centre.
-        t.true(chiSquareByte(data, 0) < CRIT && chiSquareByte(data, 7) < CRIT, `${what} is not uniform`);
-      }
+      looksUniform(t, tensors);
       t.true(tensors.filter((m) => m.op !== 'output').length >= 13, 'inputs, masks and triples were all checked');
       // Seeds travel only from an input player to server0: 16 bytes of key, no data.
       const seeds = seen.filter((s) => s.payload.kind === 'seed');
       t.true(seeds.length > 0, 'the inputs went as seeds');
       for (const m of seeds) t.true(PLAYERS.has(m.from) && m.to === 'server0', `seed ${m.from}>${m.to}`);
+    }));
+
+  // A depthwise convolution is a Beaver product like conv2d's: the openings of x - a and k - b and
+  // server1's correction of the dealt product are all that travel, each uniform given the
+  // receiver's view (a and b are fresh masks; the correction is c - c0, c0 from a seed server1
+  // does not hold). Constant inputs and filters would show through any of them unmasked.
+  test(`${protocol}: a depthwise convolution's openings and corrections look uniform when the input and filter are constant`, (t) =>
+    withCluster(protocol, async (c) => {
+      await setupDone(c);
+      const seen = record(c);
+      const x = priv(c, new Float64Array(16 * 16 * 16).fill(1.25), [1, 16, 16, 16], 'prediction-client');
+      const k = priv(c, new Float64Array(4 * 4 * 16 * 16).fill(-0.5), [4, 4, 16, 16], 'model-owner');
+      await tfe.defineOutput('prediction-client', tfe.depthwiseConv2d(x, k, { padding: 'SAME' }));
+      // The inputs' shares, both openings each way, the dealt correction, the output's shares.
+      const tensors = seen.filter((m) => m.payload.kind === 'tensor' && m.payload.dtype === 'ring64');
+      t.true(tensors.some((m) => m.op === 'depthwiseConv2d'), 'the dealt correction was seen');
+      t.true(tensors.length >= 7, `${tensors.length} tensors seen`);
+      looksUniform(t, tensors);
     }));
 
   test(`${protocol}: during a full network run server2 ${TRAITS[protocol].server2Online ? 'hears only from the compute servers' : 'receives nothing'} and players only their output`, (t) =>
