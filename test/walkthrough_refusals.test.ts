@@ -1,6 +1,6 @@
 // Refusals a user walkthrough (214 Keras 3 models) found worded after something else than their
 // cause; each now names it: an RNN over cells (its two cells' weights were shortened to one name:
-// "names weight twice"), AdditiveAttention (called with its two inputs: "takes 1 input"), and a
+// "names weight twice"), and a
 // padding mask Keras 3 combined in a form not supported (its NotEqual named as an operation the
 // user wrote).
 import test from 'ava';
@@ -20,11 +20,6 @@ test('an RNN over stacked cells is refused as the layer it is, its cells\' weigh
   const rnn = { module: 'keras.layers', class_name: 'RNN', name: 'rnn', config: { name: 'rnn', trainable: true, dtype: 'float32', cell: { class_name: 'StackedRNNCells', config: { cells: [] } } }, inbound_nodes: [{ args: [ref('in', [null, 5, 3])], kwargs: {} }] };
   const weights = ['gru_cell', 'lstm_cell'].map((c) => ({ name: `rnn/stacked_rnn_cells/${c}/kernel`, shape: [3, 4] }));
   t.throws(() => tfe.loadPlainModel(art([input([5, 3]), rnn], 'rnn', weights)), { message: /layer 'rnn' of class RNN is not supported: the generic RNN layer over cells \(use the SimpleRNN, LSTM and GRU layers, stacked\)/ });
-});
-
-test('AdditiveAttention is refused as not supported, not for its number of inputs', (t) => {
-  const att = { module: 'keras.layers', class_name: 'AdditiveAttention', name: 'att', config: { name: 'att', trainable: true, dtype: 'float32' }, inbound_nodes: [{ args: [[ref('in', [null, 5, 3]), ref('in', [null, 5, 3])]], kwargs: {} }] };
-  t.throws(() => tfe.loadPlainModel(art([input([5, 3]), att], 'att')), { message: /layer 'att' of class AdditiveAttention is not supported: its scores are a tanh of sums/ });
 });
 
 test("a padding mask Keras 3 combined in a form not supported is named as Keras's own mask computation", (t) => {

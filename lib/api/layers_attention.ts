@@ -10,13 +10,13 @@
 // masked sequence attending to itself (Keras's padding mask: layers_mask.ts), padded keys get no
 // weight and a padded query step weighs every key alike, as Keras computes it (ops_softmax.ts).
 // Every product is a private one (Beaver), every reshape and transpose local: no new protocol step.
-import { reshape, transpose } from './ops';
-import { matmul, mul } from './ops_nonlinear';
+import { add, reduceSum, reshape, transpose } from './ops';
+import { matmul, mul, tanh } from './ops_nonlinear';
 import { softmax } from './ops_softmax';
 import { dense } from './layers_dense';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
-import { bool, isNum, settings } from './layers_settings';
+import { ANY, bool, isNum, settings } from './layers_settings';
 import { maskNoteOf } from './keras3_masks';
 import { isMask } from './layers_mask';
 import type { AnyTensor } from './tensor';
@@ -87,6 +87,34 @@ function attention(l: LayerConfig, ctx: LayerContext): LayerPlan {
       if (q.shape[2] !== k.shape[2]) refuse(l, `query has ${q.shape[2]} features but key has ${k.shape[2]}`);
       const scores = matmul(q, transpose(k, [0, 2, 1]));
       return matmul(softmax(scale < 0 ? scores : mul(scores, p[scale]), { causal }), v);
+    },
+    comparisons: true,
+    exactOnly: true,
+  };
+}
+
+/**
+ * Keras's AdditiveAttention (Bahdanau's): scores s_ij = sum_d scale_d tanh(q_id + k_jd), then as
+ * Attention. The tanh is the exact protocols' piecewise one (error below 6.4e-4, ops_smooth.ts), on
+ * Tq Tv d values; the scale (a private weight, [d]) a matmul with it.
+ */
+function additiveAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  // score_mode: tf-keras writes its base Attention's ('dot'), which the additive scores replace.
+  const c = settings(l, { use_scale: bool, dropout: (v) => v === undefined || isNum(v), causal: bool, score_mode: ANY });
+  const causal = causalCall(l);
+  // Keras's default is use_scale=True.
+  const scale = c.use_scale === false ? -1 : ctx.take('scale');
+  const width = scale < 0 ? 0 : ctx.shapeOf(`${l.config.name}/scale`).reduce((a, b) => a * b, 1);
+  return {
+    step: (p) => (xs) => {
+      const [q, v, k] = qvk(l, xs);
+      const [B, Tq, d] = q.shape, Tv = k.shape[1];
+      if (k.shape[2] !== d) refuse(l, `query has ${d} features but key has ${k.shape[2]}`);
+      if (scale >= 0 && width !== d) refuse(l, `its scale has ${width} values, but the query has ${d} features`);
+      const t = tanh(add(reshape(q, [B, Tq, 1, d]), reshape(k, [B, 1, Tv, d])));
+      const flat = reshape(t, [B * Tq * Tv, d]);
+      const scores = reshape(scale < 0 ? reduceSum(flat, 1) : matmul(flat, reshape(p[scale], [d, 1])), [B, Tq, Tv]);
+      return matmul(softmax(scores, { causal }), v);
     },
     comparisons: true,
     exactOnly: true,
@@ -167,5 +195,6 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
 
 export const ATTENTION_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   Attention: attention,
+  AdditiveAttention: additiveAttention,
   MultiHeadAttention: multiHeadAttention,
 };

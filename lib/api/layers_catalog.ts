@@ -541,7 +541,6 @@ const REFUSED: Record<string, string> = {
   Equalization: 'not supported: Keras documents it as applied at inference and, since 3.8, returns the input unchanged there',
   Lambda: 'not supported: its Python function is not saved in a form that can be read (write the computation with operations: docs/models.md, "Operations between layers")',
   RNN: 'not supported: the generic RNN layer over cells (use the SimpleRNN, LSTM and GRU layers, stacked)',
-  AdditiveAttention: 'not supported: its scores are a tanh of sums (the Attention and MultiHeadAttention layers run)',
 };
 
 /**

@@ -49,6 +49,32 @@ export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => unde
   };
 }
 
+/** Keras's AdditiveAttention: s_ij = sum_d scale_d tanh(q_id + k_jd), then as Attention. */
+export function plainAdditiveAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => PlainTensor {
+  const scale = l.config.use_scale === false ? null : w(`${l.config.name}/scale`);
+  const causal = causalCall(l);
+  return (xs) => {
+    const [q, v, k] = inputs(l, xs);
+    const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
+    if (scale && scale.length !== D) fail(l, `its scale has ${scale.length} values, but the query has ${D} features`);
+    const out = plainAlloc(B * Tq * Dv);
+    for (let b = 0; b < B; b++) {
+      const s = plainAlloc(Tq * Tv);
+      for (let i = 0; i < Tq; i++)
+        for (let j = 0; j < Tv; j++) {
+          let sum = 0;
+          for (let d = 0; d < D; d++) sum += (scale ? scale[d] : 1) * Math.tanh(q.data[(b * Tq + i) * D + d] + k.data[(b * Tv + j) * D + d]);
+          s[i * Tv + j] = sum;
+        }
+      if (causal) hideFuture(s, Tq, Tv);
+      softmaxRows(s, Tv);
+      for (let i = 0; i < Tq; i++)
+        for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
+    }
+    return { data: out, shape: [B, Tq, Dv] };
+  };
+}
+
 /**
  * Keras's padding mask m [T] on a self-attention's scores [T, T] (softmax already applied after):
  * a query step that is padding weighs every key alike (Keras adds -1e9 to all its scores, which

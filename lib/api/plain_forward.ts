@@ -19,7 +19,7 @@ import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, depthwiseConv2dOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
 import { activation, fail, sigmoidF } from './plain_activations';
-import { plainAttention, plainMultiHeadAttention } from './plain_attention';
+import { plainAdditiveAttention, plainAttention, plainMultiHeadAttention } from './plain_attention';
 import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
 import { checkOperation } from './keras_operations';
@@ -310,6 +310,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => perStep(x, (v, shape) => ({ data: v.data, shape }), (v) => run([v])));
   },
   Attention: (l, { w, internal }) => plainAttention(l, w, internal),
+  AdditiveAttention: (l, { w }) => plainAdditiveAttention(l, w),
   MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the

@@ -272,6 +272,15 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       // Self-attention over [T, d] (the walk follows one path: the query's shape): per head, the
       // projections and the T x T scores, their softmax (a max tree, the exponential's gates and the
       // reciprocal's scale per row), and the weighted values.
+      case 'AdditiveAttention': {
+        // Tq Tv d sums and their tanh (its gates: a comparison per knot), the scores' matmul, then
+        // Attention's softmax and weighted values.
+        const steps = count(s.slice(0, -1)), d = s[s.length - 1] ?? 1, pairs = steps * steps * d;
+        elements += PER_LINEAR * pairs + PER_POLY * pairs + PER_PRODUCT * (steps * steps + count(s));
+        for (let g = 0; g < SMOOTH_GATES; g++) elements += nonlinear(pairs, g > 0);
+        for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(steps * steps, g > 0);
+        break;
+      }
       case 'MultiHeadAttention':
       case 'Attention': {
         // Every position between the batch and the features (an image's h w).
