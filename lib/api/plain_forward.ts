@@ -313,8 +313,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   AdditiveAttention: (l, { w }) => plainAdditiveAttention(l, w),
   MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
-  // Dilated, depthwise and separable kernels come expanded by the owner (conv_kernels.ts), as the
-  // private model uses them: the derived parameter and its shape.
+  // Dilated, grouped and separable kernels come expanded by the owner (conv_kernels.ts), and
+  // depthwise filters as [kh, kw, 1, C m], as the private model uses them: the derived parameter
+  // and its shape.
   Conv2D: (l, ctx) => {
     const dil = pair(l.config.dilation_rate, 1), filters = Number(l.config.filters), groups = Number(l.config.groups ?? 1);
     const name = dil[0] * dil[1] === 1 ? 'kernel' : 'dilated_kernel', size = dil[0] * dil[1] === 1 ? pair(l.config.kernel_size, 1) : dilatedSize(l, dil);
