@@ -220,7 +220,7 @@ function onlyParams(call: Call, label: string, allowed: Record<string, (v: unkno
 }
 
 const ANY = () => true;
-const ACTIVATIONS = new Set(['relu', 'relu6', 'sigmoid', 'tanh', 'softplus', 'selu', 'log_sigmoid', 'hard_sigmoid', 'hard_silu']);
+const ACTIVATIONS = new Set(['relu', 'relu6', 'sigmoid', 'tanh', 'softplus', 'softsign', 'selu', 'log_sigmoid', 'hard_sigmoid', 'hard_silu']);
 const FLOATS = new Set(['float16', 'bfloat16', 'float32', 'float64']);
 /** A float dtype: its name, or a Keras 3 DTypePolicy object naming one. */
 const isFloat = (v: unknown): boolean => FLOATS.has(String((v as { config?: { name?: unknown } } | null)?.config?.name ?? v));
@@ -344,14 +344,14 @@ const TF_FUNCTIONS: Record<string, string> = {
   '__operators__.add': 'add', 'math.add': 'add', 'math.subtract': 'subtract', 'math.multiply': 'multiply',
   'math.truediv': 'divide', 'math.divide': 'divide', 'math.negative': 'negative', 'math.maximum': 'maximum', 'math.minimum': 'minimum',
   'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
-  'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
+  'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.softsign': 'softsign', 'math.softsign': 'softsign', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
   'math.pow': 'pow', 'math.square': 'square', 'math.reduce_mean': 'mean', 'math.reduce_max': 'max', 'math.reduce_sum': 'sum', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
   transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
-  Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
+  Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
   LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
   Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', Sum: 'sum', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
 };

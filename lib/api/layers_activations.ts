@@ -3,6 +3,7 @@
 // the ones it does. Some names mean other functions depending on who saved the model (keras3).
 import { add, neg, sub } from './ops';
 import { softmax } from './ops_softmax';
+import { softsign } from './ops_softsign';
 import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { type LayerConfig, refuse } from './layers_graph';
@@ -22,7 +23,7 @@ const libraryMade = (f: (x: AnyTensor) => AnyTensor) => (x: AnyTensor): AnyTenso
 export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
 /** Every activation name a hidden layer may have (the refusal lists them). */
-export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, softsign, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
 
 /** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
 const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
@@ -94,6 +95,9 @@ export function activation(
       return exact((x) => gelu(x, { approximate: true }));
     case 'mish':
       return exact(mish);
+    case 'softsign':
+      // x / (1 + |x|): a private reciprocal (ops_softsign.ts), on a hidden layer or the output.
+      return exact(softsign);
   }
   return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax on the output layer)`}`);
 }

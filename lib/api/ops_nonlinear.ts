@@ -409,7 +409,7 @@ export const sigmoid = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.proto
 export const tanh = (x: AnyTensor): PrivateTensor => (isExact(x.cluster.protocol) && x.kind === 'private' ? piecewiseTanh(x) : polynomial(x, TANH_POLY, 'tanh'));
 
 /** Only the exact protocols have these: piecewise cubics selected by comparisons (ops_smooth.ts). */
-function exactSmooth(name: string, x: AnyTensor, f: (x: PrivateTensor) => PrivateTensor): PrivateTensor {
+export function exactSmooth(name: string, x: AnyTensor, f: (x: PrivateTensor) => PrivateTensor): PrivateTensor {
   if (!isExact(x.cluster.protocol)) throw new Error(`${name} needs an exact protocol (${exactProtocolsText()}): its piecewise method selects pieces by comparisons, which ${x.cluster.protocol} does not have`);
   if (x.kind !== 'private') throw new Error(`${name} takes a private tensor`);
   return f(x);

@@ -1,7 +1,7 @@
-// Sigmoid, tanh, swish, softplus, elu, selu, gelu and mish under the exact protocols: piecewise
-// cubics on intervals chosen by exact comparisons, with an error bound that holds on the whole
-// line (Pond's single polynomial is only good on [-4, 4] and explodes outside). tanh(x) =
-// 2 sigmoid(2x) - 1; the others are relu(x) plus a bounded function of |x| fitted the same way
+// Sigmoid, tanh, swish, softplus, elu, selu, gelu and mish under the exact protocols (softsign:
+// ops_softsign.ts): piecewise cubics on intervals chosen by exact comparisons, with an error bound
+// that holds on the whole line (Pond's single polynomial is only good on [-4, 4] and explodes
+// outside). tanh(x) = 2 sigmoid(2x) - 1; the others are relu(x) plus a bounded function of |x| fitted the same way
 // (swish, softplus, gelu), or times the sign bit (elu, selu), or one of each (mish).
 //
 // Method, for a private x (sigmoid(-a) = 1 - sigmoid(a), so only a = |x| is fitted):

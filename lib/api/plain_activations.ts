@@ -45,6 +45,8 @@ export function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: 
       return (v) => v * sigmoidF(v);
     case 'softplus':
       return softplusF;
+    case 'softsign':
+      return (v) => v / (1 + Math.abs(v));
     case 'elu':
     case 'celu':
       return (v) => (v > 0 ? v : Math.expm1(v));

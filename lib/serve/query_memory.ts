@@ -124,6 +124,7 @@ const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D',
 const SMOOTH_GATES = 7;
 /** softmax (ops_softmax.ts): the row's max (about one comparison per element), the exponential's clamp and seven knots. */
 const SOFTMAX_GATES = 9;
+const SOFTSIGN_GATES = 11;
 
 /**
  * Comparison gates per element of a layer's activation (relu6: two relus), 0 for none. A softmax
@@ -138,6 +139,8 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
   const a = c.activation;
   if (a === 'relu' || a === 'leaky_relu') return 1;
   if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink'].includes(String(a))) return 2;
+  // softsign (lib/api/ops_softsign.ts): the sign, the clamp and the reciprocal's nine thresholds.
+  if (a === 'softsign') return SOFTSIGN_GATES;
   return ['sigmoid', 'tanh', 'tanh_shrink', 'log_sigmoid', 'swish', 'silu', 'softplus', 'elu', 'celu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
 }
 
@@ -152,7 +155,7 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
 function libraryGate(cls: string, c: Record<string, unknown>, g: number): boolean {
   if (cls === 'PReLU') return false;
   const a = String(c.activation);
-  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'tanh', 'tanh_shrink'].includes(a);
+  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'tanh', 'tanh_shrink', 'softsign'].includes(a);
 }
 
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */

@@ -32,8 +32,8 @@ export interface RandomMultiModel {
   desc: string[];
 }
 
-/** Hidden activations by name, as tfjs writes them (softsign is refused: no private method). */
-const ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'hardSigmoid', 'swish', 'mish', 'gelu', 'gelu_new', 'linear', 'relu'];
+/** Hidden activations by name, as tfjs writes them. */
+const ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softsign', 'hardSigmoid', 'swish', 'mish', 'gelu', 'gelu_new', 'linear', 'relu'];
 
 export function randomModels(tf: any, rnd: () => number) {
   const L = tf.layers;

@@ -14,6 +14,7 @@ import * as tfe from '../../../lib';
 import { softmaxErrorBound } from '../../../lib/api/ops_softmax';
 import { exactProtocolsText } from '../../../lib/protocol/protocols';
 import { reluAndBitOp } from '../../../lib/api/comparison_ops';
+import { softsignErrorBound } from '../../../lib/api/ops_softsign';
 import { eluErrorBound, geluErrorBound, mishErrorBound, seluErrorBound, sigmoidErrorBound, softplusErrorBound, swishErrorBound, tanhErrorBound } from '../../../lib/api/ops_smooth';
 import { normalCdf } from '../../../lib/math/erf';
 import { enc, polyBound, rand, U, within, withEdges } from '../fixed';
@@ -128,6 +129,17 @@ export function activationSuite(protocol: Protocol): void {
           within(t, got, Array.from(xa, f), bound, `${name} vs the true function`);
           t.true(bound < 1e-3, `${name}: the bound itself is useful: ${bound}`);
         }
+      }));
+
+  if (exactRelu)
+    test(`${protocol}: softsign is within its stated bound of x / (1 + |x|) on the whole line, where the reciprocal's scale changes and past its clamp`, (t) =>
+      withCluster(protocol, async (c) => {
+        // 1 + |x| at the powers of four (the reciprocal's thresholds) and either side; the clamp at 2^16 - 1.
+        const edges = [0, U, -U, ...[1, 4, 16, 64, 256, 1024, 4096, 16384].flatMap((p) => [p - 1, p - 1 - U, p - 1 + U, 1 - p]), 65535, -65535, 65536, 1e6, -1e6, 1e7, -3e8, 2 ** 40];
+        const xa = withEdges(Float64Array.from({ length: 3000 }, () => (Math.random() * 2 - 1) * 10 ** (Math.random() * 6 - 2)), edges);
+        const got = await open(tfe.softsign(priv(c, xa, [xa.length])));
+        within(t, got, Array.from(xa, (v) => v / (1 + Math.abs(v))), softsignErrorBound(16), 'tfe.softsign vs the true function');
+        t.true(softsignErrorBound(16) < 1e-4, `the bound itself is useful: ${softsignErrorBound(16)}`);
       }));
 
   if (exactRelu)
