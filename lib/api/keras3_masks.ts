@@ -1,6 +1,6 @@
 // Keras 3 writes a padding mask out in the saved graph: Embedding(mask_zero)'s as the operation
 // NotEqual(ids, 0), Masking(c)'s as Any(NotEqual(x, c), axis=-1), merged by merge layers as
-// LogicalOr(m, m) (or LogicalAnd), each handed to the layers that
+// LogicalOr(m, m) (or LogicalAnd), passed on by an attention as ConvertToTensor(m), each handed to the layers that
 // take it as their call's `mask` argument. Here those operations are taken out and each `mask`
 // argument becomes a note of where the mask comes from ({source, maskValue}, MaskNote); the mask
 // itself is built as for tfjs models (layers_mask.ts), which checks that it reaches exactly the
@@ -56,6 +56,13 @@ export function withoutKeras3Masks(layers: LayerConfig[]): LayerConfig[] {
     // (A reference back into its own path is no mask: a cycle, which no model has.)
     if (path.includes(String(h[0]))) return undefined;
     chain.add(String(h[0]));
+    // An attention's output mask (Keras 3's Attention.compute_mask: convert_to_tensor of the
+    // query's), the same mask: dtype null (kept) and nothing else set.
+    if (isOp(op, 'ConvertToTensor')) {
+      const c = op!.config as Record<string, unknown>, args = nodesOf(op!)[0]?.args ?? [];
+      const inner = args.length === 1 ? historyOf(args[0]) : undefined;
+      return inner && c.dtype == null && !c.sparse && !c.ragged ? noteFor(inner, chain, [...path, String(h[0])]) : undefined;
+    }
     if (isOp(op, 'LogicalOr') || isOp(op, 'LogicalAnd')) {
       const args = nodesOf(op!)[0]?.args ?? [];
       const notes = args.map((a) => (historyOf(a) ? noteFor(historyOf(a)!, chain, [...path, String(h[0])]) : undefined));

@@ -60,6 +60,28 @@ function qvk(l: LayerConfig, xs: AnyTensor[]): [AnyTensor, AnyTensor, AnyTensor]
 }
 
 /**
+ * An Attention's or AdditiveAttention's query, value and key, and Keras 3's padding mask
+ * [batch, T, 1] when one is handed after them (layers_mask.ts: self-attention on one masked
+ * sequence) with its [batch, T] form for the softmax (ops_softmax.ts: padded keys get no weight).
+ */
+function maskedQvk(l: LayerConfig, all: AnyTensor[]): { mask?: AnyTensor; padding?: AnyTensor; q: AnyTensor; v: AnyTensor; k: AnyTensor } {
+  const mask = all.find((x) => isMask(x));
+  const [q, v, k] = qvk(l, all.filter((x) => !isMask(x)));
+  if (mask && q.shape[1] !== v.shape[1]) refuse(l, `a padding mask needs self-attention over one sequence, got ${q.shape[1]} query and ${v.shape[1]} value steps`);
+  return { mask, padding: mask && reshape(mask, [q.shape[0], q.shape[1]]), q, v, k };
+}
+
+/** The softmax of scores [batch, Tq, Tv], as one head's (ops_softmax.ts takes a padding mask on [batch, heads, T, T]). */
+function attentionWeights(scores: AnyTensor, causal: boolean, padding?: AnyTensor): AnyTensor {
+  if (!padding) return softmax(scores, { causal });
+  const [B, Tq, Tv] = scores.shape;
+  return reshape(softmax(reshape(scores, [B, 1, Tq, Tv]), { causal, padding }), [B, Tq, Tv]);
+}
+
+/** Keras's Attention multiplies its output by the query's mask: a padded step's is 0 (one product). */
+const keptRows = (y: AnyTensor, mask?: AnyTensor): AnyTensor => (mask ? mul(y, mask) : y);
+
+/**
  * Whether a MultiHeadAttention's inputs are of rank above 3 ([batch, h, w, features]), attending
  * over every axis between the batch and the features (attention_axes null or all of them): run
  * over those positions flattened, as Keras's einsums compute it. Other axes, or a causal mask
@@ -82,11 +104,11 @@ function attention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const causal = causalCall(l);
   const scale = c.use_scale ? ctx.take('scale', [1, 1, 1]) : -1;
   return {
-    step: (p) => (xs) => {
-      const [q, v, k] = qvk(l, xs);
+    step: (p) => (all) => {
+      const { mask, padding, q, v, k } = maskedQvk(l, all);
       if (q.shape[2] !== k.shape[2]) refuse(l, `query has ${q.shape[2]} features but key has ${k.shape[2]}`);
       const scores = matmul(q, transpose(k, [0, 2, 1]));
-      return matmul(softmax(scale < 0 ? scores : mul(scores, p[scale]), { causal }), v);
+      return keptRows(matmul(attentionWeights(scale < 0 ? scores : mul(scores, p[scale]), causal, padding), v), mask);
     },
     comparisons: true,
     exactOnly: true,
@@ -106,15 +128,15 @@ function additiveAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const scale = c.use_scale === false ? -1 : ctx.take('scale');
   const width = scale < 0 ? 0 : ctx.shapeOf(`${l.config.name}/scale`).reduce((a, b) => a * b, 1);
   return {
-    step: (p) => (xs) => {
-      const [q, v, k] = qvk(l, xs);
+    step: (p) => (all) => {
+      const { mask, padding, q, v, k } = maskedQvk(l, all);
       const [B, Tq, d] = q.shape, Tv = k.shape[1];
       if (k.shape[2] !== d) refuse(l, `query has ${d} features but key has ${k.shape[2]}`);
       if (scale >= 0 && width !== d) refuse(l, `its scale has ${width} values, but the query has ${d} features`);
       const t = tanh(add(reshape(q, [B, Tq, 1, d]), reshape(k, [B, 1, Tv, d])));
       const flat = reshape(t, [B * Tq * Tv, d]);
       const scores = reshape(scale < 0 ? reduceSum(flat, 1) : matmul(flat, reshape(p[scale], [d, 1])), [B, Tq, Tv]);
-      return matmul(softmax(scores, { causal }), v);
+      return keptRows(matmul(attentionWeights(scores, causal, padding), v), mask);
     },
     comparisons: true,
     exactOnly: true,

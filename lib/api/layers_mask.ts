@@ -37,6 +37,8 @@ const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional']);
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 /** Layers whose values Keras computes with the mask and tfjs without (a masked mean, attention's masks): ambiguous. */
 const DEPENDS = new Set(['GlobalAveragePooling1D', 'Attention', 'MultiHeadAttention', 'AdditiveAttention']);
+/** The attention layers that take Keras 3's padding mask on self-attention (layers_attention.ts). */
+const ATTENDS = new Set(['MultiHeadAttention', 'Attention', 'AdditiveAttention']);
 
 // The mask tensors the runners hand a layer after its inputs ([batch, steps, 1]), told apart
 // from the inputs by identity: an attention layer's key could have that shape too.
@@ -130,13 +132,14 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       continue;
     }
-    // Keras 3's MultiHeadAttention on a masked sequence attending to itself (query, value and
-    // key all carrying one mask): padded keys get no weight, and a padded query step weighs
-    // every key alike (Keras's -1e9 on all its scores); its output carries the query's mask.
+    // Keras 3's MultiHeadAttention, Attention or AdditiveAttention on a masked sequence attending
+    // to itself (query, value and key all carrying one mask): padded keys get no weight, and a
+    // padded query step weighs every key alike (Keras's -1e9 on all its scores; Attention's then
+    // multiplies that step's output by 0); its output carries the query's mask.
     // Keras then deletes the mask of the tensors it read, so a layer that reads one of them after
     // it and would take the mask from it (a merge for a residual, another attention) gets none:
     // refused, as are cross-attention between masks and tf-keras's models (not checked here).
-    if (cls === 'MultiHeadAttention' && graph.keras3 && !masked.via) {
+    if (ATTENDS.has(cls) && graph.keras3 && !masked.via) {
       if (node.inputs.length < 2 || !masks.every((m) => m && !m.via && m.source === masked.source && m.maskValue === masked.maskValue))
         refuse(node.layer, `reads ${why(masked)} on some of its inputs only (or masks from different layers): Keras applies them, and only self-attention on one masked sequence is supported`);
       // (A reader the attention depends on runs before it, while the mask is there: fine.)

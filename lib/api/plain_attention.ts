@@ -20,12 +20,37 @@ function inputs(l: LayerConfig, xs: PlainTensor[]): [PlainTensor, PlainTensor, P
   return [xs[0], xs[1], xs[2] ?? xs[1]];
 }
 
+/**
+ * The inputs of an Attention or AdditiveAttention, and Keras 3's padding mask [B, T] when one is
+ * handed after them (layers_mask.ts: self-attention on one masked sequence).
+ */
+function maskedInputs(l: LayerConfig, all: PlainTensor[]): { mask?: PlainTensor; q: PlainTensor; v: PlainTensor; k: PlainTensor } {
+  const mask = all.find((x) => isMask(x)), [q, v, k] = inputs(l, all.filter((x) => !isMask(x)));
+  if (mask && (q.shape[1] !== v.shape[1] || mask.data.length !== q.shape[0] * q.shape[1])) fail(l, `a padding mask needs self-attention over one sequence, got ${q.shape[1]} query and ${v.shape[1]} value steps`);
+  return { mask, q, v, k };
+}
+
+/**
+ * Example b's scores s [Tq, Tv] to weights, added into out as the weighted values; with Keras 3's
+ * padding mask, padded keys get no weight and a padded query step's output is 0 (Keras's
+ * Attention multiplies its output by the query's mask).
+ */
+function weighValues(s: Float64Array, b: number, mask: PlainTensor | undefined, v: PlainTensor, out: Float64Array, Tq: number, Tv: number, Dv: number): void {
+  const m = mask?.data.subarray(b * Tq, (b + 1) * Tq);
+  if (m) maskScores(s, m, Tq);
+  softmaxRows(s, Tv);
+  for (let i = 0; i < Tq; i++) {
+    if (m && m[i] === 0) continue;
+    for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
+  }
+}
+
 /** out[b, i] = sum_j softmax_j(scale q_i . k_j) v_j. */
 export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const scale = l.config.use_scale ? w(`${l.config.name}/scale`)[0] : 1;
   const causal = causalCall(l);
-  return (xs) => {
-    const [q, v, k] = inputs(l, xs);
+  return (all) => {
+    const { mask, q, v, k } = maskedInputs(l, all);
     const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
     const out = plainAlloc(B * Tq * Dv);
     // The private layer forms q k^T, then times the scale (layers_attention.ts): both are products.
@@ -40,9 +65,7 @@ export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => unde
           top = Math.max(top, maxAbsOf([dot, scale * dot]));
         }
       if (causal) hideFuture(s, Tq, Tv);
-      softmaxRows(s, Tv);
-      for (let i = 0; i < Tq; i++)
-        for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
+      weighValues(s, b, mask, v, out, Tq, Tv, Dv);
     }
     inside('scores', top);
     return { data: out, shape: [B, Tq, Dv] };
@@ -53,8 +76,8 @@ export function plainAttention(l: LayerConfig, w: W, inside: Inside = () => unde
 export function plainAdditiveAttention(l: LayerConfig, w: W): (xs: PlainTensor[]) => PlainTensor {
   const scale = l.config.use_scale === false ? null : w(`${l.config.name}/scale`);
   const causal = causalCall(l);
-  return (xs) => {
-    const [q, v, k] = inputs(l, xs);
+  return (all) => {
+    const { mask, q, v, k } = maskedInputs(l, all);
     const [B, Tq, D] = q.shape, [, Tv, Dv] = v.shape;
     if (scale && scale.length !== D) fail(l, `its scale has ${scale.length} values, but the query has ${D} features`);
     const out = plainAlloc(B * Tq * Dv);
@@ -67,9 +90,7 @@ export function plainAdditiveAttention(l: LayerConfig, w: W): (xs: PlainTensor[]
           s[i * Tv + j] = sum;
         }
       if (causal) hideFuture(s, Tq, Tv);
-      softmaxRows(s, Tv);
-      for (let i = 0; i < Tq; i++)
-        for (let j = 0; j < Tv; j++) for (let d = 0; d < Dv; d++) out[(b * Tq + i) * Dv + d] += s[i * Tv + j] * v.data[(b * Tv + j) * Dv + d];
+      weighValues(s, b, mask, v, out, Tq, Tv, Dv);
     }
     return { data: out, shape: [B, Tq, Dv] };
   };

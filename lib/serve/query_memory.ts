@@ -279,7 +279,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // Tq Tv d sums and their tanh (its gates: a comparison per knot), the scores' matmul, then
         // Attention's softmax and weighted values.
         const steps = count(s.slice(0, -1)), d = s[s.length - 1] ?? 1, pairs = steps * steps * d;
-        elements += PER_LINEAR * pairs + PER_POLY * pairs + PER_PRODUCT * (steps * steps + count(s));
+        // A padding mask: the penalised scores, the keep product and the output's (as below).
+        elements += PER_LINEAR * pairs + PER_POLY * pairs + PER_PRODUCT * (steps * steps + count(s) + (masked ? 3 * steps * steps + count(s) : 0));
         for (let g = 0; g < SMOOTH_GATES; g++) elements += nonlinear(pairs, g > 0);
         for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(steps * steps, g > 0);
         break;
@@ -293,7 +294,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const scores = heads * steps * steps;
         // A padding mask (Keras 3 self-attention, ops_softmax.ts): the penalised scores, the keep
         // product [steps, steps] and the exponentials times it.
-        elements += PER_PRODUCT * (3 * heads * steps * kd + 2 * scores + heads * steps * kd + count(s) + (masked ? 2 * scores + steps * steps : 0));
+        // (Attention also multiplies its output by the mask.)
+        elements += PER_PRODUCT * (3 * heads * steps * kd + 2 * scores + heads * steps * kd + count(s) + (masked ? 2 * scores + steps * steps + count(s) : 0));
         for (let g = 0; g < SOFTMAX_GATES; g++) elements += nonlinear(scores, g > 0);
         break;
       }
