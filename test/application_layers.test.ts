@@ -92,3 +92,17 @@ test("LayerScale multiplies by its gamma (Keras 3 names it variable_N), whose le
   const wrong = art([input([3]), layer('LayerScale', 'ls', { init_values: 1e-6, projection_dim: 4 }, 'in', [null, 3], 'keras.src.applications.convnext')], 'ls', [{ name: 'ls/variable', shape: [3] }]);
   t.throws(() => tfe.loadPlainModel(wrong), { message: /layer 'ls' \(LayerScale\): .*gamma.*\[3\].*\[4\]|layer 'ls' \(LayerScale\): weight 'gamma' has shape \[3\], expected \[4\]/ });
 });
+
+test('GroupNormalization refuses groups that do not divide the channels, and groups wider than LayerNormalization rows', (t) => {
+  const gn = (shape: number[], groups: number) =>
+    art([input(shape), layer('GroupNormalization', 'gn', { groups, axis: -1, epsilon: 1e-3, center: true, scale: true }, 'in', [null, ...shape])], 'gn', [
+      { name: 'gn/gamma', shape: [shape[shape.length - 1]] },
+      { name: 'gn/beta', shape: [shape[shape.length - 1]] },
+    ]);
+  t.throws(() => tfe.loadPlainModel(gn([4, 4, 6], 4)), { message: /layer 'gn' \(GroupNormalization\): groups = 4 does not divide its input's 6 channels/ });
+  const c = new tfe.Cluster({ protocol: 'securenn' });
+  t.teardown(() => c.close());
+  const m = tfe.loadLayersModel(gn([64, 64, 8], 2), { cluster: c });
+  const x = m.defineInput('prediction-client', () => ({ data: new Float64Array(64 * 64 * 8), shape: [1, 64, 64, 8] }));
+  t.throws(() => m.predict(x), { message: /layer 'gn' \(GroupNormalization\): each group holds 16384 values \(positions x channels per group\), more than the 4095 supported/ });
+});

@@ -1,6 +1,6 @@
 // The normalisation layers: BatchNormalization and Keras's Normalization (folded by the owner into
 // a private per-channel scale and shift) and LayerNormalization (per row, under the exact protocols).
-import { add } from './ops';
+import { add, reshape, transpose } from './ops';
 import { mul } from './ops_nonlinear';
 import { LAYER_NORM_MAX_WIDTH, layerNormOp } from './ops_norm';
 import { type LayerConfig, refuse } from './layers_graph';
@@ -106,3 +106,47 @@ export function layerNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   return { step, comparisons: true, exactOnly: true };
 }
 
+
+/**
+ * Keras's RMSNormalization (3.9+): x / sqrt(mean(x^2) + epsilon) times a private `scale`, over the
+ * last axis; LayerNormalization's steps without centring the row (ops_norm.ts).
+ */
+export function rmsNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const c = settings(l, { axis: lastAxis, epsilon: (v) => v === undefined || (isNum(v) && v > 0) });
+  const checkAxis = lastAxisOnly(l, c.axis), epsilon = Number(c.epsilon ?? 1e-6);
+  const g = ctx.take('scale');
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
+    checkAxis(x);
+    const width = x.shape[x.rank - 1];
+    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    return layerNormOp(x, { epsilon, gamma: p[g], centred: false });
+  };
+  return { step, comparisons: true, exactOnly: true };
+}
+
+/**
+ * Keras's GroupNormalization over the last (channel) axis: each example's channels in `groups`
+ * groups, each group normalised over its channels and every position (LayerNormalization's steps
+ * on rows of positions x C / groups values, moved there and back by local reshapes and
+ * transposes), then a private per-channel gamma and beta.
+ */
+export function groupNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const c = settings(l, { groups: (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1), axis: lastAxis, epsilon: (v) => v === undefined || (isNum(v) && v > 0), center: bool, scale: bool });
+  const checkAxis = lastAxisOnly(l, c.axis), epsilon = Number(c.epsilon ?? 1e-3), G = Number(c.groups ?? 32);
+  const g = c.scale === false ? -1 : ctx.take('gamma'), b = c.center === false ? -1 : ctx.take('beta');
+  const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
+    checkAxis(x);
+    const [B, ...rest] = x.shape, C = rest[rest.length - 1], S = rest.slice(0, -1).reduce((a, e) => a * e, 1);
+    if (C % G !== 0) refuse(l, `groups = ${G} does not divide its input's ${C} channels`);
+    const width = S * (C / G);
+    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `each group holds ${width} values (positions x channels per group), more than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    // [B, S, G, C/G] -> [B, G, S, C/G]: each group's values as one row.
+    const rows = reshape(transpose(reshape(x, [B, S, G, C / G]), [0, 2, 1, 3]), [B, G, width]);
+    const normed = transpose(reshape(layerNormOp(rows, { epsilon }), [B, G, S, C / G]), [0, 2, 1, 3]);
+    let y = reshape(normed, x.shape);
+    if (g >= 0) y = mul(y, p[g]);
+    if (b >= 0) y = add(y, p[b]);
+    return y;
+  };
+  return { step, comparisons: true, exactOnly: true };
+}

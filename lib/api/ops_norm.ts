@@ -1,5 +1,6 @@
 // Layer normalisation under the exact protocols: y = gamma (x - mean) / sqrt(var + epsilon) + beta
-// over the last axis, with no private division: 1/sqrt comes from a fitted cubic and two Newton
+// over the last axis (or, not centred, RMS normalisation: x / sqrt(mean(x^2) + epsilon)), with no
+// private division: 1/sqrt comes from a fitted cubic and two Newton
 // steps on a value scaled into [1, 4), the scale an exact power of two chosen by comparisons, so
 // the relative precision does not depend on the rows' spread.
 //
@@ -105,6 +106,11 @@ export interface LayerNormOptions {
   /** Per-channel scale and shift (shape [n], broadcast over the rows); absent: 1 and 0. */
   gamma?: AnyTensor;
   beta?: AnyTensor;
+  /**
+   * false: RMS normalisation, y = x / sqrt(mean(x^2) + epsilon) (Keras's RMSNormalization): the
+   * same steps with D = n x, the row not centred.
+   */
+  centred?: boolean;
 }
 
 /** [a; b] along a new first axis (two tensors of one shape), so that one op runs on both. */
@@ -133,7 +139,7 @@ function layerNorm(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   // The coarse rounding keeps h fractional bits of d~, so that its largest threshold,
   // 4^K_MAX 2^(q+f-2h) at f fractional bits, stays below 2^52: h = f/2 for the narrow rows.
   const h = Math.min(Math.ceil(f / 2), Math.floor((51 - 2 * K_MAX - q) / 2));
-  const dt = mul(sub(mul(x, n), reduceSum(x, keep, true)), 2 ** -p);
+  const dt = mul(opts.centred === false ? mul(x, n) : sub(mul(x, n), reduceSum(x, keep, true)), 2 ** -p);
   // fine: d~^2 at 2f fractional bits; coarse: (d~ to h fractional bits)^2, at 2h (read at f
   // fractional bits, fine holds W 2^(q+f) and coarse W 2^(q+2h-f), epsilon's term included).
   const sums = reduceSum(squareUntruncated(stack2(dt, mul(dt, 2 ** (h - f))) as PrivateTensor), -1, true);

@@ -393,6 +393,43 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return { data: x.data.map((v, i) => v * s[i % ch] + t[i % ch]), shape: x.shape };
     });
   },
+  RMSNormalization: (l, { w }) => {
+    const eps = Number(l.config.epsilon ?? 1e-6), scale = w(`${l.config.name}/scale`);
+    const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
+    return one((x) => {
+      if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${JSON.stringify(l.config.axis)} is not the last axis of its rank-${x.shape.length} input`);
+      const ch = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
+      for (let r = 0; r < x.data.length; r += ch) {
+        const row = x.data.subarray(r, r + ch), inv = 1 / Math.sqrt(row.reduce((a, v) => a + v * v, 0) / ch + eps);
+        for (let i = 0; i < ch; i++) out[r + i] = row[i] * inv * scale[i];
+      }
+      return { data: out, shape: x.shape };
+    });
+  },
+  GroupNormalization: (l, { w }) => {
+    const n = l.config.name, eps = Number(l.config.epsilon ?? 1e-3), G = Number(l.config.groups ?? 32);
+    const g = l.config.scale === false ? null : w(`${n}/gamma`), b = l.config.center === false ? null : w(`${n}/beta`);
+    return one((x) => {
+      const C = x.shape[x.shape.length - 1], S = x.data.length / (x.shape[0] * C), per = C / G, out = plainAlloc(x.data.length);
+      if (!Number.isInteger(per)) fail(l, `groups = ${G} does not divide its input's ${C} channels`);
+      for (let e = 0; e < x.shape[0]; e++)
+        for (let q = 0; q < G; q++) {
+          // Group q of example e: channels q per .. (q + 1) per - 1 at every position.
+          const at = (s: number, j: number) => (e * S + s) * C + q * per + j;
+          let sum = 0, sq = 0;
+          for (let s = 0; s < S; s++) for (let j = 0; j < per; j++) sum += x.data[at(s, j)];
+          const mean = sum / (S * per);
+          for (let s = 0; s < S; s++) for (let j = 0; j < per; j++) sq += (x.data[at(s, j)] - mean) ** 2;
+          const inv = 1 / Math.sqrt(sq / (S * per) + eps);
+          for (let s = 0; s < S; s++)
+            for (let j = 0; j < per; j++) {
+              const ch = q * per + j;
+              out[at(s, j)] = (x.data[at(s, j)] - mean) * inv * (g ? g[ch] : 1) + (b ? b[ch] : 0);
+            }
+        }
+      return { data: out, shape: x.shape };
+    });
+  },
   LayerNormalization: (l, { w, caveat }) => {
     const n = l.config.name, eps = Number(l.config.epsilon ?? 1e-3);
     const g = l.config.scale === false ? null : w(`${n}/gamma`), b = l.config.center === false ? null : w(`${n}/beta`);

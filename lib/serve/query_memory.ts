@@ -484,12 +484,16 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         if (cls !== 'Bidirectional' && ic.return_state === true) for (let k = 1; k <= (cls === 'LSTM' ? 2 : 1); k++) shapes.set(outputId(id, k), [u]);
         break;
       }
+      case 'RMSNormalization':
+      case 'GroupNormalization':
       case 'LayerNormalization': {
         // Per row: 22 comparisons for the power-of-two scale (up to 29 for a small epsilon) and two
         // clamps (lib/api/ops_norm.ts); per element about eleven products (both variance
         // estimates' squares among them).
-        const n = s[s.length - 1] || 1, rows = count(s) / n;
-        elements += nonlinear(layerNormComparisons(n, Number(c.epsilon ?? 1e-3)) * rows, true) + 11 * PER_LINEAR * count(s);
+        // GroupNormalization's rows: each group's channels at every position.
+        const n = cls === 'GroupNormalization' ? count(s) / Number(c.groups ?? 32) : s[s.length - 1] || 1, rows = count(s) / n;
+        const eps = Number(c.epsilon ?? (cls === 'RMSNormalization' ? 1e-6 : 1e-3));
+        elements += nonlinear(layerNormComparisons(n, eps) * rows, true) + 11 * PER_LINEAR * count(s);
         break;
       }
       case 'BatchNormalization':
