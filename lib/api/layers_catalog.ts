@@ -15,7 +15,7 @@ import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, pos
 import { CONV_BUILDERS } from './layers_conv';
 import { layerScale, stochasticDepth } from './layers_convnext';
 import { ATTENTION_BUILDERS } from './layers_attention';
-import { batchNorm, groupNorm, layerNorm, normalization, rmsNorm } from './layers_norm';
+import { batchNorm, groupNorm, layerNorm, normalization, rmsNorm, unitNorm } from './layers_norm';
 import { dense } from './layers_dense';
 import { embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
@@ -204,6 +204,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   LayerNormalization: layerNorm,
   RMSNormalization: rmsNorm,
   GroupNormalization: groupNorm,
+  UnitNormalization: unitNorm,
   Normalization: normalization,
   Embedding: embedding,
   ...RECURRENT_BUILDERS,

@@ -150,3 +150,21 @@ export function groupNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   };
   return { step, comparisons: true, exactOnly: true };
 }
+
+/**
+ * Keras's UnitNormalization over the last axis: x / ||x|| (Keras: x min(rsqrt(sum x^2), 1e12), the
+ * same but for rows of norm below 1e-12), as RMSNormalization's steps times 1/sqrt(n): x /
+ * sqrt(mean(x^2)) = sqrt(n) x / ||x||. A row of zeros gives zeros, as Keras's.
+ */
+export function unitNorm(l: LayerConfig): LayerPlan {
+  const c = settings(l, { axis: lastAxis });
+  const checkAxis = lastAxisOnly(l, c.axis);
+  const step = () => ([x]: AnyTensor[]) => {
+    checkAxis(x);
+    const width = x.shape[x.rank - 1];
+    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    // (An epsilon far below any row's mean square but 0's: a floor, as Keras's 1e-12 on the sum.)
+    return mul(layerNormOp(x, { epsilon: 1e-12 / width, centred: false }), 1 / Math.sqrt(width));
+  };
+  return { step, comparisons: true, exactOnly: true };
+}

@@ -406,6 +406,18 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return { data: out, shape: x.shape };
     });
   },
+  UnitNormalization: (l) => {
+    const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
+    return one((x) => {
+      if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${JSON.stringify(l.config.axis)} is not the last axis of its rank-${x.shape.length} input`);
+      const ch = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
+      for (let r = 0; r < x.data.length; r += ch) {
+        const row = x.data.subarray(r, r + ch), inv = Math.min(1 / Math.sqrt(row.reduce((a, v) => a + v * v, 0)), 1e12);
+        for (let i = 0; i < ch; i++) out[r + i] = row[i] * inv;
+      }
+      return { data: out, shape: x.shape };
+    });
+  },
   GroupNormalization: (l, { w }) => {
     const n = l.config.name, eps = Number(l.config.epsilon ?? 1e-3), G = Number(l.config.groups ?? 32);
     const g = l.config.scale === false ? null : w(`${n}/gamma`), b = l.config.center === false ? null : w(`${n}/beta`);

@@ -485,6 +485,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'RMSNormalization':
+      case 'UnitNormalization':
       case 'GroupNormalization':
       case 'LayerNormalization': {
         // Per row: 22 comparisons for the power-of-two scale (up to 29 for a small epsilon) and two
@@ -492,7 +493,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // estimates' squares among them).
         // GroupNormalization's rows: each group's channels at every position.
         const n = cls === 'GroupNormalization' ? count(s) / Number(c.groups ?? 32) : s[s.length - 1] || 1, rows = count(s) / n;
-        const eps = Number(c.epsilon ?? (cls === 'RMSNormalization' ? 1e-6 : 1e-3));
+        const eps = cls === 'UnitNormalization' ? 1e-12 / n : Number(c.epsilon ?? (cls === 'RMSNormalization' ? 1e-6 : 1e-3));
         elements += nonlinear(layerNormComparisons(n, eps) * rows, true) + 11 * PER_LINEAR * count(s);
         break;
       }
