@@ -135,20 +135,60 @@ for (const protocol of ['securenn', 'fss'] as const)
     }
   });
 
-test('LayerNormalization refuses rows wider than 4095 values (naming the layer and the width) and an epsilon too large for its rows', async (t) => {
-  const file = await saveTfjsModel(tf, model(4096), 'tfe-ln-');
+test('LayerNormalization refuses rows wider than 65535 values (naming the layer and the width) and an epsilon too large for its rows', async (t) => {
+  const file = await saveTfjsModel(tf, model(65536), 'tfe-ln-');
   const c = new tfe.Cluster({ protocol: 'securenn' });
   try {
     const lm = tfe.loadLayersModel(file, { cluster: c });
-    const x = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(4096), shape: [1, 4096] }), c);
-    t.throws(() => lm.predict(x), { message: /layer '.*' \(LayerNormalization\): rows of 4096 values are wider than the 4095 supported/ });
-    t.throws(() => layerNormOp(x, { epsilon: 1e-3 }), { message: /rows of 4096 values are not supported \(1 to 4095\)/ });
+    const x = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(65536), shape: [1, 65536] }), c);
+    t.throws(() => lm.predict(x), { message: /layer '.*' \(LayerNormalization\): rows of 65536 values are wider than the 65535 supported/ });
+    t.throws(() => layerNormOp(x, { epsilon: 1e-3 }), { message: /rows of 65536 values are not supported \(1 to 65535\)/ });
     const narrow = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(8), shape: [1, 8] }), c);
     t.throws(() => layerNormOp(narrow, { epsilon: 1e6 }), { message: /LayerNormalization: epsilon 1000000 is too large for rows of 8 values \(at most 1\.31e\+5\)/ });
   } finally {
     await c.close();
   }
 });
+
+/**
+ * Rows of 4096 values and more (a GroupNormalization over an image's positions): the fine
+ * estimate's thresholds stop lower there (its exact range), and the coarse one, at 3 to 4
+ * fractional bits, decides from 4^2 or 4^3 up. Variances near those thresholds and far from them,
+ * against float64 on the float32 inputs.
+ */
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization is right on rows of 16384 and 65535 values, where the coarse estimate takes over lower`, async (t) => {
+    const c = new tfe.Cluster({ protocol });
+    try {
+      for (const width of [16384, 65535]) {
+        // (About these variances: uniform values, sqrt(3 v) wide.)
+        const variances = [1e-4, 1e-2, 0.3, 1, 15.9, 16.1, 63.5, 64.5, 255, 257, 1e4, 1e6];
+        // And rows of +-c alone, c just short of where a coarse rounding (1/8, 1/16) would round it
+        // up or down: a coarse estimate where the fine one belongs would make their variance 0 or
+        // far larger.
+        const flat = [0.0624, 0.1874, 3.9374, 8.0624];
+        const x = Float32Array.from({ length: (variances.length + flat.length) * width }, (_, i) => {
+          const r = Math.floor(i / width);
+          if (r >= variances.length) return (i % 2 ? 1 : -1) * flat[r - variances.length];
+          return ((r * 7) % 11) - 5 + (Math.random() * 2 - 1) * Math.sqrt(3 * variances[r]);
+        });
+        const rows = variances.length + flat.length;
+        const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, width] }), c);
+        const out = await tfe.defineOutput('prediction-client', layerNormOp(input, { epsilon: 1e-3 }));
+        for (let r = 0; r < rows; r++) {
+          const row = x.subarray(r * width, (r + 1) * width);
+          let mean = 0, sq = 0;
+          for (const v of row) mean += v / width;
+          for (const v of row) sq += (v - mean) ** 2 / width;
+          let err = 0;
+          for (let i = 0; i < width; i++) err = Math.max(err, Math.abs(out.data[r * width + i] - (row[i] - mean) / Math.sqrt(sq + 1e-3)));
+          t.true(err < 5e-3, `rows of ${width}, ${r < variances.length ? `variance ${variances[r]}` : `+-${flat[r - variances.length]}`}: max |private - float64| = ${err}`);
+        }
+      }
+    } finally {
+      await c.close();
+    }
+  });
 
 test('Pond refuses a LayerNormalization model at load time, naming the layer', async (t) => {
   const file = await saveTfjsModel(tf, model(), 'tfe-ln-');

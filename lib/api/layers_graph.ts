@@ -408,7 +408,9 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   const callOf = (id: string, who?: LayerNode): string => {
     const { call, output } = splitOutputId(id, (c) => calls.has(c));
     if (!calls.has(call)) throw unknown(call, who);
-    const n = outputCount(calls.get(call)!.layer);
+    const n = outputCount(calls.get(call)!.layer), layer = calls.get(call)!.layer;
+    // An attention's scores (its output 1): named as such, not as an output it lacks.
+    if (output >= n && ATTENTIONS.has(layer.class_name) && layer.callArgs?.return_attention_scores === true) refuse(layer, `is called with return_attention_scores = true and its output ${output}, the attention scores, is read: not supported (only the attention's result is)`);
     if (output >= n) throw new Error(`${who ? layerLabel(who.layer) : "the model's output"} takes output ${output} of '${call}', which returns ${n === 1 ? 'one tensor' : `${n} tensors`}${n === 1 && RECURRENT.has(calls.get(call)!.layer.class_name) ? ' (its states need return_state)' : ''}`);
     return call;
   };

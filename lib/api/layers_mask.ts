@@ -136,17 +136,20 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
     // to itself (query, value and key all carrying one mask): padded keys get no weight, and a
     // padded query step weighs every key alike (Keras's -1e9 on all its scores; Attention's then
     // multiplies that step's output by 0); its output carries the query's mask.
-    // Keras then deletes the mask of the tensors it read, so a layer that reads one of them after
-    // it and would take the mask from it (a merge for a residual, another attention) gets none:
-    // refused, as are cross-attention between masks and tf-keras's models (not checked here).
+    // MultiHeadAttention then deletes the mask of the tensors it read, so a layer that reads one
+    // of them after it and would take the mask from it (a merge for a residual, another
+    // attention) gets none: refused, as are cross-attention between masks and tf-keras's models
+    // (not checked here).
     if (ATTENDS.has(cls) && graph.keras3 && !masked.via) {
       if (node.inputs.length < 2 || !masks.every((m) => m && !m.via && m.source === masked.source && m.maskValue === masked.maskValue))
         refuse(node.layer, `reads ${why(masked)} on some of its inputs only (or masks from different layers): Keras applies them, and only self-attention on one masked sequence is supported`);
       // (A reader the attention depends on runs before it, while the mask is there: fine.)
-      const before = ancestorsOf(graph, node);
-      for (const input of new Set(node.inputs)) {
+      // Keras 3's Attention and AdditiveAttention leave their inputs' masks alone (checked
+      // against Keras 3.15: an Add residual around either, one block or two, is Keras's answer).
+      const before = cls === 'MultiHeadAttention' ? ancestorsOf(graph, node) : new Set<string>();
+      for (const input of cls === 'MultiHeadAttention' ? new Set(node.inputs) : []) {
         const other = graph.nodes.find((r) => r !== node && !before.has(r.id) && r.inputs.includes(input) && !r.layer.operation && !(r.layer.callArgs && 'mask' in r.layer.callArgs));
-        if (other) refuse(node.layer, `reads ${why(masked)} from '${input}', which '${other.layer.config.name}' also reads: Keras 3 deletes that tensor's mask when the attention runs, so what '${other.layer.config.name}' gets depends on the order Keras runs them in; not supported (write the residual as an operation, x + attention(x, x), as Keras's examples do)`);
+        if (other) refuse(node.layer, `reads ${why(masked)} from '${input}', which '${other.layer.config.name}' also reads: Keras 3 deletes that tensor's mask when the attention runs, so what '${other.layer.config.name}' gets depends on the order Keras runs them in; not supported (a residual written as an operation, x + attention(x, x), runs, but Keras drops the mask there, so that is another model, to train as such; Attention and AdditiveAttention keep their inputs' masks)`);
       }
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       carried.set(node.id, masked);

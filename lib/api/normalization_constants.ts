@@ -15,6 +15,8 @@ const MAX_VALUES = 1 << 20;
 /** A config's mean or variance as a flat array: a number, or a list of numbers (Keras writes both). */
 function valuesOf(l: LayerConfig, key: 'mean' | 'variance'): number[] {
   const v = l.config[key];
+  // Nested lists: a statistic per position of several axes, which the layer does not support.
+  if (Array.isArray(v) && v.some((x) => Array.isArray(x))) refuse(l, `axis = ${JSON.stringify(l.config.axis)}: its config's ${key} has a value per position of several axes; only the last axis (one value per channel) or None (one value) is supported`);
   const values = typeof v === 'number' ? [v] : Array.isArray(v) && v.length <= MAX_VALUES && v.every((x) => typeof x === 'number') ? (v as number[]) : null;
   if (!values || values.length === 0)
     refuse(l, `${key} = ${JSON.stringify(v)?.slice(0, 60)} in its config is not a number or a list of at most ${MAX_VALUES} numbers (one per channel of its axis)`);

@@ -67,13 +67,22 @@ export function layerNormComparisons(n: number, eps: number): number {
   return K_MAX - lowestExponent(rowConstants(n, eps).lambda) + 2;
 }
 const SPLIT = 4;
+/**
+ * The last threshold read on the fine estimate for rows of n = 4^(q/2).. values at f fractional
+ * bits: 4^SPLIT, or lower where 4^split 2^(q+f) at f fractional bits would pass 2^52, the public
+ * scalars' exact range (rows of 4096 values or more at f = 16; a GroupNormalization over an
+ * image's positions). The coarse estimate then decides from 4^(split+1) up, at h fractional bits
+ * (3 at q = 14): its rounding, up to 6% of W there, can pick the scale a power of four off only
+ * where W is within that of a threshold, which leaves W' within [LO, HI] (the clamp's slack).
+ */
+const splitFor = (q: number, f: number): number => Math.min(SPLIT, Math.floor((51 - q - 2 * f) / 2));
 /** The range W' is clamped to and 1/sqrt fitted on: [1, 4) and some slack. */
 const LO = 0.9, HI = 4.4;
 /**
- * The widest row: q <= 10 keeps the fine thresholds (4^SPLIT 2^(q+f) at f fractional bits) below
- * 2^52, the public scalars' exact range.
+ * The widest row: q <= 14, so that the coarse estimate keeps 3 fractional bits (h) at f = 16, and
+ * n x stays within the ring for |x| < 2^31.
  */
-export const LAYER_NORM_MAX_WIDTH = 4095;
+export const LAYER_NORM_MAX_WIDTH = 65535;
 
 /** A function fitted on [lo, hi] (memoised on first use). */
 export interface Fitted {
@@ -147,7 +156,7 @@ function layerNorm(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   // epsilon's share of the fine sum is a public scalar at 2f fractional bits: below 2^52 in ring units.
   if (!(epsTerm * 2 ** (2 * f) < 2 ** 52)) throw new RangeError(`LayerNormalization: epsilon ${eps} is too large for rows of ${n} values (at most ${(2 ** (52 - 2 * f) / (n * a * a)).toPrecision(3)})`);
   const fine = add(half(sums, 0), epsTerm * 2 ** f), coarse = add(half(sums, 1), epsTerm * 2 ** (2 * h - f));
-  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, lowestExponent(lambda), SPLIT, K_MAX, lambda);
+  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, lowestExponent(lambda), splitFor(q, f), K_MAX, lambda);
   const s = scale.s;
   const dp = mul(dt, s);
   const wp = add(mul(reduceSum(square(dp), keep, true), 2 ** -q), scale.squared!);
