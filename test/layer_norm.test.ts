@@ -135,6 +135,38 @@ for (const protocol of ['securenn', 'fss'] as const)
     }
   });
 
+/**
+ * The centred row's own rounding: d~ = (n x - sum x) / 2^p is rounded once more, at 2^-f / a of
+ * the row's values for a = n / 2^p (near 1/2 for rows just above a power of two: 17, 65). It
+ * keeps two bits beyond f, so the error stays within about twice the inputs' rounding alone (the
+ * float64 answer on the inputs rounded to 2^-16), where it was up to four times (a walkthrough's
+ * finding: rows of 65 at spread 1e-3, epsilon 1e-6).
+ */
+for (const protocol of ['securenn', 'fss'] as const)
+  test(`${protocol}: LayerNormalization rows just above a power of two in length are within 2.5 times the inputs' own rounding`, async (t) => {
+    const c = new tfe.Cluster({ protocol });
+    try {
+      for (const width of [17, 65]) {
+        const rows = 40, eps = 1e-6;
+        const x = Float32Array.from({ length: rows * width }, () => 0.3 + 1e-3 * Math.sqrt(3) * (Math.random() * 2 - 1));
+        const input = tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [rows, width] }), c);
+        const out = await tfe.defineOutput('prediction-client', layerNormOp(input, { epsilon: eps }));
+        const norm = (row: ArrayLike<number>) => {
+          const v = Array.from(row), m = v.reduce((a, b) => a + b) / width, s = v.reduce((a, b) => a + (b - m) ** 2, 0) / width;
+          return v.map((e) => (e - m) / Math.sqrt(s + eps));
+        };
+        let err = 0, floor = 0;
+        for (let r = 0; r < rows; r++) {
+          const row = x.subarray(r * width, (r + 1) * width), want = norm(row), rounded = norm(Array.from(row, (v) => Math.round(v * 2 ** 16) / 2 ** 16));
+          for (let i = 0; i < width; i++) (err = Math.max(err, Math.abs(out.data[r * width + i] - want[i]))), (floor = Math.max(floor, Math.abs(rounded[i] - want[i])));
+        }
+        t.true(err < 2.5 * floor, `rows of ${width}: max |private - float64| = ${err}, the inputs' rounding alone ${floor} (${(err / floor).toFixed(2)} times)`);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
 test('LayerNormalization refuses rows wider than 65535 values (naming the layer and the width) and an epsilon too large for its rows', async (t) => {
   const file = await saveTfjsModel(tf, model(65536), 'tfe-ln-');
   const c = new tfe.Cluster({ protocol: 'securenn' });
@@ -144,7 +176,7 @@ test('LayerNormalization refuses rows wider than 65535 values (naming the layer 
     t.throws(() => lm.predict(x), { message: /layer '.*' \(LayerNormalization\): rows of 65536 values are wider than the 65535 supported/ });
     t.throws(() => layerNormOp(x, { epsilon: 1e-3 }), { message: /rows of 65536 values are not supported \(1 to 65535\)/ });
     const narrow = tfe.definePrivateInput('prediction-client', () => ({ data: new Float32Array(8), shape: [1, 8] }), c);
-    t.throws(() => layerNormOp(narrow, { epsilon: 1e6 }), { message: /LayerNormalization: epsilon 1000000 is too large for rows of 8 values \(at most 1\.31e\+5\)/ });
+    t.throws(() => layerNormOp(narrow, { epsilon: 1e6 }), { message: /LayerNormalization: epsilon 1000000 is too large for rows of 8 values \(at most 8\.19e\+3\)/ });
   } finally {
     await c.close();
   }

@@ -68,6 +68,13 @@ export function layerNormComparisons(n: number, eps: number): number {
 }
 const SPLIT = 4;
 /**
+ * The bits of the centred row d~ = a d kept beyond f: its truncation by p bits rounded it at
+ * 2^-f, up to 2^-f / a of d (a = n / 2^p, near 1/2 for rows just above a power of two in length),
+ * four times the inputs' own rounding (a walkthrough measured 2 to 5 times their error at spreads
+ * of 1e-3). Truncated by p - E bits, it is rounded at 2^-(f+E) / a, at most the inputs'.
+ */
+const E = 2;
+/**
  * The last threshold read on the fine estimate for rows of n = 4^(q/2).. values at f fractional
  * bits: 4^SPLIT, or lower where 4^split 2^(q+f) at f fractional bits would pass 2^52, the public
  * scalars' exact range (rows of 4096 values or more at f = 16; a GroupNormalization over an
@@ -145,27 +152,32 @@ function layerNorm(x: AnyTensor, opts: LayerNormOptions): AnyTensor {
   const n = x.shape[x.shape.length - 1], eps = opts.epsilon, f = x.cluster.fixed.fracBits, keep = x.rank - 1;
   if (!(n >= 1 && n <= LAYER_NORM_MAX_WIDTH)) throw new RangeError(`LayerNormalization: rows of ${n} values are not supported (1 to ${LAYER_NORM_MAX_WIDTH})`);
   const { p, q, a, lambda } = rowConstants(n, eps);
-  // The coarse rounding keeps h fractional bits of d~, so that its largest threshold,
-  // 4^K_MAX 2^(q+f-2h) at f fractional bits, stays below 2^52: h = f/2 for the narrow rows.
-  const h = Math.min(Math.ceil(f / 2), Math.floor((51 - 2 * K_MAX - q) / 2));
-  const dt = mul(opts.centred === false ? mul(x, n) : sub(mul(x, n), reduceSum(x, keep, true)), 2 ** -p);
-  // fine: d~^2 at 2f fractional bits; coarse: (d~ to h fractional bits)^2, at 2h (read at f
-  // fractional bits, fine holds W 2^(q+f) and coarse W 2^(q+2h-f), epsilon's term included).
+  // d~ is held times 2^E (the truncation by p - E bits keeps E more of its bits), so every sum of
+  // its squares is 4^E times W's: read with 2E more bits of scale, as a row of 4^E times the values.
+  const qe = q + 2 * E;
+  // The coarse rounding keeps h fractional bits of d~ 2^E, so that its largest threshold,
+  // 4^K_MAX 2^(qe+f-2h) at f fractional bits, stays below 2^52: h = f/2 for the narrow rows.
+  const h = Math.min(Math.ceil(f / 2), Math.floor((51 - 2 * K_MAX - qe) / 2));
+  const dt = mul(opts.centred === false ? mul(x, n) : sub(mul(x, n), reduceSum(x, keep, true)), 2 ** (E - p));
+  // fine: (d~ 2^E)^2 at 2f fractional bits; coarse: (d~ 2^E to h fractional bits)^2, at 2h (read at
+  // f fractional bits, fine holds W 2^(qe+f) and coarse W 2^(qe+2h-f), epsilon's term included).
   const sums = reduceSum(squareUntruncated(stack2(dt, mul(dt, 2 ** (h - f))) as PrivateTensor), -1, true);
-  const epsTerm = n * a * a * eps;
+  const epsTerm = n * a * a * eps * 4 ** E;
   // epsilon's share of the fine sum is a public scalar at 2f fractional bits: below 2^52 in ring units.
-  if (!(epsTerm * 2 ** (2 * f) < 2 ** 52)) throw new RangeError(`LayerNormalization: epsilon ${eps} is too large for rows of ${n} values (at most ${(2 ** (52 - 2 * f) / (n * a * a)).toPrecision(3)})`);
+  if (!(epsTerm * 2 ** (2 * f) < 2 ** 52)) throw new RangeError(`LayerNormalization: epsilon ${eps} is too large for rows of ${n} values (at most ${(2 ** (52 - 2 * f) / (n * a * a * 4 ** E)).toPrecision(3)})`);
   const fine = add(half(sums, 0), epsTerm * 2 ** f), coarse = add(half(sums, 1), epsTerm * 2 ** (2 * h - f));
-  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (q + f) }, { value: coarse, scale: 2 ** (q + 2 * h - f) }, lowestExponent(lambda), splitFor(q, f), K_MAX, lambda);
+  const scale = powerOfFourScaleWide({ value: fine, scale: 2 ** (qe + f) }, { value: coarse, scale: 2 ** (qe + 2 * h - f) }, lowestExponent(lambda), splitFor(qe, f), K_MAX, lambda);
   const s = scale.s;
+  // d' = d~ 2^E s: W' = (sum d'^2) 2^-(q+2E) + lambda s^2 = W s^2, and y = d' r sqrt(c) 2^-E.
   const dp = mul(dt, s);
-  const wp = add(mul(reduceSum(square(dp), keep, true), 2 ** -q), scale.squared!);
+  // (2^-q and 2^-2E apart: 2^-qe itself, up to 2^-18, is below a public scalar's resolution at f = 16.)
+  const wp = add(mul(mul(reduceSum(square(dp), keep, true), 2 ** -q), 2 ** (-2 * E)), scale.squared!);
   // Clamped to [LO, HI] by one batched relu: wp + relu(LO - wp) - relu(wp - HI).
   const outside = relu(stack2(add(neg(wp), LO), sub(wp, HI)));
   const wc = sub(add(wp, half(outside, 0)), half(outside, 1));
   let r = fittedCubicAt(wc, RSQRT);
   for (let i = 0; i < 2; i++) r = mul(r, add(mul(mul(mul(wc, 0.5), square(r)), -1), 1.5));
-  let y = mul(dp, mul(r, Math.sqrt(n / 2 ** q)));
+  let y = mul(dp, mul(r, Math.sqrt(n / 2 ** q) * 2 ** -E));
   if (opts.gamma) y = mul(y, opts.gamma);
   if (opts.beta) y = add(y, opts.beta);
   return y;
