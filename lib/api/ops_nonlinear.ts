@@ -1,7 +1,7 @@
 // Products (Beaver, with masked operands cached per tensor), pooling, polynomial activations and
 // reveal, plus the chaining methods on tensors.
 import * as R from '../ops';
-import { convGeometry, type Padding, positivePair } from '../ops/conv';
+import { convGeometry, convOperands, type Padding, positivePair } from '../ops/conv';
 import type { Cluster } from '../protocol/cluster';
 import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { piecewiseElu, piecewiseGelu, piecewiseMish, piecewiseSelu, piecewiseSigmoid, piecewiseSoftplus, piecewiseSwish, piecewiseTanh } from './ops_smooth';
@@ -227,12 +227,7 @@ export interface Conv2DOptions {
 
 export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
   L.clusterOf('conv2d', x, filter);
-  const strides = positivePair('conv2d', opts.strides, 'strides', 1);
-  const padding = opts.padding ?? 'VALID';
-  if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);
-  const g = convGeometry('conv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
-  if (filter.shape[2] !== g.channels)
-    throw new RangeError(`conv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`);
+  const { strides, padding, g } = convOperands('conv2d', x.shape, filter.shape, opts, 'in, out');
   return bilinearOp('conv2d', { kind: 'conv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[3]]);
 }
 
@@ -243,12 +238,7 @@ export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}
  */
 export function depthwiseConv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
   L.clusterOf('depthwiseConv2d', x, filter);
-  const strides = positivePair('depthwiseConv2d', opts.strides, 'strides', 1);
-  const padding = opts.padding ?? 'VALID';
-  if (filter.rank !== 4) throw new RangeError(`depthwiseConv2d: filter must be [kh, kw, channels, multiplier], got shape ${shapeString(filter.shape)}`);
-  const g = convGeometry('depthwiseConv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
-  if (filter.shape[2] !== g.channels)
-    throw new RangeError(`depthwiseConv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`);
+  const { strides, padding, g } = convOperands('depthwiseConv2d', x.shape, filter.shape, opts, 'channels, multiplier');
   return bilinearOp('depthwiseConv2d', { kind: 'depthwiseConv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[2] * filter.shape[3]]);
 }
 

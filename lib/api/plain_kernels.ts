@@ -62,10 +62,13 @@ function geometry(n: number, k: number, s: number, isSame: boolean): { out: numb
   return { out: Math.floor((n - k) / s) + 1, before: 0 };
 }
 
-export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
+/**
+ * A convolution's windows over [n, h, w, c]: for every output pixel, its row o of f values (the
+ * bias in it), and tap(o, xo, t) for each of its taps inside the image (xo the input pixel's
+ * offset, t = dy kw + dx). SAME padding follows TensorFlow's rules (geometry).
+ */
+function convWindows(x: PlainTensor, [kh, kw]: [number, number], f: number, strides: [number, number], isSame: boolean, b: Float64Array | undefined, tap: (o: Float64Array, xo: number, t: number) => void): PlainTensor {
   const [n, h, w, c] = x.shape;
-  const [kh, kw, kc, f] = kShape;
-  if (x.shape.length !== 4 || c !== kc) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]`);
   const gy = geometry(h, kh, strides[0], isSame), gx = geometry(w, kw, strides[1], isSame);
   const out = plainAlloc(n * gy.out * gx.out * f);
   for (let bi = 0; bi < n; bi++)
@@ -78,42 +81,34 @@ export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], stri
           if (iy < 0 || iy >= h) continue;
           for (let dx = 0; dx < kw; dx++) {
             const ix = ox * strides[1] - gx.before + dx;
-            if (ix < 0 || ix >= w) continue;
-            const xo = ((bi * h + iy) * w + ix) * c, ko = (dy * kw + dx) * c * f;
-            for (let ci = 0; ci < c; ci++) {
-              const xv = x.data[xo + ci];
-              if (xv === 0) continue;
-              for (let j = 0; j < f; j++) o[j] += xv * k[ko + ci * f + j];
-            }
+            if (ix >= 0 && ix < w) tap(o, ((bi * h + iy) * w + ix) * c, dy * kw + dx);
           }
         }
       }
   return { data: out, shape: [n, gy.out, gx.out, f] };
 }
 
+export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
+  const c = x.shape[3];
+  const [kh, kw, kc, f] = kShape;
+  if (x.shape.length !== 4 || c !== kc) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]`);
+  return convWindows(x, [kh, kw], f, strides, isSame, b, (o, xo, t) => {
+    const ko = t * c * f;
+    for (let ci = 0; ci < c; ci++) {
+      const xv = x.data[xo + ci];
+      if (xv === 0) continue;
+      for (let j = 0; j < f; j++) o[j] += xv * k[ko + ci * f + j];
+    }
+  });
+}
+
 /** Depthwise: [n, h, w, c] with k [kh, kw, c, m] (TensorFlow's order: output channel ci m + j) -> [n, oh, ow, c m]. */
 export function depthwiseConv2dOp(x: PlainTensor, k: Float64Array, [kh, kw, kc, m]: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
-  const [n, h, w, c] = x.shape;
+  const c = x.shape[3], f = c * m;
   if (x.shape.length !== 4 || c !== kc) throw new Error(`DepthwiseConv2D: input [${x.shape}] does not fit kernel [${[kh, kw, kc, m]}]`);
-  const gy = geometry(h, kh, strides[0], isSame), gx = geometry(w, kw, strides[1], isSame), f = c * m;
-  const out = plainAlloc(n * gy.out * gx.out * f);
-  for (let bi = 0; bi < n; bi++)
-    for (let oy = 0; oy < gy.out; oy++)
-      for (let ox = 0; ox < gx.out; ox++) {
-        const o = out.subarray(((bi * gy.out + oy) * gx.out + ox) * f, ((bi * gy.out + oy) * gx.out + ox + 1) * f);
-        if (b) o.set(b);
-        for (let dy = 0; dy < kh; dy++) {
-          const iy = oy * strides[0] - gy.before + dy;
-          if (iy < 0 || iy >= h) continue;
-          for (let dx = 0; dx < kw; dx++) {
-            const ix = ox * strides[1] - gx.before + dx;
-            if (ix < 0 || ix >= w) continue;
-            const xo = ((bi * h + iy) * w + ix) * c, ko = (dy * kw + dx) * f;
-            for (let i = 0; i < f; i++) o[i] += x.data[xo + Math.floor(i / m)] * k[ko + i];
-          }
-        }
-      }
-  return { data: out, shape: [n, gy.out, gx.out, f] };
+  return convWindows(x, [kh, kw], f, strides, isSame, b, (o, xo, t) => {
+    for (let i = 0; i < f; i++) o[i] += x.data[xo + Math.floor(i / m)] * k[t * f + i];
+  });
 }
 
 /**

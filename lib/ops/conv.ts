@@ -50,6 +50,28 @@ export function convGeometry(op: string, input: readonly number[], kh: number, k
 }
 
 /**
+ * A convolution's operands checked, errors naming the op and both shapes: a rank-4 filter
+ * [kh, kw, <layout>] whose third axis is the input's channels. Its strides, padding and geometry.
+ */
+export function convOperands(op: string, x: readonly number[], filter: readonly number[], opts: { strides?: number | [number, number]; padding?: Padding }, layout: string): { strides: [number, number]; padding: Padding; g: ConvGeometry } {
+  if (filter.length !== 4) throw new RangeError(`${op}: filter must be [kh, kw, ${layout}], got shape ${shapeString(filter)}`);
+  const strides = positivePair(op, opts.strides, 'strides', 1);
+  const padding = opts.padding ?? 'VALID';
+  const g = convGeometry(op, x, filter[0], filter[1], strides, padding);
+  if (filter[2] !== g.channels) throw new RangeError(`${op}: input ${shapeString(x)} has ${g.channels} channels but filter ${shapeString(filter)} expects ${filter[2]}`);
+  return { strides, padding, g };
+}
+
+/** convOperands for two ring64 tensors (each checked to be one). */
+function ringConvOperands(op: string, x: RingTensor, filter: RingTensor, opts: { strides?: number | [number, number]; padding?: Padding }, layout: string): ReturnType<typeof convOperands> {
+  requireTensor(op, x, 'input');
+  requireTensor(op, filter, 'filter');
+  requireDType(op, x, 'ring64');
+  requireDType(op, filter, 'ring64');
+  return convOperands(op, x.shape, filter.shape, opts, layout);
+}
+
+/**
  * The CPU kernel for conv2d: 'auto' (measured: the direct kernel or im2col + one of the matmul
  * kernels); 'direct' (stride 1, AVX-512: output pixels in the vector lanes, no im2col; in the form
  * measured fastest here), or one of its forms, 'direct-avx512' (vpmullq) and 'direct-ifma' (52-bit
@@ -65,18 +87,7 @@ export interface Conv2DOptions {
 
 /** [n, h, w, c] conv [kh, kw, c, o] -> [n, oh, ow, o] over Z_2^64. */
 export async function conv2d(x: RingTensor, filter: RingTensor, opts: Conv2DOptions = {}): Promise<RingTensor> {
-  requireTensor('conv2d', x, 'input');
-  requireTensor('conv2d', filter, 'filter');
-  requireDType('conv2d', x, 'ring64');
-  requireDType('conv2d', filter, 'ring64');
-  if (filter.rank !== 4) throw new RangeError(`conv2d: filter must be [kh, kw, in, out], got shape ${shapeString(filter.shape)}`);
-  const strides = positivePair('conv2d', opts.strides, 'strides', 1);
-  const padding = opts.padding ?? 'VALID';
-  const g = convGeometry('conv2d', x.shape, filter.shape[0], filter.shape[1], strides, padding);
-  if (filter.shape[2] !== g.channels)
-    throw new RangeError(
-      `conv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${filter.shape[2]}`,
-    );
+  const { strides, padding } = ringConvOperands('conv2d', x, filter, opts, 'in, out');
   return runKernel1(K.Conv2D, [x, filter], { strides, padding, impl: opts.impl });
 }
 
@@ -139,16 +150,8 @@ export interface DepthwiseConv2DOptions {
  * (zeros across channels) took kh kw c^2 m (768 channels: 768 times as many).
  */
 export async function depthwiseConv2d(x: RingTensor, filter: RingTensor, opts: DepthwiseConv2DOptions = {}): Promise<RingTensor> {
-  requireTensor('depthwiseConv2d', x, 'input');
-  requireTensor('depthwiseConv2d', filter, 'filter');
-  requireDType('depthwiseConv2d', x, 'ring64');
-  requireDType('depthwiseConv2d', filter, 'ring64');
-  if (filter.rank !== 4) throw new RangeError(`depthwiseConv2d: filter must be [kh, kw, channels, multiplier], got shape ${shapeString(filter.shape)}`);
+  const { strides, padding, g } = ringConvOperands('depthwiseConv2d', x, filter, opts, 'channels, multiplier');
   const [kh, kw, c, m] = filter.shape;
-  const strides = positivePair('depthwiseConv2d', opts.strides, 'strides', 1);
-  const padding = opts.padding ?? 'VALID';
-  const g = convGeometry('depthwiseConv2d', x.shape, kh, kw, strides, padding);
-  if (c !== g.channels) throw new RangeError(`depthwiseConv2d: input ${shapeString(x.shape)} has ${g.channels} channels but filter ${shapeString(filter.shape)} expects ${c}`);
   const pixels = g.batch * g.outH * g.outW;
   // Views (reshape shares the memory) are released as soon as each is read.
   const cols = await im2col(x, { kernelSize: [kh, kw], strides, padding });
