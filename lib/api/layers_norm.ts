@@ -1,5 +1,6 @@
 // The normalisation layers: BatchNormalization and Keras's Normalization (folded by the owner into
-// a private per-channel scale and shift) and LayerNormalization (per row, under the exact protocols).
+// a private per-channel scale and shift), and LayerNormalization, RMSNormalization,
+// GroupNormalization and UnitNormalization (per row, under the exact protocols: ops_norm.ts).
 import { add, reshape, transpose } from './ops';
 import { mul } from './ops_nonlinear';
 import { LAYER_NORM_MAX_WIDTH, layerNormOp } from './ops_norm';
@@ -99,13 +100,18 @@ export function layerNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const g = c.scale === false ? -1 : ctx.take('gamma'), b = c.center === false ? -1 : ctx.take('beta');
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     checkAxis(x);
-    const width = x.shape[x.rank - 1];
-    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    rowWidth(l, x);
     return layerNormOp(x, { epsilon, gamma: g < 0 ? undefined : p[g], beta: b < 0 ? undefined : p[b] });
   };
   return { step, comparisons: true, exactOnly: true };
 }
 
+/** The last axis's length, refused (naming the layer) past what ops_norm.ts takes. */
+function rowWidth(l: LayerConfig, x: AnyTensor): number {
+  const width = x.shape[x.rank - 1];
+  if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported`);
+  return width;
+}
 
 /**
  * Keras's RMSNormalization (3.9+): x / sqrt(mean(x^2) + epsilon) times a private `scale`, over the
@@ -117,8 +123,7 @@ export function rmsNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const g = ctx.take('scale');
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     checkAxis(x);
-    const width = x.shape[x.rank - 1];
-    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    rowWidth(l, x);
     return layerNormOp(x, { epsilon, gamma: p[g], centred: false });
   };
   return { step, comparisons: true, exactOnly: true };
@@ -139,7 +144,7 @@ export function groupNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
     const [B, ...rest] = x.shape, C = rest[rest.length - 1], S = rest.slice(0, -1).reduce((a, e) => a * e, 1);
     if (C % G !== 0) refuse(l, `groups = ${G} does not divide its input's ${C} channels`);
     const width = S * (C / G);
-    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `each group holds ${width} values (positions x channels per group), more than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `each group holds ${width} values (positions x channels per group), more than the ${LAYER_NORM_MAX_WIDTH} supported`);
     // [B, S, G, C/G] -> [B, G, S, C/G]: each group's values as one row.
     const rows = reshape(transpose(reshape(x, [B, S, G, C / G]), [0, 2, 1, 3]), [B, G, width]);
     const normed = transpose(reshape(layerNormOp(rows, { epsilon }), [B, G, S, C / G]), [0, 2, 1, 3]);
@@ -161,8 +166,7 @@ export function unitNorm(l: LayerConfig): LayerPlan {
   const checkAxis = lastAxisOnly(l, c.axis);
   const step = () => ([x]: AnyTensor[]) => {
     checkAxis(x);
-    const width = x.shape[x.rank - 1];
-    if (width > LAYER_NORM_MAX_WIDTH) refuse(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported (its thresholds must stay exact public scalars)`);
+    const width = rowWidth(l, x);
     // (An epsilon far below any row's mean square but 0's: a floor, as Keras's 1e-12 on the sum.)
     return mul(layerNormOp(x, { epsilon: 1e-12 / width, centred: false }), 1 / Math.sqrt(width));
   };
