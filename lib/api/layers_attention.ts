@@ -5,10 +5,12 @@
 // Attention (Luong, score_mode 'dot'): scores = q k^T (times the learned `scale` when
 // use_scale), w = softmax(scores) over the value steps, out = w v. With use_causal_mask, query
 // step i weighs value steps j <= i only (ops_softmax.ts: a public mask, local).
+// AdditiveAttention (Bahdanau): scores = sum_d scale_d tanh(q_d + k_d), then as Attention.
 // MultiHeadAttention: per head h, Q_h = q Wq_h + bq_h scaled by 1/sqrt(key_dim), K_h and V_h
 // alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product. On a
 // masked sequence attending to itself (Keras's padding mask: layers_mask.ts), padded keys get no
-// weight and a padded query step weighs every key alike, as Keras computes it (ops_softmax.ts).
+// weight and a padded query step weighs every key alike, as Keras computes it (ops_softmax.ts);
+// Attention's and AdditiveAttention's output is then 0 there (Keras's query mask).
 // Every product is a private one (Beaver), every reshape and transpose local: no new protocol step.
 import { add, reduceSum, reshape, transpose } from './ops';
 import { matmul, mul, tanh } from './ops_nonlinear';
