@@ -29,6 +29,7 @@ import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
+import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { CENTER_CROP_TFJS, plainResize, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
@@ -78,6 +79,13 @@ export const LAYER_NORM_ACCURATE_VARIANCE = 4 ** -6;
 const LAYER_NORM_FLOOR = 4 ** -13;
 
 const map = (x: PlainTensor, f: (v: number) => number): PlainTensor => ({ data: x.data.map(f), shape: x.shape });
+
+/** A row normalisation's last axis, refused past what the private layer takes (layers_norm.ts), so a model is refused where loaded. */
+function normRowWidth(l: LayerConfig, x: PlainTensor): number {
+  const width = x.shape[x.shape.length - 1];
+  if (width > LAYER_NORM_MAX_WIDTH) fail(l, `rows of ${width} values are wider than the ${LAYER_NORM_MAX_WIDTH} supported`);
+  return width;
+}
 
 // The same readings of the settings as layers_catalog.ts.
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
@@ -398,7 +406,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
     return one((x) => {
       if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${JSON.stringify(l.config.axis)} is not the last axis of its rank-${x.shape.length} input`);
-      const ch = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
+      const ch = normRowWidth(l, x), out = plainAlloc(x.data.length);
       for (let r = 0; r < x.data.length; r += ch) {
         const row = x.data.subarray(r, r + ch), inv = 1 / Math.sqrt(row.reduce((a, v) => a + v * v, 0) / ch + eps);
         for (let i = 0; i < ch; i++) out[r + i] = row[i] * inv * scale[i];
@@ -410,7 +418,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
     return one((x) => {
       if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${JSON.stringify(l.config.axis)} is not the last axis of its rank-${x.shape.length} input`);
-      const ch = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
+      const ch = normRowWidth(l, x), out = plainAlloc(x.data.length);
       for (let r = 0; r < x.data.length; r += ch) {
         const row = x.data.subarray(r, r + ch), inv = Math.min(1 / Math.sqrt(row.reduce((a, v) => a + v * v, 0)), 1e12);
         for (let i = 0; i < ch; i++) out[r + i] = row[i] * inv;
@@ -424,6 +432,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => {
       const C = x.shape[x.shape.length - 1], S = x.data.length / (x.shape[0] * C), per = C / G, out = plainAlloc(x.data.length);
       if (!Number.isInteger(per)) fail(l, `groups = ${G} does not divide its input's ${C} channels`);
+      if (S * per > LAYER_NORM_MAX_WIDTH) fail(l, `each group holds ${S * per} values (positions x channels per group), more than the ${LAYER_NORM_MAX_WIDTH} supported`);
       for (let e = 0; e < x.shape[0]; e++)
         for (let q = 0; q < G; q++) {
           // Group q of example e: channels q per .. (q + 1) per - 1 at every position.
@@ -450,7 +459,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const axes = Array.isArray(l.config.axis) ? l.config.axis : [l.config.axis ?? -1];
     return one((x) => {
       if (axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== x.shape.length - 1)) fail(l, `axis = ${axes.length === 1 ? axes[0] : JSON.stringify(axes)} is not the last axis of its rank-${x.shape.length} input`);
-      const ch = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
+      const ch = normRowWidth(l, x), out = plainAlloc(x.data.length);
       let small = 0, least = Infinity;
       for (let r = 0; r < x.data.length; r += ch) {
         const row = x.data.subarray(r, r + ch);
