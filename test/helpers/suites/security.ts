@@ -53,6 +53,8 @@ async function serverViews(protocol: Protocol, x: Float64Array, w: Float64Array)
     const xs = priv(c, x, [64, 64], 'prediction-client'), ws = priv(c, w, [64, 64], 'model-owner');
     const h = tfe.relu(tfe.matmul(xs, ws));
     const outs = [tfe.defineOutput('prediction-client', h.add(tfe.mul(h, xs)))];
+    // A depthwise convolution's product (its own bilinear map): the same inputs as an image and a filter.
+    outs.push(tfe.defineOutput('prediction-client', tfe.depthwiseConv2d(tfe.reshape(xs, [1, 16, 16, 16]), tfe.reshape(ws, [4, 4, 16, 16]), { padding: 'SAME' })));
     // Exact protocols also run a comparison tree (row maxima of the matmul: max pooling's path;
     // under FSS each tree level is a relu gate on l - r).
     if (TRAITS[protocol].exactRelu) outs.push(tfe.defineOutput('prediction-client', tfe.reduceMax(tfe.matmul(xs, ws), 1)));
@@ -167,6 +169,7 @@ export function securitySuite(protocol: Protocol): void {
     // comparisons take both branches).
     const a = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
     const b = await serverViews(protocol, rand(4096, 1000), rand(4096, 3));
+    t.true(a.some((m) => m.key.includes('depthwiseConv2d')), `the depthwise product's messages are in the view: ${[...new Set(a.map((m) => m.key.split('/')[0]))].join(', ')}`);
     for (const party of [tfe.SERVER0, tfe.SERVER1, tfe.SERVER2]) {
       const cmp = compareViews(a, b, party);
       t.deepEqual(cmp.unmatched, [], `${party}: the same messages arrive for both secrets`);
