@@ -161,14 +161,17 @@ export function groupNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
  * same but for rows of norm below 1e-12), as RMSNormalization's steps times 1/sqrt(n): x /
  * sqrt(mean(x^2)) = sqrt(n) x / ||x||. A row of zeros gives zeros, as Keras's.
  */
+/** UnitNormalization's epsilon on the mean square of a row of n values: Keras's 1e-12 floor on the sum. */
+export const unitNormEpsilon = (n: number): number => 1e-12 / n;
+
 export function unitNorm(l: LayerConfig): LayerPlan {
   const c = settings(l, { axis: lastAxis });
   const checkAxis = lastAxisOnly(l, c.axis);
   const step = () => ([x]: AnyTensor[]) => {
     checkAxis(x);
     const width = rowWidth(l, x);
-    // (An epsilon far below any row's mean square but 0's: a floor, as Keras's 1e-12 on the sum.)
-    return mul(layerNormOp(x, { epsilon: 1e-12 / width, centred: false }), 1 / Math.sqrt(width));
+    // (An epsilon far below any row's mean square but 0's.)
+    return mul(layerNormOp(x, { epsilon: unitNormEpsilon(width), centred: false }), 1 / Math.sqrt(width));
   };
   return { step, comparisons: true, exactOnly: true };
 }

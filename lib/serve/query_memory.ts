@@ -8,6 +8,7 @@ import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { layerNormComparisons } from '../api/ops_norm';
+import { unitNormEpsilon } from '../api/layers_norm';
 import type { ModelTopology } from '../api/layers_spec';
 import { foldedKeyWords } from '../protocol/fss/folded_product';
 import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
@@ -493,7 +494,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // estimates' squares among them).
         // GroupNormalization's rows: each group's channels at every position.
         const n = cls === 'GroupNormalization' ? count(s) / Number(c.groups ?? 32) : s[s.length - 1] || 1, rows = count(s) / n;
-        const eps = cls === 'UnitNormalization' ? 1e-12 / n : Number(c.epsilon ?? (cls === 'RMSNormalization' ? 1e-6 : 1e-3));
+        const eps = cls === 'UnitNormalization' ? unitNormEpsilon(n) : Number(c.epsilon ?? (cls === 'RMSNormalization' ? 1e-6 : 1e-3));
         elements += nonlinear(layerNormComparisons(n, eps) * rows, true) + 11 * PER_LINEAR * count(s);
         break;
       }
