@@ -307,7 +307,8 @@ function endpoints(v: unknown, what: string): string[] {
  * `batch_input_shape`). A Keras 3 Sequential model has no layer calls, so before the last two its
  * hard_sigmoid was taken as Keras 2's.
  */
-function isKeras3(topo: ModelTopology, layers: LayerConfig[]): boolean {
+/** Whether Keras 3 saved the topology (its version, or what only it writes). */
+export function isKeras3(topo: ModelTopology, layers: LayerConfig[]): boolean {
   const major = /^(\d+)\./.exec(typeof topo.keras_version === 'string' ? topo.keras_version : '');
   if (major) return Number(major[1]) >= 3;
   if (JSON.stringify(layers.map((l) => l.inbound_nodes ?? null)).includes('"keras_history"')) return true;

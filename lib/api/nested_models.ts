@@ -7,7 +7,7 @@
 // names follow: tfjs names a nested layer's weights by the layer alone (dense_1/kernel), Keras may
 // put the nested models' names before it (base/dense_1/kernel), which are stripped here.
 import type { LayersModelJson } from './layers_spec';
-import { batchShapeOf, endpoint, isDict, type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
+import { batchShapeOf, endpoint, isDict, isKeras3, type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 
@@ -208,8 +208,7 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
     // Keras 3's tensorflowjs_converter names a flat model's weights under the model too
     // (sequential/dense/kernel: tfjs#8321, which tfjs itself then fails to load): read them as the
     // layers' own (dense/kernel), as a nested model's are.
-    if (typeof own !== 'string') return json;
-    const manifest = withoutModelPrefixes(json.weightsManifest, new Set([own]));
+    const manifest = withoutModelPrefixes(json.weightsManifest, new Set(typeof own === 'string' ? [own] : []), scopedLayers(topo, list));
     return manifest === json.weightsManifest ? json : { ...json, weightsManifest: manifest };
   }
   const name = String(own ?? 'model');
@@ -222,20 +221,33 @@ export function withoutNestedModels(json: LayersModelJson): LayersModelJson {
   const flatConfig = { ...(Array.isArray(cfg) ? {} : cfg), name, layers: g.layers, input_layers: g.inputs.map((i) => [i, 0, 0]), output_layers: g.outputs, ...(names.some((n, k) => n !== g.outputs[k][0]) ? { output_names: names } : {}) };
   const flatHolder = { ...holder, class_name: 'Functional', config: flatConfig };
   const modelTopology = (topo.model_config ? { ...topo, model_config: flatHolder } : { ...topo, ...flatHolder }) as ModelTopology;
-  return { ...json, modelTopology, weightsManifest: withoutModelPrefixes(json.weightsManifest, new Set([name, ...nested])) };
+  return { ...json, modelTopology, weightsManifest: withoutModelPrefixes(json.weightsManifest, new Set([name, ...nested]), scopedLayers(topo, g.layers)) };
+}
+
+/** The layers' names, where name scopes may come before them (Keras 3 only writes them); none otherwise. */
+function scopedLayers(topo: ModelTopology, list: unknown): Set<string> {
+  if (!Array.isArray(list) || !isKeras3(topo, list)) return new Set();
+  return new Set(list.map((l: LayerConfig) => l?.config?.name).filter((n): n is string => typeof n === 'string'));
 }
 
 /**
  * Weight names with the names of enclosing models stripped from their front (base/dense/kernel ->
- * dense/kernel), unless the short name is in the manifest already.
+ * dense/kernel), unless the short name is in the manifest already. So are Keras 3's name scopes
+ * (keras.applications' NASNet builds its blocks under `with name_scope(...)`, and a variable's
+ * path keeps them: normal_A_block_1/normal_left1_1/kernel): leading segments that are no layer's
+ * name, where a layer's name follows them. A segment that names a layer stays: it is the layer
+ * whose weight this is (TimeDistributed's time_distributed/dense/kernel). In a Keras 3 model only:
+ * no other writer has name scopes, and a prefix elsewhere stays a weight that is missing.
  */
-function withoutModelPrefixes(manifest: LayersModelJson['weightsManifest'], models: Set<string>): LayersModelJson['weightsManifest'] {
+function withoutModelPrefixes(manifest: LayersModelJson['weightsManifest'], models: Set<string>, layers: Set<string>): LayersModelJson['weightsManifest'] {
   if (!Array.isArray(manifest)) return manifest;
   const names = new Set(manifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
   const short = (n: string): string => {
     if (typeof n !== 'string') return n;
     let p = n.split('/');
     while (p.length > 2 && models.has(p[0]) && !names.has(p.join('/').slice(p[0].length + 1))) p = p.slice(1);
+    const scopes = p.findIndex((s) => layers.has(s));
+    if (scopes > 0 && p.length - scopes >= 2 && !names.has(p.slice(scopes).join('/'))) p = p.slice(scopes);
     return p.join('/');
   };
   let changed = false;
