@@ -1,9 +1,9 @@
-// Kernels the model owner expands before sharing, so that SeparableConv2D, grouped and dilated
-// convolutions run as one ordinary private Conv2D (exact: only zeros and owner-side float64
+// Kernels the model owner expands before sharing, so that grouped and dilated convolutions run as
+// one ordinary private Conv2D (exact: only zeros and owner-side float64
 // products are added; the servers see shares of the expanded kernel, never which taps are zero).
 // Cost: a grouped one does `groups` times the multiply-adds of its plaintext (zeros included), a
-// dilated one ((k-1)d+1)^2 / k^2 times. DepthwiseConv2D runs as a depthwise convolution
-// (layers_conv.ts; only dilated here).
+// dilated one ((k-1)d+1)^2 / k^2 times. DepthwiseConv2D and SeparableConv2D run on a depthwise
+// convolution (layers_conv.ts; only dilated here).
 // Layouts are TensorFlow's: [kh, kw, in, out].
 
 const at = (s: readonly number[], ...i: number[]) => i.reduce((a, v, d) => a * s[d] + v, 0);
@@ -32,21 +32,6 @@ export function groupedKernel(k: ArrayLike<number>, [kh, kw, cg, f]: readonly nu
         const q = Math.floor(ci / cg);
         for (let j = q * fg; j < (q + 1) * fg; j++) o[at(out, y, x, ci, j)] = k[at([kh, kw, cg, f], y, x, ci % cg, j)];
       }
-  return o;
-}
-
-/** Depthwise [kh, kw, c, m] then pointwise [1, 1, c*m, f], folded: full[y, x, c, o] = sum_j d[y, x, c, j] p[c*m + j, o]. */
-export function separableKernel(d: ArrayLike<number>, [kh, kw, c, m]: readonly number[], p: ArrayLike<number>, f: number): Float64Array {
-  const o = new Float64Array(kh * kw * c * f);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let ci = 0; ci < c; ci++)
-        for (let j = 0; j < m; j++) {
-          const dv = d[at([kh, kw, c, m], y, x, ci, j)];
-          if (dv === 0) continue;
-          const row = (ci * m + j) * f, base = at([kh, kw, c, f], y, x, ci, 0);
-          for (let q = 0; q < f; q++) o[base + q] += dv * p[row + q];
-        }
   return o;
 }
 

@@ -65,8 +65,12 @@ export interface LayerContext {
   shapeOf(weight: string): number[];
   /** Whether the manifest has the weight. */
   has(weight: string): boolean;
-  /** A parameter the owner computes from manifest weights (see Derivation). */
-  derived(name: string, shape: number[], d: Derivation): number;
+  /**
+   * A parameter the owner computes from manifest weights (see Derivation). `beforeLast`: a kernel
+   * of a product before the layer's last (SeparableConv2D's depthwise part), which a
+   * BatchNormalization folded into the layer does not scale (it scales the last one's kernel).
+   */
+  derived(name: string, shape: number[], d: Derivation, beforeLast?: boolean): number;
   /** The layer produces the model's output. */
   isOutput: boolean;
   /** Keras 3 saved the model (layers_graph.ts: some activation names mean other functions there). */

@@ -1,5 +1,6 @@
-// The convolution layers: Conv2D (grouped, dilated), DepthwiseConv2D and SeparableConv2D (their
-// kernels expanded by the owner into one ordinary Conv2D: conv_kernels.ts), Conv1D (a Conv2D over
+// The convolution layers: Conv2D (grouped: its kernel expanded by the owner into one ordinary
+// Conv2D, conv_kernels.ts; dilated), DepthwiseConv2D (a private depthwise convolution),
+// SeparableConv2D (a depthwise convolution, then a pointwise one), Conv1D (a Conv2D over
 // a height-1 image; causal padding as zeros before the first step), Conv2DTranspose (one Conv2D
 // whose channels are the output phases, then a depth-to-space: the sub-pixel form).
 import { add, pad, reshape, slice, transpose } from './ops';
@@ -42,17 +43,66 @@ function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>,
 /**
  * A depthwise convolution (DepthwiseConv2D, or a Conv2D with one input channel per group): its
  * private filter k of shape [kh, kw, 1, ch m] (`flat`) read as [kh, kw, ch, m], one product whose
- * local part is kh kw ch m per output pixel (ops_nonlinear.ts depthwiseConv2d).
+ * local part is kh kw ch m per output pixel (ops_nonlinear.ts depthwiseConv2d). `pointwise`: a
+ * separable layer's second product, a 1x1 convolution by that parameter to `filters` channels.
+ * `oneD`: a 1-D layer on [batch, steps, ch], run over a height-1 image (as Conv1D), `causal` zeros
+ * before the first step.
  */
-function depthwisePlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, flat: number[], ch: number): LayerPlan {
-  const [kh, kw, , out] = flat;
-  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, out]);
-  const strides = pair(c.strides, 1);
+function depthwisePlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, flat: number[], ch: number, more: { pointwise?: { k: number; filters: number }; oneD?: { causal: number } } = {}): LayerPlan {
+  const [kh, kw, , out] = flat, filters = more.pointwise?.filters ?? out, oneD = more.oneD;
+  const b = c.use_bias === false ? -1 : ctx.take('bias', oneD ? [1, 1, filters] : [1, 1, 1, filters]);
+  const strides = oneD ? ([1, firstOf(c.strides)] as [number, number]) : pair(c.strides, 1);
   return withActivation(l, ctx, (p) => (x) => {
-    if (x.rank !== 4 || x.shape[3] !== ch) refuse(l, `convolves ${ch} channels one by one, but its input is [${x.shape}] (NHWC)`);
-    const y = depthwiseConv2d(x, reshape(p[k], [kh, kw, ch, out / ch]), { strides, padding: padding(c.padding) });
+    const rank = oneD ? 3 : 4;
+    if (x.rank !== rank || x.shape[rank - 1] !== ch) refuse(l, `convolves ${ch} channels one by one, but its input is [${x.shape}] (${oneD ? '[batch, steps, channels]' : 'NHWC'})`);
+    const xp = oneD?.causal ? pad(x, [[0, 0], [oneD.causal, 0], [0, 0]]) : x;
+    const x4 = oneD ? reshape(xp, [xp.shape[0], 1, xp.shape[1], xp.shape[2]]) : xp;
+    let y = depthwiseConv2d(x4, reshape(p[k], [kh, kw, ch, out / ch]), { strides, padding: oneD?.causal ? 'VALID' : padding(c.padding) });
+    if (more.pointwise) y = conv2d(y, p[more.pointwise.k], { strides: [1, 1], padding: 'VALID' });
+    if (oneD) y = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
     return b < 0 ? y : add(y, p[b]);
   });
+}
+
+/** A 1-D setting's value (Keras writes [k] or k). */
+const firstOf = (v: unknown, d = 1): number => Number(Array.isArray(v) ? v[0] : (v ?? d));
+
+/**
+ * DepthwiseConv1D, SeparableConv1D, SeparableConv2D: a depthwise convolution on the kernel
+ * `weight` [kh, kw, ch, m] (1-D: [k, ch, m], read as [1, k, ch, m]), then for a separable layer a
+ * pointwise one. Two products, as Keras computes it: folded into one kernel they would be one
+ * product of kh kw ch f per output pixel instead of kh kw ch m + ch m f, about kh kw times the
+ * work and bytes (Xception's 3x3 layers: 9 times) for a round less.
+ */
+function depthwiseLayer(l: LayerConfig, ctx: LayerContext, oneD: boolean, separable: boolean): LayerPlan {
+  const dims = oneD ? 1 : 2;
+  const pads = oneD ? (v: unknown) => padMode(v) || v === 'causal' : padMode;
+  const c = settings(l, { ...(separable ? { filters: ANY } : {}), kernel_size: positivePair, strides: positivePair, padding: pads, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
+  const dilation: [number, number] = oneD ? [1, firstOf(c.dilation_rate)] : dilationOf(l, c);
+  if (oneD && dilation[1] > 1 && firstOf(c.strides) > 1) refuse(l, `dilation_rate ${dilation[1]} with strides ${firstOf(c.strides)}: TensorFlow allows one of them above 1, not both`);
+  // TensorFlow.js's DepthwiseConv2D computes without its dilation (tfjs-layers 4.22), Keras with
+  // it: a model TensorFlow.js saved predicts there unlike what it declares, so it is refused
+  // rather than computed either way (as Conv2DTranspose's dilation is).
+  if (!oneD && !separable && ctx.tfjs && dilation.some((d) => d !== 1)) refuse(l, `dilation_rate [${dilation}] in a model saved by TensorFlow.js, whose DepthwiseConv2D ignores it (Keras applies it): its own predictions are those of an undilated layer, so the model is ambiguous; only 1 is supported in models saved by TensorFlow.js (a Keras model converted with tensorflowjs_converter keeps Keras's meaning)`);
+  const n = l.config.name;
+  // Keras 3 names a DepthwiseConv's weight kernel (tf-keras and tfjs: depthwise_kernel).
+  const weight = separable || ctx.has(`${n}/depthwise_kernel`) || !ctx.has(`${n}/kernel`) ? 'depthwise_kernel' : 'kernel';
+  const given = ctx.shapeOf(`${n}/${weight}`);
+  const size = oneD ? [firstOf(c.kernel_size)] : pair(c.kernel_size, 1);
+  expectShape(l, weight, given, [...size, null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
+  if (given.length !== dims + 2) refuse(l, `${weight} has shape [${given}], expected rank ${dims + 2}`);
+  const [kh, kw, ch, m] = oneD ? [1, ...given] : given;
+  // Held as [kh, kw, 1, ch m] (the same values in the same order), so that a BatchNormalization
+  // folded into a depthwise layer scales its last axis, the ch m output channels; dilated by the owner.
+  const flat = [kh, kw, 1, ch * m], held = dilatedShape(flat, dilation);
+  const k = ctx.derived('depthwise_filter', held, { kind: 'convKernel', kernel: `${n}/${weight}`, shape: flat, dilation }, separable);
+  let pointwise: { k: number; filters: number } | undefined;
+  if (separable) {
+    const f = Number(c.filters), pw = ctx.shapeOf(`${n}/pointwise_kernel`), want = [...Array(dims).fill(1), ch * m, f];
+    if (pw.join() !== want.join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [${want}]`);
+    pointwise = { k: ctx.take('pointwise_kernel', [1, 1, ch * m, f]), filters: f };
+  }
+  return depthwisePlan(l, ctx, c, k, held, ch, { pointwise, oneD: oneD ? { causal: c.padding === 'causal' ? held[1] - 1 : 0 } : undefined });
 }
 
 /** A Conv2DTranspose's output_padding: null, or a non-negative integer (or pair) below the strides. */
@@ -117,35 +167,11 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
           : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation });
     return convPlan(l, ctx, c, k, Number(c.filters));
   },
-  DepthwiseConv2D: (l, ctx) => {
-    // groups: tf-keras (Keras 2) writes 1 from its base convolution.
-    const c = settings(l, { kernel_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
-    const dilation = dilationOf(l, c);
-    // TensorFlow.js's DepthwiseConv2D computes without its dilation (tfjs-layers 4.22), Keras with
-    // it: a model TensorFlow.js saved predicts there unlike what it declares, so it is refused
-    // rather than computed either way (as Conv2DTranspose's dilation is, below).
-    if (ctx.tfjs && dilation.some((d) => d !== 1)) refuse(l, `dilation_rate [${dilation}] in a model saved by TensorFlow.js, whose DepthwiseConv2D ignores it (Keras applies it): its own predictions are those of an undilated layer, so the model is ambiguous; only 1 is supported in models saved by TensorFlow.js (a Keras model converted with tensorflowjs_converter keeps Keras's meaning)`);
-    // Keras 3 names the weight kernel (tf-keras and tfjs: depthwise_kernel).
-    const weight = ctx.has(`${l.config.name}/depthwise_kernel`) || !ctx.has(`${l.config.name}/kernel`) ? 'depthwise_kernel' : 'kernel';
-    const shape = ctx.shapeOf(`${l.config.name}/${weight}`);
-    expectShape(l, weight, shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
-    const [kh, kw, ch, m] = shape;
-    // Held as [kh, kw, 1, ch m] (the same values in the same order), so that a BatchNormalization
-    // folded into it scales its last axis, the ch m output channels; dilated by the owner.
-    const flat = [kh, kw, 1, ch * m];
-    const k = ctx.derived('depthwise_filter', dilatedShape(flat, dilation), { kind: 'convKernel', kernel: `${l.config.name}/${weight}`, shape: flat, dilation });
-    return depthwisePlan(l, ctx, c, k, dilatedShape(flat, dilation), ch);
-  },
-  SeparableConv2D: (l, ctx) => {
-    const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, data_format: channelsLast, dilation_rate: positivePair, depth_multiplier: posInt, activation: ANY, use_bias: bool, groups: ones });
-    const dilation = dilationOf(l, c);
-    const n = l.config.name, shape = ctx.shapeOf(`${n}/depthwise_kernel`), pw = ctx.shapeOf(`${n}/pointwise_kernel`);
-    expectShape(l, 'depthwise_kernel', shape, [...pair(c.kernel_size, 1), null, multiplierOf(c)], sizes(c, 'depth_multiplier'));
-    const [kh, kw, ch, m] = shape, f = Number(c.filters);
-    if (pw.join() !== [1, 1, ch * m, f].join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [1,1,${ch * m},${f}]`);
-    const k = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/depthwise_kernel`, pointwise: `${n}/pointwise_kernel`, shape, filters: f, dilation });
-    return convPlan(l, ctx, c, k, f);
-  },
+  // groups: tf-keras (Keras 2) writes 1 from its base convolution.
+  DepthwiseConv2D: (l, ctx) => depthwiseLayer(l, ctx, false, false),
+  SeparableConv2D: (l, ctx) => depthwiseLayer(l, ctx, false, true),
+  DepthwiseConv1D: (l, ctx) => depthwiseLayer(l, ctx, true, false),
+  SeparableConv1D: (l, ctx) => depthwiseLayer(l, ctx, true, true),
   Conv2DTranspose: (l, ctx) => {
     // groups: tf-keras (Keras 2) writes 1 from its base convolution, as for DepthwiseConv2D.
     const c = settings(l, { filters: ANY, kernel_size: positivePair, strides: positivePair, padding: padMode, output_padding: ANY, data_format: channelsLast, dilation_rate: ANY, activation: ANY, use_bias: bool, groups: ones });

@@ -6,7 +6,7 @@
 import { layerScaleWeightName } from './layers_convnext';
 import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
-import { dilateKernel, groupedKernel, separableKernel, subPixelKernel } from './conv_kernels';
+import { dilateKernel, groupedKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
@@ -58,7 +58,6 @@ export type Derivation =
   | { kind: 'convKernel'; kernel: string; shape: number[]; dilation: [number, number]; groups?: number }
   /** A Conv2DTranspose kernel [kh, kw, f, c] in its sub-pixel form (conv_kernels.ts subPixelKernel). */
   | { kind: 'subPixelKernel'; kernel: string; shape: number[]; strides: [number, number] }
-  | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] }
   /** Keras's Normalization layer, (x - mean) / max(sqrt(variance), 1e-7) (invert: x max(...) + mean), as a scale and a shift. */
   | { kind: 'normScale'; variance: string; invert: boolean }
   | { kind: 'normShift'; mean: string; variance: string; invert: boolean }
@@ -83,10 +82,6 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
     const [kh, kw, c, m] = d.shape, g = d.groups ?? 1;
     const k = g > 1 ? groupedKernel(weights(d.kernel), d.shape, g) : weights(d.kernel);
     return dilateKernel(k, [kh, kw, c * g, m], d.dilation);
-  }
-  if (d.kind === 'separableKernel') {
-    const [kh, kw, c] = d.shape;
-    return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
   }
   if (d.kind === 'normScale' || d.kind === 'normShift') {
     const sd = Float64Array.from(weights(d.variance), (v) => Math.max(Math.sqrt(v), KERAS_EPSILON));
@@ -206,7 +201,7 @@ function callCounts(graph: LayerGraph): Map<string, number> {
 }
 
 /** Layers whose kernel's last axis (and bias) are their output channels, and which a BatchNormalization's scale can be folded into. */
-const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D', 'SeparableConv2D']);
+const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D', 'SeparableConv2D', 'DepthwiseConv1D', 'SeparableConv1D']);
 
 /**
  * A BatchNormalization right after a linear layer (no activation) that nothing else reads:
@@ -228,7 +223,7 @@ function foldBatchNorms(graph: LayerGraph, uses: Map<string, number>): Map<strin
     if (!src || !FOLDS_BATCH_NORM.has(src.class_name) || uses.get(node.inputs[0]) !== 1 || calls.get(src.config.name) !== 1) continue;
     if (String(src.config.activation ?? 'linear') !== 'linear') continue;
     const a = bn.config.axis, axis = Number(Array.isArray(a) ? a[0] : (a ?? -1));
-    const last = src.class_name === 'Dense' ? -1 : src.class_name === 'Conv1D' ? 2 : 3;
+    const last = src.class_name === 'Dense' ? -1 : src.class_name.endsWith('1D') ? 2 : 3;
     if (axis !== -1 && axis !== last) continue;
     folds.set(src.config.name, bn);
   }
@@ -318,7 +313,8 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         if (!s) throw missing(weight);
         // Taken in another layout (a bias as [1, units]): the same values, so the same count.
         if (shape && shape.reduce((a, b) => a * b, 1) !== s.reduce((a, b) => a * b, 1)) throw new Error(`weight '${weight}' has shape [${s}], but layer '${l.config.name}' (${l.class_name}) needs ${shape.reduce((a, b) => a * b, 1)} values ([${shape}])`);
-        if (bn && (w === 'kernel' || w === 'bias')) {
+        // The weights whose last axis is the layer's output channels (a separable layer's last product's kernel).
+        if (bn && (w === 'kernel' || w === 'bias' || w === 'pointwise_kernel')) {
           const d = scaled(weight);
           checkScaleSources(d, shape ?? s);
           return addParam({ weight, shape: shape ?? s, derive: d });
@@ -331,14 +327,14 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         if (!s) throw missing(weight);
         return s;
       },
-      derived: (w, shape, d) => {
+      derived: (w, shape, d, beforeLast) => {
         // Checked before the owner expands it: a dilation of 3000 made a 3x3 kernel 576 M values.
         const values = shape.reduce((a, b) => a * b, 1);
         if (!(values <= MAX_DERIVED_VALUES)) throw new Error(`layer '${l.config.name}' (${l.class_name}): its expanded kernel '${w}' would hold ${values} values ([${shape}]; at most ${MAX_DERIVED_VALUES}): its dilation, groups or depth multiplier are too large`);
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
-        if (d.kind === 'convKernel' || d.kind === 'separableKernel' || d.kind === 'subPixelKernel') {
-          const full = bn ? scaled(d) : d;
+        if (d.kind === 'convKernel' || d.kind === 'subPixelKernel') {
+          const full = bn && !beforeLast ? scaled(d) : d;
           checkScaleSources(full, shape);
           return addParam({ weight: `${l.config.name}/${w}`, shape, derive: full });
         }

@@ -236,6 +236,31 @@ function depthwise(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, 
   });
 }
 
+/**
+ * SeparableConv2D, DepthwiseConv1D and SeparableConv1D as the private layers (layers_conv.ts
+ * depthwiseLayer): the depthwise filter [kh, kw, 1, C m] (dilated by the owner; 1-D: kh = 1, over
+ * a height-1 image, causal zeros first), then a separable layer's pointwise kernel.
+ */
+function plainDepthwise(l: LayerConfig, ctx: Ctx, oneD: boolean, separable: boolean): Run {
+  const c = l.config, f = act(l, c.activation, ctx);
+  const first = (v: unknown) => Number(Array.isArray(v) ? v[0] : (v ?? 1));
+  const [kh, kw] = oneD ? [1, (first(c.kernel_size) - 1) * first(c.dilation_rate) + 1] : dilatedSize(l, pair(c.dilation_rate, 1));
+  const strides: [number, number] = oneD ? [1, first(c.strides)] : pair(c.strides, 1);
+  const d = ctx.w(`${c.name}/depthwise_filter`), p = separable ? ctx.w(`${c.name}/pointwise_kernel`) : undefined, filters = Number(c.filters);
+  const b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
+  const left = oneD && c.padding === 'causal' ? kw - 1 : 0;
+  return one((x) => {
+    const ch = x.shape[x.shape.length - 1], m = d.length / (kh * kw * ch);
+    if (x.shape.length !== (oneD ? 3 : 4) || !Number.isInteger(m)) fail(l, `convolves its depthwise filter's channels one by one, but its input is [${x.shape}]`);
+    const [n, steps] = x.shape;
+    const x4 = oneD ? window2d({ data: x.data, shape: [n, 1, steps, ch] }, 1, steps + left, 0, 0, 0, left, 1, steps) : x;
+    const z = depthwiseConv2dOp(x4, d, [kh, kw, ch, m], strides, same(c.padding), p ? undefined : b);
+    const y = p ? conv2dOp(z, p, [1, 1, ch * m, filters], [1, 1], false, b) : z;
+    const out = oneD ? { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] } : y;
+    return f ? f(out) : out;
+  });
+}
+
 /** A resize (Resizing, bilinear UpSampling2D), as the private layer: a centred crop where asked, then the taps. */
 function plainResizeLayer(l: LayerConfig, r: ResizeLayer): Run {
   return one((x) => {
@@ -321,9 +346,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   AdditiveAttention: (l, { w }) => plainAdditiveAttention(l, w),
   MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
-  // Dilated, grouped and separable kernels come expanded by the owner (conv_kernels.ts), and
-  // depthwise filters as [kh, kw, 1, C m], as the private model uses them: the derived parameter
-  // and its shape.
+  // Dilated and grouped kernels come expanded by the owner (conv_kernels.ts), and depthwise
+  // filters (DepthwiseConv2D's, SeparableConv2D's first) as [kh, kw, 1, C m], as the private model
+  // uses them: the derived parameter and its shape.
   Conv2D: (l, ctx) => {
     const dil = pair(l.config.dilation_rate, 1), filters = Number(l.config.filters), groups = Number(l.config.groups ?? 1);
     const name = dil[0] * dil[1] === 1 ? 'kernel' : 'dilated_kernel', size = dil[0] * dil[1] === 1 ? pair(l.config.kernel_size, 1) : dilatedSize(l, dil);
@@ -337,7 +362,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const size = dilatedSize(l, pair(l.config.dilation_rate, 1));
     return (xs) => depthwise(l, ctx, 'depthwise_filter', size, xs[0].shape[3])(xs);
   },
-  SeparableConv2D: (l, ctx) => conv(l, ctx, 'full_kernel', dilatedSize(l, pair(l.config.dilation_rate, 1)), Number(l.config.filters)),
+  SeparableConv2D: (l, ctx) => plainDepthwise(l, ctx, false, true),
+  DepthwiseConv1D: (l, ctx) => plainDepthwise(l, ctx, true, false),
+  SeparableConv1D: (l, ctx) => plainDepthwise(l, ctx, true, true),
   Conv2DTranspose: (l, ctx) => {
     const c = l.config, f = act(l, c.activation, ctx), b = c.use_bias === false ? undefined : ctx.w(`${c.name}/bias`);
     const [kh, kw] = pair(c.kernel_size, 1), s = pair(c.strides, 1), filters = Number(c.filters), op = c.output_padding == null ? null : pair(c.output_padding, 0);

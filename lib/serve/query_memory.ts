@@ -259,7 +259,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       // Each runs as one Conv2D on the kernel the owner expands (lib/api/layers_conv.ts), dilated
       // to (k - 1) d + 1 taps per axis; a DepthwiseConv2D, or a Conv2D with one input channel per
       // group, as a depthwise convolution, whose taps' products (k k C m per pixel) are a tensor of
-      // their own beside the patches.
+      // their own beside the patches; a SeparableConv2D as a depthwise convolution to C m
+      // channels, then a 1x1 Conv2D to its filters.
       case 'Conv2D':
       case 'DepthwiseConv2D':
       case 'SeparableConv2D': {
@@ -267,9 +268,11 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const k: [number, number] = [(k0[0] - 1) * d[0] + 1, (k0[1] - 1) * d[1] + 1];
         const cin = s[2] ?? 1;
         const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
-        const depthwise = cls === 'DepthwiseConv2D' || (cls === 'Conv2D' && Number(c.groups ?? 1) > 1 && Number(c.groups) === cin);
-        s = [oh, ow, cls === 'DepthwiseConv2D' ? cin * Number(c.depth_multiplier ?? 1) : Number(c.filters)];
-        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * count(s) + (depthwise ? PER_IM2COL * oh * ow * k[0] * k[1] * s[2] : 0);
+        const depthwise = cls !== 'Conv2D' || (Number(c.groups ?? 1) > 1 && Number(c.groups) === cin);
+        const mid = cls === 'Conv2D' ? Number(c.filters) : cin * Number(c.depth_multiplier ?? 1);
+        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * oh * ow * mid + (depthwise ? PER_IM2COL * oh * ow * k[0] * k[1] * mid : 0);
+        s = [oh, ow, cls === 'SeparableConv2D' ? Number(c.filters) : mid];
+        if (cls === 'SeparableConv2D') elements += PER_IM2COL * oh * ow * mid + PER_PRODUCT * count(s);
         activation(i);
         break;
       }
@@ -340,11 +343,16 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         activation(i);
         break;
       }
-      case 'Conv1D': {
+      // A DepthwiseConv1D or SeparableConv1D: as the 2-D ones, over the steps.
+      case 'Conv1D':
+      case 'DepthwiseConv1D':
+      case 'SeparableConv1D': {
         const k = (int1d(c.kernel_size, 1) - 1) * int1d(c.dilation_rate, 1) + 1, cin = s[1] ?? 1;
         const [, ol] = window([1, s[0]], [1, k], [1, int1d(c.strides, 1)], c.padding);
-        s = [ol, Number(c.filters)];
-        elements += PER_IM2COL * ol * k * cin + PER_PRODUCT * count(s);
+        const mid = cls === 'Conv1D' ? Number(c.filters) : cin * Number(c.depth_multiplier ?? 1);
+        elements += PER_IM2COL * ol * k * cin + PER_PRODUCT * ol * mid + (cls === 'Conv1D' ? 0 : PER_IM2COL * ol * k * mid);
+        s = [ol, cls === 'DepthwiseConv1D' ? mid : Number(c.filters)];
+        if (cls === 'SeparableConv1D') elements += PER_IM2COL * ol * mid + PER_PRODUCT * count(s);
         activation(i);
         break;
       }
