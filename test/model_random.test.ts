@@ -38,6 +38,34 @@ function relativeError(got: Float64Array, want: number[][], final: 'softmax' | '
   return worst / scale;
 }
 
+/**
+ * How far the float64 model's answer moves when every layer's output is nudged by up to 2^-12
+ * (random signs; 16 times fixed point's own rounding, about an activation's piecewise error), as
+ * relativeError measures it: the model's own conditioning, from plaintext alone. A random draw can
+ * be ill-conditioned (two LayerNormalizations on rows of 2 values amplified a first ELU's error
+ * about 350 times: 1.3e-2 against the 1e-2 below), and then no implementation can meet a fixed
+ * bound. (The nudge is made in `observe`, which is handed each layer's output before the next
+ * layer reads it.)
+ */
+function sensitivity(plain: tfe.PlainModel, x: { data: Float64Array; shape: number[] }, rnd: () => number): number {
+  const clean = plain.forward({ data: Float64Array.from(x.data), shape: x.shape });
+  // (Not the input: token ids stay whole.)
+  const nudged = plain.forward({ data: Float64Array.from(x.data), shape: x.shape }, (layer, y) => {
+    if (!layer.startsWith('InputLayer:')) for (let i = 0; i < y.data.length; i++) y.data[i] += (rnd() < 0.5 ? -1 : 1) * 2 ** -12;
+  });
+  const final = applyFinalRows(clean.data, x.shape[0], plain.finalActivation);
+  return relativeError(nudged.data, final, plain.finalActivation);
+}
+
+/** Rows of a batch's outputs with the final activation applied, as tfjs's predictions are. */
+function applyFinalRows(data: Float64Array, batch: number, final: 'softmax' | 'sigmoid' | undefined): number[][] {
+  const width = data.length / batch;
+  return Array.from({ length: batch }, (_, r) => {
+    const row = Array.from(data.subarray(r * width, (r + 1) * width));
+    return final === 'softmax' ? softmax(row) : final === 'sigmoid' ? row.map((v) => 1 / (1 + Math.exp(-v))) : row;
+  });
+}
+
 test(`${COUNT} random models predict privately as tfjs does, under every exact protocol (seed ${SEED})`, async (t) => {
   const rnd = seeded(SEED);
   const draw = randomModels(tf, rnd);
@@ -50,6 +78,10 @@ test(`${COUNT} random models predict privately as tfjs does, under every exact p
     // The plaintext model: float64 against tfjs's float32.
     const plain = tfe.loadPlainModel(artifacts);
     t.true(relativeError(plain.forward({ data: Float64Array.from(m.x), shape }).data, m.want, plain.finalActivation) < 1e-3, `plaintext: ${what}`);
+    // 1e-2, or four times the model's own sensitivity where that is more (an ill-conditioned draw).
+    const nudge = sensitivity(plain, { data: Float64Array.from(m.x), shape }, seeded(SEED ^ i));
+    const bound = Math.max(1e-2, 4 * nudge);
+    if (bound > 1e-2) t.log(`model ${i}: bound ${bound.toExponential(2)} (nudged by 2^-12 per layer, the plaintext moves ${nudge.toExponential(2)}): ${what}`);
     for (const protocol of PROTOCOLS.filter(isExact)) {
       const c = new tfe.Cluster({ protocol });
       try {
@@ -58,7 +90,7 @@ test(`${COUNT} random models predict privately as tfjs does, under every exact p
         const out = await tfe.defineOutput('prediction-client', pm.predict(input));
         // 16 fractional bits; smooth activations are piecewise cubics within about 1e-3.
         const err = relativeError(out.data, m.want, pm.finalActivation);
-        t.true(err < 1e-2, `${protocol}: error ${err.toExponential(2)}: ${what}`);
+        t.true(err < bound, `${protocol}: error ${err.toExponential(2)} (bound ${bound.toExponential(2)}): ${what}`);
       } catch (e) {
         t.fail(`${protocol}: ${(e as Error).message}: ${what}`);
       } finally {
