@@ -90,8 +90,8 @@ for (const [name, input, config, ref] of RESIZING)
 
 test('resize settings that are not supported are refused, naming the layer and the setting', (t) => {
   const cases: [Record<string, unknown>, RegExp, string?][] = [
-    [{ interpolation: 'bicubic' }, /'resize' \(Resizing\).*interpolation 'bicubic' is not supported \(bilinear and nearest are\)/],
-    [{ interpolation: 'area' }, /interpolation 'area' is not supported/],
+    [{ interpolation: 'gaussian' }, /'resize' \(Resizing\).*interpolation 'gaussian' is not supported \(bilinear, nearest, bicubic, area, lanczos3, lanczos5 are\)/],
+    [{ interpolation: 'mitchellcubic' }, /interpolation 'mitchellcubic' is not supported/],
     [{ antialias: true }, /antialias = true is not supported/],
     [{ pad_to_aspect_ratio: true }, /pad_to_aspect_ratio = true is not supported/],
     [{ data_format: 'channels_first' }, /data_format = "channels_first" is not supported/],
@@ -111,8 +111,12 @@ test('resize settings that are not supported are refused, naming the layer and t
   const noHeight = resizing([6, 10, 2], {});
   delete (noHeight.modelTopology as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[1].config.height;
   t.throws(() => tfe.loadPlainModel(noHeight), { message: /'resize' \(Resizing\).*needs height and width/ });
-  const up = { class_name: 'Sequential', keras_version: '3.10.0', config: { name: 's', layers: [{ class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, 4, 4, 2] } }, { class_name: 'UpSampling2D', config: { name: 'up', size: [2, 2], interpolation: 'lanczos3' } }] } };
-  t.throws(() => tfe.loadPlainModel({ modelTopology: up, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts), { message: /'up' \(UpSampling2D\).*interpolation 'lanczos3' is not supported/ });
+  const up = { class_name: 'Sequential', keras_version: '3.10.0', config: { name: 's', layers: [{ class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, 4, 4, 2] } }, { class_name: 'UpSampling2D', config: { name: 'up', size: [2, 2], interpolation: 'gaussian' } }] } };
+  t.throws(() => tfe.loadPlainModel({ modelTopology: up, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts), { message: /'up' \(UpSampling2D\).*interpolation 'gaussian' is not supported/ });
+  // Bicubic, area and lanczos are TensorFlow's: in a model TensorFlow.js saved (whose UpSampling2D
+  // has nearest and bilinear only) they are refused, whatever its config says.
+  const tfjsUp = { ...up, keras_version: 'tfjs-layers 4.22.0', config: { ...up.config, layers: [up.config.layers[0], { ...up.config.layers[1], config: { ...up.config.layers[1].config, interpolation: 'bicubic' } }] } };
+  t.throws(() => tfe.loadPlainModel({ modelTopology: tfjsUp, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts), { message: /'up' \(UpSampling2D\): interpolation 'bicubic' in a model saved by TensorFlow.js, which has only nearest and bilinear/ });
 });
 
 let service: TestCluster | undefined;

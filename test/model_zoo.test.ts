@@ -349,10 +349,10 @@ const REFUSED: Refusal[] = [
     message: /\(Dense\): setting 'lora_rank' is not supported/,
   },
   {
-    name: 'UpSampling2D with bicubic interpolation (Keras; bilinear runs: image_resize.test.ts)',
+    name: 'UpSampling2D with bicubic interpolation in a model tfjs saved (Keras\'s runs: image_resize.test.ts)',
     build: () => tf.sequential({ layers: [L().upSampling2d({ inputShape: [2, 2, 1], size: [2, 2], interpolation: 'bilinear' }), L().flatten()] }),
     patch: (layers) => void (layers[0].config.interpolation = 'bicubic'),
-    message: /\(UpSampling2D\): interpolation 'bicubic' is not supported \(bilinear and nearest are\)/,
+    message: /\(UpSampling2D\): interpolation 'bicubic' in a model saved by TensorFlow.js, which has only nearest and bilinear/,
   },
   {
     name: 'Rescaling with per-channel values for another number of channels (at load, not at the first prediction)',

@@ -83,12 +83,17 @@ test('a Functional model is estimated along its edges: each input its own shape,
 });
 
 // A resize changes the shape every later layer is estimated at (it fell to the default case,
-// which keeps the input's shape), and a bilinear one keeps its gathered rows and four products.
-test('Resizing and bilinear UpSampling2D are estimated at their output shape, with what a bilinear resize keeps', (t) => {
+// which keeps the input's shape), and a resize keeps its gathers and products per tap and axis.
+test('Resizing and UpSampling2D are estimated at their output shape, with what a resize keeps per tap', (t) => {
   const big = est({ class_name: 'Resizing', config: { height: 256, width: 256 } });
   const nearest = est({ class_name: 'Resizing', config: { height: 256, width: 256, interpolation: 'nearest' } });
   // The four weighted corners alone: 256 x 256 x 4 channels, 8 bytes each, four times.
   t.true(big - none >= 4 * 8 * 256 * 256 * 4, `${big - none}`);
   t.true(nearest - none >= 8 * 256 * 256 * 4 && nearest < big, `${nearest - none}`);
   t.is(est({ class_name: 'UpSampling2D', config: { size: [4, 4], interpolation: 'bilinear' } }), big);
+  // Four taps per axis (bicubic) keep more; an area shrink by 8 covers 9 input rows per output row.
+  const bicubic = est({ class_name: 'Resizing', config: { height: 256, width: 256, interpolation: 'bicubic' } });
+  t.true(bicubic - none >= 8 * 8 * 256 * 256 * 4 && bicubic > big, `${bicubic - none}`);
+  const area = est({ class_name: 'Resizing', config: { height: 8, width: 8, interpolation: 'area' } });
+  t.true(area - none >= 9 * 8 * 8 * 64 * 4, `${area - none}`);
 });

@@ -1,8 +1,18 @@
-// Image resizing (Resizing, UpSampling2D with bilinear interpolation) as Keras and TensorFlow.js
-// compute it. Each output pixel is a public weighting of at most four input pixels (bilinear) or
-// a copy of one (nearest): which pixels and their weights depend only on the sizes, so a resize
-// of a private image is local on the shares (ops_resize.ts) and this file holds the geometry,
-// shared with the plaintext forward pass.
+// Image resizing (Resizing, UpSampling2D with interpolation) as Keras and TensorFlow.js compute
+// it. Each output pixel is a public weighting of input pixels, separable over the two axes: per
+// axis, a few taps (an input index and its weight) per output index, which depend only on the
+// sizes. So a resize of a private image is local on the shares (ops_resize.ts) and this file holds
+// the geometry, shared with the plaintext forward pass.
+// - nearest: one tap, a copy;
+// - bilinear: two taps;
+// - bicubic (Keras only): four, TensorFlow's Keys cubic (a = -0.5) from its 1024-entry table, taps
+//   outside the image weigh 0 and the rest are renormalised (ResizeBicubic, half-pixel centres);
+// - area (Keras only): every input index the output's box covers, weighted by how much
+//   (ResizeArea, no half-pixel centres);
+// - lanczos3, lanczos5 (Keras only): the windowed sinc over 6 or 10 taps, renormalised
+//   (ScaleAndTranslate without antialiasing).
+// All in float32 where TensorFlow computes in float32 (checked tap by tap against
+// tf.image.resize: within 2.4e-7 for bicubic and the lanczos kernels, equal for area).
 //
 // Who saved the model decides the geometry, as it decides hard_sigmoid (layers_graph.ts):
 // - Keras (tf-keras and Keras 3 on TensorFlow, and their models converted for tfjs): TensorFlow
@@ -17,16 +27,17 @@ import { refuse } from './layers_graph';
 import { bool, channelsLast, isNum, pair, posInt, settings } from './layers_settings';
 import { MAX_PLAIN_VALUES, plainAlloc, type PlainTensor } from './plain_kernels';
 
-export type ResizeMethod = 'bilinear' | 'nearest';
+export type ResizeMethod = 'bilinear' | 'nearest' | 'bicubic' | 'area' | 'lanczos3' | 'lanczos5';
 /** How an output index maps to an input coordinate: (i + 0.5) scale - 0.5 (nearest: no - 0.5), or i scale. */
 export type ResizeRule = 'half_pixel' | 'asymmetric';
 
-/** Per output index along one axis: the input indices below and above, and the weight of the one above. */
+/**
+ * Per output index along one axis, K taps: `index[k][i]` the input index of tap k of output i and
+ * `weight[k][i]` its weight (0 where output i has fewer taps). An output's weights sum to 1.
+ */
 export interface AxisTaps {
-  lo: number[];
-  hi: number[];
-  /** In [0, 1); 0 where lo = hi or the coordinate is whole (nearest: always). */
-  frac: number[];
+  index: number[][];
+  weight: number[][];
 }
 
 /** A resize of [batch, height, width, channels]: an optional crop, then the taps of each axis. */
@@ -37,31 +48,114 @@ export interface ResizePlan {
   method: ResizeMethod;
 }
 
+/** The methods only Keras has (TensorFlow's resizes; tfjs's UpSampling2D has nearest and bilinear). */
+const KERAS_ONLY: ReadonlySet<string> = new Set(['bicubic', 'area', 'lanczos3', 'lanczos5']);
+
 /** The taps of one axis from `inSize` to `outSize` values. */
 export function axisTaps(inSize: number, outSize: number, method: ResizeMethod, rule: ResizeRule, float32: boolean): AxisTaps {
+  if (KERAS_ONLY.has(method)) return tensorflowTaps(inSize, outSize, method);
   // TensorFlow's kernels compute the coordinates in float32, tfjs's in float64: a nearest index
   // at a coordinate that is whole in exact arithmetic could fall either side of it.
   const F = float32 ? Math.fround : (v: number) => v;
   const scale = F(inSize / outSize);
-  const taps: AxisTaps = { lo: [], hi: [], frac: [] };
+  const taps: number[][] = [];
   for (let i = 0; i < outSize; i++) {
     if (method === 'nearest') {
       const at = rule === 'half_pixel' ? F(F(i + 0.5) * scale) : F(i * scale);
-      const j = Math.max(0, Math.min(inSize - 1, Math.floor(at)));
-      taps.lo.push(j);
-      taps.hi.push(j);
-      taps.frac.push(0);
+      taps.push([Math.max(0, Math.min(inSize - 1, Math.floor(at))), 1]);
       continue;
     }
     const at = rule === 'half_pixel' ? F(F(F(i + 0.5) * scale) - 0.5) : F(i * scale);
     const fl = Math.floor(at);
     const lo = Math.min(inSize - 1, Math.max(0, fl)), hi = Math.min(inSize - 1, Math.max(0, Math.ceil(at)));
-    taps.lo.push(lo);
-    taps.hi.push(hi);
-    taps.frac.push(lo === hi ? 0 : F(at - fl));
+    const frac = lo === hi ? 0 : F(at - fl);
+    taps.push([lo, 1 - frac, hi, frac]);
   }
-  return taps;
+  return tapsOf(taps);
 }
+
+/** AxisTaps from each output's [index, weight, index, weight, ...], padded to the longest with weight 0. */
+function tapsOf(perOutput: number[][]): AxisTaps {
+  const k = Math.max(1, ...perOutput.map((t) => t.length / 2));
+  const index = Array.from({ length: k }, (_, j) => perOutput.map((t) => t[2 * j] ?? 0));
+  const weight = Array.from({ length: k }, (_, j) => perOutput.map((t) => t[2 * j + 1] ?? 0));
+  return { index, weight };
+}
+
+// TensorFlow's bicubic coefficients: Keys's cubic with a = -0.5 at 1024 + 1 points of [0, 1],
+// for the near tap (|x| in [0, 1]) and the far one (|x| + 1), in float32.
+const CUBIC_TABLE = 1024;
+let cubicTable: Float32Array | undefined;
+function cubicCoefficients(): Float32Array {
+  if (cubicTable) return cubicTable;
+  const F = Math.fround, a = -0.5, t = new Float32Array((CUBIC_TABLE + 1) * 2);
+  for (let i = 0; i <= CUBIC_TABLE; i++) {
+    const x = F(i / CUBIC_TABLE), x1 = F(x + 1);
+    t[i * 2] = F(F(F(F(F(a + 2) * x) - (a + 3)) * x) * x + 1);
+    t[i * 2 + 1] = F(F(F(F(F(F(a * x1) - 5 * a) * x1) + 8 * a) * x1) - 4 * a);
+  }
+  return (cubicTable = t);
+}
+
+/** The windowed sinc of radius r, in float32 as TensorFlow's sampling kernels compute it. */
+function lanczos(x: number, r: number): number {
+  const F = Math.fround, ax = F(Math.abs(x)), pi = F(Math.PI);
+  if (ax > r) return 0;
+  if (ax <= F(1e-3)) return 1;
+  const px = F(pi * ax);
+  return F(F(F(r * F(Math.sin(px))) * F(Math.sin(F(px / r)))) / F(F(F(pi * pi) * ax) * ax));
+}
+
+/** TensorFlow's bicubic, area and lanczos taps of one axis (half-pixel centres; area: none). */
+function tensorflowTaps(inSize: number, outSize: number, method: ResizeMethod): AxisTaps {
+  const F = Math.fround;
+  const taps: number[][] = [];
+  // Weights renormalised to sum to 1, as TensorFlow does, in float32.
+  const normalised = (t: number[]) => {
+    let sum = 0;
+    for (let k = 1; k < t.length; k += 2) sum = F(sum + t[k]);
+    const inv = F(1 / sum);
+    return t.map((v, k) => (k % 2 ? F(v * inv) : v));
+  };
+  if (method === 'bicubic') {
+    const scale = F(inSize / outSize), table = cubicCoefficients();
+    for (let i = 0; i < outSize; i++) {
+      const at = F(F(F(i + 0.5) * scale) - 0.5), fl = Math.floor(at);
+      const off = roundHalfEven(F(F(at - fl) * CUBIC_TABLE));
+      const w = [table[off * 2 + 1], table[off * 2], table[(CUBIC_TABLE - off) * 2], table[(CUBIC_TABLE - off) * 2 + 1]];
+      const t: number[] = [];
+      w.forEach((v, k) => fl - 1 + k >= 0 && fl - 1 + k < inSize && t.push(fl - 1 + k, v));
+      taps.push(normalised(t));
+    }
+  } else if (method === 'area') {
+    const scale = F(inSize / outSize), inv = F(1 / scale);
+    for (let i = 0; i < outSize; i++) {
+      const a = F(i * scale), b = F((i + 1) * scale), t: number[] = [];
+      for (let j = Math.floor(a); j < Math.ceil(b); j++) {
+        const span = j < a ? (j + 1 > b ? scale : F(j + 1 - a)) : j + 1 > b ? F(b - j) : 1;
+        t.push(Math.min(j, inSize - 1), F(span * inv));
+      }
+      taps.push(t);
+    }
+  } else {
+    const r = method === 'lanczos3' ? 3 : 5;
+    const inv = F(1 / F(outSize / inSize));
+    for (let i = 0; i < outSize; i++) {
+      const at = F(F(i + 0.5) * inv);
+      const lo = Math.max(0, Math.ceil(F(F(at - r) - 0.5))), hi = Math.min(inSize - 1, Math.floor(F(F(at + r) - 0.5)));
+      const t: number[] = [];
+      for (let j = lo; j <= hi; j++) t.push(j, lanczos(F(F(j + 0.5) - at), r));
+      taps.push(normalised(t));
+    }
+  }
+  return tapsOf(taps);
+}
+
+/** lrintf's rounding: to the nearest integer, halves to even. */
+const roundHalfEven = (v: number): number => {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
 
 /**
  * Keras's crop to the target's aspect ratio: the largest centred window of that ratio. Resizing
@@ -114,7 +208,7 @@ export interface ResizeLayer {
   float32: boolean;
 }
 
-const METHODS = new Set(['bilinear', 'nearest']);
+const METHODS = new Set(['bilinear', 'nearest', ...KERAS_ONLY]);
 
 /**
  * A Resizing or UpSampling2D layer's resize, its settings checked (refused, naming the setting,
@@ -125,7 +219,8 @@ export function resizeLayerOf(l: LayerConfig, tfjs: boolean): ResizeLayer {
   const c = l.config;
   const upsampling = l.class_name === 'UpSampling2D';
   const method = String(c.interpolation ?? (upsampling ? 'nearest' : 'bilinear'));
-  if (!METHODS.has(method)) refuse(l, `interpolation '${method}' is not supported (bilinear and nearest are)`);
+  if (!METHODS.has(method)) refuse(l, `interpolation '${method}' is not supported (${[...METHODS].join(', ')} are)`);
+  if (tfjs && KERAS_ONLY.has(method)) refuse(l, `interpolation '${method}' in a model saved by TensorFlow.js, which has only nearest and bilinear: its own predictions are not a ${method} resize's`);
   if (upsampling) {
     settings(l, { size: (v) => pair(v, 2).every((d) => Number.isInteger(d) && d >= 1), data_format: channelsLast, interpolation: () => true });
     return { method: method as ResizeMethod, size: { factors: pair(c.size, 2) }, crop: false, rule: tfjs ? 'asymmetric' : 'half_pixel', float32: !tfjs };
@@ -157,23 +252,26 @@ export function resizePlan(l: LayerConfig, r: ResizeLayer, shape: readonly numbe
   return { rows: axisTaps(shape[1], th, r.method, r.rule, r.float32), cols: axisTaps(shape[2], tw, r.method, r.rule, r.float32), method: r.method };
 }
 
-/** The resize in float64 on plaintext [batch, height, width, channels] (the crop already applied). */
+/** The resize in float64 on plaintext [batch, height, width, channels] (the crop already applied): the rows', then the columns'. */
 export function plainResize(x: PlainTensor, rows: AxisTaps, cols: AxisTaps): PlainTensor {
-  const [n, h, w, c] = x.shape, oh = rows.lo.length, ow = cols.lo.length;
-  const out = plainAlloc(n * oh * ow * c);
-  const at = (b: number, i: number, j: number, k: number) => x.data[((b * h + i) * w + j) * c + k];
+  return plainResizeAxis(plainResizeAxis(x, rows, 1), cols, 2);
+}
+
+/** One axis (1: rows, 2: columns) of [batch, height, width, channels] resized by its taps. */
+function plainResizeAxis(x: PlainTensor, t: AxisTaps, axis: 1 | 2): PlainTensor {
+  const [n, h, w, c] = x.shape, out = t.index[0].length;
+  const shape = axis === 1 ? [n, out, w, c] : [n, h, out, c];
+  const y = plainAlloc(n * shape[1] * shape[2] * c);
   for (let b = 0; b < n; b++)
-    for (let i = 0; i < oh; i++) {
-      const [r0, r1, fr] = [rows.lo[i], rows.hi[i], rows.frac[i]];
-      for (let j = 0; j < ow; j++) {
-        const [c0, c1, fc] = [cols.lo[j], cols.hi[j], cols.frac[j]];
-        const o = ((b * oh + i) * ow + j) * c;
-        for (let k = 0; k < c; k++) {
-          const top = at(b, r0, c0, k) + (at(b, r0, c1, k) - at(b, r0, c0, k)) * fc;
-          const bottom = at(b, r1, c0, k) + (at(b, r1, c1, k) - at(b, r1, c0, k)) * fc;
-          out[o + k] = top + (bottom - top) * fr;
+    for (let i = 0; i < shape[1]; i++)
+      for (let j = 0; j < shape[2]; j++) {
+        const o = ((b * shape[1] + i) * shape[2] + j) * c;
+        for (let k = 0; k < t.index.length; k++) {
+          const at = axis === 1 ? i : j, wk = t.weight[k][at];
+          if (wk === 0) continue;
+          const src = axis === 1 ? ((b * h + t.index[k][at]) * w + j) * c : ((b * h + i) * w + t.index[k][at]) * c;
+          for (let q = 0; q < c; q++) y[o + q] += wk * x.data[src + q];
         }
       }
-    }
-  return { data: out, shape: [n, oh, ow, c] };
+  return { data: y, shape };
 }

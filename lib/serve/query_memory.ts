@@ -116,6 +116,12 @@ function window(s: number[], size: [number, number], strides: [number, number], 
   return [out(s[0], size[0], strides[0]), out(s[1], size[1], strides[1])];
 }
 
+/** The taps per output of a resize along an axis of `inSize` to `outSize` (image_resize.ts): area's cover its box. */
+function resizeTaps(method: string, inSize: number, outSize: number): number {
+  const taps: Record<string, number> = { bilinear: 2, bicubic: 4, lanczos3: 6, lanczos5: 10 };
+  return taps[method] ?? Math.ceil(inSize / Math.max(1, outSize)) + 1;
+}
+
 const MAX_POOLS = new Set(['MaxPooling2D', 'MaxPooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling1D']);
 
 /**
@@ -393,12 +399,13 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'UpSampling2D':
       case 'Resizing': {
         const [sh, sw] = pair(c.size, 2);
-        const inW = s[1] ?? 1;
+        const inH = s[0] ?? 1, inW = s[1] ?? 1;
         s = cls === 'Resizing' ? [Number(c.height), Number(c.width), s[2] ?? 1] : [(s[0] ?? 1) * sh, inW * sw, s[2] ?? 1];
         elements += PER_LINEAR * count(s);
-        // Bilinear (ops_resize.ts): two gathers of rows at the input's width, then per corner a
-        // gather, its product and the sum.
-        if ((c.interpolation ?? (cls === 'Resizing' ? 'bilinear' : 'nearest')) === 'bilinear') elements += 2 * s[0] * inW * s[2] + 4 * PER_LINEAR * count(s);
+        // Any but nearest (ops_resize.ts): per axis, per tap a gather and its product, their sum
+        // and its truncation; the rows' at the input's width.
+        const method = String(c.interpolation ?? (cls === 'Resizing' ? 'bilinear' : 'nearest'));
+        if (method !== 'nearest') elements += (2 * resizeTaps(method, inH, s[0]) + 2) * PER_LINEAR * s[0] * inW * s[2] + 2 * resizeTaps(method, inW, s[1]) * PER_LINEAR * count(s);
         break;
       }
       case 'Flatten':
@@ -408,7 +415,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // A smaller input is resized (bilinear), as a Resizing's.
         const resized = (s[0] ?? 1) < Number(c.height) || (s[1] ?? 1) < Number(c.width), inW = s[1] ?? 1;
         s = [Number(c.height) || (s[0] ?? 1), Number(c.width) || (s[1] ?? 1), s[2] ?? 1];
-        if (resized) elements += 2 * s[0] * inW * s[2] + 5 * PER_LINEAR * count(s);
+        if (resized) elements += 6 * PER_LINEAR * s[0] * inW * s[2] + 5 * PER_LINEAR * count(s);
         break;
       }
       case REDUCE_LAYER: {

@@ -49,55 +49,64 @@ function reduceRef(a: ArrayLike<number>, shape: readonly number[], axes: readonl
   return out;
 }
 
-/** [n, h, w, c] interpolated at given taps in float64: each output (1 - fr)((1 - fc) x00 + fc x01) + fr((1 - fc) x10 + fc x11). */
+/** [n, h, w, c] interpolated at given taps in float64: each output sum_a sum_b wr_a wc_b x[r_a, c_b]. */
 function resizeRef(a: ArrayLike<number>, [n, h, w, ch]: readonly number[], rows: AxisTaps, cols: AxisTaps): number[] {
   const at = (b: number, i: number, j: number, k: number) => a[((b * h + i) * w + j) * ch + k];
   const out: number[] = [];
   for (let b = 0; b < n; b++)
-    for (let i = 0; i < rows.lo.length; i++)
-      for (let j = 0; j < cols.lo.length; j++)
+    for (let i = 0; i < rows.index[0].length; i++)
+      for (let j = 0; j < cols.index[0].length; j++)
         for (let k = 0; k < ch; k++) {
-          const [r0, r1, fr, c0, c1, fc] = [rows.lo[i], rows.hi[i], rows.frac[i], cols.lo[j], cols.hi[j], cols.frac[j]];
-          out.push((1 - fr) * ((1 - fc) * at(b, r0, c0, k) + fc * at(b, r0, c1, k)) + fr * ((1 - fc) * at(b, r1, c0, k) + fc * at(b, r1, c1, k)));
+          let v = 0;
+          rows.index.forEach((r, ka) => cols.index.forEach((cc, kb) => (v += rows.weight[ka][i] * cols.weight[kb][j] * at(b, r[i], cc[j], k))));
+          out.push(v);
         }
   return out;
 }
 
+/** Two taps per output: lo with weight 1 - frac, hi with frac (bilinear's). */
+const two = (lo: number[], hi: number[], frac: number[]): AxisTaps => ({ index: [lo, hi], weight: [frac.map((v) => 1 - v), frac] });
+
 export function linearSuite(protocol: Protocol): void {
-  // Resizing and bilinear UpSampling2D (ops_resize.ts): copies, or four public integer weights at
-  // f bits summing to 2^f and one truncation. The taps are written out here (image_resize.ts,
-  // which makes them from a layer, is checked against Keras and tfjs in their own tests).
-  test(`${protocol}: resizeImage: nearest copies encodings exactly; bilinear is within its weights' rounding and one truncation of float64`, (t) =>
+  // Resizing and UpSampling2D (ops_resize.ts): copies, or per axis public integer weights at f bits
+  // summing to 2^f and one truncation. The taps are written out here (image_resize.ts, which makes
+  // them from a layer, is checked against Keras and tfjs in their own tests).
+  test(`${protocol}: resizeImage: nearest copies encodings exactly; bilinear and four-tap resizes are within their weights' rounding and a truncation per axis of float64`, (t) =>
     withCluster(protocol, async (c) => {
       const shape = [2, 3, 4, 2];
       const xa = withEdges(rand(48, 50), EDGES), ya = rand(48, 50);
-      const zeros = (n: number) => Array<number>(n).fill(0);
-      const near: [AxisTaps, AxisTaps] = [{ lo: [2, 0, 1, 1, 0], hi: [2, 0, 1, 1, 0], frac: zeros(5) }, { lo: [3, 0, 2], hi: [3, 0, 2], frac: zeros(3) }];
+      const copies = (idx: number[]): AxisTaps => ({ index: [idx], weight: [idx.map(() => 1)] });
+      const near: [AxisTaps, AxisTaps] = [copies([2, 0, 1, 1, 0]), copies([3, 0, 2])];
       // Rows 3 -> 5 with edges clamped (lo = hi) and a weight that does not encode (0.1); columns 4 -> 3 with 1/3.
-      const rows: AxisTaps = { lo: [0, 0, 1, 1, 2], hi: [0, 1, 2, 2, 2], frac: [0, 0.25, 0.75, 0.1, 0] };
-      const cols: AxisTaps = { lo: [0, 1, 3], hi: [1, 2, 3], frac: [1 / 3, 0.5, 0] };
-      // An upsampling by 2 (half-pixel): weights 1/16, 3/16, 9/16, exact at f bits.
-      const up: AxisTaps = { lo: [0, 0, 0, 1, 1, 2], hi: [0, 1, 1, 2, 2, 2], frac: [0, 0.25, 0.75, 0.25, 0.75, 0] };
-      const upCols: AxisTaps = { lo: [0, 0, 0, 1, 1, 2, 2, 3], hi: [0, 1, 1, 2, 2, 3, 3, 3], frac: [0, 0.25, 0.75, 0.25, 0.75, 0.25, 0.75, 0] };
+      const rows = two([0, 0, 1, 1, 2], [0, 1, 2, 2, 2], [0, 0.25, 0.75, 0.1, 0]);
+      const cols = two([0, 1, 3], [1, 2, 3], [1 / 3, 0.5, 0]);
+      // An upsampling by 2 (half-pixel): weights 1/4 and 3/4 per axis, exact at f bits.
+      const up = two([0, 0, 0, 1, 1, 2], [0, 1, 1, 2, 2, 2], [0, 0.25, 0.75, 0.25, 0.75, 0]);
+      const upCols = two([0, 0, 0, 1, 1, 2, 2, 3], [0, 1, 1, 2, 2, 3, 3, 3], [0, 0.25, 0.75, 0.25, 0.75, 0.25, 0.75, 0]);
+      // Four taps with negative weights (bicubic's form), one output with three (a tap of weight 0).
+      const cubic: AxisTaps = { index: [[0, 0, 1], [1, 1, 2], [2, 2, 3], [3, 3, 0]], weight: [[-0.0703, -0.1, 0.2], [0.8672, 0.7, 0.9], [0.2734, 0.5, -0.1], [-0.0703, -0.1, 0]] };
       const x = priv(c, xa, shape), y = priv(c, ya, shape), p = pub(c, ya, shape);
       const nx = resizeImage(x, ...near);
       t.deepEqual([...nx.shape], [2, 5, 3, 2]);
       within(t, await open(nx), resizeRef(Array.from(xa, enc), shape, ...near), 0, 'nearest vs the encodings');
-      // Each output is off by the truncation (a unit), the operands' encodings (U / 2) and the weights'
-      // rounding: three rounded by up to 2^-(f+1) each, the fourth 2^f minus them (1.5 2^-f).
-      const worst = 3 * U * 50 + 1.5 * U + f64(50, 4);
+      // Per axis each output is off by the truncation (a unit) and the weights' rounding: all but
+      // one rounded by up to 2^-(f+1) each, the last 2^f minus them, on inputs up to 50; the
+      // rows' error passes through the columns' weights (their |sum| below 1.4), plus the encodings (U / 2).
+      const pass = (k: number) => U + (k - 1) * U * 50;
+      const bilinear = pass(2) * 2 + U / 2 + f64(50, 4);
       for (const [name, z, want, bound] of [
-        ['bilinear, private', resizeImage(y, rows, cols), resizeRef(ya, shape, rows, cols), worst],
-        ['bilinear, public', resizeImage(p, rows, cols), resizeRef(ya, shape, rows, cols), worst],
-        ['bilinear upsampling by 2 (exact weights)', resizeImage(y, up, upCols), resizeRef(ya, shape, up, upCols), 1.5 * U + f64(50, 4)],
+        ['bilinear, private', resizeImage(y, rows, cols), resizeRef(ya, shape, rows, cols), bilinear],
+        ['bilinear, public', resizeImage(p, rows, cols), resizeRef(ya, shape, rows, cols), bilinear],
+        ['bilinear upsampling by 2 (exact weights)', resizeImage(y, up, upCols), resizeRef(ya, shape, up, upCols), 2.5 * U + f64(50, 4)],
+        ['four taps with negative weights on the columns', resizeImage(y, rows, cubic), resizeRef(ya, shape, rows, cubic), pass(2) * 1.4 + pass(4) + U / 2 + f64(50, 8)],
       ] as [string, tfe.AnyTensor, number[], number][]) {
         t.is(z.kind, name.includes('public') ? 'public' : 'private', name);
         within(t, await open(z), want, bound, name);
       }
       // A constant image stays constant: the weights sum to exactly 2^f.
       const k = resizeImage(priv(c, Array<number>(48).fill(37.123), shape), rows, cols);
-      within(t, await open(k), Array<number>(30 * 2).fill(enc(37.123)), U, 'a constant image');
-      t.throws(() => resizeImage(x, { lo: [3], hi: [3], frac: [0] }, cols), { message: /resizeImage: the taps of axis 1 do not fit \[2,3,4,2\]/ });
+      within(t, await open(k), Array<number>(30 * 2).fill(enc(37.123)), 2 * U, 'a constant image');
+      t.throws(() => resizeImage(x, copies([3]), cols), { message: /resizeImage: the taps of axis 1 do not fit \[2,3,4,2\]/ });
       t.throws(() => resizeImage(tfe.reshape(x, [6, 8, 1]), rows, cols), { message: /resizeImage: expects \[batch, height, width, channels\]/ });
     }));
 
