@@ -1,9 +1,9 @@
 // What resizes and recurrent states cost over the prediction service: three server processes on
 // loopback (mutual TLS) and this client. Per model and protocol: batch-1 latency p50 over
 // sequential queries, and each query's bytes and rounds (the servers' own counts). Pairs that
-// differ only in the feature: UpSampling2D nearest (copies) against bilinear (four weighted
-// corners and a truncation); a decoder LSTM started from an encoder's states against the
-// same decoder from zeros.
+// differ only in the feature: UpSampling2D nearest (copies) against bilinear and bicubic (two and
+// four weighted taps per axis, a truncation per axis); a decoder LSTM started from an encoder's
+// states against the same decoder from zeros.
 //   npm run bench:features                 table
 //   npm run bench:features -- --quick      fewer queries
 import * as fs from 'node:fs';
@@ -46,11 +46,11 @@ const upsampling = (interpolation: string) =>
     [['c1/kernel', [3, 3, 4, 8]], ['c1/bias', [8]], ['c2/kernel', [1, 1, 8, 2]], ['c2/bias', [2]]],
   );
 
-const resizeInput = () =>
+const resizeInput = (interpolation = 'bilinear') =>
   model(
     [
       ['in', 'InputLayer', { batch_input_shape: [null, 24, 20, 3] }, []],
-      ['resize', 'Resizing', { height: 16, width: 16 }, ['in']],
+      ['resize', 'Resizing', { height: 16, width: 16, interpolation }, ['in']],
       ['c1', 'Conv2D', { filters: 8, kernel_size: [3, 3], activation: 'relu' }, ['resize']],
       ['gap', 'GlobalAveragePooling2D', {}, ['c1']],
       ['out', 'Dense', { units: 3 }, ['gap']],
@@ -82,7 +82,9 @@ const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(sha
 const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
   { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
   { name: 'Conv, UpSampling2D bilinear, Conv (16x16 -> 32x32)', artifacts: () => upsampling('bilinear'), input: () => input([1, 16, 16, 4]) },
-  { name: 'Resizing 24x20 -> 16x16, Conv, pool, Dense', artifacts: resizeInput, input: () => input([1, 24, 20, 3]) },
+  { name: 'Conv, UpSampling2D bicubic, Conv (16x16 -> 32x32)', artifacts: () => upsampling('bicubic'), input: () => input([1, 16, 16, 4]) },
+  { name: 'Resizing 24x20 -> 16x16, Conv, pool, Dense', artifacts: () => resizeInput(), input: () => input([1, 24, 20, 3]) },
+  { name: 'Resizing 24x20 -> 16x16 area, Conv, pool, Dense', artifacts: () => resizeInput('area'), input: () => input([1, 24, 20, 3]) },
   { name: 'decoder LSTM (6 steps) from zeros', artifacts: () => decoder(false), input: () => input([1, 6, 3]) },
   { name: 'encoder LSTM (8 steps), decoder from its states', artifacts: () => decoder(true), input: () => [input([1, 8, 4]), input([1, 6, 3])] },
 ];
