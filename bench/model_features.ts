@@ -1,6 +1,7 @@
-// What resizes and recurrent states cost over the prediction service: three server processes on
-// loopback (mutual TLS) and this client. Per model and protocol: batch-1 latency p50 over
-// sequential queries, and each query's bytes and rounds (the servers' own counts). Pairs that
+// What resizes, grouped and separable convolutions and recurrent states cost over the prediction
+// service: three server processes on loopback (mutual TLS) and this client. Per model and
+// protocol: batch-1 latency p50 over sequential queries, and each query's bytes and rounds (the
+// servers' own counts). `--only <text>`: the cases whose name contains it. Pairs that
 // differ only in the feature: UpSampling2D nearest (copies) against bilinear and bicubic (two and
 // four weighted taps per axis, a truncation per axis); a decoder LSTM started from an encoder's
 // states against the same decoder from zeros.
@@ -59,6 +60,21 @@ const resizeInput = (interpolation = 'bilinear') =>
     [['c1/kernel', [3, 3, 3, 8]], ['c1/bias', [8]], ['out/kernel', [8, 3]], ['out/bias', [3]]],
   );
 
+/** A grouped or separable convolution on a 16x16 image: its kernel is g or kh kw times smaller than the expanded one it ran on before (fiftieth session). */
+const convolution = (kind: 'grouped' | 'separable') =>
+  model(
+    [
+      ['in', 'InputLayer', { batch_input_shape: [null, 16, 16, 128] }, []],
+      kind === 'grouped'
+        ? ['c', 'Conv2D', { filters: 128, kernel_size: [3, 3], padding: 'same', groups: 32, use_bias: false }, ['in']]
+        : ['c', 'SeparableConv2D', { filters: 128, kernel_size: [3, 3], padding: 'same', use_bias: false }, ['in']],
+      ['gap', 'GlobalAveragePooling2D', {}, ['c']],
+      ['out', 'Dense', { units: 3 }, ['gap']],
+    ],
+    ['out'],
+    [...((kind === 'grouped' ? [['c/kernel', [3, 3, 4, 128]]] : [['c/depthwise_kernel', [3, 3, 128, 1]], ['c/pointwise_kernel', [1, 1, 128, 128]]]) as Weights), ['out/kernel', [128, 3]], ['out/bias', [3]]],
+  );
+
 const U = 16;
 const lstm = (name: string, d: number): Weights => [[`${name}/kernel`, [d, 4 * U]], [`${name}/recurrent_kernel`, [U, 4 * U]], [`${name}/bias`, [4 * U]]];
 const decoder = (fromEncoder: boolean) =>
@@ -85,12 +101,15 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'Conv, UpSampling2D bicubic, Conv (16x16 -> 32x32)', artifacts: () => upsampling('bicubic'), input: () => input([1, 16, 16, 4]) },
   { name: 'Resizing 24x20 -> 16x16, Conv, pool, Dense', artifacts: () => resizeInput(), input: () => input([1, 24, 20, 3]) },
   { name: 'Resizing 24x20 -> 16x16 area, Conv, pool, Dense', artifacts: () => resizeInput('area'), input: () => input([1, 24, 20, 3]) },
+  { name: 'Conv2D 3x3 in 32 groups (16x16x128), pool, Dense', artifacts: () => convolution('grouped'), input: () => input([1, 16, 16, 128]) },
+  { name: 'SeparableConv2D 3x3 (16x16x128 -> 128), pool, Dense', artifacts: () => convolution('separable'), input: () => input([1, 16, 16, 128]) },
   { name: 'decoder LSTM (6 steps) from zeros', artifacts: () => decoder(false), input: () => input([1, 6, 3]) },
   { name: 'encoder LSTM (8 steps), decoder from its states', artifacts: () => decoder(true), input: () => [input([1, 8, 4]), input([1, 6, 3])] },
 ];
 
 async function main(): Promise<void> {
-  checkOptions(process.argv.slice(2), { flags: ['--quick'], values: [], usage: 'npm run bench:features [-- --quick]' });
+  checkOptions(process.argv.slice(2), { flags: ['--quick'], values: ['--only'], usage: 'npm run bench:features [-- --quick] [-- --only <text>]' });
+  const at = process.argv.indexOf('--only'), only = at > 0 ? process.argv[at + 1] : undefined;
   const queries = process.argv.includes('--quick') ? 3 : 15;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-features-'));
   const { config, procs } = await startLocalCluster(dir, { tls: true, onLine: () => undefined });
@@ -100,6 +119,7 @@ async function main(): Promise<void> {
     console.log('| model | protocol | p50 ms | bytes per query | rounds |\n|---|---|---|---|---|');
     for (const [i, k] of CASES.entries())
       for (const protocol of ['securenn', 'fss'] as const) {
+        if (only && !k.name.includes(only)) continue;
         const name = `m${i}-${protocol}`;
         await owner.deploy(k.artifacts(), { name, protocol });
         const times: number[] = [];

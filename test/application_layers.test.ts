@@ -3,6 +3,9 @@
 // Normalization's config mean and variance become private weights before anything reads the
 // topology, so the topology a deploy sends holds neither; ConvNeXt's LayerScale and
 // StochasticDepth are Keras's own only.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import test from 'ava';
 
 import * as tfe from '../lib';
@@ -104,4 +107,24 @@ test('GroupNormalization refuses groups that do not divide the channels, and gro
   const c = new tfe.Cluster({ protocol: 'securenn' });
   t.teardown(() => c.close());
   t.throws(() => tfe.loadLayersModel(gn([128, 128, 8], 2), { cluster: c }), { message: /layer 'gn' \(GroupNormalization\): each group holds 65536 values \(positions x channels per group\), more than the 65535 supported/ });
+});
+
+// Separable layers (conv_kernels.ts separableInTwo): a wide one runs as two products, its depthwise
+// filter and pointwise kernel shared as they are; a narrow one as one product on the kernels the
+// owner folds. The real Keras models (keras3_application_models.json) are checked against Keras's
+// predict in keras3_saved_models.test.ts; here, which form each took.
+test('wide separable layers run as two products, narrow ones on the folded kernel', (t) => {
+  const fixtures = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_application_models.json'), 'utf8'));
+  const forms = (name: string) => {
+    const f = fixtures[name];
+    const a = { modelTopology: f.topology, weightSpecs: f.weights.map((w: { name: string; shape: number[] }) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w: { data: number[] }) => w.data)).buffer } as unknown as tfe.ModelArtifacts;
+    const params = tfe.loadPlainModel(a).spec.params.map((p) => p.weight).filter((w) => /separable_conv/.test(w));
+    return { two: params.filter((w) => w.endsWith('/depthwise_filter')).length, folded: params.filter((w) => w.endsWith('/full_kernel')).length };
+  };
+  // 81 taps x 64 filters and 81 x 128 with a multiplier of 2: two products each.
+  t.deepEqual(forms('x6_separable_two_products'), { two: 2, folded: 0 });
+  t.deepEqual(forms('x7_separable1d_two_products'), { two: 1, folded: 0 });
+  // Xception's entry flow made small (3x3, 16 and 12 filters) and the 1-D ones of 6 and 8 filters: folded.
+  t.deepEqual(forms('x2_separable_xception_entry'), { two: 0, folded: 3 });
+  t.deepEqual(forms('x3_depthwise_separable_1d'), { two: 0, folded: 2 });
 });

@@ -1,7 +1,7 @@
 // The per-query memory estimate (lib/serve/query_memory.ts) of the convolutions whose kernels the
 // owner expands (lib/api/layers_conv.ts): a dilated Conv2D or Conv1D runs as an ordinary one on a
 // kernel of (k - 1) d + 1 taps per axis, a DepthwiseConv2D as a depthwise convolution (its patches
-// as a Conv2D's, and its taps' products), a SeparableConv2D as a depthwise convolution then a 1x1 Conv2D. Each must be estimated at least as what it
+// as a Conv2D's, and its taps' products), a SeparableConv2D as a depthwise convolution then a 1x1 Conv2D (or, folded, a Conv2D). Each must be estimated at least as what it
 // runs as; the estimate used to read the undilated kernel_size and to leave the depthwise layers
 // to its default case (their output shape unchanged, no im2col), so such a model's queries could
 // use many times what maxQueryBytes was told.
@@ -36,7 +36,7 @@ test('a dilated Conv1D is estimated as the Conv1D on its dilated kernel', (t) =>
   t.is(e({ kernel_size: 3, dilation_rate: 50 }), e({ kernel_size: 101 }));
 });
 
-test('DepthwiseConv2D is estimated as a Conv2D to C m outputs and its taps\' products; SeparableConv2D as that, then a 1x1 Conv2D', (t) => {
+test('DepthwiseConv2D is estimated as a Conv2D to C m outputs and its taps\' products; SeparableConv2D as that then a 1x1 Conv2D, or folded as a Conv2D', (t) => {
   for (const protocol of ['securenn', 'fss', 'pond'] as const) {
     const depthwise = est({ class_name: 'DepthwiseConv2D', config: { kernel_size: [5, 5], depth_multiplier: 3, strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol);
     // The products of the taps: 32 x 32 pixels x 25 taps x 12 outputs, 8 bytes, kept twice (as the patches are).
@@ -44,15 +44,17 @@ test('DepthwiseConv2D is estimated as a Conv2D to C m outputs and its taps\' pro
     t.is(depthwise, est({ class_name: 'Conv2D', config: { filters: 12, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol) + taps, protocol);
     // A Conv2D with one input channel per group (ConvNeXt's) runs as the same depthwise convolution.
     t.is(est({ class_name: 'Conv2D', config: { filters: 12, groups: 4, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), depthwise, protocol);
-    // A SeparableConv2D: the depthwise convolution on its dilated kernel (9 x 9 taps, C m = 4
-    // channels), then a 1x1 Conv2D from those to its filters.
-    const separable = est({ class_name: 'SeparableConv2D', config: { filters: 16, kernel_size: [3, 3], dilation_rate: [4, 4], padding: 'valid', activation: 'relu' } }, protocol);
+    // A narrow SeparableConv2D (9 x 9 taps, 16 filters: folded by the owner) as the full Conv2D it
+    // runs as; a wide one (64 filters: two products) as the depthwise convolution on its dilated
+    // kernel (C m = 4 channels), then a 1x1 Conv2D from those to its filters.
+    const separable = (filters: number) => est({ class_name: 'SeparableConv2D', config: { filters, kernel_size: [3, 3], dilation_rate: [4, 4], padding: 'valid', activation: 'relu' } }, protocol);
+    t.is(separable(16), est({ class_name: 'Conv2D', config: { filters: 16, kernel_size: [9, 9], padding: 'valid', activation: 'relu' } }, protocol), protocol);
     const layers = [
       { class_name: 'DepthwiseConv2D', config: { name: 'd', batch_input_shape: [null, ...IN], kernel_size: [9, 9], padding: 'valid' } },
-      { class_name: 'Conv2D', config: { name: 'p', filters: 16, kernel_size: [1, 1], activation: 'relu' } },
+      { class_name: 'Conv2D', config: { name: 'p', filters: 64, kernel_size: [1, 1], activation: 'relu' } },
       { class_name: 'Flatten', config: { name: 'f' } },
     ];
-    t.is(separable, estimateQueryBytes({ topology: { class_name: 'Sequential', config: { layers } } as never, protocol, inputShape: IN }, 1), protocol);
+    t.is(separable(64), estimateQueryBytes({ topology: { class_name: 'Sequential', config: { layers } } as never, protocol, inputShape: IN }, 1), protocol);
   }
   // Without a depth_multiplier (Keras's default, 1): C outputs.
   t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }), est({ class_name: 'Conv2D', config: { filters: 4, kernel_size: 3 } }) + 62 * 62 * 9 * 4 * 8 * 2);

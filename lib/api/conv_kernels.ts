@@ -1,9 +1,10 @@
-// Kernels the model owner expands before sharing, so that grouped and dilated convolutions run as
-// one ordinary private Conv2D (exact: only zeros and owner-side float64
-// products are added; the servers see shares of the expanded kernel, never which taps are zero).
-// Cost: a grouped one does `groups` times the multiply-adds of its plaintext (zeros included), a
-// dilated one ((k-1)d+1)^2 / k^2 times. DepthwiseConv2D and SeparableConv2D run on a depthwise
-// convolution (layers_conv.ts; only dilated here).
+// Kernels the model owner reshapes before sharing: a dilated convolution's, spread out with zeros
+// between its taps, so that it runs as an ordinary private convolution (exact: only zeros are
+// added; the servers see shares of the spread kernel, never which taps are zero), at
+// ((k-1)d+1)^2 / k^2 times its plaintext's multiply-adds; a separable layer's two kernels folded
+// into one where that is cheaper than two products (separableInTwo); and a Conv2DTranspose's
+// sub-pixel form. Grouped and depthwise convolutions run as their own private products
+// (layers_conv.ts).
 // Layouts are TensorFlow's: [kh, kw, in, out].
 
 const at = (s: readonly number[], ...i: number[]) => i.reduce((a, v, d) => a * s[d] + v, 0);
@@ -17,23 +18,35 @@ export function dilateKernel(k: ArrayLike<number>, shape: readonly number[], [dh
   return o;
 }
 
-export const dilatedShape = (shape: readonly number[], [dh, dw]: readonly [number, number]): number[] => [(shape[0] - 1) * dh + 1, (shape[1] - 1) * dw + 1, shape[2], shape[3]];
-
-/**
- * Grouped [kh, kw, c/g, f] -> full [kh, kw, c, f]: group q (output channels q f/g .. (q+1) f/g - 1)
- * reads input channels q c/g .. (q+1) c/g - 1 only (Keras's `groups`), zeros elsewhere.
- */
-export function groupedKernel(k: ArrayLike<number>, [kh, kw, cg, f]: readonly number[], groups: number): Float64Array {
-  const c = cg * groups, fg = f / groups, out = [kh, kw, c, f];
+/** Depthwise [kh, kw, c, m] then pointwise [1, 1, c*m, f], folded: full[y, x, c, o] = sum_j d[y, x, c, j] p[c*m + j, o]. */
+export function separableKernel(d: ArrayLike<number>, [kh, kw, c, m]: readonly number[], p: ArrayLike<number>, f: number): Float64Array {
   const o = new Float64Array(kh * kw * c * f);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
-      for (let ci = 0; ci < c; ci++) {
-        const q = Math.floor(ci / cg);
-        for (let j = q * fg; j < (q + 1) * fg; j++) o[at(out, y, x, ci, j)] = k[at([kh, kw, cg, f], y, x, ci % cg, j)];
-      }
+      for (let ci = 0; ci < c; ci++)
+        for (let j = 0; j < m; j++) {
+          const dv = d[at([kh, kw, c, m], y, x, ci, j)];
+          if (dv === 0) continue;
+          const row = (ci * m + j) * f, base = at([kh, kw, c, f], y, x, ci, 0);
+          for (let q = 0; q < f; q++) o[base + q] += dv * p[row + q];
+        }
   return o;
 }
+
+/**
+ * Whether a separable layer runs as two products (a depthwise convolution, then a pointwise one)
+ * rather than one on its kernels folded into [kh, kw, c, f] (taps: kh kw, dilated). Per output
+ * pixel the fold costs kh kw c f multiply-adds in one product; the two cost kh kw c m + c m f and
+ * a second product, whose masks, openings and truncation of c m values per pixel cost about as
+ * much as 3000 multiply-adds each in the ring's convolution kernel (measured, bench/RESULTS.md,
+ * fiftieth session: two products were slower at 3x3 with 256 filters, twice as fast at 512). So
+ * two products from kh kw f >= 4096 m: Xception's 728-filter layers, not its 128- and 256-filter
+ * ones; a round and the intermediate's bytes more per query where they are used.
+ */
+export const SEPARABLE_FROM = 4096;
+export const separableInTwo = (taps: number, filters: number, multiplier: number): boolean => taps * filters >= SEPARABLE_FROM * multiplier;
+
+export const dilatedShape = (shape: readonly number[], [dh, dw]: readonly [number, number]): number[] => [(shape[0] - 1) * dh + 1, (shape[1] - 1) * dw + 1, shape[2], shape[3]];
 
 /**
  * One axis of a transposed convolution (Conv2DTranspose), as Keras and TensorFlow compute it:

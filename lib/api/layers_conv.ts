@@ -1,5 +1,5 @@
-// The convolution layers: Conv2D (grouped: its kernel expanded by the owner into one ordinary
-// Conv2D, conv_kernels.ts; dilated), DepthwiseConv2D (a private depthwise convolution),
+// The convolution layers: Conv2D (grouped: a private grouped convolution; dilated: its kernel
+// spread by the owner, conv_kernels.ts), DepthwiseConv2D (a private depthwise convolution),
 // SeparableConv2D (a depthwise convolution, then a pointwise one), Conv1D (a Conv2D over
 // a height-1 image; causal padding as zeros before the first step), Conv2DTranspose (one Conv2D
 // whose channels are the output phases, then a depth-to-space: the sub-pixel form).
@@ -7,7 +7,7 @@ import { add, pad, reshape, slice, transpose } from './ops';
 import { conv2d, depthwiseConv2d } from './ops_nonlinear';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { withActivation } from './layers_activations';
-import { dilatedShape, transposeAxis } from './conv_kernels';
+import { dilatedShape, separableInTwo, transposeAxis } from './conv_kernels';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, channelsLast, ones, padding, padMode, pair, posInt, positivePair, settings } from './layers_settings';
@@ -30,12 +30,13 @@ function dilationOf(l: LayerConfig, c: Record<string, unknown>): [number, number
   return d;
 }
 
-/** A Conv2D on kernel parameter `k` (taken or expanded by the owner), its bias and activation. */
-function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, outChannels: number): LayerPlan {
+/** A Conv2D on kernel parameter `k` (taken or dilated by the owner), in `groups` groups, its bias and activation. */
+function convPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, outChannels: number, groups = 1): LayerPlan {
   const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, outChannels]);
   const strides = pair(c.strides, 1);
   return withActivation(l, ctx, (p) => (x) => {
-    const y = conv2d(x, p[k], { strides, padding: padding(c.padding) });
+    if (groups > 1 && (x.rank !== 4 || x.shape[3] !== p[k].shape[2] * groups)) refuse(l, `convolves ${p[k].shape[2] * groups} channels in ${groups} groups, but its input is [${x.shape}] (NHWC)`);
+    const y = conv2d(x, p[k], { strides, padding: padding(c.padding), ...(groups > 1 ? { groups } : {}) });
     return b < 0 ? y : add(y, p[b]);
   });
 }
@@ -64,15 +65,33 @@ function depthwisePlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unkn
   });
 }
 
+/**
+ * A Conv1D on kernel parameter `k` [1, taps, ch / groups, f] (taken, dilated or folded by the
+ * owner): a Conv2D over a height-1 image, [n, L, C] -> [n, 1, L, C]. `causal`: that many zeros
+ * before the first step, then VALID (Keras's definition), so that output t reads steps up to t only.
+ */
+function conv1dPlan(l: LayerConfig, ctx: LayerContext, c: Record<string, unknown>, k: number, f: number, causal: number, groups = 1): LayerPlan {
+  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
+  const s1 = firstOf(c.strides);
+  return withActivation(l, ctx, (p) => (x) => {
+    const ch = p[k].shape[2] * groups;
+    if (x.rank !== 3 || x.shape[2] !== ch) refuse(l, `convolves ${ch} channels${groups > 1 ? ` in ${groups} groups` : ''}, but its input is [${x.shape}] ([batch, steps, channels])`);
+    const xp = causal ? pad(x, [[0, 0], [causal, 0], [0, 0]]) : x;
+    const y = conv2d(reshape(xp, [xp.shape[0], 1, xp.shape[1], xp.shape[2]]), p[k], { strides: [1, s1], padding: causal ? 'VALID' : padding(c.padding), ...(groups > 1 ? { groups } : {}) });
+    const z = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
+    return b < 0 ? z : add(z, p[b]);
+  });
+}
+
 /** A 1-D setting's value (Keras writes [k] or k). */
 const firstOf = (v: unknown, d = 1): number => Number(Array.isArray(v) ? v[0] : (v ?? d));
 
 /**
  * DepthwiseConv1D, SeparableConv1D, SeparableConv2D: a depthwise convolution on the kernel
  * `weight` [kh, kw, ch, m] (1-D: [k, ch, m], read as [1, k, ch, m]), then for a separable layer a
- * pointwise one. Two products, as Keras computes it: folded into one kernel they would be one
- * product of kh kw ch f per output pixel instead of kh kw ch m + ch m f, about kh kw times the
- * work and bytes (Xception's 3x3 layers: 9 times) for a round less.
+ * pointwise one: two products, as Keras computes it, where they cost less than one product on the
+ * two kernels folded into [kh, kw, ch, f] (conv_kernels.ts separableInTwo: wide layers), the fold
+ * otherwise.
  */
 function depthwiseLayer(l: LayerConfig, ctx: LayerContext, oneD: boolean, separable: boolean): LayerPlan {
   const dims = oneD ? 1 : 2;
@@ -95,14 +114,17 @@ function depthwiseLayer(l: LayerConfig, ctx: LayerContext, oneD: boolean, separa
   // Held as [kh, kw, 1, ch m] (the same values in the same order), so that a BatchNormalization
   // folded into a depthwise layer scales its last axis, the ch m output channels; dilated by the owner.
   const flat = [kh, kw, 1, ch * m], held = dilatedShape(flat, dilation);
-  const k = ctx.derived('depthwise_filter', held, { kind: 'convKernel', kernel: `${n}/${weight}`, shape: flat, dilation }, separable);
-  let pointwise: { k: number; filters: number } | undefined;
-  if (separable) {
-    const f = Number(c.filters), pw = ctx.shapeOf(`${n}/pointwise_kernel`), want = [...Array(dims).fill(1), ch * m, f];
-    if (pw.join() !== want.join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [${want}]`);
-    pointwise = { k: ctx.take('pointwise_kernel', [1, 1, ch * m, f]), filters: f };
+  const oneDim = oneD ? { causal: c.padding === 'causal' ? held[1] - 1 : 0 } : undefined;
+  if (!separable) return depthwisePlan(l, ctx, c, ctx.derived('depthwise_filter', held, { kind: 'convKernel', kernel: `${n}/${weight}`, shape: flat, dilation }), held, ch, { oneD: oneDim });
+  const f = Number(c.filters), pw = ctx.shapeOf(`${n}/pointwise_kernel`), want = [...Array(dims).fill(1), ch * m, f];
+  if (pw.join() !== want.join()) refuse(l, `pointwise_kernel has shape [${pw}], expected [${want}]`);
+  if (separableInTwo(held[0] * held[1], f, m)) {
+    const k = ctx.derived('depthwise_filter', held, { kind: 'convKernel', kernel: `${n}/${weight}`, shape: flat, dilation }, true);
+    return depthwisePlan(l, ctx, c, k, held, ch, { pointwise: { k: ctx.take('pointwise_kernel', [1, 1, ch * m, f]), filters: f }, oneD: oneDim });
   }
-  return depthwisePlan(l, ctx, c, k, held, ch, { pointwise, oneD: oneD ? { causal: c.padding === 'causal' ? held[1] - 1 : 0 } : undefined });
+  // Folded by the owner into one kernel [kh, kw, ch, f], one product.
+  const full = ctx.derived('full_kernel', dilatedShape([kh, kw, ch, f], dilation), { kind: 'separableKernel', depthwise: `${n}/${weight}`, pointwise: `${n}/pointwise_kernel`, shape: [kh, kw, ch, m], filters: f, dilation });
+  return oneD ? conv1dPlan(l, ctx, c, full, f, oneDim!.causal) : convPlan(l, ctx, c, full, f);
 }
 
 /** A Conv2DTranspose's output_padding: null, or a non-negative integer (or pair) below the strides. */
@@ -158,14 +180,9 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
       const k = dilation[0] * dilation[1] === 1 ? ctx.take('kernel') : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation });
       return depthwisePlan(l, ctx, c, k, dilatedShape(shape, dilation), groups);
     }
-    // Grouped: the owner expands the kernel to all input channels, zeros across groups (conv_kernels.ts).
-    const k =
-      groups > 1
-        ? ctx.derived('full_kernel', dilatedShape([shape[0], shape[1], shape[2] * groups, shape[3]], dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation, groups })
-        : dilation[0] * dilation[1] === 1
-          ? ctx.take('kernel')
-          : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation });
-    return convPlan(l, ctx, c, k, Number(c.filters));
+    // Grouped: a grouped convolution (ops_nonlinear.ts conv2d's groups), the kernel as saved.
+    const k = dilation[0] * dilation[1] === 1 ? ctx.take('kernel') : ctx.derived('dilated_kernel', dilatedShape(shape, dilation), { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape, dilation });
+    return convPlan(l, ctx, c, k, Number(c.filters), groups);
   },
   // groups: tf-keras (Keras 2) writes 1 from its base convolution.
   DepthwiseConv2D: (l, ctx) => depthwiseLayer(l, ctx, false, false),
@@ -219,22 +236,7 @@ export const CONV_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) =
     const [kl, ch, f] = k1;
     const groups = groupsOf(l, c, f);
     // A Conv2D over a height-1 image: [n, L, C] -> [n, 1, L, C], the kernel [k, C, F] -> [1, k, C, F].
-    const k =
-      groups > 1
-        ? ctx.derived('full_kernel', [1, (kl - 1) * d + 1, ch * groups, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], dilation: [1, d], groups })
-        : d === 1
-          ? ctx.take('kernel', [1, kl, ch, f])
-          : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], dilation: [1, d] });
-    const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, f]);
-    // Causal: (kl - 1) d zeros before the first step, then VALID (Keras's definition), so that
-    // output t reads steps t - (kl - 1) d .. t only.
-    const causal = c.padding === 'causal';
-    return withActivation(l, ctx, (p) => (x) => {
-      if (x.rank !== 3) refuse(l, `takes a rank-3 input [batch, steps, channels], got [${x.shape}]`);
-      const xp = causal ? pad(x, [[0, 0], [(kl - 1) * d, 0], [0, 0]]) : x;
-      const y = conv2d(reshape(xp, [xp.shape[0], 1, xp.shape[1], xp.shape[2]]), p[k], { strides: [1, s1], padding: causal ? 'VALID' : padding(c.padding) });
-      const z = reshape(y, [y.shape[0], y.shape[2], y.shape[3]]);
-      return b < 0 ? z : add(z, p[b]);
-    });
+    const k = d === 1 ? ctx.take('kernel', [1, kl, ch, f]) : ctx.derived('dilated_kernel', [1, (kl - 1) * d + 1, ch, f], { kind: 'convKernel', kernel: `${l.config.name}/kernel`, shape: [1, kl, ch, f], dilation: [1, d] });
+    return conv1dPlan(l, ctx, c, k, f, c.padding === 'causal' ? (kl - 1) * d : 0, groups);
   },
 };

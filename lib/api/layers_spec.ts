@@ -6,7 +6,7 @@
 import { layerScaleWeightName } from './layers_convnext';
 import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
-import { dilateKernel, groupedKernel, subPixelKernel } from './conv_kernels';
+import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
@@ -47,17 +47,19 @@ export interface ParamSpec {
 
 /**
  * BatchNormalization's y = x * scale + shift per channel, folded from its weights; a convolution
- * kernel expanded to an ordinary Conv2D's (conv_kernels.ts): dilated, depthwise, or depthwise and
- * pointwise folded into one.
+ * kernel dilated (conv_kernels.ts), a separable layer's two folded into one, or a
+ * Conv2DTranspose's in its sub-pixel form.
  */
 export type Derivation =
   | { kind: 'bnScale'; gamma?: string; variance: string; epsilon: number }
   /** A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale on its last axis. */
   | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
-  | { kind: 'convKernel'; kernel: string; shape: number[]; dilation: [number, number]; groups?: number }
+  | { kind: 'convKernel'; kernel: string; shape: number[]; dilation: [number, number] }
   /** A Conv2DTranspose kernel [kh, kw, f, c] in its sub-pixel form (conv_kernels.ts subPixelKernel). */
   | { kind: 'subPixelKernel'; kernel: string; shape: number[]; strides: [number, number] }
+  /** A separable layer's depthwise [kh, kw, c, m] and pointwise kernels folded into one [kh, kw, c, filters], dilated. */
+  | { kind: 'separableKernel'; depthwise: string; pointwise: string; shape: number[]; filters: number; dilation: [number, number] }
   /** Keras's Normalization layer, (x - mean) / max(sqrt(variance), 1e-7) (invert: x max(...) + mean), as a scale and a shift. */
   | { kind: 'normScale'; variance: string; invert: boolean }
   | { kind: 'normShift'; mean: string; variance: string; invert: boolean }
@@ -78,10 +80,12 @@ const KERAS_EPSILON = 1e-7;
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
   if (d.kind === 'scaleLow') return derive(d.of, weights); // the part is taken at encoding (lowPartsAt)
   if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
+  if (d.kind === 'separableKernel') {
+    const [kh, kw, c] = d.shape;
+    return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
+  }
   if (d.kind === 'convKernel') {
-    const [kh, kw, c, m] = d.shape, g = d.groups ?? 1;
-    const k = g > 1 ? groupedKernel(weights(d.kernel), d.shape, g) : weights(d.kernel);
-    return dilateKernel(k, [kh, kw, c * g, m], d.dilation);
+    return dilateKernel(weights(d.kernel), d.shape, d.dilation);
   }
   if (d.kind === 'normScale' || d.kind === 'normShift') {
     const sd = Float64Array.from(weights(d.variance), (v) => Math.max(Math.sqrt(v), KERAS_EPSILON));
@@ -330,10 +334,10 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       derived: (w, shape, d, beforeLast) => {
         // Checked before the owner expands it: a dilation of 3000 made a 3x3 kernel 576 M values.
         const values = shape.reduce((a, b) => a * b, 1);
-        if (!(values <= MAX_DERIVED_VALUES)) throw new Error(`layer '${l.config.name}' (${l.class_name}): its expanded kernel '${w}' would hold ${values} values ([${shape}]; at most ${MAX_DERIVED_VALUES}): its dilation, groups or depth multiplier are too large`);
+        if (!(values <= MAX_DERIVED_VALUES)) throw new Error(`layer '${l.config.name}' (${l.class_name}): its expanded kernel '${w}' would hold ${values} values ([${shape}]; at most ${MAX_DERIVED_VALUES}): its dilation or strides are too large`);
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
-        if (d.kind === 'convKernel' || d.kind === 'subPixelKernel') {
+        if (d.kind === 'convKernel' || d.kind === 'subPixelKernel' || d.kind === 'separableKernel') {
           const full = bn && !beforeLast ? scaled(d) : d;
           checkScaleSources(full, shape);
           return addParam({ weight: `${l.config.name}/${w}`, shape, derive: full });

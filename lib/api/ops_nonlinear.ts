@@ -222,13 +222,21 @@ export function matmul(x: AnyTensor, y: AnyTensor): AnyTensor {
 export interface Conv2DOptions {
   strides?: number | [number, number];
   padding?: Padding;
+  /**
+   * conv2d only: input and output channels in this many groups, each convolved with its own (the
+   * filter [kh, kw, in / groups, out], TensorFlow's grouped convolution). Default 1.
+   */
+  groups?: number;
 }
 
 
 export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
   L.clusterOf('conv2d', x, filter);
-  const { strides, padding, g } = convOperands('conv2d', x.shape, filter.shape, opts, 'in, out');
-  return bilinearOp('conv2d', { kind: 'conv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[3]]);
+  const { strides, padding, g, groups } = convOperands('conv2d', x.shape, filter.shape, opts, opts.groups ? 'in / groups, out' : 'in, out');
+  const shape = [g.batch, g.outH, g.outW, filter.shape[3]];
+  // Grouped: its own bilinear map (lib/ops/conv.ts groupedConv2d), one product as conv2d's.
+  if (groups > 1) return bilinearOp('groupedConv2d', { kind: 'groupedConv2d', strides, padding, groups }, x, filter, shape);
+  return bilinearOp('conv2d', { kind: 'conv2d', strides, padding }, x, filter, shape);
 }
 
 /**
@@ -238,6 +246,7 @@ export function conv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}
  */
 export function depthwiseConv2d(x: AnyTensor, filter: AnyTensor, opts: Conv2DOptions = {}): AnyTensor {
   L.clusterOf('depthwiseConv2d', x, filter);
+  if (opts.groups !== undefined) throw new RangeError('depthwiseConv2d: groups is conv2d\'s option (a depthwise convolution has one group per channel)');
   const { strides, padding, g } = convOperands('depthwiseConv2d', x.shape, filter.shape, opts, 'channels, multiplier');
   return bilinearOp('depthwiseConv2d', { kind: 'depthwiseConv2d', strides, padding }, x, filter, [g.batch, g.outH, g.outW, filter.shape[2] * filter.shape[3]]);
 }

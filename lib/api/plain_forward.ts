@@ -65,7 +65,7 @@ export type InternalHook = (layer: string, what: string, maxAbs: number) => void
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
+type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
 
 /**
  * Below this variance + epsilon a row's private LayerNormalization loses accuracy: the inputs'
@@ -214,12 +214,12 @@ function act(l: LayerConfig, name: unknown, ctx: Pick<Ctx, 'isOutput' | 'keras3'
 }
 
 /** A Conv2D with parameter `kernel` ([kh, kw, in, out]), the bias and the activation of layer l. */
-function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, number], out: number): Run {
+function conv(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, number], out: number, groups = 1): Run {
   const { w } = ctx, c = l.config, f = act(l, c.activation, ctx);
   const k = w(`${c.name}/${kernel}`);
   const b = c.use_bias === false ? undefined : w(`${c.name}/bias`);
   return one((x) => {
-    const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * out), out], pair(c.strides, 1), same(c.padding), b);
+    const y = conv2dOp(x, k, [kh, kw, k.length / (kh * kw * out), out], pair(c.strides, 1), same(c.padding), b, groups);
     return f ? f(y) : y;
   });
 }
@@ -236,13 +236,34 @@ function depthwise(l: LayerConfig, ctx: Ctx, kernel: string, [kh, kw]: [number, 
   });
 }
 
+/** A Conv1D (or a separable one folded) on `kernel` [1, taps, ch / groups, f] as the private layer: over a height-1 image, causal zeros first. */
+function conv1d(l: LayerConfig, ctx: Ctx, kernel: string, groups: number): Run {
+  const { w } = ctx, c = l.config, n = c.name, f = act(l, c.activation, ctx), filters = Number(c.filters);
+  const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
+  const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
+  const k = w(`${n}/${kernel}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
+  const b = c.use_bias === false ? undefined : w(`${n}/bias`);
+  // Causal: (kl - 1) d zeros before the first step, then VALID.
+  const left = c.padding === 'causal' ? klD - 1 : 0;
+  return one((x) => {
+    const [n, steps, ch] = x.shape;
+    const x4 = window2d({ data: x.data, shape: [n, 1, steps, ch] }, 1, steps + left, 0, 0, 0, left, 1, steps);
+    const y = conv2dOp(x4, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b, groups);
+    const z = { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
+    return f ? f(z) : z;
+  });
+}
+
 /**
  * SeparableConv2D, DepthwiseConv1D and SeparableConv1D as the private layers (layers_conv.ts
  * depthwiseLayer): the depthwise filter [kh, kw, 1, C m] (dilated by the owner; 1-D: kh = 1, over
- * a height-1 image, causal zeros first), then a separable layer's pointwise kernel.
+ * a height-1 image, causal zeros first), then a separable layer's pointwise kernel; or the two
+ * folded into one kernel where the owner folded them.
  */
 function plainDepthwise(l: LayerConfig, ctx: Ctx, oneD: boolean, separable: boolean): Run {
   const c = l.config, f = act(l, c.activation, ctx);
+  // A separable layer the owner folded into one kernel (conv_kernels.ts separableInTwo): one convolution.
+  if (separable && ctx.has(`${c.name}/full_kernel`)) return oneD ? conv1d(l, ctx, 'full_kernel', 1) : conv(l, ctx, 'full_kernel', dilatedSize(l, pair(c.dilation_rate, 1)), Number(c.filters));
   const first = (v: unknown) => Number(Array.isArray(v) ? v[0] : (v ?? 1));
   const [kh, kw] = oneD ? [1, (first(c.kernel_size) - 1) * first(c.dilation_rate) + 1] : dilatedSize(l, pair(c.dilation_rate, 1));
   const strides: [number, number] = oneD ? [1, first(c.strides)] : pair(c.strides, 1);
@@ -346,15 +367,15 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   AdditiveAttention: (l, { w }) => plainAdditiveAttention(l, w),
   MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
-  // Dilated and grouped kernels come expanded by the owner (conv_kernels.ts), and depthwise
+  // Dilated kernels come spread by the owner (conv_kernels.ts), grouped ones as saved, and depthwise
   // filters (DepthwiseConv2D's, SeparableConv2D's first) as [kh, kw, 1, C m], as the private model
   // uses them: the derived parameter and its shape.
   Conv2D: (l, ctx) => {
     const dil = pair(l.config.dilation_rate, 1), filters = Number(l.config.filters), groups = Number(l.config.groups ?? 1);
     const name = dil[0] * dil[1] === 1 ? 'kernel' : 'dilated_kernel', size = dil[0] * dil[1] === 1 ? pair(l.config.kernel_size, 1) : dilatedSize(l, dil);
     // One input channel per group (groups = the input's channels): depthwise, as the private layer
-    // (layers_conv.ts); other groups expanded by the owner.
-    if (groups > 1) return (xs) => (xs[0].shape[3] === groups ? depthwise(l, ctx, name, size, groups) : conv(l, ctx, 'full_kernel', dilatedSize(l, dil), filters))(xs);
+    // (layers_conv.ts); other groups a grouped convolution.
+    if (groups > 1) return (xs) => (xs[0].shape[3] === groups ? depthwise(l, ctx, name, size, groups) : conv(l, ctx, name, size, filters, groups))(xs);
     return conv(l, ctx, name, size, filters);
   },
   DepthwiseConv2D: (l, ctx) => {
@@ -390,20 +411,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     });
   },
   Conv1D: (l, ctx) => {
-    const { w } = ctx, c = l.config, n = c.name, f = act(l, c.activation, ctx), filters = Number(c.filters);
-    const d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
-    const kl = Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size), klD = (kl - 1) * d + 1;
-    const k = w(`${n}/${Number(c.groups ?? 1) > 1 ? 'full_kernel' : d === 1 ? 'kernel' : 'dilated_kernel'}`), s1 = Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1));
-    const b = c.use_bias === false ? undefined : w(`${n}/bias`);
-    // Causal: (kl - 1) d zeros before the first step, then VALID.
-    const left = c.padding === 'causal' ? klD - 1 : 0;
-    return one((x) => {
-      const [n, steps, ch] = x.shape;
-      const x4 = window2d({ data: x.data, shape: [n, 1, steps, ch] }, 1, steps + left, 0, 0, 0, left, 1, steps);
-      const y = conv2dOp(x4, k, [1, klD, k.length / (klD * filters), filters], [1, s1], same(c.padding), b);
-      const z = { data: y.data, shape: [y.shape[0], y.shape[2], y.shape[3]] };
-      return f ? f(z) : z;
-    });
+    const c = l.config, d = Number(Array.isArray(c.dilation_rate) ? c.dilation_rate[0] : (c.dilation_rate ?? 1));
+    return conv1d(l, ctx, d === 1 ? 'kernel' : 'dilated_kernel', Number(c.groups ?? 1));
   },
   PReLU: (l, { w }) => {
     const a = w(`${l.config.name}/alpha`);
@@ -735,7 +744,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
     const caveat = (what: string) => heard?.(label, what);
     const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
-    const ctx = { w, keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal };
+    const ctx = { w, has: (n: string) => values.has(n), keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal };
     // As the private model: an output call others also read runs twice, its value for them with
     // every activation, as the output without the final softmax or sigmoid.
     const isOutput = graph.outputs.includes(node.id), readers = read.has(node.id);

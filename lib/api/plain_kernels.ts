@@ -88,16 +88,18 @@ function convWindows(x: PlainTensor, [kh, kw]: [number, number], f: number, stri
   return { data: out, shape: [n, gy.out, gx.out, f] };
 }
 
-export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], strides: [number, number], isSame: boolean, b?: Float64Array): PlainTensor {
+/** [n, h, w, c] with k [kh, kw, c / groups, f] -> [n, oh, ow, f]; in groups, input channel ci feeds outputs of its group (ci / (c / groups)) only. */
+export function conv2dOp(x: PlainTensor, k: Float64Array, kShape: number[], strides: [number, number], isSame: boolean, b?: Float64Array, groups = 1): PlainTensor {
   const c = x.shape[3];
-  const [kh, kw, kc, f] = kShape;
-  if (x.shape.length !== 4 || c !== kc) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]`);
+  const [kh, kw, kc, f] = kShape, fg = f / groups;
+  if (x.shape.length !== 4 || c !== kc * groups || !Number.isInteger(fg)) throw new Error(`Conv2D: input [${x.shape}] does not fit kernel [${kShape}]${groups > 1 ? ` in ${groups} groups` : ''}`);
   return convWindows(x, [kh, kw], f, strides, isSame, b, (o, xo, t) => {
-    const ko = t * c * f;
+    const ko = t * kc * f;
     for (let ci = 0; ci < c; ci++) {
       const xv = x.data[xo + ci];
       if (xv === 0) continue;
-      for (let j = 0; j < f; j++) o[j] += xv * k[ko + ci * f + j];
+      const q = Math.floor(ci / kc), row = ko + (ci % kc) * f;
+      for (let j = q * fg; j < (q + 1) * fg; j++) o[j] += xv * k[row + j];
     }
   });
 }

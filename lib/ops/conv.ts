@@ -3,7 +3,8 @@
 import type { RingTensor } from '../tensor/ring_tensor';
 import { shapeString } from '../tensor/shape';
 import * as K from './kernel_names';
-import { reshape } from './layout';
+import { reshape, transpose } from './layout';
+import { matmul } from './linalg';
 import type { MatMulImpl } from './linalg';
 import { mul } from './arithmetic';
 import { reduceSum } from './reduce';
@@ -53,17 +54,20 @@ export function convGeometry(op: string, input: readonly number[], kh: number, k
  * A convolution's operands checked, errors naming the op and both shapes: a rank-4 filter
  * [kh, kw, <layout>] whose third axis is the input's channels. Its strides, padding and geometry.
  */
-export function convOperands(op: string, x: readonly number[], filter: readonly number[], opts: { strides?: number | [number, number]; padding?: Padding }, layout: string): { strides: [number, number]; padding: Padding; g: ConvGeometry } {
+export function convOperands(op: string, x: readonly number[], filter: readonly number[], opts: { strides?: number | [number, number]; padding?: Padding; groups?: number }, layout: string): { strides: [number, number]; padding: Padding; g: ConvGeometry; groups: number } {
   if (filter.length !== 4) throw new RangeError(`${op}: filter must be [kh, kw, ${layout}], got shape ${shapeString(filter)}`);
   const strides = positivePair(op, opts.strides, 'strides', 1);
   const padding = opts.padding ?? 'VALID';
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`${op}: groups must be a positive integer, got ${JSON.stringify(opts.groups)}`);
   const g = convGeometry(op, x, filter[0], filter[1], strides, padding);
-  if (filter[2] !== g.channels) throw new RangeError(`${op}: input ${shapeString(x)} has ${g.channels} channels but filter ${shapeString(filter)} expects ${filter[2]}`);
-  return { strides, padding, g };
+  if (filter[2] * groups !== g.channels) throw new RangeError(`${op}: input ${shapeString(x)} has ${g.channels} channels but filter ${shapeString(filter)}${groups > 1 ? ` in ${groups} groups` : ''} expects ${filter[2] * groups}`);
+  if (filter[3] % groups !== 0) throw new RangeError(`${op}: filter ${shapeString(filter)} has ${filter[3]} outputs, which ${groups} groups do not divide`);
+  return { strides, padding, g, groups };
 }
 
 /** convOperands for two ring64 tensors (each checked to be one). */
-function ringConvOperands(op: string, x: RingTensor, filter: RingTensor, opts: { strides?: number | [number, number]; padding?: Padding }, layout: string): ReturnType<typeof convOperands> {
+function ringConvOperands(op: string, x: RingTensor, filter: RingTensor, opts: { strides?: number | [number, number]; padding?: Padding; groups?: number }, layout: string): ReturnType<typeof convOperands> {
   requireTensor(op, x, 'input');
   requireTensor(op, filter, 'filter');
   requireDType(op, x, 'ring64');
@@ -173,4 +177,52 @@ export async function depthwiseConv2d(x: RingTensor, filter: RingTensor, opts: D
   const out = reshape(sums, [g.batch, g.outH, g.outW, c * m]);
   sums.dispose();
   return out;
+}
+
+export interface GroupedConv2DOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+  groups: number;
+}
+
+/**
+ * [n, h, w, c] conv [kh, kw, c / g, o] in g groups -> [n, oh, ow, o] over Z_2^64: input channels
+ * [q c/g, (q+1) c/g) convolved with outputs [q o/g, (q+1) o/g) only (TensorFlow's grouped
+ * convolution). im2col, then one matmul per group, batched: kh kw (c / g) o per output pixel,
+ * where the kernel expanded to every input channel (zeros across groups) took g times as many.
+ */
+export async function groupedConv2d(x: RingTensor, filter: RingTensor, opts: GroupedConv2DOptions): Promise<RingTensor> {
+  const { strides, padding, g, groups } = ringConvOperands('groupedConv2d', x, filter, opts, 'in / groups, out');
+  const [kh, kw, cg, o] = filter.shape, og = o / groups, pixels = g.batch * g.outH * g.outW;
+  const cols = await im2col(x, { kernelSize: [kh, kw], strides, padding });
+  // [P, taps, g, cg] -> [g, P, taps, cg]: each group's patches as one matrix.
+  const patches = reshape(cols, [pixels, kh * kw, groups, cg]);
+  cols.dispose();
+  const perGroup = await transposeDisposing(patches, [2, 0, 1, 3]);
+  const lhs = reshape(perGroup, [groups, pixels, kh * kw * cg]);
+  perGroup.dispose();
+  // [taps cg, g, og] -> [g, taps cg, og].
+  const k = reshape(filter, [kh * kw * cg, groups, og]);
+  const rhs = await transposeDisposing(k, [1, 0, 2]);
+  let z: RingTensor;
+  try {
+    z = await matmul(lhs, rhs);
+  } finally {
+    lhs.dispose();
+    rhs.dispose();
+  }
+  // [g, P, og] -> [P, g, og]: output channel q og + j.
+  const out = await transposeDisposing(z, [1, 0, 2]);
+  const y = reshape(out, [g.batch, g.outH, g.outW, o]);
+  out.dispose();
+  return y;
+}
+
+/** transpose(a, perm), a disposed. */
+async function transposeDisposing(a: RingTensor, perm: number[]): Promise<RingTensor> {
+  try {
+    return await transpose(a, perm);
+  } finally {
+    a.dispose();
+  }
 }

@@ -6,7 +6,7 @@
 // PRG(s02, nonce_c) and server2 sends server1 only the correction c - c0. So a Beaver triple costs
 // |c| on the wire instead of |a| + |b| + |c| per server.
 import type { Padding } from '../ops/conv';
-import { add, conv2d, depthwiseConv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
+import { add, conv2d, depthwiseConv2d, groupedConv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
 import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { sameShape } from '../tensor/shape';
@@ -22,7 +22,8 @@ export type Bilinear =
   | { kind: 'mul' }
   | { kind: 'matmul' }
   | { kind: 'conv2d'; strides: [number, number]; padding: Padding }
-  | { kind: 'depthwiseConv2d'; strides: [number, number]; padding: Padding };
+  | { kind: 'depthwiseConv2d'; strides: [number, number]; padding: Padding }
+  | { kind: 'groupedConv2d'; strides: [number, number]; padding: Padding; groups: number };
 
 /** Evaluates a bilinear map on ring tensors: the same f in the triple and in the online phase. */
 export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promise<RingTensor> {
@@ -35,6 +36,8 @@ export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promis
       return conv2d(a, b, { strides: f.strides, padding: f.padding });
     case 'depthwiseConv2d':
       return depthwiseConv2d(a, b, { strides: f.strides, padding: f.padding });
+    case 'groupedConv2d':
+      return groupedConv2d(a, b, { strides: f.strides, padding: f.padding, groups: f.groups });
   }
 }
 

@@ -1,7 +1,7 @@
 // The memory one query of a model needs on a server, estimated from the model's topology before
 // any work is done for it (limits.ts checks it against maxQueryBytes; the offline pool sizes its
 // depth with it). Split from limits.ts, which holds the limits and the checks.
-import { transposeAxis } from '../api/conv_kernels';
+import { separableInTwo, transposeAxis } from '../api/conv_kernels';
 import { reshapeTo, sides1d } from '../api/layers_settings';
 import { graphOf, type LayerConfig, outputId } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
@@ -266,7 +266,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       // to (k - 1) d + 1 taps per axis; a DepthwiseConv2D, or a Conv2D with one input channel per
       // group, as a depthwise convolution, whose taps' products (k k C m per pixel) are a tensor of
       // their own beside the patches; a SeparableConv2D as a depthwise convolution to C m
-      // channels, then a 1x1 Conv2D to its filters.
+      // channels, then a 1x1 Conv2D to its filters, or where the owner folds its kernels as a Conv2D.
       case 'Conv2D':
       case 'DepthwiseConv2D':
       case 'SeparableConv2D': {
@@ -274,11 +274,15 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const k: [number, number] = [(k0[0] - 1) * d[0] + 1, (k0[1] - 1) * d[1] + 1];
         const cin = s[2] ?? 1;
         const [oh, ow] = window(s, k, pair(c.strides, 1), c.padding);
-        const depthwise = cls !== 'Conv2D' || (Number(c.groups ?? 1) > 1 && Number(c.groups) === cin);
-        const mid = cls === 'Conv2D' ? Number(c.filters) : cin * Number(c.depth_multiplier ?? 1);
-        elements += PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * oh * ow * mid + (depthwise ? PER_IM2COL * oh * ow * k[0] * k[1] * mid : 0);
+        // A separable layer the owner folds (conv_kernels.ts separableInTwo) runs as a Conv2D.
+        const m = Number(c.depth_multiplier ?? 1), folded = cls === 'SeparableConv2D' && !separableInTwo(k[0] * k[1], Number(c.filters), m);
+        const depthwise = (cls !== 'Conv2D' && !folded) || (cls === 'Conv2D' && Number(c.groups ?? 1) > 1 && Number(c.groups) === cin);
+        // Grouped (other than depthwise): its patches transposed to one matrix per group, a copy.
+        const grouped = cls === 'Conv2D' && !depthwise && Number(c.groups ?? 1) > 1;
+        const mid = cls === 'Conv2D' || folded ? Number(c.filters) : cin * m;
+        elements += (grouped ? 2 : 1) * PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * oh * ow * mid + (depthwise ? PER_IM2COL * oh * ow * k[0] * k[1] * mid : 0);
         s = [oh, ow, cls === 'SeparableConv2D' ? Number(c.filters) : mid];
-        if (cls === 'SeparableConv2D') elements += PER_IM2COL * oh * ow * mid + PER_PRODUCT * count(s);
+        if (cls === 'SeparableConv2D' && !folded) elements += PER_IM2COL * oh * ow * mid + PER_PRODUCT * count(s);
         activation(i);
         break;
       }
@@ -355,10 +359,12 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'SeparableConv1D': {
         const k = (int1d(c.kernel_size, 1) - 1) * int1d(c.dilation_rate, 1) + 1, cin = s[1] ?? 1;
         const [, ol] = window([1, s[0]], [1, k], [1, int1d(c.strides, 1)], c.padding);
-        const mid = cls === 'Conv1D' ? Number(c.filters) : cin * Number(c.depth_multiplier ?? 1);
-        elements += PER_IM2COL * ol * k * cin + PER_PRODUCT * ol * mid + (cls === 'Conv1D' ? 0 : PER_IM2COL * ol * k * mid);
+        const m = Number(c.depth_multiplier ?? 1), folded = cls === 'SeparableConv1D' && !separableInTwo(k, Number(c.filters), m);
+        const mid = cls === 'Conv1D' || folded ? Number(c.filters) : cin * m;
+        const grouped = cls === 'Conv1D' && Number(c.groups ?? 1) > 1;
+        elements += (grouped ? 2 : 1) * PER_IM2COL * ol * k * cin + PER_PRODUCT * ol * mid + (cls === 'Conv1D' || folded ? 0 : PER_IM2COL * ol * k * mid);
         s = [ol, cls === 'DepthwiseConv1D' ? mid : Number(c.filters)];
-        if (cls === 'SeparableConv1D') elements += PER_IM2COL * ol * mid + PER_PRODUCT * count(s);
+        if (cls === 'SeparableConv1D' && !folded) elements += PER_IM2COL * ol * mid + PER_PRODUCT * count(s);
         activation(i);
         break;
       }

@@ -1,4 +1,4 @@
-// Products: mul, square, matmul, conv2d, depthwiseConv2d (Beaver, or local with a public operand) and avgPool2d
+// Products: mul, square, matmul, conv2d (grouped too), depthwiseConv2d (Beaver, or local with a public operand) and avgPool2d
 // (a local window sum times a public reciprocal). Each result is one truncated sum of products
 // of encodings, so two checks apply (../fixed.ts):
 //  - against the plaintext fixed-point value sum_p X_p Y_p * U^2 (exact in float64 here: every
@@ -195,6 +195,39 @@ export function productSuite(protocol: Protocol): void {
             within(t, got, real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `${name} vs float64`);
           }
       }
+    }));
+
+  test(`${protocol}: conv2d in groups (2 and 3, several channels per group), VALID and SAME padding, strides, private or public filters; wrong groups refused`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xs = [2, 6, 5, 6];
+      const xa = withEdges(rand(2 * 6 * 5 * 6, 2), EDGES.slice(0, 5)), x = priv(c, xa, xs), eX = Array.from(xa, encInt);
+      // The reference: an ordinary convolution with the filter expanded over every input channel,
+      // zeros outside each output's group (written here independently of the library's code).
+      const expanded = (f: ArrayLike<number>, [kh, kw, cg, o]: number[], groups: number) => {
+        const ch = cg * groups, og = o / groups, out = new Float64Array(kh * kw * ch * o);
+        for (let tap = 0; tap < kh * kw; tap++)
+          for (let ci = 0; ci < ch; ci++)
+            for (let j = 0; j < o; j++) if (Math.floor(j / og) === Math.floor(ci / cg)) out[(tap * ch + ci) * o + j] = f[(tap * cg + (ci % cg)) * o + j];
+        return out;
+      };
+      for (const [groups, fs] of [[2, [3, 3, 3, 4]], [3, [2, 3, 2, 6]]] as [number, number[]][]) {
+        const fa = rand(fs.reduce((a, b) => a * b, 1), 0.5), full = [fs[0], fs[1], 6, fs[3]];
+        const f = priv(c, fa, fs, 'model-owner'), fPub = pub(c, fa, fs, 'model-owner');
+        for (const [pad, strides] of [['VALID', [1, 1]], ['SAME', [2, 2]], ['SAME', [1, 2]]] as [Padding, [number, number]][])
+          for (const [kind, filter] of [['private', f], ['public', fPub]] as const) {
+            const name = `conv2d [${fs}] in ${groups} groups ${pad} strides ${strides} ${kind} filter`;
+            const z = tfe.conv2d(x, filter, { strides, padding: pad, groups });
+            const real = conv2dRef(xa, xs, expanded(fa, fs, groups), full, strides, pad);
+            t.deepEqual([...z.shape], real.shape, name);
+            const got = await open(z);
+            within(t, got, conv2dRef(eX, xs, expanded(Array.from(fa, encInt), fs, groups), full, strides, pad).out.map((v) => v * U * U), U, `${name} vs fixed point`);
+            within(t, got, real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `${name} vs float64`);
+          }
+      }
+      const f4 = priv(c, rand(3 * 3 * 3 * 4, 0.5), [3, 3, 3, 4], 'model-owner');
+      t.throws(() => tfe.conv2d(x, f4, { groups: 3 }), { message: /conv2d: input \[2,6,5,6\] has 6 channels but filter \[3,3,3,4\] in 3 groups expects 9/ });
+      t.throws(() => tfe.conv2d(x, priv(c, rand(3 * 3 * 2 * 4, 0.5), [3, 3, 2, 4], 'model-owner'), { groups: 3 }), { message: /conv2d: filter \[3,3,2,4\] has 4 outputs, which 3 groups do not divide/ });
+      t.throws(() => tfe.conv2d(x, f4, { groups: 0 }), { message: /conv2d: groups must be a positive integer, got 0/ });
     }));
 
   test(`${protocol}: avgPool2d VALID and SAME, where TensorFlow divides by the count of real pixels`, (t) =>

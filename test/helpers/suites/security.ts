@@ -55,6 +55,8 @@ async function serverViews(protocol: Protocol, x: Float64Array, w: Float64Array)
     const outs = [tfe.defineOutput('prediction-client', h.add(tfe.mul(h, xs)))];
     // A depthwise convolution's product (its own bilinear map): the same inputs as an image and a filter.
     outs.push(tfe.defineOutput('prediction-client', tfe.depthwiseConv2d(tfe.reshape(xs, [1, 16, 16, 16]), tfe.reshape(ws, [4, 4, 16, 16]), { padding: 'SAME' })));
+    // And a grouped convolution's (4 groups of 4 channels).
+    outs.push(tfe.defineOutput('prediction-client', tfe.conv2d(tfe.reshape(xs, [1, 16, 16, 16]), tfe.reshape(ws, [4, 4, 4, 64]), { padding: 'SAME', groups: 4 })));
     // Exact protocols also run a comparison tree (row maxima of the matmul: max pooling's path;
     // under FSS each tree level is a relu gate on l - r).
     if (TRAITS[protocol].exactRelu) outs.push(tfe.defineOutput('prediction-client', tfe.reduceMax(tfe.matmul(xs, ws), 1)));
@@ -169,7 +171,7 @@ export function securitySuite(protocol: Protocol): void {
     // comparisons take both branches).
     const a = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
     const b = await serverViews(protocol, rand(4096, 1000), rand(4096, 3));
-    t.true(a.some((m) => m.key.includes('depthwiseConv2d')), `the depthwise product's messages are in the view: ${[...new Set(a.map((m) => m.key.split('/')[0]))].join(', ')}`);
+    for (const op of ['depthwiseConv2d', 'groupedConv2d']) t.true(a.some((m) => m.key.includes(op)), `the ${op} product's messages are in the view: ${[...new Set(a.map((m) => m.key.split('/')[0]))].join(', ')}`);
     for (const party of [tfe.SERVER0, tfe.SERVER1, tfe.SERVER2]) {
       const cmp = compareViews(a, b, party);
       t.deepEqual(cmp.unmatched, [], `${party}: the same messages arrive for both secrets`);
@@ -212,19 +214,21 @@ export function securitySuite(protocol: Protocol): void {
   // server1's correction of the dealt product are all that travel, each uniform given the
   // receiver's view (a and b are fresh masks; the correction is c - c0, c0 from a seed server1
   // does not hold). Constant inputs and filters would show through any of them unmasked.
-  test(`${protocol}: a depthwise convolution's openings and corrections look uniform when the input and filter are constant`, (t) =>
-    withCluster(protocol, async (c) => {
-      await setupDone(c);
-      const seen = record(c);
-      const x = priv(c, new Float64Array(16 * 16 * 16).fill(1.25), [1, 16, 16, 16], 'prediction-client');
-      const k = priv(c, new Float64Array(4 * 4 * 16 * 16).fill(-0.5), [4, 4, 16, 16], 'model-owner');
-      await tfe.defineOutput('prediction-client', tfe.depthwiseConv2d(x, k, { padding: 'SAME' }));
-      // The inputs' shares, both openings each way, the dealt correction, the output's shares.
-      const tensors = seen.filter((m) => m.payload.kind === 'tensor' && m.payload.dtype === 'ring64');
-      t.true(tensors.some((m) => m.op === 'depthwiseConv2d'), 'the dealt correction was seen');
-      t.true(tensors.length >= 7, `${tensors.length} tensors seen`);
-      looksUniform(t, tensors);
-    }));
+  // So is a grouped convolution's (its own bilinear map too).
+  for (const op of ['depthwiseConv2d', 'groupedConv2d'] as const)
+    test(`${protocol}: a ${op === 'depthwiseConv2d' ? 'depthwise' : 'grouped'} convolution's openings and corrections look uniform when the input and filter are constant`, (t) =>
+      withCluster(protocol, async (c) => {
+        await setupDone(c);
+        const seen = record(c);
+        const x = priv(c, new Float64Array(16 * 16 * 16).fill(1.25), [1, 16, 16, 16], 'prediction-client');
+        const k = priv(c, new Float64Array(4 * 4 * 16 * 16).fill(-0.5), op === 'depthwiseConv2d' ? [4, 4, 16, 16] : [4, 4, 4, 64], 'model-owner');
+        await tfe.defineOutput('prediction-client', op === 'depthwiseConv2d' ? tfe.depthwiseConv2d(x, k, { padding: 'SAME' }) : tfe.conv2d(x, k, { padding: 'SAME', groups: 4 }));
+        // The inputs' shares, both openings each way, the dealt correction, the output's shares.
+        const tensors = seen.filter((m) => m.payload.kind === 'tensor' && m.payload.dtype === 'ring64');
+        t.true(tensors.some((m) => m.op === op), 'the dealt correction was seen');
+        t.true(tensors.length >= 7, `${tensors.length} tensors seen`);
+        looksUniform(t, tensors);
+      }));
 
   test(`${protocol}: during a full network run server2 ${TRAITS[protocol].server2Online ? 'hears only from the compute servers' : 'receives nothing'} and players only their output`, (t) =>
     withCluster(protocol, async (c) => {
