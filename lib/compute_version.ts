@@ -54,7 +54,13 @@
 //      And a product with a small public constant (below 2^-6 at fracBits 16: Rescaling, Average)
 //      takes the constant to 10 significant bits and truncates by as many more (ops_nonlinear.ts
 //      mulConstant): other values in the shares.
-export const COMPUTE_VERSION = 18;
+//  19: a DepthwiseConv2D (and a Conv2D with one input channel per group) is a private depthwise
+//      convolution on its own filter, not a Conv2D on a kernel expanded to every channel; a grouped
+//      Conv2D or Conv1D a private grouped convolution; a wide SeparableConv2D or SeparableConv1D
+//      two products (lib/api/layers_conv.ts, conv_kernels.ts separableInTwo); a resize one
+//      truncation per axis (lib/api/ops_resize.ts); LayerNormalization's scale thresholds follow
+//      epsilon (lib/api/ops_norm.ts): such models' parameters and op sequence changed.
+export const COMPUTE_VERSION = 19;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
 export function computeMismatch(peer: string, theirs: string | undefined): string {

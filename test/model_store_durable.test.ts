@@ -94,6 +94,28 @@ test('a stored model with fewer shares than this release computes it with is ref
   t.regex(logs.join('\n'), new RegExp(`refusing stored model 'bn': .*model\\.json: it was stored under compute version 17 or older, and this release \\(${COMPUTE_VERSION}\\) computes it with 3 parameters, not 2: redeploy it`));
 });
 
+// Compute version 19 runs a DepthwiseConv2D on its own filter [kh, kw, 1, C m], not on a kernel
+// expanded to [kh, kw, C, C m]: a model stored before has as many shares, of another shape, and was
+// refused as "share-0.bin has the wrong size".
+test('a stored model whose shares have other shapes than this release computes it with is refused naming its compute version and the remedy', (t) => {
+  const dir = tmp();
+  const dw = {
+    modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'DepthwiseConv2D', config: { name: 'dw', batch_input_shape: [null, 4, 4, 3], kernel_size: [2, 2], use_bias: false } }] } },
+    weightsManifest: [{ weights: [{ name: 'dw/depthwise_kernel', shape: [2, 2, 3, 1] }] }],
+  };
+  new ModelStore(dir, () => undefined).save(model('dw', dw, true));
+  const file = path.join(dir, 'dw', 'model.json');
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  t.deepEqual(stored.shares[0].shape, [2, 2, 1, 3]);
+  // As compute version 18 stored it: the kernel expanded over the 3 channels.
+  stored.computeVersion = 18;
+  stored.shares[0].shape = [2, 2, 3, 3];
+  fs.writeFileSync(file, JSON.stringify(stored));
+  const logs: string[] = [];
+  t.deepEqual(new ModelStore(dir, (m) => void logs.push(m)).loadAll(true), []);
+  t.regex(logs.join('\n'), new RegExp(`refusing stored model 'dw': .*model\\.json: it was stored under compute version 18, and this release \\(${COMPUTE_VERSION}\\) computes it with parameter 0 \\('dw/depthwise_filter'\\) of shape \\[2,2,1,3\\], not \\[2,2,3,3\\]: redeploy it`));
+});
+
 // A model stored by a release that runs a protocol this one does not (a rollback; a protocol
 // renamed or removed) was loaded and listed as ready, and every query failed with "Cannot read
 // properties of undefined (reading 'exact')".

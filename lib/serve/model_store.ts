@@ -208,17 +208,18 @@ export class ModelStore {
     let shares: (RingTensor | null)[];
     if (!expectShares) shares = spec.params.map(() => null);
     else {
-      if (!Array.isArray(m.shares) || m.shares.length !== spec.params.length) {
-        // A release whose layers take other parameters (compute version 18: an unfolded
-        // BatchNormalization's and a Normalization's scale) finds a model stored before it one short.
-        const stored = Array.isArray(m.shares) ? m.shares.length : undefined;
-        throw new Error(
-          stored !== undefined && m.computeVersion !== COMPUTE_VERSION
-            ? `${file}: it was stored under compute version ${m.computeVersion ?? '17 or older'}, and this release (${COMPUTE_VERSION}) computes it with ${spec.params.length} parameters, not ${stored}: redeploy it (docs/operators.md, "Upgrading to compute version ${COMPUTE_VERSION}")`
-            : `${file}: the shares are missing`,
-        );
+      // A release whose layers take other parameters (compute version 18: an unfolded
+      // BatchNormalization's and a Normalization's scale, one more; 19: a depthwise, grouped or
+      // wide separable convolution's kernels as saved, not expanded) finds a model stored before
+      // it with other shares: it says so, and what to do.
+      const stored = Array.isArray(m.shares) ? m.shares : undefined;
+      const other = stored && stored.findIndex((s, i) => !Array.isArray(s?.shape) || s.shape.join() !== spec.params[i]?.shape.join());
+      if (stored && m.computeVersion !== COMPUTE_VERSION && (stored.length !== spec.params.length || (other !== undefined && other >= 0))) {
+        const what = stored.length !== spec.params.length ? `${spec.params.length} parameters, not ${stored.length}` : `parameter ${other} ('${spec.params[other!].weight}') of shape [${spec.params[other!].shape}], not [${stored[other!].shape}]`;
+        throw new Error(`${file}: it was stored under compute version ${m.computeVersion ?? '17 or older'}, and this release (${COMPUTE_VERSION}) computes it with ${what}: redeploy it (docs/operators.md, "Upgrading to compute version ${COMPUTE_VERSION}")`);
       }
-      shares = m.shares.map((s, i) => {
+      if (!stored || stored.length !== spec.params.length) throw new Error(`${file}: the shares are missing`);
+      shares = stored.map((s, i) => {
         // A plain name in the model's own folder (as save writes it): never a path elsewhere.
         if (!s || typeof s.file !== 'string' || !/^share-\d+\.bin$/.test(s.file)) throw new Error(`${file}: share ${i} names ${JSON.stringify(s?.file)?.slice(0, 60)}, not a share file of this folder`);
         const bytes = fs.readFileSync(path.join(dir, s.file));
