@@ -128,3 +128,23 @@ test('wide separable layers run as two products, narrow ones on the folded kerne
   t.deepEqual(forms('x2_separable_xception_entry'), { two: 0, folded: 3 });
   t.deepEqual(forms('x3_depthwise_separable_1d'), { two: 0, folded: 2 });
 });
+
+// ConvNeXt's LayerScale right after its Dense is folded into that Dense's kernel and bias (as a
+// BatchNormalization's scale is): one private product per block fewer. The real models, with large
+// and with small (trained-like) layer scales, match Keras in keras3_saved_models.test.ts.
+test("ConvNeXt's LayerScale after a Dense is folded into it; elsewhere it stays a product", (t) => {
+  const fixtures = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_application_models.json'), 'utf8'));
+  const f = fixtures.c2_convnext_mini_small_layer_scales;
+  const a = { modelTopology: f.topology, weightSpecs: f.weights.map((w: { name: string; shape: number[] }) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w: { data: number[] }) => w.data)).buffer } as unknown as tfe.ModelArtifacts;
+  const spec = tfe.loadPlainModel(a).spec;
+  const folded = spec.foldedBatchNorms.filter((x) => x.batchNorm.startsWith('LayerScale:'));
+  t.is(folded.length, 4, 'one per block');
+  t.true(folded.every((x) => x.into.startsWith('Dense:')), JSON.stringify(folded));
+  t.false(spec.params.some((p) => p.weight.endsWith('layer_scale/gamma')), 'no gamma shared on its own');
+  // After an activation (or read by another layer too) it is not folded.
+  const ls = (inbound: string) => layer('LayerScale', 'ls', { init_values: 1e-6, projection_dim: 3 }, inbound, [null, 4, 3], 'keras.src.applications.convnext');
+  const model = art([input([4, 3]), layer('Dense', 'd', { units: 3, activation: 'relu' }, 'in', [null, 4, 3]), ls('d')], 'ls', [{ name: 'd/kernel', shape: [3, 3] }, { name: 'd/bias', shape: [3] }, { name: 'ls/gamma', shape: [3] }]);
+  const s2 = tfe.loadPlainModel(model).spec;
+  t.deepEqual(s2.foldedBatchNorms, []);
+  t.true(s2.params.some((p) => p.weight === 'ls/gamma'));
+});

@@ -28,17 +28,19 @@ export function layerScaleSettings(l: LayerConfig): { channels: number } {
 }
 
 /**
- * LayerScale: x gamma over the last axis, gamma a private weight (one product per element). Keras 3
+ * LayerScale: x gamma over the last axis, gamma a private weight (one product per element), or
+ * nothing where gamma is folded into the Dense before it (ConvNeXt's blocks). Keras 3
  * names the weight `variable` (or `variable_N`: its add_weight has no name); withLayerScaleNames
  * renames it `gamma` before the topology is read.
  */
 export function layerScale(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const { channels } = layerScaleSettings(l);
   expectShape(l, 'gamma', ctx.shapeOf(`${l.config.name}/gamma`), [channels], 'projection_dim');
-  const g = ctx.take('gamma');
+  // Folded into the Dense before it (layers_spec.ts foldBatchNorms): gamma is in its kernel and bias.
+  const g = ctx.scaleFolded ? -1 : ctx.take('gamma');
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (x.shape[x.rank - 1] !== channels) refuse(l, `scales ${channels} channels (projection_dim), but its input has ${x.shape[x.rank - 1]} (its last axis)`);
-    return mul(x, p[g]);
+    return g < 0 ? x : mul(x, p[g]);
   };
   return { step, comparisons: false, exactOnly: false };
 }

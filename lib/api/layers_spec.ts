@@ -52,8 +52,11 @@ export interface ParamSpec {
  */
 export type Derivation =
   | { kind: 'bnScale'; gamma?: string; variance: string; epsilon: number }
-  /** A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale on its last axis. */
-  | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance: string; epsilon: number }
+  /**
+   * A kernel or bias (a manifest weight, or derived) times a following BatchNormalization's scale
+   * on its last axis, gamma / sqrt(variance + epsilon); or a LayerScale's (no variance: gamma).
+   */
+  | { kind: 'bnScaled'; base: string | Derivation; gamma?: string; variance?: string; epsilon: number }
   | { kind: 'bnShift'; gamma?: string; beta?: string; mean: string; variance: string; epsilon: number }
   | { kind: 'convKernel'; kernel: string; shape: number[]; dilation: [number, number] }
   /** A Conv2DTranspose kernel [kh, kw, f, c] in its sub-pixel form (conv_kernels.ts subPixelKernel). */
@@ -98,8 +101,8 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
     const mean = weights(d.mean);
     return Float64Array.from(sd, (s, i) => (d.invert ? mean[i] : -mean[i] / s));
   }
-  const v = weights(d.variance);
-  const scale = Float64Array.from(v, (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));
+  // A LayerScale's (bnScaled without a variance): its gamma.
+  const scale = d.variance === undefined ? Float64Array.from(weights(d.gamma!)) : Float64Array.from(weights(d.variance), (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));
   if (d.kind === 'bnScale') return scale;
   if (d.kind === 'bnScaled') {
     const base = typeof d.base === 'string' ? weights(d.base) : derive(d.base, weights);
@@ -214,7 +217,9 @@ const FOLDS_BATCH_NORM = new Set(['Dense', 'Conv2D', 'Conv1D', 'DepthwiseConv2D'
  * in fixed point it drops a private product and its rounding: one round and its bytes per such
  * layer (a CIFAR ResNet-20 has 21). Only where the normalised axis is certainly the channels
  * (-1, or the convolutions' last). Neither may be shared: the kernel and the BatchNormalization
- * serve every call. Returns the BatchNormalization layer per layer folded into.
+ * serve every call. Likewise ConvNeXt's LayerScale (x gamma on the last axis) after its Dense:
+ * (W x + b) gamma = (W gamma) x + b gamma, one product per block fewer. Returns the
+ * BatchNormalization or LayerScale per layer folded into.
  */
 function foldBatchNorms(graph: LayerGraph, uses: Map<string, number>): Map<string, LayerConfig> {
   const byId = new Map(graph.nodes.map((n) => [n.id, n.layer]));
@@ -222,11 +227,12 @@ function foldBatchNorms(graph: LayerGraph, uses: Map<string, number>): Map<strin
   const folds = new Map<string, LayerConfig>();
   for (const node of graph.nodes) {
     const bn = node.layer;
-    if (bn.class_name !== 'BatchNormalization' || node.inputs.length !== 1 || calls.get(bn.config.name) !== 1) continue;
+    if ((bn.class_name !== 'BatchNormalization' && bn.class_name !== 'LayerScale') || node.inputs.length !== 1 || calls.get(bn.config.name) !== 1) continue;
     const src = byId.get(node.inputs[0]);
     if (!src || !FOLDS_BATCH_NORM.has(src.class_name) || uses.get(node.inputs[0]) !== 1 || calls.get(src.config.name) !== 1) continue;
     if (String(src.config.activation ?? 'linear') !== 'linear') continue;
-    const a = bn.config.axis, axis = Number(Array.isArray(a) ? a[0] : (a ?? -1));
+    // (A LayerScale scales the last axis.)
+    const a = bn.class_name === 'LayerScale' ? -1 : bn.config.axis, axis = Number(Array.isArray(a) ? a[0] : (a ?? -1));
     const last = src.class_name === 'Dense' ? -1 : src.class_name.endsWith('1D') ? 2 : 3;
     if (axis !== -1 && axis !== last) continue;
     folds.set(src.config.name, bn);
@@ -294,6 +300,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     const bn = folds.get(l.config.name);
     const scaled = (base: string | Derivation): Derivation => {
       const b = bn!.config, n = b.name, gamma = b.scale === false ? undefined : `${n}/gamma`;
+      if (bn!.class_name === 'LayerScale') return { kind: 'bnScaled', base, gamma: `${n}/gamma`, epsilon: 0 };
       return { kind: 'bnScaled', base, gamma, variance: `${n}/moving_variance`, epsilon: Number(b.epsilon ?? 1e-3) };
     };
     const checkScaleSources = (d: Derivation, shape: number[]) => {

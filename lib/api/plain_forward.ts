@@ -300,8 +300,9 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   AlphaDropout: () => one((x) => x),
   Identity: () => one((x) => x),
   StochasticDepth: (l) => (stochasticDepth(l), one((x) => x)),
-  LayerScale: (l, { w }) => {
-    const { channels } = layerScaleSettings(l), g = w(`${l.config.name}/gamma`);
+  LayerScale: (l, { w, scaleFolded }) => {
+    // Folded into the Dense before it, as the private model's (layers_spec.ts foldBatchNorms).
+    const { channels } = layerScaleSettings(l), g = scaleFolded ? plainAlloc(channels).fill(1) : w(`${l.config.name}/gamma`);
     if (g.length !== channels) fail(l, `gamma holds ${g.length} values, not projection_dim = ${channels}`);
     return one((x) => {
       if (x.shape[x.shape.length - 1] !== channels) fail(l, `scales ${channels} channels (projection_dim), but its input has ${x.shape[x.shape.length - 1]} (its last axis)`);

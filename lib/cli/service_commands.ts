@@ -130,7 +130,10 @@ function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'pool
 function describeRewrites(r: Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'>): string | undefined {
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   const parts = [
-    r.foldedBatchNorms.length ? `${n(r.foldedBatchNorms.length, 'BatchNormalization', 'BatchNormalizations')} folded into the layer before (no product)` : '',
+    ...(['BatchNormalization', 'LayerScale'] as const).map((cls) => {
+      const k = r.foldedBatchNorms.filter((f) => f.batchNorm.startsWith(`${cls}:`)).length;
+      return k ? `${n(k, cls, `${cls}s`)} folded into the layer before (no product)` : '';
+    }),
     r.poolFirst.length ? `${n(r.poolFirst.length, 'activation runs', 'activations run')} after the max pool it feeds (fewer comparisons)` : '',
   ].filter(Boolean);
   return parts.length ? `${parts.join('; ')}: docs/models.md` : undefined;
