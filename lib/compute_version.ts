@@ -59,7 +59,8 @@
 //      Conv2D or Conv1D a private grouped convolution; a wide SeparableConv2D or SeparableConv1D
 //      two products (lib/api/layers_conv.ts, conv_kernels.ts separableInTwo); a resize one
 //      truncation per axis (lib/api/ops_resize.ts); LayerNormalization's scale thresholds follow
-//      epsilon (lib/api/ops_norm.ts): such models' parameters and op sequence changed.
+//      epsilon (lib/api/ops_norm.ts); ConvNeXt's LayerScale is folded into the Dense before it
+//      (lib/api/layers_spec.ts foldBatchNorms): such models' parameters and op sequence changed.
 export const COMPUTE_VERSION = 19;
 
 /** Why a server link between two compute versions is refused (`theirs`: what the peer stated, if anything). */
