@@ -102,15 +102,26 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
     return Float64Array.from(sd, (s, i) => (d.invert ? mean[i] : -mean[i] / s));
   }
   // A LayerScale's (bnScaled without a variance): its gamma.
-  const scale = d.variance === undefined ? Float64Array.from(weights(d.gamma!)) : Float64Array.from(weights(d.variance), (vi, i) => (d.gamma ? weights(d.gamma)[i] : 1) / Math.sqrt(vi + d.epsilon));
+  // Loops, not Float64Array.from with a function: that took 7 s on a network's 20 M kernel values.
+  let scale: Float64Array;
+  if (d.variance === undefined) scale = Float64Array.from(weights(d.gamma!));
+  else {
+    const v = weights(d.variance), g = d.gamma ? weights(d.gamma) : undefined;
+    scale = new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) scale[i] = (g ? g[i] : 1) / Math.sqrt(v[i] + d.epsilon);
+  }
   if (d.kind === 'bnScale') return scale;
   if (d.kind === 'bnScaled') {
     const base = typeof d.base === 'string' ? weights(d.base) : derive(d.base, weights);
     if (base.length % scale.length) throw new Error(`a BatchNormalization of ${scale.length} channels cannot scale a parameter of ${base.length} values`);
-    return Float64Array.from(base, (b, i) => b * scale[i % scale.length]);
+    const out = new Float64Array(base.length), c = scale.length;
+    for (let i = 0; i < base.length; i++) out[i] = base[i] * scale[i % c];
+    return out;
   }
-  const m = weights(d.mean);
-  return Float64Array.from(scale, (s, i) => (d.beta ? weights(d.beta)[i] : 0) - m[i] * s);
+  const m = weights(d.mean), beta = d.beta ? weights(d.beta) : undefined;
+  const out = new Float64Array(scale.length);
+  for (let i = 0; i < scale.length; i++) out[i] = (beta ? beta[i] : 0) - m[i] * scale[i];
+  return out;
 }
 
 /**

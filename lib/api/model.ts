@@ -253,6 +253,8 @@ export function readLayersModel(source: ModelSource): {
   spec: ModelSpec;
   params: { name: string; data: Float32Array; shape: number[] }[];
   weights: Map<string, { data: Float32Array; shape: number[] }>;
+  /** The derived parameters in float64 by name (the plaintext model takes them: derived once). */
+  derived: Map<string, Float64Array>;
 } {
   let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
   if (typeof source === 'string' || source instanceof URL) {
@@ -266,12 +268,10 @@ export function readLayersModel(source: ModelSource): {
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   refuseUnreadWeights(json, spec);
-  const params = spec.params.map((p) => ({
-    name: p.weight,
-    data: p.derive ? Float32Array.from(derive(p.derive, (n) => weights.get(n)!.data)) : weights.get(p.weight)!.data,
-    shape: p.shape,
-  }));
-  return { json, spec, params, weights };
+  const derived = new Map<string, Float64Array>();
+  for (const p of spec.params) if (p.derive) derived.set(p.weight, derive(p.derive, (n) => weights.get(n)!.data));
+  const params = spec.params.map((p) => ({ name: p.weight, data: p.derive ? Float32Array.from(derived.get(p.weight)!) : weights.get(p.weight)!.data, shape: p.shape }));
+  return { json, spec, params, weights, derived };
 }
 
 /**
@@ -279,9 +279,9 @@ export function readLayersModel(source: ModelSource): {
  * private model, no TensorFlow.js. What `verify` compares the private model with.
  */
 export function loadPlainModel(source: ModelSource): PlainModel {
-  const { json, weights } = readLayersModel(source);
+  const { json, weights, derived } = readLayersModel(source);
   // Run once, as loadLayersModel and deploy do: what only an input's shape refuses is refused here too.
-  return checkRuns(json, weights, 'loadPlainModel');
+  return checkRuns(json, weights, 'loadPlainModel', derived);
 }
 
 /**
@@ -290,8 +290,8 @@ export function loadPlainModel(source: ModelSource): PlainModel {
  * refused where the model is loaded or deployed, naming the layer, not at its first prediction
  * (a deploy succeeded and then every query failed). Returns the plaintext model.
  */
-export function checkRuns(json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>, where: string): PlainModel {
-  const plain = plainModel(json, weights);
+export function checkRuns(json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>, where: string, derived?: Map<string, Float64Array>): PlainModel {
+  const plain = plainModel(json, weights, derived);
   const n = plain.inputShape.reduce((a, b) => a * b, 1);
   if (!(n <= MAX_PLAIN_VALUES)) throw new Error(`${where}: the model's input shape [${plain.inputShape}] holds ${n} values per example, more than the ${MAX_PLAIN_VALUES} one tensor may`);
   try {
@@ -412,7 +412,7 @@ export function loadLayersModel(source: ModelSource, opts: LoadOptions = {}): Pr
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
   const { spec, json, weights } = model;
-  const plain = checkRuns(json, weights, 'loadLayersModel');
+  const plain = checkRuns(json, weights, 'loadLayersModel', model.derived);
   const needs: ProtocolNeeds = { exactOnly: spec.needsSecureNN ? spec.exactOnlyLayers : [], relus: reluLayers(json), uncalibrated: opts.uncalibrated === true };
   checkProtocolNeeds(needs, cluster, 'loadLayersModel');
   const f = cluster.fixed.fracBits;

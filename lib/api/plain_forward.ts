@@ -718,7 +718,8 @@ export function applyFinal(x: PlainTensor, f: 'softmax' | 'sigmoid' | undefined)
  * name (as readLayersModel reads them). Refuses what the private model refuses, with the same
  * messages.
  */
-export function plainModel(json: LayersModelJson, weights: Weights): PlainModel {
+/** `derived`: the derived parameters already computed (readLayersModel's), by name; the others are derived here. */
+export function plainModel(json: LayersModelJson, weights: Weights, derived?: ReadonlyMap<string, Float64Array>): PlainModel {
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   const graph = graphOf(json.modelTopology);
@@ -728,7 +729,7 @@ export function plainModel(json: LayersModelJson, weights: Weights): PlainModel 
     if (!w) throw new Error(`weight '${n}' is missing`);
     return w.data;
   };
-  for (const p of spec.params) values.set(p.weight, p.derive ? derive(p.derive, raw) : Float64Array.from(raw(p.weight)));
+  for (const p of spec.params) values.set(p.weight, p.derive ? (derived?.get(p.weight) ?? derive(p.derive, raw)) : Float64Array.from(raw(p.weight)));
   const w = (n: string) => {
     const v = values.get(n);
     if (!v) throw new Error(`parameter '${n}' is missing`);

@@ -314,7 +314,7 @@ export class PredictionClient {
   async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName } & ProtocolOptions & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
     const loaded = readLayersModel(model);
-    checkRuns(loaded.json, loaded.weights, 'deploy');
+    checkRuns(loaded.json, loaded.weights, 'deploy', loaded.derived);
     const protocol = opts.protocol === undefined ? defaultProtocolFor(loaded.spec.comparisons) : checkProtocol(opts.protocol, 'deploy');
     const options = deployOptions(protocol, opts, 'deploy');
     // Calibration picks its coefficients on this cluster's fixed-point grid.
