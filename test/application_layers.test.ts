@@ -148,3 +148,19 @@ test("ConvNeXt's LayerScale after a Dense is folded into it; elsewhere it stays 
   t.deepEqual(s2.foldedBatchNorms, []);
   t.true(s2.params.some((p) => p.weight === 'ls/gamma'));
 });
+
+// InceptionResNetV2's CustomScaleLayer (x0 + x1 scale) is Keras's own only; a class no reader knows
+// is refused as not supported even where it takes two inputs (it was "takes 1 input", a guess).
+test("CustomScaleLayer is InceptionResNetV2's own only; an unknown class of two inputs is refused as not supported", (t) => {
+  const two = (class_name: string, module: string | null, config: object) => {
+    const l = layer(class_name, 'sc', config, 'in', [null, 4, 3], module);
+    return art([input([4, 3]), { ...l, inbound_nodes: [{ args: [[ref('in', [null, 4, 3]), ref('in', [null, 4, 3])]], kwargs: {} }] }], 'sc');
+  };
+  const x = { data: Float64Array.from({ length: 12 }, (_, i) => i / 4 - 1), shape: [1, 4, 3] };
+  const y = tfe.loadPlainModel(two('CustomScaleLayer', 'keras.src.applications.inception_resnet_v2', { scale: 0.17 })).forward(x).data;
+  t.true(y.every((v, i) => Math.abs(v - x.data[i] * 1.17) < 1e-12), `${[...y]}`);
+  t.throws(() => tfe.loadPlainModel(two('CustomScaleLayer', 'my_layers', { scale: 0.17 })), { message: /'sc' \(CustomScaleLayer\).*custom layer from module 'my_layers'/ });
+  const c = new tfe.Cluster();
+  t.throws(() => tfe.loadLayersModel(two('MyMerge', 'my_layers', {}), { cluster: c }), { message: /layer 'sc' of class MyMerge is not supported/ });
+  void c.close();
+});

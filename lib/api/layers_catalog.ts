@@ -3,11 +3,12 @@
 // a setting silently ignored would give wrong answers), the weights it takes, and the private
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
+import { customScaleLayer } from './layers_inception_resnet';
 import { add, concat, flatten, pad, reduceSum, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './comparison_ops';
 import { scaledReciprocal, softmax } from './ops_softmax';
-import { expectShape, type LayerConfig, refuse } from './layers_graph';
+import { expectShape, KNOWN_LAYERS, type LayerConfig, refuse } from './layers_graph';
 import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -228,6 +229,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   // keras.applications.convnext's own layers (layers_convnext.ts).
   LayerScale: layerScale,
   StochasticDepth: stochasticDepth,
+  // keras.applications.inception_resnet_v2's (layers_inception_resnet.ts).
+  CustomScaleLayer: customScaleLayer,
   ActivityRegularization: (l) => (settings(l, { l1: (v) => v === undefined || isNum(v), l2: (v) => v === undefined || isNum(v) }), simple((x) => x)),
   Rescaling: (l) => {
     const { scale, offset } = rescalingOf(l);
@@ -567,6 +570,8 @@ export function polynomialForm(layer: { config: Record<string, unknown> & { name
     throw new Error(`layer '${layer.config.name}' (${POLYNOMIAL_LAYER}) needs coeffs: 2 to 4 finite numbers (degree 1 to 3), or degree with its coefficients as weights`);
   return { coeffs: c as number[] };
 }
+
+for (const name of Object.keys(BUILDERS)) KNOWN_LAYERS.add(name);
 
 export function planLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const build = BUILDERS[l.class_name];

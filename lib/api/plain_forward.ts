@@ -9,6 +9,7 @@
 // polynomial: the differences are what verify measures. `forward` returns what the private model
 // returns (the logits when a softmax or sigmoid ends the model); `predict` applies that final
 // activation, giving what tfjs's model.predict gives.
+import { customScaleOf } from './layers_inception_resnet';
 import { graphOf, type LayerConfig, outputId } from './layers_graph';
 import { asMask, maskSources, maskValueOf, plainMask } from './layers_mask';
 import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopology } from './layers_spec';
@@ -300,6 +301,13 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   AlphaDropout: () => one((x) => x),
   Identity: () => one((x) => x),
   StochasticDepth: (l) => (stochasticDepth(l), one((x) => x)),
+  CustomScaleLayer: (l) => {
+    const scale = customScaleOf(l);
+    return ([a, b]) => {
+      if (a.shape.join() !== b.shape.join()) fail(l, `adds inputs of shapes [${a.shape}] and [${b.shape}]; they must be equal`);
+      return { data: a.data.map((v, i) => v + b.data[i] * scale), shape: a.shape };
+    };
+  },
   LayerScale: (l, { w, scaleFolded }) => {
     // Folded into the Dense before it, as the private model's (layers_spec.ts foldBatchNorms).
     const { channels } = layerScaleSettings(l), g = scaleFolded ? plainAlloc(channels).fill(1) : w(`${l.config.name}/gamma`);
