@@ -376,7 +376,9 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(op('tf.math.exp', 'math.exp', ['h', 0, 0, { name: null }])), /operation 'tf\.math\.exp' \(tf\.math\.exp\): is not supported; of operations on tensors, x \+ y/);
   // Slices the rewrite cannot keep exact or the batch whole under.
   refused(withOp(getitem('s', 'h', 0)), /layer 's' \(TfeGetItem\): indexes the batch axis/);
-  refused(withOp(getitem('s', 'h', [ALL, { start: 0, stop: 8, step: 2 }])), /operation 's' \(tf\.__operators__\.getitem\): slices with step 2/);
+  refused(withOp(getitem('s', 'h', [ALL, { start: 0, stop: 8, step: 0 }])), /operation 's' \(tf\.__operators__\.getitem\): slices with step 0/);
+  refused(withOp(getitem('s', 'h', [{ start: null, stop: null, step: -1 }, ALL])), /layer 's' \(TfeGetItem\): slices the batch axis/);
+  refused(withOp(getitem('s', 'h', [ALL, { start: 2, stop: 5, step: -1 }])), /selects nothing on axis 1 of size 16 \(2:5:-1\)/);
   refused(withOp(getitem('s', 'h', [ALL, null])), /adds an axis/);
   refused(withOp(getitem('s', 'h', [ALL, 16])), /index 16 is out of range for axis 1 of size 16/);
   refused(withOp(getitem('s', 'h', [ALL, { start: 3, stop: 2, step: null }])), /selects nothing on axis 1/);

@@ -13,7 +13,7 @@
 // KERAS3_CLASSES, or with an argument its rewrite does not read, is refused, naming it.
 import { type LayerConfig, layerLabel } from './layers_graph';
 import { SLICE_LAYER, sliceKey } from './layers_slice';
-import { AXES_LAYER } from './layers_axes';
+import { AXES_LAYER, STACK_LAYER } from './layers_axes';
 import { SUPPORTED_LAYERS } from './layers_catalog';
 import { REDUCE_LAYER } from './layers_reduce';
 import { historyOf, isOpsModule, withoutKeras3Masks } from './keras3_masks';
@@ -326,6 +326,14 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
       const entries = sliceKey(key, label).map((e) => (e === 'ellipsis' ? { class_name: '__ellipsis__' } : e));
       return { inputs: [x.ref], steps: [{ class_name: SLICE_LAYER, config: { key: entries } }] };
     }
+    case 'stack': {
+      // A list of tensors of one shape along a new axis (keras.applications' caffe-style preprocess_input).
+      onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
+      const [list] = call.operands;
+      const parts = list && 'list' in list ? list.list : [];
+      if (call.operands.length !== 1 || parts.length === 0 || !parts.every(isTensor)) throw new Error(`${label}: takes a list of tensors (constants among them are not supported)`);
+      return { inputs: parts.map((p) => (p as { ref: Ref }).ref), steps: [{ class_name: STACK_LAYER, config: { axis: call.params.axis ?? 0 } }] };
+    }
     case 'concat': {
       onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
       const [list] = call.operands;
@@ -347,15 +355,15 @@ const TF_FUNCTIONS: Record<string, string> = {
   'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.softsign': 'softsign', 'math.softsign': 'softsign', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
   'math.pow': 'pow', 'math.square': 'square', 'math.reduce_mean': 'mean', 'math.reduce_max': 'max', 'math.reduce_sum': 'sum', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
-  transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
+  transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', stack: 'stack', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
   Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
   LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
-  Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', Sum: 'sum', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Cast: 'cast', GetItem: 'getitem',
+  Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', Sum: 'sum', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Stack: 'stack', Cast: 'cast', GetItem: 'getitem',
 };
-const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a sum, mean or maximum over any axes but the batch, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, slicing (x[:, 0], x[:, -1, :], x[..., :3]: step 1), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a sum, mean or maximum over any axes but the batch, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, a stack (on an axis after the batch), slicing (x[:, 0], x[:, -1, :], x[..., :3], x[..., ::-1]: any step), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
 
 /** Keras 3 operations named as a layer is: told apart by their call when the module is gone. */
 const LAYER_NAMED = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Reshape', 'Softmax', 'Concatenate']);

@@ -44,3 +44,27 @@ export function axesShape(spec: ReturnType<typeof axesOf>, shape: readonly numbe
   }
   return shape.filter((_, a) => !axes.includes(a));
 }
+
+/**
+ * Stacking tensors of one shape along a new axis (`keras.ops.stack`, as keras.applications'
+ * caffe-style preprocess_input writes its RGB to BGR flip), which Keras 3 saves as a Stack
+ * operation: a TfeStack layer {axis} of the stacked tensors, each given the new axis of size 1
+ * (a reshape) and then concatenated along it. Local on shares, nothing computed.
+ */
+export const STACK_LAYER = 'TfeStack';
+
+/** The layer's axis, in the output (the batch axis 0 excluded). */
+export function stackOf(l: LayerConfig): number {
+  const c = l.config;
+  const extra = Object.keys(c).filter((k) => !['name', 'axis'].includes(k));
+  if (extra.length) throw new Error(`layer '${c.name}' (${l.class_name}): setting '${extra[0]}' is not supported`);
+  if (!isInt(c.axis)) throw new Error(`layer '${c.name}' (${l.class_name}): axis = ${JSON.stringify(c.axis)} is not an axis`);
+  return c.axis;
+}
+
+/** Each input's shape with the new axis, and the axis (non-negative), for inputs of `shapes` (the batch first). */
+export function stackShape(axis: number, shapes: readonly (readonly number[])[], fail: (msg: string) => never): { expanded: number[]; axis: number } {
+  if (shapes.some((s) => s.join() !== shapes[0].join())) fail(`stacks tensors of shapes ${shapes.map((s) => `[${s}]`).join(' and ')}; they must be equal`);
+  const expanded = axesShape({ expand: axis }, shapes[0], fail);
+  return { expanded, axis: axis < 0 ? axis + shapes[0].length + 1 : axis };
+}

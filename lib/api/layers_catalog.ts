@@ -4,7 +4,7 @@
 // step it runs. Training-only settings (initializers, regularizers, constraints) are ignored.
 // Activations by name: layers_activations.ts.
 import { customScaleLayer } from './layers_inception_resnet';
-import { add, concat, flatten, pad, reduceSum, reshape, slice, sub, transpose } from './ops';
+import { add, concat, flatten, gather, pad, reduceSum, reshape, slice, sub, transpose } from './ops';
 import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from './ops_nonlinear';
 import { maxPool2d } from './comparison_ops';
 import { scaledReciprocal, softmax } from './ops_softmax';
@@ -23,7 +23,7 @@ import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { addConstant, addedConstantOf, CONSTANT_LAYER } from './layers_constant';
-import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
+import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
@@ -518,13 +518,27 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     const spec = axesOf(l);
     return simple((x) => reshape(x, axesShape(spec, x.shape, (m) => refuse(l, m))));
   },
+  [STACK_LAYER]: (l) => {
+    const axis = stackOf(l);
+    return {
+      step: () => (xs: AnyTensor[]) => {
+        const g = stackShape(axis, xs.map((x) => x.shape), (m) => refuse(l, m));
+        const parts = xs.map((x) => reshape(x, g.expanded));
+        return parts.length === 1 ? parts[0] : concat(parts, g.axis);
+      },
+      comparisons: false,
+      exactOnly: false,
+    };
+  },
   // x + a public constant tensor (a positional encoding): layers_constant.ts.
   [CONSTANT_LAYER]: (l) => (addedConstantOf(l), simple((x) => addConstant(l, x))),
   [SLICE_LAYER]: (l) => {
     const key = keyOf(l);
     return simple((x) => {
-      const { begin, size, out } = sliceBounds(key, x.shape, (m) => refuse(l, m));
-      return reshape(slice(x, begin, size), out);
+      const { begin, size, out, picks } = sliceBounds(key, x.shape, (m) => refuse(l, m));
+      // A stepped axis: its indices within the window, a gather (each party the same of its share).
+      const y = picks.reduce((v, p) => gather(v, p.indices, p.axis), slice(x, begin, size));
+      return reshape(y, out);
     });
   },
   [POLYNOMIAL_LAYER]: (l, ctx) => {
@@ -549,7 +563,7 @@ const REFUSED: Record<string, string> = {
   RandomWidth: 'not supported: Keras returns the input at inference, TensorFlow.js resizes it at random',
   AutoContrast: 'not supported: it is applied at inference too (a per-image minimum and maximum, then a division)',
   Equalization: 'not supported: Keras documents it as applied at inference and, since 3.8, returns the input unchanged there',
-  Lambda: 'not supported: its Python function is not saved in a form that can be read (write the computation with operations: docs/models.md, "Operations between layers")',
+  Lambda: 'not supported: its Python function is not saved in a form that can be read (write the computation with operations: docs/models.md, "Operations between layers"; keras.applications\' preprocess_input called on the Input tensor itself, not in a Lambda, is saved as operations and runs)',
   RNN: 'not supported: the generic RNN layer over cells (use the SimpleRNN, LSTM and GRU layers, stacked)',
 };
 

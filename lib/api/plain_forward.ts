@@ -24,9 +24,9 @@ import { plainAdditiveAttention, plainAttention, plainMultiHeadAttention } from 
 import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
 import { checkOperation } from './keras_operations';
-import { keyOf, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
+import { keyOf, pickValues, SLICE_LAYER, sliceBounds, sliceValues } from './layers_slice';
 import { CONSTANT_LAYER, plainAddConstant } from './layers_constant';
-import { AXES_LAYER, axesOf, axesShape } from './layers_axes';
+import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from './layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
@@ -683,12 +683,21 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const spec = axesOf(l);
     return one((x) => ({ data: x.data, shape: axesShape(spec, x.shape, (m) => fail(l, m)) }));
   },
+  [STACK_LAYER]: (l) => {
+    const axis = stackOf(l);
+    return (xs) => {
+      const g = stackShape(axis, xs.map((x) => x.shape), (m) => fail(l, m));
+      const parts = xs.map((x) => ({ data: x.data, shape: g.expanded }));
+      return parts.length === 1 ? parts[0] : concatOp(l, parts, g.axis);
+    };
+  },
   [CONSTANT_LAYER]: (l) => one((x) => plainAddConstant(l, x)),
   [SLICE_LAYER]: (l) => {
     const key = keyOf(l);
     return one((x) => {
-      const { begin, size, out } = sliceBounds(key, x.shape, (m) => fail(l, m));
-      return { data: sliceValues(x.data, x.shape, begin, size), shape: out };
+      const { begin, size, out, picks } = sliceBounds(key, x.shape, (m) => fail(l, m));
+      const y = picks.reduce((v, p) => pickValues(v.data, v.shape, p.axis, p.indices), { data: sliceValues(x.data, x.shape, begin, size), shape: size });
+      return { data: y.data, shape: out };
     });
   },
   [POLYNOMIAL_LAYER]: (l, { w, internal }) => {

@@ -5,7 +5,7 @@ import { separableInTwo, transposeAxis } from '../api/conv_kernels';
 import { reshapeTo, sides1d } from '../api/layers_settings';
 import { graphOf, type LayerConfig, outputId } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
-import { AXES_LAYER, axesOf, axesShape } from '../api/layers_axes';
+import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { layerNormComparisons } from '../api/ops_norm';
 import { unitNormEpsilon } from '../api/layers_norm';
@@ -431,6 +431,15 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // A max compares down a tree: about one comparison per value reduced.
         if (c.op === 'max') elements += nonlinear(count(s));
         s = g.out.slice(1);
+        break;
+      }
+      case STACK_LAYER: {
+        // The inputs, each given the new axis, side by side: a copy of them all.
+        const g = stackShape(stackOf(layer as LayerConfig), [[1, ...s]], (m) => {
+          throw new Error(m);
+        });
+        s = g.expanded.map((d, a) => (a === g.axis ? Math.max(1, inputs.length) : d)).slice(1);
+        elements += PER_LINEAR * count(s);
         break;
       }
       case AXES_LAYER:
