@@ -37,11 +37,13 @@ export function separableKernel(d: ArrayLike<number>, [kh, kw, c, m]: readonly n
  * Whether a separable layer runs as two products (a depthwise convolution, then a pointwise one)
  * rather than one on its kernels folded into [kh, kw, c, f] (taps: kh kw, dilated). Per output
  * pixel the fold costs kh kw c f multiply-adds in one product; the two cost kh kw c m + c m f and
- * a second product, whose masks, openings and truncation of c m values per pixel cost about as
- * much as 3000 multiply-adds each in the ring's convolution kernel (measured, bench/RESULTS.md,
- * fiftieth session: two products were slower at 3x3 with 256 filters, twice as fast at 512). So
- * two products from kh kw f >= 4096 m: Xception's 728-filter layers, not its 128- and 256-filter
- * ones; a round and the intermediate's bytes more per query where they are used.
+ * a second product, whose masks, openings and truncation of c m values per pixel weigh as much as
+ * thousands of multiply-adds in the ring's convolution kernel, and a round. Measured in process
+ * under SecureNN (bench/RESULTS.md, fiftieth session), 3x3 layers on 8x8 images: at batch 1 the
+ * fold was faster up to 512 filters (23 against 30 ms there); at batch 8 two products were faster
+ * from 256 (41 against 52 ms; 87 against 124 at 512). The folded kernel is also kh kw times the
+ * weights the servers hold and mask (Xception's: 1.3 GB of shares each). So two products from
+ * kh kw f >= 4096 m: Xception's 728- to 2048-filter layers, not its 128- and 256-filter ones.
  */
 export const SEPARABLE_FROM = 4096;
 export const separableInTwo = (taps: number, filters: number, multiplier: number): boolean => taps * filters >= SEPARABLE_FROM * multiplier;
