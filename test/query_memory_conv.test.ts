@@ -1,7 +1,7 @@
 // The per-query memory estimate (lib/serve/query_memory.ts) of the convolutions whose kernels the
 // owner expands (lib/api/layers_conv.ts): a dilated Conv2D or Conv1D runs as an ordinary one on a
-// kernel of (k - 1) d + 1 taps per axis, a DepthwiseConv2D as a depthwise convolution (its patches
-// as a Conv2D's, and its taps' products), a SeparableConv2D as a depthwise convolution then a 1x1 Conv2D (or, folded, a Conv2D). Each must be estimated at least as what it
+// kernel of (k - 1) d + 1 taps per axis, a DepthwiseConv2D as a depthwise convolution (one kernel:
+// its input and its output), a SeparableConv2D as a depthwise convolution then a 1x1 Conv2D (or, folded, a Conv2D). Each must be estimated at least as what it
 // runs as; the estimate used to read the undilated kernel_size and to leave the depthwise layers
 // to its default case (their output shape unchanged, no im2col), so such a model's queries could
 // use many times what maxQueryBytes was told.
@@ -36,12 +36,13 @@ test('a dilated Conv1D is estimated as the Conv1D on its dilated kernel', (t) =>
   t.is(e({ kernel_size: 3, dilation_rate: 50 }), e({ kernel_size: 101 }));
 });
 
-test('DepthwiseConv2D is estimated as a Conv2D to C m outputs and its taps\' products; SeparableConv2D as that then a 1x1 Conv2D, or folded as a Conv2D', (t) => {
+test('DepthwiseConv2D is estimated as its input and its C m outputs (one kernel, no patches); SeparableConv2D as that then a 1x1 Conv2D, or folded as a Conv2D', (t) => {
   for (const protocol of ['securenn', 'fss', 'pond'] as const) {
     const depthwise = est({ class_name: 'DepthwiseConv2D', config: { kernel_size: [5, 5], depth_multiplier: 3, strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol);
-    // The products of the taps: 32 x 32 pixels x 25 taps x 12 outputs, 8 bytes, kept twice (as the patches are).
-    const taps = 32 * 32 * 25 * 12 * 8 * 2;
-    t.is(depthwise, est({ class_name: 'Conv2D', config: { filters: 12, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol) + taps, protocol);
+    // Not the taps: a 3x3 kernel of the same output costs as much; the input and the output do count.
+    t.is(depthwise, est({ class_name: 'DepthwiseConv2D', config: { kernel_size: [3, 3], depth_multiplier: 3, strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), protocol);
+    t.true(depthwise - none >= 8 * (64 * 64 * 4 + 32 * 32 * 12), `${protocol}: ${depthwise - none}`);
+    t.true(depthwise < est({ class_name: 'Conv2D', config: { filters: 12, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), protocol);
     // A Conv2D with one input channel per group (ConvNeXt's) runs as the same depthwise convolution.
     t.is(est({ class_name: 'Conv2D', config: { filters: 12, groups: 4, kernel_size: [5, 5], strides: [2, 2], padding: 'same', activation: 'relu' } }, protocol), depthwise, protocol);
     // A narrow SeparableConv2D (9 x 9 taps, 16 filters: folded by the owner) as the full Conv2D it
@@ -57,7 +58,8 @@ test('DepthwiseConv2D is estimated as a Conv2D to C m outputs and its taps\' pro
     t.is(separable(64), estimateQueryBytes({ topology: { class_name: 'Sequential', config: { layers } } as never, protocol, inputShape: IN }, 1), protocol);
   }
   // Without a depth_multiplier (Keras's default, 1): C outputs.
-  t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }), est({ class_name: 'Conv2D', config: { filters: 4, kernel_size: 3 } }) + 62 * 62 * 9 * 4 * 8 * 2);
+  t.is(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3, depth_multiplier: 1 } }), est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }));
+  t.true(est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3, depth_multiplier: 2 } }) > est({ class_name: 'DepthwiseConv2D', config: { kernel_size: 3 } }));
 });
 
 test('a Functional model is estimated along its edges: each input its own shape, each call of a shared layer counted, a concatenation its width', (t) => {

@@ -6,7 +6,6 @@ import * as K from './kernel_names';
 import { reshape, transpose } from './layout';
 import { matmul } from './linalg';
 import type { MatMulImpl } from './linalg';
-import { mul } from './arithmetic';
 import { reduceSum } from './reduce';
 import { runKernel1 } from './run_kernel';
 import { requireDType, requireTensor } from './validate';
@@ -149,34 +148,15 @@ export interface DepthwiseConv2DOptions {
 /**
  * [n, h, w, c] depthwise-conv [kh, kw, c, m] -> [n, oh, ow, c m] over Z_2^64: each input channel
  * convolved with its own m filters, output channel c m + j from filter [., ., c, j] (TensorFlow's
- * order). Computed as im2col, a broadcast product with the filter and a sum over the taps: kh kw c m
- * products per output pixel, where a convolution with the filter expanded to every input channel
- * (zeros across channels) took kh kw c^2 m (768 channels: 768 times as many).
+ * order). One kernel (native/src/kernels/depthwise.cc): per output pixel kh kw c m multiply-adds on
+ * contiguous words, where a convolution with the filter expanded to every input channel (zeros
+ * across channels) took kh kw c^2 m (768 channels: 768 times as many), and im2col with a broadcast
+ * product and a sum over the taps (its form before the fiftieth session) made two tensors kh kw
+ * times the output.
  */
 export async function depthwiseConv2d(x: RingTensor, filter: RingTensor, opts: DepthwiseConv2DOptions = {}): Promise<RingTensor> {
-  const { strides, padding, g } = ringConvOperands('depthwiseConv2d', x, filter, opts, 'channels, multiplier');
-  const [kh, kw, c, m] = filter.shape;
-  const pixels = g.batch * g.outH * g.outW;
-  // Views (reshape shares the memory) are released as soon as each is read.
-  const cols = await im2col(x, { kernelSize: [kh, kw], strides, padding });
-  const patches = reshape(cols, [pixels, kh * kw, c, 1]);
-  cols.dispose();
-  const taps = reshape(filter, [1, kh * kw, c, m]);
-  let products: RingTensor, sums: RingTensor;
-  try {
-    products = await mul(patches, taps);
-  } finally {
-    patches.dispose();
-    taps.dispose();
-  }
-  try {
-    sums = await reduceSum(products, [1]);
-  } finally {
-    products.dispose();
-  }
-  const out = reshape(sums, [g.batch, g.outH, g.outW, c * m]);
-  sums.dispose();
-  return out;
+  const { strides, padding } = ringConvOperands('depthwiseConv2d', x, filter, opts, 'channels, multiplier');
+  return runKernel1(K.DepthwiseConv2D, [x, filter], { strides, padding });
 }
 
 export interface GroupedConv2DOptions {

@@ -19,6 +19,7 @@ export const Cast = 'Cast';
 export const PrefixSumReverseExclusive = 'PrefixSumReverseExclusive';
 export const MatMul = 'MatMul';
 export const Conv2D = 'Conv2D';
+export const DepthwiseConv2D = 'DepthwiseConv2D';
 export const Im2Col = 'Im2Col';
 export const Col2Im = 'Col2Im';
 export const Reshape = 'Reshape';
@@ -61,7 +62,7 @@ export type KernelName =
   | typeof ShiftRightArithmetic | typeof ShiftRightLogical | typeof ShiftLeft
   | typeof BitExtract | typeof BitDecompose | typeof Xor | typeof And | typeof Cast
   | typeof PrefixSumReverseExclusive
-  | typeof MatMul | typeof Conv2D | typeof Im2Col | typeof Col2Im
+  | typeof MatMul | typeof Conv2D | typeof DepthwiseConv2D | typeof Im2Col | typeof Col2Im
   | typeof Reshape | typeof Transpose | typeof Slice | typeof Concat | typeof Pad | typeof Gather
   | typeof ReduceSum | typeof EncodeFixedPoint | typeof DecodeFixedPoint
   | typeof OddRingAdd | typeof OddRingSub | typeof PrivateCompareShares | typeof AnyZeroLastAxis

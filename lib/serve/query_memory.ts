@@ -264,8 +264,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       // Each runs as one Conv2D on the kernel the owner expands (lib/api/layers_conv.ts), dilated
       // to (k - 1) d + 1 taps per axis; a DepthwiseConv2D, or a Conv2D with one input channel per
-      // group, as a depthwise convolution, whose taps' products (k k C m per pixel) are a tensor of
-      // their own beside the patches; a SeparableConv2D as a depthwise convolution to C m
+      // group, as a depthwise convolution (one kernel, no patches: its input and its output); a SeparableConv2D as a depthwise convolution to C m
       // channels, then a 1x1 Conv2D to its filters, or where the owner folds its kernels as a Conv2D.
       case 'Conv2D':
       case 'DepthwiseConv2D':
@@ -280,7 +279,9 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // Grouped (other than depthwise): its patches transposed to one matrix per group, a copy.
         const grouped = cls === 'Conv2D' && !depthwise && Number(c.groups ?? 1) > 1;
         const mid = cls === 'Conv2D' || folded ? Number(c.filters) : cin * m;
-        elements += (grouped ? 2 : 1) * PER_IM2COL * oh * ow * k[0] * k[1] * cin + PER_PRODUCT * oh * ow * mid + (depthwise ? PER_IM2COL * oh * ow * k[0] * k[1] * mid : 0);
+        // A depthwise convolution is one kernel (no patches): its input-sized operands and its output.
+        const patches = depthwise ? PER_LINEAR * (s[0] ?? 1) * (s[1] ?? 1) * cin : (grouped ? 2 : 1) * PER_IM2COL * oh * ow * k[0] * k[1] * cin;
+        elements += patches + PER_PRODUCT * oh * ow * mid;
         s = [oh, ow, cls === 'SeparableConv2D' ? Number(c.filters) : mid];
         if (cls === 'SeparableConv2D' && !folded) elements += PER_IM2COL * oh * ow * mid + PER_PRODUCT * count(s);
         activation(i);
@@ -362,7 +363,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const m = Number(c.depth_multiplier ?? 1), folded = cls === 'SeparableConv1D' && !separableInTwo(k, Number(c.filters), m);
         const mid = cls === 'Conv1D' || folded ? Number(c.filters) : cin * m;
         const grouped = cls === 'Conv1D' && Number(c.groups ?? 1) > 1;
-        elements += (grouped ? 2 : 1) * PER_IM2COL * ol * k * cin + PER_PRODUCT * ol * mid + (cls === 'Conv1D' || folded ? 0 : PER_IM2COL * ol * k * mid);
+        const depthwise = cls !== 'Conv1D' && !folded;
+        elements += (depthwise ? PER_LINEAR * (s[0] ?? 1) * cin : (grouped ? 2 : 1) * PER_IM2COL * ol * k * cin) + PER_PRODUCT * ol * mid;
         s = [ol, cls === 'DepthwiseConv1D' ? mid : Number(c.filters)];
         if (cls === 'SeparableConv1D' && !folded) elements += PER_IM2COL * ol * mid + PER_PRODUCT * count(s);
         activation(i);

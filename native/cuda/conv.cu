@@ -1,4 +1,5 @@
-// CUDA Im2Col, Col2Im and Conv2D, mirroring kernels/conv.cc: NHWC inputs, [KH, KW, C, O] filters,
+// CUDA Im2Col, Col2Im, Conv2D and DepthwiseConv2D, mirroring kernels/conv.cc and depthwise.cc:
+// NHWC inputs, [KH, KW, C, O] filters,
 // TensorFlow's SAME / VALID padding, patches in (kh, kw, c) order, the same checks and messages.
 // Conv2D is im2col + the ring GEMM (matmul.h), so it takes MatMul's 'impl' attribute.
 #include <algorithm>
@@ -110,7 +111,51 @@ Outputs conv2d(const Inputs& in, const Attrs& at) {
   return {out};
 }
 
+// Depthwise: output element (pixel r, channel i = c m + j) sums its taps inside the image of
+// x[.., c] f[ky, kx, c, j]; one thread per output element, so consecutive threads read consecutive
+// channels and filter words (kernels/depthwise.cc on the host).
+__global__ void depthwiseKernel(const uint64_t* __restrict__ x, const uint64_t* __restrict__ f, uint64_t* __restrict__ y, ConvGeom g,
+                                int64_t m) {
+  const int64_t width = g.c * m, total = g.n * g.oh * g.ow * width;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t r = i / width, q = i % width, ch = q / m;
+    int64_t b = r / (g.oh * g.ow), oy = (r / g.ow) % g.oh, ox = r % g.ow;
+    uint64_t acc = 0;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      int64_t iy = oy * g.sh + ky - g.padTop;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        int64_t ix = ox * g.sw + kx - g.padLeft;
+        if (ix < 0 || ix >= g.w) continue;
+        acc += x[((b * g.h + iy) * g.w + ix) * g.c + ch] * f[(ky * g.kw + kx) * width + q];
+      }
+    }
+    y[i] = acc;
+  }
+}
+
+Outputs depthwiseConv2d(const Inputs& in, const Attrs& at) {
+  const Tensor &x = in[0], &f = in[1];
+  requireDType("DepthwiseConv2D", x, DType::Ring64, "input");
+  requireDType("DepthwiseConv2D", f, DType::Ring64, "filter");
+  if (f.rank() != 4) throw KernelError("DepthwiseConv2D: filter must be [kh, kw, channels, multiplier], got shape " + shapeStr(f.shape));
+  ConvGeom g = convGeometry("DepthwiseConv2D", x.shape, f.shape[0], f.shape[1], at);
+  if (f.shape[2] != g.c)
+    throw KernelError("DepthwiseConv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " + shapeStr(f.shape) +
+                      " expects " + std::to_string(f.shape[2]));
+  const int64_t m = f.shape[3];
+  Tensor out = allocDevice({g.n, g.oh, g.ow, g.c * m}, DType::Ring64);
+  useOnCurrentStream(x);
+  useOnCurrentStream(f);
+  int64_t total = out.size();
+  if (total == 0) return {out};
+  depthwiseKernel<<<gridFor(total), 256, 0, currentStream()>>>(devPtr<uint64_t>(x), devPtr<uint64_t>(f), devPtr<uint64_t>(out), g, m);
+  TFE_CUDA_LAUNCHED();
+  return {out};
+}
+
 TFE_REGISTER_CUDA_KERNEL("Im2Col", 1, im2col);
+TFE_REGISTER_CUDA_KERNEL("DepthwiseConv2D", 2, depthwiseConv2d);
 TFE_REGISTER_CUDA_KERNEL("Col2Im", 1, col2im);
 TFE_REGISTER_CUDA_KERNEL("Conv2D", 2, conv2d);
 

@@ -1,4 +1,4 @@
-// Harness cases for MatMul (matmul*.cu) and Im2Col / Col2Im / Conv2D (conv.cu): every ring GEMM
+// Harness cases for MatMul (matmul*.cu) and Im2Col / Col2Im / Conv2D / DepthwiseConv2D (conv.cu): every ring GEMM
 // candidate against the CPU kernels, bit for bit, and the same refusals.
 #include <cstdio>
 
@@ -161,6 +161,26 @@ TFE_CUDA_CASE(conv2d) {
          expectBothThrow("Conv2D", {r({1, 5, 5, 3}), r({3, 3, 3, 2})}, convAttrs({1}, "FULL")) &&   // padding
          expectBothThrow("Conv2D", {r({1, 5, 5, 3}), r({3, 3, 3, 2})}, convAttrs({0}, "SAME")) &&   // strides
          expectBothThrow("Conv2D", {r({5, 5, 3}), r({3, 3, 3, 2})}, convAttrs({1}, "SAME"));        // not NHWC
+}
+
+TFE_CUDA_CASE(depthwise_conv2d) {
+  struct G {
+    Shape x, f;
+    std::vector<int64_t> strides;
+    const char* pad;
+  };
+  const G gs[] = {{{1, 5, 5, 1}, {3, 3, 1, 1}, {1}, "VALID"}, {{2, 9, 8, 3}, {3, 3, 3, 2}, {1}, "SAME"},
+                  {{2, 9, 8, 3}, {3, 3, 3, 1}, {2}, "SAME"},  {{1, 12, 12, 16}, {5, 5, 16, 1}, {2, 1}, "VALID"},
+                  {{3, 6, 6, 4}, {1, 1, 4, 3}, {1}, "SAME"},  {{1, 16, 16, 32}, {7, 7, 32, 1}, {1}, "SAME"}};
+  for (const G& g : gs)
+    if (!compareKernel("DepthwiseConv2D", {randomHost(g.x, DType::Ring64), randomHost(g.f, DType::Ring64)}, convAttrs(g.strides, g.pad))) {
+      std::printf("  DepthwiseConv2D %s * %s\n", shapeStr(g.x).c_str(), shapeStr(g.f).c_str());
+      return false;
+    }
+  auto r = [](const Shape& s) { return randomHost(s, DType::Ring64); };
+  return expectBothThrow("DepthwiseConv2D", {r({1, 5, 5, 3}), r({3, 3, 4, 1})}, convAttrs({1}, "SAME")) &&  // channels differ
+         expectBothThrow("DepthwiseConv2D", {r({1, 2, 2, 3}), r({3, 3, 3, 1})}, convAttrs({1}, "VALID")) &&  // kernel too large
+         expectBothThrow("DepthwiseConv2D", {r({5, 5, 3}), r({3, 3, 3, 1})}, convAttrs({1}, "SAME"));        // not NHWC
 }
 
 }  // namespace cudatest
