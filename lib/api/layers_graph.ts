@@ -148,15 +148,15 @@ const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Mi
 /** Layers that take query, value and optionally key. */
 const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention', 'AdditiveAttention']);
 
-/**
- * Refuses a call with another number of inputs than the layer takes: every other layer reads
- * one, so a second (an RNN's initial_state, say) would be dropped and the answer wrong.
- */
 /** Layers of two inputs that are not merges (InceptionResNetV2's CustomScaleLayer: x0 + x1 scale). */
 const TWO_INPUTS = new Set(['CustomScaleLayer']);
 /** The layer classes the private model plans (layers_catalog.ts fills it when it loads). */
 export const KNOWN_LAYERS = new Set<string>();
 
+/**
+ * Refuses a call with another number of inputs than the layer takes: every other layer reads
+ * one, so a second (an RNN's initial_state, say) would be dropped and the answer wrong.
+ */
 function checkArity(l: LayerConfig, n: number, where: string): void {
   // A recurrent layer: its input, or its input and initial_state (LSTM: h and c).
   const recurrent = RECURRENT.has(l.class_name);

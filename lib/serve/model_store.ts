@@ -215,7 +215,7 @@ export class ModelStore {
       const stored = Array.isArray(m.shares) ? m.shares : undefined;
       const other = stored && stored.findIndex((s, i) => !Array.isArray(s?.shape) || s.shape.join() !== spec.params[i]?.shape.join());
       if (stored && m.computeVersion !== COMPUTE_VERSION && (stored.length !== spec.params.length || (other !== undefined && other >= 0))) {
-        const what = stored.length !== spec.params.length ? `${spec.params.length} parameters, not ${stored.length}` : `parameter ${other} ('${spec.params[other!].weight}') of shape [${spec.params[other!].shape}], not [${stored[other!].shape}]`;
+        const what = stored.length !== spec.params.length ? `${spec.params.length} parameters, not ${stored.length}` : `parameter ${other} ('${spec.params[other!].weight}') of shape [${spec.params[other!].shape}], not [${stored[other!]?.shape}]`;
         throw new Error(`${file}: it was stored under compute version ${m.computeVersion ?? '17 or older'}, and this release (${COMPUTE_VERSION}) computes it with ${what}: redeploy it (docs/operators.md, "Upgrading to compute version ${COMPUTE_VERSION}")`);
       }
       if (!stored || stored.length !== spec.params.length) throw new Error(`${file}: the shares are missing`);
