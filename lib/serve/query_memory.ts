@@ -264,8 +264,9 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       // Each runs as one Conv2D on the kernel the owner expands (lib/api/layers_conv.ts), dilated
       // to (k - 1) d + 1 taps per axis; a DepthwiseConv2D, or a Conv2D with one input channel per
-      // group, as a depthwise convolution (one kernel, no patches: its input and its output); a SeparableConv2D as a depthwise convolution to C m
-      // channels, then a 1x1 Conv2D to its filters, or where the owner folds its kernels as a Conv2D.
+      // group, as a depthwise convolution (one kernel, no patches: its input and its output); a
+      // SeparableConv2D as a depthwise convolution to C m channels, then a 1x1 Conv2D to its
+      // filters, or where the owner folds its kernels as a Conv2D.
       case 'Conv2D':
       case 'DepthwiseConv2D':
       case 'SeparableConv2D': {
