@@ -136,13 +136,7 @@ __global__ void depthwiseKernel(const uint64_t* __restrict__ x, const uint64_t* 
 
 Outputs depthwiseConv2d(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
-  requireDType("DepthwiseConv2D", x, DType::Ring64, "input");
-  requireDType("DepthwiseConv2D", f, DType::Ring64, "filter");
-  if (f.rank() != 4) throw KernelError("DepthwiseConv2D: filter must be [kh, kw, channels, multiplier], got shape " + shapeStr(f.shape));
-  ConvGeom g = convGeometry("DepthwiseConv2D", x.shape, f.shape[0], f.shape[1], at);
-  if (f.shape[2] != g.c)
-    throw KernelError("DepthwiseConv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " + shapeStr(f.shape) +
-                      " expects " + std::to_string(f.shape[2]));
+  ConvGeom g = depthwiseGeometry(in, at);
   const int64_t m = f.shape[3];
   Tensor out = allocDevice({g.n, g.oh, g.ow, g.c * m}, DType::Ring64);
   useOnCurrentStream(x);

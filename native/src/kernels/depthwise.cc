@@ -13,9 +13,8 @@
 #include "kernels/kernel_checks.h"
 
 namespace tfe {
-namespace {
 
-Outputs depthwiseConv2d(const Inputs& in, const Attrs& at) {
+ConvGeom depthwiseGeometry(const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
   requireDType("DepthwiseConv2D", x, DType::Ring64, "input");
   requireDType("DepthwiseConv2D", f, DType::Ring64, "filter");
@@ -24,6 +23,14 @@ Outputs depthwiseConv2d(const Inputs& in, const Attrs& at) {
   if (f.shape[2] != g.c)
     throw KernelError("DepthwiseConv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " + shapeStr(f.shape) +
                       " expects " + std::to_string(f.shape[2]));
+  return g;
+}
+
+namespace {
+
+Outputs depthwiseConv2d(const Inputs& in, const Attrs& at) {
+  const Tensor &x = in[0], &f = in[1];
+  ConvGeom g = depthwiseGeometry(in, at);
   const int64_t m = f.shape[3], width = g.c * m, pixels = g.n * g.oh * g.ow;
   Tensor out = allocTensor({g.n, g.oh, g.ow, width}, DType::Ring64);
   const uint64_t* xs = x.ptr<uint64_t>();

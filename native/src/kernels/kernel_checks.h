@@ -27,6 +27,8 @@ struct ConvGeom {
 ConvGeom convGeometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at);
 // Conv2D's checks: a ring64 NHWC input, a ring64 [kh, kw, c, out] filter, strides and padding.
 ConvGeom conv2dGeometry(const Inputs& in, const Attrs& at);
+// DepthwiseConv2D's checks: a ring64 NHWC input, a ring64 [kh, kw, c, multiplier] filter, strides and padding.
+ConvGeom depthwiseGeometry(const Inputs& in, const Attrs& at);
 // Im2Col's checks: a ring64 NHWC image and attrs kernelSize [kh, kw], strides, padding.
 ConvGeom im2colGeometry(const Inputs& in, const Attrs& at);
 // Col2Im's checks: columns [n, oh, ow, kh*kw*c] for the image shape in attr inputShape.
