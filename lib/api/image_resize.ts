@@ -76,7 +76,8 @@ export function axisTaps(inSize: number, outSize: number, method: ResizeMethod, 
 
 /** AxisTaps from each output's [index, weight, index, weight, ...], padded to the longest with weight 0. */
 function tapsOf(perOutput: number[][]): AxisTaps {
-  const k = Math.max(1, ...perOutput.map((t) => t.length / 2));
+  // (A loop, not Math.max(...): an axis may have more outputs than a call takes arguments.)
+  const k = perOutput.reduce((m, t) => Math.max(m, t.length / 2), 1);
   const index = Array.from({ length: k }, (_, j) => perOutput.map((t) => t[2 * j] ?? 0));
   const weight = Array.from({ length: k }, (_, j) => perOutput.map((t) => t[2 * j + 1] ?? 0));
   return { index, weight };

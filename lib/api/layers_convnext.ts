@@ -12,11 +12,20 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 
 export const CONVNEXT_MODULE = 'keras.src.applications.convnext';
 
+/**
+ * Refuses a layer of a keras.applications class that is not Keras's own: its module is another
+ * than `own` (absent: tensorflowjs_converter deletes modules, so it is taken as Keras's).
+ * `instead`: what to write in its place.
+ */
+export function checkApplicationModule(l: LayerConfig, own: string, instead: string): void {
+  const module = (l as { module?: unknown }).module;
+  if (module !== undefined && module !== null && module !== own)
+    refuse(l, `is a custom layer from module '${String(module).slice(0, 80)}', not Keras's own (${own}), so what it computes is not known here: ${instead}`);
+}
+
 /** Refuses a LayerScale or StochasticDepth that is not Keras's own (its module another than ConvNeXt's). */
 export function checkConvnextModule(l: LayerConfig): void {
-  const module = (l as { module?: unknown }).module;
-  if (module !== undefined && module !== null && module !== CONVNEXT_MODULE)
-    refuse(l, `is a custom layer from module '${String(module).slice(0, 80)}', not Keras's own (${CONVNEXT_MODULE}), so what it computes is not known here: replace it with keras.layers, or with keras.applications.convnext's ${l.class_name}`);
+  checkApplicationModule(l, CONVNEXT_MODULE, `replace it with keras.layers, or with keras.applications.convnext's ${l.class_name}`);
 }
 
 /** LayerScale's settings, checked: init_values (training only) and projection_dim, gamma's length. */

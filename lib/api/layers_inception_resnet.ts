@@ -6,6 +6,7 @@
 import { add } from './ops';
 import { mul } from './ops_nonlinear';
 import { type LayerConfig, refuse } from './layers_graph';
+import { checkApplicationModule } from './layers_convnext';
 import type { LayerPlan } from './layers_catalog';
 import { isNum, settings } from './layers_settings';
 import type { AnyTensor } from './tensor';
@@ -14,9 +15,7 @@ export const INCEPTION_RESNET_MODULE = 'keras.src.applications.inception_resnet_
 
 /** A CustomScaleLayer's scale, its module and settings checked. */
 export function customScaleOf(l: LayerConfig): number {
-  const module = (l as { module?: unknown }).module;
-  if (module !== undefined && module !== null && module !== INCEPTION_RESNET_MODULE)
-    refuse(l, `is a custom layer from module '${String(module).slice(0, 80)}', not Keras's own (${INCEPTION_RESNET_MODULE}), so what it computes is not known here: write it with keras.layers or operations`);
+  checkApplicationModule(l, INCEPTION_RESNET_MODULE, 'write it with keras.layers or operations');
   const c = settings(l, { scale: isNum });
   if (!Number.isFinite(Number(c.scale))) refuse(l, `scale = ${JSON.stringify(c.scale)}: a finite number is needed`);
   return Number(c.scale);

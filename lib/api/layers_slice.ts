@@ -79,8 +79,9 @@ export function sliceBounds(key: readonly KeyEntry[], shape: readonly number[], 
     for (let i = s; step > 0 ? i < t : i > t; i += step) idx.push(i);
     if (idx.length === 0) fail(`selects nothing on axis ${a} of size ${dim} (${what})`);
     // The window the indices span, then the indices within it.
-    const first = Math.min(...idx);
-    begin.push(first), size.push(Math.max(...idx) - first + 1), out.push(idx.length);
+    // The ends of a range: its first and last index (an axis may be longer than a call takes arguments).
+    const first = Math.min(idx[0], idx[idx.length - 1]), last = Math.max(idx[0], idx[idx.length - 1]);
+    begin.push(first), size.push(last - first + 1), out.push(idx.length);
     picks.push({ axis: a, indices: idx.map((i) => i - first) });
   });
   return { begin, size, out: [shape[0], ...out.slice(1)], picks };
