@@ -1,16 +1,29 @@
 // The transport interface: tensors and small control messages between named parties.
 // Counting lives here, in the base class, so every transport (in-memory now, WebSocket later)
 // reports the same bytes and rounds per party and per op.
-import type { DType } from '../tensor/dtype';
+import { bytesPerElement, type DType } from '../tensor/dtype';
+import { sizeOf } from '../tensor/shape';
 
 export type PartyName = string;
+
+/**
+ * A tensor that stays in the sender's process, handed to a receiver in the same process instead
+ * of its bytes (Transport.sharesTensors): a new handle on the sender's (immutable) memory, made
+ * for this message alone. Whoever receives it owns it. Never on a wire.
+ */
+export interface LocalTensor {
+  readonly shape: readonly number[];
+  dispose(): void;
+}
 
 export type Payload =
   /**
    * `transient`: the sender made `data` for this message alone and never reads it again, so a
    * transport may free it once sent (WsEndpointOptions.release).
+   * `local`: the same tensor, for a receiver in the sender's process (Transport.sharesTensors);
+   * `data` is then made only when read (a recorder's), as a view of its memory.
    */
-  | { kind: 'tensor'; dtype: DType; shape: number[]; data: Uint8Array; transient?: boolean }
+  | { kind: 'tensor'; dtype: DType; shape: number[]; data: Uint8Array; transient?: boolean; local?: LocalTensor }
   /** A seed-compressed tensor: the receiver expands the seed itself (16 bytes + 8 per dim on the wire). */
   | { kind: 'seed'; dtype: DType; shape: number[]; seed: Uint8Array; nonce: bigint }
   | { kind: 'control'; data: unknown };
@@ -34,6 +47,7 @@ export type Received = Payload | HeldPayload;
 /** Frees what a received payload holds outside the JavaScript heap (a message that will never be read). */
 export function disposeReceived(p: Received | undefined): void {
   if (p?.kind === 'held') p.tensor.dispose();
+  if (p?.kind === 'tensor') p.local?.dispose();
 }
 
 /** Identifies one message: which op instance sent it, and which step of that op. */
@@ -64,7 +78,8 @@ export interface TrafficReport {
 }
 
 export function payloadBytes(p: Payload): number {
-  if (p.kind === 'tensor') return p.data.byteLength;
+  // A local tensor's bytes are counted as a wire would carry them, without making its view.
+  if (p.kind === 'tensor') return p.local ? sizeOf(p.shape) * bytesPerElement(p.dtype) : p.data.byteLength;
   if (p.kind === 'seed') return p.seed.byteLength + 8 + 8 * p.shape.length;
   return Buffer.byteLength(JSON.stringify(p.data) ?? '');
 }
@@ -90,6 +105,15 @@ export abstract class Transport {
    * Elsewhere a view would hold it until the next garbage collection, so senders copy.
    */
   freesSent(_from: PartyName): boolean {
+    return false;
+  }
+
+  /**
+   * Whether a receiver runs in the sender's process and may take the sender's tensor itself
+   * (Payload `local`) instead of a copy of its bytes: the in-process transport's. A transport
+   * that carries bytes anywhere (a wire, a recording for later) must not.
+   */
+  sharesTensors(): boolean {
     return false;
   }
 

@@ -2,7 +2,8 @@
 // Protocol functions take a Party and run on every party (SPMD): the same code runs in the
 // in-process cluster and in one server process per party.
 import type { Backend } from '../backend/backends';
-import { disposeReceived, type PartyName, type Tag, type Transport } from '../net/transport';
+import { getBackend } from '../backend/backends';
+import { disposeReceived, type PartyName, type Payload, type Received, type Tag, type Transport } from '../net/transport';
 import { DEFAULT_PROTOCOL, type FssGate, type ProtocolName, type SecureNNDrelu } from './protocols';
 import { RingTensor } from '../tensor/ring_tensor';
 import type { DType } from '../tensor/dtype';
@@ -83,6 +84,9 @@ export class Party {
   }
 
   async sendTensor(to: PartyName, tag: Tag, t: RingTensor): Promise<void> {
+    // In process, the tensor itself; its bytes only if someone reads them (a test's recorder).
+    // Not on a device: another party's stream could read it before this one's has written it.
+    if (this.transport.sharesTensors() && !t.backend.streams) return this.transport.send(this.name, to, tag, sharedPayload(t));
     // Without a copy where the transport frees what it wrote (the servers' links).
     const data = (this.transport.freesSent(this.name) ? t.bytesView() : undefined) ?? (await t.toBytesAsync());
     return this.transport.send(this.name, to, tag, { kind: 'tensor', dtype: t.dtype, shape: [...t.shape], data, transient: true });
@@ -100,10 +104,7 @@ export class Party {
       disposeReceived(p);
       throw new Error(`${tag.op}/${tag.step}: ${from} sent a ${p.dtype} tensor where ${expectDtype} was expected`);
     }
-    if (p.kind === 'tensor') return RingTensor.fromBytes(p.data, p.shape, p.dtype);
-    // Copied into native memory as it arrived (an endpoint's adopt, e.g. the offline pool's).
-    if (!(p.tensor instanceof RingTensor)) throw new Error(`${tag.op}/${tag.step}: a message from ${from} was held as something other than a tensor`);
-    return p.tensor;
+    return receivedTensor(p, `${tag.op}/${tag.step}: a message from ${from}`);
   }
 
   sendControl(to: PartyName, tag: Tag, data: unknown): Promise<void> {
@@ -121,6 +122,42 @@ export class Party {
     const [, theirs] = await Promise.all([this.sendTensor(this.peer, tag, mine), this.recvTensor(this.peer, tag, mine.shape)]);
     return theirs;
   }
+}
+
+/**
+ * The tensor a received message carries, owned by the caller: the sender's own where it is in
+ * this process (a local tensor on this backend), else built from the bytes (and any local one
+ * freed); `what` names the message in errors.
+ */
+export function receivedTensor(p: Extract<Received, { kind: 'tensor' | 'held' }>, what: string): RingTensor {
+  if (p.kind === 'held') {
+    // Copied into native memory as it arrived (an endpoint's adopt, e.g. the offline pool's).
+    if (!(p.tensor instanceof RingTensor)) throw new Error(`${what} was held as something other than a tensor`);
+    return p.tensor;
+  }
+  if (p.local instanceof RingTensor && p.local.backend === getBackend()) return p.local;
+  try {
+    return RingTensor.fromBytes(p.data, p.shape, p.dtype);
+  } finally {
+    p.local?.dispose();
+  }
+}
+
+/** A tensor message for a receiver in this process: a new handle on `t`, its bytes a view made only when read. */
+function sharedPayload(t: RingTensor): Payload {
+  const local = t.alias();
+  let view: Uint8Array | undefined;
+  return {
+    kind: 'tensor',
+    dtype: t.dtype,
+    shape: [...t.shape],
+    local,
+    transient: true,
+    get data(): Uint8Array {
+      view ??= local.bytesView() ?? local.toBytes();
+      return view;
+    },
+  };
 }
 
 export function tag(op: OpCtx, step: string, part?: string): Tag {

@@ -31,8 +31,8 @@ import { add, sub } from '../ops';
 import { plusZeroSharing } from '../protocol/pond/share';
 import { OPS_PER_SESSION, type Cluster } from '../protocol/cluster';
 import { type CorrelatedRandomness, type MaskRef, nonceFor } from '../protocol/correlated';
-import { type OpCtx, type Party, SERVER0, SERVER1 } from '../protocol/party';
-import type { Tag } from '../net/transport';
+import { type OpCtx, type Party, receivedTensor, SERVER0, SERVER1 } from '../protocol/party';
+import { disposeReceived, type Tag } from '../net/transport';
 import type { MaskedShare } from '../protocol/pond/arith';
 import { RingTensor } from '../tensor/ring_tensor';
 import { sameShape } from '../tensor/shape';
@@ -109,9 +109,15 @@ export async function receiveNextMask(client: Party, t: Tag, shape: readonly num
   const got = await Promise.allSettled([SERVER0, SERVER1].map(async (s) => {
     const msg = await client.transport.recv(client.name, s, t);
     if (msg.kind === 'control') return undefined;
-    if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') throw new Error(`${s} sent an input mask share as a ${msg.kind} message`);
-    if (!sameShape(msg.shape, shape)) throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
-    return RingTensor.fromBytes(msg.data, msg.shape, msg.dtype);
+    if (msg.kind !== 'tensor' || msg.dtype !== 'ring64') {
+      disposeReceived(msg);
+      throw new Error(`${s} sent an input mask share as a ${msg.kind} message`);
+    }
+    if (!sameShape(msg.shape, shape)) {
+      disposeReceived(msg);
+      throw new Error(`${s} sent an input mask share of shape [${msg.shape.slice(0, 8)}], not [${shape}]`);
+    }
+    return receivedTensor(msg, `${s}'s input mask share`);
   }));
   const [a0, a1] = got.map((g) => (g.status === 'fulfilled' ? g.value : undefined));
   try {

@@ -65,6 +65,15 @@ export class RingTensor {
     liveTensors--;
   }
 
+  /**
+   * A new handle on this tensor's memory, with no copy. Tensors are immutable, so it is as good as
+   * a copy; each handle is disposed on its own, and the memory is freed with the last.
+   */
+  alias(): RingTensor {
+    const [out] = this.backend.native.runSync('Reshape', [this.handle], { shape: [...this.shape] });
+    return new RingTensor(out, this.backend);
+  }
+
   // ---- construction ----
 
   static fromBigUint64Array(data: BigUint64Array, shape?: Shape, backend?: Backend): RingTensor {
