@@ -61,12 +61,20 @@ export async function maskWeights(cluster: Cluster, me: PartyName, spec: ModelSp
  * checking what each message declares against the request's shape BEFORE anything is built: a
  * 16-byte seed declaring a huge shape is refused, never expanded.
  */
-export async function receiveInputs(party: Party, shapes: readonly (readonly number[])[]): Promise<Share[]> {
+export async function receiveInputs(party: Party, shapes: readonly (readonly number[])[], arrived?: () => void): Promise<Share[]> {
+  // `arrived`: called once every message is here, before the seeds are expanded.
+  let waiting = shapes.length;
+  const here = () => --waiting === 0 && arrived?.();
   const got = await Promise.allSettled(shapes.map(async (shape, i): Promise<Share> => {
     const t = tag(inputOp(i), 'input');
-    if (party.role === 1) return party.recvTensor(CLIENT, t, shape, 'ring64');
+    if (party.role === 1) {
+      const x = await party.recvTensor(CLIENT, t, shape, 'ring64');
+      here();
+      return x;
+    }
     if (party.role !== 0) return null;
     const msg = await party.transport.recv(party.name, CLIENT, t);
+    here();
     if (msg.kind !== 'seed') throw new Error(`input ${i}: expected a seed from the client, got a ${msg.kind} message`);
     if (msg.dtype !== 'ring64' || msg.seed.byteLength !== SEED_BYTES)
       throw new Error(`input ${i}: the seed must be ${SEED_BYTES} bytes for ring64, got ${msg.seed.byteLength} bytes for ${String(msg.dtype).slice(0, 16)}`);
@@ -100,10 +108,13 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
   const maskOp = reserveInputMaskOp(fork, query.index);
   // The input's deadline (inputTimeoutMs) runs from here: waits before this one (the setup,
   // server2's gate form and the recording it follows) are the cluster's, not the client's.
+  // It stops once the input is here, before its share is built (a seed's expansion may run on
+  // the thread pool, turns of the event loop later).
   query.input?.awaited();
-  const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape) : undefined;
-  const [input] = received ? [received.share] : await receiveInputs(party, [shape]);
-  query.input?.came();
+  const came = query.input?.came;
+  const received = query.maskedInput && party.isCompute ? await receiveMaskedInput(party, fork, query.index, shape, came) : undefined;
+  const [input] = received ? [received.share] : await receiveInputs(party, [shape], came);
+  came?.();
   // The owner's client refused weights beyond the range weightBound assumes (checkWeightRange).
   const weights = spec.params.map((p, i) => wrap(fork, me, shares[i], p.shape, { masked: masks.masked[i], ref: masks.refs[i] }).withBound(weightBound(fork.fixed.fracBits)));
   const { result, tensors } = collect(() => {
@@ -132,8 +143,9 @@ export async function predictOnServer(fork: Cluster, me: PartyName, spec: ModelS
 }
 
 /** server0/server1: m = x - a from the client (its shape checked before anything is built), as a share and a masked form. */
-async function receiveMaskedInput(party: Party, fork: Cluster, index: number, shape: readonly number[]): Promise<{ share: RingTensor; masked: MaskedShare }> {
+async function receiveMaskedInput(party: Party, fork: Cluster, index: number, shape: readonly number[], arrived?: () => void): Promise<{ share: RingTensor; masked: MaskedShare }> {
   const m = await party.recvTensor(CLIENT, tag(inputOp(0), 'input'), shape, 'ring64');
+  arrived?.();
   try {
     return await maskedInputShares(party, fork.provider, index, m);
   } catch (e) {

@@ -16,6 +16,7 @@ import type { DeployedModel, ModelStore } from './model_store';
 import type { Notice } from './pairing';
 import { poolSession } from './pool';
 import { freeMaskedWeights } from './programs';
+import { inputDeadline } from './input_deadline';
 import { QueryEnd } from './query_end';
 import type { PoolReservations } from './reservations';
 import { deployHere, predictHere, sessionTransport } from './run_request';
@@ -102,17 +103,8 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
     h.config.queryTimeoutMs,
   );
   // A prediction's input must come within inputTimeoutMs on the servers that receive it, counted
-  // from when the query is ready to take it (programs.ts predictOnServer): one that never sent it
-  // held its memory estimate and session for the whole queryTimeoutMs (four such requests from
-  // one anonymous connection kept every honest query out).
-  let inputTimer: NodeJS.Timeout | undefined;
-  const input = {
-    awaited: () => {
-      const ms = h.config.inputTimeoutMs;
-      inputTimer = setTimeout(() => end.abort(`the client's input did not come within ${ms} ms (inputTimeoutMs)`), ms);
-    },
-    came: () => clearTimeout(inputTimer),
-  };
+  // from when the query is ready to take it (programs.ts predictOnServer).
+  const input = inputDeadline(h.config.inputTimeoutMs, (reason) => end.abort(reason));
   if (epoch) epoch.running++;
   const meter = h.metrics.start(req.type, req.model, req.type === 'deploy' ? req.protocol : h.models.get(req.model)?.protocol ?? 'unknown');
   let over!: () => void;
@@ -161,7 +153,7 @@ export function runQuery(h: QueryRunHost, q: QueryStart): void {
       h.respond(client, session, { ok: false, error: `${h.me}: ${forClient(msg)}` });
     } finally {
       try {
-        clearTimeout(inputTimer);
+        input.came(); // the deadline ends with the query, however it ended
         meter.end();
         end.settle();
         h.sessions.release(session);
