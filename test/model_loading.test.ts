@@ -1,13 +1,11 @@
 // Loading TensorFlow.js LayersModel files (written here by hand in the documented format, so no
 // TensorFlow.js is needed) and predicting privately, against a float64 forward pass.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { rnd, writeModel } from './helpers/model_files';
+import { type ModelTopology, parseTopology } from '../lib/api/layers_spec';
 
 
 test('a Dense/ReLU/softmax model predicts privately like its float64 forward pass (Pond and SecureNN)', async (t) => {
@@ -94,11 +92,8 @@ test('unsupported layers are refused at load time, naming the layer and its clas
   void c.close();
 });
 
-test('a GraphModel (converted from a SavedModel) is refused with what to convert instead', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-graph-model-'));
-  const file = path.join(dir, 'model.json');
+test("a GraphModel's GraphDef read by the layer reader untranslated (the servers' path) is refused, naming the readers that translate it", (t) => {
   // The shape tensorflowjs_converter writes for a SavedModel: a GraphDef's op nodes.
   const topology = { node: [{ name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' } } }, { name: 'Identity', op: 'Identity', input: ['x'] }], library: {}, versions: { producer: 1395 } };
-  fs.writeFileSync(file, JSON.stringify({ format: 'graph-model', generatedBy: '2.15.0', convertedBy: 'TensorFlow.js Converter v4.17.0', modelTopology: topology, weightsManifest: [] }));
-  t.throws(() => tfe.loadPlainModel(file), { message: /this is a TensorFlow\.js GraphModel .*only LayersModels load\. Convert the Keras model with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model`/ });
+  t.throws(() => parseTopology(topology as unknown as ModelTopology, () => undefined), { message: /GraphModel's GraphDef \(TensorFlow ops\), read here untranslated: the library's model readers \(loadLayersModel, loadPlainModel, deploy, tfe deploy\) translate/ });
 });

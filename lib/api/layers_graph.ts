@@ -334,7 +334,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   if (!topo || typeof topo !== 'object') throw new Error('modelTopology is missing');
   // A GraphModel's topology is a TensorFlow GraphDef (a list of op nodes), not Keras layers.
   if (Array.isArray((topo as { node?: unknown }).node))
-    throw new Error("this is a TensorFlow.js GraphModel (a TensorFlow graph of ops, converted from a SavedModel or frozen graph), not a LayersModel: only LayersModels load. Convert the Keras model with `tensorflowjs_converter --input_format keras --output_format tfjs_layers_model` (or keras_saved_model for a Keras SavedModel), or save it from TensorFlow.js with model.save()");
+    throw new Error("this is a TensorFlow.js GraphModel's GraphDef (TensorFlow ops), read here untranslated: the library's model readers (loadLayersModel, loadPlainModel, deploy, tfe deploy) translate a GraphModel into layers first (lib/api/graph_model.ts); load it through one of them");
   const cfg = topo.model_config ? topo.model_config.config : topo.config;
   const cls = topo.model_config?.class_name ?? topo.class_name;
   if (cls === 'Sequential') {

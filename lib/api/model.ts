@@ -17,6 +17,7 @@ import { plainModel, type PlainModel } from './plain_forward';
 import { reluLayers } from './relu_layers';
 import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
+import { graphModelAsLayers, isGraphModel } from './graph_model';
 import { type AnyTensor, PrivateTensor } from './tensor';
 import { type ClientInput, toModelInput } from './client_input';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
@@ -90,31 +91,37 @@ function openWeightFile(root: string, name: unknown): { fd: number; file: string
 export const isOptimizerState = (w: WeightSpec): boolean => (w as { group?: unknown }).group === 'optimizer';
 const SKIPPED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
-/** A weight's bytes in its file: float32 for the model's, any fixed-size dtype for optimizer state. */
-function entryBytes(w: WeightSpec): number {
+/**
+ * A weight's bytes in its file: float32 for the model's, any fixed-size dtype for optimizer state;
+ * int32 too in a GraphModel (`graph`), whose shapes and axes are constants beside its weights.
+ */
+function entryBytes(w: WeightSpec, graph = false): number {
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
   const dtype = w.dtype ?? 'float32';
-  const size = isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' ? 4 : undefined;
+  const size = isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' || (graph && dtype === 'int32') ? 4 : undefined;
   if (size === undefined)
     throw new Error(isOptimizerState(w) ? `optimizer weight '${w.name}' has dtype ${dtype}, whose size is unknown: save the model without includeOptimizer` : `weight '${w.name}' has dtype ${dtype}; only float32 is supported`);
   return size * w.shape.reduce((a, b) => a * b, 1);
 }
 
 /** Checks a group's weight specs (float32, sane shapes) and returns the bytes they declare. */
-function declaredBytes(weights: WeightSpec[]): number {
-  return weights.reduce((a, w) => a + entryBytes(w), 0);
+function declaredBytes(weights: WeightSpec[], graph = false): number {
+  return weights.reduce((a, w) => a + entryBytes(w, graph), 0);
 }
 
 /** Little-endian float32 weights laid out one after another, as the manifest lists them (optimizer state skipped). */
-function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { data: Float32Array; shape: number[] }>): void {
+function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { data: Float32Array; shape: number[] }>, graph = false): void {
   let offset = 0;
   for (const w of weights) {
-    const size = entryBytes(w);
+    const size = entryBytes(w, graph);
     if (!isOptimizerState(w)) {
       const n = size / 4;
       const data = new Float32Array(n);
+      const int = w.dtype === 'int32';
       for (let i = 0; i < n; i++) {
-        data[i] = bytes.readFloatLE(offset + 4 * i);
+        // A GraphModel's int32 constants are sizes and axes: exact as floats below 2^24.
+        data[i] = int ? bytes.readInt32LE(offset + 4 * i) : bytes.readFloatLE(offset + 4 * i);
+        if (int && Math.abs(data[i]) > 2 ** 24) throw new Error(`int32 constant '${w.name}' element ${i} = ${bytes.readInt32LE(offset + 4 * i)} is beyond the sizes and axes a GraphModel's constants hold here`);
         // NaN has no fixed-point value: named here, or it surfaced as an encoder's error with no weight's name.
         if (Number.isNaN(data[i])) throw new Error(`weight '${w.name}' element ${i} is NaN: a model's weights must be numbers (was it trained to divergence?)`);
       }
@@ -125,7 +132,7 @@ function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { 
 }
 
 /** Reads the float32 weights of a model, in manifest order; weight files must lie in `dir`. */
-export function readWeights(json: LayersModelJson, dir: string): Map<string, { data: Float32Array; shape: number[] }> {
+export function readWeights(json: LayersModelJson, dir: string, graph = false): Map<string, { data: Float32Array; shape: number[] }> {
   const out = new Map<string, { data: Float32Array; shape: number[] }>();
   if (!Array.isArray(json.weightsManifest)) throw new Error('weightsManifest is missing');
   let root: string;
@@ -138,7 +145,7 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
     if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new Error(`weightsManifest group ${g} needs 'paths' and 'weights' arrays`);
   checkWeightSpecs(json.weightsManifest.flatMap((g) => g.weights));
   for (const group of json.weightsManifest) {
-    const declared = declaredBytes(group.weights);
+    const declared = declaredBytes(group.weights, graph);
     // Check every file (and the sizes against the manifest) before reading any: a file of the
     // wrong size is a corrupt or foreign model, and the check bounds what is read to what the
     // manifest declares.
@@ -161,7 +168,7 @@ export function readWeights(json: LayersModelJson, dir: string): Map<string, { d
           at += got;
         }
       }
-      decodeWeights(group.weights, bytes, out);
+      decodeWeights(group.weights, bytes, out, graph);
     } finally {
       for (const f of files) fs.closeSync(f.fd);
     }
@@ -202,10 +209,16 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   const parts = Array.isArray(a.weightData) ? a.weightData : [a.weightData];
   const bytes = Buffer.concat(parts.map((b) => (b instanceof Uint8Array ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b))));
   checkWeightSpecs(a.weightSpecs);
-  const declared = declaredBytes(a.weightSpecs);
+  const graph = isGraphModel(a as { modelTopology?: unknown; format?: unknown });
+  const declared = declaredBytes(a.weightSpecs, graph);
   if (bytes.length !== declared) throw new Error(`weightData holds ${bytes.length} bytes, but weightSpecs declare ${declared}`);
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
-  const json = normalizedModelJson({ modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] });
+  const raw = { modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] };
+  if (graph) {
+    decodeWeights(a.weightSpecs, bytes, weights, true);
+    return graphModelAsLayers({ ...raw, signature: (a as { signature?: unknown }).signature }, weights);
+  }
+  const json = normalizedModelJson(raw);
   decodeWeights(json.weightsManifest[0].weights, bytes, weights);
   return { json, weights };
 }
@@ -259,8 +272,12 @@ export function readLayersModel(source: ModelSource): {
   let json: LayersModelJson, weights: Map<string, { data: Float32Array; shape: number[] }>;
   if (typeof source === 'string' || source instanceof URL) {
     const modelPath = modelPathOf(source);
-    json = normalizedModelJson(readModelJson(modelPath));
-    weights = readWeights(json, path.dirname(modelPath));
+    const raw = readModelJson(modelPath);
+    if (isGraphModel(raw)) ({ json, weights } = graphModelAsLayers(raw, readWeights(raw, path.dirname(modelPath), true)));
+    else {
+      json = normalizedModelJson(raw);
+      weights = readWeights(json, path.dirname(modelPath));
+    }
   } else ({ json, weights } = fromArtifacts(source));
   const moved = normalizationConstantsAsWeights(json);
   json = moved.json;

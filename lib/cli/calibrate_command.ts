@@ -81,7 +81,7 @@ export function addCalibrateCommand(program: Command): void {
       program
         .command('calibrate')
         .description("fit each relu of a model to your inputs for Pond (which has no comparisons) and write the calibrated model; reports agreement with the original on held-out inputs")
-        .requiredOption('--model <path>', 'model.json of a LayersModel')
+        .requiredOption('--model <path>', 'model.json of a LayersModel or GraphModel')
         .requiredOption('--input <file>', 'inputs typical of the queries: JSON (an array, {data, shape} or {images, labels}) or a PNG; a few hundred or more')
         .requiredOption('--out <dir>', 'directory for the calibrated model.json, weights.bin and calibration.json'),
     ),

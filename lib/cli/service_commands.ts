@@ -25,7 +25,8 @@ import { toNested } from '../api/values';
 import type { OutputPart } from '../browser/outputs';
 import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
 import { normalizationConstantsAsWeights } from '../api/normalization_constants';
-import { readModelJson } from '../api/model';
+import { readLayersModel, readModelJson } from '../api/model';
+import { isGraphModel } from '../api/graph_model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { checkReadable, readInputs } from './inputs';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
@@ -121,7 +122,10 @@ const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cann
 
 /** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone, no weights read. */
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
-  const { json } = normalizationConstantsAsWeights(normalizedModelJson(readModelJson(file)));
+  const raw = readModelJson(file);
+  // A GraphModel's layers exist only once translated, which reads its constants (weights).
+  if (isGraphModel(raw)) return readLayersModel(file).spec;
+  const { json } = normalizationConstantsAsWeights(normalizedModelJson(raw));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
   return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };
@@ -263,7 +267,7 @@ export function addServiceCommands(program: Command): void {
   const deploy = program
     .command('deploy')
     .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
-    .requiredOption('--model <path>', 'model.json of a LayersModel')
+    .requiredOption('--model <path>', 'model.json of a LayersModel or GraphModel')
     .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
     .option('--protocol <name>', `${protocolsHelpText()} (default: ${defaultProtocolFor(true)}, exact, for any model with relu, max pooling or another comparison; ${defaultProtocolFor(false)} only for models without; fss: exact too, fewer rounds, more offline bytes)`);
   addCalibrationOptions(

@@ -67,7 +67,7 @@ export function addVerifyCommand(program: Command): void {
   const verify = program
     .command('verify')
     .description('run a model privately (in this process) and in float64 plaintext side by side on your inputs: argmax agreement, max |Δlogit|, KL')
-    .requiredOption('--model <path>', 'model.json of a LayersModel (you need its weights: this is the owner\'s check)')
+    .requiredOption('--model <path>', 'model.json of a LayersModel or GraphModel (you need its weights: this is the owner\'s check)')
     .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}')
     .option('--protocol <name>', `${protocolsHelpText()} (default: what tfe deploy picks: ${defaultProtocolFor(true)} for any model with a comparison, ${defaultProtocolFor(false)} otherwise)`);
   addFracBitsOptions(addProtocolOptionFlags(verify, 'verify'))

@@ -1,0 +1,88 @@
+// TensorFlow.js GraphModels (tensorflowjs_converter's output for a SavedModel or TF Hub model) load:
+// translated into the layers they compute (lib/api/graph_model.ts). Each graph here is run by
+// TensorFlow.js's own GraphModel executor as the reference, on fresh random inputs and weights;
+// the plaintext model must match it to float32 rounding, the private one to fixed point's.
+import * as fs from 'node:fs';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { b, cnn, conv, fusedConv, GraphBuilder, pooled, reference, s, T } from './helpers/graph_models';
+
+function softmaxRows(x: Float64Array, n: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < x.length; r += n) {
+    const row = x.subarray(r, r + n), top = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - top)), sum = e.reduce((a, v) => a + v, 0);
+    e.forEach((v, k) => (y[r + k] = v / sum));
+  }
+  return y;
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, k) => Math.max(m, Math.abs(v - b[k])), 0);
+
+for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]]] as const) {
+  test(`GraphModel, ${name}: plaintext equals TensorFlow.js's GraphModel, privately within fixed point's error`, async (t) => {
+    const { g, out } = make();
+    const { file, artifacts } = g.save({ output_0: out }, { [g.nodes.find((n) => n.op === 'Placeholder')!.name]: g.nodes.find((n) => n.op === 'Placeholder')!.name });
+    const x = Float64Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => Math.random() * 2 - 1);
+    const want = await reference(artifacts, x, [...shape]);
+    const plain = tfe.loadPlainModel(file).predict({ data: x, shape: [...shape] });
+    const got = 'data' in plain ? plain.data : (plain as { data: Float64Array }[])[0].data;
+    t.true(maxDiff(got, want) < 1e-5, `plaintext ${[...got].slice(0, 6)} vs tfjs ${[...want].slice(0, 6)}`);
+    for (const protocol of ['securenn', 'fss'] as const) {
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const m = tfe.loadLayersModel(file, { cluster: c });
+        const y = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [...shape] }), c)));
+        t.is(y.data.length, want.length);
+        // predict leaves a final softmax to the caller (it returns logits): applied here.
+        t.is(m.finalActivation, make === cnn ? 'softmax' : undefined);
+        const probs = m.finalActivation === 'softmax' ? softmaxRows(y.data, want.length / shape[0]) : y.data;
+        t.true(maxDiff(probs, want) < 5e-3, `${protocol}: ${[...probs].slice(0, 6)} vs tfjs ${[...want].slice(0, 6)}`);
+      } finally {
+        await c.close();
+      }
+    }
+  });
+}
+
+test('GraphModel artifacts in memory load as its files do', async (t) => {
+  const { g, out } = pooled();
+  const { artifacts } = g.save({ y: out }, { image: 'image' });
+  const x = Float64Array.from({ length: 72 }, () => Math.random() * 2 - 1);
+  const want = await reference(artifacts, x, [1, 6, 6, 2]);
+  const got = tfe.loadPlainModel(artifacts as unknown as tfe.ModelArtifacts).predict({ data: x, shape: [1, 6, 6, 2] }) as { data: Float64Array };
+  t.true(maxDiff(got.data, want) < 1e-5);
+});
+
+/** A small graph with one node replaced by `bad`, for the refusals. */
+function withNode(bad: (g: GraphBuilder, x: string) => string): string {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 4, 4, 2]);
+  const y = bad(g, x);
+  return g.save({ y: g.node('Identity', 'Identity', [y], T) }, { x: 'x' }).file;
+}
+
+test('GraphModel ops that do not translate are refused, naming the node and op', (t) => {
+  const cases: [string, (g: GraphBuilder, x: string) => string, RegExp][] = [
+    ['an unknown op', (g, x) => g.node('m/sin', 'Sin', [x], T), /GraphModel node 'm\/sin' \(Sin\): this op is not supported/],
+    ['channels first', (g, x) => g.node('m/c', 'Conv2D', [x, g.random('k', [1, 1, 2, 2], 1)], { ...conv(), data_format: s('NCHW') }), /node 'm\/c' \(Conv2D\): data_format NCHW is not supported/],
+    ['a constant product', (g, x) => g.node('m/mul', 'Mul', [x, g.random('c', [2], 1)], T), /node 'm\/mul' \(Mul\): multiplies by a constant: not supported/],
+    ['a constant that is no bias', (g, x) => g.node('m/add', 'AddV2', [x, g.random('c', [2], 1)], T), /node 'm\/add' \(AddV2\): adds a constant that is not the bias/],
+    ['a fused batch norm in a conv', (g, x) => g.node('m/c', '_FusedConv2D', [x, g.random('k', [1, 1, 2, 2], 1), g.random('kb', [2], 1)], fusedConv(['FusedBatchNorm', 'Relu'])), /fused ops \[FusedBatchNorm, Relu\] are not supported/],
+    ['a mean over channels', (g, x) => g.node('m/mean', 'Mean', [x, g.constant('ax', [1], [3], 'int32')], { ...T, keep_dims: b(false) }), /a mean over axes \[3\] of a rank-4 value is not supported/],
+  ];
+  for (const [what, bad, message] of cases) t.throws(() => tfe.loadPlainModel(withNode(bad)), { message }, what);
+});
+
+test('a GraphModel input of unknown size beyond the batch is refused, naming it', (t) => {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, -1, 3]);
+  const file = g.save({ y: g.node('Identity', 'Identity', [g.node('r', 'Relu', [x], T)], T) }, { x: 'x' }).file;
+  t.throws(() => tfe.loadPlainModel(file), { message: /node 'x' \(Placeholder\): the input's shape \[-1,-1,3\] has an unknown size beyond the batch axis/ });
+  const noShape = JSON.parse(fs.readFileSync(file, 'utf8'));
+  delete noShape.modelTopology.node[0].attr.shape;
+  fs.writeFileSync(file, JSON.stringify(noShape));
+  t.throws(() => tfe.loadPlainModel(file), { message: /node 'x' \(Placeholder\): the input needs a known rank/ });
+});

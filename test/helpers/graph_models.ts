@@ -1,0 +1,124 @@
+// GraphModels as tensorflowjs_converter writes them (format 'graph-model': a GraphDef's op nodes,
+// attributes in TensorFlow's JSON, every constant a manifest weight, int32 ones included), built
+// here node by node for the tests: no Python converter is installable here. TensorFlow.js's own
+// GraphModel executor runs the same files as the reference.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+export interface GNode {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, unknown>;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+export const s = (v: string) => ({ s: b64(v) });
+export const ilist = (v: number[]) => ({ list: { i: v.map(String) } });
+export const slist = (v: string[]) => ({ list: { s: v.map(b64) } });
+export const f = (v: number) => ({ f: v });
+export const b = (v: boolean) => ({ b: v });
+export const i = (v: number) => ({ i: String(v) });
+export const T = { T: { type: 'DT_FLOAT' } };
+
+/** A graph under construction: nodes, and the constants that become its weights. */
+export class GraphBuilder {
+  nodes: GNode[] = [];
+  consts: { name: string; shape: number[]; dtype: 'float32' | 'int32'; data: number[] }[] = [];
+
+  node(name: string, op: string, input: string[] = [], attr: Record<string, unknown> = {}): string {
+    this.nodes.push({ name, op, input, attr });
+    return name;
+  }
+
+  /** A constant as the converter stores it: a Const node whose value is a manifest weight. */
+  constant(name: string, shape: number[], data: number[], dtype: 'float32' | 'int32' = 'float32'): string {
+    this.consts.push({ name, shape, dtype, data });
+    return this.node(name, 'Const', [], { value: { tensor: { dtype: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } }, dtype: { type: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' } });
+  }
+
+  /** Uniform weights in [-scale, scale). */
+  random(name: string, shape: number[], scale: number): string {
+    const n = shape.reduce((a, d) => a * d, 1);
+    return this.constant(name, shape, Array.from({ length: n }, () => Math.fround((Math.random() * 2 - 1) * scale)));
+  }
+
+  input(name: string, shape: number[]): string {
+    return this.node(name, 'Placeholder', [], { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: shape.map((d) => ({ size: String(d) })) } } });
+  }
+
+  /** Keras's Flatten as TensorFlow traces it: reshape to [shape(x)[0], -1]. */
+  flatten(name: string, x: string): string {
+    const shape = this.node(`${name}/Shape`, 'Shape', [x], { T: { type: 'DT_FLOAT' } });
+    const [b0, e0, s0] = [[0], [1], [1]].map((v, k) => this.constant(`${name}/strided_slice/stack${k ? `_${k}` : ''}`, [1], v, 'int32'));
+    const batch = this.node(`${name}/strided_slice`, 'StridedSlice', [shape, b0, e0, s0], { Index: { type: 'DT_INT32' }, T: { type: 'DT_INT32' }, shrink_axis_mask: i(1), begin_mask: i(0), end_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) });
+    const minus1 = this.constant(`${name}/Reshape/shape/1`, [], [-1], 'int32');
+    const target = this.node(`${name}/Reshape/shape`, 'Pack', [batch, minus1], { N: i(2), T: { type: 'DT_INT32' }, axis: i(0) });
+    return this.node(`${name}/Reshape`, 'Reshape', [x, target], { T: { type: 'DT_FLOAT' }, Tshape: { type: 'DT_INT32' } });
+  }
+
+  /** The model's files: model.json and one weight file; `outputs` named as a signature. */
+  save(outputs: Record<string, string>, inputs: Record<string, string>): { file: string; artifacts: { modelTopology: unknown; weightSpecs: unknown[]; weightData: ArrayBuffer; format: string; signature: unknown } } {
+    const buf = Buffer.alloc(this.consts.reduce((a, c) => a + 4 * c.data.length, 0));
+    let at = 0;
+    for (const c of this.consts) for (const v of c.data) at = c.dtype === 'int32' ? buf.writeInt32LE(v, at) : buf.writeFloatLE(v, at);
+    const weightSpecs = this.consts.map((c) => ({ name: c.name, shape: c.shape, dtype: c.dtype }));
+    const sig = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { name: `${v}:0`, dtype: 'DT_FLOAT' }]));
+    const signature = { inputs: sig(inputs), outputs: sig(outputs) };
+    const modelTopology = { node: this.nodes, library: {}, versions: { producer: 1395 } };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-graph-model-'));
+    fs.writeFileSync(path.join(dir, 'group1-shard1of1.bin'), buf);
+    const file = path.join(dir, 'model.json');
+    fs.writeFileSync(file, JSON.stringify({ format: 'graph-model', generatedBy: '2.15.0', convertedBy: 'TensorFlow.js Converter v4.17.0', signature, modelTopology, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weightSpecs }] }));
+    const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+    return { file, artifacts: { modelTopology, weightSpecs, weightData, format: 'graph-model', signature } };
+  }
+}
+
+export const conv = (strides = [1, 1, 1, 1], padding = 'SAME') => ({ ...T, strides: ilist(strides), padding: s(padding), data_format: s('NHWC'), dilations: ilist([1, 1, 1, 1]), explicit_paddings: { list: {} } });
+export const fusedConv = (ops: string[], padding = 'SAME') => ({ ...conv([1, 1, 1, 1], padding), fused_ops: slist(ops), num_args: i(1), epsilon: f(0), use_cudnn_on_gpu: b(true) });
+
+/** A CNN as the converter writes a Keras Sequential's SavedModel: fused ops, an unfused bias, a batch norm, a residual sum, Flatten's shape ops. */
+export function cnn(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('input_1', [-1, 8, 8, 3]);
+  const c1 = g.node('StatefulPartitionedCall/sequential/conv2d/Relu', '_FusedConv2D', [x, g.random('unknown', [3, 3, 3, 8], 0.4), g.random('unknown_0', [8], 0.1)], fusedConv(['BiasAdd', 'Relu']));
+  const p = g.node('StatefulPartitionedCall/sequential/max_pooling2d/MaxPool', 'MaxPool', [c1], { ...T, ksize: ilist([1, 2, 2, 1]), strides: ilist([1, 2, 2, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  const dw = g.node('StatefulPartitionedCall/sequential/depthwise/Relu6', 'FusedDepthwiseConv2dNative', [p, g.random('unknown_1', [3, 3, 8, 1], 0.4), g.random('unknown_2', [8], 0.1)], { ...conv(), fused_ops: slist(['BiasAdd', 'Relu6']), num_args: i(1) });
+  const c2 = g.node('StatefulPartitionedCall/sequential/conv2d_1/Conv2D', 'Conv2D', [dw, g.random('unknown_3', [3, 3, 8, 6], 0.3)], conv([1, 1, 1, 1], 'VALID'));
+  const c2b = g.node('StatefulPartitionedCall/sequential/conv2d_1/BiasAdd', 'BiasAdd', [c2, g.random('unknown_4', [6], 0.1)], { ...T, data_format: s('NHWC') });
+  const bn = g.node('StatefulPartitionedCall/sequential/batch_normalization/FusedBatchNormV3', 'FusedBatchNormV3', [c2b, g.random('unknown_5', [6], 1), g.random('unknown_6', [6], 0.2), g.random('unknown_7', [6], 0.2), g.constant('unknown_8', [6], [0.5, 0.8, 1.1, 1.4, 0.9, 0.6])], { ...T, epsilon: f(0.001), data_format: s('NHWC'), is_training: b(false) });
+  const r = g.node('StatefulPartitionedCall/sequential/re_lu/Relu', 'Relu', [bn], T);
+  const sum = g.node('StatefulPartitionedCall/sequential/add/add', 'AddV2', [r, bn], T);
+  const flat = g.flatten('StatefulPartitionedCall/sequential/flatten', sum);
+  const d = g.node('StatefulPartitionedCall/sequential/dense/BiasAdd', '_FusedMatMul', [flat, g.random('unknown_9', [24, 5], 0.3), g.random('unknown_10', [5], 0.1)], { ...T, fused_ops: slist(['BiasAdd']), num_args: i(1), transpose_a: b(false), transpose_b: b(false), epsilon: f(0) });
+  const sm = g.node('StatefulPartitionedCall/sequential/dense/Softmax', 'Softmax', [d], T);
+  return { g, out: g.node('Identity', 'Identity', [sm], T) };
+}
+
+/** Global average pooling, zero padding, a concatenation, an average pool, leaky relu and sigmoid, and a MatMul whose weights are stored transposed. */
+export function pooled(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('image', [-1, 6, 6, 2]);
+  const pad = g.node('model/zero_padding2d/Pad', 'Pad', [x, g.constant('model/zero_padding2d/Pad/paddings', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0], 'int32')], T);
+  const c = g.node('model/conv/LeakyRelu', '_FusedConv2D', [pad, g.random('k', [3, 3, 2, 4], 0.4), g.random('kb', [4], 0.1)], { ...fusedConv(['BiasAdd', 'LeakyRelu'], 'VALID'), leakyrelu_alpha: f(0.2) });
+  const a = g.node('model/avg/AvgPool', 'AvgPool', [c], { ...T, ksize: ilist([1, 2, 2, 1]), strides: ilist([1, 2, 2, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  const sg = g.node('model/sig/Sigmoid', 'Sigmoid', [a], T);
+  const cat = g.node('model/concat/concat', 'ConcatV2', [a, sg, g.constant('model/concat/concat/axis', [], [-1], 'int32')], { ...T, N: i(2), Tidx: { type: 'DT_INT32' } });
+  const gap = g.node('model/gap/Mean', 'Mean', [cat, g.constant('model/gap/Mean/reduction_indices', [2], [1, 2], 'int32')], { ...T, keep_dims: b(false), Tidx: { type: 'DT_INT32' } });
+  const m = g.node('model/dense/MatMul', 'MatMul', [gap, g.random('w', [3, 8], 0.5)], { ...T, transpose_a: b(false), transpose_b: b(true) });
+  return { g, out: g.node('Identity', 'Identity', [m], T) };
+}
+
+/** TensorFlow.js's GraphModel executor on `x`: the reference. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function reference(artifacts: any, x: Float64Array, shape: number[]): Promise<Float64Array> {
+  const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  const y = model.execute(tf.tensor(Float32Array.from(x), shape));
+  return Float64Array.from(await y.data());
+}

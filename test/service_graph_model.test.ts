@@ -1,0 +1,28 @@
+// A GraphModel through the service (three server processes): the owner's client translates it
+// into layers before deploying (the servers read layers only), and a client's answer matches
+// TensorFlow.js's GraphModel executor, final softmax included, under SecureNN and FSS.
+import test from 'ava';
+
+import { cnn, reference } from './helpers/graph_models';
+import { clusterForFile } from './helpers/service';
+
+const cluster = clusterForFile(test);
+
+test.serial("a converted CNN's GraphModel deploys from its files and answers as TensorFlow.js runs it", async (t) => {
+  const { g, out } = cnn();
+  const { file, artifacts } = g.save({ output_0: out }, { input_1: 'input_1' });
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    const x = Float64Array.from({ length: 192 }, () => Math.random() * 2 - 1);
+    const want = await reference(artifacts, x, [1, 8, 8, 3]);
+    for (const protocol of ['securenn', 'fss'] as const) {
+      await owner.deploy(file, { name: `graph-${protocol}`, protocol });
+      const p = await client.predict(`graph-${protocol}`, { data: x, shape: [1, 8, 8, 3] });
+      const err = Math.max(...want.map((v, i) => Math.abs(p.outputs[i] - v)));
+      t.true(err < 5e-3, `${protocol}: max |service - tfjs| = ${err} (${[...p.outputs]} vs ${[...want]})`);
+    }
+  } finally {
+    await Promise.all([owner.close(), client.close()]);
+  }
+});
