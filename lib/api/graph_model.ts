@@ -26,13 +26,12 @@ function endpoint(ref: string): [string, number] | undefined {
   return [m[1], m[2] === undefined ? 0 : Number(m[2])];
 }
 
-/** The signature's tensor names ("Identity:0") for inputs or outputs, in key order; undefined without one. */
+/** The signature's tensor names ("Identity:0") for inputs or outputs, in its order (TensorFlow.js's); undefined without one. */
 function signatureNames(sig: unknown, which: 'inputs' | 'outputs'): { key: string; ref: string }[] | undefined {
   const m = (sig as Record<string, unknown> | undefined)?.[which];
   if (!m || typeof m !== 'object') return undefined;
   return Object.entries(m as Record<string, { name?: unknown }>)
-    .map(([key, v]) => ({ key, ref: typeof v?.name === 'string' ? v.name : key }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    .map(([key, v]) => ({ key, ref: typeof v?.name === 'string' ? v.name : key }));
 }
 
 /**

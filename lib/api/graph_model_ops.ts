@@ -128,7 +128,8 @@ const ACTIVATIONS: Record<string, (n: GraphNode) => [string, Record<string, unkn
   Tanh: () => ['Activation', { activation: 'tanh' }],
   Softplus: () => ['Activation', { activation: 'softplus' }],
   Softsign: () => ['Activation', { activation: 'softsign' }],
-  LeakyRelu: (n) => ['LeakyReLU', { alpha: n.attr.alpha?.f ?? 0.2 }],
+  // A fused op names its slope leakyrelu_alpha; TensorFlow's default is 0.2.
+  LeakyRelu: (n) => ['LeakyReLU', { alpha: n.attr.alpha?.f ?? n.attr.leakyrelu_alpha?.f ?? 0.2 }],
 };
 
 /** A fused op's ['BiasAdd', activation?]: the activation's layer after the op, if any. */

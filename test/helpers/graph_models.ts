@@ -106,7 +106,7 @@ export function pooled(): { g: GraphBuilder; out: string } {
   const g = new GraphBuilder();
   const x = g.input('image', [-1, 6, 6, 2]);
   const pad = g.node('model/zero_padding2d/Pad', 'Pad', [x, g.constant('model/zero_padding2d/Pad/paddings', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0], 'int32')], T);
-  const c = g.node('model/conv/LeakyRelu', '_FusedConv2D', [pad, g.random('k', [3, 3, 2, 4], 0.4), g.random('kb', [4], 0.1)], { ...fusedConv(['BiasAdd', 'LeakyRelu'], 'VALID'), leakyrelu_alpha: f(0.2) });
+  const c = g.node('model/conv/LeakyRelu', '_FusedConv2D', [pad, g.random('k', [3, 3, 2, 4], 0.4), g.random('kb', [4], 0.1)], { ...fusedConv(['BiasAdd', 'LeakyRelu'], 'VALID'), leakyrelu_alpha: f(0.1) });
   const a = g.node('model/avg/AvgPool', 'AvgPool', [c], { ...T, ksize: ilist([1, 2, 2, 1]), strides: ilist([1, 2, 2, 1]), padding: s('VALID'), data_format: s('NHWC') });
   const sg = g.node('model/sig/Sigmoid', 'Sigmoid', [a], T);
   const cat = g.node('model/concat/concat', 'ConcatV2', [a, sg, g.constant('model/concat/concat/axis', [], [-1], 'int32')], { ...T, N: i(2), Tidx: { type: 'DT_INT32' } });
