@@ -216,10 +216,10 @@ function stridedSlice(n: GraphNode, args: Val[]): Val {
   for (const m of ['ellipsis_mask', 'new_axis_mask']) if (intOf(n.attr[m]?.i) !== 0) fail(n, `${m} is not supported`);
   const dims = dimsOf(v), len = dims.length, step = Number(s[0]);
   if (step !== 1) fail(n, `a stride of ${step} is not supported`);
-  const at = (d: Dim, def: number) => (typeof d !== 'number' ? fail(n, 'its bounds are not constants') : d < 0 ? d + len : Math.min(d, len));
-  const lo = intOf(n.attr.begin_mask?.i) & 1 ? 0 : at(b[0], 0);
+  const at = (d: Dim) => (typeof d !== 'number' ? fail(n, 'its bounds are not constants') : d < 0 ? d + len : Math.min(d, len));
+  const lo = intOf(n.attr.begin_mask?.i) & 1 ? 0 : at(b[0]);
   if (intOf(n.attr.shrink_axis_mask?.i) & 1) return { kind: 'const', shape: [], data: new Float32Array(1), dims: [dims[lo]] };
-  const hi = intOf(n.attr.end_mask?.i) & 1 ? len : at(e[0], len);
+  const hi = intOf(n.attr.end_mask?.i) & 1 ? len : at(e[0]);
   const picked = dims.slice(lo, Math.max(lo, hi));
   return { kind: 'const', shape: [picked.length], data: new Float32Array(picked.length), dims: picked };
 }

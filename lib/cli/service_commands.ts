@@ -120,7 +120,7 @@ const onSignal = (fn: () => Promise<void>, fatal = plainFatal) => {
 /** A server's fatal error as one line of its log, an `error`-level `fatal` event naming the stage. */
 const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cannot ${during}: ${e.message}`, 'fatal', { during, reason: e.message });
 
-/** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone, no weights read. */
+/** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone (a GraphModel's constants too), no other weights read. */
 function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
   const raw = readModelJson(file);
   // A GraphModel's layers exist only once translated, which reads its constants (weights).
@@ -266,7 +266,7 @@ export function addServiceCommands(program: Command): void {
 
   const deploy = program
     .command('deploy')
-    .description("secret-share a TensorFlow.js LayersModel's weights to the cluster (as the model owner)")
+    .description("secret-share a TensorFlow.js LayersModel's (or GraphModel's) weights to the cluster (as the model owner)")
     .requiredOption('--model <path>', 'model.json of a LayersModel or GraphModel')
     .option('--name <name>', "name to deploy under: 1-64 letters, digits, '_' or '-' (default: the model directory name)")
     .option('--protocol <name>', `${protocolsHelpText()} (default: ${defaultProtocolFor(true)}, exact, for any model with relu, max pooling or another comparison; ${defaultProtocolFor(false)} only for models without; fss: exact too, fewer rounds, more offline bytes)`);
