@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { b, cnn, conv, fusedConv, GraphBuilder, pooled, reference, s, T } from './helpers/graph_models';
+import { readLayersModel } from '../lib/api/model';
+import { b, cnn, conv, fusedConv, GraphBuilder, mlp, pooled, preprocessed, reference, s, T } from './helpers/graph_models';
 
 function softmaxRows(x: Float64Array, n: number): Float64Array {
   const y = new Float64Array(x.length);
@@ -21,7 +22,7 @@ function softmaxRows(x: Float64Array, n: number): Float64Array {
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, k) => Math.max(m, Math.abs(v - b[k])), 0);
 
-for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]]] as const) {
+for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]], ['a Keras 3 MLP with a sigmoid output', mlp, [3, 16]], ['preprocessing and constants between layers', preprocessed, [2, 4, 4, 2]]] as const) {
   test(`GraphModel, ${name}: plaintext equals TensorFlow.js's GraphModel, privately within fixed point's error`, async (t) => {
     const { g, out } = make();
     const { file, artifacts } = g.save({ output_0: out }, { [g.nodes.find((n) => n.op === 'Placeholder')!.name]: g.nodes.find((n) => n.op === 'Placeholder')!.name });
@@ -37,8 +38,8 @@ for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['poo
         const y = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: [...shape] }), c)));
         t.is(y.data.length, want.length);
         // predict leaves a final softmax to the caller (it returns logits): applied here.
-        t.is(m.finalActivation, make === cnn ? 'softmax' : undefined);
-        const probs = m.finalActivation === 'softmax' ? softmaxRows(y.data, want.length / shape[0]) : y.data;
+        t.is(m.finalActivation, make === cnn ? 'softmax' : make === mlp ? 'sigmoid' : undefined);
+        const probs = m.finalActivation === 'softmax' ? softmaxRows(y.data, want.length / shape[0]) : m.finalActivation === 'sigmoid' ? y.data.map((v) => 1 / (1 + Math.exp(-v))) : y.data;
         t.true(maxDiff(probs, want) < 5e-3, `${protocol}: ${[...probs].slice(0, 6)} vs tfjs ${[...want].slice(0, 6)}`);
       } finally {
         await c.close();
@@ -68,8 +69,9 @@ test('GraphModel ops that do not translate are refused, naming the node and op',
   const cases: [string, (g: GraphBuilder, x: string) => string, RegExp][] = [
     ['an unknown op', (g, x) => g.node('m/sin', 'Sin', [x], T), /GraphModel node 'm\/sin' \(Sin\): this op is not supported/],
     ['channels first', (g, x) => g.node('m/c', 'Conv2D', [x, g.random('k', [1, 1, 2, 2], 1)], { ...conv(), data_format: s('NCHW') }), /node 'm\/c' \(Conv2D\): data_format NCHW is not supported/],
-    ['a constant product', (g, x) => g.node('m/mul', 'Mul', [x, g.random('c', [2], 1)], T), /node 'm\/mul' \(Mul\): multiplies by a constant: not supported/],
-    ['a constant that is no bias', (g, x) => g.node('m/add', 'AddV2', [x, g.random('c', [2], 1)], T), /node 'm\/add' \(AddV2\): adds a constant that is not the bias/],
+    ['a constant over more than the channels', (g, x) => g.node('m/mul', 'Mul', [x, g.random('c', [4, 4, 2], 1)], T), /node 'm\/mul' \(Mul\): its constant of shape \[4,4,2\] is not one value per channel of its input's last axis \(2\)/],
+    ['a division by a computed value', (g, x) => g.node('m/div', 'RealDiv', [x, g.node('m/r', 'Relu', [x], T)], T), /node 'm\/div' \(RealDiv\): divides by a computed value: not supported/],
+    ['a constant divided by a value', (g, x) => g.node('m/div', 'RealDiv', [g.random('c', [2], 1), x], T), /node 'm\/div' \(RealDiv\): RealDiv with a constant first is not supported/],
     ['a fused batch norm in a conv', (g, x) => g.node('m/c', '_FusedConv2D', [x, g.random('k', [1, 1, 2, 2], 1), g.random('kb', [2], 1)], fusedConv(['FusedBatchNorm', 'Relu'])), /fused ops \[FusedBatchNorm, Relu\] are not supported/],
     ['a mean over channels', (g, x) => g.node('m/mean', 'Mean', [x, g.constant('ax', [1], [3], 'int32')], { ...T, keep_dims: b(false) }), /a mean over axes \[3\] of a rank-4 value is not supported/],
   ];
@@ -85,4 +87,16 @@ test('a GraphModel input of unknown size beyond the batch is refused, naming it'
   delete noShape.modelTopology.node[0].attr.shape;
   fs.writeFileSync(file, JSON.stringify(noShape));
   t.throws(() => tfe.loadPlainModel(file), { message: /node 'x' \(Placeholder\): the input needs a known rank/ });
+});
+
+test("a GraphModel's constants become private weights, never settings in the topology the servers read", (t) => {
+  const { g, out } = preprocessed();
+  const { file } = g.save({ y: out }, { pixels: 'pixels' });
+  const { json, spec } = readLayersModel(file);
+  const topology = JSON.stringify(json.modelTopology);
+  // (Whole numbers aside: sizes and strides are in any topology.)
+  const constants = g.consts.filter((c) => c.dtype === 'float32').flatMap((c) => c.data).filter((v) => !Number.isInteger(v));
+  for (const v of constants) t.false(topology.includes(String(v)), `constant ${v} is in the topology`);
+  // The scale, mean and deviation are weights the servers get as shares (BatchNormalization's, folded).
+  t.true(spec.params.length >= 6, `${spec.params.length} private parameters`);
 });

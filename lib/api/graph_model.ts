@@ -3,14 +3,16 @@
 // it computes, so that every reader after this one (the layers, the plaintext model, the bounds,
 // the servers) sees layers only. The owner translates; the servers never see the GraphDef.
 //
-// Only the ops a converted Keras-style network is made of translate (graph_model_ops.ts): fused
+// Only the ops a converted Keras-style network is made of translate (graph_model_nodes.ts): fused
 // convolutions and matmuls with their bias and activation, depthwise convolutions, pools, batch
-// normalisation, the activations, element-wise sums and products of two tensors, concatenation,
+// normalisation, the activations, element-wise sums and products of two tensors or of a tensor
+// and a per-channel constant (a private scale and shift: constants are the owner's), concatenation,
 // zero padding, global average pooling, and the reshapes a Flatten becomes (the shape computed
 // from Shape, StridedSlice and Pack, only the batch size unknown). Any other op on the way to an
 // output is refused, naming it and its node. Nodes no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
-import { type GraphNode, type Translated, translateNode, type Val } from './graph_model_ops';
+import { type GraphNode, type Translated, type Val } from './graph_model_ops';
+import { translateNode } from './graph_model_nodes';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
 export function isGraphModel(json: { modelTopology?: unknown; format?: unknown }): boolean {

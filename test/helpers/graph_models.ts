@@ -122,3 +122,31 @@ export async function reference(artifacts: any, x: Float64Array, shape: number[]
   const y = model.execute(tf.tensor(Float32Array.from(x), shape));
   return Float64Array.from(await y.data());
 }
+
+/** A Keras 3 Sequential MLP as converter 4.22 writes its SavedModel: matmuls fused with bias and relu, a sigmoid output. */
+export function mlp(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const fusedMatMul = (ops: string[]) => ({ ...T, transpose_a: b(false), transpose_b: b(false), fused_ops: slist(ops), num_args: i(1), leakyrelu_alpha: f(0.2), epsilon: f(0) });
+  let h = g.input('dense_input', [-1, 16]);
+  for (const [k, [m, n]] of [[16, 12], [12, 8]].entries())
+    h = g.node(`StatefulPartitionedCall/sequential_1/dense_${k}_1/Relu`, '_FusedMatMul', [h, g.random(`StatefulPartitionedCall/sequential_1/dense_${k}_1/Cast/ReadVariableOp`, [m, n], 0.5), g.random(`StatefulPartitionedCall/sequential_1/dense_${k}_1/BiasAdd/ReadVariableOp`, [n], 0.1)], fusedMatMul(['BiasAdd', 'Relu']));
+  const z = g.node('StatefulPartitionedCall/sequential_1/dense_2_1/Add', '_FusedMatMul', [h, g.random('StatefulPartitionedCall/sequential_1/dense_2_1/Cast/ReadVariableOp', [8, 1], 0.5), g.random('StatefulPartitionedCall/sequential_1/dense_2_1/Add/ReadVariableOp', [1], 0.1)], fusedMatMul(['BiasAdd']));
+  const sg = g.node('StatefulPartitionedCall/sequential_1/dense_2_1/Sigmoid', 'Sigmoid', [z], T);
+  return { g, out: g.node('Identity', 'Identity', [sg], T) };
+}
+
+/** Preprocessing and constants between layers: a scale, a per-channel mean and deviation, a mean kept 4-D and squeezed, constants added and subtracted from. */
+export function preprocessed(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('pixels', [-1, 4, 4, 2]);
+  const scaled = g.node('model/rescaling/mul', 'Mul', [x, g.constant('model/rescaling/Cast', [], [0.7])], T);
+  const centred = g.node('model/normalization/sub', 'Sub', [scaled, g.constant('model/normalization/mean', [1, 1, 1, 2], [0.1, -0.2])], T);
+  const normed = g.node('model/normalization/truediv', 'RealDiv', [centred, g.constant('model/normalization/std', [2], [0.5, 2])], T);
+  const c = g.node('model/conv/Relu', '_FusedConv2D', [normed, g.random('k', [3, 3, 2, 3], 0.4), g.random('kb', [3], 0.1)], fusedConv(['BiasAdd', 'Relu'], 'VALID'));
+  const m = g.node('model/gap/Mean', 'Mean', [c, g.constant('model/gap/Mean/reduction_indices', [2], [1, 2], 'int32')], { ...T, keep_dims: b(true) });
+  const sq = g.node('model/gap/Squeeze', 'Squeeze', [m], { ...T, squeeze_dims: ilist([1, 2]) });
+  const shifted = g.node('model/shift/add', 'AddV2', [sq, g.random('shift', [3], 0.5)], T);
+  const flipped = g.node('model/flip/sub', 'Sub', [g.random('offset', [3], 0.5), shifted], T);
+  return { g, out: g.node('Identity', 'Identity', [flipped], T) };
+}
+

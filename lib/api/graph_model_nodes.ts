@@ -1,0 +1,129 @@
+// One GraphModel node at a time: the layer (or constant) it becomes, given its inputs' values
+// (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
+// constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
+import { constant, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
+import {
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, type Translated, type Val, type Weights,
+} from './graph_model_ops';
+
+const SUPPORTED = 'convolutions and depthwise ones, fused or not, MatMul, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, the shape ops of a Flatten, and Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant';
+
+/** Ops that pass their input on unchanged. */
+const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
+const ELEMENTWISE = new Set(['BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv']);
+
+/** The layers and constants of one node, given its inputs' values. */
+export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: Translated): Val[] {
+  const op = n.op;
+  if (op === 'Const') return [constant(n, weights)];
+  if (op === 'Placeholder') return [input(n, out)];
+  if (PASS.has(op) || (op === 'IdentityN' && args.length === 1)) return [args[0]];
+  if (op === 'Shape') return [shapeOf(n, args)];
+  if (op === 'StridedSlice') return [stridedSlice(n, args)];
+  if (op === 'Pack' && args.every((a) => a.kind === 'const' && a.shape.length === 0)) return [packed(n, args)];
+  if (op === 'Prod' && args[0]?.kind === 'const') return [product(n, args)];
+  if (op === 'Reshape') {
+    needArgs(n, args, 2);
+    return [reshaped(n, layerArg(n, args[0]), dimsOf(constArg(n, args[1], 'its shape')), out)];
+  }
+  if (op === 'Squeeze') {
+    needArgs(n, args, 1);
+    return [squeezed(n, layerArg(n, args[0]), ints(n, 'squeeze_dims').length > 0 ? ints(n, 'squeeze_dims') : ints(n, 'axis'), out)];
+  }
+  if (op === '_FusedConv2D' || op === 'Conv2D') return [conv(n, args, out, false, op === '_FusedConv2D')];
+  if (op === 'DepthwiseConv2dNative' || op === 'DepthwiseConv2d' || op === 'FusedDepthwiseConv2dNative') return [conv(n, args, out, true, op === 'FusedDepthwiseConv2dNative')];
+  if (op === '_FusedMatMul' || op === 'MatMul') return [matmul(n, args, out, op === '_FusedMatMul')];
+  if (ACTIVATIONS[op]) {
+    needArgs(n, args, 1);
+    return [activation(out, n, op, layerArg(n, args[0]))];
+  }
+  if (op === 'Softmax') {
+    needArgs(n, args, 1);
+    const x = layerArg(n, args[0]);
+    return [addLayer(out, n, 'Softmax', { axis: -1 }, [x], x.shape)];
+  }
+  if (op === 'MaxPool' || op === 'AvgPool') return [pool(n, args, out)];
+  if (op === 'Mean') return [mean(n, args, out)];
+  if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV2' || op === 'FusedBatchNormV3') return [batchNorm(n, args, out)];
+  if (ELEMENTWISE.has(op)) return [elementwise(n, args, out)];
+  if (op === 'ConcatV2') return [concat(n, args, out)];
+  if (op === 'Pad') return [pad(n, args, out)];
+  return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
+}
+
+function input(n: GraphNode, out: Translated): Val {
+  const dims = (n.attr.shape?.shape?.dim ?? []).map((d) => Number(d.size));
+  if (n.attr.shape?.shape?.unknownRank || dims.length < 2) fail(n, 'the input needs a known rank, batch axis first');
+  if (dims.slice(1).some((d) => !(d > 0))) fail(n, `the input's shape [${dims}] has an unknown size beyond the batch axis: give the model a fixed input shape`);
+  const dtype = n.attr.dtype?.type;
+  if (dtype !== undefined && dtype !== 'DT_FLOAT') fail(n, `an input of ${dtype} is not supported: float32 only`);
+  const x = addLayer(out, n, 'InputLayer', { batch_input_shape: [null, ...dims.slice(1)], dtype: 'float32' }, [], [-1, ...dims.slice(1)]);
+  out.inputs.push({ node: n.name, layer: x.id });
+  return x;
+}
+
+function pool(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 1);
+  channelsLast(n);
+  const x = layerArg(n, args[0]);
+  const k = spatial(n, 'ksize'), strides = spatial(n, 'strides'), padding = paddingOf(n);
+  const shape = imageOut(n, x, k, strides, [1, 1], padding, x.shape[3]);
+  return addLayer(out, n, n.op === 'MaxPool' ? 'MaxPooling2D' : 'AveragePooling2D', { pool_size: k, strides, padding, data_format: 'channels_last' }, [x], shape);
+}
+
+/** A mean over an image's two spatial axes: global average pooling. */
+function mean(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 2);
+  const x = layerArg(n, args[0]), r = x.shape.length;
+  const axes = [...constArg(n, args[1], 'its axes').data].map((a) => (a < 0 ? a + r : a)).sort();
+  if (r !== 4 || axes.join() !== '1,2') fail(n, `a mean over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image only (global average pooling)`);
+  const keepdims = n.attr.keep_dims?.b === true, c = x.shape[3];
+  return addLayer(out, n, 'GlobalAveragePooling2D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, 1, c] : [-1, c]);
+}
+
+function batchNorm(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 5);
+  channelsLast(n);
+  if (n.attr.is_training?.b) fail(n, 'is_training is set: batch statistics are not supported, only the moving mean and variance');
+  const x = layerArg(n, args[0]);
+  const [gamma, beta, m, v] = [1, 2, 3, 4].map((i) => constArg(n, args[i], 'its scale, offset, mean and variance'));
+  const c = x.shape[x.shape.length - 1];
+  if ([gamma, beta, m, v].some((p) => p.data.length !== c)) fail(n, `its scale, offset, mean and variance must hold ${c} values each (its input's channels)`);
+  return addLayer(out, n, 'BatchNormalization', { axis: -1, epsilon: n.attr.epsilon?.f ?? 1e-3, center: true, scale: true }, [x], x.shape, [['gamma', gamma.data, [c]], ['beta', beta.data, [c]], ['moving_mean', m.data, [c]], ['moving_variance', v.data, [c]]]);
+}
+
+/** Two computed values of one shape (Add, Sub, Mul), or one and a constant (graph_model_consts.ts). */
+function elementwise(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 2);
+  if (n.op === 'BiasAdd') channelsLast(n);
+  const [a, b] = args;
+  if (a.kind === 'layer' && b.kind === 'layer') {
+    const cls = { Sub: 'Subtract', Mul: 'Multiply', RealDiv: undefined }[n.op as 'Sub'] ?? (n.op === 'RealDiv' ? undefined : 'Add');
+    if (!cls) fail(n, 'divides by a computed value: not supported (no private division)');
+    if (a.shape.join() !== b.shape.join()) fail(n, `combines values of shapes [${a.shape.slice(1)}] and [${b.shape.slice(1)}] per example: only equal shapes`);
+    return addLayer(out, n, cls, {}, [a, b], a.shape);
+  }
+  if (a.kind === 'const' && b.kind === 'const') fail(n, 'both operands are constants');
+  return a.kind === 'layer' ? withConstant(n, a, b as Extract<Val, { kind: 'const' }>, false, out) : withConstant(n, b as Extract<Val, { kind: 'layer' }>, a, true, out);
+}
+
+function concat(n: GraphNode, args: Val[], out: Translated): Val {
+  const axis = constArg(n, args[args.length - 1], 'its axis').data[0];
+  const parts = args.slice(0, -1);
+  if (parts.every((p) => p.kind === 'const')) return joined(n, parts);
+  const xs = parts.map((p, i) => layerArg(n, p, `its input ${i}`));
+  const r = xs[0].shape.length, at = axis < 0 ? axis + r : axis;
+  if (at <= 0 || at >= r) fail(n, `concatenates on axis ${axis} of rank-${r} values: the batch axis, or none`);
+  if (xs.some((x) => x.shape.length !== r || x.shape.some((d, k) => k !== at && d !== xs[0].shape[k]))) fail(n, 'concatenates values whose other sizes differ');
+  const shape = [...xs[0].shape];
+  shape[at] = xs.reduce((a, x) => a + x.shape[at], 0);
+  return addLayer(out, n, 'Concatenate', { axis }, xs, shape);
+}
+
+function pad(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 2);
+  const x = layerArg(n, args[0]);
+  const p = constArg(n, args[1], 'its paddings').data;
+  if (x.shape.length !== 4 || p.length !== 8 || p[0] || p[1] || p[6] || p[7]) fail(n, `pads [${[...p]}]: only the two spatial axes of an image, with zeros`);
+  return addLayer(out, n, 'ZeroPadding2D', { padding: [[p[2], p[3]], [p[4], p[5]]], data_format: 'channels_last' }, [x], [-1, x.shape[1] + p[2] + p[3], x.shape[2] + p[4] + p[5], x.shape[3]]);
+}
