@@ -6,7 +6,7 @@ import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions and depthwise ones, fused or not, MatMul, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, the shape ops of a Flatten, and Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant';
+const SUPPORTED = 'convolutions and depthwise ones, fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -33,6 +33,30 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === '_FusedConv2D' || op === 'Conv2D') return [conv(n, args, out, false, op === '_FusedConv2D')];
   if (op === 'DepthwiseConv2dNative' || op === 'DepthwiseConv2d' || op === 'FusedDepthwiseConv2dNative') return [conv(n, args, out, true, op === 'FusedDepthwiseConv2dNative')];
   if (op === '_FusedMatMul' || op === 'MatMul') return [matmul(n, args, out, op === '_FusedMatMul')];
+  // Keras 3's Dense on a sequence: a batched product by one matrix, over the last axis.
+  if ((op === 'BatchMatMulV2' || op === 'BatchMatMul') && args[1]?.kind === 'const' && args[1].shape.length === 2) {
+    if (n.attr.adj_x?.b || n.attr.adj_y?.b) fail(n, 'adj_x and adj_y are not supported');
+    return [matmul(n, args, out, false)];
+  }
+  if (op === 'ExpandDims') {
+    needArgs(n, args, 2);
+    const x = layerArg(n, args[0]), r = x.shape.length;
+    const d = constArg(n, args[1], 'its axis').data[0], at = d < 0 ? d + r + 1 : d;
+    if (at <= 0 || at > r) fail(n, `inserts axis ${d} of rank-${r} values: before the batch axis, or none`);
+    return [reshaped(n, x, ['B', ...x.shape.slice(1, at), 1, ...x.shape.slice(at)], out)];
+  }
+  if (op === 'Transpose') {
+    needArgs(n, args, 2);
+    const x = layerArg(n, args[0]);
+    const perm = [...constArg(n, args[1], 'its permutation').data];
+    if (perm.length !== x.shape.length || perm[0] !== 0 || [...perm].sort().some((p, k) => p !== k)) fail(n, `permutes [${perm}]: the batch axis must stay first`);
+    return [addLayer(out, n, 'Permute', { dims: perm.slice(1) }, [x], perm.map((p) => x.shape[p]))];
+  }
+  if (op === 'AddN' || op === 'Maximum' || op === 'Minimum') {
+    const xs = args.map((a, k) => layerArg(n, a, `its input ${k}`));
+    if (op !== 'AddN') needArgs(n, args, 2);
+    return [addLayer(out, n, op === 'AddN' ? 'Add' : op, {}, xs, broadcast(n, xs))];
+  }
   if (ACTIVATIONS[op]) {
     needArgs(n, args, 1);
     return [activation(out, n, op, layerArg(n, args[0]))];
@@ -100,11 +124,21 @@ function elementwise(n: GraphNode, args: Val[], out: Translated): Val {
   if (a.kind === 'layer' && b.kind === 'layer') {
     const cls = { Sub: 'Subtract', Mul: 'Multiply', RealDiv: undefined }[n.op as 'Sub'] ?? (n.op === 'RealDiv' ? undefined : 'Add');
     if (!cls) fail(n, 'divides by a computed value: not supported (no private division)');
-    if (a.shape.join() !== b.shape.join()) fail(n, `combines values of shapes [${a.shape.slice(1)}] and [${b.shape.slice(1)}] per example: only equal shapes`);
-    return addLayer(out, n, cls, {}, [a, b], a.shape);
+    return addLayer(out, n, cls, {}, [a, b], broadcast(n, [a, b]));
   }
   if (a.kind === 'const' && b.kind === 'const') fail(n, 'both operands are constants');
   return a.kind === 'layer' ? withConstant(n, a, b as Extract<Val, { kind: 'const' }>, false, out) : withConstant(n, b as Extract<Val, { kind: 'layer' }>, a, true, out);
+}
+
+/** The shape of values combined element-wise: equal ranks, each size equal or 1 (a squeeze-and-excitation gate's [1, 1, C]). */
+function broadcast(n: GraphNode, xs: Extract<Val, { kind: 'layer' }>[]): number[] {
+  const r = xs[0].shape.length;
+  if (xs.some((x) => x.shape.length !== r)) fail(n, `combines values of ranks ${xs.map((x) => x.shape.length).join(' and ')}: only equal ranks`);
+  return xs[0].shape.map((_, k) => {
+    const sizes = new Set(xs.map((x) => x.shape[k]).filter((d) => d !== 1));
+    if (sizes.size > 1) fail(n, `combines values of shapes ${xs.map((x) => `[${x.shape.slice(1)}]`).join(' and ')} per example: sizes that do not broadcast`);
+    return sizes.size === 0 ? 1 : [...sizes][0];
+  });
 }
 
 function concat(n: GraphNode, args: Val[], out: Translated): Val {

@@ -150,3 +150,22 @@ export function preprocessed(): { g: GraphBuilder; out: string } {
   return { g, out: g.node('Identity', 'Identity', [flipped], T) };
 }
 
+/** A squeeze-and-excitation gate (a broadcast product), ExpandDims, Maximum, AddN, Transpose, and Keras 3's Dense on a sequence (BatchMatMulV2). */
+export function gated(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 4, 4, 3]);
+  const c = g.node('m/conv/Relu', '_FusedConv2D', [x, g.random('k', [1, 1, 3, 3], 0.6), g.random('kb', [3], 0.1)], fusedConv(['BiasAdd', 'Relu']));
+  const pooled = g.node('m/se/Mean', 'Mean', [c, g.constant('m/se/axes', [2], [1, 2], 'int32')], { ...T, keep_dims: b(false) });
+  let e = pooled;
+  for (const k of [0, 1]) e = g.node(`m/se/ExpandDims_${k}`, 'ExpandDims', [e, g.constant(`m/se/ExpandDims_${k}/dim`, [], [1], 'int32')], { ...T, Tdim: { type: 'DT_INT32' } });
+  const z = g.node('m/se/conv/BiasAdd', '_FusedConv2D', [e, g.random('sk', [1, 1, 3, 3], 0.6), g.random('sb', [3], 0.1)], fusedConv(['BiasAdd']));
+  const gate = g.node('m/se/Sigmoid', 'Sigmoid', [z], T);
+  const gatedOut = g.node('m/se/mul', 'Mul', [c, gate], T);
+  const most = g.node('m/max', 'Maximum', [gatedOut, g.node('m/neg/mul', 'Mul', [c, g.constant('m/neg/c', [], [-0.5])], T)], T);
+  const summed = g.node('m/addn', 'AddN', [most, c, gatedOut], { ...T, N: i(3) });
+  const chw = g.node('m/transpose', 'Transpose', [summed, g.constant('m/transpose/perm', [4], [0, 3, 1, 2], 'int32')], { ...T, Tperm: { type: 'DT_INT32' } });
+  const rows = g.node('m/rows', 'Reshape', [chw, g.constant('m/rows/shape', [3], [-1, 3, 16], 'int32')], { ...T, Tshape: { type: 'DT_INT32' } });
+  const d = g.node('m/dense/MatMul', 'BatchMatMulV2', [rows, g.random('m/dense/kernel', [16, 5], 0.3)], { ...T, adj_x: b(false), adj_y: b(false) });
+  return { g, out: g.node('Identity', 'Identity', [d], T) };
+}
+
