@@ -8,7 +8,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
-import { b, cnn, conv, fusedConv, gated, GraphBuilder, mlp, pooled, preprocessed, reference, s, T } from './helpers/graph_models';
+import { b, cnn, conv, fusedConv, gated, GraphBuilder, mlp, pooled, preprocessed, reference, resized, s, T } from './helpers/graph_models';
 
 function softmaxRows(x: Float64Array, n: number): Float64Array {
   const y = new Float64Array(x.length);
@@ -22,7 +22,7 @@ function softmaxRows(x: Float64Array, n: number): Float64Array {
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, k) => Math.max(m, Math.abs(v - b[k])), 0);
 
-for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]], ['a Keras 3 MLP with a sigmoid output', mlp, [3, 16]], ['preprocessing and constants between layers', preprocessed, [2, 4, 4, 2]], ['a gate, a permutation and a Dense over a sequence', gated, [2, 4, 4, 3]]] as const) {
+for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]], ['a Keras 3 MLP with a sigmoid output', mlp, [3, 16]], ['preprocessing and constants between layers', preprocessed, [2, 4, 4, 2]], ['a gate, a permutation and a Dense over a sequence', gated, [2, 4, 4, 3]], ['bilinear and nearest resizes', resized, [2, 4, 4, 2]]] as const) {
   test(`GraphModel, ${name}: plaintext equals TensorFlow.js's GraphModel, privately within fixed point's error`, async (t) => {
     const { g, out } = make();
     const { file, artifacts } = g.save({ output_0: out }, { [g.nodes.find((n) => n.op === 'Placeholder')!.name]: g.nodes.find((n) => n.op === 'Placeholder')!.name });
@@ -73,6 +73,7 @@ test('GraphModel ops that do not translate are refused, naming the node and op',
     ['a division by a computed value', (g, x) => g.node('m/div', 'RealDiv', [x, g.node('m/r', 'Relu', [x], T)], T), /node 'm\/div' \(RealDiv\): divides by a computed value: not supported/],
     ['a permutation of the batch axis', (g, x) => g.node('m/t', 'Transpose', [x, g.constant('perm', [4], [1, 0, 2, 3], 'int32')], T), /node 'm\/t' \(Transpose\): permutes \[1,0,2,3\]: the batch axis must stay first/],
     ['values that do not broadcast', (g, x) => g.node('m/add', 'AddV2', [x, g.node('m/p', 'MaxPool', [x], { ...T, ksize: { list: { i: ['1', '2', '2', '1'] } }, strides: { list: { i: ['1', '2', '2', '1'] } }, padding: s('VALID'), data_format: s('NHWC') })], T), /node 'm\/add' \(AddV2\): combines values of shapes \[4,4,2\] and \[2,2,2\] per example: sizes that do not broadcast/],
+    ['a resize with aligned corners', (g, x) => g.node('m/r', 'ResizeBilinear', [x, g.constant('sz', [2], [8, 8], 'int32')], { ...T, align_corners: b(true), half_pixel_centers: b(false) }), /node 'm\/r' \(ResizeBilinear\): only half_pixel_centers/],
     ['a constant divided by a value', (g, x) => g.node('m/div', 'RealDiv', [g.random('c', [2], 1), x], T), /node 'm\/div' \(RealDiv\): RealDiv with a constant first is not supported/],
     ['a fused batch norm in a conv', (g, x) => g.node('m/c', '_FusedConv2D', [x, g.random('k', [1, 1, 2, 2], 1), g.random('kb', [2], 1)], fusedConv(['FusedBatchNorm', 'Relu'])), /fused ops \[FusedBatchNorm, Relu\] are not supported/],
     ['a mean over channels', (g, x) => g.node('m/mean', 'Mean', [x, g.constant('ax', [1], [3], 'int32')], { ...T, keep_dims: b(false) }), /a mean over axes \[3\] of a rank-4 value is not supported/],

@@ -3,10 +3,10 @@
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { constant, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions and depthwise ones, fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values';
+const SUPPORTED = 'convolutions and depthwise ones, fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -71,6 +71,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV2' || op === 'FusedBatchNormV3') return [batchNorm(n, args, out)];
   if (ELEMENTWISE.has(op)) return [elementwise(n, args, out)];
   if (op === 'ConcatV2') return [concat(n, args, out)];
+  if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
 }
@@ -126,8 +127,29 @@ function elementwise(n: GraphNode, args: Val[], out: Translated): Val {
     if (!cls) fail(n, 'divides by a computed value: not supported (no private division)');
     return addLayer(out, n, cls, {}, [a, b], broadcast(n, [a, b]));
   }
-  if (a.kind === 'const' && b.kind === 'const') fail(n, 'both operands are constants');
+  if (a.kind === 'const' && b.kind === 'const') return sizes(n, a, b);
   return a.kind === 'layer' ? withConstant(n, a, b as Extract<Val, { kind: 'const' }>, false, out) : withConstant(n, b as Extract<Val, { kind: 'layer' }>, a, true, out);
+}
+
+/** Shape arithmetic on two constants (a resize's size, its input's times the factors): known sizes, element by element. */
+function sizes(n: GraphNode, a: Extract<Val, { kind: 'const' }>, b: Extract<Val, { kind: 'const' }>): Val {
+  const [x, y] = [dimsOf(a), dimsOf(b)];
+  const f = { Mul: (p: number, q: number) => p * q, Add: (p: number, q: number) => p + q, AddV2: (p: number, q: number) => p + q, Sub: (p: number, q: number) => p - q }[n.op as 'Mul'];
+  if (!f || a.shape.length > 1 || b.shape.length > 1 || (x.length !== y.length && x.length !== 1 && y.length !== 1) || [...x, ...y].some((d) => typeof d !== 'number'))
+    fail(n, 'computes with two constants: only known sizes, multiplied, added or subtracted element by element, fold here');
+  const len = Math.max(x.length, y.length), at = (v: Dim[], k: number) => v[v.length === 1 ? 0 : k] as number;
+  const dims = Array.from({ length: len }, (_, k) => f(at(x, k), at(y, k)));
+  return { kind: 'const', shape: a.shape.length || b.shape.length ? [len] : [], data: Float32Array.from(dims), dims };
+}
+
+/** A resize as tf.image.resize makes it (half-pixel centers): Keras's Resizing, to a constant size. */
+function resize(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 2);
+  if (n.attr.align_corners?.b || !n.attr.half_pixel_centers?.b) fail(n, 'only half_pixel_centers (what tf.image.resize and Keras 2.x+ write) is supported, not align_corners or the legacy asymmetric rule');
+  const x = layerArg(n, args[0]);
+  const [h, w] = dimsOf(constArg(n, args[1], 'its size'));
+  if (x.shape.length !== 4 || typeof h !== 'number' || typeof w !== 'number') fail(n, 'resizes to a size that is not known here, or a value that is not an image');
+  return addLayer(out, n, 'Resizing', { height: h, width: w, interpolation: n.op === 'ResizeBilinear' ? 'bilinear' : 'nearest', crop_to_aspect_ratio: false }, [x], [-1, h, w, x.shape[3]]);
 }
 
 /** The shape of values combined element-wise: equal ranks, each size equal or 1 (a squeeze-and-excitation gate's [1, 1, C]). */

@@ -169,3 +169,16 @@ export function gated(): { g: GraphBuilder; out: string } {
   return { g, out: g.node('Identity', 'Identity', [d], T) };
 }
 
+/** Resizes as tf.image.resize writes them (half-pixel centers): bilinear to a constant size, nearest to a size computed from the input's. */
+export function resized(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('img', [-1, 4, 4, 2]);
+  const up = g.node('m/bilinear', 'ResizeBilinear', [x, g.constant('m/bilinear/size', [2], [6, 6], 'int32')], { ...T, align_corners: b(false), half_pixel_centers: b(true) });
+  const shape = g.node('m/near/Shape', 'Shape', [up], T);
+  const hw = g.node('m/near/strided_slice', 'StridedSlice', [shape, ...[[1], [3], [1]].map((v, k) => g.constant(`m/near/ss${k}`, [1], v, 'int32'))], { Index: { type: 'DT_INT32' }, T: { type: 'DT_INT32' }, shrink_axis_mask: i(0), begin_mask: i(0), end_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) });
+  const size = g.node('m/near/mul', 'Mul', [hw, g.constant('m/near/factors', [2], [2, 2], 'int32')], { T: { type: 'DT_INT32' } });
+  const near = g.node('m/nearest', 'ResizeNearestNeighbor', [up, size], { ...T, align_corners: b(false), half_pixel_centers: b(true) });
+  const c = g.node('m/conv/BiasAdd', '_FusedConv2D', [near, g.random('k', [3, 3, 2, 2], 0.4), g.random('kb', [2], 0.1)], { ...fusedConv(['BiasAdd'], 'VALID'), strides: ilist([1, 2, 2, 1]) });
+  return { g, out: g.node('Identity', 'Identity', [c], T) };
+}
+
