@@ -8,7 +8,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
-import { b, cnn, conv, fusedConv, gated, GraphBuilder, mlp, pooled, preprocessed, reference, resized, s, T } from './helpers/graph_models';
+import { b, cnn, conv, fusedConv, gated, GraphBuilder, mlp, pooled, preprocessed, reference, resized, s, T, transposed } from './helpers/graph_models';
 
 function softmaxRows(x: Float64Array, n: number): Float64Array {
   const y = new Float64Array(x.length);
@@ -22,7 +22,7 @@ function softmaxRows(x: Float64Array, n: number): Float64Array {
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, k) => Math.max(m, Math.abs(v - b[k])), 0);
 
-for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]], ['a Keras 3 MLP with a sigmoid output', mlp, [3, 16]], ['preprocessing and constants between layers', preprocessed, [2, 4, 4, 2]], ['a gate, a permutation and a Dense over a sequence', gated, [2, 4, 4, 3]], ['bilinear and nearest resizes', resized, [2, 4, 4, 2]]] as const) {
+for (const [name, make, shape] of [['a converted CNN', cnn, [2, 8, 8, 3]], ['pools, padding and a concatenation', pooled, [2, 6, 6, 2]], ['a Keras 3 MLP with a sigmoid output', mlp, [3, 16]], ['preprocessing and constants between layers', preprocessed, [2, 4, 4, 2]], ['a gate, a permutation and a Dense over a sequence', gated, [2, 4, 4, 3]], ['bilinear and nearest resizes', resized, [2, 4, 4, 2]], ['transposed convolutions, one with an output padding', transposed, [2, 3, 3, 4]]] as const) {
   test(`GraphModel, ${name}: plaintext equals TensorFlow.js's GraphModel, privately within fixed point's error`, async (t) => {
     const { g, out } = make();
     const { file, artifacts } = g.save({ output_0: out }, { [g.nodes.find((n) => n.op === 'Placeholder')!.name]: g.nodes.find((n) => n.op === 'Placeholder')!.name });

@@ -131,5 +131,5 @@ export function withConstant(n: GraphNode, x: Layer, c: Const, constantFirst: bo
 /** Whether x is a convolution's or matmul's output without a bias that nothing else reads. */
 function mergesAsBias(x: Layer, out: Translated): boolean {
   const e = x.entry;
-  return ['Conv2D', 'Dense'].includes(e.class_name) && e.config.use_bias === false && out.consumers.get(x.node) === 1;
+  return ['Conv2D', 'Conv2DTranspose', 'Dense'].includes(e.class_name) && e.config.use_bias === false && out.consumers.get(x.node) === 1;
 }

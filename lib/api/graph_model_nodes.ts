@@ -3,10 +3,10 @@
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { constant, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions and depthwise ones, fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -32,6 +32,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   }
   if (op === '_FusedConv2D' || op === 'Conv2D') return [conv(n, args, out, false, op === '_FusedConv2D')];
   if (op === 'DepthwiseConv2dNative' || op === 'DepthwiseConv2d' || op === 'FusedDepthwiseConv2dNative') return [conv(n, args, out, true, op === 'FusedDepthwiseConv2dNative')];
+  if (op === 'Conv2DBackpropInput') return [transposedConv(n, args, out)];
   if (op === '_FusedMatMul' || op === 'MatMul') return [matmul(n, args, out, op === '_FusedMatMul')];
   // Keras 3's Dense on a sequence: a batched product by one matrix, over the last axis.
   if ((op === 'BatchMatMulV2' || op === 'BatchMatMul') && args[1]?.kind === 'const' && args[1].shape.length === 2) {

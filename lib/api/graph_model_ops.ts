@@ -206,3 +206,32 @@ export function matmul(n: GraphNode, args: Val[], out: Translated, fusedOps: boo
   if (x.shape[x.shape.length - 1] !== rows) fail(n, `multiplies a last axis of ${x.shape[x.shape.length - 1]} by a [${rows}, ${cols}] matrix`);
   return then(addLayer(out, n, 'Dense', { units: cols, activation: 'linear', use_bias: bias !== undefined }, [x], [...x.shape.slice(0, -1), cols], weights));
 }
+
+/**
+ * Conv2DBackpropInput (a transposed convolution): Keras's Conv2DTranspose, whose kernel is laid out
+ * as TensorFlow's filter [kh, kw, out, in]; the output size the graph names gives output_padding
+ * where Keras's default length is not it (conv_kernels.ts transposeAxis checks either).
+ */
+export function transposedConv(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 3);
+  channelsLast(n);
+  const size = dimsOf(constArg(n, args[0], 'its output size'));
+  const f = constArg(n, args[1], 'its filter');
+  const x = layerArg(n, args[2]);
+  if (f.shape.length !== 4 || x.shape.length !== 4 || x.shape[3] !== f.shape[3]) fail(n, `its filter [${f.shape}] does not take its input [${x.shape.slice(1)}]`);
+  if (spatial(n, 'dilations').some((d) => d !== 1)) fail(n, 'dilations are not supported in a transposed convolution');
+  const [kh, kw, o] = f.shape, strides = spatial(n, 'strides'), padding = paddingOf(n);
+  if (size.length !== 4 || size.slice(1).some((d) => typeof d !== 'number') || size[3] !== o) fail(n, `its output size [${size}] is not [batch, h, w, ${o}] with h and w known here`);
+  // Keras's default length on both axes: no output_padding; else the padding each axis needs.
+  const axes = [0, 1].map((a) => {
+    const [len, k, st, want] = [x.shape[a + 1], [kh, kw][a], strides[a], size[a + 1] as number];
+    const keras = padding === 'same' ? len * st : len * st + Math.max(k - st, 0);
+    return { want, keras, st, k, len, pad: want - ((len - 1) * st + k - 2 * (padding === 'same' ? Math.floor(k / 2) : 0)) };
+  });
+  const defaults = axes.every((e) => e.want === e.keras);
+  for (const [a, e] of axes.entries())
+    if (!defaults && (e.pad < 0 || e.pad >= e.st)) fail(n, `its output size ${e.want} on axis ${a + 1} is not one a transposed convolution of kernel ${e.k}, stride ${e.st} makes from ${e.len}`);
+  const op = defaults ? null : axes.map((e) => e.pad);
+  return addLayer(out, n, 'Conv2DTranspose', { filters: o, kernel_size: [kh, kw], strides, padding, output_padding: op, data_format: 'channels_last', dilation_rate: [1, 1], activation: 'linear', use_bias: false }, [x], [-1, size[1] as number, size[2] as number, o], [['kernel', f.data, f.shape]]);
+}
+

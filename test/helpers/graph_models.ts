@@ -182,3 +182,21 @@ export function resized(): { g: GraphBuilder; out: string } {
   return { g, out: g.node('Identity', 'Identity', [c], T) };
 }
 
+/** Transposed convolutions as Keras's Conv2DTranspose traces them: the output size packed from the batch's, a bias after. */
+export function transposed(): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('z', [-1, 3, 3, 4]);
+  const up = (name: string, input: string, filter: number[], size: number[], padding: string, strides: number[]) => {
+    const shape = g.node(`${name}/Shape`, 'Shape', [input], T);
+    const batch = g.node(`${name}/strided_slice`, 'StridedSlice', [shape, ...[[0], [1], [1]].map((v, k) => g.constant(`${name}/ss${k}`, [1], v, 'int32'))], { Index: { type: 'DT_INT32' }, T: { type: 'DT_INT32' }, shrink_axis_mask: i(1), begin_mask: i(0), end_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) });
+    const sizes = size.map((d, k) => g.constant(`${name}/stack/${k}`, [], [d], 'int32'));
+    const outSize = g.node(`${name}/stack`, 'Pack', [batch, ...sizes], { N: i(4), T: { type: 'DT_INT32' }, axis: i(0) });
+    const y = g.node(`${name}/conv2d_transpose`, 'Conv2DBackpropInput', [outSize, g.random(`${name}/kernel`, filter, 0.4), input], { ...T, strides: ilist(strides), padding: s(padding), data_format: s('NHWC'), dilations: ilist([1, 1, 1, 1]), explicit_paddings: { list: {} }, use_cudnn_on_gpu: b(true) });
+    return g.node(`${name}/BiasAdd`, 'BiasAdd', [y, g.random(`${name}/bias`, [filter[2]], 0.1)], { ...T, data_format: s('NHWC') });
+  };
+  const a = up('m/up1', x, [3, 3, 5, 4], [6, 6, 5], 'SAME', [1, 2, 2, 1]);
+  // VALID, kernel 3, stride 2, from 6: Keras's default is 13; 14 needs an output_padding of 1.
+  const bb = up('m/up2', g.node('m/relu', 'Relu', [a], T), [3, 3, 2, 5], [14, 13, 2], 'VALID', [1, 2, 2, 1]);
+  return { g, out: g.node('Identity', 'Identity', [bb], T) };
+}
+
