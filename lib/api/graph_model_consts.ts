@@ -6,7 +6,7 @@
 // setting in the topology the servers read. x + b merges into the layer before as its bias where
 // it can; any other x * c + d over the last axis is a BatchNormalization of mean 0, variance 1
 // and epsilon 0 (scale c, shift d exactly), which folds into the layer before it where it can.
-import { addLayer, constArg, type Dim, dimsOf, fail, type GraphNode, intOf, type Layer, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
+import { addLayer, constArg, type Dim, dimsOf, fail, type GraphNode, intOf, type Layer, mergedAs, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
 
 type Const = Extract<Val, { kind: 'const' }>;
 
@@ -28,6 +28,7 @@ export function constant(n: GraphNode, weights: Weights): Val {
 export function shapeOf(n: GraphNode, args: Val[]): Val {
   needArgs(n, args, 1);
   const v = args[0];
+  if (v.kind === 'layer' && v.merged) fail(n, "takes the shape of a value whose axes are merged into the batch's (TensorFlow's tensordot): not supported");
   return vector(v.kind === 'const' ? v.shape : ['B', ...v.shape.slice(1)]);
 }
 
@@ -54,8 +55,22 @@ export function packed(n: GraphNode, args: Val[]): Val {
 
 export function product(n: GraphNode, args: Val[]): Val {
   const dims = dimsOf(constArg(n, args[0], 'its input'));
-  const p = dims.reduce<Dim>((a, d) => (typeof a === 'number' && typeof d === 'number' ? a * d : 'U'), 1);
+  // Known sizes multiply; the batch's times known ones is 'B*k' (tensordot's merged axes).
+  const batch = dims.filter((d) => typeof d !== 'number');
+  const k = dims.filter((d): d is number => typeof d === 'number').reduce((a, d) => a * d, 1);
+  const p: Dim = batch.length === 0 ? k : batch.length === 1 && batch[0] === 'B' ? (k === 1 ? 'B' : `B*${k}`) : 'U';
   return { kind: 'const', shape: [], data: new Float32Array(1), dims: [p] };
+}
+
+/** GatherV2 of a vector (a shape) at constant indices, on axis 0. */
+export function gathered(n: GraphNode, args: Val[]): Val {
+  needArgs(n, args, 3);
+  const [v, idx, axis] = [constArg(n, args[0], 'its input'), constArg(n, args[1], 'its indices'), constArg(n, args[2], 'its axis')];
+  if (v.shape.length !== 1 || axis.data[0] !== 0 || intOf(n.attr.batch_dims?.i) !== 0) fail(n, 'only a gather from a vector (a shape), on axis 0, translates');
+  const dims = dimsOf(v);
+  const picked = [...idx.data].map((i) => dims[i < 0 ? i + dims.length : i]);
+  if (picked.some((d) => d === undefined)) fail(n, `gathers [${[...idx.data]}] from ${dims.length} values`);
+  return idx.shape.length === 0 ? { kind: 'const', shape: [], data: new Float32Array(1), dims: picked } : vector(picked);
 }
 
 export function joined(n: GraphNode, parts: Val[]): Val {
@@ -66,6 +81,17 @@ export function joined(n: GraphNode, parts: Val[]): Val {
 /** Reshape to a folded shape whose first size is the batch's (or -1 standing for it). */
 export function reshaped(n: GraphNode, x: Layer, target: Dim[], out: Translated): Val {
   const [first, ...rest] = target;
+  const last = x.shape[x.shape.length - 1], lead = x.shape.slice(1, -1).reduce((a, d) => a * d, 1);
+  // tensordot's first reshape: every axis but the last into the batch's. The layers keep them.
+  if (typeof first === 'string' && first.startsWith('B*') && !x.merged) {
+    if (rest.length !== 1 || rest[0] !== last || Number(first.slice(2)) !== lead) fail(n, `reshapes [${x.shape.slice(1)}] to [${target}]: only all axes but the last merged into the batch's`);
+    return { ...x, merged: true };
+  }
+  // ... and its reshape back: the layers' shape again, or a Reshape of it.
+  if (x.merged) {
+    if (first !== 'B' && first !== -1) fail(n, `reshapes a merged value to [${target}]: the batch axis must come back first`);
+    if (rest.join() === x.shape.slice(1).join()) return { ...x, merged: undefined };
+  }
   if (first !== 'B' && first !== -1) fail(n, `reshapes to [${target}]: the batch axis must stay first`);
   if (rest.length === 0) fail(n, 'reshapes to the batch axis alone: not supported (keep a last axis of 1)');
   if (rest.some((d) => typeof d !== 'number' || (d < 1 && d !== -1)) || rest.filter((d) => d === -1).length > (first === -1 ? 0 : 1))
@@ -109,6 +135,11 @@ export function withConstant(n: GraphNode, x: Layer, c: Const, constantFirst: bo
     out.weights.set(`${x.entry.name}/bias`, { data: v, shape: [channels] });
     return x;
   }
+  return mergedAs(x, affine(n, x, v, constantFirst, add, channels, out));
+}
+
+/** x c + d as a BatchNormalization of mean 0, variance 1 and epsilon 0. */
+function affine(n: GraphNode, x: Layer, v: Float32Array, constantFirst: boolean, add: boolean, channels: number, out: Translated): Val {
   const scale = new Float32Array(channels).fill(1), shift = new Float32Array(channels);
   if (add) shift.set(v);
   else if (n.op === 'Sub') {

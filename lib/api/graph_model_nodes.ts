@@ -1,7 +1,7 @@
 // One GraphModel node at a time: the layer (or constant) it becomes, given its inputs' values
 // (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
-import { constant, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
+import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
@@ -22,9 +22,10 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'StridedSlice') return [stridedSlice(n, args)];
   if (op === 'Pack' && args.every((a) => a.kind === 'const' && a.shape.length === 0)) return [packed(n, args)];
   if (op === 'Prod' && args[0]?.kind === 'const') return [product(n, args)];
+  if (op === 'GatherV2' && args.every((a) => a.kind === 'const')) return [gathered(n, args)];
   if (op === 'Reshape') {
     needArgs(n, args, 2);
-    return [reshaped(n, layerArg(n, args[0]), dimsOf(constArg(n, args[1], 'its shape')), out)];
+    return [reshaped(n, layerArg(n, args[0], 'its input', true), dimsOf(constArg(n, args[1], 'its shape')), out)];
   }
   if (op === 'Squeeze') {
     needArgs(n, args, 1);
@@ -60,7 +61,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   }
   if (ACTIVATIONS[op]) {
     needArgs(n, args, 1);
-    return [activation(out, n, op, layerArg(n, args[0]))];
+    return [activation(out, n, op, layerArg(n, args[0], 'its input', true))];
   }
   if (op === 'Softmax') {
     needArgs(n, args, 1);
@@ -124,12 +125,14 @@ function elementwise(n: GraphNode, args: Val[], out: Translated): Val {
   if (n.op === 'BiasAdd') channelsLast(n);
   const [a, b] = args;
   if (a.kind === 'layer' && b.kind === 'layer') {
+    for (const v of [a, b]) layerArg(n, v);
     const cls = { Sub: 'Subtract', Mul: 'Multiply', RealDiv: undefined }[n.op as 'Sub'] ?? (n.op === 'RealDiv' ? undefined : 'Add');
     if (!cls) fail(n, 'divides by a computed value: not supported (no private division)');
     return addLayer(out, n, cls, {}, [a, b], broadcast(n, [a, b]));
   }
   if (a.kind === 'const' && b.kind === 'const') return sizes(n, a, b);
-  return a.kind === 'layer' ? withConstant(n, a, b as Extract<Val, { kind: 'const' }>, false, out) : withConstant(n, b as Extract<Val, { kind: 'layer' }>, a, true, out);
+  const [x, c] = a.kind === 'layer' ? [a, b] : [b, a];
+  return withConstant(n, layerArg(n, x, 'its input', true), constArg(n, c, 'its constant'), a.kind !== 'layer', out);
 }
 
 /** Shape arithmetic on two constants (a resize's size, its input's times the factors): known sizes, element by element. */

@@ -22,14 +22,19 @@ interface AttrValue {
   tensor?: { dtype?: string; tensorShape?: { dim?: { size?: string | number }[] }; intVal?: number[]; floatVal?: number[]; int64Val?: (string | number)[] };
 }
 
-/** A size in a folded shape: known, the batch's ('B'), or another unknown ('U'). */
-export type Dim = number | 'B' | 'U';
+/** A size in a folded shape: known, the batch's ('B'), the batch's times a known k ('B*k': TensorFlow's tensordot merges axes into it), or another unknown ('U'). */
+export type Dim = number | 'B' | 'U' | `B*${number}`;
 
 export type Val =
   /** A constant: weights (data), or a small int vector that may hold symbolic sizes (dims). */
   | { kind: 'const'; shape: number[]; data: Float32Array; dims?: Dim[] }
-  /** A tensor a layer computes: its layer's name, its shape (the batch's size -1), the layer and the node that made it. */
-  | { kind: 'layer'; id: string; shape: number[]; entry: LayerEntry; node: string };
+  /**
+   * A tensor a layer computes: its layer's name, its shape (the batch's size -1), the layer and the
+   * node that made it. `merged`: TensorFlow sees it with every axis but the last merged into the
+   * batch's (tensordot's [batch x ..., C]); the layers keep the axes, which ops over the last axis
+   * alone (a product by a matrix, a bias, an activation) do not tell apart, until a reshape back.
+   */
+  | { kind: 'layer'; id: string; shape: number[]; entry: LayerEntry; node: string; merged?: true };
 
 export type Layer = Extract<Val, { kind: 'layer' }>;
 
@@ -66,10 +71,14 @@ export function needArgs(n: GraphNode, args: Val[], count: number): void {
   if (args.length !== count) fail(n, `takes ${count} input(s), the graph gives it ${args.length}`);
 }
 
-export function layerArg(n: GraphNode, v: Val, what = 'its input'): Layer {
+export function layerArg(n: GraphNode, v: Val, what = 'its input', mergedOk = false): Layer {
   if (v.kind !== 'layer') fail(n, `${what} is a constant: only ops on values computed from the model's input translate`);
+  if (v.merged && !mergedOk) fail(n, `${what} has its axes merged into the batch's (TensorFlow's tensordot): only a product by a matrix, a bias or an activation may come before the reshape back`);
   return v;
 }
+
+/** y, marked merged as x is (see Val). */
+export const mergedAs = <T extends Val>(x: Layer, y: T): T => (x.merged && y.kind === 'layer' ? { ...y, merged: true } : y);
 
 export function constArg(n: GraphNode, v: Val, what: string): Extract<Val, { kind: 'const' }> {
   if (v.kind !== 'const') fail(n, `${what} is computed from the input, not a constant (weights computed at run time are not supported)`);
@@ -148,7 +157,7 @@ function fused(n: GraphNode, args: Val[], out: Translated): { bias?: Float32Arra
 
 export function activation(out: Translated, n: GraphNode, op: string, x: Layer): Val {
   const [cls, config] = ACTIVATIONS[op](n);
-  return addLayer(out, n, cls, config, [x], x.shape);
+  return mergedAs(x, addLayer(out, n, cls, config, [x], x.shape));
 }
 
 /** A window of k (dilation d) at stride s over n values: the outputs, as TensorFlow pads. */
@@ -188,7 +197,7 @@ export function conv(n: GraphNode, args: Val[], out: Translated, depthwise: bool
 export function matmul(n: GraphNode, args: Val[], out: Translated, fusedOps: boolean): Val {
   if (!fusedOps) needArgs(n, args, 2);
   if (n.attr.transpose_a?.b) fail(n, 'transpose_a is not supported');
-  const x = layerArg(n, args[0]);
+  const x = layerArg(n, args[0], 'its input', true);
   const k = constArg(n, args[1], 'its right operand');
   if (k.shape.length !== 2) fail(n, `its right operand has shape [${k.shape}], not a matrix`);
   let [rows, cols] = k.shape, data = k.data;
@@ -204,7 +213,7 @@ export function matmul(n: GraphNode, args: Val[], out: Translated, fusedOps: boo
     weights.push(['bias', bias, [cols]]);
   }
   if (x.shape[x.shape.length - 1] !== rows) fail(n, `multiplies a last axis of ${x.shape[x.shape.length - 1]} by a [${rows}, ${cols}] matrix`);
-  return then(addLayer(out, n, 'Dense', { units: cols, activation: 'linear', use_bias: bias !== undefined }, [x], [...x.shape.slice(0, -1), cols], weights));
+  return then(mergedAs(x, addLayer(out, n, 'Dense', { units: cols, activation: 'linear', use_bias: bias !== undefined }, [x], [...x.shape.slice(0, -1), cols], weights)));
 }
 
 /**
