@@ -3,10 +3,10 @@
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, ints, layerArg, matmul, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -19,7 +19,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'Placeholder') return [input(n, out)];
   if (PASS.has(op) || (op === 'IdentityN' && args.length === 1)) return [args[0]];
   if (op === 'Shape') return [shapeOf(n, args)];
-  if (op === 'StridedSlice') return [stridedSlice(n, args)];
+  if (op === 'StridedSlice') return [args[0]?.kind === 'layer' ? crop(n, args, out) : stridedSlice(n, args)];
   if (op === 'Pack' && args.every((a) => a.kind === 'const' && a.shape.length === 0)) return [packed(n, args)];
   if (op === 'Prod' && args[0]?.kind === 'const') return [product(n, args)];
   if (op === 'GatherV2' && args.every((a) => a.kind === 'const')) return [gathered(n, args)];
@@ -178,6 +178,24 @@ function concat(n: GraphNode, args: Val[], out: Translated): Val {
   const shape = [...xs[0].shape];
   shape[at] = xs.reduce((a, x) => a + x.shape[at], 0);
   return addLayer(out, n, 'Concatenate', { axis }, xs, shape);
+}
+
+/** A StridedSlice of an image that keeps the batch and channels whole, step 1: Keras's Cropping2D. */
+function crop(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 4);
+  const x = layerArg(n, args[0]);
+  const [b, e, st] = [1, 2, 3].map((k) => [...constArg(n, args[k], 'its begin, end and strides').data]);
+  const masks = Object.fromEntries(['begin_mask', 'end_mask', 'shrink_axis_mask', 'ellipsis_mask', 'new_axis_mask'].map((m) => [m, intOf(n.attr[m]?.i)]));
+  const whole = (a: number) => (masks.begin_mask >> a) & 1 && (masks.end_mask >> a) & 1;
+  if (x.shape.length !== 4 || b.length !== 4 || masks.shrink_axis_mask || masks.ellipsis_mask || masks.new_axis_mask || st.some((v) => v !== 1) || !whole(0) || !whole(3))
+    fail(n, 'slices a value other than an image\'s height and width at step 1: only a crop (Cropping2D) translates');
+  const cropping = [1, 2].map((a) => {
+    const len = x.shape[a], at = (v: number) => (v < 0 ? v + len : Math.min(v, len));
+    const lo = (masks.begin_mask >> a) & 1 ? 0 : at(b[a]), hi = (masks.end_mask >> a) & 1 ? len : at(e[a]);
+    if (hi <= lo) fail(n, `slices axis ${a} to nothing`);
+    return [lo, len - hi];
+  });
+  return addLayer(out, n, 'Cropping2D', { cropping, data_format: 'channels_last' }, [x], [-1, x.shape[1] - cropping[0][0] - cropping[0][1], x.shape[2] - cropping[1][0] - cropping[1][1], x.shape[3]]);
 }
 
 function pad(n: GraphNode, args: Val[], out: Translated): Val {
