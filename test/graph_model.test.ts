@@ -103,3 +103,17 @@ test("a GraphModel's constants become private weights, never settings in the top
   // The scale, mean and deviation are weights the servers get as shares (BatchNormalization's, folded).
   t.true(spec.params.length >= 6, `${spec.params.length} private parameters`);
 });
+
+test('a constant added after an Identity that two ops read is a scale and shift of its own, not a bias merged into the product both see', async (t) => {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 3]);
+  const m = g.node('m/MatMul', 'MatMul', [x, g.random('w', [3, 2], 0.5)], { ...T, transpose_a: b(false), transpose_b: b(false) });
+  const id = g.node('m/Identity', 'Identity', [m], T);
+  const biased = g.node('m/add', 'AddV2', [id, g.random('bias', [2], 0.5)], T);
+  const both = g.node('m/sum', 'AddV2', [biased, id], T);
+  const { file, artifacts } = g.save({ y: g.node('Identity', 'Identity', [both], T) }, { x: 'x' });
+  const xs = Float64Array.from({ length: 6 }, () => Math.random() * 2 - 1);
+  const want = await reference(artifacts, xs, [2, 3]);
+  const got = tfe.loadPlainModel(file).predict({ data: xs, shape: [2, 3] }) as { data: Float64Array };
+  t.true(maxDiff(got.data, want) < 1e-5, `${[...got.data]} vs tfjs ${[...want]}`);
+});

@@ -17,7 +17,12 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   const op = n.op;
   if (op === 'Const') return [constant(n, weights)];
   if (op === 'Placeholder') return [input(n, out)];
-  if (PASS.has(op) || (op === 'IdentityN' && args.length === 1)) return [args[0]];
+  if (PASS.has(op) || (op === 'IdentityN' && args.length === 1)) {
+    // Its readers read the value it passes: counted so, a bias merges only into a layer read once.
+    const v = args[0];
+    if (v?.kind === 'layer') out.consumers.set(v.node, (out.consumers.get(v.node) ?? 1) - 1 + (out.consumers.get(n.name) ?? 0));
+    return [v];
+  }
   if (op === 'Shape') return [shapeOf(n, args)];
   if (op === 'StridedSlice') return [args[0]?.kind === 'layer' ? crop(n, args, out) : stridedSlice(n, args)];
   if (op === 'Pack' && args.every((a) => a.kind === 'const' && a.shape.length === 0)) return [packed(n, args)];
