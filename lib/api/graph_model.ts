@@ -81,6 +81,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   const outputs = outputRefs.map((ref) => {
     const v = valueOf(ref);
     if (v.kind !== 'layer') throw new Error(`the GraphModel's output '${ref}' is a constant, not computed from the input`);
+    if (v.merged) throw new Error(`the GraphModel's output '${ref}' has its axes merged into the batch's (TensorFlow's tensordot, never reshaped back): not supported`);
     return v;
   });
   if (out.inputs.length === 0) throw new Error('the GraphModel computes its outputs without reading any input (Placeholder)');
