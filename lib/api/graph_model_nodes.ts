@@ -56,7 +56,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
     needArgs(n, args, 2);
     const x = layerArg(n, args[0]);
     const perm = [...constArg(n, args[1], 'its permutation').data];
-    if (perm.length !== x.shape.length || perm[0] !== 0 || [...perm].sort().some((p, k) => p !== k)) fail(n, `permutes [${perm}]: the batch axis must stay first`);
+    if (perm.length !== x.shape.length || perm[0] !== 0 || [...perm].sort((p, q) => p - q).some((p, k) => p !== k)) fail(n, `permutes [${perm}]: the batch axis must stay first`);
     return [addLayer(out, n, 'Permute', { dims: perm.slice(1) }, [x], perm.map((p) => x.shape[p]))];
   }
   if (op === 'AddN' || op === 'Maximum' || op === 'Minimum') {
@@ -107,7 +107,7 @@ function pool(n: GraphNode, args: Val[], out: Translated): Val {
 function mean(n: GraphNode, args: Val[], out: Translated): Val {
   needArgs(n, args, 2);
   const x = layerArg(n, args[0]), r = x.shape.length;
-  const axes = [...constArg(n, args[1], 'its axes').data].map((a) => (a < 0 ? a + r : a)).sort();
+  const axes = [...constArg(n, args[1], 'its axes').data].map((a) => (a < 0 ? a + r : a)).sort((p, q) => p - q);
   if (r !== 4 || axes.join() !== '1,2') fail(n, `a mean over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image only (global average pooling)`);
   const keepdims = n.attr.keep_dims?.b === true, c = x.shape[3];
   return addLayer(out, n, 'GlobalAveragePooling2D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, 1, c] : [-1, c]);
