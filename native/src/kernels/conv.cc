@@ -63,17 +63,19 @@ ConvGeom im2colGeometry(const Inputs& in, const Attrs& at) {
   return g;
 }
 
-ConvGeom conv2dGeometry(const Inputs& in, const Attrs& at) {
+ConvGeom filterGeometry(const char* op, const char* layout, const Inputs& in, const Attrs& at) {
   const Tensor &x = in[0], &f = in[1];
-  requireDType("Conv2D", x, DType::Ring64, "input");
-  requireDType("Conv2D", f, DType::Ring64, "filter");
-  if (f.rank() != 4) throw KernelError("Conv2D: filter must be [kh, kw, in, out], got shape " + shapeStr(f.shape));
-  ConvGeom g = convGeometry("Conv2D", x.shape, f.shape[0], f.shape[1], at);
+  requireDType(op, x, DType::Ring64, "input");
+  requireDType(op, f, DType::Ring64, "filter");
+  if (f.rank() != 4) throw KernelError(std::string(op) + ": filter must be " + layout + ", got shape " + shapeStr(f.shape));
+  ConvGeom g = convGeometry(op, x.shape, f.shape[0], f.shape[1], at);
   if (f.shape[2] != g.c)
-    throw KernelError("Conv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
+    throw KernelError(std::string(op) + ": input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " +
                       shapeStr(f.shape) + " expects " + std::to_string(f.shape[2]));
   return g;
 }
+
+ConvGeom conv2dGeometry(const Inputs& in, const Attrs& at) { return filterGeometry("Conv2D", "[kh, kw, in, out]", in, at); }
 
 ConvGeom col2imGeometry(const Inputs& in, const Attrs& at) {
   requireDType("Col2Im", in[0], DType::Ring64);

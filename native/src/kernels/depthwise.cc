@@ -14,17 +14,7 @@
 
 namespace tfe {
 
-ConvGeom depthwiseGeometry(const Inputs& in, const Attrs& at) {
-  const Tensor &x = in[0], &f = in[1];
-  requireDType("DepthwiseConv2D", x, DType::Ring64, "input");
-  requireDType("DepthwiseConv2D", f, DType::Ring64, "filter");
-  if (f.rank() != 4) throw KernelError("DepthwiseConv2D: filter must be [kh, kw, channels, multiplier], got shape " + shapeStr(f.shape));
-  ConvGeom g = convGeometry("DepthwiseConv2D", x.shape, f.shape[0], f.shape[1], at);
-  if (f.shape[2] != g.c)
-    throw KernelError("DepthwiseConv2D: input " + shapeStr(x.shape) + " has " + std::to_string(g.c) + " channels but filter " + shapeStr(f.shape) +
-                      " expects " + std::to_string(f.shape[2]));
-  return g;
-}
+ConvGeom depthwiseGeometry(const Inputs& in, const Attrs& at) { return filterGeometry("DepthwiseConv2D", "[kh, kw, channels, multiplier]", in, at); }
 
 namespace {
 

@@ -25,6 +25,9 @@ struct ConvGeom {
   TFE_HD int64_t patch() const { return kh * kw * c; }
 };
 ConvGeom convGeometry(const std::string& op, const Shape& x, int64_t kh, int64_t kw, const Attrs& at);
+// A convolution's checks and geometry: ring64 input and filter, the filter rank 4 (its layout
+// named in the error), its third axis the input's channels.
+ConvGeom filterGeometry(const char* op, const char* layout, const Inputs& in, const Attrs& at);
 // Conv2D's checks: a ring64 NHWC input, a ring64 [kh, kw, c, out] filter, strides and padding.
 ConvGeom conv2dGeometry(const Inputs& in, const Attrs& at);
 // DepthwiseConv2D's checks: a ring64 NHWC input, a ring64 [kh, kw, c, multiplier] filter, strides and padding.
