@@ -11,7 +11,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { MemoryTransport } from '../lib/net/memory_transport';
-import { SERVERS } from '../lib/protocol/party';
+import { SERVER0, SERVER1, SERVER2, SERVERS } from '../lib/protocol/party';
 import { memory } from '../lib/ring';
 import { mlp } from './helpers/model_files';
 
@@ -128,6 +128,26 @@ test.serial('a mask evicted while borrowed stays readable and is freed by its la
   big.release();
   provider.clearMaskCache();
   t.like(provider.maskCacheStats(), { entries: 0, bytes: 0, evictedBorrowed: 0, leases: 0 });
+  t.is(memory().tensors, base.tensors);
+  t.is(memory().bytes, base.bytes);
+  await c.close();
+});
+
+// server2's whole mask outside the cache (a folded product's weight, every FSS query with a
+// folded gate): the sum of its two halves, which are freed. They were left to the garbage
+// collector, two native tensors a call; a service test that counts a server's live tensors
+// across queries failed whenever the collector had not run yet.
+test.serial("server2's whole mask leaves no tensor behind but itself, and is the sum of the compute servers' halves", async (t) => {
+  const { provider, c, ref } = await setup(2 ** 20);
+  const OP = { id: 3, name: 'test' };
+  const base = memory();
+  const whole = await c.runOn(SERVER2, OP, (p) => provider.mask(p, ref(9)));
+  t.is(memory().tensors, base.tensors + 1, 'only the mask itself is alive');
+  t.is(memory().bytes, base.bytes + 8000);
+  const halves = await Promise.all([SERVER0, SERVER1].map((s) => c.runOn(s, OP, (p) => provider.mask(p, ref(9)))));
+  const [h0, h1] = halves.map((h) => h.toBigInts());
+  t.deepEqual(whole.toBigInts(), h0.map((v, i) => BigInt.asUintN(64, v + h1[i])));
+  for (const x of [whole, ...halves]) x.dispose();
   t.is(memory().tensors, base.tensors);
   t.is(memory().bytes, base.bytes);
   await c.close();

@@ -220,7 +220,18 @@ export class SeededProvider implements CorrelatedRandomness {
     if (p.role === 0) return this.#expand('02', ref);
     if (p.role === 1) return this.#expand('12', ref);
     if (p.role !== 2) throw new Error(`${p.name} holds no correlated randomness`);
-    return add(...(await this.#bothHalves(ref)));
+    return this.#whole(ref);
+  }
+
+  /** server2's whole mask: its two halves summed, and freed (left to the collector, they leaked two tensors a call). */
+  async #whole(ref: MaskRef): Promise<RingTensor> {
+    const [a0, a1] = await this.#bothHalves(ref);
+    try {
+      return await add(a0, a1);
+    } finally {
+      a0.dispose();
+      a1.dispose();
+    }
   }
 
   async #bothHalves(ref: MaskRef): Promise<[RingTensor, RingTensor]> {
@@ -245,13 +256,7 @@ export class SeededProvider implements CorrelatedRandomness {
 
   async #generate(ref: MaskRef): Promise<RingTensor> {
     this.#generated++;
-    const [a0, a1] = await this.#bothHalves(ref);
-    try {
-      return await add(a0, a1);
-    } finally {
-      a0.dispose();
-      a1.dispose();
-    }
+    return this.#whole(ref);
   }
 
   /**
