@@ -145,11 +145,12 @@ test.serial('fss: the gate form chosen at deploy time is listed, kept by all thr
   // varying digits, so their bytes are matched to within 8 per held message; a leaked tensor
   // shows in the count.
   const operator = await cluster().connect({ asOwner: true });
-  const resident = async () => (await poolSettled(operator)).slice(0, 2).map((s) => ({ tensors: s.liveTensors! - s.prefetched!.messages, bytes: s.tensorBytes! - s.prefetched!.bytes, held: s.prefetched!.messages }));
+  // (mailbox and pool: to tell a leak from a message in flight, should this ever fail)
+  const resident = async () => (await poolSettled(operator)).slice(0, 2).map((s) => ({ tensors: s.liveTensors! - s.prefetched!.messages, bytes: s.tensorBytes! - s.prefetched!.bytes, held: s.prefetched!.messages, mailbox: s.mailbox, pool: s.pool }));
   const first = await resident();
   for (let q = 0; q < 5; q++) for (const gate of ['folded', 'compact-folded']) await operator.predict(`gate-${gate}`, { data: x, shape: [1, 24] });
   const after = await resident();
-  t.deepEqual(after.map((r) => r.tensors), first.map((r) => r.tensors), 'live tensors, less the held messages');
+  t.deepEqual(after.map((r) => r.tensors), first.map((r) => r.tensors), `live tensors, less the held messages: before ${JSON.stringify(first)}, after ${JSON.stringify(after)}`);
   for (let s = 0; s < 2; s++) t.true(Math.abs(after[s].bytes - first[s].bytes) <= 8 * Math.max(after[s].held, first[s].held), `server${s}: ${first[s].bytes} bytes resident before, ${after[s].bytes} after`);
   await operator.close();
 });
