@@ -3,7 +3,9 @@
 // Keras's own predict: a CNN (Rescaling, a folded batch norm, relu6, depthwise and separable
 // convolutions, a residual sum, Flatten, Dropout), a U-Net-like net (leaky relu, average pooling,
 // zero padding, bilinear upsampling, a transposed convolution, a concatenation, global pooling, a
-// sigmoid output) and Dense layers on a sequence (TensorFlow's tensordot).
+// sigmoid output), Dense layers on a sequence (TensorFlow's tensordot), and normalisations that
+// reach the graph as primitive ops (LayerNormalization with and without a shift, RMSNormalization,
+// tf.nn.moments with tf.nn.batch_normalization).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

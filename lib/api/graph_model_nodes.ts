@@ -3,10 +3,10 @@
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -78,6 +78,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV2' || op === 'FusedBatchNormV3') return [batchNorm(n, args, out)];
   if (ELEMENTWISE.has(op)) return [elementwise(n, args, out)];
   if (op === 'ConcatV2') return [concat(n, args, out)];
+  if (op === '_LayerNorm' || op === '_RMSNorm') return [normalization(n, args, out)];
   if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
@@ -108,7 +109,10 @@ function mean(n: GraphNode, args: Val[], out: Translated): Val {
   needArgs(n, args, 2);
   const x = layerArg(n, args[0]), r = x.shape.length;
   const axes = [...constArg(n, args[1], 'its axes').data].map((a) => (a < 0 ? a + r : a)).sort((p, q) => p - q);
-  if (r !== 4 || axes.join() !== '1,2') fail(n, `a mean over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image only (global average pooling)`);
+  if (r !== 4 || axes.join() !== '1,2') {
+    const norm = axes.join() === String(r - 1) ? ', or over the last axis inside a layer or RMS normalisation whose steps (mean, variance, Rsqrt, scale and shift) nothing else reads' : '';
+    fail(n, `a mean over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image only (global average pooling)${norm}`);
+  }
   const keepdims = n.attr.keep_dims?.b === true, c = x.shape[3];
   return addLayer(out, n, 'GlobalAveragePooling2D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, 1, c] : [-1, c]);
 }
@@ -122,6 +126,27 @@ function batchNorm(n: GraphNode, args: Val[], out: Translated): Val {
   const c = x.shape[x.shape.length - 1];
   if ([gamma, beta, m, v].some((p) => p.data.length !== c)) fail(n, `its scale, offset, mean and variance must hold ${c} values each (its input's channels)`);
   return addLayer(out, n, 'BatchNormalization', { axis: -1, epsilon: n.attr.epsilon?.f ?? 1e-3, center: true, scale: true }, [x], x.shape, [['gamma', gamma.data, [c]], ['beta', beta.data, [c]], ['moving_mean', m.data, [c]], ['moving_variance', v.data, [c]]]);
+}
+
+/**
+ * A layer or RMS normalisation over the last axis, found among primitive ops (graph_model_norms.ts):
+ * Keras's LayerNormalization, or RMSNormalization and a shift where the graph adds one.
+ */
+function normalization(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 3);
+  const x = layerArg(n, args[0], 'its input', true), r = x.shape.length, c = x.shape[r - 1];
+  const axes = ints(n, 'axes').map((a) => (a < 0 ? a + r : a));
+  const what = n.op === '_LayerNorm' ? 'a layer normalisation' : 'an RMS normalisation';
+  if (axes.length !== 1 || axes[0] !== r - 1) fail(n, `${what} (found among primitive ops) over axes [${ints(n, 'axes')}] of a rank-${r} value: only over the last axis`);
+  const [gamma, beta] = [1, 2].map((i) => {
+    const v = constArg(n, args[i], 'its scale and shift').data;
+    if (v.length !== 1 && v.length !== c) fail(n, `${what} (found among primitive ops) with ${v.length} scale or shift values for ${c} channels`);
+    return v.length === c ? v : new Float32Array(c).fill(v[0]);
+  });
+  const epsilon = n.attr.epsilon?.f ?? 0;
+  if (n.op === '_LayerNorm') return mergedAs(x, addLayer(out, n, 'LayerNormalization', { axis: -1, epsilon, center: true, scale: true }, [x], x.shape, [['gamma', gamma, [c]], ['beta', beta, [c]]]));
+  const rms = mergedAs(x, addLayer(out, n, 'RMSNormalization', { axis: -1, epsilon }, [x], x.shape, [['scale', gamma, [c]]]));
+  return beta.some((v) => v !== 0) ? withConstant({ ...n, op: 'AddV2' }, rms, { kind: 'const', shape: [c], data: beta }, false, out) : rms;
 }
 
 /** Two computed values of one shape (Add, Sub, Mul), or one and a constant (graph_model_consts.ts). */
