@@ -117,3 +117,15 @@ test('a constant added after an Identity that two ops read is a scale and shift 
   const got = tfe.loadPlainModel(file).predict({ data: xs, shape: [2, 3] }) as { data: Float64Array };
   t.true(maxDiff(got.data, want) < 1e-5, `${[...got.data]} vs tfjs ${[...want]}`);
 });
+
+test('Neg and Square of a computed value translate (a scale of -1, a product of the value by itself)', async (t) => {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 4]);
+  const m = g.node('m/MatMul', 'MatMul', [x, g.random('w', [4, 3], 0.7)], { ...T, transpose_a: b(false), transpose_b: b(false) });
+  const y = g.node('m/sum', 'AddV2', [g.node('m/neg', 'Neg', [m], T), g.node('m/sq', 'Square', [m], T)], T);
+  const { file, artifacts } = g.save({ y: g.node('Identity', 'Identity', [y], T) }, { x: 'x' });
+  const xs = Float64Array.from({ length: 8 }, () => Math.random() * 4 - 2);
+  const want = await reference(artifacts, xs, [2, 4]);
+  const got = tfe.loadPlainModel(file).predict({ data: xs, shape: [2, 4] }) as { data: Float64Array };
+  t.true(maxDiff(got.data, want) < 1e-5, `${[...got.data]} vs tfjs ${[...want]}`);
+});

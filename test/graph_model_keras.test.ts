@@ -5,7 +5,8 @@
 // zero padding, bilinear upsampling, a transposed convolution, a concatenation, global pooling, a
 // sigmoid output), Dense layers on a sequence (TensorFlow's tensordot), and normalisations that
 // reach the graph as primitive ops (LayerNormalization with and without a shift, RMSNormalization,
-// tf.nn.moments with tf.nn.batch_normalization).
+// tf.nn.moments with tf.nn.batch_normalization), and a transformer's feed-forward block (the exact
+// gelu as Erfc, the tanh approximation, a residual sum, a LayerNormalization).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

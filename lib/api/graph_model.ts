@@ -7,13 +7,14 @@
 // convolutions and matmuls with their bias and activation, depthwise convolutions, pools, batch
 // normalisation, the activations, element-wise sums and products of two tensors or of a tensor
 // and a per-channel constant (a private scale and shift: constants are the owner's), concatenation,
-// zero padding, global average pooling, layer and RMS normalisations written as primitive ops
-// (graph_model_norms.ts), and the reshapes a Flatten becomes (the shape computed
+// zero padding, global average pooling, layer and RMS normalisations and GELU written as primitive
+// ops (graph_model_norms.ts, graph_model_gelu.ts), and the reshapes a Flatten becomes (the shape computed
 // from Shape, StridedSlice and Pack, only the batch size unknown). Any other op on the way to an
 // output is refused, naming it and its node. Nodes no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
 import { translateNode } from './graph_model_nodes';
+import { matchGelus } from './graph_model_gelu';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -55,10 +56,12 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
     const inputs = (Array.isArray(g.input) ? g.input : []).map(String);
     nodes.set(g.name, { name: g.name, op: g.op, input: inputs, attr: (g.attr ?? {}) as GraphNode['attr'] });
   }
-  // Layer and RMS normalisations written as primitive ops become one node each (graph_model_norms.ts);
-  // their scale and shift join a copy of the weights, so the caller's map is left as it was.
+  // Layer and RMS normalisations and GELUs written as primitive ops become one node each
+  // (graph_model_norms.ts, graph_model_gelu.ts); a normalisation's scale and shift join a copy of
+  // the weights, so the caller's map is left as it was.
   weights = new Map(weights);
   matchNormalizations(nodes, weights);
+  matchGelus(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);
   if (outputRefs.length === 0) throw new Error('this GraphModel has no output: no signature, and every node feeds another');

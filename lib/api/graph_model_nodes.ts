@@ -6,7 +6,7 @@ import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -77,8 +77,24 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'Mean') return [mean(n, args, out)];
   if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV2' || op === 'FusedBatchNormV3') return [batchNorm(n, args, out)];
   if (ELEMENTWISE.has(op)) return [elementwise(n, args, out)];
+  if (op === 'Square') {
+    needArgs(n, args, 1);
+    const x = layerArg(n, args[0]);
+    return [addLayer(out, n, 'Multiply', {}, [x, x], x.shape)];
+  }
+  if (op === 'Neg') {
+    // -x: a scale of -1 for every channel (a public sign, but a constant like any other: private).
+    needArgs(n, args, 1);
+    return [withConstant({ ...n, op: 'Mul' }, layerArg(n, args[0], 'its input', true), { kind: 'const', shape: [], data: Float32Array.of(-1) }, false, out)];
+  }
   if (op === 'ConcatV2') return [concat(n, args, out)];
   if (op === '_LayerNorm' || op === '_RMSNorm') return [normalization(n, args, out)];
+  if (op === '_Gelu') {
+    // Found among primitive ops (graph_model_gelu.ts): the exact form, or the tanh approximation.
+    needArgs(n, args, 1);
+    const x = layerArg(n, args[0], 'its input', true);
+    return [mergedAs(x, addLayer(out, n, 'Activation', { activation: n.attr.approximate?.b ? 'gelu_new' : 'gelu' }, [x], x.shape))];
+  }
   if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
