@@ -6,7 +6,8 @@
 // sigmoid output), Dense layers on a sequence (TensorFlow's tensordot), and normalisations that
 // reach the graph as primitive ops (LayerNormalization with and without a shift, RMSNormalization,
 // tf.nn.moments with tf.nn.batch_normalization), and a transformer's feed-forward block (the exact
-// gelu as Erfc, the tanh approximation, a residual sum, a LayerNormalization).
+// gelu as Erfc, the tanh approximation, a residual sum, a LayerNormalization), and a text model
+// (token ids into an Embedding, a Conv1D, global max and average pooling over the steps).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -48,7 +49,8 @@ for (const [name, f] of Object.entries(FIXTURES)) {
     const c = new tfe.Cluster({ protocol: 'securenn' });
     try {
       const m = tfe.loadLayersModel(artifacts(f), { cluster: c });
-      const y = await tfe.defineOutput('prediction-client', m.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape: f.shape }), c)));
+      // (defineInput: a text model's ids are shared one-hot)
+      const y = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: x, shape: f.shape }))));
       const got = final(y.data, m.finalActivation, f.y.length / f.shape[0]);
       const err = Math.max(...f.y.map((v, i) => Math.abs(got[i] - v)));
       t.true(err < 5e-3, `private: max |ours - Keras| = ${err}`);

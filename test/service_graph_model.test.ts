@@ -1,9 +1,10 @@
 // A GraphModel through the service (three server processes): the owner's client translates it
 // into layers before deploying (the servers read layers only), and a client's answer matches
-// TensorFlow.js's GraphModel executor, final softmax included, under SecureNN and FSS.
+// TensorFlow.js's GraphModel executor, final softmax included, under SecureNN and FSS; a text
+// model's token ids go out one-hot, as for a LayersModel with an Embedding.
 import test from 'ava';
 
-import { cnn, reference } from './helpers/graph_models';
+import { cnn, reference, textModel, VOCAB } from './helpers/graph_models';
 import { clusterForFile } from './helpers/service';
 
 const cluster = clusterForFile(test);
@@ -22,6 +23,23 @@ test.serial("a converted CNN's GraphModel deploys from its files and answers as 
       const err = Math.max(...want.map((v, i) => Math.abs(p.outputs[i] - v)));
       t.true(err < 5e-3, `${protocol}: max |service - tfjs| = ${err} (${[...p.outputs]} vs ${[...want]})`);
     }
+  } finally {
+    await Promise.all([owner.close(), client.close()]);
+  }
+});
+
+test.serial("a GraphModel of token ids deploys: the client one-hot encodes the ids and the answer is TensorFlow.js's", async (t) => {
+  const { file, artifacts } = textModel('Mean');
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    await owner.deploy(file, { name: 'graph-text', protocol: 'fss' });
+    t.deepEqual((await client.models()).find((m) => m.name === 'graph-text')?.inputs?.[0].inputEncoding, { oneHot: VOCAB });
+    const x = Float64Array.from({ length: 5 }, () => Math.floor(Math.random() * VOCAB));
+    const want = await reference(artifacts, x, [1, 5], 'int32');
+    const p = await client.predict('graph-text', { data: x, shape: [1, 5] });
+    const err = Math.max(...want.map((v, i) => Math.abs(p.outputs[i] - v)));
+    t.true(err < 5e-3, `max |service - tfjs| = ${err} (${[...p.outputs]} vs ${[...want]})`);
   } finally {
     await Promise.all([owner.close(), client.close()]);
   }

@@ -15,6 +15,7 @@ import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
 import { translateNode } from './graph_model_nodes';
 import { matchGelus } from './graph_model_gelu';
+import { dropIdWraps } from './graph_model_ids';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -62,6 +63,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   weights = new Map(weights);
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
+  dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);
   if (outputRefs.length === 0) throw new Error('this GraphModel has no output: no signature, and every node feeds another');

@@ -1,12 +1,13 @@
 // One GraphModel node at a time: the layer (or constant) it becomes, given its inputs' values
 // (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
+import { castIds, checkIdReaders, embedding } from './graph_model_ids';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean over an image, FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -17,6 +18,9 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   const op = n.op;
   if (op === 'Const') return [constant(n, weights)];
   if (op === 'Placeholder') return [input(n, out)];
+  checkIdReaders(n, args);
+  if (op === 'Cast' && args[0]?.kind === 'layer' && args[0].ids) return [castIds(n, args)];
+  if (op === 'GatherV2' && args[1]?.kind === 'layer') return [embedding(n, args, out)];
   if (PASS.has(op) || (op === 'IdentityN' && args.length === 1)) {
     // Its readers read the value it passes: counted so, a bias merges only into a layer read once.
     const v = args[0];
@@ -74,7 +78,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
     return [addLayer(out, n, 'Softmax', { axis: -1 }, [x], x.shape)];
   }
   if (op === 'MaxPool' || op === 'AvgPool') return [pool(n, args, out)];
-  if (op === 'Mean') return [mean(n, args, out)];
+  if (op === 'Mean' || op === 'Max') return [globalPool(n, args, out)];
   if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV2' || op === 'FusedBatchNormV3') return [batchNorm(n, args, out)];
   if (ELEMENTWISE.has(op)) return [elementwise(n, args, out)];
   if (op === 'Square') {
@@ -105,10 +109,12 @@ function input(n: GraphNode, out: Translated): Val {
   if (n.attr.shape?.shape?.unknownRank || dims.length < 2) fail(n, 'the input needs a known rank, batch axis first');
   if (dims.slice(1).some((d) => !(d > 0))) fail(n, `the input's shape [${dims}] has an unknown size beyond the batch axis: give the model a fixed input shape`);
   const dtype = n.attr.dtype?.type;
-  if (dtype !== undefined && dtype !== 'DT_FLOAT') fail(n, `an input of ${dtype} is not supported: float32 only`);
-  const x = addLayer(out, n, 'InputLayer', { batch_input_shape: [null, ...dims.slice(1)], dtype: 'float32' }, [], [-1, ...dims.slice(1)]);
+  // An int input holds token ids for an embedding lookup (graph_model_ids.ts).
+  const ids = dtype === 'DT_INT32' || dtype === 'DT_INT64';
+  if (dtype !== undefined && dtype !== 'DT_FLOAT' && !ids) fail(n, `an input of ${dtype} is not supported: float32, or int32 and int64 token ids read by an embedding lookup`);
+  const x = addLayer(out, n, 'InputLayer', { batch_input_shape: [null, ...dims.slice(1)], dtype: ids ? 'int32' : 'float32' }, [], [-1, ...dims.slice(1)]);
   out.inputs.push({ node: n.name, layer: x.id });
-  return x;
+  return ids ? { ...x, ids: true } : x;
 }
 
 function pool(n: GraphNode, args: Val[], out: Translated): Val {
@@ -120,17 +126,19 @@ function pool(n: GraphNode, args: Val[], out: Translated): Val {
   return addLayer(out, n, n.op === 'MaxPool' ? 'MaxPooling2D' : 'AveragePooling2D', { pool_size: k, strides, padding, data_format: 'channels_last' }, [x], shape);
 }
 
-/** A mean over an image's two spatial axes: global average pooling. */
-function mean(n: GraphNode, args: Val[], out: Translated): Val {
+/** A mean or max over an image's two spatial axes or a sequence's steps: global average or max pooling. */
+function globalPool(n: GraphNode, args: Val[], out: Translated): Val {
   needArgs(n, args, 2);
   const x = layerArg(n, args[0]), r = x.shape.length;
   const axes = [...constArg(n, args[1], 'its axes').data].map((a) => (a < 0 ? a + r : a)).sort((p, q) => p - q);
-  if (r !== 4 || axes.join() !== '1,2') {
-    const norm = axes.join() === String(r - 1) ? ', or over the last axis inside a layer or RMS normalisation whose steps (mean, variance, Rsqrt, scale and shift) nothing else reads' : '';
-    fail(n, `a mean over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image only (global average pooling)${norm}`);
+  const what = n.op === 'Mean' ? 'a mean' : 'a max';
+  if (!((r === 4 && axes.join() === '1,2') || (r === 3 && axes.join() === '1'))) {
+    const norm = n.op === 'Mean' && axes.join() === String(r - 1) ? ', or over the last axis inside a layer or RMS normalisation whose steps (mean, variance, Rsqrt, scale and shift) nothing else reads' : '';
+    fail(n, `${what} over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image or the steps of a sequence only (global ${n.op === 'Mean' ? 'average' : 'max'} pooling)${norm}`);
   }
-  const keepdims = n.attr.keep_dims?.b === true, c = x.shape[3];
-  return addLayer(out, n, 'GlobalAveragePooling2D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, 1, c] : [-1, c]);
+  const keepdims = n.attr.keep_dims?.b === true, c = x.shape[r - 1];
+  const cls = `Global${n.op === 'Mean' ? 'Average' : 'Max'}Pooling${r - 2}D`;
+  return addLayer(out, n, cls, { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, ...Array(r - 2).fill(1), c] : [-1, c]);
 }
 
 function batchNorm(n: GraphNode, args: Val[], out: Translated): Val {

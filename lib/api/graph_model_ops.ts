@@ -33,8 +33,9 @@ export type Val =
    * node that made it. `merged`: TensorFlow sees it with every axis but the last merged into the
    * batch's (tensordot's [batch x ..., C]); the layers keep the axes, which ops over the last axis
    * alone (a product by a matrix, a bias, an activation) do not tell apart, until a reshape back.
+   * `ids`: an int input's token ids, which only an embedding lookup may read (graph_model_ids.ts).
    */
-  | { kind: 'layer'; id: string; shape: number[]; entry: LayerEntry; node: string; merged?: true };
+  | { kind: 'layer'; id: string; shape: number[]; entry: LayerEntry; node: string; merged?: true; ids?: true };
 
 export type Layer = Extract<Val, { kind: 'layer' }>;
 

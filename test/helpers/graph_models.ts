@@ -48,8 +48,8 @@ export class GraphBuilder {
     return this.constant(name, shape, Array.from({ length: n }, () => Math.fround((Math.random() * 2 - 1) * scale)));
   }
 
-  input(name: string, shape: number[]): string {
-    return this.node(name, 'Placeholder', [], { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: shape.map((d) => ({ size: String(d) })) } } });
+  input(name: string, shape: number[], dtype: 'DT_FLOAT' | 'DT_INT32' = 'DT_FLOAT'): string {
+    return this.node(name, 'Placeholder', [], { dtype: { type: dtype }, shape: { shape: { dim: shape.map((d) => ({ size: String(d) })) } } });
   }
 
   /** Keras's Flatten as TensorFlow traces it: reshape to [shape(x)[0], -1]. */
@@ -115,11 +115,11 @@ export function pooled(): { g: GraphBuilder; out: string } {
   return { g, out: g.node('Identity', 'Identity', [m], T) };
 }
 
-/** TensorFlow.js's GraphModel executor on `x`: the reference. */
+/** TensorFlow.js's GraphModel executor on `x` (as int32 for token ids): the reference. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function reference(artifacts: any, x: Float64Array, shape: number[]): Promise<Float64Array> {
+export async function reference(artifacts: any, x: Float64Array, shape: number[], dtype: 'float32' | 'int32' = 'float32'): Promise<Float64Array> {
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
-  const y = model.execute(tf.tensor(Float32Array.from(x), shape));
+  const y = model.execute(dtype === 'int32' ? tf.tensor(Int32Array.from(x), shape, 'int32') : tf.tensor(Float32Array.from(x), shape));
   return Float64Array.from(await y.data());
 }
 
@@ -200,3 +200,18 @@ export function transposed(): { g: GraphBuilder; out: string } {
   return { g, out: g.node('Identity', 'Identity', [bb], T) };
 }
 
+export const VOCAB = 12;
+
+/** ids [-1, 5] -> Keras 3's wrap -> a lookup in a [VOCAB, 4] table -> `pool` over the steps -> a product; `wrapAt`: the wrap's compared constant (0 as Keras writes it). */
+export function textModel(pool: 'Mean' | 'Max', wrapAt = 0) {
+  const g = new GraphBuilder();
+  const ids = g.input('ids', [-1, 5], 'DT_INT32');
+  const INT = { T: { type: 'DT_INT32' } };
+  const less = g.node('emb/Less', 'Less', [ids, g.constant('emb/Less/y', [], [wrapAt], 'int32')], INT);
+  const add = g.node('emb/add', 'AddV2', [ids, g.constant('emb/strided_slice', [], [VOCAB], 'int32')], INT);
+  const wrapped = g.node('emb/SelectV2', 'SelectV2', [less, add, ids], INT);
+  const rows = g.node('emb/GatherV2', 'GatherV2', [g.random('emb/table', [VOCAB, 4], 1), wrapped, g.constant('emb/GatherV2/axis', [], [0], 'int32')], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: i(0) });
+  const pooled = g.node(`pool/${pool}`, pool, [rows, g.constant('pool/axis', [1], [1], 'int32')], { ...T, keep_dims: b(false), Tidx: { type: 'DT_INT32' } });
+  const y = g.node('dense/MatMul', 'MatMul', [pooled, g.random('dense/w', [4, 3], 0.8)], { ...T, transpose_a: b(false), transpose_b: b(false) });
+  return g.save({ y: g.node('Identity', 'Identity', [y], T) }, { ids: 'ids' });
+}

@@ -1,0 +1,58 @@
+// Token ids in a GraphModel: an int32 input read by an embedding lookup, as Keras's Embedding
+// reaches the graph (Keras 3.15, frozen):
+//
+//   ids' = SelectV2(Less(ids, 0), AddV2(ids, V), ids)     (Python's negative index, wrapped)
+//   y    = GatherV2(table [V, d], ids', 0)
+//
+// The lookup becomes Keras's Embedding, which the library runs as the input owner's one-hot times
+// the private table (layers_embedding.ts): the servers never see an id. Ids are checked to be in
+// [0, V) before they are shared (input_encoding.ts), where the wrap is the identity, so it is
+// dropped. Nothing else may read the ids (the one-hot exists only at the input): any other op on
+// them is refused.
+import { dataInputs, perChannel, through } from './graph_model_algebra';
+import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
+
+/** The ops that may read token ids (an int input): the lookup, and what only passes them on. */
+export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient']);
+
+/** Replaces each negative-index wrap of an id tensor (see above) by an Identity of the ids. */
+export function dropIdWraps(nodes: Map<string, GraphNode>, weights: Weights): void {
+  for (const n of [...nodes.values()]) {
+    if (n.op !== 'SelectV2' && n.op !== 'Select') continue;
+    const [c, t, e] = dataInputs(n).map((r) => through(nodes, r));
+    const ids = e?.name;
+    const zero = c?.op === 'Less' ? perChannel(through(nodes, dataInputs(c)[1]), weights) : undefined;
+    if (!ids || c?.op !== 'Less' || through(nodes, dataInputs(c)[0])?.name !== ids || !zero || zero.some((v) => v !== 0)) continue;
+    const added = t && (t.op === 'AddV2' || t.op === 'Add') ? dataInputs(t).map((r) => through(nodes, r)) : [];
+    const k = added.findIndex((a) => a?.name === ids);
+    if (k < 0 || !perChannel(added[1 - k], weights)) continue;
+    nodes.set(n.name, { name: n.name, op: 'Identity', input: [ids], attr: {} });
+  }
+}
+
+/** GatherV2(table, ids, 0) of a constant [V, d] table by token ids: Keras's Embedding. */
+export function embedding(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 3);
+  const [table, ids] = args;
+  if (ids.kind !== 'layer' || !ids.ids) fail(n, 'gathers rows by a value that is not token ids straight from an int input: not supported');
+  const t = constArg(n, table, 'its table');
+  const axis = constArg(n, args[2], 'its axis').data[0];
+  if (t.shape.length !== 2 || axis !== 0 || intOf(n.attr.batch_dims?.i) !== 0) fail(n, 'only a lookup of rows (axis 0, batch_dims 0) in a constant [vocabulary, width] table translates (an Embedding)');
+  const [v, d] = t.shape;
+  return addLayer(out, n, 'Embedding', { input_dim: v, output_dim: d }, [ids], [...ids.shape, d], [['embeddings', t.data, [v, d]]]);
+}
+
+/** An int input's Cast: to another int type it passes the ids on; to a float it is refused. */
+export function castIds(n: GraphNode, args: Val[]): Val {
+  needArgs(n, args, 1);
+  const to = n.attr.DstT?.type;
+  if (to !== 'DT_INT32' && to !== 'DT_INT64') fail(n, `casts token ids (an int input) to ${to}: ids are read only by an embedding lookup; a float input is supported as float32`);
+  return args[0];
+}
+
+/** Refuses any op but a lookup reading token ids. */
+export function checkIdReaders(n: GraphNode, args: Val[]): void {
+  if (READS_IDS.has(n.op)) return;
+  const ids = args.find((a): a is Layer => a.kind === 'layer' && a.ids === true);
+  if (ids) fail(n, `reads token ids (the int input '${ids.node}'): only an embedding lookup (GatherV2 of a constant table) may read them`);
+}
