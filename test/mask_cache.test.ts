@@ -153,6 +153,30 @@ test.serial("server2's whole mask leaves no tensor behind but itself, and is the
   await c.close();
 });
 
+// A query's value read by two products (a layer with two heads, a residual block) had its mask
+// cached by the second read; its nonce never asked for again, it stayed until evicted. Disposing
+// the tensor now tells the provider (PrivateTensor.dispose -> forgetMask).
+test.serial("a mask whose tensor is gone leaves the cache: freed now, or by its last borrower", async (t) => {
+  const { provider, c, ref } = await setup(2 ** 20);
+  const base = memory();
+  (await provider.borrowMask(ref(5))).release();
+  const held = await provider.borrowMask(ref(5)); // cached now, and borrowed
+  t.like(provider.maskCacheStats(), { entries: 1, bytes: 8000 });
+  provider.forgetMask(5n);
+  t.like(provider.maskCacheStats(), { entries: 0, bytes: 0, evictedBorrowed: 1 });
+  t.is(held.mask.size, 1000, 'still readable by its borrower');
+  held.release();
+  t.like(provider.maskCacheStats(), { evictedBorrowed: 0, leases: 0 });
+  t.is(memory().tensors, base.tensors);
+  // Forgotten, a nonce starts over: its next request is a one-off copy, not cached.
+  (await provider.borrowMask(ref(5))).release();
+  t.like(provider.maskCacheStats(), { entries: 0 });
+  provider.forgetMask(6n); // never seen: nothing to do
+  t.is(memory().tensors, base.tensors);
+  t.is(memory().bytes, base.bytes);
+  await c.close();
+});
+
 test.serial('maskCacheBytes is checked', (t) => {
   t.throws(() => new tfe.SeededProvider({ maskCacheBytes: -1 }), { message: 'maskCacheBytes must be a non-negative integer, got -1' });
   t.throws(() => new tfe.SeededProvider({ maskCacheBytes: 1.5 }), { instanceOf: RangeError });

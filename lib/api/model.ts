@@ -19,6 +19,7 @@ import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
 import { graphModelAsLayers, isGraphModel } from './graph_model';
 import { type AnyTensor, PrivateTensor } from './tensor';
+import { tidy } from './tidy';
 import { type ClientInput, toModelInput } from './client_input';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
 
@@ -373,10 +374,10 @@ export class PrivateModel {
 
   /** Runs the model on a private input; returns one private tensor per output, in the model's order (each before its final softmax or sigmoid, as predict). */
   predictOutputs(x: PrivateTensor): AnyTensor[] {
-    const y = this.run(x, 'predictOutputs');
-    if (this.outputs.length === 1) return [y];
-    // Packed by the model (layers_spec.ts packOutputs): each output's columns, in its shape.
-    return unpackColumns(y, this.io!.outputShapes!);
+    if (this.outputs.length === 1) return [this.run(x, 'predictOutputs')];
+    // Packed by the model (layers_spec.ts packOutputs): each output's columns, in its shape; the
+    // packed tensor is freed with the other intermediates.
+    return tidy(() => unpackColumns(this.run(x, 'predictOutputs'), this.io!.outputShapes!));
   }
 
   private run(x: PrivateTensor, where: string): AnyTensor {
@@ -390,7 +391,10 @@ export class PrivateModel {
     const want = sharedInputShape(this);
     if (x.shape.length !== want.length + 1 || want.some((d, i) => d !== x.shape[i + 1]))
       throw new Error(`${where}: the model takes ${describeInput(this)}, got a private input of shape [${x.shape}]${this.inputEncoding ? '; share the ids with model.defineInput, which one-hot encodes them' : ''}`);
-    return this.steps.reduce<AnyTensor>((h, step) => step(h), x);
+    // As TensorFlow.js's predict: every tensor made on the way is freed once the output is ready
+    // (they held each layer's shares on every party until the garbage collector ran); the caller
+    // owns the output (and the input).
+    return tidy(() => this.steps.reduce<AnyTensor>((h, step) => step(h), x));
   }
 
   /**

@@ -154,6 +154,8 @@ export class PrivateTensor extends Base {
     const g = this.#foldable;
     this.#foldable = undefined; // a second dispose gives up nothing more
     if (g) releaseGate(g);
+    // Its mask, if it took one, is not asked for again: out of server2's cache (correlated.ts).
+    if (this.#maskOpCtx || this.#premaskedRef) this.cluster.provider.forgetMask?.(this.maskRef().nonce);
   }
 }
 

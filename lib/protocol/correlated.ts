@@ -73,6 +73,13 @@ export interface CorrelatedRandomness {
   release?(): void;
   /** server2's cache of weight masks (its provider's), when it keeps one: entries and bytes. */
   maskCacheStats?(): { entries: number; bytes: number };
+  /**
+   * The tensor masked under `nonce` is gone (disposed): its mask leaves server2's cache, if there
+   * (freed now, or by its last borrower). A query's value that two products read was cached by
+   * its second use and, its nonce never asked for again, stayed until evicted: 256 MiB of dead
+   * masks that pushed out the weights'. A no-op where nothing is cached (server0, server1).
+   */
+  forgetMask?(nonce: bigint): void;
 }
 
 const SETUP: OpCtx = { id: 0, name: 'setup' };
@@ -241,6 +248,12 @@ export class SeededProvider implements CorrelatedRandomness {
   /** server2's mask cache, for tests and operators: sizes, borrows and generations. */
   maskCacheStats(): MaskCacheStats {
     return { entries: this.#cache.size, bytes: this.#cachedBytes, limitBytes: this.#limit, evictedBorrowed: this.#evictedBorrowed.size, leases: this.#leases, generated: this.#generated };
+  }
+
+  forgetMask(nonce: bigint): void {
+    this.#seen.delete(nonce);
+    const e = this.#cache.get(nonce);
+    if (e) this.#uncache(e);
   }
 
   /** Empties server2's mask cache: idle masks are freed now, borrowed ones on their last release. */
