@@ -7,6 +7,8 @@
 //   share and x - a behind.
 // Exact counts: the models' shares and their masks, nothing else.
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import test from 'ava';
@@ -18,6 +20,8 @@ import { clusterForFile, poolSettled } from './helpers/service';
 
 const cluster = clusterForFile(test);
 const CLIENT = 'prediction-client';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 
 test('a closed Cluster frees its provider\'s cached weight masks', async (t) => {
   const provider = new tfe.SeededProvider();
@@ -66,5 +70,32 @@ test.serial('server2 frees a replaced setup\'s weight masks; server0 keeps nothi
   t.is((await live())[0].liveTensors, before - 2 * lostWeights, 'server0: the masks of lost are gone, nothing of the failed masking stays');
   await client.close();
   await operator.undeploy('lost');
+  await operator.close();
+});
+
+// A query's value that two products read (a hidden layer under two heads, a residual block's
+// input) was cached by server2 at its second read; its nonce never asked for again, it stayed
+// until evicted: one more mask per query, up to the cache's 256 MiB, pushing out the weights'.
+// Disposing the query's tensors now forgets their masks (PrivateTensor.dispose -> forgetMask).
+test.serial("server2's mask cache keeps the weights' masks only: a value two layers read leaves with its query", async (t) => {
+  const input = tf.input({ shape: [12] });
+  const h = tf.layers.dense({ units: 16, activation: 'relu' }).apply(input);
+  const heads = tf.model({ inputs: input, outputs: [tf.layers.dense({ units: 3 }).apply(h), tf.layers.dense({ units: 2 }).apply(h)] });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-heads-'));
+  await heads.save(tf.io.withSaveHandler(async (a: { modelTopology: unknown; weightSpecs: unknown[]; weightData: ArrayBuffer }) => {
+    fs.writeFileSync(path.join(dir, 'w.bin'), Buffer.from(a.weightData));
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }] }));
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  const operator = await cluster().connect({ asOwner: true });
+  await operator.deploy(path.join(dir, 'model.json'), { name: 'heads', protocol: 'securenn' });
+  const cache = async () => (await poolSettled(operator))[2].maskCache!;
+  const x = { data: Float64Array.from({ length: 12 }, () => Math.random()), shape: [1, 12] };
+  for (let q = 0; q < 2; q++) await operator.predict('heads', x); // the weights' masks cached from their second use
+  const first = await cache();
+  for (let q = 0; q < 5; q++) await operator.predict('heads', x);
+  t.deepEqual(await cache(), first, `server2's mask cache: ${JSON.stringify(first)} before`);
+  t.true(first.entries >= 3, `the three weight masks the products borrow stay cached (${first.entries})`);
+  await operator.undeploy('heads');
   await operator.close();
 });
