@@ -585,9 +585,8 @@ export function manifestShapes(json: LayersModelJson): Map<string, number[]> {
 }
 
 /**
- * Refuses a manifest that names a weight twice (which would win is a guess) or holds quantized
- * weights (tensorflowjs_converter --quantize_*: bytes of another width, read as float32 they
- * would be garbage).
+ * Refuses a manifest that names a weight twice (which would win is a guess). Quantized weights
+ * (tensorflowjs_converter --quantize_*) are dequantized where their bytes are read (model.ts).
  */
 export function checkWeightSpecs(weights: readonly WeightSpec[]): void {
   const seen = new Set<string>();
@@ -595,7 +594,5 @@ export function checkWeightSpecs(weights: readonly WeightSpec[]): void {
     if (!w || typeof w.name !== 'string') throw new Error('a weight in the manifest has no name');
     if (seen.has(w.name)) throw new Error(`the weights manifest names weight '${w.name}' twice`);
     seen.add(w.name);
-    const q = (w as { quantization?: { dtype?: unknown } }).quantization;
-    if (q !== undefined && q !== null) throw new Error(`weight '${w.name}' is quantized (${JSON.stringify(q.dtype ?? q)}): only float32 weights are supported; convert the model without --quantize_uint8/--quantize_float16`);
   }
 }

@@ -93,13 +93,52 @@ export const isOptimizerState = (w: WeightSpec): boolean => (w as { group?: unkn
 const SKIPPED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
 /**
- * A weight's bytes in its file: float32 for the model's, any fixed-size dtype for optimizer state;
- * int32 too in a GraphModel (`graph`), whose shapes and axes are constants beside its weights.
+ * How tensorflowjs_converter --quantize_uint8/uint16/float16 stored a weight: its values' width,
+ * and each value's float (tfjs's decodeWeight: q scale + min, or the half-precision float). The
+ * owner dequantizes as tfjs does when it loads the model, so the model computes what tfjs computes.
+ */
+interface Quantized {
+  bytes: 1 | 2;
+  value: (q: number) => number;
+}
+
+function quantizationOf(w: WeightSpec, graph: boolean): Quantized | undefined {
+  const q = (w as { quantization?: { dtype?: unknown; min?: unknown; scale?: unknown } }).quantization;
+  if (q === undefined || q === null) return undefined;
+  const dtype = w.dtype ?? 'float32';
+  if (q.dtype === 'uint8' || q.dtype === 'uint16') {
+    const { min, scale } = q;
+    if (typeof min !== 'number' || typeof scale !== 'number' || !Number.isFinite(min) || !Number.isFinite(scale))
+      throw new Error(`weight '${w.name}' is quantized to ${q.dtype} without finite numbers min and scale (${JSON.stringify(q)})`);
+    if (dtype !== 'float32' && !(graph && dtype === 'int32')) throw new Error(`weight '${w.name}' has dtype ${dtype}; only float32 is supported`);
+    // (An int32 constant of a GraphModel rounds, as tfjs does.)
+    return { bytes: q.dtype === 'uint8' ? 1 : 2, value: dtype === 'int32' ? (v) => Math.round(v * scale + min) : (v) => v * scale + min };
+  }
+  if (q.dtype === 'float16') {
+    if (dtype !== 'float32') throw new Error(`weight '${w.name}' is quantized to float16, which tfjs reads for float32 weights only, not ${dtype}`);
+    return { bytes: 2, value: halfToFloat };
+  }
+  throw new Error(`weight '${w.name}' is quantized to ${JSON.stringify(q.dtype)}: only uint8, uint16 and float16 (tensorflowjs_converter's --quantize_*) are supported`);
+}
+
+/** IEEE 754 half precision (binary16) bits as a number. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? Number.NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * A weight's bytes in its file: float32 for the model's (or its quantized width), any fixed-size
+ * dtype for optimizer state; int32 too in a GraphModel (`graph`), whose shapes and axes are
+ * constants beside its weights.
  */
 function entryBytes(w: WeightSpec, graph = false): number {
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
   const dtype = w.dtype ?? 'float32';
-  const size = isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' || (graph && dtype === 'int32') ? 4 : undefined;
+  const quantized = isOptimizerState(w) ? undefined : quantizationOf(w, graph);
+  const size = quantized ? quantized.bytes : isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' || (graph && dtype === 'int32') ? 4 : undefined;
   if (size === undefined)
     throw new Error(isOptimizerState(w) ? `optimizer weight '${w.name}' has dtype ${dtype}, whose size is unknown: save the model without includeOptimizer` : `weight '${w.name}' has dtype ${dtype}; only float32 is supported`);
   return size * w.shape.reduce((a, b) => a * b, 1);
@@ -110,19 +149,21 @@ function declaredBytes(weights: WeightSpec[], graph = false): number {
   return weights.reduce((a, w) => a + entryBytes(w, graph), 0);
 }
 
-/** Little-endian float32 weights laid out one after another, as the manifest lists them (optimizer state skipped). */
+/** Little-endian float32 (or quantized) weights laid out one after another, as the manifest lists them (optimizer state skipped). */
 function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { data: Float32Array; shape: number[] }>, graph = false): void {
   let offset = 0;
   for (const w of weights) {
     const size = entryBytes(w, graph);
     if (!isOptimizerState(w)) {
-      const n = size / 4;
+      const q = quantizationOf(w, graph);
+      const n = w.shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(n);
       const int = w.dtype === 'int32';
       for (let i = 0; i < n; i++) {
+        if (q) data[i] = q.value(q.bytes === 1 ? bytes.readUInt8(offset + i) : bytes.readUInt16LE(offset + 2 * i));
         // A GraphModel's int32 constants are sizes and axes: exact as floats below 2^24.
-        data[i] = int ? bytes.readInt32LE(offset + 4 * i) : bytes.readFloatLE(offset + 4 * i);
-        if (int && Math.abs(data[i]) > 2 ** 24) throw new Error(`int32 constant '${w.name}' element ${i} = ${bytes.readInt32LE(offset + 4 * i)} is beyond the sizes and axes a GraphModel's constants hold here`);
+        else data[i] = int ? bytes.readInt32LE(offset + 4 * i) : bytes.readFloatLE(offset + 4 * i);
+        if (int && Math.abs(data[i]) > 2 ** 24) throw new Error(`int32 constant '${w.name}' element ${i} = ${data[i]} is beyond the sizes and axes a GraphModel's constants hold here`);
         // NaN has no fixed-point value: named here, or it surfaced as an encoder's error with no weight's name.
         if (Number.isNaN(data[i])) throw new Error(`weight '${w.name}' element ${i} is NaN: a model's weights must be numbers (was it trained to divergence?)`);
       }
