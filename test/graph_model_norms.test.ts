@@ -88,3 +88,27 @@ test('a normalisation read twice, through a scale and by a relu, becomes the lay
   const got = tfe.loadPlainModel(file).predict({ data: x, shape: [2, 5, 6] }) as { data: Float64Array };
   t.true(maxDiff(got.data, want) < 1e-4, `${[...got.data].slice(0, 6)} vs tfjs ${[...want].slice(0, 6)}`);
 });
+
+test('a cycle around the ops a normalisation is read from ends in a clear error; a heavily shared graph after one is read at once', async (t) => {
+  // A cycle of Identities before an Rsqrt, and one through an Add before an Erf: the walk names it.
+  const { file } = sequence((g, x) => {
+    const r = g.node('c/rsqrt', 'Rsqrt', [g.node('c/id1', 'Identity', ['c/id2'], T)], T);
+    g.node('c/id2', 'Identity', ['c/id1'], T);
+    const e = g.node('c/erf', 'Erf', [g.node('c/add', 'AddV2', [x, 'c/add'], T)], T);
+    return g.node('c/out', 'AddV2', [g.node('c/m', 'Mul', [x, r], T), e], T);
+  });
+  t.throws(() => tfe.loadPlainModel(file), { message: /depends on itself \(a cycle\)/ });
+  // Forty steps after a normalisation, each the sum of the value before with itself (halved):
+  // read back from the last, 2^40 paths. The group ends where reading it stays cheap, and the
+  // steps after it translate one by one.
+  const t0 = Date.now();
+  const deep = sequence((g, x) => {
+    let v = kerasLayerNorm(g, 'ln', x, 6);
+    for (let k = 0; k < 40; k++) v = g.node(`d/half${k}`, 'Mul', [g.node(`d/add${k}`, 'AddV2', [v, v], T), g.constant(`d/c${k}`, [], [0.5])], T);
+    return v;
+  });
+  const xs = Float64Array.from({ length: 60 }, () => Math.random() * 2 - 1);
+  const got = tfe.loadPlainModel(deep.file).predict({ data: xs, shape: [2, 5, 6] }) as { data: Float64Array };
+  t.true(maxDiff(got.data, await reference(deep.artifacts, xs, [2, 5, 6])) < 1e-4);
+  t.true(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+});

@@ -32,10 +32,13 @@ export function nodeAt(nodes: Map<string, GraphNode>, ref: string | undefined): 
 
 export const dataInputs = (n: GraphNode) => n.input.filter((r) => !r.startsWith('^'));
 
-/** The node behind Identity-like ops, each one passed added to `seen`. */
+/** The node behind Identity-like ops, each one passed added to `seen` (undefined past a cycle of them: the walk names it). */
 export function through(nodes: Map<string, GraphNode>, ref: string | undefined, seen?: Set<string>): GraphNode | undefined {
   let n = nodeAt(nodes, ref);
+  const passed = new Set<string>();
   while (n && PASS.has(n.op)) {
+    if (passed.has(n.name)) return undefined;
+    passed.add(n.name);
     seen?.add(n.name);
     n = nodeAt(nodes, dataInputs(n)[0]);
   }
@@ -48,7 +51,9 @@ export function readersOf(nodes: Map<string, GraphNode>): Map<string, string[]> 
   for (const n of nodes.values())
     for (const ref of dataInputs(n)) {
       const src = ref.replace(/:\d+$/, '');
-      r.set(src, [...(r.get(src) ?? []), n.name]);
+      const list = r.get(src);
+      if (list) list.push(n.name);
+      else r.set(src, [n.name]);
     }
   return r;
 }
@@ -97,9 +102,31 @@ export function perChannel(n: GraphNode | undefined, weights: Weights): Float64A
   }
 }
 
-/** The value of node `n` over `leaves`, or undefined; every op node read goes into `region`. */
+/**
+ * Nodes one reading may visit: a group is a few dozen ops, and a graph that shares values
+ * heavily (each read again by the next) would otherwise take exponential time here.
+ */
+const MAX_VISITS = 4096;
+
+/**
+ * The value of node `n` over `leaves`, or undefined; every op node read goes into `region`.
+ * Undefined too past MAX_VISITS nodes or around a cycle (the walk then names the cycle).
+ */
 export function evaluate(nodes: Map<string, GraphNode>, weights: Weights, leaves: Leaves, n: GraphNode | undefined, region: Set<string>): Expr | undefined {
-  if (!n) return undefined;
+  return read(nodes, weights, leaves, n, region, { visits: 0, open: new Set() });
+}
+
+function read(nodes: Map<string, GraphNode>, weights: Weights, leaves: Leaves, n: GraphNode | undefined, region: Set<string>, budget: { visits: number; open: Set<string> }): Expr | undefined {
+  if (!n || ++budget.visits > MAX_VISITS || budget.open.has(n.name)) return undefined;
+  budget.open.add(n.name);
+  try {
+    return readNode(nodes, weights, leaves, n, region, budget);
+  } finally {
+    budget.open.delete(n.name);
+  }
+}
+
+function readNode(nodes: Map<string, GraphNode>, weights: Weights, leaves: Leaves, n: GraphNode, region: Set<string>, budget: { visits: number; open: Set<string> }): Expr | undefined {
   const leaf = leaves.leaf(n);
   if (leaf !== undefined) return term(leaf);
   if (n.op === 'Const') {
@@ -109,7 +136,7 @@ export function evaluate(nodes: Map<string, GraphNode>, weights: Weights, leaves
   if (!ARITHMETIC.has(n.op) && !PASS.has(n.op)) return undefined;
   region.add(n.name);
   const ins = dataInputs(n);
-  const arg = (i: number) => evaluate(nodes, weights, leaves, nodeAt(nodes, ins[i]), region);
+  const arg = (i: number) => read(nodes, weights, leaves, nodeAt(nodes, ins[i]), region, budget);
   const d = leaves.degree;
   if (PASS.has(n.op) || n.op === 'Neg' || n.op === 'Square') {
     const v = arg(0);
