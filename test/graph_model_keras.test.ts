@@ -7,7 +7,8 @@
 // reach the graph as primitive ops (LayerNormalization with and without a shift, RMSNormalization,
 // tf.nn.moments with tf.nn.batch_normalization), and a transformer's feed-forward block (the exact
 // gelu as Erfc, the tanh approximation, a residual sum, a LayerNormalization), and a text model
-// (token ids into an Embedding, a Conv1D, global max and average pooling over the steps).
+// (token ids into an Embedding, a Conv1D, global max and average pooling over the steps), and a
+// transformer encoder block (self-attention as Einsums, LayerNormalizations, a gelu feed-forward).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

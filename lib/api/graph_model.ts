@@ -14,6 +14,7 @@
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
 import { translateNode } from './graph_model_nodes';
+import { matchAttentions } from './graph_model_attention';
 import { matchGelus } from './graph_model_gelu';
 import { dropIdWraps } from './graph_model_ids';
 import { matchNormalizations } from './graph_model_norms';
@@ -57,12 +58,13 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
     const inputs = (Array.isArray(g.input) ? g.input : []).map(String);
     nodes.set(g.name, { name: g.name, op: g.op, input: inputs, attr: (g.attr ?? {}) as GraphNode['attr'] });
   }
-  // Layer and RMS normalisations and GELUs written as primitive ops become one node each
-  // (graph_model_norms.ts, graph_model_gelu.ts); a normalisation's scale and shift join a copy of
-  // the weights, so the caller's map is left as it was.
+  // Layer and RMS normalisations, GELUs and multi-head attentions written as primitive ops become
+  // one node each (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts); their
+  // weights join a copy of the weights map, so the caller's is left as it was.
   weights = new Map(weights);
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
+  matchAttentions(nodes, weights);
   dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);

@@ -7,7 +7,7 @@ import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -93,6 +93,8 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   }
   if (op === 'ConcatV2') return [concat(n, args, out)];
   if (op === '_LayerNorm' || op === '_RMSNorm') return [normalization(n, args, out)];
+  if (op === '_MultiHeadAttention') return [attention(n, args, out)];
+  if (op === 'Einsum') fail(n, 'this op is not supported on its own: only inside a MultiHeadAttention as Keras 3 writes it (projections, scores scaled by 1/sqrt(key_dim), a softmax, the output projection, and nothing else reading its steps)');
   if (op === '_Gelu') {
     // Found among primitive ops (graph_model_gelu.ts): the exact form, or the tanh approximation.
     needArgs(n, args, 1);
@@ -171,6 +173,20 @@ function normalization(n: GraphNode, args: Val[], out: Translated): Val {
   if (n.op === '_LayerNorm') return mergedAs(x, addLayer(out, n, 'LayerNormalization', { axis: -1, epsilon, center: true, scale: true }, [x], x.shape, [['gamma', gamma, [c]], ['beta', beta, [c]]]));
   const rms = mergedAs(x, addLayer(out, n, 'RMSNormalization', { axis: -1, epsilon }, [x], x.shape, [['scale', gamma, [c]]]));
   return beta.some((v) => v !== 0) ? withConstant({ ...n, op: 'AddV2' }, rms, { kind: 'const', shape: [c], data: beta }, false, out) : rms;
+}
+
+/** Keras's MultiHeadAttention, found among primitive ops (graph_model_attention.ts): query, value, key, then its weights. */
+const ATTENTION_WEIGHTS = ['query/kernel', 'query/bias', 'key/kernel', 'key/bias', 'value/kernel', 'value/bias', 'attention_output/kernel', 'attention_output/bias'];
+
+function attention(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 3 + ATTENTION_WEIGHTS.length);
+  const [q, v, k] = ['its query', 'its value', 'its key'].map((what, i) => layerArg(n, args[i], what));
+  if ([q, v, k].some((x) => x.shape.length !== 3)) fail(n, `attention (found among primitive ops) over values of shapes [${q.shape.slice(1)}], [${v.shape.slice(1)}] and [${k.shape.slice(1)}] per example: over the steps of [steps, features] values only`);
+  if (v.shape[1] !== k.shape[1]) fail(n, `attention (found among primitive ops) with ${v.shape[1]} value steps but ${k.shape[1]} key steps`);
+  const w = args.slice(3).map((a) => constArg(n, a, 'its weights'));
+  const dOut = w[6].shape[2];
+  const config = { num_heads: intOf(n.attr.num_heads?.i), key_dim: intOf(n.attr.key_dim?.i), value_dim: intOf(n.attr.value_dim?.i), use_bias: true, dropout: 0 };
+  return addLayer(out, n, 'MultiHeadAttention', config, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
 }
 
 /** Two computed values of one shape (Add, Sub, Mul), or one and a constant (graph_model_consts.ts). */

@@ -1,0 +1,45 @@
+// Keras's MultiHeadAttention as Keras 3.15 writes it into a GraphModel (after the converter's
+// passes: test/fixtures/graph_models/gen.py), built node by node for
+// test/graph_model_attention.test.ts, with the variations a matcher must tell apart.
+import { b, GraphBuilder, T } from './graph_models';
+
+export interface AttentionOptions {
+  /** The scores' scale (1/sqrt(key_dim) for Keras's layer). */
+  scale?: number;
+  /** Scale the query before the scores' Einsum (Keras 2.x) instead of the scores. */
+  scaleQuery?: boolean;
+  bias?: boolean;
+  /** The scores' and the combination's equations. */
+  equations?: [string, string];
+  /** The softmax's weights also read by the output (a group that is not closed). */
+  weightsOut?: boolean;
+}
+
+const mm = { ...T, adj_x: b(false), adj_y: b(false) };
+
+/** [-1, 4, 6] -> self-attention (2 heads of 3, value width 5) -> [-1, 4, 6]. */
+export function attentionGraph(o: AttentionOptions = {}): { g: GraphBuilder; out: string } {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 4, 6]);
+  const [N, H, W, T_] = [2, 3, 5, 4];
+  const proj = (p: string, width: number) => {
+    const m = g.node(`mha/${p}/MatMul`, 'BatchMatMulV2', [x, g.random(`mha/${p}/Reshape`, [6, N * width], 0.6)], mm);
+    const r = g.node(`mha/${p}/Reshape_1`, 'Reshape', [m, g.constant(`mha/${p}/Reshape_1/shape`, [4], [-1, T_, N, width], 'int32')], T);
+    return o.bias === false ? r : g.node(`mha/${p}/Add`, 'AddV2', [r, g.random(`mha/${p}/Add/b`, [N, width], 0.3)], T);
+  };
+  const [eq1, eq2] = o.equations ?? ['BTNH,BSNH->BNTS', 'BNTS,BSNH->BTNH'];
+  const s = g.constant('mha/Cast/x', [], [o.scale ?? 1 / Math.sqrt(H)]);
+  let q = proj('query', H);
+  if (o.scaleQuery) q = g.node('mha/query/Mul', 'Mul', [q, s], T);
+  const k = proj('key', H), v = proj('value', W);
+  const eq = (e: string) => ({ ...T, equation: { s: Buffer.from(e).toString('base64') }, N: { i: '2' } });
+  let scores = g.node('mha/einsum/Einsum', 'Einsum', [q, k], eq(eq1));
+  if (!o.scaleQuery) scores = g.node('mha/Mul', 'Mul', [scores, s], T);
+  const w = g.node('mha/Softmax', 'Softmax', [scores], T);
+  const heads = g.node('mha/einsum_1/Einsum', 'Einsum', [w, v], eq(eq2));
+  const flat = g.node('mha/attention_output/Reshape', 'Reshape', [heads, g.constant('mha/attention_output/Reshape/shape', [3], [-1, T_, N * W], 'int32')], T);
+  const y = g.node('mha/attention_output/MatMul', 'BatchMatMulV2', [flat, g.random('mha/attention_output/Reshape_1', [N * W, 6], 0.5)], mm);
+  const yb = o.bias === false ? y : g.node('mha/attention_output/BiasAdd', 'BiasAdd', [y, g.random('mha/attention_output/b', [6], 0.3)], { ...T, data_format: { s: Buffer.from('NHWC').toString('base64') } });
+  const out = o.weightsOut ? g.node('cat', 'ConcatV2', [yb, g.node('w/Reshape', 'Reshape', [w, g.constant('w/shape', [3], [-1, T_, N * T_], 'int32')], T), g.constant('cat/axis', [], [-1], 'int32')], { ...T, N: { i: '2' } }) : yb;
+  return { g, out: g.node('Identity', 'Identity', [out], T) };
+}
