@@ -8,7 +8,8 @@
 // tf.nn.moments with tf.nn.batch_normalization), and a transformer's feed-forward block (the exact
 // gelu as Erfc, the tanh approximation, a residual sum, a LayerNormalization), and a text model
 // (token ids into an Embedding, a Conv1D, global max and average pooling over the steps), and a
-// transformer encoder block (self-attention as Einsums, LayerNormalizations, a gelu feed-forward).
+// transformer encoder block (a learned positional embedding, self-attention as Einsums,
+// LayerNormalizations, a gelu feed-forward).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

@@ -121,6 +121,19 @@ function perChannel(c: Const, channels: number): Float32Array | undefined {
 }
 
 /**
+ * A constant (leading 1s aside) of the sizes of x's last k >= 2 axes: x's other axes (after the
+ * batch's) and the number of values it covers; undefined otherwise (another shape, or x with axes
+ * merged into the batch's).
+ */
+function overLastAxes(c: Const, x: Layer): [number[], number] | undefined {
+  const first = c.shape.findIndex((d) => d !== 1);
+  const own = first < 0 ? [] : c.shape.slice(first), r = x.shape.length;
+  if (own.length < 2 || own.length > r - 1 || x.merged) return undefined;
+  if (own.some((d, i) => d !== x.shape[r - own.length + i])) return undefined;
+  return [x.shape.slice(1, r - own.length), own.reduce((a, d) => a * d, 1)];
+}
+
+/**
  * x op c (or c op x) for a constant c over x's last axis, op one of BiasAdd, Add, AddV2, Sub, Mul,
  * RealDiv: a bias merged into the convolution or matmul before it, or a private per-channel scale
  * and shift (see the file's head).
@@ -128,7 +141,16 @@ function perChannel(c: Const, channels: number): Float32Array | undefined {
 export function withConstant(n: GraphNode, x: Layer, c: Const, constantFirst: boolean, out: Translated): Val {
   const channels = x.shape[x.shape.length - 1];
   const v = perChannel(c, channels);
-  if (!v) fail(n, `its constant of shape [${c.shape}] is not one value per channel of its input's last axis (${channels}): not supported`);
+  if (!v) {
+    const over = overLastAxes(c, x);
+    if (!over) fail(n, `its constant of shape [${c.shape}] is neither one value per channel of its input's last axis (${channels}) nor one per value of its input's last axes [${x.shape.slice(1)}]: not supported`);
+    // A constant over the last k axes (a learned positional embedding [steps, features], a bias
+    // per head and width): those axes as one, the constant per channel of it, and back.
+    const [lead, k] = over;
+    const flat = addLayer(out, n, 'Reshape', { target_shape: [...lead, k] }, [x], [-1, ...lead, k]);
+    const y = withConstant(n, flat, { kind: 'const', shape: [k], data: c.data }, constantFirst, out) as Layer;
+    return addLayer(out, n, 'Reshape', { target_shape: x.shape.slice(1) }, [y], x.shape);
+  }
   const add = n.op === 'BiasAdd' || n.op === 'Add' || n.op === 'AddV2';
   if (add && mergesAsBias(x, out)) {
     x.entry.config.use_bias = true;
