@@ -6,11 +6,13 @@
 // Only the ops a converted Keras-style network is made of translate (graph_model_nodes.ts): fused
 // convolutions and matmuls with their bias and activation, depthwise convolutions, pools, batch
 // normalisation, the activations, element-wise sums and products of two tensors or of a tensor
-// and a per-channel constant (a private scale and shift: constants are the owner's), concatenation,
-// zero padding, global average pooling, layer and RMS normalisations and GELU written as primitive
-// ops (graph_model_norms.ts, graph_model_gelu.ts), and the reshapes a Flatten becomes (the shape computed
-// from Shape, StridedSlice and Pack, only the batch size unknown). Any other op on the way to an
-// output is refused, naming it and its node. Nodes no output depends on are never read.
+// and a constant per channel or over the last axes (a private scale and shift: constants are the
+// owner's), concatenation, zero padding, global pooling, token ids into an embedding lookup
+// (graph_model_ids.ts), layer and RMS normalisations, GELU and multi-head attention written as
+// primitive ops (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts), and the
+// reshapes a Flatten becomes (the shape computed from Shape, StridedSlice and Pack, only the batch
+// size unknown). Any other op on the way to an output is refused, naming it and its node. Nodes
+// no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
 import { translateNode } from './graph_model_nodes';
