@@ -12,8 +12,8 @@
 import { dataInputs, perChannel, through } from './graph_model_algebra';
 import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
 
-/** The ops that may read token ids (an int input): the lookup, and what only passes them on. */
-export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient']);
+/** The ops that may read token ids (an int input): the lookup, what only passes them on, and Shape (sizes only). */
+export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape']);
 
 /** Replaces each negative-index wrap of an id tensor (see above) by an Identity of the ids. */
 export function dropIdWraps(nodes: Map<string, GraphNode>, weights: Weights): void {
