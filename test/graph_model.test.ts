@@ -152,3 +152,31 @@ test('a constant over the last axes (a learned positional embedding, a bias per 
     await c.close();
   }
 });
+
+test("a StridedSlice of a sequence (a step's value, the last, every other feature) is the slice layer operations become", async (t) => {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 5, 6]);
+  const ss = (name: string, b: number[], e: number[], st: number[], masks: Record<string, number>) =>
+    g.node(name, 'StridedSlice', [x, g.constant(`${name}/b`, [b.length], b, 'int32'), g.constant(`${name}/e`, [e.length], e, 'int32'), g.constant(`${name}/s`, [st.length], st, 'int32')], {
+      ...T, Index: { type: 'DT_INT32' }, ...Object.fromEntries(['begin_mask', 'end_mask', 'shrink_axis_mask', 'ellipsis_mask', 'new_axis_mask'].map((m) => [m, { i: String(masks[m] ?? 0) }])),
+    });
+  const first = ss('first', [0, 0], [0, 1], [1, 1], { begin_mask: 1, end_mask: 1, shrink_axis_mask: 2 }); // x[:, 0]
+  const last = ss('last', [0, -1, 0], [0, 0, 0], [1, 1, 1], { begin_mask: 5, end_mask: 5, shrink_axis_mask: 2 }); // x[:, -1, :]
+  const odd = ss('odd', [0, 1], [0, 6], [1, 2], { ellipsis_mask: 1 }); // x[..., 1:6:2]
+  const odd2 = g.node('odd/flat', 'Reshape', [odd, g.constant('odd/shape', [2], [-1, 15], 'int32')], T);
+  const cat = g.node('cat', 'ConcatV2', [first, last, odd2, g.constant('cat/axis', [], [-1], 'int32')], { ...T, N: { i: '3' } });
+  const { file, artifacts } = g.save({ y: g.node('Identity', 'Identity', [cat], T) }, { x: 'x' });
+  const xs = Float64Array.from({ length: 60 }, () => Math.random() * 2 - 1);
+  const want = await reference(artifacts, xs, [2, 5, 6]);
+  const got = tfe.loadPlainModel(file).predict({ data: xs, shape: [2, 5, 6] }) as { data: Float64Array };
+  t.deepEqual([...got.data].map((v) => Math.fround(v)), [...want], 'slices move values: exactly');
+  // The batch axis stays whole; a new axis is refused.
+  const bad = (b0: number, masks: Record<string, number>) => {
+    const h = new GraphBuilder();
+    const y = h.input('x', [-1, 5, 6]);
+    const s = h.node('s', 'StridedSlice', [y, h.constant('b', [2], [b0, 0], 'int32'), h.constant('e', [2], [0, 1], 'int32'), h.constant('st', [2], [1, 1], 'int32')], { ...T, ...Object.fromEntries(Object.entries(masks).map(([k, v]) => [k, { i: String(v) }])) });
+    return h.save({ y: h.node('Identity', 'Identity', [s], T) }, { x: 'x' }).file;
+  };
+  t.throws(() => tfe.loadPlainModel(bad(1, { end_mask: 1 })), { message: /node 's' \(StridedSlice\): slices the batch axis: keep it whole/ });
+  t.throws(() => tfe.loadPlainModel(bad(0, { begin_mask: 1, end_mask: 1, new_axis_mask: 2 })), { message: /node 's' \(StridedSlice\): adds an axis \(new_axis_mask\): not supported/ });
+});

@@ -9,7 +9,8 @@
 // gelu as Erfc, the tanh approximation, a residual sum, a LayerNormalization), and a text model
 // (token ids into an Embedding, a Conv1D, global max and average pooling over the steps), and a
 // transformer encoder block (a learned positional embedding, self-attention as Einsums,
-// LayerNormalizations, a gelu feed-forward).
+// LayerNormalizations, a gelu feed-forward), and slices of a sequence (x[:, 0], x[:, -1, :],
+// x[..., 1:7:2], x[:, 1:4]).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

@@ -2,12 +2,13 @@
 // (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { castIds, checkIdReaders, embedding } from './graph_model_ids';
+import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a crop (StridedSlice of an image), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -28,7 +29,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
     return [v];
   }
   if (op === 'Shape') return [shapeOf(n, args)];
-  if (op === 'StridedSlice') return [args[0]?.kind === 'layer' ? crop(n, args, out) : stridedSlice(n, args)];
+  if (op === 'StridedSlice') return [args[0]?.kind === 'layer' ? slice(n, args, out) : stridedSlice(n, args)];
   if (op === 'Pack' && args.every((a) => a.kind === 'const' && a.shape.length === 0)) return [packed(n, args)];
   if (op === 'Prod' && args[0]?.kind === 'const') return [product(n, args)];
   if (op === 'GatherV2' && args.every((a) => a.kind === 'const')) return [gathered(n, args)];
@@ -250,22 +251,36 @@ function concat(n: GraphNode, args: Val[], out: Translated): Val {
   return addLayer(out, n, 'Concatenate', { axis }, xs, shape);
 }
 
-/** A StridedSlice of an image that keeps the batch and channels whole, step 1: Keras's Cropping2D. */
-function crop(n: GraphNode, args: Val[], out: Translated): Val {
+/**
+ * A StridedSlice of a computed value: an image's height and width at step 1 as Keras's Cropping2D;
+ * any other (x[:, 0] for a sequence's first step, x[:, -1], x[..., :3] given per axis, steps too)
+ * as the slice layer operations between layers become (layers_slice.ts), the batch axis whole.
+ */
+function slice(n: GraphNode, args: Val[], out: Translated): Val {
   needArgs(n, args, 4);
   const x = layerArg(n, args[0]);
   const [b, e, st] = [1, 2, 3].map((k) => [...constArg(n, args[k], 'its begin, end and strides').data]);
   const masks = Object.fromEntries(['begin_mask', 'end_mask', 'shrink_axis_mask', 'ellipsis_mask', 'new_axis_mask'].map((m) => [m, intOf(n.attr[m]?.i)]));
-  const whole = (a: number) => (masks.begin_mask >> a) & 1 && (masks.end_mask >> a) & 1;
-  if (x.shape.length !== 4 || b.length !== 4 || masks.shrink_axis_mask || masks.ellipsis_mask || masks.new_axis_mask || st.some((v) => v !== 1) || !whole(0) || !whole(3))
-    fail(n, 'slices a value other than an image\'s height and width at step 1: only a crop (Cropping2D) translates');
-  const cropping = [1, 2].map((a) => {
-    const len = x.shape[a], at = (v: number) => (v < 0 ? v + len : Math.min(v, len));
-    const lo = (masks.begin_mask >> a) & 1 ? 0 : at(b[a]), hi = (masks.end_mask >> a) & 1 ? len : at(e[a]);
-    if (hi <= lo) fail(n, `slices axis ${a} to nothing`);
-    return [lo, len - hi];
-  });
-  return addLayer(out, n, 'Cropping2D', { cropping, data_format: 'channels_last' }, [x], [-1, x.shape[1] - cropping[0][0] - cropping[0][1], x.shape[2] - cropping[1][0] - cropping[1][1], x.shape[3]]);
+  const bit = (m: string, a: number) => (masks[m] >> a) & 1;
+  const whole = (a: number) => bit('begin_mask', a) && bit('end_mask', a);
+  if (x.shape.length === 4 && b.length === 4 && !masks.shrink_axis_mask && !masks.ellipsis_mask && !masks.new_axis_mask && st.every((v) => v === 1) && whole(0) && whole(3)) {
+    const cropping = [1, 2].map((a) => {
+      const len = x.shape[a], at = (v: number) => (v < 0 ? v + len : Math.min(v, len));
+      const lo = bit('begin_mask', a) ? 0 : at(b[a]), hi = bit('end_mask', a) ? len : at(e[a]);
+      if (hi <= lo) fail(n, `slices axis ${a} to nothing`);
+      return [lo, len - hi];
+    });
+    return addLayer(out, n, 'Cropping2D', { cropping, data_format: 'channels_last' }, [x], [-1, x.shape[1] - cropping[0][0] - cropping[0][1], x.shape[2] - cropping[1][0] - cropping[1][1], x.shape[3]]);
+  }
+  if (masks.new_axis_mask) fail(n, 'adds an axis (new_axis_mask): not supported');
+  if (b.length > x.shape.length + 1 || e.length !== b.length || st.length !== b.length) fail(n, `slices ${b.length} axes of a rank-${x.shape.length} value`);
+  // One entry per axis given (an ellipsis standing for the axes not given), as Python's key.
+  const key: KeyEntry[] = b.map((_, a) =>
+    bit('ellipsis_mask', a) ? 'ellipsis' : bit('shrink_axis_mask', a) ? b[a] : { start: bit('begin_mask', a) ? null : b[a], stop: bit('end_mask', a) ? null : e[a], ...(st[a] !== 1 ? { step: st[a] } : {}) });
+  if (key[0] !== 'ellipsis' && (!whole(0) || bit('shrink_axis_mask', 0) || st[0] !== 1)) fail(n, 'slices the batch axis: keep it whole');
+  const { out: shape } = sliceBounds(key, [1, ...x.shape.slice(1)], (msg) => fail(n, msg));
+  if (shape.length < 2) fail(n, 'slices every axis but the batch to single elements: keep a last axis');
+  return addLayer(out, n, SLICE_LAYER, { key: key.map((k) => (k === 'ellipsis' ? { class_name: '__ellipsis__' } : k)) }, [x], [-1, ...shape.slice(1)]);
 }
 
 function pad(n: GraphNode, args: Val[], out: Translated): Val {
