@@ -180,3 +180,27 @@ test("a StridedSlice of a sequence (a step's value, the last, every other featur
   t.throws(() => tfe.loadPlainModel(bad(1, { end_mask: 1 })), { message: /node 's' \(StridedSlice\): slices the batch axis: keep it whole/ });
   t.throws(() => tfe.loadPlainModel(bad(0, { begin_mask: 1, end_mask: 1, new_axis_mask: 2 })), { message: /node 's' \(StridedSlice\): adds an axis \(new_axis_mask\): not supported/ });
 });
+
+test('Maximum and Minimum of a value and a constant (a clip, a relu written as a maximum) translate, the bounds private', async (t) => {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 4]);
+  const m = g.node('m/MatMul', 'MatMul', [x, g.random('w', [4, 3], 0.9)], { ...T, transpose_a: b(false), transpose_b: b(false) });
+  const clip = g.node('clip/Minimum', 'Minimum', [g.node('clip/Maximum', 'Maximum', [m, g.constant('lo', [], [-0.35])], T), g.constant('hi', [3], [0.4, 0.25, 0.55])], T);
+  const relu = g.node('relu', 'Maximum', [g.constant('zero', [], [0]), m], T);
+  const cat = g.node('cat', 'ConcatV2', [clip, relu, g.constant('cat/axis', [], [-1], 'int32')], { ...T, N: { i: '2' } });
+  const { file, artifacts } = g.save({ y: g.node('Identity', 'Identity', [cat], T) }, { x: 'x' });
+  const xs = Float64Array.from({ length: 12 }, () => Math.random() * 4 - 2);
+  const want = await reference(artifacts, xs, [3, 4]);
+  const got = tfe.loadPlainModel(file).predict({ data: xs, shape: [3, 4] }) as { data: Float64Array };
+  t.true(maxDiff(got.data, want) < 1e-5, `${[...got.data]} vs tfjs ${[...want]}`);
+  const topology = JSON.stringify(readLayersModel(file).json.modelTopology);
+  for (const v of [-0.35, 0.4, 0.25, 0.55]) t.false(topology.includes(String(Math.fround(v))), `bound ${v} is in the topology`);
+  const c = new tfe.Cluster();
+  try {
+    const model = tfe.loadLayersModel(file, { cluster: c });
+    const y = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: xs, shape: [3, 4] }))));
+    t.true(maxDiff(y.data, want) < 5e-3);
+  } finally {
+    await c.close();
+  }
+});

@@ -5,10 +5,10 @@ import { castIds, checkIdReaders, embedding } from './graph_model_ids';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values, Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -64,6 +64,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
     if (perm.length !== x.shape.length || perm[0] !== 0 || [...perm].sort((p, q) => p - q).some((p, k) => p !== k)) fail(n, `permutes [${perm}]: the batch axis must stay first`);
     return [addLayer(out, n, 'Permute', { dims: perm.slice(1) }, [x], perm.map((p) => x.shape[p]))];
   }
+  if ((op === 'Maximum' || op === 'Minimum') && args.length === 2 && args.some((a) => a.kind === 'const') && args.some((a) => a.kind === 'layer')) return [clipped(n, args, out)];
   if (op === 'AddN' || op === 'Maximum' || op === 'Minimum') {
     const xs = args.map((a, k) => layerArg(n, a, `its input ${k}`));
     if (op !== 'AddN') needArgs(n, args, 2);
@@ -174,6 +175,21 @@ function normalization(n: GraphNode, args: Val[], out: Translated): Val {
   if (n.op === '_LayerNorm') return mergedAs(x, addLayer(out, n, 'LayerNormalization', { axis: -1, epsilon, center: true, scale: true }, [x], x.shape, [['gamma', gamma, [c]], ['beta', beta, [c]]]));
   const rms = mergedAs(x, addLayer(out, n, 'RMSNormalization', { axis: -1, epsilon }, [x], x.shape, [['scale', gamma, [c]]]));
   return beta.some((v) => v !== 0) ? withConstant({ ...n, op: 'AddV2' }, rms, { kind: 'const', shape: [c], data: beta }, false, out) : rms;
+}
+
+/**
+ * max(x, c) = relu(x - c) + c and min(x, c) = x - relu(x - c), c a constant per channel or for all
+ * (keras.ops.clip, tf.maximum(x, 0)): a private shift, an exact relu, and a private shift or a
+ * difference; max(x, 0) is the relu alone.
+ */
+function clipped(n: GraphNode, args: Val[], out: Translated): Val {
+  const [a, b] = args;
+  const x = layerArg(n, a.kind === 'layer' ? a : b), c = constArg(n, a.kind === 'layer' ? b : a, 'its bound');
+  const zero = c.data.every((v) => v === 0);
+  const shifted = zero ? x : (withConstant({ ...n, op: 'Sub' }, x, c, false, out) as Layer);
+  const r = activation(out, n, 'Relu', shifted) as Layer;
+  if (n.op === 'Maximum') return zero ? r : withConstant({ ...n, op: 'AddV2' }, r, c, false, out);
+  return addLayer(out, n, 'Subtract', {}, [x, r], x.shape);
 }
 
 /** Keras's MultiHeadAttention, found among primitive ops (graph_model_attention.ts): query, value, key, then its weights. */
