@@ -55,3 +55,26 @@ test('ops that only look like multi-head attention are refused, naming an Einsum
   // Scores that sum over the heads instead of each head's width.
   refused({ equations: ['BTNH,BSNH->BHTS', 'BNTS,BSNH->BTNH'] });
 });
+
+// (TensorFlow.js's executor runs this mask as all true: its Fill of a bool gives floats. The
+// values are checked against Keras's own predict instead: graph_model_keras's causal fixture.)
+test("Keras's causal mask on the scores is the layer's use_causal_mask; another band is refused", (t) => {
+  const { g, out } = attentionGraph({ band: [-1, 0] });
+  const { file } = g.save({ y: out }, { x: 'x' });
+  const layers = (readLayersModel(file).json.modelTopology as unknown as { config: { layers: { class_name: string; inbound_nodes: unknown[][][] }[] } }).config.layers;
+  t.deepEqual(layers.map((l) => l.class_name), ['InputLayer', 'MultiHeadAttention']);
+  t.deepEqual(layers[1].inbound_nodes[0][0][3], { use_causal_mask: true });
+  // Without the mask the same weights answer otherwise: the call argument is what makes it causal.
+  const plain = attentionGraph({});
+  for (const c of plain.g.consts) c.data = g.consts.find((d) => d.name === c.name)?.data ?? c.data;
+  const x = Float64Array.from({ length: 48 }, () => Math.random() * 2 - 1);
+  const [masked, open] = [file, plain.g.save({ y: plain.out }, { x: 'x' }).file].map((f) => (tfe.loadPlainModel(f).predict({ data: x, shape: [2, 4, 6] }) as { data: Float64Array }).data);
+  t.true(maxDiff(masked, open) > 1e-3);
+  // A query's last step sees every key either way: its rows agree.
+  for (const r of [0, 1]) t.true(maxDiff(masked.subarray(r * 24 + 18, r * 24 + 24), open.subarray(r * 24 + 18, r * 24 + 24)) < 1e-12);
+  // The upper triangle, or every key: not Keras's causal mask, so not this layer.
+  for (const band of [[0, -1], [-1, -1]] as [number, number][]) {
+    const other = attentionGraph({ band });
+    t.throws(() => tfe.loadPlainModel(other.g.save({ y: other.out }, { x: 'x' }).file), { message: /\(Einsum\): this op is not supported on its own/ }, `band [${band}]`);
+  }
+});

@@ -10,7 +10,7 @@
 // (token ids into an Embedding, a Conv1D, global max and average pooling over the steps), and a
 // transformer encoder block (a learned positional embedding, self-attention as Einsums,
 // LayerNormalizations, a gelu feed-forward), and slices of a sequence (x[:, 0], x[:, -1, :],
-// x[..., 1:7:2], x[:, 1:4]).
+// x[..., 1:7:2], x[:, 1:4]), and a decoder block (causal self-attention: bool constants, a band).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

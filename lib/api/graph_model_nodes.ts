@@ -203,7 +203,10 @@ function attention(n: GraphNode, args: Val[], out: Translated): Val {
   const w = args.slice(3).map((a) => constArg(n, a, 'its weights'));
   const dOut = w[6].shape[2];
   const config = { num_heads: intOf(n.attr.num_heads?.i), key_dim: intOf(n.attr.key_dim?.i), value_dim: intOf(n.attr.value_dim?.i), use_bias: true, dropout: 0 };
-  return addLayer(out, n, 'MultiHeadAttention', config, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
+  const layer = addLayer(out, n, 'MultiHeadAttention', config, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
+  // Keras's causal mask is a call argument: written with the call, as Keras writes it.
+  if (n.attr.use_causal_mask?.b) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { use_causal_mask: true };
+  return layer;
 }
 
 /** Two computed values of one shape (Add, Sub, Mul), or one and a constant (graph_model_consts.ts). */

@@ -131,14 +131,14 @@ function halfToFloat(h: number): number {
 
 /**
  * A weight's bytes in its file: float32 for the model's (or its quantized width), any fixed-size
- * dtype for optimizer state; int32 too in a GraphModel (`graph`), whose shapes and axes are
- * constants beside its weights.
+ * dtype for optimizer state; int32 and bool too in a GraphModel (`graph`), whose shapes, axes
+ * and masks are constants beside its weights.
  */
 function entryBytes(w: WeightSpec, graph = false): number {
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}: expected non-negative integers`);
   const dtype = w.dtype ?? 'float32';
   const quantized = isOptimizerState(w) ? undefined : quantizationOf(w, graph);
-  const size = quantized ? quantized.bytes : isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' || (graph && dtype === 'int32') ? 4 : undefined;
+  const size = quantized ? quantized.bytes : isOptimizerState(w) ? SKIPPED_BYTES[dtype] : dtype === 'float32' || (graph && dtype === 'int32') ? 4 : graph && dtype === 'bool' ? 1 : undefined;
   if (size === undefined)
     throw new Error(isOptimizerState(w) ? `optimizer weight '${w.name}' has dtype ${dtype}, whose size is unknown: save the model without includeOptimizer` : `weight '${w.name}' has dtype ${dtype}; only float32 is supported`);
   return size * w.shape.reduce((a, b) => a * b, 1);
@@ -161,6 +161,8 @@ function decodeWeights(weights: WeightSpec[], bytes: Buffer, out: Map<string, { 
       const int = w.dtype === 'int32';
       for (let i = 0; i < n; i++) {
         if (q) data[i] = q.value(q.bytes === 1 ? bytes.readUInt8(offset + i) : bytes.readUInt16LE(offset + 2 * i));
+        // A GraphModel's bool constants (a causal mask's ones) as 0 and 1.
+        else if (w.dtype === 'bool') data[i] = bytes.readUInt8(offset + i) ? 1 : 0;
         // A GraphModel's int32 constants are sizes and axes: exact as floats below 2^24.
         else data[i] = int ? bytes.readInt32LE(offset + 4 * i) : bytes.readFloatLE(offset + 4 * i);
         if (int && Math.abs(data[i]) > 2 ** 24) throw new Error(`int32 constant '${w.name}' element ${i} = ${data[i]} is beyond the sizes and axes a GraphModel's constants hold here`);

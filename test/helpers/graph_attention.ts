@@ -13,6 +13,8 @@ export interface AttentionOptions {
   equations?: [string, string];
   /** The softmax's weights also read by the output (a group that is not closed). */
   weightsOut?: boolean;
+  /** A mask on the scores as Keras writes use_causal_mask (a band of num_lower -1, num_upper 0), or another band. */
+  band?: [number, number];
 }
 
 const mm = { ...T, adj_x: b(false), adj_y: b(false) };
@@ -35,6 +37,19 @@ export function attentionGraph(o: AttentionOptions = {}): { g: GraphBuilder; out
   const eq = (e: string) => ({ ...T, equation: { s: Buffer.from(e).toString('base64') }, N: { i: '2' } });
   let scores = g.node('mha/einsum/Einsum', 'Einsum', [q, k], eq(eq1));
   if (!o.scaleQuery) scores = g.node('mha/Mul', 'Mul', [scores, s], T);
+  if (o.band) {
+    // Keras 3.15's use_causal_mask: ones of the scores' last two sizes, their band, and-ed with
+    // ones like the scores; the scores where it holds, -1e9 elsewhere.
+    const B = { T: { type: 'DT_BOOL' } }, I = { ...T, Index: { type: 'DT_INT32' }, begin_mask: { i: '0' }, end_mask: { i: '0' }, ellipsis_mask: { i: '0' }, new_axis_mask: { i: '0' }, shrink_axis_mask: { i: '1' } };
+    const shape = g.node('mask/Shape', 'Shape', [scores], { ...T, out_type: { type: 'DT_INT32' } });
+    const dim = (k: number) => g.node(`mask/dim${k}`, 'StridedSlice', [shape, g.constant(`mask/b${k}`, [1], [k], 'int32'), g.constant(`mask/e${k}`, [1], [k + 1], 'int32'), g.constant(`mask/s${k}`, [1], [1], 'int32')], { ...I, T: { type: 'DT_INT32' } });
+    const size = g.node('mask/size', 'Pack', [dim(2), dim(3)], { T: { type: 'DT_INT32' }, N: { i: '2' }, axis: { i: '0' } });
+    const ones = g.node('mask/ones', 'Fill', [size, g.constant('mask/true', [], [1], 'bool')], { ...B, index_type: { type: 'DT_INT32' } });
+    const band = g.node('mask/band', 'MatrixBandPart', [ones, g.constant('mask/lo', [], [o.band[0]], 'int32'), g.constant('mask/hi', [], [o.band[1]], 'int32')], { ...B, Tindex: { type: 'DT_INT32' } });
+    const all = g.node('mask/all', 'Fill', [shape, g.constant('mask/true2', [], [1], 'bool')], { ...B, index_type: { type: 'DT_INT32' } });
+    const cond = g.node('mask/and', 'LogicalAnd', [all, band], {});
+    scores = g.node('mask/select', 'SelectV2', [cond, scores, g.constant('mask/neg', [], [-1e9])], T);
+  }
   const w = g.node('mha/Softmax', 'Softmax', [scores], T);
   const heads = g.node('mha/einsum_1/Einsum', 'Einsum', [w, v], eq(eq2));
   const flat = g.node('mha/attention_output/Reshape', 'Reshape', [heads, g.constant('mha/attention_output/Reshape/shape', [3], [-1, T_, N * W], 'int32')], T);

@@ -29,7 +29,7 @@ export const T = { T: { type: 'DT_FLOAT' } };
 /** A graph under construction: nodes, and the constants that become its weights. */
 export class GraphBuilder {
   nodes: GNode[] = [];
-  consts: { name: string; shape: number[]; dtype: 'float32' | 'int32'; data: number[] }[] = [];
+  consts: { name: string; shape: number[]; dtype: 'float32' | 'int32' | 'bool'; data: number[] }[] = [];
 
   node(name: string, op: string, input: string[] = [], attr: Record<string, unknown> = {}): string {
     this.nodes.push({ name, op, input, attr });
@@ -37,9 +37,10 @@ export class GraphBuilder {
   }
 
   /** A constant as the converter stores it: a Const node whose value is a manifest weight. */
-  constant(name: string, shape: number[], data: number[], dtype: 'float32' | 'int32' = 'float32'): string {
+  constant(name: string, shape: number[], data: number[], dtype: 'float32' | 'int32' | 'bool' = 'float32'): string {
     this.consts.push({ name, shape, dtype, data });
-    return this.node(name, 'Const', [], { value: { tensor: { dtype: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } }, dtype: { type: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' } });
+    const tf = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL' }[dtype];
+    return this.node(name, 'Const', [], { value: { tensor: { dtype: tf, tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } }, dtype: { type: tf } });
   }
 
   /** Uniform weights in [-scale, scale). */
@@ -64,9 +65,9 @@ export class GraphBuilder {
 
   /** The model's files: model.json and one weight file; `outputs` named as a signature. */
   save(outputs: Record<string, string>, inputs: Record<string, string>): { file: string; artifacts: { modelTopology: unknown; weightSpecs: unknown[]; weightData: ArrayBuffer; format: string; signature: unknown } } {
-    const buf = Buffer.alloc(this.consts.reduce((a, c) => a + 4 * c.data.length, 0));
+    const buf = Buffer.alloc(this.consts.reduce((a, c) => a + (c.dtype === 'bool' ? 1 : 4) * c.data.length, 0));
     let at = 0;
-    for (const c of this.consts) for (const v of c.data) at = c.dtype === 'int32' ? buf.writeInt32LE(v, at) : buf.writeFloatLE(v, at);
+    for (const c of this.consts) for (const v of c.data) at = c.dtype === 'bool' ? buf.writeUInt8(v ? 1 : 0, at) : c.dtype === 'int32' ? buf.writeInt32LE(v, at) : buf.writeFloatLE(v, at);
     const weightSpecs = this.consts.map((c) => ({ name: c.name, shape: c.shape, dtype: c.dtype }));
     const sig = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { name: `${v}:0`, dtype: 'DT_FLOAT' }]));
     const signature = { inputs: sig(inputs), outputs: sig(outputs) };
