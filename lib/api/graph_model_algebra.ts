@@ -90,16 +90,34 @@ export function closed(readers: Map<string, string[]>, region: Set<string>, end:
   return true;
 }
 
-/** A constant of one value per channel of the last axis (or one for all): its values, else undefined. */
-export function perChannel(n: GraphNode | undefined, weights: Weights): Float64Array | undefined {
-  if (!n || n.op !== 'Const') return undefined;
+/** The constant at `ref` (behind Identity-like ops): its values and shape, else undefined. */
+export function constValue(nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined): { data: Float32Array; shape: number[] } | undefined {
+  return constOf(through(nodes, ref), weights);
+}
+
+function constOf(n: GraphNode | undefined, weights: Weights): { data: Float32Array; shape: number[] } | undefined {
+  if (n?.op !== 'Const') return undefined;
   try {
     const c = constant(n, weights);
-    if (c.kind !== 'const' || c.shape.slice(0, -1).some((d) => d !== 1)) return undefined;
-    return Float64Array.from(c.data);
+    return c.kind === 'const' ? { data: c.data, shape: c.shape } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A constant of one value per channel of the last axis (or one for all): its values, else undefined. */
+export function perChannel(n: GraphNode | undefined, weights: Weights): Float64Array | undefined {
+  const c = constOf(n, weights);
+  return c && !c.shape.slice(0, -1).some((d) => d !== 1) ? Float64Array.from(c.data) : undefined;
+}
+
+/** Adds a constant named after `end` (`end/what`, numbered if taken) to the graph and its weights; returns its name. */
+export function addConstant(nodes: Map<string, GraphNode>, weights: Weights, end: string, what: string, data: Float32Array, shape: number[]): string {
+  let name = `${end}/${what}`;
+  for (let i = 1; nodes.has(name); i++) name = `${end}/${what}_${i}`;
+  nodes.set(name, { name, op: 'Const', input: [], attr: {} });
+  weights.set(name, { data, shape });
+  return name;
 }
 
 /**

@@ -15,8 +15,7 @@
 // scores by a lower triangle made from their shape) is the layer's call argument. A group that
 // differs (another scale, another mask on the scores, an intermediate value read elsewhere) is
 // left alone: its Einsum is then refused.
-import { closed, dataInputs, perChannel, readersOf, through } from './graph_model_algebra';
-import { constant } from './graph_model_consts';
+import { addConstant, closed, constValue, dataInputs, perChannel, readersOf, through } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** One projection: its input, its kernel [D, N*W] and bias [N*W] (zeros where it has none), and the nodes it took. */
@@ -50,13 +49,7 @@ export function matchAttentions(nodes: Map<string, GraphNode>, weights: Weights)
       ['attention_output/kernel', out.kernel, [v.heads, v.width, out.dOut]],
       ['attention_output/bias', outBias, [out.dOut]],
     ];
-    for (const [what, data, shape] of consts) {
-      let name = `${end.name}/${what}`;
-      for (let i = 1; nodes.has(name); i++) name = `${end.name}/${what}_${i}`;
-      nodes.set(name, { name, op: 'Const', input: [], attr: {} });
-      weights.set(name, { data, shape });
-      inputs.push(name);
-    }
+    for (const [what, data, shape] of consts) inputs.push(addConstant(nodes, weights, end.name, what, data, shape));
     nodes.set(end.name, { name: end.name, op: '_MultiHeadAttention', input: inputs, attr: { num_heads: { i: q.heads }, key_dim: { i: q.width }, value_dim: { i: v.width }, use_causal_mask: { b: causal } } });
   }
 }
@@ -180,18 +173,6 @@ function scalarProduct(nodes: Map<string, GraphNode>, weights: Weights, n: Graph
     if (c?.length === 1) return { of: ins[i], by: c[0] };
   }
   return undefined;
-}
-
-/** A constant's values and shape, else undefined. */
-function constValue(nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined): { data: Float32Array; shape: number[] } | undefined {
-  const n = through(nodes, ref);
-  if (n?.op !== 'Const') return undefined;
-  try {
-    const c = constant(n, weights);
-    return c.kind === 'const' ? { data: c.data, shape: c.shape } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

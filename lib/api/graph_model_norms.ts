@@ -17,8 +17,7 @@
 // (x - m) r g + b, x (r g) + (b - m (r g)), and a LayerScale's product after it, folded into g and b.
 // The largest such value whose intermediate values nothing else reads is the one replaced, so
 // a group never leaves a half behind that the walk would refuse (or compute twice).
-import { combine, dataInputs, type Expr, largestEnd, type Leaves, nodeAt, only, perChannel, readersOf, through } from './graph_model_algebra';
-import { constant } from './graph_model_consts';
+import { addConstant, combine, constValue, dataInputs, type Expr, largestEnd, type Leaves, nodeAt, only, perChannel, readersOf, through } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** The statistics of one group: x, its mean m (absent for RMS), r = 1/sqrt(variance + eps), given as Rsqrt or as the Sqrt divided by. */
@@ -47,16 +46,8 @@ export function matchNormalizations(nodes: Map<string, GraphNode>, weights: Weig
     const best = largestEnd(nodes, weights, readers, st.r, st.nodes, leaves, (e) => normalization(e, st.m !== undefined));
     if (!best) continue;
     const { end, form: { gamma, beta } } = best;
-    const name = (what: string) => {
-      let s = `${end.name}/${what}`;
-      for (let i = 1; nodes.has(s); i++) s = `${end.name}/${what}_${i}`;
-      return s;
-    };
-    const [g, b] = [name('normalization_scale'), name('normalization_shift')];
-    for (const [k, v] of [[g, gamma], [b, beta]] as const) {
-      nodes.set(k, { name: k, op: 'Const', input: [], attr: {} });
-      weights.set(k, { data: Float32Array.from(v), shape: [v.length] });
-    }
+    const g = addConstant(nodes, weights, end.name, 'normalization_scale', Float32Array.from(gamma), [gamma.length]);
+    const b = addConstant(nodes, weights, end.name, 'normalization_shift', Float32Array.from(beta), [beta.length]);
     nodes.set(end.name, { name: end.name, op: st.m ? '_LayerNorm' : '_RMSNorm', input: [st.x, g, b], attr: { epsilon: { f: st.eps }, axes: { list: { i: st.axes } } } });
   }
 }
@@ -65,14 +56,8 @@ export function matchNormalizations(nodes: Map<string, GraphNode>, weights: Weig
 function meanOf(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode | undefined): [string, number[]] | undefined {
   if (n?.op !== 'Mean' || n.attr.keep_dims?.b !== true) return undefined;
   const [x, a] = dataInputs(n);
-  const axes = nodeAt(nodes, a);
-  if (!axes || axes.op !== 'Const') return undefined;
-  try {
-    const c = constant(axes, weights);
-    return c.kind === 'const' ? [x, [...c.data]] : undefined;
-  } catch {
-    return undefined;
-  }
+  const axes = nodeAt(nodes, a)?.op === 'Const' ? constValue(nodes, weights, a) : undefined;
+  return axes && [x, [...axes.data]];
 }
 
 /**
