@@ -1,9 +1,12 @@
 // A GraphModel through the service (three server processes): the owner's client translates it
 // into layers before deploying (the servers read layers only), and a client's answer matches
 // TensorFlow.js's GraphModel executor, final softmax included, under SecureNN and FSS; a text
-// model's token ids go out one-hot, as for a LayersModel with an Embedding.
+// model's token ids go out one-hot, as for a LayersModel with an Embedding, and its padding mask
+// reaches the servers as a note on the layers that apply it (built there from the one-hot).
 import test from 'ava';
 
+import { attentionGraph } from './helpers/graph_attention';
+import { MASK_VOCAB } from './helpers/graph_masks';
 import { cnn, reference, textModel, VOCAB } from './helpers/graph_models';
 import { clusterForFile } from './helpers/service';
 
@@ -38,6 +41,24 @@ test.serial("a GraphModel of token ids deploys: the client one-hot encodes the i
     const x = Float64Array.from({ length: 5 }, () => Math.floor(Math.random() * VOCAB));
     const want = await reference(artifacts, x, [1, 5], 'int32');
     const p = await client.predict('graph-text', { data: x, shape: [1, 5] });
+    const err = Math.max(...want.map((v, i) => Math.abs(p.outputs[i] - v)));
+    t.true(err < 5e-3, `max |service - tfjs| = ${err} (${[...p.outputs]} vs ${[...want]})`);
+  } finally {
+    await Promise.all([owner.close(), client.close()]);
+  }
+});
+
+test.serial("a GraphModel's self-attention on padded token ids deploys: the servers apply the padding mask, as TensorFlow.js does", async (t) => {
+  const { g, out } = attentionGraph({ padding: { causal: true, ones: 'const' } });
+  const { file, artifacts } = g.save({ y: out }, { ids: 'ids' });
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    await owner.deploy(file, { name: 'graph-padded', protocol: 'fss' });
+    // One padded step in the middle and one at the end: both change the answer when ignored.
+    const x = Float64Array.from([1 + Math.floor(Math.random() * (MASK_VOCAB - 1)), 0, 1 + Math.floor(Math.random() * (MASK_VOCAB - 1)), 0]);
+    const want = await reference(artifacts, x, [1, 4], 'int32');
+    const p = await client.predict('graph-padded', { data: x, shape: [1, 4] });
     const err = Math.max(...want.map((v, i) => Math.abs(p.outputs[i] - v)));
     t.true(err < 5e-3, `max |service - tfjs| = ${err} (${[...p.outputs]} vs ${[...want]})`);
   } finally {

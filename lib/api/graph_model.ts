@@ -14,11 +14,13 @@
 // size unknown). Any other op on the way to an output is refused, naming it and its node. Nodes
 // no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
+import { GRAPH_MODEL_VERSION } from './layers_graph';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
 import { translateNode } from './graph_model_nodes';
 import { matchAttentions } from './graph_model_attention';
 import { matchGelus } from './graph_model_gelu';
 import { dropIdWraps } from './graph_model_ids';
+import { matchMaskedMeans } from './graph_model_masks';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -67,6 +69,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
   matchAttentions(nodes, weights);
+  matchMaskedMeans(nodes, weights);
   dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);
@@ -106,7 +109,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   for (const x of out.inputs) if (!inputOrder.includes(x)) inputOrder.push(x);
   const modelTopology = {
     class_name: 'Model',
-    keras_version: 'tfe-graph-model',
+    keras_version: GRAPH_MODEL_VERSION,
     config: {
       name: 'graph_model',
       layers: out.layers,

@@ -12,10 +12,12 @@
 // they contract, not by their letters) and y's node replaced by one '_MultiHeadAttention' node
 // reading the query, value and key inputs and the layer's weights, as new constants
 // (graph_model_nodes.ts makes the layer). Keras's causal mask (use_causal_mask: a SelectV2 of the
-// scores by a lower triangle made from their shape) is the layer's call argument. A group that
-// differs (another scale, another mask on the scores, an intermediate value read elsewhere) is
-// left alone: its Einsum is then refused.
+// scores by a lower triangle, constant or made from their shape) is the layer's call argument, and
+// so is a padding mask on self-attention (Embedding(mask_zero) before it: graph_model_masks.ts).
+// A group that differs (another scale, another mask on the scores, an intermediate value read
+// elsewhere) is left alone: its Einsum is then refused.
 import { addConstant, closed, constValue, dataInputs, perChannel, readersOf, through } from './graph_model_algebra';
+import { attentionMask } from './graph_model_masks';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** One projection: its input, its kernel [D, N*W] and bias [N*W] (zeros where it has none), and the nodes it took. */
@@ -36,7 +38,7 @@ export function matchAttentions(nodes: Map<string, GraphNode>, weights: Weights)
     if (e2.op !== 'Einsum') continue;
     const found = attentionAt(nodes, weights, readers, e2);
     if (!found) continue;
-    const { end, q, k, v, out, outBias, region, causal } = found;
+    const { end, q, k, v, out, outBias, region, causal, padding } = found;
     if (!closed(readers, region, end.name)) continue;
     const inputs = [q.x, v.x, k.x];
     const consts: [string, Float32Array, number[]][] = [
@@ -50,6 +52,8 @@ export function matchAttentions(nodes: Map<string, GraphNode>, weights: Weights)
       ['attention_output/bias', outBias, [out.dOut]],
     ];
     for (const [what, data, shape] of consts) inputs.push(addConstant(nodes, weights, end.name, what, data, shape));
+    // Keras's padding mask (graph_model_masks.ts): the int input whose ids give it, read last.
+    if (padding) inputs.push(padding);
     nodes.set(end.name, { name: end.name, op: '_MultiHeadAttention', input: inputs, attr: { num_heads: { i: q.heads }, key_dim: { i: q.width }, value_dim: { i: v.width }, use_causal_mask: { b: causal } } });
   }
 }
@@ -76,11 +80,11 @@ function attentionAt(nodes: Map<string, GraphNode>, weights: Weights, readers: M
   // Keras's causal mask (use_causal_mask): the scores where a lower-triangular mask holds, a large
   // negative number elsewhere.
   let scores = through(nodes, dataInputs(sm)[0], region), scale = 1;
-  const causal = scores?.op === 'SelectV2' ? causalMask(nodes, weights, scores, region) : undefined;
+  const mask = scores?.op === 'SelectV2' ? attentionMask(nodes, weights, scores, region) : undefined;
   if (scores?.op === 'SelectV2') {
-    if (!causal) return undefined;
+    if (!mask) return undefined;
     region.add(scores.name);
-    scores = through(nodes, causal, region);
+    scores = through(nodes, mask.scores, region);
   }
   const scaled = scalarProduct(nodes, weights, scores);
   if (scaled) {
@@ -123,45 +127,7 @@ function attentionAt(nodes: Map<string, GraphNode>, weights: Weights, readers: M
   const b = after && (after.op === 'BiasAdd' || after.op === 'AddV2' || after.op === 'Add') ? perChannel(through(nodes, dataInputs(after).find((r) => through(nodes, r)?.name !== mm.name)), weights) : undefined;
   const end = b && b.length === dOut ? after! : mm;
   region.add(end.name);
-  return { end, q, k, v, out: { kernel: w.data, dOut }, outBias: end === mm ? new Float32Array(dOut) : Float32Array.from(b!), region, causal: causal !== undefined };
-}
-
-/** Ops a causal mask is built of, from the scores' shape: ones, the lower triangle, and-ed with more ones. */
-const MASK_OPS = new Set(['Shape', 'StridedSlice', 'Pack', 'Fill', 'MatrixBandPart', 'LogicalAnd', 'OnesLike', 'ExpandDims', 'Reshape', 'Identity', 'Cast', 'Const']);
-
-/**
- * SelectV2(mask, scores, c) as Keras writes use_causal_mask: c below -1e4 (a weight of 0 after
- * the softmax), the mask built only of MASK_OPS from constants and shapes, with exactly one
- * MatrixBandPart(ones, -1, 0) (query i sees keys j <= i). The scores' ref, its nodes into `region`;
- * else undefined.
- */
-function causalMask(nodes: Map<string, GraphNode>, weights: Weights, sel: GraphNode, region: Set<string>): string | undefined {
-  const [cond, scoresRef, elseRef] = dataInputs(sel);
-  const c = constValue(nodes, weights, elseRef);
-  if (!c || c.data.length !== 1 || !(c.data[0] <= -1e4)) return undefined;
-  const scoresNode = through(nodes, scoresRef)?.name;
-  const cone = new Set<string>(), stack = [cond];
-  let bands = 0;
-  while (stack.length > 0) {
-    const n = through(nodes, stack.pop());
-    if (!n || cone.has(n.name)) continue;
-    if (!MASK_OPS.has(n.op)) return undefined;
-    cone.add(n.name);
-    if (n.op === 'MatrixBandPart') {
-      const [lo, hi] = [1, 2].map((i) => constValue(nodes, weights, dataInputs(n)[i])?.data);
-      if (lo?.[0] !== -1 || hi?.[0] !== 0) return undefined;
-      bands++;
-    }
-    // Shapes of the scores are all the mask reads of the model's values.
-    if (n.op === 'Shape' || n.op === 'OnesLike') {
-      if (through(nodes, dataInputs(n)[0])?.name !== scoresNode) return undefined;
-      continue;
-    }
-    stack.push(...dataInputs(n));
-  }
-  if (bands !== 1) return undefined;
-  for (const name of cone) if (nodes.get(name)?.op !== 'Const') region.add(name);
-  return scoresRef;
+  return { end, q, k, v, out: { kernel: w.data, dOut }, outBias: end === mm ? new Float32Array(dOut) : Float32Array.from(b!), region, causal: mask?.causal === true, padding: mask?.padding };
 }
 
 /** Mul(x, c) with c one constant: x's ref and c. */

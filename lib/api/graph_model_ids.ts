@@ -7,13 +7,14 @@
 // The lookup becomes Keras's Embedding, which the library runs as the input owner's one-hot times
 // the private table (layers_embedding.ts): the servers never see an id. Ids are checked to be in
 // [0, V) before they are shared (input_encoding.ts), where the wrap is the identity, so it is
-// dropped. Nothing else may read the ids (the one-hot exists only at the input): any other op on
-// them is refused.
+// dropped. Nothing else may read the ids (the one-hot exists only at the input) but Keras's padding
+// mask where a layer applies it (graph_model_masks.ts: built from the one-hot's column 0): any
+// other op on them is refused.
 import { dataInputs, perChannel, through } from './graph_model_algebra';
 import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
 
 /** The ops that may read token ids (an int input): the lookup, what only passes them on, and Shape (sizes only). */
-export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape']);
+export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape', '_MaskedMean', '_MultiHeadAttention']);
 
 /** Replaces each negative-index wrap of an id tensor (see above) by an Identity of the ids. */
 export function dropIdWraps(nodes: Map<string, GraphNode>, weights: Weights): void {
@@ -54,5 +55,5 @@ export function castIds(n: GraphNode, args: Val[]): Val {
 export function checkIdReaders(n: GraphNode, args: Val[]): void {
   if (READS_IDS.has(n.op)) return;
   const ids = args.find((a): a is Layer => a.kind === 'layer' && a.ids === true);
-  if (ids) fail(n, `reads token ids (the int input '${ids.node}'): only an embedding lookup (GatherV2 of a constant table) may read them`);
+  if (ids) fail(n, `reads token ids (the int input '${ids.node}'): only an embedding lookup (GatherV2 of a constant table) may read them, and their padding mask (NotEqual(ids, 0)) only as Keras applies it, in the masked mean over the steps or in self-attention (graph_model_masks.ts)`);
 }

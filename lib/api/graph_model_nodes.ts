@@ -2,13 +2,14 @@
 // (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { castIds, checkIdReaders, embedding } from './graph_model_ids';
+import { MASK_NOTE } from './keras3_masks';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -96,6 +97,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'ConcatV2') return [concat(n, args, out)];
   if (op === '_LayerNorm' || op === '_RMSNorm') return [normalization(n, args, out)];
   if (op === '_MultiHeadAttention') return [attention(n, args, out)];
+  if (op === '_MaskedMean') return [maskedMean(n, args, out)];
   if (op === 'Einsum') fail(n, 'this op is not supported on its own: only inside a MultiHeadAttention as Keras 3 writes it (projections, scores scaled by 1/sqrt(key_dim), a softmax, the output projection, and nothing else reading its steps)');
   if (op === '_Gelu') {
     // Found among primitive ops (graph_model_gelu.ts): the exact form, or the tanh approximation.
@@ -196,6 +198,8 @@ function clipped(n: GraphNode, args: Val[], out: Translated): Val {
 const ATTENTION_WEIGHTS = ['query/kernel', 'query/bias', 'key/kernel', 'key/bias', 'value/kernel', 'value/bias', 'attention_output/kernel', 'attention_output/bias'];
 
 function attention(n: GraphNode, args: Val[], out: Translated): Val {
+  // Then, with Keras's padding mask on self-attention, the int input whose ids give it (graph_model_masks.ts).
+  const ids = args.length === 4 + ATTENTION_WEIGHTS.length ? maskIds(n, args.pop()!) : undefined;
   needArgs(n, args, 3 + ATTENTION_WEIGHTS.length);
   const [q, v, k] = ['its query', 'its value', 'its key'].map((what, i) => layerArg(n, args[i], what));
   if ([q, v, k].some((x) => x.shape.length !== 3)) fail(n, `attention (found among primitive ops) over values of shapes [${q.shape.slice(1)}], [${v.shape.slice(1)}] and [${k.shape.slice(1)}] per example: over the steps of [steps, features] values only`);
@@ -204,8 +208,30 @@ function attention(n: GraphNode, args: Val[], out: Translated): Val {
   const dOut = w[6].shape[2];
   const config = { num_heads: intOf(n.attr.num_heads?.i), key_dim: intOf(n.attr.key_dim?.i), value_dim: intOf(n.attr.value_dim?.i), use_bias: true, dropout: 0 };
   const layer = addLayer(out, n, 'MultiHeadAttention', config, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
-  // Keras's causal mask is a call argument: written with the call, as Keras writes it.
-  if (n.attr.use_causal_mask?.b) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { use_causal_mask: true };
+  if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
+  // Keras's causal mask and the padding mask are call arguments: written with the call, as Keras writes them.
+  const kwargs = { ...(n.attr.use_causal_mask?.b ? { use_causal_mask: true } : {}), ...(ids ? { mask: maskNote(ids) } : {}) };
+  if (Object.keys(kwargs).length > 0) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = kwargs;
+  return layer;
+}
+
+/** The int input a padding mask comes from (graph_model_masks.ts): an InputLayer of token ids. */
+function maskIds(n: GraphNode, v: Val): Layer {
+  if (v.kind !== 'layer' || !v.ids || v.entry.class_name !== 'InputLayer' || v.shape.length !== 2) fail(n, 'its padding mask does not come from the token ids of an int input [batch, steps]');
+  return v;
+}
+
+/** The note a layer's call carries for the padding mask of `ids` (keras3_masks.ts): the library builds the mask from that input's one-hot. */
+const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids.id } });
+
+/** Keras's GlobalAveragePooling1D handed the padding mask (graph_model_masks.ts): the mean over the steps that are not padding. */
+function maskedMean(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 2);
+  const x = layerArg(n, args[0]), ids = maskIds(n, args[1]);
+  if (x.shape.length !== 3 || x.shape[1] !== ids.shape[1]) fail(n, `a masked mean of [${x.shape.slice(1)}] per example by a padding mask of ${ids.shape[1]} steps: [steps, features] values of as many steps only`);
+  const keepdims = n.attr.keepdims?.b === true;
+  const layer = addLayer(out, n, 'GlobalAveragePooling1D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, x.shape[2]] : [-1, x.shape[2]]);
+  (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
   return layer;
 }
 

@@ -39,6 +39,9 @@ export function causalCall(l: LayerConfig): boolean {
     if (k === 'training') continue;
     // Keras 3 saves the masks it was not given as None (Attention's mask as [None, None]).
     if (MASKS.includes(k) && (v === null || (Array.isArray(v) && v.every((e) => e === null)))) continue;
+    // A padding mask's note (keras3_masks.ts) in `mask`: layers_mask.ts applies it where it is
+    // supported (a GraphModel's self-attention) and refuses it elsewhere.
+    if (k === 'mask' && maskNoteOf(v)) continue;
     if (MASKS.includes(k) && (maskNoteOf(v) || (Array.isArray(v) && v.some((e) => maskNoteOf(e))))) refuse(l, 'is given a padding mask (Keras 3 applies it to the attention weights), which is not supported');
     // (Keras takes Python's truthiness: 0 and 1 as well.)
     if (k === 'use_causal_mask' && (v === true || v === false || v === null || v === 0 || v === 1)) {

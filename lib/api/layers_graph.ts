@@ -122,7 +122,16 @@ export interface LayerGraph {
    * (DepthwiseConv2D's dilation_rate).
    */
   tfjs: boolean;
+  /**
+   * A GraphModel's translation (graph_model.ts, keras_version GRAPH_MODEL_VERSION): its calls name
+   * every layer that applies a padding mask (a note in the call's `mask` argument), and those are
+   * the only ones that do (layers_mask.ts); no mask travels by Keras's rules.
+   */
+  explicitMasks: boolean;
 }
+
+/** The keras_version of a GraphModel's translation (graph_model.ts). */
+export const GRAPH_MODEL_VERSION = 'tfe-graph-model';
 
 const FUNCTIONAL = new Set(['Model', 'Functional']);
 
@@ -346,7 +355,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     const shape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
     const nodes = layers.map((layer, i) => ({ layer, id: layer.config.name, call: 0, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
     const last = layers[layers.length - 1].config.name;
-    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape }], outputs: [last], outputNames: [last], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo) };
+    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape }], outputs: [last], outputNames: [last], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo), explicitMasks: topo.keras_version === GRAPH_MODEL_VERSION };
   }
   if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
   const layers = checkLayers(cfg.layers);
@@ -458,5 +467,5 @@ export function graphOf(topo: ModelTopology): LayerGraph {
   // A dict of outputs is named by its keys (what Keras 3's predict returns them under).
   const kept = isDict(cfg.output_layers) ? Object.keys(cfg.output_layers) : cfg.output_names;
   const outputNames = Array.isArray(kept) && kept.length === outputs.length && kept.every((n) => typeof n === 'string') ? (kept as string[]) : outputs.map((id) => (byName.has(id) ? id : calls.get(callOf(id))!.layer.config.name));
-  return { nodes: order, inputs, outputs, outputNames, keras3, tfjs: isTfjs(topo) };
+  return { nodes: order, inputs, outputs, outputNames, keras3, tfjs: isTfjs(topo), explicitMasks: topo.keras_version === GRAPH_MODEL_VERSION };
 }

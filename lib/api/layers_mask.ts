@@ -70,6 +70,7 @@ const recurrentConfig = (cls: string, c: Record<string, unknown>): Record<string
  *   over, read by anything but a recurrent layer (which skips those steps) or returned.
  */
 export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
+  if (graph.explicitMasks) return explicitMasks(graph);
   type Mask = { source: string; from: string; maskValue?: number; via?: string; zeros?: string };
   const carried = new Map<string, Mask>();
   const users = new Map<string, MaskSource>();
@@ -177,6 +178,28 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
         const first = [...carried.values()][0];
         refuse(node.layer, `gets no padding mask here, but TensorFlow.js hands every recurrent layer after a masked one the mask that layer left (from ${why(first)}) and Keras does not: the model's own output is ambiguous; ${first.maskValue === undefined ? 'use mask_zero false' : 'drop the Masking layer'}, or mask this layer's input too`);
       }
+  return users;
+}
+
+/**
+ * A GraphModel's translation names each layer that applies a padding mask (graph_model_masks.ts):
+ * a masked mean or a self-attention, the mask from the ids of an input an Embedding reads (the
+ * mask is its one-hot's column 0). Nothing else gets one; an Embedding never starts one here.
+ */
+function explicitMasks(graph: LayerGraph): Map<string, MaskSource> {
+  const users = new Map<string, MaskSource>();
+  for (const node of graph.nodes) {
+    const { class_name: cls, config: c } = node.layer;
+    if (cls === 'Embedding' && c.mask_zero === true) refuse(node.layer, 'has mask_zero in a GraphModel translation, whose calls name where a padding mask applies');
+    if (cls === 'Masking') refuse(node.layer, 'is a Masking layer in a GraphModel translation, whose calls name where a padding mask applies');
+    const note = maskNoteOf(node.layer.callArgs?.mask);
+    if (!note) continue;
+    if (cls !== 'GlobalAveragePooling1D' && cls !== 'MultiHeadAttention') refuse(node.layer, `is given a padding mask, which only GlobalAveragePooling1D and MultiHeadAttention apply in a GraphModel translation`);
+    const input = graph.inputs.find((i) => i.id === note.source);
+    const read = graph.nodes.some((e) => e.layer.class_name === 'Embedding' && e.inputs[0] === note.source);
+    if (note.maskValue !== undefined || !input || !read) refuse(node.layer, `is given the padding mask of '${note.source}', which is not an input of token ids an Embedding reads`);
+    users.set(node.id, { source: note.source });
+  }
   return users;
 }
 
