@@ -56,3 +56,36 @@ test('token ids read by anything but an embedding lookup are refused, naming the
     message: /node 'gather' \(GatherV2\): gathers rows by a value that is not token ids straight from an int input/,
   });
 });
+
+test("a float input read only through casts to int (Keras's default Input dtype before an Embedding) is token ids: shared one-hot, whole numbers only", async (t) => {
+  const g = new GraphBuilder();
+  const x = g.input('x', [-1, 5]);
+  const ids = g.node('emb/Cast', 'Cast', [x], { SrcT: { type: 'DT_FLOAT' }, DstT: { type: 'DT_INT32' }, Truncate: { b: false } });
+  const rows = g.node('emb/GatherV2', 'GatherV2', [g.random('emb/table', [VOCAB, 4], 1), ids, g.constant('emb/axis', [], [0], 'int32')], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: i(0) });
+  const pooled = g.node('pool/Mean', 'Mean', [rows, g.constant('pool/axis', [1], [1], 'int32')], { ...T, keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } });
+  const { file, artifacts } = g.save({ y: g.node('Identity', 'Identity', [pooled], T) }, { x: 'x' });
+  const data = Float64Array.from({ length: 10 }, () => Math.floor(Math.random() * VOCAB));
+  const want = await reference(artifacts, data, [2, 5]);
+  const plain = tfe.loadPlainModel(file).predict({ data, shape: [2, 5] }) as { data: Float64Array };
+  t.true(maxDiff(plain.data, want) < 1e-5, `plaintext ${[...plain.data]} vs tfjs ${[...want]}`);
+  const c = new tfe.Cluster({ protocol: 'fss' });
+  try {
+    const m = tfe.loadLayersModel(file, { cluster: c });
+    t.deepEqual(m.inputEncoding, { oneHot: VOCAB });
+    const y = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data, shape: [2, 5] }))));
+    t.true(maxDiff(y.data, want) < 5e-3, `fss: ${[...y.data]} vs tfjs ${[...want]}`);
+    // TensorFlow's cast would truncate 2.5 to 2: refused rather than guessed.
+    t.throws(() => m.defineInput('prediction-client', () => ({ data: Float64Array.from([2.5, 0, 0, 0, 0]), shape: [1, 5] })), { message: /2\.5/ });
+  } finally {
+    await c.close();
+  }
+  // Read as numbers too, it stays a float input, and the cast is refused.
+  t.throws(
+    () => tfe.loadPlainModel(idsInto((g2, ids2) => {
+      const f = g2.input('f', [-1, 5]);
+      const cast = g2.node('cast', 'Cast', [f], { SrcT: { type: 'DT_FLOAT' }, DstT: { type: 'DT_INT32' } });
+      return g2.node('sum', 'AddV2', [g2.node('relu', 'Relu', [f], T), g2.node('gather', 'GatherV2', [g2.random('t', [VOCAB, 5], 1), cast, g2.constant('a', [], [0], 'int32')], { batch_dims: i(0) })], T);
+    })),
+    { message: /node 'cast' \(Cast\): casts a float value to DT_INT32: supported only where a float input is read as token ids alone/ },
+  );
+});

@@ -19,7 +19,7 @@ import { type GraphNode, type Translated, type Val } from './graph_model_ops';
 import { translateNode } from './graph_model_nodes';
 import { matchAttentions } from './graph_model_attention';
 import { matchGelus } from './graph_model_gelu';
-import { dropIdWraps } from './graph_model_ids';
+import { dropIdWraps, idsFromFloats } from './graph_model_ids';
 import { matchMaskedMeans } from './graph_model_masks';
 import { matchNormalizations } from './graph_model_norms';
 
@@ -66,6 +66,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   // one node each (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts); their
   // weights join a copy of the weights map, so the caller's is left as it was.
   weights = new Map(weights);
+  idsFromFloats(nodes, weights);
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
   matchAttentions(nodes, weights);

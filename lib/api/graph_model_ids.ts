@@ -16,6 +16,33 @@ import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, needArgs, 
 /** The ops that may read token ids (an int input): the lookup, what only passes them on, and Shape (sizes only). */
 export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape', '_MaskedMean', '_MultiHeadAttention']);
 
+const INT_TYPES = new Set(['DT_INT32', 'DT_INT64']);
+
+/**
+ * A float input that is read only as token ids: every reader a Cast to an int type (Keras's
+ * Embedding on a float32 Input, its default dtype: the lookup casts) or its padding mask's
+ * NotEqual(x, 0), and at least one cast. It becomes an int input, its casts Identities: the ids
+ * are then shared one-hot, and an id that is not a whole number is refused before it is shared
+ * (where TensorFlow's cast would truncate it), as for a LayersModel's Embedding.
+ */
+export function idsFromFloats(nodes: Map<string, GraphNode>, weights: Weights): void {
+  const readers = new Map<string, GraphNode[]>();
+  for (const n of nodes.values()) for (const r of dataInputs(n)) if (!/:[1-9]\d*$/.test(r)) readers.set(r.replace(/:0$/, ''), [...(readers.get(r.replace(/:0$/, '')) ?? []), n]);
+  for (const p of [...nodes.values()]) {
+    if (p.op !== 'Placeholder' || p.attr.dtype?.type !== 'DT_FLOAT') continue;
+    const rs = readers.get(p.name) ?? [];
+    const casts = rs.filter((r) => r.op === 'Cast' && INT_TYPES.has(String(r.attr.DstT?.type)));
+    const zero = (ref: string) => {
+      const c = perChannel(through(nodes, ref), weights);
+      return c?.length === 1 && c[0] === 0;
+    };
+    const masks = rs.filter((r) => r.op === 'NotEqual' && dataInputs(r).some(zero));
+    if (casts.length === 0 || casts.length + masks.length !== rs.length) continue;
+    nodes.set(p.name, { ...p, attr: { ...p.attr, dtype: { type: 'DT_INT32' } } });
+    for (const c of casts) nodes.set(c.name, { name: c.name, op: 'Identity', input: c.input, attr: {} });
+  }
+}
+
 /** Replaces each negative-index wrap of an id tensor (see above) by an Identity of the ids. */
 export function dropIdWraps(nodes: Map<string, GraphNode>, weights: Weights): void {
   for (const n of [...nodes.values()]) {
@@ -41,6 +68,11 @@ export function embedding(n: GraphNode, args: Val[], out: Translated): Val {
   if (t.shape.length !== 2 || axis !== 0 || intOf(n.attr.batch_dims?.i) !== 0) fail(n, 'only a lookup of rows (axis 0, batch_dims 0) in a constant [vocabulary, width] table translates (an Embedding)');
   const [v, d] = t.shape;
   return addLayer(out, n, 'Embedding', { input_dim: v, output_dim: d }, [ids], [...ids.shape, d], [['embeddings', t.data, [v, d]]]);
+}
+
+/** A Cast of a float value to an int type: only an input read as ids alone becomes one (idsFromFloats). */
+export function castToInt(n: GraphNode): never {
+  return fail(n, `casts a float value to ${n.attr.DstT?.type}: supported only where a float input is read as token ids alone (every reader of the input a cast to int on the way to an embedding lookup, or Keras's padding mask NotEqual(x, 0))`);
 }
 
 /** An int input's Cast: to another int type it passes the ids on; to a float it is refused. */

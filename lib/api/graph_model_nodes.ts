@@ -1,7 +1,7 @@
 // One GraphModel node at a time: the layer (or constant) it becomes, given its inputs' values
 // (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
-import { castIds, checkIdReaders, embedding } from './graph_model_ids';
+import { castIds, castToInt, checkIdReaders, embedding } from './graph_model_ids';
 import { MASK_NOTE } from './keras3_masks';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
@@ -22,6 +22,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'Placeholder') return [input(n, out)];
   checkIdReaders(n, args);
   if (op === 'Cast' && args[0]?.kind === 'layer' && args[0].ids) return [castIds(n, args)];
+  if (op === 'Cast' && args[0]?.kind === 'layer' && ['DT_INT32', 'DT_INT64'].includes(String(n.attr.DstT?.type))) castToInt(n);
   if (op === 'GatherV2' && args[1]?.kind === 'layer') return [embedding(n, args, out)];
   if (PASS.has(op) || (op === 'IdentityN' && args.length === 1)) {
     // Its readers read the value it passes: counted so, a bias merges only into a layer read once.
