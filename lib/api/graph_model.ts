@@ -8,8 +8,10 @@
 // normalisation, the activations, element-wise sums and products of two tensors or of a tensor
 // and a constant per channel or over the last axes (a private scale and shift: constants are the
 // owner's), concatenation, zero padding, global pooling, token ids into an embedding lookup
-// (graph_model_ids.ts), layer and RMS normalisations, GELU and multi-head attention written as
-// primitive ops (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts), and the
+// (graph_model_ids.ts) with Keras's padding mask (graph_model_masks.ts), layer and RMS
+// normalisations, GELU and multi-head attention written as primitive ops (graph_model_norms.ts,
+// graph_model_gelu.ts, graph_model_attention.ts), recurrent layers' while loops
+// (graph_model_loops.ts), and the
 // reshapes a Flatten becomes (the shape computed from Shape, StridedSlice and Pack, only the batch
 // size unknown). Any other op on the way to an output is refused, naming it and its node. Nodes
 // no output depends on are never read.
@@ -21,6 +23,7 @@ import { matchAttentions } from './graph_model_attention';
 import { matchGelus } from './graph_model_gelu';
 import { dropIdWraps, idsFromFloats } from './graph_model_ids';
 import { matchMaskedMeans } from './graph_model_masks';
+import { matchRecurrentLoops } from './graph_model_loops';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -53,7 +56,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   const topo = json.modelTopology as unknown as { node?: unknown; library?: { function?: unknown[] } };
   if (!Array.isArray(topo.node)) throw new Error('this GraphModel has no node list in its modelTopology');
   if (Array.isArray(topo.library?.function) && topo.library.function.length > 0)
-    throw new Error(`this GraphModel holds ${topo.library.function.length} graph function(s) (control flow or a nested call): not supported; only a straight graph of ops translates`);
+    throw new Error(`this GraphModel holds ${topo.library.function.length} graph function(s) (control flow kept as functions, or a nested call): not supported; only a straight graph of ops translates, and the while loops of Keras's recurrent layers`);
   const nodes = new Map<string, GraphNode>();
   for (const [i, n] of (topo.node as unknown[]).entries()) {
     const g = n as Partial<GraphNode>;
@@ -71,6 +74,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   matchGelus(nodes, weights);
   matchAttentions(nodes, weights);
   matchMaskedMeans(nodes, weights);
+  matchRecurrentLoops(nodes, weights);
   dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);

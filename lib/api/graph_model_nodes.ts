@@ -6,10 +6,13 @@ import { MASK_NOTE } from './keras3_masks';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, str, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN';
+
+/** The ops of a while loop and its TensorLists (graph_model_loops.ts). */
+const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -99,6 +102,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === '_LayerNorm' || op === '_RMSNorm') return [normalization(n, args, out)];
   if (op === '_MultiHeadAttention') return [attention(n, args, out)];
   if (op === '_MaskedMean') return [maskedMean(n, args, out)];
+  if (op === '_Recurrent') return [recurrent(n, args, out)];
   if (op === 'Einsum') fail(n, 'this op is not supported on its own: only inside a MultiHeadAttention as Keras 3 writes it (projections, scores scaled by 1/sqrt(key_dim), a softmax, the output projection, and nothing else reading its steps)');
   if (op === '_Gelu') {
     // Found among primitive ops (graph_model_gelu.ts): the exact form, or the tanh approximation.
@@ -108,6 +112,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   }
   if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
+  if (LOOP_OPS.has(op)) fail(n, "this op is part of a while loop (a recurrent layer's), and only Keras's LSTM, GRU (reset_after) and SimpleRNN loops translate, as Keras 3 writes them (graph_model_loops.ts: zeros as the first state, sigmoid and tanh gates, every step or the last one read, no mask, no state read after the loop); this one differs");
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
 }
 
@@ -224,6 +229,18 @@ function maskIds(n: GraphNode, v: Val): Layer {
 
 /** The note a layer's call carries for the padding mask of `ids` (keras3_masks.ts): the library builds the mask from that input's one-hot. */
 const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids.id } });
+
+/** Keras's LSTM, GRU or SimpleRNN found in a while loop (graph_model_loops.ts): x [batch, steps, features], then its kernel, recurrent kernel and bias. */
+function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 4);
+  const x = layerArg(n, args[0]);
+  const [kernel, recurrentKernel, bias] = args.slice(1).map((a) => constArg(n, a, 'its weights'));
+  const kind = ({ LSTM: 'LSTM', GRU: 'GRU' } as Record<string, string>)[str(n, 'kind') ?? ''] ?? 'SimpleRNN';
+  const units = intOf(n.attr.units?.i), steps = intOf(n.attr.steps?.i), sequences = n.attr.return_sequences?.b === true;
+  if (x.shape.length !== 3 || x.shape[1] !== steps || x.shape[2] !== kernel.shape[0]) fail(n, `${kind === 'LSTM' ? 'an' : 'a'} ${kind} loop of ${steps} steps over ${kernel.shape[0]} features reads values of shape [${x.shape.slice(1)}] per example`);
+  const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false };
+  return addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
+}
 
 /** Keras's GlobalAveragePooling1D handed the padding mask (graph_model_masks.ts): the mean over the steps that are not padding. */
 function maskedMean(n: GraphNode, args: Val[], out: Translated): Val {

@@ -1,0 +1,379 @@
+// Keras's LSTM, GRU and SimpleRNN in a GraphModel. TensorFlow runs a recurrent layer as a while loop, which a frozen
+// graph holds as control-flow ops (Enter, Merge, Switch, NextIteration, Exit, LoopCond) around the
+// cell's ops, with the steps in TensorLists. Keras 3.15 writes an LSTM, after the converter's
+// passes, as:
+//
+//   xs = TensorListFromTensor(Transpose(x, [1, 0, 2]))     (time major; ReverseV2 on axis 0 first
+//                                                           with go_backwards)
+//   loop variables: a step counter t (0, +1), xs (unchanged), h and c (zeros), the outputs'
+//   TensorList (TensorListReserve), a loop counter; the loop runs while t < steps
+//   body:  z = x_t W + h U + b,  x_t = TensorListGetItem(xs, t)
+//          i, f, g, o = Split(z, 4)
+//          c' = sigmoid(f) c + sigmoid(i) tanh(g),  h' = sigmoid(o) tanh(c')
+//          outputs' = TensorListSetItem(outputs, t, h')       (index 0 without return_sequences)
+//   after: TensorListStack(outputs): Transpose(., [1, 0, 2]) with return_sequences, or its
+//          element -1 (the last output) without; a following LSTM reads the stack itself
+//
+// A SimpleRNN's loop is the same with h' = tanh(x_t W + h U + b) (or relu, sigmoid) and no c, a
+// GRU's (reset_after, Keras's default) with its cell (gruCell below).
+// Each such loop becomes one '_Recurrent' node reading x (batch major) and the cell's weights, in
+// place of what reads the stack (graph_model_nodes.ts makes Keras's LSTM, GRU or SimpleRNN layer of it:
+// the library's own, exact-only). Anything else in a loop (another cell, a mask, other activations, state read after
+// it) leaves it as it is: its ops are then refused, naming one.
+import { constValue, dataInputs } from './graph_model_algebra';
+import type { GraphNode, Weights } from './graph_model_ops';
+
+const name = (ref: string) => ref.replace(/^\^/, '').replace(/:\d+$/, '');
+const port = (ref: string) => Number(/:(\d+)$/.exec(ref)?.[1] ?? 0);
+const PASS = new Set(['Identity', 'StopGradient', 'Snapshot']);
+
+/** The node `ref` names (any output), behind pass-through ops. */
+function at(nodes: Map<string, GraphNode>, ref: string | undefined): { n: GraphNode; port: number } | undefined {
+  for (let hops = 0; ref !== undefined && hops < 32; hops++) {
+    const n = nodes.get(name(ref));
+    if (!n) return undefined;
+    if (!PASS.has(n.op)) return { n, port: port(ref) };
+    ref = dataInputs(n)[0];
+  }
+  return undefined;
+}
+const is = (nodes: Map<string, GraphNode>, ref: string | undefined, op: string, p = 0): GraphNode | undefined => {
+  const a = at(nodes, ref);
+  return a && a.n.op === op && a.port === p ? a.n : undefined;
+};
+const scalar = (nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined): number | undefined => {
+  const c = constValue(nodes, weights, ref);
+  return c && c.data.length === 1 ? c.data[0] : undefined;
+};
+
+/** A loop variable: its Enter (initial value `init`), Merge, Switch (the body reads `body`), NextIteration (`update`), Exit. */
+interface LoopVar {
+  init: string;
+  merge: string;
+  body: string;
+  update: string;
+  exit?: string;
+}
+
+/** The loop variables of each while frame, with its LoopCond's input. */
+function framesOf(nodes: Map<string, GraphNode>): { frame: string; vars: LoopVar[]; cond: string }[] {
+  const readers = new Map<string, GraphNode[]>();
+  for (const n of nodes.values()) for (const r of dataInputs(n)) readers.set(name(r), [...(readers.get(name(r)) ?? []), n]);
+  const frames = new Map<string, { vars: LoopVar[]; cond?: string; broken?: true }>();
+  for (const e of nodes.values()) {
+    if (e.op !== 'Enter' || e.attr.is_constant?.b) continue;
+    const frame = e.attr.frame_name?.s ?? '';
+    const f = frames.get(frame) ?? { vars: [] };
+    frames.set(frame, f);
+    const merge = (readers.get(e.name) ?? []).find((r) => r.op === 'Merge');
+    const next = merge && dataInputs(merge).map((r) => nodes.get(name(r))).find((n) => n?.op === 'NextIteration');
+    const sw = merge && (readers.get(merge.name) ?? []).find((r) => r.op === 'Switch');
+    if (!merge || !next || !sw || dataInputs(merge).length !== 2) {
+      f.broken = true;
+      continue;
+    }
+    const cond = nodes.get(name(dataInputs(sw)[1]));
+    if (cond?.op !== 'LoopCond' || (f.cond !== undefined && f.cond !== dataInputs(cond)[0])) f.broken = true;
+    else f.cond = dataInputs(cond)[0];
+    const exit = (readers.get(sw.name) ?? []).find((r) => r.op === 'Exit' && port(dataInputs(r)[0]) === 0);
+    f.vars.push({ init: dataInputs(e)[0], merge: merge.name, body: `${sw.name}:1`, update: dataInputs(next)[0], ...(exit ? { exit: exit.name } : {}) });
+  }
+  return [...frames].filter(([, f]) => !f.broken && f.cond !== undefined).map(([frame, f]) => ({ frame, vars: f.vars, cond: f.cond! }));
+}
+
+/** x W + h U + b as the cell computes z (MatMul, _FusedMatMul with BiasAdd, AddV2, BiasAdd): the constants by operand. */
+function linear(nodes: Map<string, GraphNode>, weights: Weights, ref: string, x: string, h: string, out: { W?: Float32Array; U?: Float32Array; b?: Float32Array; shapes: Map<string, number[]> }, depth = 0): boolean {
+  const a = at(nodes, ref);
+  if (!a || a.port !== 0 || depth > 8) return false;
+  const n = a.n, ins = dataInputs(n);
+  if (n.op === 'AddV2' || n.op === 'Add' || n.op === 'BiasAdd') {
+    const c = constValue(nodes, weights, ins[1]) ?? (n.op === 'BiasAdd' ? undefined : constValue(nodes, weights, ins[0]));
+    if (c) {
+      if (out.b || c.shape.length !== 1) return false;
+      out.b = c.data;
+      return linear(nodes, weights, constValue(nodes, weights, ins[1]) ? ins[0] : ins[1], x, h, out, depth + 1);
+    }
+    return ins.length === 2 && linear(nodes, weights, ins[0], x, h, out, depth + 1) && linear(nodes, weights, ins[1], x, h, out, depth + 1);
+  }
+  if (n.op === 'MatMul' || n.op === '_FusedMatMul') {
+    if (n.attr.transpose_a?.b || n.attr.transpose_b?.b) return false;
+    const w = constValue(nodes, weights, ins[1]);
+    const of = at(nodes, ins[0]);
+    const which = of && `${of.n.name}:${of.port}` === x ? 'W' : of && `${of.n.name}:${of.port}` === h ? 'U' : undefined;
+    if (!w || w.shape.length !== 2 || !which || out[which]) return false;
+    out[which] = w.data;
+    out.shapes.set(which, w.shape);
+    if (n.op === '_FusedMatMul') {
+      const ops = (n.attr.fused_ops?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString());
+      const b = constValue(nodes, weights, ins[2]);
+      if (ops.join() !== 'BiasAdd' || !b || out.b) return false;
+      out.b = b.data;
+    }
+    return true;
+  }
+  return false;
+}
+
+const key = (nodes: Map<string, GraphNode>, ref: string | undefined) => {
+  const a = at(nodes, ref);
+  return a ? `${a.n.name}:${a.port}` : undefined;
+};
+
+/** The two operands of a Mul or AddV2 at `ref`, else undefined. */
+function operands(nodes: Map<string, GraphNode>, ref: string | undefined, op: 'Mul' | 'AddV2'): [string, string] | undefined {
+  const n = is(nodes, ref, op) ?? (op === 'AddV2' ? is(nodes, ref, 'Add') : undefined);
+  const ins = n ? dataInputs(n) : [];
+  return ins.length === 2 ? [ins[0], ins[1]] : undefined;
+}
+
+/** f(split:k) for `op`: k, else undefined. */
+function gateOf(nodes: Map<string, GraphNode>, ref: string, op: string, split: string): number | undefined {
+  const g = is(nodes, ref, op);
+  const s = g && at(nodes, dataInputs(g)[0]);
+  return s && s.n.name === split ? s.port : undefined;
+}
+
+/** The LSTM cell h' = sigmoid(o) tanh(c'), c' = sigmoid(f) c + sigmoid(i) tanh(g), z split in four: its weights, else undefined. */
+function lstmCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: string, cNew: string, x: string, h: string, c: string) {
+  const ho = operands(nodes, hNew, 'Mul');
+  const tanhC = ho?.map((r) => is(nodes, r, 'Tanh')).findIndex((t) => t && key(nodes, dataInputs(t)[0]) === key(nodes, cNew));
+  if (!ho || tanhC === undefined || tanhC < 0) return undefined;
+  const oRef = ho[1 - tanhC];
+  const sig = is(nodes, oRef, 'Sigmoid');
+  const split = sig && at(nodes, dataInputs(sig)[0]);
+  if (!split || split.n.op !== 'Split' || split.port !== 3 || Number(split.n.attr.num_split?.i) !== 4) return undefined;
+  const dim = scalar(nodes, weights, dataInputs(split.n)[0]);
+  if (dim !== 1 && dim !== -1) return undefined;
+  const sp = split.n.name;
+  // c' = sigmoid(f) c + sigmoid(i) tanh(g), in any order.
+  const terms = operands(nodes, cNew, 'AddV2')?.map((r) => operands(nodes, r, 'Mul'));
+  if (!terms || terms.some((t) => !t)) return undefined;
+  let forget = false, input = false;
+  for (const t of terms as [string, string][]) {
+    const [a, b] = t;
+    for (const [p, q] of [[a, b], [b, a]]) {
+      if (gateOf(nodes, p, 'Sigmoid', sp) === 1 && key(nodes, q) === key(nodes, c)) forget = true;
+      if (gateOf(nodes, p, 'Sigmoid', sp) === 0 && gateOf(nodes, q, 'Tanh', sp) === 2) input = true;
+    }
+  }
+  if (!forget || !input) return undefined;
+  const lin = { shapes: new Map<string, number[]>() } as { W?: Float32Array; U?: Float32Array; b?: Float32Array; shapes: Map<string, number[]> };
+  if (!linear(nodes, weights, dataInputs(split.n)[1], key(nodes, x)!, key(nodes, h)!, lin) || !lin.W || !lin.U) return undefined;
+  const [inDim, cols] = lin.shapes.get('W')!, units = cols / 4;
+  if (!Number.isInteger(units) || lin.shapes.get('U')!.join() !== `${units},${cols}` || (lin.b && lin.b.length !== cols)) return undefined;
+  return { kind: 'LSTM', activation: 'tanh', kernel: lin.W, recurrent: lin.U, bias: lin.b ?? new Float32Array(cols), inDim, units, biasShape: [cols] };
+}
+
+/** Columns [from, to) of a [batch, n] value that StridedSlice `n` keeps (every row), else undefined. */
+function columns(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode, width: number): [number, number] | undefined {
+  const [b, e, st] = dataInputs(n).slice(1).map((r) => constValue(nodes, weights, r)?.data);
+  const mask = (k: string) => Number(n.attr[k]?.i ?? 0);
+  if (!b || !e || !st || b.length !== 2 || st[0] !== 1 || st[1] !== 1 || mask('shrink_axis_mask') || mask('ellipsis_mask') || mask('new_axis_mask')) return undefined;
+  if (!(mask('begin_mask') & 1) && b[0] !== 0) return undefined;
+  if (!(mask('end_mask') & 1)) return undefined;
+  const from = mask('begin_mask') & 2 ? 0 : b[1], to = mask('end_mask') & 2 ? width : e[1];
+  return from >= 0 && to <= width && from < to ? [from, to] : undefined;
+}
+
+/**
+ * Keras's GRU cell with reset_after (Keras's default): x_z, x_r, x_h = Split(x W + b_in, 3);
+ * r_z, r_r, r_h the columns of h U + b_rec; z = sigmoid(x_z + r_z), r = sigmoid(x_r + r_r),
+ * h' = z h + (1 - z) tanh(x_h + r r_h): its weights (bias [2, 3 units]), else undefined.
+ */
+function gruCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: string, x: string, h: string) {
+  const terms = operands(nodes, hNew, 'AddV2')?.map((r) => operands(nodes, r, 'Mul'));
+  if (!terms || terms.some((t) => !t)) return undefined;
+  let zRef: string | undefined, cand: string | undefined;
+  for (const [a, b] of terms as [string, string][])
+    for (const [p, q] of [[a, b], [b, a]]) {
+      if (is(nodes, p, 'Sigmoid') && key(nodes, q) === key(nodes, h)) zRef = key(nodes, p);
+      const sub = is(nodes, p, 'Sub');
+      if (sub && scalar(nodes, weights, dataInputs(sub)[0]) === 1 && is(nodes, q, 'Tanh')) cand = `${key(nodes, dataInputs(sub)[1])}|${key(nodes, q)}`;
+    }
+  if (!zRef || !cand || cand.split('|')[0] !== zRef) return undefined;
+  const tanh = at(nodes, cand.split('|')[1])!.n;
+  // Each gate's pre-activation: split k of x's part plus a column block of h's (times r for h).
+  const parts = (ref: string | undefined): { split: GraphNode; k: number; other: string } | undefined => {
+    const ops = operands(nodes, ref, 'AddV2');
+    for (const [i, j] of [[0, 1], [1, 0]]) {
+      const sp = ops && at(nodes, ops[i]);
+      if (ops && sp?.n.op === 'Split') return { split: sp.n, k: sp.port, other: ops[j] };
+    }
+    return undefined;
+  };
+  const zPart = parts(dataInputs(at(nodes, zRef)!.n)[0]);
+  const hPart = parts(dataInputs(tanh)[0]);
+  const rMul = hPart && operands(nodes, hPart.other, 'Mul');
+  const rSig = rMul?.map((r) => is(nodes, r, 'Sigmoid')).find((g) => g);
+  const rPart = rSig && parts(dataInputs(rSig)[0]);
+  const rh = rMul && rSig ? rMul.find((r) => key(nodes, r) !== `${rSig.name}:0`) : undefined;
+  if (!zPart || !hPart || !rPart || !rh || zPart.k !== 0 || rPart.k !== 1 || hPart.k !== 2) return undefined;
+  const split = zPart.split;
+  if (rPart.split !== split || hPart.split !== split || Number(split.attr.num_split?.i) !== 3 || ![1, -1].includes(scalar(nodes, weights, dataInputs(split)[0]) ?? 0)) return undefined;
+  // The column blocks z, r, h of one h U + b_rec.
+  const blocks = [zPart.other, rPart.other, rh].map((r) => is(nodes, r, 'StridedSlice'));
+  const inner = blocks[0] && dataInputs(blocks[0])[0];
+  if (blocks.some((b) => !b || key(nodes, dataInputs(b)[0]) !== key(nodes, inner))) return undefined;
+  const xl = { shapes: new Map<string, number[]>() } as { W?: Float32Array; U?: Float32Array; b?: Float32Array; shapes: Map<string, number[]> };
+  const hl = { shapes: new Map<string, number[]>() } as { W?: Float32Array; U?: Float32Array; b?: Float32Array; shapes: Map<string, number[]> };
+  if (!linear(nodes, weights, dataInputs(split)[1], key(nodes, x)!, key(nodes, h)!, xl) || !xl.W || xl.U) return undefined;
+  if (!linear(nodes, weights, inner!, key(nodes, x)!, key(nodes, h)!, hl) || !hl.U || hl.W) return undefined;
+  const [inDim, cols] = xl.shapes.get('W')!, units = cols / 3;
+  if (!Number.isInteger(units) || hl.shapes.get('U')!.join() !== `${units},${cols}`) return undefined;
+  const want = [[0, units], [units, 2 * units], [2 * units, cols]];
+  if (blocks.some((b, k) => columns(nodes, weights, b!, cols)?.join() !== want[k].join())) return undefined;
+  const bias = new Float32Array(2 * cols);
+  if (xl.b) bias.set(xl.b.length === cols ? xl.b : [], 0);
+  if (hl.b) bias.set(hl.b.length === cols ? hl.b : [], cols);
+  if ((xl.b && xl.b.length !== cols) || (hl.b && hl.b.length !== cols)) return undefined;
+  return { kind: 'GRU', activation: 'tanh', kernel: xl.W, recurrent: hl.U, bias, inDim, units, biasShape: [2, cols] };
+}
+
+/** SimpleRNN's activations by op. */
+const SIMPLE_ACTIVATIONS: Record<string, string> = { Tanh: 'tanh', Relu: 'relu', Sigmoid: 'sigmoid' };
+
+/** The SimpleRNN cell h' = activation(x W + h U + b): its weights, else undefined. */
+function simpleCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: string, x: string, h: string) {
+  const a = at(nodes, hNew);
+  const activation = a && a.port === 0 ? SIMPLE_ACTIVATIONS[a.n.op] : undefined;
+  const lin = { shapes: new Map<string, number[]>() } as { W?: Float32Array; U?: Float32Array; b?: Float32Array; shapes: Map<string, number[]> };
+  if (!a || !activation || !linear(nodes, weights, dataInputs(a.n)[0], key(nodes, x)!, key(nodes, h)!, lin) || !lin.W || !lin.U) return undefined;
+  const [inDim, units] = lin.shapes.get('W')!;
+  if (lin.shapes.get('U')!.join() !== `${units},${units}` || (lin.b && lin.b.length !== units)) return undefined;
+  return { kind: 'SimpleRNN', activation, kernel: lin.W, recurrent: lin.U, bias: lin.b ?? new Float32Array(units), inDim, units, biasShape: [units] };
+}
+
+/** A step counter: starts at 0, adds 1 per step. */
+const counter = (nodes: Map<string, GraphNode>, weights: Weights, v: LoopVar) => {
+  const add = operands(nodes, v.update, 'AddV2');
+  return scalar(nodes, weights, v.init) === 0 && !!add && add.some((r) => key(nodes, r) === key(nodes, v.body)) && add.some((r) => scalar(nodes, weights, r) === 1);
+};
+
+/** How many steps the loop runs: the smallest bound of a counter in its condition (each a Less of a counter's Merge and a constant or an unchanged variable). */
+function stepsOf(nodes: Map<string, GraphNode>, weights: Weights, cond: string, vars: LoopVar[]): number | undefined {
+  const byMerge = new Map(vars.map((v) => [v.merge, v]));
+  const bounds: number[] = [];
+  const walk = (ref: string, depth: number): boolean => {
+    const n = at(nodes, ref)?.n;
+    if (!n || depth > 8) return false;
+    if (n.op === 'LogicalAnd') return dataInputs(n).every((r) => walk(r, depth + 1));
+    if (n.op !== 'Less') return false;
+    const [a, b] = dataInputs(n);
+    const v = byMerge.get(name(a));
+    if (!v || !counter(nodes, weights, v)) return false;
+    const other = byMerge.get(name(b));
+    const bound = other ? (key(nodes, other.update) === key(nodes, other.body) ? scalar(nodes, weights, other.init) : undefined) : scalar(nodes, weights, b);
+    if (bound === undefined) return false;
+    bounds.push(bound);
+    return true;
+  };
+  return walk(cond, 0) && bounds.length > 0 ? Math.min(...bounds) : undefined;
+}
+
+/** x [batch, steps, features] (batch major) a loop's xs is made of, and whether it is reversed (go_backwards). */
+function sequenceOf(nodes: Map<string, GraphNode>, weights: Weights, xs: string, lstms: Map<string, string>): { x: string; backwards: boolean } | undefined {
+  const from = is(nodes, xs, 'TensorListFromTensor');
+  let src = from && dataInputs(from)[0];
+  let backwards = false;
+  const rev = is(nodes, src, 'ReverseV2');
+  if (rev) {
+    const axis = constValue(nodes, weights, dataInputs(rev)[1]);
+    if (axis?.data.length !== 1 || axis.data[0] !== 0) return undefined;
+    backwards = true;
+    src = dataInputs(rev)[0];
+  }
+  const t = is(nodes, src, 'Transpose');
+  if (t) {
+    const perm = constValue(nodes, weights, dataInputs(t)[1]);
+    return perm && [...perm.data].join() === '1,0,2' ? { x: dataInputs(t)[0], backwards } : undefined;
+  }
+  // Another LSTM's outputs, time major as its loop stacked them.
+  const stack = src && at(nodes, src)?.n;
+  const lstm = stack && lstms.get(stack.name);
+  return lstm ? { x: lstm, backwards } : undefined;
+}
+
+/** Replaces each Keras LSTM, GRU or SimpleRNN loop (see above) by one '_Recurrent' node where its outputs are read. */
+export function matchRecurrentLoops(nodes: Map<string, GraphNode>, weights: Weights): void {
+  const lstms = new Map<string, string>(); // a loop's TensorListStack -> its _Recurrent node (all steps)
+  const pending = framesOf(nodes);
+  // A loop reading another's outputs is matched after it.
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const loop of [...pending]) {
+      const done = matchLoop(nodes, weights, loop, lstms);
+      if (done === 'wait') continue;
+      pending.splice(pending.indexOf(loop), 1);
+      progress = true;
+    }
+  }
+}
+
+function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { frame: string; vars: LoopVar[]; cond: string }, lstms: Map<string, string>): 'done' | 'wait' {
+  const readers = (n: string) => [...nodes.values()].filter((r) => dataInputs(r).some((ref) => name(ref) === n));
+  const steady = (v: LoopVar) => key(nodes, v.update) === key(nodes, v.body);
+  const time = loop.vars.find((v) => counter(nodes, weights, v) && [...nodes.values()].some((n) => n.op === 'TensorListGetItem' && key(nodes, dataInputs(n)[1]) === key(nodes, v.body)));
+  const xsVar = loop.vars.find((v) => steady(v) && is(nodes, v.init, 'TensorListFromTensor'));
+  const outVar = loop.vars.find((v) => is(nodes, v.init, 'TensorListReserve') && is(nodes, v.update, 'TensorListSetItem'));
+  if (!time || !xsVar || !outVar || !outVar.exit) return 'done';
+  const seq = sequenceOf(nodes, weights, xsVar.init, lstms);
+  if (!seq) {
+    // Its input may be an LSTM loop not matched yet.
+    const from = is(nodes, xsVar.init, 'TensorListFromTensor');
+    const src = from && at(nodes, dataInputs(from)[0])?.n;
+    const inner = src?.op === 'ReverseV2' ? at(nodes, dataInputs(src)[0])?.n : src;
+    return inner?.op === 'TensorListStack' ? 'wait' : 'done';
+  }
+  const get = [...nodes.values()].find((n) => n.op === 'TensorListGetItem' && key(nodes, dataInputs(n)[0]) === key(nodes, xsVar.body) && key(nodes, dataInputs(n)[1]) === key(nodes, time.body));
+  const set = is(nodes, outVar.update, 'TensorListSetItem')!;
+  const [listRef, indexRef, hNew] = dataInputs(set);
+  if (!get || key(nodes, listRef) !== key(nodes, outVar.body)) return 'done';
+  const sequences = key(nodes, indexRef) === key(nodes, time.body);
+  if (!sequences && scalar(nodes, weights, indexRef) !== 0) return 'done';
+  const hVar = loop.vars.find((v) => key(nodes, v.update) === key(nodes, hNew));
+  if (!hVar) return 'done';
+  const rest = loop.vars.filter((v) => v !== time && v !== xsVar && v !== outVar && v !== hVar);
+  // An LSTM's other state (c); the rest counters or bounds that only count the steps.
+  const others = rest.filter((v) => !steady(v) && !counter(nodes, weights, v));
+  const cVar = others[0];
+  if (others.length > 1) return 'done';
+  const zero = (ref: string) => {
+    const fill = is(nodes, ref, 'Fill');
+    const c = fill ? constValue(nodes, weights, dataInputs(fill)[1]) : constValue(nodes, weights, ref);
+    return !!c && c.data.every((v) => v === 0);
+  };
+  if (!zero(hVar.init) || (cVar && !zero(cVar.init))) return 'done';
+  const x = `${get.name}:0`;
+  const cell = cVar ? lstmCell(nodes, weights, hNew, cVar.update, x, hVar.body, cVar.body) : (simpleCell(nodes, weights, hNew, x, hVar.body) ?? gruCell(nodes, weights, hNew, x, hVar.body));
+  const steps = stepsOf(nodes, weights, loop.cond, loop.vars);
+  if (!cell || steps === undefined) return 'done';
+  // What reads the outputs: their stack, then a transpose back (every step) or the last element.
+  const stack = readers(outVar.exit).find((r) => r.op === 'TensorListStack');
+  if (!stack || readers(outVar.exit).length !== 1) return 'done';
+  let node = `${stack.name}/_Recurrent`;
+  for (let i = 1; nodes.has(node); i++) node = `${stack.name}/_Recurrent_${i}`;
+  const cols = cell.kernel.length / cell.inDim;
+  const consts: [string, Float32Array, number[]][] = [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]];
+  const inputs = [seq.x];
+  for (const [what, data, shape] of consts) {
+    const c = `${node}/${what}`;
+    nodes.set(c, { name: c, op: 'Const', input: [], attr: {} });
+    weights.set(c, { data: Float32Array.from(data), shape: [...shape] });
+    inputs.push(c);
+  }
+  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards } };
+  nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
+  if (sequences) lstms.set(stack.name, node);
+  for (const r of readers(stack.name)) {
+    if (r.op === 'Transpose' && sequences && [...(constValue(nodes, weights, dataInputs(r)[1])?.data ?? [])].join() === '1,0,2') nodes.set(r.name, { name: r.name, op: 'Identity', input: [node], attr: {} });
+    if (r.op === 'StridedSlice' && !sequences && lastElement(nodes, weights, r)) nodes.set(r.name, { name: r.name, op: 'Identity', input: [node], attr: {} });
+  }
+  return 'done';
+}
+
+/** x[-1] (or x[0]) of a one-element stack: StridedSlice on axis 0 alone, shrinking it. */
+function lastElement(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode): boolean {
+  const [, b, e, s] = dataInputs(n).map((r) => constValue(nodes, weights, r)?.data);
+  const mask = (k: string) => Number(n.attr[k]?.i ?? 0);
+  return !!b && !!e && !!s && b.length === 1 && s[0] === 1 && (b[0] === -1 || b[0] === 0) && mask('shrink_axis_mask') === 1 && mask('ellipsis_mask') === 0 && mask('new_axis_mask') === 0;
+}

@@ -1,0 +1,61 @@
+// Recurrent layers in a GraphModel (lib/api/graph_model_loops.ts): TensorFlow's while loops of
+// Keras's LSTM, GRU and SimpleRNN become those layers. Keras 3.15's own predictions on the
+// fixtures are checked in graph_model_keras.test.ts; here, what each loop becomes, and loops
+// that differ from Keras's cells being refused, naming a loop op, rather than translated.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { readLayersModel } from '../lib/api/model';
+
+type Node = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
+interface Fixture {
+  model: { modelTopology: { node: Node[] }; weightSpecs: unknown[]; weightData: string; format: string; signature: unknown };
+}
+const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'graph_models', 'graph_models.json'), 'utf8'));
+
+/** The fixture's files, its nodes changed by `edit` first. */
+function artifacts(name: string, edit: (nodes: Node[]) => void = () => {}): tfe.ModelArtifacts {
+  const f = structuredClone(FIXTURES[name]);
+  edit(f.model.modelTopology.node);
+  const bytes = Buffer.from(f.model.weightData, 'base64');
+  return { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
+}
+
+type Layer = { class_name: string; config: Record<string, unknown> };
+const layersOf = (a: tfe.ModelArtifacts) => (readLayersModel(a).json.modelTopology as unknown as { config: { layers: Layer[] } }).config.layers;
+const summary = (a: tfe.ModelArtifacts) => layersOf(a).map((l) => [l.class_name, ...['units', 'return_sequences', 'go_backwards', 'reset_after'].filter((k) => l.config[k] !== undefined).map((k) => `${k}=${String(l.config[k])}`)].join(' '));
+
+test('each loop becomes its Keras layer: stacked LSTMs, a Bidirectional LSTM (two loops, one reversed), a GRU and a SimpleRNN going backwards', (t) => {
+  t.deepEqual(summary(artifacts('stacked_lstm')).filter((s) => /LSTM/.test(s)), ['LSTM units=5 return_sequences=true go_backwards=false', 'LSTM units=4 return_sequences=false go_backwards=false']);
+  t.deepEqual(summary(artifacts('bidirectional_lstm')).filter((s) => /LSTM|Concatenate/.test(s)), ['LSTM units=4 return_sequences=false go_backwards=false', 'LSTM units=4 return_sequences=false go_backwards=true', 'Concatenate']);
+  t.deepEqual(summary(artifacts('gru_rnn')).filter((s) => /GRU|RNN/.test(s)), ['GRU units=4 return_sequences=true go_backwards=false reset_after=true', 'SimpleRNN units=3 return_sequences=false go_backwards=true']);
+});
+
+test('loops that are not Keras cells are refused, naming a loop op', (t) => {
+  const loopOp = /GraphModel node '.*' \((TensorList\w+|Enter|Exit|Merge|Switch|NextIteration|LoopCond)\): this op is part of a while loop/;
+  const refused = (name: string, edit: (nodes: Node[]) => void, why: string, message = loopOp) => t.throws(() => tfe.loadPlainModel(artifacts(name, edit)), { message }, why);
+  const body = (nodes: Node[], op: string) => nodes.filter((n) => n.op === op && /while\/body/.test(n.name));
+  // Another activation on the LSTM's output gate (the last Sigmoid of the second LSTM).
+  refused('stacked_lstm', (nodes) => (body(nodes, 'Sigmoid').at(-1)!.op = 'Relu'), 'a relu gate');
+  // The state's gate from the input gate's columns (split:0) instead of the forget gate's (split:1).
+  refused('stacked_lstm', (nodes) => {
+    const mul = body(nodes, 'Mul').find((n) => (n.input ?? []).some((r) => /zeros_1_switch/.test(r)))!;
+    const gate = nodes.find((n) => (mul.input ?? []).includes(n.name) && n.op === 'Sigmoid')!;
+    gate.input = [(gate.input ?? [])[0].replace(/:1$/, '')];
+  }, 'the input gate on the state');
+  // GRU's (1 - z) as (2 - z).
+  refused('gru_rnn', (nodes) => {
+    const sub = body(nodes, 'Sub')[0];
+    sub.input = ['two', (sub.input ?? [])[1]];
+    nodes.push({ name: 'two', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [2] } } } });
+  }, "GRU's 2 - z");
+  // A loop that runs past the sequence: its bound raised.
+  refused('bidirectional_lstm', (nodes) => {
+    const less = nodes.filter((n) => n.op === 'Less' && /while\/cond/.test(n.name));
+    for (const l of less) l.input = [(l.input ?? [])[0], 'far', ...(l.input ?? []).slice(2)];
+    nodes.push({ name: 'far', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: {}, intVal: [7] } } } });
+  }, 'seven steps over six', /\(_Recurrent\): an LSTM loop of 7 steps over 6 features reads values of shape \[6,6\] per example/);
+});
