@@ -34,6 +34,13 @@ test('each loop becomes its Keras layer: stacked LSTMs, a Bidirectional LSTM (tw
   t.deepEqual(summary(artifacts('gru_rnn')).filter((s) => /GRU|RNN/.test(s)), ['GRU units=4 return_sequences=true go_backwards=false reset_after=true', 'SimpleRNN units=3 return_sequences=false go_backwards=true']);
 });
 
+test("with Keras's padding mask, each loop's layer is handed the mask of the ids (a padded step keeps the state)", (t) => {
+  const layers = layersOf(artifacts('padded_recurrent'));
+  const handed = layers.filter((l) => /LSTM|GRU/.test(l.class_name)).map((l) => [l.class_name, JSON.stringify((l as unknown as { inbound_nodes: unknown[][][] }).inbound_nodes[0][0][3])]);
+  const note = JSON.stringify({ mask: { class_name: '__tfe_padding_mask__', config: { source: 'input' } } });
+  t.deepEqual(handed, [['LSTM', note], ['GRU', note], ['GRU', note]]);
+});
+
 test('loops that are not Keras cells are refused, naming a loop op', (t) => {
   const loopOp = /GraphModel node '.*' \((TensorList\w+|Enter|Exit|Merge|Switch|NextIteration|LoopCond)\): this op is part of a while loop/;
   const refused = (name: string, edit: (nodes: Node[]) => void, why: string, message = loopOp) => t.throws(() => tfe.loadPlainModel(artifacts(name, edit)), { message }, why);
@@ -52,6 +59,13 @@ test('loops that are not Keras cells are refused, naming a loop op', (t) => {
     sub.input = ['two', (sub.input ?? [])[1]];
     nodes.push({ name: 'two', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [2] } } } });
   }, "GRU's 2 - z");
+  // A padded step's output zero (Keras's zero_output_for_mask) instead of the last output.
+  refused('padded_recurrent', (nodes) => {
+    const write = body(nodes, 'TensorListSetItem')[0];
+    const sel = nodes.find((n) => n.name === (write.input ?? [])[2])!;
+    nodes.push({ name: 'zeros_out', op: 'ZerosLike', input: [(sel.input ?? [])[1]], attr: { T: { type: 'DT_FLOAT' } } });
+    sel.input = [(sel.input ?? [])[0], (sel.input ?? [])[1], 'zeros_out'];
+  }, 'zero outputs at padded steps');
   // A loop that runs past the sequence: its bound raised.
   refused('bidirectional_lstm', (nodes) => {
     const less = nodes.filter((n) => n.op === 'Less' && /while\/cond/.test(n.name));

@@ -14,7 +14,7 @@ import { dataInputs, perChannel, through } from './graph_model_algebra';
 import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
 
 /** The ops that may read token ids (an int input): the lookup, what only passes them on, and Shape (sizes only). */
-export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape', '_MaskedMean', '_MultiHeadAttention']);
+export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape', '_MaskedMean', '_MultiHeadAttention', '_Recurrent']);
 
 const INT_TYPES = new Set(['DT_INT32', 'DT_INT64']);
 
@@ -87,5 +87,5 @@ export function castIds(n: GraphNode, args: Val[]): Val {
 export function checkIdReaders(n: GraphNode, args: Val[]): void {
   if (READS_IDS.has(n.op)) return;
   const ids = args.find((a): a is Layer => a.kind === 'layer' && a.ids === true);
-  if (ids) fail(n, `reads token ids (the int input '${ids.node}'): only an embedding lookup (GatherV2 of a constant table) may read them, and their padding mask (NotEqual(ids, 0)) only as Keras applies it, in the masked mean over the steps or in self-attention (graph_model_masks.ts)`);
+  if (ids) fail(n, `reads token ids (the int input '${ids.node}'): only an embedding lookup (GatherV2 of a constant table) may read them, and their padding mask (NotEqual(ids, 0)) only as Keras applies it, in the masked mean over the steps, self-attention or a recurrent layer (graph_model_masks.ts, graph_model_loops.ts)`);
 }

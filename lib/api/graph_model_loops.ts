@@ -14,13 +14,17 @@
 //   after: TensorListStack(outputs): Transpose(., [1, 0, 2]) with return_sequences, or its
 //          element -1 (the last output) without; a following LSTM reads the stack itself
 //
-// A SimpleRNN's loop is the same with h' = tanh(x_t W + h U + b) (or relu, sigmoid) and no c, a
+// With Keras's padding mask (Embedding(mask_zero) before the layer), the mask is one more
+// TensorList, and the states and the output keep their values at a padded step (a SelectV2 of
+// each by the step's mask): the layer is then handed the mask (graph_model_masks.ts), which it
+// applies so. A SimpleRNN's loop is the same with h' = tanh(x_t W + h U + b) (or relu, sigmoid) and no c, a
 // GRU's (reset_after, Keras's default) with its cell (gruCell below).
 // Each such loop becomes one '_Recurrent' node reading x (batch major) and the cell's weights, in
 // place of what reads the stack (graph_model_nodes.ts makes Keras's LSTM, GRU or SimpleRNN layer of it:
 // the library's own, exact-only). Anything else in a loop (another cell, a mask, other activations, state read after
 // it) leaves it as it is: its ops are then refused, naming one.
 import { constValue, dataInputs } from './graph_model_algebra';
+import { paddingSource } from './graph_model_masks';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 const name = (ref: string) => ref.replace(/^\^/, '').replace(/:\d+$/, '');
@@ -270,6 +274,25 @@ function stepsOf(nodes: Map<string, GraphNode>, weights: Weights, cond: string, 
   return walk(cond, 0) && bounds.length > 0 ? Math.min(...bounds) : undefined;
 }
 
+/** The padding mask a loop's TensorList is made of: Transpose(ExpandDims(NotEqual(ids, 0), -1), [1, 0, 2]), reversed on axis 0 with go_backwards. */
+function maskListOf(nodes: Map<string, GraphNode>, weights: Weights, init: string): { source: string; backwards: boolean } | undefined {
+  const from = is(nodes, init, 'TensorListFromTensor');
+  let src = from && dataInputs(from)[0];
+  const rev = is(nodes, src, 'ReverseV2');
+  if (rev) {
+    const axis = constValue(nodes, weights, dataInputs(rev)[1]);
+    if (axis?.data.length !== 1 || axis.data[0] !== 0) return undefined;
+    src = dataInputs(rev)[0];
+  }
+  const t = is(nodes, src, 'Transpose');
+  const perm = t && constValue(nodes, weights, dataInputs(t)[1]);
+  const e = t && is(nodes, dataInputs(t)[0], 'ExpandDims');
+  const axis = e && scalar(nodes, weights, dataInputs(e)[1]);
+  if (!perm || [...perm.data].join() !== '1,0,2' || !e || (axis !== 2 && axis !== -1)) return undefined;
+  const source = paddingSource(nodes, weights, dataInputs(e)[0]);
+  return source ? { source, backwards: !!rev } : undefined;
+}
+
 /** x [batch, steps, features] (batch major) a loop's xs is made of, and whether it is reversed (go_backwards). */
 function sequenceOf(nodes: Map<string, GraphNode>, weights: Weights, xs: string, lstms: Map<string, string>): { x: string; backwards: boolean } | undefined {
   const from = is(nodes, xs, 'TensorListFromTensor');
@@ -313,7 +336,7 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   const readers = (n: string) => [...nodes.values()].filter((r) => dataInputs(r).some((ref) => name(ref) === n));
   const steady = (v: LoopVar) => key(nodes, v.update) === key(nodes, v.body);
   const time = loop.vars.find((v) => counter(nodes, weights, v) && [...nodes.values()].some((n) => n.op === 'TensorListGetItem' && key(nodes, dataInputs(n)[1]) === key(nodes, v.body)));
-  const xsVar = loop.vars.find((v) => steady(v) && is(nodes, v.init, 'TensorListFromTensor'));
+  const xsVar = loop.vars.find((v) => steady(v) && is(nodes, v.init, 'TensorListFromTensor')?.attr.element_dtype?.type === 'DT_FLOAT');
   const outVar = loop.vars.find((v) => is(nodes, v.init, 'TensorListReserve') && is(nodes, v.update, 'TensorListSetItem'));
   if (!time || !xsVar || !outVar || !outVar.exit) return 'done';
   const seq = sequenceOf(nodes, weights, xsVar.init, lstms);
@@ -326,25 +349,44 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   }
   const get = [...nodes.values()].find((n) => n.op === 'TensorListGetItem' && key(nodes, dataInputs(n)[0]) === key(nodes, xsVar.body) && key(nodes, dataInputs(n)[1]) === key(nodes, time.body));
   const set = is(nodes, outVar.update, 'TensorListSetItem')!;
-  const [listRef, indexRef, hNew] = dataInputs(set);
+  const [listRef, indexRef, outRef] = dataInputs(set);
   if (!get || key(nodes, listRef) !== key(nodes, outVar.body)) return 'done';
   const sequences = key(nodes, indexRef) === key(nodes, time.body);
   if (!sequences && scalar(nodes, weights, indexRef) !== 0) return 'done';
-  const hVar = loop.vars.find((v) => key(nodes, v.update) === key(nodes, hNew));
+  // Keras's padding mask: a TensorList of m[:, :, None] read at each step; the states and the
+  // output keep their last values where m is 0 (SelectV2(m_t, new, old)).
+  const maskVar = loop.vars.find((v) => v !== xsVar && steady(v) && is(nodes, v.init, 'TensorListFromTensor')?.attr.element_dtype?.type === 'DT_BOOL');
+  const mask = maskVar && maskListOf(nodes, weights, maskVar.init);
+  const mGet = maskVar && [...nodes.values()].find((n) => n.op === 'TensorListGetItem' && key(nodes, dataInputs(n)[0]) === key(nodes, maskVar.body) && key(nodes, dataInputs(n)[1]) === key(nodes, time.body));
+  if (maskVar && (!mask || !mGet || mask.backwards !== seq.backwards)) return 'done';
+  /** The new value of `v` that `ref` holds where the step is not padding: `ref` itself without a mask. */
+  const unmasked = (ref: string, v?: LoopVar): string | undefined => {
+    if (!mGet) return ref;
+    const sel = is(nodes, ref, 'SelectV2');
+    const [c, a, b] = sel ? dataInputs(sel) : [];
+    return sel && key(nodes, c) === `${mGet.name}:0` && (!v || key(nodes, b) === key(nodes, v.body)) ? a : undefined;
+  };
+  // With a mask the output is its own variable (the last output, which is h), else h' itself.
+  const prevVar = mGet ? loop.vars.find((v) => key(nodes, v.update) === key(nodes, outRef)) : undefined;
+  const hNew = unmasked(outRef, prevVar);
+  if ((mGet && !prevVar) || !hNew) return 'done';
+  const hVar = loop.vars.find((v) => v !== prevVar && key(nodes, unmasked(v.update, v)) === key(nodes, hNew));
   if (!hVar) return 'done';
-  const rest = loop.vars.filter((v) => v !== time && v !== xsVar && v !== outVar && v !== hVar);
+  const rest = loop.vars.filter((v) => ![time, xsVar, outVar, hVar, prevVar, maskVar].includes(v));
   // An LSTM's other state (c); the rest counters or bounds that only count the steps.
   const others = rest.filter((v) => !steady(v) && !counter(nodes, weights, v));
   const cVar = others[0];
-  if (others.length > 1) return 'done';
+  const cNew = cVar && unmasked(cVar.update, cVar);
+  if (others.length > 1 || (cVar && !cNew)) return 'done';
   const zero = (ref: string) => {
+    if (is(nodes, ref, 'ZerosLike')) return true;
     const fill = is(nodes, ref, 'Fill');
     const c = fill ? constValue(nodes, weights, dataInputs(fill)[1]) : constValue(nodes, weights, ref);
     return !!c && c.data.every((v) => v === 0);
   };
-  if (!zero(hVar.init) || (cVar && !zero(cVar.init))) return 'done';
+  if (!zero(hVar.init) || (cVar && !zero(cVar.init)) || (prevVar && !zero(prevVar.init))) return 'done';
   const x = `${get.name}:0`;
-  const cell = cVar ? lstmCell(nodes, weights, hNew, cVar.update, x, hVar.body, cVar.body) : (simpleCell(nodes, weights, hNew, x, hVar.body) ?? gruCell(nodes, weights, hNew, x, hVar.body));
+  const cell = cVar ? lstmCell(nodes, weights, hNew, cNew!, x, hVar.body, cVar.body) : (simpleCell(nodes, weights, hNew, x, hVar.body) ?? gruCell(nodes, weights, hNew, x, hVar.body));
   const steps = stepsOf(nodes, weights, loop.cond, loop.vars);
   if (!cell || steps === undefined) return 'done';
   // What reads the outputs: their stack, then a transpose back (every step) or the last element.
@@ -362,6 +404,8 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     inputs.push(c);
   }
   const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards } };
+  // The padding mask's source (the int input of token ids), read last.
+  if (mask) inputs.push(mask.source);
   nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
   if (sequences) lstms.set(stack.name, node);
   for (const r of readers(stack.name)) {

@@ -232,6 +232,8 @@ const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids
 
 /** Keras's LSTM, GRU or SimpleRNN found in a while loop (graph_model_loops.ts): x [batch, steps, features], then its kernel, recurrent kernel and bias. */
 function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
+  // Then, with Keras's padding mask, the int input whose ids give it (graph_model_loops.ts).
+  const ids = args.length === 5 ? maskIds(n, args.pop()!) : undefined;
   needArgs(n, args, 4);
   const x = layerArg(n, args[0]);
   const [kernel, recurrentKernel, bias] = args.slice(1).map((a) => constArg(n, a, 'its weights'));
@@ -239,7 +241,10 @@ function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
   const units = intOf(n.attr.units?.i), steps = intOf(n.attr.steps?.i), sequences = n.attr.return_sequences?.b === true;
   if (x.shape.length !== 3 || x.shape[1] !== steps || x.shape[2] !== kernel.shape[0]) fail(n, `${kind === 'LSTM' ? 'an' : 'a'} ${kind} loop of ${steps} steps over ${kernel.shape[0]} features reads values of shape [${x.shape.slice(1)}] per example`);
   const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false };
-  return addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
+  if (ids && ids.shape[1] !== steps) fail(n, `a padding mask of ${ids.shape[1]} steps on a ${kind} of ${steps}`);
+  const layer = addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
+  if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
+  return layer;
 }
 
 /** Keras's GlobalAveragePooling1D handed the padding mask (graph_model_masks.ts): the mean over the steps that are not padding. */
