@@ -9,7 +9,7 @@ import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, str, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
 
 /** The ops of a while loop and its TensorLists (graph_model_loops.ts). */
 const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
@@ -112,6 +112,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   }
   if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
+  if (op === 'ReverseV2') return [reversed(n, args, out)];
   if (LOOP_OPS.has(op)) fail(n, "this op is part of a while loop (a recurrent layer's), and only Keras's LSTM, GRU (reset_after) and SimpleRNN loops translate, as Keras 3 writes them (graph_model_loops.ts: zeros as the first state, sigmoid and tanh gates, every step or the last one read, no mask, no state read after the loop); this one differs");
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
 }
@@ -349,6 +350,18 @@ function slice(n: GraphNode, args: Val[], out: Translated): Val {
   const { out: shape } = sliceBounds(key, [1, ...x.shape.slice(1)], (msg) => fail(n, msg));
   if (shape.length < 2) fail(n, 'slices every axis but the batch to single elements: keep a last axis');
   return addLayer(out, n, SLICE_LAYER, { key: key.map((k) => (k === 'ellipsis' ? { class_name: '__ellipsis__' } : k)) }, [x], [-1, ...shape.slice(1)]);
+}
+
+/** ReverseV2 of a computed value over axes other than the batch's (Bidirectional's backward steps put back in order): x[:, ::-1], a local reordering. */
+function reversed(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 2);
+  const x = layerArg(n, args[0]);
+  const r = x.shape.length;
+  const axes = [...constArg(n, args[1], 'its axes').data].map((a) => (a < 0 ? a + r : a));
+  if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= r)) fail(n, `reverses axes [${axes}] of a rank-${r} value`);
+  if (axes.includes(0)) fail(n, 'reverses the batch axis: not supported (keep it whole)');
+  const key = x.shape.map((_, a) => ({ start: null, stop: null, ...(axes.includes(a) ? { step: -1 } : {}) }));
+  return addLayer(out, n, SLICE_LAYER, { key }, [x], x.shape);
 }
 
 function pad(n: GraphNode, args: Val[], out: Translated): Val {
