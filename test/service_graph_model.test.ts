@@ -2,7 +2,11 @@
 // into layers before deploying (the servers read layers only), and a client's answer matches
 // TensorFlow.js's GraphModel executor, final softmax included, under SecureNN and FSS; a text
 // model's token ids go out one-hot, as for a LayersModel with an Embedding, and its padding mask
-// reaches the servers as a note on the layers that apply it (built there from the one-hot).
+// reaches the servers as a note on the layers that apply it (built there from the one-hot); a
+// Keras model's recurrent layers, while loops in the graph, answer as Keras does.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import test from 'ava';
 
 import { attentionGraph } from './helpers/graph_attention';
@@ -61,6 +65,23 @@ test.serial("a GraphModel's self-attention on padded token ids deploys: the serv
     const p = await client.predict('graph-padded', { data: x, shape: [1, 4] });
     const err = Math.max(...want.map((v, i) => Math.abs(p.outputs[i] - v)));
     t.true(err < 5e-3, `max |service - tfjs| = ${err} (${[...p.outputs]} vs ${[...want]})`);
+  } finally {
+    await Promise.all([owner.close(), client.close()]);
+  }
+});
+
+test.serial("a GraphModel's recurrent layers (while loops) on padded token ids deploy: Keras's answers", async (t) => {
+  const fixtures = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'graph_models', 'graph_models.json'), 'utf8'));
+  const f = fixtures.padded_recurrent as { model: { weightData: string }; x: number[]; shape: number[]; y: number[] };
+  const bytes = Buffer.from(f.model.weightData, 'base64');
+  const artifacts = { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) };
+  const owner = await cluster().connect({ asOwner: true });
+  const client = await cluster().connect();
+  try {
+    await owner.deploy(artifacts as never, { name: 'graph-recurrent', protocol: 'fss' });
+    const p = await client.predict('graph-recurrent', { data: Float64Array.from(f.x), shape: f.shape });
+    const err = Math.max(...f.y.map((v, i) => Math.abs(p.outputs[i] - v)));
+    t.true(err < 5e-3, `max |service - Keras| = ${err} (${[...p.outputs]} vs ${f.y})`);
   } finally {
     await Promise.all([owner.close(), client.close()]);
   }
