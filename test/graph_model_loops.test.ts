@@ -34,7 +34,10 @@ test('each loop becomes its Keras layer: stacked LSTMs, a Bidirectional LSTM (tw
   t.deepEqual(summary(artifacts('gru_rnn')).filter((s) => /GRU|RNN/.test(s)), ['GRU units=4 return_sequences=true go_backwards=false reset_after=true', 'SimpleRNN units=3 return_sequences=false go_backwards=true']);
 });
 
-test("with Keras's padding mask, each loop's layer is handed the mask of the ids (a padded step keeps the state)", (t) => {
+test("with Keras's padding mask, each loop's layer is handed the mask of the ids (a padded step keeps the state; zero outputs where Bidirectional asks)", (t) => {
+  const tagger = layersOf(artifacts('padded_tagger')).filter((l) => /LSTM|GRU/.test(l.class_name));
+  t.deepEqual(tagger.map((l) => l.config.zero_output_for_mask), [true, true, true, true]);
+  t.deepEqual(layersOf(artifacts('padded_recurrent')).filter((l) => /LSTM|GRU/.test(l.class_name)).map((l) => l.config.zero_output_for_mask), [undefined, undefined, undefined]);
   const layers = layersOf(artifacts('padded_recurrent'));
   const handed = layers.filter((l) => /LSTM|GRU/.test(l.class_name)).map((l) => [l.class_name, JSON.stringify((l as unknown as { inbound_nodes: unknown[][][] }).inbound_nodes[0][0][3])]);
   const note = JSON.stringify({ mask: { class_name: '__tfe_padding_mask__', config: { source: 'input' } } });
@@ -59,13 +62,13 @@ test('loops that are not Keras cells are refused, naming a loop op', (t) => {
     sub.input = ['two', (sub.input ?? [])[1]];
     nodes.push({ name: 'two', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [2] } } } });
   }, "GRU's 2 - z");
-  // A padded step's output zero (Keras's zero_output_for_mask) instead of the last output.
+  // A padded step's output the LSTM's cell state c instead of the last output (or zeros).
   refused('padded_recurrent', (nodes) => {
     const write = body(nodes, 'TensorListSetItem')[0];
     const sel = nodes.find((n) => n.name === (write.input ?? [])[2])!;
-    nodes.push({ name: 'zeros_out', op: 'ZerosLike', input: [(sel.input ?? [])[1]], attr: { T: { type: 'DT_FLOAT' } } });
-    sel.input = [(sel.input ?? [])[0], (sel.input ?? [])[1], 'zeros_out'];
-  }, 'zero outputs at padded steps');
+    const cKept = body(nodes, 'SelectV2').find((n) => (n.input ?? []).some((r) => /zeros_1_switch/.test(r)))!;
+    sel.input = [(sel.input ?? [])[0], (sel.input ?? [])[1], (cKept.input ?? [])[2]];
+  }, "c at padded steps");
   // A loop that runs past the sequence: its bound raised.
   refused('bidirectional_lstm', (nodes) => {
     const less = nodes.filter((n) => n.op === 'Less' && /while\/cond/.test(n.name));

@@ -182,24 +182,29 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     const [c, a, b] = sel ? dataInputs(sel) : [];
     return sel && key(nodes, c) === `${mGet.name}:0` && (!v || key(nodes, b) === key(nodes, v.body)) ? a : undefined;
   };
-  // With a mask the output is its own variable (the last output, which is h), else h' itself.
-  const prevVar = mGet ? loop.vars.find((v) => key(nodes, v.update) === key(nodes, outRef)) : undefined;
-  const hNew = unmasked(outRef, prevVar);
-  if ((mGet && !prevVar) || !hNew) return 'done';
-  const hVar = loop.vars.find((v) => v !== prevVar && key(nodes, unmasked(v.update, v)) === key(nodes, hNew));
-  if (!hVar) return 'done';
-  const rest = loop.vars.filter((v) => ![time, xsVar, outVar, hVar, prevVar, maskVar].includes(v));
-  // An LSTM's other state (c); the rest counters or bounds that only count the steps.
-  const others = rest.filter((v) => !steady(v) && !counter(nodes, weights, v));
-  const cVar = others[0];
-  const cNew = cVar && unmasked(cVar.update, cVar);
-  if (others.length > 1 || (cVar && !cNew)) return 'done';
   const zero = (ref: string) => {
     if (is(nodes, ref, 'ZerosLike')) return true;
     const fill = is(nodes, ref, 'Fill');
     const c = fill ? constValue(nodes, weights, dataInputs(fill)[1]) : constValue(nodes, weights, ref);
     return !!c && c.data.every((v) => v === 0);
   };
+  // With a mask the output at a padded step is the last output (a variable of its own, which is
+  // h), or zeros (zero_output_for_mask, Bidirectional's with every step returned: an unchanged
+  // variable of zeros); without, h' itself.
+  const prevVar = mGet ? loop.vars.find((v) => key(nodes, v.update) === key(nodes, outRef)) : undefined;
+  const held = mGet && is(nodes, outRef, 'SelectV2') ? dataInputs(is(nodes, outRef, 'SelectV2')!)[2] : undefined;
+  const zeros = loop.vars.find((v) => held !== undefined && key(nodes, v.body) === key(nodes, held) && steady(v) && zero(v.init));
+  if (zeros && !sequences) return 'done';
+  const hNew = unmasked(outRef, zeros ?? prevVar);
+  if ((mGet && !prevVar) || !hNew) return 'done';
+  const hVar = loop.vars.find((v) => v !== prevVar && key(nodes, unmasked(v.update, v)) === key(nodes, hNew));
+  if (!hVar) return 'done';
+  const rest = loop.vars.filter((v) => ![time, xsVar, outVar, hVar, prevVar, maskVar, zeros].includes(v));
+  // An LSTM's other state (c); the rest counters or bounds that only count the steps.
+  const others = rest.filter((v) => !steady(v) && !counter(nodes, weights, v));
+  const cVar = others[0];
+  const cNew = cVar && unmasked(cVar.update, cVar);
+  if (others.length > 1 || (cVar && !cNew)) return 'done';
   if (!zero(hVar.init) || (cVar && !zero(cVar.init)) || (prevVar && !zero(prevVar.init))) return 'done';
   const x = `${get.name}:0`;
   const cell = cVar ? lstmCell(nodes, weights, hNew, cNew!, x, hVar.body, cVar.body) : (simpleCell(nodes, weights, hNew, x, hVar.body) ?? gruCell(nodes, weights, hNew, x, hVar.body));
@@ -219,7 +224,7 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     weights.set(c, { data: Float32Array.from(data), shape: [...shape] });
     inputs.push(c);
   }
-  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards } };
+  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards }, zero_output_for_mask: { b: !!zeros } };
   // The padding mask's source (the int input of token ids), read last.
   if (mask) inputs.push(mask.source);
   nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });

@@ -241,7 +241,7 @@ function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
   const kind = ({ LSTM: 'LSTM', GRU: 'GRU' } as Record<string, string>)[str(n, 'kind') ?? ''] ?? 'SimpleRNN';
   const units = intOf(n.attr.units?.i), steps = intOf(n.attr.steps?.i), sequences = n.attr.return_sequences?.b === true;
   if (x.shape.length !== 3 || x.shape[1] !== steps || x.shape[2] !== kernel.shape[0]) fail(n, `${kind === 'LSTM' ? 'an' : 'a'} ${kind} loop of ${steps} steps over ${kernel.shape[0]} features reads values of shape [${x.shape.slice(1)}] per example`);
-  const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false };
+  const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false, ...(n.attr.zero_output_for_mask?.b ? { zero_output_for_mask: true } : {}) };
   if (ids && ids.shape[1] !== steps) fail(n, `a padding mask of ${ids.shape[1]} steps on a ${kind} of ${steps}`);
   const layer = addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
   if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };

@@ -37,6 +37,8 @@ export interface RecurrentSettings {
   returnState: boolean;
   /** GRU only: Keras's reset_after (the reset gate applied after the recurrent product). */
   resetAfter: boolean;
+  /** With a padding mask and every step returned, a padded step's output is zeros, not the state kept (Keras's zero_output_for_mask). */
+  zeroOutputForMask: boolean;
 }
 
 /**
@@ -78,6 +80,7 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
     goBackwards: c.go_backwards === true,
     returnState: c.return_state === true,
     resetAfter: kind === 'GRU' && c.reset_after === true,
+    zeroOutputForMask: c.zero_output_for_mask === true,
   };
 }
 
@@ -161,7 +164,10 @@ export function recurrentLayer(kind: RecurrentKind, l: LayerConfig, ctx: LayerCo
     // Keras's order is the steps' (reversed with go_backwards); Bidirectional reverses its
     // backward half's, to line them up with the forward half's.
     if (wiring.reverseOutputs) outputs.reverse();
-    const y = s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
+    let y = s.returnSequences ? (outputs.length === 1 ? outputs[0] : concat(outputs, 1)) : (h as AnyTensor);
+    // zero_output_for_mask: the padded steps' outputs times their mask, in the outputs' order
+    // (the steps' reversed where they ran backwards and were not put back): one product.
+    if (mask && s.zeroOutputForMask && s.returnSequences) y = mul(y, s.goBackwards !== wiring.reverseOutputs ? concat(Array.from({ length: steps }, (_, i) => slice(mask, [0, steps - 1 - i, 0], [n, 1, 1])), 1) : mask);
     return s.returnState ? [y, h as AnyTensor, ...(kind === 'LSTM' ? [c as AnyTensor] : [])] : [y];
   };
   return { step: (p) => (xs) => run(p)(xs)[0], ...(s.returnState ? { multiStep: run } : {}), comparisons: true, exactOnly: true };

@@ -80,7 +80,8 @@ export function recurrentForward(
     for (let i = 0; i < steps; i++) {
       const t = s.goBackwards ? steps - 1 - i : i;
       if (mask && mask.data[b * steps + t] === 0) {
-        if (s.returnSequences) out.set(h, (b * steps + (reverseOutputs ? steps - 1 - i : i)) * u);
+        // (zero_output_for_mask: zeros, as allocated.)
+        if (s.returnSequences && !s.zeroOutputForMask) out.set(h, (b * steps + (reverseOutputs ? steps - 1 - i : i)) * u);
         continue;
       }
       const xz = plainAlloc(width);
