@@ -9,8 +9,9 @@
 // and a constant per channel or over the last axes (a private scale and shift: constants are the
 // owner's), concatenation, zero padding, global pooling, token ids into an embedding lookup
 // (graph_model_ids.ts) with Keras's padding mask (graph_model_masks.ts), layer and RMS
-// normalisations, GELU and multi-head attention written as primitive ops (graph_model_norms.ts,
-// graph_model_gelu.ts, graph_model_attention.ts), recurrent layers' while loops
+// normalisations, GELU, multi-head and dot-product attention written as primitive ops
+// (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts,
+// graph_model_dot_attention.ts), recurrent layers' while loops
 // (graph_model_loops.ts), and the
 // reshapes a Flatten becomes (the shape computed from Shape, StridedSlice and Pack, only the batch
 // size unknown). Any other op on the way to an output is refused, naming it and its node. Nodes
@@ -24,6 +25,7 @@ import { matchGelus } from './graph_model_gelu';
 import { dropIdWraps, idsFromFloats } from './graph_model_ids';
 import { matchMaskedMeans } from './graph_model_masks';
 import { matchRecurrentLoops } from './graph_model_loops';
+import { matchDotAttentions } from './graph_model_dot_attention';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -73,6 +75,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
   matchAttentions(nodes, weights);
+  matchDotAttentions(nodes, weights);
   matchMaskedMeans(nodes, weights);
   matchRecurrentLoops(nodes, weights);
   dropIdWraps(nodes, weights);

@@ -14,7 +14,7 @@ import { dataInputs, perChannel, through } from './graph_model_algebra';
 import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, needArgs, type Translated, type Val, type Weights } from './graph_model_ops';
 
 /** The ops that may read token ids (an int input): the lookup, what only passes them on, and Shape (sizes only). */
-export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape', '_MaskedMean', '_MultiHeadAttention', '_Recurrent']);
+export const READS_IDS = new Set(['GatherV2', 'Identity', 'Cast', 'Snapshot', 'StopGradient', 'Shape', '_MaskedMean', '_MultiHeadAttention', '_Recurrent', '_DotAttention']);
 
 const INT_TYPES = new Set(['DT_INT32', 'DT_INT64']);
 

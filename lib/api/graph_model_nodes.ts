@@ -9,7 +9,7 @@ import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, str, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad, a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
 
 /** The ops of a while loop and its TensorLists (graph_model_loops.ts). */
 const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
@@ -102,7 +102,9 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === '_LayerNorm' || op === '_RMSNorm') return [normalization(n, args, out)];
   if (op === '_MultiHeadAttention') return [attention(n, args, out)];
   if (op === '_MaskedMean') return [maskedMean(n, args, out)];
+  if (op === '_DotAttention') return [dotAttention(n, args, out)];
   if (op === '_Recurrent') return [recurrent(n, args, out)];
+  if ((op === 'BatchMatMulV2' || op === 'BatchMatMul') && args[1]?.kind === 'layer') fail(n, "a product of two computed values is supported only inside an attention as Keras writes it (Attention: softmax(q k' [times a scale]) v, with the padding mask on both queries and keys or none; MultiHeadAttention's Einsums)");
   if (op === 'Einsum') fail(n, 'this op is not supported on its own: only inside a MultiHeadAttention as Keras 3 writes it (projections, scores scaled by 1/sqrt(key_dim), a softmax, the output projection, and nothing else reading its steps)');
   if (op === '_Gelu') {
     // Found among primitive ops (graph_model_gelu.ts): the exact form, or the tanh approximation.
@@ -219,6 +221,20 @@ function attention(n: GraphNode, args: Val[], out: Translated): Val {
   // Keras's causal mask and the padding mask are call arguments: written with the call, as Keras writes them.
   const kwargs = { ...(n.attr.use_causal_mask?.b ? { use_causal_mask: true } : {}), ...(ids ? { mask: maskNote(ids) } : {}) };
   if (Object.keys(kwargs).length > 0) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = kwargs;
+  return layer;
+}
+
+/** Keras's Attention (dot scores) found among primitive ops (graph_model_dot_attention.ts): query, value, key, then the scale (use_scale) and the ids of the padding mask (masked). */
+function dotAttention(n: GraphNode, args: Val[], out: Translated): Val {
+  const ids = n.attr.masked?.b ? maskIds(n, args.pop()!) : undefined;
+  const scale = n.attr.use_scale?.b ? constArg(n, args.pop()!, 'its scale') : undefined;
+  needArgs(n, args, 3);
+  const [q, v, k] = ['its query', 'its value', 'its key'].map((what, i) => layerArg(n, args[i], what));
+  if ([q, v, k].some((x) => x.shape.length !== 3)) fail(n, `attention (found among primitive ops) over values of shapes [${q.shape.slice(1)}], [${v.shape.slice(1)}] and [${k.shape.slice(1)}] per example: over the steps of [steps, features] values only`);
+  if (v.shape[1] !== k.shape[1] || q.shape[2] !== k.shape[2]) fail(n, `attention (found among primitive ops) of a query [${q.shape.slice(1)}] and a key [${k.shape.slice(1)}] over a value [${v.shape.slice(1)}]: the key's steps must be the value's, its features the query's`);
+  if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
+  const layer = addLayer(out, n, 'Attention', { use_scale: !!scale, score_mode: 'dot', dropout: 0 }, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], v.shape[2]], scale ? [['scale', scale.data, []]] : []);
+  if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
   return layer;
 }
 

@@ -183,7 +183,8 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
 
 /**
  * A GraphModel's translation names each layer that applies a padding mask (graph_model_masks.ts):
- * a masked mean, a self-attention or a recurrent layer (graph_model_loops.ts: a padded step keeps
+ * a masked mean, a self-attention (MultiHeadAttention, or Attention: its padded steps' outputs 0)
+ * or a recurrent layer (graph_model_loops.ts: a padded step keeps
  * the state, and its output is the state kept), the mask from the ids of an input an Embedding reads (the
  * mask is its one-hot's column 0). Nothing else gets one; an Embedding never starts one here.
  */
@@ -195,7 +196,7 @@ function explicitMasks(graph: LayerGraph): Map<string, MaskSource> {
     if (cls === 'Masking') refuse(node.layer, 'is a Masking layer in a GraphModel translation, whose calls name where a padding mask applies');
     const note = maskNoteOf(node.layer.callArgs?.mask);
     if (!note) continue;
-    if (cls !== 'GlobalAveragePooling1D' && cls !== 'MultiHeadAttention' && !RECURRENT.has(cls)) refuse(node.layer, `is given a padding mask, which only GlobalAveragePooling1D, MultiHeadAttention and the recurrent layers apply in a GraphModel translation`);
+    if (cls !== 'GlobalAveragePooling1D' && cls !== 'MultiHeadAttention' && cls !== 'Attention' && !RECURRENT.has(cls)) refuse(node.layer, `is given a padding mask, which only GlobalAveragePooling1D, MultiHeadAttention, Attention and the recurrent layers apply in a GraphModel translation`);
     const input = graph.inputs.find((i) => i.id === note.source);
     const read = graph.nodes.some((e) => e.layer.class_name === 'Embedding' && e.inputs[0] === note.source);
     if (note.maskValue !== undefined || !input || !read) refuse(node.layer, `is given the padding mask of '${note.source}', which is not an input of token ids an Embedding reads`);
