@@ -26,6 +26,7 @@ import { dropIdWraps, idsFromFloats } from './graph_model_ids';
 import { matchMaskedMeans } from './graph_model_masks';
 import { matchRecurrentLoops } from './graph_model_loops';
 import { matchDotAttentions } from './graph_model_dot_attention';
+import { matchAtrousConvolutions } from './graph_model_atrous';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -72,6 +73,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   // weights join a copy of the weights map, so the caller's is left as it was.
   weights = new Map(weights);
   idsFromFloats(nodes, weights);
+  matchAtrousConvolutions(nodes, weights);
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
   matchAttentions(nodes, weights);
