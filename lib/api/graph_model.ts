@@ -27,6 +27,7 @@ import { matchMaskedMeans } from './graph_model_masks';
 import { matchRecurrentLoops } from './graph_model_loops';
 import { matchDotAttentions } from './graph_model_dot_attention';
 import { matchAtrousConvolutions } from './graph_model_atrous';
+import { matchTimeMajorSteps } from './graph_model_steps';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -79,7 +80,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   matchAttentions(nodes, weights);
   matchDotAttentions(nodes, weights);
   matchMaskedMeans(nodes, weights);
-  matchRecurrentLoops(nodes, weights);
+  matchTimeMajorSteps(nodes, weights, matchRecurrentLoops(nodes, weights));
   dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);

@@ -126,14 +126,25 @@ function sequenceOf(nodes: Map<string, GraphNode>, weights: Weights, xs: string,
     const perm = constValue(nodes, weights, dataInputs(t)[1]);
     return perm && [...perm.data].join() === '1,0,2' ? { x: dataInputs(t)[0], backwards } : undefined;
   }
+  // Steps packed time major (TimeDistributed's outputs read by the loop directly): packed on axis 1.
+  const pack = is(nodes, src, 'Pack');
+  if (pack && Number(pack.attr.axis?.i ?? 0) === 0) {
+    const name = `${pack.name}/batch_major`;
+    if (!nodes.has(name)) nodes.set(name, { name, op: 'Pack', input: dataInputs(pack), attr: { ...pack.attr, axis: { i: 1 } } });
+    return { x: name, backwards };
+  }
   // Another LSTM's outputs, time major as its loop stacked them.
   const stack = src && at(nodes, src)?.n;
   const lstm = stack && lstms.get(stack.name);
   return lstm ? { x: lstm, backwards } : undefined;
 }
 
-/** Replaces each Keras LSTM, GRU or SimpleRNN loop (see above) by one '_Recurrent' node where its outputs are read. */
-export function matchRecurrentLoops(nodes: Map<string, GraphNode>, weights: Weights): void {
+/**
+ * Replaces each Keras LSTM, GRU or SimpleRNN loop (see above) by one '_Recurrent' node where its
+ * outputs are read; returns the stacks of those returning every step, each to its node (batch
+ * major), for other readers of a stack (graph_model_steps.ts).
+ */
+export function matchRecurrentLoops(nodes: Map<string, GraphNode>, weights: Weights): Map<string, string> {
   const lstms = new Map<string, string>(); // a loop's TensorListStack -> its _Recurrent node (all steps)
   const pending = framesOf(nodes);
   // A loop reading another's outputs is matched after it.
@@ -146,6 +157,7 @@ export function matchRecurrentLoops(nodes: Map<string, GraphNode>, weights: Weig
       progress = true;
     }
   }
+  return lstms;
 }
 
 function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { frame: string; vars: LoopVar[]; cond: string }, lstms: Map<string, string>): 'done' | 'wait' {

@@ -9,7 +9,7 @@ import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, str, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, dilated ones written with SpaceToBatchND and BatchToSpaceND, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad (of an image\'s spatial axes or a sequence\'s steps), a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, dilated ones written with SpaceToBatchND and BatchToSpaceND, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image or the steps of a sequence, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad (of an image\'s spatial axes or a sequence\'s steps), a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, TimeDistributed\'s steps (time-major slices, a Pack of the results), Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
 
 /** The ops of a while loop and its TensorLists (graph_model_loops.ts). */
 const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
@@ -36,6 +36,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'Shape') return [shapeOf(n, args)];
   if (op === 'StridedSlice') return [args[0]?.kind === 'layer' ? slice(n, args, out) : stridedSlice(n, args)];
   if (op === 'Pack' && args.every((a) => a.kind === 'const' && a.shape.length === 0)) return [packed(n, args)];
+  if (op === 'Pack' && args.length > 0 && args.every((a) => a.kind === 'layer')) return [stacked(n, args, out)];
   if (op === 'Prod' && args[0]?.kind === 'const') return [product(n, args)];
   if (op === 'GatherV2' && args.every((a) => a.kind === 'const')) return [gathered(n, args)];
   if (op === 'Reshape') {
@@ -367,6 +368,19 @@ function slice(n: GraphNode, args: Val[], out: Translated): Val {
   const { out: shape } = sliceBounds(key, [1, ...x.shape.slice(1)], (msg) => fail(n, msg));
   if (shape.length < 2) fail(n, 'slices every axis but the batch to single elements: keep a last axis');
   return addLayer(out, n, SLICE_LAYER, { key: key.map((k) => (k === 'ellipsis' ? { class_name: '__ellipsis__' } : k)) }, [x], [-1, ...shape.slice(1)]);
+}
+
+/** Pack of computed values of one shape on an axis after the batch's (TimeDistributed's steps: graph_model_steps.ts): each reshaped to one there, concatenated. */
+function stacked(n: GraphNode, args: Val[], out: Translated): Val {
+  const xs = args.map((a, i) => layerArg(n, a, `its input ${i}`));
+  const shape = xs[0].shape, axis = intOf(n.attr.axis?.i);
+  const at = axis < 0 ? axis + shape.length + 1 : axis;
+  if (xs.some((x) => x.shape.join() !== shape.join())) fail(n, `packs values of different shapes (${xs.map((x) => `[${x.shape.slice(1)}]`).join(', ')})`);
+  if (!(at >= 1 && at <= shape.length)) fail(n, `packs on axis ${axis}: only on an axis after the batch's`);
+  const one = [...shape.slice(0, at), 1, ...shape.slice(at)];
+  const parts = xs.map((x) => addLayer(out, n, 'Reshape', { target_shape: one.slice(1) }, [x], one));
+  if (parts.length === 1) return parts[0];
+  return addLayer(out, n, 'Concatenate', { axis: at }, parts, [...shape.slice(0, at), parts.length, ...shape.slice(at)]);
 }
 
 /** ReverseV2 of a computed value over axes other than the batch's (Bidirectional's backward steps put back in order): x[:, ::-1], a local reordering. */
