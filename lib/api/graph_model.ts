@@ -28,6 +28,7 @@ import { matchRecurrentLoops } from './graph_model_loops';
 import { matchDotAttentions } from './graph_model_dot_attention';
 import { matchAtrousConvolutions } from './graph_model_atrous';
 import { matchTimeMajorSteps } from './graph_model_steps';
+import { einsumsFromMatMuls } from './graph_model_einsums';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -77,8 +78,11 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   matchAtrousConvolutions(nodes, weights);
   matchNormalizations(nodes, weights);
   matchGelus(nodes, weights);
-  matchAttentions(nodes, weights);
+  // (Dot-product attention first: its transposed key is its own; then products written as
+  // transposes around a BatchMatMulV2 are read as the Einsums multi-head attention is made of.)
   matchDotAttentions(nodes, weights);
+  einsumsFromMatMuls(nodes, weights);
+  matchAttentions(nodes, weights);
   matchMaskedMeans(nodes, weights);
   matchTimeMajorSteps(nodes, weights, matchRecurrentLoops(nodes, weights));
   dropIdWraps(nodes, weights);
