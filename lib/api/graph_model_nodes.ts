@@ -2,11 +2,11 @@
 // (graph_model.ts walks the graph in order). The ops with weights are in graph_model_ops.ts, the
 // constants and shape arithmetic in graph_model_consts.ts; anything not named here is refused.
 import { castIds, castToInt, checkIdReaders, embedding } from './graph_model_ids';
-import { MASK_NOTE } from './keras3_masks';
+import { attention, dotAttention, maskedMean, recurrent } from './graph_model_groups';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
-  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, str, transposedConv, type Translated, type Val, type Weights,
+  ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
 const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, dilated ones written with SpaceToBatchND and BatchToSpaceND, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image, the steps of a sequence or its features, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad (of an image\'s spatial axes or a sequence\'s steps), a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, TimeDistributed\'s steps (time-major slices, a Pack of the results), Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
@@ -207,78 +207,6 @@ function clipped(n: GraphNode, args: Val[], out: Translated): Val {
   const r = activation(out, n, 'Relu', shifted) as Layer;
   if (n.op === 'Maximum') return zero ? r : withConstant({ ...n, op: 'AddV2' }, r, c, false, out);
   return addLayer(out, n, 'Subtract', {}, [x, r], x.shape);
-}
-
-/** Keras's MultiHeadAttention, found among primitive ops (graph_model_attention.ts): query, value, key, then its weights. */
-const ATTENTION_WEIGHTS = ['query/kernel', 'query/bias', 'key/kernel', 'key/bias', 'value/kernel', 'value/bias', 'attention_output/kernel', 'attention_output/bias'];
-
-function attention(n: GraphNode, args: Val[], out: Translated): Val {
-  // Then, with Keras's padding mask on self-attention, the int input whose ids give it (graph_model_masks.ts).
-  const ids = args.length === 4 + ATTENTION_WEIGHTS.length ? maskIds(n, args.pop()!) : undefined;
-  needArgs(n, args, 3 + ATTENTION_WEIGHTS.length);
-  const [q, v, k] = ['its query', 'its value', 'its key'].map((what, i) => layerArg(n, args[i], what));
-  if ([q, v, k].some((x) => x.shape.length !== 3)) fail(n, `attention (found among primitive ops) over values of shapes [${q.shape.slice(1)}], [${v.shape.slice(1)}] and [${k.shape.slice(1)}] per example: over the steps of [steps, features] values only`);
-  if (v.shape[1] !== k.shape[1]) fail(n, `attention (found among primitive ops) with ${v.shape[1]} value steps but ${k.shape[1]} key steps`);
-  const w = args.slice(3).map((a) => constArg(n, a, 'its weights'));
-  const dOut = w[6].shape[2];
-  const config = { num_heads: intOf(n.attr.num_heads?.i), key_dim: intOf(n.attr.key_dim?.i), value_dim: intOf(n.attr.value_dim?.i), use_bias: true, dropout: 0 };
-  const layer = addLayer(out, n, 'MultiHeadAttention', config, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
-  if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
-  // Keras's causal mask and the padding mask are call arguments: written with the call, as Keras writes them.
-  const kwargs = { ...(n.attr.use_causal_mask?.b ? { use_causal_mask: true } : {}), ...(ids ? { mask: maskNote(ids) } : {}) };
-  if (Object.keys(kwargs).length > 0) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = kwargs;
-  return layer;
-}
-
-/** Keras's Attention (dot scores) found among primitive ops (graph_model_dot_attention.ts): query, value, key, then the scale (use_scale) and the ids of the padding mask (masked). */
-function dotAttention(n: GraphNode, args: Val[], out: Translated): Val {
-  const ids = n.attr.masked?.b ? maskIds(n, args.pop()!) : undefined;
-  const scale = n.attr.use_scale?.b ? constArg(n, args.pop()!, 'its scale') : undefined;
-  needArgs(n, args, 3);
-  const [q, v, k] = ['its query', 'its value', 'its key'].map((what, i) => layerArg(n, args[i], what));
-  if ([q, v, k].some((x) => x.shape.length !== 3)) fail(n, `attention (found among primitive ops) over values of shapes [${q.shape.slice(1)}], [${v.shape.slice(1)}] and [${k.shape.slice(1)}] per example: over the steps of [steps, features] values only`);
-  if (v.shape[1] !== k.shape[1] || q.shape[2] !== k.shape[2]) fail(n, `attention (found among primitive ops) of a query [${q.shape.slice(1)}] and a key [${k.shape.slice(1)}] over a value [${v.shape.slice(1)}]: the key's steps must be the value's, its features the query's`);
-  if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
-  const layer = addLayer(out, n, 'Attention', { use_scale: !!scale, score_mode: 'dot', dropout: 0 }, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], v.shape[2]], scale ? [['scale', scale.data, []]] : []);
-  if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
-  return layer;
-}
-
-/** The int input a padding mask comes from (graph_model_masks.ts): an InputLayer of token ids. */
-function maskIds(n: GraphNode, v: Val): Layer {
-  if (v.kind !== 'layer' || !v.ids || v.entry.class_name !== 'InputLayer' || v.shape.length !== 2) fail(n, 'its padding mask does not come from the token ids of an int input [batch, steps]');
-  return v;
-}
-
-/** The note a layer's call carries for the padding mask of `ids` (keras3_masks.ts): the library builds the mask from that input's one-hot. */
-const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids.id } });
-
-/** Keras's LSTM, GRU or SimpleRNN found in a while loop (graph_model_loops.ts): x [batch, steps, features], then its kernel, recurrent kernel and bias. */
-function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
-  // Then, with Keras's padding mask, the int input whose ids give it (graph_model_loops.ts).
-  const ids = args.length === 5 ? maskIds(n, args.pop()!) : undefined;
-  needArgs(n, args, 4);
-  const x = layerArg(n, args[0]);
-  const [kernel, recurrentKernel, bias] = args.slice(1).map((a) => constArg(n, a, 'its weights'));
-  const kind = ({ LSTM: 'LSTM', GRU: 'GRU' } as Record<string, string>)[str(n, 'kind') ?? ''] ?? 'SimpleRNN';
-  const units = intOf(n.attr.units?.i), steps = intOf(n.attr.steps?.i), sequences = n.attr.return_sequences?.b === true;
-  if (x.shape.length !== 3 || x.shape[1] !== steps || x.shape[2] !== kernel.shape[0]) fail(n, `${kind === 'LSTM' ? 'an' : 'a'} ${kind} loop of ${steps} steps over ${kernel.shape[0]} features reads values of shape [${x.shape.slice(1)}] per example`);
-  const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false, ...(n.attr.zero_output_for_mask?.b ? { zero_output_for_mask: true } : {}) };
-  if (ids && ids.shape[1] !== steps) fail(n, `a padding mask of ${ids.shape[1]} steps on a ${kind} of ${steps}`);
-  const layer = addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
-  if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
-  return layer;
-}
-
-/** Keras's GlobalAveragePooling1D handed the padding mask (graph_model_masks.ts): the mean over the steps that are not padding. */
-function maskedMean(n: GraphNode, args: Val[], out: Translated): Val {
-  needArgs(n, args, 2);
-  const x = layerArg(n, args[0]), ids = maskIds(n, args[1]);
-  if (x.shape.length !== 3 || x.shape[1] !== ids.shape[1]) fail(n, `a masked mean of [${x.shape.slice(1)}] per example by a padding mask of ${ids.shape[1]} steps: [steps, features] values of as many steps only`);
-  const keepdims = n.attr.keepdims?.b === true;
-  const layer = addLayer(out, n, 'GlobalAveragePooling1D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, x.shape[2]] : [-1, x.shape[2]]);
-  (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
-  return layer;
 }
 
 /** Two computed values of one shape (Add, Sub, Mul), or one and a constant (graph_model_consts.ts). */
