@@ -2,25 +2,10 @@
 // convolution, BatchToSpaceND: lib/api/graph_model_atrous.ts) become convolutions with a
 // dilation_rate. Keras's own predictions on the fixtures (dilated, tcn) are checked in
 // graph_model_keras; here, what they become, and a group that is not a dilation refused.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { readLayersModel } from '../lib/api/model';
-
-type Node = { name: string; op: string; input?: string[]; attr?: Record<string, { list?: { i?: string[] } }> };
-const FIXTURES: Record<string, { model: { modelTopology: { node: Node[] }; weightData: string } }> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'graph_models', 'graph_models.json'), 'utf8'));
-
-function artifacts(name: string, edit: (nodes: Node[]) => void = () => {}): tfe.ModelArtifacts {
-  const f = structuredClone(FIXTURES[name]);
-  edit(f.model.modelTopology.node);
-  const bytes = Buffer.from(f.model.weightData, 'base64');
-  return { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
-}
-type Layer = { class_name: string; config: Record<string, unknown> };
-const layersOf = (a: tfe.ModelArtifacts) => (readLayersModel(a).json.modelTopology as unknown as { config: { layers: Layer[] } }).config.layers;
+import { fixtureArtifacts as artifacts, translatedLayers as layersOf } from './helpers/graph_fixtures';
 
 test('space-to-batch convolutions become dilated ones, with the padding and cropping around them', (t) => {
   // TensorFlow pads to whole blocks and crops the excess after: the layers do the same.

@@ -2,25 +2,12 @@
 // two BatchMatMulV2 around a Softmax, the scale and the padding mask as Keras 3.15 writes them,
 // become the layer. Keras's own predictions on the fixtures are checked in graph_model_keras;
 // here, what they become, and altered groups refused, naming the product.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { readLayersModel } from '../lib/api/model';
+import { fixtureArtifacts as artifacts, type FixtureNode as Node, translatedLayers } from './helpers/graph_fixtures';
 
-type Node = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
-const FIXTURES: Record<string, { model: { modelTopology: { node: Node[] }; weightData: string } }> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'graph_models', 'graph_models.json'), 'utf8'));
-
-function artifacts(name: string, edit: (nodes: Node[]) => void = () => {}): tfe.ModelArtifacts {
-  const f = structuredClone(FIXTURES[name]);
-  edit(f.model.modelTopology.node);
-  const bytes = Buffer.from(f.model.weightData, 'base64');
-  return { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
-}
-type Layer = { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[][][] };
-const attentionOf = (a: tfe.ModelArtifacts) => (readLayersModel(a).json.modelTopology as unknown as { config: { layers: Layer[] } }).config.layers.find((l) => l.class_name === 'Attention');
+const attentionOf = (a: tfe.ModelArtifacts) => translatedLayers(a).find((l) => l.class_name === 'Attention');
 
 test("Keras's Attention becomes the layer: its scale a weight, the padding mask named in its call", (t) => {
   const scaled = attentionOf(artifacts('dot_attention'));

@@ -2,30 +2,11 @@
 // Keras's LSTM, GRU and SimpleRNN become those layers. Keras 3.15's own predictions on the
 // fixtures are checked in graph_model_keras.test.ts; here, what each loop becomes, and loops
 // that differ from Keras's cells being refused, naming a loop op, rather than translated.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import test from 'ava';
 
 import * as tfe from '../lib';
-import { readLayersModel } from '../lib/api/model';
+import { fixtureArtifacts as artifacts, type FixtureNode as Node, translatedLayers as layersOf } from './helpers/graph_fixtures';
 
-type Node = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
-interface Fixture {
-  model: { modelTopology: { node: Node[] }; weightSpecs: unknown[]; weightData: string; format: string; signature: unknown };
-}
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'graph_models', 'graph_models.json'), 'utf8'));
-
-/** The fixture's files, its nodes changed by `edit` first. */
-function artifacts(name: string, edit: (nodes: Node[]) => void = () => {}): tfe.ModelArtifacts {
-  const f = structuredClone(FIXTURES[name]);
-  edit(f.model.modelTopology.node);
-  const bytes = Buffer.from(f.model.weightData, 'base64');
-  return { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
-}
-
-type Layer = { class_name: string; config: Record<string, unknown> };
-const layersOf = (a: tfe.ModelArtifacts) => (readLayersModel(a).json.modelTopology as unknown as { config: { layers: Layer[] } }).config.layers;
 const summary = (a: tfe.ModelArtifacts) => layersOf(a).map((l) => [l.class_name, ...['units', 'return_sequences', 'go_backwards', 'reset_after'].filter((k) => l.config[k] !== undefined).map((k) => `${k}=${String(l.config[k])}`)].join(' '));
 
 test('each loop becomes its Keras layer: stacked LSTMs, a Bidirectional LSTM (two loops, one reversed), a GRU and a SimpleRNN going backwards', (t) => {
