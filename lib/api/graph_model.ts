@@ -10,12 +10,12 @@
 // owner's), concatenation, zero padding, global pooling, token ids into an embedding lookup
 // (graph_model_ids.ts) with Keras's padding mask (graph_model_masks.ts), layer and RMS
 // normalisations, GELU, multi-head and dot-product attention written as primitive ops
-// (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts,
-// graph_model_dot_attention.ts), recurrent layers' while loops
-// (graph_model_loops.ts), and the
-// reshapes a Flatten becomes (the shape computed from Shape, StridedSlice and Pack, only the batch
-// size unknown). Any other op on the way to an output is refused, naming it and its node. Nodes
-// no output depends on are never read.
+// (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts, graph_model_einsums.ts,
+// graph_model_dot_attention.ts), recurrent layers' while loops (graph_model_loops.ts,
+// graph_model_cells.ts), TimeDistributed's steps (graph_model_steps.ts), dilated convolutions
+// (graph_model_atrous.ts), and the reshapes a Flatten becomes (the shape computed from Shape,
+// StridedSlice and Pack, only the batch size unknown). Any other op on the way to an output is
+// refused, naming it and its node. Nodes no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { GRAPH_MODEL_VERSION } from './layers_graph';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
@@ -70,9 +70,10 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
     const inputs = (Array.isArray(g.input) ? g.input : []).map(String);
     nodes.set(g.name, { name: g.name, op: g.op, input: inputs, attr: (g.attr ?? {}) as GraphNode['attr'] });
   }
-  // Layer and RMS normalisations, GELUs and multi-head attentions written as primitive ops become
-  // one node each (graph_model_norms.ts, graph_model_gelu.ts, graph_model_attention.ts); their
-  // weights join a copy of the weights map, so the caller's is left as it was.
+  // Groups of primitive ops that are one Keras layer (normalisations, GELUs, attentions, masked
+  // means, recurrent loops) become one node each, and a few forms are rewritten into others the
+  // walk reads (float ids, dilated convolutions, einsums, time-major steps); new weights join a
+  // copy of the weights map, so the caller's is left as it was.
   weights = new Map(weights);
   idsFromFloats(nodes, weights);
   matchAtrousConvolutions(nodes, weights);

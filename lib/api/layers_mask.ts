@@ -184,9 +184,10 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
 /**
  * A GraphModel's translation names each layer that applies a padding mask (graph_model_masks.ts):
  * a masked mean, a self-attention (MultiHeadAttention, or Attention: its padded steps' outputs 0)
- * or a recurrent layer (graph_model_loops.ts: a padded step keeps
- * the state, and its output is the state kept), the mask from the ids of an input an Embedding reads (the
- * mask is its one-hot's column 0). Nothing else gets one; an Embedding never starts one here.
+ * or a recurrent layer (graph_model_loops.ts: a padded step keeps the state, and its output is
+ * the state kept, or zeros with zero_output_for_mask), the mask from the ids of an input an
+ * Embedding reads (the mask is its one-hot's column 0). Nothing else gets one; an Embedding never
+ * starts one here.
  */
 function explicitMasks(graph: LayerGraph): Map<string, MaskSource> {
   const users = new Map<string, MaskSource>();
