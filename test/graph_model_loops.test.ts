@@ -23,6 +23,11 @@ test("with Keras's padding mask, each loop's layer is handed the mask of the ids
   const handed = layers.filter((l) => /LSTM|GRU/.test(l.class_name)).map((l) => [l.class_name, JSON.stringify((l as unknown as { inbound_nodes: unknown[][][] }).inbound_nodes[0][0][3])]);
   const note = JSON.stringify({ mask: { class_name: '__tfe_padding_mask__', config: { source: 'input' } } });
   t.deepEqual(handed, [['LSTM', note], ['GRU', note], ['GRU', note]]);
+  // A Masking layer's: the layer itself (mask_value), and each loop handed the mask of its input's values.
+  const series = layersOf(artifacts('masked_series'));
+  t.like(series.find((l) => l.class_name === 'Masking')?.config, { mask_value: -1 });
+  const valued = JSON.stringify({ mask: { class_name: '__tfe_padding_mask__', config: { source: 'input', maskValue: -1 } } });
+  t.deepEqual(series.filter((l) => /LSTM|GRU/.test(l.class_name)).map((l) => JSON.stringify((l as unknown as { inbound_nodes: unknown[][][] }).inbound_nodes[0][0][3])), [valued, valued]);
 });
 
 test('loops that are not Keras cells are refused, naming a loop op', (t) => {

@@ -29,6 +29,7 @@ import { matchDotAttentions } from './graph_model_dot_attention';
 import { matchAtrousConvolutions } from './graph_model_atrous';
 import { matchTimeMajorSteps } from './graph_model_steps';
 import { einsumsFromMatMuls } from './graph_model_einsums';
+import { matchMaskingLayers } from './graph_model_masking';
 import { matchNormalizations } from './graph_model_norms';
 
 /** A model.json (or artifacts' topology) that is a GraphModel: a GraphDef's `node` list. */
@@ -85,6 +86,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   einsumsFromMatMuls(nodes, weights);
   matchAttentions(nodes, weights);
   matchMaskedMeans(nodes, weights);
+  matchMaskingLayers(nodes, weights);
   matchTimeMajorSteps(nodes, weights, matchRecurrentLoops(nodes, weights));
   dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');

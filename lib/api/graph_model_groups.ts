@@ -50,8 +50,12 @@ const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids
 
 /** Keras's LSTM, GRU or SimpleRNN found in a while loop (graph_model_loops.ts): x [batch, steps, features], then its kernel, recurrent kernel and bias. */
 export function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
-  // Then, with Keras's padding mask, the int input whose ids give it (graph_model_loops.ts).
-  const ids = args.length === 5 ? maskIds(n, args.pop()!) : undefined;
+  // Then, with Keras's padding mask, the int input whose ids give it, or the values a Masking
+  // layer's mask is computed from, and its mask_value (graph_model_loops.ts).
+  const maskValue = n.attr.mask_value?.f;
+  const source = args.length === 5 ? args.pop()! : undefined;
+  const ids = source && maskValue === undefined ? maskIds(n, source) : undefined;
+  const values = source && maskValue !== undefined ? layerArg(n, source, 'the values its mask is computed from') : undefined;
   needArgs(n, args, 4);
   const x = layerArg(n, args[0]);
   const [kernel, recurrentKernel, bias] = args.slice(1).map((a) => constArg(n, a, 'its weights'));
@@ -61,8 +65,18 @@ export function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
   const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false, ...(n.attr.zero_output_for_mask?.b ? { zero_output_for_mask: true } : {}) };
   if (ids && ids.shape[1] !== steps) fail(n, `a padding mask of ${ids.shape[1]} steps on a ${kind} of ${steps}`);
   const layer = addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
+  if (values && (values.shape.length !== 3 || values.shape[1] !== steps)) fail(n, `a mask from values of shape [${values.shape.slice(1)}] per example on a ${kind} of ${steps} steps`);
   if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
+  if (values) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: { class_name: MASK_NOTE, config: { source: values.id, maskValue } } };
   return layer;
+}
+
+/** Keras's Masking layer (graph_model_masking.ts): the input with every step whose features all equal mask_value set to 0. */
+export function masking(n: GraphNode, args: Val[], out: Translated): Val {
+  needArgs(n, args, 1);
+  const x = layerArg(n, args[0]);
+  if (x.shape.length !== 3) fail(n, `a Masking layer over values of shape [${x.shape.slice(1)}] per example: over [steps, features] only`);
+  return addLayer(out, n, 'Masking', { mask_value: n.attr.mask_value?.f ?? 0 }, [x], x.shape);
 }
 
 /** Keras's GlobalAveragePooling1D handed the padding mask (graph_model_masks.ts): the mean over the steps that are not padding. */

@@ -26,6 +26,7 @@
 import { constValue, dataInputs } from './graph_model_algebra';
 import { at, gruCell, is, key, lstmCell, name, operands, port, scalar, simpleCell } from './graph_model_cells';
 import { paddingSource } from './graph_model_masks';
+import { stepMaskOf } from './graph_model_masking';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** A loop variable: its Enter (initial value `init`), Merge, Switch (the body reads `body`), NextIteration (`update`), Exit. */
@@ -90,8 +91,12 @@ function stepsOf(nodes: Map<string, GraphNode>, weights: Weights, cond: string, 
   return walk(cond, 0) && bounds.length > 0 ? Math.min(...bounds) : undefined;
 }
 
-/** The padding mask a loop's TensorList is made of: Transpose(ExpandDims(NotEqual(ids, 0), -1), [1, 0, 2]), reversed on axis 0 with go_backwards. */
-function maskListOf(nodes: Map<string, GraphNode>, weights: Weights, init: string): { source: string; backwards: boolean } | undefined {
+/**
+ * The padding mask a loop's TensorList is made of: Transpose(ExpandDims(m, -1), [1, 0, 2]),
+ * reversed on axis 0 with go_backwards; m an Embedding's NotEqual(ids, 0) (its source the ids), or
+ * a Masking layer's Any(NotEqual(x, c), -1) (its source x, and c: graph_model_masking.ts).
+ */
+function maskListOf(nodes: Map<string, GraphNode>, weights: Weights, init: string): { source: string; backwards: boolean; value?: number } | undefined {
   const from = is(nodes, init, 'TensorListFromTensor');
   let src = from && dataInputs(from)[0];
   const rev = is(nodes, src, 'ReverseV2');
@@ -106,7 +111,9 @@ function maskListOf(nodes: Map<string, GraphNode>, weights: Weights, init: strin
   const axis = e && scalar(nodes, weights, dataInputs(e)[1]);
   if (!perm || [...perm.data].join() !== '1,0,2' || !e || (axis !== 2 && axis !== -1)) return undefined;
   const source = paddingSource(nodes, weights, dataInputs(e)[0]);
-  return source ? { source, backwards: !!rev } : undefined;
+  if (source) return { source, backwards: !!rev };
+  const valued = stepMaskOf(nodes, weights, dataInputs(e)[0], false);
+  return valued ? { source: valued.x, backwards: !!rev, value: valued.value } : undefined;
 }
 
 /** x [batch, steps, features] (batch major) a loop's xs is made of, and whether it is reversed (go_backwards). */
@@ -237,8 +244,9 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     inputs.push(c);
   }
   const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards }, zero_output_for_mask: { b: !!zeros } };
-  // The padding mask's source (the int input of token ids), read last.
+  // The padding mask's source (the int input of token ids, or the values a Masking layer reads), read last.
   if (mask) inputs.push(mask.source);
+  if (mask?.value !== undefined) Object.assign(attr, { mask_value: { f: mask.value } });
   nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
   if (sequences) lstms.set(stack.name, node);
   for (const r of readers(stack.name)) {

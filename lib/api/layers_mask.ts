@@ -186,21 +186,27 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
  * a masked mean, a self-attention (MultiHeadAttention, or Attention: its padded steps' outputs 0)
  * or a recurrent layer (graph_model_loops.ts: a padded step keeps the state, and its output is
  * the state kept, or zeros with zero_output_for_mask), the mask from the ids of an input an
- * Embedding reads (the mask is its one-hot's column 0). Nothing else gets one; an Embedding never
- * starts one here.
+ * Embedding reads (the mask is its one-hot's column 0), or a recurrent layer's from the values a
+ * Masking layer reads (its mask_value: equality tests). Nothing else gets one; neither an
+ * Embedding nor a Masking layer starts one here.
  */
 function explicitMasks(graph: LayerGraph): Map<string, MaskSource> {
   const users = new Map<string, MaskSource>();
   for (const node of graph.nodes) {
     const { class_name: cls, config: c } = node.layer;
     if (cls === 'Embedding' && c.mask_zero === true) refuse(node.layer, 'has mask_zero in a GraphModel translation, whose calls name where a padding mask applies');
-    if (cls === 'Masking') refuse(node.layer, 'is a Masking layer in a GraphModel translation, whose calls name where a padding mask applies');
     const note = maskNoteOf(node.layer.callArgs?.mask);
     if (!note) continue;
     if (cls !== 'GlobalAveragePooling1D' && cls !== 'MultiHeadAttention' && cls !== 'Attention' && !RECURRENT.has(cls)) refuse(node.layer, `is given a padding mask, which only GlobalAveragePooling1D, MultiHeadAttention, Attention and the recurrent layers apply in a GraphModel translation`);
+    // A Masking layer's (its mask_value): from the values of a node before this one.
+    if (note.maskValue !== undefined) {
+      if (!Number.isFinite(note.maskValue) || !graph.nodes.some((e) => e.id === note.source) || !ancestorsOf(graph, node).has(note.source)) refuse(node.layer, `is given the mask of the values of '${note.source}' (mask_value ${note.maskValue}), which it does not read`);
+      users.set(node.id, { source: note.source, maskValue: note.maskValue });
+      continue;
+    }
     const input = graph.inputs.find((i) => i.id === note.source);
     const read = graph.nodes.some((e) => e.layer.class_name === 'Embedding' && e.inputs[0] === note.source);
-    if (note.maskValue !== undefined || !input || !read) refuse(node.layer, `is given the padding mask of '${note.source}', which is not an input of token ids an Embedding reads`);
+    if (!input || !read) refuse(node.layer, `is given the padding mask of '${note.source}', which is not an input of token ids an Embedding reads`);
     users.set(node.id, { source: note.source });
   }
   return users;
