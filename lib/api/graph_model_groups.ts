@@ -82,11 +82,14 @@ export function masking(n: GraphNode, args: Val[], out: Translated): Val {
 /** Keras's GlobalAveragePooling1D handed the padding mask (graph_model_masks.ts): the mean over the steps that are not padding. */
 export function maskedMean(n: GraphNode, args: Val[], out: Translated): Val {
   needArgs(n, args, 2);
-  const x = layerArg(n, args[0]), ids = maskIds(n, args[1]);
-  if (x.shape.length !== 3 || x.shape[1] !== ids.shape[1]) fail(n, `a masked mean of [${x.shape.slice(1)}] per example by a padding mask of ${ids.shape[1]} steps: [steps, features] values of as many steps only`);
+  // The mask of token ids (an Embedding's), or of a Masking layer's values and mask_value.
+  const maskValue = n.attr.mask_value?.f;
+  const x = layerArg(n, args[0]), source = maskValue === undefined ? maskIds(n, args[1]) : layerArg(n, args[1], 'the values its mask is computed from');
+  if (x.shape.length !== 3 || x.shape[1] !== source.shape[1] || (maskValue !== undefined && source.shape.length !== 3)) fail(n, `a masked mean of [${x.shape.slice(1)}] per example by the mask of [${source.shape.slice(1)}]: [steps, features] values of as many steps only`);
   const keepdims = n.attr.keepdims?.b === true;
   const layer = addLayer(out, n, 'GlobalAveragePooling1D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, x.shape[2]] : [-1, x.shape[2]]);
-  (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
+  const mask = maskValue === undefined ? maskNote(source) : { class_name: MASK_NOTE, config: { source: source.id, maskValue } };
+  (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask };
   return layer;
 }
 

@@ -16,6 +16,7 @@
 // refused where the walk meets it (graph_model_ids.ts).
 import { closed, constValue, dataInputs, readersOf, through } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
+import { stepMaskOf } from './graph_model_masking';
 
 const INT = new Set(['DT_INT32', 'DT_INT64']);
 
@@ -39,15 +40,23 @@ export function paddingSource(nodes: Map<string, GraphNode>, weights: Weights, r
   return undefined;
 }
 
-/** ExpandDims(m, axis) of a padding mask m [batch, steps] to [batch, steps, 1] (axis 2 or -1): m's source. */
-function stepsMask(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode | undefined): string | undefined {
+/** A step mask's source: the ids of an Embedding's, or the values of a Masking layer's with its mask_value. */
+type StepMask = { source: string; value?: number };
+const same = (a: StepMask, b: StepMask) => a.source === b.source && a.value === b.value;
+
+/** ExpandDims(m, axis) of a step mask m [batch, steps] to [batch, steps, 1] (axis 2 or -1): an Embedding's padding mask or a Masking layer's (graph_model_masking.ts). */
+function stepsMask(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode | undefined): StepMask | undefined {
   if (n?.op !== 'ExpandDims') return undefined;
   const axis = constValue(nodes, weights, dataInputs(n)[1]);
-  return axis?.data.length === 1 && (axis.data[0] === 2 || axis.data[0] === -1) ? paddingSource(nodes, weights, dataInputs(n)[0]) : undefined;
+  if (axis?.data.length !== 1 || !(axis.data[0] === 2 || axis.data[0] === -1)) return undefined;
+  const ids = paddingSource(nodes, weights, dataInputs(n)[0]);
+  if (ids) return { source: ids };
+  const valued = stepMaskOf(nodes, weights, dataInputs(n)[0], false);
+  return valued ? { source: valued.x, value: valued.value } : undefined;
 }
 
-/** x's ref and the mask's source where `n` is x masked: SelectV2(mask, x, 0), or x times Cast(mask). */
-function maskedBy(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode | undefined): { x: string; source: string } | undefined {
+/** x's ref and the mask where `n` is x masked: SelectV2(mask, x, 0), or x times Cast(mask). */
+function maskedBy(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode | undefined): { x: string; source: StepMask } | undefined {
   if (n?.op === 'SelectV2' || n?.op === 'Select') {
     const [cond, x, zero] = dataInputs(n);
     const source = stepsMask(nodes, weights, through(nodes, cond));
@@ -82,11 +91,12 @@ export function matchMaskedMeans(nodes: Map<string, GraphNode>, weights: Weights
     const den = stepsSum(nodes, weights, through(nodes, denRef));
     const masked = num && maskedBy(nodes, weights, num.of);
     const count = den?.of?.op === 'Cast' ? stepsMask(nodes, weights, through(nodes, dataInputs(den.of)[0])) : undefined;
-    if (!num || !den || !masked || !count || count !== masked.source || num.keep !== den.keep) continue;
+    if (!num || !den || !masked || !count || !same(count, masked.source) || num.keep !== den.keep) continue;
     // The sum and the masked values are this mean's alone (the mask and the count may be shared).
     const region = new Set([div.name, through(nodes, numRef)!.name, num.of!.name]);
     if (!closed(readers, region, div.name)) continue;
-    nodes.set(div.name, { name: div.name, op: '_MaskedMean', input: [masked.x, masked.source], attr: { keepdims: { b: num.keep } } });
+    const value = masked.source.value;
+    nodes.set(div.name, { name: div.name, op: '_MaskedMean', input: [masked.x, masked.source.source], attr: { keepdims: { b: num.keep }, ...(value === undefined ? {} : { mask_value: { f: value } }) } });
   }
 }
 
