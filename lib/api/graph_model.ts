@@ -19,7 +19,7 @@
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { GRAPH_MODEL_VERSION } from './layers_graph';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
-import { translateNode } from './graph_model_nodes';
+import { LOOP_OPS, translateNode } from './graph_model_nodes';
 import { matchAttentions } from './graph_model_attention';
 import { matchGelus } from './graph_model_gelu';
 import { dropIdWraps, idsFromFloats } from './graph_model_ids';
@@ -106,6 +106,8 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
       if (!node) throw new Error(`GraphModel node input '${ref}' names no node`);
       if (visiting.has(name)) throw new Error(`GraphModel node '${name}' depends on itself (a cycle): not a graph of ops`);
       visiting.add(name);
+      // A loop's op (one not translated with its loop) is named before anything it reads.
+      if (LOOP_OPS.has(node.op)) translateNode(node, [], weights, out);
       const args = node.input.filter((r) => !r.startsWith('^')).map(valueOf);
       vs = translateNode(node, args, weights, out);
       visiting.delete(name);

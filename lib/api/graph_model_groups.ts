@@ -49,7 +49,7 @@ function maskIds(n: GraphNode, v: Val): Layer {
 const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids.id } });
 
 /** Keras's LSTM, GRU or SimpleRNN found in a while loop (graph_model_loops.ts): x [batch, steps, features], then its kernel, recurrent kernel and bias. */
-export function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
+export function recurrent(n: GraphNode, args: Val[], out: Translated): Val[] {
   // Then, with Keras's padding mask, the int input whose ids give it, or the values a Masking
   // layer's mask is computed from, and its mask_value (graph_model_loops.ts).
   const maskValue = n.attr.mask_value?.f;
@@ -62,13 +62,17 @@ export function recurrent(n: GraphNode, args: Val[], out: Translated): Val {
   const kind = ({ LSTM: 'LSTM', GRU: 'GRU' } as Record<string, string>)[str(n, 'kind') ?? ''] ?? 'SimpleRNN';
   const units = intOf(n.attr.units?.i), steps = intOf(n.attr.steps?.i), sequences = n.attr.return_sequences?.b === true;
   if (x.shape.length !== 3 || x.shape[1] !== steps || x.shape[2] !== kernel.shape[0]) fail(n, `${kind === 'LSTM' ? 'an' : 'a'} ${kind} loop of ${steps} steps over ${kernel.shape[0]} features reads values of shape [${x.shape.slice(1)}] per example`);
-  const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: false, stateful: false, unroll: false, ...(n.attr.zero_output_for_mask?.b ? { zero_output_for_mask: true } : {}) };
+  const returnState = n.attr.return_state?.b === true;
+  const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: returnState, stateful: false, unroll: false, ...(n.attr.zero_output_for_mask?.b ? { zero_output_for_mask: true } : {}) };
   if (ids && ids.shape[1] !== steps) fail(n, `a padding mask of ${ids.shape[1]} steps on a ${kind} of ${steps}`);
   const layer = addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
   if (values && (values.shape.length !== 3 || values.shape[1] !== steps)) fail(n, `a mask from values of shape [${values.shape.slice(1)}] per example on a ${kind} of ${steps} steps`);
   if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
   if (values) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: { class_name: MASK_NOTE, config: { source: values.id, maskValue } } };
-  return layer;
+  // Its final states after its output (return_state: h, and an LSTM's c), read after the loop.
+  if (!returnState) return [layer];
+  const state = (k: number): Layer => ({ ...layer, shape: [-1, units], output: k });
+  return kind === 'LSTM' ? [layer, state(1), state(2)] : [layer, state(1)];
 }
 
 /** Keras's Masking layer (graph_model_masking.ts): the input with every step whose features all equal mask_value set to 0. */

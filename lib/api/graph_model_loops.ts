@@ -244,6 +244,13 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     inputs.push(c);
   }
   const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards }, zero_output_for_mask: { b: !!zeros } };
+  // Its final states read after the loop (Keras's return_state): h, then an LSTM's c, are the
+  // layer's outputs 1 and 2 (the Exits become reads of them).
+  const read = (v?: LoopVar) => !!v?.exit && [...nodes.values()].some((r) => dataInputs(r).some((ref) => name(ref) === v.exit));
+  if (read(hVar) || read(cVar)) {
+    Object.assign(attr, { return_state: { b: true } });
+    for (const [v, k] of [[hVar, 1], [cVar, 2]] as const) if (v?.exit) nodes.set(v.exit, { name: v.exit, op: 'Identity', input: [`${node}:${k}`], attr: {} });
+  }
   // The padding mask's source (the int input of token ids, or the values a Masking layer reads), read last.
   if (mask) inputs.push(mask.source);
   if (mask?.value !== undefined) Object.assign(attr, { mask_value: { f: mask.value } });

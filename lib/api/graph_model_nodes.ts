@@ -12,7 +12,7 @@ import {
 const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, dilated ones written with SpaceToBatchND and BatchToSpaceND, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image, the steps of a sequence or its features, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad (of an image\'s spatial axes or a sequence\'s steps), a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, TimeDistributed\'s steps (time-major slices, a Pack of the results), Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), Keras\'s Masking layer before a recurrent one, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
 
 /** The ops of a while loop and its TensorLists (graph_model_loops.ts). */
-const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
+export const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
 
 /** Ops that pass their input on unchanged. */
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot', 'EnsureShape', 'PreventGradient']);
@@ -105,7 +105,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === '_MaskedMean') return [maskedMean(n, args, out)];
   if (op === '_Masking') return [masking(n, args, out)];
   if (op === '_DotAttention') return [dotAttention(n, args, out)];
-  if (op === '_Recurrent') return [recurrent(n, args, out)];
+  if (op === '_Recurrent') return recurrent(n, args, out);
   if ((op === 'BatchMatMulV2' || op === 'BatchMatMul') && args[1]?.kind === 'layer') fail(n, "a product of two computed values is supported only inside an attention as Keras writes it (Attention: softmax(q k' [times a scale]) v, with the padding mask on both queries and keys or none; MultiHeadAttention's Einsums)");
   if (op === 'SpaceToBatchND' || op === 'BatchToSpaceND') fail(n, 'supported only around one convolution at stride 1, VALID, between them with the same block shape (a dilated convolution as TensorFlow writes it: graph_model_atrous.ts)');
   if (op === 'Einsum') fail(n, 'this op is not supported on its own: only inside a MultiHeadAttention as Keras 3 writes it (projections, scores scaled by 1/sqrt(key_dim), a softmax, the output projection, and nothing else reading its steps)');
@@ -118,7 +118,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
   if (op === 'ReverseV2') return [reversed(n, args, out)];
-  if (LOOP_OPS.has(op)) fail(n, "this op is part of a while loop (a recurrent layer's), and only Keras's LSTM, GRU (reset_after) and SimpleRNN loops translate, as Keras 3 writes them (graph_model_loops.ts: zeros as the first state, sigmoid and tanh gates, every step or the last one read, no mask, no state read after the loop); this one differs");
+  if (LOOP_OPS.has(op)) fail(n, "this op is part of a while loop (a recurrent layer's), and only Keras's LSTM, GRU (reset_after) and SimpleRNN loops translate, as Keras 3 writes them (graph_model_loops.ts: zeros as the first state, sigmoid and tanh gates, every step or the last one read, their final states too, Keras's padding or Masking mask); this one differs");
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
 }
 

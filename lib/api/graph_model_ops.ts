@@ -34,8 +34,9 @@ export type Val =
    * batch's (tensordot's [batch x ..., C]); the layers keep the axes, which ops over the last axis
    * alone (a product by a matrix, a bias, an activation) do not tell apart, until a reshape back.
    * `ids`: an int input's token ids, which only an embedding lookup may read (graph_model_ids.ts).
+   * `output`: which of the layer's outputs (a recurrent layer's states after its output: 1, 2).
    */
-  | { kind: 'layer'; id: string; shape: number[]; entry: LayerEntry; node: string; merged?: true; ids?: true };
+  | { kind: 'layer'; id: string; shape: number[]; entry: LayerEntry; node: string; merged?: true; ids?: true; output?: number };
 
 export type Layer = Extract<Val, { kind: 'layer' }>;
 
@@ -126,7 +127,7 @@ function keep(out: Translated, base: string): string {
 export function addLayer(out: Translated, n: GraphNode, class_name: string, config: Record<string, unknown>, inputs: Layer[], shape: number[], weights: [string, Float32Array, number[]][] = []): Layer {
   if (shape.slice(1).some((d) => !(d >= 1))) fail(n, `its output would have shape [${shape.slice(1)}] beyond the batch axis: a size below 1`);
   const name = keep(out, `${n.name}${class_name === 'InputLayer' ? '' : `_${class_name}`}`);
-  const entry: LayerEntry = { class_name, name, config: { name, ...config }, inbound_nodes: inputs.length === 0 ? [] : [inputs.map((x) => [x.id, 0, 0, {}])] };
+  const entry: LayerEntry = { class_name, name, config: { name, ...config }, inbound_nodes: inputs.length === 0 ? [] : [inputs.map((x) => [x.id, 0, x.output ?? 0, {}])] };
   out.layers.push(entry);
   for (const [w, data, shape] of weights) out.weights.set(`${name}/${w}`, { data, shape });
   return { kind: 'layer', id: name, shape, entry, node: n.name };
