@@ -53,7 +53,9 @@ export function recurrent(n: GraphNode, args: Val[], out: Translated): Val[] {
   // Then, with Keras's padding mask, the int input whose ids give it, or the values a Masking
   // layer's mask is computed from, and its mask_value (graph_model_loops.ts).
   const maskValue = n.attr.mask_value?.f;
-  const source = args.length === 5 ? args.pop()! : undefined;
+  const source = n.attr.masked?.b ? args.pop()! : undefined;
+  // Before it, with initial_state, its first states (h, and an LSTM's c): computed before the loop.
+  const initial = n.attr.initial_state?.b ? args.splice(4).map((a, i) => layerArg(n, a, `its initial state ${i}`)) : [];
   const ids = source && maskValue === undefined ? maskIds(n, source) : undefined;
   const values = source && maskValue !== undefined ? layerArg(n, source, 'the values its mask is computed from') : undefined;
   needArgs(n, args, 4);
@@ -65,7 +67,8 @@ export function recurrent(n: GraphNode, args: Val[], out: Translated): Val[] {
   const returnState = n.attr.return_state?.b === true;
   const config = { units, activation: str(n, 'activation'), ...(kind === 'SimpleRNN' ? {} : { recurrent_activation: 'sigmoid' }), ...(kind === 'GRU' ? { reset_after: true } : {}), use_bias: true, return_sequences: sequences, go_backwards: n.attr.go_backwards?.b === true, return_state: returnState, stateful: false, unroll: false, ...(n.attr.zero_output_for_mask?.b ? { zero_output_for_mask: true } : {}) };
   if (ids && ids.shape[1] !== steps) fail(n, `a padding mask of ${ids.shape[1]} steps on a ${kind} of ${steps}`);
-  const layer = addLayer(out, n, kind, config, [x], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
+  if (initial.length !== (n.attr.initial_state?.b ? (kind === 'LSTM' ? 2 : 1) : 0) || initial.some((v) => v.shape.length !== 2 || v.shape[1] !== units)) fail(n, `its initial states ([${initial.map((v) => `[${v.shape.slice(1)}]`)}] per example) are not the ${kind}'s ${kind === 'LSTM' ? 'h and c' : 'h'} of ${units} units`);
+  const layer = addLayer(out, n, kind, config, [x, ...initial], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
   if (values && (values.shape.length !== 3 || values.shape[1] !== steps)) fail(n, `a mask from values of shape [${values.shape.slice(1)}] per example on a ${kind} of ${steps} steps`);
   if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
   if (values) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: { class_name: MASK_NOTE, config: { source: values.id, maskValue } } };

@@ -21,8 +21,10 @@
 // step's mask): the layer is then handed the mask (graph_model_masks.ts), which it applies so.
 // Each such loop becomes one '_Recurrent' node reading x (batch major) and the cell's weights, in
 // place of what reads the stack (graph_model_nodes.ts makes Keras's layer of it: the library's
-// own, exact-only). Anything else in a loop (another cell or activation, another mask, state read
-// after it) leaves it as it is: its ops are then refused, naming one.
+// own, exact-only). Its final states read after it are the layer's outputs 1 and 2
+// (return_state), and states computed before it its first ones (initial_state). Anything else in
+// a loop (another cell or activation, another mask) leaves it as it is: its ops are then refused,
+// naming one.
 import { constValue, dataInputs } from './graph_model_algebra';
 import { at, gruCell, is, key, lstmCell, name, operands, port, scalar, simpleCell } from './graph_model_cells';
 import { paddingSource } from './graph_model_masks';
@@ -224,16 +226,23 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   const cVar = others[0];
   const cNew = cVar && unmasked(cVar.update, cVar);
   if (others.length > 1 || (cVar && !cNew)) return 'done';
-  if (!zero(hVar.init) || (cVar && !zero(cVar.init)) || (prevVar && !zero(prevVar.init))) return 'done';
+  // The first state: zeros, or (initial_state) values computed before the loop, h's and an
+  // LSTM's c both (an encoder's final states handed to a decoder).
+  const given = !zero(hVar.init);
+  if ((cVar && zero(cVar.init) === given) || (prevVar && !zero(prevVar.init))) return 'done';
+  if (given && [hVar, ...(cVar ? [cVar] : [])].some((v) => constValue(nodes, weights, v.init) !== undefined)) return 'done';
   const x = `${get.name}:0`;
   const cell = cVar ? lstmCell(nodes, weights, hNew, cNew!, x, hVar.body, cVar.body) : (simpleCell(nodes, weights, hNew, x, hVar.body) ?? gruCell(nodes, weights, hNew, x, hVar.body));
   const steps = stepsOf(nodes, weights, loop.cond, loop.vars);
   if (!cell || steps === undefined) return 'done';
   // What reads the outputs: their stack, then a transpose back (every step) or the last element.
-  const stack = readers(outVar.exit).find((r) => r.op === 'TensorListStack');
-  if (!stack || readers(outVar.exit).length !== 1) return 'done';
-  let node = `${stack.name}/_Recurrent`;
-  for (let i = 1; nodes.has(node); i++) node = `${stack.name}/_Recurrent_${i}`;
+  // (None when only its final states are read: an encoder's.)
+  const outReaders = readers(outVar.exit);
+  const stack = outReaders.find((r) => r.op === 'TensorListStack');
+  if (outReaders.length > (stack ? 1 : 0)) return 'done';
+  const base = stack?.name ?? outVar.exit;
+  let node = `${base}/_Recurrent`;
+  for (let i = 1; nodes.has(node); i++) node = `${base}/_Recurrent_${i}`;
   const cols = cell.kernel.length / cell.inDim;
   const consts: [string, Float32Array, number[]][] = [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]];
   const inputs = [seq.x];
@@ -251,10 +260,18 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     Object.assign(attr, { return_state: { b: true } });
     for (const [v, k] of [[hVar, 1], [cVar, 2]] as const) if (v?.exit) nodes.set(v.exit, { name: v.exit, op: 'Identity', input: [`${node}:${k}`], attr: {} });
   }
+  if (given) {
+    inputs.push(hVar.init, ...(cVar ? [cVar.init] : []));
+    Object.assign(attr, { initial_state: { b: true } });
+  }
   // The padding mask's source (the int input of token ids, or the values a Masking layer reads), read last.
-  if (mask) inputs.push(mask.source);
+  if (mask) {
+    inputs.push(mask.source);
+    Object.assign(attr, { masked: { b: true } });
+  }
   if (mask?.value !== undefined) Object.assign(attr, { mask_value: { f: mask.value } });
   nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
+  if (!stack) return 'done';
   if (sequences) lstms.set(stack.name, node);
   for (const r of readers(stack.name)) {
     if (r.op === 'Transpose' && sequences && [...(constValue(nodes, weights, dataInputs(r)[1])?.data ?? [])].join() === '1,0,2') nodes.set(r.name, { name: r.name, op: 'Identity', input: [node], attr: {} });
