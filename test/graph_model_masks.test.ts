@@ -94,3 +94,27 @@ test('the mask read any other way is refused, naming the op', (t) => {
   t.throws(() => tfe.loadPlainModel(maskedMeanGraph({ countPad: 1 }).file), { message: /GraphModel node 'NotEqual_\d' \(NotEqual\): reads token ids \(the int input 'ids'\)/ });
   t.throws(() => tfe.loadPlainModel(maskedMeanGraph({ sumOnly: true }).file), { message: /GraphModel node 'NotEqual_\d' \(NotEqual\): reads token ids \(the int input 'ids'\)/ });
 });
+
+test("a translation's mask notes are honoured only where they are a mask of the model's own ids or values", (t) => {
+  // The translated padded mean as a LayersModel (its topology keeps the translation's keras_version).
+  const { json, weights } = readLayersModel(maskedMeanGraph().file);
+  const specs = json.weightsManifest[0].weights;
+  const data = Buffer.concat(specs.map((s) => Buffer.from(weights.get(s.name)!.data.buffer.slice(0))));
+  type L = { class_name: string; config: Record<string, unknown>; inbound_nodes: [string, number, number, Record<string, unknown>][][] };
+  const load = (edit: (layers: L[]) => void) => {
+    const topo = structuredClone(json.modelTopology) as unknown as { config: { layers: L[] } };
+    edit(topo.config.layers);
+    return tfe.loadPlainModel({ modelTopology: topo, weightSpecs: specs, weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) } as unknown as tfe.ModelArtifacts);
+  };
+  t.notThrows(() => load(() => {}));
+  const gap = (layers: L[]) => layers.find((l) => l.class_name === 'GlobalAveragePooling1D')!;
+  const dense = (layers: L[]) => layers.find((l) => l.class_name === 'Dense')!;
+  // On a layer that does not apply masks.
+  t.throws(() => load((ls) => (dense(ls).inbound_nodes[0][0][3] = { mask: gap(ls).inbound_nodes[0][0][3].mask })), { message: /\(Dense\): is given a padding mask, which only GlobalAveragePooling1D, MultiHeadAttention, Attention and the recurrent layers apply/ });
+  // From a node that is not an input of token ids.
+  t.throws(() => load((ls) => (gap(ls).inbound_nodes[0][0][3] = { mask: { class_name: '__tfe_padding_mask__', config: { source: ls[1].config.name } } })), { message: /is given the padding mask of '.*', which is not an input of token ids an Embedding reads/ });
+  // A Masking mask (values and mask_value) of a node the layer does not depend on.
+  t.throws(() => load((ls) => (gap(ls).inbound_nodes[0][0][3] = { mask: { class_name: '__tfe_padding_mask__', config: { source: dense(ls).config.name, maskValue: 0 } } })), { message: /is given the mask of the values of '.*' \(mask_value 0\), which it does not read/ });
+  // An Embedding with mask_zero in a translation (its mask would travel by Keras's rules).
+  t.throws(() => load((ls) => (ls.find((l) => l.class_name === 'Embedding')!.config.mask_zero = true)), { message: /has mask_zero in a GraphModel translation/ });
+});
