@@ -134,7 +134,7 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
       name: 'graph_model',
       layers: out.layers,
       input_layers: inputOrder.map((x) => [x.layer, 0, 0]),
-      output_layers: outputs.map((v) => [v.id, 0, 0]),
+      output_layers: outputs.map((v) => [v.id, 0, v.output ?? 0]),
     },
   };
   const specs: WeightSpec[] = [...out.weights].map(([name, w]) => ({ name, shape: w.shape, dtype: 'float32' }));

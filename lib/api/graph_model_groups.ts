@@ -4,6 +4,9 @@
 import { MASK_NOTE } from './keras3_masks';
 import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, layerArg, needArgs, str, type Translated, type Val } from './graph_model_ops';
 
+/** One value: the same layer's same output. */
+const sameValue = (a: Layer, b: Layer) => a.id === b.id && (a.output ?? 0) === (b.output ?? 0);
+
 /** Keras's MultiHeadAttention, found among primitive ops (graph_model_attention.ts): query, value, key, then its weights. */
 const ATTENTION_WEIGHTS = ['query/kernel', 'query/bias', 'key/kernel', 'key/bias', 'value/kernel', 'value/bias', 'attention_output/kernel', 'attention_output/bias'];
 
@@ -17,7 +20,7 @@ export function attention(n: GraphNode, args: Val[], out: Translated): Val {
   const w = args.slice(3).map((a) => constArg(n, a, 'its weights'));
   const dOut = w[6].shape[2];
   const config = { num_heads: intOf(n.attr.num_heads?.i), key_dim: intOf(n.attr.key_dim?.i), value_dim: intOf(n.attr.value_dim?.i), use_bias: true, dropout: 0 };
-  const layer = addLayer(out, n, 'MultiHeadAttention', config, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
+  const layer = addLayer(out, n, 'MultiHeadAttention', config, sameValue(k, v) ? [q, v] : [q, v, k], [-1, q.shape[1], dOut], ATTENTION_WEIGHTS.map((name, i) => [name, w[i].data, w[i].shape]));
   if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
   // Keras's causal mask and the padding mask are call arguments: written with the call, as Keras writes them.
   const kwargs = { ...(n.attr.use_causal_mask?.b ? { use_causal_mask: true } : {}), ...(ids ? { mask: maskNote(ids) } : {}) };
@@ -34,7 +37,7 @@ export function dotAttention(n: GraphNode, args: Val[], out: Translated): Val {
   if ([q, v, k].some((x) => x.shape.length !== 3)) fail(n, `attention (found among primitive ops) over values of shapes [${q.shape.slice(1)}], [${v.shape.slice(1)}] and [${k.shape.slice(1)}] per example: over the steps of [steps, features] values only`);
   if (v.shape[1] !== k.shape[1] || q.shape[2] !== k.shape[2]) fail(n, `attention (found among primitive ops) of a query [${q.shape.slice(1)}] and a key [${k.shape.slice(1)}] over a value [${v.shape.slice(1)}]: the key's steps must be the value's, its features the query's`);
   if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
-  const layer = addLayer(out, n, 'Attention', { use_scale: !!scale, score_mode: 'dot', dropout: 0 }, k.id === v.id ? [q, v] : [q, v, k], [-1, q.shape[1], v.shape[2]], scale ? [['scale', scale.data, []]] : []);
+  const layer = addLayer(out, n, 'Attention', { use_scale: !!scale, score_mode: 'dot', dropout: 0 }, sameValue(k, v) ? [q, v] : [q, v, k], [-1, q.shape[1], v.shape[2]], scale ? [['scale', scale.data, []]] : []);
   if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
   return layer;
 }
