@@ -83,11 +83,23 @@ function gateOf(nodes: Map<string, GraphNode>, ref: string, op: string, split: s
   return s && s.n.name === split ? s.port : undefined;
 }
 
-/** The LSTM cell h' = sigmoid(o) tanh(c'), c' = sigmoid(f) c + sigmoid(i) tanh(g), z split in four: its weights, else undefined. */
+/** The cells' activations (Keras's `activation`: tanh by default, relu too) by op. */
+const ACTIVATION_OPS: Record<string, string> = { Tanh: 'tanh', Relu: 'relu' };
+
+/**
+ * The LSTM cell h' = sigmoid(o) act(c'), c' = sigmoid(f) c + sigmoid(i) act(g), z split in four,
+ * act its activation (tanh, or relu): its weights, else undefined.
+ */
 export function lstmCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: string, cNew: string, x: string, h: string, c: string) {
   const ho = operands(nodes, hNew, 'Mul');
-  const tanhC = ho?.map((r) => is(nodes, r, 'Tanh')).findIndex((t) => t && key(nodes, dataInputs(t)[0]) === key(nodes, cNew));
-  if (!ho || tanhC === undefined || tanhC < 0) return undefined;
+  /** Whether `ref` is op(c'). */
+  const ofC = (ref: string, op: string) => {
+    const t = is(nodes, ref, op);
+    return !!t && key(nodes, dataInputs(t)[0]) === key(nodes, cNew);
+  };
+  const actOp = Object.keys(ACTIVATION_OPS).find((op) => ho?.some((r) => ofC(r, op)));
+  const tanhC = ho && actOp ? ho.findIndex((r) => ofC(r, actOp)) : -1;
+  if (!ho || !actOp || tanhC < 0) return undefined;
   const oRef = ho[1 - tanhC];
   const sig = is(nodes, oRef, 'Sigmoid');
   const split = sig && at(nodes, dataInputs(sig)[0]);
@@ -103,7 +115,7 @@ export function lstmCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: 
     const [a, b] = t;
     for (const [p, q] of [[a, b], [b, a]]) {
       if (gateOf(nodes, p, 'Sigmoid', sp) === 1 && key(nodes, q) === key(nodes, c)) forget = true;
-      if (gateOf(nodes, p, 'Sigmoid', sp) === 0 && gateOf(nodes, q, 'Tanh', sp) === 2) input = true;
+      if (gateOf(nodes, p, 'Sigmoid', sp) === 0 && gateOf(nodes, q, actOp, sp) === 2) input = true;
     }
   }
   if (!forget || !input) return undefined;
@@ -111,7 +123,7 @@ export function lstmCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: 
   if (!linear(nodes, weights, dataInputs(split.n)[1], key(nodes, x)!, key(nodes, h)!, lin) || !lin.W || !lin.U) return undefined;
   const [inDim, cols] = lin.shapes.get('W')!, units = cols / 4;
   if (!Number.isInteger(units) || lin.shapes.get('U')!.join() !== `${units},${cols}` || (lin.b && lin.b.length !== cols)) return undefined;
-  return { kind: 'LSTM', activation: 'tanh', kernel: lin.W, recurrent: lin.U, bias: lin.b ?? new Float32Array(cols), inDim, units, biasShape: [cols] };
+  return { kind: 'LSTM', activation: ACTIVATION_OPS[actOp], kernel: lin.W, recurrent: lin.U, bias: lin.b ?? new Float32Array(cols), inDim, units, biasShape: [cols] };
 }
 
 /** Columns [from, to) of a [batch, n] value that StridedSlice `n` keeps (every row), else undefined. */
@@ -128,7 +140,8 @@ function columns(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode, 
 /**
  * Keras's GRU cell with reset_after (Keras's default): x_z, x_r, x_h = Split(x W + b_in, 3);
  * r_z, r_r, r_h the columns of h U + b_rec; z = sigmoid(x_z + r_z), r = sigmoid(x_r + r_r),
- * h' = z h + (1 - z) tanh(x_h + r r_h): its weights (bias [2, 3 units]), else undefined.
+ * h' = z h + (1 - z) act(x_h + r r_h), act tanh or relu: its weights (bias [2, 3 units]), else
+ * undefined.
  */
 export function gruCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: string, x: string, h: string) {
   const terms = operands(nodes, hNew, 'AddV2')?.map((r) => operands(nodes, r, 'Mul'));
@@ -138,7 +151,7 @@ export function gruCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: s
     for (const [p, q] of [[a, b], [b, a]]) {
       if (is(nodes, p, 'Sigmoid') && key(nodes, q) === key(nodes, h)) zRef = key(nodes, p);
       const sub = is(nodes, p, 'Sub');
-      if (sub && scalar(nodes, weights, dataInputs(sub)[0]) === 1 && is(nodes, q, 'Tanh')) cand = `${key(nodes, dataInputs(sub)[1])}|${key(nodes, q)}`;
+      if (sub && scalar(nodes, weights, dataInputs(sub)[0]) === 1 && Object.keys(ACTIVATION_OPS).some((op) => is(nodes, q, op))) cand = `${key(nodes, dataInputs(sub)[1])}|${key(nodes, q)}`;
     }
   if (!zRef || !cand || cand.split('|')[0] !== zRef) return undefined;
   const tanh = at(nodes, cand.split('|')[1])!.n;
@@ -176,7 +189,7 @@ export function gruCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: s
   if (xl.b) bias.set(xl.b.length === cols ? xl.b : [], 0);
   if (hl.b) bias.set(hl.b.length === cols ? hl.b : [], cols);
   if ((xl.b && xl.b.length !== cols) || (hl.b && hl.b.length !== cols)) return undefined;
-  return { kind: 'GRU', activation: 'tanh', kernel: xl.W, recurrent: hl.U, bias, inDim, units, biasShape: [2, cols] };
+  return { kind: 'GRU', activation: ACTIVATION_OPS[tanh.op], kernel: xl.W, recurrent: hl.U, bias, inDim, units, biasShape: [2, cols] };
 }
 
 /** SimpleRNN's activations by op. */

@@ -118,7 +118,7 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === 'ResizeBilinear' || op === 'ResizeNearestNeighbor') return [resize(n, args, out)];
   if (op === 'Pad') return [pad(n, args, out)];
   if (op === 'ReverseV2') return [reversed(n, args, out)];
-  if (LOOP_OPS.has(op)) fail(n, "this op is part of a while loop (a recurrent layer's), and only Keras's LSTM, GRU (reset_after) and SimpleRNN loops translate, as Keras 3 writes them (graph_model_loops.ts: zeros as the first state, sigmoid and tanh gates, every step or the last one read, their final states too, Keras's padding or Masking mask); this one differs");
+  if (LOOP_OPS.has(op)) fail(n, "this op is part of a while loop (a recurrent layer's), and only Keras's LSTM, GRU (reset_after) and SimpleRNN loops translate, as Keras 3 writes them (graph_model_loops.ts: zeros or states computed before it as the first, sigmoid gates and tanh or relu, every step or the last one read, their final states too, Keras's padding or Masking mask); this one differs");
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
 }
 
