@@ -231,6 +231,10 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   const given = !zero(hVar.init);
   if ((cVar && zero(cVar.init) === given) || (prevVar && !zero(prevVar.init))) return 'done';
   if (given && [hVar, ...(cVar ? [cVar] : [])].some((v) => constValue(nodes, weights, v.init) !== undefined)) return 'done';
+  // Keras 3 hands a call with initial_state no mask (checked against Keras 3.15: the loop has no
+  // mask list then); a loop with both is not one of its layers, and its padded leading steps'
+  // outputs are not checked here: refused.
+  if (given && mask) return 'done';
   const x = `${get.name}:0`;
   const cell = cVar ? lstmCell(nodes, weights, hNew, cNew!, x, hVar.body, cVar.body) : (simpleCell(nodes, weights, hNew, x, hVar.body) ?? gruCell(nodes, weights, hNew, x, hVar.body));
   const steps = stepsOf(nodes, weights, loop.cond, loop.vars);
