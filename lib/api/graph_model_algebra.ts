@@ -105,6 +105,12 @@ function constOf(n: GraphNode | undefined, weights: Weights): { data: Float32Arr
   }
 }
 
+/** The one value of the constant at `ref`, else undefined. */
+export function scalarValue(nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined): number | undefined {
+  const c = constValue(nodes, weights, ref);
+  return c && c.data.length === 1 ? c.data[0] : undefined;
+}
+
 /** A constant of one value per channel of the last axis (or one for all): its values, else undefined. */
 export function perChannel(n: GraphNode | undefined, weights: Weights): Float64Array | undefined {
   const c = constOf(n, weights);

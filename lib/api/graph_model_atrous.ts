@@ -7,7 +7,7 @@
 // convolution dilated by d over x padded by `pads` (zeros), its output cropped by `crops`; it is
 // rewritten so (Pad, the convolution with dilations, a StridedSlice), which the walk translates
 // into layers as any other (ZeroPadding, Conv with dilation_rate, a slice).
-import { constValue, dataInputs, readersOf, through } from './graph_model_algebra';
+import { addConstant, constValue, dataInputs, readersOf, through } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 const CONVS = new Set(['Conv2D', 'DepthwiseConv2dNative']);
@@ -41,16 +41,12 @@ export function matchAtrousConvolutions(nodes: Map<string, GraphNode>, weights: 
     const squeezed = squeeze ? (squeeze.attr.squeeze_dims?.list?.i ?? []).map(Number) : [];
     // A Conv1D: ExpandDims at axis 1 (-3 of the rank-4 result), squeezed at the same axis.
     if (expand && (!(axis === 1 || axis === -3) || squeezed.length !== 1 || !(squeezed[0] === 1 || squeezed[0] === -3))) continue;
-    const c = (name: string, shape: number[], data: number[]) => {
-      nodes.set(name, { name, op: 'Const', input: [], attr: {} });
-      weights.set(name, { data: Float32Array.from(data), shape });
-      return name;
-    };
     const base = b2s.name;
+    const c = (what: string, shape: number[], data: number[]) => addConstant(nodes, weights, base, `atrous/${what}`, Float32Array.from(data), shape);
     const x = dataInputs(s2b)[0];
     const rank = spatial + 2;
     const padAll = [0, 0, ...pads, 0, 0];
-    const padded = padAll.some((v) => v !== 0) ? (nodes.set(`${base}/atrous/pad`, { name: `${base}/atrous/pad`, op: 'Pad', input: [x, c(`${base}/atrous/paddings`, [rank, 2], padAll)], attr: {} }), `${base}/atrous/pad`) : x;
+    const padded = padAll.some((v) => v !== 0) ? (nodes.set(`${base}/atrous/pad`, { name: `${base}/atrous/pad`, op: 'Pad', input: [x, c('paddings', [rank, 2], padAll)], attr: {} }), `${base}/atrous/pad`) : x;
     const into = expand ? (nodes.set(`${base}/atrous/expand`, { ...expand, name: `${base}/atrous/expand`, input: [padded, dataInputs(expand)[1]] }), `${base}/atrous/expand`) : padded;
     const dil = expand ? [1, 1, bs[0], 1] : [1, bs[0], bs[1], 1];
     nodes.set(`${base}/atrous/conv`, { ...conv, name: `${base}/atrous/conv`, input: [into, dataInputs(conv)[1]], attr: { ...conv.attr, dilations: { list: { i: dil.map(String) } } } });
@@ -67,7 +63,7 @@ export function matchAtrousConvolutions(nodes: Map<string, GraphNode>, weights: 
     nodes.set(base, {
       name: base,
       op: 'StridedSlice',
-      input: [convOut, c(`${base}/atrous/begin`, [rank], begin), c(`${base}/atrous/end`, [rank], end), c(`${base}/atrous/strides`, [rank], Array(rank).fill(1))],
+      input: [convOut, c('begin', [rank], begin), c('end', [rank], end), c('strides', [rank], Array(rank).fill(1))],
       attr: { begin_mask: { i: 1 | (1 << (rank - 1)) }, end_mask: { i: endMask }, shrink_axis_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 } },
     });
   }

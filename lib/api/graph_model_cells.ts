@@ -2,7 +2,7 @@
 // finds the loops): each read by the value it computes from the step's input x, the state h (and
 // an LSTM's c) and constants, never by its ops' names, and its weights taken in Keras's layout.
 // Anything else is no cell: undefined, and the loop is left to be refused.
-import { constValue, dataInputs } from './graph_model_algebra';
+import { constValue, dataInputs, scalarValue } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** A ref's node name and output port ('name:1'; a control input's '^'). */
@@ -24,11 +24,6 @@ export function at(nodes: Map<string, GraphNode>, ref: string | undefined): { n:
 export const is = (nodes: Map<string, GraphNode>, ref: string | undefined, op: string, p = 0): GraphNode | undefined => {
   const a = at(nodes, ref);
   return a && a.n.op === op && a.port === p ? a.n : undefined;
-};
-/** The one value of the constant at `ref`, else undefined. */
-export const scalar = (nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined): number | undefined => {
-  const c = constValue(nodes, weights, ref);
-  return c && c.data.length === 1 ? c.data[0] : undefined;
 };
 
 /** x W + h U + b as the cell computes z (MatMul, _FusedMatMul with BiasAdd, AddV2, BiasAdd): the constants by operand. */
@@ -104,7 +99,7 @@ export function lstmCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: 
   const sig = is(nodes, oRef, 'Sigmoid');
   const split = sig && at(nodes, dataInputs(sig)[0]);
   if (!split || split.n.op !== 'Split' || split.port !== 3 || Number(split.n.attr.num_split?.i) !== 4) return undefined;
-  const dim = scalar(nodes, weights, dataInputs(split.n)[0]);
+  const dim = scalarValue(nodes, weights, dataInputs(split.n)[0]);
   if (dim !== 1 && dim !== -1) return undefined;
   const sp = split.n.name;
   // c' = sigmoid(f) c + sigmoid(i) tanh(g), in any order.
@@ -151,7 +146,7 @@ export function gruCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: s
     for (const [p, q] of [[a, b], [b, a]]) {
       if (is(nodes, p, 'Sigmoid') && key(nodes, q) === key(nodes, h)) zRef = key(nodes, p);
       const sub = is(nodes, p, 'Sub');
-      if (sub && scalar(nodes, weights, dataInputs(sub)[0]) === 1 && Object.keys(ACTIVATION_OPS).some((op) => is(nodes, q, op))) cand = `${key(nodes, dataInputs(sub)[1])}|${key(nodes, q)}`;
+      if (sub && scalarValue(nodes, weights, dataInputs(sub)[0]) === 1 && Object.keys(ACTIVATION_OPS).some((op) => is(nodes, q, op))) cand = `${key(nodes, dataInputs(sub)[1])}|${key(nodes, q)}`;
     }
   if (!zRef || !cand || cand.split('|')[0] !== zRef) return undefined;
   const tanh = at(nodes, cand.split('|')[1])!.n;
@@ -172,7 +167,7 @@ export function gruCell(nodes: Map<string, GraphNode>, weights: Weights, hNew: s
   const rh = rMul && rSig ? rMul.find((r) => key(nodes, r) !== `${rSig.name}:0`) : undefined;
   if (!zPart || !hPart || !rPart || !rh || zPart.k !== 0 || rPart.k !== 1 || hPart.k !== 2) return undefined;
   const split = zPart.split;
-  if (rPart.split !== split || hPart.split !== split || Number(split.attr.num_split?.i) !== 3 || ![1, -1].includes(scalar(nodes, weights, dataInputs(split)[0]) ?? 0)) return undefined;
+  if (rPart.split !== split || hPart.split !== split || Number(split.attr.num_split?.i) !== 3 || ![1, -1].includes(scalarValue(nodes, weights, dataInputs(split)[0]) ?? 0)) return undefined;
   // The column blocks z, r, h of one h U + b_rec.
   const blocks = [zPart.other, rPart.other, rh].map((r) => is(nodes, r, 'StridedSlice'));
   const inner = blocks[0] && dataInputs(blocks[0])[0];

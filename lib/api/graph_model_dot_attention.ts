@@ -12,19 +12,15 @@
 // scale a private weight, the mask named in its call). A group that differs (another mask, one
 // mask without the other, intermediate values read elsewhere) is left alone: its BatchMatMulV2 of
 // two computed values is then refused.
-import { addConstant, closed, constValue, dataInputs, readersOf, through } from './graph_model_algebra';
+import { addConstant, closed, constValue, dataInputs, readersOf, scalarValue, through } from './graph_model_algebra';
 import { paddingSource } from './graph_model_masks';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 const isMatMul = (n: GraphNode | undefined) => n?.op === 'BatchMatMulV2' || n?.op === 'BatchMatMul';
-const one = (nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined) => {
-  const c = constValue(nodes, weights, ref);
-  return c && c.data.length === 1 ? c.data[0] : undefined;
-};
 
 /** ExpandDims(x, axis) with `axis` among `axes`: x's ref. */
 function expanded(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode | undefined, axes: number[]): string | undefined {
-  return n?.op === 'ExpandDims' && axes.includes(one(nodes, weights, dataInputs(n)[1]) ?? NaN) ? dataInputs(n)[0] : undefined;
+  return n?.op === 'ExpandDims' && axes.includes(scalarValue(nodes, weights, dataInputs(n)[1]) ?? NaN) ? dataInputs(n)[0] : undefined;
 }
 
 /** Replaces each dot-product attention (see above) by one '_DotAttention' node. */
@@ -45,7 +41,7 @@ export function matchDotAttentions(nodes: Map<string, GraphNode>, weights: Weigh
       const not = through(nodes, expanded(nodes, weights, through(nodes, cond), [1]));
       const sub = through(nodes, lowered);
       keySource = not?.op === 'LogicalNot' ? paddingSource(nodes, weights, dataInputs(not)[0]) : undefined;
-      const c = sub?.op === 'Sub' ? one(nodes, weights, dataInputs(sub)[1]) : undefined;
+      const c = sub?.op === 'Sub' ? scalarValue(nodes, weights, dataInputs(sub)[1]) : undefined;
       if (!keySource || !sub || c === undefined || !(c >= 1e4) || through(nodes, dataInputs(sub)[0])?.name !== through(nodes, kept)?.name) continue;
       region.add(s.name).add(sub.name);
       s = through(nodes, kept, region);
@@ -53,9 +49,9 @@ export function matchDotAttentions(nodes: Map<string, GraphNode>, weights: Weigh
     let scale: Float32Array | undefined;
     if (s?.op === 'Mul') {
       const ins = dataInputs(s);
-      const at = [0, 1].find((i) => one(nodes, weights, ins[i]) !== undefined);
+      const at = [0, 1].find((i) => scalarValue(nodes, weights, ins[i]) !== undefined);
       if (at === undefined) continue;
-      scale = Float32Array.of(one(nodes, weights, ins[at])!);
+      scale = Float32Array.of(scalarValue(nodes, weights, ins[at])!);
       region.add(s.name);
       s = through(nodes, ins[1 - at], region);
     }
@@ -77,7 +73,7 @@ export function matchDotAttentions(nodes: Map<string, GraphNode>, weights: Weigh
       const sel = after.length === 1 && after[0].op === 'SelectV2' ? after[0] : undefined;
       const [cond, o, zero] = sel ? dataInputs(sel) : [];
       const qSource = sel ? paddingSource(nodes, weights, expanded(nodes, weights, through(nodes, cond), [2, -1])) : undefined;
-      if (!sel || qSource !== keySource || through(nodes, o)?.name !== mm2.name || one(nodes, weights, zero) !== 0) continue;
+      if (!sel || qSource !== keySource || through(nodes, o)?.name !== mm2.name || scalarValue(nodes, weights, zero) !== 0) continue;
       end = sel;
       region.add(sel.name);
     }

@@ -2,7 +2,7 @@
 // one node: graph_model_attention.ts, graph_model_dot_attention.ts, graph_model_masks.ts,
 // graph_model_loops.ts), with their weights and the padding mask's note in their calls.
 import { MASK_NOTE } from './keras3_masks';
-import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, layerArg, needArgs, str, type Translated, type Val } from './graph_model_ops';
+import { addLayer, constArg, fail, type GraphNode, intOf, type Layer, layerArg, needArgs, setCallArgs, str, type Translated, type Val } from './graph_model_ops';
 
 /** One value: the same layer's same output. */
 const sameValue = (a: Layer, b: Layer) => a.id === b.id && (a.output ?? 0) === (b.output ?? 0);
@@ -24,7 +24,7 @@ export function attention(n: GraphNode, args: Val[], out: Translated): Val {
   if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
   // Keras's causal mask and the padding mask are call arguments: written with the call, as Keras writes them.
   const kwargs = { ...(n.attr.use_causal_mask?.b ? { use_causal_mask: true } : {}), ...(ids ? { mask: maskNote(ids) } : {}) };
-  if (Object.keys(kwargs).length > 0) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = kwargs;
+  if (Object.keys(kwargs).length > 0) setCallArgs(layer, kwargs);
   return layer;
 }
 
@@ -38,7 +38,7 @@ export function dotAttention(n: GraphNode, args: Val[], out: Translated): Val {
   if (v.shape[1] !== k.shape[1] || q.shape[2] !== k.shape[2]) fail(n, `attention (found among primitive ops) of a query [${q.shape.slice(1)}] and a key [${k.shape.slice(1)}] over a value [${v.shape.slice(1)}]: the key's steps must be the value's, its features the query's`);
   if (ids && (ids.shape[1] !== q.shape[1] || ids.shape[1] !== v.shape[1])) fail(n, `a padding mask of ${ids.shape[1]} steps on attention over ${q.shape[1]} query and ${v.shape[1]} value steps: only self-attention over the masked sequence is supported`);
   const layer = addLayer(out, n, 'Attention', { use_scale: !!scale, score_mode: 'dot', dropout: 0 }, sameValue(k, v) ? [q, v] : [q, v, k], [-1, q.shape[1], v.shape[2]], scale ? [['scale', scale.data, []]] : []);
-  if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
+  if (ids) setCallArgs(layer, { mask: maskNote(ids) });
   return layer;
 }
 
@@ -48,8 +48,8 @@ function maskIds(n: GraphNode, v: Val): Layer {
   return v;
 }
 
-/** The note a layer's call carries for the padding mask of `ids` (keras3_masks.ts): the library builds the mask from that input's one-hot. */
-const maskNote = (ids: Layer) => ({ class_name: MASK_NOTE, config: { source: ids.id } });
+/** The note a layer's call carries for a padding mask (keras3_masks.ts): of an input's ids (the library builds it from their one-hot), or with maskValue of a node's values (a Masking layer's). */
+const maskNote = (source: Layer, maskValue?: number) => ({ class_name: MASK_NOTE, config: { source: source.id, ...(maskValue === undefined ? {} : { maskValue }) } });
 
 /** Keras's LSTM, GRU or SimpleRNN found in a while loop (graph_model_loops.ts): x [batch, steps, features], then its kernel, recurrent kernel and bias. */
 export function recurrent(n: GraphNode, args: Val[], out: Translated): Val[] {
@@ -73,8 +73,8 @@ export function recurrent(n: GraphNode, args: Val[], out: Translated): Val[] {
   if (initial.length !== (n.attr.initial_state?.b ? (kind === 'LSTM' ? 2 : 1) : 0) || initial.some((v) => v.shape.length !== 2 || v.shape[1] !== units)) fail(n, `its initial states ([${initial.map((v) => `[${v.shape.slice(1)}]`)}] per example) are not the ${kind}'s ${kind === 'LSTM' ? 'h and c' : 'h'} of ${units} units`);
   const layer = addLayer(out, n, kind, config, [x, ...initial], sequences ? [-1, steps, units] : [-1, units], [['kernel', kernel.data, kernel.shape], ['recurrent_kernel', recurrentKernel.data, recurrentKernel.shape], ['bias', bias.data, bias.shape]]);
   if (values && (values.shape.length !== 3 || values.shape[1] !== steps)) fail(n, `a mask from values of shape [${values.shape.slice(1)}] per example on a ${kind} of ${steps} steps`);
-  if (ids) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: maskNote(ids) };
-  if (values) (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask: { class_name: MASK_NOTE, config: { source: values.id, maskValue } } };
+  if (ids) setCallArgs(layer, { mask: maskNote(ids) });
+  if (values) setCallArgs(layer, { mask: maskNote(values, maskValue) });
   // Its final states after its output (return_state: h, and an LSTM's c), read after the loop.
   if (!returnState) return [layer];
   const state = (k: number): Layer => ({ ...layer, shape: [-1, units], output: k });
@@ -98,8 +98,8 @@ export function maskedMean(n: GraphNode, args: Val[], out: Translated): Val {
   if (x.shape.length !== 3 || x.shape[1] !== source.shape[1] || (maskValue !== undefined && source.shape.length !== 3)) fail(n, `a masked mean of [${x.shape.slice(1)}] per example by the mask of [${source.shape.slice(1)}]: [steps, features] values of as many steps only`);
   const keepdims = n.attr.keepdims?.b === true;
   const layer = addLayer(out, n, 'GlobalAveragePooling1D', { data_format: 'channels_last', keepdims }, [x], keepdims ? [-1, 1, x.shape[2]] : [-1, x.shape[2]]);
-  const mask = maskValue === undefined ? maskNote(source) : { class_name: MASK_NOTE, config: { source: source.id, maskValue } };
-  (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = { mask };
+  const mask = maskNote(source, maskValue);
+  setCallArgs(layer, { mask });
   return layer;
 }
 

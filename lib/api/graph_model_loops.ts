@@ -25,10 +25,9 @@
 // (return_state), and states computed before it its first ones (initial_state). Anything else in
 // a loop (another cell or activation, another mask) leaves it as it is: its ops are then refused,
 // naming one.
-import { constValue, dataInputs } from './graph_model_algebra';
-import { at, gruCell, is, key, lstmCell, name, operands, port, scalar, simpleCell } from './graph_model_cells';
-import { paddingSource } from './graph_model_masks';
-import { stepMaskOf } from './graph_model_masking';
+import { addConstant, constValue, dataInputs, scalarValue } from './graph_model_algebra';
+import { at, gruCell, is, key, lstmCell, name, operands, port, simpleCell } from './graph_model_cells';
+import { stepMaskAt } from './graph_model_masks';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** A loop variable: its Enter (initial value `init`), Merge, Switch (the body reads `body`), NextIteration (`update`), Exit. */
@@ -69,7 +68,7 @@ function framesOf(nodes: Map<string, GraphNode>): { frame: string; vars: LoopVar
 /** A step counter: starts at 0, adds 1 per step. */
 const counter = (nodes: Map<string, GraphNode>, weights: Weights, v: LoopVar) => {
   const add = operands(nodes, v.update, 'AddV2');
-  return scalar(nodes, weights, v.init) === 0 && !!add && add.some((r) => key(nodes, r) === key(nodes, v.body)) && add.some((r) => scalar(nodes, weights, r) === 1);
+  return scalarValue(nodes, weights, v.init) === 0 && !!add && add.some((r) => key(nodes, r) === key(nodes, v.body)) && add.some((r) => scalarValue(nodes, weights, r) === 1);
 };
 
 /** How many steps the loop runs: the smallest bound of a counter in its condition (each a Less of a counter's Merge and a constant or an unchanged variable). */
@@ -85,7 +84,7 @@ function stepsOf(nodes: Map<string, GraphNode>, weights: Weights, cond: string, 
     const v = byMerge.get(name(a));
     if (!v || !counter(nodes, weights, v)) return false;
     const other = byMerge.get(name(b));
-    const bound = other ? (key(nodes, other.update) === key(nodes, other.body) ? scalar(nodes, weights, other.init) : undefined) : scalar(nodes, weights, b);
+    const bound = other ? (key(nodes, other.update) === key(nodes, other.body) ? scalarValue(nodes, weights, other.init) : undefined) : scalarValue(nodes, weights, b);
     if (bound === undefined) return false;
     bounds.push(bound);
     return true;
@@ -110,12 +109,10 @@ function maskListOf(nodes: Map<string, GraphNode>, weights: Weights, init: strin
   const t = is(nodes, src, 'Transpose');
   const perm = t && constValue(nodes, weights, dataInputs(t)[1]);
   const e = t && is(nodes, dataInputs(t)[0], 'ExpandDims');
-  const axis = e && scalar(nodes, weights, dataInputs(e)[1]);
+  const axis = e && scalarValue(nodes, weights, dataInputs(e)[1]);
   if (!perm || [...perm.data].join() !== '1,0,2' || !e || (axis !== 2 && axis !== -1)) return undefined;
-  const source = paddingSource(nodes, weights, dataInputs(e)[0]);
-  if (source) return { source, backwards: !!rev };
-  const valued = stepMaskOf(nodes, weights, dataInputs(e)[0], false);
-  return valued ? { source: valued.x, backwards: !!rev, value: valued.value } : undefined;
+  const m = stepMaskAt(nodes, weights, dataInputs(e)[0]);
+  return m ? { ...m, backwards: !!rev } : undefined;
 }
 
 /** x [batch, steps, features] (batch major) a loop's xs is made of, and whether it is reversed (go_backwards). */
@@ -189,7 +186,7 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   const [listRef, indexRef, outRef] = dataInputs(set);
   if (!get || key(nodes, listRef) !== key(nodes, outVar.body)) return 'done';
   const sequences = key(nodes, indexRef) === key(nodes, time.body);
-  if (!sequences && scalar(nodes, weights, indexRef) !== 0) return 'done';
+  if (!sequences && scalarValue(nodes, weights, indexRef) !== 0) return 'done';
   // Keras's padding mask: a TensorList of m[:, :, None] read at each step; the states and the
   // output keep their last values where m is 0 (SelectV2(m_t, new, old)).
   const maskVar = loop.vars.find((v) => v !== xsVar && steady(v) && is(nodes, v.init, 'TensorListFromTensor')?.attr.element_dtype?.type === 'DT_BOOL');
@@ -250,12 +247,7 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   const cols = cell.kernel.length / cell.inDim;
   const consts: [string, Float32Array, number[]][] = [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]];
   const inputs = [seq.x];
-  for (const [what, data, shape] of consts) {
-    const c = `${node}/${what}`;
-    nodes.set(c, { name: c, op: 'Const', input: [], attr: {} });
-    weights.set(c, { data: Float32Array.from(data), shape: [...shape] });
-    inputs.push(c);
-  }
+  for (const [what, data, shape] of consts) inputs.push(addConstant(nodes, weights, node, what, Float32Array.from(data), [...shape]));
   const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards }, zero_output_for_mask: { b: !!zeros } };
   // Its final states read after the loop (Keras's return_state): h, then an LSTM's c, are the
   // layer's outputs 1 and 2 (the Exits become reads of them).

@@ -8,23 +8,19 @@
 // The first becomes one '_Masking' node (Keras's Masking layer: graph_model_groups.ts), the
 // second a mask note naming x and c on the recurrent layer, which the library builds from x's
 // shares (layers_mask.ts privateMask: equality tests).
-import { constValue, dataInputs, through } from './graph_model_algebra';
+import { constValue, dataInputs, scalarValue, through } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
-const one = (nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined) => {
-  const c = constValue(nodes, weights, ref);
-  return c && c.data.length === 1 ? c.data[0] : undefined;
-};
 
 /** Any(NotEqual(x, c), -1) of a sequence's features, kept dims as `keep` asks: x's ref and c, else undefined. */
 export function stepMaskOf(nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined, keep: boolean): { x: string; value: number } | undefined {
   const any = through(nodes, ref);
   if (any?.op !== 'Any' || (any.attr.keep_dims?.b === true) !== keep) return undefined;
-  const axis = one(nodes, weights, dataInputs(any)[1]);
+  const axis = scalarValue(nodes, weights, dataInputs(any)[1]);
   const ne = through(nodes, dataInputs(any)[0]);
   if (!(axis === -1 || axis === 2) || ne?.op !== 'NotEqual') return undefined;
   const [a, b] = dataInputs(ne);
-  const [x, c] = one(nodes, weights, b) !== undefined ? [a, one(nodes, weights, b)] : [b, one(nodes, weights, a)];
+  const [x, c] = scalarValue(nodes, weights, b) !== undefined ? [a, scalarValue(nodes, weights, b)] : [b, scalarValue(nodes, weights, a)];
   return c !== undefined && Number.isFinite(c) && constValue(nodes, weights, x) === undefined ? { x, value: c } : undefined;
 }
 
@@ -34,7 +30,7 @@ export function matchMaskingLayers(nodes: Map<string, GraphNode>, weights: Weigh
     let m: { x: string; value: number } | undefined, kept: string | undefined;
     if (n.op === 'SelectV2' || n.op === 'Select') {
       const [cond, x, zero] = dataInputs(n);
-      m = one(nodes, weights, zero) === 0 ? stepMaskOf(nodes, weights, cond, true) : undefined;
+      m = scalarValue(nodes, weights, zero) === 0 ? stepMaskOf(nodes, weights, cond, true) : undefined;
       kept = x;
     } else if (n.op === 'Mul') {
       for (const [i, j] of [[0, 1], [1, 0]]) {

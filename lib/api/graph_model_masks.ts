@@ -41,7 +41,7 @@ export function paddingSource(nodes: Map<string, GraphNode>, weights: Weights, r
 }
 
 /** A step mask's source: the ids of an Embedding's, or the values of a Masking layer's with its mask_value. */
-type StepMask = { source: string; value?: number };
+export type StepMask = { source: string; value?: number };
 const same = (a: StepMask, b: StepMask) => a.source === b.source && a.value === b.value;
 
 /** ExpandDims(m, axis) of a step mask m [batch, steps] to [batch, steps, 1] (axis 2 or -1): an Embedding's padding mask or a Masking layer's (graph_model_masking.ts). */
@@ -49,9 +49,14 @@ function stepsMask(nodes: Map<string, GraphNode>, weights: Weights, n: GraphNode
   if (n?.op !== 'ExpandDims') return undefined;
   const axis = constValue(nodes, weights, dataInputs(n)[1]);
   if (axis?.data.length !== 1 || !(axis.data[0] === 2 || axis.data[0] === -1)) return undefined;
-  const ids = paddingSource(nodes, weights, dataInputs(n)[0]);
+  return stepMaskAt(nodes, weights, dataInputs(n)[0]);
+}
+
+/** The step mask [batch, steps] at `ref`: an Embedding's padding mask NotEqual(ids, 0), or a Masking layer's Any(NotEqual(x, c), -1). */
+export function stepMaskAt(nodes: Map<string, GraphNode>, weights: Weights, ref: string | undefined): StepMask | undefined {
+  const ids = paddingSource(nodes, weights, ref);
   if (ids) return { source: ids };
-  const valued = stepMaskOf(nodes, weights, dataInputs(n)[0], false);
+  const valued = stepMaskOf(nodes, weights, ref, false);
   return valued ? { source: valued.x, value: valued.value } : undefined;
 }
 

@@ -133,6 +133,11 @@ export function addLayer(out: Translated, n: GraphNode, class_name: string, conf
   return { kind: 'layer', id: name, shape, entry, node: n.name };
 }
 
+/** Writes a translated layer's call arguments (a padding mask's note, use_causal_mask), as Keras writes them with its first input. */
+export function setCallArgs(layer: Layer, kwargs: Record<string, unknown>): void {
+  (layer.entry.inbound_nodes as [string, number, number, Record<string, unknown>][][])[0][0][3] = kwargs;
+}
+
 export const ACTIVATIONS: Record<string, (n: GraphNode) => [string, Record<string, unknown>]> = {
   Relu: () => ['Activation', { activation: 'relu' }],
   Relu6: () => ['ReLU', { max_value: 6 }],

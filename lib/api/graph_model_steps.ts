@@ -5,7 +5,7 @@
 // The layers keep the batch axis first, so these are rewritten batch major: x_t as x[:, t], and
 // the transpose of the pack as a Pack on axis 1 (graph_model_nodes.ts: each y_t reshaped to one
 // step, concatenated), and step t of such a pack read by the next TimeDistributed as y_t itself. `steps` maps a loop's stack to its batch-major '_Recurrent' node.
-import { constValue, dataInputs, readersOf, through } from './graph_model_algebra';
+import { addConstant, constValue, dataInputs, readersOf, through } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** perm swapping the first two axes, the rest in place ([1, 0, 2, ...]). */
@@ -14,11 +14,7 @@ const swapsFirstTwo = (p: ArrayLike<number> | undefined) => !!p && p.length >= 2
 /** Rewrites time-major step slices and packs (see above) batch major. */
 export function matchTimeMajorSteps(nodes: Map<string, GraphNode>, weights: Weights, stacks: Map<string, string>): void {
   const readers = readersOf(nodes);
-  const c = (name: string, data: number[]) => {
-    nodes.set(name, { name, op: 'Const', input: [], attr: {} });
-    weights.set(name, { data: Float32Array.from(data), shape: [data.length] });
-    return name;
-  };
+  const c = (end: string, what: string, data: number[]) => addConstant(nodes, weights, end, `steps/${what}`, Float32Array.from(data), [data.length]);
   for (const n of [...nodes.values()]) {
     // x_t = StridedSlice(time major, [t], [t + 1], [1]) shrinking axis 0 -> x[:, t].
     if (n.op === 'StridedSlice') {
@@ -37,7 +33,7 @@ export function matchTimeMajorSteps(nodes: Map<string, GraphNode>, weights: Weig
       if (src.op === 'Transpose' && swapsFirstTwo(constValue(nodes, weights, dataInputs(src)[1])?.data)) x = dataInputs(src)[0];
       else if (src.op === 'TensorListStack') x = stacks.get(src.name);
       if (!x) continue;
-      nodes.set(n.name, { name: n.name, op: 'StridedSlice', input: [x, c(`${n.name}/steps/begin`, [0, t]), c(`${n.name}/steps/end`, [0, t + 1]), c(`${n.name}/steps/strides`, [1, 1])], attr: { begin_mask: { i: 1 }, end_mask: { i: 1 }, shrink_axis_mask: { i: 2 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 } } });
+      nodes.set(n.name, { name: n.name, op: 'StridedSlice', input: [x, c(n.name, 'begin', [0, t]), c(n.name, 'end', [0, t + 1]), c(n.name, 'strides', [1, 1])], attr: { begin_mask: { i: 1 }, end_mask: { i: 1 }, shrink_axis_mask: { i: 2 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 } } });
       continue;
     }
     // Transpose(Pack(ys, axis 0), [1, 0, ...]) -> Pack(ys, axis 1), the pack read by it alone.
