@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 
 import { type Lane, SPLIT_FROM } from './lane';
 import type { Mailbox } from './mailbox';
-import { CLOSE, Refusal, type WsLimits } from './limits';
+import { CLOSE, MAX_UNWRITTEN_PONGS, Refusal, type WsLimits } from './limits';
 import type { PartyName } from './transport';
 import { sanitizeForLog } from './sanitize';
 import { aloneIn, type FrameHeader, WireError } from './wire';
@@ -53,6 +53,8 @@ export class Connection {
   #pings = 0;
   /** Refused: what still arrives is ignored, and what it held is already freed. */
   refused = false;
+  /** Pongs handed to the socket and not yet written (they wait behind what the peer has not read). */
+  #unwrittenPongs = 0;
 
   /**
    * `client`: the peer is a client (this endpoint accepted it as `client#N`). `lane`: the link's
@@ -159,6 +161,19 @@ export class Connection {
     this.missed++;
     this.ping();
     return 'ok';
+  }
+
+  /**
+   * Answers a ping (the endpoint's sockets do not answer by themselves: ws's own bound on such
+   * pongs closed the connection unlogged and uncounted). False, answering nothing, when
+   * MAX_UNWRITTEN_PONGS already wait: the peer pings faster than it reads, and is refused.
+   */
+  answerPing(data: Buffer): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return true;
+    if (this.#unwrittenPongs >= MAX_UNWRITTEN_PONGS) return false;
+    this.#unwrittenPongs++;
+    this.ws.pong(data, undefined, () => this.#unwrittenPongs--);
+    return true;
   }
 
   /** Pings the peer with a number the pong echoes, timing the round trip (`rttMs`) when it comes. */

@@ -50,11 +50,13 @@ export interface DialOptions {
   lanes?: boolean;
   /** Called with the lane port the peer names (undefined: it has no lanes). */
   onLanePort?: (port: number | undefined) => void;
+  /** ws answers pings by itself: for a caller reading the socket on its own (dialOnce); an endpoint answers them itself (Connection.answerPing). */
+  autoPong?: boolean;
 }
 
 /** Dials once; rejects with an Error carrying the HTTP `status` when the peer refused. */
 export async function dialOnce(peer: PeerAddress, o: DialOptions): Promise<WebSocket> {
-  const { ws } = await dialLink(peer, { ...o, lanes: false });
+  const { ws } = await dialLink(peer, { ...o, lanes: false, autoPong: o.autoPong ?? true });
   ws.resume(); // dialLink leaves it paused for an endpoint to attach; a caller of its own reads now
   return ws;
 }
@@ -76,6 +78,7 @@ export function dialLink(peer: PeerAddress, o: DialOptions): Promise<{ ws: WebSo
       headers,
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
+      autoPong: o.autoPong ?? false,
       handshakeTimeout: o.handshakeTimeoutMs,
       generateMask: ZERO_MASK,
       ...(peer.localAddress ? { localAddress: peer.localAddress } : {}),

@@ -101,9 +101,17 @@ export type RefusalReason =
   | 'pendingBytes' // maxPendingBytes*
   | 'unfinished' // maxUnfinished*
   | 'idle' // clientIdleMs
-  | 'heartbeat'; // heartbeatMs x heartbeatMisses without a sign of life
+  | 'heartbeat' // heartbeatMs x heartbeatMisses without a sign of life
+  | 'pings'; // MAX_UNWRITTEN_PONGS: a peer pinging faster than it reads
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['auth', 'connections', 'malformed', 'namespace', 'sessions', 'messageBytes', 'pendingBytes', 'unfinished', 'idle', 'heartbeat'];
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['auth', 'connections', 'malformed', 'namespace', 'sessions', 'messageBytes', 'pendingBytes', 'unfinished', 'idle', 'heartbeat', 'pings'];
+
+/**
+ * Pongs that may wait unwritten behind what a peer has not read. Each ping is answered; one that
+ * pings faster than it reads would otherwise queue pongs without end. A heartbeat's pings (15 s
+ * apart by default) leave a slow reader a quarter of an hour; a link's come-up pings (20) fit.
+ */
+export const MAX_UNWRITTEN_PONGS = 60;
 
 /** WebSocket close codes used for refusals. */
 export const CLOSE = {

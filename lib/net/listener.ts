@@ -90,6 +90,8 @@ export class Listener {
     this.wss = new WebSocketServer({
       server: this.http,
       perMessageDeflate: false,
+      // The endpoint answers pings itself, bounding the pongs a peer leaves unread (connection.ts).
+      autoPong: false,
       maxPayload: MAX_FRAME_BYTES,
       verifyClient: (info: { req: http.IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
         const no = o.admission(info.req);

@@ -19,7 +19,7 @@ import WebSocket from 'ws';
 import { CLIENT_SESSION, ClientSessions, Connection } from './connection';
 import { type PeerAddress, Redialer } from './dialer';
 import { addressGroup, commonName, handshakeRefusal, PARTY_HEADER, type TlsMaterial } from './handshake';
-import { CLOSE, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimits } from './limits';
+import { CLOSE, MAX_UNWRITTEN_PONGS, Refusal, REFUSAL_REASONS, type RefusalReason, resolveLimits, type WsEndpointStats, type WsLimits } from './limits';
 import type { Lane } from './lane';
 import { Inbound } from './inbound';
 import { Listener } from './listener';
@@ -320,7 +320,10 @@ export class WsEndpoint extends EventEmitter<WsEndpointEvents> {
     ws.binaryType = 'fragments';
     ws.on('message', (data: Buffer | Buffer[], isBinary: boolean) => this.#inbound.onMessage(conn, data, isBinary));
     ws.on('pong', (data: Buffer) => conn.pong(data));
-    ws.on('ping', () => (conn.missed = 0));
+    ws.on('ping', (data: Buffer) => {
+      conn.missed = 0;
+      if (!conn.answerPing(data)) this.#refuse(conn, new Refusal('pings', CLOSE.POLICY, `it pings faster than it reads: ${MAX_UNWRITTEN_PONGS} pongs wait behind what it has not read`));
+    });
     ws.on('error', (e: Error & { code?: string }) => {
       // ws refuses oversize frames and protocol violations itself, then closes.
       if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#refused.messageBytes++;
