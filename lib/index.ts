@@ -11,7 +11,8 @@ export { local, getCluster, setProtocol, getProtocol, type ProtocolName } from '
 export { definePrivateInput, definePrivateVariable, definePublicInput, defineOutput, type Decoded, type Provider } from './api/define';
 export { PrivateTensor, PublicTensor, type AnyTensor } from './api/tensor';
 export { tidy } from './api/tidy';
-export { loadLayersModel, loadPlainModel, PrivateModel, type LayersModelJson, type LoadOptions, type ModelArtifacts, type ModelSource } from './api/model';
+export { loadLayersModel, loadPlainModel, PrivateModel, type LayersModelJson, type LoadOptions, type ModelArtifacts, type ModelSource, type ReadOptions } from './api/model';
+export type { InputShapes } from './api/input_shapes';
 export type { ClientInput, OneInput } from './api/client_input';
 export { plainModel, applyFinal, type PlainModel, type PlainTensor } from './api/plain_forward';
 export { compareOutputs, rangeCheck, type Samples, type VerifyOptions, type VerifyReport, type LayerRange } from './api/verify';

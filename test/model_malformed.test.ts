@@ -67,7 +67,7 @@ test('a NaN weight is named; JSON that is not an object, an activation that is n
   // A dropout rate is a probability (Keras refuses others); the identity at inference all the same.
   t.throws(() => parse([dense('d', 2, { batch_input_shape: [null, 4] }), { class_name: 'Dropout', config: { name: 'dr', rate: 5 } }]), { message: /layer 'dr' \(Dropout\): rate = 5 is not supported/ });
   t.notThrows(() => parse([dense('d', 2, { batch_input_shape: [null, 4] }), { class_name: 'Dropout', config: { name: 'dr', rate: 0.5 } }]));
-  t.throws(() => parse([dense('d', 2, { batch_input_shape: [null, null] })]), { message: /the first layer \('d'\): input shape \[null\] \(after the batch\) must be positive integers: .*; a length left open \(null\) cannot be: save the model with a fixed one/ });
+  t.throws(() => parse([dense('d', 2, { batch_input_shape: [null, null] })]), { message: /the first layer \('d'\): input shape \[null\] \(after the batch\) must be positive integers: .*; a size left open \(null\) is fixed where the model is read: inputShapes .* or --input-shape .*, such as \[128\], or save the model with a fixed one/ });
 });
 
 test('a functional chain of 10 000 layers loads (the graph walk has its own stack); a cycle and an unknown output are still refused', (t) => {

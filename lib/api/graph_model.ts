@@ -17,9 +17,11 @@
 // StridedSlice and Pack, only the batch size unknown). Any other op on the way to an output is
 // refused, naming it and its node. Nodes no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
+import { foldKnownSizes } from './graph_model_sizes';
+import { dataInputs } from './graph_model_algebra';
 import { GRAPH_MODEL_VERSION } from './layers_graph';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
-import { LOOP_OPS, translateNode } from './graph_model_nodes';
+import { inputDims, LOOP_OPS, translateNode } from './graph_model_nodes';
 import { matchAttentions } from './graph_model_attention';
 import { matchGelus } from './graph_model_gelu';
 import { dropIdWraps, idsFromFloats } from './graph_model_ids';
@@ -76,6 +78,14 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   // walk reads (float ids, dilated convolutions, einsums, time-major steps); new weights join a
   // copy of the weights map, so the caller's is left as it was.
   weights = new Map(weights);
+  // An input of open sizes is refused before anything else (a loop over its open length would be
+  // refused as a loop of another form, hiding the fix: inputShapes).
+  // (TensorFlow's lowering of a loop leaves Placeholders nothing reads, of any shape: not inputs.)
+  const read = new Set([...nodes.values()].flatMap((n) => dataInputs(n).map((r) => r.split(':')[0])));
+  for (const n of nodes.values()) if (n.op === 'Placeholder' && read.has(n.name)) inputDims(n);
+  // Sizes computed from an input's shape that is known (fixed by inputShapes) become constants
+  // first: a loop over an open length reads its step count as one exported at that length.
+  foldKnownSizes(nodes, weights);
   idsFromFloats(nodes, weights);
   matchAtrousConvolutions(nodes, weights);
   matchNormalizations(nodes, weights);

@@ -122,10 +122,16 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   return fail(n, `this op is not supported (supported: ${SUPPORTED})`);
 }
 
-function input(n: GraphNode, out: Translated): Val {
+/** An input's sizes (a Placeholder's), the batch's first; refused unless every other one is known. */
+export function inputDims(n: GraphNode): number[] {
   const dims = (n.attr.shape?.shape?.dim ?? []).map((d) => Number(d.size));
   if (n.attr.shape?.shape?.unknownRank || dims.length < 2) fail(n, 'the input needs a known rank, batch axis first');
-  if (dims.slice(1).some((d) => !(d > 0))) fail(n, `the input's shape [${dims}] has an unknown size beyond the batch axis: give the model a fixed input shape`);
+  if (dims.slice(1).some((d) => !(d > 0))) fail(n, `the input's shape [${dims}] has an unknown size beyond the batch axis: fix it where the model is read, inputShapes (loadLayersModel, loadPlainModel, deploy) or --input-shape (tfe deploy, verify, calibrate), or give the model a fixed input shape`);
+  return dims;
+}
+
+function input(n: GraphNode, out: Translated): Val {
+  const dims = inputDims(n);
   const dtype = n.attr.dtype?.type;
   // An int input holds token ids for an embedding lookup (graph_model_ids.ts).
   const ids = dtype === 'DT_INT32' || dtype === 'DT_INT64';

@@ -146,7 +146,7 @@ function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
   const shape = batchShape.slice(1).map(Number);
   if (!shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
     // A Keras text model is often saved with its sequence length open (Input(shape=(None,))).
-    const open = batchShape.slice(1).some((d) => d === null) ? '; a length left open (null) cannot be: save the model with a fixed one (Input(shape=(length, ...)) in Keras)' : '';
+    const open = batchShape.slice(1).some((d) => d === null) ? `; a size left open (null) is fixed where the model is read: inputShapes (loadLayersModel, loadPlainModel, deploy) or --input-shape (tfe deploy, verify, calibrate), such as [${batchShape.slice(1).map((d) => d ?? 128)}], or save the model with a fixed one (Input(shape=(length, ...)) in Keras)` : '';
     throw new Error(`${where}: input shape ${JSON.stringify(batchShape.slice(1))} (after the batch) must be positive integers: every dimension known, as the servers size each query by it${open}`);
   }
   return shape;

@@ -18,6 +18,8 @@ import { reluLayers } from './relu_layers';
 import { MAX_PLAIN_VALUES, plainAlloc } from './plain_kernels';
 import { getCluster } from './session';
 import { graphModelAsLayers, isGraphModel } from './graph_model';
+import { checkInputShapesOption, graphWithInputShapes, type InputShapes, layersWithInputShapes } from './input_shapes';
+import type { ModelTopology } from './layers_graph';
 import { type AnyTensor, PrivateTensor } from './tensor';
 import { tidy } from './tidy';
 import { type ClientInput, toModelInput } from './client_input';
@@ -243,7 +245,15 @@ function modelPathOf(source: string | URL): string {
   return source;
 }
 
-function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map<string, { data: Float32Array; shape: number[] }> } {
+/** The model JSON (a GraphModel's before its translation) with the input sizes it left open fixed as given. */
+function withInputShapes<T extends { modelTopology: unknown; signature?: unknown }>(json: T, given: InputShapes | undefined): T {
+  if (!given) return json;
+  checkInputShapesOption(given, 'inputShapes');
+  if (isGraphModel(json as { modelTopology?: unknown })) return graphWithInputShapes(json, given, 'inputShapes');
+  return { ...json, modelTopology: layersWithInputShapes(json.modelTopology as ModelTopology, given, 'inputShapes') };
+}
+
+function fromArtifacts(a: ModelArtifacts, inputShapes?: InputShapes): { json: LayersModelJson; weights: Map<string, { data: Float32Array; shape: number[] }> } {
   // A tfjs model object itself (tf.sequential(), tf.loadLayersModel's result): its artifacts are what loads.
   const o = a as unknown as { save?: unknown; layers?: unknown };
   if (o && typeof o === 'object' && typeof o.save === 'function' && Array.isArray(o.layers))
@@ -260,9 +270,9 @@ function fromArtifacts(a: ModelArtifacts): { json: LayersModelJson; weights: Map
   const raw = { modelTopology: a.modelTopology, weightsManifest: [{ paths: [], weights: a.weightSpecs }] };
   if (graph) {
     decodeWeights(a.weightSpecs, bytes, weights, true);
-    return graphModelAsLayers({ ...raw, signature: (a as { signature?: unknown }).signature }, weights);
+    return graphModelAsLayers(withInputShapes({ ...raw, signature: (a as { signature?: unknown }).signature }, inputShapes), weights);
   }
-  const json = normalizedModelJson(raw);
+  const json = withInputShapes(normalizedModelJson(raw), inputShapes);
   decodeWeights(json.weightsManifest[0].weights, bytes, weights);
   return { json, weights };
 }
@@ -305,7 +315,12 @@ function refuseUnreadWeights(json: LayersModelJson, spec: ModelSpec): void {
  * A parsed model: its spec, the plaintext parameters in the spec's order, and the manifest's
  * weights by name (owner only).
  */
-export function readLayersModel(source: ModelSource): {
+/** How a model is read: `inputShapes` fixes the input sizes it was saved with open (input_shapes.ts). */
+export interface ReadOptions {
+  inputShapes?: InputShapes;
+}
+
+export function readLayersModel(source: ModelSource, opts: ReadOptions = {}): {
   json: LayersModelJson;
   spec: ModelSpec;
   params: { name: string; data: Float32Array; shape: number[] }[];
@@ -317,12 +332,12 @@ export function readLayersModel(source: ModelSource): {
   if (typeof source === 'string' || source instanceof URL) {
     const modelPath = modelPathOf(source);
     const raw = readModelJson(modelPath);
-    if (isGraphModel(raw)) ({ json, weights } = graphModelAsLayers(raw, readWeights(raw, path.dirname(modelPath), true)));
+    if (isGraphModel(raw)) ({ json, weights } = graphModelAsLayers(withInputShapes(raw, opts.inputShapes), readWeights(raw, path.dirname(modelPath), true)));
     else {
-      json = normalizedModelJson(raw);
+      json = withInputShapes(normalizedModelJson(raw), opts.inputShapes);
       weights = readWeights(json, path.dirname(modelPath));
     }
-  } else ({ json, weights } = fromArtifacts(source));
+  } else ({ json, weights } = fromArtifacts(source, opts.inputShapes));
   const moved = normalizationConstantsAsWeights(json);
   json = moved.json;
   for (const [name, w] of moved.constants) weights.set(name, w);
@@ -339,8 +354,8 @@ export function readLayersModel(source: ModelSource): {
  * The float64 plaintext of a model (plain_forward.ts): the same graph and parameters as the
  * private model, no TensorFlow.js. What `verify` compares the private model with.
  */
-export function loadPlainModel(source: ModelSource): PlainModel {
-  const { json, weights, derived } = readLayersModel(source);
+export function loadPlainModel(source: ModelSource, opts: ReadOptions = {}): PlainModel {
+  const { json, weights, derived } = readLayersModel(source, opts);
   // Run once, as loadLayersModel and deploy do: what only an input's shape refuses is refused here too.
   return checkRuns(json, weights, 'loadPlainModel', derived);
 }
@@ -471,7 +486,7 @@ export function loadLayersModel(source: ModelSource, opts: LoadOptions = {}): Pr
   if (opts.uncalibrated && isExact(cluster.protocol)) throw new Error(`loadLayersModel: uncalibrated applies to Pond only: ${cluster.protocol} computes relu exactly`);
   let model: ReturnType<typeof readLayersModel>;
   try {
-    model = readLayersModel(source);
+    model = readLayersModel(source, { inputShapes: opts.inputShapes });
   } catch (e) {
     throw new Error(`loadLayersModel: ${(e as Error).message}`);
   }
@@ -510,9 +525,14 @@ export interface LoadOptions {
    * is a deploy's (PredictionClient.deploy's calibrate, `tfe deploy --calibrate`).
    */
   uncalibrated?: boolean;
+  /**
+   * Sizes for the inputs the model was saved with open (Input(shape=(None,))): one shape after the
+   * batch axis, such as [128], or shapes by input name. The model runs at that shape.
+   */
+  inputShapes?: InputShapes;
 }
 
-const LOAD_OPTIONS: Record<keyof LoadOptions, true> = { cluster: true, owner: true, uncalibrated: true };
+const LOAD_OPTIONS: Record<keyof LoadOptions, true> = { cluster: true, owner: true, uncalibrated: true, inputShapes: true };
 
 function checkLoadOptions(opts: LoadOptions): void {
   if (opts === null || typeof opts !== 'object') throw new TypeError('loadLayersModel: options must be an object such as { cluster }');

@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import { calibrateForPond, type CalibrationReport, CalibrationRefused, type PondDeployOptions } from '../api/calibrate';
+import type { InputShapes } from '../api/input_shapes';
 import { readLayersModel } from '../api/model';
+import { addInputShapeOption, inputShapesOf } from './input_shape_flag';
 import { addFracBitsOptions, fracBitsOf } from './frac_bits';
 import { readInputs } from './inputs';
 import { paint } from './term';
@@ -35,14 +37,14 @@ const degreeOf = (v: string | undefined): number => {
 };
 
 /** The deploy options the flags ask for (reading --calibrate's inputs); refuses flags that need --calibrate without it. */
-export function pondOptions(flags: CalibrationFlags, modelPath: string): PondDeployOptions {
+export function pondOptions(flags: CalibrationFlags, modelPath: string, inputShapes?: InputShapes): PondDeployOptions {
   if (flags.calibrate && flags.uncalibrated) throw new Error('--calibrate and --uncalibrated exclude each other: fit the relus to your inputs, or accept the default polynomial');
   if (!flags.calibrate) {
     const stray = (['degree', 'holdout', 'minAgreement', 'force'] as const).filter((k) => flags[k] !== undefined);
     if (stray.length) throw new Error(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only appl${stray.length > 1 ? 'y' : 'ies'} with --calibrate`);
     return { uncalibrated: flags.uncalibrated };
   }
-  const { images } = readInputs(flags.calibrate, readLayersModel(modelPath).spec.inputShape);
+  const { images } = readInputs(flags.calibrate, readLayersModel(modelPath, { inputShapes }).spec.inputShape);
   return {
     uncalibrated: flags.uncalibrated,
     calibrate: { inputs: images, degree: degreeOf(flags.degree), holdout: fraction(flags.holdout, '--holdout', 0.2, 0.9), minAgreement: fraction(flags.minAgreement, '--min-agreement', 0.99), force: flags.force },
@@ -76,7 +78,7 @@ export function addCalibrationOptions(cmd: Command, via = 'with --calibrate: '):
 }
 
 export function addCalibrateCommand(program: Command): void {
-  addCalibrationOptions(
+  const cmd = addCalibrationOptions(
     addFracBitsOptions(
       program
         .command('calibrate')
@@ -86,13 +88,16 @@ export function addCalibrateCommand(program: Command): void {
         .requiredOption('--out <dir>', 'directory for the calibrated model.json, weights.bin and calibration.json'),
     ),
     '',
-  )
+  );
+  addInputShapeOption(cmd)
     .option('--json', 'print the report as one JSON object')
-    .action((opts: CalibrationFlags & { model: string; input: string; out: string; json?: boolean; fracBits?: string; config?: string }) => {
-      const { calibrate } = pondOptions({ ...opts, calibrate: opts.input }, opts.model);
+    .action((opts: CalibrationFlags & { model: string; input: string; out: string; json?: boolean; fracBits?: string; config?: string; inputShape?: string[] }) => {
+      const inputShapes = inputShapesOf(opts);
+      const { calibrate } = pondOptions({ ...opts, calibrate: opts.input }, opts.model, inputShapes);
       const { inputs, minAgreement = 0.99, force, ...fit } = calibrate!;
       // The coefficients are chosen on the cluster's fixed-point grid (deploy --calibrate asks the cluster).
-      const c = calibrateForPond(opts.model, inputs, { ...fit, fracBits: fracBitsOf(opts).fracBits });
+      // With --input-shape the calibrated model is written at that shape.
+      const c = calibrateForPond(opts.model, inputs, { ...fit, fracBits: fracBitsOf(opts).fracBits }, inputShapes ? readLayersModel(opts.model, { inputShapes }) : undefined);
       if (opts.json) console.log(JSON.stringify(c.report));
       else printCalibration(c.report, (l) => console.log(l));
       if (c.report.agreement.fraction < minAgreement && !force)

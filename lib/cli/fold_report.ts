@@ -2,6 +2,7 @@
 // products fold into the relu before them in a batch-1 query. Found by running the model's batch-1
 // program in this process on a zero input (the owner, who deploys, has the weights), so the answer
 // is the rule itself (foldsProduct, as each server applies it), not a second reading of the layers.
+import type { InputShapes } from '../api/input_shapes';
 import { loadLayersModel } from '../api/model';
 import { type AnyTensor, PrivateTensor } from '../api/tensor';
 import { Cluster } from '../protocol/cluster';
@@ -31,15 +32,15 @@ export interface FoldReport {
  * options fold products (FSS under 'folded' or 'compact-folded'); a report that cannot be made
  * says why and fails nothing (the model is deployed by then).
  */
-export async function foldReportFor(file: string, m: { protocol: string } & ProtocolOptions): Promise<FoldReport | { error: string } | undefined> {
+export async function foldReportFor(file: string, m: { protocol: string } & ProtocolOptions, inputShapes?: InputShapes): Promise<FoldReport | { error: string } | undefined> {
   if (m.protocol !== 'fss' || !m.fssGate || !foldsGates(m.fssGate)) return undefined;
-  return foldReport(file, m.fssGate, m.fssBits).catch((e: Error) => ({ error: e.message }));
+  return foldReport(file, m.fssGate, m.fssBits, inputShapes).catch((e: Error) => ({ error: e.message }));
 }
 
-export async function foldReport(file: string, fssGate: FssGate, fssBits = 64): Promise<FoldReport> {
+export async function foldReport(file: string, fssGate: FssGate, fssBits = 64, inputShapes?: InputShapes): Promise<FoldReport> {
   const cluster = new Cluster({ protocol: 'fss', fssGate, fssBits });
   try {
-    const model = loadLayersModel(file, { cluster });
+    const model = loadLayersModel(file, { cluster, ...(inputShapes ? { inputShapes } : {}) });
     const shape = [1, ...model.inputShape];
     const x = model.defineInput('input-provider', () => ({ data: new Float64Array(sizeOf(shape)), shape }));
     const y: AnyTensor = model.predict(x);

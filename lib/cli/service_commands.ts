@@ -29,6 +29,8 @@ import { readLayersModel, readModelJson } from '../api/model';
 import { isGraphModel } from '../api/graph_model';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { checkReadable, readInputs } from './inputs';
+import { addInputShapeOption, inputShapesOf } from './input_shape_flag';
+import type { InputShapes } from '../api/input_shapes';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
 import { describeFolds, FOLDS_JSON_HELP, foldReportFor } from './fold_report';
 import { addProtocolOptionFlags, listedOptionsHelp } from './protocol_flags';
@@ -121,10 +123,11 @@ const onSignal = (fn: () => Promise<void>, fatal = plainFatal) => {
 const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cannot ${during}: ${e.message}`, 'fatal', { during, reason: e.message });
 
 /** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone (a GraphModel's constants too), no other weights read. */
-function graphRewrites(file: string): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
+function graphRewrites(file: string, inputShapes?: InputShapes): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
   const raw = readModelJson(file);
-  // A GraphModel's layers exist only once translated, which reads its constants (weights).
-  if (isGraphModel(raw)) return readLayersModel(file).spec;
+  // A GraphModel's layers exist only once translated, which reads its constants (weights); a
+  // model's open input sizes are fixed where its weights are read.
+  if (isGraphModel(raw) || inputShapes) return readLayersModel(file, { inputShapes }).spec;
   const { json } = normalizationConstantsAsWeights(normalizedModelJson(raw));
   const shapes = manifestShapes(json);
   const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
@@ -276,8 +279,9 @@ export function addServiceCommands(program: Command): void {
       .option('--uncalibrated', "pond: accept relu's default polynomial on [-4, 4] (answers differ from the model's wherever a relu sees values outside it)"),
   )
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', `print one JSON object: the model as the cluster lists it (${FOLDS_JSON_HELP})`)
-    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean }) => {
+    .option('--json', `print one JSON object: the model as the cluster lists it (${FOLDS_JSON_HELP})`);
+  addInputShapeOption(deploy)
+    .action(async (opts: CalibrationFlags & { model: string; name?: string; protocol?: ProtocolName; config: string; json?: boolean; inputShape?: string[] }) => {
       const name = opts.name ?? path.basename(path.dirname(path.resolve(opts.model)));
       try {
         checkModelName(name);
@@ -286,18 +290,19 @@ export function addServiceCommands(program: Command): void {
       }
       // Every flag checked, naming it, before the cluster is reached.
       const options = checkDeployFlags(opts);
-      const pond = pondOptions(opts, opts.model);
+      const inputShapes = inputShapesOf(opts);
+      const pond = pondOptions(opts, opts.model, inputShapes);
       const client = await connect(opts.config, { asOwner: true });
       const bar = progress(`deploying '${name}' (${pond.calibrate ? 'calibrating, then ' : ''}sharing the weights)...`);
       try {
         bar.update();
-        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...options, ...pond }).catch(reportRefusal);
+        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...options, ...pond, ...(inputShapes ? { inputShapes } : {}) }).catch(reportRefusal);
         bar.end();
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
-        const rewrites = graphRewrites(opts.model);
+        const rewrites = graphRewrites(opts.model, inputShapes);
         // The model is deployed by now: a report that cannot be made here says so and fails nothing.
-        const folds = m && (await foldReportFor(opts.model, m));
+        const folds = m && (await foldReportFor(opts.model, m, inputShapes));
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, finalActivation: m?.finalActivation ?? null, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));
         else {
           console.log(`deployed '${name}'${m ? ` (${[m.protocol, ...describeOptions(m.protocol, m), ...describeIo(m), `${m.layers.length} layers`].join(', ')})` : ''}`);

@@ -15,6 +15,7 @@ import { flagOptions, OPTION_SPECS } from '../protocol/protocol_options';
 import { addFracBitsOptions, fracBitsOf } from './frac_bits';
 import { addProtocolOptionFlags } from './protocol_flags';
 import { readInputs } from './inputs';
+import { addInputShapeOption, inputShapesOf } from './input_shape_flag';
 import { paint, progress } from './term';
 
 
@@ -29,6 +30,7 @@ interface Opts {
   warnBits: string;
   minAgreement?: string;
   json?: boolean;
+  inputShape?: string[];
 }
 
 const int = (v: string, what: string, lo: number, hi: number): number => {
@@ -75,9 +77,12 @@ export function addVerifyCommand(program: Command): void {
     .option('--debug-ranges', "reveal each layer's largest |value| to this client and warn near the ring's limit (exact protocols)")
     .option('--warn-bits <n>', "warn of layers whose values, or products inside them, leave fewer bits than this below the ring's limit (plaintext values; with --debug-ranges, the layers' private ones)", '20')
     .option('--min-agreement <fraction>', 'exit with status 1 when the argmax agreement is below this (0 to 1)')
-    .option('--json', 'print the report as one JSON object')
+    .option('--json', 'print the report as one JSON object');
+  addInputShapeOption(verify)
     .action(async (opts: Opts) => {
-      const { spec } = readLayersModel(opts.model);
+      const inputShapes = inputShapesOf(opts);
+      const read = readLayersModel(opts.model, { inputShapes });
+      const { spec } = read;
       const protocol: ProtocolName = opts.protocol ? (checkProtocol(opts.protocol, '--protocol'), opts.protocol as ProtocolName) : defaultProtocolFor(spec.comparisons);
       const { fracBits, from } = fracBitsOf(opts);
       const batchSize = int(opts.batchSize, '--batch-size', 1, 4096);
@@ -95,11 +100,11 @@ export function addVerifyCommand(program: Command): void {
       const bar = progress('verifying');
       try {
         // Under Pond, a model with relu runs with the default polynomial: verify measures what that costs, and warns below.
-        const model = loadLayersModel(opts.model, { cluster, ...(isExact(protocol) ? {} : { uncalibrated: true }) });
+        const model = loadLayersModel(opts.model, { cluster, ...(isExact(protocol) ? {} : { uncalibrated: true }), ...(inputShapes ? { inputShapes } : {}) });
         const report = await model.verify(images, { batchSize, debugRanges: opts.debugRanges, warnBits, onProgress: (d, n) => bar.update(d, n) });
         bar.end();
         // tfe deploy refuses such a model under Pond; verify ran it silently (max |Δlogit| 5.6 on network A).
-        const relus = isExact(protocol) ? [] : uncalibratedRelus(opts.model);
+        const relus = isExact(protocol) ? [] : uncalibratedRelus(opts.model, read);
         if (relus.length)
           report.warnings.unshift(`the model has relu (${relus.slice(0, 4).join(', ')}${relus.length > 4 ? ', ...' : ''}), which ${protocol} replaces by a polynomial wrong outside [-4, 4]; tfe deploy refuses it so: calibrate it on your inputs first (tfe calibrate), or verify and deploy with an exact protocol (${exactProtocolsText()})`);
         if (opts.json) console.log(JSON.stringify({ model: opts.model, fracBitsFrom: from, ...(note ? { inputNote: note } : {}), ...report }));

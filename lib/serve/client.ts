@@ -21,7 +21,8 @@ import { RingTensor } from '../tensor/ring_tensor';
 import { type ClusterConfig, loadClusterConfig } from './config';
 import { clientTls } from './provision_tls';
 import { checkProtocol, defaultProtocolFor } from '../protocol/protocols';
-import { deployOptions, type ProtocolOptions } from '../protocol/protocol_options';
+import { deployOptions, OPTION_SPECS, type ProtocolOptions } from '../protocol/protocol_options';
+import type { InputShapes } from '../api/input_shapes';
 import type { ClientRequest, ModelInfo, ProtocolName, Response, ServerStatus } from './messages';
 import { checkModelName, RESPONSE_KEY } from './messages';
 import { CLIENT, inputOp, nextMaskTag, OUTPUT_OP } from './programs';
@@ -309,11 +310,14 @@ export class PredictionClient {
    * the form of the gates (FssGate: 'auto' by default; 'compact' halves the keys a query needs,
    * for a second round per gate; docs/fss.md "Two gate forms"), and `fssBits` the width of its
    * comparisons (64 by default, exact everywhere; narrower is exact while the gates' inputs stay
-   * within 2^(fssBits-1) ring units: docs/fss.md "Narrower comparisons").
+   * within 2^(fssBits-1) ring units: docs/fss.md "Narrower comparisons"). `inputShapes` fixes the
+   * input sizes a model was saved with open (Input(shape=(None,))): the model is deployed, and
+   * queried, at that shape.
    */
-  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName } & ProtocolOptions & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
+  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; inputShapes?: InputShapes } & ProtocolOptions & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
     checkModelName(opts.name);
-    const loaded = readLayersModel(model);
+    checkDeployKeys(opts);
+    const loaded = readLayersModel(model, { inputShapes: opts.inputShapes });
     checkRuns(loaded.json, loaded.weights, 'deploy', loaded.derived);
     const protocol = opts.protocol === undefined ? defaultProtocolFor(loaded.spec.comparisons) : checkProtocol(opts.protocol, 'deploy');
     const options = deployOptions(protocol, opts, 'deploy');
@@ -413,4 +417,13 @@ export class PredictionClient {
     this.#leases.clear();
     await this.#endpoint.close();
   }
+}
+
+/** deploy's own options beside the protocols' (OPTION_SPECS): any other key is refused, naming it (a misspelt one was ignored). */
+const DEPLOY_KEYS = new Set(['name', 'protocol', 'inputShapes', 'calibrate', 'uncalibrated']);
+
+function checkDeployKeys(opts: object): void {
+  const known = (k: string) => DEPLOY_KEYS.has(k) || OPTION_SPECS.some((s) => s.name === k);
+  const unknown = Object.keys(opts).filter((k) => !known(k) && (opts as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length) throw new TypeError(`deploy: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the options are ${[...DEPLOY_KEYS, ...OPTION_SPECS.map((s) => s.name)].join(', ')}`);
 }
