@@ -311,15 +311,15 @@ function refuseUnreadWeights(json: LayersModelJson, spec: ModelSpec): void {
   }
 }
 
-/**
- * A parsed model: its spec, the plaintext parameters in the spec's order, and the manifest's
- * weights by name (owner only).
- */
 /** How a model is read: `inputShapes` fixes the input sizes it was saved with open (input_shapes.ts). */
 export interface ReadOptions {
   inputShapes?: InputShapes;
 }
 
+/**
+ * A parsed model: its spec, the plaintext parameters in the spec's order, and the manifest's
+ * weights by name (owner only).
+ */
 export function readLayersModel(source: ModelSource, opts: ReadOptions = {}): {
   json: LayersModelJson;
   spec: ModelSpec;
