@@ -99,6 +99,33 @@ test("Keras 3's piecewise-linear activations: hard_tanh and soft_shrink", async 
   await check(t, artifacts('soft_shrink', { kerasVersion: '3.5.0' }), (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0), 'soft_shrink');
 });
 
+test("Keras 3's hard_shrink and sparse_plus: on random layers, and on their edges as Keras 3.15 computes them", async (t) => {
+  await check(t, artifacts('hard_shrink', { kerasVersion: '3.5.0' }), (v) => (Math.abs(v) > 0.5 ? v : 0), 'hard_shrink');
+  await check(t, artifacts('sparse_plus', { kerasVersion: '3.5.0' }), (v) => (v <= -1 ? 0 : v >= 1 ? v : (v + 1) ** 2 / 4), 'sparse_plus');
+  // keras.activations.hard_shrink / sparse_plus on these values (Keras 3.15.1, float32).
+  const x = [-2, -1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.5001, 0.75, 1, 1.5];
+  const keras: Record<string, number[]> = {
+    hard_shrink: [-2, -1, -0.75, 0, 0, 0, 0, 0, 0.5001000165939331, 0.75, 1, 1.5],
+    sparse_plus: [0, 0, 0.015625, 0.0625, 0.140625, 0.25, 0.390625, 0.5625, 0.5625750422477722, 0.765625, 1, 1.5],
+  };
+  for (const [activation, want] of Object.entries(keras)) {
+    const a = { modelTopology: { class_name: 'Sequential', keras_version: '3.15.1', config: { name: 's', layers: [{ class_name: 'Activation', config: { name: 'a', activation, batch_input_shape: [null, x.length] } }] } }, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts;
+    const plain = tfe.loadPlainModel(a).forward({ data: Float64Array.from(x), shape: [1, x.length] }).data;
+    t.true(want.every((w, i) => Math.abs(plain[i] - w) < 1e-6), `${activation} plaintext: ${Array.from(plain)}`);
+    for (const protocol of ['securenn', 'fss'] as const) {
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const m = tfe.loadLayersModel(a, { cluster: c });
+        const out = (await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: x, shape: [1, x.length] }))))).data;
+        // One unit of 2^-16 for the rounding of the product (and 0.5001's own encoding).
+        t.true(want.every((w, i) => Math.abs(out[i] - w) < 3e-5), `${activation} ${protocol}: ${Array.from(out)}`);
+      } finally {
+        await c.close();
+      }
+    }
+  }
+});
+
 test("Keras 3's smooth activations built on the fitted ones: celu (alpha 1), log_sigmoid, tanh_shrink", async (t) => {
   await check(t, artifacts('celu', { kerasVersion: '3.5.0' }), (v) => Math.max(v, 0) + Math.min(0, Math.expm1(v)), 'celu');
   await check(t, artifacts('log_sigmoid', { kerasVersion: '3.5.0' }), (v) => Math.log(1 / (1 + Math.exp(-v))), 'log_sigmoid');

@@ -4,7 +4,8 @@
 import { add, neg, sub } from './ops';
 import { softmax } from './ops_softmax';
 import { softsign } from './ops_softsign';
-import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, swish, tanh } from './ops_nonlinear';
+import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, square, swish, tanh } from './ops_nonlinear';
+import { greater, less } from './comparison_ops';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -23,7 +24,7 @@ const libraryMade = (f: (x: AnyTensor) => AnyTensor) => (x: AnyTensor): AnyTenso
 export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
 /** Every activation name a hidden layer may have (the refusal lists them). */
-export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, softsign, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, hard_shrink, sparse_plus, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, softsign, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
 
 /** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
 const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
@@ -58,6 +59,14 @@ export function activation(
     case 'soft_shrink':
       // Keras 3, threshold 0.5: x - 0.5 above 0.5, x + 0.5 below -0.5, 0 between; exact.
       return exact(libraryMade((x) => sub(relu(add(x, -0.5)), relu(add(neg(x), -0.5)))));
+    case 'hard_shrink':
+      // Keras 3, threshold 0.5: x where |x| > 0.5, else 0. Two comparisons pick it, one product
+      // by the 0/1 result keeps x (within the product's rounding, one unit).
+      return exact(libraryMade((x) => mul(x, add(greater(x, 0.5), less(x, -0.5)))));
+    case 'sparse_plus':
+      // Keras 3: 0 below -1, (x + 1)^2 / 4 between, x above 1; that is (c + 1)^2 / 4 for c the
+      // clip of x to [-1, 1], plus relu(x - 1): clips and relus exact, one product (the square).
+      return exact(libraryMade((x) => add(mul(square(clipped(add(x, 1), 2)), 0.25), shiftedRelu(x, 1))));
     case 'leaky_relu':
       // Keras 3's activation function, its default negative_slope 0.2 (the layer has its own setting).
       return { ...exact((x) => leaky(x, 0.2)), monotone: true };

@@ -32,6 +32,10 @@ export function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: 
       return (v) => Math.min(Math.max(v, -1), 1);
     case 'soft_shrink':
       return (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0);
+    case 'hard_shrink':
+      return (v) => (Math.abs(v) > 0.5 ? v : 0);
+    case 'sparse_plus':
+      return (v) => (v <= -1 ? 0 : v >= 1 ? v : (v + 1) ** 2 / 4);
     case 'log_sigmoid':
       return (v) => -softplusF(-v);
     case 'tanh_shrink':

@@ -145,7 +145,9 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
   if (cls === 'ELU') return SMOOTH_GATES;
   const a = c.activation;
   if (a === 'relu' || a === 'leaky_relu') return 1;
-  if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink'].includes(String(a))) return 2;
+  if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'hard_shrink'].includes(String(a))) return 2;
+  // sparse_plus: the clip's two relus and relu(x - 1).
+  if (a === 'sparse_plus') return 3;
   // softsign (lib/api/ops_softsign.ts): the sign, the clamp and the reciprocal's nine thresholds.
   if (a === 'softsign') return SOFTSIGN_GATES;
   return ['sigmoid', 'tanh', 'tanh_shrink', 'log_sigmoid', 'swish', 'silu', 'softplus', 'elu', 'celu', 'selu', 'gelu', 'gelu_new', 'mish'].includes(String(a)) ? SMOOTH_GATES : 0;
@@ -157,12 +159,12 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
  * (lib/api/layers_activations.ts shiftedRelu, ops_smooth.ts clampedKnots). On the high side:
  * PReLU's gates and the first gate of every other activation (on x itself) are at the owner's
  * width, except where the first already takes a value the library made (the hard_* clips,
- * soft_shrink, tanh's 2x); every later gate is internal.
+ * soft_shrink, hard_shrink, sparse_plus, tanh's 2x); every later gate is internal.
  */
 function libraryGate(cls: string, c: Record<string, unknown>, g: number): boolean {
   if (cls === 'PReLU') return false;
   const a = String(c.activation);
-  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'tanh', 'tanh_shrink', 'softsign'].includes(a);
+  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'hard_shrink', 'sparse_plus', 'tanh', 'tanh_shrink', 'softsign'].includes(a);
 }
 
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
