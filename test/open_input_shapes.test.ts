@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { graphArtifacts, readGraphFixtures, withFinalActivation } from './helpers/graph_fixtures';
 
 interface Fixture {
   topology: object;
@@ -51,41 +52,19 @@ for (const [name, f] of Object.entries(FIXTURES))
     }
   });
 
-interface GraphFixture {
-  model: { weightData: string };
-  x: number[];
-  shape: number[];
-  y: number[];
-}
-const GRAPHS: Record<string, GraphFixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'graph_models', 'open_graph_models.json'), 'utf8'));
-const graphArtifacts = (f: GraphFixture): tfe.ModelArtifacts => {
-  const bytes = Buffer.from(f.model.weightData, 'base64');
-  return { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
-};
-/** Keras's outputs were after its final activation; the models' logits are compared after it too. */
-const finished = (got: Float64Array, fin: string | undefined, classes: number): number[] => {
-  const g = Array.from(got);
-  if (fin === 'sigmoid') return g.map((v) => 1 / (1 + Math.exp(-v)));
-  if (fin !== 'softmax') return g;
-  for (let r = 0; r < g.length / classes; r++) {
-    const row = g.slice(r * classes, r * classes + classes), m = Math.max(...row);
-    const e = row.map((v) => Math.exp(v - m)), sum = e.reduce((a, b) => a + b, 0);
-    e.forEach((v, j) => (g[r * classes + j] = v / sum));
-  }
-  return g;
-};
+const GRAPHS = readGraphFixtures('open_graph_models.json');
 
 for (const [name, f] of Object.entries(GRAPHS))
   test(`GraphModel ${name}, exported with open sizes: refused as saved, naming inputShapes; at the shape given, as Keras predicted, privately and in plaintext`, async (t) => {
-    t.throws(() => tfe.loadPlainModel(graphArtifacts(f)), { message: /Placeholder\): the input's shape \[-1,-1.*unknown size beyond the batch axis: fix it where the model is read, inputShapes/ });
+    t.throws(() => tfe.loadPlainModel(graphArtifacts(f.model)), { message: /Placeholder\): the input's shape \[-1,-1.*unknown size beyond the batch axis: fix it where the model is read, inputShapes/ });
     const x = { data: Float64Array.from(f.x), shape: f.shape };
     const classes = f.y.length / f.shape[0];
-    const plain = tfe.loadPlainModel(graphArtifacts(f), { inputShapes: f.shape.slice(1) });
-    const err = (got: Float64Array, fin?: string) => Math.max(...finished(got, fin, classes).map((v, i) => Math.abs(v - f.y[i])));
+    const plain = tfe.loadPlainModel(graphArtifacts(f.model), { inputShapes: f.shape.slice(1) });
+    const err = (got: Float64Array, fin?: 'softmax' | 'sigmoid') => Math.max(...withFinalActivation(got, fin, classes).map((v, i) => Math.abs(v - f.y[i])));
     t.true(err(plain.forward(x).data, plain.finalActivation) < 1e-5, 'plaintext');
     const c = new tfe.Cluster({ protocol: 'securenn' });
     try {
-      const m = tfe.loadLayersModel(graphArtifacts(f), { cluster: c, inputShapes: f.shape.slice(1) });
+      const m = tfe.loadLayersModel(graphArtifacts(f.model), { cluster: c, inputShapes: f.shape.slice(1) });
       const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => x)));
       const e = err(out.data, m.finalActivation);
       t.true(e < 5e-3, `securenn: max |private - Keras| = ${e}`);

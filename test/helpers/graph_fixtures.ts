@@ -8,17 +8,41 @@ import { readLayersModel } from '../../lib/api/model';
 
 /** A GraphDef node as the fixtures hold it. */
 export type FixtureNode = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
-interface Fixture {
+/** One model of a fixture file (gen.py, open_gen.py): the GraphModel's JSON, an input, Keras's predict on it and the graph's ops. */
+export interface GraphFixture {
   model: { modelTopology: { node: FixtureNode[] }; weightData: string };
+  x: number[];
+  shape: number[];
+  y: number[];
+  ops: string[];
 }
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'graph_models', 'graph_models.json'), 'utf8'));
+/** A fixture file of test/fixtures/graph_models by name. */
+export const readGraphFixtures = (file: string): Record<string, GraphFixture> => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'graph_models', file), 'utf8'));
+const FIXTURES = readGraphFixtures('graph_models.json');
+
+/** A fixture's GraphModel as artifacts (its weights decoded from base64). */
+export function graphArtifacts(model: GraphFixture['model']): tfe.ModelArtifacts {
+  const bytes = Buffer.from(model.weightData, 'base64');
+  return { ...model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
+}
 
 /** Fixture `name`'s files as artifacts, its nodes changed by `edit` first (on a copy). */
 export function fixtureArtifacts(name: string, edit: (nodes: FixtureNode[]) => void = () => {}): tfe.ModelArtifacts {
   const f = structuredClone(FIXTURES[name]);
   edit(f.model.modelTopology.node);
-  const bytes = Buffer.from(f.model.weightData, 'base64');
-  return { ...f.model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
+  return graphArtifacts(f.model);
+}
+
+/** Logits `y` (rows of n) after the model's final activation, as Keras's predict gives them. */
+export function withFinalActivation(y: Float64Array, f: 'softmax' | 'sigmoid' | undefined, n: number): Float64Array {
+  if (f === 'sigmoid') return y.map((v) => 1 / (1 + Math.exp(-v)));
+  if (f !== 'softmax') return y;
+  const out = new Float64Array(y.length);
+  for (let r = 0; r < y.length; r += n) {
+    const row = y.subarray(r, r + n), top = Math.max(...row), e = row.map((v) => Math.exp(v - top)), s = e.reduce((a, v) => a + v, 0);
+    e.forEach((v, k) => (out[r + k] = v / s));
+  }
+  return out;
 }
 
 export type TranslatedLayer = { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[][][] };
