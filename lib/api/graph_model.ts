@@ -18,6 +18,7 @@
 // refused, naming it and its node. Nodes no output depends on are never read.
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { foldKnownSizes } from './graph_model_sizes';
+import { matchUnrolledRecurrences, refuseUnmatchedUnrolled } from './graph_model_unrolled';
 import { dataInputs } from './graph_model_algebra';
 import { GRAPH_MODEL_VERSION } from './layers_graph';
 import { type GraphNode, type Translated, type Val } from './graph_model_ops';
@@ -97,11 +98,14 @@ export function graphModelAsLayers(json: LayersModelJson & { signature?: unknown
   matchAttentions(nodes, weights);
   matchMaskedMeans(nodes, weights);
   matchMaskingLayers(nodes, weights);
+  // (Unrolled layers first: a loop may read one's steps.)
+  matchUnrolledRecurrences(nodes, weights);
   matchTimeMajorSteps(nodes, weights, matchRecurrentLoops(nodes, weights));
   dropIdWraps(nodes, weights);
   const outputsGiven = signatureNames(json.signature, 'outputs');
   const outputRefs = outputsGiven?.map((o) => o.ref) ?? sinks(nodes);
   if (outputRefs.length === 0) throw new Error('this GraphModel has no output: no signature, and every node feeds another');
+  refuseUnmatchedUnrolled(nodes, outputRefs);
 
   const out: Translated = { layers: [], weights: new Map(), names: new Set(), inputs: [], consumers: consumerCounts(nodes, outputRefs) };
   const values = new Map<string, Val[]>();

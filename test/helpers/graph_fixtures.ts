@@ -18,7 +18,7 @@ export interface GraphFixture {
 }
 /** A fixture file of test/fixtures/graph_models by name. */
 export const readGraphFixtures = (file: string): Record<string, GraphFixture> => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'graph_models', file), 'utf8'));
-const FIXTURES = readGraphFixtures('graph_models.json');
+const FILES = new Map<string, Record<string, GraphFixture>>();
 
 /** A fixture's GraphModel as artifacts (its weights decoded from base64). */
 export function graphArtifacts(model: GraphFixture['model']): tfe.ModelArtifacts {
@@ -26,9 +26,10 @@ export function graphArtifacts(model: GraphFixture['model']): tfe.ModelArtifacts
   return { ...model, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) } as unknown as tfe.ModelArtifacts;
 }
 
-/** Fixture `name`'s files as artifacts, its nodes changed by `edit` first (on a copy). */
-export function fixtureArtifacts(name: string, edit: (nodes: FixtureNode[]) => void = () => {}): tfe.ModelArtifacts {
-  const f = structuredClone(FIXTURES[name]);
+/** Fixture `name`'s files (of `file`) as artifacts, its nodes changed by `edit` first (on a copy). */
+export function fixtureArtifacts(name: string, edit: (nodes: FixtureNode[]) => void = () => {}, file = 'graph_models.json'): tfe.ModelArtifacts {
+  if (!FILES.has(file)) FILES.set(file, readGraphFixtures(file));
+  const f = structuredClone(FILES.get(file)![name]);
   edit(f.model.modelTopology.node);
   return graphArtifacts(f.model);
 }
