@@ -13,13 +13,15 @@ const artifacts = (name: string, edit?: (nodes: Node[]) => void) => fixtureArtif
 const summary = (a: tfe.ModelArtifacts) =>
   layersOf(a)
     .filter((l) => /LSTM|GRU|RNN/.test(l.class_name))
-    .map((l) => [l.class_name, ...['units', 'return_sequences', 'reset_after'].filter((k) => l.config[k] !== undefined).map((k) => `${k}=${String(l.config[k])}`)].join(' '));
+    .map((l) => [l.class_name, ...['units', 'return_sequences', 'go_backwards', 'reset_after'].filter((k) => l.config[k] !== undefined && (k !== 'go_backwards' || l.config[k])).map((k) => `${k}=${String(l.config[k])}`)].join(' '));
 
-test('each unrolled layer becomes its Keras layer: an LSTM (its last h, or every step), a GRU, a GRU into a SimpleRNN', (t) => {
+test('each unrolled layer becomes its Keras layer: an LSTM (its last h, or every step), a GRU, a GRU into a SimpleRNN, and going backwards', (t) => {
   t.deepEqual(summary(artifacts('unrolled_lstm')), ['LSTM units=3 return_sequences=false']);
   t.deepEqual(summary(artifacts('unrolled_lstm_sequences')), ['LSTM units=3 return_sequences=true']);
   t.deepEqual(summary(artifacts('unrolled_gru')), ['GRU units=4 return_sequences=false reset_after=true']);
   t.deepEqual(summary(artifacts('unrolled_gru_into_simple_rnn')), ['GRU units=4 return_sequences=true reset_after=true', 'SimpleRNN units=3 return_sequences=false']);
+  t.deepEqual(summary(artifacts('unrolled_lstm_backwards')), ['LSTM units=3 return_sequences=false go_backwards=true']);
+  t.deepEqual(summary(artifacts('unrolled_gru_backwards_sequences')), ['GRU units=3 return_sequences=true go_backwards=true reset_after=true']);
 });
 
 test('steps that are not one Keras layer are refused, naming an op: a step of another activation, another first state, another kernel', (t) => {

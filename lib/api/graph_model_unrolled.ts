@@ -1,7 +1,8 @@
 // Keras's recurrent layers with unroll=True in a GraphModel: no while loop, the steps written out.
 // TensorFlow unstacks the time-major input (Unpack of Transpose(x, [1, 0, 2])), runs the cell once
-// per step, the first from zeros (Fill), each later one from the state the step before computed,
-// and returns the last h or every h (Pack, then a Transpose back). Each step is read as a cell
+// per step, the first from zeros (Fill), each later one from the state the step before computed
+// (go_backwards: the sequence's last step first), and returns the last h or every h in the order
+// it ran (Pack, then a Transpose back). Each step is read as a cell
 // (graph_model_cells.ts, by what it computes); when every step is the same cell, with the same
 // weights, the chain becomes one `_Recurrent` node, as a loop's does (graph_model_loops.ts).
 // Anything else (another first state, a mask, a step that differs) is left as it is, and refused
@@ -103,18 +104,27 @@ function matchUnrolled(nodes: Map<string, GraphNode>, weights: Weights, u: Graph
   if (steps < 1) return false;
   const readers = readersOf(nodes);
   const zeros = [...nodes.keys()].filter((n) => isZeros(nodes, weights, `${n}:0`)).map((n) => `${n}:0`);
-  const chain: NonNullable<ReturnType<typeof stepOf>>[] = [];
   const candidates = ahead(readers, nodes, u.name);
-  for (let s = 0; s < steps; s++) {
-    const x = s === 0 ? `${u.name}:0` : `${u.name}:${s}`;
-    const prev = chain[s - 1];
-    const step = stepOf(nodes, weights, candidates, x, prev ? [prev.h] : zeros, prev ? (prev.c ? [prev.c] : []) : zeros);
-    // Every step the same cell, its weights the same.
-    const first = chain[0]?.cell;
-    if (!step || (first && (step.cell.kind !== first.kind || step.cell.activation !== first.activation || !same(step.cell.kernel, first.kernel) || !same(step.cell.recurrent, first.recurrent) || !same(step.cell.bias, first.bias)))) break;
-    chain.push(step);
-  }
-  if (chain.length !== steps) return false;
+  /** The steps in their order (go_backwards: the last of the sequence first), while each is the same cell. */
+  const chainOf = (backwards: boolean) => {
+    const chain: NonNullable<ReturnType<typeof stepOf>>[] = [];
+    for (let s = 0; s < steps; s++) {
+      const t = backwards ? steps - 1 - s : s;
+      const x = t === 0 ? `${u.name}:0` : `${u.name}:${t}`;
+      const prev = chain[s - 1];
+      const step = stepOf(nodes, weights, candidates, x, prev ? [prev.h] : zeros, prev ? (prev.c ? [prev.c] : []) : zeros);
+      // Every step the same cell, its weights the same.
+      const first = chain[0]?.cell;
+      if (!step || (first && (step.cell.kind !== first.kind || step.cell.activation !== first.activation || !same(step.cell.kernel, first.kernel) || !same(step.cell.recurrent, first.recurrent) || !same(step.cell.bias, first.bias)))) return undefined;
+      chain.push(step);
+    }
+    return chain;
+  };
+  const forward = chainOf(false);
+  // (One step is the same either way: forward.)
+  const backwards = !forward && steps > 1;
+  const chain = forward ?? (backwards ? chainOf(true) : undefined);
+  if (!chain) return false;
   // Its outputs: every h packed (axis 0) and transposed back, or the last h.
   const hs = chain.map((s) => key(nodes, s.h));
   const pack = [...nodes.values()].find((n) => n.op === 'Pack' && intOf(n.attr.axis?.i) === 0 && dataInputs(n).length === steps && dataInputs(n).every((r, i) => key(nodes, r) === hs[i]));
@@ -126,7 +136,7 @@ function matchUnrolled(nodes: Map<string, GraphNode>, weights: Weights, u: Graph
   const cols = cell.kernel.length / cell.inDim;
   for (const [what, data, shape] of [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]] as const)
     inputs.push(addConstant(nodes, weights, node, what, Float32Array.from(data), [...shape]));
-  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: !!pack }, go_backwards: { b: false }, zero_output_for_mask: { b: false } };
+  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: !!pack }, go_backwards: { b: backwards }, zero_output_for_mask: { b: false } };
   nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
   // What read the layer's output reads the node: the transpose back of every step (a layer
   // unstacking the Pack itself reads the node through `stacks`), else the last h.
