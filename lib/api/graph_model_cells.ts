@@ -1,8 +1,9 @@
 // The cells of Keras's recurrent layers inside a GraphModel's while loop (graph_model_loops.ts
-// finds the loops): each read by the value it computes from the step's input x, the state h (and
+// finds the loops) or written out step by step (graph_model_unrolled.ts), and the `_Recurrent` node
+// both become: each read by the value it computes from the step's input x, the state h (and
 // an LSTM's c) and constants, never by its ops' names, and its weights taken in Keras's layout.
 // Anything else is no cell: undefined, and the loop is left to be refused.
-import { constValue, dataInputs, scalarValue } from './graph_model_algebra';
+import { addConstant, constValue, dataInputs, scalarValue } from './graph_model_algebra';
 import type { GraphNode, Weights } from './graph_model_ops';
 
 /** A ref's node name and output port ('name:1'; a control input's '^'). */
@@ -79,7 +80,7 @@ function gateOf(nodes: Map<string, GraphNode>, ref: string, op: string, split: s
 }
 
 /** The cells' activations (Keras's `activation`: tanh by default, relu too) by op. */
-const ACTIVATION_OPS: Record<string, string> = { Tanh: 'tanh', Relu: 'relu' };
+export const ACTIVATION_OPS: Record<string, string> = { Tanh: 'tanh', Relu: 'relu' };
 
 /**
  * The LSTM cell h' = sigmoid(o) act(c'), c' = sigmoid(f) c + sigmoid(i) act(g), z split in four,
@@ -201,3 +202,30 @@ export function simpleCell(nodes: Map<string, GraphNode>, weights: Weights, hNew
   return { kind: 'SimpleRNN', activation, kernel: lin.W, recurrent: lin.U, bias: lin.b ?? new Float32Array(units), inDim, units, biasShape: [units] };
 }
 
+/** A cell as the readers above return it. */
+export type Cell = NonNullable<ReturnType<typeof simpleCell>>;
+
+/** Zeros as a first state (or a padded step's output): Fill of a constant 0, ZerosLike, or a constant of zeros. */
+export function isZeros(nodes: Map<string, GraphNode>, weights: Weights, ref: string): boolean {
+  if (is(nodes, ref, 'ZerosLike')) return true;
+  const fill = is(nodes, ref, 'Fill');
+  const c = fill ? constValue(nodes, weights, dataInputs(fill)[1]) : constValue(nodes, weights, ref);
+  return !!c && c.data.every((v) => v === 0);
+}
+
+/**
+ * Adds the `_Recurrent` node of a cell run over x's steps (named after `base`, numbered if taken),
+ * its weights new constants; returns its name and its attributes, to which a caller adds what
+ * else the layer does (states, a mask).
+ */
+export function addRecurrent(nodes: Map<string, GraphNode>, weights: Weights, base: string, x: string, cell: Cell, o: { steps: number; sequences: boolean; backwards: boolean; zeros: boolean }): { node: string; inputs: string[]; attr: GraphNode['attr'] } {
+  let node = `${base}/_Recurrent`;
+  for (let i = 1; nodes.has(node); i++) node = `${base}/_Recurrent_${i}`;
+  const cols = cell.kernel.length / cell.inDim;
+  const inputs = [x];
+  for (const [what, data, shape] of [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]] as const)
+    inputs.push(addConstant(nodes, weights, node, what, Float32Array.from(data), [...shape]));
+  const attr: GraphNode['attr'] = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: o.steps }, return_sequences: { b: o.sequences }, go_backwards: { b: o.backwards }, zero_output_for_mask: { b: o.zeros } };
+  nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
+  return { node, inputs, attr };
+}

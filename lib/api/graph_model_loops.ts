@@ -25,8 +25,8 @@
 // (return_state), and states computed before it its first ones (initial_state). Anything else in
 // a loop (another cell or activation, another mask) leaves it as it is: its ops are then refused,
 // naming one.
-import { addConstant, constValue, dataInputs, scalarValue } from './graph_model_algebra';
-import { at, gruCell, is, key, lstmCell, name, operands, port, simpleCell } from './graph_model_cells';
+import { constValue, dataInputs, scalarValue } from './graph_model_algebra';
+import { addRecurrent, at, gruCell, is, isZeros, key, lstmCell, name, operands, port, simpleCell } from './graph_model_cells';
 import { stepMaskAt } from './graph_model_masks';
 import type { GraphNode, Weights } from './graph_model_ops';
 
@@ -200,12 +200,7 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     const [c, a, b] = sel ? dataInputs(sel) : [];
     return sel && key(nodes, c) === `${mGet.name}:0` && (!v || key(nodes, b) === key(nodes, v.body)) ? a : undefined;
   };
-  const zero = (ref: string) => {
-    if (is(nodes, ref, 'ZerosLike')) return true;
-    const fill = is(nodes, ref, 'Fill');
-    const c = fill ? constValue(nodes, weights, dataInputs(fill)[1]) : constValue(nodes, weights, ref);
-    return !!c && c.data.every((v) => v === 0);
-  };
+  const zero = (ref: string) => isZeros(nodes, weights, ref);
   // With a mask the output at a padded step is the last output (a variable of its own, which is
   // h), or zeros (zero_output_for_mask, Bidirectional's with every step returned: an unchanged
   // variable of zeros); without, h' itself.
@@ -241,14 +236,7 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
   const outReaders = readers(outVar.exit);
   const stack = outReaders.find((r) => r.op === 'TensorListStack');
   if (outReaders.length > (stack ? 1 : 0)) return 'done';
-  const base = stack?.name ?? outVar.exit;
-  let node = `${base}/_Recurrent`;
-  for (let i = 1; nodes.has(node); i++) node = `${base}/_Recurrent_${i}`;
-  const cols = cell.kernel.length / cell.inDim;
-  const consts: [string, Float32Array, number[]][] = [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]];
-  const inputs = [seq.x];
-  for (const [what, data, shape] of consts) inputs.push(addConstant(nodes, weights, node, what, Float32Array.from(data), [...shape]));
-  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: sequences }, go_backwards: { b: seq.backwards }, zero_output_for_mask: { b: !!zeros } };
+  const { node, inputs, attr } = addRecurrent(nodes, weights, stack?.name ?? outVar.exit, seq.x, cell, { steps, sequences, backwards: seq.backwards, zeros: !!zeros });
   // Its final states read after the loop (Keras's return_state): h, then an LSTM's c, are the
   // layer's outputs 1 and 2 (the Exits become reads of them).
   const read = (v?: LoopVar) => !!v?.exit && [...nodes.values()].some((r) => dataInputs(r).some((ref) => name(ref) === v.exit));
@@ -266,7 +254,6 @@ function matchLoop(nodes: Map<string, GraphNode>, weights: Weights, loop: { fram
     Object.assign(attr, { masked: { b: true } });
   }
   if (mask?.value !== undefined) Object.assign(attr, { mask_value: { f: mask.value } });
-  nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
   if (!stack) return 'done';
   if (sequences) lstms.set(stack.name, node);
   for (const r of readers(stack.name)) {

@@ -7,25 +7,15 @@
 // weights, the chain becomes one `_Recurrent` node, as a loop's does (graph_model_loops.ts).
 // Anything else (another first state, a mask, a step that differs) is left as it is, and refused
 // where its ops are read.
-import { addConstant, constValue, dataInputs, readersOf } from './graph_model_algebra';
-import { at, gruCell, is, key, lstmCell, simpleCell } from './graph_model_cells';
+import { constValue, dataInputs, readersOf } from './graph_model_algebra';
+import { ACTIVATION_OPS, addRecurrent, at, type Cell, gruCell, is, isZeros, key, lstmCell, simpleCell } from './graph_model_cells';
 import { fail, type GraphNode, intOf, type Weights } from './graph_model_ops';
-
-type Cell = NonNullable<ReturnType<typeof simpleCell>>;
 
 /** Nodes a step's cell spans: those read from its input within this many hops. */
 const CELL_DEPTH = 12;
 
-/** Zeros as a first state: Fill of a constant 0, ZerosLike, or a constant of zeros. */
-function isZeros(nodes: Map<string, GraphNode>, weights: Weights, ref: string): boolean {
-  if (is(nodes, ref, 'ZerosLike')) return true;
-  const fill = is(nodes, ref, 'Fill');
-  const c = fill ? constValue(nodes, weights, dataInputs(fill)[1]) : constValue(nodes, weights, ref);
-  return !!c && c.data.every((v) => v === 0);
-}
-
 /** The refs reachable forward from `from` within CELL_DEPTH hops (breadth first: nearest first). */
-function ahead(readers: Map<string, string[]>, nodes: Map<string, GraphNode>, from: string): string[] {
+function ahead(readers: Map<string, string[]>, from: string): string[] {
   const seen = new Set<string>(), out: string[] = [];
   let frontier = [from.replace(/:\d+$/, '')];
   for (let d = 0; d < CELL_DEPTH && frontier.length; d++) {
@@ -39,28 +29,28 @@ function ahead(readers: Map<string, string[]>, nodes: Map<string, GraphNode>, fr
       }
     frontier = next;
   }
-  return out.filter((n) => nodes.has(n));
+  return out;
 }
 
 /** One step: its cell and the refs of its new h (and an LSTM's c), given its input and the states before it. */
-function stepOf(nodes: Map<string, GraphNode>, weights: Weights, candidates: string[], x: string, h: string[], c: string[]): { cell: Cell; h: string; c?: string; hPrev: string; cPrev?: string } | undefined {
+function stepOf(nodes: Map<string, GraphNode>, weights: Weights, candidates: string[], x: string, h: string[], c: string[]): { cell: Cell; h: string; c?: string } | undefined {
   for (const hNew of candidates) {
     const ref = `${hNew}:0`;
     // An LSTM's h' = o * act(c'): c' is the activation's input.
     const mul = is(nodes, ref, 'Mul');
     for (const operand of mul ? dataInputs(mul) : []) {
       const act = at(nodes, operand);
-      if (!act || (act.n.op !== 'Tanh' && act.n.op !== 'Relu')) continue;
+      if (!act || !(act.n.op in ACTIVATION_OPS)) continue;
       const cNew = dataInputs(act.n)[0];
       for (const hp of h)
         for (const cp of c) {
           const cell = lstmCell(nodes, weights, ref, cNew, x, hp, cp);
-          if (cell) return { cell: cell as Cell, h: ref, c: cNew, hPrev: hp, cPrev: cp };
+          if (cell) return { cell, h: ref, c: cNew };
         }
     }
     for (const hp of h) {
       const cell = gruCell(nodes, weights, ref, x, hp) ?? simpleCell(nodes, weights, ref, x, hp);
-      if (cell) return { cell: cell as Cell, h: ref, hPrev: hp };
+      if (cell) return { cell, h: ref };
     }
   }
   return undefined;
@@ -104,7 +94,7 @@ function matchUnrolled(nodes: Map<string, GraphNode>, weights: Weights, u: Graph
   if (steps < 1) return false;
   const readers = readersOf(nodes);
   const zeros = [...nodes.keys()].filter((n) => isZeros(nodes, weights, `${n}:0`)).map((n) => `${n}:0`);
-  const candidates = ahead(readers, nodes, u.name);
+  const candidates = ahead(readers, u.name);
   /** The steps in their order (go_backwards: the last of the sequence first), while each is the same cell. */
   const chainOf = (backwards: boolean) => {
     const chain: NonNullable<ReturnType<typeof stepOf>>[] = [];
@@ -129,15 +119,8 @@ function matchUnrolled(nodes: Map<string, GraphNode>, weights: Weights, u: Graph
   const hs = chain.map((s) => key(nodes, s.h));
   const pack = [...nodes.values()].find((n) => n.op === 'Pack' && intOf(n.attr.axis?.i) === 0 && dataInputs(n).length === steps && dataInputs(n).every((r, i) => key(nodes, r) === hs[i]));
   const back = pack && (readers.get(pack.name) ?? []).map((r) => nodes.get(r)!).find((r) => r.op === 'Transpose' && [...(constValue(nodes, weights, dataInputs(r)[1])?.data ?? [])].join() === '1,0,2');
-  if (pack) stacks.set(pack.name, `${u.name}/_Recurrent`);
-  const cell = chain[0].cell;
-  const node = `${u.name}/_Recurrent`;
-  const inputs = [x0];
-  const cols = cell.kernel.length / cell.inDim;
-  for (const [what, data, shape] of [['kernel', cell.kernel, [cell.inDim, cols]], ['recurrent_kernel', cell.recurrent, [cell.units, cols]], ['bias', cell.bias, cell.biasShape]] as const)
-    inputs.push(addConstant(nodes, weights, node, what, Float32Array.from(data), [...shape]));
-  const attr = { kind: { s: Buffer.from(cell.kind).toString('base64') }, activation: { s: Buffer.from(cell.activation).toString('base64') }, units: { i: cell.units }, steps: { i: steps }, return_sequences: { b: !!pack }, go_backwards: { b: backwards }, zero_output_for_mask: { b: false } };
-  nodes.set(node, { name: node, op: '_Recurrent', input: inputs, attr });
+  const { node } = addRecurrent(nodes, weights, u.name, x0, chain[0].cell, { steps, sequences: !!pack, backwards, zeros: false });
+  if (pack) stacks.set(pack.name, node);
   // What read the layer's output reads the node: the transpose back of every step (a layer
   // unstacking the Pack itself reads the node through `stacks`), else the last h.
   const end = pack ? back?.name : chain[steps - 1].h.replace(/:\d+$/, '');
