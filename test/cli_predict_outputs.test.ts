@@ -86,3 +86,51 @@ test('tfe predict: a binary sigmoid, a multi-label sigmoid and a regression, eac
     await c.stop();
   }
 });
+
+interface KerasFixture {
+  topology: object;
+  weights: { name: string; shape: number[]; data: number[] }[];
+  x: number[];
+  shape: number[];
+  y: number[];
+  yshape: number[];
+}
+
+test('exponential and log_softmax outputs (Keras 3 models): the client applies them, tfe predict and the Node client answer what Keras predicted', async (t) => {
+  const all: Record<string, KerasFixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_final_models.json'), 'utf8'));
+  const artifacts = (f: KerasFixture) => ({ modelTopology: f.topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer });
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    // A one-unit rate, a classifier's log-probabilities and two rates; under the exact protocols
+    // and Pond (no comparison after the last product).
+    const cases = [['f1_poisson_dense_exponential', 'fss'], ['f3_dense_log_softmax', 'securenn'], ['f5_ops_exp', 'pond']] as const;
+    for (const [name, protocol] of cases) await owner.deploy(artifacts(all[name]) as never, { name: name.slice(0, 2), protocol });
+    const listed = await owner.models();
+    t.deepEqual(cases.map(([n]) => listed.find((m) => m.name === n.slice(0, 2))?.finalActivation), ['exponential', 'log_softmax', 'exponential']);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-final-'));
+    for (const [name] of cases) {
+      const f = all[name], n = f.shape[0], width = f.yshape[f.yshape.length - 1], per = f.x.length / n;
+      const rows = Array.from({ length: n }, (_, i) => f.x.slice(i * per, (i + 1) * per));
+      const want = Array.from({ length: n }, (_, i) => f.y.slice(i * width, (i + 1) * width));
+      // The Node client: outputs as Keras's predict gives them.
+      const p = await owner.predict(name.slice(0, 2), { data: Float64Array.from(f.x), shape: f.shape });
+      t.is(p.finalActivation, name.startsWith('f3') ? 'log_softmax' : 'exponential');
+      want.flat().forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `${name} value ${k}: ${p.outputs[k]} vs Keras ${v}`));
+      // tfe predict --json: a one-unit rate's value is its prediction; a classifier's, its class.
+      const file = path.join(dir, `${name}.json`);
+      fs.writeFileSync(file, JSON.stringify({ images: rows }));
+      const got = (await promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', name.slice(0, 2), '--input', file, '--config', c.config, '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+      t.is(got.length, n);
+      got.forEach((g, i) => {
+        t.true(want[i].every((v, j) => Math.abs(g.outputs[j] - v) <= 2e-3 * Math.max(1, Math.abs(v))), `${name} ${i}: outputs ${g.outputs} vs Keras ${want[i]}`);
+        if (width === 1) t.true(Math.abs(g.prediction - want[i][0]) <= 2e-3 * Math.max(1, want[i][0]), `${name} ${i}: prediction ${g.prediction}`);
+        else t.is(g.prediction, want[i].indexOf(Math.max(...want[i])), `${name} ${i}: class`);
+      });
+    }
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});

@@ -6,7 +6,8 @@
 // augmentation layers (recorded with training=True), CenterCrop, Conv1DTranspose, and resizes
 // (Resizing, bilinear UpSampling2D: keras3_resize_models.json), recurrent layers' states
 // (return_state, initial_state: keras3_state_models.json), MultiHeadAttention on a masked
-// sequence (keras3_attention_mask_models.json). Each loads as
+// sequence (keras3_attention_mask_models.json), outputs ending with exponential or log_softmax
+// (keras3_final_models.json). Each loads as
 // saved and as tensorflowjs_converter writes it (every module key deleted), and predicts what Keras
 // predicted: privately under SecureNN and FSS, and in the float64 plaintext.
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { type Final, finalRows } from './helpers/final_rows';
 
 interface Fixture {
   topology: object;
@@ -43,6 +45,9 @@ const FIXTURES: Record<string, Fixture> = {
   // keras3_application_models.json: keras.applications' ConvNeXt and EfficientNetV2 made small,
   // Normalization with config constants.
   ...fixtures('keras3_application_models.json'),
+  // keras3_final_models.json: outputs ending with exponential or log_softmax (the client applies
+  // them), as activations and keras.ops; hidden ones refused.
+  ...fixtures('keras3_final_models.json'),
 };
 
 /** The model's input as the clients take it: one {data, shape}, or a list of them. */
@@ -62,16 +67,8 @@ function artifacts(f: Fixture, topology: unknown = f.topology): tfe.ModelArtifac
 }
 
 /** The largest difference from Keras's predict, with the model's final activation applied as Keras did. */
-function worst(f: Fixture, got: Float64Array, finalActivation: 'softmax' | 'sigmoid' | undefined): number {
-  const n = f.yshape[f.yshape.length - 1], g = Float64Array.from(got);
-  if (finalActivation === 'softmax')
-    for (let r = 0; r < g.length / n; r++) {
-      const row = g.subarray(r * n, r * n + n), m = Math.max(...row);
-      let s = 0;
-      for (let j = 0; j < n; j++) s += row[j] = Math.exp(row[j] - m);
-      for (let j = 0; j < n; j++) row[j] /= s;
-    }
-  if (finalActivation === 'sigmoid') g.forEach((v, i) => (g[i] = 1 / (1 + Math.exp(-v))));
+function worst(f: Fixture, got: Float64Array, finalActivation: Final): number {
+  const g = finalRows(got, finalActivation, f.yshape[f.yshape.length - 1]);
   return Math.max(...f.y.map((v, i) => Math.abs(g[i] - v)));
 }
 

@@ -373,7 +373,9 @@ test('operations that cannot run privately, or would compute something else, are
   refused(withOp(op('tf.math.truediv_1', 'math.truediv', ['h', 0, 0, { y: ['tf.math.truediv', 0, 0], name: null }])), /operation 'tf\.math\.truediv_1' \(tf\.math\.truediv\): divides by a tensor/);
   refused(withOp(op('tf.math.truediv_1', 'math.truediv', ['_CONSTANT_VALUE', -1, 1.0, { y: ['h', 0, 0], name: null }])), /divides a constant by a tensor/);
   refused(withOp(op('tf.math.truediv_1', 'math.truediv', ['h', 0, 0, { y: 0, name: null }])), /divides by 0/);
-  refused(withOp(op('tf.math.exp', 'math.exp', ['h', 0, 0, { name: null }])), /operation 'tf\.math\.exp' \(tf\.math\.exp\): is not supported; of operations on tensors, x \+ y/);
+  refused(withOp(op('tf.math.log', 'math.log', ['h', 0, 0, { name: null }])), /operation 'tf\.math\.log' \(tf\.math\.log\): is not supported; of operations on tensors, x \+ y/);
+  // e^x runs on the output only (the client's); here a layer reads it.
+  refused(withOp(op('tf.math.negative', 'math.negative', ['tf.math.exp', 0, 0, { name: null }]), [op('tf.math.exp', 'math.exp', ['h', 0, 0, { name: null }])]), /'tf\.math\.exp'.*activation 'exponential' is supported on the output layer only/);
   // Slices the rewrite cannot keep exact or the batch whole under.
   refused(withOp(getitem('s', 'h', 0)), /layer 's' \(TfeGetItem\): indexes the batch axis/);
   refused(withOp(getitem('s', 'h', [ALL, { start: 0, stop: 8, step: 0 }])), /operation 's' \(tf\.__operators__\.getitem\): slices with step 0/);

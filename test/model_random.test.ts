@@ -10,6 +10,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { isExact, PROTOCOLS } from '../lib/protocol/protocols';
+import { type Final, finalRow } from './helpers/final_rows';
 import { randomModels, seeded } from './helpers/random_models';
 import { tfjsArtifacts } from './helpers/tfjs_save';
 
@@ -19,19 +20,12 @@ const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 const SEED = Number(process.env.TFE_RANDOM_MODELS_SEED ?? randomInt(2 ** 31));
 const COUNT = Number(process.env.TFE_RANDOM_MODELS ?? 30);
 
-const softmax = (v: number[]) => {
-  const m = Math.max(...v), e = v.map((z) => Math.exp(z - m)), s = e.reduce((a, b) => a + b, 0);
-  return e.map((z) => z / s);
-};
-
 /** Largest |got - want| over rows of `width`, the final activation applied to `got`, relative to max(1, |want|). */
-function relativeError(got: Float64Array, want: number[][], final: 'softmax' | 'sigmoid' | undefined): number {
+function relativeError(got: Float64Array, want: number[][], final: Final): number {
   const width = got.length / want.length;
   let worst = 0, scale = 1;
   want.forEach((w, r) => {
-    let g = Array.from(got.subarray(r * width, (r + 1) * width));
-    if (final === 'softmax') g = softmax(g);
-    if (final === 'sigmoid') g = g.map((v) => 1 / (1 + Math.exp(-v)));
+    const g = finalRow(Array.from(got.subarray(r * width, (r + 1) * width)), final);
     if (g.length !== w.length) throw new Error(`row width ${g.length}, tfjs ${w.length}`);
     w.forEach((v, j) => ((worst = Math.max(worst, Math.abs(g[j] - v))), (scale = Math.max(scale, Math.abs(v)))));
   });
@@ -58,12 +52,9 @@ function sensitivity(plain: tfe.PlainModel, x: { data: Float64Array; shape: numb
 }
 
 /** Rows of a batch's outputs with the final activation applied, as tfjs's predictions are. */
-function applyFinalRows(data: Float64Array, batch: number, final: 'softmax' | 'sigmoid' | undefined): number[][] {
+function applyFinalRows(data: Float64Array, batch: number, final: Final): number[][] {
   const width = data.length / batch;
-  return Array.from({ length: batch }, (_, r) => {
-    const row = Array.from(data.subarray(r * width, (r + 1) * width));
-    return final === 'softmax' ? softmax(row) : final === 'sigmoid' ? row.map((v) => 1 / (1 + Math.exp(-v))) : row;
-  });
+  return Array.from({ length: batch }, (_, r) => finalRow(Array.from(data.subarray(r * width, (r + 1) * width)), final));
 }
 
 test(`${COUNT} random models predict privately as tfjs does, under every exact protocol (seed ${SEED})`, async (t) => {

@@ -367,13 +367,20 @@ const REFUSED: Refusal[] = [
     message: /\(LayerNormalization\): rms_scaling = true is not supported/,
   },
   {
-    // (Every activation tfjs has runs now: Keras's exponential, written into the saved model.)
+    // (Every activation tfjs has runs now: Keras's exponential, written into the saved model. On
+    // the output layer the client applies it: test/keras3_saved_models.test.ts.)
     name: 'a hidden exponential',
     build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'softsign' }), L().dense({ units: 2 })] }),
     patch: (layers) => void (layers[0].config.activation = 'exponential'),
-    message: /activation 'exponential' is not supported in a hidden layer \(supported: .*softsign, .*gelu, gelu_new, mish/,
+    message: /activation 'exponential' is supported on the output layer only \(the client applies it to the logits; e\^x of a hidden value would leave fixed point's range\): in a hidden layer use one of .*softsign, .*gelu, gelu_new, mish/,
   },
   { name: 'a Masking layer whose mask a mean would read (Keras applies it there, tfjs does not)', build: () => tf.sequential({ layers: [L().masking({ inputShape: [3, 2] }), L().globalAveragePooling1d()] }), message: /reads the mask of Masking '.*', which Keras applies here and tfjs does not/ },
+  {
+    name: 'an activation not supported (Keras 3 squareplus)',
+    build: () => tf.sequential({ layers: [L().dense({ inputShape: [4], units: 3, activation: 'relu' }), L().dense({ units: 2 })] }),
+    patch: (layers) => void (layers[0].config.activation = 'squareplus'),
+    message: /activation 'squareplus' is not supported in a hidden layer \(supported: .*mish.*\), and softmax, sigmoid, exponential and log_softmax on the output layer\)/,
+  },
   { name: 'a layer class not in the catalog (Conv3D)', build: () => tf.sequential({ layers: [L().conv3d({ filters: 2, kernelSize: 2, inputShape: [3, 3, 3, 1] })] }), message: /of class Conv3D is not supported/ },
 ];
 

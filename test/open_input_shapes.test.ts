@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import type { Final } from './helpers/final_rows';
 import { graphArtifacts, readGraphFixtures, withFinalActivation } from './helpers/graph_fixtures';
 
 interface Fixture {
@@ -60,7 +61,7 @@ for (const [name, f] of Object.entries(GRAPHS))
     const x = { data: Float64Array.from(f.x), shape: f.shape };
     const classes = f.y.length / f.shape[0];
     const plain = tfe.loadPlainModel(graphArtifacts(f.model), { inputShapes: f.shape.slice(1) });
-    const err = (got: Float64Array, fin?: 'softmax' | 'sigmoid') => Math.max(...withFinalActivation(got, fin, classes).map((v, i) => Math.abs(v - f.y[i])));
+    const err = (got: Float64Array, fin?: Final) => Math.max(...withFinalActivation(got, fin, classes).map((v, i) => Math.abs(v - f.y[i])));
     t.true(err(plain.forward(x).data, plain.finalActivation) < 1e-5, 'plaintext');
     const c = new tfe.Cluster({ protocol: 'securenn' });
     try {

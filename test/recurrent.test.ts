@@ -145,7 +145,7 @@ test('recurrent layers: Pond and unsupported settings are refused at load, namin
   const edited = (edit: (cfg: Record<string, unknown>) => void) => editedCopy(lstm, edit);
   for (const [setting, value] of [['stateful', true], ['return_state', true], ['time_major', true]] as const)
     t.throws(() => tfe.loadPlainModel(edited((c) => (c[setting] = value))), { message: new RegExp(`\\(LSTM\\): ${setting} = true is not supported${setting === 'return_state' ? ' in a Sequential model' : ''}`) });
-  t.throws(() => tfe.loadPlainModel(edited((c) => (c.recurrent_activation = 'exponential'))), { message: /\(LSTM\): activation 'exponential' is not supported/ });
+  t.throws(() => tfe.loadPlainModel(edited((c) => (c.recurrent_activation = 'squareplus'))), { message: /\(LSTM\): activation 'squareplus' is not supported/ });
   const bidi = await saveTfjsModel(tf, tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2 }), inputShape: [STEPS, FEATURES] })] }), 'tfe-rnn-');
   const bidiEdited = (edit: (cfg: Record<string, unknown>) => void) => editedCopy(bidi, edit);
   t.throws(() => tfe.loadPlainModel(bidiEdited((c) => (c.merge_mode = null))), { message: /\(Bidirectional\): merge_mode = null is not supported/ });

@@ -147,6 +147,9 @@ export const ACTIVATIONS: Record<string, (n: GraphNode) => [string, Record<strin
   Tanh: () => ['Activation', { activation: 'tanh' }],
   Softplus: () => ['Activation', { activation: 'softplus' }],
   Softsign: () => ['Activation', { activation: 'softsign' }],
+  // On the output only: the client applies them to the logits (final_activation.ts).
+  Exp: () => ['Activation', { activation: 'exponential' }],
+  LogSoftmax: () => ['Activation', { activation: 'log_softmax' }],
   // A fused op names its slope leakyrelu_alpha; TensorFlow's default is 0.2.
   LeakyRelu: (n) => ['LeakyReLU', { alpha: n.attr.alpha?.f ?? n.attr.leakyrelu_alpha?.f ?? 0.2 }],
 };

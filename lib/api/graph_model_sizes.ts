@@ -9,7 +9,7 @@ import { constValue, dataInputs } from './graph_model_algebra';
 import { type GraphNode, intOf, type Weights } from './graph_model_ops';
 
 /** Ops whose output has their first input's shape. */
-const SAME_SHAPE = new Set(['Identity', 'Cast', 'Snapshot', 'StopGradient', 'ReverseV2', 'Relu', 'Relu6', 'Tanh', 'Sigmoid', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Exp', 'Elu', 'Selu', 'Softmax', 'BiasAdd', 'LeakyRelu', 'Softplus', 'Abs']);
+const SAME_SHAPE = new Set(['Identity', 'Cast', 'Snapshot', 'StopGradient', 'ReverseV2', 'Relu', 'Relu6', 'Tanh', 'Sigmoid', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Exp', 'Elu', 'Selu', 'Softmax', 'LogSoftmax', 'BiasAdd', 'LeakyRelu', 'Softplus', 'Abs']);
 /** Element-wise ops of two operands (NumPy broadcasting). */
 const BROADCAST = new Set(['AddV2', 'Add', 'Sub', 'Mul', 'RealDiv', 'Maximum', 'Minimum', 'SelectV2', 'NotEqual', 'Equal', 'Less', 'Greater', 'LogicalAnd']);
 

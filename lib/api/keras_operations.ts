@@ -263,6 +263,13 @@ function rewrite(op: string, call: Call, label: string, keras3: boolean): Rewrit
     case 'softmax':
       onlyParams(call, label, { axis: (v) => Number.isInteger(v) });
       return one('Softmax', { axis: call.params.axis ?? -1 });
+    case 'exp':
+      // The activation 'exponential': the output's, applied by the client (final_activation.ts); hidden, refused there.
+      return onlyParams(call, label, {}), one('Activation', { activation: 'exponential' });
+    case 'log_softmax':
+      // Over the last axis only (the activation's, which the client applies on the output).
+      onlyParams(call, label, { axis: (v) => v === -1 });
+      return one('Activation', { activation: 'log_softmax' });
     case 'reshape': {
       // tf.reshape(x, shape) names it shape, keras.ops.reshape's operation newshape (new_shape in Keras 3.0).
       const shape = call.params.shape ?? call.params.newshape ?? call.params.new_shape ?? (call.operands[1] && 'constant' in call.operands[1] ? call.operands[1].constant : undefined);
@@ -354,16 +361,17 @@ const TF_FUNCTIONS: Record<string, string> = {
   'nn.relu': 'relu', 'nn.relu6': 'relu6', 'math.sigmoid': 'sigmoid', 'nn.sigmoid': 'sigmoid', 'math.tanh': 'tanh', 'nn.tanh': 'tanh',
   'math.softplus': 'softplus', 'nn.softplus': 'softplus', 'nn.softsign': 'softsign', 'math.softsign': 'softsign', 'nn.selu': 'selu', 'nn.elu': 'elu', 'nn.gelu': 'gelu', 'nn.silu': 'silu', 'nn.swish': 'silu',
   'nn.leaky_relu': 'leaky_relu', 'math.log_sigmoid': 'log_sigmoid', 'nn.softmax': 'softmax', 'math.softmax': 'softmax',
+  'math.exp': 'exp', 'nn.log_softmax': 'log_softmax', 'math.log_softmax': 'log_softmax',
   'math.pow': 'pow', 'math.square': 'square', 'math.reduce_mean': 'mean', 'math.reduce_max': 'max', 'math.reduce_sum': 'sum', expand_dims: 'expand_dims', squeeze: 'squeeze', 'compat.v1.squeeze': 'squeeze',
   transpose: 'transpose', 'compat.v1.transpose': 'transpose', 'linalg.matmul': 'matmul', matmul: 'matmul', reshape: 'reshape', concat: 'concat', stack: 'stack', cast: 'cast', identity: 'identity', '__operators__.getitem': 'getitem',
 };
 const KERAS3_CLASSES: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide', Negative: 'negative', Maximum: 'maximum', Minimum: 'minimum',
   Relu: 'relu', Relu6: 'relu6', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu', Elu: 'elu', Gelu: 'gelu', Silu: 'silu', Swish: 'silu',
-  LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax',
+  LeakyRelu: 'leaky_relu', LogSigmoid: 'log_sigmoid', HardSigmoid: 'hard_sigmoid', HardSilu: 'hard_silu', HardSwish: 'hard_silu', Softmax: 'softmax', Exp: 'exp', LogSoftmax: 'log_softmax',
   Power: 'pow', Square: 'square', Mean: 'mean', Max: 'max', Sum: 'sum', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Transpose: 'transpose', Matmul: 'matmul', Reshape: 'reshape', Concatenate: 'concat', Stack: 'stack', Cast: 'cast', GetItem: 'getitem',
 };
-const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a sum, mean or maximum over any axes but the batch, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, a stack (on an axis after the batch), slicing (x[:, 0], x[:, -1, :], x[..., :3], x[..., ::-1]: any step), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu)';
+const SUPPORTED = 'x + y, x - y, x * y, x ** 2 and tf.maximum/minimum (two tensors of one shape, or a tensor and a number or one number per channel), x / a constant, -x, a sum, mean or maximum over any axes but the batch, a reshape, transpose, expand_dims or squeeze keeping the batch first, a matmul of two [batch, n, k] tensors, a concat, a stack (on an axis after the batch), slicing (x[:, 0], x[:, -1, :], x[..., :3], x[..., ::-1]: any step), a cast to float, and the activations relu, relu6, sigmoid, tanh, softplus, selu, elu, gelu, silu, leaky_relu, log_sigmoid, softmax (Keras 3: hard_sigmoid, hard_silu), and on the output exp and log_softmax (last axis)';
 
 /** Keras 3 operations named as a layer is: told apart by their call when the module is gone. */
 const LAYER_NAMED = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Reshape', 'Softmax', 'Concatenate']);

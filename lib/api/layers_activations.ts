@@ -74,7 +74,7 @@ export function activation(
     case 'sigmoid':
     case 'tanh':
       // Monotone, and the output is the client's: softmax and sigmoid on the output are applied by
-      // the client to the logits it receives.
+      // the client to the logits it receives (final_activation.ts).
       if (isOutput && a !== 'tanh') return { comparisons: false, exactOnly: false, finalActivation: a };
       // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
       // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); a hidden softmax over
@@ -107,8 +107,16 @@ export function activation(
     case 'softsign':
       // x / (1 + |x|): a private reciprocal (ops_softsign.ts), on a hidden layer or the output.
       return exact(softsign);
+    case 'exponential':
+    case 'log_softmax':
+      // Keras's: e^x (a Poisson or count model's output), and log_softmax over the last axis. On
+      // the output the client applies them to the logits (final_activation.ts), in float64. Hidden,
+      // they are refused: e^x leaves fixed point's range past x = 32 at 16 fractional bits (and
+      // loses its relative precision well before), and log_softmax needs a private logarithm.
+      if (isOutput) return { comparisons: false, exactOnly: false, finalActivation: a };
+      return refuse(l, `activation '${a}' is supported on the output layer only (the client applies it to the logits${a === 'exponential' ? '; e^x of a hidden value would leave fixed point\'s range' : ''}): in a hidden layer use one of ${HIDDEN_ACTIVATIONS}`);
   }
-  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax on the output layer)`}`);
+  return refuse(l, `activation '${a}' is not supported${isOutput ? '' : ` in a hidden layer (supported: ${HIDDEN_ACTIVATIONS}, and softmax, sigmoid, exponential and log_softmax on the output layer)`}`);
 }
 
 /** A linear step followed by the layer's activation setting. */

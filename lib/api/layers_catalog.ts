@@ -30,6 +30,7 @@ import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { maskNoteOf } from './keras3_masks';
 import { CENTER_CROP_TFJS, type ResizeLayer, resizeLayerOf, type ResizePlan, resizePlan, smartResizePlan } from './image_resize';
 import { resizeImage } from './ops_resize';
+import type { FinalActivation } from './final_activation';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
 
@@ -47,7 +48,7 @@ export interface LayerPlan {
   /** Only an exact protocol can run it (max pooling, relu6, leaky relu...): Pond refuses. */
   exactOnly: boolean;
   /** A final softmax or sigmoid left for the client to apply to the logits it receives. */
-  finalActivation?: 'softmax' | 'sigmoid';
+  finalActivation?: FinalActivation;
   /**
    * The step as a linear part followed by a non-decreasing activation (relu, relu6, ReLU with
    * max_value, exact; a leaky slope >= 0, up to the rounding of its product): step = act(linear).

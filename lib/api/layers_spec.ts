@@ -14,6 +14,7 @@ import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask
 import { withoutNestedModels } from './nested_models';
 import { checkOperation, withoutOperations } from './keras_operations';
 import type { AnyTensor, PrivateTensor } from './tensor';
+import type { FinalActivation } from './final_activation';
 
 /** The most values a parameter the owner derives (a dilated or expanded kernel) may hold: 512 MiB as float64. */
 export const MAX_DERIVED_VALUES = 2 ** 26;
@@ -170,7 +171,7 @@ export interface ModelSpec {
    * share its name) and the softmax or sigmoid left to the client. A model with several returns them packed, each example's outputs flattened and laid
    * end to end; `outputShapes` (known once the model has run) splits them.
    */
-  outputs: { name: string; finalActivation?: 'softmax' | 'sigmoid' }[];
+  outputs: { name: string; finalActivation?: FinalActivation }[];
   /** Each output's shape without the batch axis, set by the first run of a model with several outputs. */
   outputShapes?: number[][];
   params: ParamSpec[];
@@ -184,7 +185,7 @@ export interface ModelSpec {
    */
   comparisons: boolean;
   /** A softmax or sigmoid on the (one) output, left to the client (predict returns the logits). */
-  finalActivation?: 'softmax' | 'sigmoid';
+  finalActivation?: FinalActivation;
   /**
    * Activations predict() applies after the max pool they feed instead of before it (see
    * poolFirst): 'Class:name' of the activation's layer and of the pool.

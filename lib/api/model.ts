@@ -24,6 +24,7 @@ import { type AnyTensor, PrivateTensor } from './tensor';
 import { tidy } from './tidy';
 import { type ClientInput, toModelInput } from './client_input';
 import { type Samples, verifyPrivate, type VerifyOptions, type VerifyReport } from './verify';
+import type { FinalActivation } from './final_activation';
 
 export type { LayersModelJson } from './layers_spec';
 
@@ -385,7 +386,7 @@ export class PrivateModel {
     readonly inputShape: number[],
     private readonly steps: Step[],
     /** A softmax or sigmoid on the output that predict() leaves to the caller (it returns logits). */
-    readonly finalActivation?: 'softmax' | 'sigmoid',
+    readonly finalActivation?: FinalActivation,
     /**
      * The owner's side, when the model was loaded in this process: its plaintext twin and a
      * predict that shows each layer's output to an observer (for verify).
@@ -405,7 +406,7 @@ export class PrivateModel {
   }
 
   /** The model's outputs in its order: the layer call, and the softmax or sigmoid predict leaves to the caller. */
-  get outputs(): readonly { name: string; finalActivation?: 'softmax' | 'sigmoid' }[] {
+  get outputs(): readonly { name: string; finalActivation?: FinalActivation }[] {
     return this.io?.outputs ?? [{ name: 'output', ...(this.finalActivation ? { finalActivation: this.finalActivation } : {}) }];
   }
 

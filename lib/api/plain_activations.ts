@@ -65,6 +65,9 @@ export function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: 
     case 'sigmoid':
       return isOutput ? undefined : sigmoidF;
     case 'softmax':
+    case 'exponential':
+    case 'log_softmax':
+      // The client's, on the output only (final_activation.ts); hidden, layers_activations.ts refuses them.
       if (isOutput) return undefined;
   }
   return fail(l, `activation '${a}' has no plaintext evaluation`);

@@ -19,7 +19,7 @@ import { type PlainRun, plainRecurrentLayers } from './plain_recurrent';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, depthwiseConv2dOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
-import { activation, fail, sigmoidF } from './plain_activations';
+import { activation, fail } from './plain_activations';
 import { plainAdditiveAttention, plainAttention, plainMultiHeadAttention } from './plain_attention';
 import { type ClientInput, toModelInput } from './client_input';
 import { describeInput, hasInputs, packRows, splitRows } from './input_encoding';
@@ -32,6 +32,7 @@ import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { CENTER_CROP_TFJS, plainResize, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
+import { applyFinalActivation, type FinalActivation } from './final_activation';
 
 /** Float64 data and a shape already: used as it is (calibration and verify pass large batches). */
 const isPlain = (x: unknown): x is PlainTensor => typeof x === 'object' && x !== null && (x as PlainTensor).data instanceof Float64Array && Array.isArray((x as PlainTensor).shape);
@@ -43,7 +44,7 @@ export interface PlainModel {
   /** 'Class:name' per layer, as ModelSpec.layers. */
   layers: string[];
   inputShape: number[];
-  finalActivation?: 'softmax' | 'sigmoid';
+  finalActivation?: FinalActivation;
   /**
    * The output before a final softmax or sigmoid: what the private model returns. `x`: float64
    * data with the batch axis first, or anything a client's prediction takes (client_input.ts:
@@ -716,17 +717,11 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
 /** The layer classes the plaintext executor evaluates (every class layers_catalog.ts accepts). */
 export const PLAIN_LAYERS: readonly string[] = Object.keys(PLAIN);
 
-/** softmax over the last axis, or an element-wise sigmoid. */
-export function applyFinal(x: PlainTensor, f: 'softmax' | 'sigmoid' | undefined): PlainTensor {
-  if (f === 'sigmoid') return map(x, sigmoidF);
-  if (f !== 'softmax') return x;
-  const width = x.shape[x.shape.length - 1], out = plainAlloc(x.data.length);
-  for (let r = 0; r * width < out.length; r++) {
-    let m = -Infinity, s = 0;
-    for (let j = 0; j < width; j++) m = Math.max(m, x.data[r * width + j]);
-    for (let j = 0; j < width; j++) s += out[r * width + j] = Math.exp(x.data[r * width + j] - m);
-    for (let j = 0; j < width; j++) out[r * width + j] /= s;
-  }
+/** The output's final activation as the client applies it (final_activation.ts). */
+export function applyFinal(x: PlainTensor, f: FinalActivation | undefined): PlainTensor {
+  if (f === undefined) return x;
+  const out = plainAlloc(x.data.length);
+  out.set(applyFinalActivation(x.data, x.shape[x.shape.length - 1] ?? 1, f));
   return { data: out, shape: x.shape };
 }
 

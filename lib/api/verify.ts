@@ -14,6 +14,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 import { toDense, type TensorValue } from './values';
 import type { Cluster } from '../protocol/cluster';
 import { exactProtocolsText, isExact } from '../protocol/protocols';
+import type { FinalActivation } from './final_activation';
 
 /** Samples: one tensor [n, ...inputShape], or one array (flat or nested) per sample. */
 export type Samples = TensorValue | readonly ArrayLike<number>[];
@@ -55,7 +56,7 @@ export interface VerifyReport {
   samples: number;
   protocol: string;
   fracBits: number;
-  finalActivation?: 'softmax' | 'sigmoid';
+  finalActivation?: FinalActivation;
   /** Rows (the last axis of each output) whose argmax is the same in private and plaintext. */
   agreement: { agreed: number; rows: number; fraction: number };
   /** Sample indices with at least one row whose argmax differs. */
@@ -97,7 +98,7 @@ export function samplesTensor(samples: Samples, inputShape: readonly number[]): 
 }
 
 /** Agreement, logit differences and KL between plaintext and private outputs of the same shape. */
-export function compareOutputs(plain: PlainTensor, priv: PlainTensor, finalActivation?: 'softmax' | 'sigmoid'): Pick<VerifyReport, 'agreement' | 'disagreements' | 'maxAbsLogitDiff' | 'meanAbsLogitDiff' | 'kl'> {
+export function compareOutputs(plain: PlainTensor, priv: PlainTensor, finalActivation?: FinalActivation): Pick<VerifyReport, 'agreement' | 'disagreements' | 'maxAbsLogitDiff' | 'meanAbsLogitDiff' | 'kl'> {
   if (plain.shape.join() !== priv.shape.join()) throw new Error(`plaintext output [${plain.shape}] and private output [${priv.shape}] differ in shape`);
   // A rank-1 output is one value per sample: [n] as [n, 1].
   const n = plain.shape[0], width = plain.shape.length > 1 ? plain.shape[plain.shape.length - 1] : 1, per = plain.data.length / n;
@@ -145,7 +146,7 @@ export function compareOutputs(plain: PlainTensor, priv: PlainTensor, finalActiv
     disagreements,
     maxAbsLogitDiff: maxAbs,
     meanAbsLogitDiff: sumAbs / (plain.data.length || 1),
-    kl: { mean: kls.reduce((a, b) => a + b, 0) / (n || 1), max: Math.max(0, ...kls), over: finalActivation === 'sigmoid' ? 'sigmoid' : finalActivation === 'softmax' ? 'softmax' : 'softmax of the outputs' },
+    kl: { mean: kls.reduce((a, b) => a + b, 0) / (n || 1), max: Math.max(0, ...kls), over: finalActivation === 'sigmoid' ? 'sigmoid' : finalActivation === 'softmax' || finalActivation === 'log_softmax' ? 'softmax' : 'softmax of the outputs' },
   };
 }
 

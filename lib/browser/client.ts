@@ -57,7 +57,7 @@ export interface ModelInfo {
   inputEncoding?: { oneHot: number };
   layers: string[];
   /** A softmax or sigmoid ending the model, which predict applies to the logits (`outputs`). */
-  finalActivation?: 'softmax' | 'sigmoid';
+  finalActivation?: FinalActivation;
   /** The cluster's fixed-point fractional bits (a page connected without fracBits takes them from here). */
   fracBits?: number;
 }

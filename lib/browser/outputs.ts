@@ -1,17 +1,19 @@
 // What a client makes of the logits it reconstructs, the same in Node (lib/serve/client.ts), in
 // the page (client.ts here) and in `tfe predict`: the servers only ever hold shares of the logits,
-// so a model's final softmax or sigmoid is applied here (the servers name which, per query).
+// so a model's final softmax, sigmoid, exponential or log_softmax is applied here (the servers name
+// which, per query; lib/api/final_activation.ts).
+import { applyFinalActivation, type FinalActivation, finalActivationOf } from '../api/final_activation';
 import { packRows, splitRows } from '../api/input_encoding';
 
-/** A final activation the client applies; absent: the model ends without one (logits, a regression). */
-export type FinalActivation = 'softmax' | 'sigmoid';
+export { type FinalActivation, finalActivationOf };
 
 export interface ReadOutputs {
   /** What tfjs's model.predict returns: the final activation applied to the logits (the logits where there is none). */
   outputs: Float64Array;
   /**
-   * softmax's values; a sigmoid's (each unit its own probability); with no final activation, the
-   * softmax of the logits over the last axis (a regression's are meaningless: read `outputs`).
+   * softmax's values; a sigmoid's (each unit its own probability); otherwise (no final activation,
+   * exponential, log_softmax) the softmax of the logits over the last axis (a regression's are
+   * meaningless: read `outputs`).
    */
   probabilities: Float64Array;
   /**
@@ -42,8 +44,8 @@ export function readOutputs(logits: Float64Array, width: number, final: FinalAct
   // Each field its own array: a caller changing one changes no other (nor the logits).
   const soft = softmaxRows(logits, width);
   if (final === 'softmax') return { outputs: soft.probabilities.slice(), ...soft };
-  if (final !== 'sigmoid') return { outputs: logits.slice(), ...soft };
-  const outputs = logits.map((v) => 1 / (1 + Math.exp(-v)));
+  const outputs = applyFinalActivation(logits, width, final);
+  if (final !== 'sigmoid') return { outputs, ...soft };
   // Multi-label: the most likely label (the logits' argmax); one unit: its probability's side of 0.5.
   const classes = width === 1 ? Array.from(outputs, (p) => (p >= 0.5 ? 1 : 0)) : soft.classes;
   return { outputs, probabilities: outputs.slice(), classes };
@@ -98,9 +100,6 @@ export function readAnswer(data: Float64Array, shape: readonly number[], answer:
   const joined = (pick: (p: OutputPart) => Float64Array): Float64Array => packRows(perOutput.map((p) => ({ data: pick(p), shape: p.shape }))).data;
   return { outputs: joined((p) => p.outputs), probabilities: joined((p) => p.probabilities), classes: [], perOutput };
 }
-
-/** A final activation as a server named it (anything else: none, so a newer server's name is not misapplied). */
-export const finalActivationOf = (v: unknown): FinalActivation | undefined => (v === 'softmax' || v === 'sigmoid' ? v : undefined);
 
 /**
  * A prediction's final activation: as server0's answer names it (null: none), or, from a server

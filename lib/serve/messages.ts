@@ -9,6 +9,7 @@ import { deployOptions, OPTION_SPECS, type ProtocolOptions } from '../protocol/p
 import { MAX_SESSIONS } from '../protocol/cluster';
 import { LEASE_ID, type LeaseRef, MAX_UNLEASE_IDS } from './leases';
 import { LIMIT_RANGES } from './limits';
+import type { FinalActivation } from '../api/final_activation';
 
 export type { ProtocolName } from '../protocol/protocols';
 
@@ -242,9 +243,9 @@ export interface ModelInfo extends ProtocolOptions {
   inputs?: ModelInput[];
   layers: string[];
   /** A softmax or sigmoid ending the model, which the client applies to the logits it receives. */
-  finalActivation?: 'softmax' | 'sigmoid';
+  finalActivation?: FinalActivation;
   /** Each output's name (tfjs's outputNames) and final activation, in the model's order (absent from servers of earlier releases); of several, a prediction's answer gives their shapes. */
-  outputs?: { name: string; finalActivation?: 'softmax' | 'sigmoid' }[];
+  outputs?: { name: string; finalActivation?: FinalActivation }[];
   /** The cluster's fixed-point fractional bits: a client must encode with the same. */
   fracBits?: number;
 }
@@ -255,12 +256,12 @@ export type Response =
       models?: ModelInfo[];
       outputShape?: number[];
       /** A prediction's: the model's final softmax or sigmoid, which the client applies to the logits (null: none; absent: a server of an earlier release, whose model list says). */
-      finalActivation?: 'softmax' | 'sigmoid' | null;
+      finalActivation?: FinalActivation | null;
       /**
        * A prediction of a model with several outputs: each one's name, shape (without the batch)
        * and final activation, in the order the result lays them end to end per example.
        */
-      outputs?: { name: string; shape: number[]; finalActivation: 'softmax' | 'sigmoid' | null }[];
+      outputs?: { name: string; shape: number[]; finalActivation: FinalActivation | null }[];
       status?: ServerStatus;
       traffic?: OpTraffic;
       removed?: boolean;

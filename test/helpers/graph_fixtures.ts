@@ -5,6 +5,7 @@ import * as path from 'node:path';
 
 import type * as tfe from '../../lib';
 import { readLayersModel } from '../../lib/api/model';
+import { type Final, finalRows } from './final_rows';
 
 /** A GraphDef node as the fixtures hold it. */
 export type FixtureNode = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
@@ -35,16 +36,7 @@ export function fixtureArtifacts(name: string, edit: (nodes: FixtureNode[]) => v
 }
 
 /** Logits `y` (rows of n) after the model's final activation, as Keras's predict gives them. */
-export function withFinalActivation(y: Float64Array, f: 'softmax' | 'sigmoid' | undefined, n: number): Float64Array {
-  if (f === 'sigmoid') return y.map((v) => 1 / (1 + Math.exp(-v)));
-  if (f !== 'softmax') return y;
-  const out = new Float64Array(y.length);
-  for (let r = 0; r < y.length; r += n) {
-    const row = y.subarray(r, r + n), top = Math.max(...row), e = row.map((v) => Math.exp(v - top)), s = e.reduce((a, v) => a + v, 0);
-    e.forEach((v, k) => (out[r + k] = v / s));
-  }
-  return out;
-}
+export const withFinalActivation = (y: Float64Array, f: Final, n: number): Float64Array => finalRows(y, f, n);
 
 export type TranslatedLayer = { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[][][] };
 /** The layers a GraphModel translates into. */

@@ -2,18 +2,13 @@
 // the client's final softmax or sigmoid applied to the logits, every value within `tol`, and the
 // same argmax wherever tfjs's top two differ by more than the fixed-point error.
 import type { ExecutionContext } from 'ava';
+import { type Final, finalRow } from './final_rows';
 
-const softmax = (v: number[]): number[] => {
-  const m = Math.max(...v), e = v.map((z) => Math.exp(z - m)), s = e.reduce((a, b) => a + b, 0);
-  return e.map((z) => z / s);
-};
 
-export function expectRowsMatch(t: ExecutionContext, out: Float64Array, want: number[][], finalActivation: 'softmax' | 'sigmoid' | undefined, tol = 1e-2): void {
+export function expectRowsMatch(t: ExecutionContext, out: Float64Array, want: number[][], finalActivation: Final, tol = 1e-2): void {
   const batch = want.length, width = out.length / batch;
   for (let r = 0; r < batch; r++) {
-    let got = Array.from(out.subarray(r * width, (r + 1) * width));
-    if (finalActivation === 'softmax') got = softmax(got);
-    if (finalActivation === 'sigmoid') got = got.map((v) => 1 / (1 + Math.exp(-v)));
+    const got = finalRow(Array.from(out.subarray(r * width, (r + 1) * width)), finalActivation);
     const err = Math.max(...got.map((g, i) => Math.abs(g - want[r][i])));
     t.true(err < tol, `row ${r}: max |private - tfjs| = ${err} (got ${got.map((v) => v.toFixed(4))}, tfjs ${want[r].map((v) => v.toFixed(4))})`);
     const am = (v: number[]) => v.indexOf(Math.max(...v));
