@@ -12,14 +12,22 @@
 // LayerNormalizations, a gelu feed-forward), and slices of a sequence (x[:, 0], x[:, -1, :],
 // x[..., 1:7:2], x[:, 1:4]), and a decoder block (causal self-attention: bool constants, a band).
 // Also the recurrent layers with unroll=True of unrolled_gen.py (graph_model_unrolled.ts), and
-// outputs ending with Exp or LogSoftmax (final_gen.py: the client applies them).
+// outputs ending with Exp or LogSoftmax (final_gen.py: the client applies them), and TensorFlow 1's
+// resizes with aligned corners or the legacy rule (resize_gen.py).
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { graphArtifacts, readGraphFixtures, withFinalActivation } from './helpers/graph_fixtures';
 
-// (unrolled_gen.py: recurrent layers with unroll=True; final_gen.py: exponential and log_softmax outputs.)
-const FIXTURES = { ...readGraphFixtures('graph_models.json'), ...readGraphFixtures('unrolled_graph_models.json'), ...readGraphFixtures('final_graph_models.json') };
+// (unrolled_gen.py: recurrent layers with unroll=True; final_gen.py: exponential and log_softmax
+// outputs; resize_gen.py: tf.compat.v1.image.resize_* with align_corners, or neither it nor
+// half-pixel centres.)
+const FIXTURES = {
+  ...readGraphFixtures('graph_models.json'),
+  ...readGraphFixtures('unrolled_graph_models.json'),
+  ...readGraphFixtures('final_graph_models.json'),
+  ...readGraphFixtures('resize_graph_models.json'),
+};
 const artifacts = (f: { model: Parameters<typeof graphArtifacts>[0] }) => graphArtifacts(f.model);
 
 for (const [name, f] of Object.entries(FIXTURES)) {

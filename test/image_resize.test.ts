@@ -117,6 +117,19 @@ test('resize settings that are not supported are refused, naming the layer and t
   // has nearest and bilinear only) they are refused, whatever its config says.
   const tfjsUp = { ...up, keras_version: 'tfjs-layers 4.22.0', config: { ...up.config, layers: [up.config.layers[0], { ...up.config.layers[1], config: { ...up.config.layers[1].config, interpolation: 'bicubic' } }] } };
   t.throws(() => tfe.loadPlainModel({ modelTopology: tfjsUp, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts), { message: /'up' \(UpSampling2D\): interpolation 'bicubic' in a model saved by TensorFlow.js, which has only nearest and bilinear/ });
+  // The library's TfeResize (a GraphModel's TensorFlow 1 resize; test/graph_model_keras.test.ts
+  // checks it against TensorFlow): its settings checked as a deploy request may carry any.
+  const tfeResize = (config: Record<string, unknown>) =>
+    ({ modelTopology: { ...up, config: { ...up.config, layers: [up.config.layers[0], { class_name: 'TfeResize', config: { name: 'r', ...config } }] } }, weightSpecs: [], weightData: new ArrayBuffer(0) }) as unknown as tfe.ModelArtifacts;
+  const ok = { height: 7, width: 5, interpolation: 'bilinear', rule: 'align_corners' };
+  t.is(tfe.loadPlainModel(tfeResize(ok)).forward({ data: new Float64Array(32), shape: [1, 4, 4, 2] }).shape.join(), '1,7,5,2');
+  for (const [config, message] of [
+    [{ ...ok, rule: 'half_pixel' }, /'r' \(TfeResize\): rule = "half_pixel" is not supported/],
+    [{ ...ok, interpolation: 'bicubic' }, /'r' \(TfeResize\): interpolation = "bicubic" is not supported/],
+    [{ height: 7, width: 5, interpolation: 'bilinear' }, /'r' \(TfeResize\): needs rule/],
+    [{ ...ok, crop_to_aspect_ratio: true }, /'r' \(TfeResize\): setting 'crop_to_aspect_ratio' is not supported/],
+  ] as const)
+    t.throws(() => tfe.loadPlainModel(tfeResize(config)), { message }, JSON.stringify(config));
 });
 
 let service: TestCluster | undefined;

@@ -4,6 +4,7 @@
 import { castIds, castToInt, checkIdReaders, embedding } from './graph_model_ids';
 import { attention, dotAttention, maskedMean, masking, recurrent } from './graph_model_groups';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
+import { RESIZE_LAYER } from './image_resize';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
@@ -243,14 +244,22 @@ function sizes(n: GraphNode, a: Extract<Val, { kind: 'const' }>, b: Extract<Val,
   return { kind: 'const', shape: a.shape.length || b.shape.length ? [len] : [], data: Float32Array.from(dims), dims };
 }
 
-/** A resize as tf.image.resize makes it (half-pixel centers): Keras's Resizing, to a constant size. */
+/**
+ * A resize to a constant size: with half-pixel centers (tf.image.resize, Keras 2.x+), Keras's
+ * Resizing; with align_corners or neither (TensorFlow 1's tf.compat.v1.image.resize_* ops, as
+ * DeepLab-era models write them), the library's TfeResize naming its rule (image_resize.ts).
+ */
 function resize(n: GraphNode, args: Val[], out: Translated): Val {
   needArgs(n, args, 2);
-  if (n.attr.align_corners?.b || !n.attr.half_pixel_centers?.b) fail(n, 'only half_pixel_centers (what tf.image.resize and Keras 2.x+ write) is supported, not align_corners or the legacy asymmetric rule');
+  const align = n.attr.align_corners?.b === true, half = n.attr.half_pixel_centers?.b === true;
+  // (TensorFlow refuses both at once.)
+  if (align && half) fail(n, 'has both align_corners and half_pixel_centers, which TensorFlow itself refuses');
   const x = layerArg(n, args[0]);
   const [h, w] = dimsOf(constArg(n, args[1], 'its size'));
   if (x.shape.length !== 4 || typeof h !== 'number' || typeof w !== 'number') fail(n, 'resizes to a size that is not known here, or a value that is not an image');
-  return addLayer(out, n, 'Resizing', { height: h, width: w, interpolation: n.op === 'ResizeBilinear' ? 'bilinear' : 'nearest', crop_to_aspect_ratio: false }, [x], [-1, h, w, x.shape[3]]);
+  const interpolation = n.op === 'ResizeBilinear' ? 'bilinear' : 'nearest', shape = [-1, h, w, x.shape[3]];
+  if (half) return addLayer(out, n, 'Resizing', { height: h, width: w, interpolation, crop_to_aspect_ratio: false }, [x], shape);
+  return addLayer(out, n, RESIZE_LAYER, { height: h, width: w, interpolation, rule: align ? 'align_corners' : 'asymmetric' }, [x], shape);
 }
 
 /** The shape of values combined element-wise: equal ranks, each size equal or 1 (a squeeze-and-excitation gate's [1, 1, C]). */

@@ -28,8 +28,20 @@ import { bool, channelsLast, isNum, pair, posInt, settings } from './layers_sett
 import { MAX_PLAIN_VALUES, plainAlloc, type PlainTensor } from './plain_kernels';
 
 export type ResizeMethod = 'bilinear' | 'nearest' | 'bicubic' | 'area' | 'lanczos3' | 'lanczos5';
-/** How an output index maps to an input coordinate: (i + 0.5) scale - 0.5 (nearest: no - 0.5), or i scale. */
-export type ResizeRule = 'half_pixel' | 'asymmetric';
+/**
+ * How an output index i maps to an input coordinate: (i + 0.5) scale - 0.5 (nearest: no - 0.5),
+ * or i scale (asymmetric: TensorFlow 1's default, tfjs's UpSampling2D), with scale in / out; or
+ * align_corners, i scale with scale (in - 1) / (out - 1), so the corners' pixels meet (nearest:
+ * rounded, not floored), as TensorFlow 1's resizes with align_corners=True.
+ */
+export type ResizeRule = 'half_pixel' | 'asymmetric' | 'align_corners';
+
+/**
+ * A GraphModel's resize by a rule Keras's Resizing does not have (TensorFlow 1's resize ops:
+ * align_corners, or neither it nor half-pixel centres): height, width, interpolation (bilinear or
+ * nearest) and rule. Internal: written by the GraphModel translation (graph_model_nodes.ts).
+ */
+export const RESIZE_LAYER = 'TfeResize';
 
 /**
  * Per output index along one axis, K taps: `index[k][i]` the input index of tap k of output i and
@@ -57,12 +69,13 @@ export function axisTaps(inSize: number, outSize: number, method: ResizeMethod, 
   // TensorFlow's kernels compute the coordinates in float32, tfjs's in float64: a nearest index
   // at a coordinate that is whole in exact arithmetic could fall either side of it.
   const F = float32 ? Math.fround : (v: number) => v;
-  const scale = F(inSize / outSize);
+  const scale = rule === 'align_corners' && outSize > 1 ? F((inSize - 1) / (outSize - 1)) : F(inSize / outSize);
   const taps: number[][] = [];
   for (let i = 0; i < outSize; i++) {
     if (method === 'nearest') {
       const at = rule === 'half_pixel' ? F(F(i + 0.5) * scale) : F(i * scale);
-      taps.push([Math.max(0, Math.min(inSize - 1, Math.floor(at))), 1]);
+      // (roundf: halves away from zero; `at` is never negative.)
+      taps.push([Math.max(0, Math.min(inSize - 1, rule === 'align_corners' ? Math.floor(at + 0.5) : Math.floor(at))), 1]);
       continue;
     }
     const at = rule === 'half_pixel' ? F(F(F(i + 0.5) * scale) - 0.5) : F(i * scale);
@@ -218,6 +231,12 @@ const METHODS = new Set(['bilinear', 'nearest', ...KERAS_ONLY]);
  */
 export function resizeLayerOf(l: LayerConfig, tfjs: boolean): ResizeLayer {
   const c = l.config;
+  if (l.class_name === RESIZE_LAYER) {
+    settings(l, { height: posInt, width: posInt, interpolation: (v) => v === 'bilinear' || v === 'nearest', rule: (v) => v === 'align_corners' || v === 'asymmetric' });
+    const missing = ['height', 'width', 'interpolation', 'rule'].filter((k) => c[k] === undefined);
+    if (missing.length) refuse(l, `needs ${missing.join(', ')}`);
+    return { method: c.interpolation as ResizeMethod, size: { height: Number(c.height), width: Number(c.width) }, crop: false, rule: c.rule as ResizeRule, float32: true };
+  }
   const upsampling = l.class_name === 'UpSampling2D';
   const method = String(c.interpolation ?? (upsampling ? 'nearest' : 'bilinear'));
   if (!METHODS.has(method)) refuse(l, `interpolation '${method}' is not supported (${[...METHODS].join(', ')} are)`);

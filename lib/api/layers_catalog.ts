@@ -28,7 +28,7 @@ import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { maskValueOf, privateMask } from './layers_mask';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { maskNoteOf } from './keras3_masks';
-import { CENTER_CROP_TFJS, type ResizeLayer, resizeLayerOf, type ResizePlan, resizePlan, smartResizePlan } from './image_resize';
+import { CENTER_CROP_TFJS, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, type ResizePlan, resizePlan, smartResizePlan } from './image_resize';
 import { resizeImage } from './ops_resize';
 import type { FinalActivation } from './final_activation';
 
@@ -366,6 +366,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     });
   },
   Resizing: (l, ctx) => resizeLayer(l, resizeLayerOf(l, !!ctx.tfjs)),
+  // A GraphModel's TensorFlow 1 resize (align_corners, or the asymmetric rule): image_resize.ts.
+  [RESIZE_LAYER]: (l) => resizeLayer(l, resizeLayerOf(l, false)),
   ZeroPadding2D: (l) => {
     const c = settings(l, { padding: ANY, data_format: channelsLast });
     const v = c.padding ?? 1;

@@ -7,6 +7,7 @@ import { graphOf, type LayerConfig, outputId } from '../api/layers_graph';
 import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
+import { RESIZE_LAYER } from '../api/image_resize';
 import { layerNormComparisons } from '../api/ops_norm';
 import { unitNormEpsilon } from '../api/layers_norm';
 import type { ModelTopology } from '../api/layers_spec';
@@ -408,10 +409,11 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'UpSampling2D':
-      case 'Resizing': {
+      case 'Resizing':
+      case RESIZE_LAYER: {
         const [sh, sw] = pair(c.size, 2);
         const inH = s[0] ?? 1, inW = s[1] ?? 1;
-        s = cls === 'Resizing' ? [Number(c.height), Number(c.width), s[2] ?? 1] : [(s[0] ?? 1) * sh, inW * sw, s[2] ?? 1];
+        s = cls !== 'UpSampling2D' ? [Number(c.height), Number(c.width), s[2] ?? 1] : [(s[0] ?? 1) * sh, inW * sw, s[2] ?? 1];
         elements += PER_LINEAR * count(s);
         // Any but nearest (ops_resize.ts): per axis, per tap a gather and its product, their sum
         // and its truncation; the rows' at the input's width.
