@@ -23,14 +23,10 @@ import { type ListenAddress, parseListenAddress, showAddress } from '../serve/op
 import { type OpsServer, startOpsServer } from '../serve/ops_http';
 import { toNested } from '../api/values';
 import type { OutputPart } from '../browser/outputs';
-import { manifestShapes, type ModelSpec, parseTopology, normalizedModelJson } from '../api/layers_spec';
-import { normalizationConstantsAsWeights } from '../api/normalization_constants';
-import { readLayersModel, readModelJson } from '../api/model';
-import { isGraphModel } from '../api/graph_model';
+import type { ModelSpec } from '../api/layers_spec';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
 import { checkReadable, readInputs } from './inputs';
 import { addInputShapeOption, inputShapesOf } from './input_shape_flag';
-import type { InputShapes } from '../api/input_shapes';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
 import { describeFolds, FOLDS_JSON_HELP, foldReportFor } from './fold_report';
 import { addProtocolOptionFlags, listedOptionsHelp } from './protocol_flags';
@@ -121,18 +117,6 @@ const onSignal = (fn: () => Promise<void>, fatal = plainFatal) => {
 
 /** A server's fatal error as one line of its log, an `error`-level `fatal` event naming the stage. */
 const logFatal = (log: Log, during: 'start' | 'stop'): Fatal => (e) => log(`cannot ${during}: ${e.message}`, 'fatal', { during, reason: e.message });
-
-/** What predict runs differently from the model's own layer order (docs/models.md): from the topology alone (a GraphModel's constants too), no other weights read. */
-function graphRewrites(file: string, inputShapes?: InputShapes): Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> {
-  const raw = readModelJson(file);
-  // A GraphModel's layers exist only once translated, which reads its constants (weights); a
-  // model's open input sizes are fixed where its weights are read.
-  if (isGraphModel(raw) || inputShapes) return readLayersModel(file, { inputShapes }).spec;
-  const { json } = normalizationConstantsAsWeights(normalizedModelJson(raw));
-  const shapes = manifestShapes(json);
-  const spec = parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]);
-  return { foldedBatchNorms: spec.foldedBatchNorms, poolFirst: spec.poolFirst };
-}
 
 function describeRewrites(r: Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'>): string | undefined {
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
@@ -296,11 +280,10 @@ export function addServiceCommands(program: Command): void {
       const bar = progress(`deploying '${name}' (${pond.calibrate ? 'calibrating, then ' : ''}sharing the weights)...`);
       try {
         bar.update();
-        const { calibration } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...options, ...pond, ...(inputShapes ? { inputShapes } : {}) }).catch(reportRefusal);
+        const { calibration, rewrites } = await client.deploy(opts.model, { name, protocol: opts.protocol, ...options, ...pond, ...(inputShapes ? { inputShapes } : {}) }).catch(reportRefusal);
         bar.end();
         if (calibration && !opts.json) printCalibration(calibration);
         const m = (await client.models()).find((x) => x.name === name);
-        const rewrites = graphRewrites(opts.model, inputShapes);
         // The model is deployed by now: a report that cannot be made here says so and fails nothing.
         const folds = m && (await foldReportFor(opts.model, m, inputShapes));
         if (opts.json) console.log(JSON.stringify({ deployed: name, ...m, finalActivation: m?.finalActivation ?? null, ...(calibration ? { calibration } : {}), rewrites, ...(folds ? { folds } : {}) }));

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import { type CalibrationReport, type PondDeployOptions, prepareDeploy } from '../api/calibrate';
 import { checkRuns, isOptimizerState, type ModelSource, readLayersModel } from '../api/model';
-import { lowPartsAt } from '../api/layers_spec';
+import { lowPartsAt, type ModelSpec } from '../api/layers_spec';
 import { checkWeightRange } from '../api/bounds';
 import { type Decoded } from '../api/define';
 import { type InputSpec, listedInputSpec, predictEncoded } from '../api/input_encoding';
@@ -312,9 +312,14 @@ export class PredictionClient {
    * comparisons (64 by default, exact everywhere; narrower is exact while the gates' inputs stay
    * within 2^(fssBits-1) ring units: docs/fss.md "Narrower comparisons"). `inputShapes` fixes the
    * input sizes a model was saved with open (Input(shape=(None,))): the model is deployed, and
-   * queried, at that shape.
+   * queried, at that shape. Returns Pond's calibration report, if any, and `rewrites`: what the
+   * servers run differently from the model's own layer order (BatchNormalizations folded into the
+   * layer before, activations run after the max pool they feed: docs/models.md), as read here.
    */
-  async deploy(model: ModelSource, opts: { name: string; protocol?: ProtocolName; inputShapes?: InputShapes } & ProtocolOptions & PondDeployOptions): Promise<{ calibration?: CalibrationReport }> {
+  async deploy(
+    model: ModelSource,
+    opts: { name: string; protocol?: ProtocolName; inputShapes?: InputShapes } & ProtocolOptions & PondDeployOptions,
+  ): Promise<{ calibration?: CalibrationReport; rewrites: Pick<ModelSpec, 'foldedBatchNorms' | 'poolFirst'> }> {
     checkModelName(opts.name);
     checkDeployKeys(opts);
     const loaded = readLayersModel(model, { inputShapes: opts.inputShapes });
@@ -349,7 +354,7 @@ export class PredictionClient {
     } finally {
       for (const r of rings) r.dispose();
     }
-    return { calibration };
+    return { calibration, rewrites: { foldedBatchNorms: loaded.spec.foldedBatchNorms, poolFirst: loaded.spec.poolFirst } };
   }
 
   /**
