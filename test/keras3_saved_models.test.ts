@@ -7,7 +7,7 @@
 // (Resizing, bilinear UpSampling2D: keras3_resize_models.json), recurrent layers' states
 // (return_state, initial_state: keras3_state_models.json), MultiHeadAttention on a masked
 // sequence (keras3_attention_mask_models.json), outputs ending with exponential or log_softmax
-// (keras3_final_models.json). Each loads as
+// (keras3_final_models.json), SpectralNormalization (keras3_more_layer_models.json). Each loads as
 // saved and as tensorflowjs_converter writes it (every module key deleted), and predicts what Keras
 // predicted: privately under SecureNN and FSS, and in the float64 plaintext.
 import * as fs from 'node:fs';
@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { readLayersModel } from '../lib/api/model';
 import { type Final, finalRows } from './helpers/final_rows';
 
 interface Fixture {
@@ -48,6 +49,8 @@ const FIXTURES: Record<string, Fixture> = {
   // keras3_final_models.json: outputs ending with exponential or log_softmax (the client applies
   // them), as activations and keras.ops; hidden ones refused.
   ...fixtures('keras3_final_models.json'),
+  // keras3_more_layer_models.json: SpectralNormalization (GANs' wrapper).
+  ...fixtures('keras3_more_layer_models.json'),
 };
 
 /** The model's input as the clients take it: one {data, shape}, or a list of them. */
@@ -113,4 +116,21 @@ test("a Keras 3 mask of another form than Keras's two stays operations, refused 
   const other = structuredClone(f.topology) as { config: { layers: (L & { inbound_nodes: { args: unknown[] }[] })[] } };
   other.config.layers.find((l) => l.class_name === 'NotEqual')!.inbound_nodes[0].args[1] = 1;
   t.throws(() => tfe.loadPlainModel(artifacts(f, other)), { message: /operation 'not_equal_\d+' \(keras\.ops NotEqual\): is Keras 3's own padding-mask computation .* combined in a form not supported/ });
+});
+
+test('SpectralNormalization: the wrapped layer at inference; settings it does not have, or no layer, refused by name', (t) => {
+  const f = FIXTURES.sn2_spectral_generator;
+  type L = { class_name: string; config: Record<string, unknown> };
+  const edited = (edit: (sn: L) => void) => {
+    const topo = structuredClone(f.topology) as { config: { layers: L[] } };
+    edit(topo.config.layers.find((l) => l.class_name === 'SpectralNormalization')!);
+    return artifacts(f, topo);
+  };
+  t.throws(() => tfe.loadPlainModel(edited((sn) => (sn.config.foo = 1))), { message: /layer 'spectral_normalization_\d+' \(SpectralNormalization\): setting 'foo' is not supported/ });
+  t.throws(() => tfe.loadPlainModel(edited((sn) => (sn.config.power_iterations = 0))), { message: /power_iterations = 0 is not supported/ });
+  t.throws(() => tfe.loadPlainModel(edited((sn) => delete sn.config.layer)), { message: /\(SpectralNormalization\): has no layer to wrap/ });
+  // What the servers receive: the wrapped layers under the wrappers' names, no wrapper.
+  const { json } = readLayersModel(artifacts(f));
+  const classes = (json.modelTopology as unknown as { config: { layers: L[] } }).config.layers.map((l) => `${l.class_name}:${String(l.config.name)}`);
+  t.deepEqual(classes.filter((c) => c.includes('spectral')), ['Dense:spectral_normalization_3', 'Conv2DTranspose:spectral_normalization_4']);
 });

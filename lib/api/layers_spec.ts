@@ -13,6 +13,7 @@ import { concat, reshape, slice } from './ops';
 import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask';
 import { withoutNestedModels } from './nested_models';
 import { checkOperation, withoutOperations } from './keras_operations';
+import { withoutSpectralNormalization } from './spectral_normalization';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import type { FinalActivation } from './final_activation';
 
@@ -500,7 +501,7 @@ function packOutputs(ys: AnyTensor[]): AnyTensor {
  * made the ones the layers read (withoutCellNames, withoutWrappedNames, withLayerScaleNames).
  */
 export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
-  return withLayerScaleNames(withoutWrappedNames(withoutCellNames(withoutNestedModels(withoutOperations(json)))));
+  return withLayerScaleNames(withoutSpectralNormalization(withoutWrappedNames(withoutCellNames(withoutNestedModels(withoutOperations(json))))));
 }
 
 /** The manifest with each ConvNeXt LayerScale's weight named gamma (layers_convnext.ts: Keras 3 writes variable_N). */
@@ -518,9 +519,10 @@ export function withLayerScaleNames(json: LayersModelJson): LayersModelJson {
 }
 
 /**
- * The manifest with a TimeDistributed's weights under the wrapper's name: Keras 3 writes them with
- * the wrapped layer's name too (time_distributed/dense/kernel), tfjs and tf-keras without
- * (time_distributed/kernel), which is what the layer reads; unless the short name is there already.
+ * The manifest with a TimeDistributed's or SpectralNormalization's weights under the wrapper's
+ * name: Keras 3 writes them with the wrapped layer's name too (time_distributed/dense/kernel),
+ * tfjs and tf-keras without (time_distributed/kernel), which is what the layer reads; unless the
+ * short name is there already.
  */
 export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
   const prefixes: [string, string][] = [];
@@ -529,7 +531,7 @@ export function withoutWrappedNames(json: LayersModelJson): LayersModelJson {
     if (!v || typeof v !== 'object') return;
     const o = v as { class_name?: unknown; config?: { name?: unknown; layer?: { config?: { name?: unknown } } } };
     const outer = o.config?.name, inner = o.config?.layer?.config?.name;
-    if (o.class_name === 'TimeDistributed' && typeof outer === 'string' && typeof inner === 'string') prefixes.push([`${outer}/${inner}/`, `${outer}/`]);
+    if ((o.class_name === 'TimeDistributed' || o.class_name === 'SpectralNormalization') && typeof outer === 'string' && typeof inner === 'string') prefixes.push([`${outer}/${inner}/`, `${outer}/`]);
     Object.values(o).forEach(visit);
   };
   visit(json.modelTopology);

@@ -281,9 +281,10 @@ function fromArtifacts(a: ModelArtifacts, inputShapes?: InputShapes): { json: La
 /**
  * Weights a layer carries that inference does not read: Keras's Normalization counts the samples
  * it adapted to; BatchNormalization with renorm keeps training-time statistics (tf-keras adds
- * renorm_mean and renorm_stddev, older versions their _weight too).
+ * renorm_mean and renorm_stddev, older versions their _weight too); SpectralNormalization keeps
+ * its power iteration's vector_u, which only training reads (spectral_normalization.ts).
  */
-const NOT_FOR_INFERENCE = new Set(['count', 'renorm_mean', 'renorm_stddev', 'renorm_mean_weight', 'renorm_stddev_weight']);
+const NOT_FOR_INFERENCE = new Set(['count', 'renorm_mean', 'renorm_stddev', 'renorm_mean_weight', 'renorm_stddev_weight', 'vector_u']);
 
 /**
  * Refuses a manifest weight that belongs to a layer the model runs but that the layer, as
