@@ -134,3 +134,25 @@ test('SpectralNormalization: the wrapped layer at inference; settings it does no
   const classes = (json.modelTopology as unknown as { config: { layers: L[] } }).config.layers.map((l) => `${l.class_name}:${String(l.config.name)}`);
   t.deepEqual(classes.filter((c) => c.includes('spectral')), ['Dense:spectral_normalization_3', 'Conv2DTranspose:spectral_normalization_4']);
 });
+
+test('adaptive pooling: means under Pond too, maxima under the exact protocols only; settings refused by name', async (t) => {
+  type L = { class_name: string; config: Record<string, unknown> };
+  const edited = (f: Fixture, edit: (l: L) => void) => {
+    const topo = structuredClone(f.topology) as { config: { layers: L[] } };
+    edit(topo.config.layers.find((l) => l.class_name.startsWith('Adaptive'))!);
+    return artifacts(f, topo);
+  };
+  const avg = FIXTURES.ap1_average_2d, max = FIXTURES.ap3_max_2d;
+  t.throws(() => tfe.loadPlainModel(edited(avg, (l) => (l.config.data_format = 'channels_first'))), { message: /\(AdaptiveAveragePooling2D\): data_format = "channels_first" is not supported/ });
+  t.throws(() => tfe.loadPlainModel(edited(avg, (l) => (l.config.output_size = [3, 2, 1]))), { message: /output_size = \[3,2,1\] is not supported: a positive integer or two/ });
+  t.throws(() => tfe.loadPlainModel(edited(max, (l) => (l.config.output_size = 0))), { message: /\(AdaptiveMaxPooling2D\): output_size = 0 is not supported/ });
+  const pond = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    const m = tfe.loadLayersModel(artifacts(avg), { cluster: pond });
+    const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => inputOf(avg) as { data: Float64Array; shape: number[] })));
+    t.true(worst(avg, out.data, undefined) < 2e-3, 'Pond: the means as Keras');
+    t.throws(() => tfe.loadLayersModel(artifacts(max), { cluster: pond }), { message: /AdaptiveMaxPooling2D.*(exact protocol|securenn)/ });
+  } finally {
+    await pond.close();
+  }
+});

@@ -30,6 +30,7 @@ import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { maskNoteOf } from './keras3_masks';
 import { CENTER_CROP_TFJS, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, type ResizePlan, resizePlan, smartResizePlan } from './image_resize';
 import { resizeImage } from './ops_resize';
+import { ADAPTIVE_POOLS, adaptivePool, adaptivePoolOf } from './layers_adaptive_pool';
 import type { FinalActivation } from './final_activation';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
@@ -366,6 +367,16 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     });
   },
   Resizing: (l, ctx) => resizeLayer(l, resizeLayerOf(l, !!ctx.tfjs)),
+  // Keras 3's adaptive pooling to a fixed output size: means local, maxima exact only.
+  ...Object.fromEntries(
+    ADAPTIVE_POOLS.map((cls) => [
+      cls,
+      (l: LayerConfig) => {
+        const p = adaptivePoolOf(l);
+        return simple((x) => adaptivePool(l, p, x), p.max, p.max);
+      },
+    ]),
+  ),
   // A GraphModel's TensorFlow 1 resize (align_corners, or the asymmetric rule): image_resize.ts.
   [RESIZE_LAYER]: (l) => resizeLayer(l, resizeLayerOf(l, false)),
   ZeroPadding2D: (l) => {

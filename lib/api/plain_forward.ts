@@ -31,6 +31,7 @@ import { REDUCE_LAYER, reduceGeometry, reduceOf } from './layers_reduce';
 import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
+import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 import { applyFinalActivation, type FinalActivation } from './final_activation';
 
@@ -541,6 +542,15 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => pool2d(x, 'max', pair(c.pool_size, 2), pair(c.strides ?? c.pool_size, 2), same(c.padding)));
   },
   Resizing: (l, ctx) => plainResizeLayer(l, resizeLayerOf(l, ctx.tfjs)),
+  ...Object.fromEntries(
+    ADAPTIVE_POOLS.map((cls) => [
+      cls,
+      (l: LayerConfig) => {
+        const p = adaptivePoolOf(l);
+        return one((x) => plainAdaptivePool(l, p, x));
+      },
+    ]),
+  ),
   [RESIZE_LAYER]: (l) => plainResizeLayer(l, resizeLayerOf(l, false)),
   UpSampling2D: (l, ctx) => {
     if ((l.config.interpolation ?? 'nearest') !== 'nearest') return plainResizeLayer(l, resizeLayerOf(l, ctx.tfjs));
