@@ -14,6 +14,7 @@ import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask
 import { withoutNestedModels } from './nested_models';
 import { checkOperation, withoutOperations } from './keras_operations';
 import { withoutSpectralNormalization } from './spectral_normalization';
+import { withoutRnnCells } from './rnn_cells';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import type { FinalActivation } from './final_activation';
 
@@ -501,7 +502,7 @@ function packOutputs(ys: AnyTensor[]): AnyTensor {
  * made the ones the layers read (withoutCellNames, withoutWrappedNames, withLayerScaleNames).
  */
 export function normalizedModelJson(json: LayersModelJson): LayersModelJson {
-  return withLayerScaleNames(withoutSpectralNormalization(withoutWrappedNames(withoutCellNames(withoutNestedModels(withoutOperations(json))))));
+  return withLayerScaleNames(withoutSpectralNormalization(withoutWrappedNames(withoutCellNames(withoutRnnCells(withoutNestedModels(withoutOperations(json)))))));
 }
 
 /** The manifest with each ConvNeXt LayerScale's weight named gamma (layers_convnext.ts: Keras 3 writes variable_N). */
