@@ -101,3 +101,18 @@ test('Resizing and UpSampling2D are estimated at their output shape, with what a
   const area = est({ class_name: 'Resizing', config: { height: 8, width: 8, interpolation: 'area' } });
   t.true(area - none >= 9 * 8 * 8 * 64 * 4, `${area - none}`);
 });
+
+test('a Conv3D is estimated as its gathered patches and one product; 3-D pools as their windows', (t) => {
+  const vol = [16, 12, 10, 3];
+  const est3 = (layer: { class_name: string; config: Record<string, unknown> }) =>
+    estimateQueryBytes({ topology: { class_name: 'Sequential', config: { layers: [{ ...layer, config: { name: 'c', batch_input_shape: [null, ...vol], ...layer.config } }, { class_name: 'Flatten', config: { name: 'f' } }] } } as never, protocol: 'securenn', inputShape: vol }, 1);
+  const flat = est3({ class_name: 'Flatten', config: {} });
+  for (const padding of ['valid', 'same']) {
+    const conv = est3({ class_name: 'Conv3D', config: { filters: 4, kernel_size: 3, padding } });
+    // The patches alone: (VALID) 14 x 10 x 8 voxels x 27 taps x 3 channels, 8 bytes each.
+    const voxels = padding === 'valid' ? 14 * 10 * 8 : 16 * 12 * 10;
+    t.true(conv - flat >= 8 * voxels * 27 * 3, `${padding}: ${conv - flat}`);
+  }
+  // Windows of 8: each gathered (max) or summed (average), above the output alone.
+  for (const cls of ['MaxPooling3D', 'AveragePooling3D']) t.true(est3({ class_name: cls, config: { pool_size: 2 } }) - flat >= 8 * 8 * 6 * 5 * 8 * 3, cls);
+});

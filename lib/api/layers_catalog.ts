@@ -31,6 +31,7 @@ import { maskNoteOf } from './keras3_masks';
 import { CENTER_CROP_TFJS, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, type ResizePlan, resizePlan, smartResizePlan } from './image_resize';
 import { resizeImage } from './ops_resize';
 import { ADAPTIVE_POOLS, adaptivePool, adaptivePoolOf } from './layers_adaptive_pool';
+import { VOLUME_BUILDERS } from './layers_3d';
 import type { FinalActivation } from './final_activation';
 
 export const POLYNOMIAL_LAYER = 'TfePolynomial';
@@ -270,6 +271,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   },
   SpatialDropout1D: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
   SpatialDropout2D: (l) => (settings(l, { rate: dropRate, data_format: channelsLast }), simple((x) => x)),
+  SpatialDropout3D: (l) => (settings(l, { rate: dropRate, data_format: channelsLast }), simple((x) => x)),
+  // Volumes [batch, depth, height, width, channels]: layers_3d.ts.
+  ...VOLUME_BUILDERS,
   Dense: (l, ctx) => {
     // quantization_config: Keras 3.13+ writes null (set: a quantized layer, refused).
     const c = settings(l, { units: (v) => Number.isSafeInteger(v) && (v as number) > 0, activation: ANY, use_bias: bool, quantization_config: (v) => v === undefined || v === null });

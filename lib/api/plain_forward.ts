@@ -32,6 +32,7 @@ import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
+import { plainConv3d, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 import { applyFinalActivation, type FinalActivation } from './final_activation';
 
@@ -356,6 +357,19 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   SpatialDropout1D: () => one((x) => x),
   SpatialDropout2D: () => one((x) => x),
+  SpatialDropout3D: () => one((x) => x),
+  // Volumes (plain_3d.ts).
+  Conv3D: (l, ctx) => {
+    const n = l.config.name;
+    return plainConv3d(l, ctx.w(`${n}/kernel`), l.config.use_bias === false ? undefined : ctx.w(`${n}/bias`), act(l, l.config.activation, ctx));
+  },
+  MaxPooling3D: (l) => plainPool3d(l, true),
+  AveragePooling3D: (l) => plainPool3d(l, false),
+  GlobalMaxPooling3D: (l) => plainGlobalPool3d(l, true),
+  GlobalAveragePooling3D: (l) => plainGlobalPool3d(l, false),
+  UpSampling3D: plainCopy3d,
+  ZeroPadding3D: plainCopy3d,
+  Cropping3D: plainCopy3d,
   Dense: (l, ctx) => {
     const { w } = ctx, n = l.config.name, f = act(l, l.config.activation, ctx);
     const k = w(`${n}/kernel`), kShape = [k.length / Number(l.config.units), Number(l.config.units)];

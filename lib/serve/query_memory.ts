@@ -397,6 +397,37 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         deferred = 0;
         break;
       }
+      // Volumes (lib/api/layers_3d.ts): Conv3D's patches gathered (taps x channels per output
+      // voxel) and one product; pools' windows gathered (max) or summed (average); copies.
+      case 'Conv3D':
+      case 'MaxPooling3D':
+      case 'AveragePooling3D': {
+        const t3 = (v: unknown, d: number): number[] => (Array.isArray(v) ? v.map(Number) : [0, 0, 0].map(() => Number(v ?? d)));
+        const conv = cls === 'Conv3D', k = t3(conv ? c.kernel_size : c.pool_size, conv ? 1 : 2), dil = conv ? t3(c.dilation_rate, 1) : [1, 1, 1];
+        const st = conv || c.strides != null ? t3(c.strides, 1) : k, same = String(c.padding ?? 'valid').toLowerCase() === 'same';
+        const out = [0, 1, 2].map((a) => Math.max(1, same ? Math.ceil((s[a] ?? 1) / st[a]) : Math.floor(((s[a] ?? 1) - (k[a] - 1) * dil[a] - 1) / st[a]) + 1));
+        const ch = s[3] ?? 1, taps = k[0] * k[1] * k[2], voxels = out[0] * out[1] * out[2];
+        s = [...out, conv ? Number(c.filters) : ch];
+        elements += PER_IM2COL * voxels * taps * ch + (conv ? PER_PRODUCT * count(s) : cls === 'MaxPooling3D' ? nonlinear(voxels * taps * ch) : PER_LINEAR * count(s));
+        if (conv) activation(i);
+        break;
+      }
+      case 'GlobalAveragePooling3D':
+      case 'GlobalMaxPooling3D': {
+        const before = count(s);
+        s = c.keepdims === true ? [1, 1, 1, s[3] ?? 1] : [s[3] ?? 1];
+        elements += cls === 'GlobalMaxPooling3D' ? nonlinear(before) : PER_LINEAR * before;
+        break;
+      }
+      case 'UpSampling3D':
+      case 'ZeroPadding3D':
+      case 'Cropping3D': {
+        const t3 = (v: unknown, d: number): number[] => (Array.isArray(v) ? v.map((e) => (Array.isArray(e) ? Number(e[0]) + Number(e[1]) : cls === 'UpSampling3D' ? Number(e) : 2 * Number(e))) : [0, 0, 0].map(() => (cls === 'UpSampling3D' ? 1 : 2) * Number(v ?? d)));
+        const by = t3(cls === 'UpSampling3D' ? c.size : cls === 'ZeroPadding3D' ? c.padding : c.cropping, cls === 'UpSampling3D' ? 2 : cls === 'ZeroPadding3D' ? 1 : 0);
+        s = [0, 1, 2].map((a) => Math.max(1, cls === 'UpSampling3D' ? (s[a] ?? 1) * by[a] : (s[a] ?? 1) + (cls === 'ZeroPadding3D' ? by[a] : -by[a]))).concat(s[3] ?? 1);
+        elements += PER_LINEAR * count(s);
+        break;
+      }
       case 'AdaptiveAveragePooling1D':
       case 'AdaptiveAveragePooling2D':
       case 'AdaptiveMaxPooling1D':

@@ -1,0 +1,54 @@
+// The geometry of Keras's 3-D layers on volumes [batch, depth, height, width, channels]
+// (layers_3d.ts privately, plain_3d.ts in float64): each output voxel's window as positions in
+// the volume flattened to depth x height x width, TensorFlow's padding (SAME: the total
+// max((out - 1) s + k' - n, 0), its smaller half before), and the settings they read.
+import { type LayerConfig, refuse } from './layers_graph';
+
+export type Triple = [number, number, number];
+
+/** A setting given as one number or three (Keras's kernel_size, strides, pool_size...), positive integers. */
+export function triple(l: LayerConfig, name: string, v: unknown, d: number): Triple {
+  const t = v === undefined || v === null ? [d, d, d] : Array.isArray(v) ? v : [v, v, v];
+  if (t.length !== 3 || !t.every((x) => Number.isSafeInteger(x) && (x as number) >= 1)) refuse(l, `${name} = ${JSON.stringify(v)} is not supported: one positive integer or three`);
+  return t as Triple;
+}
+
+/** The input checked as a volume [batch, depth, height, width, channels]. */
+export function volumeOf(l: LayerConfig, shape: readonly number[]): { n: number; dims: Triple; ch: number } {
+  if (shape.length !== 5) refuse(l, `takes a rank-5 input [batch, depth, height, width, channels], got [${shape}]`);
+  return { n: shape[0], dims: [shape[1], shape[2], shape[3]], ch: shape[4] };
+}
+
+/** Per output voxel, its window's positions (-1 where the window leaves the volume: padding), window after window. */
+export interface Windows {
+  out: Triple;
+  /** Taps per window: k0 k1 k2. */
+  taps: number;
+  /** out0 out1 out2 windows of `taps` positions each, in the flattened volume (or -1). */
+  at: Int32Array;
+}
+
+/**
+ * The windows of size k (dilation d: taps d apart) at strides s over a volume of `dims`, padded
+ * as `padding` says; refuses a window larger than a VALID volume.
+ */
+export function windows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, d: Triple, padding: 'SAME' | 'VALID'): Windows {
+  const span = k.map((x, i) => (x - 1) * d[i] + 1);
+  const out = dims.map((n, i) => (padding === 'SAME' ? Math.ceil(n / s[i]) : Math.floor((n - span[i]) / s[i]) + 1)) as Triple;
+  if (out.some((o) => o < 1)) refuse(l, `its window [${span}] is larger than its input [${dims}] (padding valid)`);
+  const before = dims.map((n, i) => (padding === 'SAME' ? Math.floor(Math.max((out[i] - 1) * s[i] + span[i] - n, 0) / 2) : 0));
+  const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
+  if (!(count * taps <= 2 ** 28)) refuse(l, `its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
+  const at = new Int32Array(count * taps);
+  let p = 0;
+  for (let a = 0; a < out[0]; a++)
+    for (let b = 0; b < out[1]; b++)
+      for (let c = 0; c < out[2]; c++)
+        for (let i = 0; i < k[0]; i++)
+          for (let j = 0; j < k[1]; j++)
+            for (let m = 0; m < k[2]; m++) {
+              const z = a * s[0] + i * d[0] - before[0], y = b * s[1] + j * d[1] - before[1], x = c * s[2] + m * d[2] - before[2];
+              at[p++] = z < 0 || z >= dims[0] || y < 0 || y >= dims[1] || x < 0 || x >= dims[2] ? -1 : (z * dims[1] + y) * dims[2] + x;
+            }
+  return { out, taps, at };
+}

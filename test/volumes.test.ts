@@ -1,0 +1,56 @@
+// The 3-D layers (lib/api/layers_3d.ts) beyond their Keras 3 models' predictions
+// (test/keras3_saved_models.test.ts on keras3_more_layer_models.json: a CT-scan classifier, SAME
+// and VALID padding, strides, dilation, average and max pools, upsampling, padding, cropping):
+// Pond runs the linear ones and refuses the maxima; settings each layer does not have are refused.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+
+interface Fixture {
+  topology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+  weights: { name: string; shape: number[]; data: number[] }[];
+  x: number[];
+  shape: number[];
+  y: number[];
+}
+const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
+const artifacts = (f: Fixture, topology: object = f.topology) =>
+  ({ modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
+
+test('Pond: Conv3D, average pooling, padding and cropping as Keras; a max pool over a volume refused', async (t) => {
+  const f = FIXTURES.v2_volume_geometry;
+  const pond = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    const m = tfe.loadLayersModel(artifacts(f), { cluster: pond });
+    const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: Float64Array.from(f.x), shape: f.shape }))));
+    const err = Math.max(...f.y.map((v, i) => Math.abs(out.data[i] - v)));
+    t.true(err < 2e-3, `max |Pond - Keras| = ${err}`);
+    t.throws(() => tfe.loadLayersModel(artifacts(FIXTURES.v3_volume_max_upsampling), { cluster: pond }), { message: /MaxPooling3D.*(exact protocol|securenn)/ });
+  } finally {
+    await pond.close();
+  }
+});
+
+test('3-D layers: settings they do not have, and inputs that are no volume, refused by name', (t) => {
+  const f = FIXTURES.v2_volume_geometry;
+  const edited = (cls: string, edit: (c: Record<string, unknown>) => void) => {
+    const topo = structuredClone(f.topology);
+    edit(topo.config.layers.find((l) => l.class_name === cls)!.config);
+    return artifacts(f, topo);
+  };
+  const refused = (a: tfe.ModelArtifacts, message: RegExp) => t.throws(() => tfe.loadPlainModel(a).forward({ data: Float64Array.from(f.x), shape: f.shape }), { message });
+  refused(edited('Conv3D', (c) => (c.data_format = 'channels_first')), /\(Conv3D\): data_format = "channels_first" is not supported/);
+  refused(edited('Conv3D', (c) => (c.groups = 3)), /\(Conv3D\): groups = 3 is not supported/);
+  refused(edited('Conv3D', (c) => (c.dilation_rate = [2, 1, 1])), /\(Conv3D\): dilation_rate \[2,1,1\] with strides \[2,1,2\]/);
+  refused(edited('Conv3D', (c) => (c.kernel_size = [3, 2])), /\(Conv3D\): kernel_size = \[3,2\] is not supported: one positive integer or three/);
+  refused(edited('AveragePooling3D', (c) => (c.pool_size = [2, 0, 2])), /\(AveragePooling3D\): pool_size = \[2,0,2\] is not supported/);
+  refused(edited('Cropping3D', (c) => (c.cropping = [[9, 9], 0, 0])), /\(Cropping3D\): crops .* nothing would be left|nothing would be left/);
+  refused(edited('ZeroPadding3D', (c) => (c.padding = [1, -1, 0])), /\(ZeroPadding3D\): padding = \[1,-1,0\] is not supported/);
+  // A rank-4 input to a 3-D layer.
+  const flat = structuredClone(f.topology) as unknown as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+  flat.config.layers[0].config.batch_shape = [null, 8, 7, 6];
+  t.throws(() => tfe.loadPlainModel(artifacts(f, flat)), { message: /\(Conv3D\).*(rank-5 input|kernel)/ });
+});
