@@ -4,10 +4,15 @@
 // Pond runs the linear ones and refuses the maxima; settings each layer does not have are refused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { tfjsArtifacts } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 
 interface Fixture {
   topology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
@@ -53,4 +58,23 @@ test('3-D layers: settings they do not have, and inputs that are no volume, refu
   const flat = structuredClone(f.topology) as unknown as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
   flat.config.layers[0].config.batch_shape = [null, 8, 7, 6];
   t.throws(() => tfe.loadPlainModel(artifacts(f, flat)), { message: /\(Conv3D\).*(rank-5 input|kernel)/ });
+});
+
+test("a TensorFlow.js model over volumes (conv3d, averagePooling3d and maxPooling3d, SAME and VALID) predicts as tfjs, privately and in plaintext", async (t) => {
+  const L = tf.layers;
+  const m = tf.sequential({ layers: [L.conv3d({ filters: 3, kernelSize: 2, padding: 'same', strides: 2, inputShape: [6, 5, 4, 2], activation: 'relu', biasInitializer: 'randomNormal' }), L.averagePooling3d({ poolSize: 2, padding: 'same', strides: 1 }), L.maxPooling3d({ poolSize: [1, 2, 2] }), L.flatten(), L.dense({ units: 2 })] });
+  const a = (await tfjsArtifacts(tf, m)) as tfe.ModelArtifacts;
+  const shape = [2, 6, 5, 4, 2], x = Float64Array.from({ length: 2 * 6 * 5 * 4 * 2 }, () => 4 * Math.random() - 2);
+  const want: number[] = Array.from(m.predict(tf.tensor(Array.from(x), shape)).dataSync());
+  const plain = tfe.loadPlainModel(a).predict({ data: x, shape });
+  t.true(Math.max(...want.map((v, i) => Math.abs(plain.data[i] - v))) < 1e-4, 'plaintext');
+  const c = new tfe.Cluster({ protocol: 'fss' });
+  try {
+    const lm = tfe.loadLayersModel(a, { cluster: c });
+    const out = await tfe.defineOutput('prediction-client', lm.predict(tfe.definePrivateInput('prediction-client', () => ({ data: x, shape }), c)));
+    const err = Math.max(...want.map((v, i) => Math.abs(out.data[i] - v)));
+    t.true(err < 2e-3, `FSS: max |private - tfjs| = ${err}`);
+  } finally {
+    await c.close();
+  }
 });
