@@ -1,6 +1,7 @@
 // The 3-D layers (lib/api/layers_3d.ts) beyond their Keras 3 models' predictions
 // (test/keras3_saved_models.test.ts on keras3_more_layer_models.json: a CT-scan classifier, SAME
-// and VALID padding, strides, dilation, average and max pools, upsampling, padding, cropping):
+// and VALID padding, strides, dilation, average and max pools, upsampling, padding, cropping, a
+// 3-D U-Net's Conv3DTranspose):
 // Pond runs the linear ones and refuses the maxima; settings each layer does not have are refused.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -54,6 +55,14 @@ test('3-D layers: settings they do not have, and inputs that are no volume, refu
   refused(edited('AveragePooling3D', (c) => (c.pool_size = [2, 0, 2])), /\(AveragePooling3D\): pool_size = \[2,0,2\] is not supported/);
   refused(edited('Cropping3D', (c) => (c.cropping = [[9, 9], 0, 0])), /\(Cropping3D\): crops .* nothing would be left|nothing would be left/);
   refused(edited('ZeroPadding3D', (c) => (c.padding = [1, -1, 0])), /\(ZeroPadding3D\): padding = \[1,-1,0\] is not supported/);
+  const u = FIXTURES.v4_unet_transpose;
+  const up = (edit: (c: Record<string, unknown>) => void) => {
+    const topo = structuredClone(u.topology);
+    edit(topo.config.layers.find((l) => l.class_name === 'Conv3DTranspose')!.config);
+    return artifacts(u, topo);
+  };
+  t.throws(() => tfe.loadPlainModel(up((c) => (c.output_padding = [1, 1, 1]))), { message: /\(Conv3DTranspose\): output_padding = \[1,1,1\] is not supported/ });
+  t.throws(() => tfe.loadPlainModel(up((c) => (c.dilation_rate = 2))), { message: /\(Conv3DTranspose\): dilation_rate = 2 is not supported/ });
   // A rank-4 input to a 3-D layer.
   const flat = structuredClone(f.topology) as unknown as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
   flat.config.layers[0].config.batch_shape = [null, 8, 7, 6];

@@ -4,6 +4,7 @@
 // - Conv3D: each output voxel's window gathered (public positions; a zero read where SAME padding
 //   leaves the volume), then one private product of the patches [voxels, taps x channels] by the
 //   kernel [taps x channels, filters] (im2col): one product and one truncation, as Conv2D's;
+//   Conv3DTranspose the same on the direct convolution it equals (3-D U-Nets' upsampling);
 // - MaxPooling3D: the windows gathered side by side (a padded position repeats one of its window's
 //   own), then a max pool over them (exact comparisons: exact protocols only);
 // - AveragePooling3D: a public weighted sum per output voxel, each window's mean over the voxels
@@ -14,14 +15,14 @@
 import type { AxisTaps } from './image_resize';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { ANY, bool, channelsLast, ones, padding, padMode, posInt, settings } from './layers_settings';
-import { add, gather, pad, reshape, slice } from './ops';
+import { add, gather, pad, reshape, slice, transpose } from './ops';
 import { avgPool2d, matmul } from './ops_nonlinear';
 import { maxPool2d } from './comparison_ops';
 import { resizeImage } from './ops_resize';
 import { withActivation } from './layers_activations';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
+import { transposeWindows, triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
 
 const volume = (d: Triple): number => d[0] * d[1] * d[2];
 
@@ -59,6 +60,34 @@ export function conv3dLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
     const padded = w.at.includes(-1) ? pad(flat, [[0, 0], [0, 1], [0, 0]]) : flat;
     const patches = reshape(gather(padded, Array.from(w.at, (i) => (i < 0 ? v : i)), 1), [n * count, taps * ch]);
     const y = reshape(matmul(patches, p[kp]), [n, ...w.out, f]);
+    return b < 0 ? y : add(y, p[b]);
+  });
+}
+
+/**
+ * Conv3DTranspose: the direct convolution it equals (volume_geometry.ts transposeWindows: zeros
+ * between the input's voxels, not made, only read as zeros), the kernel [taps, filters, in]
+ * read with its taps reversed and its channels swapped (local), then as Conv3D: one product.
+ */
+export function conv3dTransposeLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const c = settings(l, { filters: posInt, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: ones, output_padding: (v) => v === undefined || v === null, groups: ones, activation: ANY, use_bias: bool });
+  if (c.kernel_size === undefined) refuse(l, 'needs kernel_size');
+  const k = triple(l, 'kernel_size', c.kernel_size, 1), s = triple(l, 'strides', c.strides, 1);
+  const shape = ctx.shapeOf(`${l.config.name}/kernel`);
+  expectShape(l, 'kernel', shape, [...k, c.filters === undefined ? null : Number(c.filters), null], `kernel_size ${JSON.stringify(c.kernel_size)}, filters = ${c.filters ?? 'not saved'}`);
+  const [f, cin] = [shape[3], shape[4]], taps = k[0] * k[1] * k[2];
+  const kp = ctx.take('kernel', [taps, f, cin]);
+  const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, 1, f]);
+  const geometry = cachedWindows((sh) => transposeWindows(l, volumeOf(l, sh).dims, k, s, padding(c.padding)));
+  const reversed = Array.from({ length: taps }, (_, t) => taps - 1 - t);
+  return withActivation(l, ctx, (p: PrivateTensor[]) => (x: AnyTensor) => {
+    const { n, dims, ch } = volumeOf(l, x.shape);
+    if (ch !== cin) refuse(l, `takes ${cin} channels, but its input is [${x.shape}] (NDHWC)`);
+    const w = geometry(x.shape), v = volume(dims), count = volume(w.out);
+    const kernel = reshape(gather(transpose(p[kp], [0, 2, 1]), reversed, 0), [taps * cin, f]);
+    const padded = w.at.includes(-1) ? pad(reshape(x, [n, v, ch]), [[0, 0], [0, 1], [0, 0]]) : reshape(x, [n, v, ch]);
+    const patches = reshape(gather(padded, Array.from(w.at, (i) => (i < 0 ? v : i)), 1), [n * count, taps * ch]);
+    const y = reshape(matmul(patches, kernel), [n, ...w.out, f]);
     return b < 0 ? y : add(y, p[b]);
   });
 }
@@ -153,6 +182,7 @@ export function copy3dLayer(l: LayerConfig): LayerPlan {
 /** The 3-D layers' builders, by class. */
 export const VOLUME_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan> = {
   Conv3D: conv3dLayer,
+  Conv3DTranspose: conv3dTransposeLayer,
   MaxPooling3D: (l) => pool3dLayer(l, true),
   AveragePooling3D: (l) => pool3dLayer(l, false),
   GlobalMaxPooling3D: (l) => globalPool3dLayer(l, true),

@@ -99,3 +99,36 @@ export function plainCopy3d(l: LayerConfig): Run {
     return { data: out, shape: [n, ...od, ch] };
   };
 }
+
+/**
+ * Conv3DTranspose as a scatter (the textbook definition, apart from the private path's gather):
+ * input voxel i and tap t add x[i] K[t] to output voxel i s + t - p, p the forward convolution's
+ * SAME padding before (floor(max(k - s, 0) / 2); VALID: 0); outputs (n - 1) s + k or n s.
+ */
+export function plainConv3dTranspose(l: LayerConfig, kernel: Float64Array, bias: Float64Array | undefined, act: ((x: PlainTensor) => PlainTensor) | undefined): Run {
+  const c = settings(l, { filters: posInt, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: ones, output_padding: (v) => v === undefined || v === null, groups: ones, activation: ANY, use_bias: bool });
+  const k = triple(l, 'kernel_size', c.kernel_size, 1), s = triple(l, 'strides', c.strides, 1);
+  const f = Number(c.filters), cin = kernel.length / (k[0] * k[1] * k[2] * f), same = padding(c.padding) === 'SAME';
+  return ([x]) => {
+    const { n, dims, ch } = volumeOf(l, x.shape);
+    if (ch !== cin) throw new Error(`layer '${l.config.name}' (Conv3DTranspose): takes ${cin} channels, but its input is [${x.shape}]`);
+    const od = dims.map((e, a) => (same ? e * s[a] : (e - 1) * s[a] + k[a]));
+    const p = k.map((e, a) => (same ? Math.floor(Math.max(e - s[a], 0) / 2) : 0));
+    const out = plainAlloc(n * od[0] * od[1] * od[2] * f);
+    for (let b = 0; b < n; b++)
+      for (let z = 0; z < dims[0]; z++)
+        for (let y = 0; y < dims[1]; y++)
+          for (let q = 0; q < dims[2]; q++)
+            for (let tz = 0; tz < k[0]; tz++)
+              for (let ty = 0; ty < k[1]; ty++)
+                for (let tq = 0; tq < k[2]; tq++) {
+                  const oz = z * s[0] + tz - p[0], oy = y * s[1] + ty - p[1], oq = q * s[2] + tq - p[2];
+                  if (oz < 0 || oy < 0 || oq < 0 || oz >= od[0] || oy >= od[1] || oq >= od[2]) continue;
+                  const t = (tz * k[1] + ty) * k[2] + tq, o = (((b * od[0] + oz) * od[1] + oy) * od[2] + oq) * f, xi = (((b * dims[0] + z) * dims[1] + y) * dims[2] + q) * cin;
+                  for (let j = 0; j < f; j++) for (let i = 0; i < cin; i++) out[o + j] += x.data[xi + i] * kernel[(t * f + j) * cin + i];
+                }
+    if (bias) for (let i = 0; i < out.length; i++) out[i] += bias[i % f];
+    const yv = { data: out, shape: [n, ...od, f] };
+    return act ? act(yv) : yv;
+  };
+}

@@ -32,7 +32,7 @@ import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
-import { plainConv3d, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
+import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 import { applyFinalActivation, type FinalActivation } from './final_activation';
 
@@ -362,6 +362,10 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Conv3D: (l, ctx) => {
     const n = l.config.name;
     return plainConv3d(l, ctx.w(`${n}/kernel`), l.config.use_bias === false ? undefined : ctx.w(`${n}/bias`), act(l, l.config.activation, ctx));
+  },
+  Conv3DTranspose: (l, ctx) => {
+    const n = l.config.name;
+    return plainConv3dTranspose(l, ctx.w(`${n}/kernel`), l.config.use_bias === false ? undefined : ctx.w(`${n}/bias`), act(l, l.config.activation, ctx));
   },
   MaxPooling3D: (l) => plainPool3d(l, true),
   AveragePooling3D: (l) => plainPool3d(l, false),

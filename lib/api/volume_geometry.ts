@@ -52,3 +52,34 @@ export function windows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, d: T
             }
   return { out, taps, at };
 }
+
+/**
+ * A transposed convolution's windows (Conv3DTranspose, kernel size k, strides s) as a direct
+ * convolution's: over the input with s - 1 zeros between its voxels and padded, each output
+ * voxel's k0 k1 k2 window, the kernel flipped. Output sizes (Keras, output_padding None): VALID
+ * (n - 1) s + k, SAME n s; padding before k - 1 - floor(max(k - s, 0) / 2) (TensorFlow's, the
+ * forward convolution's SAME read backwards). Positions that fall on an inserted zero or the
+ * padding are -1.
+ */
+export function transposeWindows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
+  const out = dims.map((n, i) => (padding === 'SAME' ? n * s[i] : (n - 1) * s[i] + k[i])) as Triple;
+  const before = dims.map((_, i) => (padding === 'SAME' ? k[i] - 1 - Math.floor(Math.max(k[i] - s[i], 0) / 2) : k[i] - 1));
+  const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
+  if (!(count * taps <= 2 ** 28)) refuse(l, `its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
+  const source = (o: number, t: number, a: number): number => {
+    const u = o + t - before[a];
+    return u < 0 || u % s[a] !== 0 || u / s[a] >= dims[a] ? -1 : u / s[a];
+  };
+  const at = new Int32Array(count * taps);
+  let p = 0;
+  for (let a = 0; a < out[0]; a++)
+    for (let b = 0; b < out[1]; b++)
+      for (let c = 0; c < out[2]; c++)
+        for (let i = 0; i < k[0]; i++)
+          for (let j = 0; j < k[1]; j++)
+            for (let m = 0; m < k[2]; m++) {
+              const z = source(a, i, 0), y = source(b, j, 1), x = source(c, m, 2);
+              at[p++] = z < 0 || y < 0 || x < 0 ? -1 : (z * dims[1] + y) * dims[2] + x;
+            }
+  return { out, taps, at };
+}
