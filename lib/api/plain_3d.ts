@@ -103,7 +103,8 @@ export function plainCopy3d(l: LayerConfig): Run {
 /**
  * Conv3DTranspose as a scatter (the textbook definition, apart from the private path's gather):
  * input voxel i and tap t add x[i] K[t] to output voxel i s + t - p, p the forward convolution's
- * SAME padding before (floor(max(k - s, 0) / 2); VALID: 0); outputs (n - 1) s + k or n s.
+ * SAME padding before (floor(max(k - s, 0) / 2); VALID: 0); outputs n s + max(k - s, 0) (VALID,
+ * Keras's length) or n s.
  */
 export function plainConv3dTranspose(l: LayerConfig, kernel: Float64Array, bias: Float64Array | undefined, act: ((x: PlainTensor) => PlainTensor) | undefined): Run {
   const c = settings(l, { filters: posInt, kernel_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast, dilation_rate: ones, output_padding: (v) => v === undefined || v === null, groups: ones, activation: ANY, use_bias: bool });
@@ -112,7 +113,7 @@ export function plainConv3dTranspose(l: LayerConfig, kernel: Float64Array, bias:
   return ([x]) => {
     const { n, dims, ch } = volumeOf(l, x.shape);
     if (ch !== cin) throw new Error(`layer '${l.config.name}' (Conv3DTranspose): takes ${cin} channels, but its input is [${x.shape}]`);
-    const od = dims.map((e, a) => (same ? e * s[a] : (e - 1) * s[a] + k[a]));
+    const od = dims.map((e, a) => e * s[a] + (same ? 0 : Math.max(k[a] - s[a], 0)));
     const p = k.map((e, a) => (same ? Math.floor(Math.max(e - s[a], 0) / 2) : 0));
     const out = plainAlloc(n * od[0] * od[1] * od[2] * f);
     for (let b = 0; b < n; b++)

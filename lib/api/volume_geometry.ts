@@ -57,12 +57,12 @@ export function windows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, d: T
  * A transposed convolution's windows (Conv3DTranspose, kernel size k, strides s) as a direct
  * convolution's: over the input with s - 1 zeros between its voxels and padded, each output
  * voxel's k0 k1 k2 window, the kernel flipped. Output sizes (Keras, output_padding None): VALID
- * (n - 1) s + k, SAME n s; padding before k - 1 - floor(max(k - s, 0) / 2) (TensorFlow's, the
+ * n s + max(k - s, 0) (a kernel shorter than its stride leaves zeros between), SAME n s; padding before k - 1 - floor(max(k - s, 0) / 2) (TensorFlow's, the
  * forward convolution's SAME read backwards). Positions that fall on an inserted zero or the
  * padding are -1.
  */
 export function transposeWindows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
-  const out = dims.map((n, i) => (padding === 'SAME' ? n * s[i] : (n - 1) * s[i] + k[i])) as Triple;
+  const out = dims.map((n, i) => n * s[i] + (padding === 'SAME' ? 0 : Math.max(k[i] - s[i], 0))) as Triple;
   const before = dims.map((_, i) => (padding === 'SAME' ? k[i] - 1 - Math.floor(Math.max(k[i] - s[i], 0) / 2) : k[i] - 1));
   const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
   if (!(count * taps <= 2 ** 28)) refuse(l, `its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);

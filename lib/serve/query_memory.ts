@@ -416,7 +416,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // The direct convolution it equals: patches of k0 k1 k2 taps per output voxel.
         const t3 = (v: unknown, d: number): number[] => (Array.isArray(v) ? v.map(Number) : [0, 0, 0].map(() => Number(v ?? d)));
         const k = t3(c.kernel_size, 1), st = t3(c.strides, 1), same = String(c.padding ?? 'valid').toLowerCase() === 'same';
-        const out = [0, 1, 2].map((a) => (same ? (s[a] ?? 1) * st[a] : ((s[a] ?? 1) - 1) * st[a] + k[a]));
+        const out = [0, 1, 2].map((a) => (s[a] ?? 1) * st[a] + (same ? 0 : Math.max(k[a] - st[a], 0)));
         const ch = s[3] ?? 1;
         s = [...out, Number(c.filters)];
         elements += PER_IM2COL * out[0] * out[1] * out[2] * k[0] * k[1] * k[2] * ch + PER_PRODUCT * count(s);
