@@ -204,3 +204,19 @@ test('Maximum and Minimum of a value and a constant (a clip, a relu written as a
     await c.close();
   }
 });
+
+test('GraphModel ops on volumes: channels first, a volume op on an image, and an output_padding are refused, naming the node', (t) => {
+  const list = (v: number[]) => ({ list: { i: v.map(String) } });
+  const conv3 = (extra: Record<string, unknown> = {}) => ({ ...T, strides: list([1, 1, 1, 1, 1]), dilations: list([1, 1, 1, 1, 1]), padding: s('SAME'), ...extra });
+  const volume = (bad: (g: GraphBuilder, x: string) => string, dims = [-1, 4, 4, 4, 2]) => {
+    const g = new GraphBuilder();
+    const x = g.input('x', dims);
+    return g.save({ y: g.node('Identity', 'Identity', [bad(g, x)], T) }, { x: 'x' }).file;
+  };
+  t.throws(() => tfe.loadPlainModel(volume((g, x) => g.node('v/c', 'Conv3D', [x, g.random('k', [1, 1, 1, 2, 3], 1)], conv3({ data_format: s('NCDHW') })))), { message: /node 'v\/c' \(Conv3D\): data_format NCDHW is not supported: only NDHWC/ });
+  t.throws(() => tfe.loadPlainModel(volume((g, x) => g.node('v/c', 'Conv3D', [x, g.random('k', [1, 1, 1, 2, 3], 1)], conv3()), [-1, 4, 4, 2])), { message: /node 'v\/c' \(Conv3D\): its input has rank 4, not a volume's 5/ });
+  // Keras makes [8, 8, 8] from [4, 4, 4] at strides 2 (SAME); [9, 8, 8] needs an output_padding.
+  const up = (size: number[]) => volume((g, x) => g.node('v/t', 'Conv3DBackpropInputV2', [g.constant('sz', [5], [1, ...size, 3], 'int32'), g.random('k', [3, 3, 3, 3, 2], 1), x], conv3({ strides: list([1, 2, 2, 2, 1]) })));
+  t.notThrows(() => tfe.loadPlainModel(up([8, 8, 8])));
+  t.throws(() => tfe.loadPlainModel(up([9, 8, 8])), { message: /node 'v\/t' \(Conv3DBackpropInputV2\): its output size \[9,8,8,3\] is not the one Keras's Conv3DTranspose makes .* an output_padding is not supported/ });
+});

@@ -13,7 +13,8 @@
 // x[..., 1:7:2], x[:, 1:4]), and a decoder block (causal self-attention: bool constants, a band).
 // Also the recurrent layers with unroll=True of unrolled_gen.py (graph_model_unrolled.ts), and
 // outputs ending with Exp or LogSoftmax (final_gen.py: the client applies them), and TensorFlow 1's
-// resizes with aligned corners or the legacy rule (resize_gen.py).
+// resizes with aligned corners or the legacy rule (resize_gen.py), and 3-D convolutions and pools on
+// volumes (volume_gen.py).
 import test from 'ava';
 
 import * as tfe from '../lib';
@@ -27,6 +28,7 @@ const FIXTURES = {
   ...readGraphFixtures('unrolled_graph_models.json'),
   ...readGraphFixtures('final_graph_models.json'),
   ...readGraphFixtures('resize_graph_models.json'),
+  ...readGraphFixtures('volume_graph_models.json'),
 };
 const artifacts = (f: { model: Parameters<typeof graphArtifacts>[0] }) => graphArtifacts(f.model);
 

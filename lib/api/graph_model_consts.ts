@@ -184,5 +184,5 @@ function affine(n: GraphNode, x: Layer, v: Float32Array, constantFirst: boolean,
 /** Whether x is a convolution's or matmul's output without a bias that nothing else reads. */
 function mergesAsBias(x: Layer, out: Translated): boolean {
   const e = x.entry;
-  return ['Conv2D', 'Conv2DTranspose', 'Dense'].includes(e.class_name) && e.config.use_bias === false && out.consumers.get(x.node) === 1;
+  return ['Conv2D', 'Conv2DTranspose', 'Conv3D', 'Conv3DTranspose', 'Dense'].includes(e.class_name) && e.config.use_bias === false && out.consumers.get(x.node) === 1;
 }

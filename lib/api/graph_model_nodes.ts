@@ -5,12 +5,13 @@ import { castIds, castToInt, checkIdReaders, embedding } from './graph_model_ids
 import { attention, dotAttention, maskedMean, masking, recurrent } from './graph_model_groups';
 import { type KeyEntry, SLICE_LAYER, sliceBounds } from './layers_slice';
 import { RESIZE_LAYER } from './image_resize';
+import { volumeConv, volumePool, volumeTransposedConv } from './graph_model_volumes';
 import { constant, gathered, joined, packed, product, reshaped, shapeOf, squeezed, stridedSlice, withConstant } from './graph_model_consts';
 import {
   ACTIVATIONS, activation, addLayer, channelsLast, constArg, conv, type Dim, dimsOf, fail, type GraphNode, imageOut, intOf, ints, type Layer, layerArg, matmul, mergedAs, needArgs, paddingOf, spatial, transposedConv, type Translated, type Val, type Weights,
 } from './graph_model_ops';
 
-const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, dilated ones written with SpaceToBatchND and BatchToSpaceND, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over an image, the steps of a sequence or its features, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad (of an image\'s spatial axes or a sequence\'s steps), a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, TimeDistributed\'s steps (time-major slices, a Pack of the results), Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), Keras\'s Masking layer before a recurrent one, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
+const SUPPORTED = 'convolutions, depthwise and transposed ones (Conv2DBackpropInput), fused or not, 3-D ones on volumes (Conv3D, Conv3DBackpropInputV2, MaxPool3D, AvgPool3D), dilated ones written with SpaceToBatchND and BatchToSpaceND, MatMul, BatchMatMulV2 by a matrix, BiasAdd, the activations, Softmax, MaxPool, AvgPool, Mean and Max over a volume, an image, the steps of a sequence or its features, GatherV2 of a constant table by token ids (an int input: an Embedding), FusedBatchNorm, ConcatV2, Pad (of an image\'s spatial axes or a sequence\'s steps), a StridedSlice keeping the batch whole (a crop of an image: Cropping2D), Reshape, Squeeze, ExpandDims, Transpose, the shape ops of a Flatten, TimeDistributed\'s steps (time-major slices, a Pack of the results), Add, Sub, Mul, RealDiv of two values or of a value and a per-channel constant, AddN, Maximum and Minimum of two values or of a value and a constant (a clip), Neg, Square, a layer or RMS normalisation over the last axis (its Mean, SquaredDifference and Rsqrt), GELU (its Erf, Erfc or tanh form), the MultiHeadAttention of Keras 3 (its Einsums and Softmax; causal, and on a sequence of token ids with their padding mask), dot-product attention (Keras\'s Attention: two BatchMatMulV2 around a Softmax), the masked mean of GlobalAveragePooling1D after Embedding(mask_zero), Keras\'s Masking layer before a recurrent one, ResizeBilinear and ResizeNearestNeighbor with half-pixel centers, the while loops of Keras\'s LSTM, GRU and SimpleRNN, ReverseV2 over axes other than the batch\'s';
 
 /** The ops of a while loop and its TensorLists (graph_model_loops.ts). */
 export const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'TensorListReserve', 'TensorListFromTensor', 'TensorListStack', 'TensorListGetItem', 'TensorListSetItem', 'TensorListLength', 'While', 'StatelessWhile']);
@@ -51,6 +52,9 @@ export function translateNode(n: GraphNode, args: Val[], weights: Weights, out: 
   if (op === '_FusedConv2D' || op === 'Conv2D') return [conv(n, args, out, false, op === '_FusedConv2D')];
   if (op === 'DepthwiseConv2dNative' || op === 'DepthwiseConv2d' || op === 'FusedDepthwiseConv2dNative') return [conv(n, args, out, true, op === 'FusedDepthwiseConv2dNative')];
   if (op === 'Conv2DBackpropInput') return [transposedConv(n, args, out)];
+  if (op === 'Conv3D') return [volumeConv(n, args, out)];
+  if (op === 'Conv3DBackpropInputV2') return [volumeTransposedConv(n, args, out)];
+  if (op === 'MaxPool3D' || op === 'AvgPool3D') return [volumePool(n, args, out)];
   if (op === '_FusedMatMul' || op === 'MatMul') return [matmul(n, args, out, op === '_FusedMatMul')];
   // Keras 3's Dense on a sequence: a batched product by one matrix, over the last axis.
   if ((op === 'BatchMatMulV2' || op === 'BatchMatMul') && args[1]?.kind === 'const' && args[1].shape.length === 2) {
@@ -161,9 +165,9 @@ function globalPool(n: GraphNode, args: Val[], out: Translated): Val {
   // [batch, steps] out). Kept dims are a normalisation's mean, which a matcher takes whole: a
   // lone one is refused below, pointing there.
   if (r === 3 && axes.join() === '2' && n.attr.keep_dims?.b !== true) return addLayer(out, n, `Global${n.op === 'Mean' ? 'Average' : 'Max'}Pooling1D`, { data_format: 'channels_first' }, [x], [-1, x.shape[1]]);
-  if (!((r === 4 && axes.join() === '1,2') || (r === 3 && axes.join() === '1'))) {
+  if (!((r === 5 && axes.join() === '1,2,3') || (r === 4 && axes.join() === '1,2') || (r === 3 && axes.join() === '1'))) {
     const norm = n.op === 'Mean' && axes.join() === String(r - 1) ? ', or over the last axis inside a layer or RMS normalisation whose steps (mean, variance, Rsqrt, scale and shift) nothing else reads' : '';
-    fail(n, `${what} over axes [${axes}] of a rank-${r} value is not supported: over the two spatial axes of an image or the steps of a sequence only (global ${n.op === 'Mean' ? 'average' : 'max'} pooling)${norm}`);
+    fail(n, `${what} over axes [${axes}] of a rank-${r} value is not supported: over the spatial axes of a volume or an image, or the steps of a sequence only (global ${n.op === 'Mean' ? 'average' : 'max'} pooling)${norm}`);
   }
   const keepdims = n.attr.keep_dims?.b === true, c = x.shape[r - 1];
   const cls = `Global${n.op === 'Mean' ? 'Average' : 'Max'}Pooling${r - 2}D`;
