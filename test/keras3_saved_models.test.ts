@@ -146,6 +146,8 @@ test('adaptive pooling: means under Pond too, maxima under the exact protocols o
   t.throws(() => tfe.loadPlainModel(edited(avg, (l) => (l.config.data_format = 'channels_first'))), { message: /\(AdaptiveAveragePooling2D\): data_format = "channels_first" is not supported/ });
   t.throws(() => tfe.loadPlainModel(edited(avg, (l) => (l.config.output_size = [3, 2, 1]))), { message: /output_size = \[3,2,1\] is not supported: a positive integer or two/ });
   t.throws(() => tfe.loadPlainModel(edited(max, (l) => (l.config.output_size = 0))), { message: /\(AdaptiveMaxPooling2D\): output_size = 0 is not supported/ });
+  // A size from the topology, refused before a window is made for it.
+  t.throws(() => tfe.loadPlainModel(edited(max, (l) => (l.config.output_size = [1e6, 1e6]))), { message: /\(AdaptiveMaxPooling2D\): its output \[1000000,1000000, 3\] per example would hold .* more than the 268435456/ });
   const pond = new tfe.Cluster({ protocol: 'pond' });
   try {
     const m = tfe.loadLayersModel(artifacts(avg), { cluster: pond });

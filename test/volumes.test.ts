@@ -55,6 +55,9 @@ test('3-D layers: settings they do not have, and inputs that are no volume, refu
   refused(edited('AveragePooling3D', (c) => (c.pool_size = [2, 0, 2])), /\(AveragePooling3D\): pool_size = \[2,0,2\] is not supported/);
   refused(edited('Cropping3D', (c) => (c.cropping = [[9, 9], 0, 0])), /\(Cropping3D\): crops .* nothing would be left|nothing would be left/);
   refused(edited('ZeroPadding3D', (c) => (c.padding = [1, -1, 0])), /\(ZeroPadding3D\): padding = \[1,-1,0\] is not supported/);
+  // Sizes from the topology, refused before anything is made for them.
+  refused(edited('ZeroPadding3D', (c) => (c.padding = [1e6, 1e6, 0])), /\(ZeroPadding3D\): its output .* would hold \d+ values, more than the 268435456 one tensor may/);
+  refused(edited('Conv3D', (c) => (c.strides = 1, c.kernel_size = [1, 1, 1])), /\(Conv3D\): weight 'kernel' has shape \[3,2,3,1,3\], expected \[1,1,1,_,3\]/);
   const u = FIXTURES.v4_unet_transpose;
   const up = (edit: (c: Record<string, unknown>) => void) => {
     const topo = structuredClone(u.topology);

@@ -22,7 +22,7 @@ import { resizeImage } from './ops_resize';
 import { withActivation } from './layers_activations';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { transposeWindows, triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
+import { checkVolumeOut, transposeWindows, triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
 
 const volume = (d: Triple): number => d[0] * d[1] * d[2];
 
@@ -157,7 +157,8 @@ export function copy3dLayer(l: LayerConfig): LayerPlan {
     const size = triple(l, 'size', c.size, 2);
     return {
       step: () => ([x]) => {
-        volumeOf(l, x.shape);
+        const { dims, ch } = volumeOf(l, x.shape);
+        checkVolumeOut(l, dims.map((e, a) => e * size[a]), ch);
         return size.reduce((y: AnyTensor, r, a) => (r === 1 ? y : gather(y, Array.from({ length: y.shape[a + 1] * r }, (_, i) => Math.floor(i / r)), a + 1)), x);
       },
       comparisons: false,
@@ -169,7 +170,10 @@ export function copy3dLayer(l: LayerConfig): LayerPlan {
   return {
     step: () => ([x]) => {
       const { n, dims, ch } = volumeOf(l, x.shape);
-      if (cls === 'ZeroPadding3D') return pad(x, [[0, 0], ...s, [0, 0]]);
+      if (cls === 'ZeroPadding3D') {
+        checkVolumeOut(l, dims.map((e, a) => e + s[a][0] + s[a][1]), ch);
+        return pad(x, [[0, 0], ...s, [0, 0]]);
+      }
       const size = dims.map((n, a) => n - s[a][0] - s[a][1]);
       if (size.some((e) => e < 1)) refuse(l, `crops [${s.map((p) => p.join('+'))}] from an input [${dims}]: nothing would be left`);
       return slice(x, [0, s[0][0], s[1][0], s[2][0], 0], [n, ...size, ch]);

@@ -15,7 +15,7 @@ import { channelsLast, settings } from './layers_settings';
 import { gather, reshape } from './ops';
 import { maxPool2d } from './comparison_ops';
 import { resizeImage } from './ops_resize';
-import { plainAlloc, type PlainTensor } from './plain_kernels';
+import { MAX_PLAIN_VALUES, plainAlloc, type PlainTensor } from './plain_kernels';
 import type { AnyTensor } from './tensor';
 
 export const ADAPTIVE_POOLS = ['AdaptiveAveragePooling1D', 'AdaptiveAveragePooling2D', 'AdaptiveMaxPooling1D', 'AdaptiveMaxPooling2D'] as const;
@@ -59,15 +59,18 @@ function maxGather(n: number, out: number): { index: number[]; k: number } {
 }
 
 /** The checked input as [batch, height, width, channels]: a 1D layer's [batch, steps, channels] with a width of 1. */
-function asImage(l: LayerConfig, shape: readonly number[]): number[] {
+function asImage(l: LayerConfig, shape: readonly number[], p: AdaptivePool): number[] {
   const rank = l.class_name.endsWith('1D') ? 3 : 4;
+  // Before any window is made: output_size comes from the topology a deploy sends.
+  const values = p.size.reduce((a, b) => a * b, shape[rank - 1] ?? 1);
+  if (!(Number.isSafeInteger(values) && values <= MAX_PLAIN_VALUES)) refuse(l, `its output [${p.size}, ${shape[rank - 1]}] per example would hold ${values} values, more than the ${MAX_PLAIN_VALUES} one tensor may`);
   if (shape.length !== rank) refuse(l, `takes a rank-${rank} input ${rank === 3 ? '[batch, steps, channels]' : '[batch, height, width, channels]'}, got [${shape}]`);
   return rank === 3 ? [shape[0], shape[1], 1, shape[2]] : [...shape];
 }
 
 /** The private pooling of x (see the top). */
 export function adaptivePool(l: LayerConfig, p: AdaptivePool, x: AnyTensor): AnyTensor {
-  const [n, h, w, ch] = asImage(l, x.shape);
+  const [n, h, w, ch] = asImage(l, x.shape, p);
   const [oh, ow] = p.size.length === 1 ? [p.size[0], 1] : p.size;
   const img = x.rank === 3 ? reshape(x, [n, h, w, ch]) : x;
   let y: AnyTensor;
@@ -82,7 +85,7 @@ export function adaptivePool(l: LayerConfig, p: AdaptivePool, x: AnyTensor): Any
 
 /** The float64 pooling (plain_forward.ts), window by window. */
 export function plainAdaptivePool(l: LayerConfig, p: AdaptivePool, x: PlainTensor): PlainTensor {
-  const [n, h, w, ch] = asImage(l, x.shape);
+  const [n, h, w, ch] = asImage(l, x.shape, p);
   const [oh, ow] = p.size.length === 1 ? [p.size[0], 1] : p.size;
   const rw = adaptiveWindows(h, oh), cw = adaptiveWindows(w, ow);
   const out = plainAlloc(n * oh * ow * ch);

@@ -4,7 +4,7 @@ import { type LayerConfig } from './layers_graph';
 import { ANY, bool, channelsLast, ones, padding, padMode, posInt, settings } from './layers_settings';
 import { plainAlloc, type PlainTensor } from './plain_kernels';
 import { sides3d } from './layers_3d';
-import { triple, volumeOf, windows } from './volume_geometry';
+import { checkVolumeOut, triple, volumeOf, windows } from './volume_geometry';
 
 type Run = (xs: PlainTensor[]) => PlainTensor;
 
@@ -86,6 +86,7 @@ export function plainCopy3d(l: LayerConfig): Run {
     const sign = cls === 'ZeroPadding3D' ? 1 : -1;
     const od = dims.map((e, a) => (size ? e * size[a] : e + sign * (sides![a][0] + sides![a][1])));
     if (od.some((e) => e < 1)) throw new Error(`layer '${l.config.name}' (${cls}): nothing would be left of an input [${dims}]`);
+    checkVolumeOut(l, od, ch);
     const from = (a: number, i: number) => (size ? Math.floor(i / size[a]) : i - sign * sides![a][0]);
     const out = plainAlloc(n * od[0] * od[1] * od[2] * ch);
     for (let b = 0; b < n; b++)

@@ -3,6 +3,7 @@
 // the volume flattened to depth x height x width, TensorFlow's padding (SAME: the total
 // max((out - 1) s + k' - n, 0), its smaller half before), and the settings they read.
 import { type LayerConfig, refuse } from './layers_graph';
+import { MAX_PLAIN_VALUES } from './plain_kernels';
 
 export type Triple = [number, number, number];
 
@@ -17,6 +18,15 @@ export function triple(l: LayerConfig, name: string, v: unknown, d: number): Tri
 export function volumeOf(l: LayerConfig, shape: readonly number[]): { n: number; dims: Triple; ch: number } {
   if (shape.length !== 5) refuse(l, `takes a rank-5 input [batch, depth, height, width, channels], got [${shape}]`);
   return { n: shape[0], dims: [shape[1], shape[2], shape[3]], ch: shape[4] };
+}
+
+/**
+ * Refuses an output larger than one tensor may hold before anything is made for it (an
+ * UpSampling3D's or ZeroPadding3D's sizes come from the topology a deploy sends).
+ */
+export function checkVolumeOut(l: LayerConfig, dims: readonly number[], ch: number): void {
+  const n = dims.reduce((a, b) => a * b, ch);
+  if (!(Number.isSafeInteger(n) && n <= MAX_PLAIN_VALUES)) refuse(l, `its output [${dims}, ${ch}] per example would hold ${n} values, more than the ${MAX_PLAIN_VALUES} one tensor may`);
 }
 
 /** Per output voxel, its window's positions (-1 where the window leaves the volume: padding), window after window. */
