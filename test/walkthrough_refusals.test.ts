@@ -16,10 +16,11 @@ const art = (layers: object[], outputs: string, weights: { name: string; shape: 
 const ref = (name: string, shape: (number | null)[], tensor = 0) => ({ class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: [name, 0, tensor] } });
 const input = (shape: number[]) => ({ class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_shape: [null, ...shape] }, inbound_nodes: [] });
 
-test('an RNN over stacked cells is refused as the layer it is, its cells\' weights kept apart', (t) => {
+// (An RNN over Keras's cells runs as the layers they are: test/rnn_cells.test.ts.)
+test('an RNN over an empty stack of cells is refused, naming it', (t) => {
   const rnn = { module: 'keras.layers', class_name: 'RNN', name: 'rnn', config: { name: 'rnn', trainable: true, dtype: 'float32', cell: { class_name: 'StackedRNNCells', config: { cells: [] } } }, inbound_nodes: [{ args: [ref('in', [null, 5, 3])], kwargs: {} }] };
   const weights = ['gru_cell', 'lstm_cell'].map((c) => ({ name: `rnn/stacked_rnn_cells/${c}/kernel`, shape: [3, 4] }));
-  t.throws(() => tfe.loadPlainModel(art([input([5, 3]), rnn], 'rnn', weights)), { message: /layer 'rnn' of class RNN is not supported: the generic RNN layer over cells \(use the SimpleRNN, LSTM and GRU layers, stacked\)/ });
+  t.throws(() => tfe.loadPlainModel(art([input([5, 3]), rnn], 'rnn', weights)), { message: /layer 'rnn' \(RNN\): its stacked cells \[\] are not a list of cells/ });
 });
 
 test("a padding mask Keras 3 combined in a form not supported is named as Keras's own mask computation", (t) => {

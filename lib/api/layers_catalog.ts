@@ -582,7 +582,7 @@ const REFUSED: Record<string, string> = {
   AutoContrast: 'not supported: it is applied at inference too (a per-image minimum and maximum, then a division)',
   Equalization: 'not supported: Keras documents it as applied at inference and, since 3.8, returns the input unchanged there',
   Lambda: 'not supported: its Python function is not saved in a form that can be read (write the computation with operations: docs/models.md, "Operations between layers"; keras.applications\' preprocess_input called on the Input tensor itself, not in a Lambda, is saved as operations and runs)',
-  RNN: 'not supported: the generic RNN layer over cells (use the SimpleRNN, LSTM and GRU layers, stacked)',
+  RNN: "not read here: every reader rewrites an RNN over Keras's cells as the LSTM, GRU or SimpleRNN layers it computes before anything reads the topology (lib/api/rnn_cells.ts; loadLayersModel and the owner's deploy do so), so one left here came another way (a deploy request that skipped it)",
 };
 
 /**
