@@ -4,7 +4,8 @@
 // servers' own counts). `--only <text>`: the cases whose name contains it. Pairs that
 // differ only in the feature: UpSampling2D nearest (copies) against bilinear and bicubic (two and
 // four weighted taps per axis, a truncation per axis); a decoder LSTM started from an encoder's
-// states against the same decoder from zeros.
+// states against the same decoder from zeros; volumes (a small CT-scan classifier, a 3-D U-Net's
+// Conv3DTranspose): the 3-D layers' gathered patches and one product each.
 //   npm run bench:features                 table
 //   npm run bench:features -- --quick      fewer queries
 import * as fs from 'node:fs';
@@ -94,6 +95,32 @@ const decoder = (fromEncoder: boolean) =>
     [...(fromEncoder ? lstm('enc', 4) : []), ...lstm('dec', 3), ['out/kernel', [U, 5]], ['out/bias', [5]]],
   );
 
+/** keras.io's CT-scan classifier on an 8x16x16 volume: Conv3D, MaxPool3D, Conv3D, global pooling, Dense. */
+const ctScan = () =>
+  model(
+    [
+      ['in', 'InputLayer', { batch_input_shape: [null, 8, 16, 16, 1] }, []],
+      ['c1', 'Conv3D', { filters: 8, kernel_size: [3, 3, 3], activation: 'relu' }, ['in']],
+      ['p1', 'MaxPooling3D', { pool_size: [2, 2, 2] }, ['c1']],
+      ['c2', 'Conv3D', { filters: 8, kernel_size: [3, 3, 3], padding: 'same', activation: 'relu' }, ['p1']],
+      ['gap', 'GlobalAveragePooling3D', {}, ['c2']],
+      ['out', 'Dense', { units: 1 }, ['gap']],
+    ],
+    ['out'],
+    [['c1/kernel', [3, 3, 3, 1, 8]], ['c1/bias', [8]], ['c2/kernel', [3, 3, 3, 8, 8]], ['c2/bias', [8]], ['out/kernel', [8, 1]], ['out/bias', [1]]],
+  );
+
+/** A 3-D U-Net's step up: Conv3DTranspose 3x3x3 at stride 2, 4x8x8x8 -> 8x16x16x4. */
+const transpose3d = () =>
+  model(
+    [
+      ['in', 'InputLayer', { batch_input_shape: [null, 4, 8, 8, 8] }, []],
+      ['up', 'Conv3DTranspose', { filters: 4, kernel_size: [3, 3, 3], strides: [2, 2, 2], padding: 'same' }, ['in']],
+    ],
+    ['up'],
+    [['up/kernel', [3, 3, 3, 4, 8]], ['up/bias', [4]]],
+  );
+
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
 const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
   { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
@@ -105,6 +132,8 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'SeparableConv2D 3x3 (16x16x128 -> 128), pool, Dense', artifacts: () => convolution('separable'), input: () => input([1, 16, 16, 128]) },
   { name: 'decoder LSTM (6 steps) from zeros', artifacts: () => decoder(false), input: () => input([1, 6, 3]) },
   { name: 'encoder LSTM (8 steps), decoder from its states', artifacts: () => decoder(true), input: () => [input([1, 8, 4]), input([1, 6, 3])] },
+  { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
+  { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];
 
 async function main(): Promise<void> {
