@@ -19,6 +19,7 @@ export { compareOutputs, rangeCheck, type Samples, type VerifyOptions, type Veri
 export type { TensorValue, NestedArray } from './api/values';
 export { add, sub, neg, reshape, flatten, transpose, slice, pad, reduceSum, concat } from './api/ops';
 export { mul, square, matmul, conv2d, depthwiseConv2d, avgPool2d, polynomial, relu, sigmoid, tanh, swish, softplus, elu, selu, gelu, mish, reveal, type Conv2DOptions } from './api/ops_nonlinear';
+export { conv3d, conv3dTranspose, type Conv3DOptions } from './api/ops_conv3d';
 export { softsign } from './api/ops_softsign';
 export { softmax } from './api/ops_softmax';
 export { less, greater, greaterEqual, equalZero, reduceMax, argmax, maxPool2d } from './api/comparison_ops';

@@ -1,10 +1,10 @@
 // Keras's 3-D layers on volumes [batch, depth, height, width, channels] (CT and MRI scans, video
 // clips: keras.io's "3D image classification from CT scans"), built from the private ops the 2-D
 // layers use, every reshape and gather local:
-// - Conv3D: each output voxel's window gathered (public positions; a zero read where SAME padding
-//   leaves the volume), then one private product of the patches [voxels, taps x channels] by the
-//   kernel [taps x channels, filters] (im2col): one product and one truncation, as Conv2D's;
-//   Conv3DTranspose the same on the direct convolution it equals (3-D U-Nets' upsampling);
+// - Conv3D: one product of each output voxel's window (public positions; a zero read where SAME
+//   padding leaves the volume) by the kernel [taps x channels, filters], whose masks are the
+//   volume's and the kernel's own (ops_conv3d.ts): one opening of the input, one truncation, as
+//   Conv2D's; Conv3DTranspose the same on the direct convolution it equals (3-D U-Nets' upsampling);
 // - MaxPooling3D: the windows gathered side by side (a padded position repeats one of its window's
 //   own), then a max pool over them (exact comparisons: exact protocols only);
 // - AveragePooling3D: a public weighted sum per output voxel, each window's mean over the voxels
@@ -16,13 +16,14 @@ import type { AxisTaps } from './image_resize';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { ANY, bool, channelsLast, ones, padding, padMode, posInt, settings } from './layers_settings';
 import { add, gather, pad, reshape, slice, transpose } from './ops';
-import { avgPool2d, matmul } from './ops_nonlinear';
+import { avgPool2d } from './ops_nonlinear';
+import { windowsProduct } from './ops_conv3d';
 import { maxPool2d } from './comparison_ops';
 import { resizeImage } from './ops_resize';
 import { withActivation } from './layers_activations';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { checkVolumeOut, transposeWindows, triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
+import { checkVolumeOut, layerFail, transposeWindows, triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
 
 const volume = (d: Triple): number => d[0] * d[1] * d[2];
 
@@ -50,16 +51,11 @@ export function conv3dLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const [cin, f] = [shape[3], shape[4]], taps = k[0] * k[1] * k[2];
   const kp = ctx.take('kernel', [taps * cin, f]);
   const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, 1, f]);
-  const geometry = cachedWindows((sh) => windows(l, volumeOf(l, sh).dims, k, s, d, padding(c.padding)));
+  const geometry = cachedWindows((sh) => windows(layerFail(l), volumeOf(l, sh).dims, k, s, d, padding(c.padding)));
   return withActivation(l, ctx, (p: PrivateTensor[]) => (x: AnyTensor) => {
-    const { n, dims, ch } = volumeOf(l, x.shape);
+    const { ch } = volumeOf(l, x.shape);
     if (ch !== cin) refuse(l, `convolves ${cin} channels, but its input is [${x.shape}] (NDHWC)`);
-    const w = geometry(x.shape), v = volume(dims), count = volume(w.out);
-    const flat = reshape(x, [n, v, ch]);
-    // SAME padding's positions read one zero put after the volume.
-    const padded = w.at.includes(-1) ? pad(flat, [[0, 0], [0, 1], [0, 0]]) : flat;
-    const patches = reshape(gather(padded, Array.from(w.at, (i) => (i < 0 ? v : i)), 1), [n * count, taps * ch]);
-    const y = reshape(matmul(patches, p[kp]), [n, ...w.out, f]);
+    const y = windowsProduct(x, geometry(x.shape), p[kp]);
     return b < 0 ? y : add(y, p[b]);
   });
 }
@@ -78,16 +74,13 @@ export function conv3dTransposeLayer(l: LayerConfig, ctx: LayerContext): LayerPl
   const [f, cin] = [shape[3], shape[4]], taps = k[0] * k[1] * k[2];
   const kp = ctx.take('kernel', [taps, f, cin]);
   const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, 1, f]);
-  const geometry = cachedWindows((sh) => transposeWindows(l, volumeOf(l, sh).dims, k, s, padding(c.padding)));
+  const geometry = cachedWindows((sh) => transposeWindows(layerFail(l), volumeOf(l, sh).dims, k, s, padding(c.padding)));
   const reversed = Array.from({ length: taps }, (_, t) => taps - 1 - t);
   return withActivation(l, ctx, (p: PrivateTensor[]) => (x: AnyTensor) => {
-    const { n, dims, ch } = volumeOf(l, x.shape);
+    const { ch } = volumeOf(l, x.shape);
     if (ch !== cin) refuse(l, `takes ${cin} channels, but its input is [${x.shape}] (NDHWC)`);
-    const w = geometry(x.shape), v = volume(dims), count = volume(w.out);
     const kernel = reshape(gather(transpose(p[kp], [0, 2, 1]), reversed, 0), [taps * cin, f]);
-    const padded = w.at.includes(-1) ? pad(reshape(x, [n, v, ch]), [[0, 0], [0, 1], [0, 0]]) : reshape(x, [n, v, ch]);
-    const patches = reshape(gather(padded, Array.from(w.at, (i) => (i < 0 ? v : i)), 1), [n * count, taps * ch]);
-    const y = reshape(matmul(patches, kernel), [n, ...w.out, f]);
+    const y = windowsProduct(x, geometry(x.shape), kernel);
     return b < 0 ? y : add(y, p[b]);
   });
 }
@@ -96,7 +89,7 @@ export function conv3dTransposeLayer(l: LayerConfig, ctx: LayerContext): LayerPl
 export function pool3dLayer(l: LayerConfig, max: boolean): LayerPlan {
   const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
   const k = triple(l, 'pool_size', c.pool_size, 2), s = c.strides === undefined || c.strides === null ? k : triple(l, 'strides', c.strides, 1);
-  const geometry = cachedWindows((sh) => windows(l, volumeOf(l, sh).dims, k, s, [1, 1, 1], padding(c.padding)));
+  const geometry = cachedWindows((sh) => windows(layerFail(l), volumeOf(l, sh).dims, k, s, [1, 1, 1], padding(c.padding)));
   const meanTaps = new Map<Windows, AxisTaps>();
   const step = (x: AnyTensor): AnyTensor => {
     const { n, dims, ch } = volumeOf(l, x.shape);

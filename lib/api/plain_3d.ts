@@ -4,7 +4,7 @@ import { type LayerConfig } from './layers_graph';
 import { ANY, bool, channelsLast, ones, padding, padMode, posInt, settings } from './layers_settings';
 import { plainAlloc, type PlainTensor } from './plain_kernels';
 import { sides3d } from './layers_3d';
-import { checkVolumeOut, triple, volumeOf, windows } from './volume_geometry';
+import { checkVolumeOut, layerFail, triple, volumeOf, windows } from './volume_geometry';
 
 type Run = (xs: PlainTensor[]) => PlainTensor;
 
@@ -16,7 +16,7 @@ export function plainConv3d(l: LayerConfig, kernel: Float64Array, bias: Float64A
   return ([x]) => {
     const { n, dims, ch } = volumeOf(l, x.shape);
     if (ch !== cin) throw new Error(`layer '${l.config.name}' (Conv3D): convolves ${cin} channels, but its input is [${x.shape}]`);
-    const w = windows(l, dims, k, s, d, padding(c.padding)), count = w.out[0] * w.out[1] * w.out[2], v = dims[0] * dims[1] * dims[2];
+    const w = windows(layerFail(l), dims, k, s, d, padding(c.padding)), count = w.out[0] * w.out[1] * w.out[2], v = dims[0] * dims[1] * dims[2];
     const out = plainAlloc(n * count * f);
     for (let b = 0; b < n; b++)
       for (let o = 0; o < count; o++)
@@ -40,7 +40,7 @@ export function plainPool3d(l: LayerConfig, max: boolean): Run {
   const k = triple(l, 'pool_size', c.pool_size, 2), s = c.strides === undefined || c.strides === null ? k : triple(l, 'strides', c.strides, 1);
   return ([x]) => {
     const { n, dims, ch } = volumeOf(l, x.shape);
-    const w = windows(l, dims, k, s, [1, 1, 1], padding(c.padding)), count = w.out[0] * w.out[1] * w.out[2], v = dims[0] * dims[1] * dims[2];
+    const w = windows(layerFail(l), dims, k, s, [1, 1, 1], padding(c.padding)), count = w.out[0] * w.out[1] * w.out[2], v = dims[0] * dims[1] * dims[2];
     const out = plainAlloc(n * count * ch);
     for (let b = 0; b < n; b++)
       for (let o = 0; o < count; o++)

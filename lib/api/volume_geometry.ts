@@ -1,7 +1,8 @@
 // The geometry of Keras's 3-D layers on volumes [batch, depth, height, width, channels]
 // (layers_3d.ts privately, plain_3d.ts in float64): each output voxel's window as positions in
 // the volume flattened to depth x height x width, TensorFlow's padding (SAME: the total
-// max((out - 1) s + k' - n, 0), its smaller half before), and the settings they read.
+// max((out - 1) s + k' - n, 0), its smaller half before), and the settings they read. `fail`
+// says how a refusal is raised: naming the layer, or the op (ops_conv3d.ts).
 import { type LayerConfig, refuse } from './layers_graph';
 import { MAX_PLAIN_VALUES } from './plain_kernels';
 
@@ -42,13 +43,13 @@ export interface Windows {
  * The windows of size k (dilation d: taps d apart) at strides s over a volume of `dims`, padded
  * as `padding` says; refuses a window larger than a VALID volume.
  */
-export function windows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, d: Triple, padding: 'SAME' | 'VALID'): Windows {
+export function windows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, d: Triple, padding: 'SAME' | 'VALID'): Windows {
   const span = k.map((x, i) => (x - 1) * d[i] + 1);
   const out = dims.map((n, i) => (padding === 'SAME' ? Math.ceil(n / s[i]) : Math.floor((n - span[i]) / s[i]) + 1)) as Triple;
-  if (out.some((o) => o < 1)) refuse(l, `its window [${span}] is larger than its input [${dims}] (padding valid)`);
+  if (out.some((o) => o < 1)) fail(`its window [${span}] is larger than its input [${dims}] (padding valid)`);
   const before = dims.map((n, i) => (padding === 'SAME' ? Math.floor(Math.max((out[i] - 1) * s[i] + span[i] - n, 0) / 2) : 0));
   const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
-  if (!(count * taps <= 2 ** 28)) refuse(l, `its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
+  if (!(count * taps <= 2 ** 28)) fail(`its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
   const at = new Int32Array(count * taps);
   let p = 0;
   for (let a = 0; a < out[0]; a++)
@@ -71,11 +72,11 @@ export function windows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, d: T
  * forward convolution's SAME read backwards). Positions that fall on an inserted zero or the
  * padding are -1.
  */
-export function transposeWindows(l: LayerConfig, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
+export function transposeWindows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
   const out = dims.map((n, i) => n * s[i] + (padding === 'SAME' ? 0 : Math.max(k[i] - s[i], 0))) as Triple;
   const before = dims.map((_, i) => (padding === 'SAME' ? k[i] - 1 - Math.floor(Math.max(k[i] - s[i], 0) / 2) : k[i] - 1));
   const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
-  if (!(count * taps <= 2 ** 28)) refuse(l, `its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
+  if (!(count * taps <= 2 ** 28)) fail(`its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
   const source = (o: number, t: number, a: number): number => {
     const u = o + t - before[a];
     return u < 0 || u % s[a] !== 0 || u / s[a] >= dims[a] ? -1 : u / s[a];
@@ -93,3 +94,6 @@ export function transposeWindows(l: LayerConfig, dims: Triple, k: Triple, s: Tri
             }
   return { out, taps, at };
 }
+
+/** A layer's refusal, for the geometry above. */
+export const layerFail = (l: LayerConfig) => (msg: string): never => refuse(l, msg);

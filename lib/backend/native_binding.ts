@@ -10,7 +10,7 @@ export interface NativeTensorInfo {
   dtype: string;
 }
 
-export type AttrValue = number | bigint | boolean | string | number[] | Uint8Array;
+export type AttrValue = number | bigint | boolean | string | number[] | Uint8Array | Int32Array;
 export type Attrs = Record<string, AttrValue | undefined>;
 
 export interface NativeInfo {

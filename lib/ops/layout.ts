@@ -81,11 +81,16 @@ export async function pad(a: RingTensor, paddings: readonly (readonly [number, n
   return runKernel1(K.Pad, [a], { paddings: flat, value: ringScalar('pad', value) });
 }
 
-/** Selects entries along an axis: out.shape[axis] = indices.length. */
-export async function gather(a: RingTensor, indices: readonly number[], axis = 0): Promise<RingTensor> {
+/**
+ * Selects entries along an axis: out.shape[axis] = indices.length. Long index lists may come as an
+ * Int32Array (one copy into the kernel, where an array is read element by element: a Conv3D's
+ * windows, ops_conv3d.ts); the kernel checks their range either way.
+ */
+export async function gather(a: RingTensor, indices: readonly number[] | Int32Array, axis = 0): Promise<RingTensor> {
   requireTensor('gather', a);
-  const idx = requireInts('gather', indices, 'indices');
   const ax = normalizeAxis('gather', axis, a.shape);
+  if (indices instanceof Int32Array) return runKernel1(K.Gather, [a], { indices, axis: ax });
+  const idx = requireInts('gather', indices, 'indices');
   idx.forEach((v, j) => {
     if (v < 0 || v >= a.shape[ax])
       throw new RangeError(`gather: index ${v} at position ${j} is out of range [0, ${a.shape[ax]}) for axis ${ax} of ${shapeString(a.shape)}`);

@@ -6,7 +6,7 @@
 // PRG(s02, nonce_c) and server2 sends server1 only the correction c - c0. So a Beaver triple costs
 // |c| on the wire instead of |a| + |b| + |c| per server.
 import type { Padding } from '../ops/conv';
-import { add, conv2d, depthwiseConv2d, groupedConv2d, matmul, mul, shiftRightLogical, sub } from '../ops';
+import { add, conv2d, depthwiseConv2d, gather, groupedConv2d, matmul, mul, reshape, shiftRightLogical, sub } from '../ops';
 import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { sameShape } from '../tensor/shape';
@@ -23,7 +23,24 @@ export type Bilinear =
   | { kind: 'matmul' }
   | { kind: 'conv2d'; strides: [number, number]; padding: Padding }
   | { kind: 'depthwiseConv2d'; strides: [number, number]; padding: Padding }
-  | { kind: 'groupedConv2d'; strides: [number, number]; padding: Padding; groups: number };
+  | { kind: 'groupedConv2d'; strides: [number, number]; padding: Padding; groups: number }
+  /**
+   * Rows of x [n, L, C] gathered at public positions (`index`: P windows of K positions each),
+   * as [n P, K C], times y [K C, F]: a convolution of any dimension as im2col (Conv3D). Its masks
+   * are x's and y's own shapes, so a product opens the input, not the K times larger patches.
+   */
+  | { kind: 'patchMatmul'; index: Int32Array };
+
+/** a [n, L, C] at `index` along its rows, as [n P, K C], times b [K C, F] (see Bilinear). */
+async function patchMatmul(a: RingTensor, b: RingTensor, index: Int32Array): Promise<RingTensor> {
+  const g = await gather(a, index, 1);
+  try {
+    const kc = b.shape[0];
+    return await matmul(reshape(g, [(g.shape[0] * g.shape[1] * g.shape[2]) / kc, kc]), b);
+  } finally {
+    g.dispose();
+  }
+}
 
 /** Evaluates a bilinear map on ring tensors: the same f in the triple and in the online phase. */
 export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promise<RingTensor> {
@@ -38,6 +55,8 @@ export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promis
       return depthwiseConv2d(a, b, { strides: f.strides, padding: f.padding });
     case 'groupedConv2d':
       return groupedConv2d(a, b, { strides: f.strides, padding: f.padding, groups: f.groups });
+    case 'patchMatmul':
+      return patchMatmul(a, b, f.index);
   }
 }
 

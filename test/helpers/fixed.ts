@@ -180,3 +180,39 @@ export function maxPoolRef(x: ArrayLike<number>, xs: readonly number[], k: numbe
   windows(xs, k, k, [s, s], pad, c, (o, y, xx, b, oc) => (out[o] = Math.max(out[o], x[((b * h + y) * w + xx) * c + oc])));
   return [...out];
 }
+
+/**
+ * NDHWC conv3d as TensorFlow defines it (SAME: the smaller half of the padding before), filter
+ * [kd, kh, kw, in, out], dilations d; with conv2dRef's bounds' terms. `transpose`: conv3d_transpose
+ * instead (filter [kd, kh, kw, out, in], Keras's output size), as a scatter of each input voxel.
+ */
+export function conv3dRef(x: ArrayLike<number>, xs: readonly number[], f: ArrayLike<number>, fs: readonly number[], s: number[], pad: Padding, d = [1, 1, 1], transpose = false) {
+  const [n, D, H, W, ci] = xs, k = fs.slice(0, 3), co = transpose ? fs[3] : fs[4];
+  const dims = [D, H, W];
+  const od = transpose ? dims.map((e, a) => e * s[a] + (pad === 'SAME' ? 0 : Math.max(k[a] - s[a], 0))) : dims.map((e, a) => axisGeometry(e, (k[a] - 1) * d[a] + 1, s[a], pad).out);
+  const before = transpose ? k.map((e, a) => (pad === 'SAME' ? Math.floor(Math.max(e - s[a], 0) / 2) : 0)) : dims.map((e, a) => axisGeometry(e, (k[a] - 1) * d[a] + 1, s[a], pad).before);
+  const size = n * od[0] * od[1] * od[2] * co;
+  const out = new Float64Array(size), abs = new Float64Array(size), absProd = new Float64Array(size), terms = new Float64Array(size);
+  const add = (o: number, xv: number, fv: number) => ((out[o] += xv * fv), (abs[o] += Math.abs(xv) + Math.abs(fv)), (absProd[o] += Math.abs(xv * fv)), terms[o]++);
+  for (let b = 0; b < n; b++)
+    for (let z = 0; z < (transpose ? D : od[0]); z++)
+      for (let y = 0; y < (transpose ? H : od[1]); y++)
+        for (let q = 0; q < (transpose ? W : od[2]); q++)
+          for (let tz = 0; tz < k[0]; tz++)
+            for (let ty = 0; ty < k[1]; ty++)
+              for (let tq = 0; tq < k[2]; tq++) {
+                const t = (tz * k[1] + ty) * k[2] + tq;
+                if (transpose) {
+                  const [oz, oy, oq] = [z * s[0] + tz - before[0], y * s[1] + ty - before[1], q * s[2] + tq - before[2]];
+                  if (oz < 0 || oy < 0 || oq < 0 || oz >= od[0] || oy >= od[1] || oq >= od[2]) continue;
+                  for (let oc = 0; oc < co; oc++)
+                    for (let c = 0; c < ci; c++) add((((b * od[0] + oz) * od[1] + oy) * od[2] + oq) * co + oc, x[(((b * D + z) * H + y) * W + q) * ci + c], f[(t * co + oc) * ci + c]);
+                } else {
+                  const [iz, iy, iq] = [z * s[0] + tz * d[0] - before[0], y * s[1] + ty * d[1] - before[1], q * s[2] + tq * d[2] - before[2]];
+                  if (iz < 0 || iy < 0 || iq < 0 || iz >= D || iy >= H || iq >= W) continue;
+                  for (let oc = 0; oc < co; oc++)
+                    for (let c = 0; c < ci; c++) add((((b * od[0] + z) * od[1] + y) * od[2] + q) * co + oc, x[(((b * D + iz) * H + iy) * W + iq) * ci + c], f[(t * ci + c) * co + oc]);
+                }
+              }
+  return { out, abs, absProd, terms, shape: [n, ...od, co] };
+}

@@ -125,6 +125,12 @@ static AttrValue toAttr(Napi::Env env, const std::string& key, const Napi::Value
     Napi::Uint8Array a = v.As<Napi::Uint8Array>();
     return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
   }
+  // A long list of integers (a gather's positions: a Conv3D's windows) in one copy, where an
+  // array is read element by element through N-API; its values are checked where used.
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+  }
   if (v.IsArray()) return toShape(env, v, what);
   throw Napi::TypeError::New(env, what + " has an unsupported type" TFE_WHERE);
 }

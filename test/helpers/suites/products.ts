@@ -1,4 +1,4 @@
-// Products: mul, square, matmul, conv2d (grouped too), depthwiseConv2d (Beaver, or local with a public operand) and avgPool2d
+// Products: mul, square, matmul, conv2d (grouped too), depthwiseConv2d, conv3d and conv3dTranspose (Beaver, or local with a public operand) and avgPool2d
 // (a local window sum times a public reciprocal). Each result is one truncated sum of products
 // of encodings, so two checks apply (../fixed.ts):
 //  - against the plaintext fixed-point value sum_p X_p Y_p * U^2 (exact in float64 here: every
@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 
 import * as tfe from '../../../lib';
-import { conv2dRef, enc, encInt, matmulRef, poolRef, prodErr, productBound, rand, rint, U, within, withEdges, type Padding } from '../fixed';
+import { conv2dRef, conv3dRef, enc, encInt, matmulRef, poolRef, prodErr, productBound, rand, rint, U, within, withEdges, type Padding } from '../fixed';
 import { open, priv, type Protocol, pub, TRAITS, withCluster } from './harness';
 
 // Edge operands: a unit, half-unit rounding, and larger magnitudes (paired with operands below
@@ -169,6 +169,30 @@ export function productSuite(protocol: Protocol): void {
       const z = tfe.conv2d(x, priv(c, one, [1, 1, 3, 2], 'model-owner'), { strides: 1, padding: 'SAME' });
       const ref = conv2dRef(xa, xs, one, [1, 1, 3, 2], [1, 1], 'SAME');
       within(t, await open(z), ref.out, (i) => productBound(ref.abs[i], 3, ref.absProd[i]), '1x1 conv2d');
+    }));
+
+  test(`${protocol}: conv3d and conv3dTranspose (VALID and SAME, strides, dilations; private or public filters) as TensorFlow defines them`, (t) =>
+    withCluster(protocol, async (c) => {
+      const xs = [2, 4, 5, 3, 2], fs = [2, 3, 2, 2, 3], ts = [2, 3, 2, 3, 2];
+      const xa = withEdges(rand(2 * 4 * 5 * 3 * 2, 2), EDGES.slice(0, 5)), fa = rand(2 * 3 * 2 * 2 * 3, 0.5);
+      const x = priv(c, xa, xs), f = priv(c, fa, fs, 'model-owner'), fPub = pub(c, fa, fs, 'model-owner'), tf = priv(c, fa, ts, 'model-owner');
+      const cases: [Padding, number[], number[]][] = [['VALID', [1, 1, 1], [1, 1, 1]], ['SAME', [1, 1, 1], [1, 1, 1]], ['SAME', [2, 2, 1], [1, 1, 1]], ['VALID', [1, 1, 1], [2, 1, 1]], ['SAME', [1, 1, 1], [1, 2, 1]]];
+      for (const [pad, strides, dilations] of cases)
+        for (const [kind, filter] of [['private', f], ['public', fPub]] as const) {
+          const name = `conv3d ${pad} strides ${strides} dilations ${dilations} ${kind} filter`;
+          const z = tfe.conv3d(x, filter, { strides: strides as [number, number, number], padding: pad, dilations: dilations as [number, number, number] });
+          const real = conv3dRef(xa, xs, fa, fs, strides, pad, dilations);
+          t.deepEqual([...z.shape], real.shape, name);
+          within(t, await open(z), real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `${name} vs float64`);
+        }
+      // Transposed: a kernel shorter than its stride on the last axis (Keras's zeros between).
+      for (const [pad, strides] of [['SAME', [2, 2, 2]], ['VALID', [1, 2, 3]]] as [Padding, number[]][]) {
+        const z = tfe.conv3dTranspose(x, tf, { strides: strides as [number, number, number], padding: pad });
+        const real = conv3dRef(xa, xs, fa, ts, strides, pad, [1, 1, 1], true);
+        t.deepEqual([...z.shape], real.shape, `conv3dTranspose ${pad} ${strides}`);
+        within(t, await open(z), real.out, (i) => productBound(real.abs[i], real.terms[i], real.absProd[i]), `conv3dTranspose ${pad} strides ${strides} vs float64`);
+      }
+      t.throws(() => tfe.conv3d(x, priv(c, rand(2 * 2 * 2 * 3 * 1, 1), [2, 2, 2, 3, 1], 'model-owner')), { message: /conv3d: filter \[2,2,2,3,1\] does not take x's 2 channels/ });
     }));
 
   test(`${protocol}: depthwiseConv2d with multipliers 1 and 2, VALID and SAME padding, strides, private or public filters`, (t) =>

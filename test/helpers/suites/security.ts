@@ -57,6 +57,8 @@ async function serverViews(protocol: Protocol, x: Float64Array, w: Float64Array)
     outs.push(tfe.defineOutput('prediction-client', tfe.depthwiseConv2d(tfe.reshape(xs, [1, 16, 16, 16]), tfe.reshape(ws, [4, 4, 16, 16]), { padding: 'SAME' })));
     // And a grouped convolution's (4 groups of 4 channels).
     outs.push(tfe.defineOutput('prediction-client', tfe.conv2d(tfe.reshape(xs, [1, 16, 16, 16]), tfe.reshape(ws, [4, 4, 4, 64]), { padding: 'SAME', groups: 4 })));
+    // And a 3-D convolution's (its windows gathered inside the bilinear map: the volume is opened, not its patches).
+    outs.push(tfe.defineOutput('prediction-client', tfe.conv3d(tfe.reshape(xs, [1, 4, 4, 16, 16]), tfe.reshape(ws, [2, 2, 2, 16, 32]), { padding: 'SAME' })));
     // Exact protocols also run a comparison tree (row maxima of the matmul: max pooling's path;
     // under FSS each tree level is a relu gate on l - r).
     if (TRAITS[protocol].exactRelu) outs.push(tfe.defineOutput('prediction-client', tfe.reduceMax(tfe.matmul(xs, ws), 1)));
@@ -171,7 +173,7 @@ export function securitySuite(protocol: Protocol): void {
     // comparisons take both branches).
     const a = await serverViews(protocol, new Float64Array(4096).fill(1.25), new Float64Array(4096).fill(-0.5));
     const b = await serverViews(protocol, rand(4096, 1000), rand(4096, 3));
-    for (const op of ['depthwiseConv2d', 'groupedConv2d']) t.true(a.some((m) => m.key.includes(op)), `the ${op} product's messages are in the view: ${[...new Set(a.map((m) => m.key.split('/')[0]))].join(', ')}`);
+    for (const op of ['depthwiseConv2d', 'groupedConv2d', 'patchMatmul']) t.true(a.some((m) => m.key.includes(op)), `the ${op} product's messages are in the view: ${[...new Set(a.map((m) => m.key.split('/')[0]))].join(', ')}`);
     for (const party of [tfe.SERVER0, tfe.SERVER1, tfe.SERVER2]) {
       const cmp = compareViews(a, b, party);
       t.deepEqual(cmp.unmatched, [], `${party}: the same messages arrive for both secrets`);

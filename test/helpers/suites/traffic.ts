@@ -1,7 +1,7 @@
 // Communication per op, against the analytical counts (ring elements are 8 bytes):
 //   input of n elements, rank r:  8n to server1, plus a seed message of 16 + 8 + 8r to server0
 //   mask (first product use):     both servers send their share of x - a: 2 * 8n, one round
-//   mul/square/matmul/conv2d:     server2 sends server1 the triple correction: 8 * |output|
+//   mul/square/matmul/conv2d/conv3d: server2 sends server1 the triple correction: 8 * |output|
 //   reveal, output, publicInput:  2 * 8n
 //   private x public products, constant products, linear ops: nothing
 // Each count is computed from the formula, never copied from a run.
@@ -70,6 +70,12 @@ export function trafficSuite(protocol: Protocol): void {
       const img = priv(c, rand(50, 1), [1, 5, 5, 2]), f = priv(c, rand(72, 1), [3, 3, 2, 4], 'model-owner');
       await ready(img, f);
       ops(t, await measure(c, () => ready(tfe.conv2d(img, f, { strides: 2, padding: 'SAME' }))), { mask: { bytes: 2 * 8 * (50 + 72), rounds: 2 }, conv2d: { bytes: 8 * (1 * 3 * 3 * 4), rounds: 1 } }, 'conv2d [1,5,5,2] * [3,3,2,4] SAME stride 2');
+      // conv3d: the volume (128 values) and the filter (162) are masked, not the 8 windows of 54
+      // values each that the product gathers (432); SAME's zero after the volume adds 2 values.
+      const vol = priv(c, rand(128, 1), [1, 4, 4, 4, 2]), f3 = priv(c, rand(162, 1), [3, 3, 3, 2, 3], 'model-owner');
+      await ready(vol, f3);
+      ops(t, await measure(c, () => ready(tfe.conv3d(vol, f3))), { mask: { bytes: 2 * 8 * (128 + 162), rounds: 2 }, patchMatmul: { bytes: 8 * (2 * 2 * 2 * 3), rounds: 1 } }, 'conv3d [1,4,4,4,2] * [3,3,3,2,3] VALID');
+      ops(t, await measure(c, () => ready(tfe.conv3d(vol, f3, { padding: 'SAME' }))), { mask: { bytes: 2 * 8 * (128 + 2 + 162), rounds: 2 }, patchMatmul: { bytes: 8 * (4 * 4 * 4 * 3), rounds: 1 } }, 'conv3d SAME');
     }));
 
   test(`${protocol}: private x public products, constant products and linear ops are local`, (t) =>
