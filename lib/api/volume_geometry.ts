@@ -48,39 +48,39 @@ export function windows(fail: (msg: string) => never, dims: Triple, k: Triple, s
   const out = dims.map((n, i) => (padding === 'SAME' ? Math.ceil(n / s[i]) : Math.floor((n - span[i]) / s[i]) + 1)) as Triple;
   if (out.some((o) => o < 1)) fail(`its window [${span}] is larger than its input [${dims}] (padding valid)`);
   const before = dims.map((n, i) => (padding === 'SAME' ? Math.floor(Math.max((out[i] - 1) * s[i] + span[i] - n, 0) / 2) : 0));
-  const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
-  if (!(count * taps <= 2 ** 28)) fail(`its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
-  const at = new Int32Array(count * taps);
-  let p = 0;
-  for (let a = 0; a < out[0]; a++)
-    for (let b = 0; b < out[1]; b++)
-      for (let c = 0; c < out[2]; c++)
-        for (let i = 0; i < k[0]; i++)
-          for (let j = 0; j < k[1]; j++)
-            for (let m = 0; m < k[2]; m++) {
-              const z = a * s[0] + i * d[0] - before[0], y = b * s[1] + j * d[1] - before[1], x = c * s[2] + m * d[2] - before[2];
-              at[p++] = z < 0 || z >= dims[0] || y < 0 || y >= dims[1] || x < 0 || x >= dims[2] ? -1 : (z * dims[1] + y) * dims[2] + x;
-            }
-  return { out, taps, at };
+  // Axis a's tap t of output o reads input position o s + t d - before, or none outside the volume.
+  const source = (o: number, t: number, a: number): number => {
+    const u = o * s[a] + t * d[a] - before[a];
+    return u < 0 || u >= dims[a] ? -1 : u;
+  };
+  return laidOut(fail, dims, out, k, source);
 }
 
 /**
  * A transposed convolution's windows (Conv3DTranspose, kernel size k, strides s) as a direct
  * convolution's: over the input with s - 1 zeros between its voxels and padded, each output
  * voxel's k0 k1 k2 window, the kernel flipped. Output sizes (Keras, output_padding None): VALID
- * n s + max(k - s, 0) (a kernel shorter than its stride leaves zeros between), SAME n s; padding before k - 1 - floor(max(k - s, 0) / 2) (TensorFlow's, the
- * forward convolution's SAME read backwards). Positions that fall on an inserted zero or the
+ * n s + max(k - s, 0) (a kernel shorter than its stride leaves zeros between), SAME n s;
+ * padding before k - 1 - floor(max(k - s, 0) / 2) (TensorFlow's, the forward convolution's SAME
+ * read backwards). Positions that fall on an inserted zero or the
  * padding are -1.
  */
 export function transposeWindows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
   const out = dims.map((n, i) => n * s[i] + (padding === 'SAME' ? 0 : Math.max(k[i] - s[i], 0))) as Triple;
   const before = dims.map((_, i) => (padding === 'SAME' ? k[i] - 1 - Math.floor(Math.max(k[i] - s[i], 0) / 2) : k[i] - 1));
-  const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
-  if (!(count * taps <= 2 ** 28)) fail(`its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
+  // Axis a's tap t of output o reads the dilated input's position o + t - before: an input voxel
+  // where that falls on a multiple of s, an inserted zero (none) elsewhere.
   const source = (o: number, t: number, a: number): number => {
     const u = o + t - before[a];
     return u < 0 || u % s[a] !== 0 || u / s[a] >= dims[a] ? -1 : u / s[a];
   };
+  return laidOut(fail, dims, out, k, source);
+}
+
+/** The windows, output after output, tap after tap, from each axis's input position (-1: none). */
+function laidOut(fail: (msg: string) => never, dims: Triple, out: Triple, k: Triple, source: (o: number, t: number, a: number) => number): Windows {
+  const taps = k[0] * k[1] * k[2], count = out[0] * out[1] * out[2];
+  if (!(count * taps <= 2 ** 28)) fail(`its ${count} output positions of ${taps} taps each would make ${count * taps} window positions, more than the 2^28 supported`);
   const at = new Int32Array(count * taps);
   let p = 0;
   for (let a = 0; a < out[0]; a++)
