@@ -5,7 +5,7 @@ import { add, neg, sub } from './ops';
 import { softmax } from './ops_softmax';
 import { softsign } from './ops_softsign';
 import { elu, gelu, mish, mul, relu, selu, sigmoid, softplus, square, swish, tanh } from './ops_nonlinear';
-import { greater, less } from './comparison_ops';
+import { greater, less, reluAndBitOp } from './comparison_ops';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -20,6 +20,17 @@ export const shiftedRelu = (x: AnyTensor, m: number): AnyTensor => x.cluster.int
 export const clipped = (x: AnyTensor, m: number): AnyTensor => sub(relu(x), shiftedRelu(x, m));
 /** f(x) for an activation whose every comparison takes x shifted or scaled by the library: internal, as shiftedRelu. */
 const libraryMade = (f: (x: AnyTensor) => AnyTensor) => (x: AnyTensor): AnyTensor => x.cluster.internalOps(() => f(x));
+/**
+ * x where x > theta, else 0 (ThresholdedReLU). With t the first fixed-point value above theta,
+ * that is relu(x - t) + t [x >= t]: one comparison (the relu's gate keeps its bit) and a product
+ * by the public t, no Beaver product; internal, as shiftedRelu (the library's shift).
+ */
+export const thresholded = (x: AnyTensor, theta: number): AnyTensor =>
+  x.cluster.internalOps(() => {
+    const f = x.cluster.fixed.fracBits, t = (Math.floor(theta * 2 ** f) + 1) / 2 ** f;
+    const { relu: r, bit } = reluAndBitOp(sub(x, t));
+    return add(r, mul(bit, t));
+  });
 /** s x + (1 - s) relu(x): leaky relu with slope s below zero. */
 export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 

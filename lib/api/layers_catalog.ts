@@ -9,7 +9,7 @@ import { avgPool2d, elu, matmul, mul, polynomial, privatePolynomial, relu } from
 import { maxPool2d } from './comparison_ops';
 import { scaledReciprocal, softmax } from './ops_softmax';
 import { expectShape, KNOWN_LAYERS, type LayerConfig, refuse } from './layers_graph';
-import { activation, leaky, shiftedRelu, withActivation } from './layers_activations';
+import { activation, leaky, shiftedRelu, thresholded, withActivation } from './layers_activations';
 import type { Derivation } from './layers_spec';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { ANY, bool, type Check, channelsLast, isNum, padding, padMode, pair, posInt, positivePair, reshapeTarget, reshapeTo, settings, sides1d } from './layers_settings';
@@ -438,6 +438,12 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
       const y = slope ? leaky(x, slope) : relu(x);
       return max === null ? y : sub(y, shiftedRelu(x, max));
     }, true, true);
+  },
+  // tfjs's and Keras 2's: x above theta, else 0; non-decreasing for theta >= 0.
+  ThresholdedReLU: (l) => {
+    const c = settings(l, { theta: (v) => v === undefined || (isNum(v) && v >= 0) });
+    const theta = Number(c.theta ?? 1);
+    return activationOnly((x) => thresholded(x, theta), true, true);
   },
   ELU: (l) => {
     const c = settings(l, { alpha: (v) => v === undefined || isNum(v) });

@@ -31,7 +31,7 @@ export interface MaskSource {
  * Per-position layers that tfjs and Keras both pass the mask through (Keras's supports_masking;
  * checked against tfjs: an RNN after each still skips the padding). Their values do not depend on it.
  */
-const PASSES = new Set(['Identity', 'ActivityRegularization', 'Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Dense', 'Activation', 'LayerNormalization', 'BatchNormalization', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'TimeDistributed']);
+const PASSES = new Set(['Identity', 'ActivityRegularization', 'Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Dense', 'Activation', 'LayerNormalization', 'BatchNormalization', 'ReLU', 'LeakyReLU', 'ThresholdedReLU', 'PReLU', 'ELU', 'TimeDistributed']);
 const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional']);
 /** Merges: the same mask on every input is that mask (tfjs ANDs a Concatenate's masks, Keras ORs them: alike only then). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);

@@ -659,6 +659,10 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const a = Number(l.config.alpha ?? 1);
     return one((x) => map(x, (v) => (v > 0 ? v : a * Math.expm1(v))));
   },
+  ThresholdedReLU: (l) => {
+    const theta = Number(l.config.theta ?? 1);
+    return one((x) => map(x, (v) => (v > theta ? v : 0)));
+  },
   LeakyReLU: (l) => {
     const s = Number(l.config.alpha ?? l.config.negative_slope ?? 0.3);
     return one((x) => map(x, (v) => (v < 0 ? s * v : v)));

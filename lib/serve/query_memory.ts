@@ -141,7 +141,7 @@ const SOFTSIGN_GATES = 11;
  */
 function gatesOf(cls: string, c: Record<string, unknown>): number {
   if (cls === 'ReLU') return c.max_value ?? c.maxValue ? 2 : 1;
-  if (cls === 'LeakyReLU') return 1;
+  if (cls === 'LeakyReLU' || cls === 'ThresholdedReLU') return 1;
   if (cls === 'PReLU') return 2;
   if (cls === 'ELU') return SMOOTH_GATES;
   const a = c.activation;
@@ -164,6 +164,7 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
  */
 function libraryGate(cls: string, c: Record<string, unknown>, g: number): boolean {
   if (cls === 'PReLU') return false;
+  if (cls === 'ThresholdedReLU') return true; // x less the library's t
   const a = String(c.activation);
   return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'hard_shrink', 'sparse_plus', 'tanh', 'tanh_shrink', 'softsign'].includes(a);
 }
@@ -521,6 +522,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       case 'ReLU':
       case 'LeakyReLU':
+      case 'ThresholdedReLU':
       case 'PReLU':
       case 'ELU':
       case 'Activation':
