@@ -199,7 +199,7 @@ const REFUSED: Refusal[] = [
       const a = L().flatten().apply(L().embedding({ inputDim: V, outputDim: 2 }).apply(x));
       return tf.model({ inputs: x, outputs: L().dense({ units: 2 }).apply(L().concatenate().apply([a, L().dense({ units: 3, name: 'side' }).apply(x)])) });
     },
-    message: /layer 'side' \(Dense\): reads the model's input, which holds token ids for Embedding '.*' \(shared one-hot\): only Embedding layers may read it/,
+    message: /layer 'side' \(Dense\): reads the model's input, which holds token ids for Embedding '.*' \(shared one-hot\): only Embedding and CategoryEncoding layers may read it/,
   },
   {
     name: 'two Embeddings of different vocabularies on one input',

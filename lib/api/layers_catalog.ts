@@ -18,7 +18,7 @@ import { layerScale, stochasticDepth } from './layers_convnext';
 import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, groupNorm, layerNorm, normalization, rmsNorm, unitNorm } from './layers_norm';
 import { dense } from './layers_dense';
-import { embedding } from './layers_embedding';
+import { categoryEncoding, embedding } from './layers_embedding';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
@@ -215,6 +215,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   UnitNormalization: unitNorm,
   Normalization: normalization,
   Embedding: embedding,
+  CategoryEncoding: categoryEncoding,
   ...RECURRENT_BUILDERS,
   // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).
   TimeDistributed: (l, ctx) => timeDistributed(l, ctx),

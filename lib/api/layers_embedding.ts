@@ -12,6 +12,8 @@ import { dense } from './layers_dense';
 import { ANY, posInt, settings } from './layers_settings';
 import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
+import { reduceSum, reshape, sub } from './ops';
+import { relu } from './ops_nonlinear';
 
 const isNull = (v: unknown) => v === undefined || v === null;
 
@@ -46,6 +48,41 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
   return { step, comparisons: false, exactOnly: false };
 }
 
+/** A CategoryEncoding's vocabulary and output mode, its settings checked (Keras 3's default mode: multi_hot). */
+export function categoryEncodingOf(l: LayerConfig): { v: number; mode: 'one_hot' | 'multi_hot' | 'count' } {
+  const c = settings(l, { num_tokens: (v) => v !== undefined && posInt(v), output_mode: (v) => v === undefined || v === 'one_hot' || v === 'multi_hot' || v === 'count' });
+  // (settings() passes sparse over as an input hint: here it is Keras's sparse output.)
+  if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
+  return { v: Number(c.num_tokens), mode: (c.output_mode ?? 'multi_hot') as 'one_hot' | 'multi_hot' | 'count' };
+}
+
+/** The layers that read token ids, shared one-hot, and the setting that gives their vocabulary. */
+export const ID_READERS: Readonly<Record<string, string>> = { Embedding: 'input_dim', CategoryEncoding: 'num_tokens' };
+
+/** An id reader's vocabulary (Embedding's input_dim, CategoryEncoding's num_tokens). */
+export const vocabularyOf = (l: LayerConfig): number => Number(l.config[ID_READERS[l.class_name]]);
+
+/**
+ * Keras's CategoryEncoding on token ids (structured data's categorical features): one_hot
+ * ([batch] or [batch, 1] ids: [batch, V]; [batch, k]: [batch, k, V]), multi_hot and count
+ * ([batch, k] ids: [batch, V], 1 where an id occurs, or how often). The ids arrive one-hot, as an
+ * Embedding's (the input owner encodes them), so one_hot is that encoding itself, count its sum
+ * over the ids (local), and multi_hot min(count, 1) = count - relu(count - 1) (exact protocols).
+ */
+export function categoryEncoding(l: LayerConfig): LayerPlan {
+  const { v, mode } = categoryEncodingOf(l);
+  const step = () => ([x]: AnyTensor[]) => {
+    if (x.rank < 2 || x.shape[x.rank - 1] !== v) refuse(l, `takes the one-hot encoding [batch, ..., ${v}] of its token ids, got a tensor of shape [${x.shape}]; share the ids with model.defineInput (or a client), which encodes them`);
+    if (x.rank > 3) refuse(l, `takes ids of shape [batch] or [batch, k], got [${x.shape.slice(0, -1)}]`);
+    if (x.rank === 2) return x;
+    const [n, k] = x.shape;
+    if (mode === 'one_hot') return k === 1 ? reshape(x, [n, v]) : x;
+    const count = reshape(reduceSum(x, 1), [n, v]);
+    return mode === 'count' || k === 1 ? count : sub(count, relu(sub(count, 1)));
+  };
+  return { step, comparisons: mode === 'multi_hot', exactOnly: mode === 'multi_hot' };
+}
+
 /**
  * Each model input's encoding: one-hot over the vocabulary when Embeddings read it, after
  * checking that they read a model input directly (the one-hot exists only there), that nothing
@@ -54,20 +91,20 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
  * for an input no Embedding reads.
  */
 export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)[] {
-  const embeddings = graph.nodes.filter((n) => n.layer.class_name === 'Embedding');
+  const embeddings = graph.nodes.filter((n) => n.layer.class_name in ID_READERS);
   if (embeddings.length === 0) return graph.inputs.map(() => undefined);
   const ids = graph.inputs.map((i) => i.id);
   const what = graph.inputs.length > 1 ? 'one of the model\'s inputs' : "the model's input";
   for (const { layer, inputs } of embeddings)
     if (inputs.length !== 1 || !ids.includes(inputs[0]))
-      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: an Embedding must read ${what} directly (the input owner one-hot encodes the token ids before sharing them)`);
+      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: an ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them)`);
   return graph.inputs.map((input) => {
     const readers = embeddings.filter((n) => n.inputs[0] === input.id);
     if (readers.length === 0) return undefined;
-    const first = readers[0].layer, vocab = Number(first.config.input_dim);
+    const first = readers[0].layer, vocab = vocabularyOf(first);
     for (const { layer } of readers) {
-      if (Number(layer.config.input_dim) !== vocab)
-        refuse(layer, `input_dim = ${layer.config.input_dim} differs from the ${vocab} of Embedding '${first.config.name}', which reads the same input: the input is one-hot encoded over one vocabulary`);
+      if (vocabularyOf(layer) !== vocab)
+        refuse(layer, `${ID_READERS[layer.class_name]} = ${layer.config[ID_READERS[layer.class_name]]} differs from the ${vocab} of ${first.class_name} '${first.config.name}', which reads the same input: the input is one-hot encoded over one vocabulary`);
       const il = layer.config.input_length;
       if (isNull(il)) continue;
       const lengths = Array.isArray(il) ? il : [il];
@@ -75,9 +112,9 @@ export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)
         refuse(layer, `input_length = ${JSON.stringify(il)} does not match ${graph.inputs.length > 1 ? `the shape [${input.shape}] of input '${input.id}'` : `the model's input shape [${input.shape}]`}`);
     }
     for (const { layer, inputs } of graph.nodes)
-      if (layer.class_name !== 'Embedding' && inputs.includes(input.id))
-        refuse(layer, `reads ${graph.inputs.length > 1 ? `input '${input.id}'` : "the model's input"}, which holds token ids for Embedding '${first.config.name}' (shared one-hot): only Embedding layers may read it`);
-    if (graph.outputs.includes(input.id)) throw new Error(`input '${input.id}' holds token ids for Embedding '${first.config.name}' and is also an output of the model, which is not supported`);
+      if (!(layer.class_name in ID_READERS) && inputs.includes(input.id))
+        refuse(layer, `reads ${graph.inputs.length > 1 ? `input '${input.id}'` : "the model's input"}, which holds token ids for ${first.class_name} '${first.config.name}' (shared one-hot): only Embedding and CategoryEncoding layers may read it`);
+    if (graph.outputs.includes(input.id)) throw new Error(`input '${input.id}' holds token ids for ${first.class_name} '${first.config.name}' and is also an output of the model, which is not supported`);
     return { oneHot: vocab };
   });
 }

@@ -32,6 +32,7 @@ import { centerCropWindow, INFERENCE_IDENTITY } from './layers_augmentation';
 import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
+import { categoryEncodingOf } from './layers_embedding';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 import { applyFinalActivation, type FinalActivation } from './final_activation';
@@ -395,6 +396,22 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Attention: (l, { w, internal }) => plainAttention(l, w, internal),
   AdditiveAttention: (l, { w }) => plainAdditiveAttention(l, w),
   MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
+  // Keras's CategoryEncoding from the ids themselves (the private layer reads their one-hot).
+  CategoryEncoding: (l) => {
+    const { v, mode } = categoryEncodingOf(l);
+    return one((x) => {
+      const [n, k = 1] = x.shape, oneHot = mode === 'one_hot' && x.shape.length === 2 && k > 1;
+      const out = plainAlloc(n * (oneHot ? k : 1) * v);
+      for (let b = 0; b < n; b++)
+        for (let j = 0; j < k; j++) {
+          const id = x.data[b * k + j];
+          if (!(Number.isInteger(id) && id >= 0 && id < v)) fail(l, `token id ${id} is not a whole number in [0, ${v})`);
+          const at = (oneHot ? b * k + j : b) * v + id;
+          out[at] = mode === 'multi_hot' || (mode === 'one_hot' && !oneHot) ? 1 : out[at] + 1;
+        }
+      return { data: out, shape: oneHot ? [n, k, v] : [n, v] };
+    });
+  },
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated kernels come spread by the owner (conv_kernels.ts), grouped ones as saved, and depthwise
   // filters (DepthwiseConv2D's, SeparableConv2D's first) as [kh, kw, 1, C m], as the private model

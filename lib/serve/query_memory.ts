@@ -8,6 +8,7 @@ import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
+import { ID_READERS, vocabularyOf } from '../api/layers_embedding';
 import { layerNormComparisons } from '../api/ops_norm';
 import { unitNormEpsilon } from '../api/layers_norm';
 import type { ModelTopology } from '../api/layers_spec';
@@ -98,7 +99,8 @@ function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
     const several = g.inputs.length > 1;
     calls = g.nodes.map((n) => {
       const input = several ? g.inputs.find((i) => i.id === n.id) : undefined;
-      const vocab = input && g.nodes.find((r) => r.layer.class_name === 'Embedding' && r.inputs[0] === n.id)?.layer.config.input_dim;
+      const reader = input && g.nodes.find((r) => r.layer.class_name in ID_READERS && r.inputs[0] === n.id);
+      const vocab = reader ? vocabularyOf(reader.layer) : undefined;
       return { layer: n.layer as unknown as LayerCfg, id: n.id, inputs: n.inputs, ...(input ? { shared: vocab === undefined ? [...input.shape] : [...input.shape, Number(vocab)] } : {}) };
     });
   }
@@ -438,6 +440,13 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const by = t3(cls === 'UpSampling3D' ? c.size : cls === 'ZeroPadding3D' ? c.padding : c.cropping, cls === 'UpSampling3D' ? 2 : cls === 'ZeroPadding3D' ? 1 : 0);
         s = [0, 1, 2].map((a) => Math.max(1, cls === 'UpSampling3D' ? (s[a] ?? 1) * by[a] : (s[a] ?? 1) + (cls === 'ZeroPadding3D' ? by[a] : -by[a]))).concat(s[3] ?? 1);
         elements += PER_LINEAR * count(s);
+        break;
+      }
+      case 'CategoryEncoding': {
+        // Its input is the ids' one-hot [k, V]: a reshape, a sum over k (local), and for multi_hot a relu per value.
+        const before = count(s), v = Number(c.num_tokens);
+        s = c.output_mode === 'one_hot' && (s[0] ?? 1) > 1 && s.length > 2 ? s : [v];
+        elements += PER_LINEAR * before + (c.output_mode === undefined || c.output_mode === 'multi_hot' ? nonlinear(v) : 0);
         break;
       }
       case 'AdaptiveAveragePooling1D':

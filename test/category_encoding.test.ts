@@ -1,0 +1,74 @@
+// CategoryEncoding on token ids (lib/api/layers_embedding.ts), beyond its Keras 3 models'
+// predictions (test/keras3_saved_models.test.ts on keras3_more_layer_models.json): Pond runs
+// one_hot and count (local) and refuses multi_hot (a relu); it must read a model input (the ids'
+// one-hot exists only there).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { startCluster } from './helpers/service';
+
+interface Fixture {
+  topology: { config: { layers: { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[] }[] } };
+  weights: { name: string; shape: number[]; data: number[] }[];
+  x?: number[];
+  shape?: number[];
+  y: number[];
+}
+const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
+const artifacts = (f: Fixture, topology: object = f.topology) =>
+  ({ modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
+
+test('Pond: CategoryEncoding count and one_hot as Keras (local); multi_hot refused (a relu)', async (t) => {
+  const pond = new tfe.Cluster({ protocol: 'pond' });
+  try {
+    for (const name of ['ce2_count', 'ce3_one_hot_several']) {
+      const f = FIXTURES[name];
+      const m = tfe.loadLayersModel(artifacts(f), { cluster: pond });
+      const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: Float64Array.from(f.x!), shape: f.shape! }))));
+      const err = Math.max(...f.y.map((v, i) => Math.abs(out.data[i] - v)));
+      t.true(err < 2e-3, `${name}: max |Pond - Keras| = ${err}`);
+    }
+    t.throws(() => tfe.loadLayersModel(artifacts(FIXTURES.ce1_structured_data), { cluster: pond }), { message: /CategoryEncoding.*(exact protocol|securenn)/ });
+  } finally {
+    await pond.close();
+  }
+});
+
+test('CategoryEncoding: its settings, and one that reads another layer than the model input, refused by name', (t) => {
+  const f = FIXTURES.ce2_count;
+  const edited = (edit: (layers: Fixture['topology']['config']['layers']) => void) => {
+    const topo = structuredClone(f.topology);
+    edit(topo.config.layers);
+    return artifacts(f, topo);
+  };
+  const ce = (ls: Fixture['topology']['config']['layers']) => ls.find((l) => l.class_name === 'CategoryEncoding')!;
+  t.throws(() => tfe.loadPlainModel(edited((ls) => (ce(ls).config.output_mode = 'tf_idf'))), { message: /\(CategoryEncoding\): output_mode = "tf_idf" is not supported/ });
+  t.throws(() => tfe.loadPlainModel(edited((ls) => (ce(ls).config.sparse = true))), { message: /\(CategoryEncoding\): sparse = true is not supported/ });
+  // Reading another layer's output (a linear Activation between): the one-hot exists only at a model input.
+  const topo = structuredClone(f.topology);
+  const enc = ce(topo.config.layers);
+  const lin = { class_name: 'Activation', config: { name: 'lin', activation: 'linear' }, inbound_nodes: structuredClone(enc.inbound_nodes) };
+  enc.inbound_nodes = JSON.parse(JSON.stringify(enc.inbound_nodes).replace(/"keras_history":\["[^"]+"/, '"keras_history":["lin"'));
+  topo.config.layers.splice(topo.config.layers.indexOf(enc), 0, lin);
+  t.throws(() => tfe.loadPlainModel(artifacts(f, topo)), { message: /\(CategoryEncoding\): reads 'lin', not the model's input: an CategoryEncoding must read the model's input directly/ });
+});
+
+test('over the service: a structured-data model (ids of two inputs through CategoryEncoding, numbers beside) answers as Keras, its inputs by name', async (t) => {
+  const f = FIXTURES.ce1_structured_data as Fixture & { inputs: { x: number[]; shape: number[]; name: string }[] };
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    await owner.deploy(artifacts(f) as never, { name: 'structured' });
+    const listed = (await owner.models()).find((m) => m.name === 'structured');
+    t.deepEqual(listed?.inputs?.map((i) => [i.name, i.inputEncoding?.oneHot ?? null]), [['tags', 10], ['kind', 5], ['numbers', null]]);
+    const p = await owner.predict('structured', Object.fromEntries(f.inputs.map((i) => [i.name, { data: Float64Array.from(i.x), shape: i.shape }])) as never);
+    f.y.forEach((v, i) => t.true(Math.abs(p.outputs[i] - v) < 2e-3, `row ${i}: ${p.outputs[i]} vs Keras ${v}`));
+    await owner.close();
+  } finally {
+    await c.stop();
+  }
+});
