@@ -53,7 +53,7 @@ test('CategoryEncoding: its settings, and one that reads another layer than the 
   const lin = { class_name: 'Activation', config: { name: 'lin', activation: 'linear' }, inbound_nodes: structuredClone(enc.inbound_nodes) };
   enc.inbound_nodes = JSON.parse(JSON.stringify(enc.inbound_nodes).replace(/"keras_history":\["[^"]+"/, '"keras_history":["lin"'));
   topo.config.layers.splice(topo.config.layers.indexOf(enc), 0, lin);
-  t.throws(() => tfe.loadPlainModel(artifacts(f, topo)), { message: /\(CategoryEncoding\): reads 'lin', not the model's input: an CategoryEncoding must read the model's input directly/ });
+  t.throws(() => tfe.loadPlainModel(artifacts(f, topo)), { message: /\(CategoryEncoding\): reads 'lin', not the model's input: a CategoryEncoding must read the model's input directly/ });
 });
 
 test('over the service: a structured-data model (ids of two inputs through CategoryEncoding, numbers beside) answers as Keras, its inputs by name', async (t) => {

@@ -97,7 +97,7 @@ export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)
   const what = graph.inputs.length > 1 ? 'one of the model\'s inputs' : "the model's input";
   for (const { layer, inputs } of embeddings)
     if (inputs.length !== 1 || !ids.includes(inputs[0]))
-      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: an ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them)`);
+      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them)`);
   return graph.inputs.map((input) => {
     const readers = embeddings.filter((n) => n.inputs[0] === input.id);
     if (readers.length === 0) return undefined;
