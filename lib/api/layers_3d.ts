@@ -15,9 +15,9 @@
 import type { AxisTaps } from './image_resize';
 import { expectShape, type LayerConfig, refuse } from './layers_graph';
 import { ANY, bool, channelsLast, ones, padding, padMode, posInt, settings } from './layers_settings';
-import { add, gather, pad, reshape, slice, transpose } from './ops';
+import { add, gather, pad, reshape, slice } from './ops';
 import { avgPool2d } from './ops_nonlinear';
-import { windowsProduct } from './ops_conv3d';
+import { transposedKernel, windowsProduct } from './ops_conv3d';
 import { maxPool2d } from './comparison_ops';
 import { resizeImage } from './ops_resize';
 import { withActivation } from './layers_activations';
@@ -26,19 +26,6 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 import { checkVolumeOut, layerFail, transposeWindows, triple, type Triple, volumeOf, type Windows, windows } from './volume_geometry';
 
 const volume = (d: Triple): number => d[0] * d[1] * d[2];
-
-/** Windows per input shape (a model's queries share a shape: made once). */
-function cachedWindows(make: (shape: readonly number[]) => Windows): (shape: readonly number[]) => Windows {
-  const seen = new Map<string, Windows>();
-  return (shape) => {
-    const key = shape.join();
-    if (!seen.has(key)) {
-      if (seen.size >= 16) seen.clear();
-      seen.set(key, make(shape));
-    }
-    return seen.get(key)!;
-  };
-}
 
 /** Conv3D: im2col by a gather, then one product (see the top). */
 export function conv3dLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
@@ -51,7 +38,7 @@ export function conv3dLayer(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const [cin, f] = [shape[3], shape[4]], taps = k[0] * k[1] * k[2];
   const kp = ctx.take('kernel', [taps * cin, f]);
   const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, 1, f]);
-  const geometry = cachedWindows((sh) => windows(layerFail(l), volumeOf(l, sh).dims, k, s, d, padding(c.padding)));
+  const geometry = (sh: readonly number[]) => windows(layerFail(l), volumeOf(l, sh).dims, k, s, d, padding(c.padding));
   return withActivation(l, ctx, (p: PrivateTensor[]) => (x: AnyTensor) => {
     const { ch } = volumeOf(l, x.shape);
     if (ch !== cin) refuse(l, `convolves ${cin} channels, but its input is [${x.shape}] (NDHWC)`);
@@ -74,13 +61,11 @@ export function conv3dTransposeLayer(l: LayerConfig, ctx: LayerContext): LayerPl
   const [f, cin] = [shape[3], shape[4]], taps = k[0] * k[1] * k[2];
   const kp = ctx.take('kernel', [taps, f, cin]);
   const b = c.use_bias === false ? -1 : ctx.take('bias', [1, 1, 1, 1, f]);
-  const geometry = cachedWindows((sh) => transposeWindows(layerFail(l), volumeOf(l, sh).dims, k, s, padding(c.padding)));
-  const reversed = Array.from({ length: taps }, (_, t) => taps - 1 - t);
+  const geometry = (sh: readonly number[]) => transposeWindows(layerFail(l), volumeOf(l, sh).dims, k, s, padding(c.padding));
   return withActivation(l, ctx, (p: PrivateTensor[]) => (x: AnyTensor) => {
     const { ch } = volumeOf(l, x.shape);
     if (ch !== cin) refuse(l, `takes ${cin} channels, but its input is [${x.shape}] (NDHWC)`);
-    const kernel = reshape(gather(transpose(p[kp], [0, 2, 1]), reversed, 0), [taps * cin, f]);
-    const y = windowsProduct(x, geometry(x.shape), kernel);
+    const y = windowsProduct(x, geometry(x.shape), transposedKernel(p[kp]));
     return b < 0 ? y : add(y, p[b]);
   });
 }
@@ -89,8 +74,9 @@ export function conv3dTransposeLayer(l: LayerConfig, ctx: LayerContext): LayerPl
 export function pool3dLayer(l: LayerConfig, max: boolean): LayerPlan {
   const c = settings(l, { pool_size: ANY, strides: ANY, padding: padMode, data_format: channelsLast });
   const k = triple(l, 'pool_size', c.pool_size, 2), s = c.strides === undefined || c.strides === null ? k : triple(l, 'strides', c.strides, 1);
-  const geometry = cachedWindows((sh) => windows(layerFail(l), volumeOf(l, sh).dims, k, s, [1, 1, 1], padding(c.padding)));
-  const meanTaps = new Map<Windows, AxisTaps>();
+  const geometry = (sh: readonly number[]) => windows(layerFail(l), volumeOf(l, sh).dims, k, s, [1, 1, 1], padding(c.padding));
+  // Per geometry (remembered by volume_geometry.ts): the means' taps, or the max pool's positions.
+  const meanTaps = new WeakMap<Windows, AxisTaps>(), maxAt = new WeakMap<Windows, number[]>();
   const step = (x: AnyTensor): AnyTensor => {
     const { n, dims, ch } = volumeOf(l, x.shape);
     const w = geometry(x.shape), v = volume(dims), count = volume(w.out);
@@ -98,8 +84,8 @@ export function pool3dLayer(l: LayerConfig, max: boolean): LayerPlan {
     let y: AnyTensor;
     if (max) {
       // A padded position repeats its window's first position inside the volume (max unchanged).
-      const idx = Array.from(w.at, (i, j) => (i >= 0 ? i : w.at.subarray(j - (j % w.taps), j - (j % w.taps) + w.taps).find((e) => e >= 0)!));
-      const windowsSideBySide = reshape(gather(reshape(x, [n, v, ch]), idx, 1), [n, count, w.taps, ch]);
+      if (!maxAt.has(w)) maxAt.set(w, Array.from(w.at, (i, j) => (i >= 0 ? i : w.at.subarray(j - (j % w.taps), j - (j % w.taps) + w.taps).find((e) => e >= 0)!)));
+      const windowsSideBySide = reshape(gather(reshape(x, [n, v, ch]), maxAt.get(w)!, 1), [n, count, w.taps, ch]);
       y = maxPool2d(windowsSideBySide, { poolSize: [1, w.taps], strides: [1, w.taps] });
     } else {
       if (!meanTaps.has(w)) meanTaps.set(w, windowMeans(w, count));

@@ -78,12 +78,11 @@ export function conv3dTranspose(x: AnyTensor, filter: AnyTensor, opts: Omit<Conv
     throw new RangeError(`conv3dTranspose: ${msg}`);
   };
   const g = transposeWindows(fail, dims, k, s, opts.padding ?? 'VALID');
-  const taps = g.taps, [f, c] = [filter.shape[3], filter.shape[4]];
-  const kernel = reshape(gatherReversed(reshape(filter, [taps, f, c]), taps), [taps * c, f]);
-  return windowsProduct(x, g, kernel);
+  return windowsProduct(x, g, transposedKernel(reshape(filter, [g.taps, filter.shape[3], filter.shape[4]])));
 }
 
-/** [taps, F, C] -> [taps, C, F] with its taps in reverse order (local moves). */
-function gatherReversed(k: AnyTensor, taps: number): AnyTensor {
-  return gather(transpose(k, [0, 2, 1]), Array.from({ length: taps }, (_, t) => taps - 1 - t), 0);
+/** A transposed convolution's kernel [taps, F, C] as its direct convolution's [taps C, F]: channels swapped, taps reversed (local moves). */
+export function transposedKernel(k: AnyTensor): AnyTensor {
+  const [taps, f, c] = k.shape;
+  return reshape(gather(transpose(k, [0, 2, 1]), Array.from({ length: taps }, (_, t) => taps - 1 - t), 0), [taps * c, f]);
 }

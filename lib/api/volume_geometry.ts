@@ -44,6 +44,22 @@ export interface Windows {
  * as `padding` says; refuses a window larger than a VALID volume.
  */
 export function windows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, d: Triple, padding: 'SAME' | 'VALID'): Windows {
+  return remembered(`w ${dims} ${k} ${s} ${d} ${padding}`, () => directWindows(fail, dims, k, s, d, padding));
+}
+
+// Geometries made once (a model's queries share their shapes; the API ops are called again and
+// again): at most 32, the oldest forgotten first. A refused geometry is never remembered.
+const made = new Map<string, Windows>();
+function remembered(key: string, make: () => Windows): Windows {
+  const known = made.get(key);
+  if (known) return known;
+  const w = make();
+  if (made.size >= 32) made.delete(made.keys().next().value as string);
+  made.set(key, w);
+  return w;
+}
+
+function directWindows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, d: Triple, padding: 'SAME' | 'VALID'): Windows {
   const span = k.map((x, i) => (x - 1) * d[i] + 1);
   const out = dims.map((n, i) => (padding === 'SAME' ? Math.ceil(n / s[i]) : Math.floor((n - span[i]) / s[i]) + 1)) as Triple;
   if (out.some((o) => o < 1)) fail(`its window [${span}] is larger than its input [${dims}] (padding valid)`);
@@ -66,6 +82,10 @@ export function windows(fail: (msg: string) => never, dims: Triple, k: Triple, s
  * padding are -1.
  */
 export function transposeWindows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
+  return remembered(`t ${dims} ${k} ${s} ${padding}`, () => directTransposeWindows(fail, dims, k, s, padding));
+}
+
+function directTransposeWindows(fail: (msg: string) => never, dims: Triple, k: Triple, s: Triple, padding: 'SAME' | 'VALID'): Windows {
   const out = dims.map((n, i) => n * s[i] + (padding === 'SAME' ? 0 : Math.max(k[i] - s[i], 0))) as Triple;
   const before = dims.map((_, i) => (padding === 'SAME' ? k[i] - 1 - Math.floor(Math.max(k[i] - s[i], 0) / 2) : k[i] - 1));
   // Axis a's tap t of output o reads the dilated input's position o + t - before: an input voxel

@@ -110,6 +110,8 @@ function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
 }
 
 const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : v === undefined || v === null ? [d, d] : [Number(v), Number(v)]);
+/** A 3-D layer's setting given as one number or three. */
+const triple3 = (v: unknown, d: number): number[] => (Array.isArray(v) ? v.map(Number) : [0, 0, 0].map(() => Number(v ?? d)));
 const int1d = (v: unknown, d: number): number => Number(Array.isArray(v) ? v[0] : (v ?? d));
 
 function window(s: number[], size: [number, number], strides: [number, number], padding: unknown): [number, number] {
@@ -405,9 +407,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'Conv3D':
       case 'MaxPooling3D':
       case 'AveragePooling3D': {
-        const t3 = (v: unknown, d: number): number[] => (Array.isArray(v) ? v.map(Number) : [0, 0, 0].map(() => Number(v ?? d)));
-        const conv = cls === 'Conv3D', k = t3(conv ? c.kernel_size : c.pool_size, conv ? 1 : 2), dil = conv ? t3(c.dilation_rate, 1) : [1, 1, 1];
-        const st = conv || c.strides != null ? t3(c.strides, 1) : k, same = String(c.padding ?? 'valid').toLowerCase() === 'same';
+        const conv = cls === 'Conv3D', k = triple3(conv ? c.kernel_size : c.pool_size, conv ? 1 : 2), dil = conv ? triple3(c.dilation_rate, 1) : [1, 1, 1];
+        const st = conv || c.strides != null ? triple3(c.strides, 1) : k, same = String(c.padding ?? 'valid').toLowerCase() === 'same';
         const out = [0, 1, 2].map((a) => Math.max(1, same ? Math.ceil((s[a] ?? 1) / st[a]) : Math.floor(((s[a] ?? 1) - (k[a] - 1) * dil[a] - 1) / st[a]) + 1));
         const ch = s[3] ?? 1, taps = k[0] * k[1] * k[2], voxels = out[0] * out[1] * out[2];
         s = [...out, conv ? Number(c.filters) : ch];
@@ -417,8 +418,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       case 'Conv3DTranspose': {
         // The direct convolution it equals: patches of k0 k1 k2 taps per output voxel.
-        const t3 = (v: unknown, d: number): number[] => (Array.isArray(v) ? v.map(Number) : [0, 0, 0].map(() => Number(v ?? d)));
-        const k = t3(c.kernel_size, 1), st = t3(c.strides, 1), same = String(c.padding ?? 'valid').toLowerCase() === 'same';
+        const k = triple3(c.kernel_size, 1), st = triple3(c.strides, 1), same = String(c.padding ?? 'valid').toLowerCase() === 'same';
         const out = [0, 1, 2].map((a) => (s[a] ?? 1) * st[a] + (same ? 0 : Math.max(k[a] - st[a], 0)));
         const ch = s[3] ?? 1;
         s = [...out, Number(c.filters)];
