@@ -19,6 +19,7 @@ import { ATTENTION_BUILDERS } from './layers_attention';
 import { batchNorm, groupNorm, layerNorm, normalization, rmsNorm, unitNorm } from './layers_norm';
 import { dense } from './layers_dense';
 import { categoryEncoding, embedding } from './layers_embedding';
+import { discretization } from './layers_discretization';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
@@ -216,6 +217,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Normalization: normalization,
   Embedding: embedding,
   CategoryEncoding: categoryEncoding,
+  Discretization: discretization,
   ...RECURRENT_BUILDERS,
   // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).
   TimeDistributed: (l, ctx) => timeDistributed(l, ctx),

@@ -59,14 +59,14 @@ export function batchNorm(l: LayerConfig, ctx: LayerContext): LayerPlan {
  * Keras's Normalization (preprocessing) layer after adapt(): (x - mean) / max(sqrt(variance), 1e-7)
  * per channel of the last axis, or its inverse, folded by the owner into a private scale and shift.
  * Mean and variance given in the config are weights by the time the topology is read
- * (normalization_constants.ts); in a topology they would travel to the servers: refused.
+ * (config_constants.ts); in a topology they would travel to the servers: refused.
  */
 export function normalization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const weightsOnly = (v: unknown) => v === undefined || v === null;
   // axis None (Keras writes [] or null): one mean and variance for every value.
   const whole = (v: unknown) => v === null || (Array.isArray(v) && v.length === 0);
   // Given in the config, the mean and variance would travel in the topology every server reads:
-  // the owner's reader moves them into weights first (normalization_constants.ts), so a topology
+  // the owner's reader moves them into weights first (config_constants.ts), so a topology
   // that still has them did not come through it.
   for (const k of ['mean', 'variance'] as const)
     if (!weightsOnly(l.config[k]))

@@ -11,7 +11,7 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, type ModelInput, sharedInputShape } from './input_encoding';
-import { normalizationConstantsAsWeights } from './normalization_constants';
+import { configConstantsAsWeights } from './config_constants';
 import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, unpackColumns, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
 import { reluLayers } from './relu_layers';
@@ -340,7 +340,7 @@ export function readLayersModel(source: ModelSource, opts: ReadOptions = {}): {
       weights = readWeights(json, path.dirname(modelPath));
     }
   } else ({ json, weights } = fromArtifacts(source, opts.inputShapes));
-  const moved = normalizationConstantsAsWeights(json);
+  const moved = configConstantsAsWeights(json);
   json = moved.json;
   for (const [name, w] of moved.constants) weights.set(name, w);
   const shapes = manifestShapes(json);

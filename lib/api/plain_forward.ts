@@ -33,6 +33,7 @@ import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
 import { categoryEncodingOf } from './layers_embedding';
+import { discretizationOf, discretizedShape } from './layers_discretization';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 import { applyFinalActivation, type FinalActivation } from './final_activation';
@@ -410,6 +411,29 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
           out[at] = mode === 'multi_hot' || (mode === 'one_hot' && !oneHot) ? 1 : out[at] + 1;
         }
       return { data: out, shape: oneHot ? [n, k, v] : [n, v] };
+    });
+  },
+  // Keras's Discretization: the bin of x is the number of boundaries <= x (NumPy's digitize).
+  Discretization: (l, { w }) => {
+    const mode = discretizationOf(l), b = w(`${l.config.name}/bin_boundaries`), bins = b.length + 1;
+    return one((x) => {
+      const shape = discretizedShape(l, mode, x.shape, bins), out = plainAlloc(shape.reduce((a, d) => a * d, 1));
+      const binOf = (v: number) => {
+        let k = 0;
+        while (k < b.length && v >= b[k]) k++;
+        return k;
+      };
+      // Rows: one per example (count, multi_hot) or per feature (one_hot); int keeps x's shape.
+      const perRow = mode === 'int' || shape.length === 3 ? 1 : x.data.length / x.shape[0];
+      x.data.forEach((v, i) => {
+        const k = binOf(v);
+        if (mode === 'int') out[i] = k;
+        else {
+          const at = Math.floor(i / perRow) * bins + k;
+          out[at] = mode === 'count' ? out[at] + 1 : 1;
+        }
+      });
+      return { data: out, shape };
     });
   },
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),

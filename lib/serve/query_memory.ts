@@ -449,6 +449,16 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         elements += PER_LINEAR * before + (c.output_mode === undefined || c.output_mode === 'multi_hot' ? nonlinear(v) : 0);
         break;
       }
+      case 'Discretization': {
+        // One comparison per value and boundary (x less the boundary: a value the library makes), then
+        // local sums and differences; num_bins is public (config_constants.ts sets it).
+        const before = count(s), bins = Number(c.num_bins), mode = c.output_mode ?? 'int';
+        elements += nonlinear(before * (bins - 1), true) + PER_LINEAR * before * bins;
+        if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], bins] : [bins];
+        else if (mode !== 'int') s = [bins];
+        if (mode === 'multi_hot') elements += nonlinear(bins);
+        break;
+      }
       case 'AdaptiveAveragePooling1D':
       case 'AdaptiveAveragePooling2D':
       case 'AdaptiveMaxPooling1D':

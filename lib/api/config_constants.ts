@@ -1,0 +1,97 @@
+// Some layers keep learned values in their config, and the config is part of the topology every
+// server reads: Keras's Normalization(mean=..., variance=...) (Keras 3's own applications give
+// ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's) and
+// Discretization's bin_boundaries (adapt() writes its quantiles there). The owner moves them into
+// weights before anything reads the topology: then they are shared privately as weights are, and
+// no server sees them. What stays public is their count (the weights' shapes).
+import { type LayerConfig, refuse } from './layers_graph';
+import type { LayersModelJson, WeightSpec } from './layers_spec';
+
+/** A weight's values and shape, as readWeights returns them. */
+type Weight = { data: Float32Array; shape: number[] };
+
+/** More values than this in a config's list is not a per-channel statistic or a set of bins. */
+const MAX_VALUES = 1 << 20;
+
+/** A config's list of numbers as a flat array: a number, or a list of numbers (Keras writes both). */
+function valuesOf(l: LayerConfig, key: string, what: string): number[] {
+  const v = l.config[key];
+  // Nested lists: a statistic per position of several axes, which Normalization does not support.
+  if (Array.isArray(v) && v.some((x) => Array.isArray(x))) refuse(l, `axis = ${JSON.stringify(l.config.axis)}: its config's ${key} has a value per position of several axes; only the last axis (one value per channel) or None (one value) is supported`);
+  const values = typeof v === 'number' ? [v] : Array.isArray(v) && v.length <= MAX_VALUES && v.every((x) => typeof x === 'number') ? (v as number[]) : null;
+  if (!values || values.length === 0) refuse(l, `${key} = ${JSON.stringify(v)?.slice(0, 60)} in its config is not a number or a list of at most ${MAX_VALUES} numbers (${what})`);
+  const bad = values.findIndex((x) => !Number.isFinite(x) || (key === 'variance' && x < 0));
+  if (bad >= 0) refuse(l, `${key}[${bad}] = ${values[bad]} in its config is not ${key === 'variance' ? 'a finite number >= 0' : 'finite'}`);
+  return values;
+}
+
+/** Per class, the config keys holding learned values, and how the owner makes weights of them. */
+const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: string, values: number[]][] }> = {
+  // A list of C values and a single one broadcast to C, as Keras broadcasts them; two single ones: [1].
+  Normalization: {
+    keys: ['mean', 'variance'],
+    move: (l) => {
+      if (l.config.mean == null || l.config.variance == null) refuse(l, `its config gives ${l.config.mean == null ? 'a variance but no mean' : 'a mean but no variance'}: Keras takes both or neither`);
+      const mean = valuesOf(l, 'mean', 'one per channel of its axis'), variance = valuesOf(l, 'variance', 'one per channel of its axis');
+      const c = Math.max(mean.length, variance.length);
+      if ((mean.length !== c && mean.length !== 1) || (variance.length !== c && variance.length !== 1))
+        refuse(l, `its config's mean (${mean.length} values) and variance (${variance.length}) do not broadcast together`);
+      const spread = (values: number[]) => Array.from({ length: c }, (_, i) => values[values.length === 1 ? 0 : i]);
+      return [['mean', spread(mean)], ['variance', spread(variance)]];
+    },
+  },
+  // Sorted, as Keras's digitize needs (equal neighbours leave a bin empty); num_bins becomes their
+  // count + 1, which Keras's config leaves null when the boundaries are given.
+  Discretization: {
+    keys: ['bin_boundaries'],
+    move: (l) => {
+      const b = valuesOf(l, 'bin_boundaries', 'the bins\' boundaries, in increasing order');
+      const down = b.findIndex((v, i) => i > 0 && v < b[i - 1]);
+      if (down >= 0) refuse(l, `bin_boundaries[${down}] = ${b[down]} is below bin_boundaries[${down - 1}] = ${b[down - 1]}: the boundaries must be in increasing order`);
+      if (l.config.num_bins != null && l.config.num_bins !== b.length + 1) refuse(l, `num_bins = ${JSON.stringify(l.config.num_bins)} does not match its ${b.length} bin_boundaries (num_bins is their count + 1)`);
+      l.config.num_bins = b.length + 1;
+      return [['bin_boundaries', b]];
+    },
+  },
+};
+
+/** The layers (anywhere in the topology) whose config gives learned values MOVERS moves. */
+function withConstants(topology: unknown): LayerConfig[] {
+  const found: LayerConfig[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== 'object') return;
+    const o = v as { class_name?: unknown; config?: Record<string, unknown> };
+    const mover = typeof o.class_name === 'string' && Object.hasOwn(MOVERS, o.class_name) ? MOVERS[o.class_name] : undefined;
+    if (mover && o.config && typeof o.config === 'object' && mover.keys.some((k) => o.config![k] != null)) found.push(o as unknown as LayerConfig);
+    Object.values(o).forEach(visit);
+  };
+  visit(topology);
+  return found;
+}
+
+/**
+ * The model with the learned values in its layers' configs moved into weights `name/key`
+ * (Normalization's mean and variance, Discretization's bin_boundaries), the config's set to null
+ * as an adapted layer's are. `constants` holds their values, for the caller to add to the weights
+ * it read; the manifest lists them in a group of their own, with no files.
+ */
+export function configConstantsAsWeights(json: LayersModelJson): { json: LayersModelJson; constants: Map<string, Weight> } {
+  const constants = new Map<string, Weight>();
+  if (withConstants(json.modelTopology).length === 0) return { json, constants };
+  // A copy: the caller's topology (artifacts in memory) is left as it was.
+  const topology = JSON.parse(JSON.stringify(json.modelTopology));
+  const names = new Set((Array.isArray(json.weightsManifest) ? json.weightsManifest : []).flatMap((g) => (Array.isArray(g?.weights) ? g.weights.map((w) => w.name) : [])));
+  const specs: WeightSpec[] = [];
+  for (const l of withConstants(topology)) {
+    const mover = MOVERS[l.class_name];
+    for (const [key, values] of mover.move(l)) {
+      const name = `${l.config.name}/${key}`;
+      if (names.has(name) || constants.has(name)) refuse(l, `its config gives a ${key}, and the model also has a weight '${name}'`);
+      constants.set(name, { data: Float32Array.from(values), shape: [values.length] });
+      specs.push({ name, shape: [values.length], dtype: 'float32' });
+    }
+    for (const key of mover.keys) l.config[key] = null;
+  }
+  return { json: { modelTopology: topology, weightsManifest: [...json.weightsManifest, { paths: [], weights: specs }] }, constants };
+}
