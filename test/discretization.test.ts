@@ -14,6 +14,7 @@ import { readLayersModel } from '../lib/api/model';
 import { manifestShapes, parseTopology } from '../lib/api/layers_spec';
 import { estimateQueryBytes } from '../lib/serve/limits';
 import { startCluster } from './helpers/service';
+import { oneLayerModel } from './helpers/one_layer_model';
 
 interface Fixture {
   topology: { config: { layers: { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[] }[] } };
@@ -27,15 +28,8 @@ const fromFixture = (f: Fixture, topology: object = f.topology) =>
 
 type Mode = 'int' | 'one_hot' | 'multi_hot' | 'count';
 
-/** A model of one Discretization reading an input of `shape` (batch left out). */
-function discretizer(config: Record<string, unknown>, shape: number[]): tfe.ModelArtifacts {
-  const ref = { class_name: '__keras_tensor__', config: { shape: [null, ...shape], dtype: 'float32', keras_history: ['in', 0, 0] } };
-  const layers = [
-    { module: 'keras.layers', class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_shape: [null, ...shape] }, inbound_nodes: [] },
-    { module: 'keras.layers', class_name: 'Discretization', name: 'bins', config: { name: 'bins', dtype: 'float32', num_bins: null, epsilon: 0.01, output_mode: 'int', sparse: false, ...config }, inbound_nodes: [{ args: [ref], kwargs: {} }] },
-  ];
-  return { modelTopology: { class_name: 'Functional', keras_version: '3.15.1', config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [['bins', 0, 0]] } }, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts;
-}
+/** A model of one Discretization (named 'bins') reading an input of `shape` (batch left out). */
+const discretizer = (config: Record<string, unknown>, shape: number[]) => oneLayerModel('Discretization', { num_bins: null, epsilon: 0.01, output_mode: 'int', sparse: false, ...config }, shape, { name: 'bins' });
 
 /** NumPy's digitize and Keras's encodings, written apart from the library's. */
 function reference(x: number[], rows: number, b: number[], mode: Mode): number[] {

@@ -1,7 +1,8 @@
 // Some layers keep learned values in their config, and the config is part of the topology every
 // server reads: Keras's Normalization(mean=..., variance=...) (Keras 3's own applications give
-// ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's) and
-// Discretization's bin_boundaries (adapt() writes its quantiles there). The owner moves them into
+// ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's),
+// Discretization's bin_boundaries (adapt() writes its quantiles there) and IntegerLookup's
+// vocabulary. The owner moves them into
 // weights before anything reads the topology: then they are shared privately as weights are, and
 // no server sees them. What stays public is their count (the weights' shapes).
 import { type LayerConfig, refuse } from './layers_graph';
@@ -53,6 +54,29 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
       return [['bin_boundaries', b]];
     },
   },
+  // Keras strips a leading [mask token, OOV token] (get_vocabulary()'s own start) and refuses
+  // repeated entries and the mask token elsewhere; entries are whole numbers a float32 weight
+  // holds exactly. vocabulary_size becomes their count + the OOV index, as Keras writes it.
+  IntegerLookup: {
+    keys: ['vocabulary'],
+    move: (l) => {
+      if (!Array.isArray(l.config.vocabulary)) refuse(l, `vocabulary = ${JSON.stringify(l.config.vocabulary)?.slice(0, 60)} is not a list of integers (a file's path is not read: give the list)`);
+      let v = valuesOf(l, 'vocabulary', 'the integer ids');
+      const mask = l.config.mask_token, oov = l.config.oov_token ?? -1, oovs = Number(l.config.num_oov_indices ?? 1);
+      const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
+      if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
+      const bad = v.findIndex((x) => !Number.isSafeInteger(x) || Math.abs(x) > 2 ** 24);
+      if (bad >= 0) refuse(l, `vocabulary[${bad}] = ${v[bad]} is not a whole number within +-2^24 (the ids a float32 weight holds exactly)`);
+      const seen = new Set<number>();
+      for (const x of v) {
+        if (seen.has(x)) refuse(l, `vocabulary repeats ${x}: Keras refuses repeated entries`);
+        seen.add(x);
+      }
+      if (mask != null && seen.has(mask as number)) refuse(l, `vocabulary holds the mask token ${mask} other than at its start: Keras refuses it`);
+      l.config.vocabulary_size = v.length + 1;
+      return [['vocabulary', v]];
+    },
+  },
 };
 
 /** The layers (anywhere in the topology) whose config gives learned values MOVERS moves. */
@@ -72,7 +96,7 @@ function withConstants(topology: unknown): LayerConfig[] {
 
 /**
  * The model with the learned values in its layers' configs moved into weights `name/key`
- * (Normalization's mean and variance, Discretization's bin_boundaries), the config's set to null
+ * (Normalization's mean and variance, Discretization's bin_boundaries, IntegerLookup's vocabulary), the config's set to null
  * as an adapted layer's are. `constants` holds their values, for the caller to add to the weights
  * it read; the manifest lists them in a group of their own, with no files.
  */

@@ -20,6 +20,7 @@ import { batchNorm, groupNorm, layerNorm, normalization, rmsNorm, unitNorm } fro
 import { dense } from './layers_dense';
 import { categoryEncoding, embedding } from './layers_embedding';
 import { discretization } from './layers_discretization';
+import { integerLookup } from './layers_lookup';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
@@ -87,6 +88,12 @@ export interface LayerContext {
    * foldBatchNorms), so it only adds its shift.
    */
   scaleFolded?: boolean;
+  /**
+   * An id-making layer (Discretization, IntegerLookup in int mode) whose ids only Embedding and
+   * CategoryEncoding layers read: their vocabulary, over which it gives the one-hot of its ids
+   * (layers_embedding.ts idMakersOf).
+   */
+  idsOneHot?: number;
 }
 
 const one = (xs: AnyTensor[]) => xs[0];
@@ -218,6 +225,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Embedding: embedding,
   CategoryEncoding: categoryEncoding,
   Discretization: discretization,
+  IntegerLookup: integerLookup,
   ...RECURRENT_BUILDERS,
   // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).
   TimeDistributed: (l, ctx) => timeDistributed(l, ctx),

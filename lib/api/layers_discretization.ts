@@ -2,7 +2,8 @@
 // number of boundaries b_j <= x (NumPy's digitize). Privately, one comparison per boundary,
 // g_j = [x >= b_j] (exact protocols): int is their sum, one_hot their differences (bin k holds x
 // when g_(k-1) = 1 and g_k = 0), count and multi_hot one_hot summed over the features, multi_hot
-// then min(count, 1). The boundaries are the owner's, shared as weights (config_constants.ts
+// then min(count, 1). An int bin read only by Embeddings (or CategoryEncodings) is that one-hot,
+// which they take as a model input's ids (layers_embedding.ts). The boundaries are the owner's, shared as weights (config_constants.ts
 // moves them there from the config); their count, the bins' number, is public.
 //
 // What the comparisons see is x and b_j on the fixed-point grid (2^-16 at the default fracBits):
@@ -14,9 +15,10 @@ import { settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { add, concat, neg, reduceSum, reshape, slice, sub } from './ops';
 import { greaterEqual } from './comparison_ops';
-import { relu } from './ops_nonlinear';
+import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
+import { idsOneHot } from './layers_embedding';
 
-export type DiscretizationMode = 'int' | 'one_hot' | 'multi_hot' | 'count';
+export type DiscretizationMode = 'int' | CategoricalMode;
 
 /** A Discretization's output mode, its settings checked (Keras's default mode: int). */
 export function discretizationOf(l: LayerConfig): DiscretizationMode {
@@ -37,17 +39,6 @@ export function discretizationOf(l: LayerConfig): DiscretizationMode {
   return (c.output_mode ?? 'int') as DiscretizationMode;
 }
 
-/** The output shape Keras gives for an input of `shape` (batch first), or why it refuses it. */
-export function discretizedShape(l: LayerConfig, mode: DiscretizationMode, shape: readonly number[], bins: number): number[] {
-  if (mode === 'int') return [...shape];
-  // Keras's encoding takes [batch] or [batch, k] (one_hot also [batch, k, 1]): one_hot gives a
-  // row per feature ([batch, bins] for a single one), count and multi_hot one row per example.
-  const r = shape.length, k = r === 1 ? 1 : shape[1];
-  if (r > 3 || (r === 3 && (mode !== 'one_hot' || shape[2] !== 1)) || r === 0)
-    refuse(l, `output_mode = '${mode}' takes inputs of shape [batch] or [batch, k]${mode === 'one_hot' ? ' (or [batch, k, 1])' : ''}, as Keras does, got [${shape}]`);
-  return mode === 'one_hot' && k > 1 ? [shape[0], k, bins] : [shape[0], bins];
-}
-
 export function discretization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const mode = discretizationOf(l);
   const name = `${l.config.name}/bin_boundaries`;
@@ -58,24 +49,23 @@ export function discretization(l: LayerConfig, ctx: LayerContext): LayerPlan {
     return refuse(l, `has no bin boundaries (none in its config, no weight '${name}'): adapt() it, or give bin_boundaries, before saving`);
   }
   const [n] = shape;
+  if (ctx.idsOneHot !== undefined && ctx.idsOneHot < n + 1) refuse(l, `makes ids up to ${n}, but the layers that read them take ids below ${ctx.idsOneHot}`);
   if (shape.length !== 1 || !(n >= 1)) refuse(l, `weight '${name}' has shape [${shape}]: expected [n], n >= 1 boundaries`);
   if (l.config.num_bins != null && l.config.num_bins !== n + 1) refuse(l, `num_bins = ${l.config.num_bins} does not match its ${n} bin boundaries (num_bins is their count + 1)`);
   const b = ctx.take('bin_boundaries', [n]);
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    const out = discretizedShape(l, mode, x.shape, n + 1);
+    if (mode !== 'int') encodedShape(l, mode, x.shape, n + 1);
     // g [..., n]: x against every boundary.
     const g = greaterEqual(reshape(x, [...x.shape, 1]), p[b]);
-    if (mode === 'int') return reduceSum(g, -1);
-    const rows = out.length === 3 ? out[0] * out[1] : x.shape[0] * (x.shape.length === 1 ? 1 : x.shape[1]);
-    const flat = reshape(g, [rows, n]);
+    if (mode === 'int' && !ctx.idsOneHot) return reduceSum(g, -1);
+    const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(g, [rows, n]);
     const parts = [add(neg(slice(flat, [0, 0], [rows, 1])), 1)];
     if (n > 1) parts.push(sub(slice(flat, [0, 0], [rows, n - 1]), slice(flat, [0, 1], [rows, n - 1])));
     parts.push(slice(flat, [0, n - 1], [rows, 1]));
     const oneHot = concat(parts, 1);
-    if (mode === 'one_hot') return reshape(oneHot, out);
-    const k = rows / x.shape[0];
-    const count = k === 1 ? oneHot : reduceSum(reshape(oneHot, [x.shape[0], k, n + 1]), 1);
-    return mode === 'count' || k === 1 ? count : sub(count, relu(sub(count, 1)));
+    // The bins' one-hot for the Embeddings or CategoryEncodings that read the bin (idsOneHot).
+    if (mode === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
+    return encodeRows(l, mode, oneHot, x.shape);
   };
   return { step, comparisons: true, exactOnly: true };
 }

@@ -12,7 +12,7 @@ import { dense } from './layers_dense';
 import { ANY, posInt, settings } from './layers_settings';
 import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { reduceSum, reshape, sub } from './ops';
+import { pad, reduceSum, reshape, sub } from './ops';
 import { relu } from './ops_nonlinear';
 
 const isNull = (v: unknown) => v === undefined || v === null;
@@ -62,6 +62,51 @@ export const ID_READERS: Readonly<Record<string, string>> = { Embedding: 'input_
 /** An id reader's vocabulary (Embedding's input_dim, CategoryEncoding's num_tokens). */
 export const vocabularyOf = (l: LayerConfig): number => Number(l.config[ID_READERS[l.class_name]]);
 
+/** The layers that make ids privately (output_mode int, Keras's default for both): a bin, a vocabulary index. */
+const ID_MAKERS = new Set(['Discretization', 'IntegerLookup']);
+const makesIds = (l: LayerConfig) => ID_MAKERS.has(l.class_name) && (l.config.output_mode ?? 'int') === 'int';
+
+/**
+ * The id-making layers (by name) whose ids only id readers read, with the readers' vocabulary:
+ * such a layer gives the one-hot of its ids over it (LayerContext.idsOneHot), which the readers
+ * take as they take a model input's. Refused: one whose ids some readers take as ids and others
+ * (or the model's output) as numbers, and readers that disagree on the vocabulary.
+ */
+export function idMakersOf(graph: LayerGraph): Map<string, number> {
+  const found = new Map<string, number>(), plain = new Set<string>();
+  for (const node of graph.nodes) {
+    if (!makesIds(node.layer)) continue;
+    const readers = graph.nodes.filter((n) => n.inputs.includes(node.id));
+    const idReaders = readers.filter((n) => n.layer.class_name in ID_READERS);
+    const name = node.layer.config.name;
+    if (idReaders.length === 0) {
+      plain.add(name);
+      continue;
+    }
+    const other = readers.find((n) => !(n.layer.class_name in ID_READERS));
+    if (other || graph.outputs.includes(node.id))
+      refuse(node.layer, `its ids are read by ${idReaders[0].layer.class_name} '${idReaders[0].layer.config.name}' and also ${other ? `by ${other.layer.class_name} '${other.layer.config.name}'` : 'returned by the model'}, which would take them as numbers: an id-making layer read as ids must be read only by Embedding and CategoryEncoding layers`);
+    const first = idReaders[0].layer, v = vocabularyOf(first);
+    for (const { layer } of idReaders)
+      if (vocabularyOf(layer) !== v) refuse(layer, `${ID_READERS[layer.class_name]} = ${vocabularyOf(layer)} differs from the ${v} of ${first.class_name} '${first.config.name}', which reads the same ids of '${name}': they are one-hot encoded over one vocabulary`);
+    if (found.has(name) && found.get(name) !== v) refuse(node.layer, `its calls' ids are read over vocabularies of ${found.get(name)} and ${v}: a shared layer gives one encoding`);
+    found.set(name, v);
+  }
+  for (const name of plain)
+    if (found.has(name)) throw new Error(`layer '${name}': some of its calls' ids are read by Embedding or CategoryEncoding layers and others as numbers: a shared layer gives one encoding`);
+  return found;
+}
+
+/**
+ * An id-making layer's one-hot rows [values, n] (n ids, 0 to n - 1) as its readers take them:
+ * [...shape, v] for `shape` the ids' shape, zero columns for the vocabulary's ids it never makes.
+ */
+export function idsOneHot(l: LayerConfig, rows: AnyTensor, shape: readonly number[], v: number): AnyTensor {
+  const n = rows.shape[1];
+  if (n > v) refuse(l, `makes ids up to ${n - 1}, but the layers that read them take ids below ${v}`);
+  return reshape(n < v ? pad(rows, [[0, 0], [0, v - n]]) : rows, [...shape, v]);
+}
+
 /**
  * Keras's CategoryEncoding on token ids (structured data's categorical features): one_hot
  * ([batch] or [batch, 1] ids: [batch, V]; [batch, k]: [batch, k, V]), multi_hot and count
@@ -91,13 +136,15 @@ export function categoryEncoding(l: LayerConfig): LayerPlan {
  * for an input no Embedding reads.
  */
 export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)[] {
-  const embeddings = graph.nodes.filter((n) => n.layer.class_name in ID_READERS);
+  // Id readers of an id-making layer take its one-hot (idMakersOf), not a model input's.
+  const makers = new Set(graph.nodes.filter((n) => makesIds(n.layer)).map((n) => n.id));
+  const embeddings = graph.nodes.filter((n) => n.layer.class_name in ID_READERS && !(n.inputs.length === 1 && makers.has(n.inputs[0])));
   if (embeddings.length === 0) return graph.inputs.map(() => undefined);
   const ids = graph.inputs.map((i) => i.id);
   const what = graph.inputs.length > 1 ? 'one of the model\'s inputs' : "the model's input";
   for (const { layer, inputs } of embeddings)
     if (inputs.length !== 1 || !ids.includes(inputs[0]))
-      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them)`);
+      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them), or the ids of a Discretization or IntegerLookup`);
   return graph.inputs.map((input) => {
     const readers = embeddings.filter((n) => n.inputs[0] === input.id);
     if (readers.length === 0) return undefined;

@@ -7,7 +7,7 @@ import { layerScaleWeightName } from './layers_convnext';
 import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
-import { inputEncodingsOf } from './layers_embedding';
+import { idMakersOf, inputEncodingsOf } from './layers_embedding';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
 import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask';
@@ -298,6 +298,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   let needsSecureNN = false, comparisons = false;
   const exactOnlyLayers: string[] = [];
   const uses = readers(graph);
+  const idMakers = idMakersOf(graph);
   const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
   // One plan per layer, or two for a layer whose call is a model output that other calls also
@@ -332,6 +333,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       keras3: graph.keras3,
       tfjs: graph.tfjs,
       scaleFolded: foldedBns.has(l.config.name),
+      idsOneHot: idMakers.get(l.config.name),
       take: (w, shape) => {
         const weight = `${l.config.name}/${w}`;
         const s = weightShape(weight);

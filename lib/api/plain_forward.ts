@@ -33,7 +33,9 @@ import { layerScaleSettings, stochasticDepth } from './layers_convnext';
 import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
 import { categoryEncodingOf } from './layers_embedding';
-import { discretizationOf, discretizedShape } from './layers_discretization';
+import { discretizationOf } from './layers_discretization';
+import { integerLookupOf } from './layers_lookup';
+import { plainEncode } from './categorical_encoding';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
 import { applyFinalActivation, type FinalActivation } from './final_activation';
@@ -415,26 +417,23 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   // Keras's Discretization: the bin of x is the number of boundaries <= x (NumPy's digitize).
   Discretization: (l, { w }) => {
-    const mode = discretizationOf(l), b = w(`${l.config.name}/bin_boundaries`), bins = b.length + 1;
-    return one((x) => {
-      const shape = discretizedShape(l, mode, x.shape, bins), out = plainAlloc(shape.reduce((a, d) => a * d, 1));
-      const binOf = (v: number) => {
-        let k = 0;
-        while (k < b.length && v >= b[k]) k++;
-        return k;
-      };
-      // Rows: one per example (count, multi_hot) or per feature (one_hot); int keeps x's shape.
-      const perRow = mode === 'int' || shape.length === 3 ? 1 : x.data.length / x.shape[0];
-      x.data.forEach((v, i) => {
-        const k = binOf(v);
-        if (mode === 'int') out[i] = k;
-        else {
-          const at = Math.floor(i / perRow) * bins + k;
-          out[at] = mode === 'count' ? out[at] + 1 : 1;
-        }
-      });
-      return { data: out, shape };
-    });
+    const mode = discretizationOf(l), b = w(`${l.config.name}/bin_boundaries`);
+    const binOf = (v: number) => {
+      let k = 0;
+      while (k < b.length && v >= b[k]) k++;
+      return k;
+    };
+    return one((x) => (mode === 'int' ? { data: x.data.map(binOf), shape: x.shape } : plainEncode(l, mode, x, b.length + 1, binOf, plainAlloc)));
+  },
+  // Keras's IntegerLookup: x cast to an integer (towards zero), then its vocabulary index.
+  IntegerLookup: (l, { w }) => {
+    const { mode, mask, padTo } = integerLookupOf(l), vocab = w(`${l.config.name}/vocabulary`), m = vocab.length;
+    const at = new Map(Array.from(vocab, (v, j) => [v, j]));
+    // Columns: OOV, then the vocabulary; the mask token has none (-1). int: the mask's index 0 first.
+    const column = (v: number) => (mask !== null && Math.trunc(v) === mask ? -1 : (at.get(Math.trunc(v)) ?? -1) + 1);
+    const base = mask === null ? 0 : 1;
+    if (mode === 'int') return one((x) => ({ data: x.data.map((v) => (mask !== null && Math.trunc(v) === mask ? 0 : base + column(v))), shape: x.shape }));
+    return one((x) => plainEncode(l, mode, x, padTo ?? m + 1, column, plainAlloc));
   },
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated kernels come spread by the owner (conv_kernels.ts), grouped ones as saved, and depthwise

@@ -449,14 +449,22 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         elements += PER_LINEAR * before + (c.output_mode === undefined || c.output_mode === 'multi_hot' ? nonlinear(v) : 0);
         break;
       }
-      case 'Discretization': {
-        // One comparison per value and boundary (x less the boundary: a value the library makes), then
-        // local sums and differences; num_bins is public (config_constants.ts sets it).
-        const before = count(s), bins = Number(c.num_bins), mode = c.output_mode ?? 'int';
-        elements += nonlinear(before * (bins - 1), true) + PER_LINEAR * before * bins;
-        if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], bins] : [bins];
-        else if (mode !== 'int') s = [bins];
-        if (mode === 'multi_hot') elements += nonlinear(bins);
+      case 'Discretization':
+      case 'IntegerLookup': {
+        // Per value, one comparison per boundary (x less it: a value the library makes), or two per
+        // vocabulary entry (and the mask token's); then local sums and differences. The counts are
+        // public (config_constants.ts sets num_bins and vocabulary_size). An int output read as
+        // ids is their one-hot [..., width] (layers_embedding.ts idMakersOf).
+        const before = count(s), mode = c.output_mode ?? 'int', masked = cls === 'IntegerLookup' && c.mask_token != null;
+        const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
+        const gates = cls === 'Discretization' ? width - 1 : 2 * (width - 1);
+        elements += nonlinear(before * gates, true) + PER_LINEAR * before * (width + gates);
+        const asIds = cls === 'IntegerLookup' || calls.some((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
+        const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(width, Number(c.max_tokens)) : width;
+        if (mode === 'int') s = asIds ? [...s, width] : s;
+        else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];
+        else s = [padded];
+        if (mode === 'multi_hot') elements += nonlinear(padded);
         break;
       }
       case 'AdaptiveAveragePooling1D':
