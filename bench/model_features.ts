@@ -5,7 +5,9 @@
 // differ only in the feature: UpSampling2D nearest (copies) against bilinear and bicubic (two and
 // four weighted taps per axis, a truncation per axis); a decoder LSTM started from an encoder's
 // states against the same decoder from zeros; volumes (a small CT-scan classifier, a 3-D U-Net's
-// Conv3DTranspose): the 3-D layers' gathered patches and one product each.
+// Conv3DTranspose): the 3-D layers' gathered patches and one product each; a structured-data
+// classifier with its categorical preprocessing (IntegerLookup, Discretization) against the same
+// on numbers only.
 //   npm run bench:features                 table
 //   npm run bench:features -- --quick      fewer queries
 import * as fs from 'node:fs';
@@ -121,6 +123,37 @@ const transpose3d = () =>
     [['up/kernel', [3, 3, 3, 4, 8]], ['up/bias', [4]]],
   );
 
+/**
+ * A structured-data classifier (keras.io's heart-disease one, made wider): numeric features as
+ * they are, or with 6 integer codes through IntegerLookup (20 entries, one_hot) and 5 numbers cut
+ * into 10 bins by Discretization (one_hot) first: the preprocessing's comparisons, the product
+ * over the wider rows.
+ */
+const CODES = Array.from({ length: 20 }, (_, i) => 3 * i + 1);
+const structured = (preprocessed: boolean) =>
+  model(
+    preprocessed
+      ? [
+          ['codes', 'InputLayer', { batch_input_shape: [null, 6] }, []],
+          ['numbers', 'InputLayer', { batch_input_shape: [null, 5] }, []],
+          ['lookup', 'IntegerLookup', { vocabulary: CODES, output_mode: 'one_hot' }, ['codes']],
+          ['bins', 'Discretization', { bin_boundaries: [-0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8], output_mode: 'one_hot' }, ['numbers']],
+          ['f1', 'Flatten', {}, ['lookup']],
+          ['f2', 'Flatten', {}, ['bins']],
+          ['cat', 'Concatenate', { axis: -1 }, ['f1', 'f2']],
+          ['h', 'Dense', { units: 32, activation: 'relu' }, ['cat']],
+          ['out', 'Dense', { units: 1 }, ['h']],
+        ]
+      : [
+          ['numbers', 'InputLayer', { batch_input_shape: [null, 11] }, []],
+          ['h', 'Dense', { units: 32, activation: 'relu' }, ['numbers']],
+          ['out', 'Dense', { units: 1 }, ['h']],
+        ],
+    ['out'],
+    [['h/kernel', [preprocessed ? 6 * 21 + 5 * 10 : 11, 32]], ['h/bias', [32]], ['out/kernel', [32, 1]], ['out/bias', [1]]],
+  );
+const codes = () => ({ data: Float64Array.from({ length: 6 }, () => (Math.random() < 0.9 ? CODES[Math.floor(Math.random() * 20)] : 100)), shape: [1, 6] });
+
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
 const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
   { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
@@ -132,6 +165,8 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'SeparableConv2D 3x3 (16x16x128 -> 128), pool, Dense', artifacts: () => convolution('separable'), input: () => input([1, 16, 16, 128]) },
   { name: 'decoder LSTM (6 steps) from zeros', artifacts: () => decoder(false), input: () => input([1, 6, 3]) },
   { name: 'encoder LSTM (8 steps), decoder from its states', artifacts: () => decoder(true), input: () => [input([1, 8, 4]), input([1, 6, 3])] },
+  { name: 'structured data: 11 numbers, Dense 32, Dense', artifacts: () => structured(false), input: () => input([1, 11]) },
+  { name: 'structured data: 6 codes by IntegerLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true), input: () => [codes(), input([1, 5])] },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];
