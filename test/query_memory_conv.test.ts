@@ -8,6 +8,7 @@
 import test from 'ava';
 
 import { estimateQueryBytes } from '../lib/serve/limits';
+import { PATCH_CHUNK_VALUES } from '../lib/protocol/correlated';
 
 const IN = [64, 64, 4];
 const model = (layer: { class_name: string; config: Record<string, unknown> }) => ({
@@ -115,4 +116,17 @@ test('a Conv3D is estimated as its gathered patches and one product; 3-D pools a
   }
   // Windows of 8: each gathered (max) or summed (average), above the output alone.
   for (const cls of ['MaxPooling3D', 'AveragePooling3D']) t.true(est3({ class_name: cls, config: { pool_size: 2 } }) - flat >= 8 * 8 * 6 * 5 * 8 * 3, cls);
+});
+
+test("a large Conv3D's patches count as the chunks they are gathered in, not the whole im2col", (t) => {
+  // keras.io's CT-scan classifier at its size, second convolution: 60 x 60 x 62 voxels x 27 taps x
+  // 64 channels = 385 M patch values (3 GB), gathered PATCH_CHUNK_VALUES at a time.
+  const vol = [62, 62, 64, 64];
+  const est3 = (batch: number) => estimateQueryBytes({ topology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Conv3D', config: { name: 'c', batch_input_shape: [null, ...vol], filters: 64, kernel_size: 3 } }] } } as never, protocol: 'fss', inputShape: vol }, batch);
+  const outputs = 60 * 60 * 62 * 64;
+  for (const batch of [1, 4]) {
+    const e = est3(batch);
+    t.true(e >= 8 * batch * 4 * outputs + 8 * 2 * 2 * PATCH_CHUNK_VALUES, `batch ${batch}: ${e} below the products and two chunks`);
+    t.true(e < 8 * batch * (60 * 60 * 62 * 27 * 64), `batch ${batch}: ${e} counts the whole patches`);
+  }
 });

@@ -6,7 +6,7 @@
 // PRG(s02, nonce_c) and server2 sends server1 only the correction c - c0. So a Beaver triple costs
 // |c| on the wire instead of |a| + |b| + |c| per server.
 import type { Padding } from '../ops/conv';
-import { add, conv2d, depthwiseConv2d, gather, groupedConv2d, matmul, mul, reshape, shiftRightLogical, sub } from '../ops';
+import { add, concat, conv2d, depthwiseConv2d, gather, groupedConv2d, matmul, mul, reshape, shiftRightLogical, sub } from '../ops';
 import { prgRing, randomSeed, SEED_BYTES } from '../prg/prg';
 import type { RingTensor } from '../tensor/ring_tensor';
 import { sameShape } from '../tensor/shape';
@@ -31,14 +31,50 @@ export type Bilinear =
    */
   | { kind: 'patchMatmul'; index: Int32Array };
 
-/** a [n, L, C] at `index` along its rows, as [n P, K C], times b [K C, F] (see Bilinear). */
-async function patchMatmul(a: RingTensor, b: RingTensor, index: Int32Array): Promise<RingTensor> {
-  const g = await gather(a, index, 1);
-  try {
-    const kc = b.shape[0];
-    return await matmul(reshape(g, [(g.shape[0] * g.shape[1] * g.shape[2]) / kc, kc]), b);
-  } finally {
+/**
+ * The patches gathered at a time (values; 32 MiB): a large volume's im2col would otherwise be
+ * made whole (a 64x62x62 volume of 64 channels under a 3x3x3 kernel: 1.7 G values), on each
+ * compute server and the dealer.
+ */
+export const PATCH_CHUNK_VALUES = 1 << 22;
+
+/**
+ * a [n, L, C] at `index` along its rows, as [n P, K C], times b [K C, F] (see Bilinear): where the
+ * patches outweigh the output, the windows in chunks of at most `chunkValues` gathered values,
+ * each gathered, multiplied and dropped before the next, then the products laid side by side in
+ * the windows' order.
+ */
+export async function patchMatmul(a: RingTensor, b: RingTensor, index: Int32Array, chunkValues = PATCH_CHUNK_VALUES): Promise<RingTensor> {
+  const n = a.shape[0], [kc, f] = b.shape, k = kc / a.shape[2], p = index.length / k;
+  const per = Math.max(1, Math.floor(chunkValues / (n * kc)));
+  // Every handle disposed as soon as it is used: a reshape is a second handle on the same memory,
+  // which is freed with the last (RingTensor.alias).
+  const product = async (w0: number, w1: number): Promise<RingTensor> => {
+    const g = await gather(a, w0 === 0 && w1 === p ? index : index.subarray(w0 * k, w1 * k), 1);
+    const rows = reshape(g, [n * (w1 - w0), kc]);
     g.dispose();
+    try {
+      return await matmul(rows, b);
+    } finally {
+      rows.dispose();
+    }
+  };
+  // Chunks cost a copy of the output (the products laid side by side): taken only where the whole
+  // patches would hold more than that copy and a chunk (many taps x channels per filter).
+  if (per >= p || n * p * kc <= n * p * f + chunkValues) return product(0, p);
+  const parts: RingTensor[] = [];
+  try {
+    for (let w0 = 0; w0 < p; w0 += per) {
+      const w1 = Math.min(p, w0 + per), m = await product(w0, w1);
+      parts.push(reshape(m, [n, w1 - w0, f]));
+      m.dispose();
+    }
+    const whole = await concat(parts, 1);
+    const out = reshape(whole, [n * p, f]);
+    whole.dispose();
+    return out;
+  } finally {
+    for (const t of parts) t.dispose();
   }
 }
 

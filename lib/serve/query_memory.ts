@@ -18,6 +18,7 @@ import { type FssGate, isExact, PROTOCOL_TRAITS } from '../protocol/protocols';
 import { optionsOf, type ProtocolOptions } from '../protocol/protocol_options';
 import type { ProtocolName } from './messages';
 import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
+import { PATCH_CHUNK_VALUES } from '../protocol/correlated';
 
 const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -248,6 +249,9 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
   };
   // An activation the next layer (its only reader, in a chain) pools first: counted on the pooled shape.
   let deferred = 0;
+  // A volume convolution's patches (per sample): gathered PATCH_CHUNK_VALUES at a time (the
+  // whole batch's), by the product's two evaluations at once, each freed before the next.
+  const patches = (values: number) => PER_IM2COL * Math.min(values, (2 * PATCH_CHUNK_VALUES) / batch);
   const activation = (i: number) => {
     const { class_name: cls, config: c } = calls[i].layer;
     const gates = gatesOf(cls, c);
@@ -403,7 +407,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       // Volumes (lib/api/layers_3d.ts): Conv3D's patches gathered (taps x channels per output
-      // voxel) and one product; pools' windows gathered (max) or summed (average); copies.
+      // voxel, in chunks) and one product; pools' windows gathered (max) or summed (average); copies.
       case 'Conv3D':
       case 'MaxPooling3D':
       case 'AveragePooling3D': {
@@ -412,7 +416,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const out = [0, 1, 2].map((a) => Math.max(1, same ? Math.ceil((s[a] ?? 1) / st[a]) : Math.floor(((s[a] ?? 1) - (k[a] - 1) * dil[a] - 1) / st[a]) + 1));
         const ch = s[3] ?? 1, taps = k[0] * k[1] * k[2], voxels = out[0] * out[1] * out[2];
         s = [...out, conv ? Number(c.filters) : ch];
-        elements += PER_IM2COL * voxels * taps * ch + (conv ? PER_PRODUCT * count(s) : cls === 'MaxPooling3D' ? nonlinear(voxels * taps * ch) : PER_LINEAR * count(s));
+        elements += (conv ? patches(voxels * taps * ch) : PER_IM2COL * voxels * taps * ch) + (conv ? PER_PRODUCT * count(s) : cls === 'MaxPooling3D' ? nonlinear(voxels * taps * ch) : PER_LINEAR * count(s));
         if (conv) activation(i);
         break;
       }
@@ -422,7 +426,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const out = [0, 1, 2].map((a) => (s[a] ?? 1) * st[a] + (same ? 0 : Math.max(k[a] - st[a], 0)));
         const ch = s[3] ?? 1;
         s = [...out, Number(c.filters)];
-        elements += PER_IM2COL * out[0] * out[1] * out[2] * k[0] * k[1] * k[2] * ch + PER_PRODUCT * count(s);
+        elements += patches(out[0] * out[1] * out[2] * k[0] * k[1] * k[2] * ch) + PER_PRODUCT * count(s);
         activation(i);
         break;
       }
