@@ -7,7 +7,7 @@
 // states against the same decoder from zeros; volumes (a small CT-scan classifier, a 3-D U-Net's
 // Conv3DTranspose): the 3-D layers' gathered patches and one product each; a structured-data
 // classifier with its categorical preprocessing (IntegerLookup, Discretization) against the same
-// on numbers only.
+// on numbers only; keras.io's next-frame prediction (ConvLSTM2D, Conv3D), small.
 //   npm run bench:features                 table
 //   npm run bench:features -- --quick      fewer queries
 import * as fs from 'node:fs';
@@ -123,6 +123,18 @@ const transpose3d = () =>
     [['up/kernel', [3, 3, 3, 4, 8]], ['up/bias', [4]]],
   );
 
+/** keras.io's next-frame video prediction, small: 4 frames of 16x16, a ConvLSTM2D of 8 filters (relu), a Conv3D over the frames. */
+const nextFrame = () =>
+  model(
+    [
+      ['in', 'InputLayer', { batch_input_shape: [null, 4, 16, 16, 1] }, []],
+      ['lstm', 'ConvLSTM2D', { filters: 8, kernel_size: [3, 3], padding: 'same', return_sequences: true, activation: 'relu', recurrent_activation: 'sigmoid' }, ['in']],
+      ['out', 'Conv3D', { filters: 1, kernel_size: [3, 3, 3], padding: 'same' }, ['lstm']],
+    ],
+    ['out'],
+    [['lstm/kernel', [3, 3, 1, 32]], ['lstm/recurrent_kernel', [3, 3, 8, 32]], ['lstm/bias', [32]], ['out/kernel', [3, 3, 3, 8, 1]], ['out/bias', [1]]],
+  );
+
 /**
  * A structured-data classifier (keras.io's heart-disease one, made wider): numeric features as
  * they are, or with 6 integer codes through IntegerLookup (20 entries, one_hot) and 5 numbers cut
@@ -165,6 +177,7 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'SeparableConv2D 3x3 (16x16x128 -> 128), pool, Dense', artifacts: () => convolution('separable'), input: () => input([1, 16, 16, 128]) },
   { name: 'decoder LSTM (6 steps) from zeros', artifacts: () => decoder(false), input: () => input([1, 6, 3]) },
   { name: 'encoder LSTM (8 steps), decoder from its states', artifacts: () => decoder(true), input: () => [input([1, 8, 4]), input([1, 6, 3])] },
+  { name: 'ConvLSTM2D next-frame (4 frames 16x16x1, 8 filters, Conv3D)', artifacts: nextFrame, input: () => input([1, 4, 16, 16, 1]) },
   { name: 'structured data: 11 numbers, Dense 32, Dense', artifacts: () => structured(false), input: () => input([1, 11]) },
   { name: 'structured data: 6 codes by IntegerLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true), input: () => [codes(), input([1, 5])] },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },

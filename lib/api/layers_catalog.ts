@@ -21,6 +21,7 @@ import { dense } from './layers_dense';
 import { categoryEncoding, embedding } from './layers_embedding';
 import { discretization } from './layers_discretization';
 import { integerLookup } from './layers_lookup';
+import { convLstm } from './layers_conv_lstm';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
@@ -226,6 +227,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   CategoryEncoding: categoryEncoding,
   Discretization: discretization,
   IntegerLookup: integerLookup,
+  ConvLSTM1D: convLstm,
+  ConvLSTM2D: convLstm,
   ...RECURRENT_BUILDERS,
   // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).
   TimeDistributed: (l, ctx) => timeDistributed(l, ctx),

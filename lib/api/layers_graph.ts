@@ -79,16 +79,18 @@ export function splitOutputId(id: string, isCall: (id: string) => boolean): { ca
   return !isCall(id) && m && isCall(m[1]) ? { call: m[1], output: Number(m[2]) } : { call: id, output: 0 };
 }
 
-const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU']);
+const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'ConvLSTM1D', 'ConvLSTM2D']);
+/** The layers whose state is h and c. */
+const TWO_STATES = new Set(['LSTM', 'ConvLSTM1D', 'ConvLSTM2D']);
 
 /** How many tensors a layer's call returns: a recurrent layer with return_state its output and states (LSTM: h and c). */
 export function outputCount(l: LayerConfig): number {
   if (!RECURRENT.has(l.class_name) || l.config.return_state !== true) return 1;
-  return l.class_name === 'LSTM' ? 3 : 2;
+  return TWO_STATES.has(l.class_name) ? 3 : 2;
 }
 
 /** The states a recurrent layer's call starts from (initial_state): LSTM h and c, the others h. */
-export const stateCount = (l: LayerConfig): number => (l.class_name === 'LSTM' ? 2 : 1);
+export const stateCount = (l: LayerConfig): number => (TWO_STATES.has(l.class_name) ? 2 : 1);
 
 /** One of the model's inputs: the id of its node (an InputLayer, or '' for a Sequential without one) and its shape without the batch dimension. */
 export interface GraphInput {

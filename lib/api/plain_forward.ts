@@ -16,6 +16,7 @@ import { derive, type LayersModelJson, manifestShapes, type ModelSpec, parseTopo
 import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog';
 import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
 import { type PlainRun, plainRecurrentLayers } from './plain_recurrent';
+import { plainConvLstm } from './plain_conv_lstm';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, depthwiseConv2dOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
@@ -387,6 +388,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
       return f ? f(y) : y;
     });
   },
+  ConvLSTM1D: plainConvLstm(activation),
+  ConvLSTM2D: plainConvLstm(activation),
   ...plainRecurrentLayers(activation, (l, mode, ys) =>
     mode === 'concat' ? concatOp(l, ys, -1) : elementwise(l, ys, mode === 'mul' ? (a, b) => a * b : (a, b) => a + b, mode === 'ave' ? (v) => v / 2 : undefined),
   ),
