@@ -7,13 +7,15 @@
 // step i weighs value steps j <= i only (ops_softmax.ts: a public mask, local).
 // AdditiveAttention (Bahdanau): scores = sum_d scale_d tanh(q_d + k_d), then as Attention.
 // MultiHeadAttention: per head h, Q_h = q Wq_h + bq_h scaled by 1/sqrt(key_dim), K_h and V_h
-// alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product. On a
+// alike; out = sum_h softmax(Q_h K_h^T) V_h Wo_h + bo, the heads as one batched product.
+// GroupQueryAttention: the same with keys and values on fewer heads, each shared by a group of
+// query heads; both with Keras 3.12+'s optional gate, sigmoid(q Wg + bg) times the heads' outputs. On a
 // masked sequence attending to itself (Keras's padding mask: layers_mask.ts), padded keys get no
 // weight and a padded query step weighs every key alike, as Keras computes it (ops_softmax.ts);
 // Attention's and AdditiveAttention's output is then 0 there (Keras's query mask).
 // Every product is a private one (Beaver), every reshape and transpose local: no new protocol step.
-import { add, reduceSum, reshape, transpose } from './ops';
-import { matmul, mul, tanh } from './ops_nonlinear';
+import { add, gather, reduceSum, reshape, transpose } from './ops';
+import { matmul, mul, sigmoid, tanh } from './ops_nonlinear';
 import { softmax } from './ops_softmax';
 import { dense } from './layers_dense';
 import { type LayerConfig, refuse } from './layers_graph';
@@ -148,63 +150,114 @@ function additiveAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   };
 }
 
-/** Keras's MultiHeadAttention over the steps of rank-3 inputs. */
+/**
+ * The heads of MultiHeadAttention or GroupQueryAttention: `heads` query heads of key width `kd`
+ * and value width `vd`, keys and values projected to `kvHeads` heads, each shared by heads /
+ * kvHeads query heads in a row (GQA; MHA: kvHeads = heads), and Keras 3.12+'s gate (a sigmoid of
+ * the query's own projection multiplying the heads' outputs).
+ */
+export interface HeadsForm {
+  heads: number;
+  kvHeads: number;
+  kd: number;
+  vd: number;
+  gate: boolean;
+}
+
+/** A MultiHeadAttention's or GroupQueryAttention's heads, read from its config (checked by its builder's settings). */
+export function headsFormOf(l: LayerConfig): HeadsForm {
+  const c = l.config, gate = c.use_gate === true;
+  if (l.class_name === 'GroupQueryAttention') {
+    const heads = Number(c.num_query_heads), kvHeads = Number(c.num_key_value_heads), hd = Number(c.head_dim);
+    return { heads, kvHeads, kd: hd, vd: hd, gate };
+  }
+  const heads = Number(c.num_heads), kd = Number(c.key_dim);
+  return { heads, kvHeads: heads, kd, vd: nullish(c.value_dim) ? kd : Number(c.value_dim), gate };
+}
+
+const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
+/** Settings both layers share. */
+const HEADS_SETTINGS = {
+  dropout: (v: unknown) => v === undefined || isNum(v),
+  use_bias: bool,
+  // Keras 3: how attention is computed on a GPU, not what (null or false only).
+  flash_attention: (v: unknown) => nullish(v) || v === false,
+  // Keras 3.12+: a gate on the heads' outputs; attention limited to a window (none only).
+  use_gate: bool,
+  sliding_window: nullish,
+};
+
+/** Keras's MultiHeadAttention over the steps of rank-3 inputs (or every position of higher-rank ones). */
 function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
   const c = settings(l, {
+    ...HEADS_SETTINGS,
     num_heads: posInt,
     key_dim: posInt,
     value_dim: (v) => nullish(v) || posInt(v),
-    dropout: (v) => v === undefined || isNum(v),
-    use_bias: bool,
     // Another output width or other attention axes change the weights' layout: not supported.
     output_shape: nullish,
     // Attention over the steps ([1]), or over every axis between the batch and the features of a
     // higher-rank input (Keras's default there, saved as [1, 2] for an image): checked per input.
     attention_axes: (v) => nullish(v) || (Array.isArray(v) && v.length >= 1 && v.every((a, i) => a === i + 1)),
-    // Keras 3: how attention is computed on a GPU, not what (null or false only).
-    flash_attention: (v) => nullish(v) || v === false,
-    // Keras 3.12+: a gate on the heads' outputs (false only), attention limited to a window (none only).
-    use_gate: (v) => nullish(v) || v === false,
-    sliding_window: nullish,
     // tf-keras 2.x: the shapes it was built with (the weights' shapes are checked below).
     query_shape: builtShape,
     key_shape: builtShape,
     value_shape: builtShape,
   });
+  return headsAttention(l, ctx, headsFormOf(l), c.attention_axes);
+}
+
+/** Keras 3's GroupQueryAttention: as MultiHeadAttention, its keys and values on fewer heads, each shared by a group of query heads in a row. */
+function groupedQueryAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  settings(l, { ...HEADS_SETTINGS, head_dim: posInt, num_query_heads: posInt, num_key_value_heads: posInt });
+  const form = headsFormOf(l);
+  if (form.heads % form.kvHeads !== 0) refuse(l, `num_query_heads = ${form.heads} is not a multiple of num_key_value_heads = ${form.kvHeads}`);
+  return headsAttention(l, ctx, form, null);
+}
+
+/**
+ * Attention by heads: per head h, Q_h = q Wq_h + bq_h scaled by 1/sqrt(kd), K and V on their own
+ * heads (repeated to the query heads: a local gather), out = sum_h softmax(Q_h K_h^T) V_h (times
+ * the gate) Wo_h + bo, the heads as one batched product.
+ */
+function headsAttention(l: LayerConfig, ctx: LayerContext, form: HeadsForm, axes: unknown): LayerPlan {
   const causal = causalCall(l);
-  const heads = Number(c.num_heads), kd = Number(c.key_dim), vd = nullish(c.value_dim) ? kd : Number(c.value_dim);
+  const { heads, kvHeads, kd, vd } = form;
   // Keras 3 runs a dropout > 0 layer through einsums and its Softmax layer, which zeroes a fully
   // padded row's weights; without dropout through dot_product_attention, which spreads them
   // evenly (checked against Keras 3.15). Only a padding mask tells them apart.
-  const zeroPadded = Number(c.dropout ?? 0) > 0;
-  const bias = c.use_bias !== false;
+  const zeroPadded = Number(l.config.dropout ?? 0) > 0;
+  const bias = l.config.use_bias !== false;
   const n = l.config.name;
-  const proj = (part: string, width: number) => {
+  const proj = (part: string, h: number, width: number) => {
     const s = ctx.shapeOf(`${n}/${part}/kernel`);
-    if (s.length !== 3 || s[1] !== heads || s[2] !== width) refuse(l, `${part}/kernel has shape [${s}], expected [features, ${heads}, ${width}]`);
-    return { k: ctx.take(`${part}/kernel`, [s[0], heads * width]), b: bias ? ctx.take(`${part}/bias`, [1, heads * width]) : -1, inDim: s[0] };
+    if (s.length !== 3 || s[1] !== h || s[2] !== width) refuse(l, `${part}/kernel has shape [${s}], expected [features, ${h}, ${width}]`);
+    return { k: ctx.take(`${part}/kernel`, [s[0], h * width]), b: bias ? ctx.take(`${part}/bias`, [1, h * width]) : -1, inDim: s[0] };
   };
-  const pq = proj('query', kd), pk = proj('key', kd), pv = proj('value', vd);
+  const pq = proj('query', heads, kd), pk = proj('key', kvHeads, kd), pv = proj('value', kvHeads, vd);
+  const pg = form.gate ? proj('gate', heads, vd) : undefined;
   const os = ctx.shapeOf(`${n}/attention_output/kernel`);
   if (os.length !== 3 || os[0] !== heads || os[1] !== vd) refuse(l, `attention_output/kernel has shape [${os}], expected [${heads}, ${vd}, features]`);
   const out = { k: ctx.take('attention_output/kernel', [heads * vd, os[2]]), b: bias ? ctx.take('attention_output/bias', [1, os[2]]) : -1 };
+  // Query head h reads key and value head floor(h / (heads / kvHeads)), as Keras's repeat lays them out.
+  const shared = kvHeads === heads ? undefined : Array.from({ length: heads }, (_, h) => Math.floor(h / (heads / kvHeads)));
   return {
     step: (p) => (all) => {
       // A padding mask [batch, T, 1] handed after the inputs (layers_mask.ts: self-attention on one masked sequence).
       const mask = all.find((x) => isMask(x)), given = all.filter((x) => !isMask(x));
       // [batch, h, w, features] (an image): attention over all h w positions, as over steps.
-      const positions = attentionPositions(l, given, c.attention_axes, causal);
+      const positions = attentionPositions(l, given, axes, causal);
       const xs = positions ? given.map((x) => reshape(x, [x.shape[0], x.shape.slice(1, -1).reduce((a, b) => a * b, 1), x.shape[x.rank - 1]])) : given;
       const [q, v, k] = qvk(l, xs);
       for (const [x, pr, what] of [[q, pq, 'query'], [k, pk, 'key'], [v, pv, 'value']] as const)
         if (x.shape[2] !== pr.inDim) refuse(l, `${what} has ${x.shape[2]} features but ${what}/kernel takes ${pr.inDim}`);
-      // [batch, steps, heads * width] -> [batch, heads, steps, width]
-      const split = (x: AnyTensor, pr: { k: number; b: number }, width: number) => {
+      // [batch, steps, h * width] -> [batch, h, steps, width]
+      const split = (x: AnyTensor, pr: { k: number; b: number }, h: number, width: number) => {
         const y = dense(x, p[pr.k], pr.b < 0 ? null : p[pr.b]);
-        return transpose(reshape(y, [x.shape[0], x.shape[1], heads, width]), [0, 2, 1, 3]);
+        return transpose(reshape(y, [x.shape[0], x.shape[1], h, width]), [0, 2, 1, 3]);
       };
-      const Q = mul(split(q, pq, kd), 1 / Math.sqrt(kd)), K = split(k, pk, kd), V = split(v, pv, vd);
+      const toHeads = (x: AnyTensor) => (shared ? gather(x, shared, 1) : x);
+      const Q = mul(split(q, pq, heads, kd), 1 / Math.sqrt(kd)), K = toHeads(split(k, pk, kvHeads, kd)), V = toHeads(split(v, pv, kvHeads, vd));
       const padding = mask && reshape(mask, [q.shape[0], q.shape[1]]);
       const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal, padding }); // [batch, heads, Tq, Tv]
       const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
@@ -212,6 +265,7 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
       // With dropout (identity at inference) Keras 3 computes attention another way, whose
       // softmax zeroes a padded query step's weights instead of spreading them: its heads give 0.
       if (padding && zeroPadded) heads_ = mul(heads_, mask!);
+      if (pg) heads_ = mul(heads_, sigmoid(dense(q, p[pg.k], pg.b < 0 ? null : p[pg.b])));
       const y = dense(heads_, p[out.k], out.b < 0 ? null : p[out.b]);
       return positions ? reshape(y, [...given[0].shape.slice(0, -1), y.shape[2]]) : y;
     },
@@ -224,4 +278,5 @@ export const ATTENTION_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerConte
   Attention: attention,
   AdditiveAttention: additiveAttention,
   MultiHeadAttention: multiHeadAttention,
+  GroupQueryAttention: groupedQueryAttention,
 };

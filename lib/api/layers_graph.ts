@@ -157,7 +157,7 @@ function inputShapeOf(c: Record<string, unknown>, where: string): number[] {
 /** Layers that merge two or more inputs (Subtract and Dot exactly two). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate', 'Dot']);
 /** Layers that take query, value and optionally key. */
-const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention', 'AdditiveAttention']);
+const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'AdditiveAttention']);
 
 /** Layers of two inputs that are not merges (InceptionResNetV2's CustomScaleLayer: x0 + x1 scale). */
 const TWO_INPUTS = new Set(['CustomScaleLayer']);

@@ -36,9 +36,9 @@ const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional']);
 /** Merges: the same mask on every input is that mask (tfjs ANDs a Concatenate's masks, Keras ORs them: alike only then). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 /** Layers whose values Keras computes with the mask and tfjs without (a masked mean, attention's masks): ambiguous. */
-const DEPENDS = new Set(['GlobalAveragePooling1D', 'Attention', 'MultiHeadAttention', 'AdditiveAttention']);
+const DEPENDS = new Set(['GlobalAveragePooling1D', 'Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'AdditiveAttention']);
 /** The attention layers that take Keras 3's padding mask on self-attention (layers_attention.ts). */
-const ATTENDS = new Set(['MultiHeadAttention', 'Attention', 'AdditiveAttention']);
+const ATTENDS = new Set(['MultiHeadAttention', 'GroupQueryAttention', 'Attention', 'AdditiveAttention']);
 
 // The mask tensors the runners hand a layer after its inputs ([batch, steps, 1]), told apart
 // from the inputs by identity: an attention layer's key could have that shape too.
@@ -133,7 +133,7 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
       users.set(node.id, { source: masked.source, ...(masked.maskValue === undefined ? {} : { maskValue: masked.maskValue }) });
       continue;
     }
-    // Keras 3's MultiHeadAttention, Attention or AdditiveAttention on a masked sequence attending
+    // Keras 3's MultiHeadAttention, GroupQueryAttention, Attention or AdditiveAttention on a masked sequence attending
     // to itself (query, value and key all carrying one mask): padded keys get no weight, and a
     // padded query step weighs every key alike (Keras's -1e9 on all its scores; Attention's then
     // multiplies that step's output by 0); its output carries the query's mask.
@@ -145,8 +145,9 @@ export function maskSources(graph: LayerGraph): Map<string, MaskSource> {
       if (node.inputs.length < 2 || !masks.every((m) => m && !m.via && m.source === masked.source && m.maskValue === masked.maskValue))
         refuse(node.layer, `reads ${why(masked)} on some of its inputs only (or masks from different layers): Keras applies them, and only self-attention on one masked sequence is supported`);
       // (A reader the attention depends on runs before it, while the mask is there: fine.)
-      // Keras 3's Attention and AdditiveAttention leave their inputs' masks alone (checked
-      // against Keras 3.15: an Add residual around either, one block or two, is Keras's answer).
+      // Keras 3's Attention, AdditiveAttention and GroupQueryAttention leave their inputs' masks
+      // alone (checked against Keras 3.15: an Add residual around each, then a masked mean, is
+      // Keras's answer).
       const before = cls === 'MultiHeadAttention' ? ancestorsOf(graph, node) : new Set<string>();
       for (const input of cls === 'MultiHeadAttention' ? new Set(node.inputs) : []) {
         const other = graph.nodes.find((r) => r !== node && !before.has(r.id) && r.inputs.includes(input) && !r.layer.operation && !(r.layer.callArgs && 'mask' in r.layer.callArgs));

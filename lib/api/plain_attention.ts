@@ -3,7 +3,7 @@
 import type { LayerConfig } from './layers_graph';
 import { maxAbsOf, plainAlloc, type PlainTensor, softmaxRows } from './plain_kernels';
 import { fail } from './plain_activations';
-import { attentionPositions, causalCall } from './layers_attention';
+import { attentionPositions, headsFormOf, causalCall } from './layers_attention';
 import { isMask } from './layers_mask';
 
 /** Keras's causal mask: query step i weighs value steps j <= i only (the others get weight 0). */
@@ -105,21 +105,25 @@ function maskScores(s: Float64Array, m: ArrayLike<number>, T: number): void {
   for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) s[i * T + j] = m[i] === 0 ? 0 : m[j] === 0 ? -Infinity : s[i * T + j];
 }
 
-/** Keras's MultiHeadAttention: projections per head, scaled dot products, softmax, the output projection. */
+/**
+ * Keras's MultiHeadAttention and GroupQueryAttention: projections per head (keys and values on
+ * their own heads, each read by heads / kvHeads query heads in a row), scaled dot products,
+ * softmax, the optional gate, the output projection.
+ */
 export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
-  const n = l.config.name, H = Number(l.config.num_heads), kd = Number(l.config.key_dim);
-  const vd = l.config.value_dim == null ? kd : Number(l.config.value_dim), bias = l.config.use_bias !== false;
+  const n = l.config.name, { heads: H, kvHeads, kd, vd, gate } = headsFormOf(l), bias = l.config.use_bias !== false;
+  const group = H / kvHeads;
   const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
   const causal = causalCall(l), zeroPadded = Number(l.config.dropout ?? 0) > 0;
-  // x [B, T, D] times kernel [D, H, width] (+ bias [H, width]) -> [B, T, H, width]
-  const project = (x: PlainTensor, part: string, width: number): Float64Array => {
+  // x [B, T, D] times kernel [D, h, width] (+ bias [h, width]) -> [B, T, h, width]
+  const project = (x: PlainTensor, part: string, width: number, h = H): Float64Array => {
     const [B, T, D] = x.shape, k = weight(part, 'kernel'), bv = bias ? weight(part, 'bias') : undefined;
-    const y = plainAlloc(B * T * H * width);
+    const y = plainAlloc(B * T * h * width);
     for (let r = 0; r < B * T; r++)
-      for (let o = 0; o < H * width; o++) {
+      for (let o = 0; o < h * width; o++) {
         let acc = bv ? bv[o] : 0;
-        for (let d = 0; d < D; d++) acc += x.data[r * D + d] * k[d * H * width + o];
-        y[r * H * width + o] = acc;
+        for (let d = 0; d < D; d++) acc += x.data[r * D + d] * k[d * h * width + o];
+        y[r * h * width + o] = acc;
       }
     return y;
   };
@@ -132,7 +136,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
     const [q, v, k] = inputs(l, xs);
     const [B, Tq] = q.shape, Tv = v.shape[1];
     if (mask && (Tq !== Tv || mask.data.length !== B * Tq)) fail(l, `a padding mask needs self-attention over one sequence, got ${Tq} query and ${Tv} value steps`);
-    const Q = project(q, 'query', kd), K = project(k, 'key', kd), V = project(v, 'value', vd);
+    const Q = project(q, 'query', kd), K = project(k, 'key', kd, kvHeads), V = project(v, 'value', vd, kvHeads);
     // Each projection is a product of its own, truncated before Q's scaling (layers_attention.ts).
     inside('projections', Math.max(maxAbsOf(Q), maxAbsOf(K), maxAbsOf(V)));
     const heads = plainAlloc(B * Tq * H * vd);
@@ -143,7 +147,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++) {
             let dot = 0;
-            for (let d = 0; d < kd; d++) dot += Q[((b * Tq + i) * H + h) * kd + d] * K[((b * Tv + j) * H + h) * kd + d];
+            for (let d = 0; d < kd; d++) dot += Q[((b * Tq + i) * H + h) * kd + d] * K[((b * Tv + j) * kvHeads + Math.floor(h / group)) * kd + d];
             s[i * Tv + j] = dot / Math.sqrt(kd);
             top = Math.max(top, maxAbsOf([s[i * Tv + j]]));
           }
@@ -154,9 +158,11 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
         if (mask && zeroPadded) for (let i = 0; i < Tq; i++) if (mask.data[b * Tq + i] === 0) s.fill(0, i * Tv, (i + 1) * Tv);
         for (let i = 0; i < Tq; i++)
           for (let j = 0; j < Tv; j++)
-            for (let d = 0; d < vd; d++) heads[((b * Tq + i) * H + h) * vd + d] += s[i * Tv + j] * V[((b * Tv + j) * H + h) * vd + d];
+            for (let d = 0; d < vd; d++) heads[((b * Tq + i) * H + h) * vd + d] += s[i * Tv + j] * V[((b * Tv + j) * kvHeads + Math.floor(h / group)) * vd + d];
       }
     inside('scores', top);
+    // The gate (Keras 3.12+): sigmoid(q Wg + bg) times each head's output.
+    if (gate) project(q, 'gate', vd).forEach((g, i) => (heads[i] *= 1 / (1 + Math.exp(-g))));
     const ko = weight('attention_output', 'kernel'), bo = bias ? weight('attention_output', 'bias') : undefined;
     const O = ko.length / (H * vd);
     const out = plainAlloc(B * Tq * O);

@@ -402,6 +402,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Attention: (l, { w, internal }) => plainAttention(l, w, internal),
   AdditiveAttention: (l, { w }) => plainAdditiveAttention(l, w),
   MultiHeadAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
+  GroupQueryAttention: (l, { w, internal }) => plainMultiHeadAttention(l, w, internal),
   // Keras's CategoryEncoding from the ids themselves (the private layer reads their one-hot).
   CategoryEncoding: (l) => {
     const { v, mode } = categoryEncodingOf(l);

@@ -314,11 +314,19 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'MultiHeadAttention':
+      case 'GroupQueryAttention':
       case 'Attention': {
-        // Every position between the batch and the features (an image's h w).
+        // Every position between the batch and the features (an image's h w). GQA's keys and
+        // values are repeated to every query head (a gather): counted as MHA's; a gate (Keras
+        // 3.12+) one more projection and its sigmoid.
         const steps = count(s.slice(0, -1)), d = s[s.length - 1] ?? 1;
-        const heads = cls === 'MultiHeadAttention' ? Number(c.num_heads) : 1;
-        const kd = cls === 'MultiHeadAttention' ? Number(c.key_dim) : d;
+        const heads = cls === 'MultiHeadAttention' ? Number(c.num_heads) : cls === 'GroupQueryAttention' ? Number(c.num_query_heads) : 1;
+        const kd = cls === 'MultiHeadAttention' ? Number(c.key_dim) : cls === 'GroupQueryAttention' ? Number(c.head_dim) : d;
+        if (c.use_gate === true) {
+          const gw = heads * steps * Math.max(kd, c.value_dim == null ? 0 : Number(c.value_dim));
+          elements += PER_PRODUCT * 2 * gw;
+          for (let g = 0; g < SMOOTH_GATES; g++) elements += nonlinear(gw, g > 0);
+        }
         const scores = heads * steps * steps;
         // A padding mask (Keras 3 self-attention, ops_softmax.ts): the penalised scores, the keep
         // product [steps, steps] and the exponentials times it.
