@@ -22,6 +22,7 @@ import { categoryEncoding, embedding } from './layers_embedding';
 import { discretization } from './layers_discretization';
 import { integerLookup } from './layers_lookup';
 import { convLstm } from './layers_conv_lstm';
+import { einsumDense } from './layers_einsum_dense';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
 import { timeDistributed } from './layers_wrappers';
 import { keyOf, SLICE_LAYER, sliceBounds } from './layers_slice';
@@ -228,6 +229,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Discretization: discretization,
   IntegerLookup: integerLookup,
   ConvLSTM1D: convLstm,
+  EinsumDense: einsumDense,
   ConvLSTM2D: convLstm,
   ...RECURRENT_BUILDERS,
   // Called late: layers_wrappers.ts imports planLayer from here (a cycle either import order survives).

@@ -17,6 +17,8 @@ import { polynomialForm, POLYNOMIAL_LAYER, rescalingOf } from './layers_catalog'
 import { reshapeTarget, reshapeTo, sides1d } from './layers_settings';
 import { type PlainRun, plainRecurrentLayers } from './plain_recurrent';
 import { plainConvLstm } from './plain_conv_lstm';
+import { einsumPlan } from './einsum_plan';
+import { checkOutputShape, einsumDenseSettings } from './layers_einsum_dense';
 import { perStep, timeDistributedInner } from './layers_wrappers';
 import { conv2dOp, conv2dTransposeOp, depthwiseConv2dOp, denseOp, gatherOp, maxAbsOf, plainAlloc, type PlainTensor, pool2d, size, softmaxRows, transposeOp, window2d } from './plain_kernels';
 import { transposeAxis } from './conv_kernels';
@@ -74,7 +76,7 @@ export type InternalHook = (layer: string, what: string, maxAbs: number) => void
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
+type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; shapeOf: (name: string) => number[]; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
 
 /**
  * Below this variance + epsilon a row's private LayerNormalization loses accuracy: the inputs'
@@ -385,6 +387,34 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const b = l.config.use_bias === false ? undefined : w(`${n}/bias`);
     return one((x) => {
       const y = denseOp(x, k, kShape, b);
+      return f ? f(y) : y;
+    });
+  },
+  // Keras's EinsumDense: the private layer's layout (einsum_plan.ts), one float64 product.
+  EinsumDense: (l, ctx) => {
+    einsumDenseSettings(l);
+    const n = l.config.name, f = act(l, l.config.activation, ctx), k = ctx.w(`${n}/kernel`), kShape = ctx.shapeOf(`${n}/kernel`);
+    const b = l.config.bias_axes ? ctx.w(`${n}/bias`) : undefined;
+    return one((x) => {
+      const plan = einsumPlan(l, x.shape, kShape);
+      checkOutputShape(l, plan.out);
+      const xm = transposeOp(x, plan.xPerm), km = transposeOp({ data: k, shape: kShape }, plan.kPerm);
+      const g = denseOp({ data: xm.data, shape: [plan.rows, plan.inner] }, km.data, [plan.inner, plan.cols]);
+      const y = transposeOp({ data: g.data, shape: plan.grouped }, plan.outPerm);
+      if (b) {
+        // The bias over the output's last axes (Keras's shape: 1 on an axis it does not vary on).
+        const tailDims = plan.out.slice(plan.out.length - plan.biasShape.length), span = tailDims.reduce((p, d) => p * d, 1);
+        if (b.length !== plan.biasShape.reduce((p, d) => p * d, 1)) fail(l, `weight bias has ${b.length} values, expected [${plan.biasShape}]`);
+        for (let i = 0; i < y.data.length; i++) {
+          let rest = i % span, at = 0;
+          for (let a = 0; a < tailDims.length; a++) {
+            const below = span / tailDims.slice(0, a + 1).reduce((p, d) => p * d, 1), coord = Math.floor(rest / below);
+            rest -= coord * below;
+            at = at * plan.biasShape[a] + (plan.biasShape[a] === 1 ? 0 : coord);
+          }
+          y.data[i] += b[at];
+        }
+      }
       return f ? f(y) : y;
     });
   },
@@ -835,7 +865,12 @@ export function plainModel(json: LayersModelJson, weights: Weights, derived?: Re
     const scaleFolded = spec.foldedBatchNorms.some((f) => f.batchNorm === label);
     const caveat = (what: string) => heard?.(label, what);
     const internal = (what: string, maxAbs: number) => heardInternal?.(label, what, maxAbs);
-    const ctx = { w, has: (n: string) => values.has(n), keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal };
+    const shapeOf = (n: string) => {
+      const s = shapes.get(n);
+      if (!s) throw new Error(`weight '${n}' is missing`);
+      return s;
+    };
+    const ctx = { w, has: (n: string) => values.has(n), shapeOf, keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal };
     // As the private model: an output call others also read runs twice, its value for them with
     // every activation, as the output without the final softmax or sigmoid.
     const isOutput = graph.outputs.includes(node.id), readers = read.has(node.id);

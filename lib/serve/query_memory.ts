@@ -9,6 +9,7 @@ import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from 
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
 import { ID_READERS, vocabularyOf } from '../api/layers_embedding';
+import { einsumSpecs } from '../api/einsum_plan';
 import { layerNormComparisons } from '../api/ops_norm';
 import { unitNormEpsilon } from '../api/layers_norm';
 import type { ModelTopology } from '../api/layers_spec';
@@ -591,6 +592,18 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         elements += steps * r.elements;
         compareMax = Math.max(compareMax, steps * r.compareMax);
         s = [steps, ...r.shape];
+        break;
+      }
+      case 'EinsumDense': {
+        // One product (einsum_plan.ts): x laid out again (a copy), the product's operands and its
+        // output. The output's sizes: x's for the letters it shares, output_shape's for the kernel's.
+        const { x, o } = einsumSpecs(layer as LayerConfig, s.length + 1);
+        const size = new Map([...x].map((ch, i) => [ch, i === 0 ? 1 : (s[i - 1] ?? 1)]));
+        const given = Array.isArray(c.output_shape) ? c.output_shape : c.output_shape == null ? [] : [c.output_shape];
+        const out = [...o].slice(1).map((ch, i, all) => size.get(ch) ?? Number(given[given.length - (all.length - i)] ?? 1));
+        elements += PER_LINEAR * count(s) + PER_PRODUCT * count(out);
+        s = out;
+        activation(i);
         break;
       }
       case 'ConvLSTM1D':
