@@ -482,16 +482,18 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       case 'AdaptiveAveragePooling1D':
       case 'AdaptiveAveragePooling2D':
+      case 'AdaptiveAveragePooling3D':
       case 'AdaptiveMaxPooling1D':
-      case 'AdaptiveMaxPooling2D': {
+      case 'AdaptiveMaxPooling2D':
+      case 'AdaptiveMaxPooling3D': {
         // Average: a weighted sum per axis (ops_resize.ts); max: each window's values gathered
         // (at most ceil(n / out) + 1 per output and axis), then their max tree.
-        const before = count(s), ch = s[s.length - 1] ?? 1, dims = cls.endsWith('1D') ? 1 : 2;
+        const before = count(s), ch = s[s.length - 1] ?? 1, dims = cls.endsWith('1D') ? 1 : cls.endsWith('3D') ? 3 : 2;
         const given = Array.isArray(c.output_size) ? c.output_size.map(Number) : [Number(c.output_size)];
         const out = given.length === 1 ? Array(dims).fill(given[0]) : given;
         const gathered = s.slice(0, dims).reduce((a, n, k) => a * (Math.ceil(n / Math.max(1, out[k])) + 1) * out[k], ch);
         s = [...out, ch];
-        elements += cls.startsWith('AdaptiveMax') ? PER_LINEAR * gathered + nonlinear(gathered) : 3 * PER_LINEAR * before;
+        elements += cls.startsWith('AdaptiveMax') ? PER_LINEAR * gathered + nonlinear(gathered) : (dims + 1) * PER_LINEAR * before;
         break;
       }
       case 'UpSampling1D':
