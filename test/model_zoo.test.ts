@@ -381,7 +381,7 @@ const REFUSED: Refusal[] = [
     patch: (layers) => void (layers[0].config.activation = 'squareplus'),
     message: /activation 'squareplus' is not supported in a hidden layer \(supported: .*mish.*\), and softmax, sigmoid, exponential and log_softmax on the output layer\)/,
   },
-  { name: 'a dilated ConvLSTM2D (its kernel would need spreading; a class not in the catalog: model_loading, service_e2e)', build: () => tf.sequential({ layers: [L().convLstm2d({ filters: 2, kernelSize: 2, dilationRate: 2, inputShape: [3, 6, 6, 1] })] }), message: /\(ConvLSTM2D\): dilation_rate = \[2,2\] is not supported/ },
+  { name: 'a dilated ConvLSTM2D (its kernel would need spreading; a class not in the catalog is model_loading\'s and service_e2e\'s)', build: () => tf.sequential({ layers: [L().convLstm2d({ filters: 2, kernelSize: 2, dilationRate: 2, inputShape: [3, 6, 6, 1] })] }), message: /\(ConvLSTM2D\): dilation_rate = \[2,2\] is not supported/ },
 ];
 
 for (const r of REFUSED) test(`refused at load time, naming the setting: ${r.name}`, (t) => expectRefused(t, r, save));

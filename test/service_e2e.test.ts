@@ -263,8 +263,8 @@ test.serial('bad requests are refused with a clear reason and the servers keep s
   await t.throwsAsync(client.deploy(m.file, { name: 'stolen' }), { message: /owner's certificate/ });
   // An unsupported layer is refused at deploy time, naming the layer and its class.
   const { writeModel } = await import('./helpers/model_files');
-  const convLstm = writeModel([{ class_name: 'ConvLSTM3D', config: { name: 'conv_lstm3d_1', filters: 2, kernel_size: [1, 1, 1], batch_input_shape: [null, 3, 3, 3, 3, 1] } }], []);
-  await t.throwsAsync(owner.deploy(convLstm, { name: 'convlstm' }), { message: /layer 'conv_lstm3d_1' of class ConvLSTM3D is not supported/ });
+  const hashing = writeModel([{ class_name: 'Hashing', config: { name: 'hashing_1', num_bins: 4, batch_input_shape: [null, 3] } }], []);
+  await t.throwsAsync(owner.deploy(hashing, { name: 'hashing' }), { message: /layer 'hashing_1' of class Hashing is not supported/ });
   // A session id that is not a random UUID could name a server's own session: refused.
   const cfg = tfe.loadClusterConfig(cluster().config);
   const ep = new WsEndpoint({ me: 'client', tls: { ca: fs.readFileSync(path.join(cluster().dir, 'certs', 'ca.pem')) }, log: () => undefined });

@@ -229,6 +229,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Discretization: discretization,
   IntegerLookup: integerLookup,
   ConvLSTM1D: convLstm,
+  ConvLSTM3D: convLstm,
   EinsumDense: einsumDense,
   ConvLSTM2D: convLstm,
   ...RECURRENT_BUILDERS,

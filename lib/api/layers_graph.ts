@@ -79,9 +79,9 @@ export function splitOutputId(id: string, isCall: (id: string) => boolean): { ca
   return !isCall(id) && m && isCall(m[1]) ? { call: m[1], output: Number(m[2]) } : { call: id, output: 0 };
 }
 
-const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'ConvLSTM1D', 'ConvLSTM2D']);
+const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU', 'ConvLSTM1D', 'ConvLSTM2D', 'ConvLSTM3D']);
 /** The layers whose state is h and c. */
-const TWO_STATES = new Set(['LSTM', 'ConvLSTM1D', 'ConvLSTM2D']);
+const TWO_STATES = new Set(['LSTM', 'ConvLSTM1D', 'ConvLSTM2D', 'ConvLSTM3D']);
 
 /** How many tensors a layer's call returns: a recurrent layer with return_state its output and states (LSTM: h and c). */
 export function outputCount(l: LayerConfig): number {

@@ -420,6 +420,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   ConvLSTM1D: plainConvLstm(activation),
   ConvLSTM2D: plainConvLstm(activation),
+  ConvLSTM3D: plainConvLstm(activation),
   ...plainRecurrentLayers(activation, (l, mode, ys) =>
     mode === 'concat' ? concatOp(l, ys, -1) : elementwise(l, ys, mode === 'mul' ? (a, b) => a * b : (a, b) => a + b, mode === 'ave' ? (v) => v / 2 : undefined),
   ),

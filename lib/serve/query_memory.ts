@@ -609,24 +609,25 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'ConvLSTM1D':
-      case 'ConvLSTM2D': {
+      case 'ConvLSTM2D':
+      case 'ConvLSTM3D': {
         // lib/api/layers_conv_lstm.ts, per step: the input's convolution to 4F channels and the
-        // state's (im2col patches of kh kw channels per output position each, as Conv2D's), 4F
-        // products, and the LSTM's gates and activations on the F-channel cells.
-        const one = cls === 'ConvLSTM1D', steps = s[0] ?? 1, f = Number(c.filters), cin = s[s.length - 1] ?? 1;
-        const k = one ? [1, Number(Array.isArray(c.kernel_size) ? c.kernel_size[0] : c.kernel_size)] : pair(c.kernel_size, 1);
-        const st = one ? [1, Number(Array.isArray(c.strides) ? c.strides[0] : (c.strides ?? 1))] : pair(c.strides, 1);
-        const sp = one ? [1, s[1] ?? 1] : [s[1] ?? 1, s[2] ?? 1], same = c.padding === 'same';
-        const out = [0, 1].map((a) => Math.max(1, same ? Math.ceil(sp[a] / st[a]) : Math.floor((sp[a] - k[a]) / st[a]) + 1));
-        const cells = out[0] * out[1] * f;
-        elements += steps * (PER_IM2COL * out[0] * out[1] * k[0] * k[1] * (cin + f) + PER_PRODUCT * (2 * 4 * cells + 3 * cells));
+        // state's (im2col patches of the kernel's taps x channels per output position each, as
+        // Conv2D's and Conv3D's), 4F products, and the LSTM's gates and activations on the F-channel cells.
+        const dims = cls === 'ConvLSTM1D' ? 1 : cls === 'ConvLSTM3D' ? 3 : 2, steps = s[0] ?? 1, f = Number(c.filters), cin = s[s.length - 1] ?? 1;
+        const per = (v: unknown) => (Array.isArray(v) ? v.map(Number) : Array(dims).fill(Number(v ?? 1)));
+        const k = per(c.kernel_size), st = per(c.strides ?? 1), sp = s.slice(1, 1 + dims), same = c.padding === 'same';
+        const out = sp.map((n, a) => Math.max(1, same ? Math.ceil(n / st[a]) : Math.floor((n - k[a]) / st[a]) + 1));
+        const points = count(out), taps = count(k);
+        const cells = points * f;
+        elements += steps * (PER_IM2COL * points * taps * (cin + f) + PER_PRODUCT * (2 * 4 * cells + 3 * cells));
         const gates = (a: unknown, n: number) => {
           const g = { activation: a ?? 'tanh' };
           for (let q = 0; q < gatesOf('Activation', g); q++) elements += nonlinear(n, libraryGate('Activation', g, q));
         };
         gates(c.activation, steps * 2 * cells);
         gates(c.recurrent_activation ?? 'hard_sigmoid', steps * 3 * cells);
-        const state = one ? [out[1], f] : [out[0], out[1], f];
+        const state = [...out, f];
         s = c.return_sequences === true ? [steps, ...state] : state;
         if (c.return_state === true) for (let q = 1; q <= 2; q++) shapes.set(outputId(id, q), state);
         break;
