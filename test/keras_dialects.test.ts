@@ -99,14 +99,16 @@ test("Keras 3's piecewise-linear activations: hard_tanh and soft_shrink", async 
   await check(t, artifacts('soft_shrink', { kerasVersion: '3.5.0' }), (v) => (v > 0.5 ? v - 0.5 : v < -0.5 ? v + 0.5 : 0), 'soft_shrink');
 });
 
-test("Keras 3's hard_shrink and sparse_plus: on random layers, and on their edges as Keras 3.15 computes them", async (t) => {
+test("Keras 3's hard_shrink, sparse_plus and sparse_sigmoid: on random layers, and on their edges as Keras 3.15 computes them", async (t) => {
   await check(t, artifacts('hard_shrink', { kerasVersion: '3.5.0' }), (v) => (Math.abs(v) > 0.5 ? v : 0), 'hard_shrink');
   await check(t, artifacts('sparse_plus', { kerasVersion: '3.5.0' }), (v) => (v <= -1 ? 0 : v >= 1 ? v : (v + 1) ** 2 / 4), 'sparse_plus');
-  // keras.activations.hard_shrink / sparse_plus on these values (Keras 3.15.1, float32).
+  await check(t, artifacts('sparse_sigmoid', { kerasVersion: '3.5.0' }), (v) => (v <= -1 ? 0 : v >= 1 ? 1 : (v + 1) / 2), 'sparse_sigmoid');
+  // keras.activations.hard_shrink / sparse_plus / sparse_sigmoid on these values (Keras 3.15.1, float32).
   const x = [-2, -1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.5001, 0.75, 1, 1.5];
   const keras: Record<string, number[]> = {
     hard_shrink: [-2, -1, -0.75, 0, 0, 0, 0, 0, 0.5001000165939331, 0.75, 1, 1.5],
     sparse_plus: [0, 0, 0.015625, 0.0625, 0.140625, 0.25, 0.390625, 0.5625, 0.5625750422477722, 0.765625, 1, 1.5],
+    sparse_sigmoid: [0, 0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.7500500082969666, 0.875, 1, 1],
   };
   for (const [activation, want] of Object.entries(keras)) {
     const a = { modelTopology: { class_name: 'Sequential', keras_version: '3.15.1', config: { name: 's', layers: [{ class_name: 'Activation', config: { name: 'a', activation, batch_input_shape: [null, x.length] } }] } }, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts;

@@ -35,7 +35,7 @@ export const thresholded = (x: AnyTensor, theta: number): AnyTensor =>
 export const leaky = (x: AnyTensor, s: number): AnyTensor => add(mul(x, s), mul(relu(x), 1 - s));
 
 /** Every activation name a hidden layer may have (the refusal lists them). */
-export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, soft_shrink, hard_shrink, sparse_plus, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, softsign, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
+export const HIDDEN_ACTIVATIONS = 'linear, relu, relu6, leaky_relu, hard_sigmoid, hard_silu/hard_swish, hard_tanh, sparse_sigmoid, soft_shrink, hard_shrink, sparse_plus, sigmoid, tanh, tanh_shrink, log_sigmoid, swish/silu, softplus, softsign, elu, celu, selu, gelu, gelu_new, mish, softmax (last axis)';
 
 /** hard_sigmoid: clip(0.2 x + 0.5, 0, 1) in tfjs and Keras 2, relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) in Keras 3. */
 const hardSigmoid = (x: AnyTensor, keras3: boolean): AnyTensor => clipped(add(mul(x, keras3 ? 1 / 6 : 0.2), 0.5), 1);
@@ -64,6 +64,9 @@ export function activation(
     case 'hard_swish':
       // Keras 3 only: x relu6(x + 3) / 6. The product is exact where the clip is 0 or 1 (|x| >= 3).
       return exact(libraryMade((x) => mul(x, hardSigmoid(x, true))));
+    case 'sparse_sigmoid':
+      // Keras 3: 0 below -1, (x + 1) / 2 between, 1 above: clip(x / 2 + 1/2, 0, 1), exact.
+      return exact(libraryMade((x) => clipped(add(mul(x, 0.5), 0.5), 1)));
     case 'hard_tanh':
       // Keras 3: clip(x, -1, 1), exact.
       return exact(libraryMade((x) => add(clipped(add(x, 1), 2), -1)));

@@ -28,6 +28,8 @@ export function activation(l: LayerConfig, name: unknown, { isOutput, keras3 }: 
     case 'hard_silu':
     case 'hard_swish':
       return (v) => v * Math.min(Math.max(v / 6 + 0.5, 0), 1);
+    case 'sparse_sigmoid':
+      return (v) => Math.min(Math.max(0.5 * v + 0.5, 0), 1);
     case 'hard_tanh':
       return (v) => Math.min(Math.max(v, -1), 1);
     case 'soft_shrink':

@@ -152,7 +152,7 @@ function gatesOf(cls: string, c: Record<string, unknown>): number {
   if (cls === 'ELU') return SMOOTH_GATES;
   const a = c.activation;
   if (a === 'relu' || a === 'leaky_relu') return 1;
-  if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'hard_shrink'].includes(String(a))) return 2;
+  if (['relu6', 'hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'sparse_sigmoid', 'soft_shrink', 'hard_shrink'].includes(String(a))) return 2;
   // sparse_plus: the clip's two relus and relu(x - 1).
   if (a === 'sparse_plus') return 3;
   // softsign (lib/api/ops_softsign.ts): the sign, the clamp and the reciprocal's nine thresholds.
@@ -172,7 +172,7 @@ function libraryGate(cls: string, c: Record<string, unknown>, g: number): boolea
   if (cls === 'PReLU') return false;
   if (cls === 'ThresholdedReLU') return true; // x less the library's t
   const a = String(c.activation);
-  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'soft_shrink', 'hard_shrink', 'sparse_plus', 'tanh', 'tanh_shrink', 'softsign'].includes(a);
+  return g > 0 || ['hard_sigmoid', 'hard_silu', 'hard_swish', 'hard_tanh', 'sparse_sigmoid', 'soft_shrink', 'hard_shrink', 'sparse_plus', 'tanh', 'tanh_shrink', 'softsign'].includes(a);
 }
 
 /** The activation runs after the max pool that reads it (lib/api/layers_spec.ts, poolFirst). */
