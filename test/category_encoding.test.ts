@@ -2,24 +2,13 @@
 // predictions (test/keras3_saved_models.test.ts on keras3_more_layer_models.json): Pond runs
 // one_hot and count (local) and refuses multi_hot (a relu); it must read a model input (the ids'
 // one-hot exists only there).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { type Fixture, FIXTURES, fromFixture as artifacts } from './helpers/more_layer_models';
 import { startCluster } from './helpers/service';
 
-interface Fixture {
-  topology: { config: { layers: { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[] }[] } };
-  weights: { name: string; shape: number[]; data: number[] }[];
-  x?: number[];
-  shape?: number[];
-  y: number[];
-}
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
-const artifacts = (f: Fixture, topology: object = f.topology) =>
-  ({ modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
 
 test('Pond: CategoryEncoding count and one_hot as Keras (local); multi_hot refused (a relu)', async (t) => {
   const pond = new tfe.Cluster({ protocol: 'pond' });

@@ -3,30 +3,17 @@
 // ConvLSTM2D (its default hard_sigmoid gates) against tfjs's own predict, every step returned or
 // the last, backwards, VALID with strides; Pond, and settings the layer does not have, refused by
 // name; a next-frame model over the service.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createRequire } from 'node:module';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
 import { tfjsArtifacts } from './helpers/tfjs_save';
-import { startCluster } from './helpers/service';
+import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { estimateQueryBytes } from '../lib/serve/limits';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
-
-interface Fixture {
-  topology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
-  weights: { name: string; shape: number[]; data: number[] }[];
-  x: number[];
-  shape: number[];
-  y: number[];
-}
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
-const fromFixture = (f: Fixture, topology: object = f.topology) =>
-  ({ modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
 
 test("tfjs's ConvLSTM2D (hard_sigmoid gates) predicts as tfjs, privately (SecureNN, FSS) and in plaintext", async (t) => {
   const L = tf.layers;
@@ -75,21 +62,7 @@ test('ConvLSTM: Pond, and settings the layer does not have, refused by name', (t
   t.throws(() => tfe.loadPlainModel(edited((c) => (c.kernel_size = [2, 2]))), { message: /\(ConvLSTM1D\): kernel_size = \[2,2\] is not supported: one positive integer/ });
 });
 
-test('over the service: the next-frame model (two ConvLSTM2D, a Conv3D) answers as Keras under FSS', async (t) => {
-  const f = FIXTURES.cl1_next_frame;
-  const c = await startCluster({ tls: false });
-  try {
-    await c.ready();
-    const owner = await c.connect({ asOwner: true });
-    await owner.deploy(fromFixture(f) as never, { name: 'frames', protocol: 'fss' });
-    const p = await owner.predict('frames', { data: Float64Array.from(f.x), shape: f.shape } as never);
-    const err = Math.max(...f.y.map((v, i) => Math.abs(p.outputs[i] - v)));
-    t.true(err < 2e-3, `max |private - Keras| = ${err}`);
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
-});
+test('over the service: the next-frame model (two ConvLSTM2D, a Conv3D) answers as Keras under FSS', (t) => answersAsKeras(t, FIXTURES.cl1_next_frame, 'frames', 'fss'));
 
 test('the per-query memory estimate follows a ConvLSTM2D: its steps, convolutions and gates, and its output\'s shape', (t) => {
   const topo = (f: number, seq: boolean) => ({ class_name: 'Sequential', config: { layers: [

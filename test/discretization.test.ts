@@ -3,8 +3,6 @@
 // boundaries and inputs against a digitize written here, every output mode, under both exact
 // protocols; the boundaries become private weights before anything reads the topology; Pond and
 // bad settings refused by name; a structured-data model over the service.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { randomInt } from 'node:crypto';
 
 import test from 'ava';
@@ -13,18 +11,8 @@ import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
 import { manifestShapes, parseTopology } from '../lib/api/layers_spec';
 import { estimateQueryBytes } from '../lib/serve/limits';
-import { startCluster } from './helpers/service';
+import { answersAsKeras, FIXTURES } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
-
-interface Fixture {
-  topology: { config: { layers: { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[] }[] } };
-  weights: { name: string; shape: number[]; data: number[] }[];
-  inputs?: { x: number[]; shape: number[]; name: string }[];
-  y: number[];
-}
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
-const fromFixture = (f: Fixture, topology: object = f.topology) =>
-  ({ modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
 
 type Mode = 'int' | 'one_hot' | 'multi_hot' | 'count';
 
@@ -93,7 +81,7 @@ test('the boundaries become private weights: the topology a deploy sends holds n
   const { json, weights } = readLayersModel(a);
   const sent = JSON.stringify(json.modelTopology);
   for (const v of b) t.false(sent.includes(String(v)), `${v} is in the topology`);
-  const bins = (json.modelTopology as unknown as Fixture['topology']).config.layers[1].config;
+  const bins = (json.modelTopology as unknown as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[1].config;
   t.is(bins.bin_boundaries, null);
   t.is(bins.num_bins, 4, 'their count stays public (the output width)');
   t.deepEqual(Array.from(weights.get('bins/bin_boundaries')!.data), Array.from(Float32Array.from(b)));
@@ -121,20 +109,7 @@ test('Discretization: Pond, bad boundaries and settings refused by name', (t) =>
   refused({ bin_boundaries: [0], output_mode: 'count' }, /\(Discretization\): output_mode = 'count' takes inputs of shape \[batch\] or \[batch, k\], as Keras does, got \[1,2,2\]/, [2, 2]);
 });
 
-test('over the service: a structured-data model (an age cut into bins beside numbers) answers as Keras, its boundaries shared as weights', async (t) => {
-  const f = FIXTURES.dz1_bucketized_age;
-  const c = await startCluster({ tls: false });
-  try {
-    await c.ready();
-    const owner = await c.connect({ asOwner: true });
-    await owner.deploy(fromFixture(f) as never, { name: 'bins' });
-    const p = await owner.predict('bins', Object.fromEntries(f.inputs!.map((i) => [i.name, { data: Float64Array.from(i.x), shape: i.shape }])) as never);
-    f.y.forEach((v, i) => t.true(Math.abs(p.outputs[i] - v) < 2e-3, `row ${i}: ${p.outputs[i]} vs Keras ${v}`));
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
-});
+test('over the service: a structured-data model (an age cut into bins beside numbers) answers as Keras, its boundaries shared as weights', (t) => answersAsKeras(t, FIXTURES.dz1_bucketized_age, 'bins'));
 
 test("the per-query memory estimate counts a Discretization's comparisons: one per value and boundary", (t) => {
   const topo = (bins: number, mode: Mode) => ({ class_name: 'Sequential', config: { layers: [{ class_name: 'Discretization', config: { name: 'd', batch_input_shape: [null, 64], num_bins: bins, bin_boundaries: null, output_mode: mode } }] } });

@@ -5,8 +5,6 @@
 // mask token, under both exact protocols; the vocabulary becomes a private weight before anything
 // reads the topology; settings Keras has and the layer does not, refused by name; a heart-disease
 // model over the service.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { randomInt } from 'node:crypto';
 
 import test from 'ava';
@@ -15,18 +13,8 @@ import * as tfe from '../lib';
 import { readLayersModel } from '../lib/api/model';
 import { manifestShapes, parseTopology } from '../lib/api/layers_spec';
 import { estimateQueryBytes } from '../lib/serve/limits';
-import { startCluster } from './helpers/service';
+import { answersAsKeras, type Fixture, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
-
-interface Fixture {
-  topology: { config: { layers: { class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[] }[] } };
-  weights: { name: string; shape: number[]; data: number[] }[];
-  inputs?: { x: number[]; shape: number[]; name: string }[];
-  y: number[];
-}
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
-const fromFixture = (f: Fixture) =>
-  ({ modelTopology: f.topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
 
 type Mode = 'one_hot' | 'multi_hot' | 'count';
 const lookup = (config: Record<string, unknown>, shape: number[]) =>
@@ -133,7 +121,7 @@ test('ids made privately: readers that disagree on the vocabulary, ids read as i
     // Keras 3 writes a single output as one [name, 0, 0].
     const outputs = (topo.config.output_layers = [topo.config.output_layers]) as unknown[][];
     edit(topo.config.layers, outputs);
-    return { ...fromFixture(f), modelTopology: topo } as unknown as tfe.ModelArtifacts;
+    return fromFixture(f, topo);
   };
   const emb = (ls: Fixture['topology']['config']['layers']) => ls.find((l) => l.class_name === 'Embedding')!;
   // Embedding(4) over ids up to 4 (mask, OOV, three entries).
@@ -155,20 +143,7 @@ test('ids made privately: readers that disagree on the vocabulary, ids read as i
   t.throws(() => tfe.loadPlainModel(wider), { message: /layer 'wide' \(Embedding\): input_dim = 6 differs from the 5 of Embedding '.*', which reads the same ids of '.*'/ });
 });
 
-test('over the service: a heart-disease model (codes through IntegerLookup, an age through Discretization) answers as Keras, its vocabularies shared as weights', async (t) => {
-  const f = FIXTURES.il1_heart_disease;
-  const c = await startCluster({ tls: false });
-  try {
-    await c.ready();
-    const owner = await c.connect({ asOwner: true });
-    await owner.deploy(fromFixture(f) as never, { name: 'heart' });
-    const p = await owner.predict('heart', Object.fromEntries(f.inputs!.map((i) => [i.name, { data: Float64Array.from(i.x), shape: i.shape }])) as never);
-    f.y.forEach((v, i) => t.true(Math.abs(p.outputs[i] - v) < 2e-3, `row ${i}: ${p.outputs[i]} vs Keras ${v}`));
-    await owner.close();
-  } finally {
-    await c.stop();
-  }
-});
+test('over the service: a heart-disease model (codes through IntegerLookup, an age through Discretization) answers as Keras, its vocabularies shared as weights', (t) => answersAsKeras(t, FIXTURES.il1_heart_disease, 'heart'));
 
 test("the per-query memory estimate counts a lookup's comparisons: two per value and vocabulary entry", (t) => {
   const topo = (size: number) => ({ class_name: 'Sequential', config: { layers: [{ class_name: 'IntegerLookup', config: { name: 'd', batch_input_shape: [null, 64], vocabulary: null, vocabulary_size: size, output_mode: 'multi_hot' } }] } });

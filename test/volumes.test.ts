@@ -3,35 +3,24 @@
 // and VALID padding, strides, dilation, average and max pools, upsampling, padding, cropping, a
 // 3-D U-Net's Conv3DTranspose):
 // Pond runs the linear ones and refuses the maxima; settings each layer does not have are refused.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createRequire } from 'node:module';
 
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { FIXTURES, fromFixture as artifacts } from './helpers/more_layer_models';
 import { tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 
-interface Fixture {
-  topology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
-  weights: { name: string; shape: number[]; data: number[] }[];
-  x: number[];
-  shape: number[];
-  y: number[];
-}
-const FIXTURES: Record<string, Fixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8'));
-const artifacts = (f: Fixture, topology: object = f.topology) =>
-  ({ modelTopology: topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer }) as unknown as tfe.ModelArtifacts;
 
 test('Pond: Conv3D, average pooling, padding and cropping as Keras; a max pool over a volume refused', async (t) => {
   const f = FIXTURES.v2_volume_geometry;
   const pond = new tfe.Cluster({ protocol: 'pond' });
   try {
     const m = tfe.loadLayersModel(artifacts(f), { cluster: pond });
-    const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: Float64Array.from(f.x), shape: f.shape }))));
+    const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: Float64Array.from(f.x!), shape: f.shape! }))));
     const err = Math.max(...f.y.map((v, i) => Math.abs(out.data[i] - v)));
     t.true(err < 2e-3, `max |Pond - Keras| = ${err}`);
     t.throws(() => tfe.loadLayersModel(artifacts(FIXTURES.v3_volume_max_upsampling), { cluster: pond }), { message: /MaxPooling3D.*(exact protocol|securenn)/ });
@@ -47,7 +36,7 @@ test('3-D layers: settings they do not have, and inputs that are no volume, refu
     edit(topo.config.layers.find((l) => l.class_name === cls)!.config);
     return artifacts(f, topo);
   };
-  const refused = (a: tfe.ModelArtifacts, message: RegExp) => t.throws(() => tfe.loadPlainModel(a).forward({ data: Float64Array.from(f.x), shape: f.shape }), { message });
+  const refused = (a: tfe.ModelArtifacts, message: RegExp) => t.throws(() => tfe.loadPlainModel(a).forward({ data: Float64Array.from(f.x!), shape: f.shape! }), { message });
   refused(edited('Conv3D', (c) => (c.data_format = 'channels_first')), /\(Conv3D\): data_format = "channels_first" is not supported/);
   refused(edited('Conv3D', (c) => (c.groups = 3)), /\(Conv3D\): groups = 3 is not supported/);
   refused(edited('Conv3D', (c) => (c.dilation_rate = [2, 1, 1])), /\(Conv3D\): dilation_rate \[2,1,1\] with strides \[2,1,2\]/);
