@@ -2,11 +2,12 @@
 // server reads: Keras's Normalization(mean=..., variance=...) (Keras 3's own applications give
 // ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's),
 // Discretization's bin_boundaries (adapt() writes its quantiles there) and IntegerLookup's
-// vocabulary. The owner moves them into
-// weights before anything reads the topology: then they are shared privately as weights are, and
-// no server sees them. What stays public is their count (the weights' shapes).
+// vocabulary. The owner moves them into weights before anything reads the topology: then they are
+// shared privately as weights are, and no server sees them. What stays public is their count (the
+// weights' shapes).
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayersModelJson, WeightSpec } from './layers_spec';
+import { MAX_LOOKUP_ID } from './layers_lookup';
 
 /** A weight's values and shape, as readWeights returns them. */
 type Weight = { data: Float32Array; shape: number[] };
@@ -65,7 +66,7 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
       const mask = l.config.mask_token, oov = l.config.oov_token ?? -1, oovs = Number(l.config.num_oov_indices ?? 1);
       const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
       if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
-      const bad = v.findIndex((x) => !Number.isSafeInteger(x) || Math.abs(x) > 2 ** 24);
+      const bad = v.findIndex((x) => !Number.isSafeInteger(x) || Math.abs(x) > MAX_LOOKUP_ID);
       if (bad >= 0) refuse(l, `vocabulary[${bad}] = ${v[bad]} is not a whole number within +-2^24 (the ids a float32 weight holds exactly)`);
       const seen = new Set<number>();
       for (const x of v) {
@@ -96,8 +97,8 @@ function withConstants(topology: unknown): LayerConfig[] {
 
 /**
  * The model with the learned values in its layers' configs moved into weights `name/key`
- * (Normalization's mean and variance, Discretization's bin_boundaries, IntegerLookup's vocabulary), the config's set to null
- * as an adapted layer's are. `constants` holds their values, for the caller to add to the weights
+ * (Normalization's mean and variance, Discretization's bin_boundaries, IntegerLookup's
+ * vocabulary), the config's set to null as an adapted layer's are. `constants` holds their values, for the caller to add to the weights
  * it read; the manifest lists them in a group of their own, with no files.
  */
 export function configConstantsAsWeights(json: LayersModelJson): { json: LayersModelJson; constants: Map<string, Weight> } {

@@ -23,7 +23,8 @@ export interface EinsumPlan {
   biasBroadcast: number[];
 }
 
-const identity = (p: number[]) => p.every((v, i) => v === i);
+/** Whether a permutation leaves every axis where it is (the transpose can be skipped). */
+export const isIdentityPerm = (p: number[]) => p.every((v, i) => v === i);
 
 /** The equation's three specs, '...' (leading, in x and the output) spelt as letters of its own for x's rank. */
 export function einsumSpecs(l: LayerConfig, rank: number): { x: string; k: string; o: string } {
@@ -91,4 +92,3 @@ export function einsumPlan(l: LayerConfig, xShape: readonly number[], kShape: re
 /** Letters made for '...' are upper case: named as the ellipsis. */
 const c2s = (c: string) => (/[A-Z]/.test(c) ? '...' : c);
 
-export { identity as isIdentityPerm };

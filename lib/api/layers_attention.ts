@@ -208,7 +208,7 @@ function multiHeadAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
 }
 
 /** Keras 3's GroupQueryAttention: as MultiHeadAttention, its keys and values on fewer heads, each shared by a group of query heads in a row. */
-function groupedQueryAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
+function groupQueryAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
   settings(l, { ...HEADS_SETTINGS, head_dim: posInt, num_query_heads: posInt, num_key_value_heads: posInt });
   const form = headsFormOf(l);
   if (form.heads % form.kvHeads !== 0) refuse(l, `num_query_heads = ${form.heads} is not a multiple of num_key_value_heads = ${form.kvHeads}`);
@@ -278,5 +278,5 @@ export const ATTENTION_BUILDERS: Record<string, (l: LayerConfig, ctx: LayerConte
   Attention: attention,
   AdditiveAttention: additiveAttention,
   MultiHeadAttention: multiHeadAttention,
-  GroupQueryAttention: groupedQueryAttention,
+  GroupQueryAttention: groupQueryAttention,
 };

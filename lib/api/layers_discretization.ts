@@ -3,8 +3,9 @@
 // g_j = [x >= b_j] (exact protocols): int is their sum, one_hot their differences (bin k holds x
 // when g_(k-1) = 1 and g_k = 0), count and multi_hot one_hot summed over the features, multi_hot
 // then min(count, 1). An int bin read only by Embeddings (or CategoryEncodings) is that one-hot,
-// which they take as a model input's ids (layers_embedding.ts). The boundaries are the owner's, shared as weights (config_constants.ts
-// moves them there from the config); their count, the bins' number, is public.
+// which they take as a model input's ids (layers_embedding.ts). The boundaries are the owner's,
+// shared as weights (config_constants.ts moves them there from the config); their count, the
+// bins' number, is public.
 //
 // What the comparisons see is x and b_j on the fixed-point grid (2^-16 at the default fracBits):
 // the bin is Keras's wherever x equals a boundary or lies at least one grid step from every
@@ -49,8 +50,8 @@ export function discretization(l: LayerConfig, ctx: LayerContext): LayerPlan {
     return refuse(l, `has no bin boundaries (none in its config, no weight '${name}'): adapt() it, or give bin_boundaries, before saving`);
   }
   const [n] = shape;
-  if (ctx.idsOneHot !== undefined && ctx.idsOneHot < n + 1) refuse(l, `makes ids up to ${n}, but the layers that read them take ids below ${ctx.idsOneHot}`);
   if (shape.length !== 1 || !(n >= 1)) refuse(l, `weight '${name}' has shape [${shape}]: expected [n], n >= 1 boundaries`);
+  if (ctx.idsOneHot !== undefined && ctx.idsOneHot < n + 1) refuse(l, `makes ids up to ${n}, but the layers that read them take ids below ${ctx.idsOneHot}`);
   if (l.config.num_bins != null && l.config.num_bins !== n + 1) refuse(l, `num_bins = ${l.config.num_bins} does not match its ${n} bin boundaries (num_bins is their count + 1)`);
   const b = ctx.take('bin_boundaries', [n]);
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
