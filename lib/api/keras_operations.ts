@@ -11,6 +11,7 @@
 // (`operation`) of what NumPy's broadcasting asks of its inputs, which the private and the
 // plaintext model both check when they run (checkOperation). An operation not in TF_FUNCTIONS or
 // KERAS3_CLASSES, or with an argument its rewrite does not read, is refused, naming it.
+import { MODEL_CLASSES } from './nested_models';
 import { type LayerConfig, layerLabel } from './layers_graph';
 import { SLICE_LAYER, sliceKey } from './layers_slice';
 import { AXES_LAYER, STACK_LAYER } from './layers_axes';
@@ -395,7 +396,7 @@ function isOperation(l: LayerConfig): boolean {
   const cls = l.class_name, c = (l.config ?? {}) as Record<string, unknown>;
   const node = Array.isArray(l.inbound_nodes) ? (l.inbound_nodes[0] as { args?: unknown } | undefined) : undefined;
   const args = node && typeof node === 'object' && Array.isArray(node.args) ? node.args : undefined;
-  const layer = SUPPORTED_LAYERS.includes(cls) || ['Sequential', 'Functional', 'Model'].includes(cls);
+  const layer = SUPPORTED_LAYERS.includes(cls) || MODEL_CLASSES.has(cls);
   if (Object.hasOwn(KERAS3_CLASSES, cls)) {
     // A layer's config names it; an operation's did not before Keras 3.11.
     if (!LAYER_NAMED.has(cls) || typeof c.name !== 'string') return true;
@@ -477,7 +478,7 @@ function rewriteLayers(given: LayerConfig[]): LayerConfig[] {
 
 /** A nested model's layer list (Sequential as a list or {layers}, Functional), or undefined. */
 function nestedLayers(l: LayerConfig): LayerConfig[] | undefined {
-  if (!l || !['Sequential', 'Model', 'Functional'].includes(l.class_name)) return undefined;
+  if (!l || !MODEL_CLASSES.has(l.class_name)) return undefined;
   const c = l.config as unknown;
   if (Array.isArray(c)) return c as LayerConfig[];
   const layers = (c as { layers?: unknown } | undefined)?.layers;

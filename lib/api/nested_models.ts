@@ -1,5 +1,6 @@
 // Models inside models, as transfer learning makes them (a pretrained base as one layer of a
-// Sequential or Functional model, or a Sequential block inside a Functional one), flattened into
+// Sequential or Functional model, or a Sequential block inside a Functional one; Keras 3's
+// Pipeline, read as a Sequential), flattened into
 // one Functional topology before anything else reads it: the graph, the spec, calibration's edits,
 // the servers. Each nested model's input layer is dropped, its first layers read what the call of
 // the model passed it, and whatever read the model's output reads its last layer instead (a model
@@ -9,7 +10,12 @@
 import type { LayersModelJson } from './layers_spec';
 import { batchShapeOf, endpoint, isDict, isKeras3, type LayerConfig, type ModelTopology, refsIn } from './layers_graph';
 
-const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+/**
+ * The classes of models inside models; Keras 3's Pipeline (a layer applying its layers in turn,
+ * augmentation and preprocessing written as one) is read as the Sequential it computes.
+ */
+export const MODEL_CLASSES: ReadonlySet<string> = new Set(['Sequential', 'Pipeline', 'Model', 'Functional']);
+const SEQUENTIAL = new Set(['Sequential', 'Pipeline']);
 
 /** The most layer calls the nested models of one model may make once flattened (each call is a step of every query). */
 const MAX_FLAT_CALLS = 100_000;
@@ -45,7 +51,7 @@ function inputBatchShape(l: LayerConfig | undefined, depth = 0): unknown {
   if (declared !== undefined || !isModel(l)) return declared;
   const layers = (Array.isArray(l.config) ? l.config : c.layers) as LayerConfig[] | undefined;
   if (!Array.isArray(layers)) return undefined;
-  if (l.class_name === 'Sequential' || Array.isArray(l.config)) return inputBatchShape(layers[0], depth + 1);
+  if (SEQUENTIAL.has(l.class_name) || Array.isArray(l.config)) return inputBatchShape(layers[0], depth + 1);
   try {
     const input = single(c.input_layers, 'input', String(c.name));
     return inputBatchShape(layers.find((x) => x?.config?.name === input), depth + 1);
@@ -88,7 +94,7 @@ function graphOfModel(cls: string, cfg: unknown, name: string): Graph {
   if (Array.isArray(cfg)) return sequentialGraph(name, cfg as LayerConfig[]);
   const c = (cfg ?? {}) as Config;
   if (!Array.isArray(c.layers)) throw new Error(`model '${name}' has no layer list`);
-  if (cls === 'Sequential') return sequentialGraph(name, c.layers as LayerConfig[]);
+  if (SEQUENTIAL.has(cls)) return sequentialGraph(name, c.layers as LayerConfig[]);
   return { name, layers: c.layers as LayerConfig[], inputs: refList(c.input_layers, 'input', name).map((r) => String(r[0])), outputs: refList(c.output_layers, 'output', name) };
 }
 
@@ -122,7 +128,9 @@ function flatten(g: Graph, nested: string[], depth: number, made = { calls: 0 })
       const which = calls.length > 1 ? ` (its call ${c + 1})` : '';
       // tf-keras's transfer-learning idiom calls the base with training=False (what predict does);
       // training=True would run it as in training (batch statistics, dropout): refused, as for layers.
-      if (JSON.stringify(call).includes('"training":true')) throw new Error(`nested model '${name}' is called with training=True in '${g.name}'${which}: it would then compute as in training (batch statistics, dropout); save it called with training=False`);
+      // A Pipeline's calls record its own default, training=True, which Keras's predict overrides
+      // (checked against Keras 3.15: its random augmentations are then the identity).
+      if (l.class_name !== 'Pipeline' && JSON.stringify(call).includes('"training":true')) throw new Error(`nested model '${name}' is called with training=True in '${g.name}'${which}: it would then compute as in training (batch statistics, dropout); save it called with training=False`);
       if (refs.length !== 1) throw new Error(`nested model '${name}' is called with ${refs.length} input tensors in '${g.name}'${which}: nested models with one input are supported`);
       return refs[0];
     });
