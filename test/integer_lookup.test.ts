@@ -90,6 +90,10 @@ test('the vocabulary becomes a private weight (get_vocabulary()\'s leading mask 
   t.throws(() => parseTopology(a.modelTopology as never, () => undefined, []), { message: /layer 'codes' \(IntegerLookup\): vocabulary given in its config would travel in the topology every server reads/ });
   const shapes = manifestShapes(json);
   t.notThrows(() => parseTopology(json.modelTopology, (n) => shapes.get(n), [...shapes.keys()]));
+  // A vocabulary_size the weight does not have (the servers size a query's memory by it): refused.
+  const lying = structuredClone(json.modelTopology) as unknown as { config: { layers: { config: Record<string, unknown> }[] } };
+  lying.config.layers[1].config.vocabulary_size = 2;
+  t.throws(() => parseTopology(lying as never, (n) => shapes.get(n), [...shapes.keys()]), { message: /\(IntegerLookup\): vocabulary_size = 2 does not match its 3 vocabulary entries/ });
 });
 
 test('IntegerLookup: Pond, and what Keras refuses or the layer does not do, refused by name', (t) => {
@@ -149,4 +153,11 @@ test("the per-query memory estimate counts a lookup's comparisons: two per value
   const topo = (size: number) => ({ class_name: 'Sequential', config: { layers: [{ class_name: 'IntegerLookup', config: { name: 'd', batch_input_shape: [null, 64], vocabulary: null, vocabulary_size: size, output_mode: 'multi_hot' } }] } });
   const est = (size: number) => estimateQueryBytes({ topology: topo(size) as never, protocol: 'fss', inputShape: [64] }, 1);
   t.true(est(200) - est(2) >= 8 * 64 * 2 * 198, `${est(200)} vs ${est(2)}`);
+});
+
+test('a max_tokens the ids could not reach is refused before any output row is made, and the estimate counts a padded row', (t) => {
+  t.throws(() => tfe.loadPlainModel(lookup({ vocabulary: [3, 5], output_mode: 'count', pad_to_max_tokens: true, max_tokens: 2 ** 30 }, [1])), { message: /\(IntegerLookup\): max_tokens = 1073741824 is not supported/ });
+  const topo = (max: number) => ({ class_name: 'Sequential', config: { layers: [{ class_name: 'IntegerLookup', config: { name: 'd', batch_input_shape: [null, 4], vocabulary: null, vocabulary_size: 3, output_mode: 'count', pad_to_max_tokens: true, max_tokens: max } }] } });
+  const est = (max: number) => estimateQueryBytes({ topology: topo(max) as never, protocol: 'fss', inputShape: [4] }, 1);
+  t.true(est(1_000_000) - est(3) >= 8 * 1_000_000, `${est(1_000_000)} vs ${est(3)}`);
 });

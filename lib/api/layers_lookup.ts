@@ -35,7 +35,8 @@ export function integerLookupOf(l: LayerConfig): { mode: LookupMode; mask: numbe
     vocabulary: isNull,
     // Derived by Keras (the vocabulary's size with its OOV index); the weight's shape is read.
     vocabulary_size: (v) => isNull(v) || Number.isSafeInteger(v),
-    max_tokens: (v) => isNull(v) || (Number.isSafeInteger(v) && (v as number) >= 1),
+    // (Its width, with pad_to_max_tokens, sizes every output row: bounded as the ids are.)
+    max_tokens: (v) => isNull(v) || (Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_LOOKUP_ID),
     num_oov_indices: (v) => v === undefined || v === 1,
     oov_token: (v) => v === undefined || isId(v),
     mask_token: (v) => isNull(v) || isId(v),
@@ -65,6 +66,8 @@ export function integerLookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   }
   const [m] = shape;
   if (shape.length !== 1 || !(m >= 1)) refuse(l, `weight '${name}' has shape [${shape}]: expected [m], m >= 1 entries`);
+  // What the servers size a query by (the memory estimate): it must be the weight's.
+  if (l.config.vocabulary_size != null && l.config.vocabulary_size !== m + 1) refuse(l, `vocabulary_size = ${JSON.stringify(l.config.vocabulary_size)} does not match its ${m} vocabulary entries (vocabulary_size is their count + the OOV index)`);
   if (mode === 'int' && ctx.idsOneHot === undefined)
     refuse(l, `output_mode 'int' gives vocabulary indices, which only Embedding and CategoryEncoding layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot, multi_hot or count`);
   // Index columns: [mask], OOV, the vocabulary; the encodings drop the mask's.

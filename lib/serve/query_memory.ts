@@ -478,6 +478,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];
         else s = [padded];
         if (mode === 'multi_hot') elements += nonlinear(padded);
+        elements += PER_LINEAR * count(s);
         break;
       }
       case 'AdaptiveAveragePooling1D':
