@@ -182,9 +182,9 @@ const HEADS_SETTINGS = {
   use_bias: bool,
   // Keras 3: how attention is computed on a GPU, not what (null or false only).
   flash_attention: (v: unknown) => nullish(v) || v === false,
-  // Keras 3.12+: a gate on the heads' outputs; attention limited to a window (none only).
+  // Keras 3.12+: a gate on the heads' outputs; attention limited to a band |i - j| < window.
   use_gate: bool,
-  sliding_window: nullish,
+  sliding_window: (v: unknown) => nullish(v) || posInt(v),
 };
 
 /** Keras's MultiHeadAttention over the steps of rank-3 inputs (or every position of higher-rank ones). */
@@ -223,6 +223,8 @@ function groupQueryAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {
 function headsAttention(l: LayerConfig, ctx: LayerContext, form: HeadsForm, axes: unknown): LayerPlan {
   const causal = causalCall(l);
   const { heads, kvHeads, kd, vd } = form;
+  // Keras 3.12+'s sliding window: query i weighs keys |i - j| < window (with a causal mask too, j <= i).
+  const window = nullish(l.config.sliding_window) ? undefined : Number(l.config.sliding_window);
   // Keras 3 runs a dropout > 0 layer through einsums and its Softmax layer, which zeroes a fully
   // padded row's weights; without dropout through dot_product_attention, which spreads them
   // evenly (checked against Keras 3.15). Only a padding mask tells them apart.
@@ -259,7 +261,9 @@ function headsAttention(l: LayerConfig, ctx: LayerContext, form: HeadsForm, axes
       const toHeads = (x: AnyTensor) => (shared ? gather(x, shared, 1) : x);
       const Q = mul(split(q, pq, heads, kd), 1 / Math.sqrt(kd)), K = toHeads(split(k, pk, kvHeads, kd)), V = toHeads(split(v, pv, kvHeads, vd));
       const padding = mask && reshape(mask, [q.shape[0], q.shape[1]]);
-      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal, padding }); // [batch, heads, Tq, Tv]
+      if (window !== undefined && positions) refuse(l, `sliding_window = ${window} over the positions of inputs of rank ${given[0].rank} is not supported (only over the steps of [batch, steps, features])`);
+      if (window !== undefined && q.shape[1] !== k.shape[1]) refuse(l, `sliding_window = ${window} is supported on self-attention (as many query as key steps), got ${q.shape[1]} and ${k.shape[1]}`);
+      const w = softmax(matmul(Q, transpose(K, [0, 1, 3, 2])), { causal, padding, ...(window !== undefined ? { window } : {}) }); // [batch, heads, Tq, Tv]
       const o = transpose(matmul(w, V), [0, 2, 1, 3]); // [batch, Tq, heads, vd]
       let heads_ = reshape(o, [q.shape[0], q.shape[1], heads * vd]);
       // With dropout (identity at inference) Keras 3 computes attention another way, whose

@@ -41,18 +41,24 @@ export const CAUSAL_PENALTY = 2 ** 14;
  * softmax over the last axis of a private x (see the header for the method). `causal`: over the
  * last two axes [.., Tq, Tk], position i keeps only j <= i (Keras's use_causal_mask), the others
  * exactly 0: their scores are lowered by CAUSAL_PENALTY before the maximum (public constants:
- * local), and their exponentials multiplied by 0 (a public mask: local). Nothing else changes.
+ * local), and their exponentials multiplied by 0 (a public mask: local). `window` (Keras 3.12+'s
+ * sliding_window, self-attention: Tq = Tk): position i keeps only |i - j| < window, the same way,
+ * with or without `causal`. Nothing else changes.
  */
-export function softmax(x: AnyTensor, opts: { causal?: boolean; padding?: AnyTensor } = {}): PrivateTensor {
+export function softmax(x: AnyTensor, opts: { causal?: boolean; window?: number; padding?: AnyTensor } = {}): PrivateTensor {
   requireExact('softmax', x);
   if (x.kind !== 'private') throw new TypeError('softmax: expects a private tensor');
-  if (x.rank < (opts.causal ? 2 : 1)) throw new RangeError(`softmax: needs at least ${opts.causal ? 'two axes for a causal mask' : 'one axis'}`);
+  const banded = opts.causal === true || opts.window !== undefined;
+  if (x.rank < (banded ? 2 : 1)) throw new RangeError(`softmax: needs at least ${banded ? 'two axes for a causal or sliding-window mask' : 'one axis'}`);
+  if (opts.window !== undefined && !(Number.isSafeInteger(opts.window) && opts.window >= 1 && x.shape[x.rank - 2] === x.shape[x.rank - 1]))
+    throw new RangeError(`softmax: a sliding window (${opts.window}) takes a positive whole width and square scores [.., T, T] (self-attention), got [${x.shape}]`);
   const n = x.shape[x.rank - 1], rows = x.shape.reduce((a, b) => a * b, 1) / n;
   if (n === 0) return x;
-  if (opts.padding) return paddedSoftmax(x, opts.padding, opts.causal === true);
-  if (opts.causal) {
+  const band = { causal: opts.causal === true, window: opts.window };
+  if (opts.padding) return paddedSoftmax(x, opts.padding, band);
+  if (banded) {
     // The maximum compares scores moved by the library's constant: full width, as its own values are.
-    const keep = causalKeep(x.cluster, x.shape[x.rank - 2], n);
+    const keep = bandKeep(x.cluster, x.shape[x.rank - 2], n, band);
     return x.cluster.internalOps(() => {
       const flat = reshape(add(x, keep.penalty), [rows, n]);
       return normalised(x, flat, rowMax(flat, rows, n), rows, n, keep.mask);
@@ -67,18 +73,23 @@ export function softmax(x: AnyTensor, opts: { causal?: boolean; padding?: AnyTen
 
 const rowMax = (flat: AnyTensor, rows: number, n: number) => reshape(maxPool2d(reshape(flat, [rows, 1, n, 1]), { poolSize: [1, n], strides: [1, 1] }), [rows, 1]);
 
-/** The public [Tq, Tk] tensors of a causal mask: 0 or -CAUSAL_PENALTY to add, 1 or 0 to multiply. */
-function causalKeep(c: PrivateTensor['cluster'], tq: number, tk: number): { penalty: AnyTensor; mask: { tq: number; tk: number; t: AnyTensor } } {
-  const keep = Array.from({ length: tq * tk }, (_, i) => (i % tk <= Math.floor(i / tk) ? 1 : 0));
+/** Which keys a query keeps: j <= i under a causal mask, |i - j| < window under a sliding window. */
+type Band = { causal: boolean; window?: number };
+
+/** The public [Tq, Tk] tensors of a causal or sliding-window mask: 0 or -CAUSAL_PENALTY to add, 1 or 0 to multiply. */
+function bandKeep(c: PrivateTensor['cluster'], tq: number, tk: number, band: Band): { penalty: AnyTensor; mask: { tq: number; tk: number; t: AnyTensor } } {
+  const keeps = (i: number, j: number) => (!band.causal || j <= i) && (band.window === undefined || Math.abs(i - j) < band.window);
+  const keep = Array.from({ length: tq * tk }, (_, at) => (keeps(Math.floor(at / tk), at % tk) ? 1 : 0));
+  const what = band.window === undefined ? 'causal mask' : 'sliding-window mask';
   return {
-    penalty: constantTensor(c, keep.map((k) => (k ? 0 : -CAUSAL_PENALTY)), [tq, tk], 'causal mask'),
-    mask: { tq, tk, t: constantTensor(c, keep, [tq, tk], 'causal mask') },
+    penalty: constantTensor(c, keep.map((k) => (k ? 0 : -CAUSAL_PENALTY)), [tq, tk], what),
+    mask: { tq, tk, t: constantTensor(c, keep, [tq, tk], what) },
   };
 }
 
 /**
  * softmax over the keys of a self-attention's scores x [batch, heads, T, T] with Keras's padding
- * mask m [batch, T] (private 0/1, layers_mask.ts), and optionally its causal mask:
+ * mask m [batch, T] (private 0/1, layers_mask.ts), and optionally its causal or sliding-window mask:
  * 1. padded keys' scores are lowered by CAUSAL_PENALTY (P (m_k - 1): local), so a row's maximum
  *    is one of its kept keys (its own step is one);
  * 2. after the exponentials, e' = e m_q m_k (+ the causal 0/1, public) + (1 - m_q): kept keys keep
@@ -86,13 +97,13 @@ function causalKeep(c: PrivateTensor['cluster'], tq: number, tk: number): { pena
  *    gives it (its -1e9 on all that row's scores, absorbed by float32). One private product for
  *    m_q m_k [batch, 1, T, T] and one for e times it.
  */
-function paddedSoftmax(x: PrivateTensor, padding: AnyTensor, causal: boolean): PrivateTensor {
+function paddedSoftmax(x: PrivateTensor, padding: AnyTensor, band: Band): PrivateTensor {
   const [B, H, T, S] = x.shape;
   if (x.rank !== 4 || T !== S || padding.shape.join() !== [B, T].join()) throw new RangeError(`softmax: a padding mask [${padding.shape}] needs self-attention scores [batch, heads, T, T] with it [batch, T], got [${x.shape}]`);
   const rows = B * H * T;
   const mk = reshape(padding, [B, 1, 1, T]), mq = reshape(padding, [B, 1, T, 1]);
   return x.cluster.internalOps(() => {
-    const keep = causal ? causalKeep(x.cluster, T, T) : undefined;
+    const keep = band.causal || band.window !== undefined ? bandKeep(x.cluster, T, T, band) : undefined;
     let y = add(x, mul(add(mk, -1), CAUSAL_PENALTY));
     if (keep) y = add(y, keep.penalty);
     const flat = reshape(y, [rows, T]);

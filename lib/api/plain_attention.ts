@@ -11,6 +11,11 @@ function hideFuture(s: Float64Array, tq: number, tv: number): void {
   for (let i = 0; i < tq; i++) for (let j = i + 1; j < tv; j++) s[i * tv + j] = -Infinity;
 }
 
+/** Keras 3.12+'s sliding window: query i weighs keys |i - j| < window only. */
+function hideOutside(s: Float64Array, tq: number, tv: number, window: number): void {
+  for (let i = 0; i < tq; i++) for (let j = 0; j < tv; j++) if (Math.abs(i - j) >= window) s[i * tv + j] = -Infinity;
+}
+
 type W = (name: string) => Float64Array;
 /** Hears the largest |value| of a product the private layer forms inside (verify.ts): 'scores', 'projections'. */
 type Inside = (what: string, maxAbs: number) => void;
@@ -112,7 +117,7 @@ function maskScores(s: Float64Array, m: ArrayLike<number>, T: number): void {
  */
 export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = () => undefined): (xs: PlainTensor[]) => PlainTensor {
   const n = l.config.name, { heads: H, kvHeads, kd, vd, gate } = headsFormOf(l), bias = l.config.use_bias !== false;
-  const group = H / kvHeads;
+  const group = H / kvHeads, window = l.config.sliding_window == null ? undefined : Number(l.config.sliding_window);
   const weight = (part: string, what: string) => w(`${n}/${part}/${what}`);
   const causal = causalCall(l), zeroPadded = Number(l.config.dropout ?? 0) > 0;
   // x [B, T, D] times kernel [D, h, width] (+ bias [h, width]) -> [B, T, h, width]
@@ -152,6 +157,7 @@ export function plainMultiHeadAttention(l: LayerConfig, w: W, inside: Inside = (
             top = Math.max(top, maxAbsOf([s[i * Tv + j]]));
           }
         if (causal) hideFuture(s, Tq, Tv);
+        if (window !== undefined) hideOutside(s, Tq, Tv, window);
         if (mask) maskScores(s, mask.data.subarray(b * Tq, (b + 1) * Tq), Tq);
         softmaxRows(s, Tv);
         // (With dropout Keras 3's softmax zeroes a padded query step's weights: layers_attention.ts.)
