@@ -49,7 +49,7 @@ export function softmax(x: AnyTensor, opts: { causal?: boolean; window?: number;
   requireExact('softmax', x);
   if (x.kind !== 'private') throw new TypeError('softmax: expects a private tensor');
   const banded = opts.causal === true || opts.window !== undefined;
-  if (x.rank < (banded ? 2 : 1)) throw new RangeError(`softmax: needs at least ${banded ? 'two axes for a causal or sliding-window mask' : 'one axis'}`);
+  if (x.rank < (banded ? 2 : 1)) throw new RangeError(`softmax: needs at least ${banded ? `two axes for a ${opts.causal ? 'causal' : 'sliding-window'} mask` : 'one axis'}`);
   if (opts.window !== undefined && !(Number.isSafeInteger(opts.window) && opts.window >= 1 && x.shape[x.rank - 2] === x.shape[x.rank - 1]))
     throw new RangeError(`softmax: a sliding window (${opts.window}) takes a positive whole width and square scores [.., T, T] (self-attention), got [${x.shape}]`);
   const n = x.shape[x.rank - 1], rows = x.shape.reduce((a, b) => a * b, 1) / n;
