@@ -13,7 +13,7 @@ import { conv2d, mul } from './ops_nonlinear';
 import { conv3d } from './ops_conv3d';
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
-import { activation } from './layers_activations';
+import { stepActivation } from './layers_recurrent';
 import { isMask } from './layers_mask';
 import { ANY, bool, isNum, settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
@@ -98,11 +98,7 @@ const block = (x: AnyTensor, from: number, n: number): AnyTensor => slice(x, [..
 export function convLstm(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const s = convLstmSettings(l, ctx.keras3 === true);
   const f = s.filters;
-  const fn = (name: string) => {
-    if (name === 'softmax') refuse(l, "activation 'softmax' inside a recurrent cell is not supported");
-    return activation(l, name, { isOutput: false, keras3: ctx.keras3 }).f ?? ((x: AnyTensor) => x);
-  };
-  const act = fn(s.activation), gate = fn(s.recurrentActivation);
+  const act = stepActivation(l, s.activation, ctx), gate = stepActivation(l, s.recurrentActivation, ctx);
   const kShape = ctx.shapeOf(`${l.config.name}/kernel`);
   const inCh = kShape[kShape.length - 2];
   const taps = s.dims === 1 ? [s.kernel[1]] : s.kernel;

@@ -85,7 +85,7 @@ export function recurrentSettings(kind: RecurrentKind, l: LayerConfig, keras3: b
 }
 
 /** A layer's activation as a private function (identity for linear); refused by name like any other. */
-function stepActivation(l: LayerConfig, name: string, ctx: LayerContext): (x: AnyTensor) => AnyTensor {
+export function stepActivation(l: LayerConfig, name: string, ctx: LayerContext): (x: AnyTensor) => AnyTensor {
   // isOutput false: a sigmoid inside the cell is never the client's final activation.
   if (name === 'softmax') refuse(l, "activation 'softmax' inside a recurrent cell is not supported");
   const a = activation(l, name, { isOutput: false, keras3: ctx.keras3 });
