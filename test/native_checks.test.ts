@@ -63,3 +63,11 @@ test('index arrays with holes are refused in JavaScript, before the native side 
   await t.throwsAsync(async () => gather(a, new Array(1e9) as number[]), { message: /gather: indices must be an array of integers, got an array of 1000000000 \(element 0 is missing\)/ });
   await t.throwsAsync(async () => transpose(a, new Array(1) as number[]), { message: /transpose: perm must be an array of integers/ });
 });
+
+cpuTest('PrgPermutation refuses a shape without a last axis (it read past an empty shape and crashed the process)', (t) => {
+  const run = native().runSync as (k: string, i: unknown[], a: object) => unknown;
+  const attrs = (shape: number[]) => ({ seed: new Uint8Array(16), shape, offset: 0, nonce: 0n });
+  t.throws(() => run('PrgPermutation', [], attrs([])), { message: /PrgPermutation: the last dimension must be in \[1, 256\], got shape \[\]/ });
+  t.throws(() => run('PrgPermutation', [], attrs([4, 0])), { message: /the last dimension must be in \[1, 256\]/ });
+  t.notThrows(() => run('PrgPermutation', [], attrs([2, 8])));
+});

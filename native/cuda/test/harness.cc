@@ -164,6 +164,9 @@ bool sameError(const std::string& kernel, const std::vector<Tensor>& hostInputs,
 
 int main(int argc, char** argv) {
   using namespace tfe;
+  // Line-buffered even into a log file: a case that crashes the process must leave the names of
+  // the cases before it (a fully buffered log of a segfault is empty).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   bool bench = argc > 1 && std::strcmp(argv[1], "--bench") == 0;
   const char* only = nullptr;
   for (int i = 1; i < argc; ++i)

@@ -113,7 +113,8 @@ Outputs prgField(const Inputs&, const Attrs& at) {
 // Output ring64 holding the indices: out[..., i] is where element i goes.
 Outputs prgPermutation(const Inputs&, const Attrs& at) {
   PrgArgs a = parsePrgArgs("PrgPermutation", at);
-  int64_t len = a.shape.back(), rows = prgPermutationRows(a);
+  // Rows first: it refuses an empty shape before back() reads one (a rank-0 shape crashed here).
+  int64_t rows = prgPermutationRows(a), len = a.shape.back();
   Tensor out = allocTensor(a.shape, DType::Ring64);
   uint64_t* dst = out.ptr<uint64_t>();
   parallelFor(0, rows, 64, [&](int64_t lo, int64_t hi) {
