@@ -91,7 +91,7 @@ export function activation(
       // the client to the logits it receives (final_activation.ts).
       if (isOutput && a !== 'tanh') return { comparisons: false, exactOnly: false, finalActivation: a };
       // Hidden (or a tanh output): piecewise cubics selected by exact comparisons, error below
-      // 3.2e-4 (sigmoid) and 6.4e-4 (tanh) on the whole line (ops_smooth.ts); a hidden softmax over
+      // 3.3e-4 (sigmoid) and 6.7e-4 (tanh) on the whole line (ops_smooth.ts); a hidden softmax over
       // the last axis by comparisons, pieces and Newton steps (ops_softmax.ts). Pond refuses them.
       if (a === 'softmax') return exact((x) => softmax(x));
       return exact((x) => (a === 'sigmoid' ? sigmoid(x) : tanh(x)));

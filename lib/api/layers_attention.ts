@@ -124,7 +124,7 @@ function attention(l: LayerConfig, ctx: LayerContext): LayerPlan {
 
 /**
  * Keras's AdditiveAttention (Bahdanau's): scores s_ij = sum_d scale_d tanh(q_id + k_jd), then as
- * Attention. The tanh is the exact protocols' piecewise one (error below 6.4e-4, ops_smooth.ts), on
+ * Attention. The tanh is the exact protocols' piecewise one (error below 6.7e-4, ops_smooth.ts), on
  * Tq Tv d values; the scale (a private weight, [d]) a matmul with it.
  */
 function additiveAttention(l: LayerConfig, ctx: LayerContext): LayerPlan {

@@ -13,6 +13,7 @@
 //    service, 2026-12-01: the servers' CPU, not the rounds, bounds it on loopback.)
 // 3. Piece k is a cubic in u_k = c - m_k, m_k its interval's centre, so |u_k| stays small and
 //    rounding the public coefficients to fixed point costs little; its powers are two products.
+//    The first piece's m_0 is 0 and its constant h(0) (exact near 0; fitOnAbs says why).
 // 4. f = p_0 + sum_k b_k (p_k - p_{k-1}): the pieces telescope to the selected one (each
 //    product with a 0/1 bit errs by one unit at most). Beyond the last knot, f = h(T).
 // 5. sigmoid(x) = 1 - f + s (2f - 1).
@@ -31,10 +32,10 @@ const KNOTS = [0, 1, 2, 3, 4.5, 6.5, 10];
 
 const sigmoidRef = (x: number): number => 1 / (1 + Math.exp(-x));
 
-/** Least-squares cubic in u = x - m of f on [lo, hi] (2001 points). */
-function fitCubic(f: (x: number) => number, lo: number, hi: number, m: number): number[] {
+/** Least-squares cubic in u = x - m of f on [lo, hi] (2001 points); with `pinned`, its value at u = 0 is f(m) exactly. */
+function fitCubic(f: (x: number) => number, lo: number, hi: number, m: number, pinned = false): number[] {
   const xs = Float64Array.from({ length: 2001 }, (_, i) => lo + ((hi - lo) * i) / 2000);
-  return fitPolynomial(xs.map((x) => x - m), xs.map(f), 3);
+  return fitPolynomial(xs.map((x) => x - m), xs.map(f), 3, pinned ? f(m) : undefined);
 }
 
 /** A function of a = |x| as cubic pieces on [knots[k], knots[k+1]) in u = a - centres[k], constant beyond the last knot. */
@@ -53,8 +54,12 @@ export interface AbsFit {
  * so its values there lie between h(T) and the limit, which bounds the tail error).
  */
 function fitOnAbs(h: (a: number) => number, limit: number, knots: readonly number[] = KNOTS): AbsFit {
-  const centres = knots.slice(0, -1).map((lo, k) => (lo + knots[k + 1]) / 2);
-  const pieces = centres.map((m, k) => fitCubic(h, knots[k], knots[k + 1], m));
+  // The first piece is a cubic in a itself with h(0) as its constant: |x| near 0 (values a
+  // LayerNormalization then scales up) gets h(0) exactly plus small powers, the same from either
+  // side of 0. Fitted freely and centred, sigmoid(0) came out 0.49995 and sigmoid(-0) 0.50005: a
+  // bias of 5.5e-5 that a LayerNormalization over an LSTM's small outputs multiplied by 30.
+  const centres = knots.slice(0, -1).map((lo, k) => (k === 0 ? lo : (lo + knots[k + 1]) / 2));
+  const pieces = centres.map((m, k) => fitCubic(h, knots[k], knots[k + 1], m, k === 0));
   const T = knots[knots.length - 1];
   let worst = Math.abs(h(T) - limit);
   pieces.forEach((c, k) => {
@@ -68,12 +73,13 @@ function fitOnAbs(h: (a: number) => number, limit: number, knots: readonly numbe
 
 /**
  * Worst error of a private evaluation, in units of the fixed-point unit U = 2^-fracBits, beyond
- * the fit error. With |u| <= h (the largest half-width, 1.75): u^2 errs by U, u^3 by U + h U;
+ * the fit error. With |u| <= h (the largest half-width or the first width, 1.75): u^2 errs by U, u^3 by U + h U;
  * each product with a public coefficient adds one U of truncation and |power| U / 2 of
  * coefficient rounding; the telescoping sum adds one U per inner knot.
  */
 function fixedPointUnits(pieces: number[][], knots: readonly number[]): number {
-  const h = Math.max(...knots.slice(1).map((t, k) => (t - knots[k]) / 2));
+  // The largest |u|: half an interval, or the whole first one (its cubic is in a - knots[0]).
+  const h = Math.max(knots[1] - knots[0], ...knots.slice(1).map((t, k) => (t - knots[k]) / 2));
   const piece = (c: number[]) => 0.5 + (1 + (h / 2)) + (Math.abs(c[2]) + 1 + (h * h) / 2) + (Math.abs(c[3]) * (1 + h) + 1 + (h * h * h) / 2);
   return Math.max(...pieces.map(piece)) + (knots.length - 2);
 }

@@ -66,8 +66,8 @@ export interface PlainModel {
   forward(x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void, caveat?: (layer: string, what: string) => void, internal?: InternalHook): PlainTensor;
   /** The final activation applied: what tfjs's model.predict returns. `x` as forward's. A model with several outputs: predictOutputs. */
   predict(x: PlainTensor | ClientInput): PlainTensor;
-  /** Each output with its final activation applied, in the model's order: what tfjs's model.predict returns for any model. */
-  predictOutputs(x: PlainTensor | ClientInput): PlainTensor[];
+  /** Each output with its final activation applied, in the model's order: what tfjs's model.predict returns for any model. `observe` as forward's. */
+  predictOutputs(x: PlainTensor | ClientInput, observe?: (layer: string, out: PlainTensor) => void): PlainTensor[];
 }
 
 /** The largest |value| of an internal product (`what`: 'x^3', 'scores') of a layer. */
@@ -938,10 +938,10 @@ export function plainModel(json: LayersModelJson, weights: Weights, derived?: Re
       if (spec.outputs.length > 1) throw new Error(`predict: the model has ${spec.outputs.length} outputs (${spec.outputs.map((o) => `'${o.name}'`).join(', ')}): use predictOutputs, which returns one tensor per output`);
       return applyFinal(forward(x), spec.finalActivation);
     },
-    predictOutputs: (x) => {
+    predictOutputs: (x, observe) => {
       heard = undefined;
       heardInternal = undefined;
-      return walk(x).map((y, i) => applyFinal(y, spec.outputs[i].finalActivation));
+      return walk(x, observe).map((y, i) => applyFinal(y, spec.outputs[i].finalActivation));
     },
   };
 }

@@ -55,6 +55,20 @@ export function randomModels(tf: any, rnd: () => number) {
 
   const merged = (desc: string[], what: string, merge: any, xs: any[]) => (desc.push(what), merge.apply(xs));
 
+  /**
+   * tfjs's initializers seed their generators from Math.random: while a model is built, that is
+   * rnd, so that a seed builds the same weights too (they came out different on every run).
+   */
+  const seededBuild = <T>(build: () => T): T => {
+    const saved = Math.random;
+    Math.random = rnd;
+    try {
+      return build();
+    } finally {
+      Math.random = saved;
+    }
+  };
+
   function image(x: any, desc: string[]): any {
     const [h, , c] = x.shape.slice(1) as number[];
     const ks = () => (rnd() < 0.3 ? [ri(1, 3), ri(1, 3)] : ri(1, 3));
@@ -216,7 +230,7 @@ export function randomModels(tf: any, rnd: () => number) {
   function drawSeveral(batch: number, scale: number): RandomMultiModel & { xs: Float32Array[]; want: number[][][] } {
     for (;;) {
       try {
-        const m = several();
+        const m = seededBuild(several);
         const xs = m.inputs.map((i) => Float32Array.from({ length: batch * i.shape.reduce((a, b) => a * b, 1) }, () => (i.tokens ? ri(0, 19) : (rnd() * 2 - 1) * scale)));
         const tensors = xs.map((x, k) => tf.tensor(x, [batch, ...m.inputs[k].shape]));
         const predicted = m.model.predict(tensors.length === 1 ? tensors[0] : tensors);
@@ -231,7 +245,7 @@ export function randomModels(tf: any, rnd: () => number) {
   return Object.assign(function draw(batch: number, scale: number): RandomModel & { x: Float32Array; want: number[][] } {
     for (;;) {
       try {
-        const m = one();
+        const m = seededBuild(one);
         const per = m.shape.reduce((a, b) => a * b, 1);
         const x = Float32Array.from({ length: batch * per }, () => (m.tokens ? ri(0, 19) : (rnd() * 2 - 1) * scale));
         const want = m.model.predict(tf.tensor(x, [batch, ...m.shape])).arraySync();
