@@ -84,6 +84,9 @@ test('malformed notices are recognised: wrong types, missing fields, out-of-rang
 test('a client request is refused naming what is wrong with it', (t) => {
   t.deepEqual(validateRequest({ type: 'predict', model: 'm', shape: [1, 4] }), { type: 'predict', model: 'm', shape: [1, 4] });
   t.deepEqual(validateRequest({ type: 'status', extra: 1 }), { type: 'status' });
+  // The final activations a client applies; names this release does not know pass (a newer client's).
+  const finals = { type: 'predict', model: 'm', shape: [1, 4], finals: ['softmax', 'exponential', 'some_later_one'] };
+  t.deepEqual(validateRequest(finals), finals);
   // A scalar weight (Keras's Normalization keeps its count as shape []) is a weight like any other.
   const deploy = { type: 'deploy', model: 'm', protocol: 'securenn', topology: {}, weights: [{ name: 'n/count', shape: [] }, { name: 'd/kernel', shape: [3, 2] }] };
   t.deepEqual(validateRequest(deploy), deploy);
@@ -94,6 +97,9 @@ test('a client request is refused naming what is wrong with it', (t) => {
     [{ type: 'predict', model: 'm', shape: [1, -4] }, /input shape \[1,-4\] must be a list of positive integers/],
     [{ type: 'predict', model: 'm', shape: [2, 4], lease: { id: LEASE, index: 3 } }, /a lease is for a batch-1 query; this one has batch 2/],
     [{ type: 'predict', model: 'm', shape: [1, 4], lease: { id: 'x', index: 3 } }, /lease must be/],
+    [{ type: 'predict', model: 'm', shape: [1, 4], finals: 'softmax' }, /finals must be a list of at most 16 activation names/],
+    [{ type: 'predict', model: 'm', shape: [1, 4], finals: ['soft max'] }, /finals must be/],
+    [{ type: 'predict', model: 'm', shape: [1, 4], finals: new Array(17).fill('softmax') }, /finals must be/],
     [{ type: 'deploy', model: 'm', protocol: 'magic', topology: {}, weights: [] }, /magic/],
     [{ type: 'deploy', model: 'm', protocol: 'pond', weights: [] }, /topology is missing/],
     [{ type: 'deploy', model: 'm', protocol: 'pond', topology: {}, weights: [{ name: 'w' }] }, /weights must be a list of \{ name, shape \}/],

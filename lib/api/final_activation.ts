@@ -13,10 +13,24 @@
 /** A final activation the client applies; absent: the model ends without one (logits, a regression). */
 export type FinalActivation = 'softmax' | 'sigmoid' | 'exponential' | 'log_softmax';
 
-const FINALS: ReadonlySet<string> = new Set<FinalActivation>(['softmax', 'sigmoid', 'exponential', 'log_softmax']);
+/** Every final activation this release applies: a client names them in each prediction request, so servers refuse it a model ending with another. */
+export const FINAL_ACTIVATIONS: readonly FinalActivation[] = ['softmax', 'sigmoid', 'exponential', 'log_softmax'];
+const FINALS: ReadonlySet<string> = new Set<string>(FINAL_ACTIVATIONS);
 
-/** A final activation as a server named it (anything else: none, so a newer server's name is not misapplied). */
+/** A final activation as a model list named it (anything else: none, so a newer server's name is not misapplied). */
 export const finalActivationOf = (v: unknown): FinalActivation | undefined => (typeof v === 'string' && FINALS.has(v) ? (v as FinalActivation) : undefined);
+
+/**
+ * A final activation as an answer names it, to be applied: null or absent is none; a name this
+ * release does not know is an error (read as logits, the answer would be wrong), where a model
+ * list only leaves it out (finalActivationOf).
+ */
+export function answerFinal(v: unknown): FinalActivation | undefined {
+  if (v === undefined || v === null) return undefined;
+  const f = finalActivationOf(v);
+  if (!f) throw new Error(`the servers answered with the final activation ${JSON.stringify(v)?.slice(0, 60)}, which this client does not apply: update the client`);
+  return f;
+}
 
 /** Each row's maximum and the sum of e^(x - max) over it: softmax's and log_softmax's. */
 function rowsOf(x: Float64Array, width: number, each: (row: Float64Array, at: number, max: number, sum: number) => void): void {

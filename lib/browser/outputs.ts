@@ -2,7 +2,7 @@
 // the page (client.ts here) and in `tfe predict`: the servers only ever hold shares of the logits,
 // so a model's final softmax, sigmoid, exponential or log_softmax is applied here (the servers name
 // which, per query; lib/api/final_activation.ts).
-import { applyFinalActivation, type FinalActivation, finalActivationOf } from '../api/final_activation';
+import { answerFinal, applyFinalActivation, type FinalActivation, finalActivationOf } from '../api/final_activation';
 import { packRows, splitRows } from '../api/input_encoding';
 
 export { type FinalActivation, finalActivationOf };
@@ -93,7 +93,7 @@ export function readAnswer(data: Float64Array, shape: readonly number[], answer:
   if (sizes.reduce((a, b) => a + b, 0) !== width) throw new Error(`the servers answered outputs of ${sizes.join(' + ')} values per example for a result of ${width}`);
   const own = list.map((o) => o.shape as number[]);
   const perOutput = splitRows({ data, shape: [batch, width] }, own).map((part, i): OutputPart => {
-    const finalActivation = finalActivationOf(list[i].finalActivation), last = own[i][own[i].length - 1];
+    const finalActivation = answerFinal(list[i].finalActivation), last = own[i][own[i].length - 1];
     return { name: list[i].name as string, ...part, ...readOutputs(part.data, last, finalActivation), ...(finalActivation ? { finalActivation } : {}) };
   });
   // The answer's own fields: each output's, laid end to end per row as the logits are.
@@ -106,5 +106,5 @@ export function readAnswer(data: Float64Array, shape: readonly number[], answer:
  * of an earlier release, whose answer names none, as its model list said (`listed`).
  */
 export function answeredFinal(answer: object | undefined, listed: FinalActivation | undefined): FinalActivation | undefined {
-  return answer && 'finalActivation' in answer ? finalActivationOf((answer as { finalActivation?: unknown }).finalActivation) : listed;
+  return answer && 'finalActivation' in answer ? answerFinal((answer as { finalActivation?: unknown }).finalActivation) : listed;
 }

@@ -12,6 +12,7 @@ import { type Decoded } from '../api/define';
 import { type InputSpec, listedInputSpec, predictEncoded } from '../api/input_encoding';
 import { type ClientInput, encodeClientInput, snapshotInput } from '../api/client_input';
 import { type Dense, toNested } from '../api/values';
+import { FINAL_ACTIVATIONS } from '../api/final_activation';
 import { Party, SERVERS, tag } from '../protocol/party';
 import { output, shareInput } from '../protocol/pond/share';
 import { REQUEST_KEY, WsEndpoint } from '../net/ws_endpoint';
@@ -257,7 +258,7 @@ export class PredictionClient {
     const leaseNext = batch1 && !last && this.#leases.ask(model);
     let nextMask: RingTensor | undefined;
     const ask = (lease?: HeldLease) =>
-      this.#request({ type: 'predict', model, shape: dense.shape, ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
+      this.#request({ type: 'predict', model, shape: dense.shape, finals: [...FINAL_ACTIVATIONS], ...(lease ? { lease: lease.ref } : {}), ...(lease?.mask ? { maskedInput: true as const } : {}), ...(leaseNext ? { leaseNext: true as const } : {}) }, async (party) => {
         const send = lease?.mask ? sendMaskedInput(party, tag(inputOp(0), 'input'), ring, lease.mask) : shareInput(party, inputOp(0), CLIENT, ring);
         const out = output(party, OUTPUT_OP, null, CLIENT);
         try {

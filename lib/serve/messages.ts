@@ -24,6 +24,12 @@ export interface PredictRequest {
   maskedInput?: true;
   /** Batch 1 only: lease the next query on this model, for an input of this shape, with its input mask's shares (input_mask.ts). */
   leaseNext?: true;
+  /**
+   * The final activations this client applies to the logits (final_activation.ts). Absent: a
+   * client of an earlier release, which applies softmax and sigmoid only and would read any other
+   * model's answers as logits; the servers refuse it such a model (limits.ts checkPredictRequest).
+   */
+  finals?: string[];
 }
 
 /** Take the session index of the next batch-1 query on `model` ahead of time (leases.ts). */
@@ -312,7 +318,9 @@ export function validateRequest(raw: unknown): ClientRequest {
     if (!isShape(r.shape)) throw new Error(`input shape ${JSON.stringify(r.shape)?.slice(0, 80)} must be a list of positive integers`);
     if (r.maskedInput !== undefined && (r.maskedInput !== true || r.lease === undefined)) throw new Error('maskedInput must be true, and only with a lease');
     if (r.leaseNext !== undefined && (r.leaseNext !== true || r.shape[0] !== 1)) throw new Error('leaseNext must be true, and only for a batch-1 query');
-    const next = r.leaseNext ? { leaseNext: true as const } : {};
+    if (r.finals !== undefined && !(Array.isArray(r.finals) && r.finals.length <= 16 && r.finals.every((f) => typeof f === 'string' && /^[a-z_]{1,40}$/.test(f))))
+      throw new Error('finals must be a list of at most 16 activation names');
+    const next = { ...(r.leaseNext ? { leaseNext: true as const } : {}), ...(r.finals !== undefined ? { finals: r.finals as string[] } : {}) };
     if (r.lease === undefined) return { type: 'predict', model, shape: r.shape, ...next };
     const l = r.lease as Record<string, unknown> | null;
     if (!l || typeof l !== 'object' || typeof l.id !== 'string' || !LEASE_ID.test(l.id) || !Number.isSafeInteger(l.index) || (l.index as number) < 1)

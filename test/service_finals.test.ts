@@ -1,0 +1,67 @@
+// A model ending with an activation the client applies (final_activation.ts) is served only to
+// clients that say they apply it: a client of an earlier release knew softmax and sigmoid only and
+// read an exponential or log_softmax model's logits as its answer (a Poisson model's log-rates as
+// its rates). And a client refuses an answer naming an activation it does not know, rather than
+// reading it as logits.
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import { readAnswer } from '../lib/browser/outputs';
+import { SERVERS } from '../lib/protocol/party';
+import { ask, rawClient, withOwnerCluster } from './helpers/hostile_client';
+import { tfjsArtifacts } from './helpers/tfjs_save';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const tf: any = createRequire(__filename)('@tensorflow/tfjs');
+
+interface KerasFixture {
+  topology: object;
+  weights: { name: string; shape: number[]; data: number[] }[];
+  x: number[];
+  shape: number[];
+  y: number[];
+}
+
+const all: Record<string, KerasFixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_final_models.json'), 'utf8'));
+const artifacts = (f: KerasFixture) => ({ modelTopology: f.topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer });
+
+test('each server refuses an exponential or log_softmax model to a client that does not say it applies it; softmax models still serve earlier clients', (t) =>
+  withOwnerCluster({}, async (c, owner) => {
+    const fixtures = { rate: 'f1_poisson_dense_exponential', logp: 'f3_dense_log_softmax' } as const;
+    for (const [name, f] of Object.entries(fixtures)) await owner.deploy(artifacts(all[f]) as never, { name, protocol: 'fss' });
+    // The Node client of this release names what it applies, and gets Keras's answer.
+    const f = all[fixtures.rate];
+    const p = await owner.predict('rate', { data: Float64Array.from(f.x), shape: f.shape });
+    f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `rate ${k}: ${p.outputs[k]} vs Keras ${v}`));
+    // Raw requests, with an input shape no model takes: a request that passes the finals check is
+    // refused for its shape next, before any work.
+    const raw = await rawClient(c);
+    try {
+      const asking = (model: string, extra: object) => ask(raw, SERVERS, randomUUID(), { type: 'predict', model, shape: [1, 99999], ...extra });
+      for (const [model, ending] of [['rate', 'exponential'], ['logp', 'log_softmax']]) {
+        for (const a of await asking(model, {}))
+          t.regex((a as { error: string }).error, new RegExp(`model '${model}' ends with ${ending}, which this client does not apply \\(a client of an earlier release: softmax and sigmoid only\\); it would read the answers as logits: update the client`));
+        for (const a of await asking(model, { finals: ['softmax', 'sigmoid'] })) t.regex((a as { error: string }).error, /which this client does not apply \(it applies softmax, sigmoid\)/);
+        for (const a of await asking(model, { finals: [ending] })) t.regex((a as { error: string }).error, /got \[1,99999\]/);
+      }
+      // A softmax model (an earlier client applies it): no finals needed.
+      const soft = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
+      await owner.deploy(await tfjsArtifacts(tf, soft), { name: 'soft', protocol: 'fss' });
+      for (const a of await asking('soft', {})) t.regex((a as { error: string }).error, /got \[1,99999\]/);
+    } finally {
+      await raw.close();
+    }
+  }));
+
+test('a client refuses an answer that names a final activation it does not know, instead of reading logits', (t) => {
+  const logits = Float64Array.from([0.5, -1]);
+  t.deepEqual([...readAnswer(logits, [1, 2], { finalActivation: 'exponential' }, undefined).outputs], [Math.exp(0.5), Math.exp(-1)]);
+  t.deepEqual([...readAnswer(logits, [1, 2], { finalActivation: null }, 'softmax').outputs], [0.5, -1]);
+  t.throws(() => readAnswer(logits, [1, 2], { finalActivation: 'sparsemax' }, undefined), { message: /the servers answered with the final activation "sparsemax", which this client does not apply: update the client/ });
+  const parts = { outputs: [{ name: 'a', shape: [1], finalActivation: 'sigmoid' }, { name: 'b', shape: [1], finalActivation: 'squareplus' }] };
+  t.throws(() => readAnswer(logits, [1, 2], parts, undefined), { message: /"squareplus", which this client does not apply/ });
+});
