@@ -149,6 +149,26 @@ test.serial('both clients give what tfjs\'s model.predict gives: a sigmoid endin
   }
 });
 
+test.serial('the page applies an exponential ending (a Poisson model\'s rates, Keras 3) as Keras predicts: it names it among the activations it applies, so the servers serve it', async (t) => {
+  const f = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_final_models.json'), 'utf8')).f1_poisson_dense_exponential;
+  const owner = await PredictionClient.connect(cluster.config, { asOwner: true });
+  try {
+    const weights = f.weights as { name: string; shape: number[]; data: number[] }[];
+    await owner.deploy({ modelTopology: f.topology, weightSpecs: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), weightData: new Float32Array(weights.flatMap((w) => w.data)).buffer }, { name: 'ends-rate', protocol: 'fss' });
+  } finally {
+    await owner.close();
+  }
+  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
+  try {
+    const n = f.shape[0], per = f.x.length / n;
+    const p = await browser.predict('ends-rate', Array.from({ length: n }, (_, i) => f.x.slice(i * per, (i + 1) * per)));
+    t.is(p.finalActivation, 'exponential');
+    (f.y as number[]).forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `rate ${k}: ${p.outputs[k]} vs Keras ${v}`));
+  } finally {
+    browser.close();
+  }
+});
+
 test.serial('a model with two inputs (token ids and numbers) and three outputs: both clients give each output as tfjs does, inputs by list or by name', async (t) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const tf: any = createRequire(__filename)('@tensorflow/tfjs');

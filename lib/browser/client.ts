@@ -13,6 +13,7 @@ import { defaultSocketFactory, platformCrypto, type SocketFactory } from './plat
 import { prgRing, randomSeed } from './prg';
 import { add, decodeFixed, encodeFixed, fromBytes, sub, toBytes } from './ring';
 import { finalActivationOf, type FinalActivation, readAnswer, type ReadAnswer } from './outputs';
+import { FINAL_ACTIVATIONS } from '../api/final_activation';
 import type { Message } from './wire';
 import { answerDeadline, checkTimeoutOption } from './deadline';
 
@@ -56,7 +57,7 @@ export interface ModelInfo {
   /** Set when the model starts with Embeddings: it takes token ids, which predict() one-hot encodes over `oneHot` values. */
   inputEncoding?: { oneHot: number };
   layers: string[];
-  /** A softmax or sigmoid ending the model, which predict applies to the logits (`outputs`). */
+  /** The activation ending the model (softmax, sigmoid, exponential, log_softmax), which predict applies to the logits (`outputs`). */
   finalActivation?: FinalActivation;
   /** The cluster's fixed-point fractional bits (a page connected without fracBits takes them from here). */
   fracBits?: number;
@@ -85,7 +86,7 @@ export interface BrowserPrediction extends ReadAnswer {
 }
 
 type Response = { ok: true; models?: ModelInfo[]; traffic?: OpTraffic; fracBits?: number; finalActivation?: unknown } | { ok: false; error: string };
-type Request = { type: 'models' } | { type: 'predict'; model: string; shape: number[] };
+type Request = { type: 'models' } | { type: 'predict'; model: string; shape: number[]; finals: string[] };
 
 /** A v4 UUID (the servers accept only UUIDs as client session ids). */
 function uuid(): string {
@@ -257,7 +258,7 @@ export class BrowserClient {
     const x1 = sub(x, await prgRing(seed, x.length, INPUT_NONCE));
     const x1Bytes = toBytes(x1);
     const [s0, s1] = this.#links;
-    const { result, responses } = await this.#request({ type: 'predict', model, shape: dense.shape }, async (session) => {
+    const { result, responses } = await this.#request({ type: 'predict', model, shape: dense.shape, finals: [...FINAL_ACTIVATIONS] }, async (session) => {
       const outs = [s0, s1].map((l) => l.recv(session, OUTPUT_KEY));
       for (const o of outs) o.catch(() => undefined); // awaited below
       s0.send(session, INPUT_KEY, { kind: 'seed', dtype: 'ring64', shape: dense.shape, seed, nonce: INPUT_NONCE });
