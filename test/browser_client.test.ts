@@ -169,6 +169,24 @@ test.serial('the page applies an exponential ending (a Poisson model\'s rates, K
   }
 });
 
+test.serial('the page sends a string input\'s strings as their ids (a StringLookup model, Keras 3), and answers as Keras predicted', async (t) => {
+  const f = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8')).sl2_words_embedding_masked;
+  const owner = await PredictionClient.connect(cluster.config, { asOwner: true });
+  try {
+    const weights = f.weights as { name: string; shape: number[]; data: number[] }[];
+    await owner.deploy({ modelTopology: f.topology, weightSpecs: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), weightData: new Float32Array(weights.flatMap((w) => w.data)).buffer }, { name: 'words', protocol: 'fss' });
+  } finally {
+    await owner.close();
+  }
+  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
+  try {
+    const p = await browser.predict('words', { data: f.x, shape: f.shape });
+    (f.y as number[]).forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) < 2e-3, `output ${k}: ${p.outputs[k]} vs Keras ${v}`));
+  } finally {
+    browser.close();
+  }
+});
+
 test.serial('a model with two inputs (token ids and numbers) and three outputs: both clients give each output as tfjs does, inputs by list or by name', async (t) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const tf: any = createRequire(__filename)('@tensorflow/tfjs');

@@ -22,10 +22,10 @@ import { type Final, finalRows } from './helpers/final_rows';
 interface Fixture {
   topology: object;
   weights: { name: string; shape: number[]; data: number[] }[];
-  /** One input; or `inputs`, several (keras3_state_models.json). */
-  x?: number[];
+  /** One input; or `inputs`, several (keras3_state_models.json). Strings for a string input. */
+  x?: (number | string)[];
   shape?: number[];
-  inputs?: { x: number[]; shape: number[]; name?: string }[];
+  inputs?: { x: (number | string)[]; shape: number[]; name?: string }[];
   y: number[];
   yshape: number[];
   /** Refused, its message containing this (a model Keras computes in a way not supported). */
@@ -55,8 +55,10 @@ const FIXTURES: Record<string, Fixture> = {
 
 /** The model's input as the clients take it: one {data, shape}, or a list of them. */
 const inputOf = (f: Fixture): tfe.ClientInput => {
-  if (!f.inputs) return { data: Float64Array.from(f.x!), shape: f.shape! } as tfe.ClientInput;
-  const each = f.inputs.map((i) => ({ data: Float64Array.from(i.x), shape: i.shape }));
+  // A string input's values stay strings (a client sends each as its id).
+  const values = (x: (number | string)[]) => (typeof x[0] === 'string' ? x : Float64Array.from(x as number[]));
+  if (!f.inputs) return { data: values(f.x!), shape: f.shape! } as tfe.ClientInput;
+  const each = f.inputs.map((i) => ({ data: values(i.x), shape: i.shape }));
   // Named (a dict, as Keras's predict took it): by name.
   return (f.inputs.every((i) => i.name) ? Object.fromEntries(f.inputs.map((i, k) => [i.name, each[k]])) : each) as tfe.ClientInput;
 };

@@ -7,6 +7,7 @@
 import { describeInput, encodeInput, hasInputs, type InputSpec, packRows } from './input_encoding';
 import { imageGeometry, resizeArea } from './image_fit';
 import { type Dense, toDense, type TensorValue } from './values';
+import { holdsStrings, stringsToIds } from './string_ids';
 
 /** An image's pixels (ImageData in a page, or any object of this form): RGBA bytes, row by row. */
 export interface ImageDataLike {
@@ -23,7 +24,10 @@ export interface CanvasLike {
 }
 
 /** What one of a prediction's inputs may be, in every client (the in-process model's defineInput too). */
-export type OneInput = TensorValue | ArrayLike<number> | ImageDataLike | CanvasLike;
+export type OneInput = TensorValue | ArrayLike<number> | ImageDataLike | CanvasLike | StringValues;
+
+/** A string input's values (read by StringLookup): nested arrays of strings, [batch, ...shape]. */
+export type StringValues = readonly (string | StringValues)[];
 
 /**
  * What a prediction's input may be: one input; for a model with several inputs, a list of them in
@@ -71,7 +75,10 @@ export function needsInputShape(v: unknown): boolean {
  * The input as float64 data and a shape. Images and bare typed arrays are whole examples of the
  * model's input shape (`inputShape`, without the batch axis): [k, ...inputShape].
  */
-export function toInput(v: OneInput, what: string, inputShape?: readonly number[]): Dense {
+export function toInput(v: OneInput, what: string, inputShape?: readonly number[], strings?: boolean): Dense {
+  // A string input: nested arrays of strings, each sent as its id (string_ids.ts).
+  if (strings) return toDense(stringsToIds(v, what) as TensorValue, what);
+  if (holdsStrings(v)) throw new TypeError(`${what}: strings given, but ${inputShape ? 'this input takes numbers' : 'the model is not known here (list the models first)'}`);
   if (!needsInputShape(v)) return toDense(v as TensorValue, what);
   if (!inputShape) throw new Error(`${what}: the model's input shape is unknown`);
   const one = size(inputShape);
@@ -111,7 +118,12 @@ export function toInput(v: OneInput, what: string, inputShape?: readonly number[
 export function snapshotInput(v: ClientInput, what: string): ClientInput {
   // Nested arrays are copied as they are (one input's values, or a list of several inputs: the
   // model says which); an object by input name, each of its inputs.
-  if (Array.isArray(v)) return v.map((e) => (typeof e === 'number' ? e : snapshotInput(e as ClientInput, what))) as ClientInput;
+  if (Array.isArray(v)) return v.map((e) => (typeof e === 'number' || typeof e === 'string' ? e : snapshotInput(e as ClientInput, what))) as ClientInput;
+  // {data, shape} of strings (a string input's): copied as strings.
+  if (holdsStrings(v)) {
+    const o = v as unknown as { data: unknown[]; shape: unknown[] };
+    return { data: [...o.data], shape: [...o.shape] } as unknown as ClientInput;
+  }
   if (isByName(v)) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, snapshotInput(e, `${what} '${k}'`) as OneInput]));
   if (isImageData(v)) return { width: v.width, height: v.height, data: Uint8ClampedArray.from(v.data) };
   if (isCanvas(v)) {
@@ -154,10 +166,10 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
     if (isByName(v)) {
       const keys = Object.keys(v);
       if (name === undefined || keys.length !== 1 || keys[0] !== name) throw new Error(`${what}: an object of inputs by name (${keys.map((k) => `'${k}'`).join(', ')}), but the model has one input${name !== undefined ? `, '${name}'` : ''}${m ? ` (${describeInput(m)})` : ''}`);
-      return toInput(v[name], what, m?.inputShape);
+      return toInput(v[name], what, m?.inputShape, m?.strings);
     }
-    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape);
-    const d = toInput(v as OneInput, what, m?.inputShape);
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape, m?.strings);
+    const d = toInput(v as OneInput, what, m?.inputShape, m?.strings);
     // Nested arrays in a list of one ([rows]): one axis more than a batch of the model's input, the first of 1.
     const shape = m?.inputShape;
     if (shape && Array.isArray(v) && v.length === 1 && d.shape.length === shape.length + 2 && shape.every((n, k) => n === d.shape[k + 2])) return { data: d.data, shape: d.shape.slice(1) };
@@ -178,7 +190,7 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
   }
   const parts = given.map((g, i) => {
     const input = inputs[i], where = `${what}, input '${input.name}'`;
-    const d = toInput(g, where, input.inputShape);
+    const d = toInput(g, where, input.inputShape, input.strings);
     // Packed, the servers see only the total: each input's shape is checked here.
     const fits = (shape: readonly number[]) => d.shape.length === shape.length + 1 && shape.every((n, k) => n === d.shape[k + 1]);
     if (!fits(input.inputShape)) {

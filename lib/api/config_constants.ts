@@ -1,13 +1,14 @@
 // Some layers keep learned values in their config, and the config is part of the topology every
 // server reads: Keras's Normalization(mean=..., variance=...) (Keras 3's own applications give
 // ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's),
-// Discretization's bin_boundaries (adapt() writes its quantiles there) and IntegerLookup's
-// vocabulary. The owner moves them into weights before anything reads the topology: then they are
+// Discretization's bin_boundaries (adapt() writes its quantiles there), IntegerLookup's and
+// StringLookup's vocabularies. The owner moves them into weights before anything reads the topology: then they are
 // shared privately as weights are, and no server sees them. What stays public is their count (the
 // weights' shapes).
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { MAX_LOOKUP_ID } from './layers_lookup';
+import { idHalves, stringId } from './string_ids';
 
 /** A weight's values and shape, as readWeights returns them. */
 type Weight = { data: Float32Array; shape: number[] };
@@ -78,6 +79,32 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
       return [['vocabulary', v]];
     },
   },
+  // The same for strings, each as its id (string_ids.ts: what clients send for a string), in two
+  // halves a float32 weight holds exactly. Two entries sharing an id (a 2^-46 chance per pair)
+  // could not be told apart: refused.
+  StringLookup: {
+    keys: ['vocabulary'],
+    move: (l) => {
+      const given = l.config.vocabulary;
+      if (!Array.isArray(given) || given.length === 0 || given.length > MAX_VALUES || !given.every((x) => typeof x === 'string'))
+        refuse(l, `vocabulary = ${JSON.stringify(given)?.slice(0, 60)} is not a list of at most ${MAX_VALUES} strings (a file's path is not read: give the list)`);
+      let v = given as string[];
+      const mask = l.config.mask_token, oov = l.config.oov_token ?? '[UNK]', oovs = Number(l.config.num_oov_indices ?? 1);
+      const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
+      if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
+      const ids = new Map<number, string>();
+      for (const x of v) {
+        const id = stringId(x), other = ids.get(id);
+        if (other === x) refuse(l, `vocabulary repeats ${JSON.stringify(x).slice(0, 60)}: Keras refuses repeated entries`);
+        if (other !== undefined) refuse(l, `vocabulary entries ${JSON.stringify(other).slice(0, 60)} and ${JSON.stringify(x).slice(0, 60)} have the same 46-bit id, so the servers could not tell them apart`);
+        ids.set(id, x);
+      }
+      if (mask != null && ids.get(stringId(String(mask))) === mask) refuse(l, `vocabulary holds the mask token ${JSON.stringify(mask)} other than at its start: Keras refuses it`);
+      l.config.vocabulary_size = v.length + 1;
+      const halves = [...ids.keys()].map(idHalves);
+      return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])]];
+    },
+  },
 };
 
 /** The layers (anywhere in the topology) whose config gives learned values MOVERS moves. */
@@ -98,7 +125,7 @@ function withConstants(topology: unknown): LayerConfig[] {
 /**
  * The model with the learned values in its layers' configs moved into weights `name/key`
  * (Normalization's mean and variance, Discretization's bin_boundaries, IntegerLookup's
- * vocabulary), the config's set to null as an adapted layer's are. `constants` holds their values, for the caller to add to the weights
+ * vocabulary, StringLookup's as two halves of its ids), the config's set to null as an adapted layer's are. `constants` holds their values, for the caller to add to the weights
  * it read; the manifest lists them in a group of their own, with no files.
  */
 export function configConstantsAsWeights(json: LayersModelJson): { json: LayersModelJson; constants: Map<string, Weight> } {

@@ -17,6 +17,8 @@ export interface ModelInput {
   name: string;
   inputShape: readonly number[];
   inputEncoding?: InputEncoding;
+  /** It takes strings (read by StringLookup): a client sends each as its id (string_ids.ts). */
+  strings?: true;
 }
 
 /**
@@ -28,6 +30,8 @@ export interface ModelInput {
 export interface InputSpec {
   inputShape: readonly number[];
   inputEncoding?: InputEncoding;
+  /** One input that takes strings (several inputs: each says so in `inputs`). */
+  strings?: true;
   inputs?: readonly ModelInput[];
 }
 
@@ -58,9 +62,10 @@ export function sameInput(a: InputSpec, b: InputSpec): boolean {
 /** Says what a model takes, for errors: '[batch, 8]', or token ids and their one-hot shares; several inputs by name. */
 export function describeInput(m: InputSpec): string {
   if (hasInputs(m)) {
-    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}) })}`);
+    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}), ...(i.strings ? { strings: true as const } : {}) })}`);
     return `${each.length} inputs, ${each.join(', ')} (given as a list in this order or an object by name, or packed as [batch, ${m.inputShape}]; shared as [batch, ${sharedInputShape(m)}])`;
   }
+  if (m.strings) return `strings [batch, ${m.inputShape}] (each sent as its id)`;
   if (!m.inputEncoding) return `[batch, ${m.inputShape}]`;
   const v = m.inputEncoding.oneHot;
   return `token ids [batch, ${m.inputShape}] (integers in [0, ${v})), shared one-hot as [batch, ${[...m.inputShape, v]}]`;
@@ -79,13 +84,14 @@ export function inputSpecOf(m: { name?: string; inputShape: readonly number[]; i
   const list = m.inputs as unknown[];
   const ok = Array.isArray(list) && list.length >= 1 && list.length <= 4096 && list.every((i) => {
     const o = i as Partial<ModelInput>;
-    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0));
+    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0)) && (o.strings === undefined || (o.strings === true && o.inputEncoding === undefined));
   });
-  const inputs = ok ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}) })) : [];
+  const inputs: ModelInput[] = ok ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}) })) : [];
   // One input: the list only names it (its shape and encoding are the model's own).
   const fits = inputs.length === 1 ? inputs[0].inputShape.join() === own.inputShape.join() && (inputs[0].inputEncoding?.oneHot ?? 0) === (own.inputEncoding?.oneHot ?? 0) : m.inputShape.length === 1 && inputs.reduce((a, i) => a + count(i.inputShape), 0) === m.inputShape[0];
   if (!ok || !fits) throw new Error(`the servers list model '${m.name}' with inputs ${JSON.stringify(m.inputs)?.slice(0, 200)} that do not describe its input [${m.inputShape}]`);
-  return { ...own, inputs };
+  // One input that takes strings: the model's own input does (the list says so for it).
+  return { ...own, ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}), inputs };
 }
 
 /** inputSpecOf for a client's model list: a listing it cannot read fails that model's predictions only (`listingError`), not the list. */

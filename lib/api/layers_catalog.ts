@@ -20,7 +20,7 @@ import { batchNorm, groupNorm, layerNorm, normalization, rmsNorm, unitNorm } fro
 import { dense } from './layers_dense';
 import { categoryEncoding, embedding } from './layers_embedding';
 import { discretization } from './layers_discretization';
-import { integerLookup } from './layers_lookup';
+import { lookup } from './layers_lookup';
 import { convLstm } from './layers_conv_lstm';
 import { einsumDense } from './layers_einsum_dense';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
@@ -227,7 +227,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Embedding: embedding,
   CategoryEncoding: categoryEncoding,
   Discretization: discretization,
-  IntegerLookup: integerLookup,
+  IntegerLookup: lookup,
+  StringLookup: lookup,
   ConvLSTM1D: convLstm,
   ConvLSTM3D: convLstm,
   EinsumDense: einsumDense,

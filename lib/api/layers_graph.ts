@@ -98,6 +98,8 @@ export interface GraphInput {
   /** What a client names it by, where not its id: a Keras 3 dict's key. */
   name?: string;
   shape: number[];
+  /** Its InputLayer's dtype is string: a client sends each string as its id (string_ids.ts), read by StringLookup layers only. */
+  strings?: true;
 }
 
 export interface LayerGraph {
@@ -357,7 +359,8 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     const shape = inputShapeOf(first.config, `the first layer ('${first.config.name}')`);
     const nodes = layers.map((layer, i) => ({ layer, id: layer.config.name, call: 0, inputs: i === 0 ? (layer.class_name === 'InputLayer' ? [] : ['']) : [layers[i - 1].config.name] }));
     const last = layers[layers.length - 1].config.name;
-    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape }], outputs: [last], outputNames: [last], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo), explicitMasks: topo.keras_version === GRAPH_MODEL_VERSION };
+    const strings = first.config.dtype === 'string' ? { strings: true as const } : {};
+    return { nodes, inputs: [{ id: first.class_name === 'InputLayer' ? first.config.name : '', shape, ...strings }], outputs: [last], outputNames: [last], keras3: isKeras3(topo, layers), tfjs: isTfjs(topo), explicitMasks: topo.keras_version === GRAPH_MODEL_VERSION };
   }
   if (!FUNCTIONAL.has(String(cls)) || !cfg || Array.isArray(cfg)) throw new Error(`only Sequential and Functional models are supported, got ${String(cls)}`);
   const layers = checkLayers(cfg.layers);
@@ -372,7 +375,7 @@ export function graphOf(topo: ModelTopology): LayerGraph {
     const l = byName.get(id);
     if (!l || l.class_name !== 'InputLayer') throw new Error(`the model's input '${id}' is not an InputLayer`);
     if (inputIds.indexOf(id) !== i) throw new Error(`the model lists its input '${id}' twice`);
-    return { id, ...(keys && keys[i] !== id ? { name: keys[i] } : {}), shape: inputShapeOf(l.config, `input layer '${id}'`) };
+    return { id, ...(keys && keys[i] !== id ? { name: keys[i] } : {}), shape: inputShapeOf(l.config, `input layer '${id}'`), ...(l.config.dtype === 'string' ? { strings: true as const } : {}) };
   });
   const calls = new Map<string, LayerNode>();
   for (const l of layers) {

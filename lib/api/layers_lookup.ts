@@ -10,12 +10,16 @@
 // here, trunc(x)'s in Keras (docs/models.md). OOV is 1 - sum_j e_j (less the mask's indicator).
 // one_hot, multi_hot and count encode these rows (categorical_encoding.ts); int, vocabulary
 // indices, is supported where Embedding or CategoryEncoding layers read it, as the one-hot of the
-// indices (layers_embedding.ts idMakersOf).
-import { type LayerConfig, refuse } from './layers_graph';
+// indices (layers_embedding.ts idMakersOf). StringLookup is the same on strings' ids: a client
+// sends each string of a string input as its id (string_ids.ts), and the vocabulary's ids are the
+// owner's private weights, so no server sees a string.
+import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { add, concat, neg, reduceSum, reshape, slice, sub } from './ops';
+import { add, concat, constantTensor, neg, reduceSum, reshape, slice, sub } from './ops';
+import { mul } from './ops_nonlinear';
+import { ID_HALF, idHalves, stringId } from './string_ids';
 import { nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
 import { idsOneHot } from './layers_embedding';
@@ -27,8 +31,13 @@ const isNull = (v: unknown) => v === undefined || v === null;
 export const MAX_LOOKUP_ID = 2 ** 24;
 const isId = (v: unknown) => Number.isSafeInteger(v) && Math.abs(v as number) <= MAX_LOOKUP_ID;
 
-/** An IntegerLookup's settings, checked: its output mode, mask token, and pad_to_max_tokens's width. */
-export function integerLookupOf(l: LayerConfig): { mode: LookupMode; mask: number | null; padTo: number | null } {
+/**
+ * An IntegerLookup's or StringLookup's settings, checked: its output mode, mask token (for
+ * StringLookup, the token's id: string_ids.ts), and pad_to_max_tokens's width.
+ */
+export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | null; padTo: number | null } {
+  const strings = l.class_name === 'StringLookup';
+  const isToken = strings ? (v: unknown) => typeof v === 'string' && v.length <= 256 : isId;
   if (!isNull(l.config.vocabulary))
     refuse(l, `vocabulary given in its config would travel in the topology every server reads; the library's model readers (loadLayersModel, deploy, tfe deploy) move it into private weights first: deploy through one of them`);
   const c = settings(l, {
@@ -38,12 +47,12 @@ export function integerLookupOf(l: LayerConfig): { mode: LookupMode; mask: numbe
     // (Its width, with pad_to_max_tokens, sizes every output row: bounded as the ids are.)
     max_tokens: (v) => isNull(v) || (Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_LOOKUP_ID),
     num_oov_indices: (v) => v === undefined || v === 1,
-    oov_token: (v) => v === undefined || isId(v),
-    mask_token: (v) => isNull(v) || isId(v),
+    oov_token: (v) => v === undefined || isToken(v),
+    mask_token: (v) => isNull(v) || isToken(v),
     output_mode: (v) => v === undefined || ['int', 'one_hot', 'multi_hot', 'count'].includes(v as string),
     pad_to_max_tokens: (v) => isNull(v) || typeof v === 'boolean',
     invert: (v) => isNull(v) || v === false,
-    vocabulary_dtype: (v) => isNull(v) || v === 'int64' || v === 'int32',
+    ...(strings ? { encoding: (v: unknown) => isNull(v) || v === 'utf-8' } : { vocabulary_dtype: (v: unknown) => isNull(v) || v === 'int64' || v === 'int32' }),
     idf_weights: isNull,
     // The hash of OOV values over several OOV indices: with one, unused.
     oov_method: (v) => isNull(v) || typeof v === 'string',
@@ -52,20 +61,32 @@ export function integerLookupOf(l: LayerConfig): { mode: LookupMode; mask: numbe
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
   const mode = (c.output_mode ?? 'int') as LookupMode;
   const padTo = c.pad_to_max_tokens === true && mode !== 'int' ? (isNull(c.max_tokens) ? refuse(l, 'pad_to_max_tokens needs max_tokens') : Number(c.max_tokens)) : null;
-  return { mode, mask: isNull(c.mask_token) ? null : Number(c.mask_token), padTo };
+  return { mode, mask: isNull(c.mask_token) ? null : strings ? stringId(c.mask_token as string) : Number(c.mask_token), padTo };
 }
 
-export function integerLookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const { mode, mask, padTo } = integerLookupOf(l);
-  const name = `${l.config.name}/vocabulary`;
-  let shape: number[];
-  try {
-    shape = ctx.shapeOf(name);
-  } catch {
-    return refuse(l, `has no vocabulary in its config and no weight '${name}': an adapt()ed vocabulary is saved apart from the config (the .keras file's assets), which the converters do not carry; build the layer with vocabulary=layer.get_vocabulary() before saving`);
+/** The vocabulary's weights: IntegerLookup's entries; StringLookup's ids as two halves (string_ids.ts). */
+const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['vocabulary_hi', 'vocabulary_lo'] } as const;
+
+/**
+ * IntegerLookup and StringLookup: the same comparisons, on integer codes or on strings' ids (a
+ * client sends each string as its id; the vocabulary's ids are joined from their halves by an
+ * exact integer product, hi 2^23 + lo).
+ */
+export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
+  const { mode, mask, padTo } = lookupOf(l), strings = l.class_name === 'StringLookup';
+  const keys = VOCABULARY_WEIGHTS[l.class_name as keyof typeof VOCABULARY_WEIGHTS];
+  let m = 0;
+  for (const key of keys) {
+    const name = `${l.config.name}/${key}`;
+    let shape: number[];
+    try {
+      shape = ctx.shapeOf(name);
+    } catch {
+      return refuse(l, `has no vocabulary in its config and no weight '${name}': an adapt()ed vocabulary is saved apart from the config (the .keras file's assets), which the converters do not carry; build the layer with vocabulary=layer.get_vocabulary() before saving`);
+    }
+    if (shape.length !== 1 || !(shape[0] >= 1) || (m && shape[0] !== m)) refuse(l, `weight '${name}' has shape [${shape}]: expected [m], m >= 1 entries${m ? ` (m = ${m}, as its other vocabulary weight)` : ''}`);
+    m = shape[0];
   }
-  const [m] = shape;
-  if (shape.length !== 1 || !(m >= 1)) refuse(l, `weight '${name}' has shape [${shape}]: expected [m], m >= 1 entries`);
   // What the servers size a query by (the memory estimate): it must be the weight's.
   if (l.config.vocabulary_size != null && l.config.vocabulary_size !== m + 1) refuse(l, `vocabulary_size = ${JSON.stringify(l.config.vocabulary_size)} does not match its ${m} vocabulary entries (vocabulary_size is their count + the OOV index)`);
   if (mode === 'int' && ctx.idsOneHot === undefined)
@@ -74,14 +95,19 @@ export function integerLookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const width = m + 1 + (mask === null || mode !== 'int' ? 0 : 1);
   if (ctx.idsOneHot !== undefined && ctx.idsOneHot < width) refuse(l, `makes ids up to ${width - 1}, but the layers that read them take ids below ${ctx.idsOneHot}`);
   if (padTo !== null && padTo < m + 1) refuse(l, `max_tokens = ${padTo} is below its ${m + 1} indices (the vocabulary and OOV)`);
-  const v = ctx.take('vocabulary', [m]);
+  const taken = keys.map((key) => ctx.take(key, [m]));
+  const vocabulary = (p: PrivateTensor[]): AnyTensor => (taken.length === 1 ? p[taken[0]] : add(mul(p[taken[0]], ID_HALF), p[taken[1]]));
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (mode !== 'int') encodedShape(l, mode, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
     // x - v_j and x - v_j - 1 side by side (and x - mask, x - mask - 1): one comparison op.
-    const d = sub(flat, reshape(p[v], [1, m]));
-    const diffs = [d, sub(d, 1), ...(mask === null ? [] : [sub(flat, mask), sub(flat, mask + 1)])];
-    const g = nonNegativeOp(concat(diffs, 1));
+    const d = sub(flat, reshape(vocabulary(p), [1, m]));
+    const dm = mask === null ? null : sub(flat, wholeConstant(x, mask));
+    const diffs = [d, sub(d, 1), ...(dm === null ? [] : [dm, sub(dm, 1)])];
+    // Strings' ids are the library's values (hashes), whose range no owner's fssBits knows: their
+    // comparisons take the width their structure gives (docs/fss.md, "Narrower comparisons").
+    const compare = () => nonNegativeOp(concat(diffs, 1));
+    const g = strings ? x.cluster.internalOps(compare) : compare();
     const e = sub(slice(g, [0, 0], [rows, m]), slice(g, [0, m], [rows, m]));
     const em = mask === null ? null : sub(slice(g, [0, 2 * m], [rows, 1]), slice(g, [0, 2 * m + 1], [rows, 1]));
     const outside = add(neg(reduceSum(e, 1, true)), 1), none = em ? sub(outside, em) : outside;
@@ -89,4 +115,35 @@ export function integerLookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
     return mode === 'int' ? idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!) : encodeRows(l, mode, oneHot, x.shape, padTo ?? m + 1);
   };
   return { step, comparisons: true, exactOnly: true };
+}
+
+/**
+ * A whole number k below 2^46 (a string's id) as a public constant: as its halves, joined by an
+ * exact integer product (a constant is encoded through float64, exact only below 2^36).
+ */
+function wholeConstant(x: AnyTensor, k: number): AnyTensor | number {
+  if (Math.abs(k) <= MAX_LOOKUP_ID) return k;
+  const [hi, lo] = idHalves(k);
+  return add(mul(constantTensor(x.cluster, [hi], []), ID_HALF), lo);
+}
+
+/**
+ * A string input is read by StringLookup layers only (anything else would take ids for numbers),
+ * and a StringLookup reads a string input only (anything else holds numbers, not ids), which is
+ * not also an output of the model.
+ */
+export function checkStringInputs(graph: LayerGraph): void {
+  const strings = new Set(graph.inputs.filter((i) => i.strings).map((i) => i.id));
+  for (const { layer, inputs } of graph.nodes) {
+    if (layer.class_name === 'InputLayer') continue;
+    const reads = inputs.filter((id) => strings.has(id));
+    if (layer.class_name === 'StringLookup') {
+      if (inputs.length !== 1 || reads.length !== 1)
+        refuse(layer, `reads '${inputs.join("', '")}', which is not one of the model's string inputs: a StringLookup must read a model input of dtype string directly (a client sends each string as its id)`);
+    } else if (reads.length) {
+      refuse(layer, `reads the string input '${reads[0]}': only StringLookup layers may read a string input`);
+    }
+  }
+  const out = graph.outputs.find((id) => strings.has(id));
+  if (out !== undefined) throw new Error(`the string input '${out}' is also an output of the model, which is not supported`);
 }

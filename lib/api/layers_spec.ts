@@ -8,6 +8,7 @@ import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelT
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { idMakersOf, inputEncodingsOf } from './layers_embedding';
+import { checkStringInputs } from './layers_lookup';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
 import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask';
@@ -166,6 +167,8 @@ export interface ModelSpec {
    * is [batch, ...inputShape, oneHot]. A model with several inputs has it per input.
    */
   inputEncoding?: InputEncoding;
+  /** Set when the (one) input takes strings, which a client sends as their ids (string_ids.ts); several inputs: per input. */
+  strings?: true;
   /** The model's inputs, in its order (its InputLayers' names; one for most models). */
   inputs: ModelInput[];
   /**
@@ -401,12 +404,14 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const moved = poolFirst(plans, uses);
   const encodings = inputEncodingsOf(graph);
   const maskOf = maskSources(graph);
-  const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.name ?? input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}) }));
+  checkStringInputs(graph);
+  const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.name ?? input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}), ...(input.strings ? { strings: true as const } : {}) }));
   const label = (id: string) => `${planById.get(id)!.node.layer.class_name}:${id}`;
   const spec: ModelSpec = {
     layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.id}`),
     inputShape: inputs.length === 1 ? [...inputs[0].inputShape] : packedInputShape(inputs),
     ...(inputs.length === 1 && inputs[0].inputEncoding ? { inputEncoding: inputs[0].inputEncoding } : {}),
+    ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}),
     inputs,
     outputs,
     params,

@@ -406,6 +406,12 @@ export class PrivateModel {
     return this.io?.inputs ?? [{ name: 'input', inputShape: this.inputShape, ...(this.inputEncoding ? { inputEncoding: this.inputEncoding } : {}) }];
   }
 
+  /** Set when the model's one input takes strings (read by StringLookup): defineInput sends each as its id (string_ids.ts). */
+  get strings(): true | undefined {
+    const inputs = this.io?.inputs;
+    return inputs?.length === 1 && inputs[0].strings ? true : undefined;
+  }
+
   /** The model's outputs in its order: the layer call, and the softmax or sigmoid predict leaves to the caller. */
   get outputs(): readonly { name: string; finalActivation?: FinalActivation }[] {
     return this.io?.outputs ?? [{ name: 'output', ...(this.finalActivation ? { finalActivation: this.finalActivation } : {}) }];

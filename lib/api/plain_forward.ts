@@ -37,7 +37,8 @@ import { LAYER_NORM_MAX_WIDTH } from './ops_norm';
 import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adaptive_pool';
 import { categoryEncodingOf } from './layers_embedding';
 import { discretizationOf } from './layers_discretization';
-import { integerLookupOf } from './layers_lookup';
+import { lookupOf } from './layers_lookup';
+import { ID_HALF } from './string_ids';
 import { plainEncode } from './categorical_encoding';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
 import { CENTER_CROP_TFJS, plainResize, RESIZE_LAYER, type ResizeLayer, resizeLayerOf, resizePlan, smartResizePlan } from './image_resize';
@@ -77,6 +78,17 @@ type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
 type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; shapeOf: (name: string) => number[]; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
+
+/** IntegerLookup's (and StringLookup's, on ids) vocabulary index of x cast to an integer (towards zero). */
+function plainLookup(l: LayerConfig, vocab: Float64Array): (xs: PlainTensor[]) => PlainTensor {
+  const { mode, mask, padTo } = lookupOf(l), m = vocab.length;
+  const at = new Map(Array.from(vocab, (v, j) => [v, j]));
+  // Columns: OOV, then the vocabulary; the mask token has none (-1). int: the mask's index 0 first.
+  const column = (v: number) => (mask !== null && Math.trunc(v) === mask ? -1 : (at.get(Math.trunc(v)) ?? -1) + 1);
+  const base = mask === null ? 0 : 1;
+  if (mode === 'int') return one((x) => ({ data: x.data.map((v) => (mask !== null && Math.trunc(v) === mask ? 0 : base + column(v))), shape: x.shape }));
+  return one((x) => plainEncode(l, mode, x, padTo ?? m + 1, column, plainAlloc));
+}
 
 /**
  * Below this variance + epsilon a row's private LayerNormalization loses accuracy: the inputs'
@@ -461,14 +473,11 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return one((x) => (mode === 'int' ? { data: x.data.map(binOf), shape: x.shape } : plainEncode(l, mode, x, b.length + 1, binOf, plainAlloc)));
   },
   // Keras's IntegerLookup: x cast to an integer (towards zero), then its vocabulary index.
-  IntegerLookup: (l, { w }) => {
-    const { mode, mask, padTo } = integerLookupOf(l), vocab = w(`${l.config.name}/vocabulary`), m = vocab.length;
-    const at = new Map(Array.from(vocab, (v, j) => [v, j]));
-    // Columns: OOV, then the vocabulary; the mask token has none (-1). int: the mask's index 0 first.
-    const column = (v: number) => (mask !== null && Math.trunc(v) === mask ? -1 : (at.get(Math.trunc(v)) ?? -1) + 1);
-    const base = mask === null ? 0 : 1;
-    if (mode === 'int') return one((x) => ({ data: x.data.map((v) => (mask !== null && Math.trunc(v) === mask ? 0 : base + column(v))), shape: x.shape }));
-    return one((x) => plainEncode(l, mode, x, padTo ?? m + 1, column, plainAlloc));
+  // StringLookup: the same on strings' ids (string_ids.ts), its vocabulary's joined from halves.
+  IntegerLookup: (l, ctx) => plainLookup(l, ctx.w(`${l.config.name}/vocabulary`)),
+  StringLookup: (l, { w }) => {
+    const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
+    return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]));
   },
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated kernels come spread by the owner (conv_kernels.ts), grouped ones as saved, and depthwise

@@ -463,16 +463,19 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'Discretization':
-      case 'IntegerLookup': {
+      case 'IntegerLookup':
+      case 'StringLookup': {
         // Per value, one comparison per boundary (x less it: a value the library makes), or two per
         // vocabulary entry (and the mask token's); then local sums and differences. The counts are
         // public (config_constants.ts sets num_bins and vocabulary_size). An int output read as
-        // ids is their one-hot [..., width] (layers_embedding.ts idMakersOf).
-        const before = count(s), mode = c.output_mode ?? 'int', masked = cls === 'IntegerLookup' && c.mask_token != null;
+        // ids is their one-hot [..., width] (layers_embedding.ts idMakersOf). StringLookup: as
+        // IntegerLookup, on strings' ids.
+        const lookup = cls !== 'Discretization';
+        const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && c.mask_token != null;
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
         const gates = cls === 'Discretization' ? width - 1 : 2 * (width - 1);
         elements += nonlinear(before * gates, true) + PER_LINEAR * before * (width + gates);
-        const asIds = cls === 'IntegerLookup' || calls.some((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
+        const asIds = lookup || calls.some((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
         const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(width, Number(c.max_tokens)) : width;
         if (mode === 'int') s = asIds ? [...s, width] : s;
         else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];

@@ -12,10 +12,10 @@ type Layer = { class_name: string; config: Record<string, unknown>; inbound_node
 export interface Fixture {
   topology: { config: { layers: Layer[]; output_layers: unknown[] } };
   weights: { name: string; shape: number[]; data: number[] }[];
-  /** One input (x, shape), or several by name (inputs). */
-  x?: number[];
+  /** One input (x, shape), or several by name (inputs). Strings for a string input. */
+  x?: (number | string)[];
   shape?: number[];
-  inputs?: { x: number[]; shape: number[]; name: string }[];
+  inputs?: { x: (number | string)[]; shape: number[]; name: string }[];
   y: number[];
 }
 
@@ -27,7 +27,10 @@ export const fromFixture = (f: Fixture, topology: object = f.topology) =>
 
 /** The fixture's input as a client sends it: its data and shape, or its inputs by name. */
 export const clientInput = (f: Fixture): unknown =>
-  f.inputs ? Object.fromEntries(f.inputs.map((i) => [i.name, { data: Float64Array.from(i.x), shape: i.shape }])) : { data: Float64Array.from(f.x!), shape: f.shape! };
+  f.inputs ? Object.fromEntries(f.inputs.map((i) => [i.name, { data: values(i.x), shape: i.shape }])) : { data: values(f.x!), shape: f.shape! };
+
+/** A string input's values stay strings (a client sends each as its id); numbers as float64. */
+const values = (x: (number | string)[]) => (typeof x[0] === 'string' ? x : Float64Array.from(x as number[]));
 
 /** Deploys the fixture on a local service (no TLS) and checks its answer against Keras's within 2e-3. */
 export async function answersAsKeras(t: ExecutionContext, f: Fixture, name: string, protocol?: 'securenn' | 'fss'): Promise<void> {

@@ -1,0 +1,177 @@
+// Keras's StringLookup (lib/api/layers_lookup.ts on strings' ids, lib/api/string_ids.ts), beyond
+// its Keras 3 models' predictions (test/keras3_saved_models.test.ts on keras3_more_layer_models.json,
+// sl*): fresh random vocabularies of strings (non-ASCII among them) and inputs (the entries, near
+// misses, the mask token) against a lookup written here, every output mode, under both exact
+// protocols; neither the vocabulary nor the inputs reach the servers as strings; a string input
+// read by anything else, numbers for strings and strings for numbers, refused by name; a model
+// with a string input over the service and its model list.
+import { execFile } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { readLayersModel } from '../lib/api/model';
+import { stringId } from '../lib/api/string_ids';
+import { estimateQueryBytes } from '../lib/serve/limits';
+import { tfeCli } from '../lib/serve/local_cluster';
+import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
+import { oneLayerModel } from './helpers/one_layer_model';
+import { startCluster } from './helpers/service';
+
+type Mode = 'one_hot' | 'multi_hot' | 'count';
+const lookup = (config: Record<string, unknown>, shape: number[]) =>
+  oneLayerModel('StringLookup', { invert: false, max_tokens: null, num_oov_indices: 1, oov_token: '[UNK]', mask_token: null, output_mode: 'int', sparse: false, pad_to_max_tokens: false, idf_weights: null, encoding: 'utf-8', ...config }, shape, { name: 'words', dtype: 'string' });
+
+/** Keras's lookup, written apart from the library's: the column of x ([OOV, vocabulary...]), -1 for the mask token. */
+function column(x: string, vocab: string[], mask: string | null): number {
+  if (x === mask) return -1;
+  const j = vocab.indexOf(x);
+  return j < 0 ? 0 : j + 1;
+}
+function reference(xs: string[], rows: number, vocab: string[], mask: string | null, mode: Mode, width: number): number[] {
+  const k = xs.length / rows, out: number[] = [];
+  if (mode === 'one_hot') for (const x of xs) out.push(...Array.from({ length: width }, (_, c) => (column(x, vocab, mask) === c ? 1 : 0)));
+  else
+    for (let r = 0; r < rows; r++) {
+      const counts = new Array(width).fill(0);
+      for (const x of xs.slice(r * k, r * k + k)) if (column(x, vocab, mask) >= 0) counts[column(x, vocab, mask)]++;
+      out.push(...counts.map((c) => (mode === 'count' ? c : Math.min(c, 1))));
+    }
+  return out;
+}
+
+const ALPHABET = ['a', 'b', 'Z', ' ', 'é', 'ß', '日', '本', '🙂', '-', '0'];
+const word = () => Array.from({ length: randomInt(1, 6) }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+
+/**
+ * A string outside the vocabulary whose id has the low 16 bits of `of`'s: a comparison of ids at
+ * 32 bits (fssBits 32, 16 fractional bits) would take it for `of` (the control of the width).
+ */
+function lowBitsTwin(of: string): string {
+  const want = stringId(of) % 2 ** 16;
+  for (let i = 0; ; i++) if (stringId(`twin${i}`) % 2 ** 16 === want && stringId(`twin${i}`) !== stringId(of)) return `twin${i}`;
+}
+
+/** m distinct random strings, none of them the OOV token or the mask token ''. */
+function vocabulary(m: number): string[] {
+  const v = new Set<string>();
+  while (v.size < m) v.add(word());
+  return [...v];
+}
+
+// FSS with fssBits 32 too: ids are the library's values (hashes up to 2^46), which an owner's
+// narrower width must not cut (they compare at the width their structure gives).
+for (const [protocol, fssBits] of [['securenn'], ['fss'], ['fss', 32]] as const)
+  test(`${protocol}${fssBits ? ` (fssBits ${fssBits})` : ''}: every output mode on fresh random vocabularies of strings and inputs (the entries, a character more or less, another case, the mask token, an id equal in its low 16 bits), as Keras's lookup`, async (t) => {
+    const c = new tfe.Cluster({ protocol, ...(fssBits ? { fssBits } : {}) });
+    try {
+      for (const [mode, shape, masked, padTo] of [
+        ['one_hot', [1], false, null],
+        ['one_hot', [3], true, null],
+        ['count', [5], false, 12],
+        ['multi_hot', [5], true, null],
+      ] as [Mode, number[], boolean, number | null][]) {
+        const v = vocabulary(randomInt(1, 7)), mask = masked ? '' : null;
+        const pool = [...v, lowBitsTwin(v[0]), ...v.map((x) => `${x}a`), ...v.map((x) => x.slice(1)), ...v.map((x) => x.toUpperCase()), '', '[UNK]', 'x'];
+        const rows = 6, xs = Array.from({ length: rows * shape.reduce((p, q) => p * q, 1) }, (_, i) => (i < pool.length ? pool[i] : pool[randomInt(pool.length)]));
+        const config = { vocabulary: v, mask_token: mask, output_mode: mode, ...(padTo ? { pad_to_max_tokens: true, max_tokens: padTo } : {}) };
+        const m = tfe.loadLayersModel(lookup(config, shape), { cluster: c });
+        const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: xs, shape: [rows, ...shape] }) as never)));
+        const want = reference(xs, rows, v, mask, mode, padTo ?? v.length + 1);
+        t.is(out.data.length, want.length, `${mode} [${shape}]`);
+        const bad = want.findIndex((w, i) => Math.abs(out.data[i] - w) > 1e-9);
+        t.is(bad, -1, `${mode} [${shape}], vocabulary ${JSON.stringify(v)}, mask ${JSON.stringify(mask)}: at ${bad} got ${out.data[bad]}, the lookup gives ${want[bad]}`);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+test('a string is sent as its id, a whole number below 2^46 (FNV-1a 64 over its UTF-8 bytes, low 46 bits); the same string, the same id', (t) => {
+  // FNV-1a 64's published test values (the empty string: the offset basis; "a"; "foobar"), low 46 bits.
+  const low46 = (h: bigint) => Number(h & ((1n << 46n) - 1n));
+  t.is(stringId(''), low46(0xcbf29ce484222325n));
+  t.is(stringId('a'), low46(0xaf63dc4c8601ec8cn));
+  t.is(stringId('foobar'), low46(0x85944171f73967e8n));
+  // UTF-8, not UTF-16: 'é' is the two bytes c3 a9.
+  let h = 0xcbf29ce484222325n;
+  for (const b of [0xc3, 0xa9]) h = ((h ^ BigInt(b)) * 0x100000001b3n) & ((1n << 64n) - 1n);
+  t.is(stringId('é'), low46(h));
+  const ids = new Set(Array.from({ length: 2000 }, (_, i) => stringId(`w${i}`)));
+  t.is(ids.size, 2000);
+  t.true([...ids].every((x) => Number.isSafeInteger(x) && x >= 0 && x < 2 ** 46));
+});
+
+test('the vocabulary becomes private weights (ids as two halves; get_vocabulary()\'s leading mask and OOV tokens dropped): no string reaches the topology a deploy sends', (t) => {
+  const a = lookup({ vocabulary: ['', '[UNK]', 'fixed', 'normal', 'reversible'], mask_token: '', output_mode: 'one_hot' }, [1]);
+  const { json, weights } = readLayersModel(a);
+  const sent = JSON.stringify(json.modelTopology);
+  for (const v of ['fixed', 'normal', 'reversible']) t.false(sent.includes(v), `${v} is in the topology`);
+  const config = (json.modelTopology as unknown as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[1].config;
+  t.is(config.vocabulary, null);
+  t.is(config.vocabulary_size, 4);
+  const hi = Array.from(weights.get('words/vocabulary_hi')!.data), lo = Array.from(weights.get('words/vocabulary_lo')!.data);
+  t.deepEqual(hi.map((h, j) => h * 2 ** 23 + lo[j]), ['fixed', 'normal', 'reversible'].map(stringId));
+  t.true([...hi, ...lo].every((x) => x >= 0 && x < 2 ** 23), 'each half is exact in a float32 weight');
+});
+
+test('StringLookup: what Keras refuses or the layer does not do, a string input read by another layer, and numbers for strings, refused by name', async (t) => {
+  const refused = (config: Record<string, unknown>, message: RegExp) => t.throws(() => tfe.loadPlainModel(lookup({ output_mode: 'one_hot', ...config }, [1])), { message });
+  refused({ vocabulary: ['a', 'b', 'a'] }, /\(StringLookup\): vocabulary repeats "a": Keras refuses repeated entries/);
+  refused({ vocabulary: ['a', '', 'b'], mask_token: '' }, /\(StringLookup\): vocabulary holds the mask token "" other than at its start/);
+  refused({ vocabulary: ['a', 3] }, /\(StringLookup\): vocabulary = \["a",3\] is not a list of at most \d+ strings/);
+  refused({ vocabulary: 'vocab.txt' }, /\(StringLookup\): vocabulary = "vocab.txt" is not a list/);
+  refused({ vocabulary: ['a'], encoding: 'latin-1' }, /\(StringLookup\): encoding = "latin-1" is not supported/);
+  refused({ vocabulary: ['a'], invert: true }, /\(StringLookup\): invert = true is not supported/);
+  refused({ vocabulary: ['a'], output_mode: 'tf_idf' }, /\(StringLookup\): output_mode = "tf_idf" is not supported/);
+  // A StringLookup reading numbers; a Dense reading a string input (edited topologies: Keras builds neither).
+  const numbers = lookup({ vocabulary: ['a'], output_mode: 'one_hot' }, [1]) as unknown as { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } } };
+  numbers.modelTopology.config.layers[0].config.dtype = 'float32';
+  t.throws(() => tfe.loadPlainModel(numbers as never), { message: /\(StringLookup\): reads 'in', which is not one of the model's string inputs/ });
+  const dense = oneLayerModel('Dense', { units: 1 }, [2], { name: 'd', dtype: 'string', weights: [{ name: 'd/kernel', shape: [2, 1], data: [1, 1] }, { name: 'd/bias', shape: [1], data: [0] }] });
+  t.throws(() => tfe.loadPlainModel(dense), { message: /\(Dense\): reads the string input 'in': only StringLookup layers may read a string input/ });
+  // Numbers given for a string input, strings for a number input.
+  const plain = tfe.loadPlainModel(lookup({ vocabulary: ['a', 'b'] , output_mode: 'one_hot' }, [1]));
+  t.throws(() => plain.forward([[3]]), { message: /this input takes strings \(it is read by a StringLookup layer\), got the number 3 at index \[0, 0\]/ });
+  t.deepEqual([...plain.forward([['b'], ['q']]).data], [0, 0, 1, 1, 0, 0]);
+  const f = FIXTURES.sl1_heart_disease;
+  const heart = tfe.loadPlainModel(fromFixture(f));
+  t.throws(() => heart.forward({ thal: [['fixed']], sex: [['1']], age: [[50]] } as never), { message: /input 'sex': strings given, but this input takes numbers/ });
+});
+
+test('over the service: a heart-disease model with a string feature answers as Keras; the model list says which input takes strings', async (t) => {
+  await answersAsKeras(t, FIXTURES.sl1_heart_disease, 'heart-strings', 'fss');
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    await owner.deploy(fromFixture(FIXTURES.sl2_words_embedding_masked) as never, { name: 'words' });
+    const listed = (await owner.models()).find((m) => m.name === 'words')!;
+    t.deepEqual(listed.inputs?.map((i) => i.strings), [true]);
+    const client = await c.connect();
+    const p = await client.predict('words', [['été', 'café', '', ''], ['日本', '🙂', 'zz', 'naïve'], ['', 'été', 'été', 'x']]);
+    const want = FIXTURES.sl2_words_embedding_masked.y;
+    t.true(want.every((v, i) => Math.abs(p.outputs[i] - v) < 2e-3), `${[...p.outputs]} vs Keras ${want}`);
+    await t.throwsAsync(() => client.predict('words', [[1, 2, 3, 4]]), { message: /this input takes strings/ });
+    await Promise.all([owner.close(), client.close()]);
+    // tfe predict reads numbers from its files: it refuses the model, pointing to the clients.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-strings-')), 'in.json');
+    fs.writeFileSync(file, JSON.stringify([['été', 'café', '', '']]));
+    const run = promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'words', '--input', file, '--config', c.config]);
+    await t.throwsAsync(run, { message: /model 'words' takes strings \(input '.*', read by StringLookup\), which tfe predict does not read from a file; ask it with the Node or browser client/ });
+  } finally {
+    await c.stop();
+  }
+});
+
+test("the per-query memory estimate counts a StringLookup's comparisons as IntegerLookup's: two per value and vocabulary entry", (t) => {
+  const topo = (size: number) => ({ class_name: 'Sequential', config: { layers: [{ class_name: 'StringLookup', config: { name: 'd', batch_input_shape: [null, 64], dtype: 'string', vocabulary: null, vocabulary_size: size, output_mode: 'multi_hot' } }] } });
+  const est = (size: number) => estimateQueryBytes({ topology: topo(size) as never, protocol: 'fss', inputShape: [64] }, 1);
+  t.true(est(200) - est(2) >= 8 * 64 * 2 * 198, `${est(200)} vs ${est(2)}`);
+});
+
