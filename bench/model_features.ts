@@ -137,18 +137,20 @@ const nextFrame = () =>
 
 /**
  * A structured-data classifier (keras.io's heart-disease one, made wider): numeric features as
- * they are, or with 6 integer codes through IntegerLookup (20 entries, one_hot) and 5 numbers cut
- * into 10 bins by Discretization (one_hot) first: the preprocessing's comparisons, the product
- * over the wider rows.
+ * they are, or with 6 integer codes through IntegerLookup (20 entries, one_hot; or 6 strings
+ * through StringLookup) and 5 numbers cut into 10 bins by Discretization (one_hot) first: the
+ * preprocessing's comparisons, the product over the wider rows.
  */
 const CODES = Array.from({ length: 20 }, (_, i) => 3 * i + 1);
-const structured = (preprocessed: boolean) =>
+/** The same 20 categories as strings (StringLookup: the client sends their ids). */
+const WORDS = CODES.map((c) => `category-${c}`);
+const structured = (preprocessed: boolean, strings = false) =>
   model(
     preprocessed
       ? [
-          ['codes', 'InputLayer', { batch_input_shape: [null, 6] }, []],
+          ['codes', 'InputLayer', { batch_input_shape: [null, 6], ...(strings ? { dtype: 'string' } : {}) }, []],
           ['numbers', 'InputLayer', { batch_input_shape: [null, 5] }, []],
-          ['lookup', 'IntegerLookup', { vocabulary: CODES, output_mode: 'one_hot' }, ['codes']],
+          ['lookup', strings ? 'StringLookup' : 'IntegerLookup', { vocabulary: strings ? WORDS : CODES, output_mode: 'one_hot' }, ['codes']],
           ['bins', 'Discretization', { bin_boundaries: [-0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8], output_mode: 'one_hot' }, ['numbers']],
           ['f1', 'Flatten', {}, ['lookup']],
           ['f2', 'Flatten', {}, ['bins']],
@@ -165,6 +167,7 @@ const structured = (preprocessed: boolean) =>
     [['h/kernel', [preprocessed ? 6 * 21 + 5 * 10 : 11, 32]], ['h/bias', [32]], ['out/kernel', [32, 1]], ['out/bias', [1]]],
   );
 const codes = () => ({ data: Float64Array.from({ length: 6 }, () => (Math.random() < 0.9 ? CODES[Math.floor(Math.random() * 20)] : 100)), shape: [1, 6] });
+const words = () => ({ data: Array.from({ length: 6 }, () => (Math.random() < 0.9 ? WORDS[Math.floor(Math.random() * 20)] : 'other')), shape: [1, 6] });
 
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
 const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
@@ -180,6 +183,7 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'ConvLSTM2D next-frame (4 frames 16x16x1, 8 filters, Conv3D)', artifacts: nextFrame, input: () => input([1, 4, 16, 16, 1]) },
   { name: 'structured data: 11 numbers, Dense 32, Dense', artifacts: () => structured(false), input: () => input([1, 11]) },
   { name: 'structured data: 6 codes by IntegerLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true), input: () => [codes(), input([1, 5])] },
+  { name: 'structured data: 6 strings by StringLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true, true), input: () => [words(), input([1, 5])] },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];
