@@ -37,6 +37,14 @@ test('each server refuses an exponential or log_softmax model to a client that d
     const f = all[fixtures.rate];
     const p = await owner.predict('rate', { data: Float64Array.from(f.x), shape: f.shape });
     f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `rate ${k}: ${p.outputs[k]} vs Keras ${v}`));
+    // Batch-1 queries in a row, each taking the lease the one before asked for: a lease's own
+    // checks on server1 and server2 are no client's request and ask no finals (they did: the lease
+    // was ignored and its query waited out queryTimeoutMs).
+    const per = f.x.length / f.shape[0];
+    for (let q = 0; q < 3; q++) {
+      const one = await owner.predict('rate', { data: Float64Array.from(f.x.slice(0, per)), shape: [1, ...f.shape.slice(1)] });
+      t.true(Math.abs(one.outputs[0] - f.y[0]) <= 2e-3 * Math.max(1, Math.abs(f.y[0])), `batch-1 query ${q}`);
+    }
     // Raw requests, with an input shape no model takes: a request that passes the finals check is
     // refused for its shape next, before any work.
     const raw = await rawClient(c);

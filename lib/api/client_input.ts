@@ -8,6 +8,7 @@ import { describeInput, encodeInput, hasInputs, type InputSpec, packRows } from 
 import { imageGeometry, resizeArea } from './image_fit';
 import { type Dense, toDense, type TensorValue } from './values';
 import { holdsStrings, stringsToIds } from './string_ids';
+import { hashBin, type HashingSpec, valuesToBins } from './hash_bins';
 
 /** An image's pixels (ImageData in a page, or any object of this form): RGBA bytes, row by row. */
 export interface ImageDataLike {
@@ -75,10 +76,16 @@ export function needsInputShape(v: unknown): boolean {
  * The input as float64 data and a shape. Images and bare typed arrays are whole examples of the
  * model's input shape (`inputShape`, without the batch axis): [k, ...inputShape].
  */
-export function toInput(v: OneInput, what: string, inputShape?: readonly number[], strings?: boolean): Dense {
+export function toInput(v: OneInput, what: string, inputShape?: readonly number[], strings?: boolean, hashing?: HashingSpec): Dense {
+  // An input a Hashing layer reads: its values' bins (hash_bins.ts), which encodeInput one-hot encodes.
+  if (hashing && strings) return toDense(valuesToBins(v, hashing, true, what) as TensorValue, what);
+  if (hashing) {
+    const d = toInput(v, what, inputShape);
+    return { data: d.data.map((x) => hashBin(x, hashing, what)), shape: d.shape };
+  }
   // A string input: nested arrays of strings, each sent as its id (string_ids.ts).
   if (strings) return toDense(stringsToIds(v, what) as TensorValue, what);
-  if (holdsStrings(v)) throw new TypeError(`${what}: strings given, but ${inputShape ? 'this input takes numbers' : 'the model is not known here (list the models first)'}`);
+  if (typeof v !== 'string' && holdsStrings(v)) throw new TypeError(`${what}: strings given, but ${inputShape ? 'this input takes numbers' : 'the model is not known here (list the models first)'}`);
   if (!needsInputShape(v)) return toDense(v as TensorValue, what);
   if (!inputShape) throw new Error(`${what}: the model's input shape is unknown`);
   const one = size(inputShape);
@@ -166,10 +173,10 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
     if (isByName(v)) {
       const keys = Object.keys(v);
       if (name === undefined || keys.length !== 1 || keys[0] !== name) throw new Error(`${what}: an object of inputs by name (${keys.map((k) => `'${k}'`).join(', ')}), but the model has one input${name !== undefined ? `, '${name}'` : ''}${m ? ` (${describeInput(m)})` : ''}`);
-      return toInput(v[name], what, m?.inputShape, m?.strings);
+      return toInput(v[name], what, m?.inputShape, m?.strings, m?.hashing);
     }
-    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape, m?.strings);
-    const d = toInput(v as OneInput, what, m?.inputShape, m?.strings);
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape, m?.strings, m?.hashing);
+    const d = toInput(v as OneInput, what, m?.inputShape, m?.strings, m?.hashing);
     // Nested arrays in a list of one ([rows]): one axis more than a batch of the model's input, the first of 1.
     const shape = m?.inputShape;
     if (shape && Array.isArray(v) && v.length === 1 && d.shape.length === shape.length + 2 && shape.every((n, k) => n === d.shape[k + 2])) return { data: d.data, shape: d.shape.slice(1) };
@@ -190,7 +197,7 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
   }
   const parts = given.map((g, i) => {
     const input = inputs[i], where = `${what}, input '${input.name}'`;
-    const d = toInput(g, where, input.inputShape, input.strings);
+    const d = toInput(g, where, input.inputShape, input.strings, input.hashing);
     // Packed, the servers see only the total: each input's shape is checked here.
     const fits = (shape: readonly number[]) => d.shape.length === shape.length + 1 && shape.every((n, k) => n === d.shape[k + 1]);
     if (!fits(input.inputShape)) {

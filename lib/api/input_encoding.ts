@@ -6,6 +6,7 @@
 // client (lib/serve/client.ts) and the browser client (lib/browser/client.ts) all call it. It
 // imports no Node module (the browser bundle includes it).
 import type { Dense } from './values';
+import type { HashingSpec } from './hash_bins';
 
 /** Token ids in [0, oneHot), one-hot encoded by the input owner (the model's first layers are Embeddings). */
 export interface InputEncoding {
@@ -17,8 +18,10 @@ export interface ModelInput {
   name: string;
   inputShape: readonly number[];
   inputEncoding?: InputEncoding;
-  /** It takes strings (read by StringLookup): a client sends each as its id (string_ids.ts). */
+  /** It takes strings (read by StringLookup or Hashing): a client sends each as its id (string_ids.ts) or its bin. */
   strings?: true;
+  /** A Hashing layer reads it: a client sends each value's bin (hash_bins.ts), one-hot over `inputEncoding.oneHot` = numBins. */
+  hashing?: HashingSpec;
 }
 
 /**
@@ -32,6 +35,8 @@ export interface InputSpec {
   inputEncoding?: InputEncoding;
   /** One input that takes strings (several inputs: each says so in `inputs`). */
   strings?: true;
+  /** One input that a Hashing layer reads (several inputs: each says so in `inputs`). */
+  hashing?: HashingSpec;
   inputs?: readonly ModelInput[];
 }
 
@@ -62,14 +67,21 @@ export function sameInput(a: InputSpec, b: InputSpec): boolean {
 /** Says what a model takes, for errors: '[batch, 8]', or token ids and their one-hot shares; several inputs by name. */
 export function describeInput(m: InputSpec): string {
   if (hasInputs(m)) {
-    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}), ...(i.strings ? { strings: true as const } : {}) })}`);
+    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: i.hashing } : {}) })}`);
     return `${each.length} inputs, ${each.join(', ')} (given as a list in this order or an object by name, or packed as [batch, ${m.inputShape}]; shared as [batch, ${sharedInputShape(m)}])`;
   }
+  if (m.hashing) return `${m.strings ? 'strings' : 'values'} [batch, ${m.inputShape}] hashed into ${m.hashing.numBins} bins (Hashing; shared one-hot)`;
   if (m.strings) return `strings [batch, ${m.inputShape}] (each sent as its id)`;
   if (!m.inputEncoding) return `[batch, ${m.inputShape}]`;
   const v = m.inputEncoding.oneHot;
   return `token ids [batch, ${m.inputShape}] (integers in [0, ${v})), shared one-hot as [batch, ${[...m.inputShape, v]}]`;
 }
+
+/** A Hashing's settings as a server lists them: bins one-hot over as many values, a mask value or null. */
+const isHashing = (h: unknown, oneHot: unknown): boolean => {
+  const o = h as Partial<HashingSpec> | null;
+  return !!o && typeof o === 'object' && Number.isSafeInteger(o.numBins) && (o.numBins as number) >= 1 && o.numBins === oneHot && (o.maskValue === null || typeof o.maskValue === 'string' || Number.isSafeInteger(o.maskValue));
+};
 
 const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isSafeInteger(d) && d > 0);
 
@@ -84,14 +96,16 @@ export function inputSpecOf(m: { name?: string; inputShape: readonly number[]; i
   const list = m.inputs as unknown[];
   const ok = Array.isArray(list) && list.length >= 1 && list.length <= 4096 && list.every((i) => {
     const o = i as Partial<ModelInput>;
-    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0)) && (o.strings === undefined || (o.strings === true && o.inputEncoding === undefined));
+    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0)) && (o.strings === undefined || o.strings === true) && (o.hashing === undefined ? !(o.strings && o.inputEncoding) : isHashing(o.hashing, o.inputEncoding?.oneHot));
   });
-  const inputs: ModelInput[] = ok ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}) })) : [];
+  const inputs: ModelInput[] = ok
+    ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: { numBins: i.hashing.numBins, maskValue: i.hashing.maskValue } } : {}) }))
+    : [];
   // One input: the list only names it (its shape and encoding are the model's own).
   const fits = inputs.length === 1 ? inputs[0].inputShape.join() === own.inputShape.join() && (inputs[0].inputEncoding?.oneHot ?? 0) === (own.inputEncoding?.oneHot ?? 0) : m.inputShape.length === 1 && inputs.reduce((a, i) => a + count(i.inputShape), 0) === m.inputShape[0];
   if (!ok || !fits) throw new Error(`the servers list model '${m.name}' with inputs ${JSON.stringify(m.inputs)?.slice(0, 200)} that do not describe its input [${m.inputShape}]`);
   // One input that takes strings: the model's own input does (the list says so for it).
-  return { ...own, ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}), inputs };
+  return { ...own, ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}), ...(inputs.length === 1 && inputs[0].hashing ? { hashing: inputs[0].hashing } : {}), inputs };
 }
 
 /** inputSpecOf for a client's model list: a listing it cannot read fails that model's predictions only (`listingError`), not the list. */

@@ -21,6 +21,7 @@ import { dense } from './layers_dense';
 import { categoryEncoding, embedding } from './layers_embedding';
 import { discretization } from './layers_discretization';
 import { lookup } from './layers_lookup';
+import { hashing } from './layers_hashing';
 import { convLstm } from './layers_conv_lstm';
 import { einsumDense } from './layers_einsum_dense';
 import { RECURRENT_BUILDERS } from './layers_recurrent';
@@ -229,6 +230,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Discretization: discretization,
   IntegerLookup: lookup,
   StringLookup: lookup,
+  Hashing: hashing,
   ConvLSTM1D: convLstm,
   ConvLSTM3D: convLstm,
   EinsumDense: einsumDense,

@@ -63,7 +63,7 @@ export const ID_READERS: Readonly<Record<string, string>> = { Embedding: 'input_
 export const vocabularyOf = (l: LayerConfig): number => Number(l.config[ID_READERS[l.class_name]]);
 
 /** The layers that make ids privately (output_mode int, Keras's default for both): a bin, a vocabulary index. */
-const ID_MAKERS = new Set(['Discretization', 'IntegerLookup', 'StringLookup']);
+const ID_MAKERS = new Set(['Discretization', 'IntegerLookup', 'StringLookup', 'Hashing']);
 const makesIds = (l: LayerConfig) => ID_MAKERS.has(l.class_name) && (l.config.output_mode ?? 'int') === 'int';
 
 /**
@@ -144,7 +144,7 @@ export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)
   const what = graph.inputs.length > 1 ? 'one of the model\'s inputs' : "the model's input";
   for (const { layer, inputs } of embeddings)
     if (inputs.length !== 1 || !ids.includes(inputs[0]))
-      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them), or the ids of a Discretization, IntegerLookup or StringLookup`);
+      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them), or the ids of a Discretization, IntegerLookup, StringLookup or Hashing`);
   return graph.inputs.map((input) => {
     const readers = embeddings.filter((n) => n.inputs[0] === input.id);
     if (readers.length === 0) return undefined;

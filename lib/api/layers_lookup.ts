@@ -128,7 +128,7 @@ function wholeConstant(x: AnyTensor, k: number): AnyTensor | number {
 }
 
 /**
- * A string input is read by StringLookup layers only (anything else would take ids for numbers),
+ * A string input is read by StringLookup (or Hashing) layers only (anything else would take ids for numbers),
  * and a StringLookup reads a string input only (anything else holds numbers, not ids), which is
  * not also an output of the model.
  */
@@ -137,11 +137,12 @@ export function checkStringInputs(graph: LayerGraph): void {
   for (const { layer, inputs } of graph.nodes) {
     if (layer.class_name === 'InputLayer') continue;
     const reads = inputs.filter((id) => strings.has(id));
+    if (layer.class_name === 'Hashing') continue; // it hashes strings as it hashes numbers (layers_hashing.ts)
     if (layer.class_name === 'StringLookup') {
       if (inputs.length !== 1 || reads.length !== 1)
         refuse(layer, `reads '${inputs.join("', '")}', which is not one of the model's string inputs: a StringLookup must read a model input of dtype string directly (a client sends each string as its id)`);
     } else if (reads.length) {
-      refuse(layer, `reads the string input '${reads[0]}': only StringLookup layers may read a string input`);
+      refuse(layer, `reads the string input '${reads[0]}': only StringLookup and Hashing layers may read a string input`);
     }
   }
   const out = graph.outputs.find((id) => strings.has(id));

@@ -9,6 +9,8 @@ import { type LayerPlan, planLayer } from './layers_catalog';
 import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { idMakersOf, inputEncodingsOf } from './layers_embedding';
 import { checkStringInputs } from './layers_lookup';
+import { hashedInputsOf } from './layers_hashing';
+import type { HashingSpec } from './hash_bins';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
 import { asMask, type MaskSource, maskSources, privateMask } from './layers_mask';
@@ -169,6 +171,8 @@ export interface ModelSpec {
   inputEncoding?: InputEncoding;
   /** Set when the (one) input takes strings, which a client sends as their ids (string_ids.ts); several inputs: per input. */
   strings?: true;
+  /** Set when a Hashing reads the (one) input: a client sends its values' bins (hash_bins.ts), one-hot; several inputs: per input. */
+  hashing?: HashingSpec;
   /** The model's inputs, in its order (its InputLayers' names; one for most models). */
   inputs: ModelInput[];
   /**
@@ -405,13 +409,19 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const encodings = inputEncodingsOf(graph);
   const maskOf = maskSources(graph);
   checkStringInputs(graph);
-  const inputs: ModelInput[] = graph.inputs.map((input, i) => ({ name: input.name ?? input.id, inputShape: input.shape, ...(encodings[i] ? { inputEncoding: encodings[i] } : {}), ...(input.strings ? { strings: true as const } : {}) }));
+  // An input a Hashing reads arrives as its values' bins, one-hot over num_bins (layers_hashing.ts).
+  const hashed = hashedInputsOf(graph);
+  const inputs: ModelInput[] = graph.inputs.map((input, i) => {
+    const h = hashed[i], encoding = h ? { oneHot: h.numBins } : encodings[i];
+    return { name: input.name ?? input.id, inputShape: input.shape, ...(encoding ? { inputEncoding: encoding } : {}), ...(input.strings ? { strings: true as const } : {}), ...(h ? { hashing: h } : {}) };
+  });
   const label = (id: string) => `${planById.get(id)!.node.layer.class_name}:${id}`;
   const spec: ModelSpec = {
     layers: graph.nodes.map((n) => `${n.layer.class_name}:${n.id}`),
     inputShape: inputs.length === 1 ? [...inputs[0].inputShape] : packedInputShape(inputs),
     ...(inputs.length === 1 && inputs[0].inputEncoding ? { inputEncoding: inputs[0].inputEncoding } : {}),
     ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}),
+    ...(inputs.length === 1 && inputs[0].hashing ? { hashing: inputs[0].hashing } : {}),
     inputs,
     outputs,
     params,

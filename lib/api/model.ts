@@ -11,6 +11,7 @@ import { exactProtocolsText, isExact } from '../protocol/protocols';
 import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, type ModelInput, sharedInputShape } from './input_encoding';
+import type { HashingSpec } from './hash_bins';
 import { configConstantsAsWeights } from './config_constants';
 import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, unpackColumns, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
@@ -410,6 +411,12 @@ export class PrivateModel {
   get strings(): true | undefined {
     const inputs = this.io?.inputs;
     return inputs?.length === 1 && inputs[0].strings ? true : undefined;
+  }
+
+  /** Set when a Hashing reads the model's one input: defineInput sends its values' bins (hash_bins.ts). */
+  get hashing(): HashingSpec | undefined {
+    const inputs = this.io?.inputs;
+    return inputs?.length === 1 ? inputs[0].hashing : undefined;
   }
 
   /** The model's outputs in its order: the layer call, and the softmax or sigmoid predict leaves to the caller. */

@@ -38,6 +38,8 @@ import { ADAPTIVE_POOLS, adaptivePoolOf, plainAdaptivePool } from './layers_adap
 import { categoryEncodingOf } from './layers_embedding';
 import { discretizationOf } from './layers_discretization';
 import { lookupOf } from './layers_lookup';
+import { plainHashing } from './layers_hashing';
+import { hashBin, type HashingSpec } from './hash_bins';
 import { ID_HALF } from './string_ids';
 import { plainEncode } from './categorical_encoding';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
@@ -78,6 +80,9 @@ type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
 type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; shapeOf: (name: string) => number[]; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
+
+/** `p`'s values as a Hashing's bins (or `p` for an input no Hashing reads). */
+const binned = (p: PlainTensor, h: HashingSpec | undefined): PlainTensor => (h ? { data: p.data.map((v) => hashBin(v, h, 'the input')), shape: p.shape } : p);
 
 /** IntegerLookup's (and StringLookup's, on ids) vocabulary index of x cast to an integer (towards zero). */
 function plainLookup(l: LayerConfig, vocab: Float64Array): (xs: PlainTensor[]) => PlainTensor {
@@ -475,6 +480,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   // Keras's IntegerLookup: x cast to an integer (towards zero), then its vocabulary index.
   // StringLookup: the same on strings' ids (string_ids.ts), its vocabulary's joined from halves.
   IntegerLookup: (l, ctx) => plainLookup(l, ctx.w(`${l.config.name}/vocabulary`)),
+  // Keras's Hashing, on the bins its input's owner computed (hash_bins.ts).
+  Hashing: (l) => one(plainHashing(l, plainAlloc)),
   StringLookup: (l, { w }) => {
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
     return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]));
@@ -903,7 +910,10 @@ export function plainModel(json: LayersModelJson, weights: Weights, derived?: Re
     if (x.shape.slice(1).join() !== spec.inputShape.join() || x.data.length !== size(x.shape))
       throw new Error(`the input has shape [${x.shape}] (${x.data.length} values); the model takes ${hasInputs(spec) ? describeInput(spec) : `[batch, ${spec.inputShape}]`}`);
     // Several inputs come packed (packRows): each its own tensor again.
-    const parts = hasInputs(spec) ? splitRows(x, spec.inputs.map((i) => i.inputShape)) : [x];
+    const split = hasInputs(spec) ? splitRows(x, spec.inputs.map((i) => i.inputShape)) : [x];
+    // Values a Hashing reads, given as they are (a float64 tensor, not a client's input, which
+    // toModelInput hashed): their bins, as the input's owner computes them (hash_bins.ts).
+    const parts = isPlain(given) ? split.map((p, i) => binned(p, spec.inputs[i]?.hashing)) : split;
     const out = new Map<string, PlainTensor>(graph.inputs.map((input, i) => [input.id, parts[i]]));
     const asOutputs = new Map<string, PlainTensor>();
     for (const { node, run, asOutput } of runs) {

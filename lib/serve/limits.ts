@@ -303,9 +303,8 @@ export function checkQuerySize(limits: ServiceLimits, model: string, bytes: numb
  * A prediction, from what it declares: the model exists, the input shape fits it, the input and
  * the query's estimated memory are within the limits. Returns the estimated bytes.
  */
-export function checkPredictRequest(limits: ServiceLimits, m: ({ topology: ModelTopology; protocol: ProtocolName; spec: InputSpec & FinalsOf } & ProtocolOptions) | undefined, req: { model: string; shape: number[]; finals?: string[] }, deployed: () => string[]): number {
+export function checkPredictRequest(limits: ServiceLimits, m: ({ topology: ModelTopology; protocol: ProtocolName; spec: InputSpec } & ProtocolOptions) | undefined, req: { model: string; shape: number[] }, deployed: () => string[]): number {
   if (!m) throw new Error(`unknown model '${req.model}' (deployed: ${deployed().join(', ') || 'none'})`);
-  checkClientApplies(req.model, m.spec, req.finals);
   // What the client shares: token ids arrive one-hot, [batch, T, V]; nothing is allocated for an
   // input until its shares are checked against this shape (programs.ts, receiveInputs).
   const want = sharedInputShape(m.spec);
@@ -319,7 +318,7 @@ export function checkPredictRequest(limits: ServiceLimits, m: ({ topology: Model
 }
 
 /** A model's final activations: the single output's, or each output's. */
-type FinalsOf = { finalActivation?: string; outputs?: readonly { finalActivation?: string }[] };
+export type FinalsOf = { finalActivation?: string; outputs?: readonly { finalActivation?: string }[] };
 
 /** What a client that names no finals applies: every release before `finals` was sent. */
 const EARLIER_FINALS: readonly string[] = ['softmax', 'sigmoid'];
@@ -327,9 +326,10 @@ const EARLIER_FINALS: readonly string[] = ['softmax', 'sigmoid'];
 /**
  * A client must apply the model's final activations itself: one that does not know them would
  * take the logits it reconstructs for the answer (an exponential model's log-rates as its rates).
- * Refused here, before any work, naming what the client lacks.
+ * Refused with a client's prediction request (server.ts), before any work, naming what the
+ * client lacks; not where a server checks a lease's shape (server_leases.ts), which no client sent.
  */
-function checkClientApplies(model: string, spec: FinalsOf, finals: readonly string[] | undefined): void {
+export function checkClientApplies(model: string, spec: FinalsOf, finals: readonly string[] | undefined): void {
   const applies = finals ?? EARLIER_FINALS;
   const missing = [spec.finalActivation, ...(spec.outputs ?? []).map((o) => o.finalActivation)].find((f) => f && !applies.includes(f));
   if (missing)

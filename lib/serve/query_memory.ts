@@ -462,6 +462,19 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         elements += PER_LINEAR * before + (c.output_mode === undefined || c.output_mode === 'multi_hot' ? nonlinear(v) : 0);
         break;
       }
+      case 'Hashing': {
+        // Its input arrives one-hot over num_bins (the owner hashed it): int hands it on as ids
+        // (padded to the readers' vocabulary), the other modes as CategoryEncoding's, local but
+        // multi_hot's relu.
+        const bins = Number(c.num_bins), mode = c.output_mode ?? 'int', ids = s.slice(0, -1);
+        const reader = calls.find((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
+        if (mode === 'int') s = [...ids, reader ? Number(reader.layer.config[ID_READERS[reader.layer.class_name]]) : bins];
+        else if (mode === 'one_hot') s = (ids[0] ?? 1) > 1 ? [ids[0], bins] : [bins];
+        else s = [bins];
+        if (mode === 'multi_hot') elements += nonlinear(bins);
+        elements += PER_LINEAR * count(s);
+        break;
+      }
       case 'Discretization':
       case 'IntegerLookup':
       case 'StringLookup': {

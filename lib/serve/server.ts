@@ -20,7 +20,7 @@ import { type ClusterConfig, readPem } from './config';
 import { serverTls } from './provision_tls';
 import type { Epoch } from './epoch';
 import { EpochSetup } from './epoch_setup';
-import { BusyError, checkDeploySize, checkPredictRequest, forClient, SessionAccounting, STOP_GRACE_MS } from './limits';
+import { BusyError, checkClientApplies, checkDeploySize, checkPredictRequest, forClient, SessionAccounting, STOP_GRACE_MS } from './limits';
 import { PoolReservations } from './reservations';
 import { ServerLeases } from './server_leases';
 import { LeaseMismatchError } from './leases';
@@ -472,7 +472,11 @@ export class TfeServer {
    * what the request declares; returns the estimated bytes the request will need here.
    */
   #check(req: PredictRequest | DeployRequest, peer: PartyName): number {
-    if (req.type === 'predict') return checkPredictRequest(this.#config, this.#models.get(req.model), req, () => [...this.#models.keys()]);
+    if (req.type === 'predict') {
+      const m = this.#models.get(req.model);
+      if (m) checkClientApplies(req.model, m.spec, req.finals);
+      return checkPredictRequest(this.#config, m, req, () => [...this.#models.keys()]);
+    }
     checkOwner(this.#config, this.endpoint, peer, 'deploy');
     // Weights encoded at another scale would deploy a model that answers wrongly, without an error.
     if (req.fracBits !== undefined && req.fracBits !== this.#config.fracBits)

@@ -1,0 +1,41 @@
+// A Keras Hashing layer's bin of a value (layers_hashing.ts), as its input's owner computes it on
+// its own values before sharing them: a float cast to int64 (towards zero), a number written in
+// decimal, then FarmHash's Fingerprint64 of the UTF-8 bytes modulo num_bins, bin 0 kept for the
+// mask_value when there is one. Imports nothing but farmhash.ts: the browser bundle includes it.
+import { fingerprint64 } from './farmhash';
+
+/** What a client needs to hash an input's values (ModelInput.hashing): public settings of the layer. */
+export interface HashingSpec {
+  numBins: number;
+  maskValue: string | number | null;
+}
+
+/** At most this many bins: each hashed value is shared one-hot over them. */
+export const MAX_HASH_BINS = 2 ** 24;
+const utf8 = new TextEncoder();
+
+/** The bin of one value, as Keras's Hashing gives it (see the header). */
+export function hashBin(v: string | number, spec: HashingSpec, what: string): number {
+  if (spec.maskValue !== null && v === spec.maskValue) return 0;
+  let text: string;
+  if (typeof v === 'string') text = v;
+  else {
+    if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 63) throw new RangeError(`${what}: ${v} is not a number an int64 holds (Hashing casts its values to int64)`);
+    text = BigInt(Math.trunc(v)).toString();
+  }
+  const bins = spec.maskValue !== null && spec.numBins > 1 ? spec.numBins - 1 : spec.numBins;
+  const bin = Number(fingerprint64(utf8.encode(text)) % BigInt(bins));
+  return spec.maskValue !== null && spec.numBins > 1 ? bin + 1 : bin;
+}
+
+/** Values (strings for a string input, numbers otherwise; nested arrays or {data, shape}) as their bins, in the same form. */
+export function valuesToBins(v: unknown, spec: HashingSpec, strings: boolean, what: string, at: number[] = []): unknown {
+  if (typeof v === (strings ? 'string' : 'number')) return hashBin(v as string | number, spec, what);
+  const o = v as { data?: unknown; shape?: unknown };
+  if (at.length === 0 && o && typeof o === 'object' && !Array.isArray(o) && o.data !== undefined && Array.isArray(o.shape)) {
+    const data = Array.isArray(o.data) || ArrayBuffer.isView(o.data) ? Array.from(o.data as ArrayLike<unknown>) : null;
+    if (data) return { data: Float64Array.from(data.map((e, i) => valuesToBins(e, spec, strings, what, [i]) as number)), shape: o.shape };
+  }
+  if (Array.isArray(v)) return v.map((e, i) => valuesToBins(e, spec, strings, what, [...at, i]));
+  throw new TypeError(`${what}: this input is hashed by a Hashing layer and takes ${strings ? 'strings' : 'numbers'}, got ${typeof v === 'string' ? `the string ${JSON.stringify(v).slice(0, 40)}` : typeof v === 'number' ? `the number ${v}` : v === null ? 'null' : typeof v} at index [${at.join(', ')}]`);
+}
