@@ -16,6 +16,7 @@ import { decodePng } from '../lib/cli/png';
 import { pngFile } from './helpers/png_file';
 import { connect, type SocketFactory } from '../lib/browser';
 import { tfjsArtifacts } from './helpers/tfjs_save';
+import { kerasArtifacts, type KerasFixture, kerasFixtures } from './helpers/keras_fixtures';
 import { PredictionClient } from '../lib/serve/client';
 import { loadClusterConfig, readPem } from '../lib/serve/config';
 import { DIGITS, MODEL_NAME, startWebCluster, type WebCluster } from '../examples/web/cluster';
@@ -149,39 +150,37 @@ test.serial('both clients give what tfjs\'s model.predict gives: a sigmoid endin
   }
 });
 
-test.serial('the page applies an exponential ending (a Poisson model\'s rates, Keras 3) as Keras predicts: it names it among the activations it applies, so the servers serve it', async (t) => {
-  const f = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_final_models.json'), 'utf8')).f1_poisson_dense_exponential;
+/** Deploys a Keras 3 fixture under FSS as the owner. */
+async function deployed(f: KerasFixture, name: string): Promise<void> {
   const owner = await PredictionClient.connect(cluster.config, { asOwner: true });
   try {
-    const weights = f.weights as { name: string; shape: number[]; data: number[] }[];
-    await owner.deploy({ modelTopology: f.topology, weightSpecs: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), weightData: new Float32Array(weights.flatMap((w) => w.data)).buffer }, { name: 'ends-rate', protocol: 'fss' });
+    await owner.deploy(kerasArtifacts(f), { name, protocol: 'fss' });
   } finally {
     await owner.close();
   }
+}
+
+test.serial('the page applies an exponential ending (a Poisson model\'s rates, Keras 3) as Keras predicts: it names it among the activations it applies, so the servers serve it', async (t) => {
+  const f = kerasFixtures('keras3_final_models.json').f1_poisson_dense_exponential;
+  await deployed(f, 'ends-rate');
   const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
   try {
     const n = f.shape[0], per = f.x.length / n;
-    const p = await browser.predict('ends-rate', Array.from({ length: n }, (_, i) => f.x.slice(i * per, (i + 1) * per)));
+    const p = await browser.predict('ends-rate', Array.from({ length: n }, (_, i) => f.x.slice(i * per, (i + 1) * per) as number[]));
     t.is(p.finalActivation, 'exponential');
-    (f.y as number[]).forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `rate ${k}: ${p.outputs[k]} vs Keras ${v}`));
+    f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `rate ${k}: ${p.outputs[k]} vs Keras ${v}`));
   } finally {
     browser.close();
   }
 });
 
 test.serial('the page sends a string input\'s strings as their ids (a StringLookup model, Keras 3), and answers as Keras predicted', async (t) => {
-  const f = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_more_layer_models.json'), 'utf8')).sl2_words_embedding_masked;
-  const owner = await PredictionClient.connect(cluster.config, { asOwner: true });
-  try {
-    const weights = f.weights as { name: string; shape: number[]; data: number[] }[];
-    await owner.deploy({ modelTopology: f.topology, weightSpecs: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' as const })), weightData: new Float32Array(weights.flatMap((w) => w.data)).buffer }, { name: 'words', protocol: 'fss' });
-  } finally {
-    await owner.close();
-  }
+  const f = kerasFixtures('keras3_more_layer_models.json').sl2_words_embedding_masked;
+  await deployed(f, 'words');
   const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
   try {
-    const p = await browser.predict('words', { data: f.x, shape: f.shape });
-    (f.y as number[]).forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) < 2e-3, `output ${k}: ${p.outputs[k]} vs Keras ${v}`));
+    const p = await browser.predict('words', { data: f.x, shape: f.shape } as never);
+    f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) < 2e-3, `output ${k}: ${p.outputs[k]} vs Keras ${v}`));
   } finally {
     browser.close();
   }

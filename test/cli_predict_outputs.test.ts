@@ -13,6 +13,7 @@ import test from 'ava';
 import { tfeCli } from '../lib/serve/local_cluster';
 import { startCluster } from './helpers/service';
 import { saveTfjsModel } from './helpers/tfjs_save';
+import { kerasArtifacts, kerasFixtures } from './helpers/keras_fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
@@ -87,18 +88,9 @@ test('tfe predict: a binary sigmoid, a multi-label sigmoid and a regression, eac
   }
 });
 
-interface KerasFixture {
-  topology: object;
-  weights: { name: string; shape: number[]; data: number[] }[];
-  x: number[];
-  shape: number[];
-  y: number[];
-  yshape: number[];
-}
-
 test('exponential and log_softmax outputs (Keras 3 models): the client applies them, tfe predict and the Node client answer what Keras predicted', async (t) => {
-  const all: Record<string, KerasFixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_final_models.json'), 'utf8'));
-  const artifacts = (f: KerasFixture) => ({ modelTopology: f.topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer });
+  const all = kerasFixtures('keras3_final_models.json');
+  const artifacts = kerasArtifacts;
   const c = await startCluster({ tls: false });
   try {
     await c.ready();

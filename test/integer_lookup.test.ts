@@ -15,28 +15,10 @@ import { manifestShapes, parseTopology } from '../lib/api/layers_spec';
 import { estimateQueryBytes } from '../lib/serve/limits';
 import { answersAsKeras, type Fixture, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
+import { type LookupMode, lookupReference } from './helpers/lookup_reference';
 
-type Mode = 'one_hot' | 'multi_hot' | 'count';
 const lookup = (config: Record<string, unknown>, shape: number[]) =>
   oneLayerModel('IntegerLookup', { invert: false, max_tokens: null, num_oov_indices: 1, oov_token: -1, mask_token: null, output_mode: 'int', sparse: false, pad_to_max_tokens: false, vocabulary_dtype: 'int64', idf_weights: null, ...config }, shape, { name: 'codes', dtype: 'int64' });
-
-/** Keras's lookup, written apart from the library's: the column of id x ([OOV, vocabulary...]), -1 for the mask token. */
-function column(x: number, vocab: number[], mask: number | null): number {
-  if (x === mask) return -1;
-  const j = vocab.indexOf(x);
-  return j < 0 ? 0 : j + 1;
-}
-function reference(ids: number[], rows: number, vocab: number[], mask: number | null, mode: Mode, width: number): number[] {
-  const k = ids.length / rows, out: number[] = [];
-  if (mode === 'one_hot') for (const x of ids) out.push(...Array.from({ length: width }, (_, c) => (column(x, vocab, mask) === c ? 1 : 0)));
-  else
-    for (let r = 0; r < rows; r++) {
-      const counts = new Array(width).fill(0);
-      for (const x of ids.slice(r * k, r * k + k)) if (column(x, vocab, mask) >= 0) counts[column(x, vocab, mask)]++;
-      out.push(...counts.map((c) => (mode === 'count' ? c : Math.min(c, 1))));
-    }
-  return out;
-}
 
 /** m distinct ids, large and negative ones among them, in no order. */
 function vocabulary(m: number): number[] {
@@ -58,7 +40,7 @@ for (const protocol of ['securenn', 'fss'] as const)
         ['count', [5], false, 12],
         ['multi_hot', [5], true, null],
         ['multi_hot', [1], false, null],
-      ] as [Mode, number[], boolean, number | null][]) {
+      ] as [LookupMode, number[], boolean, number | null][]) {
         const vocab = vocabulary(randomInt(1, 7)), mask = masked ? 0 : null;
         const v = vocab.filter((x) => x !== mask);
         const pool = [...v, ...v.map((x) => x + 1), ...v.map((x) => x - 1), 0, -1, 2 ** 30];
@@ -66,7 +48,7 @@ for (const protocol of ['securenn', 'fss'] as const)
         const config = { vocabulary: v, mask_token: mask, output_mode: mode, ...(padTo ? { pad_to_max_tokens: true, max_tokens: padTo } : {}) };
         const m = tfe.loadLayersModel(lookup(config, shape), { cluster: c });
         const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: Float64Array.from(ids), shape: [rows, ...shape] }))));
-        const want = reference(ids, rows, v, mask, mode, padTo ?? v.length + 1);
+        const want = lookupReference(ids, rows, v, mask, mode, padTo ?? v.length + 1);
         t.is(out.data.length, want.length, `${mode} [${shape}]`);
         const bad = want.findIndex((w, i) => Math.abs(out.data[i] - w) > 1e-9);
         t.is(bad, -1, `${mode} [${shape}], vocabulary [${v}], mask ${mask}: at ${bad} got ${out.data[bad]}, the lookup gives ${want[bad]}`);

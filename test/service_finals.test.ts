@@ -4,45 +4,36 @@
 // its rates). And a client refuses an answer naming an activation it does not know, rather than
 // reading it as logits.
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as path from 'node:path';
 
 import test from 'ava';
 
 import { readAnswer } from '../lib/browser/outputs';
 import { SERVERS } from '../lib/protocol/party';
 import { ask, rawClient, withOwnerCluster } from './helpers/hostile_client';
+import { kerasArtifacts, kerasFixtures } from './helpers/keras_fixtures';
 import { tfjsArtifacts } from './helpers/tfjs_save';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const tf: any = createRequire(__filename)('@tensorflow/tfjs');
 
-interface KerasFixture {
-  topology: object;
-  weights: { name: string; shape: number[]; data: number[] }[];
-  x: number[];
-  shape: number[];
-  y: number[];
-}
-
-const all: Record<string, KerasFixture> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'keras3_final_models.json'), 'utf8'));
-const artifacts = (f: KerasFixture) => ({ modelTopology: f.topology, weightSpecs: f.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })), weightData: new Float32Array(f.weights.flatMap((w) => w.data)).buffer });
+const all = kerasFixtures('keras3_final_models.json');
+const artifacts = kerasArtifacts;
 
 test('each server refuses an exponential or log_softmax model to a client that does not say it applies it; softmax models still serve earlier clients', (t) =>
   withOwnerCluster({}, async (c, owner) => {
     const fixtures = { rate: 'f1_poisson_dense_exponential', logp: 'f3_dense_log_softmax' } as const;
-    for (const [name, f] of Object.entries(fixtures)) await owner.deploy(artifacts(all[f]) as never, { name, protocol: 'fss' });
+    for (const [name, f] of Object.entries(fixtures)) await owner.deploy(artifacts(all[f]), { name, protocol: 'fss' });
     // The Node client of this release names what it applies, and gets Keras's answer.
     const f = all[fixtures.rate];
-    const p = await owner.predict('rate', { data: Float64Array.from(f.x), shape: f.shape });
+    const p = await owner.predict('rate', { data: Float64Array.from(f.x as number[]), shape: f.shape });
     f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) <= 2e-3 * Math.max(1, Math.abs(v)), `rate ${k}: ${p.outputs[k]} vs Keras ${v}`));
     // Batch-1 queries in a row, each taking the lease the one before asked for: a lease's own
     // checks on server1 and server2 are no client's request and ask no finals (they did: the lease
     // was ignored and its query waited out queryTimeoutMs).
     const per = f.x.length / f.shape[0];
     for (let q = 0; q < 3; q++) {
-      const one = await owner.predict('rate', { data: Float64Array.from(f.x.slice(0, per)), shape: [1, ...f.shape.slice(1)] });
+      const one = await owner.predict('rate', { data: Float64Array.from(f.x.slice(0, per) as number[]), shape: [1, ...f.shape.slice(1)] });
       t.true(Math.abs(one.outputs[0] - f.y[0]) <= 2e-3 * Math.max(1, Math.abs(f.y[0])), `batch-1 query ${q}`);
     }
     // Raw requests, with an input shape no model takes: a request that passes the finals check is

@@ -21,29 +21,11 @@ import { estimateQueryBytes } from '../lib/serve/limits';
 import { tfeCli } from '../lib/serve/local_cluster';
 import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
+import { type LookupMode, lookupReference } from './helpers/lookup_reference';
 import { startCluster } from './helpers/service';
 
-type Mode = 'one_hot' | 'multi_hot' | 'count';
 const lookup = (config: Record<string, unknown>, shape: number[]) =>
   oneLayerModel('StringLookup', { invert: false, max_tokens: null, num_oov_indices: 1, oov_token: '[UNK]', mask_token: null, output_mode: 'int', sparse: false, pad_to_max_tokens: false, idf_weights: null, encoding: 'utf-8', ...config }, shape, { name: 'words', dtype: 'string' });
-
-/** Keras's lookup, written apart from the library's: the column of x ([OOV, vocabulary...]), -1 for the mask token. */
-function column(x: string, vocab: string[], mask: string | null): number {
-  if (x === mask) return -1;
-  const j = vocab.indexOf(x);
-  return j < 0 ? 0 : j + 1;
-}
-function reference(xs: string[], rows: number, vocab: string[], mask: string | null, mode: Mode, width: number): number[] {
-  const k = xs.length / rows, out: number[] = [];
-  if (mode === 'one_hot') for (const x of xs) out.push(...Array.from({ length: width }, (_, c) => (column(x, vocab, mask) === c ? 1 : 0)));
-  else
-    for (let r = 0; r < rows; r++) {
-      const counts = new Array(width).fill(0);
-      for (const x of xs.slice(r * k, r * k + k)) if (column(x, vocab, mask) >= 0) counts[column(x, vocab, mask)]++;
-      out.push(...counts.map((c) => (mode === 'count' ? c : Math.min(c, 1))));
-    }
-  return out;
-}
 
 const ALPHABET = ['a', 'b', 'Z', ' ', 'é', 'ß', '日', '本', '🙂', '-', '0'];
 const word = () => Array.from({ length: randomInt(1, 6) }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
@@ -75,14 +57,14 @@ for (const [protocol, fssBits] of [['securenn'], ['fss'], ['fss', 32]] as const)
         ['one_hot', [3], true, null],
         ['count', [5], false, 12],
         ['multi_hot', [5], true, null],
-      ] as [Mode, number[], boolean, number | null][]) {
+      ] as [LookupMode, number[], boolean, number | null][]) {
         const v = vocabulary(randomInt(1, 7)), mask = masked ? '' : null;
         const pool = [...v, lowBitsTwin(v[0]), ...v.map((x) => `${x}a`), ...v.map((x) => x.slice(1)), ...v.map((x) => x.toUpperCase()), '', '[UNK]', 'x'];
         const rows = 6, xs = Array.from({ length: rows * shape.reduce((p, q) => p * q, 1) }, (_, i) => (i < pool.length ? pool[i] : pool[randomInt(pool.length)]));
         const config = { vocabulary: v, mask_token: mask, output_mode: mode, ...(padTo ? { pad_to_max_tokens: true, max_tokens: padTo } : {}) };
         const m = tfe.loadLayersModel(lookup(config, shape), { cluster: c });
         const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: xs, shape: [rows, ...shape] }) as never)));
-        const want = reference(xs, rows, v, mask, mode, padTo ?? v.length + 1);
+        const want = lookupReference(xs, rows, v, mask, mode, padTo ?? v.length + 1);
         t.is(out.data.length, want.length, `${mode} [${shape}]`);
         const bad = want.findIndex((w, i) => Math.abs(out.data[i] - w) > 1e-9);
         t.is(bad, -1, `${mode} [${shape}], vocabulary ${JSON.stringify(v)}, mask ${JSON.stringify(mask)}: at ${bad} got ${out.data[bad]}, the lookup gives ${want[bad]}`);
@@ -134,7 +116,7 @@ test('StringLookup: what Keras refuses or the layer does not do, a string input 
   numbers.modelTopology.config.layers[0].config.dtype = 'float32';
   t.throws(() => tfe.loadPlainModel(numbers as never), { message: /\(StringLookup\): reads 'in', which is not one of the model's string inputs/ });
   const dense = oneLayerModel('Dense', { units: 1 }, [2], { name: 'd', dtype: 'string', weights: [{ name: 'd/kernel', shape: [2, 1], data: [1, 1] }, { name: 'd/bias', shape: [1], data: [0] }] });
-  t.throws(() => tfe.loadPlainModel(dense), { message: /\(Dense\): reads the string input 'in': only StringLookup layers may read a string input/ });
+  t.throws(() => tfe.loadPlainModel(dense), { message: /\(Dense\): reads the string input 'in': only StringLookup and Hashing layers may read a string input/ });
   // Numbers given for a string input, strings for a number input.
   const plain = tfe.loadPlainModel(lookup({ vocabulary: ['a', 'b'] , output_mode: 'one_hot' }, [1]));
   t.throws(() => plain.forward([[3]]), { message: /this input takes strings \(it is read by a StringLookup layer\), got the number 3 at index \[0, 0\]/ });
@@ -163,7 +145,7 @@ test('over the service: a heart-disease model with a string feature answers as K
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-strings-')), 'in.json');
     fs.writeFileSync(file, JSON.stringify([['été', 'café', '', '']]));
     const run = promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'words', '--input', file, '--config', c.config]);
-    await t.throwsAsync(run, { message: /model 'words' takes strings \(input '.*', read by StringLookup\), which tfe predict does not read from a file; ask it with the Node or browser client/ });
+    await t.throwsAsync(run, { message: /model 'words' takes strings \(input '.*', read by StringLookup or Hashing\), which tfe predict does not read from a file; ask it with the Node or browser client/ });
   } finally {
     await c.stop();
   }
