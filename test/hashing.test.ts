@@ -10,14 +10,23 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { fingerprint64 } from '../lib/api/farmhash';
+import { sipHash24 } from '../lib/api/siphash';
 import { hashBin } from '../lib/api/hash_bins';
 import { estimateQueryBytes } from '../lib/serve/limits';
 import { answersAsKeras, type Fixture, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
 import { startCluster } from './helpers/service';
 
-const REF: { fingerprint: [string, string][]; bucket1000: number[]; ints: [number, number][]; masked: [string, number][] } = JSON.parse(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'farmhash_reference.json'), 'utf8'),
+const REF: {
+  fingerprint: [string, string][];
+  bucket1000: number[];
+  ints: [number, number][];
+  masked: [string, number][];
+  siphash: { strings: string[]; keys: Record<string, string[]> };
+  salted: [string, number][];
+  salted_ints: [number, number][];
+} = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'hash_reference.json'), 'utf8'),
 );
 const utf8 = new TextEncoder();
 
@@ -30,13 +39,23 @@ test("Fingerprint64 equals TensorFlow's tf.fingerprint on strings of every lengt
   t.deepEqual(REF.fingerprint.map(([s]) => Number(fingerprint64(utf8.encode(s)) % 1000n)), REF.bucket1000);
 });
 
+test("SipHash-2-4 equals TensorFlow's to_hash_bucket_strong under four keys (words up to 2^63), and a salted Hashing's bins Keras's", (t) => {
+  const { strings, keys } = REF.siphash;
+  for (const [key, want] of Object.entries(keys)) {
+    const [k0, k1] = key.split(',').map(BigInt);
+    strings.forEach((s, i) => t.is((sipHash24(k0, k1, utf8.encode(s)) % (2n ** 63n - 1n)).toString(), want[i], `key ${key}: ${JSON.stringify(s).slice(0, 20)}`));
+  }
+  for (const [s, bin] of REF.salted) t.is(hashBin(s, { numBins: 11, maskValue: null, salt: [7, 7] }, 'x'), bin, JSON.stringify(s).slice(0, 20));
+  for (const [v, bin] of REF.salted_ints) t.is(hashBin(v, { numBins: 11, maskValue: null, salt: [3, 5] }, 'x'), bin, `${v}`);
+});
+
 test("a value's bin as Keras's Hashing gives it: integers by their decimal string, floats cast to int64 first, the mask value in bin 0", (t) => {
-  for (const [v, bin] of REF.ints) t.is(hashBin(v, { numBins: 7, maskValue: null }, 'x'), bin, `${v}`);
-  t.is(hashBin(42.9, { numBins: 7, maskValue: null }, 'x'), hashBin(42, { numBins: 7, maskValue: null }, 'x'), 'towards zero');
-  t.is(hashBin(-1.5, { numBins: 7, maskValue: null }, 'x'), hashBin(-1, { numBins: 7, maskValue: null }, 'x'), 'towards zero');
-  for (const [s, bin] of REF.masked) t.is(hashBin(s, { numBins: 5, maskValue: '' }, 'x'), bin, JSON.stringify(s));
-  t.throws(() => hashBin(Number.NaN, { numBins: 7, maskValue: null }, 'the input'), { message: /the input: NaN is not a number an int64 holds/ });
-  t.throws(() => hashBin(2 ** 64, { numBins: 7, maskValue: null }, 'the input'), { message: /is not a number an int64 holds/ });
+  for (const [v, bin] of REF.ints) t.is(hashBin(v, { numBins: 7, maskValue: null, salt: null }, 'x'), bin, `${v}`);
+  t.is(hashBin(42.9, { numBins: 7, maskValue: null, salt: null }, 'x'), hashBin(42, { numBins: 7, maskValue: null, salt: null }, 'x'), 'towards zero');
+  t.is(hashBin(-1.5, { numBins: 7, maskValue: null, salt: null }, 'x'), hashBin(-1, { numBins: 7, maskValue: null, salt: null }, 'x'), 'towards zero');
+  for (const [s, bin] of REF.masked) t.is(hashBin(s, { numBins: 5, maskValue: '', salt: null }, 'x'), bin, JSON.stringify(s));
+  t.throws(() => hashBin(Number.NaN, { numBins: 7, maskValue: null, salt: null }, 'the input'), { message: /the input: NaN is not a number an int64 holds/ });
+  t.throws(() => hashBin(2 ** 64, { numBins: 7, maskValue: null, salt: null }, 'the input'), { message: /is not a number an int64 holds/ });
 });
 
 test('the servers receive shares of the bins\' one-hot: the topology and the shared input say only how many bins', (t) => {
@@ -44,8 +63,8 @@ test('the servers receive shares of the bins\' one-hot: the topology and the sha
   t.deepEqual(
     m.spec.inputs.map((i) => [i.name, i.inputEncoding, i.hashing, i.strings]),
     [
-      ['city', { oneHot: 8 }, { numBins: 8, maskValue: null }, true],
-      ['user', { oneHot: 16 }, { numBins: 16, maskValue: null }, undefined],
+      ['city', { oneHot: 8 }, { numBins: 8, maskValue: null, salt: null }, true],
+      ['user', { oneHot: 16 }, { numBins: 16, maskValue: null, salt: null }, undefined],
     ],
   );
 });
@@ -53,7 +72,9 @@ test('the servers receive shares of the bins\' one-hot: the topology and the sha
 test('Hashing: what Keras has and the layer does not do, and inputs it cannot hash, refused by name', (t) => {
   const hashing = (config: Record<string, unknown>, dtype = 'string') => oneLayerModel('Hashing', { num_bins: 4, mask_value: null, salt: null, output_mode: 'one_hot', sparse: false, ...config }, [1], { name: 'h', dtype });
   const refused = (config: Record<string, unknown>, message: RegExp) => t.throws(() => tfe.loadPlainModel(hashing(config)), { message });
-  refused({ salt: [7, 7] }, /\(Hashing\): salt = \[7,7\] is not supported/);
+  refused({ salt: 2 ** 60 }, /\(Hashing\): salt = 1152921504606847000 is not supported/);
+  refused({ salt: [1, -2] }, /\(Hashing\): salt = \[1,-2\] is not supported/);
+  refused({ salt: [1, 2, 3] }, /\(Hashing\): salt = \[1,2,3\] is not supported/);
   refused({ sparse: true }, /\(Hashing\): sparse = true is not supported: only dense outputs/);
   refused({ num_bins: 2 ** 25 }, /\(Hashing\): num_bins = 33554432 is not supported/);
   refused({ output_mode: 'int' }, /\(Hashing\): output_mode 'int' gives bins, which only Embedding and CategoryEncoding layers may read/);
@@ -90,7 +111,7 @@ test('Hashing: what Keras has and the layer does not do, and inputs it cannot ha
     copy.config.output_mode = 'one_hot';
     copy.config.num_bins = 9;
     ls.push(copy);
-  })), { message: /layer 'h2' \(Hashing\): hashes input '.*' into 9 bins \(mask_value null\), and Hashing '.*' into 10/ });
+  })), { message: /layer 'h2' \(Hashing\): hashes input '.*' into 9 bins \(mask_value null, salt null\), and Hashing '.*' into 10/ });
   t.throws(() => tfe.loadPlainModel(edited((ls) => {
     const name = inputName(ls);
     ls.push({ class_name: 'Activation', config: { name: 'd2', activation: 'relu' }, inbound_nodes: [{ args: [{ class_name: '__keras_tensor__', config: { shape: [null, 2], dtype: 'int64', keras_history: [name, 0, 0] } }], kwargs: {} }] });
@@ -105,7 +126,7 @@ test('over the service: strings and integer ids hashed by the client, answers as
     const owner = await c.connect({ asOwner: true });
     await owner.deploy(fromFixture(FIXTURES.hs3_category_encoding) as never, { name: 'ids' });
     const listed = (await owner.models()).find((m) => m.name === 'ids')!;
-    t.deepEqual(listed.inputs?.map((i) => i.hashing), [{ numBins: 10, maskValue: null }]);
+    t.deepEqual(listed.inputs?.map((i) => i.hashing), [{ numBins: 10, maskValue: null, salt: null }]);
     const p = await owner.predict('ids', [[5, 5], [11, 999]]);
     const want = FIXTURES.hs3_category_encoding.y;
     t.true(want.every((v, i) => Math.abs(p.outputs[i] - v) < 2e-3), `${[...p.outputs]} vs Keras ${want}`);

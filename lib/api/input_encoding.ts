@@ -80,7 +80,11 @@ export function describeInput(m: InputSpec): string {
 /** A Hashing's settings as a server lists them: bins one-hot over as many values, a mask value or null. */
 const isHashing = (h: unknown, oneHot: unknown): boolean => {
   const o = h as Partial<HashingSpec> | null;
-  return !!o && typeof o === 'object' && Number.isSafeInteger(o.numBins) && (o.numBins as number) >= 1 && o.numBins === oneHot && (o.maskValue === null || typeof o.maskValue === 'string' || Number.isSafeInteger(o.maskValue));
+  const word = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  return (
+    !!o && typeof o === 'object' && Number.isSafeInteger(o.numBins) && (o.numBins as number) >= 1 && o.numBins === oneHot &&
+    (o.maskValue === null || typeof o.maskValue === 'string' || Number.isSafeInteger(o.maskValue)) && (o.salt === null || (Array.isArray(o.salt) && o.salt.length === 2 && o.salt.every(word)))
+  );
 };
 
 const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isSafeInteger(d) && d > 0);
@@ -99,7 +103,7 @@ export function inputSpecOf(m: { name?: string; inputShape: readonly number[]; i
     return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0)) && (o.strings === undefined || o.strings === true) && (o.hashing === undefined ? !(o.strings && o.inputEncoding) : isHashing(o.hashing, o.inputEncoding?.oneHot));
   });
   const inputs: ModelInput[] = ok
-    ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: { numBins: i.hashing.numBins, maskValue: i.hashing.maskValue } } : {}) }))
+    ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: { numBins: i.hashing.numBins, maskValue: i.hashing.maskValue, salt: i.hashing.salt ? [i.hashing.salt[0], i.hashing.salt[1]] : null } } : {}) }))
     : [];
   // One input: the list only names it (its shape and encoding are the model's own).
   const fits = inputs.length === 1 ? inputs[0].inputShape.join() === own.inputShape.join() && (inputs[0].inputEncoding?.oneHot ?? 0) === (own.inputEncoding?.oneHot ?? 0) : m.inputShape.length === 1 && inputs.reduce((a, i) => a + count(i.inputShape), 0) === m.inputShape[0];

@@ -8,8 +8,8 @@
 //
 // The bin, as Keras 3 computes it: a float is cast to int64 (towards zero), a number written in
 // decimal, then FarmHash's Fingerprint64 of the UTF-8 bytes (farmhash.ts) modulo num_bins; with a
-// mask_value, that value is bin 0 and the others are hashed into num_bins - 1 bins after it. A
-// salt (Keras's keyed SipHash, to_hash_bucket_strong) is not supported.
+// mask_value, that value is bin 0 and the others are hashed into num_bins - 1 bins after it. With
+// a salt, SipHash-2-4 keyed by it instead (to_hash_bucket_strong; siphash.ts).
 import { type HashingSpec, MAX_HASH_BINS } from './hash_bins';
 import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
@@ -20,17 +20,21 @@ import { type CategoricalMode, encodeRows, plainEncode } from './categorical_enc
 import { idsOneHot } from './layers_embedding';
 
 const isNull = (v: unknown) => v === undefined || v === null;
+/** A salt word: a whole number in [0, 2^53] (a key word of SipHash; beyond 2^53 JSON does not carry it exactly). */
+const isSaltWord = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** A Hashing layer's settings, checked. */
 export function hashingOf(l: LayerConfig): HashingSpec & { mode: 'int' | CategoricalMode } {
   const c = settings(l, {
     num_bins: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_HASH_BINS,
     mask_value: (v) => isNull(v) || typeof v === 'string' || Number.isSafeInteger(v),
-    salt: isNull,
+    // An int (Keras's [salt, salt]) or two; whole numbers JSON carries exactly.
+    salt: (v) => isNull(v) || isSaltWord(v) || (Array.isArray(v) && v.length === 2 && v.every(isSaltWord)),
     output_mode: (v) => v === undefined || ['int', 'one_hot', 'multi_hot', 'count'].includes(v as string),
   });
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
-  return { numBins: Number(c.num_bins), maskValue: isNull(c.mask_value) ? null : (c.mask_value as string | number), mode: (c.output_mode ?? 'int') as 'int' | CategoricalMode };
+  const salt = isNull(c.salt) ? null : Array.isArray(c.salt) ? (c.salt as [number, number]) : ([c.salt, c.salt] as [number, number]);
+  return { numBins: Number(c.num_bins), maskValue: isNull(c.mask_value) ? null : (c.mask_value as string | number), salt, mode: (c.output_mode ?? 'int') as 'int' | CategoricalMode };
 }
 
 /**
@@ -50,14 +54,14 @@ export function hashedInputsOf(graph: LayerGraph): (HashingSpec | undefined)[] {
     const first = hashingOf(readers[0].layer);
     for (const { layer } of readers) {
       const h = hashingOf(layer);
-      if (h.numBins !== first.numBins || h.maskValue !== first.maskValue)
-        refuse(layer, `hashes input '${input.id}' into ${h.numBins} bins (mask_value ${JSON.stringify(h.maskValue)}), and Hashing '${readers[0].layer.config.name}' into ${first.numBins} (mask_value ${JSON.stringify(first.maskValue)}): the input's owner hashes it once`);
+      if (h.numBins !== first.numBins || h.maskValue !== first.maskValue || JSON.stringify(h.salt) !== JSON.stringify(first.salt))
+        refuse(layer, `hashes input '${input.id}' into ${h.numBins} bins (mask_value ${JSON.stringify(h.maskValue)}, salt ${JSON.stringify(h.salt)}), and Hashing '${readers[0].layer.config.name}' into ${first.numBins} (mask_value ${JSON.stringify(first.maskValue)}, salt ${JSON.stringify(first.salt)}): the input's owner hashes it once`);
     }
     for (const { layer, inputs } of graph.nodes)
       if (layer.class_name !== 'Hashing' && layer.class_name !== 'InputLayer' && inputs.includes(input.id))
         refuse(layer, `reads input '${input.id}', which Hashing '${readers[0].layer.config.name}' hashes (its owner sends the bins): only Hashing layers may read it`);
     if (graph.outputs.includes(input.id)) throw new Error(`input '${input.id}' is hashed by Hashing '${readers[0].layer.config.name}' and is also an output of the model, which is not supported`);
-    return { numBins: first.numBins, maskValue: first.maskValue };
+    return { numBins: first.numBins, maskValue: first.maskValue, salt: first.salt };
   });
 }
 

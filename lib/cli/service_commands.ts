@@ -427,7 +427,7 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), inputs (name, inputShape, inputEncoding, strings (true: it takes strings), hashing ({numBins, maskValue}: a Hashing reads it) each; several: packed as inputShape), layers, finalActivation ('softmax', 'sigmoid', 'exponential', 'log_softmax' or null), outputs (name, finalActivation each), fracBits}]}`)
+    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), inputs (name, inputShape, inputEncoding, strings (true: it takes strings), hashing ({numBins, maskValue, salt}: a Hashing reads it) each; several: packed as inputShape), layers, finalActivation ('softmax', 'sigmoid', 'exponential', 'log_softmax' or null), outputs (name, finalActivation each), fracBits}]}`)
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
