@@ -15,7 +15,7 @@ import { manifestShapes, parseTopology } from '../lib/api/layers_spec';
 import { estimateQueryBytes } from '../lib/serve/limits';
 import { answersAsKeras, type Fixture, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
-import { type LookupMode, lookupReference } from './helpers/lookup_reference';
+import { LOOKUP_CASES, lookupReference } from './helpers/lookup_reference';
 
 const lookup = (config: Record<string, unknown>, shape: number[]) =>
   oneLayerModel('IntegerLookup', { invert: false, max_tokens: null, num_oov_indices: 1, oov_token: -1, mask_token: null, output_mode: 'int', sparse: false, pad_to_max_tokens: false, vocabulary_dtype: 'int64', idf_weights: null, ...config }, shape, { name: 'codes', dtype: 'int64' });
@@ -34,13 +34,7 @@ for (const protocol of ['securenn', 'fss'] as const)
   test(`${protocol}: every output mode on fresh random vocabularies and ids (the vocabulary's own, a unit either side, the mask token, others), as Keras's lookup`, async (t) => {
     const c = new tfe.Cluster({ protocol });
     try {
-      for (const [mode, shape, masked, padTo] of [
-        ['one_hot', [1], false, null],
-        ['one_hot', [3], true, null],
-        ['count', [5], false, 12],
-        ['multi_hot', [5], true, null],
-        ['multi_hot', [1], false, null],
-      ] as [LookupMode, number[], boolean, number | null][]) {
+      for (const [mode, shape, masked, padTo] of LOOKUP_CASES) {
         const vocab = vocabulary(randomInt(1, 7)), mask = masked ? 0 : null;
         const v = vocab.filter((x) => x !== mask);
         const pool = [...v, ...v.map((x) => x + 1), ...v.map((x) => x - 1), 0, -1, 2 ** 30];

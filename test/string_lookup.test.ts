@@ -21,7 +21,7 @@ import { estimateQueryBytes } from '../lib/serve/limits';
 import { tfeCli } from '../lib/serve/local_cluster';
 import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { oneLayerModel } from './helpers/one_layer_model';
-import { type LookupMode, lookupReference } from './helpers/lookup_reference';
+import { LOOKUP_CASES, lookupReference } from './helpers/lookup_reference';
 import { startCluster } from './helpers/service';
 
 const lookup = (config: Record<string, unknown>, shape: number[]) =>
@@ -52,12 +52,7 @@ for (const [protocol, fssBits] of [['securenn'], ['fss'], ['fss', 32]] as const)
   test(`${protocol}${fssBits ? ` (fssBits ${fssBits})` : ''}: every output mode on fresh random vocabularies of strings and inputs (the entries, a character more or less, another case, the mask token, an id equal in its low 16 bits), as Keras's lookup`, async (t) => {
     const c = new tfe.Cluster({ protocol, ...(fssBits ? { fssBits } : {}) });
     try {
-      for (const [mode, shape, masked, padTo] of [
-        ['one_hot', [1], false, null],
-        ['one_hot', [3], true, null],
-        ['count', [5], false, 12],
-        ['multi_hot', [5], true, null],
-      ] as [LookupMode, number[], boolean, number | null][]) {
+      for (const [mode, shape, masked, padTo] of LOOKUP_CASES) {
         const v = vocabulary(randomInt(1, 7)), mask = masked ? '' : null;
         const pool = [...v, lowBitsTwin(v[0]), ...v.map((x) => `${x}a`), ...v.map((x) => x.slice(1)), ...v.map((x) => x.toUpperCase()), '', '[UNK]', 'x'];
         const rows = 6, xs = Array.from({ length: rows * shape.reduce((p, q) => p * q, 1) }, (_, i) => (i < pool.length ? pool[i] : pool[randomInt(pool.length)]));

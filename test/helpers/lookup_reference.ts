@@ -21,3 +21,13 @@ export function lookupReference<T>(values: readonly T[], rows: number, vocab: re
     }
   return out;
 }
+
+/** The cases both lookups' random tests run: [mode, the input's shape, with a mask token, pad_to_max_tokens's width]. */
+export const LOOKUP_CASES: readonly [LookupMode, number[], boolean, number | null][] = [
+  ['one_hot', [1], false, null],
+  ['one_hot', [3], true, null],
+  ['count', [5], false, 12],
+  ['multi_hot', [5], true, null],
+  ['multi_hot', [1], false, null],
+];
+
