@@ -7,8 +7,8 @@
 import { describeInput, encodeInput, hasInputs, type InputSpec, packRows } from './input_encoding';
 import { imageGeometry, resizeArea } from './image_fit';
 import { type Dense, toDense, type TensorValue } from './values';
-import { holdsStrings, stringsToIds } from './string_ids';
-import { hashBin, type HashingSpec, valuesToBins } from './hash_bins';
+import { holdsStrings, stringsToIds, stringsToNumbers } from './string_ids';
+import { hashBin, type HashingSpec } from './hash_bins';
 
 /** An image's pixels (ImageData in a page, or any object of this form): RGBA bytes, row by row. */
 export interface ImageDataLike {
@@ -78,7 +78,7 @@ export function needsInputShape(v: unknown): boolean {
  */
 export function toInput(v: OneInput, what: string, inputShape?: readonly number[], strings?: boolean, hashing?: HashingSpec): Dense {
   // An input a Hashing layer reads: its values' bins (hash_bins.ts), which encodeInput one-hot encodes.
-  if (hashing && strings) return toDense(valuesToBins(v, hashing, true, what) as TensorValue, what);
+  if (hashing && strings) return toDense(stringsToNumbers(v, what, (x) => hashBin(x, hashing, what), 'this input is hashed by a Hashing layer and takes strings') as TensorValue, what);
   if (hashing) {
     const d = toInput(v, what, inputShape);
     return { data: d.data.map((x) => hashBin(x, hashing, what)), shape: d.shape };

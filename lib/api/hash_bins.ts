@@ -33,15 +33,3 @@ export function hashBin(v: string | number, spec: HashingSpec, what: string): nu
   const bin = Number(hash % BigInt(bins));
   return spec.maskValue !== null && spec.numBins > 1 ? bin + 1 : bin;
 }
-
-/** Values (strings for a string input, numbers otherwise; nested arrays or {data, shape}) as their bins, in the same form. */
-export function valuesToBins(v: unknown, spec: HashingSpec, strings: boolean, what: string, at: number[] = []): unknown {
-  if (typeof v === (strings ? 'string' : 'number')) return hashBin(v as string | number, spec, what);
-  const o = v as { data?: unknown; shape?: unknown };
-  if (at.length === 0 && o && typeof o === 'object' && !Array.isArray(o) && o.data !== undefined && Array.isArray(o.shape)) {
-    const data = Array.isArray(o.data) || ArrayBuffer.isView(o.data) ? Array.from(o.data as ArrayLike<unknown>) : null;
-    if (data) return { data: Float64Array.from(data.map((e, i) => valuesToBins(e, spec, strings, what, [i]) as number)), shape: o.shape };
-  }
-  if (Array.isArray(v)) return v.map((e, i) => valuesToBins(e, spec, strings, what, [...at, i]));
-  throw new TypeError(`${what}: this input is hashed by a Hashing layer and takes ${strings ? 'strings' : 'numbers'}, got ${typeof v === 'string' ? `the string ${JSON.stringify(v).slice(0, 40)}` : typeof v === 'number' ? `the number ${v}` : v === null ? 'null' : typeof v} at index [${at.join(', ')}]`);
-}

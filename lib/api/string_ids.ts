@@ -36,18 +36,21 @@ export function idHalves(id: number): [number, number] {
 export const ID_HALF = HALF;
 
 /**
- * Strings (nested arrays of them, as a client gives a string input) as their ids, in the same
- * nesting; anything but a string or an array of them is refused, naming where it is.
+ * Strings (nested arrays of them, or {data, shape} with them laid out flat, as a client gives a
+ * string input) as the numbers `toNumber` makes of them (their ids, or a Hashing's bins), in the
+ * same form; anything but a string there is refused, naming where it is and what the input `takes`.
  */
-export function stringsToIds(v: unknown, what: string, at: number[] = []): unknown {
-  if (typeof v === 'string') return stringId(v);
-  // {data, shape} with the strings laid out flat, as numbers are given.
+export function stringsToNumbers(v: unknown, what: string, toNumber: (s: string) => number, takes: string, at: number[] = []): unknown {
+  if (typeof v === 'string') return toNumber(v);
   const o = v as { data?: unknown; shape?: unknown };
   if (at.length === 0 && o && typeof o === 'object' && !Array.isArray(o) && Array.isArray(o.data) && Array.isArray(o.shape))
-    return { data: Float64Array.from(o.data.map((e, i) => stringsToIds(e, what, [i]) as number)), shape: o.shape };
-  if (Array.isArray(v)) return v.map((e, i) => stringsToIds(e, what, [...at, i]));
-  throw new TypeError(`${what}: this input takes strings (it is read by a StringLookup layer), got ${typeof v === 'number' ? `the number ${v}` : describe(v)} at index [${at.join(', ')}]`);
+    return { data: Float64Array.from(o.data.map((e, i) => stringsToNumbers(e, what, toNumber, takes, [i]) as number)), shape: o.shape };
+  if (Array.isArray(v)) return v.map((e, i) => stringsToNumbers(e, what, toNumber, takes, [...at, i]));
+  throw new TypeError(`${what}: ${takes}, got ${typeof v === 'number' ? `the number ${v}` : describe(v)} at index [${at.join(', ')}]`);
 }
+
+/** A string input's strings as their ids (StringLookup reads them). */
+export const stringsToIds = (v: unknown, what: string): unknown => stringsToNumbers(v, what, stringId, 'this input takes strings (it is read by a StringLookup layer)');
 
 const describe = (v: unknown): string => (v === null ? 'null' : ArrayBuffer.isView(v) ? 'a typed array' : typeof v);
 
