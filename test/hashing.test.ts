@@ -77,7 +77,7 @@ test('Hashing: what Keras has and the layer does not do, and inputs it cannot ha
   refused({ salt: [1, 2, 3] }, /\(Hashing\): salt = \[1,2,3\] is not supported/);
   refused({ sparse: true }, /\(Hashing\): sparse = true is not supported: only dense outputs/);
   refused({ num_bins: 2 ** 25 }, /\(Hashing\): num_bins = 33554432 is not supported/);
-  refused({ output_mode: 'int' }, /\(Hashing\): output_mode 'int' gives bins, which only Embedding and CategoryEncoding layers may read/);
+  refused({ output_mode: 'int' }, /\(Hashing\): output_mode 'int' gives bins, which only Embedding, CategoryEncoding and HashedCrossing layers may read/);
   // Numbers for a string input, strings for a number input, values an int64 does not hold.
   const words = tfe.loadPlainModel(hashing({}));
   t.throws(() => words.forward([[3]]), { message: /this input is hashed by a Hashing layer and takes strings, got the number 3 at index \[0, 0\]/ });

@@ -91,7 +91,7 @@ test('IntegerLookup: Pond, and what Keras refuses or the layer does not do, refu
   refused({ vocabulary: [3], invert: true }, /\(IntegerLookup\): invert = true is not supported/);
   refused({ vocabulary: [3, 5], pad_to_max_tokens: true, max_tokens: 2, output_mode: 'count' }, /\(IntegerLookup\): max_tokens = 2 is below its 3 indices/);
   // int: vocabulary indices, read here as the model's output (numbers).
-  refused({ vocabulary: [3, 5], output_mode: 'int' }, /\(IntegerLookup\): output_mode 'int' gives vocabulary indices, which only Embedding and CategoryEncoding layers may read/);
+  refused({ vocabulary: [3, 5], output_mode: 'int' }, /\(IntegerLookup\): output_mode 'int' gives vocabulary indices, which only Embedding, CategoryEncoding and HashedCrossing layers may read/);
 });
 
 test('ids made privately: readers that disagree on the vocabulary, ids read as ids and as numbers, and a vocabulary beyond the reader\'s, refused by name', (t) => {

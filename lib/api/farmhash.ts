@@ -110,3 +110,17 @@ export function fingerprint64(s: Uint8Array): bigint {
   [z, x] = [x, z];
   return hashLen16(plus(hashLen16(v[0], w[0], m), mul(shiftMix(y), K0), z), plus(hashLen16(v[1], w[1], m), x), m);
 }
+
+/**
+ * TensorFlow's FingerprintCat64 (tensorflow/core/platform/fingerprint.h): two fingerprints
+ * combined into one, as tf.sparse.cross_hashed (Keras's HashedCrossing) chains a crossed
+ * feature's values. Its multiplier is MurmurHash2-64's.
+ */
+export function fingerprintCat64(fp1: bigint, fp2: bigint): bigint {
+  const k = 0xc6a4a7935bd1e995n;
+  let r = (fp1 & M64) ^ k;
+  r ^= mul(shiftMix(mul(fp2 & M64, k)), k);
+  r = mul(r, k);
+  r = mul(shiftMix(r), k);
+  return shiftMix(r);
+}

@@ -21,6 +21,7 @@ import { dense } from './layers_dense';
 import { categoryEncoding, embedding } from './layers_embedding';
 import { discretization } from './layers_discretization';
 import { lookup } from './layers_lookup';
+import { hashedCrossing } from './layers_crossing';
 import { hashing } from './layers_hashing';
 import { convLstm } from './layers_conv_lstm';
 import { einsumDense } from './layers_einsum_dense';
@@ -100,6 +101,13 @@ export interface LayerContext {
 }
 
 const one = (xs: AnyTensor[]) => xs[0];
+
+function concatenate(l: LayerConfig): LayerPlan {
+  const c = settings(l, { axis: (v) => v === undefined || Number.isInteger(v) });
+  const axis = Number(c.axis ?? -1);
+  if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
+  return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
+}
 
 /**
  * A resize (Resizing, bilinear UpSampling2D, CenterCrop of a smaller input): a centred crop where
@@ -231,6 +239,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   IntegerLookup: lookup,
   StringLookup: lookup,
   Hashing: hashing,
+  HashedCrossing: hashedCrossing,
   ConvLSTM1D: convLstm,
   ConvLSTM3D: convLstm,
   EinsumDense: einsumDense,
@@ -249,6 +258,8 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   AlphaDropout: (l) => (settings(l, { rate: dropRate }), simple((x) => x)),
   // Keras's Identity, and ActivityRegularization (a loss on its input during training: l1, l2).
   Identity: (l) => (settings(l, {}), simple((x) => x)),
+  // keras.utils.FeatureSpace's own layers, in the models built on its encoded features.
+  TFDIdentity: (l) => (settings(l, {}), simple((x) => x)),
   // keras.applications.convnext's own layers (layers_convnext.ts).
   LayerScale: layerScale,
   StochasticDepth: stochasticDepth,
@@ -515,12 +526,9 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
     };
     return { step, comparisons: false, exactOnly: false };
   },
-  Concatenate: (l) => {
-    const c = settings(l, { axis: (v) => v === undefined || Number.isInteger(v) });
-    const axis = Number(c.axis ?? -1);
-    if (axis === 0) refuse(l, 'axis = 0 concatenates along the batch, which is not supported');
-    return { step: () => (xs) => concat(xs, axis), comparisons: false, exactOnly: false };
-  },
+  Concatenate: concatenate,
+  // keras.utils.FeatureSpace's concatenation of its encoded features.
+  TFDConcat: concatenate,
   // A crop (local) where the input is at least the target's size; Keras resizes a smaller one
   // (smart_resize: a crop to the target's aspect ratio, then bilinear, image_resize.ts).
   CenterCrop: (l, ctx) => {

@@ -17,7 +17,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 import { add, concat, neg, reduceSum, reshape, slice, sub } from './ops';
 import { greaterEqual } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
-import { idsOneHot } from './layers_embedding';
+import { ANY_WIDTH, idsOneHot } from './layers_embedding';
 
 export type DiscretizationMode = 'int' | CategoricalMode;
 
@@ -51,22 +51,30 @@ export function discretization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   }
   const [n] = shape;
   if (shape.length !== 1 || !(n >= 1)) refuse(l, `weight '${name}' has shape [${shape}]: expected [n], n >= 1 boundaries`);
-  if (ctx.idsOneHot !== undefined && ctx.idsOneHot < n + 1) refuse(l, `makes ids up to ${n}, but the layers that read them take ids below ${ctx.idsOneHot}`);
+  if (ctx.idsOneHot !== undefined && ctx.idsOneHot !== ANY_WIDTH && ctx.idsOneHot < n + 1) refuse(l, `makes ids up to ${n}, but the layers that read them take ids below ${ctx.idsOneHot}`);
   if (l.config.num_bins != null && l.config.num_bins !== n + 1) refuse(l, `num_bins = ${l.config.num_bins} does not match its ${n} bin boundaries (num_bins is their count + 1)`);
   const b = ctx.take('bin_boundaries', [n]);
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (mode !== 'int') encodedShape(l, mode, x.shape, n + 1);
     // g [..., n]: x against every boundary.
     const g = greaterEqual(reshape(x, [...x.shape, 1]), p[b]);
-    if (mode === 'int' && !ctx.idsOneHot) return reduceSum(g, -1);
-    const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(g, [rows, n]);
-    const parts = [add(neg(slice(flat, [0, 0], [rows, 1])), 1)];
-    if (n > 1) parts.push(sub(slice(flat, [0, 0], [rows, n - 1]), slice(flat, [0, 1], [rows, n - 1])));
-    parts.push(slice(flat, [0, n - 1], [rows, 1]));
-    const oneHot = concat(parts, 1);
+    if (mode === 'int' && ctx.idsOneHot === undefined) return reduceSum(g, -1);
+    const rows = x.shape.reduce((a, d) => a * d, 1), oneHot = oneHotOfThresholds(reshape(g, [rows, n]), rows, n);
     // The bins' one-hot for the Embeddings or CategoryEncodings that read the bin (idsOneHot).
     if (mode === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
     return encodeRows(l, mode, oneHot, x.shape);
   };
   return { step, comparisons: true, exactOnly: true };
+}
+
+/**
+ * The one-hot [rows, n + 1] of a value's place among n ascending thresholds, from its comparisons
+ * g [rows, n], g_j = [x >= t_j]: place 0 is 1 - g_0, place j is g_(j-1) - g_j, place n is
+ * g_(n-1) (local differences).
+ */
+export function oneHotOfThresholds(g: AnyTensor, rows: number, n: number): AnyTensor {
+  const parts = [add(neg(slice(g, [0, 0], [rows, 1])), 1)];
+  if (n > 1) parts.push(sub(slice(g, [0, 0], [rows, n - 1]), slice(g, [0, 1], [rows, n - 1])));
+  parts.push(slice(g, [0, n - 1], [rows, 1]));
+  return concat(parts, 1);
 }

@@ -6,7 +6,7 @@
 // exact: a one-hot row times the table selects the row's fixed-point encoding, and that product
 // (2^f times a fixed-point value) truncates without rounding. The price is the upload and the
 // product: V values per token.
-import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
+import { type LayerConfig, type LayerGraph, type LayerNode, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { dense } from './layers_dense';
 import { ANY, posInt, settings } from './layers_settings';
@@ -62,9 +62,15 @@ export const ID_READERS: Readonly<Record<string, string>> = { Embedding: 'input_
 /** An id reader's vocabulary (Embedding's input_dim, CategoryEncoding's num_tokens). */
 export const vocabularyOf = (l: LayerConfig): number => Number(l.config[ID_READERS[l.class_name]]);
 
-/** The layers that make ids privately (output_mode int, Keras's default for both): a bin, a vocabulary index. */
-const ID_MAKERS = new Set(['Discretization', 'IntegerLookup', 'StringLookup', 'Hashing']);
-const makesIds = (l: LayerConfig) => ID_MAKERS.has(l.class_name) && (l.config.output_mode ?? 'int') === 'int';
+/** The layers that make ids privately (output_mode int, Keras's default for each): a bin, a vocabulary index, a cross's bin. */
+const ID_MAKERS = new Set(['Discretization', 'IntegerLookup', 'StringLookup', 'Hashing', 'HashedCrossing']);
+export const makesIds = (l: LayerConfig): boolean => ID_MAKERS.has(l.class_name) && (l.config.output_mode ?? 'int') === 'int';
+/**
+ * LayerContext.idsOneHot for an id maker read by HashedCrossing layers only, which take a one-hot
+ * of any width: its own ids' count.
+ */
+export const ANY_WIDTH = 0;
+const crosses = (n: LayerNode) => n.layer.class_name === 'HashedCrossing';
 
 /**
  * The id-making layers (by name) whose ids only id readers read, with the readers' vocabulary:
@@ -77,15 +83,21 @@ export function idMakersOf(graph: LayerGraph): Map<string, number> {
   for (const node of graph.nodes) {
     if (!makesIds(node.layer)) continue;
     const readers = graph.nodes.filter((n) => n.inputs.includes(node.id));
-    const idReaders = readers.filter((n) => n.layer.class_name in ID_READERS);
+    const idReaders = readers.filter((n) => n.layer.class_name in ID_READERS), asIds = readers.filter((n) => n.layer.class_name in ID_READERS || crosses(n));
     const name = node.layer.config.name;
-    if (idReaders.length === 0) {
+    if (asIds.length === 0) {
       plain.add(name);
       continue;
     }
-    const other = readers.find((n) => !(n.layer.class_name in ID_READERS));
+    const other = readers.find((n) => !(n.layer.class_name in ID_READERS) && !crosses(n));
     if (other || graph.outputs.includes(node.id))
-      refuse(node.layer, `its ids are read by ${idReaders[0].layer.class_name} '${idReaders[0].layer.config.name}' and also ${other ? `by ${other.layer.class_name} '${other.layer.config.name}'` : 'returned by the model'}, which would take them as numbers: an id-making layer read as ids must be read only by Embedding and CategoryEncoding layers`);
+      refuse(node.layer, `its ids are read by ${asIds[0].layer.class_name} '${asIds[0].layer.config.name}' and also ${other ? `by ${other.layer.class_name} '${other.layer.config.name}'` : 'returned by the model'}, which would take them as numbers: an id-making layer read as ids must be read only by Embedding, CategoryEncoding and HashedCrossing layers`);
+    // A crossing takes the one-hot at any width: the readers' vocabulary if any, else the ids' own.
+    if (idReaders.length === 0) {
+      if (found.has(name) && found.get(name) !== ANY_WIDTH) refuse(node.layer, `its calls' ids are read over vocabularies of ${found.get(name)} and its own ids' count: a shared layer gives one encoding`);
+      found.set(name, ANY_WIDTH);
+      continue;
+    }
     const first = idReaders[0].layer, v = vocabularyOf(first);
     for (const { layer } of idReaders)
       if (vocabularyOf(layer) !== v) refuse(layer, `${ID_READERS[layer.class_name]} = ${vocabularyOf(layer)} differs from the ${v} of ${first.class_name} '${first.config.name}', which reads the same ids of '${name}': they are one-hot encoded over one vocabulary`);
@@ -101,8 +113,8 @@ export function idMakersOf(graph: LayerGraph): Map<string, number> {
  * An id-making layer's one-hot rows [values, n] (n ids, 0 to n - 1) as its readers take them:
  * [...shape, v] for `shape` the ids' shape, zero columns for the vocabulary's ids it never makes.
  */
-export function idsOneHot(l: LayerConfig, rows: AnyTensor, shape: readonly number[], v: number): AnyTensor {
-  const n = rows.shape[1];
+export function idsOneHot(l: LayerConfig, rows: AnyTensor, shape: readonly number[], width: number): AnyTensor {
+  const n = rows.shape[1], v = width === ANY_WIDTH ? n : width;
   if (n > v) refuse(l, `makes ids up to ${n - 1}, but the layers that read them take ids below ${v}`);
   return reshape(n < v ? pad(rows, [[0, 0], [0, v - n]]) : rows, [...shape, v]);
 }
@@ -144,7 +156,7 @@ export function inputEncodingsOf(graph: LayerGraph): (InputEncoding | undefined)
   const what = graph.inputs.length > 1 ? 'one of the model\'s inputs' : "the model's input";
   for (const { layer, inputs } of embeddings)
     if (inputs.length !== 1 || !ids.includes(inputs[0]))
-      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them), or the ids of a Discretization, IntegerLookup, StringLookup or Hashing`);
+      refuse(layer, `reads '${inputs.join("', '")}', not ${what}: ${/^[AEIOU]/.test(layer.class_name) ? 'an' : 'a'} ${layer.class_name} must read ${what} directly (the input owner one-hot encodes the token ids before sharing them), or the ids of a Discretization, IntegerLookup, StringLookup, Hashing or HashedCrossing`);
   return graph.inputs.map((input) => {
     const readers = embeddings.filter((n) => n.inputs[0] === input.id);
     if (readers.length === 0) return undefined;

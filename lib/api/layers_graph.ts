@@ -163,6 +163,8 @@ const ATTENTIONS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttent
 
 /** Layers of two inputs that are not merges (InceptionResNetV2's CustomScaleLayer: x0 + x1 scale). */
 const TWO_INPUTS = new Set(['CustomScaleLayer']);
+/** Layers that cross two or more features (their ids: layers_crossing.ts). */
+const CROSSINGS = new Set(['HashedCrossing']);
 /** The layer classes the private model plans (layers_catalog.ts fills it when it loads). */
 export const KNOWN_LAYERS = new Set<string>();
 
@@ -177,7 +179,7 @@ function checkArity(l: LayerConfig, n: number, where: string): void {
   // A class no reader knows is refused where its plan is made (layers_catalog.ts), as not supported:
   // its arity here would be a guess.
   if (KNOWN_LAYERS.size > 0 && !KNOWN_LAYERS.has(l.class_name)) return;
-  const [lo, hi] = MERGES.has(l.class_name) ? (['Subtract', 'Dot'].includes(l.class_name) ? [2, 2] : [2, Infinity]) : ATTENTIONS.has(l.class_name) ? [2, 3] : TWO_INPUTS.has(l.class_name) ? [2, 2] : l.class_name === 'TfeStack' ? [1, Infinity] : [1, 1];
+  const [lo, hi] = MERGES.has(l.class_name) ? (['Subtract', 'Dot'].includes(l.class_name) ? [2, 2] : [2, Infinity]) : ATTENTIONS.has(l.class_name) ? [2, 3] : TWO_INPUTS.has(l.class_name) ? [2, 2] : l.class_name === 'TfeStack' || l.class_name === 'TFDConcat' ? [1, Infinity] : CROSSINGS.has(l.class_name) ? [2, Infinity] : [1, 1];
   if (n < lo || n > hi) {
     const takes = hi === Infinity ? `${lo} or more inputs` : lo === hi ? `${lo} input${lo > 1 ? 's' : ''}` : `${lo} to ${hi} inputs`;
     const what = recurrent ? ` (or its input and initial_state: ${stateCount(l) === 2 ? 'h and c' : 'h'})` : l.class_name === 'Bidirectional' ? ' (an initial_state is not supported)' : '';

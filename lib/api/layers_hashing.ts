@@ -73,7 +73,7 @@ export function hashedInputsOf(graph: LayerGraph): (HashingSpec | undefined)[] {
 export function hashing(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const { numBins, mode } = hashingOf(l);
   if (mode === 'int' && ctx.idsOneHot === undefined)
-    refuse(l, `output_mode 'int' gives bins, which only Embedding and CategoryEncoding layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot, multi_hot or count`);
+    refuse(l, `output_mode 'int' gives bins, which only Embedding, CategoryEncoding and HashedCrossing layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot, multi_hot or count`);
   const step = () => ([x]: AnyTensor[]) => {
     if (x.rank < 2 || x.shape[x.rank - 1] !== numBins) refuse(l, `takes the one-hot encoding [batch, ..., ${numBins}] of its input's bins, got a tensor of shape [${x.shape}]; share the input with model.defineInput (or a client), which hashes it`);
     const shape = x.shape.slice(0, -1), rows = reshape(x, [shape.reduce((a, d) => a * d, 1), numBins]);

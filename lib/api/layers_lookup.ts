@@ -22,7 +22,7 @@ import { mul } from './ops_nonlinear';
 import { ID_HALF, idHalves, stringId } from './string_ids';
 import { nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
-import { idsOneHot } from './layers_embedding';
+import { ANY_WIDTH, idsOneHot } from './layers_embedding';
 
 export type LookupMode = 'int' | CategoricalMode;
 
@@ -90,10 +90,10 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   // What the servers size a query by (the memory estimate): it must be the weight's.
   if (l.config.vocabulary_size != null && l.config.vocabulary_size !== m + 1) refuse(l, `vocabulary_size = ${JSON.stringify(l.config.vocabulary_size)} does not match its ${m} vocabulary entries (vocabulary_size is their count + the OOV index)`);
   if (mode === 'int' && ctx.idsOneHot === undefined)
-    refuse(l, `output_mode 'int' gives vocabulary indices, which only Embedding and CategoryEncoding layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot, multi_hot or count`);
+    refuse(l, `output_mode 'int' gives vocabulary indices, which only Embedding, CategoryEncoding and HashedCrossing layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot, multi_hot or count`);
   // Index columns: [mask], OOV, the vocabulary; the encodings drop the mask's.
   const width = m + 1 + (mask === null || mode !== 'int' ? 0 : 1);
-  if (ctx.idsOneHot !== undefined && ctx.idsOneHot < width) refuse(l, `makes ids up to ${width - 1}, but the layers that read them take ids below ${ctx.idsOneHot}`);
+  if (ctx.idsOneHot !== undefined && ctx.idsOneHot !== ANY_WIDTH && ctx.idsOneHot < width) refuse(l, `makes ids up to ${width - 1}, but the layers that read them take ids below ${ctx.idsOneHot}`);
   if (padTo !== null && padTo < m + 1) refuse(l, `max_tokens = ${padTo} is below its ${m + 1} indices (the vocabulary and OOV)`);
   const taken = keys.map((key) => ctx.take(key, [m]));
   const vocabulary = (p: PrivateTensor[]): AnyTensor => (taken.length === 1 ? p[taken[0]] : add(mul(p[taken[0]], ID_HALF), p[taken[1]]));

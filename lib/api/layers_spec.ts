@@ -10,6 +10,7 @@ import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { idMakersOf, inputEncodingsOf } from './layers_embedding';
 import { checkStringInputs } from './layers_lookup';
 import { hashedInputsOf } from './layers_hashing';
+import { checkCrossings } from './layers_crossing';
 import type { HashingSpec } from './hash_bins';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
 import { concat, reshape, slice } from './ops';
@@ -305,6 +306,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   let needsSecureNN = false, comparisons = false;
   const exactOnlyLayers: string[] = [];
   const uses = readers(graph);
+  checkCrossings(graph);
   const idMakers = idMakersOf(graph);
   const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));

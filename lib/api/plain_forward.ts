@@ -39,6 +39,7 @@ import { categoryEncodingOf } from './layers_embedding';
 import { discretizationOf } from './layers_discretization';
 import { lookupOf } from './layers_lookup';
 import { plainHashing } from './layers_hashing';
+import { plainHashedCrossing } from './layers_crossing';
 import { hashBin, type HashingSpec } from './hash_bins';
 import { ID_HALF } from './string_ids';
 import { plainEncode } from './categorical_encoding';
@@ -327,6 +328,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   GaussianDropout: () => one((x) => x),
   AlphaDropout: () => one((x) => x),
   Identity: () => one((x) => x),
+  TFDIdentity: () => one((x) => x),
   StochasticDepth: (l) => (stochasticDepth(l), one((x) => x)),
   CustomScaleLayer: (l) => {
     const scale = customScaleOf(l);
@@ -482,6 +484,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   IntegerLookup: (l, ctx) => plainLookup(l, ctx.w(`${l.config.name}/vocabulary`)),
   // Keras's Hashing, on the bins its input's owner computed (hash_bins.ts).
   Hashing: (l) => one(plainHashing(l, plainAlloc)),
+  // Keras's HashedCrossing, on the crossed ids.
+  HashedCrossing: (l) => plainHashedCrossing(l, plainAlloc),
   StringLookup: (l, { w }) => {
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
     return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]));
@@ -787,6 +791,7 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     return { data: out, shape: r === 2 ? [a.shape[0], 1] : [a.shape[0], m, q] };
   },
   Concatenate: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
+  TFDConcat: (l) => (xs) => concatOp(l, xs, Number(l.config.axis ?? -1)),
   CenterCrop: (l, ctx) =>
     one((x) => {
       const [th, tw] = [Number(l.config.height), Number(l.config.width)];

@@ -475,6 +475,19 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         elements += PER_LINEAR * count(s);
         break;
       }
+      case 'HashedCrossing': {
+        // Its inputs are the crossed ids' one-hots [..., w_i] (layers_crossing.ts): per value, one
+        // comparison per tuple of ids but the first (the library's: the whole ring), the tuples'
+        // one-hot, and the bins' sums; int hands them on as ids (padded to the readers'
+        // vocabulary), one_hot as they are.
+        const parts = inputs.map((p) => shapes.get(p)).filter((p): p is number[] => p !== undefined);
+        const tuples = parts.reduce((a, p) => a * (p[p.length - 1] ?? 1), 1), ids = s.slice(0, -1), values = count(ids);
+        const bins = Number(c.num_bins), reader = calls.find((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
+        elements += nonlinear(values * (tuples - 1), true) + PER_LINEAR * values * (2 * tuples + bins);
+        s = c.output_mode === 'one_hot' ? [bins] : [...ids, reader ? Number(reader.layer.config[ID_READERS[reader.layer.class_name]]) : bins];
+        elements += PER_LINEAR * count(s);
+        break;
+      }
       case 'Discretization':
       case 'IntegerLookup':
       case 'StringLookup': {
@@ -488,7 +501,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
         const gates = cls === 'Discretization' ? width - 1 : 2 * (width - 1);
         elements += nonlinear(before * gates, true) + PER_LINEAR * before * (width + gates);
-        const asIds = lookup || calls.some((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
+        const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
         const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(width, Number(c.max_tokens)) : width;
         if (mode === 'int') s = asIds ? [...s, width] : s;
         else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];
@@ -694,7 +707,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // counted so even where a BatchNormalization folds into the layer before.
         elements += 2 * PER_PRODUCT * count(s);
         break;
-      case 'Concatenate': {
+      case 'Concatenate':
+      case 'TFDConcat': {
         // Its inputs laid side by side along its axis (the last by default).
         const parts = inputs.map((p) => shapes.get(p)).filter((p): p is number[] => p !== undefined);
         const axis = Number(c.axis ?? -1), at = axis < 0 ? s.length + axis : axis - 1;
