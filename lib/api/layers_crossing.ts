@@ -76,14 +76,21 @@ export function checkCrossings(graph: LayerGraph): void {
  * W (a zero column) to the fullest bin's count.
  */
 function binTable(widths: readonly number[], numBins: number): { indices: number[]; perBin: number } {
-  const total = widths.reduce((a, w) => a * w, 1), bins: number[][] = Array.from({ length: numBins }, () => []);
-  const ids = widths.map(() => 0);
+  const total = widths.reduce((a, w) => a * w, 1), binOf = new Int32Array(total), ids = widths.map(() => 0);
   for (let k = 0; k < total; k++) {
-    bins[crossBin(ids, numBins)].push(k);
+    binOf[k] = crossBin(ids, numBins);
     for (let i = widths.length - 1; i >= 0 && ++ids[i] === widths[i]; i--) ids[i] = 0;
   }
-  const perBin = Math.max(1, ...bins.map((b) => b.length));
-  return { indices: bins.flatMap((b) => [...b, ...Array(perBin - b.length).fill(total)]), perBin };
+  // Tuples by bin (typed arrays: num_bins may be 2^24 where the tuples are few).
+  const order = Int32Array.from({ length: total }, (_, k) => k).sort((a, b) => binOf[a] - binOf[b] || a - b);
+  let perBin = 1;
+  for (let at = 0, run = 0; at < total; at++) perBin = Math.max(perBin, (run = at > 0 && binOf[order[at]] === binOf[order[at - 1]] ? run + 1 : 1));
+  const indices = new Array<number>(numBins * perBin).fill(total);
+  for (let at = 0, slot = 0; at < total; at++) {
+    slot = at > 0 && binOf[order[at]] === binOf[order[at - 1]] ? slot + 1 : 0;
+    indices[binOf[order[at]] * perBin + slot] = order[at];
+  }
+  return { indices, perBin };
 }
 
 /** The private layer (see the header): its inputs are the crossed ids' one-hots [..., w_i]. */
