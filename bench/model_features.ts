@@ -144,17 +144,28 @@ const nextFrame = () =>
 const CODES = Array.from({ length: 20 }, (_, i) => 3 * i + 1);
 /** The same 20 categories as strings (StringLookup: the client sends their ids). */
 const WORDS = CODES.map((c) => `category-${c}`);
-const structured = (preprocessed: boolean, strings = false) =>
+const BOUNDARIES = [-0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8];
+const structured = (preprocessed: boolean, strings = false, crossed = false) =>
   model(
     preprocessed
       ? [
           ['codes', 'InputLayer', { batch_input_shape: [null, 6], ...(strings ? { dtype: 'string' } : {}) }, []],
           ['numbers', 'InputLayer', { batch_input_shape: [null, 5] }, []],
           ['lookup', strings ? 'StringLookup' : 'IntegerLookup', { vocabulary: strings ? WORDS : CODES, output_mode: 'one_hot' }, ['codes']],
-          ['bins', 'Discretization', { bin_boundaries: [-0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8], output_mode: 'one_hot' }, ['numbers']],
+          ['bins', 'Discretization', { bin_boundaries: BOUNDARIES, output_mode: 'one_hot' }, ['numbers']],
           ['f1', 'Flatten', {}, ['lookup']],
           ['f2', 'Flatten', {}, ['bins']],
-          ['cat', 'Concatenate', { axis: -1 }, ['f1', 'f2']],
+          // FeatureSpace's cross of a code and a number's bin (21 x 10 tuples) into 64 bins.
+          ...(crossed
+            ? ([
+                ['code', 'InputLayer', { batch_input_shape: [null, 1] }, []],
+                ['number', 'InputLayer', { batch_input_shape: [null, 1] }, []],
+                ['code_id', 'IntegerLookup', { vocabulary: CODES }, ['code']],
+                ['number_bin', 'Discretization', { bin_boundaries: BOUNDARIES }, ['number']],
+                ['cross', 'HashedCrossing', { num_bins: 64, output_mode: 'one_hot' }, ['code_id', 'number_bin']],
+              ] as [string, string, Record<string, unknown>, string[]][])
+            : []),
+          ['cat', 'Concatenate', { axis: -1 }, crossed ? ['f1', 'f2', 'cross'] : ['f1', 'f2']],
           ['h', 'Dense', { units: 32, activation: 'relu' }, ['cat']],
           ['out', 'Dense', { units: 1 }, ['h']],
         ]
@@ -164,7 +175,7 @@ const structured = (preprocessed: boolean, strings = false) =>
           ['out', 'Dense', { units: 1 }, ['h']],
         ],
     ['out'],
-    [['h/kernel', [preprocessed ? 6 * 21 + 5 * 10 : 11, 32]], ['h/bias', [32]], ['out/kernel', [32, 1]], ['out/bias', [1]]],
+    [['h/kernel', [preprocessed ? 6 * 21 + 5 * 10 + (crossed ? 64 : 0) : 11, 32]], ['h/bias', [32]], ['out/kernel', [32, 1]], ['out/bias', [1]]],
   );
 const codes = () => ({ data: Float64Array.from({ length: 6 }, () => (Math.random() < 0.9 ? CODES[Math.floor(Math.random() * 20)] : 100)), shape: [1, 6] });
 const words = () => ({ data: Array.from({ length: 6 }, () => (Math.random() < 0.9 ? WORDS[Math.floor(Math.random() * 20)] : 'other')), shape: [1, 6] });
@@ -184,6 +195,7 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'structured data: 11 numbers, Dense 32, Dense', artifacts: () => structured(false), input: () => input([1, 11]) },
   { name: 'structured data: 6 codes by IntegerLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true), input: () => [codes(), input([1, 5])] },
   { name: 'structured data: 6 strings by StringLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true, true), input: () => [words(), input([1, 5])] },
+  { name: 'structured data: as with IntegerLookup, and a HashedCrossing of a code and a bin (210 tuples, 64 bins)', artifacts: () => structured(true, false, true), input: () => [codes(), input([1, 5]), { data: [CODES[3]], shape: [1, 1] }, input([1, 1])] },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];
