@@ -111,7 +111,7 @@ test('StringLookup: what Keras refuses or the layer does not do, a string input 
   numbers.modelTopology.config.layers[0].config.dtype = 'float32';
   t.throws(() => tfe.loadPlainModel(numbers as never), { message: /\(StringLookup\): reads 'in', which is not one of the model's string inputs/ });
   const dense = oneLayerModel('Dense', { units: 1 }, [2], { name: 'd', dtype: 'string', weights: [{ name: 'd/kernel', shape: [2, 1], data: [1, 1] }, { name: 'd/bias', shape: [1], data: [0] }] });
-  t.throws(() => tfe.loadPlainModel(dense), { message: /\(Dense\): reads the string input 'in': only StringLookup and Hashing layers may read a string input/ });
+  t.throws(() => tfe.loadPlainModel(dense), { message: /\(Dense\): reads the string input 'in': only StringLookup, Hashing and TextVectorization layers may read a string input/ });
   // Numbers given for a string input, strings for a number input.
   const plain = tfe.loadPlainModel(lookup({ vocabulary: ['a', 'b'] , output_mode: 'one_hot' }, [1]));
   t.throws(() => plain.forward([[3]]), { message: /this input takes strings \(it is read by a StringLookup layer\), got the number 3 at index \[0, 0\]/ });

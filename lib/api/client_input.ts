@@ -9,6 +9,7 @@ import { imageGeometry, resizeArea } from './image_fit';
 import { type Dense, toDense, type TensorValue } from './values';
 import { holdsStrings, stringsToIds, stringsToNumbers } from './string_ids';
 import { hashBin, type HashingSpec } from './hash_bins';
+import { textsToTokens, type TextSpec } from './text_tokens';
 
 /** An image's pixels (ImageData in a page, or any object of this form): RGBA bytes, row by row. */
 export interface ImageDataLike {
@@ -76,7 +77,9 @@ export function needsInputShape(v: unknown): boolean {
  * The input as float64 data and a shape. Images and bare typed arrays are whole examples of the
  * model's input shape (`inputShape`, without the batch axis): [k, ...inputShape].
  */
-export function toInput(v: OneInput, what: string, inputShape?: readonly number[], strings?: boolean, hashing?: HashingSpec): Dense {
+export function toInput(v: OneInput, what: string, inputShape?: readonly number[], strings?: boolean, hashing?: HashingSpec, text?: TextSpec): Dense {
+  // Texts a TextVectorization reads: each as its tokens (text_tokens.ts), sent as their ids.
+  if (text) return toDense(stringsToIds(textsToTokens(v, text, what), what) as TensorValue, what);
   // An input a Hashing layer reads: its values' bins (hash_bins.ts), which encodeInput one-hot encodes.
   if (hashing && strings) return toDense(stringsToNumbers(v, what, (x) => hashBin(x, hashing, what), 'this input is hashed by a Hashing layer and takes strings') as TensorValue, what);
   if (hashing) {
@@ -173,10 +176,10 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
     if (isByName(v)) {
       const keys = Object.keys(v);
       if (name === undefined || keys.length !== 1 || keys[0] !== name) throw new Error(`${what}: an object of inputs by name (${keys.map((k) => `'${k}'`).join(', ')}), but the model has one input${name !== undefined ? `, '${name}'` : ''}${m ? ` (${describeInput(m)})` : ''}`);
-      return toInput(v[name], what, m?.inputShape, m?.strings, m?.hashing);
+      return toInput(v[name], what, m?.inputShape, m?.strings, m?.hashing, m?.text);
     }
-    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape, m?.strings, m?.hashing);
-    const d = toInput(v as OneInput, what, m?.inputShape, m?.strings, m?.hashing);
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && !Array.isArray(v[0])) return toInput(v[0] as OneInput, what, m?.inputShape, m?.strings, m?.hashing, m?.text);
+    const d = toInput(v as OneInput, what, m?.inputShape, m?.strings, m?.hashing, m?.text);
     // Nested arrays in a list of one ([rows]): one axis more than a batch of the model's input, the first of 1.
     const shape = m?.inputShape;
     if (shape && Array.isArray(v) && v.length === 1 && d.shape.length === shape.length + 2 && shape.every((n, k) => n === d.shape[k + 2])) return { data: d.data, shape: d.shape.slice(1) };
@@ -197,7 +200,7 @@ export function toModelInput(v: ClientInput, what: string, m: InputSpec | undefi
   }
   const parts = given.map((g, i) => {
     const input = inputs[i], where = `${what}, input '${input.name}'`;
-    const d = toInput(g, where, input.inputShape, input.strings, input.hashing);
+    const d = toInput(g, where, input.inputShape, input.strings, input.hashing, input.text);
     // Packed, the servers see only the total: each input's shape is checked here.
     const fits = (shape: readonly number[]) => d.shape.length === shape.length + 1 && shape.every((n, k) => n === d.shape[k + 1]);
     if (!fits(input.inputShape)) {

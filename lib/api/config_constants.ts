@@ -82,30 +82,31 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
   // The same for strings, each as its id (string_ids.ts: what clients send for a string), in two
   // halves a float32 weight holds exactly. Two entries sharing an id (a 2^-46 chance per pair)
   // could not be told apart: refused.
-  StringLookup: {
-    keys: ['vocabulary'],
-    move: (l) => {
-      const given = l.config.vocabulary;
-      if (!Array.isArray(given) || given.length === 0 || given.length > MAX_VALUES || !given.every((x) => typeof x === 'string'))
-        refuse(l, `vocabulary = ${JSON.stringify(given)?.slice(0, 60)} is not a list of at most ${MAX_VALUES} strings (a file's path is not read: give the list)`);
-      let v = given as string[];
-      const mask = l.config.mask_token, oov = l.config.oov_token ?? '[UNK]', oovs = Number(l.config.num_oov_indices ?? 1);
-      const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
-      if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
-      const ids = new Map<number, string>();
-      for (const x of v) {
-        const id = stringId(x), other = ids.get(id);
-        if (other === x) refuse(l, `vocabulary repeats ${JSON.stringify(x).slice(0, 60)}: Keras refuses repeated entries`);
-        if (other !== undefined) refuse(l, `vocabulary entries ${JSON.stringify(other).slice(0, 60)} and ${JSON.stringify(x).slice(0, 60)} have the same 46-bit id, so the servers could not tell them apart`);
-        ids.set(id, x);
-      }
-      if (mask != null && ids.get(stringId(String(mask))) === mask) refuse(l, `vocabulary holds the mask token ${JSON.stringify(mask)} other than at its start: Keras refuses it`);
-      l.config.vocabulary_size = v.length + 1;
-      const halves = [...ids.keys()].map(idHalves);
-      return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])]];
-    },
-  },
+  StringLookup: { keys: ['vocabulary'], move: (l) => moveStrings(l, l.config.mask_token, l.config.oov_token ?? '[UNK]', Number(l.config.num_oov_indices ?? 1)) },
+  // TextVectorization's lookup is a StringLookup of mask token '' and one OOV index, '[UNK]'.
+  TextVectorization: { keys: ['vocabulary'], move: (l) => moveStrings(l, '', '[UNK]', 1) },
 };
+
+/** StringLookup's vocabulary (and TextVectorization's) as its ids' halves; get_vocabulary()'s leading mask and OOV tokens dropped. */
+function moveStrings(l: LayerConfig, mask: unknown, oov: unknown, oovs: number): [string, number[]][] {
+  const given = l.config.vocabulary;
+  if (!Array.isArray(given) || given.length === 0 || given.length > MAX_VALUES || !given.every((x) => typeof x === 'string'))
+    refuse(l, `vocabulary = ${JSON.stringify(given)?.slice(0, 60)} is not a list of at most ${MAX_VALUES} strings (a file's path is not read: give the list)`);
+  let v = given as string[];
+  const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
+  if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
+  const ids = new Map<number, string>();
+  for (const x of v) {
+    const id = stringId(x), other = ids.get(id);
+    if (other === x) refuse(l, `vocabulary repeats ${JSON.stringify(x).slice(0, 60)}: Keras refuses repeated entries`);
+    if (other !== undefined) refuse(l, `vocabulary entries ${JSON.stringify(other).slice(0, 60)} and ${JSON.stringify(x).slice(0, 60)} have the same 46-bit id, so the servers could not tell them apart`);
+    ids.set(id, x);
+  }
+  if (mask != null && ids.get(stringId(String(mask))) === mask) refuse(l, `vocabulary holds the mask token ${JSON.stringify(mask)} other than at its start: Keras refuses it`);
+  l.config.vocabulary_size = v.length + 1;
+  const halves = [...ids.keys()].map(idHalves);
+  return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])]];
+}
 
 /** The layers (anywhere in the topology) whose config gives learned values MOVERS moves. */
 function withConstants(topology: unknown): LayerConfig[] {

@@ -7,6 +7,7 @@
 // imports no Node module (the browser bundle includes it).
 import type { Dense } from './values';
 import type { HashingSpec } from './hash_bins';
+import { isTextSpec, type TextSpec } from './text_tokens';
 
 /** Token ids in [0, oneHot), one-hot encoded by the input owner (the model's first layers are Embeddings). */
 export interface InputEncoding {
@@ -22,6 +23,11 @@ export interface ModelInput {
   strings?: true;
   /** A Hashing layer reads it: a client sends each value's bin (hash_bins.ts), one-hot over `inputEncoding.oneHot` = numBins. */
   hashing?: HashingSpec;
+  /**
+   * A TextVectorization reads it: a client gives texts ([batch] or [batch, 1]) and sends each as
+   * its `text.length` tokens' ids (text_tokens.ts); `inputShape` is [text.length].
+   */
+  text?: TextSpec;
 }
 
 /**
@@ -37,6 +43,8 @@ export interface InputSpec {
   strings?: true;
   /** One input that a Hashing layer reads (several inputs: each says so in `inputs`). */
   hashing?: HashingSpec;
+  /** One input that a TextVectorization reads (several inputs: each says so in `inputs`). */
+  text?: TextSpec;
   inputs?: readonly ModelInput[];
 }
 
@@ -67,9 +75,10 @@ export function sameInput(a: InputSpec, b: InputSpec): boolean {
 /** Says what a model takes, for errors: '[batch, 8]', or token ids and their one-hot shares; several inputs by name. */
 export function describeInput(m: InputSpec): string {
   if (hasInputs(m)) {
-    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: i.hashing } : {}) })}`);
+    const each = inputsOf(m).map((i) => `'${i.name}' ${describeInput({ inputShape: i.inputShape, ...(i.inputEncoding ? { inputEncoding: i.inputEncoding } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: i.hashing } : {}), ...(i.text ? { text: i.text } : {}) })}`);
     return `${each.length} inputs, ${each.join(', ')} (given as a list in this order or an object by name, or packed as [batch, ${m.inputShape}]; shared as [batch, ${sharedInputShape(m)}])`;
   }
+  if (m.text) return `texts [batch] or [batch, 1] (TextVectorization: each sent as its first ${m.text.length} tokens' ids)`;
   if (m.hashing) return `${m.strings ? 'strings' : 'values'} [batch, ${m.inputShape}] hashed into ${m.hashing.numBins} bins (Hashing; shared one-hot)`;
   if (m.strings) return `strings [batch, ${m.inputShape}] (each sent as its id)`;
   if (!m.inputEncoding) return `[batch, ${m.inputShape}]`;
@@ -87,6 +96,9 @@ const isHashing = (h: unknown, oneHot: unknown): boolean => {
   );
 };
 
+/** A listed split, copied field by field (nothing else a server sent comes along). */
+const copyText = (t: TextSpec): TextSpec => ({ standardize: t.standardize, split: t.split, ngrams: t.ngrams ? [...t.ngrams] : null, length: t.length });
+
 const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isSafeInteger(d) && d > 0);
 
 /**
@@ -100,16 +112,16 @@ export function inputSpecOf(m: { name?: string; inputShape: readonly number[]; i
   const list = m.inputs as unknown[];
   const ok = Array.isArray(list) && list.length >= 1 && list.length <= 4096 && list.every((i) => {
     const o = i as Partial<ModelInput>;
-    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0)) && (o.strings === undefined || o.strings === true) && (o.hashing === undefined ? !(o.strings && o.inputEncoding) : isHashing(o.hashing, o.inputEncoding?.oneHot));
+    return o && typeof o.name === 'string' && isDims(o.inputShape) && (o.inputEncoding === undefined || (Number.isSafeInteger(o.inputEncoding.oneHot) && o.inputEncoding.oneHot > 0)) && (o.strings === undefined || o.strings === true) && (o.hashing === undefined ? !(o.strings && o.inputEncoding) : isHashing(o.hashing, o.inputEncoding?.oneHot)) && (o.text === undefined || (isTextSpec(o.text) && o.strings === true && o.hashing === undefined && o.inputEncoding === undefined && o.inputShape.length === 1 && o.inputShape[0] === o.text.length));
   });
   const inputs: ModelInput[] = ok
-    ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: { numBins: i.hashing.numBins, maskValue: i.hashing.maskValue, salt: i.hashing.salt ? [i.hashing.salt[0], i.hashing.salt[1]] : null } } : {}) }))
+    ? (m.inputs as ModelInput[]).map((i) => ({ name: i.name, inputShape: [...i.inputShape], ...(i.inputEncoding ? { inputEncoding: { oneHot: i.inputEncoding.oneHot } } : {}), ...(i.strings ? { strings: true as const } : {}), ...(i.hashing ? { hashing: { numBins: i.hashing.numBins, maskValue: i.hashing.maskValue, salt: i.hashing.salt ? [i.hashing.salt[0], i.hashing.salt[1]] : null } } : {}), ...(i.text ? { text: copyText(i.text) } : {}) }))
     : [];
   // One input: the list only names it (its shape and encoding are the model's own).
   const fits = inputs.length === 1 ? inputs[0].inputShape.join() === own.inputShape.join() && (inputs[0].inputEncoding?.oneHot ?? 0) === (own.inputEncoding?.oneHot ?? 0) : m.inputShape.length === 1 && inputs.reduce((a, i) => a + count(i.inputShape), 0) === m.inputShape[0];
   if (!ok || !fits) throw new Error(`the servers list model '${m.name}' with inputs ${JSON.stringify(m.inputs)?.slice(0, 200)} that do not describe its input [${m.inputShape}]`);
   // One input that takes strings: the model's own input does (the list says so for it).
-  return { ...own, ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}), ...(inputs.length === 1 && inputs[0].hashing ? { hashing: inputs[0].hashing } : {}), inputs };
+  return { ...own, ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}), ...(inputs.length === 1 && inputs[0].hashing ? { hashing: inputs[0].hashing } : {}), ...(inputs.length === 1 && inputs[0].text ? { text: inputs[0].text } : {}), inputs };
 }
 
 /** inputSpecOf for a client's model list: a listing it cannot read fails that model's predictions only (`listingError`), not the list. */

@@ -238,6 +238,7 @@ const BUILDERS: Record<string, (l: LayerConfig, ctx: LayerContext) => LayerPlan>
   Discretization: discretization,
   IntegerLookup: lookup,
   StringLookup: lookup,
+  TextVectorization: lookup,
   Hashing: hashing,
   HashedCrossing: hashedCrossing,
   ConvLSTM1D: convLstm,

@@ -63,7 +63,7 @@ export const ID_READERS: Readonly<Record<string, string>> = { Embedding: 'input_
 export const vocabularyOf = (l: LayerConfig): number => Number(l.config[ID_READERS[l.class_name]]);
 
 /** The layers that make ids privately (output_mode int, Keras's default for each): a bin, a vocabulary index, a cross's bin. */
-const ID_MAKERS = new Set(['Discretization', 'IntegerLookup', 'StringLookup', 'Hashing', 'HashedCrossing']);
+const ID_MAKERS = new Set(['Discretization', 'IntegerLookup', 'StringLookup', 'Hashing', 'HashedCrossing', 'TextVectorization']);
 export const makesIds = (l: LayerConfig): boolean => ID_MAKERS.has(l.class_name) && (l.config.output_mode ?? 'int') === 'int';
 /**
  * LayerContext.idsOneHot for an id maker read by HashedCrossing layers only, which take a one-hot

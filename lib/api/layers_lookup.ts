@@ -23,6 +23,7 @@ import { ID_HALF, idHalves, stringId } from './string_ids';
 import { nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
 import { ANY_WIDTH, idsOneHot } from './layers_embedding';
+import { textVectorizationOf } from './layers_text';
 
 export type LookupMode = 'int' | CategoricalMode;
 
@@ -36,6 +37,8 @@ const isId = (v: unknown) => Number.isSafeInteger(v) && Math.abs(v as number) <=
  * StringLookup, the token's id: string_ids.ts), and pad_to_max_tokens's width.
  */
 export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | null; padTo: number | null } {
+  // TextVectorization: StringLookup's int mode on the tokens' ids, its mask token '' (the padding).
+  if (l.class_name === 'TextVectorization') return (textVectorizationOf(l), { mode: 'int', mask: stringId(''), padTo: null });
   const strings = l.class_name === 'StringLookup';
   const isToken = strings ? (v: unknown) => typeof v === 'string' && v.length <= 256 : isId;
   if (!isNull(l.config.vocabulary))
@@ -65,7 +68,7 @@ export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | nul
 }
 
 /** The vocabulary's weights: IntegerLookup's entries; StringLookup's ids as two halves (string_ids.ts). */
-const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['vocabulary_hi', 'vocabulary_lo'] } as const;
+const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['vocabulary_hi', 'vocabulary_lo'], TextVectorization: ['vocabulary_hi', 'vocabulary_lo'] } as const;
 
 /**
  * IntegerLookup and StringLookup: the same comparisons, on integer codes or on strings' ids (a
@@ -73,7 +76,7 @@ const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['voca
  * exact integer product, hi 2^23 + lo).
  */
 export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
-  const { mode, mask, padTo } = lookupOf(l), strings = l.class_name === 'StringLookup';
+  const { mode, mask, padTo } = lookupOf(l), strings = l.class_name !== 'IntegerLookup';
   const keys = VOCABULARY_WEIGHTS[l.class_name as keyof typeof VOCABULARY_WEIGHTS];
   let m = 0;
   for (const key of keys) {
@@ -137,12 +140,13 @@ export function checkStringInputs(graph: LayerGraph): void {
   for (const { layer, inputs } of graph.nodes) {
     if (layer.class_name === 'InputLayer') continue;
     const reads = inputs.filter((id) => strings.has(id));
-    if (layer.class_name === 'Hashing') continue; // it hashes strings as it hashes numbers (layers_hashing.ts)
+    // Hashing hashes strings as it hashes numbers (layers_hashing.ts); TextVectorization's inputs: textInputsOf.
+    if (layer.class_name === 'Hashing' || layer.class_name === 'TextVectorization') continue;
     if (layer.class_name === 'StringLookup') {
       if (inputs.length !== 1 || reads.length !== 1)
         refuse(layer, `reads '${inputs.join("', '")}', which is not one of the model's string inputs: a StringLookup must read a model input of dtype string directly (a client sends each string as its id)`);
     } else if (reads.length) {
-      refuse(layer, `reads the string input '${reads[0]}': only StringLookup and Hashing layers may read a string input`);
+      refuse(layer, `reads the string input '${reads[0]}': only StringLookup, Hashing and TextVectorization layers may read a string input`);
     }
   }
   const out = graph.outputs.find((id) => strings.has(id));

@@ -10,6 +10,8 @@ import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { idMakersOf, inputEncodingsOf } from './layers_embedding';
 import { checkStringInputs } from './layers_lookup';
 import { hashedInputsOf } from './layers_hashing';
+import { textInputsOf } from './layers_text';
+import type { TextSpec } from './text_tokens';
 import { checkCrossings } from './layers_crossing';
 import type { HashingSpec } from './hash_bins';
 import { type InputEncoding, type ModelInput, packedInputShape, sharedInputShape } from './input_encoding';
@@ -174,6 +176,8 @@ export interface ModelSpec {
   strings?: true;
   /** Set when a Hashing reads the (one) input: a client sends its values' bins (hash_bins.ts), one-hot; several inputs: per input. */
   hashing?: HashingSpec;
+  /** Set when a TextVectorization reads the (one) input: a client sends each text's tokens' ids (text_tokens.ts); several inputs: per input. */
+  text?: TextSpec;
   /** The model's inputs, in its order (its InputLayers' names; one for most models). */
   inputs: ModelInput[];
   /**
@@ -413,9 +417,11 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   checkStringInputs(graph);
   // An input a Hashing reads arrives as its values' bins, one-hot over num_bins (layers_hashing.ts).
   const hashed = hashedInputsOf(graph);
+  // An input a TextVectorization reads arrives as each text's tokens' ids, [length] (layers_text.ts).
+  const texts = textInputsOf(graph);
   const inputs: ModelInput[] = graph.inputs.map((input, i) => {
-    const h = hashed[i], encoding = h ? { oneHot: h.numBins } : encodings[i];
-    return { name: input.name ?? input.id, inputShape: input.shape, ...(encoding ? { inputEncoding: encoding } : {}), ...(input.strings ? { strings: true as const } : {}), ...(h ? { hashing: h } : {}) };
+    const h = hashed[i], encoding = h ? { oneHot: h.numBins } : encodings[i], text = texts[i];
+    return { name: input.name ?? input.id, inputShape: text ? [text.length] : input.shape, ...(encoding ? { inputEncoding: encoding } : {}), ...(input.strings ? { strings: true as const } : {}), ...(h ? { hashing: h } : {}), ...(text ? { text } : {}) };
   });
   const label = (id: string) => `${planById.get(id)!.node.layer.class_name}:${id}`;
   const spec: ModelSpec = {
@@ -424,6 +430,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
     ...(inputs.length === 1 && inputs[0].inputEncoding ? { inputEncoding: inputs[0].inputEncoding } : {}),
     ...(inputs.length === 1 && inputs[0].strings ? { strings: true as const } : {}),
     ...(inputs.length === 1 && inputs[0].hashing ? { hashing: inputs[0].hashing } : {}),
+    ...(inputs.length === 1 && inputs[0].text ? { text: inputs[0].text } : {}),
     inputs,
     outputs,
     params,

@@ -12,6 +12,7 @@ import { checkWeightRange, weightBound } from './bounds';
 import { definePrivateInput } from './define';
 import { describeInput, encodeInput, type InputEncoding, type ModelInput, sharedInputShape } from './input_encoding';
 import type { HashingSpec } from './hash_bins';
+import type { TextSpec } from './text_tokens';
 import { configConstantsAsWeights } from './config_constants';
 import { checkWeightSpecs, derive, type LayersModelJson, lowPartsAt, manifestShapes, type ModelSpec, parseTopology, type Step, unpackColumns, type WeightSpec, normalizedModelJson } from './layers_spec';
 import { plainModel, type PlainModel } from './plain_forward';
@@ -417,6 +418,12 @@ export class PrivateModel {
   get hashing(): HashingSpec | undefined {
     const inputs = this.io?.inputs;
     return inputs?.length === 1 ? inputs[0].hashing : undefined;
+  }
+
+  /** Set when a TextVectorization reads the model's one input: defineInput sends each text's tokens' ids (text_tokens.ts). */
+  get text(): TextSpec | undefined {
+    const inputs = this.io?.inputs;
+    return inputs?.length === 1 ? inputs[0].text : undefined;
   }
 
   /** The model's outputs in its order: the layer call, and the softmax or sigmoid predict leaves to the caller. */

@@ -490,6 +490,8 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
     return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]));
   },
+  // Keras's TextVectorization: StringLookup's, on the tokens' ids its text's owner sent (text_tokens.ts).
+  TextVectorization: (l, ctx) => PLAIN.StringLookup(l, ctx),
   Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
   // Dilated kernels come spread by the owner (conv_kernels.ts), grouped ones as saved, and depthwise
   // filters (DepthwiseConv2D's, SeparableConv2D's first) as [kh, kw, 1, C m], as the private model

@@ -490,14 +490,17 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       }
       case 'Discretization':
       case 'IntegerLookup':
-      case 'StringLookup': {
+      case 'StringLookup':
+      case 'TextVectorization': {
+        // TextVectorization: StringLookup's on each text's output_sequence_length tokens (its input arrives so), mask token ''.
+        if (cls === 'TextVectorization') s = [Number(c.output_sequence_length)];
         // Per value, one comparison per boundary (x less it: a value the library makes), or two per
         // vocabulary entry (and the mask token's); then local sums and differences. The counts are
         // public (config_constants.ts sets num_bins and vocabulary_size). An int output read as
         // ids is their one-hot [..., width] (layers_embedding.ts idMakersOf). StringLookup: as
         // IntegerLookup, on strings' ids.
         const lookup = cls !== 'Discretization';
-        const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && c.mask_token != null;
+        const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && (c.mask_token != null || cls === 'TextVectorization');
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
         const gates = cls === 'Discretization' ? width - 1 : 2 * (width - 1);
         elements += nonlinear(before * gates, true) + PER_LINEAR * before * (width + gates);

@@ -1,0 +1,71 @@
+// Keras's TextVectorization (keras.io's text classifiers: raw strings in, token ids into an
+// Embedding): the split is the text owner's (text_tokens.ts: a client sends each text as
+// `output_sequence_length` token ids, padded with the mask token's), the vocabulary lookup is
+// StringLookup's on those ids with the mask token '' (layers_lookup.ts), the vocabulary the
+// owner's private weights (config_constants.ts). So the model's text input reaches the servers as
+// [batch, output_sequence_length] ids, and the layer's int output, index 0 for padding, 1 for a
+// token outside the vocabulary, 2 onwards for its entries, feeds an Embedding (or a
+// CategoryEncoding) as any lookup's ids do.
+import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
+import { settings } from './layers_settings';
+import { MAX_NGRAM, MAX_TEXT_TOKENS, SPLIT, STANDARDIZE, type TextSpec } from './text_tokens';
+
+const isNull = (v: unknown) => v === undefined || v === null;
+const isWidth = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_NGRAM;
+
+/** A TextVectorization's settings, checked: the split its text's owner applies. */
+export function textVectorizationOf(l: LayerConfig): TextSpec {
+  const mode = l.config.output_mode ?? 'int';
+  if (mode !== 'int' && typeof mode === 'string')
+    refuse(l, `output_mode '${mode}' is not supported: the servers size each text by its tokens' count, output_sequence_length, which only output_mode int has (use int into an Embedding or a CategoryEncoding)`);
+  if (isNull(l.config.output_sequence_length))
+    refuse(l, `has no output_sequence_length: the servers size each text by it (without it Keras pads to the batch's longest text, a length the servers would learn); give one`);
+  const c = settings(l, {
+    vocabulary: isNull,
+    vocabulary_size: (v) => isNull(v) || Number.isSafeInteger(v),
+    max_tokens: (v) => isNull(v) || (Number.isSafeInteger(v) && (v as number) >= 1),
+    // A function (a custom standardize or split) is saved as its name, which no client can run.
+    standardize: (v) => v === null || (STANDARDIZE as readonly unknown[]).includes(v),
+    split: (v) => v === null || (SPLIT as readonly unknown[]).includes(v),
+    ngrams: (v) => isNull(v) || isWidth(v) || (Array.isArray(v) && v.length >= 1 && v.length <= MAX_NGRAM && v.every(isWidth)),
+    output_mode: (v) => v === undefined || v === 'int',
+    output_sequence_length: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TEXT_TOKENS,
+    pad_to_max_tokens: (v) => isNull(v) || typeof v === 'boolean',
+    ragged: (v) => isNull(v) || v === false,
+    idf_weights: isNull,
+    encoding: (v) => isNull(v) || v === 'utf-8',
+  });
+  if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
+  const n = c.ngrams;
+  // Keras's ngrams = n means the widths 1 to n; a list, those widths.
+  const ngrams = isNull(n) ? null : Array.isArray(n) ? (n as number[]) : Array.from({ length: n as number }, (_, i) => i + 1);
+  return { standardize: c.standardize as TextSpec['standardize'], split: c.split as TextSpec['split'], ngrams, length: Number(c.output_sequence_length) };
+}
+
+/**
+ * Per model input (graph.inputs order), the split its owner applies where a TextVectorization
+ * reads it, or undefined: a text input is a string input of one text per example ([] or [1]),
+ * read by TextVectorization layers of one split only, and not an output.
+ */
+export function textInputsOf(graph: LayerGraph): (TextSpec | undefined)[] {
+  const texts = graph.nodes.filter((n) => n.layer.class_name === 'TextVectorization');
+  const ids = graph.inputs.map((i) => i.id);
+  for (const { layer, inputs } of texts)
+    if (inputs.length !== 1 || !ids.includes(inputs[0]) || !graph.inputs.find((i) => i.id === inputs[0])!.strings)
+      refuse(layer, `reads '${inputs.join("', '")}', which is not one of the model's string inputs: a TextVectorization must read a model input of dtype string directly (its owner splits the texts)`);
+  return graph.inputs.map((input) => {
+    const readers = texts.filter((n) => n.inputs[0] === input.id);
+    if (readers.length === 0) return undefined;
+    const first = textVectorizationOf(readers[0].layer);
+    for (const { layer } of readers)
+      if (JSON.stringify(textVectorizationOf(layer)) !== JSON.stringify(first))
+        refuse(layer, `splits input '${input.id}' otherwise than TextVectorization '${readers[0].layer.config.name}' (standardize, split, ngrams, output_sequence_length): its owner splits each text one way (to split a text two ways, give it as two inputs)`);
+    if (!(input.shape.length === 0 || (input.shape.length === 1 && input.shape[0] === 1)))
+      refuse(readers[0].layer, `reads input '${input.id}' of shape [batch, ${input.shape}]: a TextVectorization takes one text per example, [batch] or [batch, 1]`);
+    for (const { layer, inputs } of graph.nodes)
+      if (layer.class_name !== 'TextVectorization' && layer.class_name !== 'InputLayer' && inputs.includes(input.id))
+        refuse(layer, `reads input '${input.id}', which TextVectorization '${readers[0].layer.config.name}' splits (its owner sends the tokens' ids): only TextVectorization layers may read it`);
+    if (graph.outputs.includes(input.id)) throw new Error(`input '${input.id}' is split by TextVectorization '${readers[0].layer.config.name}' and is also an output of the model, which is not supported`);
+    return first;
+  });
+}
