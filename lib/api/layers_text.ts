@@ -31,11 +31,12 @@ export function textVectorizationOf(l: LayerConfig): TextSpec {
     output_mode: (v) => v === undefined || v === 'int',
     output_sequence_length: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TEXT_TOKENS,
     pad_to_max_tokens: (v) => isNull(v) || typeof v === 'boolean',
-    ragged: (v) => isNull(v) || v === false,
     idf_weights: isNull,
     encoding: (v) => isNull(v) || v === 'utf-8',
   });
+  // (settings() passes sparse and ragged over: InputLayer's are about the input.)
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
+  if (!isNull(l.config.ragged) && l.config.ragged !== false) refuse(l, `ragged = ${JSON.stringify(l.config.ragged)} is not supported: only dense outputs, output_sequence_length ids per text`);
   const n = c.ngrams;
   // Keras's ngrams = n means the widths 1 to n; a list, those widths.
   const ngrams = isNull(n) ? null : Array.isArray(n) ? (n as number[]) : Array.from({ length: n as number }, (_, i) => i + 1);
