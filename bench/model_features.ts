@@ -180,6 +180,26 @@ const structured = (preprocessed: boolean, strings = false, crossed = false) =>
 const codes = () => ({ data: Float64Array.from({ length: 6 }, () => (Math.random() < 0.9 ? CODES[Math.floor(Math.random() * 20)] : 100)), shape: [1, 6] });
 const words = () => ({ data: Array.from({ length: 6 }, () => (Math.random() < 0.9 ? WORDS[Math.floor(Math.random() * 20)] : 'other')), shape: [1, 6] });
 
+/**
+ * keras.io's text classifier, small: raw texts through a TextVectorization (a vocabulary of
+ * `vocab` words, 64 tokens per text) into an Embedding, a mean and a Dense: the client splits, the
+ * lookup's comparisons (two per token and entry) are the cost.
+ */
+const VOCAB_WORDS = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`);
+const textClassifier = (vocab: number) =>
+  model(
+    [
+      ['text', 'InputLayer', { batch_input_shape: [null, 1], dtype: 'string' }, []],
+      ['tv', 'TextVectorization', { vocabulary: VOCAB_WORDS(vocab), output_mode: 'int', output_sequence_length: 64, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, ['text']],
+      ['emb', 'Embedding', { input_dim: vocab + 2, output_dim: 16 }, ['tv']],
+      ['mean', 'GlobalAveragePooling1D', {}, ['emb']],
+      ['out', 'Dense', { units: 1 }, ['mean']],
+    ],
+    ['out'],
+    [['emb/embeddings', [vocab + 2, 16]], ['out/kernel', [16, 1]], ['out/bias', [1]]],
+  );
+const review = (vocab: number) => [[Array.from({ length: 80 }, () => (Math.random() < 0.8 ? `w${Math.floor(Math.random() * vocab)}` : 'other')).join(' ')]];
+
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
 const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
   { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
@@ -196,6 +216,8 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'structured data: 6 codes by IntegerLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true), input: () => [codes(), input([1, 5])] },
   { name: 'structured data: 6 strings by StringLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true, true), input: () => [words(), input([1, 5])] },
   { name: 'structured data: as with IntegerLookup, and a HashedCrossing of a code and a bin (210 tuples, 64 bins)', artifacts: () => structured(true, false, true), input: () => [codes(), input([1, 5]), { data: [CODES[3]], shape: [1, 1] }, input([1, 1])] },
+  { name: 'text: TextVectorization (100 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(100), input: () => review(100) },
+  { name: 'text: TextVectorization (1000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(1000), input: () => review(1000) },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];

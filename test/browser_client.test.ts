@@ -186,6 +186,18 @@ test.serial('the page sends a string input\'s strings as their ids (a StringLook
   }
 });
 
+test.serial('the page splits texts as TextVectorization does and sends their tokens\' ids (a review classifier, Keras 3), answering as Keras predicted', async (t) => {
+  const f = kerasFixtures('keras3_more_layer_models.json').tv1_review_classifier;
+  await deployed(f, 'reviews');
+  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
+  try {
+    const p = await browser.predict('reviews', (f.x as string[]).map((x) => [x]) as never);
+    f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) < 2e-3, `output ${k}: ${p.outputs[k]} vs Keras ${v}`));
+  } finally {
+    browser.close();
+  }
+});
+
 test.serial('a model with two inputs (token ids and numbers) and three outputs: both clients give each output as tfjs does, inputs by list or by name', async (t) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const tf: any = createRequire(__filename)('@tensorflow/tfjs');

@@ -140,7 +140,7 @@ test('over the service: a heart-disease model with a string feature answers as K
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-strings-')), 'in.json');
     fs.writeFileSync(file, JSON.stringify([['été', 'café', '', '']]));
     const run = promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'words', '--input', file, '--config', c.config]);
-    await t.throwsAsync(run, { message: /model 'words' takes strings \(input '.*', read by StringLookup or Hashing\), which tfe predict does not read from a file; ask it with the Node or browser client/ });
+    await t.throwsAsync(run, { message: /model 'words' takes strings \(input '.*', read by StringLookup, Hashing or TextVectorization\), which tfe predict does not read from a file; ask it with the Node or browser client/ });
   } finally {
     await c.stop();
   }

@@ -61,8 +61,8 @@ function rowPrediction(outputs: Float64Array, classOf: number, prob: Float64Arra
 
 /** A listed model's inputs ('input [784]', or each by name) and, when it has several, its outputs. */
 function describeIo(m: ModelInfo): string[] {
-  const ids = (i?: { inputEncoding?: { oneHot: number }; strings?: true; hashing?: { numBins: number } }) =>
-    i?.hashing ? ` (${i.strings ? 'strings' : 'values'} hashed into ${i.hashing.numBins} bins)` : i?.inputEncoding ? ` (token ids, one-hot over ${i.inputEncoding.oneHot})` : i?.strings ? ' (strings)' : '';
+  const ids = (i?: { inputEncoding?: { oneHot: number }; strings?: true; hashing?: { numBins: number }; text?: { length: number } }) =>
+    i?.text ? ` (texts, each split into ${i.text.length} tokens)` : i?.hashing ? ` (${i.strings ? 'strings' : 'values'} hashed into ${i.hashing.numBins} bins)` : i?.inputEncoding ? ` (token ids, one-hot over ${i.inputEncoding.oneHot})` : i?.strings ? ' (strings)' : '';
   const input = m.inputs && m.inputs.length > 1 ? `inputs ${m.inputs.map((i) => `${i.name} [${i.inputShape}]${ids(i)}`).join(', ')}` : `input [${m.inputShape}]${ids(m.inputs?.[0] ?? m)}`;
   return m.outputs && m.outputs.length > 1 ? [input, `outputs ${m.outputs.map((o) => o.name).join(', ')}`] : [input];
 }
@@ -379,7 +379,7 @@ export function addServiceCommands(program: Command): void {
         if (!info) throw new Error(`model '${opts.model}' is not deployed`);
         // Its inputs files hold numbers (images, rows): a model reading strings is asked from code.
         const strings = (info.inputs ?? []).filter((i) => i.strings).map((i) => `'${i.name}'`);
-        if (strings.length) throw new Error(`model '${opts.model}' takes strings (input ${strings.join(', ')}, read by StringLookup or Hashing), which tfe predict does not read from a file; ask it with the Node or browser client (client.predict(model, { ${(info.inputs ?? []).map((i) => i.name).join(': ..., ')}: ... }))`);
+        if (strings.length) throw new Error(`model '${opts.model}' takes strings (input ${strings.join(', ')}, read by StringLookup, Hashing or TextVectorization), which tfe predict does not read from a file; ask it with the Node or browser client (client.predict(model, { ${(info.inputs ?? []).map((i) => i.name).join(': ..., ')}: ... }))`);
         const { images, labels, note } = readInputs(opts.input, info.inputShape, info.inputs);
         if (note && !opts.json) console.error(`tfe: ${note}`);
         const n = info.inputShape.reduce((a, b) => a * b, 1);
@@ -427,7 +427,7 @@ export function addServiceCommands(program: Command): void {
     .command('models')
     .description('list the deployed models')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
-    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), inputs (name, inputShape, inputEncoding, strings (true: it takes strings), hashing ({numBins, maskValue, salt}: a Hashing reads it) each; several: packed as inputShape), layers, finalActivation ('softmax', 'sigmoid', 'exponential', 'log_softmax' or null), outputs (name, finalActivation each), fracBits}]}`)
+    .option('--json', `print one JSON object: {models: [{name, protocol, ${listedOptionsHelp()}inputShape, inputEncoding (Embedding models only), inputs (name, inputShape, inputEncoding, strings (true: it takes strings), hashing ({numBins, maskValue, salt}: a Hashing reads it), text ({standardize, split, ngrams, length}: a TextVectorization reads it; inputShape [length]) each; several: packed as inputShape), layers, finalActivation ('softmax', 'sigmoid', 'exponential', 'log_softmax' or null), outputs (name, finalActivation each), fracBits}]}`)
     .action(async (opts: { config: string; json?: boolean }) => {
       const client = await connect(opts.config);
       try {
