@@ -87,6 +87,24 @@ for (const protocol of ['securenn', 'fss'] as const)
     }
   });
 
+test('a cross of features of one value each (Hashing into one bin): one tuple, every row in its bin', async (t) => {
+  const m = (c: tfe.Cluster) =>
+    tfe.loadLayersModel(functional(['a', 'b'], [
+      { class_name: 'Hashing', name: 'ha', config: { num_bins: 1, output_mode: 'int' }, inputs: ['a'] },
+      { class_name: 'Hashing', name: 'hb', config: { num_bins: 1, output_mode: 'int' }, inputs: ['b'] },
+      { class_name: 'HashedCrossing', name: 'x', config: { num_bins: 3, output_mode: 'one_hot' }, inputs: ['ha', 'hb'] },
+    ], ['x']), { cluster: c });
+  const c = new tfe.Cluster();
+  try {
+    const model = m(c);
+    const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ a: [[5], [9]], b: [[1], [2]] }) as never)));
+    const bin = crossBin([0, 0], 3);
+    t.deepEqual(Array.from(out.data), [0, 1].flatMap(() => [0, 1, 2].map((k) => (k === bin ? 1 : 0))));
+  } finally {
+    await c.close();
+  }
+});
+
 test('HashedCrossing: raw inputs, numbers, one feature, settings it does not have and crosses too large, refused by name', (t) => {
   const lookups: Layer[] = [
     { class_name: 'IntegerLookup', name: 'la', config: { vocabulary: [1, 2], output_mode: 'int' }, inputs: ['a'] },

@@ -21,7 +21,7 @@ import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { settings } from './layers_settings';
 import type { AnyTensor } from './tensor';
-import { add, concat, constantTensor, gather, pad, reduceSum, reshape, sub } from './ops';
+import { add, concat, constantTensor, gather, pad, reduceSum, reshape, slice, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { nonNegativeOp } from './comparison_ops';
 import { ANY_WIDTH, idsOneHot, makesIds } from './layers_embedding';
@@ -128,7 +128,7 @@ export function hashedCrossing(l: LayerConfig, ctx: LayerContext): LayerPlan {
     // 2. The tuple's one-hot from [k >= c], c = 1 .. W - 1 (ids are the library's values: their
     // comparisons take the width their structure gives).
     let tuples: AnyTensor;
-    if (k === null) tuples = reduceSum(flat, 1, true); // one tuple: its one-hot is the rows' 1
+    if (k === null) tuples = slice(flat, [0, 0], [rows, 1]); // one tuple (every width 1): each row's 1
     else {
       const thresholds = constantTensor(flat.cluster, Array.from({ length: total - 1 }, (_, c) => c + 1), [1, total - 1]);
       const g = flat.cluster.internalOps(() => nonNegativeOp(sub(k!, thresholds)));

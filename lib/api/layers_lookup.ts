@@ -71,9 +71,9 @@ export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | nul
 const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['vocabulary_hi', 'vocabulary_lo'], TextVectorization: ['vocabulary_hi', 'vocabulary_lo'] } as const;
 
 /**
- * IntegerLookup and StringLookup: the same comparisons, on integer codes or on strings' ids (a
- * client sends each string as its id; the vocabulary's ids are joined from their halves by an
- * exact integer product, hi 2^23 + lo).
+ * IntegerLookup, StringLookup and TextVectorization: the same comparisons, on integer codes or on
+ * strings' ids (a client sends each string, or each token of a text, as its id; the vocabulary's
+ * ids are joined from their halves by an exact integer product, hi 2^23 + lo).
  */
 export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const { mode, mask, padTo } = lookupOf(l), strings = l.class_name !== 'IntegerLookup';
