@@ -122,6 +122,7 @@ export function hashedCrossing(l: LayerConfig, ctx: LayerContext): LayerPlan {
     let k: AnyTensor | null = null;
     for (let b = 0; 2 ** b < total; b++) {
       const cols = weights.flatMap((v, at) => (Math.floor(v / 2 ** b) % 2 === 1 ? [at] : []));
+      if (cols.length === 0) continue; // no weight has this bit (widths 3 x 3: none reaches 8)
       const term = mul(reduceSum(gather(flat, cols, 1), 1, true), 2 ** b);
       k = k === null ? term : add(k, term);
     }
