@@ -17,7 +17,8 @@ import { readLayersModel } from '../lib/api/model';
 import { stringId } from '../lib/api/string_ids';
 import { textTokens } from '../lib/api/text_tokens';
 import { estimateQueryBytes } from '../lib/serve/limits';
-import { answersAsKeras, FIXTURES } from './helpers/more_layer_models';
+import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
+import { startCluster } from './helpers/service';
 
 type Case = { standardize: string | null; split: string | null; ngrams: number | number[] | null; length: number; ids: number[][]; vocabulary: string[] };
 const REF: { texts: string[]; vocabulary: string[]; cases: Case[] } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'text_reference.json'), 'utf8'));
@@ -131,6 +132,26 @@ test("the per-query memory estimate counts a TextVectorization's comparisons: tw
   t.true(est(200, 64) > est(200, 16) && est(2000, 64) - est(2, 64) >= 8 * 64 * 2 * 1998, `by the tokens per text: ${est(200, 64)} vs ${est(200, 16)}; ${est(2000, 64)}`);
 });
 
-test('over the service: a review classifier on raw texts answers as Keras', async (t) => {
+test('over the service: a review classifier on raw texts answers as Keras; the model list gives the split a client applies', async (t) => {
   await answersAsKeras(t, FIXTURES.tv1_review_classifier, 'reviews', 'fss');
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    await owner.deploy(fromFixture(FIXTURES.tv2_bigrams_and_characters) as never, { name: 'bigrams' });
+    const listed = (await owner.models()).find((m) => m.name === 'bigrams')!;
+    t.deepEqual(listed.inputs?.map((i) => [i.name, i.inputShape, i.strings, i.text]), [
+      ['review', [8], true, { standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: [1, 2], length: 8 }],
+      ['review_chars', [12], true, { standardize: 'lower', split: 'character', ngrams: null, length: 12 }],
+    ]);
+    const client = await c.connect();
+    const texts = ['great movie', 'not good, not great', 'zzz', 'Acting: GOOD. Movie: great.'];
+    const p = await client.predict('bigrams', { review: texts, review_chars: texts.map((x) => [x]) });
+    const want = FIXTURES.tv2_bigrams_and_characters.y;
+    t.true(want.every((v, i) => Math.abs(p.outputs[i] - v) < 2e-3), `${[...p.outputs]} vs Keras ${want}`);
+    await t.throwsAsync(() => client.predict('bigrams', { review: [[1]], review_chars: [['a']] } as never), { message: /input 'review': this input takes texts/ });
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await c.stop();
+  }
 });
