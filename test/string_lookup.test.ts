@@ -136,11 +136,18 @@ test('over the service: a heart-disease model with a string feature answers as K
     t.true(want.every((v, i) => Math.abs(p.outputs[i] - v) < 2e-3), `${[...p.outputs]} vs Keras ${want}`);
     await t.throwsAsync(() => client.predict('words', [[1, 2, 3, 4]]), { message: /this input takes strings/ });
     await Promise.all([owner.close(), client.close()]);
-    // tfe predict reads numbers from its files: it refuses the model, pointing to the clients.
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-strings-')), 'in.json');
-    fs.writeFileSync(file, JSON.stringify([['été', 'café', '', '']]));
-    const run = promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'words', '--input', file, '--config', c.config]);
-    await t.throwsAsync(run, { message: /model 'words' takes strings \(input '.*', read by StringLookup, Hashing or TextVectorization\), which tfe predict does not read from a file; ask it with the Node or browser client/ });
+    // tfe predict reads the examples' strings from JSON as they are (two queries of a batch of 2, then 1).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-strings-')), file = path.join(dir, 'in.json');
+    fs.writeFileSync(file, JSON.stringify([['été', 'café', '', ''], ['日本', '🙂', 'zz', 'naïve'], ['', 'été', 'été', 'x']]));
+    const cli = (input: string) => promisify(execFile)(process.execPath, [tfeCli(), 'predict', '--model', 'words', '--input', input, '--config', c.config, '--json', '--batch', '2']);
+    const lines = (await cli(file)).stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: number; outputs: number[] });
+    t.deepEqual(lines.map((l) => l.input), [0, 1, 2]);
+    const got = lines.flatMap((l) => l.outputs);
+    t.true(want.every((v, i) => Math.abs(got[i] - v) < 2e-3), `tfe predict: ${got} vs Keras ${want}`);
+    fs.writeFileSync(file, JSON.stringify({ [listed.inputs![0].name]: [['a', 'b', 'c', 'd']], labels: [1, 2] }));
+    await t.throwsAsync(cli(file), { message: /'labels' must be an array with one label per example \(1\)/ });
+    fs.writeFileSync(file, JSON.stringify({ other: [['a', 'b', 'c', 'd']] }));
+    await t.throwsAsync(cli(file), { message: /unknown input 'other'/ });
   } finally {
     await c.stop();
   }

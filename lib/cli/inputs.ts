@@ -54,12 +54,7 @@ export function readInputs(file: string, inputShape: readonly number[], inputs?:
     const { image, note } = pngInput(buf, file, inputShape);
     return { images: [image], note };
   }
-  let j: unknown;
-  try {
-    j = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
-  }
+  const j = readJson(file);
   // Several inputs by name or in a list; {data, shape} holds them packed, as below.
   // Packed only as {data} or {data, shape} where no input is named 'data' or 'shape'.
   const packed = j && typeof j === 'object' && !Array.isArray(j) && Object.keys(j).every((k) => k === 'data' || k === 'shape') && !several?.some((i) => i.name === 'data' || i.name === 'shape');
@@ -102,4 +97,13 @@ export function readInputs(file: string, inputShape: readonly number[], inputs?:
   });
   if (!images.length) throw new Error(`input ${file} holds no inputs`);
   return { images, labels };
+}
+
+/** --input's JSON, or a failure naming the file. */
+export function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read input ${file}: ${(e as Error).message}`);
+  }
 }

@@ -25,7 +25,8 @@ import { toNested } from '../api/values';
 import type { OutputPart } from '../browser/outputs';
 import type { ModelSpec } from '../api/layers_spec';
 import { addCalibrationOptions, type CalibrationFlags, pondOptions, printCalibration, reportRefusal } from './calibrate_command';
-import { checkReadable, readInputs } from './inputs';
+import { checkReadable, readInputs, readJson } from './inputs';
+import { readRawInputs } from './raw_inputs';
 import { addInputShapeOption, inputShapesOf } from './input_shape_flag';
 import { paint, probeCluster, probeServers, progress, requireConfig, unreachableError } from './term';
 import { describeFolds, FOLDS_JSON_HELP, foldReportFor } from './fold_report';
@@ -364,7 +365,7 @@ export function addServiceCommands(program: Command): void {
   program
     .command('predict')
     .description('run encrypted predictions; only this client sees the input and the output')
-    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}; for a model with several inputs, JSON with each by name (and labels) or a list of them')
+    .requiredOption('--input <file>', 'a PNG, or JSON: an array, {data, shape} or {images, labels}; for a model with several inputs, JSON with each by name (and labels) or a list of them; for a model taking strings or texts, JSON of its examples as they are (an array, or each input by name)')
     .requiredOption('--model <name>', 'a deployed model')
     .option('--config <file>', 'cluster config', DEFAULT_CONFIG)
     .option('--json', 'print one JSON object per input: prediction, label, probabilities, outputs (what tfjs model.predict returns), latencyMs; inputNote for a PNG (how it was fitted); a model with several outputs: outputNames, and predictions and outputs as lists in the model\'s order')
@@ -377,24 +378,29 @@ export function addServiceCommands(program: Command): void {
       try {
         const info = (await client.models()).find((m) => m.name === opts.model);
         if (!info) throw new Error(`model '${opts.model}' is not deployed`);
-        // Its inputs files hold numbers (images, rows): a model reading strings is asked from code.
-        const strings = (info.inputs ?? []).filter((i) => i.strings).map((i) => `'${i.name}'`);
-        if (strings.length) throw new Error(`model '${opts.model}' takes strings (input ${strings.join(', ')}, read by StringLookup, Hashing or TextVectorization), which tfe predict does not read from a file; ask it with the Node or browser client (client.predict(model, { ${(info.inputs ?? []).map((i) => i.name).join(': ..., ')}: ... }))`);
-        const { images, labels, note } = readInputs(opts.input, info.inputShape, info.inputs);
+        // A model reading strings or texts: JSON of its examples as they are, which the client
+        // encodes (raw_inputs.ts); otherwise numbers (images, rows), packed here.
+        const raw = (info.inputs ?? []).some((i) => i.strings) ? readRawInputs(opts.input, readJson(opts.input), info.inputs!) : undefined;
+        const { images, labels, note } = raw ? { images: [], labels: raw.labels, note: undefined } : readInputs(opts.input, info.inputShape, info.inputs);
+        const count = raw ? raw.count : images.length;
         if (note && !opts.json) console.error(`tfe: ${note}`);
         const n = info.inputShape.reduce((a, b) => a * b, 1);
-        // Progress only when the results go elsewhere (a file, a pipe) and stderr is a terminal.
-        const bar = progress('predicting', !process.stdout.isTTY);
-        for (let at = 0; at < images.length; at += batch) {
-          const m = Math.min(batch, images.length - at);
+        const queryAt = (at: number, m: number) => {
+          if (raw) return raw.slice(at, m);
           const data = new Float64Array(m * n);
           for (let k = 0; k < m; k++) data.set(images[at + k], k * n);
+          return { data, shape: [m, ...info.inputShape] };
+        };
+        // Progress only when the results go elsewhere (a file, a pipe) and stderr is a terminal.
+        const bar = progress('predicting', !process.stdout.isTTY);
+        for (let at = 0; at < count; at += batch) {
+          const m = Math.min(batch, count - at);
           // The last query leases nothing: a lease no query uses costs the servers a pooled recording.
-          const p = await client.predict(opts.model, { data, shape: [m, ...info.inputShape] }, { last: at + batch >= images.length });
+          const p = await client.predict(opts.model, queryAt(at, m), { last: at + batch >= count });
           bar.end();
           if (p.perOutput) {
             printOutputs(p.perOutput, at, m, labels, p.latencyMs, opts.json === true);
-            bar.update(at + m, images.length);
+            bar.update(at + m, count);
             continue;
           }
           const per = p.data.length / m, width = p.shape[p.shape.length - 1], rows = per / width;
@@ -415,7 +421,7 @@ export function addServiceCommands(program: Command): void {
               console.log(`input ${i}: predicted ${JSON.stringify(prediction)}${label === undefined ? '' : ` (true ${label})`}, ${shown}, ${p.latencyMs.toFixed(1)} ms${m > 1 ? ` (batch of ${m})` : ''}`);
             }
           }
-          bar.update(at + m, images.length);
+          bar.update(at + m, count);
         }
         bar.end();
       } finally {
