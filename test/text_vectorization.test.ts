@@ -5,10 +5,14 @@
 // every standardize and split, n-grams, truncation and padding, against TensorFlow's own
 // (text_reference.json, made by its .py beside it); fresh random texts under both exact protocols
 // against the tokens they were written from; what the servers see; refusals by name; the memory
-// estimate; a review classifier over the service.
+// estimate; a review classifier over the service, tfe predict reading texts from JSON, tfe verify
+// refusing a text model by name.
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 
 import test from 'ava';
 
@@ -17,6 +21,8 @@ import { readLayersModel } from '../lib/api/model';
 import { stringId } from '../lib/api/string_ids';
 import { textTokens } from '../lib/api/text_tokens';
 import { estimateQueryBytes } from '../lib/serve/limits';
+import { tfeCli } from '../lib/serve/local_cluster';
+import { writeArtifacts } from './helpers/attention_models';
 import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
 import { startCluster } from './helpers/service';
 
@@ -151,6 +157,13 @@ test('over the service: a review classifier on raw texts answers as Keras; the m
     t.true(want.every((v, i) => Math.abs(p.outputs[i] - v) < 2e-3), `${[...p.outputs]} vs Keras ${want}`);
     await t.throwsAsync(() => client.predict('bigrams', { review: [[1]], review_chars: [['a']] } as never), { message: /input 'review': this input takes texts/ });
     await Promise.all([owner.close(), client.close()]);
+    // tfe predict reads the texts from JSON as they are; tfe verify, which reads numbers, refuses the model by name.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-texts-')), 'in.json');
+    fs.writeFileSync(file, JSON.stringify({ review: texts, review_chars: texts }));
+    const run = (...args: string[]) => promisify(execFile)(process.execPath, [tfeCli(), ...args]);
+    const got = (await run('predict', '--model', 'bigrams', '--input', file, '--config', c.config, '--json')).stdout.trim().split('\n').flatMap((l) => (JSON.parse(l) as { outputs: number[] }).outputs);
+    t.true(want.every((v, i) => Math.abs(got[i] - v) < 2e-3), `tfe predict: ${got} vs Keras ${want}`);
+    await t.throwsAsync(run('verify', '--model', writeArtifacts(fromFixture(FIXTURES.tv2_bigrams_and_characters)), '--input', file), { message: /takes strings \(input 'review', 'review_chars', read by StringLookup, Hashing or TextVectorization\), which tfe verify does not read/ });
   } finally {
     await c.stop();
   }

@@ -89,6 +89,9 @@ export function addVerifyCommand(program: Command): void {
       const warnBits = int(opts.warnBits, '--warn-bits', 1, 63);
       const minAgreement = opts.minAgreement === undefined ? undefined : Number(opts.minAgreement);
       if (minAgreement !== undefined && !(minAgreement >= 0 && minAgreement <= 1)) throw new Error(`--min-agreement must be a number in [0, 1], got ${JSON.stringify(opts.minAgreement)}`);
+      // Its plaintext side runs on the packed numbers the servers take: a string's id is not one a file holds.
+      const strings = spec.inputs.filter((i) => i.strings).map((i) => `'${i.name}'`);
+      if (strings.length) throw new Error(`${opts.model} takes strings (input ${strings.join(', ')}, read by StringLookup, Hashing or TextVectorization), which tfe verify does not read; check it with tfe predict on a deployed model, or in code`);
       const { images, note } = readInputs(opts.input, spec.inputShape, spec.inputs);
       // How a PNG was fitted to the model's input: on stderr, or in the JSON report.
       if (note && !opts.json) console.error(`tfe: ${note}`);
