@@ -11,22 +11,8 @@ import type { Inputs } from './inputs';
 const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
 
 export function namedInputs(file: string, j: unknown, inputs: readonly ModelInput[]): Inputs {
-  const names = inputs.map((i) => i.name), list = `${names.map((n) => `'${n}'`).join(', ')}`;
-  const o = j as Record<string, unknown> | unknown[] | null;
-  let given: unknown[];
-  let labels: number[] | undefined;
-  if (Array.isArray(o)) {
-    if (o.length !== names.length) throw new Error(`input ${file}: a list of ${o.length} input${o.length === 1 ? '' : 's'}, but the model takes ${names.length} (${list}), in this order`);
-    given = o;
-  } else if (o && typeof o === 'object') {
-    const extra = Object.keys(o).filter((k) => k !== 'labels' && !names.includes(k)), absent = names.filter((n) => !(n in o));
-    if (absent.length || extra.length) throw new Error(`input ${file}: ${namesMismatch(absent, extra)} (the model's inputs: ${list})`);
-    given = names.map((n) => o[n]);
-    if (o.labels !== undefined) {
-      if (!Array.isArray(o.labels)) throw new Error(`input ${file}: 'labels' must be an array with one label per example`);
-      labels = o.labels.map(Number);
-    }
-  } else throw new Error(`input ${file}: the model takes ${names.length} inputs (${list}): give JSON with each by name, or a list of them in this order`);
+  const names = inputs.map((i) => i.name);
+  const { given, labels } = inputsByName(file, j, names);
   const values = given.map((v, i) => Float64Array.from(flat(v)));
   const sizes = inputs.map((i) => i.inputShape.reduce((a, b) => a * b, 1));
   const counts = values.map((v, i) => {
@@ -47,4 +33,22 @@ export function namedInputs(file: string, j: unknown, inputs: readonly ModelInpu
     return row;
   });
   return { images, ...(labels ? { labels } : {}) };
+}
+
+/**
+ * Each input's part of --input's JSON: a list of them in the model's order, or an object by name
+ * with `labels` beside them (numbers) if wanted; missing and unknown names refused together.
+ */
+export function inputsByName(file: string, j: unknown, names: readonly string[]): { given: unknown[]; labels?: number[] } {
+  const list = names.map((n) => `'${n}'`).join(', ');
+  const o = j as Record<string, unknown> | unknown[] | null;
+  if (Array.isArray(o)) {
+    if (o.length !== names.length) throw new Error(`input ${file}: a list of ${o.length} input${o.length === 1 ? '' : 's'}, but the model takes ${names.length} (${list}), in this order`);
+    return { given: o };
+  }
+  if (!o || typeof o !== 'object') throw new Error(`input ${file}: the model takes ${names.length} input${names.length === 1 ? '' : 's'} (${list}): give JSON with each by name, or a list of them in this order`);
+  const extra = Object.keys(o).filter((k) => k !== 'labels' && !names.includes(k)), absent = names.filter((n) => !(n in o));
+  if (absent.length || extra.length) throw new Error(`input ${file}: ${namesMismatch(absent, extra)} (the model's inputs: ${list})`);
+  if (o.labels !== undefined && (!Array.isArray(o.labels) || !o.labels.every((x) => typeof x === 'number'))) throw new Error(`input ${file}: 'labels' must be an array of numbers, one per example`);
+  return { given: names.map((n) => o[n]), ...(o.labels !== undefined ? { labels: o.labels as number[] } : {}) };
 }
