@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import WebSocket from 'ws';
 
 import { pngInput } from '../lib/cli/inputs';
@@ -174,29 +174,24 @@ test.serial('the page applies an exponential ending (a Poisson model\'s rates, K
   }
 });
 
-test.serial('the page sends a string input\'s strings as their ids (a StringLookup model, Keras 3), and answers as Keras predicted', async (t) => {
-  const f = kerasFixtures('keras3_more_layer_models.json').sl2_words_embedding_masked;
-  await deployed(f, 'words');
+/** Deploys a Keras 3 fixture of keras3_more_layer_models.json, asks the page with `input(f)`, and checks Keras's answer within 2e-3. */
+async function pageAnswersAsKeras(t: ExecutionContext, fixture: string, name: string, input: (f: KerasFixture) => unknown): Promise<void> {
+  const f = kerasFixtures('keras3_more_layer_models.json')[fixture];
+  await deployed(f, name);
   const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
   try {
-    const p = await browser.predict('words', { data: f.x, shape: f.shape } as never);
+    const p = await browser.predict(name, input(f) as never);
     f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) < 2e-3, `output ${k}: ${p.outputs[k]} vs Keras ${v}`));
   } finally {
     browser.close();
   }
-});
+}
 
-test.serial('the page splits texts as TextVectorization does and sends their tokens\' ids (a review classifier, Keras 3), answering as Keras predicted', async (t) => {
-  const f = kerasFixtures('keras3_more_layer_models.json').tv1_review_classifier;
-  await deployed(f, 'reviews');
-  const browser = await connect(cluster.endpoints, { socket: sockets(ORIGIN), fracBits: cluster.fracBits });
-  try {
-    const p = await browser.predict('reviews', (f.x as string[]).map((x) => [x]) as never);
-    f.y.forEach((v, k) => t.true(Math.abs(p.outputs[k] - v) < 2e-3, `output ${k}: ${p.outputs[k]} vs Keras ${v}`));
-  } finally {
-    browser.close();
-  }
-});
+test.serial('the page sends a string input\'s strings as their ids (a StringLookup model, Keras 3), and answers as Keras predicted', (t) =>
+  pageAnswersAsKeras(t, 'sl2_words_embedding_masked', 'words', (f) => ({ data: f.x, shape: f.shape })));
+
+test.serial('the page splits texts as TextVectorization does and sends their tokens\' ids (a review classifier, Keras 3), answering as Keras predicted', (t) =>
+  pageAnswersAsKeras(t, 'tv1_review_classifier', 'reviews', (f) => (f.x as string[]).map((x) => [x])));
 
 test.serial('a model with two inputs (token ids and numbers) and three outputs: both clients give each output as tfjs does, inputs by list or by name', async (t) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -24,7 +24,7 @@ import type { AnyTensor } from './tensor';
 import { add, concat, constantTensor, gather, pad, reduceSum, reshape, slice, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { nonNegativeOp } from './comparison_ops';
-import { ANY_WIDTH, idsOneHot, makesIds } from './layers_embedding';
+import { checkIdWidth, idsOneHot, makesIds } from './layers_embedding';
 import { oneHotOfThresholds } from './layers_discretization';
 
 const isNull = (v: unknown) => v === undefined || v === null;
@@ -98,7 +98,7 @@ export function hashedCrossing(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const { numBins, mode } = crossingOf(l);
   if (mode === 'int' && ctx.idsOneHot === undefined)
     refuse(l, `output_mode 'int' gives bins, which only Embedding, CategoryEncoding and HashedCrossing layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot`);
-  if (mode === 'int' && ctx.idsOneHot !== ANY_WIDTH && ctx.idsOneHot! < numBins) refuse(l, `makes ids up to ${numBins - 1}, but the layers that read them take ids below ${ctx.idsOneHot}`);
+  if (mode === 'int') checkIdWidth(l, numBins, ctx.idsOneHot);
   const tables = new Map<string, { indices: number[]; perBin: number }>();
   const step = () => (xs: AnyTensor[]) => {
     const shape = xs[0].shape.slice(0, -1), widths = xs.map((x) => x.shape[x.rank - 1]);

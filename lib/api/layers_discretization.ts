@@ -17,7 +17,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 import { add, concat, neg, reduceSum, reshape, slice, sub } from './ops';
 import { greaterEqual } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
-import { ANY_WIDTH, idsOneHot } from './layers_embedding';
+import { checkIdWidth, idsOneHot } from './layers_embedding';
 
 export type DiscretizationMode = 'int' | CategoricalMode;
 
@@ -51,7 +51,7 @@ export function discretization(l: LayerConfig, ctx: LayerContext): LayerPlan {
   }
   const [n] = shape;
   if (shape.length !== 1 || !(n >= 1)) refuse(l, `weight '${name}' has shape [${shape}]: expected [n], n >= 1 boundaries`);
-  if (ctx.idsOneHot !== undefined && ctx.idsOneHot !== ANY_WIDTH && ctx.idsOneHot < n + 1) refuse(l, `makes ids up to ${n}, but the layers that read them take ids below ${ctx.idsOneHot}`);
+  checkIdWidth(l, n + 1, ctx.idsOneHot);
   if (l.config.num_bins != null && l.config.num_bins !== n + 1) refuse(l, `num_bins = ${l.config.num_bins} does not match its ${n} bin boundaries (num_bins is their count + 1)`);
   const b = ctx.take('bin_boundaries', [n]);
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {

@@ -110,12 +110,21 @@ export function idMakersOf(graph: LayerGraph): Map<string, number> {
 }
 
 /**
+ * Refuses an id maker of `n` ids (0 to n - 1) whose readers take a narrower one-hot (`width`,
+ * LayerContext.idsOneHot; undefined or ANY_WIDTH: none to check): checked when the layer is
+ * planned, and again on the rows it makes.
+ */
+export function checkIdWidth(l: LayerConfig, n: number, width: number | undefined): void {
+  if (width !== undefined && width !== ANY_WIDTH && width < n) refuse(l, `makes ids up to ${n - 1}, but the layers that read them take ids below ${width}`);
+}
+
+/**
  * An id-making layer's one-hot rows [values, n] (n ids, 0 to n - 1) as its readers take them:
  * [...shape, v] for `shape` the ids' shape, zero columns for the vocabulary's ids it never makes.
  */
 export function idsOneHot(l: LayerConfig, rows: AnyTensor, shape: readonly number[], width: number): AnyTensor {
   const n = rows.shape[1], v = width === ANY_WIDTH ? n : width;
-  if (n > v) refuse(l, `makes ids up to ${n - 1}, but the layers that read them take ids below ${v}`);
+  checkIdWidth(l, n, v);
   return reshape(n < v ? pad(rows, [[0, 0], [0, v - n]]) : rows, [...shape, v]);
 }
 

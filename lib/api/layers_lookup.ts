@@ -22,7 +22,7 @@ import { mul } from './ops_nonlinear';
 import { ID_HALF, idHalves, stringId } from './string_ids';
 import { nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
-import { ANY_WIDTH, idsOneHot } from './layers_embedding';
+import { checkIdWidth, idsOneHot } from './layers_embedding';
 import { textVectorizationOf } from './layers_text';
 
 export type LookupMode = 'int' | CategoricalMode;
@@ -37,12 +37,12 @@ const isId = (v: unknown) => Number.isSafeInteger(v) && Math.abs(v as number) <=
  * StringLookup, the token's id: string_ids.ts), and pad_to_max_tokens's width.
  */
 export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | null; padTo: number | null } {
+  if (!isNull(l.config.vocabulary))
+    refuse(l, `vocabulary given in its config would travel in the topology every server reads; the library's model readers (loadLayersModel, deploy, tfe deploy) move it into private weights first: deploy through one of them`);
   // TextVectorization: StringLookup's int mode on the tokens' ids, its mask token '' (the padding).
   if (l.class_name === 'TextVectorization') return (textVectorizationOf(l), { mode: 'int', mask: stringId(''), padTo: null });
   const strings = l.class_name === 'StringLookup';
   const isToken = strings ? (v: unknown) => typeof v === 'string' && v.length <= 256 : isId;
-  if (!isNull(l.config.vocabulary))
-    refuse(l, `vocabulary given in its config would travel in the topology every server reads; the library's model readers (loadLayersModel, deploy, tfe deploy) move it into private weights first: deploy through one of them`);
   const c = settings(l, {
     vocabulary: isNull,
     // Derived by Keras (the vocabulary's size with its OOV index); the weight's shape is read.
@@ -96,7 +96,7 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
     refuse(l, `output_mode 'int' gives vocabulary indices, which only Embedding, CategoryEncoding and HashedCrossing layers may read (as ids, one-hot); here they are read as numbers or returned by the model: use output_mode one_hot, multi_hot or count`);
   // Index columns: [mask], OOV, the vocabulary; the encodings drop the mask's.
   const width = m + 1 + (mask === null || mode !== 'int' ? 0 : 1);
-  if (ctx.idsOneHot !== undefined && ctx.idsOneHot !== ANY_WIDTH && ctx.idsOneHot < width) refuse(l, `makes ids up to ${width - 1}, but the layers that read them take ids below ${ctx.idsOneHot}`);
+  checkIdWidth(l, width, ctx.idsOneHot);
   if (padTo !== null && padTo < m + 1) refuse(l, `max_tokens = ${padTo} is below its ${m + 1} indices (the vocabulary and OOV)`);
   const taken = keys.map((key) => ctx.take(key, [m]));
   const vocabulary = (p: PrivateTensor[]): AnyTensor => (taken.length === 1 ? p[taken[0]] : add(mul(p[taken[0]], ID_HALF), p[taken[1]]));

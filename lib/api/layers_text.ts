@@ -18,8 +18,7 @@ export function textVectorizationOf(l: LayerConfig): TextSpec {
   const mode = l.config.output_mode ?? 'int';
   if (mode !== 'int' && typeof mode === 'string')
     refuse(l, `output_mode '${mode}' is not supported: the servers size each text by its tokens' count, output_sequence_length, which only output_mode int has (use int into an Embedding or a CategoryEncoding)`);
-  if (!isNull(l.config.vocabulary))
-    refuse(l, `vocabulary given in its config would travel in the topology every server reads; the library's model readers (loadLayersModel, deploy, tfe deploy) move it into private weights first: deploy through one of them`);
+  // (A vocabulary still in the config is refused where the lookup is planned: layers_lookup.ts lookupOf.)
   if (isNull(l.config.output_sequence_length))
     refuse(l, `has no output_sequence_length: the servers size each text by it (without it Keras pads to the batch's longest text, a length the servers would learn); give one`);
   const c = settings(l, {
