@@ -1,5 +1,6 @@
 // Function secret sharing: the Distributed Comparison Function (DCF) kernels of
-// native/src/fss (construction, key layout and randomness documented in native/src/fss/dcf.h).
+// native/src/fss (construction, key layout and randomness documented in native/src/fss/dcf.h),
+// and the Distributed Point Function (DPF) of the equality gate (native/src/fss/dpf.h).
 //
 // dcfKeygen gives two keys per element such that, for public x,
 //   dcfEval(key0, x, party 0) + dcfEval(key1, x, party 1) = beta if (x mod 2^bits) < (alpha mod 2^bits), else 0
@@ -196,6 +197,30 @@ export function dcfBitKeygen(alpha: RingTensor, offset: RingTensor, opts: DcfKey
 export async function dcfBitEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
   // One hash per level against the 64-bit DCF's two: half the work per element-level.
   const [y] = await evaluate('dcfBitEval', K.DcfBitEval, key, x, opts, dcfBitKeyWords, '2 * max(bits - 7, 0) + 5', 0.5);
+  return y;
+}
+
+/**
+ * uint64 words per DPF key and element: 2 * bits + 3 (1048 bytes for bits = 64, 792 for 48:
+ * native/src/fss/dpf.h).
+ */
+export function dpfKeyWords(bits: number): number {
+  return 2 * requireInt('dpfKeyWords', bits, 'bits', 1, DCF_MAX_BITS) + 3;
+}
+
+/**
+ * Keys of the distributed point function (native/src/fss/dpf.h): dpfEval(key0, x, party 0) +
+ * dpfEval(key1, x, party 1) = beta if x mod 2^bits = alpha mod 2^bits, else 0 (mod 2^64), per
+ * element. Returns [key0, key1], each [n, dpfKeyWords(bits)].
+ */
+export function dpfKeygen(alpha: RingTensor, beta: RingTensor, opts: DcfKeygenOptions): Promise<[RingTensor, RingTensor]> {
+  return keygen('dpfKeygen', K.DpfKeygen, alpha, [[beta, 'beta']], opts);
+}
+
+/** One server's share y [n] of beta [x = alpha] from its DPF keys [n, dpfKeyWords(bits)] and public x [n]. */
+export async function dpfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
+  // One hash per level against the 64-bit DCF's two.
+  const [y] = await evaluate('dpfEval', K.DpfEval, key, x, opts, dpfKeyWords, '2 * bits + 3', 0.5);
   return y;
 }
 

@@ -54,6 +54,8 @@ export const DcfKeygenMany = 'DcfKeygenMany';
 export const DcfEvalMany = 'DcfEvalMany';
 export const DcfBitKeygen = 'DcfBitKeygen';
 export const DcfBitEval = 'DcfBitEval';
+export const DpfKeygen = 'DpfKeygen';
+export const DpfEval = 'DpfEval';
 export const FssSignFinish = 'FssSignFinish';
 
 export type KernelName =
@@ -69,5 +71,5 @@ export type KernelName =
   | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
   | typeof ShareConvertFinish | typeof MsbUnmask
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
-  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfKeygenMany | typeof DcfEvalMany | typeof DcfBitKeygen | typeof DcfBitEval
+  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfKeygenMany | typeof DcfEvalMany | typeof DcfBitKeygen | typeof DcfBitEval | typeof DpfKeygen | typeof DpfEval
   | typeof FssSignFinish;

@@ -45,9 +45,11 @@ struct DcfEvalArgs {
 
 // The `payloads` of the one-bit DCF (dcf_bit.h) for parseDcfEval: its keys are dcfBitKeyWords(bits) words.
 constexpr int kDcfBitForm = 0;
+// ... and of the DPF (dpf.h): dpfKeyWords(bits) words.
+constexpr int kDpfForm = -1;
 
-// DcfEval / DcfEval2 / DcfBitEval (inputs key [n, dcfKeyWords(bits, payloads)] or, for
-// kDcfBitForm, [n, dcfBitKeyWords(bits)], x [n]): bits, party, impl, dtypes, ranks, the key's width
+// DcfEval / DcfEval2 / DcfBitEval / DpfEval (inputs key [n, dcfKeyWords(bits, payloads)] or, for
+// kDcfBitForm, [n, dcfBitKeyWords(bits)], for kDpfForm [n, dpfKeyWords(bits)], x [n]): bits, party, impl, dtypes, ranks, the key's width
 // and the element counts.
 DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, const Attrs& at);
 // DcfEvalMany: its `payloads` attribute (1..kDcfMaxPayloads) checked, then parseDcfEval with it.

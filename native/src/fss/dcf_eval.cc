@@ -16,6 +16,7 @@
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
 #include "fss/dcf_bit.h"
+#include "fss/dpf.h"
 #include "fss/dcf_eval_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
@@ -37,8 +38,9 @@ DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, 
   requireDType(op, x, DType::Ring64, "x");
   requireRank(op, key, 2, "key");
   requireRank(op, x, 1, "x");
-  const int64_t K = payloads == kDcfBitForm ? dcfBitKeyWords(a.bits) : dcfKeyWords(a.bits, payloads);
+  const int64_t K = payloads == kDcfBitForm ? dcfBitKeyWords(a.bits) : payloads == kDpfForm ? dpfKeyWords(a.bits) : dcfKeyWords(a.bits, payloads);
   const std::string formula = payloads == kDcfBitForm ? " (2 * max(bits - 7, 0) + 5)"
+                              : payloads == kDpfForm  ? " (2 * bits + 3)"
                               : payloads == 1       ? " (3 * bits + 4)"
                               : payloads == 2       ? " (4 * bits + 5)"
                                                     : " ((2 + P) * bits + 3 + P for P = " + std::to_string(payloads) + " payloads)";
