@@ -21,6 +21,7 @@ import { readLayersModel } from '../lib/api/model';
 import { stringId } from '../lib/api/string_ids';
 import { textTokens } from '../lib/api/text_tokens';
 import { estimateQueryBytes } from '../lib/serve/limits';
+import { dpfKeyWords } from '../lib/ops/fss';
 import { tfeCli } from '../lib/serve/local_cluster';
 import { writeArtifacts } from './helpers/attention_models';
 import { answersAsKeras, FIXTURES, fromFixture } from './helpers/more_layer_models';
@@ -130,12 +131,12 @@ test('TextVectorization: what it does not do, inputs it cannot split, and texts 
   t.is(decode(m.forward(['a b a', 'A'] as never)).join(' '), '2,1,2,0 2,0,0,0', '[batch] texts as [batch, 1]');
 });
 
-test("the per-query memory estimate counts a TextVectorization's comparisons: two per token and vocabulary entry", (t) => {
+test("the per-query memory estimate counts a TextVectorization's equality tests: under FSS a DPF key per token and vocabulary entry", (t) => {
   const est = (size: number, length: number) =>
     estimateQueryBytes({ topology: (textModel({ vocabulary: null, vocabulary_size: size, output_sequence_length: length }, size + 1) as unknown as { modelTopology: object }).modelTopology as never, protocol: 'fss', inputShape: [length] }, 1);
-  t.true(est(200, 16) - est(2, 16) >= 8 * 16 * 2 * 198, `${est(200, 16)} vs ${est(2, 16)}`);
-  // (Per comparison less at more of them: FSS's compact gate takes over.)
-  t.true(est(200, 64) > est(200, 16) && est(2000, 64) - est(2, 64) >= 8 * 64 * 2 * 1998, `by the tokens per text: ${est(200, 64)} vs ${est(200, 16)}; ${est(2000, 64)}`);
+  const key = 8 * dpfKeyWords(64);
+  t.true(est(200, 16) - est(2, 16) >= key * 16 * 198, `${est(200, 16)} vs ${est(2, 16)}`);
+  t.true(est(200, 64) > est(200, 16) && est(2000, 64) - est(2, 64) >= key * 64 * 1998, `by the tokens per text: ${est(200, 64)} vs ${est(200, 16)}; ${est(2000, 64)}`);
 });
 
 test('over the service: a review classifier on raw texts answers as Keras; the model list gives the split a client applies', async (t) => {

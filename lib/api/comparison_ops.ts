@@ -144,8 +144,9 @@ export function equalZero(x: AnyTensor): PrivateTensor {
   requireExact('equalZero', x);
   const px = privateOnly('equalZero', x);
   const c = px.cluster;
-  const op2 = c.nextOp('equalZero', px.bound);
-  return bitOp('equalZero', px, (p, o, a, shape) => eqZ(p, o, op2, a, shape));
+  // The gate compares x, or (built from DReLU) x and x - 1: the bound covers both.
+  const bound = px.bound === undefined ? undefined : px.bound + 1n;
+  return new PrivateTensor(c, px.shape, runOp(c, 'equalZero', [px.shares], async (p, o, [a]) => scaleBit(c, await eqZ(p, o, a, px.shape)), bound));
 }
 
 /**

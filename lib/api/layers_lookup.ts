@@ -4,8 +4,8 @@
 // a weight (config_constants.ts moves it there from the config); its size is public.
 //
 // Privately, x's indicator per entry, e_j = [v_j <= x < v_j + 1] = [x >= v_j] - [x >= v_j + 1]:
-// two comparisons and no product (an equality test is two comparisons and a product), and for x
-// a whole number, [x = v_j]. Keras casts x to an integer first (towards zero), so the two agree
+// two comparisons and no product, and for x a whole number, [x = v_j]; strings' ids are whole
+// numbers, so StringLookup's is one equality test (under FSS one DPF key). Keras casts x to an integer first (towards zero), so the two agree
 // on every whole x and every x >= 0; a negative x between integers falls in floor(x)'s entry
 // here, trunc(x)'s in Keras (docs/models.md). OOV is 1 - sum_j e_j (less the mask's indicator).
 // one_hot, multi_hot and count encode these rows (categorical_encoding.ts); int, vocabulary
@@ -20,7 +20,7 @@ import type { AnyTensor, PrivateTensor } from './tensor';
 import { add, concat, constantTensor, neg, reduceSum, reshape, slice, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { ID_HALF, idHalves, stringId } from './string_ids';
-import { nonNegativeOp } from './comparison_ops';
+import { equalZero, nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
 import { checkIdWidth, idsOneHot } from './layers_embedding';
 import { textVectorizationOf } from './layers_text';
@@ -103,21 +103,31 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (mode !== 'int') encodedShape(l, mode, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
-    // x - v_j and x - v_j - 1 side by side (and x - mask, x - mask - 1): one comparison op.
     const d = sub(flat, reshape(vocabulary(p), [1, m]));
     const dm = mask === null ? null : sub(flat, wholeConstant(x, mask));
-    const diffs = [d, sub(d, 1), ...(dm === null ? [] : [dm, sub(dm, 1)])];
-    // Strings' ids are the library's values (hashes), whose range no owner's fssBits knows: their
-    // comparisons take the width their structure gives (docs/fss.md, "Narrower comparisons").
-    const compare = () => nonNegativeOp(concat(diffs, 1));
-    const g = strings ? x.cluster.internalOps(compare) : compare();
-    const e = sub(slice(g, [0, 0], [rows, m]), slice(g, [0, m], [rows, m]));
-    const em = mask === null ? null : sub(slice(g, [0, 2 * m], [rows, 1]), slice(g, [0, 2 * m + 1], [rows, 1]));
+    const all = indicators(x, dm === null ? d : concat([d, dm], 1), strings);
+    const e = mask === null ? all : slice(all, [0, 0], [rows, m]);
+    const em = mask === null ? null : slice(all, [0, m], [rows, 1]);
     const outside = add(neg(reduceSum(e, 1, true)), 1), none = em ? sub(outside, em) : outside;
     const oneHot = concat([...(em && mode === 'int' ? [em] : []), none, e], 1);
     return mode === 'int' ? idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!) : encodeRows(l, mode, oneHot, x.shape, padTo ?? m + 1);
   };
   return { step, comparisons: true, exactOnly: true };
+}
+
+/**
+ * [x = v] per row and column of the differences d = x - v [rows, w] (the vocabulary's entries, the
+ * mask token's). Strings' ids are whole numbers: one equality test each (equalZero: under FSS one
+ * DPF key, elsewhere [d >= 0] - [d - 1 >= 0]), and, as the library's values (hashes), whose range
+ * no owner's fssBits knows, at the width their structure gives (docs/fss.md, "Narrower
+ * comparisons"). Integer codes may come with fractions: an entry holds x when v <= x < v + 1,
+ * [d >= 0] - [d >= 1], two comparisons (Keras's cast, above).
+ */
+function indicators(x: AnyTensor, d: AnyTensor, strings: boolean): AnyTensor {
+  if (strings) return x.cluster.internalOps(() => equalZero(d));
+  const [rows, w] = d.shape;
+  const g = nonNegativeOp(concat([d, sub(d, 1)], 1));
+  return sub(slice(g, [0, 0], [rows, w]), slice(g, [0, w], [rows, w]));
 }
 
 /**

@@ -32,3 +32,8 @@ export function fusedRelu(p: Party): GateStep | null {
 export function fusedReluBit(p: Party): GateStep | null {
   return EXACT_PROTOCOLS[p.protocol]?.fusedReluBit?.(p) ?? null;
 }
+
+/** [a = 0] in one gate where the protocol has one (FSS: a DPF key per element); null where it is built from DReLU. */
+export function zeroGate(p: Party): GateStep | null {
+  return EXACT_PROTOCOLS[p.protocol]?.isZero ?? null;
+}

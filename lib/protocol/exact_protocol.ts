@@ -24,6 +24,8 @@ export interface ExactProtocol {
   fusedRelu?: (p: Party) => GateStep | null;
   /** [relu(a); DReLU(a)] as one flat [2n] share from that gate; null where relu is DReLU times a. */
   fusedReluBit?: (p: Party) => GateStep | null;
+  /** Shares of [a = 0] from one gate where the protocol has one (FSS: a DPF key per element); else [a >= 0] - [a - 1 >= 0] from its DReLU (exact/relu.ts equalZero). */
+  isZero?: GateStep;
   /** Products relu(a) W folded into the relu gate before them (product_folding.ts); null where products keep their round. */
   productFolding?: (settings: FoldingSettings) => ProductFolding | null;
 }

@@ -18,7 +18,8 @@ import { foldsProduct, takesCompactForm } from '../protocol/fss/steps';
 import { type FssGate, isExact, PROTOCOL_TRAITS } from '../protocol/protocols';
 import { optionsOf, type ProtocolOptions } from '../protocol/protocol_options';
 import type { ProtocolName } from './messages';
-import { dcfBitKeyWords, dcfKeyWords } from '../ops/fss';
+import { dcfBitKeyWords, dcfKeyWords, dpfKeyWords } from '../ops/fss';
+import { EXACT_PROTOCOLS } from '../protocol/exact_protocols';
 import { PATCH_CHUNK_VALUES } from '../protocol/correlated';
 
 const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -51,6 +52,8 @@ const PER_SECURENN_COMPARE = 200;
  */
 const PER_FSS_COMPARE = (bits: number) => dcfKeyWords(bits - 1, 2) + 24;
 const PER_FSS_COMPACT = (bits: number) => dcfBitKeyWords(bits - 1) + 24;
+/** FSS's equality gate (lib/protocol/fss/equality.ts): a DPF key per element and the evaluation's temporaries. */
+const PER_FSS_EQUAL = (bits: number) => dpfKeyWords(bits) + 24;
 /** A product folded into a one-round gate, per cell besides its keys: the evaluation's shares and the finishing's temporaries. */
 const PER_FOLD_CELL = 24;
 /** A product folded into a compact gate: three dealt words per cell and the finishing's temporaries. */
@@ -236,6 +239,10 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
     compareMax = Math.max(compareMax, PER_SECURENN_COMPARE * n);
     return 0;
   };
+  // An equality test per element (equalZero): one gate where the protocol has one (FSS: a DPF key),
+  // else two comparisons (exact/relu.ts).
+  const equalities = (n: number, internal = false): number =>
+    isExact(m.protocol) && EXACT_PROTOCOLS[m.protocol]?.isZero ? PER_FSS_EQUAL(internal ? 64 : (m.fssBits ?? 64)) * n : nonlinear(2 * n, internal);
   // Under the folding gate forms a product may fold into the relu before it while its cells (the
   // batch's) are at most FSS_STEPS.foldMaxCells: after a one-round gate one many-payload key per
   // gate element (folded_product.ts: its 2k payloads on one tree, at the full comparison width)
@@ -494,16 +501,17 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'TextVectorization': {
         // TextVectorization: StringLookup's on each text's output_sequence_length tokens (its input arrives so), mask token ''.
         if (cls === 'TextVectorization') s = [Number(c.output_sequence_length)];
-        // Per value, one comparison per boundary (x less it: a value the library makes), or two per
-        // vocabulary entry (and the mask token's); then local sums and differences. The counts are
-        // public (config_constants.ts sets num_bins and vocabulary_size). An int output read as
-        // ids is their one-hot [..., width] (layers_embedding.ts idMakersOf). StringLookup: as
-        // IntegerLookup, on strings' ids.
+        // Per value, one comparison per boundary (x less it: a value the library makes), two per
+        // integer vocabulary entry (and the mask token's), one equality test per string entry
+        // (strings' ids: layers_lookup.ts indicators); then local sums and differences. The counts
+        // are public (config_constants.ts sets num_bins and vocabulary_size). An int output read
+        // as ids is their one-hot [..., width] (layers_embedding.ts idMakersOf).
         const lookup = cls !== 'Discretization';
         const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && (c.mask_token != null || cls === 'TextVectorization');
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
-        const gates = cls === 'Discretization' ? width - 1 : 2 * (width - 1);
-        elements += nonlinear(before * gates, true) + PER_LINEAR * before * (width + gates);
+        const strings = cls === 'StringLookup' || cls === 'TextVectorization';
+        const gates = cls === 'Discretization' ? width - 1 : strings ? width - 1 : 2 * (width - 1);
+        elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
         const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(width, Number(c.max_tokens)) : width;
         if (mode === 'int') s = asIds ? [...s, width] : s;
@@ -609,7 +617,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       case 'Masking':
         // Its mask: an equality test per value, one per step (layers_mask.ts privateMask).
-        elements += nonlinear(count(s) + (s[0] ?? 1));
+        elements += equalities(count(s) + (s[0] ?? 1));
         break;
       case 'Maximum':
       case 'Minimum':

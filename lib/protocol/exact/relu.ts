@@ -1,11 +1,11 @@
 // Exact ReLU, selection and the comparisons built from them, on top of the protocol's DReLU (and
 // its fused relu gate where it has one: comparison.ts), with Beaver products: they run under every
 // exact protocol (SecureNN and FSS); the selection is SecureNN's Algorithm 2.
-import { add, addScalar, concat, mulScalar, reshape, sub } from '../../ops';
+import { add, addScalar, concat, mulScalar, reshape, slice, sub } from '../../ops';
 import type { RingTensor } from '../../tensor/ring_tensor';
 import type { OpCtx, Party } from '../party';
 import { bilinear, mask } from '../pond/arith';
-import { drelu, fusedRelu, fusedReluBit } from '../comparison';
+import { drelu, fusedRelu, fusedReluBit, zeroGate } from '../comparison';
 
 /**
  * Runs f on the flat [n] view of a share (the SecureNN protocols work on flat vectors) and gives
@@ -98,15 +98,24 @@ export async function negative(p: Party, op: OpCtx, a: RingTensor | null, shape:
 }
 
 /**
- * Shares of [a = 0] = DReLU(a) * DReLU(-a): both are 1 only at zero. Two DReLUs in parallel (the
- * second as op instance `op2`, so messages and nonces never collide) and one Beaver product.
+ * Shares of [a = 0]: the protocol's equality gate where it has one (FSS: one DPF key per element,
+ * one round); else [a >= 0] - [a - 1 >= 0], one DReLU gate over [a; a - 1] and no product (a is an
+ * integer in the ring, so a - 1 is its neighbour: the two differ only at a = 0). The caller's op
+ * bound must cover a - 1 (comparison_ops.ts equalZero).
  */
-export function equalZero(p: Party, op: OpCtx, op2: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
+export function equalZero(p: Party, op: OpCtx, a: RingTensor | null, shape: readonly number[]): Promise<RingTensor | null> {
   return onFlat(a, shape, async (af, n) => {
-    const negA = af ? await mulScalar(af, -1n) : null;
-    const [d1, d2] = await Promise.all([drelu(p, op, af, n), drelu(p, op2, negA, n)]);
-    const z = await product(p, op, d1, d2, n, 70);
-    for (const t of [negA, d1, d2]) t?.dispose();
-    return z;
+    const gate = zeroGate(p);
+    if (gate) return gate(p, op, af, n);
+    const less1 = af && p.role === 0 ? await addScalar(af, -1n) : af;
+    const both = af ? await concat([af, less1!]) : null;
+    if (less1 !== af) less1?.dispose();
+    const d = await drelu(p, op, both, 2 * n);
+    both?.dispose();
+    if (!d) return null;
+    const [ge0, ge1] = [await slice(d, [0], [n]), await slice(d, [n], [n])];
+    const out = await sub(ge0, ge1);
+    for (const t of [d, ge0, ge1]) t.dispose();
+    return out;
   });
 }
