@@ -7,6 +7,7 @@
 import test from 'ava';
 
 import * as tfe from '../lib';
+import { equalZeroWhole } from '../lib/api/comparison_ops';
 import { dpfKeyWords } from '../lib/ops/fss';
 import { controlFlag, GATE_FORMS, recordedRelu, spread, withoutInputMask } from './helpers/relu_views';
 import { newCluster, type Protocol } from './helpers/suites/harness';
@@ -56,5 +57,22 @@ test.serial('FSS equalZero traffic: one DPF key pair, one dealt correction and o
     } finally {
       await c.close();
     }
+  }
+});
+
+test.serial('FSS equality on whole numbers (differences of strings\' ids): the DPF leaves the fraction bits out, 47 levels for ids below 2^46, exact at the edges', async (t) => {
+  const c = newCluster('fss');
+  try {
+    const seen = recordTensors(c);
+    const top = 2 ** 46 - 1;
+    const values = [0, 1, -1, top, -top, 2 ** 45, -(2 ** 45), 65536, -65536, ...Array.from({ length: 200 }, () => Math.floor((Math.random() - 0.5) * 2 * top)), ...new Array(50).fill(0)];
+    const x = tfe.definePrivateInput('input-provider', () => ({ data: values, shape: [values.length] }), c) as tfe.PrivateTensor;
+    const bound = BigInt(top) << 16n;
+    const out = await tfe.defineOutput('output-receiver', equalZeroWhole(x.withBound(bound)));
+    t.deepEqual([...out.data], values.map((v) => (v === 0 ? 1 : 0)));
+    // bitLength(bound) + 1 = 63 bits, less the 16 fraction bits.
+    t.deepEqual(seen.filter((m) => m.to === 'server0' && m.key.includes('fss.key')).map((m) => m.shape), [[values.length, dpfKeyWords(47)]]);
+  } finally {
+    await c.close();
   }
 });

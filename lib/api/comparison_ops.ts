@@ -141,12 +141,27 @@ export function nonNegativeOp(x: AnyTensor): PrivateTensor {
 
 /** [x = 0] as 0.0/1.0. */
 export function equalZero(x: AnyTensor): PrivateTensor {
+  return equalZeroOf(x, false);
+}
+
+/**
+ * [x = 0] as 0.0/1.0 for an x that holds whole numbers by its construction (differences of
+ * strings' ids: layers_lookup.ts), which an equality gate may use (OpCtx.wholeUnits). A fraction
+ * in x may give a wrong answer there: only for values whose structure makes them whole.
+ */
+export function equalZeroWhole(x: AnyTensor): PrivateTensor {
+  return equalZeroOf(x, true);
+}
+
+function equalZeroOf(x: AnyTensor, whole: boolean): PrivateTensor {
   requireExact('equalZero', x);
   const px = privateOnly('equalZero', x);
   const c = px.cluster;
   // The gate compares x, or (built from DReLU) x and x - 1: the bound covers both.
-  const bound = px.bound === undefined ? undefined : px.bound + 1n;
-  return new PrivateTensor(c, px.shape, runOp(c, 'equalZero', [px.shares], async (p, o, [a]) => scaleBit(c, await eqZ(p, o, a, px.shape)), bound));
+  const op = c.nextOp('equalZero', px.bound === undefined ? undefined : px.bound + 1n);
+  if (whole) op.wholeUnits = c.fixed.fracBits;
+  const shares = px.shares.then((s) => c.run(op, async (p, o) => scaleBit(c, await eqZ(p, o, s.get(p.name) ?? null, px.shape))));
+  return new PrivateTensor(c, px.shape, shares);
 }
 
 /**

@@ -19,8 +19,8 @@ import { settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { add, concat, constantTensor, neg, reduceSum, reshape, slice, sub } from './ops';
 import { mul } from './ops_nonlinear';
-import { ID_HALF, idHalves, stringId } from './string_ids';
-import { equalZero, nonNegativeOp } from './comparison_ops';
+import { ID_HALF, idHalves, STRING_ID_BITS, stringId } from './string_ids';
+import { equalZeroWhole, nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
 import { checkIdWidth, idsOneHot } from './layers_embedding';
 import { textVectorizationOf } from './layers_text';
@@ -120,11 +120,16 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
  * mask token's). Strings' ids are whole numbers: one equality test each (equalZero: under FSS one
  * DPF key, elsewhere [d >= 0] - [d - 1 >= 0]), and, as the library's values (hashes), whose range
  * no owner's fssBits knows, at the width their structure gives (docs/fss.md, "Narrower
- * comparisons"). Integer codes may come with fractions: an entry holds x when v <= x < v + 1,
+ * comparisons"): 47 bits of whole numbers, a 47-level DPF. Integer codes may come with fractions: an entry holds x when v <= x < v + 1,
  * [d >= 0] - [d >= 1], two comparisons (Keras's cast, above).
  */
 function indicators(x: AnyTensor, d: AnyTensor, strings: boolean): AnyTensor {
-  if (strings) return x.cluster.internalOps(() => equalZero(d));
+  if (strings) {
+    // Ids are below 2^STRING_ID_BITS (a client's own garbage beyond that only spoils its own
+    // answer: the opening still hides it), and whole: the gate's width from both.
+    const p = d as PrivateTensor, bound = ((1n << BigInt(STRING_ID_BITS)) - 1n) << BigInt(x.cluster.fixed.fracBits);
+    return x.cluster.internalOps(() => equalZeroWhole(p.bound === undefined ? p.withBound(bound) : p));
+  }
   const [rows, w] = d.shape;
   const g = nonNegativeOp(concat([d, sub(d, 1)], 1));
   return sub(slice(g, [0, 0], [rows, w]), slice(g, [0, w], [rows, w]));

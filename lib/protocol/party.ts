@@ -47,6 +47,12 @@ export interface OpCtx {
    * on the model's values, does not bound them, so FSS takes its gates' width from gateBound alone.
    */
   internal?: true;
+  /**
+   * Every input of this op's equality tests is a multiple of 2^wholeUnits ring units (a whole number
+   * in fixed point, such as a difference of strings' ids): FSS's equality gate leaves those low
+   * bits out of its DPF's domain (fss/equality.ts). Undefined: no such structure known.
+   */
+  wholeUnits?: number;
 }
 
 export class Party {
