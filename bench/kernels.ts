@@ -9,6 +9,7 @@ import { randomFillSync } from 'node:crypto';
 
 import { conv2d, type ConvImpl, cpuInfo, matmul, type MatMulImpl, memory, prgRing, randomSeed, RingTensor, setNumThreads } from '../lib/ring';
 import { benchDcf } from './lib/dcf_bench';
+import { benchDpf } from './lib/dpf_bench';
 import { benchFoldKeys } from './lib/dcf_many_bench';
 import { runDgemm } from './lib/dgemm';
 import { startInterferenceMeter } from './lib/interference';
@@ -189,6 +190,13 @@ async function main(): Promise<void> {
   rows.push({ kernel: 'dcfBitKeygen (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitKeygen.bestMs, medianMs: dcf.bitKeygen.medianMs, runs: dcf.bitKeygen.runs, rate: `${(perS(dcf.bitKeygen) / 1e6).toFixed(2)} M keys/s` });
   rows.push({ kernel: 'dcfBitEval (1 thread)', shape: `2^16 elements, 63 bits`, bestMs: dcf.bitEvaluation.bestMs, medianMs: dcf.bitEvaluation.medianMs, runs: dcf.bitEvaluation.runs, rate: `${(perS(dcf.bitEvaluation) / 1e6).toFixed(2)} M evals/s` });
 
+  // The equality gate's DPF (one per equality test, where comparisons take two DCF keys).
+  const dpf = await benchDpf(threads, note);
+  for (const d of dpf) {
+    rows.push({ kernel: 'dpfKeygen (1 thread)', shape: `2^16 elements, ${d.bits} bits`, bestMs: d.keygen.bestMs, medianMs: d.keygen.medianMs, runs: d.keygen.runs, rate: `${(perS(d.keygen) / 1e6).toFixed(2)} M keys/s` });
+    rows.push({ kernel: 'dpfEval (1 thread)', shape: `2^16 elements, ${d.bits} bits`, bestMs: d.evaluation.bestMs, medianMs: d.evaluation.medianMs, runs: d.evaluation.runs, rate: `${(perS(d.evaluation) / 1e6).toFixed(2)} M evals/s` });
+  }
+
   // A folded product's keys (network C's head, 500 gate elements x 10 columns): one tree per gate element against a key per cell.
   const fold = await benchFoldKeys(500, 10, threads, note);
   const cellsPerS = (t: Timing) => sig(((fold.elements * fold.k) / t.bestMs) * 1e3);
@@ -243,6 +251,9 @@ async function main(): Promise<void> {
     dcf_eval2_per_s: perS(dcf.evaluation),
     dcf_bit_keygen_per_s: perS(dcf.bitKeygen),
     dcf_bit_eval_per_s: perS(dcf.bitEvaluation),
+    dpf_keygen_per_s_63: perS(dpf[0].keygen),
+    dpf_eval_per_s_63: perS(dpf[0].evaluation),
+    dpf_eval_vs_dcf_bit_eval_63: sig(dpf[0].evaluation.bestMs / dcf.bitEvaluation.bestMs),
     fold_key_bytes_many_vs_per_cell: sig(fold.many.keyBytes / fold.perCell.keyBytes),
     fold_keygen_many_vs_per_cell: sig(fold.many.keygen.bestMs / fold.perCell.keygen.bestMs),
     fold_eval_many_vs_per_cell: sig(fold.many.evaluation.bestMs / fold.perCell.evaluation.bestMs),

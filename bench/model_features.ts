@@ -1,7 +1,8 @@
 // What resizes, grouped and separable convolutions and recurrent states cost over the prediction
 // service: three server processes on loopback (mutual TLS) and this client. Per model and
-// protocol: batch-1 latency p50 over sequential queries, and each query's bytes and rounds (the
-// servers' own counts). `--only <text>`: the cases whose name contains it. Pairs that
+// protocol: batch-1 latency p50 over sequential queries, each query's bytes and rounds (the
+// servers' own counts) and its offline bytes (the keys and correlations server2 dealt for it, as
+// the service reports them). `--only <text>`: the cases whose name contains it. Pairs that
 // differ only in the feature: UpSampling2D nearest (copies) against bilinear and bicubic (two and
 // four weighted taps per axis, a truncation per axis); a decoder LSTM started from an encoder's
 // states against the same decoder from zeros; volumes (a small CT-scan classifier, a 3-D U-Net's
@@ -231,14 +232,14 @@ async function main(): Promise<void> {
   try {
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config);
-    console.log('| model | protocol | p50 ms | bytes per query | rounds |\n|---|---|---|---|---|');
+    console.log('| model | protocol | p50 ms | bytes per query | rounds | offline bytes |\n|---|---|---|---|---|---|');
     for (const [i, k] of CASES.entries())
       for (const protocol of ['securenn', 'fss'] as const) {
         if (only && !k.name.includes(only)) continue;
         const name = `m${i}-${protocol}`;
         await owner.deploy(k.artifacts(), { name, protocol });
         const times: number[] = [];
-        let bytes = 0, rounds = 0;
+        let bytes = 0, rounds = 0, offline = 0;
         for (let q = 0; q < queries + 2; q++) {
           const t0 = performance.now();
           const p = await client.predict(name, k.input() as never);
@@ -246,8 +247,9 @@ async function main(): Promise<void> {
           times.push(performance.now() - t0);
           bytes = p.serverTraffic.reduce((s, x) => s + x.bytes, 0);
           rounds = Math.max(...p.serverTraffic.map((x) => x.rounds));
+          offline = p.offlineBytes;
         }
-        console.log(`| ${k.name} | ${protocol} | ${percentile(times, 0.5).toFixed(1)} | ${bytes} | ${rounds} |`);
+        console.log(`| ${k.name} | ${protocol} | ${percentile(times, 0.5).toFixed(1)} | ${bytes} | ${rounds} | ${offline} |`);
       }
     await client.close();
     await owner.close();

@@ -1,8 +1,10 @@
-// CUDA versions of the DCF kernels, bit-identical to the CPU ones (native/src/fss/dcf_keygen.cc,
-// dcf_eval.cc, dcf_bit.cc; construction and key layout in fss/dcf.h and fss/dcf_bit.h): DcfKeygen,
-// DcfKeygen2, DcfEval, DcfEval2, DcfBitKeygen, DcfBitEval. The inputs and attributes go through the same checks as on the CPU (fss/dcf_args.h),
+// CUDA versions of the DCF and DPF kernels, bit-identical to the CPU ones (native/src/fss/dcf_keygen.cc,
+// dcf_eval.cc, dcf_bit.cc, dpf.cc; construction and key layout in fss/dcf.h, fss/dcf_bit.h and
+// fss/dpf.h): DcfKeygen, DcfKeygen2, DcfEval, DcfEval2, DcfBitKeygen, DcfBitEval, DcfKeygenMany,
+// DcfEvalMany, DpfKeygen, DpfEval. The inputs and attributes go through the same checks as on the CPU (fss/dcf_args.h),
 // so both refuse the same inputs with the same messages. The per-element work is the TFE_HD code
-// of dcf_device.h, which test/host_check_dcf.cc compares with the CPU kernels without a GPU.
+// of dcf_device.h and dpf_device.h, which test/host_check_dcf*.cc and host_check_dpf.cc compare
+// with the CPU kernels without a GPU.
 //
 // One thread per element (grid-stride): a keygen thread walks both parties' trees for its
 // element, an eval thread its party's path. Elements are independent, so nothing synchronises
@@ -18,9 +20,11 @@
 
 #include "core/registry.h"
 #include "cuda/dcf_device.h"
+#include "cuda/dpf_device.h"
 #include "cuda/device.h"
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
+#include "fss/dpf.h"
 
 namespace tfe {
 namespace cuda {
@@ -160,6 +164,29 @@ __global__ void __launch_bounds__(kThreads)
     y[j] = dcfBitEvalElement(keys, t0, bits, party, key + dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j), x[j]);
 }
 
+__global__ void __launch_bounds__(kThreads)
+    dpfKeygenKernel(DcfFixedKeys fk, AesRoundKeys prg, uint64_t nonce, uint64_t first, int bits, int64_t n,
+                    const uint64_t* __restrict__ alpha, const uint64_t* __restrict__ beta, uint64_t* __restrict__ key0,
+                    uint64_t* __restrict__ key1) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys + 1];
+  loadTables(fk, &prg, t0, keys);
+  keygenElements(keys, t0, nonce, first, n, fss::dpfKeyWords(bits), [&](int64_t j, DcfBlock d0, DcfBlock d1, int64_t at, int64_t stride) {
+    dpfKeygenElement(keys, t0, bits, alpha[j], beta[j], d0, d1, key0 + at, key1 + at, stride);
+  });
+}
+
+__global__ void __launch_bounds__(kThreads)
+    dpfEvalKernel(DcfFixedKeys fk, int bits, uint64_t party, int64_t n, const uint64_t* __restrict__ key, const uint64_t* __restrict__ x,
+                  uint64_t* __restrict__ y) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys];
+  loadTables(fk, nullptr, t0, keys);
+  const int64_t K = fss::dpfKeyWords(bits);
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
+    y[j] = dpfEvalElement(keys, t0, bits, party, key + dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j), x[j]);
+}
+
 // Inputs alpha, beta (P = 1) or alpha, beta0, beta1 (P = 2); outputs key0, key1 [n, K].
 template <int P>
 Outputs dcfKeygen(const Inputs& in, const Attrs& at) {
@@ -253,6 +280,34 @@ Outputs dcfEvalMany(const Inputs& in, const Attrs& at) {
   return {y};
 }
 
+// Inputs alpha, beta [n]; outputs key0, key1 [n, dpfKeyWords(bits)].
+Outputs dpfKeygen(const Inputs& in, const Attrs& at) {
+  const fss::DcfKeygenArgs a = fss::parseDcfKeygen("DpfKeygen", in, at);
+  const int64_t n = in[0].shape[0], K = fss::dpfKeyWords(a.bits);
+  Tensor key0 = allocDevice({n, K}, DType::Ring64), key1 = allocDevice({n, K}, DType::Ring64);
+  if (n == 0) return {key0, key1};
+  for (const Tensor& t : in) useOnCurrentStream(t);
+  dpfKeygenKernel<<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), toRoundKeys(a.prgKey), a.nonce, a.first, a.bits, n,
+                                                                            devPtr<uint64_t>(in[0]), devPtr<uint64_t>(in[1]), devPtr<uint64_t>(key0),
+                                                                            devPtr<uint64_t>(key1));
+  TFE_CUDA_LAUNCHED();
+  return {key0, key1};
+}
+
+// Inputs key [n, dpfKeyWords(bits)], x [n]; output y [n] ring64.
+Outputs dpfEval(const Inputs& in, const Attrs& at) {
+  const fss::DcfEvalArgs a = fss::parseDcfEval("DpfEval", fss::kDpfForm, in, at);
+  const int64_t n = in[1].shape[0];
+  Tensor y = allocDevice({n}, DType::Ring64);
+  if (n == 0) return {y};
+  useOnCurrentStream(in[0]);
+  useOnCurrentStream(in[1]);
+  dpfEvalKernel<<<gridFor(n, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), a.bits, a.party, n, devPtr<uint64_t>(in[0]),
+                                                                          devPtr<uint64_t>(in[1]), devPtr<uint64_t>(y));
+  TFE_CUDA_LAUNCHED();
+  return {y};
+}
+
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen", 2, dcfKeygen<1>);
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen2", 3, dcfKeygen<2>);
 TFE_REGISTER_CUDA_KERNEL("DcfEval", 2, dcfEval<1>);
@@ -261,6 +316,8 @@ TFE_REGISTER_CUDA_KERNEL("DcfBitKeygen", 2, dcfBitKeygen);
 TFE_REGISTER_CUDA_KERNEL("DcfBitEval", 2, dcfBitEval);
 TFE_REGISTER_CUDA_KERNEL("DcfKeygenMany", 2, dcfKeygenMany);
 TFE_REGISTER_CUDA_KERNEL("DcfEvalMany", 2, dcfEvalMany);
+TFE_REGISTER_CUDA_KERNEL("DpfKeygen", 2, dpfKeygen);
+TFE_REGISTER_CUDA_KERNEL("DpfEval", 2, dpfEval);
 
 }  // namespace
 }  // namespace cuda

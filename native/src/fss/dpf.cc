@@ -7,7 +7,8 @@
 //
 // As the DCF kernels, a thread walks a batch of kBatch elements level by level so that a level's
 // hashes go to the pipelined AES (VAES where the CPU has it) together: keygen 4 * kBatch blocks
-// (two children of both parties' seeds), evaluation kBatch (the child x's bit selects).
+// (two children of both parties' seeds), evaluation kBatch (the child x's bit selects); where the
+// CPU has AVX-512 and VAES, a full batch's evaluation keeps its AES in registers (dpf_avx512.cc).
 #include <algorithm>
 
 #include "core/registry.h"
@@ -15,6 +16,7 @@
 #include "fss/dcf.h"
 #include "fss/dcf_args.h"
 #include "fss/dpf.h"
+#include "fss/dpf_avx512.h"
 #include "fss/fixed_key_aes.h"
 #include "kernels/check.h"
 #include "prg/aes128.h"
@@ -23,7 +25,7 @@ namespace tfe {
 namespace fss {
 namespace {
 
-constexpr int kBatch = 64;
+constexpr int kBatch = kDpfBatch;
 static_assert(kBatch % kDcfTile == 0, "a batch is whole key tiles");
 
 void keygenBatch(const DcfKeygenArgs& a, int64_t n, int64_t first, int count, const uint64_t* alphaIn, const uint64_t* betaIn,
@@ -118,7 +120,13 @@ Outputs dpfEval(const Inputs& in, const Attrs& at) {
   Tensor y = allocTensor({n}, DType::Ring64);
   const uint64_t *keys = in[0].ptr<uint64_t>(), *x = in[1].ptr<uint64_t>();
   uint64_t* out = y.ptr<uint64_t>();
-  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) { evalBatch(a, n, e, count, keys, x, out); });
+  // Full batches take the VAES walk where the CPU has it (dpf_avx512.cc: the same function); a
+  // short last batch, other CPUs and impl 'portable' (tests compare them), the scalar one.
+  const bool vaes = dpfEvalVaesAvailable(a.impl);
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t end) {
+    if (vaes && count == kBatch) dpfEvalBatchVaes(a, e, keys, x, out, end);
+    else evalBatch(a, n, e, count, keys, x, out);
+  });
   return {y};
 }
 
