@@ -1,5 +1,5 @@
 // Kernel benchmark (not a test): ring matmul and conv2d throughput, PRG throughput, the FSS
-// protocol's DCF key generation and evaluation (bench/lib/dcf_bench.ts), and two
+// protocol's DCF and DPF key generation and evaluation (bench/lib/dcf_bench.ts, dpf_bench.ts), and two
 // external yardsticks measured in the same run on the same machine: OpenBLAS dgemm for the
 // matmul and `openssl speed` AES-128-CTR for the PRG.
 //

@@ -35,6 +35,10 @@ export interface BenchResult {
   dcf_eval2_per_s: number;
   dcf_bit_keygen_per_s: number;
   dcf_bit_eval_per_s: number;
+  dpf_keygen_per_s_63: number;
+  dpf_eval_per_s_63: number;
+  /** DPF evaluation time over the one-bit DCF's, per element at 63 bits (an equality test against one of the two comparisons it replaces). */
+  dpf_eval_vs_dcf_bit_eval_63: number;
   /** A folded product's keys (C's head, 500 x 10 cells, 48 bits): one many-payload key per gate element over a two-payload key per cell: key bytes, keygen time and eval time. */
   fold_key_bytes_many_vs_per_cell: number;
   fold_keygen_many_vs_per_cell: number;

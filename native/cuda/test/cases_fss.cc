@@ -1,5 +1,5 @@
-// Harness cases for the DCF kernels (fss_dcf.cu): keys and shares bit for bit against the CPU
-// kernels for every domain size class, both payload counts, many payloads (DcfKeygenMany) and the one-bit DCF, stream offsets up to the largest
+// Harness cases for the DCF and DPF kernels (fss_dcf.cu): keys and shares bit for bit against the CPU
+// kernels for every domain size class, both payload counts, many payloads (DcfKeygenMany), the one-bit DCF and the DPF, stream offsets up to the largest
 // allowed and sizes around the 256-thread block; bad inputs refused with the CPU's messages. And
 // the DCF benchmark (--bench): keygen and eval throughput on the GPU beside the CPU kernels'.
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "cuda/test/harness.h"
 #include "fss/dcf.h"
 #include "fss/dcf_bit.h"
+#include "fss/dpf.h"
 
 namespace tfe {
 namespace cudatest {
@@ -46,10 +47,10 @@ Attrs evalAttrs(int bits, int64_t party) {
   return a;
 }
 
-// P: payloads, 1 or 2, or 0 for the one-bit DCF (fss/dcf_bit.h).
-const char* keygenName(int P) { return P == 0 ? "DcfBitKeygen" : P == 1 ? "DcfKeygen" : "DcfKeygen2"; }
-const char* evalName(int P) { return P == 0 ? "DcfBitEval" : P == 1 ? "DcfEval" : "DcfEval2"; }
-int64_t keyWords(int bits, int P) { return P == 0 ? fss::dcfBitKeyWords(bits) : fss::dcfKeyWords(bits, P); }
+// P: payloads, 1 or 2, or 0 for the one-bit DCF (fss/dcf_bit.h), -1 for the DPF (fss/dpf.h).
+const char* keygenName(int P) { return P < 0 ? "DpfKeygen" : P == 0 ? "DcfBitKeygen" : P == 1 ? "DcfKeygen" : "DcfKeygen2"; }
+const char* evalName(int P) { return P < 0 ? "DpfEval" : P == 0 ? "DcfBitEval" : P == 1 ? "DcfEval" : "DcfEval2"; }
+int64_t keyWords(int bits, int P) { return P < 0 ? fss::dpfKeyWords(bits) : P == 0 ? fss::dcfBitKeyWords(bits) : fss::dcfKeyWords(bits, P); }
 
 // alpha and the betas, or for the one-bit DCF alpha and the offsets (0 or 1).
 Inputs keygenInputs(int P, int64_t n) {
@@ -74,7 +75,7 @@ Tensor xNear(const Tensor& alpha) {
 
 TFE_CUDA_CASE(dcf_keygen_eval) {
   for (int bits : kBits)
-    for (int P = 0; P <= 2; ++P)
+    for (int P = -1; P <= 2; ++P)
       for (int64_t n : kSizes) {
         // Stream offsets: none, a random one, and the largest allowed (first + n = 2^63 - 1).
         const uint64_t firsts[] = {0, nextRandom() >> 20, (~uint64_t(0) >> 1) - static_cast<uint64_t>(n)};
@@ -101,7 +102,7 @@ TFE_CUDA_CASE(dcf_keygen_eval) {
 // Evaluation reads any words the same way, not only keygen's (every control bit set, odd seeds).
 TFE_CUDA_CASE(dcf_eval_random_words) {
   for (int bits : kBits)
-    for (int P = 0; P <= 2; ++P) {
+    for (int P = -1; P <= 2; ++P) {
       const int64_t n = 777;
       Tensor key = randomHost({n, keyWords(bits, P)}, DType::Ring64), x = randomHost({n}, DType::Ring64);
       for (int64_t party = 0; party < 2; ++party)
@@ -113,7 +114,7 @@ TFE_CUDA_CASE(dcf_eval_random_words) {
 // A large vector: many grid-stride rounds' worth of blocks, the 63-bit domain the protocol uses.
 TFE_CUDA_CASE(dcf_large) {
   const int64_t n = 200003;
-  for (int P = 0; P <= 2; ++P) {
+  for (int P = -1; P <= 2; ++P) {
     Inputs in = keygenInputs(P, n);
     Attrs at = keygenAttrs(63, nextRandom() >> 8);
     if (!compareKernel(keygenName(P), in, at)) return false;
@@ -151,7 +152,7 @@ TFE_CUDA_CASE(dcf_many_keygen_eval) {
 
 TFE_CUDA_CASE(dcf_refuses_with_cpu_messages) {
   bool ok = true;
-  for (int P = 0; P <= 2; ++P) {
+  for (int P = -1; P <= 2; ++P) {
     const std::string kg = keygenName(P), ev = evalName(P);
     Inputs in = keygenInputs(P, 8);
     for (int64_t bits : {0, 65}) {
