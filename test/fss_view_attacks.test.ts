@@ -5,7 +5,8 @@
 // - across ops and sessions: x^1 - x^2 = (x + r1) - (y + r2) must not give x - y (a mask reused
 //   by a second op, or by a second session on the same setup, would);
 // - with the server's own seeds: no mask it can expand (its seed with server2, the pair seed,
-//   over every op of the run and the slots in use) turns an opening into the secret;
+//   over every op of the run and the slots in use) turns an opening into the secret (the relu
+//   gates' and the equality gate's);
 // - a folded product's deals (compact-folded's m B) with the gate's opened bit: server1 reads no
 //   sign (its control deals them as they are: DEALER_STEPS.maskDeal = false).
 // Each attack has its control that must succeed: the input mask off, or drawn from the seed
@@ -47,14 +48,14 @@ function recordOpenings(c: tfe.Cluster): () => Opening[] {
   return () => [...parts].filter(([, l]) => l.length === 2).map(([opId, [a, b]]) => ({ opId, xHat: a.map((v, i) => BigInt.asUintN(64, v + b[i])) }));
 }
 
-/** relu of x and y: as two ops of one session, or (forks) in two sessions of one setup. */
-async function twoOpenings(fssGate: 'one-round' | 'compact', xs: number[], ys: number[], forks: boolean): Promise<{ c: tfe.Cluster; openings: Opening[] }> {
+/** relu (or `op`: equalZero, the equality gate) of x and y: as two ops of one session, or (forks) in two sessions of one setup. */
+async function twoOpenings(fssGate: 'one-round' | 'compact', xs: number[], ys: number[], forks: boolean, op: (x: tfe.PrivateTensor) => tfe.PrivateTensor = tfe.relu): Promise<{ c: tfe.Cluster; openings: Opening[] }> {
   const c = newCluster('fss', { fssGate });
   const openings = recordOpenings(c);
   const [s1, s2] = forks ? [c.fork(c.transport, 1), c.fork(c.transport, 2)] : [c, c];
   const x = tfe.definePrivateInput('input-provider', () => ({ data: xs, shape: [N] }), s1);
   const y = tfe.definePrivateInput('input-provider', () => ({ data: ys, shape: [N] }), s2);
-  await Promise.all([tfe.defineOutput('output-receiver', tfe.relu(x)), tfe.defineOutput('output-receiver', tfe.relu(y))]);
+  await Promise.all([tfe.defineOutput('output-receiver', op(x)), tfe.defineOutput('output-receiver', op(y))]);
   return { c, openings: openings() };
 }
 
@@ -185,5 +186,34 @@ test.serial("compact-folded: server1's deals of m B do not tell it the signs (ab
     t.is((await signsReadByServer1()).right, N);
   } finally {
     DEALER_STEPS.maskDeal = true;
+  }
+});
+
+test.serial('equality gate (DPF): two openings do not give x - y and no mask server0 or server1 can expand opens a secret; the controls (mask off, r from the seed server2 shares with server0) open every element', async (t) => {
+  const xs = secret(), ys = secret();
+  const run = async (attack: boolean) => {
+    const { c, openings } = await twoOpenings('one-round', xs, ys, false, tfe.equalZero);
+    try {
+      t.is(openings.length, 2, 'two openings recorded');
+      const sorted = [...openings].sort((p, q) => p.opId - q.opId);
+      return { cross: crossHits(openings, xs, ys), s0: attack ? await seedHits(c, 'server0', sorted, [xs, ys]) : 0, s1: attack ? await seedHits(c, 'server1', sorted, [xs, ys]) : 0 };
+    } finally {
+      await c.close();
+    }
+  };
+  const honest = await run(true);
+  t.is(honest.cross, 0, 'no element from two openings');
+  t.true(honest.s0 <= 2 && honest.s1 <= 2, `at most chance: server0 ${honest.s0}, server1 ${honest.s1} of ${N}`);
+  FSS_STEPS.maskInput = false;
+  try {
+    t.is((await run(false)).cross, N, 'every element, unmasked');
+  } finally {
+    FSS_STEPS.maskInput = true;
+  }
+  FSS_STEPS.maskOwnSeed = false;
+  try {
+    t.is((await run(true)).s0, N, 'server0 expands r and opens every element');
+  } finally {
+    FSS_STEPS.maskOwnSeed = true;
   }
 });
