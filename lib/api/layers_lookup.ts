@@ -5,9 +5,9 @@
 //
 // Privately, x's indicator per entry, e_j = [v_j <= x < v_j + 1] = [x >= v_j] - [x >= v_j + 1]:
 // two comparisons and no product, and for x a whole number, [x = v_j]; strings' ids are whole
-// numbers, so StringLookup's is one equality test (under FSS one DPF key). Keras casts x to an integer first (towards zero), so the two agree
-// on every whole x and every x >= 0; a negative x between integers falls in floor(x)'s entry
-// here, trunc(x)'s in Keras (docs/models.md). OOV is 1 - sum_j e_j (less the mask's indicator).
+// numbers, so StringLookup's is one equality test (under FSS one DPF key). Keras casts x to an
+// integer first (towards zero), so the two agree on every whole x and every x >= 0; a negative x
+// between integers falls in floor(x)'s entry here, trunc(x)'s in Keras (docs/models.md). OOV is 1 - sum_j e_j (less the mask's indicator).
 // one_hot, multi_hot and count encode these rows (categorical_encoding.ts); int, vocabulary
 // indices, is supported where Embedding or CategoryEncoding layers read it, as the one-hot of the
 // indices (layers_embedding.ts idMakersOf). StringLookup is the same on strings' ids: a client
@@ -120,8 +120,9 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
  * mask token's). Strings' ids are whole numbers: one equality test each (equalZero: under FSS one
  * DPF key, elsewhere [d >= 0] - [d - 1 >= 0]), and, as the library's values (hashes), whose range
  * no owner's fssBits knows, at the width their structure gives (docs/fss.md, "Narrower
- * comparisons"): 47 bits of whole numbers, a 47-level DPF. Integer codes may come with fractions: an entry holds x when v <= x < v + 1,
- * [d >= 0] - [d >= 1], two comparisons (Keras's cast, above).
+ * comparisons"): 47 bits of whole numbers, a 47-level DPF. Integer codes may come with
+ * fractions: an entry holds x when v <= x < v + 1, [d >= 0] - [d >= 1], two comparisons (Keras's
+ * cast, above).
  */
 function indicators(x: AnyTensor, d: AnyTensor, strings: boolean): AnyTensor {
   if (strings) {

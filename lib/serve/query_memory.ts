@@ -510,7 +510,7 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && (c.mask_token != null || cls === 'TextVectorization');
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
         const strings = cls === 'StringLookup' || cls === 'TextVectorization';
-        const gates = cls === 'Discretization' ? width - 1 : strings ? width - 1 : 2 * (width - 1);
+        const gates = lookup && !strings ? 2 * (width - 1) : width - 1;
         elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
         const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(width, Number(c.max_tokens)) : width;

@@ -27,8 +27,8 @@ import { FSS_STEPS, maskSeed } from './steps';
  * 1. draws r uniform on Z_2^64;
  * 2. deals additive shares of r (seed-compressed: server0 expands its share, server1 receives
  *    r less it);
- * 3. makes DPF keys for x -> [x = r mod 2^n] on n-bit inputs (x >> f, r >> f on n - f bits: above), payload 1 (in chunks:
- *    key_stream.ts); server0 gets k0, server1 k1.
+ * 3. makes DPF keys for x -> [x = r mod 2^n] on n-bit inputs (x >> f against r >> f on n - f
+ *    bits: above), payload 1, in chunks (key_stream.ts); server0 gets k0, server1 k1.
  * Online, server0 and server1:
  * 4. open x^ = a + r (each sends its share of it to the other: one round);
  * 5. y_j = DPF_kj(x^ mod 2^n) (or of x^ >> f): y0 + y1 = [x^ = r mod 2^n] = [a = 0 mod 2^n].
