@@ -42,8 +42,8 @@ export async function fssIsZero(p: Party, op: OpCtx, a: RingTensor | null, n: nu
   const shape = [n];
   // Inputs that are multiples of 2^low (OpCtx.wholeUnits) leave their low bits out of the domain:
   // x^'s low bits are then r's, with no carry into the rest.
-  const low = Math.min(op.wholeUnits ?? 0, gateBits(p.fssBits, op) - 1);
-  const bits = gateBits(p.fssBits, op) - low;
+  const width = gateBits(p.fssBits, op), low = Math.min(op.wholeUnits ?? 0, width - 1);
+  const bits = width - low;
   const high = (t: RingTensor) => (low ? shiftRightLogical(t, low) : t);
   const parts = keyChunks(n, dpfKeyWords(bits));
   const dealR = (v: RingTensor | null) => deal(p, op, 'fss.deal', 97, v, ringPrg(shape), sub, shape);

@@ -19,18 +19,12 @@ namespace {
 using namespace tfe;
 using namespace tfe::cuda;
 
+using hostcheck::ringTensor;
 using hostcheck::rng;
+using hostcheck::words;
 
 const char* kImpls[] = {"portable", "auto"};
 const int kBitsList[] = {1, 2, 17, 48, 49, 63, 64};  // 48, 49: FSS's gates after products
-
-uint64_t domainOf(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
-
-Tensor ringTensor(const std::vector<uint64_t>& v) {
-  Tensor t = allocTensor({static_cast<int64_t>(v.size())}, DType::Ring64);
-  for (size_t i = 0; i < v.size(); ++i) t.ptr<uint64_t>()[i] = v[i];
-  return t;
-}
 
 std::vector<uint8_t> randomSeed() {
   std::vector<uint8_t> s(16);
@@ -41,7 +35,7 @@ std::vector<uint8_t> randomSeed() {
 // alpha values: the domain's ends, its top bit, random values with and without bits set above
 // the domain (which the DCF must ignore).
 uint64_t randomAlpha(int bits, int j) {
-  const uint64_t m = domainOf(bits), r = rng()();
+  const uint64_t m = dcfDomainMaskHd(bits), r = rng()();
   switch (j % 8) {
     case 0: return 0;
     case 1: return m;                                    // 2^bits - 1
@@ -60,7 +54,7 @@ uint64_t randomBeta(int j) {
 // x for element j in round r: on and around alpha, the domain's ends, alpha with junk above the
 // domain, random.
 uint64_t pickX(int bits, uint64_t alpha, int j, int r) {
-  const uint64_t m = domainOf(bits), junk = bits < 64 ? rng()() & ~m : 0;
+  const uint64_t m = dcfDomainMaskHd(bits), junk = bits < 64 ? rng()() & ~m : 0;
   switch ((j + r) % 8) {
     case 0: return alpha;
     case 1: return alpha - 1;
@@ -112,8 +106,6 @@ std::vector<std::vector<uint64_t>> hdEval(int P, int bits, uint64_t party, const
   return y;
 }
 
-std::vector<uint64_t> words(const Tensor& t) { return std::vector<uint64_t>(t.ptr<uint64_t>(), t.ptr<uint64_t>() + t.size()); }
-
 std::vector<std::vector<uint64_t>> cpuEval(int P, int bits, int64_t party, const std::vector<uint64_t>& keys,
                                            const std::vector<uint64_t>& x, const char* impl) {
   const int64_t n = static_cast<int64_t>(x.size()), K = fss::dcfKeyWords(bits, P);
@@ -142,7 +134,7 @@ int64_t firstDiff(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b
 int64_t sumMismatch(int bits, const std::vector<uint64_t>& alpha, const std::vector<std::vector<uint64_t>>& beta,
                     const std::vector<uint64_t>& x, const std::vector<std::vector<uint64_t>>& y0,
                     const std::vector<std::vector<uint64_t>>& y1) {
-  const uint64_t m = domainOf(bits);
+  const uint64_t m = dcfDomainMaskHd(bits);
   for (size_t j = 0; j < x.size(); ++j) {
     const bool less = (x[j] & m) < (alpha[j] & m);
     for (size_t p = 0; p < beta.size(); ++p)
@@ -233,7 +225,7 @@ TFE_HOST_CHECK(dcf_keygen_eval_match_cpu) {
               }
             }
           }
-          for (size_t j = 0; j < n; ++j) ((x[j] & domainOf(bits)) < (alpha[j] & domainOf(bits)) ? lessSeen : notLessSeen) += 1;
+          for (size_t j = 0; j < n; ++j) ((x[j] & dcfDomainMaskHd(bits)) < (alpha[j] & dcfDomainMaskHd(bits)) ? lessSeen : notLessSeen) += 1;
           const int64_t bad = sumMismatch(bits, alpha, beta, x, y[0], y[1]);
           if (bad >= 0) {
             std::printf("  bits %d, %d payload(s): the shares of element %" PRId64 " do not sum to beta [x < alpha]\n", bits, P,

@@ -17,15 +17,9 @@ namespace {
 using namespace tfe;
 using namespace tfe::cuda;
 
+using hostcheck::ringTensor;
 using hostcheck::rng;
-
-uint64_t domainOf(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
-
-Tensor ringTensor(const std::vector<uint64_t>& v) {
-  Tensor t = allocTensor({static_cast<int64_t>(v.size())}, DType::Ring64);
-  for (size_t i = 0; i < v.size(); ++i) t.ptr<uint64_t>()[i] = v[i];
-  return t;
-}
+using hostcheck::words;
 
 struct Case {
   int bits;
@@ -36,7 +30,7 @@ struct Case {
 
 Case makeCase(int bits, size_t n, uint64_t first) {
   Case c{bits, std::vector<uint64_t>(n), std::vector<uint64_t>(n), std::vector<uint8_t>(16), rng()(), first};
-  const uint64_t m = domainOf(bits);
+  const uint64_t m = dcfDomainMaskHd(bits);
   for (size_t j = 0; j < n; ++j) {
     const uint64_t r = rng()();
     const uint64_t edges[] = {0, m, uint64_t(1) << (bits - 1), 1, r & m, r};
@@ -62,8 +56,6 @@ void hdKeys(const Case& c, std::vector<uint64_t>& k0, std::vector<uint64_t>& k1)
     dcfBitKeygenElement(fk.k, hostAesTable(), c.bits, c.alpha[j], c.w[j], d0, d1, &k0[at], &k1[at], stride);
   }
 }
-
-std::vector<uint64_t> words(const Tensor& t) { return std::vector<uint64_t>(t.ptr<uint64_t>(), t.ptr<uint64_t>() + t.size()); }
 
 }  // namespace
 
@@ -92,7 +84,7 @@ TFE_HOST_CHECK(dcf_bit_keygen_eval_match_cpu) {
       const int64_t K = fss::dcfBitKeyWords(bits), n = static_cast<int64_t>(c.alpha.size());
       std::vector<uint64_t> x(n);
       for (int64_t j = 0; j < n; ++j) {
-        const uint64_t a = c.alpha[j], m = domainOf(bits);
+        const uint64_t a = c.alpha[j], m = dcfDomainMaskHd(bits);
         const uint64_t picks[] = {a, a - 1, a + 1, 0, m, rng()()};
         x[j] = picks[(j + trial) % 6];
       }
@@ -114,7 +106,7 @@ TFE_HOST_CHECK(dcf_bit_keygen_eval_match_cpu) {
         }
       }
       for (int64_t j = 0; j < n; ++j) {
-        const uint64_t less = (x[j] & domainOf(bits)) < (c.alpha[j] & domainOf(bits));
+        const uint64_t less = (x[j] & dcfDomainMaskHd(bits)) < (c.alpha[j] & dcfDomainMaskHd(bits));
         seen[less]++;
         if ((y[0][j] ^ y[1][j]) != (less ^ c.w[j])) {
           std::printf("  bits %d: element %" PRId64 "'s outputs do not XOR to [x < alpha] xor w\n", bits, j);
@@ -140,7 +132,7 @@ TFE_HOST_CHECK(dcf_bit_check_catches_a_wrong_correction) {
       const uint64_t x = c.alpha[j] ^ (uint64_t(1) << 62);
       const int64_t at = dcfKeyOffsetHd(K, j), stride = dcfTileRowsHd(n, j);
       const uint8_t y = dcfBitEvalElement(fk.k, hostAesTable(), 63, 0, &k0[at], stride, x) ^ dcfBitEvalElement(fk.k, hostAesTable(), 63, 1, &k1[at], stride, x);
-      bad += y != (((x & domainOf(63)) < (c.alpha[j] & domainOf(63))) ^ c.w[j]);
+      bad += y != (((x & dcfDomainMaskHd(63)) < (c.alpha[j] & dcfDomainMaskHd(63))) ^ c.w[j]);
     }
     return bad;
   };

@@ -16,16 +16,9 @@ namespace {
 using namespace tfe;
 using namespace tfe::cuda;
 
+using hostcheck::ringTensor;
 using hostcheck::rng;
-
-uint64_t domainOf(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
-
-Tensor ringTensor(const std::vector<uint64_t>& v, std::vector<int64_t> shape) {
-  Tensor t = allocTensor(shape, DType::Ring64);
-  for (size_t i = 0; i < v.size(); ++i) t.ptr<uint64_t>()[i] = v[i];
-  return t;
-}
-std::vector<uint64_t> words(const Tensor& t) { return std::vector<uint64_t>(t.ptr<uint64_t>(), t.ptr<uint64_t>() + t.size()); }
+using hostcheck::words;
 
 struct Case {
   int bits, P;
@@ -38,7 +31,7 @@ struct Case {
 bool checkCase(const Case& c, const char* impl, int64_t& lessSeen, int64_t& notLessSeen) {
   const int bits = c.bits, P = c.P;
   const size_t n = c.n;
-  const uint64_t m = domainOf(bits);
+  const uint64_t m = dcfDomainMaskHd(bits);
   std::vector<uint64_t> alpha(n), beta(n * P), x(n);
   for (size_t j = 0; j < n; ++j) {
     alpha[j] = j % 5 == 0 ? 0 : j % 5 == 1 ? m : rng()();

@@ -17,17 +17,9 @@ namespace {
 using namespace tfe;
 using namespace tfe::cuda;
 
+using hostcheck::ringTensor;
 using hostcheck::rng;
-
-uint64_t domainOf(int bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
-
-Tensor ringTensor(const std::vector<uint64_t>& v) {
-  Tensor t = allocTensor({static_cast<int64_t>(v.size())}, DType::Ring64);
-  for (size_t i = 0; i < v.size(); ++i) t.ptr<uint64_t>()[i] = v[i];
-  return t;
-}
-
-std::vector<uint64_t> words(const Tensor& t) { return std::vector<uint64_t>(t.ptr<uint64_t>(), t.ptr<uint64_t>() + t.size()); }
+using hostcheck::words;
 
 struct Case {
   int bits;
@@ -38,7 +30,7 @@ struct Case {
 
 Case makeCase(int bits, size_t n, uint64_t first) {
   Case c{bits, std::vector<uint64_t>(n), std::vector<uint64_t>(n), std::vector<uint8_t>(16), rng()(), first};
-  const uint64_t m = domainOf(bits);
+  const uint64_t m = dcfDomainMaskHd(bits);
   for (size_t j = 0; j < n; ++j) {
     const uint64_t r = rng()();
     const uint64_t edges[] = {0, m, uint64_t(1) << (bits - 1), 1, r & m, r};
@@ -114,7 +106,7 @@ TFE_HOST_CHECK(dpf_keygen_eval_match_cpu) {
         }
       }
       for (int64_t j = 0; j < n; ++j) {
-        const bool equal = (x[j] & domainOf(bits)) == (c.alpha[j] & domainOf(bits));
+        const bool equal = (x[j] & dcfDomainMaskHd(bits)) == (c.alpha[j] & dcfDomainMaskHd(bits));
         seen[equal]++;
         if (y[0][j] + y[1][j] != (equal ? c.beta[j] : 0)) {
           std::printf("  bits %d: element %" PRId64 "'s outputs do not sum to beta [x = alpha]\n", bits, j);
