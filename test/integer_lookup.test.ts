@@ -52,8 +52,10 @@ for (const protocol of ['securenn', 'fss'] as const)
     }
   });
 
-test('the vocabulary becomes a private weight (get_vocabulary()\'s leading mask and OOV tokens dropped, as Keras does): the topology a deploy sends holds none of it', (t) => {
-  const a = lookup({ vocabulary: [0, -1, 94110, 10001, 60601], mask_token: 0, output_mode: 'one_hot' }, [1]);
+test('the vocabulary becomes a private weight (get_vocabulary()\'s leading special tokens dropped, the mask\'s in int mode only, as Keras does): the topology a deploy sends holds none of it', (t) => {
+  // get_vocabulary() of a one_hot lookup with a mask token: OOV's first; the mask's too is Keras's refusal.
+  const a = lookup({ vocabulary: [-1, 94110, 10001, 60601], mask_token: 0, output_mode: 'one_hot' }, [1]);
+  t.throws(() => readLayersModel(lookup({ vocabulary: [0, -1, 94110], mask_token: 0, output_mode: 'one_hot' }, [1])), { message: /vocabulary holds the mask token 0 other than at its start: Keras refuses it/ });
   const before = JSON.stringify(a.modelTopology);
   const { json, weights } = readLayersModel(a);
   const sent = JSON.stringify(json.modelTopology);
@@ -86,7 +88,7 @@ test('IntegerLookup: Pond, and what Keras refuses or the layer does not do, refu
   refused({ vocabulary: [3, 5.5] }, /\(IntegerLookup\): vocabulary\[1\] = 5.5 is not a whole number/);
   refused({ vocabulary: 'vocab.txt' }, /\(IntegerLookup\): vocabulary = "vocab.txt" is not a list of integers \(a file's path is not read: give the list\)/);
   refused({ vocabulary: null, vocabulary_size: 4 }, /\(IntegerLookup\): has no vocabulary in its config and no weight 'codes\/vocabulary': an adapt\(\)ed vocabulary is saved apart from the config/);
-  refused({ vocabulary: [3], output_mode: 'tf_idf' }, /\(IntegerLookup\): output_mode = "tf_idf" is not supported/);
+  refused({ vocabulary: [3], output_mode: 'tf_idf' }, /\(IntegerLookup\): output_mode 'tf_idf' with a vocabulary needs idf_weights/);
   refused({ vocabulary: [3], num_oov_indices: 2 }, /\(IntegerLookup\): num_oov_indices = 2 is not supported/);
   refused({ vocabulary: [3], invert: true }, /\(IntegerLookup\): invert = true is not supported/);
   refused({ vocabulary: [3, 5], pad_to_max_tokens: true, max_tokens: 2, output_mode: 'count' }, /\(IntegerLookup\): max_tokens = 2 is below its 3 indices/);

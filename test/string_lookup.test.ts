@@ -85,8 +85,10 @@ test('a string is sent as its id, a whole number below 2^46 (FNV-1a 64 over its 
   t.true([...ids].every((x) => Number.isSafeInteger(x) && x >= 0 && x < 2 ** 46));
 });
 
-test('the vocabulary becomes private weights (ids as two halves; get_vocabulary()\'s leading mask and OOV tokens dropped): no string reaches the topology a deploy sends', (t) => {
-  const a = lookup({ vocabulary: ['', '[UNK]', 'fixed', 'normal', 'reversible'], mask_token: '', output_mode: 'one_hot' }, [1]);
+test('the vocabulary becomes private weights (ids as two halves; get_vocabulary()\'s leading special tokens dropped, the mask\'s in int mode only, as Keras does): no string reaches the topology a deploy sends', (t) => {
+  // get_vocabulary() of a one_hot lookup with a mask token: OOV's first; the mask's too is Keras's refusal.
+  const a = lookup({ vocabulary: ['[UNK]', 'fixed', 'normal', 'reversible'], mask_token: '', output_mode: 'one_hot' }, [1]);
+  t.throws(() => readLayersModel(lookup({ vocabulary: ['', '[UNK]', 'fixed'], mask_token: '', output_mode: 'one_hot' }, [1])), { message: /vocabulary holds the mask token "" other than at its start: Keras refuses it/ });
   const { json, weights } = readLayersModel(a);
   const sent = JSON.stringify(json.modelTopology);
   for (const v of ['fixed', 'normal', 'reversible']) t.false(sent.includes(v), `${v} is in the topology`);
@@ -106,7 +108,7 @@ test('StringLookup: what Keras refuses or the layer does not do, a string input 
   refused({ vocabulary: 'vocab.txt' }, /\(StringLookup\): vocabulary = "vocab.txt" is not a list/);
   refused({ vocabulary: ['a'], encoding: 'latin-1' }, /\(StringLookup\): encoding = "latin-1" is not supported/);
   refused({ vocabulary: ['a'], invert: true }, /\(StringLookup\): invert = true is not supported/);
-  refused({ vocabulary: ['a'], output_mode: 'tf_idf' }, /\(StringLookup\): output_mode = "tf_idf" is not supported/);
+  refused({ vocabulary: ['a'], output_mode: 'tf_idf' }, /\(StringLookup\): output_mode 'tf_idf' with a vocabulary needs idf_weights/);
   // A StringLookup reading numbers; a Dense reading a string input (edited topologies: Keras builds neither).
   const numbers = lookup({ vocabulary: ['a'], output_mode: 'one_hot' }, [1]) as unknown as { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } } };
   numbers.modelTopology.config.layers[0].config.dtype = 'float32';

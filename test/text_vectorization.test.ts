@@ -113,15 +113,14 @@ test('what the servers see: the vocabulary as private weights (no token in the t
 
 test('TextVectorization: what it does not do, inputs it cannot split, and texts in other forms, refused by name', (t) => {
   const refused = (config: Record<string, unknown>, message: RegExp, shape?: number[]) => t.throws(() => tfe.loadPlainModel(textModel({ output_sequence_length: 4, vocabulary: ['a'], ...config }, 3, shape)), { message });
-  refused({ output_mode: 'multi_hot' }, /\(TextVectorization\): output_mode 'multi_hot' is not supported: the servers size each text by its tokens' count/);
-  refused({ output_mode: 'tf_idf' }, /output_mode 'tf_idf' is not supported/);
+  // (The bag-of-words modes: test/text_bag_of_words.test.ts.)
   refused({ output_sequence_length: null }, /\(TextVectorization\): has no output_sequence_length: the servers size each text by it/);
   refused({ standardize: 'my_standardize' }, /\(TextVectorization\): standardize = "my_standardize" is not supported/);
   refused({ split: 'my_split' }, /\(TextVectorization\): split = "my_split" is not supported/);
   refused({ ngrams: 0 }, /\(TextVectorization\): ngrams = 0 is not supported/);
   refused({ ragged: true }, /\(TextVectorization\): ragged = true is not supported/);
   refused({ sparse: true }, /\(TextVectorization\): sparse = true is not supported: only dense outputs/);
-  refused({ idf_weights: [1] }, /\(TextVectorization\): idf_weights = \[1\] is not supported/);
+  refused({ idf_weights: [1] }, /\(TextVectorization\): idf_weights given with output_mode "int": Keras reads them under tf_idf only/);
   refused({ output_sequence_length: 5000 }, /\(TextVectorization\): output_sequence_length = 5000 is not supported/);
   refused({}, /\(TextVectorization\): reads input 'text' of shape \[batch, 2\]: a TextVectorization takes one text per example/, [2]);
   const m = tfe.loadPlainModel(textModel({ output_sequence_length: 4, vocabulary: ['a'] }, 3));

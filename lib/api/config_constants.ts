@@ -2,7 +2,7 @@
 // server reads: Keras's Normalization(mean=..., variance=...) (Keras 3's own applications give
 // ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's),
 // Discretization's bin_boundaries (adapt() writes its quantiles there), IntegerLookup's and
-// StringLookup's vocabularies. The owner moves them into weights before anything reads the topology: then they are
+// StringLookup's and TextVectorization's vocabularies and tf_idf's weights. The owner moves them into weights before anything reads the topology: then they are
 // shared privately as weights are, and no server sees them. What stays public is their count (the
 // weights' shapes).
 import { type LayerConfig, refuse } from './layers_graph';
@@ -60,13 +60,11 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
   // repeated entries and the mask token elsewhere; entries are whole numbers a float32 weight
   // holds exactly. vocabulary_size becomes their count + the OOV index, as Keras writes it.
   IntegerLookup: {
-    keys: ['vocabulary'],
+    keys: ['vocabulary', 'idf_weights'],
     move: (l) => {
       if (!Array.isArray(l.config.vocabulary)) refuse(l, `vocabulary = ${JSON.stringify(l.config.vocabulary)?.slice(0, 60)} is not a list of integers (a file's path is not read: give the list)`);
-      let v = valuesOf(l, 'vocabulary', 'the integer ids');
-      const mask = l.config.mask_token, oov = l.config.oov_token ?? -1, oovs = Number(l.config.num_oov_indices ?? 1);
-      const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
-      if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
+      const given = valuesOf(l, 'vocabulary', 'the integer ids'), mask = l.config.mask_token;
+      const { tokens: v, found } = withoutSpecials(l, given, mask, l.config.oov_token ?? -1);
       const bad = v.findIndex((x) => !Number.isSafeInteger(x) || Math.abs(x) > MAX_LOOKUP_ID);
       if (bad >= 0) refuse(l, `vocabulary[${bad}] = ${v[bad]} is not a whole number within +-2^24 (the ids a float32 weight holds exactly)`);
       const seen = new Set<number>();
@@ -76,25 +74,50 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
       }
       if (mask != null && seen.has(mask as number)) refuse(l, `vocabulary holds the mask token ${mask} other than at its start: Keras refuses it`);
       l.config.vocabulary_size = v.length + 1;
-      return [['vocabulary', v]];
+      return [['vocabulary', v], ...idfWeights(l, given.length, found)];
     },
   },
   // The same for strings, each as its id (string_ids.ts: what clients send for a string), in two
   // halves a float32 weight holds exactly. Two entries sharing an id (a 2^-46 chance per pair)
   // could not be told apart: refused.
-  StringLookup: { keys: ['vocabulary'], move: (l) => moveStrings(l, l.config.mask_token, l.config.oov_token ?? '[UNK]', Number(l.config.num_oov_indices ?? 1)) },
+  StringLookup: { keys: ['vocabulary', 'idf_weights'], move: (l) => moveStrings(l, l.config.mask_token, l.config.oov_token ?? '[UNK]') },
   // TextVectorization's lookup is a StringLookup of mask token '' and one OOV index, '[UNK]'.
-  TextVectorization: { keys: ['vocabulary'], move: (l) => moveStrings(l, '', '[UNK]', 1) },
+  TextVectorization: { keys: ['vocabulary', 'idf_weights'], move: (l) => moveStrings(l, '', '[UNK]') },
 };
 
+/**
+ * A lookup's vocabulary without the special tokens Keras lets it start with (get_vocabulary()'s:
+ * the mask token, in int mode only, then the OOV token), and whether it started with them.
+ * (num_oov_indices is 1: layers_lookup.ts refuses others.)
+ */
+function withoutSpecials<T>(l: LayerConfig, v: T[], mask: unknown, oov: unknown): { tokens: T[]; found: boolean } {
+  const int = (l.config.output_mode ?? 'int') === 'int';
+  const special = [...(mask == null || !int ? [] : [mask]), oov];
+  const found = v.length > special.length && special.every((t, i) => v[i] === t);
+  return { tokens: found ? v.slice(special.length) : v, found };
+}
+
+/**
+ * tf_idf's weights as Keras sets them: one per vocabulary entry as given (`n`, its special tokens
+ * with it), OOV's first; without the special tokens OOV's is the entries' mean.
+ */
+function idfWeights(l: LayerConfig, n: number, found: boolean): [string, number[]][] {
+  if (l.config.output_mode !== 'tf_idf') {
+    if (l.config.idf_weights != null) refuse(l, `idf_weights given with output_mode ${JSON.stringify(l.config.output_mode ?? 'int')}: Keras reads them under tf_idf only, and refuses them otherwise`);
+    return [];
+  }
+  if (l.config.idf_weights == null) refuse(l, `output_mode 'tf_idf' with a vocabulary needs idf_weights, as Keras does`);
+  const w = valuesOf(l, 'idf_weights', 'one per vocabulary entry');
+  if (w.length !== n) refuse(l, `idf_weights has ${w.length} values for ${n} vocabulary entries: Keras takes one per entry`);
+  return [['idf_weights', found ? w : [w.reduce((a, b) => a + b, 0) / w.length, ...w]]];
+}
+
 /** StringLookup's vocabulary (and TextVectorization's) as its ids' halves; get_vocabulary()'s leading mask and OOV tokens dropped. */
-function moveStrings(l: LayerConfig, mask: unknown, oov: unknown, oovs: number): [string, number[]][] {
+function moveStrings(l: LayerConfig, mask: unknown, oov: unknown): [string, number[]][] {
   const given = l.config.vocabulary;
   if (!Array.isArray(given) || given.length === 0 || given.length > MAX_VALUES || !given.every((x) => typeof x === 'string'))
     refuse(l, `vocabulary = ${JSON.stringify(given)?.slice(0, 60)} is not a list of at most ${MAX_VALUES} strings (a file's path is not read: give the list)`);
-  let v = given as string[];
-  const special = [...(mask == null ? [] : [mask]), ...Array(Number.isSafeInteger(oovs) && oovs >= 0 ? oovs : 0).fill(oov)];
-  if (special.length && v.length > special.length && special.every((t, i) => v[i] === t)) v = v.slice(special.length);
+  const { tokens: v, found } = withoutSpecials(l, given as string[], mask, oov);
   const ids = new Map<number, string>();
   for (const x of v) {
     const id = stringId(x), other = ids.get(id);
@@ -105,7 +128,7 @@ function moveStrings(l: LayerConfig, mask: unknown, oov: unknown, oovs: number):
   if (mask != null && ids.get(stringId(String(mask))) === mask) refuse(l, `vocabulary holds the mask token ${JSON.stringify(mask)} other than at its start: Keras refuses it`);
   l.config.vocabulary_size = v.length + 1;
   const halves = [...ids.keys()].map(idHalves);
-  return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])]];
+  return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])], ...idfWeights(l, given.length, found)];
 }
 
 /** The layers (anywhere in the topology) whose config gives learned values MOVERS moves. */

@@ -97,7 +97,7 @@ const isHashing = (h: unknown, oneHot: unknown): boolean => {
 };
 
 /** A listed split, copied field by field (nothing else a server sent comes along). */
-const copyText = (t: TextSpec): TextSpec => ({ standardize: t.standardize, split: t.split, ngrams: t.ngrams ? [...t.ngrams] : null, length: t.length });
+const copyText = (t: TextSpec): TextSpec => ({ standardize: t.standardize, split: t.split, ngrams: t.ngrams ? [...t.ngrams] : null, length: t.length, ...(t.bag ? { bag: t.bag } : {}) });
 
 const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isSafeInteger(d) && d > 0);
 

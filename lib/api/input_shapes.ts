@@ -4,8 +4,12 @@
 // its memory from the input's shape, so a model is planned, deployed and run at one shape; the
 // caller picks it (the longest input it will send: shorter ones are padded, which a model with a
 // padding mask ignores exactly). Owner-side only: the topology then carries the fixed shape.
+// A text input (a string read by TextVectorization layers) reaches the servers as [tokens] ids:
+// its size is output_sequence_length in int mode (known), and open in the bag-of-words modes,
+// where the size given is written into the layers as their tokens_per_text (layers_text.ts).
 import { batchShapeOf, isDict, type LayerConfig, type ModelTopology } from './layers_graph';
 import type { GraphNode } from './graph_model_ops';
+import { TOKENS_PER_TEXT } from './layers_text';
 
 /** One shape (after the batch axis) for a model of one input, or shapes by input name. */
 export type InputShapes = readonly number[] | Readonly<Record<string, readonly number[]>>;
@@ -50,6 +54,17 @@ function apply(inputs: OpenInput[], given: InputShapes, where: string): void {
   }
 }
 
+/**
+ * A text input as the servers see it, [batch, tokens]: int mode's output_sequence_length, known; the
+ * bag-of-words modes' tokens_per_text, open unless the config gives it (layers_text.ts).
+ */
+function textInput(readers: LayerConfig[], names: string[], batch: number | null): OpenInput {
+  const c = readers[0].config, bag = (c.output_mode ?? 'int') !== 'int';
+  const size = bag ? c[TOKENS_PER_TEXT] : c.output_sequence_length;
+  const set = ([n]: number[]) => (bag ? readers.forEach((l) => ((l.config as Record<string, unknown>)[TOKENS_PER_TEXT] = n)) : undefined);
+  return { names, shape: [batch, typeof size === 'number' ? size : null], set };
+}
+
 /** The model's config and class, whichever way the topology nests them. */
 function configOf(topo: ModelTopology): { cls: unknown; cfg: unknown } {
   return { cls: topo.model_config?.class_name ?? topo.class_name, cfg: topo.model_config ? topo.model_config.config : topo.config };
@@ -69,7 +84,18 @@ export function layersWithInputShapes<T extends ModelTopology>(topo: T, given: I
     const shape = batchShapeOf(c);
     if (!Array.isArray(shape)) throw new Error(`${where}: the model's input '${names[0]}' declares no shape (batch_input_shape or batch_shape) to fix`);
     const key = c.batch_input_shape !== undefined ? 'batch_input_shape' : c.batchInputShape !== undefined ? 'batchInputShape' : 'batch_shape';
+    const texts = textReaders(l, names[0]);
+    if (texts.length) return textInput(texts, names, shape[0] as number | null);
     return { names, shape: shape as (number | null)[], set: (dims) => (c[key] = [shape[0] ?? null, ...dims]) };
+  };
+  // The TextVectorization layers reading input `id` (the first layer itself, or the one after it, in a Sequential).
+  const textReaders = (input: LayerConfig, id: string): LayerConfig[] => {
+    if (cls === 'Sequential') {
+      const first = input.class_name === 'InputLayer' ? layers[1] : input;
+      return first?.class_name === 'TextVectorization' ? [first] : [];
+    }
+    const ref = new RegExp(`\\[${JSON.stringify(id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},\\d+,\\d+`);
+    return layers.filter((l) => l.class_name === 'TextVectorization' && ref.test(JSON.stringify((l as { inbound_nodes?: unknown }).inbound_nodes ?? [])));
   };
   if (cls === 'Sequential') apply([inputOf(layers[0], [String(layers[0]?.config.name)])], given, where);
   else {

@@ -8,7 +8,9 @@
 // numbers, so StringLookup's is one equality test (under FSS one DPF key). Keras casts x to an
 // integer first (towards zero), so the two agree on every whole x and every x >= 0; a negative x
 // between integers falls in floor(x)'s entry here, trunc(x)'s in Keras (docs/models.md). OOV is 1 - sum_j e_j (less the mask's indicator).
-// one_hot, multi_hot and count encode these rows (categorical_encoding.ts); int, vocabulary
+// one_hot, multi_hot and count encode these rows (categorical_encoding.ts), tf_idf is count times
+// the owner's idf weights (a private product per column; OOV's weight is the entries' mean, as
+// Keras sets it: config_constants.ts); int, vocabulary
 // indices, is supported where Embedding or CategoryEncoding layers read it, as the one-hot of the
 // indices (layers_embedding.ts idMakersOf). StringLookup is the same on strings' ids: a client
 // sends each string of a string input as its id (string_ids.ts), and the vocabulary's ids are the
@@ -17,15 +19,15 @@ import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { settings } from './layers_settings';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { add, concat, constantTensor, neg, reduceSum, reshape, slice, sub } from './ops';
+import { add, concat, constantTensor, neg, pad, reduceSum, reshape, slice, sub } from './ops';
 import { mul } from './ops_nonlinear';
 import { ID_HALF, idHalves, STRING_ID_BITS, stringId } from './string_ids';
 import { equalZeroWhole, nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
 import { checkIdWidth, idsOneHot } from './layers_embedding';
-import { textVectorizationOf } from './layers_text';
+import { textModeOf, textVectorizationOf } from './layers_text';
 
-export type LookupMode = 'int' | CategoricalMode;
+export type LookupMode = 'int' | CategoricalMode | 'tf_idf';
 
 const isNull = (v: unknown) => v === undefined || v === null;
 /** Ids a float32 weight holds exactly: the vocabulary's entries and the mask token are within it. */
@@ -39,8 +41,12 @@ const isId = (v: unknown) => Number.isSafeInteger(v) && Math.abs(v as number) <=
 export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | null; padTo: number | null } {
   if (!isNull(l.config.vocabulary))
     refuse(l, `vocabulary given in its config would travel in the topology every server reads; the library's model readers (loadLayersModel, deploy, tfe deploy) move it into private weights first: deploy through one of them`);
-  // TextVectorization: StringLookup's int mode on the tokens' ids, its mask token '' (the padding).
-  if (l.class_name === 'TextVectorization') return (textVectorizationOf(l), { mode: 'int', mask: stringId(''), padTo: null });
+  // TextVectorization: StringLookup's on the tokens' ids, its mask token '' (the padding).
+  if (l.class_name === 'TextVectorization') {
+    textVectorizationOf(l);
+    const mode = textModeOf(l), c = l.config;
+    return { mode, mask: stringId(''), padTo: c.pad_to_max_tokens === true && mode !== 'int' ? paddedWidth(l, c.max_tokens) : null };
+  }
   const strings = l.class_name === 'StringLookup';
   const isToken = strings ? (v: unknown) => typeof v === 'string' && v.length <= 256 : isId;
   const c = settings(l, {
@@ -52,7 +58,7 @@ export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | nul
     num_oov_indices: (v) => v === undefined || v === 1,
     oov_token: (v) => v === undefined || isToken(v),
     mask_token: (v) => isNull(v) || isToken(v),
-    output_mode: (v) => v === undefined || ['int', 'one_hot', 'multi_hot', 'count'].includes(v as string),
+    output_mode: (v) => v === undefined || ['int', 'one_hot', 'multi_hot', 'count', 'tf_idf'].includes(v as string),
     pad_to_max_tokens: (v) => isNull(v) || typeof v === 'boolean',
     invert: (v) => isNull(v) || v === false,
     ...(strings ? { encoding: (v: unknown) => isNull(v) || v === 'utf-8' } : { vocabulary_dtype: (v: unknown) => isNull(v) || v === 'int64' || v === 'int32' }),
@@ -63,9 +69,12 @@ export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | nul
   });
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
   const mode = (c.output_mode ?? 'int') as LookupMode;
-  const padTo = c.pad_to_max_tokens === true && mode !== 'int' ? (isNull(c.max_tokens) ? refuse(l, 'pad_to_max_tokens needs max_tokens') : Number(c.max_tokens)) : null;
+  const padTo = c.pad_to_max_tokens === true && mode !== 'int' ? paddedWidth(l, c.max_tokens) : null;
   return { mode, mask: isNull(c.mask_token) ? null : strings ? stringId(c.mask_token as string) : Number(c.mask_token), padTo };
 }
+
+/** pad_to_max_tokens's width: max_tokens, which it needs. */
+const paddedWidth = (l: LayerConfig, max: unknown): number => (isNull(max) ? refuse(l, 'pad_to_max_tokens needs max_tokens') : Number(max));
 
 /** The vocabulary's weights: IntegerLookup's entries; StringLookup's ids as two halves (string_ids.ts). */
 const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['vocabulary_hi', 'vocabulary_lo'], TextVectorization: ['vocabulary_hi', 'vocabulary_lo'] } as const;
@@ -99,9 +108,12 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   checkIdWidth(l, width, ctx.idsOneHot);
   if (padTo !== null && padTo < m + 1) refuse(l, `max_tokens = ${padTo} is below its ${m + 1} indices (the vocabulary and OOV)`);
   const taken = keys.map((key) => ctx.take(key, [m]));
+  // tf_idf's weights, OOV's first (config_constants.ts moves Keras's idf_weights there).
+  const idf = mode === 'tf_idf' ? ctx.take('idf_weights', [m + 1]) : -1;
+  const encoding = mode === 'tf_idf' ? 'count' : mode;
   const vocabulary = (p: PrivateTensor[]): AnyTensor => (taken.length === 1 ? p[taken[0]] : add(mul(p[taken[0]], ID_HALF), p[taken[1]]));
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
-    if (mode !== 'int') encodedShape(l, mode, x.shape, padTo ?? m + 1);
+    if (encoding !== 'int') encodedShape(l, encoding, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
     const d = sub(flat, reshape(vocabulary(p), [1, m]));
     const dm = mask === null ? null : sub(flat, wholeConstant(x, mask));
@@ -110,7 +122,12 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
     const em = mask === null ? null : slice(all, [0, m], [rows, 1]);
     const outside = add(neg(reduceSum(e, 1, true)), 1), none = em ? sub(outside, em) : outside;
     const oneHot = concat([...(em && mode === 'int' ? [em] : []), none, e], 1);
-    return mode === 'int' ? idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!) : encodeRows(l, mode, oneHot, x.shape, padTo ?? m + 1);
+    if (encoding === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
+    const encoded = encodeRows(l, encoding, oneHot, x.shape, padTo ?? m + 1);
+    if (idf < 0) return encoded;
+    // Counts times the weights (the columns pad_to_max_tokens adds: weight 0, as Keras's).
+    const w = padTo !== null && padTo > m + 1 ? pad(p[idf], [[0, padTo - m - 1]]) : p[idf];
+    return mul(encoded, w);
   };
   return { step, comparisons: true, exactOnly: true };
 }

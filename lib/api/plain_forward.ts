@@ -86,14 +86,21 @@ type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; 
 const binned = (p: PlainTensor, h: HashingSpec | undefined): PlainTensor => (h ? { data: p.data.map((v) => hashBin(v, h, 'the input')), shape: p.shape } : p);
 
 /** IntegerLookup's (and StringLookup's, on ids) vocabulary index of x cast to an integer (towards zero). */
-function plainLookup(l: LayerConfig, vocab: Float64Array): (xs: PlainTensor[]) => PlainTensor {
+function plainLookup(l: LayerConfig, vocab: Float64Array, w: (name: string) => Float64Array): (xs: PlainTensor[]) => PlainTensor {
   const { mode, mask, padTo } = lookupOf(l), m = vocab.length;
   const at = new Map(Array.from(vocab, (v, j) => [v, j]));
   // Columns: OOV, then the vocabulary; the mask token has none (-1). int: the mask's index 0 first.
   const column = (v: number) => (mask !== null && Math.trunc(v) === mask ? -1 : (at.get(Math.trunc(v)) ?? -1) + 1);
   const base = mask === null ? 0 : 1;
   if (mode === 'int') return one((x) => ({ data: x.data.map((v) => (mask !== null && Math.trunc(v) === mask ? 0 : base + column(v))), shape: x.shape }));
-  return one((x) => plainEncode(l, mode, x, padTo ?? m + 1, column, plainAlloc));
+  if (mode !== 'tf_idf') return one((x) => plainEncode(l, mode, x, padTo ?? m + 1, column, plainAlloc));
+  // Counts times the idf weights (OOV's first; pad_to_max_tokens's columns 0).
+  const idf = w(`${l.config.name}/idf_weights`);
+  return one((x) => {
+    const out = plainEncode(l, 'count', x, padTo ?? m + 1, column, plainAlloc), width = out.shape[out.shape.length - 1];
+    out.data.forEach((v, i) => (out.data[i] = v * (idf[i % width] ?? 0)));
+    return out;
+  });
 }
 
 /**
@@ -481,14 +488,14 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   // Keras's IntegerLookup: x cast to an integer (towards zero), then its vocabulary index.
   // StringLookup: the same on strings' ids (string_ids.ts), its vocabulary's joined from halves.
-  IntegerLookup: (l, ctx) => plainLookup(l, ctx.w(`${l.config.name}/vocabulary`)),
+  IntegerLookup: (l, ctx) => plainLookup(l, ctx.w(`${l.config.name}/vocabulary`), ctx.w),
   // Keras's Hashing, on the bins its input's owner computed (hash_bins.ts).
   Hashing: (l) => one(plainHashing(l, plainAlloc)),
   // Keras's HashedCrossing, on the crossed ids.
   HashedCrossing: (l) => plainHashedCrossing(l, plainAlloc),
   StringLookup: (l, { w }) => {
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
-    return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]));
+    return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]), w);
   },
   // Keras's TextVectorization: StringLookup's, on the tokens' ids its text's owner sent (text_tokens.ts).
   TextVectorization: (l, ctx) => PLAIN.StringLookup(l, ctx),

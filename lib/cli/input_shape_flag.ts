@@ -8,7 +8,7 @@ import { checkInputShapesOption, type InputShapes } from '../api/input_shapes';
 export function addInputShapeOption(cmd: Command): Command {
   return cmd.option(
     '--input-shape <shape...>',
-    "sizes for the input's open axes (a model saved with Input(shape=(None,))), after the batch axis: 128 for token ids, 224x224x3 for an image; a model of several inputs takes name=shape for each",
+    "sizes for the input's open axes (a model saved with Input(shape=(None,))), after the batch axis: 128 for token ids, 224x224x3 for an image; for a text a bag-of-words TextVectorization reads, its tokens per text (default 128); a model of several inputs takes name=shape for each",
   );
 }
 

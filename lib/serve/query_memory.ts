@@ -9,6 +9,7 @@ import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from 
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
 import { ID_READERS, vocabularyOf } from '../api/layers_embedding';
+import { textVectorizationOf } from '../api/layers_text';
 import { einsumSpecs } from '../api/einsum_plan';
 import { layerNormComparisons } from '../api/ops_norm';
 import { unitNormEpsilon } from '../api/layers_norm';
@@ -499,13 +500,15 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       case 'IntegerLookup':
       case 'StringLookup':
       case 'TextVectorization': {
-        // TextVectorization: StringLookup's on each text's output_sequence_length tokens (its input arrives so), mask token ''.
-        if (cls === 'TextVectorization') s = [Number(c.output_sequence_length)];
+        // TextVectorization: StringLookup's on each text's tokens (its input arrives so: int
+        // mode's output_sequence_length, the bag modes' tokens_per_text), mask token ''.
+        if (cls === 'TextVectorization') s = [textVectorizationOf(layer as LayerConfig).length];
         // Per value, one comparison per boundary (x less it: a value the library makes), two per
         // integer vocabulary entry (and the mask token's), one equality test per string entry
         // (strings' ids: layers_lookup.ts indicators); then local sums and differences. The counts
         // are public (config_constants.ts sets num_bins and vocabulary_size). An int output read
-        // as ids is their one-hot [..., width] (layers_embedding.ts idMakersOf).
+        // as ids is their one-hot [..., width] (layers_embedding.ts idMakersOf); the encodings
+        // drop the mask's column; tf_idf multiplies the counts by the weights.
         const lookup = cls !== 'Discretization';
         const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && (c.mask_token != null || cls === 'TextVectorization');
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
@@ -513,11 +516,13 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const gates = lookup && !strings ? 2 * (width - 1) : width - 1;
         elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
-        const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(width, Number(c.max_tokens)) : width;
+        const encoded = masked ? width - 1 : width;
+        const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(encoded, Number(c.max_tokens)) : encoded;
         if (mode === 'int') s = asIds ? [...s, width] : s;
         else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];
         else s = [padded];
         if (mode === 'multi_hot') elements += nonlinear(padded);
+        if (mode === 'tf_idf') elements += PER_PRODUCT * padded;
         elements += PER_LINEAR * count(s);
         break;
       }
