@@ -199,10 +199,26 @@ const textClassifier = (vocab: number) =>
     ['out'],
     [['emb/embeddings', [vocab + 2, 16]], ['out/kernel', [16, 1]], ['out/bias', [1]]],
   );
+/**
+ * Deep Learning with Python's bag-of-words classifier, small: raw texts through a multi_hot
+ * TextVectorization (a vocabulary of `vocab` words; the client sends each text's distinct tokens,
+ * at most 96) into Dense 16 (relu) and Dense 1.
+ */
+const bagClassifier = (vocab: number) =>
+  model(
+    [
+      ['text', 'InputLayer', { batch_input_shape: [null, 1], dtype: 'string' }, []],
+      ['tv', 'TextVectorization', { vocabulary: VOCAB_WORDS(vocab), output_mode: 'multi_hot', standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, ['text']],
+      ['hidden', 'Dense', { units: 16, activation: 'relu' }, ['tv']],
+      ['out', 'Dense', { units: 1 }, ['hidden']],
+    ],
+    ['out'],
+    [['hidden/kernel', [vocab + 1, 16]], ['hidden/bias', [16]], ['out/kernel', [16, 1]], ['out/bias', [1]]],
+  );
 const review = (vocab: number) => [[Array.from({ length: 80 }, () => (Math.random() < 0.8 ? `w${Math.floor(Math.random() * vocab)}` : 'other')).join(' ')]];
 
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
-const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown }[] = [
+const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown; inputShapes?: number[] }[] = [
   { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
   { name: 'Conv, UpSampling2D bilinear, Conv (16x16 -> 32x32)', artifacts: () => upsampling('bilinear'), input: () => input([1, 16, 16, 4]) },
   { name: 'Conv, UpSampling2D bicubic, Conv (16x16 -> 32x32)', artifacts: () => upsampling('bicubic'), input: () => input([1, 16, 16, 4]) },
@@ -219,6 +235,8 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'structured data: as with IntegerLookup, and a HashedCrossing of a code and a bin (210 tuples, 64 bins)', artifacts: () => structured(true, false, true), input: () => [codes(), input([1, 5]), { data: [CODES[3]], shape: [1, 1] }, input([1, 1])] },
   { name: 'text: TextVectorization (100 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(100), input: () => review(100) },
   { name: 'text: TextVectorization (1000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(1000), input: () => review(1000) },
+  { name: 'text: bag of words (multi_hot, 100 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(100), input: () => review(100), inputShapes: [96] },
+  { name: 'text: bag of words (multi_hot, 1000 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(1000), input: () => review(1000), inputShapes: [96] },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];
@@ -237,7 +255,7 @@ async function main(): Promise<void> {
       for (const protocol of ['securenn', 'fss'] as const) {
         if (only && !k.name.includes(only)) continue;
         const name = `m${i}-${protocol}`;
-        await owner.deploy(k.artifacts(), { name, protocol });
+        await owner.deploy(k.artifacts(), { name, protocol, ...(k.inputShapes ? { inputShapes: k.inputShapes } : {}) });
         const times: number[] = [];
         let bytes = 0, rounds = 0, offline = 0;
         for (let q = 0; q < queries + 2; q++) {
