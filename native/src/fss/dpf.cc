@@ -8,7 +8,8 @@
 // As the DCF kernels, a thread walks a batch of kBatch elements level by level so that a level's
 // hashes go to the pipelined AES (VAES where the CPU has it) together: keygen 4 * kBatch blocks
 // (two children of both parties' seeds), evaluation kBatch (the child x's bit selects); where the
-// CPU has AVX-512 and VAES, a full batch's evaluation keeps its AES in registers (dpf_avx512.cc).
+// CPU has AVX-512 and VAES, a full batch's evaluation keeps its AES in registers and its keygen
+// runs a level's logic eight lanes wide (dpf_avx512.cc).
 #include <algorithm>
 
 #include "core/registry.h"
@@ -110,7 +111,13 @@ Outputs dpfKeygen(const Inputs& in, const Attrs& at) {
   const uint64_t *alpha = in[0].ptr<uint64_t>(), *beta = in[1].ptr<uint64_t>();
   Tensor key0 = allocTensor({n, K}, DType::Ring64), key1 = allocTensor({n, K}, DType::Ring64);
   uint64_t *k0 = key0.ptr<uint64_t>(), *k1 = key1.ptr<uint64_t>();
-  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) { keygenBatch(a, n, e, count, alpha, beta, k0, k1); });
+  // Full batches take the AVX-512 walk where the CPU has it (dpf_avx512.cc: the same keys); a
+  // short last batch, other CPUs and impl 'portable' (tests compare them), the scalar one.
+  const bool wide = dpfKeygenWideAvailable(a.impl);
+  forEachKeyBatch(n, kBatch, [&](int64_t e, int count, int64_t) {
+    if (wide && count == kBatch) dpfKeygenBatchWide(a, e, alpha, beta, k0, k1);
+    else keygenBatch(a, n, e, count, alpha, beta, k0, k1);
+  });
   return {key0, key1};
 }
 
