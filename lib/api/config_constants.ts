@@ -1,10 +1,10 @@
 // Some layers keep learned values in their config, and the config is part of the topology every
 // server reads: Keras's Normalization(mean=..., variance=...) (Keras 3's own applications give
 // ImageNet's statistics there, EfficientNetV2 and ConvNeXt; users give their data's),
-// Discretization's bin_boundaries (adapt() writes its quantiles there), IntegerLookup's and
-// StringLookup's and TextVectorization's vocabularies and tf_idf's weights. The owner moves them into weights before anything reads the topology: then they are
-// shared privately as weights are, and no server sees them. What stays public is their count (the
-// weights' shapes).
+// Discretization's bin_boundaries (adapt() writes its quantiles there), IntegerLookup's,
+// StringLookup's and TextVectorization's vocabularies and tf_idf's weights. The owner moves them
+// into weights before anything reads the topology: then they are shared privately as weights are,
+// and no server sees them. What stays public is their count (the weights' shapes).
 import { type LayerConfig, refuse } from './layers_graph';
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { MAX_LOOKUP_ID } from './layers_lookup';
@@ -112,7 +112,7 @@ function idfWeights(l: LayerConfig, n: number, found: boolean): [string, number[
   return [['idf_weights', found ? w : [w.reduce((a, b) => a + b, 0) / w.length, ...w]]];
 }
 
-/** StringLookup's vocabulary (and TextVectorization's) as its ids' halves; get_vocabulary()'s leading mask and OOV tokens dropped. */
+/** StringLookup's vocabulary (and TextVectorization's) as its ids' halves, get_vocabulary()'s leading special tokens dropped; tf_idf's weights. */
 function moveStrings(l: LayerConfig, mask: unknown, oov: unknown): [string, number[]][] {
   const given = l.config.vocabulary;
   if (!Array.isArray(given) || given.length === 0 || given.length > MAX_VALUES || !given.every((x) => typeof x === 'string'))
