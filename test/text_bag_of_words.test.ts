@@ -97,6 +97,23 @@ test("a text's owner sends every token (multi_hot: every distinct one), padded t
   t.throws(() => textTokens(Array(DEFAULT_BAG_TOKENS + 1).fill('w').map((w, i) => w + i).join(' '), spec('multi_hot')), { message: new RegExp(`has ${DEFAULT_BAG_TOKENS + 1} distinct tokens, more than the ${DEFAULT_BAG_TOKENS}`) });
 });
 
+test('two bags of words of one text (multi_hot and count) share its split: every token goes, and each reads it as Keras does', (t) => {
+  const a = bagModel({ output_mode: 'multi_hot', vocabulary: ['a', 'b'] }) as unknown as { modelTopology: { config: { layers: Record<string, unknown>[]; output_layers: unknown[] } } };
+  const cfg = a.modelTopology.config, tv = cfg.layers[1] as { config: Record<string, unknown>; inbound_nodes: unknown };
+  cfg.layers.push({ ...tv, name: 'tv2', config: { ...tv.config, name: 'tv2', output_mode: 'count' } });
+  cfg.output_layers = [['tv', 0, 0], ['tv2', 0, 0]];
+  const m = tfe.loadPlainModel(a as unknown as tfe.ModelArtifacts, { inputShapes: [6] });
+  t.deepEqual(m.spec.inputs[0].text, { standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null, length: 6, bag: 'all' });
+  const outs = m.predictOutputs([['a b a z z']] as never) as { data: ArrayLike<number> }[];
+  t.deepEqual(outs.map((o) => Array.from(o.data)), [[1, 1, 1], [2, 2, 1]]);
+  // An int reader beside a bag: refused.
+  cfg.layers[2] = { ...tv, name: 'tv2', config: { ...tv.config, name: 'tv2', output_mode: 'int', output_sequence_length: 6 } };
+  const ids = { class_name: '__keras_tensor__', config: { shape: [null, 6], dtype: 'int64', keras_history: ['tv2', 0, 0] } };
+  cfg.layers.push({ module: 'keras.layers', class_name: 'CategoryEncoding', name: 'ce', config: { name: 'ce', num_tokens: 4, output_mode: 'count' }, inbound_nodes: [{ args: [ids], kwargs: {} }] });
+  cfg.output_layers = [['tv', 0, 0], ['ce', 0, 0]];
+  t.throws(() => tfe.loadPlainModel(a as unknown as tfe.ModelArtifacts), { message: /splits input 'text' otherwise than TextVectorization 'tv'/ });
+});
+
 test('what the servers see: vocabulary and idf weights as private weights (neither in the topology), each text as [bound] ids', (t) => {
   const { json, weights, spec } = readLayersModel(bagModel({ output_mode: 'tf_idf', vocabulary: ['[UNK]', 'secret', 'words'], idf_weights: [0.125, 1.75, 2.5] }), { inputShapes: [9] });
   const sent = JSON.stringify(json.modelTopology);

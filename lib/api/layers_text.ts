@@ -77,10 +77,16 @@ export function textInputsOf(graph: LayerGraph): (TextSpec | undefined)[] {
   return graph.inputs.map((input) => {
     const readers = texts.filter((n) => n.inputs[0] === input.id);
     if (readers.length === 0) return undefined;
-    const first = textVectorizationOf(readers[0].layer);
-    for (const { layer } of readers)
-      if (JSON.stringify(textVectorizationOf(layer)) !== JSON.stringify(first))
-        refuse(layer, `splits input '${input.id}' otherwise than TextVectorization '${readers[0].layer.config.name}' (standardize, split, ngrams, output_sequence_length, or a bag of words' tokens: every one, or the distinct ones): its owner splits each text one way (to split a text two ways, give it as two inputs)`);
+    // Bags of words of several modes share one split: every token goes where any reads them all
+    // (multi_hot's min(count, 1) is the same on them as on the distinct ones).
+    const specs = readers.map((r) => textVectorizationOf(r.layer));
+    const split = (t: TextSpec) => JSON.stringify({ ...t, bag: t.bag ? 'bag' : undefined });
+    readers.forEach(({ layer }, k) => {
+      if (split(specs[k]) !== split(specs[0]))
+        refuse(layer, `splits input '${input.id}' otherwise than TextVectorization '${readers[0].layer.config.name}' (standardize, split, ngrams, output_sequence_length or a bag of words' bound, int or a bag of words): its owner splits each text one way (to split a text two ways, give it as two inputs)`);
+    });
+    const bag = specs.some((t) => t.bag === 'all') ? ('all' as const) : specs[0].bag;
+    const first = bag ? { ...specs[0], bag } : specs[0];
     if (!(input.shape.length === 0 || (input.shape.length === 1 && input.shape[0] === 1)))
       refuse(readers[0].layer, `reads input '${input.id}' of shape [batch, ${input.shape}]: a TextVectorization takes one text per example, [batch] or [batch, 1]`);
     // Keras's bag of words without a split on a [batch] input counts the whole batch as one text.
