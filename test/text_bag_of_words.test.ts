@@ -4,7 +4,9 @@
 // random texts under both exact protocols against the counts of the words they were written from;
 // a text's tokens bound (its owner refuses more, never cuts), raised where the model is read
 // (inputShapes); what the servers see; refusals by name; the memory estimate; over the service.
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { promisify } from 'node:util';
 
 import test from 'ava';
 
@@ -13,6 +15,7 @@ import { readLayersModel } from '../lib/api/model';
 import { DEFAULT_BAG_TOKENS, textTokens } from '../lib/api/text_tokens';
 import { estimateQueryBytes } from '../lib/serve/limits';
 import { dpfKeyWords } from '../lib/ops/fss';
+import { tfeCli } from '../lib/serve/local_cluster';
 import { startCluster } from './helpers/service';
 
 type Config = Record<string, unknown>;
@@ -163,6 +166,9 @@ test('over the service: a bag-of-words model deployed at a bound answers its tex
     t.deepEqual(Array.from(p.outputs).map((v) => Math.round(v * 1e6) / 1e6), [0, 2, 1, 1, 0, 0]);
     await t.throwsAsync(() => client.predict('bag', ['one two three four five six']), { message: /has 6 tokens, more than the 5 per text/ });
     await Promise.all([owner.close(), client.close()]);
+    // tfe models says what a client sends.
+    const listing = (await promisify(execFile)(process.execPath, [tfeCli(), 'models', '--config', c.config])).stdout;
+    t.regex(listing, /bag .*input \[5\] \(texts, a bag of at most 5 tokens each\)/s, listing);
   } finally {
     await c.stop();
   }

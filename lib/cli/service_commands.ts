@@ -62,8 +62,8 @@ function rowPrediction(outputs: Float64Array, classOf: number, prob: Float64Arra
 
 /** A listed model's inputs ('input [784]', or each by name) and, when it has several, its outputs. */
 function describeIo(m: ModelInfo): string[] {
-  const ids = (i?: { inputEncoding?: { oneHot: number }; strings?: true; hashing?: { numBins: number }; text?: { length: number } }) =>
-    i?.text ? ` (texts, each split into ${i.text.length} tokens)` : i?.hashing ? ` (${i.strings ? 'strings' : 'values'} hashed into ${i.hashing.numBins} bins)` : i?.inputEncoding ? ` (token ids, one-hot over ${i.inputEncoding.oneHot})` : i?.strings ? ' (strings)' : '';
+  const ids = (i?: { inputEncoding?: { oneHot: number }; strings?: true; hashing?: { numBins: number }; text?: { length: number; bag?: 'all' | 'distinct' } }) =>
+    i?.text ? (i.text.bag ? ` (texts, a bag of at most ${i.text.length} ${i.text.bag === 'distinct' ? 'distinct ' : ''}tokens each)` : ` (texts, each split into ${i.text.length} tokens)`) : i?.hashing ? ` (${i.strings ? 'strings' : 'values'} hashed into ${i.hashing.numBins} bins)` : i?.inputEncoding ? ` (token ids, one-hot over ${i.inputEncoding.oneHot})` : i?.strings ? ' (strings)' : '';
   const input = m.inputs && m.inputs.length > 1 ? `inputs ${m.inputs.map((i) => `${i.name} [${i.inputShape}]${ids(i)}`).join(', ')}` : `input [${m.inputShape}]${ids(m.inputs?.[0] ?? m)}`;
   return m.outputs && m.outputs.length > 1 ? [input, `outputs ${m.outputs.map((o) => o.name).join(', ')}`] : [input];
 }
