@@ -22,6 +22,23 @@ async function query(m: tfe.PrivateModel, several: boolean): Promise<void> {
   await Promise.all([x, ...ys].map((t) => t.dispose()));
 }
 
+/**
+ * The native memory once the frees a query left in flight (each party's, after its last message)
+ * have run: readings 25 ms apart until two agree (2 s at most). Taken before and after, so a
+ * baseline read while the warm-up's frees ran (CI once saw 140 tensors then, 50 after) is not
+ * one.
+ */
+async function settled(): Promise<{ tensors: number; bytes: number }> {
+  let last = memory();
+  for (let i = 0; i < 80; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    const now = memory();
+    if (now.tensors === last.tensors && now.bytes === last.bytes) return now;
+    last = now;
+  }
+  return last;
+}
+
 /** A tfjs model with two heads (predictOutputs unpacks the packed output). */
 async function twoHeads(): Promise<tfe.ModelArtifacts> {
   const input = tf.input({ shape: [12] });
@@ -40,11 +57,11 @@ for (const protocol of ['securenn', 'fss', 'pond'] as const)
       const models = [tfe.loadLayersModel(mlp([12, 16, 10]).file, opts), tfe.loadLayersModel(await twoHeads(), opts)];
       // Two queries first: server2 keeps a weight's mask from its second use (its cache).
       for (const [k, m] of models.entries()) for (let q = 0; q < 2; q++) await query(m, k === 1);
-      const base = memory();
+      const base = await settled();
       for (const [k, m] of models.entries()) for (let q = 0; q < 3; q++) await query(m, k === 1);
-      await new Promise((r) => setTimeout(r, 50));
-      t.is(memory().tensors, base.tensors, 'native tensors');
-      t.is(memory().bytes, base.bytes, 'native bytes');
+      const after = await settled();
+      t.is(after.tensors, base.tensors, 'native tensors');
+      t.is(after.bytes, base.bytes, 'native bytes');
     } finally {
       await c.close();
     }
