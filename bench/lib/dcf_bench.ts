@@ -2,27 +2,21 @@
 // evaluation (server0 and server1) of the two-payload DCF (the one-round gate) and of the one-bit
 // DCF (the compact gate), n = 2^16 elements on the 63-bit domain the gates use, one thread. Each
 // result is spot-checked against the plaintext comparison first.
-import { randomFillSync } from 'node:crypto';
 
 import { dcfBitEval, dcfBitKeygen, dcfEval2, dcfKeygen2 } from '../../lib/ops/fss';
 import { randomSeed } from '../../lib/prg/prg';
 import { RingTensor } from '../../lib/tensor/ring_tensor';
 import { setNumThreads } from '../../lib/ring';
+import { randomWords } from './random_words';
 import { type Timing, timeAsync } from './timing';
 
 const N = 1 << 16;
 const BITS = 63;
 const DOMAIN = (1n << BigInt(BITS)) - 1n;
 
-function random(n: number): BigUint64Array {
-  const a = new BigUint64Array(n);
-  randomFillSync(new Uint8Array(a.buffer));
-  return a;
-}
-
 /** Keygen and eval timings (one thread, restored to `threads` after); a failed spot check is a note. */
 export async function benchDcf(threads: number, note: (s: string) => void): Promise<{ keygen: Timing; evaluation: Timing; bitKeygen: Timing; bitEvaluation: Timing; n: number }> {
-  const alpha = random(N), beta0 = random(N), beta1 = random(N), x = random(N);
+  const alpha = randomWords(N), beta0 = randomWords(N), beta1 = randomWords(N), x = randomWords(N);
   for (let i = 0; i < N; i += 7) x[i] = alpha[i]; // the boundary, x = alpha, among the checked
   const [a, b0, b1, xs] = [alpha, beta0, beta1, x].map((v) => RingTensor.fromBigUint64Array(v, [N]));
   let nonce = 1n;
@@ -60,7 +54,7 @@ export async function benchDcf(threads: number, note: (s: string) => void): Prom
 
 /** The one-bit DCF on the same alphas and xs (offsets from beta's low bits), one thread. */
 async function benchBit(a: RingTensor, xs: RingTensor, alpha: BigUint64Array, x: BigUint64Array, note: (s: string) => void): Promise<{ bitKeygen: Timing; bitEvaluation: Timing }> {
-  const w = random(N).map((v) => v & 1n);
+  const w = randomWords(N).map((v) => v & 1n);
   const wt = RingTensor.fromBigUint64Array(w, [N]);
   let nonce = 1n;
   const keygen = () => dcfBitKeygen(a, wt, { bits: BITS, seed: randomSeed(), nonce: nonce++ });

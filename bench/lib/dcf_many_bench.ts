@@ -2,22 +2,16 @@
 // columns at the 48 bits a gate after a Dense layer compares, keyed as folded_product.ts keys it
 // (one many-payload DCF key per gate element, 2k payloads) beside the two-payload key per cell it
 // took before, in the same run, one thread. Both spot-checked against the plaintext comparison.
-import { randomFillSync } from 'node:crypto';
 
 import { dcfEval2, dcfEvalMany, dcfKeygen2, dcfKeygenMany } from '../../lib/ops/fss';
 import { randomSeed } from '../../lib/prg/prg';
 import { setNumThreads } from '../../lib/ring';
 import { RingTensor } from '../../lib/tensor/ring_tensor';
+import { randomWords } from './random_words';
 import { type Timing, timeAsync } from './timing';
 
 const BITS = 48;
 const M = (1n << 64n) - 1n;
-
-function random(n: number): BigUint64Array {
-  const a = new BigUint64Array(n);
-  randomFillSync(new Uint8Array(a.buffer));
-  return a;
-}
 
 export interface FoldKeyTimings {
   elements: number;
@@ -30,7 +24,7 @@ export interface FoldKeyTimings {
 
 export async function benchFoldKeys(elements: number, k: number, threads: number, note: (s: string) => void): Promise<FoldKeyTimings> {
   const cells = elements * k, P = 2 * k;
-  const alpha = random(elements), x = random(elements), beta = random(elements * P);
+  const alpha = randomWords(elements), x = randomWords(elements), beta = randomWords(elements * P);
   for (let i = 0; i < elements; i += 5) x[i] = alpha[i];
   // The same comparisons per cell: alpha and x repeated over the columns, payloads split in two.
   const rep = (v: BigUint64Array) => BigUint64Array.from({ length: cells }, (_, c) => v[Math.floor(c / k)]);

@@ -2,21 +2,15 @@
 // (server0 and server1), n = 2^16 elements, one thread, on the 63-bit domain the comparisons'
 // keys in dcf_bench.ts use (so a row of each compares per element) and on the 47 bits strings'
 // ids take (lib/protocol/fss/equality.ts). Spot-checked against the plaintext equality first.
-import { randomFillSync } from 'node:crypto';
 
 import { dpfEval, dpfKeygen } from '../../lib/ops/fss';
 import { randomSeed } from '../../lib/prg/prg';
 import { RingTensor } from '../../lib/tensor/ring_tensor';
 import { setNumThreads } from '../../lib/ring';
+import { randomWords } from './random_words';
 import { type Timing, timeAsync } from './timing';
 
 const N = 1 << 16;
-
-function random(n: number): BigUint64Array {
-  const a = new BigUint64Array(n);
-  randomFillSync(new Uint8Array(a.buffer));
-  return a;
-}
 
 export interface DpfTimings {
   bits: number;
@@ -28,7 +22,7 @@ export interface DpfTimings {
 /** Keygen and eval timings per domain (one thread, restored to `threads` after); a failed spot check is a note. */
 export async function benchDpf(threads: number, note: (s: string) => void): Promise<DpfTimings[]> {
   const out: DpfTimings[] = [];
-  const alpha = random(N), x = random(N), ones = new BigUint64Array(N).fill(1n);
+  const alpha = randomWords(N), x = randomWords(N), ones = new BigUint64Array(N).fill(1n);
   for (let i = 0; i < N; i += 7) x[i] = alpha[i]; // equal elements among the checked
   const [a, b, xs] = [alpha, ones, x].map((v) => RingTensor.fromBigUint64Array(v, [N]));
   setNumThreads(1);
