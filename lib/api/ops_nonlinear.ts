@@ -88,6 +88,20 @@ export function bilinearOp(name: string, f: Bilinear, x: AnyTensor, y: AnyTensor
 }
 
 /**
+ * f(x, y) for private x holding whole numbers in ring units (the ring's 1, not fixed point's 2^f:
+ * a one-hot row of a private index, lib/api/table_read.ts) and private y in fixed point: Beaver's
+ * product is then at y's scale already, so no truncation follows, and nothing can fail (a
+ * truncation of x 2^f times y at 2^2f would fail about once in 2^8 elements for y near 2^23).
+ */
+export function unscaledProductOp(name: string, f: Bilinear, x: PrivateTensor, y: PrivateTensor, shape: readonly number[]): PrivateTensor {
+  const c = L.clusterOf(name, x, y);
+  const mx: MaskedShare = { ref: x.maskRef(), alpha: null, a: null };
+  const my: MaskedShare = { ref: y.maskRef(), alpha: null, a: null };
+  const shares = run(c, name, [x.masked(), y.masked()], (p, o, [a, b]) => bilinear(p, c.provider, o, f, a as MaskedShare, b as MaskedShare, shape), (p, o) => bilinear(p, c.provider, o, f, mx, my, shape));
+  return new PrivateTensor(c, shape, shares);
+}
+
+/**
  * relu(a) W with x = relu(a) from a relu that kept what its gate opened (PrivateTensor.foldable,
  * lib/protocol/product_folding.ts): the protocol finishes the product from those openings and
  * what its dealer dealt for it, with no round of its own. Then one truncation, as after a Beaver

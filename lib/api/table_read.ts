@@ -1,0 +1,75 @@
+// A private token's vocabulary column from the owner's bucket table (bucket_table.ts), for a
+// vocabulary too large to test every entry (layers_lookup.ts). Per token, in five rounds:
+// 1. one-hot rows of the token's bucket, from its id's low bits (sharedOneHots: one opening of a
+//    uniform distance): q, the bucket's block, and p, its place in blocks q and q + 1;
+// 2. blocks q and q + 1 of the table: a private product of q's one-hot and the table (the table is
+//    a deployed weight, masked once per setup: each query opens 2^hiBits values per token);
+// 3. the bucket: p's one-hot times those two blocks (2^(loBits + 1) buckets' values opened);
+// 4. the slots' ids against the token's: one equality test per slot;
+// 5. the column: the empty slot's column (OOV's) plus each slot's [id = token] times its column
+//    less that; then, as the equality tests' form gives, the column's one-hot row (columnOneHot).
+// Each step is a product, an equality test or sharedOneHots' opening: what each server receives
+// there is uniform (those modules' notes), and the table's layout is public (the vocabulary's size
+// alone). The one-hot rows hold the ring's 1, so the products need no truncation: exact.
+import type { Cluster } from '../protocol/cluster';
+import { oneHotsWidth, sharedOneHots } from '../protocol/shared_one_hot';
+import { mulScalar } from '../ops';
+import { type BucketLayout, SLOT_VALUES } from './bucket_table';
+import { equalZeroWhole } from './comparison_ops';
+import { add, concat, reduceSum, reshape, slice, sub } from './ops';
+import { mul, run, unscaledProductOp } from './ops_nonlinear';
+import { ID_HALF, STRING_ID_BITS } from './string_ids';
+import { type AnyTensor, PrivateTensor } from './tensor';
+
+/** sharedOneHots on flat [n] whole numbers x: [n, oneHotsWidth] in ring units (not fixed point). */
+function oneHots(x: PrivateTensor, hiBits: number, loBits: number): PrivateTensor {
+  const c = x.cluster, n = x.shape.reduce((a, d) => a * d, 1);
+  const shares = run(c, 'oneHot', [x.shares], (p, o, [s]) => sharedOneHots(p, o, (s as never) ?? null, n, hiBits, loBits), (p, o) => sharedOneHots(p, o, null, n, hiBits, loBits));
+  return new PrivateTensor(c, [n, oneHotsWidth(hiBits, loBits)], shares);
+}
+
+/** Fixed point's one-hot rows [n, width] of flat [n] whole numbers in [0, width). */
+export function columnOneHot(x: PrivateTensor, width: number): PrivateTensor {
+  const bits = Math.max(1, Math.ceil(Math.log2(width)));
+  const unit = oneHots(x, bits, 0), c = x.cluster, n = unit.shape[0];
+  const scaled = unit.shares.then((m) => c.run(c.nextOp('oneHotScale'), async (p) => {
+    const s = m.get(p.name);
+    return p.isCompute && s ? mulScalar(s, 1n << BigInt(c.fixed.fracBits)) : null;
+  }));
+  const full = new PrivateTensor(c, [n, 2 ** bits], scaled);
+  return 2 ** bits === width ? full : (slice(full, [0, 0], [n, width]) as PrivateTensor);
+}
+
+/**
+ * The vocabulary column of each of `ids` (flat [n] shares of strings' ids) from `table` (the
+ * private weight [2^hiBits, 2^loBits slots SLOT_VALUES] of `layout`), or `emptyColumn` (OOV's)
+ * for an id the table does not hold: flat [n], whole numbers in fixed point.
+ */
+export function tableColumns(c: Cluster, ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number): AnyTensor {
+  const n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
+  const H = 2 ** layout.hiBits, L = 2 ** layout.loBits, S = layout.slots, w = S * SLOT_VALUES;
+  const rows = oneHots(flat, layout.hiBits, layout.loBits);
+  const q = slice(rows, [0, 0], [n, H]) as PrivateTensor;
+  let bucket: PrivateTensor;
+  if (layout.loBits === 0) {
+    // One bucket per block: the bucket is q's row of the table.
+    bucket = unscaledProductOp('matmul', { kind: 'matmul' }, q, table, [n, w]);
+  } else {
+    // q + 1's one-hot is q's rotated by one column (public: local).
+    const next = concat([slice(q, [0, H - 1], [n, 1]), slice(q, [0, 0], [n, H - 1])], 1) as PrivateTensor;
+    const blocks = unscaledProductOp('matmul', { kind: 'matmul' }, concat([q, next], 0) as PrivateTensor, table, [2 * n, L * w]);
+    const window = concat([reshape(slice(blocks, [0, 0], [n, L * w]), [n, L, w]), reshape(slice(blocks, [n, 0], [n, L * w]), [n, L, w])], 1) as PrivateTensor;
+    const p = reshape(slice(rows, [0, H], [n, 2 * L]), [n, 1, 2 * L]) as PrivateTensor;
+    bucket = reshape(unscaledProductOp('matmul', { kind: 'matmul' }, p, window, [n, 1, w]), [n, w]) as PrivateTensor;
+  }
+  const slots = reshape(bucket, [n, S, SLOT_VALUES]);
+  const field = (k: number) => reshape(slice(slots, [0, 0, k], [n, S, 1]), [n, S]);
+  // Ids below 2^46, an empty slot's below 2^47: differences within 2^47, whole (equalZeroWhole).
+  const d = sub(reshape(flat, [n, 1]), add(mul(field(0), ID_HALF), field(1))) as PrivateTensor;
+  const eq = c.internalOps(() => equalZeroWhole(d.withBound(BigInt(2) ** BigInt(STRING_ID_BITS + 1 + c.fixed.fracBits))));
+  // [id = token] in ring units: a fixed-point 0 or 1 truncated by f bits (exact but for the local
+  // truncation's wrap, 2^(f + 1 - 64)), so its product with a column is exact.
+  const unit = mul(eq, 2 ** -c.fixed.fracBits) as PrivateTensor;
+  const gain = unscaledProductOp('mul', { kind: 'mul' }, unit, sub(field(2), emptyColumn) as PrivateTensor, [n, S]);
+  return add(reduceSum(gain, 1), emptyColumn);
+}

@@ -1,0 +1,122 @@
+// One-hot rows of private whole numbers, for reading a private table at a private index (a
+// vocabulary's bucket table: lib/api/table_read.ts). Every protocol has server2 as a dealer, so
+// this runs under each of them: server2 deals one-hot rows at random points, server0 and server1
+// open how far the private number lies from that point, and each rotates its share of the row by
+// that public distance. Only the distance is opened, and it is uniform.
+import { add, concat, gather, pad, reshape, shiftLeft, shiftRightLogical, sub } from '../ops';
+import { prgRing } from '../prg/prg';
+import { RingTensor } from '../tensor/ring_tensor';
+import { nonceFor } from './correlated';
+import { deal, ringPrg } from './dealer';
+import { type OpCtx, type Party, tag } from './party';
+import { defineGuardedSwitches } from './test_switches';
+
+/**
+ * `mask` is a test control (test_switches.ts): false makes server2's point r zero, so the opened
+ * distance is the private number itself (the view tests' control, which must then fail).
+ */
+export const ONE_HOT_STEPS = defineGuardedSwitches({}, 'ONE_HOT_STEPS', { mask: true });
+
+/** Widths a one-hot row may have: 2^hiBits and 2^(loBits + 1) together at most 2^24 values. */
+export const MAX_ONE_HOT_BITS = 24;
+
+/** The width of sharedOneHots' rows: q's one-hot, then p's (none when loBits is 0). */
+export const oneHotsWidth = (hiBits: number, loBits: number): number => 2 ** hiBits + (loBits ? 2 ** (loBits + 1) : 0);
+
+/**
+ * For flat [n] shares x of whole numbers (fixed point: x 2^f) and k = hiBits + loBits, shares of
+ * the one-hot rows of q in [0, 2^hiBits) and p in [0, 2^(loBits + 1) - 1), side by side as
+ * [n, oneHotsWidth] (p's none when loBits is 0: then x mod 2^k = q), with
+ * x mod 2^k = (q 2^loBits + p) mod 2^k: q the block of x mod 2^k, p its place in the window of
+ * blocks q and q + 1 (the second block takes the carry, which no one can compute without r).
+ * A one-hot's 1 is the ring's 1, not fixed point's 2^f: a product with it needs no truncation
+ * (table_read.ts), and 2^f times it is fixed point's one-hot.
+ *
+ * Offline, server2 (its own seed, so neither compute server knows r):
+ * 1. draws r = r_hi 2^loBits + r_lo per element, r_hi uniform below 2^hiBits, r_lo below 2^loBits;
+ * 2. deals shares of r 2^f, of the one-hot of r_hi [n, 2^hiBits] and of r_lo [n, 2^loBits]
+ *    (seed-compressed: server0 expands its shares, server1 receives the values less them).
+ * Online, server0 and server1:
+ * 3. open d = (x - r) mod 2^k: each sends its share of (x - r) 2^f shifted up by 64 - f - k bits,
+ *    so that only its low f + k bits travel; the sum is d 2^(64 - k) (one round);
+ * 4. d = d_hi 2^loBits + d_lo; q = (r_hi + d_hi) mod 2^hiBits: r_hi's row rotated by d_hi;
+ *    p = r_lo + d_lo < 2^(loBits + 1) - 1: r_lo's row padded to twice its width with zeros, then
+ *    shifted by d_lo (no wrap). Then q 2^loBits + p = r + d = x mod 2^k.
+ * What each party receives: server1 its shares of r 2^f and of both rows, each the value less a
+ * share expanded from s02, which server1 lacks: uniform; server0 nothing from server2. Each
+ * receives the other's share of step 3's opening, uniform on f + k bits given everything else it
+ * holds (its own share of r is r 2^f less the other's uniform share); together they give d = x - r
+ * mod 2^k, uniform as r is and independent of x. server2 receives nothing.
+ * A client's x that is not whole shows its own fraction bits in d's low bits (r 2^f has none
+ * there): only its own input's garbage.
+ */
+export async function sharedOneHots(p: Party, op: OpCtx, x: RingTensor | null, n: number, hiBits: number, loBits: number): Promise<RingTensor | null> {
+  const f = p.fixed.fracBits, k = hiBits + loBits;
+  if (!(hiBits >= 1 && loBits >= 0 && hiBits + loBits + 1 <= MAX_ONE_HOT_BITS && f + k < 64)) throw new RangeError(`sharedOneHots: block bits ${hiBits} and ${loBits} out of range`);
+  const H = 2 ** hiBits, L = 2 ** loBits;
+  const dealt = (slot: number, v: RingTensor | null, shape: number[]) => deal(p, op, 'onehot.deal', slot, v, ringPrg(shape), sub, shape);
+  if (p.role === 2) {
+    const seed = await prgRing(p.crypto!.ownSeed(p), [n], { nonce: nonceFor(op.id, 60) });
+    const raw = seed.toBigUint64Array();
+    seed.dispose();
+    const kMask = (1n << BigInt(k)) - 1n, one = 1n;
+    const r = new BigUint64Array(n), eHi = new BigUint64Array(n * H), eLo = new BigUint64Array(loBits ? n * L : 0);
+    for (let i = 0; i < n; i++) {
+      const ri = ONE_HOT_STEPS.mask ? raw[i] & kMask : 0n;
+      r[i] = ri << BigInt(f);
+      eHi[i * H + Number(ri >> BigInt(loBits))] = one;
+      if (loBits) eLo[i * L + Number(ri & BigInt(L - 1))] = one;
+    }
+    const ts = [RingTensor.fromBigUint64Array(r, [n]), RingTensor.fromBigUint64Array(eHi, [n, H]), ...(loBits ? [RingTensor.fromBigUint64Array(eLo, [n, L])] : [])];
+    try {
+      await Promise.all([dealt(61, ts[0], [n]), dealt(62, ts[1], [n, H]), ...(loBits ? [dealt(63, ts[2], [n, L])] : [])]);
+    } finally {
+      for (const t of ts) t.dispose();
+    }
+    return null;
+  }
+  if (!p.isCompute || !x) return null;
+  const [rj, hiRow, loRow] = await Promise.all([dealt(61, null, [n]), dealt(62, null, [n, H]), loBits ? dealt(63, null, [n, L]) : Promise.resolve(null)]);
+  const owned: (RingTensor | null)[] = [rj, hiRow, loRow];
+  try {
+    const diff = await sub(x, rj!);
+    owned.push(diff);
+    const mine = await shiftLeft(diff, 64 - f - k);
+    owned.push(mine);
+    const theirs = await p.exchange(tag(op, 'onehot.open'), mine);
+    owned.push(theirs);
+    const sum = await add(mine, theirs);
+    owned.push(sum);
+    const dT = await shiftRightLogical(sum, 64 - k);
+    owned.push(dT);
+    const d = dT.toBigUint64Array();
+    const hi = await rotateRows(hiRow!, Array.from(d, (v) => Number(v >> BigInt(loBits))));
+    if (!loBits) return hi;
+    owned.push(hi);
+    const wide = await pad(loRow!, [[0, 0], [0, L]]);
+    owned.push(wide);
+    const lo = await rotateRows(wide, Array.from(d, (v) => Number(v & BigInt(L - 1))));
+    owned.push(lo);
+    return await concat([hi, lo], 1);
+  } finally {
+    for (const t of owned) t?.dispose();
+  }
+}
+
+/** Row t of a [n, W] tensor rotated right by by[t] places (cyclically): out[t, j] = a[t, (j - by[t]) mod W]. */
+export async function rotateRows(a: RingTensor, by: readonly number[]): Promise<RingTensor> {
+  const [n, w] = a.shape, index = new Int32Array(n * w);
+  for (let t = 0; t < n; t++) {
+    const s = ((by[t] % w) + w) % w, base = t * w;
+    for (let j = 0; j < w; j++) index[base + j] = base + ((j - s + w) % w);
+  }
+  const flat = reshape(a, [n * w]);
+  let g: RingTensor | undefined;
+  try {
+    g = await gather(flat, index, 0);
+    return reshape(g, [n, w]);
+  } finally {
+    flat.dispose();
+    g?.dispose();
+  }
+}

@@ -1,0 +1,112 @@
+// A large vocabulary's private read (lib/api/table_read.ts): one-hot rows from one opening of a
+// uniform distance (lib/protocol/shared_one_hot.ts), the owner's bucket table (lib/api/
+// bucket_table.ts) read at a token's bucket, and the token's column. Checked against the columns
+// the vocabulary's own words give (not the table), under every protocol that runs it, and each
+// server's whole view for two secrets with the distance's mask removed as the control; then an
+// attack on server1's recorded messages. Serial: the switches are process-wide.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { bucketLayout, buildBucketTable, tableEntries, tableShape } from '../lib/api/bucket_table';
+import { stringId } from '../lib/api/string_ids';
+import { columnOneHot, tableColumns } from '../lib/api/table_read';
+import { ONE_HOT_STEPS } from '../lib/protocol/shared_one_hot';
+import { newCluster, priv } from './helpers/suites/harness';
+import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
+
+const word = () => Math.random().toString(36).slice(2, 2 + 3 + Math.floor(Math.random() * 6));
+
+/** m distinct random words, a mask token '' at column 0, OOV at 1, the words from 2. */
+function vocabulary(m: number): { words: string[]; ids: number[]; columns: number[] } {
+  const words = [...new Set(Array.from({ length: 3 * m }, word))].slice(0, m);
+  return { words, ids: [stringId(''), ...words.map(stringId)], columns: [0, ...words.map((_, j) => j + 2)] };
+}
+
+test('bucket layouts: buckets at least the ids, slots for a 2^-20 overflow, tables that hold every entry and read back', (t) => {
+  for (const m of [255, 1000, 20000, 100000]) {
+    const l = bucketLayout(m + 1);
+    t.true(2 ** l.bits >= m + 1 && 2 ** (l.bits - 1) < Math.max(m + 1, 4), `${m}: ${l.bits} bits`);
+    t.true(l.slots >= 6 && l.slots <= 16, `${m}: ${l.slots} slots`);
+    t.is(l.hiBits + l.loBits, l.bits);
+    const v = vocabulary(Math.min(m, 3000));
+    const table = buildBucketTable(v.ids, v.columns, 1, l)!;
+    t.is(table.length, tableShape(l)[0] * tableShape(l)[1]);
+    const back = new Map(tableEntries(table).map((e) => [e.id, e.column]));
+    t.deepEqual(v.ids.map((id) => back.get(id)), v.columns);
+  }
+  // Overflow: more ids in one bucket than it has slots.
+  const l = bucketLayout(300);
+  t.is(buildBucketTable(Array.from({ length: l.slots + 1 }, (_, i) => i * 2 ** l.bits), Array.from({ length: l.slots + 1 }, (_, i) => i + 2), 1, l), null);
+});
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test.serial(`${protocol}: tokens' columns from the bucket table equal the vocabulary's own, one-hot, edges included`, async (t) => {
+    const m = 700, v = vocabulary(m), l = bucketLayout(v.ids.length);
+    const table = buildBucketTable(v.ids, v.columns, 1, l)!;
+    const tokens = [...Array.from({ length: 40 }, () => v.words[Math.floor(Math.random() * m)]), ...Array.from({ length: 12 }, () => `zz${word()}`), '', v.words[0], v.words[m - 1]];
+    const want = tokens.map((s) => (s === '' ? 0 : v.words.indexOf(s) >= 0 ? v.words.indexOf(s) + 2 : 1));
+    const c = newCluster(protocol);
+    try {
+      const ids = priv(c, tokens.map(stringId), [tokens.length]);
+      const tab = priv(c, table, tableShape(l), 'model-owner');
+      const col = tableColumns(c, ids, tab, l, 1) as tfe.PrivateTensor;
+      const hot = columnOneHot(col, m + 2);
+      const [cols, rows] = await Promise.all([tfe.defineOutput('output-receiver', col), tfe.defineOutput('output-receiver', hot)]);
+      t.deepEqual([...cols.data], want);
+      t.deepEqual(rows.shape, [tokens.length, m + 2]);
+      t.deepEqual([...rows.data], want.flatMap((w) => Array.from({ length: m + 2 }, (_, j) => (j === w ? 1 : 0))));
+    } finally {
+      await c.close();
+    }
+  });
+
+/** One columnOneHot of x under `protocol`, recorded. */
+async function oneHotViews(protocol: tfe.ProtocolName, x: number[], width: number): Promise<{ seen: Seen[]; out: Float64Array }> {
+  const c = newCluster(protocol);
+  try {
+    const seen = recordTensors(c);
+    const out = await tfe.defineOutput('output-receiver', columnOneHot(priv(c, x, [x.length]), width));
+    return { seen, out: out.data };
+  } finally {
+    await c.close();
+  }
+}
+
+const n = 3000, width = 16;
+const same = new Array(n).fill(5);
+const spread = Array.from({ length: n }, () => Math.floor(Math.random() * width));
+
+for (const protocol of ['pond', 'securenn', 'fss'] as const)
+  test.serial(`${protocol}: a one-hot row of a private number, exact, and every server's view the same for two secrets; control: the distance unmasked is flagged`, async (t) => {
+    const [a, b] = [await oneHotViews(protocol, same, width), await oneHotViews(protocol, spread, width)];
+    t.deepEqual([...b.out], spread.flatMap((w) => Array.from({ length: width }, (_, j) => (j === w ? 1 : 0))));
+    t.deepEqual(a.seen.filter((s) => s.to === 'server2').map((s) => s.key), [], 'server2 receives nothing');
+    sameViewStatistics(t, a.seen, b.seen, ['server0', 'server1', 'server2']);
+    ONE_HOT_STEPS.mask = false;
+    try {
+      const [ca, cb] = [await oneHotViews(protocol, same, width), await oneHotViews(protocol, spread, width)];
+      t.true(compareViews(ca.seen, cb.seen, 'server1').differ.some((d) => /onehot\.open/.test(d)), 'the control is flagged');
+    } finally {
+      ONE_HOT_STEPS.mask = true;
+    }
+  });
+
+test.serial('attack: server1 guesses each number from what it received (the opening and its dealt rows); at chance with the mask, always right without', async (t) => {
+  const guess = (seen: Seen[]) => {
+    // The two openings' sum is d 2^(64 - k); server1's dealt one-hot share and its share of r are
+    // uniform without s02. Its best guess from d alone is d itself.
+    const open = seen.filter((s) => s.key.includes('onehot.open'));
+    const words = (s: Seen) => new BigUint64Array(s.data.buffer, s.data.byteOffset, s.data.byteLength / 8);
+    const [m0, m1] = open.map(words);
+    return Array.from(m0, (v, i) => Number(((v + m1[i]) & ((1n << 64n) - 1n)) >> BigInt(64 - Math.log2(width))));
+  };
+  const hits = (g: number[]) => g.filter((v, i) => v === spread[i]).length / n;
+  const masked = hits(guess((await oneHotViews('fss', spread, width)).seen));
+  t.true(masked < 1 / width + 0.05, `masked: ${masked}`);
+  ONE_HOT_STEPS.mask = false;
+  try {
+    t.is(hits(guess((await oneHotViews('fss', spread, width)).seen)), 1);
+  } finally {
+    ONE_HOT_STEPS.mask = true;
+  }
+});
