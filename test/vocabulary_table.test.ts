@@ -110,3 +110,45 @@ test.serial('attack: server1 guesses each number from what it received (the open
     ONE_HOT_STEPS.mask = true;
   }
 });
+
+/** Texts ([batch, 1] strings) through a TextVectorization of `config`, its output the model's. */
+function textModel(config: Record<string, unknown>): tfe.ModelArtifacts {
+  const tv = { name: 'tv', max_tokens: null, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null, output_sequence_length: null, pad_to_max_tokens: false, sparse: false, ragged: false, idf_weights: null, encoding: 'utf-8', ...config };
+  const input = { name: 'text', batch_shape: [null, 1], dtype: 'string' };
+  const ref = { class_name: '__keras_tensor__', config: { shape: [null, 1], dtype: 'string', keras_history: ['text', 0, 0] } };
+  const layers = [
+    { module: 'keras.layers', class_name: 'InputLayer', name: 'text', config: input, inbound_nodes: [] },
+    { module: 'keras.layers', class_name: 'TextVectorization', name: 'tv', config: tv, inbound_nodes: [{ args: [ref], kwargs: {} }] },
+  ];
+  return { modelTopology: { class_name: 'Functional', keras_version: '3.15.1', config: { name: 'm', layers, input_layers: [['text', 0, 0]], output_layers: [['tv', 0, 0]] } }, weightSpecs: [], weightData: new ArrayBuffer(0) } as unknown as tfe.ModelArtifacts;
+}
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test.serial(`${protocol}: a TextVectorization of 600 words reads its vocabulary as a bucket table; multi_hot and count of fresh random texts as the words they were written from`, async (t) => {
+    const m = 600, v = vocabulary(m), bound = 10;
+    const c = new tfe.Cluster({ protocol });
+    try {
+      for (const mode of ['multi_hot', 'count'] as const) {
+        const texts: string[] = [], want: number[][] = [];
+        for (let r = 0; r < 4; r++) {
+          const words = Array.from({ length: r === 0 ? 0 : 1 + Math.floor(Math.random() * bound) }, () => (Math.random() < 0.8 ? v.words[Math.floor(Math.random() * (r === 3 ? 3 : m))] : `zz${word()}`));
+          if (mode === 'multi_hot' && new Set(words).size > bound) continue;
+          texts.push(words.join('  '));
+          const row = new Array(m + 1).fill(0);
+          for (const w of words) row[v.words.indexOf(w) + 1] += 1;
+          want.push(row.map((k) => (mode === 'multi_hot' ? Math.min(k, 1) : k)));
+        }
+        const model = tfe.loadLayersModel(textModel({ output_mode: mode, vocabulary: v.words }), { cluster: c, inputShapes: [bound] });
+        const before = c.transport.traffic().byOp.equalZero?.bytes ?? 0;
+        const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => texts.map((x) => [x]) as never)));
+        t.deepEqual(out.shape, [texts.length, m + 1]);
+        t.truthy(c.transport.traffic().byOp.oneHot, 'the table read ran');
+        // Tests per slot (13 here), not per entry (600): 500 KB a token is 170 SecureNN equality tests.
+        const tested = (c.transport.traffic().byOp.equalZero?.bytes ?? 0) - before;
+        t.true(tested > 0 && tested < texts.length * bound * 500e3, `${tested} bytes of equality tests`);
+        t.deepEqual(Array.from({ length: texts.length }, (_, b) => Array.from(out.data.slice(b * (m + 1), (b + 1) * (m + 1)))), want, mode);
+      }
+    } finally {
+      await c.close();
+    }
+  });

@@ -10,6 +10,8 @@
 
 /** Vocabularies of at least this many entries are read as a table (fewer: an equality test per entry, one round, cheaper in rounds and about even in bytes). */
 export const TABLE_FROM_ENTRIES = 256;
+/** The library's config key marking a vocabulary moved into a bucket table (its weight 'vocabulary_table'): public, as the vocabulary's size is. */
+export const VOCABULARY_TABLE = 'vocabulary_table';
 /** Values per slot: the entry's id as two halves (hi 2^23 + lo, as float32 holds them) and its output column. */
 export const SLOT_VALUES = 3;
 /** An empty slot's id: its bucket plus this, above every string's id (2^46), so no token matches it. */

@@ -9,6 +9,7 @@ import { type LayerConfig, refuse } from './layers_graph';
 import type { LayersModelJson, WeightSpec } from './layers_spec';
 import { MAX_LOOKUP_ID } from './layers_lookup';
 import { idHalves, stringId } from './string_ids';
+import { bucketLayout, buildBucketTable, TABLE_FROM_ENTRIES, tableShape, VOCABULARY_TABLE } from './bucket_table';
 
 /** A weight's values and shape, as readWeights returns them. */
 type Weight = { data: Float32Array; shape: number[] };
@@ -29,7 +30,7 @@ function valuesOf(l: LayerConfig, key: string, what: string): number[] {
 }
 
 /** Per class, the config keys holding learned values, and how the owner makes weights of them. */
-const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: string, values: number[]][] }> = {
+const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: string, values: ArrayLike<number>, shape?: number[]][] }> = {
   // A list of C values and a single one broadcast to C, as Keras broadcasts them; two single ones: [1].
   Normalization: {
     keys: ['mean', 'variance'],
@@ -112,8 +113,13 @@ function idfWeights(l: LayerConfig, n: number, found: boolean): [string, number[
   return [['idf_weights', found ? w : [w.reduce((a, b) => a + b, 0) / w.length, ...w]]];
 }
 
-/** StringLookup's vocabulary (and TextVectorization's) as its ids' halves, get_vocabulary()'s leading special tokens dropped; tf_idf's weights. */
-function moveStrings(l: LayerConfig, mask: unknown, oov: unknown): [string, number[]][] {
+/**
+ * StringLookup's vocabulary (and TextVectorization's), get_vocabulary()'s leading special tokens
+ * dropped, as its ids' halves, or from TABLE_FROM_ENTRIES entries on as a bucket table of ids and
+ * output columns (the mask token's, column 0, with them; OOV's is an empty slot's), unless its ids
+ * crowd one bucket (bucket_table.ts: then the halves); tf_idf's weights.
+ */
+function moveStrings(l: LayerConfig, mask: unknown, oov: unknown): [string, ArrayLike<number>, number[]?][] {
   const given = l.config.vocabulary;
   if (!Array.isArray(given) || given.length === 0 || given.length > MAX_VALUES || !given.every((x) => typeof x === 'string'))
     refuse(l, `vocabulary = ${JSON.stringify(given)?.slice(0, 60)} is not a list of at most ${MAX_VALUES} strings (a file's path is not read: give the list)`);
@@ -126,7 +132,19 @@ function moveStrings(l: LayerConfig, mask: unknown, oov: unknown): [string, numb
     ids.set(id, x);
   }
   if (mask != null && ids.get(stringId(String(mask))) === mask) refuse(l, `vocabulary holds the mask token ${JSON.stringify(mask)} other than at its start: Keras refuses it`);
+  const maskId = mask == null ? null : stringId(String(mask));
+  if (maskId !== null && ids.has(maskId)) refuse(l, `vocabulary entry ${JSON.stringify(ids.get(maskId)).slice(0, 60)} has the same 46-bit id as the mask token ${JSON.stringify(mask)}, so the servers could not tell them apart`);
   l.config.vocabulary_size = v.length + 1;
+  if (v.length >= TABLE_FROM_ENTRIES) {
+    const entries = [...ids.keys()], first = maskId === null ? 1 : 2;
+    const stored = maskId === null ? entries : [maskId, ...entries];
+    const columns = [...(maskId === null ? [] : [0]), ...entries.map((_, j) => j + first)];
+    const layout = bucketLayout(stored.length), table = buildBucketTable(stored, columns, first - 1, layout);
+    if (table) {
+      l.config[VOCABULARY_TABLE] = true;
+      return [['vocabulary_table', table, tableShape(layout)], ...idfWeights(l, given.length, found)];
+    }
+  }
   const halves = [...ids.keys()].map(idHalves);
   return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])], ...idfWeights(l, given.length, found)];
 }
@@ -161,11 +179,11 @@ export function configConstantsAsWeights(json: LayersModelJson): { json: LayersM
   const specs: WeightSpec[] = [];
   for (const l of withConstants(topology)) {
     const mover = MOVERS[l.class_name];
-    for (const [key, values] of mover.move(l)) {
+    for (const [key, values, shape = [values.length]] of mover.move(l)) {
       const name = `${l.config.name}/${key}`;
       if (names.has(name) || constants.has(name)) refuse(l, `its config gives a ${key}, and the model also has a weight '${name}'`);
-      constants.set(name, { data: Float32Array.from(values), shape: [values.length] });
-      specs.push({ name, shape: [values.length], dtype: 'float32' });
+      constants.set(name, { data: Float32Array.from(values), shape });
+      specs.push({ name, shape, dtype: 'float32' });
     }
     for (const key of mover.keys) l.config[key] = null;
   }

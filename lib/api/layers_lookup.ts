@@ -26,6 +26,8 @@ import { equalZeroWhole, nonNegativeOp } from './comparison_ops';
 import { type CategoricalMode, encodedShape, encodeRows } from './categorical_encoding';
 import { checkIdWidth, idsOneHot } from './layers_embedding';
 import { textModeOf, textVectorizationOf } from './layers_text';
+import { bucketLayout, tableShape, VOCABULARY_TABLE } from './bucket_table';
+import { columnOneHot, tableColumns } from './table_read';
 
 export type LookupMode = 'int' | CategoricalMode | 'tf_idf';
 
@@ -66,6 +68,7 @@ export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | nul
     // The hash of OOV values over several OOV indices: with one, unused.
     oov_method: (v) => isNull(v) || typeof v === 'string',
     salt: (v) => isNull(v) || typeof v === 'number' || Array.isArray(v),
+    [VOCABULARY_TABLE]: (v) => isNull(v) || (strings && v === true),
   });
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
   const mode = (c.output_mode ?? 'int') as LookupMode;
@@ -86,8 +89,12 @@ const VOCABULARY_WEIGHTS = { IntegerLookup: ['vocabulary'], StringLookup: ['voca
  */
 export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const { mode, mask, padTo } = lookupOf(l), strings = l.class_name !== 'IntegerLookup';
-  const keys = VOCABULARY_WEIGHTS[l.class_name as keyof typeof VOCABULARY_WEIGHTS];
+  const table = l.config[VOCABULARY_TABLE] === true;
+  const keys = table ? [] : VOCABULARY_WEIGHTS[l.class_name as keyof typeof VOCABULARY_WEIGHTS];
   let m = 0;
+  // A bucket table (bucket_table.ts): its layout is the vocabulary's size's (and the mask token's).
+  const layout = table ? tableLayout(l, ctx, mask) : null;
+  if (layout) m = Number(l.config.vocabulary_size) - 1;
   for (const key of keys) {
     const name = `${l.config.name}/${key}`;
     let shape: number[];
@@ -108,6 +115,7 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   checkIdWidth(l, width, ctx.idsOneHot);
   if (padTo !== null && padTo < m + 1) refuse(l, `max_tokens = ${padTo} is below its ${m + 1} indices (the vocabulary and OOV)`);
   const taken = keys.map((key) => ctx.take(key, [m]));
+  const tableWeight = layout ? ctx.take('vocabulary_table', tableShape(layout)) : -1;
   // tf_idf's weights, OOV's first (config_constants.ts moves Keras's idf_weights there).
   const idf = mode === 'tf_idf' ? ctx.take('idf_weights', [m + 1]) : -1;
   const encoding = mode === 'tf_idf' ? 'count' : mode;
@@ -115,13 +123,7 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (encoding !== 'int') encodedShape(l, encoding, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
-    const d = sub(flat, reshape(vocabulary(p), [1, m]));
-    const dm = mask === null ? null : sub(flat, wholeConstant(x, mask));
-    const all = indicators(x, dm === null ? d : concat([d, dm], 1), strings);
-    const e = mask === null ? all : slice(all, [0, 0], [rows, m]);
-    const em = mask === null ? null : slice(all, [0, m], [rows, 1]);
-    const outside = add(neg(reduceSum(e, 1, true)), 1), none = em ? sub(outside, em) : outside;
-    const oneHot = concat([...(em && mode === 'int' ? [em] : []), none, e], 1);
+    const oneHot = layout ? tableOneHot(x as PrivateTensor, p[tableWeight], layout, m, mask, mode) : indicatorsOneHot(x, flat, p, rows);
     if (encoding === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
     const encoded = encodeRows(l, encoding, oneHot, x.shape, padTo ?? m + 1);
     if (idf < 0) return encoded;
@@ -129,7 +131,43 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
     const w = padTo !== null && padTo > m + 1 ? pad(p[idf], [[0, padTo - m - 1]]) : p[idf];
     return mul(encoded, w);
   };
+  // The rows [mask (int mode)], OOV, the vocabulary, from an equality test per entry.
+  const indicatorsOneHot = (x: AnyTensor, flat: AnyTensor, p: PrivateTensor[], rows: number): AnyTensor => {
+    const d = sub(flat, reshape(vocabulary(p), [1, m]));
+    const dm = mask === null ? null : sub(flat, wholeConstant(x, mask));
+    const all = indicators(x, dm === null ? d : concat([d, dm], 1), strings);
+    const e = mask === null ? all : slice(all, [0, 0], [rows, m]);
+    const em = mask === null ? null : slice(all, [0, m], [rows, 1]);
+    const outside = add(neg(reduceSum(e, 1, true)), 1), none = em ? sub(outside, em) : outside;
+    return concat([...(em && mode === 'int' ? [em] : []), none, e], 1);
+  };
   return { step, comparisons: true, exactOnly: true };
+}
+
+/** A bucket table's layout, from the vocabulary's size (and the mask token's id), its weight's shape checked. */
+function tableLayout(l: LayerConfig, ctx: LayerContext, mask: number | null) {
+  const size = l.config.vocabulary_size;
+  if (!Number.isSafeInteger(size) || (size as number) < 2) refuse(l, `${VOCABULARY_TABLE} is set without a vocabulary_size (the vocabulary's entries + OOV) to lay its table out by`);
+  const layout = bucketLayout((size as number) - 1 + (mask === null ? 0 : 1)), want = tableShape(layout), name = `${l.config.name}/vocabulary_table`;
+  let shape: number[];
+  try {
+    shape = ctx.shapeOf(name);
+  } catch {
+    return refuse(l, `${VOCABULARY_TABLE} is set but the model has no weight '${name}'`);
+  }
+  if (shape.join() !== want.join()) refuse(l, `weight '${name}' has shape [${shape}]: a table of ${(size as number) - 1} entries is [${want}]`);
+  return layout;
+}
+
+/**
+ * The rows [mask (int mode)], OOV, the vocabulary (as the equality tests give them) of tokens' ids
+ * x, read from the bucket table (table_read.ts): the token's column, then its one-hot.
+ */
+function tableOneHot(x: PrivateTensor, table: PrivateTensor, layout: ReturnType<typeof bucketLayout>, m: number, mask: number | null, mode: LookupMode): AnyTensor {
+  const rows = x.shape.reduce((a, d) => a * d, 1), width = m + 1 + (mask === null ? 0 : 1);
+  const hot = columnOneHot(tableColumns(x.cluster, x, table, layout, mask === null ? 0 : 1) as PrivateTensor, width);
+  // The bag modes drop the mask's column (the padding adds nothing).
+  return mask !== null && mode !== 'int' ? slice(hot, [0, 1], [rows, m + 1]) : hot;
 }
 
 /**

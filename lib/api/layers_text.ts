@@ -11,6 +11,7 @@
 // input_shapes.ts) or DEFAULT_BAG_TOKENS; the padding adds nothing to the counts.
 import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import { settings } from './layers_settings';
+import { VOCABULARY_TABLE } from './bucket_table';
 import { DEFAULT_BAG_TOKENS, MAX_NGRAM, MAX_TEXT_TOKENS, SPLIT, STANDARDIZE, type TextSpec } from './text_tokens';
 
 const isNull = (v: unknown) => v === undefined || v === null;
@@ -52,6 +53,7 @@ export function textVectorizationOf(l: LayerConfig): TextSpec {
     // Moved into a weight, as the vocabulary (config_constants.ts); Keras reads it under tf_idf only.
     idf_weights: isNull,
     encoding: (v) => isNull(v) || v === 'utf-8',
+    [VOCABULARY_TABLE]: (v) => isNull(v) || v === true,
   });
   // (settings() passes sparse and ragged over: InputLayer's are about the input.)
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);

@@ -41,6 +41,7 @@ import { lookupOf } from './layers_lookup';
 import { plainHashing } from './layers_hashing';
 import { plainHashedCrossing } from './layers_crossing';
 import { hashBin, type HashingSpec } from './hash_bins';
+import { tableEntries } from './bucket_table';
 import { ID_HALF } from './string_ids';
 import { plainEncode } from './categorical_encoding';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
@@ -493,7 +494,14 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   Hashing: (l) => one(plainHashing(l, plainAlloc)),
   // Keras's HashedCrossing, on the crossed ids.
   HashedCrossing: (l) => plainHashedCrossing(l, plainAlloc),
-  StringLookup: (l, { w }) => {
+  StringLookup: (l, { w, has }) => {
+    // A bucket table (bucket_table.ts): its entries in column order, the mask token's left out.
+    if (has(`${l.config.name}/vocabulary_table`)) {
+      const entries = tableEntries(w(`${l.config.name}/vocabulary_table`)), first = Math.min(...entries.map((e) => e.column).filter((k) => k > 0));
+      const vocab = new Float64Array(Number(l.config.vocabulary_size) - 1);
+      for (const e of entries) if (e.column >= first) vocab[e.column - first] = e.id;
+      return plainLookup(l, vocab, w);
+    }
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
     return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]), w);
   },

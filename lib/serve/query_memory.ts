@@ -10,6 +10,7 @@ import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
 import { ID_READERS, vocabularyOf } from '../api/layers_embedding';
 import { textVectorizationOf } from '../api/layers_text';
+import { bucketLayout, SLOT_VALUES, VOCABULARY_TABLE } from '../api/bucket_table';
 import { einsumSpecs } from '../api/einsum_plan';
 import { layerNormComparisons } from '../api/ops_norm';
 import { unitNormEpsilon } from '../api/layers_norm';
@@ -514,7 +515,14 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
         const strings = cls === 'StringLookup' || cls === 'TextVectorization';
         const gates = lookup && !strings ? 2 * (width - 1) : width - 1;
-        elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
+        if (c[VOCABULARY_TABLE] === true) {
+          // A bucket table's read per token (table_read.ts): the dealt one-hot rows, the products
+          // reading two blocks and then a bucket, an equality test per slot, the column's one-hot.
+          const t = bucketLayout(width - 1), H = 2 ** t.hiBits, L = 2 ** t.loBits, w = t.slots * SLOT_VALUES;
+          const hot = 2 ** Math.ceil(Math.log2(width));
+          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (2 * L + 2 * L * w + w) + PER_LINEAR * 4 * t.slots + PER_PRODUCT * 2 * t.slots + 4 * hot + PER_LINEAR * width);
+          elements += equalities(before * t.slots, true);
+        } else elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
         const encoded = masked ? width - 1 : width;
         const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(encoded, Number(c.max_tokens)) : encoded;
