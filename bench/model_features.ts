@@ -184,7 +184,7 @@ const words = () => ({ data: Array.from({ length: 6 }, () => (Math.random() < 0.
 /**
  * keras.io's text classifier, small: raw texts through a TextVectorization (a vocabulary of
  * `vocab` words, 64 tokens per text) into an Embedding, a mean and a Dense: the client splits, the
- * lookup's comparisons (two per token and entry) are the cost.
+ * lookup (below 256 words an equality test per token and entry, from 256 on a bucket table's read per token) is the cost.
  */
 const VOCAB_WORDS = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`);
 const textClassifier = (vocab: number) =>
@@ -237,6 +237,9 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'text: TextVectorization (1000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(1000), input: () => review(1000) },
   { name: 'text: bag of words (multi_hot, 100 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(100), input: () => review(100), inputShapes: [96] },
   { name: 'text: bag of words (multi_hot, 1000 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(1000), input: () => review(1000), inputShapes: [96] },
+  // From 256 words on, a vocabulary is read as a bucket table (lib/api/table_read.ts).
+  { name: 'text: TextVectorization (20000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(20000), input: () => review(20000) },
+  { name: 'text: bag of words (multi_hot, 20000 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(20000), input: () => review(20000), inputShapes: [96] },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];

@@ -14,7 +14,9 @@
 // indices, is supported where Embedding or CategoryEncoding layers read it, as the one-hot of the
 // indices (layers_embedding.ts idMakersOf). StringLookup is the same on strings' ids: a client
 // sends each string of a string input as its id (string_ids.ts), and the vocabulary's ids are the
-// owner's private weights, so no server sees a string.
+// owner's private weights, so no server sees a string. A string vocabulary of TABLE_FROM_ENTRIES
+// or more comes as a bucket table instead (bucket_table.ts), read once per token (table_read.ts)
+// into the same one-hot rows.
 import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { settings } from './layers_settings';

@@ -40,7 +40,7 @@ export const MAX_NGRAM = 16;
 /**
  * Tokens per text a bag-of-words TextVectorization takes unless its deployment gives another bound
  * (inputShapes, --input-shape): Keras bounds none, and each token costs an equality test per
- * vocabulary entry.
+ * vocabulary entry (from 256 entries on, a read of the vocabulary's bucket table: table_read.ts).
  */
 export const DEFAULT_BAG_TOKENS = 128;
 
