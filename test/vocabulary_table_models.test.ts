@@ -1,0 +1,159 @@
+// Models whose string vocabularies are read as bucket tables (lib/api/bucket_table.ts, table_read.ts,
+// docs/models.md "Large vocabularies"), beyond test/vocabulary_table.test.ts: StringLookup in every
+// output mode with and without a mask token, TextVectorization's ids into an Embedding, both against
+// references written from the words; a vocabulary whose ids crowd one bucket keeps the equality
+// tests; the memory estimate follows the form; and every server's view of a whole table read for
+// two sets of tokens, with the distance's mask removed as the control. Serial: the switches are
+// process-wide.
+import test from 'ava';
+
+import * as tfe from '../lib';
+import { bucketLayout } from '../lib/api/bucket_table';
+import { configConstantsAsWeights } from '../lib/api/config_constants';
+import { readLayersModel } from '../lib/api/model';
+import { stringId } from '../lib/api/string_ids';
+import { columnOneHot, tableColumns } from '../lib/api/table_read';
+import { estimateQueryBytes } from '../lib/serve/limits';
+import { ONE_HOT_STEPS } from '../lib/protocol/shared_one_hot';
+import { LOOKUP_CASES, lookupReference } from './helpers/lookup_reference';
+import { oneLayerModel } from './helpers/one_layer_model';
+import { newCluster, priv } from './helpers/suites/harness';
+import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
+
+const word = () => Math.random().toString(36).slice(2, 2 + 3 + Math.floor(Math.random() * 6));
+const words = (m: number) => [...new Set(Array.from({ length: 3 * m }, word))].slice(0, m);
+const pick = <T>(xs: readonly T[]) => xs[Math.floor(Math.random() * xs.length)];
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test.serial(`${protocol}: StringLookup of 300 words, every output mode, with and without a mask token, as Keras's lookup written apart`, async (t) => {
+    const vocab = words(300), c = new tfe.Cluster({ protocol });
+    try {
+      for (const [mode, shape, masked, padTo] of LOOKUP_CASES) {
+        const mask = masked ? '' : null, rows = 4, k = shape[0];
+        const values = Array.from({ length: rows * k }, () => (Math.random() < 0.7 ? pick(vocab) : Math.random() < 0.5 && mask !== null ? mask : `zz${word()}`));
+        const config = { vocabulary: vocab, mask_token: mask, output_mode: mode, ...(padTo ? { pad_to_max_tokens: true, max_tokens: 310 } : {}) };
+        const model = tfe.loadLayersModel(oneLayerModel('StringLookup', config, shape, { dtype: 'string' }), { cluster: c });
+        const x: string[][] = Array.from({ length: rows }, (_, r) => values.slice(r * k, r * k + k));
+        const before = c.transport.traffic().byOp.oneHot?.bytes ?? 0;
+        const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => x as never)));
+        t.true((c.transport.traffic().byOp.oneHot?.bytes ?? 0) > before, `${mode}: the table read ran`);
+        t.deepEqual([...out.data], lookupReference(values, rows, vocab, mask, mode, padTo ? 310 : 301), `${mode} ${shape} mask ${masked}`);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+/** Texts through TextVectorization (int, `length` tokens) of `vocab` into an Embedding [vocab + 2, 2]. */
+function embedded(vocab: string[], length: number, table: number[]): tfe.ModelArtifacts {
+  const input = { name: 'text', batch_shape: [null, 1], dtype: 'string' };
+  const ref = (from: string, shape: unknown[], dtype: string) => ({ class_name: '__keras_tensor__', config: { shape, dtype, keras_history: [from, 0, 0] } });
+  const layers = [
+    { module: 'keras.layers', class_name: 'InputLayer', name: 'text', config: input, inbound_nodes: [] },
+    { module: 'keras.layers', class_name: 'TextVectorization', name: 'tv', config: { name: 'tv', vocabulary: vocab, output_mode: 'int', output_sequence_length: length, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, inbound_nodes: [{ args: [ref('text', [null, 1], 'string')], kwargs: {} }] },
+    { module: 'keras.layers', class_name: 'Embedding', name: 'emb', config: { name: 'emb', input_dim: vocab.length + 2, output_dim: 2 }, inbound_nodes: [{ args: [ref('tv', [null, length], 'int64')], kwargs: {} }] },
+  ];
+  return {
+    modelTopology: { class_name: 'Functional', keras_version: '3.15.1', config: { name: 'm', layers, input_layers: [['text', 0, 0]], output_layers: [['emb', 0, 0]] } },
+    weightSpecs: [{ name: 'emb/embeddings', shape: [vocab.length + 2, 2], dtype: 'float32' }],
+    weightData: new Float32Array(table).buffer,
+  } as unknown as tfe.ModelArtifacts;
+}
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test.serial(`${protocol}: TextVectorization of 400 words into an Embedding: each token's row, the padding's and OOV's included, from the words; the topology holds no word`, async (t) => {
+    const vocab = words(400), length = 7, rows = vocab.length + 2;
+    const table = Array.from({ length: rows * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
+    const texts = Array.from({ length: 3 }, (_, i) => Array.from({ length: i * 3 }, () => (Math.random() < 0.8 ? pick(vocab) : `zz${word()}`)));
+    const artifacts = embedded(vocab, length, table);
+    const c = new tfe.Cluster({ protocol });
+    try {
+      const { json, weights } = readLayersModel(artifacts);
+      const sent = JSON.stringify(json.modelTopology);
+      t.false(vocab.some((w) => sent.includes(`"${w}"`)), 'no word in the topology');
+      t.deepEqual([...weights.keys()].filter((k) => k.startsWith('tv/')), ['tv/vocabulary_table']);
+      const model = tfe.loadLayersModel(artifacts, { cluster: c });
+      const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => texts.map((ws) => [ws.join(' ')]) as never)));
+      const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
+      t.deepEqual([...out.data], texts.flatMap((ws) => Array.from({ length }, (_, i) => [0, 1].map((d) => table[column(ws[i]) * 2 + d])).flat()));
+    } finally {
+      await c.close();
+    }
+  });
+
+test.serial('a vocabulary whose ids crowd one bucket keeps the equality tests, and still answers', async (t) => {
+  const m = 300, l = bucketLayout(m + 1), buckets = 2 ** l.bits;
+  // slots + 1 words of one bucket, then others.
+  const byBucket = new Map<number, string[]>();
+  let crowded: string[] | undefined;
+  while (!crowded) {
+    const w = word(), b = stringId(w) % buckets, list = byBucket.get(b) ?? [];
+    if (!list.includes(w)) list.push(w);
+    byBucket.set(b, list);
+    if (list.length > l.slots) crowded = list;
+  }
+  const vocab = [...new Set([...crowded, ...words(m)])].slice(0, m);
+  const artifacts = oneLayerModel('StringLookup', { vocabulary: vocab, output_mode: 'one_hot' }, [1], { dtype: 'string' });
+  const names = (a: tfe.ModelArtifacts) => configConstantsAsWeights({ modelTopology: a.modelTopology as never, weightsManifest: [] }).constants;
+  t.deepEqual([...names(artifacts).keys()].sort(), ['layer/vocabulary_hi', 'layer/vocabulary_lo']);
+  t.deepEqual([...names(oneLayerModel('StringLookup', { vocabulary: words(m), output_mode: 'one_hot' }, [1], { dtype: 'string' })).keys()], ['layer/vocabulary_table'], 'a vocabulary of random words: the table');
+  const c = new tfe.Cluster({ protocol: 'fss' });
+  try {
+    const model = tfe.loadLayersModel(artifacts, { cluster: c });
+    const x = [crowded[0], crowded[crowded.length - 1], 'zzz'];
+    const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => x.map((w) => [w]) as never)));
+    t.deepEqual([...out.data], lookupReference(x, 3, vocab, null, 'one_hot', m + 1));
+    t.falsy(c.transport.traffic().byOp.oneHot, 'no table read');
+  } finally {
+    await c.close();
+  }
+});
+
+test('the memory estimate follows the form: a 20 000-word text model fits maxQueryBytes as a table, not as tests', (t) => {
+  const model = (table: boolean) => {
+    const artifacts = embedded(words(300), 64, []);
+    const topology = JSON.parse(JSON.stringify(artifacts.modelTopology));
+    const tv = topology.config.layers[1].config;
+    Object.assign(tv, { vocabulary: null, vocabulary_size: 20001, ...(table ? { vocabulary_table: true } : {}) });
+    topology.config.layers[2].config.input_dim = 20002;
+    return topology;
+  };
+  const bytes = (table: boolean) => estimateQueryBytes({ topology: model(table), inputShape: [64], protocol: 'fss' }, 1);
+  t.true(bytes(true) < 2 ** 30 && bytes(false) > 2 ** 30, `table ${bytes(true)}, tests ${bytes(false)}`);
+  // The table's per-token read grows with the vocabulary's square root (and the column's one-hot with it).
+  t.true(bytes(true) > 64 * 20002 * 8, 'counts the column one-hot rows at least');
+});
+
+/** One read of `tokens`' columns (as one-hot rows) from a 300-word table under `protocol`, recorded. */
+async function readViews(protocol: tfe.ProtocolName, vocab: string[], tokens: string[]): Promise<{ seen: Seen[]; out: Float64Array }> {
+  const { buildBucketTable, tableShape } = await import('../lib/api/bucket_table');
+  const ids = [stringId(''), ...vocab.map(stringId)], l = bucketLayout(ids.length);
+  const table = buildBucketTable(ids, [0, ...vocab.map((_, j) => j + 2)], 1, l)!;
+  const c = newCluster(protocol);
+  try {
+    const tab = priv(c, table, tableShape(l), 'model-owner');
+    await tab.shares;
+    const seen = recordTensors(c);
+    const x = priv(c, tokens.map(stringId), [tokens.length]);
+    const out = await tfe.defineOutput('output-receiver', columnOneHot(tableColumns(c, x, tab, l, 1) as tfe.PrivateTensor, vocab.length + 2));
+    return { seen: seen.filter((s) => !s.key.includes('input')), out: out.data };
+  } finally {
+    await c.close();
+  }
+}
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test.serial(`${protocol}: every server's whole view of a table read is the same for one word repeated and for random words; control: the distance unmasked is flagged`, async (t) => {
+    const vocab = words(300), n = 600;
+    const one = new Array(n).fill(vocab[7]), many = Array.from({ length: n }, () => (Math.random() < 0.8 ? pick(vocab) : `zz${word()}`));
+    const [a, b] = [await readViews(protocol, vocab, one), await readViews(protocol, vocab, many)];
+    t.deepEqual([...b.out], many.flatMap((w) => Array.from({ length: 302 }, (_, j) => (j === (vocab.includes(w) ? vocab.indexOf(w) + 2 : 1) ? 1 : 0))));
+    sameViewStatistics(t, a.seen, b.seen, ['server0', 'server1', 'server2']);
+    ONE_HOT_STEPS.mask = false;
+    try {
+      const [ca, cb] = [await readViews(protocol, vocab, one), await readViews(protocol, vocab, many)];
+      t.true(compareViews(ca.seen, cb.seen, 'server1').differ.some((d) => /onehot\.open/.test(d)), 'the control is flagged');
+    } finally {
+      ONE_HOT_STEPS.mask = true;
+    }
+  });
