@@ -215,6 +215,26 @@ const bagClassifier = (vocab: number) =>
     ['out'],
     [['hidden/kernel', [vocab + 1, 16]], ['hidden/bias', [16]], ['out/kernel', [16, 1]], ['out/bias', [1]]],
   );
+/**
+ * keras.io's "Text classification from scratch" (IMDB), as written there: a TextVectorization of
+ * max_tokens 20 000 (19 998 words, '' and [UNK]) padded to 500 tokens, Embedding 128, two Conv1D
+ * 128 (7, strides 3, relu), a global max, Dense 128 relu, Dense 1 sigmoid.
+ */
+const kerasImdb = () =>
+  model(
+    [
+      ['text', 'InputLayer', { batch_input_shape: [null, 1], dtype: 'string' }, []],
+      ['tv', 'TextVectorization', { vocabulary: VOCAB_WORDS(19998), max_tokens: 20000, output_mode: 'int', output_sequence_length: 500, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, ['text']],
+      ['emb', 'Embedding', { input_dim: 20000, output_dim: 128 }, ['tv']],
+      ['c1', 'Conv1D', { filters: 128, kernel_size: 7, strides: 3, padding: 'valid', activation: 'relu' }, ['emb']],
+      ['c2', 'Conv1D', { filters: 128, kernel_size: 7, strides: 3, padding: 'valid', activation: 'relu' }, ['c1']],
+      ['max', 'GlobalMaxPooling1D', {}, ['c2']],
+      ['hidden', 'Dense', { units: 128, activation: 'relu' }, ['max']],
+      ['out', 'Dense', { units: 1, activation: 'sigmoid' }, ['hidden']],
+    ],
+    ['out'],
+    [['emb/embeddings', [20000, 128]], ['c1/kernel', [7, 128, 128]], ['c1/bias', [128]], ['c2/kernel', [7, 128, 128]], ['c2/bias', [128]], ['hidden/kernel', [128, 128]], ['hidden/bias', [128]], ['out/kernel', [128, 1]], ['out/bias', [1]]],
+  );
 const review = (vocab: number) => [[Array.from({ length: 80 }, () => (Math.random() < 0.8 ? `w${Math.floor(Math.random() * vocab)}` : 'other')).join(' ')]];
 
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
@@ -240,6 +260,7 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   // From 256 words on, a vocabulary is read as a bucket table (lib/api/table_read.ts).
   { name: 'text: TextVectorization (20000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(20000), input: () => review(20000) },
   { name: 'text: bag of words (multi_hot, 20000 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(20000), input: () => review(20000), inputShapes: [96] },
+  { name: "text: keras.io's IMDB classifier (20000 tokens, 500 per text, Embedding 128, two Conv1D 128, max, Dense 128, Dense)", artifacts: kerasImdb, input: () => review(19998) },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
   { name: '3D Conv3DTranspose stride 2 (4x8x8x8 -> 8x16x16x4)', artifacts: transpose3d, input: () => input([1, 4, 8, 8, 8]) },
 ];

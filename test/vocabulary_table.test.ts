@@ -11,6 +11,7 @@ import { bucketLayout, buildBucketTable, tableEntries, tableShape } from '../lib
 import { stringId } from '../lib/api/string_ids';
 import { columnOneHot, tableColumns } from '../lib/api/table_read';
 import { ONE_HOT_STEPS } from '../lib/protocol/shared_one_hot';
+import { dpfKeyWords } from '../lib/ops/fss';
 import { newCluster, priv } from './helpers/suites/harness';
 import { compareViews, recordTensors, sameViewStatistics, type Seen } from './helpers/view_stats';
 
@@ -152,3 +153,19 @@ for (const protocol of ['securenn', 'fss'] as const)
       await c.close();
     }
   });
+
+test.serial('one-hot rows\' traffic: under FSS a DPF key per row (2 bits + 3 words), elsewhere the row itself; then r\'s correction and one opening each way', async (t) => {
+  const n = 50, bits = 10;
+  for (const protocol of ['pond', 'securenn', 'fss'] as const) {
+    const c = newCluster(protocol);
+    try {
+      const x = priv(c, Array.from({ length: n }, (_, i) => (i * 37) % 1000), [n]);
+      const out = await tfe.defineOutput('output-receiver', columnOneHot(x, 1000));
+      t.deepEqual([...out.data], Array.from({ length: n }, (_, i) => Array.from({ length: 1000 }, (_, j) => (j === (i * 37) % 1000 ? 1 : 0))).flat());
+      const rows = protocol === 'fss' ? 2 * 8 * dpfKeyWords(bits) : 8 * 2 ** bits;
+      t.is(c.transport.traffic().byOp.oneHot.bytes, n * (rows + 8 + 16), protocol);
+    } finally {
+      await c.close();
+    }
+  }
+});

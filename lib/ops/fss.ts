@@ -224,6 +224,27 @@ export async function dpfEval(key: RingTensor, x: RingTensor, opts: DcfEvalOptio
   return y;
 }
 
+/** Domain bits of dpfEvalAll: 2^20 values per row at most (native kDpfAllMaxBits). */
+export const DPF_ALL_MAX_BITS = 20;
+
+/**
+ * One server's shares y [n, 2^bits] of its DPF keys [n, dpfKeyWords(bits)] at every point of the
+ * domain: y[e, x] = dpfEval(key e, x), so y0 + y1 is beta's one-hot row at alpha (a one-hot row
+ * dealt as one key: lib/protocol/shared_one_hot.ts). The tree expanded level by level, about
+ * 2^(bits+1) hashes per key.
+ */
+export async function dpfEvalAll(key: RingTensor, opts: DcfEvalOptions): Promise<RingTensor> {
+  const op = 'dpfEvalAll';
+  requireTensor(op, key, 'key');
+  requireDType(op, key, 'ring64');
+  const { bits, party } = opts ?? ({} as DcfEvalOptions);
+  const words = dpfKeyWords(requireInt(op, bits, 'bits', 1, DPF_ALL_MAX_BITS));
+  if (party !== 0 && party !== 1) throw new RangeError(`${op}: party must be 0 or 1, got ${String(party)}`);
+  if (key.rank !== 2 || key.shape[1] !== words) throw new RangeError(`${op}: key must be [n, ${words}] (n, 2 * bits + 3) for bits = ${bits}, got [${key.shape.join(', ')}]`);
+  const [y] = await runDcf(K.DpfEvalAll, [key], { bits, party, impl: opts.impl ?? 'auto' }, key.shape[0] * 2 ** (bits + 1));
+  return y;
+}
+
 /** The relu gate's extra inputs of fssSignFinish: this party's shares of the second payload, r and r b. */
 export interface SignFinishRelu {
   e: RingTensor;

@@ -56,6 +56,7 @@ export const DcfBitKeygen = 'DcfBitKeygen';
 export const DcfBitEval = 'DcfBitEval';
 export const DpfKeygen = 'DpfKeygen';
 export const DpfEval = 'DpfEval';
+export const DpfEvalAll = 'DpfEvalAll';
 export const FssSignFinish = 'FssSignFinish';
 
 export type KernelName =
@@ -71,5 +72,5 @@ export type KernelName =
   | typeof PrivateCompareMasked | typeof PrivateCompareReveal | typeof BitsMinusPrgField | typeof WrapBit
   | typeof ShareConvertFinish | typeof MsbUnmask
   | typeof PrgRing | typeof PrgBits | typeof PrgField | typeof PrgPermutation | typeof PermuteLastAxis
-  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfKeygenMany | typeof DcfEvalMany | typeof DcfBitKeygen | typeof DcfBitEval | typeof DpfKeygen | typeof DpfEval
+  | typeof DcfKeygen | typeof DcfEval | typeof DcfKeygen2 | typeof DcfEval2 | typeof DcfKeygenMany | typeof DcfEvalMany | typeof DcfBitKeygen | typeof DcfBitEval | typeof DpfKeygen | typeof DpfEval | typeof DpfEvalAll
   | typeof FssSignFinish;

@@ -6,6 +6,7 @@ import type { RingTensor } from '../tensor/ring_tensor';
 import type { OpCtx, Party } from './party';
 import type { ProductFolding } from './product_folding';
 import type { FssGate } from './protocols';
+import type { OneHotRows } from './one_hot_rows';
 
 /** A step over flat [n] shares a (null on a party that holds none), to flat shares of its result. */
 export type GateStep = (p: Party, op: OpCtx, a: RingTensor | null, n: number) => Promise<RingTensor | null>;
@@ -26,6 +27,8 @@ export interface ExactProtocol {
   fusedReluBit?: (p: Party) => GateStep | null;
   /** Shares of [a = 0] from one gate where the protocol has one (FSS: a DPF key per element); else [a >= 0] - [a - 1 >= 0] from its DReLU (exact/relu.ts equalZero). */
   isZero?: GateStep;
+  /** How server2 deals one-hot rows at its own points (shared_one_hot.ts) where the protocol has a cheaper form than the rows themselves (FSS: a DPF key per row). */
+  oneHotRows?: OneHotRows;
   /** Products relu(a) W folded into the relu gate before them (product_folding.ts); null where products keep their round. */
   productFolding?: (settings: FoldingSettings) => ProductFolding | null;
 }

@@ -8,6 +8,8 @@ import { prgRing } from '../prg/prg';
 import { RingTensor } from '../tensor/ring_tensor';
 import { nonceFor } from './correlated';
 import { deal, ringPrg } from './dealer';
+import { EXACT_PROTOCOLS } from './exact_protocols';
+import { DEALT_ROWS } from './one_hot_rows';
 import { type OpCtx, type Party, tag } from './party';
 import { defineGuardedSwitches } from './test_switches';
 
@@ -34,16 +36,20 @@ export const oneHotsWidth = (hiBits: number, loBits: number): number => 2 ** hiB
  *
  * Offline, server2 (its own seed, so neither compute server knows r):
  * 1. draws r = r_hi 2^loBits + r_lo per element, r_hi uniform below 2^hiBits, r_lo below 2^loBits;
- * 2. deals shares of r 2^f, of the one-hot of r_hi [n, 2^hiBits] and of r_lo [n, 2^loBits]
- *    (seed-compressed: server0 expands its shares, server1 receives the values less them).
+ * 2. deals shares of r 2^f (seed-compressed: server0 expands its share, server1 receives the
+ *    value less it) and of the one-hot rows of r_hi [n, 2^hiBits] and of r_lo [n, 2^loBits] as the
+ *    protocol deals rows (one_hot_rows.ts: the rows seed-compressed as r, or under FSS a DPF key
+ *    per row, which each compute server expands).
  * Online, server0 and server1:
  * 3. open d = (x - r) mod 2^k: each sends its share of (x - r) 2^f shifted up by 64 - f - k bits,
  *    so that only its low f + k bits travel; the sum is d 2^(64 - k) (one round);
  * 4. d = d_hi 2^loBits + d_lo; q = (r_hi + d_hi) mod 2^hiBits: r_hi's row rotated by d_hi;
  *    p = r_lo + d_lo < 2^(loBits + 1) - 1: r_lo's row padded to twice its width with zeros, then
  *    shifted by d_lo (no wrap). Then q 2^loBits + p = r + d = x mod 2^k.
- * What each party receives: server1 its shares of r 2^f and of both rows, each the value less a
- * share expanded from s02, which server1 lacks: uniform; server0 nothing from server2. Each
+ * What each party receives: server1 its share of r 2^f, the value less a share expanded from s02,
+ * which server1 lacks: uniform; server0 nothing of r. The rows: as dealt values, server1's share
+ * uniform as r's; as DPF keys, each compute server's key pseudorandom on its own (it hides r_hi,
+ * r_lo: dpf.h). Each
  * receives the other's share of step 3's opening, uniform on f + k bits given everything else it
  * holds (its own share of r is r 2^f less the other's uniform share); together they give d = x - r
  * mod 2^k, uniform as r is and independent of x. server2 receives nothing.
@@ -53,30 +59,32 @@ export const oneHotsWidth = (hiBits: number, loBits: number): number => 2 ** hiB
 export async function sharedOneHots(p: Party, op: OpCtx, x: RingTensor | null, n: number, hiBits: number, loBits: number): Promise<RingTensor | null> {
   const f = p.fixed.fracBits, k = hiBits + loBits;
   if (!(hiBits >= 1 && loBits >= 0 && hiBits + loBits + 1 <= MAX_ONE_HOT_BITS && f + k < 64)) throw new RangeError(`sharedOneHots: block bits ${hiBits} and ${loBits} out of range`);
-  const H = 2 ** hiBits, L = 2 ** loBits;
-  const dealt = (slot: number, v: RingTensor | null, shape: number[]) => deal(p, op, 'onehot.deal', slot, v, ringPrg(shape), sub, shape);
+  const L = 2 ** loBits;
+  // How the rows travel: the protocol's own form (FSS: a DPF key per row), else the rows themselves.
+  const rows = EXACT_PROTOCOLS[p.protocol]?.oneHotRows ?? DEALT_ROWS;
+  const dealtR = (v: RingTensor | null) => deal(p, op, 'onehot.deal', 61, v, ringPrg([n]), sub, [n]);
   if (p.role === 2) {
     const seed = await prgRing(p.crypto!.ownSeed(p), [n], { nonce: nonceFor(op.id, 60) });
     const raw = seed.toBigUint64Array();
     seed.dispose();
-    const kMask = (1n << BigInt(k)) - 1n, one = 1n;
-    const r = new BigUint64Array(n), eHi = new BigUint64Array(n * H), eLo = new BigUint64Array(loBits ? n * L : 0);
+    const kMask = (1n << BigInt(k)) - 1n;
+    const r = new BigUint64Array(n), hiPoints = new BigUint64Array(n), loPoints = new BigUint64Array(n);
     for (let i = 0; i < n; i++) {
       const ri = ONE_HOT_STEPS.mask ? raw[i] & kMask : 0n;
       r[i] = ri << BigInt(f);
-      eHi[i * H + Number(ri >> BigInt(loBits))] = one;
-      if (loBits) eLo[i * L + Number(ri & BigInt(L - 1))] = one;
+      hiPoints[i] = ri >> BigInt(loBits);
+      loPoints[i] = ri & BigInt(L - 1);
     }
-    const ts = [RingTensor.fromBigUint64Array(r, [n]), RingTensor.fromBigUint64Array(eHi, [n, H]), ...(loBits ? [RingTensor.fromBigUint64Array(eLo, [n, L])] : [])];
+    const rT = RingTensor.fromBigUint64Array(r, [n]);
     try {
-      await Promise.all([dealt(61, ts[0], [n]), dealt(62, ts[1], [n, H]), ...(loBits ? [dealt(63, ts[2], [n, L])] : [])]);
+      await Promise.all([dealtR(rT), rows.deal(p, op, 62, hiPoints, n, hiBits), ...(loBits ? [rows.deal(p, op, 63, loPoints, n, loBits)] : [])]);
     } finally {
-      for (const t of ts) t.dispose();
+      rT.dispose();
     }
     return null;
   }
   if (!p.isCompute || !x) return null;
-  const [rj, hiRow, loRow] = await Promise.all([dealt(61, null, [n]), dealt(62, null, [n, H]), loBits ? dealt(63, null, [n, L]) : Promise.resolve(null)]);
+  const [rj, hiRow, loRow] = await Promise.all([dealtR(null), rows.deal(p, op, 62, null, n, hiBits), loBits ? rows.deal(p, op, 63, null, n, loBits) : Promise.resolve(null)]);
   const owned: (RingTensor | null)[] = [rj, hiRow, loRow];
   try {
     const diff = await sub(x, rj!);

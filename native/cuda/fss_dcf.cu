@@ -187,6 +187,21 @@ __global__ void __launch_bounds__(kThreads)
     y[j] = dpfEvalElement(keys, t0, bits, party, key + dcfKeyOffsetHd(K, j), dcfTileRowsHd(n, j), x[j]);
 }
 
+// DpfEvalAll: one thread per key and point, each the point's own walk (dpfEvalElement): bits
+// hashes per value where the CPU's tree expansion (dpf_all.cc) takes two per inner node; the host
+// check (test/host_check_dpf.cc) compares the two word for word.
+__global__ void __launch_bounds__(kThreads)
+    dpfEvalAllKernel(DcfFixedKeys fk, int bits, uint64_t party, int64_t n, const uint64_t* __restrict__ key, uint64_t* __restrict__ y) {
+  __shared__ uint32_t t0[256];
+  __shared__ AesRoundKeys keys[kDcfHashKeys];
+  loadTables(fk, nullptr, t0, keys);
+  const int64_t K = fss::dpfKeyWords(bits), W = int64_t(1) << bits, total = n * W;
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < total; j += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t e = j >> bits;
+    y[j] = dpfEvalElement(keys, t0, bits, party, key + dcfKeyOffsetHd(K, e), dcfTileRowsHd(n, e), static_cast<uint64_t>(j & (W - 1)));
+  }
+}
+
 // Inputs alpha, beta (P = 1) or alpha, beta0, beta1 (P = 2); outputs key0, key1 [n, K].
 template <int P>
 Outputs dcfKeygen(const Inputs& in, const Attrs& at) {
@@ -308,6 +323,19 @@ Outputs dpfEval(const Inputs& in, const Attrs& at) {
   return {y};
 }
 
+// Input key [n, dpfKeyWords(bits)]; output y [n, 2^bits] ring64.
+Outputs dpfEvalAll(const Inputs& in, const Attrs& at) {
+  const fss::DcfEvalArgs a = fss::parseDpfEvalAll(in, at);
+  const int64_t n = in[0].shape[0], W = int64_t(1) << a.bits;
+  Tensor y = allocDevice({n, W}, DType::Ring64);
+  if (n == 0) return {y};
+  useOnCurrentStream(in[0]);
+  dpfEvalAllKernel<<<gridFor(n * W, kThreads), kThreads, 0, currentStream()>>>(fixedKeys(), a.bits, a.party, n, devPtr<uint64_t>(in[0]),
+                                                                                devPtr<uint64_t>(y));
+  TFE_CUDA_LAUNCHED();
+  return {y};
+}
+
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen", 2, dcfKeygen<1>);
 TFE_REGISTER_CUDA_KERNEL("DcfKeygen2", 3, dcfKeygen<2>);
 TFE_REGISTER_CUDA_KERNEL("DcfEval", 2, dcfEval<1>);
@@ -318,6 +346,7 @@ TFE_REGISTER_CUDA_KERNEL("DcfKeygenMany", 2, dcfKeygenMany);
 TFE_REGISTER_CUDA_KERNEL("DcfEvalMany", 2, dcfEvalMany);
 TFE_REGISTER_CUDA_KERNEL("DpfKeygen", 2, dpfKeygen);
 TFE_REGISTER_CUDA_KERNEL("DpfEval", 2, dpfEval);
+TFE_REGISTER_CUDA_KERNEL("DpfEvalAll", 1, dpfEvalAll);
 
 }  // namespace
 }  // namespace cuda

@@ -124,6 +124,24 @@ TFE_CUDA_CASE(dcf_large) {
   return true;
 }
 
+// DpfEvalAll: every point of each key's domain, bit for bit against the CPU's tree expansion, for
+// keygen's keys and random words, sizes around the block, both parties.
+TFE_CUDA_CASE(dpf_eval_all) {
+  for (int bits : {1, 5, 12, 15})
+    for (int64_t n : {int64_t(0), int64_t(1), int64_t(9), int64_t(257)}) {
+      Inputs in = keygenInputs(-1, n);
+      Outputs keys = findKernel("DpfKeygen", KernelDevice::Host)->fn(in, keygenAttrs(bits, 0));
+      Tensor words = randomHost({n, fss::dpfKeyWords(bits)}, DType::Ring64);
+      for (int64_t party = 0; party < 2; ++party)
+        for (const Tensor& key : {keys[party], words})
+          if (!compareKernel("DpfEvalAll", {key}, evalAttrs(bits, party))) {
+            std::printf("  (bits %d, n %lld, party %lld)\n", bits, (long long)n, (long long)party);
+            return false;
+          }
+    }
+  return true;
+}
+
 // The many-payload DCF (DcfKeygenMany / DcfEvalMany): P payloads per element, beta and the
 // shares [n, P]; keys and shares bit for bit against the CPU's, up to the most payloads.
 TFE_CUDA_CASE(dcf_many_keygen_eval) {

@@ -55,6 +55,10 @@ DcfEvalArgs parseDcfEval(const std::string& op, int payloads, const Inputs& in, 
 // DcfEvalMany: its `payloads` attribute (1..kDcfMaxPayloads) checked, then parseDcfEval with it.
 // Returns the payload count in `payloads`.
 DcfEvalArgs parseDcfEvalMany(const std::string& op, const Inputs& in, const Attrs& at, int* payloads);
+// DpfEvalAll (input key [n, dpfKeyWords(bits)], no x): bits (at most kDpfAllMaxBits), party, impl,
+// the key's dtype, rank and width.
+constexpr int kDpfAllMaxBits = 20;
+DcfEvalArgs parseDpfEvalAll(const Inputs& in, const Attrs& at);
 
 }  // namespace fss
 }  // namespace tfe
