@@ -123,27 +123,27 @@ test('HashedCrossing: raw inputs, numbers, one feature, settings it does not hav
   t.throws(() => tfe.loadPlainModel(functional(['a', 'b'], [...lookups, cross({}), { class_name: 'Dense', name: 'd', config: { units: 1 }, inputs: ['la'] }], ['x', 'd'])), {
     message: /\(IntegerLookup\): its ids are read by HashedCrossing 'x' and also by Dense 'd', which would take them as numbers/,
   });
-  // A cross of more tuples than the bound: its one comparison per tuple is refused before any query.
-  const big = Array.from({ length: 300 }, (_, i) => i);
+  // A cross of more tuples than the bound: its one-hot row over them is refused before any query.
+  const big = Array.from({ length: 1100 }, (_, i) => i);
   const huge = functional(['a', 'b'], [{ ...lookups[0], config: { vocabulary: big, output_mode: 'int' } }, { ...lookups[1], config: { vocabulary: big, output_mode: 'int' } }, cross({})], ['x']);
   const c = new tfe.Cluster();
   try {
     const m = tfe.loadLayersModel(huge, { cluster: c });
-    t.throws(() => m.predict(m.defineInput('prediction-client', () => ({ a: [[1]], b: [[2]] }) as never)), { message: new RegExp(`\\(HashedCrossing\\): crosses features of 301 x 301 values, 90601 tuples: at most ${MAX_CROSS_TUPLES}`) });
+    t.throws(() => m.predict(m.defineInput('prediction-client', () => ({ a: [[1]], b: [[2]] }) as never)), { message: new RegExp(`\\(HashedCrossing\\): crosses features of 1101 x 1101 values, 1212201 tuples: at most ${MAX_CROSS_TUPLES}`) });
   } finally {
     void c.close();
   }
 });
 
-test("the per-query memory estimate counts a crossing's comparisons: one per tuple of ids", (t) => {
+test("the per-query memory estimate counts a crossing's one-hot row over its tuples of ids", (t) => {
   const est = (m: number) =>
     estimateQueryBytes({ topology: (functional(['a', 'b'], [
       { class_name: 'IntegerLookup', name: 'la', config: { vocabulary: null, vocabulary_size: m + 1, output_mode: 'int' }, inputs: ['a'] },
       { class_name: 'IntegerLookup', name: 'lb', config: { vocabulary: null, vocabulary_size: m + 1, output_mode: 'int' }, inputs: ['b'] },
       { class_name: 'HashedCrossing', name: 'x', config: { num_bins: 8, output_mode: 'one_hot' }, inputs: ['la', 'lb'] },
     ], ['x']) as unknown as { modelTopology: object }).modelTopology as never, protocol: 'fss', inputShape: [1] }, 1);
-  // (m + 1)^2 tuples: from 9 to 1681, each a comparison at the whole ring (hundreds of bytes).
-  t.true(est(40) - est(2) >= 100 * (41 * 41 - 9), `${est(40)} vs ${est(2)}`);
+  // (m + 1)^2 tuples: from 9 to 1681, a dealt row of 2048 words (and its rotated and scaled copies).
+  t.true(est(40) - est(2) >= 8 * 4 * (2048 - 16), `${est(40)} vs ${est(2)}`);
 });
 
 test('over the service: a FeatureSpace model with its crosses answers as Keras', async (t) => {

@@ -6,11 +6,12 @@
 //   1. the tuple's index k = sum_i id_i stride_i (stride_i the product of the later widths): a
 //      public integer combination of the one-hots' columns, local and exact (sums of columns
 //      times powers of two);
-//   2. [k >= c] for c = 1 .. W - 1 (W the tuples' count): W - 1 comparisons, whose neighbours'
-//      differences are the tuple's one-hot (Discretization's step);
+//   2. the tuple's one-hot row over the W tuples, from k (table_read.ts columnOneHot: one opening
+//      of a uniform distance to a point server2 dealt a one-hot row at, under FSS as one DPF key;
+//      shared_one_hot.ts), where W - 1 comparisons [k >= c] did it before;
 //   3. each bin's entry the sum of its tuples' (a gather of columns and a sum: local).
-// The servers see only the comparisons' messages, as for any lookup; the table (which tuple goes
-// to which bin) is public, as Keras's hash is.
+// The servers see only that opening and the dealt row (uniform, or a pseudorandom key), as for any
+// table read; the table (which tuple goes to which bin) is public, as Keras's hash is.
 //
 // The bin, as TensorFlow's sparse cross computes it: h = 0xDECAFCAFFE, then for each feature in
 // order h = FingerprintCat64(h, id) (an integer feature's value itself, not its fingerprint),
@@ -20,21 +21,22 @@ import { MAX_HASH_BINS } from './hash_bins';
 import { type LayerConfig, type LayerGraph, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { settings } from './layers_settings';
-import type { AnyTensor } from './tensor';
-import { add, concat, constantTensor, gather, pad, reduceSum, reshape, slice, sub } from './ops';
+import type { AnyTensor, PrivateTensor } from './tensor';
+import { add, concat, gather, pad, reduceSum, reshape, slice } from './ops';
 import { mul } from './ops_nonlinear';
-import { nonNegativeOp } from './comparison_ops';
 import { checkIdWidth, idsOneHot, makesIds } from './layers_embedding';
-import { oneHotOfThresholds } from './layers_discretization';
+import { columnOneHot } from './table_read';
+import { DPF_ALL_MAX_BITS } from '../ops/fss';
 
 const isNull = (v: unknown) => v === undefined || v === null;
 /** tf.sparse.cross_hashed's default hash key. */
 const HASH_KEY = 0xdecafcaffen;
 /**
- * At most this many tuples of ids per cross: each costs one comparison per value crossed
- * (a FeatureSpace cross of two features of tens of values is a few hundred).
+ * At most this many tuples of ids per cross: each value crossed takes a one-hot row over them
+ * (dealt as the row itself, 8 bytes a tuple, or under FSS one DPF key expanded over them); a
+ * FeatureSpace cross of two features of tens of values is a few hundred.
  */
-export const MAX_CROSS_TUPLES = 2 ** 16;
+export const MAX_CROSS_TUPLES = 2 ** DPF_ALL_MAX_BITS;
 
 /** A HashedCrossing's settings, checked. */
 export function crossingOf(l: LayerConfig): { numBins: number; mode: 'int' | 'one_hot' } {
@@ -105,7 +107,7 @@ export function hashedCrossing(l: LayerConfig, ctx: LayerContext): LayerPlan {
     if (shape.length < 1 || shape.length > 2 || (shape.length === 2 && shape[1] !== 1) || xs.some((x) => x.rank !== shape.length + 1 || x.shape.slice(0, -1).some((d, i) => d !== shape[i])))
       refuse(l, `crosses ids of shape [batch] or [batch, 1], equal for every feature, as Keras does; got one-hots of shapes ${xs.map((x) => `[${x.shape}]`).join(', ')}`);
     const total = widths.reduce((a, w) => a * w, 1);
-    if (total > MAX_CROSS_TUPLES) refuse(l, `crosses features of ${widths.join(' x ')} values, ${total} tuples: at most ${MAX_CROSS_TUPLES} (a comparison each per query)`);
+    if (total > MAX_CROSS_TUPLES) refuse(l, `crosses features of ${widths.join(' x ')} values, ${total} tuples: at most ${MAX_CROSS_TUPLES} (a one-hot row over them per value)`);
     const key = widths.join();
     if (!tables.has(key)) tables.set(key, binTable(widths, numBins));
     const { indices, perBin } = tables.get(key)!;
@@ -126,15 +128,8 @@ export function hashedCrossing(l: LayerConfig, ctx: LayerContext): LayerPlan {
       const term = mul(reduceSum(gather(flat, cols, 1), 1, true), 2 ** b);
       k = k === null ? term : add(k, term);
     }
-    // 2. The tuple's one-hot from [k >= c], c = 1 .. W - 1 (ids are the library's values: their
-    // comparisons take the width their structure gives).
-    let tuples: AnyTensor;
-    if (k === null) tuples = slice(flat, [0, 0], [rows, 1]); // one tuple (every width 1): each row's 1
-    else {
-      const thresholds = constantTensor(flat.cluster, Array.from({ length: total - 1 }, (_, c) => c + 1), [1, total - 1]);
-      const g = flat.cluster.internalOps(() => nonNegativeOp(sub(k!, thresholds)));
-      tuples = oneHotOfThresholds(g, rows, total - 1);
-    }
+    // 2. The tuple's one-hot row from k, a whole number below W.
+    const tuples = k === null ? slice(flat, [0, 0], [rows, 1]) : columnOneHot(reshape(k, [rows]) as PrivateTensor, total); // one tuple (every width 1): each row's 1
     // 3. Each bin's tuples summed (index W: a zero column for the bins with fewer).
     const bins = reshape(reduceSum(reshape(gather(pad(tuples, [[0, 0], [0, 1]]), indices, 1), [rows, numBins, perBin]), 2), [rows, numBins]);
     return mode === 'int' ? idsOneHot(l, bins, shape, ctx.idsOneHot!) : bins;

@@ -485,14 +485,14 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'HashedCrossing': {
-        // Its inputs are the crossed ids' one-hots [..., w_i] (layers_crossing.ts): per value, one
-        // comparison per tuple of ids but the first (the library's: the whole ring), the tuples'
-        // one-hot, and the bins' sums; int hands them on as ids (padded to the readers'
-        // vocabulary), one_hot as they are.
+        // Its inputs are the crossed ids' one-hots [..., w_i] (layers_crossing.ts): per value, the
+        // tuples' one-hot row (dealt, rotated, scaled: table_read.ts columnOneHot, the dealt row's
+        // width the next power of two), and the bins' sums; int hands them on as ids (padded to
+        // the readers' vocabulary), one_hot as they are.
         const parts = inputs.map((p) => shapes.get(p)).filter((p): p is number[] => p !== undefined);
         const tuples = parts.reduce((a, p) => a * (p[p.length - 1] ?? 1), 1), ids = s.slice(0, -1), values = count(ids);
         const bins = Number(c.num_bins), reader = calls.find((k) => k.inputs.includes(id) && k.layer.class_name in ID_READERS);
-        elements += nonlinear(values * (tuples - 1), true) + PER_LINEAR * values * (2 * tuples + bins);
+        elements += 4 * values * 2 ** Math.ceil(Math.log2(Math.max(2, tuples))) + PER_LINEAR * values * (2 * tuples + bins);
         s = c.output_mode === 'one_hot' ? [bins] : [...ids, reader ? Number(reader.layer.config[ID_READERS[reader.layer.class_name]]) : bins];
         elements += PER_LINEAR * count(s);
         break;
