@@ -11,6 +11,7 @@ import * as tfe from '../lib';
 import { bucketLayout } from '../lib/api/bucket_table';
 import { configConstantsAsWeights } from '../lib/api/config_constants';
 import { readLayersModel } from '../lib/api/model';
+import { columnReaders } from '../lib/api/layers_embedding';
 import { stringId } from '../lib/api/string_ids';
 import { columnOneHot, tableColumns } from '../lib/api/table_read';
 import { estimateQueryBytes } from '../lib/serve/limits';
@@ -72,10 +73,13 @@ for (const protocol of ['securenn', 'fss'] as const)
       const sent = JSON.stringify(json.modelTopology);
       t.false(vocab.some((w) => sent.includes(`"${w}"`)), 'no word in the topology');
       t.deepEqual([...weights.keys()].filter((k) => k.startsWith('tv/')), ['tv/vocabulary_table']);
+      // The Embedding reads its rows by the columns, from its table in blocks (no one-hot rows).
+      t.deepEqual(readLayersModel(artifacts).spec.params.map((p) => p.weight).sort(), ['emb/embedding_blocks', 'tv/vocabulary_table']);
       const model = tfe.loadLayersModel(artifacts, { cluster: c });
       const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => texts.map((ws) => [ws.join(' ')]) as never)));
       const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
       t.deepEqual([...out.data], texts.flatMap((ws) => Array.from({ length }, (_, i) => [0, 1].map((d) => table[column(ws[i]) * 2 + d])).flat()));
+      t.falsy(c.transport.traffic().byOp.oneHotScale, 'no one-hot row of a column');
     } finally {
       await c.close();
     }
@@ -157,3 +161,16 @@ for (const protocol of ['securenn', 'fss'] as const)
       ONE_HOT_STEPS.mask = true;
     }
   });
+
+test('which ids travel as columns: a table lookup read by Embeddings alone (without mask_zero), both sides of every call', (t) => {
+  const node = (id: string, cls: string, config: Record<string, unknown>, inputs: string[]) => ({ id, layer: { class_name: cls, config: { name: id, ...config } as Record<string, unknown> }, inputs });
+  const tv = node('tv', 'TextVectorization', { vocabulary_table: true, output_mode: 'int' }, ['text']);
+  const graph = (...nodes: ReturnType<typeof node>[]) => ({ inputs: [{ id: 'text' }], outputs: ['out'], nodes: [node('text', 'InputLayer', {}, []), ...nodes] }) as never;
+  const emb = (id = 'emb', config = {}, from = 'tv') => node(id, 'Embedding', { input_dim: 9, output_dim: 2, ...config }, [from]);
+  t.deepEqual([...columnReaders(graph(tv, emb(), node('out', 'Dense', {}, ['emb'])))].sort(), ['emb', 'tv']);
+  t.deepEqual([...columnReaders(graph(tv, emb(), emb('e2'), node('out', 'Add', {}, ['emb', 'e2'])))].sort(), ['e2', 'emb', 'tv']);
+  t.deepEqual([...columnReaders(graph(tv, emb(), node('out', 'CategoryEncoding', { num_tokens: 9 }, ['tv'])))], [], 'a CategoryEncoding reads them too');
+  t.deepEqual([...columnReaders(graph(tv, emb('emb', { mask_zero: true }), node('out', 'Dense', {}, ['emb'])))], [], 'mask_zero');
+  t.deepEqual([...columnReaders(graph({ ...tv, layer: { ...tv.layer, config: { ...tv.layer.config, vocabulary_table: null } } }, emb(), node('out', 'Dense', {}, ['emb'])))], [], 'equality tests');
+  t.deepEqual([...columnReaders(graph({ ...tv, layer: { ...tv.layer, config: { ...tv.layer.config, output_mode: 'multi_hot' } } }, node('out', 'Dense', {}, ['tv'])))], [], 'a bag of words');
+});

@@ -98,6 +98,12 @@ export interface LayerContext {
    * (layers_embedding.ts idMakersOf).
    */
   idsOneHot?: number;
+  /**
+   * A lookup read as a bucket table whose ids only Embeddings read, or such an Embedding: the ids
+   * travel as their columns, and the Embedding reads its rows by them (layers_embedding.ts
+   * columnReaders) instead of a product with their one-hot rows.
+   */
+  idColumns?: boolean;
 }
 
 const one = (xs: AnyTensor[]) => xs[0];

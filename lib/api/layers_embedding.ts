@@ -14,6 +14,9 @@ import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { pad, reduceSum, reshape, sub } from './ops';
 import { relu } from './ops_nonlinear';
+import { VOCABULARY_TABLE } from './bucket_table';
+import { rowBlocksLayout, rowBlocksShape } from './row_blocks';
+import { tableRows } from './table_read';
 
 const isNull = (v: unknown) => v === undefined || v === null;
 
@@ -37,6 +40,13 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const v = vocab as number, d = Number(c.output_dim);
   const table = ctx.shapeOf(`${l.config.name}/embeddings`);
   if (table.join() !== [v, d].join()) refuse(l, `weight embeddings has shape [${table}], expected [${v},${d}] (input_dim, output_dim)`);
+  // Ids as columns (columnReaders): the rows read at them from the table in blocks (the owner's).
+  if (ctx.idColumns) {
+    const b = rowBlocksLayout(v, d);
+    const blocks = ctx.derived('embedding_blocks', rowBlocksShape(b, d), { kind: 'rowBlocks', table: `${l.config.name}/embeddings`, rows: v, width: d, ...b });
+    const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => reshape(tableRows(x as PrivateTensor, p[blocks], b.hiBits, b.loBits, d), [...x.shape, d]);
+    return { step, comparisons: false, exactOnly: true };
+  }
   const k = ctx.take('embeddings');
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     // predict() is given the shared input as it is: in process, a caller may share the ids
@@ -46,6 +56,32 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
     return dense(x, p[k], null);
   };
   return { step, comparisons: false, exactOnly: false };
+}
+
+/**
+ * The layers (by name) whose ids travel as columns: each StringLookup or TextVectorization read as
+ * a bucket table (bucket_table.ts VOCABULARY_TABLE) in int mode whose every reader is an Embedding
+ * without mask_zero, and those Embeddings, every call of which reads such ids. The Embedding then
+ * reads its rows at the columns (table_read.ts tableRows: per id, 2^(hiBits+1) + 2^(loBits+1) (d + 1)
+ * values opened) instead of a product with the ids' one-hot rows (V values per id).
+ */
+export function columnReaders(graph: LayerGraph): Set<string> {
+  const tableIds = (l: LayerConfig) => (l.class_name === 'StringLookup' || l.class_name === 'TextVectorization') && l.config[VOCABULARY_TABLE] === true && (l.config.output_mode ?? 'int') === 'int';
+  const embeds = (n: LayerNode) => n.layer.class_name === 'Embedding' && n.layer.config.mask_zero !== true;
+  const calls = (name: string) => graph.nodes.filter((n) => n.layer.config.name === name);
+  const readersOf = (name: string) => graph.nodes.filter((r) => calls(name).some((c) => r.inputs.includes(c.id)));
+  const makerOf = (id: string) => graph.nodes.find((n) => n.id === id)?.layer.config.name;
+  // Narrowed until both sides agree: a lookup every call of which only such Embeddings read (and
+  // no output), an Embedding every call of which reads such a lookup.
+  let lookups = new Set(graph.nodes.filter((n) => tableIds(n.layer)).map((n) => n.layer.config.name));
+  let embeddings = new Set<string>();
+  for (;;) {
+    const kept = [...lookups].filter((name) => readersOf(name).length > 0 && readersOf(name).every(embeds) && !calls(name).some((c) => graph.outputs.includes(c.id)));
+    const readers = new Set(graph.nodes.filter(embeds).map((n) => n.layer.config.name).filter((name) => calls(name).every((c) => c.inputs.length === 1 && kept.includes(makerOf(c.inputs[0]) ?? ''))));
+    const both = kept.filter((name) => readersOf(name).every((r) => readers.has(r.layer.config.name)));
+    if (both.length === lookups.size && readers.size === embeddings.size) return new Set([...both, ...readers]);
+    [lookups, embeddings] = [new Set(both), readers];
+  }
 }
 
 /** A CategoryEncoding's vocabulary and output mode, its settings checked (Keras 3's default mode: multi_hot). */

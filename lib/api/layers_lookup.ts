@@ -125,6 +125,8 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (encoding !== 'int') encodedShape(l, encoding, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
+    // Ids only Embeddings read (LayerContext.idColumns): the columns themselves, which they read rows by.
+    if (layout && encoding === 'int' && ctx.idColumns) return reshape(tableColumns(x.cluster, x as PrivateTensor, p[tableWeight], layout, mask === null ? 0 : 1), x.shape);
     const oneHot = layout ? tableOneHot(x as PrivateTensor, p[tableWeight], layout, m, mask, mode) : indicatorsOneHot(x, flat, p, rows);
     if (encoding === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
     const encoded = encodeRows(l, encoding, oneHot, x.shape, padTo ?? m + 1);

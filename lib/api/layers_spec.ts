@@ -7,6 +7,8 @@ import { layerScaleWeightName } from './layers_convnext';
 import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelTopology, outputId } from './layers_graph';
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
+import { toRowBlocks } from './row_blocks';
+import { columnReaders } from './layers_embedding';
 import { idMakersOf, inputEncodingsOf } from './layers_embedding';
 import { checkStringInputs } from './layers_lookup';
 import { hashedInputsOf } from './layers_hashing';
@@ -83,7 +85,9 @@ export type Derivation =
    * became 3/65536, 8% off). Needs f: derive() returns the scale itself, and lowPartsAt() takes
    * the part once the cluster's fracBits is known.
    */
-  | { kind: 'scaleLow'; of: Derivation };
+  | { kind: 'scaleLow'; of: Derivation }
+  /** A table [rows, width] in blocks for a private row read (row_blocks.ts): an Embedding read by its ids' columns. */
+  | { kind: 'rowBlocks'; table: string; rows: number; width: number; hiBits: number; loBits: number };
 
 /** Keras's backend epsilon, the floor of Normalization's standard deviation. */
 const KERAS_EPSILON = 1e-7;
@@ -92,6 +96,7 @@ const KERAS_EPSILON = 1e-7;
 export function derive(d: Derivation, weights: (name: string) => ArrayLike<number>): Float64Array {
   if (d.kind === 'scaleLow') return derive(d.of, weights); // the part is taken at encoding (lowPartsAt)
   if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
+  if (d.kind === 'rowBlocks') return toRowBlocks(weights(d.table), d.rows, d.width, d);
   if (d.kind === 'separableKernel') {
     const [kh, kw, c] = d.shape;
     return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
@@ -312,6 +317,9 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   const uses = readers(graph);
   checkCrossings(graph);
   const idMakers = idMakersOf(graph);
+  // Lookups read as bucket tables whose ids only Embeddings read: handed on as columns, each
+  // Embedding reading its rows by them (layers_embedding.ts columnReaders).
+  const columns = columnReaders(graph);
   const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
   // One plan per layer, or two for a layer whose call is a model output that other calls also
@@ -347,6 +355,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       tfjs: graph.tfjs,
       scaleFolded: foldedBns.has(l.config.name),
       idsOneHot: idMakers.get(l.config.name),
+      ...(columns.has(l.config.name) ? { idColumns: true } : {}),
       take: (w, shape) => {
         const weight = `${l.config.name}/${w}`;
         const s = weightShape(weight);
@@ -373,6 +382,12 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         if (!(values <= MAX_DERIVED_VALUES)) throw new Error(`layer '${l.config.name}' (${l.class_name}): its expanded kernel '${w}' would hold ${values} values ([${shape}]; at most ${MAX_DERIVED_VALUES}): its dilation or strides are too large`);
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
+        if (d.kind === 'rowBlocks') {
+          const s = weightShape(d.table);
+          if (!s) throw missing(d.table);
+          if (s.join() !== [d.rows, d.width].join()) throw new Error(`weight '${d.table}' has shape [${s}], expected [${d.rows},${d.width}]`);
+          return addParam({ weight: `${l.config.name}/${w}`, shape, derive: d });
+        }
         if (d.kind === 'convKernel' || d.kind === 'subPixelKernel' || d.kind === 'separableKernel') {
           const full = bn && !beforeLast ? scaled(d) : d;
           checkScaleSources(full, shape);

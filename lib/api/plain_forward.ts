@@ -507,7 +507,12 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   // Keras's TextVectorization: StringLookup's, on the tokens' ids its text's owner sent (text_tokens.ts).
   TextVectorization: (l, ctx) => PLAIN.StringLookup(l, ctx),
-  Embedding: (l, { w }) => one((x) => gatherOp(x, w(`${l.config.name}/embeddings`), Number(l.config.input_dim), `layer '${l.config.name}' (Embedding)`)),
+  Embedding: (l, { w, has }) => {
+    // One that reads rows by its ids' columns holds its table in blocks (row_blocks.ts): the table's rows, then zero rows.
+    const n = l.config.name, v = Number(l.config.input_dim);
+    const table = has(`${n}/embeddings`) ? w(`${n}/embeddings`) : w(`${n}/embedding_blocks`).subarray(0, v * Number(l.config.output_dim));
+    return one((x) => gatherOp(x, table, v, `layer '${n}' (Embedding)`));
+  },
   // Dilated kernels come spread by the owner (conv_kernels.ts), grouped ones as saved, and depthwise
   // filters (DepthwiseConv2D's, SeparableConv2D's first) as [kh, kw, 1, C m], as the private model
   // uses them: the derived parameter and its shape.

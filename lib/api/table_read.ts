@@ -41,27 +41,34 @@ export function columnOneHot(x: PrivateTensor, width: number): PrivateTensor {
 }
 
 /**
+ * Row x of a table of 2^(hiBits + loBits) rows of `w` values each, for flat [n] private whole
+ * numbers x (steps 1 to 3 above): `table` the private weight [2^hiBits, 2^loBits w] (blocks of
+ * 2^loBits rows). [n, w], exact.
+ */
+export function tableRows(x: PrivateTensor, table: PrivateTensor, hiBits: number, loBits: number, w: number): PrivateTensor {
+  const n = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [n]) as PrivateTensor;
+  const H = 2 ** hiBits, L = 2 ** loBits;
+  const rows = oneHots(flat, hiBits, loBits);
+  const q = slice(rows, [0, 0], [n, H]) as PrivateTensor;
+  // One row per block: x's row is q's row of the table.
+  if (loBits === 0) return unscaledProductOp('matmul', { kind: 'matmul' }, q, table, [n, w]);
+  // q + 1's one-hot is q's rotated by one column (public: local).
+  const next = concat([slice(q, [0, H - 1], [n, 1]), slice(q, [0, 0], [n, H - 1])], 1) as PrivateTensor;
+  const blocks = unscaledProductOp('matmul', { kind: 'matmul' }, concat([q, next], 0) as PrivateTensor, table, [2 * n, L * w]);
+  const window = concat([reshape(slice(blocks, [0, 0], [n, L * w]), [n, L, w]), reshape(slice(blocks, [n, 0], [n, L * w]), [n, L, w])], 1) as PrivateTensor;
+  const p = reshape(slice(rows, [0, H], [n, 2 * L]), [n, 1, 2 * L]) as PrivateTensor;
+  return reshape(unscaledProductOp('matmul', { kind: 'matmul' }, p, window, [n, 1, w]), [n, w]) as PrivateTensor;
+}
+
+/**
  * The vocabulary column of each of `ids` (flat [n] shares of strings' ids) from `table` (the
  * private weight [2^hiBits, 2^loBits slots SLOT_VALUES] of `layout`), or `emptyColumn` (OOV's)
  * for an id the table does not hold: flat [n], whole numbers in fixed point.
  */
 export function tableColumns(c: Cluster, ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number): AnyTensor {
   const n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
-  const H = 2 ** layout.hiBits, L = 2 ** layout.loBits, S = layout.slots, w = S * SLOT_VALUES;
-  const rows = oneHots(flat, layout.hiBits, layout.loBits);
-  const q = slice(rows, [0, 0], [n, H]) as PrivateTensor;
-  let bucket: PrivateTensor;
-  if (layout.loBits === 0) {
-    // One bucket per block: the bucket is q's row of the table.
-    bucket = unscaledProductOp('matmul', { kind: 'matmul' }, q, table, [n, w]);
-  } else {
-    // q + 1's one-hot is q's rotated by one column (public: local).
-    const next = concat([slice(q, [0, H - 1], [n, 1]), slice(q, [0, 0], [n, H - 1])], 1) as PrivateTensor;
-    const blocks = unscaledProductOp('matmul', { kind: 'matmul' }, concat([q, next], 0) as PrivateTensor, table, [2 * n, L * w]);
-    const window = concat([reshape(slice(blocks, [0, 0], [n, L * w]), [n, L, w]), reshape(slice(blocks, [n, 0], [n, L * w]), [n, L, w])], 1) as PrivateTensor;
-    const p = reshape(slice(rows, [0, H], [n, 2 * L]), [n, 1, 2 * L]) as PrivateTensor;
-    bucket = reshape(unscaledProductOp('matmul', { kind: 'matmul' }, p, window, [n, 1, w]), [n, w]) as PrivateTensor;
-  }
+  const S = layout.slots;
+  const bucket = tableRows(flat, table, layout.hiBits, layout.loBits, S * SLOT_VALUES);
   const slots = reshape(bucket, [n, S, SLOT_VALUES]);
   const field = (k: number) => reshape(slice(slots, [0, 0, k], [n, S, 1]), [n, S]);
   // Ids below 2^46, an empty slot's below 2^47: differences within 2^47, whole (equalZeroWhole).
