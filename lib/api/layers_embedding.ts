@@ -5,7 +5,8 @@
 // ordinary product (what they learn is what any private matmul shows them), and the answer is
 // exact: a one-hot row times the table selects the row's fixed-point encoding, and that product
 // (2^f times a fixed-point value) truncates without rounding. The price is the upload and the
-// product: V values per token.
+// product: V values per token. Ids a large vocabulary's table read makes travel as columns instead
+// where only Embeddings read them (columnReaders), and the Embedding reads its rows by them.
 import { type LayerConfig, type LayerGraph, type LayerNode, refuse } from './layers_graph';
 import type { LayerContext, LayerPlan } from './layers_catalog';
 import { dense } from './layers_dense';
