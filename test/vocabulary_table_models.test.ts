@@ -9,6 +9,7 @@ import test from 'ava';
 
 import * as tfe from '../lib';
 import { bucketLayout } from '../lib/api/bucket_table';
+import { rowBlocksLayout } from '../lib/api/row_blocks';
 import { configConstantsAsWeights } from '../lib/api/config_constants';
 import { readLayersModel } from '../lib/api/model';
 import { columnReaders } from '../lib/api/layers_embedding';
@@ -124,8 +125,14 @@ test('the memory estimate follows the form: a 20 000-word text model fits maxQue
   };
   const bytes = (table: boolean) => estimateQueryBytes({ topology: model(table), inputShape: [64], protocol: 'fss' }, 1);
   t.true(bytes(true) < 2 ** 30 && bytes(false) > 2 ** 30, `table ${bytes(true)}, tests ${bytes(false)}`);
-  // The table's per-token read grows with the vocabulary's square root (and the column's one-hot with it).
-  t.true(bytes(true) > 64 * 20002 * 8, 'counts the column one-hot rows at least');
+  // The Embedding reads rows by the columns: at least its row read's opened values per token, and
+  // no [64, 20 002] one-hot row (what a CategoryEncoding reading the same ids needs).
+  const b = rowBlocksLayout(20002, 2);
+  t.true(bytes(true) > 64 * 8 * (2 ** (b.hiBits + 1) + 2 ** (b.loBits + 1) * 3), 'counts the row read');
+  const withCounts = model(true);
+  withCounts.config.layers[2] = { ...withCounts.config.layers[2], class_name: 'CategoryEncoding', config: { name: 'emb', num_tokens: 20002, output_mode: 'count' } };
+  const counted = estimateQueryBytes({ topology: withCounts, inputShape: [64], protocol: 'fss' }, 1);
+  t.true(counted > bytes(true) && counted > 64 * 20002 * 8, `one-hot rows for a CategoryEncoding: ${counted}`);
 });
 
 /** One read of `tokens`' columns (as one-hot rows) from a 300-word table under `protocol`, recorded. */

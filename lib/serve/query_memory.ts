@@ -8,7 +8,8 @@ import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
-import { ID_READERS, vocabularyOf } from '../api/layers_embedding';
+import { columnReaders, ID_READERS, vocabularyOf } from '../api/layers_embedding';
+import { rowBlocksLayout } from '../api/row_blocks';
 import { textVectorizationOf } from '../api/layers_text';
 import { bucketLayout, SLOT_VALUES, VOCABULARY_TABLE } from '../api/bucket_table';
 import { einsumSpecs } from '../api/einsum_plan';
@@ -73,6 +74,8 @@ interface Call {
   layer: LayerCfg;
   id: string;
   inputs: string[];
+  /** A table lookup whose ids travel as columns, or an Embedding reading rows by them (layers_embedding.ts columnReaders). */
+  columns?: boolean;
   /** An input layer's shape as shared ([..., V] when Embeddings read its one-hot), for a model with several inputs. */
   shared?: number[];
 }
@@ -110,6 +113,13 @@ function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
       const vocab = reader ? vocabularyOf(reader.layer) : undefined;
       return { layer: n.layer as unknown as LayerCfg, id: n.id, inputs: n.inputs, ...(input ? { shared: vocab === undefined ? [...input.shape] : [...input.shape, Number(vocab)] } : {}) };
     });
+  }
+  // Columns: the loader's own rule, on the calls as a graph (a chain's output its last call).
+  try {
+    const columns = columnReaders({ nodes: calls, outputs: chain ? [calls[calls.length - 1]?.id] : graphOf(topo).outputs } as never);
+    for (const k of calls) if (columns.has(String(k.layer.config?.name))) k.columns = true;
+  } catch {
+    // Not a graph the loader takes: it refuses the model first.
   }
   const out = { calls, chain };
   callsCache.set(topo, out);
@@ -278,6 +288,14 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
       case 'Embedding':
       case 'Dense': {
+        if (cls === 'Embedding' && calls[i].columns) {
+          // Rows read by the ids' columns (table_read.ts tableRows): the dealt one-hot rows, two
+          // blocks by a private product, then the row by another; no [..., V] one-hot.
+          const d = Number(c.output_dim), b = rowBlocksLayout(Number(c.input_dim), d), H = 2 ** b.hiBits, L = 2 ** b.loBits, before = count(s);
+          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * d) + PER_PRODUCT * (2 * L + 2 * L * d + d));
+          s = [...s, d];
+          break;
+        }
         const inner = s[s.length - 1] ?? 1, before = count(s);
         s = [...s.slice(0, -1), Number(cls === 'Embedding' ? c.output_dim : c.units)];
         elements += PER_PRODUCT * count(s) + folded(count(s) * inner, before);
@@ -519,14 +537,15 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
           // A bucket table's read per token (table_read.ts): the dealt one-hot rows, the products
           // reading two blocks and then a bucket, an equality test per slot, the column's one-hot.
           const t = bucketLayout(width - 1), H = 2 ** t.hiBits, L = 2 ** t.loBits, w = t.slots * SLOT_VALUES;
-          const hot = 2 ** Math.ceil(Math.log2(width));
-          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (2 * L + 2 * L * w + w) + PER_LINEAR * 4 * t.slots + PER_PRODUCT * 2 * t.slots + 4 * hot + PER_LINEAR * width);
+          // Columns (an Embedding reads its rows by them): no one-hot row of the column.
+          const hot = calls[i].columns ? 0 : 4 * 2 ** Math.ceil(Math.log2(width)) + PER_LINEAR * width;
+          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (2 * L + 2 * L * w + w) + PER_LINEAR * 4 * t.slots + PER_PRODUCT * 2 * t.slots + hot);
           elements += equalities(before * t.slots, true);
         } else elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
         const encoded = masked ? width - 1 : width;
         const padded = c.pad_to_max_tokens === true && c.max_tokens != null ? Math.max(encoded, Number(c.max_tokens)) : encoded;
-        if (mode === 'int') s = asIds ? [...s, width] : s;
+        if (mode === 'int') s = asIds && !calls[i].columns ? [...s, width] : s;
         else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];
         else s = [padded];
         if (mode === 'multi_hot') elements += nonlinear(padded);
