@@ -80,7 +80,10 @@ for (const protocol of ['securenn', 'fss'] as const)
       const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => texts.map((ws) => [ws.join(' ')]) as never)));
       const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
       t.deepEqual([...out.data], texts.flatMap((ws) => Array.from({ length }, (_, i) => [0, 1].map((d) => table[column(ws[i]) * 2 + d])).flat()));
-      t.falsy(c.transport.traffic().byOp.oneHotScale, 'no one-hot row of a column');
+      // Two one-hot ops, the bucket's and the Embedding's row's, and no third for a column's one-hot
+      // row: each op r's correction, its two rows (as two keys each under FSS) and two openings.
+      const perOp = 1 + (protocol === 'fss' ? 4 : 2) + 2;
+      t.is(c.transport.traffic().byOp.oneHot.messages, 2 * perOp, 'no one-hot row of a column');
     } finally {
       await c.close();
     }

@@ -21,23 +21,30 @@ import { mul, run, unscaledProductOp } from './ops_nonlinear';
 import { ID_HALF, STRING_ID_BITS } from './string_ids';
 import { type AnyTensor, PrivateTensor } from './tensor';
 
-/** sharedOneHots on flat [n] whole numbers x: [n, oneHotsWidth] in ring units (not fixed point). */
-function oneHots(x: PrivateTensor, hiBits: number, loBits: number): PrivateTensor {
-  const c = x.cluster, n = x.shape.reduce((a, d) => a * d, 1);
-  const shares = run(c, 'oneHot', [x.shares], (p, o, [s]) => sharedOneHots(p, o, (s as never) ?? null, n, hiBits, loBits), (p, o) => sharedOneHots(p, o, null, n, hiBits, loBits));
+/**
+ * sharedOneHots on flat [n] whole numbers x: [n, oneHotsWidth] in ring units (not fixed point),
+ * or `fixed`, times 2^f (fixed point's one-hot) within the same op: an op id is taken when the op
+ * is defined, never when shares arrive (the servers must number their ops alike).
+ */
+function oneHots(x: PrivateTensor, hiBits: number, loBits: number, fixed = false): PrivateTensor {
+  const c = x.cluster, n = x.shape.reduce((a, d) => a * d, 1), f = BigInt(c.fixed.fracBits);
+  const shares = run(c, 'oneHot', [x.shares], async (p, o, [s]) => {
+    const u = await sharedOneHots(p, o, (s as never) ?? null, n, hiBits, loBits);
+    if (!fixed || !u) return u;
+    try {
+      return await mulScalar(u, 1n << f);
+    } finally {
+      u.dispose();
+    }
+  }, (p, o) => sharedOneHots(p, o, null, n, hiBits, loBits));
   return new PrivateTensor(c, [n, oneHotsWidth(hiBits, loBits)], shares);
 }
 
 /** Fixed point's one-hot rows [n, width] of flat [n] whole numbers in [0, width). */
 export function columnOneHot(x: PrivateTensor, width: number): PrivateTensor {
   const bits = Math.max(1, Math.ceil(Math.log2(width)));
-  const unit = oneHots(x, bits, 0), c = x.cluster, n = unit.shape[0];
-  const scaled = unit.shares.then((m) => c.run(c.nextOp('oneHotScale'), async (p) => {
-    const s = m.get(p.name);
-    return p.isCompute && s ? mulScalar(s, 1n << BigInt(c.fixed.fracBits)) : null;
-  }));
-  const full = new PrivateTensor(c, [n, 2 ** bits], scaled);
-  return 2 ** bits === width ? full : (slice(full, [0, 0], [n, width]) as PrivateTensor);
+  const full = oneHots(x, bits, 0, true);
+  return 2 ** bits === width ? full : (slice(full, [0, 0], [full.shape[0], width]) as PrivateTensor);
 }
 
 /**
