@@ -176,3 +176,36 @@ test('which ids travel as columns: a table lookup read by Embeddings alone (with
   t.deepEqual([...columnReaders(graph({ ...tv, layer: { ...tv.layer, config: { ...tv.layer.config, vocabulary_table: null } } }, emb(), node('out', 'Dense', {}, ['emb'])))], [], 'equality tests');
   t.deepEqual([...columnReaders(graph({ ...tv, layer: { ...tv.layer, config: { ...tv.layer.config, output_mode: 'multi_hot' } } }, node('out', 'Dense', {}, ['tv'])))], [], 'a bag of words');
 });
+
+test('over the service: a 400-word TextVectorization into an Embedding and a 300-word bag of words, deployed under SecureNN and FSS, answer as their words say', async (t) => {
+  const { startCluster } = await import('./helpers/service');
+  const vocab = words(400), length = 5, rows = vocab.length + 2;
+  const table = Array.from({ length: rows * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
+  const bag = words(300);
+  const texts = [`${vocab[3]} ${vocab[399]} zzzz ${vocab[3]}`, '', `${bag[0]} ${bag[299]} ${bag[0]}`];
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    for (const protocol of ['securenn', 'fss'] as const) {
+      await owner.deploy(embedded(vocab, length, table), { name: `emb-${protocol}`, protocol });
+      await owner.deploy(oneLayerModel('TextVectorization', { vocabulary: bag, output_mode: 'count', standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null, output_sequence_length: null }, [1], { dtype: 'string' }), { name: `bag-${protocol}`, protocol, inputShapes: [6] });
+    }
+    const client = await c.connect();
+    for (const protocol of ['securenn', 'fss'] as const) {
+      const e = await client.predict(`emb-${protocol}`, texts);
+      const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
+      t.deepEqual(Array.from(e.outputs), texts.flatMap((s) => Array.from({ length }, (_, i) => [0, 1].map((d) => table[column(s.split(' ').filter((w) => w)[i]) * 2 + d])).flat()), `${protocol}: the Embedding's rows`);
+      const b = await client.predict(`bag-${protocol}`, texts);
+      const want = texts.flatMap((s) => {
+        const row = new Array(301).fill(0);
+        for (const w of s.split(' ').filter((x) => x)) row[bag.indexOf(w) + 1] += 1;
+        return row;
+      });
+      t.deepEqual(Array.from(b.outputs), want, `${protocol}: the counts`);
+    }
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await c.stop();
+  }
+});
