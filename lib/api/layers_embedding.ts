@@ -68,7 +68,8 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
  */
 export function columnReaders(graph: LayerGraph): Set<string> {
   const tableIds = (l: LayerConfig) => (l.class_name === 'StringLookup' || l.class_name === 'TextVectorization') && l.config[VOCABULARY_TABLE] === true && (l.config.output_mode ?? 'int') === 'int';
-  const embeds = (n: LayerNode) => n.layer.class_name === 'Embedding' && n.layer.config.mask_zero !== true;
+  // (Rows up to 2^22: a row read's one-hot rows stay within sharedOneHots' 2^24 values.)
+  const embeds = (n: LayerNode) => n.layer.class_name === 'Embedding' && n.layer.config.mask_zero !== true && Number(n.layer.config.input_dim) <= 2 ** 22;
   const calls = (name: string) => graph.nodes.filter((n) => n.layer.config.name === name);
   const readersOf = (name: string) => graph.nodes.filter((r) => calls(name).some((c) => r.inputs.includes(c.id)));
   const makerOf = (id: string) => graph.nodes.find((n) => n.id === id)?.layer.config.name;
