@@ -137,6 +137,8 @@ for (const protocol of ['securenn', 'fss'] as const)
         const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => texts.map((x) => [x]) as never)));
         t.deepEqual(out.shape, [texts.length, m + 1]);
         t.truthy(c.transport.traffic().byOp.oneHot, 'the table read ran');
+        // multi_hot's min(count, 1): under FSS one equality test per column (its DPF gate), no relu.
+        if (mode === 'multi_hot') t.is(!!c.transport.traffic().byOp.relu, protocol === 'securenn', 'relus only where there is no equality gate');
         // Tests per slot (13 here), not per entry (600): 500 KB a token is 170 SecureNN equality tests.
         const tested = (c.transport.traffic().byOp.equalZero?.bytes ?? 0) - before;
         t.true(tested > 0 && tested < texts.length * bound * 500e3, `${tested} bytes of equality tests`);

@@ -1,10 +1,13 @@
 // Keras's encodings of category indices (its encode_categorical_inputs), shared by the layers that
 // make indices privately (Discretization, IntegerLookup): each makes one-hot rows over its
-// categories, and the output mode is local arithmetic on them (multi_hot adds one relu).
+// categories, and the output mode is local arithmetic on them (multi_hot adds one relu, or one
+// equality test where the protocol has an equality gate).
+import { hasEqualityGate } from '../protocol/exact_protocols';
 import { type LayerConfig, refuse } from './layers_graph';
-import type { AnyTensor } from './tensor';
-import { pad, reduceSum, reshape, sub } from './ops';
+import type { AnyTensor, PrivateTensor } from './tensor';
+import { add, neg, pad, reduceSum, reshape, sub } from './ops';
 import { relu } from './ops_nonlinear';
+import { equalZeroWhole } from './comparison_ops';
 
 export type CategoricalMode = 'one_hot' | 'multi_hot' | 'count';
 
@@ -23,7 +26,10 @@ export function encodedShape(l: LayerConfig, mode: CategoricalMode, shape: reado
 /**
  * The output of `mode` from one-hot rows [batch k, n] (a row per input value; an all-zero row adds
  * nothing), widened with zero columns to `width` (pad_to_max_tokens): count sums each example's
- * rows (local), multi_hot is min(count, 1) = count - relu(count - 1) (exact protocols).
+ * rows (local), multi_hot is min(count, 1) (exact protocols): 1 - [count = 0] where the protocol
+ * has an equality gate (FSS: one DPF key per column, as deep as k needs bits, for counts are whole
+ * and at most k: a 20 000-word bag of words' 20 001 columns at about a quarter of relu's keys),
+ * else count - relu(count - 1).
  */
 export function encodeRows(l: LayerConfig, mode: CategoricalMode, rows: AnyTensor, inputShape: readonly number[], width = rows.shape[1]): AnyTensor {
   const out = encodedShape(l, mode, inputShape, width), [n, bins] = rows.shape;
@@ -31,7 +37,11 @@ export function encodeRows(l: LayerConfig, mode: CategoricalMode, rows: AnyTenso
   if (mode === 'one_hot') return reshape(wide, out);
   const k = n / inputShape[0];
   const count = k === 1 ? wide : reduceSum(reshape(wide, [inputShape[0], k, width]), 1);
-  return mode === 'count' || k === 1 ? count : sub(count, relu(sub(count, 1)));
+  if (mode === 'count' || k === 1) return count;
+  const c = count.cluster;
+  if (!hasEqualityGate(c.protocol)) return sub(count, relu(sub(count, 1)));
+  const p = count as PrivateTensor, bound = BigInt(k) << BigInt(c.fixed.fracBits);
+  return add(neg(c.internalOps(() => equalZeroWhole(p.bound === undefined ? p.withBound(bound) : p))), 1);
 }
 
 /** The plaintext twin: `index` gives each input value's column (or -1: none); Keras's layout as encodedShape. */

@@ -7,3 +7,6 @@ import type { ProtocolName } from './protocols';
 import { securenn } from './securenn';
 
 export const EXACT_PROTOCOLS: Partial<Record<ProtocolName, ExactProtocol>> = { securenn, fss };
+
+/** Whether `name` has an equality gate of its own (ExactProtocol.isZero: FSS's one DPF key), cheaper than comparisons. */
+export const hasEqualityGate = (name: ProtocolName): boolean => EXACT_PROTOCOLS[name]?.isZero !== undefined;

@@ -11,6 +11,7 @@ import { RESIZE_LAYER } from '../api/image_resize';
 import { columnReaders, ID_READERS, vocabularyOf } from '../api/layers_embedding';
 import { rowBlocksLayout } from '../api/row_blocks';
 import { textVectorizationOf } from '../api/layers_text';
+import { hasEqualityGate } from '../protocol/exact_protocols';
 import { bucketLayout, SLOT_VALUES, VOCABULARY_TABLE } from '../api/bucket_table';
 import { einsumSpecs } from '../api/einsum_plan';
 import { layerNormComparisons } from '../api/ops_norm';
@@ -548,7 +549,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         if (mode === 'int') s = asIds && !calls[i].columns ? [...s, width] : s;
         else if (mode === 'one_hot') s = (s[0] ?? 1) > 1 ? [s[0], padded] : [padded];
         else s = [padded];
-        if (mode === 'multi_hot') elements += nonlinear(padded);
+        // multi_hot: one equality test per column where the protocol has the gate, else a relu (categorical_encoding.ts).
+        if (mode === 'multi_hot') elements += (hasEqualityGate(m.protocol) ? equalities : nonlinear)(padded);
         if (mode === 'tf_idf') elements += PER_PRODUCT * padded;
         elements += PER_LINEAR * count(s);
         break;
