@@ -1,7 +1,7 @@
 // CategoryEncoding on token ids (lib/api/layers_embedding.ts), beyond its Keras 3 models'
 // predictions (test/keras3_saved_models.test.ts on keras3_more_layer_models.json): Pond runs
 // one_hot and count (local) and refuses multi_hot (a relu); it must read a model input (the ids'
-// one-hot exists only there).
+// one-hot exists only there); multi_hot on random ids with repeats under both exact protocols.
 
 import test from 'ava';
 
@@ -59,5 +59,23 @@ test('over the service: a structured-data model (ids of two inputs through Categ
     await owner.close();
   } finally {
     await c.stop();
+  }
+});
+
+test('multi_hot on fresh random ids with repeats, under SecureNN (a relu per value) and FSS (an equality test per value): 1 where an id occurs', async (t) => {
+  const { oneLayerModel } = await import('./helpers/one_layer_model');
+  const V = 12, k = 5, rows = 30;
+  const ids = Array.from({ length: rows * k }, () => Math.floor(Math.random() * (Math.random() < 0.5 ? 3 : V)));
+  const want = Array.from({ length: rows }, (_, r) => Array.from({ length: V }, (_, j) => (ids.slice(r * k, r * k + k).includes(j) ? 1 : 0))).flat();
+  for (const protocol of ['securenn', 'fss'] as const) {
+    const c = new tfe.Cluster({ protocol });
+    try {
+      const m = tfe.loadLayersModel(oneLayerModel('CategoryEncoding', { num_tokens: V, output_mode: 'multi_hot' }, [k]), { cluster: c });
+      const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => ({ data: Float64Array.from(ids), shape: [rows, k] }))));
+      t.deepEqual([...out.data], want, protocol);
+      t.is(!!c.transport.traffic().byOp.relu, protocol === 'securenn', `${protocol}: relus only where there is no equality gate`);
+    } finally {
+      await c.close();
+    }
   }
 });

@@ -37,7 +37,16 @@ export function encodeRows(l: LayerConfig, mode: CategoricalMode, rows: AnyTenso
   if (mode === 'one_hot') return reshape(wide, out);
   const k = n / inputShape[0];
   const count = k === 1 ? wide : reduceSum(reshape(wide, [inputShape[0], k, width]), 1);
-  if (mode === 'count' || k === 1) return count;
+  return mode === 'count' || k === 1 ? count : atMostOne(count, k);
+}
+
+/**
+ * min(count, 1) for counts of one-hot rows, whole and at most k (exact protocols): 1 - [count = 0]
+ * where the protocol has an equality gate (FSS: one DPF key, as deep as k needs bits), else
+ * count - relu(count - 1). A count that is not whole (a client's own garbage rows) still gives 0
+ * or 1 through the gate.
+ */
+export function atMostOne(count: AnyTensor, k: number): AnyTensor {
   const c = count.cluster;
   if (!hasEqualityGate(c.protocol)) return sub(count, relu(sub(count, 1)));
   const p = count as PrivateTensor, bound = BigInt(k) << BigInt(c.fixed.fracBits);

@@ -13,8 +13,8 @@ import { dense } from './layers_dense';
 import { ANY, posInt, settings } from './layers_settings';
 import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
-import { pad, reduceSum, reshape, sub } from './ops';
-import { relu } from './ops_nonlinear';
+import { pad, reduceSum, reshape } from './ops';
+import { atMostOne } from './categorical_encoding';
 import { VOCABULARY_TABLE } from './bucket_table';
 import { rowBlocksLayout, rowBlocksShape } from './row_blocks';
 import { tableRows } from './table_read';
@@ -171,7 +171,7 @@ export function idsOneHot(l: LayerConfig, rows: AnyTensor, shape: readonly numbe
  * ([batch] or [batch, 1] ids: [batch, V]; [batch, k]: [batch, k, V]), multi_hot and count
  * ([batch, k] ids: [batch, V], 1 where an id occurs, or how often). The ids arrive one-hot, as an
  * Embedding's (the input owner encodes them), so one_hot is that encoding itself, count its sum
- * over the ids (local), and multi_hot min(count, 1) = count - relu(count - 1) (exact protocols).
+ * over the ids (local), and multi_hot min(count, 1) (exact protocols: categorical_encoding.ts atMostOne).
  */
 export function categoryEncoding(l: LayerConfig): LayerPlan {
   const { v, mode } = categoryEncodingOf(l);
@@ -182,7 +182,7 @@ export function categoryEncoding(l: LayerConfig): LayerPlan {
     const [n, k] = x.shape;
     if (mode === 'one_hot') return k === 1 ? reshape(x, [n, v]) : x;
     const count = reshape(reduceSum(x, 1), [n, v]);
-    return mode === 'count' || k === 1 ? count : sub(count, relu(sub(count, 1)));
+    return mode === 'count' || k === 1 ? count : atMostOne(count, k);
   };
   return { step, comparisons: mode === 'multi_hot', exactOnly: mode === 'multi_hot' };
 }

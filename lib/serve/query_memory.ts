@@ -484,10 +484,11 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         break;
       }
       case 'CategoryEncoding': {
-        // Its input is the ids' one-hot [k, V]: a reshape, a sum over k (local), and for multi_hot a relu per value.
+        // Its input is the ids' one-hot [k, V]: a reshape, a sum over k (local), and for multi_hot a
+        // relu per value, or an equality test where the protocol has the gate (categorical_encoding.ts atMostOne).
         const before = count(s), v = Number(c.num_tokens);
         s = c.output_mode === 'one_hot' && (s[0] ?? 1) > 1 && s.length > 2 ? s : [v];
-        elements += PER_LINEAR * before + (c.output_mode === undefined || c.output_mode === 'multi_hot' ? nonlinear(v) : 0);
+        elements += PER_LINEAR * before + (c.output_mode === undefined || c.output_mode === 'multi_hot' ? (hasEqualityGate(m.protocol) ? equalities : nonlinear)(v) : 0);
         break;
       }
       case 'Hashing': {
