@@ -210,3 +210,35 @@ test('over the service: a 400-word TextVectorization into an Embedding and a 300
     await c.stop();
   }
 });
+
+test('a Sequential text model (TextVectorization of 300 words, Embedding, pooling, Dense) reads its rows by columns, and answers as its words say', async (t) => {
+  const vocab = words(300), length = 6, table = Array.from({ length: 302 * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
+  const kernel = [0.5, -0.25];
+  const artifacts = {
+    modelTopology: { class_name: 'Sequential', keras_version: '3.15.1', config: { name: 's', layers: [
+      { class_name: 'InputLayer', config: { name: 'text', batch_shape: [null, 1], dtype: 'string' } },
+      { class_name: 'TextVectorization', config: { name: 'tv', vocabulary: vocab, output_mode: 'int', output_sequence_length: length, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null } },
+      { class_name: 'Embedding', config: { name: 'emb', input_dim: 302, output_dim: 2 } },
+      { class_name: 'GlobalAveragePooling1D', config: { name: 'mean' } },
+      { class_name: 'Dense', config: { name: 'out', units: 1, use_bias: false } },
+    ] } },
+    weightSpecs: [{ name: 'emb/embeddings', shape: [302, 2], dtype: 'float32' }, { name: 'out/kernel', shape: [2, 1], dtype: 'float32' }],
+    weightData: new Float32Array([...table, ...kernel]).buffer,
+  } as unknown as tfe.ModelArtifacts;
+  t.deepEqual(readLayersModel(artifacts).spec.params.map((p) => p.weight).sort(), ['emb/embedding_blocks', 'out/kernel', 'tv/vocabulary_table']);
+  const texts = [`${vocab[0]} ${vocab[299]} zzzz`, vocab.slice(10, 16).join(' ')];
+  const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
+  const want = texts.map((s) => {
+    const ws = s.split(' ');
+    const mean = [0, 1].map((d) => Array.from({ length }, (_, i) => table[column(ws[i]) * 2 + d]).reduce((a, b) => a + b, 0) / length);
+    return mean[0] * kernel[0] + mean[1] * kernel[1];
+  });
+  const c = new tfe.Cluster({ protocol: 'fss' });
+  try {
+    const m = tfe.loadLayersModel(artifacts, { cluster: c });
+    const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => texts.map((s) => [s]) as never)));
+    [...out.data].forEach((v, i) => t.true(Math.abs(v - want[i]) < 1e-3, `${texts[i]}: ${v} vs ${want[i]}`));
+  } finally {
+    await c.close();
+  }
+});
