@@ -174,6 +174,8 @@ test('which ids travel as columns: a table lookup read by Embeddings alone (with
   t.deepEqual([...columnReaders(graph(tv, emb(), node('out', 'CategoryEncoding', { num_tokens: 9 }, ['tv'])))], [], 'a CategoryEncoding reads them too');
   t.deepEqual([...columnReaders(graph(tv, emb('emb', { mask_zero: true }), node('out', 'Dense', {}, ['emb'])))], [], 'mask_zero');
   t.deepEqual([...columnReaders(graph(tv, emb('emb', { input_dim: 2 ** 22 + 1 }), node('out', 'Dense', {}, ['emb'])))], [], 'more rows than a row read takes');
+  t.deepEqual([...columnReaders(graph(tv, emb('emb', { input_dim: 2 ** 20, output_dim: 128 }), node('out', 'Dense', {}, ['emb'])))], [], 'blocks over 2^26 values');
+  t.deepEqual([...columnReaders(graph(tv, emb('emb', { input_dim: 2 ** 19, output_dim: 128 }), node('out', 'Dense', {}, ['emb'])))].sort(), ['emb', 'tv'], 'blocks of 2^26 values');
   t.deepEqual([...columnReaders(graph({ ...tv, layer: { ...tv.layer, config: { ...tv.layer.config, vocabulary_table: null } } }, emb(), node('out', 'Dense', {}, ['emb'])))], [], 'equality tests');
   t.deepEqual([...columnReaders(graph({ ...tv, layer: { ...tv.layer, config: { ...tv.layer.config, output_mode: 'multi_hot' } } }, node('out', 'Dense', {}, ['tv'])))], [], 'a bag of words');
 });

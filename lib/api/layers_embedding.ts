@@ -68,8 +68,11 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
  */
 export function columnReaders(graph: LayerGraph): Set<string> {
   const tableIds = (l: LayerConfig) => (l.class_name === 'StringLookup' || l.class_name === 'TextVectorization') && l.config[VOCABULARY_TABLE] === true && (l.config.output_mode ?? 'int') === 'int';
-  // (Rows up to 2^22: a row read's one-hot rows stay within sharedOneHots' 2^24 values.)
-  const embeds = (n: LayerNode) => n.layer.class_name === 'Embedding' && n.layer.config.mask_zero !== true && Number(n.layer.config.input_dim) <= 2 ** 22;
+  // Rows up to 2^22 (a row read's one-hot rows stay within sharedOneHots' 2^24 values), and blocks
+  // of at most 2^26 values (layers_spec.ts MAX_DERIVED_VALUES: the owner derives them); a larger
+  // Embedding keeps the one-hot form, whose cost the memory limits weigh.
+  const fits = (c: Record<string, unknown>) => Number(c.input_dim) <= 2 ** 22 && 2 ** Math.ceil(Math.log2(Number(c.input_dim))) * Number(c.output_dim) <= 2 ** 26;
+  const embeds = (n: LayerNode) => n.layer.class_name === 'Embedding' && n.layer.config.mask_zero !== true && fits(n.layer.config);
   const calls = (name: string) => graph.nodes.filter((n) => n.layer.config.name === name);
   const readersOf = (name: string) => graph.nodes.filter((r) => calls(name).some((c) => r.inputs.includes(c.id)));
   const makerOf = (id: string) => graph.nodes.find((n) => n.id === id)?.layer.config.name;

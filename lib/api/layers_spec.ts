@@ -8,8 +8,7 @@ import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelT
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { toRowBlocks } from './row_blocks';
-import { columnReaders } from './layers_embedding';
-import { idMakersOf, inputEncodingsOf } from './layers_embedding';
+import { columnReaders, idMakersOf, inputEncodingsOf } from './layers_embedding';
 import { checkStringInputs } from './layers_lookup';
 import { hashedInputsOf } from './layers_hashing';
 import { textInputsOf } from './layers_text';
