@@ -51,7 +51,7 @@ for (const protocol of ['securenn', 'fss'] as const)
     try {
       const ids = priv(c, tokens.map(stringId), [tokens.length]);
       const tab = priv(c, table, tableShape(l), 'model-owner');
-      const col = tableColumns(c, ids, tab, l, 1) as tfe.PrivateTensor;
+      const col = tableColumns(ids, tab, l, 1) as tfe.PrivateTensor;
       const hot = columnOneHot(col, m + 2);
       const [cols, rows] = await Promise.all([tfe.defineOutput('output-receiver', col), tfe.defineOutput('output-receiver', hot)]);
       t.deepEqual([...cols.data], want);

@@ -149,7 +149,7 @@ async function readViews(protocol: tfe.ProtocolName, vocab: string[], tokens: st
     await tab.shares;
     const seen = recordTensors(c);
     const x = priv(c, tokens.map(stringId), [tokens.length]);
-    const out = await tfe.defineOutput('output-receiver', columnOneHot(tableColumns(c, x, tab, l, 1) as tfe.PrivateTensor, vocab.length + 2));
+    const out = await tfe.defineOutput('output-receiver', columnOneHot(tableColumns(x, tab, l, 1) as tfe.PrivateTensor, vocab.length + 2));
     return { seen: seen.filter((s) => !s.key.includes('input')), out: out.data };
   } finally {
     await c.close();

@@ -126,7 +126,7 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
     if (encoding !== 'int') encodedShape(l, encoding, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
     // Ids only Embeddings read (LayerContext.idColumns): the columns themselves, which they read rows by.
-    if (layout && encoding === 'int' && ctx.idColumns) return reshape(tableColumns(x.cluster, x as PrivateTensor, p[tableWeight], layout, mask === null ? 0 : 1), x.shape);
+    if (layout && encoding === 'int' && ctx.idColumns) return reshape(tableColumns(x as PrivateTensor, p[tableWeight], layout, mask === null ? 0 : 1), x.shape);
     const oneHot = layout ? tableOneHot(x as PrivateTensor, p[tableWeight], layout, m, mask, mode) : indicatorsOneHot(x, flat, p, rows);
     if (encoding === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
     const encoded = encodeRows(l, encoding, oneHot, x.shape, padTo ?? m + 1);
@@ -169,7 +169,7 @@ function tableLayout(l: LayerConfig, ctx: LayerContext, mask: number | null) {
  */
 function tableOneHot(x: PrivateTensor, table: PrivateTensor, layout: ReturnType<typeof bucketLayout>, m: number, mask: number | null, mode: LookupMode): AnyTensor {
   const rows = x.shape.reduce((a, d) => a * d, 1), width = m + 1 + (mask === null ? 0 : 1);
-  const hot = columnOneHot(tableColumns(x.cluster, x, table, layout, mask === null ? 0 : 1) as PrivateTensor, width);
+  const hot = columnOneHot(tableColumns(x, table, layout, mask === null ? 0 : 1) as PrivateTensor, width);
   // The bag modes drop the mask's column (the padding adds nothing).
   return mask !== null && mode !== 'int' ? slice(hot, [0, 1], [rows, m + 1]) : hot;
 }

@@ -11,7 +11,6 @@
 // Each step is a product, an equality test or sharedOneHots' opening: what each server receives
 // there is uniform (those modules' notes), and the table's layout is public (the vocabulary's size
 // alone). The one-hot rows hold the ring's 1, so the products need no truncation: exact.
-import type { Cluster } from '../protocol/cluster';
 import { oneHotsWidth, sharedOneHots } from '../protocol/shared_one_hot';
 import { mulScalar } from '../ops';
 import { type BucketLayout, SLOT_VALUES } from './bucket_table';
@@ -72,8 +71,8 @@ export function tableRows(x: PrivateTensor, table: PrivateTensor, hiBits: number
  * private weight [2^hiBits, 2^loBits slots SLOT_VALUES] of `layout`), or `emptyColumn` (OOV's)
  * for an id the table does not hold: flat [n], whole numbers in fixed point.
  */
-export function tableColumns(c: Cluster, ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number): AnyTensor {
-  const n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
+export function tableColumns(ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number): AnyTensor {
+  const c = ids.cluster, n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
   const S = layout.slots;
   const bucket = tableRows(flat, table, layout.hiBits, layout.loBits, S * SLOT_VALUES);
   const slots = reshape(bucket, [n, S, SLOT_VALUES]);

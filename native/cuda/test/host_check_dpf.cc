@@ -57,6 +57,17 @@ void hdKeys(const Case& c, std::vector<uint64_t>& k0, std::vector<uint64_t>& k1)
   }
 }
 
+// Keys through the CPU kernel (impl "auto" or "portable").
+Outputs cpuKeys(const Case& c, const char* impl) {
+  Attrs at;
+  at.set("bits", int64_t(c.bits));
+  at.set("seed", c.seed);
+  at.set("nonce", c.nonce);
+  at.set("first", c.first);
+  at.set("impl", std::string(impl));
+  return findKernel("DpfKeygen")->fn({ringTensor(c.alpha), ringTensor(c.beta)}, at);
+}
+
 }  // namespace
 
 // Keys and outputs equal the CPU kernels' for domains of 1 to 64 bits, stream offsets up to the
@@ -68,13 +79,7 @@ TFE_HOST_CHECK(dpf_keygen_eval_match_cpu) {
     for (uint64_t first : {uint64_t(0), uint64_t(1 + rng()() % 1000), (~uint64_t(0) >> 1) - 140}) {
       const char* impl = trial++ % 2 ? "auto" : "portable";
       const Case c = makeCase(bits, 140, first);  // two full batches of 64 and a short one
-      Attrs at;
-      at.set("bits", int64_t(bits));
-      at.set("seed", c.seed);
-      at.set("nonce", c.nonce);
-      at.set("first", c.first);
-      at.set("impl", std::string(impl));
-      Outputs cpu = findKernel("DpfKeygen")->fn({ringTensor(c.alpha), ringTensor(c.beta)}, at);
+      Outputs cpu = cpuKeys(c, impl);
       std::vector<uint64_t> h0, h1;
       hdKeys(c, h0, h1);
       if (h0 != words(cpu[0]) || h1 != words(cpu[1])) {
@@ -126,13 +131,7 @@ TFE_HOST_CHECK(dpf_eval_all_matches_cpu) {
   for (int bits : {1, 3, 8, 12}) {
     const char* impl = trial++ % 2 ? "auto" : "portable";
     const Case c = makeCase(bits, 19, 0);
-    Attrs at;
-    at.set("bits", int64_t(bits));
-    at.set("seed", c.seed);
-    at.set("nonce", c.nonce);
-    at.set("first", c.first);
-    at.set("impl", std::string(impl));
-    Outputs keys = findKernel("DpfKeygen")->fn({ringTensor(c.alpha), ringTensor(c.beta)}, at);
+    Outputs keys = cpuKeys(c, impl);
     const int64_t K = fss::dpfKeyWords(bits), n = static_cast<int64_t>(c.alpha.size()), W = int64_t(1) << bits;
     const DcfFixedKeys fk = dcfFixedKeys();
     std::vector<uint64_t> sum(n * W, 0);
