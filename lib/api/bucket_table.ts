@@ -1,8 +1,9 @@
-// A string vocabulary as a hash table of buckets, which the servers read at a private token's
-// bucket (table_read.ts) instead of testing the token against every entry. The bucket of an id is
-// its low k bits (string_ids.ts: FNV-1a's low bits, as even on real words as a random hash's),
-// so a client sends what it always sent, each token's id, and the servers take the bucket from
-// their shares of it. The layout (buckets, slots per bucket, the split into blocks) is a public
+// A large vocabulary (strings' ids, or IntegerLookup's integer codes) as a hash table of buckets,
+// which the servers read at a private token's bucket (table_read.ts) instead of testing the token
+// against every entry. The bucket of an id is its low k bits (string_ids.ts: FNV-1a's low bits, as
+// even on real words as a random hash's; a code's own low bits, two's complement for a negative
+// one: consecutive codes fill buckets one each), so a client sends what it always sent, and the
+// servers take the bucket from their shares of it. The layout (buckets, slots per bucket, the split into blocks) is a public
 // function of the vocabulary's size alone; only a vocabulary whose ids crowd one bucket beyond its
 // slots (for ids like a random hash's, probability below 2^-20) keeps the equality tests, which
 // the owner's reader decides (config_constants.ts) before anything reaches a server. Imports
@@ -66,7 +67,7 @@ export const tableShape = (t: BucketLayout): [number, number] => [2 ** t.hiBits,
 
 /**
  * The table [blocks, buckets per block, slots, SLOT_VALUES] (flat, float32-exact values) of whole
- * ids below 2^46 and their output columns; empty slots hold EMPTY_ID_OFFSET + bucket and
+ * ids of magnitude below 2^46 and their output columns; empty slots hold EMPTY_ID_OFFSET + bucket and
  * `emptyColumn`. null when some bucket would hold more than its slots.
  */
 export function buildBucketTable(ids: readonly number[], columns: readonly number[], emptyColumn: number, t: BucketLayout): Float32Array | null {
@@ -75,11 +76,12 @@ export function buildBucketTable(ids: readonly number[], columns: readonly numbe
   const put = (b: number, s: number, id: number, column: number) => {
     const at = b * width + s * SLOT_VALUES;
     table[at] = Math.floor(id / HALF);
-    table[at + 1] = id % HALF;
+    table[at + 1] = id - Math.floor(id / HALF) * HALF;
     table[at + 2] = column;
   };
   for (let j = 0; j < ids.length; j++) {
-    const b = ids[j] % buckets;
+    // Non-negative: a negative code's bucket is its low bits in two's complement, as the servers take it.
+    const b = ((ids[j] % buckets) + buckets) % buckets;
     if (used[b] === t.slots) return null;
     put(b, used[b]++, ids[j], columns[j]);
   }

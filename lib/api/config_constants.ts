@@ -59,7 +59,8 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
   },
   // Keras strips a leading [mask token, OOV token] (get_vocabulary()'s own start) and refuses
   // repeated entries and the mask token elsewhere; entries are whole numbers a float32 weight
-  // holds exactly. vocabulary_size becomes their count + the OOV index, as Keras writes it.
+  // holds exactly. vocabulary_size becomes their count + the OOV index, as Keras writes it. From
+  // TABLE_FROM_ENTRIES entries on, a bucket table (bucketTableOf), as StringLookup's.
   IntegerLookup: {
     keys: ['vocabulary', 'idf_weights'],
     move: (l) => {
@@ -75,7 +76,8 @@ const MOVERS: Record<string, { keys: string[]; move: (l: LayerConfig) => [key: s
       }
       if (mask != null && seen.has(mask as number)) refuse(l, `vocabulary holds the mask token ${mask} other than at its start: Keras refuses it`);
       l.config.vocabulary_size = v.length + 1;
-      return [['vocabulary', v], ...idfWeights(l, given.length, found)];
+      const table = bucketTableOf(l, v, mask == null ? null : Number(mask));
+      return [...(table ? [table] : [['vocabulary', v] as [string, number[]]]), ...idfWeights(l, given.length, found)];
     },
   },
   // The same for strings, each as its id (string_ids.ts: what clients send for a string), in two
@@ -114,6 +116,23 @@ function idfWeights(l: LayerConfig, n: number, found: boolean): [string, number[
 }
 
 /**
+ * From TABLE_FROM_ENTRIES entries on, a lookup's vocabulary (whole ids: strings' or integer codes)
+ * as a bucket table of ids and output columns: the mask token's (column 0) with them, the entries
+ * from column 1 or 2, OOV's an empty slot's; VOCABULARY_TABLE set. null below that, or when its
+ * ids crowd one bucket (bucket_table.ts): the caller keeps the entries as they are.
+ */
+function bucketTableOf(l: LayerConfig, entries: number[], maskId: number | null): [string, ArrayLike<number>, number[]] | null {
+  if (entries.length < TABLE_FROM_ENTRIES) return null;
+  const first = maskId === null ? 1 : 2;
+  const stored = maskId === null ? entries : [maskId, ...entries];
+  const columns = [...(maskId === null ? [] : [0]), ...entries.map((_, j) => j + first)];
+  const layout = bucketLayout(stored.length), table = buildBucketTable(stored, columns, first - 1, layout);
+  if (!table) return null;
+  l.config[VOCABULARY_TABLE] = true;
+  return ['vocabulary_table', table, tableShape(layout)];
+}
+
+/**
  * StringLookup's vocabulary (and TextVectorization's), get_vocabulary()'s leading special tokens
  * dropped, as its ids' halves, or from TABLE_FROM_ENTRIES entries on as a bucket table of ids and
  * output columns (the mask token's, column 0, with them; OOV's is an empty slot's), unless its ids
@@ -135,16 +154,8 @@ function moveStrings(l: LayerConfig, mask: unknown, oov: unknown): [string, Arra
   const maskId = mask == null ? null : stringId(String(mask));
   if (maskId !== null && ids.has(maskId)) refuse(l, `vocabulary entry ${JSON.stringify(ids.get(maskId)).slice(0, 60)} has the same 46-bit id as the mask token ${JSON.stringify(mask)}, so the servers could not tell them apart`);
   l.config.vocabulary_size = v.length + 1;
-  if (v.length >= TABLE_FROM_ENTRIES) {
-    const entries = [...ids.keys()], first = maskId === null ? 1 : 2;
-    const stored = maskId === null ? entries : [maskId, ...entries];
-    const columns = [...(maskId === null ? [] : [0]), ...entries.map((_, j) => j + first)];
-    const layout = bucketLayout(stored.length), table = buildBucketTable(stored, columns, first - 1, layout);
-    if (table) {
-      l.config[VOCABULARY_TABLE] = true;
-      return [['vocabulary_table', table, tableShape(layout)], ...idfWeights(l, given.length, found)];
-    }
-  }
+  const table = bucketTableOf(l, [...ids.keys()], maskId);
+  if (table) return [table, ...idfWeights(l, given.length, found)];
   const halves = [...ids.keys()].map(idHalves);
   return [['vocabulary_hi', halves.map((h) => h[0])], ['vocabulary_lo', halves.map((h) => h[1])], ...idfWeights(l, given.length, found)];
 }

@@ -60,14 +60,14 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
 }
 
 /**
- * The layers (by name) whose ids travel as columns: each StringLookup or TextVectorization read as
- * a bucket table (bucket_table.ts VOCABULARY_TABLE) in int mode whose every reader is an Embedding
+ * The layers (by name) whose ids travel as columns: each StringLookup, TextVectorization or
+ * IntegerLookup read as a bucket table (bucket_table.ts VOCABULARY_TABLE) in int mode whose every reader is an Embedding
  * without mask_zero, and those Embeddings, every call of which reads such ids. The Embedding then
  * reads its rows at the columns (table_read.ts tableRows: per id, 2^(hiBits+1) + 2^(loBits+1) (d + 1)
  * values opened) instead of a product with the ids' one-hot rows (V values per id).
  */
 export function columnReaders(graph: LayerGraph): Set<string> {
-  const tableIds = (l: LayerConfig) => (l.class_name === 'StringLookup' || l.class_name === 'TextVectorization') && l.config[VOCABULARY_TABLE] === true && (l.config.output_mode ?? 'int') === 'int';
+  const tableIds = (l: LayerConfig) => ['StringLookup', 'TextVectorization', 'IntegerLookup'].includes(l.class_name) && l.config[VOCABULARY_TABLE] === true && (l.config.output_mode ?? 'int') === 'int';
   // Rows up to 2^22 (a row read's one-hot rows stay within sharedOneHots' 2^24 values), and blocks
   // of at most 2^26 values (layers_spec.ts MAX_DERIVED_VALUES: the owner derives them); a larger
   // Embedding keeps the one-hot form, whose cost the memory limits weigh.

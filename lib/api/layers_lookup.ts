@@ -70,7 +70,7 @@ export function lookupOf(l: LayerConfig): { mode: LookupMode; mask: number | nul
     // The hash of OOV values over several OOV indices: with one, unused.
     oov_method: (v) => isNull(v) || typeof v === 'string',
     salt: (v) => isNull(v) || typeof v === 'number' || Array.isArray(v),
-    [VOCABULARY_TABLE]: (v) => isNull(v) || (strings && v === true),
+    [VOCABULARY_TABLE]: (v) => isNull(v) || v === true,
   });
   if (!isNull(l.config.sparse) && l.config.sparse !== false) refuse(l, `sparse = ${JSON.stringify(l.config.sparse)} is not supported: only dense outputs`);
   const mode = (c.output_mode ?? 'int') as LookupMode;
@@ -126,8 +126,8 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
     if (encoding !== 'int') encodedShape(l, encoding, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
     // Ids only Embeddings read (LayerContext.idColumns): the columns themselves, which they read rows by.
-    if (layout && encoding === 'int' && ctx.idColumns) return reshape(tableColumns(x as PrivateTensor, p[tableWeight], layout, mask === null ? 0 : 1), x.shape);
-    const oneHot = layout ? tableOneHot(x as PrivateTensor, p[tableWeight], layout, m, mask, mode) : indicatorsOneHot(x, flat, p, rows);
+    if (layout && encoding === 'int' && ctx.idColumns) return reshape(tableColumns(x as PrivateTensor, p[tableWeight], layout, mask === null ? 0 : 1, !strings), x.shape);
+    const oneHot = layout ? tableOneHot(x as PrivateTensor, p[tableWeight], layout, m, mask, mode, !strings) : indicatorsOneHot(x, flat, p, rows);
     if (encoding === 'int') return idsOneHot(l, oneHot, x.shape, ctx.idsOneHot!);
     const encoded = encodeRows(l, encoding, oneHot, x.shape, padTo ?? m + 1);
     if (idf < 0) return encoded;
@@ -167,9 +167,9 @@ function tableLayout(l: LayerConfig, ctx: LayerContext, mask: number | null) {
  * The rows [mask (int mode)], OOV, the vocabulary (as the equality tests give them) of tokens' ids
  * x, read from the bucket table (table_read.ts): the token's column, then its one-hot.
  */
-function tableOneHot(x: PrivateTensor, table: PrivateTensor, layout: ReturnType<typeof bucketLayout>, m: number, mask: number | null, mode: LookupMode): AnyTensor {
+function tableOneHot(x: PrivateTensor, table: PrivateTensor, layout: ReturnType<typeof bucketLayout>, m: number, mask: number | null, mode: LookupMode, codes: boolean): AnyTensor {
   const rows = x.shape.reduce((a, d) => a * d, 1), width = m + 1 + (mask === null ? 0 : 1);
-  const hot = columnOneHot(tableColumns(x, table, layout, mask === null ? 0 : 1) as PrivateTensor, width);
+  const hot = columnOneHot(tableColumns(x, table, layout, mask === null ? 0 : 1, codes) as PrivateTensor, width);
   // The bag modes drop the mask's column (the padding adds nothing).
   return mask !== null && mode !== 'int' ? slice(hot, [0, 1], [rows, m + 1]) : hot;
 }

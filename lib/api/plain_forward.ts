@@ -104,6 +104,14 @@ function plainLookup(l: LayerConfig, vocab: Float64Array, w: (name: string) => F
   });
 }
 
+/** A bucket table's entries (bucket_table.ts) in column order, the mask token's left out: the vocabulary. */
+function tableVocabulary(l: LayerConfig, w: (name: string) => Float64Array): Float64Array {
+  const entries = tableEntries(w(`${l.config.name}/vocabulary_table`)), first = Math.min(...entries.map((e) => e.column).filter((k) => k > 0));
+  const vocab = new Float64Array(Number(l.config.vocabulary_size) - 1);
+  for (const e of entries) if (e.column >= first) vocab[e.column - first] = e.id;
+  return vocab;
+}
+
 /**
  * Below this variance + epsilon a row's private LayerNormalization loses accuracy: the inputs'
  * rounding over sqrt(var + epsilon) passes 5e-3 (docs/models.md, LayerNormalization).
@@ -489,19 +497,14 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   // Keras's IntegerLookup: x cast to an integer (towards zero), then its vocabulary index.
   // StringLookup: the same on strings' ids (string_ids.ts), its vocabulary's joined from halves.
-  IntegerLookup: (l, ctx) => plainLookup(l, ctx.w(`${l.config.name}/vocabulary`), ctx.w),
+  IntegerLookup: (l, { w, has }) => plainLookup(l, has(`${l.config.name}/vocabulary_table`) ? tableVocabulary(l, w) : w(`${l.config.name}/vocabulary`), w),
   // Keras's Hashing, on the bins its input's owner computed (hash_bins.ts).
   Hashing: (l) => one(plainHashing(l, plainAlloc)),
   // Keras's HashedCrossing, on the crossed ids.
   HashedCrossing: (l) => plainHashedCrossing(l, plainAlloc),
   StringLookup: (l, { w, has }) => {
     // A bucket table (bucket_table.ts): its entries in column order, the mask token's left out.
-    if (has(`${l.config.name}/vocabulary_table`)) {
-      const entries = tableEntries(w(`${l.config.name}/vocabulary_table`)), first = Math.min(...entries.map((e) => e.column).filter((k) => k > 0));
-      const vocab = new Float64Array(Number(l.config.vocabulary_size) - 1);
-      for (const e of entries) if (e.column >= first) vocab[e.column - first] = e.id;
-      return plainLookup(l, vocab, w);
-    }
+    if (has(`${l.config.name}/vocabulary_table`)) return plainLookup(l, tableVocabulary(l, w), w);
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
     return plainLookup(l, hi.map((h, j) => h * ID_HALF + lo[j]), w);
   },

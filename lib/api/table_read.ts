@@ -14,7 +14,7 @@
 import { oneHotsWidth, sharedOneHots } from '../protocol/shared_one_hot';
 import { mulScalar } from '../ops';
 import { type BucketLayout, SLOT_VALUES } from './bucket_table';
-import { equalZeroWhole } from './comparison_ops';
+import { equalZeroWhole, nonNegativeOp } from './comparison_ops';
 import { add, concat, reduceSum, reshape, slice, sub } from './ops';
 import { mul, run, unscaledProductOp } from './ops_nonlinear';
 import { ID_HALF, STRING_ID_BITS } from './string_ids';
@@ -25,61 +25,79 @@ import { type AnyTensor, PrivateTensor } from './tensor';
  * or `fixed`, times 2^f (fixed point's one-hot) within the same op: an op id is taken when the op
  * is defined, never when shares arrive (the servers must number their ops alike).
  */
-function oneHots(x: PrivateTensor, hiBits: number, loBits: number, fixed = false): PrivateTensor {
+function oneHots(x: PrivateTensor, hiBits: number, loBits: number, { fixed = false, fraction = false } = {}): PrivateTensor {
   const c = x.cluster, n = x.shape.reduce((a, d) => a * d, 1), f = BigInt(c.fixed.fracBits);
   const shares = run(c, 'oneHot', [x.shares], async (p, o, [s]) => {
-    const u = await sharedOneHots(p, o, (s as never) ?? null, n, hiBits, loBits);
+    const u = await sharedOneHots(p, o, (s as never) ?? null, n, hiBits, loBits, fraction);
     if (!fixed || !u) return u;
     try {
       return await mulScalar(u, 1n << f);
     } finally {
       u.dispose();
     }
-  }, (p, o) => sharedOneHots(p, o, null, n, hiBits, loBits));
+  }, (p, o) => sharedOneHots(p, o, null, n, hiBits, loBits, fraction));
   return new PrivateTensor(c, [n, oneHotsWidth(hiBits, loBits)], shares);
 }
 
 /** Fixed point's one-hot rows [n, width] of flat [n] whole numbers in [0, width). */
 export function columnOneHot(x: PrivateTensor, width: number): PrivateTensor {
   const bits = Math.max(1, Math.ceil(Math.log2(width)));
-  const full = oneHots(x, bits, 0, true);
+  const full = oneHots(x, bits, 0, { fixed: true });
   return 2 ** bits === width ? full : (slice(full, [0, 0], [full.shape[0], width]) as PrivateTensor);
 }
 
 /**
  * Row x of a table of 2^(hiBits + loBits) rows of `w` values each, for flat [n] private whole
  * numbers x (steps 1 to 3 above): `table` the private weight [2^hiBits, 2^loBits w] (blocks of
- * 2^loBits rows). [n, w], exact.
+ * 2^loBits rows). [n, w], exact. `pair`: x may carry fractions (sharedOneHots' `fraction`): rows
+ * floor(x) - c and the one after it (c in {0, 1}, unknown), [n, 2, w], one of which is floor(x)'s.
  */
-export function tableRows(x: PrivateTensor, table: PrivateTensor, hiBits: number, loBits: number, w: number): PrivateTensor {
+export function tableRows(x: PrivateTensor, table: PrivateTensor, hiBits: number, loBits: number, w: number, pair = false): PrivateTensor {
   const n = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [n]) as PrivateTensor;
   const H = 2 ** hiBits, L = 2 ** loBits;
-  const rows = oneHots(flat, hiBits, loBits);
+  const rows = oneHots(flat, hiBits, loBits, { fraction: pair });
   const q = slice(rows, [0, 0], [n, H]) as PrivateTensor;
-  // One row per block: x's row is q's row of the table.
-  if (loBits === 0) return unscaledProductOp('matmul', { kind: 'matmul' }, q, table, [n, w]);
   // q + 1's one-hot is q's rotated by one column (public: local).
   const next = concat([slice(q, [0, H - 1], [n, 1]), slice(q, [0, 0], [n, H - 1])], 1) as PrivateTensor;
+  // One row per block: x's row is q's row of the table (and the next row q + 1's).
+  if (loBits === 0 && !pair) return unscaledProductOp('matmul', { kind: 'matmul' }, q, table, [n, w]);
   const blocks = unscaledProductOp('matmul', { kind: 'matmul' }, concat([q, next], 0) as PrivateTensor, table, [2 * n, L * w]);
+  if (loBits === 0) return concat([reshape(slice(blocks, [0, 0], [n, w]), [n, 1, w]), reshape(slice(blocks, [n, 0], [n, w]), [n, 1, w])], 1) as PrivateTensor;
   const window = concat([reshape(slice(blocks, [0, 0], [n, L * w]), [n, L, w]), reshape(slice(blocks, [n, 0], [n, L * w]), [n, L, w])], 1) as PrivateTensor;
-  const p = reshape(slice(rows, [0, H], [n, 2 * L]), [n, 1, 2 * L]) as PrivateTensor;
-  return reshape(unscaledProductOp('matmul', { kind: 'matmul' }, p, window, [n, 1, w]), [n, w]) as PrivateTensor;
+  const p = slice(rows, [0, H], [n, 2 * L]) as PrivateTensor;
+  // The place after p: p's one-hot shifted by one column (p <= 2L - 2: no wrap, local).
+  const places = pair ? reshape(concat([p, concat([slice(p, [0, 2 * L - 1], [n, 1]), slice(p, [0, 0], [n, 2 * L - 1])], 1)], 1), [n, 2, 2 * L]) : reshape(p, [n, 1, 2 * L]);
+  const read = unscaledProductOp('matmul', { kind: 'matmul' }, places as PrivateTensor, window, [n, pair ? 2 : 1, w]);
+  return (pair ? read : reshape(read, [n, w])) as PrivateTensor;
 }
 
 /**
  * The vocabulary column of each of `ids` (flat [n] shares of strings' ids) from `table` (the
  * private weight [2^hiBits, 2^loBits slots SLOT_VALUES] of `layout`), or `emptyColumn` (OOV's)
  * for an id the table does not hold: flat [n], whole numbers in fixed point.
+ *
+ * `codes`: IntegerLookup's integer codes, which may carry fractions (Keras casts them): the
+ * distance's fraction bits stay masked (sharedOneHots' `fraction`), so two buckets are read, the
+ * carry's and the one after it, and an entry v holds x when v <= x < v + 1: [x - v >= 0] -
+ * [x - v - 1 >= 0], two comparisons per slot (layers_lookup.ts indicators, which reads a
+ * negative fraction as floor(x)'s entry, as here). At most one slot of the two buckets holds x:
+ * the other bucket's ids differ from floor(x) mod 2^bits.
  */
-export function tableColumns(ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number): AnyTensor {
+export function tableColumns(ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number, codes = false): AnyTensor {
   const c = ids.cluster, n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
-  const S = layout.slots;
-  const bucket = tableRows(flat, table, layout.hiBits, layout.loBits, S * SLOT_VALUES);
+  const S = layout.slots * (codes ? 2 : 1);
+  const bucket = tableRows(flat, table, layout.hiBits, layout.loBits, layout.slots * SLOT_VALUES, codes);
   const slots = reshape(bucket, [n, S, SLOT_VALUES]);
   const field = (k: number) => reshape(slice(slots, [0, 0, k], [n, S, 1]), [n, S]);
-  // Ids below 2^46, an empty slot's below 2^47: differences within 2^47, whole (equalZeroWhole).
+  // Ids below 2^46, an empty slot's below 2^47: differences within 2^47 (those of a code beyond
+  // fixed point's range aside: its owner's own garbage), whole for strings (equalZeroWhole).
   const d = sub(reshape(flat, [n, 1]), add(mul(field(0), ID_HALF), field(1))) as PrivateTensor;
-  const eq = c.internalOps(() => equalZeroWhole(d.withBound(BigInt(2) ** BigInt(STRING_ID_BITS + 1 + c.fixed.fracBits))));
+  const bound = BigInt(2) ** BigInt(STRING_ID_BITS + 1 + c.fixed.fracBits);
+  const eq = c.internalOps(() => {
+    if (!codes) return equalZeroWhole(d.withBound(bound));
+    const g = nonNegativeOp((concat([d, sub(d, 1)], 1) as PrivateTensor).withBound(bound));
+    return sub(slice(g, [0, 0], [n, S]), slice(g, [0, S], [n, S]));
+  });
   // [id = token] in ring units: a fixed-point 0 or 1 truncated by f bits (exact but for the local
   // truncation's wrap, 2^(f + 1 - 64)), so its product with a column is exact.
   const unit = mul(eq, 2 ** -c.fixed.fracBits) as PrivateTensor;

@@ -14,10 +14,11 @@ import { type OpCtx, type Party, tag } from './party';
 import { defineGuardedSwitches } from './test_switches';
 
 /**
- * `mask` is a test control (test_switches.ts): false makes server2's point r zero, so the opened
- * distance is the private number itself (the view tests' control, which must then fail).
+ * Test controls (test_switches.ts): `mask` false makes server2's point r zero (and rho), so the
+ * opened distance is the private number itself; `fraction` false makes rho zero alone, so the
+ * opening shows a code's fraction bits (the view tests' controls, which must then fail).
  */
-export const ONE_HOT_STEPS = defineGuardedSwitches({}, 'ONE_HOT_STEPS', { mask: true });
+export const ONE_HOT_STEPS = defineGuardedSwitches({}, 'ONE_HOT_STEPS', { mask: true, fraction: true });
 
 /** Widths a one-hot row may have: 2^hiBits and 2^(loBits + 1) together at most 2^24 values. */
 export const MAX_ONE_HOT_BITS = 24;
@@ -55,8 +56,15 @@ export const oneHotsWidth = (hiBits: number, loBits: number): number => 2 ** hiB
  * mod 2^k, uniform as r is and independent of x. server2 receives nothing.
  * A client's x that is not whole shows its own fraction bits in d's low bits (r 2^f has none
  * there): only its own input's garbage.
+ *
+ * `fraction`: x may carry fraction bits that are not its owner's to show (IntegerLookup's codes,
+ * which Keras casts: layers_lookup.ts). Server2 then deals r 2^f + rho, rho uniform below 2^f, so
+ * the opened f + k bits are uniform whatever x holds; the rows' point is r as before. The top k
+ * bits of the opening are then floor(x - r - rho 2^-f) mod 2^k, so the rows point at
+ * floor(x) - c mod 2^k for a carry c in {0, 1} no one knows (c = [frac(x) < rho 2^-f]): the caller
+ * reads the point and the one after it (table_read.ts).
  */
-export async function sharedOneHots(p: Party, op: OpCtx, x: RingTensor | null, n: number, hiBits: number, loBits: number): Promise<RingTensor | null> {
+export async function sharedOneHots(p: Party, op: OpCtx, x: RingTensor | null, n: number, hiBits: number, loBits: number, fraction = false): Promise<RingTensor | null> {
   const f = p.fixed.fracBits, k = hiBits + loBits;
   if (!(hiBits >= 1 && loBits >= 0 && hiBits + loBits + 1 <= MAX_ONE_HOT_BITS && f + k < 64)) throw new RangeError(`sharedOneHots: block bits ${hiBits} and ${loBits} out of range`);
   const L = 2 ** loBits;
@@ -67,11 +75,13 @@ export async function sharedOneHots(p: Party, op: OpCtx, x: RingTensor | null, n
     const seed = await prgRing(p.crypto!.ownSeed(p), [n], { nonce: nonceFor(op.id, 60) });
     const raw = seed.toBigUint64Array();
     seed.dispose();
-    const kMask = (1n << BigInt(k)) - 1n;
+    const kMask = (1n << BigInt(k)) - 1n, fMask = (1n << BigInt(f)) - 1n;
     const r = new BigUint64Array(n), hiPoints = new BigUint64Array(n), loPoints = new BigUint64Array(n);
     for (let i = 0; i < n; i++) {
       const ri = ONE_HOT_STEPS.mask ? raw[i] & kMask : 0n;
-      r[i] = ri << BigInt(f);
+      // rho from the bits above r's (k + f < 64): the same draw, independent of r.
+      const rho = fraction && ONE_HOT_STEPS.mask && ONE_HOT_STEPS.fraction ? (raw[i] >> BigInt(k)) & fMask : 0n;
+      r[i] = (ri << BigInt(f)) | rho;
       hiPoints[i] = ri >> BigInt(loBits);
       loPoints[i] = ri & BigInt(L - 1);
     }

@@ -537,12 +537,13 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         const gates = lookup && !strings ? 2 * (width - 1) : width - 1;
         if (c[VOCABULARY_TABLE] === true) {
           // A bucket table's read per token (table_read.ts): the dealt one-hot rows, the products
-          // reading two blocks and then a bucket, an equality test per slot, the column's one-hot.
-          const t = bucketLayout(width - 1), H = 2 ** t.hiBits, L = 2 ** t.loBits, w = t.slots * SLOT_VALUES;
+          // reading two blocks and then a bucket (integer codes: two buckets), an equality test per
+          // slot (codes: two comparisons), the column's one-hot.
+          const t = bucketLayout(width - 1), H = 2 ** t.hiBits, L = 2 ** t.loBits, w = t.slots * SLOT_VALUES, k = strings ? 1 : 2;
           // Columns (an Embedding reads its rows by them): no one-hot row of the column.
           const hot = calls[i].columns ? 0 : 4 * 2 ** Math.ceil(Math.log2(width)) + PER_LINEAR * width;
-          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (2 * L + 2 * L * w + w) + PER_LINEAR * 4 * t.slots + PER_PRODUCT * 2 * t.slots + hot);
-          elements += equalities(before * t.slots, true);
+          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (k * 2 * L + 2 * L * w + k * w) + PER_LINEAR * 4 * k * t.slots + PER_PRODUCT * 2 * k * t.slots + hot);
+          elements += strings ? equalities(before * t.slots, true) : nonlinear(before * 4 * t.slots, true);
         } else elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
         const encoded = masked ? width - 1 : width;
