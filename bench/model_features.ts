@@ -11,13 +11,15 @@
 // on numbers only; keras.io's next-frame prediction (ConvLSTM2D, Conv3D), small.
 //   npm run bench:features                 table
 //   npm run bench:features -- --quick      fewer queries
+//   npm run bench:features -- --net wan    links through bench:table's emulating proxies (60 ms RTT, 300 Mbit/s)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { ModelArtifacts } from '../lib/api/model';
 import { PredictionClient } from '../lib/serve/client';
-import { startLocalCluster, stopCluster } from '../lib/serve/local_cluster';
+import { type ServerProcess, spawnCluster, startLocalCluster, stopCluster, waitReady, writeLocalConfig } from '../lib/serve/local_cluster';
+import { describeCheck, type EmulatedNetwork, emulateNetwork, parseNetArgs } from './lib/net_cluster';
 import { checkOptions } from './lib/args';
 import { percentile } from './lib/percentile';
 
@@ -237,6 +239,37 @@ const kerasImdb = () =>
   );
 const review = (vocab: number) => [[Array.from({ length: 80 }, () => (Math.random() < 0.8 ? `w${Math.floor(Math.random() * vocab)}` : 'other')).join(' ')]];
 
+/**
+ * keras.io's MovieLens recommender's sizes (6 040 users, 3 706 movies): a user id and a movie id
+ * through IntegerLookup (int) into Embeddings of 32, concatenated, Dense 64, Dense. From 256 codes
+ * a vocabulary is read as a bucket table; `crowded`: the same sizes with a handful of codes in one
+ * bucket (multiples of the bucket count), which keeps the comparisons (two per code), for the
+ * side-by-side.
+ */
+const codesOf = (m: number, crowded: boolean) => {
+  const buckets = 2 ** Math.ceil(Math.log2(m));
+  return Array.from({ length: m }, (_, i) => (crowded && i < 16 ? -(i + 1) * buckets : 7 * i + 3));
+};
+const USERS = 6040, MOVIES = 3706;
+const recommender = (crowded: boolean) =>
+  model(
+    [
+      ['user', 'InputLayer', { batch_input_shape: [null, 1], dtype: 'int64' }, []],
+      ['movie', 'InputLayer', { batch_input_shape: [null, 1], dtype: 'int64' }, []],
+      ['user_id', 'IntegerLookup', { vocabulary: codesOf(USERS, crowded) }, ['user']],
+      ['movie_id', 'IntegerLookup', { vocabulary: codesOf(MOVIES, crowded) }, ['movie']],
+      ['ue', 'Embedding', { input_dim: USERS + 1, output_dim: 32 }, ['user_id']],
+      ['me', 'Embedding', { input_dim: MOVIES + 1, output_dim: 32 }, ['movie_id']],
+      ['uf', 'Flatten', {}, ['ue']],
+      ['mf', 'Flatten', {}, ['me']],
+      ['cat', 'Concatenate', { axis: -1 }, ['uf', 'mf']],
+      ['h', 'Dense', { units: 64, activation: 'relu' }, ['cat']],
+      ['out', 'Dense', { units: 1 }, ['h']],
+    ],
+    ['out'],
+    [['ue/embeddings', [USERS + 1, 32]], ['me/embeddings', [MOVIES + 1, 32]], ['h/kernel', [64, 64]], ['h/bias', [64]], ['out/kernel', [64, 1]], ['out/bias', [1]]],
+  );
+const userAndMovie = () => [{ data: [7 * Math.floor(Math.random() * USERS) + 3], shape: [1, 1] }, { data: [7 * Math.floor(Math.random() * MOVIES) + 3], shape: [1, 1] }];
 const input = (shape: number[]) => ({ data: Float64Array.from({ length: size(shape) }, () => Math.random() * 2 - 1), shape });
 const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unknown; inputShapes?: number[] }[] = [
   { name: 'Conv, UpSampling2D nearest, Conv (16x16 -> 32x32)', artifacts: () => upsampling('nearest'), input: () => input([1, 16, 16, 4]) },
@@ -253,6 +286,8 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'structured data: 6 codes by IntegerLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true), input: () => [codes(), input([1, 5])] },
   { name: 'structured data: 6 strings by StringLookup, 5 numbers by Discretization (one_hot), Dense 32, Dense', artifacts: () => structured(true, true), input: () => [words(), input([1, 5])] },
   { name: 'structured data: as with IntegerLookup, and a HashedCrossing of a code and a bin (210 tuples, 64 bins)', artifacts: () => structured(true, false, true), input: () => [codes(), input([1, 5]), { data: [CODES[3]], shape: [1, 1] }, input([1, 1])] },
+  { name: 'structured data: MovieLens sizes, user and movie ids by IntegerLookup (6040, 3706 codes; comparisons: crowded buckets), Embedding 32 each, Dense 64, Dense', artifacts: () => recommender(true), input: userAndMovie },
+  { name: 'structured data: MovieLens sizes, user and movie ids by IntegerLookup (6040, 3706 codes; bucket tables), Embedding 32 each, Dense 64, Dense', artifacts: () => recommender(false), input: userAndMovie },
   { name: 'text: TextVectorization (100 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(100), input: () => review(100) },
   { name: 'text: TextVectorization (1000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(1000), input: () => review(1000) },
   { name: 'text: bag of words (multi_hot, 100 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(100), input: () => review(100), inputShapes: [96] },
@@ -266,11 +301,20 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
 ];
 
 async function main(): Promise<void> {
-  checkOptions(process.argv.slice(2), { flags: ['--quick'], values: ['--only'], usage: 'npm run bench:features [-- --quick] [-- --only <text>]' });
+  checkOptions(process.argv.slice(2), { flags: ['--quick'], values: ['--only', '--net', '--rtt', '--rate'], usage: 'npm run bench:features [-- --quick] [-- --only <text>] [--net lan|wan | --rtt MS --rate MBIT]' });
   const at = process.argv.indexOf('--only'), only = at > 0 ? process.argv[at + 1] : undefined;
   const queries = process.argv.includes('--quick') ? 3 : 15;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-bench-features-'));
-  const { config, procs } = await startLocalCluster(dir, { tls: true, onLine: () => undefined });
+  // Behind the emulated network (bench/lib/net_cluster.ts), as bench:b1: the config written, the proxies started, then the servers.
+  const netSetting = parseNetArgs(process.argv.slice(2));
+  let config: string, procs: ServerProcess[], emulated: EmulatedNetwork | undefined;
+  if (netSetting) {
+    config = await writeLocalConfig(dir, { tls: true });
+    emulated = await emulateNetwork(config, netSetting);
+    console.log(describeCheck(netSetting.name, emulated.check));
+    procs = spawnCluster(config, () => undefined);
+    await waitReady(config, undefined, procs);
+  } else ({ config, procs } = await startLocalCluster(dir, { tls: true, onLine: () => undefined }));
   try {
     const owner = await PredictionClient.connect(config, { asOwner: true });
     const client = await PredictionClient.connect(config);
@@ -297,6 +341,7 @@ async function main(): Promise<void> {
     await owner.close();
   } finally {
     await stopCluster(procs);
+    emulated?.stop();
   }
 }
 

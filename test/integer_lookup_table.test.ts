@@ -195,3 +195,28 @@ test('the memory estimate follows the form: 20 000 codes fit maxQueryBytes as a 
   strings.config.layers[0].config.dtype = 'string';
   t.true(bytes(true) > estimateQueryBytes({ topology: strings, inputShape: [32], protocol: 'fss' }, 1), 'codes read two buckets');
 });
+
+test('over the service: 500 codes into an Embedding and 300 codes one_hot, deployed under SecureNN and FSS, answer as their codes say', async (t) => {
+  const { startCluster } = await import('./helpers/service');
+  const v = vocabulary(500), w = vocabulary(300), table = Array.from({ length: 501 * 3 }, () => Math.floor(Math.random() * 64 - 32) / 8);
+  const c = await startCluster({ tls: false });
+  try {
+    await c.ready();
+    const owner = await c.connect({ asOwner: true });
+    for (const protocol of ['securenn', 'fss'] as const) {
+      await owner.deploy(embedded(v, 2, table), { name: `emb-${protocol}`, protocol });
+      await owner.deploy(lookup({ vocabulary: w, output_mode: 'one_hot' }, [1]), { name: `hot-${protocol}`, protocol });
+    }
+    const client = await c.connect();
+    for (const protocol of ['securenn', 'fss'] as const) {
+      const x = codesFor(v, null, 4), y = codesFor(w, null, 3);
+      const e = await client.predict(`emb-${protocol}`, { data: x, shape: [2, 2] });
+      t.deepEqual(Array.from(e.outputs), x.flatMap((code) => [0, 1, 2].map((d) => table[(v.indexOf(Math.floor(code)) + 1) * 3 + d])), `${protocol}: the Embedding's rows`);
+      const h = await client.predict(`hot-${protocol}`, { data: y, shape: [3, 1] });
+      t.deepEqual(Array.from(h.outputs), lookupReference(floorAll(y), 3, w, null, 'one_hot', 301), `${protocol}: one_hot`);
+    }
+    await Promise.all([owner.close(), client.close()]);
+  } finally {
+    await c.stop();
+  }
+});
