@@ -9,7 +9,8 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { bucketLayout, buildBucketTable, tableEntries, tableShape } from '../lib/api/bucket_table';
 import { stringId } from '../lib/api/string_ids';
-import { columnOneHot, tableColumns } from '../lib/api/table_read';
+import { columnOneHot, tableColumns, tableRows } from '../lib/api/table_read';
+import { readsOneLevel, ROUND_VALUES } from '../lib/api/row_blocks';
 import { ONE_HOT_STEPS } from '../lib/protocol/shared_one_hot';
 import { dpfKeyWords } from '../lib/ops/fss';
 import { newCluster, priv } from './helpers/suites/harness';
@@ -164,3 +165,51 @@ test.serial('one-hot rows\' traffic: under FSS a DPF key per row (2 bits + 3 wor
     }
   }
 });
+
+test('readsOneLevel: few rows in one level (a round fewer), many in two, by the values each opens', (t) => {
+  t.true(readsOneLevel(1, 7, 6, 27), 'one value of a 2^13-bucket table');
+  t.true(readsOneLevel(1, 7, 6, 27, true));
+  t.false(readsOneLevel(3, 7, 6, 27, true));
+  t.false(readsOneLevel(64, 7, 6, 27), 'a text of 64 tokens');
+  t.true(readsOneLevel(500, 9, 0, 3), 'no blocks: one level anyway');
+  // The threshold: one level's values dealt and opened, n 2^k twice, against two levels' n (3 2^hi + 2 2^lo + 2 2^lo (1 + w)) + ROUND_VALUES.
+  for (const n of [1, 2, 3, 8, 30, 100]) {
+    const one = 2 * n * 2 ** 13, two = n * (3 * 2 ** 7 + 2 * 2 ** 6 + 2 * 2 ** 6 * 28);
+    t.is(readsOneLevel(n, 7, 6, 27), one <= two + ROUND_VALUES, `n = ${n}`);
+  }
+});
+
+for (const protocol of ['pond', 'securenn', 'fss'] as const)
+  test.serial(`${protocol}: tableRows in one level and in two read the rows of a random table, pairs with fractions too, with one product fewer in one level`, async (t) => {
+    const hi = 5, lo = 3, w = 4, R = 2 ** (hi + lo);
+    const table = Array.from({ length: R * w }, () => Math.floor(Math.random() * 2000 - 1000) / 4);
+    const row = (i: number) => table.slice(((i % R) + R) % R * w, (((i % R) + R) % R + 1) * w);
+    for (const n of [2, 2000]) {
+      const oneLevel = readsOneLevel(n, hi, lo, w);
+      t.is(oneLevel, n === 2, `n = ${n}`);
+      const c = newCluster(protocol);
+      try {
+        const tab = priv(c, table, [2 ** hi, 2 ** lo * w], 'model-owner');
+        const xs = Array.from({ length: n }, (_, i) => (i < 2 ? [0, R - 1][i] : Math.floor(Math.random() * R)));
+        const before = c.transport.traffic().byOp;
+        const got = await tfe.defineOutput('output-receiver', tableRows(priv(c, xs, [n]), tab, hi, lo, w));
+        t.deepEqual([...got.data], xs.flatMap(row), `n = ${n}`);
+        const products = Object.keys(c.transport.traffic().byOp).filter((k) => /atmul/.test(k) && !before[k]);
+        t.deepEqual(products.sort(), oneLevel ? ['rowsMatmul'] : ['matmul'], `n = ${n}: ${products}`);
+        const ops = (k: string) => c.transport.traffic().byOp[k]?.rounds ?? 0;
+        // Fractions: rows floor(x) - c and the one after, one of them floor(x)'s.
+        const fx = xs.map((x) => x + Math.floor(Math.random() * 4) / 4);
+        const before2 = ops('rowsMatmul') + ops('matmul');
+        const pairs = await tfe.defineOutput('output-receiver', tableRows(priv(c, fx, [n]), tab, hi, lo, w, true));
+        t.true(ops('rowsMatmul') + ops('matmul') > before2);
+        for (let i = 0; i < n; i++) {
+          const a = [...pairs.data.slice(i * 2 * w, i * 2 * w + w)], b = [...pairs.data.slice(i * 2 * w + w, i * 2 * w + 2 * w)], f = Math.floor(fx[i]);
+          const ok = (JSON.stringify(a) === JSON.stringify(row(f)) && JSON.stringify(b) === JSON.stringify(row(f + 1))) || (JSON.stringify(a) === JSON.stringify(row(f - 1)) && JSON.stringify(b) === JSON.stringify(row(f)));
+          if (!ok) t.fail(`n = ${n}, x = ${fx[i]}: rows ${a} and ${b}`);
+        }
+      } finally {
+        await c.close();
+      }
+    }
+    t.pass();
+  });

@@ -81,9 +81,10 @@ for (const protocol of ['securenn', 'fss'] as const)
       const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
       t.deepEqual([...out.data], texts.flatMap((ws) => Array.from({ length }, (_, i) => [0, 1].map((d) => table[column(ws[i]) * 2 + d])).flat()));
       // Two one-hot ops, the bucket's and the Embedding's row's, and no third for a column's one-hot
-      // row: each op r's correction, its two rows (as two keys each under FSS) and two openings.
-      const perOp = 1 + (protocol === 'fss' ? 4 : 2) + 2;
-      t.is(c.transport.traffic().byOp.oneHot.messages, 2 * perOp, 'no one-hot row of a column');
+      // row: each op r's correction, its one or two rows (one-level reads: one; as two keys each
+      // under FSS) and two openings; a third op would add at least four messages.
+      const rows = protocol === 'fss' ? 2 : 1, messages = c.transport.traffic().byOp.oneHot.messages;
+      t.true(messages >= 2 * (3 + rows) && messages <= 2 * (3 + 2 * rows), `no one-hot row of a column: ${messages} messages`);
     } finally {
       await c.close();
     }

@@ -17,6 +17,7 @@ import { type BucketLayout, SLOT_VALUES } from './bucket_table';
 import { equalZeroWhole, nonNegativeOp } from './comparison_ops';
 import { add, concat, reduceSum, reshape, slice, sub } from './ops';
 import { mul, run, unscaledProductOp } from './ops_nonlinear';
+import { readsOneLevel } from './row_blocks';
 import { ID_HALF, STRING_ID_BITS } from './string_ids';
 import { type AnyTensor, PrivateTensor } from './tensor';
 
@@ -51,24 +52,29 @@ export function columnOneHot(x: PrivateTensor, width: number): PrivateTensor {
  * numbers x (steps 1 to 3 above): `table` the private weight [2^hiBits, 2^loBits w] (blocks of
  * 2^loBits rows). [n, w], exact. `pair`: x may carry fractions (sharedOneHots' `fraction`): rows
  * floor(x) - c and the one after it (c in {0, 1}, unknown), [n, 2, w], one of which is floor(x)'s.
+ * Few rows (readsOneLevel) are read in one level: steps 2 and 3 as one product, a round fewer.
  */
 export function tableRows(x: PrivateTensor, table: PrivateTensor, hiBits: number, loBits: number, w: number, pair = false): PrivateTensor {
   const n = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [n]) as PrivateTensor;
-  const H = 2 ** hiBits, L = 2 ** loBits;
-  const rows = oneHots(flat, hiBits, loBits, { fraction: pair });
+  const oneLevel = readsOneLevel(n, hiBits, loBits, w, pair);
+  // One level: one block per row (the table read as [2^k, w] by the product itself, rowsMatmul).
+  const [hi, lo] = oneLevel ? [hiBits + loBits, 0] : [hiBits, loBits];
+  const H = 2 ** hi, L = 2 ** lo;
+  const rows = oneHots(flat, hi, lo, { fraction: pair });
   const q = slice(rows, [0, 0], [n, H]) as PrivateTensor;
+  const read = (e: PrivateTensor, m: number) => (oneLevel ? unscaledProductOp('rowsMatmul', { kind: 'rowsMatmul', rows: H }, e, table, [m, w]) : unscaledProductOp('matmul', { kind: 'matmul' }, e, table, [m, L * w]));
+  if (lo === 0 && !pair) return read(q, n);
   // q + 1's one-hot is q's rotated by one column (public: local).
   const next = concat([slice(q, [0, H - 1], [n, 1]), slice(q, [0, 0], [n, H - 1])], 1) as PrivateTensor;
+  const blocks = read(concat([q, next], 0) as PrivateTensor, 2 * n);
   // One row per block: x's row is q's row of the table (and the next row q + 1's).
-  if (loBits === 0 && !pair) return unscaledProductOp('matmul', { kind: 'matmul' }, q, table, [n, w]);
-  const blocks = unscaledProductOp('matmul', { kind: 'matmul' }, concat([q, next], 0) as PrivateTensor, table, [2 * n, L * w]);
-  if (loBits === 0) return concat([reshape(slice(blocks, [0, 0], [n, w]), [n, 1, w]), reshape(slice(blocks, [n, 0], [n, w]), [n, 1, w])], 1) as PrivateTensor;
+  if (lo === 0) return concat([reshape(slice(blocks, [0, 0], [n, w]), [n, 1, w]), reshape(slice(blocks, [n, 0], [n, w]), [n, 1, w])], 1) as PrivateTensor;
   const window = concat([reshape(slice(blocks, [0, 0], [n, L * w]), [n, L, w]), reshape(slice(blocks, [n, 0], [n, L * w]), [n, L, w])], 1) as PrivateTensor;
   const p = slice(rows, [0, H], [n, 2 * L]) as PrivateTensor;
   // The place after p: p's one-hot shifted by one column (p <= 2L - 2: no wrap, local).
   const places = pair ? reshape(concat([p, concat([slice(p, [0, 2 * L - 1], [n, 1]), slice(p, [0, 0], [n, 2 * L - 1])], 1)], 1), [n, 2, 2 * L]) : reshape(p, [n, 1, 2 * L]);
-  const read = unscaledProductOp('matmul', { kind: 'matmul' }, places as PrivateTensor, window, [n, pair ? 2 : 1, w]);
-  return (pair ? read : reshape(read, [n, w])) as PrivateTensor;
+  const bucket = unscaledProductOp('matmul', { kind: 'matmul' }, places as PrivateTensor, window, [n, pair ? 2 : 1, w]);
+  return (pair ? bucket : reshape(bucket, [n, w])) as PrivateTensor;
 }
 
 /**

@@ -29,7 +29,13 @@ export type Bilinear =
    * as [n P, K C], times y [K C, F]: a convolution of any dimension as im2col (Conv3D). Its masks
    * are x's and y's own shapes, so a product opens the input, not the K times larger patches.
    */
-  | { kind: 'patchMatmul'; index: Int32Array };
+  | { kind: 'patchMatmul'; index: Int32Array }
+  /**
+   * x [n, rows] times y read as [rows, size(y) / rows] (row-major, a view): a table laid out in
+   * blocks of rows, read one row at a time (lib/api/table_read.ts). y keeps its own shape, so
+   * its mask, made once per setup, serves both reads.
+   */
+  | { kind: 'rowsMatmul'; rows: number };
 
 /**
  * The patches gathered at a time (values; 32 MiB): a large volume's im2col would otherwise be
@@ -93,6 +99,19 @@ export function applyBilinear(f: Bilinear, a: RingTensor, b: RingTensor): Promis
       return groupedConv2d(a, b, { strides: f.strides, padding: f.padding, groups: f.groups });
     case 'patchMatmul':
       return patchMatmul(a, b, f.index);
+    case 'rowsMatmul':
+      return rowsMatmul(a, b, f.rows);
+  }
+}
+
+async function rowsMatmul(a: RingTensor, b: RingTensor, rows: number): Promise<RingTensor> {
+  const size = b.shape.reduce((x, d) => x * d, 1);
+  if (size % rows !== 0) throw new RangeError(`rowsMatmul: [${b.shape}] is not ${rows} rows`);
+  const view = reshape(b, [rows, size / rows]);
+  try {
+    return await matmul(a, view);
+  } finally {
+    view.dispose();
   }
 }
 

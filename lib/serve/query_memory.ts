@@ -9,7 +9,7 @@ import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from 
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
 import { columnReaders, ID_READERS, vocabularyOf } from '../api/layers_embedding';
-import { rowBlocksLayout } from '../api/row_blocks';
+import { readsOneLevel, rowBlocksLayout } from '../api/row_blocks';
 import { textVectorizationOf } from '../api/layers_text';
 import { hasEqualityGate } from '../protocol/exact_protocols';
 import { bucketLayout, SLOT_VALUES, VOCABULARY_TABLE } from '../api/bucket_table';
@@ -231,6 +231,18 @@ export function servedGate(m: { protocol: ProtocolName } & ProtocolOptions): Fss
 }
 
 /** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
+/**
+ * Per row read (of n in the query) by table_read.ts tableRows from 2^(hiBits + loBits) rows of w
+ * values in blocks of 2^loBits (pair: two rows, IntegerLookup's): the dealt one-hot rows and the
+ * products, in one level or two as the read takes them (readsOneLevel).
+ */
+function tableReadElements(n: number, hiBits: number, loBits: number, w: number, pair = false): number {
+  const k = pair ? 2 : 1;
+  if (readsOneLevel(n, hiBits, loBits, w, pair)) return 3 * 2 ** (hiBits + loBits) + PER_PRODUCT * (k * 2 ** (hiBits + loBits) + k * w);
+  const H = 2 ** hiBits, L = 2 ** loBits;
+  return 3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (k * 2 * L + 2 * L * w + k * w);
+}
+
 function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
   let s = [...inputShape];
   const masked = calls.some((k) => (k.layer.class_name === 'Embedding' && k.layer.config.mask_zero === true) || k.layer.class_name === 'Masking');
@@ -292,8 +304,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         if (cls === 'Embedding' && calls[i].columns) {
           // Rows read by the ids' columns (table_read.ts tableRows): the dealt one-hot rows, two
           // blocks by a private product, then the row by another; no [..., V] one-hot.
-          const d = Number(c.output_dim), b = rowBlocksLayout(Number(c.input_dim), d), H = 2 ** b.hiBits, L = 2 ** b.loBits, before = count(s);
-          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * d) + PER_PRODUCT * (2 * L + 2 * L * d + d));
+          const d = Number(c.output_dim), b = rowBlocksLayout(Number(c.input_dim), d), before = count(s);
+          elements += before * tableReadElements(before * batch, b.hiBits, b.loBits, d);
           s = [...s, d];
           break;
         }
@@ -539,10 +551,10 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
           // A bucket table's read per token (table_read.ts): the dealt one-hot rows, the products
           // reading two blocks and then a bucket (integer codes: two buckets), an equality test per
           // slot (codes: two comparisons), the column's one-hot.
-          const t = bucketLayout(width - 1), H = 2 ** t.hiBits, L = 2 ** t.loBits, w = t.slots * SLOT_VALUES, k = strings ? 1 : 2;
+          const t = bucketLayout(width - 1), w = t.slots * SLOT_VALUES, k = strings ? 1 : 2;
           // Columns (an Embedding reads its rows by them): no one-hot row of the column.
           const hot = calls[i].columns ? 0 : 4 * 2 ** Math.ceil(Math.log2(width)) + PER_LINEAR * width;
-          elements += before * (3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (k * 2 * L + 2 * L * w + k * w) + PER_LINEAR * 4 * k * t.slots + PER_PRODUCT * 2 * k * t.slots + hot);
+          elements += before * (tableReadElements(before * batch, t.hiBits, t.loBits, w, !strings) + PER_LINEAR * 4 * k * t.slots + PER_PRODUCT * 2 * k * t.slots + hot);
           elements += strings ? equalities(before * t.slots, true) : nonlinear(before * 4 * t.slots, true);
         } else elements += (strings ? equalities : nonlinear)(before * gates, true) + PER_LINEAR * before * (width + gates);
         const asIds = lookup || calls.some((k) => k.inputs.includes(id) && (k.layer.class_name in ID_READERS || k.layer.class_name === 'HashedCrossing'));
