@@ -10,7 +10,8 @@
 //    less that; then, as the equality tests' form gives, the column's one-hot row (columnOneHot).
 // Each step is a product, an equality test or sharedOneHots' opening: what each server receives
 // there is uniform (those modules' notes), and the table's layout is public (the vocabulary's size
-// alone). The one-hot rows hold the ring's 1, so the products need no truncation: exact.
+// alone). The one-hot rows hold the ring's 1, so the products need no truncation: exact. A read
+// of few rows takes steps 2 and 3 as one product (row_blocks.ts readsOneLevel): a round fewer.
 import { oneHotsWidth, sharedOneHots } from '../protocol/shared_one_hot';
 import { mulScalar } from '../ops';
 import { type BucketLayout, SLOT_VALUES } from './bucket_table';
