@@ -104,6 +104,13 @@ export interface LayerContext {
    * columnReaders) instead of a product with their one-hot rows.
    */
   idColumns?: boolean;
+  /**
+   * A lookup read with the one Embedding that reads it as one table (layers_embedding.ts
+   * fusedReads): it hands its ids on as they came, and the Embedding reads their rows.
+   */
+  idsThrough?: boolean;
+  /** Such an Embedding: its lookup, whose table it reads fused with its own (fused_table.ts). */
+  fusedLookup?: LayerConfig;
 }
 
 const one = (xs: AnyTensor[]) => xs[0];

@@ -15,9 +15,11 @@ import type { InputEncoding } from './input_encoding';
 import type { AnyTensor, PrivateTensor } from './tensor';
 import { pad, reduceSum, reshape } from './ops';
 import { atMostOne } from './categorical_encoding';
-import { VOCABULARY_TABLE } from './bucket_table';
+import { bucketLayout, VOCABULARY_TABLE } from './bucket_table';
+import { fusedShape, fusedSplit } from './fused_table';
 import { rowBlocksLayout, rowBlocksShape } from './row_blocks';
-import { tableRows } from './table_read';
+import { fusedRows, tableRows } from './table_read';
+import { lookupOf, tableLayout } from './layers_lookup';
 
 const isNull = (v: unknown) => v === undefined || v === null;
 
@@ -41,6 +43,16 @@ export function embedding(l: LayerConfig, ctx: LayerContext): LayerPlan {
   const v = vocab as number, d = Number(c.output_dim);
   const table = ctx.shapeOf(`${l.config.name}/embeddings`);
   if (table.join() !== [v, d].join()) refuse(l, `weight embeddings has shape [${table}], expected [${v},${d}] (input_dim, output_dim)`);
+  // Ids read with their lookup as one table (fusedReads): the lookup's table with this one's rows.
+  if (ctx.fusedLookup) {
+    const look = ctx.fusedLookup, { mask } = lookupOf(look), layout = tableLayout(look, ctx, mask), split = fusedSplit(layout, d);
+    const empty = mask === null ? 0 : 1, ln = look.config.name, en = l.config.name;
+    const fused = ctx.derived('fused_table', fusedShape(layout, d), { kind: 'fusedTable', vocabulary: `${ln}/vocabulary_table`, embeddings: `${en}/embeddings`, rows: v, width: d, bits: layout.bits, slots: layout.slots });
+    const oov = ctx.derived('fused_oov', [d], { kind: 'tableRow', table: `${en}/embeddings`, rows: v, width: d, row: empty });
+    const codes = look.class_name === 'IntegerLookup';
+    const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => reshape(fusedRows(x as PrivateTensor, p[fused], p[oov], layout, split, d, codes), [...x.shape, d]);
+    return { step, comparisons: true, exactOnly: true };
+  }
   // Ids as columns (columnReaders): the rows read at them from the table in blocks (the owner's).
   if (ctx.idColumns) {
     const b = rowBlocksLayout(v, d);
@@ -87,6 +99,40 @@ export function columnReaders(graph: LayerGraph): Set<string> {
     if (both.length === lookups.size && readers.size === embeddings.size) return new Set([...both, ...readers]);
     [lookups, embeddings] = [new Set(both), readers];
   }
+}
+
+/** Values per example up to which a lookup and its Embedding are read as one table (fusedReads). */
+export const FUSE_MAX_VALUES = 16;
+
+/**
+ * Among columnReaders' pairs, a StringLookup or IntegerLookup (table, int mode) read by one
+ * Embedding alone, every call of which reads it, from a model input of at most FUSE_MAX_VALUES
+ * values per example: the two read as one table (fused_table.ts), the lookup handing its ids on
+ * unread. By name: each such Embedding's lookup, and the lookups. Texts (TextVectorization: many
+ * tokens a text, where the wider slots cost more than the two rounds they save) keep the columns,
+ * as does a table past the owner's derivation bound.
+ */
+export function fusedReads(graph: LayerGraph): { lookupOf: Map<string, LayerConfig>; through: Set<string> } {
+  const columns = columnReaders(graph), lookupOf = new Map<string, LayerConfig>(), through = new Set<string>();
+  const calls = (name: string) => graph.nodes.filter((n) => n.layer.config.name === name);
+  const maker = (id: string) => graph.nodes.find((n) => n.id === id);
+  const inputSize = (id: string) => graph.inputs.find((i) => i.id === id)?.shape.reduce((a, b) => a * b, 1);
+  for (const name of columns) {
+    const es = calls(name);
+    if (es[0]?.layer.class_name !== 'Embedding') continue;
+    const lookups = new Set(es.map((e) => maker(e.inputs[0])?.layer.config.name));
+    if (lookups.size !== 1) continue;
+    const l = maker(es[0].inputs[0])!.layer, lcalls = calls(l.config.name);
+    if (l.class_name !== 'StringLookup' && l.class_name !== 'IntegerLookup') continue;
+    if (!graph.nodes.every((r) => !lcalls.some((c) => r.inputs.includes(c.id)) || r.layer.config.name === name)) continue;
+    if (!lcalls.every((c) => c.inputs.length === 1 && (inputSize(c.inputs[0]) ?? Infinity) <= FUSE_MAX_VALUES)) continue;
+    const t = bucketLayout(Number(l.config.vocabulary_size) - 1 + (l.config.mask_token == null ? 0 : 1));
+    // At most 2^26 values: layers_spec.ts MAX_DERIVED_VALUES, the owner derives it.
+    if (fusedShape(t, Number(es[0].layer.config.output_dim)).reduce((a, b) => a * b, 1) > 2 ** 26) continue;
+    lookupOf.set(name, l);
+    through.add(l.config.name);
+  }
+  return { lookupOf, through };
 }
 
 /** A CategoryEncoding's vocabulary and output mode, its settings checked (Keras 3's default mode: multi_hot). */

@@ -117,11 +117,14 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
   checkIdWidth(l, width, ctx.idsOneHot);
   if (padTo !== null && padTo < m + 1) refuse(l, `max_tokens = ${padTo} is below its ${m + 1} indices (the vocabulary and OOV)`);
   const taken = keys.map((key) => ctx.take(key, [m]));
-  const tableWeight = layout ? ctx.take('vocabulary_table', tableShape(layout)) : -1;
+  // Read with its Embedding as one table (LayerContext.idsThrough): the Embedding takes the table.
+  const tableWeight = layout && !ctx.idsThrough ? ctx.take('vocabulary_table', tableShape(layout)) : -1;
   // tf_idf's weights, OOV's first (config_constants.ts moves Keras's idf_weights there).
   const idf = mode === 'tf_idf' ? ctx.take('idf_weights', [m + 1]) : -1;
   const encoding = mode === 'tf_idf' ? 'count' : mode;
   const vocabulary = (p: PrivateTensor[]): AnyTensor => (taken.length === 1 ? p[taken[0]] : add(mul(p[taken[0]], ID_HALF), p[taken[1]]));
+  // The ids as they came: the Embedding that alone reads them reads their rows (fused_table.ts).
+  if (layout && encoding === 'int' && ctx.idsThrough) return { step: () => ([x]: AnyTensor[]) => x, comparisons: false, exactOnly: true };
   const step = (p: PrivateTensor[]) => ([x]: AnyTensor[]) => {
     if (encoding !== 'int') encodedShape(l, encoding, x.shape, padTo ?? m + 1);
     const rows = x.shape.reduce((a, d) => a * d, 1), flat = reshape(x, [rows, 1]);
@@ -149,7 +152,7 @@ export function lookup(l: LayerConfig, ctx: LayerContext): LayerPlan {
 }
 
 /** A bucket table's layout, from the vocabulary's size (and the mask token's id), its weight's shape checked. */
-function tableLayout(l: LayerConfig, ctx: LayerContext, mask: number | null) {
+export function tableLayout(l: LayerConfig, ctx: LayerContext, mask: number | null) {
   const size = l.config.vocabulary_size;
   if (!Number.isSafeInteger(size) || (size as number) < 2) refuse(l, `${VOCABULARY_TABLE} is set without a vocabulary_size (the vocabulary's entries + OOV) to lay its table out by`);
   const layout = bucketLayout((size as number) - 1 + (mask === null ? 0 : 1)), want = tableShape(layout), name = `${l.config.name}/vocabulary_table`;

@@ -8,7 +8,9 @@ import { graphOf, type LayerConfig, type LayerGraph, type LayerNode, type ModelT
 import { type LayerPlan, planLayer } from './layers_catalog';
 import { dilateKernel, separableKernel, subPixelKernel } from './conv_kernels';
 import { toRowBlocks } from './row_blocks';
-import { columnReaders, idMakersOf, inputEncodingsOf } from './layers_embedding';
+import { columnReaders, fusedReads, idMakersOf, inputEncodingsOf } from './layers_embedding';
+import { fuseTables } from './fused_table';
+import { SLOT_VALUES } from './bucket_table';
 import { checkStringInputs } from './layers_lookup';
 import { hashedInputsOf } from './layers_hashing';
 import { textInputsOf } from './layers_text';
@@ -86,7 +88,15 @@ export type Derivation =
    */
   | { kind: 'scaleLow'; of: Derivation }
   /** A table [rows, width] in blocks for a private row read (row_blocks.ts): an Embedding read by its ids' columns. */
-  | { kind: 'rowBlocks'; table: string; rows: number; width: number; hiBits: number; loBits: number };
+  | { kind: 'rowBlocks'; table: string; rows: number; width: number; hiBits: number; loBits: number }
+  /**
+   * A lookup's bucket table (`vocabulary`, of `bits` bucket bits and `slots` slots) with each
+   * slot's column replaced by the Embedding's row there (`embeddings` [rows, width]): the two read
+   * as one (fused_table.ts).
+   */
+  | { kind: 'fusedTable'; vocabulary: string; embeddings: string; rows: number; width: number; bits: number; slots: number }
+  /** Row `row` of a table [rows, width] (a fused Embedding's OOV row). */
+  | { kind: 'tableRow'; table: string; rows: number; width: number; row: number };
 
 /** Keras's backend epsilon, the floor of Normalization's standard deviation. */
 const KERAS_EPSILON = 1e-7;
@@ -96,6 +106,8 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
   if (d.kind === 'scaleLow') return derive(d.of, weights); // the part is taken at encoding (lowPartsAt)
   if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
   if (d.kind === 'rowBlocks') return toRowBlocks(weights(d.table), d.rows, d.width, d);
+  if (d.kind === 'fusedTable') return fuseTables(weights(d.vocabulary), { bits: d.bits, slots: d.slots, hiBits: d.bits, loBits: 0 }, weights(d.embeddings), d.rows, d.width);
+  if (d.kind === 'tableRow') return Float64Array.from(Array.from(weights(d.table)).slice(d.row * d.width, (d.row + 1) * d.width));
   if (d.kind === 'separableKernel') {
     const [kh, kw, c] = d.shape;
     return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
@@ -319,6 +331,8 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   // Lookups read as bucket tables whose ids only Embeddings read: handed on as columns, each
   // Embedding reading its rows by them (layers_embedding.ts columnReaders).
   const columns = columnReaders(graph);
+  // Of those, a lookup and the one Embedding reading it for few values: read as one table (fusedReads).
+  const fused = fusedReads(graph);
   const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
   // One plan per layer, or two for a layer whose call is a model output that other calls also
@@ -355,6 +369,8 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
       scaleFolded: foldedBns.has(l.config.name),
       idsOneHot: idMakers.get(l.config.name),
       ...(columns.has(l.config.name) ? { idColumns: true } : {}),
+      ...(fused.through.has(l.config.name) ? { idsThrough: true } : {}),
+      ...(fused.lookupOf.has(l.config.name) ? { fusedLookup: fused.lookupOf.get(l.config.name) } : {}),
       take: (w, shape) => {
         const weight = `${l.config.name}/${w}`;
         const s = weightShape(weight);
@@ -381,10 +397,16 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
         if (!(values <= MAX_DERIVED_VALUES)) throw new Error(`layer '${l.config.name}' (${l.class_name}): its expanded kernel '${w}' would hold ${values} values ([${shape}]; at most ${MAX_DERIVED_VALUES}): its dilation or strides are too large`);
         // Every weight it is computed from must be in the manifest with the derived shape (a
         // convolution kernel's sources were checked by its builder, which knows their shapes).
-        if (d.kind === 'rowBlocks') {
-          const s = weightShape(d.table);
-          if (!s) throw missing(d.table);
-          if (s.join() !== [d.rows, d.width].join()) throw new Error(`weight '${d.table}' has shape [${s}], expected [${d.rows},${d.width}]`);
+        if (d.kind === 'rowBlocks' || d.kind === 'fusedTable' || d.kind === 'tableRow') {
+          const table = d.kind === 'fusedTable' ? d.embeddings : d.table, s = weightShape(table);
+          if (!s) throw missing(table);
+          if (s.join() !== [d.rows, d.width].join()) throw new Error(`weight '${table}' has shape [${s}], expected [${d.rows},${d.width}]`);
+          if (d.kind === 'fusedTable') {
+            const v = weightShape(d.vocabulary), want = 2 ** d.bits * d.slots * SLOT_VALUES;
+            if (!v) throw missing(d.vocabulary);
+            if (v.reduce((a, b) => a * b, 1) !== want) throw new Error(`weight '${d.vocabulary}' has shape [${v}], expected ${want} values (a table of ${2 ** d.bits} buckets of ${d.slots} slots)`);
+          }
+          if (d.kind === 'tableRow' && !(Number.isInteger(d.row) && d.row >= 0 && d.row < d.rows)) throw new Error(`row ${d.row} of weight '${table}' (${d.rows} rows)`);
           return addParam({ weight: `${l.config.name}/${w}`, shape, derive: d });
         }
         if (d.kind === 'convKernel' || d.kind === 'subPixelKernel' || d.kind === 'separableKernel') {

@@ -42,6 +42,8 @@ import { plainHashing } from './layers_hashing';
 import { plainHashedCrossing } from './layers_crossing';
 import { hashBin, type HashingSpec } from './hash_bins';
 import { tableEntries } from './bucket_table';
+import { fusedEntries } from './fused_table';
+import { fusedReads } from './layers_embedding';
 import { ID_HALF } from './string_ids';
 import { plainEncode } from './categorical_encoding';
 import { plainConv3d, plainConv3dTranspose, plainCopy3d, plainGlobalPool3d, plainPool3d } from './plain_3d';
@@ -81,7 +83,7 @@ export type InternalHook = (layer: string, what: string, maxAbs: number) => void
 type Weights = Map<string, { data: ArrayLike<number>; shape: number[] }>;
 type Run = (xs: PlainTensor[]) => PlainTensor;
 /** `scaleFolded`: a BatchNormalization whose scale is in the kernel before it (the private model's fold). */
-type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; shapeOf: (name: string) => number[]; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void };
+type Ctx = { w: (name: string) => Float64Array; has: (name: string) => boolean; shapeOf: (name: string) => number[]; isOutput: boolean; keras3: boolean; tfjs: boolean; scaleFolded?: boolean; caveat: (what: string) => void; internal: (what: string, maxAbs: number) => void; idsThrough?: boolean; fusedLookup?: LayerConfig };
 
 /** `p`'s values as a Hashing's bins (or `p` for an input no Hashing reads). */
 const binned = (p: PlainTensor, h: HashingSpec | undefined): PlainTensor => (h ? { data: p.data.map((v) => hashBin(v, h, 'the input')), shape: p.shape } : p);
@@ -497,12 +499,14 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   // Keras's IntegerLookup: x cast to an integer (towards zero), then its vocabulary index.
   // StringLookup: the same on strings' ids (string_ids.ts), its vocabulary's joined from halves.
-  IntegerLookup: (l, { w, has }) => plainLookup(l, has(`${l.config.name}/vocabulary_table`) ? tableVocabulary(l, w) : w(`${l.config.name}/vocabulary`), w),
+  // Read with its Embedding as one table (layers_embedding.ts fusedReads): the ids as they came.
+  IntegerLookup: (l, { w, has, idsThrough }) => (idsThrough ? one((x) => x) : plainLookup(l, has(`${l.config.name}/vocabulary_table`) ? tableVocabulary(l, w) : w(`${l.config.name}/vocabulary`), w)),
   // Keras's Hashing, on the bins its input's owner computed (hash_bins.ts).
   Hashing: (l) => one(plainHashing(l, plainAlloc)),
   // Keras's HashedCrossing, on the crossed ids.
   HashedCrossing: (l) => plainHashedCrossing(l, plainAlloc),
-  StringLookup: (l, { w, has }) => {
+  StringLookup: (l, { w, has, idsThrough }) => {
+    if (idsThrough) return one((x) => x);
     // A bucket table (bucket_table.ts): its entries in column order, the mask token's left out.
     if (has(`${l.config.name}/vocabulary_table`)) return plainLookup(l, tableVocabulary(l, w), w);
     const hi = w(`${l.config.name}/vocabulary_hi`), lo = w(`${l.config.name}/vocabulary_lo`);
@@ -510,9 +514,20 @@ const PLAIN: Record<string, (l: LayerConfig, ctx: Ctx) => Run> = {
   },
   // Keras's TextVectorization: StringLookup's, on the tokens' ids its text's owner sent (text_tokens.ts).
   TextVectorization: (l, ctx) => PLAIN.StringLookup(l, ctx),
-  Embedding: (l, { w, has }) => {
-    // One that reads rows by its ids' columns holds its table in blocks (row_blocks.ts): the table's rows, then zero rows.
+  Embedding: (l, { w, has, fusedLookup }) => {
     const n = l.config.name, v = Number(l.config.input_dim);
+    // Read with its lookup as one table (fused_table.ts): a value's row by its id (Keras's cast
+    // towards zero for an IntegerLookup's code), else the empty column's.
+    if (fusedLookup) {
+      const d = Number(l.config.output_dim), rows = fusedEntries(w(`${n}/fused_table`), d), oov = w(`${n}/fused_oov`);
+      const id = fusedLookup.class_name === 'IntegerLookup' ? Math.trunc : (x: number) => x;
+      return one((x) => {
+        const out = plainAlloc(x.data.length * d);
+        x.data.forEach((k, i) => out.set(rows.get(id(k)) ?? oov, i * d));
+        return { data: out, shape: [...x.shape, d] };
+      });
+    }
+    // One that reads rows by its ids' columns holds its table in blocks (row_blocks.ts): the table's rows, then zero rows.
     const table = has(`${n}/embeddings`) ? w(`${n}/embeddings`) : w(`${n}/embedding_blocks`).subarray(0, v * Number(l.config.output_dim));
     return one((x) => gatherOp(x, table, v, `layer '${n}' (Embedding)`));
   },
@@ -905,6 +920,8 @@ export function plainModel(json: LayersModelJson, weights: Weights, derived?: Re
   let heard: ((layer: string, what: string) => void) | undefined, heardInternal: InternalHook | undefined;
   const read = new Set(graph.nodes.flatMap((n) => n.inputs));
   const maskOf = maskSources(graph);
+  // Lookups read with their Embedding as one table, as the private model reads them.
+  const fused = fusedReads(graph);
   const runs = graph.nodes.map((node) => {
     const build = PLAIN[node.layer.class_name];
     if (!build) throw new Error(`layer '${node.layer.config.name}' of class ${node.layer.class_name} has no plaintext evaluation`);
@@ -917,7 +934,8 @@ export function plainModel(json: LayersModelJson, weights: Weights, derived?: Re
       if (!s) throw new Error(`weight '${n}' is missing`);
       return s;
     };
-    const ctx = { w, has: (n: string) => values.has(n), shapeOf, keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal };
+    const name = node.layer.config.name, idsThrough = fused.through.has(name), fusedLookup = fused.lookupOf.get(name);
+    const ctx = { w, has: (n: string) => values.has(n), shapeOf, keras3: graph.keras3, tfjs: graph.tfjs, scaleFolded, caveat, internal, ...(idsThrough ? { idsThrough } : {}), ...(fusedLookup ? { fusedLookup } : {}) };
     // As the private model: an output call others also read runs twice, its value for them with
     // every activation, as the output without the final softmax or sigmoid.
     const isOutput = graph.outputs.includes(node.id), readers = read.has(node.id);

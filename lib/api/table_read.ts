@@ -18,6 +18,7 @@ import { type BucketLayout, SLOT_VALUES } from './bucket_table';
 import { equalZeroWhole, nonNegativeOp } from './comparison_ops';
 import { add, concat, reduceSum, reshape, slice, sub } from './ops';
 import { mul, run, unscaledProductOp } from './ops_nonlinear';
+import { fusedSlotValues } from './fused_table';
 import { readsOneLevel } from './row_blocks';
 import { ID_HALF, STRING_ID_BITS } from './string_ids';
 import { type AnyTensor, PrivateTensor } from './tensor';
@@ -91,23 +92,50 @@ export function tableRows(x: PrivateTensor, table: PrivateTensor, hiBits: number
  * the other bucket's ids differ from floor(x) mod 2^bits.
  */
 export function tableColumns(ids: PrivateTensor, table: PrivateTensor, layout: BucketLayout, emptyColumn: number, codes = false): AnyTensor {
-  const c = ids.cluster, n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
+  const n = ids.shape.reduce((a, d) => a * d, 1), flat = reshape(ids, [n]) as PrivateTensor;
   const S = layout.slots * (codes ? 2 : 1);
   const bucket = tableRows(flat, table, layout.hiBits, layout.loBits, layout.slots * SLOT_VALUES, codes);
   const slots = reshape(bucket, [n, S, SLOT_VALUES]);
   const field = (k: number) => reshape(slice(slots, [0, 0, k], [n, S, 1]), [n, S]);
+  const unit = slotMatches(flat, field(0), field(1), codes);
+  const gain = unscaledProductOp('mul', { kind: 'mul' }, unit, sub(field(2), emptyColumn) as PrivateTensor, [n, S]);
+  return add(reduceSum(gain, 1), emptyColumn);
+}
+
+/**
+ * [slot holds x] per value and slot, in ring units ([n, S]), for flat [n] x and the slots' ids as
+ * their halves [n, S] (hi 2^23 + lo): one equality test per slot for strings' whole ids; for
+ * `codes`, [v <= x < v + 1], two comparisons (tableColumns).
+ */
+function slotMatches(flat: PrivateTensor, hi: AnyTensor, lo: AnyTensor, codes: boolean): PrivateTensor {
+  const c = flat.cluster, [n, S] = hi.shape;
   // Ids below 2^46, an empty slot's below 2^47: differences within 2^47 (those of a code beyond
   // fixed point's range aside: its owner's own garbage), whole for strings (equalZeroWhole).
-  const d = sub(reshape(flat, [n, 1]), add(mul(field(0), ID_HALF), field(1))) as PrivateTensor;
+  const d = sub(reshape(flat, [n, 1]), add(mul(hi, ID_HALF), lo)) as PrivateTensor;
   const bound = BigInt(2) ** BigInt(STRING_ID_BITS + 1 + c.fixed.fracBits);
   const eq = c.internalOps(() => {
     if (!codes) return equalZeroWhole(d.withBound(bound));
     const g = nonNegativeOp((concat([d, sub(d, 1)], 1) as PrivateTensor).withBound(bound));
     return sub(slice(g, [0, 0], [n, S]), slice(g, [0, S], [n, S]));
   });
-  // [id = token] in ring units: a fixed-point 0 or 1 truncated by f bits (exact but for the local
-  // truncation's wrap, 2^(f + 1 - 64)), so its product with a column is exact.
-  const unit = mul(eq, 2 ** -c.fixed.fracBits) as PrivateTensor;
-  const gain = unscaledProductOp('mul', { kind: 'mul' }, unit, sub(field(2), emptyColumn) as PrivateTensor, [n, S]);
-  return add(reduceSum(gain, 1), emptyColumn);
+  // In ring units: a fixed-point 0 or 1 truncated by f bits (exact but for the local
+  // truncation's wrap, 2^(f + 1 - 64)), so its product with a column or a row is exact.
+  return mul(eq, 2 ** -c.fixed.fracBits) as PrivateTensor;
+}
+
+/**
+ * Rows [n, d] of the Embedding a lookup feeds, read with the lookup's own read from their fused
+ * table (fused_table.ts: `table` the private weight [2^split.hiBits, 2^split.loBits slots (2 + d)]
+ * of the lookup's `layout`), and `oov` [d], the row of the lookup's empty column: steps 1 to 4 of
+ * tableColumns, then the row = oov + sum over slots of [slot holds x] (its row - oov), one product.
+ */
+export function fusedRows(ids: PrivateTensor, table: PrivateTensor, oov: PrivateTensor, layout: BucketLayout, split: { hiBits: number; loBits: number }, d: number, codes = false): PrivateTensor {
+  const n = ids.shape.reduce((a, k) => a * k, 1), flat = reshape(ids, [n]) as PrivateTensor;
+  const S = layout.slots * (codes ? 2 : 1), w = fusedSlotValues(d);
+  const slots = reshape(tableRows(flat, table, split.hiBits, split.loBits, layout.slots * w, codes), [n, S, w]);
+  const field = (k: number) => reshape(slice(slots, [0, 0, k], [n, S, 1]), [n, S]);
+  const unit = slotMatches(flat, field(0), field(1), codes);
+  const rows = sub(slice(slots, [0, 0, 2], [n, S, d]), reshape(oov, [1, 1, d])) as PrivateTensor;
+  const gain = unscaledProductOp('matmul', { kind: 'matmul' }, reshape(unit, [n, 1, S]) as PrivateTensor, rows, [n, 1, d]);
+  return add(reshape(gain, [n, d]), reshape(oov, [1, d])) as PrivateTensor;
 }

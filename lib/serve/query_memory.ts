@@ -8,7 +8,8 @@ import { keyOf, SLICE_LAYER, sliceBounds } from '../api/layers_slice';
 import { AXES_LAYER, axesOf, axesShape, STACK_LAYER, stackOf, stackShape } from '../api/layers_axes';
 import { REDUCE_LAYER, reduceGeometry, reduceOf } from '../api/layers_reduce';
 import { RESIZE_LAYER } from '../api/image_resize';
-import { columnReaders, ID_READERS, vocabularyOf } from '../api/layers_embedding';
+import { columnReaders, fusedReads, ID_READERS, vocabularyOf } from '../api/layers_embedding';
+import { fusedSlotValues, fusedSplit } from '../api/fused_table';
 import { readsOneLevel, rowBlocksLayout } from '../api/row_blocks';
 import { textVectorizationOf } from '../api/layers_text';
 import { hasEqualityGate } from '../protocol/exact_protocols';
@@ -77,6 +78,9 @@ interface Call {
   inputs: string[];
   /** A table lookup whose ids travel as columns, or an Embedding reading rows by them (layers_embedding.ts columnReaders). */
   columns?: boolean;
+  /** A lookup handing its ids on to the Embedding that reads it with them as one table, or that Embedding (its lookup) (layers_embedding.ts fusedReads). */
+  through?: boolean;
+  fusedLookup?: LayerCfg;
   /** An input layer's shape as shared ([..., V] when Embeddings read its one-hot), for a model with several inputs. */
   shared?: number[];
 }
@@ -117,8 +121,14 @@ function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
   }
   // Columns: the loader's own rule, on the calls as a graph (a chain's output its last call).
   try {
-    const columns = columnReaders({ nodes: calls, outputs: chain ? [calls[calls.length - 1]?.id] : graphOf(topo).outputs } as never);
-    for (const k of calls) if (columns.has(String(k.layer.config?.name))) k.columns = true;
+    const graph = { nodes: calls, outputs: chain ? [calls[calls.length - 1]?.id] : graphOf(topo).outputs, inputs: graphOf(topo).inputs } as never;
+    const columns = columnReaders(graph), fused = fusedReads(graph);
+    for (const k of calls) {
+      const name = String(k.layer.config?.name);
+      if (columns.has(name)) k.columns = true;
+      if (fused.through.has(name)) k.through = true;
+      if (fused.lookupOf.has(name)) k.fusedLookup = fused.lookupOf.get(name) as unknown as LayerCfg;
+    }
   } catch {
     // Not a graph the loader takes: it refuses the model first.
   }
@@ -301,6 +311,18 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
       // The one-hot input [.., V] (counted above, V per token) times the table [V, d]: a Dense.
       case 'Embedding':
       case 'Dense': {
+        if (cls === 'Embedding' && calls[i].fusedLookup) {
+          // Rows read with the lookup's own read (table_read.ts fusedRows): the fused table's read,
+          // the slots' tests (IntegerLookup's codes: two buckets, two comparisons a slot), one
+          // product of the matches with the rows; no column, no one-hot.
+          const look = calls[i].fusedLookup!.config, codes = calls[i].fusedLookup!.class_name === 'IntegerLookup';
+          const d = Number(c.output_dim), t = bucketLayout(Number(look.vocabulary_size) - 1 + (look.mask_token == null ? 0 : 1)), split = fusedSplit(t, d), before = count(s);
+          const S = t.slots * (codes ? 2 : 1);
+          elements += before * (tableReadElements(before * batch, split.hiBits, split.loBits, t.slots * fusedSlotValues(d), codes) + PER_LINEAR * (4 * S + S * d) + PER_PRODUCT * (S + S * d + d));
+          elements += codes ? nonlinear(before * 2 * S, true) : equalities(before * S, true);
+          s = [...s, d];
+          break;
+        }
         if (cls === 'Embedding' && calls[i].columns) {
           // Rows read by the ids' columns (table_read.ts tableRows): the dealt one-hot rows, two
           // blocks by a private product, then the row by another; no [..., V] one-hot.
@@ -542,6 +564,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
         // are public (config_constants.ts sets num_bins and vocabulary_size). An int output read
         // as ids is their one-hot [..., width] (layers_embedding.ts idMakersOf); the encodings
         // drop the mask's column; tf_idf multiplies the counts by the weights.
+        // Handing its ids on to its Embedding, which reads both as one table (counted there).
+        if (calls[i].through) break;
         const lookup = cls !== 'Discretization';
         const before = count(s), mode = c.output_mode ?? 'int', masked = lookup && (c.mask_token != null || cls === 'TextVectorization');
         const width = cls === 'Discretization' ? Number(c.num_bins) : Number(c.vocabulary_size) + (masked ? 1 : 0);
