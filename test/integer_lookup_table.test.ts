@@ -81,24 +81,25 @@ function embedded(vocab: number[], length: number, table: number[]): tfe.ModelAr
 }
 
 for (const protocol of ['securenn', 'fss'] as const)
-  test.serial(`${protocol}: IntegerLookup of 500 codes into an Embedding reads its rows by columns: each code's row, OOV's and fractions' included; the topology holds no code`, async (t) => {
-    const v = vocabulary(500), length = 6, rows = v.length + 1;
+  test.serial(`${protocol}: IntegerLookup of 500 codes into an Embedding: each code's row, OOV's and fractions' included, read with the lookup as one table for 6 codes an example and by columns for 20; the topology holds no code`, async (t) => {
+    const v = vocabulary(500), rows = v.length + 1;
     const table = Array.from({ length: rows * 3 }, () => Math.floor(Math.random() * 64 - 32) / 8);
-    const artifacts = embedded(v, length, table);
-    const { json, weights, spec } = readLayersModel(artifacts);
-    const sent = JSON.stringify(json.modelTopology);
-    t.false(v.filter((x) => Math.abs(x) > 1000).some((x) => sent.includes(String(x))), 'no code in the topology');
-    t.deepEqual([...weights.keys()].filter((k) => k.startsWith('codes/')), ['codes/vocabulary_table']);
-    t.deepEqual(spec.params.map((p) => p.weight).sort(), ['codes/vocabulary_table', 'emb/embedding_blocks']);
-    const c = new tfe.Cluster({ protocol });
-    try {
-      const model = tfe.loadLayersModel(artifacts, { cluster: c });
-      const x = codesFor(v, null, 3 * length);
-      const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: Float64Array.from(x), shape: [3, length] }))));
-      const column = (code: number) => v.indexOf(Math.floor(code)) + 1;
-      t.deepEqual([...out.data], x.flatMap((code) => [0, 1, 2].map((d) => table[column(code) * 3 + d])));
-    } finally {
-      await c.close();
+    for (const [length, params] of [[6, ['emb/fused_oov', 'emb/fused_table']], [20, ['codes/vocabulary_table', 'emb/embedding_blocks']]] as const) {
+      const artifacts = embedded(v, length, table);
+      const { json, spec } = readLayersModel(artifacts);
+      const sent = JSON.stringify(json.modelTopology);
+      t.false(v.filter((x) => Math.abs(x) > 1000).some((x) => sent.includes(String(x))), 'no code in the topology');
+      t.deepEqual(spec.params.map((p) => p.weight).sort(), [...params], `${length} codes an example`);
+      const c = new tfe.Cluster({ protocol });
+      try {
+        const model = tfe.loadLayersModel(artifacts, { cluster: c });
+        const x = codesFor(v, null, 3 * length);
+        const out = await tfe.defineOutput('prediction-client', model.predict(model.defineInput('prediction-client', () => ({ data: Float64Array.from(x), shape: [3, length] }))));
+        const column = (code: number) => v.indexOf(Math.floor(code)) + 1;
+        t.deepEqual([...out.data], x.flatMap((code) => [0, 1, 2].map((d) => table[column(code) * 3 + d])), `${length} codes an example`);
+      } finally {
+        await c.close();
+      }
     }
   });
 
