@@ -12,6 +12,8 @@
 // there is uniform (those modules' notes), and the table's layout is public (the vocabulary's size
 // alone). The one-hot rows hold the ring's 1, so the products need no truncation: exact. A read
 // of few rows takes steps 2 and 3 as one product (row_blocks.ts readsOneLevel): a round fewer.
+// fusedRows reads an Embedding's rows in the same steps, from a table whose slots hold the rows
+// (fused_table.ts): step 5 is then the row's product, and there is no column to open.
 import { oneHotsWidth, sharedOneHots } from '../protocol/shared_one_hot';
 import { mulScalar } from '../ops';
 import { type BucketLayout, SLOT_VALUES } from './bucket_table';
