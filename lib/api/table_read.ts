@@ -130,6 +130,9 @@ function slotMatches(flat: PrivateTensor, hi: AnyTensor, lo: AnyTensor, codes: b
  * table (fused_table.ts: `table` the private weight [2^split.hiBits, 2^split.loBits slots (2 + d)]
  * of the lookup's `layout`), and `oov` [d], the row of the lookup's empty column: steps 1 to 4 of
  * tableColumns, then the row = oov + sum over slots of [slot holds x] (its row - oov), one product.
+ * What each server receives is what those steps send (sharedOneHots' uniform opening, Beaver
+ * products with the fused table, a deployed weight masked once per setup, the slots' tests): no
+ * step of its own.
  */
 export function fusedRows(ids: PrivateTensor, table: PrivateTensor, oov: PrivateTensor, layout: BucketLayout, split: { hiBits: number; loBits: number }, d: number, codes = false): PrivateTensor {
   const n = ids.shape.reduce((a, k) => a * k, 1), flat = reshape(ids, [n]) as PrivateTensor;
