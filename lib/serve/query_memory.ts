@@ -121,7 +121,14 @@ function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
   }
   // Columns: the loader's own rule, on the calls as a graph (a chain's output its last call).
   try {
-    const graph = { nodes: calls, outputs: chain ? [calls[calls.length - 1]?.id] : graphOf(topo).outputs, inputs: graphOf(topo).inputs } as never;
+    const whole = (() => {
+      try {
+        return graphOf(topo);
+      } catch {
+        return undefined; // a chain's calls are read as they are
+      }
+    })();
+    const graph = { nodes: calls, outputs: chain ? [calls[calls.length - 1]?.id] : whole!.outputs, inputs: whole?.inputs ?? [] } as never;
     const columns = columnReaders(graph), fused = fusedReads(graph);
     for (const k of calls) {
       const name = String(k.layer.config?.name);
