@@ -60,7 +60,7 @@ test('the fused table holds each slot\'s id and the Embedding\'s row at its colu
   t.throws(() => fuseTables(vocabulary, l, emb, 100, d), { message: /column \d+ is not a row of the Embedding's 100/ });
 });
 
-test('which pairs fuse: a StringLookup or IntegerLookup table read by one Embedding alone, for at most 16 values an example', (t) => {
+test('which pairs fuse: a StringLookup, IntegerLookup or TextVectorization table read by one Embedding alone, for at most 16 values an example', (t) => {
   const node = (id: string, cls: string, config: Record<string, unknown>, inputs: string[]) => ({ id, layer: { class_name: cls, config: { name: id, ...config } as Record<string, unknown> }, inputs });
   const look = (cls = 'StringLookup', from = 'in') => node('look', cls, { vocabulary_table: true, output_mode: 'int', vocabulary_size: 1000 }, [from]);
   const emb = (id = 'emb', from = 'look', config = {}) => node(id, 'Embedding', { input_dim: 1002, output_dim: 8, ...config }, [from]);
@@ -72,7 +72,9 @@ test('which pairs fuse: a StringLookup or IntegerLookup table read by one Embedd
   t.deepEqual(pairs(graph(4, look(), emb(), node('out', 'Dense', {}, ['emb']))), ['emb<-look', 'look']);
   t.deepEqual(pairs(graph(16, look('IntegerLookup'), emb(), node('out', 'Dense', {}, ['emb']))), ['emb<-look', 'look']);
   t.deepEqual(pairs(graph(17, look(), emb(), node('out', 'Dense', {}, ['emb']))), [], 'a text-sized input');
-  t.deepEqual(pairs(graph(4, look('TextVectorization'), emb(), node('out', 'Dense', {}, ['emb']))), [], 'a text');
+  const text = (length: number) => node('look', 'TextVectorization', { vocabulary_table: true, output_mode: 'int', vocabulary_size: 1000, output_sequence_length: length }, ['in']);
+  t.deepEqual(pairs(graph(1, text(8), emb(), node('out', 'Dense', {}, ['emb']))), ['emb<-look', 'look'], 'a short text');
+  t.deepEqual(pairs(graph(1, text(64), emb(), node('out', 'Dense', {}, ['emb']))), [], 'a text of 64 tokens');
   t.deepEqual(pairs(graph(4, look(), emb(), emb('e2'), node('out', 'Add', {}, ['emb', 'e2']))), [], 'two Embeddings read it');
   t.deepEqual(pairs(graph(4, look(), emb('emb', 'look', { mask_zero: true }), node('out', 'Dense', {}, ['emb']))), [], 'mask_zero');
   t.deepEqual(pairs(graph(4, look(), emb('emb', 'look', { output_dim: 8192 }), node('out', 'Dense', {}, ['emb']))), [], 'past the owner\'s derivation bound');
@@ -107,6 +109,31 @@ for (const protocol of ['securenn', 'fss'] as const)
           await c.close();
         }
       }
+    }
+  });
+
+for (const protocol of ['securenn', 'fss'] as const)
+  test.serial(`${protocol}: a short text (TextVectorization of 400 words, 8 tokens) into an Embedding, read as one table: each token's row, the padding's and OOV's included, as the words say`, async (t) => {
+    const vocab = words(400), length = 8, d = 2, width = vocab.length + 2;
+    const table = Array.from({ length: width * d }, () => randomInt(-256, 256) / 8);
+    const input = { name: 'text', batch_shape: [null, 1], dtype: 'string' };
+    const ref = (from: string, shape: unknown[], dtype: string) => ({ class_name: '__keras_tensor__', config: { shape, dtype, keras_history: [from, 0, 0] } });
+    const layers = [
+      { module: 'keras.layers', class_name: 'InputLayer', name: 'text', config: input, inbound_nodes: [] },
+      { module: 'keras.layers', class_name: 'TextVectorization', name: 'tv', config: { name: 'tv', vocabulary: vocab, output_mode: 'int', output_sequence_length: length, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, inbound_nodes: [{ args: [ref('text', [null, 1], 'string')], kwargs: {} }] },
+      { module: 'keras.layers', class_name: 'Embedding', name: 'emb', config: { name: 'emb', input_dim: width, output_dim: d }, inbound_nodes: [{ args: [ref('tv', [null, length], 'int64')], kwargs: {} }] },
+    ];
+    const artifacts = { modelTopology: { class_name: 'Functional', keras_version: '3.15.1', config: { name: 'm', layers, input_layers: [['text', 0, 0]], output_layers: [['emb', 0, 0]] } }, weightSpecs: [{ name: 'emb/embeddings', shape: [width, d], dtype: 'float32' }], weightData: new Float32Array(table).buffer } as unknown as tfe.ModelArtifacts;
+    t.deepEqual(readLayersModel(artifacts).spec.params.map((p) => p.weight).sort(), ['emb/fused_oov', 'emb/fused_table']);
+    const texts = [[vocab[0], 'zzzz', vocab[399]], Array.from({ length: 10 }, () => pick(vocab)), []];
+    const c = new tfe.Cluster({ protocol });
+    try {
+      const m = tfe.loadLayersModel(artifacts, { cluster: c });
+      const out = await tfe.defineOutput('prediction-client', m.predict(m.defineInput('prediction-client', () => texts.map((ws) => [ws.join(' ')]) as never)));
+      const column = (w: string | undefined) => (w === undefined ? 0 : vocab.includes(w) ? vocab.indexOf(w) + 2 : 1);
+      t.deepEqual([...out.data], texts.flatMap((ws) => Array.from({ length }, (_, i) => table.slice(column(ws[i]) * d, column(ws[i]) * d + d)).flat()));
+    } finally {
+      await c.close();
     }
   });
 

@@ -4,7 +4,8 @@
 // references written from the words; a vocabulary whose ids crowd one bucket keeps the equality
 // tests; the memory estimate follows the form; and every server's view of a whole table read for
 // two sets of tokens, with the distance's mask removed as the control. Serial: the switches are
-// process-wide.
+// process-wide. Texts here have 20 tokens: from 16 down, a lookup and its Embedding are read as
+// one table instead (test/fused_table.test.ts).
 import test from 'ava';
 
 import * as tfe from '../lib';
@@ -64,7 +65,7 @@ function embedded(vocab: string[], length: number, table: number[]): tfe.ModelAr
 
 for (const protocol of ['securenn', 'fss'] as const)
   test.serial(`${protocol}: TextVectorization of 400 words into an Embedding: each token's row, the padding's and OOV's included, from the words; the topology holds no word`, async (t) => {
-    const vocab = words(400), length = 7, rows = vocab.length + 2;
+    const vocab = words(400), length = 20, rows = vocab.length + 2;
     const table = Array.from({ length: rows * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
     const texts = Array.from({ length: 3 }, (_, i) => Array.from({ length: i * 3 }, () => (Math.random() < 0.8 ? pick(vocab) : `zz${word()}`)));
     const artifacts = embedded(vocab, length, table);
@@ -183,7 +184,7 @@ test('which ids travel as columns: a table lookup read by Embeddings alone (with
 
 test('over the service: a 400-word TextVectorization into an Embedding and a 300-word bag of words, deployed under SecureNN and FSS, answer as their words say', async (t) => {
   const { startCluster } = await import('./helpers/service');
-  const vocab = words(400), length = 5, rows = vocab.length + 2;
+  const vocab = words(400), length = 20, rows = vocab.length + 2;
   const table = Array.from({ length: rows * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
   const bag = words(300);
   const texts = [`${vocab[3]} ${vocab[399]} zzzz ${vocab[3]}`, '', `${bag[0]} ${bag[299]} ${bag[0]}`];
@@ -215,7 +216,7 @@ test('over the service: a 400-word TextVectorization into an Embedding and a 300
 });
 
 test('a Sequential text model (TextVectorization of 300 words, Embedding, pooling, Dense) reads its rows by columns, and answers as its words say', async (t) => {
-  const vocab = words(300), length = 6, table = Array.from({ length: 302 * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
+  const vocab = words(300), length = 20, table = Array.from({ length: 302 * 2 }, () => Math.floor(Math.random() * 64 - 32) / 8);
   const kernel = [0.5, -0.25];
   const artifacts = {
     modelTopology: { class_name: 'Sequential', keras_version: '3.15.1', config: { name: 's', layers: [

@@ -2,8 +2,8 @@
 // fusedRows): each slot holds its id and, instead of its output column, the Embedding's row at
 // that column. The servers then read a value's row in the lookup's own read, with no column to
 // make and open between the two (two rounds fewer), at the price of wider slots (2 + d values
-// instead of 3). Taken where both are read for few values per example (structured data's ids:
-// layers_embedding.ts fusedReads); texts keep the two reads. The owner builds it (layers_spec.ts
+// instead of 3). Taken where both are read for few values per example (structured data's ids, a
+// short text's tokens: layers_embedding.ts fusedReads); longer texts keep the two reads. The owner builds it (layers_spec.ts
 // Derivation 'fusedTable'); its layout is public (the vocabulary's size and the Embedding's shape).
 // Imports nothing of the library's runtime: the owner's side and the plaintext reference use it.
 import { type BucketLayout, EMPTY_ID_OFFSET, SLOT_VALUES } from './bucket_table';

@@ -105,12 +105,12 @@ export function columnReaders(graph: LayerGraph): Set<string> {
 export const FUSE_MAX_VALUES = 16;
 
 /**
- * Among columnReaders' pairs, a StringLookup or IntegerLookup (table, int mode) read by one
- * Embedding alone, every call of which reads it, from a model input of at most FUSE_MAX_VALUES
- * values per example: the two read as one table (fused_table.ts), the lookup handing its ids on
- * unread. By name: each such Embedding's lookup, and the lookups. Texts (TextVectorization: many
- * tokens a text, where the wider slots cost more than the two rounds they save) keep the columns,
- * as does a table past the owner's derivation bound.
+ * Among columnReaders' pairs, a StringLookup, IntegerLookup or TextVectorization (table, int mode)
+ * read by one Embedding alone, every call of which reads it, for at most FUSE_MAX_VALUES values
+ * per example (a model input's size; a text's output_sequence_length): the two read as one table
+ * (fused_table.ts), the lookup handing its ids on unread. By name: each such Embedding's lookup,
+ * and the lookups. Longer inputs (texts of 64 or 500 tokens, where the wider slots cost more than
+ * the two rounds they save) keep the columns, as does a table past the owner's derivation bound.
  */
 export function fusedReads(graph: LayerGraph): { lookupOf: Map<string, LayerConfig>; through: Set<string> } {
   const columns = columnReaders(graph), lookupOf = new Map<string, LayerConfig>(), through = new Set<string>();
@@ -123,10 +123,12 @@ export function fusedReads(graph: LayerGraph): { lookupOf: Map<string, LayerConf
     const lookups = new Set(es.map((e) => maker(e.inputs[0])?.layer.config.name));
     if (lookups.size !== 1) continue;
     const l = maker(es[0].inputs[0])!.layer, lcalls = calls(l.config.name);
-    if (l.class_name !== 'StringLookup' && l.class_name !== 'IntegerLookup') continue;
     if (!graph.nodes.every((r) => !lcalls.some((c) => r.inputs.includes(c.id)) || r.layer.config.name === name)) continue;
-    if (!lcalls.every((c) => c.inputs.length === 1 && (inputSize(c.inputs[0]) ?? Infinity) <= FUSE_MAX_VALUES)) continue;
-    const t = bucketLayout(Number(l.config.vocabulary_size) - 1 + (l.config.mask_token == null ? 0 : 1));
+    const text = l.class_name === 'TextVectorization';
+    const values = (c: LayerNode) => (text ? Number(l.config.output_sequence_length) : c.inputs.length === 1 ? (inputSize(c.inputs[0]) ?? Infinity) : Infinity);
+    if (!lcalls.every((c) => values(c) <= FUSE_MAX_VALUES)) continue;
+    // The ids the table holds: the entries, and the mask token's (TextVectorization's is '').
+    const t = bucketLayout(Number(l.config.vocabulary_size) - 1 + (text || l.config.mask_token != null ? 1 : 0));
     // At most 2^26 values: layers_spec.ts MAX_DERIVED_VALUES, the owner derives it.
     if (fusedShape(t, Number(es[0].layer.config.output_dim)).reduce((a, b) => a * b, 1) > 2 ** 26) continue;
     lookupOf.set(name, l);

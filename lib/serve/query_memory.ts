@@ -323,7 +323,8 @@ function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputSh
           // the slots' tests (IntegerLookup's codes: two buckets, two comparisons a slot), one
           // product of the matches with the rows; no column, no one-hot.
           const look = calls[i].fusedLookup!.config, codes = calls[i].fusedLookup!.class_name === 'IntegerLookup';
-          const d = Number(c.output_dim), t = bucketLayout(Number(look.vocabulary_size) - 1 + (look.mask_token == null ? 0 : 1)), split = fusedSplit(t, d), before = count(s);
+          const masked = look.mask_token != null || calls[i].fusedLookup!.class_name === 'TextVectorization';
+          const d = Number(c.output_dim), t = bucketLayout(Number(look.vocabulary_size) - 1 + (masked ? 1 : 0)), split = fusedSplit(t, d), before = count(s);
           const S = t.slots * (codes ? 2 : 1);
           elements += before * (tableReadElements(before * batch, split.hiBits, split.loBits, t.slots * fusedSlotValues(d), codes) + PER_LINEAR * (4 * S + S * d) + PER_PRODUCT * (S + S * d + d));
           elements += codes ? nonlinear(before * 2 * S, true) : equalities(before * S, true);
