@@ -189,11 +189,11 @@ const words = () => ({ data: Array.from({ length: 6 }, () => (Math.random() < 0.
  * lookup (below 256 words an equality test per token and entry, from 256 on a bucket table's read per token) is the cost.
  */
 const VOCAB_WORDS = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`);
-const textClassifier = (vocab: number) =>
+const textClassifier = (vocab: number, length = 64) =>
   model(
     [
       ['text', 'InputLayer', { batch_input_shape: [null, 1], dtype: 'string' }, []],
-      ['tv', 'TextVectorization', { vocabulary: VOCAB_WORDS(vocab), output_mode: 'int', output_sequence_length: 64, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, ['text']],
+      ['tv', 'TextVectorization', { vocabulary: VOCAB_WORDS(vocab), output_mode: 'int', output_sequence_length: length, standardize: 'lower_and_strip_punctuation', split: 'whitespace', ngrams: null }, ['text']],
       ['emb', 'Embedding', { input_dim: vocab + 2, output_dim: 16 }, ['tv']],
       ['mean', 'GlobalAveragePooling1D', {}, ['emb']],
       ['out', 'Dense', { units: 1 }, ['mean']],
@@ -294,6 +294,8 @@ const CASES: { name: string; artifacts: () => ModelArtifacts; input: () => unkno
   { name: 'text: bag of words (multi_hot, 1000 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(1000), input: () => review(1000), inputShapes: [96] },
   // From 256 words on, a vocabulary is read as a bucket table (lib/api/table_read.ts).
   { name: 'text: TextVectorization (20000 words, 64 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(20000), input: () => review(20000) },
+  // Up to 16 tokens, the lookup and the Embedding are read as one table (lib/api/fused_table.ts).
+  { name: 'text: a search query, TextVectorization (20000 words, 12 tokens), Embedding 16, mean, Dense', artifacts: () => textClassifier(20000, 12), input: () => review(20000) },
   { name: 'text: bag of words (multi_hot, 20000 words, 96 tokens), Dense 16, Dense', artifacts: () => bagClassifier(20000), input: () => review(20000), inputShapes: [96] },
   { name: "text: keras.io's IMDB classifier (20000 tokens, 500 per text, Embedding 128, two Conv1D 128, max, Dense 128, Dense)", artifacts: kerasImdb, input: () => review(19998) },
   { name: '3D CT-scan classifier (8x16x16x1: Conv3D, MaxPool3D, Conv3D, pool, Dense)', artifacts: ctScan, input: () => input([1, 8, 16, 16, 1]) },
