@@ -12,7 +12,7 @@ import test from 'ava';
 import * as tfe from '../lib';
 import { bucketLayout, buildBucketTable } from '../lib/api/bucket_table';
 import { fusedEntries, fusedShape, fusedSplit, fuseTables } from '../lib/api/fused_table';
-import { fusedReads } from '../lib/api/layers_embedding';
+import { FUSE_MAX_PRODUCT, fusedReads } from '../lib/api/layers_embedding';
 import { readLayersModel } from '../lib/api/model';
 import { stringId } from '../lib/api/string_ids';
 import { fusedRows } from '../lib/api/table_read';
@@ -78,6 +78,13 @@ test('which pairs fuse: a StringLookup, IntegerLookup or TextVectorization table
   t.deepEqual(pairs(graph(4, look(), emb(), emb('e2'), node('out', 'Add', {}, ['emb', 'e2']))), [], 'two Embeddings read it');
   t.deepEqual(pairs(graph(4, look(), emb('emb', 'look', { mask_zero: true }), node('out', 'Dense', {}, ['emb']))), [], 'mask_zero');
   t.deepEqual(pairs(graph(4, look(), emb('emb', 'look', { output_dim: 8192 }), node('out', 'Dense', {}, ['emb']))), [], 'past the owner\'s derivation bound');
+  // The read's products: values per example times the fused table's values, at most FUSE_MAX_PRODUCT.
+  const size = (d: number) => fusedShape(bucketLayout(999), d).reduce((a, b) => a * b, 1);
+  const wide = [8, 16, 64, 256, 512].find((d) => size(d) > FUSE_MAX_PRODUCT)!;
+  t.deepEqual(pairs(graph(1, look(), emb('emb', 'look', { output_dim: wide }), node('out', 'Dense', {}, ['emb']))), [], `one value, Embedding(1002, ${wide}): ${size(wide)} values`);
+  const narrow = [256, 64, 16, 8].find((d) => 4 * size(d) <= FUSE_MAX_PRODUCT)!;
+  t.deepEqual(pairs(graph(4, look(), emb('emb', 'look', { output_dim: narrow }), node('out', 'Dense', {}, ['emb']))), ['emb<-look', 'look'], `four values, Embedding(1002, ${narrow})`);
+  t.deepEqual(pairs(graph(4, look(), emb('emb', 'look', { output_dim: wide }), node('out', 'Dense', {}, ['emb']))), [], `four values, Embedding(1002, ${wide})`);
 });
 
 for (const protocol of ['securenn', 'fss'] as const)
@@ -182,9 +189,9 @@ test.serial('one table takes rounds fewer than the lookup\'s read and the Embedd
       await c.close();
     }
   };
-  // 16 codes an example: one table; 17: the lookup's read, then the Embedding's by columns (two one-hot ops).
-  const [fused, apart] = [await rounds(16), await rounds(17)];
+  // 8 codes an example: one table; 17: the lookup's read, then the Embedding's by columns (two one-hot ops).
+  const [fused, apart] = [await rounds(8), await rounds(17)];
   t.true(fused.oneHot.messages < apart.oneHot.messages, `one-hot messages ${fused.oneHot.messages} against ${apart.oneHot.messages}`);
   const bytes = (k: number) => estimateQueryBytes({ topology: readLayersModel(model('IntegerLookup', v, k, table, d)).json.modelTopology as never, inputShape: [k], protocol: 'fss' }, 1);
-  t.true(bytes(16) > 16 * 8 * 2 ** bucketLayout(3000).bits, `the estimate counts the fused read: ${bytes(16)}`);
+  t.true(bytes(8) > 8 * 8 * 2 ** bucketLayout(3000).bits, `the estimate counts the fused read: ${bytes(8)}`);
 });

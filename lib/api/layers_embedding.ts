@@ -103,6 +103,13 @@ export function columnReaders(graph: LayerGraph): Set<string> {
 
 /** Values per example up to which a lookup and its Embedding are read as one table (fusedReads). */
 export const FUSE_MAX_VALUES = 16;
+/**
+ * And at most this many of the fused table's values times the values per example: its read's
+ * products multiply each value's one-hot rows by the whole table (on each compute server, and on
+ * server2 for the masks), so a wide one read often costs more time than two rounds save (a
+ * 12-token query over 20 000 words into Embedding(16): 56 M, 36 -> 62 ms on loopback under FSS).
+ */
+export const FUSE_MAX_PRODUCT = 2 ** 22;
 
 /**
  * Among columnReaders' pairs, a StringLookup, IntegerLookup or TextVectorization (table, int mode)
@@ -110,7 +117,8 @@ export const FUSE_MAX_VALUES = 16;
  * per example (a model input's size; a text's output_sequence_length): the two read as one table
  * (fused_table.ts), the lookup handing its ids on unread. By name: each such Embedding's lookup,
  * and the lookups. Longer inputs (texts of 64 or 500 tokens, where the wider slots cost more than
- * the two rounds they save) keep the columns, as does a table past the owner's derivation bound.
+ * the two rounds they save) keep the columns, as do a table past the owner's derivation bound and
+ * one whose read would cost more than FUSE_MAX_PRODUCT.
  */
 export function fusedReads(graph: LayerGraph): { lookupOf: Map<string, LayerConfig>; through: Set<string> } {
   const columns = columnReaders(graph), lookupOf = new Map<string, LayerConfig>(), through = new Set<string>();
@@ -129,8 +137,9 @@ export function fusedReads(graph: LayerGraph): { lookupOf: Map<string, LayerConf
     if (!lcalls.every((c) => values(c) <= FUSE_MAX_VALUES)) continue;
     // The ids the table holds: the entries, and the mask token's (TextVectorization's is '').
     const t = bucketLayout(Number(l.config.vocabulary_size) - 1 + (text || l.config.mask_token != null ? 1 : 0));
-    // At most 2^26 values: layers_spec.ts MAX_DERIVED_VALUES, the owner derives it.
-    if (fusedShape(t, Number(es[0].layer.config.output_dim)).reduce((a, b) => a * b, 1) > 2 ** 26) continue;
+    // At most 2^26 values (layers_spec.ts MAX_DERIVED_VALUES: the owner derives it), and FUSE_MAX_PRODUCT.
+    const size = fusedShape(t, Number(es[0].layer.config.output_dim)).reduce((a, b) => a * b, 1);
+    if (size > 2 ** 26 || Math.max(...lcalls.map(values)) * size > FUSE_MAX_PRODUCT) continue;
     lookupOf.set(name, l);
     through.add(l.config.name);
   }
