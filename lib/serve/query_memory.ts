@@ -247,7 +247,6 @@ export function servedGate(m: { protocol: ProtocolName } & ProtocolOptions): Fss
   return m.protocol === 'fss' && (m.fssGate ?? 'auto') === 'auto' ? 'folded' : m.fssGate;
 }
 
-/** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 /**
  * Per row read (of n in the query) by table_read.ts tableRows from 2^(hiBits + loBits) rows of w
  * values in blocks of 2^loBits (pair: two rows, IntegerLookup's): the dealt one-hot rows and the
@@ -260,6 +259,7 @@ function tableReadElements(n: number, hiBits: number, loBits: number, w: number,
   return 3 * (H + 2 * L) + PER_PRODUCT * (2 * H + 2 * L * w) + PER_PRODUCT * (k * 2 * L + 2 * L * w + k * w);
 }
 
+/** Per sample: the elements the layers make, the largest SecureNN comparison's, and the output's shape. */
 function walk(m: Protocol, batch: number, calls: Call[], chain: boolean, inputShape: readonly number[]): { elements: number; compareMax: number; shape: number[] } {
   let s = [...inputShape];
   const masked = calls.some((k) => (k.layer.class_name === 'Embedding' && k.layer.config.mask_zero === true) || k.layer.class_name === 'Masking');
