@@ -124,7 +124,9 @@ export async function poolSettled(operator: tfe.PredictionClient): Promise<Serve
   let last = '';
   for (let same = 0, i = 0; same < 4 && i < 400; i++) {
     const st = await operator.status();
-    const now = st.map((s) => `${s.pool?.making ?? 0}/${s.prefetched?.messages}`).join();
+    // Live tensors too: a message the pool is taking in is a tensor before it is a held message
+    // (service_e2e's live-tensor check once read one tensor more than held messages on server0).
+    const now = st.map((s) => `${s.pool?.making ?? 0}/${s.prefetched?.messages}/${s.liveTensors}`).join();
     same = now === last && (st[2].pool?.making ?? 0) === 0 ? same + 1 : 0;
     last = now;
     await new Promise((r) => setTimeout(r, 25));
