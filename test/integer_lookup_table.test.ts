@@ -3,10 +3,12 @@
 // casts away, so the distance's fraction bits stay masked (sharedOneHots' `fraction`) and two
 // buckets are read. Checked against Keras's lookup written apart (test/helpers/lookup_reference.ts)
 // on fresh random vocabularies of large, small and negative codes, every output mode, fractions,
-// edges and codes beyond the vocabulary's range; an int output into an Embedding read by columns;
-// every server's whole view for two sets of codes that differ in their fractions, with the
-// distance's mask removed as the control; an attack on server1's openings for the fractions; the
-// crowded-bucket fallback; the memory estimate. Serial: the switches are process-wide.
+// edges and codes beyond the vocabulary's range; an int output into an Embedding, read with the
+// lookup as one table (few codes an example) or by columns; every server's whole view for two sets
+// of codes that differ in their fractions, with the distance's mask and then the fraction's mask
+// alone removed as the controls; an attack on server1's openings for the fractions; the
+// crowded-bucket fallback; the memory estimate; over the service. Serial: the switches are
+// process-wide.
 import { randomInt } from 'node:crypto';
 
 import test from 'ava';

@@ -52,12 +52,14 @@ export function maxBitZ(a: bigint[], b: bigint[], K: number): number {
 /**
  * The bit positions of rows of K words (one party's keys, row-major; as bigints or as their
  * little-endian bytes) whose frequency of ones is not that of a fair coin over the n rows:
- * `word.bit` for each with |ones - n/2| / sqrt(n/4) above z (6 by default: about 2e-9 per
- * position, 1.5e-5 over the 7488 of a 63-bit one-bit DCF key), a bit that never changes among
- * them. A key on its own must be pseudorandom, so the only such bits may be the ones its layout
- * fixes (documented with each layout, native/src/fss/dcf.h, dcf_bit.h).
+ * `word.bit` for each with |ones - n/2| / sqrt(n/4) above z (7 by default: about 2.6e-12 per
+ * position, 1e-7 over the 33 536 a 64-bit DPF test reads: two secrets' keys of 131 words for two
+ * parties; at 6 that test failed once in CI on a bit just past it, about 7e-5 a run), a bit that
+ * never changes among them (z = sqrt(n): 45 for 2048 rows). A key on its own must be pseudorandom,
+ * so the only such bits may be the ones its layout fixes (documented with each layout,
+ * native/src/fss/dcf.h, dcf_bit.h).
  */
-export function nonUniformBits(words: bigint[] | Uint8Array, K: number, z = 6): string[] {
+export function nonUniformBits(words: bigint[] | Uint8Array, K: number, z = 7): string[] {
   const { n, ones } = bitOnes(words, K), out: string[] = [];
   ones.forEach((c, i) => {
     if (Math.abs(c - n / 2) / Math.sqrt(n / 4) > z) out.push(`${Math.floor(i / 64)}.${i % 64}`);
