@@ -32,7 +32,7 @@ export function fusedShape(t: BucketLayout, d: number): [number, number] {
  * slot an id's halves and its column) and the Embedding's table [rows, d]: per slot the halves and
  * row `column` of the table, buckets in order (the blocks are their row-major runs).
  */
-export function fuseTables(vocabulary: ArrayLike<number>, t: BucketLayout, embeddings: ArrayLike<number>, rows: number, d: number): Float64Array {
+export function fuseTables(vocabulary: ArrayLike<number>, t: Pick<BucketLayout, 'bits' | 'slots'>, embeddings: ArrayLike<number>, rows: number, d: number): Float64Array {
   const slots = 2 ** t.bits * t.slots, width = fusedSlotValues(d);
   if (vocabulary.length !== slots * SLOT_VALUES) throw new Error(`fuseTables: a bucket table of ${vocabulary.length} values, expected ${slots * SLOT_VALUES}`);
   const out = new Float64Array(slots * width);

@@ -112,7 +112,7 @@ export const FUSE_MAX_VALUES = 16;
 export const FUSE_MAX_PRODUCT = 2 ** 22;
 
 /**
- * Among columnReaders' pairs, a StringLookup, IntegerLookup or TextVectorization (table, int mode)
+ * Among columnReaders' pairs (`columns`, when the caller has them), a StringLookup, IntegerLookup or TextVectorization (table, int mode)
  * read by one Embedding alone, every call of which reads it, for at most FUSE_MAX_VALUES values
  * per example (a model input's size; a text's output_sequence_length): the two read as one table
  * (fused_table.ts), the lookup handing its ids on unread. By name: each such Embedding's lookup,
@@ -120,8 +120,8 @@ export const FUSE_MAX_PRODUCT = 2 ** 22;
  * the two rounds they save) keep the columns, as do a table past the owner's derivation bound and
  * one whose read would cost more than FUSE_MAX_PRODUCT.
  */
-export function fusedReads(graph: LayerGraph): { lookupOf: Map<string, LayerConfig>; through: Set<string> } {
-  const columns = columnReaders(graph), lookupOf = new Map<string, LayerConfig>(), through = new Set<string>();
+export function fusedReads(graph: LayerGraph, columns: Set<string> = columnReaders(graph)): { lookupOf: Map<string, LayerConfig>; through: Set<string> } {
+  const lookupOf = new Map<string, LayerConfig>(), through = new Set<string>();
   const calls = (name: string) => graph.nodes.filter((n) => n.layer.config.name === name);
   const maker = (id: string) => graph.nodes.find((n) => n.id === id);
   const inputSize = (id: string) => graph.inputs.find((i) => i.id === id)?.shape.reduce((a, b) => a * b, 1);

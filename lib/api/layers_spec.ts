@@ -106,8 +106,11 @@ export function derive(d: Derivation, weights: (name: string) => ArrayLike<numbe
   if (d.kind === 'scaleLow') return derive(d.of, weights); // the part is taken at encoding (lowPartsAt)
   if (d.kind === 'subPixelKernel') return subPixelKernel(weights(d.kernel), d.shape, d.strides);
   if (d.kind === 'rowBlocks') return toRowBlocks(weights(d.table), d.rows, d.width, d);
-  if (d.kind === 'fusedTable') return fuseTables(weights(d.vocabulary), { bits: d.bits, slots: d.slots, hiBits: d.bits, loBits: 0 }, weights(d.embeddings), d.rows, d.width);
-  if (d.kind === 'tableRow') return Float64Array.from(Array.from(weights(d.table)).slice(d.row * d.width, (d.row + 1) * d.width));
+  if (d.kind === 'fusedTable') return fuseTables(weights(d.vocabulary), d, weights(d.embeddings), d.rows, d.width);
+  if (d.kind === 'tableRow') {
+    const table = weights(d.table);
+    return Float64Array.from({ length: d.width }, (_, j) => table[d.row * d.width + j]);
+  }
   if (d.kind === 'separableKernel') {
     const [kh, kw, c] = d.shape;
     return dilateKernel(separableKernel(weights(d.depthwise), d.shape, weights(d.pointwise), d.filters), [kh, kw, c, d.filters], d.dilation);
@@ -332,7 +335,7 @@ export function parseTopology(topo: ModelTopology, weightShape: (name: string) =
   // Embedding reading its rows by them (layers_embedding.ts columnReaders).
   const columns = columnReaders(graph);
   // Of those, a lookup and the one Embedding reading it for few values: read as one table (fusedReads).
-  const fused = fusedReads(graph);
+  const fused = fusedReads(graph, columns);
   const folds = foldBatchNorms(graph, uses);
   const foldedBns = new Set([...folds.values()].map((bn) => bn.config.name));
   // One plan per layer, or two for a layer whose call is a model output that other calls also

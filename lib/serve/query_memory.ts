@@ -129,7 +129,7 @@ function callsOf(topo: ModelTopology): { calls: Call[]; chain: boolean } {
       }
     })();
     const graph = { nodes: calls, outputs: chain ? [calls[calls.length - 1]?.id] : whole!.outputs, inputs: whole?.inputs ?? [] } as never;
-    const columns = columnReaders(graph), fused = fusedReads(graph);
+    const columns = columnReaders(graph), fused = fusedReads(graph, columns);
     for (const k of calls) {
       const name = String(k.layer.config?.name);
       if (columns.has(name)) k.columns = true;
